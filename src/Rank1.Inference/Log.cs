@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+using Rank1.Inference.Model;
+
+namespace Rank1.Inference;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "ONNX Runtime execution provider: {Provider} (available: {Available})")]
+    public static partial void ExecutionProviderChosen(ILogger logger, ExecutionProviderKind provider, string available);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Execution provider {Provider} is listed but unusable: {Reason}")]
+    public static partial void ExecutionProviderUnusable(ILogger logger, ExecutionProviderKind provider, string reason);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Graph}: {Layers} layers, {KvHeads} KV heads of {HeadSize}, KV {KvType}, ids {IdType}, position_ids {HasPositionIds}, in {ElapsedMs} ms")]
+    public static partial void ModelLoaded(ILogger logger, string modelId, string graph, int layers, int kvHeads, int headSize, string kvType, string idType, bool hasPositionIds, long elapsedMs);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model {ModelId} has random weights (a generated test model): its scores and reasoning are meaningless.")]
+    public static partial void RandomTestModel(ILogger logger, string modelId);
+}

@@ -1,0 +1,237 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
+using Rank1.Inference.Prompt;
+using Rank1.Inference.Tokenization;
+
+namespace Rank1.Inference;
+
+/// <summary>
+/// The Rank1 reranker: builds the prompt, decodes the reasoning greedily with a KV cache until the model writes
+/// <c>&lt;/think&gt;</c> (or the budget, the deadline or an end-of-text stops it, and <c>&lt;/think&gt;</c> is forced
+/// after the reasoning cut to its last sentence), then scores sigmoid(logit(" true") - logit(" false")).
+/// Thread-safe: concurrent calls each get their own decode state.
+/// </summary>
+public sealed class Rank1Engine : IPassageJudge, IDisposable
+{
+    private readonly CausalLm _lm;
+    private readonly Rank1TokenIds _ids;
+    private readonly TimeProvider _time;
+    private readonly int _defaultBudget;
+
+    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time)
+    {
+        _lm = lm;
+        Tokenizer = tokenizer;
+        _ids = ids;
+        _defaultBudget = defaultBudget;
+        _time = time;
+    }
+
+    /// <inheritdoc />
+    public string ModelId => _lm.Folder.ModelId;
+
+    /// <summary>True when the model is a generated random-weight test model (scores are meaningless).</summary>
+    public bool IsRandomTestModel => _lm.Folder.IsRandomTestModel;
+
+    /// <summary>The execution provider in use.</summary>
+    public ExecutionProviderKind Provider => _lm.Provider;
+
+    /// <summary>The model's tokenizer.</summary>
+    public ModelTokenizer Tokenizer { get; }
+
+    internal CausalLm Model => _lm;
+
+    internal Rank1TokenIds TokenIds => _ids;
+
+    /// <summary>Loads the model folder named by <paramref name="options"/>. Throws <see cref="ModelLoadException"/> naming what is wrong.</summary>
+    public static Rank1Engine Load(Rank1EngineOptions options, ILogger? logger = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        logger ??= NullLogger.Instance;
+        var folder = ModelFolder.Open(options.Path);
+        if (folder.TokenizerPath is null)
+        {
+            throw new ModelLoadException($"{System.IO.Path.Combine(folder.FolderPath, "tokenizer.json")}: file not found (Rank1 needs the model's Hugging Face tokenizer.json).");
+        }
+
+        var tokenizer = ModelTokenizer.Load(folder.TokenizerPath);
+        var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger);
+        try
+        {
+            var ids = Rank1TokenIds.From(tokenizer, folder, lm.Signature);
+            if (folder.IsRandomTestModel)
+            {
+                Log.RandomTestModel(logger, folder.ModelId);
+            }
+
+            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System);
+        }
+        catch
+        {
+            lm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The prompt's token ids: the user text encoded with special tokens off, then the <c>&lt;think&gt;</c> id.</summary>
+    public IReadOnlyList<int> EncodePrompt(Rank1Input input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var text = Rank1Prompt.TextBeforeThink(Rank1Prompt.QueryText(input.Query, input.Instructions), Rank1Prompt.PassageText(input.Title, input.Text));
+        var ids = new List<int>(Tokenizer.EncodeText(text)) { _ids.ThinkStart };
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken));
+
+    /// <summary>Judges one pair on the calling thread.</summary>
+    public Rank1Judgement Judge(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        JudgeTraced(input, settings, cancellationToken).Judgement;
+
+    internal JudgeTrace JudgeTraced(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var prompt = EncodePrompt(input);
+        var budget = settings?.MaxThinkTokens ?? _defaultBudget;
+        if (budget < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
+        }
+
+        var deadline = settings?.Deadline;
+        using var runOptions = new RunOptions();
+        // Terminate stops a step that is already running inside ONNX Runtime, not just the next one.
+        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+        using var state = _lm.Begin(runOptions);
+
+        var started = _time.GetTimestamp();
+        Run(state, prompt.ToArray(), cancellationToken);
+        var prefill = _time.GetElapsedTime(started);
+        var afterPrompt = state.Pin();
+
+        var generated = new List<int>();
+        ReasoningEnd end;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var next = TensorPrimitives.IndexOfMax<float>(state.Logits);
+            if (next == _ids.ThinkEnd)
+            {
+                end = ReasoningEnd.Finished;
+                break;
+            }
+
+            if (_ids.EndOfText.Contains(next))
+            {
+                end = ReasoningEnd.EndOfText;
+                break;
+            }
+
+            if (generated.Count >= budget)
+            {
+                end = ReasoningEnd.Budget;
+                break;
+            }
+
+            if (deadline is { } d && _time.GetUtcNow() >= d)
+            {
+                end = ReasoningEnd.Deadline;
+                break;
+            }
+
+            generated.Add(next);
+            Run(state, [next], cancellationToken);
+        }
+
+        string reasoning;
+        int[] scored;
+        if (end == ReasoningEnd.Finished)
+        {
+            reasoning = Tokenizer.Decode(generated);
+            scored = [_ids.ThinkEnd];
+        }
+        else
+        {
+            // As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + </think>. We continue from
+            // the pinned prompt cache rather than re-encoding the prompt.
+            reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
+            var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
+            scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
+            state.Restore(afterPrompt);
+        }
+
+        Run(state, scored, cancellationToken);
+        var logitTrue = state.Logits[_ids.True];
+        var logitFalse = state.Logits[_ids.False];
+        var score = Sigmoid((double)logitTrue - logitFalse);
+        var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(started) - prefill);
+        return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
+    }
+
+    /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>
+    internal static double Sigmoid(double x)
+    {
+        if (x >= 0)
+        {
+            return 1.0 / (1.0 + Math.Exp(-x));
+        }
+
+        var e = Math.Exp(x);
+        return e / (1.0 + e);
+    }
+
+    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken)
+    {
+        try
+        {
+            state.Step(tokens);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The judgement was cancelled during a model step.", cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _lm.Dispose();
+}
+
+/// <summary>What one judgement fed the model, for tests and diagnostics.</summary>
+internal sealed record JudgeTrace(Rank1Judgement Judgement, IReadOnlyList<int> Prompt, IReadOnlyList<int> Generated, IReadOnlyList<int> Scored, float LogitTrue, float LogitFalse);
+
+/// <summary>The token ids Rank1 needs, read from the model folder (never hard-coded).</summary>
+internal sealed record Rank1TokenIds(int ThinkStart, int ThinkEnd, int True, int False, IReadOnlySet<int> EndOfText)
+{
+    public static Rank1TokenIds From(ModelTokenizer tokenizer, ModelFolder folder, ModelSignature signature)
+    {
+        var file = folder.TokenizerPath;
+        var thinkStart = tokenizer.FindAddedToken("<think>")
+            ?? throw new ModelLoadException($"{file}: no added token \"<think>\" (a Rank1 checkpoint adds <think> and </think> to the tokenizer).");
+        var thinkEnd = tokenizer.FindAddedToken("</think>")
+            ?? throw new ModelLoadException($"{file}: no added token \"</think>\" (a Rank1 checkpoint adds <think> and </think> to the tokenizer).");
+        var yes = tokenizer.FindSingleToken(" true") ?? throw new ModelLoadException($"{file}: \" true\" is not a single token (Rank1 scores the single tokens \" true\" and \" false\").");
+        var no = tokenizer.FindSingleToken(" false") ?? throw new ModelLoadException($"{file}: \" false\" is not a single token (Rank1 scores the single tokens \" true\" and \" false\").");
+        var eos = new HashSet<int>(folder.EosTokenIds);
+        foreach (var t in new[] { "<|endoftext|>", "<|im_end|>" })
+        {
+            if (tokenizer.FindAddedToken(t) is { } id)
+            {
+                eos.Add(id);
+            }
+        }
+
+        if (signature.VocabularySize is { } v && tokenizer.VocabularySize > v)
+        {
+            throw new ModelLoadException($"{file}: the tokenizer has ids up to {tokenizer.VocabularySize - 1} but the model's logits have {v} entries: tokenizer and graph do not belong together.");
+        }
+
+        eos.ExceptWith([thinkStart, thinkEnd, yes, no]);
+        return new Rank1TokenIds(thinkStart, thinkEnd, yes, no, eos);
+    }
+}

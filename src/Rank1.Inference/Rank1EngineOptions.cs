@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+using Rank1.Inference.Model;
+
+namespace Rank1.Inference;
+
+/// <summary>Settings of the Rank1 engine (configuration section <c>Rank1:Model</c> in the hosts).</summary>
+public sealed class Rank1EngineOptions
+{
+    /// <summary>The configuration section the hosts bind.</summary>
+    public const string SectionName = "Rank1:Model";
+
+    /// <summary>Folder of the exported model (graph, config.json/genai_config.json, tokenizer.json).</summary>
+    /// <value>Required.</value>
+    [Required(AllowEmptyStrings = false)]
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>Where the model runs.</summary>
+    /// <value>Default <see cref="ExecutionProviderKind.Auto"/>.</value>
+    public ExecutionProviderKind ExecutionProvider { get; set; } = ExecutionProviderKind.Auto;
+
+    /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    /// <value>Default 0.</value>
+    [Range(0, 1024)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>GPU ordinal for CUDA / DirectML.</summary>
+    /// <value>Default 0.</value>
+    [Range(0, 64)]
+    public int DeviceId { get; set; }
+
+    /// <summary>Default reasoning budget per passage, in tokens (callers may lower or raise it per call).</summary>
+    /// <value>Default 1024 (Rank1's teacher traces were all under 1,000 tokens).</value>
+    [Range(0, 32_768)]
+    public int MaxThinkTokens { get; set; } = 1024;
+}

@@ -1,0 +1,53 @@
+namespace Rank1.Inference;
+
+/// <summary>One (query, passage) pair to judge.</summary>
+/// <param name="Query">The query text.</param>
+/// <param name="Text">The passage text.</param>
+/// <param name="Title">Optional title, joined before the text with one space.</param>
+/// <param name="Instructions">Optional instructions, appended to the query with one space.</param>
+public sealed record Rank1Input(string Query, string Text, string? Title = null, string? Instructions = null);
+
+/// <summary>Per-call limits.</summary>
+public sealed record JudgeSettings
+{
+    /// <summary>Most reasoning tokens before the reasoning is cut and <c>&lt;/think&gt;</c> is forced. Null: the engine's default.</summary>
+    public int? MaxThinkTokens { get; init; }
+
+    /// <summary>When reached, unfinished reasoning is cut and scored at once (anytime scoring). Null: no deadline.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+}
+
+/// <summary>How the reasoning ended.</summary>
+public enum ReasoningEnd
+{
+    /// <summary>The model wrote <c>&lt;/think&gt;</c> itself.</summary>
+    Finished,
+
+    /// <summary>The token budget ran out: reasoning cut to its last sentence and <c>&lt;/think&gt;</c> forced.</summary>
+    Budget,
+
+    /// <summary>The deadline passed: reasoning cut to its last sentence and <c>&lt;/think&gt;</c> forced.</summary>
+    Deadline,
+
+    /// <summary>The model ended the text (an end-of-sequence token) without <c>&lt;/think&gt;</c>: forced as for the budget.</summary>
+    EndOfText,
+}
+
+/// <summary>The verdict on one pair.</summary>
+/// <param name="Score">P(true) / (P(true) + P(false)) at the position after <c>&lt;/think&gt;</c>.</param>
+/// <param name="Relevant">Score &gt;= 0.5.</param>
+/// <param name="Reasoning">The reasoning the score was computed from (cut, when the end was forced).</param>
+/// <param name="ReasoningTokens">Tokens the model generated (before any cut).</param>
+/// <param name="End">How the reasoning ended.</param>
+/// <param name="PromptTokens">Tokens in the prompt.</param>
+/// <param name="PrefillTime">Time to encode the prompt.</param>
+/// <param name="DecodeTime">Time to generate and score.</param>
+public sealed record Rank1Judgement(
+    double Score,
+    bool Relevant,
+    string Reasoning,
+    int ReasoningTokens,
+    ReasoningEnd End,
+    int PromptTokens,
+    TimeSpan PrefillTime,
+    TimeSpan DecodeTime);

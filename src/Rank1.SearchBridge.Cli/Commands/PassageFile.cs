@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Text.Json;
+using Rank1.SearchBridge.Cli.CommandLine;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>One passage of a JSON Lines file: <c>{"id":..,"title":..,"text":..}</c>.</summary>
+internal sealed record PassageRecord(string Id, string? Title, string Text);
+
+internal static class PassageFile
+{
+    /// <summary>Reads JSON Lines passages; a bad line is a <see cref="CliException"/> naming file and line.</summary>
+    public static async Task<IReadOnlyList<PassageRecord>> ReadAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"{path}: file not found (expected JSON Lines of {{\"id\":..,\"title\":..,\"text\":..}})", ExitCodes.BadInput);
+        }
+
+        var result = new List<PassageRecord>();
+        var lineNumber = 0;
+        await foreach (var line in File.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                {
+                    throw new CliException($"{path}:{lineNumber}: expected a JSON object", ExitCodes.BadInput);
+                }
+
+                if (!root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                {
+                    throw new CliException($"{path}:{lineNumber}: \"text\" (a string) is required", ExitCodes.BadInput);
+                }
+
+                var id = root.TryGetProperty("id", out var idEl)
+                    ? idEl.ValueKind switch
+                    {
+                        JsonValueKind.String => idEl.GetString()!,
+                        JsonValueKind.Number => idEl.GetRawText(),
+                        _ => throw new CliException($"{path}:{lineNumber}: \"id\" must be a string or a number", ExitCodes.BadInput),
+                    }
+                    : lineNumber.ToString(CultureInfo.InvariantCulture);
+                var title = root.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                result.Add(new PassageRecord(id, title, text.GetString()!));
+            }
+            catch (JsonException ex)
+            {
+                throw new CliException($"{path}:{lineNumber}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+            }
+        }
+
+        return result.Count > 0 ? result : throw new CliException($"{path}: no passages", ExitCodes.BadInput);
+    }
+}

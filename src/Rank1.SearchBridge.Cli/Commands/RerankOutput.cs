@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text.Json;
+using Rank1.Inference;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>Prints reranked passages as a readable list or as one JSON document.</summary>
+internal static class RerankOutput
+{
+    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true };
+
+    public static async Task WriteTextAsync(TextWriter output, string query, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
+    {
+        await output.WriteLineAsync($"Query: {query}").ConfigureAwait(false);
+        await output.WriteLineAsync().ConfigureAwait(false);
+        var idWidth = Math.Max(2, passages.Max(p => p.Id.Length));
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{"rank",4}  {"id".PadRight(idWidth)}  {"score",7}  {"verdict",-10}  {"tokens",6}  {"ended",-9}  {"was",4}")).ConfigureAwait(false);
+        for (var r = 0; r < ranked.Count; r++)
+        {
+            var j = ranked[r].Judgement;
+            var p = passages[ranked[r].Index];
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{r + 1,4}  {p.Id.PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {End(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
+            var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{p.Title}] ";
+            await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}").ConfigureAwait(false);
+            await output.WriteLineAsync($"      reasoning: {Clip(j.Reasoning, 400)}").ConfigureAwait(false);
+        }
+    }
+
+    public static async Task WriteJsonAsync(Stream output, string query, string? instructions, string modelId, bool randomWeights, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked, CancellationToken cancellationToken)
+    {
+        await using var w = new Utf8JsonWriter(output, JsonOptions);
+        w.WriteStartObject();
+        w.WriteString("query", query);
+        if (instructions is not null)
+        {
+            w.WriteString("instructions", instructions);
+        }
+
+        w.WriteString("model", modelId);
+        w.WriteBoolean("random_weights", randomWeights);
+        w.WriteStartArray("results");
+        for (var r = 0; r < ranked.Count; r++)
+        {
+            var j = ranked[r].Judgement;
+            var p = passages[ranked[r].Index];
+            w.WriteStartObject();
+            w.WriteNumber("rank", r + 1);
+            w.WriteString("id", p.Id);
+            if (p.Title is not null)
+            {
+                w.WriteString("title", p.Title);
+            }
+
+            w.WriteNumber("input_rank", ranked[r].Index + 1);
+            w.WriteNumber("score", j.Score);
+            w.WriteBoolean("relevant", j.Relevant);
+            w.WriteString("reasoning", j.Reasoning);
+            w.WriteNumber("reasoning_tokens", j.ReasoningTokens);
+            w.WriteString("ended", End(j.End));
+            w.WriteNumber("prompt_tokens", j.PromptTokens);
+            w.WriteNumber("prefill_ms", Math.Round(j.PrefillTime.TotalMilliseconds, 3));
+            w.WriteNumber("decode_ms", Math.Round(j.DecodeTime.TotalMilliseconds, 3));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+        await w.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+    }
+
+    public static string End(ReasoningEnd end) => end switch
+    {
+        ReasoningEnd.Finished => "finished",
+        ReasoningEnd.Budget => "budget",
+        ReasoningEnd.Deadline => "deadline",
+        ReasoningEnd.EndOfText => "eos",
+        _ => end.ToString(),
+    };
+
+    private static string Clip(string text, int max)
+    {
+        var one = text.ReplaceLineEndings(" ").Trim();
+        return one.Length <= max ? one : string.Concat(one.AsSpan(0, max), "…");
+    }
+}

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Rank1.SearchBridge.Cli;
+using Rank1.SearchBridge.Cli.CommandLine;
+
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+
+var level = Environment.GetEnvironmentVariable("RANK1_LOG_LEVEL") is { } l && Enum.TryParse<LogLevel>(l, true, out var parsed) ? parsed : LogLevel.Warning;
+using var loggerFactory = LoggerFactory.Create(b =>
+{
+    b.SetMinimumLevel(level).AddSimpleConsole(o => o.SingleLine = true);
+    // Logs go to stderr so that stdout stays the command's output (tables, --json documents).
+    b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+});
+var context = new CliContext { Out = Console.Out, Error = Console.Error, LoggerFactory = loggerFactory };
+return await CliApp.RunAsync(args, context, cts.Token);

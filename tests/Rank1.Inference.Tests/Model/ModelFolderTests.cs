@@ -1,0 +1,125 @@
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
+using Rank1.Testing;
+
+namespace Rank1.Inference.Tests.Model;
+
+public sealed class ModelFolderTests
+{
+    [Fact]
+    public void Open_MissingFolder_NamesIt()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N"));
+        var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(path));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_NoGraph_NamesModelOnnx()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        File.Delete(Path.Combine(dir, "model.onnx"));
+        File.Delete(Path.Combine(dir, "genai_config.json"));
+        var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
+        Assert.Contains(Path.Combine(dir, "model.onnx"), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_GenAiNamesMissingFile_NamesIt()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        File.Move(Path.Combine(dir, "model.onnx"), Path.Combine(dir, "renamed.onnx"));
+        var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
+        Assert.Contains("model.decoder.filename", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_NoConfigAtAll_SaysWhichFileIsExpected()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        File.Delete(Path.Combine(dir, "genai_config.json"));
+        File.Delete(Path.Combine(dir, "config.json"));
+        var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
+        Assert.Contains("config.json", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EngineLoad_NoTokenizer_NamesTokenizerJson()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        File.Delete(Path.Combine(dir, "tokenizer.json"));
+        var ex = Assert.Throws<ModelLoadException>(() => Rank1Engine.Load(new Rank1EngineOptions { Path = dir, ExecutionProvider = ExecutionProviderKind.Cpu }));
+        Assert.Contains(Path.Combine(dir, "tokenizer.json"), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_CorruptGraph_NamesTheFile()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        File.WriteAllBytes(Path.Combine(dir, "model.onnx"), [1, 2, 3, 4, 5, 6, 7, 8]);
+        var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
+        Assert.Contains(Path.Combine(dir, "model.onnx"), ex.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot load", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_GraphWithoutTheNamedKvInputs_SaysAKvCachedDecoderIsExpected()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var genai = Path.Combine(dir, "genai_config.json");
+        File.WriteAllText(genai, File.ReadAllText(genai).Replace("past_key_values.%d.key", "past.%d.k", StringComparison.Ordinal));
+        var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
+        Assert.Contains("KV-cached decoder", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("model.onnx", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_GraphWithoutInputIds_ListsTheGraphInputs()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var genai = Path.Combine(dir, "genai_config.json");
+        File.WriteAllText(genai, File.ReadAllText(genai).Replace("\"input_ids\": \"input_ids\"", "\"input_ids\": \"tokens\"", StringComparison.Ordinal));
+        var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
+        Assert.Contains("'tokens'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("attention_mask", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Discover_TinyModels_ReadsNamesTypesAndShapesFromTheGraph()
+    {
+        using var optimum = CausalLm.Load(ModelFolder.Open(TestPaths.TinyModel), ExecutionProviderKind.Cpu);
+        using var builder = CausalLm.Load(ModelFolder.Open(TestPaths.TinyBuilderModel), ExecutionProviderKind.Cpu);
+        Assert.Equal(TensorElementType.Int64, optimum.Signature.InputIdsType);
+        Assert.Equal("position_ids", optimum.Signature.PositionIds);
+        Assert.Equal(TensorElementType.Int32, builder.Signature.InputIdsType);
+        Assert.Null(builder.Signature.PositionIds);
+        foreach (var s in new[] { optimum.Signature, builder.Signature })
+        {
+            Assert.Equal((2, 2, 8, 151_936), (s.Layers, s.KvHeads, s.HeadSize, s.VocabularySize));
+            Assert.Equal(TensorElementType.Float, s.KvType);
+            Assert.Equal("present.1.value", s.PresentValues[1]);
+        }
+    }
+
+    [SkippableFact]
+    public void EngineLoad_TokenizerLargerThanTheGraphVocabulary_Refuses()
+    {
+        var fixture = TestPaths.SharedFixture("ort-genai-tiny-qwen2");
+        Skip.If(fixture is null, TestPaths.SharedFixtureMissing("ort-genai-tiny-qwen2"));
+        var dir = ModelRuns.CopyFolder(fixture!);
+        File.Copy(Path.Combine(TestPaths.TinyModel, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
+        var ex = Assert.Throws<ModelLoadException>(() => Rank1Engine.Load(new Rank1EngineOptions { Path = dir, ExecutionProvider = ExecutionProviderKind.Cpu }));
+        Assert.Contains("do not belong together", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void IsRandomTestModel_ReadFromConfig()
+    {
+        Assert.True(ModelFolder.Open(TestPaths.TinyModel).IsRandomTestModel);
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"random_weights\": true", "\"random_weights\": false", StringComparison.Ordinal));
+        Assert.False(ModelFolder.Open(dir).IsRandomTestModel);
+    }
+}

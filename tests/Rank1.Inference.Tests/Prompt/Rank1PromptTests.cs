@@ -1,0 +1,39 @@
+using Rank1.Inference.Prompt;
+
+namespace Rank1.Inference.Tests.Prompt;
+
+public sealed class Rank1PromptTests
+{
+    [Fact]
+    public void Render_IsTheExactRank1Template()
+    {
+        Assert.Equal(
+            "Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.\nQuery: q1\nPassage: p1\n<think>",
+            Rank1Prompt.Render("q1", "p1"));
+    }
+
+    [Fact]
+    public void QueryText_AppendsInstructionsWithOneSpace()
+    {
+        Assert.Equal("capital of france Only passages in French count.", Rank1Prompt.QueryText("capital of france", "Only passages in French count."));
+        Assert.Equal("capital of france", Rank1Prompt.QueryText("capital of france", null));
+        Assert.Equal("capital of france", Rank1Prompt.QueryText("capital of france", "  "));
+    }
+
+    [Fact]
+    public void PassageText_JoinsTitleAndTextWithOneSpace()
+    {
+        Assert.Equal("Paris Paris is the capital.", Rank1Prompt.PassageText("Paris", "Paris is the capital."));
+        Assert.Equal("Paris is the capital.", Rank1Prompt.PassageText(null, "Paris is the capital."));
+        Assert.Equal("Paris is the capital.", Rank1Prompt.PassageText("", "Paris is the capital."));
+    }
+
+    [Theory]
+    [InlineData("First. Second! Third? unfinished thou", "First. Second! Third?")]
+    [InlineData("One sentence. And then", "One sentence.")]
+    [InlineData("no sentence end at all", "no sentence end at all")]
+    [InlineData("ends exactly.", "ends exactly.")]
+    [InlineData("", "")]
+    public void CutToLastSentence_CutsAfterTheLastSentenceEnd(string reasoning, string expected) =>
+        Assert.Equal(expected, Rank1Prompt.CutToLastSentence(reasoning));
+}

@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rank1.SearchBridge.Cli.CommandLine;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+internal sealed record CliResult(int ExitCode, string Out, string Error);
+
+internal static class CliRunner
+{
+    /// <summary>Runs the tool in-process with captured output.</summary>
+    public static async Task<CliResult> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var context = new CliContext { Out = output, Error = error, LoggerFactory = NullLoggerFactory.Instance, GetEnvironmentVariable = _ => null };
+        var code = await CliApp.RunAsync(args, context, CancellationToken.None);
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Runs the built rank1-bridge as a real process (so Program.cs, exit codes and streams are what a user sees).</summary>
+    public static async Task<CliResult> RunProcessAsync(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+}

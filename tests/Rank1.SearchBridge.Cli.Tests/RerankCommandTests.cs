@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Rank1.Inference;
+using Rank1.Inference.Model;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+public sealed class RerankCommandTests
+{
+    private const string Query = "why do onions make people cry";
+
+    private static string SamplePassages => Path.Combine(TestPaths.RepoRoot, "samples", "demo", "passages.jsonl");
+
+    [Fact]
+    public async Task Rerank_Json_ListsEveryPassageBestFirstWithTheEngineScores()
+    {
+        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", Query, "--passages", SamplePassages, "--max-think-tokens", "6", "--json");
+        Assert.True(result.ExitCode == 0, result.Error);
+
+        using var doc = JsonDocument.Parse(result.Out);
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        var lines = File.ReadAllLines(SamplePassages).Where(l => l.Length > 0).ToArray();
+        Assert.Equal(lines.Length, results.Length);
+        Assert.True(doc.RootElement.GetProperty("random_weights").GetBoolean());
+        Assert.Equal(Enumerable.Range(1, lines.Length), results.Select(r => r.GetProperty("rank").GetInt32()));
+        Assert.Equal(Enumerable.Range(1, lines.Length), results.Select(r => r.GetProperty("input_rank").GetInt32()).Order());
+        var scores = results.Select(r => r.GetProperty("score").GetDouble()).ToArray();
+        Assert.Equal(scores.OrderDescending(), scores);
+
+        // Each printed score is exactly what the engine gives for that passage.
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        foreach (var r in results.Take(3))
+        {
+            using var line = JsonDocument.Parse(lines[r.GetProperty("input_rank").GetInt32() - 1]);
+            Assert.Equal(line.RootElement.GetProperty("id").GetString(), r.GetProperty("id").GetString());
+            var direct = engine.Judge(new Rank1Input(Query, line.RootElement.GetProperty("text").GetString()!, line.RootElement.GetProperty("title").GetString()),
+                new JudgeSettings { MaxThinkTokens = 6 });
+            Assert.Equal(direct.Score, r.GetProperty("score").GetDouble(), 12);
+            Assert.Equal(direct.Reasoning, r.GetProperty("reasoning").GetString());
+            Assert.Equal(6, r.GetProperty("reasoning_tokens").GetInt32());
+            Assert.Equal("budget", r.GetProperty("ended").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Rerank_Text_PrintsTheRankedList()
+    {
+        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", Query, "--passages", SamplePassages, "--max-think-tokens", "2");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("random-weight test model", result.Error, StringComparison.Ordinal);
+        Assert.Contains($"Query: {Query}", result.Out, StringComparison.Ordinal);
+        Assert.Equal(8, result.Out.Split('\n').Count(l => l.Contains("reasoning:", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(new[] { "rerank", "--passages", "x.jsonl" }, "--query is required")]
+    [InlineData(new[] { "rerank", "--query", "q" }, "--passages is required")]
+    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--bogus", "1" }, "unknown option --bogus")]
+    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--max-think-tokens", "-3" }, "--max-think-tokens must be a whole number from 0 to 32768")]
+    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--execution-provider", "tpu" }, "--execution-provider must be one of Auto, Cpu, Cuda, DirectML")]
+    [InlineData(new[] { "rerank", "--query" }, "--query needs a value")]
+    [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
+    public async Task BadArguments_OneLineErrorAndExitCode2(string[] args, string expected)
+    {
+        var result = await CliRunner.RunAsync(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public async Task BadPassagesFile_NamesFileAndLine()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "p.jsonl");
+        await File.WriteAllLinesAsync(file, ["{\"id\":\"a\",\"text\":\"fine\"}", "{\"id\":\"b\",\"title\":\"no text\"}"]);
+        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file);
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{file}:2: \"text\" (a string) is required", result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public async Task BadModelFolder_OneLineErrorAndExitCode3()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "missing-model-" + Guid.NewGuid().ToString("N"));
+        var result = await CliRunner.RunAsync("rerank", "--model", missing, "--query", "q", "--passages", SamplePassages);
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains(missing, result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public async Task RealProcess_BadArgument_ExitsNonZeroWithOneLine()
+    {
+        var result = await CliRunner.RunProcessAsync("rerank", "--query", "q");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("rank1-bridge rerank: --passages is required (see rank1-bridge rerank --help)", result.Error.Trim());
+        Assert.Equal(string.Empty, result.Out);
+    }
+
+    [Fact]
+    public async Task RealProcess_Rerank_Json_IsOneJsonDocumentOnStdout()
+    {
+        var result = await CliRunner.RunProcessAsync("rerank", "--model", TestPaths.TinyModel, "--query", Query, "--passages", SamplePassages, "--max-think-tokens", "1", "--json");
+        Assert.True(result.ExitCode == 0, result.Error);
+        using var doc = JsonDocument.Parse(result.Out);
+        Assert.Equal(8, doc.RootElement.GetProperty("results").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Help_ListsEveryOption()
+    {
+        var result = await CliRunner.RunAsync("rerank", "--help");
+        Assert.Equal(0, result.ExitCode);
+        foreach (var option in new[] { "--model", "--query", "--passages", "--instructions", "--max-think-tokens", "--json" })
+        {
+            Assert.Contains(option, result.Out, StringComparison.Ordinal);
+        }
+    }
+}

