@@ -1,0 +1,282 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.ResponseCompression;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Rank1.EmbeddedSearch.Http;
+using Rank1.EmbeddedSearch.Indexing;
+using Rank1.EmbeddedSearch.Querying;
+
+namespace Rank1.EmbeddedSearch;
+
+/// <summary>
+/// The embedded search backend: an Elasticsearch-compatible HTTP API over Lucene.Net with BM25, for the demo and
+/// the tests. It is not a production search engine: one node, one shard per index, no security.
+/// </summary>
+public sealed class EmbeddedSearchServer : IAsyncDisposable
+{
+    /// <summary>The Elasticsearch version the backend reports (the official 9.x clients check the major).</summary>
+    public const string ElasticsearchVersion = "9.1.0";
+
+    /// <summary>The OpenSearch version reported with <see cref="SearchFlavor.OpenSearch"/>.</summary>
+    public const string OpenSearchVersion = "2.19.1";
+
+    private readonly WebApplication _app;
+    private readonly ITimer _refreshTimer;
+
+    private EmbeddedSearchServer(WebApplication app, IndexCatalog catalog, EmbeddedSearchOptions options, ITimer refreshTimer)
+    {
+        _app = app;
+        Catalog = catalog;
+        Options = options;
+        _refreshTimer = refreshTimer;
+    }
+
+    /// <summary>The base URL (for example http://127.0.0.1:9200/).</summary>
+    public Uri Url { get; private set; } = new("http://127.0.0.1/");
+
+    /// <summary>The settings it runs with.</summary>
+    public EmbeddedSearchOptions Options { get; }
+
+    internal IndexCatalog Catalog { get; }
+
+    /// <summary>Starts the server and returns once it listens.</summary>
+    public static async Task<EmbeddedSearchServer> StartAsync(EmbeddedSearchOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var time = timeProvider ?? TimeProvider.System;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (loggerFactory is not null)
+        {
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 110 * 1024 * 1024;
+            k.Listen(IPAddress.Parse(options.Host), options.Port);
+        });
+        builder.Services.AddRequestDecompression();
+        builder.Services.AddResponseCompression(o =>
+        {
+            o.Providers.Add<GzipCompressionProvider>();
+            o.MimeTypes = ["application/json", "application/vnd.elasticsearch+json"];
+        });
+        builder.Services.AddRoutingCore();
+
+        var catalog = new IndexCatalog(options.DataPath, time);
+        var app = builder.Build();
+        var nodeId = Guid.NewGuid().ToString("N")[..22];
+        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, nodeId));
+        var docs = new DocumentEndpoints(catalog);
+
+        app.UseResponseCompression();
+        app.UseRequestDecompression();
+        app.Use(async (context, next) =>
+        {
+            if (options.Flavor == SearchFlavor.Elasticsearch)
+            {
+                context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            }
+
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (EsException ex) when (!context.Response.HasStarted)
+            {
+                await EsHttp.WriteErrorAsync(context, ex).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                await EsHttp.WriteErrorAsync(context, new EsException(ex.StatusCode, "illegal_argument_exception", ex.Message)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!context.Response.HasStarted && ex is not OperationCanceledException)
+            {
+                // Never a stack trace: the error shape, with the message.
+                await EsHttp.WriteErrorAsync(context, new EsException(500, "exception", ex.Message)).ConfigureAwait(false);
+            }
+        });
+
+        var server = new EmbeddedSearchServer(app, catalog, options, time.CreateTimer(_ => RefreshQuietly(catalog), null, options.RefreshInterval, options.RefreshInterval));
+        MapRoutes(app, server, search, docs, nodeId);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Url = new Uri(address.EndsWith('/') ? address : address + "/");
+        return server;
+    }
+
+    private static void RefreshQuietly(IndexCatalog catalog)
+    {
+        try
+        {
+            catalog.RefreshAll(commit: true);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shutting down.
+        }
+    }
+
+    private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, string nodeId)
+    {
+        string[] read = ["GET", "POST"];
+        app.MapMethods("/", ["GET", "HEAD"], context => EsHttp.WriteAsync(context, 200, server.Info()));
+        app.MapGet("/_cluster/health", context => EsHttp.WriteAsync(context, 200, server.Health()));
+        app.MapGet("/_nodes/http", context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId)));
+        app.MapGet("/_nodes", context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId)));
+
+        app.MapMethods("/_search", read, context => search.SearchAsync(context, null));
+        app.MapMethods("/{index}/_search", read, (HttpContext c, string index) => search.SearchAsync(c, index));
+        app.MapMethods("/_count", read, context => search.CountAsync(context, null));
+        app.MapMethods("/{index}/_count", read, (HttpContext c, string index) => search.CountAsync(c, index));
+        app.MapMethods("/_msearch", read, context => search.MsearchAsync(context, null));
+        app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index) => search.MsearchAsync(c, index));
+        app.MapMethods("/_mapping", ["GET"], context => search.MappingAsync(context, null));
+        app.MapMethods("/{index}/_mapping", ["GET"], (HttpContext c, string index) => search.MappingAsync(c, index));
+        app.MapMethods("/_refresh", read, context => search.RefreshAsync(context, null));
+        app.MapMethods("/{index}/_refresh", read, (HttpContext c, string index) => search.RefreshAsync(c, index));
+
+        app.MapMethods("/_bulk", ["POST", "PUT"], context => docs.BulkAsync(context, null));
+        app.MapMethods("/{index}/_bulk", ["POST", "PUT"], (HttpContext c, string index) => docs.BulkAsync(c, index));
+        app.MapMethods("/_mget", read, context => docs.MgetAsync(context, null));
+        app.MapMethods("/{index}/_mget", read, (HttpContext c, string index) => docs.MgetAsync(c, index));
+        app.MapMethods("/{index}/_doc/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: false));
+        app.MapMethods("/{index}/_create/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: true));
+        app.MapPost("/{index}/_doc", (HttpContext c, string index) => docs.IndexAsync(c, index, null, createOnly: false));
+        app.MapMethods("/{index}/_doc/{id}", ["GET", "HEAD"], (HttpContext c, string index, string id) => docs.GetAsync(c, index, id));
+        app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
+        app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
+
+        app.MapPut("/{index}", (HttpContext c, string index) => search.CreateIndexAsync(c, index));
+        app.MapDelete("/{index}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
+        app.MapMethods("/{index}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
+        app.MapGet("/{index}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
+
+        app.MapFallback(context => EsHttp.WriteErrorAsync(context, new EsException(
+            HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsPost(context.Request.Method) ? 400 : 405, "illegal_argument_exception",
+            $"no handler found for uri [{context.Request.Path}{context.Request.QueryString}] and method [{context.Request.Method}] (the Rank1 embedded search backend implements a subset of the Elasticsearch API)")));
+    }
+
+    private JsonObject Info()
+    {
+        var version = Options.Flavor == SearchFlavor.OpenSearch
+            ? new JsonObject
+            {
+                ["distribution"] = "opensearch",
+                ["number"] = OpenSearchVersion,
+                ["build_type"] = "embedded",
+                ["build_hash"] = "rank1-embedded",
+                ["build_date"] = "2025-01-01T00:00:00.000Z",
+                ["build_snapshot"] = false,
+                ["lucene_version"] = "4.8.0",
+                ["minimum_wire_compatibility_version"] = "7.10.0",
+                ["minimum_index_compatibility_version"] = "7.0.0",
+            }
+            : new JsonObject
+            {
+                ["number"] = ElasticsearchVersion,
+                ["build_flavor"] = "default",
+                ["build_type"] = "embedded",
+                ["build_hash"] = "rank1-embedded",
+                ["build_date"] = "2025-01-01T00:00:00.000Z",
+                ["build_snapshot"] = false,
+                ["lucene_version"] = "4.8.0",
+                ["minimum_wire_compatibility_version"] = "8.19.0",
+                ["minimum_index_compatibility_version"] = "8.0.0",
+            };
+        return new JsonObject
+        {
+            ["name"] = "rank1-embedded-node",
+            ["cluster_name"] = Options.ClusterName,
+            ["cluster_uuid"] = "rank1-embedded-cluster",
+            ["version"] = version,
+            ["tagline"] = Options.Flavor == SearchFlavor.OpenSearch ? "The OpenSearch Project: https://opensearch.org/" : "You Know, for Search",
+        };
+    }
+
+    private JsonObject Health()
+    {
+        var shards = Catalog.All.Count;
+        return new JsonObject
+        {
+            ["cluster_name"] = Options.ClusterName,
+            ["status"] = "green",
+            ["timed_out"] = false,
+            ["number_of_nodes"] = 1,
+            ["number_of_data_nodes"] = 1,
+            ["active_primary_shards"] = shards,
+            ["active_shards"] = shards,
+            ["relocating_shards"] = 0,
+            ["initializing_shards"] = 0,
+            ["unassigned_shards"] = 0,
+            ["number_of_pending_tasks"] = 0,
+            ["active_shards_percent_as_number"] = 100.0,
+        };
+    }
+
+    private JsonObject Nodes(string nodeId)
+    {
+        var hostPort = $"{Url.Host}:{Url.Port}";
+        return new JsonObject
+        {
+            ["_nodes"] = new JsonObject { ["total"] = 1, ["successful"] = 1, ["failed"] = 0 },
+            ["cluster_name"] = Options.ClusterName,
+            ["nodes"] = new JsonObject
+            {
+                [nodeId] = new JsonObject
+                {
+                    ["name"] = "rank1-embedded-node",
+                    ["transport_address"] = hostPort,
+                    ["host"] = Url.Host,
+                    ["ip"] = Url.Host,
+                    ["version"] = Options.Flavor == SearchFlavor.OpenSearch ? OpenSearchVersion : ElasticsearchVersion,
+                    ["roles"] = new JsonArray("data", "ingest", "master"),
+                    ["http"] = new JsonObject
+                    {
+                        ["bound_address"] = new JsonArray(hostPort),
+                        ["publish_address"] = hostPort,
+                        ["max_content_length_in_bytes"] = 104857600,
+                    },
+                },
+            },
+        };
+    }
+
+    /// <summary>Bulk-loads JSON Lines documents (<c>{"id":..,...}</c>; the id field becomes <c>_id</c>) into an index and refreshes it.</summary>
+    public async Task<int> LoadJsonLinesAsync(string index, string path, JsonObject? mappings = null, CancellationToken cancellationToken = default)
+    {
+        var target = Catalog.Find(index) ?? Catalog.Create(index, mappings);
+        var count = 0;
+        await foreach (var line in File.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            var doc = EsHttp.ParseObject(System.Text.Encoding.UTF8.GetBytes(line), "document_parsing_exception");
+            var id = doc["id"]?.ToString() ?? throw new InvalidDataException($"{path}: every line needs an \"id\"");
+            target.Index(id, doc, createOnly: false);
+            count++;
+        }
+
+        target.Refresh(commit: true);
+        return count;
+    }
+
+    /// <summary>Stops the server and flushes every index.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _refreshTimer.DisposeAsync().ConfigureAwait(false);
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        Catalog.Dispose();
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch;
+
+/// <summary>
+/// An error as Elasticsearch reports it: an HTTP status and
+/// <c>{"error":{"root_cause":[..],"type":..,"reason":..,..},"status":N}</c>.
+/// </summary>
+public sealed class EsException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public EsException(int status, string type, string reason, IReadOnlyDictionary<string, string>? extra = null)
+        : base(reason)
+    {
+        Status = status;
+        Type = type;
+        Extra = extra ?? new Dictionary<string, string>();
+    }
+
+    /// <summary>Creates an error with no details.</summary>
+    public EsException()
+        : this(500, "exception", "error")
+    {
+    }
+
+    /// <summary>Creates an error with a message.</summary>
+    public EsException(string message)
+        : this(500, "exception", message)
+    {
+    }
+
+    /// <summary>Creates an error with a message and cause.</summary>
+    public EsException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Status = 500;
+        Type = "exception";
+        Extra = new Dictionary<string, string>();
+    }
+
+    /// <summary>HTTP status.</summary>
+    public int Status { get; }
+
+    /// <summary>Elasticsearch error type, e.g. <c>index_not_found_exception</c>.</summary>
+    public string Type { get; }
+
+    /// <summary>Extra fields of the error object (<c>index</c>, <c>resource.id</c>, ...).</summary>
+    public IReadOnlyDictionary<string, string> Extra { get; }
+
+    /// <summary>The <c>error</c> object (without the outer <c>status</c>).</summary>
+    public JsonObject ToErrorObject()
+    {
+        JsonObject Cause()
+        {
+            var o = new JsonObject { ["type"] = Type, ["reason"] = Message };
+            foreach (var (k, v) in Extra)
+            {
+                o[k] = v;
+            }
+
+            return o;
+        }
+
+        var error = Cause();
+        error.Insert(0, "root_cause", new JsonArray(Cause()));
+        return error;
+    }
+
+    /// <summary>The full body: <c>{"error":{..},"status":N}</c>.</summary>
+    public JsonObject ToBody() => new() { ["error"] = ToErrorObject(), ["status"] = Status };
+
+    internal static EsException IndexNotFound(string index) => new(404, "index_not_found_exception", $"no such index [{index}]",
+        new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = index, ["index_uuid"] = "_na_", ["index"] = index });
+
+    internal static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
+
+    internal static EsException IllegalArgument(string reason) => new(400, "illegal_argument_exception", reason);
+}

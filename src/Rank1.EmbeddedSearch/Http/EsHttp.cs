@@ -1,0 +1,119 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+
+namespace Rank1.EmbeddedSearch.Http;
+
+/// <summary>Reading request bodies and writing responses the way Elasticsearch does.</summary>
+internal static class EsHttp
+{
+    private const int MaxBodyBytes = 100 * 1024 * 1024; // http.max_content_length
+
+    // Elasticsearch writes "<em>" and "'" as they are; System.Text.Json's default encoder would escape them.
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static async Task<byte[]> ReadBodyAsync(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                throw new EsException(413, "content_too_long_exception", $"entity content is too long [> {MaxBodyBytes}] for the configured buffer limit [{MaxBodyBytes}]");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>
+    public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = "parsing_exception")
+    {
+        var bytes = await ReadBodyAsync(context).ConfigureAwait(false);
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return null;
+        }
+
+        return ParseObject(bytes, errorType);
+    }
+
+    public static JsonObject ParseObject(ReadOnlySpan<byte> json, string errorType = "parsing_exception")
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException ex)
+        {
+            throw new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
+        }
+
+        return node as JsonObject ?? throw new EsException(400, errorType, $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
+    }
+
+    public static IEnumerable<(int Line, ReadOnlyMemory<byte> Json)> NdjsonLines(byte[] body)
+    {
+        var line = 0;
+        var start = 0;
+        for (var i = 0; i <= body.Length; i++)
+        {
+            if (i == body.Length || body[i] == (byte)'\n')
+            {
+                line++;
+                var segment = body.AsMemory(start, i - start);
+                if (!segment.Span.Trim(" \t\r"u8).IsEmpty)
+                {
+                    yield return (line, segment);
+                }
+
+                start = i + 1;
+            }
+        }
+    }
+
+    public static async Task WriteAsync(HttpContext context, int status, JsonNode? body)
+    {
+        context.Response.StatusCode = status;
+        if (HttpMethods.IsHead(context.Request.Method) || body is null)
+        {
+            context.Response.ContentLength = 0;
+            return;
+        }
+
+        context.Response.ContentType = ResponseContentType(context.Request);
+        var pretty = context.Request.Query.ContainsKey("pretty");
+        var bytes = Encoding.UTF8.GetBytes(pretty ? body.ToJsonString(Pretty) : body.ToJsonString(Compact));
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    public static Task WriteErrorAsync(HttpContext context, EsException error) => WriteAsync(context, error.Status, error.ToBody());
+
+    /// <summary>
+    /// Elasticsearch answers a client that asked for <c>application/vnd.elasticsearch+json; compatible-with=N</c>
+    /// (the official clients) in that media type, everybody else in <c>application/json</c>.
+    /// </summary>
+    public static string ResponseContentType(HttpRequest request)
+    {
+        var accept = request.Headers.Accept.ToString();
+        var marker = accept.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
+        if (accept.Contains("vnd.elasticsearch+json", StringComparison.OrdinalIgnoreCase) && marker >= 0)
+        {
+            var version = new string(accept[(marker + "compatible-with=".Length)..].TakeWhile(char.IsDigit).ToArray());
+            return $"application/vnd.elasticsearch+json;compatible-with={version}";
+        }
+
+        return "application/json";
+    }
+
+    /// <summary>The <c>refresh</c> parameter: true, empty (true) and wait_for make the write visible before the answer.</summary>
+    public static bool WantsRefresh(HttpRequest request) =>
+        request.Query.TryGetValue("refresh", out var v) && (v.ToString() is "" or "true" or "wait_for");
+}

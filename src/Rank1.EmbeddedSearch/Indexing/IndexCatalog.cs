@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Rank1.EmbeddedSearch.Indexing;
+
+/// <summary>
+/// All indices of the embedded backend: creation (explicit, or automatic on the first write as Elasticsearch's
+/// <c>action.auto_create_index</c> does), deletion, name rules, wildcard resolution and, with a data folder,
+/// persistence across restarts.
+/// </summary>
+internal sealed partial class IndexCatalog : IDisposable
+{
+    private readonly ConcurrentDictionary<string, SearchIndex> _indices = new(StringComparer.Ordinal);
+    private readonly Lock _createLock = new();
+    private readonly string? _dataPath;
+    private readonly TimeProvider _time;
+
+    public IndexCatalog(string? dataPath, TimeProvider time)
+    {
+        _dataPath = dataPath is null ? null : Path.GetFullPath(dataPath);
+        _time = time;
+        if (_dataPath is null)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(IndicesFolder);
+        foreach (var folder in Directory.GetDirectories(IndicesFolder))
+        {
+            var name = Path.GetFileName(folder);
+            var mappingFile = Path.Combine(folder, "mapping.json");
+            if (!File.Exists(mappingFile))
+            {
+                continue;
+            }
+
+            var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
+            var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
+            _indices[name] = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created);
+        }
+    }
+
+    private string IndicesFolder => Path.Combine(_dataPath!, "indices");
+
+    public IReadOnlyCollection<SearchIndex> All => _indices.Values.OrderBy(i => i.Name, StringComparer.Ordinal).ToArray();
+
+    public SearchIndex? Find(string name) => _indices.GetValueOrDefault(name);
+
+    public SearchIndex Get(string name) => Find(name) ?? throw EsException.IndexNotFound(name);
+
+    public SearchIndex Create(string name, JsonNode? mappings)
+    {
+        ValidateName(name);
+        lock (_createLock)
+        {
+            if (_indices.ContainsKey(name))
+            {
+                throw new EsException(400, "resource_already_exists_exception", $"index [{name}/{_indices[name].Uuid}] already exists",
+                    new Dictionary<string, string> { ["index"] = name, ["index_uuid"] = _indices[name].Uuid });
+            }
+
+            var mapping = IndexMapping.Parse(mappings);
+            var index = _dataPath is null
+                ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow())
+                : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow());
+            _indices[name] = index;
+            return index;
+        }
+    }
+
+    /// <summary>The index, created with dynamic mapping when it does not exist (writes auto-create, as in Elasticsearch).</summary>
+    public SearchIndex GetOrCreate(string name)
+    {
+        if (Find(name) is { } existing)
+        {
+            return existing;
+        }
+
+        lock (_createLock)
+        {
+            return Find(name) ?? Create(name, null);
+        }
+    }
+
+    public void Delete(string expression)
+    {
+        foreach (var index in Resolve(expression, ignoreUnavailable: false, allowWildcards: true))
+        {
+            if (_indices.TryRemove(index.Name, out var removed))
+            {
+                removed.Dispose();
+                removed.DeleteFiles();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Resolves an index expression: comma-separated names, <c>*</c> wildcards, <c>_all</c>, and <c>-name</c>
+    /// exclusions. A concrete name that does not exist is a 404 unless <paramref name="ignoreUnavailable"/>.
+    /// </summary>
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true)
+    {
+        if (string.IsNullOrEmpty(expression) || expression is "_all" or "*")
+        {
+            return All.ToArray();
+        }
+
+        var result = new List<SearchIndex>();
+        foreach (var raw in expression.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (raw.StartsWith('-') && result.Count > 0)
+            {
+                var exclude = Glob(raw[1..]);
+                result.RemoveAll(i => exclude.IsMatch(i.Name));
+                continue;
+            }
+
+            if (raw.Contains('*', StringComparison.Ordinal) && allowWildcards)
+            {
+                var glob = Glob(raw);
+                result.AddRange(All.Where(i => glob.IsMatch(i.Name) && !result.Contains(i)));
+                continue;
+            }
+
+            if (Find(raw) is { } index)
+            {
+                if (!result.Contains(index))
+                {
+                    result.Add(index);
+                }
+            }
+            else if (!ignoreUnavailable)
+            {
+                throw EsException.IndexNotFound(raw);
+            }
+        }
+
+        return result;
+    }
+
+    public static void ValidateName(string name)
+    {
+        string? problem = name switch
+        {
+            "" => "must not be empty",
+            "." or ".." => "must not be '.' or '..'",
+            _ when name != name.ToLowerInvariant() => "must be lowercase",
+            _ when name[0] is '_' or '-' or '+' => "must not start with '_', '-', or '+'",
+            _ when InvalidChars().IsMatch(name) => "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?, #, :]",
+            _ when System.Text.Encoding.UTF8.GetByteCount(name) > 255 => "index name is too long, (" + System.Text.Encoding.UTF8.GetByteCount(name) + " > 255)",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new EsException(400, "invalid_index_name_exception", $"Invalid index name [{name}], {problem}",
+                new Dictionary<string, string> { ["index_uuid"] = "_na_", ["index"] = name });
+        }
+    }
+
+    public void RefreshAll(bool commit)
+    {
+        foreach (var index in _indices.Values)
+        {
+            index.Refresh(commit);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var index in _indices.Values)
+        {
+            index.Dispose();
+        }
+
+        _indices.Clear();
+    }
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+
+    [GeneratedRegex("[ \"*\\\\<|,>/?#:]")]
+    private static partial Regex InvalidChars();
+}

@@ -1,0 +1,442 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lucene.Net.Analysis;
+using Lucene.Net.Analysis.Core;
+using Lucene.Net.Analysis.Miscellaneous;
+using Lucene.Net.Analysis.Standard;
+using Lucene.Net.Analysis.Util;
+using Lucene.Net.Documents;
+using Lucene.Net.Index;
+using Lucene.Net.Search;
+using Lucene.Net.Store;
+using Lucene.Net.Util;
+using LuceneDirectory = Lucene.Net.Store.Directory;
+
+namespace Rank1.EmbeddedSearch.Indexing;
+
+/// <summary>A live document as the realtime GET sees it.</summary>
+internal sealed record StoredDocument(string Id, long Version, long SeqNo, string Source);
+
+/// <summary>Result of a write, as Elasticsearch reports it.</summary>
+internal sealed record WriteResult(string Id, long Version, long SeqNo, string Result, int Status);
+
+/// <summary>
+/// One index: a Lucene directory (in memory or on disk) written with BM25, near-real-time searchers, the mapping,
+/// and a realtime map of live documents (id, version, source) for GET and versioning. Writes are serialised per
+/// index; searches run concurrently on refreshed snapshots.
+/// </summary>
+internal sealed class SearchIndex : IDisposable
+{
+    public const string IdField = "_id";
+    public const string SourceField = "_source";
+    private const string VersionField = "_version";
+    private const string SeqNoField = "_seq_no";
+    private const LuceneVersion Version = LuceneVersion.LUCENE_48;
+
+    private readonly LuceneDirectory _directory;
+    private readonly IndexWriter _writer;
+    private readonly SearcherManager _searchers;
+    private readonly Dictionary<string, StoredDocument> _docs = new(StringComparer.Ordinal);
+    private readonly System.Threading.Lock _writeLock = new();
+    private readonly string? _folder;
+    private long _seqNo = -1;
+    private bool _dirty;
+
+    private SearchIndex(string name, IndexMapping mapping, LuceneDirectory directory, string? folder, DateTimeOffset created)
+    {
+        Name = name;
+        Mapping = mapping;
+        Created = created;
+        _directory = directory;
+        _folder = folder;
+        var config = new IndexWriterConfig(Version, IndexAnalyzer) { Similarity = ElasticBm25Similarity.Instance, OpenMode = OpenMode.CREATE_OR_APPEND };
+        _writer = new IndexWriter(directory, config);
+        _searchers = new SearcherManager(_writer, applyAllDeletes: true, new Bm25SearcherFactory());
+        LoadLiveDocuments();
+        if (folder is not null)
+        {
+            mapping.Changed += SaveMapping;
+        }
+    }
+
+    public string Name { get; }
+
+    public IndexMapping Mapping { get; }
+
+    public DateTimeOffset Created { get; }
+
+    public string Uuid { get; } = Guid.NewGuid().ToString("N")[..22];
+
+    /// <summary>Elasticsearch's standard analyzer: standard tokenizer + lowercase, no stop words.</summary>
+    public static Analyzer IndexAnalyzer { get; } = new StandardAnalyzer(Version, CharArraySet.Empty);
+
+    /// <summary>Query-time analyzer: standard for text, keyword (whole value) for keyword fields.</summary>
+    public Analyzer QueryAnalyzer() => new PerFieldAnalyzerWrapper(IndexAnalyzer,
+        Mapping.AllPaths().Where(p => p.Value.Kind != FieldKind.Text).ToDictionary(p => p.Key, _ => (Analyzer)new KeywordAnalyzer()));
+
+    public int Count
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _docs.Count;
+            }
+        }
+    }
+
+    public static SearchIndex CreateInMemory(string name, IndexMapping mapping, DateTimeOffset created) =>
+#pragma warning disable CS0618 // RAMDirectory is fine for the small in-memory indices of demos and tests
+        new(name, mapping, new RAMDirectory(), null, created);
+#pragma warning restore CS0618
+
+    public static SearchIndex OpenOnDisk(string name, IndexMapping mapping, string folder, DateTimeOffset created)
+    {
+        System.IO.Directory.CreateDirectory(folder);
+        var index = new SearchIndex(name, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created);
+        index.SaveMapping();
+        return index;
+    }
+
+    public StoredDocument? Get(string id)
+    {
+        lock (_writeLock)
+        {
+            return _docs.GetValueOrDefault(id);
+        }
+    }
+
+    public WriteResult Index(string id, JsonObject source, bool createOnly)
+    {
+        var json = source.ToJsonString();
+        lock (_writeLock)
+        {
+            var existing = _docs.GetValueOrDefault(id);
+            if (createOnly && existing is not null)
+            {
+                throw new EsException(409, "version_conflict_engine_exception", $"[{id}]: version conflict, document already exists (current version [{existing.Version}])",
+                    new Dictionary<string, string> { ["index_uuid"] = Uuid, ["shard"] = "0", ["index"] = Name });
+            }
+
+            var version = (existing?.Version ?? 0) + 1;
+            var seq = _seqNo + 1;
+            var doc = BuildDocument(id, source, json, version, seq); // throws on a bad value before anything changes
+            _writer.UpdateDocument(new Term(IdField, id), doc);
+            _seqNo = seq;
+            _docs[id] = new StoredDocument(id, version, seq, json);
+            _dirty = true;
+            return existing is null ? new WriteResult(id, version, seq, "created", 201) : new WriteResult(id, version, seq, "updated", 200);
+        }
+    }
+
+    public WriteResult Update(string id, JsonObject partial, bool docAsUpsert)
+    {
+        lock (_writeLock)
+        {
+            var existing = _docs.GetValueOrDefault(id);
+            if (existing is null && !docAsUpsert)
+            {
+                throw new EsException(404, "document_missing_exception", $"[{id}]: document missing",
+                    new Dictionary<string, string> { ["index_uuid"] = Uuid, ["shard"] = "0", ["index"] = Name });
+            }
+
+            var merged = existing is null ? new JsonObject() : (JsonObject)JsonNode.Parse(existing.Source)!;
+            var before = merged.ToJsonString();
+            DeepMerge(merged, partial);
+            if (existing is not null && merged.ToJsonString() == before)
+            {
+                return new WriteResult(id, existing.Version, existing.SeqNo, "noop", 200);
+            }
+
+            var r = Index(id, merged, createOnly: false);
+            return r;
+        }
+    }
+
+    public WriteResult Delete(string id)
+    {
+        lock (_writeLock)
+        {
+            var existing = _docs.GetValueOrDefault(id);
+            var seq = ++_seqNo;
+            if (existing is null)
+            {
+                return new WriteResult(id, 1, seq, "not_found", 404);
+            }
+
+            _writer.DeleteDocuments(new Term(IdField, id));
+            _docs.Remove(id);
+            _dirty = true;
+            return new WriteResult(id, existing.Version + 1, seq, "deleted", 200);
+        }
+    }
+
+    /// <summary>Makes every write so far visible to search (and, on disk, durable).</summary>
+    public void Refresh(bool commit)
+    {
+        _searchers.MaybeRefreshBlocking();
+        if (commit && _folder is not null)
+        {
+            lock (_writeLock)
+            {
+                if (_dirty)
+                {
+                    _writer.Commit();
+                    _dirty = false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a near-real-time searcher snapshot.</summary>
+    public T WithSearcher<T>(Func<IndexSearcher, T> action)
+    {
+        var searcher = _searchers.Acquire();
+        try
+        {
+            return action(searcher);
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    public IndexSearcher AcquireSearcher() => _searchers.Acquire();
+
+    public void ReleaseSearcher(IndexSearcher searcher) => _searchers.Release(searcher);
+
+    private Document BuildDocument(string id, JsonObject source, string json, long version, long seqNo)
+    {
+        var doc = new Document
+        {
+            new StringField(IdField, id, Field.Store.YES),
+            new StoredField(SourceField, json),
+            new StoredField(VersionField, version),
+            new StoredField(SeqNoField, seqNo),
+        };
+        var sortable = new HashSet<string>(StringComparer.Ordinal);
+        AddFields(doc, source, string.Empty, sortable);
+        return doc;
+    }
+
+    private void AddFields(Document doc, JsonNode? node, string path, HashSet<string> sortable)
+    {
+        switch (node)
+        {
+            case null:
+                return;
+            case JsonObject obj:
+                foreach (var (key, child) in obj)
+                {
+                    AddFields(doc, child, path.Length == 0 ? key : $"{path}.{key}", sortable);
+                }
+
+                return;
+            case JsonArray arr:
+                foreach (var item in arr)
+                {
+                    AddFields(doc, item, path, sortable);
+                }
+
+                return;
+            case JsonValue value:
+                var mapping = Mapping.Get(path) ?? Mapping.GetOrAddDynamic(path, value);
+                AddValue(doc, path, mapping, value, sortable);
+                foreach (var (sub, subMapping) in mapping.SubFields)
+                {
+                    AddValue(doc, $"{path}.{sub}", subMapping, value, sortable);
+                }
+
+                return;
+        }
+    }
+
+    private static void AddValue(Document doc, string path, FieldMapping mapping, JsonValue value, HashSet<string> sortable)
+    {
+        var firstValue = sortable.Add(path); // doc values hold one value per field: the first one sorts
+        switch (mapping.Kind)
+        {
+            case FieldKind.Text:
+                doc.Add(new TextField(path, AsString(value), Field.Store.NO));
+                break;
+            case FieldKind.Keyword:
+            {
+                var s = AsString(value);
+                if (mapping.IgnoreAbove is { } max && s.Length > max)
+                {
+                    break;
+                }
+
+                doc.Add(new StringField(path, s, Field.Store.NO));
+                if (firstValue)
+                {
+                    doc.Add(new SortedDocValuesField(path, new BytesRef(s)));
+                }
+
+                break;
+            }
+
+            case FieldKind.Boolean:
+            {
+                var b = value.GetValueKind() switch
+                {
+                    JsonValueKind.True => "true",
+                    JsonValueKind.False => "false",
+                    JsonValueKind.String when value.GetValue<string>() is "true" or "false" => value.GetValue<string>(),
+                    _ => throw ParseFailure(path, mapping, value),
+                };
+                doc.Add(new StringField(path, b, Field.Store.NO));
+                break;
+            }
+
+            case FieldKind.Date:
+            {
+                if (!IndexMapping.TryParseDate(value, out var ms))
+                {
+                    throw ParseFailure(path, mapping, value);
+                }
+
+                doc.Add(new Int64Field(path, ms, Field.Store.NO));
+                if (firstValue)
+                {
+                    doc.Add(new NumericDocValuesField(path, ms));
+                }
+
+                break;
+            }
+
+            case FieldKind.Long or FieldKind.Integer:
+            {
+                if (!TryNumber(value, out var d) || d != Math.Truncate(d))
+                {
+                    throw ParseFailure(path, mapping, value);
+                }
+
+                var l = (long)d;
+                doc.Add(new Int64Field(path, l, Field.Store.NO));
+                if (firstValue)
+                {
+                    doc.Add(new NumericDocValuesField(path, l));
+                }
+
+                break;
+            }
+
+            default:
+            {
+                if (!TryNumber(value, out var d))
+                {
+                    throw ParseFailure(path, mapping, value);
+                }
+
+                doc.Add(new DoubleField(path, d, Field.Store.NO));
+                if (firstValue)
+                {
+                    doc.Add(new DoubleDocValuesField(path, d));
+                }
+
+                break;
+            }
+        }
+    }
+
+    private static string AsString(JsonValue value) => value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString();
+
+    internal static bool TryNumber(JsonNode value, out double d)
+    {
+        d = 0;
+        return value.GetValueKind() switch
+        {
+            JsonValueKind.Number => value.AsValue().TryGetValue(out d),
+            JsonValueKind.String => double.TryParse(value.GetValue<string>(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out d),
+            _ => false,
+        };
+    }
+
+    private static EsException ParseFailure(string path, FieldMapping mapping, JsonValue value) =>
+        new(400, "document_parsing_exception", $"failed to parse field [{path}] of type [{mapping.TypeName}] in document. Preview of field's value: '{AsString(value)}'");
+
+    private static void DeepMerge(JsonObject target, JsonObject patch)
+    {
+        foreach (var (key, value) in patch.ToArray())
+        {
+            if (value is JsonObject po && target[key] is JsonObject to)
+            {
+                DeepMerge(to, po);
+            }
+            else
+            {
+                target[key] = value?.DeepClone();
+            }
+        }
+    }
+
+    private void LoadLiveDocuments()
+    {
+        var searcher = _searchers.Acquire();
+        try
+        {
+            var reader = searcher.IndexReader;
+            var live = MultiFields.GetLiveDocs(reader);
+            for (var i = 0; i < reader.MaxDoc; i++)
+            {
+                if (live is not null && !live.Get(i))
+                {
+                    continue;
+                }
+
+                var d = reader.Document(i);
+                var seq = d.GetField(SeqNoField)?.GetInt64Value() ?? 0;
+                _docs[d.Get(IdField)] = new StoredDocument(d.Get(IdField), d.GetField(VersionField)?.GetInt64Value() ?? 1, seq, d.Get(SourceField));
+                _seqNo = Math.Max(_seqNo, seq);
+            }
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    private void SaveMapping()
+    {
+        if (_folder is null)
+        {
+            return;
+        }
+
+        var file = Path.Combine(_folder, "mapping.json");
+        var tmp = file + ".tmp";
+        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds() };
+        File.WriteAllText(tmp, doc.ToJsonString());
+        File.Move(tmp, file, overwrite: true);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Refresh(commit: true);
+        }
+        finally
+        {
+            _searchers.Dispose();
+            _writer.Dispose();
+            _directory.Dispose();
+        }
+    }
+
+    /// <summary>Deletes the index's folder (after <see cref="Dispose"/>).</summary>
+    public void DeleteFiles()
+    {
+        if (_folder is not null && System.IO.Directory.Exists(_folder))
+        {
+            System.IO.Directory.Delete(_folder, recursive: true);
+        }
+    }
+
+    private sealed class Bm25SearcherFactory : SearcherFactory
+    {
+        public override IndexSearcher NewSearcher(IndexReader reader) => new(reader) { Similarity = ElasticBm25Similarity.Instance };
+    }
+}

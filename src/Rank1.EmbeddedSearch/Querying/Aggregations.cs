@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lucene.Net.Index;
+using Lucene.Net.Search;
+using Rank1.EmbeddedSearch.Indexing;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>
+/// A small subset of Elasticsearch aggregations over the documents a query matches: <c>terms</c> (keyword, numeric,
+/// boolean fields) and the metrics <c>min</c>, <c>max</c>, <c>avg</c>, <c>sum</c>, <c>value_count</c>. Enough for
+/// the demo and for proving that the proxy preserves aggregations; sub-aggregations are refused with a 400.
+/// </summary>
+internal static class Aggregations
+{
+    private static readonly string[] Supported = ["terms", "min", "max", "avg", "sum", "value_count"];
+
+    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query)> targets, bool typedKeys)
+    {
+        var matches = new List<(SearchIndex Index, JsonNode? Source)>();
+        foreach (var (index, searcher, query) in targets)
+        {
+            var collector = new AllDocs();
+            searcher.Search(query, collector);
+            matches.AddRange(collector.Docs.Select(d => (index, JsonNode.Parse(searcher.Doc(d).Get(SearchIndex.SourceField)))));
+        }
+
+        var result = new JsonObject();
+        foreach (var (name, node) in spec)
+        {
+            if (node is not JsonObject agg)
+            {
+                throw EsException.Parsing($"Expected [START_OBJECT] under [{name}], but got a [{node?.GetValueKind()}] in [{name}]");
+            }
+
+            if (agg.ContainsKey("aggs") || agg.ContainsKey("aggregations"))
+            {
+                throw EsException.Parsing($"[{name}]: sub-aggregations are not supported by the embedded search backend");
+            }
+
+            var (type, body) = agg.First(p => p.Key != "meta");
+            if (!Supported.Contains(type))
+            {
+                throw EsException.Parsing($"Unknown aggregation type [{type}] did you mean one of {string.Join(", ", Supported)}? (the embedded search backend supports only these)");
+            }
+
+            var field = (body as JsonObject)?["field"]?.GetValue<string>() ?? throw EsException.Parsing($"[{type}] aggregation [{name}] requires a [field]");
+            var mapping = targets.Select(t => t.Index.Mapping.Get(field)).FirstOrDefault(m => m is not null);
+            if (mapping?.Kind == FieldKind.Text)
+            {
+                throw EsException.IllegalArgument($"Fielddata is disabled on [{field}]. Text fields are not optimised for operations that require per-document field data like aggregations and sorting. Please use a keyword field instead.");
+            }
+
+            var sourcePath = targets.Select(t => t.Index.Mapping.SourcePath(field)).FirstOrDefault(p => p is not null) ?? field;
+            var values = matches.Select(m => SearchExecutor.Values(m.Source, sourcePath).ToArray()).ToArray();
+            var (typedName, value) = type == "terms"
+                ? Terms(mapping, values, (JsonObject)body!)
+                : Metric(type, mapping, values);
+            result[typedKeys ? $"{typedName}#{name}" : name] = value;
+        }
+
+        return result;
+    }
+
+    private static (string, JsonObject) Terms(FieldMapping? mapping, string[][] perDoc, JsonObject body)
+    {
+        var size = body["size"]?.GetValue<int>() ?? 10;
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var values in perDoc)
+        {
+            foreach (var v in values.Distinct(StringComparer.Ordinal))
+            {
+                counts[v] = counts.GetValueOrDefault(v) + 1;
+            }
+        }
+
+        var ordered = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
+        var buckets = new JsonArray();
+        foreach (var (key, count) in ordered.Take(size))
+        {
+            var bucket = new JsonObject();
+            switch (mapping?.Kind)
+            {
+                case FieldKind.Long or FieldKind.Integer:
+                    bucket["key"] = long.Parse(key, CultureInfo.InvariantCulture);
+                    break;
+                case FieldKind.Float or FieldKind.Double:
+                    bucket["key"] = double.Parse(key, CultureInfo.InvariantCulture);
+                    break;
+                case FieldKind.Boolean:
+                    bucket["key"] = key == "true" ? 1 : 0;
+                    bucket["key_as_string"] = key;
+                    break;
+                default:
+                    bucket["key"] = key;
+                    break;
+            }
+
+            bucket["doc_count"] = count;
+            buckets.Add(bucket);
+        }
+
+        var typed = mapping?.Kind switch
+        {
+            FieldKind.Long or FieldKind.Integer or FieldKind.Boolean or FieldKind.Date => "lterms",
+            FieldKind.Float or FieldKind.Double => "dterms",
+            _ => "sterms",
+        };
+        return (typed, new JsonObject
+        {
+            ["doc_count_error_upper_bound"] = 0,
+            ["sum_other_doc_count"] = ordered.Skip(size).Sum(c => c.Value),
+            ["buckets"] = buckets,
+        });
+    }
+
+    private static (string, JsonObject) Metric(string type, FieldMapping? mapping, string[][] perDoc)
+    {
+        var all = perDoc.SelectMany(v => v).ToArray();
+        if (type == "value_count")
+        {
+            return ("value_count", new JsonObject { ["value"] = all.Length });
+        }
+
+        if (mapping is not null && !mapping.IsNumeric)
+        {
+            throw EsException.IllegalArgument($"Field of type [{mapping.TypeName}] is not supported for aggregation [{type}]");
+        }
+
+        var numbers = all.Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        double? value = type switch
+        {
+            "min" => numbers.Length == 0 ? null : numbers.Min(),
+            "max" => numbers.Length == 0 ? null : numbers.Max(),
+            "avg" => numbers.Length == 0 ? null : numbers.Average(),
+            _ => numbers.Sum(),
+        };
+        return (type, new JsonObject { ["value"] = value });
+    }
+
+    private sealed class AllDocs : ICollector
+    {
+        private int _base;
+
+        public List<int> Docs { get; } = [];
+
+        public bool AcceptsDocsOutOfOrder => true;
+
+        public void Collect(int doc) => Docs.Add(_base + doc);
+
+        public void SetNextReader(AtomicReaderContext context) => _base = context.DocBase;
+
+        public void SetScorer(Scorer scorer)
+        {
+        }
+    }
+}

@@ -1,0 +1,499 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Lucene.Net.Analysis;
+using Lucene.Net.Analysis.TokenAttributes;
+using Lucene.Net.Index;
+using Lucene.Net.QueryParsers.Classic;
+using Lucene.Net.QueryParsers.Simple;
+using Lucene.Net.Search;
+using Rank1.EmbeddedSearch.Indexing;
+using ClassicOperator = Lucene.Net.QueryParsers.Classic.Operator;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>
+/// Translates the Elasticsearch query DSL subset into Lucene queries for one index: <c>match_all</c>, <c>match</c>,
+/// <c>match_phrase</c>, <c>multi_match</c>, <c>term</c>, <c>terms</c>, <c>ids</c>, <c>range</c>, <c>bool</c>,
+/// <c>query_string</c>, <c>simple_query_string</c>. Anything else is a 400 <c>parsing_exception</c> that names it.
+/// </summary>
+internal sealed partial class QueryTranslator
+{
+    public static readonly IReadOnlyList<string> Supported =
+        ["match_all", "match_none", "match", "match_phrase", "multi_match", "term", "terms", "ids", "range", "bool", "query_string", "simple_query_string"];
+
+    private readonly SearchIndex _index;
+    private readonly Analyzer _analyzer;
+
+    public QueryTranslator(SearchIndex index)
+    {
+        _index = index;
+        _analyzer = index.QueryAnalyzer();
+    }
+
+    public Query Translate(JsonNode? node)
+    {
+        if (node is null)
+        {
+            return new MatchAllDocsQuery();
+        }
+
+        if (node is not JsonObject obj || obj.Count != 1)
+        {
+            throw EsException.Parsing(node is JsonObject { Count: > 1 } many
+                ? $"[{many.First().Key}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]"
+                : "query malformed, must start with start_object");
+        }
+
+        var (type, body) = obj.First();
+        return type switch
+        {
+            "match_all" => Boosted(new MatchAllDocsQuery(), body),
+            "match_none" => new BooleanQuery(),
+            "match" => FieldQuery(type, body, (field, spec) => Match(field, spec, phrase: false)),
+            "match_phrase" => FieldQuery(type, body, (field, spec) => Match(field, spec, phrase: true)),
+            "multi_match" => MultiMatch(Obj(type, body)),
+            "term" => FieldQuery(type, body, Term),
+            "terms" => Terms(Obj(type, body)),
+            "ids" => Ids(Obj(type, body)),
+            "range" => FieldQuery(type, body, Range),
+            "bool" => Bool(Obj(type, body)),
+            "query_string" => QueryString(Obj(type, body)),
+            "simple_query_string" => SimpleQueryString(Obj(type, body)),
+            _ => throw EsException.Parsing($"unknown query [{type}]: the embedded search backend supports {string.Join(", ", Supported)}"),
+        };
+    }
+
+    private static JsonObject Obj(string type, JsonNode? body) =>
+        body as JsonObject ?? throw EsException.Parsing($"[{type}] query malformed, no start_object after query name");
+
+    // {"match": {"field": "text"}} or {"match": {"field": {"query": "text", ...}}}
+    private static Query FieldQuery(string type, JsonNode? body, Func<string, JsonObject, Query> build)
+    {
+        var obj = Obj(type, body);
+        var fields = obj.Where(p => p.Key is not ("boost" or "_name")).ToArray();
+        if (fields.Length != 1)
+        {
+            throw EsException.Parsing($"[{type}] query doesn't support multiple fields, found [{string.Join("] and [", fields.Select(f => f.Key))}]");
+        }
+
+        var (field, spec) = fields[0];
+        var normalized = spec is JsonObject o ? o : new JsonObject { [type == "range" ? "_invalid" : type == "term" ? "value" : "query"] = spec?.DeepClone() };
+        if (type == "range" && spec is not JsonObject)
+        {
+            throw EsException.Parsing($"[range] query malformed, no start_object after field [{field}]");
+        }
+
+        var q = build(field, normalized);
+        return Boosted(q, obj["boost"] is { } b ? new JsonObject { ["boost"] = b.DeepClone() } : normalized);
+    }
+
+    private Query Match(string field, JsonObject spec, bool phrase)
+    {
+        var text = ValueText(spec["query"]) ?? throw EsException.Parsing($"[match] requires query value for field [{field}]");
+        var mapping = _index.Mapping.Get(field);
+        if (mapping is null)
+        {
+            return new BooleanQuery(); // unmapped: matches nothing, as in Elasticsearch
+        }
+
+        if (mapping.Kind != FieldKind.Text)
+        {
+            return ExactValue(field, mapping, text);
+        }
+
+        var terms = Analyze(field, text);
+        if (terms.Count == 0)
+        {
+            return new BooleanQuery();
+        }
+
+        if (phrase)
+        {
+            var pq = new PhraseQuery { Slop = spec["slop"]?.GetValue<int>() ?? 0 };
+            foreach (var (term, position) in terms)
+            {
+                pq.Add(new Term(field, term), position);
+            }
+
+            return pq;
+        }
+
+        if (terms.Count == 1)
+        {
+            return new TermQuery(new Term(field, terms[0].Term));
+        }
+
+        var and = string.Equals(spec["operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase);
+        var bq = new BooleanQuery();
+        foreach (var (term, _) in terms)
+        {
+            bq.Add(new TermQuery(new Term(field, term)), and ? Occur.MUST : Occur.SHOULD);
+        }
+
+        if (!and && spec["minimum_should_match"] is { } msm)
+        {
+            bq.MinimumNumberShouldMatch = MinimumShouldMatch(msm, terms.Count);
+        }
+
+        return bq;
+    }
+
+    private Query MultiMatch(JsonObject spec)
+    {
+        var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[multi_match] requires query value");
+        var type = spec["type"]?.GetValue<string>() ?? "best_fields";
+        if (type is not ("best_fields" or "most_fields" or "phrase"))
+        {
+            throw EsException.Parsing($"[multi_match] type [{type}] is not supported by the embedded search backend (supported: best_fields, most_fields, phrase)");
+        }
+
+        var fields = spec["fields"] is JsonArray arr
+            ? arr.Select(f => f!.GetValue<string>()).ToArray()
+            : ["*"];
+        var perField = new List<Query>();
+        foreach (var raw in fields)
+        {
+            var (pattern, boost) = SplitBoost(raw);
+            foreach (var field in ExpandFields(pattern))
+            {
+                var q = Match(field, new JsonObject { ["query"] = text, ["operator"] = spec["operator"]?.DeepClone(), ["minimum_should_match"] = spec["minimum_should_match"]?.DeepClone() }, phrase: type == "phrase");
+                q.Boost *= boost;
+                perField.Add(q);
+            }
+        }
+
+        if (type == "most_fields")
+        {
+            var bq = new BooleanQuery();
+            perField.ForEach(q => bq.Add(q, Occur.SHOULD));
+            return bq;
+        }
+
+        var dis = new DisjunctionMaxQuery(spec["tie_breaker"] is { } tb ? (float)tb.GetValue<double>() : 0f);
+        perField.ForEach(dis.Add);
+        return dis;
+    }
+
+    private Query Term(string field, JsonObject spec)
+    {
+        var value = ValueText(spec["value"]) ?? throw EsException.Parsing($"[term] query malformed: no value for field [{field}]");
+        var mapping = _index.Mapping.Get(field);
+        return mapping is null ? new BooleanQuery() : mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, value)) : ExactValue(field, mapping, value);
+    }
+
+    private Query Terms(JsonObject spec)
+    {
+        var fields = spec.Where(p => p.Key is not ("boost" or "_name")).ToArray();
+        if (fields.Length != 1 || fields[0].Value is not JsonArray values)
+        {
+            throw EsException.Parsing("[terms] query requires exactly one field with an array of values");
+        }
+
+        var field = fields[0].Key;
+        var mapping = _index.Mapping.Get(field);
+        var bq = new BooleanQuery();
+        if (mapping is not null)
+        {
+            foreach (var v in values)
+            {
+                var text = ValueText(v) ?? throw EsException.Parsing($"[terms] query does not support null values for field [{field}]");
+                bq.Add(mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, text)) : ExactValue(field, mapping, text), Occur.SHOULD);
+            }
+        }
+
+        return Boosted(new ConstantScoreQuery(bq), spec);
+    }
+
+    private static Query Ids(JsonObject spec)
+    {
+        if (spec["values"] is not JsonArray values)
+        {
+            throw EsException.Parsing("[ids] query requires [values] to be an array");
+        }
+
+        var bq = new BooleanQuery();
+        foreach (var v in values)
+        {
+            bq.Add(new TermQuery(new Term(SearchIndex.IdField, ValueText(v) ?? string.Empty)), Occur.SHOULD);
+        }
+
+        return Boosted(new ConstantScoreQuery(bq), spec);
+    }
+
+    private Query Range(string field, JsonObject spec)
+    {
+        var known = new[] { "gte", "gt", "lte", "lt", "boost", "format", "time_zone", "relation", "_name" };
+        if (spec.FirstOrDefault(p => !known.Contains(p.Key)) is { Key: { } unknown })
+        {
+            throw EsException.Parsing($"[range] query does not support [{unknown}]");
+        }
+
+        var mapping = _index.Mapping.Get(field);
+        if (mapping is null)
+        {
+            return new BooleanQuery();
+        }
+
+        var lowerNode = spec["gte"] ?? spec["gt"];
+        var upperNode = spec["lte"] ?? spec["lt"];
+        var includeLower = spec["gt"] is null;
+        var includeUpper = spec["lt"] is null;
+        Query q;
+        if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
+        {
+            q = NumericRangeQuery.NewInt64Range(field, ToLong(field, mapping, lowerNode), ToLong(field, mapping, upperNode), includeLower, includeUpper);
+        }
+        else if (mapping.IsFloatingPoint)
+        {
+            q = NumericRangeQuery.NewDoubleRange(field, ToDouble(field, lowerNode), ToDouble(field, upperNode), includeLower, includeUpper);
+        }
+        else
+        {
+            q = TermRangeQuery.NewStringRange(field, ValueText(lowerNode), ValueText(upperNode), includeLower, includeUpper);
+        }
+
+        return new ConstantScoreQuery(q);
+    }
+
+    private Query Bool(JsonObject spec)
+    {
+        var bq = new BooleanQuery();
+        var shouldCount = 0;
+        var hasMust = false;
+        var hasFilter = false;
+        foreach (var (key, value) in spec)
+        {
+            var clauses = value is JsonArray arr ? arr.ToArray() : [value];
+            switch (key)
+            {
+                case "must":
+                    foreach (var c in clauses)
+                    {
+                        bq.Add(Translate(c), Occur.MUST);
+                        hasMust = true;
+                    }
+
+                    break;
+                case "should":
+                    foreach (var c in clauses)
+                    {
+                        bq.Add(Translate(c), Occur.SHOULD);
+                        shouldCount++;
+                    }
+
+                    break;
+                case "filter":
+                    foreach (var c in clauses)
+                    {
+                        // Lucene 4.8 has no FILTER clause: a zero-boost constant-score MUST matches without scoring.
+                        bq.Add(new ConstantScoreQuery(Translate(c)) { Boost = 0f }, Occur.MUST);
+                        hasFilter = true;
+                    }
+
+                    break;
+                case "must_not":
+                    foreach (var c in clauses)
+                    {
+                        bq.Add(Translate(c), Occur.MUST_NOT);
+                    }
+
+                    break;
+                case "minimum_should_match" or "boost" or "_name" or "adjust_pure_negative":
+                    break;
+                default:
+                    throw EsException.Parsing($"[bool] query does not support [{key}]");
+            }
+        }
+
+        if (spec["minimum_should_match"] is { } msm)
+        {
+            bq.MinimumNumberShouldMatch = MinimumShouldMatch(msm, shouldCount);
+        }
+        else if (shouldCount > 0 && !hasMust && !hasFilter)
+        {
+            bq.MinimumNumberShouldMatch = 1;
+        }
+
+        if (!hasMust && shouldCount == 0)
+        {
+            // Only filter and/or must_not: everything else matches (score 0 with filters, 1 with only must_not).
+            bq.Add(new MatchAllDocsQuery { Boost = hasFilter ? 0f : 1f }, Occur.MUST);
+        }
+
+        return Boosted(bq, spec);
+    }
+
+    private Query QueryString(JsonObject spec)
+    {
+        var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[query_string] requires query value");
+        var fields = QueryFields(spec);
+        var parser = fields.Count == 1
+            ? new QueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields.Keys.First(), _analyzer)
+            : new MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields.Keys.ToArray(), _analyzer, fields);
+        parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
+        parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
+        try
+        {
+            return Boosted(parser.Parse(text), spec);
+        }
+        catch (ParseException ex)
+        {
+            throw EsException.Parsing($"Failed to parse query [{text}]: {FirstLine(ex.Message)}");
+        }
+        catch (BooleanQuery.TooManyClausesException ex)
+        {
+            throw EsException.IllegalArgument($"query [{text}] expands to too many clauses: {ex.Message}");
+        }
+    }
+
+    private Query SimpleQueryString(JsonObject spec)
+    {
+        var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[simple_query_string] requires query value");
+        var parser = new SimpleQueryParser(_analyzer, QueryFields(spec))
+        {
+            DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? Occur.MUST : Occur.SHOULD,
+        };
+        return Boosted(parser.Parse(text) ?? new BooleanQuery(), spec);
+    }
+
+    // Fields of query_string / simple_query_string: "fields" with ^boosts, else "default_field", else every text/keyword field.
+    private Dictionary<string, float> QueryFields(JsonObject spec)
+    {
+        var raw = spec["fields"] is JsonArray arr ? arr.Select(f => f!.GetValue<string>()).ToArray()
+            : spec["default_field"]?.GetValue<string>() is { } df ? [df] : ["*"];
+        var result = new Dictionary<string, float>(StringComparer.Ordinal);
+        foreach (var r in raw)
+        {
+            var (pattern, boost) = SplitBoost(r);
+            foreach (var f in ExpandFields(pattern))
+            {
+                result[f] = boost;
+            }
+        }
+
+        return result.Count > 0 ? result : new Dictionary<string, float> { ["_none_"] = 1f };
+    }
+
+    private IEnumerable<string> ExpandFields(string pattern)
+    {
+        if (!pattern.Contains('*', StringComparison.Ordinal))
+        {
+            return [pattern];
+        }
+
+        var regex = new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+        // "*" means every field that full-text search makes sense on: text fields, and keyword fields that are not multi-fields.
+        return _index.Mapping.AllPaths()
+            .Where(p => regex.IsMatch(p.Key) && (p.Value.Kind == FieldKind.Text || (pattern != "*" && p.Value.Kind == FieldKind.Keyword)))
+            .Select(p => p.Key);
+    }
+
+    private static (string Field, float Boost) SplitBoost(string raw)
+    {
+        var caret = raw.LastIndexOf('^');
+        if (caret < 0)
+        {
+            return (raw, 1f);
+        }
+
+        return float.TryParse(raw[(caret + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
+            ? (raw[..caret], b)
+            : throw EsException.Parsing($"invalid boost in field [{raw}]");
+    }
+
+    private Query ExactValue(string field, FieldMapping mapping, string text)
+    {
+        if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
+        {
+            var v = ToLong(field, mapping, JsonValue.Create(text));
+            return NumericRangeQuery.NewInt64Range(field, v, v, true, true);
+        }
+
+        if (mapping.IsFloatingPoint)
+        {
+            var d = ToDouble(field, JsonValue.Create(text));
+            return NumericRangeQuery.NewDoubleRange(field, d, d, true, true);
+        }
+
+        return new TermQuery(new Term(field, text));
+    }
+
+    private static long? ToLong(string field, FieldMapping mapping, JsonNode? node)
+    {
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (mapping.Kind == FieldKind.Date)
+        {
+            return IndexMapping.TryParseDate(node, out var ms) ? ms : throw EsException.Parsing($"failed to parse date field [{node.ToJsonString()}] for [{field}]");
+        }
+
+        return SearchIndex.TryNumber(node, out var d) ? (long)d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+    }
+
+    private static double? ToDouble(string field, JsonNode? node) =>
+        node is null ? null : SearchIndex.TryNumber(node, out var d) ? d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+
+    private List<(string Term, int Position)> Analyze(string field, string text)
+    {
+        var result = new List<(string, int)>();
+        using var stream = _analyzer.GetTokenStream(field, text);
+        var term = stream.AddAttribute<ICharTermAttribute>();
+        var inc = stream.AddAttribute<IPositionIncrementAttribute>();
+        stream.Reset();
+        var position = -1;
+        while (stream.IncrementToken())
+        {
+            position += inc.PositionIncrement;
+            result.Add((term.ToString(), position));
+        }
+
+        stream.End();
+        return result;
+    }
+
+    internal static string? ValueText(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValueKind() == JsonValueKind.True ? "true" : "false",
+        JsonValue v => v.ToJsonString(),
+        _ => throw EsException.Parsing($"expected a value but found {node.GetValueKind().ToString().ToLowerInvariant()}"),
+    };
+
+    private static int MinimumShouldMatch(JsonNode msm, int optional)
+    {
+        var s = ValueText(msm)!.Trim();
+        var negative = s.StartsWith('-');
+        var body = negative ? s[1..] : s;
+        int n;
+        if (body.EndsWith('%'))
+        {
+            var pct = double.Parse(body[..^1], CultureInfo.InvariantCulture);
+            n = (int)Math.Floor(optional * pct / 100.0);
+        }
+        else if (!int.TryParse(body, NumberStyles.Integer, CultureInfo.InvariantCulture, out n))
+        {
+            throw EsException.Parsing($"[minimum_should_match] value [{s}] is not supported");
+        }
+
+        var result = negative ? optional - n : n;
+        return Math.Clamp(result, 0, optional);
+    }
+
+    private static Query Boosted(Query q, JsonNode? spec)
+    {
+        if (spec is JsonObject o && o["boost"] is JsonValue b && b.TryGetValue<double>(out var boost))
+        {
+            q.Boost *= (float)boost;
+        }
+
+        return q;
+    }
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

@@ -1,0 +1,361 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lucene.Net.Search;
+using Lucene.Net.Search.Highlight;
+using Lucene.Net.Util;
+using Rank1.EmbeddedSearch.Indexing;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>Runs searches and counts over one or more indices and shapes the answers as Elasticsearch does.</summary>
+internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
+{
+    private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
+
+    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var request = SearchRequest.Parse(body, param);
+        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true");
+        var acquired = new List<(SearchIndex, IndexSearcher)>();
+        try
+        {
+            var hits = new List<Hit>();
+            long total = 0;
+            var wanted = Math.Max(1, request.From + request.Size);
+            var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
+            foreach (var index in indices)
+            {
+                var query = new QueryTranslator(index).Translate(request.Query);
+                var searcher = index.AcquireSearcher();
+                acquired.Add((index, searcher));
+                perIndexQueries.Add((index, searcher, query));
+                var (indexHits, indexTotal) = Collect(index, searcher, query, request, wanted);
+                hits.AddRange(indexHits);
+                total += indexTotal;
+            }
+
+            var ordered = Order(hits, request).ToList();
+            if (request.MinScore is { } min)
+            {
+                var before = ordered.Count;
+                ordered = ordered.Where(h => h.Score >= min).ToList();
+                total -= before - ordered.Count;
+            }
+
+            var page = ordered.Skip(request.From).Take(request.Size).ToList();
+            var response = new JsonObject
+            {
+                ["took"] = 0,
+                ["timed_out"] = false,
+                ["_shards"] = Shards(indices.Count),
+                ["hits"] = HitsObject(request, page, total, ordered),
+            };
+            if (request.Aggregations is not null)
+            {
+                response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys);
+            }
+
+            response["took"] = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            return response;
+        }
+        finally
+        {
+            foreach (var (index, searcher) in acquired)
+            {
+                index.ReleaseSearcher(searcher);
+            }
+        }
+    }
+
+    public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param)
+    {
+        if (body is not null && body.Any(p => p.Key != "query"))
+        {
+            throw EsException.Parsing($"request does not support [{body.First(p => p.Key != "query").Key}]");
+        }
+
+        var q = param("q") is { } text ? new JsonObject { ["query_string"] = new JsonObject { ["query"] = text } } : body?["query"];
+        var indices = catalog.Resolve(indexExpression);
+        long count = 0;
+        foreach (var index in indices)
+        {
+            var query = new QueryTranslator(index).Translate(q);
+            count += index.WithSearcher(s =>
+            {
+                var c = new TotalHitCountCollector();
+                s.Search(query, c);
+                return c.TotalHits;
+            });
+        }
+
+        return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count) };
+    }
+
+    private static (List<Hit>, int) Collect(SearchIndex index, IndexSearcher searcher, Query query, SearchRequest request, int wanted)
+    {
+        var result = new List<Hit>();
+        if (request.Sort.Count == 0)
+        {
+            var top = searcher.Search(query, wanted);
+            result.AddRange(top.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
+            return (result, top.TotalHits);
+        }
+
+        var sort = new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
+        var needScores = request.TrackScores || request.SortsByScore;
+        var docs = searcher.Search(query, null, wanted, sort, needScores, needScores);
+        foreach (var sd in docs.ScoreDocs)
+        {
+            var fd = (FieldDoc)sd;
+            var values = new object?[request.Sort.Count];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = request.Sort[i].Field switch
+                {
+                    "_score" => (object)sd.Score,
+                    "_doc" => sd.Doc,
+                    _ => SortValue(fd.Fields[i]),
+                };
+            }
+
+            result.Add(new Hit(index, searcher, query, sd.Doc, sd.Score, values));
+        }
+
+        return (result, docs.TotalHits);
+    }
+
+    // Lucene.Net hands numeric sort values back as J2N boxes; the missing-value sentinels mean "no value".
+    private static object? SortValue(object? raw) => raw switch
+    {
+        null => null,
+        BytesRef b => b.Utf8ToString(),
+        J2N.Numerics.Int64 l when l.ToInt64() is long.MaxValue or long.MinValue => null,
+        J2N.Numerics.Double d when d.ToDouble() is double.MaxValue or double.MinValue => null,
+        J2N.Numerics.Int64 l => l.ToInt64(),
+        J2N.Numerics.Double d => d.ToDouble(),
+        J2N.Numerics.Number n => n.ToDouble(),
+        _ => raw,
+    };
+
+    private static SortField SortField(SearchIndex index, SortKey key)
+    {
+        switch (key.Field)
+        {
+            case "_score":
+                return new SortField(null, SortFieldType.SCORE, !key.Descending);
+            case "_doc":
+                return new SortField(null, SortFieldType.DOC, key.Descending);
+        }
+
+        var mapping = index.Mapping.Get(key.Field);
+        if (mapping is null)
+        {
+            throw new EsException(400, "query_shard_exception", $"No mapping found for [{key.Field}] in order to sort on",
+                new Dictionary<string, string> { ["index"] = index.Name });
+        }
+
+        if (mapping.Kind is FieldKind.Text or FieldKind.Boolean)
+        {
+            throw EsException.IllegalArgument(
+                $"Fielddata is disabled on [{key.Field}] in [{index.Name}]. Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead.");
+        }
+
+        // Missing values sort last in both directions, as in Elasticsearch.
+        var field = new SortField(key.Field, mapping.Kind switch
+        {
+            FieldKind.Keyword => SortFieldType.STRING,
+            FieldKind.Float or FieldKind.Double => SortFieldType.DOUBLE,
+            _ => SortFieldType.INT64,
+        }, key.Descending);
+        switch (mapping.Kind)
+        {
+            case FieldKind.Keyword:
+                field.SetMissingValue(key.Descending ? Lucene.Net.Search.SortField.STRING_FIRST : Lucene.Net.Search.SortField.STRING_LAST);
+                break;
+            case FieldKind.Float or FieldKind.Double:
+                field.SetMissingValue(key.Descending ? double.MinValue : double.MaxValue);
+                break;
+            default:
+                field.SetMissingValue(key.Descending ? long.MinValue : long.MaxValue);
+                break;
+        }
+
+        return field;
+    }
+
+    private static IEnumerable<Hit> Order(List<Hit> hits, SearchRequest request)
+    {
+        if (request.Sort.Count == 0)
+        {
+            return hits.OrderByDescending(h => h.Score).ThenBy(h => h.Index.Name, StringComparer.Ordinal).ThenBy(h => h.Doc);
+        }
+
+        var comparer = Comparer<Hit>.Create((a, b) =>
+        {
+            for (var i = 0; i < request.Sort.Count; i++)
+            {
+                var c = CompareValues(a.SortValues![i], b.SortValues![i]);
+                if (c != 0)
+                {
+                    return request.Sort[i].Descending ? -c : c;
+                }
+            }
+
+            var byIndex = string.CompareOrdinal(a.Index.Name, b.Index.Name);
+            return byIndex != 0 ? byIndex : a.Doc.CompareTo(b.Doc);
+        });
+        return hits.Order(comparer);
+    }
+
+    private static int CompareValues(object? a, object? b) => (a, b) switch
+    {
+        (null, null) => 0,
+        (null, _) => 1, // missing last
+        (_, null) => -1,
+        (string x, string y) => string.CompareOrdinal(x, y),
+        _ => Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
+    };
+
+    private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all)
+    {
+        var hits = new JsonObject();
+        if (request.TrackTotalHitsUpTo is { } upTo)
+        {
+            var capped = total > upTo;
+            hits["total"] = request.TotalHitsAsInt
+                ? JsonValue.Create(total)
+                : new JsonObject { ["value"] = capped ? upTo : total, ["relation"] = capped ? "gte" : "eq" };
+        }
+
+        var scored = request.Sort.Count == 0 || request.TrackScores;
+        hits["max_score"] = scored && all.Count > 0 && request.Size > 0 ? all.Max(h => h.Score) : null;
+        var array = new JsonArray();
+        foreach (var hit in page)
+        {
+            array.Add(HitJson(request, hit, scored));
+        }
+
+        hits["hits"] = array;
+        return hits;
+    }
+
+    private JsonObject HitJson(SearchRequest request, Hit hit, bool scored)
+    {
+        var doc = hit.Searcher.Doc(hit.Doc);
+        var o = new JsonObject();
+        if (request.Explain)
+        {
+            o["_shard"] = $"[{hit.Index.Name}][0]";
+            o["_node"] = nodeId;
+        }
+
+        o["_index"] = hit.Index.Name;
+        o["_id"] = doc.Get(SearchIndex.IdField);
+        o["_score"] = scored ? hit.Score : null;
+        var sourceJson = doc.Get(SearchIndex.SourceField);
+        if (request.Source.Enabled)
+        {
+            o["_source"] = request.Source.Apply(sourceJson);
+        }
+
+        if (request.Highlight is not null && Highlight(request.Highlight, hit, sourceJson) is { Count: > 0 } h)
+        {
+            o["highlight"] = h;
+        }
+
+        if (hit.SortValues is not null)
+        {
+            o["sort"] = new JsonArray(hit.SortValues.Select(v => v switch
+            {
+                null => null,
+                string s => JsonValue.Create(s),
+                long l => JsonValue.Create(l),
+                int i => JsonValue.Create(i),
+                float f => JsonValue.Create(f),
+                double d => (JsonNode)JsonValue.Create(d),
+                _ => JsonValue.Create(v.ToString()),
+            }).ToArray());
+        }
+
+        if (request.Explain)
+        {
+            o["_explanation"] = ExplanationJson(hit.Searcher.Explain(hit.Query, hit.Doc));
+        }
+
+        return o;
+    }
+
+    private static JsonObject ExplanationJson(Explanation e) => new()
+    {
+        ["value"] = e.Value,
+        ["description"] = e.Description,
+        ["details"] = new JsonArray((e.GetDetails() ?? []).Select(d => (JsonNode)ExplanationJson(d)).ToArray()),
+    };
+
+    private static JsonObject Highlight(JsonObject spec, Hit hit, string sourceJson)
+    {
+        var result = new JsonObject();
+        var source = JsonNode.Parse(sourceJson);
+        var pre = (spec["pre_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "<em>";
+        var post = (spec["post_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "</em>";
+        var fieldSpecs = spec["fields"] switch
+        {
+            JsonObject o => o.Select(p => (p.Key, p.Value as JsonObject)).ToList(),
+            JsonArray a => a.OfType<JsonObject>().SelectMany(o => o.Select(p => (p.Key, p.Value as JsonObject))).ToList(),
+            _ => throw EsException.Parsing("[highlight] requires [fields]"),
+        };
+        var analyzer = hit.Index.QueryAnalyzer();
+        foreach (var (pattern, fieldSpec) in fieldSpecs)
+        {
+            var glob = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$");
+            foreach (var (field, mapping) in hit.Index.Mapping.AllPaths().Where(p => p.Value.Kind == FieldKind.Text && glob.IsMatch(p.Key)))
+            {
+                var fragmentSize = fieldSpec?["fragment_size"]?.GetValue<int>() ?? spec["fragment_size"]?.GetValue<int>() ?? 100;
+                var count = fieldSpec?["number_of_fragments"]?.GetValue<int>() ?? spec["number_of_fragments"]?.GetValue<int>() ?? 5;
+                var scorer = new QueryScorer(hit.Query, field);
+                var highlighter = new Highlighter(new SimpleHTMLFormatter(pre, post), scorer)
+                {
+                    TextFragmenter = count == 0 ? new NullFragmenter() : new SimpleSpanFragmenter(scorer, fragmentSize),
+                };
+                var fragments = new JsonArray();
+                foreach (var text in Values(source, field))
+                {
+                    using var stream = analyzer.GetTokenStream(field, text);
+                    foreach (var f in highlighter.GetBestFragments(stream, text, count == 0 ? 1 : count))
+                    {
+                        fragments.Add(f);
+                    }
+                }
+
+                if (fragments.Count > 0)
+                {
+                    result[field] = fragments;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The string values at a dotted path of a source document (arrays flattened).</summary>
+    internal static IEnumerable<string> Values(JsonNode? source, string path)
+    {
+        IEnumerable<JsonNode?> current = [source];
+        foreach (var part in path.Split('.'))
+        {
+            current = current.SelectMany(n => n switch
+            {
+                JsonObject o => o[part] is JsonArray a ? a.ToArray() : [o[part]],
+                JsonArray a => a.Select(x => (x as JsonObject)?[part]),
+                _ => [],
+            });
+        }
+
+        return current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonValue>()
+            .Select(v => v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString());
+    }
+
+    internal static JsonObject Shards(int total) => new() { ["total"] = total, ["successful"] = total, ["skipped"] = 0, ["failed"] = 0 };
+}

@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>One sort key: a field (or <c>_score</c> / <c>_doc</c>) and a direction.</summary>
+internal sealed record SortKey(string Field, bool Descending);
+
+/// <summary>A parsed search body plus URL parameters.</summary>
+internal sealed class SearchRequest
+{
+    public const int MaxResultWindow = 10_000;
+
+    private static readonly HashSet<string> KnownKeys = new(StringComparer.Ordinal)
+    {
+        "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
+        "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after",
+    };
+
+    public JsonNode? Query { get; private set; }
+
+    public int From { get; private set; }
+
+    public int Size { get; private set; } = 10;
+
+    public SourceFilter Source { get; private set; } = SourceFilter.All;
+
+    /// <summary>Null: totals off; otherwise count exactly up to this many.</summary>
+    public int? TrackTotalHitsUpTo { get; private set; } = MaxResultWindow;
+
+    public IReadOnlyList<SortKey> Sort { get; private set; } = [];
+
+    public JsonObject? Highlight { get; private set; }
+
+    public bool Explain { get; private set; }
+
+    public bool TrackScores { get; private set; }
+
+    public double? MinScore { get; private set; }
+
+    public JsonObject? Aggregations { get; private set; }
+
+    public bool TypedKeys { get; private set; }
+
+    public bool TotalHitsAsInt { get; private set; }
+
+    public bool SortsByScore => Sort.Count == 0 || Sort.Any(s => s.Field == "_score");
+
+    public static SearchRequest Parse(JsonObject? body, Func<string, string?> param)
+    {
+        var r = new SearchRequest();
+        if (body is not null)
+        {
+            foreach (var (key, value) in body)
+            {
+                if (key == "ext")
+                {
+                    var name = value is JsonObject { Count: > 0 } ext ? ext.First().Key : "?";
+                    throw EsException.Parsing($"Unknown NamedObject [search_ext_builder][{name}]: the cluster has no search extension named [{name}]");
+                }
+
+                if (!KnownKeys.Contains(key))
+                {
+                    throw EsException.Parsing($"Unknown key for a {TokenName(value)} in [{key}].");
+                }
+            }
+
+            r.Query = body["query"];
+            r.From = Int(body["from"], "from", 0);
+            r.Size = Int(body["size"], "size", 10);
+            r.Source = SourceFilter.Parse(body["_source"]);
+            r.TrackTotalHitsUpTo = TrackTotal(body["track_total_hits"]);
+            r.Sort = ParseSort(body["sort"]);
+            r.Highlight = body["highlight"] as JsonObject;
+            r.Explain = body["explain"]?.GetValue<bool>() ?? false;
+            r.TrackScores = body["track_scores"]?.GetValue<bool>() ?? false;
+            r.MinScore = body["min_score"] is { } ms ? ms.GetValue<double>() : null;
+            r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
+        }
+
+        if (param("q") is { } q)
+        {
+            r.Query = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q, ["default_operator"] = param("default_operator") ?? "OR" } };
+        }
+
+        if (param("from") is { } from)
+        {
+            r.From = Int(JsonValue.Create(from), "from", 0);
+        }
+
+        if (param("size") is { } size)
+        {
+            r.Size = Int(JsonValue.Create(size), "size", 10);
+        }
+
+        if (SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes")) is { } src)
+        {
+            r.Source = src;
+        }
+
+        if (param("track_total_hits") is { } tth)
+        {
+            r.TrackTotalHitsUpTo = TrackTotal(tth is "true" or "false" ? JsonValue.Create(tth == "true") : JsonValue.Create(tth));
+        }
+
+        if (param("sort") is { } sort)
+        {
+            r.Sort = sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray();
+        }
+
+        if (param("explain") is "true" or "")
+        {
+            r.Explain = true;
+        }
+
+        r.TypedKeys = param("typed_keys") is "true" or "";
+        r.TotalHitsAsInt = param("rest_total_hits_as_int") is "true" or "";
+        if (r.From < 0)
+        {
+            throw EsException.IllegalArgument($"[from] parameter cannot be negative but was [{r.From}]");
+        }
+
+        if (r.Size < 0)
+        {
+            throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{r.Size}]");
+        }
+
+        if (r.From + r.Size > MaxResultWindow)
+        {
+            throw EsException.IllegalArgument(
+                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{r.From + r.Size}]. " +
+                "See the scroll api for a more efficient way to request large data sets.");
+        }
+
+        return r;
+    }
+
+    private static string TokenName(JsonNode? value) => value switch
+    {
+        JsonObject => "START_OBJECT",
+        JsonArray => "START_ARRAY",
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => "VALUE_STRING",
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => "VALUE_NUMBER",
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => "VALUE_BOOLEAN",
+        _ => "VALUE_NULL",
+    };
+
+    private static int Int(JsonNode? node, string name, int fallback)
+    {
+        if (node is null)
+        {
+            return fallback;
+        }
+
+        if (node.GetValueKind() == JsonValueKind.Number && node.AsValue().TryGetValue<int>(out var i))
+        {
+            return i;
+        }
+
+        if (node.GetValueKind() == JsonValueKind.String && int.TryParse(node.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out i))
+        {
+            return i;
+        }
+
+        throw EsException.Parsing($"[{name}] must be an integer, found [{node.ToJsonString()}]");
+    }
+
+    private static int? TrackTotal(JsonNode? node) => node switch
+    {
+        null => MaxResultWindow,
+        JsonValue v when v.GetValueKind() == JsonValueKind.True => int.MaxValue,
+        JsonValue v when v.GetValueKind() == JsonValueKind.False => null,
+        _ => Int(node, "track_total_hits", MaxResultWindow) is var n && n >= 0 ? n
+            : throw EsException.IllegalArgument($"[track_total_hits] parameter must be positive or equals to -1, got {node.ToJsonString()}"),
+    };
+
+    private static SortKey[] ParseSort(JsonNode? node)
+    {
+        if (node is null)
+        {
+            return [];
+        }
+
+        var items = node is JsonArray a ? a.ToArray() : [node];
+        return items.Select(item => item switch
+        {
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => new SortKey(v.GetValue<string>(), v.GetValue<string>() == "_score"),
+            JsonObject { Count: 1 } o => o.First() switch
+            {
+                (var field, JsonValue dir) => new SortKey(field, Order(dir.GetValue<string>())),
+                (var field, JsonObject spec) => new SortKey(field, spec["order"] is { } ord ? Order(ord.GetValue<string>()) : field == "_score"),
+                var (field, _) => throw EsException.Parsing($"[sort] malformed for field [{field}]"),
+            },
+            _ => throw EsException.Parsing("[sort] must be a field name, an object or an array of them"),
+        }).ToArray();
+    }
+
+    private static bool Order(string order) => order.ToLowerInvariant() switch
+    {
+        "desc" => true,
+        "asc" => false,
+        _ => throw EsException.IllegalArgument($"Unknown SortOrder [{order}]"),
+    };
+}

@@ -1,0 +1,87 @@
+using Rank1.EmbeddedSearch;
+using Rank1.SearchBridge.Cli.CommandLine;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary><c>rank1-bridge search-server</c>: the embedded Elasticsearch-compatible backend, standalone.</summary>
+internal sealed class SearchServerCommand : CliCommand
+{
+    /// <summary>Index that <c>--sample</c> loads the sample corpus into.</summary>
+    public const string SampleIndex = "rank1-sample";
+
+    public override string Name => "search-server";
+
+    public override string Summary => "Run the embedded Elasticsearch-compatible search backend (BM25 on Lucene.Net; for demos and tests, not production).";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("port", "Port to listen on (default 9200; 0 picks a free one).", "P"),
+        new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
+        new("data", "Folder that keeps the indices across restarts (default: in memory).", "DIR"),
+        new("flavor", "elasticsearch or opensearch: what GET / reports (default elasticsearch).", "NAME"),
+        new("sample", $"Load the sample corpus into the index '{SampleIndex}'."),
+    ];
+
+    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    {
+        var options = new EmbeddedSearchOptions
+        {
+            Port = args.GetInt("port", 0, 65535) ?? 9200,
+            Host = args.Get("host") ?? "127.0.0.1",
+            DataPath = args.Get("data"),
+            Flavor = args.GetEnum<SearchFlavor>("flavor") ?? SearchFlavor.Elasticsearch,
+        };
+        EmbeddedSearchServer server;
+        try
+        {
+            server = await EmbeddedSearchServer.StartAsync(options, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}", ExitCodes.Failure);
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            if (args.Has("sample"))
+            {
+                var count = await SampleCorpus.LoadAsync(server, SampleIndex, cancellationToken).ConfigureAwait(false);
+                await context.Out.WriteLineAsync($"Loaded {count} sample passages into '{SampleIndex}'.").ConfigureAwait(false);
+            }
+
+            await context.Out.WriteLineAsync($"Embedded search ({options.Flavor}) listening on {server.Url} {(options.DataPath is null ? "(in memory)" : $"(data in {options.DataPath})")}. Ctrl+C stops it.").ConfigureAwait(false);
+            await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await context.Out.WriteLineAsync("Stopping.").ConfigureAwait(false);
+            }
+        }
+
+        return ExitCodes.Ok;
+    }
+}
+
+/// <summary>The shipped sample corpus (samples/corpus): passages, queries and judgments.</summary>
+internal static class SampleCorpus
+{
+    public static string Folder => Path.Combine(AppContext.BaseDirectory, "samples", "corpus");
+
+    public static Task<int> LoadAsync(EmbeddedSearchServer server, string index, CancellationToken cancellationToken) =>
+        server.LoadJsonLinesAsync(index, Path.Combine(Folder, "passages.jsonl"), Mapping(), cancellationToken);
+
+    /// <summary>The sample index's mapping: title and text as text, topic as keyword.</summary>
+    public static System.Text.Json.Nodes.JsonObject Mapping() => new()
+    {
+        ["properties"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "keyword" },
+            ["title"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "text" },
+            ["text"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "text" },
+            ["topic"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "keyword" },
+        },
+    };
+}

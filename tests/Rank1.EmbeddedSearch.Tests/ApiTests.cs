@@ -1,0 +1,272 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>The REST API over real HTTP: shapes, status codes, query DSL semantics and Elasticsearch-style errors.</summary>
+public sealed class ApiTests : IAsyncLifetime
+{
+    private readonly ServerFixture _fx = new();
+
+    private EsClient Es => _fx.Client;
+
+    public async Task InitializeAsync()
+    {
+        await _fx.InitializeAsync();
+        var mapping = JsonNode.Parse("""
+            {"mappings":{"properties":{"title":{"type":"text"},"text":{"type":"text"},"topic":{"type":"keyword"},
+             "year":{"type":"integer"},"rating":{"type":"float"},"published":{"type":"date"},"open":{"type":"boolean"}}}}
+            """);
+        Assert.Equal(200, (await Es.PutAsync("/library", mapping)).Status);
+        var bulk = """
+            {"index":{"_index":"library","_id":"1"}}
+            {"title":"Rivers of Europe","text":"The Danube flows through ten countries.","topic":"geography","year":2001,"rating":4.5,"published":"2001-05-01","open":true}
+            {"index":{"_index":"library","_id":"2"}}
+            {"title":"Mountain Rivers","text":"Fast rivers carve deep valleys in the mountains.","topic":"geography","year":1995,"rating":3.9,"published":"1995-01-10","open":false}
+            {"index":{"_index":"library","_id":"3"}}
+            {"title":"Bread Baking","text":"Sourdough bread needs a lively starter and patience.","topic":"cooking","year":2019,"rating":4.8,"published":"2019-11-20","open":true}
+            {"index":{"_index":"library","_id":"4"}}
+            {"title":"River Fish Recipes","text":"Trout from the river, baked with herbs.","topic":"cooking","year":2010,"rating":4.1,"published":"2010-07-07","open":true}
+
+            """;
+        var r = await Es.BulkAsync(bulk);
+        Assert.False(r.Json["errors"]!.GetValue<bool>());
+    }
+
+    public Task DisposeAsync() => _fx.DisposeAsync();
+
+    private async Task<string[]> Ids(string body)
+    {
+        var r = await Es.SearchAsync("library", JsonNode.Parse(body)!);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        return r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
+    }
+
+    [Fact]
+    public async Task Root_DescribesElasticsearch9WithProductHeader()
+    {
+        var r = await Es.GetAsync("/");
+        Assert.Equal(200, r.Status);
+        Assert.StartsWith("9.", r.Json["version"]!["number"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("You Know, for Search", r.Json["tagline"]!.GetValue<string>());
+        Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+        var head = await Es.SendAsync(HttpMethod.Head, "/");
+        Assert.Equal(200, head.Status);
+    }
+
+    [Fact]
+    public async Task QueryDsl_Semantics()
+    {
+        Assert.Equal(["2", "4"], (await Ids("""{"query":{"match":{"text":{"query":"river valleys trout","operator":"or"}}}}""")).Order());
+        Assert.Equal(["2"], await Ids("""{"query":{"match":{"text":{"query":"fast rivers","operator":"and"}}}}"""));
+        Assert.Equal(["1"], await Ids("""{"query":{"match_phrase":{"text":"ten countries"}}}"""));
+        Assert.Equal(["3", "4"], (await Ids("""{"query":{"term":{"topic":"cooking"}}}""")).Order());
+        Assert.Empty(await Ids("""{"query":{"term":{"topic":"Cooking"}}}"""));
+        Assert.Equal(["1", "2", "3", "4"], (await Ids("""{"query":{"terms":{"topic":["cooking","geography"]}}}""")).Order());
+        Assert.Equal(["1", "3"], (await Ids("""{"query":{"ids":{"values":["3","1","99"]}}}""")).Order());
+        Assert.Equal(["1", "4"], (await Ids("""{"query":{"range":{"year":{"gte":2000,"lt":2019}}}}""")).Order());
+        Assert.Equal(["3"], await Ids("""{"query":{"range":{"published":{"gt":"2015-01-01"}}}}"""));
+        Assert.Equal(["1", "3"], (await Ids("""{"query":{"range":{"rating":{"gte":4.5}}}}""")).Order());
+        Assert.Equal(["4"], await Ids("""{"query":{"bool":{"must":[{"match":{"text":"river"}}],"filter":[{"term":{"topic":"cooking"}}]}}}"""));
+        Assert.Equal(["1", "3"], (await Ids("""{"query":{"bool":{"must_not":[{"term":{"open":false}}],"filter":{"range":{"rating":{"gte":4.4}}}}}}""")).Order());
+        Assert.Equal(["2"], await Ids("""{"query":{"bool":{"should":[{"match":{"text":"fast"}},{"match":{"text":"valleys"}},{"match":{"text":"bread"}}],"minimum_should_match":2}}}"""));
+        Assert.Equal(["3"], await Ids("""{"query":{"query_string":{"query":"sourdough AND topic:cooking"}}}"""));
+        Assert.Equal(["3"], await Ids("""{"query":{"simple_query_string":{"query":"bread -trout","fields":["text"],"default_operator":"and"}}}"""));
+        // As in Elasticsearch, with the default OR operator "-trout" alone matches every document without "trout".
+        Assert.Equal(["1", "2", "3"], (await Ids("""{"query":{"simple_query_string":{"query":"bread -trout","fields":["text"]}}}""")).Order());
+        Assert.Equal(4, (await Ids("""{"query":{"match_all":{}}}""")).Length);
+        // multi_match: title boost makes the title hit win
+        Assert.Equal("4", (await Ids("""{"query":{"multi_match":{"query":"river","fields":["title^5","text"]}}}"""))[0]);
+    }
+
+    [Fact]
+    public async Task PagingSortingSourceAndTotals()
+    {
+        Assert.Equal(["3", "4", "1", "2"], await Ids("""{"sort":[{"year":"desc"}]}"""));
+        Assert.Equal(["4", "1"], await Ids("""{"sort":[{"year":"desc"}],"from":1,"size":2}"""));
+        Assert.Equal(["3", "4", "1", "2"], await Ids("""{"sort":[{"topic":"asc"},{"rating":{"order":"desc"}}]}"""));
+
+        var r = await Es.SearchAsync("library", JsonNode.Parse("""{"sort":[{"year":"asc"}],"size":1,"_source":{"includes":["title","year"]},"track_total_hits":true}""")!);
+        var hit = r.Json["hits"]!["hits"]![0]!;
+        Assert.Equal(new JsonArray(1995).ToJsonString(), hit["sort"]!.ToJsonString());
+        Assert.Null(hit["_score"]);
+        Assert.Equal("""{"title":"Mountain Rivers","year":1995}""", hit["_source"]!.ToJsonString());
+        Assert.Equal(4, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.Equal("eq", r.Json["hits"]!["total"]!["relation"]!.GetValue<string>());
+
+        var noSource = await Es.SearchAsync("library", JsonNode.Parse("""{"_source":false,"size":1}""")!);
+        Assert.Null(noSource.Json["hits"]!["hits"]![0]!["_source"]);
+        var noTotal = await Es.SearchAsync("library", JsonNode.Parse("""{"track_total_hits":false}""")!);
+        Assert.Null(noTotal.Json["hits"]!["total"]);
+        var capped = await Es.SearchAsync("library", JsonNode.Parse("""{"track_total_hits":2}""")!);
+        Assert.Equal("""{"value":2,"relation":"gte"}""", capped.Json["hits"]!["total"]!.ToJsonString());
+        var excludes = await Es.SearchAsync("library", JsonNode.Parse("""{"query":{"ids":{"values":["1"]}},"_source":{"excludes":["text","rating","published","open"]}}""")!);
+        Assert.Equal("""{"title":"Rivers of Europe","topic":"geography","year":2001}""", excludes.Json["hits"]!["hits"]![0]!["_source"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task HighlightExplainAndAggregations()
+    {
+        var r = await Es.SearchAsync("library", JsonNode.Parse("""
+            {"query":{"match":{"text":"bread"}},"highlight":{"fields":{"text":{}}},"explain":true,
+             "aggs":{"topics":{"terms":{"field":"topic"}},"best":{"max":{"field":"rating"}}}}
+            """)!);
+        var hit = r.Json["hits"]!["hits"]![0]!;
+        Assert.Equal("Sourdough <em>bread</em> needs a lively starter and patience.", hit["highlight"]!["text"]![0]!.GetValue<string>());
+        Assert.Equal(hit["_score"]!.GetValue<double>(), hit["_explanation"]!["value"]!.GetValue<double>(), 5);
+        Assert.NotEmpty(hit["_explanation"]!["details"]!.AsArray());
+        Assert.Equal("""[{"key":"cooking","doc_count":1}]""", r.Json["aggregations"]!["topics"]!["buckets"]!.ToJsonString());
+        Assert.Equal(4.8, r.Json["aggregations"]!["best"]!["value"]!.GetValue<double>(), 5);
+
+        var typed = await Es.PostAsync("/library/_search?typed_keys=true", JsonNode.Parse("""{"size":0,"aggs":{"topics":{"terms":{"field":"topic"}}}}"""));
+        Assert.NotNull(typed.Json["aggregations"]!["sterms#topics"]);
+        Assert.Null(typed.Json["hits"]!["max_score"]);
+    }
+
+    [Fact]
+    public async Task Documents_GetCreateUpdateDeleteMgetAndRefreshSemantics()
+    {
+        var put = await Es.PutAsync("/library/_doc/9", JsonNode.Parse("""{"title":"New","text":"fresh words","topic":"misc"}"""));
+        Assert.Equal(201, put.Status);
+        Assert.Equal("created", put.Json["result"]!.GetValue<string>());
+        // Realtime GET sees it at once; search only after a refresh.
+        Assert.True((await Es.GetAsync("/library/_doc/9")).Json["found"]!.GetValue<bool>());
+        Assert.Empty(await Ids("""{"query":{"match":{"text":"fresh"}}}"""));
+        Assert.Equal(200, (await Es.PostAsync("/library/_refresh")).Status);
+        Assert.Equal(["9"], await Ids("""{"query":{"match":{"text":"fresh"}}}"""));
+
+        var again = await Es.PutAsync("/library/_doc/9?refresh=true", JsonNode.Parse("""{"title":"New","text":"changed words","topic":"misc"}"""));
+        Assert.Equal(200, again.Status);
+        Assert.Equal(2, again.Json["_version"]!.GetValue<int>());
+        Assert.Equal("updated", again.Json["result"]!.GetValue<string>());
+
+        var conflict = await Es.PutAsync("/library/_create/9", JsonNode.Parse("""{"title":"x"}"""));
+        Assert.Equal(409, conflict.Status);
+        Assert.Equal("version_conflict_engine_exception", conflict.ErrorType);
+
+        var update = await Es.PostAsync("/library/_update/9?refresh=true", JsonNode.Parse("""{"doc":{"topic":"news"}}"""));
+        Assert.Equal("updated", update.Json["result"]!.GetValue<string>());
+        var got = await Es.GetAsync("/library/_doc/9");
+        Assert.Equal("news", got.Json["_source"]!["topic"]!.GetValue<string>());
+        Assert.Equal("changed words", got.Json["_source"]!["text"]!.GetValue<string>());
+        var missing = await Es.PostAsync("/library/_update/404", JsonNode.Parse("""{"doc":{"topic":"news"}}"""));
+        Assert.Equal(404, missing.Status);
+        Assert.Equal("document_missing_exception", missing.ErrorType);
+
+        var auto = await Es.PostAsync("/library/_doc?refresh=true", JsonNode.Parse("""{"title":"auto id"}"""));
+        Assert.Equal(201, auto.Status);
+        Assert.Equal(20, auto.Json["_id"]!.GetValue<string>().Length);
+
+        var mget = await Es.PostAsync("/_mget", JsonNode.Parse("""{"docs":[{"_index":"library","_id":"1"},{"_index":"library","_id":"nope"},{"_index":"ghost","_id":"1"}]}"""));
+        var docs = mget.Json["docs"]!.AsArray();
+        Assert.True(docs[0]!["found"]!.GetValue<bool>());
+        Assert.False(docs[1]!["found"]!.GetValue<bool>());
+        Assert.Equal("index_not_found_exception", docs[2]!["error"]!["type"]!.GetValue<string>());
+        var mgetIds = await Es.PostAsync("/library/_mget", JsonNode.Parse("""{"ids":["2","3"]}"""));
+        Assert.Equal(2, mgetIds.Json["docs"]!.AsArray().Count(d => d!["found"]!.GetValue<bool>()));
+
+        var delete = await Es.DeleteAsync("/library/_doc/9?refresh=true");
+        Assert.Equal("deleted", delete.Json["result"]!.GetValue<string>());
+        Assert.Equal(404, (await Es.DeleteAsync("/library/_doc/9")).Status);
+        var notFound = await Es.GetAsync("/library/_doc/9");
+        Assert.Equal(404, notFound.Status);
+        Assert.False(notFound.Json["found"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
+    {
+        var r = await Es.BulkAsync("""
+            {"create":{"_index":"library","_id":"1"}}
+            {"title":"duplicate"}
+            {"index":{"_index":"library","_id":"50"}}
+            {"title":"ok","year":"not a number"}
+            {"index":{"_index":"library","_id":"51"}}
+            {"title":"fine"}
+            {"delete":{"_index":"library","_id":"nope"}}
+            {"update":{"_index":"library","_id":"2"}}
+            {"doc":{"rating":1.0}}
+
+            """);
+        Assert.Equal(200, r.Status);
+        Assert.True(r.Json["errors"]!.GetValue<bool>());
+        var items = r.Json["items"]!.AsArray();
+        Assert.Equal([409, 400, 201, 404, 200], items.Select(i => i!.AsObject().First().Value!["status"]!.GetValue<int>()));
+        Assert.Equal("version_conflict_engine_exception", items[0]!["create"]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("document_parsing_exception", items[1]!["index"]!["error"]!["type"]!.GetValue<string>());
+        Assert.True((await Es.GetAsync("/library/_doc/51")).Json["found"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Msearch_AnswersEachSearchOrItsError()
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", """
+            {"index":"library"}
+            {"query":{"term":{"topic":"cooking"}}}
+            {"index":"ghost"}
+            {"query":{"match_all":{}}}
+            {}
+            {"query":{"ids":{"values":["1"]}}}
+
+            """, "application/x-ndjson");
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal(3, responses.Count);
+        Assert.Equal(2, responses[0]!["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.Equal(200, responses[0]!["status"]!.GetValue<int>());
+        Assert.Equal(404, responses[1]!["status"]!.GetValue<int>());
+        Assert.Equal("index_not_found_exception", responses[1]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("1", responses[2]!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task IndexApis_MappingHeadDeleteCountAndDynamicMapping()
+    {
+        var mapping = await Es.GetAsync("/library/_mapping");
+        Assert.Equal("keyword", mapping.Json["library"]!["mappings"]!["properties"]!["topic"]!["type"]!.GetValue<string>());
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/library")).Status);
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/ghost")).Status);
+        Assert.Equal(4, (await Es.GetAsync("/library/_count")).Json["count"]!.GetValue<int>());
+        Assert.Equal(2, (await Es.PostAsync("/library/_count", JsonNode.Parse("""{"query":{"term":{"topic":"geography"}}}"""))).Json["count"]!.GetValue<int>());
+
+        await Es.PutAsync("/dyn/_doc/1?refresh=true", JsonNode.Parse("""{"name":"Ada","age":36,"score":1.5,"member":true,"tags":["a","b"]}"""));
+        var props = (await Es.GetAsync("/dyn/_mapping")).Json["dyn"]!["mappings"]!["properties"]!;
+        Assert.Equal("text", props["name"]!["type"]!.GetValue<string>());
+        Assert.Equal("keyword", props["name"]!["fields"]!["keyword"]!["type"]!.GetValue<string>());
+        Assert.Equal("long", props["age"]!["type"]!.GetValue<string>());
+        Assert.Equal("float", props["score"]!["type"]!.GetValue<string>());
+        Assert.Equal("boolean", props["member"]!["type"]!.GetValue<string>());
+        Assert.Equal(1, (await Es.PostAsync("/dyn/_count", JsonNode.Parse("""{"query":{"term":{"tags.keyword":"b"}}}"""))).Json["count"]!.GetValue<int>());
+
+        var settings = await Es.PutAsync("/withsettings", JsonNode.Parse("""{"settings":{"number_of_shards":3}}"""));
+        Assert.Equal(200, settings.Status);
+        Assert.Contains("ignored", settings.Headers.GetValues("Warning").Single(), StringComparison.Ordinal);
+
+        Assert.Equal(200, (await Es.DeleteAsync("/dyn")).Status);
+        Assert.Equal(404, (await Es.DeleteAsync("/dyn")).Status);
+    }
+
+    [Theory]
+    [InlineData("POST", "/ghost/_search", "{}", 404, "index_not_found_exception", "no such index [ghost]")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"fuzzy\":{\"title\":\"x\"}}}", 400, "parsing_exception", "unknown query [fuzzy]")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":", 400, "parsing_exception", "Failed to parse request body")]
+    [InlineData("POST", "/library/_search", "{\"qeury\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [qeury].")]
+    [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
+    [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
+    [InlineData("POST", "/library/_search", "{\"sort\":[{\"title\":\"asc\"}]}", 400, "illegal_argument_exception", "Fielddata is disabled on [title]")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}", 400, "parsing_exception", "Failed to parse query")]
+    [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
+    [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
+    [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]
+    [InlineData("PUT", "/library/_doc/77", "[1,2]", 400, "document_parsing_exception", "must be a JSON object")]
+    [InlineData("PUT", "/library/_doc/78", "{\"year\":\"soon\"}", 400, "document_parsing_exception", "failed to parse field [year] of type [integer]")]
+    [InlineData("GET", "/library/_doc_nope/1", null, 400, "illegal_argument_exception", "no handler found for uri")]
+    public async Task BadInput_GetsElasticsearchErrorShape(string method, string path, string? body, int status, string type, string reason)
+    {
+        var r = await Es.SendAsync(new HttpMethod(method), path, body);
+        Assert.Equal(status, r.Status);
+        Assert.Equal(status, r.Json["status"]!.GetValue<int>());
+        Assert.Equal(type, r.ErrorType);
+        Assert.Contains(reason, r.ErrorReason, StringComparison.Ordinal);
+        Assert.Equal(type, r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
+        Assert.DoesNotContain("   at ", r.Body!.ToJsonString(), StringComparison.Ordinal); // never a stack trace
+    }
+}
