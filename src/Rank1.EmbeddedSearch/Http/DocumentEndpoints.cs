@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Shared;
 using Rank1.EmbeddedSearch.Querying;
 
 namespace Rank1.EmbeddedSearch.Http;
@@ -213,7 +214,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             var doc = target.Get(id);
             result.Add(doc is null
                 ? new JsonObject { ["_index"] = index, ["_id"] = id, ["found"] = false }
-                : Found(target, doc, source is null ? querySource ?? SourceFilter.All : SourceFilter.Parse(source)));
+                : Found(target, doc, source is null ? querySource ?? SourceFilter.All : SearchRequest.ParseSource(source)));
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);

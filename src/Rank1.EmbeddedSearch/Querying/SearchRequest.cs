@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch.Querying;
 
@@ -69,7 +70,7 @@ internal sealed class SearchRequest
             r.Query = body["query"];
             r.From = Int(body["from"], "from", 0);
             r.Size = Int(body["size"], "size", 10);
-            r.Source = SourceFilter.Parse(body["_source"]);
+            r.Source = ParseSource(body["_source"]);
             r.TrackTotalHitsUpTo = TrackTotal(body["track_total_hits"]);
             r.Sort = ParseSort(body["sort"]);
             r.Highlight = body["highlight"] as JsonObject;
@@ -134,6 +135,18 @@ internal sealed class SearchRequest
         }
 
         return r;
+    }
+
+    internal static SourceFilter ParseSource(JsonNode? node)
+    {
+        try
+        {
+            return SourceFilter.Parse(node);
+        }
+        catch (FormatException e)
+        {
+            throw EsException.Parsing(e.Message);
+        }
     }
 
     private static string TokenName(JsonNode? value) => value switch

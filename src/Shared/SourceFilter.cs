@@ -2,9 +2,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Rank1.EmbeddedSearch.Querying;
+namespace Rank1.Shared;
 
-/// <summary>The <c>_source</c> option: false, true, a pattern, a list of patterns, or <c>{includes, excludes}</c>.</summary>
+/// <summary>
+/// The Elasticsearch <c>_source</c> option: false, true, a pattern, a list of patterns, or <c>{includes, excludes}</c>.
+/// One source file compiled into both the embedded backend (which filters hits) and the proxy (which asks the
+/// backend for the whole source when it needs passage fields, then applies the client's own filter).
+/// </summary>
 internal sealed class SourceFilter
 {
     private readonly Regex[] _includes;
@@ -21,6 +25,9 @@ internal sealed class SourceFilter
 
     public bool Enabled { get; }
 
+    /// <summary>True when the filter keeps the whole source.</summary>
+    public bool KeepsEverything => Enabled && _includes.Length == 0 && _excludes.Length == 0;
+
     public static SourceFilter Parse(JsonNode? node)
     {
         switch (node)
@@ -36,7 +43,7 @@ internal sealed class SourceFilter
             case JsonObject o:
                 return new SourceFilter(true, Strings(o["includes"] ?? o["include"]), Strings(o["excludes"] ?? o["exclude"]));
             default:
-                throw EsException.Parsing("[_source] must be a boolean, a string, an array of strings or an object with includes/excludes");
+                throw new FormatException("[_source] must be a boolean, a string, an array of strings or an object with includes/excludes");
         }
     }
 
@@ -64,9 +71,10 @@ internal sealed class SourceFilter
         _ => [node.GetValue<string>()],
     };
 
-    public JsonNode? Apply(string sourceJson)
+    public JsonNode? Apply(string sourceJson) => Apply(JsonNode.Parse(sourceJson));
+
+    public JsonNode? Apply(JsonNode? source)
     {
-        var source = JsonNode.Parse(sourceJson);
         if (_includes.Length == 0 && _excludes.Length == 0)
         {
             return source;

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Proxy;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary><c>rank1-bridge proxy</c>: the rerank proxy in front of a cluster (same configuration keys as the Proxy host).</summary>
+internal sealed class ProxyCommand : CliCommand
+{
+    public override string Name => "proxy";
+
+    public override string Summary => "Run the rerank proxy in front of an Elasticsearch/OpenSearch cluster (configuration: docs/configuration.md).";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("backend", "The cluster's URL (Rank1:Proxy:Backend).", "URL"),
+        new("model", "Model folder (Rank1:Model:Path; default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
+        new("port", "Port to listen on (default 8080; 0 picks a free one).", "P"),
+        new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
+        new("config", "JSON configuration file (appsettings.json layout).", "FILE"),
+    ];
+
+    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Urls"] = $"http://{args.Get("host") ?? "127.0.0.1"}:{args.GetInt("port", 0, 65535) ?? 8080}",
+        };
+        if (args.Get("backend") is { } backend)
+        {
+            settings["Rank1:Proxy:Backend"] = backend;
+        }
+
+        if (args.Has("model") || context.GetEnvironmentVariable("Rank1__Model__Path") is null)
+        {
+            settings["Rank1:Model:Path"] = ModelLocator.Resolve(args, context);
+        }
+
+        var config = args.Get("config");
+        if (config is not null && !File.Exists(config))
+        {
+            throw new CliException($"{config}: configuration file not found", ExitCodes.BadInput);
+        }
+
+        ProxyServer proxy;
+        try
+        {
+            proxy = await ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (OptionsValidationException ex)
+        {
+            throw new CliException($"bad configuration: {string.Join("; ", ex.Failures)}", ExitCodes.Usage);
+        }
+        catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CliException($"bad configuration: {ex.Message}", ExitCodes.Usage);
+        }
+
+        await using (proxy.ConfigureAwait(false))
+        {
+            await context.Out.WriteLineAsync($"Rank1 proxy listening on {proxy.Url}. Point your Elasticsearch/OpenSearch client there. Ctrl+C stops it.").ConfigureAwait(false);
+            await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await context.Out.WriteLineAsync("Stopping.").ConfigureAwait(false);
+            }
+        }
+
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+
+namespace Rank1.SearchBridge.Backend;
+
+/// <summary>The product behind the proxy, read from its <c>GET /</c>.</summary>
+public enum BackendFlavor
+{
+    /// <summary>Not known yet (the backend has not answered <c>GET /</c>).</summary>
+    Unknown,
+
+    /// <summary>Elasticsearch (keeps <c>X-Elastic-Product</c>).</summary>
+    Elasticsearch,
+
+    /// <summary>OpenSearch (<c>version.distribution: opensearch</c>).</summary>
+    OpenSearch,
+}
+
+/// <summary>A buffered backend answer.</summary>
+internal sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
+
+/// <summary>The backend was unreachable, too slow, or its circuit is open: answered as 502, 504 or 503.</summary>
+internal sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
+{
+    public int Status { get; } = status;
+
+    public string Type { get; } = type;
+
+    public EsError ToEsError() => new(Status, Type, Message);
+}
+
+/// <summary>
+/// The proxy's way to its one backend. One <see cref="SocketsHttpHandler"/> (no proxy, no redirects, no automatic
+/// decompression, no cookies) serves both YARP's pass-through forwarder and the proxy's own search calls. Backend
+/// calls run inside a circuit breaker (shared by both paths); the proxy's own calls also have a timeout inside it.
+/// </summary>
+internal sealed partial class BackendClient : IDisposable
+{
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Host", "Content-Length",
+    };
+
+    private readonly HttpClient _http;
+    private readonly ResiliencePipeline _timedCall;
+    private readonly ProxyMetrics _metrics;
+    private readonly ILogger<BackendClient> _logger;
+
+    public BackendClient(IOptions<ProxyOptions> options, TimeProvider time, ProxyMetrics metrics, ILogger<BackendClient> logger)
+    {
+        var o = options.Value;
+        BaseUri = new Uri(o.Backend.EndsWith('/') ? o.Backend : o.Backend + "/");
+        _metrics = metrics;
+        _logger = logger;
+        Handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            EnableMultipleHttp2Connections = true,
+        };
+        Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
+        _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        Breaker = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = o.BreakerFailureRatio,
+                MinimumThroughput = o.BreakerMinimumThroughput,
+                SamplingDuration = o.BreakerSamplingDuration,
+                BreakDuration = o.BreakerBreakDuration,
+                ShouldHandle = new PredicateBuilder().Handle<BackendUnavailableException>().Handle<TimeoutRejectedException>().Handle<HttpRequestException>(),
+            })
+            .Build();
+        // Timeout inside the breaker: a slow backend counts as a failing one.
+        _timedCall = new ResiliencePipelineBuilder { TimeProvider = time }.AddPipeline(Breaker).AddTimeout(o.BackendTimeout).Build();
+    }
+
+    public Uri BaseUri { get; }
+
+    /// <summary>The one handler of all backend traffic.</summary>
+    public SocketsHttpHandler Handler { get; }
+
+    /// <summary>For YARP's forwarder.</summary>
+    public HttpMessageInvoker Invoker { get; }
+
+    /// <summary>The backend circuit breaker, shared with pass-through.</summary>
+    public ResiliencePipeline Breaker { get; }
+
+    public BackendFlavor Flavor { get; private set; }
+
+    /// <summary>Sends a request the proxy built; the answer is buffered. Throws <see cref="BackendUnavailableException"/>.</summary>
+    public async Task<BackendResponse> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, IEnumerable<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _timedCall.ExecuteAsync(async ct =>
+            {
+                using var request = new HttpRequestMessage(method, new Uri(BaseUri, pathAndQuery.TrimStart('/')));
+                if (body is not null)
+                {
+                    request.Content = new ByteArrayContent(body);
+                }
+
+                foreach (var (name, values) in headers)
+                {
+                    if (HopByHop.Contains(name))
+                    {
+                        continue;
+                    }
+
+                    if (!request.Headers.TryAddWithoutValidation(name, values))
+                    {
+                        request.Content?.Headers.TryAddWithoutValidation(name, values);
+                    }
+                }
+
+                try
+                {
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+                    var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+                    var responseHeaders = response.Headers.Concat(response.Content.Headers)
+                        .Where(h => !HopByHop.Contains(h.Key))
+                        .Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray())).ToList();
+                    return new BackendResponse((int)response.StatusCode, responseHeaders, bytes);
+                }
+                catch (HttpRequestException ex)
+                {
+                    throw Unreachable(ex.Message);
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException)
+        {
+            _metrics.BackendFailures.WithLabels("timeout").Inc();
+            throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {BaseUri} did not answer in time");
+        }
+        catch (BrokenCircuitException)
+        {
+            throw CircuitOpen();
+        }
+        catch (BackendUnavailableException)
+        {
+            _metrics.BackendFailures.WithLabels("unreachable").Inc();
+            throw;
+        }
+    }
+
+    public BackendUnavailableException Unreachable(string detail) =>
+        new(502, "rank1_backend_unreachable_exception", $"the backend {BaseUri} is unreachable: {detail}");
+
+    public BackendUnavailableException CircuitOpen()
+    {
+        _metrics.BackendFailures.WithLabels("circuit_open").Inc();
+        return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {BaseUri} failed repeatedly; the proxy is not calling it for a moment");
+    }
+
+    /// <summary>Reads <c>GET /</c> to learn whether the backend is Elasticsearch or OpenSearch. Never throws.</summary>
+    public async Task<BackendFlavor> DetectFlavorAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var r = await SendAsync(HttpMethod.Get, "/", null, [], cancellationToken).ConfigureAwait(false);
+            if (r.Status == 200 && JsonNode.Parse(r.Body) is JsonObject info)
+            {
+                Flavor = info["version"]?["distribution"]?.GetValue<string>() == "opensearch" ? BackendFlavor.OpenSearch : BackendFlavor.Elasticsearch;
+                LogFlavor(_logger, BaseUri, Flavor);
+            }
+        }
+        catch (Exception ex) when (ex is BackendUnavailableException or System.Text.Json.JsonException)
+        {
+            LogFlavorUnknown(_logger, BaseUri, ex.Message);
+        }
+
+        return Flavor;
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        Invoker.Dispose();
+        Handler.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Backend {Backend} is {Flavor}")]
+    private static partial void LogFlavor(ILogger logger, Uri backend, BackendFlavor flavor);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Backend {Backend} did not say what it is yet: {Reason}")]
+    private static partial void LogFlavorUnknown(ILogger logger, Uri backend, string reason);
+}

@@ -1,0 +1,138 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rank1.SearchBridge.Configuration;
+
+/// <summary>How the proxy reaches its backend and protects the model (configuration section <c>Rank1:Proxy</c>).</summary>
+public sealed class ProxyOptions : IValidatableObject
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Rank1:Proxy";
+
+    /// <summary>The Elasticsearch or OpenSearch cluster every request goes to (http or https, absolute).</summary>
+    /// <value>Required.</value>
+    [Required(AllowEmptyStrings = false)]
+    public string Backend { get; set; } = string.Empty;
+
+    /// <summary>Timeout of one backend call made by the proxy for a search.</summary>
+    /// <value>Default 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan BackendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Failure ratio within <see cref="BreakerSamplingDuration"/> that opens the backend circuit.</summary>
+    /// <value>Default 0.5.</value>
+    [Range(0.01, 1.0)]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Calls within the sampling window before the backend circuit may open.</summary>
+    /// <value>Default 10.</value>
+    [Range(2, 10_000)]
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
+    /// <summary>Window over which backend failures are counted.</summary>
+    /// <value>Default 10 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an open backend circuit answers 503 before trying again.</summary>
+    /// <value>Default 5 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Reranks that may run at once (sized to the model's capacity).</summary>
+    /// <value>Default 2.</value>
+    [Range(1, 1024)]
+    public int MaxConcurrentReranks { get; set; } = 2;
+
+    /// <summary>Reranks that may wait for a slot; beyond that a search falls back to backend order (<c>fallback-overload</c>).</summary>
+    /// <value>Default 16.</value>
+    [Range(0, 100_000)]
+    public int MaxQueuedReranks { get; set; } = 16;
+
+    /// <summary>Model failures in a row that open the model circuit (searches then answer in backend order at once).</summary>
+    /// <value>Default 5.</value>
+    [Range(1, 1000)]
+    public int ModelFailuresBeforeBreak { get; set; } = 5;
+
+    /// <summary>How long an open model circuit stays open.</summary>
+    /// <value>Default 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan ModelBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Address that sniffing clients are told to use (host:port); default: the Host the client used.</summary>
+    /// <value>Default null.</value>
+    public string? PublicAddress { get; set; }
+
+    /// <summary>Rerank settings per index pattern; the first pattern that matches a search's index list wins.</summary>
+    public IList<RerankRule> Indices { get; } = [];
+
+    /// <summary>Settings for searches whose indices match no rule.</summary>
+    public RerankRule Default { get; set; } = new() { Pattern = "*" };
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Uri.TryCreate(Backend, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            yield return new ValidationResult($"Rank1:Proxy:Backend must be an absolute http or https URL (got '{Backend}').", [nameof(Backend)]);
+        }
+
+        var rules = Indices.Select((r, i) => (Rule: r, Key: $"Rank1:Proxy:Indices:{i}")).Append((Rule: Default, Key: "Rank1:Proxy:Default"));
+        foreach (var (rule, key) in rules)
+        {
+            var results = new List<ValidationResult>();
+            Validator.TryValidateObject(rule, new ValidationContext(rule), results, validateAllProperties: true);
+            foreach (var r in results)
+            {
+                yield return new ValidationResult($"{key}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}", r.MemberNames.Select(m => $"{key}:{m}"));
+            }
+        }
+    }
+}
+
+/// <summary>Which searches are reranked, and how (per index pattern). A request may override each via <c>ext.rank1</c>.</summary>
+public sealed class RerankRule
+{
+    /// <summary>Index pattern (<c>*</c> wildcards, comma lists as the search names them).</summary>
+    /// <value>Default "*".</value>
+    [Required(AllowEmptyStrings = false)]
+    public string Pattern { get; set; } = "*";
+
+    /// <summary>Rerank searches on these indices unless the request says otherwise.</summary>
+    /// <value>Default true.</value>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Source fields joined (one space) into the passage text.</summary>
+    /// <value>Default null, meaning ["text"]. (Null rather than a list default: the configuration binder appends to lists.)</value>
+    [MinLength(1)]
+    public string[]? Fields { get; set; }
+
+    /// <summary>The passage fields in force.</summary>
+    public IReadOnlyList<string> EffectiveFields => Fields is { Length: > 0 } f ? f : ["text"];
+
+    /// <summary>Optional source field used as the passage title (Rank1 joins "title text").</summary>
+    /// <value>Default null.</value>
+    public string? TitleField { get; set; }
+
+    /// <summary>Top hits that Rank1 reranks.</summary>
+    /// <value>Default 10.</value>
+    [Range(1, 1000)]
+    public int Window { get; set; } = 10;
+
+    /// <summary>Reasoning budget per passage, in tokens.</summary>
+    /// <value>Default 256.</value>
+    [Range(0, 32_768)]
+    public int MaxThinkTokens { get; set; } = 256;
+
+    /// <summary>Time the whole rerank of one search may take; then unfinished passages are scored as they stand.</summary>
+    /// <value>Default 10000 ms.</value>
+    [Range(1, 600_000)]
+    public int DeadlineMs { get; set; } = 10_000;
+
+    /// <summary>Instructions appended to every query on these indices (a request's own replace them).</summary>
+    /// <value>Default null.</value>
+    public string? Instructions { get; set; }
+
+    /// <summary>Put the reasoning into each hit's <c>fields._rank1.reasoning</c>.</summary>
+    /// <value>Default true.</value>
+    public bool IncludeReasoning { get; set; } = true;
+}

@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Polly.CircuitBreaker;
+using Rank1.SearchBridge.Backend;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Rank1.SearchBridge.Proxy;
+
+/// <summary>
+/// Everything that is not a search goes to the backend untouched through YARP's forwarder: method, path, query
+/// string, headers (Authorization included), body streamed both ways, status and headers back. The destination is
+/// always the configured backend: it is built from the backend prefix and the request path only, so absolute-form
+/// request targets, Host headers and dot-segments cannot point the proxy anywhere else.
+/// </summary>
+internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backend)
+{
+    private static readonly ForwarderRequestConfig RequestConfig = new() { ActivityTimeout = TimeSpan.FromMinutes(5) };
+
+    public async Task ForwardAsync(HttpContext context)
+    {
+        try
+        {
+            await backend.Breaker.ExecuteAsync(async ct =>
+            {
+                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, RequestConfig, HttpTransformer.Default, ct).ConfigureAwait(false);
+                switch (error)
+                {
+                    case ForwarderError.None:
+                        return;
+                    case ForwarderError.RequestTimedOut:
+                        throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {backend.BaseUri} did not answer in time");
+                    case ForwarderError.Request:
+                        throw backend.Unreachable(context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "connection failed");
+                    default:
+                        // Client-side or body errors: not the backend's fault; YARP has set the status already.
+                        return;
+                }
+            }, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (BrokenCircuitException)
+        {
+            throw backend.CircuitOpen();
+        }
+    }
+
+    /// <summary>
+    /// Node discovery (<c>GET /_nodes/...</c>) answers with the proxy's own address as every node's HTTP address,
+    /// so sniffing clients keep talking to the proxy instead of going around it.
+    /// </summary>
+    public async Task SniffAsync(HttpContext context, string? publicAddress)
+    {
+        var response = await backend.SendAsync(HttpMethods.IsHead(context.Request.Method) ? HttpMethod.Head : HttpMethod.Get,
+            context.Request.Path + context.Request.QueryString, null,
+            context.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)), context.RequestAborted).ConfigureAwait(false);
+        var address = publicAddress ?? context.Request.Host.Value ?? "localhost";
+        var encoding = response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+        var bytes = response.Body;
+        if (response.Status == 200 && JsonNode.Parse(encoding is null ? bytes : Search.SearchProxy.Decode(bytes, encoding)) is JsonObject json && json["nodes"] is JsonObject nodes)
+        {
+            foreach (var (_, node) in nodes)
+            {
+                if (node?["http"] is JsonObject http)
+                {
+                    http["publish_address"] = address;
+                    http["bound_address"] = new JsonArray(address);
+                }
+            }
+
+            bytes = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+            encoding = null;
+        }
+
+        context.Response.StatusCode = response.Status;
+        foreach (var (name, values) in response.Headers)
+        {
+            if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && !(encoding is null && name.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)))
+            {
+                context.Response.Headers[name] = values;
+            }
+        }
+
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+}

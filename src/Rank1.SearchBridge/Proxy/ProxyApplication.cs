@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Prometheus;
+using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Search;
+
+namespace Rank1.SearchBridge.Proxy;
+
+/// <summary>Wires the Rank1 proxy into an ASP.NET Core application: <c>AddRank1Proxy</c>, then <c>MapRank1Proxy</c>.</summary>
+public static class ProxyApplication
+{
+    private static readonly System.Text.Json.JsonSerializerOptions RelaxedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// Registers the proxy. Options come from <c>Rank1:Proxy</c> and <c>Rank1:Model</c> and are validated at start-up,
+    /// when the model is loaded too, so bad configuration stops the host at boot with the key's name. An
+    /// <see cref="IPassageJudge"/> registered before this call is used instead of loading the model.
+    /// </summary>
+    public static IServiceCollection AddRank1Proxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IPassageJudge>(sp =>
+        {
+            var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
+            var model = modelSection.Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
+            var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(model, new(model), errors, validateAllProperties: true))
+            {
+                throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions),
+                    errors.Select(e => $"{Rank1EngineOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
+            }
+
+            return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddHttpForwarder();
+        services.AddSingleton<ProxyMetrics>();
+        services.AddSingleton<BackendClient>();
+        services.AddSingleton<RuleSet>();
+        services.AddSingleton<RerankExecutor>();
+        services.AddSingleton<SearchProxy>();
+        services.AddSingleton<PassThrough>();
+        services.AddHostedService<ProxyStartup>();
+        return services;
+    }
+
+    /// <summary>Maps the proxy's routes: health, metrics, searches, node discovery, and everything else passed through.</summary>
+    public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (EsError e) when (!context.Response.HasStarted)
+            {
+                await WriteErrorAsync(context, e).ConfigureAwait(false);
+            }
+            catch (BackendUnavailableException e) when (!context.Response.HasStarted)
+            {
+                await WriteErrorAsync(context, e.ToEsError()).ConfigureAwait(false);
+            }
+        });
+
+        app.MapGet("/_rank1/health", HealthAsync);
+        var metrics = app.Services.GetRequiredService<ProxyMetrics>();
+        app.MapMetrics("/_rank1/metrics", metrics.Registry);
+
+        string[] read = ["GET", "POST"];
+        app.MapMethods("/_search", read, (HttpContext c, SearchProxy p) => p.HandleSearchAsync(c, null));
+        app.MapMethods("/{index}/_search", read, (HttpContext c, string index, SearchProxy p) => p.HandleSearchAsync(c, index));
+        app.MapMethods("/_msearch", read, (HttpContext c, SearchProxy p) => p.HandleMsearchAsync(c, null));
+        app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index, SearchProxy p) => p.HandleMsearchAsync(c, index));
+        app.MapMethods("/_nodes/{**rest}", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
+        app.MapMethods("/_nodes", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
+        app.Map("/{**catch-all}", (HttpContext c, PassThrough p) => p.ForwardAsync(c));
+        return app;
+    }
+
+    private static async Task HealthAsync(HttpContext context, BackendClient backend, IPassageJudge judge)
+    {
+        var flavor = await backend.DetectFlavorAsync(context.RequestAborted).ConfigureAwait(false);
+        var reachable = flavor != BackendFlavor.Unknown;
+        var body = new JsonObject
+        {
+            ["status"] = reachable ? "green" : "red",
+            ["model"] = new JsonObject
+            {
+                ["loaded"] = true,
+                ["id"] = judge.ModelId,
+                ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
+                ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
+            },
+            ["backend"] = new JsonObject { ["url"] = backend.BaseUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
+            ["broker"] = null,
+        };
+        context.Response.StatusCode = reachable ? 200 : 503;
+        await context.Response.WriteAsJsonAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, EsError error)
+    {
+        var backend = context.RequestServices.GetRequiredService<BackendClient>();
+        if (backend.Flavor != BackendFlavor.OpenSearch)
+        {
+            // Elasticsearch clients check the product header; the proxy's own errors carry it like the cluster's.
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+        }
+
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(error.Body().ToJsonString(RelaxedJson), context.RequestAborted);
+    }
+
+    /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>
+    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = services.GetRequiredService<IPassageJudge>();
+            await backend.DetectFlavorAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Rank1.Inference;
+using Rank1.SearchBridge.Configuration;
+
+namespace Rank1.SearchBridge.Reranking;
+
+/// <summary>One passage of a window to judge.</summary>
+internal sealed record PassageToJudge(int Index, string? Title, string Text);
+
+/// <summary>A judged passage: <c>Source</c> is "computed" or "forced" (scored from reasoning the deadline cut short).</summary>
+internal sealed record PassageVerdict(int Index, Rank1Judgement Judgement, string Source);
+
+/// <summary>The result of reranking one window.</summary>
+internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed);
+
+/// <summary>
+/// Feeds the model carefully: a bounded queue in front of it (full: <c>fallback-overload</c>), a circuit breaker
+/// around it (failing: <c>fallback-error</c>), and a deadline over the whole window. At the deadline the passage
+/// being judged is scored from its reasoning so far (the engine forces <c>&lt;/think&gt;</c>), and passages not
+/// yet started stay in backend order after the judged ones (<c>partial</c>). Nothing judged by then:
+/// <c>fallback-timeout</c>. Reranking never turns a working search into an error.
+/// </summary>
+internal sealed partial class RerankExecutor : IAsyncDisposable
+{
+    private readonly IPassageJudge _judge;
+    private readonly TimeProvider _time;
+    private readonly ProxyMetrics _metrics;
+    private readonly ILogger<RerankExecutor> _logger;
+    private readonly ConcurrencyLimiter _limiter;
+    private readonly ResiliencePipeline _modelBreaker;
+
+    public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, ProxyMetrics metrics, ILogger<RerankExecutor> logger)
+    {
+        _judge = judge;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        var o = options.Value;
+        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = o.MaxConcurrentReranks,
+            QueueLimit = o.MaxQueuedReranks,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+        _modelBreaker = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                // Every call in the window failed, at least N of them: the model is broken, stop calling it.
+                FailureRatio = 1.0,
+                MinimumThroughput = o.ModelFailuresBeforeBreak,
+                SamplingDuration = TimeSpan.FromMinutes(5),
+                BreakDuration = o.ModelBreakDuration,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+            })
+            .Build();
+    }
+
+    public string ModelId => _judge.ModelId;
+
+    public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, int maxThinkTokens, TimeSpan deadlineAfter, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var deadline = _time.GetUtcNow() + deadlineAfter;
+        using var deadlineCts = new CancellationTokenSource(deadlineAfter, _time);
+        using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadlineCts.Token);
+        _metrics.QueueDepth.Inc();
+        try
+        {
+            RateLimitLease lease;
+            try
+            {
+                lease = await _limiter.AcquireAsync(1, waitCts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while waiting for the model", started);
+            }
+
+            using (lease)
+            {
+                if (!lease.IsAcquired)
+                {
+                    return Done(RerankStatus.FallbackOverload, [], "the rerank queue is full", started);
+                }
+
+                var verdicts = new List<PassageVerdict>(passages.Count);
+                try
+                {
+                    foreach (var p in passages)
+                    {
+                        if (_time.GetUtcNow() >= deadline)
+                        {
+                            break;
+                        }
+
+                        var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
+                        var judgement = await _modelBreaker.ExecuteAsync(
+                            static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
+                            (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
+                            cancellationToken).ConfigureAwait(false);
+                        _metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
+                        _metrics.PassagesJudged.WithLabels(judgement.End.ToString().ToLowerInvariant()).Inc();
+                        verdicts.Add(new PassageVerdict(p.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed"));
+                    }
+                }
+                catch (BrokenCircuitException)
+                {
+                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    LogModelFailure(_logger, ex);
+                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started);
+                }
+
+                var status = verdicts.Count == 0 ? RerankStatus.FallbackTimeout
+                    : verdicts.Count < passages.Count || verdicts.Any(v => v.Source == "forced") ? RerankStatus.Partial
+                    : RerankStatus.Applied;
+                return Done(status, verdicts, status == RerankStatus.FallbackTimeout ? "the deadline passed before any passage was judged" : null, started);
+            }
+        }
+        finally
+        {
+            _metrics.QueueDepth.Dec();
+        }
+    }
+
+    private RerankOutcome Done(RerankStatus status, IReadOnlyList<PassageVerdict> verdicts, string? reason, long started)
+    {
+        var elapsed = _time.GetElapsedTime(started);
+        _metrics.RerankSeconds.Observe(elapsed.TotalSeconds);
+        if (status is RerankStatus.FallbackError or RerankStatus.FallbackOverload or RerankStatus.FallbackTimeout)
+        {
+            _metrics.Fallbacks.WithLabels(status.ToHeaderValue()).Inc();
+        }
+
+        return new RerankOutcome(status, verdicts, reason, elapsed);
+    }
+
+    public ValueTask DisposeAsync() => _limiter.DisposeAsync();
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Warning, Message = "Rank1 model failed; answering in backend order")]
+    private static partial void LogModelFailure(ILogger logger, Exception exception);
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rank1.Inference;
+using Rank1.SearchBridge.Reranking;
+
+namespace Rank1.SearchBridge.Search;
+
+/// <summary>
+/// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (judged hits by
+/// score, then any unjudged window hits in backend order), then the hits past the window in backend order, sliced
+/// to the client's from/size. Everything else in the response (totals, aggregations, suggest, highlight, sort,
+/// _shards, pit_id, _scroll_id, ...) is kept as the backend sent it; max_score and took reflect the rerank.
+/// </summary>
+internal static class HitRewriter
+{
+    public static IReadOnlyList<JsonObject> Hits(JsonObject response) =>
+        (response["hits"]?["hits"] as JsonArray)?.OfType<JsonObject>().ToArray() ?? [];
+
+    /// <summary>The passage of a hit: the configured fields' values joined by a space, from _source (or fields).</summary>
+    public static (string? Title, string Text) Passage(JsonObject hit, IReadOnlyList<string> fields, string? titleField)
+    {
+        var text = string.Join(' ', fields.SelectMany(f => Values(hit, f)));
+        var title = titleField is null ? null : Values(hit, titleField).FirstOrDefault();
+        return (title, text);
+    }
+
+    private static IEnumerable<string> Values(JsonObject hit, string path)
+    {
+        IEnumerable<JsonNode?> current = [hit["_source"]];
+        foreach (var part in path.Split('.'))
+        {
+            current = current.SelectMany(n => n switch
+            {
+                JsonObject o => o[part] is JsonArray a ? a.ToArray() : [o[part]],
+                JsonArray a => a.Select(x => (x as JsonObject)?[part]),
+                _ => [],
+            });
+        }
+
+        var values = current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonValue>().ToList();
+        if (values.Count == 0 && hit["fields"]?[path] is JsonArray stored)
+        {
+            values = stored.OfType<JsonValue>().ToList();
+        }
+
+        return values.Select(v => v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString()).Where(s => s.Length > 0);
+    }
+
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain)
+    {
+        var hits = Hits(response);
+        IEnumerable<JsonObject> ordered = hits;
+        if (outcome is { Status: RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached } o)
+        {
+            var judged = o.Verdicts.OrderByDescending(v => v.Judgement.Score).ThenBy(v => v.Index).ToArray();
+            var judgedIndices = judged.Select(v => v.Index).ToHashSet();
+            foreach (var v in judged)
+            {
+                Annotate(hits[v.Index], v, includeReasoning, explain);
+            }
+
+            ordered = judged.Select(v => hits[v.Index])
+                .Concat(hits.Where((h, i) => !judgedIndices.Contains(i)));
+            if (judged.Length > 0)
+            {
+                response["hits"]!["max_score"] = judged[0].Judgement.Score;
+            }
+
+            if (response["took"] is JsonValue took && took.TryGetValue<long>(out var ms))
+            {
+                response["took"] = ms + (long)o.Elapsed.TotalMilliseconds;
+            }
+        }
+
+        var page = ordered.Skip(from).Take(size).Select(h => (JsonNode)h.DeepClone()).ToArray();
+        if (response["hits"] is JsonObject hitsObject)
+        {
+            hitsObject["hits"] = new JsonArray(page);
+        }
+    }
+
+    private static void Annotate(JsonObject hit, PassageVerdict verdict, bool includeReasoning, bool explain)
+    {
+        var j = verdict.Judgement;
+        var original = hit["_score"]?.DeepClone();
+        hit["_score"] = j.Score;
+        if (hit["fields"] is not JsonObject fields)
+        {
+            fields = new JsonObject();
+            hit["fields"] = fields;
+        }
+
+        // Elasticsearch's "fields" hold arrays: official clients read these without custom types.
+        fields["_rank1.score"] = new JsonArray(j.Score);
+        fields["_rank1.relevant"] = new JsonArray(j.Relevant);
+        fields["_rank1.original_score"] = new JsonArray(original);
+        fields["_rank1.source"] = new JsonArray(verdict.Source);
+        fields["_rank1.ended"] = new JsonArray(End(j.End));
+        fields["_rank1.reasoning_tokens"] = new JsonArray(j.ReasoningTokens);
+        if (includeReasoning)
+        {
+            fields["_rank1.reasoning"] = new JsonArray(j.Reasoning);
+        }
+
+        if (explain)
+        {
+            var backend = hit["_explanation"]?.DeepClone();
+            hit["_explanation"] = new JsonObject
+            {
+                ["value"] = j.Score,
+                ["description"] = string.Create(CultureInfo.InvariantCulture,
+                    $"rank1: P(true) = {j.Score:0.####}, {(j.Relevant ? "relevant" : "not relevant")} ({End(j.End)} after {j.ReasoningTokens} reasoning tokens). Reasoning: {j.Reasoning}"),
+                ["details"] = backend is null ? new JsonArray() : new JsonArray(backend),
+            };
+        }
+    }
+
+    public static string End(ReasoningEnd end) => end switch
+    {
+        ReasoningEnd.Finished => "finished",
+        ReasoningEnd.Budget => "budget",
+        ReasoningEnd.Deadline => "deadline",
+        _ => "eos",
+    };
+}

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Configuration;
+
+namespace Rank1.SearchBridge.Search;
+
+/// <summary>What to do with one search: whether to rerank, and with which settings (config merged with <c>ext.rank1</c>).</summary>
+internal sealed record RerankPlan
+{
+    public required bool Enabled { get; init; }
+
+    /// <summary>Why a search is not reranked (for logs and the <c>X-Rank1-Reason</c> header).</summary>
+    public string? SkipReason { get; init; }
+
+    /// <summary>True when the request itself asked for a rerank (ext.rank1 present and not disabled).</summary>
+    public bool RequestedByClient { get; init; }
+
+    public required int Window { get; init; }
+
+    public required IReadOnlyList<string> Fields { get; init; }
+
+    public string? TitleField { get; init; }
+
+    public string? QueryText { get; init; }
+
+    public string? Instructions { get; init; }
+
+    public required int MaxThinkTokens { get; init; }
+
+    public required int DeadlineMs { get; init; }
+
+    public required bool IncludeReasoning { get; init; }
+
+    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning"];
+
+    /// <summary>
+    /// Merges the rule for <paramref name="rule"/> with the request's <c>ext.rank1</c> (removed from
+    /// <paramref name="body"/>, since Elasticsearch rejects unknown <c>ext</c> keys). Bad values are a 400 naming the field.
+    /// </summary>
+    public static RerankPlan From(JsonObject? body, RerankRule rule)
+    {
+        JsonObject? ext = null;
+        if (body?["ext"] is JsonObject extSection && extSection["rank1"] is { } rank1Node)
+        {
+            ext = rank1Node as JsonObject ?? throw EsError.BadRequest("[ext.rank1] must be an object");
+            extSection.Remove("rank1");
+            if (extSection.Count == 0)
+            {
+                body.Remove("ext");
+            }
+        }
+
+        if (ext is not null)
+        {
+            foreach (var (key, _) in ext)
+            {
+                if (!Keys.Contains(key))
+                {
+                    throw EsError.BadRequest($"[ext.rank1.{key}] is not a known setting (known: {string.Join(", ", Keys.Order())})");
+                }
+            }
+        }
+
+        var enabled = Bool(ext, "enabled") ?? rule.Enabled;
+        var fields = ext?["fields"] is { } f
+            ? (f as JsonArray)?.Select(x => x?.GetValueKind() == JsonValueKind.String && x.GetValue<string>().Length > 0 ? x.GetValue<string>() : throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names")).ToArray()
+                ?? (f.GetValueKind() == JsonValueKind.String ? [f.GetValue<string>()] : throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names"))
+            : rule.EffectiveFields.ToArray();
+        if (fields.Length == 0)
+        {
+            throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names");
+        }
+
+        return new RerankPlan
+        {
+            Enabled = enabled,
+            RequestedByClient = ext is not null && enabled,
+            Window = Int(ext, "window", 1, 1000) ?? rule.Window,
+            Fields = fields,
+            TitleField = Str(ext, "title_field") ?? rule.TitleField,
+            QueryText = Str(ext, "query"),
+            Instructions = Str(ext, "instructions") ?? rule.Instructions,
+            MaxThinkTokens = Int(ext, "max_think_tokens", 0, 32_768) ?? rule.MaxThinkTokens,
+            DeadlineMs = Int(ext, "deadline_ms", 1, 600_000) ?? rule.DeadlineMs,
+            IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
+        };
+    }
+
+    public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
+
+    private static bool? Bool(JsonObject? ext, string key) => ext?[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be true or false (got {other.ToJsonString()})"),
+    };
+
+    private static int? Int(JsonObject? ext, string key, int min, int max) => ext?[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) && i >= min && i <= max => i,
+        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a whole number from {min} to {max} (got {other.ToJsonString()})"),
+    };
+
+    private static string? Str(JsonObject? ext, string key) => ext?[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetValue<string>()) => v.GetValue<string>(),
+        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a non-empty string (got {other.ToJsonString()})"),
+    };
+}

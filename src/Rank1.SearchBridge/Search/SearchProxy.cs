@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Reranking;
+using Rank1.Shared;
+
+namespace Rank1.SearchBridge.Search;
+
+/// <summary>The answer to one search, ready to write.</summary>
+internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body, RerankStatus Rerank, string? Reason);
+
+/// <summary>
+/// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
+/// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
+/// </summary>
+internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, RuleSet rules, ProxyMetrics metrics, ILogger<SearchProxy> logger)
+{
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    // Request headers that describe the body we may have rewritten or decompressed: set anew, never copied.
+    private static readonly HashSet<string> BodyHeaders = new(StringComparer.OrdinalIgnoreCase) { "Content-Length", "Content-Encoding" };
+
+    public async Task HandleSearchAsync(HttpContext context, string? index)
+    {
+        var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+        var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, context.RequestAborted).ConfigureAwait(false);
+        await WriteAsync(context, answer, [answer.Rerank.ToHeaderValue()]).ConfigureAwait(false);
+    }
+
+    public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
+    {
+        var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var lines = Encoding.UTF8.GetString(raw).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
+        if (lines.Length == 0 || lines.Length % 2 != 0)
+        {
+            throw EsError.BadRequest("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
+        }
+
+        var headers = RequestHeaders(context.Request);
+        var items = new Task<SearchAnswer>[lines.Length / 2];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var headerLine = lines[2 * i];
+            var bodyLine = Encoding.UTF8.GetBytes(lines[(2 * i) + 1]);
+            items[i] = MsearchItemAsync(headerLine, bodyLine, pathIndex, context.Request.Query, headers, context.RequestAborted);
+        }
+
+        var answers = await Task.WhenAll(items).ConfigureAwait(false);
+        var responses = new JsonArray();
+        foreach (var a in answers)
+        {
+            var node = a.Body.Length == 0 ? new JsonObject() : JsonNode.Parse(a.Body) as JsonObject ?? new JsonObject();
+            node["status"] ??= a.Status;
+            responses.Add(node);
+        }
+
+        var body = new JsonObject { ["took"] = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, ["responses"] = responses };
+        var contentType = answers.SelectMany(a => a.Headers).FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase));
+        var answer = new SearchAnswer(200, contentType.Key is null ? [] : [contentType], Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), RerankStatus.Applied, null);
+        await WriteAsync(context, answer, answers.Select(a => a.Rerank.ToHeaderValue()).ToArray()).ConfigureAwait(false);
+    }
+
+    private async Task<SearchAnswer> MsearchItemAsync(string headerLine, byte[] body, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var header = ParseObject(Encoding.UTF8.GetBytes(headerLine));
+            var index = header["index"] switch
+            {
+                JsonArray a => string.Join(',', a.Select(x => x!.GetValue<string>())),
+                JsonNode n => n.GetValue<string>(),
+                null => pathIndex,
+            };
+            // Per-search options of the msearch header become URL parameters of that search.
+            var parameters = new Dictionary<string, StringValues>(StringComparer.Ordinal);
+            foreach (var (k, v) in query)
+            {
+                parameters[k] = v;
+            }
+
+            foreach (var (k, v) in header)
+            {
+                if (k != "index" && v is JsonValue)
+                {
+                    parameters[k] = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
+                }
+            }
+
+            return await SearchAsync(index, body, new QueryCollection(parameters), headers, "POST", cancellationToken).ConfigureAwait(false);
+        }
+        catch (EsError e)
+        {
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(e.Body().ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+        }
+        catch (BackendUnavailableException e)
+        {
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(e.ToEsError().Body().ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+        }
+    }
+
+    /// <summary>One search: plan, ask the backend, rerank the window, rewrite.</summary>
+    internal async Task<SearchAnswer> SearchAsync(string? index, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, CancellationToken cancellationToken)
+    {
+        var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
+        var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
+        var plan = RerankPlan.From(body, rules.Resolve(index));
+        var path = string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
+        var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
+
+        plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
+        if (!plan.Enabled)
+        {
+            if (plan.RequestedByClient && plan.SkipReason == NoQueryText)
+            {
+                throw EsError.BadRequest("[ext.rank1.query] is required: no query text could be extracted from the query (rank1 reads match, multi_match, query_string, simple_query_string and bool clauses of these)");
+            }
+
+            var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
+            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), forwardBody.Length == 0 ? null : forwardBody, headers, cancellationToken).ConfigureAwait(false);
+            metrics.Searches.WithLabels("skipped").Inc();
+            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
+        }
+
+        var from = Int(query, "from") ?? (body?["from"]?.GetValue<int>()) ?? 0;
+        var size = Int(query, "size") ?? (body?["size"]?.GetValue<int>()) ?? 10;
+        var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : body?["explain"]?.GetValue<bool>() ?? false;
+        body ??= new JsonObject();
+        body["from"] = 0;
+        body["size"] = Math.Max(plan.Window, from + size);
+        // The passage fields must come back even when the client filters _source: ask for the whole source and
+        // apply the client's own filter to the answer.
+        var clientSource = ClientSourceFilter(body, query);
+        if (clientSource is not null)
+        {
+            body.Remove("_source");
+        }
+
+        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes")).ToDictionary(p => p.Key, p => p.Value));
+
+        var response = await backend.SendAsync(HttpMethod.Post, path + ToQueryString(forwarded), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, cancellationToken).ConfigureAwait(false);
+        if (response.Status != 200)
+        {
+            metrics.Searches.WithLabels("skipped").Inc();
+            return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
+        }
+
+        var (json, headersOut) = DecodeJson(response);
+        var hits = HitRewriter.Hits(json);
+        var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: HitRewriter.Passage(h, plan.Fields, plan.TitleField))).ToArray();
+        RerankOutcome? outcome = null;
+        RerankStatus status;
+        string? why = null;
+        if (window.Length == 0 || window.All(w => w.Passage.Text.Length == 0))
+        {
+            status = RerankStatus.Skipped;
+            why = window.Length == 0 ? "no hits" : $"no passage text in fields [{string.Join(", ", plan.Fields)}]";
+        }
+        else
+        {
+            outcome = await reranker.RerankAsync(queryText!, plan.Instructions, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(),
+                plan.MaxThinkTokens, TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
+            status = outcome.Status;
+            why = outcome.Reason;
+        }
+
+        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain);
+        if (clientSource is not null)
+        {
+            foreach (var hit in HitRewriter.Hits(json))
+            {
+                if (!clientSource.Enabled)
+                {
+                    hit.Remove("_source");
+                }
+                else if (hit["_source"] is { } src)
+                {
+                    hit["_source"] = clientSource.Apply(src.DeepClone());
+                }
+            }
+        }
+        metrics.Searches.WithLabels(status.ToHeaderValue()).Inc();
+        LogSearch(logger, index ?? "_all", status.ToHeaderValue(), outcome?.Verdicts.Count ?? 0, outcome?.Elapsed.TotalMilliseconds ?? 0);
+        return new SearchAnswer(200, headersOut, Encoding.UTF8.GetBytes(json.ToJsonString(Compact)), status, why);
+    }
+
+    private const string NoQueryText = "no query text to judge";
+
+    /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
+    private static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
+    {
+        SourceFilter? filter;
+        try
+        {
+            filter = SourceFilter.FromQuery(query.TryGetValue("_source", out var s) ? s.ToString() : null,
+                query.TryGetValue("_source_includes", out var i) ? i.ToString() : null,
+                query.TryGetValue("_source_excludes", out var e) ? e.ToString() : null) ?? (body["_source"] is { } node ? SourceFilter.Parse(node) : null);
+        }
+        catch (FormatException ex)
+        {
+            throw EsError.Parsing(ex.Message);
+        }
+
+        return filter is { KeepsEverything: false } ? filter : null;
+    }
+
+    private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText)
+    {
+        if (!plan.Enabled)
+        {
+            return "reranking is disabled for this search";
+        }
+
+        if (query.ContainsKey("scroll"))
+        {
+            return "scroll searches pass through un-reranked";
+        }
+
+        if (body?["search_after"] is not null)
+        {
+            return "search_after pages pass through un-reranked";
+        }
+
+        if (query.ContainsKey("sort") || (body?["sort"] is { } sort && !SortsByScoreOnly(sort)))
+        {
+            return "the search is sorted by a field";
+        }
+
+        if ((Int(query, "size") ?? (body?["size"] is JsonValue s && s.TryGetValue<int>(out var size) ? size : 10)) == 0)
+        {
+            return "size is 0";
+        }
+
+        return queryText is null ? NoQueryText : null;
+    }
+
+    private static bool SortsByScoreOnly(JsonNode sort) => sort switch
+    {
+        JsonValue v => v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "_score",
+        JsonArray a => a.All(x => x is not null && SortsByScoreOnly(x)),
+        JsonObject o => o.Count == 1 && o.ContainsKey("_score"),
+        _ => false,
+    };
+
+    private static int? Int(IQueryCollection query, string name) =>
+        query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
+            : throw EsError.BadRequest($"Failed to parse int parameter [{name}] with value [{v}]") : null;
+
+    private static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
+
+    private static JsonObject ParseObject(byte[] raw)
+    {
+        try
+        {
+            return JsonNode.Parse(raw) as JsonObject ?? throw EsError.Parsing("request body or source parameter is required to be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw EsError.Parsing($"request body is not valid JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding dropped.</summary>
+    private static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response)
+    {
+        var encoding = response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+        var bytes = encoding is null ? response.Body : Decode(response.Body, encoding);
+        var json = JsonNode.Parse(bytes) as JsonObject ?? throw new EsError(502, "rank1_backend_response_exception", "the backend's search answer is not a JSON object");
+        var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
+        return (json, headers);
+    }
+
+    internal static byte[] Decode(byte[] body, string encoding)
+    {
+        using var input = new MemoryStream(body);
+        using Stream decoder = encoding.Trim().ToLowerInvariant() switch
+        {
+            "gzip" or "x-gzip" => new GZipStream(input, CompressionMode.Decompress),
+            "deflate" => new ZLibStream(input, CompressionMode.Decompress),
+            "br" => new BrotliStream(input, CompressionMode.Decompress),
+            "identity" => input,
+            var other => throw new EsError(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
+        };
+        using var output = new MemoryStream();
+        decoder.CopyTo(output);
+        return output.ToArray();
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        var raw = buffer.ToArray();
+        var encoding = request.Headers.ContentEncoding.ToString();
+        if (string.IsNullOrEmpty(encoding) || raw.Length == 0)
+        {
+            return raw;
+        }
+
+        try
+        {
+            return Decode(raw, encoding);
+        }
+        catch (InvalidDataException e)
+        {
+            throw EsError.BadRequest($"the request body is not valid {encoding}: {e.Message}");
+        }
+    }
+
+    private static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request) =>
+        request.Headers.Where(h => !BodyHeaders.Contains(h.Key)).Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
+
+    private static async Task WriteAsync(HttpContext context, SearchAnswer answer, string[] statuses)
+    {
+        var response = context.Response;
+        response.StatusCode = answer.Status;
+        foreach (var (name, values) in answer.Headers)
+        {
+            if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                response.Headers[name] = values;
+            }
+        }
+
+        response.Headers[RerankStatusNames.Header] = string.Join(", ", statuses);
+        if (answer.Reason is not null && statuses.Length == 1)
+        {
+            response.Headers[RerankStatusNames.ReasonHeader] = answer.Reason;
+        }
+
+        response.ContentLength = answer.Body.Length;
+        await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
+    private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);
+}

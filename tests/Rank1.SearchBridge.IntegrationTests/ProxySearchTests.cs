@@ -1,0 +1,296 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>Searches through the proxy over real loopback HTTP, in front of the embedded backend, with the tiny model.</summary>
+public sealed class ProxySearchTests : IAsyncLifetime
+{
+    private ProxyStack _stack = null!;
+
+    public async Task InitializeAsync() => _stack = await ProxyStack.StartAsync();
+
+    public async Task DisposeAsync() => await _stack.DisposeAsync();
+
+    private const string OnionQuery = """{"query":{"match":{"text":"onion eyes"}}}""";
+
+    [Fact]
+    public async Task Search_RerankedWindow_IsInRank1OrderWithFields()
+    {
+        var backendOrder = await _stack.BackendIdsAsync(OnionQuery);
+        var r = await _stack.SearchAsync(OnionQuery);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", backendOrder.Take(5).ToArray(), 4);
+        Assert.Equal(expected.Concat(backendOrder.Skip(5)).Take(10), r.Ids);
+        var top = r.Json["hits"]!["hits"]![0]!;
+        var score = top["fields"]!["_rank1.score"]![0]!.GetValue<double>();
+        Assert.Equal(score, top["_score"]!.GetValue<double>());
+        Assert.Equal(score, r.Json["hits"]!["max_score"]!.GetValue<double>());
+        Assert.Equal(score >= 0.5, top["fields"]!["_rank1.relevant"]![0]!.GetValue<bool>());
+        Assert.Equal("computed", top["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        Assert.NotNull(top["fields"]!["_rank1.reasoning"]![0]);
+        Assert.True(top["fields"]!["_rank1.original_score"]![0]!.GetValue<double>() > 0);
+        Assert.Equal(backendOrder.Length, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Pagination_AcrossTheWindowEdge_IsRerankedWindowThenBackendOrder()
+    {
+        var backendOrder = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion onions"}},"size":20}""");
+        Assert.Equal(6, backendOrder.Length);
+        var windowOrder = await ProxyStack.ExpectedRank1OrderAsync("onion onions", backendOrder.Take(3).ToArray(), 4);
+        var all = windowOrder.Concat(backendOrder.Skip(3)).ToArray();
+
+        var page = await _stack.SearchAsync("""{"query":{"match":{"text":"onion onions"}},"from":2,"size":3,"ext":{"rank1":{"window":3}}}""");
+        Assert.Equal("applied", page.Rerank);
+        Assert.Equal(all.Skip(2).Take(3), page.Ids);
+        // Past the window the hits keep their backend scores and carry no _rank1 fields.
+        Assert.Null(page.Json["hits"]!["hits"]![1]!["fields"]);
+    }
+
+    [Fact]
+    public async Task AggregationsHighlightAndExplain_ArePreserved()
+    {
+        var r = await _stack.SearchAsync("""
+            {"query":{"match":{"text":"onion"}},"highlight":{"fields":{"text":{}}},"explain":true,
+             "aggs":{"topics":{"terms":{"field":"topic"}}}}
+            """);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal("food", r.Json["aggregations"]!["topics"]!["buckets"]![0]!["key"]!.GetValue<string>());
+        foreach (var hit in r.Json["hits"]!["hits"]!.AsArray().Take(5))
+        {
+            Assert.Contains("<em>", hit!["highlight"]!["text"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+            var explanation = hit["_explanation"]!;
+            Assert.Equal(hit["_score"]!.GetValue<double>(), explanation["value"]!.GetValue<double>());
+            Assert.StartsWith("rank1: P(true)", explanation["description"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.NotNull(explanation["details"]![0]!["value"]); // the backend's BM25 explanation, nested
+        }
+    }
+
+    [Fact]
+    public async Task ClientSourceFilter_IsHonouredWhileThePassageFieldsAreJudged()
+    {
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"_source":["topic"]}""");
+        Assert.Equal("applied", r.Rerank);
+        foreach (var hit in r.Json["hits"]!["hits"]!.AsArray())
+        {
+            Assert.Equal(["topic"], hit!["_source"]!.AsObject().Select(p => p.Key));
+        }
+    }
+
+    [Fact]
+    public async Task Msearch_MixOfRerankedAndPlainSearches()
+    {
+        var body = """
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}}}
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}},"ext":{"rank1":{"enabled":false}}}
+            {"index":"ghost"}
+            {"query":{"match":{"text":"onion"}}}
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}},"ext":{"rank1":{"window":"many"}}}
+
+            """;
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal(4, responses.Count);
+        Assert.NotNull(responses[0]!["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+        Assert.Null(responses[1]!["hits"]!["hits"]![0]!["fields"]);
+        Assert.Equal(await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}}}"""), responses[1]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(404, responses[2]!["status"]!.GetValue<int>());
+        Assert.Equal("index_not_found_exception", responses[2]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(400, responses[3]!["status"]!.GetValue<int>());
+        Assert.Contains("[ext.rank1.window]", responses[3]!["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("applied, skipped, skipped, skipped", r.Rerank);
+    }
+
+    [Theory]
+    [InlineData("""{"query":{"match":""", "parsing_exception", "not valid JSON")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"window":0}}}""", "illegal_argument_exception", "[ext.rank1.window]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"max_think_tokens":-1}}}""", "illegal_argument_exception", "[ext.rank1.max_think_tokens]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"deadline_ms":"soon"}}}""", "illegal_argument_exception", "[ext.rank1.deadline_ms]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"include_reasoning":"yes"}}}""", "illegal_argument_exception", "[ext.rank1.include_reasoning]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"fields":[]}}}""", "illegal_argument_exception", "[ext.rank1.fields]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"colour":"blue"}}}""", "illegal_argument_exception", "[ext.rank1.colour]")]
+    [InlineData("""{"query":{"match_all":{}},"ext":{"rank1":{"enabled":true}}}""", "illegal_argument_exception", "[ext.rank1.query] is required")]
+    public async Task BadInput_Gets400InElasticsearchShape(string body, string type, string reason)
+    {
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(400, r.Status);
+        Assert.Equal(400, r.Json["status"]!.GetValue<int>());
+        Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Contains(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+    }
+
+    [Fact]
+    public async Task ExtRank1_IsRemovedBeforeTheBackend_EvenWhenDisabled()
+    {
+        // The embedded backend, like Elasticsearch, rejects any ext section: a 200 proves ext.rank1 never reached it.
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"enabled":false}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
+        using var direct = await backend.PostAsync("docs/_search", ProxyStack.Json("""{"ext":{"rank1":{}}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, direct.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"sort":[{"topic":"asc"}]}""", "sorted by a field")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"search_after":[1]}""", "search_after")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":0}""", "size is 0")]
+    [InlineData("""{"query":{"match_all":{}}}""", "no query text")]
+    public async Task NonRerankableSearches_PassThroughSkipped(string body, string reason)
+    {
+        var r = await _stack.SearchAsync(body);
+        Assert.True(r.Status is 200 or 400, r.Body?.ToJsonString()); // search_after without sort is the backend's call
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Contains(reason, r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GzipBackendResponse_IsDecodedRewrittenAndSentPlain()
+    {
+        using var handler = new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None };
+        using var http = new HttpClient(handler) { BaseAddress = _stack.Proxy.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "docs/_search") { Content = ProxyStack.Json(OnionQuery) };
+        request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("gzip"));
+        using var response = await http.SendAsync(request);
+        Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+        var json = JsonNode.Parse(bytes)!;
+        Assert.NotNull(json["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+    }
+
+    [Fact]
+    public async Task GzipRequestBody_IsAccepted()
+    {
+        using var compressed = new MemoryStream();
+        await using (var gz = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gz.WriteAsync(Encoding.UTF8.GetBytes(OnionQuery));
+        }
+
+        using var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+        using var response = await _stack.Http.PostAsync("docs/_search", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+    }
+
+    [Fact]
+    public async Task CompatibleWithContentType_IsPreserved()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "docs/_search") { Content = new StringContent(OnionQuery, Encoding.UTF8) };
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/vnd.elasticsearch+json; compatible-with=9");
+        request.Headers.TryAddWithoutValidation("Accept", "application/vnd.elasticsearch+json; compatible-with=9");
+        using var response = await _stack.Http.SendAsync(request);
+        Assert.Equal("application/vnd.elasticsearch+json; compatible-with=9", response.Content.Headers.ContentType!.ToString());
+    }
+
+    [Fact]
+    public async Task HealthAndMetrics_ReportModelBackendAndCounters()
+    {
+        await _stack.SearchAsync(OnionQuery);
+        var health = await _stack.SendAsync(HttpMethod.Get, "_rank1/health");
+        Assert.Equal(200, health.Status);
+        Assert.True(health.Json["model"]!["loaded"]!.GetValue<bool>());
+        Assert.True(health.Json["backend"]!["reachable"]!.GetValue<bool>());
+        Assert.Equal("elasticsearch", health.Json["backend"]!["flavor"]!.GetValue<string>());
+
+        var metrics = await _stack.Http.GetStringAsync("_rank1/metrics");
+        Assert.Contains("rank1_search_requests_total{rerank=\"applied\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("rank1_tokens_generated_total 20", metrics, StringComparison.Ordinal); // 5 passages x 4 tokens
+        Assert.Contains("rank1_rerank_duration_seconds_count 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("rank1_rerank_queue_depth 0", metrics, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Reranking never turns a working search into an error.</summary>
+public sealed class ProxyFallbackTests
+{
+    [Fact]
+    public async Task ModelThatThrows_FallsBackToBackendOrder()
+    {
+        var judge = new ThrowingJudge();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(judge));
+        var query = """{"query":{"match":{"text":"onion eyes"}}}""";
+        var r = await stack.SearchAsync(query);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("fallback-error", r.Rerank);
+        Assert.Contains("model exploded", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        Assert.Equal(await stack.BackendIdsAsync(query), r.Ids);
+        Assert.Null(r.Json["hits"]!["hits"]![0]!["fields"]);
+    }
+
+    [Fact]
+    public async Task ModelCircuit_OpensAfterRepeatedFailures_AndStopsCallingTheModel()
+    {
+        var judge = new ThrowingJudge();
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" }, s => s.AddSingleton<IPassageJudge>(judge));
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal("fallback-error", (await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""")).Rerank);
+        }
+
+        Assert.Equal(2, judge.Calls);
+    }
+
+    [Fact]
+    public async Task TinyDeadline_IsPartialOrFallbackTimeout_NeverAnError()
+    {
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:Default:MaxThinkTokens"] = "30000" });
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"deadline_ms":150}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Contains(r.Rerank, new[] { "partial", "fallback-timeout" });
+        Assert.Equal((await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}}}""")).Order(), r.Ids.Order());
+        if (r.Rerank == "partial")
+        {
+            Assert.Equal("forced", r.Json["hits"]!["hits"]![0]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task FullQueue_FallsBackWithOverload()
+    {
+        var gate = new GateJudge();
+        await using var stack = await ProxyStack.StartAsync(
+            new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "1", ["Rank1:Proxy:MaxQueuedReranks"] = "0" },
+            s => s.AddSingleton<IPassageJudge>(gate));
+        var first = stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""");
+        await gate.Entered.Task;
+        var second = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""");
+        Assert.Equal("fallback-overload", second.Rerank);
+        gate.Release.SetResult();
+        Assert.Equal("applied", (await first).Rerank);
+    }
+
+    private sealed class GateJudge : IPassageJudge
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string ModelId => "gate";
+
+        public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            return new Rank1Judgement(0.5, true, "ok", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.EmbeddedSearch;
+using Rank1.Inference;
+using Rank1.Inference.Model;
+using Rank1.SearchBridge.Proxy;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+internal sealed record HttpResult(int Status, JsonNode? Body, HttpResponseHeaders Headers, HttpContentHeaders Content)
+{
+    public JsonNode Json => Body ?? throw new InvalidOperationException("empty body");
+
+    public string? Rerank => Headers.TryGetValues("X-Rank1-Rerank", out var v) ? v.Single() : null;
+
+    public string[] Ids => Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
+}
+
+/// <summary>
+/// A real stack on loopback: the embedded search backend with a small corpus, and the proxy in front of it with
+/// the tiny Rank1 test model (or a judge a test supplies).
+/// </summary>
+internal sealed class ProxyStack : IAsyncDisposable
+{
+    public const string Index = "docs";
+
+    private ProxyStack(EmbeddedSearchServer backend, ProxyServer proxy, HttpClient http)
+    {
+        Backend = backend;
+        Proxy = proxy;
+        Http = http;
+    }
+
+    public EmbeddedSearchServer Backend { get; private set; }
+
+    public ProxyServer Proxy { get; }
+
+    public HttpClient Http { get; }
+
+    public static readonly (string Id, string Title, string Text, string Topic)[] Corpus =
+    [
+        ("d01", "Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water.", "food"),
+        ("d02", "Onion soup", "French onion soup is made from caramelised onions and beef stock.", "food"),
+        ("d03", "Crying", "People cry when they are sad, and tears can also wash irritants from the eyes.", "health"),
+        ("d04", "Onion storage", "Store onions in a cool dry place away from potatoes.", "food"),
+        ("d05", "Onion festival", "The onion festival sells onion rings and onion bread every autumn.", "events"),
+        ("d06", "Eye drops", "Eye drops relieve dry eyes and irritation.", "health"),
+        ("d07", "Onion varieties", "Red, white and yellow onions differ in sweetness.", "food"),
+        ("d08", "Onion history", "Onions were grown in ancient Egypt and given to workers.", "history"),
+    ];
+
+    public static async Task<ProxyStack> StartAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null,
+        SearchFlavor flavor = SearchFlavor.Elasticsearch, string? dataPath = null, int backendPort = 0)
+    {
+        var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = backendPort, Flavor = flavor, DataPath = dataPath });
+        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        {
+            if ((await seed.SendAsync(new HttpRequestMessage(HttpMethod.Head, Index))).StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                await seed.PutAsync(Index, Json("""{"mappings":{"properties":{"title":{"type":"text"},"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""));
+                var bulk = new StringBuilder();
+                foreach (var (id, title, text, topic) in Corpus)
+                {
+                    bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = Index, ["_id"] = id } }.ToJsonString()).Append('\n');
+                    bulk.Append(new JsonObject { ["title"] = title, ["text"] = text, ["topic"] = topic }.ToJsonString()).Append('\n');
+                }
+
+                var r = await seed.PostAsync("_bulk?refresh=true", new StringContent(bulk.ToString(), Encoding.UTF8, "application/x-ndjson"));
+                r.EnsureSuccessStatusCode();
+            }
+        }
+
+        var config = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Proxy:Backend"] = backend.Url.ToString(),
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+            ["Rank1:Proxy:Default:TitleField"] = "title",
+            ["Rank1:Proxy:Default:Window"] = "5",
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = "4",
+            ["Rank1:Proxy:Default:DeadlineMs"] = "60000",
+            ["Rank1:Proxy:BreakerMinimumThroughput"] = "2",
+            ["Rank1:Proxy:BreakerBreakDuration"] = "00:00:01",
+        };
+        foreach (var (k, v) in settings ?? [])
+        {
+            config[k] = v;
+        }
+
+        var proxy = await ProxyServer.StartAsync(config, configureServices: services);
+        return new ProxyStack(backend, proxy, new HttpClient { BaseAddress = proxy.Url });
+    }
+
+    public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    public async Task<HttpResult> SendAsync(HttpMethod method, string path, string? body = null, string contentType = "application/json")
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        }
+
+        using var response = await Http.SendAsync(request);
+        var raw = await response.Content.ReadAsStringAsync();
+        return new HttpResult((int)response.StatusCode, raw.Length == 0 ? null : JsonNode.Parse(raw), response.Headers, response.Content.Headers);
+    }
+
+    public Task<HttpResult> SearchAsync(string body, string path = $"{Index}/_search") => SendAsync(HttpMethod.Post, path, body);
+
+    /// <summary>The backend's own answer for the same search (without ext), for order comparisons.</summary>
+    public async Task<string[]> BackendIdsAsync(string body)
+    {
+        using var http = new HttpClient { BaseAddress = Backend.Url };
+        var r = await http.PostAsync($"{Index}/_search", Json(body));
+        var json = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
+        return json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
+    }
+
+    /// <summary>Stops the backend (the proxy keeps running).</summary>
+    public async Task StopBackendAsync() => await Backend.DisposeAsync();
+
+    /// <summary>Starts a new backend on the same port with the same data folder.</summary>
+    public async Task RestartBackendAsync(string dataPath)
+    {
+        Backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = Backend.Url.Port, DataPath = dataPath });
+    }
+
+    /// <summary>The order Rank1 must produce for <paramref name="ids"/>: each judged alone by the same model.</summary>
+    public static async Task<string[]> ExpectedRank1OrderAsync(string query, IReadOnlyList<string> ids, int maxThinkTokens)
+    {
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var scored = new List<(string Id, double Score, int Index)>();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var doc = Corpus.Single(c => c.Id == ids[i]);
+            var j = await engine.JudgeAsync(new Rank1Input(query, doc.Text, doc.Title), new JudgeSettings { MaxThinkTokens = maxThinkTokens });
+            scored.Add((doc.Id, j.Score, i));
+        }
+
+        return scored.OrderByDescending(s => s.Score).ThenBy(s => s.Index).Select(s => s.Id).ToArray();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Proxy.DisposeAsync();
+        try
+        {
+            await Backend.DisposeAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}
+
+/// <summary>A judge that always fails, standing in for a broken model.</summary>
+internal sealed class ThrowingJudge : IPassageJudge
+{
+    public int Calls;
+
+    public string ModelId => "throwing";
+
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref Calls);
+        throw new InvalidOperationException("model exploded");
+    }
+}
