@@ -164,16 +164,25 @@ internal sealed partial class BackendClient : IDisposable
         return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {BaseUri} failed repeatedly; the proxy is not calling it for a moment");
     }
 
-    /// <summary>Reads <c>GET /</c> to learn whether the backend is Elasticsearch or OpenSearch. Never throws.</summary>
-    public async Task<BackendFlavor> DetectFlavorAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks <c>GET /</c> now: whether the backend answers, and whether it is Elasticsearch or OpenSearch (remembered
+    /// in <see cref="Flavor"/> for the product header). Never throws; an unreachable backend is <see cref="BackendFlavor.Unknown"/>.
+    /// </summary>
+    public async Task<BackendFlavor> ProbeAsync(CancellationToken cancellationToken)
     {
         try
         {
             var r = await SendAsync(HttpMethod.Get, "/", null, [], cancellationToken).ConfigureAwait(false);
             if (r.Status == 200 && JsonNode.Parse(r.Body) is JsonObject info)
             {
-                Flavor = info["version"]?["distribution"]?.GetValue<string>() == "opensearch" ? BackendFlavor.OpenSearch : BackendFlavor.Elasticsearch;
-                LogFlavor(_logger, BaseUri, Flavor);
+                var flavor = info["version"]?["distribution"]?.GetValue<string>() == "opensearch" ? BackendFlavor.OpenSearch : BackendFlavor.Elasticsearch;
+                if (flavor != Flavor)
+                {
+                    Flavor = flavor;
+                    LogFlavor(_logger, BaseUri, Flavor);
+                }
+
+                return flavor;
             }
         }
         catch (Exception ex) when (ex is BackendUnavailableException or System.Text.Json.JsonException)
@@ -181,7 +190,7 @@ internal sealed partial class BackendClient : IDisposable
             LogFlavorUnknown(_logger, BaseUri, ex.Message);
         }
 
-        return Flavor;
+        return BackendFlavor.Unknown;
     }
 
     public void Dispose()

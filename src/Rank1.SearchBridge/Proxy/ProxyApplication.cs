@@ -92,7 +92,7 @@ public static class ProxyApplication
 
     private static async Task HealthAsync(HttpContext context, BackendClient backend, IPassageJudge judge)
     {
-        var flavor = await backend.DetectFlavorAsync(context.RequestAborted).ConfigureAwait(false);
+        var flavor = await backend.ProbeAsync(context.RequestAborted).ConfigureAwait(false);
         var reachable = flavor != BackendFlavor.Unknown;
         var body = new JsonObject
         {
@@ -131,7 +131,7 @@ public static class ProxyApplication
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             _ = services.GetRequiredService<IPassageJudge>();
-            await backend.DetectFlavorAsync(cancellationToken).ConfigureAwait(false);
+            await backend.ProbeAsync(cancellationToken).ConfigureAwait(false);
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

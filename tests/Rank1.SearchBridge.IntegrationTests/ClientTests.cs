@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Elastic.Clients.Elasticsearch;
+using Rank1.EmbeddedSearch;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+public sealed class ProxyClientDocument
+{
+    public string Title { get; set; } = "";
+
+    public string Text { get; set; } = "";
+
+    public string Topic { get; set; } = "";
+}
+
+/// <summary>The official clients, pointed at the proxy instead of the cluster: nothing else in the app changes.</summary>
+public sealed class ClientTests
+{
+    [Fact]
+    public async Task DotNetClient_IndexBulkSearchGet_ThroughTheProxy_WithRank1FieldsReadable()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        var client = new ElasticsearchClient(new ElasticsearchClientSettings(stack.Proxy.Url).DisableDirectStreaming());
+
+        var index = await client.IndexAsync(new ProxyClientDocument { Title = "Onion goggles", Text = "Goggles keep onion gas away from the eyes.", Topic = "food" },
+            i => i.Index(ProxyStack.Index).Id("d09").Refresh(Elastic.Clients.Elasticsearch.Refresh.True));
+        Assert.True(index.IsValidResponse, index.DebugInformation);
+
+        var bulk = await client.BulkAsync(b => b.Index(ProxyStack.Index).Refresh(Elastic.Clients.Elasticsearch.Refresh.True)
+            .IndexMany(new[] { new ProxyClientDocument { Title = "Eye care", Text = "Rinse your eyes with clean water.", Topic = "health" } }, (d, _) => d.Id("d10")));
+        Assert.True(bulk.IsValidResponse, bulk.DebugInformation);
+        Assert.False(bulk.Errors);
+
+        var get = await client.GetAsync<ProxyClientDocument>(ProxyStack.Index, "d10");
+        Assert.True(get.Found);
+        Assert.Equal("Eye care", get.Source!.Title);
+
+        var search = await client.SearchAsync<ProxyClientDocument>(s => s.Indices(ProxyStack.Index).Query(q => q.Match(m => m.Field("text").Query("onion eyes"))));
+        Assert.True(search.IsValidResponse, search.DebugInformation);
+        var window = search.Hits.Take(5).ToArray();
+        // The client reads "fields" without custom types: each value is the JSON array Elasticsearch uses.
+        static JsonElement Field(Elastic.Clients.Elasticsearch.Core.Search.Hit<ProxyClientDocument> h, string name) => ((JsonElement)h.Fields![name])[0];
+        var scores = window.Select(h => Field(h, "_rank1.score").GetDouble()).ToArray();
+        Assert.Equal(scores.OrderDescending(), scores);
+        Assert.All(window, h => Assert.Equal(Field(h, "_rank1.score").GetDouble(), h.Score!.Value, 9));
+        Assert.All(window, h => Assert.Equal(Field(h, "_rank1.score").GetDouble() >= 0.5, Field(h, "_rank1.relevant").GetBoolean()));
+        Assert.All(window, h => Assert.Equal(JsonValueKind.String, Field(h, "_rank1.reasoning").ValueKind));
+        Assert.All(window, h => Assert.Equal("computed", Field(h, "_rank1.source").GetString()));
+
+        // Hits in Rank1 order: what the model says for each passage alone.
+        var backendOrder = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}}}""");
+        Assert.Equal(await ExpectedOrder(stack, backendOrder.Take(5).ToArray()), window.Select(h => h.Id));
+    }
+
+    private static async Task<string[]> ExpectedOrder(ProxyStack stack, string[] ids)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+        using var engine = Rank1.Inference.Rank1Engine.Load(new Rank1.Inference.Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = Rank1.Inference.Model.ExecutionProviderKind.Cpu });
+        var scored = new List<(string Id, double Score, int Index)>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var doc = JsonNode.Parse(await http.GetStringAsync($"{ProxyStack.Index}/_doc/{ids[i]}"))!["_source"]!;
+            var j = engine.Judge(new Rank1.Inference.Rank1Input("onion eyes", doc["text"]!.GetValue<string>(), doc["title"]!.GetValue<string>()),
+                new Rank1.Inference.JudgeSettings { MaxThinkTokens = 4 });
+            scored.Add((ids[i], j.Score, i));
+        }
+
+        return scored.OrderByDescending(s => s.Score).ThenBy(s => s.Index).Select(s => s.Id).ToArray();
+    }
+
+    [Theory]
+    [InlineData("elasticsearch", SearchFlavor.Elasticsearch)]
+    [InlineData("opensearch", SearchFlavor.OpenSearch)]
+    public async Task JavaScriptClients_RerankedSearchAndPassThrough(string client, SearchFlavor flavor)
+    {
+        await using var stack = await ProxyStack.StartAsync(flavor: flavor);
+        var result = await RunNodeAsync("proxy-clients-smoke.mjs", client, stack.Proxy.Url.ToString(), ProxyStack.Index);
+        Assert.Equal("applied", result["rerank"]!.GetValue<string>());
+        Assert.Equal(ProxyStack.Corpus.Length, result["count"]!.GetValue<int>()); // _count passed through
+        var rank1 = result["rank1Scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()).ToArray();
+        Assert.Equal(rank1.OrderDescending(), rank1);
+        Assert.Equal(rank1, result["scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()));
+
+        if (flavor == SearchFlavor.OpenSearch)
+        {
+            var health = await stack.SendAsync(HttpMethod.Get, "_rank1/health");
+            Assert.Equal("opensearch", health.Json["backend"]!["flavor"]!.GetValue<string>());
+            var error = await stack.SearchAsync("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"window":0}}}""");
+            Assert.False(error.Headers.Contains("X-Elastic-Product")); // OpenSearch clients get no Elastic product header
+        }
+    }
+
+    internal static async Task<JsonNode> RunNodeAsync(string script, params string[] args)
+    {
+        var folder = Path.Combine(TestPaths.RepoRoot, "tests", "node");
+        var psi = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(script);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"node {script} failed: {await stderr}");
+        return JsonNode.Parse((await stdout).Trim().Split('\n')[^1])!;
+    }
+}

@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.Inference;
+using Rank1.SearchBridge.Proxy;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+internal sealed record Recorded(string Method, string Path, string Query, Dictionary<string, string> Headers, byte[] Body);
+
+/// <summary>A loopback HTTP server that records every request and answers 201 with a marker header and body.</summary>
+internal sealed class RecordingServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RecordingServer(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public ConcurrentQueue<Recorded> Requests { get; } = new();
+
+    public static async Task<RecordingServer> StartAsync(string name)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        RecordingServer? server = null;
+        app.Run(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            server!.Requests.Enqueue(new Recorded(context.Request.Method, context.Request.Path, context.Request.QueryString.Value ?? "",
+                context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body.ToArray()));
+            context.Response.StatusCode = 201;
+            context.Response.Headers["X-Backend"] = name;
+            context.Response.Headers["Set-Cookie"] = "session=abc; Path=/";
+            await context.Response.WriteAsync($"{{\"served_by\":\"{name}\",\"bytes\":{body.Length}}}");
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server = new RecordingServer(app, new Uri(address + "/"));
+        return server;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
+
+public sealed class PassThroughTests
+{
+    private static async Task<ProxyServer> ProxyFor(RecordingServer backend)
+    {
+        var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Proxy:Backend"] = backend.Url.ToString(),
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        });
+        Assert.True(backend.Requests.TryDequeue(out var probe) && probe.Path == "/"); // the start-up GET / that learns the flavor
+        Assert.Empty(backend.Requests);
+        return proxy;
+    }
+
+    [Fact]
+    public async Task NonSearchRequests_ReachTheBackendUntouched_AndTheAnswerComesBackUntouched()
+    {
+        await using var backend = await RecordingServer.StartAsync("backend");
+        await using var proxy = await ProxyFor(backend);
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = proxy.Url };
+        var payload = Encoding.UTF8.GetBytes("{\"doc\":{\"x\":1}}\n\u00e9");
+        using var request = new HttpRequestMessage(HttpMethod.Put, "my-index/_doc/42?refresh=wait_for&pipeline=p%201") { Content = new ByteArrayContent(payload) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9");
+        request.Headers.TryAddWithoutValidation("Authorization", "ApiKey c2VjcmV0");
+        request.Headers.TryAddWithoutValidation("X-Opaque-Id", "trace-7");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("backend", response.Headers.GetValues("X-Backend").Single());
+        Assert.Equal("session=abc; Path=/", response.Headers.GetValues("Set-Cookie").Single());
+        Assert.Equal("{\"served_by\":\"backend\",\"bytes\":" + payload.Length + "}", await response.Content.ReadAsStringAsync());
+        var seen = Assert.Single(backend.Requests);
+        Assert.Equal("PUT", seen.Method);
+        Assert.Equal("/my-index/_doc/42", seen.Path);
+        Assert.Equal("?refresh=wait_for&pipeline=p%201", seen.Query);
+        Assert.Equal("ApiKey c2VjcmV0", seen.Headers["Authorization"]);
+        Assert.Equal("trace-7", seen.Headers["X-Opaque-Id"]);
+        Assert.Equal("application/vnd.elasticsearch+json; compatible-with=9", seen.Headers["Content-Type"]);
+        Assert.Equal(payload, seen.Body);
+        Assert.False(response.Headers.Contains("X-Rank1-Rerank"));
+    }
+
+    [Theory]
+    [InlineData("GET http://{evil}/steal HTTP/1.1\r\nHost: {evil}\r\n", "/steal")]
+    [InlineData("GET /steal HTTP/1.1\r\nHost: {evil}\r\nX-Forwarded-Host: {evil}\r\n", "/steal")]
+    [InlineData("GET /a/../../../steal HTTP/1.1\r\nHost: localhost\r\n", "/steal")]
+    [InlineData("GET /%2e%2e/%2e%2e/steal HTTP/1.1\r\nHost: localhost\r\n", null)]
+    [InlineData("GET //{evil}/steal HTTP/1.1\r\nHost: localhost\r\n", null)]
+    public async Task AbsoluteUrisHostHeadersAndDotSegments_NeverReachAnotherServer(string requestHead, string? expectedPath)
+    {
+        await using var backend = await RecordingServer.StartAsync("backend");
+        await using var evil = await RecordingServer.StartAsync("evil");
+        await using var proxy = await ProxyFor(backend);
+        var evilAuthority = $"127.0.0.1:{evil.Url.Port}";
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, proxy.Url.Port);
+        await using var stream = tcp.GetStream();
+        var raw = requestHead.Replace("{evil}", evilAuthority, StringComparison.Ordinal) + "Connection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(raw));
+        using var reader = new StreamReader(stream);
+        var answer = await reader.ReadToEndAsync();
+
+        Assert.Empty(evil.Requests);
+        Assert.DoesNotContain("served_by\":\"evil", answer, StringComparison.Ordinal);
+        var seen = Assert.Single(backend.Requests);
+        Assert.Contains("served_by\":\"backend", answer, StringComparison.Ordinal);
+        Assert.NotEqual(evilAuthority, seen.Headers["Host"]);
+        if (expectedPath is not null)
+        {
+            Assert.Equal(expectedPath, seen.Path);
+        }
+    }
+
+    [Fact]
+    public async Task Sniffing_NodesAnswerPointsClientsAtTheProxy()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        var r = await stack.SendAsync(HttpMethod.Get, "_nodes/http");
+        Assert.Equal(200, r.Status);
+        var node = r.Json["nodes"]!.AsObject().Single().Value!;
+        var proxyAddress = $"127.0.0.1:{stack.Proxy.Url.Port}";
+        Assert.Equal(proxyAddress, node["http"]!["publish_address"]!.GetValue<string>());
+        Assert.Equal(proxyAddress, node["http"]!["bound_address"]![0]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task BackendStoppedMidTest_GivesElasticsearchShaped502Or503_AndRecoversAfterRestart()
+    {
+        var data = Directory.CreateTempSubdirectory("rank1-proxy-backend-").FullName;
+        await using var stack = await ProxyStack.StartAsync(dataPath: data);
+        Assert.Equal("applied", (await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""")).Rerank);
+
+        await stack.StopBackendAsync();
+        var statuses = new List<int>();
+        for (var i = 0; i < 4; i++)
+        {
+            var search = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""");
+            var get = await stack.SendAsync(HttpMethod.Get, "docs/_doc/d01");
+            foreach (var r in new[] { search, get })
+            {
+                Assert.Contains(r.Status, new[] { 502, 503 });
+                Assert.Equal(r.Status, r.Json["status"]!.GetValue<int>());
+                Assert.StartsWith("rank1_backend_", r.Json["error"]!["type"]!.GetValue<string>(), StringComparison.Ordinal);
+                Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+                statuses.Add(r.Status);
+            }
+        }
+
+        Assert.Contains(502, statuses); // unreachable
+        Assert.Contains(503, statuses); // then the circuit opened
+        Assert.Equal(503, (await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Status);
+
+        await stack.RestartBackendAsync(data);
+        HttpResult? recovered = null;
+        for (var attempt = 0; attempt < 40 && recovered?.Status != 200; attempt++)
+        {
+            await Task.Delay(250);
+            recovered = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""");
+        }
+
+        Assert.Equal(200, recovered!.Status);
+        Assert.Equal("applied", recovered.Rerank);
+        Assert.Equal(200, (await stack.SendAsync(HttpMethod.Get, "docs/_doc/d01")).Status);
+    }
+}
+
+public sealed class ProxyConfigurationTests
+{
+    private static Dictionary<string, string?> Valid() => new()
+    {
+        ["Urls"] = "http://127.0.0.1:0",
+        ["Rank1:Proxy:Backend"] = "http://127.0.0.1:1",
+        ["Rank1:Model:Path"] = TestPaths.TinyModel,
+        ["Rank1:Model:ExecutionProvider"] = "Cpu",
+    };
+
+    [Theory]
+    [InlineData("Rank1:Proxy:Backend", "not a url", "Rank1:Proxy:Backend")]
+    [InlineData("Rank1:Proxy:Backend", "ftp://cluster:21", "Rank1:Proxy:Backend")]
+    [InlineData("Rank1:Proxy:Default:Window", "0", "Rank1:Proxy:Default:Window")]
+    [InlineData("Rank1:Proxy:Indices:0:Pattern", "", "Rank1:Proxy:Indices:0:Pattern")]
+    [InlineData("Rank1:Proxy:MaxConcurrentReranks", "0", "MaxConcurrentReranks")]
+    [InlineData("Rank1:Model:Path", "", "Rank1:Model:Path")]
+    public async Task BadSetting_FailsAtStartupNamingTheKey(string key, string value, string named)
+    {
+        var settings = Valid();
+        settings[key] = value;
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => ProxyServer.StartAsync(settings));
+        var message = ex is OptionsValidationException ove ? string.Join("; ", ove.Failures) : ex.Message;
+        Assert.Contains(named, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownSetting_FailsAtStartupNamingIt()
+    {
+        var settings = Valid();
+        settings["Rank1:Proxy:Bakend"] = "http://typo";
+        var ex = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => ProxyServer.StartAsync(settings));
+        Assert.Contains("Bakend", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadModelFolder_FailsAtStartupNamingTheFile()
+    {
+        var settings = Valid();
+        var missing = Path.Combine(Path.GetTempPath(), "no-model-" + Guid.NewGuid().ToString("N"));
+        settings["Rank1:Model:Path"] = missing;
+        var ex = await Assert.ThrowsAsync<ModelLoadException>(() => ProxyServer.StartAsync(settings));
+        Assert.Contains(missing, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IndexRules_PickTheFirstMatchingPattern()
+    {
+        var judge = new CountingJudge();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = "logs-*",
+            ["Rank1:Proxy:Indices:0:Enabled"] = "false",
+            ["Rank1:Proxy:Indices:1:Pattern"] = "do*",
+            ["Rank1:Proxy:Indices:1:Window"] = "2",
+            ["Rank1:Proxy:Indices:1:Fields:0"] = "title",
+        }, s => s.AddSingleton<IPassageJudge>(judge));
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""");
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal(2, judge.Seen.Count); // window 2 from the "do*" rule
+        // Passages were built from the rule's field (title), not the default (text).
+        var titles = ProxyStack.Corpus.Select(c => c.Title).ToHashSet();
+        Assert.All(judge.Seen, input => Assert.Contains(input.Text, titles));
+    }
+
+    private sealed class CountingJudge : IPassageJudge
+    {
+        public ConcurrentBag<Rank1Input> Seen { get; } = [];
+
+        public string ModelId => "counting";
+
+        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            Seen.Add(input);
+            return ValueTask.FromResult(new Rank1Judgement(input.Text.Length / 100.0, false, "counted", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero));
+        }
+    }
+}
