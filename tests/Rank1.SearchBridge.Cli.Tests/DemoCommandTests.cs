@@ -7,7 +7,7 @@ public sealed class DemoCommandTests
     [Fact]
     public async Task Demo_WithTestModel_ShowsBothOrdersTheTopReasoningAndTheRandomWeightWarning()
     {
-        var result = await CliRunner.RunAsync("demo", "--model", TestPaths.TinyModel, "--max-think-tokens", "4");
+        var result = await CliRunner.RunAsync("demo", "--model", TestPaths.TinyModel, "--max-think-tokens", "4", "--once");
         Assert.True(result.ExitCode == 0, result.Error);
         Assert.Contains("random-weight TEST model", result.Out, StringComparison.Ordinal);
         Assert.Contains("tools/export-model.sh", result.Out, StringComparison.Ordinal);
@@ -15,6 +15,8 @@ public sealed class DemoCommandTests
         Assert.Contains("Reasoning: ", result.Out, StringComparison.Ordinal);
         // The table: BM25 order on the left, Rank1 order on the right, a permutation of the same hits.
         var lines = result.Out.Split('\n');
+        Assert.Contains("X-Rank1-Rerank: applied", result.Out, StringComparison.Ordinal);
+        Assert.Contains("curl -s 'http://127.0.0.1:", result.Out, StringComparison.Ordinal);
         var header = Array.FindIndex(lines, l => l.Contains("BM25 order", StringComparison.Ordinal) && l.Contains("Rank1 order", StringComparison.Ordinal));
         var rows = lines.Skip(header + 1).TakeWhile(l => l.Trim().Length > 0)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
@@ -23,7 +25,7 @@ public sealed class DemoCommandTests
         Assert.Contains("onion-02", rows.Select(r => r[1])); // BM25 finds the answer somewhere in its top 10
         var scores = rows.Select(r => double.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Assert.Equal(scores.OrderDescending(), scores);
-        Assert.Contains($"Top passage: {rows[0][3]} ", result.Out, StringComparison.Ordinal);
+        Assert.Contains($"Top hit: {rows[0][3]} ", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]

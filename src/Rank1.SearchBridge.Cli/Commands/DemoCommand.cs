@@ -2,96 +2,147 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
-using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Proxy;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
 /// <summary>
 /// <c>rank1-bridge demo</c>: the main job on the embedded default. It starts the embedded search backend with the
-/// sample corpus, runs a sample query through BM25 over real HTTP, reranks the top passages with Rank1 (the test
-/// model unless --model / RANK1_MODEL_DIR name a real one), and shows BM25 order next to Rank1 order with the
-/// reasoning of the top passage.
+/// sample corpus and the Rank1 proxy in front of it (the test model unless --model / RANK1_MODEL_DIR name a real
+/// one), prints the proxy URL and a ready curl, runs a sample query, and shows the backend's BM25 order next to the
+/// proxy's Rank1 order with the reasoning of the top hit. It then keeps serving until Ctrl+C (or exits with --once).
 /// </summary>
 internal sealed class DemoCommand : CliCommand
 {
     public override string Name => "demo";
 
-    public override string Summary => "Start the embedded search with the sample corpus, run a query through BM25, rerank the top hits with Rank1, show both orders and the top reasoning.";
+    public override string Summary => "Start the embedded search with the sample corpus and the Rank1 proxy in front of it, run a sample query, show BM25 order vs Rank1 order with the top reasoning.";
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("model", "Model folder (default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
         new("query", "Query to run instead of the first sample query.", "TEXT"),
-        new("port", "Port of the embedded search (default: a free one).", "P"),
+        new("port", "Port of the proxy (default: a free one).", "P"),
         new("window", "How many BM25 hits Rank1 reranks (default 10).", "N"),
         new("max-think-tokens", "Reasoning budget per passage (default 64 for the demo).", "N"),
+        new("once", "Exit after the sample query instead of serving until Ctrl+C."),
     ];
 
     public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
     {
         var budget = args.GetInt("max-think-tokens", 0, 32_768) ?? 64;
-        var window = args.GetInt("window", 1, 100) ?? 10;
+        var window = args.GetInt("window", 1, 1000) ?? 10;
         var port = args.GetInt("port", 0, 65535) ?? 0;
         var query = args.Get("query")
             ?? (await File.ReadAllLinesAsync(Path.Combine(SampleCorpus.Folder, "queries.tsv"), cancellationToken).ConfigureAwait(false))[0].Split('\t')[1];
         var modelPath = ModelLocator.Resolve(args, context);
+        var started = context.Time.GetTimestamp();
 
-        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = port }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
-        var loaded = await SampleCorpus.LoadAsync(server, SearchServerCommand.SampleIndex, cancellationToken).ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"Embedded search (BM25) at {server.Url} with {loaded} sample passages in '{SearchServerCommand.SampleIndex}'.").ConfigureAwait(false);
-
-        var loadStarted = context.Time.GetTimestamp();
-        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = modelPath }, context.LoggerFactory.CreateLogger("Rank1.Inference"), context.Time);
-        await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"Model {modelPath} loaded on {engine.Provider} in {context.Time.GetElapsedTime(loadStarted).TotalSeconds:0.0} s.")).ConfigureAwait(false);
-        if (engine.IsRandomTestModel)
+        await using var search = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
+        var loaded = await SampleCorpus.LoadAsync(search, SearchServerCommand.SampleIndex, cancellationToken).ConfigureAwait(false);
+        await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
         {
-            await context.Out.WriteLineAsync(
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Rank1:Proxy:Backend"] = search.Url.ToString(),
+            ["Rank1:Model:Path"] = modelPath,
+            ["Rank1:Proxy:Default:Fields:0"] = "text",
+            ["Rank1:Proxy:Default:TitleField"] = "title",
+            ["Rank1:Proxy:Default:Window"] = window.ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = budget.ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Default:DeadlineMs"] = "300000",
+        }, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        var health = await http.GetFromJsonAsync<JsonObject>(new Uri(proxy.Url, "_rank1/health"), cancellationToken).ConfigureAwait(false);
+        var w = context.Out;
+        await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Embedded search (BM25): {search.Url} with {loaded} sample passages in '{SearchServerCommand.SampleIndex}'.")).ConfigureAwait(false);
+        await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Rank1 proxy:             {proxy.Url} (model {modelPath} on {health?["model"]?["provider"]}), ready in {context.Time.GetElapsedTime(started).TotalSeconds:0.0} s.")).ConfigureAwait(false);
+        if (health?["model"]?["random_weights"]?.GetValue<bool>() == true)
+        {
+            await w.WriteLineAsync(
                 "NOTE: this is the random-weight TEST model: its scores and reasoning are meaningless noise; it shows the " +
                 "machinery, not the quality. For real judgements export jhu-clsp/rank1-0.5b with tools/export-model.sh and " +
                 "pass --model DIR (or set RANK1_MODEL_DIR).").ConfigureAwait(false);
         }
 
-        // First stage: BM25 over real HTTP, as an application would ask its cluster.
-        using var http = new HttpClient { BaseAddress = server.Url };
-        var search = new JsonObject
+        var body = new JsonObject
         {
             ["size"] = window,
+            ["_source"] = new JsonArray("title"),
             ["query"] = new JsonObject { ["multi_match"] = new JsonObject { ["query"] = query, ["fields"] = new JsonArray("title", "text") } },
         };
-        using var response = await http.PostAsJsonAsync($"{SearchServerCommand.SampleIndex}/_search", search, cancellationToken).ConfigureAwait(false);
-        var body = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
-        var hits = body?["hits"]?["hits"]?.AsArray().Select(h => new PassageRecord(h!["_id"]!.GetValue<string>(), h["_source"]?["title"]?.GetValue<string>(), h["_source"]!["text"]!.GetValue<string>())).ToArray() ?? [];
-        if (hits.Length == 0)
+        var searchPath = $"{SearchServerCommand.SampleIndex}/_search";
+        var bm25 = await PostAsync(http, new Uri(search.Url, searchPath), body, cancellationToken).ConfigureAwait(false);
+        var rerankStarted = context.Time.GetTimestamp();
+        var (reranked, status) = await PostWithStatusAsync(http, new Uri(proxy.Url, searchPath), body, cancellationToken).ConfigureAwait(false);
+        var elapsed = context.Time.GetElapsedTime(rerankStarted);
+
+        var left = Hits(bm25);
+        var right = Hits(reranked);
+        await w.WriteLineAsync().ConfigureAwait(false);
+        await w.WriteLineAsync($"Query: {query}    (X-Rank1-Rerank: {status})").ConfigureAwait(false);
+        await w.WriteLineAsync().ConfigureAwait(false);
+        await w.WriteLineAsync($"  {"BM25 order (backend)",-36}  {"Rank1 order (proxy)",-36}  score").ConfigureAwait(false);
+        for (var i = 0; i < Math.Max(left.Count, right.Count); i++)
         {
-            throw new CliException($"the query '{query}' matched nothing in the sample corpus: try another --query", ExitCodes.BadInput);
+            var l = i < left.Count ? left[i]["_id"]!.GetValue<string>() : string.Empty;
+            var r = i < right.Count ? right[i]["_id"]!.GetValue<string>() : string.Empty;
+            var score = i < right.Count ? right[i]["_score"]?.ToJsonString() ?? "-" : string.Empty;
+            await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {i + 1,2}. {l,-32}  {i + 1,2}. {r,-32}  {Trim(score)}")).ConfigureAwait(false);
         }
 
-        var started = context.Time.GetTimestamp();
-        var ranked = await engine.RerankAsync(query, hits.Select(p => (p.Title, p.Text)).ToArray(), settings: new JudgeSettings { MaxThinkTokens = budget },
-            cancellationToken: cancellationToken).ConfigureAwait(false);
-        var elapsed = context.Time.GetElapsedTime(started);
-
-        await context.Out.WriteLineAsync().ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"Query: {query}").ConfigureAwait(false);
-        await context.Out.WriteLineAsync().ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"  {"BM25 order",-32}  {"Rank1 order",-32}  score").ConfigureAwait(false);
-        for (var i = 0; i < hits.Length; i++)
+        if (right.Count > 0)
         {
-            var p = hits[ranked[i].Index];
-            await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"  {i + 1,2}. {hits[i].Id,-28}  {i + 1,2}. {p.Id,-28}  {ranked[i].Judgement.Score:0.0000}")).ConfigureAwait(false);
+            var top = right[0];
+            var fields = top["fields"];
+            await w.WriteLineAsync().ConfigureAwait(false);
+            await w.WriteLineAsync($"Top hit: {top["_id"]} \"{top["_source"]?["title"]}\" ({fields?["_rank1.ended"]?[0]} after {fields?["_rank1.reasoning_tokens"]?[0]} tokens)").ConfigureAwait(false);
+            await w.WriteLineAsync($"Reasoning: {fields?["_rank1.reasoning"]?[0]}").ConfigureAwait(false);
         }
 
-        var top = ranked[0];
-        await context.Out.WriteLineAsync().ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"Top passage: {hits[top.Index].Id} \"{hits[top.Index].Title}\" ({RerankOutput.End(top.Judgement.End)} after {top.Judgement.ReasoningTokens} tokens)").ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"Reasoning: {top.Judgement.Reasoning}").ConfigureAwait(false);
-        await context.Out.WriteLineAsync().ConfigureAwait(false);
-        await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"Judged {hits.Length} passages in {elapsed.TotalSeconds:0.00} s ({hits.Length / Math.Max(elapsed.TotalSeconds, 1e-9):0.0} passages/s, budget {budget} tokens).")).ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"Try it yourself: rank1-bridge search-server --sample, then curl -s 'localhost:9200/{SearchServerCommand.SampleIndex}/_search?q=onions&pretty'").ConfigureAwait(false);
+        await w.WriteLineAsync().ConfigureAwait(false);
+        await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Reranked {Math.Min(window, right.Count)} hits in {elapsed.TotalSeconds:0.00} s (budget {budget} tokens per passage).")).ConfigureAwait(false);
+        await w.WriteLineAsync("Try it (any Elasticsearch client works the same way, pointed at the proxy):").ConfigureAwait(false);
+        await w.WriteLineAsync($"  curl -s '{proxy.Url}{searchPath}?pretty' -H 'Content-Type: application/json' \\").ConfigureAwait(false);
+        await w.WriteLineAsync("    -d '{\"query\":{\"match\":{\"text\":\"why do onions make people cry\"}},\"_source\":[\"title\"]}'").ConfigureAwait(false);
+        if (args.Has("once"))
+        {
+            return ExitCodes.Ok;
+        }
+
+        await w.WriteLineAsync("The demo keeps serving; Ctrl+C stops it.").ConfigureAwait(false);
+        await w.FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await w.WriteLineAsync("Stopping.").ConfigureAwait(false);
+        }
+
         return ExitCodes.Ok;
+    }
+
+    private static string Trim(string score) =>
+        double.TryParse(score, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d.ToString("0.0000", CultureInfo.InvariantCulture) : score;
+
+    private static IReadOnlyList<JsonNode> Hits(JsonObject response) => response["hits"]?["hits"]?.AsArray().OfType<JsonNode>().ToArray() ?? [];
+
+    private static async Task<JsonObject> PostAsync(HttpClient http, Uri url, JsonObject body, CancellationToken cancellationToken) =>
+        (await PostWithStatusAsync(http, url, body, cancellationToken).ConfigureAwait(false)).Json;
+
+    private static async Task<(JsonObject Json, string Status)> PostWithStatusAsync(HttpClient http, Uri url, JsonObject body, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync(url, body, cancellationToken).ConfigureAwait(false);
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false) ?? new JsonObject();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new CliException($"{url} answered {(int)response.StatusCode}: {json.ToJsonString()}", ExitCodes.Failure);
+        }
+
+        return (json, response.Headers.TryGetValues("X-Rank1-Rerank", out var v) ? string.Join(", ", v) : "-");
     }
 }

@@ -67,7 +67,8 @@ internal static class HitRewriter
                 response["hits"]!["max_score"] = judged[0].Judgement.Score;
             }
 
-            if (response["took"] is JsonValue took && took.TryGetValue<long>(out var ms))
+            // Parse the JSON text: a JsonValue built in code may hold an int, one parsed from the wire a JsonElement.
+            if (response["took"] is JsonValue took && long.TryParse(took.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
             {
                 response["took"] = ms + (long)o.Elapsed.TotalMilliseconds;
             }

@@ -1,0 +1,171 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Rank1.Inference;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Search;
+
+namespace Rank1.SearchBridge.Tests;
+
+public sealed class QueryTextTests
+{
+    [Theory]
+    [InlineData("""{"match":{"text":"onion tears"}}""", "onion tears")]
+    [InlineData("""{"match":{"text":{"query":"onion tears","operator":"and"}}}""", "onion tears")]
+    [InlineData("""{"multi_match":{"query":"capital of france","fields":["a","b"]}}""", "capital of france")]
+    [InlineData("""{"query_string":{"query":"title:(rivers AND europe)"}}""", "title:(rivers AND europe)")]
+    [InlineData("""{"simple_query_string":{"query":"bread -trout"}}""", "bread -trout")]
+    [InlineData("""{"bool":{"must":[{"match":{"a":"first"}}],"should":{"match":{"b":"second"}},"filter":[{"match":{"c":"hidden"}}],"must_not":{"match":{"d":"no"}}}}""", "first second")]
+    [InlineData("""{"bool":{"must":[{"match":{"a":"same"}},{"match":{"b":"same"}}]}}""", "same")]
+    [InlineData("""{"match_all":{}}""", null)]
+    [InlineData("""{"term":{"topic":"x"}}""", null)]
+    public void Extract_ReadsTheScoringClauses(string query, string? expected) =>
+        Assert.Equal(expected, QueryText.Extract(JsonNode.Parse(query)));
+}
+
+public sealed class RerankPlanTests
+{
+    private static readonly RerankRule Rule = new() { Window = 7, MaxThinkTokens = 99, DeadlineMs = 1234, Instructions = "rule instructions", TitleField = "t" };
+
+    [Fact]
+    public void From_NoExt_UsesTheRuleAndLeavesTheBodyAlone()
+    {
+        var body = JsonNode.Parse("""{"query":{"match_all":{}}}""")!.AsObject();
+        var plan = RerankPlan.From(body, Rule);
+        Assert.True(plan.Enabled);
+        Assert.False(plan.RequestedByClient);
+        Assert.Equal((7, 99, 1234, "rule instructions", "t"), (plan.Window, plan.MaxThinkTokens, plan.DeadlineMs, plan.Instructions, plan.TitleField));
+        Assert.Equal(["text"], plan.Fields);
+        Assert.Equal("""{"query":{"match_all":{}}}""", body.ToJsonString());
+    }
+
+    [Fact]
+    public void From_Ext_OverridesEverySettingAndIsRemoved()
+    {
+        var body = JsonNode.Parse("""
+            {"query":{},"ext":{"other":{"x":1},"rank1":{"enabled":true,"window":3,"fields":["a","b"],"title_field":"h","query":"q",
+             "instructions":"i","max_think_tokens":5,"deadline_ms":50,"include_reasoning":false}}}
+            """)!.AsObject();
+        var plan = RerankPlan.From(body, Rule);
+        Assert.Equal((3, 5, 50, "i", "h", "q", false), (plan.Window, plan.MaxThinkTokens, plan.DeadlineMs, plan.Instructions, plan.TitleField, plan.QueryText, plan.IncludeReasoning));
+        Assert.Equal(["a", "b"], plan.Fields);
+        Assert.True(plan.RequestedByClient);
+        Assert.Equal("""{"query":{},"ext":{"other":{"x":1}}}""", body.ToJsonString()); // other ext plugins untouched
+    }
+
+    [Fact]
+    public void From_ExtOnly_RemovesTheWholeExtSection()
+    {
+        var body = JsonNode.Parse("""{"ext":{"rank1":{"enabled":false}}}""")!.AsObject();
+        var plan = RerankPlan.From(body, Rule);
+        Assert.False(plan.Enabled);
+        Assert.False(plan.RequestedByClient);
+        Assert.Equal("{}", body.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"window":1001}""", "[ext.rank1.window]")]
+    [InlineData("""{"window":2.5}""", "[ext.rank1.window]")]
+    [InlineData("""{"enabled":"yes"}""", "[ext.rank1.enabled]")]
+    [InlineData("""{"query":""}""", "[ext.rank1.query]")]
+    [InlineData("""{"fields":"text"}""", null)]
+    [InlineData("""{"fields":[1]}""", "[ext.rank1.fields]")]
+    [InlineData("""{"unknown":1}""", "[ext.rank1.unknown]")]
+    [InlineData("""[1]""", "[ext.rank1] must be an object")]
+    public void From_BadValues_NameTheField(string ext, string? named)
+    {
+        var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + ext + "}}")!.AsObject();
+        if (named is null)
+        {
+            Assert.Equal(["text"], RerankPlan.From(body, Rule).Fields);
+            return;
+        }
+
+        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule));
+        Assert.Equal(400, ex.Status);
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class RuleSetTests
+{
+    [Theory]
+    [InlineData("logs-2025", "logs")]
+    [InlineData("docs", "docs")]
+    [InlineData("docs,docs-archive", "docs")]
+    [InlineData("docs,logs-1", "default")]
+    [InlineData(null, "default")]
+    [InlineData("other", "default")]
+    public void Resolve_FirstRuleCoveringEveryIndexWins(string? expression, string expected)
+    {
+        var options = new ProxyOptions { Backend = "http://x" };
+        options.Indices.Add(new RerankRule { Pattern = "logs-*", Instructions = "logs" });
+        options.Indices.Add(new RerankRule { Pattern = "docs*", Instructions = "docs" });
+        options.Default = new RerankRule { Instructions = "default" };
+        Assert.Equal(expected, new RuleSet(Options.Create(options)).Resolve(expression).Instructions);
+    }
+}
+
+public sealed class HitRewriterTests
+{
+    private static JsonObject Response(int hits) => new()
+    {
+        ["took"] = 5,
+        ["hits"] = new JsonObject
+        {
+            ["total"] = new JsonObject { ["value"] = 123, ["relation"] = "eq" },
+            ["max_score"] = 9.0,
+            ["hits"] = new JsonArray(Enumerable.Range(0, hits).Select(i => (JsonNode)new JsonObject
+            {
+                ["_id"] = $"h{i}",
+                ["_score"] = 9.0 - i,
+                ["_source"] = new JsonObject { ["text"] = $"text {i}", ["title"] = new JsonArray($"title {i}", "second") },
+            }).ToArray()),
+        },
+        ["aggregations"] = new JsonObject { ["a"] = new JsonObject { ["value"] = 1 } },
+    };
+
+    private static PassageVerdict V(int index, double score, string source = "computed") =>
+        new(index, new Rank1Judgement(score, score >= 0.5, $"why {index}", 3, ReasoningEnd.Budget, 10, TimeSpan.Zero, TimeSpan.Zero), source);
+
+    [Fact]
+    public void Apply_Partial_JudgedByScoreThenUnjudgedWindowThenRest_SlicedToThePage()
+    {
+        var response = Response(6);
+        var outcome = new RerankOutcome(RerankStatus.Partial, [V(2, 0.9), V(0, 0.1), V(1, 0.6, "forced")], null, TimeSpan.FromMilliseconds(40));
+        HitRewriter.Apply(response, from: 1, size: 4, outcome, includeReasoning: false, explain: false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        // Full order: h2 (0.9), h1 (0.6), h0 (0.1), then h3.. in backend order; the page is positions 1..4.
+        Assert.Equal(["h1", "h0", "h3", "h4"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(0.6, hits[0]!["_score"]!.GetValue<double>());
+        Assert.Equal("forced", hits[0]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        Assert.Equal(8.0, hits[0]!["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
+        Assert.Null(hits[0]!["fields"]!["_rank1.reasoning"]);
+        Assert.Equal(6.0, hits[2]!["_score"]!.GetValue<double>()); // past the window: backend score, no fields
+        Assert.Null(hits[2]!["fields"]);
+        Assert.Equal(0.9, response["hits"]!["max_score"]!.GetValue<double>());
+        Assert.Equal("45", response["took"]!.ToJsonString());
+        Assert.Equal(123, response["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.NotNull(response["aggregations"]);
+    }
+
+    [Fact]
+    public void Apply_Fallback_KeepsBackendOrderAndScores()
+    {
+        var response = Response(4);
+        HitRewriter.Apply(response, 0, 2, new RerankOutcome(RerankStatus.FallbackError, [], "x", TimeSpan.Zero), true, false);
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h0", "h1"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(9.0, response["hits"]!["max_score"]!.GetValue<double>());
+        Assert.Null(hits[0]!["fields"]);
+    }
+
+    [Fact]
+    public void Passage_JoinsFieldsAndTakesTheFirstTitleValue()
+    {
+        var hit = Response(1)["hits"]!["hits"]![0]!.AsObject();
+        Assert.Equal(("title 0", "text 0 title 0 second"), HitRewriter.Passage(hit, ["text", "title"], "title"));
+        Assert.Equal((null, ""), HitRewriter.Passage(hit, ["missing"], null));
+    }
+}
