@@ -19,13 +19,16 @@ CONFIGURATION="${CONFIGURATION:-Release}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PHASES=()
-phase() { # phase NAME COMMAND...
+phase() { # phase NAME COMMAND... -- runs the command, records its duration, returns its exit status
   local name="$1"; shift
-  local start=$SECONDS
+  local start=$SECONDS status=0
   echo "==> $name"
-  "$@"
+  # Capture the status explicitly: inside a function called from `cmd || ...`, set -e is off, so a failing
+  # command would otherwise be forgotten and the script would exit 0 on failed tests.
+  "$@" || status=$?
   local took=$((SECONDS - start))
   PHASES+=("$(printf '%-28s %4ds' "$name" "$took")")
+  return $status
 }
 print_phases() {
   echo "==> phase durations"

@@ -1,0 +1,229 @@
+using System.Globalization;
+
+namespace Rank1.SearchBridge.Evaluation;
+
+/// <summary>Relevance judgments: query id -> document id -> grade (TREC qrels: <c>qid 0 docid rel</c>).</summary>
+public sealed class Qrels
+{
+    private readonly Dictionary<string, Dictionary<string, int>> _judgments;
+
+    private Qrels(Dictionary<string, Dictionary<string, int>> judgments) => _judgments = judgments;
+
+    /// <summary>Query ids that have judgments.</summary>
+    public IReadOnlyCollection<string> QueryIds => _judgments.Keys;
+
+    /// <summary>The judgments of one query (empty when it has none).</summary>
+    public IReadOnlyDictionary<string, int> For(string queryId) =>
+        _judgments.TryGetValue(queryId, out var j) ? j : new Dictionary<string, int>();
+
+    /// <summary>Parses TREC qrels. A malformed line is a <see cref="FormatException"/> naming its number.</summary>
+    public static Qrels Parse(IEnumerable<string> lines)
+    {
+        var result = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
+        var n = 0;
+        foreach (var line in lines)
+        {
+            n++;
+            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0)
+            {
+                continue;
+            }
+
+            if (parts.Length != 4 || !int.TryParse(parts[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var rel))
+            {
+                throw new FormatException($"line {n}: expected 'qid 0 docid relevance' (TREC qrels), got '{line}'");
+            }
+
+            if (!result.TryGetValue(parts[0], out var q))
+            {
+                q = new Dictionary<string, int>(StringComparer.Ordinal);
+                result[parts[0]] = q;
+            }
+
+            q[parts[2]] = rel;
+        }
+
+        return new Qrels(result);
+    }
+}
+
+/// <summary>One retrieved document of a run.</summary>
+public sealed record RunEntry(string DocId, double Score);
+
+/// <summary>
+/// Metrics as trec_eval computes them (relevance level 1: a grade of 1 or more is relevant; unjudged documents are
+/// non-relevant). A run is first ordered as trec_eval orders it: by score descending, ties by document id
+/// descending. Queries with judgments but no relevant document score 0.
+/// </summary>
+public static class TrecEval
+{
+    /// <summary>The metrics this evaluator knows, as named on the command line.</summary>
+    public static bool TryParseMetric(string name, out Metric metric)
+    {
+        metric = default;
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        var kind = at < 0 ? name : name[..at];
+        int? cut = at < 0 ? null : int.TryParse(name[(at + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c > 0 ? c : -1;
+        if (cut == -1)
+        {
+            return false;
+        }
+
+        MetricKind? k = kind.ToLowerInvariant() switch
+        {
+            "ndcg" => MetricKind.Ndcg,
+            "mrr" => MetricKind.Mrr,
+            "recall" => MetricKind.Recall,
+            "map" => MetricKind.Map,
+            "p" or "precision" => MetricKind.Precision,
+            _ => null,
+        };
+        if (k is null || (k != MetricKind.Map && cut is null))
+        {
+            return false;
+        }
+
+        metric = new Metric(k.Value, cut);
+        return true;
+    }
+
+    /// <summary>The run as trec_eval sees it: score descending, ties broken by document id descending.</summary>
+    public static IReadOnlyList<RunEntry> TrecOrder(IEnumerable<RunEntry> run) =>
+        run.OrderByDescending(e => e.Score).ThenByDescending(e => e.DocId, StringComparer.Ordinal).ToArray();
+
+    public static double Compute(Metric metric, IEnumerable<RunEntry> run, IReadOnlyDictionary<string, int> judgments)
+    {
+        var ranked = TrecOrder(run);
+        var numRel = judgments.Values.Count(r => r >= 1);
+        switch (metric.Kind)
+        {
+            case MetricKind.Ndcg:
+            {
+                // trec_eval ndcg_cut (Jarvelin and Kekalainen with base 2): gain = grade; the first rank is not
+                // discounted and rank r >= 2 is divided by log2(r). The ideal ranking comes from the judgments.
+                var k = metric.Cut!.Value;
+                var dcg = ranked.Take(k).Select((e, i) => Gain(judgments, e.DocId) / Discount(i)).Sum();
+                var ideal = judgments.Values.Where(g => g > 0).OrderDescending().Take(k).Select((g, i) => g / Discount(i)).Sum();
+                return ideal == 0 ? 0 : dcg / ideal;
+            }
+
+            case MetricKind.Mrr:
+            {
+                var k = metric.Cut!.Value;
+                for (var i = 0; i < Math.Min(k, ranked.Count); i++)
+                {
+                    if (Gain(judgments, ranked[i].DocId) >= 1)
+                    {
+                        return 1.0 / (i + 1);
+                    }
+                }
+
+                return 0;
+            }
+
+            case MetricKind.Recall:
+                return numRel == 0 ? 0 : (double)ranked.Take(metric.Cut!.Value).Count(e => Gain(judgments, e.DocId) >= 1) / numRel;
+            case MetricKind.Precision:
+                return (double)ranked.Take(metric.Cut!.Value).Count(e => Gain(judgments, e.DocId) >= 1) / metric.Cut!.Value;
+            default:
+            {
+                if (numRel == 0)
+                {
+                    return 0;
+                }
+
+                var found = 0;
+                var sum = 0.0;
+                for (var i = 0; i < ranked.Count; i++)
+                {
+                    if (Gain(judgments, ranked[i].DocId) >= 1)
+                    {
+                        found++;
+                        sum += (double)found / (i + 1);
+                    }
+                }
+
+                return sum / numRel;
+            }
+        }
+    }
+
+    /// <summary>trec_eval's discount for the 0-based position <paramref name="i"/>: 1 at the top, log2(i + 1) below.</summary>
+    internal static double Discount(int i) => i == 0 ? 1.0 : Math.Log2(i + 1);
+
+    private static int Gain(IReadOnlyDictionary<string, int> judgments, string docId) =>
+        judgments.TryGetValue(docId, out var g) && g > 0 ? g : 0;
+
+    /// <summary>
+    /// Two-sided paired randomisation (sign-flip) test on per-query differences: the share of random sign
+    /// assignments whose mean difference is at least as far from zero as the observed one. Seeded, so repeatable.
+    /// </summary>
+    public static double PairedRandomizationPValue(IReadOnlyList<double> a, IReadOnlyList<double> b, int permutations = 10_000, int seed = 42)
+    {
+        if (a.Count != b.Count)
+        {
+            throw new ArgumentException("The two runs must cover the same queries.", nameof(b));
+        }
+
+        if (a.Count == 0)
+        {
+            return 1.0;
+        }
+
+        var diffs = a.Zip(b, (x, y) => x - y).ToArray();
+        var observed = Math.Abs(diffs.Average());
+        if (observed == 0)
+        {
+            return 1.0;
+        }
+
+        var rng = new Random(seed);
+        var atLeast = 0;
+        for (var p = 0; p < permutations; p++)
+        {
+            var sum = 0.0;
+            foreach (var d in diffs)
+            {
+                sum += rng.Next(2) == 0 ? d : -d;
+            }
+
+            if (Math.Abs(sum / diffs.Length) >= observed - 1e-12)
+            {
+                atLeast++;
+            }
+        }
+
+        return (atLeast + 1.0) / (permutations + 1.0);
+    }
+}
+
+/// <summary>A metric kind.</summary>
+public enum MetricKind
+{
+    /// <summary>nDCG at a cut (trec_eval ndcg_cut).</summary>
+    Ndcg,
+
+    /// <summary>Reciprocal rank of the first relevant document, within a cut.</summary>
+    Mrr,
+
+    /// <summary>Recall at a cut.</summary>
+    Recall,
+
+    /// <summary>Precision at a cut.</summary>
+    Precision,
+
+    /// <summary>Mean average precision over the whole run.</summary>
+    Map,
+}
+
+/// <summary>A metric with its cut.</summary>
+public readonly record struct Metric(MetricKind Kind, int? Cut)
+{
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var name = Kind == MetricKind.Precision ? "p" : Kind.ToString().ToLowerInvariant(); // as the command line spells it
+        return Cut is { } c ? $"{name}@{c}" : name;
+    }
+}
