@@ -41,6 +41,18 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(backendOrder.Length, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
     }
 
+    [Theory]
+    [InlineData("do*/_search")]
+    [InlineData("docs,docs/_search")]
+    [InlineData("_search")]
+    public async Task IndexListsAndWildcards_AreReranked(string path)
+    {
+        var r = await _stack.SearchAsync(OnionQuery, path);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal((await _stack.BackendIdsAsync(OnionQuery)).Order(), r.Ids.Order());
+    }
+
     [Fact]
     public async Task Pagination_AcrossTheWindowEdge_IsRerankedWindowThenBackendOrder()
     {

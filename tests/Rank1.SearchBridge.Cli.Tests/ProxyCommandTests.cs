@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Rank1.EmbeddedSearch;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+public sealed partial class ProxyCommandTests
+{
+    [Fact]
+    public async Task Proxy_FromTheCommandLine_ServesRerankedSearches()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        {
+            (await seed.PutAsync("kb/_doc/1?refresh=true", new StringContent("""{"text":"tea leaves steep in hot water"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        }
+
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"Default":{"MaxThinkTokens":2,"Window":3}}}}""");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll"), "proxy", "--backend", backend.Url.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(psi)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            string? url = null;
+            while (url is null)
+            {
+                var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("proxy exited: " + await process.StandardError.ReadToEndAsync());
+                url = Listening().Match(line) is { Success: true } m ? m.Groups[1].Value : null;
+            }
+
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            using var response = await http.PostAsync("kb/_search", new StringContent("""{"query":{"match":{"text":"tea"}}}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+            var hit = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![0]!;
+            Assert.Equal(2, hit["fields"]!["_rank1.reasoning_tokens"]![0]!.GetValue<int>()); // the --config file's budget
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Proxy_BadBackend_FailsWithTheKeyName()
+    {
+        var result = await CliRunner.RunAsync("proxy", "--backend", "nonsense", "--model", TestPaths.TinyModel, "--port", "0");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Rank1:Proxy:Backend", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxy_MissingConfigFile_IsABadInput()
+    {
+        var result = await CliRunner.RunAsync("proxy", "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--config", "/nonexistent/proxy.json");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains("/nonexistent/proxy.json: configuration file not found", result.Error, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("listening on (http://\\S+)")]
+    private static partial Regex Listening();
+}
