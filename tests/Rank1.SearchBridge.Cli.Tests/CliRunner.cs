@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
 
@@ -21,19 +21,10 @@ internal static class CliRunner
     /// <summary>Runs the built rank1-bridge as a real process (so Program.cs, exit codes and streams are what a user sees).</summary>
     public static async Task<CliResult> RunProcessAsync(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return new CliResult(process.ExitCode, await stdout, await stderr);
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", [Dll, .. args]));
+        return new CliResult(r.ExitCode, r.Out, r.Error);
     }
+
+    /// <summary>The built tool, next to the test assembly.</summary>
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll");
 }

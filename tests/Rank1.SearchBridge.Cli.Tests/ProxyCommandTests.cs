@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rank1.EmbeddedSearch;
@@ -19,24 +18,11 @@ public sealed partial class ProxyCommandTests
 
         var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"Default":{"MaxThinkTokens":2,"Window":3}}}}""");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll"), "proxy", "--backend", backend.Url.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "proxy", "--backend", backend.Url.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            string? url = null;
-            while (url is null)
-            {
-                var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("proxy exited: " + await process.StandardError.ReadToEndAsync());
-                url = Listening().Match(line) is { Success: true } m ? m.Groups[1].Value : null;
-            }
-
-            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            using var http = new HttpClient { BaseAddress = url };
             using var response = await http.PostAsync("kb/_search", new StringContent("""{"query":{"match":{"text":"tea"}}}""", System.Text.Encoding.UTF8, "application/json"));
             Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
             var hit = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![0]!;
@@ -44,8 +30,7 @@ public sealed partial class ProxyCommandTests
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await TestProcess.StopAsync(process);
         }
     }
 

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
 
@@ -9,28 +9,10 @@ public sealed partial class SearchServerCommandTests
     [Fact]
     public async Task SearchServer_WithSample_ServesTheCorpusOverHttpUntilStopped()
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll"));
-        foreach (var a in new[] { "search-server", "--port", "0", "--sample" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, "search-server", "--port", "0", "--sample"]), Listening());
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            string? url = null;
-            while (url is null)
-            {
-                var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("search-server exited: " + await process.StandardError.ReadToEndAsync());
-                if (Listening().Match(line) is { Success: true } m)
-                {
-                    url = m.Groups[1].Value;
-                }
-            }
-
-            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            using var http = new HttpClient { BaseAddress = url };
             var count = JsonNode.Parse(await http.GetStringAsync("rank1-sample/_count"))!;
             Assert.Equal(210, count["count"]!.GetValue<int>());
             var hits = JsonNode.Parse(await http.GetStringAsync("rank1-sample/_search?q=penguins"))!;
@@ -38,8 +20,7 @@ public sealed partial class SearchServerCommandTests
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await TestProcess.StopAsync(process);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Elastic.Clients.Elasticsearch;
@@ -77,7 +76,7 @@ public sealed class ClientTests
     public async Task JavaScriptClients_RerankedSearchAndPassThrough(string client, SearchFlavor flavor)
     {
         await using var stack = await ProxyStack.StartAsync(flavor: flavor);
-        var result = await RunNodeAsync("proxy-clients-smoke.mjs", client, stack.Proxy.Url.ToString(), ProxyStack.Index);
+        var result = await TestProcess.RunNodeAsync("proxy-clients-smoke.mjs", client, stack.Proxy.Url.ToString(), ProxyStack.Index);
         Assert.Equal("applied", result["rerank"]!.GetValue<string>());
         Assert.Equal(ProxyStack.Corpus.Length, result["count"]!.GetValue<int>()); // _count passed through
         var rank1 = result["rank1Scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()).ToArray();
@@ -91,24 +90,5 @@ public sealed class ClientTests
             var error = await stack.SearchAsync("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"window":0}}}""");
             Assert.False(error.Headers.Contains("X-Elastic-Product")); // OpenSearch clients get no Elastic product header
         }
-    }
-
-    internal static async Task<JsonNode> RunNodeAsync(string script, params string[] args)
-    {
-        var folder = Path.Combine(TestPaths.RepoRoot, "tests", "node");
-        var psi = new ProcessStartInfo("node") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(script);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"node {script} failed: {await stderr}");
-        return JsonNode.Parse((await stdout).Trim().Split('\n')[^1])!;
     }
 }

@@ -185,7 +185,8 @@ public sealed class PassThroughTests
         }
 
         Assert.Equal(200, recovered!.Status);
-        Assert.Equal("applied", recovered.Rerank);
+        Assert.Contains(recovered.Rerank, new[] { "applied", "cached" }); // the first search's reasoning may have been stored
+
         Assert.Equal(200, (await stack.SendAsync(HttpMethod.Get, "docs/_doc/d01")).Status);
     }
 }

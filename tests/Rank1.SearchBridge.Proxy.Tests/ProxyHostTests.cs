@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rank1.EmbeddedSearch;
@@ -18,31 +17,20 @@ public sealed partial class ProxyHostTests
         return dll;
     }
 
-    private static Process Start(Dictionary<string, string> environment)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(HostDll())! };
-        psi.ArgumentList.Add(HostDll());
-        psi.Environment["Urls"] = "http://127.0.0.1:0";
-        psi.Environment["Rank1__Model__Path"] = TestPaths.TinyModel;
-        psi.Environment["Rank1__Model__ExecutionProvider"] = "Cpu";
-        foreach (var (k, v) in environment)
+    private static System.Diagnostics.ProcessStartInfo Host(Dictionary<string, string> environment) =>
+        TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), new Dictionary<string, string>(environment)
         {
-            psi.Environment[k] = v;
-        }
-
-        return Process.Start(psi)!;
-    }
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1__Model__Path"] = TestPaths.TinyModel,
+            ["Rank1__Model__ExecutionProvider"] = "Cpu",
+        });
 
     [Fact]
     public async Task BadBackendSetting_HostStopsAtBootNamingTheKey()
     {
-        using var process = Start(new() { ["Rank1__Proxy__Backend"] = "not-a-url" });
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.NotEqual(0, process.ExitCode);
-        Assert.Contains("Rank1:Proxy:Backend", await output + await error, StringComparison.Ordinal);
+        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Proxy__Backend"] = "not-a-url" }));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("Rank1:Proxy:Backend", result.Out + result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -54,18 +42,10 @@ public sealed partial class ProxyHostTests
             (await seed.PutAsync("notes/_doc/1?refresh=true", new StringContent("""{"text":"onions make eyes water"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         }
 
-        using var process = Start(new() { ["Rank1__Proxy__Backend"] = backend.Url.ToString(), ["Rank1__Proxy__Default__MaxThinkTokens"] = "2" });
+        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Proxy__Backend"] = backend.Url.ToString(), ["Rank1__Proxy__Default__MaxThinkTokens"] = "2" }), Listening());
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            string? url = null;
-            while (url is null)
-            {
-                var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("host exited: " + await process.StandardError.ReadToEndAsync());
-                url = Listening().Match(line) is { Success: true } m ? m.Groups[1].Value : null;
-            }
-
-            using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
+            using var http = new HttpClient { BaseAddress = url };
             var health = JsonNode.Parse(await http.GetStringAsync("_rank1/health"))!;
             Assert.Equal("green", health["status"]!.GetValue<string>());
             using var response = await http.PostAsync("notes/_search", new StringContent("""{"query":{"match":{"text":"onions"}}}""", System.Text.Encoding.UTF8, "application/json"));
@@ -73,8 +53,7 @@ public sealed partial class ProxyHostTests
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await TestProcess.StopAsync(process);
         }
     }
 

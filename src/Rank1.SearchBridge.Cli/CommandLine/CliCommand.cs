@@ -16,6 +16,20 @@ internal sealed class CliContext
     public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 
     public string CurrentDirectory { get; init; } = Environment.CurrentDirectory;
+
+    /// <summary>For commands that serve (proxy, search-server, demo): returns when the user presses Ctrl+C.</summary>
+    public async Task ServeUntilCancelledAsync(CancellationToken cancellationToken)
+    {
+        await Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await Out.WriteLineAsync("Stopping.").ConfigureAwait(false);
+        }
+    }
 }
 
 /// <summary>One <c>rank1-bridge</c> sub-command.</summary>

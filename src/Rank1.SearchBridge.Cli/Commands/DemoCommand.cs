@@ -113,15 +113,7 @@ internal sealed class DemoCommand : CliCommand
         }
 
         await w.WriteLineAsync("The demo keeps serving; Ctrl+C stops it.").ConfigureAwait(false);
-        await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            await w.WriteLineAsync("Stopping.").ConfigureAwait(false);
-        }
+        await context.ServeUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
 
         return ExitCodes.Ok;
     }

@@ -59,15 +59,7 @@ internal sealed class ProxyCommand : CliCommand
         await using (proxy.ConfigureAwait(false))
         {
             await context.Out.WriteLineAsync($"Rank1 proxy listening on {proxy.Url}. Point your Elasticsearch/OpenSearch client there. Ctrl+C stops it.").ConfigureAwait(false);
-            await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                await context.Out.WriteLineAsync("Stopping.").ConfigureAwait(false);
-            }
+            await context.ServeUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return ExitCodes.Ok;

@@ -50,15 +50,7 @@ internal sealed class SearchServerCommand : CliCommand
             }
 
             await context.Out.WriteLineAsync($"Embedded search ({options.Flavor}) listening on {server.Url} {(options.DataPath is null ? "(in memory)" : $"(data in {options.DataPath})")}. Ctrl+C stops it.").ConfigureAwait(false);
-            await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                await context.Out.WriteLineAsync("Stopping.").ConfigureAwait(false);
-            }
+            await context.ServeUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return ExitCodes.Ok;

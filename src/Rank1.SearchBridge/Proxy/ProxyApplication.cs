@@ -14,6 +14,7 @@ using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Search;
+using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -30,6 +31,8 @@ public static class ProxyApplication
     public static IServiceCollection AddRank1Proxy(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ReasoningStoreOptions>().Bind(configuration.GetSection(ReasoningStoreOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPassageJudge>(sp =>
@@ -50,6 +53,7 @@ public static class ProxyApplication
         services.AddSingleton<BackendClient>();
         services.AddSingleton<RuleSet>();
         services.AddSingleton<RerankExecutor>();
+        services.AddSingleton<ReasoningStore>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();

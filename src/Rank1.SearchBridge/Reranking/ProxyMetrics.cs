@@ -19,6 +19,7 @@ public sealed class ProxyMetrics
         Fallbacks = factory.CreateCounter("rank1_fallbacks_total", "Searches answered in backend order, by reason.", "reason");
         QueueDepth = factory.CreateGauge("rank1_rerank_queue_depth", "Reranks running or waiting for the model.");
         BackendFailures = factory.CreateCounter("rank1_backend_failures_total", "Backend calls that failed (unreachable, timeout, open circuit).", "kind");
+        StoreWrites = factory.CreateCounter("rank1_reasoning_store_operations_total", "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.", "outcome");
     }
 
     /// <summary>The registry the metrics endpoint serves.</summary>
@@ -39,4 +40,6 @@ public sealed class ProxyMetrics
     internal Gauge QueueDepth { get; }
 
     internal Counter BackendFailures { get; }
+
+    internal Counter StoreWrites { get; }
 }

@@ -7,7 +7,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Rank1.SearchBridge.Backend;
+using Rank1.Inference;
+using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
 using Rank1.Shared;
 
 namespace Rank1.SearchBridge.Search;
@@ -19,7 +22,7 @@ internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<strin
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
-internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, RuleSet rules, ProxyMetrics metrics, ILogger<SearchProxy> logger)
+internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, ReasoningStore store, RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
     private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -164,8 +167,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         }
         else
         {
-            outcome = await reranker.RerankAsync(queryText!, plan.Instructions, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(),
-                plan.MaxThinkTokens, TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
+            outcome = await RerankWindowAsync(index, queryText!, plan, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
@@ -191,6 +193,78 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     }
 
     private const string NoQueryText = "no query text to judge";
+
+    /// <summary>
+    /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
+    /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
+    /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
+    /// </summary>
+    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var fingerprint = ReasoningKeys.Fingerprint(queryText, plan.Instructions, plan.MaxThinkTokens, plan.Fields, plan.TitleField);
+        var keys = window.Select(p =>
+        {
+            var hit = hits[p.Index];
+            var targetIndex = hit["_index"]?.GetValue<string>() ?? index ?? "_all";
+            var docId = hit["_id"]?.GetValue<string>() ?? string.Empty;
+            return (Passage: p, TargetIndex: targetIndex, DocId: docId,
+                Id: ReasoningKeys.DocumentId(reranker.ModelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
+                Hash: ReasoningKeys.PassageHash(Rank1Prompt.PassageText(p.Title, p.Text)));
+        }).ToArray();
+
+        var stored = await store.LookupAsync(keys.Select(k => k.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        var cached = new List<PassageVerdict>();
+        var misses = new List<PassageToJudge>();
+        foreach (var k in keys)
+        {
+            if (stored.TryGetValue(k.Id, out var s) && s.PassageHash == k.Hash && s.ModelId == reranker.ModelId)
+            {
+                cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), "cached"));
+            }
+            else
+            {
+                misses.Add(k.Passage);
+            }
+        }
+
+        metrics.CacheHits.Inc(cached.Count);
+        if (misses.Count == 0)
+        {
+            return new RerankOutcome(RerankStatus.Cached, cached, null, time.GetElapsedTime(started));
+        }
+
+        var computed = await reranker.RerankAsync(queryText, plan.Instructions, misses, plan.MaxThinkTokens, TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
+        var byIndex = keys.ToDictionary(k => k.Passage.Index);
+        foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
+        {
+            // Forced (deadline) judgements are weaker than the model's own: they are not stored.
+            var k = byIndex[v.Index];
+            var j = v.Judgement;
+            store.Enqueue(new JudgementToStore(k.Id, new JsonObject
+            {
+                ["model_id"] = reranker.ModelId,
+                ["prompt_version"] = Rank1Prompt.Version,
+                ["target_index"] = k.TargetIndex,
+                ["doc_id"] = k.DocId,
+                ["fingerprint"] = fingerprint,
+                ["query"] = queryText,
+                ["instructions"] = plan.Instructions,
+                ["passage_hash"] = k.Hash,
+                ["score"] = j.Score,
+                ["relevant"] = j.Relevant,
+                ["reasoning"] = j.Reasoning,
+                ["reasoning_tokens"] = j.ReasoningTokens,
+                ["ended"] = j.End.ToString().ToLowerInvariant(),
+                ["created"] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+                ["compute_ms"] = (long)(j.PrefillTime + j.DecodeTime).TotalMilliseconds,
+            }));
+        }
+
+        return computed.Status is RerankStatus.Applied or RerankStatus.Partial
+            ? computed with { Verdicts = [.. computed.Verdicts, .. cached], Elapsed = time.GetElapsedTime(started) }
+            : computed;
+    }
 
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
     private static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)

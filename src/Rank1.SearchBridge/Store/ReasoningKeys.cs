@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Rank1.SearchBridge.Store;
+
+/// <summary>
+/// The keys of the reasoning store, defined once here.
+/// <list type="bullet">
+/// <item><b>Query fingerprint</b>: SHA-256 of the normalised query text, the normalised instructions and the rerank
+/// settings that change a judgement (reasoning budget, passage fields, title field). Normalisation: Unicode NFKC,
+/// lower case (invariant), runs of white space collapsed to one space, trimmed. Window and deadline do not change
+/// a passage's judgement and are not part of it.</item>
+/// <item><b>Passage hash</b>: SHA-256 of the exact passage text the model judged (title and text as joined in the
+/// prompt). A changed document has a new hash, so its stored reasoning is not reused.</item>
+/// <item><b>Document id</b>: SHA-256 of (model id, prompt version, target index, document id, fingerprint): writing
+/// the same judgement twice addresses the same document.</item>
+/// </list>
+/// </summary>
+public static partial class ReasoningKeys
+{
+    /// <summary>The fingerprint of a query and the settings that change its judgements.</summary>
+    public static string Fingerprint(string query, string? instructions, int maxThinkTokens, IReadOnlyList<string> fields, string? titleField) =>
+        Sha256(string.Join('\u001f', "fp-v1", Normalize(query), Normalize(instructions ?? string.Empty),
+            maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty));
+
+    /// <summary>The hash of the passage text exactly as judged.</summary>
+    public static string PassageHash(string passageText) => Sha256(passageText);
+
+    /// <summary>The <c>_id</c> of a stored judgement.</summary>
+    public static string DocumentId(string modelId, string promptVersion, string targetIndex, string docId, string fingerprint) =>
+        Sha256(string.Join('\u001f', modelId, promptVersion, targetIndex, docId, fingerprint));
+
+    /// <summary>NFKC, lower case, white space collapsed, trimmed.</summary>
+    public static string Normalize(string text) =>
+        Whitespace().Replace(text.Normalize(NormalizationForm.FormKC).ToLowerInvariant(), " ").Trim();
+
+    private static string Sha256(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+}

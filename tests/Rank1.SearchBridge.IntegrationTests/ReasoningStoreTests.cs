@@ -1,0 +1,197 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Rank1.EmbeddedSearch;
+using Rank1.Inference;
+using Rank1.Inference.Model;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>The real tiny model, with every call counted.</summary>
+internal sealed class CountingEngine : IPassageJudge, IDisposable
+{
+    private readonly Rank1Engine _engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public List<string> Judged { get; } = [];
+
+    public string ModelId => _engine.ModelId;
+
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _calls);
+        lock (Judged)
+        {
+            Judged.Add(input.Text);
+        }
+
+        return _engine.JudgeAsync(input, settings, cancellationToken);
+    }
+
+    public void Dispose() => _engine.Dispose();
+}
+
+public sealed class ReasoningStoreTests
+{
+    private const string Query = """{"query":{"match":{"text":"onion eyes"}}}""";
+
+    private static async Task<long> StoredCountAsync(ProxyStack stack, long atLeast)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+        var count = 0L;
+        for (var attempt = 0; attempt < 80 && count < atLeast; attempt++)
+        {
+            await http.PostAsync("rank1-reasoning/_refresh", null);
+            var r = await http.GetAsync("rank1-reasoning/_count");
+            count = r.IsSuccessStatusCode ? JsonNode.Parse(await r.Content.ReadAsStringAsync())!["count"]!.GetValue<long>() : 0;
+            if (count < atLeast)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        return count;
+    }
+
+    private static string[] Sources(HttpResult r) =>
+        r.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()).ToArray();
+
+    [Fact]
+    public async Task RepeatedSearch_IsAnsweredFromTheStore_WithZeroModelCalls()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(engine));
+        var first = await stack.SearchAsync(Query);
+        Assert.Equal("applied", first.Rerank);
+        Assert.Equal(5, engine.Calls);
+        Assert.Equal(5, await StoredCountAsync(stack, 5));
+
+        var second = await stack.SearchAsync(Query);
+        Assert.Equal("cached", second.Rerank);
+        Assert.Equal(5, engine.Calls); // no model call
+        Assert.Equal(first.Ids, second.Ids);
+        Assert.All(Sources(second), s => Assert.Equal("cached", s));
+        var a = first.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["_score"]!.GetValue<double>());
+        var b = second.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["_score"]!.GetValue<double>());
+        Assert.Equal(a, b);
+        Assert.Equal(first.Json["hits"]!["hits"]![0]!["fields"]!["_rank1.reasoning"]!.ToJsonString(), second.Json["hits"]!["hits"]![0]!["fields"]!["_rank1.reasoning"]!.ToJsonString());
+
+        // The same words, spaced and cased differently, are the same query (fingerprint normalisation).
+        var third = await stack.SearchAsync("""{"query":{"match":{"text":"  Onion   EYES "}}}""");
+        Assert.Equal("cached", third.Rerank);
+        Assert.Contains("rank1_reasoning_cache_hits_total 10", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ChangedDocument_IsReJudged_AndOnlyIt()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(engine));
+        await stack.SearchAsync(Query);
+        await StoredCountAsync(stack, 5);
+
+        var changed = await stack.SendAsync(HttpMethod.Put, "docs/_doc/d01?refresh=true",
+            """{"title":"Onion tears","text":"Chopping an onion sends a sulfur gas to the eyes, which sting and water.","topic":"food"}""");
+        Assert.Equal(200, changed.Status);
+
+        var after = await stack.SearchAsync(Query);
+        Assert.Equal("applied", after.Rerank);
+        Assert.Equal(6, engine.Calls); // exactly one more judgement
+        Assert.Contains("Chopping an onion sends a sulfur gas to the eyes, which sting and water.", engine.Judged);
+        var hits = after.Json["hits"]!["hits"]!.AsArray().Take(5).ToArray();
+        Assert.Equal("computed", hits.Single(h => h!["_id"]!.GetValue<string>() == "d01")!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        Assert.All(hits.Where(h => h!["_id"]!.GetValue<string>() != "d01"), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task StoredReasoning_IsNeverAttachedToAnotherIndexsHits()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(engine));
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            var bulk = new StringBuilder();
+            foreach (var (id, title, text, topic) in ProxyStack.Corpus)
+            {
+                bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = "docs-copy", ["_id"] = id } }.ToJsonString()).Append('\n');
+                bulk.Append(new JsonObject { ["title"] = title, ["text"] = text, ["topic"] = topic }.ToJsonString()).Append('\n');
+            }
+
+            (await backend.PostAsync("_bulk?refresh=true", new StringContent(bulk.ToString(), Encoding.UTF8, "application/x-ndjson"))).EnsureSuccessStatusCode();
+        }
+
+        await stack.SearchAsync(Query);
+        await StoredCountAsync(stack, 5);
+        var copy = await stack.SearchAsync(Query, "docs-copy/_search");
+        Assert.Equal("applied", copy.Rerank); // same ids, same text, other index: judged afresh
+        Assert.Equal(10, engine.Calls);
+        Assert.All(Sources(copy), s => Assert.Equal("computed", s));
+        Assert.Equal(10, await StoredCountAsync(stack, 10));
+    }
+
+    [Fact]
+    public async Task WriteFailures_AreCountedAndLogged_NeverThrownIntoTheSearch()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            // A reasoning index whose mapping cannot take the documents: every write fails.
+            (await backend.PutAsync("rank1-reasoning", ProxyStack.Json("""{"mappings":{"properties":{"relevant":{"type":"integer"}}}}"""))).EnsureSuccessStatusCode();
+        }
+
+        var r = await stack.SearchAsync(Query);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        string metrics = "";
+        for (var attempt = 0; attempt < 50 && !metrics.Contains("outcome=\"failed\"", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+            metrics = await stack.Http.GetStringAsync("_rank1/metrics");
+        }
+
+        Assert.Contains("rank1_reasoning_store_operations_total{outcome=\"failed\"} 5", metrics, StringComparison.Ordinal);
+        Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank); // nothing was stored, the model is asked again
+    }
+
+    [Fact]
+    public async Task WritingTheSameJudgementTwice_IsANoOp()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var metrics = new ProxyMetrics();
+        using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
+        var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null));
+        var doc = new JsonObject
+        {
+            ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = "d1", ["fingerprint"] = "f", ["query"] = "q",
+            ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
+            ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
+        };
+        await using (var store = new ReasoningStore(client, options, metrics, NullLogger<ReasoningStore>.Instance))
+        {
+            store.Enqueue(new JudgementToStore(id, doc));
+            await Task.Delay(300);
+            store.Enqueue(new JudgementToStore(id, (JsonObject)doc.DeepClone()));
+        }
+
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await http.PostAsync("rank1-reasoning/_refresh", null);
+        var count = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>();
+        Assert.Equal(1, count);
+        var stored = JsonNode.Parse(await http.GetStringAsync($"rank1-reasoning/_doc/{id}"))!;
+        Assert.Equal(1, stored["_version"]!.GetValue<int>()); // the second write changed nothing
+        Assert.Equal(1, metrics.StoreWrites.WithLabels("written").Value);
+        Assert.Equal(1, metrics.StoreWrites.WithLabels("already_stored").Value);
+        var mapping = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_mapping"))!;
+        Assert.Equal("text", mapping["rank1-reasoning"]!["mappings"]!["properties"]!["reasoning"]!["type"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Rank1.Testing;
+
+/// <summary>Real processes for tests: a command run to completion, a node script, or a server waited on until it listens.</summary>
+internal static class TestProcess
+{
+    public sealed record Result(int ExitCode, string Out, string Error);
+
+    public static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            psi.WorkingDirectory = workingDirectory;
+        }
+
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        return psi;
+    }
+
+    /// <summary>Runs to completion (at most two minutes) and returns exit code and output.</summary>
+    public static async Task<Result> RunAsync(ProcessStartInfo psi)
+    {
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs a script of tests/node and parses the JSON line it prints last; fails the test on a non-zero exit.</summary>
+    public static async Task<JsonNode> RunNodeAsync(string script, params string[] args)
+    {
+        var folder = Path.Combine(TestPaths.RepoRoot, "tests", "node");
+        Assert.True(Directory.Exists(Path.Combine(folder, "node_modules")), "tests/node/node_modules is missing: run ./build.sh setup");
+        var result = await RunAsync(StartInfo("node", [script, .. args], folder));
+        Assert.True(result.ExitCode == 0, $"node {script} failed: {result.Error}");
+        return JsonNode.Parse(result.Out.Trim().Split('\n')[^1])!;
+    }
+
+    /// <summary>
+    /// Starts a server process and reads its standard output until a line matches <paramref name="listening"/>, whose
+    /// first group is the URL. The caller kills the process (<see cref="StopAsync"/>).
+    /// </summary>
+    public static async Task<(Process Process, Uri Url)> StartServerAsync(ProcessStartInfo psi, Regex listening)
+    {
+        var process = Process.Start(psi)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (true)
+        {
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            if (line is null)
+            {
+                var error = await process.StandardError.ReadToEndAsync();
+                process.Dispose();
+                throw new InvalidOperationException($"{psi.FileName} exited before listening: {error}");
+            }
+
+            if (listening.Match(line) is { Success: true } m)
+            {
+                var url = m.Groups[1].Value;
+                return (process, new Uri(url.EndsWith('/') ? url : url + "/"));
+            }
+        }
+    }
+
+    public static async Task StopAsync(Process process)
+    {
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        process.Dispose();
+    }
+}
