@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch.Indexing;
 
@@ -111,14 +112,14 @@ internal sealed partial class IndexCatalog : IDisposable
         {
             if (raw.StartsWith('-') && result.Count > 0)
             {
-                var exclude = Glob(raw[1..]);
+                var exclude = JsonPaths.Wildcard(raw[1..]);
                 result.RemoveAll(i => exclude.IsMatch(i.Name));
                 continue;
             }
 
             if (raw.Contains('*', StringComparison.Ordinal) && allowWildcards)
             {
-                var glob = Glob(raw);
+                var glob = JsonPaths.Wildcard(raw);
                 result.AddRange(All.Where(i => glob.IsMatch(i.Name) && !result.Contains(i)));
                 continue;
             }
@@ -175,9 +176,6 @@ internal sealed partial class IndexCatalog : IDisposable
 
         _indices.Clear();
     }
-
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
 
     [GeneratedRegex("[ \"*\\\\<|,>/?#:]")]
     private static partial Regex InvalidChars();

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
 using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch.Querying;
 
@@ -52,7 +53,7 @@ internal static class Aggregations
             }
 
             var sourcePath = targets.Select(t => t.Index.Mapping.SourcePath(field)).FirstOrDefault(p => p is not null) ?? field;
-            var values = matches.Select(m => SearchExecutor.Values(m.Source, sourcePath).ToArray()).ToArray();
+            var values = matches.Select(m => JsonPaths.Values(m.Source, sourcePath).ToArray()).ToArray();
             var (typedName, value) = type == "terms"
                 ? Terms(mapping, values, (JsonObject)body!)
                 : Metric(type, mapping, values);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Lucene.Net.Analysis;
 using Lucene.Net.Analysis.TokenAttributes;
 using Lucene.Net.Index;
@@ -9,6 +8,7 @@ using Lucene.Net.QueryParsers.Classic;
 using Lucene.Net.QueryParsers.Simple;
 using Lucene.Net.Search;
 using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Shared;
 using ClassicOperator = Lucene.Net.QueryParsers.Classic.Operator;
 
 namespace Rank1.EmbeddedSearch.Querying;
@@ -18,7 +18,7 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// <c>match_phrase</c>, <c>multi_match</c>, <c>term</c>, <c>terms</c>, <c>ids</c>, <c>range</c>, <c>bool</c>,
 /// <c>query_string</c>, <c>simple_query_string</c>. Anything else is a 400 <c>parsing_exception</c> that names it.
 /// </summary>
-internal sealed partial class QueryTranslator
+internal sealed class QueryTranslator
 {
     public static readonly IReadOnlyList<string> Supported =
         ["match_all", "match_none", "match", "match_phrase", "multi_match", "term", "terms", "ids", "range", "bool", "query_string", "simple_query_string"];
@@ -383,7 +383,7 @@ internal sealed partial class QueryTranslator
             return [pattern];
         }
 
-        var regex = new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+        var regex = JsonPaths.Wildcard(pattern);
         // "*" means every field that full-text search makes sense on: text fields, and keyword fields that are not multi-fields.
         return _index.Mapping.AllPaths()
             .Where(p => regex.IsMatch(p.Key) && (p.Value.Kind == FieldKind.Text || (pattern != "*" && p.Value.Kind == FieldKind.Keyword)))

@@ -5,6 +5,7 @@ using Lucene.Net.Search;
 using Lucene.Net.Search.Highlight;
 using Lucene.Net.Util;
 using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch.Querying;
 
@@ -309,7 +310,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
         var analyzer = hit.Index.QueryAnalyzer();
         foreach (var (pattern, fieldSpec) in fieldSpecs)
         {
-            var glob = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$");
+            var glob = JsonPaths.Wildcard(pattern);
             foreach (var (field, mapping) in hit.Index.Mapping.AllPaths().Where(p => p.Value.Kind == FieldKind.Text && glob.IsMatch(p.Key)))
             {
                 var fragmentSize = fieldSpec?["fragment_size"]?.GetValue<int>() ?? spec["fragment_size"]?.GetValue<int>() ?? 100;
@@ -320,7 +321,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
                     TextFragmenter = count == 0 ? new NullFragmenter() : new SimpleSpanFragmenter(scorer, fragmentSize),
                 };
                 var fragments = new JsonArray();
-                foreach (var text in Values(source, field))
+                foreach (var text in JsonPaths.Values(source, field))
                 {
                     using var stream = analyzer.GetTokenStream(field, text);
                     foreach (var f in highlighter.GetBestFragments(stream, text, count == 0 ? 1 : count))
@@ -337,24 +338,6 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
         }
 
         return result;
-    }
-
-    /// <summary>The string values at a dotted path of a source document (arrays flattened).</summary>
-    internal static IEnumerable<string> Values(JsonNode? source, string path)
-    {
-        IEnumerable<JsonNode?> current = [source];
-        foreach (var part in path.Split('.'))
-        {
-            current = current.SelectMany(n => n switch
-            {
-                JsonObject o => o[part] is JsonArray a ? a.ToArray() : [o[part]],
-                JsonArray a => a.Select(x => (x as JsonObject)?[part]),
-                _ => [],
-            });
-        }
-
-        return current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonValue>()
-            .Select(v => v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString());
     }
 
     internal static JsonObject Shards(int total) => new() { ["total"] = total, ["successful"] = total, ["skipped"] = 0, ["failed"] = 0 };

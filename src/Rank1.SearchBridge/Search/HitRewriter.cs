@@ -1,8 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.Inference;
 using Rank1.SearchBridge.Reranking;
+using Rank1.Shared;
 
 namespace Rank1.SearchBridge.Search;
 
@@ -25,26 +25,16 @@ internal static class HitRewriter
         return (title, text);
     }
 
+    // The hit's _source values at the path, else its stored/docvalue "fields" of that name.
     private static IEnumerable<string> Values(JsonObject hit, string path)
     {
-        IEnumerable<JsonNode?> current = [hit["_source"]];
-        foreach (var part in path.Split('.'))
-        {
-            current = current.SelectMany(n => n switch
-            {
-                JsonObject o => o[part] is JsonArray a ? a.ToArray() : [o[part]],
-                JsonArray a => a.Select(x => (x as JsonObject)?[part]),
-                _ => [],
-            });
-        }
-
-        var values = current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonValue>().ToList();
+        var values = JsonPaths.Values(hit["_source"], path).ToList();
         if (values.Count == 0 && hit["fields"]?[path] is JsonArray stored)
         {
-            values = stored.OfType<JsonValue>().ToList();
+            values = stored.OfType<JsonValue>().Select(JsonPaths.Text).ToList();
         }
 
-        return values.Select(v => v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString()).Where(s => s.Length > 0);
+        return values.Where(s => s.Length > 0);
     }
 
     public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain)

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Configuration;
+using Rank1.Shared;
 
 namespace Rank1.SearchBridge.Search;
 
@@ -12,7 +13,7 @@ internal sealed class RuleSet
 
     public RuleSet(IOptions<ProxyOptions> options)
     {
-        _rules = options.Value.Indices.Select(r => (r.Pattern.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Glob).ToArray(), r)).ToArray();
+        _rules = options.Value.Indices.Select(r => (r.Pattern.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(JsonPaths.Wildcard).ToArray(), r)).ToArray();
         _default = options.Value.Default;
     }
 
@@ -30,6 +31,4 @@ internal sealed class RuleSet
         return _default;
     }
 
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
 }
