@@ -13,6 +13,8 @@ using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.HotQueries;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Search;
 using Rank1.SearchBridge.Store;
 
@@ -34,7 +36,10 @@ public static class ProxyApplication
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ReasoningStoreOptions>().Bind(configuration.GetSection(ReasoningStoreOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HotQueryOptions>().Bind(configuration.GetSection(HotQueryOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IPrecomputePublisher, NoBrokerPublisher>();
         services.TryAddSingleton<IPassageJudge>(sp =>
         {
             var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
@@ -54,6 +59,7 @@ public static class ProxyApplication
         services.AddSingleton<RuleSet>();
         services.AddSingleton<RerankExecutor>();
         services.AddSingleton<ReasoningStore>();
+        services.AddSingleton<HotQueryDetector>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();

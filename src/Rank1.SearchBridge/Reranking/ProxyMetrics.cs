@@ -19,6 +19,7 @@ public sealed class ProxyMetrics
         Fallbacks = factory.CreateCounter("rank1_fallbacks_total", "Searches answered in backend order, by reason.", "reason");
         QueueDepth = factory.CreateGauge("rank1_rerank_queue_depth", "Reranks running or waiting for the model.");
         BackendFailures = factory.CreateCounter("rank1_backend_failures_total", "Backend calls that failed (unreachable, timeout, open circuit).", "kind");
+        PrecomputeRequests = factory.CreateCounter("rank1_precompute_requests_total", "Hot queries sent to the workers: published, no_broker, failed.", "outcome");
         StoreWrites = factory.CreateCounter("rank1_reasoning_store_operations_total", "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.", "outcome");
     }
 
@@ -42,4 +43,6 @@ public sealed class ProxyMetrics
     internal Counter BackendFailures { get; }
 
     internal Counter StoreWrites { get; }
+
+    internal Counter PrecomputeRequests { get; }
 }

@@ -9,6 +9,8 @@ using Microsoft.Extensions.Primitives;
 using Rank1.SearchBridge.Backend;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
+using Rank1.SearchBridge.HotQueries;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.Shared;
@@ -22,7 +24,8 @@ internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<strin
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
-internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, ReasoningStore store, RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
+internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, ReasoningStore store, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
+    RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
     private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -229,6 +232,12 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         }
 
         metrics.CacheHits.Inc(cached.Count);
+        if (hotQueries.Observe(fingerprint, hasUnstoredHits: misses.Count > 0))
+        {
+            // Fire and forget: asking the workers never delays this response.
+            _ = PublishPrecomputeAsync(new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens, "hot-query"));
+        }
+
         if (misses.Count == 0)
         {
             return new RerankOutcome(RerankStatus.Cached, cached, null, time.GetElapsedTime(started));
@@ -282,6 +291,20 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         }
 
         return filter is { KeepsEverything: false } ? filter : null;
+    }
+
+    private async Task PublishPrecomputeAsync(PrecomputeReasoning message)
+    {
+        try
+        {
+            await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
+            metrics.PrecomputeRequests.WithLabels(publisher is NoBrokerPublisher ? "no_broker" : "published").Inc();
+        }
+        catch (Exception ex)
+        {
+            metrics.PrecomputeRequests.WithLabels("failed").Inc();
+            LogPublishFailed(logger, message.Query, ex);
+        }
     }
 
     private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText)
@@ -411,6 +434,9 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         response.ContentLength = answer.Body.Length;
         await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
+    private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
     private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);

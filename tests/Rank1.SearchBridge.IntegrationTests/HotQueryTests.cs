@@ -1,0 +1,43 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.SearchBridge.Messages;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+public sealed class HotQueryTests
+{
+    private sealed class RecordingPublisher : IPrecomputePublisher
+    {
+        public ConcurrentQueue<PrecomputeReasoning> Messages { get; } = new();
+
+        public Task PublishAsync(PrecomputeReasoning message, CancellationToken cancellationToken)
+        {
+            Messages.Enqueue(message);
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task RepeatedQueryWithUnstoredHits_IsPublishedOnceForPrecomputation()
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits
+            ["Rank1:HotQueries:Threshold"] = "2",
+        }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+
+        const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":"Only cooking advice counts."}}}""";
+        Assert.Equal("applied", (await stack.SearchAsync(query)).Rerank);
+        Assert.Empty(publisher.Messages);
+        await stack.SearchAsync(query);
+        await stack.SearchAsync(query);
+        await stack.SearchAsync("""{"query":{"match":{"text":"eye drops"}}}""");
+
+        var message = Assert.Single(publisher.Messages);
+        Assert.Equal(("docs", "onion eyes", "Only cooking advice counts.", 5, "title", 4, "hot-query"),
+            (message.TargetIndex, message.Query, message.Instructions, message.Window, message.TitleField, message.MaxThinkTokens, message.Reason));
+        Assert.Equal(["text"], message.Fields);
+        Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"} 1", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+    }
+}
