@@ -2,8 +2,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Rank1.EmbeddedSearch.Http;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.EmbeddedSearch.Querying;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch;
 
@@ -107,8 +106,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var server = new EmbeddedSearchServer(app, catalog, options, time.CreateTimer(_ => RefreshQuietly(catalog), null, options.RefreshInterval, options.RefreshInterval));
         MapRoutes(app, server, search, docs, nodeId);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Url = new Uri(address.EndsWith('/') ? address : address + "/");
+        server.Url = ServerUrls.Bound(app);
         return server;
     }
 

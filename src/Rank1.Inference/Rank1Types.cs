@@ -33,6 +33,31 @@ public enum ReasoningEnd
     EndOfText,
 }
 
+/// <summary>The one spelling of <see cref="ReasoningEnd"/> outside the engine: CLI output, hit fields, the reasoning store, metrics.</summary>
+public static class ReasoningEnds
+{
+    /// <summary>"finished", "budget", "deadline" or "eos".</summary>
+    public static string Name(ReasoningEnd end) => end switch
+    {
+        ReasoningEnd.Finished => "finished",
+        ReasoningEnd.Budget => "budget",
+        ReasoningEnd.Deadline => "deadline",
+        _ => "eos",
+    };
+
+    /// <summary>Reads a name written by <see cref="Name"/> (the enum's own names are accepted too).</summary>
+    public static bool TryParse(string? name, out ReasoningEnd end)
+    {
+        if (name == "eos")
+        {
+            end = ReasoningEnd.EndOfText;
+            return true;
+        }
+
+        return Enum.TryParse(name, ignoreCase: true, out end) && Enum.IsDefined(end);
+    }
+}
+
 /// <summary>The verdict on one pair.</summary>
 /// <param name="Score">P(true) / (P(true) + P(false)) at the position after <c>&lt;/think&gt;</c>.</param>
 /// <param name="Relevant">Score &gt;= 0.5.</param>

@@ -21,7 +21,7 @@ internal static class RerankOutput
             var j = ranked[r].Judgement;
             var p = passages[ranked[r].Index];
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{r + 1,4}  {p.Id.PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {End(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
+                $"{r + 1,4}  {p.Id.PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {ReasoningEnds.Name(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
             var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{p.Title}] ";
             await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}").ConfigureAwait(false);
             await output.WriteLineAsync($"      reasoning: {Clip(j.Reasoning, 400)}").ConfigureAwait(false);
@@ -58,7 +58,7 @@ internal static class RerankOutput
             w.WriteBoolean("relevant", j.Relevant);
             w.WriteString("reasoning", j.Reasoning);
             w.WriteNumber("reasoning_tokens", j.ReasoningTokens);
-            w.WriteString("ended", End(j.End));
+            w.WriteString("ended", ReasoningEnds.Name(j.End));
             w.WriteNumber("prompt_tokens", j.PromptTokens);
             w.WriteNumber("prefill_ms", Math.Round(j.PrefillTime.TotalMilliseconds, 3));
             w.WriteNumber("decode_ms", Math.Round(j.DecodeTime.TotalMilliseconds, 3));
@@ -71,14 +71,6 @@ internal static class RerankOutput
         await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
     }
 
-    public static string End(ReasoningEnd end) => end switch
-    {
-        ReasoningEnd.Finished => "finished",
-        ReasoningEnd.Budget => "budget",
-        ReasoningEnd.Deadline => "deadline",
-        ReasoningEnd.EndOfText => "eos",
-        _ => end.ToString(),
-    };
 
     private static string Clip(string text, int max)
     {

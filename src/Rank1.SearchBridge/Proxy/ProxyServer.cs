@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Rank1.Shared;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -63,8 +62,7 @@ public sealed class ProxyServer : IAsyncDisposable
             throw;
         }
 
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ProxyServer(app, new Uri(address.EndsWith('/') ? address : address + "/"));
+        return new ProxyServer(app, ServerUrls.Bound(app));
     }
 
     /// <inheritdoc />

@@ -103,7 +103,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                             (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
                             cancellationToken).ConfigureAwait(false);
                         _metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
-                        _metrics.PassagesJudged.WithLabels(judgement.End.ToString().ToLowerInvariant()).Inc();
+                        _metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
                         verdicts.Add(new PassageVerdict(p.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed"));
                     }
                 }

@@ -87,7 +87,7 @@ internal static class HitRewriter
         fields["_rank1.relevant"] = new JsonArray(j.Relevant);
         fields["_rank1.original_score"] = new JsonArray(original);
         fields["_rank1.source"] = new JsonArray(verdict.Source);
-        fields["_rank1.ended"] = new JsonArray(End(j.End));
+        fields["_rank1.ended"] = new JsonArray(ReasoningEnds.Name(j.End));
         fields["_rank1.reasoning_tokens"] = new JsonArray(j.ReasoningTokens);
         if (includeReasoning)
         {
@@ -101,17 +101,9 @@ internal static class HitRewriter
             {
                 ["value"] = j.Score,
                 ["description"] = string.Create(CultureInfo.InvariantCulture,
-                    $"rank1: P(true) = {j.Score:0.####}, {(j.Relevant ? "relevant" : "not relevant")} ({End(j.End)} after {j.ReasoningTokens} reasoning tokens). Reasoning: {j.Reasoning}"),
+                    $"rank1: P(true) = {j.Score:0.####}, {(j.Relevant ? "relevant" : "not relevant")} ({ReasoningEnds.Name(j.End)} after {j.ReasoningTokens} reasoning tokens). Reasoning: {j.Reasoning}"),
                 ["details"] = backend is null ? new JsonArray() : new JsonArray(backend),
             };
         }
     }
-
-    public static string End(ReasoningEnd end) => end switch
-    {
-        ReasoningEnd.Finished => "finished",
-        ReasoningEnd.Budget => "budget",
-        ReasoningEnd.Deadline => "deadline",
-        _ => "eos",
-    };
 }

@@ -264,7 +264,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
                 ["relevant"] = j.Relevant,
                 ["reasoning"] = j.Reasoning,
                 ["reasoning_tokens"] = j.ReasoningTokens,
-                ["ended"] = j.End.ToString().ToLowerInvariant(),
+                ["ended"] = ReasoningEnds.Name(j.End),
                 ["created"] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
                 ["compute_ms"] = (long)(j.PrefillTime + j.DecodeTime).TotalMilliseconds,
             }));

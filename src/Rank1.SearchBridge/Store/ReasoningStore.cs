@@ -86,7 +86,7 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
                     var id = doc["_id"]!.GetValue<string>();
                     found[id] = new StoredJudgement(id, s["model_id"]!.GetValue<string>(), s["passage_hash"]!.GetValue<string>(), s["score"]!.GetValue<double>(),
                         s["relevant"]!.GetValue<bool>(), s["reasoning"]?.GetValue<string>() ?? string.Empty, s["reasoning_tokens"]?.GetValue<int>() ?? 0,
-                        Enum.TryParse<ReasoningEnd>(s["ended"]?.GetValue<string>(), ignoreCase: true, out var e) ? e : ReasoningEnd.Finished);
+                        ReasoningEnds.TryParse(s["ended"]?.GetValue<string>(), out var e) ? e : ReasoningEnd.Finished);
                 }
             }
         }

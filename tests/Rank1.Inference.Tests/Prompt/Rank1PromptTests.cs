@@ -37,3 +37,28 @@ public sealed class Rank1PromptTests
     public void CutToLastSentence_CutsAfterTheLastSentenceEnd(string reasoning, string expected) =>
         Assert.Equal(expected, Rank1Prompt.CutToLastSentence(reasoning));
 }
+
+public sealed class ReasoningEndsTests
+{
+    [Theory]
+    [InlineData(ReasoningEnd.Finished, "finished")]
+    [InlineData(ReasoningEnd.Budget, "budget")]
+    [InlineData(ReasoningEnd.Deadline, "deadline")]
+    [InlineData(ReasoningEnd.EndOfText, "eos")]
+    public void Name_RoundTrips(ReasoningEnd end, string name)
+    {
+        Assert.Equal(name, ReasoningEnds.Name(end));
+        Assert.True(ReasoningEnds.TryParse(name, out var back));
+        Assert.Equal(end, back);
+    }
+
+    [Fact]
+    public void TryParse_AcceptsTheEnumNamesAndRejectsOthers()
+    {
+        Assert.True(ReasoningEnds.TryParse("endoftext", out var e));
+        Assert.Equal(ReasoningEnd.EndOfText, e);
+        Assert.False(ReasoningEnds.TryParse("gave-up", out _));
+        Assert.False(ReasoningEnds.TryParse("7", out _));
+        Assert.False(ReasoningEnds.TryParse(null, out _));
+    }
+}
