@@ -176,10 +176,12 @@ public sealed class ReasoningStoreTests
             ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
             ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
         };
-        await using (var store = new ReasoningStore(client, options, metrics, NullLogger<ReasoningStore>.Instance))
+        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
         {
-            store.Enqueue(new JudgementToStore(id, doc));
-            await Task.Delay(300);
+            var first = await store.WriteAsync([new JudgementToStore(id, doc)], CancellationToken.None);
+            Assert.Equal(new StoreWriteResult(1, 0), first);
+
+            // The background path: disposing drains the queue rather than cancelling it, so this write is not lost.
             store.Enqueue(new JudgementToStore(id, (JsonObject)doc.DeepClone()));
         }
 
@@ -193,5 +195,29 @@ public sealed class ReasoningStoreTests
         Assert.Equal(1, metrics.StoreWrites.WithLabels("already_stored").Value);
         var mapping = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_mapping"))!;
         Assert.Equal("text", mapping["rank1-reasoning"]!["mappings"]!["properties"]!["reasoning"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Shutdown_WritesEverythingStillQueued()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var metrics = new ProxyMetrics();
+        using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        var options = Options.Create(new ReasoningStoreOptions { BulkBatchSize = 64, FlushInterval = TimeSpan.FromSeconds(30) });
+        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                store.Enqueue(new JudgementToStore($"id-{i}", new JsonObject { ["doc_id"] = $"d{i}", ["score"] = 0.5, ["relevant"] = true, ["model_id"] = "m", ["passage_hash"] = "h" }));
+            }
+
+            // Disposed at once: a flush interval of 30 s has not passed, yet nothing may be lost.
+        }
+
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await http.PostAsync("rank1-reasoning/_refresh", null);
+        Assert.Equal(300, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
+        Assert.Equal(300, metrics.StoreWrites.WithLabels("written").Value);
+        Assert.Equal(0, metrics.StoreWrites.WithLabels("dropped").Value);
     }
 }

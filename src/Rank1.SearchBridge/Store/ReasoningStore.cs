@@ -18,11 +18,21 @@ internal sealed record StoredJudgement(string Id, string ModelId, string Passage
 /// <summary>A judgement to write.</summary>
 internal sealed record JudgementToStore(string Id, JsonObject Document);
 
+/// <summary>What a synchronous write did: judgements newly stored, and judgements that were already there.</summary>
+internal readonly record struct StoreWriteResult(int Written, int AlreadyStored);
+
+/// <summary>A write to the reasoning index failed; <see cref="Count"/> judgements were not stored.</summary>
+internal sealed class ReasoningStoreException(string message, int count, Exception? inner = null) : Exception(message, inner)
+{
+    public int Count { get; } = count;
+}
+
 /// <summary>
 /// The reasoning index on the backend. Reads are one <c>_mget</c> per search window. Writes go through a bounded
 /// queue to a background writer that sends batched <c>_bulk</c> <c>create</c> requests: they never delay a
 /// response, and a judgement written twice is a no-op (409, not an error). Read and write failures are logged and
-/// counted, never thrown into a search.
+/// counted, never thrown into a search. On shutdown the queue is drained (bounded by a timeout), not cancelled.
+/// The worker writes synchronously with <see cref="WriteAsync"/> before it acknowledges a message.
 /// </summary>
 internal sealed partial class ReasoningStore : IAsyncDisposable
 {
@@ -31,12 +41,14 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
     private readonly ProxyMetrics _metrics;
     private readonly ILogger<ReasoningStore> _logger;
     private readonly Channel<JudgementToStore> _queue;
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TimeProvider _time;
     private readonly Task _writer;
     private bool _indexReady;
 
-    public ReasoningStore(BackendClient backend, IOptions<ReasoningStoreOptions> options, ProxyMetrics metrics, ILogger<ReasoningStore> logger)
+    public ReasoningStore(BackendClient backend, IOptions<ReasoningStoreOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<ReasoningStore> logger)
     {
+        _time = time;
         _backend = backend;
         _options = options.Value;
         _metrics = metrics;
@@ -139,54 +151,16 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    private async Task WriteLoopAsync()
-    {
-        var batch = new List<JudgementToStore>(_options.BulkBatchSize);
-        var reader = _queue.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                // Fill a batch for up to FlushInterval, then send it.
-                using var window = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                window.CancelAfter(_options.FlushInterval);
-                try
-                {
-                    while (batch.Count < _options.BulkBatchSize && await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
-                    {
-                        while (batch.Count < _options.BulkBatchSize && reader.TryRead(out var item))
-                        {
-                            batch.Add(item);
-                        }
-                    }
-                }
-                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
-                {
-                    // The flush interval passed: send what we have.
-                }
-
-                await WriteBatchAsync(batch, _stopping.Token).ConfigureAwait(false);
-                batch.Clear();
-            }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-        }
-
-        // Shutdown: write what is left, without waiting for more.
-        while (reader.TryRead(out var item))
-        {
-            batch.Add(item);
-        }
-
-        await WriteBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
-    }
-
-    private async Task WriteBatchAsync(List<JudgementToStore> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes judgements now, in one <c>_bulk</c> <c>create</c> request (creating the index first if needed), and
+    /// returns how many were new and how many were already stored. Throws <see cref="ReasoningStoreException"/> when
+    /// the request or any item fails for another reason, so a caller that must not lose work (the worker) can retry.
+    /// </summary>
+    public async Task<StoreWriteResult> WriteAsync(IReadOnlyList<JudgementToStore> batch, CancellationToken cancellationToken)
     {
         if (batch.Count == 0)
         {
-            return;
+            return default;
         }
 
         try
@@ -208,23 +182,98 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
             var response = await _backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
             if (response.Status != 200)
             {
-                Failed("write", $"HTTP {response.Status}: {Encoding.UTF8.GetString(response.Body)}", batch.Count);
-                return;
+                throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {Encoding.UTF8.GetString(response.Body)}", batch.Count);
             }
 
+            int written = 0, already = 0, failed = 0;
+            string? firstError = null;
             foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
             {
                 var status = item?["create"]?["status"]?.GetValue<int>() ?? 0;
-                _metrics.StoreWrites.WithLabels(status is 200 or 201 ? "written" : status == 409 ? "already_stored" : "failed").Inc();
-                if (status is not (200 or 201 or 409))
+                if (status is 200 or 201)
                 {
-                    LogStoreFailure(_logger, "write", item?["create"]?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}");
+                    written++;
+                }
+                else if (status == 409)
+                {
+                    already++;
+                }
+                else
+                {
+                    failed++;
+                    firstError ??= item?["create"]?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}";
                 }
             }
+
+            _metrics.StoreWrites.WithLabels("written").Inc(written);
+            _metrics.StoreWrites.WithLabels("already_stored").Inc(already);
+            if (failed > 0 || written + already != batch.Count)
+            {
+                throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already);
+            }
+
+            return new StoreWriteResult(written, already);
         }
         catch (Exception ex) when (ex is BackendUnavailableException or EsError or JsonException or HttpRequestException or InvalidOperationException)
         {
-            Failed("write", ex.Message, batch.Count);
+            throw new ReasoningStoreException(ex.Message, batch.Count, ex);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<JudgementToStore>(_options.BulkBatchSize);
+        var reader = _queue.Reader;
+        try
+        {
+            // Ends when the queue is completed (shutdown) and drained, or when the shutdown timeout aborts it.
+            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            {
+                // Fill a batch for up to FlushInterval (or until the queue is completed and empty), then send it.
+                using var window = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+                window.CancelAfter(_options.FlushInterval);
+                try
+                {
+                    while (batch.Count < _options.BulkBatchSize && await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                    {
+                        while (batch.Count < _options.BulkBatchSize && reader.TryRead(out var item))
+                        {
+                            batch.Add(item);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (!_abort.IsCancellationRequested)
+                {
+                    // The flush interval passed: send what we have.
+                }
+
+                try
+                {
+                    await WriteAsync(batch, _abort.Token).ConfigureAwait(false);
+                }
+                catch (ReasoningStoreException ex)
+                {
+                    Failed("write", ex.Message, ex.Count);
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+        }
+
+        // Only reached with work left when the shutdown timeout aborted the writer: count it, do not hide it.
+        var left = batch.Count;
+        while (reader.TryRead(out _))
+        {
+            left++;
+        }
+
+        if (left > 0)
+        {
+            _metrics.StoreWrites.WithLabels("dropped").Inc(left);
+            LogStoreFailure(_logger, "write", $"{left} judgements were still queued when the shutdown timeout ({_options.ShutdownTimeout}) passed");
         }
     }
 
@@ -234,12 +283,21 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
         LogStoreFailure(_logger, operation, reason);
     }
 
+    /// <summary>Stops taking judgements, writes what is queued (within <see cref="ReasoningStoreOptions.ShutdownTimeout"/>), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        await _writer.ConfigureAwait(false);
-        _stopping.Dispose();
+        try
+        {
+            await _writer.WaitAsync(_options.ShutdownTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await _abort.CancelAsync().ConfigureAwait(false);
+            await _writer.ConfigureAwait(false);
+        }
+
+        _abort.Dispose();
     }
 
     [LoggerMessage(EventId = 2300, Level = LogLevel.Warning, Message = "Reasoning store {Operation} failed: {Reason}")]

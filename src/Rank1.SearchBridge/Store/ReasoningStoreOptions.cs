@@ -36,4 +36,9 @@ public sealed class ReasoningStoreOptions
     /// <value>Default 500 ms.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>On shutdown, how long the writer may take to write what is queued before the rest is given up (and counted as dropped).</summary>
+    /// <value>Default 10 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
