@@ -30,13 +30,13 @@ internal static class TestProcess
         return psi;
     }
 
-    /// <summary>Runs to completion (at most two minutes) and returns exit code and output.</summary>
-    public static async Task<Result> RunAsync(ProcessStartInfo psi)
+    /// <summary>Runs to completion (at most two minutes, or <paramref name="limit"/>) and returns exit code and output.</summary>
+    public static async Task<Result> RunAsync(ProcessStartInfo psi, TimeSpan? limit = null)
     {
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var timeout = new CancellationTokenSource(limit ?? TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
         return new Result(process.ExitCode, await stdout, await stderr);
     }

@@ -88,4 +88,13 @@ internal sealed class HotQueryDetector
             return true;
         }
     }
+
+    /// <summary>The request for <paramref name="fingerprint"/> could not be sent: the next search may send it again.</summary>
+    public void PublishFailed(string fingerprint)
+    {
+        lock (_lock)
+        {
+            _published.Remove(fingerprint);
+        }
+    }
 }

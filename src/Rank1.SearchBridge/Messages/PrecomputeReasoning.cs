@@ -12,6 +12,12 @@ namespace Rank1.SearchBridge.Messages;
 /// <param name="TitleField">Source field used as the title, if any.</param>
 /// <param name="MaxThinkTokens">Reasoning budget per passage.</param>
 /// <param name="Reason">Why it was asked: "hot-query" (the proxy) or "offline" (rank1-bridge precompute).</param>
+/// <param name="SearchBody">
+/// The search's own body (JSON, without <c>from</c>, <c>size</c> and <c>ext</c>) so the worker judges the same window
+/// the callers see. Null: the worker searches <c>multi_match</c> of <paramref name="Query"/> over <paramref name="Fields"/>.
+/// </param>
+/// <param name="JobId">This request's id (progress and faults refer to it).</param>
+/// <param name="BatchId">The offline job this request belongs to, if any (rank1-bridge precompute --wait follows it).</param>
 public sealed record PrecomputeReasoning(
     string TargetIndex,
     string Query,
@@ -20,7 +26,20 @@ public sealed record PrecomputeReasoning(
     IReadOnlyList<string> Fields,
     string? TitleField,
     int MaxThinkTokens,
-    string Reason);
+    string Reason,
+    string? SearchBody = null,
+    Guid JobId = default,
+    string? BatchId = null);
+
+/// <summary>Published by a worker when a <see cref="PrecomputeReasoning"/> request is stored (failures arrive as MassTransit's <c>Fault&lt;PrecomputeReasoning&gt;</c>).</summary>
+/// <param name="JobId">The request's id.</param>
+/// <param name="BatchId">The request's offline job, if any.</param>
+/// <param name="Query">The query text.</param>
+/// <param name="Hits">Hits in the judged window.</param>
+/// <param name="Judged">Passages the model judged for this request.</param>
+/// <param name="AlreadyStored">Passages whose reasoning was already stored for the same passage text.</param>
+/// <param name="ComputeMilliseconds">Time the model spent.</param>
+public sealed record PrecomputeReasoningCompleted(Guid JobId, string? BatchId, string Query, int Hits, int Judged, int AlreadyStored, long ComputeMilliseconds);
 
 /// <summary>Sends <see cref="PrecomputeReasoning"/> requests to the workers.</summary>
 public interface IPrecomputePublisher

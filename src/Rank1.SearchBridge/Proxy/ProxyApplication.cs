@@ -6,7 +6,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using Rank1.Inference;
@@ -15,8 +14,8 @@ using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Search;
-using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -34,31 +33,18 @@ public static class ProxyApplication
     {
         services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ReasoningStoreOptions>().Bind(configuration.GetSection(ReasoningStoreOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<HotQueryOptions>().Bind(configuration.GetSection(HotQueryOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IPrecomputePublisher, NoBrokerPublisher>();
-        services.TryAddSingleton<IPassageJudge>(sp =>
+        services.AddRank1Common(configuration);
+        if (services.AddRank1Broker(configuration))
         {
-            var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
-            var model = modelSection.Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
-            var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(model, new(model), errors, validateAllProperties: true))
-            {
-                throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions),
-                    errors.Select(e => $"{Rank1EngineOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
-            }
+            services.TryAddSingleton<IPrecomputePublisher, BrokerPrecomputePublisher>();
+        }
 
-            return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
-        });
+        services.TryAddSingleton<IPrecomputePublisher, NoBrokerPublisher>();
         services.AddHttpForwarder();
-        services.AddSingleton<ProxyMetrics>();
-        services.AddSingleton<BackendClient>();
         services.AddSingleton<RuleSet>();
         services.AddSingleton<RerankExecutor>();
-        services.AddSingleton<ReasoningStore>();
         services.AddSingleton<HotQueryDetector>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
@@ -100,7 +86,7 @@ public static class ProxyApplication
         return app;
     }
 
-    private static async Task HealthAsync(HttpContext context, BackendClient backend, IPassageJudge judge)
+    private static async Task HealthAsync(HttpContext context, BackendClient backend, IPassageJudge judge, IOptions<BrokerOptions> broker)
     {
         var flavor = await backend.ProbeAsync(context.RequestAborted).ConfigureAwait(false);
         var reachable = flavor != BackendFlavor.Unknown;
@@ -115,7 +101,7 @@ public static class ProxyApplication
                 ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
             },
             ["backend"] = new JsonObject { ["url"] = backend.BaseUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
-            ["broker"] = null,
+            ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),
         };
         context.Response.StatusCode = reachable ? 200 : 503;
         await context.Response.WriteAsJsonAsync(body, context.RequestAborted).ConfigureAwait(false);

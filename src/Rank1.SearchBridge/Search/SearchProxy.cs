@@ -8,7 +8,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Rank1.SearchBridge.Backend;
 using Rank1.Inference;
-using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
@@ -117,7 +116,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index));
-        var path = string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
+        var path = SearchPath(index);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
 
         plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
@@ -138,6 +137,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         var size = Int(query, "size") ?? (body?["size"]?.GetValue<int>()) ?? 10;
         var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : body?["explain"]?.GetValue<bool>() ?? false;
         body ??= new JsonObject();
+        var searchBody = WorkerSearchBody(body);
         body["from"] = 0;
         body["size"] = Math.Max(plan.Window, from + size);
         // The passage fields must come back even when the client filters _source: ask for the whole source and
@@ -170,7 +170,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         }
         else
         {
-            outcome = await RerankWindowAsync(index, queryText!, plan, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
+            outcome = await RerankWindowAsync(index, queryText!, plan, searchBody, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
@@ -202,26 +202,18 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
     /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
     /// </summary>
-    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
+    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, string? searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var fingerprint = ReasoningKeys.Fingerprint(queryText, plan.Instructions, plan.MaxThinkTokens, plan.Fields, plan.TitleField);
-        var keys = window.Select(p =>
-        {
-            var hit = hits[p.Index];
-            var targetIndex = hit["_index"]?.GetValue<string>() ?? index ?? "_all";
-            var docId = hit["_id"]?.GetValue<string>() ?? string.Empty;
-            return (Passage: p, TargetIndex: targetIndex, DocId: docId,
-                Id: ReasoningKeys.DocumentId(reranker.ModelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
-                Hash: ReasoningKeys.PassageHash(Rank1Prompt.PassageText(p.Title, p.Text)));
-        }).ToArray();
+        var keys = window.Select(p => (Passage: p, Key: JudgementRecords.Key(hits[p.Index], index, reranker.ModelId, fingerprint, p.Title, p.Text))).ToArray();
 
-        var stored = await store.LookupAsync(keys.Select(k => k.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        var stored = await store.LookupAsync(keys.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
         var cached = new List<PassageVerdict>();
         var misses = new List<PassageToJudge>();
         foreach (var k in keys)
         {
-            if (stored.TryGetValue(k.Id, out var s) && s.PassageHash == k.Hash && s.ModelId == reranker.ModelId)
+            if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, reranker.ModelId))
             {
                 cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), "cached"));
             }
@@ -235,7 +227,8 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         if (hotQueries.Observe(fingerprint, hasUnstoredHits: misses.Count > 0))
         {
             // Fire and forget: asking the workers never delays this response.
-            _ = PublishPrecomputeAsync(new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens, "hot-query"));
+            _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens,
+                "hot-query", searchBody, Guid.NewGuid()));
         }
 
         if (misses.Count == 0)
@@ -248,31 +241,28 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
         {
             // Forced (deadline) judgements are weaker than the model's own: they are not stored.
-            var k = byIndex[v.Index];
-            var j = v.Judgement;
-            store.Enqueue(new JudgementToStore(k.Id, new JsonObject
-            {
-                ["model_id"] = reranker.ModelId,
-                ["prompt_version"] = Rank1Prompt.Version,
-                ["target_index"] = k.TargetIndex,
-                ["doc_id"] = k.DocId,
-                ["fingerprint"] = fingerprint,
-                ["query"] = queryText,
-                ["instructions"] = plan.Instructions,
-                ["passage_hash"] = k.Hash,
-                ["score"] = j.Score,
-                ["relevant"] = j.Relevant,
-                ["reasoning"] = j.Reasoning,
-                ["reasoning_tokens"] = j.ReasoningTokens,
-                ["ended"] = ReasoningEnds.Name(j.End),
-                ["created"] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
-                ["compute_ms"] = (long)(j.PrefillTime + j.DecodeTime).TotalMilliseconds,
-            }));
+            store.Enqueue(JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, fingerprint, queryText, plan.Instructions, v.Judgement, time.GetUtcNow()));
         }
 
         return computed.Status is RerankStatus.Applied or RerankStatus.Partial
             ? computed with { Verdicts = [.. computed.Verdicts, .. cached], Elapsed = time.GetElapsedTime(started) }
             : computed;
+    }
+
+    // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.
+    private static readonly string[] PresentationKeys = ["from", "size", "ext", "_source", "aggs", "aggregations", "highlight", "explain", "stored_fields",
+        "docvalue_fields", "fields", "script_fields", "track_total_hits", "profile", "suggest", "timeout", "version", "seq_no_primary_term"];
+
+    /// <summary>The search as a worker should re-run it to judge the same window (null when it has nothing but presentation keys).</summary>
+    private static string? WorkerSearchBody(JsonObject body)
+    {
+        var copy = (JsonObject)body.DeepClone();
+        foreach (var key in PresentationKeys)
+        {
+            copy.Remove(key);
+        }
+
+        return copy.Count == 0 ? null : copy.ToJsonString(Compact);
     }
 
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
@@ -293,7 +283,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         return filter is { KeepsEverything: false } ? filter : null;
     }
 
-    private async Task PublishPrecomputeAsync(PrecomputeReasoning message)
+    private async Task PublishPrecomputeAsync(string fingerprint, PrecomputeReasoning message)
     {
         try
         {
@@ -303,6 +293,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         catch (Exception ex)
         {
             metrics.PrecomputeRequests.WithLabels("failed").Inc();
+            hotQueries.PublishFailed(fingerprint);
             LogPublishFailed(logger, message.Query, ex);
         }
     }
@@ -348,6 +339,16 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     private static int? Int(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
             : throw EsError.BadRequest($"Failed to parse int parameter [{name}] with value [{v}]") : null;
+
+    /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
+    internal static string SearchPath(string? index) =>
+        string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
+
+    /// <summary>The answer's body with any Content-Encoding undone.</summary>
+    internal static byte[] Decoded(BackendResponse response) =>
+        response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
+            ? Decode(response.Body, encoding)
+            : response.Body;
 
     private static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 

@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using MassTransit;
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
+using Spectre.Console;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>
+/// <c>rank1-bridge precompute</c>: publishes one precompute request per query of a query log to the workers' queue;
+/// with <c>--wait</c>, follows the workers' progress until every request is stored or has failed.
+/// </summary>
+internal sealed class PrecomputeCommand : CliCommand
+{
+    public override string Name => "precompute";
+
+    public override string Summary => "Enqueue a query log for the precompute workers (one job per query); --wait shows progress until all are stored.";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("queries", "Query log: one query per line, or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE", Required: true),
+        new("index", "Index (or index expression) the queries search.", "NAME", Required: true),
+        new("window", "Top hits to judge per query (default 10, as the proxy's default rule).", "N"),
+        new("fields", "Source fields joined into the passage, comma-separated (default text).", "A,B"),
+        new("title-field", "Source field used as the passage title (default none).", "FIELD"),
+        new("max-think-tokens", "Reasoning budget per passage (default 256).", "N"),
+        new("instructions", "Instructions for queries whose line gives none.", "TEXT"),
+        new("broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL"),
+        new("queue", "The workers' queue (default rank1-precompute).", "NAME"),
+        new("wait", "Follow the workers until every job is stored or failed; exit 1 if any failed."),
+        new("timeout", "With --wait: give up after this many seconds (exit 1).", "SECONDS"),
+    ];
+
+    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    {
+        var defaults = new RerankRule();
+        var index = args.Require("index");
+        var window = args.GetInt("window", 1, 1000) ?? defaults.Window;
+        var maxThink = args.GetInt("max-think-tokens", 1, 32_768) ?? defaults.MaxThinkTokens;
+        var fields = (args.Get("fields") ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length == 0)
+        {
+            throw new UsageException("--fields must name at least one field");
+        }
+
+        var timeout = args.GetInt("timeout", 1, int.MaxValue);
+        if (timeout is not null && !args.Has("wait"))
+        {
+            throw new UsageException("--timeout only applies with --wait");
+        }
+
+        var broker = new BrokerOptions { Url = args.Get("broker") ?? "amqp://guest:guest@localhost:5672/", Queue = args.Get("queue") ?? "rank1-precompute" };
+        var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(broker, new(broker), problems, validateAllProperties: true))
+        {
+            throw new UsageException($"--{(problems[0].MemberNames.Contains(nameof(BrokerOptions.Queue)) ? "queue" : "broker")} {problems[0].ErrorMessage}");
+        }
+
+        var queries = QueryFile.Read(Path.GetFullPath(args.Require("queries"), context.CurrentDirectory), args.Get("instructions"));
+        var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, "offline", null, Guid.NewGuid(), batch)).ToArray();
+        var progress = new Progress(jobs);
+
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            Rank1Broker.Configure(cfg, broker);
+            if (args.Has("wait"))
+            {
+                // A durable queue of this batch's own (expiring an hour after its last use), so that progress events
+                // sent while this tool is briefly disconnected are not lost.
+                cfg.ReceiveEndpoint($"rank1-precompute-progress-{batch}", e =>
+                {
+                    e.AutoDelete = false;
+                    e.Durable = true;
+                    e.SetQueueArgument("x-expires", (int)TimeSpan.FromHours(1).TotalMilliseconds);
+                    e.Handler<PrecomputeReasoningCompleted>(c => { progress.Completed(c.Message); return Task.CompletedTask; });
+                    e.Handler<Fault<PrecomputeReasoning>>(c => { progress.Faulted(c.Message); return Task.CompletedTask; });
+                });
+            }
+        });
+
+        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connect.CancelAfter(TimeSpan.FromSeconds(30));
+            try
+            {
+                await bus.StartAsync(connect.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or RabbitMqConnectionException or MassTransitException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new CliException($"cannot reach the broker at {BrokerAddress.Redact(broker.Url!)}: {e.Message}", ExitCodes.Failure);
+            }
+        }
+
+        try
+        {
+            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+                async (job, ct) => await bus.Publish(job, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Published {jobs.Length} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
+            if (!args.Has("wait"))
+            {
+                return ExitCodes.Ok;
+            }
+
+            return await WaitAsync(progress, timeout is { } s ? TimeSpan.FromSeconds(s) : null, context, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await bus.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> WaitAsync(Progress progress, TimeSpan? timeout, CliContext context, CancellationToken cancellationToken)
+    {
+        var started = context.Time.GetTimestamp();
+        var interactive = ReferenceEquals(context.Out, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        bool Finished() => progress.Remaining == 0;
+        bool TimedOut() => timeout is { } t && context.Time.GetElapsedTime(started) >= t;
+
+        if (interactive)
+        {
+            await AnsiConsole.Progress().AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask("precompute", maxValue: progress.Total);
+                    while (!Finished() && !TimedOut())
+                    {
+                        task.Value = progress.Done + progress.Failed;
+                        task.Description = progress.Line(context.Time.GetElapsedTime(started));
+                        await Task.Delay(TimeSpan.FromMilliseconds(250), context.Time, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    task.Value = progress.Done + progress.Failed;
+                    task.Description = progress.Line(context.Time.GetElapsedTime(started));
+                }).ConfigureAwait(false);
+        }
+        else
+        {
+            var last = string.Empty;
+            while (!Finished() && !TimedOut())
+            {
+                var line = progress.Line(context.Time.GetElapsedTime(started));
+                if (line != last)
+                {
+                    await context.Out.WriteLineAsync(line).ConfigureAwait(false);
+                    await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    last = line;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), context.Time, cancellationToken).ConfigureAwait(false);
+            }
+
+            await context.Out.WriteLineAsync(progress.Line(context.Time.GetElapsedTime(started))).ConfigureAwait(false);
+        }
+
+        foreach (var (query, reason) in progress.Failures)
+        {
+            await context.Error.WriteLineAsync($"failed: '{query}': {reason}").ConfigureAwait(false);
+        }
+
+        if (!Finished())
+        {
+            await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"rank1-bridge: timed out after {timeout!.Value.TotalSeconds:0} s with {progress.Remaining} of {progress.Total} jobs not finished (they stay queued for the workers)")).ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+
+        await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Finished: {progress.Done} stored ({progress.Judged} passages judged, {progress.AlreadyStored} already stored), {progress.Failed} failed.")).ConfigureAwait(false);
+        return progress.Failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    /// <summary>What the workers have reported for this batch's jobs (each job counted once, however often it is redelivered).</summary>
+    private sealed class Progress(IReadOnlyList<PrecomputeReasoning> jobs)
+    {
+        private readonly Dictionary<Guid, string> _queries = jobs.ToDictionary(j => j.JobId, j => j.Query);
+        private readonly ConcurrentDictionary<Guid, PrecomputeReasoningCompleted> _done = new();
+        private readonly ConcurrentDictionary<Guid, string> _failed = new();
+
+        public int Total => _queries.Count;
+
+        public int Done => _done.Count;
+
+        public int Failed => _failed.Count;
+
+        public int Remaining => Total - Done - Failed;
+
+        public long Judged => _done.Values.Sum(d => (long)d.Judged);
+
+        public long AlreadyStored => _done.Values.Sum(d => (long)d.AlreadyStored);
+
+        public IEnumerable<(string Query, string Reason)> Failures => _failed.Select(f => (_queries[f.Key], f.Value));
+
+        public void Completed(PrecomputeReasoningCompleted message)
+        {
+            if (_queries.ContainsKey(message.JobId))
+            {
+                _failed.TryRemove(message.JobId, out _); // a redelivery succeeded after all
+                _done.TryAdd(message.JobId, message);
+            }
+        }
+
+        public void Faulted(Fault<PrecomputeReasoning> fault)
+        {
+            if (fault.Message is { } m && _queries.ContainsKey(m.JobId) && !_done.ContainsKey(m.JobId))
+            {
+                _failed[m.JobId] = fault.Exceptions.FirstOrDefault()?.Message ?? "failed";
+            }
+        }
+
+        public string Line(TimeSpan elapsed)
+        {
+            var finished = Done + Failed;
+            var rate = elapsed.TotalSeconds > 0 ? finished / elapsed.TotalSeconds : 0;
+            var eta = rate > 0 ? TimeSpan.FromSeconds(Remaining / rate).ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
+            return string.Create(CultureInfo.InvariantCulture, $"done {Done}, failed {Failed}, remaining {Remaining} of {Total}; {rate:0.00} jobs/s; ETA {eta}");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>One query of a query log: its text, how often it was asked, and its instructions.</summary>
+internal sealed record LoggedQuery(string Query, long Count, string? Instructions);
+
+/// <summary>
+/// Reads a query log: one query per line, or JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the two may
+/// mix; blank lines are skipped). Queries that normalise to the same text and instructions are merged, their counts
+/// added; the result is most frequent first. A bad line is a one-line error naming the file and the line.
+/// </summary>
+internal static class QueryFile
+{
+    public static IReadOnlyList<LoggedQuery> Read(string path, string? defaultInstructions)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"{path}: no such file", ExitCodes.BadInput);
+        }
+
+        var merged = new Dictionary<(string, string), LoggedQuery>();
+        var order = new List<(string, string)>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0)
+            {
+                continue;
+            }
+
+            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : new LoggedQuery(trimmed, 1, defaultInstructions);
+            var key = (ReasoningKeys.Normalize(q.Query), ReasoningKeys.Normalize(q.Instructions ?? string.Empty));
+            if (merged.TryGetValue(key, out var seen))
+            {
+                merged[key] = seen with { Count = seen.Count + q.Count };
+            }
+            else
+            {
+                merged[key] = q;
+                order.Add(key);
+            }
+        }
+
+        if (merged.Count == 0)
+        {
+            throw new CliException($"{path}: no queries (one query per line, or JSON Lines {{\"query\":..}})", ExitCodes.BadInput);
+        }
+
+        // Most frequent first; ties keep file order.
+        return order.Select((k, i) => (Query: merged[k], Index: i)).OrderByDescending(x => x.Query.Count).ThenBy(x => x.Index).Select(x => x.Query).ToArray();
+    }
+
+    private static LoggedQuery ParseJson(string line, string path, int lineNumber, string? defaultInstructions)
+    {
+        JsonObject obj;
+        try
+        {
+            obj = JsonNode.Parse(line) as JsonObject ?? throw new CliException($"{path}:{lineNumber}: expected a JSON object", ExitCodes.BadInput);
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path}:{lineNumber}: not valid JSON ({e.Message})", ExitCodes.BadInput);
+        }
+
+        string Fail(string message) => throw new CliException($"{path}:{lineNumber}: {message}", ExitCodes.BadInput);
+        var query = obj["query"] is JsonValue qv && qv.GetValueKind() == JsonValueKind.String ? qv.GetValue<string>() : Fail("\"query\" must be a string");
+        if (string.IsNullOrWhiteSpace(query))
+        {
+            Fail("\"query\" must not be blank");
+        }
+
+        long count = 1;
+        if (obj["count"] is { } c)
+        {
+            if (c is not JsonValue cv || cv.GetValueKind() != JsonValueKind.Number || !cv.TryGetValue(out count) || count < 1)
+            {
+                Fail("\"count\" must be a whole number of at least 1");
+            }
+        }
+
+        var instructions = obj["instructions"] switch
+        {
+            null => defaultInstructions,
+            JsonValue iv when iv.GetValueKind() == JsonValueKind.String => iv.GetValue<string>(),
+            _ => Fail("\"instructions\" must be a string"),
+        };
+        foreach (var (key, _) in obj)
+        {
+            if (key is not ("query" or "count" or "instructions"))
+            {
+                Fail($"unknown field \"{key}\" (expected query, count, instructions)");
+            }
+        }
+
+        return new LoggedQuery(query.Trim(), count, instructions);
+    }
+}

@@ -1,0 +1,78 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Rank1.SearchBridge.Messaging;
+
+/// <summary>The RabbitMQ broker shared by the proxy, the workers and <c>rank1-bridge precompute</c> (configuration section <c>Rank1:Broker</c>).</summary>
+public sealed class BrokerOptions : IValidatableObject
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Rank1:Broker";
+
+    /// <summary>
+    /// The broker, as <c>amqp://user:password@host:port/vhost</c> (<c>amqps://</c> for TLS; user and password are URL-encoded;
+    /// no path is the <c>/</c> vhost). Null or empty: no broker (the proxy counts hot queries it could not send).
+    /// </summary>
+    /// <value>Default null.</value>
+    public string? Url { get; set; }
+
+    /// <summary>The workers' quorum queue. Its error queue is this name with <c>_error</c> appended.</summary>
+    /// <value>Default "rank1-precompute".</value>
+    [Required(AllowEmptyStrings = false)]
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9._:-]*$", ErrorMessage = "must be a queue name of letters, digits, '.', '_', ':' and '-'")]
+    public string Queue { get; set; } = "rank1-precompute";
+
+    /// <summary>How long a publish may wait for the broker's confirmation before it counts as failed.</summary>
+    /// <value>Default 10 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>True when a broker is configured.</summary>
+    public bool Configured => !string.IsNullOrWhiteSpace(Url);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Configured && BrokerAddress.TryParse(Url!, out _) is { } error)
+        {
+            yield return new ValidationResult(error, [nameof(Url)]);
+        }
+    }
+}
+
+/// <summary>A parsed broker URL.</summary>
+/// <param name="Host">Host name.</param>
+/// <param name="Port">Port (5672, or 5671 for amqps, when absent).</param>
+/// <param name="VirtualHost">Virtual host ("/" when absent).</param>
+/// <param name="User">User name (guest when absent).</param>
+/// <param name="Password">Password (guest when absent).</param>
+/// <param name="Tls">True for amqps.</param>
+public sealed record BrokerAddress(string Host, int Port, string VirtualHost, string User, string Password, bool Tls)
+{
+    /// <summary>Parses an <c>amqp://</c> or <c>amqps://</c> URL; returns an error message, or null and the address.</summary>
+    public static string? TryParse(string url, out BrokerAddress? address)
+    {
+        address = null;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps") || string.IsNullOrEmpty(uri.Host))
+        {
+            return $"must be an amqp:// or amqps:// URL such as amqp://guest:guest@localhost:5672/ (got '{Redact(url)}')";
+        }
+
+        var tls = uri.Scheme == "amqps";
+        var parts = uri.UserInfo.Split(':', 2);
+        var user = parts[0].Length > 0 ? Uri.UnescapeDataString(parts[0]) : "guest";
+        var password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "guest";
+        var path = uri.AbsolutePath.TrimStart('/');
+        address = new BrokerAddress(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? (tls ? 5671 : 5672) : uri.Port,
+            path.Length == 0 ? "/" : Uri.UnescapeDataString(path), user, password, tls);
+        return null;
+    }
+
+    /// <summary>The URL with its password hidden, for logs and errors.</summary>
+    public static string Redact(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':', StringComparison.Ordinal)
+            ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
+            : url;
+
+    /// <inheritdoc />
+    public override string ToString() => $"{(Tls ? "amqps" : "amqp")}://{User}@{Host}:{Port}/{(VirtualHost == "/" ? string.Empty : Uri.EscapeDataString(VirtualHost))}";
+}

@@ -1,0 +1,71 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Messaging;
+
+namespace Rank1.SearchBridge.Precompute;
+
+/// <summary>Wires the precompute worker into a generic host: <c>AddRank1Worker</c>.</summary>
+public static class WorkerApplication
+{
+    /// <summary>
+    /// Registers the worker: options from <c>Rank1:Worker</c>, <c>Rank1:Broker</c>, <c>Rank1:Proxy</c> (the backend),
+    /// <c>Rank1:Store</c> and <c>Rank1:Model</c>, validated at start-up (the model is loaded then too). The workers'
+    /// quorum queue gets the prefetch and concurrency limits, retries with exponential backoff held in the worker (no
+    /// delayed-exchange plugin), and an error queue for requests that fail for good, with the reason in the message
+    /// headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
+    /// cancelled and, being unacknowledged, return to the queue.
+    /// </summary>
+    public static IServiceCollection AddRank1Worker(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<Configuration.ProxyOptions>().Bind(configuration.GetSection(Configuration.ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddRank1Common(configuration);
+        services.AddSingleton<PrecomputeService>();
+        var configured = services.AddRank1Broker(configuration, x => x.AddConsumer<PrecomputeConsumer>(), (context, cfg) =>
+        {
+            var broker = context.GetRequiredService<IOptions<BrokerOptions>>().Value;
+            var worker = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            cfg.ReceiveEndpoint(broker.Queue, e =>
+            {
+                e.SetQuorumQueue();
+                e.PrefetchCount = worker.PrefetchCount;
+                e.ConcurrentMessageLimit = worker.ConcurrentMessageLimit;
+                e.UseMessageRetry(r =>
+                {
+                    r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
+                    r.Ignore<InvalidPrecomputeRequestException>();
+                    r.Ignore<System.Text.Json.JsonException>();
+                });
+                e.ConfigureConsumer<PrecomputeConsumer>(context);
+            });
+        });
+        if (!configured)
+        {
+            services.AddOptions<WorkerOptions>().Validate(_ => false, $"{BrokerOptions.SectionName}:Url is required: the worker consumes precompute requests from RabbitMQ");
+        }
+
+        services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.StopTimeout = w.Value.ShutdownTimeout);
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
+        services.AddHostedService<WorkerStartup>();
+        return services;
+    }
+
+    /// <summary>At start: load the model (a bad model folder stops the boot) and learn what the backend is.</summary>
+    private sealed class WorkerStartup(IPassageJudge judge, BackendClient backend) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = judge.ModelId;
+            await backend.ProbeAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge;
+
+/// <summary>Registrations the proxy and the worker share: the model, the backend client, the reasoning store, the broker.</summary>
+public static class Rank1Services
+{
+    /// <summary>
+    /// The model (<c>Rank1:Model</c>, loaded on first use; hosts resolve it at start so a bad folder stops the boot), the
+    /// backend client and the reasoning store (<c>Rank1:Store</c>). An <see cref="IPassageJudge"/> registered before this
+    /// call is used instead of loading the model.
+    /// </summary>
+    public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ReasoningStoreOptions>().Bind(configuration.GetSection(ReasoningStoreOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IPassageJudge>(sp =>
+        {
+            var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
+            var model = modelSection.Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
+            var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(model, new(model), errors, validateAllProperties: true))
+            {
+                throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions),
+                    errors.Select(e => $"{Rank1EngineOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
+            }
+
+            return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
+        });
+        services.TryAddSingleton<ProxyMetrics>();
+        services.TryAddSingleton<BackendClient>();
+        services.TryAddSingleton<ReasoningStore>();
+        return services;
+    }
+
+    /// <summary>
+    /// Binds <c>Rank1:Broker</c> and, when a broker URL is configured, registers the MassTransit bus on RabbitMQ with the
+    /// shared topology. The bus connects in the background and reconnects by itself; a host starts even while the broker
+    /// is down. Returns whether a broker is configured.
+    /// </summary>
+    public static bool AddRank1Broker(this IServiceCollection services, IConfiguration configuration, Action<IBusRegistrationConfigurator>? registrations = null,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? endpoints = null)
+    {
+        var section = configuration.GetSection(BrokerOptions.SectionName);
+        services.AddOptions<BrokerOptions>().Bind(section, o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
+        var configured = section.Get<BrokerOptions>()?.Configured == true;
+        if (!configured)
+        {
+            return false;
+        }
+
+        services.AddMassTransit(x =>
+        {
+            registrations?.Invoke(x);
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                Rank1Broker.Configure(cfg, context.GetRequiredService<IOptions<BrokerOptions>>().Value);
+                endpoints?.Invoke(context, cfg);
+            });
+        });
+        services.AddOptions<MassTransitHostOptions>().Configure(o => o.WaitUntilStarted = false);
+        return true;
+    }
+
+    /// <summary>The broker's part of a health answer: null when none is configured.</summary>
+    internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options)
+    {
+        if (!options.Configured)
+        {
+            return null;
+        }
+
+        var health = services.GetService<IBusControl>()?.CheckHealth();
+        return new JsonObject
+        {
+            ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.ToString() : null,
+            ["status"] = health?.Status.ToString().ToLowerInvariant() ?? "unknown",
+            ["description"] = health?.Description,
+        };
+    }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Rank1.Inference;
+using Rank1.Inference.Prompt;
+
+namespace Rank1.SearchBridge.Store;
+
+/// <summary>Where one hit's judgement lives in the reasoning store.</summary>
+/// <param name="TargetIndex">The index the hit came from (its <c>_index</c>).</param>
+/// <param name="DocId">The hit's <c>_id</c>.</param>
+/// <param name="Id">The stored judgement's <c>_id</c>.</param>
+/// <param name="PassageHash">Hash of the passage text exactly as judged.</param>
+internal sealed record JudgementKey(string TargetIndex, string DocId, string Id, string PassageHash);
+
+/// <summary>The one definition of stored judgement keys and documents, shared by the proxy and the worker so each finds what the other wrote.</summary>
+internal static class JudgementRecords
+{
+    /// <summary>The key of a hit's judgement: under the index the hit came from, so reasoning never crosses indices.</summary>
+    public static JudgementKey Key(JsonObject hit, string? searchedIndex, string modelId, string fingerprint, string? title, string text)
+    {
+        var targetIndex = hit["_index"]?.GetValue<string>() ?? searchedIndex ?? "_all";
+        var docId = hit["_id"]?.GetValue<string>() ?? string.Empty;
+        return new JudgementKey(targetIndex, docId, ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
+            ReasoningKeys.PassageHash(Rank1Prompt.PassageText(title, text)));
+    }
+
+    /// <summary>A stored judgement is reused only for the same model and the same passage text.</summary>
+    public static bool Matches(StoredJudgement stored, JudgementKey key, string modelId) =>
+        stored.PassageHash == key.PassageHash && stored.ModelId == modelId;
+
+    /// <summary>The stored document (fields of <c>mappings/reasoning-index.mapping.json</c>).</summary>
+    public static JudgementToStore Document(JudgementKey key, string modelId, string fingerprint, string query, string? instructions, Rank1Judgement judgement, DateTimeOffset now) =>
+        new(key.Id, new JsonObject
+        {
+            ["model_id"] = modelId,
+            ["prompt_version"] = Rank1Prompt.Version,
+            ["target_index"] = key.TargetIndex,
+            ["doc_id"] = key.DocId,
+            ["fingerprint"] = fingerprint,
+            ["query"] = query,
+            ["instructions"] = instructions,
+            ["passage_hash"] = key.PassageHash,
+            ["score"] = judgement.Score,
+            ["relevant"] = judgement.Relevant,
+            ["reasoning"] = judgement.Reasoning,
+            ["reasoning_tokens"] = judgement.ReasoningTokens,
+            ["ended"] = ReasoningEnds.Name(judgement.End),
+            ["created"] = now.ToString("O", CultureInfo.InvariantCulture),
+            ["compute_ms"] = (long)(judgement.PrefillTime + judgement.DecodeTime).TotalMilliseconds,
+        });
+}

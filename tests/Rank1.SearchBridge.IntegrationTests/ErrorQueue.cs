@@ -1,0 +1,29 @@
+using System.Text;
+using RabbitMQ.Client;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>Reads (without consuming) the messages of an error queue with the plain RabbitMQ client, as an operator would inspect it.</summary>
+internal static class ErrorQueue
+{
+    public sealed record Entry(string Reason, string ExceptionType, string Body);
+
+    public static async Task<IReadOnlyList<Entry>> ReadAsync(string url, string queue)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var entries = new List<Entry>();
+        while (await channel.BasicGetAsync(queue, autoAck: false) is { } message)
+        {
+            var headers = message.BasicProperties.Headers ?? new Dictionary<string, object?>();
+            entries.Add(new Entry(Header(headers, "MT-Fault-Message"), Header(headers, "MT-Fault-ExceptionType"), Encoding.UTF8.GetString(message.Body.Span)));
+        }
+
+        // Not acknowledged: closing the channel returns them to the queue.
+        return entries;
+    }
+
+    private static string Header(IDictionary<string, object?> headers, string name) =>
+        headers.TryGetValue(name, out var v) ? v switch { byte[] b => Encoding.UTF8.GetString(b), null => string.Empty, _ => v.ToString() ?? string.Empty } : string.Empty;
+}

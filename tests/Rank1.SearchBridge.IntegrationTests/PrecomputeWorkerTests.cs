@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
+using Rank1.Inference.Model;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// The precompute path end to end on a real RabbitMQ broker (a private node per class), the worker host and
+/// <c>rank1-bridge precompute</c> as real processes, and the proxy and search backend on loopback.
+/// </summary>
+public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixture<RabbitMqFixture>
+{
+    private const int Window = 5;
+
+    private RabbitMqNode Node
+    {
+        get
+        {
+            Skip.If(broker.Node is null, RabbitMqNode.Missing);
+            return broker.Node!;
+        }
+    }
+
+    private static string NewQueue() => "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
+
+    private static string[] PrecomputeArgs(string queries, string brokerUrl, string queue, int maxThinkTokens, params string[] more) =>
+    [
+        "--queries", queries, "--index", ProxyStack.Index, "--window", Window.ToString(CultureInfo.InvariantCulture), "--fields", "text", "--title-field", "title",
+        "--max-think-tokens", maxThinkTokens.ToString(CultureInfo.InvariantCulture), "--broker", brokerUrl, "--queue", queue, .. more,
+    ];
+
+    private static string MultiMatch(string query) =>
+        new JsonObject { ["query"] = new JsonObject { ["multi_match"] = new JsonObject { ["query"] = query, ["fields"] = new JsonArray("text") } } }.ToJsonString();
+
+    [SkippableFact]
+    public async Task FiftyQueries_StoredByTheWorker_AreThenAnsweredCached_WithZeroModelCalls()
+    {
+        var node = Node;
+        using var counting = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(counting));
+        var queue = NewQueue();
+        var queries = BrokerProcesses.CorpusQueries(50);
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 4, "--wait", "--timeout", "240"));
+
+        Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+        Assert.Contains("Published 50 precompute jobs", run.Out, StringComparison.Ordinal);
+        Assert.Contains("Finished: 50 stored", run.Out, StringComparison.Ordinal);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 4, counting.ModelId);
+        Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
+
+        foreach (var q in queries)
+        {
+            var r = await stack.SearchAsync(MultiMatch(q));
+            Assert.Equal(200, r.Status);
+            Assert.True(r.Rerank == "cached", $"'{q}' was {r.Rerank}");
+            Assert.All(r.Json["hits"]!["hits"]!.AsArray().Take(Window), h => Assert.NotNull(h!["fields"]?["_rank1.score"]));
+        }
+
+        Assert.Equal(0, counting.Calls);
+    }
+
+    [SkippableFact]
+    public async Task WorkerKilledMidRun_AndRestarted_EveryJobCompletes_NothingDuplicatedOrLost()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        var queries = BrokerProcesses.CorpusQueries(30);
+        const int think = 48; // slow enough that the kill lands in the middle of the run
+        var log = BrokerProcesses.QueryLog(queries);
+        var run = BrokerProcesses.PrecomputeAsync(PrecomputeArgs(log, node.Url, queue, think, "--wait", "--timeout", "280"));
+        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, modelId);
+
+        var first = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the first worker stored nothing:\n" + first.Log);
+        await first.KillAsync();
+        var atKill = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
+        Assert.True(atKill.Length < expected.Count, $"the run finished before the kill ({atKill.Length} of {expected.Count}); the test proves nothing");
+
+        await using var second = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        var result = await run;
+        Assert.True(result.ExitCode == 0, $"precompute exited {result.ExitCode}: {result.Out}\n{result.Error}\nworker:\n{second.Log}");
+        Assert.Contains("Finished: 30 stored", result.Out, StringComparison.Ordinal);
+
+        var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
+        Assert.Equal(stored.Length, stored.Distinct().Count());        // no duplicates
+        Assert.Equal(expected.Order(), stored.Order());                 // nothing lost, nothing extra
+        Assert.Subset(stored.ToHashSet(), atKill.ToHashSet());          // what was stored before the kill is still there
+        await first.DisposeAsync();
+    }
+
+    [SkippableFact]
+    public async Task BrokerRestartedMidRun_WorkerAndProxyReconnect_AndTheRunCompletes()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        using var counting = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:HotQueries:Threshold"] = "2",
+        }, s => s.AddSingleton<IPassageJudge>(counting));
+        var queries = BrokerProcesses.CorpusQueries(30);
+        const int think = 48;
+        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
+        Assert.True(published.ExitCode == 0, published.Error);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, counting.ModelId);
+
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the worker stored nothing:\n" + worker.Log);
+        await node.StopAsync();
+        var atStop = (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length;
+        Assert.True(atStop < expected.Count, $"the run finished before the broker stopped ({atStop} of {expected.Count}); the test proves nothing");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await node.StartAsync();
+
+        // The worker reconnects by itself and finishes the run: every job of the queue (a quorum queue, on disk) is stored.
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= expected.Count, TimeSpan.FromMinutes(3),
+            () => "the run did not complete after the broker restart:\n" + worker.Log);
+        Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
+        Assert.False(worker.HasExited, worker.Log);
+
+        // The proxy reconnects too: a hot query is published after the restart, and the worker's answer is then served cached.
+        const string hot = "onion gas irritates";
+        await BrokerProcesses.WaitUntilAsync(async () =>
+        {
+            await stack.SearchAsync(MultiMatch(hot));
+            return (await stack.SearchAsync(MultiMatch(hot))).Rerank == "cached";
+        }, TimeSpan.FromMinutes(2), () => "the hot query was never precomputed after the restart:\n" + worker.Log);
+        Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"}", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task PoisonRequests_EndInTheErrorQueueWithTheReason_AndTheRestIsStored()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+
+        // A search the backend rejects (no such index) cannot succeed: it must not be retried forever or block the queue.
+        var bad = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog(["onion"]), "--index", "no-such-index", "--broker", node.Url, "--queue", queue,
+            "--max-think-tokens", "4", "--wait", "--timeout", "120");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("Finished: 0 stored (0 passages judged, 0 already stored), 1 failed.", bad.Out, StringComparison.Ordinal);
+        Assert.Contains("failed: 'onion': ", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("no-such-index", bad.Error, StringComparison.Ordinal);
+
+        var faults = await ErrorQueue.ReadAsync(node.Url, queue + "_error");
+        var fault = Assert.Single(faults);
+        Assert.Contains("no-such-index", fault.Reason, StringComparison.Ordinal);
+        Assert.Contains("InvalidPrecomputeRequestException", fault.ExceptionType, StringComparison.Ordinal);
+
+        var good = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(["onion soup"]), node.Url, queue, 4, "--wait", "--timeout", "120"));
+        Assert.True(good.ExitCode == 0, good.Out + good.Error + worker.Log);
+        Assert.Contains("Finished: 1 stored", good.Out, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task WorkerStoppedGracefully_ExitsZero_LeavingWholeWindows_AndTheNextWorkerFinishesTheRest()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() { ["Rank1__Worker__ShutdownTimeout"] = "00:01:00" });
+        var queries = BrokerProcesses.CorpusQueries(6);
+        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 48));
+        Assert.True(published.ExitCode == 0, published.Error);
+
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 1, TimeSpan.FromMinutes(2), () => worker.Log);
+        await worker.TerminateAsync(TimeSpan.FromMinutes(2));
+        Assert.True(worker.ExitCode == 0, $"exit {worker.ExitCode}\n{worker.Log}");
+
+        // Whole windows only: a stopped worker either stored a job's whole window or left the job in the queue.
+        var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
+        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var complete = 0;
+        foreach (var q in queries)
+        {
+            var ids = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [q], Window, 48, modelId);
+            var present = ids.Count(stored.Contains);
+            Assert.True(present == 0 || present == ids.Count, $"'{q}' has {present} of {ids.Count} judgements stored");
+            complete += present == ids.Count ? 1 : 0;
+        }
+
+        Assert.True(complete >= 1);
+
+        // The rest waits in the queue: a new worker finishes it.
+        await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 48, modelId);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TimeSpan.FromMinutes(2), () => next.Log);
+    }
+}
