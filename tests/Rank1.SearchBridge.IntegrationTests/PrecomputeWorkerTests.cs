@@ -135,6 +135,9 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             return (await stack.SearchAsync(MultiMatch(hot))).Rerank == "cached";
         }, TimeSpan.FromMinutes(2), () => "the hot query was never precomputed after the restart:\n" + worker.Log);
         Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"}", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+        var health = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!;
+        Assert.Equal("healthy", health["broker"]!["status"]!.GetValue<string>());
+        Assert.Equal($"amqp://guest@127.0.0.1:{node.Port}/", health["broker"]!["url"]!.GetValue<string>());
     }
 
     [SkippableFact]

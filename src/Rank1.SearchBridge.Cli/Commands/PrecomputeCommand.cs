@@ -30,6 +30,7 @@ internal sealed class PrecomputeCommand : CliCommand
         new("instructions", "Instructions for queries whose line gives none.", "TEXT"),
         new("broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL"),
         new("queue", "The workers' queue (default rank1-precompute).", "NAME"),
+        new("connect-timeout", "Seconds to wait for the broker before giving up (default 30).", "SECONDS"),
         new("wait", "Follow the workers until every job is stored or failed; exit 1 if any failed."),
         new("timeout", "With --wait: give up after this many seconds (exit 1).", "SECONDS"),
     ];
@@ -47,6 +48,7 @@ internal sealed class PrecomputeCommand : CliCommand
         }
 
         var timeout = args.GetInt("timeout", 1, int.MaxValue);
+        var connectTimeout = TimeSpan.FromSeconds(args.GetInt("connect-timeout", 1, 3600) ?? 30);
         if (timeout is not null && !args.Has("wait"))
         {
             throw new UsageException("--timeout only applies with --wait");
@@ -84,7 +86,7 @@ internal sealed class PrecomputeCommand : CliCommand
 
         using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            connect.CancelAfter(TimeSpan.FromSeconds(30));
+            connect.CancelAfter(connectTimeout);
             try
             {
                 await bus.StartAsync(connect.Token).ConfigureAwait(false);

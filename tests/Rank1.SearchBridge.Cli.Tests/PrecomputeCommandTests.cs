@@ -1,0 +1,80 @@
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Cli.Commands;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+public sealed class PrecomputeCommandTests
+{
+    private static string File(params string[] lines)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rank1-log-{Guid.NewGuid():N}.jsonl");
+        System.IO.File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void QueryLog_MixesPlainAndJsonLines_MergesRepeats_MostFrequentFirst()
+    {
+        var path = File(
+            "why do onions make you cry",
+            "",
+            """{"query":"Eye drops","count":3}""",
+            """{"query":"why do  onions make you CRY","count":4}""",
+            """{"query":"eye drops","instructions":"Only medical advice counts."}""");
+        var queries = QueryFile.Read(path, defaultInstructions: null);
+        Assert.Equal(
+            [("why do onions make you cry", 5L, (string?)null), ("Eye drops", 3L, null), ("eye drops", 1L, "Only medical advice counts.")],
+            queries.Select(q => (q.Query, q.Count, q.Instructions)).ToArray());
+    }
+
+    [Theory]
+    [InlineData("{\"query\":", ":1: not valid JSON")]
+    [InlineData("{\"count\":2}", ":1: \"query\" must be a string")]
+    [InlineData("{\"query\":\"  \"}", ":1: \"query\" must not be blank")]
+    [InlineData("{\"query\":\"x\",\"count\":0}", ":1: \"count\" must be a whole number of at least 1")]
+    [InlineData("{\"query\":\"x\",\"count\":1.5}", ":1: \"count\" must be a whole number of at least 1")]
+    [InlineData("{\"query\":\"x\",\"instructions\":3}", ":1: \"instructions\" must be a string")]
+    [InlineData("{\"query\":\"x\",\"qurey\":\"y\"}", ":1: unknown field \"qurey\"")]
+    public async Task BadQueryLogLine_IsAOneLineErrorNamingFileAndLine_Exit4(string line, string expected)
+    {
+        var path = File(line);
+        var result = await CliRunner.RunAsync("precompute", "--queries", path, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains(path + expected, result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.Trim().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--index", "docs" }, "--queries is required")]
+    [InlineData(new[] { "--queries", "x.txt" }, "--index is required")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--broker", "http://localhost:5672" }, "--broker must be an amqp:// or amqps:// URL")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--queue", "bad queue" }, "--queue must be a queue name")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--timeout", "5" }, "--timeout only applies with --wait")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--window", "0" }, "--window")]
+    public async Task BadArguments_AreUsageErrors_Exit2(string[] args, string expected)
+    {
+        var result = await CliRunner.RunAsync(["precompute", .. args]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingOrEmptyQueryLog_IsBadInput()
+    {
+        var missing = await CliRunner.RunAsync("precompute", "--queries", "/nonexistent/q.txt", "--index", "docs");
+        Assert.Equal(4, missing.ExitCode);
+        Assert.Contains("/nonexistent/q.txt: no such file", missing.Error, StringComparison.Ordinal);
+        var empty = await CliRunner.RunAsync("precompute", "--queries", File("", "  "), "--index", "docs");
+        Assert.Equal(4, empty.ExitCode);
+        Assert.Contains("no queries", empty.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnreachableBroker_OneLineError_Exit1_PasswordHidden()
+    {
+        var result = await CliRunner.RunAsync("precompute", "--queries", File("onion"), "--index", "docs", "--broker", "amqp://guest:secret@127.0.0.1:9/", "--connect-timeout", "2");
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("cannot reach the broker at amqp://guest:***@127.0.0.1:9/", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", result.Error, StringComparison.Ordinal);
+    }
+}

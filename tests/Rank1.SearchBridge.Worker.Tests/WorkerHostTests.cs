@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Rank1.EmbeddedSearch;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Worker.Tests;
+
+/// <summary>The Rank1.SearchBridge.Worker host as a real process, configured the .NET way (environment variables).</summary>
+public sealed class WorkerHostTests
+{
+    private static string HostDll()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        var dll = Path.Combine(TestPaths.RepoRoot, "src", "Rank1.SearchBridge.Worker", "bin", configuration, "net10.0", "Rank1.SearchBridge.Worker.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
+        return dll;
+    }
+
+    private static ProcessStartInfo Host(Dictionary<string, string> environment)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["Rank1__Model__Path"] = TestPaths.TinyModel,
+            ["Rank1__Model__ExecutionProvider"] = "Cpu",
+            ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9/",
+        };
+        foreach (var (k, v) in environment)
+        {
+            env[k] = v;
+        }
+
+        return TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), env);
+    }
+
+    [Theory]
+    [InlineData("Rank1__Broker__Url", "", "Rank1:Broker:Url is required")]
+    [InlineData("Rank1__Broker__Url", "http://localhost:5672", "must be an amqp:// or amqps:// URL")]
+    [InlineData("Rank1__Worker__PrefetchCount", "0", "PrefetchCount")]
+    [InlineData("Rank1__Worker__ConcurrentMessageLimit", "-1", "ConcurrentMessageLimit")]
+    [InlineData("Rank1__Worker__RetryLimit", "many", "Rank1:Worker:RetryLimit")]
+    [InlineData("Rank1__Worker__Prefetch", "4", "Prefetch")]
+    [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model")]
+    public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named)
+    {
+        var result = await TestProcess.RunAsync(Host(new() { [key] = value }));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(named, result.Out + result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BrokerDown_TheWorkerStartsAnyway_AndStopsCleanlyOnSigterm()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var psi = Host(new()
+        {
+            ["Rank1__Proxy__Backend"] = backend.Url.ToString(),
+            ["Rank1__Broker__Url"] = "amqp://guest:guest@127.0.0.1:9/",
+        });
+        using var process = Process.Start(psi)!;
+        var lines = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var clock = Stopwatch.StartNew();
+        while (!lines.Any(l => l.Contains("Application started", StringComparison.Ordinal)))
+        {
+            Assert.False(process.HasExited, string.Join('\n', lines));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the worker did not start:\n" + string.Join('\n', lines));
+            await Task.Delay(100);
+        }
+
+        // Still running a few seconds later: it keeps retrying the broker instead of exiting.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(process.HasExited, string.Join('\n', lines));
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(0, process.ExitCode);
+    }
+}
