@@ -43,7 +43,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(counting));
         var queue = NewQueue();
         var queries = BrokerProcesses.CorpusQueries(50);
-        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        var healthFile = Path.Combine(Path.GetTempPath(), $"rank1-worker-health-{Guid.NewGuid():N}");
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() { ["Rank1__Worker__HealthFile"] = healthFile });
 
         var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 4, "--wait", "--timeout", "240"));
 
@@ -62,6 +63,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
 
         Assert.Equal(0, counting.Calls);
+        await BrokerProcesses.WaitUntilAsync(async () => File.Exists(healthFile) && (await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), () => "the worker's health file does not say healthy: " + (File.Exists(healthFile) ? File.ReadAllText(healthFile) : "missing"));
     }
 
     [SkippableFact]

@@ -51,10 +51,12 @@ public sealed class WorkerHostTests
     public async Task BrokerDown_TheWorkerStartsAnyway_AndStopsCleanlyOnSigterm()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var healthFile = Path.Combine(Path.GetTempPath(), $"rank1-worker-health-{Guid.NewGuid():N}");
         var psi = Host(new()
         {
             ["Rank1__Proxy__Backend"] = backend.Url.ToString(),
             ["Rank1__Broker__Url"] = "amqp://guest:guest@127.0.0.1:9/",
+            ["Rank1__Worker__HealthFile"] = healthFile,
         });
         using var process = Process.Start(psi)!;
         var lines = new ConcurrentQueue<string>();
@@ -70,9 +72,11 @@ public sealed class WorkerHostTests
             await Task.Delay(100);
         }
 
-        // Still running a few seconds later: it keeps retrying the broker instead of exiting.
+        // Still running a few seconds later: it keeps retrying the broker instead of exiting, and says it is not healthy.
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.False(process.HasExited, string.Join('\n', lines));
+        Assert.True(File.Exists(healthFile), "no health file");
+        Assert.False((await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal), await File.ReadAllTextAsync(healthFile));
         using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
         {
             await kill.WaitForExitAsync();

@@ -1,0 +1,164 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>
+/// <c>rank1-bridge seed</c>: installs the reasoning index (as <c>init</c>) and bulk-loads passages (by default the
+/// sample corpus) into an index, through any Elasticsearch-compatible URL: the cluster, or the proxy, which passes
+/// these requests through. Idempotent: documents keep their ids, so running it again changes nothing.
+/// </summary>
+internal sealed class SeedCommand : CliCommand
+{
+    private const int BulkSize = 500;
+
+    public override string Name => "seed";
+
+    public override string Summary => "Install the reasoning index and bulk-load passages (default: the sample corpus) into a cluster or through the proxy. Idempotent.";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("backend", "The cluster, or the proxy in front of it (default http://127.0.0.1:9200).", "URL"),
+        new("index", $"Index to load the passages into (default {SearchServerCommand.SampleIndex}).", "NAME"),
+        new("file", "JSON Lines passages {\"id\":..,\"title\":..,\"text\":..} (default: the shipped sample corpus).", "FILE"),
+        new("reasoning-index", "Reasoning index name (default rank1-reasoning).", "NAME"),
+        new("authorization", "Authorization header value for the cluster (for example 'ApiKey ...').", "VALUE"),
+        new("wait", "Seconds to wait for the cluster to answer before giving up (default 0: try once).", "SECONDS"),
+    ];
+
+    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    {
+        var backendUrl = args.Get("backend") ?? "http://127.0.0.1:9200";
+        if (!Uri.TryCreate(backendUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new UsageException($"--backend must be an http(s) URL (got '{backendUrl}')");
+        }
+
+        var index = args.Get("index") ?? SearchServerCommand.SampleIndex;
+        var reasoningIndex = args.Get("reasoning-index") ?? "rank1-reasoning";
+        foreach (var (option, name) in new[] { ("index", index), ("reasoning-index", reasoningIndex) })
+        {
+            var check = new ReasoningStoreOptions { Index = name };
+            var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(check, new(check), problems, validateAllProperties: true))
+            {
+                throw new UsageException($"--{option} {problems[0].ErrorMessage}");
+            }
+        }
+
+        var file = args.Get("file") is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
+        var passages = ReadPassages(file);
+        var wait = TimeSpan.FromSeconds(args.GetInt("wait", 0, 3600) ?? 0);
+
+        using var backend = new BackendClient(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = backendUrl }), context.Time, new ProxyMetrics(), NullLogger<BackendClient>.Instance);
+        var started = context.Time.GetTimestamp();
+        while (await backend.ProbeAsync(cancellationToken).ConfigureAwait(false) == BackendFlavor.Unknown)
+        {
+            if (context.Time.GetElapsedTime(started) >= wait)
+            {
+                throw new CliException($"cannot reach the cluster at {backendUrl} (GET / failed{(wait > TimeSpan.Zero ? $" for {wait.TotalSeconds:0} s" : string.Empty)})", ExitCodes.Failure);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), context.Time, cancellationToken).ConfigureAwait(false);
+        }
+
+        List<KeyValuePair<string, string[]>> headers = [new("Content-Type", ["application/json"])];
+        if (args.Get("authorization") is { } auth)
+        {
+            headers.Add(new("Authorization", [auth]));
+        }
+
+        try
+        {
+            var report = await ReasoningStore.EnsureIndexAsync(backend, reasoningIndex, headers, cancellationToken).ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"{backend.Flavor} at {backendUrl}: {report}.").ConfigureAwait(false);
+        }
+        catch (EsError e)
+        {
+            throw new CliException(e.Message, ExitCodes.Failure);
+        }
+
+        var exists = await backend.SendAsync(HttpMethod.Head, Uri.EscapeDataString(index), null, headers, cancellationToken).ConfigureAwait(false);
+        if (exists.Status == 404)
+        {
+            var create = await backend.SendAsync(HttpMethod.Put, Uri.EscapeDataString(index), Encoding.UTF8.GetBytes(new JsonObject { ["mappings"] = SampleCorpus.Mapping() }.ToJsonString()), headers, cancellationToken).ConfigureAwait(false);
+            if (create.Status is not (200 or 201) && !Encoding.UTF8.GetString(create.Body).Contains("resource_already_exists_exception", StringComparison.Ordinal))
+            {
+                throw new CliException($"could not create index {index}: HTTP {create.Status} {Encoding.UTF8.GetString(create.Body)}", ExitCodes.Failure);
+            }
+        }
+
+        var ndjsonHeaders = headers.Where(h => h.Key != "Content-Type").Append(new("Content-Type", ["application/x-ndjson"])).ToList();
+        foreach (var chunk in passages.Chunk(BulkSize))
+        {
+            var bulk = new StringBuilder();
+            foreach (var (id, doc) in chunk)
+            {
+                bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = index, ["_id"] = id } }.ToJsonString()).Append('\n');
+                bulk.Append(doc.ToJsonString()).Append('\n');
+            }
+
+            var response = await backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(bulk.ToString()), ndjsonHeaders, cancellationToken).ConfigureAwait(false);
+            var answer = response.Status == 200 ? JsonNode.Parse(response.Body) : null;
+            if (answer is null || answer["errors"]?.GetValue<bool>() == true)
+            {
+                var reason = answer?["items"]?.AsArray().Select(i => i?["index"]?["error"]?["reason"]?.GetValue<string>()).FirstOrDefault(r => r is not null);
+                throw new CliException($"loading {index} failed: HTTP {response.Status} {reason ?? Encoding.UTF8.GetString(response.Body)}", ExitCodes.Failure);
+            }
+        }
+
+        await backend.SendAsync(HttpMethod.Post, $"{Uri.EscapeDataString(index)}/_refresh", null, headers, cancellationToken).ConfigureAwait(false);
+        await context.Out.WriteLineAsync($"Loaded {passages.Count} passages from {file} into '{index}'.").ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static List<(string Id, JsonObject Doc)> ReadPassages(string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: no such file", ExitCodes.BadInput);
+        }
+
+        var passages = new List<(string, JsonObject)>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNumber++;
+            if (line.Trim().Length == 0)
+            {
+                continue;
+            }
+
+            JsonObject doc;
+            try
+            {
+                doc = JsonNode.Parse(line) as JsonObject ?? throw new CliException($"{file}:{lineNumber}: expected a JSON object", ExitCodes.BadInput);
+            }
+            catch (JsonException e)
+            {
+                throw new CliException($"{file}:{lineNumber}: not valid JSON ({e.Message})", ExitCodes.BadInput);
+            }
+
+            if (doc["id"] is not JsonValue idValue || idValue.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))
+            {
+                throw new CliException($"{file}:{lineNumber}: \"id\" must be a string or a number", ExitCodes.BadInput);
+            }
+
+            if (doc["text"] is not JsonValue textValue || textValue.GetValueKind() != JsonValueKind.String)
+            {
+                throw new CliException($"{file}:{lineNumber}: \"text\" must be a string", ExitCodes.BadInput);
+            }
+
+            passages.Add((idValue.ToString(), doc));
+        }
+
+        return passages.Count > 0 ? passages : throw new CliException($"{file}: no passages", ExitCodes.BadInput);
+    }
+}
