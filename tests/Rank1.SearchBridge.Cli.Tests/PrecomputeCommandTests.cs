@@ -27,6 +27,13 @@ public sealed class PrecomputeCommandTests
             queries.Select(q => (q.Query, q.Count, q.Instructions)).ToArray());
     }
 
+    [Fact]
+    public void TrecTopicsFile_TakesTheTextAfterTheId()
+    {
+        var queries = QueryFile.Read(File("q1\twhy do onions make people cry", "q2\tcan I leave my dog in the car"), defaultInstructions: "Be strict.");
+        Assert.Equal([("why do onions make people cry", "Be strict."), ("can I leave my dog in the car", "Be strict.")], queries.Select(q => (q.Query, q.Instructions)).ToArray());
+    }
+
     [Theory]
     [InlineData("{\"query\":", ":1: not valid JSON")]
     [InlineData("{\"count\":2}", ":1: \"query\" must be a string")]

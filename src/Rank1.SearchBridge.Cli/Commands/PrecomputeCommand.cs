@@ -21,7 +21,7 @@ internal sealed class PrecomputeCommand : CliCommand
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("queries", "Query log: one query per line, or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE", Required: true),
+        new("queries", "Query log: one query per line, TREC topics (id<TAB>query), or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE", Required: true),
         new("index", "Index (or index expression) the queries search.", "NAME", Required: true),
         new("window", "Top hits to judge per query (default 10, as the proxy's default rule).", "N"),
         new("fields", "Source fields joined into the passage, comma-separated (default text).", "A,B"),

@@ -9,8 +9,8 @@ namespace Rank1.SearchBridge.Cli.Commands;
 internal sealed record LoggedQuery(string Query, long Count, string? Instructions);
 
 /// <summary>
-/// Reads a query log: one query per line, or JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the two may
-/// mix; blank lines are skipped). Queries that normalise to the same text and instructions are merged, their counts
+/// Reads a query log: one query per line, TREC topics (<c>id&lt;TAB&gt;query</c>: the text after the first tab), or
+/// JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the forms may mix; blank lines are skipped). Queries that normalise to the same text and instructions are merged, their counts
 /// added; the result is most frequent first. A bad line is a one-line error naming the file and the line.
 /// </summary>
 internal static class QueryFile
@@ -34,7 +34,7 @@ internal static class QueryFile
                 continue;
             }
 
-            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : new LoggedQuery(trimmed, 1, defaultInstructions);
+            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : PlainLine(trimmed, path, lineNumber, defaultInstructions);
             var key = (ReasoningKeys.Normalize(q.Query), ReasoningKeys.Normalize(q.Instructions ?? string.Empty));
             if (merged.TryGetValue(key, out var seen))
             {
@@ -54,6 +54,13 @@ internal static class QueryFile
 
         // Most frequent first; ties keep file order.
         return order.Select((k, i) => (Query: merged[k], Index: i)).OrderByDescending(x => x.Query.Count).ThenBy(x => x.Index).Select(x => x.Query).ToArray();
+    }
+
+    private static LoggedQuery PlainLine(string line, string path, int lineNumber, string? defaultInstructions)
+    {
+        var tab = line.IndexOf('\t', StringComparison.Ordinal);
+        var query = tab < 0 ? line : line[(tab + 1)..].Trim();
+        return query.Length > 0 ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
     }
 
     private static LoggedQuery ParseJson(string line, string path, int lineNumber, string? defaultInstructions)

@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+using Rank1.EmbeddedSearch;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+public sealed class SeedCommandTests
+{
+    [Fact]
+    public async Task Seed_InstallsTheReasoningIndex_AndLoadsTheSampleCorpus_AndAgainChangesNothing()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var first = await CliRunner.RunAsync("seed", "--backend", backend.Url.ToString());
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.Contains("index rank1-reasoning created", first.Out, StringComparison.Ordinal);
+        Assert.Contains("Loaded 210 passages", first.Out, StringComparison.Ordinal);
+
+        var second = await CliRunner.RunAsync("seed", "--backend", backend.Url.ToString());
+        Assert.True(second.ExitCode == 0, second.Error);
+        Assert.Contains("index rank1-reasoning already exists", second.Out, StringComparison.Ordinal);
+
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        Assert.Equal(210, JsonNode.Parse(await http.GetStringAsync("rank1-sample/_count"))!["count"]!.GetValue<int>());
+        var doc = JsonNode.Parse(await http.GetStringAsync("rank1-sample/_doc/onion-01"))!;
+        Assert.Equal("Onion festival", doc["_source"]!["title"]!.GetValue<string>());
+        Assert.Equal("text", JsonNode.Parse(await http.GetStringAsync("rank1-sample/_mapping"))!["rank1-sample"]!["mappings"]!["properties"]!["text"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Seed_OwnFile_BadLineNamesFileAndLine_Exit4()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rank1-seed-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllLinesAsync(path, ["{\"id\":\"a\",\"text\":\"one\"}", "{\"id\":\"b\"}"]);
+        var result = await CliRunner.RunAsync("seed", "--file", path, "--backend", "http://127.0.0.1:9");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{path}:2: \"text\" must be a string", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Seed_UnreachableCluster_OneLineError_Exit1()
+    {
+        var result = await CliRunner.RunAsync("seed", "--backend", "http://127.0.0.1:9");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("cannot reach the cluster at http://127.0.0.1:9", result.Error, StringComparison.Ordinal);
+    }
+}
