@@ -103,18 +103,20 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     {
         var node = Node;
         var queue = NewQueue();
-        using var counting = new CountingEngine();
+        // The proxy's own model always fails (so the proxy never stores anything itself): a query it answers
+        // "cached" can only have been precomputed by the worker, after the proxy published it.
+        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
         await using var stack = await ProxyStack.StartAsync(new()
         {
             ["Rank1:Broker:Url"] = node.Url,
             ["Rank1:Broker:Queue"] = queue,
             ["Rank1:HotQueries:Threshold"] = "2",
-        }, s => s.AddSingleton<IPassageJudge>(counting));
+        }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(modelId)));
         var queries = BrokerProcesses.CorpusQueries(30);
         const int think = 48;
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
         Assert.True(published.ExitCode == 0, published.Error);
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, counting.ModelId);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, modelId);
 
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the worker stored nothing:\n" + worker.Log);
@@ -132,11 +134,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // The proxy reconnects too: a hot query is published after the restart, and the worker's answer is then served cached.
         const string hot = "onion gas irritates";
-        await BrokerProcesses.WaitUntilAsync(async () =>
-        {
-            await stack.SearchAsync(MultiMatch(hot));
-            return (await stack.SearchAsync(MultiMatch(hot))).Rerank == "cached";
-        }, TimeSpan.FromMinutes(2), () => "the hot query was never precomputed after the restart:\n" + worker.Log);
+        await BrokerProcesses.WaitUntilAsync(async () => (await stack.SearchAsync(MultiMatch(hot))).Rerank == "cached",
+            TimeSpan.FromMinutes(2), () => "the hot query was never precomputed after the restart:\n" + worker.Log);
         Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"}", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
         var health = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!;
         Assert.Equal("healthy", health["broker"]!["status"]!.GetValue<string>());
@@ -203,4 +202,13 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 48, modelId);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TimeSpan.FromMinutes(2), () => next.Log);
     }
+}
+
+/// <summary>A model that always fails, under the real model's id (so stored judgements match it).</summary>
+internal sealed class FailingJudge(string modelId) : IPassageJudge
+{
+    public string ModelId => modelId;
+
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        throw new InvalidOperationException("this test's proxy model always fails");
 }
