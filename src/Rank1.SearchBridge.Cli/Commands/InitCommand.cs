@@ -1,9 +1,5 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
-using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -23,39 +19,15 @@ internal sealed class InitCommand : CliCommand
 
     public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
     {
-        var backendUrl = args.Get("backend") ?? "http://127.0.0.1:9200";
-        if (!Uri.TryCreate(backendUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            throw new UsageException($"--backend must be an http(s) URL (got '{backendUrl}')");
-        }
-
-        var index = args.Get("index") ?? "rank1-reasoning";
-        var validation = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-        var storeOptions = new ReasoningStoreOptions { Index = index };
-        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(storeOptions, new(storeOptions), validation, validateAllProperties: true))
-        {
-            throw new UsageException($"--index {validation[0].ErrorMessage}");
-        }
-
-        using var backend = new BackendClient(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = backendUrl }), context.Time, new ProxyMetrics(), NullLogger<BackendClient>.Instance);
+        var backendUrl = ClusterAccess.Url(args);
+        var index = ClusterAccess.IndexName(args, "index", "rank1-reasoning");
+        using var backend = ClusterAccess.Client(backendUrl, context);
         if (await backend.ProbeAsync(cancellationToken).ConfigureAwait(false) == BackendFlavor.Unknown)
         {
             throw new CliException($"cannot reach the cluster at {backendUrl} (GET / failed)", ExitCodes.Failure);
         }
 
-        KeyValuePair<string, string[]>[] headers = args.Get("authorization") is { } auth
-            ? [new("Authorization", [auth]), new("Content-Type", ["application/json"])]
-            : [new("Content-Type", ["application/json"])];
-        try
-        {
-            var report = await ReasoningStore.EnsureIndexAsync(backend, index, headers, cancellationToken).ConfigureAwait(false);
-            await context.Out.WriteLineAsync($"{backend.Flavor} at {backendUrl}: {report}.").ConfigureAwait(false);
-        }
-        catch (EsError e)
-        {
-            throw new CliException(e.Message, ExitCodes.Failure);
-        }
-
+        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, index, ClusterAccess.Headers(args), context, cancellationToken).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 }

@@ -1,12 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
-using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -35,29 +31,14 @@ internal sealed class SeedCommand : CliCommand
 
     public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
     {
-        var backendUrl = args.Get("backend") ?? "http://127.0.0.1:9200";
-        if (!Uri.TryCreate(backendUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            throw new UsageException($"--backend must be an http(s) URL (got '{backendUrl}')");
-        }
-
-        var index = args.Get("index") ?? SearchServerCommand.SampleIndex;
-        var reasoningIndex = args.Get("reasoning-index") ?? "rank1-reasoning";
-        foreach (var (option, name) in new[] { ("index", index), ("reasoning-index", reasoningIndex) })
-        {
-            var check = new ReasoningStoreOptions { Index = name };
-            var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(check, new(check), problems, validateAllProperties: true))
-            {
-                throw new UsageException($"--{option} {problems[0].ErrorMessage}");
-            }
-        }
-
+        var backendUrl = ClusterAccess.Url(args);
+        var index = ClusterAccess.IndexName(args, "index", SearchServerCommand.SampleIndex);
+        var reasoningIndex = ClusterAccess.IndexName(args, "reasoning-index", "rank1-reasoning");
         var file = args.Get("file") is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
         var passages = ReadPassages(file);
         var wait = TimeSpan.FromSeconds(args.GetInt("wait", 0, 3600) ?? 0);
 
-        using var backend = new BackendClient(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = backendUrl }), context.Time, new ProxyMetrics(), NullLogger<BackendClient>.Instance);
+        using var backend = ClusterAccess.Client(backendUrl, context);
         var started = context.Time.GetTimestamp();
         while (await backend.ProbeAsync(cancellationToken).ConfigureAwait(false) == BackendFlavor.Unknown)
         {
@@ -69,21 +50,8 @@ internal sealed class SeedCommand : CliCommand
             await Task.Delay(TimeSpan.FromSeconds(1), context.Time, cancellationToken).ConfigureAwait(false);
         }
 
-        List<KeyValuePair<string, string[]>> headers = [new("Content-Type", ["application/json"])];
-        if (args.Get("authorization") is { } auth)
-        {
-            headers.Add(new("Authorization", [auth]));
-        }
-
-        try
-        {
-            var report = await ReasoningStore.EnsureIndexAsync(backend, reasoningIndex, headers, cancellationToken).ConfigureAwait(false);
-            await context.Out.WriteLineAsync($"{backend.Flavor} at {backendUrl}: {report}.").ConfigureAwait(false);
-        }
-        catch (EsError e)
-        {
-            throw new CliException(e.Message, ExitCodes.Failure);
-        }
+        var headers = ClusterAccess.Headers(args);
+        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, reasoningIndex, headers, context, cancellationToken).ConfigureAwait(false);
 
         var exists = await backend.SendAsync(HttpMethod.Head, Uri.EscapeDataString(index), null, headers, cancellationToken).ConfigureAwait(false);
         if (exists.Status == 404)
