@@ -9,3 +9,11 @@ public interface IPassageJudge
     /// <summary>Judges one pair. Honours <paramref name="cancellationToken"/> promptly, even inside a model step.</summary>
     ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A judge that can judge several passages for one query together, sharing work between them.</summary>
+public interface IPassageBatchJudge : IPassageJudge
+{
+    /// <summary>Judges every passage (results in input order), each exactly as <see cref="IPassageJudge.JudgeAsync"/> would up to float rounding.</summary>
+    ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default);
+}

@@ -8,7 +8,8 @@ public static class PassageRanking
 {
     /// <summary>
     /// Judges every passage and orders them by score, highest first; equal scores keep their input order (so the
-    /// first-stage ranking breaks ties). <paramref name="progress"/> is told after each passage.
+    /// first-stage ranking breaks ties). A <see cref="IPassageBatchJudge"/> (the engine) judges them together, sharing
+    /// the prompt prefix; <paramref name="progress"/> is then told once at the end, else after each passage.
     /// </summary>
     public static async Task<IReadOnlyList<RankedPassage>> RerankAsync(
         this IPassageJudge judge,
@@ -21,6 +22,13 @@ public static class PassageRanking
     {
         ArgumentNullException.ThrowIfNull(judge);
         ArgumentNullException.ThrowIfNull(passages);
+        if (judge is IPassageBatchJudge batch)
+        {
+            var all = await batch.JudgeAllAsync(query, instructions, passages, settings, cancellationToken).ConfigureAwait(false);
+            progress?.Report(all.Count);
+            return Order(all.Select((j, i) => new RankedPassage(i, j)));
+        }
+
         var results = new List<RankedPassage>(passages.Count);
         for (var i = 0; i < passages.Count; i++)
         {

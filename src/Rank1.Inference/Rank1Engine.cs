@@ -15,7 +15,7 @@ namespace Rank1.Inference;
 /// after the reasoning cut to its last sentence), then scores sigmoid(logit(" true") - logit(" false")).
 /// Thread-safe: concurrent calls each get their own decode state.
 /// </summary>
-public sealed class Rank1Engine : IPassageJudge, IDisposable
+public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 {
     private readonly CausalLm _lm;
     private readonly Rank1TokenIds _ids;
@@ -98,13 +98,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var prompt = EncodePrompt(input);
-        var budget = settings?.MaxThinkTokens ?? _defaultBudget;
-        if (budget < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
-        }
-
-        var deadline = settings?.Deadline;
+        var budget = Budget(settings);
         using var runOptions = new RunOptions();
         // Terminate stops a step that is already running inside ONNX Runtime, not just the next one.
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
@@ -112,66 +106,164 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
         var started = _time.GetTimestamp();
         Run(state, prompt.ToArray(), cancellationToken);
-        var prefill = _time.GetElapsedTime(started);
+        return Reason(state, prompt, _time.GetElapsedTime(started), budget, settings?.Deadline, cancellationToken);
+    }
+
+    /// <summary>
+    /// Judges several passages for one query. The prompt tokens they all share (the instruction, the query and the
+    /// start of the passage line) are prefilled once; each passage then continues from a copy-free restore of that
+    /// cache, so the result equals judging each passage alone (<see cref="Judge"/>) up to float rounding.
+    /// </summary>
+    public IReadOnlyList<Rank1Judgement> JudgeAll(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default) =>
+        JudgeAllTraced(query, instructions, passages, settings, cancellationToken).Traces.Select(t => t.Judgement).ToArray();
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken));
+
+    /// <summary>Shared prefixes shorter than this are not worth a pinned cache: each passage is judged alone.</summary>
+    internal const int MinSharedPrefix = 8;
+
+    internal (IReadOnlyList<JudgeTrace> Traces, int SharedTokens) JudgeAllTraced(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        cancellationToken.ThrowIfCancellationRequested();
+        var prompts = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray()).ToArray();
+        var shared = SharedPrefixLength(prompts);
+        if (prompts.Length < 2 || shared < MinSharedPrefix)
+        {
+            return (passages.Select(p => JudgeTraced(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray(), 0);
+        }
+
+        var budget = Budget(settings);
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+        using var state = _lm.Begin(runOptions);
+        var sharedStarted = _time.GetTimestamp();
+        Run(state, prompts[0][..shared], cancellationToken);
+        var sharedPrefill = _time.GetElapsedTime(sharedStarted) / prompts.Length;
+        var prefix = state.Pin();
+        var traces = new List<JudgeTrace>(prompts.Length);
+        try
+        {
+            foreach (var prompt in prompts)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                state.Restore(prefix);
+                var started = _time.GetTimestamp();
+                Run(state, prompt[shared..], cancellationToken);
+                traces.Add(Reason(state, prompt, _time.GetElapsedTime(started) + sharedPrefill, budget, settings?.Deadline, cancellationToken));
+            }
+        }
+        finally
+        {
+            state.Unpin(prefix);
+        }
+
+        return (traces, shared);
+    }
+
+    /// <summary>Tokens that every prompt starts with, leaving at least one token of each to feed (its logits come from its own last token).</summary>
+    internal static int SharedPrefixLength(IReadOnlyList<int[]> prompts)
+    {
+        if (prompts.Count == 0)
+        {
+            return 0;
+        }
+
+        var shared = prompts.Min(p => p.Length) - 1;
+        foreach (var p in prompts.Skip(1))
+        {
+            var i = 0;
+            while (i < shared && p[i] == prompts[0][i])
+            {
+                i++;
+            }
+
+            shared = i;
+        }
+
+        return Math.Max(shared, 0);
+    }
+
+    private int Budget(JudgeSettings? settings)
+    {
+        var budget = settings?.MaxThinkTokens ?? _defaultBudget;
+        return budget >= 0 ? budget : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
+    }
+
+    /// <summary>From a fed prompt: reason greedily until &lt;/think&gt;, end of text, the budget or the deadline, then score.</summary>
+    private JudgeTrace Reason(DecodeState state, IReadOnlyList<int> prompt, TimeSpan prefill, int budget, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    {
+        var decodeStarted = _time.GetTimestamp();
         var afterPrompt = state.Pin();
-
-        var generated = new List<int>();
-        ReasoningEnd end;
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var next = TensorPrimitives.IndexOfMax<float>(state.Logits);
-            if (next == _ids.ThinkEnd)
+            var generated = new List<int>();
+            ReasoningEnd end;
+            while (true)
             {
-                end = ReasoningEnd.Finished;
-                break;
+                cancellationToken.ThrowIfCancellationRequested();
+                var next = TensorPrimitives.IndexOfMax<float>(state.Logits);
+                if (next == _ids.ThinkEnd)
+                {
+                    end = ReasoningEnd.Finished;
+                    break;
+                }
+
+                if (_ids.EndOfText.Contains(next))
+                {
+                    end = ReasoningEnd.EndOfText;
+                    break;
+                }
+
+                if (generated.Count >= budget)
+                {
+                    end = ReasoningEnd.Budget;
+                    break;
+                }
+
+                if (deadline is { } d && _time.GetUtcNow() >= d)
+                {
+                    end = ReasoningEnd.Deadline;
+                    break;
+                }
+
+                generated.Add(next);
+                Run(state, [next], cancellationToken);
             }
 
-            if (_ids.EndOfText.Contains(next))
+            string reasoning;
+            int[] scored;
+            if (end == ReasoningEnd.Finished)
             {
-                end = ReasoningEnd.EndOfText;
-                break;
+                reasoning = Tokenizer.Decode(generated);
+                scored = [_ids.ThinkEnd];
+            }
+            else
+            {
+                // As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + </think>. We continue from
+                // the pinned prompt cache rather than re-encoding the prompt.
+                reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
+                var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
+                scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
+                state.Restore(afterPrompt);
             }
 
-            if (generated.Count >= budget)
-            {
-                end = ReasoningEnd.Budget;
-                break;
-            }
-
-            if (deadline is { } d && _time.GetUtcNow() >= d)
-            {
-                end = ReasoningEnd.Deadline;
-                break;
-            }
-
-            generated.Add(next);
-            Run(state, [next], cancellationToken);
+            Run(state, scored, cancellationToken);
+            var logitTrue = state.Logits[_ids.True];
+            var logitFalse = state.Logits[_ids.False];
+            var score = Sigmoid((double)logitTrue - logitFalse);
+            var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(decodeStarted));
+            return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
         }
-
-        string reasoning;
-        int[] scored;
-        if (end == ReasoningEnd.Finished)
+        finally
         {
-            reasoning = Tokenizer.Decode(generated);
-            scored = [_ids.ThinkEnd];
+            state.Unpin(afterPrompt);
         }
-        else
-        {
-            // As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + </think>. We continue from
-            // the pinned prompt cache rather than re-encoding the prompt.
-            reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
-            var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
-            scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
-            state.Restore(afterPrompt);
-        }
-
-        Run(state, scored, cancellationToken);
-        var logitTrue = state.Logits[_ids.True];
-        var logitFalse = state.Logits[_ids.False];
-        var score = Sigmoid((double)logitTrue - logitFalse);
-        var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(started) - prefill);
-        return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
     }
 
     /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>

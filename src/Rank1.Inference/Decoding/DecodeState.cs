@@ -14,8 +14,8 @@ public sealed class DecodeState : IDisposable
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
     private readonly OrtMemoryInfo _cpu = OrtMemoryInfo.DefaultInstance;
+    private readonly List<KvSnapshot> _pins = [];
     private OrtValue[] _past;
-    private KvSnapshot? _pinned;
 
     internal DecodeState(CausalLm lm, RunOptions runOptions)
     {
@@ -142,11 +142,22 @@ public sealed class DecodeState : IDisposable
         }
     }
 
-    /// <summary>Keeps the current KV cache alive so that the decode can later continue from this point.</summary>
+    /// <summary>Keeps the current KV cache alive so that the decode can later continue from this point (several points may be pinned).</summary>
     public KvSnapshot Pin()
     {
-        _pinned = new KvSnapshot(_past, Length);
-        return _pinned;
+        var pin = new KvSnapshot(_past, Length);
+        _pins.Add(pin);
+        return pin;
+    }
+
+    /// <summary>Releases a pinned point that is no longer needed (its cache lives on while it is the current one).</summary>
+    public void Unpin(KvSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (_pins.Remove(snapshot) && !ReferenceEquals(_past, snapshot.Values) && !IsPinned(snapshot.Values))
+        {
+            snapshot.Dispose();
+        }
     }
 
     /// <summary>Returns the decode to a pinned point: later steps continue from its KV cache.</summary>
@@ -182,9 +193,11 @@ public sealed class DecodeState : IDisposable
         }
     }
 
+    private bool IsPinned(OrtValue[] values) => _pins.Exists(p => ReferenceEquals(p.Values, values));
+
     private void ReleasePast()
     {
-        if (_pinned is not null && ReferenceEquals(_past, _pinned.Values))
+        if (IsPinned(_past))
         {
             return;
         }
@@ -199,11 +212,15 @@ public sealed class DecodeState : IDisposable
     public void Dispose()
     {
         ReleasePast();
-        if (_pinned is not null)
+        foreach (var values in _pins.Select(p => p.Values).Distinct())
         {
-            _pinned.Dispose();
+            foreach (var v in values)
+            {
+                v.Dispose();
+            }
         }
 
+        _pins.Clear();
         _binding.Dispose();
     }
 }

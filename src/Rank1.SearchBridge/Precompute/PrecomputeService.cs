@@ -70,20 +70,44 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         var toStore = new List<JudgementToStore>();
         var already = 0;
         long computeMs = 0;
+        var misses = new List<(string? Title, string Text, JudgementKey Key)>();
         foreach (var w in window)
         {
             if (stored.TryGetValue(w.Key.Id, out var s) && JudgementRecords.Matches(s, w.Key, judge.ModelId))
             {
                 already++;
-                continue;
+            }
+            else
+            {
+                misses.Add(w);
+            }
+        }
+
+        // The engine judges the misses together, prefilling their shared prompt prefix once.
+        var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens };
+        IReadOnlyList<Rank1Judgement> judgements;
+        if (judge is IPassageBatchJudge batch)
+        {
+            judgements = misses.Count == 0 ? [] : await batch.JudgeAllAsync(request.Query, request.Instructions, misses.Select(m => (m.Title, m.Text)).ToArray(), settings, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var one = new List<Rank1Judgement>(misses.Count);
+            foreach (var m in misses)
+            {
+                one.Add(await judge.JudgeAsync(new Rank1Input(request.Query, m.Text, m.Title, request.Instructions), settings, cancellationToken).ConfigureAwait(false));
             }
 
-            var judgement = await judge.JudgeAsync(new Rank1Input(request.Query, w.Text, w.Title, request.Instructions),
-                new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens }, cancellationToken).ConfigureAwait(false);
+            judgements = one;
+        }
+
+        for (var i = 0; i < misses.Count; i++)
+        {
+            var judgement = judgements[i];
             metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
             metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
             computeMs += (long)(judgement.PrefillTime + judgement.DecodeTime).TotalMilliseconds;
-            toStore.Add(JudgementRecords.Document(w.Key, judge.ModelId, fingerprint, request.Query, request.Instructions, judgement, time.GetUtcNow()));
+            toStore.Add(JudgementRecords.Document(misses[i].Key, judge.ModelId, fingerprint, request.Query, request.Instructions, judgement, time.GetUtcNow()));
         }
 
         try
