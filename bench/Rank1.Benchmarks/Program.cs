@@ -36,8 +36,13 @@ Console.WriteLine($"| workload ({Path.GetFileName(folder.FolderPath)}, {options.
 Console.WriteLine("| --- | ---: | ---: | ---: |");
 Console.WriteLine($"| prefill tokens/s ({options.PrefillTokens}-token prompt) | {N(ours.PrefillTps)} | {N(peer?.PrefillTps)} | {R(ours.PrefillTps, peer?.PrefillTps)} |");
 Console.WriteLine($"| decode tokens/s, batch 1 | {N(ours.DecodeTps)} | {N(peer?.DecodeTps)} | {R(ours.DecodeTps, peer?.DecodeTps)} |");
-Console.WriteLine($"| aggregate decode tokens/s, batch 4 / 8 / 16 | not yet (decoding is one sequence at a time) | - | - |");
-Console.WriteLine($"| passages/s: k = {options.Passages} x {options.PassageTokens} tokens, {options.DecodeTokens} forced reasoning tokens each | {N(ours.PassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.PassagesPerSecond, peer?.PassagesPerSecond)} |");
+foreach (var (batch, tps) in ours.BatchDecode ?? [])
+{
+    Console.WriteLine($"| aggregate decode tokens/s, batch {batch} ({options.PassageTokens}-token prompts; {tps / ours.DecodeTps:0.0}x batch 1) | {N(tps)} | - | - |");
+}
+
+Console.WriteLine($"| passages/s: k = {options.Passages} x {options.PassageTokens} tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time | {N(ours.PassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.PassagesPerSecond, peer?.PassagesPerSecond)} |");
+Console.WriteLine($"| the same k passages as one batch | {N(ours.BatchedPassagesPerSecond)} | - | {R(ours.BatchedPassagesPerSecond, peer?.PassagesPerSecond)} |");
 Console.WriteLine();
 Console.WriteLine("| physical limit | value |");
 Console.WriteLine("| --- | ---: |");
@@ -48,7 +53,7 @@ Console.WriteLine($"| our batch-1 decode / ceiling | {ours.DecodeTps / ceiling *
 Console.WriteLine($"| peak working set: after our runs / after both | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
 return 0;
 
-internal sealed record Result(double PrefillTps, double DecodeTps, double PassagesPerSecond);
+internal sealed record Result(double PrefillTps, double DecodeTps, double PassagesPerSecond, IReadOnlyList<(int Batch, double Tps)>? BatchDecode = null, double? BatchedPassagesPerSecond = null);
 
 internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, bool SkipPeer)
 {
@@ -138,7 +143,55 @@ internal static class Ours
             }
         });
         Console.Error.WriteLine($"ours: prefill {prefillSeconds:0.000} s, decode {decodeSeconds:0.000} s, passages {passagesSeconds:0.000} s");
-        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, passages.Length / passagesSeconds);
+
+        // Batched decoding: B prompts prefilled together, then DecodeTokens steps of B tokens each.
+        var batchDecode = new List<(int, double)>();
+        foreach (var b in new[] { 4, 8, 16 })
+        {
+            var prompts = Enumerable.Range(0, b).Select(i => passages[i % passages.Length]).ToArray();
+            using var batch = new BatchDecodeState(lm, run, b);
+            batch.Prefill(prompts);
+            var next = new int[b];
+            void Greedy()
+            {
+                for (var r = 0; r < b; r++)
+                {
+                    next[r] = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                }
+
+                batch.Step(next);
+            }
+
+            Greedy(); // warm-up step
+            var seconds = Time(() =>
+            {
+                for (var i = 0; i < o.DecodeTokens; i++)
+                {
+                    Greedy();
+                }
+            });
+            batchDecode.Add((b, b * o.DecodeTokens / seconds));
+            Console.Error.WriteLine($"ours: batch {b} decode {seconds:0.000} s");
+        }
+
+        // The passages workload as one batch: padded prefill, forced greedy reasoning for every row, one scoring step.
+        var batchedSeconds = Time(() =>
+        {
+            using var batch = new BatchDecodeState(lm, run, passages.Length);
+            batch.Prefill(passages);
+            var next = new int[passages.Length];
+            for (var i = 0; i <= o.DecodeTokens; i++)
+            {
+                for (var r = 0; r < next.Length; r++)
+                {
+                    next[r] = i == o.DecodeTokens ? 1 : TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                }
+
+                batch.Step(next);
+            }
+        });
+        Console.Error.WriteLine($"ours: passages as one batch {batchedSeconds:0.000} s");
+        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, passages.Length / passagesSeconds, batchDecode, passages.Length / batchedSeconds);
     }
 }
 

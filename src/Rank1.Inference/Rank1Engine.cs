@@ -21,9 +21,11 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private readonly Rank1TokenIds _ids;
     private readonly TimeProvider _time;
     private readonly int _defaultBudget;
+    private readonly int _maxBatch;
 
-    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time)
+    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1)
     {
+        _maxBatch = maxBatch;
         _lm = lm;
         Tokenizer = tokenizer;
         _ids = ids;
@@ -68,7 +70,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
                 Log.RandomTestModel(logger, folder.ModelId);
             }
 
-            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System);
+            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch);
         }
         catch
         {
@@ -110,13 +112,22 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     }
 
     /// <summary>
-    /// Judges several passages for one query. The prompt tokens they all share (the instruction, the query and the
-    /// start of the passage line) are prefilled once; each passage then continues from a copy-free restore of that
-    /// cache, so the result equals judging each passage alone (<see cref="Judge"/>) up to float rounding.
+    /// Judges several passages for one query; each result equals judging that passage alone (<see cref="Judge"/>) up
+    /// to float rounding. With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passages are decoded in batches of
+    /// that size (<see cref="JudgeBatchTraced"/>); with 1, one at a time after prefilling the prompt tokens they all
+    /// share (the instruction, the query and the start of the passage line) once.
     /// </summary>
     public IReadOnlyList<Rank1Judgement> JudgeAll(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
-        CancellationToken cancellationToken = default) =>
-        JudgeAllTraced(query, instructions, passages, settings, cancellationToken).Traces.Select(t => t.Judgement).ToArray();
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        if (_maxBatch <= 1 || passages.Count < 2)
+        {
+            return JudgeAllTraced(query, instructions, passages, settings, cancellationToken).Traces.Select(t => t.Judgement).ToArray();
+        }
+
+        return passages.Chunk(_maxBatch).SelectMany(chunk => JudgeBatchTraced(query, instructions, chunk, settings, cancellationToken)).Select(t => t.Judgement).ToArray();
+    }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
@@ -164,6 +175,141 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         }
 
         return (traces, shared);
+    }
+
+    /// <summary>
+    /// Judges the passages as one batch: one padded prefill, then one decode step per reasoning token for all rows
+    /// together, so each step reads the weights once for every row. A row whose reasoning ends with
+    /// <c>&lt;/think&gt;</c> is scored in the batch; a row cut by the budget, the deadline or an end of text continues
+    /// alone from a copy of its prompt cache with the cut reasoning, as <see cref="Judge"/> does.
+    /// </summary>
+    internal IReadOnlyList<JudgeTrace> JudgeBatchTraced(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (passages.Count == 0)
+        {
+            return [];
+        }
+
+        var prompts = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray()).ToArray();
+        var budget = Budget(settings);
+        var deadline = settings?.Deadline;
+        var rows = prompts.Length;
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+        using var batch = new BatchDecodeState(_lm, runOptions, rows);
+
+        var started = _time.GetTimestamp();
+        RunBatch(() => batch.Prefill(prompts), cancellationToken);
+        var prefill = _time.GetElapsedTime(started) / rows;
+        batch.Pin();
+        var decodeStarted = _time.GetTimestamp();
+
+        var generated = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
+        var end = new ReasoningEnd?[rows];
+        var scoring = new bool[rows];        // fed </think> in the latest step: its logits give the score
+        var scores = new (float True, float False)?[rows];
+        var next = new int[rows];
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var feeding = false;
+            for (var r = 0; r < rows; r++)
+            {
+                next[r] = 0;
+                if (scoring[r])
+                {
+                    scores[r] = (batch.Logits[r][_ids.True], batch.Logits[r][_ids.False]);
+                    scoring[r] = false;
+                    continue;
+                }
+
+                if (end[r] is not null)
+                {
+                    continue;
+                }
+
+                var token = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                if (token == _ids.ThinkEnd)
+                {
+                    end[r] = ReasoningEnd.Finished;
+                    scoring[r] = true;
+                }
+                else if (_ids.EndOfText.Contains(token))
+                {
+                    end[r] = ReasoningEnd.EndOfText;
+                    continue;
+                }
+                else if (generated[r].Count >= budget)
+                {
+                    end[r] = ReasoningEnd.Budget;
+                    continue;
+                }
+                else if (deadline is { } d && _time.GetUtcNow() >= d)
+                {
+                    end[r] = ReasoningEnd.Deadline;
+                    continue;
+                }
+                else
+                {
+                    generated[r].Add(token);
+                }
+
+                next[r] = token;
+                feeding = true;
+            }
+
+            if (!feeding)
+            {
+                break;
+            }
+
+            RunBatch(() => batch.Step(next), cancellationToken);
+        }
+
+        var decode = _time.GetElapsedTime(decodeStarted) / rows;
+        var traces = new JudgeTrace[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            string reasoning;
+            int[] scored;
+            float logitTrue, logitFalse;
+            if (end[r] == ReasoningEnd.Finished)
+            {
+                reasoning = Tokenizer.Decode(generated[r]);
+                scored = [_ids.ThinkEnd];
+                (logitTrue, logitFalse) = scores[r]!.Value;
+            }
+            else
+            {
+                reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated[r])).Trim();
+                var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
+                scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
+                using var alone = new DecodeState(_lm, runOptions, batch.ExtractPinnedRow(r, prompts[r].Length), prompts[r].Length);
+                Run(alone, scored, cancellationToken);
+                (logitTrue, logitFalse) = (alone.Logits[_ids.True], alone.Logits[_ids.False]);
+            }
+
+            var score = Sigmoid((double)logitTrue - logitFalse);
+            traces[r] = new JudgeTrace(new Rank1Judgement(score, score >= 0.5, reasoning, generated[r].Count, end[r]!.Value, prompts[r].Length, prefill, decode),
+                prompts[r], generated[r], scored, logitTrue, logitFalse);
+        }
+
+        return traces;
+    }
+
+    private static void RunBatch(Action step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            step();
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The judgement was cancelled during a model step.", cancellationToken);
+        }
     }
 
     /// <summary>Tokens that every prompt starts with, leaving at least one token of each to feed (its logits come from its own last token).</summary>

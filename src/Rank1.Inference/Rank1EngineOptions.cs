@@ -32,4 +32,12 @@ public sealed class Rank1EngineOptions
     /// <value>Default 1024 (Rank1's teacher traces were all under 1,000 tokens).</value>
     [Range(0, 32_768)]
     public int MaxThinkTokens { get; set; } = 1024;
+
+    /// <summary>
+    /// Passages of one query decoded together by <see cref="Rank1Engine.JudgeAll"/> (one step reads the weights once
+    /// for all of them). 1: one passage at a time, with the shared prompt prefix prefilled once.
+    /// </summary>
+    /// <value>Default 8.</value>
+    [Range(1, 64)]
+    public int MaxBatch { get; set; } = 8;
 }

@@ -27,7 +27,8 @@ public sealed class RerankCommandTests
         var scores = results.Select(r => r.GetProperty("score").GetDouble()).ToArray();
         Assert.Equal(scores.OrderDescending(), scores);
 
-        // Each printed score is exactly what the engine gives for that passage.
+        // Each printed score is what the engine gives for that passage judged alone (the tool decodes the passages as
+        // one batch, which equals judging alone up to float rounding).
         using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
         foreach (var r in results.Take(3))
         {
@@ -35,7 +36,7 @@ public sealed class RerankCommandTests
             Assert.Equal(line.RootElement.GetProperty("id").GetString(), r.GetProperty("id").GetString());
             var direct = engine.Judge(new Rank1Input(Query, line.RootElement.GetProperty("text").GetString()!, line.RootElement.GetProperty("title").GetString()),
                 new JudgeSettings { MaxThinkTokens = 6 });
-            Assert.Equal(direct.Score, r.GetProperty("score").GetDouble(), 12);
+            Assert.InRange(Math.Abs(direct.Score - r.GetProperty("score").GetDouble()), 0, 1e-6);
             Assert.Equal(direct.Reasoning, r.GetProperty("reasoning").GetString());
             Assert.Equal(6, r.GetProperty("reasoning_tokens").GetInt32());
             Assert.Equal("budget", r.GetProperty("ended").GetString());

@@ -33,6 +33,15 @@ public sealed class DecodeState : IDisposable
         Logits = new float[sig.VocabularySize ?? 0];
     }
 
+    /// <summary>A decode that continues from <paramref name="past"/> (taken over: disposed with this state), <paramref name="length"/> tokens long.</summary>
+    internal DecodeState(CausalLm lm, RunOptions runOptions, OrtValue[] past, int length)
+        : this(lm, runOptions)
+    {
+        ReleasePast();
+        _past = past;
+        Length = length;
+    }
+
     /// <summary>Tokens in the KV cache.</summary>
     public int Length { get; private set; }
 

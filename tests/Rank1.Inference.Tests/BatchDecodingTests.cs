@@ -1,0 +1,96 @@
+namespace Rank1.Inference.Tests;
+
+/// <summary>Decoding a window as one batch (left padding, masks, per-row positions) equals judging each passage alone.</summary>
+public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
+{
+    private const string Query = "why do onions make people cry";
+
+    // Different lengths on purpose, so rows are padded differently.
+    private static readonly (string? Title, string Text)[] Window =
+    [
+        ("Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water."),
+        (null, "French onion soup is made from caramelised onions and beef stock, simmered for hours until sweet and dark."),
+        ("Crying", "People cry when they are sad."),
+        ("Eye drops", "Eye drops relieve dry eyes and irritation. 目薬 🧅"),
+        (null, "Onions"),
+    ];
+
+    private static void AssertSame(JudgeTrace alone, JudgeTrace batched, int row)
+    {
+        Assert.True(alone.Prompt.SequenceEqual(batched.Prompt), $"row {row}: prompt");
+        Assert.True(alone.Generated.SequenceEqual(batched.Generated), $"row {row}: reasoning tokens differ: [{string.Join(",", alone.Generated)}] vs [{string.Join(",", batched.Generated)}]");
+        Assert.True(alone.Scored.SequenceEqual(batched.Scored), $"row {row}: scored tokens");
+        Assert.Equal(alone.Judgement.End, batched.Judgement.End);
+        Assert.Equal(alone.Judgement.Reasoning, batched.Judgement.Reasoning);
+        Assert.InRange(Math.Abs(alone.LogitTrue - batched.LogitTrue), 0, 1e-3);
+        Assert.InRange(Math.Abs(alone.LogitFalse - batched.LogitFalse), 0, 1e-3);
+        Assert.InRange(Math.Abs(alone.Judgement.Score - batched.Judgement.Score), 0, 1e-4);
+    }
+
+    [Theory]
+    [InlineData(16, null)]
+    [InlineData(5, "Only cooking advice counts.")]
+    [InlineData(0, null)]
+    public void Batch_EqualsEachPassageJudgedAlone(int budget, string? instructions)
+    {
+        var settings = new JudgeSettings { MaxThinkTokens = budget };
+        var batched = fx.Engine.JudgeBatchTraced(Query, instructions, Window, settings, CancellationToken.None);
+        Assert.Equal(Window.Length, batched.Count);
+        for (var r = 0; r < Window.Length; r++)
+        {
+            AssertSame(fx.Engine.JudgeTraced(new Rank1Input(Query, Window[r].Text, Window[r].Title, instructions), settings, CancellationToken.None), batched[r], r);
+        }
+    }
+
+    [Fact]
+    public void Batch_RowsThatWriteThinkEnd_FinishEarlyAndAreScoredInTheBatch_OthersRunOn()
+    {
+        // Pretend a token that row 0 writes early is </think>: row 0 must finish there while other rows may go on.
+        var probe = fx.Engine.JudgeTraced(new Rank1Input(Query, Window[0].Text, Window[0].Title), new JudgeSettings { MaxThinkTokens = 12 }, CancellationToken.None);
+        var marker = probe.Generated[3];
+        var ids = fx.Engine.TokenIds with { ThinkEnd = marker, EndOfText = fx.Engine.TokenIds.EndOfText.Where(i => i != marker).ToHashSet() };
+        var engine = new Rank1Engine(fx.Engine.Model, fx.Engine.Tokenizer, ids, 12, TimeProvider.System); // shares the fixture's model: not disposed here
+
+        var batched = engine.JudgeBatchTraced(Query, null, Window, null, CancellationToken.None);
+        Assert.Equal(ReasoningEnd.Finished, batched[0].Judgement.End);
+        Assert.Contains(batched, t => t.Judgement.End != ReasoningEnd.Finished || t.Generated.Count != batched[0].Generated.Count);
+        for (var r = 0; r < Window.Length; r++)
+        {
+            AssertSame(engine.JudgeTraced(new Rank1Input(Query, Window[r].Text, Window[r].Title), null, CancellationToken.None), batched[r], r);
+        }
+    }
+
+    [Fact]
+    public void Batch_OneRowAndEmpty()
+    {
+        var one = fx.Engine.JudgeBatchTraced(Query, null, [Window[2]], new JudgeSettings { MaxThinkTokens = 4 }, CancellationToken.None);
+        AssertSame(fx.Engine.JudgeTraced(new Rank1Input(Query, Window[2].Text, Window[2].Title), new JudgeSettings { MaxThinkTokens = 4 }, CancellationToken.None), Assert.Single(one), 0);
+        Assert.Empty(fx.Engine.JudgeBatchTraced(Query, null, [], null, CancellationToken.None));
+    }
+
+    [Fact]
+    public void Batch_Cancelled_Throws()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => fx.Engine.JudgeBatchTraced(Query, null, Window, null, cts.Token));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void JudgeAll_AnyMaxBatch_EqualsEachPassageJudgedAlone(int maxBatch)
+    {
+        var engine = new Rank1Engine(fx.Engine.Model, fx.Engine.Tokenizer, fx.Engine.TokenIds, 6, TimeProvider.System, maxBatch); // shares the fixture's model
+        var all = engine.JudgeAll(Query, null, Window);
+        Assert.Equal(Window.Length, all.Count);
+        for (var r = 0; r < Window.Length; r++)
+        {
+            var alone = engine.Judge(new Rank1Input(Query, Window[r].Text, Window[r].Title));
+            Assert.Equal(alone.Reasoning, all[r].Reasoning);
+            Assert.Equal(alone.End, all[r].End);
+            Assert.InRange(Math.Abs(alone.Score - all[r].Score), 0, 1e-4);
+        }
+    }
+}
