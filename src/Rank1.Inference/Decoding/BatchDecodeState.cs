@@ -14,7 +14,6 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly CausalLm _lm;
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
-    private readonly OrtMemoryInfo _cpu = OrtMemoryInfo.DefaultInstance;
     private readonly List<bool>[] _mask;
     private readonly long[] _nextPosition;
     private OrtValue[] _past;
@@ -177,32 +176,7 @@ internal sealed class BatchDecodeState : IDisposable
                 _binding.BindInput(sig.UseCacheBranch, owned[^1]);
             }
 
-            for (var l = 0; l < sig.Layers; l++)
-            {
-                _binding.BindInput(sig.PastKeys[l], _past[2 * l]);
-                _binding.BindInput(sig.PastValues[l], _past[(2 * l) + 1]);
-            }
-
-            _binding.BindOutputToDevice(sig.Logits, _cpu);
-            for (var l = 0; l < sig.Layers; l++)
-            {
-                _binding.BindOutputToDevice(sig.PresentKeys[l], _cpu);
-                _binding.BindOutputToDevice(sig.PresentValues[l], _cpu);
-            }
-
-            _lm.Session.RunWithBinding(_runOptions, _binding);
-            var outputs = _binding.GetOutputValues();
-            using (var logits = outputs[0])
-            {
-                ReadLastRows(logits, n);
-            }
-
-            var next = new OrtValue[_past.Length];
-            for (var i = 0; i < next.Length; i++)
-            {
-                next[i] = outputs[i + 1];
-            }
-
+            var next = _lm.RunStep(_binding, _runOptions, _past, logits => ReadLastRows(logits, n));
             ReleasePast();
             _past = next;
         }
@@ -220,19 +194,7 @@ internal sealed class BatchDecodeState : IDisposable
         var vocab = (int)logits.GetTensorTypeAndShape().Shape[^1];
         for (var r = 0; r < Rows; r++)
         {
-            var offset = ((r * n) + (n - 1)) * vocab;
-            if (_lm.Signature.LogitsType == TensorElementType.Float)
-            {
-                logits.GetTensorDataAsSpan<float>().Slice(offset, vocab).CopyTo(Logits[r]);
-            }
-            else
-            {
-                var half = logits.GetTensorDataAsSpan<Float16>().Slice(offset, vocab);
-                for (var i = 0; i < vocab; i++)
-                {
-                    Logits[r][i] = (float)half[i];
-                }
-            }
+            _lm.CopyLogitsRow(logits, ((r * n) + (n - 1)) * vocab, vocab, Logits[r]);
         }
     }
 

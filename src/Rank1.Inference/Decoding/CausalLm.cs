@@ -90,6 +90,62 @@ public sealed class CausalLm : IDisposable
         ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _onesInt64.AsMemory(0, length), [1, length])
         : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _onesInt32.AsMemory(0, length), [1, length]);
 
+    /// <summary>
+    /// Binds <paramref name="past"/> as the past inputs and logits and presents as CPU outputs, runs the step (the
+    /// other inputs are already bound), hands the logits to <paramref name="readLogits"/> and returns the presents:
+    /// the next step's past. Shared by single and batched decoding.
+    /// </summary>
+    internal OrtValue[] RunStep(OrtIoBinding binding, RunOptions runOptions, OrtValue[] past, Action<OrtValue> readLogits)
+    {
+        var sig = Signature;
+        for (var l = 0; l < sig.Layers; l++)
+        {
+            binding.BindInput(sig.PastKeys[l], past[2 * l]);
+            binding.BindInput(sig.PastValues[l], past[(2 * l) + 1]);
+        }
+
+        binding.BindOutputToDevice(sig.Logits, OrtMemoryInfo.DefaultInstance);
+        for (var l = 0; l < sig.Layers; l++)
+        {
+            binding.BindOutputToDevice(sig.PresentKeys[l], OrtMemoryInfo.DefaultInstance);
+            binding.BindOutputToDevice(sig.PresentValues[l], OrtMemoryInfo.DefaultInstance);
+        }
+
+        _session.RunWithBinding(runOptions, binding);
+
+        // The collection owns the values only if disposed; we take them one by one instead.
+        var outputs = binding.GetOutputValues();
+        using (var logits = outputs[0])
+        {
+            readLogits(logits);
+        }
+
+        var presents = new OrtValue[past.Length];
+        for (var i = 0; i < presents.Length; i++)
+        {
+            presents[i] = outputs[i + 1];
+        }
+
+        return presents;
+    }
+
+    /// <summary>Copies one row of <paramref name="vocab"/> logits starting at <paramref name="offset"/> (fp32 or fp16) into <paramref name="into"/>.</summary>
+    internal void CopyLogitsRow(OrtValue logits, int offset, int vocab, float[] into)
+    {
+        if (Signature.LogitsType == TensorElementType.Float)
+        {
+            logits.GetTensorDataAsSpan<float>().Slice(offset, vocab).CopyTo(into);
+        }
+        else
+        {
+            var half = logits.GetTensorDataAsSpan<Float16>().Slice(offset, vocab);
+            for (var i = 0; i < vocab; i++)
+            {
+                into[i] = (float)half[i];
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
 }

@@ -13,7 +13,6 @@ public sealed class DecodeState : IDisposable
     private readonly CausalLm _lm;
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
-    private readonly OrtMemoryInfo _cpu = OrtMemoryInfo.DefaultInstance;
     private readonly List<KvSnapshot> _pins = [];
     private OrtValue[] _past;
 
@@ -110,34 +109,7 @@ public sealed class DecodeState : IDisposable
                 _binding.BindInput(sig.UseCacheBranch, owned[^1]);
             }
 
-            for (var l = 0; l < sig.Layers; l++)
-            {
-                _binding.BindInput(sig.PastKeys[l], _past[2 * l]);
-                _binding.BindInput(sig.PastValues[l], _past[(2 * l) + 1]);
-            }
-
-            _binding.BindOutputToDevice(sig.Logits, _cpu);
-            for (var l = 0; l < sig.Layers; l++)
-            {
-                _binding.BindOutputToDevice(sig.PresentKeys[l], _cpu);
-                _binding.BindOutputToDevice(sig.PresentValues[l], _cpu);
-            }
-
-            _lm.Session.RunWithBinding(_runOptions, _binding);
-
-            // The collection owns the values only if disposed; we take them one by one instead.
-            var outputs = _binding.GetOutputValues();
-            using (var logits = outputs[0])
-            {
-                ReadLastRow(logits);
-            }
-
-            var next = new OrtValue[_past.Length];
-            for (var i = 0; i < next.Length; i++)
-            {
-                next[i] = outputs[i + 1];
-            }
-
+            var next = _lm.RunStep(_binding, _runOptions, _past, ReadLastRow);
             ReleasePast();
             _past = next;
             Length = total;
@@ -187,19 +159,7 @@ public sealed class DecodeState : IDisposable
             Logits = new float[vocab];
         }
 
-        var offset = (rows - 1) * vocab;
-        if (_lm.Signature.LogitsType == TensorElementType.Float)
-        {
-            logits.GetTensorDataAsSpan<float>().Slice(offset, vocab).CopyTo(Logits);
-        }
-        else
-        {
-            var half = logits.GetTensorDataAsSpan<Float16>().Slice(offset, vocab);
-            for (var i = 0; i < vocab; i++)
-            {
-                Logits[i] = (float)half[i];
-            }
-        }
+        _lm.CopyLogitsRow(logits, (rows - 1) * vocab, vocab, Logits);
     }
 
     private bool IsPinned(OrtValue[] values) => _pins.Exists(p => ReferenceEquals(p.Values, values));
