@@ -38,6 +38,9 @@ public sealed class HotQueryTests
         Assert.Equal(("docs", "onion eyes", "Only cooking advice counts.", 5, "title", 4, "hot-query"),
             (message.TargetIndex, message.Query, message.Instructions, message.Window, message.TitleField, message.MaxThinkTokens, message.Reason));
         Assert.Equal(["text"], message.Fields);
+        // The worker re-runs the client's own query (not the proxy's window size, ext or source filter).
+        Assert.Equal("""{"query":{"match":{"text":"onion eyes"}}}""", message.SearchBody);
+        Assert.NotEqual(Guid.Empty, message.JobId);
         Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"} 1", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
     }
 }

@@ -137,7 +137,6 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         var size = Int(query, "size") ?? (body?["size"]?.GetValue<int>()) ?? 10;
         var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : body?["explain"]?.GetValue<bool>() ?? false;
         body ??= new JsonObject();
-        var searchBody = WorkerSearchBody(body);
         body["from"] = 0;
         body["size"] = Math.Max(plan.Window, from + size);
         // The passage fields must come back even when the client filters _source: ask for the whole source and
@@ -170,7 +169,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         }
         else
         {
-            outcome = await RerankWindowAsync(index, queryText!, plan, searchBody, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
+            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
@@ -202,7 +201,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
     /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
     /// </summary>
-    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, string? searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
+    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var fingerprint = ReasoningKeys.Fingerprint(queryText, plan.Instructions, plan.MaxThinkTokens, plan.Fields, plan.TitleField);
@@ -228,7 +227,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         {
             // Fire and forget: asking the workers never delays this response.
             _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens,
-                "hot-query", searchBody, Guid.NewGuid()));
+                "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid()));
         }
 
         if (misses.Count == 0)
@@ -253,7 +252,11 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     private static readonly string[] PresentationKeys = ["from", "size", "ext", "_source", "aggs", "aggregations", "highlight", "explain", "stored_fields",
         "docvalue_fields", "fields", "script_fields", "track_total_hits", "profile", "suggest", "timeout", "version", "seq_no_primary_term"];
 
-    /// <summary>The search as a worker should re-run it to judge the same window (null when it has nothing but presentation keys).</summary>
+    /// <summary>
+    /// The search as a worker should re-run it to judge the same window (null when it has nothing but presentation
+    /// keys). Computed only when a query is published; the keys the proxy itself changed (from, size, _source) are
+    /// presentation keys, so the forwarded body gives the same result as the client's.
+    /// </summary>
     private static string? WorkerSearchBody(JsonObject body)
     {
         var copy = (JsonObject)body.DeepClone();
