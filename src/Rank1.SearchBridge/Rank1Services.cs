@@ -23,8 +23,7 @@ public static class Rank1Services
     /// </summary>
     public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ReasoningStoreOptions>().Bind(configuration.GetSection(ReasoningStoreOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPassageJudge>(sp =>
         {
@@ -54,7 +53,7 @@ public static class Rank1Services
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? endpoints = null)
     {
         var section = configuration.GetSection(BrokerOptions.SectionName);
-        services.AddOptions<BrokerOptions>().Bind(section, o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<BrokerOptions>(configuration, BrokerOptions.SectionName);
         var configured = section.Get<BrokerOptions>()?.Configured == true;
         if (!configured)
         {
@@ -73,6 +72,15 @@ public static class Rank1Services
         services.AddOptions<MassTransitHostOptions>().Configure(o => o.WaitUntilStarted = false);
         return true;
     }
+
+    /// <summary>
+    /// Binds <typeparamref name="TOptions"/> to <paramref name="sectionName"/> the way every Rank1 host does: unknown keys
+    /// are errors, data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>) are
+    /// checked, and both happen at start-up, so a bad setting stops the host naming its key.
+    /// </summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string sectionName)
+        where TOptions : class =>
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
 
     /// <summary>The broker's part of a health answer: null when none is configured.</summary>
     internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options)

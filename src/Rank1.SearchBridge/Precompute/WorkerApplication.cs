@@ -22,10 +22,8 @@ public static class WorkerApplication
     /// </summary>
     public static IServiceCollection AddRank1Worker(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<Configuration.ProxyOptions>().Bind(configuration.GetSection(Configuration.ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<Configuration.ProxyOptions>(configuration, Configuration.ProxyOptions.SectionName);
+        var worker = services.AddValidatedOptions<WorkerOptions>(configuration, WorkerOptions.SectionName);
         services.AddRank1Common(configuration);
         services.AddSingleton<PrecomputeService>();
         var configured = services.AddRank1Broker(configuration, x => x.AddConsumer<PrecomputeConsumer>(), (context, cfg) =>
@@ -48,7 +46,7 @@ public static class WorkerApplication
         });
         if (!configured)
         {
-            services.AddOptions<WorkerOptions>().Validate(_ => false, $"{BrokerOptions.SectionName}:Url is required: the worker consumes precompute requests from RabbitMQ");
+            worker.Validate(_ => false, $"{BrokerOptions.SectionName}:Url is required: the worker consumes precompute requests from RabbitMQ");
         }
 
         services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.StopTimeout = w.Value.ShutdownTimeout);

@@ -31,10 +31,8 @@ public static class ProxyApplication
     /// </summary>
     public static IServiceCollection AddRank1Proxy(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<HotQueryOptions>().Bind(configuration.GetSection(HotQueryOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
+        services.AddValidatedOptions<HotQueryOptions>(configuration, HotQueryOptions.SectionName);
         services.AddRank1Common(configuration);
         if (services.AddRank1Broker(configuration))
         {

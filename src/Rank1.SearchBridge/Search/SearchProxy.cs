@@ -370,9 +370,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     /// <summary>Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding dropped.</summary>
     private static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response)
     {
-        var encoding = response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
-        var bytes = encoding is null ? response.Body : Decode(response.Body, encoding);
-        var json = JsonNode.Parse(bytes) as JsonObject ?? throw new EsError(502, "rank1_backend_response_exception", "the backend's search answer is not a JSON object");
+        var json = JsonNode.Parse(Decoded(response)) as JsonObject ?? throw new EsError(502, "rank1_backend_response_exception", "the backend's search answer is not a JSON object");
         var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
         return (json, headers);
     }
