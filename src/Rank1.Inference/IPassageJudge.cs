@@ -16,4 +16,12 @@ public interface IPassageBatchJudge : IPassageJudge
     /// <summary>Judges every passage (results in input order), each exactly as <see cref="IPassageJudge.JudgeAsync"/> would up to float rounding.</summary>
     ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Judges the passages of one search window under <see cref="JudgeSettings.Deadline"/>: passages already started
+    /// when it passes are scored from their reasoning so far (<see cref="ReasoningEnd.Deadline"/>); passages not yet
+    /// started are null, for the caller to keep in their first-stage order. Results in input order.
+    /// </summary>
+    ValueTask<IReadOnlyList<Rank1Judgement?>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default);
 }

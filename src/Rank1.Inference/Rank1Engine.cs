@@ -13,7 +13,10 @@ namespace Rank1.Inference;
 /// The Rank1 reranker: builds the prompt, decodes the reasoning greedily with a KV cache until the model writes
 /// <c>&lt;/think&gt;</c> (or the budget, the deadline or an end-of-text stops it, and <c>&lt;/think&gt;</c> is forced
 /// after the reasoning cut to its last sentence), then scores sigmoid(logit(" true") - logit(" false")).
-/// Thread-safe: concurrent calls each get their own decode state.
+/// Thread-safe. The synchronous calls each get their own decode state. With
+/// <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the async calls share one continuous batch run by a background
+/// thread: their passages join and leave it between decode steps, behind a bounded queue
+/// (<see cref="Rank1OverloadedException"/> when full).
 /// </summary>
 public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 {
@@ -23,9 +26,17 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private readonly int _defaultBudget;
     private readonly int _maxBatch;
 
-    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1)
+    private readonly int _maxQueued;
+    private readonly Lock _schedulerGate = new();
+    private BatchScheduler? _scheduler;
+    private bool _disposed;
+
+    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256)
     {
-        _maxBatch = maxBatch;
+        // Padded batches need a graph that takes position ids: graphs that derive positions from the mask (the
+        // onnxruntime-genai builder's GroupQueryAttention) assume no left padding, so they decode one row at a time.
+        _maxBatch = lm.Signature.PositionIds is null ? 1 : maxBatch;
+        _maxQueued = maxQueued;
         _lm = lm;
         Tokenizer = tokenizer;
         _ids = ids;
@@ -70,7 +81,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
                 Log.RandomTestModel(logger, folder.ModelId);
             }
 
-            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch);
+            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch, options.MaxQueuedPassages);
         }
         catch
         {
@@ -89,8 +100,18 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
-        new(Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken));
+    /// <remarks>With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passage joins the engine's continuous batch, shared with concurrent calls.</remarks>
+    public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        if (_maxBatch <= 1)
+        {
+            return await Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+
+        var row = new BatchRow(EncodePrompt(input).ToArray(), Budget(settings), settings?.Deadline, skipIfLate: false, cancellationToken);
+        var traces = await ScheduleAsync([row], cancellationToken).ConfigureAwait(false);
+        return traces[0]!.Judgement;
+    }
 
     /// <summary>Judges one pair on the calling thread.</summary>
     public Rank1Judgement Judge(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
@@ -113,8 +134,8 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
     /// <summary>
     /// Judges several passages for one query; each result equals judging that passage alone (<see cref="Judge"/>) up
-    /// to float rounding. With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passages are decoded in batches of
-    /// that size (<see cref="JudgeBatchTraced"/>); with 1, one at a time after prefilling the prompt tokens they all
+    /// to float rounding. With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passages are decoded in a continuous
+    /// batch of that many rows (<see cref="JudgeBatchTraced"/>); with 1, one at a time after prefilling the prompt tokens they all
     /// share (the instruction, the query and the start of the passage line) once.
     /// </summary>
     public IReadOnlyList<Rank1Judgement> JudgeAll(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
@@ -126,13 +147,51 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return JudgeAllTraced(query, instructions, passages, settings, cancellationToken).Traces.Select(t => t.Judgement).ToArray();
         }
 
-        return passages.Chunk(_maxBatch).SelectMany(chunk => JudgeBatchTraced(query, instructions, chunk, settings, cancellationToken)).Select(t => t.Judgement).ToArray();
+        return JudgeBatchTraced(query, instructions, passages, settings, cancellationToken, _maxBatch).Select(t => t.Judgement).ToArray();
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
-        CancellationToken cancellationToken = default) =>
-        new(Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken));
+    /// <remarks>With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passages join the engine's continuous batch, shared with concurrent calls.</remarks>
+    public async ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        if (_maxBatch <= 1)
+        {
+            return await Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+
+        var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, skipIfLate: false, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return traces.Select(t => t!.Judgement).ToArray();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Rank1Judgement?>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        if (_maxBatch > 1)
+        {
+            var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, skipIfLate: true, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return traces.Select(t => t?.Judgement).ToArray();
+        }
+
+        return await Task.Run(() =>
+        {
+            var results = new Rank1Judgement?[passages.Count];
+            for (var i = 0; i < passages.Count; i++)
+            {
+                if (settings?.Deadline is { } d && _time.GetUtcNow() >= d)
+                {
+                    break;
+                }
+
+                results[i] = Judge(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken);
+            }
+
+            return (IReadOnlyList<Rank1Judgement?>)results;
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Shared prefixes shorter than this are not worth a pinned cache: each passage is judged alone.</summary>
     internal const int MinSharedPrefix = 8;
@@ -178,139 +237,98 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     }
 
     /// <summary>
-    /// Judges the passages as one batch: one padded prefill, then one decode step per reasoning token for all rows
-    /// together, so each step reads the weights once for every row. A row whose reasoning ends with
-    /// <c>&lt;/think&gt;</c> is scored in the batch; a row cut by the budget, the deadline or an end of text continues
-    /// alone from a copy of its prompt cache with the cut reasoning, as <see cref="Judge"/> does.
+    /// Judges the passages in one continuous batch of at most <paramref name="maxBatch"/> rows (default: all of them):
+    /// one padded prefill of the rows admitted together (their shared prefix computed once), then one decode step per
+    /// reasoning token for all rows, so each step reads the weights once for every row. Rows leave when they end and
+    /// waiting passages join. Each result equals judging that passage alone (<see cref="Judge"/>) up to float rounding.
     /// </summary>
     internal IReadOnlyList<JudgeTrace> JudgeBatchTraced(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, int? maxBatch = null)
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        if (passages.Count == 0)
+        var rows = Rows(query, instructions, passages, settings, skipIfLate: false, cancellationToken);
+        if (rows.Length == 0)
         {
             return [];
         }
 
-        var prompts = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray()).ToArray();
-        var budget = Budget(settings);
-        var deadline = settings?.Deadline;
-        var rows = prompts.Length;
+        var size = Math.Max(1, maxBatch ?? rows.Length);
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var batch = new BatchDecodeState(_lm, runOptions, rows);
-
-        var started = _time.GetTimestamp();
-        RunBatch(() => batch.Prefill(prompts), cancellationToken);
-        var prefill = _time.GetElapsedTime(started) / rows;
-        batch.Pin();
-        var decodeStarted = _time.GetTimestamp();
-
-        var generated = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
-        var end = new ReasoningEnd?[rows];
-        var scoring = new bool[rows];        // fed </think> in the latest step: its logits give the score
-        var scores = new (float True, float False)?[rows];
-        var next = new int[rows];
-        while (true)
+        using var run = new BatchRun(this, runOptions, _time);
+        var next = 0;
+        while (next < rows.Length || run.Count > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var feeding = false;
-            for (var r = 0; r < rows; r++)
-            {
-                next[r] = 0;
-                if (scoring[r])
-                {
-                    scores[r] = (batch.Logits[r][_ids.True], batch.Logits[r][_ids.False]);
-                    scoring[r] = false;
-                    continue;
-                }
-
-                if (end[r] is not null)
-                {
-                    continue;
-                }
-
-                var token = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
-                if (token == _ids.ThinkEnd)
-                {
-                    end[r] = ReasoningEnd.Finished;
-                    scoring[r] = true;
-                }
-                else if (_ids.EndOfText.Contains(token))
-                {
-                    end[r] = ReasoningEnd.EndOfText;
-                    continue;
-                }
-                else if (generated[r].Count >= budget)
-                {
-                    end[r] = ReasoningEnd.Budget;
-                    continue;
-                }
-                else if (deadline is { } d && _time.GetUtcNow() >= d)
-                {
-                    end[r] = ReasoningEnd.Deadline;
-                    continue;
-                }
-                else
-                {
-                    generated[r].Add(token);
-                }
-
-                next[r] = token;
-                feeding = true;
-            }
-
-            if (!feeding)
-            {
-                break;
-            }
-
-            RunBatch(() => batch.Step(next), cancellationToken);
+            var admit = rows.AsSpan(next, Math.Min(rows.Length - next, size - run.Count)).ToArray();
+            run.Admit(admit, cancellationToken);
+            next += admit.Length;
+            run.Step(cancellationToken);
         }
 
-        var decode = _time.GetElapsedTime(decodeStarted) / rows;
-        var traces = new JudgeTrace[rows];
-        for (var r = 0; r < rows; r++)
-        {
-            string reasoning;
-            int[] scored;
-            float logitTrue, logitFalse;
-            if (end[r] == ReasoningEnd.Finished)
-            {
-                reasoning = Tokenizer.Decode(generated[r]);
-                scored = [_ids.ThinkEnd];
-                (logitTrue, logitFalse) = scores[r]!.Value;
-            }
-            else
-            {
-                reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated[r])).Trim();
-                var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
-                scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
-                using var alone = new DecodeState(_lm, runOptions, batch.ExtractPinnedRow(r, prompts[r].Length), prompts[r].Length);
-                Run(alone, scored, cancellationToken);
-                (logitTrue, logitFalse) = (alone.Logits[_ids.True], alone.Logits[_ids.False]);
-            }
-
-            var score = Sigmoid((double)logitTrue - logitFalse);
-            traces[r] = new JudgeTrace(new Rank1Judgement(score, score >= 0.5, reasoning, generated[r].Count, end[r]!.Value, prompts[r].Length, prefill, decode),
-                prompts[r], generated[r], scored, logitTrue, logitFalse);
-        }
-
-        return traces;
+        return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
     }
 
-    private static void RunBatch(Action step, CancellationToken cancellationToken)
+    private BatchRow[] Rows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, bool skipIfLate,
+        CancellationToken cancellationToken)
     {
-        try
+        var budget = Budget(settings);
+        return passages.Select(p => new BatchRow(EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray(), budget, settings?.Deadline, skipIfLate,
+            cancellationToken)).ToArray();
+    }
+
+    /// <summary>Queues rows with the cross-request scheduler and waits for all of them; the caller's cancellation returns at once.</summary>
+    private async Task<JudgeTrace?[]> ScheduleAsync(BatchRow[] rows, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (rows.Length == 0)
         {
-            step();
+            return [];
         }
-        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+
+        Scheduler.Enqueue(rows);
+        using var registration = cancellationToken.Register(static o =>
         {
-            throw new OperationCanceledException("The judgement was cancelled during a model step.", cancellationToken);
+            foreach (var row in (BatchRow[])o!)
+            {
+                row.Cancel();
+            }
+        }, rows);
+
+        // Window rows still waiting for a slot at their deadline are answered then (null: not started), not when a
+        // slot frees up: a search must not wait past its deadline behind other searches.
+        using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
+            ? _time.CreateTimer(static o =>
+            {
+                foreach (var row in (BatchRow[])o!)
+                {
+                    row.TryExpire();
+                }
+            }, rows, Max(deadline - _time.GetUtcNow(), TimeSpan.Zero), Timeout.InfiniteTimeSpan)
+            : null;
+        return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private BatchScheduler Scheduler
+    {
+        get
+        {
+            lock (_schedulerGate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new BatchScheduler(this, _time, _maxBatch, _maxQueued);
+            }
         }
     }
+
+    /// <summary>Most rows one step of the cross-request batch has fed since the engine started (0 before any async call).</summary>
+    public int PeakBatchRows => _scheduler?.PeakStepRows ?? 0;
+
+    /// <summary>Passages waiting for a slot in the cross-request batch (0 when the async calls do not batch).</summary>
+    public int QueuedPassages => _scheduler?.Queued ?? 0;
 
     /// <summary>Tokens that every prompt starts with, leaving at least one token of each to feed (its logits come from its own last token).</summary>
     internal static int SharedPrefixLength(IReadOnlyList<int[]> prompts)
@@ -436,8 +454,27 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         }
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _lm.Dispose();
+    /// <summary>Rows decoded together (<see cref="Rank1EngineOptions.MaxBatch"/>; 1 for graphs that cannot take padded batches).</summary>
+    public int MaxBatch => _maxBatch;
+
+    /// <summary>Stops the batch thread (waiting calls fail with <see cref="ObjectDisposedException"/>) and releases the model.</summary>
+    public void Dispose()
+    {
+        BatchScheduler? scheduler;
+        lock (_schedulerGate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            scheduler = _scheduler;
+        }
+
+        scheduler?.Dispose();
+        _lm.Dispose();
+    }
 }
 
 /// <summary>What one judgement fed the model, for tests and diagnostics.</summary>

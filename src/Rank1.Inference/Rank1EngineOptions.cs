@@ -34,10 +34,20 @@ public sealed class Rank1EngineOptions
     public int MaxThinkTokens { get; set; } = 1024;
 
     /// <summary>
-    /// Passages of one query decoded together by <see cref="Rank1Engine.JudgeAll"/> (one step reads the weights once
-    /// for all of them). 1: one passage at a time, with the shared prompt prefix prefilled once.
+    /// Rows decoded together (one step reads the weights once for all of them): the passages of one
+    /// <see cref="Rank1Engine.JudgeAll"/> call, and with the async calls the passages of concurrent requests, which join
+    /// and leave the batch between steps. 1: one passage at a time, with the shared prompt prefix prefilled once.
     /// </summary>
     /// <value>Default 8.</value>
     [Range(1, 64)]
     public int MaxBatch { get; set; } = 8;
+
+    /// <summary>
+    /// Passages that may wait for a batch slot (concurrent async calls share one continuous batch of
+    /// <see cref="MaxBatch"/> rows). Beyond it a call fails at once with <see cref="Rank1OverloadedException"/>;
+    /// a single call larger than this is still accepted when nothing else waits.
+    /// </summary>
+    /// <value>Default 256.</value>
+    [Range(1, 1_000_000)]
+    public int MaxQueuedPassages { get; set; } = 256;
 }

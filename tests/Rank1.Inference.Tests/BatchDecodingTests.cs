@@ -15,7 +15,7 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
         (null, "Onions"),
     ];
 
-    private static void AssertSame(JudgeTrace alone, JudgeTrace batched, int row)
+    internal static void AssertSame(JudgeTrace alone, JudgeTrace batched, int row)
     {
         Assert.True(alone.Prompt.SequenceEqual(batched.Prompt), $"row {row}: prompt");
         Assert.True(alone.Generated.SequenceEqual(batched.Generated), $"row {row}: reasoning tokens differ: [{string.Join(",", alone.Generated)}] vs [{string.Join(",", batched.Generated)}]");

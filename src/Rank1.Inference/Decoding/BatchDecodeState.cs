@@ -5,163 +5,272 @@ namespace Rank1.Inference.Decoding;
 
 /// <summary>
 /// Several sequences decoded together, one token per row per step, so that each step reads the weights once for all
-/// rows (decoding is memory-bandwidth bound). Prompts are padded on the left; the attention mask hides the padding
-/// and every row keeps its own positions, so each row computes what it would alone. Rows that are finished are fed
-/// a placeholder token whose results are ignored.
+/// rows (decoding is memory-bandwidth bound). Rows join (<see cref="Admit"/>) and leave (<see cref="Remove"/>) between
+/// steps, so sequences of different requests share steps (continuous batching). Every row's tokens sit right-aligned
+/// in the cache, padded on the left; the attention mask hides the padding and every row keeps its own positions, so
+/// each row computes what it would alone. The cache is as wide as the longest row: it grows by one column per step
+/// and is re-packed, narrower, when rows leave.
 /// </summary>
 internal sealed class BatchDecodeState : IDisposable
 {
     private readonly CausalLm _lm;
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
-    private readonly List<bool>[] _mask;
-    private readonly long[] _nextPosition;
-    private OrtValue[] _past;
-    private OrtValue[]? _pinned;
+    private readonly int _element;
+    private readonly List<int> _length = [];          // tokens in each row's cache
+    private readonly List<long> _nextPosition = [];
+    private readonly List<float[]> _logits = [];
+    private OrtValue[]? _past;                         // [rows, kvHeads, Width, headSize] per layer and K/V; null with no rows
 
-    public BatchDecodeState(CausalLm lm, RunOptions runOptions, int rows)
+    public BatchDecodeState(CausalLm lm, RunOptions runOptions)
     {
         _lm = lm;
         _runOptions = runOptions;
         _binding = lm.Session.CreateIoBinding();
-        var sig = lm.Signature;
-        _past = new OrtValue[sig.Layers * 2];
-        long[] empty = [rows, sig.KvHeads, 0, sig.HeadSize];
-        for (var i = 0; i < _past.Length; i++)
-        {
-            _past[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, empty);
-        }
-
-        _mask = Enumerable.Range(0, rows).Select(_ => new List<bool>()).ToArray();
-        _nextPosition = new long[rows];
-        Logits = Enumerable.Range(0, rows).Select(_ => new float[sig.VocabularySize ?? 0]).ToArray();
+        _element = lm.Signature.KvType == TensorElementType.Float16 ? 2 : 4;
     }
 
-    public int Rows => _mask.Length;
+    public int Rows => _length.Count;
 
-    /// <summary>Positions in the cache (padding included), the same for every row.</summary>
-    public int Width => _mask[0].Count;
+    /// <summary>Columns of the cache (the longest row; shorter rows are padded on the left).</summary>
+    public int Width { get; private set; }
 
-    /// <summary>Per row, the logits of its last position after the latest step.</summary>
-    public float[][] Logits { get; }
+    /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
+    public IReadOnlyList<float[]> Logits => _logits;
 
-    /// <summary>Feeds the prompts, left-padded to the longest.</summary>
-    public void Prefill(IReadOnlyList<int[]> prompts)
+    /// <summary>Tokens in the cache of <paramref name="row"/>.</summary>
+    public int Length(int row) => _length[row];
+
+    /// <summary>KV bytes held now: rows × width × layers × 2 × kv heads × head size × element size.</summary>
+    public long CacheBytes => (long)Rows * Width * _lm.Signature.Layers * 2 * _lm.Signature.KvHeads * _lm.Signature.HeadSize * _element;
+
+    /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
+    public const int MinPrefix = 8;
+
+    /// <summary>Prefix caches kept for later admissions (most recent first).</summary>
+    public const int PrefixCacheEntries = 8;
+
+    /// <summary>Tokens of the prefix the latest admission computed once for all its rows (0: none).</summary>
+    public int LastPrefix { get; private set; }
+
+    /// <summary>Tokens of that prefix taken from the prefix cache of an earlier admission (0: none).</summary>
+    public int LastReusedPrefix { get; private set; }
+
+    /// <summary>
+    /// Adds rows for <paramref name="prompts"/> and prefills them; their logits follow the existing rows'.
+    /// <paramref name="sharedPrefix"/> is how many tokens every prompt starts with (less than each prompt's length).
+    /// When several rows share at least <see cref="MinPrefix"/> of them, those tokens are computed once, kept in the
+    /// prefix cache, and copied to every new row before the rest of each prompt is fed. Whatever part of them an
+    /// earlier admission computed (the instruction and the query of an earlier window, for example) is taken from
+    /// the cache instead of being computed again.
+    /// </summary>
+    public void Admit(IReadOnlyList<int[]> prompts, int sharedPrefix)
     {
-        var width = prompts.Max(p => p.Length);
-        var tokens = new int[Rows, width];
-        for (var r = 0; r < Rows; r++)
+        var n = prompts.Count;
+        if (n == 0)
         {
-            var pad = width - prompts[r].Length;
-            for (var j = 0; j < width; j++)
-            {
-                tokens[r, j] = j < pad ? 0 : prompts[r][j - pad];
-                _mask[r].Add(j >= pad);
-            }
+            return;
         }
 
-        Run(tokens, width, prompts.Select(p => p.Length).ToArray());
+        if (sharedPrefix < 0 || sharedPrefix >= prompts.Min(p => p.Length))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sharedPrefix), sharedPrefix, "The shared prefix must leave at least one token of every prompt to feed.");
+        }
+
+        var longest = prompts.Max(p => p.Length);
+        if (Math.Max(Width, longest) > _lm.ContextLength)
+        {
+            throw new InvalidOperationException($"The batch would reach {Math.Max(Width, longest)} positions, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        var logits = Enumerable.Range(0, n).Select(_ => new float[_lm.Signature.VocabularySize ?? 0]).ToArray();
+        var (cached, reuse) = FindCachedPrefix(prompts[0].AsSpan(0, sharedPrefix));
+        var compute = n >= 2 && sharedPrefix >= MinPrefix;
+        sharedPrefix = compute ? sharedPrefix : reuse;
+        LastPrefix = sharedPrefix;
+        LastReusedPrefix = reuse;
+        OrtValue[] past = EmptyPast(sharedPrefix > 0 ? 1 : n);
+        try
+        {
+            if (sharedPrefix > 0)
+            {
+                if (reuse > 0)
+                {
+                    Dispose(past);
+                    past = Allocate(1, reuse);
+                    CopyColumns(cached!, 0, 0, past, 0, 0, reuse);
+                }
+
+                if (sharedPrefix > reuse)
+                {
+                    var prefix = prompts[0];
+                    var once = RunModel(past, 1, sharedPrefix - reuse, (_, j) => prefix[reuse + j], (_, _) => true, (_, j) => reuse + j, null);
+                    Dispose(past);
+                    past = once;
+                    RememberPrefix(prompts[0][..sharedPrefix], past);
+                }
+
+                var one = past;
+                past = Expand(one, n);
+                Dispose(one);
+            }
+
+            // Each new row's part after the prefix, padded on the left to the longest: [prefix][padding][suffix].
+            var width = longest - sharedPrefix;
+            var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
+            var presents = RunModel(past, n, width,
+                (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
+                (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
+                (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
+                logits);
+            Dispose(past);
+            past = presents;
+
+            // Merge: every row right-aligned in a cache as wide as the longest row, new rows after the old ones.
+            var merged = Allocate(Rows + n, Math.Max(Width, longest));
+            var mergedWidth = Math.Max(Width, longest);
+            for (var r = 0; r < Rows; r++)
+            {
+                CopyColumns(_past!, r, Width - _length[r], merged, r, mergedWidth - _length[r], _length[r]);
+            }
+
+            for (var r = 0; r < n; r++)
+            {
+                var at = mergedWidth - prompts[r].Length;
+                CopyColumns(past, r, 0, merged, Rows + r, at, sharedPrefix);
+                CopyColumns(past, r, sharedPrefix + pads[r], merged, Rows + r, at + sharedPrefix, prompts[r].Length - sharedPrefix);
+            }
+
+            Dispose(_past);
+            _past = merged;
+            Width = mergedWidth;
+            foreach (var (p, l) in prompts.Zip(logits))
+            {
+                _length.Add(p.Length);
+                _nextPosition.Add(p.Length);
+                _logits.Add(l);
+            }
+        }
+        finally
+        {
+            Dispose(past);
+        }
     }
 
     /// <summary>Feeds one token per row.</summary>
     public void Step(ReadOnlySpan<int> next)
     {
-        var tokens = new int[Rows, 1];
-        for (var r = 0; r < Rows; r++)
+        if (next.Length != Rows || Rows == 0)
         {
-            tokens[r, 0] = next[r];
-            _mask[r].Add(true);
+            throw new ArgumentException($"One token per row is needed ({Rows} rows).", nameof(next));
         }
 
-        Run(tokens, 1, null);
+        if (Width + 1 > _lm.ContextLength)
+        {
+            throw new InvalidOperationException($"The batch would reach {Width + 1} positions, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        var tokens = next.ToArray();
+        var logits = _logits.ToArray();
+        var width = Width + 1;
+        var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits);
+        Dispose(_past);
+        _past = presents;
+        Width = width;
+        for (var r = 0; r < Rows; r++)
+        {
+            _length[r]++;
+            _nextPosition[r]++;
+        }
     }
 
-    /// <summary>Keeps the current cache alive (for <see cref="ExtractPinnedRow"/> later).</summary>
-    public void Pin() => _pinned = _past;
-
-    /// <summary>
-    /// A copy of one row's pinned cache without its left padding, as the past of a single-sequence decode:
-    /// <paramref name="length"/> positions ending at the pinned cache's end.
-    /// </summary>
-    public OrtValue[] ExtractPinnedRow(int row, int length)
+    /// <summary>Removes rows (indices into the current rows); the cache is re-packed as wide as the longest remaining row.</summary>
+    public void Remove(IReadOnlyCollection<int> rows)
     {
-        var source = _pinned ?? throw new InvalidOperationException("Nothing is pinned.");
-        var sig = _lm.Signature;
-        var element = sig.KvType == TensorElementType.Float16 ? 2 : 4;
-        var result = new OrtValue[source.Length];
-        for (var i = 0; i < source.Length; i++)
+        if (rows.Count == 0)
         {
-            var shape = source[i].GetTensorTypeAndShape().Shape; // [rows, heads, width, headSize]
-            long heads = shape[1], width = shape[2], headSize = shape[3];
-            result[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, [1, heads, length, headSize]);
-            var from = source[i].GetTensorMutableRawData();
-            var to = result[i].GetTensorMutableRawData();
-            var block = (int)(length * headSize * element);
-            for (var h = 0; h < heads; h++)
+            return;
+        }
+
+        var keep = Enumerable.Range(0, Rows).Where(r => !rows.Contains(r)).ToArray();
+        var width = keep.Length == 0 ? 0 : keep.Max(r => _length[r]);
+        OrtValue[]? packed = null;
+        if (keep.Length > 0)
+        {
+            packed = Allocate(keep.Length, width);
+            for (var i = 0; i < keep.Length; i++)
             {
-                var start = (int)((((row * heads) + h) * width + (width - length)) * headSize * element);
-                from.Slice(start, block).CopyTo(to.Slice((int)(h * length * headSize * element), block));
+                CopyColumns(_past!, keep[i], Width - _length[keep[i]], packed, i, width - _length[keep[i]], _length[keep[i]]);
             }
         }
 
+        Dispose(_past);
+        _past = packed;
+        Width = width;
+        foreach (var r in rows.OrderDescending())
+        {
+            _length.RemoveAt(r);
+            _nextPosition.RemoveAt(r);
+            _logits.RemoveAt(r);
+        }
+    }
+
+    /// <summary>A copy of the first <paramref name="length"/> cached positions of one row, as the past of a single-sequence decode.</summary>
+    public OrtValue[] ExtractRow(int row, int length)
+    {
+        if (length > _length[row])
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Row {row} holds {_length[row]} positions.");
+        }
+
+        var result = Allocate(1, length);
+        CopyColumns(_past!, row, Width - _length[row], result, 0, 0, length);
         return result;
     }
 
-    private void Run(int[,] tokens, int n, int[]? promptLengths)
+    /// <summary>Runs one step over <paramref name="past"/> ([rows, heads, pastWidth, headSize]) feeding n tokens per row; returns the presents.</summary>
+    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
     {
         var sig = _lm.Signature;
-        var total = Width;
-        if (total > _lm.ContextLength)
-        {
-            throw new InvalidOperationException($"The batch would reach {total} positions, past the model's context length of {_lm.ContextLength}.");
-        }
-
+        var pastWidth = (int)past[0].GetTensorTypeAndShape().Shape[2];
+        var total = pastWidth + n;
         var owned = new List<OrtValue>(5);
         try
         {
             _binding.ClearBoundInputs();
             _binding.ClearBoundOutputs();
-            long[] shape = [Rows, n];
-            var ids64 = new long[Rows * n];
-            for (var r = 0; r < Rows; r++)
+            long[] shape = [rows, n];
+            var ids = new long[rows * n];
+            var positions = new long[rows * n];
+            for (var r = 0; r < rows; r++)
             {
                 for (var j = 0; j < n; j++)
                 {
-                    ids64[(r * n) + j] = tokens[r, j];
+                    ids[(r * n) + j] = token(r, j);
+                    positions[(r * n) + j] = position(r, j);
                 }
             }
 
             owned.Add(sig.InputIdsType == TensorElementType.Int64
-                ? OrtValue.CreateTensorValueFromMemory(ids64, shape)
-                : OrtValue.CreateTensorValueFromMemory(ids64.Select(x => (int)x).ToArray(), shape));
+                ? OrtValue.CreateTensorValueFromMemory(ids, shape)
+                : OrtValue.CreateTensorValueFromMemory(ids.Select(x => (int)x).ToArray(), shape));
             _binding.BindInput(sig.InputIds, owned[^1]);
 
             if (sig.AttentionMask is not null)
             {
-                var mask = new long[Rows * total];
-                for (var r = 0; r < Rows; r++)
+                var mask = new long[rows * total];
+                for (var r = 0; r < rows; r++)
                 {
                     for (var j = 0; j < total; j++)
                     {
-                        mask[(r * total) + j] = _mask[r][j] ? 1 : 0;
+                        mask[(r * total) + j] = attend(r, j) ? 1 : 0;
                     }
                 }
 
                 owned.Add(sig.AttentionMaskType == TensorElementType.Int64
-                    ? OrtValue.CreateTensorValueFromMemory(mask, [Rows, total])
-                    : OrtValue.CreateTensorValueFromMemory(mask.Select(x => (int)x).ToArray(), [Rows, total]));
+                    ? OrtValue.CreateTensorValueFromMemory(mask, [rows, total])
+                    : OrtValue.CreateTensorValueFromMemory(mask.Select(x => (int)x).ToArray(), [rows, total]));
                 _binding.BindInput(sig.AttentionMask, owned[^1]);
-            }
-
-            // Each row's positions count its own tokens only; padding gets position 0 (it is masked anyway).
-            var positions = new long[Rows * n];
-            for (var r = 0; r < Rows; r++)
-            {
-                var pad = promptLengths is null ? 0 : n - promptLengths[r];
-                for (var j = 0; j < n; j++)
-                {
-                    positions[(r * n) + j] = j < pad ? 0 : _nextPosition[r]++;
-                }
             }
 
             if (sig.PositionIds is not null)
@@ -172,13 +281,23 @@ internal sealed class BatchDecodeState : IDisposable
 
             if (sig.UseCacheBranch is not null)
             {
-                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { promptLengths is null }, [1]));
+                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { pastWidth > 0 }, [1]));
                 _binding.BindInput(sig.UseCacheBranch, owned[^1]);
             }
 
-            var next = _lm.RunStep(_binding, _runOptions, _past, logits => ReadLastRows(logits, n));
-            ReleasePast();
-            _past = next;
+            return _lm.RunStep(_binding, _runOptions, past, value =>
+            {
+                if (logits is null)
+                {
+                    return;
+                }
+
+                var vocab = (int)value.GetTensorTypeAndShape().Shape[^1];
+                for (var r = 0; r < rows; r++)
+                {
+                    _lm.CopyLogitsRow(value, ((r * n) + (n - 1)) * vocab, vocab, logits[r]);
+                }
+            });
         }
         finally
         {
@@ -189,23 +308,108 @@ internal sealed class BatchDecodeState : IDisposable
         }
     }
 
-    private void ReadLastRows(OrtValue logits, int n)
+    private OrtValue[] EmptyPast(int rows) => Allocate(rows, 0);
+
+    private readonly List<(int[] Tokens, OrtValue[] Kv)> _prefixCache = [];
+
+    /// <summary>The cached prefix cache sharing the most leading tokens with <paramref name="tokens"/> (at least <see cref="MinPrefix"/>), and how many.</summary>
+    private (OrtValue[]? Kv, int Length) FindCachedPrefix(ReadOnlySpan<int> tokens)
     {
-        var vocab = (int)logits.GetTensorTypeAndShape().Shape[^1];
-        for (var r = 0; r < Rows; r++)
+        (OrtValue[]? Kv, int Length) best = (null, 0);
+        foreach (var (cachedTokens, kv) in _prefixCache)
         {
-            _lm.CopyLogitsRow(logits, ((r * n) + (n - 1)) * vocab, vocab, Logits[r]);
+            var common = tokens.CommonPrefixLength(cachedTokens);
+            if (common >= MinPrefix && common > best.Length)
+            {
+                best = (kv, common);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Keeps a copy of a computed prefix's cache ([1, heads, length, headSize]) for later admissions.</summary>
+    private void RememberPrefix(int[] tokens, OrtValue[] kv)
+    {
+        for (var i = _prefixCache.Count - 1; i >= 0; i--)
+        {
+            if (tokens.AsSpan().StartsWith(_prefixCache[i].Tokens))
+            {
+                Dispose(_prefixCache[i].Kv); // superseded by the longer one
+                _prefixCache.RemoveAt(i);
+            }
+        }
+
+        var copy = Allocate(1, tokens.Length);
+        CopyColumns(kv, 0, 0, copy, 0, 0, tokens.Length);
+        _prefixCache.Insert(0, (tokens, copy));
+        while (_prefixCache.Count > PrefixCacheEntries)
+        {
+            Dispose(_prefixCache[^1].Kv);
+            _prefixCache.RemoveAt(_prefixCache.Count - 1);
         }
     }
 
-    private void ReleasePast()
+    /// <summary>Zeroed KV tensors [rows, kvHeads, width, headSize] for every layer's keys and values.</summary>
+    private OrtValue[] Allocate(int rows, int width)
     {
-        if (ReferenceEquals(_past, _pinned))
+        var sig = _lm.Signature;
+        var result = new OrtValue[sig.Layers * 2];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, [rows, sig.KvHeads, width, sig.HeadSize]);
+            result[i].GetTensorMutableRawData().Clear(); // masked columns must hold finite values: 0 × NaN would leak through
+        }
+
+        return result;
+    }
+
+    /// <summary>One row's cache copied to <paramref name="rows"/> rows.</summary>
+    private OrtValue[] Expand(OrtValue[] one, int rows)
+    {
+        var width = (int)one[0].GetTensorTypeAndShape().Shape[2];
+        var result = Allocate(rows, width);
+        for (var r = 0; r < rows; r++)
+        {
+            CopyColumns(one, 0, 0, result, r, 0, width);
+        }
+
+        return result;
+    }
+
+    /// <summary>Copies <paramref name="count"/> columns of one row, for every layer, K/V and head.</summary>
+    private void CopyColumns(OrtValue[] from, int fromRow, int fromColumn, OrtValue[] to, int toRow, int toColumn, int count)
+    {
+        if (count == 0)
         {
             return;
         }
 
-        foreach (var v in _past)
+        var sig = _lm.Signature;
+        long heads = sig.KvHeads, headBytes = sig.HeadSize * _element;
+        for (var i = 0; i < from.Length; i++)
+        {
+            long fromWidth = from[i].GetTensorTypeAndShape().Shape[2], toWidth = to[i].GetTensorTypeAndShape().Shape[2];
+            var source = from[i].GetTensorMutableRawData();
+            var target = to[i].GetTensorMutableRawData();
+            var block = (int)(count * headBytes);
+            for (var h = 0; h < heads; h++)
+            {
+                var s = (int)(((((fromRow * heads) + h) * fromWidth) + fromColumn) * headBytes);
+                var t = (int)(((((toRow * heads) + h) * toWidth) + toColumn) * headBytes);
+                source.Slice(s, block).CopyTo(target.Slice(t, block));
+            }
+        }
+    }
+
+    private static void Dispose(OrtValue[]? values)
+    {
+        if (values is null)
+        {
+            return;
+        }
+
+        foreach (var v in values)
         {
             v.Dispose();
         }
@@ -213,15 +417,14 @@ internal sealed class BatchDecodeState : IDisposable
 
     public void Dispose()
     {
-        ReleasePast();
-        if (_pinned is not null)
+        Dispose(_past);
+        _past = null;
+        foreach (var (_, kv) in _prefixCache)
         {
-            foreach (var v in _pinned)
-            {
-                v.Dispose();
-            }
+            Dispose(kv);
         }
 
+        _prefixCache.Clear();
         _binding.Dispose();
     }
 }

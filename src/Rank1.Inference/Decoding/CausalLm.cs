@@ -44,8 +44,15 @@ public sealed class CausalLm : IDisposable
 
     internal InferenceSession Session => _session;
 
+    /// <summary>Ends ONNX Runtime profiling (when the session options enabled it) and returns the trace file.</summary>
+    internal string EndProfiling() => _session.EndProfiling();
+
     /// <summary>Opens the graph of <paramref name="folder"/> on the requested execution provider.</summary>
-    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null)
+    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null) =>
+        Load(folder, provider, intraOpThreads, deviceId, logger, null);
+
+    /// <summary>As the public overload; <paramref name="configure"/> adjusts the session options (the benchmark's profiler).</summary>
+    internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure)
     {
         logger ??= NullLogger.Instance;
         var started = Stopwatch.GetTimestamp();
@@ -53,6 +60,7 @@ public sealed class CausalLm : IDisposable
         InferenceSession? session = null;
         try
         {
+            configure?.Invoke(options);
             if (intraOpThreads > 0)
             {
                 options.IntraOpNumThreads = intraOpThreads;

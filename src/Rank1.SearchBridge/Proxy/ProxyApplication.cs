@@ -97,6 +97,9 @@ public static class ProxyApplication
                 ["id"] = judge.ModelId,
                 ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
                 ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
+                ["batch"] = judge is Rank1Engine engine
+                    ? new JsonObject { ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["peak_step_rows"] = engine.PeakBatchRows }
+                    : null,
             },
             ["backend"] = new JsonObject { ["url"] = backend.BaseUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
             ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),

@@ -18,7 +18,8 @@ internal sealed record PassageVerdict(int Index, Rank1Judgement Judgement, strin
 internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed);
 
 /// <summary>
-/// Feeds the model carefully: a bounded queue in front of it (full: <c>fallback-overload</c>), a circuit breaker
+/// Feeds the model carefully: a bounded queue in front of it (full, or the engine's own queue full:
+/// <c>fallback-overload</c>), a circuit breaker
 /// around it (failing: <c>fallback-error</c>), and a deadline over the whole window. At the deadline the passage
 /// being judged is scored from its reasoning so far (the engine forces <c>&lt;/think&gt;</c>), and passages not
 /// yet started stay in backend order after the judged ones (<c>partial</c>). Nothing judged by then:
@@ -54,7 +55,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 MinimumThroughput = o.ModelFailuresBeforeBreak,
                 SamplingDuration = TimeSpan.FromMinutes(5),
                 BreakDuration = o.ModelBreakDuration,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+                // Cancellation and a full engine queue say nothing about the model's health.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException)),
             })
             .Build();
     }
@@ -90,26 +92,49 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 var verdicts = new List<PassageVerdict>(passages.Count);
                 try
                 {
-                    foreach (var p in passages)
+                    if (_judge is IPassageBatchJudge batch)
                     {
-                        if (_time.GetUtcNow() >= deadline)
-                        {
-                            break;
-                        }
-
+                        // The engine batches the window's passages with those of concurrent searches; passages it had not
+                        // started by the deadline come back null and keep their backend order.
                         var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
-                        var judgement = await _modelBreaker.ExecuteAsync(
-                            static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
-                            (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
+                        var window = passages.Select(p => (p.Title, p.Text)).ToArray();
+                        var judgements = await _modelBreaker.ExecuteAsync(
+                            static async (state, ct) => await state.Batch.JudgeWindowAsync(state.Query, state.Instructions, state.Window, state.Settings, ct).ConfigureAwait(false),
+                            (Batch: batch, Query: query, Instructions: instructions, Window: window, Settings: settings),
                             cancellationToken).ConfigureAwait(false);
-                        _metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
-                        _metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
-                        verdicts.Add(new PassageVerdict(p.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed"));
+                        for (var i = 0; i < passages.Count; i++)
+                        {
+                            if (judgements[i] is { } judgement)
+                            {
+                                verdicts.Add(Verdict(passages[i], judgement));
+                            }
+                        }
+                    }
+                    else
+                    {
+                        foreach (var p in passages)
+                        {
+                            if (_time.GetUtcNow() >= deadline)
+                            {
+                                break;
+                            }
+
+                            var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
+                            var judgement = await _modelBreaker.ExecuteAsync(
+                                static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
+                                (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
+                                cancellationToken).ConfigureAwait(false);
+                            verdicts.Add(Verdict(p, judgement));
+                        }
                     }
                 }
                 catch (BrokenCircuitException)
                 {
                     return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started);
+                }
+                catch (Rank1OverloadedException ex)
+                {
+                    return Done(RerankStatus.FallbackOverload, [], ex.Message, started);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
@@ -127,6 +152,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         {
             _metrics.QueueDepth.Dec();
         }
+    }
+
+    private PassageVerdict Verdict(PassageToJudge passage, Rank1Judgement judgement)
+    {
+        _metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
+        _metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
+        return new PassageVerdict(passage.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed");
     }
 
     private RerankOutcome Done(RerankStatus status, IReadOnlyList<PassageVerdict> verdicts, string? reason, long started)

@@ -1,16 +1,21 @@
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rank1.Inference.Model;
 using Rank1.Testing;
+using Xunit.Abstractions;
 
 namespace Rank1.Inference.Tests.Model;
 
 /// <summary>Reduced precision: the same weights in fp16 or int4 load, run on the CPU provider, and give the fp32 verdicts.</summary>
-public sealed class PrecisionTests
+public sealed class PrecisionTests(ITestOutputHelper output)
 {
     // Stated tolerances: fp16 moves a score by at most 0.02 on these prompts; MatMulNBits matches its de-quantized
     // fp32 twin within 1e-3 (kernel accumulation order only).
     private const double ScoreTolerance = 0.02;
     private const double Int4KernelTolerance = 1e-3;
+
+    // Stated tolerance of 4-bit quantization against the unquantized weights, on the same tokens: a score moves by at
+    // most 0.15, so verdicts agree wherever fp32 is more than 0.15 from 0.5. Measured on the smooth tiny pair: 0.095.
+    private const double Int4ScoreTolerance = 0.15;
 
     private static string[] Passages() => File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "samples", "demo", "passages.jsonl"))
         .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["text"]!.GetValue<string>()).ToArray();
@@ -41,6 +46,45 @@ public sealed class PrecisionTests
 
         Assert.True(maxDiff <= Int4KernelTolerance, $"max |score MatMulNBits - score de-quantized fp32| = {maxDiff}");
         Assert.True(differsFromFp32, "int4 scores equal the unquantized model's: the quantized weights are not in use");
+    }
+
+    [Fact]
+    public void Int4Model_VerdictsAgreeWithFp32_WithinTheStatedTolerance()
+    {
+        // The smooth pair: the same draws at projection std 0.12, so that the residual stream dominates as in trained
+        // models (the default tiny model's large random projections amplify 4-bit noise until verdicts flip). Hidden
+        // size 32 puts each weight column in a single 32-wide block: the worst case for block quantization.
+        using var fp32 = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinySmoothModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        using var int4 = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinySmoothInt4Model, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var compared = 0;
+        var decisive = 0;
+        var maxDiff = 0.0;
+        foreach (var query in new[] { "why do onions make people cry", "how do suspension bridges work", "what is the capital of france" })
+        {
+            foreach (var text in Passages())
+            {
+                // Same prompt, and the same tokens after it: fp32's reasoning forced into the int4 model too.
+                var reference = fp32.JudgeTraced(new Rank1Input(query, text), new JudgeSettings { MaxThinkTokens = 8 }, CancellationToken.None);
+                var fed = reference.Judgement.End == ReasoningEnd.Finished ? reference.Generated : [];
+                var logits = ModelRuns.LogitsInOneStep(int4.Model, [.. reference.Prompt, .. fed, .. reference.Scored]);
+                var quantized = Rank1Engine.Sigmoid((double)logits[int4.TokenIds.True] - logits[int4.TokenIds.False]);
+                var diff = Math.Abs(reference.Judgement.Score - quantized);
+                output.WriteLine($"{query} | {text[..Math.Min(30, text.Length)]}: fp32 {reference.Judgement.Score:0.000} int4 {quantized:0.000}");
+                maxDiff = Math.Max(maxDiff, diff);
+                Assert.True(diff <= Int4ScoreTolerance, $"|score int4 - score fp32| = {diff:0.000} > {Int4ScoreTolerance} ({query} / {text})");
+                if (Math.Abs(reference.Judgement.Score - 0.5) > Int4ScoreTolerance)
+                {
+                    decisive++;
+                    Assert.Equal(reference.Judgement.Relevant, quantized >= 0.5);
+                }
+
+                compared++;
+            }
+        }
+
+        output.WriteLine($"{compared} pairs, {decisive} decisive, max |diff| {maxDiff:0.000}");
+        Assert.True(decisive >= 3, $"only {decisive} of {compared} fp32 scores are decisive: the comparison says little");
+        Assert.True(maxDiff > 1e-4, "int4 and fp32 scores are identical: the quantized weights are not in use");
     }
 
     [Fact]

@@ -1,0 +1,244 @@
+using System.Numerics.Tensors;
+using Microsoft.ML.OnnxRuntime;
+using Rank1.Inference.Prompt;
+
+namespace Rank1.Inference.Decoding;
+
+/// <summary>One passage in a batch: its prompt, its limits, how far its reasoning got, and where its result goes.</summary>
+internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadline, bool skipIfLate, CancellationToken cancellationToken)
+{
+    private readonly TaskCompletionSource<JudgeTrace?> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _phase; // 0 waiting, 1 started, 2 expired before it started
+
+    public int[] Prompt { get; } = prompt;
+
+    public int Budget { get; } = budget;
+
+    public DateTimeOffset? Deadline { get; } = deadline;
+
+    /// <summary>Not started when the deadline passed: complete with null (the caller keeps it in its old place) instead of scoring an empty reasoning.</summary>
+    public bool SkipIfLate { get; } = skipIfLate;
+
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+
+    public List<int> Generated { get; } = [];
+
+    public ReasoningEnd? End { get; set; }
+
+    /// <summary>Fed &lt;/think&gt; in the latest step: its next logits give the score.</summary>
+    public bool Scoring { get; set; }
+
+    public TimeSpan Prefill { get; set; }
+
+    public long DecodeStarted { get; set; }
+
+    /// <summary>The trace, or null for a row skipped as late.</summary>
+    public Task<JudgeTrace?> Completion => _done.Task;
+
+    /// <summary>Completed, failed or cancelled (by its caller): no more work is done for it.</summary>
+    public bool IsDone => _done.Task.IsCompleted;
+
+    public void Complete(JudgeTrace? trace) => _done.TrySetResult(trace);
+
+    /// <summary>Marks the row as taken into a batch; false when it expired (or was taken) first.</summary>
+    public bool TryStart() => Interlocked.CompareExchange(ref _phase, 1, 0) == 0;
+
+    /// <summary>A late row that never started: answered with null. False when it had started.</summary>
+    public bool TryExpire()
+    {
+        if (Interlocked.CompareExchange(ref _phase, 2, 0) != 0)
+        {
+            return false;
+        }
+
+        Complete(null);
+        return true;
+    }
+
+    public void Fail(Exception exception) => _done.TrySetException(exception);
+
+    public void Cancel() => _done.TrySetCanceled(CancellationToken);
+}
+
+/// <summary>
+/// Drives a <see cref="BatchDecodeState"/> for <see cref="Rank1Engine"/>: rows are admitted between steps, each step
+/// decides every row's next token exactly as a single judgement would (&lt;/think&gt;, end of text, budget, deadline,
+/// in that order), rows that end leave the batch, and the rest go on. A row that wrote &lt;/think&gt; is scored from
+/// the batch's next logits; a row cut short is scored alone from a copy of its prompt cache followed by its cut
+/// reasoning, as <see cref="Rank1Engine.Judge"/> does.
+/// </summary>
+internal sealed class BatchRun : IDisposable
+{
+    private readonly Rank1Engine _engine;
+    private readonly RunOptions _runOptions;
+    private readonly BatchDecodeState _state;
+    private readonly TimeProvider _time;
+    private readonly List<BatchRow> _rows = [];
+
+    public BatchRun(Rank1Engine engine, RunOptions runOptions, TimeProvider time)
+    {
+        _engine = engine;
+        _runOptions = runOptions;
+        _time = time;
+        _state = new BatchDecodeState(engine.Model, runOptions);
+    }
+
+    /// <summary>Rows in the batch.</summary>
+    public int Count => _rows.Count;
+
+    /// <summary>The shared prefix the latest admission prefilled once for all its rows (0: none).</summary>
+    public int LastSharedPrefix { get; private set; }
+
+    /// <summary>How much of it came from an earlier admission's prefix cache (0: none).</summary>
+    public int LastReusedPrefix { get; private set; }
+
+    /// <summary>Rows fed in the latest model step.</summary>
+    public int LastStepRows { get; private set; }
+
+    /// <summary>Most KV bytes the batch held at once.</summary>
+    public long PeakCacheBytes { get; private set; }
+
+    /// <summary>Prefills <paramref name="rows"/> and adds them; on failure they fail too (nothing is left unanswered).</summary>
+    public void Admit(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var prompts = rows.Select(r => r.Prompt).ToArray();
+            var started = _time.GetTimestamp();
+            Guard(() => _state.Admit(prompts, Rank1Engine.SharedPrefixLength(prompts)), cancellationToken);
+            LastSharedPrefix = _state.LastPrefix;
+            LastReusedPrefix = _state.LastReusedPrefix;
+            var prefill = _time.GetElapsedTime(started) / rows.Count;
+            var now = _time.GetTimestamp();
+            foreach (var row in rows)
+            {
+                row.Prefill = prefill;
+                row.DecodeStarted = now;
+                _rows.Add(row);
+            }
+
+            PeakCacheBytes = Math.Max(PeakCacheBytes, _state.CacheBytes);
+        }
+        catch (Exception ex)
+        {
+            foreach (var row in rows.Where(r => !_rows.Contains(r)))
+            {
+                row.Fail(ex);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Decides every row's next token, completes the rows that end, and runs one step for the others.</summary>
+    public void Step(CancellationToken cancellationToken)
+    {
+        var ids = _engine.TokenIds;
+        var leaving = new List<int>();
+        var feed = new List<int>(_rows.Count);
+        for (var r = 0; r < _rows.Count; r++)
+        {
+            var row = _rows[r];
+            if (row.IsDone)
+            {
+                leaving.Add(r); // cancelled by its caller
+                continue;
+            }
+
+            var logits = _state.Logits[r];
+            if (row.Scoring)
+            {
+                row.Complete(Trace(row, _engine.Tokenizer.Decode(row.Generated), [ids.ThinkEnd], logits[ids.True], logits[ids.False]));
+                leaving.Add(r);
+                continue;
+            }
+
+            var token = TensorPrimitives.IndexOfMax<float>(logits);
+            if (token == ids.ThinkEnd)
+            {
+                row.End = ReasoningEnd.Finished;
+                row.Scoring = true;
+                feed.Add(token);
+                continue;
+            }
+
+            ReasoningEnd? cut = ids.EndOfText.Contains(token) ? ReasoningEnd.EndOfText
+                : row.Generated.Count >= row.Budget ? ReasoningEnd.Budget
+                : row.Deadline is { } d && _time.GetUtcNow() >= d ? ReasoningEnd.Deadline
+                : null;
+            if (cut is { } end)
+            {
+                row.End = end;
+                row.Complete(ScoreCut(r, row, cancellationToken));
+                leaving.Add(r);
+                continue;
+            }
+
+            row.Generated.Add(token);
+            feed.Add(token);
+        }
+
+        _state.Remove(leaving);
+        for (var i = leaving.Count - 1; i >= 0; i--)
+        {
+            _rows.RemoveAt(leaving[i]);
+        }
+
+        if (_rows.Count > 0)
+        {
+            LastStepRows = _rows.Count;
+            Guard(() => _state.Step(feed.ToArray()), cancellationToken);
+            PeakCacheBytes = Math.Max(PeakCacheBytes, _state.CacheBytes);
+        }
+    }
+
+    /// <summary>Fails every row still in the batch (the model failed or the engine is stopping).</summary>
+    public void FailAll(Exception exception)
+    {
+        foreach (var row in _rows)
+        {
+            row.Fail(exception);
+        }
+
+        _rows.Clear();
+    }
+
+    /// <summary>As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + &lt;/think&gt;, from the row's prompt cache.</summary>
+    private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
+    {
+        var reasoning = Rank1Prompt.CutToLastSentence(_engine.Tokenizer.Decode(row.Generated)).Trim();
+        var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
+        int[] scored = [.. _engine.Tokenizer.EncodeText(suffix), _engine.TokenIds.ThinkEnd];
+        using var alone = new DecodeState(_engine.Model, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
+        Guard(() => alone.Step(scored), cancellationToken);
+        return Trace(row, reasoning, scored, alone.Logits[_engine.TokenIds.True], alone.Logits[_engine.TokenIds.False]);
+    }
+
+    private JudgeTrace Trace(BatchRow row, string reasoning, int[] scored, float logitTrue, float logitFalse)
+    {
+        var score = Rank1Engine.Sigmoid((double)logitTrue - logitFalse);
+        var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, row.Generated.Count, row.End!.Value, row.Prompt.Length, row.Prefill,
+            _time.GetElapsedTime(row.DecodeStarted));
+        return new JudgeTrace(judgement, row.Prompt, row.Generated, scored, logitTrue, logitFalse);
+    }
+
+    /// <summary>A step that ONNX Runtime terminated because of cancellation surfaces as cancellation.</summary>
+    private static void Guard(Action step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            step();
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The judgement was cancelled during a model step.", cancellationToken);
+        }
+    }
+
+    public void Dispose() => _state.Dispose();
+}

@@ -1,0 +1,239 @@
+using Microsoft.ML.OnnxRuntime;
+using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
+using Rank1.Testing;
+
+namespace Rank1.Inference.Tests;
+
+/// <summary>
+/// Continuous batching: rows that join a running batch between steps (re-padding the rows already there), rows that
+/// leave it, the shared prompt prefix computed once inside a batch and reused by later admissions, and the engine's
+/// cross-request scheduler.
+/// Every result must equal judging that passage alone.
+/// </summary>
+public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
+{
+    private static readonly (string? Title, string Text)[] Onions =
+    [
+        ("Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water."),
+        (null, "French onion soup is made from caramelised onions and beef stock."),
+        ("Crying", "People cry when they are sad."),
+    ];
+
+    private static readonly (string? Title, string Text)[] Bridges =
+    [
+        ("Golden Gate", "The Golden Gate Bridge is a suspension bridge spanning the strait between San Francisco Bay and the Pacific Ocean, opened in 1937 after four years of work."),
+        (null, "Suspension bridges hang the deck from cables draped between towers; the cables carry the load to anchorages on each bank, which is why they can span very long distances."),
+    ];
+
+    private BatchRow Row(string query, (string? Title, string Text) p, int budget) =>
+        new(fx.Engine.EncodePrompt(new Rank1Input(query, p.Text, p.Title)).ToArray(), budget, null, false, CancellationToken.None);
+
+    private JudgeTrace Alone(string query, (string? Title, string Text) p, int budget) =>
+        fx.Engine.JudgeTraced(new Rank1Input(query, p.Text, p.Title), new JudgeSettings { MaxThinkTokens = budget }, CancellationToken.None);
+
+    /// <summary>The trace of a row the run has completed (the run is synchronous: its rows are done when it is empty).</summary>
+    private static JudgeTrace Done(BatchRow row)
+    {
+        Assert.Equal(TaskStatus.RanToCompletion, row.Completion.Status);
+        return row.Completion.GetAwaiter().GetResult()!;
+    }
+
+    private static Rank1Engine LoadTiny(int maxBatch, int maxQueued = 256) => Rank1Engine.Load(new Rank1EngineOptions
+    {
+        Path = TestPaths.TinyModel,
+        ExecutionProvider = ExecutionProviderKind.Cpu,
+        MaxThinkTokens = 16,
+        MaxBatch = maxBatch,
+        MaxQueuedPassages = maxQueued,
+    });
+
+    [Fact]
+    public void RowsJoiningAndLeavingBetweenSteps_EqualEachPassageJudgedAlone()
+    {
+        const string onions = "why do onions make people cry";
+        const string bridges = "how do suspension bridges carry their load across a wide strait";
+        var first = Onions.Select(p => Row(onions, p, 12)).ToArray();
+        var longer = Bridges.Select(p => Row(bridges, p, 6)).ToArray();   // longer prompts: the running rows are re-padded
+        var shorter = Row(onions, Onions[2], 3);                           // joins after rows have left
+
+        using var runOptions = new RunOptions();
+        using var run = new BatchRun(fx.Engine, runOptions, TimeProvider.System);
+        run.Admit(first, CancellationToken.None);
+        Assert.Equal(Rank1Engine.SharedPrefixLength(first.Select(r => r.Prompt).ToArray()), run.LastSharedPrefix);
+        Assert.True(run.LastSharedPrefix >= Rank1Engine.MinSharedPrefix, $"the three onion prompts share {run.LastSharedPrefix} tokens");
+        for (var i = 0; i < 3; i++)
+        {
+            run.Step(CancellationToken.None);
+        }
+
+        Assert.True(longer.Min(r => r.Prompt.Length) > first.Max(r => r.Prompt.Length) + 3, "the joining prompts must be wider than the running rows");
+        var onionPrefix = run.LastSharedPrefix;
+        run.Admit(longer, CancellationToken.None);
+        Assert.Equal(5, run.Count);
+
+        // The bridge rows share the instruction with the onion rows: that part comes from the prefix cache, and only
+        // the rest of the bridge rows' common prefix (their query) is computed.
+        Assert.InRange(run.LastReusedPrefix, BatchDecodeState.MinPrefix, run.LastSharedPrefix - 1);
+        var joined = false;
+        while (run.Count > 0)
+        {
+            if (!joined && run.Count < 5)
+            {
+                run.Admit([shorter], CancellationToken.None);
+                Assert.Equal(onionPrefix, run.LastReusedPrefix); // a later request for the same query: the whole query prefix is reused
+                joined = true;
+            }
+
+            run.Step(CancellationToken.None);
+        }
+
+        Assert.True(joined, "the short row should have joined after others left");
+        for (var r = 0; r < first.Length; r++)
+        {
+            BatchDecodingTests.AssertSame(Alone(onions, Onions[r], 12), Done(first[r]), r);
+        }
+
+        for (var r = 0; r < longer.Length; r++)
+        {
+            BatchDecodingTests.AssertSame(Alone(bridges, Bridges[r], 6), Done(longer[r]), 10 + r);
+        }
+
+        BatchDecodingTests.AssertSame(Alone(onions, Onions[2], 3), Done(shorter), 20);
+    }
+
+    [Fact]
+    public void SharedPrefixPrefill_GivesTheLogitsOfAFullPrefill_Within1e4()
+    {
+        const string query = "why do onions make people cry";
+        var prompts = Onions.Select(p => fx.Engine.EncodePrompt(new Rank1Input(query, p.Text, p.Title)).ToArray()).ToArray();
+        var shared = Rank1Engine.SharedPrefixLength(prompts);
+        Assert.True(shared >= Rank1Engine.MinSharedPrefix);
+
+        using var runOptions = new RunOptions();
+        using var once = new BatchDecodeState(fx.Engine.Model, runOptions);
+        once.Admit(prompts, shared);
+        using var full = new BatchDecodeState(fx.Engine.Model, runOptions);
+        full.Admit(prompts, 0);
+        Assert.Equal(full.Width, once.Width);
+
+        // Then the same forced tokens into both: the caches must go on agreeing.
+        int[] forced = [.. Enumerable.Range(0, 3).Select(i => prompts[i][^1])];
+        for (var step = 0; step < 3; step++)
+        {
+            for (var r = 0; r < prompts.Length; r++)
+            {
+                var alone = ModelRuns.LogitsInOneStep(fx.Engine.Model, [.. prompts[r], .. forced.Take(step)]);
+                Assert.InRange(MaxDiff(alone, once.Logits[r]), 0, 1e-4);
+                Assert.InRange(MaxDiff(alone, full.Logits[r]), 0, 1e-4);
+            }
+
+            once.Step(Enumerable.Repeat(forced[step], prompts.Length).ToArray());
+            full.Step(Enumerable.Repeat(forced[step], prompts.Length).ToArray());
+        }
+    }
+
+    private static double MaxDiff(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+
+    [Fact]
+    public async Task ConcurrentCalls_ShareDecodeSteps_AndEachEqualsJudgingAlone()
+    {
+        using var engine = LoadTiny(maxBatch: 8);
+        const string onions = "why do onions make people cry";
+        const string bridges = "how do suspension bridges carry their load";
+        var settings = new JudgeSettings { MaxThinkTokens = 16 };
+
+        // Three callers at once, as three proxy searches would be.
+        var all = engine.JudgeAllAsync(onions, null, [.. Onions, .. Onions.Reverse()], settings).AsTask();
+        var one = engine.JudgeAsync(new Rank1Input(bridges, Bridges[0].Text, Bridges[0].Title), settings).AsTask();
+        var window = engine.JudgeWindowAsync(bridges, null, Bridges, settings).AsTask();
+        var (allResult, oneResult, windowResult) = (await all, await one, await window);
+
+        Assert.True(engine.PeakBatchRows > 6, $"rows of different calls should share steps; the widest step fed {engine.PeakBatchRows} rows");
+        var expected = Onions.Concat(Onions.Reverse()).Select(p => engine.Judge(new Rank1Input(onions, p.Text, p.Title), settings)).ToArray();
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Reasoning, allResult[i].Reasoning);
+            Assert.InRange(Math.Abs(expected[i].Score - allResult[i].Score), 0, 1e-4);
+        }
+
+        var bridge0 = engine.Judge(new Rank1Input(bridges, Bridges[0].Text, Bridges[0].Title), settings);
+        Assert.Equal(bridge0.Reasoning, oneResult.Reasoning);
+        Assert.InRange(Math.Abs(bridge0.Score - oneResult.Score), 0, 1e-4);
+        Assert.Equal(bridge0.Reasoning, windowResult[0]!.Reasoning);
+        Assert.InRange(Math.Abs(bridge0.Score - windowResult[0]!.Score), 0, 1e-4);
+        Assert.NotNull(windowResult[1]);
+    }
+
+    [Fact]
+    public async Task FullQueue_RefusesAtOnce_AndTheRunningCallStillCompletes()
+    {
+        using var engine = LoadTiny(maxBatch: 2, maxQueued: 3);
+        var settings = new JudgeSettings { MaxThinkTokens = 16 };
+        var big = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions, .. Onions], settings).AsTask(); // 9 rows: accepted, the queue was empty
+        var refused = await Assert.ThrowsAsync<Rank1OverloadedException>(async () => await engine.JudgeAllAsync("bridges", null, Bridges, settings));
+        Assert.Contains("MaxQueuedPassages (3)", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(9, (await big).Count);
+        Assert.Equal(2, (await engine.JudgeAllAsync("bridges", null, Bridges, settings)).Count); // drained: accepted again
+    }
+
+    [Fact]
+    public async Task CancelledCall_ReturnsAtOnce_OthersAreUnaffected()
+    {
+        using var engine = LoadTiny(maxBatch: 4);
+        var settings = new JudgeSettings { MaxThinkTokens = 16 };
+        using var cts = new CancellationTokenSource();
+        var cancelled = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions], settings, cts.Token).AsTask();
+        var other = engine.JudgeAllAsync("bridges", null, Bridges, settings).AsTask();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+
+        var results = await other;
+        for (var i = 0; i < Bridges.Length; i++)
+        {
+            var alone = engine.Judge(new Rank1Input("bridges", Bridges[i].Text, Bridges[i].Title), settings);
+            Assert.Equal(alone.Reasoning, results[i].Reasoning);
+            Assert.InRange(Math.Abs(alone.Score - results[i].Score), 0, 1e-4);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task Window_DeadlinePassedBeforeAnyStart_LeavesEveryPassageUnjudged(int maxBatch)
+    {
+        using var engine = LoadTiny(maxBatch);
+        var results = await engine.JudgeWindowAsync("onions", null, Onions, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddSeconds(-1) });
+        Assert.Equal(Onions.Length, results.Count);
+        Assert.All(results, Assert.Null);
+
+        // Without a deadline every passage is judged.
+        Assert.All(await engine.JudgeWindowAsync("onions", null, Onions, new JudgeSettings { MaxThinkTokens = 2 }), Assert.NotNull);
+    }
+
+    [Fact]
+    public async Task WindowWaitingBehindAFullBatch_IsAnsweredAtItsDeadline_NotWhenASlotFrees()
+    {
+        using var engine = LoadTiny(maxBatch: 2);
+        using var cts = new CancellationTokenSource();
+        var hog = engine.JudgeAllAsync("onions", null, Onions.Take(2).ToArray(), new JudgeSettings { MaxThinkTokens = 30_000 }, cts.Token).AsTask();
+        var window = engine.JudgeWindowAsync("bridges", null, Bridges, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(300) }).AsTask();
+
+        var first = await Task.WhenAny((Task)hog, window);
+        Assert.Same(window, first); // the hog would run for minutes: the window must not wait for it
+        Assert.All(await window, Assert.Null);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog);
+    }
+
+    [Fact]
+    public async Task Dispose_FailsWaitingCalls_AndRefusesNewOnes()
+    {
+        var engine = LoadTiny(maxBatch: 2);
+        var running = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions, .. Onions], new JudgeSettings { MaxThinkTokens = 200 }).AsTask();
+        engine.Dispose();
+        await Assert.ThrowsAnyAsync<Exception>(() => running);
+        Assert.True(running.IsFaulted || running.IsCanceled);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await engine.JudgeAsync(new Rank1Input("q", "p")));
+    }
+}

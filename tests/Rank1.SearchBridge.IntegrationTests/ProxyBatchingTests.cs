@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// Cross-request batching through the proxy, over real loopback HTTP: concurrent searches share the engine's decode
+/// steps and each still gets the order of judging every passage alone; a full engine queue answers at once in backend
+/// order with <c>fallback-overload</c>.
+/// </summary>
+public sealed class ProxyBatchingTests
+{
+    private static readonly string[] Queries = ["onion eyes", "onion soup", "eyes irritation", "onion storage"];
+
+    private static string Search(string query, string? ext = null)
+    {
+        var body = new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { ["text"] = query } } };
+        if (ext is not null)
+        {
+            body["ext"] = new JsonObject { ["rank1"] = JsonNode.Parse(ext) };
+        }
+
+        return body.ToJsonString();
+    }
+
+    [Fact]
+    public async Task ConcurrentSearches_ShareDecodeSteps_AndEachIsInItsOwnRank1Order()
+    {
+        await using var stack = await ProxyStack.StartAsync(new Dictionary<string, string?>
+        {
+            ["Rank1:Model:MaxBatch"] = "32",
+            ["Rank1:Proxy:MaxConcurrentReranks"] = "8",
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = "48",
+        });
+
+        var results = await Task.WhenAll(Queries.Select(q => stack.SearchAsync(Search(q))));
+
+        foreach (var (query, r) in Queries.Zip(results))
+        {
+            Assert.Equal(200, r.Status);
+            Assert.Equal("applied", r.Rerank);
+            var backendOrder = await stack.BackendIdsAsync(Search(query));
+            var window = backendOrder.Take(5).ToArray();
+            var expected = await ProxyStack.ExpectedRank1OrderAsync(query, window, 48);
+            Assert.Equal(expected.Concat(backendOrder.Skip(window.Length)).Take(10), r.Ids);
+        }
+
+        var health = await stack.SendAsync(HttpMethod.Get, "_rank1/health");
+        var batch = health.Json["model"]!["batch"]!;
+        Assert.Equal(32, batch["max_rows"]!.GetValue<int>());
+        var peak = batch["peak_step_rows"]!.GetValue<int>();
+        Assert.True(peak > 5, $"the widest step fed {peak} rows: concurrent windows of 5 passages did not share steps");
+    }
+
+    [Fact]
+    public async Task FullEngineQueue_AnswersAtOnceInBackendOrder_WithFallbackOverload()
+    {
+        await using var stack = await ProxyStack.StartAsync(new Dictionary<string, string?>
+        {
+            ["Rank1:Model:MaxBatch"] = "2",
+            ["Rank1:Model:MaxQueuedPassages"] = "2",
+            ["Rank1:Proxy:MaxConcurrentReranks"] = "4",
+        });
+
+        // A slow search holds the batch (2 rows) and leaves 3 passages waiting, until its deadline.
+        var slow = stack.SearchAsync(Search("onion eyes", """{"max_think_tokens":20000,"deadline_ms":4000}"""));
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        while ((await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Json["model"]!["batch"]!["queued_passages"]!.GetValue<int>() == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the slow search never queued passages");
+            await Task.Delay(20);
+        }
+
+        var refused = await stack.SearchAsync(Search("onion soup"));
+        Assert.Equal(200, refused.Status);
+        Assert.Equal("fallback-overload", refused.Rerank);
+        Assert.Contains("MaxQueuedPassages", refused.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        Assert.Equal(await stack.BackendIdsAsync(Search("onion soup")), refused.Ids);
+
+        // The slow search ends at its deadline: started passages scored from their reasoning so far, the rest in
+        // backend order after them.
+        var done = await slow;
+        Assert.Equal("partial", done.Rerank);
+        var sources = done.Json["hits"]!["hits"]!.AsArray().Select(h => h!["fields"]?["_rank1.source"]?[0]?.GetValue<string>()).ToArray();
+        Assert.Contains("forced", sources);
+    }
+}
