@@ -154,7 +154,7 @@ case "$cmd" in
     # The Qwen2.5-0.5B-shaped random-weight model (about 2 GB, generated here, never committed), then the table.
     setup
     phase "0.5B-shaped model, fp32" make_model qwen2.5-0.5b --size qwen2.5-0.5b --convention optimum
-    phase "0.5B-shaped model, int4" make_model qwen2.5-0.5b-int4 --size qwen2.5-0.5b --convention optimum --precision int4
+    phase "0.5B-shaped model, int4" make_model qwen2.5-0.5b-int4 --size qwen2.5-0.5b --convention optimum --precision int4 --int4-accuracy-level 4
     phase "build" dotnet build bench/Rank1.Benchmarks -c Release --nologo -v quiet -clp:NoSummary
     print_phases
     started=$(date +%s)

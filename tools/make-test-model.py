@@ -62,6 +62,7 @@ class Graph:
 
 
 INT4_BLOCK = 32
+INT4_ACCURACY_LEVEL = 0  # set by --int4-accuracy-level: 0 leaves it unset (fp32 compute), 4 computes with int8 activations
 
 
 def int4_quantize(w):
@@ -92,7 +93,8 @@ def int4_matmul(g, x, weight_name, w):
     packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # low nibble first
     b = g.init(weight_name + ".int4", packed)
     sc = g.init(weight_name + ".scales", scales.reshape(-1).astype(np.float32))
-    return g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=k, N=n, bits=4, block_size=INT4_BLOCK)
+    attrs = {"accuracy_level": INT4_ACCURACY_LEVEL} if INT4_ACCURACY_LEVEL else {}
+    return g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=k, N=n, bits=4, block_size=INT4_BLOCK, **attrs)
 
 
 def rms_norm(g, x, weight):
@@ -253,10 +255,14 @@ def main():
                     help="int4: projection weights as MatMulNBits (4-bit, block 32, as the onnxruntime-genai builder writes for CPU), "
                          "embeddings fp32; int4-reference: plain fp32 MatMuls over the de-quantized int4 weights (to test MatMulNBits against)")
     ap.add_argument("--tokenizer-dir", required=True, help="folder with tokenizer.json (+ tokenizer_config.json)")
+    ap.add_argument("--int4-accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=0,
+                    help="int4: MatMulNBits accuracy_level (0 unset: fp32 compute; 4: int8 activations, as the builder writes for CPU)")
     ap.add_argument("--seed", type=int, default=20250225)
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
     ap.add_argument("--embed-std", type=float, default=0.6, help="std of the tied embedding")
     args = ap.parse_args()
+    global INT4_ACCURACY_LEVEL
+    INT4_ACCURACY_LEVEL = args.int4_accuracy_level
 
     tok = os.path.join(args.tokenizer_dir, "tokenizer.json")
     if not os.path.isfile(tok):
