@@ -157,6 +157,9 @@ case "$cmd" in
     phase "0.5B-shaped model, int4" make_model qwen2.5-0.5b-int4 --size qwen2.5-0.5b --convention optimum --precision int4 --int4-accuracy-level 4
     phase "build" dotnet build bench/Rank1.Benchmarks -c Release --nologo -v quiet -clp:NoSummary
     print_phases
+    # Freshly generated models are still being written back to disk; that write-back would compete with the first
+    # engine for memory bandwidth. Flush it before timing anything.
+    sync
     started=$(date +%s)
     dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b --profile "$@"
     echo
