@@ -11,6 +11,7 @@ using Rank1.Inference.Model;
 //   dotnet run -c Release --project bench/Rank1.Benchmarks -- --model DIR [--threads N] [--passages 10] [--passage-tokens 150]
 //     [--shared-prefix 40] [--decode 64] [--prefill 512] [--batches 4,8,16] [--sweep-prompt 64] [--alone 5] [--skip-peer]
 // --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
+// --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 var options = Args.Parse(args);
 var folder = ModelFolder.Open(options.Model);
@@ -24,6 +25,31 @@ var decodePrompt = Tokens(options.PassageTokens);
 // Every prompt of one query starts with the same instruction and query tokens, then its own passage.
 var header = Tokens(options.SharedPrefix);
 var passages = Enumerable.Range(0, options.Passages).Select(_ => header.Concat(Tokens(options.PassageTokens)).ToArray()).ToArray();
+
+if (args.Contains("--decode-only"))
+{
+    // A quick probe of batch-1 decode under session settings (--ort-config KEY=VALUE, repeatable).
+    var entries = args.Select((a, i) => (a, i)).Where(x => x.a == "--ort-config").Select(x => args[x.i + 1].Split('=', 2)).ToArray();
+    using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, options.Threads, 0, null, so =>
+    {
+        foreach (var kv in entries)
+        {
+            so.AddSessionConfigEntry(kv[0], kv[1]);
+        }
+    });
+    using var run = new RunOptions();
+    using var s = lm.Begin(run);
+    s.Step(decodePrompt);
+    s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+    var sw = Stopwatch.StartNew();
+    for (var i = 0; i < options.DecodeTokens; i++)
+    {
+        s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+    }
+
+    Console.WriteLine($"decode batch 1: {options.DecodeTokens / sw.Elapsed.TotalSeconds:0.00} tokens/s ({string.Join(", ", entries.Select(e => string.Join('=', e)))})");
+    return 0;
+}
 
 if (args.Contains("--profile-only"))
 {
