@@ -409,11 +409,8 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             }
             else
             {
-                // As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + </think>. We continue from
-                // the pinned prompt cache rather than re-encoding the prompt.
-                reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
-                var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
-                scored = [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd];
+                // We continue from the pinned prompt cache rather than re-encoding the prompt.
+                (reasoning, scored) = ForcedEnd(generated);
                 state.Restore(afterPrompt);
             }
 
@@ -430,6 +427,17 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         }
     }
 
+    /// <summary>
+    /// Reasoning that did not end with &lt;/think&gt;, as the reference scores it: the prompt is followed by "\n", the
+    /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt;. Returns the cut reasoning and the tokens to feed.
+    /// </summary>
+    internal (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated)
+    {
+        var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
+        var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
+        return (reasoning, [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd]);
+    }
+
     /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>
     internal static double Sigmoid(double x)
     {
@@ -442,17 +450,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return e / (1.0 + e);
     }
 
-    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken)
-    {
-        try
-        {
-            state.Step(tokens);
-        }
-        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new OperationCanceledException("The judgement was cancelled during a model step.", cancellationToken);
-        }
-    }
+    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken) => BatchRun.Guard(() => state.Step(tokens), cancellationToken);
 
     /// <summary>Rows decoded together (<see cref="Rank1EngineOptions.MaxBatch"/>; 1 for graphs that cannot take padded batches).</summary>
     public int MaxBatch => _maxBatch;

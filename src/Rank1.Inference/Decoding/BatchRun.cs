@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
-using Rank1.Inference.Prompt;
 
 namespace Rank1.Inference.Decoding;
 
@@ -208,12 +207,10 @@ internal sealed class BatchRun : IDisposable
         _rows.Clear();
     }
 
-    /// <summary>As the reference: prompt + "\n" + reasoning cut to its last sentence + "\n" + &lt;/think&gt;, from the row's prompt cache.</summary>
+    /// <summary>Scores a row cut short (<see cref="Rank1Engine.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
     private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
     {
-        var reasoning = Rank1Prompt.CutToLastSentence(_engine.Tokenizer.Decode(row.Generated)).Trim();
-        var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
-        int[] scored = [.. _engine.Tokenizer.EncodeText(suffix), _engine.TokenIds.ThinkEnd];
+        var (reasoning, scored) = _engine.ForcedEnd(row.Generated);
         using var alone = new DecodeState(_engine.Model, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
         Guard(() => alone.Step(scored), cancellationToken);
         return Trace(row, reasoning, scored, alone.Logits[_engine.TokenIds.True], alone.Logits[_engine.TokenIds.False]);
@@ -228,7 +225,7 @@ internal sealed class BatchRun : IDisposable
     }
 
     /// <summary>A step that ONNX Runtime terminated because of cancellation surfaces as cancellation.</summary>
-    private static void Guard(Action step, CancellationToken cancellationToken)
+    internal static void Guard(Action step, CancellationToken cancellationToken)
     {
         try
         {

@@ -90,13 +90,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
 
                 var verdicts = new List<PassageVerdict>(passages.Count);
+                var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
                 try
                 {
                     if (_judge is IPassageBatchJudge batch)
                     {
                         // The engine batches the window's passages with those of concurrent searches; passages it had not
                         // started by the deadline come back null and keep their backend order.
-                        var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
                         var window = passages.Select(p => (p.Title, p.Text)).ToArray();
                         var judgements = await _modelBreaker.ExecuteAsync(
                             static async (state, ct) => await state.Batch.JudgeWindowAsync(state.Query, state.Instructions, state.Window, state.Settings, ct).ConfigureAwait(false),
@@ -119,7 +119,6 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                                 break;
                             }
 
-                            var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
                             var judgement = await _modelBreaker.ExecuteAsync(
                                 static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
                                 (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
