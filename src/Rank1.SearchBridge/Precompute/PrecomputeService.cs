@@ -57,7 +57,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
             throw new InvalidPrecomputeRequestException($"the backend rejected the search on [{request.TargetIndex}] with HTTP {response.Status}: {Truncate(response.Body)}");
         }
 
-        var json = JsonNode.Parse(SearchProxy.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
+        var json = JsonNode.Parse(SearchHttp.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = HitRewriter.Hits(json).Take(request.Window).ToArray();
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField);
         var window = hits.Select(h =>

@@ -1,23 +1,18 @@
 using System.Globalization;
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 using Rank1.SearchBridge.Backend;
 using Rank1.Inference;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
-using Rank1.Shared;
+using static Rank1.SearchBridge.Search.SearchHttp;
 
 namespace Rank1.SearchBridge.Search;
-
-/// <summary>The answer to one search, ready to write.</summary>
-internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body, RerankStatus Rerank, string? Reason);
 
 /// <summary>
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
@@ -26,11 +21,6 @@ internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<strin
 internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, ReasoningStore store, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
     RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    // Request headers that describe the body we may have rewritten or decompressed: set anew, never copied.
-    private static readonly HashSet<string> BodyHeaders = new(StringComparer.OrdinalIgnoreCase) { "Content-Length", "Content-Encoding" };
-
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
@@ -41,64 +31,20 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
     {
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var lines = Encoding.UTF8.GetString(raw).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
-        if (lines.Length == 0 || lines.Length % 2 != 0)
-        {
-            throw EsError.BadRequest("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
-        }
-
+        var started = time.GetTimestamp();
         var headers = RequestHeaders(context.Request);
-        var items = new Task<SearchAnswer>[lines.Length / 2];
-        for (var i = 0; i < items.Length; i++)
-        {
-            var headerLine = lines[2 * i];
-            var bodyLine = Encoding.UTF8.GetBytes(lines[(2 * i) + 1]);
-            items[i] = MsearchItemAsync(headerLine, bodyLine, pathIndex, context.Request.Query, headers, context.RequestAborted);
-        }
-
+        var items = MsearchFraming.Split(raw).Select(item => MsearchItemAsync(item, pathIndex, context.Request.Query, headers, context.RequestAborted)).ToArray();
         var answers = await Task.WhenAll(items).ConfigureAwait(false);
-        var responses = new JsonArray();
-        foreach (var a in answers)
-        {
-            var node = a.Body.Length == 0 ? new JsonObject() : JsonNode.Parse(a.Body) as JsonObject ?? new JsonObject();
-            node["status"] ??= a.Status;
-            responses.Add(node);
-        }
-
-        var body = new JsonObject { ["took"] = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, ["responses"] = responses };
-        var contentType = answers.SelectMany(a => a.Headers).FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase));
-        var answer = new SearchAnswer(200, contentType.Key is null ? [] : [contentType], Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), RerankStatus.Applied, null);
+        var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started));
         await WriteAsync(context, answer, answers.Select(a => a.Rerank.ToHeaderValue()).ToArray()).ConfigureAwait(false);
     }
 
-    private async Task<SearchAnswer> MsearchItemAsync(string headerLine, byte[] body, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
     {
         try
         {
-            var header = ParseObject(Encoding.UTF8.GetBytes(headerLine));
-            var index = header["index"] switch
-            {
-                JsonArray a => string.Join(',', a.Select(x => x!.GetValue<string>())),
-                JsonNode n => n.GetValue<string>(),
-                null => pathIndex,
-            };
-            // Per-search options of the msearch header become URL parameters of that search.
-            var parameters = new Dictionary<string, StringValues>(StringComparer.Ordinal);
-            foreach (var (k, v) in query)
-            {
-                parameters[k] = v;
-            }
-
-            foreach (var (k, v) in header)
-            {
-                if (k != "index" && v is JsonValue)
-                {
-                    parameters[k] = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
-                }
-            }
-
-            return await SearchAsync(index, body, new QueryCollection(parameters), headers, "POST", cancellationToken).ConfigureAwait(false);
+            var (index, parameters) = MsearchFraming.Target(item.HeaderLine, pathIndex, query);
+            return await SearchAsync(index, item.Body, parameters, headers, "POST", cancellationToken).ConfigureAwait(false);
         }
         catch (EsError e)
         {
@@ -141,7 +87,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         body["size"] = Math.Max(plan.Window, from + size);
         // The passage fields must come back even when the client filters _source: ask for the whole source and
         // apply the client's own filter to the answer.
-        var clientSource = ClientSourceFilter(body, query);
+        var clientSource = ResponseShaping.ClientSourceFilter(body, query);
         if (clientSource is not null)
         {
             body.Remove("_source");
@@ -177,18 +123,9 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain);
         if (clientSource is not null)
         {
-            foreach (var hit in HitRewriter.Hits(json))
-            {
-                if (!clientSource.Enabled)
-                {
-                    hit.Remove("_source");
-                }
-                else if (hit["_source"] is { } src)
-                {
-                    hit["_source"] = clientSource.Apply(src.DeepClone());
-                }
-            }
+            ResponseShaping.ApplySourceFilter(json, clientSource);
         }
+
         metrics.Searches.WithLabels(status.ToHeaderValue()).Inc();
         LogSearch(logger, index ?? "_all", status.ToHeaderValue(), outcome?.Verdicts.Count ?? 0, outcome?.Elapsed.TotalMilliseconds ?? 0);
         return new SearchAnswer(200, headersOut, Encoding.UTF8.GetBytes(json.ToJsonString(Compact)), status, why);
@@ -268,24 +205,6 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         return copy.Count == 0 ? null : copy.ToJsonString(Compact);
     }
 
-    /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
-    private static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
-    {
-        SourceFilter? filter;
-        try
-        {
-            filter = SourceFilter.FromQuery(query.TryGetValue("_source", out var s) ? s.ToString() : null,
-                query.TryGetValue("_source_includes", out var i) ? i.ToString() : null,
-                query.TryGetValue("_source_excludes", out var e) ? e.ToString() : null) ?? (body["_source"] is { } node ? SourceFilter.Parse(node) : null);
-        }
-        catch (FormatException ex)
-        {
-            throw EsError.Parsing(ex.Message);
-        }
-
-        return filter is { KeepsEverything: false } ? filter : null;
-    }
-
     private async Task PublishPrecomputeAsync(string fingerprint, PrecomputeReasoning message)
     {
         try
@@ -346,96 +265,6 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
     internal static string SearchPath(string? index) =>
         string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
-
-    /// <summary>The answer's body with any Content-Encoding undone.</summary>
-    internal static byte[] Decoded(BackendResponse response) =>
-        response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
-            ? Decode(response.Body, encoding)
-            : response.Body;
-
-    private static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
-
-    private static JsonObject ParseObject(byte[] raw)
-    {
-        try
-        {
-            return JsonNode.Parse(raw) as JsonObject ?? throw EsError.Parsing("request body or source parameter is required to be a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw EsError.Parsing($"request body is not valid JSON: {e.Message}");
-        }
-    }
-
-    /// <summary>Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding dropped.</summary>
-    private static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response)
-    {
-        var json = JsonNode.Parse(Decoded(response)) as JsonObject ?? throw new EsError(502, "rank1_backend_response_exception", "the backend's search answer is not a JSON object");
-        var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
-        return (json, headers);
-    }
-
-    internal static byte[] Decode(byte[] body, string encoding)
-    {
-        using var input = new MemoryStream(body);
-        using Stream decoder = encoding.Trim().ToLowerInvariant() switch
-        {
-            "gzip" or "x-gzip" => new GZipStream(input, CompressionMode.Decompress),
-            "deflate" => new ZLibStream(input, CompressionMode.Decompress),
-            "br" => new BrotliStream(input, CompressionMode.Decompress),
-            "identity" => input,
-            var other => throw new EsError(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
-        };
-        using var output = new MemoryStream();
-        decoder.CopyTo(output);
-        return output.ToArray();
-    }
-
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
-    {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        var raw = buffer.ToArray();
-        var encoding = request.Headers.ContentEncoding.ToString();
-        if (string.IsNullOrEmpty(encoding) || raw.Length == 0)
-        {
-            return raw;
-        }
-
-        try
-        {
-            return Decode(raw, encoding);
-        }
-        catch (InvalidDataException e)
-        {
-            throw EsError.BadRequest($"the request body is not valid {encoding}: {e.Message}");
-        }
-    }
-
-    private static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request) =>
-        request.Headers.Where(h => !BodyHeaders.Contains(h.Key)).Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
-
-    private static async Task WriteAsync(HttpContext context, SearchAnswer answer, string[] statuses)
-    {
-        var response = context.Response;
-        response.StatusCode = answer.Status;
-        foreach (var (name, values) in answer.Headers)
-        {
-            if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                response.Headers[name] = values;
-            }
-        }
-
-        response.Headers[RerankStatusNames.Header] = string.Join(", ", statuses);
-        if (answer.Reason is not null && statuses.Length == 1)
-        {
-            response.Headers[RerankStatusNames.ReasonHeader] = answer.Reason;
-        }
-
-        response.ContentLength = answer.Body.Length;
-        await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
-    }
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
     private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);
