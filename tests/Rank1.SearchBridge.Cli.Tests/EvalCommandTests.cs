@@ -77,7 +77,7 @@ public sealed class EvalCommandTests
 
     [Theory]
     [InlineData(new[] { "eval", "--qrels", "q", "--index", "i" }, 2, "--topics is required")]
-    [InlineData(new[] { "eval", "--sample", "--metrics", "ndcg" }, 2, "unknown metric 'ndcg'")]
+    [InlineData(new[] { "eval", "--sample", "--metrics", "recall" }, 2, "unknown metric 'recall'")]
     [InlineData(new[] { "eval", "--topics", "/nonexistent/topics.tsv", "--qrels", "q", "--index", "i" }, 4, "/nonexistent/topics.tsv: file not found")]
     [InlineData(new[] { "eval", "--topics", "x", "--qrels", "q", "--index", "i", "--backend", "ftp://x" }, 2, "--backend must be an http(s) URL")]
     public async Task Eval_BadArguments_OneLineAndExitCode(string[] args, int exitCode, string message)

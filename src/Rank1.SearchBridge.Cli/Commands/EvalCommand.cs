@@ -35,7 +35,7 @@ internal sealed class EvalCommand : CliCommand
         new("fields", "Fields the query searches, comma-separated (default text).", "LIST"),
         new("depth", "Hits per query in each run (default 100).", "N"),
         new("window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", "N"),
-        new("metrics", "Comma-separated: ndcg@K, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
+        new("metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
         new("run-out", "Folder for the TREC run files; an existing partial run there is resumed (default ./eval-runs).", "DIR"),
         new("sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process."),
         new("model", "With --sample: the model folder (default: RANK1_MODEL_DIR, else the test model).", "DIR"),
@@ -189,7 +189,7 @@ internal sealed class EvalCommand : CliCommand
             : throw new UsageException($"--{name} must be an http(s) URL (got '{value}')");
 
     private static Metric[] ParseMetrics(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(name => TrecEval.TryParseMetric(name, out var m) ? m : throw new UsageException($"--metrics: unknown metric '{name}' (use ndcg@K, mrr@K, recall@K, p@K, map)"))
+        .Select(name => TrecEval.TryParseMetric(name, out var m) ? m : throw new UsageException($"--metrics: unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)"))
         .ToArray();
 
     private static async Task<string[]> ReadLinesAsync(string file, CancellationToken cancellationToken) =>

@@ -52,13 +52,18 @@ public sealed class Qrels
 public sealed record RunEntry(string DocId, double Score);
 
 /// <summary>
-/// Metrics as trec_eval computes them (relevance level 1: a grade of 1 or more is relevant; unjudged documents are
-/// non-relevant). A run is first ordered as trec_eval orders it: by score descending, ties by document id
-/// descending. Queries with judgments but no relevant document score 0.
+/// Metrics as trec_eval (≥ 9.0.4) computes them (relevance level 1: a grade of 1 or more is relevant; unjudged
+/// documents are non-relevant). A run is first ordered as trec_eval orders it: by score descending, ties by document
+/// id descending. Queries with judgments but no relevant document score 0, and a mean is over every query of the
+/// qrels, a query missing from the run scoring 0 (<c>trec_eval -c</c>). Checked against trec_eval's own output in
+/// tests/fixtures/trec_eval.
 /// </summary>
 public static class TrecEval
 {
-    /// <summary>The metrics this evaluator knows, as named on the command line.</summary>
+    /// <summary>
+    /// The metrics this evaluator knows, as named on the command line: <c>ndcg</c> and <c>mrr</c> with or without a
+    /// cut (trec_eval <c>ndcg</c>, <c>ndcg_cut_K</c>, <c>recip_rank</c>), <c>recall@K</c>, <c>p@K</c>, <c>map</c>.
+    /// </summary>
     public static bool TryParseMetric(string name, out Metric metric)
     {
         metric = default;
@@ -79,7 +84,7 @@ public static class TrecEval
             "p" or "precision" => MetricKind.Precision,
             _ => null,
         };
-        if (k is null || (k != MetricKind.Map && cut is null))
+        if (k is null || (k is MetricKind.Recall or MetricKind.Precision && cut is null) || (k == MetricKind.Map && cut is not null))
         {
             return false;
         }
@@ -92,6 +97,20 @@ public static class TrecEval
     public static IReadOnlyList<RunEntry> TrecOrder(IEnumerable<RunEntry> run) =>
         run.OrderByDescending(e => e.Score).ThenByDescending(e => e.DocId, StringComparer.Ordinal).ToArray();
 
+    /// <summary>
+    /// One metric over a run as <c>trec_eval -c -q</c> reports it: a value for every query of the qrels (a query the
+    /// run lacks scores 0; run queries without judgments are ignored) and their mean.
+    /// </summary>
+    public static MetricScores Evaluate(Metric metric, TrecRun run, Qrels qrels)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(qrels);
+        var perQuery = qrels.QueryIds.Order(StringComparer.Ordinal)
+            .ToDictionary(q => q, q => Compute(metric, run.For(q), qrels.For(q)), StringComparer.Ordinal);
+        return new MetricScores(metric, perQuery, perQuery.Count == 0 ? 0 : perQuery.Values.Average());
+    }
+
+    /// <summary>One metric for one query's run entries and judgments.</summary>
     public static double Compute(Metric metric, IEnumerable<RunEntry> run, IReadOnlyDictionary<string, int> judgments)
     {
         var ranked = TrecOrder(run);
@@ -100,9 +119,9 @@ public static class TrecEval
         {
             case MetricKind.Ndcg:
             {
-                // trec_eval ndcg_cut (Jarvelin and Kekalainen with base 2): gain = grade; the first rank is not
-                // discounted and rank r >= 2 is divided by log2(r). The ideal ranking comes from the judgments.
-                var k = metric.Cut!.Value;
+                // trec_eval ndcg / ndcg_cut (m_ndcg.c): gain = grade, the gain at rank r divided by log2(r + 1). The
+                // ideal ranking comes from the judgments, cut at the same depth.
+                var k = metric.Cut ?? int.MaxValue;
                 var dcg = ranked.Take(k).Select((e, i) => Gain(judgments, e.DocId) / Discount(i)).Sum();
                 var ideal = judgments.Values.Where(g => g > 0).OrderDescending().Take(k).Select((g, i) => g / Discount(i)).Sum();
                 return ideal == 0 ? 0 : dcg / ideal;
@@ -110,7 +129,8 @@ public static class TrecEval
 
             case MetricKind.Mrr:
             {
-                var k = metric.Cut!.Value;
+                // Uncut this is trec_eval's recip_rank; with a cut, 0 when the first relevant document is below it.
+                var k = metric.Cut ?? int.MaxValue;
                 for (var i = 0; i < Math.Min(k, ranked.Count); i++)
                 {
                     if (Gain(judgments, ranked[i].DocId) >= 1)
@@ -149,8 +169,8 @@ public static class TrecEval
         }
     }
 
-    /// <summary>trec_eval's discount for the 0-based position <paramref name="i"/>: 1 at the top, log2(i + 1) below.</summary>
-    internal static double Discount(int i) => i == 0 ? 1.0 : Math.Log2(i + 1);
+    /// <summary>trec_eval's discount for the 0-based position <paramref name="i"/> (rank i + 1): log2(i + 2).</summary>
+    internal static double Discount(int i) => Math.Log2(i + 2);
 
     private static int Gain(IReadOnlyDictionary<string, int> judgments, string docId) =>
         judgments.TryGetValue(docId, out var g) && g > 0 ? g : 0;
@@ -201,10 +221,10 @@ public static class TrecEval
 /// <summary>A metric kind.</summary>
 public enum MetricKind
 {
-    /// <summary>nDCG at a cut (trec_eval ndcg_cut).</summary>
+    /// <summary>nDCG, uncut (trec_eval ndcg) or at a cut (trec_eval ndcg_cut).</summary>
     Ndcg,
 
-    /// <summary>Reciprocal rank of the first relevant document, within a cut.</summary>
+    /// <summary>Reciprocal rank of the first relevant document (trec_eval recip_rank), optionally within a cut.</summary>
     Mrr,
 
     /// <summary>Recall at a cut.</summary>
@@ -216,6 +236,9 @@ public enum MetricKind
     /// <summary>Mean average precision over the whole run.</summary>
     Map,
 }
+
+/// <summary>A metric's value for every query of the qrels and their mean (trec_eval <c>-c -q</c>).</summary>
+public sealed record MetricScores(Metric Metric, IReadOnlyDictionary<string, double> PerQuery, double Mean);
 
 /// <summary>A metric with its cut.</summary>
 public readonly record struct Metric(MetricKind Kind, int? Cut)

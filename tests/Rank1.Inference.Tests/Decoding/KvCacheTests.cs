@@ -30,12 +30,11 @@ public sealed class KvCacheTests
         Assert.True(ModelRuns.MaxAbsDiff(a.Logits, b.Logits) < 1e-4);
     }
 
-    [SkippableFact]
+    [Fact]
     public void BuilderFixture_LoadsAndDecodesThroughTheCache()
     {
-        var dir = TestPaths.SharedFixture("ort-genai-tiny-qwen2");
-        Skip.If(dir is null, TestPaths.SharedFixtureMissing("ort-genai-tiny-qwen2"));
-        using var lm = CausalLm.Load(ModelFolder.Open(dir!), ExecutionProviderKind.Cpu);
+        var dir = TestPaths.Fixture("ort-genai-tiny-qwen2");
+        using var lm = CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu);
 
         var sig = lm.Signature;
         Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32, sig.InputIdsType);
