@@ -29,6 +29,8 @@ internal sealed class RabbitMqNode : IAsyncDisposable
     /// <summary>Null when the broker is installed, else why the broker tests cannot run.</summary>
     public static string? Missing => File.Exists(ServerScript) ? null : $"RabbitMQ is not installed ({ServerScript} is missing): ./build.sh test installs Debian's rabbitmq-server";
 
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
     public int Port { get; }
 
     public string Url => $"amqp://guest:guest@127.0.0.1:{Port}/";
@@ -40,7 +42,17 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(folder, "enabled_plugins"), "[].\n");
         await File.WriteAllTextAsync(Path.Combine(folder, "rabbitmq.conf"), "loopback_users = none\n");
         var node = new RabbitMqNode(folder, "rank1test-" + Path.GetFileName(folder)[^10..] + "@localhost", FreePort(), FreePort());
-        await node.StartAsync();
+        try
+        {
+            await node.StartAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose initialisation failed: never leave a broker behind.
+            await node.DisposeAsync();
+            throw;
+        }
+
         return node;
     }
 
@@ -63,8 +75,10 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
+        // An Erlang boot takes a few seconds on an idle machine but minutes on a saturated 2-core one; the bound only
+        // turns a broker that never comes up into a failure instead of a hang.
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(90))
+        while (deadline.Elapsed < StartTimeout)
         {
             if (_process.HasExited)
             {
@@ -83,7 +97,7 @@ internal sealed class RabbitMqNode : IAsyncDisposable
             }
         }
 
-        throw new TimeoutException($"the RabbitMQ node did not listen on {Port} within 90 s; see {_folder}/log");
+        throw new TimeoutException($"the RabbitMQ node did not listen on {Port} within {StartTimeout.TotalSeconds:0} s; see {_folder}/log");
     }
 
     /// <summary>Stops the node as an operator would (SIGTERM: the broker closes its connections and shuts down).</summary>
