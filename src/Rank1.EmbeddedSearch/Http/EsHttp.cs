@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Rank1.Shared;
 
 namespace Rank1.EmbeddedSearch.Http;
 
@@ -79,7 +80,17 @@ internal static class EsHttp
         }
     }
 
-    public static async Task WriteAsync(HttpContext context, int status, JsonNode? body)
+    /// <summary>Writes an answer, shaped by <c>filter_path</c> and <c>pretty</c> as Elasticsearch shapes its answers.</summary>
+    public static Task WriteAsync(HttpContext context, int status, JsonNode? body)
+    {
+        var filter = body is null ? null : FilterPath.Parse(context.Request.Query["filter_path"].ToString());
+        return WriteUnfilteredAsync(context, status, filter is null ? body : filter.Apply(body!));
+    }
+
+    /// <summary>Elasticsearch never applies <c>filter_path</c> to an error: the client always sees what went wrong.</summary>
+    public static Task WriteErrorAsync(HttpContext context, EsException error) => WriteUnfilteredAsync(context, error.Status, error.ToBody());
+
+    private static async Task WriteUnfilteredAsync(HttpContext context, int status, JsonNode? body)
     {
         context.Response.StatusCode = status;
         if (HttpMethods.IsHead(context.Request.Method) || body is null)
@@ -93,8 +104,6 @@ internal static class EsHttp
         var bytes = Encoding.UTF8.GetBytes(pretty ? body.ToJsonString(Pretty) : body.ToJsonString(Compact));
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
-
-    public static Task WriteErrorAsync(HttpContext context, EsException error) => WriteAsync(context, error.Status, error.ToBody());
 
     /// <summary>
     /// Elasticsearch answers a client that asked for <c>application/vnd.elasticsearch+json; compatible-with=N</c>
