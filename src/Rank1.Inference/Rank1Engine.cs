@@ -27,12 +27,17 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private readonly int _maxBatch;
 
     private readonly int _maxQueued;
+    private readonly int _maxQueryTokens;
+    private readonly int _maxPassageTokens;
     private readonly Lock _schedulerGate = new();
     private BatchScheduler? _scheduler;
     private bool _disposed;
 
-    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256)
+    internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256,
+        int maxQueryTokens = 512, int maxPassageTokens = 2048)
     {
+        _maxQueryTokens = maxQueryTokens;
+        _maxPassageTokens = maxPassageTokens;
         // Padded batches need a graph that takes position ids: graphs that derive positions from the mask (the
         // onnxruntime-genai builder's GroupQueryAttention) assume no left padding, so they decode one row at a time.
         _maxBatch = lm.Signature.PositionIds is null ? 1 : maxBatch;
@@ -81,7 +86,15 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
                 Log.RandomTestModel(logger, folder.ModelId);
             }
 
-            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch, options.MaxQueuedPassages);
+            // The caps must leave room for the instruction line and some reasoning: a setting that cannot work fails here, by name.
+            if (options.MaxQueryTokens + options.MaxPassageTokens + PromptOverheadTokens + ContextReserve > lm.ContextLength)
+            {
+                throw new ModelLoadException($"Rank1:Model:MaxQueryTokens ({options.MaxQueryTokens}) + Rank1:Model:MaxPassageTokens ({options.MaxPassageTokens}) " +
+                    $"+ {PromptOverheadTokens + ContextReserve} tokens of instruction and reasoning exceed the context of {lm.ContextLength} tokens of {folder.FolderPath}: lower them.");
+            }
+
+            return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch, options.MaxQueuedPassages,
+                options.MaxQueryTokens, options.MaxPassageTokens);
         }
         catch
         {
@@ -90,13 +103,65 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         }
     }
 
-    /// <summary>The prompt's token ids: the user text encoded with special tokens off, then the <c>&lt;think&gt;</c> id.</summary>
-    public IReadOnlyList<int> EncodePrompt(Rank1Input input)
+    /// <summary>
+    /// Characters per token kept before tokenizing: a query or passage is first cut to its token limit times this
+    /// (no cost grows with text beyond it), then to its token limit. English averages about 4 characters per token;
+    /// only text whose tokens average more than 16 characters (long runs of one symbol) loses anything to this cut.
+    /// </summary>
+    public const int CharsPerToken = 16;
+
+    /// <summary>Tokens of the prompt besides the query and the passage (instruction line, labels, newlines, &lt;think&gt;), rounded up.</summary>
+    internal const int PromptOverheadTokens = 48;
+
+    /// <summary>Context kept free after the prompt: at least this much reasoning, plus the forced end's re-encoding and &lt;/think&gt;.</summary>
+    internal const int ContextReserve = 16;
+
+    /// <summary>
+    /// The prompt's token ids: the user text encoded with special tokens off, then the <c>&lt;think&gt;</c> id; the query
+    /// text and the passage are first cut to the engine's token limits.
+    /// </summary>
+    public IReadOnlyList<int> EncodePrompt(Rank1Input input) => EncodePrompt(input, null, CancellationToken.None).Ids;
+
+    /// <summary>
+    /// The prompt within the token limits of <paramref name="settings"/> (capped by the engine's): the query text and the
+    /// passage are each cut to characters (<see cref="CharsPerToken"/>), then to tokens, before the prompt is encoded.
+    /// Throws <see cref="Rank1InputException"/> when the prompt leaves no room for reasoning in the model's context.
+    /// </summary>
+    internal (int[] Ids, bool Truncated) EncodePrompt(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var text = Rank1Prompt.TextBeforeThink(Rank1Prompt.QueryText(input.Query, input.Instructions), Rank1Prompt.PassageText(input.Title, input.Text));
-        var ids = new List<int>(Tokenizer.EncodeText(text)) { _ids.ThinkStart };
-        return ids;
+        var (query, queryCut) = Limit(Rank1Prompt.QueryText(input.Query, input.Instructions), Cap(settings?.MaxQueryTokens, _maxQueryTokens), cancellationToken);
+        var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, _maxPassageTokens), cancellationToken);
+        int[] ids = [.. Tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), _ids.ThinkStart];
+        if (ids.Length + ContextReserve > _lm.ContextLength)
+        {
+            throw new Rank1InputException($"The prompt has {ids.Length} tokens, which leaves less than {ContextReserve} of the model's context of {_lm.ContextLength} for reasoning.");
+        }
+
+        return (ids, queryCut || passageCut);
+    }
+
+    private static int Cap(int? requested, int cap) => requested switch
+    {
+        null => cap,
+        < 1 => throw new ArgumentOutOfRangeException(nameof(requested), requested, "Token limits must be at least 1."),
+        { } r => Math.Min(r, cap),
+    };
+
+    private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
+    {
+        var chars = (long)maxTokens * CharsPerToken;
+        var charCut = false;
+        if (text.Length > chars)
+        {
+            // Never split a surrogate pair: the cut text must stay valid UTF-16.
+            var at = (int)chars;
+            text = text[..(char.IsHighSurrogate(text[at - 1]) ? at - 1 : at)];
+            charCut = true;
+        }
+
+        var (kept, tokenCut) = Tokenizer.Truncate(text, maxTokens, cancellationToken);
+        return (kept, charCut || tokenCut);
     }
 
     /// <inheritdoc />
@@ -108,7 +173,8 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return await Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var row = new BatchRow(EncodePrompt(input).ToArray(), Budget(settings), settings?.Deadline, skipIfLate: false, cancellationToken);
+        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
+        var row = new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
         var traces = await ScheduleAsync([row], cancellationToken).ConfigureAwait(false);
         return traces[0]!.Judgement;
     }
@@ -120,16 +186,16 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     internal JudgeTrace JudgeTraced(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var prompt = EncodePrompt(input);
-        var budget = Budget(settings);
+        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
+        var budget = Budget(settings, prompt.Length);
         using var runOptions = new RunOptions();
         // Terminate stops a step that is already running inside ONNX Runtime, not just the next one.
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
         using var state = _lm.Begin(runOptions);
 
         var started = _time.GetTimestamp();
-        Run(state, prompt.ToArray(), cancellationToken);
-        return Reason(state, prompt, _time.GetElapsedTime(started), budget, settings?.Deadline, cancellationToken);
+        Run(state, prompt, cancellationToken);
+        return Reason(state, prompt, _time.GetElapsedTime(started), budget, settings?.Deadline, truncated, cancellationToken);
     }
 
     /// <summary>
@@ -201,14 +267,14 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        var prompts = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray()).ToArray();
+        var encoded = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray();
+        var prompts = encoded.Select(e => e.Ids).ToArray();
         var shared = SharedPrefixLength(prompts);
         if (prompts.Length < 2 || shared < MinSharedPrefix)
         {
             return (passages.Select(p => JudgeTraced(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray(), 0);
         }
 
-        var budget = Budget(settings);
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
         using var state = _lm.Begin(runOptions);
@@ -219,13 +285,13 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         var traces = new List<JudgeTrace>(prompts.Length);
         try
         {
-            foreach (var prompt in prompts)
+            foreach (var (prompt, truncated) in encoded)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 state.Restore(prefix);
                 var started = _time.GetTimestamp();
                 Run(state, prompt[shared..], cancellationToken);
-                traces.Add(Reason(state, prompt, _time.GetElapsedTime(started) + sharedPrefill, budget, settings?.Deadline, cancellationToken));
+                traces.Add(Reason(state, prompt, _time.GetElapsedTime(started) + sharedPrefill, Budget(settings, prompt.Length), settings?.Deadline, truncated, cancellationToken));
             }
         }
         finally
@@ -273,9 +339,11 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private BatchRow[] Rows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, bool skipIfLate,
         CancellationToken cancellationToken)
     {
-        var budget = Budget(settings);
-        return passages.Select(p => new BatchRow(EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions)).ToArray(), budget, settings?.Deadline, skipIfLate,
-            cancellationToken)).ToArray();
+        return passages.Select(p =>
+        {
+            var (prompt, truncated) = EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken);
+            return new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate, cancellationToken, truncated);
+        }).ToArray();
     }
 
     /// <summary>Queues rows with the cross-request scheduler and waits for all of them; the caller's cancellation returns at once.</summary>
@@ -353,14 +421,17 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return Math.Max(shared, 0);
     }
 
-    private int Budget(JudgeSettings? settings)
+    /// <summary>The reasoning budget for a prompt: the caller's (or the default), clamped so prompt + reasoning + the forced end fit the model's context.</summary>
+    private int Budget(JudgeSettings? settings, int promptLength)
     {
         var budget = settings?.MaxThinkTokens ?? _defaultBudget;
-        return budget >= 0 ? budget : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
+        return budget >= 0
+            ? Math.Min(budget, _lm.ContextLength - promptLength - ContextReserve)
+            : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
     }
 
     /// <summary>From a fed prompt: reason greedily until &lt;/think&gt;, end of text, the budget or the deadline, then score.</summary>
-    private JudgeTrace Reason(DecodeState state, IReadOnlyList<int> prompt, TimeSpan prefill, int budget, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    private JudgeTrace Reason(DecodeState state, IReadOnlyList<int> prompt, TimeSpan prefill, int budget, DateTimeOffset? deadline, bool truncated, CancellationToken cancellationToken)
     {
         var decodeStarted = _time.GetTimestamp();
         var afterPrompt = state.Pin();
@@ -418,7 +489,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             var logitTrue = state.Logits[_ids.True];
             var logitFalse = state.Logits[_ids.False];
             var score = Sigmoid((double)logitTrue - logitFalse);
-            var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(decodeStarted));
+            var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(decodeStarted), truncated);
             return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
         }
         finally

@@ -34,6 +34,25 @@ public sealed class Rank1EngineOptions
     public int MaxThinkTokens { get; set; } = 1024;
 
     /// <summary>
+    /// Most tokens of the query text (the query with its instructions) the model sees; longer text is cut and the
+    /// judgement marked truncated. Also the cap on what a caller may ask (<see cref="JudgeSettings.MaxQueryTokens"/>).
+    /// Before tokenizing, the text is cut to <see cref="Rank1Engine.CharsPerToken"/> characters per token, so the
+    /// cost of a huge query is bounded before the tokenizer sees it.
+    /// </summary>
+    /// <value>Default 512.</value>
+    [Range(1, 131_072)]
+    public int MaxQueryTokens { get; set; } = 512;
+
+    /// <summary>
+    /// Most tokens of one passage (title and text) the model sees; longer passages are cut and marked truncated.
+    /// Also the cap on what a caller may ask (<see cref="JudgeSettings.MaxPassageTokens"/>). The query and passage
+    /// caps together, with the instruction line, must fit the model's context (checked when the model loads).
+    /// </summary>
+    /// <value>Default 2048.</value>
+    [Range(1, 131_072)]
+    public int MaxPassageTokens { get; set; } = 2048;
+
+    /// <summary>
     /// Rows decoded together (one step reads the weights once for all of them): the passages of one
     /// <see cref="Rank1Engine.JudgeAll"/> call, and with the async calls the passages of concurrent requests, which join
     /// and leave the batch between steps. 1: one passage at a time, with the shared prompt prefix prefilled once.

@@ -15,6 +15,12 @@ public sealed record JudgeSettings
 
     /// <summary>When reached, unfinished reasoning is cut and scored at once (anytime scoring). Null: no deadline.</summary>
     public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>Most query tokens (query with instructions) the model sees. Null: the engine's <see cref="Rank1EngineOptions.MaxQueryTokens"/>, which also caps it.</summary>
+    public int? MaxQueryTokens { get; init; }
+
+    /// <summary>Most passage tokens (title and text) the model sees. Null: the engine's <see cref="Rank1EngineOptions.MaxPassageTokens"/>, which also caps it.</summary>
+    public int? MaxPassageTokens { get; init; }
 }
 
 /// <summary>How the reasoning ended.</summary>
@@ -67,6 +73,7 @@ public static class ReasoningEnds
 /// <param name="PromptTokens">Tokens in the prompt.</param>
 /// <param name="PrefillTime">Time to encode the prompt.</param>
 /// <param name="DecodeTime">Time to generate and score.</param>
+/// <param name="Truncated">The query or the passage was cut to its token limit before judging.</param>
 public sealed record Rank1Judgement(
     double Score,
     bool Relevant,
@@ -75,4 +82,5 @@ public sealed record Rank1Judgement(
     ReasoningEnd End,
     int PromptTokens,
     TimeSpan PrefillTime,
-    TimeSpan DecodeTime);
+    TimeSpan DecodeTime,
+    bool Truncated = false);

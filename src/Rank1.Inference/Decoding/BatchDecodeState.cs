@@ -228,8 +228,50 @@ internal sealed class BatchDecodeState : IDisposable
         return result;
     }
 
-    /// <summary>Runs one step over <paramref name="past"/> ([rows, heads, pastWidth, headSize]) feeding n tokens per row; returns the presents.</summary>
+    /// <summary>
+    /// Runs the model over <paramref name="past"/> ([rows, heads, pastWidth, headSize]) feeding n tokens per row; returns
+    /// the presents. <paramref name="attend"/> takes absolute cache columns, <paramref name="token"/> and <paramref name="position"/>
+    /// the index among the n fed tokens. Fed in chunks of <see cref="CausalLm.PrefillChunk"/> positions over all rows, so
+    /// the logits the graph returns stay bounded whatever the prompts' length; only the last chunk's are read.
+    /// </summary>
     private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
+    {
+        var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
+        if (n <= chunk)
+        {
+            return RunModelOnce(past, rows, n, token, attend, position, logits);
+        }
+
+        var current = past;
+        try
+        {
+            for (var offset = 0; offset < n; offset += chunk)
+            {
+                var from = offset;
+                var length = Math.Min(chunk, n - offset);
+                var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), from + length == n ? logits : null);
+                if (!ReferenceEquals(current, past))
+                {
+                    Dispose(current);
+                }
+
+                current = presents;
+            }
+
+            var result = current;
+            current = past;
+            return result;
+        }
+        finally
+        {
+            if (!ReferenceEquals(current, past))
+            {
+                Dispose(current);
+            }
+        }
+    }
+
+    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
     {
         var sig = _lm.Signature;
         var pastWidth = (int)past[0].GetTensorTypeAndShape().Shape[2];

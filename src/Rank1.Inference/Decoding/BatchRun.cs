@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace Rank1.Inference.Decoding;
 
 /// <summary>One passage in a batch: its prompt, its limits, how far its reasoning got, and where its result goes.</summary>
-internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadline, bool skipIfLate, CancellationToken cancellationToken)
+internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadline, bool skipIfLate, CancellationToken cancellationToken, bool truncated = false)
 {
     private readonly TaskCompletionSource<JudgeTrace?> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _phase; // 0 waiting, 1 started, 2 expired before it started
@@ -12,6 +12,9 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
     public int[] Prompt { get; } = prompt;
 
     public int Budget { get; } = budget;
+
+    /// <summary>The query or the passage was cut to its token limit.</summary>
+    public bool Truncated { get; } = truncated;
 
     public DateTimeOffset? Deadline { get; } = deadline;
 
@@ -220,7 +223,7 @@ internal sealed class BatchRun : IDisposable
     {
         var score = Rank1Engine.Sigmoid((double)logitTrue - logitFalse);
         var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, row.Generated.Count, row.End!.Value, row.Prompt.Length, row.Prefill,
-            _time.GetElapsedTime(row.DecodeStarted));
+            _time.GetElapsedTime(row.DecodeStarted), row.Truncated);
         return new JudgeTrace(judgement, row.Prompt, row.Generated, scored, logitTrue, logitFalse);
     }
 

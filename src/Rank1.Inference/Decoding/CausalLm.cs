@@ -39,6 +39,13 @@ public sealed class CausalLm : IDisposable
     /// <summary>The execution provider in use.</summary>
     public ExecutionProviderKind Provider { get; }
 
+    /// <summary>
+    /// Most token positions one prefill call feeds (over all rows of a batch). The graph returns logits for every fed
+    /// position, so this bounds that output at PrefillChunk × vocabulary floats (78 MB for Qwen's 151,936) whatever
+    /// the prompt's length; longer prompts are fed in several calls, each continuing from the previous one's cache.
+    /// </summary>
+    internal const int PrefillChunk = 128;
+
     /// <summary>Longest sequence (prompt + generated) one decode may reach.</summary>
     public int ContextLength { get; }
 

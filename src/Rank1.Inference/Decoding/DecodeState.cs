@@ -47,7 +47,11 @@ public sealed class DecodeState : IDisposable
     /// <summary>Logits of the last position after the latest <see cref="Step"/> (length: vocabulary size).</summary>
     public float[] Logits { get; private set; }
 
-    /// <summary>Feeds <paramref name="tokens"/> (a prompt chunk or one generated token) and updates <see cref="Logits"/>.</summary>
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> (a prompt or one generated token) and updates <see cref="Logits"/>. A long prompt
+    /// is fed <see cref="CausalLm.PrefillChunk"/> tokens per model call: the graph returns logits for every position it
+    /// is fed, so feeding it whole would take memory in proportion to the prompt (positions × vocabulary floats).
+    /// </summary>
     public void Step(ReadOnlySpan<int> tokens)
     {
         if (tokens.IsEmpty)
@@ -55,6 +59,22 @@ public sealed class DecodeState : IDisposable
             throw new ArgumentException("At least one token is needed.", nameof(tokens));
         }
 
+        if (Length + tokens.Length > _lm.ContextLength)
+        {
+            throw new InvalidOperationException($"The sequence would reach {Length + tokens.Length} tokens, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        while (tokens.Length > CausalLm.PrefillChunk)
+        {
+            StepOnce(tokens[..CausalLm.PrefillChunk]);
+            tokens = tokens[CausalLm.PrefillChunk..];
+        }
+
+        StepOnce(tokens);
+    }
+
+    private void StepOnce(ReadOnlySpan<int> tokens)
+    {
         var sig = _lm.Signature;
         var n = tokens.Length;
         var total = Length + n;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 
 namespace Rank1.Inference.Tokenization;
 
@@ -10,13 +9,13 @@ namespace Rank1.Inference.Tokenization;
 /// gives, preceded by the added-token split that Hugging Face performs before pre-tokenization.
 /// </summary>
 /// <remarks>
-/// Why not <see cref="RegexPreTokenizer"/> as is: .NET regular expressions work on UTF-16 code units, so a letter
+/// Why not Microsoft.ML.Tokenizers' <c>RegexPreTokenizer</c> as is: .NET regular expressions work on UTF-16 code units, so a letter
 /// outside the BMP (CJK extension B, mathematical alphanumerics) is two surrogates that <c>\p{L}</c> does not match,
 /// whereas the Rust regex in Hugging Face sees one letter. We run the same pattern over a shadow string in which
 /// every astral code point is replaced by one BMP character of the same class (letter, number, mark or other) and
 /// map the match offsets back, which gives Hugging Face's splits for every code point.
 /// </remarks>
-internal sealed class SplitPreTokenizer : PreTokenizer
+internal sealed class SplitPreTokenizer
 {
     private readonly Regex _regex;
     private readonly string[] _addedTokens; // longest first, so "<|im_end|>" wins over any prefix of it
@@ -27,11 +26,11 @@ internal sealed class SplitPreTokenizer : PreTokenizer
         _addedTokens = addedTokens?.Where(t => t.Length > 0).OrderByDescending(t => t.Length).ToArray() ?? [];
     }
 
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Split(text);
+    /// <summary>True when added tokens are split out whole (each piece equal to one of them is that token).</summary>
+    public bool HasAddedTokens => _addedTokens.Length > 0;
 
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => Split(text.ToString());
-
-    private List<(int Offset, int Length)> Split(string text)
+    /// <summary>The pieces of <paramref name="text"/>, in order, as offsets and lengths.</summary>
+    public List<(int Offset, int Length)> Split(string text)
     {
         var result = new List<(int, int)>();
         var start = 0;

@@ -89,6 +89,11 @@ internal static class HitRewriter
         fields["_rank1.source"] = new JsonArray(verdict.Source);
         fields["_rank1.ended"] = new JsonArray(ReasoningEnds.Name(j.End));
         fields["_rank1.reasoning_tokens"] = new JsonArray(j.ReasoningTokens);
+        if (j.Truncated)
+        {
+            fields["_rank1.truncated"] = new JsonArray(true);
+        }
+
         if (includeReasoning)
         {
             fields["_rank1.reasoning"] = new JsonArray(j.Reasoning);

@@ -50,6 +50,66 @@ public sealed class ModelTokenizerTests(QwenTokenizerFixture fx) : IClassFixture
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} mismatches, first ones:\n{string.Join('\n', mismatches.Take(5))}");
     }
 
+    /// <summary>Long text without spaces: one pre-token of tens of thousands of bytes, where the merge order matters most.</summary>
+    public static TheoryData<string> LongNoSpaceTexts()
+    {
+        var rng = new Random(18);
+        var letters = new string(Enumerable.Range(0, 40_000).Select(_ => (char)('a' + rng.Next(26))).ToArray());
+        var words = string.Concat(Enumerable.Range(0, 6_000).Select(i => (i % 7) switch { 0 => "Onion", 1 => "tear", 2 => "gas", 3 => "eye", 4 => "cut", 5 => "Sulfur", _ => "acid" }));
+        return new TheoryData<string>
+        {
+            new string('a', 50_000),
+            letters,
+            words,
+            string.Concat(Enumerable.Repeat("日本語の文章", 5_000)),
+            string.Concat(Enumerable.Repeat("𠀀𝐀", 8_000)),
+            new string('=', 30_000),
+            string.Concat(Enumerable.Repeat("0123456789", 3_000)),
+            new string(' ', 20_000) + "x",
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(LongNoSpaceTexts))]
+    public void Encode_LongTextWithoutSpaces_MatchesHuggingFaceIds(string text)
+    {
+        var expected = fx.Reference(text);
+        var actual = fx.Ours.Encode(text).ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Encode_CancelledToken_StopsWithCancellation()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.Throws<OperationCanceledException>(() => fx.Ours.EncodeText(new string('a', 100_000), cts.Token));
+        Assert.Throws<OperationCanceledException>(() => fx.Ours.Truncate(new string('a', 100_000), 10, cts.Token));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(37)]
+    [InlineData(500)]
+    public void Truncate_LongText_KeepsAPrefixOfAtMostTheLimit(int limit)
+    {
+        var text = string.Concat(Enumerable.Repeat("Cutting an onion releases syn-propanethial-S-oxide, 催泪 gas 😀; ", 200)) + new string('z', 20_000);
+        var (kept, truncated) = fx.Ours.Truncate(text, limit);
+        Assert.True(truncated);
+        Assert.StartsWith(kept, text, StringComparison.Ordinal);
+        var tokens = fx.Reference(kept).Length;
+        Assert.InRange(tokens, Math.Max(1, limit - 2), limit);
+    }
+
+    [Fact]
+    public void Truncate_TextWithinTheLimit_IsKeptWhole()
+    {
+        const string text = "Cutting an onion releases a gas.";
+        Assert.Equal((text, false), fx.Ours.Truncate(text, fx.Reference(text).Length));
+        Assert.True(fx.Ours.Truncate(text, fx.Reference(text).Length - 1).Truncated);
+    }
+
     [Fact]
     public void Decode_VariedCorpus_IsLossless()
     {

@@ -1,0 +1,106 @@
+using Rank1.Inference.Model;
+using Rank1.Inference.Prompt;
+using Rank1.Testing;
+
+namespace Rank1.Inference.Tests;
+
+/// <summary>Bounded cost per passage (issue #18): character and token caps before the model, the context clamp, chunked prefill.</summary>
+public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
+{
+    private const string Query = "why do onions make people cry";
+
+    private Rank1Engine Engine => fx.Engine;
+
+    private int[] Oracle(string query, string passage) =>
+        fx.Oracle.Encode(Rank1Prompt.Render(query, passage)).Select(i => (int)i).ToArray();
+
+    [Fact]
+    public void Judge_HugePassageWithoutSpaces_IsCutToTheTokenLimitAndMarked()
+    {
+        // 400k characters of one "word": the old tokenizer spent seconds on it and the prompt overflowed the context.
+        var passage = string.Concat(Enumerable.Repeat("onionsreleasegas", 25_000));
+        var trace = Engine.JudgeTraced(new Rank1Input(Query, passage), new JudgeSettings { MaxThinkTokens = 2 }, CancellationToken.None);
+
+        Assert.True(trace.Judgement.Truncated);
+        var whole = Oracle(Query, "").Length;
+        var passageTokens = trace.Prompt.Count - whole;
+        Assert.InRange(passageTokens, 2048 - 4, 2048);
+        Assert.Equal(trace.Prompt.Count, trace.Judgement.PromptTokens);
+        var text = Engine.Tokenizer.Decode(trace.Prompt.Take(trace.Prompt.Count - 1));
+        Assert.StartsWith($"{Rank1Prompt.Instruction}\nQuery: {Query}\nPassage: onionsreleasegasonions", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Judge_LongQueryAndCallerLimits_AreCutWithinTheCaps()
+    {
+        var query = string.Join(' ', Enumerable.Repeat("onion tears", 400));
+        const string passage = "Cutting an onion releases a gas that irritates the eyes.";
+        var small = Engine.JudgeTraced(new Rank1Input(query, passage), new JudgeSettings { MaxThinkTokens = 1, MaxQueryTokens = 8 }, CancellationToken.None);
+        Assert.True(small.Judgement.Truncated);
+        Assert.InRange(small.Prompt.Count - Oracle("", passage).Length, 8 - 2, 8);
+        var kept = Engine.Tokenizer.Decode(small.Prompt).Split('\n')[1]["Query: ".Length..];
+        Assert.StartsWith(kept, query, StringComparison.Ordinal);
+        Assert.Equal(Oracle(kept, passage), small.Prompt);
+
+        // Asking above the operator's cap (512 query tokens) gets the cap.
+        var big = Engine.JudgeTraced(new Rank1Input(query, passage), new JudgeSettings { MaxThinkTokens = 1, MaxQueryTokens = 100_000 }, CancellationToken.None);
+        Assert.True(big.Judgement.Truncated);
+        Assert.InRange(big.Prompt.Count - Oracle("", passage).Length, 512 - 4, 512);
+
+        var fits = Engine.JudgeTraced(new Rank1Input("onion tears", passage), new JudgeSettings { MaxThinkTokens = 1 }, CancellationToken.None);
+        Assert.False(fits.Judgement.Truncated);
+        Assert.Equal(Oracle("onion tears", passage), fits.Prompt);
+    }
+
+    [Fact]
+    public void Judge_PromptNearTheContext_ClampsTheReasoningBudget()
+    {
+        // Caps above the model's context (4,096 tokens): only the context clamp keeps prompt + reasoning inside it.
+        var engine = new Rank1Engine(Engine.Model, Engine.Tokenizer, Engine.TokenIds, 1000, TimeProvider.System, maxQueryTokens: 512, maxPassageTokens: 8000); // shares the fixture's model
+        var passage = string.Concat(Enumerable.Repeat("tear ", 4040));
+        var trace = engine.JudgeTraced(new Rank1Input(Query, passage), new JudgeSettings { MaxThinkTokens = 1000 }, CancellationToken.None);
+
+        Assert.Equal(Oracle(Query, passage), trace.Prompt);
+        Assert.InRange(trace.Prompt.Count, 4000, 4096 - 16);
+        Assert.True(trace.Generated.Count <= 4096 - 16 - trace.Prompt.Count, $"{trace.Generated.Count} reasoning tokens after a prompt of {trace.Prompt.Count}");
+        Assert.False(trace.Judgement.Truncated);
+        Assert.InRange(trace.Judgement.Score, 0.0, 1.0);
+    }
+
+    [Fact]
+    public void Judge_PromptPastTheContext_IsAnInputError()
+    {
+        var engine = new Rank1Engine(Engine.Model, Engine.Tokenizer, Engine.TokenIds, 8, TimeProvider.System, maxQueryTokens: 512, maxPassageTokens: 8000); // shares the fixture's model
+        var passage = string.Concat(Enumerable.Repeat("tear ", 4200));
+        var ex = Assert.Throws<Rank1InputException>(() => engine.Judge(new Rank1Input(Query, passage)));
+        Assert.Contains("4096", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_CapsBeyondTheContext_FailNamingTheSetting()
+    {
+        var ex = Assert.Throws<ModelLoadException>(() => Rank1Engine.Load(new Rank1EngineOptions
+        {
+            Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxPassageTokens = 4000,
+        }));
+        Assert.Contains("Rank1:Model:MaxPassageTokens (4000)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("4096", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Step_LongPromptInChunks_EqualsFeedingItTokenByToken()
+    {
+        var prompt = Engine.EncodePrompt(new Rank1Input(Query, string.Concat(Enumerable.Repeat("Cutting an onion releases a gas. ", 60))));
+        Assert.True(prompt.Count > 3 * Rank1.Inference.Decoding.CausalLm.PrefillChunk);
+        var chunked = ModelRuns.LogitsInOneStep(Engine.Model, prompt);
+
+        using var options = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var state = Engine.Model.Begin(options);
+        foreach (var token in prompt)
+        {
+            state.Step([token]);
+        }
+
+        Assert.True(ModelRuns.MaxAbsDiff(chunked, state.Logits) < 1e-4, $"max |diff| {ModelRuns.MaxAbsDiff(chunked, state.Logits)}");
+    }
+}
