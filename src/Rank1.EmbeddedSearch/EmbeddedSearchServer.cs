@@ -27,11 +27,13 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ITimer _refreshTimer;
+    private readonly SearchContexts _contexts;
 
-    private EmbeddedSearchServer(WebApplication app, IndexCatalog catalog, EmbeddedSearchOptions options, ITimer refreshTimer)
+    private EmbeddedSearchServer(WebApplication app, IndexCatalog catalog, SearchContexts contexts, EmbeddedSearchOptions options, ITimer refreshTimer)
     {
         _app = app;
         Catalog = catalog;
+        _contexts = contexts;
         Options = options;
         _refreshTimer = refreshTimer;
     }
@@ -65,14 +67,16 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         builder.Services.AddResponseCompression(o =>
         {
             o.Providers.Add<GzipCompressionProvider>();
-            o.MimeTypes = ["application/json", "application/vnd.elasticsearch+json"];
+            // Elasticsearch compresses every answer when the client accepts gzip (http.compression), _cat text too.
+            o.MimeTypes = ["application/json", "application/vnd.elasticsearch+json", "text/plain"];
         });
         builder.Services.AddRoutingCore();
 
         var catalog = new IndexCatalog(options.DataPath, time);
         var app = builder.Build();
         var nodeId = Guid.NewGuid().ToString("N")[..22];
-        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, nodeId));
+        var contexts = new SearchContexts(time);
+        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, contexts, nodeId), contexts, time);
         var docs = new DocumentEndpoints(catalog);
 
         app.UseResponseCompression();
@@ -84,9 +88,15 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                 context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             }
 
+            if (context.Request.Headers.TryGetValue("X-Opaque-Id", out var opaqueId))
+            {
+                context.Response.Headers["X-Opaque-Id"] = opaqueId;
+            }
+
             try
             {
                 await next(context).ConfigureAwait(false);
+                await EsHttp.AnswerUnroutedAsync(context).ConfigureAwait(false);
             }
             catch (EsException ex) when (!context.Response.HasStarted)
             {
@@ -103,17 +113,18 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             }
         });
 
-        var server = new EmbeddedSearchServer(app, catalog, options, time.CreateTimer(_ => RefreshQuietly(catalog), null, options.RefreshInterval, options.RefreshInterval));
-        MapRoutes(app, server, search, docs, nodeId);
+        var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval));
+        MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Url = ServerUrls.Bound(app);
         return server;
     }
 
-    private static void RefreshQuietly(IndexCatalog catalog)
+    private static void RefreshQuietly(IndexCatalog catalog, SearchContexts contexts)
     {
         try
         {
+            contexts.Sweep();
             catalog.RefreshAll(commit: true);
         }
         catch (ObjectDisposedException)
@@ -122,22 +133,44 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         }
     }
 
-    private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, string nodeId)
+    // Elasticsearch answers HEAD on every GET route (without the body), so every GET here takes HEAD too.
+    private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, CatEndpoints cat, string nodeId)
     {
-        string[] read = ["GET", "POST"];
-        app.MapMethods("/", ["GET", "HEAD"], context => EsHttp.WriteAsync(context, 200, server.Info()));
-        app.MapGet("/_cluster/health", context => EsHttp.WriteAsync(context, 200, server.Health()));
-        app.MapGet("/_nodes/http", context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId)));
-        app.MapGet("/_nodes", context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId)));
+        string[] get = ["GET", "HEAD"];
+        string[] read = ["GET", "HEAD", "POST"];
+        app.MapMethods("/", get, context => EsHttp.WriteAsync(context, 200, server.Info()));
+        app.MapMethods("/_cluster/health", get, context => EsHttp.WriteAsync(context, 200, server.Health()));
+        // The sniffers: @elastic/elasticsearch asks /_nodes/_all/http, Elastic.Transport /_nodes/http,settings.
+        app.MapMethods("/_nodes", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
+        app.MapMethods("/_nodes/{selector}", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
+        app.MapMethods("/_nodes/{nodes}/{metrics}", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
+        app.MapMethods("/_cat/indices", get, context => cat.IndicesAsync(context, null));
+        app.MapMethods("/_cat/indices/{index}", get, (HttpContext c, string index) => cat.IndicesAsync(c, index));
 
         app.MapMethods("/_search", read, context => search.SearchAsync(context, null));
         app.MapMethods("/{index}/_search", read, (HttpContext c, string index) => search.SearchAsync(c, index));
+        app.MapMethods("/_search/scroll", read, context => search.ScrollAsync(context, null));
+        app.MapMethods("/_search/scroll/{scrollId}", read, (HttpContext c, string scrollId) => search.ScrollAsync(c, scrollId));
+        app.MapDelete("/_search/scroll", context => search.ClearScrollAsync(context, null));
+        app.MapDelete("/_search/scroll/{scrollIds}", (HttpContext c, string scrollIds) => search.ClearScrollAsync(c, scrollIds));
+        if (server.Options.Flavor == SearchFlavor.OpenSearch)
+        {
+            app.MapPost("/{index}/_search/point_in_time", (HttpContext c, string index) => search.OpenPointInTimeAsync(c, index, openSearch: true));
+            app.MapDelete("/_search/point_in_time", context => search.DeletePointInTimesAsync(context, all: false));
+            app.MapDelete("/_search/point_in_time/_all", context => search.DeletePointInTimesAsync(context, all: true));
+        }
+        else
+        {
+            app.MapPost("/{index}/_pit", (HttpContext c, string index) => search.OpenPointInTimeAsync(c, index, openSearch: false));
+            app.MapDelete("/_pit", search.ClosePointInTimeAsync);
+        }
+
         app.MapMethods("/_count", read, context => search.CountAsync(context, null));
         app.MapMethods("/{index}/_count", read, (HttpContext c, string index) => search.CountAsync(c, index));
         app.MapMethods("/_msearch", read, context => search.MsearchAsync(context, null));
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index) => search.MsearchAsync(c, index));
-        app.MapMethods("/_mapping", ["GET"], context => search.MappingAsync(context, null));
-        app.MapMethods("/{index}/_mapping", ["GET"], (HttpContext c, string index) => search.MappingAsync(c, index));
+        app.MapMethods("/_mapping", get, context => search.MappingAsync(context, null));
+        app.MapMethods("/{index}/_mapping", get, (HttpContext c, string index) => search.MappingAsync(c, index));
         app.MapMethods("/_refresh", read, context => search.RefreshAsync(context, null));
         app.MapMethods("/{index}/_refresh", read, (HttpContext c, string index) => search.RefreshAsync(c, index));
 
@@ -148,7 +181,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_doc/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: false));
         app.MapMethods("/{index}/_create/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: true));
         app.MapPost("/{index}/_doc", (HttpContext c, string index) => docs.IndexAsync(c, index, null, createOnly: false));
-        app.MapMethods("/{index}/_doc/{id}", ["GET", "HEAD"], (HttpContext c, string index, string id) => docs.GetAsync(c, index, id));
+        app.MapMethods("/{index}/_doc/{id}", get, (HttpContext c, string index, string id) => docs.GetAsync(c, index, id));
         app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
         app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
 
@@ -156,10 +189,6 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapDelete("/{index}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
         app.MapMethods("/{index}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
         app.MapGet("/{index}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
-
-        app.MapFallback(context => EsHttp.WriteErrorAsync(context, new EsException(
-            HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsPost(context.Request.Method) ? 400 : 405, "illegal_argument_exception",
-            $"no handler found for uri [{context.Request.Path}{context.Request.QueryString}] and method [{context.Request.Method}] (the Rank1 embedded search backend implements a subset of the Elasticsearch API)")));
     }
 
     private JsonObject Info()
@@ -219,10 +248,18 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         };
     }
 
-    private JsonObject Nodes(string nodeId)
+    // Elasticsearch's nodes info; the publish address is the one this server is reached on, so that a sniffing
+    // client keeps talking to it. Settings come with the "settings" metric (flat with flat_settings).
+    private JsonObject Nodes(string nodeId, HttpRequest request)
     {
         var hostPort = $"{Url.Host}:{Url.Port}";
-        return new JsonObject
+        // Published as the client reached us ("name/ip:port" for a host name, as Elasticsearch writes it).
+        var reached = request.Host.HasValue ? request.Host.Host.Trim('[', ']') : Url.Host;
+        var reachedPort = request.Host.Port ?? Url.Port;
+        var publish = IPAddress.TryParse(reached, out _) ? $"{request.Host.Host}:{reachedPort}" : $"{reached}/{Url.Host}:{reachedPort}";
+        var path = request.Path.Value ?? string.Empty;
+        var withSettings = path.Contains("settings", StringComparison.Ordinal) || path.TrimEnd('/') == "/_nodes";
+        var answer = new JsonObject
         {
             ["_nodes"] = new JsonObject { ["total"] = 1, ["successful"] = 1, ["failed"] = 0 },
             ["cluster_name"] = Options.ClusterName,
@@ -239,13 +276,33 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                     ["http"] = new JsonObject
                     {
                         ["bound_address"] = new JsonArray(hostPort),
-                        ["publish_address"] = hostPort,
+                        ["publish_address"] = publish,
                         ["max_content_length_in_bytes"] = 104857600,
                     },
                 },
             },
         };
+        if (withSettings)
+        {
+            answer["nodes"]![nodeId]!["settings"] = NodeSettings(request.Query.ContainsKey("flat_settings") && request.Query["flat_settings"].ToString() is "" or "true");
+        }
+
+        return answer;
     }
+
+    private JsonObject NodeSettings(bool flat) => flat
+        ? new JsonObject
+        {
+            ["cluster.name"] = Options.ClusterName,
+            ["node.name"] = "rank1-embedded-node",
+            ["http.port"] = Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }
+        : new JsonObject
+        {
+            ["cluster"] = new JsonObject { ["name"] = Options.ClusterName },
+            ["node"] = new JsonObject { ["name"] = "rank1-embedded-node" },
+            ["http"] = new JsonObject { ["port"] = Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        };
 
     /// <summary>Bulk-loads JSON Lines documents (<c>{"id":..,...}</c>; the id field becomes <c>_id</c>) into an index and refreshes it.</summary>
     public async Task<int> LoadJsonLinesAsync(string index, string path, JsonObject? mappings = null, CancellationToken cancellationToken = default)
@@ -275,6 +332,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         await _refreshTimer.DisposeAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _contexts.Dispose();
         Catalog.Dispose();
     }
 }

@@ -258,7 +258,6 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]
     [InlineData("PUT", "/library/_doc/77", "[1,2]", 400, "document_parsing_exception", "must be a JSON object")]
     [InlineData("PUT", "/library/_doc/78", "{\"year\":\"soon\"}", 400, "document_parsing_exception", "failed to parse field [year] of type [integer]")]
-    [InlineData("GET", "/library/_doc_nope/1", null, 400, "illegal_argument_exception", "no handler found for uri")]
     public async Task BadInput_GetsElasticsearchErrorShape(string method, string path, string? body, int status, string type, string reason)
     {
         var r = await Es.SendAsync(new HttpMethod(method), path, body);

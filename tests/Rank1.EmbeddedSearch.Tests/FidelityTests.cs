@@ -1,4 +1,8 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Rank1.EmbeddedSearch.Tests;
 
@@ -15,12 +19,15 @@ public sealed class FidelityTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _fx.InitializeAsync();
-        var bulk = string.Concat(Enumerable.Range(1, 5).Select(i =>
-            $"{{\"index\":{{\"_index\":\"books\",\"_id\":\"{i}\"}}}}\n{{\"title\":\"river book {i}\",\"rank\":{i}}}\n"));
-        Assert.False((await Es.BulkAsync(bulk)).Json["errors"]!.GetValue<bool>());
+        Assert.False((await Es.BulkAsync(Books(1, 5))).Json["errors"]!.GetValue<bool>());
     }
 
     public Task DisposeAsync() => _fx.DisposeAsync();
+
+    private static string Books(int first, int last) => string.Concat(Enumerable.Range(first, last - first + 1).Select(i =>
+        $"{{\"index\":{{\"_index\":\"books\",\"_id\":\"{i}\"}}}}\n{{\"title\":\"river book {i}\",\"rank\":{i}}}\n"));
+
+    private static string[] Ids(EsResponse r) => r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
 
     [Fact]
     public async Task FilterPath_ShapesAnswersButNeverErrors()
@@ -39,5 +46,244 @@ public sealed class FidelityTests : IAsyncLifetime
 
         var nothing = await Es.GetAsync("/books/_count?filter_path=nope");
         Assert.Equal("{}", nothing.Json.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Gzip_JsonAndCatText_AndOpaqueIdEchoed()
+    {
+        using var handler = new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None };
+        using var http = new HttpClient(handler) { BaseAddress = _fx.Server.Url };
+        foreach (var path in new[] { "/books/_search", "/_cat/indices?v" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("gzip"));
+            request.Headers.Add("X-Opaque-Id", "trace-42");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("gzip", response.Content.Headers.ContentEncoding.Single());
+            Assert.Equal("trace-42", response.Headers.GetValues("X-Opaque-Id").Single());
+            await using var gz = new GZipStream(await response.Content.ReadAsStreamAsync(), CompressionMode.Decompress);
+            var text = await new StreamReader(gz).ReadToEndAsync();
+            Assert.Contains("books", text, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("/_nodes/_all/http", false)]
+    [InlineData("/_nodes/http,settings?flat_settings=true&timeout=2s", true)]
+    [InlineData("/_nodes/http", false)]
+    public async Task Sniff_NodesInfoPublishesAnAddressThatAnswers(string path, bool settings)
+    {
+        var r = await Es.GetAsync(path);
+        Assert.Equal(200, r.Status);
+        var node = Assert.Single(r.Json["nodes"]!.AsObject()).Value!;
+        Assert.Equal(settings, node["settings"] is not null);
+        if (settings)
+        {
+            Assert.Equal("rank1-embedded", node["settings"]!["cluster.name"]!.GetValue<string>());
+        }
+
+        var publish = node["http"]!["publish_address"]!.GetValue<string>();
+        Assert.Equal($"{_fx.Server.Url.Host}:{_fx.Server.Url.Port}", publish);
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://{publish}/")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Scroll_PagesASnapshotUntilEmptyThenClears()
+    {
+        var first = await Es.PostAsync("/books/_search?scroll=1m", JsonNode.Parse("""{"size":2,"sort":["_doc"]}"""));
+        Assert.Equal(200, first.Status);
+        Assert.Equal("_scroll_id", first.Json.AsObject().First().Key);
+        var id = first.Json["_scroll_id"]!.GetValue<string>();
+        // Written after the scroll opened: not part of it.
+        await Es.BulkAsync(Books(6, 6));
+
+        var seen = Ids(first).ToList();
+        while (true)
+        {
+            var page = await Es.PostAsync("/_search/scroll", new JsonObject { ["scroll"] = "1m", ["scroll_id"] = id });
+            Assert.Equal(200, page.Status);
+            Assert.Equal(5, page.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+            if (Ids(page).Length == 0)
+            {
+                break;
+            }
+
+            seen.AddRange(Ids(page));
+        }
+
+        Assert.Equal(["1", "2", "3", "4", "5"], seen);
+        var cleared = await Es.SendAsync(HttpMethod.Delete, "/_search/scroll", new JsonObject { ["scroll_id"] = new JsonArray(id) });
+        Assert.Equal(200, cleared.Status);
+        Assert.Equal("""{"succeeded":true,"num_freed":1}""", cleared.Json.ToJsonString());
+        var gone = await Es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = id });
+        Assert.Equal(404, gone.Status);
+        Assert.Equal("search_context_missing_exception", gone.ErrorType);
+        var again = await Es.SendAsync(HttpMethod.Delete, "/_search/scroll", new JsonObject { ["scroll_id"] = id });
+        Assert.Equal(404, again.Status);
+        Assert.Equal(0, again.Json["num_freed"]!.GetValue<int>());
+
+        Assert.Equal(400, (await Es.PostAsync("/books/_search?scroll=1m", JsonNode.Parse("""{"from":2}"""))).Status);
+        Assert.Equal("parse_exception", (await Es.PostAsync("/books/_search?scroll=soon", JsonNode.Parse("{}"))).ErrorType);
+    }
+
+    [Fact]
+    public async Task KeepAlive_RunsOnTheTimeProvider()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, timeProvider: time);
+        using var es = new EsClient(server.Url);
+        await es.BulkAsync(Books(1, 3));
+        var scroll = (await es.PostAsync("/books/_search?scroll=1m", JsonNode.Parse("""{"size":1}"""))).Json["_scroll_id"]!.GetValue<string>();
+        var pit = (await es.PostAsync("/books/_pit?keep_alive=2m")).Json["id"]!.GetValue<string>();
+
+        time.Advance(TimeSpan.FromSeconds(50));
+        // Each use renews the keep-alive it names.
+        Assert.Equal(200, (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll"] = "1m", ["scroll_id"] = scroll })).Status);
+        time.Advance(TimeSpan.FromSeconds(50));
+        Assert.Equal(200, (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = scroll })).Status);
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal("search_context_missing_exception", (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = scroll })).ErrorType);
+        Assert.Equal(200, (await es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } })).Status);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(404, (await es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } })).Status);
+    }
+
+    [Fact]
+    public async Task SearchAfter_PagesBySortValues()
+    {
+        var first = await Es.PostAsync("/books/_search", JsonNode.Parse("""{"size":2,"sort":[{"rank":"desc"}]}"""));
+        Assert.Equal(["5", "4"], Ids(first));
+        var last = first.Json["hits"]!["hits"]![1]!["sort"]!.DeepClone();
+        var next = await Es.PostAsync("/books/_search", new JsonObject { ["size"] = 2, ["sort"] = new JsonArray(new JsonObject { ["rank"] = "desc" }), ["search_after"] = last });
+        Assert.Equal(200, next.Status);
+        Assert.Equal(["3", "2"], Ids(next));
+        Assert.Equal(5, next.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+
+        var mismatch = await Es.PostAsync("/books/_search", JsonNode.Parse("""{"sort":[{"rank":"asc"}],"search_after":[1,2]}"""));
+        Assert.Equal(400, mismatch.Status);
+        Assert.Contains("search_after has 2 value(s) but sort has 1", mismatch.ErrorReason, StringComparison.Ordinal);
+        Assert.Equal(400, (await Es.PostAsync("/books/_search", JsonNode.Parse("""{"from":1,"sort":[{"rank":"asc"}],"search_after":[1]}"""))).Status);
+    }
+
+    [Fact]
+    public async Task PointInTime_Elasticsearch_PagesAFrozenViewWithTheShardDocTiebreaker()
+    {
+        var open = await Es.PostAsync("/books/_pit?keep_alive=1m");
+        Assert.Equal(200, open.Status);
+        var pit = open.Json["id"]!.GetValue<string>();
+        Assert.Equal(1, open.Json["_shards"]!["total"]!.GetValue<int>());
+        await Es.BulkAsync(Books(7, 7));
+
+        var seen = new List<string>();
+        JsonNode? after = null;
+        while (true)
+        {
+            var body = new JsonObject { ["size"] = 2, ["pit"] = new JsonObject { ["id"] = pit, ["keep_alive"] = "1m" }, ["sort"] = new JsonArray(new JsonObject { ["rank"] = "asc" }) };
+            if (after is not null)
+            {
+                body["search_after"] = after.DeepClone();
+            }
+
+            var page = await Es.PostAsync("/_search", body);
+            Assert.Equal(200, page.Status);
+            Assert.Equal(pit, page.Json["pit_id"]!.GetValue<string>());
+            var hits = page.Json["hits"]!["hits"]!.AsArray();
+            if (hits.Count == 0)
+            {
+                break;
+            }
+
+            // The sort values end with the implicit _shard_doc tiebreaker (shard 0: the Lucene document number).
+            Assert.All(hits, h => Assert.Equal(2, h!["sort"]!.AsArray().Count));
+            seen.AddRange(hits.Select(h => h!["_id"]!.GetValue<string>()));
+            after = hits[^1]!["sort"];
+        }
+
+        Assert.Equal(["1", "2", "3", "4", "5"], seen);
+        var withIndex = await Es.PostAsync("/books/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } });
+        Assert.Equal(400, withIndex.Status);
+        Assert.Contains("[indices] cannot be used with point in time", withIndex.ErrorReason, StringComparison.Ordinal);
+        Assert.Equal(400, (await Es.PostAsync("/books/_pit")).Status);
+
+        var closed = await Es.SendAsync(HttpMethod.Delete, "/_pit", new JsonObject { ["id"] = pit });
+        Assert.Equal("""{"succeeded":true,"num_freed":1}""", closed.Json.ToJsonString());
+        var gone = await Es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } });
+        Assert.Equal(404, gone.Status);
+        Assert.Equal("search_context_missing_exception", gone.ErrorType);
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Delete, "/_pit", new JsonObject { ["id"] = pit })).Status);
+    }
+
+    [Fact]
+    public async Task PointInTime_OpenSearch_CreateSearchDelete()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        await es.BulkAsync(Books(1, 3));
+        var open = await es.PostAsync("/books/_search/point_in_time?keep_alive=1m");
+        Assert.Equal(200, open.Status);
+        var pit = open.Json["pit_id"]!.GetValue<string>();
+        Assert.True(open.Json["creation_time"]!.GetValue<long>() > 0);
+        // Elasticsearch's route is not OpenSearch's.
+        Assert.Equal(400, (await es.PostAsync("/books/_pit?keep_alive=1m")).Status);
+
+        var page = await es.PostAsync("/_search", new JsonObject { ["size"] = 10, ["pit"] = new JsonObject { ["id"] = pit, ["keep_alive"] = "1m" } });
+        Assert.Equal(3, Ids(page).Length);
+        Assert.Equal(pit, page.Json["pit_id"]!.GetValue<string>());
+
+        var deleted = await es.SendAsync(HttpMethod.Delete, "/_search/point_in_time", new JsonObject { ["pit_id"] = new JsonArray(pit) });
+        Assert.Equal(200, deleted.Status);
+        Assert.Equal(new JsonObject { ["pits"] = new JsonArray(new JsonObject { ["successful"] = true, ["pit_id"] = pit }) }.ToJsonString(), deleted.Json.ToJsonString());
+        Assert.Equal(404, (await es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } })).Status);
+    }
+
+    [Fact]
+    public async Task HiddenIndex_OnlyByNameOrExpandWildcards_AndCatIndices()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/.reasoning", JsonNode.Parse("""{"settings":{"index.hidden":true}}"""))).Status);
+        await Es.PutAsync("/.reasoning/_doc/r1?refresh=true", JsonNode.Parse("""{"title":"river reasoning"}"""));
+
+        foreach (var path in new[] { "/*/_search", "/_search", "/_all/_search", "/*/_count" })
+        {
+            var r = await Es.PostAsync(path, JsonNode.Parse("""{"query":{"match":{"title":"river"}}}"""));
+            Assert.Equal(5, r.Json["hits"]?["total"]?["value"]?.GetValue<int>() ?? r.Json["count"]!.GetValue<int>());
+        }
+
+        Assert.Equal(["r1"], Ids(await Es.GetAsync("/.reasoning/_search")));
+        Assert.Equal(6, (await Es.GetAsync("/*/_search?expand_wildcards=all")).Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.Equal(["r1"], Ids(await Es.GetAsync("/.reas*/_search")));
+        Assert.Equal("true", (await Es.GetAsync("/.reasoning")).Json[".reasoning"]!["settings"]!["index"]!["hidden"]!.GetValue<string>());
+
+        var json = await Es.GetAsync("/_cat/indices?format=json&h=index,docs.count,health");
+        Assert.Equal("""[{"index":"books","docs.count":"5","health":"green"}]""", json.Json.ToJsonString());
+        var all = await Es.GetAsync("/_cat/indices?format=json&h=index&s=index:desc&expand_wildcards=all");
+        Assert.Equal("""[{"index":"books"},{"index":".reasoning"}]""", all.Json.ToJsonString());
+
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        var text = await http.GetAsync("/_cat/indices?v&h=index,pri,docs.count");
+        Assert.Equal("text/plain", text.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("index pri docs.count\nbooks   1          5\n", await text.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task WrongMethodOrPath_GetsElasticsearchsOwnAnswers()
+    {
+        var put = await Es.PutAsync("/books/_search", JsonNode.Parse("{}"));
+        Assert.Equal(405, put.Status);
+        Assert.Equal("""{"error":"Incorrect HTTP method for uri [/books/_search] and method [PUT], allowed: [GET, POST]","status":405}""", put.Json.ToJsonString());
+        Assert.Equal("GET,POST", string.Join(',', put.ContentHeaders!.Allow));
+
+        var none = await Es.GetAsync("/books/_nope?pretty");
+        Assert.Equal(400, none.Status);
+        Assert.Equal("""{"error":"no handler found for uri [/books/_nope?pretty] and method [GET]"}""", none.Json.ToJsonString());
+
+        // HEAD answers on every GET route, without a body.
+        foreach (var path in new[] { "/books/_search", "/_cat/indices", "/_cluster/health", "/books/_mapping" })
+        {
+            var head = await Es.SendAsync(HttpMethod.Head, path);
+            Assert.Equal(200, head.Status);
+            Assert.Null(head.Body);
+        }
     }
 }

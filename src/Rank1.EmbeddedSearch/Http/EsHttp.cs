@@ -105,6 +105,41 @@ internal static class EsHttp
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
+    // Elasticsearch lists allowed methods in its enum's order.
+    private static readonly string[] MethodOrder = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
+
+    /// <summary>
+    /// What Elasticsearch answers when no route takes a request (routing found no endpoint, or only ASP.NET's
+    /// method-rejection endpoint): a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the
+    /// path exists for other methods, else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry
+    /// <c>error</c> as a string, as Elasticsearch's do.
+    /// </summary>
+    public static async Task AnswerUnroutedAsync(HttpContext context)
+    {
+        if (context.Response.HasStarted)
+        {
+            return;
+        }
+
+        var uri = $"{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null && context.Response.StatusCode == 404)
+        {
+            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = $"no handler found for uri [{uri}] and method [{context.Request.Method}]" }).ConfigureAwait(false);
+        }
+        else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
+        {
+            var allowed = context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Where(m => m != "HEAD").OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
+            context.Response.Headers.Allow = string.Join(',', allowed);
+            await WriteUnfilteredAsync(context, 405, new JsonObject
+            {
+                ["error"] = $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}], allowed: [{string.Join(", ", allowed)}]",
+                ["status"] = 405,
+            }).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
     /// Elasticsearch answers a client that asked for <c>application/vnd.elasticsearch+json; compatible-with=N</c>
     /// (the official clients) in that media type, everybody else in <c>application/json</c>.

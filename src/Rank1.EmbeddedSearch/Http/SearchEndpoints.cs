@@ -6,7 +6,7 @@ using Rank1.EmbeddedSearch.Querying;
 namespace Rank1.EmbeddedSearch.Http;
 
 /// <summary>Search, count and multi-search, and the index administration APIs.</summary>
-internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor executor)
+internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor executor, SearchContexts contexts, TimeProvider time)
 {
     public async Task SearchAsync(HttpContext context, string? index)
     {
@@ -65,6 +65,73 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }).ConfigureAwait(false);
     }
 
+    /// <summary><c>GET/POST /_search/scroll</c>: the id and keep-alive from the body or the URL.</summary>
+    public async Task ScrollAsync(HttpContext context, string? pathScrollId)
+    {
+        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        var id = body?["scroll_id"]?.GetValue<string>() ?? pathScrollId ?? Param(context)("scroll_id")
+            ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;");
+        var keepAlive = (body?["scroll"]?.ToString() ?? Param(context)("scroll")) is { } k ? SearchContexts.ParseKeepAlive(k, "scroll") : (TimeSpan?)null;
+        await EsHttp.WriteAsync(context, 200, executor.Scroll(id, keepAlive)).ConfigureAwait(false);
+    }
+
+    /// <summary><c>DELETE /_search/scroll</c>: the ids in the body, the URL, or <c>_all</c>; 404 when nothing was freed, as Elasticsearch answers.</summary>
+    public async Task ClearScrollAsync(HttpContext context, string? pathScrollIds)
+    {
+        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        var ids = Ids(body?["scroll_id"]) ?? pathScrollIds?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? Param(context)("scroll_id")?.Split(',', StringSplitOptions.RemoveEmptyEntries)
+            ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;");
+        var freed = contexts.Clear(ids is ["_all"] ? null : ids, isPit: false);
+        await EsHttp.WriteAsync(context, freed > 0 ? 200 : 404, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Opens a point in time: Elasticsearch's <c>POST /{index}/_pit</c> answers <c>{"id":..}</c>, OpenSearch's
+    /// <c>POST /{index}/_search/point_in_time</c> answers <c>{"pit_id":..,"creation_time":..}</c>.
+    /// </summary>
+    public async Task OpenPointInTimeAsync(HttpContext context, string index, bool openSearch)
+    {
+        await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive")
+            : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;");
+        var pit = executor.OpenPointInTime(index, keepAlive, Param(context));
+        var shards = SearchExecutor.Shards(pit.Targets.Count);
+        await EsHttp.WriteAsync(context, 200, openSearch
+            ? new JsonObject { ["pit_id"] = pit.Id, ["_shards"] = shards, ["creation_time"] = time.GetUtcNow().ToUnixTimeMilliseconds() }
+            : new JsonObject { ["id"] = pit.Id, ["_shards"] = shards }).ConfigureAwait(false);
+    }
+
+    /// <summary>Elasticsearch's <c>DELETE /_pit</c> with <c>{"id":..}</c>: <c>{"succeeded":true,"num_freed":N}</c>, 404 when nothing was freed.</summary>
+    public async Task ClosePointInTimeAsync(HttpContext context)
+    {
+        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        var id = body?["id"]?.GetValue<string>() ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: point in time id is missing;");
+        var freed = contexts.Clear([id], isPit: true);
+        await EsHttp.WriteAsync(context, freed > 0 ? 200 : 404, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
+    }
+
+    /// <summary>OpenSearch's <c>DELETE /_search/point_in_time</c> (<c>{"pit_id":[..]}</c>) and <c>/_all</c>: <c>{"pits":[{"successful":..,"pit_id":..}]}</c>.</summary>
+    public async Task DeletePointInTimesAsync(HttpContext context, bool all)
+    {
+        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        var ids = all ? contexts.OpenIds(isPit: true)
+            : Ids(body?["pit_id"]) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no pit ids specified;");
+        var pits = new JsonArray();
+        foreach (var id in ids)
+        {
+            pits.Add(new JsonObject { ["successful"] = contexts.Clear([id], isPit: true) > 0, ["pit_id"] = id });
+        }
+
+        await EsHttp.WriteAsync(context, 200, new JsonObject { ["pits"] = pits }).ConfigureAwait(false);
+    }
+
+    private static string[]? Ids(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
+        _ => [node.GetValue<string>()],
+    };
+
     public async Task CreateIndexAsync(HttpContext context, string index)
     {
         var body = await EsHttp.ReadObjectAsync(context, "mapper_parsing_exception").ConfigureAwait(false);
@@ -78,15 +145,37 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
                 }
             }
 
+            if (body["settings"] is JsonObject { Count: > 0 } settings && IsHidden(settings) is { } hidden)
+            {
+                catalog.Create(index, body["mappings"], hidden);
+                if (settings.Count > 1 || settings["index"] is JsonObject { Count: > 1 } || body["aliases"] is JsonObject { Count: > 0 })
+                {
+                    context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
+                }
+
+                await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true, ["shards_acknowledged"] = true, ["index"] = index }).ConfigureAwait(false);
+                return;
+            }
+
             if (body["settings"] is JsonObject { Count: > 0 } || body["aliases"] is JsonObject { Count: > 0 })
             {
                 // Accepted so that real index definitions load, but nothing of them applies here: say so.
-                context.Response.Headers.Append("Warning", "299 Elasticsearch-embedded \"index settings and aliases are ignored by the Rank1 embedded search backend (one shard, standard analyzer, BM25)\"");
+                context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
             }
         }
 
         catalog.Create(index, body?["mappings"]);
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true, ["shards_acknowledged"] = true, ["index"] = index }).ConfigureAwait(false);
+    }
+
+    private const string IgnoredSettingsWarning =
+        "299 Elasticsearch-embedded \"index settings other than index.hidden, and aliases, are ignored by the Rank1 embedded search backend (one shard, standard analyzer, BM25)\"";
+
+    // index.hidden in any of the spellings Elasticsearch accepts: {"index":{"hidden":true}}, {"index.hidden":true}, {"hidden":true}.
+    private static bool? IsHidden(JsonObject settings)
+    {
+        var value = settings["index"]?["hidden"] ?? settings["index.hidden"] ?? settings["hidden"];
+        return value is null ? null : value.ToString() == "true";
     }
 
     public async Task DeleteIndexAsync(HttpContext context, string index)
@@ -101,7 +190,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task GetIndexAsync(HttpContext context, string index)
     {
         var result = new JsonObject();
-        foreach (var i in catalog.Resolve(index))
+        foreach (var i in catalog.Resolve(index, expandHidden: IndexCatalog.ExpandsHidden(Param(context)("expand_wildcards"))))
         {
             result[i.Name] = new JsonObject
             {
@@ -119,6 +208,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
                     },
                 },
             };
+            if (i.Hidden)
+            {
+                result[i.Name]!["settings"]!["index"]!["hidden"] = "true";
+            }
         }
 
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);

@@ -38,7 +38,13 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            _indices[name] = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created);
+            var index = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created);
+            if (saved["hidden"]?.GetValue<bool>() == true)
+            {
+                index.MarkHidden();
+            }
+
+            _indices[name] = index;
         }
     }
 
@@ -50,7 +56,7 @@ internal sealed partial class IndexCatalog : IDisposable
 
     public SearchIndex Get(string name) => Find(name) ?? throw EsException.IndexNotFound(name);
 
-    public SearchIndex Create(string name, JsonNode? mappings)
+    public SearchIndex Create(string name, JsonNode? mappings, bool hidden = false)
     {
         ValidateName(name);
         lock (_createLock)
@@ -65,6 +71,11 @@ internal sealed partial class IndexCatalog : IDisposable
             var index = _dataPath is null
                 ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow())
                 : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow());
+            if (hidden)
+            {
+                index.MarkHidden();
+            }
+
             _indices[name] = index;
             return index;
         }
@@ -99,12 +110,14 @@ internal sealed partial class IndexCatalog : IDisposable
     /// <summary>
     /// Resolves an index expression: comma-separated names, <c>*</c> wildcards, <c>_all</c>, and <c>-name</c>
     /// exclusions. A concrete name that does not exist is a 404 unless <paramref name="ignoreUnavailable"/>.
+    /// Wildcards and <c>_all</c> skip hidden indices unless <paramref name="expandHidden"/>, except that a pattern
+    /// starting with a dot matches hidden indices whose names start with a dot, as in Elasticsearch.
     /// </summary>
-    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true)
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true, bool expandHidden = false)
     {
         if (string.IsNullOrEmpty(expression) || expression is "_all" or "*")
         {
-            return All.ToArray();
+            return All.Where(i => expandHidden || !i.Hidden).ToArray();
         }
 
         var result = new List<SearchIndex>();
@@ -120,7 +133,8 @@ internal sealed partial class IndexCatalog : IDisposable
             if (raw.Contains('*', StringComparison.Ordinal) && allowWildcards)
             {
                 var glob = JsonPaths.Wildcard(raw);
-                result.AddRange(All.Where(i => glob.IsMatch(i.Name) && !result.Contains(i)));
+                result.AddRange(All.Where(i => glob.IsMatch(i.Name) && !result.Contains(i)
+                    && (expandHidden || !i.Hidden || (raw[0] == '.' && i.Name[0] == '.'))));
                 continue;
             }
 
@@ -139,6 +153,10 @@ internal sealed partial class IndexCatalog : IDisposable
 
         return result;
     }
+
+    /// <summary>Elasticsearch's <c>expand_wildcards</c>: <c>all</c> or <c>hidden</c> reach hidden indices.</summary>
+    public static bool ExpandsHidden(string? expandWildcards) =>
+        expandWildcards?.Split(',', StringSplitOptions.TrimEntries).Any(w => w is "all" or "hidden") == true;
 
     public static void ValidateName(string name)
     {

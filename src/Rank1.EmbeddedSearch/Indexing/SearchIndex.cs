@@ -67,6 +67,37 @@ internal sealed class SearchIndex : IDisposable
 
     public string Uuid { get; } = Guid.NewGuid().ToString("N")[..22];
 
+    /// <summary>
+    /// <c>index.hidden</c>: left out of wildcard and <c>_all</c> expressions unless <c>expand_wildcards</c> asks for
+    /// hidden indices, as Elasticsearch does; a concrete name still reaches it.
+    /// </summary>
+    public bool Hidden { get; private set; }
+
+    /// <summary>Size of the index files, for <c>_cat/indices</c>.</summary>
+    public long StoreBytes
+    {
+        get
+        {
+            try
+            {
+                return _directory.ListAll().Sum(f => _directory.FileLength(f));
+            }
+            catch (IOException)
+            {
+                return 0; // a file merged away between listing and measuring
+            }
+        }
+    }
+
+    /// <summary>Deleted documents not yet merged away, for <c>_cat/indices</c>.</summary>
+    public int DeletedDocs => WithSearcher(s => s.IndexReader.NumDeletedDocs);
+
+    public void MarkHidden()
+    {
+        Hidden = true;
+        SaveMapping();
+    }
+
     /// <summary>Elasticsearch's standard analyzer: standard tokenizer + lowercase, no stop words.</summary>
     public static Analyzer IndexAnalyzer { get; } = new StandardAnalyzer(Version, CharArraySet.Empty);
 
@@ -407,7 +438,7 @@ internal sealed class SearchIndex : IDisposable
 
         var file = Path.Combine(_folder, "mapping.json");
         var tmp = file + ".tmp";
-        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds() };
+        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden };
         File.WriteAllText(tmp, doc.ToJsonString());
         File.Move(tmp, file, overwrite: true);
     }

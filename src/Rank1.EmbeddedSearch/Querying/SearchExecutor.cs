@@ -10,65 +10,162 @@ using Rank1.Shared;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>Runs searches and counts over one or more indices and shapes the answers as Elasticsearch does.</summary>
-internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
+internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contexts, string nodeId)
 {
     private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
 
+    /// <summary>A search: on a point in time (<c>pit</c> in the body), opening a scroll (<c>scroll</c>), or on the indices' latest snapshots.</summary>
     public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param)
     {
-        var started = Stopwatch.GetTimestamp();
         var request = SearchRequest.Parse(body, param);
-        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true");
-        var acquired = new List<(SearchIndex, IndexSearcher)>();
+        var scroll = param("scroll");
+        if (request.PitId is { } pitId)
+        {
+            if (!string.IsNullOrEmpty(indexExpression))
+            {
+                throw new EsException(400, "action_request_validation_exception",
+                    "Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;");
+            }
+
+            if (scroll is not null)
+            {
+                throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: using [point in time] is not allowed in a scroll context;");
+            }
+
+            var pit = contexts.Use(pitId, isPit: true, request.PitKeepAlive);
+            lock (pit.Gate)
+            {
+                if (pit.Closed)
+                {
+                    throw SearchContexts.Missing(pitId);
+                }
+
+                var answer = Run(pit.Targets, request.WithPitTiebreaker());
+                answer.Insert(0, "pit_id", pit.Id);
+                return answer;
+            }
+        }
+
+        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
+        if (scroll is not null)
+        {
+            if (request.From > 0)
+            {
+                throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: using [from] is not allowed in a scroll context;");
+            }
+
+            if (request.SearchAfter is not null)
+            {
+                throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [search_after] cannot be used in a scroll context;");
+            }
+
+            var context = contexts.Open(indices, isPit: false, request, SearchContexts.ParseKeepAlive(scroll, "scroll"));
+            return NextScrollPage(context);
+        }
+
+        var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
         try
         {
-            var hits = new List<Hit>();
-            long total = 0;
-            var wanted = Math.Max(1, request.From + request.Size);
-            var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
-            foreach (var index in indices)
-            {
-                var query = new QueryTranslator(index).Translate(request.Query);
-                var searcher = index.AcquireSearcher();
-                acquired.Add((index, searcher));
-                perIndexQueries.Add((index, searcher, query));
-                var (indexHits, indexTotal) = Collect(index, searcher, query, request, wanted);
-                hits.AddRange(indexHits);
-                total += indexTotal;
-            }
-
-            var ordered = Order(hits, request).ToList();
-            if (request.MinScore is { } min)
-            {
-                var before = ordered.Count;
-                ordered = ordered.Where(h => h.Score >= min).ToList();
-                total -= before - ordered.Count;
-            }
-
-            var page = ordered.Skip(request.From).Take(request.Size).ToList();
-            var response = new JsonObject
-            {
-                ["took"] = 0,
-                ["timed_out"] = false,
-                ["_shards"] = Shards(indices.Count),
-                ["hits"] = HitsObject(request, page, total, ordered),
-            };
-            if (request.Aggregations is not null)
-            {
-                response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys);
-            }
-
-            response["took"] = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            return response;
+            return Run(targets, request.WithImplicitSort(pit: false));
         }
         finally
         {
-            foreach (var (index, searcher) in acquired)
+            foreach (var target in targets)
             {
-                index.ReleaseSearcher(searcher);
+                target.Index.ReleaseSearcher(target.Searcher);
             }
         }
     }
+
+    /// <summary>The next page of a scroll (<c>POST /_search/scroll</c>).</summary>
+    public JsonObject Scroll(string scrollId, TimeSpan? keepAlive) => NextScrollPage(contexts.Use(scrollId, isPit: false, keepAlive));
+
+    /// <summary>Opens a point in time on the indices of <paramref name="indexExpression"/>.</summary>
+    public SearchContexts.Context OpenPointInTime(string indexExpression, TimeSpan keepAlive, Func<string, string?> param) =>
+        contexts.Open(catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards"))),
+            isPit: true, scroll: null, keepAlive);
+
+    private JsonObject NextScrollPage(SearchContexts.Context context)
+    {
+        lock (context.Gate)
+        {
+            if (context.Closed)
+            {
+                throw SearchContexts.Missing(context.Id);
+            }
+
+            var answer = Run(context.Targets, context.Scroll!.Page(context.Position));
+            context.Position += answer["hits"]!["hits"]!.AsArray().Count;
+            answer.Insert(0, "_scroll_id", context.Id);
+            return answer;
+        }
+    }
+
+    private JsonObject Run(IReadOnlyList<SearchTarget> targets, SearchRequest request)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var hits = new List<Hit>();
+        long total = 0;
+        var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
+        foreach (var target in targets)
+        {
+            var query = new QueryTranslator(target.Index).Translate(request.Query);
+            perIndexQueries.Add((target.Index, target.Searcher, query));
+            // search_after pages read past every earlier hit, so each index hands over all its matches.
+            var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
+            var (indexHits, indexTotal) = Collect(target, query, request, wanted);
+            hits.AddRange(indexHits);
+            total += indexTotal;
+        }
+
+        var ordered = Order(hits, request).ToList();
+        if (request.MinScore is { } min)
+        {
+            var before = ordered.Count;
+            ordered = ordered.Where(h => h.Score >= min).ToList();
+            total -= before - ordered.Count;
+        }
+
+        var page = (request.SearchAfter is { } after ? ordered.Where(h => IsAfter(h, after, request)) : ordered).Skip(request.From).Take(request.Size).ToList();
+        var response = new JsonObject
+        {
+            ["took"] = 0,
+            ["timed_out"] = false,
+            ["_shards"] = Shards(targets.Count),
+            ["hits"] = HitsObject(request, page, total, ordered),
+        };
+        if (request.Aggregations is not null)
+        {
+            response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys);
+        }
+
+        response["took"] = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return response;
+    }
+
+    // Strictly after the cursor in the request's sort order.
+    private static bool IsAfter(Hit hit, JsonArray after, SearchRequest request)
+    {
+        for (var i = 0; i < request.Sort.Count; i++)
+        {
+            var c = CompareValues(hit.SortValues![i], CursorValue(after[i]));
+            if (c != 0)
+            {
+                return request.Sort[i].Descending ? c < 0 : c > 0;
+            }
+        }
+
+        return false;
+    }
+
+    private static object? CursorValue(JsonNode? value) => value switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.Number => v.GetValue<double>(),
+        JsonValue v when v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => v.GetValue<bool>() ? 1.0 : 0.0,
+        _ => throw EsException.IllegalArgument($"Failed to parse search_after value [{value.ToJsonString()}]"),
+    };
 
     public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param)
     {
@@ -78,7 +175,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
         }
 
         var q = param("q") is { } text ? new JsonObject { ["query_string"] = new JsonObject { ["query"] = text } } : body?["query"];
-        var indices = catalog.Resolve(indexExpression);
+        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
         long count = 0;
         foreach (var index in indices)
         {
@@ -94,8 +191,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
         return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count) };
     }
 
-    private static (List<Hit>, int) Collect(SearchIndex index, IndexSearcher searcher, Query query, SearchRequest request, int wanted)
+    private static (List<Hit>, int) Collect(SearchTarget target, Query query, SearchRequest request, int wanted)
     {
+        var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         if (request.Sort.Count == 0)
         {
@@ -117,6 +215,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
                 {
                     "_score" => (object)sd.Score,
                     "_doc" => sd.Doc,
+                    "_shard_doc" => ((long)target.Shard << 32) | (uint)sd.Doc,
                     _ => SortValue(fd.Fields[i]),
                 };
             }
@@ -146,7 +245,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, string nodeId)
         {
             case "_score":
                 return new SortField(null, SortFieldType.SCORE, !key.Descending);
-            case "_doc":
+            case "_doc" or "_shard_doc":
                 return new SortField(null, SortFieldType.DOC, key.Descending);
         }
 

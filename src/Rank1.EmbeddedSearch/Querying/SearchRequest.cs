@@ -16,7 +16,7 @@ internal sealed class SearchRequest
     private static readonly HashSet<string> KnownKeys = new(StringComparer.Ordinal)
     {
         "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
-        "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after",
+        "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after", "search_after", "pit",
     };
 
     public JsonNode? Query { get; private set; }
@@ -48,6 +48,44 @@ internal sealed class SearchRequest
 
     public bool SortsByScore => Sort.Count == 0 || Sort.Any(s => s.Field == "_score");
 
+    /// <summary>The sort values of the last hit of the previous page; hits after them are answered.</summary>
+    public JsonArray? SearchAfter { get; private set; }
+
+    /// <summary>The point in time to search (<c>pit.id</c>), and the keep-alive to renew it with.</summary>
+    public string? PitId { get; private set; }
+
+    public TimeSpan? PitKeepAlive { get; private set; }
+
+    /// <summary>
+    /// A copy that reads from <paramref name="from"/> with the same size (the next page of a scroll, which the
+    /// result window does not bound).
+    /// </summary>
+    public SearchRequest Page(int from)
+    {
+        var page = (SearchRequest)MemberwiseClone();
+        page.From = from;
+        return page;
+    }
+
+    /// <summary>
+    /// The sort a search runs with: a point in time adds Elasticsearch's implicit <c>_shard_doc</c> tiebreaker, and
+    /// a point in time or <c>search_after</c> with no sort sorts by <c>_score</c> so that hits carry sort values.
+    /// </summary>
+    public SearchRequest WithPitTiebreaker() => WithImplicitSort(pit: true);
+
+    public SearchRequest WithImplicitSort(bool pit)
+    {
+        if (!pit && (SearchAfter is null || Sort.Count > 0))
+        {
+            return this;
+        }
+
+        var sorted = (SearchRequest)MemberwiseClone();
+        SortKey[] keys = Sort.Count == 0 ? [new SortKey("_score", true)] : [.. Sort];
+        sorted.Sort = pit && !keys.Any(k => k.Field == "_shard_doc") ? [.. keys, new SortKey("_shard_doc", false)] : keys;
+        return sorted;
+    }
+
     public static SearchRequest Parse(JsonObject? body, Func<string, string?> param)
     {
         var r = new SearchRequest();
@@ -78,6 +116,17 @@ internal sealed class SearchRequest
             r.TrackScores = body["track_scores"]?.GetValue<bool>() ?? false;
             r.MinScore = body["min_score"] is { } ms ? ms.GetValue<double>() : null;
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
+            r.SearchAfter = body["search_after"] switch
+            {
+                null => null,
+                JsonArray after => after,
+                _ => throw EsException.Parsing("[search_after] must be an array of sort values"),
+            };
+            if (body["pit"] is { } pit)
+            {
+                r.PitId = pit["id"]?.GetValue<string>() ?? throw EsException.Parsing("[pit] requires [id]");
+                r.PitKeepAlive = pit["keep_alive"] is { } keepAlive ? SearchContexts.ParseKeepAlive(keepAlive.ToString(), "keep_alive") : null;
+            }
         }
 
         if (param("q") is { } q)
@@ -125,6 +174,20 @@ internal sealed class SearchRequest
         if (r.Size < 0)
         {
             throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{r.Size}]");
+        }
+
+        if (r.SearchAfter is not null)
+        {
+            if (r.From > 0)
+            {
+                throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [from] parameter must be set to 0 when [search_after] is used;");
+            }
+
+            var sortCount = r.PitId is null ? Math.Max(1, r.Sort.Count) : r.WithPitTiebreaker().Sort.Count;
+            if (r.SearchAfter.Count != sortCount)
+            {
+                throw EsException.IllegalArgument($"search_after has {r.SearchAfter.Count} value(s) but sort has {sortCount}.");
+            }
         }
 
         if (r.From + r.Size > MaxResultWindow)

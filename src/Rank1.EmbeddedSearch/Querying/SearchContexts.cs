@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using Lucene.Net.Search;
+using Rank1.EmbeddedSearch.Indexing;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>One index of a search and the snapshot it reads; <paramref name="Shard"/> numbers it within the search (for <c>_shard_doc</c>).</summary>
+internal sealed record SearchTarget(SearchIndex Index, IndexSearcher Searcher, int Shard);
+
+/// <summary>
+/// Scroll and point-in-time contexts: each holds the index snapshots it was opened on until it is cleared or its
+/// keep-alive runs out (measured on the injected <see cref="TimeProvider"/>; every use renews it), as in
+/// Elasticsearch, so later writes do not move its pages.
+/// </summary>
+internal sealed class SearchContexts(TimeProvider time) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Context> _contexts = new(StringComparer.Ordinal);
+
+    internal sealed class Context(string id, bool isPit, IReadOnlyList<SearchTarget> targets, SearchRequest? scroll)
+    {
+        public string Id { get; } = id;
+
+        public bool IsPit { get; } = isPit;
+
+        public IReadOnlyList<SearchTarget> Targets { get; } = targets;
+
+        /// <summary>The scroll's own search; null for a point in time.</summary>
+        public SearchRequest? Scroll { get; } = scroll;
+
+        /// <summary>How many hits the scroll has handed out.</summary>
+        public int Position { get; set; }
+
+        public DateTimeOffset Expires { get; set; }
+
+        public Lock Gate { get; } = new();
+
+        public bool Closed { get; set; }
+    }
+
+    public int Count
+    {
+        get
+        {
+            Sweep();
+            return _contexts.Count;
+        }
+    }
+
+    /// <summary>Opens a context on fresh snapshots of <paramref name="indices"/>.</summary>
+    public Context Open(IReadOnlyList<SearchIndex> indices, bool isPit, SearchRequest? scroll, TimeSpan keepAlive)
+    {
+        Sweep();
+        var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
+        var context = new Context(NewId(), isPit, targets, scroll) { Expires = time.GetUtcNow() + keepAlive };
+        _contexts[context.Id] = context;
+        return context;
+    }
+
+    /// <summary>The live context of that id, its keep-alive renewed; 404 <c>search_context_missing_exception</c> otherwise.</summary>
+    public Context Use(string id, bool isPit, TimeSpan? keepAlive)
+    {
+        Sweep();
+        if (!_contexts.TryGetValue(id, out var context) || context.IsPit != isPit)
+        {
+            throw Missing(id);
+        }
+
+        if (keepAlive is { } renew)
+        {
+            context.Expires = time.GetUtcNow() + renew;
+        }
+
+        return context;
+    }
+
+    /// <summary>Clears the contexts of these ids (all of one kind when null); the number freed.</summary>
+    public int Clear(IEnumerable<string>? ids, bool isPit)
+    {
+        Sweep();
+        var freed = 0;
+        foreach (var id in ids ?? _contexts.Where(c => c.Value.IsPit == isPit).Select(c => c.Key).ToArray())
+        {
+            if (_contexts.TryGetValue(id, out var context) && context.IsPit == isPit && _contexts.TryRemove(id, out _))
+            {
+                Release(context);
+                freed++;
+            }
+        }
+
+        return freed;
+    }
+
+    /// <summary>The ids of the live contexts of one kind.</summary>
+    public string[] OpenIds(bool isPit)
+    {
+        Sweep();
+        return _contexts.Where(c => c.Value.IsPit == isPit).Select(c => c.Key).ToArray();
+    }
+
+    /// <summary>Frees every context whose keep-alive has run out.</summary>
+    public void Sweep()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (id, context) in _contexts)
+        {
+            if (context.Expires <= now && _contexts.TryRemove(id, out _))
+            {
+                Release(context);
+            }
+        }
+    }
+
+    public static EsException Missing(string id) => new(404, "search_context_missing_exception", $"No search context found for id [{id}]");
+
+    /// <summary>An Elasticsearch time value (<c>30s</c>, <c>1m</c>, <c>500ms</c>, <c>2h</c>, <c>1d</c>, <c>-1</c> not allowed here).</summary>
+    public static TimeSpan ParseKeepAlive(string value, string name)
+    {
+        var text = value.Trim();
+        var digits = text.TakeWhile(char.IsAsciiDigit).Count();
+        if (digits > 0 && long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            TimeSpan? parsed = text[digits..].ToLowerInvariant() switch
+            {
+                "nanos" => TimeSpan.FromTicks(n / 100),
+                "micros" => TimeSpan.FromMicroseconds(n),
+                "ms" => TimeSpan.FromMilliseconds(n),
+                "s" => TimeSpan.FromSeconds(n),
+                "m" => TimeSpan.FromMinutes(n),
+                "h" => TimeSpan.FromHours(n),
+                "d" => TimeSpan.FromDays(n),
+                _ => null,
+            };
+            if (parsed is { } keepAlive)
+            {
+                return keepAlive;
+            }
+        }
+
+        throw new EsException(400, "parse_exception", $"failed to parse setting [{name}] with value [{value}] as a time value: unit is missing or unrecognized");
+    }
+
+    public void Dispose()
+    {
+        foreach (var id in _contexts.Keys)
+        {
+            if (_contexts.TryRemove(id, out var context))
+            {
+                Release(context);
+            }
+        }
+    }
+
+    private static void Release(Context context)
+    {
+        lock (context.Gate)
+        {
+            if (context.Closed)
+            {
+                return;
+            }
+
+            context.Closed = true;
+            foreach (var target in context.Targets)
+            {
+                try
+                {
+                    target.Index.ReleaseSearcher(target.Searcher);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The index was deleted while the context held it.
+                }
+            }
+        }
+    }
+
+    private static string NewId() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_');
+}
