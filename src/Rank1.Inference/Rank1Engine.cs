@@ -500,13 +500,13 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
     /// <summary>
     /// Reasoning that did not end with &lt;/think&gt;, as the reference scores it: the prompt is followed by "\n", the
-    /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt;. Returns the cut reasoning and the tokens to feed.
+    /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt; ("\n\n" when nothing was generated).
+    /// Returns the cut reasoning and the tokens to feed.
     /// </summary>
     internal (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated)
     {
         var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
-        var suffix = reasoning.Length == 0 ? "\n" : $"\n{reasoning}\n";
-        return (reasoning, [.. Tokenizer.EncodeText(suffix), _ids.ThinkEnd]);
+        return (reasoning, [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), _ids.ThinkEnd]);
     }
 
     /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>

@@ -20,6 +20,28 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.Equal(Engine.TokenIds.ThinkStart, actual[^1]);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void EncodePrompt_PresentButEmptyTitle_IsJoinedAsTheReferenceDoes(string title)
+    {
+        var input = new Rank1Input("why do onions make people cry", "Cutting an onion releases a gas.", title);
+        var expected = fx.Oracle.Encode(ReferencePrompt(input.Query, $"{title} {input.Text}")).Select(i => (int)i).ToArray();
+        Assert.Equal(expected, Engine.EncodePrompt(input));
+    }
+
+    [Fact]
+    public void EncodePrompt_InstructionsEqualToTheQuery_AreNotRepeated()
+    {
+        var input = new Rank1Input("Find passages about onions.", "Cutting an onion releases a gas.", Instructions: "Find passages about onions.");
+        var expected = fx.Oracle.Encode(ReferencePrompt(input.Query, input.Text)).Select(i => (int)i).ToArray();
+        Assert.Equal(expected, Engine.EncodePrompt(input));
+    }
+
+    /// <summary>The reference's prompt text, written out here rather than built by the code under test.</summary>
+    private static string ReferencePrompt(string query, string passage) =>
+        $"Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.\nQuery: {query}\nPassage: {passage}\n<think>";
+
     [Fact]
     public void Judge_PassageContainsThinkMarker_IsNotInjected()
     {
@@ -41,7 +63,7 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.Equal(12, trace.Generated.Count);
         var cut = Rank1Prompt.CutToLastSentence(Engine.Tokenizer.Decode(trace.Generated)).Trim();
         Assert.Equal(cut, trace.Judgement.Reasoning);
-        Assert.Equal([.. Engine.Tokenizer.EncodeText(cut.Length == 0 ? "\n" : $"\n{cut}\n"), ids.ThinkEnd], trace.Scored);
+        Assert.Equal([.. Engine.Tokenizer.EncodeText($"\n{cut}\n"), ids.ThinkEnd], trace.Scored);
         var recomputed = ScoreFrom(ModelRuns.LogitsInOneStep(Engine.Model, [.. trace.Prompt, .. trace.Scored]), ids);
         Assert.Equal(recomputed, trace.Judgement.Score, 4);
     }
@@ -93,7 +115,12 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
         var trace = Engine.JudgeTraced(Pair, new JudgeSettings { MaxThinkTokens = 0 }, CancellationToken.None);
         Assert.Equal(0, trace.Judgement.ReasoningTokens);
         Assert.Equal(string.Empty, trace.Judgement.Reasoning);
-        Assert.Equal([.. Engine.Tokenizer.EncodeText("\n"), Engine.TokenIds.ThinkEnd], trace.Scored);
+
+        // The reference rebuilds prompt + "\n" + cleaned + "\n</think>" and tokenizes it whole: with nothing
+        // generated that is "\n\n" (Qwen's single token 271) and then </think>.
+        var reference = fx.Oracle.Encode(ReferencePrompt(Pair.Query, $"{Pair.Title} {Pair.Text}") + "\n" + string.Empty + "\n</think>").Select(i => (int)i).ToArray();
+        Assert.Equal(reference, trace.Prompt.Concat(trace.Scored));
+        Assert.Equal([271, Engine.TokenIds.ThinkEnd], trace.Scored);
         var expected = ScoreFrom(ModelRuns.LogitsInOneStep(Engine.Model, [.. trace.Prompt, .. trace.Scored]), Engine.TokenIds);
         Assert.Equal(expected, trace.Judgement.Score, 4);
     }

@@ -10,15 +10,25 @@ public static class Rank1Prompt
     public const string Instruction = "Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.";
 
     /// <summary>Changes whenever the prompt text or scoring changes, so stored reasoning is never reused across versions.</summary>
-    public const string Version = "rank1-prompt-v1";
+    /// <remarks>v2: the reference's instruction and title joins and its forced end after empty reasoning.</remarks>
+    public const string Version = "rank1-prompt-v2";
 
-    /// <summary>The query as the model sees it: instructions are appended after one space.</summary>
-    public static string QueryText(string query, string? instructions) =>
-        string.IsNullOrWhiteSpace(instructions) ? query : $"{query} {instructions}";
+    /// <summary>
+    /// The query as the model sees it, as the reference builds it: with instructions, <c>f"{query} {instructions}".strip()</c>,
+    /// except that instructions equal to the query are not repeated; without, the query as given.
+    /// </summary>
+    public static string QueryText(string query, string? instructions)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return instructions is null || instructions == query ? query : PythonStrip($"{query} {instructions}");
+    }
 
-    /// <summary>The passage as the model sees it: a title is joined to the text by one space.</summary>
+    /// <summary>
+    /// The passage as the model sees it: a title that is present (even empty or blank) is joined to the text by one
+    /// space, as the reference's <c>f"{title} {text}"</c> does; no title, the text alone.
+    /// </summary>
     public static string PassageText(string? title, string text) =>
-        string.IsNullOrWhiteSpace(title) ? text : $"{title} {text}";
+        title is null ? text : $"{title} {text}";
 
     /// <summary>
     /// The user-text part of the prompt: everything before the <c>&lt;think&gt;</c> marker. It is tokenized with
@@ -31,6 +41,12 @@ public static class Rank1Prompt
     public static string Render(string queryText, string passageText) => TextBeforeThink(queryText, passageText) + "<think>";
 
     /// <summary>
+    /// The text fed between the reasoning and the forced <c>&lt;/think&gt;</c> marker, as the reference rebuilds the
+    /// input (<c>prompt + "\n" + cut + "\n&lt;/think&gt;"</c>): with no reasoning at all that is <c>"\n\n"</c>.
+    /// </summary>
+    public static string ForcedEndText(string cutReasoning) => $"\n{cutReasoning}\n";
+
+    /// <summary>
     /// Cuts reasoning back to its last sentence end (<c>.</c>, <c>!</c> or <c>?</c>), as the reference does when a
     /// budget or deadline stops the model. With no sentence end the whole reasoning is kept: there is nothing
     /// shorter that is a sentence, and dropping everything would discard all the model's work.
@@ -39,5 +55,24 @@ public static class Rank1Prompt
     {
         var end = reasoning.AsSpan().LastIndexOfAny('.', '!', '?');
         return end < 0 ? reasoning : reasoning[..(end + 1)];
+    }
+
+    /// <summary>Python's <c>str.strip()</c>: .NET's white space plus the separators U+001C to U+001F, which Python strips too.</summary>
+    private static string PythonStrip(string text)
+    {
+        static bool Space(char c) => char.IsWhiteSpace(c) || c is >= '\u001c' and <= '\u001f';
+        var start = 0;
+        var end = text.Length;
+        while (start < end && Space(text[start]))
+        {
+            start++;
+        }
+
+        while (end > start && Space(text[end - 1]))
+        {
+            end--;
+        }
+
+        return text[start..end];
     }
 }

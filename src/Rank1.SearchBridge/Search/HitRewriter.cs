@@ -21,7 +21,8 @@ internal static class HitRewriter
     public static (string? Title, string Text) Passage(JsonObject hit, IReadOnlyList<string> fields, string? titleField)
     {
         var text = string.Join(' ', fields.SelectMany(f => Values(hit, f)));
-        var title = titleField is null ? null : Values(hit, titleField).FirstOrDefault();
+        // A title that is present counts even when empty: the reference joins it ("{title} {text}") all the same.
+        var title = titleField is null ? null : JsonPaths.Values(hit["_source"], titleField).FirstOrDefault() ?? Values(hit, titleField).FirstOrDefault();
         return (title, text);
     }
 

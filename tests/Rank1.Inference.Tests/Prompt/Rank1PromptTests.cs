@@ -20,12 +20,23 @@ public sealed class Rank1PromptTests
         Assert.Equal("capital of france", Rank1Prompt.QueryText("capital of france", "  "));
     }
 
+    [Theory]
+    [InlineData(" capital of france ", "Only French.", "capital of france  Only French.")] // f"{q} {i}".strip(): inner spaces kept
+    [InlineData("capital of france\n", "", "capital of france")] // stripped even with empty instructions
+    [InlineData("\u001fq", "i\u001c", "q i")] // Python strips the separators U+001C..U+001F too
+    [InlineData("Find a proof.", "Find a proof.", "Find a proof.")] // instructions equal to the query are not repeated
+    [InlineData(" q ", null, " q ")] // no instructions: the query as given
+    public void QueryText_IsTheReferenceJoin(string query, string? instructions, string expected) =>
+        Assert.Equal(expected, Rank1Prompt.QueryText(query, instructions));
+
     [Fact]
     public void PassageText_JoinsTitleAndTextWithOneSpace()
     {
         Assert.Equal("Paris Paris is the capital.", Rank1Prompt.PassageText("Paris", "Paris is the capital."));
         Assert.Equal("Paris is the capital.", Rank1Prompt.PassageText(null, "Paris is the capital."));
-        Assert.Equal("Paris is the capital.", Rank1Prompt.PassageText("", "Paris is the capital."));
+        // A title that is present is joined even when empty or blank, as the reference's f"{title} {text}".
+        Assert.Equal(" Paris is the capital.", Rank1Prompt.PassageText("", "Paris is the capital."));
+        Assert.Equal("   Paris is the capital.", Rank1Prompt.PassageText("  ", "Paris is the capital."));
     }
 
     [Theory]
