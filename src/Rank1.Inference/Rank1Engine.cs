@@ -227,24 +227,28 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return await Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, skipIfLate: false, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         return traces.Select(t => t!.Judgement).ToArray();
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<Rank1Judgement?>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+    public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch > 1)
         {
-            var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, skipIfLate: true, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return traces.Select(t => t?.Judgement).ToArray();
+            var encoded = WindowRows(query, instructions, passages, settings, cancellationToken);
+            var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
+            var traces = await ScheduleAsync(rows, cancellationToken).ConfigureAwait(false);
+            var next = 0;
+            return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
 
         return await Task.Run(() =>
         {
-            var results = new Rank1Judgement?[passages.Count];
+            var results = new PassageResult[passages.Count];
+            Array.Fill(results, PassageResult.NotStarted);
             for (var i = 0; i < passages.Count; i++)
             {
                 if (settings?.Deadline is { } d && _time.GetUtcNow() >= d)
@@ -252,11 +256,51 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
                     break;
                 }
 
-                results[i] = Judge(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken);
+                try
+                {
+                    results[i] = PassageResult.Judged(Judge(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken));
+                }
+                catch (Rank1InputException ex)
+                {
+                    results[i] = PassageResult.Failed(ex.Message);
+                }
             }
 
-            return (IReadOnlyList<Rank1Judgement?>)results;
+            return (IReadOnlyList<PassageResult>)results;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The window's passages, each encoded within the deadline: a batch row to judge, or a result already known (failed
+    /// because of its input, or not started when the deadline passed during tokenizing).
+    /// </summary>
+    private (BatchRow? Row, PassageResult? Known)[] WindowRows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
+        CancellationToken cancellationToken)
+    {
+        using var deadline = settings?.Deadline is { } d ? new CancellationTokenSource(Max(d - _time.GetUtcNow(), TimeSpan.Zero), _time) : null;
+        using var linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var token = linked?.Token ?? cancellationToken;
+        var results = new (BatchRow? Row, PassageResult? Known)[passages.Count];
+        for (var i = 0; i < passages.Count; i++)
+        {
+            try
+            {
+                var (prompt, truncated) = EncodePrompt(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, token);
+                results[i] = (new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: true, cancellationToken, truncated), null);
+            }
+            catch (Rank1InputException ex)
+            {
+                results[i] = (null, PassageResult.Failed(ex.Message));
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The deadline passed while tokenizing: this passage and the rest are not started.
+                results.AsSpan(i).Fill((null, PassageResult.NotStarted));
+                break;
+            }
+        }
+
+        return results;
     }
 
     /// <summary>Shared prefixes shorter than this are not worth a pinned cache: each passage is judged alone.</summary>
@@ -313,7 +357,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        var rows = Rows(query, instructions, passages, settings, skipIfLate: false, cancellationToken);
+        var rows = Rows(query, instructions, passages, settings, cancellationToken);
         if (rows.Length == 0)
         {
             return [];
@@ -336,15 +380,14 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
     }
 
-    private BatchRow[] Rows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, bool skipIfLate,
-        CancellationToken cancellationToken)
-    {
-        return passages.Select(p =>
+    /// <summary>Every passage as a batch row (a passage that cannot be judged fails the call: all of them are wanted).</summary>
+    private BatchRow[] Rows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
+        CancellationToken cancellationToken) =>
+        passages.Select(p =>
         {
             var (prompt, truncated) = EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken);
-            return new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate, cancellationToken, truncated);
+            return new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
         }).ToArray();
-    }
 
     /// <summary>Queues rows with the cross-request scheduler and waits for all of them; the caller's cancellation returns at once.</summary>
     private async Task<JudgeTrace?[]> ScheduleAsync(BatchRow[] rows, CancellationToken cancellationToken)

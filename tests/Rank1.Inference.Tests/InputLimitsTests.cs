@@ -76,6 +76,44 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.Contains("4096", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task JudgeWindow_OnePassagePastTheContext_FailsAloneAndTheOthersAreJudged(int maxBatch)
+    {
+        // Caps above the context (only possible inside the engine) let a passage overflow it: an input error.
+        using var engine = new Rank1Engine(Rank1.Inference.Decoding.CausalLm.Load(ModelFolder.Open(TestPaths.TinyModel), ExecutionProviderKind.Cpu), Engine.Tokenizer, Engine.TokenIds, 4,
+            TimeProvider.System, maxBatch, maxQueryTokens: 512, maxPassageTokens: 8000);
+        (string? Title, string Text)[] window =
+        [
+            ("Onion tears", "Cutting an onion releases a gas that irritates the eyes."),
+            ("Essay", string.Concat(Enumerable.Repeat("tear ", 4200))),
+            (null, "Onions were grown in ancient Egypt."),
+        ];
+
+        var results = await engine.JudgeWindowAsync(Query, null, window, new JudgeSettings { MaxThinkTokens = 4 });
+
+        Assert.Null(results[1].Judgement);
+        Assert.Contains("4096", results[1].Error, StringComparison.Ordinal);
+        foreach (var i in new[] { 0, 2 })
+        {
+            Assert.Null(results[i].Error);
+            var alone = engine.Judge(new Rank1Input(Query, window[i].Text, window[i].Title), new JudgeSettings { MaxThinkTokens = 4 });
+            Assert.Equal(alone.Reasoning, results[i].Judgement!.Reasoning);
+            Assert.InRange(Math.Abs(alone.Score - results[i].Judgement!.Score), 0, 1e-4);
+        }
+    }
+
+    [Fact]
+    public async Task JudgeWindow_DeadlinePassedBeforeTokenizing_StartsNothing()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var engine = new Rank1Engine(Engine.Model, Engine.Tokenizer, Engine.TokenIds, 4, time, maxBatch: 2); // shares the fixture's model; no row starts, so no batch thread
+        var results = await engine.JudgeWindowAsync(Query, null, [(null, new string('a', 30_000)), (null, "Onions.")],
+            new JudgeSettings { Deadline = time.GetUtcNow() - TimeSpan.FromSeconds(1) });
+        Assert.All(results, r => Assert.Same(PassageResult.NotStarted, r));
+    }
+
     [Fact]
     public void Load_CapsBeyondTheContext_FailNamingTheSetting()
     {

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -47,5 +49,120 @@ public sealed class HostileInputTests : IAsyncLifetime
                 Assert.False(fields.ContainsKey("_rank1.truncated"));
             }
         }
+    }
+}
+
+/// <summary>Failure isolation and the model circuit (issue #18 items 3 and 4), with a judge whose input errors are chosen by the test.</summary>
+public sealed class InputErrorIsolationTests
+{
+    private const string Body = """{"query":{"match":{"text":"onion"}}}""";
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Search_OnePassageCannotBeJudged_KeepsItsBackendPlaceAndTheRestIsReranked(bool batch)
+    {
+        var judge = new InputFailingJudge("soup");
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton(judge.As(batch)));
+        var backendOrder = await stack.BackendIdsAsync(Body);
+        Assert.Contains("d02", backendOrder.Take(5)); // "French onion soup ..." is in the window
+
+        var r = await stack.SearchAsync(Body);
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("partial", r.Rerank);
+        var window = backendOrder.Take(5).ToArray();
+        var judged = window.Where(id => id != "d02")
+            .Select((id, i) => (Id: id, Score: InputFailingJudge.Score(ProxyStack.Corpus.Single(c => c.Id == id).Text), Index: Array.IndexOf(window, id)))
+            .OrderByDescending(x => x.Score).ThenBy(x => x.Index).Select(x => x.Id);
+        Assert.Equal(judged.Append("d02").Concat(backendOrder.Skip(5)).Take(10), r.Ids);
+        var failed = r.Json["hits"]!["hits"]!.AsArray().Single(h => h!["_id"]!.GetValue<string>() == "d02")!["fields"]!;
+        Assert.Equal("failed", failed["_rank1.source"]![0]!.GetValue<string>());
+        Assert.Contains("context", failed["_rank1.error"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Search_RepeatedInputErrors_NeverOpenTheModelCircuitForOthers(bool batch)
+    {
+        var judge = new InputFailingJudge("toolong");
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" }, s => s.AddSingleton(judge.As(batch)));
+        for (var i = 0; i < 5; i++)
+        {
+            var bad = await stack.SearchAsync("""{"query":{"match":{"text":"onion toolong"}}}""");
+            Assert.Equal("fallback-error", bad.Rerank);
+            Assert.Contains("no passage of the window could be judged", bad.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        }
+
+        var good = await stack.SearchAsync(Body);
+        Assert.Equal("applied", good.Rerank);
+        Assert.Equal(Math.Min(5, (await stack.BackendIdsAsync(Body)).Length), judge.Judged);
+    }
+}
+
+/// <summary>A judge for which any query or passage containing <c>marker</c> is an input error; others get a score from their length.</summary>
+internal sealed class InputFailingJudge(string marker) : IPassageBatchJudge
+{
+    private int _judged;
+
+    public int Judged => _judged;
+
+    public string ModelId => "input-failing";
+
+    public static double Score(string text) => text.Length % 100 / 100.0;
+
+    /// <summary>This judge as the proxy should see it: a batch judge, or only a one-passage judge.</summary>
+    public IPassageJudge As(bool batch) => batch ? this : new OnePassageJudge(this);
+
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        if (input.Query.Contains(marker, StringComparison.Ordinal) || input.Text.Contains(marker, StringComparison.Ordinal))
+        {
+            throw new Rank1InputException("The prompt has 5000 tokens, which leaves less than 16 of the model's context of 4096 for reasoning.");
+        }
+
+        Interlocked.Increment(ref _judged);
+        var score = Score(input.Text);
+        return ValueTask.FromResult(new Rank1Judgement(score, score >= 0.5, "reasoned.", 1, ReasoningEnd.Finished, 10, TimeSpan.Zero, TimeSpan.Zero));
+    }
+
+    public async ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        var results = new List<Rank1Judgement>();
+        foreach (var p in passages)
+        {
+            results.Add(await JudgeAsync(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken));
+        }
+
+        return results;
+    }
+
+    public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        var results = new List<PassageResult>();
+        foreach (var p in passages)
+        {
+            try
+            {
+                results.Add(PassageResult.Judged(await JudgeAsync(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)));
+            }
+            catch (Rank1InputException ex)
+            {
+                results.Add(PassageResult.Failed(ex.Message));
+            }
+        }
+
+        return results;
+    }
+
+    private sealed class OnePassageJudge(IPassageJudge inner) : IPassageJudge
+    {
+        public string ModelId => inner.ModelId;
+
+        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+            inner.JudgeAsync(input, settings, cancellationToken);
     }
 }

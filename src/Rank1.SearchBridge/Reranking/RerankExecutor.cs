@@ -14,8 +14,15 @@ internal sealed record PassageToJudge(int Index, string? Title, string Text);
 /// <summary>A judged passage: <c>Source</c> is "computed" or "forced" (scored from reasoning the deadline cut short).</summary>
 internal sealed record PassageVerdict(int Index, Rank1Judgement Judgement, string Source);
 
+/// <summary>A passage that could not be judged because of its input: it keeps its backend order, with this reason on the hit.</summary>
+internal sealed record PassageFailure(int Index, string Reason);
+
 /// <summary>The result of reranking one window.</summary>
-internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed);
+internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed)
+{
+    /// <summary>Passages that could not be judged because of their input (the others were judged as usual).</summary>
+    public IReadOnlyList<PassageFailure> Failures { get; init; } = [];
+}
 
 /// <summary>
 /// Feeds the model carefully: a bounded queue in front of it (full, or the engine's own queue full:
@@ -23,7 +30,10 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
 /// around it (failing: <c>fallback-error</c>), and a deadline over the whole window. At the deadline the passage
 /// being judged is scored from its reasoning so far (the engine forces <c>&lt;/think&gt;</c>), and passages not
 /// yet started stay in backend order after the judged ones (<c>partial</c>). Nothing judged by then:
-/// <c>fallback-timeout</c>. Reranking never turns a working search into an error.
+/// <c>fallback-timeout</c>. A passage that cannot be judged because of its input (<see cref="Rank1InputException"/>)
+/// stays in backend order with its reason while the rest of the window is reranked (<c>partial</c>); input errors
+/// never count towards the model circuit, so one caller's documents or query cannot turn reranking off for others.
+/// Reranking never turns a working search into an error.
 /// </summary>
 internal sealed partial class RerankExecutor : IAsyncDisposable
 {
@@ -55,8 +65,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 MinimumThroughput = o.ModelFailuresBeforeBreak,
                 SamplingDuration = TimeSpan.FromMinutes(5),
                 BreakDuration = o.ModelBreakDuration,
-                // Cancellation and a full engine queue say nothing about the model's health.
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException)),
+                // Cancellation, a full engine queue and a caller's input say nothing about the model's health.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException or Rank1InputException)),
             })
             .Build();
     }
@@ -90,6 +100,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
 
                 var verdicts = new List<PassageVerdict>(passages.Count);
+                var failures = new List<PassageFailure>();
                 var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
                 try
                 {
@@ -104,9 +115,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                             cancellationToken).ConfigureAwait(false);
                         for (var i = 0; i < passages.Count; i++)
                         {
-                            if (judgements[i] is { } judgement)
+                            if (judgements[i].Judgement is { } judgement)
                             {
                                 verdicts.Add(Verdict(passages[i], judgement));
+                            }
+                            else if (judgements[i].Error is { } error)
+                            {
+                                failures.Add(new PassageFailure(passages[i].Index, error));
                             }
                         }
                     }
@@ -119,11 +134,18 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                                 break;
                             }
 
-                            var judgement = await _modelBreaker.ExecuteAsync(
-                                static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
-                                (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
-                                cancellationToken).ConfigureAwait(false);
-                            verdicts.Add(Verdict(p, judgement));
+                            try
+                            {
+                                var judgement = await _modelBreaker.ExecuteAsync(
+                                    static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
+                                    (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
+                                    cancellationToken).ConfigureAwait(false);
+                                verdicts.Add(Verdict(p, judgement));
+                            }
+                            catch (Rank1InputException ex)
+                            {
+                                failures.Add(new PassageFailure(p.Index, ex.Message));
+                            }
                         }
                     }
                 }
@@ -141,10 +163,17 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started);
                 }
 
-                var status = verdicts.Count == 0 ? RerankStatus.FallbackTimeout
-                    : verdicts.Count < passages.Count || verdicts.Any(v => v.Source == "forced") ? RerankStatus.Partial
-                    : RerankStatus.Applied;
-                return Done(status, verdicts, status == RerankStatus.FallbackTimeout ? "the deadline passed before any passage was judged" : null, started);
+                var (status, reason) = verdicts.Count > 0
+                    ? (verdicts.Count < passages.Count || verdicts.Any(v => v.Source == "forced") ? RerankStatus.Partial : RerankStatus.Applied, (string?)null)
+                    : failures.Count > 0
+                        ? (RerankStatus.FallbackError, $"no passage of the window could be judged: {failures[0].Reason}")
+                        : (RerankStatus.FallbackTimeout, "the deadline passed before any passage was judged");
+                if (failures.Count > 0)
+                {
+                    _metrics.PassagesFailed.Inc(failures.Count);
+                }
+
+                return Done(status, verdicts, reason, started) with { Failures = failures };
             }
         }
         finally

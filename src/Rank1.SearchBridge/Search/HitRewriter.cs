@@ -65,6 +65,14 @@ internal static class HitRewriter
             }
         }
 
+        // A passage that could not be judged keeps its backend place; the hit says why.
+        foreach (var failure in outcome?.Failures ?? [])
+        {
+            var fields = Fields(hits[failure.Index]);
+            fields["_rank1.source"] = new JsonArray("failed");
+            fields["_rank1.error"] = new JsonArray(failure.Reason);
+        }
+
         var page = ordered.Skip(from).Take(size).Select(h => (JsonNode)h.DeepClone()).ToArray();
         if (response["hits"] is JsonObject hitsObject)
         {
@@ -72,16 +80,24 @@ internal static class HitRewriter
         }
     }
 
-    private static void Annotate(JsonObject hit, PassageVerdict verdict, bool includeReasoning, bool explain)
+    /// <summary>The hit's <c>fields</c> object, added when it has none.</summary>
+    private static JsonObject Fields(JsonObject hit)
     {
-        var j = verdict.Judgement;
-        var original = hit["_score"]?.DeepClone();
-        hit["_score"] = j.Score;
         if (hit["fields"] is not JsonObject fields)
         {
             fields = new JsonObject();
             hit["fields"] = fields;
         }
+
+        return fields;
+    }
+
+    private static void Annotate(JsonObject hit, PassageVerdict verdict, bool includeReasoning, bool explain)
+    {
+        var j = verdict.Judgement;
+        var original = hit["_score"]?.DeepClone();
+        hit["_score"] = j.Score;
+        var fields = Fields(hit);
 
         // Elasticsearch's "fields" hold arrays: official clients read these without custom types.
         fields["_rank1.score"] = new JsonArray(j.Score);
