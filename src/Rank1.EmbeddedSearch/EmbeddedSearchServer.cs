@@ -95,6 +95,11 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
 
             try
             {
+                if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false))
+                {
+                    return;
+                }
+
                 await next(context).ConfigureAwait(false);
                 await EsHttp.AnswerUnroutedAsync(context).ConfigureAwait(false);
             }

@@ -286,4 +286,40 @@ public sealed class FidelityTests : IAsyncLifetime
             Assert.Null(head.Body);
         }
     }
+
+    [Theory]
+    [InlineData("text/plain", 406, """{"error":"Content-Type header [text/plain] is not supported","status":406}""")]
+    [InlineData("application/x-www-form-urlencoded", 406, """{"error":"Content-Type header [application/x-www-form-urlencoded] is not supported","status":406}""")]
+    [InlineData(null, 406, """{"error":"Content-Type header is missing","status":406}""")]
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=8", 200, null)]
+    [InlineData("application/json; charset=UTF-8", 200, null)]
+    public async Task ContentType_OfABody_IsCheckedAsElasticsearchDoes(string? contentType, int status, string? answer)
+    {
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/books/_search") { Content = new ByteArrayContent("{\"size\":0}"u8.ToArray()) };
+        if (contentType is not null)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        using var response = await http.SendAsync(request);
+        Assert.Equal(status, (int)response.StatusCode);
+        if (answer is not null)
+        {
+            Assert.Equal(answer, await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task CompatibleWith_AnOldMajor_IsA400MediaTypeError()
+    {
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/books/_search");
+        request.Headers.TryAddWithoutValidation("Accept", "application/vnd.elasticsearch+json; compatible-with=7");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(400, (int)response.StatusCode);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
+        Assert.Equal("media_type_header_exception", error["type"]!.GetValue<string>());
+        Assert.StartsWith("Accept version must be either version 9 or 8, but found 7.", error["caused_by"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 }

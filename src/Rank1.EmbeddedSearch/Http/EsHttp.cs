@@ -105,6 +105,62 @@ internal static class EsHttp
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
+    // The JSON media types this backend reads (Elasticsearch also reads smile, cbor and yaml; these it cannot).
+    private static readonly string[] ReadableMediaTypes =
+        ["application/json", "application/x-ndjson", "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson"];
+
+    /// <summary>
+    /// Elasticsearch's checks of the media types before any handler runs: a body needs a Content-Type it can read
+    /// (406 <c>Content-Type header [..] is not supported</c>, or <c>.. is missing</c>), and a <c>compatible-with</c>
+    /// version must be the current major or the one before (400 <c>media_type_header_exception</c>; not checked
+    /// when <paramref name="major"/> is null, as OpenSearch has no compatible-with). True when it answered.
+    /// </summary>
+    public static async Task<bool> RejectedMediaTypeAsync(HttpContext context, int? major)
+    {
+        var request = context.Request;
+        var hasBody = request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+        if (hasBody)
+        {
+            var contentType = request.Headers.ContentType;
+            string? problem = contentType.Count == 0 ? "Content-Type header is missing"
+                : Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType.ToString(), out var parsed)
+                  && ReadableMediaTypes.Contains(parsed.MediaType.Value?.ToLowerInvariant()) ? null
+                : $"Content-Type header [{string.Join(",", contentType.ToArray())}] is not supported";
+            if (problem is not null)
+            {
+                await WriteUnfilteredAsync(context, 406, new JsonObject { ["error"] = problem, ["status"] = 406 }).ConfigureAwait(false);
+                return true;
+            }
+        }
+
+        foreach (var header in major is null ? [] : new[] { "Accept", "Content-Type" })
+        {
+            var value = request.Headers[header].ToString();
+            var marker = value.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
+            if (marker < 0)
+            {
+                continue;
+            }
+
+            var version = new string(value[(marker + "compatible-with=".Length)..].TakeWhile(char.IsDigit).ToArray());
+            if (version != $"{major}" && version != $"{major - 1}")
+            {
+                var cause = $"{header} version must be either version {major} or {major - 1}, but found {version}. {header}={value}";
+                var error = new JsonObject
+                {
+                    ["root_cause"] = new JsonArray(new JsonObject { ["type"] = "media_type_header_exception", ["reason"] = $"Invalid media-type value on headers [{header}]" }),
+                    ["type"] = "media_type_header_exception",
+                    ["reason"] = $"Invalid media-type value on headers [{header}]",
+                    ["caused_by"] = new JsonObject { ["type"] = "status_exception", ["reason"] = cause },
+                };
+                await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = error, ["status"] = 400 }).ConfigureAwait(false);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     // Elasticsearch lists allowed methods in its enum's order.
     private static readonly string[] MethodOrder = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
 
