@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rank1.EmbeddedSearch.Http;
 
 namespace Rank1.EmbeddedSearch;
 
@@ -38,6 +39,15 @@ public sealed class EsException : Exception
         Extra = new Dictionary<string, string>();
     }
 
+    // A search-phase failure: Elasticsearch reports the shard-level cause as root cause, caused_by and failed_shards.
+    private EsException(int status, string type, string reason, EsException shardCause)
+        : this(status, type, reason)
+    {
+        ShardCause = shardCause;
+    }
+
+    private EsException? ShardCause { get; }
+
     /// <summary>HTTP status.</summary>
     public int Status { get; }
 
@@ -61,6 +71,21 @@ public sealed class EsException : Exception
             return o;
         }
 
+        if (ShardCause is { } shard)
+        {
+            var cause = shard.ToErrorObject().Without("root_cause");
+            return new JsonObject
+            {
+                ["root_cause"] = new JsonArray(cause.DeepClone()),
+                ["type"] = Type,
+                ["reason"] = Message,
+                ["phase"] = "query",
+                ["grouped"] = true,
+                ["failed_shards"] = new JsonArray(new JsonObject { ["shard"] = -1, ["index"] = null, ["reason"] = cause.DeepClone() }),
+                ["caused_by"] = cause,
+            };
+        }
+
         var error = Cause();
         error.Insert(0, "root_cause", new JsonArray(Cause()));
         return error;
@@ -71,6 +96,9 @@ public sealed class EsException : Exception
 
     internal static EsException IndexNotFound(string index) => new(404, "index_not_found_exception", $"no such index [{index}]",
         new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = index, ["index_uuid"] = "_na_", ["index"] = index });
+
+    /// <summary>A search whose every shard failed with <paramref name="cause"/>, with the cause's status.</summary>
+    internal static EsException AllShardsFailed(EsException cause) => new(cause.Status, "search_phase_execution_exception", "all shards failed", cause);
 
     internal static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
 

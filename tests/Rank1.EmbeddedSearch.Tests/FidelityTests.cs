@@ -119,13 +119,34 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal("""{"succeeded":true,"num_freed":1}""", cleared.Json.ToJsonString());
         var gone = await Es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = id });
         Assert.Equal(404, gone.Status);
-        Assert.Equal("search_context_missing_exception", gone.ErrorType);
+        Assert.Equal("search_phase_execution_exception", gone.ErrorType);
+        Assert.Equal("all shards failed", gone.ErrorReason);
+        var missing = $"No search context found for id [{id}]";
+        Assert.Equal(missing, gone.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
+        Assert.Equal("search_context_missing_exception", gone.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal(missing, gone.Json["error"]!["failed_shards"]![0]!["reason"]!["reason"]!.GetValue<string>());
         var again = await Es.SendAsync(HttpMethod.Delete, "/_search/scroll", new JsonObject { ["scroll_id"] = id });
         Assert.Equal(404, again.Status);
         Assert.Equal(0, again.Json["num_freed"]!.GetValue<int>());
 
         Assert.Equal(400, (await Es.PostAsync("/books/_search?scroll=1m", JsonNode.Parse("""{"from":2}"""))).Status);
         Assert.Equal("parse_exception", (await Es.PostAsync("/books/_search?scroll=soon", JsonNode.Parse("{}"))).ErrorType);
+    }
+
+    [Fact]
+    public async Task Scroll_OpenContextsAreBoundedAsInElasticsearch()
+    {
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.Equal(200, (await Es.GetAsync("/books/_search?scroll=1m&size=1")).Status);
+        }
+
+        var refused = await Es.GetAsync("/books/_search?scroll=1m&size=1");
+        Assert.Equal(429, refused.Status);
+        Assert.Equal("too_many_scroll_contexts_exception", refused.ErrorType);
+        var cleared = await Es.DeleteAsync("/_search/scroll/_all");
+        Assert.Equal(500, cleared.Json["num_freed"]!.GetValue<int>());
+        Assert.Equal(200, (await Es.GetAsync("/books/_search?scroll=1m&size=1")).Status);
     }
 
     [Fact]
@@ -144,7 +165,7 @@ public sealed class FidelityTests : IAsyncLifetime
         time.Advance(TimeSpan.FromSeconds(50));
         Assert.Equal(200, (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = scroll })).Status);
         time.Advance(TimeSpan.FromSeconds(11));
-        Assert.Equal("search_context_missing_exception", (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = scroll })).ErrorType);
+        Assert.Equal(404, (await es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = scroll })).Status);
         Assert.Equal(200, (await es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } })).Status);
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(404, (await es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } })).Status);
@@ -211,7 +232,7 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal("""{"succeeded":true,"num_freed":1}""", closed.Json.ToJsonString());
         var gone = await Es.PostAsync("/_search", new JsonObject { ["pit"] = new JsonObject { ["id"] = pit } });
         Assert.Equal(404, gone.Status);
-        Assert.Equal("search_context_missing_exception", gone.ErrorType);
+        Assert.Equal("search_context_missing_exception", gone.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
         Assert.Equal(404, (await Es.SendAsync(HttpMethod.Delete, "/_pit", new JsonObject { ["id"] = pit })).Status);
     }
 

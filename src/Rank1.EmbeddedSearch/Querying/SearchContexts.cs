@@ -48,10 +48,19 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
         }
     }
 
+    /// <summary>Elasticsearch's <c>search.max_open_scroll_context</c> default: each open scroll holds index snapshots.</summary>
+    public const int MaxOpenScrolls = 500;
+
     /// <summary>Opens a context on fresh snapshots of <paramref name="indices"/>.</summary>
     public Context Open(IReadOnlyList<SearchIndex> indices, bool isPit, SearchRequest? scroll, TimeSpan keepAlive)
     {
         Sweep();
+        if (!isPit && _contexts.Count(c => !c.Value.IsPit) >= MaxOpenScrolls)
+        {
+            throw new EsException(429, "too_many_scroll_contexts_exception",
+                $"Trying to create too many scroll contexts. Must be less than or equal to: [{MaxOpenScrolls}]. This limit can be set by changing the [search.max_open_scroll_context] setting.");
+        }
+
         var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
         var context = new Context(NewId(), isPit, targets, scroll) { Expires = time.GetUtcNow() + keepAlive };
         _contexts[context.Id] = context;
@@ -112,7 +121,9 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
         }
     }
 
-    public static EsException Missing(string id) => new(404, "search_context_missing_exception", $"No search context found for id [{id}]");
+    /// <summary>Elasticsearch's answer for an expired or cleared context: a query-phase failure caused by the missing context.</summary>
+    public static EsException Missing(string id) =>
+        EsException.AllShardsFailed(new EsException(404, "search_context_missing_exception", $"No search context found for id [{id}]"));
 
     /// <summary>An Elasticsearch time value (<c>30s</c>, <c>1m</c>, <c>500ms</c>, <c>2h</c>, <c>1d</c>, <c>-1</c> not allowed here).</summary>
     public static TimeSpan ParseKeepAlive(string value, string name)
