@@ -131,6 +131,10 @@ public sealed class FidelityTests : IAsyncLifetime
 
         Assert.Equal(400, (await Es.PostAsync("/books/_search?scroll=1m", JsonNode.Parse("""{"from":2}"""))).Status);
         Assert.Equal("parse_exception", (await Es.PostAsync("/books/_search?scroll=soon", JsonNode.Parse("{}"))).ErrorType);
+        var tooLong = await Es.PostAsync("/books/_search?scroll=2d", JsonNode.Parse("{}"));
+        Assert.Equal(400, tooLong.Status);
+        Assert.StartsWith("Keep alive for request (2d) is too large. It must be less than (1d).", tooLong.ErrorReason, StringComparison.Ordinal);
+        Assert.Equal(400, (await Es.PostAsync("/books/_pit?keep_alive=25h")).Status);
     }
 
     [Fact]

@@ -51,10 +51,14 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
     /// <summary>Elasticsearch's <c>search.max_open_scroll_context</c> default: each open scroll holds index snapshots.</summary>
     public const int MaxOpenScrolls = 500;
 
+    /// <summary>Elasticsearch's <c>search.max_keep_alive</c> default.</summary>
+    public static readonly TimeSpan MaxKeepAlive = TimeSpan.FromDays(1);
+
     /// <summary>Opens a context on fresh snapshots of <paramref name="indices"/>.</summary>
     public Context Open(IReadOnlyList<SearchIndex> indices, bool isPit, SearchRequest? scroll, TimeSpan keepAlive)
     {
         Sweep();
+        CheckKeepAlive(keepAlive);
         if (!isPit && _contexts.Count(c => !c.Value.IsPit) >= MaxOpenScrolls)
         {
             throw new EsException(429, "too_many_scroll_contexts_exception",
@@ -78,6 +82,7 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
 
         if (keepAlive is { } renew)
         {
+            CheckKeepAlive(renew);
             context.Expires = time.GetUtcNow() + renew;
         }
 
@@ -151,6 +156,25 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
 
         throw new EsException(400, "parse_exception", $"failed to parse setting [{name}] with value [{value}] as a time value: unit is missing or unrecognized");
     }
+
+    private static void CheckKeepAlive(TimeSpan keepAlive)
+    {
+        if (keepAlive > MaxKeepAlive)
+        {
+            throw EsException.IllegalArgument($"Keep alive for request ({Format(keepAlive)}) is too large. It must be less than ({Format(MaxKeepAlive)}). " +
+                "This limit can be set by changing the [search.max_keep_alive] cluster level setting.");
+        }
+    }
+
+    // As Elasticsearch prints a time value: in the largest whole unit.
+    private static string Format(TimeSpan t) => t switch
+    {
+        _ when t.Ticks % TimeSpan.TicksPerDay == 0 => $"{t.Ticks / TimeSpan.TicksPerDay}d",
+        _ when t.Ticks % TimeSpan.TicksPerHour == 0 => $"{t.Ticks / TimeSpan.TicksPerHour}h",
+        _ when t.Ticks % TimeSpan.TicksPerMinute == 0 => $"{t.Ticks / TimeSpan.TicksPerMinute}m",
+        _ when t.Ticks % TimeSpan.TicksPerSecond == 0 => $"{t.Ticks / TimeSpan.TicksPerSecond}s",
+        _ => $"{(long)t.TotalMilliseconds}ms",
+    };
 
     public void Dispose()
     {
