@@ -45,23 +45,112 @@ public sealed class EvalCommandTests
     }
 
     [Fact]
-    public async Task Eval_InterruptedRun_ResumesAndGivesTheSameResult()
+    public async Task Eval_InterruptedRun_ResumesFromThePartialFileAndGivesTheSameResult()
     {
         var dir = Directory.CreateTempSubdirectory("rank1-eval-resume-").FullName;
         var first = await Eval(dir);
         Assert.True(first.ExitCode == 0, first.Error);
         var proxyRun = Path.Combine(dir, "proxy.run");
         var complete = File.ReadAllLines(proxyRun);
+        Assert.False(File.Exists(proxyRun + ".partial")); // renamed into place when every topic was in
 
-        // Simulate a crash: the last three queries never finished, the last write was torn.
+        // Simulate a crash: the run never got its final name, the last three queries never finished, the last
+        // write (q8's block) was torn.
+        File.Delete(proxyRun);
         var keep = complete.Where(l => l.Split(' ')[0] is not ("q8" or "q9" or "q10")).ToList();
-        File.WriteAllText(proxyRun, string.Join('\n', keep) + "\nq8 Q0 onion-0");
+        File.WriteAllText(proxyRun + ".partial", string.Join('\n', keep) + "\nq8 Q0 onion-0");
 
         var second = await Eval(dir);
         Assert.True(second.ExitCode == 0, second.Error);
         Assert.Equal(JsonNode.Parse(first.Out)!["metrics"]!.ToJsonString(), JsonNode.Parse(second.Out)!["metrics"]!.ToJsonString());
         Assert.Equal(complete.Order(), File.ReadAllLines(proxyRun).Order());
+        Assert.False(File.Exists(proxyRun + ".partial"));
         Assert.Contains("7 resumed", second.Error, StringComparison.Ordinal);
+    }
+
+    private static string TrecFixture(string file) => Path.Combine(TestPaths.Fixture("trec_eval"), file);
+
+    /// <summary>A trec_eval mean ('all' line) from the fixture's official output.</summary>
+    private static double Oracle(string file, string measure) => double.Parse(
+        File.ReadAllLines(TrecFixture(file)).Select(l => l.Split('\t')).Single(p => p.Length == 3 && p[0].Trim() == measure && p[1] == "all")[2],
+        System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string TabSeparatedCopy(string dir, string name, string fixtureRun)
+    {
+        var path = Path.Combine(dir, name);
+        File.WriteAllLines(path, File.ReadAllLines(TrecFixture(fixtureRun)).Select(l => string.Join('\t', l.Split(' '))));
+        return path;
+    }
+
+    [Fact]
+    public async Task Eval_ExistingTabSeparatedRuns_AreReadAsTrecEvalReadsThemAndNeverRewritten()
+    {
+        // Both runs already in --run-out: nothing is searched (the URLs lead nowhere) and neither file is touched.
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-existing-").FullName;
+        var backend = TabSeparatedCopy(dir, "backend.run", "run.txt");
+        var proxy = TabSeparatedCopy(dir, "proxy.run", "run-good.txt");
+        var before = (File.ReadAllBytes(backend), File.ReadAllBytes(proxy));
+
+        var result = await CliRunner.RunAsync("eval", "--topics", TrecFixture("topics.tsv"), "--qrels", TrecFixture("qrels.txt"), "--index", "i",
+            "--backend", "http://127.0.0.1:9/", "--proxy", "http://127.0.0.1:9/", "--run-out", dir, "--json", "--metrics", "ndcg@10,map,p@5");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal(before.Item1, File.ReadAllBytes(backend));
+        Assert.Equal(before.Item2, File.ReadAllBytes(proxy));
+        var metrics = JsonNode.Parse(result.Out)!["metrics"]!.AsArray();
+        foreach (var (metric, measure) in new[] { ("ndcg@10", "ndcg_cut_10"), ("map", "map"), ("p@5", "P_5") })
+        {
+            var row = metrics.Single(m => m!["metric"]!.GetValue<string>() == metric)!;
+            Assert.Equal(Oracle("trec_eval-c-q-all_trec.txt", measure), row["backend"]!.GetValue<double>(), 4);
+            Assert.Equal(Oracle("trec_eval-c-q-all_trec.good.txt", measure), row["proxy"]!.GetValue<double>(), 4);
+        }
+    }
+
+    [Fact]
+    public async Task Eval_MalformedExistingRun_NamesFileAndLine_AndLeavesItAlone()
+    {
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-malformed-").FullName;
+        var backend = Path.Combine(dir, "backend.run");
+        await File.WriteAllTextAsync(backend, "301 Q0 D1 1 2.5 bm25\n301\tQ0\tD2\t2\t1.5\tbm25\n301 Q0 D3 3 high bm25\n");
+        var before = await File.ReadAllBytesAsync(backend);
+
+        var result = await CliRunner.RunAsync("eval", "--topics", TrecFixture("topics.tsv"), "--qrels", TrecFixture("qrels.txt"), "--index", "i",
+            "--backend", "http://127.0.0.1:9/", "--proxy", "http://127.0.0.1:9/", "--run-out", dir);
+
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{backend}: line 3", result.Error, StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllBytesAsync(backend));
+        Assert.False(File.Exists(Path.Combine(dir, "proxy.run.partial")));
+    }
+
+    [Fact]
+    public async Task Eval_TwoRunsOffline_ScoredAsTrecEvalC()
+    {
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-runs-").FullName;
+        var a = TabSeparatedCopy(dir, "a.run", "run.txt");
+        var result = await CliRunner.RunAsync("eval", "--run", a, "--run", TrecFixture("run-good.txt"), "--qrels", TrecFixture("qrels.txt"), "--json",
+            "--metrics", "ndcg@10,ndcg,mrr,recall@100,map");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var json = JsonNode.Parse(result.Out)!;
+        Assert.Equal(20, json["topics"]!.GetValue<int>()); // every topic of the qrels, as trec_eval -c
+        foreach (var (metric, measure) in new[] { ("ndcg@10", "ndcg_cut_10"), ("ndcg", "ndcg"), ("mrr", "recip_rank"), ("recall@100", "recall_100"), ("map", "map") })
+        {
+            var row = json["metrics"]!.AsArray().Single(m => m!["metric"]!.GetValue<string>() == metric)!;
+            Assert.Equal(Oracle("trec_eval-c-q-all_trec.txt", measure), row["a"]!.GetValue<double>(), 4);
+            Assert.Equal(Oracle("trec_eval-c-q-all_trec.good.txt", measure), row["b"]!.GetValue<double>(), 4);
+        }
+
+        Assert.Equal(["a.run"], Directory.GetFiles(dir).Select(Path.GetFileName)); // nothing written
+    }
+
+    [Fact]
+    public async Task Eval_TwoRunsOffline_Table()
+    {
+        var result = await CliRunner.RunAsync("eval", "--run", TrecFixture("run.txt"), "--run", TrecFixture("run-good.txt"), "--qrels", TrecFixture("qrels.txt"));
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Contains("│ ndcg@10 ", result.Out, StringComparison.Ordinal);
+        Assert.Contains("all 20 topics of the qrels", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -76,6 +165,8 @@ public sealed class EvalCommandTests
     }
 
     [Theory]
+    [InlineData(new[] { "eval", "--run", "a.run", "--qrels", "q" }, 2, "--run compares two runs")]
+    [InlineData(new[] { "eval", "--run", "a.run", "--run", "b.run" }, 2, "--qrels is required")]
     [InlineData(new[] { "eval", "--qrels", "q", "--index", "i" }, 2, "--topics is required")]
     [InlineData(new[] { "eval", "--sample", "--metrics", "recall" }, 2, "unknown metric 'recall'")]
     [InlineData(new[] { "eval", "--topics", "/nonexistent/topics.tsv", "--qrels", "q", "--index", "i" }, 4, "/nonexistent/topics.tsv: file not found")]

@@ -84,6 +84,25 @@ public sealed class TrecEvalTests
     }
 
     [Fact]
+    public void TrecRun_AnyWhitespace_RankColumnIgnored()
+    {
+        var run = TrecRun.Parse(["q1\tQ0\td1\t9\t2.5\tx", "q1  Q0 d2 1   -1e-1 x", "", "q2 Q0 d1 1 3 x"]);
+        Assert.Equal(["q1", "q2"], run.QueryIds.Order(StringComparer.Ordinal));
+        Assert.Equal([new RunEntry("d1", 2.5), new RunEntry("d2", -0.1)], run.For("q1"));
+        Assert.Empty(run.For("q3"));
+    }
+
+    [Theory]
+    [InlineData("q1 Q0 d2 2 1.0", "line 2: expected 'qid Q0 docno rank score tag'")]
+    [InlineData("q1 Q0 d2 2 high x", "line 2: expected 'qid Q0 docno rank score tag'")]
+    [InlineData("q1 Q0 d1 2 0.5 x", "line 2: document 'd1' appears twice for query 'q1'")]
+    public void TrecRun_BadLine_NamesIt(string line, string message)
+    {
+        var ex = Assert.Throws<FormatException>(() => TrecRun.Parse(["q1 Q0 d1 1 1.0 x", line]));
+        Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Randomization_IdenticalRunsAreNotSignificant_AConsistentGainIs()
     {
         double[] a = [0.5, 0.6, 0.7, 0.4, 0.55, 0.65, 0.45, 0.5, 0.6, 0.7, 0.5, 0.6];

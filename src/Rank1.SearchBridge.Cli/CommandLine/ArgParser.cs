@@ -3,8 +3,8 @@ using System.Text;
 
 namespace Rank1.SearchBridge.Cli.CommandLine;
 
-/// <summary>An option of a command: <c>--name VALUE</c> or a <c>--flag</c>.</summary>
-internal sealed record OptionSpec(string Name, string Description, string? ValueName = null, bool Required = false)
+/// <summary>An option of a command: <c>--name VALUE</c> or a <c>--flag</c>; a repeatable one may be given more than once.</summary>
+internal sealed record OptionSpec(string Name, string Description, string? ValueName = null, bool Required = false, bool Repeatable = false)
 {
     public bool IsFlag => ValueName is null;
 }
@@ -16,8 +16,16 @@ internal sealed class UsageException(string message) : Exception(message);
 internal sealed class ParsedArgs
 {
     private readonly Dictionary<string, string?> _values;
+    private readonly Dictionary<string, List<string>> _repeated;
 
-    public ParsedArgs(Dictionary<string, string?> values) => _values = values;
+    public ParsedArgs(Dictionary<string, string?> values, Dictionary<string, List<string>>? repeated = null)
+    {
+        _values = values;
+        _repeated = repeated ?? [];
+    }
+
+    /// <summary>Every value of a repeatable option, in command-line order.</summary>
+    public IReadOnlyList<string> GetAll(string name) => _repeated.TryGetValue(name, out var all) ? all : [];
 
     public bool Has(string name) => _values.ContainsKey(name);
 
@@ -64,6 +72,7 @@ internal static class ArgParser
     {
         var byName = specs.ToDictionary(s => s.Name, StringComparer.Ordinal);
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var repeated = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -99,6 +108,10 @@ internal static class ArgParser
 
             var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"--{name} needs a value ({spec.ValueName})"));
             values[name] = value;
+            if (spec.Repeatable)
+            {
+                (repeated.TryGetValue(name, out var list) ? list : repeated[name] = []).Add(value);
+            }
         }
 
         foreach (var spec in specs.Where(s => s.Required && !values.ContainsKey(s.Name)))
@@ -106,7 +119,7 @@ internal static class ArgParser
             throw new UsageException($"--{spec.Name} is required");
         }
 
-        return new ParsedArgs(values);
+        return new ParsedArgs(values, repeated);
     }
 
     public static string Usage(string command, string summary, IReadOnlyList<OptionSpec> specs)

@@ -14,7 +14,8 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// <summary>
 /// <c>rank1-bridge eval</c>: runs every topic against the backend directly and through the proxy, writes both runs
 /// in TREC format, and compares them per metric (trec_eval definitions) with per-query wins/losses and a paired
-/// randomisation test. Runs resume from their run files after an interruption.
+/// randomisation test. Runs resume from their partial run files after an interruption. With <c>--run A --run B</c>
+/// it compares two existing TREC runs offline, as <c>trec_eval -c</c> scores them.
 /// </summary>
 internal sealed class EvalCommand : CliCommand
 {
@@ -27,6 +28,7 @@ internal sealed class EvalCommand : CliCommand
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
+        new("run", "Compare two existing TREC runs offline (give it twice: --run A --run B) against --qrels; no cluster.", "FILE", Repeatable: true),
         new("topics", "Topics: TSV 'qid<TAB>query' or JSON Lines {\"qid\":..,\"query\":..}.", "FILE"),
         new("qrels", "Judgments in TREC format: 'qid 0 docid relevance'.", "FILE"),
         new("index", "Index (or index pattern) to search.", "NAME"),
@@ -36,7 +38,7 @@ internal sealed class EvalCommand : CliCommand
         new("depth", "Hits per query in each run (default 100).", "N"),
         new("window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", "N"),
         new("metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
-        new("run-out", "Folder for the TREC run files; an existing partial run there is resumed (default ./eval-runs).", "DIR"),
+        new("run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR"),
         new("sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process."),
         new("model", "With --sample: the model folder (default: RANK1_MODEL_DIR, else the test model).", "DIR"),
         new("max-think-tokens", "With --sample: reasoning budget per passage (default 64).", "N"),
@@ -49,6 +51,11 @@ internal sealed class EvalCommand : CliCommand
         var window = args.GetInt("window", 1, 1000);
         var metrics = ParseMetrics(args.Get("metrics") ?? "ndcg@10,mrr@10,recall@100,map");
         var fields = (args.Get("fields") ?? "text").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (args.GetAll("run") is { Count: > 0 } runFiles)
+        {
+            return await CompareRunsAsync(runFiles, args, metrics, context, cancellationToken).ConfigureAwait(false);
+        }
+
         var runDir = Path.GetFullPath(args.Get("run-out") ?? Path.Combine(context.CurrentDirectory, "eval-runs"));
 
         EmbeddedSearchServer? search = null;
@@ -91,20 +98,13 @@ internal sealed class EvalCommand : CliCommand
             }
 
             var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
-            Qrels qrels;
-            try
-            {
-                qrels = Qrels.Parse(await ReadLinesAsync(qrelsFile, cancellationToken).ConfigureAwait(false));
-            }
-            catch (FormatException ex)
-            {
-                throw new CliException($"{qrelsFile}: {ex.Message}", ExitCodes.BadInput);
-            }
+            var qrels = await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
 
             Directory.CreateDirectory(runDir);
-            var backendRun = RunFile.Open(Path.Combine(runDir, BackendRun));
-            var proxyRun = RunFile.Open(Path.Combine(runDir, ProxyRun));
-            var todo = topics.Where(t => !backendRun.Has(t.Id) || !proxyRun.Has(t.Id)).ToList();
+            var backendRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, BackendRun), cancellationToken).ConfigureAwait(false);
+            var proxyRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, ProxyRun), cancellationToken).ConfigureAwait(false);
+            // A complete run is read as it is: its missing topics score 0 rather than being searched into it.
+            var todo = topics.Where(t => (!backendRun.Complete && !backendRun.Has(t.Id)) || (!proxyRun.Complete && !proxyRun.Has(t.Id))).ToList();
             var resumed = topics.Count - todo.Count;
 
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
@@ -124,9 +124,9 @@ internal sealed class EvalCommand : CliCommand
                             ["_source"] = false,
                             ["query"] = new JsonObject { ["multi_match"] = new JsonObject { ["query"] = topic.Query, ["fields"] = new JsonArray(fields.Select(f => (JsonNode)f).ToArray()) } },
                         };
-                        if (!backendRun.Has(topic.Id))
+                        if (!backendRun.Complete && !backendRun.Has(topic.Id))
                         {
-                            backendRun.Append(topic.Id, await SearchAsync(http, backendUrl, index, body, cancellationToken).ConfigureAwait(false), "bm25");
+                            await backendRun.AppendAsync(topic.Id, await SearchAsync(http, backendUrl, index, body, cancellationToken).ConfigureAwait(false), "bm25", cancellationToken).ConfigureAwait(false);
                         }
 
                         if (window is { } w)
@@ -134,31 +134,32 @@ internal sealed class EvalCommand : CliCommand
                             body["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["window"] = w } };
                         }
 
-                        if (!proxyRun.Has(topic.Id))
+                        if (!proxyRun.Complete && !proxyRun.Has(topic.Id))
                         {
-                            proxyRun.Append(topic.Id, await SearchAsync(http, proxyUrl, index, body, cancellationToken).ConfigureAwait(false), "rank1");
+                            await proxyRun.AppendAsync(topic.Id, await SearchAsync(http, proxyUrl, index, body, cancellationToken).ConfigureAwait(false), "rank1", cancellationToken).ConfigureAwait(false);
                         }
 
                         task.Increment(1);
                     }
                 }).ConfigureAwait(false);
 
-            var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
-            var rows = metrics.Select(m =>
-            {
-                var a = judged.Select(q => TrecEval.Compute(m, backendRun.Entries(q), qrels.For(q))).ToArray();
-                var b = judged.Select(q => TrecEval.Compute(m, proxyRun.Entries(q), qrels.For(q))).ToArray();
-                return new MetricRow(m.ToString(), Mean(a), Mean(b), b.Zip(a).Count(p => p.First > p.Second + 1e-12), b.Zip(a).Count(p => p.First < p.Second - 1e-12),
-                    TrecEval.PairedRandomizationPValue(b, a));
-            }).ToArray();
+            backendRun.Finish();
+            proxyRun.Finish();
 
+            var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
+            var rows = metrics.Select(m => Row(m, judged.Select(q => TrecEval.Compute(m, backendRun.Entries(q), qrels.For(q))).ToArray(),
+                judged.Select(q => TrecEval.Compute(m, proxyRun.Entries(q), qrels.For(q))).ToArray())).ToArray();
+
+            var runs = new Runs("backend", "proxy", backendRun.Path, proxyRun.Path);
             if (args.Has("json"))
             {
-                await WriteJsonAsync(context.Out, topics.Count, judged.Count, runDir, rows).ConfigureAwait(false);
+                await WriteJsonAsync(context.Out, topics.Count, judged.Count, runs, rows).ConfigureAwait(false);
             }
             else
             {
-                WriteTable(context, topics.Count, judged.Count, runDir, rows);
+                WriteTable(context, runs, rows,
+                    $"{judged.Count} of {topics.Count} topics have judgments and are averaged; wins/losses count queries where the proxy scores higher/lower.",
+                    "proxy: through Rank1.SearchBridge (reranked); p: two-sided paired randomisation (sign-flip) test, 10,000 permutations, seed 42.");
             }
 
             return ExitCodes.Ok;
@@ -177,9 +178,77 @@ internal sealed class EvalCommand : CliCommand
         }
     }
 
+    /// <summary>
+    /// <c>--run A --run B --qrels Q</c>: both runs scored as <c>trec_eval -c</c> does (every query of the qrels, one
+    /// missing from a run scoring 0), B compared with A. Nothing is written.
+    /// </summary>
+    private static async Task<int> CompareRunsAsync(IReadOnlyList<string> files, ParsedArgs args, Metric[] metrics, CliContext context, CancellationToken cancellationToken)
+    {
+        if (files.Count != 2)
+        {
+            throw new UsageException($"--run compares two runs: give it twice, --run A --run B (got {files.Count})");
+        }
+
+        var qrels = await ReadQrelsAsync(args.Require("qrels"), cancellationToken).ConfigureAwait(false);
+        var a = await ReadRunAsync(files[0], cancellationToken).ConfigureAwait(false);
+        var b = await ReadRunAsync(files[1], cancellationToken).ConfigureAwait(false);
+        var rows = metrics.Select(m => Row(m, TrecEval.Evaluate(m, a, qrels).PerQuery.Values.ToArray(), TrecEval.Evaluate(m, b, qrels).PerQuery.Values.ToArray())).ToArray();
+
+        var runs = new Runs("a", "b", Path.GetFullPath(files[0]), Path.GetFullPath(files[1]));
+        if (args.Has("json"))
+        {
+            await WriteJsonAsync(context.Out, qrels.QueryIds.Count, qrels.QueryIds.Count, runs, rows).ConfigureAwait(false);
+        }
+        else
+        {
+            WriteTable(context, runs, rows,
+                $"a = {files[0]}, b = {files[1]}; the mean is over all {qrels.QueryIds.Count} topics of the qrels, a topic missing from a run scoring 0 (trec_eval -c).",
+                "wins/losses count topics where b scores higher/lower; p: two-sided paired randomisation (sign-flip) test, 10,000 permutations, seed 42.");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<TrecRun> ReadRunAsync(string file, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: file not found", ExitCodes.BadInput);
+        }
+
+        try
+        {
+            return await TrecRun.ReadAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException(ex.Message, ExitCodes.BadInput);
+        }
+    }
+
+    private static async Task<Qrels> ReadQrelsAsync(string file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Qrels.Parse(await ReadLinesAsync(file, cancellationToken).ConfigureAwait(false));
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
+        }
+    }
+
+    /// <summary>One metric's row: B compared with A over the same queries.</summary>
+    private static MetricRow Row(Metric metric, double[] a, double[] b) =>
+        new(metric.ToString(), Mean(a), Mean(b), b.Zip(a).Count(p => p.First > p.Second + 1e-12), b.Zip(a).Count(p => p.First < p.Second - 1e-12),
+            TrecEval.PairedRandomizationPValue(b, a));
+
     private sealed record Topic(string Id, string Query);
 
-    private sealed record MetricRow(string Metric, double Backend, double Proxy, int Wins, int Losses, double PValue);
+    /// <summary>The two runs compared: their names in the output (JSON keys and table columns) and their files.</summary>
+    private sealed record Runs(string A, string B, string FileA, string FileB);
+
+    private sealed record MetricRow(string Metric, double A, double B, int Wins, int Losses, double PValue);
 
     private static double Mean(double[] values) => values.Length == 0 ? 0 : values.Average();
 
@@ -256,122 +325,44 @@ internal sealed class EvalCommand : CliCommand
         }
     }
 
-    private static void WriteTable(CliContext context, int topics, int judged, string runDir, MetricRow[] rows)
+    private static void WriteTable(CliContext context, Runs runs, MetricRow[] rows, string averaged, string legend)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
         console.Profile.Width = 120; // not a terminal (a pipe, a file, CI): do not wrap at 80 columns
-        var table = new Table().AddColumns("metric", "backend", "proxy", "Δ", "wins", "losses", "p");
+        var table = new Table().AddColumns("metric", runs.A, runs.B, "Δ", "wins", "losses", "p");
         foreach (var r in rows)
         {
-            table.AddRow(r.Metric, F(r.Backend), F(r.Proxy), (r.Proxy - r.Backend).ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture),
+            table.AddRow(r.Metric, F(r.A), F(r.B), (r.B - r.A).ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture),
                 r.Wins.ToString(CultureInfo.InvariantCulture), r.Losses.ToString(CultureInfo.InvariantCulture), r.PValue.ToString("0.0000", CultureInfo.InvariantCulture));
         }
 
         console.Write(table);
-        console.WriteLine($"{judged} of {topics} topics have judgments and are averaged; wins/losses count queries where the proxy scores higher/lower.");
-        console.WriteLine("proxy: through Rank1.SearchBridge (reranked); p: two-sided paired randomisation (sign-flip) test, 10,000 permutations, seed 42.");
-        console.WriteLine($"Runs (TREC format): {Path.Combine(runDir, BackendRun)}, {Path.Combine(runDir, ProxyRun)}");
+        console.WriteLine(averaged);
+        console.WriteLine(legend);
+        console.WriteLine($"Runs (TREC format): {runs.FileA}, {runs.FileB}");
     }
 
     private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    private static async Task WriteJsonAsync(TextWriter output, int topics, int judged, string runDir, MetricRow[] rows)
+    private static async Task WriteJsonAsync(TextWriter output, int topics, int judged, Runs runs, MetricRow[] rows)
     {
         var doc = new JsonObject
         {
             ["topics"] = topics,
             ["judged_topics"] = judged,
             ["significance_test"] = "paired randomisation (sign-flip), two-sided, 10000 permutations, seed 42",
-            ["runs"] = new JsonObject { ["backend"] = Path.Combine(runDir, BackendRun), ["proxy"] = Path.Combine(runDir, ProxyRun) },
+            ["runs"] = new JsonObject { [runs.A] = runs.FileA, [runs.B] = runs.FileB },
             ["metrics"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
             {
                 ["metric"] = r.Metric,
-                ["backend"] = r.Backend,
-                ["proxy"] = r.Proxy,
-                ["delta"] = r.Proxy - r.Backend,
+                [runs.A] = r.A,
+                [runs.B] = r.B,
+                ["delta"] = r.B - r.A,
                 ["wins"] = r.Wins,
                 ["losses"] = r.Losses,
                 ["p_value"] = r.PValue,
             }).ToArray()),
         };
         await output.WriteLineAsync(doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// A TREC run file written a query at a time (one append per query), so an interrupted evaluation resumes where
-    /// it stopped. Scores are derived from the rank (depth − rank + 1), so trec_eval reads the order exactly as the
-    /// search answered it, whatever the engines' score scales.
-    /// </summary>
-    private sealed class RunFile
-    {
-        private readonly string _path;
-        private readonly Dictionary<string, List<RunEntry>> _entries = new(StringComparer.Ordinal);
-
-        private RunFile(string path) => _path = path;
-
-        public static RunFile Open(string path)
-        {
-            var run = new RunFile(path);
-            if (!File.Exists(path))
-            {
-                return run;
-            }
-
-            var lines = File.ReadAllLines(path);
-            var good = new StringBuilder();
-            foreach (var line in lines)
-            {
-                var p = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (p.Length != 6 || !double.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score))
-                {
-                    break; // a torn last write: drop it and what follows, and redo that query
-                }
-
-                run.Add(p[0], new RunEntry(p[2], score));
-                good.Append(line).Append('\n');
-            }
-
-            File.WriteAllText(path, good.ToString());
-            return run;
-        }
-
-        public bool Has(string queryId) => _entries.ContainsKey(queryId);
-
-        public IReadOnlyList<RunEntry> Entries(string queryId) => _entries.TryGetValue(queryId, out var e) ? e : [];
-
-        public void Append(string queryId, IReadOnlyList<string> docIds, string tag)
-        {
-            var block = new StringBuilder();
-            var entries = new List<RunEntry>();
-            for (var i = 0; i < docIds.Count; i++)
-            {
-                var score = docIds.Count - i;
-                block.Append(CultureInfo.InvariantCulture, $"{queryId} Q0 {docIds[i]} {i + 1} {score} {tag}\n");
-                entries.Add(new RunEntry(docIds[i], score));
-            }
-
-            if (docIds.Count == 0)
-            {
-                // A query that retrieved nothing is still done: record it so a resume does not redo it.
-                block.Append(CultureInfo.InvariantCulture, $"{queryId} Q0 __none__ 1 0 {tag}\n");
-            }
-
-            File.AppendAllText(_path, block.ToString());
-            _entries[queryId] = entries;
-        }
-
-        private void Add(string queryId, RunEntry entry)
-        {
-            if (!_entries.TryGetValue(queryId, out var list))
-            {
-                list = [];
-                _entries[queryId] = list;
-            }
-
-            if (entry.DocId != "__none__")
-            {
-                list.Add(entry);
-            }
-        }
     }
 }
