@@ -4,7 +4,7 @@
 #   ./build.sh demo [ARGS]   set up what the demo needs, then run `rank1-bridge demo ARGS`
 #   ./build.sh test          set up everything the tests need, build, run every test, print the summary
 #   ./build.sh setup         only the set-up part (packages, npm test data, generated test models)
-#   ./build.sh bench [ARGS]  run the benchmarks (bench/Rank1.Benchmarks)
+#   ./build.sh bench [ARGS]  run the benchmarks (bench/Rank1.Benchmarks); tools/gpu-check.sh is the GPU machine's check
 #
 # What set-up installs (as root; elsewhere it says what is missing):
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
@@ -148,6 +148,8 @@ case "$cmd" in
     phase "build" dotnet build Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-restore --nologo -v quiet -clp:NoSummary
     rc=0
     phase "test" run_tests || rc=$?
+    # The GPU check's CPU parts (its build, parity tests and table), so the script a GPU machine runs is never stale.
+    phase "gpu-check --cpu-dry-run" tools/gpu-check.sh --cpu-dry-run --out TestResults/gpu-check.md || rc=$?
     print_phases
     exit $rc ;;
   bench)

@@ -10,13 +10,14 @@ using Rank1.Inference.Model;
 // and both next to the machine's memory-bandwidth ceiling. Prints a Markdown table.
 //   dotnet run -c Release --project bench/Rank1.Benchmarks -- --model DIR [--threads N] [--passages 10] [--passage-tokens 150]
 //     [--shared-prefix 40] [--decode 64] [--prefill 512] [--batches 4,8,16] [--sweep-prompt 64] [--alone 5] [--skip-peer]
+// --execution-provider Cpu|Cuda|DirectML (default Cpu) runs our engine there (tools/gpu-check.sh: Cuda, with --skip-peer).
 // --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 var options = Args.Parse(args);
 var folder = ModelFolder.Open(options.Model);
 var weightBytes = Directory.GetFiles(folder.FolderPath).Where(f => f.Contains(".onnx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
-Console.Error.WriteLine($"model {folder.FolderPath}: {weightBytes / 1e9:0.00} GB of graph and weights; threads {options.Threads}");
+Console.Error.WriteLine($"model {folder.FolderPath}: {weightBytes / 1e9:0.00} GB of graph and weights; threads {options.Threads}; our engine on {options.Provider}");
 
 var rng = new Random(7);
 int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(1000, 100_000)).ToArray();
@@ -30,7 +31,7 @@ if (args.Contains("--decode-only"))
 {
     // A quick probe of batch-1 decode under session settings (--ort-config KEY=VALUE, repeatable).
     var entries = args.Select((a, i) => (a, i)).Where(x => x.a == "--ort-config").Select(x => args[x.i + 1].Split('=', 2)).ToArray();
-    using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, options.Threads, 0, null, so =>
+    using var lm = CausalLm.Load(folder, options.Provider, options.Threads, 0, null, so =>
     {
         foreach (var kv in entries)
         {
@@ -77,7 +78,7 @@ Console.Error.WriteLine($"memory read bandwidth: {bandwidth:0.0} GB/s");
 var ceiling = bandwidth * 1e9 / weightBytes;
 string R(double? a, double? b) => a is { } x && b is { } y && y > 0 ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
 string N(double? v) => v is { } x ? x.ToString(x >= 100 ? "0" : "0.00", CultureInfo.InvariantCulture) : "-";
-Console.WriteLine($"| workload ({Path.GetFileName(folder.FolderPath)}, {options.Threads} threads) | Rank1.Inference | OnnxRuntimeGenAI 0.18.0 | ours / peer |");
+Console.WriteLine($"| workload ({Path.GetFileName(folder.FolderPath)}, {options.Threads} threads, ours on {options.Provider}) | Rank1.Inference | OnnxRuntimeGenAI 0.18.0 | ours / peer |");
 Console.WriteLine("| --- | ---: | ---: | ---: |");
 Console.WriteLine($"| prefill tokens/s ({options.PrefillTokens}-token prompt) | {N(ours.PrefillTps)} | {N(peer?.PrefillTps)} | {R(ours.PrefillTps, peer?.PrefillTps)} |");
 Console.WriteLine($"| decode tokens/s, batch 1 | {N(ours.DecodeTps)} | {N(peer?.DecodeTps)} | {R(ours.DecodeTps, peer?.DecodeTps)} |");
@@ -116,7 +117,7 @@ internal sealed record Result(double PrefillTps, double DecodeTps, double Passag
     long KvBytes = 0);
 
 internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, int SharedPrefix, int[] Batches, int SweepPrompt,
-    int Alone, bool SkipPeer, bool Profile, int ProfileRows)
+    int Alone, bool SkipPeer, bool Profile, int ProfileRows, ExecutionProviderKind Provider)
 {
     public static Args Parse(string[] args)
     {
@@ -126,7 +127,7 @@ internal sealed record Args(string Model, int Threads, int PrefillTokens, int Pa
         return new Args(model, Int("threads", Environment.ProcessorCount), Int("prefill", 512), Int("passage-tokens", 150), Int("decode", 64), Int("passages", 10),
             Int("shared-prefix", 40), (Get("batches") ?? "4,8,16").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(), Int("sweep-prompt", 64),
             Int("alone", 5), args.Contains("--skip-peer"), args.Contains("--profile") || Get("profile-rows") is not null,
-            Int("profile-rows", 1));
+            Int("profile-rows", 1), Enum.Parse<ExecutionProviderKind>(Get("execution-provider") ?? "Cpu", ignoreCase: true));
     }
 }
 
@@ -159,7 +160,7 @@ internal static class Ours
 {
     public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
-        using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, o.Threads);
+        using var lm = CausalLm.Load(folder, o.Provider, o.Threads);
         using var run = new RunOptions();
         double Time(Action a)
         {
@@ -377,7 +378,7 @@ internal static class Profiler
     public static List<(string Name, double Ms)> DecodeProfile(ModelFolder folder, Args o, int[] prompt, int rows)
     {
         var prefix = Path.Combine(Path.GetTempPath(), $"rank1-profile-{Environment.ProcessId}");
-        using var lm = CausalLm.Load(folder, ExecutionProviderKind.Cpu, o.Threads, 0, null, s =>
+        using var lm = CausalLm.Load(folder, o.Provider, o.Threads, 0, null, s =>
         {
             s.EnableProfiling = true;
             s.ProfileOutputPathPrefix = prefix;

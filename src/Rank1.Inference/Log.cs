@@ -11,6 +11,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Execution provider {Provider} is listed but unusable: {Reason}")]
     public static partial void ExecutionProviderUnusable(ILogger logger, ExecutionProviderKind provider, string reason);
 
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "ExecutionProvider=Auto fell back to the CPU: {Reason}")]
+    public static partial void AutoFellBackToCpu(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "ExecutionProvider=Auto runs on the CPU: this build has no GPU provider ({Reason})")]
+    public static partial void AutoOnCpuBuild(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Graph}: {Layers} layers, {KvHeads} KV heads of {HeadSize}, KV {KvType}, ids {IdType}, position_ids {HasPositionIds}, in {ElapsedMs} ms")]
     public static partial void ModelLoaded(ILogger logger, string modelId, string graph, int layers, int kvHeads, int headSize, string kvType, string idType, bool hasPositionIds, long elapsedMs);
 

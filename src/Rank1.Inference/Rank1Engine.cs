@@ -58,6 +58,9 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     /// <summary>The execution provider in use.</summary>
     public ExecutionProviderKind Provider => _lm.Provider;
 
+    /// <summary>The provider asked for, the one in use, and why <c>Auto</c> fell back to the CPU (when it did).</summary>
+    public ExecutionProviderChoice ProviderChoice => _lm.ProviderChoice;
+
     /// <summary>The model's tokenizer.</summary>
     public ModelTokenizer Tokenizer { get; }
 
@@ -77,7 +80,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         }
 
         var tokenizer = ModelTokenizer.Load(folder.TokenizerPath);
-        var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger);
+        var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger, options.RequireAccelerator);
         try
         {
             var ids = Rank1TokenIds.From(tokenizer, folder, lm.Signature);

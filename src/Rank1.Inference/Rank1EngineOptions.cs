@@ -18,6 +18,14 @@ public sealed class Rank1EngineOptions
     /// <value>Default <see cref="ExecutionProviderKind.Auto"/>.</value>
     public ExecutionProviderKind ExecutionProvider { get; set; } = ExecutionProviderKind.Auto;
 
+    /// <summary>
+    /// Refuse to start on the CPU: when no GPU provider can run the model (none in this build, or the one that is cannot
+    /// start), loading throws <see cref="AcceleratorUnavailableException"/> and hosts exit with its exit code, instead of
+    /// <see cref="ExecutionProviderKind.Auto"/> falling back to the CPU. For deployments that must not run on CPU.
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool RequireAccelerator { get; set; }
+
     /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core).</summary>
     /// <value>Default 0.</value>
     [Range(0, 1024)]

@@ -46,6 +46,11 @@ internal static class CliApp
             await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: model: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadModel;
         }
+        catch (AcceleratorUnavailableException ex)
+        {
+            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: {OneLine(ex.Message)}").ConfigureAwait(false);
+            return ExitCodes.NoAccelerator;
+        }
         catch (CliException ex)
         {
             await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: {OneLine(ex.Message)}").ConfigureAwait(false);

@@ -1,7 +1,8 @@
+using Rank1.SearchBridge;
 using Rank1.SearchBridge.Proxy;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddRank1Proxy(builder.Configuration);
 var app = builder.Build();
 app.MapRank1Proxy();
-app.Run();
+return await HostExit.RunAsync(() => app.RunAsync(), Console.Error).ConfigureAwait(false);

@@ -50,6 +50,7 @@ public sealed class RerankCommandTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("random-weight test model", result.Error, StringComparison.Ordinal);
         Assert.Contains($"Query: {Query}", result.Out, StringComparison.Ordinal);
+        Assert.Contains("Execution provider: Cpu (requested Auto); fell back to the CPU: Cuda: not in this build", result.Out, StringComparison.Ordinal);
         Assert.Equal(8, result.Out.Split('\n').Count(l => l.Contains("reasoning:", StringComparison.Ordinal)));
     }
 
@@ -106,6 +107,24 @@ public sealed class RerankCommandTests
         Assert.True(result.ExitCode == 0, result.Error);
         using var doc = JsonDocument.Parse(result.Out);
         Assert.Equal(8, doc.RootElement.GetProperty("results").GetArrayLength());
+        // Auto on this CPU build: the provider in use and why no GPU provider was used are part of the output.
+        var provider = doc.RootElement.GetProperty("execution_provider");
+        Assert.Equal("Auto", provider.GetProperty("requested").GetString());
+        Assert.Equal("Cpu", provider.GetProperty("actual").GetString());
+        Assert.Contains("Cuda: not in this build", provider.GetProperty("fallback").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Auto")]
+    [InlineData("Cpu")]
+    public async Task RealProcess_RequireAccelerator_WithoutGpu_ExitsWith5NamingTheReason(string provider)
+    {
+        var result = await CliRunner.RunProcessAsync("rerank", "--model", TestPaths.TinyModel, "--query", Query, "--passages", SamplePassages,
+            "--execution-provider", provider, "--require-accelerator", "--json");
+        Assert.Equal(5, result.ExitCode);
+        Assert.Equal(string.Empty, result.Out);
+        Assert.StartsWith("rank1-bridge rerank: RequireAccelerator is set and no GPU provider can run the model", result.Error.Trim(), StringComparison.Ordinal);
+        Assert.Contains($"ExecutionProvider={provider}", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -113,7 +132,7 @@ public sealed class RerankCommandTests
     {
         var result = await CliRunner.RunAsync("rerank", "--help");
         Assert.Equal(0, result.ExitCode);
-        foreach (var option in new[] { "--model", "--query", "--passages", "--instructions", "--max-think-tokens", "--json" })
+        foreach (var option in new[] { "--model", "--query", "--passages", "--instructions", "--max-think-tokens", "--require-accelerator", "--json" })
         {
             Assert.Contains(option, result.Out, StringComparison.Ordinal);
         }

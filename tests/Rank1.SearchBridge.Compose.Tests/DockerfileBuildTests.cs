@@ -59,6 +59,11 @@ public sealed class DockerfileBuildTests
                     Assert.True(File.Exists(Path.Combine(published, "samples", "corpus", "passages.jsonl")), "the seed job's sample corpus is not in the cli image");
                 }
             }
+
+            if (name.EndsWith(".cuda", StringComparison.Ordinal))
+            {
+                await CudaProxyFallback.AssertVisibleAndRefusableAsync(Path.Combine(output, "proxy"));
+            }
         }
         finally
         {

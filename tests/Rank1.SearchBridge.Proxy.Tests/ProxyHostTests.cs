@@ -18,12 +18,42 @@ public sealed partial class ProxyHostTests
     }
 
     private static System.Diagnostics.ProcessStartInfo Host(Dictionary<string, string> environment) =>
-        TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), new Dictionary<string, string>(environment)
+        TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), new Dictionary<string, string>
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["Rank1__Model__Path"] = TestPaths.TinyModel,
             ["Rank1__Model__ExecutionProvider"] = "Cpu",
-        });
+        }.Concat(environment).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+
+    [Fact]
+    public async Task RequireAccelerator_WithoutGpu_HostRefusesToStartWithExitCode5()
+    {
+        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Model__ExecutionProvider"] = "Auto", ["Rank1__Model__RequireAccelerator"] = "true" }));
+        Assert.Equal(5, result.ExitCode);
+        Assert.Contains("rank1: RequireAccelerator is set and no GPU provider can run the model (ExecutionProvider=Auto: Cuda: not in this build", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", result.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Auto_OnCpuBuild_HealthAndMetricsShowTheProviderInUseAndTheFallback()
+    {
+        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9", ["Rank1__Model__ExecutionProvider"] = "Auto" }), Listening());
+        try
+        {
+            using var http = new HttpClient { BaseAddress = url };
+            using var response = await http.GetAsync("_rank1/health");
+            var provider = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["model"]!["execution_provider"]!;
+            Assert.Equal("Auto", provider["requested"]!.GetValue<string>());
+            Assert.Equal("Cpu", provider["actual"]!.GetValue<string>());
+            Assert.StartsWith("Cuda: not in this build", provider["fallback"]!.GetValue<string>(), StringComparison.Ordinal);
+            var metrics = await http.GetStringAsync("_rank1/metrics");
+            Assert.Contains("rank1_execution_provider{requested=\"Auto\",actual=\"Cpu\",fallback=\"true\"} 1", metrics, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
 
     [Fact]
     public async Task BadBackendSetting_HostStopsAtBootNamingTheKey()

@@ -55,7 +55,8 @@ internal static class TestProcess
     /// Starts a server process and reads its standard output until a line matches <paramref name="listening"/>, whose
     /// first group is the URL. The caller kills the process (<see cref="StopAsync"/>).
     /// </summary>
-    public static async Task<(Process Process, Uri Url)> StartServerAsync(ProcessStartInfo psi, Regex listening)
+    /// <remarks>The standard output lines read up to the listening line are added to <paramref name="startLog"/>.</remarks>
+    public static async Task<(Process Process, Uri Url)> StartServerAsync(ProcessStartInfo psi, Regex listening, List<string>? startLog = null)
     {
         var process = Process.Start(psi)!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
@@ -69,6 +70,7 @@ internal static class TestProcess
                 throw new InvalidOperationException($"{psi.FileName} exited before listening: {error}");
             }
 
+            startLog?.Add(line);
             if (listening.Match(line) is { Success: true } m)
             {
                 var url = m.Groups[1].Value;

@@ -17,12 +17,12 @@ public sealed class CausalLm : IDisposable
     private readonly long[] _onesInt64;
     private readonly int[] _onesInt32;
 
-    private CausalLm(InferenceSession session, ModelFolder folder, ModelSignature signature, ExecutionProviderKind provider, int contextLength)
+    private CausalLm(InferenceSession session, ModelFolder folder, ModelSignature signature, ExecutionProviderChoice provider, int contextLength)
     {
         _session = session;
         Folder = folder;
         Signature = signature;
-        Provider = provider;
+        ProviderChoice = provider;
         ContextLength = contextLength;
         // One all-ones buffer serves every attention mask (B = 1, no padding): each step wraps a prefix of it
         // without allocating or copying.
@@ -37,7 +37,10 @@ public sealed class CausalLm : IDisposable
     public ModelSignature Signature { get; }
 
     /// <summary>The execution provider in use.</summary>
-    public ExecutionProviderKind Provider { get; }
+    public ExecutionProviderKind Provider => ProviderChoice.Actual;
+
+    /// <summary>The provider asked for, the one in use, and why <c>Auto</c> fell back to the CPU (when it did).</summary>
+    public ExecutionProviderChoice ProviderChoice { get; }
 
     /// <summary>
     /// Most token positions one prefill call feeds (over all rows of a batch). The graph returns logits for every fed
@@ -55,11 +58,12 @@ public sealed class CausalLm : IDisposable
     internal string EndProfiling() => _session.EndProfiling();
 
     /// <summary>Opens the graph of <paramref name="folder"/> on the requested execution provider.</summary>
-    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null) =>
-        Load(folder, provider, intraOpThreads, deviceId, logger, null);
+    /// <remarks>With <paramref name="requireAccelerator"/>, a model that would run on the CPU throws <see cref="AcceleratorUnavailableException"/> instead.</remarks>
+    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null, bool requireAccelerator = false) =>
+        Load(folder, provider, intraOpThreads, deviceId, logger, null, requireAccelerator);
 
     /// <summary>As the public overload; <paramref name="configure"/> adjusts the session options (the benchmark's profiler).</summary>
-    internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure)
+    internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure, bool requireAccelerator = false)
     {
         logger ??= NullLogger.Instance;
         var started = Stopwatch.GetTimestamp();
@@ -73,7 +77,7 @@ public sealed class CausalLm : IDisposable
                 options.IntraOpNumThreads = intraOpThreads;
             }
 
-            var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger);
+            var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger, requireAccelerator);
             try
             {
                 session = new InferenceSession(folder.GraphPath, options);

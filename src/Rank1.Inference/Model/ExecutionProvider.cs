@@ -19,30 +19,63 @@ public enum ExecutionProviderKind
     DirectML,
 }
 
+/// <summary>
+/// The provider asked for, the provider in use, and, when <see cref="ExecutionProviderKind.Auto"/> ended on the CPU,
+/// why no accelerator was used. Shown in the proxy's health, its metrics and <c>rank1-bridge rerank</c>.
+/// </summary>
+/// <param name="Requested">The configured <c>ExecutionProvider</c>.</param>
+/// <param name="Actual">The provider the model runs on.</param>
+/// <param name="Fallback">Null unless <c>Auto</c> fell back to the CPU: then each accelerator and why it was not used.</param>
+public sealed record ExecutionProviderChoice(ExecutionProviderKind Requested, ExecutionProviderKind Actual, string? Fallback)
+{
+    /// <summary>True when the model runs on a GPU (CUDA or DirectML).</summary>
+    public bool Accelerated => Actual is ExecutionProviderKind.Cuda or ExecutionProviderKind.DirectML;
+}
+
 internal static class ExecutionProviderSelector
 {
     private const string CudaName = "CUDAExecutionProvider";
     private const string DmlName = "DmlExecutionProvider";
 
-    /// <summary>Adds the requested provider to <paramref name="options"/>; returns the provider actually used.</summary>
-    public static ExecutionProviderKind Configure(SessionOptions options, ExecutionProviderKind requested, int deviceId, ILogger logger)
+    /// <summary>
+    /// Adds the requested provider to <paramref name="options"/>; returns what was asked and what is used. With
+    /// <paramref name="requireAccelerator"/>, ending on the CPU throws <see cref="AcceleratorUnavailableException"/>.
+    /// </summary>
+    public static ExecutionProviderChoice Configure(SessionOptions options, ExecutionProviderKind requested, int deviceId, ILogger logger, bool requireAccelerator = false)
     {
         var available = SafeAvailableProviders();
+        var choice = Choose(options, requested, deviceId, logger, available);
+        if (requireAccelerator && !choice.Accelerated)
+        {
+            throw new AcceleratorUnavailableException(
+                $"RequireAccelerator is set and no GPU provider can run the model (ExecutionProvider={requested}: " +
+                $"{choice.Fallback ?? "the CPU was asked for"}). Fix the GPU set-up, or unset RequireAccelerator to allow the CPU.");
+        }
+
+        return choice;
+    }
+
+    private static ExecutionProviderChoice Choose(SessionOptions options, ExecutionProviderKind requested, int deviceId, ILogger logger, string[] available)
+    {
         switch (requested)
         {
             case ExecutionProviderKind.Cpu:
-                return ExecutionProviderKind.Cpu;
+                Log.ExecutionProviderChosen(logger, ExecutionProviderKind.Cpu, string.Join(", ", available));
+                return new(requested, ExecutionProviderKind.Cpu, null);
             case ExecutionProviderKind.Cuda:
-                Append(options, ExecutionProviderKind.Cuda, deviceId, available);
-                return ExecutionProviderKind.Cuda;
             case ExecutionProviderKind.DirectML:
-                Append(options, ExecutionProviderKind.DirectML, deviceId, available);
-                return ExecutionProviderKind.DirectML;
+                Append(options, requested, deviceId, available);
+                Log.ExecutionProviderChosen(logger, requested, string.Join(", ", available));
+                return new(requested, requested, null);
             default:
+                var reasons = new List<string>();
+                var failed = false;
                 foreach (var candidate in new[] { ExecutionProviderKind.Cuda, ExecutionProviderKind.DirectML })
                 {
-                    if (!available.Contains(candidate == ExecutionProviderKind.Cuda ? CudaName : DmlName))
+                    var name = candidate == ExecutionProviderKind.Cuda ? CudaName : DmlName;
+                    if (!available.Contains(name))
                     {
+                        reasons.Add($"{candidate}: not in this build ({name} is not offered)");
                         continue;
                     }
 
@@ -50,17 +83,30 @@ internal static class ExecutionProviderSelector
                     {
                         Append(options, candidate, deviceId, available);
                         Log.ExecutionProviderChosen(logger, candidate, string.Join(", ", available));
-                        return candidate;
+                        return new(requested, candidate, null);
                     }
                     catch (ModelLoadException ex)
                     {
-                        // Listed but unusable (e.g. the CUDA libraries are missing on this machine): fall through.
+                        // Listed but unusable (e.g. the CUDA libraries are missing on this machine): fall through, loudly.
                         Log.ExecutionProviderUnusable(logger, candidate, ex.Message);
+                        reasons.Add($"{candidate}: {ex.Message}");
+                        failed = true;
                     }
                 }
 
-                Log.ExecutionProviderChosen(logger, ExecutionProviderKind.Cpu, string.Join(", ", available));
-                return ExecutionProviderKind.Cpu;
+                var fallback = string.Join("; ", reasons);
+                if (failed)
+                {
+                    // A provider this build ships could not start: the deployment meant to run on a GPU and does not.
+                    Log.AutoFellBackToCpu(logger, fallback);
+                }
+                else
+                {
+                    // A CPU build: running on the CPU is what it was built for.
+                    Log.AutoOnCpuBuild(logger, fallback);
+                }
+
+                return new(requested, ExecutionProviderKind.Cpu, fallback);
         }
     }
 

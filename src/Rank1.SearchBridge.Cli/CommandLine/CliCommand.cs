@@ -53,6 +53,7 @@ internal static class ExitCodes
     public const int Usage = 2;
     public const int BadModel = 3;
     public const int BadInput = 4;
+    public const int NoAccelerator = Rank1.Inference.AcceleratorUnavailableException.ExitCode;
     public const int Cancelled = 130;
 }
 

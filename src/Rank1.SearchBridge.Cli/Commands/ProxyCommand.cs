@@ -18,6 +18,7 @@ internal sealed class ProxyCommand : CliCommand
         new("port", "Port to listen on (default 8080; 0 picks a free one).", "P"),
         new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
         new("config", "JSON configuration file (appsettings.json layout).", "FILE"),
+        new("require-accelerator", "Refuse to start on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
     ];
 
     public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
@@ -29,6 +30,11 @@ internal sealed class ProxyCommand : CliCommand
         if (args.Get("backend") is { } backend)
         {
             settings["Rank1:Proxy:Backend"] = backend;
+        }
+
+        if (args.Has("require-accelerator"))
+        {
+            settings["Rank1:Model:RequireAccelerator"] = "true";
         }
 
         if (args.Has("model") || context.GetEnvironmentVariable("Rank1__Model__Path") is null)

@@ -19,6 +19,7 @@ internal sealed class RerankCommand : CliCommand
         new("instructions", "Instructions appended to the query.", "TEXT"),
         new("max-think-tokens", "Reasoning budget per passage (default 1024).", "N"),
         new("execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP"),
+        new("require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
         new("threads", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice).", "N"),
         new("json", "Print one JSON document instead of the list."),
     ];
@@ -37,7 +38,7 @@ internal sealed class RerankCommand : CliCommand
         var instructions = args.Get("instructions");
         var passages = await PassageFile.ReadAsync(args.Require("passages"), cancellationToken).ConfigureAwait(false);
 
-        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args, context), ExecutionProvider = provider, IntraOpThreads = threads };
+        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args, context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.Has("require-accelerator") };
         using var engine = Rank1Engine.Load(options, context.LoggerFactory.CreateLogger("Rank1.Inference"), context.Time);
         if (engine.IsRandomTestModel && !args.Has("json"))
         {
@@ -50,12 +51,12 @@ internal sealed class RerankCommand : CliCommand
         {
             await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
             using var buffer = new MemoryStream();
-            await RerankOutput.WriteJsonAsync(buffer, query, instructions, engine.ModelId, engine.IsRandomTestModel, passages, ranked, cancellationToken).ConfigureAwait(false);
+            await RerankOutput.WriteJsonAsync(buffer, query, instructions, engine.ModelId, engine.IsRandomTestModel, engine.ProviderChoice, passages, ranked, cancellationToken).ConfigureAwait(false);
             await context.Out.WriteAsync(System.Text.Encoding.UTF8.GetString(buffer.ToArray())).ConfigureAwait(false);
         }
         else
         {
-            await RerankOutput.WriteTextAsync(context.Out, query, passages, ranked).ConfigureAwait(false);
+            await RerankOutput.WriteTextAsync(context.Out, query, engine.ProviderChoice, passages, ranked).ConfigureAwait(false);
         }
 
         return ExitCodes.Ok;

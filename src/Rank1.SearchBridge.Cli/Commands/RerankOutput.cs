@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Rank1.Inference;
+using Rank1.Inference.Model;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -9,9 +10,10 @@ internal static class RerankOutput
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Indented = true };
 
-    public static async Task WriteTextAsync(TextWriter output, string query, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
+    public static async Task WriteTextAsync(TextWriter output, string query, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
     {
         await output.WriteLineAsync($"Query: {query}").ConfigureAwait(false);
+        await output.WriteLineAsync($"Execution provider: {provider.Actual} (requested {provider.Requested}){(provider.Fallback is null ? string.Empty : $"; fell back to the CPU: {provider.Fallback}")}").ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
         var idWidth = Math.Max(2, passages.Max(p => p.Id.Length));
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -28,7 +30,7 @@ internal static class RerankOutput
         }
     }
 
-    public static async Task WriteJsonAsync(Stream output, string query, string? instructions, string modelId, bool randomWeights, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked, CancellationToken cancellationToken)
+    public static async Task WriteJsonAsync(Stream output, string query, string? instructions, string modelId, bool randomWeights, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked, CancellationToken cancellationToken)
     {
         await using var w = new Utf8JsonWriter(output, JsonOptions);
         w.WriteStartObject();
@@ -40,6 +42,11 @@ internal static class RerankOutput
 
         w.WriteString("model", modelId);
         w.WriteBoolean("random_weights", randomWeights);
+        w.WriteStartObject("execution_provider");
+        w.WriteString("requested", provider.Requested.ToString());
+        w.WriteString("actual", provider.Actual.ToString());
+        w.WriteString("fallback", provider.Fallback);
+        w.WriteEndObject();
         w.WriteStartArray("results");
         for (var r = 0; r < ranked.Count; r++)
         {

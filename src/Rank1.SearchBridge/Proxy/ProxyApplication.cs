@@ -96,6 +96,9 @@ public static class ProxyApplication
                 ["loaded"] = true,
                 ["id"] = judge.ModelId,
                 ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
+                ["execution_provider"] = judge is Rank1Engine e
+                    ? new JsonObject { ["requested"] = e.ProviderChoice.Requested.ToString(), ["actual"] = e.ProviderChoice.Actual.ToString(), ["fallback"] = e.ProviderChoice.Fallback }
+                    : null,
                 ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
                 ["batch"] = judge is Rank1Engine engine
                     ? new JsonObject { ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["peak_step_rows"] = engine.PeakBatchRows }
@@ -123,11 +126,15 @@ public static class ProxyApplication
     }
 
     /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>
-    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend) : IHostedService
+    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend, ProxyMetrics metrics) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
-            _ = services.GetRequiredService<IPassageJudge>();
+            if (services.GetRequiredService<IPassageJudge>() is Rank1Engine engine)
+            {
+                metrics.SetExecutionProvider(engine.ProviderChoice);
+            }
+
             await backend.ProbeAsync(cancellationToken).ConfigureAwait(false);
         }
 

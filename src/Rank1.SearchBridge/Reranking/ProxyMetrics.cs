@@ -21,6 +21,8 @@ public sealed class ProxyMetrics
         QueueDepth = factory.CreateGauge("rank1_rerank_queue_depth", "Reranks running or waiting for the model.");
         BackendFailures = factory.CreateCounter("rank1_backend_failures_total", "Backend calls that failed (unreachable, timeout, open circuit).", "kind");
         PrecomputeRequests = factory.CreateCounter("rank1_precompute_requests_total", "Hot queries sent to the workers: published, no_broker, failed.", "outcome");
+        ExecutionProvider = factory.CreateGauge("rank1_execution_provider", "1 for the execution provider the model runs on: requested (configured), actual, and fallback (true when Auto fell back to the CPU).",
+            "requested", "actual", "fallback");
         StoreWrites = factory.CreateCounter("rank1_reasoning_store_operations_total", "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.", "outcome");
     }
 
@@ -48,4 +50,10 @@ public sealed class ProxyMetrics
     internal Counter StoreWrites { get; }
 
     internal Counter PrecomputeRequests { get; }
+
+    internal Gauge ExecutionProvider { get; }
+
+    /// <summary>Publishes the model's execution provider (once, at start-up, when the model is loaded).</summary>
+    internal void SetExecutionProvider(Rank1.Inference.Model.ExecutionProviderChoice choice) =>
+        ExecutionProvider.WithLabels(choice.Requested.ToString(), choice.Actual.ToString(), choice.Fallback is null ? "false" : "true").Set(1);
 }

@@ -19,9 +19,30 @@ public sealed class ExecutionProviderTests
     }
 
     [Fact]
-    public void Load_Auto_OnCpuBuild_UsesCpu()
+    public void Load_Auto_OnCpuBuild_UsesCpuAndSaysWhyNoGpuProvider()
     {
         using var lm = CausalLm.Load(ModelFolder.Open(TestPaths.TinyModel), ExecutionProviderKind.Auto);
         Assert.Equal(ExecutionProviderKind.Cpu, lm.Provider);
+        Assert.Equal(ExecutionProviderKind.Auto, lm.ProviderChoice.Requested);
+        Assert.Equal(
+            "Cuda: not in this build (CUDAExecutionProvider is not offered); DirectML: not in this build (DmlExecutionProvider is not offered)",
+            lm.ProviderChoice.Fallback);
+    }
+
+    [Fact]
+    public void Load_Cpu_IsNoFallback()
+    {
+        using var lm = CausalLm.Load(ModelFolder.Open(TestPaths.TinyModel), ExecutionProviderKind.Cpu);
+        Assert.Equal(new ExecutionProviderChoice(ExecutionProviderKind.Cpu, ExecutionProviderKind.Cpu, null), lm.ProviderChoice);
+    }
+
+    [Theory]
+    [InlineData(ExecutionProviderKind.Auto)]
+    [InlineData(ExecutionProviderKind.Cpu)]
+    public void Load_RequireAccelerator_OnCpu_Refuses(ExecutionProviderKind kind)
+    {
+        var ex = Assert.Throws<AcceleratorUnavailableException>(() =>
+            Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = kind, RequireAccelerator = true }));
+        Assert.Contains($"ExecutionProvider={kind}", ex.Message, StringComparison.Ordinal);
     }
 }
