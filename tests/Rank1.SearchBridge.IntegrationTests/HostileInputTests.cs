@@ -50,6 +50,20 @@ public sealed class HostileInputTests : IAsyncLifetime
             }
         }
     }
+
+    [Fact]
+    public async Task Search_PassageTokenLimitInExt_CutsLongerPassagesAndBadValuesAre400()
+    {
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"eyes"}},"ext":{"rank1":{"max_passage_tokens":4}}}""");
+        Assert.Equal("applied", r.Rerank);
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        Assert.NotEmpty(hits);
+        Assert.All(hits, h => Assert.True(h!["fields"]!["_rank1.truncated"]![0]!.GetValue<bool>()));
+
+        var bad = await _stack.SearchAsync("""{"query":{"match":{"text":"eyes"}},"ext":{"rank1":{"max_passage_tokens":0}}}""");
+        Assert.Equal(400, bad.Status);
+        Assert.Contains("[ext.rank1.max_passage_tokens]", bad.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 }
 
 /// <summary>Failure isolation and the model circuit (issue #18 items 3 and 4), with a judge whose input errors are chosen by the test.</summary>

@@ -123,6 +123,16 @@ public sealed class RerankRule
     [Range(0, 32_768)]
     public int MaxThinkTokens { get; set; } = 256;
 
+    /// <summary>Most query tokens (query and instructions) the model sees; longer text is cut and the hits marked <c>_rank1.truncated</c>. Capped by <c>Rank1:Model:MaxQueryTokens</c>.</summary>
+    /// <value>Default null: <c>Rank1:Model:MaxQueryTokens</c>.</value>
+    [Range(1, 131_072)]
+    public int? MaxQueryTokens { get; set; }
+
+    /// <summary>Most tokens of each passage (title and text) the model sees; longer passages are cut and marked <c>_rank1.truncated</c>. Capped by <c>Rank1:Model:MaxPassageTokens</c>.</summary>
+    /// <value>Default null: <c>Rank1:Model:MaxPassageTokens</c>.</value>
+    [Range(1, 131_072)]
+    public int? MaxPassageTokens { get; set; }
+
     /// <summary>Time the whole rerank of one search may take; then unfinished passages are scored as they stand.</summary>
     /// <value>Default 10000 ms.</value>
     [Range(1, 600_000)]

@@ -73,7 +73,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
     public string ModelId => _judge.ModelId;
 
-    public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, int maxThinkTokens, TimeSpan deadlineAfter, CancellationToken cancellationToken)
+    public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, JudgeSettings judgeSettings, TimeSpan deadlineAfter,
+        CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var deadline = _time.GetUtcNow() + deadlineAfter;
@@ -101,7 +102,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
                 var verdicts = new List<PassageVerdict>(passages.Count);
                 var failures = new List<PassageFailure>();
-                var settings = new JudgeSettings { MaxThinkTokens = maxThinkTokens, Deadline = deadline };
+                var settings = judgeSettings with { Deadline = deadline };
                 try
                 {
                     if (_judge is IPassageBatchJudge batch)

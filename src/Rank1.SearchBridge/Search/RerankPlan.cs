@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Search;
 
@@ -29,9 +31,15 @@ internal sealed record RerankPlan
 
     public required int DeadlineMs { get; init; }
 
+    /// <summary>Query token limit asked for (null: the model's cap, which also bounds it).</summary>
+    public int? MaxQueryTokens { get; init; }
+
+    /// <summary>Passage token limit asked for (null: the model's cap, which also bounds it).</summary>
+    public int? MaxPassageTokens { get; init; }
+
     public required bool IncludeReasoning { get; init; }
 
-    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning"];
+    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning", "max_query_tokens", "max_passage_tokens"];
 
     /// <summary>
     /// Merges the rule for <paramref name="rule"/> with the request's <c>ext.rank1</c> (removed from
@@ -83,8 +91,20 @@ internal sealed record RerankPlan
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, 32_768) ?? rule.MaxThinkTokens,
             DeadlineMs = Int(ext, "deadline_ms", 1, 600_000) ?? rule.DeadlineMs,
             IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
+            MaxQueryTokens = Int(ext, "max_query_tokens", 1, 131_072) ?? rule.MaxQueryTokens,
+            MaxPassageTokens = Int(ext, "max_passage_tokens", 1, 131_072) ?? rule.MaxPassageTokens,
         };
     }
+
+    /// <summary>What the model is asked per passage (the executor adds the deadline); the engine caps the token limits.</summary>
+    public JudgeSettings JudgeSettings() => new() { MaxThinkTokens = MaxThinkTokens, MaxQueryTokens = MaxQueryTokens, MaxPassageTokens = MaxPassageTokens };
+
+    /// <summary>
+    /// The reasoning store's fingerprint of this plan for <paramref name="queryText"/>: token limits are part of it only
+    /// when set, so judgements stored under the model's defaults keep their keys.
+    /// </summary>
+    public string Fingerprint(string queryText) => ReasoningKeys.Fingerprint(queryText, Instructions, MaxThinkTokens, Fields, TitleField,
+        MaxQueryTokens is null && MaxPassageTokens is null ? null : $"q{MaxQueryTokens}p{MaxPassageTokens}");
 
     public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
 

@@ -141,7 +141,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var fingerprint = ReasoningKeys.Fingerprint(queryText, plan.Instructions, plan.MaxThinkTokens, plan.Fields, plan.TitleField);
+        var fingerprint = plan.Fingerprint(queryText);
         var keys = window.Select(p => (Passage: p, Key: JudgementRecords.Key(hits[p.Index], index, reranker.ModelId, fingerprint, p.Title, p.Text))).ToArray();
 
         var stored = await store.LookupAsync(keys.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
@@ -172,7 +172,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
             return new RerankOutcome(RerankStatus.Cached, cached, null, time.GetElapsedTime(started));
         }
 
-        var computed = await reranker.RerankAsync(queryText, plan.Instructions, misses, plan.MaxThinkTokens, TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
+        var computed = await reranker.RerankAsync(queryText, plan.Instructions, misses, plan.JudgeSettings(), TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
         var byIndex = keys.ToDictionary(k => k.Passage.Index);
         foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
         {

@@ -20,10 +20,13 @@ namespace Rank1.SearchBridge.Store;
 /// </summary>
 public static partial class ReasoningKeys
 {
-    /// <summary>The fingerprint of a query and the settings that change its judgements.</summary>
-    public static string Fingerprint(string query, string? instructions, int maxThinkTokens, IReadOnlyList<string> fields, string? titleField) =>
-        Sha256(string.Join('\u001f', "fp-v1", Normalize(query), Normalize(instructions ?? string.Empty),
-            maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty));
+    /// <summary>
+    /// The fingerprint of a query and the settings that change its judgements. <paramref name="limits"/> (the token
+    /// limits, when a rule or request sets them) is appended only when given, so fingerprints without it are unchanged.
+    /// </summary>
+    public static string Fingerprint(string query, string? instructions, int maxThinkTokens, IReadOnlyList<string> fields, string? titleField, string? limits = null) =>
+        Sha256(string.Join('\u001f', new[] { "fp-v1", Normalize(query), Normalize(instructions ?? string.Empty),
+            maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty }.Concat(limits is null ? [] : [limits])));
 
     /// <summary>The hash of the passage text exactly as judged.</summary>
     public static string PassageHash(string passageText) => Sha256(passageText);
