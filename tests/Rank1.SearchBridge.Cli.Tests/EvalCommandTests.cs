@@ -68,6 +68,52 @@ public sealed class EvalCommandTests
         Assert.Contains("7 resumed", second.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Eval_Dataset_BeirSample_IndexesRetrievesBm25AndReranksTheTopK()
+    {
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-dataset-").FullName;
+        var dataset = Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo");
+        var result = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "3",
+            "--run-out", Path.Combine(dir, "beir"), "--json");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var json = JsonNode.Parse(result.Out)!;
+        Assert.Equal("ndcg@10", json["metrics"]![0]!["metric"]!.GetValue<string>()); // as BEIR and BRIGHT report it
+        Assert.Equal(10, json["judged_topics"]!.GetValue<int>());
+
+        // The BM25 run is the one the same corpus gives when loaded as the plain sample (another loader, same index).
+        var sample = await CliRunner.RunAsync("eval", "--sample", "--model", TestPaths.TinyModel, "--max-think-tokens", "0", "--window", "1",
+            "--run-out", Path.Combine(dir, "sample"), "--json");
+        Assert.True(sample.ExitCode == 0, sample.Error);
+        Assert.Equal(File.ReadAllLines(Path.Combine(dir, "sample", "backend.run")), File.ReadAllLines(Path.Combine(dir, "beir", "backend.run")));
+
+        // Rank1 reorders the top 3 (the window) and leaves the rest in BM25 order.
+        var backend = ReadRun(Path.Combine(dir, "beir", "backend.run"));
+        var proxy = ReadRun(Path.Combine(dir, "beir", "proxy.run"));
+        Assert.Equal(10, proxy.Count);
+        foreach (var (qid, docs) in backend)
+        {
+            Assert.Equal(docs.Take(3).Order(), proxy[qid].Take(3).Order());
+            Assert.Equal(docs.Skip(3), proxy[qid].Skip(3));
+        }
+    }
+
+    [Fact]
+    public async Task Eval_Dataset_BadFolderOrQrels_NamesTheFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-badset-").FullName;
+        var missing = await CliRunner.RunAsync("eval", "--dataset", dir);
+        Assert.Equal(4, missing.ExitCode);
+        Assert.Contains(Path.Combine(dir, "corpus.jsonl") + ": file not found", missing.Error, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(Path.Combine(dir, "corpus.jsonl"), "{\"_id\":\"d1\",\"title\":\"\",\"text\":\"x\"}\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "queries.jsonl"), "{\"_id\":\"q1\",\"text\":\"x\"}\n");
+        Directory.CreateDirectory(Path.Combine(dir, "qrels"));
+        await File.WriteAllTextAsync(Path.Combine(dir, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1 d2 1\n");
+        var bad = await CliRunner.RunAsync("eval", "--dataset", dir);
+        Assert.Equal(4, bad.ExitCode);
+        Assert.Contains(Path.Combine(dir, "qrels", "test.tsv") + ": line 3", bad.Error, StringComparison.Ordinal);
+    }
+
     private static string TrecFixture(string file) => Path.Combine(TestPaths.Fixture("trec_eval"), file);
 
     /// <summary>A trec_eval mean ('all' line) from the fixture's official output.</summary>

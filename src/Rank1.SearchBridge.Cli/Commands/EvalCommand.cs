@@ -40,8 +40,9 @@ internal sealed class EvalCommand : CliCommand
         new("metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
         new("run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR"),
         new("sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process."),
-        new("model", "With --sample: the model folder (default: RANK1_MODEL_DIR, else the test model).", "DIR"),
-        new("max-think-tokens", "With --sample: reasoning budget per passage (default 64).", "N"),
+        new("dataset", "Evaluate a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): indexes the corpus into the embedded search (or --backend), starts the proxy in-process, BM25 top --depth vs Rank1 on the top --window (default 100).", "DIR"),
+        new("model", "With --sample or --dataset: the model folder (default: RANK1_MODEL_DIR, else the test model).", "DIR"),
+        new("max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", "N"),
         new("json", "Print one JSON document instead of the table."),
     ];
 
@@ -56,7 +57,8 @@ internal sealed class EvalCommand : CliCommand
             return await CompareRunsAsync(runFiles, args, metrics, context, cancellationToken).ConfigureAwait(false);
         }
 
-        var runDir = Path.GetFullPath(args.Get("run-out") ?? Path.Combine(context.CurrentDirectory, "eval-runs"));
+        var dataset = args.Get("dataset") is { } datasetFolder ? BeirDataset.Open(datasetFolder) : null;
+        var runDir = Path.GetFullPath(args.Get("run-out") ?? Path.Combine(context.CurrentDirectory, "eval-runs", dataset?.IndexName ?? string.Empty));
 
         EmbeddedSearchServer? search = null;
         ProxyServer? proxy = null;
@@ -64,7 +66,34 @@ internal sealed class EvalCommand : CliCommand
         {
             string topicsFile, qrelsFile, index;
             Uri backendUrl, proxyUrl;
-            if (args.Has("sample"))
+            Qrels? datasetQrels = null;
+            if (dataset is not null)
+            {
+                topicsFile = dataset.Queries;
+                qrelsFile = dataset.QrelsFile;
+                datasetQrels = await dataset.ReadQrelsAsync(cancellationToken).ConfigureAwait(false);
+                index = args.Get("index") ?? dataset.IndexName;
+                window ??= 100; // BEIR and BRIGHT rerank the BM25 top 100
+                if (!args.Has("fields"))
+                {
+                    fields = ["title", "text"];
+                }
+
+                if (args.Get("backend") is { } cluster)
+                {
+                    backendUrl = Url(cluster, "backend");
+                }
+                else
+                {
+                    search = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
+                    backendUrl = search.Url;
+                }
+
+                await IndexDatasetAsync(dataset, backendUrl, index, context, cancellationToken).ConfigureAwait(false);
+                proxy = await StartProxyAsync(backendUrl, args, context, cancellationToken).ConfigureAwait(false);
+                proxyUrl = proxy.Url;
+            }
+            else if (args.Has("sample"))
             {
                 topicsFile = args.Get("topics") ?? Path.Combine(SampleCorpus.Folder, "queries.tsv");
                 qrelsFile = args.Get("qrels") ?? Path.Combine(SampleCorpus.Folder, "qrels.txt");
@@ -76,15 +105,7 @@ internal sealed class EvalCommand : CliCommand
 
                 search = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
                 await SampleCorpus.LoadAsync(search, index, cancellationToken).ConfigureAwait(false);
-                proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
-                {
-                    ["Urls"] = "http://127.0.0.1:0",
-                    ["Rank1:Proxy:Backend"] = search.Url.ToString(),
-                    ["Rank1:Model:Path"] = ModelLocator.Resolve(args, context),
-                    ["Rank1:Proxy:Default:TitleField"] = "title",
-                    ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetInt("max-think-tokens", 0, 32_768) ?? 64).ToString(CultureInfo.InvariantCulture),
-                    ["Rank1:Proxy:Default:DeadlineMs"] = "600000",
-                }, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
+                proxy = await StartProxyAsync(search.Url, args, context, cancellationToken).ConfigureAwait(false);
                 backendUrl = search.Url;
                 proxyUrl = proxy.Url;
             }
@@ -98,7 +119,12 @@ internal sealed class EvalCommand : CliCommand
             }
 
             var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
-            var qrels = await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
+            var qrels = datasetQrels ?? await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
+            if (dataset is not null)
+            {
+                // queries.jsonl holds every split's queries: the test split is the queries its qrels judge.
+                topics = topics.Where(t => qrels.QueryIds.Contains(t.Id)).ToList();
+            }
 
             Directory.CreateDirectory(runDir);
             var backendRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, BackendRun), cancellationToken).ConfigureAwait(false);
@@ -176,6 +202,39 @@ internal sealed class EvalCommand : CliCommand
                 await search.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The proxy in-process in front of <paramref name="backend"/>, with the model and the sample's rule.</summary>
+    private static Task<ProxyServer> StartProxyAsync(Uri backend, ParsedArgs args, CliContext context, CancellationToken cancellationToken) =>
+        ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Proxy:Backend"] = backend.ToString(),
+            ["Rank1:Model:Path"] = ModelLocator.Resolve(args, context),
+            ["Rank1:Proxy:Default:TitleField"] = "title",
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetInt("max-think-tokens", 0, 32_768) ?? 64).ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Default:DeadlineMs"] = "600000",
+        }, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
+
+    /// <summary>Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).</summary>
+    private static async Task IndexDatasetAsync(BeirDataset dataset, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        var size = dataset.CorpusSize();
+        if (await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false) == size)
+        {
+            await context.Error.WriteLineAsync($"{index} already holds the {size} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);
+            return;
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Error) });
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask($"index {size} documents into {index}", maxValue: Math.Max(1, size));
+                await dataset.IndexAsync(http, cluster, index, done => task.Value = done, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
     }
 
     /// <summary>

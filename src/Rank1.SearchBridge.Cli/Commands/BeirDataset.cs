@@ -1,0 +1,157 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Evaluation;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary>
+/// A dataset in the BEIR layout (BRIGHT exports the same shape): <c>corpus.jsonl</c> (<c>_id</c>, <c>title</c>,
+/// <c>text</c>), <c>queries.jsonl</c> (<c>_id</c>, <c>text</c>) and <c>qrels/test.tsv</c>
+/// (<c>query-id TAB corpus-id TAB score</c>, with a header line). Bad input is an error naming the file and line.
+/// </summary>
+internal sealed class BeirDataset
+{
+    private BeirDataset(string folder) => Folder = folder;
+
+    public string Folder { get; }
+
+    public string Corpus => Path.Combine(Folder, "corpus.jsonl");
+
+    public string Queries => Path.Combine(Folder, "queries.jsonl");
+
+    public string QrelsFile => Path.Combine(Folder, "qrels", "test.tsv");
+
+    /// <summary>The name of the index the corpus goes into: <c>beir-</c> and the folder's name, lower case.</summary>
+    public string IndexName => "beir-" + new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(Folder)).ToLowerInvariant()
+        .Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray());
+
+    public static BeirDataset Open(string folder)
+    {
+        var dataset = new BeirDataset(Path.GetFullPath(folder));
+        foreach (var file in new[] { dataset.Corpus, dataset.Queries, dataset.QrelsFile })
+        {
+            if (!File.Exists(file))
+            {
+                throw new CliException($"{file}: file not found (a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)", ExitCodes.BadInput);
+            }
+        }
+
+        return dataset;
+    }
+
+    /// <summary>The test judgments as TREC qrels.</summary>
+    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken)
+    {
+        var lines = await File.ReadAllLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false);
+        var trec = new List<string>(lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var p = lines[i].Split('\t');
+            if (lines[i].Trim().Length == 0 || (i == 0 && p[0] == "query-id"))
+            {
+                trec.Add(string.Empty); // keeps line numbers
+                continue;
+            }
+
+            if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(char.IsWhiteSpace) || p[1].Any(char.IsWhiteSpace))
+            {
+                throw new CliException($"{QrelsFile}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score', got '{lines[i]}'", ExitCodes.BadInput);
+            }
+
+            trec.Add($"{p[0]} 0 {p[1]} {p[2]}");
+        }
+
+        try
+        {
+            return Qrels.Parse(trec);
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"{QrelsFile}: {ex.Message}", ExitCodes.BadInput);
+        }
+    }
+
+    /// <summary>Indexes the corpus into <paramref name="index"/> at <paramref name="cluster"/> with _bulk, then refreshes it.</summary>
+    public async Task<int> IndexAsync(HttpClient http, Uri cluster, string index, Action<int> progress, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        var n = 0;
+        var bulk = new StringBuilder();
+        await foreach (var line in File.ReadLinesAsync(Corpus, cancellationToken).ConfigureAwait(false))
+        {
+            n++;
+            if (line.Trim().Length == 0)
+            {
+                continue;
+            }
+
+            JsonObject doc;
+            try
+            {
+                doc = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object");
+            }
+            catch (JsonException ex)
+            {
+                throw new CliException($"{Corpus}: line {n}: not a JSON object ({ex.Message})", ExitCodes.BadInput);
+            }
+
+            var id = doc["_id"]?.ToString();
+            if (string.IsNullOrEmpty(id) || doc["text"] is not JsonValue)
+            {
+                throw new CliException($"{Corpus}: line {n}: needs \"_id\" and \"text\"", ExitCodes.BadInput);
+            }
+
+            var source = new JsonObject { ["title"] = doc["title"]?.DeepClone(), ["text"] = doc["text"]!.DeepClone() };
+            bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = index, ["_id"] = id } }.ToJsonString()).Append('\n')
+                .Append(source.ToJsonString()).Append('\n');
+            if (++count % 500 == 0)
+            {
+                await SendAsync(http, cluster, bulk, cancellationToken).ConfigureAwait(false);
+                progress(count);
+            }
+        }
+
+        await SendAsync(http, cluster, bulk, cancellationToken).ConfigureAwait(false);
+        progress(count);
+        using var refresh = await http.PostAsync(new Uri(cluster, $"{index}/_refresh"), null, cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
+    private static async Task SendAsync(HttpClient http, Uri cluster, StringBuilder bulk, CancellationToken cancellationToken)
+    {
+        if (bulk.Length == 0)
+        {
+            return;
+        }
+
+        var url = new Uri(cluster, "_bulk");
+        using var response = await http.PostAsync(url, new StringContent(bulk.ToString(), Encoding.UTF8, "application/x-ndjson"), cancellationToken).ConfigureAwait(false);
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode || json?["errors"]?.GetValue<bool>() == true)
+        {
+            var reason = json?["items"]?.AsArray().Select(i => i?["index"]?["error"]?["reason"]).FirstOrDefault(r => r is not null) ?? json?["error"]?["reason"];
+            throw new CliException($"{url} refused the corpus ({(int)response.StatusCode}): {reason}", ExitCodes.Failure);
+        }
+
+        bulk.Clear();
+    }
+
+    /// <summary>The count of documents in <paramref name="index"/>, or null when it does not exist.</summary>
+    public static async Task<long?> CountAsync(HttpClient http, Uri cluster, string index, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(new Uri(cluster, $"{index}/_count"), cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
+        return json?["count"]?.GetValue<long>();
+    }
+
+    /// <summary>Lines in the corpus that hold a document.</summary>
+    public int CorpusSize() => File.ReadLines(Corpus).Count(l => l.Trim().Length > 0);
+}
