@@ -152,6 +152,12 @@ case "$cmd" in
     phase "gpu-check --cpu-dry-run" tools/gpu-check.sh --cpu-dry-run --out TestResults/gpu-check.md || rc=$?
     print_phases
     exit $rc ;;
+  soak)
+    # Bounded (at most 5 minutes), loopback only: tools/soak.py drives the proxy over the tiny model; see docs/reliability.md.
+    setup
+    phase "build" dotnet build src/Rank1.SearchBridge.Cli -c "$CONFIGURATION" --nologo -v quiet -clp:NoSummary
+    print_phases
+    exec "$PY" tools/soak.py "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" .rank1/models/tiny "$@" ;;
   bench)
     # The Qwen2.5-0.5B-shaped random-weight model (about 2 GB, generated here, never committed), then the table.
     setup
