@@ -93,7 +93,7 @@ public static class Rank1Services
         var health = services.GetService<IBusControl>()?.CheckHealth();
         return new JsonObject
         {
-            ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.ToString() : null,
+            ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.Endpoint : null,
             ["status"] = health?.Status.ToString().ToLowerInvariant() ?? "unknown",
             ["description"] = health?.Description,
         };

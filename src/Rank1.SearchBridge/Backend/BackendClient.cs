@@ -87,6 +87,12 @@ internal sealed partial class BackendClient : IDisposable
 
     public Uri BaseUri { get; }
 
+    /// <summary>
+    /// <see cref="BaseUri"/> without user name and password: what health answers, errors and logs show (credentials in
+    /// the backend URL are for the backend, not for anyone who can reach the proxy).
+    /// </summary>
+    public Uri DisplayUri => string.IsNullOrEmpty(BaseUri.UserInfo) ? BaseUri : new UriBuilder(BaseUri) { UserName = string.Empty, Password = string.Empty }.Uri;
+
     /// <summary>The one handler of all backend traffic.</summary>
     public SocketsHttpHandler Handler { get; }
 
@@ -142,7 +148,7 @@ internal sealed partial class BackendClient : IDisposable
         catch (TimeoutRejectedException)
         {
             _metrics.BackendFailures.WithLabels("timeout").Inc();
-            throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {BaseUri} did not answer in time");
+            throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {DisplayUri} did not answer in time");
         }
         catch (BrokenCircuitException)
         {
@@ -156,12 +162,12 @@ internal sealed partial class BackendClient : IDisposable
     }
 
     public BackendUnavailableException Unreachable(string detail) =>
-        new(502, "rank1_backend_unreachable_exception", $"the backend {BaseUri} is unreachable: {detail}");
+        new(502, "rank1_backend_unreachable_exception", $"the backend {DisplayUri} is unreachable: {detail}");
 
     public BackendUnavailableException CircuitOpen()
     {
         _metrics.BackendFailures.WithLabels("circuit_open").Inc();
-        return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {BaseUri} failed repeatedly; the proxy is not calling it for a moment");
+        return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment");
     }
 
     /// <summary>
@@ -179,7 +185,7 @@ internal sealed partial class BackendClient : IDisposable
                 if (flavor != Flavor)
                 {
                     Flavor = flavor;
-                    LogFlavor(_logger, BaseUri, Flavor);
+                    LogFlavor(_logger, DisplayUri, Flavor);
                 }
 
                 return flavor;
@@ -187,7 +193,7 @@ internal sealed partial class BackendClient : IDisposable
         }
         catch (Exception ex) when (ex is BackendUnavailableException or System.Text.Json.JsonException)
         {
-            LogFlavorUnknown(_logger, BaseUri, ex.Message);
+            LogFlavorUnknown(_logger, DisplayUri, ex.Message);
         }
 
         return BackendFlavor.Unknown;

@@ -58,6 +58,23 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan ModelBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Longest time a passed-through request (anything that is not a search) may wait for the backend's next bytes:
+    /// response headers, or the next piece of the body either way. Past it the proxy answers an Elasticsearch-shaped 504
+    /// (<c>rank1_backend_timeout_exception</c>) instead of holding the connection.
+    /// </summary>
+    /// <value>Default 60 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan PassThroughTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// When set, every <c>/_rank1/*</c> endpoint (health, metrics) asks for <c>Authorization: ApiKey &lt;key&gt;</c> and
+    /// answers anything else with an Elasticsearch-shaped 401 (<c>security_exception</c>). At least 16 characters.
+    /// </summary>
+    /// <value>Default null: the endpoints are open (bind the proxy to a trusted network).</value>
+    [MinLength(16)]
+    public string? AdminApiKey { get; set; }
+
     /// <summary>Address that sniffing clients are told to use (host:port); default: the Host the client used.</summary>
     /// <value>Default null.</value>
     public string? PublicAddress { get; set; }

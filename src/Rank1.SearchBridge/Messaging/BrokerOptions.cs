@@ -73,6 +73,9 @@ public sealed record BrokerAddress(string Host, int Port, string VirtualHost, st
             ? url.Replace(uri.UserInfo, uri.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal)
             : url;
 
+    /// <summary>The address without any credential, user name included: what the proxy's health shows to anyone.</summary>
+    public string Endpoint => $"{(Tls ? "amqps" : "amqp")}://{Host}:{Port}/{(VirtualHost == "/" ? string.Empty : Uri.EscapeDataString(VirtualHost))}";
+
     /// <inheritdoc />
     public override string ToString() => $"{(Tls ? "amqps" : "amqp")}://{User}@{Host}:{Port}/{(VirtualHost == "/" ? string.Empty : Uri.EscapeDataString(VirtualHost))}";
 }

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
+using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Backend;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -9,12 +11,14 @@ namespace Rank1.SearchBridge.Proxy;
 /// <summary>
 /// Everything that is not a search goes to the backend untouched through YARP's forwarder: method, path, query
 /// string, headers (Authorization included), body streamed both ways, status and headers back. The destination is
-/// always the configured backend: it is built from the backend prefix and the request path only, so absolute-form
+/// always the configured backend: it is built from the backend prefix and the request path only (the raw path, see
+/// <see cref="RawPathTransformer"/>), so absolute-form
 /// request targets, Host headers and dot-segments cannot point the proxy anywhere else.
 /// </summary>
-internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backend)
+internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backend, IOptions<ProxyOptions> options)
 {
-    private static readonly ForwarderRequestConfig RequestConfig = new() { ActivityTimeout = TimeSpan.FromMinutes(5) };
+    // A backend that sends nothing for this long (no response headers, no body bytes) is answered with an ES-shaped 504.
+    private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = options.Value.PassThroughTimeout };
 
     public async Task ForwardAsync(HttpContext context)
     {
@@ -22,13 +26,13 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
         {
             await backend.Breaker.ExecuteAsync(async ct =>
             {
-                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, RequestConfig, HttpTransformer.Default, ct).ConfigureAwait(false);
+                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, _requestConfig, RawPathTransformer.Instance, ct).ConfigureAwait(false);
                 switch (error)
                 {
                     case ForwarderError.None:
                         return;
                     case ForwarderError.RequestTimedOut:
-                        throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {backend.BaseUri} did not answer in time");
+                        throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {backend.DisplayUri} did not answer within {options.Value.PassThroughTimeout.TotalSeconds:0.###} s (Rank1:Proxy:PassThroughTimeout)");
                     case ForwarderError.Request:
                         throw backend.Unreachable(context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "connection failed");
                     default:

@@ -69,6 +69,12 @@ public static class ProxyApplication
             }
         });
 
+        app.Use((context, next) =>
+        {
+            AdminApiKey.Demand(context, context.RequestServices.GetRequiredService<IOptions<ProxyOptions>>().Value.AdminApiKey);
+            return next(context);
+        });
+
         app.MapGet("/_rank1/health", HealthAsync);
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
         app.MapMetrics("/_rank1/metrics", metrics.Registry);
@@ -104,7 +110,7 @@ public static class ProxyApplication
                     ? new JsonObject { ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["peak_step_rows"] = engine.PeakBatchRows }
                     : null,
             },
-            ["backend"] = new JsonObject { ["url"] = backend.BaseUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
+            ["backend"] = new JsonObject { ["url"] = backend.DisplayUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
             ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),
         };
         context.Response.StatusCode = reachable ? 200 : 503;

@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace Rank1.SearchBridge.Proxy;
+
+/// <summary>
+/// The optional protection of the proxy's own endpoints (<c>/_rank1/*</c>): with
+/// <see cref="Configuration.ProxyOptions.AdminApiKey"/> set, a request must carry <c>Authorization: ApiKey &lt;key&gt;</c>
+/// (Elasticsearch's scheme for API keys, which Prometheus and curl can send); anything else is Elasticsearch's 401.
+/// </summary>
+internal static class AdminApiKey
+{
+    public const string Scheme = "ApiKey";
+
+    /// <summary>Throws an Elasticsearch-shaped 401 unless the request may reach <c>/_rank1/*</c>.</summary>
+    public static void Demand(HttpContext context, string? key)
+    {
+        if (key is null || !context.Request.Path.StartsWithSegments("/_rank1", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var header = context.Request.Headers.Authorization.ToString();
+        var path = context.Request.Path.Value;
+        if (!header.StartsWith(Scheme + " ", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.Headers.WWWAuthenticate = Scheme;
+            throw new EsError(401, "security_exception", $"missing authentication credentials for REST request [{path}]");
+        }
+
+        // Constant-time comparison: the time to refuse says nothing about how much of the key was right.
+        var given = Encoding.UTF8.GetBytes(header[(Scheme.Length + 1)..].Trim());
+        if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(key)))
+        {
+            context.Response.Headers.WWWAuthenticate = Scheme;
+            throw new EsError(401, "security_exception", $"unable to authenticate with provided credentials for REST request [{path}]");
+        }
+    }
+}

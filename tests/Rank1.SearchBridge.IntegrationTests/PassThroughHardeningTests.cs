@@ -1,0 +1,166 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Rank1.EmbeddedSearch;
+using Rank1.SearchBridge.Proxy;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// Issue #18, items 8 and 9: the raw path forwarded byte for byte, a bounded pass-through wait with an
+/// Elasticsearch-shaped 504, no credentials in <c>/_rank1/health</c>, and the optional API key on <c>/_rank1/*</c>.
+/// </summary>
+public sealed class PassThroughHardeningTests
+{
+    private static Task<ProxyServer> Proxy(string backend, params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Proxy:Backend"] = backend,
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return ProxyServer.StartAsync(settings);
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Theory]
+    [InlineData("/notes/_doc/a%2Fb")]
+    [InlineData("/notes/_doc/a%252Fb?routing=x%2Fy")]
+    [InlineData("/notes/_doc/x%2F..%2Fy")]
+    [InlineData("/notes/_doc/caf%C3%A9%20%2B")]
+    public async Task EncodedCharactersInAPassThroughPath_ReachTheBackendByteForByte(string target)
+    {
+        // The backend records the request target exactly as it came off the wire.
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var backend = builder.Build();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        backend.Run(async context =>
+        {
+            seen.Enqueue(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget);
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("{}");
+        });
+        await backend.StartAsync();
+        var url = backend.Urls.First();
+        await using var proxy = await Proxy(url + "/");
+        Assert.True(seen.TryDequeue(out var probe) && probe == "/");
+
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Put, new Uri(proxy.Url, target)) { Content = Json("{}") });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(target, Assert.Single(seen));
+    }
+
+    [Fact]
+    public async Task HungBackend_PassThroughAnswersElasticsearchShaped504_AfterTheConfiguredTimeout()
+    {
+        // A backend that accepts connections and reads requests but never answers.
+        using var hung = new TcpListener(IPAddress.Loopback, 0);
+        hung.Start();
+        using var stop = new CancellationTokenSource();
+        var accepted = new List<TcpClient>();
+        var acceptLoop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                accepted.Add(await hung.AcceptTcpClientAsync(stop.Token));
+            }
+        });
+        try
+        {
+            var url = $"http://127.0.0.1:{((IPEndPoint)hung.LocalEndpoint).Port}/";
+            await using var proxy = await Proxy(url, ("Rank1:Proxy:BackendTimeout", "00:00:00.200"), ("Rank1:Proxy:PassThroughTimeout", "00:00:01"));
+            using var client = new HttpClient { BaseAddress = proxy.Url, Timeout = TimeSpan.FromSeconds(30) };
+            using var response = await client.GetAsync("notes/_doc/1");
+            Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(504, body["status"]!.GetValue<int>());
+            Assert.Equal("rank1_backend_timeout_exception", body["error"]!["type"]!.GetValue<string>());
+            Assert.Contains("did not answer within 1 s (Rank1:Proxy:PassThroughTimeout)", body["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            hung.Stop();
+            await Assert.ThrowsAnyAsync<Exception>(() => acceptLoop);
+            accepted.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task Health_ShowsNoCredentials_OfTheBackendOrTheBroker()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var withCredentials = new UriBuilder(backend.Url) { UserName = "elastic-admin", Password = "backend-secret" }.Uri.ToString();
+        await using var proxy = await Proxy(withCredentials, ("Rank1:Broker:Url", "amqp://broker-user:broker-secret@127.0.0.1:1/"));
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+        var text = await client.GetStringAsync("_rank1/health");
+        foreach (var secret in new[] { "elastic-admin", "backend-secret", "broker-user", "broker-secret" })
+        {
+            Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
+        }
+
+        var health = JsonNode.Parse(text)!;
+        Assert.Equal(backend.Url.ToString(), health["backend"]!["url"]!.GetValue<string>());
+        Assert.Equal("amqp://127.0.0.1:1/", health["broker"]!["url"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AdminApiKey_GuardsTheRank1Endpoints_AndNothingElse()
+    {
+        const string Key = "an-admin-key-of-24-chars";
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        await using var proxy = await Proxy(backend.Url.ToString(), ("Rank1:Proxy:AdminApiKey", Key));
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+
+        foreach (var (path, authorization) in new[] { ("_rank1/health", (string?)null), ("_rank1/metrics", null), ("_rank1/health", "ApiKey wrong-key-wrong-key-wrong"), ("_rank1/metrics", "Basic " + Key) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            }
+
+            using var refused = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("ApiKey", refused.Headers.WwwAuthenticate.Single().Scheme);
+            var error = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal(401, error["status"]!.GetValue<int>());
+            Assert.Equal("security_exception", error["error"]!["type"]!.GetValue<string>());
+            Assert.Contains($"[/{path}]", error["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("ApiKey", Key);
+        Assert.Equal("green", JsonNode.Parse(await client.GetStringAsync("_rank1/health"))!["status"]!.GetValue<string>());
+        Assert.Contains("rank1_search_requests_total", await client.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+
+        // Searches and pass-through are the cluster's business: they never ask for the proxy's key.
+        client.DefaultRequestHeaders.Authorization = null;
+        using var put = await client.PutAsync("notes/_doc/1?refresh=true", Json("""{"text":"open"}"""));
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        using var search = await client.PostAsync("notes/_search", Json("""{"query":{"match":{"text":"open"}}}"""));
+        Assert.Equal(HttpStatusCode.OK, search.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminApiKey_ShorterThan16_FailsAtStartupNamingTheKey()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/", ("Rank1:Proxy:AdminApiKey", "short")));
+        Assert.Contains("AdminApiKey", ex.Message, StringComparison.Ordinal);
+    }
+}
