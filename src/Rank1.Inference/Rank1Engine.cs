@@ -133,7 +133,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     internal (int[] Ids, bool Truncated) EncodePrompt(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (query, queryCut) = Limit(Rank1Prompt.QueryText(input.Query, input.Instructions), Cap(settings?.MaxQueryTokens, _maxQueryTokens), cancellationToken);
+        var (query, queryCut) = Limit(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, _maxQueryTokens), cancellationToken);
         var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, _maxPassageTokens), cancellationToken);
         int[] ids = [.. Tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), _ids.ThinkStart];
         if (ids.Length + ContextReserve > _lm.ContextLength)

@@ -21,6 +21,12 @@ public sealed record JudgeSettings
 
     /// <summary>Most passage tokens (title and text) the model sees. Null: the engine's <see cref="Rank1EngineOptions.MaxPassageTokens"/>, which also caps it.</summary>
     public int? MaxPassageTokens { get; init; }
+
+    /// <summary>
+    /// A dataset prompt wrapping the query, as the reference's per-dataset BEIR/BRIGHT prompts: every
+    /// <c>FILL_QUERY_HERE</c> is replaced by the query text (query and instructions joined). Null: the query as is.
+    /// </summary>
+    public string? PromptTemplate { get; init; }
 }
 
 /// <summary>How the reasoning ended.</summary>

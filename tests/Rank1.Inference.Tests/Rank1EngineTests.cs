@@ -38,6 +38,17 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.Equal(expected, Engine.EncodePrompt(input));
     }
 
+    [Fact]
+    public void Judge_PromptTemplate_WrapsTheQueryAndInstructionsAsTheReference()
+    {
+        const string template = "Claim: FILL_QUERY_HERE\n\nA relevant passage would provide evidence that either **supports** or **refutes** this claim.";
+        var input = Pair with { Instructions = "Be strict." };
+        var trace = Engine.JudgeTraced(input, new JudgeSettings { MaxThinkTokens = 0, PromptTemplate = template }, CancellationToken.None);
+        var query = template.Replace("FILL_QUERY_HERE", $"{Pair.Query} Be strict.", StringComparison.Ordinal);
+        var expected = fx.Oracle.Encode(ReferencePrompt(query, $"{Pair.Title} {Pair.Text}")).Select(i => (int)i).ToArray();
+        Assert.Equal(expected, trace.Prompt);
+    }
+
     /// <summary>The reference's prompt text, written out here rather than built by the code under test.</summary>
     private static string ReferencePrompt(string query, string passage) =>
         $"Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.\nQuery: {query}\nPassage: {passage}\n<think>";

@@ -56,6 +56,7 @@ public sealed class RerankCommandTests
 
     [Theory]
     [InlineData(new[] { "rerank", "--passages", "x.jsonl" }, "--query is required")]
+    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--prompt-template", "Claim: {query}" }, "--prompt-template: a prompt template must contain FILL_QUERY_HERE")]
     [InlineData(new[] { "rerank", "--query", "q" }, "--passages is required")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--bogus", "1" }, "unknown option --bogus")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--max-think-tokens", "-3" }, "--max-think-tokens must be a whole number from 0 to 32768")]

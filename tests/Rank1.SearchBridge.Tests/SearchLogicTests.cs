@@ -87,6 +87,46 @@ public sealed class RerankPlanTests
     }
 }
 
+public sealed class RerankPlanTemplateTests
+{
+    private const string Template = "Claim: FILL_QUERY_HERE\n\nA relevant passage supports or refutes it.";
+
+    [Fact]
+    public void From_ExtPromptTemplate_ReachesTheModelAndTheStoreKey()
+    {
+        var rule = new RerankRule { PromptTemplate = "Rule: FILL_QUERY_HERE" };
+        var plain = RerankPlan.From(new JsonObject(), new RerankRule());
+        var fromRule = RerankPlan.From(new JsonObject(), rule);
+        var body = new JsonObject { ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["prompt_template"] = Template } } };
+        var fromRequest = RerankPlan.From(body, rule);
+
+        Assert.Null(plain.JudgeSettings().PromptTemplate);
+        Assert.Equal("Rule: FILL_QUERY_HERE", fromRule.JudgeSettings().PromptTemplate);
+        Assert.Equal(Template, fromRequest.JudgeSettings().PromptTemplate); // the request's own replaces the rule's
+        Assert.Null(body["ext"]);
+
+        // Judgements under another template are other judgements: three distinct reasoning-store fingerprints.
+        Assert.Equal(3, new[] { plain.Fingerprint("q"), fromRule.Fingerprint("q"), fromRequest.Fingerprint("q") }.Distinct().Count());
+    }
+
+    [Fact]
+    public void From_TemplateWithoutThePlaceholder_Is400()
+    {
+        var body = new JsonObject { ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["prompt_template"] = "no place for the query" } } };
+        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, new RerankRule()));
+        Assert.Contains("FILL_QUERY_HERE", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RuleTemplateWithoutThePlaceholder_FailsValidation()
+    {
+        var options = new ProxyOptions();
+        options.Indices.Add(new RerankRule { Pattern = "x", PromptTemplate = "no place" });
+        var errors = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+        Assert.Contains(errors, e => e.ErrorMessage!.Contains("PromptTemplate", StringComparison.Ordinal) && e.ErrorMessage.Contains("FILL_QUERY_HERE", StringComparison.Ordinal));
+    }
+}
+
 public sealed class RuleSetTests
 {
     [Theory]

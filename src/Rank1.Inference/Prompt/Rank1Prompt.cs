@@ -23,6 +23,24 @@ public static class Rank1Prompt
         return instructions is null || instructions == query ? query : PythonStrip($"{query} {instructions}");
     }
 
+    /// <summary>The placeholder a prompt template must contain, as the reference's dataset prompts spell it.</summary>
+    public const string QueryPlaceholder = "FILL_QUERY_HERE";
+
+    /// <summary>
+    /// The query text wrapped in a dataset prompt template (every <see cref="QueryPlaceholder"/> replaced, as the
+    /// reference's <c>prompt.replace("FILL_QUERY_HERE", query)</c>); no template, the query text as is.
+    /// </summary>
+    public static string ApplyTemplate(string queryText, string? template) =>
+        template is null ? queryText
+        : template.Contains(QueryPlaceholder, StringComparison.Ordinal) ? template.Replace(QueryPlaceholder, queryText, StringComparison.Ordinal)
+        : throw new ArgumentException(TemplateProblem, nameof(template));
+
+    /// <summary>Why a template is refused: the one wording for options, requests and the command line.</summary>
+    public const string TemplateProblem = "a prompt template must contain FILL_QUERY_HERE, where the query goes";
+
+    /// <summary>True when <paramref name="template"/> can wrap a query.</summary>
+    public static bool IsValidTemplate(string template) => template.Contains(QueryPlaceholder, StringComparison.Ordinal);
+
     /// <summary>
     /// The passage as the model sees it: a title that is present (even empty or blank) is joined to the text by one
     /// space, as the reference's <c>f"{title} {text}"</c> does; no title, the text alone.

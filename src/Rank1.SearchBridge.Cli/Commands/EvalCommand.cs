@@ -37,6 +37,7 @@ internal sealed class EvalCommand : CliCommand
         new("fields", "Fields the query searches, comma-separated (default text).", "LIST"),
         new("depth", "Hits per query in each run (default 100).", "N"),
         new("window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", "N"),
+        PromptTemplateOption.Spec,
         new("metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
         new("run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR"),
         new("sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process."),
@@ -50,6 +51,7 @@ internal sealed class EvalCommand : CliCommand
     {
         var depth = args.GetInt("depth", 1, 10_000) ?? 100;
         var window = args.GetInt("window", 1, 1000);
+        var template = PromptTemplateOption.Get(args);
         var metrics = ParseMetrics(args.Get("metrics") ?? "ndcg@10,mrr@10,recall@100,map");
         var fields = (args.Get("fields") ?? "text").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (args.GetAll("run") is { Count: > 0 } runFiles)
@@ -155,9 +157,20 @@ internal sealed class EvalCommand : CliCommand
                             await backendRun.AppendAsync(topic.Id, await SearchAsync(http, backendUrl, index, body, cancellationToken).ConfigureAwait(false), "bm25", cancellationToken).ConfigureAwait(false);
                         }
 
-                        if (window is { } w)
+                        if (window is not null || template is not null)
                         {
-                            body["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["window"] = w } };
+                            var rank1 = new JsonObject();
+                            if (window is { } w)
+                            {
+                                rank1["window"] = w;
+                            }
+
+                            if (template is not null)
+                            {
+                                rank1["prompt_template"] = template;
+                            }
+
+                            body["ext"] = new JsonObject { ["rank1"] = rank1 };
                         }
 
                         if (!proxyRun.Complete && !proxyRun.Has(topic.Id))

@@ -28,6 +28,7 @@ internal sealed class PrecomputeCommand : CliCommand
         new("title-field", "Source field used as the passage title (default none).", "FIELD"),
         new("max-think-tokens", "Reasoning budget per passage (default 256).", "N"),
         new("instructions", "Instructions for queries whose line gives none.", "TEXT"),
+        PromptTemplateOption.Spec,
         new("broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL"),
         new("queue", "The workers' queue (default rank1-precompute).", "NAME"),
         new("connect-timeout", "Seconds to wait for the broker before giving up (default 30).", "SECONDS"),
@@ -61,9 +62,10 @@ internal sealed class PrecomputeCommand : CliCommand
             throw new UsageException($"--{(problems[0].MemberNames.Contains(nameof(BrokerOptions.Queue)) ? "queue" : "broker")} {problems[0].ErrorMessage}");
         }
 
+        var template = PromptTemplateOption.Get(args);
         var queries = QueryFile.Read(Path.GetFullPath(args.Require("queries"), context.CurrentDirectory), args.Get("instructions"));
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, "offline", null, Guid.NewGuid(), batch)).ToArray();
+        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, "offline", null, Guid.NewGuid(), batch, template)).ToArray();
         var progress = new Progress(jobs);
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>

@@ -17,6 +17,7 @@ internal sealed class RerankCommand : CliCommand
         new("query", "The query text.", "TEXT", Required: true),
         new("passages", "JSON Lines file: one {\"id\":..,\"title\":..,\"text\":..} per line.", "FILE", Required: true),
         new("instructions", "Instructions appended to the query.", "TEXT"),
+        PromptTemplateOption.Spec,
         new("max-think-tokens", "Reasoning budget per passage (default 1024).", "N"),
         new("execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP"),
         new("require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
@@ -36,6 +37,7 @@ internal sealed class RerankCommand : CliCommand
         var provider = args.GetEnum<ExecutionProviderKind>("execution-provider") ?? ExecutionProviderKind.Auto;
         var threads = args.GetInt("threads", 1, 1024) ?? 0;
         var instructions = args.Get("instructions");
+        var template = PromptTemplateOption.Get(args);
         var passages = await PassageFile.ReadAsync(args.Require("passages"), cancellationToken).ConfigureAwait(false);
 
         var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args, context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.Has("require-accelerator") };
@@ -46,7 +48,7 @@ internal sealed class RerankCommand : CliCommand
         }
 
         var ranked = await engine.RerankAsync(query, passages.Select(p => (p.Title, p.Text)).ToArray(), instructions,
-            new JudgeSettings { MaxThinkTokens = budget }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            new JudgeSettings { MaxThinkTokens = budget, PromptTemplate = template }, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (args.Has("json"))
         {
             await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);

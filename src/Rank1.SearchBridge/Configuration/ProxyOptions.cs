@@ -159,6 +159,14 @@ public sealed class RerankRule
     /// <value>Default null.</value>
     public string? Instructions { get; set; }
 
+    /// <summary>
+    /// A dataset prompt wrapping every query on these indices, as the reference's BEIR/BRIGHT prompts: text containing
+    /// <c>FILL_QUERY_HERE</c>, which is replaced by the query (and instructions). A request's own replaces it.
+    /// </summary>
+    /// <value>Default null: the query as is.</value>
+    [RegularExpression("(?s).*FILL_QUERY_HERE.*", ErrorMessage = "must contain FILL_QUERY_HERE, where the query goes")]
+    public string? PromptTemplate { get; set; }
+
     /// <summary>Put the reasoning into each hit's <c>fields._rank1.reasoning</c>.</summary>
     /// <value>Default true.</value>
     public bool IncludeReasoning { get; set; } = true;

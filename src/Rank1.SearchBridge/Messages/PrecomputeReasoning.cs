@@ -18,6 +18,7 @@ namespace Rank1.SearchBridge.Messages;
 /// </param>
 /// <param name="JobId">This request's id (progress and faults refer to it).</param>
 /// <param name="BatchId">The offline job this request belongs to, if any (rank1-bridge precompute --wait follows it).</param>
+/// <param name="PromptTemplate">A dataset prompt wrapping the query (<c>FILL_QUERY_HERE</c>), if any.</param>
 public sealed record PrecomputeReasoning(
     string TargetIndex,
     string Query,
@@ -29,7 +30,8 @@ public sealed record PrecomputeReasoning(
     string Reason,
     string? SearchBody = null,
     Guid JobId = default,
-    string? BatchId = null);
+    string? BatchId = null,
+    string? PromptTemplate = null);
 
 /// <summary>Published by a worker when a <see cref="PrecomputeReasoning"/> request is stored (failures arrive as MassTransit's <c>Fault&lt;PrecomputeReasoning&gt;</c>).</summary>
 /// <param name="JobId">The request's id.</param>

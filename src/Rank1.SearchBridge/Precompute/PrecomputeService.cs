@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
+using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
@@ -59,7 +60,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
 
         var json = JsonNode.Parse(SearchHttp.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = HitRewriter.Hits(json).Take(request.Window).ToArray();
-        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField);
+        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField, promptTemplate: request.PromptTemplate);
         var window = hits.Select(h =>
         {
             var (title, text) = HitRewriter.Passage(h, fields, request.TitleField);
@@ -84,7 +85,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         }
 
         // The engine judges the misses together, prefilling their shared prompt prefix once.
-        var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens };
+        var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate };
         IReadOnlyList<Rank1Judgement> judgements;
         if (judge is IPassageBatchJudge batch)
         {
@@ -137,6 +138,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
             { Fields: null } => "[fields] is required",
             _ when r.Fields.Count == 0 || r.Fields.Any(string.IsNullOrWhiteSpace) => "[fields] must name at least one non-empty field",
             { MaxThinkTokens: < 1 } => $"[max_think_tokens] must be at least 1 (got {r.MaxThinkTokens})",
+            { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[prompt_template]: {Rank1Prompt.TemplateProblem}",
             _ => null,
         };
         if (problem is not null)

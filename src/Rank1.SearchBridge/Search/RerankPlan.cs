@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.Inference;
+using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Store;
 
@@ -37,9 +38,12 @@ internal sealed record RerankPlan
     /// <summary>Passage token limit asked for (null: the model's cap, which also bounds it).</summary>
     public int? MaxPassageTokens { get; init; }
 
+    /// <summary>A dataset prompt template wrapping the query (<c>FILL_QUERY_HERE</c>), or null.</summary>
+    public string? PromptTemplate { get; init; }
+
     public required bool IncludeReasoning { get; init; }
 
-    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning", "max_query_tokens", "max_passage_tokens"];
+    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning", "max_query_tokens", "max_passage_tokens", "prompt_template"];
 
     /// <summary>
     /// Merges the rule for <paramref name="rule"/> with the request's <c>ext.rank1</c> (removed from
@@ -90,6 +94,7 @@ internal sealed record RerankPlan
             Instructions = Str(ext, "instructions") ?? rule.Instructions,
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, 32_768) ?? rule.MaxThinkTokens,
             DeadlineMs = Int(ext, "deadline_ms", 1, 600_000) ?? rule.DeadlineMs,
+            PromptTemplate = Template(ext) ?? rule.PromptTemplate,
             IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
             MaxQueryTokens = Int(ext, "max_query_tokens", 1, 131_072) ?? rule.MaxQueryTokens,
             MaxPassageTokens = Int(ext, "max_passage_tokens", 1, 131_072) ?? rule.MaxPassageTokens,
@@ -97,16 +102,20 @@ internal sealed record RerankPlan
     }
 
     /// <summary>What the model is asked per passage (the executor adds the deadline); the engine caps the token limits.</summary>
-    public JudgeSettings JudgeSettings() => new() { MaxThinkTokens = MaxThinkTokens, MaxQueryTokens = MaxQueryTokens, MaxPassageTokens = MaxPassageTokens };
+    public JudgeSettings JudgeSettings() => new() { MaxThinkTokens = MaxThinkTokens, MaxQueryTokens = MaxQueryTokens, MaxPassageTokens = MaxPassageTokens, PromptTemplate = PromptTemplate };
 
     /// <summary>
     /// The reasoning store's fingerprint of this plan for <paramref name="queryText"/>: token limits are part of it only
     /// when set, so judgements stored under the model's defaults keep their keys.
     /// </summary>
     public string Fingerprint(string queryText) => ReasoningKeys.Fingerprint(queryText, Instructions, MaxThinkTokens, Fields, TitleField,
-        MaxQueryTokens is null && MaxPassageTokens is null ? null : $"q{MaxQueryTokens}p{MaxPassageTokens}");
+        MaxQueryTokens is null && MaxPassageTokens is null ? null : $"q{MaxQueryTokens}p{MaxPassageTokens}", PromptTemplate);
 
     public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
+
+    private static string? Template(JsonObject? ext) => Str(ext, "prompt_template") is { } t
+        ? (Rank1Prompt.IsValidTemplate(t) ? t : throw EsError.BadRequest($"[ext.rank1.prompt_template]: {Rank1Prompt.TemplateProblem}"))
+        : null;
 
     private static bool? Bool(JsonObject? ext, string key) => ext?[key] switch
     {

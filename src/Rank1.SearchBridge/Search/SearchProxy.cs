@@ -164,7 +164,7 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
         {
             // Fire and forget: asking the workers never delays this response.
             _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens,
-                "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid()));
+                "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
         if (misses.Count == 0)

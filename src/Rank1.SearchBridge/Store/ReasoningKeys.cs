@@ -24,9 +24,11 @@ public static partial class ReasoningKeys
     /// The fingerprint of a query and the settings that change its judgements. <paramref name="limits"/> (the token
     /// limits, when a rule or request sets them) is appended only when given, so fingerprints without it are unchanged.
     /// </summary>
-    public static string Fingerprint(string query, string? instructions, int maxThinkTokens, IReadOnlyList<string> fields, string? titleField, string? limits = null) =>
+    /// <remarks>A prompt template, when there is one, is part of it exactly as written (it changes what the model reads).</remarks>
+    public static string Fingerprint(string query, string? instructions, int maxThinkTokens, IReadOnlyList<string> fields, string? titleField, string? limits = null, string? promptTemplate = null) =>
         Sha256(string.Join('\u001f', new[] { "fp-v1", Normalize(query), Normalize(instructions ?? string.Empty),
-            maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty }.Concat(limits is null ? [] : [limits])));
+            maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty }
+            .Concat(limits is null ? [] : [limits]).Concat(promptTemplate is null ? [] : ["template:" + promptTemplate])));
 
     /// <summary>The hash of the passage text exactly as judged.</summary>
     public static string PassageHash(string passageText) => Sha256(passageText);

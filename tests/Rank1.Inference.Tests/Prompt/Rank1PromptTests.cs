@@ -39,6 +39,14 @@ public sealed class Rank1PromptTests
         Assert.Equal("   Paris is the capital.", Rank1Prompt.PassageText("  ", "Paris is the capital."));
     }
 
+    [Fact]
+    public void ApplyTemplate_ReplacesEveryPlaceholder_AndRefusesATemplateWithout()
+    {
+        Assert.Equal("Claim: q i\n\nq i?", Rank1Prompt.ApplyTemplate("q i", "Claim: FILL_QUERY_HERE\n\nFILL_QUERY_HERE?"));
+        Assert.Equal("q i", Rank1Prompt.ApplyTemplate("q i", null));
+        Assert.Throws<ArgumentException>(() => Rank1Prompt.ApplyTemplate("q", "no placeholder"));
+    }
+
     [Theory]
     [InlineData("First. Second! Third? unfinished thou", "First. Second! Third?")]
     [InlineData("One sentence. And then", "One sentence.")]
