@@ -57,7 +57,10 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        // No periodic refresh while a test runs: the tests here assert Elasticsearch's near-real-time semantics (a
+        // document is searchable after an explicit refresh, not before), which a 1 s timer firing on a loaded machine
+        // would make flaky. The periodic refresh itself is tested in ServerTests with its own server.
+        Server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1) });
         Client = new EsClient(Server.Url);
     }
 
