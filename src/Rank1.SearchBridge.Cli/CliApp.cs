@@ -7,7 +7,7 @@ namespace Rank1.SearchBridge.Cli;
 /// <summary>The <c>rank1-bridge</c> tool: dispatches to a command and maps failures to one line and an exit code.</summary>
 internal static class CliApp
 {
-    public static IReadOnlyList<CliCommand> Commands { get; } = [new DemoCommand(), new EvalCommand(), new InitCommand(), new PrecomputeCommand(), new ProxyCommand(), new RerankCommand(), new SearchServerCommand(), new SeedCommand()];
+    public static IReadOnlyList<CliCommand> Commands { get; } = [new DemoCommand(), new EvalCommand(), new InitCommand(), new PrecomputeCommand(), new ProxyCommand(), new RerankCommand(), new SearchServerCommand(), new SeedCommand(), new ServeCommand()];
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context, CancellationToken cancellationToken)
     {

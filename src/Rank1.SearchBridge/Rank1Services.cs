@@ -24,6 +24,18 @@ public static class Rank1Services
     public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
+        services.AddRank1Model(configuration);
+        services.TryAddSingleton<BackendClient>();
+        services.TryAddSingleton<ReasoningStore>();
+        return services;
+    }
+
+    /// <summary>
+    /// The model alone (<c>Rank1:Model</c>, loaded on first use), the clock and the metrics: what a host without a
+    /// backend (<c>rank1-bridge serve</c> with no cluster) needs. <see cref="AddRank1Common"/> includes it.
+    /// </summary>
+    public static IServiceCollection AddRank1Model(this IServiceCollection services, IConfiguration configuration)
+    {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPassageJudge>(sp =>
         {
@@ -39,8 +51,6 @@ public static class Rank1Services
             return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddSingleton<ProxyMetrics>();
-        services.TryAddSingleton<BackendClient>();
-        services.TryAddSingleton<ReasoningStore>();
         return services;
     }
 

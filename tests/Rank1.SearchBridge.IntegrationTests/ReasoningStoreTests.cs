@@ -44,7 +44,7 @@ public sealed class ReasoningStoreTests
 {
     private const string Query = """{"query":{"match":{"text":"onion eyes"}}}""";
 
-    private static async Task<long> StoredCountAsync(ProxyStack stack, long atLeast)
+    internal static async Task<long> StoredCountAsync(ProxyStack stack, long atLeast)
     {
         using var http = new HttpClient { BaseAddress = stack.Backend.Url };
         var count = 0L;

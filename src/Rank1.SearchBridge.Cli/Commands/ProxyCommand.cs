@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Proxy;
 
@@ -23,45 +22,9 @@ internal sealed class ProxyCommand : CliCommand
 
     public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Urls"] = $"http://{args.Get("host") ?? "127.0.0.1"}:{args.GetInt("port", 0, 65535) ?? 8080}",
-        };
-        if (args.Get("backend") is { } backend)
-        {
-            settings["Rank1:Proxy:Backend"] = backend;
-        }
-
-        if (args.Has("require-accelerator"))
-        {
-            settings["Rank1:Model:RequireAccelerator"] = "true";
-        }
-
-        if (args.Has("model") || context.GetEnvironmentVariable("Rank1__Model__Path") is null)
-        {
-            settings["Rank1:Model:Path"] = ModelLocator.Resolve(args, context);
-        }
-
-        var config = args.Get("config");
-        if (config is not null && !File.Exists(config))
-        {
-            throw new CliException($"{config}: configuration file not found", ExitCodes.BadInput);
-        }
-
-        ProxyServer proxy;
-        try
-        {
-            proxy = await ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (OptionsValidationException ex)
-        {
-            throw new CliException($"bad configuration: {string.Join("; ", ex.Failures)}", ExitCodes.Usage);
-        }
-        catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new CliException($"bad configuration: {ex.Message}", ExitCodes.Usage);
-        }
-
+        var settings = HostSettings.FromArgs(args, context, defaultPort: 8080);
+        var config = HostSettings.ConfigFile(args);
+        var proxy = await HostSettings.StartAsync(() => ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (proxy.ConfigureAwait(false))
         {
             await context.Out.WriteLineAsync($"Rank1 proxy listening on {proxy.Url}. Point your Elasticsearch/OpenSearch client there. Ctrl+C stops it.").ConfigureAwait(false);

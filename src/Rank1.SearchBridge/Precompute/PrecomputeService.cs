@@ -64,25 +64,15 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         var window = hits.Select(h =>
         {
             var (title, text) = HitRewriter.Passage(h, fields, request.TitleField);
-            return (Title: title, Text: text, Key: JudgementRecords.Key(h, request.TargetIndex, judge.ModelId, fingerprint, title, text));
-        }).Where(w => w.Text.Length > 0).ToArray();
+            return (Title: title, Text: text, Hit: h);
+        }).Where(w => w.Text.Length > 0).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
+            JudgementRecords.Key(w.Hit, request.TargetIndex, judge.ModelId, fingerprint, w.Title, w.Text))).ToArray();
 
-        var stored = await store.LookupAsync(window.Select(w => w.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        var lookup = await StoredWindowJudge.LookupAsync(store, judge.ModelId, window, cancellationToken).ConfigureAwait(false);
         var toStore = new List<JudgementToStore>();
-        var already = 0;
+        var already = lookup.Cached.Count;
         long computeMs = 0;
-        var misses = new List<(string? Title, string Text, JudgementKey Key)>();
-        foreach (var w in window)
-        {
-            if (stored.TryGetValue(w.Key.Id, out var s) && JudgementRecords.Matches(s, w.Key, judge.ModelId))
-            {
-                already++;
-            }
-            else
-            {
-                misses.Add(w);
-            }
-        }
+        var misses = lookup.Misses.Select(m => (m.Passage.Title, m.Passage.Text, m.Key)).ToList();
 
         // The engine judges the misses together, prefilling their shared prompt prefix once.
         var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate };

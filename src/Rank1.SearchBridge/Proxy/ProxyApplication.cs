@@ -16,6 +16,7 @@ using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Search;
+using Rank1.SearchBridge.Service;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -42,7 +43,7 @@ public static class ProxyApplication
         services.TryAddSingleton<IPrecomputePublisher, NoBrokerPublisher>();
         services.AddHttpForwarder();
         services.AddSingleton<RuleSet>();
-        services.AddSingleton<RerankExecutor>();
+        services.AddRank1RerankService(configuration);
         services.AddSingleton<HotQueryDetector>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
@@ -50,7 +51,7 @@ public static class ProxyApplication
         return services;
     }
 
-    /// <summary>Maps the proxy's routes: health, metrics, searches, node discovery, and everything else passed through.</summary>
+    /// <summary>Maps the proxy's routes: health, metrics, searches, node discovery, the rerank service, and everything else passed through.</summary>
     public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
     {
         app.Use(async (context, next) =>
@@ -86,6 +87,7 @@ public static class ProxyApplication
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index, SearchProxy p) => p.HandleMsearchAsync(c, index));
         app.MapMethods("/_nodes/{**rest}", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
         app.MapMethods("/_nodes", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
+        app.MapRank1RerankService();
         app.Map("/{**catch-all}", (HttpContext c, PassThrough p) => p.ForwardAsync(c));
         return app;
     }

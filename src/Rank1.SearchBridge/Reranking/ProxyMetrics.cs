@@ -23,6 +23,7 @@ public sealed class ProxyMetrics
         PrecomputeRequests = factory.CreateCounter("rank1_precompute_requests_total", "Hot queries sent to the workers: published, no_broker, failed.", "outcome");
         ExecutionProvider = factory.CreateGauge("rank1_execution_provider", "1 for the execution provider the model runs on: requested (configured), actual, and fallback (true when Auto fell back to the CPU).",
             "requested", "actual", "fallback");
+        ServiceRequests = factory.CreateCounter("rank1_service_requests_total", "Rerank service calls by protocol (cohere_v1, cohere_v2, tei) and outcome (the X-Rank1-Rerank value, or error_STATUS).", "protocol", "outcome");
         StoreWrites = factory.CreateCounter("rank1_reasoning_store_operations_total", "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.", "outcome");
     }
 
@@ -56,4 +57,6 @@ public sealed class ProxyMetrics
     /// <summary>Publishes the model's execution provider (once, at start-up, when the model is loaded).</summary>
     internal void SetExecutionProvider(Rank1.Inference.Model.ExecutionProviderChoice choice) =>
         ExecutionProvider.WithLabels(choice.Requested.ToString(), choice.Actual.ToString(), choice.Fallback is null ? "false" : "true").Set(1);
+
+    internal Counter ServiceRequests { get; }
 }

@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.Backend;
-using Rank1.Inference;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
@@ -18,7 +17,7 @@ namespace Rank1.SearchBridge.Search;
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
-internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor reranker, ReasoningStore store, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
+internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJudge windowJudge, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
     RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
@@ -142,47 +141,17 @@ internal sealed partial class SearchProxy(BackendClient backend, RerankExecutor 
     {
         var started = time.GetTimestamp();
         var fingerprint = plan.Fingerprint(queryText);
-        var keys = window.Select(p => (Passage: p, Key: JudgementRecords.Key(hits[p.Index], index, reranker.ModelId, fingerprint, p.Title, p.Text))).ToArray();
-
-        var stored = await store.LookupAsync(keys.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
-        var cached = new List<PassageVerdict>();
-        var misses = new List<PassageToJudge>();
-        foreach (var k in keys)
-        {
-            if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, reranker.ModelId))
-            {
-                cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), "cached"));
-            }
-            else
-            {
-                misses.Add(k.Passage);
-            }
-        }
-
-        metrics.CacheHits.Inc(cached.Count);
-        if (hotQueries.Observe(fingerprint, hasUnstoredHits: misses.Count > 0))
+        var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
+        var lookup = await windowJudge.LookupAsync(keyed, cancellationToken).ConfigureAwait(false);
+        if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup.Misses.Count > 0))
         {
             // Fire and forget: asking the workers never delays this response.
             _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens,
                 "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
-        if (misses.Count == 0)
-        {
-            return new RerankOutcome(RerankStatus.Cached, cached, null, time.GetElapsedTime(started));
-        }
-
-        var computed = await reranker.RerankAsync(queryText, plan.Instructions, misses, plan.JudgeSettings(), TimeSpan.FromMilliseconds(plan.DeadlineMs), cancellationToken).ConfigureAwait(false);
-        var byIndex = keys.ToDictionary(k => k.Passage.Index);
-        foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
-        {
-            // Forced (deadline) judgements are weaker than the model's own: they are not stored.
-            store.Enqueue(JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, fingerprint, queryText, plan.Instructions, v.Judgement, time.GetUtcNow()));
-        }
-
-        return computed.Status is RerankStatus.Applied or RerankStatus.Partial
-            ? computed with { Verdicts = [.. computed.Verdicts, .. cached], Elapsed = time.GetElapsedTime(started) }
-            : computed;
+        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings(), TimeSpan.FromMilliseconds(plan.DeadlineMs), fingerprint);
+        return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
     }
 
     // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.

@@ -20,9 +20,23 @@ internal static class JudgementRecords
     {
         var targetIndex = hit["_index"]?.GetValue<string>() ?? searchedIndex ?? "_all";
         var docId = hit["_id"]?.GetValue<string>() ?? string.Empty;
-        return new JudgementKey(targetIndex, docId, ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
-            ReasoningKeys.PassageHash(Rank1Prompt.PassageText(title, text)));
+        return Key(targetIndex, docId, modelId, fingerprint, title, text);
     }
+
+    /// <summary>The key of a judgement of document <paramref name="docId"/> of <paramref name="targetIndex"/>.</summary>
+    public static JudgementKey Key(string targetIndex, string docId, string modelId, string fingerprint, string? title, string text) =>
+        new(targetIndex, docId, ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
+            ReasoningKeys.PassageHash(Rank1Prompt.PassageText(title, text)));
+
+    /// <summary>
+    /// The key of a rerank-service document, which has no index or id of its own: it is addressed by its text, under
+    /// the pseudo-index <see cref="ServiceIndex"/>, so the same text for the same query is judged once.
+    /// </summary>
+    public static JudgementKey ServiceKey(string modelId, string fingerprint, string text) =>
+        Key(ServiceIndex, ReasoningKeys.PassageHash(Rank1Prompt.PassageText(null, text)), modelId, fingerprint, null, text);
+
+    /// <summary>The <c>target_index</c> of judgements made by the rerank service.</summary>
+    public const string ServiceIndex = "_rank1_service";
 
     /// <summary>A stored judgement is reused only for the same model and the same passage text.</summary>
     public static bool Matches(StoredJudgement stored, JudgementKey key, string modelId) =>

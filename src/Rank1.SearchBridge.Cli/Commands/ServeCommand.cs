@@ -1,0 +1,41 @@
+using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Service;
+
+namespace Rank1.SearchBridge.Cli.Commands;
+
+/// <summary><c>rank1-bridge serve</c>: the rerank service alone (Cohere <c>/v1/rerank</c>, <c>/v2/rerank</c>, TEI <c>/rerank</c>), no cluster needed.</summary>
+internal sealed class ServeCommand : CliCommand
+{
+    public override string Name => "serve";
+
+    public override string Summary => "Run the rerank service alone: Cohere /v1/rerank and /v2/rerank, TEI /rerank (docs/rerank-service.md).";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("model", "Model folder (Rank1:Model:Path; default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
+        new("port", "Port to listen on (default 8081; 0 picks a free one).", "P"),
+        new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
+        new("backend", "A cluster to keep the reasoning store on (Rank1:Proxy:Backend; default: none, no store).", "URL"),
+        new("config", "JSON configuration file (appsettings.json layout).", "FILE"),
+        new("require-accelerator", "Refuse to start on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
+    ];
+
+    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    {
+        var settings = HostSettings.FromArgs(args, context, defaultPort: 8081);
+        var config = HostSettings.ConfigFile(args);
+        var service = await HostSettings.StartAsync(() => RerankServiceServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await using (service.ConfigureAwait(false))
+        {
+            await context.Out.WriteLineAsync($"Rank1 rerank service listening on {service.Url} (POST v1/rerank, v2/rerank, rerank). Ctrl+C stops it.").ConfigureAwait(false);
+            await context.Out.WriteLineAsync(ServiceCurl(service.Url)).ConfigureAwait(false);
+            await context.ServeUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A ready curl for the service (also printed by <c>demo</c>).</summary>
+    public static string ServiceCurl(Uri url) =>
+        $"curl -s {new Uri(url, "v1/rerank")} -H 'Content-Type: application/json' -d '{{\"query\":\"why do onions make you cry\",\"documents\":[\"Cutting onions releases a gas that irritates the eyes.\",\"Onion soup is made with beef stock.\"]}}'";
+}

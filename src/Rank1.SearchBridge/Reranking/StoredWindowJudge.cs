@@ -1,0 +1,84 @@
+using Rank1.Inference;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Reranking;
+
+/// <summary>One passage of a window with the key of its judgement in the reasoning store.</summary>
+internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key);
+
+/// <summary>What the reasoning store already holds for a window: reusable judgements, and the passages still to judge.</summary>
+internal sealed record StoredLookup(IReadOnlyList<PassageVerdict> Cached, IReadOnlyList<KeyedPassage> Misses);
+
+/// <summary>The query side of a window: what the model is asked, with the settings that change its judgements.</summary>
+internal sealed record WindowQuery(string Query, string? Instructions, JudgeSettings Settings, TimeSpan Deadline, string Fingerprint);
+
+/// <summary>
+/// The one home of "look the window up in the reasoning store, judge only the misses": shared by the proxy's
+/// searches, the rerank service and (for the lookup) the precompute worker. A stored judgement is reused only for
+/// the same model and the same passage text (<see cref="JudgementRecords.Matches"/>); new judgements go through the
+/// <see cref="RerankExecutor"/> (queue limits, circuit, deadline, batching) and are written back in the background,
+/// except forced (deadline) ones, which are weaker than the model's own. Without a store (a rerank service with no
+/// cluster) every passage is a miss.
+/// </summary>
+internal sealed class StoredWindowJudge(RerankExecutor reranker, ProxyMetrics metrics, TimeProvider time, ReasoningStore? store = null)
+{
+    /// <summary>The model the judgements come from.</summary>
+    public string ModelId => reranker.ModelId;
+
+    /// <summary>Stored judgements that still hold for a window (one <c>_mget</c>), and the passages left to judge.</summary>
+    public static async Task<StoredLookup> LookupAsync(ReasoningStore store, string modelId, IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
+    {
+        var stored = await store.LookupAsync(window.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        var cached = new List<PassageVerdict>();
+        var misses = new List<KeyedPassage>();
+        foreach (var k in window)
+        {
+            if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, modelId))
+            {
+                cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), "cached"));
+            }
+            else
+            {
+                misses.Add(k);
+            }
+        }
+
+        return new StoredLookup(cached, misses);
+    }
+
+    /// <summary>The store lookup of a window, counted as cache hits.</summary>
+    public async Task<StoredLookup> LookupAsync(IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return new StoredLookup([], window);
+        }
+
+        var lookup = await LookupAsync(store, reranker.ModelId, window, cancellationToken).ConfigureAwait(false);
+        metrics.CacheHits.Inc(lookup.Cached.Count);
+        return lookup;
+    }
+
+    /// <summary>
+    /// Judges the misses of a lookup with the model and merges them with the cached judgements. All cached:
+    /// <see cref="RerankStatus.Cached"/> without a model call. A fallback (timeout, error, overload) keeps no verdicts.
+    /// </summary>
+    public async Task<RerankOutcome> JudgeAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp, CancellationToken cancellationToken)
+    {
+        if (lookup.Misses.Count == 0)
+        {
+            return new RerankOutcome(RerankStatus.Cached, lookup.Cached, null, time.GetElapsedTime(startedTimestamp));
+        }
+
+        var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline, cancellationToken).ConfigureAwait(false);
+        var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
+        foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
+        {
+            store?.Enqueue(JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()));
+        }
+
+        return computed.Status is RerankStatus.Applied or RerankStatus.Partial
+            ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }
+            : computed;
+    }
+}

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rank1.SearchBridge.Service;
+
+/// <summary>The rerank protocol a request arrived in: it decides field names, defaults, the answer and the error shape.</summary>
+internal enum RerankProtocol
+{
+    /// <summary><c>POST /v1/rerank</c>: Cohere v1 (and Jina, which shares the path and the shape).</summary>
+    CohereV1,
+
+    /// <summary><c>POST /v2/rerank</c>: Cohere v2 (documents are strings).</summary>
+    CohereV2,
+
+    /// <summary><c>POST /rerank</c>: Hugging Face Text Embeddings Inference (<c>texts</c>, <c>raw_scores</c>).</summary>
+    Tei,
+}
+
+/// <summary>A bad request, answered in the protocol's own error shape with <see cref="Status"/>.</summary>
+internal sealed class RerankRequestException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>One document to rerank: the text judged, and what goes back when documents are returned.</summary>
+internal sealed record RerankDocument(string Text, JsonNode Returned);
+
+/// <summary>A validated rerank call in any protocol.</summary>
+internal sealed record RerankRequest(
+    RerankProtocol Protocol,
+    string? Model,
+    string Query,
+    IReadOnlyList<RerankDocument> Documents,
+    int TopN,
+    bool ReturnDocuments,
+    bool RawScores,
+    bool ReturnReasoning,
+    string? Instructions,
+    int MaxThinkTokens,
+    int DeadlineMs)
+{
+    /// <summary>
+    /// Reads and checks a request body. Every problem is a <see cref="RerankRequestException"/> whose message names
+    /// the field, with status 400 (Cohere) or 422 (TEI, as TEI answers validation errors).
+    /// </summary>
+    public static RerankRequest Parse(RerankProtocol protocol, ReadOnlySpan<byte> body, RerankServiceOptions options)
+    {
+        var invalid = protocol == RerankProtocol.Tei ? 422 : 400;
+        JsonObject json;
+        try
+        {
+            json = JsonNode.Parse(body) as JsonObject ?? throw new RerankRequestException(invalid, "invalid request: the body must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new RerankRequestException(invalid, $"invalid request: the body is not valid JSON: {e.Message}");
+        }
+
+        RerankRequestException Bad(string message) => new(invalid, "invalid request: " + message);
+
+        var query = json["query"] switch
+        {
+            null => throw Bad("query is required"),
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            _ => throw Bad("query must be a string"),
+        };
+        if (string.IsNullOrWhiteSpace(query))
+        {
+            throw Bad("query must not be blank");
+        }
+
+        var documentsField = protocol == RerankProtocol.Tei ? "texts" : "documents";
+        if (json[documentsField] is not JsonArray items)
+        {
+            throw Bad(json[documentsField] is null ? $"{documentsField} is required" : $"{documentsField} must be a list");
+        }
+
+        if (items.Count == 0)
+        {
+            throw Bad($"list of {documentsField} must not be empty");
+        }
+
+        if (items.Count > options.MaxDocuments)
+        {
+            throw Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
+        }
+
+        var rankFields = protocol == RerankProtocol.CohereV1 ? StringList(json, "rank_fields", Bad) : null;
+        var documents = new RerankDocument[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            documents[i] = Document(items[i], i, documentsField, protocol != RerankProtocol.Tei, rankFields, Bad);
+        }
+
+        var topN = Int(json, "top_n", Bad) ?? documents.Length;
+        if (topN < 1)
+        {
+            throw Bad($"top_n must be at least 1 (got {topN})");
+        }
+
+        return new RerankRequest(
+            protocol,
+            Str(json, "model", Bad),
+            query,
+            documents,
+            Math.Min(topN, documents.Length),
+            protocol == RerankProtocol.Tei ? Bool(json, "return_text", Bad) ?? false : Bool(json, "return_documents", Bad) ?? false,
+            protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
+            Bool(json, "return_reasoning", Bad) ?? false,
+            Str(json, "instructions", Bad) ?? options.Instructions,
+            Range(Int(json, "max_think_tokens", Bad) ?? options.MaxThinkTokens, 0, 32_768, "max_think_tokens", Bad),
+            Range(Int(json, "deadline_ms", Bad) ?? options.DeadlineMs, 1, 600_000, "deadline_ms", Bad));
+    }
+
+    private static RerankDocument Document(JsonNode? item, int i, string field, bool objectsAllowed, IReadOnlyList<string>? rankFields, Func<string, RerankRequestException> bad)
+    {
+        if (item is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+        {
+            return new RerankDocument(v.GetValue<string>(), new JsonObject { ["text"] = v.GetValue<string>() });
+        }
+
+        if (objectsAllowed && item is JsonObject o)
+        {
+            var fields = rankFields ?? ["text"];
+            var parts = new List<string>(fields.Count);
+            foreach (var name in fields)
+            {
+                parts.Add(o[name] switch
+                {
+                    JsonValue s when s.GetValueKind() == JsonValueKind.String => s.GetValue<string>(),
+                    null => throw bad($"{field}[{i}] has no \"{name}\" field"),
+                    _ => throw bad($"{field}[{i}].{name} must be a string"),
+                });
+            }
+
+            return new RerankDocument(string.Join('\n', parts), o.DeepClone());
+        }
+
+        throw bad(objectsAllowed ? $"{field}[{i}] must be a string or an object with a \"text\" string" : $"{field}[{i}] must be a string");
+    }
+
+    private static string? Str(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        _ => throw bad($"{name} must be a string"),
+    };
+
+    private static bool? Bool(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        _ => throw bad($"{name} must be true or false"),
+    };
+
+    private static int? Int(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue => (int)d,
+        _ => throw bad($"{name} must be an integer"),
+    };
+
+    private static IReadOnlyList<string>? StringList(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
+    {
+        null => null,
+        JsonArray a when a.Count > 0 && a.All(x => x is JsonValue s && s.GetValueKind() == JsonValueKind.String) => a.Select(x => x!.GetValue<string>()).ToArray(),
+        _ => throw bad($"{name} must be a non-empty list of strings"),
+    };
+
+    private static int Range(int value, int min, int max, string name, Func<string, RerankRequestException> bad) =>
+        value >= min && value <= max ? value : throw bad($"{name} must be between {min} and {max} (got {value})");
+}

@@ -1,0 +1,219 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Service;
+
+/// <summary>
+/// The rerank endpoints (<c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c>): check the key and the body limit,
+/// read the call in its protocol, judge the documents through the <see cref="StoredWindowJudge"/> the proxy uses
+/// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
+/// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
+/// </summary>
+internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<RerankService> logger)
+{
+    // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
+    private static readonly string[] ServiceFields = ["text"];
+
+    private readonly RerankServiceOptions _options = options.Value;
+    private readonly byte[][] _keys = options.Value.ApiKeys.Select(Encoding.UTF8.GetBytes).ToArray();
+
+    public async Task HandleAsync(HttpContext context, RerankProtocol protocol)
+    {
+        int status;
+        string outcome;
+        try
+        {
+            (status, outcome) = await AnswerAsync(context, protocol).ConfigureAwait(false);
+        }
+        catch (RerankRequestException e)
+        {
+            status = e.Status;
+            outcome = $"error_{status}";
+            await WriteErrorAsync(context, protocol, status, e.Message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            LogFailed(logger, e);
+            status = 500;
+            outcome = "error_500";
+            if (!context.Response.HasStarted)
+            {
+                await WriteErrorAsync(context, protocol, 500, $"internal error: {e.Message}").ConfigureAwait(false);
+            }
+        }
+
+        metrics.ServiceRequests.WithLabels(ProtocolName(protocol), outcome).Inc();
+    }
+
+    private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankProtocol protocol)
+    {
+        if (_keys.Length > 0 && !Authorized(context.Request))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            throw new RerankRequestException(401, "invalid api token: send Authorization: Bearer KEY with a key of Rank1:Service:ApiKeys");
+        }
+
+        var body = await ReadBodyAsync(context).ConfigureAwait(false);
+        var request = RerankRequest.Parse(protocol, body, _options);
+        var started = time.GetTimestamp();
+        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null);
+        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
+        var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
+        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings { MaxThinkTokens = request.MaxThinkTokens }, TimeSpan.FromMilliseconds(request.DeadlineMs), fingerprint);
+        var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);
+        var header = outcome.Status.ToHeaderValue();
+        context.Response.Headers[RerankStatusNames.Header] = header;
+        if (outcome.Reason is not null)
+        {
+            context.Response.Headers[RerankStatusNames.ReasonHeader] = outcome.Reason;
+        }
+
+        var failed = outcome.Status switch
+        {
+            RerankStatus.FallbackOverload => 429,
+            RerankStatus.FallbackError => 503,
+            RerankStatus.FallbackTimeout => 504,
+            _ => 0,
+        };
+        if (failed != 0)
+        {
+            // The service has no first-stage order to fall back to: it says why it could not rank.
+            throw new RerankRequestException(failed, $"rank1 could not rerank: {outcome.Reason ?? header}");
+        }
+
+        await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
+        return (200, header);
+    }
+
+    /// <summary>Judged documents best first (ties in input order), then any the deadline left unjudged, in input order with score 0.</summary>
+    internal static IReadOnlyList<(int Index, PassageVerdict? Verdict)> Ranked(RerankRequest request, RerankOutcome outcome)
+    {
+        var judged = outcome.Verdicts.OrderByDescending(v => v.Judgement.Score).ThenBy(v => v.Index).Select(v => (v.Index, (PassageVerdict?)v)).ToList();
+        var seen = outcome.Verdicts.Select(v => v.Index).ToHashSet();
+        judged.AddRange(Enumerable.Range(0, request.Documents.Count).Where(i => !seen.Contains(i)).Select(i => (i, (PassageVerdict?)null)));
+        return judged.Take(request.TopN).ToArray();
+    }
+
+    private Task WriteAnswerAsync(HttpContext context, RerankRequest request, RerankOutcome outcome)
+    {
+        var ranked = Ranked(request, outcome);
+        var extras = request.ReturnReasoning;
+        if (request.Protocol == RerankProtocol.Tei)
+        {
+            var tei = ranked.Select(r => new TeiResult(r.Index, Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
+                extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
+            return WriteJsonAsync(context, 200, tei, RerankJson.Default.TeiResultArray);
+        }
+
+        var results = ranked.Select(r => new CohereResult(r.Index, Score(r.Verdict, raw: false), request.ReturnDocuments ? request.Documents[r.Index].Returned.DeepClone() : null,
+            extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
+        var tokens = outcome.Verdicts.Where(v => v.Source != "cached").Sum(v => (long)v.Judgement.PromptTokens + v.Judgement.ReasoningTokens);
+        var answer = new CohereAnswer(Guid.NewGuid().ToString(), results,
+            new CohereMeta(new CohereApiVersion(request.Protocol == RerankProtocol.CohereV2 ? "2" : "1"), new CohereBilledUnits(1)),
+            request.Model ?? _options.ModelName, new CohereUsage(tokens));
+        return WriteJsonAsync(context, 200, answer, RerankJson.Default.CohereAnswer);
+    }
+
+    // "cached" judgements keep how their reasoning ended; the source says where the judgement came from.
+    private static string Ended(PassageVerdict verdict) => Inference.ReasoningEnds.Name(verdict.Judgement.End);
+
+    /// <summary>The Rank1 probability, or with TEI's <c>raw_scores</c> its log-odds (TEI's raw score is the logit before the sigmoid).</summary>
+    internal static double Score(PassageVerdict? verdict, bool raw)
+    {
+        var score = verdict?.Judgement.Score ?? 0;
+        var p = Math.Clamp(score, 1e-12, 1 - 1e-12);
+        return raw ? Math.Log(p / (1 - p)) : score;
+    }
+
+    private bool Authorized(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        const string Bearer = "Bearer ";
+        if (!header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var given = Encoding.UTF8.GetBytes(header[Bearer.Length..].Trim());
+        var ok = false;
+        foreach (var key in _keys)
+        {
+            // Constant time per key, and every key is compared: the answer time says nothing about a near miss.
+            ok |= CryptographicOperations.FixedTimeEquals(given, key);
+        }
+
+        return ok;
+    }
+
+    /// <summary>The body, at most <see cref="RerankServiceOptions.MaxBodyBytes"/> (declared or streamed): more is a 413.</summary>
+    private async Task<byte[]> ReadBodyAsync(HttpContext context)
+    {
+        var limit = _options.MaxBodyBytes;
+        var tooLarge = new RerankRequestException(413, $"request body too large: at most {limit} bytes (Rank1:Service:MaxBodyBytes)");
+        if (context.Request.ContentLength > limit)
+        {
+            throw tooLarge;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature && (feature.MaxRequestBodySize is null || feature.MaxRequestBodySize < limit + 1))
+        {
+            // Kestrel's own cap would answer first, in its shape; ours is the one that counts here.
+            feature.MaxRequestBodySize = limit + 1;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                throw tooLarge;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message) =>
+        protocol == RerankProtocol.Tei
+            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), RerankJson.Default.TeiError)
+            : WriteJsonAsync(context, status, new CohereError(message), RerankJson.Default.CohereError);
+
+    private static string TeiErrorType(int status) => status switch
+    {
+        401 => "Unauthorized",
+        413 => "PayloadTooLarge",
+        429 => "Overloaded",
+        422 or 400 => "Validation",
+        _ => "Backend",
+    };
+
+    private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(value, type);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    internal static string ProtocolName(RerankProtocol protocol) => protocol switch
+    {
+        RerankProtocol.CohereV1 => "cohere_v1",
+        RerankProtocol.CohereV2 => "cohere_v2",
+        _ => "tei",
+    };
+
+    [LoggerMessage(EventId = 2500, Level = LogLevel.Error, Message = "Rerank service call failed")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}

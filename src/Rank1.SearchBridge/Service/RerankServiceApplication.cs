@@ -1,0 +1,125 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Prometheus;
+using Rank1.Inference;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+
+namespace Rank1.SearchBridge.Service;
+
+/// <summary>
+/// Wires the rerank service: <c>AddRank1RerankService</c> and <c>MapRank1RerankService</c> inside the proxy host
+/// (sharing its model, batching, queue and reasoning store), or <c>AddRank1StandaloneRerankService</c> for
+/// <c>rank1-bridge serve</c>, which needs no cluster.
+/// </summary>
+public static class RerankServiceApplication
+{
+    /// <summary>The endpoints and the protocol each speaks.</summary>
+    internal static readonly (string Path, RerankProtocol Protocol)[] Endpoints =
+        [("/v1/rerank", RerankProtocol.CohereV1), ("/v2/rerank", RerankProtocol.CohereV2), ("/rerank", RerankProtocol.Tei)];
+
+    /// <summary>Registers the service (options <c>Rank1:Service</c>, validated at start-up) on top of the model registrations of the host.</summary>
+    public static IServiceCollection AddRank1RerankService(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<RerankServiceOptions>(configuration, RerankServiceOptions.SectionName);
+        services.TryAddSingleton<RerankExecutor>();
+        services.TryAddSingleton<StoredWindowJudge>();
+        services.TryAddSingleton<RerankService>();
+        return services;
+    }
+
+    /// <summary>Maps <c>POST /v1/rerank</c>, <c>/v2/rerank</c> and <c>/rerank</c> unless <c>Rank1:Service:Enabled</c> is false.</summary>
+    public static IEndpointRouteBuilder MapRank1RerankService(this IEndpointRouteBuilder app)
+    {
+        if (!app.ServiceProvider.GetRequiredService<IOptions<RerankServiceOptions>>().Value.Enabled)
+        {
+            return app;
+        }
+
+        foreach (var (path, protocol) in Endpoints)
+        {
+            app.MapPost(path, (HttpContext c, RerankService s) => s.HandleAsync(c, protocol));
+        }
+
+        return app;
+    }
+
+    /// <summary>
+    /// The service alone: the model, the model limits of <c>Rank1:Proxy</c> (<c>MaxConcurrentReranks</c>,
+    /// <c>MaxQueuedReranks</c>, <c>ModelFailuresBeforeBreak</c>, <c>ModelBreakDuration</c>) and, when
+    /// <c>Rank1:Proxy:Backend</c> names a cluster, the reasoning store on it (<c>Rank1:Store</c>).
+    /// </summary>
+    public static IServiceCollection AddRank1StandaloneRerankService(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (!string.IsNullOrEmpty(configuration[$"{ProxyOptions.SectionName}:{nameof(ProxyOptions.Backend)}"]))
+        {
+            services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
+            services.AddRank1Common(configuration);
+        }
+        else
+        {
+            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration)];
+            services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+                .Validate(o => limits.All(n => Validator.TryValidateProperty(typeof(ProxyOptions).GetProperty(n)!.GetValue(o), new ValidationContext(o) { MemberName = n }, null)),
+                    $"{ProxyOptions.SectionName}: {string.Join(", ", limits)} must be within their documented ranges (docs/configuration.md)")
+                .ValidateOnStart();
+            services.AddRank1Model(configuration);
+        }
+
+        services.AddRank1RerankService(configuration);
+        services.AddHostedService<ServiceStartup>();
+        return services;
+    }
+
+    /// <summary>The standalone service's routes: the rerank endpoints, <c>/health</c> (as TEI has it), <c>/_rank1/health</c> and <c>/_rank1/metrics</c>.</summary>
+    public static IEndpointRouteBuilder MapRank1StandaloneRerankService(this WebApplication app)
+    {
+        app.MapRank1RerankService();
+        app.MapGet("/health", HealthAsync);
+        app.MapGet("/_rank1/health", HealthAsync);
+        app.MapMetrics("/_rank1/metrics", app.Services.GetRequiredService<ProxyMetrics>().Registry);
+        return app;
+    }
+
+    private static Task HealthAsync(HttpContext context, IPassageJudge judge, IOptions<RerankServiceOptions> options)
+    {
+        var body = new JsonObject
+        {
+            ["status"] = "green",
+            ["model"] = new JsonObject
+            {
+                ["loaded"] = true,
+                ["id"] = judge.ModelId,
+                ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
+                ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
+            },
+            ["service"] = new JsonObject
+            {
+                ["endpoints"] = new JsonArray(Endpoints.Select(e => (JsonNode)e.Path).ToArray()),
+                ["auth"] = options.Value.ApiKeys.Count > 0,
+                ["reasoning_store"] = context.RequestServices.GetService<Store.ReasoningStore>()?.Enabled ?? false,
+            },
+        };
+        return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>At start: load the model, so a bad model folder stops the boot.</summary>
+    private sealed class ServiceStartup(IServiceProvider services) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = services.GetRequiredService<IPassageJudge>();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

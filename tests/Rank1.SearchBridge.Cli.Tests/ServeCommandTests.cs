@@ -1,0 +1,62 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+/// <summary><c>rank1-bridge serve</c> as a real process: the rerank service alone, with the tiny model.</summary>
+public sealed partial class ServeCommandTests
+{
+    [Fact]
+    public async Task Serve_FromTheCommandLine_AnswersThePrintedCurl_AndTheHealthCheck()
+    {
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Service":{"MaxThinkTokens":2,"ModelName":"rank1-tiny"}}}""");
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "serve", "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());
+        try
+        {
+            // The second line is the ready curl: send exactly its URL and body.
+            var curl = await process.StandardOutput.ReadLineAsync();
+            var m = Curl().Match(curl ?? "");
+            Assert.True(m.Success, curl);
+            Assert.Equal(new Uri(url, "v1/rerank"), new Uri(m.Groups[1].Value));
+            using var http = new HttpClient();
+            using var response = await http.PostAsync(m.Groups[1].Value, new StringContent(m.Groups[2].Value, Encoding.UTF8, "application/json"));
+            var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(200, (int)response.StatusCode);
+            Assert.Equal("rank1-tiny", body["model"]!.GetValue<string>());
+            Assert.Equal([0, 1], body["results"]!.AsArray().Select(r => r!["index"]!.GetValue<int>()).Order());
+            var withReasoning = JsonNode.Parse(m.Groups[2].Value)!;
+            withReasoning["return_reasoning"] = true;
+            using var second = await http.PostAsync(m.Groups[1].Value, new StringContent(withReasoning.ToJsonString(), Encoding.UTF8, "application/json"));
+            var reasoned = JsonNode.Parse(await second.Content.ReadAsStringAsync())!;
+            Assert.All(reasoned["results"]!.AsArray(), r => Assert.Equal(2, r!["reasoning_tokens"]!.GetValue<int>())); // the --config budget
+
+            var health = JsonNode.Parse(await http.GetStringAsync(new Uri(url, "health")))!;
+            Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
+            Assert.False(health["service"]!["reasoning_store"]!.GetValue<bool>());
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_BadServiceSetting_FailsWithTheKeyName()
+    {
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Service":{"MaxDocuments":0}}}""");
+        var result = await CliRunner.RunAsync("serve", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("MaxDocuments", result.Error, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("listening on (http://\\S+)")]
+    private static partial Regex Listening();
+
+    [GeneratedRegex("^curl -s (\\S+) -H 'Content-Type: application/json' -d '(.*)'$")]
+    private static partial Regex Curl();
+}

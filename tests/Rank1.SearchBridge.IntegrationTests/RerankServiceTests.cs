@@ -1,0 +1,210 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
+using Rank1.Inference.Model;
+using Rank1.SearchBridge.Service;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>The rerank service over real HTTP: in the proxy host (sharing its model and reasoning store) and alone.</summary>
+public sealed class RerankServiceTests
+{
+    private const string Query = "onion eyes";
+
+    private static readonly string[] Documents = ProxyStack.Corpus.Take(5).Select(c => c.Text).ToArray();
+
+    private static readonly Dictionary<string, string?> ServiceSettings = new() { ["Rank1:Service:MaxThinkTokens"] = "4" };
+
+    private static string RerankBody(int topN, bool returnDocuments = false, bool reasoning = false) => new JsonObject
+    {
+        ["model"] = "rank1",
+        ["query"] = Query,
+        ["documents"] = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray()),
+        ["top_n"] = topN,
+        ["return_documents"] = returnDocuments,
+        ["return_reasoning"] = reasoning,
+    }.ToJsonString();
+
+    /// <summary>Each document judged alone by the same model with the same budget: the independent oracle.</summary>
+    private static async Task<double[]> AloneScoresAsync(int maxThinkTokens)
+    {
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var scores = new double[Documents.Length];
+        for (var i = 0; i < Documents.Length; i++)
+        {
+            scores[i] = (await engine.JudgeAsync(new Rank1Input(Query, Documents[i]), new JudgeSettings { MaxThinkTokens = maxThinkTokens })).Score;
+        }
+
+        return scores;
+    }
+
+    private static int[] BestFirst(double[] scores) => scores.Select((s, i) => (s, i)).OrderByDescending(x => x.s).ThenBy(x => x.i).Select(x => x.i).ToArray();
+
+    [Fact]
+    public async Task V1Rerank_InTheProxyHost_RanksByTheModelsOwnScores_WithDocumentsAndReasoning()
+    {
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings);
+        var r = await stack.SendAsync(HttpMethod.Post, "v1/rerank", RerankBody(topN: 3, returnDocuments: true, reasoning: true));
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        var alone = await AloneScoresAsync(4);
+        var results = r.Json["results"]!.AsArray();
+        Assert.Equal(BestFirst(alone).Take(3), results.Select(x => x!["index"]!.GetValue<int>()));
+        Assert.All(results, x => Assert.Equal(alone[x!["index"]!.GetValue<int>()], x["relevance_score"]!.GetValue<double>(), 5));
+        Assert.All(results, x => Assert.Equal(Documents[x!["index"]!.GetValue<int>()], x["document"]!["text"]!.GetValue<string>()));
+        Assert.All(results, x => Assert.Equal(4, x!["reasoning_tokens"]!.GetValue<int>()));
+        Assert.All(results, x => Assert.Equal("budget", x!["ended"]!.GetValue<string>()));
+        Assert.All(results, x => Assert.Equal(System.Text.Json.JsonValueKind.String, x!["reasoning"]!.GetValueKind()));
+        Assert.Equal("1", r.Json["meta"]!["api_version"]!["version"]!.GetValue<string>());
+        Assert.Equal("rank1", r.Json["model"]!.GetValue<string>());
+
+        // Without the opt-ins: no documents, no Rank1 extras, every document ranked (top_n absent).
+        var v2 = await stack.SendAsync(HttpMethod.Post, "v2/rerank", new JsonObject { ["model"] = "rank1", ["query"] = Query, ["documents"] = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray()) }.ToJsonString());
+        Assert.Equal(200, v2.Status);
+        Assert.Equal(BestFirst(alone), v2.Json["results"]!.AsArray().Select(x => x!["index"]!.GetValue<int>()));
+        Assert.All(v2.Json["results"]!.AsArray(), x => Assert.Equal(["index", "relevance_score"], x!.AsObject().Select(p => p.Key)));
+        Assert.Equal("2", v2.Json["meta"]!["api_version"]!["version"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task CachedJudgement_AnswersARerankCall_WithZeroModelCalls()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings, s => s.AddSingleton<IPassageJudge>(engine));
+        var first = await stack.SendAsync(HttpMethod.Post, "v1/rerank", RerankBody(topN: 5, reasoning: true));
+        Assert.Equal("applied", first.Rerank);
+        Assert.Equal(5, engine.Calls);
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5));
+
+        var second = await stack.SendAsync(HttpMethod.Post, "v1/rerank", RerankBody(topN: 5, reasoning: true));
+        Assert.Equal("cached", second.Rerank);
+        Assert.Equal(5, engine.Calls); // zero model calls
+        Assert.Equal(first.Json["results"]!.ToJsonString(), second.Json["results"]!.ToJsonString());
+        Assert.Equal(0, second.Json["usage"]!["total_tokens"]!.GetValue<long>());
+        var metrics = await stack.Http.GetStringAsync("_rank1/metrics");
+        Assert.Contains("rank1_reasoning_cache_hits_total 5", metrics, StringComparison.Ordinal);
+        Assert.Contains("rank1_service_requests_total{protocol=\"cohere_v1\",outcome=\"cached\"} 1", metrics, StringComparison.Ordinal);
+
+        // The proxy's own searches still go to the same model: one engine serves both.
+        var search = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}}}""");
+        Assert.Equal("applied", search.Rerank);
+        Assert.Equal(10, engine.Calls);
+    }
+
+    [Fact]
+    public async Task Tei_Rerank_AnswersABestFirstArray_RawScoresAreLogOdds()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var texts = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray());
+        var plain = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = texts.DeepClone(), ["return_text"] = true }.ToJsonString());
+        var raw = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = texts.DeepClone(), ["raw_scores"] = true }.ToJsonString());
+
+        Assert.Equal(200, plain.Status);
+        var alone = await AloneScoresAsync(2);
+        var items = plain.Body!.AsArray();
+        Assert.Equal(BestFirst(alone), items.Select(x => x!["index"]!.GetValue<int>()));
+        Assert.All(items, x => Assert.Equal(alone[x!["index"]!.GetValue<int>()], x["score"]!.GetValue<double>(), 5));
+        Assert.All(items, x => Assert.Equal(Documents[x!["index"]!.GetValue<int>()], x["text"]!.GetValue<string>()));
+        Assert.All(raw.Body!.AsArray(), x =>
+        {
+            var p = alone[x!["index"]!.GetValue<int>()];
+            Assert.Equal(Math.Log(p / (1 - p)), x["score"]!.GetValue<double>(), 4);
+            Assert.Null(x["text"]);
+        });
+    }
+
+    [Fact]
+    public async Task BadInput_GetsAClearErrorInTheProtocolsShape_AndTheServiceKeepsServing()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var many = new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(Enumerable.Range(0, 10_000).Select(i => (JsonNode)"d").ToArray()) }.ToJsonString();
+        var cases = new (string Path, string Body, int Status, string Message)[]
+        {
+            ("v1/rerank", """{"query":"q","documents":[]}""", 400, "invalid request: list of documents must not be empty"),
+            ("v2/rerank", many, 400, "invalid request: too many documents: 10000 (at most 200 in one call, Rank1:Service:MaxDocuments)"),
+            ("v1/rerank", """{"query":42,"documents":["a"]}""", 400, "invalid request: query must be a string"),
+            ("v1/rerank", """{"documents":["a"]}""", 400, "invalid request: query is required"),
+            ("v1/rerank", """{"query":"q","documents":[{"title":"no text"}]}""", 400, "invalid request: documents[0] has no \"text\" field"),
+            ("v2/rerank", """{"query":"q","documents":[7]}""", 400, "invalid request: documents[0] must be a string or an object with a \"text\" string"),
+            ("rerank", """{"query":"q","texts":[{"text":"TEI takes strings"}]}""", 422, "invalid request: texts[0] must be a string"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
+            ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
+            ("rerank", """{"query":"q","texts":[]}""", 422, "invalid request: list of texts must not be empty"),
+        };
+        foreach (var (path, body, status, message) in cases)
+        {
+            var r = await PostAsync(http, path, body);
+            Assert.True(status == r.Status, $"{path} {body[..Math.Min(80, body.Length)]}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+            var text = path == "rerank" ? r.Body!["error"]!.GetValue<string>() : r.Body!["message"]!.GetValue<string>();
+            Assert.StartsWith(message, text, StringComparison.Ordinal);
+            if (path == "rerank")
+            {
+                Assert.Equal("Validation", r.Body!["error_type"]!.GetValue<string>());
+            }
+        }
+
+        // Oversized bodies: declared (Content-Length) and streamed (chunked, no length).
+        var big = new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(new string('x', 70_000)) }.ToJsonString();
+        var declared = await PostAsync(http, "v1/rerank", big);
+        Assert.Equal(413, declared.Status);
+        Assert.Equal("request body too large: at most 65536 bytes (Rank1:Service:MaxBodyBytes)", declared.Body!["message"]!.GetValue<string>());
+        using (var chunked = new HttpRequestMessage(HttpMethod.Post, "v1/rerank") { Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big))) })
+        {
+            chunked.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            chunked.Headers.TransferEncodingChunked = true;
+            chunked.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(chunked);
+            Assert.Equal(413, (int)response.StatusCode);
+            Assert.Contains("request body too large", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Wrong or missing key.
+        foreach (var key in new[] { "key-2", null })
+        {
+            var r = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""", key);
+            Assert.Equal(401, r.Status);
+            Assert.StartsWith("invalid api token", r.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        // Nothing crashed: a good call still works, and every error was counted.
+        var ok = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a","b"]}""");
+        Assert.Equal(200, ok.Status);
+        Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Contains("rank1_service_requests_total{protocol=\"cohere_v1\",outcome=\"error_401\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("rank1_service_requests_total{protocol=\"tei\",outcome=\"error_422\"} 2", metrics, StringComparison.Ordinal);
+    }
+
+    private static Task<RerankServiceServer> StandaloneAsync() => RerankServiceServer.StartAsync(new Dictionary<string, string?>
+    {
+        ["Urls"] = "http://127.0.0.1:0",
+        ["Rank1:Model:Path"] = TestPaths.TinyModel,
+        ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        ["Rank1:Service:MaxThinkTokens"] = "2",
+        ["Rank1:Service:MaxDocuments"] = "200",
+        ["Rank1:Service:MaxBodyBytes"] = "65536",
+        ["Rank1:Service:ApiKeys:0"] = "key-1",
+        ["Rank1:Service:ApiKeys:1"] = "key-3",
+    });
+
+    private static async Task<(int Status, JsonNode? Body)> PostAsync(HttpClient http, string path, string body, string? key = "key-1")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+}
