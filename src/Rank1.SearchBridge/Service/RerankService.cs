@@ -77,6 +77,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         var failed = outcome.Status switch
         {
+            // Every document failed because of its input (the caller's to fix), not because of the model.
+            RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - lookup.Cached.Count && outcome.Failures.Count > 0 => protocol == RerankProtocol.Tei ? 422 : 400,
             RerankStatus.FallbackOverload => 429,
             RerankStatus.FallbackError => 503,
             RerankStatus.FallbackTimeout => 504,
