@@ -43,4 +43,26 @@ public sealed class HotQueryTests
         Assert.NotEqual(Guid.Empty, message.JobId);
         Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"} 1", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task HotQueryJob_TakesTheRulesSettings_NeverTheCallers()
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Store:Enabled"] = "false",
+            ["Rank1:HotQueries:Threshold"] = "2",
+        }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+
+        // The caller asks for a wider window, another field and a bigger reasoning budget than the rule (5, text, 4).
+        const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"window":8,"max_think_tokens":6,"fields":["title"]}}}""";
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync(query)).Rerank);
+        }
+
+        var message = Assert.Single(publisher.Messages);
+        Assert.Equal((5, 4, "title"), (message.Window, message.MaxThinkTokens, message.TitleField));
+        Assert.Equal(["text"], message.Fields);
+    }
 }

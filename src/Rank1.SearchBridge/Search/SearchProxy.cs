@@ -145,8 +145,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         var lookup = await windowJudge.LookupAsync(keyed, cancellationToken).ConfigureAwait(false);
         if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup.Misses.Count > 0))
         {
-            // Fire and forget: asking the workers never delays this response.
-            _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, plan.Window, plan.Fields.ToArray(), plan.TitleField, plan.MaxThinkTokens,
+            // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
+            // index (window, fields, reasoning budget), never the caller's ext.rank1: anonymous searches must not be able
+            // to make the workers judge 200-passage windows with 32k-token budgets.
+            var rule = rules.Resolve(index);
+            _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
                 "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
