@@ -113,6 +113,29 @@ public sealed class InputErrorIsolationTests
         Assert.Equal("applied", good.Rerank);
         Assert.Equal(Math.Min(5, (await stack.BackendIdsAsync(Body)).Length), judge.Judged);
     }
+
+    [Fact]
+    public async Task Search_ModelCallStillRunningPastTheDeadline_AnswersInBackendOrderSoonAfterIt()
+    {
+        // A model call that only ends when cancelled, as a prefill begun just before the deadline looks to the caller.
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(new EndlessJudge()));
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"deadline_ms":300}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("fallback-timeout", r.Rerank);
+        Assert.Contains("still reading", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        Assert.Equal(await stack.BackendIdsAsync(Body), r.Ids);
+    }
+
+    private sealed class EndlessJudge : IPassageJudge
+    {
+        public string ModelId => "endless";
+
+        public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+    }
 }
 
 /// <summary>A judge for which any query or passage containing <c>marker</c> is an input error; others get a score from their length.</summary>

@@ -71,6 +71,9 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             .Build();
     }
 
+    /// <summary>How long past its deadline a rerank may wait for a model call before answering in backend order (searches answer within deadline_ms + 1 s).</summary>
+    internal static readonly TimeSpan LateGrace = TimeSpan.FromMilliseconds(500);
+
     public string ModelId => _judge.ModelId;
 
     public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, JudgeSettings judgeSettings, TimeSpan deadlineAfter,
@@ -103,6 +106,11 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 var verdicts = new List<PassageVerdict>(passages.Count);
                 var failures = new List<PassageFailure>();
                 var settings = judgeSettings with { Deadline = deadline };
+
+                // The engine answers at the deadline, except for passages whose prefill began before it and has not ended:
+                // past the deadline by LateGrace, the whole call is cancelled and the search answered in backend order.
+                using var lateCts = new CancellationTokenSource(deadlineAfter + LateGrace, _time);
+                using var judgeCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lateCts.Token);
                 try
                 {
                     if (_judge is IPassageBatchJudge batch)
@@ -113,7 +121,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                         var judgements = await _modelBreaker.ExecuteAsync(
                             static async (state, ct) => await state.Batch.JudgeWindowAsync(state.Query, state.Instructions, state.Window, state.Settings, ct).ConfigureAwait(false),
                             (Batch: batch, Query: query, Instructions: instructions, Window: window, Settings: settings),
-                            cancellationToken).ConfigureAwait(false);
+                            judgeCts.Token).ConfigureAwait(false);
                         for (var i = 0; i < passages.Count; i++)
                         {
                             if (judgements[i].Judgement is { } judgement)
@@ -140,7 +148,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                                 var judgement = await _modelBreaker.ExecuteAsync(
                                     static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
                                     (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
-                                    cancellationToken).ConfigureAwait(false);
+                                    judgeCts.Token).ConfigureAwait(false);
                                 verdicts.Add(Verdict(p, judgement));
                             }
                             catch (Rank1InputException ex)
@@ -149,6 +157,10 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                             }
                         }
                     }
+                }
+                catch (OperationCanceledException) when (lateCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while the model was still reading the window", started);
                 }
                 catch (BrokenCircuitException)
                 {
