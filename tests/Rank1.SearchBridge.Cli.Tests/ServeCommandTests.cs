@@ -45,6 +45,38 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public async Task CohereSdkAndLangChain_AgainstServe_ReadTheRank1Ranking_AndAWrongKeyIs401()
+    {
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "serve", "--model", TestPaths.TinyModel, "--port", "0"], environment: new Dictionary<string, string>
+            {
+                ["Rank1__Service__ApiKeys__0"] = "sdk-key",
+                ["Rank1__Service__MaxThinkTokens"] = "2",
+            }), Listening());
+        try
+        {
+            var r = await TestProcess.RunNodeAsync("rerank-clients.mjs", url.ToString(), "sdk-key");
+            string[] documents = ["Onion soup is made with beef stock.", "Cutting an onion releases a gas that irritates the eyes and makes them water.", "Store onions in a cool dry place."];
+            var v2 = r["v2"]!.AsArray();
+            Assert.Equal([0, 1, 2], v2.Select(x => x!["index"]!.GetValue<int>()).Order());
+            var scores = v2.Select(x => x!["score"]!.GetValue<double>()).ToArray();
+            Assert.Equal(scores.OrderDescending(), scores);
+            var top2 = v2.Take(2).Select(x => x!["index"]!.GetValue<int>()).ToArray();
+            Assert.Equal(top2, r["v1"]!.AsArray().Select(x => x!["index"]!.GetValue<int>()));
+            Assert.Equal(top2.Select(i => documents[i]), r["v1"]!.AsArray().Select(x => x!["text"]!.GetValue<string>()));
+            Assert.Equal("1", r["v1Version"]!.GetValue<string>());
+            Assert.Equal(top2, r["langchain"]!.AsArray().Select(x => x!["id"]!.GetValue<int>()));
+            Assert.Equal(scores.Take(2), r["langchain"]!.AsArray().Select(x => x!["score"]!.GetValue<double>()));
+            Assert.Equal(401, r["unauthorized"]!["status"]!.GetValue<int>());
+            Assert.StartsWith("invalid api token", r["unauthorized"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    [Fact]
     public async Task Serve_BadServiceSetting_FailsWithTheKeyName()
     {
         var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
