@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -10,6 +11,14 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cts.Cancel();
 };
+
+// SIGTERM (docker stop, systemd, Kubernetes) stops a command as Ctrl+C does: servers drain their requests in
+// flight, flush what they hold and exit 0, instead of waiting for the SIGKILL at the end of the grace period.
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+{
+    signal.Cancel = true;
+    cts.Cancel();
+});
 
 var level = Environment.GetEnvironmentVariable("RANK1_LOG_LEVEL") is { } l && Enum.TryParse<LogLevel>(l, true, out var parsed) ? parsed : LogLevel.Warning;
 using var loggerFactory = LoggerFactory.Create(b =>

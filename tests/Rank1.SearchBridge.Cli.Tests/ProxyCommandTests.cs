@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.Cli.Tests;
 public sealed partial class ProxyCommandTests
 {
     [Fact]
-    public async Task Proxy_FromTheCommandLine_ServesRerankedSearches()
+    public async Task Proxy_FromTheCommandLine_ServesRerankedSearchesAndStopsOnSigterm()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
         using (var seed = new HttpClient { BaseAddress = backend.Url })
@@ -27,6 +27,11 @@ public sealed partial class ProxyCommandTests
             Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
             var hit = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![0]!;
             Assert.Equal(2, hit["fields"]!["_rank1.reasoning_tokens"]![0]!.GetValue<int>()); // the --config file's budget
+
+            // docker stop / systemd / Kubernetes: SIGTERM stops it cleanly, exit code 0.
+            var (exitCode, output) = await TestProcess.TerminateAsync(process);
+            Assert.Equal(0, exitCode);
+            Assert.Contains("Stopping.", output, StringComparison.Ordinal);
         }
         finally
         {

@@ -7,7 +7,7 @@ namespace Rank1.SearchBridge.Cli.Tests;
 public sealed partial class SearchServerCommandTests
 {
     [Fact]
-    public async Task SearchServer_WithSample_ServesTheCorpusOverHttpUntilStopped()
+    public async Task SearchServer_WithSample_ServesTheCorpusOverHttpUntilSigterm()
     {
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, "search-server", "--port", "0", "--sample"]), Listening());
         try
@@ -17,6 +17,10 @@ public sealed partial class SearchServerCommandTests
             Assert.Equal(210, count["count"]!.GetValue<int>());
             var hits = JsonNode.Parse(await http.GetStringAsync("rank1-sample/_search?q=penguins"))!;
             Assert.Contains("penguin-01", hits["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+
+            var (exitCode, output) = await TestProcess.TerminateAsync(process);
+            Assert.Equal(0, exitCode);
+            Assert.Contains("Stopping.", output, StringComparison.Ordinal);
         }
         finally
         {

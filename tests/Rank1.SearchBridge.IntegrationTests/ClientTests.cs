@@ -82,6 +82,12 @@ public sealed class ClientTests
         var rank1 = result["rank1Scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()).ToArray();
         Assert.Equal(rank1.OrderDescending(), rank1);
         Assert.Equal(rank1, result["scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()));
+        Assert.Equal([200, 200, 404], result["msearchStatuses"]!.AsArray().Select(s => s!.GetValue<int>()));
+        Assert.Equal(["applied", "skipped", "skipped"], result["msearchRerank"]!.AsArray().Select(s => s!.GetValue<string>()));
+        if (flavor == SearchFlavor.Elasticsearch)
+        {
+            Assert.Equal("applied", result["helperItem"]!.GetValue<string>()); // helpers.msearch batches through _msearch
+        }
 
         if (flavor == SearchFlavor.OpenSearch)
         {

@@ -123,7 +123,8 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal("index_not_found_exception", responses[2]!["error"]!["type"]!.GetValue<string>());
         Assert.Equal(400, responses[3]!["status"]!.GetValue<int>());
         Assert.Contains("[ext.rank1.window]", responses[3]!["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal("applied, skipped, skipped, skipped", r.Rerank);
+        Assert.Equal("applied=1, skipped=3", r.Rerank);
+        Assert.Equal(["applied", "skipped", "skipped", "skipped"], responses.Select(x => x!["_rank1"]!["rerank"]!.GetValue<string>()));
     }
 
     [Theory]

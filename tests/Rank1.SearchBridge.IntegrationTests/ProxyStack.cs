@@ -53,7 +53,7 @@ internal sealed class ProxyStack : IAsyncDisposable
     ];
 
     public static async Task<ProxyStack> StartAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null,
-        SearchFlavor flavor = SearchFlavor.Elasticsearch, string? dataPath = null, int backendPort = 0)
+        SearchFlavor flavor = SearchFlavor.Elasticsearch, string? dataPath = null, int backendPort = 0, Func<Uri, Task<Uri>>? inFront = null)
     {
         var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = backendPort, Flavor = flavor, DataPath = dataPath });
         using (var seed = new HttpClient { BaseAddress = backend.Url })
@@ -76,7 +76,8 @@ internal sealed class ProxyStack : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["Rank1:Proxy:Backend"] = backend.Url.ToString(),
+            // A test may put its own server between the proxy and the embedded backend.
+            ["Rank1:Proxy:Backend"] = (inFront is null ? backend.Url : await inFront(backend.Url)).ToString(),
             ["Rank1:Model:Path"] = TestPaths.TinyModel,
             ["Rank1:Model:ExecutionProvider"] = "Cpu",
             ["Rank1:Proxy:Default:TitleField"] = "title",

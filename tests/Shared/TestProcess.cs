@@ -81,8 +81,38 @@ internal static class TestProcess
 
     public static async Task StopAsync(Process process)
     {
-        process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync();
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
         process.Dispose();
+    }
+
+    /// <summary>
+    /// Sends the process a real SIGTERM (as docker stop, systemd and Kubernetes do) and waits up to a minute for it
+    /// to exit; returns its exit code and the rest of its standard output. A process still running then fails the test.
+    /// </summary>
+    public static async Task<(int ExitCode, string Out)> TerminateAsync(Process process)
+    {
+        var rest = process.StandardOutput.ReadToEndAsync();
+        using (var kill = Process.Start(StartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
+        {
+            await kill.WaitForExitAsync();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"{process.StartInfo.FileName} {string.Join(' ', process.StartInfo.ArgumentList)} ignored SIGTERM for a minute");
+        }
+
+        return (process.ExitCode, await rest);
     }
 }

@@ -1,9 +1,16 @@
-// Drives the proxy with an official JavaScript client: one reranked search and one pass-through call.
+// Drives the proxy with an official JavaScript client at its default settings: one reranked search, one
+// pass-through call, and an msearch mixing a reranked, a skipped (size 0) and a failed (missing index) search
+// (with the Elasticsearch client also through helpers.msearch).
 // Usage: node proxy-clients-smoke.mjs elasticsearch|opensearch URL INDEX
 // Prints one JSON line with what the client saw; exits 1 on an error.
 const [flavor, url, index] = process.argv.slice(2);
 try {
-  let search, count, rank1;
+  const searches = [
+    { index }, { query: { match: { text: 'onion soup' } } },
+    { index }, { query: { match: { text: 'onion' } }, size: 0 },
+    { index: 'ghost' }, { query: { match: { text: 'onion' } } },
+  ];
+  let search, count, rank1, msearch, helperItem;
   if (flavor === 'opensearch') {
     const { Client } = await import('@opensearch-project/opensearch');
     const client = new Client({ node: url });
@@ -11,6 +18,7 @@ try {
     search = s.body;
     rank1 = s.headers['x-rank1-rerank'];
     count = (await client.count({ index })).body.count;
+    msearch = (await client.msearch({ body: searches })).body;
   } else {
     const { Client } = await import('@elastic/elasticsearch');
     const client = new Client({ node: url });
@@ -18,6 +26,14 @@ try {
     search = s.body;
     rank1 = s.headers['x-rank1-rerank'];
     count = (await client.count({ index })).count;
+    msearch = await client.msearch({ searches });
+    const helper = client.helpers.msearch();
+    try {
+      const r = await helper.search({ index }, { query: { match: { text: 'onion festival' } } });
+      helperItem = r.body._rank1?.rerank ?? null;
+    } finally {
+      helper.stop();
+    }
   }
   console.log(JSON.stringify({
     rerank: rank1,
@@ -25,6 +41,9 @@ try {
     scores: search.hits.hits.map(h => h._score),
     rank1Scores: search.hits.hits.map(h => h.fields?.['_rank1.score']?.[0] ?? null),
     count,
+    msearchStatuses: msearch.responses.map(r => r.status),
+    msearchRerank: msearch.responses.map(r => r._rank1?.rerank ?? null),
+    helperItem: helperItem ?? null,
   }));
 } catch (e) {
   console.error(`proxy-clients-smoke: ${e.name}: ${e.message}`);

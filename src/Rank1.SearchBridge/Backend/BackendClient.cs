@@ -68,6 +68,8 @@ internal sealed partial class BackendClient : IDisposable
             ConnectTimeout = TimeSpan.FromSeconds(5),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             EnableMultipleHttp2Connections = true,
+            // One pool for all backend traffic, bounded: a 10,000-item msearch waits for connections instead of opening thousands.
+            MaxConnectionsPerServer = o.BackendMaxConnections,
         };
         Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
         _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };

@@ -75,6 +75,31 @@ public sealed class ProxyOptions : IValidatableObject
     [MinLength(16)]
     public string? AdminApiKey { get; set; }
 
+    /// <summary>Searches of one <c>_msearch</c> that run at once (Elasticsearch's <c>max_concurrent_searches</c>; a request may ask for fewer, never more).</summary>
+    /// <value>Default 8.</value>
+    [Range(1, 1024)]
+    public int MaxConcurrentSearches { get; set; } = 8;
+
+    /// <summary>Reranks that the searches of one request (one <c>_msearch</c>) may hold in the rerank queue at once; the rest wait their turn within their deadline.</summary>
+    /// <value>Default 2.</value>
+    [Range(1, 1024)]
+    public int MaxRerankShare { get; set; } = 2;
+
+    /// <summary>Connections the proxy opens to the backend at most (searches, msearch items and pass-through together); more requests wait for one.</summary>
+    /// <value>Default 256.</value>
+    [Range(1, 65_536)]
+    public int BackendMaxConnections { get; set; } = 256;
+
+    /// <summary>Largest request body accepted, in bytes (Elasticsearch's <c>http.max_content_length</c>); larger: 413 in Elasticsearch's shape.</summary>
+    /// <value>Default 104857600 (100 MB).</value>
+    [Range(typeof(long), "1", "9223372036854775807")]
+    public long MaxContentLength { get; set; } = 100L * 1024 * 1024;
+
+    /// <summary>On SIGTERM or Ctrl+C: how long requests in flight may take to finish before the proxy stops.</summary>
+    /// <value>Default 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Address that sniffing clients are told to use (host:port); default: the Host the client used.</summary>
     /// <value>Default null.</value>
     public string? PublicAddress { get; set; }

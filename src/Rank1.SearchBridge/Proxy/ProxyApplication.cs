@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -48,21 +49,40 @@ public static class ProxyApplication
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();
+        // Elasticsearch's http.max_content_length, enforced by Kestrel for bodies without a length too.
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) => kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength);
+        services.AddOptions<HostOptions>().Configure<IOptions<ProxyOptions>>((host, proxy) => host.ShutdownTimeout = proxy.Value.ShutdownTimeout);
         return services;
     }
 
     /// <summary>Maps the proxy's routes: health, metrics, searches, node discovery, the rerank service, and everything else passed through.</summary>
     public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
     {
+        var maxContentLength = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value.MaxContentLength;
         app.Use(async (context, next) =>
         {
             try
             {
+                if (HttpMethods.IsConnect(context.Request.Method))
+                {
+                    // Elasticsearch has no CONNECT handler; the proxy is no tunnel.
+                    throw new EsError(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
+                }
+
+                if (context.Request.ContentLength > maxContentLength)
+                {
+                    throw TooLarge(context.Request.ContentLength.Value, maxContentLength);
+                }
+
                 await next(context).ConfigureAwait(false);
             }
             catch (EsError e) when (!context.Response.HasStarted)
             {
                 await WriteErrorAsync(context, e).ConfigureAwait(false);
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!context.Response.HasStarted && e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                await WriteErrorAsync(context, TooLarge(null, maxContentLength)).ConfigureAwait(false);
             }
             catch (BackendUnavailableException e) when (!context.Response.HasStarted)
             {
@@ -119,6 +139,9 @@ public static class ProxyApplication
         await context.Response.WriteAsJsonAsync(body, context.RequestAborted).ConfigureAwait(false);
     }
 
+    private static EsError TooLarge(long? length, long limit) =>
+        new(413, "content_too_long_exception", $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
+
     private static Task WriteErrorAsync(HttpContext context, EsError error)
     {
         var backend = context.RequestServices.GetRequiredService<BackendClient>();
@@ -128,9 +151,11 @@ public static class ProxyApplication
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
         }
 
+        var body = System.Text.Encoding.UTF8.GetBytes(error.Body().ToJsonString(RelaxedJson));
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync(error.Body().ToJsonString(RelaxedJson), context.RequestAborted);
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>

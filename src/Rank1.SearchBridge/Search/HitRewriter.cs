@@ -38,7 +38,8 @@ internal static class HitRewriter
         return values.Where(s => s.Length > 0);
     }
 
-    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain)
+    /// <remarks>With <paramref name="sortsByScore"/> (<c>sort:["_score"]</c>), each judged hit's <c>sort</c> values become its Rank1 score.</remarks>
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool sortsByScore = false)
     {
         var hits = Hits(response);
         IEnumerable<JsonObject> ordered = hits;
@@ -49,6 +50,10 @@ internal static class HitRewriter
             foreach (var v in judged)
             {
                 Annotate(hits[v.Index], v, includeReasoning, explain);
+                if (sortsByScore && hits[v.Index]["sort"] is JsonArray sort)
+                {
+                    hits[v.Index]["sort"] = new JsonArray(sort.Select(_ => (JsonNode)JsonValue.Create(v.Judgement.Score)).ToArray());
+                }
             }
 
             ordered = judged.Select(v => hits[v.Index])

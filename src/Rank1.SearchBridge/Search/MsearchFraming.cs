@@ -7,74 +7,158 @@ using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Search;
 
-/// <summary>One search of an <c>_msearch</c>: its header line and its body line.</summary>
-internal sealed record MsearchItem(string HeaderLine, byte[] Body);
+/// <summary>One search of an <c>_msearch</c>: its header line and its body line, as sent.</summary>
+internal sealed record MsearchItem(ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Body);
 
 /// <summary>
 /// The <c>_msearch</c> wire format: the NDJSON request split into header/body pairs, an item's header turned into
-/// the index and parameters of its search, and the item answers joined into one <c>responses</c> answer.
+/// the index and parameters of its search, and the item answers joined into one <c>responses</c> answer that
+/// carries each item's rerank status (<c>_rank1</c>) and a response header whose size does not grow with the items.
 /// </summary>
 internal static class MsearchFraming
 {
-    /// <summary>The header/body pairs of an msearch body (blank lines ignored).</summary>
-    public static MsearchItem[] Split(byte[] raw)
+    /// <summary>Parameters of the msearch request itself: Elasticsearch does not apply them to each search.</summary>
+    public const string MaxConcurrentSearches = "max_concurrent_searches";
+
+    /// <summary>The item's own rerank status in each <c>responses[]</c> entry.</summary>
+    public const string StatusKey = "_rank1";
+
+    private static readonly string[] MsearchOnlyParameters = [MaxConcurrentSearches];
+
+    // Header keys that are an item's own search parameters (the rest of Elasticsearch's header keys: index, and
+    // those the backend reads as URL parameters).
+    private static readonly HashSet<string> IndexKeys = new(StringComparer.Ordinal) { "index", "indices" };
+
+    /// <summary>The header/body pairs of an msearch body (blank lines ignored); split on bytes, so no text is altered before parsing.</summary>
+    public static MsearchItem[] Split(ReadOnlyMemory<byte> raw)
     {
-        var lines = Encoding.UTF8.GetString(raw).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
-        if (lines.Length == 0 || lines.Length % 2 != 0)
+        var lines = new List<ReadOnlyMemory<byte>>();
+        var rest = raw;
+        while (!rest.IsEmpty)
+        {
+            var end = rest.Span.IndexOf((byte)'\n');
+            var line = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
+            if (!line.Span.Trim(" \t\r"u8).IsEmpty)
+            {
+                lines.Add(line);
+            }
+        }
+
+        if (lines.Count == 0 || lines.Count % 2 != 0)
         {
             throw EsError.BadRequest("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
         }
 
-        var items = new MsearchItem[lines.Length / 2];
-        for (var i = 0; i < items.Length; i++)
-        {
-            items[i] = new MsearchItem(lines[2 * i], Encoding.UTF8.GetBytes(lines[(2 * i) + 1]));
-        }
-
-        return items;
+        return Enumerable.Range(0, lines.Count / 2).Select(i => new MsearchItem(lines[2 * i], lines[(2 * i) + 1])).ToArray();
     }
 
-    /// <summary>The index and URL parameters of one item's search: the header's index (else the path's), and its per-search options.</summary>
-    public static (string? Index, IQueryCollection Parameters) Target(string headerLine, string? pathIndex, IQueryCollection query)
+    /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
+    public static int Concurrency(IQueryCollection query, int cap)
     {
-        var header = SearchHttp.ParseObject(Encoding.UTF8.GetBytes(headerLine));
-        var index = header["index"] switch
+        if (!query.TryGetValue(MaxConcurrentSearches, out var v))
         {
-            JsonArray a => string.Join(',', a.Select(x => x!.GetValue<string>())),
-            JsonNode n => n.GetValue<string>(),
+            return cap;
+        }
+
+        return int.TryParse(v.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
+            ? Math.Min(n, cap)
+            : throw EsError.BadRequest($"[{MaxConcurrentSearches}] must be a positive integer, got [{v}]");
+    }
+
+    /// <summary>
+    /// The index and URL parameters of one item's search: the header's index (else the path's), the msearch's own
+    /// URL parameters less those Elasticsearch keeps for the msearch itself, and the header's per-search options.
+    /// </summary>
+    public static (string? Index, IQueryCollection Parameters) Target(ReadOnlyMemory<byte> headerLine, string? pathIndex, IQueryCollection query)
+    {
+        var header = SearchHttp.ParseObject(headerLine.Span);
+        var index = header["index"] ?? header["indices"];
+        var indexText = index switch
+        {
             null => pathIndex,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            JsonArray a when a.All(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
+            _ => throw EsError.Parsing($"[index] of an msearch header must be a string or an array of strings, got [{index.ToJsonString()}]"),
         };
-        // Per-search options of the msearch header become URL parameters of that search.
         var parameters = new Dictionary<string, StringValues>(StringComparer.Ordinal);
         foreach (var (k, v) in query)
         {
-            parameters[k] = v;
+            if (!MsearchOnlyParameters.Contains(k, StringComparer.Ordinal))
+            {
+                parameters[k] = v;
+            }
         }
 
+        // Per-search options of the msearch header become URL parameters of that search.
         foreach (var (k, v) in header)
         {
-            if (k != "index" && v is JsonValue)
+            if (!IndexKeys.Contains(k) && v is JsonValue)
             {
                 parameters[k] = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
             }
         }
 
-        return (index, new QueryCollection(parameters));
+        return (indexText, new QueryCollection(parameters));
     }
 
-    /// <summary>The msearch answer: every item's answer in order, each with its status.</summary>
-    public static SearchAnswer Combine(IReadOnlyList<SearchAnswer> answers, TimeSpan took)
+    /// <summary>
+    /// The msearch answer: every item's answer in order (decoded from the backend's Content-Encoding; an answer
+    /// that is not JSON becomes that item's 502), each with its <c>status</c> and its <c>_rank1</c> rerank status.
+    /// The headers are those of the first item the backend answered (product, warnings, opaque id), less the body's
+    /// own; Content-Type is always set.
+    /// </summary>
+    public static SearchAnswer Combine(IReadOnlyList<SearchAnswer> answers, TimeSpan took, IReadOnlyList<KeyValuePair<string, string[]>> fallbackHeaders)
     {
         var responses = new JsonArray();
         foreach (var a in answers)
         {
-            var node = a.Body.Length == 0 ? new JsonObject() : JsonNode.Parse(a.Body) as JsonObject ?? new JsonObject();
+            var node = ItemJson(a);
             node["status"] ??= a.Status;
+            node[StatusKey] = a.Reason is null
+                ? new JsonObject { ["rerank"] = a.Rerank.ToHeaderValue() }
+                : new JsonObject { ["rerank"] = a.Rerank.ToHeaderValue(), ["reason"] = a.Reason };
             responses.Add(node);
         }
 
         var body = new JsonObject { ["took"] = (long)took.TotalMilliseconds, ["responses"] = responses };
-        var contentType = answers.SelectMany(a => a.Headers).FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase));
-        return new SearchAnswer(200, contentType.Key is null ? [] : [contentType], Encoding.UTF8.GetBytes(body.ToJsonString(SearchHttp.Compact)), RerankStatus.Applied, null);
+        var source = answers.FirstOrDefault(a => a.Headers.Count > 0)?.Headers ?? fallbackHeaders;
+        var headers = source.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (!headers.Any(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)))
+        {
+            headers.Add(new("Content-Type", ["application/json"]));
+        }
+
+        return new SearchAnswer(200, headers, Encoding.UTF8.GetBytes(body.ToJsonString(SearchHttp.Compact)), RerankStatus.Applied, null);
+    }
+
+    /// <summary>
+    /// The rerank-status header of an msearch: how many items ended in each status (<c>applied=3, skipped=2</c>), so
+    /// its size is bounded by the number of statuses, not of items. Each item's own status is in its <c>_rank1</c>.
+    /// </summary>
+    public static string StatusSummary(IEnumerable<SearchAnswer> answers) =>
+        string.Join(", ", answers.GroupBy(a => a.Rerank).OrderBy(g => g.Key).Select(g => $"{g.Key.ToHeaderValue()}={g.Count()}"));
+
+    private static JsonObject ItemJson(SearchAnswer answer)
+    {
+        if (answer.Body.Length == 0)
+        {
+            return new JsonObject();
+        }
+
+        try
+        {
+            var encoding = answer.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+            if (JsonNode.Parse(encoding is null ? answer.Body : SearchHttp.Decode(answer.Body, encoding)) is JsonObject json)
+            {
+                return json;
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or EsError)
+        {
+            return new EsError(502, "rank1_backend_response_exception", $"the backend's answer for this search is not JSON: {e.Message}").Body();
+        }
+
+        return new EsError(502, "rank1_backend_response_exception", "the backend's answer for this search is not a JSON object").Body();
     }
 }

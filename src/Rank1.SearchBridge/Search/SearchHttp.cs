@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -35,22 +36,33 @@ internal static class SearchHttp
             return raw;
         }
 
+        byte[] decoded;
         try
         {
-            return Decode(raw, encoding);
+            decoded = Decode(raw, encoding);
         }
         catch (InvalidDataException e)
         {
             throw EsError.BadRequest($"the request body is not valid {encoding}: {e.Message}");
         }
+
+        // GZipStream stops quietly at the end of what it could read, so garbage after a gzip header decodes to
+        // nothing (or to a truncated body): the gzip trailer's length (ISIZE, the size mod 2^32) must match.
+        if (encoding.Trim() is var e2 && (e2.Equals("gzip", StringComparison.OrdinalIgnoreCase) || e2.Equals("x-gzip", StringComparison.OrdinalIgnoreCase))
+            && (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)decoded.Length))
+        {
+            throw EsError.BadRequest($"the request body is not valid {encoding}: the stream is truncated or corrupt");
+        }
+
+        return decoded;
     }
 
     /// <summary>The client's headers to pass on to the backend, less those describing the body.</summary>
     public static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request) =>
         request.Headers.Where(h => !BodyHeaders.Contains(h.Key)).Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
 
-    /// <summary>Writes an answer with the rerank status of each search in it.</summary>
-    public static async Task WriteAsync(HttpContext context, SearchAnswer answer, string[] statuses)
+    /// <summary>Writes an answer with its rerank status (and why, when there is a reason) in the response headers.</summary>
+    public static async Task WriteAsync(HttpContext context, SearchAnswer answer, string status, string? reason)
     {
         var response = context.Response;
         response.StatusCode = answer.Status;
@@ -62,10 +74,10 @@ internal static class SearchHttp
             }
         }
 
-        response.Headers[RerankStatusNames.Header] = string.Join(", ", statuses);
-        if (answer.Reason is not null && statuses.Length == 1)
+        response.Headers[RerankStatusNames.Header] = status;
+        if (reason is not null)
         {
-            response.Headers[RerankStatusNames.ReasonHeader] = answer.Reason;
+            response.Headers[RerankStatusNames.ReasonHeader] = HeaderSafe(reason);
         }
 
         response.ContentLength = answer.Body.Length;
@@ -78,13 +90,51 @@ internal static class SearchHttp
             ? Decode(response.Body, encoding)
             : response.Body;
 
-    /// <summary>Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding dropped.</summary>
+    /// <summary>
+    /// Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding
+    /// dropped. An answer that does not decode or is not a JSON object is the backend's fault: a 502.
+    /// </summary>
     public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response)
     {
-        var json = JsonNode.Parse(Decoded(response)) as JsonObject ?? throw new EsError(502, "rank1_backend_response_exception", "the backend's search answer is not a JSON object");
+        JsonObject? json;
+        try
+        {
+            json = JsonNode.Parse(Decoded(response)) as JsonObject;
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException)
+        {
+            throw BadBackendAnswer(e.Message);
+        }
+
         var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
-        return (json, headers);
+        return (json ?? throw BadBackendAnswer("not a JSON object"), headers);
     }
+
+    private static EsError BadBackendAnswer(string detail) => new(502, "rank1_backend_response_exception", $"the backend's search answer is not a JSON object: {detail}");
+
+    /// <summary>
+    /// A text that Kestrel accepts as a header value and that stays small: printable ASCII only (anything else,
+    /// CR/LF included, becomes <c>?</c>), at most <see cref="MaxHeaderText"/> characters.
+    /// </summary>
+    public static string HeaderSafe(string text)
+    {
+        var length = Math.Min(text.Length, MaxHeaderText);
+        return string.Create(length + (text.Length > MaxHeaderText ? 3 : 0), text, static (span, t) =>
+        {
+            for (var i = 0; i < Math.Min(t.Length, MaxHeaderText); i++)
+            {
+                span[i] = t[i] is >= ' ' and <= '~' ? t[i] : '?';
+            }
+
+            if (t.Length > MaxHeaderText)
+            {
+                span[^3..].Fill('.');
+            }
+        });
+    }
+
+    /// <summary>Longest reason put into a response header.</summary>
+    public const int MaxHeaderText = 256;
 
     public static byte[] Decode(byte[] body, string encoding)
     {
@@ -102,11 +152,15 @@ internal static class SearchHttp
         return output.ToArray();
     }
 
-    /// <summary>A search body: a JSON object, or a 400 in Elasticsearch's shape.</summary>
-    public static JsonObject ParseObject(byte[] raw)
+    /// <summary>
+    /// A search body: a JSON object whose every name and string is valid Unicode (no invalid UTF-8, no lone
+    /// surrogate escape), or a 400 in Elasticsearch's shape.
+    /// </summary>
+    public static JsonObject ParseObject(ReadOnlySpan<byte> raw)
     {
         try
         {
+            ValidateStrings(raw);
             return JsonNode.Parse(raw) as JsonObject ?? throw EsError.Parsing("request body or source parameter is required to be a JSON object");
         }
         catch (JsonException e)
@@ -114,6 +168,50 @@ internal static class SearchHttp
             throw EsError.Parsing($"request body is not valid JSON: {e.Message}");
         }
     }
+
+    // JsonNode defers string decoding to first use, where invalid text would surface as an InvalidOperationException
+    // deep in the search (a 500): decode every string once here instead.
+    private static void ValidateStrings(ReadOnlySpan<byte> raw)
+    {
+        var reader = new Utf8JsonReader(raw);
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
+            {
+                try
+                {
+                    _ = reader.GetString();
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw EsError.Parsing($"request body holds invalid text at byte {reader.TokenStartIndex}: {e.Message}");
+                }
+            }
+        }
+    }
+
+    /// <summary>An integer of the search body (<c>size</c>, <c>from</c>), or a 400 when it is not one.</summary>
+    public static int? BodyInt(JsonObject? body, string name) =>
+        body?[name] switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number && decimal.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d) && d is >= int.MinValue and <= int.MaxValue => (int)d,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var s) => s,
+            var other => throw EsError.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(other.ToJsonString())}]"),
+        };
+
+    /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
+    public static bool? BodyBool(JsonObject? body, string name) =>
+        body?[name] switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+            JsonValue v when v.GetValueKind() == JsonValueKind.String && bool.TryParse(v.GetValue<string>(), out var b) => b,
+            var other => throw EsError.Parsing($"[{name}] failed to parse: expected true or false, got [{Truncated(other.ToJsonString())}]"),
+        };
+
+    private static string Truncated(string text) => text.Length <= 64 ? text : text[..64] + "...";
 
     public static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 }

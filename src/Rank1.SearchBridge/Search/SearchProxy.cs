@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
@@ -18,32 +20,54 @@ namespace Rank1.SearchBridge.Search;
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
 internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJudge windowJudge, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
-    RuleSet rules, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
+    RuleSet rules, IOptions<ProxyOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
         var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, context.RequestAborted).ConfigureAwait(false);
-        await WriteAsync(context, answer, [answer.Rerank.ToHeaderValue()]).ConfigureAwait(false);
+        await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// An <c>_msearch</c>: at most <c>max_concurrent_searches</c> of its searches run at once (within
+    /// <see cref="ProxyOptions.MaxConcurrentSearches"/>), and at most <see cref="ProxyOptions.MaxRerankShare"/> of them
+    /// hold places in the shared rerank queue, so one msearch cannot take the model from other callers.
+    /// </summary>
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
     {
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
         var started = time.GetTimestamp();
         var headers = RequestHeaders(context.Request);
-        var items = MsearchFraming.Split(raw).Select(item => MsearchItemAsync(item, pathIndex, context.Request.Query, headers, context.RequestAborted)).ToArray();
+        var query = context.Request.Query;
+        var o = options.Value;
+        using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
+        using var share = new SemaphoreSlim(o.MaxRerankShare);
+        var items = MsearchFraming.Split(raw).Select(async item =>
+        {
+            await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            try
+            {
+                return await MsearchItemAsync(item, pathIndex, query, headers, share, context.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                searches.Release();
+            }
+        }).ToArray();
         var answers = await Task.WhenAll(items).ConfigureAwait(false);
-        var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started));
-        await WriteAsync(context, answer, answers.Select(a => a.Rerank.ToHeaderValue()).ToArray()).ConfigureAwait(false);
+        IReadOnlyList<KeyValuePair<string, string[]>> productHeaders = backend.Flavor == BackendFlavor.OpenSearch ? [] : [new("X-Elastic-Product", ["Elasticsearch"])];
+        var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started), productHeaders);
+        await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
-    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
+        SemaphoreSlim share, CancellationToken cancellationToken)
     {
         try
         {
-            var (index, parameters) = MsearchFraming.Target(item.HeaderLine, pathIndex, query);
-            return await SearchAsync(index, item.Body, parameters, headers, "POST", cancellationToken).ConfigureAwait(false);
+            var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
+            return await SearchAsync(index, item.Body.ToArray(), parameters, headers, "POST", cancellationToken, share).ConfigureAwait(false);
         }
         catch (EsError e)
         {
@@ -56,7 +80,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     }
 
     /// <summary>One search: plan, ask the backend, rerank the window, rewrite.</summary>
-    internal async Task<SearchAnswer> SearchAsync(string? index, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, CancellationToken cancellationToken)
+    /// <remarks>With <paramref name="share"/>, the rerank first takes a place of its request's share of the model (within its deadline).</remarks>
+    internal async Task<SearchAnswer> SearchAsync(string? index, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
+        CancellationToken cancellationToken, SemaphoreSlim? share = null)
     {
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
@@ -78,9 +104,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
         }
 
-        var from = Int(query, "from") ?? (body?["from"]?.GetValue<int>()) ?? 0;
-        var size = Int(query, "size") ?? (body?["size"]?.GetValue<int>()) ?? 10;
-        var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : body?["explain"]?.GetValue<bool>() ?? false;
+        var from = Int(query, "from") ?? BodyInt(body, "from") ?? 0;
+        var size = Int(query, "size") ?? BodyInt(body, "size") ?? 10;
+        var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
         body["from"] = 0;
         body["size"] = Math.Max(plan.Window, from + size);
@@ -114,12 +140,12 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
         else
         {
-            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), cancellationToken).ConfigureAwait(false);
+            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
 
-        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain);
+        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain, sortsByScore: body["sort"] is not null);
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);
@@ -137,7 +163,8 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
     /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
     /// </summary>
-    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window, CancellationToken cancellationToken)
+    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window,
+        SemaphoreSlim? share, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var fingerprint = plan.Fingerprint(queryText);
@@ -153,8 +180,46 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
                 "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
-        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings(), TimeSpan.FromMilliseconds(plan.DeadlineMs), fingerprint);
-        return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
+        var deadline = TimeSpan.FromMilliseconds(plan.DeadlineMs);
+        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings(), deadline, fingerprint);
+        if (share is null || lookup.Misses.Count == 0)
+        {
+            return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!await EnterShareAsync(share, deadline, cancellationToken).ConfigureAwait(false))
+        {
+            return new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed while the other searches of this request held its share of the model", time.GetElapsedTime(started));
+        }
+
+        try
+        {
+            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline, started) }, lookup, started, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            share.Release();
+        }
+    }
+
+    // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
+    private TimeSpan Remaining(TimeSpan deadline, long started) =>
+        deadline - time.GetElapsedTime(started) is { } left && left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
+    private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(deadline, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await share.WaitAsync(linked.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.
@@ -214,7 +279,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             return "the search is sorted by a field";
         }
 
-        if ((Int(query, "size") ?? (body?["size"] is JsonValue s && s.TryGetValue<int>(out var size) ? size : 10)) == 0)
+        if ((Int(query, "size") ?? BodyInt(body, "size") ?? 10) == 0)
         {
             return "size is 0";
         }

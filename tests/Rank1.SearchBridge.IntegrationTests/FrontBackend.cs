@@ -1,0 +1,136 @@
+using System.IO.Compression;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
+/// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
+/// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
+/// <c>slow</c> for a moment, and counts how many searches it has in flight at once.
+/// </summary>
+internal sealed class FrontBackend : IAsyncDisposable
+{
+    public const string Warning = "299 Elasticsearch-9.0.0 \"the front backend warns\"";
+
+    private readonly WebApplication _app;
+    private readonly HttpClient _http;
+    private int _inFlight;
+    private int _peak;
+
+    private FrontBackend(WebApplication app, HttpClient http)
+    {
+        _app = app;
+        _http = http;
+    }
+
+    public Uri Url { get; private set; } = null!;
+
+    /// <summary>Most searches on <c>slow</c> in flight at once since the last <see cref="ResetPeak"/>.</summary>
+    public int PeakSlowSearches => Volatile.Read(ref _peak);
+
+    /// <summary>Query strings of the searches received (to check what the proxy forwards).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> QueryStrings { get; } = new();
+
+    public void ResetPeak() => Volatile.Write(ref _peak, 0);
+
+    public static async Task<FrontBackend> StartAsync(Uri embedded)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var front = new FrontBackend(app, new HttpClient { BaseAddress = embedded });
+        app.Run(front.HandleAsync);
+        await app.StartAsync();
+        front.Url = new Uri(app.Urls.First().TrimEnd('/') + "/");
+        return front;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "/";
+        QueryStrings.Enqueue(context.Request.QueryString.Value ?? "");
+        if (path.StartsWith("/garbage/", StringComparison.Ordinal))
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("<html>not json</html>");
+            return;
+        }
+
+        var slow = path.StartsWith("/slow/", StringComparison.Ordinal);
+        if (slow)
+        {
+            var now = Interlocked.Increment(ref _inFlight);
+            int peak;
+            while (now > (peak = Volatile.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak)
+            {
+            }
+
+            // A slow cluster: the searches of one msearch overlap here unless the proxy bounds them.
+            await Task.Delay(TimeSpan.FromMilliseconds(150));
+            path = "/docs/" + path["/slow/".Length..];
+        }
+
+        try
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), path.TrimStart('/') + context.Request.QueryString);
+            foreach (var (name, values) in context.Request.Headers)
+            {
+                if (name is not ("Host" or "Content-Type" or "Content-Length" or "Accept-Encoding"))
+                {
+                    request.Headers.TryAddWithoutValidation(name, values.ToArray());
+                }
+            }
+
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            if (body.Length > 0)
+            {
+                request.Content = new ByteArrayContent(body.ToArray());
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
+            }
+
+            using var response = await _http.SendAsync(request);
+            var bytes = await response.Content.ReadAsByteArrayAsync();
+            context.Response.StatusCode = (int)response.StatusCode;
+            context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            context.Response.Headers["Warning"] = Warning;
+            if (context.Request.Headers.TryGetValue("X-Opaque-Id", out var opaque))
+            {
+                context.Response.Headers["X-Opaque-Id"] = opaque;
+            }
+
+            if (context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            {
+                using var compressed = new MemoryStream();
+                await using (var gz = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+                {
+                    await gz.WriteAsync(bytes);
+                }
+
+                bytes = compressed.ToArray();
+                context.Response.Headers.ContentEncoding = "gzip";
+            }
+
+            context.Response.ContentLength = bytes.Length;
+            await context.Response.Body.WriteAsync(bytes);
+        }
+        finally
+        {
+            if (slow)
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

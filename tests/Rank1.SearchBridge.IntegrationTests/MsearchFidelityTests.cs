@@ -1,0 +1,238 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Elastic.Clients.Elasticsearch;
+using Elastic.Clients.Elasticsearch.Core.MSearch;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// _msearch and the error paths as a real cluster makes them look: the proxy in front of a backend that gzips,
+/// warns, echoes X-Opaque-Id, can be slow and can answer garbage (<see cref="FrontBackend"/>).
+/// </summary>
+public sealed class MsearchFidelityTests : IAsyncLifetime
+{
+    private const int BodyLimit = 64 * 1024;
+    private FrontBackend _front = null!;
+    private ProxyStack _stack = null!;
+
+    public async Task InitializeAsync() => _stack = await ProxyStack.StartAsync(
+        new Dictionary<string, string?> { ["Rank1:Proxy:MaxContentLength"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        inFront: async embedded => (_front = await FrontBackend.StartAsync(embedded)).Url);
+
+    public async Task DisposeAsync()
+    {
+        await _stack.DisposeAsync();
+        await _front.DisposeAsync();
+    }
+
+    private static HttpClient GzipAcceptingClient(Uri proxy) =>
+        new(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = proxy };
+
+    [Fact]
+    public async Task Msearch_GzipClientWithItemsNotReranked_AnswersEveryItemInElasticsearchShape()
+    {
+        var body = """
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion eyes"}}}
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}},"ext":{"rank1":{"enabled":false}}}
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}},"size":0}
+            {"index":"docs"}
+            {"query":{"match":{"text":"onion"}},"sort":[{"topic":"asc"}]}
+            {"index":"ghost"}
+            {"query":{"match":{"text":"onion"}}}
+            {"index":{}}
+            {"query":{"match":{"text":"onion"}}}
+            {"index":"garbage"}
+            {"query":{"match":{"text":"onion"}}}
+
+            """;
+        using var http = GzipAcceptingClient(_stack.Proxy.Url);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "_msearch") { Content = new StringContent(body, Encoding.UTF8, "application/x-ndjson") };
+        request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("gzip"));
+        request.Headers.Add("X-Opaque-Id", "my-msearch-7");
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Equal("Elasticsearch", response.Headers.GetValues("X-Elastic-Product").Single());
+        Assert.Equal("my-msearch-7", response.Headers.GetValues("X-Opaque-Id").Single());
+        Assert.Equal(FrontBackend.Warning, response.Headers.GetValues("Warning").Single());
+        Assert.Equal("applied=1, skipped=6", response.Headers.GetValues("X-Rank1-Rerank").Single());
+
+        var responses = JsonNode.Parse(await response.Content.ReadAsByteArrayAsync())!["responses"]!.AsArray();
+        Assert.Equal([200, 200, 200, 200, 404, 400, 502], responses.Select(r => r!["status"]!.GetValue<int>()));
+        Assert.Equal(["applied", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"], responses.Select(r => r!["_rank1"]!["rerank"]!.GetValue<string>()));
+        Assert.NotNull(responses[0]!["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+        Assert.Equal(await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}}}"""), responses[1]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Contains("size is 0", responses[2]!["_rank1"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("sorted by a field", responses[3]!["_rank1"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("index_not_found_exception", responses[4]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("parsing_exception", responses[5]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("rank1_backend_response_exception", responses[6]!["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Msearch_ManyItems_HeaderStaysSmallAndMaxConcurrentSearchesBoundsTheBackend()
+    {
+        var body = new StringBuilder();
+        for (var i = 0; i < 12; i++)
+        {
+            body.Append("{\"index\":\"slow\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}}\n");
+        }
+
+        _front.ResetPeak();
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=2", body.ToString(), "application/x-ndjson");
+        Assert.Equal(200, r.Status);
+        Assert.Equal(12, r.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
+        Assert.Equal("skipped=12", r.Rerank);
+        Assert.Equal(2, _front.PeakSlowSearches);
+        // An msearch-level parameter: Elasticsearch does not pass it to each search.
+        Assert.DoesNotContain(_front.QueryStrings, q => q.Contains("max_concurrent_searches", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DotNetClient_MultiSearch_DefaultSettings_AcceptsTheAnswer()
+    {
+        var client = new ElasticsearchClient(new ElasticsearchClientSettings(_stack.Proxy.Url));
+        var response = await client.MultiSearchAsync<ProxyClientDocument>(new MultiSearchRequest
+        {
+            Searches =
+            [
+                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion eyes" } }),
+                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Size = 0, Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
+                new SearchRequestItem(new MultisearchHeader { Indices = "ghost" }, new MultisearchBody { Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
+            ],
+        });
+        // A missing index makes the client call the whole answer not "valid" (as Elasticsearch's own would): what
+        // counts is that the call succeeded and every item was read, as a hit list or as an error.
+        Assert.True(response.ApiCallDetails.HasSuccessfulStatusCode, response.DebugInformation);
+        Assert.Null(response.ApiCallDetails.OriginalException);
+        var items = response.Responses.ToArray();
+        Assert.Equal(3, items.Length);
+        var reranked = items[0].Match<MultiSearchItem<ProxyClientDocument>?>(ok => ok, _ => null);
+        Assert.NotNull(reranked!.HitsMetadata.Hits.First().Fields!["_rank1.score"]);
+        Assert.NotNull(items[1].Match<MultiSearchItem<ProxyClientDocument>?>(ok => ok, _ => null));
+        var missing = items[2].Match<ErrorResponseBase?>(_ => null, error => error);
+        Assert.Equal(404, missing!.Status);
+    }
+
+    [Theory]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":"abc"}""", "[size]")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":1e400}""", "[size]")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"from":1.5}""", "[from]")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"explain":"maybe"}""", "[explain]")]
+    [InlineData("""{"query":{"match":{"text":"on\ud800ion"}}}""", "invalid text")]
+    public async Task Search_BadValues_Get400InElasticsearchShape(string body, string reason)
+    {
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(400, r.Status);
+        Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Contains(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Search_InvalidUtf8_Gets400()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""{"query":{"match":{"text":"onion XX"}}}""");
+        bytes[Array.IndexOf(bytes, (byte)'X')] = 0xC3;
+        bytes[Array.IndexOf(bytes, (byte)'X')] = 0x28; // 0xC3 0x28: a lead byte without its continuation
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await _stack.Http.PostAsync("docs/_search", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("parsing_exception", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Search_FieldNamesUnsafeForAHeader_NeverReachTheHeaderRaw()
+    {
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"fields":["café\r\nX-Injected: 1"]}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal("no passage text in fields [caf???X-Injected: 1]", r.Headers.GetValues("X-Rank1-Reason").Single());
+        Assert.False(r.Headers.Contains("X-Injected"));
+    }
+
+    [Fact]
+    public async Task Search_BackendAnswersGarbage_Is502InElasticsearchShape()
+    {
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""", "garbage/_search");
+        Assert.Equal(502, r.Status);
+        Assert.Equal("rank1_backend_response_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(502, r.Json["status"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Search_GzipHeaderWithGarbageBody_Is400NotMatchAll()
+    {
+        using var content = new ByteArrayContent([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0xff, .. "garbage that is not deflate"u8.ToArray()]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+        using var response = await _stack.Http.PostAsync("docs/_search", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not valid gzip", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_Is405InElasticsearchShape()
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(_stack.Proxy.Url.Host, _stack.Proxy.Url.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"u8.ToArray());
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        Assert.StartsWith("HTTP/1.1 405", await reader.ReadLineAsync(), StringComparison.Ordinal);
+        string? line;
+        var length = 0;
+        while ((line = await reader.ReadLineAsync()) is { Length: > 0 })
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+            {
+                length = int.Parse(line["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        var body = new char[length];
+        await reader.ReadBlockAsync(body);
+        var json = JsonNode.Parse(new string(body))!;
+        Assert.Equal(405, json["status"]!.GetValue<int>());
+        Assert.Equal("method_not_allowed_exception", json["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Body_OverTheLimit_Is413InElasticsearchShape(bool chunked)
+    {
+        var payload = Encoding.UTF8.GetBytes("{\"query\":{\"match\":{\"text\":\"" + new string('a', BodyLimit) + "\"}}}");
+        using HttpContent content = chunked ? new StreamContent(new MemoryStream(payload)) : new ByteArrayContent(payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (chunked)
+        {
+            content.Headers.ContentLength = null;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "docs/_search") { Content = content };
+        request.Headers.TransferEncodingChunked = chunked;
+        using var response = await _stack.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(413, json["status"]!.GetValue<int>());
+        Assert.Contains("http.max_content_length", json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SortByScore_GetsRank1ScoresAsSortValues()
+    {
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"sort":["_score"]}""");
+        Assert.Equal("applied", r.Rerank);
+        var hits = r.Json["hits"]!["hits"]!.AsArray().Take(5).ToArray();
+        Assert.All(hits, h => Assert.Equal(h!["fields"]!["_rank1.score"]![0]!.GetValue<double>(), h["sort"]![0]!.GetValue<double>()));
+    }
+}
