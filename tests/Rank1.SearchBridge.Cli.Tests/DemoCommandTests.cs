@@ -17,6 +17,10 @@ public sealed class DemoCommandTests
         var lines = result.Out.Split('\n');
         Assert.Contains("X-Rank1-Rerank: applied", result.Out, StringComparison.Ordinal);
         Assert.Contains("curl -s 'http://127.0.0.1:", result.Out, StringComparison.Ordinal);
+        // The rerank service is served by the same host: its URL and a ready curl for /v1/rerank on the proxy's port.
+        var proxyUrl = System.Text.RegularExpressions.Regex.Match(result.Out, "Rank1 proxy: +(http://\\S+)").Groups[1].Value;
+        Assert.Contains($"Rank1 rerank service:    {proxyUrl} ", result.Out, StringComparison.Ordinal);
+        Assert.Contains($"  curl -s {proxyUrl}v1/rerank -H 'Content-Type: application/json' -d '{{\"query\":", result.Out, StringComparison.Ordinal);
         var header = Array.FindIndex(lines, l => l.Contains("BM25 order", StringComparison.Ordinal) && l.Contains("Rank1 order", StringComparison.Ordinal));
         var rows = lines.Skip(header + 1).TakeWhile(l => l.Trim().Length > 0)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();

@@ -107,6 +107,8 @@ internal sealed class DemoCommand : CliCommand
         await w.WriteLineAsync("Try it (any Elasticsearch client works the same way, pointed at the proxy):").ConfigureAwait(false);
         await w.WriteLineAsync($"  curl -s '{proxy.Url}{searchPath}?pretty' -H 'Content-Type: application/json' \\").ConfigureAwait(false);
         await w.WriteLineAsync("    -d '{\"query\":{\"match\":{\"text\":\"why do onions make people cry\"}},\"_source\":[\"title\"]}'").ConfigureAwait(false);
+        await w.WriteLineAsync($"Rank1 rerank service:    {proxy.Url} (Cohere v1/rerank and v2/rerank, TEI rerank; docs/rerank-service.md):").ConfigureAwait(false);
+        await w.WriteLineAsync("  " + ServeCommand.ServiceCurl(proxy.Url)).ConfigureAwait(false);
         if (args.Has("once"))
         {
             return ExitCodes.Ok;
