@@ -135,6 +135,7 @@ public sealed class RerankServiceTests
             ("rerank", """{"query":"q","texts":[{"text":"TEI takes strings"}]}""", 422, "invalid request: texts[0] must be a string"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
             ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
             ("rerank", """{"query":"q","texts":[]}""", 422, "invalid request: list of texts must not be empty"),
         };

@@ -37,7 +37,8 @@ internal sealed record RerankRequest(
     bool ReturnReasoning,
     string? Instructions,
     int MaxThinkTokens,
-    int DeadlineMs)
+    int DeadlineMs,
+    string? PromptTemplate)
 {
     /// <summary>
     /// Reads and checks a request body. Every problem is a <see cref="RerankRequestException"/> whose message names
@@ -109,7 +110,10 @@ internal sealed record RerankRequest(
             Bool(json, "return_reasoning", Bad) ?? false,
             Str(json, "instructions", Bad) ?? options.Instructions,
             Range(Int(json, "max_think_tokens", Bad) ?? options.MaxThinkTokens, 0, 32_768, "max_think_tokens", Bad),
-            Range(Int(json, "deadline_ms", Bad) ?? options.DeadlineMs, 1, 600_000, "deadline_ms", Bad));
+            Range(Int(json, "deadline_ms", Bad) ?? options.DeadlineMs, 1, 600_000, "deadline_ms", Bad),
+            Str(json, "prompt_template", Bad) is { } template
+                ? Inference.Prompt.Rank1Prompt.IsValidTemplate(template) ? template : throw Bad($"prompt_template: {Inference.Prompt.Rank1Prompt.TemplateProblem}")
+                : null);
     }
 
     private static RerankDocument Document(JsonNode? item, int i, string field, bool objectsAllowed, IReadOnlyList<string>? rankFields, Func<string, RerankRequestException> bad)
