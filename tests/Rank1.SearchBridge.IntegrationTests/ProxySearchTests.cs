@@ -99,6 +99,21 @@ public sealed class ProxySearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FilterPathAndPretty_ApplyToTheRerankedAnswer_NotToTheBackendsPassages()
+    {
+        using var response = await _stack.Http.PostAsync("docs/_search?filter_path=hits.hits._id,hits.hits.fields.*score&pretty", ProxyStack.Json(OnionQuery));
+        Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\n", text, StringComparison.Ordinal);
+        var json = JsonNode.Parse(text)!.AsObject();
+        Assert.Equal(["hits"], json.Select(p => p.Key));
+        var hit = json["hits"]!["hits"]![0]!.AsObject();
+        Assert.Equal(["_id", "fields"], hit.Select(p => p.Key));
+        // "_rank1.score" is one field name holding a dot: "*score" matches it whole, "_rank1.score" would not (as in Elasticsearch).
+        Assert.Equal(["_rank1.original_score", "_rank1.score"], hit["fields"]!.AsObject().Select(p => p.Key).Order());
+    }
+
+    [Fact]
     public async Task Msearch_MixOfRerankedAndPlainSearches()
     {
         var body = """
