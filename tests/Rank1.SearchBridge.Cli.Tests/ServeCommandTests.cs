@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -47,12 +48,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public async Task CohereSdkAndLangChain_AgainstServe_ReadTheRank1Ranking_AndAWrongKeyIs401()
     {
-        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
-            [CliRunner.Dll, "serve", "--model", TestPaths.TinyModel, "--port", "0"], environment: new Dictionary<string, string>
-            {
-                ["Rank1__Service__ApiKeys__0"] = "sdk-key",
-                ["Rank1__Service__MaxThinkTokens"] = "2",
-            }), Listening());
+        var (process, url) = await StartWithKeyAsync("sdk-key");
         try
         {
             var r = await TestProcess.RunNodeAsync("rerank-clients.mjs", url.ToString(), "sdk-key");
@@ -77,6 +73,34 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact]
+    public async Task IntegrationTemplates_RenderedAsTheClustersDo_RankLikeADirectCall()
+    {
+        // integrations/: Elasticsearch's custom inference service and OpenSearch's ML Commons connector, rendered
+        // and read back the way each documents it (tests/node/rerank-integrations.mjs), against one serve process.
+        var (process, url) = await StartWithKeyAsync("cluster-key");
+        try
+        {
+            var r = await TestProcess.RunNodeAsync("rerank-integrations.mjs", url.ToString(), "cluster-key");
+            var direct = r["direct"]!.AsArray().Select(x => (Index: x!["index"]!.GetValue<int>(), Score: x["score"]!.GetValue<double>())).ToArray();
+            Assert.Equal([0, 1, 2], direct.Select(x => x.Index).Order());
+
+            // Elasticsearch reads the same order and scores with the json_parser selectors.
+            Assert.Equal(direct, r["elasticsearch"]!.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<double>())));
+            Assert.Equal(["rank1", "rank1"], r["elasticsearchInferenceIds"]!.AsArray().Select(x => x!.GetValue<string>()));
+
+            // OpenSearch gets one similarity per document, in document order; its rerank processor sorts by them.
+            var similarity = r["opensearch"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+            Assert.Equal(direct.OrderBy(x => x.Index).Select(x => x.Score), similarity);
+            Assert.Equal(direct.Select(x => x.Index), Enumerable.Range(0, similarity.Length).OrderByDescending(i => similarity[i]));
+            Assert.Equal("ml_opensearch", r["opensearchPipeline"]!["source"]!.GetValue<string>());
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    [Fact]
     public async Task Serve_BadServiceSetting_FailsWithTheKeyName()
     {
         var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
@@ -85,6 +109,15 @@ public sealed partial class ServeCommandTests
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("MaxDocuments", result.Error, StringComparison.Ordinal);
     }
+
+    /// <summary>Starts <c>rank1-bridge serve</c> with the tiny model, one API key and a two-token budget.</summary>
+    private static Task<(Process Process, Uri Url)> StartWithKeyAsync(string apiKey) =>
+        TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "serve", "--model", TestPaths.TinyModel, "--port", "0"], environment: new Dictionary<string, string>
+            {
+                ["Rank1__Service__ApiKeys__0"] = apiKey,
+                ["Rank1__Service__MaxThinkTokens"] = "2",
+            }), Listening());
 
     [GeneratedRegex("listening on (http://\\S+)")]
     private static partial Regex Listening();
