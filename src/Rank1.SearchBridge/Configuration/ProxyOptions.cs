@@ -59,6 +59,14 @@ public sealed class ProxyOptions : IValidatableObject
     public TimeSpan ModelBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long past a rerank's deadline it may wait for a model call that is still running (a prefill begun before
+    /// the deadline) before the call is cancelled and the search answered in backend order (<c>fallback-timeout</c>).
+    /// </summary>
+    /// <value>Default 500 ms, so a search answers within <c>deadline_ms</c> + 1 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DeadlineGrace { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
     /// Longest time a passed-through request (anything that is not a search) may wait for the backend's next bytes:
     /// response headers, or the next piece of the body either way. Past it the proxy answers an Elasticsearch-shaped 504
     /// (<c>rank1_backend_timeout_exception</c>) instead of holding the connection.

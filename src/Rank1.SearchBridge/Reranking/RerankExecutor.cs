@@ -43,6 +43,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     private readonly ILogger<RerankExecutor> _logger;
     private readonly ConcurrencyLimiter _limiter;
     private readonly ResiliencePipeline _modelBreaker;
+    private readonly TimeSpan _deadlineGrace;
 
     public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, ProxyMetrics metrics, ILogger<RerankExecutor> logger)
     {
@@ -51,6 +52,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         var o = options.Value;
+        _deadlineGrace = o.DeadlineGrace;
         _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = o.MaxConcurrentReranks,
@@ -70,9 +72,6 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             })
             .Build();
     }
-
-    /// <summary>How long past its deadline a rerank may wait for a model call before answering in backend order (searches answer within deadline_ms + 1 s).</summary>
-    internal static readonly TimeSpan LateGrace = TimeSpan.FromMilliseconds(500);
 
     public string ModelId => _judge.ModelId;
 
@@ -108,8 +107,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 var settings = judgeSettings with { Deadline = deadline };
 
                 // The engine answers at the deadline, except for passages whose prefill began before it and has not ended:
-                // past the deadline by LateGrace, the whole call is cancelled and the search answered in backend order.
-                using var lateCts = new CancellationTokenSource(deadlineAfter + LateGrace, _time);
+                // past the deadline by Rank1:Proxy:DeadlineGrace, the whole call is cancelled and the search answered in backend order.
+                using var lateCts = new CancellationTokenSource(deadlineAfter + _deadlineGrace, _time);
                 using var judgeCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lateCts.Token);
                 try
                 {
