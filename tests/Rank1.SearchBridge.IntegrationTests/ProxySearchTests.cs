@@ -41,6 +41,30 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(backendOrder.Length, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task MinScore_DropsJudgedHitsBelowIt_AndKeepsTheHitsPastTheWindow()
+    {
+        const string query = """{"query":{"match":{"text":"onion onions"}},"size":20}""";
+        var backendOrder = await _stack.BackendIdsAsync(query);
+        Assert.True(backendOrder.Length > 5, "the corpus needs hits past the 5-hit window");
+        var window = backendOrder.Take(5).ToArray();
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion onions", window, 4);
+
+        var all = await _stack.SearchAsync(query);
+        Assert.Equal(expected.Concat(backendOrder.Skip(5)), all.Ids);
+        var scores = all.Json["hits"]!["hits"]!.AsArray().Take(5).ToDictionary(h => h!["_id"]!.GetValue<string>(), h => h!["_score"]!.GetValue<double>());
+        // A threshold between the second and third best scores of the window: exactly two judged hits stay.
+        var ranked = scores.Values.OrderDescending().ToArray();
+        Assert.True(ranked[1] > ranked[2], "the tiny model gave the 2nd and 3rd hits the same score");
+        var min = (ranked[1] + ranked[2]) / 2;
+
+        var filtered = await _stack.SearchAsync("""{"query":{"match":{"text":"onion onions"}},"size":20,"ext":{"rank1":{"min_score":"""
+            + min.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "}}}");
+        Assert.Equal(200, filtered.Status);
+        Assert.Equal(expected.Take(2).Concat(backendOrder.Skip(5)), filtered.Ids);
+        Assert.Equal(ranked[0], filtered.Json["hits"]!["max_score"]!.GetValue<double>());
+    }
+
     [Theory]
     [InlineData("do*/_search")]
     [InlineData("docs,docs/_search")]
@@ -150,6 +174,8 @@ public sealed class ProxySearchTests : IAsyncLifetime
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"include_reasoning":"yes"}}}""", "illegal_argument_exception", "[ext.rank1.include_reasoning]")]
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"fields":[]}}}""", "illegal_argument_exception", "[ext.rank1.fields]")]
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"colour":"blue"}}}""", "illegal_argument_exception", "[ext.rank1.colour]")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"min_score":1.5}}}""", "illegal_argument_exception", "[ext.rank1.min_score] must be a number from 0 to 1")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"min_score":"high"}}}""", "illegal_argument_exception", "[ext.rank1.min_score]")]
     [InlineData("""{"query":{"match_all":{}},"ext":{"rank1":{"enabled":true}}}""", "illegal_argument_exception", "[ext.rank1.query] is required")]
     public async Task BadInput_Gets400InElasticsearchShape(string body, string type, string reason)
     {

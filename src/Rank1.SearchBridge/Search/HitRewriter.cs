@@ -38,8 +38,11 @@ internal static class HitRewriter
         return values.Where(s => s.Length > 0);
     }
 
-    /// <remarks>With <paramref name="sortsByScore"/> (<c>sort:["_score"]</c>), each judged hit's <c>sort</c> values become its Rank1 score.</remarks>
-    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool sortsByScore = false)
+    /// <remarks>
+    /// With <paramref name="sortsByScore"/> (<c>sort:["_score"]</c>), each judged hit's <c>sort</c> values become its
+    /// Rank1 score. With <paramref name="minScore"/>, judged hits scoring below it are left out of the answer.
+    /// </remarks>
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool sortsByScore = false, double? minScore = null)
     {
         var hits = Hits(response);
         IEnumerable<JsonObject> ordered = hits;
@@ -56,11 +59,12 @@ internal static class HitRewriter
                 }
             }
 
-            ordered = judged.Select(v => hits[v.Index])
+            var kept = judged.Where(v => minScore is not { } min || v.Judgement.Score >= min).ToArray();
+            ordered = kept.Select(v => hits[v.Index])
                 .Concat(hits.Where((h, i) => !judgedIndices.Contains(i)));
-            if (judged.Length > 0)
+            if (kept.Length > 0)
             {
-                response["hits"]!["max_score"] = judged[0].Judgement.Score;
+                response["hits"]!["max_score"] = kept[0].Judgement.Score;
             }
 
             // Parse the JSON text: a JsonValue built in code may hold an int, one parsed from the wire a JsonElement.

@@ -43,7 +43,13 @@ internal sealed record RerankPlan
 
     public required bool IncludeReasoning { get; init; }
 
-    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning", "max_query_tokens", "max_passage_tokens", "prompt_template"];
+    /// <summary>
+    /// Judged hits scoring below this are dropped from the answer (as the Elasticsearch reranking retriever's
+    /// <c>min_score</c> does), or null for none. Only Rank1 scores are compared: hits not judged are kept.
+    /// </summary>
+    public double? MinScore { get; init; }
+
+    private static readonly HashSet<string> Keys = ["enabled", "window", "fields", "title_field", "query", "instructions", "max_think_tokens", "deadline_ms", "include_reasoning", "max_query_tokens", "max_passage_tokens", "prompt_template", "min_score"];
 
     /// <summary>
     /// Merges the rule for <paramref name="rule"/> with the request's <c>ext.rank1</c> (removed from
@@ -98,6 +104,7 @@ internal sealed record RerankPlan
             IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
             MaxQueryTokens = Int(ext, "max_query_tokens", 1, 131_072) ?? rule.MaxQueryTokens,
             MaxPassageTokens = Int(ext, "max_passage_tokens", 1, 131_072) ?? rule.MaxPassageTokens,
+            MinScore = Probability(ext, "min_score"),
         };
     }
 
@@ -129,6 +136,13 @@ internal sealed record RerankPlan
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) && i >= min && i <= max => i,
         var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a whole number from {min} to {max} (got {other.ToJsonString()})"),
+    };
+
+    private static double? Probability(JsonObject? ext, string key) => ext?[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d >= 0 && d <= 1 => d,
+        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a number from 0 to 1 (got {other.ToJsonString()})"),
     };
 
     private static string? Str(JsonObject? ext, string key) => ext?[key] switch

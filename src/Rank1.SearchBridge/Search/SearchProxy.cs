@@ -147,7 +147,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             why = outcome.Reason;
         }
 
-        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain, sortsByScore: body["sort"] is not null);
+        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain, sortsByScore: body["sort"] is not null, plan.MinScore);
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);
