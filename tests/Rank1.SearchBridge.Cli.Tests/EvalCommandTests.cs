@@ -65,7 +65,7 @@ public sealed class EvalCommandTests
         Assert.Equal(JsonNode.Parse(first.Out)!["metrics"]!.ToJsonString(), JsonNode.Parse(second.Out)!["metrics"]!.ToJsonString());
         Assert.Equal(complete.Order(), File.ReadAllLines(proxyRun).Order());
         Assert.False(File.Exists(proxyRun + ".partial"));
-        Assert.Contains("7 resumed", second.Error, StringComparison.Ordinal);
+        Assert.Contains("eval: 7 of 10 queries resumed", second.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -94,6 +94,20 @@ public sealed class EvalCommandTests
         {
             Assert.Equal(docs.Take(3).Order(), proxy[qid].Take(3).Order());
             Assert.Equal(docs.Skip(3), proxy[qid].Skip(3));
+        }
+
+        // The runs scored again offline against the dataset's own qrels/test.tsv (BEIR's header and columns, as shipped)
+        // give the same table.
+        var offline = await CliRunner.RunAsync("eval", "--run", Path.Combine(dir, "beir", "backend.run"), "--run", Path.Combine(dir, "beir", "proxy.run"),
+            "--qrels", Path.Combine(dataset, "qrels", "test.tsv"), "--json");
+        Assert.True(offline.ExitCode == 0, offline.Error);
+        var rows = JsonNode.Parse(offline.Out)!["metrics"]!.AsArray();
+        Assert.Equal(json["metrics"]!.AsArray().Count, rows.Count);
+        foreach (var (online, again) in json["metrics"]!.AsArray().Zip(rows))
+        {
+            Assert.Equal(online!["metric"]!.GetValue<string>(), again!["metric"]!.GetValue<string>());
+            Assert.Equal(online["backend"]!.GetValue<double>(), again["a"]!.GetValue<double>(), 12);
+            Assert.Equal(online["proxy"]!.GetValue<double>(), again["b"]!.GetValue<double>(), 12);
         }
     }
 

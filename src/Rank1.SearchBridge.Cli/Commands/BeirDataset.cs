@@ -43,22 +43,31 @@ internal sealed class BeirDataset
     }
 
     /// <summary>The test judgments as TREC qrels.</summary>
-    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken)
+    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken) =>
+        ParseQrels(QrelsFile, await File.ReadAllLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>True when <paramref name="lines"/> start with BEIR's qrels header (<c>query-id TAB corpus-id TAB score</c>).</summary>
+    public static bool IsBeirQrels(IReadOnlyList<string> lines) =>
+        lines.FirstOrDefault(l => l.Trim().Length > 0) is { } first && first.Split('\t') is ["query-id", "corpus-id", ..];
+
+    /// <summary>BEIR qrels (<c>query-id TAB corpus-id TAB score</c>, header line optional) of <paramref name="file"/> as TREC qrels.</summary>
+    public static Qrels ParseQrels(string file, IReadOnlyList<string> lines)
     {
-        var lines = await File.ReadAllLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false);
-        var trec = new List<string>(lines.Length);
-        for (var i = 0; i < lines.Length; i++)
+        var trec = new List<string>(lines.Count);
+        var header = true;
+        for (var i = 0; i < lines.Count; i++)
         {
             var p = lines[i].Split('\t');
-            if (lines[i].Trim().Length == 0 || (i == 0 && p[0] == "query-id"))
+            if (lines[i].Trim().Length == 0 || (header && p[0] == "query-id"))
             {
                 trec.Add(string.Empty); // keeps line numbers
                 continue;
             }
 
+            header = false;
             if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(char.IsWhiteSpace) || p[1].Any(char.IsWhiteSpace))
             {
-                throw new CliException($"{QrelsFile}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score', got '{lines[i]}'", ExitCodes.BadInput);
+                throw new CliException($"{file}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score', got '{lines[i]}'", ExitCodes.BadInput);
             }
 
             trec.Add($"{p[0]} 0 {p[1]} {p[2]}");
@@ -70,7 +79,7 @@ internal sealed class BeirDataset
         }
         catch (FormatException ex)
         {
-            throw new CliException($"{QrelsFile}: {ex.Message}", ExitCodes.BadInput);
+            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
         }
     }
 

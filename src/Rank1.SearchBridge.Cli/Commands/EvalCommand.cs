@@ -30,7 +30,7 @@ internal sealed class EvalCommand : CliCommand
     [
         new("run", "Compare two existing TREC runs offline (give it twice: --run A --run B) against --qrels; no cluster.", "FILE", Repeatable: true),
         new("topics", "Topics: TSV 'qid<TAB>query' or JSON Lines {\"qid\":..,\"query\":..}.", "FILE"),
-        new("qrels", "Judgments in TREC format: 'qid 0 docid relevance'.", "FILE"),
+        new("qrels", "Judgments in TREC format ('qid 0 docid relevance'), or a BEIR qrels TSV with its 'query-id corpus-id score' header.", "FILE"),
         new("index", "Index (or index pattern) to search.", "NAME"),
         new("backend", "The cluster (default http://127.0.0.1:9200).", "URL"),
         new("proxy", "The Rank1 proxy in front of it (default http://127.0.0.1:8080).", "URL"),
@@ -134,6 +134,12 @@ internal sealed class EvalCommand : CliCommand
             // A complete run is read as it is: its missing topics score 0 rather than being searched into it.
             var todo = topics.Where(t => (!backendRun.Complete && !backendRun.Has(t.Id)) || (!proxyRun.Complete && !proxyRun.Has(t.Id))).ToList();
             var resumed = topics.Count - todo.Count;
+
+            if (resumed > 0)
+            {
+                // Said plainly, not only in the progress bar: a console that is not interactive may never draw it.
+                await context.Error.WriteLineAsync($"eval: {resumed} of {topics.Count} queries resumed from the runs in {runDir}").ConfigureAwait(false);
+            }
 
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
             var progressConsole = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Error) });
@@ -298,11 +304,18 @@ internal sealed class EvalCommand : CliCommand
         }
     }
 
+    // TREC qrels (qid 0 docid grade), or a BEIR dataset's qrels/test.tsv as it is (recognised by its header line).
     private static async Task<Qrels> ReadQrelsAsync(string file, CancellationToken cancellationToken)
     {
+        var lines = await ReadLinesAsync(file, cancellationToken).ConfigureAwait(false);
+        if (BeirDataset.IsBeirQrels(lines))
+        {
+            return BeirDataset.ParseQrels(file, lines);
+        }
+
         try
         {
-            return Qrels.Parse(await ReadLinesAsync(file, cancellationToken).ConfigureAwait(false));
+            return Qrels.Parse(lines);
         }
         catch (FormatException ex)
         {
