@@ -100,14 +100,16 @@ public sealed partial class ServeCommandTests
         }
     }
 
-    [Fact]
-    public async Task Serve_BadServiceSetting_FailsWithTheKeyName()
+    [Theory]
+    [InlineData("""{"Rank1":{"Service":{"MaxDocuments":0}}}""", "MaxDocuments")]
+    [InlineData("""{"Rank1":{"Proxy":{"DeadlineGrace":"00:30:00"}}}""", "DeadlineGrace")]
+    public async Task Serve_BadServiceSetting_FailsWithTheKeyName(string settings, string named)
     {
         var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
-        await File.WriteAllTextAsync(config, """{"Rank1":{"Service":{"MaxDocuments":0}}}""");
+        await File.WriteAllTextAsync(config, settings);
         var result = await CliRunner.RunAsync("serve", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("MaxDocuments", result.Error, StringComparison.Ordinal);
+        Assert.Contains(named, result.Error, StringComparison.Ordinal);
     }
 
     /// <summary>Starts <c>rank1-bridge serve</c> with the tiny model, one API key and a two-token budget.</summary>

@@ -66,7 +66,7 @@ public static class RerankServiceApplication
         }
         else
         {
-            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration)];
+            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration), nameof(ProxyOptions.DeadlineGrace)];
             services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
                 .Validate(o => limits.All(n => Validator.TryValidateProperty(typeof(ProxyOptions).GetProperty(n)!.GetValue(o), new ValidationContext(o) { MemberName = n }, null)),
                     $"{ProxyOptions.SectionName}: {string.Join(", ", limits)} must be within their documented ranges (docs/configuration.md)")
