@@ -38,9 +38,6 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
     public IReadOnlyList<float[]> Logits => _logits;
 
-    /// <summary>Tokens in the cache of <paramref name="row"/>.</summary>
-    public int Length(int row) => _length[row];
-
     /// <summary>KV bytes held now: rows × width × layers × 2 × kv heads × head size × element size.</summary>
     public long CacheBytes => (long)Rows * Width * _lm.Signature.Layers * 2 * _lm.Signature.KvHeads * _lm.Signature.HeadSize * _element;
 

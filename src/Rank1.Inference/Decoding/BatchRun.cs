@@ -97,9 +97,6 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Rows fed in the latest model step.</summary>
     public int LastStepRows { get; private set; }
 
-    /// <summary>Most KV bytes the batch held at once.</summary>
-    public long PeakCacheBytes { get; private set; }
-
     /// <summary>Prefills <paramref name="rows"/> and adds them; on failure they fail too (nothing is left unanswered).</summary>
     public void Admit(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)
     {
@@ -123,8 +120,6 @@ internal sealed class BatchRun : IDisposable
                 row.DecodeStarted = now;
                 _rows.Add(row);
             }
-
-            PeakCacheBytes = Math.Max(PeakCacheBytes, _state.CacheBytes);
         }
         catch (Exception ex)
         {
@@ -195,7 +190,6 @@ internal sealed class BatchRun : IDisposable
         {
             LastStepRows = _rows.Count;
             Guard(() => _state.Step(feed.ToArray()), cancellationToken);
-            PeakCacheBytes = Math.Max(PeakCacheBytes, _state.CacheBytes);
         }
     }
 

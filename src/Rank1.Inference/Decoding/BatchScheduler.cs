@@ -32,9 +32,6 @@ internal sealed class BatchScheduler : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Steps run so far (written by the batch thread only).</summary>
-    public long Steps { get; private set; }
-
     /// <summary>Most rows one model step has fed (written by the batch thread only).</summary>
     public int PeakStepRows { get; private set; }
 
@@ -96,7 +93,6 @@ internal sealed class BatchScheduler : IDisposable
                     }
 
                     run!.Step(_stop.Token);
-                    Steps++;
                     PeakStepRows = Math.Max(PeakStepRows, run.LastStepRows);
                 }
                 catch (OperationCanceledException) when (_stop.IsCancellationRequested)

@@ -63,8 +63,6 @@ internal sealed partial class ReasoningStore : IAsyncDisposable
 
     public bool Enabled => _options.Enabled;
 
-    public string Index => _options.Index;
-
     private IEnumerable<KeyValuePair<string, string[]>> Headers =>
         _options.Authorization is { } auth ? [new("Authorization", [auth]), new("Content-Type", ["application/json"])] : [new("Content-Type", ["application/json"])];
 
