@@ -25,6 +25,6 @@ internal static class CliRunner
         return new CliResult(r.ExitCode, r.Out, r.Error);
     }
 
-    /// <summary>The built tool, next to the test assembly.</summary>
-    public static string Dll => Path.Combine(AppContext.BaseDirectory, "rank1-bridge.dll");
+    /// <summary>The built tool, where the build wrote it.</summary>
+    public static string Dll => TestPaths.Built("Rank1.SearchBridge.Cli");
 }

@@ -33,18 +33,9 @@ public sealed class RabbitMqFixture : IAsyncLifetime
 /// <summary>Real processes around a broker: the worker host and the rank1-bridge tool, as built by the solution.</summary>
 internal static class BrokerProcesses
 {
-    private static string Configuration => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+    public static string WorkerDll => TestPaths.Built("Rank1.SearchBridge.Worker");
 
-    public static string WorkerDll => Built("Rank1.SearchBridge.Worker", "Rank1.SearchBridge.Worker.dll");
-
-    public static string CliDll => Built("Rank1.SearchBridge.Cli", "rank1-bridge.dll");
-
-    private static string Built(string project, string dll)
-    {
-        var path = Path.Combine(TestPaths.RepoRoot, "src", project, "bin", Configuration, "net10.0", dll);
-        Assert.True(File.Exists(path), $"{path} is missing: build the solution");
-        return path;
-    }
+    public static string CliDll => TestPaths.Built("Rank1.SearchBridge.Cli");
 
     /// <summary>Starts a worker process against the backend and broker; its output is kept for diagnostics.</summary>
     public static WorkerProcess StartWorker(Uri backend, string brokerUrl, string queue, Dictionary<string, string>? more = null)

@@ -8,14 +8,7 @@ namespace Rank1.SearchBridge.Proxy.Tests;
 /// <summary>The Rank1.SearchBridge.Proxy host as a real process, configured the ASP.NET Core way (environment variables).</summary>
 public sealed partial class ProxyHostTests
 {
-    private static string HostDll()
-    {
-        // Same configuration (Debug/Release) as this test assembly.
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        var dll = Path.Combine(TestPaths.RepoRoot, "src", "Rank1.SearchBridge.Proxy", "bin", configuration, "net10.0", "Rank1.SearchBridge.Proxy.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
-        return dll;
-    }
+    private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Proxy");
 
     private static System.Diagnostics.ProcessStartInfo Host(Dictionary<string, string> environment) =>
         TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), new Dictionary<string, string>

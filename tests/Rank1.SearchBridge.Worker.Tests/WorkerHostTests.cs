@@ -8,13 +8,7 @@ namespace Rank1.SearchBridge.Worker.Tests;
 /// <summary>The Rank1.SearchBridge.Worker host as a real process, configured the .NET way (environment variables).</summary>
 public sealed class WorkerHostTests
 {
-    private static string HostDll()
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        var dll = Path.Combine(TestPaths.RepoRoot, "src", "Rank1.SearchBridge.Worker", "bin", configuration, "net10.0", "Rank1.SearchBridge.Worker.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
-        return dll;
-    }
+    private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
 
     private static ProcessStartInfo Host(Dictionary<string, string> environment)
     {

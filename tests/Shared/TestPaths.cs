@@ -1,3 +1,5 @@
+using System.Reflection;
+
 namespace Rank1.Testing;
 
 /// <summary>
@@ -53,6 +55,18 @@ internal static class TestPaths
     {
         var path = Path.Combine(RepoRoot, "tests", "fixtures", name);
         return Directory.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: it is part of the repository.");
+    }
+
+    /// <summary>
+    /// The built output (dll) of <paramref name="project"/>, a project this test project references, as the build wrote it
+    /// into this assembly (tests/Directory.Build.targets): the same configuration as the tests, wherever the build put it.
+    /// </summary>
+    public static string Built(string project)
+    {
+        var path = typeof(TestPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .SingleOrDefault(a => a.Key == "Rank1.Built:" + project)?.Value
+            ?? throw new InvalidOperationException($"{project} is not a project reference of {typeof(TestPaths).Assembly.GetName().Name}.");
+        return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: build the solution.");
     }
 
     private static string Generated(string relative)
