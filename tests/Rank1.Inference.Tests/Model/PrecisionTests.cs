@@ -14,8 +14,13 @@ public sealed class PrecisionTests(ITestOutputHelper output)
     private const double Int4KernelTolerance = 1e-3;
 
     // Stated tolerance of 4-bit quantization against the unquantized weights, on the same tokens: a score moves by at
-    // most 0.15, so verdicts agree wherever fp32 is more than 0.15 from 0.5. Measured on the smooth tiny pair: 0.095.
+    // most 0.15, so verdicts agree wherever fp32 is more than 0.15 from 0.5. Measured on the smooth tiny pair, output
+    // layer 4-bit as well: 0.057 (0.095 with the output layer left fp32).
     private const double Int4ScoreTolerance = 0.15;
+
+    // Stated tolerance of the 4-bit output layer alone (tied lm_head as MatMulNBits against it in fp32, every other
+    // projection 4-bit in both), on the same prompts: a score moves by at most 0.12. Measured on the smooth tiny pair: 0.087.
+    private const double Int4OutputLayerTolerance = 0.12;
 
     private static string[] Passages() => File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "samples", "demo", "passages.jsonl"))
         .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["text"]!.GetValue<string>()).ToArray();
@@ -85,6 +90,31 @@ public sealed class PrecisionTests(ITestOutputHelper output)
         output.WriteLine($"{compared} pairs, {decisive} decisive, max |diff| {maxDiff:0.000}");
         Assert.True(decisive >= 3, $"only {decisive} of {compared} fp32 scores are decisive: the comparison says little");
         Assert.True(maxDiff > 1e-4, "int4 and fp32 scores are identical: the quantized weights are not in use");
+    }
+
+    [Fact]
+    public void Int4OutputLayer_MovesScoresWithinTheStatedTolerance()
+    {
+        // The smooth int4 model with its output layer 4-bit (as the builder's int4 writes it) against the same model with
+        // the output layer fp32: the score drift the 4-bit output layer causes on its own.
+        using var fp32Output = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinySmoothInt4Fp32OutputModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        using var int4Output = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinySmoothInt4Model, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var settings = new JudgeSettings { MaxThinkTokens = 0 };
+        var maxDiff = 0.0;
+        foreach (var query in new[] { "why do onions make people cry", "how do suspension bridges work" })
+        {
+            foreach (var text in Passages())
+            {
+                var input = new Rank1Input(query, text);
+                var a = fp32Output.Judge(input, settings).Score;
+                var b = int4Output.Judge(input, settings).Score;
+                maxDiff = Math.Max(maxDiff, Math.Abs(a - b));
+                Assert.True(Math.Abs(a - b) <= Int4OutputLayerTolerance, $"|score 4-bit output layer - score fp32 output layer| = {Math.Abs(a - b):0.000} ({query} / {text})");
+            }
+        }
+
+        output.WriteLine($"max |score 4-bit output layer - score fp32 output layer| = {maxDiff:0.000}");
+        Assert.True(maxDiff > 1e-4, "the output layer's precision changes no score: the 4-bit output layer is not in use");
     }
 
     [Fact]
