@@ -42,16 +42,27 @@ public sealed class EsError : Exception
     /// <summary>Error type.</summary>
     public string Type { get; }
 
-    /// <summary>The <c>error</c> object.</summary>
-    public JsonObject ErrorObject() => new()
+    /// <summary>The <c>error</c> object; with <paramref name="stackTrace"/> (Elasticsearch's <c>error_trace</c>), each cause carries it as <c>stack_trace</c>.</summary>
+    public JsonObject ErrorObject(string? stackTrace = null)
     {
-        ["root_cause"] = new JsonArray(new JsonObject { ["type"] = Type, ["reason"] = Message }),
-        ["type"] = Type,
-        ["reason"] = Message,
-    };
+        var error = Cause(stackTrace);
+        error.Insert(0, "root_cause", new JsonArray(Cause(stackTrace)));
+        return error;
+    }
 
-    /// <summary>The whole body.</summary>
-    public JsonObject Body() => new() { ["error"] = ErrorObject(), ["status"] = Status };
+    /// <summary>The whole body; <paramref name="stackTrace"/> as in <see cref="ErrorObject"/>.</summary>
+    public JsonObject Body(string? stackTrace = null) => new() { ["error"] = ErrorObject(stackTrace), ["status"] = Status };
+
+    private JsonObject Cause(string? stackTrace)
+    {
+        var cause = new JsonObject { ["type"] = Type, ["reason"] = Message };
+        if (stackTrace is not null)
+        {
+            cause["stack_trace"] = stackTrace;
+        }
+
+        return cause;
+    }
 
     internal static EsError BadRequest(string reason) => new(400, "illegal_argument_exception", reason);
 

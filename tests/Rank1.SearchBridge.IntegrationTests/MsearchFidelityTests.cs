@@ -206,9 +206,11 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Body_OverTheLimit_Is413InElasticsearchShape(bool chunked)
+    [InlineData(true, "docs/_search")]
+    [InlineData(false, "docs/_search")]
+    [InlineData(true, "_msearch")]
+    [InlineData(true, "_bulk")]
+    public async Task Body_OverTheLimit_Is413InElasticsearchShape(bool chunked, string path)
     {
         var payload = Encoding.UTF8.GetBytes("{\"query\":{\"match\":{\"text\":\"" + new string('a', BodyLimit) + "\"}}}");
         using HttpContent content = chunked ? new StreamContent(new MemoryStream(payload)) : new ByteArrayContent(payload);
@@ -218,7 +220,7 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
             content.Headers.ContentLength = null;
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, "docs/_search") { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         request.Headers.TransferEncodingChunked = chunked;
         using var response = await _stack.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);

@@ -36,7 +36,14 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
                     case ForwarderError.Request:
                         throw backend.Unreachable(context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "connection failed");
                     default:
-                        // Client-side or body errors: not the backend's fault; YARP has set the status already.
+                        // A body over MaxContentLength that came without a Content-Length: Kestrel stops it mid-stream,
+                        // and YARP would answer a bare 413; rethrown, it gets Elasticsearch's error shape.
+                        if (!context.Response.HasStarted && TooLarge(context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } tooLarge)
+                        {
+                            throw tooLarge;
+                        }
+
+                        // Other client-side or body errors: not the backend's fault; YARP has set the status already.
                         return;
                 }
             }, context.RequestAborted).ConfigureAwait(false);
@@ -46,6 +53,13 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
             throw backend.CircuitOpen();
         }
     }
+
+    private static BadHttpRequestException? TooLarge(Exception? error) => error switch
+    {
+        null => null,
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => e,
+        _ => TooLarge(error.InnerException),
+    };
 
     /// <summary>
     /// Node discovery (<c>GET /_nodes/...</c>) answers with the proxy's own address as every node's HTTP address,

@@ -24,8 +24,6 @@ namespace Rank1.SearchBridge.Proxy;
 /// <summary>Wires the Rank1 proxy into an ASP.NET Core application: <c>AddRank1Proxy</c>, then <c>MapRank1Proxy</c>.</summary>
 public static class ProxyApplication
 {
-    private static readonly System.Text.Json.JsonSerializerOptions RelaxedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>
     /// Registers the proxy. Options come from <c>Rank1:Proxy</c> and <c>Rank1:Model</c> and are validated at start-up,
     /// when the model is loaded too, so bad configuration stops the host at boot with the key's name. An
@@ -78,15 +76,15 @@ public static class ProxyApplication
             }
             catch (EsError e) when (!context.Response.HasStarted)
             {
-                await WriteErrorAsync(context, e).ConfigureAwait(false);
+                await WriteErrorAsync(context, e, e).ConfigureAwait(false);
             }
             catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!context.Response.HasStarted && e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                await WriteErrorAsync(context, TooLarge(null, maxContentLength)).ConfigureAwait(false);
+                await WriteErrorAsync(context, TooLarge(null, maxContentLength), e).ConfigureAwait(false);
             }
             catch (BackendUnavailableException e) when (!context.Response.HasStarted)
             {
-                await WriteErrorAsync(context, e.ToEsError()).ConfigureAwait(false);
+                await WriteErrorAsync(context, e.ToEsError(), e).ConfigureAwait(false);
             }
         });
 
@@ -142,7 +140,7 @@ public static class ProxyApplication
     private static EsError TooLarge(long? length, long limit) =>
         new(413, "content_too_long_exception", $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
 
-    private static Task WriteErrorAsync(HttpContext context, EsError error)
+    private static Task WriteErrorAsync(HttpContext context, EsError error, Exception cause)
     {
         var backend = context.RequestServices.GetRequiredService<BackendClient>();
         if (backend.Flavor != BackendFlavor.OpenSearch)
@@ -151,7 +149,7 @@ public static class ProxyApplication
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
         }
 
-        var body = System.Text.Encoding.UTF8.GetBytes(error.Body().ToJsonString(RelaxedJson));
+        var body = ResponseShaping.RenderError(error, cause, context.Request.Query);
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = body.Length;

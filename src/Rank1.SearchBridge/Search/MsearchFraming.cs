@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -17,13 +16,15 @@ internal sealed record MsearchItem(ReadOnlyMemory<byte> Header, ReadOnlyMemory<b
 /// </summary>
 internal static class MsearchFraming
 {
-    /// <summary>Parameters of the msearch request itself: Elasticsearch does not apply them to each search.</summary>
+    /// <summary>The msearch's own concurrency: Elasticsearch's _search has no such parameter.</summary>
     public const string MaxConcurrentSearches = "max_concurrent_searches";
 
     /// <summary>The item's own rerank status in each <c>responses[]</c> entry.</summary>
     public const string StatusKey = "_rank1";
 
-    private static readonly string[] MsearchOnlyParameters = [MaxConcurrentSearches];
+    // Parameters of the msearch request itself, never copied onto each search: its concurrency, and the shaping of
+    // the whole answer (filter_path applies to the combined answer, e.g. responses.hits.hits._id).
+    private static readonly string[] MsearchOnlyParameters = [MaxConcurrentSearches, .. ResponseShaping.AnswerParameters];
 
     // Header keys that are an item's own search parameters (the rest of Elasticsearch's header keys: index, and
     // those the backend reads as URL parameters).
@@ -106,9 +107,9 @@ internal static class MsearchFraming
     /// The msearch answer: every item's answer in order (decoded from the backend's Content-Encoding; an answer
     /// that is not JSON becomes that item's 502), each with its <c>status</c> and its <c>_rank1</c> rerank status.
     /// The headers are those of the first item the backend answered (product, warnings, opaque id), less the body's
-    /// own; Content-Type is always set.
+    /// own; Content-Type is always set. The msearch's <c>filter_path</c> and <c>pretty</c> shape the combined answer.
     /// </summary>
-    public static SearchAnswer Combine(IReadOnlyList<SearchAnswer> answers, TimeSpan took, IReadOnlyList<KeyValuePair<string, string[]>> fallbackHeaders)
+    public static SearchAnswer Combine(IReadOnlyList<SearchAnswer> answers, TimeSpan took, IReadOnlyList<KeyValuePair<string, string[]>> fallbackHeaders, IQueryCollection query)
     {
         var responses = new JsonArray();
         foreach (var a in answers)
@@ -129,7 +130,7 @@ internal static class MsearchFraming
             headers.Add(new("Content-Type", ["application/json"]));
         }
 
-        return new SearchAnswer(200, headers, Encoding.UTF8.GetBytes(body.ToJsonString(SearchHttp.Compact)), RerankStatus.Applied, null);
+        return new SearchAnswer(200, headers, ResponseShaping.Render(body, query), RerankStatus.Applied, null);
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.Shared;
@@ -8,8 +10,44 @@ namespace Rank1.SearchBridge.Search;
 /// What the client asked to see of the answer, kept away from the backend (the rerank needs the passage fields) and
 /// applied to the final answer instead.
 /// </summary>
+/// <remarks>
+/// Of Elasticsearch's response parameters, <c>filter_path</c> and <c>pretty</c> shape the whole answer the proxy
+/// writes (on <c>_msearch</c>, the whole <c>responses</c> answer: <c>responses.hits.hits._id</c>), so they never
+/// reach the backend where the proxy rebuilds the answer. <c>human</c>, <c>typed_keys</c> and
+/// <c>rest_total_hits_as_int</c> change only fields the proxy does not read (human-readable twins, aggregation and
+/// suggestion names, the total's form), so the backend renders them, for each search of an msearch too, as
+/// Elasticsearch's one builder does for the whole answer. <c>error_trace</c> goes to the backend for its errors and
+/// adds <c>stack_trace</c> to the proxy's own.
+/// </remarks>
 internal static class ResponseShaping
 {
+    /// <summary>Parameters the proxy applies to the answer it writes itself, never forwarded when it rebuilds the answer.</summary>
+    public static readonly string[] AnswerParameters = ["filter_path", "pretty"];
+
+    private static readonly JsonSerializerOptions Pretty = new(SearchHttp.Compact) { WriteIndented = true };
+
+    /// <summary>A boolean URL parameter as Elasticsearch reads it: present with no value, or <c>true</c>.</summary>
+    public static bool Flag(IQueryCollection query, string name) => query.TryGetValue(name, out var v) && v.ToString() is "" or "true";
+
+    /// <summary>The answer as written to the client: filtered by <c>filter_path</c>, indented with <c>pretty</c>.</summary>
+    public static byte[] Render(JsonNode answer, IQueryCollection query)
+    {
+        var final = FilterPath.Parse(query.TryGetValue("filter_path", out var filterPath) ? filterPath.ToString() : null) is { } filter ? filter.Apply(answer) : answer;
+        return Encoding.UTF8.GetBytes(final.ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
+    }
+
+    /// <summary>
+    /// An error the proxy answers itself: never filtered (Elasticsearch turns <c>filter_path</c> off for errors, so
+    /// the client always sees what went wrong), indented with <c>pretty</c>, with <paramref name="cause"/>'s stack trace
+    /// when <c>error_trace</c> asks for it.
+    /// </summary>
+    public static byte[] RenderError(EsError error, Exception cause, IQueryCollection query) =>
+        Encoding.UTF8.GetBytes(ErrorBody(error, cause, query).ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
+
+    /// <summary>The body of an error the proxy answers itself, with <c>stack_trace</c> when <c>error_trace</c> asks for it.</summary>
+    public static JsonObject ErrorBody(EsError error, Exception cause, IQueryCollection query) =>
+        error.Body(Flag(query, "error_trace") ? cause.ToString() : null);
+
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
     public static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
     {

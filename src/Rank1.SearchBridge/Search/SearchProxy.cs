@@ -11,7 +11,6 @@ using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
-using Rank1.Shared;
 using static Rank1.SearchBridge.Search.SearchHttp;
 
 namespace Rank1.SearchBridge.Search;
@@ -58,7 +57,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }).ToArray();
         var answers = await Task.WhenAll(items).ConfigureAwait(false);
         IReadOnlyList<KeyValuePair<string, string[]>> productHeaders = backend.Flavor == BackendFlavor.OpenSearch ? [] : [new("X-Elastic-Product", ["Elasticsearch"])];
-        var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started), productHeaders);
+        var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started), productHeaders, query);
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
@@ -72,11 +71,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
         catch (EsError e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(e.Body().ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
         catch (BackendUnavailableException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(e.ToEsError().Body().ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e.ToEsError(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
     }
 
@@ -120,7 +119,8 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
 
         // filter_path and pretty shape the final answer: forwarded, filter_path would strip the passage fields the rerank reads.
-        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or "filter_path" or "pretty")).ToDictionary(p => p.Key, p => p.Value));
+        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes") && !ResponseShaping.AnswerParameters.Contains(p.Key))
+            .ToDictionary(p => p.Key, p => p.Value));
 
         var response = await backend.SendAsync(HttpMethod.Post, path + ToQueryString(forwarded), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, cancellationToken).ConfigureAwait(false);
         if (response.Status != 200)
@@ -155,9 +155,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
         metrics.Searches.WithLabels(status.ToHeaderValue()).Inc();
         LogSearch(logger, index ?? "_all", status.ToHeaderValue(), outcome?.Verdicts.Count ?? 0, outcome?.Elapsed.TotalMilliseconds ?? 0);
-        JsonNode final = FilterPath.Parse(query.TryGetValue("filter_path", out var filterPath) ? filterPath.ToString() : null) is { } filter ? filter.Apply(json) : json;
-        var pretty = query.TryGetValue("pretty", out var p) && p.ToString() is "" or "true";
-        return new SearchAnswer(200, headersOut, Encoding.UTF8.GetBytes(final.ToJsonString(pretty ? Pretty : Compact)), status, why);
+        return new SearchAnswer(200, headersOut, ResponseShaping.Render(json, query), status, why);
     }
 
     private const string NoQueryText = "no query text to judge";
@@ -205,8 +203,6 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             share.Release();
         }
     }
-
-    private static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };
 
     // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
     private TimeSpan Remaining(TimeSpan deadline, long started) =>

@@ -1,0 +1,115 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>One proxy in front of the embedded backend, shared by the response-shaping tests.</summary>
+public sealed class ResponseShapingStack : IAsyncLifetime
+{
+    internal ProxyStack Stack { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Stack = await ProxyStack.StartAsync();
+
+    public async Task DisposeAsync() => await Stack.DisposeAsync();
+}
+
+/// <summary>
+/// Elasticsearch's response parameters on <c>_search</c> and <c>_msearch</c> through the proxy: <c>filter_path</c> and
+/// <c>pretty</c> shape the whole final answer (never the backend's, whose passage fields the rerank reads),
+/// <c>typed_keys</c> reaches every search, <c>error_trace</c> adds stack traces to errors only.
+/// </summary>
+public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassFixture<ResponseShapingStack>
+{
+    // Each test reranks its own query text: the shared proxy's reasoning store would answer a repeated one as "cached".
+    private static string Reranked(string text) => "{\"query\":{\"match\":{\"text\":\"" + text + "\"}}}";
+
+    private static string TwoItems(string text) => string.Join('\n',
+        """{"index":"docs"}""", Reranked(text),
+        """{"index":"docs"}""", """{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"enabled":false}}}""", "");
+
+    private ProxyStack Stack => fixture.Stack;
+
+    private async Task<(string Text, string? Rerank)> MsearchAsync(string query, string body)
+    {
+        using var response = await Stack.Http.PostAsync("_msearch" + query, new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+        Assert.Equal(200, (int)response.StatusCode);
+        return (await response.Content.ReadAsStringAsync(), response.Headers.GetValues("X-Rank1-Rerank").Single());
+    }
+
+    private static string[] Ids(JsonNode? hits) => hits!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
+
+    [Fact]
+    public async Task Msearch_FilterPathAndPretty_ShapeTheWholeAnswer_AndTheItemsAreStillReranked()
+    {
+        var (text, rerank) = await MsearchAsync("?filter_path=responses.hits.hits._id,responses.status&pretty", TwoItems("onion eyes"));
+        Assert.Equal("applied=1, skipped=1", rerank);
+        Assert.StartsWith("{\n  \"responses\"", text, StringComparison.Ordinal);
+        var json = JsonNode.Parse(text)!.AsObject();
+        Assert.Equal(["responses"], json.Select(p => p.Key));
+        var items = json["responses"]!.AsArray();
+        Assert.All(items, item => Assert.Equal(["hits", "status"], item!.AsObject().Select(p => p.Key).Order()));
+        Assert.All(items, item => Assert.All(item!["hits"]!["hits"]!.AsArray(), hit => Assert.Equal(["_id"], hit!.AsObject().Select(p => p.Key))));
+        // The first item is in Rank1's order (the rerank read the passages), the same as a _search's; the second in the backend's.
+        var reranked = await Stack.SearchAsync(Reranked("onion eyes"));
+        Assert.NotEqual(await Stack.BackendIdsAsync(Reranked("onion eyes")), reranked.Ids);
+        Assert.Equal(reranked.Ids, Ids(items[0]!["hits"]!["hits"]));
+        Assert.Equal(await Stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}}}"""), Ids(items[1]!["hits"]!["hits"]));
+        Assert.Equal([200, 200], items.Select(i => i!["status"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task Msearch_FilterPathExclusionsAndDoubleWildcard_ApplyToTheCombinedAnswer()
+    {
+        var (excludedText, _) = await MsearchAsync("?filter_path=-took,-responses._rank1,-responses.hits.hits._source", TwoItems("onion tears"));
+        var excluded = JsonNode.Parse(excludedText)!.AsObject();
+        Assert.Equal(["responses"], excluded.Select(p => p.Key));
+        var first = excluded["responses"]![0]!.AsObject();
+        Assert.DoesNotContain("_rank1", first.Select(p => p.Key));
+        Assert.Contains("timed_out", first.Select(p => p.Key));
+        Assert.Null(first["hits"]!["hits"]![0]!["_source"]);
+        Assert.NotNull(first["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+
+        var (deepText, _) = await MsearchAsync("?filter_path=**._id,responses._rank1.rerank", TwoItems("onion soup"));
+        var deep = JsonNode.Parse(deepText)!["responses"]!.AsArray();
+        Assert.Equal(["applied", "skipped"], deep.Select(i => i!["_rank1"]!["rerank"]!.GetValue<string>()));
+        Assert.All(deep, item => Assert.Equal(["_id"], item!["hits"]!["hits"]![0]!.AsObject().Select(p => p.Key)));
+    }
+
+    [Fact]
+    public async Task Msearch_TypedKeys_PrefixesTheAggregationsOfEverySearch()
+    {
+        const string aggs = "\"aggs\":{\"topics\":{\"terms\":{\"field\":\"topic\"}}}";
+        var body = string.Join('\n', """{"index":"docs"}""", "{\"query\":{\"match\":{\"text\":\"onion bread\"}}," + aggs + "}",
+            """{"index":"docs"}""", "{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":0," + aggs + "}", "");
+        var (text, rerank) = await MsearchAsync("?typed_keys=true&human=true", body);
+        Assert.Equal("applied=1, skipped=1", rerank);
+        var items = JsonNode.Parse(text)!["responses"]!.AsArray();
+        Assert.All(items, item => Assert.Equal(["sterms#topics"], item!["aggregations"]!.AsObject().Select(p => p.Key)));
+        Assert.NotNull(items[0]!["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+    }
+
+    [Fact]
+    public async Task ErrorTrace_AddsStackTracesToTheProxysErrorsOnly()
+    {
+        const string bad = """{"query":{"match":{"text":"onion"}},"size":"many"}""";
+        var plain = await Stack.SearchAsync(bad);
+        Assert.Equal(400, plain.Status);
+        Assert.Null(plain.Json["error"]!["stack_trace"]);
+
+        var traced = await Stack.SearchAsync(bad, "docs/_search?error_trace=true");
+        Assert.Equal(400, traced.Status);
+        Assert.Equal("parsing_exception", traced.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Contains("EsError", traced.Json["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("EsError", traced.Json["error"]!["root_cause"]![0]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var ok = await Stack.SearchAsync(Reranked("onion rings"), "docs/_search?error_trace=true");
+        Assert.Equal("applied", ok.Rerank);
+        Assert.DoesNotContain("stack_trace", ok.Json.ToJsonString(), StringComparison.Ordinal);
+
+        var (text, _) = await MsearchAsync("?error_trace=true", TwoItems("onion storage") + "{\"index\":{}}\n" + Reranked("onion storage") + "\n");
+        var items = JsonNode.Parse(text)!["responses"]!.AsArray();
+        Assert.Equal([200, 200, 400], items.Select(i => i!["status"]!.GetValue<int>()));
+        Assert.DoesNotContain("stack_trace", items[0]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("EsError", items[2]!["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+}
