@@ -3,7 +3,7 @@ using RabbitMQ.Client;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
-/// <summary>Reads (without consuming) the messages of an error queue with the plain RabbitMQ client, as an operator would inspect it.</summary>
+/// <summary>Reads (without consuming) the messages of an error queue with the plain RabbitMQ client, as an operator would inspect it; a queue not yet declared is empty.</summary>
 internal static class ErrorQueue
 {
     public sealed record Entry(string Reason, string ExceptionType, string Body);
@@ -14,10 +14,17 @@ internal static class ErrorQueue
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var entries = new List<Entry>();
-        while (await channel.BasicGetAsync(queue, autoAck: false) is { } message)
+        try
         {
-            var headers = message.BasicProperties.Headers ?? new Dictionary<string, object?>();
-            entries.Add(new Entry(Header(headers, "MT-Fault-Message"), Header(headers, "MT-Fault-ExceptionType"), Encoding.UTF8.GetString(message.Body.Span)));
+            while (await channel.BasicGetAsync(queue, autoAck: false) is { } message)
+            {
+                var headers = message.BasicProperties.Headers ?? new Dictionary<string, object?>();
+                entries.Add(new Entry(Header(headers, "MT-Fault-Message"), Header(headers, "MT-Fault-ExceptionType"), Encoding.UTF8.GetString(message.Body.Span)));
+            }
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404 && entries.Count == 0)
+        {
+            // MassTransit declares an error queue with its first fault: one never declared has no messages.
         }
 
         // Not acknowledged: closing the channel returns them to the queue.

@@ -171,6 +171,35 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [SkippableFact]
+    public async Task JobsTheEngineRefusesAsOverloaded_WaitWithBackoff_AndAreAllStored_NoneInTheErrorQueue()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        // Two windows at once on an engine that decodes two rows at a time and lets one passage wait: whichever window
+        // comes second finds the first one's passages still waiting, so the engine's queue is full. No retries for model errors: overload must not take that path.
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new()
+        {
+            ["Rank1__Worker__ConcurrentMessageLimit"] = "2",
+            ["Rank1__Worker__RetryLimit"] = "0",
+            ["Rank1__Worker__OverloadRetryMinInterval"] = "00:00:00.200",
+            ["Rank1__Worker__OverloadRetryMaxInterval"] = "00:00:01",
+            ["Rank1__Model__MaxBatch"] = "2",
+            ["Rank1__Model__MaxQueuedPassages"] = "1",
+        });
+        string[] queries = ["onion tears", "onion soup", "onion bread", "onion eyes"]; // windows of 3 to 5 hits
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 8, "--wait", "--timeout", "240"));
+
+        Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+        Assert.Contains("Finished: 4 stored", run.Out, StringComparison.Ordinal);
+        Assert.True(worker.Output.Any(l => l.Contains("The engine is overloaded;", StringComparison.Ordinal)), "no job was refused as overloaded; the test proves nothing:\n" + worker.Log);
+        Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
+        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 8, modelId);
+        Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
+    }
+
+    [SkippableFact]
     public async Task WorkerStoppedGracefully_ExitsZero_LeavingWholeWindows_AndTheNextWorkerFinishesTheRest()
     {
         var node = Node;

@@ -16,8 +16,9 @@ public static class WorkerApplication
     /// Registers the worker: options from <c>Rank1:Worker</c>, <c>Rank1:Broker</c>, <c>Rank1:Proxy</c> (the backend),
     /// <c>Rank1:Store</c> and <c>Rank1:Model</c>, validated at start-up (the model is loaded then too). The workers'
     /// quorum queue gets the prefetch and concurrency limits, retries with exponential backoff held in the worker (no
-    /// delayed-exchange plugin), and an error queue for requests that fail for good, with the reason in the message
-    /// headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
+    /// delayed-exchange plugin), overload (<see cref="Rank1OverloadedException"/>) retried with a back-off of its own
+    /// until the engine takes the message, and an error queue for requests that fail for good, with the reason in the
+    /// message headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
     /// cancelled and, being unacknowledged, return to the queue.
     /// </summary>
     public static IServiceCollection AddRank1Worker(this IServiceCollection services, IConfiguration configuration)
@@ -35,11 +36,19 @@ public static class WorkerApplication
                 e.SetQuorumQueue();
                 e.PrefetchCount = worker.PrefetchCount;
                 e.ConcurrentMessageLimit = worker.ConcurrentMessageLimit;
+                // Overload first (outermost): an engine whose queue is full is waited for with a long back-off, as
+                // often as it takes; the inner policy's retries start afresh after each wait.
+                e.UseMessageRetry(r =>
+                {
+                    r.Exponential(int.MaxValue, worker.OverloadRetryMinInterval, worker.OverloadRetryMaxInterval, worker.OverloadRetryMinInterval);
+                    r.Handle<Rank1OverloadedException>();
+                });
                 e.UseMessageRetry(r =>
                 {
                     r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
                     r.Ignore<InvalidPrecomputeRequestException>();
                     r.Ignore<System.Text.Json.JsonException>();
+                    r.Ignore<Rank1OverloadedException>();
                 });
                 e.ConfigureConsumer<PrecomputeConsumer>(context);
             });

@@ -33,6 +33,21 @@ public sealed class WorkerOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan RetryMaxInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The first delay before a message the engine refused as overloaded (<c>Rank1OverloadedException</c>: its passage
+    /// queue, <c>Rank1:Model:MaxQueuedPassages</c>, is full) is tried again; each next one doubles, up to
+    /// <see cref="OverloadRetryMaxInterval"/>. Overload is retried until the engine takes the message, never sent to
+    /// the error queue, and does not count against <see cref="RetryLimit"/>.
+    /// </summary>
+    /// <value>Default 5 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan OverloadRetryMinInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest delay between tries of a message refused as overloaded.</summary>
+    /// <value>Default 2 min.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan OverloadRetryMaxInterval { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Largest window a request may ask for; larger ones are rejected to the error queue.</summary>
     /// <value>Default 200.</value>
     [Range(1, 10_000)]
