@@ -15,8 +15,8 @@ namespace Rank1.Inference;
 /// after the reasoning cut to its last sentence), then scores sigmoid(logit(" true") - logit(" false")).
 /// Thread-safe. The synchronous calls each get their own decode state. With
 /// <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the async calls share one continuous batch run by a background
-/// thread: their passages join and leave it between decode steps, behind a bounded queue
-/// (<see cref="Rank1OverloadedException"/> when full).
+/// thread: their passages join and leave it between decode steps, behind a bounded queue shared fairly between
+/// callers (<see cref="Rank1OverloadedException"/> when full, or when one caller's share is).
 /// </summary>
 public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 {
@@ -27,6 +27,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private readonly int _maxBatch;
 
     private readonly int _maxQueued;
+    private readonly int _maxQueuedPerCaller;
     private readonly int _maxQueryTokens;
     private readonly int _maxPassageTokens;
     private readonly Lock _schedulerGate = new();
@@ -34,7 +35,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     private bool _disposed;
 
     internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256,
-        int maxQueryTokens = 512, int maxPassageTokens = 2048)
+        int maxQueryTokens = 512, int maxPassageTokens = 2048, int maxQueuedPerCaller = 64)
     {
         _maxQueryTokens = maxQueryTokens;
         _maxPassageTokens = maxPassageTokens;
@@ -42,6 +43,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         // onnxruntime-genai builder's GroupQueryAttention) assume no left padding, so they decode one row at a time.
         _maxBatch = lm.Signature.PositionIds is null ? 1 : maxBatch;
         _maxQueued = maxQueued;
+        _maxQueuedPerCaller = maxQueuedPerCaller;
         _lm = lm;
         Tokenizer = tokenizer;
         _ids = ids;
@@ -97,7 +99,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             }
 
             return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch, options.MaxQueuedPassages,
-                options.MaxQueryTokens, options.MaxPassageTokens);
+                options.MaxQueryTokens, options.MaxPassageTokens, options.MaxQueuedPassagesPerCaller);
         }
         catch
         {
@@ -178,7 +180,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
         var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
         var row = new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
-        var traces = await ScheduleAsync([row], cancellationToken).ConfigureAwait(false);
+        var traces = await ScheduleAsync(settings?.Caller, [row], cancellationToken).ConfigureAwait(false);
         return traces[0]!.Judgement;
     }
 
@@ -230,7 +232,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return await Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var traces = await ScheduleAsync(Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var traces = await ScheduleAsync(settings?.Caller, Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         return traces.Select(t => t!.Judgement).ToArray();
     }
 
@@ -243,7 +245,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         {
             var encoded = WindowRows(query, instructions, passages, settings, cancellationToken);
             var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
-            var traces = await ScheduleAsync(rows, cancellationToken).ConfigureAwait(false);
+            var traces = await ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
             var next = 0;
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
@@ -392,8 +394,11 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
         }).ToArray();
 
-    /// <summary>Queues rows with the cross-request scheduler and waits for all of them; the caller's cancellation returns at once.</summary>
-    private async Task<JudgeTrace?[]> ScheduleAsync(BatchRow[] rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues rows with the cross-request scheduler, in the sub-queue of <paramref name="caller"/> (null: this call's
+    /// own), and waits for all of them; the caller's cancellation returns at once.
+    /// </summary>
+    private async Task<JudgeTrace?[]> ScheduleAsync(object? caller, BatchRow[] rows, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (rows.Length == 0)
@@ -401,7 +406,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return [];
         }
 
-        Scheduler.Enqueue(rows);
+        Scheduler.Enqueue(caller ?? rows, rows);
         using var registration = cancellationToken.Register(static o =>
         {
             foreach (var row in (BatchRow[])o!)
@@ -426,14 +431,14 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    private BatchScheduler Scheduler
+    internal BatchScheduler Scheduler
     {
         get
         {
             lock (_schedulerGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new BatchScheduler(this, _time, _maxBatch, _maxQueued);
+                return _scheduler ??= new BatchScheduler(this, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller);
             }
         }
     }
@@ -443,6 +448,12 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
     /// <summary>Passages waiting for a slot in the cross-request batch (0 when the async calls do not batch).</summary>
     public int QueuedPassages => _scheduler?.Queued ?? 0;
+
+    /// <summary>Callers (<see cref="JudgeSettings.Caller"/>; by default each call) with passages waiting for a slot.</summary>
+    public int WaitingCallers => _scheduler?.WaitingCallers ?? 0;
+
+    /// <summary>Most passages one caller has waiting (bounded by <see cref="Rank1EngineOptions.MaxQueuedPassagesPerCaller"/> once others wait).</summary>
+    public int MostQueuedForOneCaller => _scheduler?.MostWaitingForOneCaller ?? 0;
 
     /// <summary>Tokens that every prompt starts with, leaving at least one token of each to feed (its logits come from its own last token).</summary>
     internal static int SharedPrefixLength(IReadOnlyList<int[]> prompts)

@@ -77,4 +77,16 @@ public sealed class Rank1EngineOptions
     /// <value>Default 256.</value>
     [Range(1, 1_000_000)]
     public int MaxQueuedPassages { get; set; } = 256;
+
+    /// <summary>
+    /// Passages one caller (<see cref="JudgeSettings.Caller"/>: one proxy request, all items of an <c>_msearch</c>
+    /// together; by default each call) may have waiting for a batch slot. Free slots go to the waiting callers in
+    /// turn, the one with the fewest rows in the batch first, so a big window cannot starve a small one queued after
+    /// it. A call of a caller that already has passages waiting fails at once with <see cref="Rank1OverloadedException"/>
+    /// when it would pass this; a lone larger call is accepted, but against <see cref="MaxQueuedPassages"/> it counts
+    /// for this many only, so it never shuts out another caller.
+    /// </summary>
+    /// <value>Default 64.</value>
+    [Range(1, 1_000_000)]
+    public int MaxQueuedPassagesPerCaller { get; set; } = 64;
 }

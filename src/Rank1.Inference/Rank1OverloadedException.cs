@@ -1,7 +1,8 @@
 namespace Rank1.Inference;
 
 /// <summary>
-/// The engine's queue of passages waiting for a batch slot is full (<see cref="Rank1EngineOptions.MaxQueuedPassages"/>):
+/// The engine's queue of passages waiting for a batch slot is full (<see cref="Rank1EngineOptions.MaxQueuedPassages"/>),
+/// or the caller's share of it is (<see cref="Rank1EngineOptions.MaxQueuedPassagesPerCaller"/>):
 /// the caller should shed load (the proxy answers in backend order with <c>fallback-overload</c>) rather than wait.
 /// </summary>
 public sealed class Rank1OverloadedException : Exception

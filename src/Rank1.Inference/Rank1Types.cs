@@ -27,6 +27,13 @@ public sealed record JudgeSettings
     /// <c>FILL_QUERY_HERE</c> is replaced by the query text (query and instructions joined). Null: the query as is.
     /// </summary>
     public string? PromptTemplate { get; init; }
+
+    /// <summary>
+    /// Who the call is for, compared by reference: calls with the same caller share one sub-queue of the engine's
+    /// continuous batch and one <see cref="Rank1EngineOptions.MaxQueuedPassagesPerCaller"/> (the proxy passes one
+    /// object per request, so the items of an <c>_msearch</c> share). Null: the call is a caller of its own.
+    /// </summary>
+    public object? Caller { get; init; }
 }
 
 /// <summary>How the reasoning ended.</summary>

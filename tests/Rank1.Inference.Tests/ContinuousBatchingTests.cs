@@ -39,13 +39,14 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         return row.Completion.GetAwaiter().GetResult()!;
     }
 
-    private static Rank1Engine LoadTiny(int maxBatch, int maxQueued = 256) => Rank1Engine.Load(new Rank1EngineOptions
+    internal static Rank1Engine LoadTiny(int maxBatch, int maxQueued = 256, int perCaller = 64) => Rank1Engine.Load(new Rank1EngineOptions
     {
         Path = TestPaths.TinyModel,
         ExecutionProvider = ExecutionProviderKind.Cpu,
         MaxThinkTokens = 16,
         MaxBatch = maxBatch,
         MaxQueuedPassages = maxQueued,
+        MaxQueuedPassagesPerCaller = perCaller,
     });
 
     [Fact]

@@ -3,31 +3,34 @@ using Microsoft.ML.OnnxRuntime;
 namespace Rank1.Inference.Decoding;
 
 /// <summary>
-/// Continuous batching across calls: the engine's async calls put their passages in one bounded queue, and one
-/// thread runs a single <see cref="BatchRun"/> of up to <c>maxBatch</c> rows. Between steps, finished rows leave and
-/// waiting rows join, so concurrent requests share decode steps instead of queueing one behind another. A full queue
-/// refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at once and its
-/// rows leave the batch at the next step; a model failure fails the rows in the batch and the thread starts afresh.
+/// Continuous batching across calls: the engine's async calls put their passages in a bounded <see cref="FairQueue"/>
+/// (one sub-queue per caller, free rows shared evenly between callers), and one thread runs a single
+/// <see cref="BatchRun"/> of up to <c>maxBatch</c> rows. Between steps, finished rows leave and waiting rows join, so
+/// concurrent requests share decode steps instead of queueing one behind another. A full queue, or a caller's full
+/// share of it, refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at
+/// once and its rows leave the batch at the next step; a model failure fails the rows in the batch and the thread
+/// starts afresh.
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
     private readonly Rank1Engine _engine;
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
-    private readonly int _capacity;
     private readonly Lock _gate = new();
-    private readonly Queue<BatchRow> _queue = new();
+    private readonly FairQueue _queue;
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly ManualResetEventSlim _resumed = new(true);
+    private readonly ManualResetEventSlim _parked = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private bool _stopped;
 
-    public BatchScheduler(Rank1Engine engine, TimeProvider time, int maxBatch, int capacity)
+    public BatchScheduler(Rank1Engine engine, TimeProvider time, int maxBatch, int capacity, int perCaller)
     {
         _engine = engine;
         _time = time;
         _maxBatch = maxBatch;
-        _capacity = capacity;
+        _queue = new FairQueue(capacity, perCaller);
         _thread = new Thread(Loop) { IsBackground = true, Name = "rank1-batch" };
         _thread.Start();
     }
@@ -47,22 +50,54 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
-    /// <summary>Queues rows together (all or none). Throws <see cref="Rank1OverloadedException"/> when they do not fit.</summary>
-    public void Enqueue(IReadOnlyList<BatchRow> rows)
+    /// <summary>Callers with passages waiting.</summary>
+    public int WaitingCallers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.WaitingCallers;
+            }
+        }
+    }
+
+    /// <summary>Most passages one caller has waiting.</summary>
+    public int MostWaitingForOneCaller
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.MostWaitingForOneCaller;
+            }
+        }
+    }
+
+    /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
+    internal Action<object, BatchRow>? Admitted { get; set; }
+
+    /// <summary>
+    /// Tests: returns once the batch thread has parked between steps; it admits nothing and runs no step until
+    /// <see cref="Resume"/>, so what is queued meanwhile is admitted as if it came at once.
+    /// </summary>
+    internal void Hold()
+    {
+        _resumed.Reset();
+        _wake.Release(); // an idle thread must come round to park
+        _parked.Wait();
+    }
+
+    /// <summary>Tests: ends <see cref="Hold"/>.</summary>
+    internal void Resume() => _resumed.Set();
+
+    /// <summary>Queues rows of <paramref name="caller"/> together (all or none). Throws <see cref="Rank1OverloadedException"/> when they do not fit.</summary>
+    public void Enqueue(object caller, IReadOnlyList<BatchRow> rows)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            if (_queue.Count > 0 && _queue.Count + rows.Count > _capacity)
-            {
-                throw new Rank1OverloadedException(
-                    $"The Rank1 engine's queue is full: {_queue.Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({_capacity}).");
-            }
-
-            foreach (var row in rows)
-            {
-                _queue.Enqueue(row);
-            }
+            _queue.Add(caller, rows);
         }
 
         _wake.Release();
@@ -79,6 +114,12 @@ internal sealed class BatchScheduler : IDisposable
             {
                 try
                 {
+                    if (!_resumed.IsSet)
+                    {
+                        _parked.Set();
+                        _resumed.Wait(_stop.Token);
+                        _parked.Reset();
+                    }
                     var admit = Take(_maxBatch - (run?.Count ?? 0));
                     if (admit.Count == 0 && (run is null || run.Count == 0))
                     {
@@ -116,41 +157,40 @@ internal sealed class BatchScheduler : IDisposable
             lock (_gate)
             {
                 _stopped = true;
-                while (_queue.TryDequeue(out var row))
-                {
-                    row.Fail(stopped);
-                }
+                _queue.Clear(row => row.Fail(stopped));
             }
         }
     }
 
-    /// <summary>Up to <paramref name="max"/> waiting rows; cancelled ones are dropped and late ones answered with null.</summary>
+    /// <summary>Up to <paramref name="max"/> waiting rows, fairly across callers; cancelled ones are dropped and late ones answered with null.</summary>
     private List<BatchRow> Take(int max)
     {
-        var taken = new List<BatchRow>();
         lock (_gate)
         {
-            while (taken.Count < max && _queue.TryDequeue(out var row))
-            {
-                if (row.IsDone)
-                {
-                    continue;
-                }
+            return _queue.Take(max, Start);
+        }
+    }
 
-                if (row.SkipIfLate && row.Deadline is { } d && _time.GetUtcNow() >= d)
-                {
-                    row.TryExpire();
-                    continue;
-                }
-
-                if (row.TryStart())
-                {
-                    taken.Add(row);
-                }
-            }
+    private bool Start(object caller, BatchRow row)
+    {
+        if (row.IsDone)
+        {
+            return false;
         }
 
-        return taken;
+        if (row.SkipIfLate && row.Deadline is { } d && _time.GetUtcNow() >= d)
+        {
+            row.TryExpire();
+            return false;
+        }
+
+        if (!row.TryStart())
+        {
+            return false;
+        }
+
+        Admitted?.Invoke(caller, row);
+        return true;
     }
 
     public void Dispose()
@@ -167,5 +207,7 @@ internal sealed class BatchScheduler : IDisposable
         _thread.Join(TimeSpan.FromSeconds(30));
         _stop.Dispose();
         _wake.Dispose();
+        _resumed.Dispose();
+        _parked.Dispose();
     }
 }

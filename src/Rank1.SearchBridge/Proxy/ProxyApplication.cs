@@ -127,7 +127,11 @@ public static class ProxyApplication
                     : null,
                 ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
                 ["batch"] = judge is Rank1Engine engine
-                    ? new JsonObject { ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["peak_step_rows"] = engine.PeakBatchRows }
+                    ? new JsonObject
+                    {
+                        ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["waiting_callers"] = engine.WaitingCallers,
+                        ["most_queued_for_one_caller"] = engine.MostQueuedForOneCaller, ["peak_step_rows"] = engine.PeakBatchRows,
+                    }
                     : null,
             },
             ["backend"] = new JsonObject { ["url"] = backend.DisplayUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },

@@ -183,7 +183,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
 
         var deadline = TimeSpan.FromMilliseconds(plan.DeadlineMs);
-        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings(), deadline, fingerprint);
+        // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
+        // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
+        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, deadline, fingerprint);
         if (share is null || lookup.Misses.Count == 0)
         {
             return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);

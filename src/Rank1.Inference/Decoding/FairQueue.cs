@@ -1,0 +1,129 @@
+namespace Rank1.Inference.Decoding;
+
+/// <summary>
+/// The passages waiting for a slot in the continuous batch, one sub-queue per caller (<see cref="JudgeSettings.Caller"/>;
+/// by default each call is its own caller). Free rows go to the waiting caller with the fewest rows in the batch, ties
+/// to the one served longest ago, so a big window admitted first cannot starve a small one behind it: both get an even
+/// share of the batch. Admission is bounded twice: a caller that already has passages waiting may not pass
+/// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c>, where each caller counts for at most
+/// <c>perCaller</c> (a lone call larger than that is accepted, but its excess never shuts out another caller).
+/// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock.
+/// </summary>
+internal sealed class FairQueue(int capacity, int perCaller)
+{
+    private readonly Dictionary<object, Caller> _callers = new(ReferenceEqualityComparer.Instance);
+    private long _served;
+
+    /// <summary>Passages waiting.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Callers with passages waiting.</summary>
+    public int WaitingCallers => _callers.Values.Count(c => c.Waiting.Count > 0);
+
+    /// <summary>Most passages one caller has waiting.</summary>
+    public int MostWaitingForOneCaller => _callers.Values.Select(c => c.Waiting.Count).DefaultIfEmpty(0).Max();
+
+    /// <summary>Queues a call's rows (all or none) for <paramref name="caller"/>; throws <see cref="Rank1OverloadedException"/> when they are refused.</summary>
+    public void Add(object caller, IReadOnlyList<BatchRow> rows)
+    {
+        _callers.TryGetValue(caller, out var c);
+        var waiting = c?.Waiting.Count ?? 0;
+        if (waiting > 0 && waiting + rows.Count > perCaller)
+        {
+            throw new Rank1OverloadedException(
+                $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
+        }
+
+        var load = _callers.Values.Sum(x => Math.Min(x.Waiting.Count, perCaller)) - Math.Min(waiting, perCaller) + Math.Min(waiting + rows.Count, perCaller);
+        if (Count > 0 && load > capacity)
+        {
+            throw new Rank1OverloadedException(
+                $"The Rank1 engine's queue is full: {Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}).");
+        }
+
+        if (c is null)
+        {
+            c = new Caller(caller, ++_served);
+            _callers.Add(caller, c);
+        }
+
+        foreach (var row in rows)
+        {
+            c.Waiting.Enqueue(row);
+        }
+
+        Count += rows.Count;
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="max"/> rows, fairly across callers. <paramref name="start"/> decides for each row
+    /// taken off the queue (with its caller) whether it joins the batch (false: it was cancelled or expired and is dropped).
+    /// </summary>
+    public List<BatchRow> Take(int max, Func<object, BatchRow, bool> start)
+    {
+        var taken = new List<BatchRow>();
+        foreach (var c in _callers.Values)
+        {
+            c.Running.RemoveAll(r => r.IsDone);
+        }
+
+        while (taken.Count < max && Next() is { } c)
+        {
+            var row = c.Waiting.Dequeue();
+            Count--;
+            if (start(c.Key, row))
+            {
+                c.Running.Add(row);
+                c.LastServed = ++_served;
+                taken.Add(row);
+            }
+        }
+
+        // A caller with nothing waiting and nothing in the batch is forgotten; one with rows still running keeps its
+        // place, so its next call does not count as a newcomer's.
+        foreach (var key in _callers.Where(p => p.Value.Waiting.Count == 0 && p.Value.Running.Count == 0).Select(p => p.Key).ToArray())
+        {
+            _callers.Remove(key);
+        }
+
+        return taken;
+    }
+
+    /// <summary>Empties the queue, handing every waiting row to <paramref name="drop"/>.</summary>
+    public void Clear(Action<BatchRow> drop)
+    {
+        foreach (var row in _callers.Values.SelectMany(c => c.Waiting))
+        {
+            drop(row);
+        }
+
+        _callers.Clear();
+        Count = 0;
+    }
+
+    // The waiting caller with the fewest rows in the batch; among those, the one served longest ago.
+    private Caller? Next()
+    {
+        Caller? best = null;
+        foreach (var c in _callers.Values)
+        {
+            if (c.Waiting.Count > 0 && (best is null || (c.Running.Count, c.LastServed).CompareTo((best.Running.Count, best.LastServed)) < 0))
+            {
+                best = c;
+            }
+        }
+
+        return best;
+    }
+
+    private sealed class Caller(object key, long arrived)
+    {
+        public object Key { get; } = key;
+
+        public Queue<BatchRow> Waiting { get; } = new();
+
+        public List<BatchRow> Running { get; } = [];
+
+        public long LastServed { get; set; } = arrived;
+    }
+}
