@@ -177,16 +177,26 @@ case "$cmd" in
     setup
     phase "0.5B-shaped model, fp32" make_model qwen2.5-0.5b --size qwen2.5-0.5b --convention optimum
     phase "0.5B-shaped model, int4" make_model qwen2.5-0.5b-int4 --size qwen2.5-0.5b --convention optimum --precision int4 --int4-accuracy-level 4
+    # The fp32 model's weights for llama.cpp: GGUF f32 and f16 (tools/write-gguf.py), q8_0 and q4_0 by llama.cpp's own
+    # quantizer (through LLamaSharp, as llama-quantize does it).
+    phase "0.5B-shaped GGUF, f32" make_gguf qwen2.5-0.5b f32
+    phase "0.5B-shaped GGUF, f16" make_gguf qwen2.5-0.5b f16
     phase "build" dotnet build bench/Rank1.Benchmarks -c Release --nologo -v quiet -clp:NoSummary
+    bench=bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll gguf=.rank1/models/qwen2.5-0.5b-gguf/qwen2.5-0.5b
+    for q in q8_0 q4_0; do
+      if [ ! -f "$gguf-$q.gguf" ] || [ "$gguf-f32.gguf" -nt "$gguf-$q.gguf" ]; then
+        phase "0.5B-shaped GGUF, $q" dotnet "$bench" --quantize "$gguf-f32.gguf" "$gguf-$q.gguf" "$q"
+      fi
+    done
     print_phases
     # Freshly generated models are still being written back to disk; that write-back would compete with the first
     # engine for memory bandwidth. Flush it before timing anything.
     sync
     started=$(date +%s)
-    dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b --profile "$@"
+    dotnet "$bench" --model .rank1/models/qwen2.5-0.5b --gguf "$gguf-f32.gguf,$gguf-f16.gguf" --profile "$@"
     echo
     # int4: the batch sweep is cut to batch 16, to keep the whole run under 15 minutes on 2 cores.
-    dotnet bench/Rank1.Benchmarks/bin/Release/net10.0/Rank1.Benchmarks.dll --model .rank1/models/qwen2.5-0.5b-int4 --batches 16 --profile "$@"
+    dotnet "$bench" --model .rank1/models/qwen2.5-0.5b-int4 --gguf "$gguf-q8_0.gguf,$gguf-q4_0.gguf" --batches 16 --profile "$@"
     echo
     echo "bench: $(( $(date +%s) - started )) s for both models" ;;
   *)

@@ -1,19 +1,39 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
+using LLama;
+using LLama.Common;
+using LLama.Native;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
 
 // Rank1 throughput benchmark: our engine next to Microsoft.ML.OnnxRuntimeGenAI 0.18 on the same model and threads,
-// and both next to the machine's memory-bandwidth ceiling. Prints a Markdown table.
+// next to llama.cpp (LLamaSharp 0.30.0) on the same weights as GGUF (--gguf FILE,FILE...: one column each), and all
+// next to the machine's memory-bandwidth ceiling. Prints a Markdown table.
 //   dotnet run -c Release --project bench/Rank1.Benchmarks -- --model DIR [--threads N] [--passages 10] [--passage-tokens 150]
 //     [--shared-prefix 40] [--decode 64] [--prefill 512] [--batches 4,8,16] [--sweep-prompt 64] [--alone 5] [--skip-peer]
+//     [--gguf FILE,...]
+// --quantize SRC.gguf DST.gguf q8_0|q4_0 quantizes with llama.cpp's own quantizer (./build.sh bench makes its GGUFs so).
 // --execution-provider Cpu|Cuda|DirectML (default Cpu) runs our engine there (tools/gpu-check.sh: Cuda, with --skip-peer).
 // --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
+NativeLibraryConfig.All.WithLogCallback((level, message) =>
+{
+    if (level == LLamaLogLevel.Error)
+    {
+        Console.Error.Write($"llama.cpp: {message}");
+    }
+});
+if (args.Length == 4 && args[0] == "--quantize")
+{
+    LlamaCpp.Quantize(args[1], args[2], args[3], Environment.ProcessorCount);
+    Console.Error.WriteLine($"quantized {args[1]} to {args[3]}: {args[2]}");
+    return 0;
+}
+
 var options = Args.Parse(args);
 var folder = ModelFolder.Open(options.Model);
 var weightBytes = Directory.GetFiles(folder.FolderPath).Where(f => f.Contains(".onnx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
@@ -67,6 +87,7 @@ var sweep = Enumerable.Range(0, options.Batches.Max()).Select(_ => Tokens(option
 var ours = Ours.Run(folder, options, prefillPrompt, decodePrompt, passages, sweep);
 var oursPeak = Process.GetCurrentProcess().PeakWorkingSet64;
 var peer = options.SkipPeer ? null : Peer.Run(folder, options, prefillPrompt, decodePrompt, passages, sweep);
+var llama = options.Gguf.Select(g => (Name: LlamaCpp.Label(g), Result: LlamaCpp.Run(g, options, prefillPrompt, decodePrompt, passages, sweep))).ToArray();
 var totalPeak = Process.GetCurrentProcess().PeakWorkingSet64;
 
 var profile = options.Profile ? Profiler.DecodeProfile(folder, options, decodePrompt, options.ProfileRows) : null;
@@ -78,19 +99,34 @@ Console.Error.WriteLine($"memory read bandwidth: {bandwidth:0.0} GB/s");
 var ceiling = bandwidth * 1e9 / weightBytes;
 string R(double? a, double? b) => a is { } x && b is { } y && y > 0 ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
 string N(double? v) => v is { } x ? x.ToString(x >= 100 ? "0" : "0.00", CultureInfo.InvariantCulture) : "-";
-Console.WriteLine($"| workload ({Path.GetFileName(folder.FolderPath)}, {options.Threads} threads, ours on {options.Provider}) | Rank1.Inference | OnnxRuntimeGenAI 0.18.0 | ours / peer |");
-Console.WriteLine("| --- | ---: | ---: | ---: |");
-Console.WriteLine($"| prefill tokens/s ({options.PrefillTokens}-token prompt) | {N(ours.PrefillTps)} | {N(peer?.PrefillTps)} | {R(ours.PrefillTps, peer?.PrefillTps)} |");
-Console.WriteLine($"| decode tokens/s, batch 1 | {N(ours.DecodeTps)} | {N(peer?.DecodeTps)} | {R(ours.DecodeTps, peer?.DecodeTps)} |");
-foreach (var (batch, tps) in ours.BatchDecode ?? [])
+// One row per workload: ours, the GenAI peer and each llama.cpp file, with ours / each of them.
+void Row(string workload, Func<Result, double?> value, double? oursValue = null)
 {
-    double? theirs = peer?.BatchDecode?.Where(x => x.Batch == batch).Select(x => (double?)x.Tps).FirstOrDefault();
-    Console.WriteLine($"| aggregate decode tokens/s, batch {batch} ({options.SweepPrompt}-token prompts; ours {tps / ours.DecodeTps:0.0}x batch 1) | {N(tps)} | {N(theirs)} | {R(tps, theirs)} |");
+    var o = oursValue ?? value(ours);
+    var cells = new List<string> { N(o), N(peer is null ? null : value(peer)), R(o, peer is null ? null : value(peer)) };
+    foreach (var (_, result) in llama)
+    {
+        cells.Add(N(value(result)));
+        cells.Add(R(o, value(result)));
+    }
+
+    Console.WriteLine($"| {workload} | {string.Join(" | ", cells)} |");
 }
 
-Console.WriteLine($"| passages/s: k = {options.Passages} x ({options.SharedPrefix} shared + {options.PassageTokens}) prompt tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time (timed over {Math.Min(options.Alone, options.Passages)}) | {N(ours.PassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.PassagesPerSecond, peer?.PassagesPerSecond)} |");
-Console.WriteLine($"| the same k passages as one batch (ours: shared prefix prefilled once) | {N(ours.BatchedPassagesPerSecond)} | {N(peer?.BatchedPassagesPerSecond)} | {R(ours.BatchedPassagesPerSecond, peer?.BatchedPassagesPerSecond)} |");
-Console.WriteLine($"| ours as one batch / the peer one at a time | {N(ours.BatchedPassagesPerSecond)} | {N(peer?.PassagesPerSecond)} | {R(ours.BatchedPassagesPerSecond, peer?.PassagesPerSecond)} |");
+Console.WriteLine($"| workload ({Path.GetFileName(folder.FolderPath)}, {options.Threads} threads, ours on {options.Provider}) | Rank1.Inference | OnnxRuntimeGenAI 0.18.0 | ours / GenAI |"
+    + string.Concat(llama.Select(l => $" llama.cpp {l.Name} | ours / {l.Name} |")));
+Console.WriteLine("| --- | ---: | ---: | ---: |" + string.Concat(llama.Select(_ => " ---: | ---: |")));
+Row($"prefill tokens/s ({options.PrefillTokens}-token prompt)", r => r.PrefillTps);
+Row("decode tokens/s, batch 1", r => r.DecodeTps);
+foreach (var (batch, tps) in ours.BatchDecode ?? [])
+{
+    Row($"aggregate decode tokens/s, batch {batch} ({options.SweepPrompt}-token prompts; ours {tps / ours.DecodeTps:0.0}x batch 1)",
+        r => r.BatchDecode?.Where(x => x.Batch == batch).Select(x => (double?)x.Tps).FirstOrDefault());
+}
+
+Row($"passages/s: k = {options.Passages} x ({options.SharedPrefix} shared + {options.PassageTokens}) prompt tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time (timed over {Math.Min(options.Alone, options.Passages)})", r => r.PassagesPerSecond);
+Row("the same k passages as one batch (ours and llama.cpp: shared prefix computed once)", r => r.BatchedPassagesPerSecond);
+Row("ours as one batch / the peers one at a time", r => r.PassagesPerSecond, ours.BatchedPassagesPerSecond);
 Console.WriteLine();
 Console.WriteLine("| physical limit | value |");
 Console.WriteLine("| --- | ---: |");
@@ -99,7 +135,7 @@ Console.WriteLine($"| bytes read per decoded token (all weights) | {weightBytes 
 Console.WriteLine($"| batch-1 decode ceiling (bandwidth / weight bytes) | {ceiling:0.00} tokens/s |");
 Console.WriteLine($"| our batch-1 decode / ceiling | {ours.DecodeTps / ceiling * 100:0}% |");
 Console.WriteLine($"| KV cache of the k passages as one batch, at its widest (rows x positions x layers x K/V x kv heads x head size x element) | {ours.KvBytes / 1e6:0.0} MB |");
-Console.WriteLine($"| peak working set: after our runs / after both | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
+Console.WriteLine($"| peak working set: after our runs / after all engines | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
 if (profile is not null)
 {
     Console.WriteLine();
@@ -117,7 +153,7 @@ internal sealed record Result(double PrefillTps, double DecodeTps, double Passag
     long KvBytes = 0);
 
 internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, int SharedPrefix, int[] Batches, int SweepPrompt,
-    int Alone, bool SkipPeer, bool Profile, int ProfileRows, ExecutionProviderKind Provider)
+    int Alone, bool SkipPeer, bool Profile, int ProfileRows, ExecutionProviderKind Provider, string[] Gguf)
 {
     public static Args Parse(string[] args)
     {
@@ -127,7 +163,8 @@ internal sealed record Args(string Model, int Threads, int PrefillTokens, int Pa
         return new Args(model, Int("threads", Environment.ProcessorCount), Int("prefill", 512), Int("passage-tokens", 150), Int("decode", 64), Int("passages", 10),
             Int("shared-prefix", 40), (Get("batches") ?? "4,8,16").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(), Int("sweep-prompt", 64),
             Int("alone", 5), args.Contains("--skip-peer"), args.Contains("--profile") || Get("profile-rows") is not null,
-            Int("profile-rows", 1), Enum.Parse<ExecutionProviderKind>(Get("execution-provider") ?? "Cpu", ignoreCase: true));
+            Int("profile-rows", 1), Enum.Parse<ExecutionProviderKind>(Get("execution-provider") ?? "Cpu", ignoreCase: true),
+            (Get("gguf") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(g => File.Exists(g) ? g : throw new ArgumentException($"--gguf: {g} not found")).ToArray());
     }
 }
 
@@ -364,6 +401,197 @@ internal static class Peer
 
         double? batchedPassages = Batched(passages) is { } all ? passages.Length / (all.Prefill + all.Decode) : null;
         return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, Math.Min(o.Alone, passages.Length) / passagesSeconds, batchDecode, batchedPassages);
+    }
+}
+
+internal static class LlamaCpp
+{
+    // llama.cpp through LLamaSharp, on the same weights written as GGUF (tools/write-gguf.py, quantized by llama.cpp's
+    // own quantizer): the same token sequences and threads as our engine, llama.cpp's default context settings (f16 KV
+    // cache, flash attention chosen by llama.cpp) as a user of LLamaSharp, Ollama or LM Studio gets them.
+    public static Result Run(string gguf, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
+    {
+        var rows = Math.Max(o.Batches.Max(), passages.Length);
+        var cells = new[]
+        {
+            prefill.Length, decodePrompt.Length + o.DecodeTokens, o.Batches.Max() * (sweep[0].Length + o.DecodeTokens),
+            passages.Length * (passages[0].Length + o.DecodeTokens) + o.SharedPrefix,
+        }.Max() + 64;
+        var parameters = new ModelParams(gguf)
+        {
+            ContextSize = (uint)cells, BatchSize = (uint)cells, UBatchSize = 512, SeqMax = (uint)rows, KVUnified = true,
+            Threads = o.Threads, BatchThreads = o.Threads, GpuLayerCount = 0,
+        };
+        using var weights = LLamaWeights.LoadFromFile(parameters);
+        using var context = weights.CreateContext(parameters);
+        var memory = context.NativeHandle;
+        var batch = new LLamaBatch();
+        double Time(Action a)
+        {
+            var sw = Stopwatch.StartNew();
+            a();
+            return sw.Elapsed.TotalSeconds;
+        }
+
+        void Decode()
+        {
+            var result = context.Decode(batch);
+            if (result != DecodeResult.Ok)
+            {
+                throw new InvalidOperationException($"llama.cpp decode of {batch.TokenCount} tokens: {result}");
+            }
+        }
+
+        // One sequence: the prompt from position start, logits for its last token only.
+        void Prompt(int[] tokens, int start = 0, int seq = 0)
+        {
+            batch.Clear();
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                batch.Add(tokens[i], start + i, (LLamaSeqId)seq, i == tokens.Length - 1);
+            }
+
+            Decode();
+        }
+
+        int Greedy(int index) => TensorPrimitives.IndexOfMax<float>(memory.GetLogitsIth(index));
+
+        void Prefill()
+        {
+            memory.MemoryClear(true);
+            Prompt(prefill);
+        }
+
+        Prefill(); // warm-up
+        var prefillSeconds = Enumerable.Range(0, 3).Select(_ => Time(Prefill)).Order().ElementAt(1);
+
+        // One sequence decoding greedily: steps single-token decodes after a prompt of length position.
+        void Steps(int position, int steps, int lastToken = -1)
+        {
+            for (var i = 0; i < steps; i++)
+            {
+                var next = Greedy(batch.TokenCount - 1);
+                batch.Clear();
+                batch.Add(i == steps - 1 && lastToken >= 0 ? lastToken : next, position++, LLamaSeqId.Zero, true);
+                Decode();
+            }
+        }
+
+        memory.MemoryClear(true);
+        Prompt(decodePrompt);
+        Steps(decodePrompt.Length, 1); // warm-up step
+        var decodeSeconds = Time(() => Steps(decodePrompt.Length + 1, o.DecodeTokens));
+
+        var passagesSeconds = Time(() =>
+        {
+            foreach (var p in passages.Take(o.Alone))
+            {
+                memory.MemoryClear(true);
+                Prompt(p);
+                Steps(p.Length, o.DecodeTokens + 1, lastToken: 1); // forced reasoning, then one scoring step
+            }
+        });
+        Console.Error.WriteLine($"llama.cpp {Path.GetFileName(gguf)}: prefill {prefillSeconds:0.000} s, decode {decodeSeconds:0.000} s, passages {passagesSeconds:0.000} s");
+
+        // Where in the last decoded batch each row's logits are: after a prompt, at the row's last prompt token.
+        int[] logitIndex = [];
+
+        // B sequences in one batch per step: llama.cpp's batched decoding (one token per sequence id).
+        void BatchedSteps(int rowCount, int[] positions, int steps, bool scoreLast)
+        {
+            for (var i = 0; i < steps; i++)
+            {
+                var next = new int[rowCount];
+                for (var r = 0; r < rowCount; r++)
+                {
+                    next[r] = i == steps - 1 && scoreLast ? 1 : Greedy(logitIndex[r]);
+                }
+
+                batch.Clear();
+                for (var r = 0; r < rowCount; r++)
+                {
+                    batch.Add(next[r], positions[r]++, (LLamaSeqId)r, true);
+                }
+
+                Decode();
+                logitIndex = Enumerable.Range(0, rowCount).ToArray(); // row r's logits are the batch's r-th
+            }
+        }
+
+
+        var batchDecode = new List<(int, double)>();
+        foreach (var b in o.Batches)
+        {
+            memory.MemoryClear(true);
+            batch.Clear();
+            logitIndex = new int[b];
+            for (var r = 0; r < b; r++)
+            {
+                for (var i = 0; i < sweep[r].Length; i++)
+                {
+                    batch.Add(sweep[r][i], i, (LLamaSeqId)r, i == sweep[r].Length - 1);
+                }
+
+                logitIndex[r] = batch.TokenCount - 1;
+            }
+
+            Decode(); // prefill, not timed
+            var positions = Enumerable.Repeat(sweep[0].Length, b).ToArray();
+            BatchedSteps(b, positions, 1, scoreLast: false); // warm-up step
+            var seconds = Time(() => BatchedSteps(b, positions, o.DecodeTokens, scoreLast: false));
+            batchDecode.Add((b, b * o.DecodeTokens / seconds));
+            Console.Error.WriteLine($"llama.cpp {Path.GetFileName(gguf)}: batch {b} decode {seconds:0.000} s");
+        }
+
+        // The k passages as one batch, sharing the prefix as llama.cpp can: the shared tokens decoded once in sequence
+        // 0 and copied to the others' KV cells, then every suffix in one batch, the forced reasoning and the scoring step.
+        var batchedSeconds = Time(() =>
+        {
+            memory.MemoryClear(true);
+            Prompt(passages[0][..o.SharedPrefix]);
+            for (var r = 1; r < passages.Length; r++)
+            {
+                memory.MemorySequenceCopy(LLamaSeqId.Zero, (LLamaSeqId)r, 0, o.SharedPrefix);
+            }
+
+            batch.Clear();
+            logitIndex = new int[passages.Length];
+            for (var r = 0; r < passages.Length; r++)
+            {
+                for (var i = o.SharedPrefix; i < passages[r].Length; i++)
+                {
+                    batch.Add(passages[r][i], i, (LLamaSeqId)r, i == passages[r].Length - 1);
+                }
+
+                logitIndex[r] = batch.TokenCount - 1;
+            }
+
+            Decode();
+            var positions = passages.Select(p => p.Length).ToArray();
+            BatchedSteps(passages.Length, positions, o.DecodeTokens + 1, scoreLast: true);
+        });
+        Console.Error.WriteLine($"llama.cpp {Path.GetFileName(gguf)}: passages as one batch {batchedSeconds:0.000} s");
+        return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, Math.Min(o.Alone, passages.Length) / passagesSeconds, batchDecode,
+            passages.Length / batchedSeconds);
+    }
+
+    /// <summary>The column name of a GGUF file: its type, the last part of NAME-TYPE.gguf.</summary>
+    public static string Label(string gguf) => Path.GetFileNameWithoutExtension(gguf).Split('-')[^1];
+
+    /// <summary>Quantizes a GGUF with llama.cpp's own quantizer (as llama-quantize does, the output tensor included).</summary>
+    public static void Quantize(string source, string destination, string type, int threads)
+    {
+        var ftype = type switch
+        {
+            "q8_0" => LLamaFtype.MOSTLY_Q8_0,
+            "q4_0" => LLamaFtype.MOSTLY_Q4_0,
+            _ => throw new ArgumentException($"--quantize: type must be q8_0 or q4_0, not {type}"),
+        };
+        NativeApi.llama_empty_call(); // loads the native library (LLamaQuantizer alone does not)
+        if (!LLamaQuantizer.Quantize(source, destination, ftype, threads, allowRequantize: false, quantizeOutputTensor: true))
+        {
+            throw new InvalidOperationException($"llama.cpp could not quantize {source} to {type}");
+        }
     }
 }
 
