@@ -119,6 +119,7 @@ internal static class MsearchFraming
             node[StatusKey] = a.Reason is null
                 ? new JsonObject { ["rerank"] = a.Rerank.ToHeaderValue() }
                 : new JsonObject { ["rerank"] = a.Rerank.ToHeaderValue(), ["reason"] = a.Reason };
+            MirrorInFields(node, a);
             responses.Add(node);
         }
 
@@ -139,6 +140,31 @@ internal static class MsearchFraming
     /// </summary>
     public static string StatusSummary(IEnumerable<SearchAnswer> answers) =>
         string.Join(", ", answers.GroupBy(a => a.Rerank).OrderBy(g => g.Key).Select(g => $"{g.Key.ToHeaderValue()}={g.Count()}"));
+
+    /// <summary>
+    /// The status again in the item's top-level <c>fields</c> (<c>_rank1.rerank</c>, <c>_rank1.reason</c>, each a
+    /// one-value array like a hit's fields): typed clients drop keys their search response does not know, such as
+    /// <c>_rank1</c>, but keep <c>fields</c> (Elastic.Clients.Elasticsearch: <c>MultiSearchItem.Fields</c>). An error
+    /// item is the backend's error object, left as it is.
+    /// </summary>
+    private static void MirrorInFields(JsonObject node, SearchAnswer answer)
+    {
+        if (node.ContainsKey("error") || (node["fields"] is { } existing && existing is not JsonObject))
+        {
+            return;
+        }
+
+        if (node["fields"] is not JsonObject fields)
+        {
+            node["fields"] = fields = new JsonObject();
+        }
+
+        fields[$"{StatusKey}.rerank"] = new JsonArray(answer.Rerank.ToHeaderValue());
+        if (answer.Reason is not null)
+        {
+            fields[$"{StatusKey}.reason"] = new JsonArray(answer.Reason);
+        }
+    }
 
     private static JsonObject ItemJson(SearchAnswer answer)
     {

@@ -106,6 +106,17 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
         var from = Int(query, "from") ?? BodyInt(body, "from") ?? 0;
         var size = Int(query, "size") ?? BodyInt(body, "size") ?? 10;
+        // The backend is asked from 0 for the whole window, so it cannot reject these itself: rejected as Elasticsearch does.
+        if (from < 0)
+        {
+            throw EsError.BadRequest($"[from] parameter cannot be negative but was [{from}]");
+        }
+
+        if (size < 0)
+        {
+            throw EsError.BadRequest($"[size] parameter cannot be negative, found [{size}]");
+        }
+
         var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
         body["from"] = 0;
