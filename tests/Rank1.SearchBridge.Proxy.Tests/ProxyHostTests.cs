@@ -57,7 +57,7 @@ public sealed partial class ProxyHostTests
     }
 
     [Fact]
-    public async Task GoodConfiguration_ServesHealthAndRerankedSearches()
+    public async Task GoodConfiguration_ServesHealthAndRerankedSearches_AndStopsOnCtrlC()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
         using (var seed = new HttpClient { BaseAddress = backend.Url })
@@ -73,6 +73,10 @@ public sealed partial class ProxyHostTests
             Assert.Equal("green", health["status"]!.GetValue<string>());
             using var response = await http.PostAsync("notes/_search", new StringContent("""{"query":{"match":{"text":"onions"}}}""", System.Text.Encoding.UTF8, "application/json"));
             Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+
+            // Ctrl+C stops the host gracefully: exit code 0.
+            var (exitCode, _) = await TestProcess.TerminateAsync(process, "INT");
+            Assert.Equal(0, exitCode);
         }
         finally
         {

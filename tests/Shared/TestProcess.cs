@@ -91,18 +91,46 @@ internal static class TestProcess
     }
 
     /// <summary>
-    /// Sends the process a real SIGTERM (as docker stop, systemd and Kubernetes do) and waits up to a minute for it
-    /// to exit; returns its exit code and the rest of its standard output. A process still running then fails the test.
+    /// Sends the process a real SIGTERM (as docker stop, systemd and Kubernetes do), or the <paramref name="signal"/>
+    /// given (<c>INT</c>: Ctrl+C), and waits up to a minute for it to exit; returns its exit code and the rest of its
+    /// standard output. A process still running then fails the test.
     /// </summary>
-    public static async Task<(int ExitCode, string Out)> TerminateAsync(Process process)
+    public static async Task<(int ExitCode, string Out)> TerminateAsync(Process process, string signal = "TERM")
     {
         var rest = process.StandardOutput.ReadToEndAsync();
-        using (var kill = Process.Start(StartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
+        await SignalAsync(process, signal);
+        return (await WaitForExitAsync(process), await rest);
+    }
+
+    /// <summary>Sends the process a real signal (<c>TERM</c>, <c>INT</c>) with kill(1).</summary>
+    public static async Task SignalAsync(Process process, string signal)
+    {
+        using var kill = Process.Start(StartInfo("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>Reads the process's standard output until a line contains <paramref name="text"/> (a minute at most); the lines read are returned.</summary>
+    public static async Task<List<string>> ReadUntilAsync(Process process, string text)
+    {
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
         {
-            await kill.WaitForExitAsync();
-            Assert.Equal(0, kill.ExitCode);
+            lines.Add(line);
+            if (line.Contains(text, StringComparison.Ordinal))
+            {
+                return lines;
+            }
         }
 
+        Assert.Fail($"{process.StartInfo.FileName} closed its output without printing '{text}': {string.Join('\n', lines)}");
+        return lines;
+    }
+
+    /// <summary>Waits up to a minute for a signalled process to exit and returns its exit code; a process still running fails the test.</summary>
+    public static async Task<int> WaitForExitAsync(Process process)
+    {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         try
         {
@@ -110,9 +138,9 @@ internal static class TestProcess
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"{process.StartInfo.FileName} {string.Join(' ', process.StartInfo.ArgumentList)} ignored SIGTERM for a minute");
+            Assert.Fail($"{process.StartInfo.FileName} {string.Join(' ', process.StartInfo.ArgumentList)} did not exit within a minute of its signal");
         }
 
-        return (process.ExitCode, await rest);
+        return process.ExitCode;
     }
 }

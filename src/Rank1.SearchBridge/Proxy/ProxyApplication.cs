@@ -49,7 +49,7 @@ public static class ProxyApplication
         services.AddHostedService<ProxyStartup>();
         // Elasticsearch's http.max_content_length, enforced by Kestrel for bodies without a length too.
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) => kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength);
-        services.AddOptions<HostOptions>().Configure<IOptions<ProxyOptions>>((host, proxy) => host.ShutdownTimeout = proxy.Value.ShutdownTimeout);
+        GracefulShutdown.Add(services);
         return services;
     }
 
@@ -57,6 +57,7 @@ public static class ProxyApplication
     public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
     {
         var maxContentLength = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value.MaxContentLength;
+        var shutdown = app.Services.GetRequiredService<GracefulShutdown>();
         app.Use(async (context, next) =>
         {
             try
@@ -86,7 +87,13 @@ public static class ProxyApplication
             {
                 await WriteErrorAsync(context, e.ToEsError(), e).ConfigureAwait(false);
             }
+            catch (OperationCanceledException e) when (!context.Response.HasStarted && shutdown.GraceOver && !context.RequestAborted.IsCancellationRequested)
+            {
+                await WriteErrorAsync(context, new EsError(503, "rank1_shutting_down_exception", shutdown.Reason), e).ConfigureAwait(false);
+            }
         });
+
+        GracefulShutdown.Use(app);
 
         app.Use((context, next) =>
         {

@@ -16,7 +16,8 @@ namespace Rank1.SearchBridge.Service;
 /// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
-internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<RerankService> logger)
+internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, ProxyMetrics metrics, TimeProvider time, GracefulShutdown shutdown,
+    ILogger<RerankService> logger)
 {
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
@@ -37,6 +38,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             status = e.Status;
             outcome = $"error_{status}";
             await WriteErrorAsync(context, protocol, status, e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (shutdown.GraceOver && !context.Response.HasStarted)
+        {
+            // Cancelled by the end of the shutdown grace period (through the request's token, hence none to write with):
+            // answered in the protocol's shape rather than with a reset connection.
+            status = 503;
+            outcome = "error_503";
+            await WriteErrorAsync(context, protocol, status, shutdown.Reason, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
@@ -186,10 +195,10 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         return buffer.ToArray();
     }
 
-    private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message) =>
+    private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null) =>
         protocol == RerankProtocol.Tei
-            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), RerankJson.Default.TeiError)
-            : WriteJsonAsync(context, status, new CohereError(message), RerankJson.Default.CohereError);
+            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), RerankJson.Default.TeiError, cancellationToken)
+            : WriteJsonAsync(context, status, new CohereError(message), RerankJson.Default.CohereError, cancellationToken);
 
     private static string TeiErrorType(int status) => status switch
     {
@@ -200,13 +209,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         _ => "Backend",
     };
 
-    private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken? cancellationToken = null)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(value, type);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = bytes.Length;
-        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.Body.WriteAsync(bytes, cancellationToken ?? context.RequestAborted).ConfigureAwait(false);
     }
 
     internal static string ProtocolName(RerankProtocol protocol) => protocol switch

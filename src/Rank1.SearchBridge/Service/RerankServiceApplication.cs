@@ -33,6 +33,7 @@ public static class RerankServiceApplication
         services.TryAddSingleton<RerankExecutor>();
         services.TryAddSingleton<StoredWindowJudge>();
         services.TryAddSingleton<RerankService>();
+        GracefulShutdown.Add(services);
         return services;
     }
 
@@ -66,7 +67,8 @@ public static class RerankServiceApplication
         }
         else
         {
-            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration), nameof(ProxyOptions.DeadlineGrace)];
+            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration), nameof(ProxyOptions.DeadlineGrace),
+                nameof(ProxyOptions.ShutdownTimeout)];
             services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
                 .Validate(o => limits.All(n => Validator.TryValidateProperty(typeof(ProxyOptions).GetProperty(n)!.GetValue(o), new ValidationContext(o) { MemberName = n }, null)),
                     $"{ProxyOptions.SectionName}: {string.Join(", ", limits)} must be within their documented ranges (docs/configuration.md)")
@@ -82,6 +84,7 @@ public static class RerankServiceApplication
     /// <summary>The standalone service's routes: the rerank endpoints, <c>/health</c> (as TEI has it), <c>/_rank1/health</c> and <c>/_rank1/metrics</c>.</summary>
     public static IEndpointRouteBuilder MapRank1StandaloneRerankService(this WebApplication app)
     {
+        GracefulShutdown.Use(app);
         app.MapRank1RerankService();
         app.MapGet("/health", HealthAsync);
         app.MapGet("/_rank1/health", HealthAsync);
