@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -38,13 +37,9 @@ internal sealed class FrontBackend : IAsyncDisposable
 
     public static async Task<FrontBackend> StartAsync(Uri embedded)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var front = new FrontBackend(app, new HttpClient { BaseAddress = embedded });
-        app.Run(front.HandleAsync);
-        await app.StartAsync();
-        front.Url = new Uri(app.Urls.First().TrimEnd('/') + "/");
+        FrontBackend? front = null;
+        var (app, url) = await LoopbackApp.StartAsync(context => front!.HandleAsync(context));
+        front = new FrontBackend(app, new HttpClient { BaseAddress = embedded }) { Url = url };
         return front;
     }
 

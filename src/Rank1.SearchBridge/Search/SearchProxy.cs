@@ -24,8 +24,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
+        var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-        var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, context.RequestAborted).ConfigureAwait(false);
+        var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted).ConfigureAwait(false);
         await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
     }
 
@@ -36,8 +37,8 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     /// </summary>
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
     {
+        var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-        var started = time.GetTimestamp();
         var headers = RequestHeaders(context.Request);
         var query = context.Request.Query;
         var o = options.Value;
@@ -48,7 +49,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                return await MsearchItemAsync(item, pathIndex, query, headers, share, context.RequestAborted).ConfigureAwait(false);
+                return await MsearchItemAsync(item, pathIndex, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -62,12 +63,12 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     }
 
     private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
-        SemaphoreSlim share, CancellationToken cancellationToken)
+        SemaphoreSlim share, long arrived, CancellationToken cancellationToken)
     {
         try
         {
             var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
-            return await SearchAsync(index, item.Body.ToArray(), parameters, headers, "POST", cancellationToken, share).ConfigureAwait(false);
+            return await SearchAsync(index, item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false);
         }
         catch (EsError e)
         {
@@ -80,9 +81,12 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     }
 
     /// <summary>One search: plan, ask the backend, rerank the window, rewrite.</summary>
-    /// <remarks>With <paramref name="share"/>, the rerank first takes a place of its request's share of the model (within its deadline).</remarks>
+    /// <remarks>
+    /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
+    /// the rerank first takes a place of its request's share of the model (within its deadline).
+    /// </remarks>
     internal async Task<SearchAnswer> SearchAsync(string? index, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
-        CancellationToken cancellationToken, SemaphoreSlim? share = null)
+        long arrived, CancellationToken cancellationToken, SemaphoreSlim? share = null)
     {
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
@@ -140,6 +144,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
         }
 
+        var deadline = new SearchDeadline(time, arrived, TimeSpan.FromMilliseconds(plan.DeadlineMs));
         var (json, headersOut) = DecodeJson(response);
         var hits = HitRewriter.Hits(json);
         var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: HitRewriter.Passage(h, plan.Fields, plan.TitleField))).ToArray();
@@ -151,9 +156,16 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             status = RerankStatus.Skipped;
             why = window.Length == 0 ? "no hits" : $"no passage text in fields [{string.Join(", ", plan.Fields)}]";
         }
+        else if (deadline.Passed)
+        {
+            outcome = TimedOut("the deadline passed while the backend answered or its answer was read", arrived);
+            status = outcome.Status;
+            why = outcome.Reason;
+        }
         else
         {
-            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, cancellationToken).ConfigureAwait(false);
+            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
+                cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
@@ -177,12 +189,25 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
     /// </summary>
     private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window,
-        SemaphoreSlim? share, CancellationToken cancellationToken)
+        SemaphoreSlim? share, SearchDeadline deadline, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var fingerprint = plan.Fingerprint(queryText);
         var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
-        var lookup = await windowJudge.LookupAsync(keyed, cancellationToken).ConfigureAwait(false);
+        StoredLookup lookup;
+        using (var lookupTimeout = new CancellationTokenSource(deadline.Left, time))
+        using (var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token))
+        {
+            try
+            {
+                lookup = await windowJudge.LookupAsync(keyed, lookupToken.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return TimedOut("the deadline passed while reading stored reasoning", started);
+            }
+        }
+
         if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup.Misses.Count > 0))
         {
             // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
@@ -193,23 +218,27 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
                 "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
-        var deadline = TimeSpan.FromMilliseconds(plan.DeadlineMs);
         // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
         // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
-        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, deadline, fingerprint);
+        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, Remaining(deadline), fingerprint);
+        if (lookup.Misses.Count > 0 && deadline.Passed)
+        {
+            return TimedOut("the deadline passed before the model was asked", started);
+        }
+
         if (share is null || lookup.Misses.Count == 0)
         {
             return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
         }
 
-        if (!await EnterShareAsync(share, deadline, cancellationToken).ConfigureAwait(false))
+        if (!await EnterShareAsync(share, deadline.Left, cancellationToken).ConfigureAwait(false))
         {
-            return new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed while the other searches of this request held its share of the model", time.GetElapsedTime(started));
+            return TimedOut("the deadline passed while the other searches of this request held its share of the model", started);
         }
 
         try
         {
-            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline, started) }, lookup, started, cancellationToken).ConfigureAwait(false);
+            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline) }, lookup, started, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -218,8 +247,10 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     }
 
     // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
-    private TimeSpan Remaining(TimeSpan deadline, long started) =>
-        deadline - time.GetElapsedTime(started) is { } left && left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+    private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
+
+    /// <summary>A search whose deadline passed before the model judged anything: backend order.</summary>
+    private RerankOutcome TimedOut(string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
 
     /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
     private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)

@@ -1,0 +1,155 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// Issue #18: <c>deadline_ms</c> counts from the request's arrival, not from when reranking starts. The proxy's clock
+/// is a <see cref="FakeTimeProvider"/> and the backend holds each search until the test has moved the clock, so the
+/// deadline passes at a known point (no wall time is measured): a search whose deadline is spent while the backend
+/// answers with 1 MB passages for a 1 MB query is answered in backend order at once, without the model.
+/// </summary>
+public sealed class SearchDeadlineTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private HeldBackend _held = null!;
+    private ProxyStack _stack = null!;
+
+    public async Task InitializeAsync() =>
+        _stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<TimeProvider>(_clock), inFront: async _ =>
+        {
+            _held = await HeldBackend.StartAsync();
+            return _held.Url;
+        });
+
+    public async Task DisposeAsync()
+    {
+        await _stack.DisposeAsync();
+        await _held.DisposeAsync();
+    }
+
+    private static readonly string MegabyteQuery = string.Concat(Enumerable.Repeat("why do onions make people cry ", 1_000_000 / 30));
+
+    private static string Body(int deadlineMs) =>
+        new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { ["text"] = "onion" } }, ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["query"] = MegabyteQuery, ["deadline_ms"] = deadlineMs } } }
+            .ToJsonString();
+
+    [Fact]
+    public async Task Search_DeadlineSpentWhileTheBackendAnswers_IsAnsweredInBackendOrderWithoutTheModel()
+    {
+        _held.Hold();
+        var search = _stack.SearchAsync(Body(deadlineMs: 1000));
+        await _held.SearchArrived; // the proxy has read the request and asked the backend: its deadline is running
+        _clock.Advance(TimeSpan.FromMilliseconds(1000));
+        _held.Release();
+
+        var r = await search;
+        Assert.Equal(200, r.Status);
+        Assert.Equal("fallback-timeout", r.Rerank);
+        Assert.Contains("the deadline passed while the backend answered", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        Assert.Equal(HeldBackend.Ids, r.Ids);
+        Assert.All(r.Json["hits"]!["hits"]!.AsArray(), h => Assert.Null(h!["fields"]?["_rank1.score"]));
+    }
+
+    [Fact]
+    public async Task Msearch_ItemsCountFromTheMsearchsArrival()
+    {
+        _held.Hold();
+        var line = Body(deadlineMs: 1000);
+        var msearch = _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n", "application/x-ndjson");
+        await _held.SearchArrived;
+        _clock.Advance(TimeSpan.FromMilliseconds(1000));
+        _held.Release();
+
+        var r = await msearch;
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal(2, responses.Count);
+        Assert.All(responses, item =>
+        {
+            Assert.Equal(HeldBackend.Ids, item!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray());
+            Assert.All(item["hits"]!["hits"]!.AsArray(), h => Assert.Null(h!["fields"]?["_rank1.score"]));
+            Assert.Equal("fallback-timeout", item["_rank1"]!["rerank"]!.GetValue<string>());
+            Assert.Contains("the deadline passed", item["_rank1"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        });
+    }
+
+    /// <summary>
+    /// A backend that answers every search on <see cref="ProxyStack.Index"/> with three 1 MB passages, holding it while
+    /// held; anything else (the flavour probe, the reasoning store) gets a 404, which the proxy takes as "nothing stored".
+    /// </summary>
+    private sealed class HeldBackend : IAsyncDisposable
+    {
+        public static readonly string[] Ids = ["h0", "h1", "h2"];
+
+        private static readonly byte[] Answer = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["took"] = 1,
+            ["timed_out"] = false,
+            ["hits"] = new JsonObject
+            {
+                ["total"] = new JsonObject { ["value"] = Ids.Length, ["relation"] = "eq" },
+                ["max_score"] = 3.0,
+                ["hits"] = new JsonArray(Ids.Select((id, i) => (JsonNode)new JsonObject
+                {
+                    ["_index"] = ProxyStack.Index,
+                    ["_id"] = id,
+                    ["_score"] = 3.0 - i,
+                    ["_source"] = new JsonObject { ["title"] = $"Onion essay {i}", ["text"] = string.Concat(Enumerable.Repeat("onions release a gas that makes eyes water ", 1_000_000 / 43)) },
+                }).ToArray()),
+            },
+        }.ToJsonString());
+
+        private WebApplication _app = null!;
+        private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private HeldBackend() => _released.SetResult();
+
+        public Uri Url { get; private set; } = null!;
+
+        /// <summary>Completes when a search reaches the backend after <see cref="Hold"/>.</summary>
+        public Task SearchArrived => _arrived.Task;
+
+        public void Hold()
+        {
+            _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public void Release() => _released.TrySetResult();
+
+        public static async Task<HeldBackend> StartAsync()
+        {
+            var held = new HeldBackend();
+            (held._app, held.Url) = await LoopbackApp.StartAsync(held.HandleAsync);
+            return held;
+        }
+
+        private async Task HandleAsync(HttpContext context)
+        {
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            if (context.Request.Path.Value == $"/{ProxyStack.Index}/_search")
+            {
+                _arrived.TrySetResult();
+                await _released.Task;
+                context.Response.ContentType = "application/json";
+                await context.Response.Body.WriteAsync(Answer);
+                return;
+            }
+
+            context.Response.StatusCode = 404;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _released.TrySetResult();
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
