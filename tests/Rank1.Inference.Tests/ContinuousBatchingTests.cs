@@ -217,7 +217,19 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     {
         using var engine = LoadTiny(maxBatch: 2);
         using var cts = new CancellationTokenSource();
+        // The batch must be full before the window queues: with fair queueing a window queued while the hog still waits
+        // would get one of the two rows.
+        var hogAdmitted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var admittedRows = 0;
+        engine.Scheduler.Admitted = (_, _) =>
+        {
+            if (Interlocked.Increment(ref admittedRows) == 2)
+            {
+                hogAdmitted.TrySetResult();
+            }
+        };
         var hog = engine.JudgeAllAsync("onions", null, Onions.Take(2).ToArray(), new JudgeSettings { MaxThinkTokens = 30_000 }, cts.Token).AsTask();
+        await hogAdmitted.Task;
         var window = engine.JudgeWindowAsync("bridges", null, Bridges, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(300) }).AsTask();
 
         var first = await Task.WhenAny((Task)hog, window);
