@@ -17,6 +17,19 @@ public sealed class ProxySearchTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _stack.DisposeAsync();
 
+    [Fact]
+    public async Task NegativeFromOrSize_OnASearchToRerank_Is400AsInElasticsearch()
+    {
+        // The backend is asked from 0 for the window, so only the proxy can refuse these.
+        var from = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"from":-1}""");
+        Assert.Equal(400, from.Status);
+        Assert.Equal("illegal_argument_exception", from.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("[from] parameter cannot be negative but was [-1]", from.Json["error"]!["reason"]!.GetValue<string>());
+        var size = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""", $"{ProxyStack.Index}/_search?size=-3");
+        Assert.Equal(400, size.Status);
+        Assert.Equal("[size] parameter cannot be negative, found [-3]", size.Json["error"]!["reason"]!.GetValue<string>());
+    }
+
     private const string OnionQuery = """{"query":{"match":{"text":"onion eyes"}}}""";
 
     [Fact]
