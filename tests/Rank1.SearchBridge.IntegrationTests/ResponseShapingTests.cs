@@ -106,10 +106,18 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         Assert.Equal("applied", ok.Rerank);
         Assert.DoesNotContain("stack_trace", ok.Json.ToJsonString(), StringComparison.Ordinal);
 
-        var (text, _) = await MsearchAsync("?error_trace=true", TwoItems("onion storage") + "{\"index\":{}}\n" + Reranked("onion storage") + "\n");
+        // The backend's own errors: error_trace reaches it (the embedded backend adds its stack traces as Elasticsearch does).
+        var missing = await Stack.SearchAsync(Reranked("onion"), "ghost/_search?error_trace=true");
+        Assert.Equal(404, missing.Status);
+        Assert.Contains("EsException", missing.Json["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null((await Stack.SearchAsync(Reranked("onion"), "ghost/_search")).Json["error"]!["stack_trace"]);
+
+        var (text, _) = await MsearchAsync("?error_trace=true", TwoItems("onion storage") + "{\"index\":{}}\n" + Reranked("onion storage") + "\n"
+            + "{\"index\":\"ghost\"}\n" + Reranked("onion") + "\n");
         var items = JsonNode.Parse(text)!["responses"]!.AsArray();
-        Assert.Equal([200, 200, 400], items.Select(i => i!["status"]!.GetValue<int>()));
+        Assert.Equal([200, 200, 400, 404], items.Select(i => i!["status"]!.GetValue<int>()));
         Assert.DoesNotContain("stack_trace", items[0]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Contains("EsError", items[2]!["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("EsException", items[3]!["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }

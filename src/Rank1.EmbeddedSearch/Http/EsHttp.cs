@@ -87,8 +87,24 @@ internal static class EsHttp
         return WriteUnfilteredAsync(context, status, filter is null ? body : filter.Apply(body!));
     }
 
-    /// <summary>Elasticsearch never applies <c>filter_path</c> to an error: the client always sees what went wrong.</summary>
-    public static Task WriteErrorAsync(HttpContext context, EsException error) => WriteUnfilteredAsync(context, error.Status, error.ToBody());
+    /// <summary>
+    /// Elasticsearch never applies <c>filter_path</c> to an error: the client always sees what went wrong. With
+    /// <c>error_trace=true</c> the error and each root cause carry the <c>stack_trace</c>, as Elasticsearch's do.
+    /// </summary>
+    public static Task WriteErrorAsync(HttpContext context, EsException error)
+    {
+        var body = error.ToBody();
+        if (context.Request.Query.TryGetValue("error_trace", out var trace) && trace.ToString() is "" or "true" && body["error"] is JsonObject errorObject)
+        {
+            var stackTrace = error.ToString();
+            foreach (var cause in (errorObject["root_cause"] as JsonArray ?? []).OfType<JsonObject>().Append(errorObject))
+            {
+                cause["stack_trace"] = stackTrace;
+            }
+        }
+
+        return WriteUnfilteredAsync(context, error.Status, body);
+    }
 
     private static async Task WriteUnfilteredAsync(HttpContext context, int status, JsonNode? body)
     {
