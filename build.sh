@@ -3,6 +3,7 @@
 #
 #   ./build.sh demo [ARGS]   set up what the demo needs, then run `rank1-bridge demo ARGS`
 #   ./build.sh test          set up everything the tests need, build, run every test, print the summary
+#   ./build.sh test --fast   the inner loop: the same, without the tests tagged Process, Broker or Publish
 #   ./build.sh setup         only the set-up part (packages, npm test data, generated test models)
 #   ./build.sh bench [ARGS]  run the benchmarks (bench/Rank1.Benchmarks); tools/gpu-check.sh is the GPU machine's check
 #
@@ -136,10 +137,13 @@ setup() {
   phase "test models" setup_models
 }
 
-run_tests() {
+# The traits of tests/Shared/TestCategory.cs that --fast leaves out: real processes, RabbitMQ nodes, dotnet publish.
+FAST_FILTER="Category!=Process&Category!=Broker&Category!=Publish"
+run_tests() { # run_tests [FILTER]
   rm -rf TestResults
-  local rc=0
-  dotnet test Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-build --nologo \
+  local rc=0 filter=()
+  [ -z "${1:-}" ] || filter=(--filter "$1")
+  dotnet test Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-build --nologo "${filter[@]}" \
     --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults || rc=$?
   "$PY" tools/trx-summary.py TestResults || rc=1
   return $rc
@@ -156,11 +160,18 @@ case "$cmd" in
     print_phases
     exec dotnet "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" demo "$@" ;;
   test)
+    fast=0
+    [ "${1:-}" != "--fast" ] || fast=1
     setup
-    phase "rabbitmq-server" setup_rabbitmq
+    [ $fast -eq 1 ] || phase "rabbitmq-server" setup_rabbitmq
     phase "restore" dotnet restore Rank1.SearchBridge.sln --nologo -v quiet
     phase "build" dotnet build Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-restore --nologo -v quiet -clp:NoSummary
     rc=0
+    if [ $fast -eq 1 ]; then
+      phase "test (--fast)" run_tests "$FAST_FILTER" || rc=$?
+      print_phases
+      exit $rc
+    fi
     phase "test" run_tests || rc=$?
     # The GPU check's CPU parts (its build, parity tests and table), so the script a GPU machine runs is never stale.
     phase "gpu-check --cpu-dry-run" tools/gpu-check.sh --cpu-dry-run --out TestResults/gpu-check.md || rc=$?
@@ -200,6 +211,6 @@ case "$cmd" in
     echo
     echo "bench: $(( $(date +%s) - started )) s for both models" ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || [ "$cmd" = "help" ] || [ "$cmd" = "-h" ] || [ "$cmd" = "--help" ] || exit 2 ;;
 esac

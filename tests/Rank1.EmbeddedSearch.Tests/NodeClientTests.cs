@@ -3,6 +3,7 @@ using Rank1.Testing;
 namespace Rank1.EmbeddedSearch.Tests;
 
 /// <summary>The official JavaScript clients (npm @elastic/elasticsearch and @opensearch-project/opensearch) as callers, in real Node.js processes.</summary>
+[Trait(TestCategory.Name, TestCategory.Process)]
 public sealed class NodeClientTests(ServerFixture fx) : IClassFixture<ServerFixture>
 {
     private static readonly string[] Seven = ["n1", "n2", "n3", "n4", "n5", "n6", "n7"];

@@ -11,6 +11,7 @@ namespace Rank1.SearchBridge.Cli.Tests;
 /// The long-running commands as real processes sent real signals (SIGTERM as docker stop, systemd and Kubernetes send
 /// it; SIGINT as Ctrl+C does), with requests in flight held at a <see cref="GatedBackend"/>.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Process)]
 public sealed partial class GracefulShutdownTests
 {
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");

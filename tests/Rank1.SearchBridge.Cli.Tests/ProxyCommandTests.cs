@@ -7,6 +7,7 @@ namespace Rank1.SearchBridge.Cli.Tests;
 
 public sealed partial class ProxyCommandTests
 {
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task Proxy_FromTheCommandLine_ServesRerankedSearchesAndStopsOnSigterm()
     {

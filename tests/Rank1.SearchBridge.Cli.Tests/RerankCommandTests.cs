@@ -92,6 +92,7 @@ public sealed class RerankCommandTests
         Assert.Single(result.Error.TrimEnd().Split('\n'));
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task RealProcess_BadArgument_ExitsNonZeroWithOneLine()
     {
@@ -101,6 +102,7 @@ public sealed class RerankCommandTests
         Assert.Equal(string.Empty, result.Out);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task RealProcess_Rerank_Json_IsOneJsonDocumentOnStdout()
     {
@@ -115,6 +117,7 @@ public sealed class RerankCommandTests
         Assert.Contains("Cuda: not in this build", provider.GetProperty("fallback").GetString(), StringComparison.Ordinal);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("Auto")]
     [InlineData("Cpu")]

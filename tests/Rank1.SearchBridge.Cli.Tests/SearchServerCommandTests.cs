@@ -6,6 +6,7 @@ namespace Rank1.SearchBridge.Cli.Tests;
 
 public sealed partial class SearchServerCommandTests
 {
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task SearchServer_WithSample_ServesTheCorpusOverHttpUntilSigterm()
     {

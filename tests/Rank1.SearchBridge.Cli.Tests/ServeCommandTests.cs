@@ -7,6 +7,7 @@ using Rank1.Testing;
 namespace Rank1.SearchBridge.Cli.Tests;
 
 /// <summary><c>rank1-bridge serve</c> as a real process: the rerank service alone, with the tiny model.</summary>
+[Trait(TestCategory.Name, TestCategory.Process)]
 public sealed partial class ServeCommandTests
 {
     [Fact]

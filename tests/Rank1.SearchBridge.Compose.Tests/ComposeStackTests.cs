@@ -36,6 +36,7 @@ public sealed class ComposeStackTests
         return path;
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task ComposeFiles_PassTheDclintLinter()
     {
@@ -48,6 +49,7 @@ public sealed class ComposeStackTests
         Assert.Contains("must be array", broken.Out + broken.Error, StringComparison.Ordinal);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task ComposeFiles_ValidateAgainstTheComposeSpecificationSchema()
     {

@@ -12,6 +12,7 @@ public sealed class DockerfileBuildTests
 {
     public static TheoryData<string> DockerfileNames => new(Dockerfiles.All.Select(Path.GetFileName).ToArray()!);
 
+    [Trait(TestCategory.Name, TestCategory.Publish)]
     [Theory]
     [MemberData(nameof(DockerfileNames))]
     public async Task PublishCommands_SucceedInTheBuildContext_AndEveryImageGetsItsEntrypoint(string name)

@@ -174,6 +174,7 @@ internal static class Conformance
 /// </summary>
 public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformanceStack fx) : IClassFixture<ElasticsearchConformanceStack>
 {
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public Task ElasticJavaScriptClient_AcceptsEveryAnswer_AndReadsEachItemsStatus() => Conformance.AssertJavaScriptClientAsync(fx, "elasticsearch", "elasticsearch");
 
@@ -371,6 +372,7 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
 /// <summary>The client conformance suite, OpenSearch flavour: @opensearch-project/opensearch with compression and sniffing, through the proxy.</summary>
 public sealed class OpenSearchClientConformanceTests(OpenSearchConformanceStack fx) : IClassFixture<OpenSearchConformanceStack>
 {
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public Task OpenSearchJavaScriptClient_AcceptsEveryAnswer_AndReadsEachItemsStatus() => Conformance.AssertJavaScriptClientAsync(fx, "opensearch", "opensearch");
 }

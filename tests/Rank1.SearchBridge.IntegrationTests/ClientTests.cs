@@ -70,6 +70,7 @@ public sealed class ClientTests
         return scored.OrderByDescending(s => s.Score).ThenBy(s => s.Index).Select(s => s.Id).ToArray();
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("elasticsearch", SearchFlavor.Elasticsearch)]
     [InlineData("opensearch", SearchFlavor.OpenSearch)]

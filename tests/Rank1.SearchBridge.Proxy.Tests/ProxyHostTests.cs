@@ -6,6 +6,7 @@ using Rank1.Testing;
 namespace Rank1.SearchBridge.Proxy.Tests;
 
 /// <summary>The Rank1.SearchBridge.Proxy host as a real process, configured the ASP.NET Core way (environment variables).</summary>
+[Trait(TestCategory.Name, TestCategory.Process)]
 public sealed partial class ProxyHostTests
 {
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Proxy");

@@ -6,6 +6,7 @@ using Rank1.Testing;
 namespace Rank1.SearchBridge.Worker.Tests;
 
 /// <summary>The Rank1.SearchBridge.Worker host as a real process, configured the .NET way (environment variables).</summary>
+[Trait(TestCategory.Name, TestCategory.Process)]
 public sealed class WorkerHostTests
 {
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
@@ -54,20 +55,40 @@ public sealed class WorkerHostTests
         });
         using var process = Process.Start(psi)!;
         var lines = new ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var clock = Stopwatch.StartNew();
-        while (!lines.Any(l => l.Contains("Application started", StringComparison.Ordinal)))
+        using var lineArrived = new SemaphoreSlim(0);
+        void OnLine(object? sender, DataReceivedEventArgs e)
         {
-            Assert.False(process.HasExited, string.Join('\n', lines));
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the worker did not start:\n" + string.Join('\n', lines));
-            await Task.Delay(100);
+            if (e.Data is not null)
+            {
+                lines.Enqueue(e.Data);
+                lineArrived.Release();
+            }
         }
 
-        // Still running a few seconds later: it keeps retrying the broker instead of exiting, and says it is not healthy.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        process.OutputDataReceived += OnLine;
+        process.ErrorDataReceived += OnLine;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        // Started, then a second failed connection to the broker after the first: it keeps retrying instead of exiting
+        // (each line of output is an event; nothing here waits for time to pass).
+        using (var startup = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        {
+            while (!(lines.Any(l => l.Contains("Application started", StringComparison.Ordinal))
+                     && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) >= 2))
+            {
+                Assert.False(process.HasExited, string.Join('\n', lines));
+                try
+                {
+                    await lineArrived.WaitAsync(startup.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail("the worker did not start and retry the broker:\n" + string.Join('\n', lines));
+                }
+            }
+        }
+
         Assert.False(process.HasExited, string.Join('\n', lines));
         Assert.True(File.Exists(healthFile), "no health file");
         Assert.False((await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal), await File.ReadAllTextAsync(healthFile));
