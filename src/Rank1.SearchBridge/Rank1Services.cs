@@ -27,6 +27,7 @@ public static class Rank1Services
         services.AddRank1Model(configuration);
         services.TryAddSingleton<BackendClient>();
         services.TryAddSingleton<ReasoningStore>();
+        services.TryAddSingleton<IJudgementStore>(sp => sp.GetRequiredService<ReasoningStore>());
         return services;
     }
 

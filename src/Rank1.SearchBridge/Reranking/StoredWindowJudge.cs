@@ -20,13 +20,13 @@ internal sealed record WindowQuery(string Query, string? Instructions, JudgeSett
 /// except forced (deadline) ones, which are weaker than the model's own. Without a store (a rerank service with no
 /// cluster) every passage is a miss.
 /// </summary>
-internal sealed class StoredWindowJudge(RerankExecutor reranker, ProxyMetrics metrics, TimeProvider time, ReasoningStore? store = null)
+internal sealed class StoredWindowJudge(RerankExecutor reranker, ProxyMetrics metrics, TimeProvider time, IJudgementStore? store = null)
 {
     /// <summary>The model the judgements come from.</summary>
     public string ModelId => reranker.ModelId;
 
     /// <summary>Stored judgements that still hold for a window (one <c>_mget</c>), and the passages left to judge.</summary>
-    public static async Task<StoredLookup> LookupAsync(ReasoningStore store, string modelId, IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
+    public static async Task<StoredLookup> LookupAsync(IJudgementStore store, string modelId, IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
     {
         var stored = await store.LookupAsync(window.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
         var cached = new List<PassageVerdict>();

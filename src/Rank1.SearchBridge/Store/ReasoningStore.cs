@@ -34,7 +34,7 @@ internal sealed class ReasoningStoreException(string message, int count, Excepti
 /// counted, never thrown into a search. On shutdown the queue is drained (bounded by a timeout), not cancelled.
 /// The worker writes synchronously with <see cref="WriteAsync"/> before it acknowledges a message.
 /// </summary>
-internal sealed partial class ReasoningStore : IAsyncDisposable
+internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 {
     private readonly BackendClient _backend;
     private readonly ReasoningStoreOptions _options;

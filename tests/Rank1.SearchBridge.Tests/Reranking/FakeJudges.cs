@@ -1,0 +1,53 @@
+using Rank1.Inference;
+
+namespace Rank1.SearchBridge.Tests.Reranking;
+
+/// <summary>An in-memory judge whose every call runs <paramref name="judge"/>; it counts the calls that reached it.</summary>
+internal sealed class ScriptedJudge(Func<Rank1Input, JudgeSettings, CancellationToken, Task<Rank1Judgement>> judge) : IPassageJudge
+{
+    private int _calls;
+
+    /// <summary>Model calls that reached the judge (a call the circuit refused never does).</summary>
+    public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>The settings of the latest call.</summary>
+    public JudgeSettings? LastSettings { get; private set; }
+
+    public string ModelId => "fake-model";
+
+    public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _calls);
+        LastSettings = settings;
+        return await judge(input, settings!, cancellationToken);
+    }
+
+    /// <summary>A judgement as the engine gives it; the score is read from the passage text ("0.7" scores 0.7).</summary>
+    public static Rank1Judgement Judgement(double score, ReasoningEnd end = ReasoningEnd.Finished) =>
+        new(score, score >= 0.5, "because", 3, end, 4, TimeSpan.Zero, TimeSpan.Zero);
+
+    public static Task<Rank1Judgement> ByText(Rank1Input input) =>
+        Task.FromResult(Judgement(double.Parse(input.Text, System.Globalization.CultureInfo.InvariantCulture)));
+}
+
+/// <summary>An in-memory batch judge answering each window with <paramref name="window"/>.</summary>
+internal sealed class ScriptedBatchJudge(Func<IReadOnlyList<(string? Title, string Text)>, JudgeSettings, IReadOnlyList<PassageResult>> window) : IPassageBatchJudge
+{
+    public int WindowCalls { get; private set; }
+
+    public string ModelId => "fake-batch-model";
+
+    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        throw new InvalidOperationException("a batch judge is asked for whole windows");
+
+    public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default) =>
+        throw new InvalidOperationException("a window is judged with JudgeWindowAsync");
+
+    public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default)
+    {
+        WindowCalls++;
+        return ValueTask.FromResult(window(passages, settings!));
+    }
+}

@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Rank1.Inference;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Tests.Reranking;
+
+/// <summary>An in-memory reasoning store: what it holds, what was looked up and what was queued for writing.</summary>
+internal sealed class InMemoryJudgementStore : IJudgementStore
+{
+    public Dictionary<string, StoredJudgement> Stored { get; } = new(StringComparer.Ordinal);
+
+    public List<JudgementToStore> Written { get; } = [];
+
+    public List<IReadOnlyList<string>> Lookups { get; } = [];
+
+    public Task<IReadOnlyDictionary<string, StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        Lookups.Add(ids);
+        return Task.FromResult<IReadOnlyDictionary<string, StoredJudgement>>(ids.Where(Stored.ContainsKey).ToDictionary(id => id, id => Stored[id], StringComparer.Ordinal));
+    }
+
+    public void Enqueue(JudgementToStore judgement) => Written.Add(judgement);
+}
+
+/// <summary>
+/// "Look the window up in the store, judge only the misses" with an in-memory store and judge on a
+/// <see cref="FakeTimeProvider"/>: which stored judgements are reused, which passages reach the model, what is written back.
+/// </summary>
+public sealed class StoredWindowJudgeTests
+{
+    private const string Fingerprint = "fp-1";
+    private static readonly TimeSpan Deadline = TimeSpan.FromMilliseconds(100);
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+    private readonly ProxyMetrics _metrics = new();
+    private readonly InMemoryJudgementStore _store = new();
+
+    private StoredWindowJudge WindowJudge(IPassageJudge judge, bool withStore = true) =>
+        new(new RerankExecutor(judge, Options.Create(new ProxyOptions()), _time, _metrics, NullLogger<RerankExecutor>.Instance), _metrics, _time, withStore ? _store : null);
+
+    private static KeyedPassage[] Window(params string[] texts) =>
+        texts.Select((t, i) => new KeyedPassage(new PassageToJudge(i, null, t), JudgementRecords.Key("docs", $"d{i}", "fake-model", Fingerprint, null, t))).ToArray();
+
+    private static WindowQuery Query => new("onions", null, new JudgeSettings { MaxThinkTokens = 8 }, Deadline, Fingerprint);
+
+    private void Store(KeyedPassage p, double score, string modelId = "fake-model", string? passageHash = null) =>
+        _store.Stored[p.Key.Id] = new StoredJudgement(p.Key.Id, modelId, passageHash ?? p.Key.PassageHash, score, score >= 0.5, "stored reasoning", 5, ReasoningEnd.Finished);
+
+    [Fact]
+    public async Task StoredJudgementOfTheSameModelAndText_IsReused_OthersAreJudged_AndOnlyThoseWritten()
+    {
+        var judged = new List<string>();
+        var judge = new ScriptedJudge((input, _, _) =>
+        {
+            judged.Add(input.Text);
+            return ScriptedJudge.ByText(input);
+        });
+        var windowJudge = WindowJudge(judge);
+        var window = Window("0.1", "0.2", "0.3", "0.4");
+        Store(window[0], 0.9, modelId: "another-model");           // another model's judgement: a miss
+        Store(window[1], 0.8);                                     // same model, same text: a hit
+        Store(window[2], 0.7, passageHash: "the-text-has-changed"); // the document changed since: a miss
+        var started = _time.GetTimestamp();
+
+        var lookup = await windowJudge.LookupAsync(window, CancellationToken.None);
+
+        Assert.Equal(window.Select(k => k.Key.Id), Assert.Single(_store.Lookups)); // one read for the window
+        var cached = Assert.Single(lookup.Cached);
+        Assert.Equal((1, 0.8, "stored reasoning", "cached"), (cached.Index, cached.Judgement.Score, cached.Judgement.Reasoning, cached.Source));
+        Assert.Equal([0, 2, 3], lookup.Misses.Select(m => m.Passage.Index));
+        Assert.Equal(1, _metrics.CacheHits.Value);
+
+        _time.Advance(TimeSpan.FromMilliseconds(7));
+        var outcome = await windowJudge.JudgeAsync(Query, lookup, started, CancellationToken.None);
+
+        Assert.Equal(["0.1", "0.3", "0.4"], judged);
+        Assert.Equal(RerankStatus.Applied, outcome.Status);
+        Assert.Equal([(0, 0.1, "computed"), (1, 0.8, "cached"), (2, 0.3, "computed"), (3, 0.4, "computed")],
+            outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score, v.Source)));
+        Assert.Equal([window[0].Key.Id, window[2].Key.Id, window[3].Key.Id], _store.Written.Select(w => w.Id));
+        Assert.All(_store.Written, w => Assert.Equal("fake-model", w.Document["model_id"]!.GetValue<string>()));
+        Assert.Equal(window[0].Key.PassageHash, _store.Written[0].Document["passage_hash"]!.GetValue<string>());
+        Assert.Equal(TimeSpan.FromMilliseconds(7), outcome.Elapsed); // from the search's start, lookup included
+    }
+
+    [Fact]
+    public async Task EveryPassageStored_Cached_WithoutAModelCall()
+    {
+        var judge = new ScriptedJudge((input, _, _) => ScriptedJudge.ByText(input));
+        var windowJudge = WindowJudge(judge);
+        var window = Window("0.1", "0.2");
+        Store(window[0], 0.6);
+        Store(window[1], 0.4);
+
+        var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.Cached, outcome.Status);
+        Assert.Equal([(0, 0.6), (1, 0.4)], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score)));
+        Assert.Equal(0, judge.Calls);
+        Assert.Empty(_store.Written);
+    }
+
+    [Fact]
+    public async Task MissesPastTheDeadline_StayUnjudged_AndForcedJudgementsAreNeverStored()
+    {
+        // Each model call takes 60 ms: the first miss finishes, the second is cut at the deadline (forced), the third never starts.
+        var judge = new ScriptedJudge((input, settings, _) =>
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(60));
+            return Task.FromResult(ScriptedJudge.Judgement(0.5, _time.GetUtcNow() >= settings.Deadline ? ReasoningEnd.Deadline : ReasoningEnd.Finished));
+        });
+        var windowJudge = WindowJudge(judge);
+        var window = Window("a", "b", "c", "d");
+        Store(window[3], 0.9);
+
+        var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.Partial, outcome.Status);
+        Assert.Equal([(0, "computed"), (1, "forced"), (3, "cached")], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Source)));
+        Assert.Equal(2, judge.Calls);
+        Assert.Equal([window[0].Key.Id], _store.Written.Select(w => w.Id));
+    }
+
+    [Fact]
+    public async Task ModelFailing_FallsBackWithNoVerdicts_CachedOnesIncluded_AndWritesNothing()
+    {
+        var windowJudge = WindowJudge(new ScriptedJudge((_, _, _) => throw new InvalidOperationException("no model")));
+        var window = Window("a", "b");
+        Store(window[0], 0.9);
+
+        var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.FallbackError, outcome.Status);
+        Assert.Equal("the model failed: no model", outcome.Reason);
+        Assert.Empty(outcome.Verdicts);
+        Assert.Empty(_store.Written);
+    }
+
+    [Fact]
+    public async Task WithoutAStore_EveryPassageIsAMiss_AndIsJudged()
+    {
+        var judge = new ScriptedJudge((input, _, _) => ScriptedJudge.ByText(input));
+        var windowJudge = WindowJudge(judge, withStore: false);
+        var window = Window("0.3", "0.7");
+        Store(window[0], 0.9); // in the in-memory store, which this judge does not have
+
+        var lookup = await windowJudge.LookupAsync(window, CancellationToken.None);
+        var outcome = await windowJudge.JudgeAsync(Query, lookup, _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Empty(lookup.Cached);
+        Assert.Empty(_store.Lookups);
+        Assert.Equal(RerankStatus.Applied, outcome.Status);
+        Assert.Equal(2, judge.Calls);
+        Assert.Equal(0, _metrics.CacheHits.Value);
+    }
+}
