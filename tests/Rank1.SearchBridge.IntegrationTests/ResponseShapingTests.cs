@@ -112,6 +112,17 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         Assert.Contains("EsException", missing.Json["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Null((await Stack.SearchAsync(Reranked("onion"), "ghost/_search")).Json["error"]!["stack_trace"]);
 
+        // pretty indents errors too, the backend's (a search to rerank) and the proxy's own.
+        using (var prettyMissing = await Stack.Http.PostAsync("ghost/_search?pretty", ProxyStack.Json(Reranked("onion"))))
+        {
+            Assert.StartsWith("{\n  \"error\"", await prettyMissing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var prettyBad = await Stack.Http.PostAsync("docs/_search?pretty", ProxyStack.Json(bad)))
+        {
+            Assert.StartsWith("{\n  \"error\"", await prettyBad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         var (text, _) = await MsearchAsync("?error_trace=true", TwoItems("onion storage") + "{\"index\":{}}\n" + Reranked("onion storage") + "\n"
             + "{\"index\":\"ghost\"}\n" + Reranked("onion") + "\n");
         var items = JsonNode.Parse(text)!["responses"]!.AsArray();

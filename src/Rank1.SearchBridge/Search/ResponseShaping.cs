@@ -12,8 +12,8 @@ namespace Rank1.SearchBridge.Search;
 /// </summary>
 /// <remarks>
 /// Of Elasticsearch's response parameters, <c>filter_path</c> and <c>pretty</c> shape the whole answer the proxy
-/// writes (on <c>_msearch</c>, the whole <c>responses</c> answer: <c>responses.hits.hits._id</c>), so they never
-/// reach the backend where the proxy rebuilds the answer. <c>human</c>, <c>typed_keys</c> and
+/// writes (on <c>_msearch</c>, the whole <c>responses</c> answer: <c>responses.hits.hits._id</c>): <c>filter_path</c>
+/// never reaches the backend where the proxy reads its answer, and an msearch passes neither on to its searches. <c>human</c>, <c>typed_keys</c> and
 /// <c>rest_total_hits_as_int</c> change only fields the proxy does not read (human-readable twins, aggregation and
 /// suggestion names, the total's form), so the backend renders them, for each search of an msearch too, as
 /// Elasticsearch's one builder does for the whole answer. <c>error_trace</c> goes to the backend for its errors and
@@ -21,8 +21,11 @@ namespace Rank1.SearchBridge.Search;
 /// </remarks>
 internal static class ResponseShaping
 {
-    /// <summary>Parameters the proxy applies to the answer it writes itself, never forwarded when it rebuilds the answer.</summary>
-    public static readonly string[] AnswerParameters = ["filter_path", "pretty"];
+    /// <summary>Elasticsearch's response filtering: never forwarded where the proxy reads the backend's answer (it would strip the passages).</summary>
+    public const string FilterPathParameter = "filter_path";
+
+    /// <summary>Parameters that shape the whole answer the proxy writes: an <c>_msearch</c> never passes them on to its searches.</summary>
+    public static readonly string[] AnswerParameters = [FilterPathParameter, "pretty"];
 
     private static readonly JsonSerializerOptions Pretty = new(SearchHttp.Compact) { WriteIndented = true };
 
@@ -32,7 +35,7 @@ internal static class ResponseShaping
     /// <summary>The answer as written to the client: filtered by <c>filter_path</c>, indented with <c>pretty</c>.</summary>
     public static byte[] Render(JsonNode answer, IQueryCollection query)
     {
-        var final = FilterPath.Parse(query.TryGetValue("filter_path", out var filterPath) ? filterPath.ToString() : null) is { } filter ? filter.Apply(answer) : answer;
+        var final = FilterPath.Parse(query.TryGetValue(FilterPathParameter, out var filterPath) ? filterPath.ToString() : null) is { } filter ? filter.Apply(answer) : answer;
         return Encoding.UTF8.GetBytes(final.ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
     }
 

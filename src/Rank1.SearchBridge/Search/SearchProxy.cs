@@ -133,8 +133,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             body.Remove("_source");
         }
 
-        // filter_path and pretty shape the final answer: forwarded, filter_path would strip the passage fields the rerank reads.
-        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes") && !ResponseShaping.AnswerParameters.Contains(p.Key))
+        // filter_path shapes the final answer: forwarded, it would strip the passage fields the rerank reads. pretty goes on,
+        // so that a backend error comes back indented as Elasticsearch's would; a reranked answer is written anew anyway.
+        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or ResponseShaping.FilterPathParameter))
             .ToDictionary(p => p.Key, p => p.Value));
 
         var response = await backend.SendAsync(HttpMethod.Post, path + ToQueryString(forwarded), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, cancellationToken).ConfigureAwait(false);
