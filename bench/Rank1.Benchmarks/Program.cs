@@ -39,8 +39,9 @@ var folder = ModelFolder.Open(options.Model);
 var weightBytes = Directory.GetFiles(folder.FolderPath).Where(f => f.Contains(".onnx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
 // Bytes read per decoded token: every weight once, except an fp32 input embedding that only a Gather reads (one row per
 // token) because the output layer has its own 4-bit copy (make-test-model.py's int4 graphs, as the builder's int4).
-var configJson = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder.FolderPath, "config.json")))!;
-var gatherOnlyBytes = configJson["quantization"]?["output_layer"]?.GetValue<string>() == "int4"
+var configPath = Path.Combine(folder.FolderPath, "config.json");
+var configJson = File.Exists(configPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath)) : null;
+var gatherOnlyBytes = configJson?["quantization"]?["output_layer"]?.GetValue<string>() == "int4"
     ? configJson["vocab_size"]!.GetValue<long>() * configJson["hidden_size"]!.GetValue<long>() * sizeof(float)
     : 0;
 var readBytes = weightBytes - gatherOnlyBytes;
