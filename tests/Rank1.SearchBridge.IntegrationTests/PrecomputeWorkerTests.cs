@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
@@ -163,6 +164,51 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var good = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(["onion soup"]), node.Url, queue, 4, "--wait", "--timeout", "120"));
         Assert.True(good.ExitCode == 0, good.Out + good.Error + worker.Log);
         Assert.Contains("Finished: 1 stored", good.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HotQueryFloodQueuedFirst_DoesNotHoldBackPrecomputeJobs_TheyAllFinishBeforeTheFlood()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:HotQueries:Threshold"] = "2",
+            ["Rank1:Store:Enabled"] = "false", // the proxy stores nothing, so every repeated search is a hot query
+        });
+
+        // The flood: twelve hot queries published by the proxy, all queued before the operator's three jobs.
+        string[] flood = ["onion soup", "onion storage", "onion festival", "onion varieties", "onion history", "onion rings",
+            "onion bread", "onion autumn", "onion french", "onion beef", "onion potatoes", "onion sweetness"];
+        foreach (var q in flood)
+        {
+            for (var i = 0; i < 3; i++) // the count decays: the third search passes the threshold of 2
+            {
+                Assert.Equal(200, (await stack.SearchAsync(MultiMatch(q))).Status);
+            }
+        }
+
+        await BrokerProcesses.WaitUntilAsync(async () => (await stack.Http.GetStringAsync("_rank1/metrics")).Contains($"rank1_precompute_requests_total{{outcome=\"published\"}} {flood.Length}", StringComparison.Ordinal),
+            TimeSpan.FromMinutes(1), () => "the proxy did not publish the flood:\n" + string.Join('\n', stack.Http.GetStringAsync("_rank1/metrics").Result.Split('\n').Where(l => l.Contains("precompute", StringComparison.Ordinal) || l.Contains("rerank", StringComparison.Ordinal))));
+        string[] offline = ["onion tears", "onion eyes", "onion egypt"];
+        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(offline), node.Url, queue, 4));
+        Assert.True(published.ExitCode == 0, published.Error);
+
+        // One worker, default limits (one job of each kind at a time), started once everything waits in the queues.
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        var order = new List<string>();
+        await BrokerProcesses.WaitUntilAsync(() =>
+        {
+            order = worker.Output.Select(l => Regex.Match(l, "Precomputed '(.+)' on docs")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+            return Task.FromResult(order.Count >= flood.Length + offline.Length);
+        }, TimeSpan.FromMinutes(3), () => "the worker did not finish every job:\n" + worker.Log);
+
+        Assert.Equal(flood.Concat(offline).Order(), order.Order());
+        var lastOffline = offline.Max(order.IndexOf);
+        var lastHot = flood.Max(order.IndexOf);
+        Assert.True(lastOffline < lastHot, $"the operator's jobs waited for the flood; completion order: {string.Join(", ", order)}");
     }
 
     [Fact]

@@ -65,7 +65,7 @@ internal sealed class PrecomputeCommand : CliCommand
         var template = PromptTemplateOption.Get(args);
         var queries = QueryFile.Read(Path.GetFullPath(args.Require("queries"), context.CurrentDirectory), args.Get("instructions"));
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, "offline", null, Guid.NewGuid(), batch, template)).ToArray();
+        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, PrecomputeReasoning.Offline, null, Guid.NewGuid(), batch, template)).ToArray();
         var progress = new Progress(jobs);
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>

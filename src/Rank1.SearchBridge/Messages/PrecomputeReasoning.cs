@@ -31,7 +31,22 @@ public sealed record PrecomputeReasoning(
     string? SearchBody = null,
     Guid JobId = default,
     string? BatchId = null,
-    string? PromptTemplate = null);
+    string? PromptTemplate = null)
+{
+    /// <summary>The <see cref="Reason"/> of a job the proxy asks for a hot query.</summary>
+    public const string HotQuery = "hot-query";
+
+    /// <summary>The <see cref="Reason"/> of a job from <c>rank1-bridge precompute</c>.</summary>
+    public const string Offline = "offline";
+}
+
+/// <summary>
+/// A hot-query job (<see cref="PrecomputeReasoning.Reason"/> <see cref="PrecomputeReasoning.HotQuery"/>) on its way to
+/// the workers' hot-query queue, apart from the offline jobs of <c>rank1-bridge precompute</c>: the worker consumes the
+/// two queues with separate concurrency, so a flood of either never holds the other back.
+/// </summary>
+/// <param name="Job">The job.</param>
+public sealed record PrecomputeHotQuery(PrecomputeReasoning Job);
 
 /// <summary>Published by a worker when a <see cref="PrecomputeReasoning"/> request is stored (failures arrive as MassTransit's <c>Fault&lt;PrecomputeReasoning&gt;</c>).</summary>
 /// <param name="JobId">The request's id.</param>
@@ -43,7 +58,7 @@ public sealed record PrecomputeReasoning(
 /// <param name="ComputeMilliseconds">Time the model spent.</param>
 public sealed record PrecomputeReasoningCompleted(Guid JobId, string? BatchId, string Query, int Hits, int Judged, int AlreadyStored, long ComputeMilliseconds);
 
-/// <summary>Sends <see cref="PrecomputeReasoning"/> requests to the workers.</summary>
+/// <summary>Sends <see cref="PrecomputeReasoning"/> requests to the workers (hot-query jobs as <see cref="PrecomputeHotQuery"/>).</summary>
 public interface IPrecomputePublisher
 {
     /// <summary>Publishes one request; may throw when the broker is unreachable (the caller logs and counts).</summary>

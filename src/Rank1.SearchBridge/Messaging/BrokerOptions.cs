@@ -15,7 +15,10 @@ public sealed class BrokerOptions : IValidatableObject
     /// <value>Default null.</value>
     public string? Url { get; set; }
 
-    /// <summary>The workers' quorum queue. Its error queue is this name with <c>_error</c> appended.</summary>
+    /// <summary>
+    /// The workers' quorum queue of <c>rank1-bridge precompute</c> jobs. Its error queue is this name with <c>_error</c>
+    /// appended. The proxy's hot-query jobs go to a queue of their own, <see cref="HotQueue"/>.
+    /// </summary>
     /// <value>Default "rank1-precompute".</value>
     [Required(AllowEmptyStrings = false)]
     [RegularExpression("^[A-Za-z0-9][A-Za-z0-9._:-]*$", ErrorMessage = "must be a queue name of letters, digits, '.', '_', ':' and '-'")]
@@ -25,6 +28,9 @@ public sealed class BrokerOptions : IValidatableObject
     /// <value>Default 10 s.</value>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The workers' quorum queue of hot-query jobs: <see cref="Queue"/> with <c>-hot</c> appended (its error queue: <c>-hot_error</c>).</summary>
+    public string HotQueue => Queue + "-hot";
 
     /// <summary>True when a broker is configured.</summary>
     public bool Configured => !string.IsNullOrWhiteSpace(Url);

@@ -15,7 +15,7 @@ public static class WorkerApplication
     /// <summary>
     /// Registers the worker: options from <c>Rank1:Worker</c>, <c>Rank1:Broker</c>, <c>Rank1:Proxy</c> (the backend),
     /// <c>Rank1:Store</c> and <c>Rank1:Model</c>, validated at start-up (the model is loaded then too). The workers'
-    /// quorum queue gets the prefetch and concurrency limits, retries with exponential backoff held in the worker (no
+    /// quorum queues (offline jobs, and hot-query jobs apart, each with its own concurrency) get the prefetch and concurrency limits, retries with exponential backoff held in the worker (no
     /// delayed-exchange plugin), overload (<see cref="Rank1OverloadedException"/>) retried with a back-off of its own
     /// until the engine takes the message, and an error queue for requests that fail for good, with the reason in the
     /// message headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
@@ -27,30 +27,26 @@ public static class WorkerApplication
         var worker = services.AddValidatedOptions<WorkerOptions>(configuration, WorkerOptions.SectionName);
         services.AddRank1Common(configuration);
         services.AddSingleton<PrecomputeService>();
-        var configured = services.AddRank1Broker(configuration, x => x.AddConsumer<PrecomputeConsumer>(), (context, cfg) =>
+        var configured = services.AddRank1Broker(configuration, x =>
+        {
+            x.AddConsumer<PrecomputeConsumer>();
+            x.AddConsumer<HotQueryConsumer>();
+        }, (context, cfg) =>
         {
             var broker = context.GetRequiredService<IOptions<BrokerOptions>>().Value;
             var worker = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
+
+            // Two queues, each with its own concurrency: offline jobs and hot-query jobs share the engine's batch, and a
+            // flood queued on one never holds the other back.
             cfg.ReceiveEndpoint(broker.Queue, e =>
             {
-                e.SetQuorumQueue();
-                e.PrefetchCount = worker.PrefetchCount;
-                e.ConcurrentMessageLimit = worker.ConcurrentMessageLimit;
-                // Overload first (outermost): an engine whose queue is full is waited for with a long back-off, as
-                // often as it takes; the inner policy's retries start afresh after each wait.
-                e.UseMessageRetry(r =>
-                {
-                    r.Exponential(int.MaxValue, worker.OverloadRetryMinInterval, worker.OverloadRetryMaxInterval, worker.OverloadRetryMinInterval);
-                    r.Handle<Rank1OverloadedException>();
-                });
-                e.UseMessageRetry(r =>
-                {
-                    r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
-                    r.Ignore<InvalidPrecomputeRequestException>();
-                    r.Ignore<System.Text.Json.JsonException>();
-                    r.Ignore<Rank1OverloadedException>();
-                });
+                Configure(e, worker, worker.ConcurrentMessageLimit);
                 e.ConfigureConsumer<PrecomputeConsumer>(context);
+            });
+            cfg.ReceiveEndpoint(broker.HotQueue, e =>
+            {
+                Configure(e, worker, worker.HotQueryConcurrentMessageLimit);
+                e.ConfigureConsumer<HotQueryConsumer>(context);
             });
         });
         if (!configured)
@@ -63,6 +59,28 @@ public static class WorkerApplication
         services.AddHostedService<WorkerStartup>();
         services.AddHostedService<WorkerHealthFile>();
         return services;
+    }
+
+    private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency)
+    {
+        e.SetQuorumQueue();
+        e.PrefetchCount = worker.PrefetchCount;
+        e.ConcurrentMessageLimit = concurrency;
+
+        // Overload first (outermost): an engine whose queue is full is waited for with a long back-off, as often as it
+        // takes; the inner policy's retries start afresh after each wait.
+        e.UseMessageRetry(r =>
+        {
+            r.Exponential(int.MaxValue, worker.OverloadRetryMinInterval, worker.OverloadRetryMaxInterval, worker.OverloadRetryMinInterval);
+            r.Handle<Rank1OverloadedException>();
+        });
+        e.UseMessageRetry(r =>
+        {
+            r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
+            r.Ignore<InvalidPrecomputeRequestException>();
+            r.Ignore<System.Text.Json.JsonException>();
+            r.Ignore<Rank1OverloadedException>();
+        });
     }
 
     /// <summary>At start: load the model (a bad model folder stops the boot) and learn what the backend is.</summary>

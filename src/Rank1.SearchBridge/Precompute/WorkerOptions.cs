@@ -13,10 +13,19 @@ public sealed class WorkerOptions
     [Range(1, 1000)]
     public int PrefetchCount { get; set; } = 2;
 
-    /// <summary>Messages judged at once. Each runs the model for its window passage by passage; on CPU one is right.</summary>
+    /// <summary>Jobs of <c>rank1-bridge precompute</c> judged at once. Each runs the model for its window; on CPU one is right.</summary>
     /// <value>Default 1.</value>
     [Range(1, 256)]
     public int ConcurrentMessageLimit { get; set; } = 1;
+
+    /// <summary>
+    /// Hot-query jobs (the proxy's, on their own queue) judged at once, besides the <see cref="ConcurrentMessageLimit"/>
+    /// jobs of <c>rank1-bridge precompute</c>: the two queues are consumed side by side, sharing the engine's batch, so
+    /// neither kind of job waits for the other's backlog.
+    /// </summary>
+    /// <value>Default 1.</value>
+    [Range(1, 256)]
+    public int HotQueryConcurrentMessageLimit { get; set; } = 1;
 
     /// <summary>Retries of a message that failed for a transient reason (backend, reasoning index, model) before it goes to the error queue.</summary>
     /// <value>Default 6.</value>

@@ -216,7 +216,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             // to make the workers judge 200-passage windows with 32k-token budgets.
             var rule = rules.Resolve(index);
             _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
-                "hot-query", WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
+                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
         }
 
         // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
