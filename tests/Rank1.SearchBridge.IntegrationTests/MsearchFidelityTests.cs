@@ -179,6 +179,19 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Contains("not valid gzip", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("_msearch?q=onion", "request [/_msearch] contains unrecognized parameter: [q]")]
+    [InlineData("docs/_msearch?size=1&from=2&typed_keys=true", "request [/docs/_msearch] contains unrecognized parameters: [from], [size]")]
+    public async Task Msearch_UrlParameterElasticsearchDoesNotTake_Is400NotCopiedOntoEverySearch(string path, string reason)
+    {
+        using var response = await _stack.Http.PostAsync(path, new StringContent("{}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", Encoding.UTF8, "application/x-ndjson"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(400, json["status"]!.GetValue<int>());
+        Assert.Equal("illegal_argument_exception", json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(reason, json["error"]!["reason"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Connect_Is405InElasticsearchShape()
     {

@@ -30,6 +30,30 @@ internal static class MsearchFraming
     // those the backend reads as URL parameters).
     private static readonly HashSet<string> IndexKeys = new(StringComparer.Ordinal) { "index", "indices" };
 
+    // The URL parameters Elasticsearch's _msearch accepts (its REST spec, plus the parameters every endpoint takes);
+    // Elasticsearch answers any other one with a 400 rather than ignoring it, and so does the proxy.
+    private static readonly HashSet<string> KnownParameters = new(StringComparer.Ordinal)
+    {
+        MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
+        "ignore_unavailable", "include_named_queries_score", "max_concurrent_shard_requests", "pre_filter_shard_size",
+        "rest_total_hits_as_int", "routing", "search_type", "typed_keys",
+        "error_trace", "filter_path", "human", "pretty", "source", "source_content_type",
+    };
+
+    /// <summary>
+    /// Refuses URL parameters Elasticsearch's _msearch does not take (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...),
+    /// as Elasticsearch does, instead of copying them onto every search: 400 <c>illegal_argument_exception</c> naming
+    /// them in Elasticsearch's words (sorted, without its "did you mean" suggestions).
+    /// </summary>
+    public static void CheckParameters(string path, IQueryCollection query)
+    {
+        var unknown = query.Keys.Where(k => !KnownParameters.Contains(k)).Order(StringComparer.Ordinal).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw EsError.BadRequest($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
+        }
+    }
+
     /// <summary>The header/body pairs of an msearch body (blank lines ignored); split on bytes, so no text is altered before parsing.</summary>
     public static MsearchItem[] Split(ReadOnlyMemory<byte> raw)
     {

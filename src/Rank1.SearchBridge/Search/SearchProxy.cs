@@ -38,9 +38,10 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
+        var query = context.Request.Query;
+        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query);
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
-        var query = context.Request.Query;
         var o = options.Value;
         using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
         using var share = new SemaphoreSlim(o.MaxRerankShare);
