@@ -95,7 +95,7 @@ internal static class Conformance
     public static async Task AssertJavaScriptClientAsync(ConformanceStack fx, string client, string distribution)
     {
         var proxy = fx.Stack.Proxy.Url;
-        var r = await TestProcess.RunNodeAsync("client-conformance.mjs", client, proxy.ToString(), ProxyStack.Index, $"big-{client}", $"paging-{client}");
+        var r = await TestProcess.RunNodeAsync("client-conformance.mjs", client, distribution, proxy.ToString(), ProxyStack.Index, $"big-{client}", $"paging-{client}");
 
         // Sniffing went through the proxy and kept the proxy as the only node.
         var sniff = Assert.Single(r["sniffs"]!.AsArray())!;
@@ -168,7 +168,8 @@ internal static class Conformance
 }
 
 /// <summary>
-/// The client conformance suite, Elasticsearch flavour: @elastic/elasticsearch and Elastic.Clients.Elasticsearch,
+/// The client conformance suite, Elasticsearch flavour: @elastic/elasticsearch, Elastic.Clients.Elasticsearch and
+/// @opensearch-project/opensearch (which has no product check and is used against Elasticsearch-compatible clusters),
 /// each with its defaults plus compression and sniffing, through the proxy. Every call must succeed in the client
 /// (its product check included) and what the client reads from its own response objects must be the real values.
 /// </summary>
@@ -177,6 +178,10 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public Task ElasticJavaScriptClient_AcceptsEveryAnswer_AndReadsEachItemsStatus() => Conformance.AssertJavaScriptClientAsync(fx, "elasticsearch", "elasticsearch");
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public Task OpenSearchJavaScriptClient_AcceptsEveryAnswer_AndReadsEachItemsStatus() => Conformance.AssertJavaScriptClientAsync(fx, "opensearch", "elasticsearch");
 
     public sealed class BigDoc
     {
@@ -369,10 +374,36 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
     }
 }
 
-/// <summary>The client conformance suite, OpenSearch flavour: @opensearch-project/opensearch with compression and sniffing, through the proxy.</summary>
+/// <summary>
+/// The client conformance suite, OpenSearch flavour: @opensearch-project/opensearch with compression and sniffing,
+/// through the proxy. The Elastic clients refuse this flavour by their own product check (the answer lacks
+/// <c>X-Elastic-Product: Elasticsearch</c>), as they refuse a real OpenSearch cluster: proven here, not assumed.
+/// </summary>
 public sealed class OpenSearchClientConformanceTests(OpenSearchConformanceStack fx) : IClassFixture<OpenSearchConformanceStack>
 {
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public Task OpenSearchJavaScriptClient_AcceptsEveryAnswer_AndReadsEachItemsStatus() => Conformance.AssertJavaScriptClientAsync(fx, "opensearch", "opensearch");
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task ElasticJavaScriptClient_RefusesTheOpenSearchFlavour_ByItsProductCheck()
+    {
+        var r = await TestProcess.RunNodeAsync("product-check.mjs", fx.Stack.Proxy.Url.ToString());
+
+        // The client refused a successful answer, for the missing header alone.
+        Assert.Equal("ProductNotSupportedError", r["error"]!.GetValue<string>());
+        Assert.True(r["productCheck"]!.GetValue<bool>());
+        Assert.Equal(200, r["status"]!.GetValue<int>());
+        Assert.Null(r["product"]);
+    }
+
+    [Fact]
+    public async Task DotNetTypedClient_RefusesTheOpenSearchFlavour_ByItsProductCheck()
+    {
+        var client = new ElasticsearchClient(new ElasticsearchClientSettings(new SniffingNodePool([fx.Stack.Proxy.Url])).EnableHttpCompression());
+
+        var refused = await Assert.ThrowsAsync<UnsupportedProductException>(() => client.InfoAsync());
+        Assert.Equal("The client noticed that the server is not a supported distribution of Elasticsearch or an unknown product.", refused.Message);
+    }
 }

@@ -1,8 +1,11 @@
 // The client conformance run of one official JavaScript client through the proxy, with the client's defaults plus
 // compression and sniffing on: info/ping, a > 30 MB bulk (on the wire, gzipped), searches with and without rerank,
 // filter_path, the 20-item msearch of msearch-20.json, scroll + clear scroll, search_after, point in time
-// (Elasticsearch _pit or OpenSearch _search/point_in_time). Any client-side error (a product check included) fails it.
-// Usage: node client-conformance.mjs elasticsearch|opensearch URL INDEX BIG_INDEX PAGING_INDEX
+// (the cluster flavour's own: Elasticsearch _pit or OpenSearch _search/point_in_time; the OpenSearch client reaches
+// Elasticsearch's _pit through its transport, as it has no API of its own for it). Any client-side error (a product
+// check included) fails it.
+// Usage: node client-conformance.mjs CLIENT FLAVOR URL INDEX BIG_INDEX PAGING_INDEX
+// (CLIENT and FLAVOR: elasticsearch|opensearch; the Elastic client runs against the Elasticsearch flavour only)
 // Prints one JSON line with what the client read from its own response objects; exits 1 on an error.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,8 +13,8 @@ import { gzipSync } from 'node:zlib';
 import { Client as EsClient } from '@elastic/elasticsearch';
 import { Client as OsClient } from '@opensearch-project/opensearch';
 
-const [flavor, url, index, bigIndex, pagingIndex] = process.argv.slice(2);
-const es = flavor === 'elasticsearch';
+const [clientName, flavor, url, index, bigIndex, pagingIndex] = process.argv.slice(2);
+const es = clientName === 'elasticsearch';
 const client = es
   ? new EsClient({ node: url, compression: true, sniffOnStart: true })
   : new OsClient({ node: url, compression: 'gzip', sniffOnStart: true });
@@ -99,13 +102,18 @@ try {
     }
   };
   out.searchAfter = await pages(null);
-  const pit = es
-    ? (await call(o => client.openPointInTime({ index: pagingIndex, keep_alive: '1m' }, o))).body.id
-    : (await call(o => client.createPit({ index: pagingIndex, keep_alive: '1m' }, o))).body.pit_id;
+  // Each cluster flavour's own point-in-time API.
+  const pitApi = es
+    ? { open: o => client.openPointInTime({ index: pagingIndex, keep_alive: '1m' }, o), id: b => b.id,
+        close: (id, o) => client.closePointInTime({ id }, o), freed: b => b.num_freed }
+    : flavor === 'opensearch'
+      ? { open: o => client.createPit({ index: pagingIndex, keep_alive: '1m' }, o), id: b => b.pit_id,
+          close: (id, o) => client.deletePit({ body: { pit_id: [id] } }, o), freed: b => b.pits.filter(p => p.successful).length }
+      : { open: o => client.transport.request({ method: 'POST', path: `/${pagingIndex}/_pit`, querystring: { keep_alive: '1m' } }, o), id: b => b.id,
+          close: (id, o) => client.transport.request({ method: 'DELETE', path: '/_pit', body: { id } }, o), freed: b => b.num_freed };
+  const pit = pitApi.id((await call(pitApi.open)).body);
   out.pit = { pages: await pages(pit) };
-  out.pit.closed = es
-    ? (await call(o => client.closePointInTime({ id: pit }, o))).body.num_freed
-    : (await call(o => client.deletePit({ body: { pit_id: [pit] } }, o))).body.pits.filter(p => p.successful).length;
+  out.pit.closed = pitApi.freed((await call(o => pitApi.close(pit, o))).body);
   console.log(JSON.stringify(out));
 } catch (e) {
   console.error(`client-conformance: ${e.name}: ${e.message} ${JSON.stringify(e.meta?.body ?? '')}`);
