@@ -178,11 +178,15 @@ case "$cmd" in
     print_phases
     exit $rc ;;
   soak)
-    # Bounded (at most 5 minutes), loopback only: tools/soak.py drives the proxy over the tiny model; see docs/reliability.md.
+    # Bounded (at most 5 minutes), loopback only: tools/soak.py drives the proxy over the tiny model, and precompute jobs
+    # through a private RabbitMQ node (restarted mid-run) and one worker; see docs/reliability.md.
     setup
+    phase "rabbitmq-server" setup_rabbitmq
     phase "build" dotnet build src/Rank1.SearchBridge.Cli -c "$CONFIGURATION" --nologo -v quiet -clp:NoSummary
+    phase "build worker" dotnet build src/Rank1.SearchBridge.Worker -c "$CONFIGURATION" --nologo -v quiet -clp:NoSummary
     print_phases
-    exec "$PY" tools/soak.py "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" .rank1/models/tiny "$@" ;;
+    exec "$PY" tools/soak.py "src/Rank1.SearchBridge.Cli/bin/$CONFIGURATION/net10.0/rank1-bridge.dll" .rank1/models/tiny \
+      --worker "src/Rank1.SearchBridge.Worker/bin/$CONFIGURATION/net10.0/Rank1.SearchBridge.Worker.dll" "$@" ;;
   bench)
     # The Qwen2.5-0.5B-shaped random-weight model (about 2 GB, generated here, never committed), then the table.
     setup

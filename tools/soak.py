@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Bounded soak of the proxy over loopback (issue #18): mixed load with 1 MB documents and 1 MB queries, bad inputs,
-and a backend killed (SIGKILL) and restarted mid-run. Prints requests, errors by kind, p50/p99 latency, answers later
-than deadline_ms + 1 s, peak RSS and open file descriptors of the proxy process.
+a backend killed (SIGKILL) and restarted mid-run, and precompute jobs (rank1-bridge precompute --wait, one worker)
+through a private RabbitMQ node that is restarted mid-run. Prints requests, errors by kind, p50/p99 latency, answers
+later than deadline_ms + 1 s, peak RSS and open file descriptors of the proxy process, and the precompute jobs and
+judgements lost or duplicated across the broker restart (0 expected).
 
-Usage: tools/soak.py CLI_DLL MODEL_DIR [--seconds N (default 120, at most 300)] [--clients N (default 4)]
+Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (default 120, at most 300)] [--clients N (default 4)]
 """
 import argparse
 import json
@@ -58,6 +60,73 @@ def request(method, url, body=None, timeout=60):
         return type(e).__name__, None
 
 
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+
+class Broker:
+    """A private RabbitMQ node (Debian's rabbitmq-server) on free loopback ports, stopped with SIGTERM as an operator would."""
+
+    def __init__(self, folder, log):
+        self.folder, self.log = folder, log
+        self.port, self.dist_port = free_port(), free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.name = f"rank1soak-{os.path.basename(folder)[-8:]}@localhost"
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        with open(os.path.join(folder, "rabbitmq.conf"), "w") as f:
+            f.write("loopback_users = none\n")
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, HOME=self.folder, RABBITMQ_NODENAME=self.name, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+                   RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(self.dist_port),
+                   RABBITMQ_MNESIA_BASE=os.path.join(self.folder, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(self.folder, "log"),
+                   RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(self.folder, "enabled_plugins"),
+                   RABBITMQ_CONFIG_FILE=os.path.join(self.folder, "rabbitmq"), RABBITMQ_PID_FILE=os.path.join(self.folder, "pid"))
+        self.proc = subprocess.Popen([RABBITMQ_SERVER], stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        end = time.time() + 240
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"soak: the RabbitMQ node exited with {self.proc.returncode}; see {self.folder}/log")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"soak: the RabbitMQ node did not listen on {self.port} within 240 s")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            with open(os.path.join(self.folder, "pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGTERM)
+        except (OSError, ValueError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+def stored_judgements(backend_url, index):
+    """(documents, distinct (doc, query) pairs) in the worker's reasoning index."""
+    request("POST", f"{backend_url}/{index}/_refresh")
+    req = urllib.request.Request(f"{backend_url}/{index}/_search", data=json.dumps(
+        {"size": 10000, "_source": ["target_index", "doc_id", "fingerprint"], "query": {"match_all": {}}}).encode(),
+        method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            hits = json.loads(r.read())["hits"]["hits"]
+    except (urllib.error.URLError, OSError, KeyError, ValueError):
+        return 0, 0
+    pairs = {(h["_source"]["target_index"], h["_source"]["doc_id"], h["_source"]["fingerprint"]) for h in hits}
+    return len(hits), len(pairs)
+
+
 def rss_and_fds(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -74,6 +143,7 @@ def main():
     p.add_argument("model")
     p.add_argument("--seconds", type=int, default=120)
     p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--worker", required=True, help="the worker host's dll (Rank1.SearchBridge.Worker.dll)")
     a = p.parse_args()
     seconds = max(20, min(a.seconds, 300))
     rng = random.Random(18)
@@ -108,6 +178,16 @@ def main():
                    "--config", config], log)
     wait_http(f"{proxy_url}/_rank1/health")
 
+    # Precompute jobs through a private broker and one worker, followed by rank1-bridge precompute --wait; the broker is
+    # restarted two thirds of the way in (the jobs are published once the backend is back from its kill). The worker stores into an index of its own, apart from the proxy's judgements.
+    broker = Broker(os.path.join(work, "rabbitmq"), log)
+    broker.start()
+    jobs_index, jobs_window, queue = "rank1-soak-precompute", 4, "rank1-soak"
+    worker_env = dict(os.environ, Rank1__Proxy__Backend=backend_url, Rank1__Broker__Url=broker.url, Rank1__Broker__Queue=queue,
+                      Rank1__Model__Path=a.model, Rank1__Model__ExecutionProvider="Cpu", Rank1__Store__Index=jobs_index,
+                      Rank1__Worker__RetryMinInterval="00:00:00.500", Rank1__Worker__RetryMaxInterval="00:00:05",
+                      DOTNET_ENVIRONMENT="Production")
+    worker = subprocess.Popen(["dotnet", a.worker], stdout=log, stderr=subprocess.STDOUT, env=worker_env, start_new_session=True)
     huge_query = "onion" + "".join(rng.choice("xyz") for _ in range(MB))
     kinds = [
         ("search", lambda: {"query": {"match": {"text": rng.choice(words)}}}),
@@ -137,6 +217,7 @@ def main():
             time.sleep(0.5)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(a.clients)] + [threading.Thread(target=sampler)]
+    started_at = time.time()
     for t in threads:
         t.start()
 
@@ -150,8 +231,57 @@ def main():
     wait_http(backend_url)
     restarted_after = time.time() - killed_at
 
+    # The precompute jobs start once the backend is back, so the only fault they meet is the broker restart.
+    job_queries = [f"{x} {y}" for x in words for y in words if x < y][:30]
+    queries_file = os.path.join(work, "queries.txt")
+    with open(queries_file, "w") as f:
+        f.write("\n".join(job_queries) + "\n")
+    precompute_out = open(os.path.join(work, "precompute.out"), "w+")
+    precompute = subprocess.Popen(["dotnet", a.cli, "precompute", "--queries", queries_file, "--index", "docs", "--window", str(jobs_window),
+                                   "--fields", "text", "--title-field", "title", "--max-think-tokens", "8", "--broker", broker.url,
+                                   "--queue", queue, "--wait", "--timeout", str(seconds + 240)],
+                                  stdout=precompute_out, stderr=subprocess.STDOUT, start_new_session=True)
+    jobs_expected = 0
+    for q in job_queries:
+        req = urllib.request.Request(f"{backend_url}/docs/_search", data=json.dumps(
+            {"size": jobs_window, "_source": False, "query": {"multi_match": {"query": q, "fields": ["text"]}}}).encode(),
+            method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            jobs_expected += min(jobs_window, len(json.loads(r.read())["hits"]["hits"]))
+
+    # Two thirds of the way in (and once every job is published): the broker is stopped (SIGTERM) with jobs still
+    # queued, and started again 3 s later.
+    published_by = time.time() + 120
+    while time.time() < published_by and precompute.poll() is None:
+        with open(precompute_out.name) as f:
+            if any(line.startswith("Published") for line in f):
+                break
+        time.sleep(0.2)
+    time.sleep(max(0.0, started_at + 2 * seconds / 3 - time.time()))
+    stored_at_stop, _ = stored_judgements(backend_url, jobs_index)
+    broker.stop()
+    broker_stopped_at = time.time() - started_at
+    time.sleep(3)
+    broker.start()
+
     for t in threads:
         t.join()
+    try:
+        precompute.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(precompute.pid, signal.SIGKILL)
+        precompute.wait()
+    precompute_out.seek(0)
+    finished = [line.strip() for line in precompute_out if line.startswith("Finished:")]
+    stored, distinct = stored_judgements(backend_url, jobs_index)
+    for proc in (worker,):
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    broker.stop()
     for proc in (proxy, backend):
         # Ctrl+C is how the CLI commands are stopped; a process that does not stop in 30 s is killed.
         os.killpg(proc.pid, signal.SIGINT)
@@ -187,6 +317,10 @@ def main():
     if late:
         print("  late answers: " + ", ".join(f"{k} {v}" for k, v in sorted(late.items())))
     print(f"proxy peak RSS: {peak['rss'] / 1024:.0f} MB; peak open file descriptors: {peak['fds']}")
+    print(f"precompute: {len(job_queries)} jobs (window {jobs_window}, {jobs_expected} judgements expected), one worker; broker restarted (SIGTERM, "
+          f"back after 3 s) at {broker_stopped_at:.0f} s with {stored_at_stop} of {jobs_expected} judgements stored")
+    print(f"  rank1-bridge precompute --wait exit {precompute.returncode}: {finished[-1] if finished else 'no Finished line'}")
+    print(f"  judgements stored {distinct} of {jobs_expected}: lost {jobs_expected - distinct}, duplicated {stored - distinct}")
     print(f"logs: {log.name}")
 
 
