@@ -18,13 +18,15 @@ public static class Rank1Services
 {
     /// <summary>
     /// The model (<c>Rank1:Model</c>, loaded on first use; hosts resolve it at start so a bad folder stops the boot), the
-    /// backend client and the reasoning store (<c>Rank1:Store</c>). An <see cref="IPassageJudge"/> registered before this
+    /// backend client, the reasoning store (<c>Rank1:Store</c>), and the start-up check of the rules' token limits
+    /// against the model's caps. An <see cref="IPassageJudge"/> registered before this
     /// call is used instead of loading the model.
     /// </summary>
     public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
         services.AddRank1Model(configuration);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
         services.TryAddSingleton<BackendClient>();
         services.TryAddSingleton<ReasoningStore>();
         services.TryAddSingleton<IJudgementStore>(sp => sp.GetRequiredService<ReasoningStore>());

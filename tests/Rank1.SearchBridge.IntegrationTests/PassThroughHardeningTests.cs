@@ -158,6 +158,14 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
+    public async Task RuleTokenLimitAboveTheModelsCap_FailsAtStartupNamingTheRuleAndTheCap()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/",
+            ("Rank1:Proxy:Indices:0:Pattern", "docs"), ("Rank1:Proxy:Indices:0:MaxQueryTokens", "1000"), ("Rank1:Model:MaxQueryTokens", "600")));
+        Assert.Contains("Rank1:Proxy:Indices:0:MaxQueryTokens (1000) is above the model's cap Rank1:Model:MaxQueryTokens (600)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AdminApiKey_ShorterThan16_FailsAtStartupNamingTheKey()
     {
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/", ("Rank1:Proxy:AdminApiKey", "short")));

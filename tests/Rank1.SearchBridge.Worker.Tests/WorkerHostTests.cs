@@ -35,6 +35,7 @@ public sealed class WorkerHostTests
     [InlineData("Rank1__Worker__RetryLimit", "many", "Rank1:Worker:RetryLimit")]
     [InlineData("Rank1__Worker__Prefetch", "4", "Prefetch")]
     [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model")]
+    [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)")]
     public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named)
     {
         var result = await TestProcess.RunAsync(Host(new() { [key] = value }));

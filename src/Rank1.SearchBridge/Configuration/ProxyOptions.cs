@@ -173,12 +173,12 @@ public sealed class RerankRule
     [Range(0, 32_768)]
     public int MaxThinkTokens { get; set; } = 256;
 
-    /// <summary>Most query tokens (query and instructions) the model sees; longer text is cut and the hits marked <c>_rank1.truncated</c>. Capped by <c>Rank1:Model:MaxQueryTokens</c>.</summary>
+    /// <summary>Most query tokens (query and instructions) the model sees; longer text is cut and the hits marked <c>_rank1.truncated</c>. At most <c>Rank1:Model:MaxQueryTokens</c> (checked at start-up).</summary>
     /// <value>Default null: <c>Rank1:Model:MaxQueryTokens</c>.</value>
     [Range(1, 131_072)]
     public int? MaxQueryTokens { get; set; }
 
-    /// <summary>Most tokens of each passage (title and text) the model sees; longer passages are cut and marked <c>_rank1.truncated</c>. Capped by <c>Rank1:Model:MaxPassageTokens</c>.</summary>
+    /// <summary>Most tokens of each passage (title and text) the model sees; longer passages are cut and marked <c>_rank1.truncated</c>. At most <c>Rank1:Model:MaxPassageTokens</c> (checked at start-up).</summary>
     /// <value>Default null: <c>Rank1:Model:MaxPassageTokens</c>.</value>
     [Range(1, 131_072)]
     public int? MaxPassageTokens { get; set; }
