@@ -166,6 +166,16 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
+    public async Task RuleAboveTheOperatorsCaps_FailsAtStartupNamingTheRuleAndTheCap()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/",
+            ("Rank1:Proxy:Caps:MaxThinkTokens", "512"), ("Rank1:Proxy:Caps:DeadlineMs", "5000"),
+            ("Rank1:Proxy:Indices:0:Pattern", "docs"), ("Rank1:Proxy:Indices:0:MaxThinkTokens", "1024")));
+        Assert.Contains("Rank1:Proxy:Indices:0:MaxThinkTokens (1024) is above the operator's cap Rank1:Proxy:Caps:MaxThinkTokens (512)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Rank1:Proxy:Default:DeadlineMs (10000) is above the operator's cap Rank1:Proxy:Caps:DeadlineMs (5000)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AdminApiKey_ShorterThan16_FailsAtStartupNamingTheKey()
     {
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/", ("Rank1:Proxy:AdminApiKey", "short")));

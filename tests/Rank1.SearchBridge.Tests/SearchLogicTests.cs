@@ -64,6 +64,18 @@ public sealed class RerankPlanTests
     }
 
     [Theory]
+    [InlineData("""{"window":51}""", "[ext.rank1.window] must be a whole number from 1 to 50 (got 51)")]
+    [InlineData("""{"max_think_tokens":2049}""", "[ext.rank1.max_think_tokens] must be a whole number from 0 to 2048 (got 2049)")]
+    [InlineData("""{"deadline_ms":30001}""", "[ext.rank1.deadline_ms] must be a whole number from 1 to 30000 (got 30001)")]
+    public void From_ExtAboveTheOperatorsCaps_IsA400NamingTheFieldAndTheCap(string rank1, string message)
+    {
+        var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + rank1 + "}}")!.AsObject();
+        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule, new RerankCaps { Window = 50, MaxThinkTokens = 2048, DeadlineMs = 30_000 }));
+        Assert.Equal(400, ex.Status);
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{"window":1001}""", "[ext.rank1.window]")]
     [InlineData("""{"window":2.5}""", "[ext.rank1.window]")]
     [InlineData("""{"enabled":"yes"}""", "[ext.rank1.enabled]")]

@@ -112,6 +112,9 @@ public sealed class ProxyOptions : IValidatableObject
     /// <value>Default null.</value>
     public string? PublicAddress { get; set; }
 
+    /// <summary>The most a caller's <c>ext.rank1</c> may ask for, and a rule may be configured with.</summary>
+    public RerankCaps Caps { get; set; } = new();
+
     /// <summary>Rerank settings per index pattern; the first pattern that matches a search's index list wins.</summary>
     public IList<RerankRule> Indices { get; } = [];
 
@@ -126,7 +129,7 @@ public sealed class ProxyOptions : IValidatableObject
             yield return new ValidationResult($"Rank1:Proxy:Backend must be an absolute http or https URL (got '{Backend}').", [nameof(Backend)]);
         }
 
-        var rules = Indices.Select((r, i) => (Rule: r, Key: $"Rank1:Proxy:Indices:{i}")).Append((Rule: Default, Key: "Rank1:Proxy:Default"));
+        var rules = Indices.Select((r, i) => (Rule: (object)r, Key: $"Rank1:Proxy:Indices:{i}")).Append((Rule: Default, Key: "Rank1:Proxy:Default")).Append((Rule: Caps, Key: "Rank1:Proxy:Caps"));
         foreach (var (rule, key) in rules)
         {
             var results = new List<ValidationResult>();
@@ -135,8 +138,42 @@ public sealed class ProxyOptions : IValidatableObject
             {
                 yield return new ValidationResult($"{key}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}", r.MemberNames.Select(m => $"{key}:{m}"));
             }
+
+            if (rule is RerankRule limited)
+            {
+                foreach (var (name, value, cap) in new[] { (nameof(RerankRule.Window), limited.Window, Caps.Window), (nameof(RerankRule.MaxThinkTokens), limited.MaxThinkTokens, Caps.MaxThinkTokens), (nameof(RerankRule.DeadlineMs), limited.DeadlineMs, Caps.DeadlineMs) })
+                {
+                    if (value > cap)
+                    {
+                        yield return new ValidationResult($"{key}:{name} ({value}) is above the operator's cap Rank1:Proxy:Caps:{name} ({cap}): lower the rule or raise the cap.", [$"{key}:{name}"]);
+                    }
+                }
+            }
         }
     }
+}
+
+/// <summary>
+/// Operator caps (configuration section <c>Rank1:Proxy:Caps</c>): the most a caller's <c>ext.rank1</c> may ask for
+/// (more is a 400 naming the field and the range) and a rule may be configured with (more stops the host at start-up
+/// naming the rule and the cap).
+/// </summary>
+public sealed class RerankCaps
+{
+    /// <summary>Largest <c>window</c>.</summary>
+    /// <value>Default 1000.</value>
+    [Range(1, 1000)]
+    public int Window { get; set; } = 1000;
+
+    /// <summary>Largest <c>max_think_tokens</c>.</summary>
+    /// <value>Default 32768.</value>
+    [Range(0, 32_768)]
+    public int MaxThinkTokens { get; set; } = 32_768;
+
+    /// <summary>Largest <c>deadline_ms</c>.</summary>
+    /// <value>Default 600000 (10 minutes).</value>
+    [Range(1, 600_000)]
+    public int DeadlineMs { get; set; } = 600_000;
 }
 
 /// <summary>Which searches are reranked, and how (per index pattern). A request may override each via <c>ext.rank1</c>.</summary>

@@ -53,10 +53,12 @@ internal sealed record RerankPlan
 
     /// <summary>
     /// Merges the rule for <paramref name="rule"/> with the request's <c>ext.rank1</c> (removed from
-    /// <paramref name="body"/>, since Elasticsearch rejects unknown <c>ext</c> keys). Bad values are a 400 naming the field.
+    /// <paramref name="body"/>, since Elasticsearch rejects unknown <c>ext</c> keys). Bad values, and values above the
+    /// operator's <paramref name="caps"/>, are a 400 naming the field.
     /// </summary>
-    public static RerankPlan From(JsonObject? body, RerankRule rule)
+    public static RerankPlan From(JsonObject? body, RerankRule rule, RerankCaps? caps = null)
     {
+        caps ??= new RerankCaps();
         JsonObject? ext = null;
         if (body?["ext"] is JsonObject extSection && extSection["rank1"] is { } rank1Node)
         {
@@ -93,13 +95,13 @@ internal sealed record RerankPlan
         {
             Enabled = enabled,
             RequestedByClient = ext is not null && enabled,
-            Window = Int(ext, "window", 1, 1000) ?? rule.Window,
+            Window = Int(ext, "window", 1, caps.Window) ?? rule.Window,
             Fields = fields,
             TitleField = Str(ext, "title_field") ?? rule.TitleField,
             QueryText = Str(ext, "query"),
             Instructions = Str(ext, "instructions") ?? rule.Instructions,
-            MaxThinkTokens = Int(ext, "max_think_tokens", 0, 32_768) ?? rule.MaxThinkTokens,
-            DeadlineMs = Int(ext, "deadline_ms", 1, 600_000) ?? rule.DeadlineMs,
+            MaxThinkTokens = Int(ext, "max_think_tokens", 0, caps.MaxThinkTokens) ?? rule.MaxThinkTokens,
+            DeadlineMs = Int(ext, "deadline_ms", 1, caps.DeadlineMs) ?? rule.DeadlineMs,
             PromptTemplate = Template(ext) ?? rule.PromptTemplate,
             IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
             MaxQueryTokens = Int(ext, "max_query_tokens", 1, 131_072) ?? rule.MaxQueryTokens,

@@ -91,7 +91,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     {
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
-        var plan = RerankPlan.From(body, rules.Resolve(index));
+        var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
         var path = SearchPath(index);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
 
