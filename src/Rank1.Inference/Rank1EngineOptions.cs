@@ -71,8 +71,9 @@ public sealed class Rank1EngineOptions
 
     /// <summary>
     /// Passages that may wait for a batch slot (concurrent async calls share one continuous batch of
-    /// <see cref="MaxBatch"/> rows). Beyond it a call fails at once with <see cref="Rank1OverloadedException"/>;
-    /// a single call larger than this is still accepted when nothing else waits.
+    /// <see cref="MaxBatch"/> rows), besides one caller's passages beyond <see cref="MaxQueuedPassagesPerCaller"/>.
+    /// Beyond it a call fails at once with <see cref="Rank1OverloadedException"/>; a single call larger than this is
+    /// still accepted when nothing else waits.
     /// </summary>
     /// <value>Default 256.</value>
     [Range(1, 1_000_000)]
@@ -83,8 +84,9 @@ public sealed class Rank1EngineOptions
     /// together; by default each call) may have waiting for a batch slot. Free slots go to the waiting callers in
     /// turn, the one with the fewest rows in the batch first, so a big window cannot starve a small one queued after
     /// it. A call of a caller that already has passages waiting fails at once with <see cref="Rank1OverloadedException"/>
-    /// when it would pass this; a lone larger call is accepted, but against <see cref="MaxQueuedPassages"/> it counts
-    /// for this many only, so it never shuts out another caller.
+    /// when it would pass this; a larger call is accepted when its caller has nothing waiting, and one such caller's
+    /// passages beyond this many do not count against <see cref="MaxQueuedPassages"/>, so a lone big window never shuts
+    /// out another caller (every other passage counts in full: a second big window is refused once the queue is full).
     /// </summary>
     /// <value>Default 64.</value>
     [Range(1, 1_000_000)]

@@ -93,6 +93,22 @@ public sealed class FairQueueingTests
         Assert.Equal(112, queue.Count);
     }
 
+    [Fact]
+    public void Add_SeveralBigCallers_NeverPassTheQueueBoundPlusOneCallsExcess()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        queue.Add("first", Rows(1000)); // alone: accepted; its 936 passages beyond its share do not count
+        foreach (var caller in new[] { "second", "third", "fourth" })
+        {
+            var full = Assert.Throws<Rank1OverloadedException>(() => queue.Add(caller, Rows(1000)));
+            Assert.Contains("MaxQueuedPassages (256)", full.Message, StringComparison.Ordinal);
+        }
+
+        queue.Add("small", Rows(192)); // the big call is not shutting others out: it counts 64, the others fill the rest of 256
+        Assert.Throws<Rank1OverloadedException>(() => queue.Add("another", Rows(1)));
+        Assert.Equal(1000 + 192, queue.Count);
+    }
+
     private static (string? Title, string Text)[] Passages(string topic, int count) =>
         Enumerable.Range(0, count).Select(i => ((string?)null, $"{topic} passage number {i} says something about {topic}.")).ToArray();
 

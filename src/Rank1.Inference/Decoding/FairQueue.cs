@@ -5,8 +5,9 @@ namespace Rank1.Inference.Decoding;
 /// by default each call is its own caller). Free rows go to the waiting caller with the fewest rows in the batch, ties
 /// to the one served longest ago, so a big window admitted first cannot starve a small one behind it: both get an even
 /// share of the batch. Admission is bounded twice: a caller that already has passages waiting may not pass
-/// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c>, where each caller counts for at most
-/// <c>perCaller</c> (a lone call larger than that is accepted, but its excess never shuts out another caller).
+/// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages plus the excess over
+/// <c>perCaller</c> of one caller only (so a lone big call never shuts out another caller, while the passages waiting
+/// never pass <c>capacity</c> plus one call, however many callers send big calls).
 /// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock.
 /// </summary>
 internal sealed class FairQueue(int capacity, int perCaller)
@@ -34,7 +35,11 @@ internal sealed class FairQueue(int capacity, int perCaller)
                 $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
-        var load = _callers.Values.Sum(x => Math.Min(x.Waiting.Count, perCaller)) - Math.Min(waiting, perCaller) + Math.Min(waiting + rows.Count, perCaller);
+        // Every waiting passage counts, except one caller's beyond its share: a lone big call cannot shut out the
+        // others, yet no more than capacity passages wait beside that one excess, however many callers are big.
+        var excess = Math.Max(0, waiting + rows.Count - perCaller);
+        var largestExcess = _callers.Values.Where(x => !ReferenceEquals(x, c)).Select(x => x.Waiting.Count - perCaller).Append(excess).Max();
+        var load = Count + rows.Count - largestExcess;
         if (Count > 0 && load > capacity)
         {
             throw new Rank1OverloadedException(

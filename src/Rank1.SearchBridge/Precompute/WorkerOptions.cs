@@ -44,7 +44,8 @@ public sealed class WorkerOptions
 
     /// <summary>
     /// The first delay before a message the engine refused as overloaded (<c>Rank1OverloadedException</c>: its passage
-    /// queue, <c>Rank1:Model:MaxQueuedPassages</c>, is full) is tried again; each next one doubles, up to
+    /// queue, <c>Rank1:Model:MaxQueuedPassages</c>, or the caller's share of it, <c>MaxQueuedPassagesPerCaller</c>, is
+    /// full) is tried again; each next one doubles, up to
     /// <see cref="OverloadRetryMaxInterval"/>. Overload is retried until the engine takes the message, never sent to
     /// the error queue, and does not count against <see cref="RetryLimit"/>.
     /// </summary>
