@@ -230,12 +230,16 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         };
         var hog = engine.JudgeAllAsync("onions", null, Onions.Take(2).ToArray(), new JudgeSettings { MaxThinkTokens = 30_000 }, cts.Token).AsTask();
         await hogAdmitted.Task;
-        var window = engine.JudgeWindowAsync("bridges", null, Bridges, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(300) }).AsTask();
+        // Held, the batch thread runs no step and admits nothing: no slot can free up, so only the window's own deadline
+        // timer can answer it, however fast or slow this machine is.
+        engine.Scheduler.Hold();
+        var window = engine.JudgeWindowAsync("bridges", null, Bridges, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(50) }).AsTask();
 
-        var first = await Task.WhenAny((Task)hog, window);
-        Assert.Same(window, first); // the hog would run for minutes: the window must not wait for it
-        Assert.All(await window, r => Assert.Same(PassageResult.NotStarted, r));
+        // The timeout only ends a broken run (the window would wait for ever) instead of hanging the suite.
+        Assert.All(await window.WaitAsync(TimeSpan.FromMinutes(1)), r => Assert.Same(PassageResult.NotStarted, r));
+        Assert.False(hog.IsCompleted);
         await cts.CancelAsync();
+        engine.Scheduler.Resume();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog);
     }
 
