@@ -60,7 +60,9 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
     {
         _held.Hold();
         var line = Body(deadlineMs: 1000);
-        var msearch = _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n", "application/x-ndjson");
+        // One search at a time: the second item reaches the backend only after the clock has moved past its deadline, so
+        // it is answered fallback-timeout only if its deadline counted from the msearch's arrival, not from its own start.
+        var msearch = _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=1", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n", "application/x-ndjson");
         await _held.SearchArrived;
         _clock.Advance(TimeSpan.FromMilliseconds(1000));
         _held.Release();
