@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -321,8 +322,13 @@ public sealed class ProxyFallbackTests
     {
         // A judge that reasons until the deadline and is cut short there, as the engine is with a huge think budget (the
         // engine's side is ProxyBatchingTests'); a grace long enough that the late-call cancellation never comes first.
-        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:DeadlineGrace"] = "00:00:30" }, s => s.AddSingleton<IPassageJudge>(new CutAtDeadlineJudge()));
-        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"deadline_ms":150}}}""");
+        // The proxy's clock is a FakeTimeProvider that only the judge moves: the deadline passes exactly while the first
+        // passage is judged, however slow this machine is.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:DeadlineGrace"] = "00:00:30" }, s => s
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton<IPassageJudge>(new CutAtDeadlineJudge(clock)));
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"deadline_ms":1000}}}""");
         Assert.Equal(200, r.Status);
         Assert.Equal("partial", r.Rerank);
         var backend = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}}}""");
@@ -332,19 +338,16 @@ public sealed class ProxyFallbackTests
         Assert.All(sources.Skip(1), s => Assert.Null(s));
     }
 
-    private sealed class CutAtDeadlineJudge : IPassageJudge
+    private sealed class CutAtDeadlineJudge(FakeTimeProvider clock) : IPassageJudge
     {
         public string ModelId => "cut-at-deadline";
 
-        public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
         {
-            var left = settings!.Deadline!.Value - DateTimeOffset.UtcNow;
-            if (left > TimeSpan.Zero)
-            {
-                await Task.Delay(left, cancellationToken); // the model's reasoning, until the deadline cuts it
-            }
-
-            return new Rank1Judgement(0.9, true, "cut short", 3, ReasoningEnd.Deadline, 1, TimeSpan.Zero, TimeSpan.Zero);
+            var left = settings!.Deadline!.Value - clock.GetUtcNow();
+            Assert.True(left > TimeSpan.Zero); // the fake clock has not moved since the search arrived
+            clock.Advance(left); // the model's reasoning, until the deadline cuts it
+            return ValueTask.FromResult(new Rank1Judgement(0.9, true, "cut short", 3, ReasoningEnd.Deadline, 1, TimeSpan.Zero, TimeSpan.Zero));
         }
     }
 
