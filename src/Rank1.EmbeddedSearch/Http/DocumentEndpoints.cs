@@ -19,6 +19,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         createOnly |= opType == "create";
         var target = catalog.GetOrCreate(index);
         var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly);
+        await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
         if (EsHttp.WantsRefresh(context.Request))
         {
             target.Refresh(commit: true);
@@ -46,6 +47,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
     {
         var target = catalog.Get(index);
         var result = target.Delete(id);
+        await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
         if (EsHttp.WantsRefresh(context.Request))
         {
             target.Refresh(commit: true);
@@ -59,6 +61,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;");
         var target = catalog.Get(index);
         var result = Update(target, id, body);
+        await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
         if (EsHttp.WantsRefresh(context.Request))
         {
             target.Refresh(commit: true);
@@ -154,6 +157,11 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             }
 
             items.Add(new JsonObject { [op] = item });
+        }
+
+        foreach (var t in touched)
+        {
+            await t.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // one commit per index, shared with concurrent requests
         }
 
         if (EsHttp.WantsRefresh(context.Request))

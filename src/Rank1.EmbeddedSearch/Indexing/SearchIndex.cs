@@ -39,8 +39,10 @@ internal sealed class SearchIndex : IDisposable
     private readonly Dictionary<string, StoredDocument> _docs = new(StringComparer.Ordinal);
     private readonly System.Threading.Lock _writeLock = new();
     private readonly string? _folder;
+    private readonly SemaphoreSlim _commitGate = new(1, 1);
     private long _seqNo = -1;
-    private bool _dirty;
+    private long _writes; // changes applied to the writer since open (under _writeLock)
+    private long _durable; // of those, how many the last Lucene commit covers
 
     private SearchIndex(string name, IndexMapping mapping, LuceneDirectory directory, string? folder, DateTimeOffset created)
     {
@@ -155,7 +157,7 @@ internal sealed class SearchIndex : IDisposable
             _writer.UpdateDocument(new Term(IdField, id), doc);
             _seqNo = seq;
             _docs[id] = new StoredDocument(id, version, seq, json);
-            _dirty = true;
+            _writes++;
             return existing is null ? new WriteResult(id, version, seq, "created", 201) : new WriteResult(id, version, seq, "updated", 200);
         }
     }
@@ -197,26 +199,82 @@ internal sealed class SearchIndex : IDisposable
 
             _writer.DeleteDocuments(new Term(IdField, id));
             _docs.Remove(id);
-            _dirty = true;
+            _writes++;
             return new WriteResult(id, existing.Version + 1, seq, "deleted", 200);
         }
     }
 
-    /// <summary>Makes every write so far visible to search (and, on disk, durable).</summary>
+    /// <summary>
+    /// Makes every write so far visible to search and, when <paramref name="commit"/> is set, durable (see
+    /// <see cref="MakeDurableAsync"/>). Visibility and durability are separate, as in Elasticsearch: the refresh
+    /// interval only decides when writes become searchable.
+    /// </summary>
     public void Refresh(bool commit)
     {
         _searchers.MaybeRefreshBlocking();
         if (commit && _folder is not null)
         {
-            lock (_writeLock)
+            _commitGate.Wait();
+            try
             {
-                if (_dirty)
-                {
-                    _writer.Commit();
-                    _dirty = false;
-                }
+                CommitIfBehind(WritesSoFar());
+            }
+            finally
+            {
+                _commitGate.Release();
             }
         }
+    }
+
+    /// <summary>
+    /// On disk, commits (and fsyncs) every write applied so far before the caller acknowledges it, as Elasticsearch's
+    /// default <c>index.translog.durability: request</c> does, so a killed process loses nothing it acknowledged.
+    /// Concurrent callers share commits: one that waited behind a commit which already covered its writes returns
+    /// without another, so a busy bulk load pays one fsync per group of requests, not per document.
+    /// </summary>
+    public async Task MakeDurableAsync(CancellationToken cancellationToken)
+    {
+        if (_folder is null)
+        {
+            return;
+        }
+
+        var upTo = WritesSoFar();
+        if (Interlocked.Read(ref _durable) >= upTo)
+        {
+            return;
+        }
+
+        await _commitGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            CommitIfBehind(upTo);
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
+    }
+
+    private long WritesSoFar()
+    {
+        lock (_writeLock)
+        {
+            return _writes;
+        }
+    }
+
+    /// <summary>Commits unless a commit already covers the first <paramref name="upTo"/> writes; the caller holds the commit gate.</summary>
+    private void CommitIfBehind(long upTo)
+    {
+        if (Interlocked.Read(ref _durable) >= upTo)
+        {
+            return;
+        }
+
+        var covered = WritesSoFar(); // every write counted here has reached the writer, so the commit below includes it
+        _writer.Commit();
+        Interlocked.Exchange(ref _durable, covered);
     }
 
     /// <summary>Runs <paramref name="action"/> on a near-real-time searcher snapshot.</summary>
@@ -454,6 +512,7 @@ internal sealed class SearchIndex : IDisposable
             _searchers.Dispose();
             _writer.Dispose();
             _directory.Dispose();
+            _commitGate.Dispose();
         }
     }
 
