@@ -43,9 +43,9 @@ public sealed class WorkerOptions
     public TimeSpan RetryMaxInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// The first delay before a message the engine refused as overloaded (<c>Rank1OverloadedException</c>: its passage
-    /// queue, <c>Rank1:Model:MaxQueuedPassages</c>, or the caller's share of it, <c>MaxQueuedPassagesPerCaller</c>, is
-    /// full) is tried again; each next one doubles, up to
+    /// The first delay before a message the engine refused as overloaded (<c>Rank1OverloadedException</c>: the job's
+    /// window does not fit in its passage queue, <c>Rank1:Model:MaxQueuedPassages</c>; each job is a caller of its own,
+    /// so <c>MaxQueuedPassagesPerCaller</c> never refuses one) is tried again; each next one doubles, up to
     /// <see cref="OverloadRetryMaxInterval"/>. Overload is retried until the engine takes the message, never sent to
     /// the error queue, and does not count against <see cref="RetryLimit"/>.
     /// </summary>
