@@ -18,6 +18,8 @@ internal sealed class FrontBackend : IAsyncDisposable
     private readonly HttpClient _http;
     private int _inFlight;
     private int _peak;
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _released = Released();
 
     private FrontBackend(WebApplication app, HttpClient http)
     {
@@ -34,6 +36,25 @@ internal sealed class FrontBackend : IAsyncDisposable
     public System.Collections.Concurrent.ConcurrentQueue<string> QueryStrings { get; } = new();
 
     public void ResetPeak() => Volatile.Write(ref _peak, 0);
+
+    /// <summary>Completes when a search on <c>docs</c> reaches this backend after <see cref="Hold"/>.</summary>
+    public Task SearchArrived => _arrived.Task;
+
+    /// <summary>Holds the next searches on <c>docs</c> (anything else, the reasoning store included, goes on) until <see cref="Release"/>.</summary>
+    public void Hold()
+    {
+        _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void Release() => _released.TrySetResult();
+
+    private static TaskCompletionSource Released()
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        released.SetResult();
+        return released;
+    }
 
     public static async Task<FrontBackend> StartAsync(Uri embedded)
     {
@@ -52,6 +73,12 @@ internal sealed class FrontBackend : IAsyncDisposable
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync("<html>not json</html>");
             return;
+        }
+
+        if (path == "/docs/_search")
+        {
+            _arrived.TrySetResult();
+            await _released.Task;
         }
 
         var slow = path.StartsWith("/slow/", StringComparison.Ordinal);
@@ -124,6 +151,7 @@ internal sealed class FrontBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _released.TrySetResult();
         _http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

@@ -6,7 +6,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 
 public sealed class HotQueryTests
 {
-    private sealed class RecordingPublisher : IPrecomputePublisher
+    internal sealed class RecordingPublisher : IPrecomputePublisher
     {
         public ConcurrentQueue<PrecomputeReasoning> Messages { get; } = new();
 

@@ -11,7 +11,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// Issue #18: <c>deadline_ms</c> counts from the request's arrival, not from when reranking starts. The proxy's clock
 /// is a <see cref="FakeTimeProvider"/> and the backend holds each search until the test has moved the clock, so the
 /// deadline passes at a known point (no wall time is measured): a search whose deadline is spent while the backend
-/// answers with 1 MB passages for a 1 MB query is answered in backend order at once, without the model.
+/// answers with 1 MB passages for a 1 MB query, with nothing stored for them, is answered in backend order without the model.
 /// </summary>
 public sealed class SearchDeadlineTests : IAsyncLifetime
 {
@@ -50,7 +50,7 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
         var r = await search;
         Assert.Equal(200, r.Status);
         Assert.Equal("fallback-timeout", r.Rerank);
-        Assert.Contains("the deadline passed while the backend answered", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
+        Assert.Contains("the deadline passed before the model was asked", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
         Assert.Equal(HeldBackend.Ids, r.Ids);
         Assert.All(r.Json["hits"]!["hits"]!.AsArray(), h => Assert.Null(h!["fields"]?["_rank1.score"]));
     }

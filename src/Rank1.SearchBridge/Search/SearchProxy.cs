@@ -122,7 +122,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             throw EsError.BadRequest($"[size] parameter cannot be negative, found [{size}]");
         }
 
-        var explain = query.TryGetValue("explain", out var ex) ? ex.ToString() is "" or "true" : BodyBool(body, "explain") ?? false;
+        var explain = query.ContainsKey("explain") ? ResponseShaping.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
         body["from"] = 0;
         body["size"] = Math.Max(plan.Window, from + size);
@@ -158,14 +158,10 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             status = RerankStatus.Skipped;
             why = window.Length == 0 ? "no hits" : $"no passage text in fields [{string.Join(", ", plan.Fields)}]";
         }
-        else if (deadline.Passed)
-        {
-            outcome = TimedOut("the deadline passed while the backend answered or its answer was read", arrived);
-            status = outcome.Status;
-            why = outcome.Reason;
-        }
         else
         {
+            // Even past the deadline the window goes on: stored reasoning is still served and the query still counts
+            // as hot; only the model is skipped (RerankWindowAsync).
             outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
                 cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
@@ -196,8 +192,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         var started = time.GetTimestamp();
         var fingerprint = plan.Fingerprint(queryText);
         var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
-        StoredLookup lookup;
-        using (var lookupTimeout = new CancellationTokenSource(deadline.Left, time))
+        StoredLookup? lookup = null;
+        // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning
+        // costs one _mget, and a hot query must still be served from it. Its wait is bounded by the deadline's rest, at
+        // least StoreLookupFloor.
+        using (var lookupTimeout = new CancellationTokenSource(deadline.Left > StoreLookupFloor ? deadline.Left : StoreLookupFloor, time))
         using (var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token))
         {
             try
@@ -206,11 +205,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return TimedOut("the deadline passed while reading stored reasoning", started);
             }
         }
 
-        if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup.Misses.Count > 0))
+        // Every search counts towards its query's heat, whatever its deadline; an unanswered lookup counts as unstored.
+        if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup is null || lookup.Misses.Count > 0))
         {
             // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
             // index (window, fields, reasoning budget), never the caller's ext.rank1: anonymous searches must not be able
@@ -222,6 +221,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
         // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
         // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
+        if (lookup is null)
+        {
+            return TimedOut("the deadline passed while reading stored reasoning", started);
+        }
+
         var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, Remaining(deadline), fingerprint);
         if (lookup.Misses.Count > 0 && deadline.Passed)
         {
@@ -247,6 +251,9 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             share.Release();
         }
     }
+
+    /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
+    internal static readonly TimeSpan StoreLookupFloor = TimeSpan.FromMilliseconds(50);
 
     // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
     private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
