@@ -223,6 +223,7 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData(false, "docs/_search")]
     [InlineData(true, "_msearch")]
     [InlineData(true, "_bulk")]
+    [InlineData(false, "_bulk")]
     public async Task Body_OverTheLimit_Is413InElasticsearchShape(bool chunked, string path)
     {
         var payload = Encoding.UTF8.GetBytes("{\"query\":{\"match\":{\"text\":\"" + new string('a', BodyLimit) + "\"}}}");
