@@ -17,8 +17,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 {
     private const int Window = 5;
 
+    // Think tokens that keep the tiny model on one passage for seconds, even on a fast machine.
+    private const int SlowThink = 1000;
+
     // Without RabbitMQ installed the test fails naming what to install: it never skips.
     private RabbitMqNode Node => broker.Node ?? throw new InvalidOperationException(RabbitMqNode.Missing);
+
+    // The model id the worker stores its judgements under, read from the model folder (no engine loaded).
+    private static string TinyModelId => ModelFolder.Open(TestPaths.TinyModel).ModelId;
 
     private static string NewQueue() => "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -73,7 +79,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         const int think = 48; // slow enough that the kill lands in the middle of the run
         var log = BrokerProcesses.QueryLog(queries);
         var run = BrokerProcesses.PrecomputeAsync(PrecomputeArgs(log, node.Url, queue, think, "--wait", "--timeout", "280"));
-        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var modelId = TinyModelId;
         var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, modelId);
 
         var first = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
@@ -101,7 +107,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var queue = NewQueue();
         // The proxy's own model always fails (so the proxy never stores anything itself): a query it answers
         // "cached" can only have been precomputed by the worker, after the proxy published it.
-        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var modelId = TinyModelId;
         await using var stack = await ProxyStack.StartAsync(new()
         {
             ["Rank1:Broker:Url"] = node.Url,
@@ -217,8 +223,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var node = Node;
         await using var stack = await ProxyStack.StartAsync();
         var queue = NewQueue();
-        // Two windows at once on an engine that decodes two rows at a time and lets one passage wait: whichever window
-        // comes second finds the first one's passages still waiting, so the engine's queue is full. No retries for model errors: overload must not take that path.
+        // An engine that decodes two rows at a time and lets one passage wait, two jobs at a time, no retries for model
+        // errors (overload must not take that path).
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new()
         {
             ["Rank1__Worker__ConcurrentMessageLimit"] = "2",
@@ -228,15 +234,31 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             ["Rank1__Model__MaxBatch"] = "2",
             ["Rank1__Model__MaxQueuedPassages"] = "1",
         });
-        string[] queries = ["onion tears", "onion soup", "onion bread", "onion eyes"]; // windows of 3 to 5 hits
-        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 8, "--wait", "--timeout", "240"));
 
-        Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
-        Assert.Contains("Finished: 4 stored", run.Out, StringComparison.Ordinal);
-        Assert.True(worker.Output.Any(l => l.Contains("The engine is overloaded;", StringComparison.Ordinal)), "no job was refused as overloaded; the test proves nothing:\n" + worker.Log);
+        // The first job: a window of four passages with a long think budget each: two decode, two wait for seconds.
+        const string first = "onion tears";
+        const int firstThink = SlowThink;
+        var firstRun = BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([first]), node.Url, queue, firstThink, "--wait", "--timeout", "280"));
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains($"passages of '{first}'", StringComparison.Ordinal))),
+            TimeSpan.FromMinutes(2), () => "the worker did not start the first job:\n" + worker.Log);
+
+        // Only then the second job: it finds the first one's passages waiting, so the engine's queue is full.
+        const string second = "onion soup";
+        var secondRun = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([second]), node.Url, queue, 8, "--wait", "--timeout", "280"));
+        Assert.True(secondRun.ExitCode == 0, $"precompute exited {secondRun.ExitCode}: {secondRun.Out}\n{secondRun.Error}\nworker:\n{worker.Log}");
+        Assert.Contains("Finished: 1 stored", secondRun.Out, StringComparison.Ordinal);
+        var firstResult = await firstRun;
+        Assert.True(firstResult.ExitCode == 0, $"precompute exited {firstResult.ExitCode}: {firstResult.Out}\n{firstResult.Error}\nworker:\n{worker.Log}");
+        Assert.Contains("Finished: 1 stored", firstResult.Out, StringComparison.Ordinal);
+
+        // Refused as overloaded first, then tried again and stored; nothing went to the error queue.
+        var lines = worker.Output.ToList();
+        var refused = lines.FindIndex(l => l.Contains($"The engine is overloaded; '{second}' waits and is tried again with back-off", StringComparison.Ordinal));
+        var stored = lines.FindIndex(l => l.Contains($"Precomputed '{second}' on docs", StringComparison.Ordinal));
+        Assert.True(refused >= 0 && stored > refused, $"'{second}' was not refused as overloaded before it was stored:\n{string.Join('\n', lines)}");
         Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
-        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 8, modelId);
+        var expected = (await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [first], Window, firstThink, TinyModelId))
+            .Concat(await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [second], Window, 8, TinyModelId));
         Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
     }
 
@@ -257,7 +279,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // Whole windows only: a stopped worker either stored a job's whole window or left the job in the queue.
         var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
-        var modelId = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }).ModelId;
+        var modelId = TinyModelId;
         var complete = 0;
         foreach (var q in queries)
         {

@@ -77,6 +77,11 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         // The engine judges the misses together, prefilling their shared prompt prefix once.
         var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate };
         IReadOnlyList<Rank1Judgement> judgements;
+        if (misses.Count > 0)
+        {
+            LogJudging(logger, misses.Count, request.Query, request.TargetIndex);
+        }
+
         if (judge is IPassageBatchJudge batch)
         {
             judgements = misses.Count == 0 ? [] : await batch.JudgeAllAsync(request.Query, request.Instructions, misses.Select(m => (m.Title, m.Text)).ToArray(), settings, cancellationToken).ConfigureAwait(false);
@@ -174,6 +179,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         var text = Encoding.UTF8.GetString(body);
         return text.Length <= 500 ? text : text[..500] + "...";
     }
+
+    [LoggerMessage(EventId = 2402, Level = LogLevel.Information, Message = "Judging {Count} passages of '{Query}' on {Index}")]
+    private static partial void LogJudging(ILogger logger, int count, string query, string index);
 
     [LoggerMessage(EventId = 2400, Level = LogLevel.Information, Message = "Precomputed '{Query}' on {Index}: {Hits} hits, {Judged} judged, {Already} already stored, {ComputeMs} ms of model time")]
     private static partial void LogDone(ILogger logger, string query, string index, int hits, int judged, int already, long computeMs);
