@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Search;
@@ -30,24 +31,30 @@ internal static class MsearchFraming
     // those the backend reads as URL parameters).
     private static readonly HashSet<string> IndexKeys = new(StringComparer.Ordinal) { "index", "indices" };
 
-    // The URL parameters Elasticsearch's _msearch accepts (its REST spec, plus the parameters every endpoint takes);
-    // Elasticsearch answers any other one with a 400 rather than ignoring it, and so does the proxy.
-    private static readonly HashSet<string> KnownParameters = new(StringComparer.Ordinal)
-    {
+    // The URL parameters _msearch accepts, by backend flavour (each one's REST spec, plus the parameters every endpoint
+    // takes); the backend answers any other one with a 400 rather than ignoring it, and so does the proxy. source and
+    // source_content_type (the body given in the URL) are refused: the proxy reads the body only from the request body.
+    private static readonly string[] CommonParameters =
+    [
         MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
-        "ignore_unavailable", "include_named_queries_score", "max_concurrent_shard_requests", "pre_filter_shard_size",
-        "rest_total_hits_as_int", "routing", "search_type", "typed_keys",
-        "error_trace", "filter_path", "human", "pretty", "source", "source_content_type",
-    };
+        "ignore_unavailable", "max_concurrent_shard_requests", "pre_filter_shard_size", "rest_total_hits_as_int", "routing",
+        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
+    ];
+
+    private static readonly HashSet<string> ElasticsearchParameters = new([.. CommonParameters, "include_named_queries_score"], StringComparer.Ordinal);
+
+    // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
+    private static readonly HashSet<string> OpenSearchParameters = new([.. CommonParameters, "cancel_after_time_interval"], StringComparer.Ordinal);
 
     /// <summary>
-    /// Refuses URL parameters Elasticsearch's _msearch does not take (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...),
+    /// Refuses URL parameters the backend flavour's _msearch does not take (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...),
     /// as Elasticsearch does, instead of copying them onto every search: 400 <c>illegal_argument_exception</c> naming
     /// them in Elasticsearch's words (sorted, without its "did you mean" suggestions).
     /// </summary>
-    public static void CheckParameters(string path, IQueryCollection query)
+    public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor)
     {
-        var unknown = query.Keys.Where(k => !KnownParameters.Contains(k)).Order(StringComparer.Ordinal).ToArray();
+        var known = flavor == BackendFlavor.OpenSearch ? OpenSearchParameters : ElasticsearchParameters;
+        var unknown = query.Keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length > 0)
         {
             throw EsError.BadRequest($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");

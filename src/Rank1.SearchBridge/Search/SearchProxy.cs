@@ -39,7 +39,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
         var query = context.Request.Query;
-        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query);
+        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor);
         var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var o = options.Value;
