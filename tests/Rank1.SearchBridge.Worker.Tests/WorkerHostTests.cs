@@ -9,6 +9,9 @@ namespace Rank1.SearchBridge.Worker.Tests;
 [Trait(TestCategory.Name, TestCategory.Process)]
 public sealed class WorkerHostTests
 {
+    // The broker connection's users in the worker: the bus's own endpoint and the two receive endpoints.
+    private const int ConnectionUsers = 3;
+
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
 
     private static ProcessStartInfo Host(Dictionary<string, string> environment)
@@ -73,12 +76,14 @@ public sealed class WorkerHostTests
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        // Started, then a second failed connection to the broker after the first: it keeps retrying instead of exiting
-        // (each line of output is an event; nothing here waits for time to pass).
+        // Started, then more failed connections to the broker than one attempt can log: it keeps retrying instead of
+        // exiting. Each user of the broker connection (the bus's own endpoint, the CLI queue and <Queue>-hot) logs
+        // "Connection Failed" at most once per attempt, so the fourth line is a reconnect attempt (each line of output
+        // is an event; nothing here waits for time to pass).
         using (var startup = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
         {
             while (!(lines.Any(l => l.Contains("Application started", StringComparison.Ordinal))
-                     && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) >= 2))
+                     && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) > ConnectionUsers))
             {
                 Assert.False(process.HasExited, string.Join('\n', lines));
                 try
