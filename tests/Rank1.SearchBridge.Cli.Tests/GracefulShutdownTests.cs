@@ -81,8 +81,10 @@ public sealed partial class GracefulShutdownTests
         }
     }
 
-    [Fact]
-    public async Task Proxy_Sigterm_ASearchStillRunningAtTheEndOfTheGracePeriod_Gets503InElasticsearchShape_AndExits0()
+    [Theory]
+    [InlineData("kb/_search", "application/json", """{"query":{"match":{"text":"tea"}}}""")]
+    [InlineData("_bulk", "application/x-ndjson", "{\"index\":{\"_index\":\"kb\",\"_id\":\"3\"}}\n{\"text\":\"oolong\"}\n")] // pass-through
+    public async Task Proxy_Sigterm_ARequestStillRunningAtTheEndOfTheGracePeriod_Gets503InElasticsearchShape_AndExits0(string path, string contentType, string body)
     {
         var (backend, gate) = await BackendAsync();
         await using var _ = backend;
@@ -91,9 +93,9 @@ public sealed partial class GracefulShutdownTests
         try
         {
             using var http = new HttpClient { BaseAddress = url };
-            gate.Hold(path => path == "/kb/_search");
-            var search = http.PostAsync("kb/_search", Json("""{"query":{"match":{"text":"tea"}}}"""));
-            Assert.Equal("/kb/_search", await gate.Held.Reader.ReadAsync());
+            gate.Hold(p => p == "/" + path);
+            var search = http.PostAsync(path, new StringContent(body, Encoding.UTF8, contentType));
+            Assert.Equal("/" + path, await gate.Held.Reader.ReadAsync());
             await TestProcess.SignalAsync(process, "TERM");
 
             using var answer = await search;

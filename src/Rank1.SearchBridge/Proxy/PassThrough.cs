@@ -43,6 +43,14 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
                             throw tooLarge;
                         }
 
+                        // Cancelled before an answer began (the shutdown grace period is over, or the client went away):
+                        // rethrown, the error handling answers the ES-shaped 503 rank1_shutting_down_exception instead of
+                        // YARP's bare 502 when the grace period is over.
+                        if (!context.Response.HasStarted && context.RequestAborted.IsCancellationRequested)
+                        {
+                            throw new OperationCanceledException(context.RequestAborted);
+                        }
+
                         // Other client-side or body errors: not the backend's fault; YARP has set the status already.
                         return;
                 }
