@@ -65,7 +65,7 @@ public sealed class ProxyBatchingTests
         });
 
         // A slow search holds the batch (2 rows) and leaves 3 passages waiting, until its deadline.
-        var slow = stack.SearchAsync(Search("onion eyes", """{"max_think_tokens":20000,"deadline_ms":4000}"""));
+        var slow = stack.SearchAsync(Search("onion eyes", """{"max_think_tokens":8192,"deadline_ms":4000}"""));
         var deadline = DateTime.UtcNow.AddSeconds(3);
         while ((await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Json["model"]!["batch"]!["queued_passages"]!.GetValue<int>() == 0)
         {

@@ -75,6 +75,24 @@ public sealed class RerankPlanTests
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
     }
 
+    // Issue #18: an anonymous caller asking for a window of 200, 32,768 reasoning tokens and ten minutes held the engine
+    // from everyone else. The default caps refuse that; the operator raises them for trusted callers.
+    [Theory]
+    [InlineData("""{"window":200}""", "[ext.rank1.window] must be a whole number from 1 to 100 (got 200)")]
+    [InlineData("""{"max_think_tokens":32768}""", "[ext.rank1.max_think_tokens] must be a whole number from 0 to 8192 (got 32768)")]
+    [InlineData("""{"deadline_ms":600000}""", "[ext.rank1.deadline_ms] must be a whole number from 1 to 60000 (got 600000)")]
+    public void From_HeavyCallerAtTheDefaultCaps_IsA400(string rank1, string message)
+    {
+        var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + rank1 + "}}")!.AsObject();
+        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule, new RerankCaps()));
+        Assert.Equal(400, ex.Status);
+        Assert.Equal(message, ex.Message);
+
+        // At the caps themselves the search is planned as asked.
+        var atCaps = RerankPlan.From(JsonNode.Parse("""{"ext":{"rank1":{"window":100,"max_think_tokens":8192,"deadline_ms":60000}}}""")!.AsObject(), Rule, new RerankCaps());
+        Assert.Equal(100, atCaps.Window);
+    }
+
     [Theory]
     [InlineData("""{"window":1001}""", "[ext.rank1.window]")]
     [InlineData("""{"window":2.5}""", "[ext.rank1.window]")]

@@ -38,7 +38,7 @@ public sealed class WorkerHostTests
     [InlineData("Rank1__Worker__RetryLimit", "many", "Rank1:Worker:RetryLimit")]
     [InlineData("Rank1__Worker__Prefetch", "4", "Prefetch")]
     [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model")]
-    [InlineData("Rank1__Proxy__Default__Window", "300", "Rank1:Proxy:Default:Window (300) is above the worker's cap Rank1:Worker:MaxWindow (200)")]
+    [InlineData("Rank1__Worker__MaxWindow", "5", "Rank1:Proxy:Default:Window (10) is above the worker's cap Rank1:Worker:MaxWindow (5)")]
     [InlineData("Rank1__Proxy__Caps__Window", "5", "Rank1:Proxy:Default:Window (10) is above the operator's cap Rank1:Proxy:Caps:Window (5)")]
     [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)")]
     public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named)

@@ -160,20 +160,23 @@ public sealed class ProxyOptions : IValidatableObject
 /// </summary>
 public sealed class RerankCaps
 {
+    // The defaults bound what one anonymous caller can hold: a window of 100 passages, the reference's own reasoning
+    // budget (8,192 tokens), and a minute of the engine. An operator who needs more raises them, up to the hard limits.
+
     /// <summary>Largest <c>window</c>.</summary>
-    /// <value>Default 1000.</value>
+    /// <value>Default 100.</value>
     [Range(1, 1000)]
-    public int Window { get; set; } = 1000;
+    public int Window { get; set; } = 100;
 
     /// <summary>Largest <c>max_think_tokens</c>.</summary>
-    /// <value>Default 32768.</value>
+    /// <value>Default 8192 (the reference implementation's budget).</value>
     [Range(0, 32_768)]
-    public int MaxThinkTokens { get; set; } = 32_768;
+    public int MaxThinkTokens { get; set; } = 8_192;
 
     /// <summary>Largest <c>deadline_ms</c>.</summary>
-    /// <value>Default 600000 (10 minutes).</value>
+    /// <value>Default 60000 (one minute).</value>
     [Range(1, 600_000)]
-    public int DeadlineMs { get; set; } = 600_000;
+    public int DeadlineMs { get; set; } = 60_000;
 }
 
 /// <summary>Which searches are reranked, and how (per index pattern). A request may override each via <c>ext.rank1</c>.</summary>
