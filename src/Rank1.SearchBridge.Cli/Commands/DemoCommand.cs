@@ -51,7 +51,7 @@ internal sealed class DemoCommand : CliCommand
             ["Rank1:Proxy:Default:Window"] = window.ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:MaxThinkTokens"] = budget.ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:DeadlineMs"] = "300000",
-        }, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         var health = await http.GetFromJsonAsync<JsonObject>(new Uri(proxy.Url, "_rank1/health"), cancellationToken).ConfigureAwait(false);

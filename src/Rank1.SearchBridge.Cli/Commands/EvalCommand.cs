@@ -233,7 +233,7 @@ internal sealed class EvalCommand : CliCommand
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetInt("max-think-tokens", 0, 32_768) ?? 64).ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:DeadlineMs"] = "600000",
-        }, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
+        }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
     /// <summary>Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).</summary>
     private static async Task IndexDatasetAsync(BeirDataset dataset, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)

@@ -31,6 +31,17 @@ internal static class HostSettings
         return settings;
     }
 
+    /// <summary>
+    /// The in-process proxies of <c>demo</c> and <c>eval</c> answer only the command's own searches, never an anonymous
+    /// caller, so their operator caps (<c>Rank1:Proxy:Caps</c>) are the hard limits rather than the serving defaults.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> OwnCallerCaps() =>
+    [
+        new("Rank1:Proxy:Caps:Window", "1000"),
+        new("Rank1:Proxy:Caps:MaxThinkTokens", "32768"),
+        new("Rank1:Proxy:Caps:DeadlineMs", "600000"),
+    ];
+
     /// <summary>The <c>--config</c> file, which must exist when given.</summary>
     public static string? ConfigFile(ParsedArgs args)
     {
