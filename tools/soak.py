@@ -35,6 +35,17 @@ def start(args, log):
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def stop_process(proc, sig, seconds):
+    """Sends sig (None: none) to proc's process group, waits up to seconds, then SIGKILLs the group."""
+    if sig is not None:
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def wait_http(url, seconds=120):
     end = time.time() + seconds
     while time.time() < end:
@@ -104,11 +115,7 @@ class Broker:
                 os.kill(int(f.read().strip()), signal.SIGTERM)
         except (OSError, ValueError):
             os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_process(self.proc, None, 60)
         self.proc = None
 
 
@@ -266,30 +273,15 @@ def main():
 
     for t in threads:
         t.join()
-    try:
-        precompute.wait(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(precompute.pid, signal.SIGKILL)
-        precompute.wait()
+    stop_process(precompute, None, 300)
     precompute_out.seek(0)
     finished = [line.strip() for line in precompute_out if line.startswith("Finished:")]
     stored, distinct = stored_judgements(backend_url, jobs_index)
-    for proc in (worker,):
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process(worker, signal.SIGTERM, 60)
     broker.stop()
     for proc in (proxy, backend):
         # Ctrl+C is how the CLI commands are stopped; a process that does not stop in 30 s is killed.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, signal.SIGINT, 30)
 
     print(f"soak: {seconds} s, {a.clients} clients, deadline_ms {DEADLINE_MS}, backend SIGKILLed at {seconds // 3} s and back after {restarted_after:.1f} s")
     print(f"requests: {len(results)}")
