@@ -184,7 +184,12 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         using var engine = LoadTiny(maxBatch: 4);
         var settings = new JudgeSettings { MaxThinkTokens = 16 };
         using var cts = new CancellationTokenSource();
-        var cancelled = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions], settings, cts.Token).AsTask();
+        // The call to cancel must still be running when it is cancelled, on a fast machine too: it thinks far longer than
+        // the test takes, and it is cancelled only once the batch thread has admitted one of its rows.
+        var firstAdmitted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Admitted = (_, _) => firstAdmitted.TrySetResult();
+        var cancelled = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions], new JudgeSettings { MaxThinkTokens = 30_000 }, cts.Token).AsTask();
+        await firstAdmitted.Task;
         var other = engine.JudgeAllAsync("bridges", null, Bridges, settings).AsTask();
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
