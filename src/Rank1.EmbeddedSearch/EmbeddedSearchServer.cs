@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using Rank1.EmbeddedSearch.Http;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.EmbeddedSearch.Querying;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch;
 
@@ -121,7 +121,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval));
         MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        server.Url = ServerUrls.Bound(app);
+        server.Url = ServerUrls.Bound(app.Urls);
         return server;
     }
 
@@ -145,7 +145,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         string[] read = ["GET", "HEAD", "POST"];
         app.MapMethods("/", get, context => EsHttp.WriteAsync(context, 200, server.Info()));
         app.MapMethods("/_cluster/health", get, context => EsHttp.WriteAsync(context, 200, server.Health()));
-        // The sniffers: @elastic/elasticsearch asks /_nodes/_all/http, Elastic.Transport /_nodes/http,settings.
+        // The sniffers: @elastic/elasticsearch asks /_nodes/_all/http, global::Elastic.Transport /_nodes/http,settings.
         app.MapMethods("/_nodes", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
         app.MapMethods("/_nodes/{selector}", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
         app.MapMethods("/_nodes/{nodes}/{metrics}", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge;
 
@@ -17,7 +17,7 @@ public abstract class InProcessHost : IAsyncDisposable
     private protected InProcessHost(WebApplication app)
     {
         _app = app;
-        Url = ServerUrls.Bound(app);
+        Url = ServerUrls.Bound(app.Urls);
     }
 
     /// <summary>The host's base URL.</summary>

@@ -247,7 +247,7 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
 #pragma warning disable ESCEXP0001
         var filtered = await client.SearchAsync<ProxyClientDocument>(new SearchRequest(ProxyStack.Index)
         {
-            Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = ConformanceStack.Query },
+            Query = new global::Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = ConformanceStack.Query },
             FilterPath = ["hits.hits._id", "hits.hits.fields"],
         });
 #pragma warning restore ESCEXP0001
@@ -261,7 +261,7 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
         await AssertPagingAsync(client);
     }
 
-    private static string? Header(Elastic.Transport.Products.Elasticsearch.ElasticsearchResponse response, string name) =>
+    private static string? Header(global::Elastic.Transport.Products.Elasticsearch.ElasticsearchResponse response, string name) =>
         response.ApiCallDetails.TryGetHeader(name, out var values) ? values.Single() : null;
 
     /// <summary>

@@ -25,10 +25,10 @@ public sealed class ClientTests
         var client = new ElasticsearchClient(new ElasticsearchClientSettings(stack.Proxy.Url).DisableDirectStreaming());
 
         var index = await client.IndexAsync(new ProxyClientDocument { Title = "Onion goggles", Text = "Goggles keep onion gas away from the eyes.", Topic = "food" },
-            i => i.Index(ProxyStack.Index).Id("d09").Refresh(Elastic.Clients.Elasticsearch.Refresh.True));
+            i => i.Index(ProxyStack.Index).Id("d09").Refresh(global::Elastic.Clients.Elasticsearch.Refresh.True));
         Assert.True(index.IsValidResponse, index.DebugInformation);
 
-        var bulk = await client.BulkAsync(b => b.Index(ProxyStack.Index).Refresh(Elastic.Clients.Elasticsearch.Refresh.True)
+        var bulk = await client.BulkAsync(b => b.Index(ProxyStack.Index).Refresh(global::Elastic.Clients.Elasticsearch.Refresh.True)
             .IndexMany(new[] { new ProxyClientDocument { Title = "Eye care", Text = "Rinse your eyes with clean water.", Topic = "health" } }, (d, _) => d.Id("d10")));
         Assert.True(bulk.IsValidResponse, bulk.DebugInformation);
         Assert.False(bulk.Errors);
@@ -41,7 +41,7 @@ public sealed class ClientTests
         Assert.True(search.IsValidResponse, search.DebugInformation);
         var window = search.Hits.Take(5).ToArray();
         // The client reads "fields" without custom types: each value is the JSON array Elasticsearch uses.
-        static JsonElement Field(Elastic.Clients.Elasticsearch.Core.Search.Hit<ProxyClientDocument> h, string name) => ((JsonElement)h.Fields![name])[0];
+        static JsonElement Field(global::Elastic.Clients.Elasticsearch.Core.Search.Hit<ProxyClientDocument> h, string name) => ((JsonElement)h.Fields![name])[0];
         var scores = window.Select(h => Field(h, "_rank1.score").GetDouble()).ToArray();
         Assert.Equal(scores.OrderDescending(), scores);
         Assert.All(window, h => Assert.Equal(Field(h, "_rank1.score").GetDouble(), h.Score!.Value, 9));

@@ -104,9 +104,9 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         {
             Searches =
             [
-                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion eyes" } }),
-                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Size = 0, Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
-                new SearchRequestItem(new MultisearchHeader { Indices = "ghost" }, new MultisearchBody { Query = new Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
+                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Query = new global::Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion eyes" } }),
+                new SearchRequestItem(new MultisearchHeader { Indices = "docs" }, new MultisearchBody { Size = 0, Query = new global::Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
+                new SearchRequestItem(new MultisearchHeader { Indices = "ghost" }, new MultisearchBody { Query = new global::Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
             ],
         });
         // A missing index makes the client call the whole answer not "valid" (as Elasticsearch's own would): what

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch.Indexing;
-using Rank1.Shared;
+using Rank1.Elastic;
 using Rank1.EmbeddedSearch.Querying;
 
 namespace Rank1.EmbeddedSearch.Http;

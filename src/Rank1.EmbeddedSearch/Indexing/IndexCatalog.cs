@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Indexing;
 

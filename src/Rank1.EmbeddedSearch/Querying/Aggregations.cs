@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
 using Rank1.EmbeddedSearch.Indexing;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Querying;
 

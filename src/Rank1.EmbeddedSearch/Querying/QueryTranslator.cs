@@ -8,7 +8,7 @@ using Lucene.Net.QueryParsers.Classic;
 using Lucene.Net.QueryParsers.Simple;
 using Lucene.Net.Search;
 using Rank1.EmbeddedSearch.Indexing;
-using Rank1.Shared;
+using Rank1.Elastic;
 using ClassicOperator = Lucene.Net.QueryParsers.Classic.Operator;
 
 namespace Rank1.EmbeddedSearch.Querying;

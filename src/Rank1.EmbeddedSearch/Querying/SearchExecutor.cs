@@ -5,7 +5,7 @@ using Lucene.Net.Search;
 using Lucene.Net.Search.Highlight;
 using Lucene.Net.Util;
 using Rank1.EmbeddedSearch.Indexing;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Querying;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Rank1.Inference;
 using Rank1.SearchBridge.Reranking;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Search;
 

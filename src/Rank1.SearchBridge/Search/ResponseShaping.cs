@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Search;
 

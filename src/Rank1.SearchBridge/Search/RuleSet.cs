@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Configuration;
-using Rank1.Shared;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Search;
 

@@ -2,13 +2,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Rank1.Shared;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// Reading Elasticsearch-style documents: the values at a dotted field path (objects and arrays walked, arrays
-/// flattened), and wildcard patterns. One source file compiled into the embedded backend and the proxy.
+/// flattened), and wildcard patterns. Used by the embedded backend and the proxy.
 /// </summary>
-internal static class JsonPaths
+public static class JsonPaths
 {
     /// <summary>The scalar values at <paramref name="path"/> ("a.b.c") of a source document, as strings (JSON text for non-strings).</summary>
     public static IEnumerable<string> Values(JsonNode? source, string path)

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using Rank1.Shared;
 
-namespace Rank1.EmbeddedSearch.Tests.Shared;
+namespace Rank1.Elastic.Tests;
 
 /// <summary>
 /// <see cref="FilterPath"/> against the answers Elasticsearch documents for <c>filter_path</c> (reference

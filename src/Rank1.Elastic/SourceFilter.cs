@@ -2,14 +2,14 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Rank1.Shared;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// The Elasticsearch <c>_source</c> option: false, true, a pattern, a list of patterns, or <c>{includes, excludes}</c>.
-/// One source file compiled into both the embedded backend (which filters hits) and the proxy (which asks the
+/// Used by both the embedded backend (which filters hits) and the proxy (which asks the
 /// backend for the whole source when it needs passage fields, then applies the client's own filter).
 /// </summary>
-internal sealed class SourceFilter
+public sealed class SourceFilter
 {
     private readonly Regex[] _includes;
     private readonly Regex[] _excludes;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Rank1.Shared;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// Elasticsearch's <c>filter_path</c> response filtering, with the semantics of its XContent filtering
@@ -9,10 +9,10 @@ namespace Rank1.Shared;
 /// literal dot; a path that starts with <c>-</c> excludes. Arrays are transparent (a path applies to every
 /// element). Includes keep a matched field whole and drop everything else, including objects and arrays left
 /// empty; excludes drop the matched fields, and the objects and arrays they emptied, but keep what was empty to
-/// begin with. With both, the excludes apply to what the includes kept. One source file compiled into the
-/// embedded backend (which filters its answers) and the proxy (which filters the final reranked answer).
+/// begin with. With both, the excludes apply to what the includes kept. Used by the embedded backend (which filters
+/// its answers) and the proxy (which filters the final reranked answer).
 /// </summary>
-internal sealed class FilterPath
+public sealed class FilterPath
 {
     private readonly Node? _includes;
     private readonly Node? _excludes;
