@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
@@ -21,7 +20,7 @@ namespace Rank1.Inference;
 public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 {
     private readonly CausalLm _lm;
-    private readonly Rank1TokenIds _ids;
+    private readonly Rank1Scorer _scorer;
     private readonly TimeProvider _time;
     private readonly int _defaultBudget;
     private readonly int _maxBatch;
@@ -45,8 +44,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         _maxQueued = maxQueued;
         _maxQueuedPerCaller = maxQueuedPerCaller;
         _lm = lm;
-        Tokenizer = tokenizer;
-        _ids = ids;
+        _scorer = new Rank1Scorer(tokenizer, ids, time);
         _defaultBudget = defaultBudget;
         _time = time;
     }
@@ -63,12 +61,13 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     /// <summary>The provider asked for, the one in use, and why <c>Auto</c> fell back to the CPU (when it did).</summary>
     public ExecutionProviderChoice ProviderChoice => _lm.ProviderChoice;
 
-    /// <summary>The model's tokenizer.</summary>
-    public ModelTokenizer Tokenizer { get; }
+    internal ModelTokenizer Tokenizer => _scorer.Tokenizer;
 
     internal CausalLm Model => _lm;
 
-    internal Rank1TokenIds TokenIds => _ids;
+    internal Rank1Scorer Scorer => _scorer;
+
+    internal Rank1TokenIds TokenIds => _scorer.Ids;
 
     /// <summary>Loads the model folder named by <paramref name="options"/>. Throws <see cref="ModelLoadException"/> naming what is wrong.</summary>
     public static Rank1Engine Load(Rank1EngineOptions options, ILogger? logger = null, TimeProvider? timeProvider = null)
@@ -137,7 +136,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         ArgumentNullException.ThrowIfNull(input);
         var (query, queryCut) = Limit(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, _maxQueryTokens), cancellationToken);
         var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, _maxPassageTokens), cancellationToken);
-        int[] ids = [.. Tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), _ids.ThinkStart];
+        int[] ids = [.. Tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), TokenIds.ThinkStart];
         if (ids.Length + ContextReserve > _lm.ContextLength)
         {
             throw new Rank1InputException($"The prompt has {ids.Length} tokens, which leaves less than {ContextReserve} of the model's context of {_lm.ContextLength} for reasoning.");
@@ -308,9 +307,6 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return results;
     }
 
-    /// <summary>Shared prefixes shorter than this are not worth a pinned cache: each passage is judged alone.</summary>
-    internal const int MinSharedPrefix = 8;
-
     internal (IReadOnlyList<JudgeTrace> Traces, int SharedTokens) JudgeAllTraced(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings, CancellationToken cancellationToken)
     {
@@ -318,8 +314,8 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var encoded = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray();
         var prompts = encoded.Select(e => e.Ids).ToArray();
-        var shared = SharedPrefixLength(prompts);
-        if (prompts.Length < 2 || shared < MinSharedPrefix)
+        var shared = SharedPrefix.Length(prompts);
+        if (prompts.Length < 2 || shared < SharedPrefix.MinLength)
         {
             return (passages.Select(p => JudgeTraced(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray(), 0);
         }
@@ -371,7 +367,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         var size = Math.Max(1, maxBatch ?? rows.Length);
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var run = new BatchRun(this, runOptions, _time);
+        using var run = new BatchRun(_lm, _scorer, runOptions, _time);
         var next = 0;
         while (next < rows.Length || run.Count > 0)
         {
@@ -438,7 +434,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             lock (_schedulerGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new BatchScheduler(this, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller);
+                return _scheduler ??= new BatchScheduler(_lm, _scorer, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller);
             }
         }
     }
@@ -455,29 +451,6 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
     /// <summary>Most passages one caller has waiting (bounded by <see cref="Rank1EngineOptions.MaxQueuedPassagesPerCaller"/> once others wait).</summary>
     public int MostQueuedForOneCaller => _scheduler?.MostWaitingForOneCaller ?? 0;
 
-    /// <summary>Tokens that every prompt starts with, leaving at least one token of each to feed (its logits come from its own last token).</summary>
-    internal static int SharedPrefixLength(IReadOnlyList<int[]> prompts)
-    {
-        if (prompts.Count == 0)
-        {
-            return 0;
-        }
-
-        var shared = prompts.Min(p => p.Length) - 1;
-        foreach (var p in prompts.Skip(1))
-        {
-            var i = 0;
-            while (i < shared && p[i] == prompts[0][i])
-            {
-                i++;
-            }
-
-            shared = i;
-        }
-
-        return Math.Max(shared, 0);
-    }
-
     /// <summary>The reasoning budget for a prompt: the caller's (or the default), clamped so prompt + reasoning + the forced end fit the model's context.</summary>
     private int Budget(JudgeSettings? settings, int promptLength)
     {
@@ -487,7 +460,7 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
     }
 
-    /// <summary>From a fed prompt: reason greedily until &lt;/think&gt;, end of text, the budget or the deadline, then score.</summary>
+    /// <summary>From a fed prompt: reason greedily until the scorer's stopping rule ends it, then score.</summary>
     private JudgeTrace Reason(DecodeState state, IReadOnlyList<int> prompt, TimeSpan prefill, int budget, DateTimeOffset? deadline, bool truncated, CancellationToken cancellationToken)
     {
         var decodeStarted = _time.GetTimestamp();
@@ -499,28 +472,10 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var next = TensorPrimitives.IndexOfMax<float>(state.Logits);
-                if (next == _ids.ThinkEnd)
+                var next = Rank1Scorer.Next(state.Logits);
+                if (_scorer.Stop(next, generated.Count, budget, deadline) is { } stop)
                 {
-                    end = ReasoningEnd.Finished;
-                    break;
-                }
-
-                if (_ids.EndOfText.Contains(next))
-                {
-                    end = ReasoningEnd.EndOfText;
-                    break;
-                }
-
-                if (generated.Count >= budget)
-                {
-                    end = ReasoningEnd.Budget;
-                    break;
-                }
-
-                if (deadline is { } d && _time.GetUtcNow() >= d)
-                {
-                    end = ReasoningEnd.Deadline;
+                    end = stop;
                     break;
                 }
 
@@ -528,54 +483,20 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
                 Run(state, [next], cancellationToken);
             }
 
-            string reasoning;
-            int[] scored;
-            if (end == ReasoningEnd.Finished)
+            var (reasoning, scored) = _scorer.Ending(end, generated);
+            if (end != ReasoningEnd.Finished)
             {
-                reasoning = Tokenizer.Decode(generated);
-                scored = [_ids.ThinkEnd];
-            }
-            else
-            {
-                // We continue from the pinned prompt cache rather than re-encoding the prompt.
-                (reasoning, scored) = ForcedEnd(generated);
+                // A forced end follows the prompt: we continue from the pinned prompt cache rather than re-encoding the prompt.
                 state.Restore(afterPrompt);
             }
 
             Run(state, scored, cancellationToken);
-            var logitTrue = state.Logits[_ids.True];
-            var logitFalse = state.Logits[_ids.False];
-            var score = Sigmoid((double)logitTrue - logitFalse);
-            var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, _time.GetElapsedTime(decodeStarted), truncated);
-            return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
+            return _scorer.Score(state.Logits, prompt, generated, end, reasoning, scored, prefill, decodeStarted, truncated);
         }
         finally
         {
             state.Unpin(afterPrompt);
         }
-    }
-
-    /// <summary>
-    /// Reasoning that did not end with &lt;/think&gt;, as the reference scores it: the prompt is followed by "\n", the
-    /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt; ("\n\n" when nothing was generated).
-    /// Returns the cut reasoning and the tokens to feed.
-    /// </summary>
-    internal (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated)
-    {
-        var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
-        return (reasoning, [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), _ids.ThinkEnd]);
-    }
-
-    /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>
-    internal static double Sigmoid(double x)
-    {
-        if (x >= 0)
-        {
-            return 1.0 / (1.0 + Math.Exp(-x));
-        }
-
-        var e = Math.Exp(x);
-        return e / (1.0 + e);
     }
 
     private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken) => BatchRun.Guard(() => state.Step(tokens), cancellationToken);
@@ -600,39 +521,5 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
 
         scheduler?.Dispose();
         _lm.Dispose();
-    }
-}
-
-/// <summary>What one judgement fed the model, for tests and diagnostics.</summary>
-internal sealed record JudgeTrace(Rank1Judgement Judgement, IReadOnlyList<int> Prompt, IReadOnlyList<int> Generated, IReadOnlyList<int> Scored, float LogitTrue, float LogitFalse);
-
-/// <summary>The token ids Rank1 needs, read from the model folder (never hard-coded).</summary>
-internal sealed record Rank1TokenIds(int ThinkStart, int ThinkEnd, int True, int False, IReadOnlySet<int> EndOfText)
-{
-    public static Rank1TokenIds From(ModelTokenizer tokenizer, ModelFolder folder, ModelSignature signature)
-    {
-        var file = folder.TokenizerPath;
-        var thinkStart = tokenizer.FindAddedToken("<think>")
-            ?? throw new ModelLoadException($"{file}: no added token \"<think>\" (a Rank1 checkpoint adds <think> and </think> to the tokenizer).");
-        var thinkEnd = tokenizer.FindAddedToken("</think>")
-            ?? throw new ModelLoadException($"{file}: no added token \"</think>\" (a Rank1 checkpoint adds <think> and </think> to the tokenizer).");
-        var yes = tokenizer.FindSingleToken(" true") ?? throw new ModelLoadException($"{file}: \" true\" is not a single token (Rank1 scores the single tokens \" true\" and \" false\").");
-        var no = tokenizer.FindSingleToken(" false") ?? throw new ModelLoadException($"{file}: \" false\" is not a single token (Rank1 scores the single tokens \" true\" and \" false\").");
-        var eos = new HashSet<int>(folder.EosTokenIds);
-        foreach (var t in new[] { "<|endoftext|>", "<|im_end|>" })
-        {
-            if (tokenizer.FindAddedToken(t) is { } id)
-            {
-                eos.Add(id);
-            }
-        }
-
-        if (signature.VocabularySize is { } v && tokenizer.VocabularySize > v)
-        {
-            throw new ModelLoadException($"{file}: the tokenizer has ids up to {tokenizer.VocabularySize - 1} but the model's logits have {v} entries: tokenizer and graph do not belong together.");
-        }
-
-        eos.ExceptWith([thinkStart, thinkEnd, yes, no]);
-        return new Rank1TokenIds(thinkStart, thinkEnd, yes, no, eos);
     }
 }

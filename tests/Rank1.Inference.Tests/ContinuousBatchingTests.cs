@@ -59,10 +59,10 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         var shorter = Row(onions, Onions[2], 3);                           // joins after rows have left
 
         using var runOptions = new RunOptions();
-        using var run = new BatchRun(fx.Engine, runOptions, TimeProvider.System);
+        using var run = new BatchRun(fx.Engine.Model, fx.Engine.Scorer, runOptions, TimeProvider.System);
         run.Admit(first, CancellationToken.None);
-        Assert.Equal(Rank1Engine.SharedPrefixLength(first.Select(r => r.Prompt).ToArray()), run.LastSharedPrefix);
-        Assert.True(run.LastSharedPrefix >= Rank1Engine.MinSharedPrefix, $"the three onion prompts share {run.LastSharedPrefix} tokens");
+        Assert.Equal(SharedPrefix.Length(first.Select(r => r.Prompt).ToArray()), run.LastSharedPrefix);
+        Assert.True(run.LastSharedPrefix >= SharedPrefix.MinLength, $"the three onion prompts share {run.LastSharedPrefix} tokens");
         for (var i = 0; i < 3; i++)
         {
             run.Step(CancellationToken.None);
@@ -108,8 +108,8 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     {
         const string query = "why do onions make people cry";
         var prompts = Onions.Select(p => fx.Engine.EncodePrompt(new Rank1Input(query, p.Text, p.Title)).ToArray()).ToArray();
-        var shared = Rank1Engine.SharedPrefixLength(prompts);
-        Assert.True(shared >= Rank1Engine.MinSharedPrefix);
+        var shared = SharedPrefix.Length(prompts);
+        Assert.True(shared >= SharedPrefix.MinLength);
 
         using var runOptions = new RunOptions();
         using var once = new BatchDecodeState(fx.Engine.Model, runOptions);

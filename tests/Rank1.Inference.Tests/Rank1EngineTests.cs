@@ -8,7 +8,7 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
 
     private Rank1Engine Engine => fx.Engine;
 
-    private static double ScoreFrom(float[] logits, Rank1TokenIds ids) => Rank1Engine.Sigmoid((double)logits[ids.True] - logits[ids.False]);
+    private static double ScoreFrom(float[] logits, Rank1TokenIds ids) => Rank1Scorer.Sigmoid((double)logits[ids.True] - logits[ids.False]);
 
     [Fact]
     public void EncodePrompt_EqualsHuggingFaceTokenizationOfTheTemplate()
@@ -222,7 +222,7 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
     [InlineData(-2.0, 0.11920292202211755)]
     public void Sigmoid_IsStableForAnyLogitGap(double gap, double expected)
     {
-        var s = Rank1Engine.Sigmoid(gap);
+        var s = Rank1Scorer.Sigmoid(gap);
         Assert.False(double.IsNaN(s));
         Assert.Equal(expected, s, 12);
     }

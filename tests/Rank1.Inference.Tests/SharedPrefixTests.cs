@@ -1,3 +1,5 @@
+using Rank1.Inference.Decoding;
+
 namespace Rank1.Inference.Tests;
 
 /// <summary>Judging a window with the shared prompt prefix prefilled once equals judging each passage alone.</summary>
@@ -22,7 +24,7 @@ public sealed class SharedPrefixTests(TinyEngineFixture fx) : IClassFixture<Tiny
         var (traces, shared) = fx.Engine.JudgeAllTraced("why do onions make people cry", instructions, Window, settings, CancellationToken.None);
 
         // The prefix really is shared: the instruction line and the query at least.
-        Assert.True(shared >= Rank1Engine.MinSharedPrefix, $"shared {shared} tokens");
+        Assert.True(shared >= SharedPrefix.MinLength, $"shared {shared} tokens");
         Assert.True(shared > fx.Engine.Tokenizer.EncodeText(Rank1.Inference.Prompt.Rank1Prompt.Instruction).Count, $"shared {shared} tokens");
         Assert.Equal(Window.Length, traces.Count);
         for (var i = 0; i < Window.Length; i++)
@@ -43,10 +45,10 @@ public sealed class SharedPrefixTests(TinyEngineFixture fx) : IClassFixture<Tiny
     [Fact]
     public void SharedPrefixLength_LeavesEveryPromptAToken()
     {
-        Assert.Equal(2, Rank1Engine.SharedPrefixLength([[1, 2, 3, 4], [1, 2, 9]]));
-        Assert.Equal(2, Rank1Engine.SharedPrefixLength([[1, 2, 3], [1, 2, 3]]));   // identical prompts: the last token is fed per prompt
-        Assert.Equal(0, Rank1Engine.SharedPrefixLength([[5, 2], [1, 2]]));
-        Assert.Equal(0, Rank1Engine.SharedPrefixLength([]));
+        Assert.Equal(2, SharedPrefix.Length([[1, 2, 3, 4], [1, 2, 9]]));
+        Assert.Equal(2, SharedPrefix.Length([[1, 2, 3], [1, 2, 3]]));   // identical prompts: the last token is fed per prompt
+        Assert.Equal(0, SharedPrefix.Length([[5, 2], [1, 2]]));
+        Assert.Equal(0, SharedPrefix.Length([]));
     }
 
     [Fact]

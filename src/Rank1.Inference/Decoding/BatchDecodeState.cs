@@ -42,7 +42,7 @@ internal sealed class BatchDecodeState : IDisposable
     public long CacheBytes => (long)Rows * Width * _lm.Signature.Layers * 2 * _lm.Signature.KvHeads * _lm.Signature.HeadSize * _element;
 
     /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
-    public const int MinPrefix = Rank1Engine.MinSharedPrefix;
+    public const int MinPrefix = SharedPrefix.MinLength;
 
     /// <summary>Prefix caches kept for later admissions (most recent first).</summary>
     public const int PrefixCacheEntries = 8;

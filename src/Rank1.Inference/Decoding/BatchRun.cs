@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Rank1.Inference.Decoding;
@@ -63,26 +62,28 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
 }
 
 /// <summary>
-/// Drives a <see cref="BatchDecodeState"/> for <see cref="Rank1Engine"/>: rows are admitted between steps, each step
-/// decides every row's next token exactly as a single judgement would (&lt;/think&gt;, end of text, budget, deadline,
-/// in that order), rows that end leave the batch, and the rest go on. A row that wrote &lt;/think&gt; is scored from
-/// the batch's next logits; a row cut short is scored alone from a copy of its prompt cache followed by its cut
-/// reasoning, as <see cref="Rank1Engine.Judge"/> does.
+/// Drives a <see cref="BatchDecodeState"/>: rows are admitted between steps, each step decides every row's next token
+/// by the same <see cref="Rank1Scorer"/> a single judgement uses (&lt;/think&gt;, end of text, budget, deadline, in that
+/// order), rows that end leave the batch, and the rest go on. A row that wrote &lt;/think&gt; is scored from the batch's
+/// next logits; a row cut short is scored alone from a copy of its prompt cache followed by its forced end, as a
+/// single judgement is.
 /// </summary>
 internal sealed class BatchRun : IDisposable
 {
-    private readonly Rank1Engine _engine;
+    private readonly CausalLm _lm;
+    private readonly Rank1Scorer _scorer;
     private readonly RunOptions _runOptions;
     private readonly BatchDecodeState _state;
     private readonly TimeProvider _time;
     private readonly List<BatchRow> _rows = [];
 
-    public BatchRun(Rank1Engine engine, RunOptions runOptions, TimeProvider time)
+    public BatchRun(CausalLm lm, Rank1Scorer scorer, RunOptions runOptions, TimeProvider time)
     {
-        _engine = engine;
+        _lm = lm;
+        _scorer = scorer;
         _runOptions = runOptions;
         _time = time;
-        _state = new BatchDecodeState(engine.Model, runOptions);
+        _state = new BatchDecodeState(lm, runOptions);
     }
 
     /// <summary>Rows in the batch.</summary>
@@ -109,7 +110,7 @@ internal sealed class BatchRun : IDisposable
         {
             var prompts = rows.Select(r => r.Prompt).ToArray();
             var started = _time.GetTimestamp();
-            Guard(() => _state.Admit(prompts, Rank1Engine.SharedPrefixLength(prompts)), cancellationToken);
+            Guard(() => _state.Admit(prompts, SharedPrefix.Length(prompts)), cancellationToken);
             LastSharedPrefix = _state.LastPrefix;
             LastReusedPrefix = _state.LastReusedPrefix;
             var prefill = _time.GetElapsedTime(started) / rows.Count;
@@ -135,7 +136,6 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Decides every row's next token, completes the rows that end, and runs one step for the others.</summary>
     public void Step(CancellationToken cancellationToken)
     {
-        var ids = _engine.TokenIds;
         var leaving = new List<int>();
         var feed = new List<int>(_rows.Count);
         for (var r = 0; r < _rows.Count; r++)
@@ -150,34 +150,31 @@ internal sealed class BatchRun : IDisposable
             var logits = _state.Logits[r];
             if (row.Scoring)
             {
-                row.Complete(Trace(row, _engine.Tokenizer.Decode(row.Generated), [ids.ThinkEnd], logits[ids.True], logits[ids.False]));
+                var (reasoning, scored) = _scorer.Ending(ReasoningEnd.Finished, row.Generated);
+                row.Complete(Score(logits, row, reasoning, scored));
                 leaving.Add(r);
                 continue;
             }
 
-            var token = TensorPrimitives.IndexOfMax<float>(logits);
-            if (token == ids.ThinkEnd)
+            var token = Rank1Scorer.Next(logits);
+            switch (_scorer.Stop(token, row.Generated.Count, row.Budget, row.Deadline))
             {
-                row.End = ReasoningEnd.Finished;
-                row.Scoring = true;
-                feed.Add(token);
-                continue;
+                case ReasoningEnd.Finished:
+                    // </think> is fed with the batch's next step; its logits give the score.
+                    row.End = ReasoningEnd.Finished;
+                    row.Scoring = true;
+                    feed.Add(token);
+                    break;
+                case { } cut:
+                    row.End = cut;
+                    row.Complete(ScoreCut(r, row, cancellationToken));
+                    leaving.Add(r);
+                    break;
+                default:
+                    row.Generated.Add(token);
+                    feed.Add(token);
+                    break;
             }
-
-            ReasoningEnd? cut = ids.EndOfText.Contains(token) ? ReasoningEnd.EndOfText
-                : row.Generated.Count >= row.Budget ? ReasoningEnd.Budget
-                : row.Deadline is { } d && _time.GetUtcNow() >= d ? ReasoningEnd.Deadline
-                : null;
-            if (cut is { } end)
-            {
-                row.End = end;
-                row.Complete(ScoreCut(r, row, cancellationToken));
-                leaving.Add(r);
-                continue;
-            }
-
-            row.Generated.Add(token);
-            feed.Add(token);
         }
 
         _state.Remove(leaving);
@@ -204,22 +201,17 @@ internal sealed class BatchRun : IDisposable
         _rows.Clear();
     }
 
-    /// <summary>Scores a row cut short (<see cref="Rank1Engine.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
+    /// <summary>Scores a row cut short (<see cref="Rank1Scorer.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
     private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
     {
-        var (reasoning, scored) = _engine.ForcedEnd(row.Generated);
-        using var alone = new DecodeState(_engine.Model, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
+        var (reasoning, scored) = _scorer.Ending(row.End!.Value, row.Generated);
+        using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
         Guard(() => alone.Step(scored), cancellationToken);
-        return Trace(row, reasoning, scored, alone.Logits[_engine.TokenIds.True], alone.Logits[_engine.TokenIds.False]);
+        return Score(alone.Logits, row, reasoning, scored);
     }
 
-    private JudgeTrace Trace(BatchRow row, string reasoning, int[] scored, float logitTrue, float logitFalse)
-    {
-        var score = Rank1Engine.Sigmoid((double)logitTrue - logitFalse);
-        var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, row.Generated.Count, row.End!.Value, row.Prompt.Length, row.Prefill,
-            _time.GetElapsedTime(row.DecodeStarted), row.Truncated);
-        return new JudgeTrace(judgement, row.Prompt, row.Generated, scored, logitTrue, logitFalse);
-    }
+    private JudgeTrace Score(float[] logits, BatchRow row, string reasoning, int[] scored) =>
+        _scorer.Score(logits, row.Prompt, row.Generated, row.End!.Value, reasoning, scored, row.Prefill, row.DecodeStarted, row.Truncated);
 
     /// <summary>A step that ONNX Runtime terminated because of cancellation surfaces as cancellation.</summary>
     internal static void Guard(Action step, CancellationToken cancellationToken)

@@ -13,7 +13,8 @@ namespace Rank1.Inference.Decoding;
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
-    private readonly Rank1Engine _engine;
+    private readonly CausalLm _lm;
+    private readonly Rank1Scorer _scorer;
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
     private readonly Lock _gate = new();
@@ -25,9 +26,10 @@ internal sealed class BatchScheduler : IDisposable
     private readonly Thread _thread;
     private bool _stopped;
 
-    public BatchScheduler(Rank1Engine engine, TimeProvider time, int maxBatch, int capacity, int perCaller)
+    public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller)
     {
-        _engine = engine;
+        _lm = lm;
+        _scorer = scorer;
         _time = time;
         _maxBatch = maxBatch;
         _queue = new FairQueue(capacity, perCaller);
@@ -129,7 +131,7 @@ internal sealed class BatchScheduler : IDisposable
 
                     if (admit.Count > 0)
                     {
-                        run ??= new BatchRun(_engine, runOptions, _time);
+                        run ??= new BatchRun(_lm, _scorer, runOptions, _time);
                         run.Admit(admit, _stop.Token);
                     }
 
@@ -151,7 +153,7 @@ internal sealed class BatchScheduler : IDisposable
         }
         finally
         {
-            var stopped = new ObjectDisposedException(nameof(Rank1Engine), "The Rank1 engine was disposed.");
+            var stopped = new ObjectDisposedException("Rank1Engine", "The Rank1 engine was disposed.");
             run?.FailAll(stopped);
             run?.Dispose();
             lock (_gate)

@@ -11,7 +11,7 @@ namespace Rank1.Inference.Decoding;
 /// A loaded KV-cached causal LM: one ONNX Runtime session (thread-safe; each decode has its own state) and the
 /// signature discovered from it. Decoding happens in a <see cref="DecodeState"/>.
 /// </summary>
-public sealed class CausalLm : IDisposable
+internal sealed class CausalLm : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly long[] _onesInt64;

@@ -8,7 +8,7 @@ namespace Rank1.Inference.Decoding;
 /// last position. Each <see cref="Step"/> binds the previous step's present tensors as this step's past through IO
 /// binding, so the cache never passes through managed arrays; only the last logits row is read.
 /// </summary>
-public sealed class DecodeState : IDisposable
+internal sealed class DecodeState : IDisposable
 {
     private readonly CausalLm _lm;
     private readonly RunOptions _runOptions;
@@ -215,7 +215,7 @@ public sealed class DecodeState : IDisposable
 }
 
 /// <summary>A pinned KV cache (see <see cref="DecodeState.Pin"/>); released with the state that pinned it.</summary>
-public sealed class KvSnapshot : IDisposable
+internal sealed class KvSnapshot : IDisposable
 {
     internal KvSnapshot(OrtValue[] values, int length)
     {

@@ -9,7 +9,7 @@ namespace Rank1.Inference.Model;
 /// The inputs and outputs of a KV-cached causal LM graph, discovered from the session metadata (names, element
 /// types, KV shapes), with <c>genai_config.json</c>'s names taking precedence where the folder has one.
 /// </summary>
-public sealed class ModelSignature
+internal sealed class ModelSignature
 {
     /// <summary>Name of the token id input.</summary>
     public required string InputIds { get; init; }

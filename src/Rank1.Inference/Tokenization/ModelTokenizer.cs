@@ -10,7 +10,7 @@ namespace Rank1.Inference.Tokenization;
 /// spaces among them). Encoding costs O(n log n) in the input and honours cancellation (<see cref="ByteLevelBpe"/>);
 /// decoding uses the library's BPE.
 /// </summary>
-public sealed class ModelTokenizer
+internal sealed class ModelTokenizer
 {
     private readonly ByteLevelBpe _bpe;
     private readonly SplitPreTokenizer _plainSplit;     // user text: added tokens are ordinary text

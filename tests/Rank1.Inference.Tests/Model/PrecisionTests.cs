@@ -72,7 +72,7 @@ public sealed class PrecisionTests(ITestOutputHelper output)
                 var reference = fp32.JudgeTraced(new Rank1Input(query, text), new JudgeSettings { MaxThinkTokens = 8 }, CancellationToken.None);
                 var fed = reference.Judgement.End == ReasoningEnd.Finished ? reference.Generated : [];
                 var logits = ModelRuns.LogitsInOneStep(int4.Model, [.. reference.Prompt, .. fed, .. reference.Scored]);
-                var quantized = Rank1Engine.Sigmoid((double)logits[int4.TokenIds.True] - logits[int4.TokenIds.False]);
+                var quantized = Rank1Scorer.Sigmoid((double)logits[int4.TokenIds.True] - logits[int4.TokenIds.False]);
                 var diff = Math.Abs(reference.Judgement.Score - quantized);
                 output.WriteLine($"{query} | {text[..Math.Min(30, text.Length)]}: fp32 {reference.Judgement.Score:0.000} int4 {quantized:0.000}");
                 maxDiff = Math.Max(maxDiff, diff);

@@ -12,7 +12,7 @@ public sealed class QwenTokenizerFixture : IDisposable
         HuggingFace = new Tokenizers.DotNet.Tokenizer(TestPaths.QwenTokenizerJson);
     }
 
-    public ModelTokenizer Ours { get; }
+    internal ModelTokenizer Ours { get; }
 
     public Tokenizers.DotNet.Tokenizer HuggingFace { get; }
 

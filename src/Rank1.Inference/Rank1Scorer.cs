@@ -1,0 +1,80 @@
+using System.Numerics.Tensors;
+using Rank1.Inference.Prompt;
+using Rank1.Inference.Tokenization;
+
+namespace Rank1.Inference;
+
+/// <summary>
+/// The one home of how Rank1 reasons and scores, used alike by the single decoding path (<see cref="Rank1Engine"/>) and
+/// the batch (<c>Decoding/BatchRun</c>): the greedy next token, the stopping rule (&lt;/think&gt;, end of text, the
+/// budget, the deadline, in that order), the forced end of reasoning that was cut short, and the score
+/// sigmoid(logit(" true") - logit(" false")).
+/// </summary>
+internal sealed class Rank1Scorer(ModelTokenizer tokenizer, Rank1TokenIds ids, TimeProvider time)
+{
+    public ModelTokenizer Tokenizer { get; } = tokenizer;
+
+    public Rank1TokenIds Ids { get; } = ids;
+
+    /// <summary>The greedy choice: the token with the highest logit.</summary>
+    public static int Next(ReadOnlySpan<float> logits) => TensorPrimitives.IndexOfMax(logits);
+
+    /// <summary>
+    /// Whether reasoning ends instead of taking <paramref name="token"/> after <paramref name="generated"/> reasoning
+    /// tokens, and why: the model wrote &lt;/think&gt;, or an end of text, or the budget is spent, or the deadline passed.
+    /// Null: the token is taken and reasoning goes on.
+    /// </summary>
+    public ReasoningEnd? Stop(int token, int generated, int budget, DateTimeOffset? deadline) =>
+        token == Ids.ThinkEnd ? ReasoningEnd.Finished
+        : Ids.EndOfText.Contains(token) ? ReasoningEnd.EndOfText
+        : generated >= budget ? ReasoningEnd.Budget
+        : deadline is { } d && time.GetUtcNow() >= d ? ReasoningEnd.Deadline
+        : null;
+
+    /// <summary>
+    /// The reasoning to report and the tokens to feed after it for the score: &lt;/think&gt; when the model wrote it
+    /// (fed after the whole reasoning), else the forced end (fed after the prompt alone, <see cref="ForcedEnd"/>).
+    /// </summary>
+    public (string Reasoning, int[] Scored) Ending(ReasoningEnd end, IReadOnlyList<int> generated) =>
+        end == ReasoningEnd.Finished ? (Tokenizer.Decode(generated), [Ids.ThinkEnd]) : ForcedEnd(generated);
+
+    /// <summary>
+    /// Reasoning that did not end with &lt;/think&gt;, as the reference scores it: the prompt is followed by "\n", the
+    /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt; ("\n\n" when nothing was generated).
+    /// Returns the cut reasoning and the tokens to feed.
+    /// </summary>
+    public (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated)
+    {
+        var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
+        return (reasoning, [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), Ids.ThinkEnd]);
+    }
+
+    /// <summary>
+    /// The judgement from the logits that follow the scored tokens: P(" true") against P(" false"), relevant at 0.5 or
+    /// more; the decoding time counts from <paramref name="decodeStarted"/> (a <see cref="TimeProvider"/> timestamp).
+    /// </summary>
+    public JudgeTrace Score(ReadOnlySpan<float> logits, IReadOnlyList<int> prompt, IReadOnlyList<int> generated, ReasoningEnd end, string reasoning, int[] scored,
+        TimeSpan prefill, long decodeStarted, bool truncated)
+    {
+        var logitTrue = logits[Ids.True];
+        var logitFalse = logits[Ids.False];
+        var score = Sigmoid((double)logitTrue - logitFalse);
+        var judgement = new Rank1Judgement(score, score >= 0.5, reasoning, generated.Count, end, prompt.Count, prefill, time.GetElapsedTime(decodeStarted), truncated);
+        return new JudgeTrace(judgement, prompt, generated, scored, logitTrue, logitFalse);
+    }
+
+    /// <summary>P(true) / (P(true) + P(false)) = sigmoid(lt - lf), computed without overflow for any logit gap.</summary>
+    public static double Sigmoid(double x)
+    {
+        if (x >= 0)
+        {
+            return 1.0 / (1.0 + Math.Exp(-x));
+        }
+
+        var e = Math.Exp(x);
+        return e / (1.0 + e);
+    }
+}
+
+/// <summary>What one judgement fed the model, for tests and diagnostics.</summary>
+internal sealed record JudgeTrace(Rank1Judgement Judgement, IReadOnlyList<int> Prompt, IReadOnlyList<int> Generated, IReadOnlyList<int> Scored, float LogitTrue, float LogitFalse);
