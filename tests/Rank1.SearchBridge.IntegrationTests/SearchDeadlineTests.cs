@@ -34,9 +34,65 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
 
     private static readonly string MegabyteQuery = string.Concat(Enumerable.Repeat("why do onions make people cry ", 1_000_000 / 30));
 
-    private static string Body(int deadlineMs) =>
-        new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { ["text"] = "onion" } }, ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["query"] = MegabyteQuery, ["deadline_ms"] = deadlineMs } } }
-            .ToJsonString();
+    private static string Body(int deadlineMs, string? timeout = null)
+    {
+        var body = new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { ["text"] = "onion" } }, ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["query"] = MegabyteQuery, ["deadline_ms"] = deadlineMs } } };
+        if (timeout is not null)
+        {
+            body["timeout"] = timeout;
+        }
+
+        return body.ToJsonString();
+    }
+
+    // Rank1:Proxy:DeadlineGrace's default: how long past the deadline the backend call may still run.
+    private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(500);
+
+    [Theory]
+    [InlineData(null, null, "1000ms")] // no timeout of its own: what is left of deadline_ms
+    [InlineData("200ms", null, "200ms")] // the caller's shorter one is kept
+    [InlineData("-1", null, "1000ms")] // "no timeout" is longer than the deadline
+    [InlineData(null, "5s", "1000ms")] // a longer one in the body: the URL parameter, which wins in Elasticsearch, bounds it
+    [InlineData(null, "250ms", null)] // a shorter one in the body is left as it is
+    public async Task Search_AsksTheBackendWithWhatIsLeftOfTheDeadlineAsItsTimeout(string? urlTimeout, string? bodyTimeout, string? expected)
+    {
+        _held.Hold();
+        var search = _stack.SearchAsync(Body(deadlineMs: 1000, bodyTimeout), $"{ProxyStack.Index}/_search" + (urlTimeout is null ? "" : $"?timeout={urlTimeout}"));
+        await _held.SearchArrived;
+        Assert.Equal(expected, _held.Timeout);
+        _clock.Advance(TimeSpan.FromMilliseconds(1000));
+        _held.Release();
+        Assert.Equal("fallback-timeout", (await search).Rerank);
+    }
+
+    [Fact]
+    public async Task Search_BackendStillSilentAtDeadlinePlusGrace_Is504WithoutOpeningTheBackendCircuit()
+    {
+        // The stack opens the backend circuit after two failures: two searches cut at their deadline must not count as such.
+        for (var i = 0; i < 2; i++)
+        {
+            _held.Hold();
+            var search = _stack.SearchAsync(Body(deadlineMs: 1000));
+            await _held.SearchArrived;
+            _clock.Advance(TimeSpan.FromMilliseconds(1000) + Grace); // the backend never answers this one
+
+            // Guard against a hang only (on a proxy that waits for the backend): no time is asserted.
+            var r = await search.WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.Equal(504, r.Status);
+            Assert.Equal("rank1_backend_timeout_exception", r.Json["error"]!["type"]!.GetValue<string>());
+            Assert.Contains("deadline_ms (1000 ms)", r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal(504, r.Json["status"]!.GetValue<int>());
+        }
+
+        _held.Hold();
+        var after = _stack.SearchAsync(Body(deadlineMs: 1000));
+        await _held.SearchArrived;
+        _clock.Advance(TimeSpan.FromMilliseconds(1000));
+        _held.Release();
+        var answered = await after;
+        Assert.Equal(200, answered.Status);
+        Assert.Equal(HeldBackend.Ids, answered.Ids);
+    }
 
     [Fact]
     public async Task Search_DeadlineSpentWhileTheBackendAnswers_IsAnsweredInBackendOrderWithoutTheModel()
@@ -117,8 +173,12 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
         /// <summary>Completes when a search reaches the backend after <see cref="Hold"/>.</summary>
         public Task SearchArrived => _arrived.Task;
 
+        /// <summary>The <c>timeout</c> URL parameter of the last search that reached the backend.</summary>
+        public string? Timeout { get; private set; }
+
         public void Hold()
         {
+            _released.TrySetResult(); // a search the proxy gave up on is answered (to nobody) rather than left hanging
             _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
             _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -137,6 +197,7 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             if (context.Request.Path.Value == $"/{ProxyStack.Index}/_search")
             {
+                Timeout = context.Request.Query.TryGetValue("timeout", out var t) ? t.ToString() : null;
                 _arrived.TrySetResult();
                 await _released.Task;
                 context.Response.ContentType = "application/json";

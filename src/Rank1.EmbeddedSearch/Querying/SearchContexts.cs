@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Security.Cryptography;
 using Lucene.Net.Search;
+using Rank1.Elastic;
 using Rank1.EmbeddedSearch.Indexing;
 
 namespace Rank1.EmbeddedSearch.Querying;
@@ -133,25 +133,9 @@ internal sealed class SearchContexts(TimeProvider time) : IDisposable
     /// <summary>An Elasticsearch time value (<c>30s</c>, <c>1m</c>, <c>500ms</c>, <c>2h</c>, <c>1d</c>, <c>-1</c> not allowed here).</summary>
     public static TimeSpan ParseKeepAlive(string value, string name)
     {
-        var text = value.Trim();
-        var digits = text.TakeWhile(char.IsAsciiDigit).Count();
-        if (digits > 0 && long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        if (TimeValue.Parse(value) is { } keepAlive)
         {
-            TimeSpan? parsed = text[digits..].ToLowerInvariant() switch
-            {
-                "nanos" => TimeSpan.FromTicks(n / 100),
-                "micros" => TimeSpan.FromMicroseconds(n),
-                "ms" => TimeSpan.FromMilliseconds(n),
-                "s" => TimeSpan.FromSeconds(n),
-                "m" => TimeSpan.FromMinutes(n),
-                "h" => TimeSpan.FromHours(n),
-                "d" => TimeSpan.FromDays(n),
-                _ => null,
-            };
-            if (parsed is { } keepAlive)
-            {
-                return keepAlive;
-            }
+            return keepAlive;
         }
 
         throw new EsException(400, "parse_exception", $"failed to parse setting [{name}] with value [{value}] as a time value: unit is missing or unrecognized");

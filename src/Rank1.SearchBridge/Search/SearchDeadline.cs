@@ -1,3 +1,8 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Rank1.Elastic;
+
 namespace Rank1.SearchBridge.Search;
 
 /// <summary>
@@ -6,6 +11,12 @@ namespace Rank1.SearchBridge.Search;
 /// so a search answers within <c>deadline_ms</c> plus <see cref="Configuration.ProxyOptions.DeadlineGrace"/> and the
 /// time to write its answer. The searches of an <c>_msearch</c> count from the msearch's arrival.
 /// </summary>
+/// <remarks>
+/// The backend call of a reranked search spends from it too: the backend is asked with Elasticsearch's own search
+/// <c>timeout</c> set to what is left (<see cref="BackendTimeout"/>; best effort, as in Elasticsearch: the shards stop
+/// collecting and answer <c>timed_out: true</c> with the hits so far), and the call is cut
+/// <see cref="Configuration.ProxyOptions.DeadlineGrace"/> after the deadline (<see cref="BackendCut"/>).
+/// </remarks>
 internal readonly record struct SearchDeadline(TimeProvider Time, long ArrivedTimestamp, TimeSpan Budget)
 {
     /// <summary>What is left of the budget (zero once it has passed).</summary>
@@ -13,4 +24,30 @@ internal readonly record struct SearchDeadline(TimeProvider Time, long ArrivedTi
 
     /// <summary>The budget is spent.</summary>
     public bool Passed => Left == TimeSpan.Zero;
+
+    /// <summary>
+    /// A token that cancels the backend call of a reranked search <paramref name="grace"/> after the deadline: a backend
+    /// that did not honour its search <c>timeout</c> cannot hold the search past <c>deadline_ms</c> + grace.
+    /// </summary>
+    public CancellationTokenSource BackendCut(TimeSpan grace) => new(Left + grace, Time);
+
+    /// <summary>
+    /// The search <c>timeout</c> URL parameter to send the backend (<c>Nms</c>, what is left of the deadline), or null
+    /// when the caller's own <c>timeout</c> (URL parameter, else body; the URL parameter wins in Elasticsearch) is
+    /// already no longer, or is not a time value (the backend answers that with its own 400).
+    /// </summary>
+    public string? BackendTimeout(IQueryCollection query, JsonObject body)
+    {
+        var left = Left > TimeSpan.FromMilliseconds(1) ? Left : TimeSpan.FromMilliseconds(1);
+        var callers = query.TryGetValue("timeout", out var t) ? t.ToString()
+            : body["timeout"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+        // -1 is Elasticsearch's "no timeout", longer than any deadline; anything else that is not a time value is left
+        // for the backend to answer with its own 400.
+        if (callers is not null && callers.Trim() != "-1" && (TimeValue.Parse(callers) is not { } own || own <= left))
+        {
+            return null;
+        }
+
+        return $"{(long)Math.Ceiling(left.TotalMilliseconds)}ms";
+    }
 }

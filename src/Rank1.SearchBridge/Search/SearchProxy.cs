@@ -136,17 +136,22 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
         // filter_path shapes the final answer: forwarded, it would strip the passage fields the rerank reads. pretty goes on,
         // so that a backend error comes back indented as Elasticsearch's would; a reranked answer is written anew anyway.
-        var forwarded = new QueryCollection(query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or ResponseShaping.FilterPathParameter))
-            .ToDictionary(p => p.Key, p => p.Value));
+        var forwarded = query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or ResponseShaping.FilterPathParameter))
+            .ToDictionary(p => p.Key, p => p.Value);
+        var deadline = new SearchDeadline(time, arrived, TimeSpan.FromMilliseconds(plan.DeadlineMs));
+        if (deadline.BackendTimeout(query, body) is { } backendTimeout)
+        {
+            forwarded["timeout"] = backendTimeout;
+        }
 
-        var response = await backend.SendAsync(HttpMethod.Post, path + ToQueryString(forwarded), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, cancellationToken).ConfigureAwait(false);
+        var response = await SendWithinDeadlineAsync(path + ToQueryString(new QueryCollection(forwarded)), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, deadline, cancellationToken)
+            .ConfigureAwait(false);
         if (response.Status != 200)
         {
             metrics.Searches.WithLabels("skipped").Inc();
             return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
         }
 
-        var deadline = new SearchDeadline(time, arrived, TimeSpan.FromMilliseconds(plan.DeadlineMs));
         var (json, headersOut) = DecodeJson(response);
         var hits = HitRewriter.Hits(json);
         var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: HitRewriter.Passage(h, plan.Fields, plan.TitleField))).ToArray();
@@ -180,6 +185,30 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     }
 
     private const string NoQueryText = "no query text to judge";
+
+    /// <summary>
+    /// The backend call of a reranked search, cut <see cref="ProxyOptions.DeadlineGrace"/> after the deadline (the backend
+    /// was asked with the search <c>timeout</c> that is left, which Elasticsearch honours on a best-effort basis): a
+    /// backend still not answering then is a 504 <c>rank1_backend_timeout_exception</c>, as for a backend slower than
+    /// <see cref="ProxyOptions.BackendTimeout"/>. The cut is the caller's deadline, not a backend fault, so it does not
+    /// count towards the backend circuit.
+    /// </summary>
+    private async Task<BackendResponse> SendWithinDeadlineAsync(string pathAndQuery, byte[] body, IReadOnlyList<KeyValuePair<string, string[]>> headers, SearchDeadline deadline,
+        CancellationToken cancellationToken)
+    {
+        using var cut = deadline.BackendCut(options.Value.DeadlineGrace);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, cut.Token);
+        try
+        {
+            return await backend.SendAsync(HttpMethod.Post, pathAndQuery, body, headers, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cut.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", string.Create(CultureInfo.InvariantCulture,
+                $"the backend {backend.DisplayUri} did not answer within the search's deadline_ms ({deadline.Budget.TotalMilliseconds:0} ms) and Rank1:Proxy:DeadlineGrace " +
+                $"({options.Value.DeadlineGrace.TotalMilliseconds:0} ms), though asked with that search timeout"));
+        }
+    }
 
     /// <summary>
     /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
