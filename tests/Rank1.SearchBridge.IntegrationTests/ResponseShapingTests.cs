@@ -99,8 +99,8 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         var traced = await Stack.SearchAsync(bad, "docs/_search?error_trace=true");
         Assert.Equal(400, traced.Status);
         Assert.Equal("parsing_exception", traced.Json["error"]!["type"]!.GetValue<string>());
-        Assert.Contains("EsError", traced.Json["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Contains("EsError", traced.Json["error"]!["root_cause"]![0]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        AssertThrownBy(Proxy, traced.Json["error"]!["stack_trace"]);
+        AssertThrownBy(Proxy, traced.Json["error"]!["root_cause"]![0]!["stack_trace"]);
 
         var ok = await Stack.SearchAsync(Reranked("onion rings"), "docs/_search?error_trace=true");
         Assert.Equal("applied", ok.Rerank);
@@ -109,7 +109,8 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         // The backend's own errors: error_trace reaches it (the embedded backend adds its stack traces as Elasticsearch does).
         var missing = await Stack.SearchAsync(Reranked("onion"), "ghost/_search?error_trace=true");
         Assert.Equal(404, missing.Status);
-        Assert.Contains("EsException", missing.Json["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        AssertThrownBy(Backend, missing.Json["error"]!["stack_trace"]);
+        AssertThrownBy(Backend, missing.Json["error"]!["root_cause"]![0]!["stack_trace"]);
         Assert.Null((await Stack.SearchAsync(Reranked("onion"), "ghost/_search")).Json["error"]!["stack_trace"]);
 
         // pretty indents errors too, the backend's (a search to rerank) and the proxy's own.
@@ -128,7 +129,19 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         var items = JsonNode.Parse(text)!["responses"]!.AsArray();
         Assert.Equal([200, 200, 400, 404], items.Select(i => i!["status"]!.GetValue<int>()));
         Assert.DoesNotContain("stack_trace", items[0]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains("EsError", items[2]!["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Contains("EsException", items[3]!["error"]!["stack_trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        AssertThrownBy(Proxy, items[2]!["error"]!["stack_trace"]);
+        AssertThrownBy(Backend, items[3]!["error"]!["stack_trace"]);
+    }
+
+    private const string Proxy = "Rank1.SearchBridge.";
+    private const string Backend = "Rank1.EmbeddedSearch.";
+
+    // Proxy and embedded backend throw the one error type (Rank1.Elastic.EsException); whose error it is shows in the frames.
+    private static void AssertThrownBy(string side, JsonNode? stackTrace)
+    {
+        var text = stackTrace!.GetValue<string>();
+        Assert.StartsWith("Rank1.Elastic.EsException: ", text, StringComparison.Ordinal);
+        Assert.Contains("   at " + side, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at " + (side == Proxy ? Backend : Proxy), text, StringComparison.Ordinal);
     }
 }

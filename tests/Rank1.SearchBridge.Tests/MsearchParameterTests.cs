@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Search;
 
@@ -26,7 +27,7 @@ public sealed class MsearchParameterTests
     [InlineData(BackendFlavor.Elasticsearch, "source_content_type")]
     public void OtherParameter_IsRefusedInElasticsearchsWords(BackendFlavor flavor, string name)
     {
-        var e = Assert.Throws<EsError>(() => MsearchFraming.CheckParameters("/_msearch", Query(name), flavor));
+        var e = Assert.Throws<EsException>(() => MsearchFraming.CheckParameters("/_msearch", Query(name), flavor));
         Assert.Equal($"request [/_msearch] contains unrecognized parameter: [{name}]", e.Message);
     }
 }

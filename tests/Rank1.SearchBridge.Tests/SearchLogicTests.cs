@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
@@ -70,7 +71,7 @@ public sealed class RerankPlanTests
     public void From_ExtAboveTheOperatorsCaps_IsA400NamingTheFieldAndTheCap(string rank1, string message)
     {
         var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + rank1 + "}}")!.AsObject();
-        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule, new RerankCaps { Window = 50, MaxThinkTokens = 2048, DeadlineMs = 30_000 }));
+        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, Rule, new RerankCaps { Window = 50, MaxThinkTokens = 2048, DeadlineMs = 30_000 }));
         Assert.Equal(400, ex.Status);
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
     }
@@ -84,7 +85,7 @@ public sealed class RerankPlanTests
     public void From_HeavyCallerAtTheDefaultCaps_IsA400(string rank1, string message)
     {
         var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + rank1 + "}}")!.AsObject();
-        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule, new RerankCaps()));
+        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, Rule, new RerankCaps()));
         Assert.Equal(400, ex.Status);
         Assert.Equal(message, ex.Message);
 
@@ -111,7 +112,7 @@ public sealed class RerankPlanTests
             return;
         }
 
-        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, Rule));
+        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, Rule));
         Assert.Equal(400, ex.Status);
         Assert.Contains(named, ex.Message, StringComparison.Ordinal);
     }
@@ -143,7 +144,7 @@ public sealed class RerankPlanTemplateTests
     public void From_TemplateWithoutThePlaceholder_Is400()
     {
         var body = new JsonObject { ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["prompt_template"] = "no place for the query" } } };
-        var ex = Assert.Throws<EsError>(() => RerankPlan.From(body, new RerankRule()));
+        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, new RerankRule()));
         Assert.Contains("FILL_QUERY_HERE", ex.Message, StringComparison.Ordinal);
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Rank1.Elastic;
 using Rank1.EmbeddedSearch.Indexing;
 
 namespace Rank1.EmbeddedSearch.Http;

@@ -93,17 +93,8 @@ internal static class EsHttp
     /// </summary>
     public static Task WriteErrorAsync(HttpContext context, EsException error)
     {
-        var body = error.ToBody();
-        if (context.Request.Query.TryGetValue("error_trace", out var trace) && trace.ToString() is "" or "true" && body["error"] is JsonObject errorObject)
-        {
-            var stackTrace = error.ToString();
-            foreach (var cause in (errorObject["root_cause"] as JsonArray ?? []).OfType<JsonObject>().Append(errorObject))
-            {
-                cause["stack_trace"] = stackTrace;
-            }
-        }
-
-        return WriteUnfilteredAsync(context, error.Status, body);
+        var traced = context.Request.Query.TryGetValue("error_trace", out var trace) && trace.ToString() is "" or "true";
+        return WriteUnfilteredAsync(context, error.Status, error.ToBody(traced ? error : null));
     }
 
     private static async Task WriteUnfilteredAsync(HttpContext context, int status, JsonNode? body)

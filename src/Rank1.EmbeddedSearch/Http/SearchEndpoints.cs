@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Rank1.Elastic;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.EmbeddedSearch.Querying;
 

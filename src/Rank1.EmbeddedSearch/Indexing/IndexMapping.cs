@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Indexing;
 

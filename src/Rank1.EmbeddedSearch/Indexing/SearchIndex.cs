@@ -11,6 +11,7 @@ using Lucene.Net.Search;
 using Lucene.Net.Store;
 using Lucene.Net.Util;
 using LuceneDirectory = Lucene.Net.Store.Directory;
+using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Indexing;
 

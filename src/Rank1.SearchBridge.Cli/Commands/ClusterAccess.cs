@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Configuration;
@@ -55,7 +56,7 @@ internal static class ClusterAccess
             var report = await ReasoningStore.EnsureIndexAsync(backend, index, headers, cancellationToken).ConfigureAwait(false);
             await context.Out.WriteLineAsync($"{backend.Flavor} at {url}: {report}.").ConfigureAwait(false);
         }
-        catch (EsError e)
+        catch (EsException e)
         {
             throw new CliException(e.Message, ExitCodes.Failure);
         }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 
@@ -33,7 +34,7 @@ internal sealed class BackendUnavailableException(int status, string type, strin
 
     public string Type { get; } = type;
 
-    public EsError ToEsError() => new(Status, Type, Message);
+    public EsException ToEsException() => new(Status, Type, Message);
 }
 
 /// <summary>

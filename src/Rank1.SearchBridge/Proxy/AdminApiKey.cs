@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -26,7 +27,7 @@ internal static class AdminApiKey
         if (!header.StartsWith(Scheme + " ", StringComparison.OrdinalIgnoreCase))
         {
             context.Response.Headers.WWWAuthenticate = Scheme;
-            throw new EsError(401, "security_exception", $"missing authentication credentials for REST request [{path}]");
+            throw new EsException(401, "security_exception", $"missing authentication credentials for REST request [{path}]");
         }
 
         // Constant-time comparison: the time to refuse says nothing about how much of the key was right.
@@ -34,7 +35,7 @@ internal static class AdminApiKey
         if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(key)))
         {
             context.Response.Headers.WWWAuthenticate = Scheme;
-            throw new EsError(401, "security_exception", $"unable to authenticate with provided credentials for REST request [{path}]");
+            throw new EsException(401, "security_exception", $"unable to authenticate with provided credentials for REST request [{path}]");
         }
     }
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Prometheus;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
@@ -65,7 +66,7 @@ public static class ProxyApplication
                 if (HttpMethods.IsConnect(context.Request.Method))
                 {
                     // Elasticsearch has no CONNECT handler; the proxy is no tunnel.
-                    throw new EsError(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
+                    throw new EsException(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
                 }
 
                 if (context.Request.ContentLength > maxContentLength)
@@ -75,7 +76,7 @@ public static class ProxyApplication
 
                 await next(context).ConfigureAwait(false);
             }
-            catch (EsError e) when (!context.Response.HasStarted)
+            catch (EsException e) when (!context.Response.HasStarted)
             {
                 await WriteErrorAsync(context, e, e).ConfigureAwait(false);
             }
@@ -85,11 +86,11 @@ public static class ProxyApplication
             }
             catch (BackendUnavailableException e) when (!context.Response.HasStarted)
             {
-                await WriteErrorAsync(context, e.ToEsError(), e).ConfigureAwait(false);
+                await WriteErrorAsync(context, e.ToEsException(), e).ConfigureAwait(false);
             }
             catch (OperationCanceledException e) when (!context.Response.HasStarted && shutdown.GraceOver && !context.RequestAborted.IsCancellationRequested)
             {
-                await WriteErrorAsync(context, new EsError(503, "rank1_shutting_down_exception", shutdown.Reason), e).ConfigureAwait(false);
+                await WriteErrorAsync(context, new EsException(503, "rank1_shutting_down_exception", shutdown.Reason), e).ConfigureAwait(false);
             }
         });
 
@@ -148,10 +149,10 @@ public static class ProxyApplication
         await context.Response.WriteAsJsonAsync(body, context.RequestAborted).ConfigureAwait(false);
     }
 
-    private static EsError TooLarge(long? length, long limit) =>
+    private static EsException TooLarge(long? length, long limit) =>
         new(413, "content_too_long_exception", $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
 
-    private static Task WriteErrorAsync(HttpContext context, EsError error, Exception cause)
+    private static Task WriteErrorAsync(HttpContext context, EsException error, Exception cause)
     {
         var backend = context.RequestServices.GetRequiredService<BackendClient>();
         if (backend.Flavor != BackendFlavor.OpenSearch)

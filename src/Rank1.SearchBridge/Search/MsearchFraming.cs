@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
@@ -57,7 +58,7 @@ internal static class MsearchFraming
         var unknown = query.Keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length > 0)
         {
-            throw EsError.BadRequest($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
+            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
         }
     }
 
@@ -79,7 +80,7 @@ internal static class MsearchFraming
 
         if (lines.Count == 0 || lines.Count % 2 != 0)
         {
-            throw EsError.BadRequest("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
+            throw EsException.IllegalArgument("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
         }
 
         return Enumerable.Range(0, lines.Count / 2).Select(i => new MsearchItem(lines[2 * i], lines[(2 * i) + 1])).ToArray();
@@ -95,7 +96,7 @@ internal static class MsearchFraming
 
         return int.TryParse(v.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
             ? Math.Min(n, cap)
-            : throw EsError.BadRequest($"[{MaxConcurrentSearches}] must be a positive integer, got [{v}]");
+            : throw EsException.IllegalArgument($"[{MaxConcurrentSearches}] must be a positive integer, got [{v}]");
     }
 
     /// <summary>
@@ -111,7 +112,7 @@ internal static class MsearchFraming
             null => pathIndex,
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
             JsonArray a when a.All(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
-            _ => throw EsError.Parsing($"[index] of an msearch header must be a string or an array of strings, got [{index.ToJsonString()}]"),
+            _ => throw EsException.Parsing($"[index] of an msearch header must be a string or an array of strings, got [{index.ToJsonString()}]"),
         };
         var parameters = new Dictionary<string, StringValues>(StringComparer.Ordinal);
         foreach (var (k, v) in query)
@@ -212,11 +213,11 @@ internal static class MsearchFraming
                 return json;
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or EsError)
+        catch (Exception e) when (e is JsonException or InvalidDataException or EsException)
         {
-            return new EsError(502, "rank1_backend_response_exception", $"the backend's answer for this search is not JSON: {e.Message}").Body();
+            return new EsException(502, "rank1_backend_response_exception", $"the backend's answer for this search is not JSON: {e.Message}").ToBody();
         }
 
-        return new EsError(502, "rank1_backend_response_exception", "the backend's answer for this search is not a JSON object").Body();
+        return new EsException(502, "rank1_backend_response_exception", "the backend's answer for this search is not a JSON object").ToBody();
     }
 }

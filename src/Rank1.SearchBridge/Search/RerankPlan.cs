@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Configuration;
@@ -62,7 +63,7 @@ internal sealed record RerankPlan
         JsonObject? ext = null;
         if (body?["ext"] is JsonObject extSection && extSection["rank1"] is { } rank1Node)
         {
-            ext = rank1Node as JsonObject ?? throw EsError.BadRequest("[ext.rank1] must be an object");
+            ext = rank1Node as JsonObject ?? throw EsException.IllegalArgument("[ext.rank1] must be an object");
             extSection.Remove("rank1");
             if (extSection.Count == 0)
             {
@@ -76,19 +77,19 @@ internal sealed record RerankPlan
             {
                 if (!Keys.Contains(key))
                 {
-                    throw EsError.BadRequest($"[ext.rank1.{key}] is not a known setting (known: {string.Join(", ", Keys.Order())})");
+                    throw EsException.IllegalArgument($"[ext.rank1.{key}] is not a known setting (known: {string.Join(", ", Keys.Order())})");
                 }
             }
         }
 
         var enabled = Bool(ext, "enabled") ?? rule.Enabled;
         var fields = ext?["fields"] is { } f
-            ? (f as JsonArray)?.Select(x => x?.GetValueKind() == JsonValueKind.String && x.GetValue<string>().Length > 0 ? x.GetValue<string>() : throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names")).ToArray()
-                ?? (f.GetValueKind() == JsonValueKind.String ? [f.GetValue<string>()] : throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names"))
+            ? (f as JsonArray)?.Select(x => x?.GetValueKind() == JsonValueKind.String && x.GetValue<string>().Length > 0 ? x.GetValue<string>() : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names")).ToArray()
+                ?? (f.GetValueKind() == JsonValueKind.String ? [f.GetValue<string>()] : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names"))
             : rule.EffectiveFields.ToArray();
         if (fields.Length == 0)
         {
-            throw EsError.BadRequest("[ext.rank1.fields] must be a non-empty array of field names");
+            throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names");
         }
 
         return new RerankPlan
@@ -123,34 +124,34 @@ internal sealed record RerankPlan
     public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
 
     private static string? Template(JsonObject? ext) => Str(ext, "prompt_template") is { } t
-        ? (Rank1Prompt.IsValidTemplate(t) ? t : throw EsError.BadRequest($"[ext.rank1.prompt_template]: {Rank1Prompt.TemplateProblem}"))
+        ? (Rank1Prompt.IsValidTemplate(t) ? t : throw EsException.IllegalArgument($"[ext.rank1.prompt_template]: {Rank1Prompt.TemplateProblem}"))
         : null;
 
     private static bool? Bool(JsonObject? ext, string key) => ext?[key] switch
     {
         null => null,
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be true or false (got {other.ToJsonString()})"),
+        var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be true or false (got {other.ToJsonString()})"),
     };
 
     private static int? Int(JsonObject? ext, string key, int min, int max) => ext?[key] switch
     {
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) && i >= min && i <= max => i,
-        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a whole number from {min} to {max} (got {other.ToJsonString()})"),
+        var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a whole number from {min} to {max} (got {other.ToJsonString()})"),
     };
 
     private static double? Probability(JsonObject? ext, string key) => ext?[key] switch
     {
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d >= 0 && d <= 1 => d,
-        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a number from 0 to 1 (got {other.ToJsonString()})"),
+        var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a number from 0 to 1 (got {other.ToJsonString()})"),
     };
 
     private static string? Str(JsonObject? ext, string key) => ext?[key] switch
     {
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetValue<string>()) => v.GetValue<string>(),
-        var other => throw EsError.BadRequest($"[ext.rank1.{key}] must be a non-empty string (got {other.ToJsonString()})"),
+        var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a non-empty string (got {other.ToJsonString()})"),
     };
 }

@@ -44,12 +44,12 @@ internal static class ResponseShaping
     /// the client always sees what went wrong), indented with <c>pretty</c>, with <paramref name="cause"/>'s stack trace
     /// when <c>error_trace</c> asks for it.
     /// </summary>
-    public static byte[] RenderError(EsError error, Exception cause, IQueryCollection query) =>
+    public static byte[] RenderError(EsException error, Exception cause, IQueryCollection query) =>
         Encoding.UTF8.GetBytes(ErrorBody(error, cause, query).ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
 
     /// <summary>The body of an error the proxy answers itself, with <c>stack_trace</c> when <c>error_trace</c> asks for it.</summary>
-    public static JsonObject ErrorBody(EsError error, Exception cause, IQueryCollection query) =>
-        error.Body(Flag(query, "error_trace") ? cause.ToString() : null);
+    public static JsonObject ErrorBody(EsException error, Exception cause, IQueryCollection query) =>
+        error.ToBody(Flag(query, "error_trace") ? cause : null);
 
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
     public static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
@@ -63,7 +63,7 @@ internal static class ResponseShaping
         }
         catch (FormatException ex)
         {
-            throw EsError.Parsing(ex.Message);
+            throw EsException.Parsing(ex.Message);
         }
 
         return filter is { KeepsEverything: false } ? filter : null;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
@@ -43,7 +44,7 @@ internal static class SearchHttp
         }
         catch (InvalidDataException e)
         {
-            throw EsError.BadRequest($"the request body is not valid {encoding}: {e.Message}");
+            throw EsException.IllegalArgument($"the request body is not valid {encoding}: {e.Message}");
         }
 
         // GZipStream stops quietly at the end of what it could read, so garbage after a gzip header decodes to
@@ -51,7 +52,7 @@ internal static class SearchHttp
         if (encoding.Trim() is var e2 && (e2.Equals("gzip", StringComparison.OrdinalIgnoreCase) || e2.Equals("x-gzip", StringComparison.OrdinalIgnoreCase))
             && (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)decoded.Length))
         {
-            throw EsError.BadRequest($"the request body is not valid {encoding}: the stream is truncated or corrupt");
+            throw EsException.IllegalArgument($"the request body is not valid {encoding}: the stream is truncated or corrupt");
         }
 
         return decoded;
@@ -110,7 +111,7 @@ internal static class SearchHttp
         return (json ?? throw BadBackendAnswer("not a JSON object"), headers);
     }
 
-    private static EsError BadBackendAnswer(string detail) => new(502, "rank1_backend_response_exception", $"the backend's search answer is not a JSON object: {detail}");
+    private static EsException BadBackendAnswer(string detail) => new(502, "rank1_backend_response_exception", $"the backend's search answer is not a JSON object: {detail}");
 
     /// <summary>
     /// A text that Kestrel accepts as a header value and that stays small: printable ASCII only (anything else,
@@ -145,7 +146,7 @@ internal static class SearchHttp
             "deflate" => new ZLibStream(input, CompressionMode.Decompress),
             "br" => new BrotliStream(input, CompressionMode.Decompress),
             "identity" => input,
-            var other => throw new EsError(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
+            var other => throw new EsException(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
         };
         using var output = new MemoryStream();
         decoder.CopyTo(output);
@@ -161,11 +162,11 @@ internal static class SearchHttp
         try
         {
             ValidateStrings(raw);
-            return JsonNode.Parse(raw) as JsonObject ?? throw EsError.Parsing("request body or source parameter is required to be a JSON object");
+            return JsonNode.Parse(raw) as JsonObject ?? throw EsException.Parsing("request body or source parameter is required to be a JSON object");
         }
         catch (JsonException e)
         {
-            throw EsError.Parsing($"request body is not valid JSON: {e.Message}");
+            throw EsException.Parsing($"request body is not valid JSON: {e.Message}");
         }
     }
 
@@ -184,7 +185,7 @@ internal static class SearchHttp
                 }
                 catch (InvalidOperationException e)
                 {
-                    throw EsError.Parsing($"request body holds invalid text at byte {reader.TokenStartIndex}: {e.Message}");
+                    throw EsException.Parsing($"request body holds invalid text at byte {reader.TokenStartIndex}: {e.Message}");
                 }
             }
         }
@@ -198,7 +199,7 @@ internal static class SearchHttp
             JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
             JsonValue v when v.GetValueKind() == JsonValueKind.Number && decimal.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d) && d is >= int.MinValue and <= int.MaxValue => (int)d,
             JsonValue v when v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var s) => s,
-            var other => throw EsError.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(other.ToJsonString())}]"),
+            var other => throw EsException.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(other.ToJsonString())}]"),
         };
 
     /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
@@ -208,7 +209,7 @@ internal static class SearchHttp
             null => null,
             JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
             JsonValue v when v.GetValueKind() == JsonValueKind.String && bool.TryParse(v.GetValue<string>(), out var b) => b,
-            var other => throw EsError.Parsing($"[{name}] failed to parse: expected true or false, got [{Truncated(other.ToJsonString())}]"),
+            var other => throw EsException.Parsing($"[{name}] failed to parse: expected true or false, got [{Truncated(other.ToJsonString())}]"),
         };
 
     private static string Truncated(string text) => text.Length <= 64 ? text : text[..64] + "...";

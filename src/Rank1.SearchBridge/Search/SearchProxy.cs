@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.HotQueries;
@@ -71,13 +72,13 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
             return await SearchAsync(index, item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false);
         }
-        catch (EsError e)
+        catch (EsException e)
         {
             return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
         catch (BackendUnavailableException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e.ToEsError(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
     }
 
@@ -100,7 +101,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         {
             if (plan.RequestedByClient && plan.SkipReason == NoQueryText)
             {
-                throw EsError.BadRequest("[ext.rank1.query] is required: no query text could be extracted from the query (rank1 reads match, multi_match, query_string, simple_query_string and bool clauses of these)");
+                throw EsException.IllegalArgument("[ext.rank1.query] is required: no query text could be extracted from the query (rank1 reads match, multi_match, query_string, simple_query_string and bool clauses of these)");
             }
 
             var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
@@ -114,12 +115,12 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         // The backend is asked from 0 for the whole window, so it cannot reject these itself: rejected as Elasticsearch does.
         if (from < 0)
         {
-            throw EsError.BadRequest($"[from] parameter cannot be negative but was [{from}]");
+            throw EsException.IllegalArgument($"[from] parameter cannot be negative but was [{from}]");
         }
 
         if (size < 0)
         {
-            throw EsError.BadRequest($"[size] parameter cannot be negative, found [{size}]");
+            throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{size}]");
         }
 
         var explain = query.ContainsKey("explain") ? ResponseShaping.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
@@ -381,7 +382,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
     private static int? Int(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
-            : throw EsError.BadRequest($"Failed to parse int parameter [{name}] with value [{v}]") : null;
+            : throw EsException.IllegalArgument($"Failed to parse int parameter [{name}] with value [{v}]") : null;
 
     /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
     internal static string SearchPath(string? index) =>

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
@@ -137,7 +138,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
             return report.Append(CultureInfo.InvariantCulture, $"index {index} created").ToString();
         }
 
-        throw new EsError(create.Status, "rank1_store_init_exception", $"could not create the reasoning index {index}: HTTP {create.Status} {Encoding.UTF8.GetString(create.Body)}");
+        throw new EsException(create.Status, "rank1_store_init_exception", $"could not create the reasoning index {index}: HTTP {create.Status} {Encoding.UTF8.GetString(create.Body)}");
     }
 
     internal static byte[] Resource(string name)
@@ -212,7 +213,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 
             return new StoreWriteResult(written, already);
         }
-        catch (Exception ex) when (ex is BackendUnavailableException or EsError or JsonException or HttpRequestException or InvalidOperationException)
+        catch (Exception ex) when (ex is BackendUnavailableException or EsException or JsonException or HttpRequestException or InvalidOperationException)
         {
             throw new ReasoningStoreException(ex.Message, batch.Count, ex);
         }

@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
-using Rank1.EmbeddedSearch.Http;
 
-namespace Rank1.EmbeddedSearch;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// An error as Elasticsearch reports it: an HTTP status and
-/// <c>{"error":{"root_cause":[..],"type":..,"reason":..,..},"status":N}</c>.
+/// <c>{"error":{"root_cause":[..],"type":..,"reason":..,..},"status":N}</c>. The one error type of the proxy's own
+/// answers and of the embedded backend's, and the one place that renders the body (<see cref="ToBody"/>), with
+/// <c>error_trace</c>'s <c>stack_trace</c>.
 /// </summary>
 public sealed class EsException : Exception
 {
@@ -73,7 +74,8 @@ public sealed class EsException : Exception
 
         if (ShardCause is { } shard)
         {
-            var cause = shard.ToErrorObject().Without("root_cause");
+            var cause = shard.ToErrorObject();
+            cause.Remove("root_cause");
             return new JsonObject
             {
                 ["root_cause"] = new JsonArray(cause.DeepClone()),
@@ -91,16 +93,40 @@ public sealed class EsException : Exception
         return error;
     }
 
-    /// <summary>The full body: <c>{"error":{..},"status":N}</c>.</summary>
-    public JsonObject ToBody() => new() { ["error"] = ToErrorObject(), ["status"] = Status };
+    /// <summary>
+    /// The full body: <c>{"error":{..},"status":N}</c>. With <paramref name="trace"/> (Elasticsearch's
+    /// <c>error_trace</c>: the exception that really failed, this one or another the error stands for), the error and
+    /// each root cause carry its <see cref="Exception.ToString"/> as their last field, <c>stack_trace</c>.
+    /// </summary>
+    public JsonObject ToBody(Exception? trace = null)
+    {
+        var error = ToErrorObject();
+        if (trace is not null)
+        {
+            var stackTrace = trace.ToString();
+            foreach (var cause in (error["root_cause"] as JsonArray ?? []).OfType<JsonObject>().Append(error))
+            {
+                cause["stack_trace"] = stackTrace;
+            }
+        }
 
-    internal static EsException IndexNotFound(string index) => new(404, "index_not_found_exception", $"no such index [{index}]",
+        return new JsonObject { ["error"] = error, ["status"] = Status };
+    }
+
+    /// <summary><c>index_not_found_exception</c> (404) for <paramref name="index"/>.</summary>
+    public static EsException IndexNotFound(string index) => new(404, "index_not_found_exception", $"no such index [{index}]",
         new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = index, ["index_uuid"] = "_na_", ["index"] = index });
 
     /// <summary>A search whose every shard failed with <paramref name="cause"/>, with the cause's status.</summary>
-    internal static EsException AllShardsFailed(EsException cause) => new(cause.Status, "search_phase_execution_exception", "all shards failed", cause);
+    public static EsException AllShardsFailed(EsException cause)
+    {
+        ArgumentNullException.ThrowIfNull(cause);
+        return new(cause.Status, "search_phase_execution_exception", "all shards failed", cause);
+    }
 
-    internal static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
+    /// <summary><c>parsing_exception</c> (400).</summary>
+    public static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
 
-    internal static EsException IllegalArgument(string reason) => new(400, "illegal_argument_exception", reason);
+    /// <summary><c>illegal_argument_exception</c> (400).</summary>
+    public static EsException IllegalArgument(string reason) => new(400, "illegal_argument_exception", reason);
 }

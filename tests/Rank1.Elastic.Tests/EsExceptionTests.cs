@@ -1,0 +1,77 @@
+using System.Text.Json;
+
+namespace Rank1.Elastic.Tests;
+
+/// <summary>
+/// The one Elasticsearch error body, as proxy and embedded backend write it: field order, extras, a search-phase
+/// failure's shard cause, and <c>error_trace</c>'s <c>stack_trace</c> on the error and each root cause only.
+/// </summary>
+public sealed class EsExceptionTests
+{
+    private const string IndexNotFound =
+        """{"type":"index_not_found_exception","reason":"no such index [ghost]","resource.type":"index_or_alias","resource.id":"ghost","index_uuid":"_na_","index":"ghost"}""";
+
+    [Fact]
+    public void Body_IsElasticsearchsShape()
+    {
+        Assert.Equal(
+            """{"error":{"root_cause":[{"type":"parsing_exception","reason":"bad [size]"}],"type":"parsing_exception","reason":"bad [size]"},"status":400}""",
+            EsException.Parsing("bad [size]").ToBody().ToJsonString());
+        Assert.Equal(
+            $$"""{"root_cause":[{{IndexNotFound}}],{{IndexNotFound[1..^1]}}}""",
+            EsException.IndexNotFound("ghost").ToErrorObject().ToJsonString());
+    }
+
+    [Fact]
+    public void ErrorTrace_AddsTheStackTraceLastToTheErrorAndEachRootCause()
+    {
+        var error = Thrown(EsException.IllegalArgument("no"));
+        var trace = JsonSerializer.Serialize(error.ToString());
+        Assert.Equal(
+            $$"""{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"no","stack_trace":{{trace}}}],"type":"illegal_argument_exception","reason":"no","stack_trace":{{trace}}},"status":400}""",
+            error.ToBody(error).ToJsonString());
+    }
+
+    [Fact]
+    public void ErrorTrace_CarriesTheExceptionThatFailed()
+    {
+        // The proxy answers a backend outage as an EsException; the trace is that of the outage.
+        var outage = Thrown(new TimeoutException("the backend did not answer"));
+        var body = new EsException(504, "rank1_backend_timeout_exception", "the backend did not answer").ToBody(outage);
+        Assert.Equal(outage.ToString(), body["error"]!["stack_trace"]!.GetValue<string>());
+        Assert.Equal(outage.ToString(), body["error"]!["root_cause"]![0]!["stack_trace"]!.GetValue<string>());
+        Assert.StartsWith("System.TimeoutException: the backend did not answer", outage.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AllShardsFailed_ReportsTheShardCause_WithTheTraceOnTheRootCauseOnly()
+    {
+        var missing = new EsException(404, "search_context_missing_exception", "No search context found for id [7]");
+        var error = Thrown(EsException.AllShardsFailed(missing));
+        Assert.Equal(404, error.Status);
+        const string cause = """{"type":"search_context_missing_exception","reason":"No search context found for id [7]"}""";
+        Assert.Equal(
+            $$"""{"error":{"root_cause":[{{cause}}],"type":"search_phase_execution_exception","reason":"all shards failed","phase":"query","grouped":true,"failed_shards":[{"shard":-1,"index":null,"reason":{{cause}}}],"caused_by":{{cause}}},"status":404}""",
+            error.ToBody().ToJsonString());
+
+        var trace = JsonSerializer.Serialize(error.ToString());
+        var traced = $$"""{"type":"search_context_missing_exception","reason":"No search context found for id [7]","stack_trace":{{trace}}}""";
+        Assert.Equal(
+            $$"""{"error":{"root_cause":[{{traced}}],"type":"search_phase_execution_exception","reason":"all shards failed","phase":"query","grouped":true,"failed_shards":[{"shard":-1,"index":null,"reason":{{cause}}}],"caused_by":{{cause}},"stack_trace":{{trace}}},"status":404}""",
+            error.ToBody(error).ToJsonString());
+    }
+
+    // A thrown exception, so that its ToString carries a stack trace as the ones the hosts render.
+    private static T Thrown<T>(T exception)
+        where T : Exception
+    {
+        try
+        {
+            throw exception;
+        }
+        catch (T caught)
+        {
+            return caught;
+        }
+    }
+}
