@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -219,5 +220,45 @@ public sealed class ReasoningStoreTests
         Assert.Equal(300, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
         Assert.Equal(300, metrics.StoreWrites.WithLabels("written").Value);
         Assert.Equal(0, metrics.StoreWrites.WithLabels("dropped").Value);
+    }
+
+    [Fact]
+    public async Task StoreCalls_CarryTheConfiguredAuthorization_AndTheirBodysContentType()
+    {
+        var seen = new List<(string Call, string? ContentType, string? Authorization)>();
+        var (cluster, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            var call = $"{context.Request.Method} {context.Request.Path}";
+            lock (seen)
+            {
+                seen.Add((call, context.Request.ContentType, context.Request.Headers.Authorization.ToString()));
+            }
+
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(call switch
+            {
+                "POST /_bulk" => """{"errors":false,"items":[{"create":{"status":201}}]}""",
+                "POST /rank1-reasoning/_mget" => """{"docs":[{"_id":"id-1","found":false}]}""",
+                _ => "{}",
+            });
+        });
+        await using var _ = cluster;
+        var metrics = new ProxyMetrics();
+        using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        var options = Options.Create(new ReasoningStoreOptions { Authorization = "ApiKey c2VjcmV0" });
+        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
+        {
+            Assert.Equal(new StoreWriteResult(1, 0), await store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "d1" })], CancellationToken.None));
+            Assert.Empty(await store.LookupAsync(["id-1"], CancellationToken.None));
+        }
+
+        Assert.Equal(
+            [
+                ("PUT /_index_template/rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
+                ("HEAD /rank1-reasoning", null, "ApiKey c2VjcmV0"),
+                ("POST /_bulk", "application/x-ndjson", "ApiKey c2VjcmV0"),
+                ("POST /rank1-reasoning/_mget", "application/json", "ApiKey c2VjcmV0"),
+            ],
+            seen);
     }
 }

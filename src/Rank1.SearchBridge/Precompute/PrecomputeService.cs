@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Backend;
@@ -32,11 +33,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         Validate(request, options.Value.MaxWindow);
         var fields = request.Fields.ToArray();
         var body = SearchBody(request, fields);
-        var headers = new List<KeyValuePair<string, string[]>> { new("Content-Type", ["application/json"]) };
-        if (storeOptions.Value.Authorization is { } auth)
-        {
-            headers.Add(new("Authorization", [auth]));
-        }
+        var headers = ClusterRequest.Headers(storeOptions.Value.Authorization);
 
         BackendResponse response;
         try

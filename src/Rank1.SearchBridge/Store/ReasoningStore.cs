@@ -64,8 +64,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 
     public bool Enabled => _options.Enabled;
 
-    private IEnumerable<KeyValuePair<string, string[]>> Headers =>
-        _options.Authorization is { } auth ? [new("Authorization", [auth]), new("Content-Type", ["application/json"])] : [new("Content-Type", ["application/json"])];
+    private IReadOnlyList<KeyValuePair<string, string[]>> Headers => ClusterRequest.Headers(_options.Authorization);
 
     /// <summary>Stored judgements for these ids (missing ones are absent). Never throws: a failed read is a miss.</summary>
     public async Task<IReadOnlyDictionary<string, StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
@@ -177,7 +176,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
                 ndjson.Append(j.Document.ToJsonString()).Append('\n');
             }
 
-            var headers = Headers.Where(h => h.Key != "Content-Type").Append(new("Content-Type", ["application/x-ndjson"]));
+            var headers = ClusterRequest.Headers(_options.Authorization, ClusterRequest.Ndjson);
             var response = await _backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
             if (response.Status != 200)
             {
