@@ -176,6 +176,48 @@ public sealed class FidelityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Timeout_StopsCollectingOnTheTimeProvider_AnswersTheHitsSoFarAsTimedOut()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, timeProvider: time);
+        using var es = new EsClient(server.Url);
+        await es.BulkAsync(Books(1, 40));
+        var river = JsonNode.Parse("""{"query":{"match":{"title":"river"}},"size":40}""")!.AsObject();
+
+        // The clock stands still: the whole collection is within 10 ms.
+        var inTime = await es.PostAsync("/books/_search?timeout=10ms", river.DeepClone());
+        Assert.False(inTime.Json["timed_out"]!.GetValue<bool>());
+        Assert.Equal(40, Ids(inTime).Length);
+
+        // Every read of the clock moves it 1 ms, so each matching document costs time: 10 ms run out before the 40th.
+        time.AutoAdvanceAmount = TimeSpan.FromMilliseconds(1);
+        var sorted = (JsonObject)river.DeepClone();
+        sorted["sort"] = new JsonArray(new JsonObject { ["rank"] = "asc" });
+        var inBody = (JsonObject)river.DeepClone();
+        inBody["timeout"] = "10ms";
+        var overridden = (JsonObject)river.DeepClone();
+        overridden["timeout"] = "1h"; // the URL parameter wins, as in Elasticsearch
+        foreach (var (path, body) in new[] { ("/books/_search?timeout=10ms", river), ("/books/_search?timeout=10ms", sorted), ("/books/_search", inBody), ("/books/_search?timeout=10ms", overridden) })
+        {
+            var r = await es.PostAsync(path, body.DeepClone());
+            Assert.Equal(200, r.Status);
+            Assert.True(r.Json["timed_out"]!.GetValue<bool>(), path + " " + body.ToJsonString());
+            var hits = Ids(r).Length;
+            Assert.InRange(hits, 1, 39);
+            Assert.Equal(hits, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        }
+
+        // -1 is no timeout; anything that is not a time value is Elasticsearch's parse error.
+        var none = await es.PostAsync("/books/_search?timeout=-1", river.DeepClone());
+        Assert.False(none.Json["timed_out"]!.GetValue<bool>());
+        Assert.Equal(40, Ids(none).Length);
+        var bad = await es.PostAsync("/books/_search?timeout=soon", river.DeepClone());
+        Assert.Equal(400, bad.Status);
+        Assert.Equal("parse_exception", bad.ErrorType);
+        Assert.Equal("failed to parse setting [timeout] with value [soon] as a time value: unit is missing or unrecognized", bad.ErrorReason);
+    }
+
+    [Fact]
     public async Task SearchAfter_PagesBySortValues()
     {
         var first = await Es.PostAsync("/books/_search", JsonNode.Parse("""{"size":2,"sort":[{"rank":"desc"}]}"""));

@@ -10,7 +10,7 @@ using Rank1.Elastic;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>Runs searches and counts over one or more indices and shapes the answers as Elasticsearch does.</summary>
-internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contexts, string nodeId)
+internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contexts, string nodeId, TimeProvider time)
 {
     private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
 
@@ -106,6 +106,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var started = Stopwatch.GetTimestamp();
         var hits = new List<Hit>();
         long total = 0;
+        var timedOut = false;
         var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
         foreach (var target in targets)
         {
@@ -113,9 +114,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             perIndexQueries.Add((target.Index, target.Searcher, query));
             // search_after pages read past every earlier hit, so each index hands over all its matches.
             var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-            var (indexHits, indexTotal) = Collect(target, query, request, wanted);
+            var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted);
             hits.AddRange(indexHits);
             total += indexTotal;
+            timedOut |= indexTimedOut;
         }
 
         var ordered = Order(hits, request).ToList();
@@ -130,7 +132,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var response = new JsonObject
         {
             ["took"] = 0,
-            ["timed_out"] = false,
+            ["timed_out"] = timedOut,
             ["_shards"] = Shards(targets.Count),
             ["hits"] = HitsObject(request, page, total, ordered),
         };
@@ -191,20 +193,19 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count) };
     }
 
-    private static (List<Hit>, int) Collect(SearchTarget target, Query query, SearchRequest request, int wanted)
+    private (List<Hit>, int, bool) Collect(SearchTarget target, Query query, SearchRequest request, int wanted)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
-        if (request.Sort.Count == 0)
+        var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
+        var needScores = request.TrackScores || request.SortsByScore;
+        var (docs, timedOut) = TopDocs(searcher, query, sort, wanted, needScores, request.Timeout);
+        if (sort is null)
         {
-            var top = searcher.Search(query, wanted);
-            result.AddRange(top.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
-            return (result, top.TotalHits);
+            result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
+            return (result, docs.TotalHits, timedOut);
         }
 
-        var sort = new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
-        var needScores = request.TrackScores || request.SortsByScore;
-        var docs = searcher.Search(query, null, wanted, sort, needScores, needScores);
         foreach (var sd in docs.ScoreDocs)
         {
             var fd = (FieldDoc)sd;
@@ -223,7 +224,45 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             result.Add(new Hit(index, searcher, query, sd.Doc, sd.Score, values));
         }
 
-        return (result, docs.TotalHits);
+        return (result, docs.TotalHits, timedOut);
+    }
+
+    /// <summary>
+    /// The top <paramref name="wanted"/> hits of one index, by score or by <paramref name="sort"/>. With a search
+    /// <paramref name="timeout"/> collection stops once it has run that long (Lucene's <see cref="TimeLimitingCollector"/>
+    /// on the injected clock), and the hits collected so far are answered with <c>timed_out</c>, as an Elasticsearch
+    /// shard does (best effort: the check runs per matching document).
+    /// </summary>
+    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout)
+    {
+        if (timeout is not { } allowed)
+        {
+            return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false);
+        }
+
+        // The same collectors IndexSearcher.Search makes for these calls, so hits and ties come out the same.
+        var inOrder = !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
+        ITopDocsCollector collector = sort is null ? TopScoreDocCollector.Create(wanted, inOrder)
+            : TopFieldCollector.Create(sort, wanted, fillFields: true, trackDocScores: needScores, trackMaxScore: needScores, docsScoredInOrder: inOrder);
+        try
+        {
+            searcher.Search(query, new TimeLimitingCollector(collector, new ClockCounter(time), (long)allowed.TotalMilliseconds));
+            return (collector.GetTopDocs(), false);
+        }
+        catch (TimeLimitingCollector.TimeExceededException)
+        {
+            return (collector.GetTopDocs(), true);
+        }
+    }
+
+    /// <summary>Milliseconds of the injected clock, as the counter <see cref="TimeLimitingCollector"/> reads.</summary>
+    private sealed class ClockCounter(TimeProvider time) : Counter
+    {
+        private readonly long _start = time.GetTimestamp();
+
+        public override long Value => (long)time.GetElapsedTime(_start).TotalMilliseconds;
+
+        public override long AddAndGet(long delta) => throw new NotSupportedException("a clock is read, not added to");
     }
 
     // Lucene.Net hands numeric sort values back as J2N boxes; the missing-value sentinels mean "no value".

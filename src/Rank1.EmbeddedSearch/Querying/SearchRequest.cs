@@ -46,6 +46,12 @@ internal sealed class SearchRequest
 
     public bool TotalHitsAsInt { get; private set; }
 
+    /// <summary>
+    /// The search <c>timeout</c> (body, or the URL parameter, which wins as in Elasticsearch); null: none (<c>-1</c>).
+    /// Past it each index stops collecting and the answer has the hits so far with <c>timed_out: true</c>.
+    /// </summary>
+    public TimeSpan? Timeout { get; private set; }
+
     public bool SortsByScore => Sort.Count == 0 || Sort.Any(s => s.Field == "_score");
 
     /// <summary>The sort values of the last hit of the previous page; hits after them are answered.</summary>
@@ -86,6 +92,8 @@ internal sealed class SearchRequest
         return sorted;
     }
 
+    private static TimeSpan? ParseTimeout(string value) => value.Trim() == "-1" ? null : SearchContexts.ParseKeepAlive(value, "timeout");
+
     public static SearchRequest Parse(JsonObject? body, Func<string, string?> param)
     {
         var r = new SearchRequest();
@@ -122,6 +130,7 @@ internal sealed class SearchRequest
                 JsonArray after => after,
                 _ => throw EsException.Parsing("[search_after] must be an array of sort values"),
             };
+            r.Timeout = body["timeout"] is { } timeout ? ParseTimeout(timeout.ToString()) : null;
             if (body["pit"] is { } pit)
             {
                 r.PitId = pit["id"]?.GetValue<string>() ?? throw EsException.Parsing("[pit] requires [id]");
@@ -157,6 +166,11 @@ internal sealed class SearchRequest
         if (param("sort") is { } sort)
         {
             r.Sort = sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray();
+        }
+
+        if (param("timeout") is { } urlTimeout)
+        {
+            r.Timeout = ParseTimeout(urlTimeout);
         }
 
         if (param("explain") is "true" or "")
