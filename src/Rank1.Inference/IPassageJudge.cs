@@ -1,31 +1,83 @@
 namespace Rank1.Inference;
 
-/// <summary>Judges one (query, passage) pair. The engine implements it; callers such as the proxy depend on this.</summary>
+/// <summary>
+/// Judges (query, passage) pairs: the one judging API. The engine implements it; callers such as the proxy, the rerank
+/// service and the precompute worker depend on this, whatever the judge can batch. Judge one pair with the
+/// <see cref="PassageJudge.JudgeAsync"/> extension; implement a judge that takes one pair at a time with
+/// <see cref="PassageJudge.JudgeEachAsync"/>.
+/// </summary>
 public interface IPassageJudge
 {
     /// <summary>A short id of the model (for logs and the reasoning store).</summary>
     string ModelId { get; }
 
-    /// <summary>Judges one pair. Honours <paramref name="cancellationToken"/> promptly, even inside a model step.</summary>
-    ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default);
-}
-
-/// <summary>A judge that can judge several passages for one query together, sharing work between them.</summary>
-public interface IPassageBatchJudge : IPassageJudge
-{
-    /// <summary>Judges every passage (results in input order), each exactly as <see cref="IPassageJudge.JudgeAsync"/> would up to float rounding.</summary>
-    ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
-        CancellationToken cancellationToken = default);
-
     /// <summary>
-    /// Judges the passages of one search window under <see cref="JudgeSettings.Deadline"/>: passages already started
-    /// when it passes are scored from their reasoning so far (<see cref="ReasoningEnd.Deadline"/>); passages not yet
-    /// started (tokenizing included) are <see cref="PassageResult.NotStarted"/>, for the caller to keep in their
-    /// first-stage order. A passage that cannot be judged because of its input (<see cref="Rank1InputException"/>) is
-    /// <see cref="PassageResult.Failed"/> without stopping the others. Results in input order.
+    /// Judges the passages of one search window, each exactly as if judged alone up to float rounding, under
+    /// <see cref="JudgeSettings.Deadline"/>: passages already started when it passes are scored from their reasoning so
+    /// far (<see cref="ReasoningEnd.Deadline"/>); passages not yet started (tokenizing included) are
+    /// <see cref="PassageResult.NotStarted"/>, for the caller to keep in their first-stage order. A passage that cannot be
+    /// judged because of its input (<see cref="Rank1InputException"/>) is <see cref="PassageResult.Failed"/> without
+    /// stopping the others. Results in input order. Honours <paramref name="cancellationToken"/> promptly, even inside a
+    /// model step.
     /// </summary>
     ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
         CancellationToken cancellationToken = default);
+}
+
+/// <summary>Judging one pair with any <see cref="IPassageJudge"/>, and windows for judges that take one pair at a time.</summary>
+public static class PassageJudge
+{
+    /// <summary>
+    /// Judges one pair as a window of one. Throws <see cref="Rank1InputException"/> when the pair cannot be judged
+    /// because of its input, and <see cref="TimeoutException"/> when <see cref="JudgeSettings.Deadline"/> passed before
+    /// the judge started it.
+    /// </summary>
+    public static async ValueTask<Rank1Judgement> JudgeAsync(this IPassageJudge judge, Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(input);
+        var results = await judge.JudgeWindowAsync(input.Query, input.Instructions, [(input.Title, input.Text)], settings, cancellationToken).ConfigureAwait(false);
+        return results[0] switch
+        {
+            { Judgement: { } judgement } => judgement,
+            { Error: { } error } => throw new Rank1InputException(error),
+            _ => throw new TimeoutException("The deadline passed before the passage was started."),
+        };
+    }
+
+    /// <summary>
+    /// A window judged one passage after another with <paramref name="judgeOne"/>, with the semantics of
+    /// <see cref="IPassageJudge.JudgeWindowAsync"/>: no passage is started once <see cref="JudgeSettings.Deadline"/> has
+    /// passed on <paramref name="time"/> (the rest are <see cref="PassageResult.NotStarted"/>), and a passage whose input
+    /// cannot be judged (<see cref="Rank1InputException"/>) is <see cref="PassageResult.Failed"/> while the others go on.
+    /// </summary>
+    public static async ValueTask<IReadOnlyList<PassageResult>> JudgeEachAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings, Func<Rank1Input, CancellationToken, ValueTask<Rank1Judgement>> judgeOne, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        ArgumentNullException.ThrowIfNull(judgeOne);
+        ArgumentNullException.ThrowIfNull(time);
+        var results = new PassageResult[passages.Count];
+        Array.Fill(results, PassageResult.NotStarted);
+        for (var i = 0; i < passages.Count; i++)
+        {
+            if (settings?.Deadline is { } d && time.GetUtcNow() >= d)
+            {
+                break;
+            }
+
+            try
+            {
+                results[i] = PassageResult.Judged(await judgeOne(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), cancellationToken).ConfigureAwait(false));
+            }
+            catch (Rank1InputException ex)
+            {
+                results[i] = PassageResult.Failed(ex.Message);
+            }
+        }
+
+        return results;
+    }
 }
 
 /// <summary>What became of one passage of a window: judged, not started by the deadline, or failed because of its input.</summary>

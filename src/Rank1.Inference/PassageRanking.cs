@@ -3,16 +3,16 @@ namespace Rank1.Inference;
 /// <summary>A passage's place after reranking: its index in the input and its judgement.</summary>
 public sealed record RankedPassage(int Index, Rank1Judgement Judgement);
 
-/// <summary>Reranking a list of passages for one query with any <see cref="IPassageJudge"/>.</summary>
+/// <summary>Reranking a list of passages for one query with the engine.</summary>
 public static class PassageRanking
 {
     /// <summary>
-    /// Judges every passage and orders them by score, highest first; equal scores keep their input order (so the
-    /// first-stage ranking breaks ties). A <see cref="IPassageBatchJudge"/> (the engine) judges them together, sharing
-    /// the prompt prefix; <paramref name="progress"/> is then told once at the end, else after each passage.
+    /// Judges every passage together (<see cref="Rank1Engine.JudgeAllAsync"/>, sharing the prompt prefix) and orders them
+    /// by score, highest first; equal scores keep their input order (so the first-stage ranking breaks ties).
+    /// <paramref name="progress"/> is told once, at the end.
     /// </summary>
     public static async Task<IReadOnlyList<RankedPassage>> RerankAsync(
-        this IPassageJudge judge,
+        this Rank1Engine engine,
         string query,
         IReadOnlyList<(string? Title, string Text)> passages,
         string? instructions = null,
@@ -20,25 +20,11 @@ public static class PassageRanking
         IProgress<int>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(passages);
-        if (judge is IPassageBatchJudge batch)
-        {
-            var all = await batch.JudgeAllAsync(query, instructions, passages, settings, cancellationToken).ConfigureAwait(false);
-            progress?.Report(all.Count);
-            return Order(all.Select((j, i) => new RankedPassage(i, j)));
-        }
-
-        var results = new List<RankedPassage>(passages.Count);
-        for (var i = 0; i < passages.Count; i++)
-        {
-            var (title, text) = passages[i];
-            var judgement = await judge.JudgeAsync(new Rank1Input(query, text, title, instructions), settings, cancellationToken).ConfigureAwait(false);
-            results.Add(new RankedPassage(i, judgement));
-            progress?.Report(i + 1);
-        }
-
-        return Order(results);
+        var all = await engine.JudgeAllAsync(query, instructions, passages, settings, cancellationToken).ConfigureAwait(false);
+        progress?.Report(all.Count);
+        return Order(all.Select((j, i) => new RankedPassage(i, j)));
     }
 
     /// <summary>Score descending, then input index ascending.</summary>

@@ -17,7 +17,7 @@ namespace Rank1.Inference;
 /// thread: their passages join and leave it between decode steps, behind a bounded queue shared fairly between
 /// callers (<see cref="Rank1OverloadedException"/> when full, or when one caller's share is).
 /// </summary>
-public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
+public sealed class Rank1Engine : IPassageJudge, IDisposable
 {
     private readonly CausalLm _lm;
     private readonly Rank1Scorer _scorer;
@@ -168,7 +168,10 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return (kept, charCut || tokenCut);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Judges one pair. Honours <paramref name="cancellationToken"/> promptly, even inside a model step. Unlike a window,
+    /// a pair is always judged: one not started by <see cref="JudgeSettings.Deadline"/> is scored from no reasoning.
+    /// </summary>
     /// <remarks>With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passage joins the engine's continuous batch, shared with concurrent calls.</remarks>
     public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
     {
@@ -220,7 +223,10 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
         return JudgeBatchTraced(query, instructions, passages, settings, cancellationToken, _maxBatch).Select(t => t.Judgement).ToArray();
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Judges every passage (results in input order), each exactly as <see cref="JudgeAsync"/> would up to float
+    /// rounding; a passage that cannot be judged because of its input fails the call (<see cref="Rank1InputException"/>).
+    /// </summary>
     /// <remarks>With <see cref="Rank1EngineOptions.MaxBatch"/> above 1 the passages join the engine's continuous batch, shared with concurrent calls.</remarks>
     public async ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
@@ -249,29 +255,8 @@ public sealed class Rank1Engine : IPassageBatchJudge, IDisposable
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
 
-        return await Task.Run(() =>
-        {
-            var results = new PassageResult[passages.Count];
-            Array.Fill(results, PassageResult.NotStarted);
-            for (var i = 0; i < passages.Count; i++)
-            {
-                if (settings?.Deadline is { } d && _time.GetUtcNow() >= d)
-                {
-                    break;
-                }
-
-                try
-                {
-                    results[i] = PassageResult.Judged(Judge(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken));
-                }
-                catch (Rank1InputException ex)
-                {
-                    results[i] = PassageResult.Failed(ex.Message);
-                }
-            }
-
-            return (IReadOnlyList<PassageResult>)results;
-        }, cancellationToken).ConfigureAwait(false);
+        return await Task.Run(async () => await PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
+            (input, ct) => ValueTask.FromResult(Judge(input, settings, ct)), _time, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public sealed class EngineCallerTests
     }
 
     /// <summary>The real engine, noting the <see cref="JudgeSettings.Caller"/> of every window it is asked to judge.</summary>
-    private sealed class CallerRecordingJudge(Rank1Engine engine) : IPassageBatchJudge
+    private sealed class CallerRecordingJudge(Rank1Engine engine) : IPassageJudge
     {
         private readonly List<object?> _callers = [];
 
@@ -60,12 +60,6 @@ public sealed class EngineCallerTests
                 return taken;
             }
         }
-
-        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
-            engine.JudgeAsync(input, settings, cancellationToken);
-
-        public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
-            JudgeSettings? settings = null, CancellationToken cancellationToken = default) => engine.JudgeAllAsync(query, instructions, passages, settings, cancellationToken);
 
         public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
             JudgeSettings? settings = null, CancellationToken cancellationToken = default)

@@ -71,13 +71,11 @@ public sealed class InputErrorIsolationTests
 {
     private const string Body = """{"query":{"match":{"text":"onion"}}}""";
 
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Search_OnePassageCannotBeJudged_KeepsItsBackendPlaceAndTheRestIsReranked(bool batch)
+    [Fact]
+    public async Task Search_OnePassageCannotBeJudged_KeepsItsBackendPlaceAndTheRestIsReranked()
     {
         var judge = new InputFailingJudge("soup");
-        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton(judge.As(batch)));
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(judge));
         var backendOrder = await stack.BackendIdsAsync(Body);
         Assert.Contains("d02", backendOrder.Take(5)); // "French onion soup ..." is in the window
 
@@ -95,13 +93,11 @@ public sealed class InputErrorIsolationTests
         Assert.Contains("context", failed["_rank1.error"]![0]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Search_RepeatedInputErrors_NeverOpenTheModelCircuitForOthers(bool batch)
+    [Fact]
+    public async Task Search_RepeatedInputErrors_NeverOpenTheModelCircuitForOthers()
     {
         var judge = new InputFailingJudge("toolong");
-        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" }, s => s.AddSingleton(judge.As(batch)));
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" }, s => s.AddSingleton<IPassageJudge>(judge));
         for (var i = 0; i < 5; i++)
         {
             var bad = await stack.SearchAsync("""{"query":{"match":{"text":"onion toolong"}}}""");
@@ -130,7 +126,8 @@ public sealed class InputErrorIsolationTests
     {
         public string ModelId => "endless";
 
-        public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
             throw new InvalidOperationException("unreachable");
@@ -139,7 +136,7 @@ public sealed class InputErrorIsolationTests
 }
 
 /// <summary>A judge for which any query or passage containing <c>marker</c> is an input error; others get a score from their length.</summary>
-internal sealed class InputFailingJudge(string marker) : IPassageBatchJudge
+internal sealed class InputFailingJudge(string marker) : IPassageJudge
 {
     private int _judged;
 
@@ -149,10 +146,11 @@ internal sealed class InputFailingJudge(string marker) : IPassageBatchJudge
 
     public static double Score(string text) => text.Length % 100 / 100.0;
 
-    /// <summary>This judge as the proxy should see it: a batch judge, or only a one-passage judge.</summary>
-    public IPassageJudge As(bool batch) => batch ? this : new OnePassageJudge(this);
+    public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, _) => JudgeOne(input), TimeProvider.System, cancellationToken);
 
-    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    private ValueTask<Rank1Judgement> JudgeOne(Rank1Input input)
     {
         if (input.Query.Contains(marker, StringComparison.Ordinal) || input.Text.Contains(marker, StringComparison.Ordinal))
         {
@@ -162,44 +160,5 @@ internal sealed class InputFailingJudge(string marker) : IPassageBatchJudge
         Interlocked.Increment(ref _judged);
         var score = Score(input.Text);
         return ValueTask.FromResult(new Rank1Judgement(score, score >= 0.5, "reasoned.", 1, ReasoningEnd.Finished, 10, TimeSpan.Zero, TimeSpan.Zero));
-    }
-
-    public async ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
-        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
-    {
-        var results = new List<Rank1Judgement>();
-        foreach (var p in passages)
-        {
-            results.Add(await JudgeAsync(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken));
-        }
-
-        return results;
-    }
-
-    public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
-        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
-    {
-        var results = new List<PassageResult>();
-        foreach (var p in passages)
-        {
-            try
-            {
-                results.Add(PassageResult.Judged(await JudgeAsync(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)));
-            }
-            catch (Rank1InputException ex)
-            {
-                results.Add(PassageResult.Failed(ex.Message));
-            }
-        }
-
-        return results;
-    }
-
-    private sealed class OnePassageJudge(IPassageJudge inner) : IPassageJudge
-    {
-        public string ModelId => inner.ModelId;
-
-        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
-            inner.JudgeAsync(input, settings, cancellationToken);
     }
 }

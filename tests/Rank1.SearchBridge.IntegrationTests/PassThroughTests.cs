@@ -274,7 +274,11 @@ public sealed class ProxyConfigurationTests
 
         public string ModelId => "counting";
 
-        public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+            PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, ct) => JudgeOneAsync(input, settings, ct), TimeProvider.System, cancellationToken);
+
+        private ValueTask<Rank1Judgement> JudgeOneAsync(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
         {
             Seen.Add(input);
             return ValueTask.FromResult(new Rank1Judgement(input.Text.Length / 100.0, false, "counted", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero));

@@ -27,7 +27,11 @@ internal sealed class CountingEngine : IPassageJudge, IDisposable
 
     public string ModelId => _engine.ModelId;
 
-    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+        PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, ct) => JudgeOneAsync(input, settings, ct), TimeProvider.System, cancellationToken);
+
+    private ValueTask<Rank1Judgement> JudgeOneAsync(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _calls);
         lock (Judged)

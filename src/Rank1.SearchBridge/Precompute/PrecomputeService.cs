@@ -79,19 +79,15 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
             LogJudging(logger, misses.Count, request.Query, request.TargetIndex);
         }
 
-        if (judge is IPassageBatchJudge batch)
+        if (misses.Count == 0)
         {
-            judgements = misses.Count == 0 ? [] : await batch.JudgeAllAsync(request.Query, request.Instructions, misses.Select(m => (m.Title, m.Text)).ToArray(), settings, cancellationToken).ConfigureAwait(false);
+            judgements = [];
         }
         else
         {
-            var one = new List<Rank1Judgement>(misses.Count);
-            foreach (var m in misses)
-            {
-                one.Add(await judge.JudgeAsync(new Rank1Input(request.Query, m.Text, m.Title, request.Instructions), settings, cancellationToken).ConfigureAwait(false));
-            }
-
-            judgements = one;
+            // No deadline: every passage is judged; one whose input cannot be judged fails the request.
+            var results = await judge.JudgeWindowAsync(request.Query, request.Instructions, misses.Select(m => (m.Title, m.Text)).ToArray(), settings, cancellationToken).ConfigureAwait(false);
+            judgements = results.Select(r => r.Judgement ?? throw new Rank1InputException(r.Error ?? "the passage was not judged")).ToArray();
         }
 
         for (var i = 0; i < misses.Count; i++)

@@ -112,48 +112,22 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 using var judgeCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lateCts.Token);
                 try
                 {
-                    if (_judge is IPassageBatchJudge batch)
+                    // The engine batches the window's passages with those of concurrent searches; passages it had not
+                    // started by the deadline come back not started and keep their backend order.
+                    var window = passages.Select(p => (p.Title, p.Text)).ToArray();
+                    var judgements = await _modelBreaker.ExecuteAsync(
+                        static async (state, ct) => await state.Judge.JudgeWindowAsync(state.Query, state.Instructions, state.Window, state.Settings, ct).ConfigureAwait(false),
+                        (Judge: _judge, Query: query, Instructions: instructions, Window: window, Settings: settings),
+                        judgeCts.Token).ConfigureAwait(false);
+                    for (var i = 0; i < passages.Count; i++)
                     {
-                        // The engine batches the window's passages with those of concurrent searches; passages it had not
-                        // started by the deadline come back null and keep their backend order.
-                        var window = passages.Select(p => (p.Title, p.Text)).ToArray();
-                        var judgements = await _modelBreaker.ExecuteAsync(
-                            static async (state, ct) => await state.Batch.JudgeWindowAsync(state.Query, state.Instructions, state.Window, state.Settings, ct).ConfigureAwait(false),
-                            (Batch: batch, Query: query, Instructions: instructions, Window: window, Settings: settings),
-                            judgeCts.Token).ConfigureAwait(false);
-                        for (var i = 0; i < passages.Count; i++)
+                        if (judgements[i].Judgement is { } judgement)
                         {
-                            if (judgements[i].Judgement is { } judgement)
-                            {
-                                verdicts.Add(Verdict(passages[i], judgement));
-                            }
-                            else if (judgements[i].Error is { } error)
-                            {
-                                failures.Add(new PassageFailure(passages[i].Index, error));
-                            }
+                            verdicts.Add(Verdict(passages[i], judgement));
                         }
-                    }
-                    else
-                    {
-                        foreach (var p in passages)
+                        else if (judgements[i].Error is { } error)
                         {
-                            if (_time.GetUtcNow() >= deadline)
-                            {
-                                break;
-                            }
-
-                            try
-                            {
-                                var judgement = await _modelBreaker.ExecuteAsync(
-                                    static async (state, ct) => await state.Judge.JudgeAsync(state.Input, state.Settings, ct).ConfigureAwait(false),
-                                    (Judge: _judge, Input: new Rank1Input(query, p.Text, p.Title, instructions), Settings: settings),
-                                    judgeCts.Token).ConfigureAwait(false);
-                                verdicts.Add(Verdict(p, judgement));
-                            }
-                            catch (Rank1InputException ex)
-                            {
-                                failures.Add(new PassageFailure(p.Index, ex.Message));
-                            }
+                            failures.Add(new PassageFailure(passages[i].Index, error));
                         }
                     }
                 }

@@ -2,8 +2,11 @@ using Rank1.Inference;
 
 namespace Rank1.SearchBridge.Tests.Reranking;
 
-/// <summary>An in-memory judge whose every call runs <paramref name="judge"/>; it counts the calls that reached it.</summary>
-internal sealed class ScriptedJudge(Func<Rank1Input, JudgeSettings, CancellationToken, Task<Rank1Judgement>> judge) : IPassageJudge
+/// <summary>
+/// An in-memory judge that takes one pair at a time, each running <paramref name="judge"/> (a window: one after
+/// another until the deadline on <paramref name="time"/>); it counts the calls that reached it.
+/// </summary>
+internal sealed class ScriptedJudge(TimeProvider time, Func<Rank1Input, JudgeSettings, CancellationToken, Task<Rank1Judgement>> judge) : IPassageJudge
 {
     private int _calls;
 
@@ -15,12 +18,14 @@ internal sealed class ScriptedJudge(Func<Rank1Input, JudgeSettings, Cancellation
 
     public string ModelId => "fake-model";
 
-    public async ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default)
-    {
-        Interlocked.Increment(ref _calls);
-        LastSettings = settings;
-        return await judge(input, settings!, cancellationToken);
-    }
+    public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
+        CancellationToken cancellationToken = default) =>
+        PassageJudge.JudgeEachAsync(query, instructions, passages, settings, async (input, ct) =>
+        {
+            Interlocked.Increment(ref _calls);
+            LastSettings = settings;
+            return await judge(input, settings!, ct);
+        }, time, cancellationToken);
 
     /// <summary>A judgement as the engine gives it; the score is read from the passage text ("0.7" scores 0.7).</summary>
     public static Rank1Judgement Judgement(double score, ReasoningEnd end = ReasoningEnd.Finished) =>
@@ -31,18 +36,11 @@ internal sealed class ScriptedJudge(Func<Rank1Input, JudgeSettings, Cancellation
 }
 
 /// <summary>An in-memory batch judge answering each window with <paramref name="window"/>.</summary>
-internal sealed class ScriptedBatchJudge(Func<IReadOnlyList<(string? Title, string Text)>, JudgeSettings, IReadOnlyList<PassageResult>> window) : IPassageBatchJudge
+internal sealed class ScriptedBatchJudge(Func<IReadOnlyList<(string? Title, string Text)>, JudgeSettings, IReadOnlyList<PassageResult>> window) : IPassageJudge
 {
     public int WindowCalls { get; private set; }
 
     public string ModelId => "fake-batch-model";
-
-    public ValueTask<Rank1Judgement> JudgeAsync(Rank1Input input, JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
-        throw new InvalidOperationException("a batch judge is asked for whole windows");
-
-    public ValueTask<IReadOnlyList<Rank1Judgement>> JudgeAllAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
-        CancellationToken cancellationToken = default) =>
-        throw new InvalidOperationException("a window is judged with JudgeWindowAsync");
 
     public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
         CancellationToken cancellationToken = default)

@@ -33,7 +33,7 @@ public sealed class RerankExecutorTests
     public async Task Deadline_PassagesNotStartedByIt_AreLeftOut_Partial()
     {
         // Each model call takes 40 ms of (fake) time: passages start at 0, 40 and 80 ms; at 120 ms the deadline has passed.
-        var judge = new ScriptedJudge((input, _, _) =>
+        var judge = new ScriptedJudge(_time, (input, _, _) =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(40));
             return ScriptedJudge.ByText(input);
@@ -56,12 +56,12 @@ public sealed class RerankExecutorTests
     [Fact]
     public async Task EveryPassageJudgedInTime_Applied_AndAPassageCutByTheDeadline_MakesItPartial()
     {
-        await using var executor = Executor(new ScriptedJudge((input, _, _) => ScriptedJudge.ByText(input)));
+        await using var executor = Executor(new ScriptedJudge(_time, (input, _, _) => ScriptedJudge.ByText(input)));
         var all = await Rerank(executor, Window("0.2", "0.8"));
         Assert.Equal(RerankStatus.Applied, all.Status);
         Assert.Null(all.Reason);
 
-        await using var cut = Executor(new ScriptedJudge((input, _, _) =>
+        await using var cut = Executor(new ScriptedJudge(_time, (input, _, _) =>
             Task.FromResult(ScriptedJudge.Judgement(0.6, input.Text == "b" ? ReasoningEnd.Deadline : ReasoningEnd.Finished))));
         var outcome = await Rerank(cut, Window("a", "b"));
         Assert.Equal(RerankStatus.Partial, outcome.Status);
@@ -73,7 +73,7 @@ public sealed class RerankExecutorTests
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         DateTimeOffset? cancelledAt = null;
-        var judge = new ScriptedJudge(async (_, _, ct) =>
+        var judge = new ScriptedJudge(_time, async (_, _, ct) =>
         {
             _ = ct.Register(() => cancelledAt = _time.GetUtcNow()); // runs inside the Advance that cancels
             entered.TrySetResult();
@@ -102,7 +102,7 @@ public sealed class RerankExecutorTests
     public async Task CallerCancelling_IsNotAFallback_ItIsCancelled()
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var judge = new ScriptedJudge(async (_, _, ct) =>
+        var judge = new ScriptedJudge(_time, async (_, _, ct) =>
         {
             entered.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, ct);
@@ -122,7 +122,7 @@ public sealed class RerankExecutorTests
     public async Task ModelCircuit_OpensAfterTheFailures_RefusesWithoutCalling_HalfOpensAfterTheBreak_AndCloses()
     {
         var failing = true;
-        var judge = new ScriptedJudge((input, _, _) => failing ? throw new InvalidOperationException("model exploded") : ScriptedJudge.ByText(input));
+        var judge = new ScriptedJudge(_time, (input, _, _) => failing ? throw new InvalidOperationException("model exploded") : ScriptedJudge.ByText(input));
         await using var executor = Executor(judge);
 
         // Two failed calls (Rank1:Proxy:ModelFailuresBeforeBreak = 2), each answered in backend order with the reason.
@@ -154,7 +154,7 @@ public sealed class RerankExecutorTests
     [Fact]
     public async Task ModelCircuit_HalfOpenTrialFailing_OpensItAgainForAnotherBreak()
     {
-        var judge = new ScriptedJudge((_, _, _) => throw new InvalidOperationException("still broken"));
+        var judge = new ScriptedJudge(_time, (_, _, _) => throw new InvalidOperationException("still broken"));
         await using var executor = Executor(judge);
         await Rerank(executor, Window("a"));
         await Rerank(executor, Window("a"));
@@ -172,7 +172,7 @@ public sealed class RerankExecutorTests
     [Fact]
     public async Task InputErrors_AndAFullEngineQueue_NeverOpenTheModelCircuit()
     {
-        var judge = new ScriptedJudge((input, _, _) => input.Text == "too long"
+        var judge = new ScriptedJudge(_time, (input, _, _) => input.Text == "too long"
             ? throw new Rank1InputException("the passage is too long")
             : throw new Rank1OverloadedException("the engine queue is full"));
         await using var executor = Executor(judge);
@@ -200,7 +200,7 @@ public sealed class RerankExecutorTests
     [Fact]
     public async Task OnePassageFailingOnItsInput_TheRestAreJudged_Partial()
     {
-        var judge = new ScriptedJudge((input, _, _) => input.Text == "bad" ? throw new Rank1InputException("unreadable") : ScriptedJudge.ByText(input));
+        var judge = new ScriptedJudge(_time, (input, _, _) => input.Text == "bad" ? throw new Rank1InputException("unreadable") : ScriptedJudge.ByText(input));
         await using var executor = Executor(judge);
 
         var outcome = await Rerank(executor, Window("0.3", "bad", "0.9"));
@@ -211,11 +211,11 @@ public sealed class RerankExecutorTests
     }
 
     /// <summary>A judge whose calls say they have started, then wait until the test releases them.</summary>
-    private static (ScriptedJudge Judge, TaskCompletionSource Entered, TaskCompletionSource Release) GatedJudge()
+    private (ScriptedJudge Judge, TaskCompletionSource Entered, TaskCompletionSource Release) GatedJudge()
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var judge = new ScriptedJudge(async (input, _, ct) =>
+        var judge = new ScriptedJudge(_time, async (input, _, ct) =>
         {
             entered.TrySetResult();
             await release.Task.WaitAsync(ct);

@@ -54,7 +54,7 @@ public sealed class StoredWindowJudgeTests
     public async Task StoredJudgementOfTheSameModelAndText_IsReused_OthersAreJudged_AndOnlyThoseWritten()
     {
         var judged = new List<string>();
-        var judge = new ScriptedJudge((input, _, _) =>
+        var judge = new ScriptedJudge(_time, (input, _, _) =>
         {
             judged.Add(input.Text);
             return ScriptedJudge.ByText(input);
@@ -90,7 +90,7 @@ public sealed class StoredWindowJudgeTests
     [Fact]
     public async Task EveryPassageStored_Cached_WithoutAModelCall()
     {
-        var judge = new ScriptedJudge((input, _, _) => ScriptedJudge.ByText(input));
+        var judge = new ScriptedJudge(_time, (input, _, _) => ScriptedJudge.ByText(input));
         var windowJudge = WindowJudge(judge);
         var window = Window("0.1", "0.2");
         Store(window[0], 0.6);
@@ -108,7 +108,7 @@ public sealed class StoredWindowJudgeTests
     public async Task MissesPastTheDeadline_StayUnjudged_AndForcedJudgementsAreNeverStored()
     {
         // Each model call takes 60 ms: the first miss finishes, the second is cut at the deadline (forced), the third never starts.
-        var judge = new ScriptedJudge((input, settings, _) =>
+        var judge = new ScriptedJudge(_time, (input, settings, _) =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(60));
             return Task.FromResult(ScriptedJudge.Judgement(0.5, _time.GetUtcNow() >= settings.Deadline ? ReasoningEnd.Deadline : ReasoningEnd.Finished));
@@ -128,7 +128,7 @@ public sealed class StoredWindowJudgeTests
     [Fact]
     public async Task ModelFailing_FallsBackWithNoVerdicts_CachedOnesIncluded_AndWritesNothing()
     {
-        var windowJudge = WindowJudge(new ScriptedJudge((_, _, _) => throw new InvalidOperationException("no model")));
+        var windowJudge = WindowJudge(new ScriptedJudge(_time, (_, _, _) => throw new InvalidOperationException("no model")));
         var window = Window("a", "b");
         Store(window[0], 0.9);
 
@@ -143,7 +143,7 @@ public sealed class StoredWindowJudgeTests
     [Fact]
     public async Task WithoutAStore_EveryPassageIsAMiss_AndIsJudged()
     {
-        var judge = new ScriptedJudge((input, _, _) => ScriptedJudge.ByText(input));
+        var judge = new ScriptedJudge(_time, (input, _, _) => ScriptedJudge.ByText(input));
         var windowJudge = WindowJudge(judge, withStore: false);
         var window = Window("0.3", "0.7");
         Store(window[0], 0.9); // in the in-memory store, which this judge does not have
