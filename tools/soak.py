@@ -2,10 +2,13 @@
 """Bounded soak of the proxy over loopback (issue #18): mixed load with 1 MB documents and 1 MB queries, bad inputs,
 a backend killed (SIGKILL) and restarted mid-run, and precompute jobs (rank1-bridge precompute --wait, one worker)
 through a private RabbitMQ node that is restarted mid-run. Prints requests, errors by kind, p50/p99 latency, answers
-later than deadline_ms + 1 s, peak RSS and open file descriptors of the proxy process, and the precompute jobs and
-judgements lost or duplicated across the broker restart (0 expected).
+later than deadline_ms + 1 s (and which kinds), peak RSS and open file descriptors of the proxy process, and the
+precompute jobs and judgements lost or duplicated across the broker restart (0 expected). The well-formed searches
+(ordinary queries over ordinary documents) are reported apart, in the hostile mix and in a second phase with only
+well-formed searches, so the effect of the other callers' inputs on their reranking shows (the `applied` share of each).
+Every process it starts is stopped when it ends, also on a crash or Ctrl+C.
 
-Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (default 120, at most 300)] [--clients N (default 4)]
+Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (the hostile mix; default 120, at most 225; the well-formed phase runs a third of it more)] [--clients N (default 4)]
 """
 import argparse
 import json
@@ -31,8 +34,24 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(args, log):
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+STARTED = []  # every process started, each in its own process group: killed at exit if still running
+
+
+def start(args, log, **kwargs):
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+    STARTED.append(proc)
+    return proc
+
+
+def kill_leftovers():
+    """SIGKILLs the process group of every started process still running (a crash, Ctrl+C, or a step that did not stop it)."""
+    for proc in STARTED:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
 
 def stop_process(proc, sig, seconds):
@@ -95,7 +114,7 @@ class Broker:
                    RABBITMQ_MNESIA_BASE=os.path.join(self.folder, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(self.folder, "log"),
                    RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(self.folder, "enabled_plugins"),
                    RABBITMQ_CONFIG_FILE=os.path.join(self.folder, "rabbitmq"), RABBITMQ_PID_FILE=os.path.join(self.folder, "pid"))
-        self.proc = subprocess.Popen([RABBITMQ_SERVER], stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.proc = start([RABBITMQ_SERVER], self.log, env=env)
         end = time.time() + 240
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -144,7 +163,50 @@ def rss_and_fds(pid):
         return 0, 0
 
 
+WELL_FORMED = "search"  # the kind of search whose reranking other callers' inputs must not turn off
+
+
+def summarize(title, results, late_after):
+    """The answers of one phase: by kind, status and rerank; errors; latency and late answers over every search."""
+    print(f"{title}: {len(results)} requests")
+    by = {}
+    for kind, status, rerank, _ in results:
+        key = f"{kind} {status} {rerank or '-'}"
+        by[key] = by.get(key, 0) + 1
+    for key in sorted(by):
+        print(f"  {key}: {by[key]}")
+    errors = {}
+    for kind, status, _, _ in results:
+        expected = 400 if kind.startswith("bad") else 200
+        if status != expected:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+    print("  errors by kind (an answer other than 200, or 400 for bad input): " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
+    searches = sorted(s for kind, _, _, s in results if not kind.startswith("bad"))
+    if searches:
+        print(f"  search latency (every answer): p50 {searches[len(searches) // 2] * 1000:.0f} ms, p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))] * 1000:.0f} ms, "
+              f"max {searches[-1] * 1000:.0f} ms; later than deadline_ms + 1 s: {sum(1 for s in searches if s > late_after)} of {len(searches)}")
+    late = {}
+    for kind, status, rerank, s in results:
+        if s > late_after:
+            key = f"{kind} {status} {rerank or '-'}"
+            late[key] = late.get(key, 0) + 1
+    if late:
+        print("  late answers: " + ", ".join(f"{k} {v}" for k, v in sorted(late.items())))
+    reranked = [rerank for kind, status, rerank, _ in results if kind == WELL_FORMED and status == 200]
+    if reranked:
+        applied = sum(1 for r in reranked if r == "applied")
+        print(f"  well-formed searches answered 200: {len(reranked)}, applied {applied} ({100 * applied / len(reranked):.0f}%), "
+              + ", ".join(f"{r} {reranked.count(r)}" for r in sorted(set(reranked)) if r != "applied"))
+
+
 def main():
+    try:
+        return run()
+    finally:
+        kill_leftovers()
+
+
+def run():
     p = argparse.ArgumentParser()
     p.add_argument("cli")
     p.add_argument("model")
@@ -152,7 +214,7 @@ def main():
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--worker", required=True, help="the worker host's dll (Rank1.SearchBridge.Worker.dll)")
     a = p.parse_args()
-    seconds = max(20, min(a.seconds, 300))
+    seconds = max(20, min(a.seconds, 225))  # plus a third for the well-formed phase: at most 5 minutes of load
     rng = random.Random(18)
     work = tempfile.mkdtemp(prefix="rank1-soak-")
     log = open(os.path.join(work, "processes.log"), "w")
@@ -194,10 +256,13 @@ def main():
                       Rank1__Model__Path=a.model, Rank1__Model__ExecutionProvider="Cpu", Rank1__Store__Index=jobs_index,
                       Rank1__Worker__RetryMinInterval="00:00:00.500", Rank1__Worker__RetryMaxInterval="00:00:05",
                       DOTNET_ENVIRONMENT="Production")
-    worker = subprocess.Popen(["dotnet", a.worker], stdout=log, stderr=subprocess.STDOUT, env=worker_env, start_new_session=True)
+    worker = start(["dotnet", a.worker], log, env=worker_env)
     huge_query = "onion" + "".join(rng.choice("xyz") for _ in range(MB))
+    # Well-formed: an ordinary query over the ordinary documents only (the 1 MB ones are another caller's input).
+    ordinary = {"ids": {"values": ["huge-words", "huge-nospace"]}}
+    well_formed = (WELL_FORMED, lambda: {"query": {"bool": {"must": {"match": {"text": rng.choice(words)}}, "must_not": ordinary}}})
     kinds = [
-        ("search", lambda: {"query": {"match": {"text": rng.choice(words)}}}),
+        well_formed,
         ("long-docs", lambda: {"query": {"match": {"text": "onion"}}, "size": 10}),
         ("1mb-query", lambda: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"query": huge_query}}}),
         ("bad-json", lambda: b'{"query": {"match": '),
@@ -205,28 +270,32 @@ def main():
     ]
     results = []  # (kind, status, rerank, seconds)
     lock = threading.Lock()
-    stop = time.time() + seconds
     peak = {"rss": 0, "fds": 0}
 
-    def client(seed):
-        r = random.Random(seed)
-        while time.time() < stop:
-            kind, body = r.choice(kinds)
-            started = time.time()
-            status, rerank = request("POST", f"{proxy_url}/docs/_search", body())
-            with lock:
-                results.append((kind, status, rerank, time.time() - started))
+    def load(mix, until, into):
+        """Client and RSS-sampler threads (daemons, so Ctrl+C is not held up) sending searches drawn from mix until the given time."""
+        def client(seed):
+            r = random.Random(seed)
+            while time.time() < until:
+                kind, body = r.choice(mix)
+                started = time.time()
+                status, rerank = request("POST", f"{proxy_url}/docs/_search", body())
+                with lock:
+                    into.append((kind, status, rerank, time.time() - started))
 
-    def sampler():
-        while time.time() < stop:
-            rss, fds = rss_and_fds(proxy.pid)
-            peak["rss"], peak["fds"] = max(peak["rss"], rss), max(peak["fds"], fds)
-            time.sleep(0.5)
+        def sampler():
+            while time.time() < until:
+                rss, fds = rss_and_fds(proxy.pid)
+                peak["rss"], peak["fds"] = max(peak["rss"], rss), max(peak["fds"], fds)
+                time.sleep(0.5)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(a.clients)] + [threading.Thread(target=sampler)]
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(a.clients)] + [threading.Thread(target=sampler, daemon=True)]
+        for t in threads:
+            t.start()
+        return threads
+
     started_at = time.time()
-    for t in threads:
-        t.start()
+    threads = load(kinds, started_at + seconds, results)
 
     # A third of the way in: the backend is killed, and restarted on the same port and data 5 s later.
     time.sleep(seconds / 3)
@@ -244,10 +313,9 @@ def main():
     with open(queries_file, "w") as f:
         f.write("\n".join(job_queries) + "\n")
     precompute_out = open(os.path.join(work, "precompute.out"), "w+")
-    precompute = subprocess.Popen(["dotnet", a.cli, "precompute", "--queries", queries_file, "--index", "docs", "--window", str(jobs_window),
-                                   "--fields", "text", "--title-field", "title", "--max-think-tokens", "8", "--broker", broker.url,
-                                   "--queue", queue, "--wait", "--timeout", str(seconds + 240)],
-                                  stdout=precompute_out, stderr=subprocess.STDOUT, start_new_session=True)
+    precompute = start(["dotnet", a.cli, "precompute", "--queries", queries_file, "--index", "docs", "--window", str(jobs_window),
+                        "--fields", "text", "--title-field", "title", "--max-think-tokens", "8", "--broker", broker.url,
+                        "--queue", queue, "--wait", "--timeout", str(seconds + 240)], precompute_out)
     jobs_expected = 0
     for q in job_queries:
         req = urllib.request.Request(f"{backend_url}/docs/_search", data=json.dumps(
@@ -277,6 +345,13 @@ def main():
     precompute_out.seek(0)
     finished = [line.strip() for line in precompute_out if line.startswith("Finished:")]
     stored, distinct = stored_judgements(backend_url, jobs_index)
+
+    # The comparison: only well-formed searches, the same clients, no fault (the precompute jobs are done by now).
+    calm_seconds = max(10, seconds // 3)
+    calm = []
+    for t in load([well_formed], time.time() + calm_seconds, calm):
+        t.join()
+
     stop_process(worker, signal.SIGTERM, 60)
     broker.stop()
     for proc in (proxy, backend):
@@ -284,30 +359,9 @@ def main():
         stop_process(proc, signal.SIGINT, 30)
 
     print(f"soak: {seconds} s, {a.clients} clients, deadline_ms {DEADLINE_MS}, backend SIGKILLed at {seconds // 3} s and back after {restarted_after:.1f} s")
-    print(f"requests: {len(results)}")
-    by = {}
-    for kind, status, rerank, _ in results:
-        key = f"{kind} {status} {rerank or '-'}"
-        by[key] = by.get(key, 0) + 1
-    for key in sorted(by):
-        print(f"  {key}: {by[key]}")
-    errors = {}
-    for kind, status, _, _ in results:
-        expected = 400 if kind.startswith("bad") else 200
-        if status != expected:
-            errors[str(status)] = errors.get(str(status), 0) + 1
-    print("errors by kind (an answer other than 200, or 400 for bad input): " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
-    searches = sorted(s for kind, status, _, s in results if not kind.startswith("bad") and status == 200)
-    if searches:
-        print(f"search latency: p50 {searches[len(searches) // 2] * 1000:.0f} ms, p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))] * 1000:.0f} ms, "
-              f"max {searches[-1] * 1000:.0f} ms; later than deadline_ms + 1 s: {sum(1 for s in searches if s > DEADLINE_MS / 1000 + 1)}")
-    late = {}
-    for kind, status, rerank, s in results:
-        if s > DEADLINE_MS / 1000 + 1:
-            key = f"{kind} {status} {rerank or '-'}"
-            late[key] = late.get(key, 0) + 1
-    if late:
-        print("  late answers: " + ", ".join(f"{k} {v}" for k, v in sorted(late.items())))
+    late_after = DEADLINE_MS / 1000 + 1
+    summarize("hostile mix", results, late_after)
+    summarize(f"well-formed only ({calm_seconds} s, no fault)", calm, late_after)
     print(f"proxy peak RSS: {peak['rss'] / 1024:.0f} MB; peak open file descriptors: {peak['fds']}")
     print(f"precompute: {len(job_queries)} jobs (window {jobs_window}, {jobs_expected} judgements expected), one worker; broker restarted (SIGTERM, "
           f"back after 3 s) at {broker_stopped_at:.0f} s with {stored_at_stop} of {jobs_expected} judgements stored")
