@@ -9,6 +9,8 @@ well-formed searches, so the effect of the other callers' inputs on their rerank
 Every process it starts is stopped when it ends, also on a crash or Ctrl+C.
 
 Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (the hostile mix; default 120, at most 225; the well-formed phase runs a third of it more)] [--clients N (default 4)]
+       [--counters DOTNET_COUNTERS (the dotnet-counters tool: samples the proxy's System.Runtime counters each second and
+       prints the thread pool's peaks, to see whether late answers waited for a thread)]
 """
 import argparse
 import json
@@ -163,6 +165,23 @@ def rss_and_fds(pid):
         return 0, 0
 
 
+def print_counter_peaks(path):
+    """The peaks of the proxy's thread-pool counters (dotnet-counters CSV: Timestamp,Provider,Counter Name,Counter Type,Mean/Increment)."""
+    peaks = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split(",")
+                if len(parts) >= 5 and ("thread_pool" in parts[2] or "ThreadPool" in parts[2] or "monitor.lock" in parts[2]):
+                    try:
+                        peaks[parts[2]] = max(peaks.get(parts[2], 0.0), float(parts[-1]))
+                    except ValueError:
+                        pass
+    except FileNotFoundError:
+        pass
+    print("proxy runtime counters, peaks: " + (", ".join(f"{k} {v:g}" for k, v in sorted(peaks.items())) or f"none read from {path}"))
+
+
 WELL_FORMED = "search"  # the kind of search whose reranking other callers' inputs must not turn off
 
 
@@ -213,6 +232,7 @@ def run():
     p.add_argument("--seconds", type=int, default=120)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--worker", required=True, help="the worker host's dll (Rank1.SearchBridge.Worker.dll)")
+    p.add_argument("--counters", help="the dotnet-counters tool, to sample the proxy's runtime counters")
     a = p.parse_args()
     seconds = max(20, min(a.seconds, 225))  # plus a third for the well-formed phase: at most 5 minutes of load
     rng = random.Random(18)
@@ -246,6 +266,9 @@ def run():
     proxy = start(["dotnet", a.cli, "proxy", "--backend", backend_url, "--model", a.model, "--port", str(proxy_port),
                    "--config", config], log)
     wait_http(f"{proxy_url}/_rank1/health")
+    counters_csv = os.path.join(work, "proxy-counters.csv")
+    if a.counters:
+        start([a.counters, "collect", "-p", str(proxy.pid), "--counters", "System.Runtime", "--format", "csv", "-o", counters_csv, "--refresh-interval", "1"], log)
 
     # Precompute jobs through a private broker and one worker, followed by rank1-bridge precompute --wait; the broker is
     # restarted two thirds of the way in (the jobs are published once the backend is back from its kill). The worker stores into an index of its own, apart from the proxy's judgements.
@@ -367,6 +390,8 @@ def run():
           f"back after 3 s) at {broker_stopped_at:.0f} s with {stored_at_stop} of {jobs_expected} judgements stored")
     print(f"  rank1-bridge precompute --wait exit {precompute.returncode}: {finished[-1] if finished else 'no Finished line'}")
     print(f"  judgements stored {distinct} of {jobs_expected}: lost {jobs_expected - distinct}, duplicated {stored - distinct}")
+    if a.counters:
+        print_counter_peaks(counters_csv)
     print(f"logs: {log.name}")
 
 
