@@ -1,72 +1,92 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Cli.Commands;
 
 namespace Rank1.SearchBridge.Cli;
 
-/// <summary>The <c>rank1-bridge</c> tool: dispatches to a command and maps failures to one line and an exit code.</summary>
+/// <summary>
+/// The <c>rank1-bridge</c> tool: parses the command line with System.CommandLine, runs the command's action, and maps
+/// failures to one line and an exit code. Parse errors are one line and exit code 2 (not System.CommandLine's
+/// error-and-help with 1), as the README documents.
+/// </summary>
 internal static class CliApp
 {
-    public static IReadOnlyList<CliCommand> Commands { get; } = [new DemoCommand(), new EvalCommand(), new InitCommand(), new PrecomputeCommand(), new ProxyCommand(), new RerankCommand(), new SearchServerCommand(), new SeedCommand(), new ServeCommand()];
+    public const string Name = "rank1-bridge";
+
+    /// <summary>The commands, fresh for each run (their options belong to the command they are added to).</summary>
+    public static IReadOnlyList<CliCommand> CreateCommands() =>
+        [new DemoCommand(), new EvalCommand(), new InitCommand(), new PrecomputeCommand(), new ProxyCommand(), new RerankCommand(), new SearchServerCommand(), new SeedCommand(), new ServeCommand()];
+
+    /// <summary>The root command with every command under it; <c>--help</c> works at the root and on each command.</summary>
+    public static Command CreateRootCommand(CliContext context)
+    {
+        // A plain Command rather than RootCommand: RootCommand names itself after the running executable (the test
+        // host, in-process), and its --version and [suggest] directive are not part of this tool.
+        var root = new Command(Name, "Rank1 reasoning reranking in front of Elasticsearch / OpenSearch.") { new HelpOption() };
+        foreach (var command in CreateCommands())
+        {
+            root.Subcommands.Add(command.ToCommand(context));
+        }
+
+        return root;
+    }
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context, CancellationToken cancellationToken)
     {
-        if (args.Count == 0 || args[0] is "-h" or "--help" or "help")
+        var root = CreateRootCommand(context);
+        // Response files (@file) are off: an argument that starts with @ is a value like any other.
+        var parse = root.Parse(args is [] or ["help"] ? ["--help"] : args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var invocation = new InvocationConfiguration
         {
-            await context.Out.WriteLineAsync(Overview()).ConfigureAwait(false);
-            return args.Count == 0 ? ExitCodes.Usage : ExitCodes.Ok;
-        }
-
-        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
-        if (command is null)
+            Output = context.Out,
+            Error = context.Error,
+            // Program.cs turns Ctrl+C and SIGTERM into the cancellation token; the commands drain and exit on it.
+            ProcessTerminationTimeout = null,
+            // Failures are mapped to exit codes below.
+            EnableDefaultExceptionHandler = false,
+        };
+        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge: unknown command '{args[0]}' (commands: {string.Join(", ", Commands.Select(c => c.Name))}; see rank1-bridge --help)").ConfigureAwait(false);
+            var who = parse.CommandResult.Command == root ? Name : $"{Name} {parse.CommandResult.Command.Name}";
+            await context.Error.WriteLineAsync($"{who}: {string.Join("; ", parse.Errors.Select(e => e.Message.TrimEnd('.')))} (see {who} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
-        var rest = args.Skip(1).ToArray();
-        if (rest is ["-h" or "--help"])
-        {
-            await context.Out.WriteLineAsync(ArgParser.Usage(command.Name, command.Summary, command.Options)).ConfigureAwait(false);
-            return ExitCodes.Ok;
-        }
-
+        var command = parse.CommandResult.Command.Name;
         try
         {
-            var parsed = ArgParser.Parse(rest, command.Options);
-            return await command.ExecuteAsync(parsed, context, cancellationToken).ConfigureAwait(false);
+            var code = await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+            // Bare rank1-bridge shows the overview, but a missing command is still a usage error.
+            return args.Count == 0 ? ExitCodes.Usage : code;
         }
         catch (UsageException ex)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: {ex.Message} (see rank1-bridge {command.Name} --help)").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: {ex.Message} (see {Name} {command} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
         catch (ModelLoadException ex)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: model: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: model: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadModel;
         }
         catch (AcceleratorUnavailableException ex)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.NoAccelerator;
         }
         catch (CliException ex)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ex.ExitCode;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await context.Error.WriteLineAsync($"rank1-bridge {command.Name}: cancelled").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: cancelled").ConfigureAwait(false);
             return ExitCodes.Cancelled;
         }
     }
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ");
-
-    private static string Overview() =>
-        "rank1-bridge: Rank1 reasoning reranking in front of Elasticsearch / OpenSearch\n\ncommands:\n" +
-        string.Join('\n', Commands.Select(c => $"  {c.Name,-10} {c.Summary}")) +
-        "\n\nrank1-bridge COMMAND --help shows a command's options.";
 }

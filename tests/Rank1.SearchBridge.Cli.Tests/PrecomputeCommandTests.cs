@@ -52,8 +52,8 @@ public sealed class PrecomputeCommandTests
     }
 
     [Theory]
-    [InlineData(new[] { "--index", "docs" }, "--queries is required")]
-    [InlineData(new[] { "--queries", "x.txt" }, "--index is required")]
+    [InlineData(new[] { "--index", "docs" }, "Option '--queries' is required")]
+    [InlineData(new[] { "--queries", "x.txt" }, "Option '--index' is required")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--broker", "http://localhost:5672" }, "--broker must be an amqp:// or amqps:// URL")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--queue", "bad queue" }, "--queue must be a queue name")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--timeout", "5" }, "--timeout only applies with --wait")]

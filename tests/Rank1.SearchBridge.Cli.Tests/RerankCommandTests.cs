@@ -55,14 +55,14 @@ public sealed class RerankCommandTests
     }
 
     [Theory]
-    [InlineData(new[] { "rerank", "--passages", "x.jsonl" }, "--query is required")]
+    [InlineData(new[] { "rerank", "--passages", "x.jsonl" }, "Option '--query' is required")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--prompt-template", "Claim: {query}" }, "--prompt-template: a prompt template must contain FILL_QUERY_HERE")]
-    [InlineData(new[] { "rerank", "--query", "q" }, "--passages is required")]
-    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--bogus", "1" }, "unknown option --bogus")]
+    [InlineData(new[] { "rerank", "--query", "q" }, "Option '--passages' is required")]
+    [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--bogus", "1" }, "Unrecognized command or argument '--bogus'")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--max-think-tokens", "-3" }, "--max-think-tokens must be a whole number from 0 to 32768")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--execution-provider", "tpu" }, "--execution-provider must be one of Auto, Cpu, Cuda, DirectML")]
-    [InlineData(new[] { "rerank", "--query" }, "--query needs a value")]
-    [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
+    [InlineData(new[] { "rerank", "--query" }, "Required argument missing for option: '--query'")]
+    [InlineData(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'")]
     public async Task BadArguments_OneLineErrorAndExitCode2(string[] args, string expected)
     {
         var result = await CliRunner.RunAsync(args);
@@ -98,7 +98,7 @@ public sealed class RerankCommandTests
     {
         var result = await CliRunner.RunProcessAsync("rerank", "--query", "q");
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("rank1-bridge rerank: --passages is required (see rank1-bridge rerank --help)", result.Error.Trim());
+        Assert.Equal("rank1-bridge rerank: Option '--passages' is required (see rank1-bridge rerank --help)", result.Error.Trim());
         Assert.Equal(string.Empty, result.Out);
     }
 

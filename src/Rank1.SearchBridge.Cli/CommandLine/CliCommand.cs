@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
 
 namespace Rank1.SearchBridge.Cli.CommandLine;
@@ -32,18 +33,38 @@ internal sealed class CliContext
     }
 }
 
-/// <summary>One <c>rank1-bridge</c> sub-command.</summary>
+/// <summary>
+/// One <c>rank1-bridge</c> sub-command: its System.CommandLine options (typed, validated while parsing) and what it
+/// runs with the parse result. A fresh instance per run, since an option belongs to the command it is added to.
+/// </summary>
 internal abstract class CliCommand
 {
     public abstract string Name { get; }
 
     public abstract string Summary { get; }
 
-    public abstract IReadOnlyList<OptionSpec> Options { get; }
+    /// <summary>The command's options, in the order <c>--help</c> lists them.</summary>
+    public abstract IReadOnlyList<Option> Options { get; }
 
-    /// <summary>Runs the command; returns the process exit code.</summary>
-    public abstract Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken);
+    /// <summary>Runs the command on a parse result without errors; returns the process exit code.</summary>
+    public abstract Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken);
+
+    /// <summary>The System.CommandLine command, whose action runs <see cref="ExecuteAsync"/>.</summary>
+    public Command ToCommand(CliContext context)
+    {
+        var command = new Command(Name, Summary);
+        foreach (var option in Options)
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((args, cancellationToken) => ExecuteAsync(args, context, cancellationToken));
+        return command;
+    }
 }
+
+/// <summary>A bad command line that only the command can see (two options that do not go together): one line, exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);
 
 /// <summary>Exit codes of <c>rank1-bridge</c>.</summary>
 internal static class ExitCodes

@@ -1,9 +1,7 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using System.CommandLine;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -13,47 +11,32 @@ internal static class ClusterAccess
 {
     public const string DefaultUrl = "http://127.0.0.1:9200";
 
-    /// <summary>The http(s) URL given to <paramref name="option"/>, or a usage error.</summary>
-    public static string Url(ParsedArgs args, string option = "backend")
+    /// <summary>An index name option, checked as the reasoning store checks names.</summary>
+    public static Option<string?> IndexOption(string name, string description) => CliOptions.Checked(CliOptions.Text(name, description, "NAME"), index =>
     {
-        var url = args.Get(option) ?? DefaultUrl;
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-            ? url
-            : throw new UsageException($"--{option} must be an http(s) URL (got '{url}')");
-    }
-
-    /// <summary>The index name given to <paramref name="option"/> (or its default), checked as the reasoning store checks names.</summary>
-    public static string IndexName(ParsedArgs args, string option, string defaultName)
-    {
-        var name = args.Get(option) ?? defaultName;
-        var check = new ReasoningStoreOptions { Index = name };
+        var check = new ReasoningStoreOptions { Index = index };
         var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         return System.ComponentModel.DataAnnotations.Validator.TryValidateObject(check, new(check), problems, validateAllProperties: true)
-            ? name
-            : throw new UsageException($"--{option} {problems[0].ErrorMessage}");
-    }
+            ? null
+            : $"{name} {problems[0].ErrorMessage}";
+    });
 
-    /// <summary>JSON content type, plus <c>--authorization</c> when given.</summary>
-    public static List<KeyValuePair<string, string[]>> Headers(ParsedArgs args)
-    {
-        List<KeyValuePair<string, string[]>> headers = [new("Content-Type", ["application/json"])];
-        if (args.Get("authorization") is { } auth)
-        {
-            headers.Add(new("Authorization", [auth]));
-        }
+    /// <summary><c>--authorization VALUE</c>: the Authorization header for the cluster.</summary>
+    public static Option<string?> AuthorizationOption() =>
+        CliOptions.Text("--authorization", "Authorization header value for the cluster (for example 'ApiKey ...').", "VALUE");
 
-        return headers;
-    }
+    /// <summary>The content type (JSON unless told), plus the authorization when given.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string[]>> Headers(string? authorization, string contentType = ClusterRequest.Json) =>
+        ClusterRequest.Headers(authorization, contentType);
 
-    public static BackendClient Client(string url, CliContext context) =>
-        new(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = url }), context.Time, new ProxyMetrics(), NullLogger<BackendClient>.Instance);
+    public static ClusterClient Client(string url, CliContext context) => new(url, context.Time);
 
     /// <summary>Installs the reasoning index (idempotent) and prints what happened.</summary>
-    public static async Task InstallReasoningIndexAsync(BackendClient backend, string url, string index, IEnumerable<KeyValuePair<string, string[]>> headers, CliContext context, CancellationToken cancellationToken)
+    public static async Task InstallReasoningIndexAsync(ClusterClient backend, string url, string index, IEnumerable<KeyValuePair<string, string[]>> headers, CliContext context, CancellationToken cancellationToken)
     {
         try
         {
-            var report = await ReasoningStore.EnsureIndexAsync(backend, index, headers, cancellationToken).ConfigureAwait(false);
+            var report = await backend.EnsureReasoningIndexAsync(index, headers, cancellationToken).ConfigureAwait(false);
             await context.Out.WriteLineAsync($"{backend.Flavor} at {url}: {report}.").ConfigureAwait(false);
         }
         catch (EsException e)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -19,24 +20,23 @@ internal sealed class DemoCommand : CliCommand
 
     public override string Summary => "Start the embedded search with the sample corpus and the Rank1 proxy in front of it, run a sample query, show BM25 order vs Rank1 order with the top reasoning.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("model", "Model folder (default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
-        new("query", "Query to run instead of the first sample query.", "TEXT"),
-        new("port", "Port of the proxy (default: a free one).", "P"),
-        new("window", "How many BM25 hits Rank1 reranks (default 10).", "N"),
-        new("max-think-tokens", "Reasoning budget per passage (default 64 for the demo).", "N"),
-        new("once", "Exit after the sample query instead of serving until Ctrl+C."),
-    ];
+    private readonly Option<string?> _model = ModelLocator.Option();
+    private readonly Option<string?> _query = CliOptions.Text("--query", "Query to run instead of the first sample query.", "TEXT");
+    private readonly Option<int?> _port = CliOptions.Int("--port", "Port of the proxy (default: a free one).", 0, 65535, "P");
+    private readonly Option<int?> _window = CliOptions.Int("--window", "How many BM25 hits Rank1 reranks (default 10).", 1, 1000);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 64 for the demo).", 0, 32_768);
+    private readonly Option<bool> _once = CliOptions.Flag("--once", "Exit after the sample query instead of serving until Ctrl+C.");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_model, _query, _port, _window, _maxThinkTokens, _once];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var budget = args.GetInt("max-think-tokens", 0, 32_768) ?? 64;
-        var window = args.GetInt("window", 1, 1000) ?? 10;
-        var port = args.GetInt("port", 0, 65535) ?? 0;
-        var query = args.Get("query")
+        var budget = args.GetValue(_maxThinkTokens) ?? 64;
+        var window = args.GetValue(_window) ?? 10;
+        var port = args.GetValue(_port) ?? 0;
+        var query = args.GetValue(_query)
             ?? (await File.ReadAllLinesAsync(Path.Combine(SampleCorpus.Folder, "queries.tsv"), cancellationToken).ConfigureAwait(false))[0].Split('\t')[1];
-        var modelPath = ModelLocator.Resolve(args, context);
+        var modelPath = ModelLocator.Resolve(args.GetValue(_model), context);
         var started = context.Time.GetTimestamp();
 
         await using var search = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
@@ -109,7 +109,7 @@ internal sealed class DemoCommand : CliCommand
         await w.WriteLineAsync("    -d '{\"query\":{\"match\":{\"text\":\"why do onions make people cry\"}},\"_source\":[\"title\"]}'").ConfigureAwait(false);
         await w.WriteLineAsync($"Rank1 rerank service:    {proxy.Url} (Cohere v1/rerank and v2/rerank, TEI rerank; docs/rerank-service.md):").ConfigureAwait(false);
         await w.WriteLineAsync("  " + ServeCommand.ServiceCurl(proxy.Url)).ConfigureAwait(false);
-        if (args.Has("once"))
+        if (args.GetValue(_once))
         {
             return ExitCodes.Ok;
         }

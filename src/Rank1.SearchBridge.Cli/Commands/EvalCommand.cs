@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
@@ -26,41 +27,41 @@ internal sealed class EvalCommand : CliCommand
 
     public override string Summary => "Measure whether reranking helps: backend vs proxy on your topics and judgments (nDCG, MRR, recall, MAP as trec_eval defines them).";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("run", "Compare two existing TREC runs offline (give it twice: --run A --run B) against --qrels; no cluster.", "FILE", Repeatable: true),
-        new("topics", "Topics: TSV 'qid<TAB>query' or JSON Lines {\"qid\":..,\"query\":..}.", "FILE"),
-        new("qrels", "Judgments in TREC format ('qid 0 docid relevance'), or a BEIR qrels TSV with its 'query-id corpus-id score' header.", "FILE"),
-        new("index", "Index (or index pattern) to search.", "NAME"),
-        new("backend", "The cluster (default http://127.0.0.1:9200).", "URL"),
-        new("proxy", "The Rank1 proxy in front of it (default http://127.0.0.1:8080).", "URL"),
-        new("fields", "Fields the query searches, comma-separated (default text).", "LIST"),
-        new("depth", "Hits per query in each run (default 100).", "N"),
-        new("window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", "N"),
-        PromptTemplateOption.Spec,
-        new("metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST"),
-        new("run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR"),
-        new("sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process."),
-        new("dataset", "Evaluate a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): indexes the corpus into the embedded search (or --backend), starts the proxy in-process, BM25 top --depth vs Rank1 on the top --window (default 100).", "DIR"),
-        new("model", "With --sample or --dataset: the model folder (default: RANK1_MODEL_DIR, else the test model).", "DIR"),
-        new("max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", "N"),
-        new("json", "Print one JSON document instead of the table."),
-    ];
+    private readonly Option<string[]> _run = CliOptions.Repeated("--run", "Compare two existing TREC runs offline (give it twice: --run A --run B) against --qrels; no cluster.", "FILE");
+    private readonly Option<string?> _topics = CliOptions.Text("--topics", "Topics: TSV 'qid<TAB>query' or JSON Lines {\"qid\":..,\"query\":..}.", "FILE");
+    private readonly Option<string?> _qrels = CliOptions.Text("--qrels", "Judgments in TREC format ('qid 0 docid relevance'), or a BEIR qrels TSV with its 'query-id corpus-id score' header.", "FILE");
+    private readonly Option<string?> _index = CliOptions.Text("--index", "Index (or index pattern) to search.", "NAME");
+    private readonly Option<string?> _backend = CliOptions.HttpUrl("--backend", "The cluster (default http://127.0.0.1:9200).");
+    private readonly Option<string?> _proxy = CliOptions.HttpUrl("--proxy", "The Rank1 proxy in front of it (default http://127.0.0.1:8080).");
+    private readonly Option<string?> _fields = CliOptions.Text("--fields", "Fields the query searches, comma-separated (default text).", "LIST");
+    private readonly Option<int?> _depth = CliOptions.Int("--depth", "Hits per query in each run (default 100).", 1, 10_000);
+    private readonly Option<int?> _window = CliOptions.Int("--window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", 1, 1000);
+    private readonly Option<string?> _template = PromptTemplateOption.Create();
+    private readonly Option<string?> _metrics = CliOptions.Text("--metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST");
+    private readonly Option<string?> _runOut = CliOptions.Text("--run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR");
+    private readonly Option<bool> _sample = CliOptions.Flag("--sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process.");
+    private readonly Option<string?> _dataset = CliOptions.Text("--dataset", "Evaluate a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): indexes the corpus into the embedded search (or --backend), starts the proxy in-process, BM25 top --depth vs Rank1 on the top --window (default 100).", "DIR");
+    private readonly Option<string?> _model = ModelLocator.Option("With --sample or --dataset: the model folder (default: RANK1_MODEL_DIR, else the test model).");
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", 0, 32_768);
+    private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the table.");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options =>
+        [_run, _topics, _qrels, _index, _backend, _proxy, _fields, _depth, _window, _template, _metrics, _runOut, _sample, _dataset, _model, _maxThinkTokens, _json];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var depth = args.GetInt("depth", 1, 10_000) ?? 100;
-        var window = args.GetInt("window", 1, 1000);
-        var template = PromptTemplateOption.Get(args);
-        var metrics = ParseMetrics(args.Get("metrics") ?? "ndcg@10,mrr@10,recall@100,map");
-        var fields = (args.Get("fields") ?? "text").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (args.GetAll("run") is { Count: > 0 } runFiles)
+        var depth = args.GetValue(_depth) ?? 100;
+        var window = args.GetValue(_window);
+        var template = args.GetValue(_template);
+        var metrics = ParseMetrics(args.GetValue(_metrics) ?? "ndcg@10,mrr@10,recall@100,map");
+        var fields = (args.GetValue(_fields) ?? "text").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (args.GetValue(_run) is { Length: > 0 } runFiles)
         {
             return await CompareRunsAsync(runFiles, args, metrics, context, cancellationToken).ConfigureAwait(false);
         }
 
-        var dataset = args.Get("dataset") is { } datasetFolder ? BeirDataset.Open(datasetFolder) : null;
-        var runDir = Path.GetFullPath(args.Get("run-out") ?? Path.Combine(context.CurrentDirectory, "eval-runs", dataset?.IndexName ?? string.Empty));
+        var dataset = args.GetValue(_dataset) is { } datasetFolder ? BeirDataset.Open(datasetFolder) : null;
+        var runDir = Path.GetFullPath(args.GetValue(_runOut) ?? Path.Combine(context.CurrentDirectory, "eval-runs", dataset?.IndexName ?? string.Empty));
 
         EmbeddedSearchServer? search = null;
         ProxyServer? proxy = null;
@@ -74,16 +75,16 @@ internal sealed class EvalCommand : CliCommand
                 topicsFile = dataset.Queries;
                 qrelsFile = dataset.QrelsFile;
                 datasetQrels = await dataset.ReadQrelsAsync(cancellationToken).ConfigureAwait(false);
-                index = args.Get("index") ?? dataset.IndexName;
+                index = args.GetValue(_index) ?? dataset.IndexName;
                 window ??= 100; // BEIR and BRIGHT rerank the BM25 top 100
-                if (!args.Has("fields"))
+                if (args.GetValue(_fields) is null)
                 {
                     fields = ["title", "text"];
                 }
 
-                if (args.Get("backend") is { } cluster)
+                if (args.GetValue(_backend) is { } cluster)
                 {
-                    backendUrl = Url(cluster, "backend");
+                    backendUrl = Url(cluster);
                 }
                 else
                 {
@@ -95,12 +96,12 @@ internal sealed class EvalCommand : CliCommand
                 proxy = await StartProxyAsync(backendUrl, args, context, cancellationToken).ConfigureAwait(false);
                 proxyUrl = proxy.Url;
             }
-            else if (args.Has("sample"))
+            else if (args.GetValue(_sample))
             {
-                topicsFile = args.Get("topics") ?? Path.Combine(SampleCorpus.Folder, "queries.tsv");
-                qrelsFile = args.Get("qrels") ?? Path.Combine(SampleCorpus.Folder, "qrels.txt");
+                topicsFile = args.GetValue(_topics) ?? Path.Combine(SampleCorpus.Folder, "queries.tsv");
+                qrelsFile = args.GetValue(_qrels) ?? Path.Combine(SampleCorpus.Folder, "qrels.txt");
                 index = SearchServerCommand.SampleIndex;
-                if (!args.Has("fields"))
+                if (args.GetValue(_fields) is null)
                 {
                     fields = ["title", "text"];
                 }
@@ -113,11 +114,11 @@ internal sealed class EvalCommand : CliCommand
             }
             else
             {
-                topicsFile = args.Require("topics");
-                qrelsFile = args.Require("qrels");
-                index = args.Require("index");
-                backendUrl = Url(args.Get("backend") ?? "http://127.0.0.1:9200", "backend");
-                proxyUrl = Url(args.Get("proxy") ?? "http://127.0.0.1:8080", "proxy");
+                topicsFile = args.GetValue(_topics) ?? throw new UsageException("--topics is required");
+                qrelsFile = args.GetValue(_qrels) ?? throw new UsageException("--qrels is required");
+                index = args.GetValue(_index) ?? throw new UsageException("--index is required");
+                backendUrl = Url(args.GetValue(_backend) ?? "http://127.0.0.1:9200");
+                proxyUrl = Url(args.GetValue(_proxy) ?? "http://127.0.0.1:8080");
             }
 
             var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
@@ -196,7 +197,7 @@ internal sealed class EvalCommand : CliCommand
                 judged.Select(q => TrecEval.Compute(m, proxyRun.Entries(q), qrels.For(q))).ToArray())).ToArray();
 
             var runs = new Runs("backend", "proxy", backendRun.Path, proxyRun.Path);
-            if (args.Has("json"))
+            if (args.GetValue(_json))
             {
                 await WriteJsonAsync(context.Out, topics.Count, judged.Count, runs, rows).ConfigureAwait(false);
             }
@@ -224,14 +225,14 @@ internal sealed class EvalCommand : CliCommand
     }
 
     /// <summary>The proxy in-process in front of <paramref name="backend"/>, with the model and the sample's rule.</summary>
-    private static Task<ProxyServer> StartProxyAsync(Uri backend, ParsedArgs args, CliContext context, CancellationToken cancellationToken) =>
+    private Task<ProxyServer> StartProxyAsync(Uri backend, ParseResult args, CliContext context, CancellationToken cancellationToken) =>
         ProxyServer.StartAsync(new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["Rank1:Proxy:Backend"] = backend.ToString(),
-            ["Rank1:Model:Path"] = ModelLocator.Resolve(args, context),
+            ["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(_model), context),
             ["Rank1:Proxy:Default:TitleField"] = "title",
-            ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetInt("max-think-tokens", 0, 32_768) ?? 64).ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetValue(_maxThinkTokens) ?? 64).ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:DeadlineMs"] = "600000",
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
@@ -260,20 +261,20 @@ internal sealed class EvalCommand : CliCommand
     /// <c>--run A --run B --qrels Q</c>: both runs scored as <c>trec_eval -c</c> does (every query of the qrels, one
     /// missing from a run scoring 0), B compared with A. Nothing is written.
     /// </summary>
-    private static async Task<int> CompareRunsAsync(IReadOnlyList<string> files, ParsedArgs args, Metric[] metrics, CliContext context, CancellationToken cancellationToken)
+    private async Task<int> CompareRunsAsync(IReadOnlyList<string> files, ParseResult args, Metric[] metrics, CliContext context, CancellationToken cancellationToken)
     {
         if (files.Count != 2)
         {
             throw new UsageException($"--run compares two runs: give it twice, --run A --run B (got {files.Count})");
         }
 
-        var qrels = await ReadQrelsAsync(args.Require("qrels"), cancellationToken).ConfigureAwait(false);
+        var qrels = await ReadQrelsAsync(args.GetValue(_qrels) ?? throw new UsageException("--qrels is required"), cancellationToken).ConfigureAwait(false);
         var a = await ReadRunAsync(files[0], cancellationToken).ConfigureAwait(false);
         var b = await ReadRunAsync(files[1], cancellationToken).ConfigureAwait(false);
         var rows = metrics.Select(m => Row(m, TrecEval.Evaluate(m, a, qrels).PerQuery.Values.ToArray(), TrecEval.Evaluate(m, b, qrels).PerQuery.Values.ToArray())).ToArray();
 
         var runs = new Runs("a", "b", Path.GetFullPath(files[0]), Path.GetFullPath(files[1]));
-        if (args.Has("json"))
+        if (args.GetValue(_json))
         {
             await WriteJsonAsync(context.Out, qrels.QueryIds.Count, qrels.QueryIds.Count, runs, rows).ConfigureAwait(false);
         }
@@ -337,10 +338,8 @@ internal sealed class EvalCommand : CliCommand
 
     private static double Mean(double[] values) => values.Length == 0 ? 0 : values.Average();
 
-    private static Uri Url(string value, string name) =>
-        Uri.TryCreate(value.EndsWith('/') ? value : value + "/", UriKind.Absolute, out var u) && u.Scheme is "http" or "https"
-            ? u
-            : throw new UsageException($"--{name} must be an http(s) URL (got '{value}')");
+    /// <summary>An http(s) URL (checked while parsing) as a base for relative paths.</summary>
+    private static Uri Url(string value) => new(value.EndsWith('/') ? value : value + "/");
 
     private static Metric[] ParseMetrics(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(name => TrecEval.TryParseMetric(name, out var m) ? m : throw new UsageException($"--metrics: unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)"))

@@ -1,36 +1,65 @@
+using System.CommandLine;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
-/// <summary>What the serving commands (<c>proxy</c>, <c>serve</c>) share: their common flags as settings, the config file, and start-up errors as exit codes.</summary>
-internal static class HostSettings
+/// <summary>
+/// The options the serving commands (<c>proxy</c>, <c>serve</c>) share, and what they become: <c>--host</c>/<c>--port</c>
+/// as <c>Urls</c>, <c>--backend</c> as <c>Rank1:Proxy:Backend</c>, <c>--require-accelerator</c> and <c>--model</c> as
+/// <c>Rank1:Model</c> keys, <c>--config</c> as the configuration file.
+/// </summary>
+internal sealed class ServingOptions(int defaultPort, string backendDescription)
 {
-    /// <summary><c>--host</c>/<c>--port</c> as <c>Urls</c>, <c>--backend</c> as <c>Rank1:Proxy:Backend</c>, <c>--require-accelerator</c> and <c>--model</c> as <c>Rank1:Model</c> keys.</summary>
-    public static Dictionary<string, string?> FromArgs(ParsedArgs args, CliContext context, int defaultPort)
+    public Option<string?> Backend { get; } = CliOptions.Text("--backend", backendDescription, "URL");
+
+    public Option<string?> Model { get; } = ModelLocator.Option("Model folder (Rank1:Model:Path; default: RANK1_MODEL_DIR, else the generated test model).");
+
+    public Option<int?> Port { get; } = CliOptions.Int("--port", $"Port to listen on (default {defaultPort}; 0 picks a free one).", 0, 65535, "P");
+
+    public Option<string?> Host { get; } = CliOptions.Text("--host", "Address to listen on (default 127.0.0.1).", "ADDR");
+
+    public Option<string?> Config { get; } = CliOptions.Text("--config", "JSON configuration file (appsettings.json layout).", "FILE");
+
+    public Option<bool> RequireAccelerator { get; } = CliOptions.Flag("--require-accelerator",
+        "Refuse to start on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator).");
+
+    /// <summary>The options as configuration keys.</summary>
+    public Dictionary<string, string?> Settings(ParseResult args, CliContext context)
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Urls"] = $"http://{args.Get("host") ?? "127.0.0.1"}:{args.GetInt("port", 0, 65535) ?? defaultPort}",
+            ["Urls"] = $"http://{args.GetValue(Host) ?? "127.0.0.1"}:{args.GetValue(Port) ?? defaultPort}",
         };
-        if (args.Get("backend") is { } backend)
+        if (args.GetValue(Backend) is { } backend)
         {
             settings["Rank1:Proxy:Backend"] = backend;
         }
 
-        if (args.Has("require-accelerator"))
+        if (args.GetValue(RequireAccelerator))
         {
             settings["Rank1:Model:RequireAccelerator"] = "true";
         }
 
-        if (args.Has("model") || context.GetEnvironmentVariable("Rank1__Model__Path") is null)
+        if (args.GetValue(Model) is not null || context.GetEnvironmentVariable("Rank1__Model__Path") is null)
         {
-            settings["Rank1:Model:Path"] = ModelLocator.Resolve(args, context);
+            settings["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(Model), context);
         }
 
         return settings;
     }
 
+    /// <summary>The <c>--config</c> file, which must exist when given.</summary>
+    public string? ConfigFile(ParseResult args)
+    {
+        var config = args.GetValue(Config);
+        return config is not null && !File.Exists(config) ? throw new CliException($"{config}: configuration file not found", ExitCodes.BadInput) : config;
+    }
+}
+
+/// <summary>What the commands that host the proxy or the service share: the caps of in-process proxies, and start-up errors as exit codes.</summary>
+internal static class HostSettings
+{
     /// <summary>
     /// The in-process proxies of <c>demo</c> and <c>eval</c> answer only the command's own searches, never an anonymous
     /// caller, so their operator caps (<c>Rank1:Proxy:Caps</c>) are the hard limits rather than the serving defaults.
@@ -41,13 +70,6 @@ internal static class HostSettings
         new("Rank1:Proxy:Caps:MaxThinkTokens", "32768"),
         new("Rank1:Proxy:Caps:DeadlineMs", "600000"),
     ];
-
-    /// <summary>The <c>--config</c> file, which must exist when given.</summary>
-    public static string? ConfigFile(ParsedArgs args)
-    {
-        var config = args.Get("config");
-        return config is not null && !File.Exists(config) ? throw new CliException($"{config}: configuration file not found", ExitCodes.BadInput) : config;
-    }
 
     /// <summary>Starts a host; bad configuration becomes a one-line usage error naming the key.</summary>
     public static async Task<T> StartAsync<T>(Func<Task<T>> start)

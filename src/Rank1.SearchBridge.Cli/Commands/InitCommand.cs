@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 
@@ -10,24 +11,23 @@ internal sealed class InitCommand : CliCommand
 
     public override string Summary => "Install the reasoning index (mappings/) on the cluster: index template where supported, and the index. Idempotent.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("backend", "The cluster (default http://127.0.0.1:9200).", "URL"),
-        new("index", "Reasoning index name (default rank1-reasoning).", "NAME"),
-        new("authorization", "Authorization header value for the cluster (for example 'ApiKey ...').", "VALUE"),
-    ];
+    private readonly Option<string?> _backend = CliOptions.HttpUrl("--backend", $"The cluster (default {ClusterAccess.DefaultUrl}).");
+    private readonly Option<string?> _index = ClusterAccess.IndexOption("--index", "Reasoning index name (default rank1-reasoning).");
+    private readonly Option<string?> _authorization = ClusterAccess.AuthorizationOption();
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_backend, _index, _authorization];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var backendUrl = ClusterAccess.Url(args);
-        var index = ClusterAccess.IndexName(args, "index", "rank1-reasoning");
+        var backendUrl = args.GetValue(_backend) ?? ClusterAccess.DefaultUrl;
+        var index = args.GetValue(_index) ?? "rank1-reasoning";
         using var backend = ClusterAccess.Client(backendUrl, context);
         if (await backend.ProbeAsync(cancellationToken).ConfigureAwait(false) == BackendFlavor.Unknown)
         {
             throw new CliException($"cannot reach the cluster at {backendUrl} (GET / failed)", ExitCodes.Failure);
         }
 
-        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, index, ClusterAccess.Headers(args), context, cancellationToken).ConfigureAwait(false);
+        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, index, ClusterAccess.Headers(args.GetValue(_authorization)), context, cancellationToken).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 }

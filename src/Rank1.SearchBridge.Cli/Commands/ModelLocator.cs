@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -8,9 +9,13 @@ internal static class ModelLocator
     /// <summary>Where <c>./build.sh setup</c> writes the tiny random-weight test model, relative to the repository root.</summary>
     public const string TestModelRelativePath = ".rank1/models/tiny";
 
-    public static string Resolve(ParsedArgs args, CliContext context)
+    /// <summary>The <c>--model DIR</c> option, described as each command uses it.</summary>
+    public static Option<string?> Option(string description = "Model folder (default: RANK1_MODEL_DIR, else the generated test model).") =>
+        CliOptions.Text("--model", description, "DIR");
+
+    public static string Resolve(string? explicitPath, CliContext context)
     {
-        if (args.Get("model") is { } explicitPath)
+        if (explicitPath is not null)
         {
             return explicitPath;
         }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Collections.Concurrent;
 using System.Globalization;
 using MassTransit;
@@ -19,59 +20,59 @@ internal sealed class PrecomputeCommand : CliCommand
 
     public override string Summary => "Enqueue a query log for the precompute workers (one job per query); --wait shows progress until all are stored.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("queries", "Query log: one query per line, TREC topics (id<TAB>query), or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE", Required: true),
-        new("index", "Index (or index expression) the queries search.", "NAME", Required: true),
-        new("window", "Top hits to judge per query (default 10, as the proxy's default rule).", "N"),
-        new("fields", "Source fields joined into the passage, comma-separated (default text).", "A,B"),
-        new("title-field", "Source field used as the passage title (default none).", "FIELD"),
-        new("max-think-tokens", "Reasoning budget per passage (default 256).", "N"),
-        new("instructions", "Instructions for queries whose line gives none.", "TEXT"),
-        PromptTemplateOption.Spec,
-        new("broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL"),
-        new("queue", "The workers' queue (default rank1-precompute).", "NAME"),
-        new("connect-timeout", "Seconds to wait for the broker before giving up (default 30).", "SECONDS"),
-        new("wait", "Follow the workers until every job is stored or failed; exit 1 if any failed."),
-        new("timeout", "With --wait: give up after this many seconds (exit 1).", "SECONDS"),
-    ];
+    private readonly Option<string> _queries = CliOptions.Required("--queries", "Query log: one query per line, TREC topics (id<TAB>query), or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE");
+    private readonly Option<string> _index = CliOptions.Required("--index", "Index (or index expression) the queries search.", "NAME");
+    private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
+    private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
+    private readonly Option<string?> _titleField = CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD");
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256).", 1, 32_768);
+    private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT");
+    private readonly Option<string?> _template = PromptTemplateOption.Create();
+    private readonly Option<string?> _broker = CliOptions.Text("--broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL");
+    private readonly Option<string?> _queue = CliOptions.Text("--queue", "The workers' queue (default rank1-precompute).", "NAME");
+    private readonly Option<int?> _connectTimeout = CliOptions.Int("--connect-timeout", "Seconds to wait for the broker before giving up (default 30).", 1, 3600, "SECONDS");
+    private readonly Option<bool> _wait = CliOptions.Flag("--wait", "Follow the workers until every job is stored or failed; exit 1 if any failed.");
+    private readonly Option<int?> _timeout = CliOptions.Int("--timeout", "With --wait: give up after this many seconds (exit 1).", 1, int.MaxValue, "SECONDS");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options =>
+        [_queries, _index, _window, _fields, _titleField, _maxThinkTokens, _instructions, _template, _broker, _queue, _connectTimeout, _wait, _timeout];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
         var defaults = new RerankRule();
-        var index = args.Require("index");
-        var window = args.GetInt("window", 1, 1000) ?? defaults.Window;
-        var maxThink = args.GetInt("max-think-tokens", 1, 32_768) ?? defaults.MaxThinkTokens;
-        var fields = (args.Get("fields") ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var index = args.GetRequiredValue(_index);
+        var window = args.GetValue(_window) ?? defaults.Window;
+        var maxThink = args.GetValue(_maxThinkTokens) ?? defaults.MaxThinkTokens;
+        var fields = (args.GetValue(_fields) ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length == 0)
         {
             throw new UsageException("--fields must name at least one field");
         }
 
-        var timeout = args.GetInt("timeout", 1, int.MaxValue);
-        var connectTimeout = TimeSpan.FromSeconds(args.GetInt("connect-timeout", 1, 3600) ?? 30);
-        if (timeout is not null && !args.Has("wait"))
+        var timeout = args.GetValue(_timeout);
+        var connectTimeout = TimeSpan.FromSeconds(args.GetValue(_connectTimeout) ?? 30);
+        if (timeout is not null && !args.GetValue(_wait))
         {
             throw new UsageException("--timeout only applies with --wait");
         }
 
-        var broker = new BrokerOptions { Url = args.Get("broker") ?? "amqp://guest:guest@localhost:5672/", Queue = args.Get("queue") ?? "rank1-precompute" };
+        var broker = new BrokerOptions { Url = args.GetValue(_broker) ?? "amqp://guest:guest@localhost:5672/", Queue = args.GetValue(_queue) ?? "rank1-precompute" };
         var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(broker, new(broker), problems, validateAllProperties: true))
         {
             throw new UsageException($"--{(problems[0].MemberNames.Contains(nameof(BrokerOptions.Queue)) ? "queue" : "broker")} {problems[0].ErrorMessage}");
         }
 
-        var template = PromptTemplateOption.Get(args);
-        var queries = QueryFile.Read(Path.GetFullPath(args.Require("queries"), context.CurrentDirectory), args.Get("instructions"));
+        var template = args.GetValue(_template);
+        var queries = QueryFile.Read(Path.GetFullPath(args.GetRequiredValue(_queries), context.CurrentDirectory), args.GetValue(_instructions));
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.Get("title-field"), maxThink, PrecomputeReasoning.Offline, null, Guid.NewGuid(), batch, template)).ToArray();
+        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.GetValue(_titleField), maxThink, PrecomputeReasoning.Offline, null, Guid.NewGuid(), batch, template)).ToArray();
         var progress = new Progress(jobs);
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             Rank1Broker.Configure(cfg, broker);
-            if (args.Has("wait"))
+            if (args.GetValue(_wait))
             {
                 // A durable queue of this batch's own (expiring an hour after its last use), so that progress events
                 // sent while this tool is briefly disconnected are not lost.
@@ -105,7 +106,7 @@ internal sealed class PrecomputeCommand : CliCommand
                 async (job, ct) => await bus.Publish(job, ct).ConfigureAwait(false)).ConfigureAwait(false);
             await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"Published {jobs.Length} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
-            if (!args.Has("wait"))
+            if (!args.GetValue(_wait))
             {
                 return ExitCodes.Ok;
             }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Cli.CommandLine;
@@ -11,45 +12,44 @@ internal sealed class RerankCommand : CliCommand
 
     public override string Summary => "Rerank the passages of a JSON Lines file for one query with a Rank1 model; best first, with score, verdict and reasoning.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("model", "Model folder (default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
-        new("query", "The query text.", "TEXT", Required: true),
-        new("passages", "JSON Lines file: one {\"id\":..,\"title\":..,\"text\":..} per line.", "FILE", Required: true),
-        new("instructions", "Instructions appended to the query.", "TEXT"),
-        PromptTemplateOption.Spec,
-        new("max-think-tokens", "Reasoning budget per passage (default 1024).", "N"),
-        new("execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP"),
-        new("require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
-        new("threads", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice).", "N"),
-        new("json", "Print one JSON document instead of the list."),
-    ];
+    private readonly Option<string?> _model = ModelLocator.Option();
+    private readonly Option<string> _query = CliOptions.Required("--query", "The query text.", "TEXT");
+    private readonly Option<string> _passages = CliOptions.Required("--passages", "JSON Lines file: one {\"id\":..,\"title\":..,\"text\":..} per line.", "FILE");
+    private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions appended to the query.", "TEXT");
+    private readonly Option<string?> _template = PromptTemplateOption.Create();
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 1024).", 0, 32_768);
+    private readonly Option<ExecutionProviderKind?> _provider = CliOptions.Enum<ExecutionProviderKind>("--execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP");
+    private readonly Option<bool> _requireAccelerator = CliOptions.Flag("--require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator).");
+    private readonly Option<int?> _threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice).", 1, 1024);
+    private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the list.");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_model, _query, _passages, _instructions, _template, _maxThinkTokens, _provider, _requireAccelerator, _threads, _json];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var query = args.Require("query");
+        var query = args.GetRequiredValue(_query);
         if (string.IsNullOrWhiteSpace(query))
         {
             throw new UsageException("--query must not be empty");
         }
 
-        var budget = args.GetInt("max-think-tokens", 0, 32_768);
-        var provider = args.GetEnum<ExecutionProviderKind>("execution-provider") ?? ExecutionProviderKind.Auto;
-        var threads = args.GetInt("threads", 1, 1024) ?? 0;
-        var instructions = args.Get("instructions");
-        var template = PromptTemplateOption.Get(args);
-        var passages = await PassageFile.ReadAsync(args.Require("passages"), cancellationToken).ConfigureAwait(false);
+        var budget = args.GetValue(_maxThinkTokens);
+        var provider = args.GetValue(_provider) ?? ExecutionProviderKind.Auto;
+        var threads = args.GetValue(_threads) ?? 0;
+        var instructions = args.GetValue(_instructions);
+        var template = args.GetValue(_template);
+        var passages = await PassageFile.ReadAsync(args.GetRequiredValue(_passages), cancellationToken).ConfigureAwait(false);
 
-        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args, context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.Has("require-accelerator") };
+        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args.GetValue(_model), context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.GetValue(_requireAccelerator) };
         using var engine = Rank1Engine.Load(options, context.LoggerFactory.CreateLogger("Rank1.Inference"), context.Time);
-        if (engine.IsRandomTestModel && !args.Has("json"))
+        if (engine.IsRandomTestModel && !args.GetValue(_json))
         {
             await context.Error.WriteLineAsync("note: this is a random-weight test model: scores and reasoning are meaningless (export a real Rank1 checkpoint with tools/export-model.sh).").ConfigureAwait(false);
         }
 
         var ranked = await engine.RerankAsync(query, passages.Select(p => (p.Title, p.Text)).ToArray(), instructions,
             new JudgeSettings { MaxThinkTokens = budget, PromptTemplate = template }, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (args.Has("json"))
+        if (args.GetValue(_json))
         {
             await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
             using var buffer = new MemoryStream();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rank1.EmbeddedSearch;
 using Rank1.SearchBridge.Cli.CommandLine;
 
@@ -13,23 +14,22 @@ internal sealed class SearchServerCommand : CliCommand
 
     public override string Summary => "Run the embedded Elasticsearch-compatible search backend (BM25 on Lucene.Net; for demos and tests, not production).";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("port", "Port to listen on (default 9200; 0 picks a free one).", "P"),
-        new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
-        new("data", "Folder that keeps the indices across restarts (default: in memory).", "DIR"),
-        new("flavor", "elasticsearch or opensearch: what GET / reports (default elasticsearch).", "NAME"),
-        new("sample", $"Load the sample corpus into the index '{SampleIndex}'."),
-    ];
+    private readonly Option<int?> _port = CliOptions.Int("--port", "Port to listen on (default 9200; 0 picks a free one).", 0, 65535, "P");
+    private readonly Option<string?> _host = CliOptions.Text("--host", "Address to listen on (default 127.0.0.1).", "ADDR");
+    private readonly Option<string?> _data = CliOptions.Text("--data", "Folder that keeps the indices across restarts (default: in memory).", "DIR");
+    private readonly Option<SearchFlavor?> _flavor = CliOptions.Enum<SearchFlavor>("--flavor", "elasticsearch or opensearch: what GET / reports (default elasticsearch).", "NAME");
+    private readonly Option<bool> _sample = CliOptions.Flag("--sample", $"Load the sample corpus into the index '{SampleIndex}'.");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_port, _host, _data, _flavor, _sample];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
         var options = new EmbeddedSearchOptions
         {
-            Port = args.GetInt("port", 0, 65535) ?? 9200,
-            Host = args.Get("host") ?? "127.0.0.1",
-            DataPath = args.Get("data"),
-            Flavor = args.GetEnum<SearchFlavor>("flavor") ?? SearchFlavor.Elasticsearch,
+            Port = args.GetValue(_port) ?? 9200,
+            Host = args.GetValue(_host) ?? "127.0.0.1",
+            DataPath = args.GetValue(_data),
+            Flavor = args.GetValue(_flavor) ?? SearchFlavor.Elasticsearch,
         };
         EmbeddedSearchServer server;
         try
@@ -43,7 +43,7 @@ internal sealed class SearchServerCommand : CliCommand
 
         await using (server.ConfigureAwait(false))
         {
-            if (args.Has("sample"))
+            if (args.GetValue(_sample))
             {
                 var count = await SampleCorpus.LoadAsync(server, SampleIndex, cancellationToken).ConfigureAwait(false);
                 await context.Out.WriteLineAsync($"Loaded {count} sample passages into '{SampleIndex}'.").ConfigureAwait(false);

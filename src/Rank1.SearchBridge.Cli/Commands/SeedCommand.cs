@@ -1,6 +1,8 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 
@@ -19,24 +21,23 @@ internal sealed class SeedCommand : CliCommand
 
     public override string Summary => "Install the reasoning index and bulk-load passages (default: the sample corpus) into a cluster or through the proxy. Idempotent.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("backend", "The cluster, or the proxy in front of it (default http://127.0.0.1:9200).", "URL"),
-        new("index", $"Index to load the passages into (default {SearchServerCommand.SampleIndex}).", "NAME"),
-        new("file", "JSON Lines passages {\"id\":..,\"title\":..,\"text\":..} (default: the shipped sample corpus).", "FILE"),
-        new("reasoning-index", "Reasoning index name (default rank1-reasoning).", "NAME"),
-        new("authorization", "Authorization header value for the cluster (for example 'ApiKey ...').", "VALUE"),
-        new("wait", "Seconds to wait for the cluster to answer before giving up (default 0: try once).", "SECONDS"),
-    ];
+    private readonly Option<string?> _backend = CliOptions.HttpUrl("--backend", $"The cluster, or the proxy in front of it (default {ClusterAccess.DefaultUrl}).");
+    private readonly Option<string?> _index = ClusterAccess.IndexOption("--index", $"Index to load the passages into (default {SearchServerCommand.SampleIndex}).");
+    private readonly Option<string?> _file = CliOptions.Text("--file", "JSON Lines passages {\"id\":..,\"title\":..,\"text\":..} (default: the shipped sample corpus).", "FILE");
+    private readonly Option<string?> _reasoningIndex = ClusterAccess.IndexOption("--reasoning-index", "Reasoning index name (default rank1-reasoning).");
+    private readonly Option<string?> _authorization = ClusterAccess.AuthorizationOption();
+    private readonly Option<int?> _wait = CliOptions.Int("--wait", "Seconds to wait for the cluster to answer before giving up (default 0: try once).", 0, 3600, "SECONDS");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_backend, _index, _file, _reasoningIndex, _authorization, _wait];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var backendUrl = ClusterAccess.Url(args);
-        var index = ClusterAccess.IndexName(args, "index", SearchServerCommand.SampleIndex);
-        var reasoningIndex = ClusterAccess.IndexName(args, "reasoning-index", "rank1-reasoning");
-        var file = args.Get("file") is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
+        var backendUrl = args.GetValue(_backend) ?? ClusterAccess.DefaultUrl;
+        var index = args.GetValue(_index) ?? SearchServerCommand.SampleIndex;
+        var reasoningIndex = args.GetValue(_reasoningIndex) ?? "rank1-reasoning";
+        var file = args.GetValue(_file) is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
         var passages = ReadPassages(file);
-        var wait = TimeSpan.FromSeconds(args.GetInt("wait", 0, 3600) ?? 0);
+        var wait = TimeSpan.FromSeconds(args.GetValue(_wait) ?? 0);
 
         using var backend = ClusterAccess.Client(backendUrl, context);
         var started = context.Time.GetTimestamp();
@@ -50,7 +51,7 @@ internal sealed class SeedCommand : CliCommand
             await Task.Delay(TimeSpan.FromSeconds(1), context.Time, cancellationToken).ConfigureAwait(false);
         }
 
-        var headers = ClusterAccess.Headers(args);
+        var headers = ClusterAccess.Headers(args.GetValue(_authorization));
         await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, reasoningIndex, headers, context, cancellationToken).ConfigureAwait(false);
 
         var exists = await backend.SendAsync(HttpMethod.Head, Uri.EscapeDataString(index), null, headers, cancellationToken).ConfigureAwait(false);
@@ -63,7 +64,7 @@ internal sealed class SeedCommand : CliCommand
             }
         }
 
-        var ndjsonHeaders = headers.Where(h => h.Key != "Content-Type").Append(new("Content-Type", ["application/x-ndjson"])).ToList();
+        var ndjsonHeaders = ClusterAccess.Headers(args.GetValue(_authorization), ClusterRequest.Ndjson);
         foreach (var chunk in passages.Chunk(BulkSize))
         {
             var bulk = new StringBuilder();

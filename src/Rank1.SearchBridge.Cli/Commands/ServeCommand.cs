@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Service;
 
@@ -10,20 +11,14 @@ internal sealed class ServeCommand : CliCommand
 
     public override string Summary => "Run the rerank service alone: Cohere /v1/rerank and /v2/rerank, TEI /rerank (docs/rerank-service.md).";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("model", "Model folder (Rank1:Model:Path; default: RANK1_MODEL_DIR, else the generated test model).", "DIR"),
-        new("port", "Port to listen on (default 8081; 0 picks a free one).", "P"),
-        new("host", "Address to listen on (default 127.0.0.1).", "ADDR"),
-        new("backend", "A cluster to keep the reasoning store on (Rank1:Proxy:Backend; default: none, no store).", "URL"),
-        new("config", "JSON configuration file (appsettings.json layout).", "FILE"),
-        new("require-accelerator", "Refuse to start on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator)."),
-    ];
+    private readonly ServingOptions _options = new(defaultPort: 8081, "A cluster to keep the reasoning store on (Rank1:Proxy:Backend; default: none, no store).");
 
-    public override async Task<int> ExecuteAsync(ParsedArgs args, CliContext context, CancellationToken cancellationToken)
+    public override IReadOnlyList<Option> Options => [_options.Model, _options.Port, _options.Host, _options.Backend, _options.Config, _options.RequireAccelerator];
+
+    public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var settings = HostSettings.FromArgs(args, context, defaultPort: 8081);
-        var config = HostSettings.ConfigFile(args);
+        var settings = _options.Settings(args, context);
+        var config = _options.ConfigFile(args);
         var service = await HostSettings.StartAsync(() => RerankServiceServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (service.ConfigureAwait(false))
         {
