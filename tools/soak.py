@@ -84,12 +84,12 @@ def request(method, url, body=None, timeout=60):
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             r.read()
-            return r.status, r.headers.get("X-Rank1-Rerank")
+            return r.status, r.headers.get("X-Rank1-Rerank"), r.headers.get("X-Rank1-Reason")
     except urllib.error.HTTPError as e:
         e.read()
-        return e.code, e.headers.get("X-Rank1-Rerank")
+        return e.code, e.headers.get("X-Rank1-Rerank"), e.headers.get("X-Rank1-Reason")
     except Exception as e:  # connection refused, reset, timeout
-        return type(e).__name__, None
+        return type(e).__name__, None, None
 
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -189,29 +189,37 @@ def summarize(title, results, late_after):
     """The answers of one phase: by kind, status and rerank; errors; latency and late answers over every search."""
     print(f"{title}: {len(results)} requests")
     by = {}
-    for kind, status, rerank, _ in results:
+    for kind, status, rerank, *_ in results:
         key = f"{kind} {status} {rerank or '-'}"
         by[key] = by.get(key, 0) + 1
     for key in sorted(by):
         print(f"  {key}: {by[key]}")
     errors = {}
-    for kind, status, _, _ in results:
+    for kind, status, *_ in results:
         expected = 400 if kind.startswith("bad") else 200
         if status != expected:
             errors[str(status)] = errors.get(str(status), 0) + 1
     print("  errors by kind (an answer other than 200, or 400 for bad input): " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
-    searches = sorted(s for kind, _, _, s in results if not kind.startswith("bad"))
+    searches = sorted(s for kind, _, _, s, _ in results if not kind.startswith("bad"))
     if searches:
         print(f"  search latency (every answer): p50 {searches[len(searches) // 2] * 1000:.0f} ms, p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))] * 1000:.0f} ms, "
               f"max {searches[-1] * 1000:.0f} ms; later than deadline_ms + 1 s: {sum(1 for s in searches if s > late_after)} of {len(searches)}")
     late = {}
-    for kind, status, rerank, s in results:
+    for kind, status, rerank, s, _ in results:
         if s > late_after:
             key = f"{kind} {status} {rerank or '-'}"
             late[key] = late.get(key, 0) + 1
     if late:
         print("  late answers: " + ", ".join(f"{k} {v}" for k, v in sorted(late.items())))
-    reranked = [rerank for kind, status, rerank, _ in results if kind == WELL_FORMED and status == 200]
+    # How far the searches that were not fully reranked got (X-Rank1-Reason, up to its first colon): did they reach the model?
+    why = {}
+    for kind, status, rerank, _, reason in results:
+        if status == 200 and rerank in ("fallback-timeout", "fallback-error", "fallback-overload"):
+            key = f"{kind} {rerank}: {(reason or '-').split(':')[0]}"
+            why[key] = why.get(key, 0) + 1
+    for key in sorted(why):
+        print(f"    {key}: {why[key]}")
+    reranked = [rerank for kind, status, rerank, *_ in results if kind == WELL_FORMED and status == 200]
     if reranked:
         applied = sum(1 for r in reranked if r == "applied")
         print(f"  well-formed searches answered 200: {len(reranked)}, applied {applied} ({100 * applied / len(reranked):.0f}%), "
@@ -255,7 +263,7 @@ def run():
     lines.append(json.dumps({"title": "Essay", "text": "onion " + " ".join(rng.choice(words) for _ in range(MB // 6))}))
     lines.append(json.dumps({"index": {"_index": "docs", "_id": "huge-nospace"}}))
     lines.append(json.dumps({"title": "Blob", "text": "onion " + "".join(rng.choice("abcdefghij") for _ in range(MB))}))
-    status, _ = request("POST", f"{backend_url}/_bulk?refresh=true", ("\n".join(lines) + "\n").encode(), timeout=300)
+    status, _, _ = request("POST", f"{backend_url}/_bulk?refresh=true", ("\n".join(lines) + "\n").encode(), timeout=300)
     if status != 200:
         raise SystemExit(f"soak: seeding the backend answered {status}")
 
@@ -291,7 +299,7 @@ def run():
         ("bad-json", lambda: b'{"query": {"match": '),
         ("bad-ext", lambda: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"window": "many"}}}),
     ]
-    results = []  # (kind, status, rerank, seconds)
+    results = []  # (kind, status, rerank, seconds, reason)
     lock = threading.Lock()
     peak = {"rss": 0, "fds": 0}
 
@@ -302,9 +310,9 @@ def run():
             while time.time() < until:
                 kind, body = r.choice(mix)
                 started = time.time()
-                status, rerank = request("POST", f"{proxy_url}/docs/_search", body())
+                status, rerank, reason = request("POST", f"{proxy_url}/docs/_search", body())
                 with lock:
-                    into.append((kind, status, rerank, time.time() - started))
+                    into.append((kind, status, rerank, time.time() - started, reason))
 
         def sampler():
             while time.time() < until:
