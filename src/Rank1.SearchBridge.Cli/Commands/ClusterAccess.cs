@@ -25,10 +25,6 @@ internal static class ClusterAccess
     public static Option<string?> AuthorizationOption() =>
         CliOptions.Text("--authorization", "Authorization header value for the cluster (for example 'ApiKey ...').", "VALUE");
 
-    /// <summary>The content type (JSON unless told), plus the authorization when given.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string[]>> Headers(string? authorization, string contentType = ClusterRequest.Json) =>
-        ClusterRequest.Headers(authorization, contentType);
-
     public static ClusterClient Client(string url, CliContext context) => new(url, context.Time);
 
     /// <summary>Installs the reasoning index (idempotent) and prints what happened.</summary>

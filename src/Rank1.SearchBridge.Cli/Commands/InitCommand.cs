@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 
@@ -27,7 +28,7 @@ internal sealed class InitCommand : CliCommand
             throw new CliException($"cannot reach the cluster at {backendUrl} (GET / failed)", ExitCodes.Failure);
         }
 
-        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, index, ClusterAccess.Headers(args.GetValue(_authorization)), context, cancellationToken).ConfigureAwait(false);
+        await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, index, ClusterRequest.Headers(args.GetValue(_authorization)), context, cancellationToken).ConfigureAwait(false);
         return ExitCodes.Ok;
     }
 }

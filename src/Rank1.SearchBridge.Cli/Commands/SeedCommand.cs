@@ -51,7 +51,7 @@ internal sealed class SeedCommand : CliCommand
             await Task.Delay(TimeSpan.FromSeconds(1), context.Time, cancellationToken).ConfigureAwait(false);
         }
 
-        var headers = ClusterAccess.Headers(args.GetValue(_authorization));
+        var headers = ClusterRequest.Headers(args.GetValue(_authorization));
         await ClusterAccess.InstallReasoningIndexAsync(backend, backendUrl, reasoningIndex, headers, context, cancellationToken).ConfigureAwait(false);
 
         var exists = await backend.SendAsync(HttpMethod.Head, Uri.EscapeDataString(index), null, headers, cancellationToken).ConfigureAwait(false);
@@ -64,7 +64,7 @@ internal sealed class SeedCommand : CliCommand
             }
         }
 
-        var ndjsonHeaders = ClusterAccess.Headers(args.GetValue(_authorization), ClusterRequest.Ndjson);
+        var ndjsonHeaders = ClusterRequest.Headers(args.GetValue(_authorization), ClusterRequest.Ndjson);
         foreach (var chunk in passages.Chunk(BulkSize))
         {
             var bulk = new StringBuilder();
