@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messaging;
-using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge;
 
@@ -53,7 +53,7 @@ public static class Rank1Services
 
             return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
         });
-        services.TryAddSingleton<ProxyMetrics>();
+        services.AddRank1Telemetry(configuration);
         return services;
     }
 

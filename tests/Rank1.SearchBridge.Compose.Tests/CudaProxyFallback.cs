@@ -40,7 +40,7 @@ internal static partial class CudaProxyFallback
             Assert.Equal("Cpu", provider["actual"]!.GetValue<string>());
             Assert.Contains("Cuda: ExecutionProvider=Cuda: CUDAExecutionProvider could not start", provider["fallback"]!.GetValue<string>(), StringComparison.Ordinal);
             var metrics = await http.GetStringAsync(new Uri("_rank1/metrics", UriKind.Relative));
-            Assert.Contains("rank1_execution_provider{requested=\"Auto\",actual=\"Cpu\",fallback=\"true\"} 1", metrics, StringComparison.Ordinal);
+            Assert.Equal(1, PrometheusText.Value(metrics, "rank1_execution_provider", ("requested", "Auto"), ("actual", "Cpu"), ("fallback", "true")));
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.SearchBridge.Messages;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -41,7 +42,7 @@ public sealed class HotQueryTests
         // The worker re-runs the client's own query (not the proxy's window size, ext or source filter).
         Assert.Equal("""{"query":{"match":{"text":"onion eyes"}}}""", message.SearchBody);
         Assert.NotEqual(Guid.Empty, message.JobId);
-        Assert.Contains("rank1_precompute_requests_total{outcome=\"published\"} 1", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published")));
     }
 
     [Fact]

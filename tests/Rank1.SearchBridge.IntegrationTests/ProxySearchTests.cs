@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -280,10 +281,10 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal("elasticsearch", health.Json["backend"]!["flavor"]!.GetValue<string>());
 
         var metrics = await _stack.Http.GetStringAsync("_rank1/metrics");
-        Assert.Contains("rank1_search_requests_total{rerank=\"applied\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("rank1_tokens_generated_total 20", metrics, StringComparison.Ordinal); // 5 passages x 4 tokens
-        Assert.Contains("rank1_rerank_duration_seconds_count 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("rank1_rerank_queue_depth 0", metrics, StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_search_requests_total", ("rerank", "applied")));
+        Assert.Equal(20, PrometheusText.Value(metrics, "rank1_tokens_generated_total")); // 5 passages x 4 tokens
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_rerank_duration_seconds_count"));
+        Assert.Equal(0, PrometheusText.Value(metrics, "rank1_rerank_queue_depth"));
     }
 }
 

@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Rank1.EmbeddedSearch;
@@ -9,8 +11,8 @@ using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -93,7 +95,7 @@ public sealed class ReasoningStoreTests
         // The same words, spaced and cased differently, are the same query (fingerprint normalisation).
         var third = await stack.SearchAsync("""{"query":{"match":{"text":"  Onion   EYES "}}}""");
         Assert.Equal("cached", third.Rerank);
-        Assert.Contains("rank1_reasoning_cache_hits_total 10", await stack.Http.GetStringAsync("_rank1/metrics"), StringComparison.Ordinal);
+        Assert.Equal(10, PrometheusText.Value(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_reasoning_cache_hits_total"));
     }
 
     [Fact]
@@ -163,7 +165,7 @@ public sealed class ReasoningStoreTests
             metrics = await stack.Http.GetStringAsync("_rank1/metrics");
         }
 
-        Assert.Contains("rank1_reasoning_store_operations_total{outcome=\"failed\"} 5", metrics, StringComparison.Ordinal);
+        Assert.Equal(5, PrometheusText.Value(metrics, "rank1_reasoning_store_operations_total", ("outcome", "failed")));
         Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank); // nothing was stored, the model is asked again
     }
 
@@ -171,7 +173,9 @@ public sealed class ReasoningStoreTests
     public async Task WritingTheSameJudgementTwice_IsANoOp()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
-        var metrics = new ProxyMetrics();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
         var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null));
@@ -196,8 +200,8 @@ public sealed class ReasoningStoreTests
         Assert.Equal(1, count);
         var stored = JsonNode.Parse(await http.GetStringAsync($"rank1-reasoning/_doc/{id}"))!;
         Assert.Equal(1, stored["_version"]!.GetValue<int>()); // the second write changed nothing
-        Assert.Equal(1, metrics.StoreWrites.WithLabels("written").Value);
-        Assert.Equal(1, metrics.StoreWrites.WithLabels("already_stored").Value);
+        Assert.Equal(1, Count(operations, "written"));
+        Assert.Equal(1, Count(operations, "already_stored"));
         var mapping = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_mapping"))!;
         Assert.Equal("text", mapping["rank1-reasoning"]!["mappings"]!["properties"]!["reasoning"]!["type"]!.GetValue<string>());
     }
@@ -206,7 +210,9 @@ public sealed class ReasoningStoreTests
     public async Task Shutdown_WritesEverythingStillQueued()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
-        var metrics = new ProxyMetrics();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { BulkBatchSize = 64, FlushInterval = TimeSpan.FromSeconds(30) });
         await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
@@ -222,8 +228,8 @@ public sealed class ReasoningStoreTests
         using var http = new HttpClient { BaseAddress = backend.Url };
         await http.PostAsync("rank1-reasoning/_refresh", null);
         Assert.Equal(300, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
-        Assert.Equal(300, metrics.StoreWrites.WithLabels("written").Value);
-        Assert.Equal(0, metrics.StoreWrites.WithLabels("dropped").Value);
+        Assert.Equal(300, Count(operations, "written"));
+        Assert.Equal(0, Count(operations, "dropped"));
     }
 
     [Fact]
@@ -247,7 +253,8 @@ public sealed class ReasoningStoreTests
             });
         });
         await using var _ = cluster;
-        var metrics = new ProxyMetrics();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var client = new BackendClient(Options.Create(new ProxyOptions { Backend = url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { Authorization = "ApiKey c2VjcmV0" });
         await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
@@ -265,4 +272,7 @@ public sealed class ReasoningStoreTests
             ],
             seen);
     }
+
+    private static long Count(MetricCollector<long> operations, string outcome) =>
+        operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
 }

@@ -86,8 +86,8 @@ public sealed class RerankServiceTests
         Assert.Equal(first.Json["results"]!.ToJsonString(), second.Json["results"]!.ToJsonString());
         Assert.Equal(0, second.Json["usage"]!["total_tokens"]!.GetValue<long>());
         var metrics = await stack.Http.GetStringAsync("_rank1/metrics");
-        Assert.Contains("rank1_reasoning_cache_hits_total 5", metrics, StringComparison.Ordinal);
-        Assert.Contains("rank1_service_requests_total{protocol=\"cohere_v1\",outcome=\"cached\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(5, PrometheusText.Value(metrics, "rank1_reasoning_cache_hits_total"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "cached")));
 
         // The proxy's own searches still go to the same model: one engine serves both.
         var search = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}}}""");
@@ -179,8 +179,8 @@ public sealed class RerankServiceTests
         Assert.Equal(200, ok.Status);
         Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
         var metrics = await http.GetStringAsync("_rank1/metrics");
-        Assert.Contains("rank1_service_requests_total{protocol=\"cohere_v1\",outcome=\"error_401\"} 2", metrics, StringComparison.Ordinal);
-        Assert.Contains("rank1_service_requests_total{protocol=\"tei\",outcome=\"error_422\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
+        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
     }
 
     private static Task<RerankServiceServer> StandaloneAsync() => RerankServiceServer.StartAsync(new Dictionary<string, string?>

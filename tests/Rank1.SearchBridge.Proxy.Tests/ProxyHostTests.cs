@@ -41,7 +41,7 @@ public sealed partial class ProxyHostTests
             Assert.Equal("Cpu", provider["actual"]!.GetValue<string>());
             Assert.StartsWith("Cuda: not in this build", provider["fallback"]!.GetValue<string>(), StringComparison.Ordinal);
             var metrics = await http.GetStringAsync("_rank1/metrics");
-            Assert.Contains("rank1_execution_provider{requested=\"Auto\",actual=\"Cpu\",fallback=\"true\"} 1", metrics, StringComparison.Ordinal);
+            Assert.Equal(1, PrometheusText.Value(metrics, "rank1_execution_provider", ("requested", "Auto"), ("actual", "Cpu"), ("fallback", "true")));
         }
         finally
         {

@@ -7,7 +7,7 @@ using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Backend;
 
@@ -51,10 +51,10 @@ internal sealed partial class BackendClient : IDisposable
 
     private readonly HttpClient _http;
     private readonly ResiliencePipeline _timedCall;
-    private readonly ProxyMetrics _metrics;
+    private readonly Rank1Metrics _metrics;
     private readonly ILogger<BackendClient> _logger;
 
-    public BackendClient(IOptions<ProxyOptions> options, TimeProvider time, ProxyMetrics metrics, ILogger<BackendClient> logger)
+    public BackendClient(IOptions<ProxyOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BackendClient> logger)
     {
         var o = options.Value;
         BaseUri = new Uri(o.Backend.EndsWith('/') ? o.Backend : o.Backend + "/");
@@ -150,7 +150,7 @@ internal sealed partial class BackendClient : IDisposable
         }
         catch (TimeoutRejectedException)
         {
-            _metrics.BackendFailures.WithLabels("timeout").Inc();
+            _metrics.BackendFailure("timeout");
             throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {DisplayUri} did not answer in time");
         }
         catch (BrokenCircuitException)
@@ -159,7 +159,7 @@ internal sealed partial class BackendClient : IDisposable
         }
         catch (BackendUnavailableException)
         {
-            _metrics.BackendFailures.WithLabels("unreachable").Inc();
+            _metrics.BackendFailure("unreachable");
             throw;
         }
     }
@@ -169,7 +169,7 @@ internal sealed partial class BackendClient : IDisposable
 
     public BackendUnavailableException CircuitOpen()
     {
-        _metrics.BackendFailures.WithLabels("circuit_open").Inc();
+        _metrics.BackendFailure("circuit_open");
         return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment");
     }
 

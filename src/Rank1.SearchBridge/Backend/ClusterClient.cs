@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Backend;
 
@@ -18,11 +20,14 @@ public sealed record ClusterResponse(int Status, byte[] Body);
 /// </summary>
 public sealed class ClusterClient : IDisposable
 {
+    // The tools export no metrics: their clients record on a meter that nobody listens to.
+    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+
     private readonly BackendClient _backend;
 
     /// <summary>A client for the cluster at <paramref name="url"/> (an http(s) URL).</summary>
     public ClusterClient(string url, TimeProvider time) =>
-        _backend = new(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = url }), time, new ProxyMetrics(), NullLogger<BackendClient>.Instance);
+        _backend = new(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = url }), time, new Rank1Metrics(Meters), NullLogger<BackendClient>.Instance);
 
     /// <summary>What the last successful <see cref="ProbeAsync"/> found.</summary>
     public BackendFlavor Flavor => _backend.Flavor;

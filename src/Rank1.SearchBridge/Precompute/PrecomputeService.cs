@@ -11,6 +11,7 @@ using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Search;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
 
@@ -26,7 +27,7 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// reasoning index before returning, so a message is acknowledged only once its work is stored.
 /// </summary>
 internal sealed partial class PrecomputeService(BackendClient backend, ReasoningStore store, IPassageJudge judge, IOptions<WorkerOptions> options,
-    IOptions<ReasoningStoreOptions> storeOptions, ProxyMetrics metrics, TimeProvider time, ILogger<PrecomputeService> logger)
+    IOptions<ReasoningStoreOptions> storeOptions, Rank1Metrics metrics, TimeProvider time, ILogger<PrecomputeService> logger)
 {
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
@@ -93,8 +94,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         for (var i = 0; i < misses.Count; i++)
         {
             var judgement = judgements[i];
-            metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
-            metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
+            metrics.Judged(judgement.ReasoningTokens, ReasoningEnds.Name(judgement.End));
             computeMs += (long)(judgement.PrefillTime + judgement.DecodeTime).TotalMilliseconds;
             toStore.Add(JudgementRecords.Document(misses[i].Key, judge.ModelId, fingerprint, request.Query, request.Instructions, judgement, time.GetUtcNow()));
         }

@@ -8,17 +8,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Prometheus;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Search;
 using Rank1.SearchBridge.Service;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Proxy;
 
@@ -103,8 +102,7 @@ public static class ProxyApplication
         });
 
         app.MapGet("/_rank1/health", HealthAsync);
-        var metrics = app.Services.GetRequiredService<ProxyMetrics>();
-        app.MapMetrics("/_rank1/metrics", metrics.Registry);
+        app.MapRank1Metrics();
 
         string[] read = ["GET", "POST"];
         app.MapMethods("/_search", read, (HttpContext c, SearchProxy p) => p.HandleSearchAsync(c, null));
@@ -169,7 +167,7 @@ public static class ProxyApplication
     }
 
     /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>
-    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend, ProxyMetrics metrics) : IHostedService
+    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend, Rank1Metrics metrics) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {

@@ -5,6 +5,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Reranking;
 
@@ -39,13 +40,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 {
     private readonly IPassageJudge _judge;
     private readonly TimeProvider _time;
-    private readonly ProxyMetrics _metrics;
+    private readonly Rank1Metrics _metrics;
     private readonly ILogger<RerankExecutor> _logger;
     private readonly ConcurrencyLimiter _limiter;
     private readonly ResiliencePipeline _modelBreaker;
     private readonly TimeSpan _deadlineGrace;
 
-    public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, ProxyMetrics metrics, ILogger<RerankExecutor> logger)
+    public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<RerankExecutor> logger)
     {
         _judge = judge;
         _time = time;
@@ -82,7 +83,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         var deadline = _time.GetUtcNow() + deadlineAfter;
         using var deadlineCts = new CancellationTokenSource(deadlineAfter, _time);
         using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadlineCts.Token);
-        _metrics.QueueDepth.Inc();
+        _metrics.QueueDepth(+1);
         try
         {
             RateLimitLease lease;
@@ -156,7 +157,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                         : (RerankStatus.FallbackTimeout, "the deadline passed before any passage was judged");
                 if (failures.Count > 0)
                 {
-                    _metrics.PassagesFailed.Inc(failures.Count);
+                    _metrics.PassagesFailed(failures.Count);
                 }
 
                 return Done(status, verdicts, reason, started) with { Failures = failures };
@@ -164,24 +165,23 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         }
         finally
         {
-            _metrics.QueueDepth.Dec();
+            _metrics.QueueDepth(-1);
         }
     }
 
     private PassageVerdict Verdict(PassageToJudge passage, Rank1Judgement judgement)
     {
-        _metrics.TokensGenerated.Inc(judgement.ReasoningTokens);
-        _metrics.PassagesJudged.WithLabels(ReasoningEnds.Name(judgement.End)).Inc();
+        _metrics.Judged(judgement.ReasoningTokens, ReasoningEnds.Name(judgement.End));
         return new PassageVerdict(passage.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed");
     }
 
     private RerankOutcome Done(RerankStatus status, IReadOnlyList<PassageVerdict> verdicts, string? reason, long started)
     {
         var elapsed = _time.GetElapsedTime(started);
-        _metrics.RerankSeconds.Observe(elapsed.TotalSeconds);
+        _metrics.Reranked(elapsed);
         if (status is RerankStatus.FallbackError or RerankStatus.FallbackOverload or RerankStatus.FallbackTimeout)
         {
-            _metrics.Fallbacks.WithLabels(status.ToHeaderValue()).Inc();
+            _metrics.Fallback(status.ToHeaderValue());
         }
 
         return new RerankOutcome(status, verdicts, reason, elapsed);

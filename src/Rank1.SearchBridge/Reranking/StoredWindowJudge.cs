@@ -1,5 +1,6 @@
 using Rank1.Inference;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Reranking;
 
@@ -20,7 +21,7 @@ internal sealed record WindowQuery(string Query, string? Instructions, JudgeSett
 /// except forced (deadline) ones, which are weaker than the model's own. Without a store (a rerank service with no
 /// cluster) every passage is a miss.
 /// </summary>
-internal sealed class StoredWindowJudge(RerankExecutor reranker, ProxyMetrics metrics, TimeProvider time, IJudgementStore? store = null)
+internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics metrics, TimeProvider time, IJudgementStore? store = null)
 {
     /// <summary>The model the judgements come from.</summary>
     public string ModelId => reranker.ModelId;
@@ -55,7 +56,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, ProxyMetrics me
         }
 
         var lookup = await LookupAsync(store, reranker.ModelId, window, cancellationToken).ConfigureAwait(false);
-        metrics.CacheHits.Inc(lookup.Cached.Count);
+        metrics.CacheHits(lookup.Cached.Count);
         return lookup;
     }
 

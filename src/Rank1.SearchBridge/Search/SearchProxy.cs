@@ -12,6 +12,7 @@ using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 using static Rank1.SearchBridge.Search.SearchHttp;
 
 namespace Rank1.SearchBridge.Search;
@@ -21,7 +22,7 @@ namespace Rank1.SearchBridge.Search;
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
 internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJudge windowJudge, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
-    RuleSet rules, IOptions<ProxyOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
+    RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
@@ -106,7 +107,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
 
             var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
             var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), forwardBody.Length == 0 ? null : forwardBody, headers, cancellationToken).ConfigureAwait(false);
-            metrics.Searches.WithLabels("skipped").Inc();
+            metrics.Search("skipped");
             return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
         }
 
@@ -149,7 +150,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             .ConfigureAwait(false);
         if (response.Status != 200)
         {
-            metrics.Searches.WithLabels("skipped").Inc();
+            metrics.Search("skipped");
             return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
         }
 
@@ -180,7 +181,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             ResponseShaping.ApplySourceFilter(json, clientSource);
         }
 
-        metrics.Searches.WithLabels(status.ToHeaderValue()).Inc();
+        metrics.Search(status.ToHeaderValue());
         LogSearch(logger, index ?? "_all", status.ToHeaderValue(), outcome?.Verdicts.Count ?? 0, outcome?.Elapsed.TotalMilliseconds ?? 0);
         return new SearchAnswer(200, headersOut, ResponseShaping.Render(json, query), status, why);
     }
@@ -332,11 +333,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         try
         {
             await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
-            metrics.PrecomputeRequests.WithLabels(publisher is NoBrokerPublisher ? "no_broker" : "published").Inc();
+            metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
         }
         catch (Exception ex)
         {
-            metrics.PrecomputeRequests.WithLabels("failed").Inc();
+            metrics.PrecomputeRequest("failed");
             hotQueries.PublishFailed(fingerprint);
             LogPublishFailed(logger, message.Query, ex);
         }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Service;
 
@@ -16,7 +17,7 @@ namespace Rank1.SearchBridge.Service;
 /// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
-internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, ProxyMetrics metrics, TimeProvider time, GracefulShutdown shutdown,
+internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics, TimeProvider time, GracefulShutdown shutdown,
     ILogger<RerankService> logger)
 {
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
@@ -58,7 +59,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             }
         }
 
-        metrics.ServiceRequests.WithLabels(ProtocolName(protocol), outcome).Inc();
+        metrics.ServiceRequest(ProtocolName(protocol), outcome);
     }
 
     private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankProtocol protocol)

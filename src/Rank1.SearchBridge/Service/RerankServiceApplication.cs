@@ -8,10 +8,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Prometheus;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Service;
 
@@ -88,7 +88,7 @@ public static class RerankServiceApplication
         app.MapRank1RerankService();
         app.MapGet("/health", HealthAsync);
         app.MapGet("/_rank1/health", HealthAsync);
-        app.MapMetrics("/_rank1/metrics", app.Services.GetRequiredService<ProxyMetrics>().Registry);
+        app.MapRank1Metrics();
         return app;
     }
 

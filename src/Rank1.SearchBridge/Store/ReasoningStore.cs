@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
-using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;
 
@@ -39,7 +39,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 {
     private readonly BackendClient _backend;
     private readonly ReasoningStoreOptions _options;
-    private readonly ProxyMetrics _metrics;
+    private readonly Rank1Metrics _metrics;
     private readonly ILogger<ReasoningStore> _logger;
     private readonly Channel<JudgementToStore> _queue;
     private readonly CancellationTokenSource _abort = new();
@@ -47,7 +47,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
     private readonly Task _writer;
     private bool _indexReady;
 
-    public ReasoningStore(BackendClient backend, IOptions<ReasoningStoreOptions> options, ProxyMetrics metrics, TimeProvider time, ILogger<ReasoningStore> logger)
+    public ReasoningStore(BackendClient backend, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics, TimeProvider time, ILogger<ReasoningStore> logger)
     {
         _time = time;
         _backend = backend;
@@ -113,7 +113,7 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
     {
         if (Enabled && !_queue.Writer.TryWrite(judgement))
         {
-            _metrics.StoreWrites.WithLabels("dropped").Inc();
+            _metrics.StoreOperations("dropped", 1);
         }
     }
 
@@ -203,8 +203,8 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
                 }
             }
 
-            _metrics.StoreWrites.WithLabels("written").Inc(written);
-            _metrics.StoreWrites.WithLabels("already_stored").Inc(already);
+            _metrics.StoreOperations("written", written);
+            _metrics.StoreOperations("already_stored", already);
             if (failed > 0 || written + already != batch.Count)
             {
                 throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already);
@@ -270,14 +270,14 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 
         if (left > 0)
         {
-            _metrics.StoreWrites.WithLabels("dropped").Inc(left);
+            _metrics.StoreOperations("dropped", left);
             LogStoreFailure(_logger, "write", $"{left} judgements were still queued when the shutdown timeout ({_options.ShutdownTimeout}) passed");
         }
     }
 
     private void Failed(string operation, string reason, int count = 1)
     {
-        _metrics.StoreWrites.WithLabels(operation == "read" ? "read_failed" : "failed").Inc(count);
+        _metrics.StoreOperations(operation == "read" ? "read_failed" : "failed", count);
         LogStoreFailure(_logger, operation, reason);
     }
 

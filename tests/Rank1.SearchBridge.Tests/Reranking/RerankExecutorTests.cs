@@ -1,9 +1,12 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Tests.Reranking;
 
@@ -11,17 +14,20 @@ namespace Rank1.SearchBridge.Tests.Reranking;
 /// The executor's own logic (deadline, late-call cancellation, model circuit, queue limits) with an in-memory judge on a
 /// <see cref="FakeTimeProvider"/>: time moves only when a test moves it, so every outcome is the one the logic decides.
 /// </summary>
-public sealed class RerankExecutorTests
+public sealed class RerankExecutorTests : IDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMilliseconds(100);
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public void Dispose() => _meters.Dispose();
 
     private RerankExecutor Executor(IPassageJudge judge, Action<ProxyOptions>? configure = null)
     {
         var options = new ProxyOptions { DeadlineGrace = TimeSpan.FromMilliseconds(500), ModelFailuresBeforeBreak = 2, ModelBreakDuration = TimeSpan.FromSeconds(30) };
         configure?.Invoke(options);
-        return new RerankExecutor(judge, Options.Create(options), _time, new ProxyMetrics(), NullLogger<RerankExecutor>.Instance);
+        return new RerankExecutor(judge, Options.Create(options), _time, new Rank1Metrics(_meters.GetRequiredService<IMeterFactory>()), NullLogger<RerankExecutor>.Instance);
     }
 
     private static PassageToJudge[] Window(params string[] texts) => texts.Select((t, i) => new PassageToJudge(i, null, t)).ToArray();

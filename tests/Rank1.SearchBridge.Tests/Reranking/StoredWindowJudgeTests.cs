@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -5,6 +8,7 @@ using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Tests.Reranking;
 
@@ -30,14 +34,29 @@ internal sealed class InMemoryJudgementStore : IJudgementStore
 /// "Look the window up in the store, judge only the misses" with an in-memory store and judge on a
 /// <see cref="FakeTimeProvider"/>: which stored judgements are reused, which passages reach the model, what is written back.
 /// </summary>
-public sealed class StoredWindowJudgeTests
+public sealed class StoredWindowJudgeTests : IDisposable
 {
     private const string Fingerprint = "fp-1";
     private static readonly TimeSpan Deadline = TimeSpan.FromMilliseconds(100);
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
-    private readonly ProxyMetrics _metrics = new();
+    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly Rank1Metrics _metrics;
+    private readonly MetricCollector<long> _cacheHits;
     private readonly InMemoryJudgementStore _store = new();
+
+    public StoredWindowJudgeTests()
+    {
+        var factory = _meters.GetRequiredService<IMeterFactory>();
+        _metrics = new Rank1Metrics(factory);
+        _cacheHits = new MetricCollector<long>(factory, Rank1Metrics.MeterName, "rank1.reasoning_cache.hits");
+    }
+
+    public void Dispose()
+    {
+        _cacheHits.Dispose();
+        _meters.Dispose();
+    }
 
     private StoredWindowJudge WindowJudge(IPassageJudge judge, bool withStore = true) =>
         new(new RerankExecutor(judge, Options.Create(new ProxyOptions()), _time, _metrics, NullLogger<RerankExecutor>.Instance), _metrics, _time, withStore ? _store : null);
@@ -72,7 +91,7 @@ public sealed class StoredWindowJudgeTests
         var cached = Assert.Single(lookup.Cached);
         Assert.Equal((1, 0.8, "stored reasoning", "cached"), (cached.Index, cached.Judgement.Score, cached.Judgement.Reasoning, cached.Source));
         Assert.Equal([0, 2, 3], lookup.Misses.Select(m => m.Passage.Index));
-        Assert.Equal(1, _metrics.CacheHits.Value);
+        Assert.Equal(1, _cacheHits.GetMeasurementSnapshot().Sum(m => m.Value));
 
         _time.Advance(TimeSpan.FromMilliseconds(7));
         var outcome = await windowJudge.JudgeAsync(Query, lookup, started, CancellationToken.None);
@@ -155,6 +174,6 @@ public sealed class StoredWindowJudgeTests
         Assert.Empty(_store.Lookups);
         Assert.Equal(RerankStatus.Applied, outcome.Status);
         Assert.Equal(2, judge.Calls);
-        Assert.Equal(0, _metrics.CacheHits.Value);
+        Assert.Equal(0, _cacheHits.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 }

@@ -1,0 +1,62 @@
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+
+namespace Rank1.SearchBridge.Telemetry;
+
+/// <summary>
+/// Exports <see cref="Rank1Metrics"/> with OpenTelemetry: a Prometheus scrape endpoint (<see cref="MetricsPath"/>) on every
+/// host that serves HTTP, and OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (environment or configuration; the
+/// exporter reads the other standard <c>OTEL_*</c> settings itself). Next to the product's meter go the ones ASP.NET
+/// Core, Kestrel and HttpClient publish.
+/// </summary>
+public static class Rank1Telemetry
+{
+    /// <summary>Where the hosts serve the Prometheus text.</summary>
+    public const string MetricsPath = "/_rank1/metrics";
+
+    /// <summary>The setting that turns OTLP export on: OpenTelemetry's own variable.</summary>
+    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    private static readonly string[] FrameworkMeters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http"];
+
+    /// <summary>Registers <see cref="Rank1Metrics"/> and the OpenTelemetry meter provider (once, however often called).</summary>
+    public static IServiceCollection AddRank1Telemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (services.Any(d => d.ServiceType == typeof(Rank1Metrics)))
+        {
+            return services;
+        }
+
+        services.AddSingleton<Rank1Metrics>();
+        services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter([Rank1Metrics.MeterName, .. FrameworkMeters])
+                // Every scrape reads the counters afresh (the exporter would otherwise answer from a 300 ms cache).
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
+            if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointKey]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
+
+        // Meters are process-wide: a process running several hosts (tests, the CLI's demo) counts in each only the meters
+        // made by that host's own factory.
+        services.ConfigureOpenTelemetryMeterProvider((provider, metrics) =>
+        {
+            var own = provider.GetRequiredService<IMeterFactory>();
+            metrics.AddView(i => i.Meter.Scope is { } scope && !ReferenceEquals(scope, own) ? MetricStreamConfiguration.Drop : null);
+        });
+        return services;
+    }
+
+    /// <summary>Maps the Prometheus scrape endpoint at <see cref="MetricsPath"/>.</summary>
+    public static IEndpointRouteBuilder MapRank1Metrics(this IEndpointRouteBuilder app)
+    {
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        return app;
+    }
+}
