@@ -1,7 +1,12 @@
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Rank1.SearchBridge;
 using Rank1.SearchBridge.Precompute;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateSlimBuilder(args);
+// The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls).
+builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);
 builder.Services.AddRank1Worker(builder.Configuration);
-return await HostExit.RunAsync(() => builder.Build().RunAsync(), Console.Error).ConfigureAwait(false);
+var app = builder.Build();
+app.MapRank1Worker();
+return await HostExit.RunAsync(() => app.RunAsync(), Console.Error).ConfigureAwait(false);

@@ -52,6 +52,7 @@ internal static class BrokerProcesses
             ["Logging__LogLevel__Default"] = "Information",
             ["Logging__LogLevel__MassTransit"] = "Information",
             ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Urls"] = "http://127.0.0.1:0", // metrics and health on a free port: several workers run at once
         };
         foreach (var (k, v) in more ?? [])
         {
@@ -130,7 +131,7 @@ internal static class BrokerProcesses
 }
 
 /// <summary>A running worker process.</summary>
-internal sealed class WorkerProcess : IAsyncDisposable
+internal sealed partial class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
@@ -150,6 +151,19 @@ internal sealed class WorkerProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     public string Log => string.Join('\n', Output.TakeLast(60));
+
+    /// <summary>Where the worker serves metrics and health, from its "Now listening on" line.</summary>
+    public async Task<Uri> UrlAsync()
+    {
+        Uri? url = null;
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult((url = Listening()) is not null), TimeSpan.FromMinutes(1), () => "the worker serves no HTTP:\n" + Log);
+        return url!;
+    }
+
+    private Uri? Listening() => Output.Select(l => ListeningLine().Match(l)).FirstOrDefault(m => m.Success) is { } m ? new Uri(m.Groups[1].Value + "/") : null;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial System.Text.RegularExpressions.Regex ListeningLine();
 
     /// <summary>SIGKILL: no chance to finish, acknowledge or clean up.</summary>
     public async Task KillAsync()

@@ -65,6 +65,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
 
         Assert.Equal(0, counting.Calls);
+
+        // The worker's own metrics and health, scraped over HTTP: every judgement it stored was judged and written by it.
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var metrics = await workerHttp.GetStringAsync("_rank1/metrics");
+        Assert.Equal(expected.Count, PrometheusText.Value(metrics, "rank1_reasoning_store_operations_total", ("outcome", "written")));
+        Assert.Equal(expected.Count, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
+        var health = JsonNode.Parse(await workerHttp.GetStringAsync("_rank1/health"))!;
+        Assert.Equal("healthy", health["status"]!.GetValue<string>());
         await BrokerProcesses.WaitUntilAsync(async () => File.Exists(healthFile) && (await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), () => "the worker's health file does not say healthy: " + (File.Exists(healthFile) ? File.ReadAllText(healthFile) : "missing"));
     }

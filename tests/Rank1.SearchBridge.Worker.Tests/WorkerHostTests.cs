@@ -21,6 +21,7 @@ public sealed class WorkerHostTests
             ["Rank1__Model__Path"] = TestPaths.TinyModel,
             ["Rank1__Model__ExecutionProvider"] = "Cpu",
             ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9/",
+            ["Urls"] = "http://127.0.0.1:0",
         };
         foreach (var (k, v) in environment)
         {

@@ -1,17 +1,30 @@
+using System.Text.Json.Nodes;
 using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
 
-/// <summary>Wires the precompute worker into a generic host: <c>AddRank1Worker</c>.</summary>
+/// <summary>Wires the precompute worker into a web host: <c>AddRank1Worker</c>, then <c>MapRank1Worker</c>.</summary>
 public static class WorkerApplication
 {
+    /// <summary>Where the worker serves its metrics and health when <c>Urls</c> is not set: OpenTelemetry's Prometheus port.</summary>
+    public const string DefaultUrls = "http://0.0.0.0:9464";
+
+    /// <summary>Where the worker answers its health: the same path as the proxy's.</summary>
+    public const string HealthPath = "/_rank1/health";
+
     /// <summary>
     /// Registers the worker: options from <c>Rank1:Worker</c>, <c>Rank1:Broker</c>, <c>Rank1:Proxy</c> (the backend),
     /// <c>Rank1:Store</c> and <c>Rank1:Model</c>, validated at start-up (the model is loaded then too). The workers'
@@ -59,8 +72,34 @@ public static class WorkerApplication
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
         services.AddHostedService<WorkerStartup>();
         services.AddHostedService<WorkerHealthFile>();
+        // MassTransit registers its bus and endpoint checks with these health checks.
+        services.AddHealthChecks();
         return services;
     }
+
+    /// <summary>
+    /// Maps the worker's HTTP endpoints: <c>GET /_rank1/metrics</c> (Prometheus text of the same meter as the proxy's)
+    /// and <c>GET /_rank1/health</c> (the broker connection's health checks: 200 when healthy or degraded, 503 when not).
+    /// </summary>
+    public static IEndpointRouteBuilder MapRank1Worker(this WebApplication app)
+    {
+        app.MapRank1Metrics();
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        var checks = new JsonObject();
+        foreach (var (name, entry) in report.Entries)
+        {
+            checks[name] = new JsonObject { ["status"] = Name(entry.Status), ["description"] = entry.Description };
+        }
+
+        return context.Response.WriteAsJsonAsync(new JsonObject { ["status"] = Name(report.Status), ["checks"] = checks }, context.RequestAborted);
+    }
+
+    private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();
 
     private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency)
     {
