@@ -283,7 +283,7 @@ def run():
     broker = Broker(os.path.join(work, "rabbitmq"), log)
     broker.start()
     jobs_index, jobs_window, queue = "rank1-soak-precompute", 4, "rank1-soak"
-    worker_env = dict(os.environ, Rank1__Proxy__Backend=backend_url, Rank1__Broker__Url=broker.url, Rank1__Broker__Queue=queue,
+    worker_env = dict(os.environ, Rank1__Backend__Url=backend_url, Rank1__Broker__Url=broker.url, Rank1__Broker__Queue=queue,
                       Rank1__Model__Path=a.model, Rank1__Model__ExecutionProvider="Cpu", Rank1__Store__Index=jobs_index,
                       Rank1__Worker__RetryMinInterval="00:00:00.500", Rank1__Worker__RetryMaxInterval="00:00:05",
                       DOTNET_ENVIRONMENT="Production")

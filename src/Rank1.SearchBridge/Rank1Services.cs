@@ -18,12 +18,13 @@ public static class Rank1Services
 {
     /// <summary>
     /// The model (<c>Rank1:Model</c>, loaded on first use; hosts resolve it at start so a bad folder stops the boot), the
-    /// backend client, the reasoning store (<c>Rank1:Store</c>), and the start-up check of the rules' token limits
+    /// backend client (<c>Rank1:Backend</c>), the reasoning store (<c>Rank1:Store</c>), and the start-up check of the rules' token limits
     /// against the model's caps. An <see cref="IPassageJudge"/> registered before this
     /// call is used instead of loading the model.
     /// </summary>
     public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddValidatedOptions<BackendOptions>(configuration, BackendOptions.SectionName);
         services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
         services.AddRank1Model(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
@@ -89,11 +90,12 @@ public static class Rank1Services
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> to <paramref name="sectionName"/> the way every Rank1 host does: unknown keys
     /// are errors, data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>) are
-    /// checked, and both happen at start-up, so a bad setting stops the host naming its key.
+    /// checked, and both happen at start-up, so a bad setting stops the host naming its key. A key that moved to another
+    /// section stops it naming the new key (<see cref="Configuration.MovedSettings"/>).
     /// </summary>
     public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string sectionName)
         where TOptions : class =>
-        services.AddOptions<TOptions>().Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TOptions>().Configure(_ => Configuration.MovedSettings.ThrowIfUsed<TOptions>(configuration, sectionName)).Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
 
     /// <summary>The broker's part of a health answer: null when none is configured.</summary>
     internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options)

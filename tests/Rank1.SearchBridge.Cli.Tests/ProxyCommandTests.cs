@@ -45,7 +45,30 @@ public sealed partial class ProxyCommandTests
     {
         var result = await CliRunner.RunAsync("proxy", "--backend", "nonsense", "--model", TestPaths.TinyModel, "--port", "0");
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("Rank1:Proxy:Backend", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Rank1:Backend:Url", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxy_ConfigFileWithTheOldBackendKey_FailsNamingTheNewKey()
+    {
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"Backend":"http://127.0.0.1:9"}}}""");
+        var result = await CliRunner.RunAsync("proxy", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead",
+            result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxy_SeveralBadSections_FailWithOneUsageErrorNamingEach()
+    {
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Store":{"BulkBatchSize":0},"HotQueries":{"Capacity":0}}}""");
+        var result = await CliRunner.RunAsync("proxy", "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("rank1-bridge proxy: bad configuration: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains("BulkBatchSize", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Capacity", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

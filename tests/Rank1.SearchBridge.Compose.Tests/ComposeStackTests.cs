@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messaging;
@@ -93,6 +94,8 @@ public sealed class ComposeStackTests
     [InlineData("worker", "Rank1__Broker__Url", "rabbitmq:5672", "amqp://")]
     [InlineData("worker", "Rank1__HotQueries__Threshold", "3", "Rank1:HotQueries")]
     [InlineData("worker", "Rank1__Model__Pth", "/models", "Pth")]
+    [InlineData("worker", "Rank1__Proxy__Backend", "http://search:9200", "set Rank1:Backend:Url (Rank1__Backend__Url) instead")]
+    [InlineData("proxy", "Rank1__Proxy__BackendTimeout", "00:00:05", "set Rank1:Backend:Timeout (Rank1__Backend__Timeout) instead")]
     public void TheDriftCheck_CatchesWhatItShould(string service, string key, string value, string named)
     {
         // The same check as above on a compose environment with one deliberate mistake: it must fail, naming it.
@@ -180,7 +183,7 @@ public sealed class ComposeStackTests
         foreach (var app in new[] { "proxy", "worker" })
         {
             var appEnv = ComposeFiles.Environment(services[app]);
-            var backend = new Uri(ComposeFiles.Interpolate(appEnv["Rank1__Proxy__Backend"], env));
+            var backend = new Uri(ComposeFiles.Interpolate(appEnv["Rank1__Backend__Url"], env));
             Assert.Equal(ContainerPort("elasticsearch"), backend.Port);
             Assert.Equal(ContainerPort("opensearch"), backend.Port);
             Assert.Contains(backend.Host, services["elasticsearch"]["networks"]!["default"]!["aliases"]!.AsArray().Select(a => a!.GetValue<string>()));
@@ -260,7 +263,7 @@ public sealed class ComposeStackTests
     /// </summary>
     private static string? StartupProblem(string service, Dictionary<string, string?> settings)
     {
-        string[] reads = service == "proxy" ? ["Proxy", "Model", "Store", "HotQueries", "Broker"] : ["Proxy", "Model", "Store", "Broker", "Worker"];
+        string[] reads = service == "proxy" ? ["Backend", "Proxy", "Model", "Store", "HotQueries", "Broker"] : ["Backend", "Proxy", "Model", "Store", "Broker", "Worker"];
         foreach (var key in settings.Keys.Where(k => k.StartsWith("Rank1:", StringComparison.OrdinalIgnoreCase)))
         {
             var section = key.Split(':')[1];
@@ -293,6 +296,7 @@ public sealed class ComposeStackTests
             }
 
             using var provider = services.BuildServiceProvider();
+            _ = provider.GetRequiredService<IOptions<BackendOptions>>().Value;
             _ = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
             _ = provider.GetRequiredService<IOptions<ReasoningStoreOptions>>().Value;
             _ = provider.GetRequiredService<IOptions<BrokerOptions>>().Value;

@@ -26,7 +26,7 @@ internal static partial class CudaProxyFallback
             ["Urls"] = "http://127.0.0.1:0",
             ["Rank1__Model__Path"] = TestPaths.TinyModel,
             ["Rank1__Model__ExecutionProvider"] = "Auto",
-            ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9",
+            ["Rank1__Backend__Url"] = "http://127.0.0.1:9",
         };
         var dll = Path.Combine(publishedProxy, "Rank1.SearchBridge.Proxy.dll");
         var log = new List<string>();

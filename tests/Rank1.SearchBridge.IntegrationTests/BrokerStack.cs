@@ -42,7 +42,7 @@ internal static class BrokerProcesses
     {
         var env = new Dictionary<string, string>
         {
-            ["Rank1__Proxy__Backend"] = backend.ToString(),
+            ["Rank1__Backend__Url"] = backend.ToString(),
             ["Rank1__Broker__Url"] = brokerUrl,
             ["Rank1__Broker__Queue"] = queue,
             ["Rank1__Model__Path"] = TestPaths.TinyModel,

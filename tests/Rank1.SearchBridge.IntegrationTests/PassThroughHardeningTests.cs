@@ -23,7 +23,7 @@ public sealed class PassThroughHardeningTests
         var settings = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["Rank1:Proxy:Backend"] = backend,
+            ["Rank1:Backend:Url"] = backend,
             ["Rank1:Model:Path"] = TestPaths.TinyModel,
             ["Rank1:Model:ExecutionProvider"] = "Cpu",
         };
@@ -84,7 +84,7 @@ public sealed class PassThroughHardeningTests
         try
         {
             var url = $"http://127.0.0.1:{((IPEndPoint)hung.LocalEndpoint).Port}/";
-            await using var proxy = await Proxy(url, ("Rank1:Proxy:BackendTimeout", "00:00:00.200"), ("Rank1:Proxy:PassThroughTimeout", "00:00:01"));
+            await using var proxy = await Proxy(url, ("Rank1:Backend:Timeout", "00:00:00.200"), ("Rank1:Proxy:PassThroughTimeout", "00:00:01"));
             using var client = new HttpClient { BaseAddress = proxy.Url, Timeout = TimeSpan.FromSeconds(30) };
             using var response = await client.GetAsync("notes/_doc/1");
             Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);

@@ -68,7 +68,7 @@ public sealed class PassThroughTests
         var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["Rank1:Proxy:Backend"] = backend.Url.ToString(),
+            ["Rank1:Backend:Url"] = backend.Url.ToString(),
             ["Rank1:Model:Path"] = TestPaths.TinyModel,
             ["Rank1:Model:ExecutionProvider"] = "Cpu",
         });
@@ -158,7 +158,7 @@ public sealed class PassThroughTests
         // past the break, however slow this machine is.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var breakDuration = TimeSpan.FromSeconds(5);
-        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:BreakerBreakDuration"] = breakDuration.ToString() },
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Backend:BreakerBreakDuration"] = breakDuration.ToString() },
             s => s.AddSingleton<TimeProvider>(clock), dataPath: data);
         Assert.Equal("applied", (await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""")).Rerank);
 
@@ -208,14 +208,14 @@ public sealed class ProxyConfigurationTests
     private static Dictionary<string, string?> Valid() => new()
     {
         ["Urls"] = "http://127.0.0.1:0",
-        ["Rank1:Proxy:Backend"] = "http://127.0.0.1:1",
+        ["Rank1:Backend:Url"] = "http://127.0.0.1:1",
         ["Rank1:Model:Path"] = TestPaths.TinyModel,
         ["Rank1:Model:ExecutionProvider"] = "Cpu",
     };
 
     [Theory]
-    [InlineData("Rank1:Proxy:Backend", "not a url", "Rank1:Proxy:Backend")]
-    [InlineData("Rank1:Proxy:Backend", "ftp://cluster:21", "Rank1:Proxy:Backend")]
+    [InlineData("Rank1:Backend:Url", "not a url", "Rank1:Backend:Url")]
+    [InlineData("Rank1:Backend:Url", "ftp://cluster:21", "Rank1:Backend:Url")]
     [InlineData("Rank1:Proxy:Default:Window", "0", "Rank1:Proxy:Default:Window")]
     [InlineData("Rank1:Proxy:Indices:0:Pattern", "", "Rank1:Proxy:Indices:0:Pattern")]
     [InlineData("Rank1:Proxy:MaxConcurrentReranks", "0", "MaxConcurrentReranks")]
@@ -227,6 +227,22 @@ public sealed class ProxyConfigurationTests
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => ProxyServer.StartAsync(settings));
         var message = ex is OptionsValidationException ove ? string.Join("; ", ove.Failures) : ex.Message;
         Assert.Contains(named, message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"Rank1":{"Proxy":{"Backend":"http://127.0.0.1:1"}}}""", "Rank1:Proxy:Backend (Rank1__Proxy__Backend)", "Rank1:Backend:Url (Rank1__Backend__Url)")]
+    [InlineData("""{"Rank1":{"Proxy":{"Backend":{"Url":"http://127.0.0.1:1"}}}}""", "Rank1:Proxy:Backend (Rank1__Proxy__Backend)", "Rank1:Backend:Url (Rank1__Backend__Url)")]
+    [InlineData("""{"Rank1":{"Proxy":{"BackendTimeout":"00:00:05"}}}""", "Rank1:Proxy:BackendTimeout (Rank1__Proxy__BackendTimeout)", "Rank1:Backend:Timeout (Rank1__Backend__Timeout)")]
+    [InlineData("""{"Rank1":{"Proxy":{"BackendMaxConnections":8}}}""", "Rank1:Proxy:BackendMaxConnections (Rank1__Proxy__BackendMaxConnections)", "Rank1:Backend:MaxConnections (Rank1__Backend__MaxConnections)")]
+    [InlineData("""{"Rank1":{"Proxy":{"BreakerBreakDuration":"00:00:02"}}}""", "Rank1:Proxy:BreakerBreakDuration (Rank1__Proxy__BreakerBreakDuration)", "Rank1:Backend:BreakerBreakDuration (Rank1__Backend__BreakerBreakDuration)")]
+    public async Task MovedBackendKey_InTheConfigurationFile_FailsAtStartupNamingTheNewKey(string json, string old, string replacement)
+    {
+        // An appsettings.json written for the old layout: the host stops at start-up naming the key that replaces it, instead
+        // of an unknown-key error or running with the setting ignored.
+        var file = Path.Combine(Directory.CreateTempSubdirectory("rank1-moved-").FullName, "appsettings.json");
+        await File.WriteAllTextAsync(file, json);
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => ProxyServer.StartAsync(Valid(), file));
+        Assert.Equal($"{old} is no longer read: the cluster has its own section Rank1:Backend; set {replacement} instead", Assert.Single(ex.Failures));
     }
 
     [Fact]

@@ -77,15 +77,15 @@ internal sealed class ProxyStack : IAsyncDisposable
         {
             ["Urls"] = "http://127.0.0.1:0",
             // A test may put its own server between the proxy and the embedded backend.
-            ["Rank1:Proxy:Backend"] = (inFront is null ? backend.Url : await inFront(backend.Url)).ToString(),
+            ["Rank1:Backend:Url"] = (inFront is null ? backend.Url : await inFront(backend.Url)).ToString(),
             ["Rank1:Model:Path"] = TestPaths.TinyModel,
             ["Rank1:Model:ExecutionProvider"] = "Cpu",
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:Window"] = "5",
             ["Rank1:Proxy:Default:MaxThinkTokens"] = "4",
             ["Rank1:Proxy:Default:DeadlineMs"] = "60000",
-            ["Rank1:Proxy:BreakerMinimumThroughput"] = "2",
-            ["Rank1:Proxy:BreakerBreakDuration"] = "00:00:01",
+            ["Rank1:Backend:BreakerMinimumThroughput"] = "2",
+            ["Rank1:Backend:BreakerBreakDuration"] = "00:00:01",
         };
         foreach (var (k, v) in settings ?? [])
         {

@@ -31,7 +31,7 @@ public sealed partial class ProxyHostTests
     [Fact]
     public async Task Auto_OnCpuBuild_HealthAndMetricsShowTheProviderInUseAndTheFallback()
     {
-        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9", ["Rank1__Model__ExecutionProvider"] = "Auto" }), Listening());
+        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Backend__Url"] = "http://127.0.0.1:9", ["Rank1__Model__ExecutionProvider"] = "Auto" }), Listening());
         try
         {
             using var http = new HttpClient { BaseAddress = url };
@@ -52,9 +52,20 @@ public sealed partial class ProxyHostTests
     [Fact]
     public async Task BadBackendSetting_HostStopsAtBootNamingTheKey()
     {
-        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Proxy__Backend"] = "not-a-url" }));
+        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Backend__Url"] = "not-a-url" }));
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains("Rank1:Proxy:Backend", result.Out + result.Error, StringComparison.Ordinal);
+        Assert.Contains("Rank1:Backend:Url", result.Out + result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OldBackendKeys_InTheEnvironment_HostStopsAtBootNamingTheNewOnes()
+    {
+        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9", ["Rank1__Proxy__BreakerMinimumThroughput"] = "4" }));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead",
+            result.Out + result.Error, StringComparison.Ordinal);
+        Assert.Contains("set Rank1:Backend:BreakerMinimumThroughput (Rank1__Backend__BreakerMinimumThroughput) instead", result.Out + result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", result.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -66,7 +77,7 @@ public sealed partial class ProxyHostTests
             (await seed.PutAsync("notes/_doc/1?refresh=true", new StringContent("""{"text":"onions make eyes water"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         }
 
-        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Proxy__Backend"] = backend.Url.ToString(), ["Rank1__Proxy__Default__MaxThinkTokens"] = "2" }), Listening());
+        var (process, url) = await TestProcess.StartServerAsync(Host(new() { ["Rank1__Backend__Url"] = backend.Url.ToString(), ["Rank1__Proxy__Default__MaxThinkTokens"] = "2" }), Listening());
         try
         {
             using var http = new HttpClient { BaseAddress = url };

@@ -169,7 +169,7 @@ public sealed class RuleSetTests
     [InlineData("other", "default")]
     public void Resolve_FirstRuleCoveringEveryIndexWins(string? expression, string expected)
     {
-        var options = new ProxyOptions { Backend = "http://x" };
+        var options = new ProxyOptions();
         options.Indices.Add(new RerankRule { Pattern = "logs-*", Instructions = "logs" });
         options.Indices.Add(new RerankRule { Pattern = "docs*", Instructions = "docs" });
         options.Default = new RerankRule { Instructions = "default" };

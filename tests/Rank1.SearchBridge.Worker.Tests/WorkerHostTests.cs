@@ -20,7 +20,7 @@ public sealed class WorkerHostTests
         {
             ["Rank1__Model__Path"] = TestPaths.TinyModel,
             ["Rank1__Model__ExecutionProvider"] = "Cpu",
-            ["Rank1__Proxy__Backend"] = "http://127.0.0.1:9/",
+            ["Rank1__Backend__Url"] = "http://127.0.0.1:9/",
             ["Urls"] = "http://127.0.0.1:0",
         };
         foreach (var (k, v) in environment)
@@ -41,6 +41,7 @@ public sealed class WorkerHostTests
     [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model")]
     [InlineData("Rank1__Worker__MaxWindow", "5", "Rank1:Proxy:Default:Window (10) is above the worker's cap Rank1:Worker:MaxWindow (5)")]
     [InlineData("Rank1__Proxy__Caps__Window", "5", "Rank1:Proxy:Default:Window (10) is above the operator's cap Rank1:Proxy:Caps:Window (5)")]
+    [InlineData("Rank1__Proxy__Backend", "http://127.0.0.1:9/", "Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead")]
     [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)")]
     public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named)
     {
@@ -56,7 +57,7 @@ public sealed class WorkerHostTests
         var healthFile = Path.Combine(Path.GetTempPath(), $"rank1-worker-health-{Guid.NewGuid():N}");
         var psi = Host(new()
         {
-            ["Rank1__Proxy__Backend"] = backend.Url.ToString(),
+            ["Rank1__Backend__Url"] = backend.Url.ToString(),
             ["Rank1__Broker__Url"] = "amqp://guest:guest@127.0.0.1:9/",
             ["Rank1__Worker__HealthFile"] = healthFile,
         });

@@ -44,7 +44,7 @@ internal sealed class DemoCommand : CliCommand
         await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
-            ["Rank1:Proxy:Backend"] = search.Url.ToString(),
+            ["Rank1:Backend:Url"] = search.Url.ToString(),
             ["Rank1:Model:Path"] = modelPath,
             ["Rank1:Proxy:Default:Fields:0"] = "text",
             ["Rank1:Proxy:Default:TitleField"] = "title",

@@ -229,7 +229,7 @@ internal sealed class EvalCommand : CliCommand
         ProxyServer.StartAsync(new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["Rank1:Proxy:Backend"] = backend.ToString(),
+            ["Rank1:Backend:Url"] = backend.ToString(),
             ["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(_model), context),
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetValue(_maxThinkTokens) ?? 64).ToString(CultureInfo.InvariantCulture),

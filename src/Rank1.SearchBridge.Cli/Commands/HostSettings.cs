@@ -6,7 +6,7 @@ namespace Rank1.SearchBridge.Cli.Commands;
 
 /// <summary>
 /// The options the serving commands (<c>proxy</c>, <c>serve</c>) share, and what they become: <c>--host</c>/<c>--port</c>
-/// as <c>Urls</c>, <c>--backend</c> as <c>Rank1:Proxy:Backend</c>, <c>--require-accelerator</c> and <c>--model</c> as
+/// as <c>Urls</c>, <c>--backend</c> as <c>Rank1:Backend:Url</c>, <c>--require-accelerator</c> and <c>--model</c> as
 /// <c>Rank1:Model</c> keys, <c>--config</c> as the configuration file.
 /// </summary>
 internal sealed class ServingOptions(int defaultPort, string backendDescription)
@@ -33,7 +33,7 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
         };
         if (args.GetValue(Backend) is { } backend)
         {
-            settings["Rank1:Proxy:Backend"] = backend;
+            settings["Rank1:Backend:Url"] = backend;
         }
 
         if (args.GetValue(RequireAccelerator))
@@ -81,6 +81,11 @@ internal static class HostSettings
         catch (OptionsValidationException ex)
         {
             throw new CliException($"bad configuration: {string.Join("; ", ex.Failures)}", ExitCodes.Usage);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+        {
+            // Several sections failed at once (for example a moved key and the then missing new one).
+            throw new CliException($"bad configuration: {string.Join("; ", ex.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures))}", ExitCodes.Usage);
         }
         catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
         {

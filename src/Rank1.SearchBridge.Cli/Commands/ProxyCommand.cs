@@ -11,7 +11,7 @@ internal sealed class ProxyCommand : CliCommand
 
     public override string Summary => "Run the rerank proxy in front of an Elasticsearch/OpenSearch cluster (configuration: docs/configuration.md).";
 
-    private readonly ServingOptions _options = new(defaultPort: 8080, "The cluster's URL (Rank1:Proxy:Backend).");
+    private readonly ServingOptions _options = new(defaultPort: 8080, "The cluster's URL (Rank1:Backend:Url).");
 
     public override IReadOnlyList<Option> Options => [_options.Backend, _options.Model, _options.Port, _options.Host, _options.Config, _options.RequireAccelerator];
 

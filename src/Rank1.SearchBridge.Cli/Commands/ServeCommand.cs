@@ -11,7 +11,7 @@ internal sealed class ServeCommand : CliCommand
 
     public override string Summary => "Run the rerank service alone: Cohere /v1/rerank and /v2/rerank, TEI /rerank (docs/rerank-service.md).";
 
-    private readonly ServingOptions _options = new(defaultPort: 8081, "A cluster to keep the reasoning store on (Rank1:Proxy:Backend; default: none, no store).");
+    private readonly ServingOptions _options = new(defaultPort: 8081, "A cluster to keep the reasoning store on (Rank1:Backend:Url; default: none, no store).");
 
     public override IReadOnlyList<Option> Options => [_options.Model, _options.Port, _options.Host, _options.Backend, _options.Config, _options.RequireAccelerator];
 

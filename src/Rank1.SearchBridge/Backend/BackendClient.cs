@@ -6,7 +6,6 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Backend;
@@ -54,10 +53,10 @@ internal sealed partial class BackendClient : IDisposable
     private readonly Rank1Metrics _metrics;
     private readonly ILogger<BackendClient> _logger;
 
-    public BackendClient(IOptions<ProxyOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BackendClient> logger)
+    public BackendClient(IOptions<BackendOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BackendClient> logger)
     {
         var o = options.Value;
-        BaseUri = new Uri(o.Backend.EndsWith('/') ? o.Backend : o.Backend + "/");
+        BaseUri = new Uri(o.Url.EndsWith('/') ? o.Url : o.Url + "/");
         _metrics = metrics;
         _logger = logger;
         Handler = new SocketsHttpHandler
@@ -70,7 +69,7 @@ internal sealed partial class BackendClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             EnableMultipleHttp2Connections = true,
             // One pool for all backend traffic, bounded: a 10,000-item msearch waits for connections instead of opening thousands.
-            MaxConnectionsPerServer = o.BackendMaxConnections,
+            MaxConnectionsPerServer = o.MaxConnections,
         };
         Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
         _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
@@ -85,7 +84,7 @@ internal sealed partial class BackendClient : IDisposable
             })
             .Build();
         // Timeout inside the breaker: a slow backend counts as a failing one.
-        _timedCall = new ResiliencePipelineBuilder { TimeProvider = time }.AddPipeline(Breaker).AddTimeout(o.BackendTimeout).Build();
+        _timedCall = new ResiliencePipelineBuilder { TimeProvider = time }.AddPipeline(Breaker).AddTimeout(o.Timeout).Build();
     }
 
     public Uri BaseUri { get; }

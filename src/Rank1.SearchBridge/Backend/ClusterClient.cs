@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 
@@ -27,7 +26,7 @@ public sealed class ClusterClient : IDisposable
 
     /// <summary>A client for the cluster at <paramref name="url"/> (an http(s) URL).</summary>
     public ClusterClient(string url, TimeProvider time) =>
-        _backend = new(Microsoft.Extensions.Options.Options.Create(new ProxyOptions { Backend = url }), time, new Rank1Metrics(Meters), NullLogger<BackendClient>.Instance);
+        _backend = new(Microsoft.Extensions.Options.Options.Create(new BackendOptions { Url = url }), time, new Rank1Metrics(Meters), NullLogger<BackendClient>.Instance);
 
     /// <summary>What the last successful <see cref="ProbeAsync"/> found.</summary>
     public BackendFlavor Flavor => _backend.Flavor;

@@ -2,41 +2,14 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Rank1.SearchBridge.Configuration;
 
-/// <summary>How the proxy reaches its backend and protects the model (configuration section <c>Rank1:Proxy</c>).</summary>
+/// <summary>
+/// How the proxy protects the model and reranks searches (configuration section <c>Rank1:Proxy</c>); the cluster itself is
+/// <see cref="Backend.BackendOptions"/> (<c>Rank1:Backend</c>).
+/// </summary>
 public sealed class ProxyOptions : IValidatableObject
 {
     /// <summary>The configuration section.</summary>
     public const string SectionName = "Rank1:Proxy";
-
-    /// <summary>The Elasticsearch or OpenSearch cluster every request goes to (http or https, absolute).</summary>
-    /// <value>Required.</value>
-    [Required(AllowEmptyStrings = false)]
-    public string Backend { get; set; } = string.Empty;
-
-    /// <summary>Timeout of one backend call made by the proxy for a search.</summary>
-    /// <value>Default 30 seconds.</value>
-    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
-    public TimeSpan BackendTimeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Failure ratio within <see cref="BreakerSamplingDuration"/> that opens the backend circuit.</summary>
-    /// <value>Default 0.5.</value>
-    [Range(0.01, 1.0)]
-    public double BreakerFailureRatio { get; set; } = 0.5;
-
-    /// <summary>Calls within the sampling window before the backend circuit may open.</summary>
-    /// <value>Default 10.</value>
-    [Range(2, 10_000)]
-    public int BreakerMinimumThroughput { get; set; } = 10;
-
-    /// <summary>Window over which backend failures are counted.</summary>
-    /// <value>Default 10 seconds.</value>
-    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
-    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>How long an open backend circuit answers 503 before trying again.</summary>
-    /// <value>Default 5 seconds.</value>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Reranks that may run at once (sized to the model's capacity).</summary>
     /// <value>Default 2.</value>
@@ -93,11 +66,6 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(1, 1024)]
     public int MaxRerankShare { get; set; } = 2;
 
-    /// <summary>Connections the proxy opens to the backend at most (searches, msearch items and pass-through together); more requests wait for one.</summary>
-    /// <value>Default 256.</value>
-    [Range(1, 65_536)]
-    public int BackendMaxConnections { get; set; } = 256;
-
     /// <summary>Largest request body accepted, in bytes (Elasticsearch's <c>http.max_content_length</c>); larger: 413 in Elasticsearch's shape.</summary>
     /// <value>Default 104857600 (100 MB).</value>
     [Range(typeof(long), "1", "9223372036854775807")]
@@ -124,11 +92,6 @@ public sealed class ProxyOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!Uri.TryCreate(Backend, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            yield return new ValidationResult($"Rank1:Proxy:Backend must be an absolute http or https URL (got '{Backend}').", [nameof(Backend)]);
-        }
-
         var rules = Indices.Select((r, i) => (Rule: (object)r, Key: $"Rank1:Proxy:Indices:{i}")).Append((Rule: Default, Key: "Rank1:Proxy:Default")).Append((Rule: Caps, Key: "Rank1:Proxy:Caps"));
         foreach (var (rule, key) in rules)
         {

@@ -192,7 +192,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     /// The backend call of a reranked search, cut <see cref="ProxyOptions.DeadlineGrace"/> after the deadline (the backend
     /// was asked with the search <c>timeout</c> that is left, which Elasticsearch honours on a best-effort basis): a
     /// backend still not answering then is a 504 <c>rank1_backend_timeout_exception</c>, as for a backend slower than
-    /// <see cref="ProxyOptions.BackendTimeout"/>. The cut is the caller's deadline, not a backend fault, so it does not
+    /// <see cref="BackendOptions.Timeout"/>. The cut is the caller's deadline, not a backend fault, so it does not
     /// count towards the backend circuit.
     /// </summary>
     private async Task<BackendResponse> SendWithinDeadlineAsync(string pathAndQuery, byte[] body, IReadOnlyList<KeyValuePair<string, string[]>> headers, SearchDeadline deadline,

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
@@ -56,11 +57,11 @@ public static class RerankServiceApplication
     /// <summary>
     /// The service alone: the model, the model limits of <c>Rank1:Proxy</c> (<c>MaxConcurrentReranks</c>,
     /// <c>MaxQueuedReranks</c>, <c>ModelFailuresBeforeBreak</c>, <c>ModelBreakDuration</c>) and, when
-    /// <c>Rank1:Proxy:Backend</c> names a cluster, the reasoning store on it (<c>Rank1:Store</c>).
+    /// <c>Rank1:Backend:Url</c> names a cluster, the reasoning store on it (<c>Rank1:Store</c>).
     /// </summary>
     public static IServiceCollection AddRank1StandaloneRerankService(this IServiceCollection services, IConfiguration configuration)
     {
-        if (!string.IsNullOrEmpty(configuration[$"{ProxyOptions.SectionName}:{nameof(ProxyOptions.Backend)}"]))
+        if (!string.IsNullOrEmpty(configuration[$"{BackendOptions.SectionName}:{nameof(BackendOptions.Url)}"]))
         {
             services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
             services.AddRank1Common(configuration);
@@ -69,7 +70,7 @@ public static class RerankServiceApplication
         {
             string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration), nameof(ProxyOptions.DeadlineGrace),
                 nameof(ProxyOptions.ShutdownTimeout)];
-            services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            services.AddOptions<ProxyOptions>().Configure(_ => MovedSettings.ThrowIfUsed<ProxyOptions>(configuration, ProxyOptions.SectionName)).Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
                 .Validate(o => limits.All(n => Validator.TryValidateProperty(typeof(ProxyOptions).GetProperty(n)!.GetValue(o), new ValidationContext(o) { MemberName = n }, null)),
                     $"{ProxyOptions.SectionName}: {string.Join(", ", limits)} must be within their documented ranges (docs/configuration.md)")
                 .ValidateOnStart();

@@ -6,7 +6,7 @@ namespace Rank1.SearchBridge.Service;
 
 /// <summary>
 /// The rerank service started alone, in-process (<c>rank1-bridge serve</c>, tests): the model and the rerank
-/// endpoints, with no cluster unless <c>Rank1:Proxy:Backend</c> names one for the reasoning store. Its
+/// endpoints, with no cluster unless <c>Rank1:Backend:Url</c> names one for the reasoning store. Its
 /// <see cref="InProcessHost.Url"/> is a Cohere client's base URL.
 /// </summary>
 public sealed class RerankServiceServer : InProcessHost
