@@ -22,7 +22,7 @@ public static class Rank1Services
     /// against the model's caps. An <see cref="IPassageJudge"/> registered before this
     /// call is used instead of loading the model.
     /// </summary>
-    public static IServiceCollection AddRank1Common(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddRank1ModelBackendAndStore(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<BackendOptions>(configuration, BackendOptions.SectionName);
         services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
@@ -36,7 +36,7 @@ public static class Rank1Services
 
     /// <summary>
     /// The model alone (<c>Rank1:Model</c>, loaded on first use), the clock and the metrics: what a host without a
-    /// backend (<c>rank1-bridge serve</c> with no cluster) needs. <see cref="AddRank1Common"/> includes it.
+    /// backend (<c>rank1-bridge serve</c> with no cluster) needs. <see cref="AddRank1ModelBackendAndStore"/> includes it.
     /// </summary>
     public static IServiceCollection AddRank1Model(this IServiceCollection services, IConfiguration configuration)
     {

@@ -39,7 +39,7 @@ public static class WorkerApplication
         services.AddValidatedOptions<Configuration.ProxyOptions>(configuration, Configuration.ProxyOptions.SectionName);
         var worker = services.AddValidatedOptions<WorkerOptions>(configuration, WorkerOptions.SectionName);
         services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerRuleLimits>();
-        services.AddRank1Common(configuration);
+        services.AddRank1ModelBackendAndStore(configuration);
         services.AddSingleton<PrecomputeService>();
         var configured = services.AddRank1Broker(configuration, x =>
         {

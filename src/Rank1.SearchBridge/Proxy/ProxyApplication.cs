@@ -33,7 +33,7 @@ public static class ProxyApplication
     {
         services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
         services.AddValidatedOptions<HotQueryOptions>(configuration, HotQueryOptions.SectionName);
-        services.AddRank1Common(configuration);
+        services.AddRank1ModelBackendAndStore(configuration);
         if (services.AddRank1Broker(configuration))
         {
             services.TryAddSingleton<IPrecomputePublisher, BrokerPrecomputePublisher>();

@@ -64,7 +64,7 @@ public static class RerankServiceApplication
         if (!string.IsNullOrEmpty(configuration[$"{BackendOptions.SectionName}:{nameof(BackendOptions.Url)}"]))
         {
             services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
-            services.AddRank1Common(configuration);
+            services.AddRank1ModelBackendAndStore(configuration);
         }
         else
         {

@@ -1,3 +1,6 @@
+// The broker contract lives with the MassTransit wiring (Messaging/), but keeps its namespace: MassTransit names a
+// message by it (urn:message:Rank1.SearchBridge.Messages:PrecomputeReasoning), and a new name would leave the queued
+// messages and the running workers of a rolling upgrade without a consumer (MessageContractTests pins the URN).
 namespace Rank1.SearchBridge.Messages;
 
 /// <summary>
