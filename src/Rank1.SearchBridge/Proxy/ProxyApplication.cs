@@ -1,11 +1,13 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
@@ -47,6 +49,7 @@ public static class ProxyApplication
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();
+        services.AddHealthChecks().AddCheck<BackendHealthCheck>(BackendHealthCheck.Name);
         // Elasticsearch's http.max_content_length, enforced by Kestrel for bodies without a length too.
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) => kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength);
         GracefulShutdown.Add(services);
@@ -101,7 +104,9 @@ public static class ProxyApplication
             return next(context);
         });
 
-        app.MapGet("/_rank1/health", HealthAsync);
+        // Only the backend decides the status: a broker outage only delays precomputation (MassTransit's own checks,
+        // registered with the bus, are left out), and the broker's state is shown in the body.
+        app.MapHealthChecks("/_rank1/health", new HealthCheckOptions { Predicate = c => c.Name == BackendHealthCheck.Name, ResponseWriter = WriteHealthAsync });
         app.MapRank1Metrics();
 
         string[] read = ["GET", "POST"];
@@ -116,9 +121,12 @@ public static class ProxyApplication
         return app;
     }
 
-    private static async Task HealthAsync(HttpContext context, BackendClient backend, IPassageJudge judge, IOptions<BrokerOptions> broker)
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
-        var flavor = await backend.ProbeAsync(context.RequestAborted).ConfigureAwait(false);
+        var backend = context.RequestServices.GetRequiredService<BackendClient>();
+        var judge = context.RequestServices.GetRequiredService<IPassageJudge>();
+        var broker = context.RequestServices.GetRequiredService<IOptions<BrokerOptions>>();
+        var flavor = (BackendFlavor)report.Entries[BackendHealthCheck.Name].Data[BackendHealthCheck.Flavor];
         var reachable = flavor != BackendFlavor.Unknown;
         var body = new JsonObject
         {
@@ -143,8 +151,22 @@ public static class ProxyApplication
             ["backend"] = new JsonObject { ["url"] = backend.DisplayUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
             ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),
         };
-        context.Response.StatusCode = reachable ? 200 : 503;
-        await context.Response.WriteAsJsonAsync(body, context.RequestAborted).ConfigureAwait(false);
+        return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>The proxy's health: whether the backend answers <c>GET /</c> (unhealthy, so 503, when it does not), and its flavor.</summary>
+    private sealed class BackendHealthCheck(BackendClient backend) : IHealthCheck
+    {
+        public const string Name = "backend";
+
+        public const string Flavor = "flavor";
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var flavor = await backend.ProbeAsync(cancellationToken).ConfigureAwait(false);
+            var data = new Dictionary<string, object> { [Flavor] = flavor };
+            return flavor == BackendFlavor.Unknown ? HealthCheckResult.Unhealthy("the backend does not answer", data: data) : HealthCheckResult.Healthy(data: data);
+        }
     }
 
     private static EsException TooLarge(long? length, long limit) =>
