@@ -196,14 +196,14 @@ public sealed class HitRewriterTests
         ["aggregations"] = new JsonObject { ["a"] = new JsonObject { ["value"] = 1 } },
     };
 
-    private static PassageVerdict V(int index, double score, string source = "computed") =>
+    private static PassageVerdict V(int index, double score, PassageSource source = PassageSource.Computed) =>
         new(index, new Rank1Judgement(score, score >= 0.5, $"why {index}", 3, ReasoningEnd.Budget, 10, TimeSpan.Zero, TimeSpan.Zero), source);
 
     [Fact]
     public void Apply_Partial_JudgedByScoreThenUnjudgedWindowThenRest_SlicedToThePage()
     {
         var response = Response(6);
-        var outcome = new RerankOutcome(RerankStatus.Partial, [V(2, 0.9), V(0, 0.1), V(1, 0.6, "forced")], null, TimeSpan.FromMilliseconds(40));
+        var outcome = new RerankOutcome(RerankStatus.Partial, [V(2, 0.9), V(0, 0.1), V(1, 0.6, PassageSource.Forced)], null, TimeSpan.FromMilliseconds(40));
         HitRewriter.Apply(response, from: 1, size: 4, outcome, includeReasoning: false, explain: false);
 
         var hits = response["hits"]!["hits"]!.AsArray();

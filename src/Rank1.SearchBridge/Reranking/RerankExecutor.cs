@@ -12,8 +12,34 @@ namespace Rank1.SearchBridge.Reranking;
 /// <summary>One passage of a window to judge.</summary>
 internal sealed record PassageToJudge(int Index, string? Title, string Text);
 
-/// <summary>A judged passage: <c>Source</c> is "computed" or "forced" (scored from reasoning the deadline cut short).</summary>
-internal sealed record PassageVerdict(int Index, Rank1Judgement Judgement, string Source);
+/// <summary>A judged passage and where its judgement came from.</summary>
+internal sealed record PassageVerdict(int Index, Rank1Judgement Judgement, PassageSource Source);
+
+/// <summary>Where a verdict came from: a hit's <c>_rank1.source</c> (<see cref="PassageSources.Name"/>).</summary>
+internal enum PassageSource
+{
+    /// <summary>Judged by the model now (<c>computed</c>).</summary>
+    Computed,
+
+    /// <summary>Scored from reasoning the deadline cut short (<c>forced</c>).</summary>
+    Forced,
+
+    /// <summary>Read from the reasoning store (<c>cached</c>).</summary>
+    Cached,
+}
+
+/// <summary>The wire names of <see cref="PassageSource"/>.</summary>
+internal static class PassageSources
+{
+    /// <summary>The name a hit's <c>_rank1.source</c> carries.</summary>
+    public static string Name(this PassageSource source) => source switch
+    {
+        PassageSource.Computed => "computed",
+        PassageSource.Forced => "forced",
+        PassageSource.Cached => "cached",
+        _ => throw new ArgumentOutOfRangeException(nameof(source), source, null),
+    };
+}
 
 /// <summary>A passage that could not be judged because of its input: it keeps its backend order, with this reason on the hit.</summary>
 internal sealed record PassageFailure(int Index, string Reason);
@@ -151,7 +177,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
 
                 var (status, reason) = verdicts.Count > 0
-                    ? (verdicts.Count < passages.Count || verdicts.Any(v => v.Source == "forced") ? RerankStatus.Partial : RerankStatus.Applied, (string?)null)
+                    ? (verdicts.Count < passages.Count || verdicts.Any(v => v.Source == PassageSource.Forced) ? RerankStatus.Partial : RerankStatus.Applied, (string?)null)
                     : failures.Count > 0
                         ? (RerankStatus.FallbackError, $"no passage of the window could be judged: {failures[0].Reason}")
                         : (RerankStatus.FallbackTimeout, "the deadline passed before any passage was judged");
@@ -172,7 +198,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     private PassageVerdict Verdict(PassageToJudge passage, Rank1Judgement judgement)
     {
         _metrics.Judged(judgement.ReasoningTokens, ReasoningEnds.Name(judgement.End));
-        return new PassageVerdict(passage.Index, judgement, judgement.End == ReasoningEnd.Deadline ? "forced" : "computed");
+        return new PassageVerdict(passage.Index, judgement, judgement.End == ReasoningEnd.Deadline ? PassageSource.Forced : PassageSource.Computed);
     }
 
     private RerankOutcome Done(RerankStatus status, IReadOnlyList<PassageVerdict> verdicts, string? reason, long started)

@@ -36,7 +36,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
         {
             if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, modelId))
             {
-                cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), "cached"));
+                cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), PassageSource.Cached));
             }
             else
             {
@@ -73,7 +73,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
 
         var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
-        foreach (var v in computed.Verdicts.Where(v => v.Source == "computed"))
+        foreach (var v in computed.Verdicts.Where(v => v.Source == PassageSource.Computed))
         {
             store?.Enqueue(JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()));
         }

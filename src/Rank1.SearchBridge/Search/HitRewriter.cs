@@ -112,7 +112,7 @@ internal static class HitRewriter
         fields["_rank1.score"] = new JsonArray(j.Score);
         fields["_rank1.relevant"] = new JsonArray(j.Relevant);
         fields["_rank1.original_score"] = new JsonArray(original);
-        fields["_rank1.source"] = new JsonArray(verdict.Source);
+        fields["_rank1.source"] = new JsonArray(verdict.Source.Name());
         fields["_rank1.ended"] = new JsonArray(ReasoningEnds.Name(j.End));
         fields["_rank1.reasoning_tokens"] = new JsonArray(j.ReasoningTokens);
         if (j.Truncated)

@@ -126,7 +126,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         var results = ranked.Select(r => new CohereResult(r.Index, Score(r.Verdict, raw: false), request.ReturnDocuments ? request.Documents[r.Index].Returned.DeepClone() : null,
             extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
-        var tokens = outcome.Verdicts.Where(v => v.Source != "cached").Sum(v => (long)v.Judgement.PromptTokens + v.Judgement.ReasoningTokens);
+        var tokens = outcome.Verdicts.Where(v => v.Source != PassageSource.Cached).Sum(v => (long)v.Judgement.PromptTokens + v.Judgement.ReasoningTokens);
         var answer = new CohereAnswer(Guid.NewGuid().ToString(), results,
             new CohereMeta(new CohereApiVersion(request.Protocol == RerankProtocol.CohereV2 ? "2" : "1"), new CohereBilledUnits(1)),
             request.Model ?? _options.ModelName, new CohereUsage(tokens));

@@ -53,7 +53,7 @@ public sealed class RerankExecutorTests : IDisposable
         Assert.Equal(3, judge.Calls);
         Assert.Equal([0, 1, 2], outcome.Verdicts.Select(v => v.Index));
         Assert.Equal([0.1, 0.9, 0.5], outcome.Verdicts.Select(v => v.Judgement.Score));
-        Assert.All(outcome.Verdicts, v => Assert.Equal("computed", v.Source));
+        Assert.All(outcome.Verdicts, v => Assert.Equal(PassageSource.Computed, v.Source));
         Assert.Equal(started + Deadline, judge.LastSettings!.Deadline); // the engine is told the same deadline
         Assert.Equal(8, judge.LastSettings.MaxThinkTokens);
         Assert.Equal(TimeSpan.FromMilliseconds(120), outcome.Elapsed);
@@ -71,7 +71,7 @@ public sealed class RerankExecutorTests : IDisposable
             Task.FromResult(ScriptedJudge.Judgement(0.6, input.Text == "b" ? ReasoningEnd.Deadline : ReasoningEnd.Finished))));
         var outcome = await Rerank(cut, Window("a", "b"));
         Assert.Equal(RerankStatus.Partial, outcome.Status);
-        Assert.Equal(["computed", "forced"], outcome.Verdicts.Select(v => v.Source));
+        Assert.Equal(["computed", "forced"], outcome.Verdicts.Select(v => v.Source.Name()));
     }
 
     [Fact]
@@ -280,7 +280,7 @@ public sealed class RerankExecutorTests : IDisposable
 
         Assert.Equal(1, judge.WindowCalls);
         Assert.Equal(RerankStatus.Partial, outcome.Status);
-        Assert.Equal([(0, "computed"), (3, "forced")], outcome.Verdicts.Select(v => (v.Index, v.Source)));
+        Assert.Equal([(0, "computed"), (3, "forced")], outcome.Verdicts.Select(v => (v.Index, v.Source.Name())));
         Assert.Equal(new PassageFailure(2, "too long"), Assert.Single(outcome.Failures));
     }
 

@@ -89,7 +89,7 @@ public sealed class StoredWindowJudgeTests : IDisposable
 
         Assert.Equal(window.Select(k => k.Key.Id), Assert.Single(_store.Lookups)); // one read for the window
         var cached = Assert.Single(lookup.Cached);
-        Assert.Equal((1, 0.8, "stored reasoning", "cached"), (cached.Index, cached.Judgement.Score, cached.Judgement.Reasoning, cached.Source));
+        Assert.Equal((1, 0.8, "stored reasoning", "cached"), (cached.Index, cached.Judgement.Score, cached.Judgement.Reasoning, cached.Source.Name()));
         Assert.Equal([0, 2, 3], lookup.Misses.Select(m => m.Passage.Index));
         Assert.Equal(1, _cacheHits.GetMeasurementSnapshot().Sum(m => m.Value));
 
@@ -99,7 +99,7 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.Equal(["0.1", "0.3", "0.4"], judged);
         Assert.Equal(RerankStatus.Applied, outcome.Status);
         Assert.Equal([(0, 0.1, "computed"), (1, 0.8, "cached"), (2, 0.3, "computed"), (3, 0.4, "computed")],
-            outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score, v.Source)));
+            outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score, v.Source.Name())));
         Assert.Equal([window[0].Key.Id, window[2].Key.Id, window[3].Key.Id], _store.Written.Select(w => w.Id));
         Assert.All(_store.Written, w => Assert.Equal("fake-model", w.Document["model_id"]!.GetValue<string>()));
         Assert.Equal(window[0].Key.PassageHash, _store.Written[0].Document["passage_hash"]!.GetValue<string>());
@@ -139,7 +139,7 @@ public sealed class StoredWindowJudgeTests : IDisposable
         var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
 
         Assert.Equal(RerankStatus.Partial, outcome.Status);
-        Assert.Equal([(0, "computed"), (1, "forced"), (3, "cached")], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Source)));
+        Assert.Equal([(0, "computed"), (1, "forced"), (3, "cached")], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Source.Name())));
         Assert.Equal(2, judge.Calls);
         Assert.Equal([window[0].Key.Id], _store.Written.Select(w => w.Id));
     }
