@@ -5,8 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.Inference;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -28,7 +28,8 @@ public static class Rank1Services
         services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
         services.AddRank1Model(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
-        services.TryAddSingleton<BackendClient>();
+        services.TryAddSingleton(sp => new BackendClient(sp.GetRequiredService<IOptions<BackendOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Rank1Metrics>().BackendFailure, sp.GetRequiredService<ILogger<BackendClient>>()));
         services.TryAddSingleton<ReasoningStore>();
         services.TryAddSingleton<IJudgementStore>(sp => sp.GetRequiredService<ReasoningStore>());
         return services;

@@ -6,10 +6,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.EmbeddedSearch;
 using Rank1.Inference;
 using Rank1.Inference.Model;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 using Rank1.Testing;
@@ -175,7 +175,7 @@ public sealed class ReasoningStoreTests
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
-        using var client = new BackendClient(Options.Create(new BackendOptions { Url = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
         var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null));
         var doc = new JsonObject
@@ -212,7 +212,7 @@ public sealed class ReasoningStoreTests
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
-        using var client = new BackendClient(Options.Create(new BackendOptions { Url = backend.Url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { BulkBatchSize = 64, FlushInterval = TimeSpan.FromSeconds(30) });
         await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
         {
@@ -254,7 +254,7 @@ public sealed class ReasoningStoreTests
         await using var _ = cluster;
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
-        using var client = new BackendClient(Options.Create(new BackendOptions { Url = url.ToString() }), TimeProvider.System, metrics, NullLogger<BackendClient>.Instance);
+        using var client = new BackendClient(new BackendOptions { Url = url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { Authorization = "ApiKey c2VjcmV0" });
         await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
         {

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Search;
 
 namespace Rank1.SearchBridge.Tests;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;

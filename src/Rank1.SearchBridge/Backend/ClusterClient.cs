@@ -14,8 +14,8 @@ public sealed record ClusterResponse(int Status, byte[] Body);
 
 /// <summary>
 /// The public way for tools (<c>rank1-bridge init</c> and <c>seed</c>) to talk to a cluster and install the reasoning
-/// index: the proxy's own backend client (same handler, timeouts and circuit breaker) behind a small surface, so that
-/// the client itself stays internal to this library.
+/// index: the proxy's own backend client (<see cref="BackendClient"/>: same handler, timeouts and circuit breaker,
+/// with the default <see cref="BackendOptions"/>) behind a small surface that answers failures as <see cref="EsException"/>.
 /// </summary>
 public sealed class ClusterClient : IDisposable
 {
@@ -26,7 +26,7 @@ public sealed class ClusterClient : IDisposable
 
     /// <summary>A client for the cluster at <paramref name="url"/> (an http(s) URL).</summary>
     public ClusterClient(string url, TimeProvider time) =>
-        _backend = new(Microsoft.Extensions.Options.Options.Create(new BackendOptions { Url = url }), time, new Rank1Metrics(Meters), NullLogger<BackendClient>.Instance);
+        _backend = new(new BackendOptions { Url = url }, time, new Rank1Metrics(Meters).BackendFailure, NullLogger<BackendClient>.Instance);
 
     /// <summary>What the last successful <see cref="ProbeAsync"/> found.</summary>
     public BackendFlavor Flavor => _backend.Flavor;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
-using Rank1.SearchBridge.Backend;
+using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Configuration;
 

@@ -4,7 +4,7 @@ namespace Rank1.SearchBridge.Configuration;
 
 /// <summary>
 /// How the proxy protects the model and reranks searches (configuration section <c>Rank1:Proxy</c>); the cluster itself is
-/// <see cref="Backend.BackendOptions"/> (<c>Rank1:Backend</c>).
+/// <see cref="Rank1.Elastic.BackendOptions"/> (<c>Rank1:Backend</c>).
 /// </summary>
 public sealed class ProxyOptions : IValidatableObject
 {

@@ -6,7 +6,6 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Search;

@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.Inference;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Telemetry;
 

@@ -2,8 +2,8 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Backend;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Rank1.SearchBridge.Proxy;

@@ -12,7 +12,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;

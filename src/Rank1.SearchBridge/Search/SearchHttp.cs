@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Search;

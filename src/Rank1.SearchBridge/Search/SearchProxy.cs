@@ -7,7 +7,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;

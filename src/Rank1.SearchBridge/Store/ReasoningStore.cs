@@ -8,7 +8,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
-using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;

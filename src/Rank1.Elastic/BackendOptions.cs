@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Rank1.SearchBridge.Backend;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// The Elasticsearch or OpenSearch cluster and how it is called (configuration section <c>Rank1:Backend</c>): read by

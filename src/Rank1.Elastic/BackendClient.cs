@@ -1,14 +1,11 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
-using Rank1.Elastic;
-using Rank1.SearchBridge.Telemetry;
 
-namespace Rank1.SearchBridge.Backend;
+namespace Rank1.Elastic;
 
 /// <summary>The product behind the proxy, read from its <c>GET /</c>.</summary>
 public enum BackendFlavor
@@ -24,15 +21,18 @@ public enum BackendFlavor
 }
 
 /// <summary>A buffered backend answer.</summary>
-internal sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
+public sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
 
 /// <summary>The backend was unreachable, too slow, or its circuit is open: answered as 502, 504 or 503.</summary>
-internal sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
+public sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
 {
+    /// <summary>HTTP status of the answer: 502, 503 or 504.</summary>
     public int Status { get; } = status;
 
+    /// <summary>The Elasticsearch error type, e.g. <c>rank1_backend_timeout_exception</c>.</summary>
     public string Type { get; } = type;
 
+    /// <summary>The error as the proxy answers it.</summary>
     public EsException ToEsException() => new(Status, Type, Message);
 }
 
@@ -41,7 +41,7 @@ internal sealed class BackendUnavailableException(int status, string type, strin
 /// decompression, no cookies) serves both YARP's pass-through forwarder and the proxy's own search calls. Backend
 /// calls run inside a circuit breaker (shared by both paths); the proxy's own calls also have a timeout inside it.
 /// </summary>
-internal sealed partial class BackendClient : IDisposable
+public sealed partial class BackendClient : IDisposable
 {
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -50,14 +50,19 @@ internal sealed partial class BackendClient : IDisposable
 
     private readonly HttpClient _http;
     private readonly ResiliencePipeline _timedCall;
-    private readonly Rank1Metrics _metrics;
+    private readonly Action<string> _failed;
     private readonly ILogger<BackendClient> _logger;
 
-    public BackendClient(IOptions<BackendOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BackendClient> logger)
+    /// <summary>
+    /// A client for the cluster <paramref name="options"/> name; <paramref name="failed"/> hears of each failed call
+    /// (<c>timeout</c>, <c>unreachable</c>, <c>circuit_open</c>), for the metrics.
+    /// </summary>
+    public BackendClient(BackendOptions options, TimeProvider time, Action<string> failed, ILogger<BackendClient> logger)
     {
-        var o = options.Value;
+        ArgumentNullException.ThrowIfNull(options);
+        var o = options;
         BaseUri = new Uri(o.Url.EndsWith('/') ? o.Url : o.Url + "/");
-        _metrics = metrics;
+        _failed = failed;
         _logger = logger;
         Handler = new SocketsHttpHandler
         {
@@ -149,7 +154,7 @@ internal sealed partial class BackendClient : IDisposable
         }
         catch (TimeoutRejectedException)
         {
-            _metrics.BackendFailure("timeout");
+            _failed("timeout");
             throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {DisplayUri} did not answer in time");
         }
         catch (BrokenCircuitException)
@@ -158,7 +163,7 @@ internal sealed partial class BackendClient : IDisposable
         }
         catch (BackendUnavailableException)
         {
-            _metrics.BackendFailure("unreachable");
+            _failed("unreachable");
             throw;
         }
     }
@@ -168,7 +173,7 @@ internal sealed partial class BackendClient : IDisposable
 
     public BackendUnavailableException CircuitOpen()
     {
-        _metrics.BackendFailure("circuit_open");
+        _failed("circuit_open");
         return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment");
     }
 
