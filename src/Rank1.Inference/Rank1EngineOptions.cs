@@ -82,8 +82,8 @@ public sealed class Rank1EngineOptions
     /// <summary>
     /// Passages one caller (<see cref="JudgeSettings.Caller"/>: one proxy request, all items of an <c>_msearch</c>
     /// together; by default each call) may have waiting for a batch slot. Free slots go to the waiting callers in
-    /// turn, the one with the fewest rows in the batch first, so a big window cannot starve a small one queued after
-    /// it. A call of a caller that already has passages waiting fails at once with <see cref="Rank1OverloadedException"/>
+    /// turn, the one with the fewest prompt tokens in the batch first, so neither a big window nor long prompts can
+    /// starve a small one queued after them. A call of a caller that already has passages waiting fails at once with <see cref="Rank1OverloadedException"/>
     /// when it would pass this; a larger call is accepted when its caller has nothing waiting, and one such caller's
     /// passages beyond this many do not count against <see cref="MaxQueuedPassages"/>, so a lone big window never shuts
     /// out another caller (every other passage counts in full: a second big window is refused once the queue is full).

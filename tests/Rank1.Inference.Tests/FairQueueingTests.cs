@@ -3,8 +3,8 @@ using Rank1.Inference.Decoding;
 namespace Rank1.Inference.Tests;
 
 /// <summary>
-/// Fair queueing in front of the continuous batch: free rows go to the waiting caller with the fewest rows in the
-/// batch (ties: the one served longest ago), one caller's queued passages are capped, and a lone big call never
+/// Fair queueing in front of the continuous batch: free rows go to the waiting caller with the fewest prompt tokens in
+/// the batch (ties: the one served longest ago), one admission feeds a bounded number of prefill positions, one caller's queued passages are capped, and a lone big call never
 /// shuts out other callers. First the queue alone (no model, every order exact), then through the engine.
 /// </summary>
 public sealed class FairQueueingTests
@@ -12,7 +12,7 @@ public sealed class FairQueueingTests
     private static BatchRow[] Rows(int count) =>
         Enumerable.Range(0, count).Select(_ => new BatchRow([1, 2, 3], 4, null, false, CancellationToken.None)).ToArray();
 
-    private static List<BatchRow> Take(FairQueue queue, int max) => queue.Take(max, (_, row) => row.TryStart());
+    private static List<BatchRow> Take(FairQueue queue, int max) => queue.Take(max, int.MaxValue, (_, row) => row.TryStart());
 
     [Fact]
     public void Take_BigWindowFirst_SmallWindowJoinsAtTheNextFreeSlots()
@@ -32,6 +32,41 @@ public sealed class FairQueueingTests
         small[0].Complete(null);
         Assert.Equal([big[4], big[5]], Take(queue, 2)); // small has nothing left: big gets the slots
         Assert.Equal(34, queue.Count);
+    }
+
+    private static BatchRow[] Rows(int count, int length) =>
+        Enumerable.Range(0, count).Select(_ => new BatchRow(Enumerable.Range(1, length).ToArray(), 4, null, false, CancellationToken.None)).ToArray();
+
+    [Fact]
+    public void Take_CallerWithLongPrompts_YieldsFreeRowsToACallerWithShortOnes()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        var hostile = Rows(8, 2048);
+        var short_ = Rows(8, 100);
+        queue.Add("hostile", hostile);
+        queue.Add("short", short_);
+
+        // Shared by work, not rows: after one 2,048-token row, the short caller's rows join until they weigh as much.
+        Assert.Equal([hostile[0], short_[0], short_[1], short_[2]], Take(queue, 4));
+        short_[0].Complete(null);
+        hostile[0].Complete(null);
+        // The long caller, with nothing left in the batch, gets the next row; then the short one again (200 tokens against 2,048).
+        Assert.Equal([hostile[1], short_[3]], Take(queue, 2));
+    }
+
+    [Fact]
+    public void Take_StopsAtThePrefillBudget_CountingRowsTimesTheLongest_ButAlwaysTakesOneRow()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        var small = Rows(4, 100);
+        var big = Rows(2, 2048);
+        queue.Add("small", small);
+        queue.Add("big", big);
+
+        // 100 + 2,048 would be fed padded as 2 x 2,048: past the budget, so the big row waits for the next admission.
+        Assert.Equal([small[0]], queue.Take(8, 1024, (_, row) => row.TryStart()));
+        Assert.Equal([big[0]], queue.Take(8, 1024, (_, row) => row.TryStart())); // alone, even past the budget
+        Assert.Equal(small[1..4], queue.Take(8, 300, (_, row) => row.TryStart())); // 3 x 100 fits 300
     }
 
     [Fact]
@@ -60,7 +95,7 @@ public sealed class FairQueueingTests
             row.Cancel();
         }
 
-        Assert.Equal(live, queue.Take(8, (_, row) => !row.IsDone && row.TryStart()));
+        Assert.Equal(live, queue.Take(8, int.MaxValue, (_, row) => !row.IsDone && row.TryStart()));
         Assert.Equal(0, queue.Count);
         Assert.Equal(0, queue.WaitingCallers);
     }
@@ -145,6 +180,42 @@ public sealed class FairQueueingTests
         var alone = engine.Judge(new Rank1Input("bridges", Passages("bridge", 2)[1].Text), settings);
         Assert.Equal(alone.Reasoning, smallResults[1].Judgement!.Reasoning);
         Assert.InRange(Math.Abs(alone.Score - smallResults[1].Judgement!.Score), 0, 1e-4);
+    }
+
+    [Fact]
+    public async Task Engine_CallerWithShortPassages_GetsTheFreeRowsAheadOfACallerWithLongOnes()
+    {
+        using var engine = ContinuousBatchingTests.LoadTiny(maxBatch: 4);
+        var settings = new JudgeSettings { MaxThinkTokens = 2 };
+        object hostile = new(), wellFormed = new();
+        var admitted = new List<(object Caller, int Prompt)>();
+        engine.Scheduler.Admitted = (caller, row) =>
+        {
+            lock (admitted)
+            {
+                admitted.Add((caller, row.Prompt.Length));
+            }
+        };
+
+        var longText = string.Join(' ', Enumerable.Repeat("onions are layered vegetables grown in many gardens.", 80));
+        engine.Scheduler.Hold();
+        var hostileWindow = engine.JudgeWindowAsync("onions", null, [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = hostile }).AsTask();
+        var wellFormedWindow = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 4), settings with { Caller = wellFormed }).AsTask();
+        engine.Scheduler.Resume();
+        var (hostileResults, wellFormedResults) = (await hostileWindow, await wellFormedWindow);
+
+        Assert.All(hostileResults.Concat(wellFormedResults), r => Assert.NotNull(r.Judgement));
+        Assert.Equal(8, admitted.Count);
+        var longPrompt = admitted[0].Prompt;
+        Assert.InRange(longPrompt, BatchScheduler.PrefillBudget / 2 + 1, int.MaxValue); // two long rows never share an admission
+        Assert.All(admitted.Where(a => a.Caller == wellFormed), a => Assert.InRange(a.Prompt * 3, 0, longPrompt - 1));
+        // The long row came first (both callers had nothing in the batch), then the three free rows went to the short
+        // passages, not one each as rows-based sharing would give.
+        Assert.Equal([hostile, wellFormed, wellFormed, wellFormed], admitted.Take(4).Select(a => a.Caller));
+
+        var alone = engine.Judge(new Rank1Input("bridges", Passages("bridge", 4)[2].Text), settings);
+        Assert.Equal(alone.Reasoning, wellFormedResults[2].Judgement!.Reasoning);
+        Assert.InRange(Math.Abs(alone.Score - wellFormedResults[2].Judgement!.Score), 0, 1e-4);
     }
 
     [Fact]

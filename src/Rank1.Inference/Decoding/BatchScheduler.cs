@@ -4,7 +4,8 @@ namespace Rank1.Inference.Decoding;
 
 /// <summary>
 /// Continuous batching across calls: the engine's async calls put their passages in a bounded <see cref="FairQueue"/>
-/// (one sub-queue per caller, free rows shared evenly between callers), and one thread runs a single
+/// (one sub-queue per caller, free rows shared between callers by the prompt tokens each has in the batch, each
+/// admission bounded by <see cref="PrefillBudget"/> prefill positions), and one thread runs a single
 /// <see cref="BatchRun"/> of up to <c>maxBatch</c> rows. Between steps, finished rows leave and waiting rows join, so
 /// concurrent requests share decode steps instead of queueing one behind another. A full queue, or a caller's full
 /// share of it, refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at
@@ -13,6 +14,12 @@ namespace Rank1.Inference.Decoding;
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
+    /// <summary>
+    /// Most prefill positions (rows times the longest prompt) one admission between two steps feeds, past its first row:
+    /// rows already decoding wait for at most this much prefill (or one longer prompt) before their next token.
+    /// </summary>
+    internal const int PrefillBudget = 8 * CausalLm.PrefillChunk;
+
     private readonly CausalLm _lm;
     private readonly Rank1Scorer _scorer;
     private readonly TimeProvider _time;
@@ -169,7 +176,7 @@ internal sealed class BatchScheduler : IDisposable
     {
         lock (_gate)
         {
-            return _queue.Take(max, Start);
+            return _queue.Take(max, PrefillBudget, Start);
         }
     }
 

@@ -2,9 +2,12 @@ namespace Rank1.Inference.Decoding;
 
 /// <summary>
 /// The passages waiting for a slot in the continuous batch, one sub-queue per caller (<see cref="JudgeSettings.Caller"/>;
-/// by default each call is its own caller). Free rows go to the waiting caller with the fewest rows in the batch, ties
-/// to the one served longest ago, so a big window admitted first cannot starve a small one behind it: both get an even
-/// share of the batch. Admission is bounded twice: a caller that already has passages waiting may not pass
+/// by default each call is its own caller). Free rows go to the waiting caller with the fewest prompt tokens in the
+/// batch (its work, not its rows: a 2,048-token prompt weighs as much as ten short ones), ties to the one served
+/// longest ago, so neither a big window admitted first nor a caller with long prompts can starve a small one behind
+/// it. One admission takes rows while they fit <c>maxPositions</c> prefill positions (rows times the longest prompt,
+/// as the batch pads them; at least one row), so a step is never held up by several long prefills at once and short
+/// rows are not padded to a long one's length. Admission is bounded twice: a caller that already has passages waiting may not pass
 /// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages plus the excess over
 /// <c>perCaller</c> of one caller only (so a lone big call never shuts out another caller, while the passages waiting
 /// never pass <c>capacity</c> plus one call, however many callers send big calls).
@@ -61,11 +64,14 @@ internal sealed class FairQueue(int capacity, int perCaller)
     }
 
     /// <summary>
-    /// Takes up to <paramref name="max"/> rows, fairly across callers. <paramref name="start"/> decides for each row
-    /// taken off the queue (with its caller) whether it joins the batch (false: it was cancelled or expired and is dropped).
+    /// Takes up to <paramref name="max"/> rows, fairly across callers, while their prefill (rows times the longest
+    /// prompt) fits <paramref name="maxPositions"/>; the first row is taken whatever its length. <paramref name="start"/>
+    /// decides for each row taken off the queue (with its caller) whether it joins the batch (false: it was cancelled or
+    /// expired and is dropped).
     /// </summary>
-    public List<BatchRow> Take(int max, Func<object, BatchRow, bool> start)
+    public List<BatchRow> Take(int max, int maxPositions, Func<object, BatchRow, bool> start)
     {
+        var longest = 0;
         var taken = new List<BatchRow>();
         foreach (var c in _callers.Values)
         {
@@ -74,10 +80,17 @@ internal sealed class FairQueue(int capacity, int perCaller)
 
         while (taken.Count < max && Next() is { } c)
         {
+            var length = Math.Max(longest, c.Waiting.Peek().Prompt.Length);
+            if (taken.Count > 0 && (long)(taken.Count + 1) * length > maxPositions)
+            {
+                break;
+            }
+
             var row = c.Waiting.Dequeue();
             Count--;
             if (start(c.Key, row))
             {
+                longest = length;
                 c.Running.Add(row);
                 c.LastServed = ++_served;
                 taken.Add(row);
@@ -106,13 +119,13 @@ internal sealed class FairQueue(int capacity, int perCaller)
         Count = 0;
     }
 
-    // The waiting caller with the fewest rows in the batch; among those, the one served longest ago.
+    // The waiting caller with the fewest prompt tokens in the batch; among those, the one served longest ago.
     private Caller? Next()
     {
         Caller? best = null;
         foreach (var c in _callers.Values)
         {
-            if (c.Waiting.Count > 0 && (best is null || (c.Running.Count, c.LastServed).CompareTo((best.Running.Count, best.LastServed)) < 0))
+            if (c.Waiting.Count > 0 && (best is null || (c.RunningTokens, c.LastServed).CompareTo((best.RunningTokens, best.LastServed)) < 0))
             {
                 best = c;
             }
@@ -128,6 +141,8 @@ internal sealed class FairQueue(int capacity, int perCaller)
         public Queue<BatchRow> Waiting { get; } = new();
 
         public List<BatchRow> Running { get; } = [];
+
+        public long RunningTokens => Running.Sum(r => (long)r.Prompt.Length);
 
         public long LastServed { get; set; } = arrived;
     }
