@@ -111,6 +111,10 @@ public sealed partial class BackendClient : IDisposable
 
     public BackendFlavor Flavor { get; private set; }
 
+    /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
+    public static string SearchPath(string? index) =>
+        string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
+
     /// <summary>Sends a request the proxy built; the answer is buffered. Throws <see cref="BackendUnavailableException"/>.</summary>
     public async Task<BackendResponse> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, IEnumerable<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
     {

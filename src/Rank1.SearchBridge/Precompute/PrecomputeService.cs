@@ -6,11 +6,11 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Search;
 using Rank1.SearchBridge.Store;
-using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
 
@@ -21,12 +21,15 @@ public sealed class InvalidPrecomputeRequestException(string message) : Exceptio
 public sealed class TransientPrecomputeException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Does one <see cref="PrecomputeReasoning"/> request: runs the search on the backend, judges the window with the model
-/// (skipping hits whose reasoning is already stored for the same passage text), and writes the judgements to the
-/// reasoning index before returning, so a message is acknowledged only once its work is stored.
+/// Does one <see cref="PrecomputeReasoning"/> request: runs the search on the backend, then, through the
+/// <see cref="StoredWindowJudge"/> the proxy uses too, judges the window with the model with no deadline (skipping hits
+/// whose reasoning is already stored for the same passage text) and writes the judgements to the reasoning index before
+/// returning, so a message is acknowledged only once its work is stored. A window not judged in full throws, for the
+/// message to be retried: <see cref="Rank1OverloadedException"/> when the model is busy, <see cref="Rank1InputException"/>
+/// for a passage the model cannot read, <see cref="TransientPrecomputeException"/> when the model failed.
 /// </summary>
-internal sealed partial class PrecomputeService(BackendClient backend, ReasoningStore store, IPassageJudge judge, IOptions<WorkerOptions> options,
-    IOptions<ReasoningStoreOptions> storeOptions, Rank1Metrics metrics, TimeProvider time, ILogger<PrecomputeService> logger)
+internal sealed partial class PrecomputeService(BackendClient backend, StoredWindowJudge windowJudge, IOptions<WorkerOptions> options,
+    IOptions<ReasoningStoreOptions> storeOptions, TimeProvider time, ILogger<PrecomputeService> logger)
 {
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
@@ -38,7 +41,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
         BackendResponse response;
         try
         {
-            response = await backend.SendAsync(HttpMethod.Post, SearchProxy.SearchPath(request.TargetIndex), Encoding.UTF8.GetBytes(body.ToJsonString()), headers, cancellationToken).ConfigureAwait(false);
+            response = await backend.SendAsync(HttpMethod.Post, BackendClient.SearchPath(request.TargetIndex), Encoding.UTF8.GetBytes(body.ToJsonString()), headers, cancellationToken).ConfigureAwait(false);
         }
         catch (BackendUnavailableException e)
         {
@@ -55,7 +58,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
             throw new InvalidPrecomputeRequestException($"the backend rejected the search on [{request.TargetIndex}] with HTTP {response.Status}: {Truncate(response.Body)}");
         }
 
-        var json = JsonNode.Parse(SearchHttp.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
+        var json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = HitRewriter.Hits(json).Take(request.Window).ToArray();
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField, promptTemplate: request.PromptTemplate);
         var window = hits.Select(h =>
@@ -63,54 +66,49 @@ internal sealed partial class PrecomputeService(BackendClient backend, Reasoning
             var (title, text) = HitRewriter.Passage(h, fields, request.TitleField);
             return (Title: title, Text: text, Hit: h);
         }).Where(w => w.Text.Length > 0).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
-            JudgementRecords.Key(w.Hit, request.TargetIndex, judge.ModelId, fingerprint, w.Title, w.Text))).ToArray();
+            JudgementRecords.Key(w.Hit, request.TargetIndex, windowJudge.ModelId, fingerprint, w.Title, w.Text))).ToArray();
 
-        var lookup = await StoredWindowJudge.LookupAsync(store, judge.ModelId, window, cancellationToken).ConfigureAwait(false);
-        var toStore = new List<JudgementToStore>();
-        var already = lookup.Cached.Count;
-        long computeMs = 0;
-        var misses = lookup.Misses.Select(m => (m.Passage.Title, m.Passage.Text, m.Key)).ToList();
+        var started = time.GetTimestamp();
+        var lookup = await windowJudge.LookupAsync(window, cancellationToken).ConfigureAwait(false);
+        if (lookup.Misses.Count > 0)
+        {
+            LogJudging(logger, lookup.Misses.Count, request.Query, request.TargetIndex);
+        }
 
         // The engine judges the misses together, prefilling their shared prompt prefix once.
-        var settings = new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate };
-        IReadOnlyList<Rank1Judgement> judgements;
-        if (misses.Count > 0)
-        {
-            LogJudging(logger, misses.Count, request.Query, request.TargetIndex);
-        }
-
-        if (misses.Count == 0)
-        {
-            judgements = [];
-        }
-        else
-        {
-            // No deadline: every passage is judged; one whose input cannot be judged fails the request.
-            var results = await judge.JudgeWindowAsync(request.Query, request.Instructions, misses.Select(m => (m.Title, m.Text)).ToArray(), settings, cancellationToken).ConfigureAwait(false);
-            judgements = results.Select(r => r.Judgement ?? throw new Rank1InputException(r.Error ?? "the passage was not judged")).ToArray();
-        }
-
-        for (var i = 0; i < misses.Count; i++)
-        {
-            var judgement = judgements[i];
-            metrics.Judged(judgement.ReasoningTokens, ReasoningEnds.Name(judgement.End));
-            computeMs += (long)(judgement.PrefillTime + judgement.DecodeTime).TotalMilliseconds;
-            toStore.Add(JudgementRecords.Document(misses[i].Key, judge.ModelId, fingerprint, request.Query, request.Instructions, judgement, time.GetUtcNow()));
-        }
-
+        var query = new WindowQuery(request.Query, request.Instructions, new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate },
+            Deadline: null, fingerprint);
+        RerankOutcome outcome;
+        int judged, already;
         try
         {
             // Synchronous: the message is acknowledged only after this returns.
-            var written = await store.WriteAsync(toStore, cancellationToken).ConfigureAwait(false);
-            already += written.AlreadyStored; // a racing worker stored the same judgement first: a no-op, not a failure
+            (outcome, judged, already) = await windowJudge.JudgeAndStoreAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
         }
         catch (ReasoningStoreException e)
         {
             throw new TransientPrecomputeException($"the reasoning index did not store the judgements: {e.Message}", e);
         }
 
-        LogDone(logger, request.Query, request.TargetIndex, hits.Length, toStore.Count, already, computeMs);
-        return new PrecomputeReasoningCompleted(request.JobId, request.BatchId, request.Query, hits.Length, toStore.Count, already, computeMs);
+        if (outcome.Failures.Count > 0)
+        {
+            throw new Rank1InputException(outcome.Failures[0].Reason);
+        }
+
+        switch (outcome.Status)
+        {
+            case RerankStatus.Applied or RerankStatus.Cached:
+                break;
+            case RerankStatus.FallbackOverload:
+                throw new Rank1OverloadedException(outcome.Reason ?? "the model is busy");
+            default:
+                throw new TransientPrecomputeException($"the model did not judge the window ({outcome.Status.ToHeaderValue()}): {outcome.Reason}");
+        }
+
+        already += lookup.Cached.Count; // a racing worker stored the same judgement first: a no-op, not a failure
+        var computeMs = outcome.Verdicts.Where(v => v.Source == PassageSource.Computed).Sum(v => (long)(v.Judgement.PrefillTime + v.Judgement.DecodeTime).TotalMilliseconds);
+        LogDone(logger, request.Query, request.TargetIndex, hits.Length, judged, already, computeMs);
+        return new PrecomputeReasoningCompleted(request.JobId, request.BatchId, request.Query, hits.Length, judged, already, computeMs);
     }
 
     internal static void Validate(PrecomputeReasoning r, int maxWindow)

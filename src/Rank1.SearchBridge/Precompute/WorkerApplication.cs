@@ -6,12 +6,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
@@ -40,6 +42,8 @@ public static class WorkerApplication
         var worker = services.AddValidatedOptions<WorkerOptions>(configuration, WorkerOptions.SectionName);
         services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerRuleLimits>();
         services.AddRank1ModelBackendAndStore(configuration);
+        services.TryAddSingleton<RerankExecutor>();
+        services.TryAddSingleton<StoredWindowJudge>();
         services.AddSingleton<PrecomputeService>();
         var configured = services.AddRank1Broker(configuration, x =>
         {

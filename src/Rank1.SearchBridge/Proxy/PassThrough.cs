@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -81,7 +82,7 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
         var address = publicAddress ?? context.Request.Host.Value ?? "localhost";
         var encoding = response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
         var bytes = response.Body;
-        if (response.Status == 200 && JsonNode.Parse(encoding is null ? bytes : Search.SearchHttp.Decode(bytes, encoding)) is JsonObject json && json["nodes"] is JsonObject nodes)
+        if (response.Status == 200 && JsonNode.Parse(encoding is null ? bytes : ContentCoding.Decode(bytes, encoding)) is JsonObject json && json["nodes"] is JsonObject nodes)
         {
             foreach (var (_, node) in nodes)
             {

@@ -102,12 +102,16 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
     public string ModelId => _judge.ModelId;
 
-    public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, JudgeSettings judgeSettings, TimeSpan deadlineAfter,
+    /// <summary>
+    /// Judges one window within <paramref name="deadlineAfter"/> (null: no deadline, every passage is judged, as the
+    /// precompute worker wants).
+    /// </summary>
+    public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, JudgeSettings judgeSettings, TimeSpan? deadlineAfter,
         CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var deadline = _time.GetUtcNow() + deadlineAfter;
-        using var deadlineCts = new CancellationTokenSource(deadlineAfter, _time);
+        using var deadlineCts = new CancellationTokenSource(deadlineAfter ?? Timeout.InfiniteTimeSpan, _time);
         using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadlineCts.Token);
         _metrics.QueueDepth(+1);
         try
@@ -135,7 +139,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
                 // The engine answers at the deadline, except for passages whose prefill began before it and has not ended:
                 // past the deadline by Rank1:Proxy:DeadlineGrace, the whole call is cancelled and the search answered in backend order.
-                using var lateCts = new CancellationTokenSource(deadlineAfter + _deadlineGrace, _time);
+                using var lateCts = new CancellationTokenSource(deadlineAfter + _deadlineGrace ?? Timeout.InfiniteTimeSpan, _time);
                 using var judgeCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lateCts.Token);
                 try
                 {

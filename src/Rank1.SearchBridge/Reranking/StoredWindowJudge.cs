@@ -10,14 +10,15 @@ internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key);
 /// <summary>What the reasoning store already holds for a window: reusable judgements, and the passages still to judge.</summary>
 internal sealed record StoredLookup(IReadOnlyList<PassageVerdict> Cached, IReadOnlyList<KeyedPassage> Misses);
 
-/// <summary>The query side of a window: what the model is asked, with the settings that change its judgements.</summary>
-internal sealed record WindowQuery(string Query, string? Instructions, JudgeSettings Settings, TimeSpan Deadline, string Fingerprint);
+/// <summary>The query side of a window: what the model is asked, with the settings that change its judgements (<c>Deadline</c> null: none).</summary>
+internal sealed record WindowQuery(string Query, string? Instructions, JudgeSettings Settings, TimeSpan? Deadline, string Fingerprint);
 
 /// <summary>
 /// The one home of "look the window up in the reasoning store, judge only the misses": shared by the proxy's
-/// searches, the rerank service and (for the lookup) the precompute worker. A stored judgement is reused only for
+/// searches, the rerank service and the precompute worker. A stored judgement is reused only for
 /// the same model and the same passage text (<see cref="JudgementRecords.Matches"/>); new judgements go through the
-/// <see cref="RerankExecutor"/> (queue limits, circuit, deadline, batching) and are written back in the background,
+/// <see cref="RerankExecutor"/> (queue limits, circuit, deadline, batching) and are written back (in the background; the worker
+/// waits for its write),
 /// except forced (deadline) ones, which are weaker than the model's own. Without a store (a rerank service with no
 /// cluster) every passage is a miss.
 /// </summary>
@@ -61,25 +62,58 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
     }
 
     /// <summary>
-    /// Judges the misses of a lookup with the model and merges them with the cached judgements. All cached:
-    /// <see cref="RerankStatus.Cached"/> without a model call. A fallback (timeout, error, overload) keeps no verdicts.
+    /// Judges the misses of a lookup with the model and merges them with the cached judgements; the new ones are written
+    /// back in the background. All cached: <see cref="RerankStatus.Cached"/> without a model call. A fallback (timeout,
+    /// error, overload) keeps no verdicts.
     /// </summary>
     public async Task<RerankOutcome> JudgeAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp, CancellationToken cancellationToken)
     {
+        var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
+        foreach (var document in judged)
+        {
+            store?.Enqueue(document);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// The precompute worker's way: judges the misses as <see cref="JudgeAsync"/> does, but writes the new judgements
+    /// before returning (a message is acknowledged only once its work is stored), and only when the whole window was
+    /// judged (<see cref="RerankStatus.Applied"/>). Returns the outcome, the judgements written and those the store
+    /// already held (a racing worker stored the same judgement first). Throws <see cref="ReasoningStoreException"/>
+    /// when the store does not take them.
+    /// </summary>
+    public async Task<(RerankOutcome Outcome, int Written, int AlreadyStored)> JudgeAndStoreAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp,
+        CancellationToken cancellationToken)
+    {
+        var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
+        if (outcome.Status != RerankStatus.Applied || store is null || judged.Count == 0)
+        {
+            return (outcome, 0, 0);
+        }
+
+        var written = await store.WriteAsync(judged, cancellationToken).ConfigureAwait(false);
+        return (outcome, judged.Count, written.AlreadyStored);
+    }
+
+    /// <summary>The misses judged through the executor, merged with the cached; and the new (not forced) judgements to store.</summary>
+    private async Task<(RerankOutcome Outcome, IReadOnlyList<JudgementToStore> Judged)> JudgeMissesAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp,
+        CancellationToken cancellationToken)
+    {
         if (lookup.Misses.Count == 0)
         {
-            return new RerankOutcome(RerankStatus.Cached, lookup.Cached, null, time.GetElapsedTime(startedTimestamp));
+            return (new RerankOutcome(RerankStatus.Cached, lookup.Cached, null, time.GetElapsedTime(startedTimestamp)), []);
         }
 
         var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
-        foreach (var v in computed.Verdicts.Where(v => v.Source == PassageSource.Computed))
-        {
-            store?.Enqueue(JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()));
-        }
-
-        return computed.Status is RerankStatus.Applied or RerankStatus.Partial
+        var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
+            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
+            .ToArray();
+        var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
             ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }
             : computed;
+        return (outcome, judged);
     }
 }

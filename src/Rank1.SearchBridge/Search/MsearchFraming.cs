@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Search;
@@ -207,7 +208,7 @@ internal static class MsearchFraming
         try
         {
             var encoding = answer.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
-            if (JsonNode.Parse(encoding is null ? answer.Body : SearchHttp.Decode(answer.Body, encoding)) is JsonObject json)
+            if (JsonNode.Parse(encoding is null ? answer.Body : ContentCoding.Decode(answer.Body, encoding)) is JsonObject json)
             {
                 return json;
             }

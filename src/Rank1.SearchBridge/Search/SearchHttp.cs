@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Search;
@@ -39,7 +39,7 @@ internal static class SearchHttp
         byte[] decoded;
         try
         {
-            decoded = Decode(raw, encoding);
+            decoded = ContentCoding.Decode(raw, encoding);
         }
         catch (InvalidDataException e)
         {
@@ -84,12 +84,6 @@ internal static class SearchHttp
         await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>The answer's body with any Content-Encoding undone.</summary>
-    public static byte[] Decoded(BackendResponse response) =>
-        response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
-            ? Decode(response.Body, encoding)
-            : response.Body;
-
     /// <summary>
     /// Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding
     /// dropped. An answer that does not decode or is not a JSON object is the backend's fault: a 502.
@@ -99,7 +93,7 @@ internal static class SearchHttp
         JsonObject? json;
         try
         {
-            json = JsonNode.Parse(Decoded(response)) as JsonObject;
+            json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject;
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {
@@ -135,22 +129,6 @@ internal static class SearchHttp
 
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
-
-    public static byte[] Decode(byte[] body, string encoding)
-    {
-        using var input = new MemoryStream(body);
-        using Stream decoder = encoding.Trim().ToLowerInvariant() switch
-        {
-            "gzip" or "x-gzip" => new GZipStream(input, CompressionMode.Decompress),
-            "deflate" => new ZLibStream(input, CompressionMode.Decompress),
-            "br" => new BrotliStream(input, CompressionMode.Decompress),
-            "identity" => input,
-            var other => throw new EsException(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
-        };
-        using var output = new MemoryStream();
-        decoder.CopyTo(output);
-        return output.ToArray();
-    }
 
     /// <summary>
     /// A search body: a JSON object whose every name and string is valid Unicode (no invalid UTF-8, no lone

@@ -93,7 +93,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
-        var path = SearchPath(index);
+        var path = BackendClient.SearchPath(index);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
 
         plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
@@ -383,10 +383,6 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     private static int? Int(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
             : throw EsException.IllegalArgument($"Failed to parse int parameter [{name}] with value [{v}]") : null;
-
-    /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
-    internal static string SearchPath(string? index) =>
-        string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
     private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);

@@ -12,7 +12,7 @@ using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Tests.Reranking;
 
-/// <summary>An in-memory reasoning store: what it holds, what was looked up and what was queued for writing.</summary>
+/// <summary>An in-memory reasoning store: what it holds, what was looked up, what was queued for writing and what was written at once.</summary>
 internal sealed class InMemoryJudgementStore : IJudgementStore
 {
     public Dictionary<string, StoredJudgement> Stored { get; } = new(StringComparer.Ordinal);
@@ -28,6 +28,17 @@ internal sealed class InMemoryJudgementStore : IJudgementStore
     }
 
     public void Enqueue(JudgementToStore judgement) => Written.Add(judgement);
+
+    /// <summary>Judgements written at once (the worker's way), by write call; <see cref="AlreadyHeld"/> of them count as already stored.</summary>
+    public List<IReadOnlyList<JudgementToStore>> WrittenNow { get; } = [];
+
+    public int AlreadyHeld { get; set; }
+
+    public Task<StoreWriteResult> WriteAsync(IReadOnlyList<JudgementToStore> batch, CancellationToken cancellationToken)
+    {
+        WrittenNow.Add(batch);
+        return Task.FromResult(new StoreWriteResult(batch.Count - AlreadyHeld, AlreadyHeld));
+    }
 }
 
 /// <summary>
@@ -175,5 +186,48 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.Equal(RerankStatus.Applied, outcome.Status);
         Assert.Equal(2, judge.Calls);
         Assert.Equal(0, _cacheHits.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task JudgeAndStore_NoDeadline_JudgesEveryMiss_AndWritesThemBeforeReturning_NotInTheBackground()
+    {
+        var seen = new List<JudgeSettings>();
+        var judge = new ScriptedJudge(_time, (input, settings, _) =>
+        {
+            seen.Add(settings);
+            _time.Advance(TimeSpan.FromSeconds(10)); // far past any search deadline: the worker has none
+            return ScriptedJudge.ByText(input);
+        });
+        var windowJudge = WindowJudge(judge);
+        var window = Window("0.1", "0.2", "0.3");
+        Store(window[1], 0.8);
+        _store.AlreadyHeld = 1;
+
+        var (outcome, written, already) = await windowJudge.JudgeAndStoreAsync(Query with { Deadline = null },
+            await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.Applied, outcome.Status);
+        Assert.Equal([(0, PassageSource.Computed), (1, PassageSource.Cached), (2, PassageSource.Computed)], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Source)));
+        Assert.All(seen, s => Assert.Null(s.Deadline));
+        Assert.Equal([window[0].Key.Id, window[2].Key.Id], Assert.Single(_store.WrittenNow).Select(w => w.Id));
+        Assert.Empty(_store.Written);
+        Assert.Equal((2, 1), (written, already));
+    }
+
+    [Fact]
+    public async Task JudgeAndStore_APassageFailingOnItsInput_WritesNothing()
+    {
+        var judge = new ScriptedJudge(_time, (input, _, _) => input.Text == "bad" ? throw new Rank1InputException("unreadable") : ScriptedJudge.ByText(input));
+        var windowJudge = WindowJudge(judge);
+        var window = Window("0.4", "bad");
+
+        var (outcome, written, _) = await windowJudge.JudgeAndStoreAsync(Query with { Deadline = null },
+            await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.Partial, outcome.Status);
+        Assert.Equal(new PassageFailure(1, "unreadable"), Assert.Single(outcome.Failures));
+        Assert.Equal(0, written);
+        Assert.Empty(_store.WrittenNow);
+        Assert.Empty(_store.Written);
     }
 }
