@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Evaluation;
+using Rank1.SearchBridge.Cli.Evaluation;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 

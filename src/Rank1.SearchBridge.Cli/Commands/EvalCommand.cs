@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Evaluation;
+using Rank1.SearchBridge.Cli.Evaluation;
 using Rank1.SearchBridge.Proxy;
 using Spectre.Console;
 

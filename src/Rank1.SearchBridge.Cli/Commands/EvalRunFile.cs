@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Evaluation;
+using Rank1.SearchBridge.Cli.Evaluation;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 

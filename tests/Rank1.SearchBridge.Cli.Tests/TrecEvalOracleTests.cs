@@ -1,8 +1,8 @@
 using System.Globalization;
-using Rank1.SearchBridge.Evaluation;
+using Rank1.SearchBridge.Cli.Evaluation;
 using Rank1.Testing;
 
-namespace Rank1.SearchBridge.Tests;
+namespace Rank1.SearchBridge.Cli.Tests;
 
 /// <summary>
 /// Every metric <c>rank1-bridge eval</c> offers, per query and on the mean, against the official trec_eval's output

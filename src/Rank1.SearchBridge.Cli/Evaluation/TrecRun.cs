@@ -1,12 +1,12 @@
 using System.Globalization;
 
-namespace Rank1.SearchBridge.Evaluation;
+namespace Rank1.SearchBridge.Cli.Evaluation;
 
 /// <summary>
 /// A TREC run (<c>qid Q0 docno rank score tag</c>) read the way trec_eval reads it: fields separated by any
 /// whitespace, the rank column ignored (the order is the score's, see <see cref="TrecEval.TrecOrder"/>).
 /// </summary>
-public sealed class TrecRun
+internal sealed class TrecRun
 {
     private readonly Dictionary<string, List<RunEntry>> _queries;
 

@@ -1,6 +1,6 @@
-using Rank1.SearchBridge.Evaluation;
+using Rank1.SearchBridge.Cli.Evaluation;
 
-namespace Rank1.SearchBridge.Tests;
+namespace Rank1.SearchBridge.Cli.Tests;
 
 /// <summary>Hand-computed values of trec_eval's definitions.</summary>
 public sealed class TrecEvalTests

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Rank1.SearchBridge.Evaluation;
+namespace Rank1.SearchBridge.Cli.Evaluation;
 
 /// <summary>Relevance judgments: query id -> document id -> grade (TREC qrels: <c>qid 0 docid rel</c>).</summary>
-public sealed class Qrels
+internal sealed class Qrels
 {
     private readonly Dictionary<string, Dictionary<string, int>> _judgments;
 
@@ -49,7 +49,7 @@ public sealed class Qrels
 }
 
 /// <summary>One retrieved document of a run.</summary>
-public sealed record RunEntry(string DocId, double Score);
+internal sealed record RunEntry(string DocId, double Score);
 
 /// <summary>
 /// Metrics as trec_eval (≥ 9.0.4) computes them (relevance level 1: a grade of 1 or more is relevant; unjudged
@@ -58,7 +58,7 @@ public sealed record RunEntry(string DocId, double Score);
 /// qrels, a query missing from the run scoring 0 (<c>trec_eval -c</c>). Checked against trec_eval's own output in
 /// tests/fixtures/trec_eval.
 /// </summary>
-public static class TrecEval
+internal static class TrecEval
 {
     /// <summary>
     /// The metrics this evaluator knows, as named on the command line: <c>ndcg</c> and <c>mrr</c> with or without a
@@ -219,7 +219,7 @@ public static class TrecEval
 }
 
 /// <summary>A metric kind.</summary>
-public enum MetricKind
+internal enum MetricKind
 {
     /// <summary>nDCG, uncut (trec_eval ndcg) or at a cut (trec_eval ndcg_cut).</summary>
     Ndcg,
@@ -238,10 +238,10 @@ public enum MetricKind
 }
 
 /// <summary>A metric's value for every query of the qrels and their mean (trec_eval <c>-c -q</c>).</summary>
-public sealed record MetricScores(Metric Metric, IReadOnlyDictionary<string, double> PerQuery, double Mean);
+internal sealed record MetricScores(Metric Metric, IReadOnlyDictionary<string, double> PerQuery, double Mean);
 
 /// <summary>A metric with its cut.</summary>
-public readonly record struct Metric(MetricKind Kind, int? Cut)
+internal readonly record struct Metric(MetricKind Kind, int? Cut)
 {
     /// <inheritdoc />
     public override string ToString()
