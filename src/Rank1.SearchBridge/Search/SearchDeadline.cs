@@ -13,9 +13,10 @@ namespace Rank1.SearchBridge.Search;
 /// </summary>
 /// <remarks>
 /// The backend call of a reranked search spends from it too: the backend is asked with Elasticsearch's own search
-/// <c>timeout</c> set to what is left (<see cref="BackendTimeout"/>; best effort, as in Elasticsearch: the shards stop
-/// collecting and answer <c>timed_out: true</c> with the hits so far), and the call is cut
-/// <see cref="Configuration.ProxyOptions.DeadlineGrace"/> after the deadline (<see cref="BackendCut"/>).
+/// <c>timeout</c> set to what is left, but at least the grace (<see cref="BackendBudget"/>, <see cref="BackendTimeout"/>;
+/// best effort, as in Elasticsearch: the shards stop collecting and answer <c>timed_out: true</c> with the hits so
+/// far), and the call is cut
+/// <see cref="Configuration.ProxyOptions.DeadlineGrace"/> after that (<see cref="BackendCut"/>).
 /// </remarks>
 internal readonly record struct SearchDeadline(TimeProvider Time, long ArrivedTimestamp, TimeSpan Budget)
 {
@@ -26,19 +27,27 @@ internal readonly record struct SearchDeadline(TimeProvider Time, long ArrivedTi
     public bool Passed => Left == TimeSpan.Zero;
 
     /// <summary>
-    /// A token that cancels the backend call of a reranked search <paramref name="grace"/> after the deadline: a backend
-    /// that did not honour its search <c>timeout</c> cannot hold the search past <c>deadline_ms</c> + grace.
+    /// A token that cancels the backend call of a reranked search <paramref name="grace"/> after what it was given
+    /// (<see cref="BackendBudget"/>): a backend that did not honour its search <c>timeout</c> cannot hold the search past
+    /// <c>deadline_ms</c> + grace (a search started past its deadline: its start + 2 × grace).
     /// </summary>
-    public CancellationTokenSource BackendCut(TimeSpan grace) => new(Left + grace, Time);
+    public CancellationTokenSource BackendCut(TimeSpan grace) => new(BackendBudget(grace) + grace, Time);
 
     /// <summary>
-    /// The search <c>timeout</c> URL parameter to send the backend (<c>Nms</c>, what is left of the deadline), or null
+    /// What the backend is given: what is left, but at least <paramref name="grace"/>, so a search that starts at or past
+    /// its deadline (a late <c>_msearch</c> item) still gets the backend's full answer (served in backend order, or
+    /// with stored reasoning) instead of a 1 ms <c>timed_out</c> answer with few or no hits.
+    /// </summary>
+    public TimeSpan BackendBudget(TimeSpan grace) => Left > grace ? Left : grace;
+
+    /// <summary>
+    /// The search <c>timeout</c> URL parameter to send the backend (<c>Nms</c>, <see cref="BackendBudget"/>), or null
     /// when the caller's own <c>timeout</c> (URL parameter, else body; the URL parameter wins in Elasticsearch) is
     /// already no longer, or is not a time value (the backend answers that with its own 400).
     /// </summary>
-    public string? BackendTimeout(IQueryCollection query, JsonObject body)
+    public string? BackendTimeout(IQueryCollection query, JsonObject body, TimeSpan grace)
     {
-        var left = Left > TimeSpan.FromMilliseconds(1) ? Left : TimeSpan.FromMilliseconds(1);
+        var left = BackendBudget(grace);
         var callers = query.TryGetValue("timeout", out var t) ? t.ToString()
             : body["timeout"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
         // -1 is Elasticsearch's "no timeout", longer than any deadline; anything else that is not a time value is left

@@ -140,7 +140,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         var forwarded = query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or ResponseShaping.FilterPathParameter))
             .ToDictionary(p => p.Key, p => p.Value);
         var deadline = new SearchDeadline(time, arrived, TimeSpan.FromMilliseconds(plan.DeadlineMs));
-        if (deadline.BackendTimeout(query, body) is { } backendTimeout)
+        if (deadline.BackendTimeout(query, body, options.Value.DeadlineGrace) is { } backendTimeout)
         {
             forwarded["timeout"] = backendTimeout;
         }
