@@ -272,6 +272,35 @@ public sealed class ReasoningStoreTests
             seen);
     }
 
+    [Fact]
+    public async Task MalformedStoredDocuments_AreMissesCountedAsFailedReads_TheRestOfTheWindowIsStillRead()
+    {
+        var (cluster, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("""
+                {"docs":[
+                  {"_index":"rank1-reasoning","_id":"wrong-type","found":true,"_source":{"model_id":"m","passage_hash":"h","score":"high","relevant":true}},
+                  {"_index":"rank1-reasoning","_id":"no-model","found":true,"_source":{"passage_hash":"h","score":0.5,"relevant":true}},
+                  {"_index":"rank1-reasoning","_id":"null-hash","found":true,"_source":{"model_id":"m","passage_hash":null,"score":0.5,"relevant":true}},
+                  {"_index":"rank1-reasoning","_id":"good","found":true,"_source":{"model_id":"m","passage_hash":"h","score":0.25,"relevant":false,"reasoning":"no","reasoning_tokens":4,"ended":"budget","created":"2026-01-01T00:00:00Z"}},
+                  {"_index":"rank1-reasoning","_id":"absent","found":false}
+                ]}
+                """);
+        });
+        await using var _ = cluster;
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
+        using var client = new BackendClient(new BackendOptions { Url = url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        await using var store = new ReasoningStore(client, Options.Create(new ReasoningStoreOptions()), metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance);
+
+        var found = await store.LookupAsync(["wrong-type", "no-model", "null-hash", "good", "absent"], CancellationToken.None);
+
+        Assert.Equal(new StoredJudgement("good", "m", "h", 0.25, false, "no", 4, ReasoningEnd.Budget), Assert.Single(found).Value);
+        Assert.Equal(3, Count(operations, "read_failed"));
+    }
+
     private static long Count(MetricCollector<long> operations, string outcome) =>
         operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
 }

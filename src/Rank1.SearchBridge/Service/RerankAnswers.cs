@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 
 namespace Rank1.SearchBridge.Service;
 
@@ -29,11 +28,3 @@ internal sealed record CohereError(string Message);
 
 /// <summary>TEI's error shape (<c>error_type</c>: Validation, Overloaded, Backend, Unauthorized, PayloadTooLarge).</summary>
 internal sealed record TeiError(string Error, string ErrorType);
-
-/// <summary>Source-generated serialization of the rerank service's answers.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(CohereAnswer))]
-[JsonSerializable(typeof(TeiResult[]))]
-[JsonSerializable(typeof(CohereError))]
-[JsonSerializable(typeof(TeiError))]
-internal sealed partial class RerankJson : JsonSerializerContext;

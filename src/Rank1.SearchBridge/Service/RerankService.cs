@@ -121,7 +121,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             var tei = ranked.Select(r => new TeiResult(r.Index, Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
                 extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
-            return WriteJsonAsync(context, 200, tei, RerankJson.Default.TeiResultArray);
+            return WriteJsonAsync(context, 200, tei, BridgeJson.Default.TeiResultArray);
         }
 
         var results = ranked.Select(r => new CohereResult(r.Index, Score(r.Verdict, raw: false), request.ReturnDocuments ? request.Documents[r.Index].Returned.DeepClone() : null,
@@ -130,7 +130,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var answer = new CohereAnswer(Guid.NewGuid().ToString(), results,
             new CohereMeta(new CohereApiVersion(request.Protocol == RerankProtocol.CohereV2 ? "2" : "1"), new CohereBilledUnits(1)),
             request.Model ?? _options.ModelName, new CohereUsage(tokens));
-        return WriteJsonAsync(context, 200, answer, RerankJson.Default.CohereAnswer);
+        return WriteJsonAsync(context, 200, answer, BridgeJson.Default.CohereAnswer);
     }
 
     // "cached" judgements keep how their reasoning ended; the source says where the judgement came from.
@@ -198,8 +198,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null) =>
         protocol == RerankProtocol.Tei
-            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), RerankJson.Default.TeiError, cancellationToken)
-            : WriteJsonAsync(context, status, new CohereError(message), RerankJson.Default.CohereError, cancellationToken);
+            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), BridgeJson.Default.TeiError, cancellationToken)
+            : WriteJsonAsync(context, status, new CohereError(message), BridgeJson.Default.CohereError, cancellationToken);
 
     private static string TeiErrorType(int status) => status switch
     {

@@ -76,8 +76,8 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
 
         try
         {
-            var body = new JsonObject { ["ids"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()) };
-            var response = await _backend.SendAsync(HttpMethod.Post, $"{_options.Index}/_mget", Encoding.UTF8.GetBytes(body.ToJsonString()), Headers, cancellationToken).ConfigureAwait(false);
+            var body = JsonSerializer.SerializeToUtf8Bytes(new MgetRequest(ids), BridgeJson.Default.MgetRequest);
+            var response = await _backend.SendAsync(HttpMethod.Post, $"{_options.Index}/_mget", body, Headers, cancellationToken).ConfigureAwait(false);
             if (response.Status != 200)
             {
                 if (response.Status != 404)
@@ -88,23 +88,45 @@ internal sealed partial class ReasoningStore : IJudgementStore, IAsyncDisposable
                 return found;
             }
 
-            foreach (var doc in JsonNode.Parse(response.Body)?["docs"]?.AsArray() ?? [])
+            foreach (var doc in JsonSerializer.Deserialize(response.Body, BridgeJson.Default.MgetAnswer)?.Docs ?? [])
             {
-                if (doc?["found"]?.GetValue<bool>() == true && doc["_source"] is JsonObject s)
+                if (doc is { Found: true, Id: { } id, Source: { ValueKind: JsonValueKind.Object } source })
                 {
-                    var id = doc["_id"]!.GetValue<string>();
-                    found[id] = new StoredJudgement(id, s["model_id"]!.GetValue<string>(), s["passage_hash"]!.GetValue<string>(), s["score"]!.GetValue<double>(),
-                        s["relevant"]!.GetValue<bool>(), s["reasoning"]?.GetValue<string>() ?? string.Empty, s["reasoning_tokens"]?.GetValue<int>() ?? 0,
-                        ReasoningEnds.TryParse(s["ended"]?.GetValue<string>(), out var e) ? e : ReasoningEnd.Finished);
+                    if (Read(id, source) is { } judgement)
+                    {
+                        found[id] = judgement;
+                    }
                 }
             }
         }
-        catch (Exception ex) when (ex is BackendUnavailableException or JsonException or InvalidOperationException or KeyNotFoundException or NullReferenceException)
+        catch (Exception ex) when (ex is BackendUnavailableException or JsonException)
         {
             Failed("read", ex.Message);
         }
 
         return found;
+    }
+
+    /// <summary>A stored judgement document, or null (logged and counted as a failed read) when it lacks a field or has one of the wrong type.</summary>
+    private StoredJudgement? Read(string id, JsonElement source)
+    {
+        try
+        {
+            var d = source.Deserialize(BridgeJson.Default.StoredJudgementDocument);
+            if (d is { ModelId: { } modelId, PassageHash: { } passageHash })
+            {
+                return new StoredJudgement(id, modelId, passageHash, d.Score, d.Relevant, d.Reasoning ?? string.Empty, d.ReasoningTokens ?? 0,
+                    ReasoningEnds.TryParse(d.Ended, out var e) ? e : ReasoningEnd.Finished);
+            }
+
+            Failed("read", $"stored judgement {id}: model_id or passage_hash is null");
+        }
+        catch (JsonException ex)
+        {
+            Failed("read", $"stored judgement {id}: {ex.Message}");
+        }
+
+        return null;
     }
 
     /// <summary>Queues a judgement for writing; when the queue is full it is dropped and counted.</summary>
