@@ -286,7 +286,9 @@ def run():
     worker_env = dict(os.environ, Rank1__Backend__Url=backend_url, Rank1__Broker__Url=broker.url, Rank1__Broker__Queue=queue,
                       Rank1__Model__Path=a.model, Rank1__Model__ExecutionProvider="Cpu", Rank1__Store__Index=jobs_index,
                       Rank1__Worker__RetryMinInterval="00:00:00.500", Rank1__Worker__RetryMaxInterval="00:00:05",
-                      DOTNET_ENVIRONMENT="Production")
+                      DOTNET_ENVIRONMENT="Production",
+                      # Any free loopback port for the worker's metrics and health: a taken 9464 cannot stop the soak.
+                      Urls="http://127.0.0.1:0")
     worker = start(["dotnet", a.worker], log, env=worker_env)
     huge_query = "onion" + "".join(rng.choice("xyz") for _ in range(MB))
     # Well-formed: an ordinary query over the ordinary documents only (the 1 MB ones are another caller's input).

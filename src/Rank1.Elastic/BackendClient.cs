@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
@@ -55,9 +56,10 @@ public sealed partial class BackendClient : IDisposable
 
     /// <summary>
     /// A client for the cluster <paramref name="options"/> name; <paramref name="failed"/> hears of each failed call
-    /// (<c>timeout</c>, <c>unreachable</c>, <c>circuit_open</c>), for the metrics.
+    /// (<c>timeout</c>, <c>unreachable</c>, <c>circuit_open</c>), for the metrics; the handler's own HttpClient metrics
+    /// (<c>System.Net.Http</c>) are made by <paramref name="meters"/>, the host's factory, when one is given.
     /// </summary>
-    public BackendClient(BackendOptions options, TimeProvider time, Action<string> failed, ILogger<BackendClient> logger)
+    public BackendClient(BackendOptions options, TimeProvider time, Action<string> failed, ILogger<BackendClient> logger, IMeterFactory? meters = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var o = options;
@@ -75,6 +77,7 @@ public sealed partial class BackendClient : IDisposable
             EnableMultipleHttp2Connections = true,
             // One pool for all backend traffic, bounded: a 10,000-item msearch waits for connections instead of opening thousands.
             MaxConnectionsPerServer = o.MaxConnections,
+            MeterFactory = meters,
         };
         Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
         _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
@@ -183,16 +186,16 @@ public sealed partial class BackendClient : IDisposable
 
     /// <summary>
     /// Asks <c>GET /</c> now: whether the backend answers, and whether it is Elasticsearch or OpenSearch (remembered
-    /// in <see cref="Flavor"/> for the product header). Never throws; an unreachable backend is <see cref="BackendFlavor.Unknown"/>.
+    /// in <see cref="Flavor"/> for the product header). Never throws; an unreachable backend, or one whose root answer is
+    /// malformed (a non-object <c>version</c>, a non-string <c>distribution</c>), is <see cref="BackendFlavor.Unknown"/>.
     /// </summary>
     public async Task<BackendFlavor> ProbeAsync(CancellationToken cancellationToken)
     {
         try
         {
             var r = await SendAsync(HttpMethod.Get, "/", null, [], cancellationToken).ConfigureAwait(false);
-            if (r.Status == 200 && JsonNode.Parse(r.Body) is JsonObject info)
+            if (r.Status == 200 && JsonNode.Parse(r.Body) is JsonObject info && FlavorOf(info) is { } flavor)
             {
-                var flavor = info["version"]?["distribution"]?.GetValue<string>() == "opensearch" ? BackendFlavor.OpenSearch : BackendFlavor.Elasticsearch;
                 if (flavor != Flavor)
                 {
                     Flavor = flavor;
@@ -209,6 +212,22 @@ public sealed partial class BackendClient : IDisposable
 
         return BackendFlavor.Unknown;
     }
+
+    /// <summary>
+    /// The flavor a root answer names (<c>version.distribution</c>), or null when the answer is malformed (a
+    /// <c>version</c> that is no object, a <c>distribution</c> that is no string): then nothing is known.
+    /// </summary>
+    private static BackendFlavor? FlavorOf(JsonObject info) => info["version"] switch
+    {
+        null => BackendFlavor.Elasticsearch,
+        JsonObject version => version["distribution"] switch
+        {
+            null => BackendFlavor.Elasticsearch,
+            JsonValue d when d.TryGetValue<string>(out var distribution) => distribution == "opensearch" ? BackendFlavor.OpenSearch : BackendFlavor.Elasticsearch,
+            _ => null,
+        },
+        _ => null,
+    };
 
     public void Dispose()
     {

@@ -61,6 +61,7 @@ public static class PassageJudge
         Array.Fill(results, PassageResult.NotStarted);
         for (var i = 0; i < passages.Count; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (settings?.Deadline is { } d && time.GetUtcNow() >= d)
             {
                 break;

@@ -4,7 +4,7 @@ using Rank1.SearchBridge;
 using Rank1.SearchBridge.Precompute;
 
 var builder = WebApplication.CreateSlimBuilder(args);
-// The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls).
+// The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls, loopback only).
 builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);
 builder.Services.AddRank1Worker(builder.Configuration);
 var app = builder.Build();

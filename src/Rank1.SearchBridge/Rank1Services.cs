@@ -29,7 +29,7 @@ public static class Rank1Services
         services.AddRank1Model(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
         services.TryAddSingleton(sp => new BackendClient(sp.GetRequiredService<IOptions<BackendOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Rank1Metrics>().BackendFailure, sp.GetRequiredService<ILogger<BackendClient>>()));
+            sp.GetRequiredService<Rank1Metrics>().BackendFailure, sp.GetRequiredService<ILogger<BackendClient>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<ReasoningStore>();
         services.TryAddSingleton<IJudgementStore>(sp => sp.GetRequiredService<ReasoningStore>());
         return services;
@@ -111,7 +111,26 @@ public static class Rank1Services
         {
             ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.Endpoint : null,
             ["status"] = health?.Status.ToString().ToLowerInvariant() ?? "unknown",
-            ["description"] = health?.Description,
+            ["description"] = WithoutBrokerCredentials(health?.Description, options),
         };
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> (a health description, an error) without the broker's user name and password: a
+    /// <c>user:password@</c> or <c>user@</c> in front of the host goes, any other copy of the password is <c>***</c>.
+    /// </summary>
+    internal static string? WithoutBrokerCredentials(string? text, BrokerOptions options)
+    {
+        if (text is null || !options.Configured || BrokerAddress.TryParse(options.Url!, out var a) is not null)
+        {
+            return text;
+        }
+
+        foreach (var user in new[] { a!.User, Uri.EscapeDataString(a.User) }.Distinct())
+        {
+            text = text.Replace($"{user}:{a.Password}@", string.Empty, StringComparison.Ordinal).Replace($"{user}@", string.Empty, StringComparison.Ordinal);
+        }
+
+        return a.Password.Length == 0 ? text : text.Replace(a.Password, "***", StringComparison.Ordinal);
     }
 }

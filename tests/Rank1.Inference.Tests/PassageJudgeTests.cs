@@ -81,4 +81,22 @@ public sealed class PassageJudgeTests
         Assert.Same(PassageResult.NotStarted, results[3]);
         Assert.Same(PassageResult.NotStarted, results[4]);
     }
+
+    [Fact]
+    public async Task JudgeEachAsync_CancelledBetweenPassages_StartsNoFurtherPassage()
+    {
+        using var cancel = new CancellationTokenSource();
+        var seen = new List<string>();
+        (string?, string)[] window = [(null, "0.3"), (null, "0.9"), (null, "0.6")];
+
+        // The judge ignores the token (as a non-cancellable step would): the loop itself must stop after the first pair.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => PassageJudge.JudgeEachAsync("q", null, window, null, (input, _) =>
+        {
+            seen.Add(input.Text);
+            cancel.Cancel();
+            return ValueTask.FromResult(Judgement(0.5));
+        }, TimeProvider.System, cancel.Token).AsTask());
+
+        Assert.Equal(["0.3"], seen);
+    }
 }

@@ -173,6 +173,16 @@ public sealed class ComposeStackTests
         Assert.Equal(imageUrl.Port, new Uri(appsettings["Urls"]!.GetValue<string>().Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port);
         Assert.Contains(imageUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), proxyStage.Single("HEALTHCHECK"), StringComparison.Ordinal);
 
+        // The worker: its images listen on the container network on the port of its (loopback-only) default, and expose it.
+        var workerDefault = new Uri(WorkerApplication.DefaultUrls);
+        Assert.True(System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(workerDefault.Host)), workerDefault.ToString());
+        foreach (var dockerfile in Dockerfiles.All)
+        {
+            var workerStage = Dockerfiles.Parse(dockerfile).Single(s => s.Name == "worker");
+            Assert.Equal($"http://0.0.0.0:{workerDefault.Port}", workerStage.Env["Urls"]);
+            Assert.Equal(workerDefault.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), workerStage.Single("EXPOSE"));
+        }
+
         // The seed job talks to the proxy on that port; the proxy's public address is the host port.
         var seed = services["seed"]["command"]!.AsArray().Select(x => x!.GetValue<string>()).ToArray();
         Assert.Equal(imageUrl.Port, new Uri(seed[Array.IndexOf(seed, "--backend") + 1]).Port);

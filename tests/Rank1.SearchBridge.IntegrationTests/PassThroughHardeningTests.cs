@@ -120,6 +120,51 @@ public sealed class PassThroughHardeningTests
         Assert.Equal("amqp://127.0.0.1:1/", health["broker"]!["url"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("""{"version":{"distribution":5}}""")]
+    [InlineData("""{"version":"8.15.0"}""")]
+    public async Task Health_BackendRootAnswerMalformed_IsRedWithUnknownFlavor_NotABare500(string root)
+    {
+        var (backend, url) = await LoopbackApp.StartAsync(context =>
+        {
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(root);
+        });
+        await using (backend)
+        {
+            await using var proxy = await Proxy(url.ToString());
+            using var client = new HttpClient { BaseAddress = proxy.Url };
+            using var response = await client.GetAsync("_rank1/health");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            var health = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal("red", health["status"]!.GetValue<string>());
+            Assert.False(health["backend"]!["reachable"]!.GetValue<bool>());
+            Assert.Equal("unknown", health["backend"]!["flavor"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task HttpClientMetrics_OfTwoHostsInOneProcess_CountOnlyEachHostsOwnBackendCalls()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        await using var a = await Proxy(backend.Url.ToString());
+        await using var b = await Proxy(backend.Url.ToString());
+        using var client = new HttpClient();
+        async Task<double> BackendCalls(ProxyServer host) =>
+            PrometheusText.Sum(await client.GetStringAsync(new Uri(host.Url, "_rank1/metrics")), "http_client_request_duration_seconds_count");
+        var (aBefore, bBefore) = (await BackendCalls(a), await BackendCalls(b));
+
+        // Three pass-through calls through A: A's backend handler makes three calls, B's none.
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.GetAsync(new Uri(a.Url, "notes/_doc/1"));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        Assert.Equal(aBefore + 3, await BackendCalls(a));
+        Assert.Equal(bBefore, await BackendCalls(b));
+    }
+
     [Fact]
     public async Task AdminApiKey_GuardsTheRank1Endpoints_AndNothingElse()
     {

@@ -1,5 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Rank1.EmbeddedSearch;
 using Rank1.Testing;
 
@@ -11,6 +15,8 @@ public sealed class WorkerHostTests
 {
     // The broker connection's users in the worker: the bus's own endpoint and the two receive endpoints.
     private const int ConnectionUsers = 3;
+
+    private const string AdminKey = "a-worker-admin-key-24-ch";
 
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
 
@@ -58,8 +64,9 @@ public sealed class WorkerHostTests
         var psi = Host(new()
         {
             ["Rank1__Backend__Url"] = backend.Url.ToString(),
-            ["Rank1__Broker__Url"] = "amqp://guest:guest@127.0.0.1:9/",
+            ["Rank1__Broker__Url"] = "amqp://broker-user:broker-secret@127.0.0.1:9/",
             ["Rank1__Worker__HealthFile"] = healthFile,
+            ["Rank1__Proxy__AdminApiKey"] = AdminKey,
         });
         using var process = Process.Start(psi)!;
         var lines = new ConcurrentQueue<string>();
@@ -102,6 +109,24 @@ public sealed class WorkerHostTests
         Assert.False(process.HasExited, string.Join('\n', lines));
         Assert.True(File.Exists(healthFile), "no health file");
         Assert.False((await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal), await File.ReadAllTextAsync(healthFile));
+
+        // Its HTTP: /_rank1/* asks for the admin key (Elasticsearch's 401 without it), and the health answer, unhealthy
+        // while the broker is down, names neither the broker's user nor its password.
+        var listening = lines.Select(l => Regex.Match(l, "Now listening on: (http://\\S+)")).First(m => m.Success).Groups[1].Value;
+        using (var http = new HttpClient { BaseAddress = new Uri(listening) })
+        {
+            using var refused = await http.GetAsync("_rank1/health");
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("security_exception", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!["type"]!.GetValue<string>());
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("ApiKey", AdminKey);
+            using var health = await http.GetAsync("_rank1/health");
+            var text = await health.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal("unhealthy", JsonNode.Parse(text)!["status"]!.GetValue<string>());
+            Assert.DoesNotContain("broker-user", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("broker-secret", text, StringComparison.Ordinal);
+        }
+
         using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
         {
             await kill.WaitForExitAsync();

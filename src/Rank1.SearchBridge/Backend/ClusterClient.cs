@@ -1,9 +1,6 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Store;
-using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Backend;
 
@@ -19,14 +16,12 @@ public sealed record ClusterResponse(int Status, byte[] Body);
 /// </summary>
 public sealed class ClusterClient : IDisposable
 {
-    // The tools export no metrics: their clients record on a meter that nobody listens to.
-    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-
     private readonly BackendClient _backend;
 
     /// <summary>A client for the cluster at <paramref name="url"/> (an http(s) URL).</summary>
     public ClusterClient(string url, TimeProvider time) =>
-        _backend = new(new BackendOptions { Url = url }, time, new Rank1Metrics(Meters).BackendFailure, NullLogger<BackendClient>.Instance);
+        // The tools export no metrics: failed calls are counted nowhere.
+        _backend = new(new BackendOptions { Url = url }, time, static _ => { }, NullLogger<BackendClient>.Instance);
 
     /// <summary>What the last successful <see cref="ProbeAsync"/> found.</summary>
     public BackendFlavor Flavor => _backend.Flavor;

@@ -21,8 +21,11 @@ namespace Rank1.SearchBridge.Precompute;
 /// <summary>Wires the precompute worker into a web host: <c>AddRank1Worker</c>, then <c>MapRank1Worker</c>.</summary>
 public static class WorkerApplication
 {
-    /// <summary>Where the worker serves its metrics and health when <c>Urls</c> is not set: OpenTelemetry's Prometheus port.</summary>
-    public const string DefaultUrls = "http://0.0.0.0:9464";
+    /// <summary>
+    /// Where the worker serves its metrics and health when <c>Urls</c> is not set: OpenTelemetry's Prometheus port, on
+    /// loopback only (the images set <c>Urls=http://0.0.0.0:9464</c> for the container network).
+    /// </summary>
+    public const string DefaultUrls = "http://127.0.0.1:9464";
 
     /// <summary>Where the worker answers its health: the same path as the proxy's.</summary>
     public const string HealthPath = "/_rank1/health";
@@ -83,10 +86,12 @@ public static class WorkerApplication
 
     /// <summary>
     /// Maps the worker's HTTP endpoints: <c>GET /_rank1/metrics</c> (Prometheus text of the same meter as the proxy's)
-    /// and <c>GET /_rank1/health</c> (the broker connection's health checks: 200 when healthy or degraded, 503 when not).
+    /// and <c>GET /_rank1/health</c> (the broker connection's health checks: 200 when healthy or degraded, 503 when not,
+    /// without the broker's credentials), both behind <see cref="Configuration.ProxyOptions.AdminApiKey"/> when it is set.
     /// </summary>
     public static IEndpointRouteBuilder MapRank1Worker(this WebApplication app)
     {
+        Proxy.AdminApiKey.Use(app, app.Services.GetRequiredService<IOptions<Configuration.ProxyOptions>>().Value.AdminApiKey);
         app.MapRank1Metrics();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         return app;
@@ -94,10 +99,12 @@ public static class WorkerApplication
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
+        var broker = context.RequestServices.GetRequiredService<IOptions<BrokerOptions>>().Value;
         var checks = new JsonObject();
         foreach (var (name, entry) in report.Entries)
         {
-            checks[name] = new JsonObject { ["status"] = Name(entry.Status), ["description"] = entry.Description };
+            // MassTransit's descriptions may name the broker as user@host: anyone who can reach the port reads this.
+            checks[name] = new JsonObject { ["status"] = Name(entry.Status), ["description"] = Rank1Services.WithoutBrokerCredentials(entry.Description, broker) };
         }
 
         return context.Response.WriteAsJsonAsync(new JsonObject { ["status"] = Name(report.Status), ["checks"] = checks }, context.RequestAborted);

@@ -1,18 +1,41 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Rank1.Elastic;
 
 namespace Rank1.SearchBridge.Proxy;
 
 /// <summary>
-/// The optional protection of the proxy's own endpoints (<c>/_rank1/*</c>): with
+/// The optional protection of the proxy's and the worker's own endpoints (<c>/_rank1/*</c>): with
 /// <see cref="Configuration.ProxyOptions.AdminApiKey"/> set, a request must carry <c>Authorization: ApiKey &lt;key&gt;</c>
 /// (Elasticsearch's scheme for API keys, which Prometheus and curl can send); anything else is Elasticsearch's 401.
 /// </summary>
 internal static class AdminApiKey
 {
     public const string Scheme = "ApiKey";
+
+    /// <summary>
+    /// Guards <c>/_rank1/*</c> of a host without the proxy's error handling (the worker): a request refused by
+    /// <see cref="Demand"/> is answered with its Elasticsearch-shaped 401 here.
+    /// </summary>
+    public static void Use(IApplicationBuilder app, string? key) => app.Use(async (context, next) =>
+    {
+        try
+        {
+            Demand(context, key);
+        }
+        catch (EsException e)
+        {
+            var body = Search.ResponseShaping.RenderError(e, e, context.Request.Query);
+            context.Response.StatusCode = e.Status;
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+    });
 
     /// <summary>Throws an Elasticsearch-shaped 401 unless the request may reach <c>/_rank1/*</c>.</summary>
     public static void Demand(HttpContext context, string? key)

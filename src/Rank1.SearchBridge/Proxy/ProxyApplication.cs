@@ -125,7 +125,10 @@ public static class ProxyApplication
         var backend = context.RequestServices.GetRequiredService<BackendClient>();
         var judge = context.RequestServices.GetRequiredService<IPassageJudge>();
         var broker = context.RequestServices.GetRequiredService<IOptions<BrokerOptions>>();
-        var flavor = (BackendFlavor)report.Entries[BackendHealthCheck.Name].Data[BackendHealthCheck.Flavor];
+        // A check that threw has no data: the backend's flavor is not known then.
+        var flavor = report.Entries.TryGetValue(BackendHealthCheck.Name, out var entry) && entry.Data.TryGetValue(BackendHealthCheck.Flavor, out var f) && f is BackendFlavor known
+            ? known
+            : BackendFlavor.Unknown;
         var reachable = flavor != BackendFlavor.Unknown;
         var body = new JsonObject
         {

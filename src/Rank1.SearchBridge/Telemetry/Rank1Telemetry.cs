@@ -11,7 +11,7 @@ namespace Rank1.SearchBridge.Telemetry;
 /// Exports <see cref="Rank1Metrics"/> with OpenTelemetry: a Prometheus scrape endpoint (<see cref="MetricsPath"/>) on every
 /// host that serves HTTP, and OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (environment or configuration; the
 /// exporter reads the other standard <c>OTEL_*</c> settings itself). Next to the product's meter go the ones ASP.NET
-/// Core, Kestrel and HttpClient publish.
+/// Core, Kestrel and the backend's HttpClient handler publish.
 /// </summary>
 public static class Rank1Telemetry
 {
@@ -44,11 +44,13 @@ public static class Rank1Telemetry
         });
 
         // Meters are process-wide: a process running several hosts (tests, the CLI's demo) counts in each only the meters
-        // made by that host's own factory.
+        // made by that host's own factory. ASP.NET Core's and Kestrel's meters come from it, the product's too, and the
+        // backend handler's HttpClient meter (its MeterFactory); a meter made outside any factory (another HttpClient's,
+        // System.Net.Http's process-wide one) belongs to no host and is dropped.
         services.ConfigureOpenTelemetryMeterProvider((provider, metrics) =>
         {
             var own = provider.GetRequiredService<IMeterFactory>();
-            metrics.AddView(i => i.Meter.Scope is { } scope && !ReferenceEquals(scope, own) ? MetricStreamConfiguration.Drop : null);
+            metrics.AddView(i => ReferenceEquals(i.Meter.Scope, own) ? null : MetricStreamConfiguration.Drop);
         });
         return services;
     }
