@@ -50,6 +50,8 @@ public sealed partial class BackendClient : IDisposable
     };
 
     private readonly HttpClient _http;
+    private static readonly ResiliencePropertyKey<TimeSpan> CallTimeout = new("rank1.backend.call-timeout");
+
     private readonly ResiliencePipeline _timedCall;
     private readonly Action<string> _failed;
     private readonly ILogger<BackendClient> _logger;
@@ -91,9 +93,17 @@ public sealed partial class BackendClient : IDisposable
                 ShouldHandle = new PredicateBuilder().Handle<BackendUnavailableException>().Handle<TimeoutRejectedException>().Handle<HttpRequestException>(),
             })
             .Build();
-        // Timeout inside the breaker: a slow backend counts as a failing one.
-        _timedCall = new ResiliencePipelineBuilder { TimeProvider = time }.AddPipeline(Breaker).AddTimeout(o.Timeout).Build();
+        // Timeout inside the breaker: a slow backend counts as a failing one (a call's own shorter timeout, SendAsync's
+        // within, as well).
+        CallLimit = o.Timeout;
+        _timedCall = new ResiliencePipelineBuilder { TimeProvider = time }.AddPipeline(Breaker).AddTimeout(new TimeoutStrategyOptions
+        {
+            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.TryGetValue(CallTimeout, out var within) && within < o.Timeout ? within : o.Timeout),
+        }).Build();
     }
+
+    /// <summary>Rank1:Backend:Timeout: the longest any call the product makes itself may take.</summary>
+    public TimeSpan CallLimit { get; }
 
     public Uri BaseUri { get; }
 
@@ -118,13 +128,26 @@ public sealed partial class BackendClient : IDisposable
     public static string SearchPath(string? index) =>
         string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
 
-    /// <summary>Sends a request the proxy built; the answer is buffered. Throws <see cref="BackendUnavailableException"/>.</summary>
-    public async Task<BackendResponse> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, IEnumerable<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a request the proxy built; the answer is buffered. Throws <see cref="BackendUnavailableException"/>: a 504
+    /// <c>rank1_backend_timeout_exception</c> when the backend has not answered within <see cref="CallLimit"/> or the
+    /// shorter <paramref name="within"/>, which counts towards the circuit as a failure either way (the caller's own
+    /// cancellation never does).
+    /// </summary>
+    public async Task<BackendResponse> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, IEnumerable<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken,
+        TimeSpan? within = null)
     {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        if (within is { } w)
+        {
+            context.Properties.Set(CallTimeout, w);
+        }
+
         try
         {
-            return await _timedCall.ExecuteAsync(async ct =>
+            return await _timedCall.ExecuteAsync(async c =>
             {
+                var ct = c.CancellationToken;
                 using var request = new HttpRequestMessage(method, new Uri(BaseUri, pathAndQuery.TrimStart('/')));
                 if (body is not null)
                 {
@@ -157,7 +180,7 @@ public sealed partial class BackendClient : IDisposable
                 {
                     throw Unreachable(ex.Message);
                 }
-            }, cancellationToken).ConfigureAwait(false);
+            }, context).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException)
         {
@@ -172,6 +195,10 @@ public sealed partial class BackendClient : IDisposable
         {
             _failed("unreachable");
             throw;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 

@@ -27,11 +27,11 @@ internal readonly record struct SearchDeadline(TimeProvider Time, long ArrivedTi
     public bool Passed => Left == TimeSpan.Zero;
 
     /// <summary>
-    /// A token that cancels the backend call of a reranked search <paramref name="grace"/> after what it was given
-    /// (<see cref="BackendBudget"/>): a backend that did not honour its search <c>timeout</c> cannot hold the search past
-    /// <c>deadline_ms</c> + grace (a search started past its deadline: its start + 2 × grace).
+    /// How long the backend call of a reranked search may take: <paramref name="grace"/> past what it was given
+    /// (<see cref="BackendBudget"/>), so a backend that did not honour its search <c>timeout</c> cannot hold the search
+    /// past <c>deadline_ms</c> + grace (a search started past its deadline: its start + 2 × grace).
     /// </summary>
-    public CancellationTokenSource BackendCut(TimeSpan grace) => new(BackendBudget(grace) + grace, Time);
+    public TimeSpan BackendCut(TimeSpan grace) => BackendBudget(grace) + grace;
 
     /// <summary>
     /// What the backend is given: what is left, but at least <paramref name="grace"/>, so a search that starts at or past

@@ -191,21 +191,20 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     /// The backend call of a reranked search, cut <see cref="ProxyOptions.DeadlineGrace"/> after the deadline (the backend
     /// was asked with the search <c>timeout</c> that is left, which Elasticsearch honours on a best-effort basis): a
     /// backend still not answering then is a 504 <c>rank1_backend_timeout_exception</c>, as for a backend slower than
-    /// <see cref="BackendOptions.Timeout"/>. The cut is the caller's deadline, not a backend fault, so it does not
-    /// count towards the backend circuit.
+    /// <see cref="BackendOptions.Timeout"/>, and like it counts towards the backend circuit (a backend that ignores the
+    /// <c>timeout</c> it was sent is failing).
     /// </summary>
     private async Task<BackendResponse> SendWithinDeadlineAsync(string pathAndQuery, byte[] body, IReadOnlyList<KeyValuePair<string, string[]>> headers, SearchDeadline deadline,
         CancellationToken cancellationToken)
     {
-        using var cut = deadline.BackendCut(options.Value.DeadlineGrace);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, cut.Token);
+        var cut = deadline.BackendCut(options.Value.DeadlineGrace);
         try
         {
-            return await backend.SendAsync(HttpMethod.Post, pathAndQuery, body, headers, linked.Token).ConfigureAwait(false);
+            return await backend.SendAsync(HttpMethod.Post, pathAndQuery, body, headers, cancellationToken, cut).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cut.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (BackendUnavailableException ex) when (ex.Status == 504 && cut < backend.CallLimit)
         {
-            throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", string.Create(CultureInfo.InvariantCulture,
+            throw new BackendUnavailableException(504, ex.Type, string.Create(CultureInfo.InvariantCulture,
                 $"the backend {backend.DisplayUri} did not answer within the search's deadline_ms ({deadline.Budget.TotalMilliseconds:0} ms) and Rank1:Proxy:DeadlineGrace " +
                 $"({options.Value.DeadlineGrace.TotalMilliseconds:0} ms), though asked with that search timeout"));
         }
