@@ -189,8 +189,10 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.False(inTime.Json["timed_out"]!.GetValue<bool>());
         Assert.Equal(40, Ids(inTime).Length);
 
-        // Every read of the clock moves it 1 ms, so each matching document costs time: 10 ms run out before the 40th.
+        // Every read of the clock moves it 1 ms, and the collector reads it once per matching document: the first ten
+        // documents are collected within 10 ms, the eleventh finds the time up.
         time.AutoAdvanceAmount = TimeSpan.FromMilliseconds(1);
+        const int collectedIn10Ms = 10;
         var sorted = (JsonObject)river.DeepClone();
         sorted["sort"] = new JsonArray(new JsonObject { ["rank"] = "asc" });
         var inBody = (JsonObject)river.DeepClone();
@@ -202,10 +204,23 @@ public sealed class FidelityTests : IAsyncLifetime
             var r = await es.PostAsync(path, body.DeepClone());
             Assert.Equal(200, r.Status);
             Assert.True(r.Json["timed_out"]!.GetValue<bool>(), path + " " + body.ToJsonString());
-            var hits = Ids(r).Length;
-            Assert.InRange(hits, 1, 39);
-            Assert.Equal(hits, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+            Assert.Equal(collectedIn10Ms, Ids(r).Length);
+            Assert.Equal(collectedIn10Ms, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
         }
+
+        // The timeout bounds the whole search, not each index: over two indices of 40 matches each it still stops after
+        // ten documents in all (with a clock per index it would collect ten in each).
+        await es.BulkAsync(Books(1, 40).Replace("\"_index\":\"books\"", "\"_index\":\"novels\"", StringComparison.Ordinal));
+        var both = await es.PostAsync("/books,novels/_search?timeout=10ms", river.DeepClone());
+        Assert.Equal(200, both.Status);
+        Assert.True(both.Json["timed_out"]!.GetValue<bool>());
+        Assert.Equal(collectedIn10Ms, Ids(both).Length);
+
+        // The unit-less 0 is a time value, as in Elasticsearch: no time at all, so the first document already finds it up.
+        var zero = await es.PostAsync("/books/_search?timeout=0", river.DeepClone());
+        Assert.Equal(200, zero.Status);
+        Assert.True(zero.Json["timed_out"]!.GetValue<bool>());
+        Assert.Empty(Ids(zero));
 
         // -1 is no timeout; anything that is not a time value is Elasticsearch's parse error.
         var none = await es.PostAsync("/books/_search?timeout=-1", river.DeepClone());

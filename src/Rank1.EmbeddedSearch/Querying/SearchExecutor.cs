@@ -108,13 +108,16 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         long total = 0;
         var timedOut = false;
         var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
+        // One clock for the whole search: its timeout bounds the search, not each index (they are searched one after
+        // another here, where Elasticsearch's shards run side by side).
+        var clock = request.Timeout is null ? null : new ClockCounter(time);
         foreach (var target in targets)
         {
             var query = new QueryTranslator(target.Index).Translate(request.Query);
             perIndexQueries.Add((target.Index, target.Searcher, query));
             // search_after pages read past every earlier hit, so each index hands over all its matches.
             var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-            var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted);
+            var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted, clock);
             hits.AddRange(indexHits);
             total += indexTotal;
             timedOut |= indexTimedOut;
@@ -193,13 +196,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count) };
     }
 
-    private (List<Hit>, int, bool) Collect(SearchTarget target, Query query, SearchRequest request, int wanted)
+    private (List<Hit>, int, bool) Collect(SearchTarget target, Query query, SearchRequest request, int wanted, ClockCounter? clock)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         var needScores = request.TrackScores || request.SortsByScore;
-        var (docs, timedOut) = TopDocs(searcher, query, sort, wanted, needScores, request.Timeout);
+        var (docs, timedOut) = TopDocs(searcher, query, sort, wanted, needScores, request.Timeout, clock);
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
@@ -231,11 +234,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// The top <paramref name="wanted"/> hits of one index, by score or by <paramref name="sort"/>. With a search
     /// <paramref name="timeout"/> collection stops once it has run that long (Lucene's <see cref="TimeLimitingCollector"/>
     /// on the injected clock), and the hits collected so far are answered with <c>timed_out</c>, as an Elasticsearch
-    /// shard does (best effort: the check runs per matching document).
+    /// shard does (best effort: the check runs per matching document). <paramref name="clock"/> counts from the start of
+    /// the search, so an index searched after others gets only what is left of the timeout.
     /// </summary>
-    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout)
+    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout, ClockCounter? clock)
     {
-        if (timeout is not { } allowed)
+        if (timeout is not { } allowed || clock is null)
         {
             return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false);
         }
@@ -246,7 +250,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             : TopFieldCollector.Create(sort, wanted, fillFields: true, trackDocScores: needScores, trackMaxScore: needScores, docsScoredInOrder: inOrder);
         try
         {
-            searcher.Search(query, new TimeLimitingCollector(collector, new ClockCounter(time), (long)allowed.TotalMilliseconds));
+            var limited = new TimeLimitingCollector(collector, clock, (long)allowed.TotalMilliseconds);
+            limited.SetBaseline(0); // the search's start, where the clock reads 0
+            searcher.Search(query, limited);
             return (collector.GetTopDocs(), false);
         }
         catch (TimeLimitingCollector.TimeExceededException)
@@ -255,7 +261,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
     }
 
-    /// <summary>Milliseconds of the injected clock, as the counter <see cref="TimeLimitingCollector"/> reads.</summary>
+    /// <summary>Milliseconds of the injected clock since the search started, as the counter <see cref="TimeLimitingCollector"/> reads.</summary>
     private sealed class ClockCounter(TimeProvider time) : Counter
     {
         private readonly long _start = time.GetTimestamp();

@@ -48,7 +48,8 @@ internal sealed class SearchRequest
 
     /// <summary>
     /// The search <c>timeout</c> (body, or the URL parameter, which wins as in Elasticsearch); null: none (<c>-1</c>).
-    /// Past it each index stops collecting and the answer has the hits so far with <c>timed_out: true</c>.
+    /// Counted from the start of the search over all its indices: past it the search stops collecting and answers the hits
+    /// so far with <c>timed_out: true</c>. The unit-less <c>0</c> is accepted as in Elasticsearch.
     /// </summary>
     public TimeSpan? Timeout { get; private set; }
 
@@ -92,7 +93,13 @@ internal sealed class SearchRequest
         return sorted;
     }
 
-    private static TimeSpan? ParseTimeout(string value) => value.Trim() == "-1" ? null : SearchContexts.ParseKeepAlive(value, "timeout");
+    // As Elasticsearch's TimeValue.parseTimeValue: the unit-less "-1" (no timeout) and "0" are time values too.
+    private static TimeSpan? ParseTimeout(string value) => value.Trim() switch
+    {
+        "-1" => null,
+        "0" => TimeSpan.Zero,
+        _ => SearchContexts.ParseKeepAlive(value, "timeout"),
+    };
 
     public static SearchRequest Parse(JsonObject? body, Func<string, string?> param)
     {
