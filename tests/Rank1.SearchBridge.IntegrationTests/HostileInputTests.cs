@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -111,24 +112,48 @@ public sealed class InputErrorIsolationTests
     }
 
     [Fact]
-    public async Task Search_ModelCallStillRunningPastTheDeadline_AnswersInBackendOrderSoonAfterIt()
+    public async Task Search_ModelCallStillRunningPastTheDeadline_IsCutAtDeadlinePlusGraceAndAnswersInBackendOrder()
     {
         // A model call that only ends when cancelled, as a prefill begun just before the deadline looks to the caller.
-        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(new EndlessJudge()));
+        // The proxy's clock is a FakeTimeProvider that only the judge moves: to the deadline, to just before the
+        // grace (Rank1:Proxy:DeadlineGrace) is over, then to its end. A proxy that never cuts the call gets the judge's
+        // answer (applied), one that cuts it early or late is seen by the judge; no wall time is measured.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var judge = new EndlessJudge(clock, TimeSpan.FromMilliseconds(500));
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge));
         var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"deadline_ms":300}}}""");
         Assert.Equal(200, r.Status);
         Assert.Equal("fallback-timeout", r.Rerank);
         Assert.Contains("still reading", r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
         Assert.Equal(await stack.BackendIdsAsync(Body), r.Ids);
+        Assert.Equal((false, false, true), (judge.CancelledAtDeadline, judge.CancelledJustBeforeTheGraceEnds, judge.CancelledWhenTheGraceEnds));
     }
 
-    private sealed class EndlessJudge : IPassageJudge
+    private sealed class EndlessJudge(FakeTimeProvider clock, TimeSpan grace) : IPassageJudge
     {
         public string ModelId => "endless";
+
+        public bool CancelledAtDeadline { get; private set; }
+
+        public bool CancelledJustBeforeTheGraceEnds { get; private set; }
+
+        public bool CancelledWhenTheGraceEnds { get; private set; }
 
         public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
             JudgeSettings? settings = null, CancellationToken cancellationToken = default)
         {
+            clock.Advance(settings!.Deadline!.Value - clock.GetUtcNow());
+            CancelledAtDeadline = cancellationToken.IsCancellationRequested;
+            clock.Advance(grace - TimeSpan.FromMilliseconds(1));
+            CancelledJustBeforeTheGraceEnds = cancellationToken.IsCancellationRequested;
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+            CancelledWhenTheGraceEnds = cancellationToken.IsCancellationRequested;
+            if (!CancelledWhenTheGraceEnds)
+            {
+                // Not cut: the call ends after all, so a proxy that never cuts it answers with this judgement instead of hanging.
+                return passages.Select(_ => PassageResult.Judged(new Rank1Judgement(0.9, true, "finished", 1, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero))).ToArray();
+            }
+
             await Task.Delay(Timeout.Infinite, cancellationToken);
             throw new InvalidOperationException("unreachable");
         }
