@@ -6,9 +6,15 @@ later than deadline_ms + 1 s (and which kinds), peak RSS and open file descripto
 precompute jobs and judgements lost or duplicated across the broker restart (0 expected). The well-formed searches
 (ordinary queries over ordinary documents) are reported apart, in the hostile mix and in a second phase with only
 well-formed searches, so the effect of the other callers' inputs on their reranking shows (the `applied` share of each).
+By default every search asks the model about a query it has not seen (`--queries unique`: random words of the corpus,
+and for the 1 MB kinds an `ext.rank1.query` starting with them), so answers are judged by the model (`computed`), not
+served from the reasoning store (`cached`); `--queries repeating` is the earlier mix (a dozen queries, mostly `cached`).
+For each kind it prints the searches judged by the model, cached or answered in backend order, and the passages by
+their `_rank1.source`.
 Every process it starts is stopped when it ends, also on a crash or Ctrl+C.
 
 Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (the hostile mix; default 120, at most 225; the well-formed phase runs a third of it more)] [--clients N (default 4)]
+       [--queries unique|repeating (default unique)]
        [--counters DOTNET_COUNTERS (the dotnet-counters tool: samples the proxy's System.Runtime counters each second and
        prints the thread pool's peaks, to see whether late answers waited for a thread)]
 """
@@ -78,18 +84,35 @@ def wait_http(url, seconds=120):
     raise SystemExit(f"soak: {url} did not answer within {seconds} s")
 
 
-def request(method, url, body=None, timeout=60):
+def request(method, url, body=None, timeout=60, answer=None):
+    """(status, X-Rank1-Rerank, X-Rank1-Reason); the body of a 200 is given to answer, when given."""
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            r.read()
+            raw = r.read()
+            if answer is not None:
+                answer(raw)
             return r.status, r.headers.get("X-Rank1-Rerank"), r.headers.get("X-Rank1-Reason")
     except urllib.error.HTTPError as e:
         e.read()
         return e.code, e.headers.get("X-Rank1-Rerank"), e.headers.get("X-Rank1-Reason")
     except Exception as e:  # connection refused, reset, timeout
         return type(e).__name__, None, None
+
+
+def passage_sources(raw):
+    """How many hits of a search answer carry each _rank1.source (computed, forced, cached, failed)."""
+    counts = {}
+    try:
+        hits = json.loads(raw)["hits"]["hits"]
+    except (ValueError, KeyError, TypeError):
+        return counts
+    for hit in hits:
+        source = ((hit.get("fields") or {}).get("_rank1.source") or [None])[0]
+        if source is not None:
+            counts[source] = counts.get(source, 0) + 1
+    return counts
 
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -194,18 +217,32 @@ def summarize(title, results, late_after):
         by[key] = by.get(key, 0) + 1
     for key in sorted(by):
         print(f"  {key}: {by[key]}")
+    # Did the model do the work? Per kind: searches with a passage judged by the model in that search (applied,
+    # partial), served from the reasoning store (cached), answered in backend order (fallback-*); and the passages of
+    # all its answers by _rank1.source.
+    for kind in sorted({k for k, *_ in results if not k.startswith("bad")}):
+        answered = [(rerank, sources) for k, status, rerank, _, _, sources in results if k == kind and status == 200]
+        model = sum(1 for r, _ in answered if r in ("applied", "partial"))
+        cached = sum(1 for r, _ in answered if r == "cached")
+        fallback = sum(1 for r, _ in answered if r and r.startswith("fallback"))
+        passages = {}
+        for _, sources in answered:
+            for source, n in sources.items():
+                passages[source] = passages.get(source, 0) + n
+        print(f"  {kind} answered 200: {len(answered)}; judged by the model {model}, cached {cached}, fallback {fallback}; passages by source: "
+              + (", ".join(f"{source} {n}" for source, n in sorted(passages.items())) or "none"))
     errors = {}
     for kind, status, *_ in results:
         expected = 400 if kind.startswith("bad") else 200
         if status != expected:
             errors[str(status)] = errors.get(str(status), 0) + 1
     print("  errors by kind (an answer other than 200, or 400 for bad input): " + (", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"))
-    searches = sorted(s for kind, _, _, s, _ in results if not kind.startswith("bad"))
+    searches = sorted(s for kind, _, _, s, *_ in results if not kind.startswith("bad"))
     if searches:
         print(f"  search latency (every answer): p50 {searches[len(searches) // 2] * 1000:.0f} ms, p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))] * 1000:.0f} ms, "
               f"max {searches[-1] * 1000:.0f} ms; later than deadline_ms + 1 s: {sum(1 for s in searches if s > late_after)} of {len(searches)}")
     late = {}
-    for kind, status, rerank, s, _ in results:
+    for kind, status, rerank, s, *_ in results:
         if s > late_after:
             key = f"{kind} {status} {rerank or '-'}"
             late[key] = late.get(key, 0) + 1
@@ -213,7 +250,7 @@ def summarize(title, results, late_after):
         print("  late answers: " + ", ".join(f"{k} {v}" for k, v in sorted(late.items())))
     # How far the searches that were not fully reranked got (X-Rank1-Reason, up to its first colon): did they reach the model?
     why = {}
-    for kind, status, rerank, _, reason in results:
+    for kind, status, rerank, _, reason, _ in results:
         if status == 200 and rerank in ("fallback-timeout", "fallback-error", "fallback-overload"):
             key = f"{kind} {rerank}: {(reason or '-').split(':')[0]}"
             why[key] = why.get(key, 0) + 1
@@ -241,6 +278,8 @@ def run():
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--worker", required=True, help="the worker host's dll (Rank1.SearchBridge.Worker.dll)")
     p.add_argument("--counters", help="the dotnet-counters tool, to sample the proxy's runtime counters")
+    p.add_argument("--queries", choices=["unique", "repeating"], default="unique",
+                   help="unique: every search asks about a query not seen before, so the model judges it (default); repeating: a dozen queries, mostly answered from the reasoning store")
     a = p.parse_args()
     seconds = max(20, min(a.seconds, 225))  # plus a third for the well-formed phase: at most 5 minutes of load
     rng = random.Random(18)
@@ -291,17 +330,25 @@ def run():
                       Urls="http://127.0.0.1:0")
     worker = start(["dotnet", a.worker], log, env=worker_env)
     huge_query = "onion" + "".join(rng.choice("xyz") for _ in range(MB))
+
+    # Each body is drawn with its client's own random generator r. Unique queries are six random words of the corpus
+    # (12^6 orderings: a repeat in a run is rare) and go first in an ext.rank1.query, so they survive its cut to the
+    # query token cap.
+    def fresh(r):
+        return " ".join(r.choice(words) for _ in range(6))
+
+    unique = a.queries == "unique"
     # Well-formed: an ordinary query over the ordinary documents only (the 1 MB ones are another caller's input).
     ordinary = {"ids": {"values": ["huge-words", "huge-nospace"]}}
-    well_formed = (WELL_FORMED, lambda: {"query": {"bool": {"must": {"match": {"text": rng.choice(words)}}, "must_not": ordinary}}})
+    well_formed = (WELL_FORMED, lambda r: {"query": {"bool": {"must": {"match": {"text": fresh(r) if unique else r.choice(words)}}, "must_not": ordinary}}})
     kinds = [
         well_formed,
-        ("long-docs", lambda: {"query": {"match": {"text": "onion"}}, "size": 10}),
-        ("1mb-query", lambda: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"query": huge_query}}}),
-        ("bad-json", lambda: b'{"query": {"match": '),
-        ("bad-ext", lambda: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"window": "many"}}}),
+        ("long-docs", lambda r: {"query": {"match": {"text": "onion"}}, "size": 10, **({"ext": {"rank1": {"query": fresh(r)}}} if unique else {})}),
+        ("1mb-query", lambda r: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"query": f"{fresh(r)} {huge_query}" if unique else huge_query}}}),
+        ("bad-json", lambda r: b'{"query": {"match": '),
+        ("bad-ext", lambda r: {"query": {"match": {"text": "onion"}}, "ext": {"rank1": {"window": "many"}}}),
     ]
-    results = []  # (kind, status, rerank, seconds, reason)
+    results = []  # (kind, status, rerank, seconds, reason, {_rank1.source: passages})
     lock = threading.Lock()
     peak = {"rss": 0, "fds": 0}
 
@@ -311,10 +358,13 @@ def run():
             r = random.Random(seed)
             while time.time() < until:
                 kind, body = r.choice(mix)
+                kept = []
                 started = time.time()
-                status, rerank, reason = request("POST", f"{proxy_url}/docs/_search", body())
+                status, rerank, reason = request("POST", f"{proxy_url}/docs/_search", body(r), answer=kept.append)
+                took = time.time() - started
+                sources = passage_sources(kept[0]) if kept else {}  # read after the clock stops
                 with lock:
-                    into.append((kind, status, rerank, time.time() - started, reason))
+                    into.append((kind, status, rerank, took, reason, sources))
 
         def sampler():
             while time.time() < until:
@@ -391,7 +441,7 @@ def run():
         # Ctrl+C is how the CLI commands are stopped; a process that does not stop in 30 s is killed.
         stop_process(proc, signal.SIGINT, 30)
 
-    print(f"soak: {seconds} s, {a.clients} clients, deadline_ms {DEADLINE_MS}, backend SIGKILLed at {seconds // 3} s and back after {restarted_after:.1f} s")
+    print(f"soak: {seconds} s, {a.clients} clients, deadline_ms {DEADLINE_MS}, {a.queries} queries, backend SIGKILLed at {seconds // 3} s and back after {restarted_after:.1f} s")
     late_after = DEADLINE_MS / 1000 + 1
     summarize("hostile mix", results, late_after)
     summarize(f"well-formed only ({calm_seconds} s, no fault)", calm, late_after)
