@@ -1,11 +1,9 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lucene.Net.Analysis;
 using Lucene.Net.Analysis.Core;
 using Lucene.Net.Analysis.Miscellaneous;
 using Lucene.Net.Analysis.Standard;
 using Lucene.Net.Analysis.Util;
-using Lucene.Net.Documents;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
 using Lucene.Net.Store;
@@ -24,14 +22,11 @@ internal sealed record WriteResult(string Id, long Version, long SeqNo, string R
 /// <summary>
 /// One index: a Lucene directory (in memory or on disk) written with BM25, near-real-time searchers, the mapping,
 /// and a realtime map of live documents (id, version, source) for GET and versioning. Writes are serialised per
-/// index; searches run concurrently on refreshed snapshots.
+/// index; searches run concurrently on refreshed snapshots. What a source becomes in Lucene is
+/// <see cref="DocumentFields"/>'s job.
 /// </summary>
 internal sealed class SearchIndex : IDisposable
 {
-    public const string IdField = "_id";
-    public const string SourceField = "_source";
-    private const string VersionField = "_version";
-    private const string SeqNoField = "_seq_no";
     private const LuceneVersion Version = LuceneVersion.LUCENE_48;
 
     private readonly LuceneDirectory _directory;
@@ -154,8 +149,8 @@ internal sealed class SearchIndex : IDisposable
 
             var version = (existing?.Version ?? 0) + 1;
             var seq = _seqNo + 1;
-            var doc = BuildDocument(id, source, json, version, seq); // throws on a bad value before anything changes
-            _writer.UpdateDocument(new Term(IdField, id), doc);
+            var doc = DocumentFields.Build(Mapping, id, source, json, version, seq); // throws on a bad value before anything changes
+            _writer.UpdateDocument(new Term(DocumentFields.IdField, id), doc);
             _seqNo = seq;
             _docs[id] = new StoredDocument(id, version, seq, json);
             _writes++;
@@ -198,7 +193,7 @@ internal sealed class SearchIndex : IDisposable
                 return new WriteResult(id, 1, seq, "not_found", 404);
             }
 
-            _writer.DeleteDocuments(new Term(IdField, id));
+            _writer.DeleteDocuments(new Term(DocumentFields.IdField, id));
             _docs.Remove(id);
             _writes++;
             return new WriteResult(id, existing.Version + 1, seq, "deleted", 200);
@@ -296,157 +291,6 @@ internal sealed class SearchIndex : IDisposable
 
     public void ReleaseSearcher(IndexSearcher searcher) => _searchers.Release(searcher);
 
-    private Document BuildDocument(string id, JsonObject source, string json, long version, long seqNo)
-    {
-        var doc = new Document
-        {
-            new StringField(IdField, id, Field.Store.YES),
-            new StoredField(SourceField, json),
-            new StoredField(VersionField, version),
-            new StoredField(SeqNoField, seqNo),
-        };
-        var sortable = new HashSet<string>(StringComparer.Ordinal);
-        AddFields(doc, source, string.Empty, sortable);
-        return doc;
-    }
-
-    private void AddFields(Document doc, JsonNode? node, string path, HashSet<string> sortable)
-    {
-        switch (node)
-        {
-            case null:
-                return;
-            case JsonObject obj:
-                foreach (var (key, child) in obj)
-                {
-                    AddFields(doc, child, path.Length == 0 ? key : $"{path}.{key}", sortable);
-                }
-
-                return;
-            case JsonArray arr:
-                foreach (var item in arr)
-                {
-                    AddFields(doc, item, path, sortable);
-                }
-
-                return;
-            case JsonValue value:
-                var mapping = Mapping.Get(path) ?? Mapping.GetOrAddDynamic(path, value);
-                AddValue(doc, path, mapping, value, sortable);
-                foreach (var (sub, subMapping) in mapping.SubFields)
-                {
-                    AddValue(doc, $"{path}.{sub}", subMapping, value, sortable);
-                }
-
-                return;
-        }
-    }
-
-    private static void AddValue(Document doc, string path, FieldMapping mapping, JsonValue value, HashSet<string> sortable)
-    {
-        var firstValue = sortable.Add(path); // doc values hold one value per field: the first one sorts
-        switch (mapping.Kind)
-        {
-            case FieldKind.Text:
-                doc.Add(new TextField(path, AsString(value), Field.Store.NO));
-                break;
-            case FieldKind.Keyword:
-            {
-                var s = AsString(value);
-                if (mapping.IgnoreAbove is { } max && s.Length > max)
-                {
-                    break;
-                }
-
-                doc.Add(new StringField(path, s, Field.Store.NO));
-                if (firstValue)
-                {
-                    doc.Add(new SortedDocValuesField(path, new BytesRef(s)));
-                }
-
-                break;
-            }
-
-            case FieldKind.Boolean:
-            {
-                var b = value.GetValueKind() switch
-                {
-                    JsonValueKind.True => "true",
-                    JsonValueKind.False => "false",
-                    JsonValueKind.String when value.GetValue<string>() is "true" or "false" => value.GetValue<string>(),
-                    _ => throw ParseFailure(path, mapping, value),
-                };
-                doc.Add(new StringField(path, b, Field.Store.NO));
-                break;
-            }
-
-            case FieldKind.Date:
-            {
-                if (!IndexMapping.TryParseDate(value, out var ms))
-                {
-                    throw ParseFailure(path, mapping, value);
-                }
-
-                doc.Add(new Int64Field(path, ms, Field.Store.NO));
-                if (firstValue)
-                {
-                    doc.Add(new NumericDocValuesField(path, ms));
-                }
-
-                break;
-            }
-
-            case FieldKind.Long or FieldKind.Integer:
-            {
-                if (!TryNumber(value, out var d) || d != Math.Truncate(d))
-                {
-                    throw ParseFailure(path, mapping, value);
-                }
-
-                var l = (long)d;
-                doc.Add(new Int64Field(path, l, Field.Store.NO));
-                if (firstValue)
-                {
-                    doc.Add(new NumericDocValuesField(path, l));
-                }
-
-                break;
-            }
-
-            default:
-            {
-                if (!TryNumber(value, out var d))
-                {
-                    throw ParseFailure(path, mapping, value);
-                }
-
-                doc.Add(new DoubleField(path, d, Field.Store.NO));
-                if (firstValue)
-                {
-                    doc.Add(new DoubleDocValuesField(path, d));
-                }
-
-                break;
-            }
-        }
-    }
-
-    private static string AsString(JsonValue value) => value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString();
-
-    internal static bool TryNumber(JsonNode value, out double d)
-    {
-        d = 0;
-        return value.GetValueKind() switch
-        {
-            JsonValueKind.Number => value.AsValue().TryGetValue(out d),
-            JsonValueKind.String => double.TryParse(value.GetValue<string>(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out d),
-            _ => false,
-        };
-    }
-
-    private static EsException ParseFailure(string path, FieldMapping mapping, JsonValue value) =>
-        new(400, "document_parsing_exception", $"failed to parse field [{path}] of type [{mapping.TypeName}] in document. Preview of field's value: '{AsString(value)}'");
-
     private static void DeepMerge(JsonObject target, JsonObject patch)
     {
         foreach (var (key, value) in patch.ToArray())
@@ -477,8 +321,8 @@ internal sealed class SearchIndex : IDisposable
                 }
 
                 var d = reader.Document(i);
-                var seq = d.GetField(SeqNoField)?.GetInt64Value() ?? 0;
-                _docs[d.Get(IdField)] = new StoredDocument(d.Get(IdField), d.GetField(VersionField)?.GetInt64Value() ?? 1, seq, d.Get(SourceField));
+                var seq = d.GetField(DocumentFields.SeqNoField)?.GetInt64Value() ?? 0;
+                _docs[d.Get(DocumentFields.IdField)] = new StoredDocument(d.Get(DocumentFields.IdField), d.GetField(DocumentFields.VersionField)?.GetInt64Value() ?? 1, seq, d.Get(DocumentFields.SourceField));
                 _seqNo = Math.Max(_seqNo, seq);
             }
         }

@@ -216,7 +216,7 @@ internal sealed class QueryTranslator
         var bq = new BooleanQuery();
         foreach (var v in values)
         {
-            bq.Add(new TermQuery(new Term(SearchIndex.IdField, ValueText(v) ?? string.Empty)), Occur.SHOULD);
+            bq.Add(new TermQuery(new Term(DocumentFields.IdField, ValueText(v) ?? string.Empty)), Occur.SHOULD);
         }
 
         return Boosted(new ConstantScoreQuery(bq), spec);
@@ -432,11 +432,11 @@ internal sealed class QueryTranslator
             return IndexMapping.TryParseDate(node, out var ms) ? ms : throw EsException.Parsing($"failed to parse date field [{node.ToJsonString()}] for [{field}]");
         }
 
-        return SearchIndex.TryNumber(node, out var d) ? (long)d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+        return DocumentFields.TryNumber(node, out var d) ? (long)d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
     }
 
     private static double? ToDouble(string field, JsonNode? node) =>
-        node is null ? null : SearchIndex.TryNumber(node, out var d) ? d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+        node is null ? null : DocumentFields.TryNumber(node, out var d) ? d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
 
     private List<(string Term, int Position)> Analyze(string field, string text)
     {

@@ -397,9 +397,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
 
         o["_index"] = hit.Index.Name;
-        o["_id"] = doc.Get(SearchIndex.IdField);
+        o["_id"] = doc.Get(DocumentFields.IdField);
         o["_score"] = scored ? hit.Score : null;
-        var sourceJson = doc.Get(SearchIndex.SourceField);
+        var sourceJson = doc.Get(DocumentFields.SourceField);
         if (request.Source.Enabled)
         {
             o["_source"] = request.Source.Apply(sourceJson);
