@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
 using Rank1.Inference.Prompt;
@@ -21,14 +20,13 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 {
     private readonly CausalLm _lm;
     private readonly Rank1Scorer _scorer;
+    private readonly PromptEncoder _prompts;
+    private readonly SingleRowJudge _single;
     private readonly TimeProvider _time;
-    private readonly int _defaultBudget;
     private readonly int _maxBatch;
 
     private readonly int _maxQueued;
     private readonly int _maxQueuedPerCaller;
-    private readonly int _maxQueryTokens;
-    private readonly int _maxPassageTokens;
     private readonly Lock _schedulerGate = new();
     private BatchScheduler? _scheduler;
     private bool _disposed;
@@ -36,8 +34,6 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256,
         int maxQueryTokens = 512, int maxPassageTokens = 2048, int maxQueuedPerCaller = 64)
     {
-        _maxQueryTokens = maxQueryTokens;
-        _maxPassageTokens = maxPassageTokens;
         // Padded batches need a graph that takes position ids: graphs that derive positions from the mask (the
         // onnxruntime-genai builder's GroupQueryAttention) assume no left padding, so they decode one row at a time.
         _maxBatch = lm.Signature.PositionIds is null ? 1 : maxBatch;
@@ -45,7 +41,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         _maxQueuedPerCaller = maxQueuedPerCaller;
         _lm = lm;
         _scorer = new Rank1Scorer(tokenizer, ids, time);
-        _defaultBudget = defaultBudget;
+        _prompts = new PromptEncoder(tokenizer, ids, lm.ContextLength, maxQueryTokens, maxPassageTokens, defaultBudget);
+        _single = new SingleRowJudge(lm, _scorer, time);
         _time = time;
     }
 
@@ -112,13 +109,11 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// (no cost grows with text beyond it), then to its token limit. English averages about 4 characters per token;
     /// only text whose tokens average more than 16 characters (long runs of one symbol) loses anything to this cut.
     /// </summary>
-    public const int CharsPerToken = 16;
+    public const int CharsPerToken = PromptEncoder.CharsPerToken;
 
-    /// <summary>Tokens of the prompt besides the query and the passage (instruction line, labels, newlines, &lt;think&gt;), rounded up.</summary>
-    internal const int PromptOverheadTokens = 48;
+    private const int PromptOverheadTokens = PromptEncoder.PromptOverheadTokens;
 
-    /// <summary>Context kept free after the prompt: at least this much reasoning, plus the forced end's re-encoding and &lt;/think&gt;.</summary>
-    internal const int ContextReserve = 16;
+    private const int ContextReserve = PromptEncoder.ContextReserve;
 
     /// <summary>
     /// The prompt's token ids: the user text encoded with special tokens off, then the <c>&lt;think&gt;</c> id; the query
@@ -131,42 +126,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// passage are each cut to characters (<see cref="CharsPerToken"/>), then to tokens, before the prompt is encoded.
     /// Throws <see cref="Rank1InputException"/> when the prompt leaves no room for reasoning in the model's context.
     /// </summary>
-    internal (int[] Ids, bool Truncated) EncodePrompt(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var (query, queryCut) = Limit(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, _maxQueryTokens), cancellationToken);
-        var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, _maxPassageTokens), cancellationToken);
-        int[] ids = [.. Tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), TokenIds.ThinkStart];
-        if (ids.Length + ContextReserve > _lm.ContextLength)
-        {
-            throw new Rank1InputException($"The prompt has {ids.Length} tokens, which leaves less than {ContextReserve} of the model's context of {_lm.ContextLength} for reasoning.");
-        }
-
-        return (ids, queryCut || passageCut);
-    }
-
-    private static int Cap(int? requested, int cap) => requested switch
-    {
-        null => cap,
-        < 1 => throw new ArgumentOutOfRangeException(nameof(requested), requested, "Token limits must be at least 1."),
-        { } r => Math.Min(r, cap),
-    };
-
-    private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
-    {
-        var chars = (long)maxTokens * CharsPerToken;
-        var charCut = false;
-        if (text.Length > chars)
-        {
-            // Never split a surrogate pair: the cut text must stay valid UTF-16.
-            var at = (int)chars;
-            text = text[..(char.IsHighSurrogate(text[at - 1]) ? at - 1 : at)];
-            charCut = true;
-        }
-
-        var (kept, tokenCut) = Tokenizer.Truncate(text, maxTokens, cancellationToken);
-        return (kept, charCut || tokenCut);
-    }
+    internal (int[] Ids, bool Truncated) EncodePrompt(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken) =>
+        _prompts.Encode(input, settings, cancellationToken);
 
     /// <summary>
     /// Judges one pair. Honours <paramref name="cancellationToken"/> promptly, even inside a model step. Unlike a window,
@@ -180,9 +141,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             return await Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
-        var row = new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
-        var traces = await ScheduleAsync(settings?.Caller, [row], cancellationToken).ConfigureAwait(false);
+        var prompt = Encode(input, settings, cancellationToken);
+        var row = new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: false, cancellationToken, prompt.Truncated);
+        var traces = await Scheduler.ScheduleAsync(settings?.Caller, [row], cancellationToken).ConfigureAwait(false);
         return traces[0]!.Judgement;
     }
 
@@ -193,16 +154,13 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     internal JudgeTrace JudgeTraced(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
-        var budget = Budget(settings, prompt.Length);
-        using var runOptions = new RunOptions();
-        // Terminate stops a step that is already running inside ONNX Runtime, not just the next one.
-        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var state = _lm.Begin(runOptions);
+        return _single.Judge(Encode(input, settings, cancellationToken), settings?.Deadline, cancellationToken);
+    }
 
-        var started = _time.GetTimestamp();
-        Run(state, prompt, cancellationToken);
-        return Reason(state, prompt, _time.GetElapsedTime(started), budget, settings?.Deadline, truncated, cancellationToken);
+    private EncodedPrompt Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
+    {
+        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
+        return new EncodedPrompt(prompt, truncated, _prompts.Budget(settings, prompt.Length));
     }
 
     /// <summary>
@@ -237,7 +195,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             return await Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var traces = await ScheduleAsync(settings?.Caller, Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var traces = await Scheduler.ScheduleAsync(settings?.Caller, Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         return traces.Select(t => t!.Judgement).ToArray();
     }
 
@@ -250,7 +208,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         {
             var encoded = WindowRows(query, instructions, passages, settings, cancellationToken);
             var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
-            var traces = await ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
+            var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
             var next = 0;
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
@@ -274,8 +232,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         {
             try
             {
-                var (prompt, truncated) = EncodePrompt(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, token);
-                results[i] = (new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: true, cancellationToken, truncated), null);
+                var prompt = Encode(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, token);
+                results[i] = (new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: true, cancellationToken, prompt.Truncated), null);
             }
             catch (Rank1InputException ex)
             {
@@ -297,73 +255,20 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        var encoded = passages.Select(p => EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray();
-        var prompts = encoded.Select(e => e.Ids).ToArray();
-        var shared = SharedPrefix.Length(prompts);
-        if (prompts.Length < 2 || shared < SharedPrefix.MinLength)
-        {
-            return (passages.Select(p => JudgeTraced(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray(), 0);
-        }
-
-        using var runOptions = new RunOptions();
-        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var state = _lm.Begin(runOptions);
-        var sharedStarted = _time.GetTimestamp();
-        Run(state, prompts[0][..shared], cancellationToken);
-        var sharedPrefill = _time.GetElapsedTime(sharedStarted) / prompts.Length;
-        var prefix = state.Pin();
-        var traces = new List<JudgeTrace>(prompts.Length);
-        try
-        {
-            foreach (var (prompt, truncated) in encoded)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                state.Restore(prefix);
-                var started = _time.GetTimestamp();
-                Run(state, prompt[shared..], cancellationToken);
-                traces.Add(Reason(state, prompt, _time.GetElapsedTime(started) + sharedPrefill, Budget(settings, prompt.Length), settings?.Deadline, truncated, cancellationToken));
-            }
-        }
-        finally
-        {
-            state.Unpin(prefix);
-        }
-
-        return (traces, shared);
+        var encoded = passages.Select(p => Encode(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken)).ToArray();
+        return _single.JudgeAll(encoded, settings?.Deadline, cancellationToken);
     }
 
     /// <summary>
-    /// Judges the passages in one continuous batch of at most <paramref name="maxBatch"/> rows (default: all of them):
-    /// one padded prefill of the rows admitted together (their shared prefix computed once), then one decode step per
-    /// reasoning token for all rows, so each step reads the weights once for every row. Rows leave when they end and
-    /// waiting passages join. Each result equals judging that passage alone (<see cref="Judge"/>) up to float rounding.
+    /// Judges the passages in one continuous batch of at most <paramref name="maxBatch"/> rows (default: all of them),
+    /// <see cref="BatchRun.JudgeAll"/>. Each result equals judging that passage alone (<see cref="Judge"/>) up to float rounding.
     /// </summary>
     internal IReadOnlyList<JudgeTrace> JudgeBatchTraced(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
         CancellationToken cancellationToken, int? maxBatch = null)
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        var rows = Rows(query, instructions, passages, settings, cancellationToken);
-        if (rows.Length == 0)
-        {
-            return [];
-        }
-
-        var size = Math.Max(1, maxBatch ?? rows.Length);
-        using var runOptions = new RunOptions();
-        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var run = new BatchRun(_lm, _scorer, runOptions, _time);
-        var next = 0;
-        while (next < rows.Length || run.Count > 0)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var admit = rows.AsSpan(next, Math.Min(rows.Length - next, size - run.Count)).ToArray();
-            run.Admit(admit, cancellationToken);
-            next += admit.Length;
-            run.Step(cancellationToken);
-        }
-
-        return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
+        return BatchRun.JudgeAll(_lm, _scorer, _time, Rows(query, instructions, passages, settings, cancellationToken), Math.Max(1, maxBatch ?? passages.Count), cancellationToken);
     }
 
     /// <summary>Every passage as a batch row (a passage that cannot be judged fails the call: all of them are wanted).</summary>
@@ -371,44 +276,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         CancellationToken cancellationToken) =>
         passages.Select(p =>
         {
-            var (prompt, truncated) = EncodePrompt(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken);
-            return new BatchRow(prompt, Budget(settings, prompt.Length), settings?.Deadline, skipIfLate: false, cancellationToken, truncated);
+            var prompt = Encode(new Rank1Input(query, p.Text, p.Title, instructions), settings, cancellationToken);
+            return new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: false, cancellationToken, prompt.Truncated);
         }).ToArray();
-
-    /// <summary>
-    /// Queues rows with the cross-request scheduler, in the sub-queue of <paramref name="caller"/> (null: this call's
-    /// own), and waits for all of them; the caller's cancellation returns at once.
-    /// </summary>
-    private async Task<JudgeTrace?[]> ScheduleAsync(object? caller, BatchRow[] rows, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (rows.Length == 0)
-        {
-            return [];
-        }
-
-        Scheduler.Enqueue(caller ?? rows, rows);
-        using var registration = cancellationToken.Register(static o =>
-        {
-            foreach (var row in (BatchRow[])o!)
-            {
-                row.Cancel();
-            }
-        }, rows);
-
-        // Window rows still waiting for a slot at their deadline are answered then (null: not started), not when a
-        // slot frees up: a search must not wait past its deadline behind other searches.
-        using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
-            ? _time.CreateTimer(static o =>
-            {
-                foreach (var row in (BatchRow[])o!)
-                {
-                    row.TryExpire();
-                }
-            }, rows, Max(deadline - _time.GetUtcNow(), TimeSpan.Zero), Timeout.InfiniteTimeSpan)
-            : null;
-        return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
-    }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
@@ -435,56 +305,6 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
     /// <summary>Most passages one caller has waiting (bounded by <see cref="Rank1EngineOptions.MaxQueuedPassagesPerCaller"/> once others wait).</summary>
     public int MostQueuedForOneCaller => _scheduler?.MostWaitingForOneCaller ?? 0;
-
-    /// <summary>The reasoning budget for a prompt: the caller's (or the default), clamped so prompt + reasoning + the forced end fit the model's context.</summary>
-    private int Budget(JudgeSettings? settings, int promptLength)
-    {
-        var budget = settings?.MaxThinkTokens ?? _defaultBudget;
-        return budget >= 0
-            ? Math.Min(budget, _lm.ContextLength - promptLength - ContextReserve)
-            : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
-    }
-
-    /// <summary>From a fed prompt: reason greedily until the scorer's stopping rule ends it, then score.</summary>
-    private JudgeTrace Reason(DecodeState state, IReadOnlyList<int> prompt, TimeSpan prefill, int budget, DateTimeOffset? deadline, bool truncated, CancellationToken cancellationToken)
-    {
-        var decodeStarted = _time.GetTimestamp();
-        var afterPrompt = state.Pin();
-        try
-        {
-            var generated = new List<int>();
-            ReasoningEnd end;
-            while (true)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var next = Rank1Scorer.Next(state.Logits);
-                if (_scorer.Stop(next, generated.Count, budget, deadline) is { } stop)
-                {
-                    end = stop;
-                    break;
-                }
-
-                generated.Add(next);
-                Run(state, [next], cancellationToken);
-            }
-
-            var (reasoning, scored) = _scorer.Ending(end, generated);
-            if (end != ReasoningEnd.Finished)
-            {
-                // A forced end follows the prompt: we continue from the pinned prompt cache rather than re-encoding the prompt.
-                state.Restore(afterPrompt);
-            }
-
-            Run(state, scored, cancellationToken);
-            return _scorer.Score(state.Logits, prompt, generated, end, reasoning, scored, prefill, decodeStarted, truncated);
-        }
-        finally
-        {
-            state.Unpin(afterPrompt);
-        }
-    }
-
-    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken) => BatchRun.Guard(() => state.Step(tokens), cancellationToken);
 
     /// <summary>Rows decoded together (<see cref="Rank1EngineOptions.MaxBatch"/>; 1 for graphs that cannot take padded batches).</summary>
     public int MaxBatch => _maxBatch;

@@ -17,6 +17,7 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
     private readonly int _element;
+    private readonly PrefixCache _prefixCache;
     private readonly List<int> _length = [];          // tokens in each row's cache
     private readonly List<long> _nextPosition = [];
     private readonly List<float[]> _logits = [];
@@ -27,7 +28,8 @@ internal sealed class BatchDecodeState : IDisposable
         _lm = lm;
         _runOptions = runOptions;
         _binding = lm.Session.CreateIoBinding();
-        _element = lm.Signature.KvType == TensorElementType.Float16 ? 2 : 4;
+        _element = KvTensors.ElementSize(lm.Signature);
+        _prefixCache = new PrefixCache(lm.Signature);
     }
 
     public int Rows => _length.Count;
@@ -42,10 +44,7 @@ internal sealed class BatchDecodeState : IDisposable
     public long CacheBytes => (long)Rows * Width * _lm.Signature.Layers * 2 * _lm.Signature.KvHeads * _lm.Signature.HeadSize * _element;
 
     /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
-    public const int MinPrefix = SharedPrefix.MinLength;
-
-    /// <summary>Prefix caches kept for later admissions (most recent first).</summary>
-    public const int PrefixCacheEntries = 8;
+    public const int MinPrefix = PrefixCache.MinPrefix;
 
     /// <summary>Tokens of the prefix the latest admission computed once for all its rows (0: none).</summary>
     public int LastPrefix { get; private set; }
@@ -81,7 +80,7 @@ internal sealed class BatchDecodeState : IDisposable
         }
 
         var logits = Enumerable.Range(0, n).Select(_ => new float[_lm.Signature.VocabularySize ?? 0]).ToArray();
-        var (cached, reuse) = FindCachedPrefix(prompts[0].AsSpan(0, sharedPrefix));
+        var (cached, reuse) = _prefixCache.Find(prompts[0].AsSpan(0, sharedPrefix));
         var compute = n >= 2 && sharedPrefix >= MinPrefix;
         sharedPrefix = compute ? sharedPrefix : reuse;
         LastPrefix = sharedPrefix;
@@ -104,7 +103,7 @@ internal sealed class BatchDecodeState : IDisposable
                     var once = RunModel(past, 1, sharedPrefix - reuse, (_, j) => prefix[reuse + j], (_, _) => true, (_, j) => reuse + j, null);
                     Dispose(past);
                     past = once;
-                    RememberPrefix(prompts[0][..sharedPrefix], past);
+                    _prefixCache.Remember(prompts[0][..sharedPrefix], past);
                 }
 
                 var one = past;
@@ -271,7 +270,7 @@ internal sealed class BatchDecodeState : IDisposable
     private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
     {
         var sig = _lm.Signature;
-        var pastWidth = (int)past[0].GetTensorTypeAndShape().Shape[2];
+        var pastWidth = KvTensors.Width(past);
         var total = pastWidth + n;
         var owned = new List<OrtValue>(5);
         try
@@ -349,121 +348,20 @@ internal sealed class BatchDecodeState : IDisposable
 
     private OrtValue[] EmptyPast(int rows) => Allocate(rows, 0);
 
-    private readonly List<(int[] Tokens, OrtValue[] Kv)> _prefixCache = [];
+    private OrtValue[] Allocate(int rows, int width) => KvTensors.Allocate(_lm.Signature, rows, width);
 
-    /// <summary>The cached prefix cache sharing the most leading tokens with <paramref name="tokens"/> (at least <see cref="MinPrefix"/>), and how many.</summary>
-    private (OrtValue[]? Kv, int Length) FindCachedPrefix(ReadOnlySpan<int> tokens)
-    {
-        (OrtValue[]? Kv, int Length) best = (null, 0);
-        foreach (var (cachedTokens, kv) in _prefixCache)
-        {
-            var common = tokens.CommonPrefixLength(cachedTokens);
-            if (common >= MinPrefix && common > best.Length)
-            {
-                best = (kv, common);
-            }
-        }
+    private OrtValue[] Expand(OrtValue[] one, int rows) => KvTensors.Expand(_lm.Signature, one, rows);
 
-        return best;
-    }
+    private void CopyColumns(OrtValue[] from, int fromRow, int fromColumn, OrtValue[] to, int toRow, int toColumn, int count) =>
+        KvTensors.CopyColumns(_lm.Signature, from, fromRow, fromColumn, to, toRow, toColumn, count);
 
-    /// <summary>Keeps a copy of a computed prefix's cache ([1, heads, length, headSize]) for later admissions.</summary>
-    private void RememberPrefix(int[] tokens, OrtValue[] kv)
-    {
-        for (var i = _prefixCache.Count - 1; i >= 0; i--)
-        {
-            if (tokens.AsSpan().StartsWith(_prefixCache[i].Tokens))
-            {
-                Dispose(_prefixCache[i].Kv); // superseded by the longer one
-                _prefixCache.RemoveAt(i);
-            }
-        }
-
-        var copy = Allocate(1, tokens.Length);
-        CopyColumns(kv, 0, 0, copy, 0, 0, tokens.Length);
-        _prefixCache.Insert(0, (tokens, copy));
-        while (_prefixCache.Count > PrefixCacheEntries)
-        {
-            Dispose(_prefixCache[^1].Kv);
-            _prefixCache.RemoveAt(_prefixCache.Count - 1);
-        }
-    }
-
-    /// <summary>Zeroed KV tensors [rows, kvHeads, width, headSize] for every layer's keys and values.</summary>
-    private OrtValue[] Allocate(int rows, int width)
-    {
-        var sig = _lm.Signature;
-        var result = new OrtValue[sig.Layers * 2];
-        for (var i = 0; i < result.Length; i++)
-        {
-            result[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, [rows, sig.KvHeads, width, sig.HeadSize]);
-            result[i].GetTensorMutableRawData().Clear(); // masked columns must hold finite values: 0 × NaN would leak through
-        }
-
-        return result;
-    }
-
-    /// <summary>One row's cache copied to <paramref name="rows"/> rows.</summary>
-    private OrtValue[] Expand(OrtValue[] one, int rows)
-    {
-        var width = (int)one[0].GetTensorTypeAndShape().Shape[2];
-        var result = Allocate(rows, width);
-        for (var r = 0; r < rows; r++)
-        {
-            CopyColumns(one, 0, 0, result, r, 0, width);
-        }
-
-        return result;
-    }
-
-    /// <summary>Copies <paramref name="count"/> columns of one row, for every layer, K/V and head.</summary>
-    private void CopyColumns(OrtValue[] from, int fromRow, int fromColumn, OrtValue[] to, int toRow, int toColumn, int count)
-    {
-        if (count == 0)
-        {
-            return;
-        }
-
-        var sig = _lm.Signature;
-        long heads = sig.KvHeads, headBytes = sig.HeadSize * _element;
-        for (var i = 0; i < from.Length; i++)
-        {
-            long fromWidth = from[i].GetTensorTypeAndShape().Shape[2], toWidth = to[i].GetTensorTypeAndShape().Shape[2];
-            var source = from[i].GetTensorMutableRawData();
-            var target = to[i].GetTensorMutableRawData();
-            var block = (int)(count * headBytes);
-            for (var h = 0; h < heads; h++)
-            {
-                var s = (int)(((((fromRow * heads) + h) * fromWidth) + fromColumn) * headBytes);
-                var t = (int)(((((toRow * heads) + h) * toWidth) + toColumn) * headBytes);
-                source.Slice(s, block).CopyTo(target.Slice(t, block));
-            }
-        }
-    }
-
-    private static void Dispose(OrtValue[]? values)
-    {
-        if (values is null)
-        {
-            return;
-        }
-
-        foreach (var v in values)
-        {
-            v.Dispose();
-        }
-    }
+    private static void Dispose(OrtValue[]? values) => KvTensors.Dispose(values);
 
     public void Dispose()
     {
         Dispose(_past);
         _past = null;
-        foreach (var (_, kv) in _prefixCache)
-        {
-            Dispose(kv);
-        }
-
-        _prefixCache.Clear();
+        _prefixCache.Dispose();
         _binding.Dispose();
     }
 }

@@ -86,6 +86,35 @@ internal sealed class BatchRun : IDisposable
         _state = new BatchDecodeState(lm, runOptions);
     }
 
+    /// <summary>
+    /// Judges <paramref name="rows"/> in one continuous batch of at most <paramref name="maxBatch"/> rows on the calling
+    /// thread: one padded prefill of the rows admitted together (their shared prefix computed once), then one decode
+    /// step per reasoning token for all rows, so each step reads the weights once for every row. Rows leave when they
+    /// end and waiting rows join. Returns the traces in order.
+    /// </summary>
+    public static IReadOnlyList<JudgeTrace> JudgeAll(CausalLm lm, Rank1Scorer scorer, TimeProvider time, BatchRow[] rows, int maxBatch, CancellationToken cancellationToken)
+    {
+        if (rows.Length == 0)
+        {
+            return [];
+        }
+
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+        using var run = new BatchRun(lm, scorer, runOptions, time);
+        var next = 0;
+        while (next < rows.Length || run.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var admit = rows.AsSpan(next, Math.Min(rows.Length - next, maxBatch - run.Count)).ToArray();
+            run.Admit(admit, cancellationToken);
+            next += admit.Length;
+            run.Step(cancellationToken);
+        }
+
+        return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
+    }
+
     /// <summary>Rows in the batch.</summary>
     public int Count => _rows.Count;
 

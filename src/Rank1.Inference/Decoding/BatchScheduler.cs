@@ -112,6 +112,40 @@ internal sealed class BatchScheduler : IDisposable
         _wake.Release();
     }
 
+    /// <summary>
+    /// Queues rows in the sub-queue of <paramref name="caller"/> (null: this call's own) and waits for all of them; the
+    /// caller's cancellation returns at once. Window rows still waiting for a slot at their deadline are answered then
+    /// (null: not started), not when a slot frees up: a search must not wait past its deadline behind other searches.
+    /// </summary>
+    public async Task<JudgeTrace?[]> ScheduleAsync(object? caller, BatchRow[] rows, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (rows.Length == 0)
+        {
+            return [];
+        }
+
+        Enqueue(caller ?? rows, rows);
+        using var registration = cancellationToken.Register(static o =>
+        {
+            foreach (var row in (BatchRow[])o!)
+            {
+                row.Cancel();
+            }
+        }, rows);
+
+        using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
+            ? _time.CreateTimer(static o =>
+            {
+                foreach (var row in (BatchRow[])o!)
+                {
+                    row.TryExpire();
+                }
+            }, rows, TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
+            : null;
+        return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
+    }
+
     private void Loop()
     {
         using var runOptions = new RunOptions();

@@ -1,0 +1,70 @@
+using Rank1.Inference.Tokenization;
+
+namespace Rank1.Inference.Prompt;
+
+/// <summary>
+/// A pair's prompt as token ids within the engine's limits: the query text and the passage each cut to characters,
+/// then to tokens, the prompt encoded, and what is left of the model's context for the reasoning.
+/// </summary>
+internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids, int contextLength, int maxQueryTokens, int maxPassageTokens, int defaultBudget)
+{
+    /// <summary>Characters per token kept before tokenizing (see <see cref="Rank1Engine.CharsPerToken"/>).</summary>
+    public const int CharsPerToken = 16;
+
+    /// <summary>Tokens of the prompt besides the query and the passage (instruction line, labels, newlines, &lt;think&gt;), rounded up.</summary>
+    public const int PromptOverheadTokens = 48;
+
+    /// <summary>Context kept free after the prompt: at least this much reasoning, plus the forced end's re-encoding and &lt;/think&gt;.</summary>
+    public const int ContextReserve = 16;
+
+    /// <summary>
+    /// The prompt within the token limits of <paramref name="settings"/> (capped by the engine's): the query text and the
+    /// passage are each cut to characters (<see cref="CharsPerToken"/>), then to tokens, before the prompt is encoded.
+    /// Throws <see cref="Rank1InputException"/> when the prompt leaves no room for reasoning in the model's context.
+    /// </summary>
+    public (int[] Ids, bool Truncated) Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var (query, queryCut) = Limit(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, maxQueryTokens), cancellationToken);
+        var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, maxPassageTokens), cancellationToken);
+        int[] prompt = [.. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
+        if (prompt.Length + ContextReserve > contextLength)
+        {
+            throw new Rank1InputException($"The prompt has {prompt.Length} tokens, which leaves less than {ContextReserve} of the model's context of {contextLength} for reasoning.");
+        }
+
+        return (prompt, queryCut || passageCut);
+    }
+
+    /// <summary>The reasoning budget for a prompt: the caller's (or the default), clamped so prompt + reasoning + the forced end fit the model's context.</summary>
+    public int Budget(JudgeSettings? settings, int promptLength)
+    {
+        var budget = settings?.MaxThinkTokens ?? defaultBudget;
+        return budget >= 0
+            ? Math.Min(budget, contextLength - promptLength - ContextReserve)
+            : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
+    }
+
+    private static int Cap(int? requested, int cap) => requested switch
+    {
+        null => cap,
+        < 1 => throw new ArgumentOutOfRangeException(nameof(requested), requested, "Token limits must be at least 1."),
+        { } r => Math.Min(r, cap),
+    };
+
+    private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
+    {
+        var chars = (long)maxTokens * CharsPerToken;
+        var charCut = false;
+        if (text.Length > chars)
+        {
+            // Never split a surrogate pair: the cut text must stay valid UTF-16.
+            var at = (int)chars;
+            text = text[..(char.IsHighSurrogate(text[at - 1]) ? at - 1 : at)];
+            charCut = true;
+        }
+
+        var (kept, tokenCut) = tokenizer.Truncate(text, maxTokens, cancellationToken);
+        return (kept, charCut || tokenCut);
+    }
+}
