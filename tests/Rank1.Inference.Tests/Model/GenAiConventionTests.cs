@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
 using Rank1.Testing;
 
@@ -16,6 +17,60 @@ public sealed class GenAiConventionTests
     // by at most 1e-3.
     private const double ScoreTolerance = 1e-4;
     private const double LogitTolerance = 1e-3;
+
+    [Fact]
+    public void GenAiGraphs_RunTheBuilderOperators()
+    {
+        // What ONNX Runtime executed for one prefill and one decode step, read from its profiler: the builder's fused
+        // operators, and at int4 no float MatMul left, the output layer included.
+        var fp32 = KernelsRun(TestPaths.TinyGenAiModel);
+        var int4 = KernelsRun(TestPaths.TinyGenAiInt4Model);
+        var optimum = KernelsRun(TestPaths.TinyGenAiOptimumModel);
+        foreach (var ops in new[] { fp32.Values.ToHashSet(), int4.Values.ToHashSet() })
+        {
+            Assert.Contains("GroupQueryAttention", ops);
+            Assert.Contains("SkipSimplifiedLayerNormalization", ops);
+            Assert.Contains("SimplifiedLayerNormalization", ops);
+            Assert.DoesNotContain("Softmax", ops); // attention is inside GroupQueryAttention, rotary too
+            Assert.DoesNotContain("Cos", ops);
+        }
+
+        Assert.DoesNotContain("MatMul", int4.Values);
+        Assert.Equal("MatMulNBits", int4["/lm_head/MatMul_Q4"]);
+        Assert.Equal("MatMul", fp32["/lm_head/MatMul"]);
+        Assert.DoesNotContain("GroupQueryAttention", optimum.Values); // the control: the Optimum graph of the same weights
+    }
+
+    private static Dictionary<string, string> KernelsRun(string dir)
+    {
+        var prefix = Path.Combine(Path.GetTempPath(), $"rank1-kernels-{Guid.NewGuid():N}");
+        using var lm = CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu, 1, 0, null, s =>
+        {
+            s.EnableProfiling = true;
+            s.ProfileOutputPathPrefix = prefix;
+        });
+        ModelRuns.Greedy(lm, [785, 6722, 315, 9625], 1);
+        var file = lm.EndProfiling();
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            var kernels = new Dictionary<string, string>();
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (e.GetProperty("cat").GetString() == "Node" && e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var op)
+                    && e.GetProperty("name").GetString() is { } name && name.EndsWith("_kernel_time", StringComparison.Ordinal))
+                {
+                    kernels[name[..^"_kernel_time".Length]] = op.GetString()!;
+                }
+            }
+
+            return kernels;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 
     [Fact]
     public void GenAiGraph_SameWeightsAsTheOptimumGraph_SameReasoningAndScores()
