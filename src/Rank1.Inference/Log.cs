@@ -17,8 +17,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "ExecutionProvider=Auto runs on the CPU: this build has no GPU provider ({Reason})")]
     public static partial void AutoOnCpuBuild(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Graph}: {Layers} layers, {KvHeads} KV heads of {HeadSize}, KV {KvType}, ids {IdType}, position_ids {HasPositionIds}, in {ElapsedMs} ms")]
-    public static partial void ModelLoaded(ILogger logger, string modelId, string graph, int layers, int kvHeads, int headSize, string kvType, string idType, bool hasPositionIds, long elapsedMs);
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Graph}: {Layers} layers, {KvHeads} KV heads of {HeadSize}, KV {KvType}, ids {IdType}, position_ids {HasPositionIds}, batch layout {BatchLayout}, in {ElapsedMs} ms")]
+    public static partial void ModelLoaded(ILogger logger, string modelId, string graph, int layers, int kvHeads, int headSize, string kvType, string idType, bool hasPositionIds, string batchLayout, long elapsedMs);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model {ModelId} has random weights (a generated test model): its scores and reasoning are meaningless.")]
     public static partial void RandomTestModel(ILogger logger, string modelId);

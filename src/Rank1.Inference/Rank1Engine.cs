@@ -34,9 +34,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256,
         int maxQueryTokens = 512, int maxPassageTokens = 2048, int maxQueuedPerCaller = 64)
     {
-        // Padded batches need a graph that takes position ids: graphs that derive positions from the mask (the
-        // onnxruntime-genai builder's GroupQueryAttention) assume no left padding, so they decode one row at a time.
-        _maxBatch = lm.Signature.PositionIds is null ? 1 : maxBatch;
+        // A graph whose batch layout the load could not establish decodes one row at a time.
+        _maxBatch = lm.BatchLayout is null ? 1 : maxBatch;
         _maxQueued = maxQueued;
         _maxQueuedPerCaller = maxQueuedPerCaller;
         _lm = lm;

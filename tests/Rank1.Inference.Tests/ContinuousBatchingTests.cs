@@ -13,14 +13,14 @@ namespace Rank1.Inference.Tests;
 /// </summary>
 public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
 {
-    private static readonly (string? Title, string Text)[] Onions =
+    internal static readonly (string? Title, string Text)[] Onions =
     [
         ("Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water."),
         (null, "French onion soup is made from caramelised onions and beef stock."),
         ("Crying", "People cry when they are sad."),
     ];
 
-    private static readonly (string? Title, string Text)[] Bridges =
+    internal static readonly (string? Title, string Text)[] Bridges =
     [
         ("Golden Gate", "The Golden Gate Bridge is a suspension bridge spanning the strait between San Francisco Bay and the Pacific Ocean, opened in 1937 after four years of work."),
         (null, "Suspension bridges hang the deck from cables draped between towers; the cables carry the load to anchorages on each bank, which is why they can span very long distances."),

@@ -6,10 +6,11 @@ namespace Rank1.Inference.Decoding;
 /// <summary>
 /// Several sequences decoded together, one token per row per step, so that each step reads the weights once for all
 /// rows (decoding is memory-bandwidth bound). Rows join (<see cref="Admit"/>) and leave (<see cref="Remove"/>) between
-/// steps, so sequences of different requests share steps (continuous batching). Every row's tokens sit right-aligned
-/// in the cache, padded on the left; the attention mask hides the padding and every row keeps its own positions, so
-/// each row computes what it would alone. The cache is as wide as the longest row: it grows by one column per step
-/// and is re-packed, narrower, when rows leave.
+/// steps, so sequences of different requests share steps (continuous batching). The rows sit in the cache as the
+/// graph's <see cref="KvLayout"/> wants: right-aligned and padded on the left, the mask hiding the padding and every
+/// row fed its own positions (Optimum graphs), or left-aligned and padded on the right, every row's length given by
+/// its mask's count (GroupQueryAttention graphs). Either way each row computes what it would alone. The cache is as
+/// wide as the longest row: it grows by one column per step and is re-packed, narrower, when rows leave.
 /// </summary>
 internal sealed class BatchDecodeState : IDisposable
 {
@@ -18,6 +19,7 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly OrtIoBinding _binding;
     private readonly int _element;
     private readonly PrefixCache _prefixCache;
+    private readonly KvLayout _layout;
     private readonly List<int> _length = [];          // tokens in each row's cache
     private readonly List<long> _nextPosition = [];
     private readonly List<float[]> _logits = [];
@@ -30,11 +32,12 @@ internal sealed class BatchDecodeState : IDisposable
         _binding = lm.Session.CreateIoBinding();
         _element = KvTensors.ElementSize(lm.Signature);
         _prefixCache = new PrefixCache(lm.Signature);
+        _layout = lm.BatchLayout ?? throw new InvalidOperationException($"{lm.Folder.GraphPath}: this graph decodes one row at a time (no batch layout).");
     }
 
     public int Rows => _length.Count;
 
-    /// <summary>Columns of the cache (the longest row; shorter rows are padded on the left).</summary>
+    /// <summary>Columns of the cache (the longest row; shorter rows are padded).</summary>
     public int Width { get; private set; }
 
     /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
@@ -85,60 +88,33 @@ internal sealed class BatchDecodeState : IDisposable
         sharedPrefix = compute ? sharedPrefix : reuse;
         LastPrefix = sharedPrefix;
         LastReusedPrefix = reuse;
-        OrtValue[] past = EmptyPast(sharedPrefix > 0 ? 1 : n);
+        var mergedWidth = Math.Max(Width, longest);
+        var merged = Allocate(Rows + n, mergedWidth);
+        OrtValue[]? prefix = null;
         try
         {
-            if (sharedPrefix > 0)
-            {
-                if (reuse > 0)
-                {
-                    Dispose(past);
-                    past = Allocate(1, reuse);
-                    CopyColumns(cached!, 0, 0, past, 0, 0, reuse);
-                }
-
-                if (sharedPrefix > reuse)
-                {
-                    var prefix = prompts[0];
-                    var once = RunModel(past, 1, sharedPrefix - reuse, (_, j) => prefix[reuse + j], (_, _) => true, (_, j) => reuse + j, null);
-                    Dispose(past);
-                    past = once;
-                    _prefixCache.Remember(prompts[0][..sharedPrefix], past);
-                }
-
-                var one = past;
-                past = Expand(one, n);
-                Dispose(one);
-            }
-
-            // Each new row's part after the prefix, padded on the left to the longest: [prefix][padding][suffix].
-            var width = longest - sharedPrefix;
-            var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
-            var presents = RunModel(past, n, width,
-                (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
-                (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
-                (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
-                logits);
-            Dispose(past);
-            past = presents;
-
-            // Merge: every row right-aligned in a cache as wide as the longest row, new rows after the old ones.
-            var merged = Allocate(Rows + n, Math.Max(Width, longest));
-            var mergedWidth = Math.Max(Width, longest);
+            // The rows already here keep their positions; the new ones follow them.
             for (var r = 0; r < Rows; r++)
             {
-                CopyColumns(_past!, r, Width - _length[r], merged, r, mergedWidth - _length[r], _length[r]);
+                CopyColumns(_past!, r, Start(_length[r], Width), merged, r, Start(_length[r], mergedWidth), _length[r]);
             }
 
-            for (var r = 0; r < n; r++)
+            prefix = sharedPrefix > 0 ? Prefix(prompts[0], sharedPrefix, cached, reuse) : null;
+            if (_layout == KvLayout.RightAligned)
             {
-                var at = mergedWidth - prompts[r].Length;
-                CopyColumns(past, r, 0, merged, Rows + r, at, sharedPrefix);
-                CopyColumns(past, r, sharedPrefix + pads[r], merged, Rows + r, at + sharedPrefix, prompts[r].Length - sharedPrefix);
+                PrefillPadded(prompts, prefix, sharedPrefix, merged, mergedWidth, logits);
+            }
+            else
+            {
+                for (var r = 0; r < n; r++)
+                {
+                    PrefillAlone(prompts[r], prefix, sharedPrefix, merged, Rows + r, logits[r]);
+                }
             }
 
             Dispose(_past);
             _past = merged;
+            merged = null;
             Width = mergedWidth;
             foreach (var (p, l) in prompts.Zip(logits))
             {
@@ -149,7 +125,97 @@ internal sealed class BatchDecodeState : IDisposable
         }
         finally
         {
+            Dispose(prefix);
+            Dispose(merged);
+        }
+    }
+
+    /// <summary>Column of a row's first position: right-aligned rows end at the last column, left-aligned ones start at 0.</summary>
+    private int Start(int length, int width) => _layout == KvLayout.RightAligned ? width - length : 0;
+
+    /// <summary>
+    /// The cache of the first <paramref name="length"/> tokens of <paramref name="prompt"/> as one row: the cached part
+    /// (<paramref name="reuse"/> tokens) copied, the rest computed and remembered in the prefix cache.
+    /// </summary>
+    private OrtValue[] Prefix(int[] prompt, int length, OrtValue[]? cached, int reuse)
+    {
+        var past = Allocate(1, reuse);
+        if (reuse > 0)
+        {
+            CopyColumns(cached!, 0, 0, past, 0, 0, reuse);
+        }
+
+        if (length == reuse)
+        {
+            return past;
+        }
+
+        try
+        {
+            var once = RunModel(past, 1, length - reuse, (_, j) => prompt[reuse + j], (_, _) => true, (_, j) => reuse + j, null);
+            _prefixCache.Remember(prompt[..length], once);
+            return once;
+        }
+        finally
+        {
             Dispose(past);
+        }
+    }
+
+    /// <summary>
+    /// Right-aligned rows: the new rows' parts after the prefix fed in one padded run, each padded on the left to the
+    /// longest ([prefix][padding][suffix], the mask hiding the padding), then copied right-aligned into <paramref name="merged"/>.
+    /// </summary>
+    private void PrefillPadded(IReadOnlyList<int[]> prompts, OrtValue[]? prefix, int sharedPrefix, OrtValue[] merged, int mergedWidth, float[][] logits)
+    {
+        var n = prompts.Count;
+        var past = prefix is null ? EmptyPast(n) : Expand(prefix, n);
+        OrtValue[]? presents = null;
+        try
+        {
+            var width = prompts.Max(p => p.Length) - sharedPrefix;
+            var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
+            presents = RunModel(past, n, width,
+                (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
+                (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
+                (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
+                logits);
+            for (var r = 0; r < n; r++)
+            {
+                var at = mergedWidth - prompts[r].Length;
+                CopyColumns(presents, r, 0, merged, Rows + r, at, sharedPrefix);
+                CopyColumns(presents, r, sharedPrefix + pads[r], merged, Rows + r, at + sharedPrefix, prompts[r].Length - sharedPrefix);
+            }
+        }
+        finally
+        {
+            Dispose(presents);
+            Dispose(past);
+        }
+    }
+
+    /// <summary>
+    /// A left-aligned row: its part after the prefix fed alone, continuing from the prefix's cache, then copied into row
+    /// <paramref name="row"/> of <paramref name="merged"/> from column 0. Alone because GroupQueryAttention takes several
+    /// new tokens after a past only for a batch of one ("batch_size must be 1 when sequence_length > 1 and past context
+    /// is given", ONNX Runtime's group_query_attention_helper.h): the rows share the decode steps, not the prefill.
+    /// </summary>
+    private void PrefillAlone(int[] prompt, OrtValue[]? prefix, int sharedPrefix, OrtValue[] merged, int row, float[] logits)
+    {
+        var past = prefix ?? EmptyPast(1);
+        OrtValue[]? presents = null;
+        try
+        {
+            presents = RunModel(past, 1, prompt.Length - sharedPrefix, (_, j) => prompt[sharedPrefix + j], (_, _) => true, (_, j) => sharedPrefix + j, [logits]);
+            CopyColumns(presents, 0, 0, merged, row, 0, prompt.Length);
+        }
+        finally
+        {
+            Dispose(presents);
+            if (!ReferenceEquals(past, prefix))
+            {
+                Dispose(past);
+            }
         }
     }
 
@@ -169,7 +235,10 @@ internal sealed class BatchDecodeState : IDisposable
         var tokens = next.ToArray();
         var logits = _logits.ToArray();
         var width = Width + 1;
-        var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits);
+        // Right-aligned: the new token goes to the last column, after the padding. Left-aligned: the graph writes it right
+        // after the row's own positions, at the mask's count (GroupQueryAttention's seqlens_k + 1), whatever the columns.
+        Func<int, int, bool> attend = _layout == KvLayout.RightAligned ? (r, j) => j >= width - 1 - _length[r] : (r, j) => j <= _length[r];
+        var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], attend, (r, _) => _nextPosition[r], logits);
         Dispose(_past);
         _past = presents;
         Width = width;
@@ -196,7 +265,7 @@ internal sealed class BatchDecodeState : IDisposable
             packed = Allocate(keep.Length, width);
             for (var i = 0; i < keep.Length; i++)
             {
-                CopyColumns(_past!, keep[i], Width - _length[keep[i]], packed, i, width - _length[keep[i]], _length[keep[i]]);
+                CopyColumns(_past!, keep[i], Start(_length[keep[i]], Width), packed, i, Start(_length[keep[i]], width), _length[keep[i]]);
             }
         }
 
@@ -220,7 +289,7 @@ internal sealed class BatchDecodeState : IDisposable
         }
 
         var result = Allocate(1, length);
-        CopyColumns(_past!, row, Width - _length[row], result, 0, 0, length);
+        CopyColumns(_past!, row, Start(_length[row], Width), result, 0, 0, length);
         return result;
     }
 

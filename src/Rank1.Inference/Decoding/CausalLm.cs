@@ -52,6 +52,9 @@ internal sealed class CausalLm : IDisposable
     /// <summary>Longest sequence (prompt + generated) one decode may reach.</summary>
     public int ContextLength { get; }
 
+    /// <summary>How batched rows sit in the KV cache for this graph (<see cref="KvLayoutProbe"/>); null: it decodes one row at a time.</summary>
+    public KvLayout? BatchLayout { get; private set; }
+
     internal InferenceSession Session => _session;
 
     /// <summary>Ends ONNX Runtime profiling (when the session options enabled it) and returns the trace file.</summary>
@@ -90,8 +93,10 @@ internal sealed class CausalLm : IDisposable
             var signature = ModelSignature.Discover(session, folder);
             var context = Math.Clamp(folder.ContextLength ?? 32_768, 16, 131_072);
             var lm = new CausalLm(session, folder, signature, used, context);
+            lm.BatchLayout = BatchLayoutOf(lm);
             Log.ModelLoaded(logger, folder.ModelId, folder.GraphPath, signature.Layers, signature.KvHeads, signature.HeadSize, signature.KvType.ToString(),
-                signature.InputIdsType.ToString(), signature.PositionIds is not null, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                signature.InputIdsType.ToString(), signature.PositionIds is not null, lm.BatchLayout?.ToString() ?? "none (one row at a time)",
+                (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             session = null;
             return lm;
         }
@@ -101,6 +106,19 @@ internal sealed class CausalLm : IDisposable
             options.Dispose();
         }
     }
+
+    /// <summary>
+    /// The layout batched rows take: what the graph does with a new token (<see cref="KvLayoutProbe"/>). A graph that
+    /// appends after the past batches right-aligned only when it takes position ids: one that derives positions itself
+    /// may not skip the left padding, so it decodes one row at a time.
+    /// </summary>
+    private static KvLayout? BatchLayoutOf(CausalLm lm) => KvLayoutProbe.Detect(lm) switch
+    {
+        KvLayout.LeftAligned => KvLayout.LeftAligned,
+        KvLayout.RightAligned when lm.Signature.PositionIds is not null => KvLayout.RightAligned,
+        null when lm.Signature.PositionIds is not null => KvLayout.RightAligned, // as before the probe: Optimum graphs batch padded on the left
+        _ => null,
+    };
 
     /// <summary>Starts a decode with an empty KV cache. <paramref name="runOptions"/> lets the caller terminate a running step.</summary>
     public DecodeState Begin(RunOptions runOptions) => new(this, runOptions);
