@@ -1,5 +1,5 @@
 using Rank1.SearchBridge;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddRank1Proxy(builder.Configuration);

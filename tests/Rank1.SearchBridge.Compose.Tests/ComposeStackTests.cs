@@ -7,9 +7,9 @@ using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.HotQueries;
+using Rank1.SearchBridge.Http.Proxy;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Precompute;
-using Rank1.SearchBridge.Proxy;
 using Rank1.SearchBridge.Store;
 using Rank1.Testing;
 

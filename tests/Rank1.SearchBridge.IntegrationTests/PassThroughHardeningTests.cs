@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;

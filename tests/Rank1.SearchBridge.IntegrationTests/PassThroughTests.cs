@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Rank1.EmbeddedSearch;
 using Rank1.Inference;
 using Rank1.Inference.Model;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;

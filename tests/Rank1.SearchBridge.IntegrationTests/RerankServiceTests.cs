@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
-using Rank1.SearchBridge.Service;
+using Rank1.SearchBridge.Http.Service;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Search;
+using Rank1.SearchBridge.Http.Search;
 
 namespace Rank1.SearchBridge.Tests;
 

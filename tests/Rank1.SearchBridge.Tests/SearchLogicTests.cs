@@ -2,9 +2,10 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Http.Search;
 using Rank1.SearchBridge.Reranking;
-using Rank1.SearchBridge.Search;
 
 namespace Rank1.SearchBridge.Tests;
 
@@ -236,7 +237,7 @@ public sealed class HitRewriterTests
     public void Passage_JoinsFieldsAndTakesTheFirstTitleValue()
     {
         var hit = Response(1)["hits"]!["hits"]![0]!.AsObject();
-        Assert.Equal(("title 0", "text 0 title 0 second"), HitRewriter.Passage(hit, ["text", "title"], "title"));
-        Assert.Equal((null, ""), HitRewriter.Passage(hit, ["missing"], null));
+        Assert.Equal(("title 0", "text 0 title 0 second"), SearchHits.Passage(hit, ["text", "title"], "title"));
+        Assert.Equal((null, ""), SearchHits.Passage(hit, ["missing"], null));
     }
 }

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Cli.Evaluation;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 using Spectre.Console;
 
 namespace Rank1.SearchBridge.Cli.Commands;

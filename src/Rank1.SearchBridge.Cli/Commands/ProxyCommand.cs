@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Proxy;
+using Rank1.SearchBridge.Http.Proxy;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Rank1.SearchBridge.Cli.CommandLine;
-using Rank1.SearchBridge.Service;
+using Rank1.SearchBridge.Http.Service;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 

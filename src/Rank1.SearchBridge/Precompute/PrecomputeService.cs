@@ -9,7 +9,6 @@ using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
-using Rank1.SearchBridge.Search;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Precompute;
@@ -59,11 +58,11 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
 
         var json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
-        var hits = HitRewriter.Hits(json).Take(request.Window).ToArray();
+        var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField, promptTemplate: request.PromptTemplate);
         var window = hits.Select(h =>
         {
-            var (title, text) = HitRewriter.Passage(h, fields, request.TitleField);
+            var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
             return (Title: title, Text: text, Hit: h);
         }).Where(w => w.Text.Length > 0).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
             JudgementRecords.Key(w.Hit, request.TargetIndex, windowJudge.ModelId, fingerprint, w.Title, w.Text))).ToArray();

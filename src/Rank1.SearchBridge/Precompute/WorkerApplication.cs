@@ -91,7 +91,7 @@ public static class WorkerApplication
     /// </summary>
     public static IEndpointRouteBuilder MapRank1Worker(this WebApplication app)
     {
-        Proxy.AdminApiKey.Use(app, app.Services.GetRequiredService<IOptions<Configuration.ProxyOptions>>().Value.AdminApiKey);
+        AdminApiKey.Use(app, app.Services.GetRequiredService<IOptions<Configuration.ProxyOptions>>().Value.AdminApiKey);
         app.MapRank1Metrics();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         return app;

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Rank1.Elastic;
 
-namespace Rank1.SearchBridge.Proxy;
+namespace Rank1.SearchBridge;
 
 /// <summary>
 /// The optional protection of the proxy's and the worker's own endpoints (<c>/_rank1/*</c>): with
@@ -27,7 +27,7 @@ internal static class AdminApiKey
         }
         catch (EsException e)
         {
-            var body = Search.ResponseShaping.RenderError(e, e, context.Request.Query);
+            var body = EsAnswers.RenderError(e, e, context.Request.Query);
             context.Response.StatusCode = e.Status;
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Rank1.Inference;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
-using Rank1.Elastic;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (judged hits by
@@ -14,37 +14,13 @@ namespace Rank1.SearchBridge.Search;
 /// </summary>
 internal static class HitRewriter
 {
-    public static IReadOnlyList<JsonObject> Hits(JsonObject response) =>
-        (response["hits"]?["hits"] as JsonArray)?.OfType<JsonObject>().ToArray() ?? [];
-
-    /// <summary>The passage of a hit: the configured fields' values joined by a space, from _source (or fields).</summary>
-    public static (string? Title, string Text) Passage(JsonObject hit, IReadOnlyList<string> fields, string? titleField)
-    {
-        var text = string.Join(' ', fields.SelectMany(f => Values(hit, f)));
-        // A title that is present counts even when empty: the reference joins it ("{title} {text}") all the same.
-        var title = titleField is null ? null : JsonPaths.Values(hit["_source"], titleField).FirstOrDefault() ?? Values(hit, titleField).FirstOrDefault();
-        return (title, text);
-    }
-
-    // The hit's _source values at the path, else its stored/docvalue "fields" of that name.
-    private static IEnumerable<string> Values(JsonObject hit, string path)
-    {
-        var values = JsonPaths.Values(hit["_source"], path).ToList();
-        if (values.Count == 0 && hit["fields"]?[path] is JsonArray stored)
-        {
-            values = stored.OfType<JsonValue>().Select(JsonPaths.Text).ToList();
-        }
-
-        return values.Where(s => s.Length > 0);
-    }
-
     /// <remarks>
     /// With <paramref name="sortsByScore"/> (<c>sort:["_score"]</c>), each judged hit's <c>sort</c> values become its
     /// Rank1 score. With <paramref name="minScore"/>, judged hits scoring below it are left out of the answer.
     /// </remarks>
     public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool sortsByScore = false, double? minScore = null)
     {
-        var hits = Hits(response);
+        var hits = SearchHits.Hits(response);
         IEnumerable<JsonObject> ordered = hits;
         if (outcome is { Status: RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached } o)
         {

@@ -1,10 +1,10 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Backend;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// What the client asked to see of the answer, kept away from the backend (the rerank needs the passage fields) and
@@ -27,29 +27,12 @@ internal static class ResponseShaping
     /// <summary>Parameters that shape the whole answer the proxy writes: an <c>_msearch</c> never passes them on to its searches.</summary>
     public static readonly string[] AnswerParameters = [FilterPathParameter, "pretty"];
 
-    private static readonly JsonSerializerOptions Pretty = new(SearchHttp.Compact) { WriteIndented = true };
-
-    /// <summary>A boolean URL parameter as Elasticsearch reads it: present with no value, or <c>true</c>.</summary>
-    public static bool Flag(IQueryCollection query, string name) => query.TryGetValue(name, out var v) && v.ToString() is "" or "true";
-
     /// <summary>The answer as written to the client: filtered by <c>filter_path</c>, indented with <c>pretty</c>.</summary>
     public static byte[] Render(JsonNode answer, IQueryCollection query)
     {
         var final = FilterPath.Parse(query.TryGetValue(FilterPathParameter, out var filterPath) ? filterPath.ToString() : null) is { } filter ? filter.Apply(answer) : answer;
-        return Encoding.UTF8.GetBytes(final.ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
+        return Encoding.UTF8.GetBytes(final.ToJsonString(EsAnswers.Flag(query, "pretty") ? EsAnswers.Pretty : EsAnswers.Compact));
     }
-
-    /// <summary>
-    /// An error the proxy answers itself: never filtered (Elasticsearch turns <c>filter_path</c> off for errors, so
-    /// the client always sees what went wrong), indented with <c>pretty</c>, with <paramref name="cause"/>'s stack trace
-    /// when <c>error_trace</c> asks for it.
-    /// </summary>
-    public static byte[] RenderError(EsException error, Exception cause, IQueryCollection query) =>
-        Encoding.UTF8.GetBytes(ErrorBody(error, cause, query).ToJsonString(Flag(query, "pretty") ? Pretty : SearchHttp.Compact));
-
-    /// <summary>The body of an error the proxy answers itself, with <c>stack_trace</c> when <c>error_trace</c> asks for it.</summary>
-    public static JsonObject ErrorBody(EsException error, Exception cause, IQueryCollection query) =>
-        error.ToBody(Flag(query, "error_trace") ? cause : null);
 
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
     public static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
@@ -72,7 +55,7 @@ internal static class ResponseShaping
     /// <summary>Applies the client's _source filter to every hit of the answer.</summary>
     public static void ApplySourceFilter(JsonObject answer, SourceFilter filter)
     {
-        foreach (var hit in HitRewriter.Hits(answer))
+        foreach (var hit in SearchHits.Hits(answer))
         {
             if (!filter.Enabled)
             {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.Elastic;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// A search's <c>deadline_ms</c>, counted from the request's arrival at the proxy (before its body is read): the

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Rank1.SearchBridge.Proxy;
+namespace Rank1.SearchBridge.Http.Proxy;
 
 /// <summary>
 /// The proxy started in-process (the <c>rank1-bridge proxy</c> and <c>demo</c> commands, tests). Configuration

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>One ranked document of a Cohere/Jina answer; the Rank1 fields only with <c>return_reasoning</c>.</summary>
 internal sealed record CohereResult(int Index, double RelevanceScore, JsonNode? Document, string? Reasoning, int? ReasoningTokens, string? Ended);

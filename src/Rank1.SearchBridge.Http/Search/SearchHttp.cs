@@ -7,7 +7,7 @@ using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>The answer to one search, ready to write.</summary>
 internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body, RerankStatus Rerank, string? Reason);
@@ -18,9 +18,6 @@ internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<strin
 /// </summary>
 internal static class SearchHttp
 {
-    /// <summary>Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers).</summary>
-    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     // Request headers that describe the body we may have rewritten or decompressed: set anew, never copied.
     private static readonly HashSet<string> BodyHeaders = new(StringComparer.OrdinalIgnoreCase) { "Content-Length", "Content-Encoding" };
 

@@ -6,7 +6,7 @@ using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Store;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>What to do with one search: whether to rerank, and with which settings (config merged with <c>ext.rank1</c>).</summary>
 internal sealed record RerankPlan

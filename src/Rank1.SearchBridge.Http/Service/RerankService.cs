@@ -9,7 +9,7 @@ using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>
 /// The rerank endpoints (<c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c>): check the key and the body limit,
@@ -121,7 +121,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             var tei = ranked.Select(r => new TeiResult(r.Index, Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
                 extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
-            return WriteJsonAsync(context, 200, tei, BridgeJson.Default.TeiResultArray);
+            return WriteJsonAsync(context, 200, tei, HttpJson.Default.TeiResultArray);
         }
 
         var results = ranked.Select(r => new CohereResult(r.Index, Score(r.Verdict, raw: false), request.ReturnDocuments ? request.Documents[r.Index].Returned.DeepClone() : null,
@@ -130,7 +130,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var answer = new CohereAnswer(Guid.NewGuid().ToString(), results,
             new CohereMeta(new CohereApiVersion(request.Protocol == RerankProtocol.CohereV2 ? "2" : "1"), new CohereBilledUnits(1)),
             request.Model ?? _options.ModelName, new CohereUsage(tokens));
-        return WriteJsonAsync(context, 200, answer, BridgeJson.Default.CohereAnswer);
+        return WriteJsonAsync(context, 200, answer, HttpJson.Default.CohereAnswer);
     }
 
     // "cached" judgements keep how their reasoning ended; the source says where the judgement came from.
@@ -198,8 +198,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null) =>
         protocol == RerankProtocol.Tei
-            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), BridgeJson.Default.TeiError, cancellationToken)
-            : WriteJsonAsync(context, status, new CohereError(message), BridgeJson.Default.CohereError, cancellationToken);
+            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), HttpJson.Default.TeiError, cancellationToken)
+            : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Default.CohereError, cancellationToken);
 
     private static string TeiErrorType(int status) => status switch
     {

@@ -7,7 +7,7 @@ using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
-namespace Rank1.SearchBridge.Proxy;
+namespace Rank1.SearchBridge.Http.Proxy;
 
 /// <summary>
 /// Everything that is not a search goes to the backend untouched through YARP's forwarder: method, path, query

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>The rerank protocol a request arrived in: it decides field names, defaults, the answer and the error shape.</summary>
 internal enum RerankProtocol

@@ -6,15 +6,17 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
-using static Rank1.SearchBridge.Search.SearchHttp;
+using static Rank1.SearchBridge.EsAnswers;
+using static Rank1.SearchBridge.Http.Search.SearchHttp;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
@@ -74,11 +76,11 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
         catch (EsException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
         catch (BackendUnavailableException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(ResponseShaping.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
         }
     }
 
@@ -123,7 +125,7 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{size}]");
         }
 
-        var explain = query.ContainsKey("explain") ? ResponseShaping.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
+        var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
         body["from"] = 0;
         body["size"] = Math.Max(plan.Window, from + size);
@@ -154,8 +156,8 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         }
 
         var (json, headersOut) = DecodeJson(response);
-        var hits = HitRewriter.Hits(json);
-        var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: HitRewriter.Passage(h, plan.Fields, plan.TitleField))).ToArray();
+        var hits = SearchHits.Hits(json);
+        var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray();
         RerankOutcome? outcome = null;
         RerankStatus status;
         string? why = null;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// The text a search asks about, for Rank1 to judge: from <c>match</c>, <c>match_phrase</c>, <c>multi_match</c>,

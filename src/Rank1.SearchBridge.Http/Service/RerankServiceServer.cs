@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>
 /// The rerank service started alone, in-process (<c>rank1-bridge serve</c>, tests): the model and the rerank

@@ -14,13 +14,13 @@ using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.HotQueries;
+using Rank1.SearchBridge.Http.Search;
+using Rank1.SearchBridge.Http.Service;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
-using Rank1.SearchBridge.Search;
-using Rank1.SearchBridge.Service;
 using Rank1.SearchBridge.Telemetry;
 
-namespace Rank1.SearchBridge.Proxy;
+namespace Rank1.SearchBridge.Http.Proxy;
 
 /// <summary>Wires the Rank1 proxy into an ASP.NET Core application: <c>AddRank1Proxy</c>, then <c>MapRank1Proxy</c>.</summary>
 public static class ProxyApplication
@@ -183,7 +183,7 @@ public static class ProxyApplication
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
         }
 
-        var body = ResponseShaping.RenderError(error, cause, context.Request.Query);
+        var body = EsAnswers.RenderError(error, cause, context.Request.Query);
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = body.Length;

@@ -14,7 +14,7 @@ using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>
 /// Wires the rerank service: <c>AddRank1RerankService</c> and <c>MapRank1RerankService</c> inside the proxy host

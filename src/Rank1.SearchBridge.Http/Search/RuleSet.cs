@@ -1,9 +1,9 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
-using Rank1.SearchBridge.Configuration;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Configuration;
 
-namespace Rank1.SearchBridge.Search;
+namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>Picks the rerank rule for a search's index expression: the first rule whose pattern covers every index it names.</summary>
 internal sealed class RuleSet

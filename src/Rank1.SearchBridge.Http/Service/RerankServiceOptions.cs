@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Rank1.SearchBridge.Service;
+namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>The rerank service: <c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> (configuration section <c>Rank1:Service</c>).</summary>
 public sealed class RerankServiceOptions : IValidatableObject

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
-namespace Rank1.SearchBridge.Proxy;
+namespace Rank1.SearchBridge.Http.Proxy;
 
 /// <summary>
 /// Forwards the request path byte for byte as the client sent it. YARP's default transformer rebuilds the path from

@@ -1,0 +1,35 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Rank1.Elastic;
+
+namespace Rank1.SearchBridge;
+
+/// <summary>
+/// How every Rank1 web host (proxy, worker) writes JSON in Elasticsearch's manner: compact with non-ASCII text kept,
+/// indented with <c>pretty</c>, and its own errors with <c>stack_trace</c> when <c>error_trace</c> asks for it.
+/// </summary>
+internal static class EsAnswers
+{
+    /// <summary>Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers).</summary>
+    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The same, indented (<c>pretty</c>).</summary>
+    public static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };
+
+    /// <summary>A boolean URL parameter as Elasticsearch reads it: present with no value, or <c>true</c>.</summary>
+    public static bool Flag(IQueryCollection query, string name) => query.TryGetValue(name, out var v) && v.ToString() is "" or "true";
+
+    /// <summary>
+    /// An error the host answers itself: never filtered (Elasticsearch turns <c>filter_path</c> off for errors, so
+    /// the client always sees what went wrong), indented with <c>pretty</c>, with <paramref name="cause"/>'s stack trace
+    /// when <c>error_trace</c> asks for it.
+    /// </summary>
+    public static byte[] RenderError(EsException error, Exception cause, IQueryCollection query) =>
+        Encoding.UTF8.GetBytes(ErrorBody(error, cause, query).ToJsonString(Flag(query, "pretty") ? Pretty : Compact));
+
+    /// <summary>The body of an error the host answers itself, with <c>stack_trace</c> when <c>error_trace</c> asks for it.</summary>
+    public static JsonObject ErrorBody(EsException error, Exception cause, IQueryCollection query) =>
+        error.ToBody(Flag(query, "error_trace") ? cause : null);
+}
