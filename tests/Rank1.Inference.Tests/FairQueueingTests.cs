@@ -4,7 +4,8 @@ namespace Rank1.Inference.Tests;
 
 /// <summary>
 /// Fair queueing in front of the continuous batch: free rows go to the waiting caller with the fewest prompt tokens in
-/// the batch (ties: the one served longest ago), one admission feeds a bounded number of prefill positions, one caller's queued passages are capped, and a lone big call never
+/// the batch (ties: the one served longest ago), one admission feeds a bounded number of prefill positions, the batch's
+/// KV cache stays under its ceiling, one caller's queued passages are capped, and a lone big call never
 /// shuts out other callers. First the queue alone (no model, every order exact), then through the engine.
 /// </summary>
 public sealed class FairQueueingTests
@@ -67,6 +68,36 @@ public sealed class FairQueueingTests
         Assert.Equal([small[0]], queue.Take(8, 1024, (_, row) => row.TryStart()));
         Assert.Equal([big[0]], queue.Take(8, 1024, (_, row) => row.TryStart())); // alone, even past the budget
         Assert.Equal(small[1..4], queue.Take(8, 300, (_, row) => row.TryStart())); // 3 x 100 fits 300
+    }
+
+    [Fact]
+    public void Take_RowThatWouldWidenTheCachePastItsCeiling_WaitsWithTheRowsBehindIt_UntilTheBatchNarrows()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        var short_ = Rows(3, 100); // each can reach 100 + 4 reasoning + </think> = 105 positions
+        var long_ = Rows(1, 2048); // 2,053
+        var after = Rows(2, 100);
+        List<BatchRow> Take(BatchCache cache) => queue.Take(8, int.MaxValue, cache, (_, row) => row.TryStart());
+        const long Ceiling = 4_200;
+
+        queue.Add("short", short_);
+        Assert.Equal(short_, Take(new BatchCache(0, 0, Ceiling))); // 3 x 105
+        queue.Add("long", long_);
+        queue.Add("after", after);
+        // With three rows in the batch the long one would make it 4 x 2,053 wide: it waits, and so do the short rows
+        // queued after it (first come, first served), however small.
+        Assert.Empty(Take(new BatchCache(3, 105, Ceiling)));
+        short_[0].Complete(null);
+        short_[1].Complete(null);
+        Assert.Equal(long_, Take(new BatchCache(1, 105, Ceiling))); // 2 x 2,053 fits; the next short row would make it 3 x 2,053
+        short_[2].Complete(null);
+        long_[0].Complete(null);
+        Assert.Equal(after, Take(new BatchCache(0, 0, Ceiling)));
+
+        // Into an empty batch a row goes whatever its length: nothing waits for ever.
+        var huge = Rows(1, 5000);
+        queue.Add("huge", huge);
+        Assert.Equal(huge, Take(new BatchCache(0, 0, Ceiling)));
     }
 
     [Fact]
@@ -216,6 +247,29 @@ public sealed class FairQueueingTests
         var alone = engine.Judge(new Rank1Input("bridges", Passages("bridge", 4)[2].Text), settings);
         Assert.Equal(alone.Reasoning, wellFormedResults[2].Judgement!.Reasoning);
         Assert.InRange(Math.Abs(alone.Score - wellFormedResults[2].Judgement!.Score), 0, 1e-4);
+    }
+
+    [Fact]
+    public async Task Engine_LongPromptInTheBatch_NeverWidensTheCachePastItsCeiling_AndEveryRowIsJudged()
+    {
+        using var engine = ContinuousBatchingTests.LoadTiny(maxBatch: 4);
+        var settings = new JudgeSettings { MaxThinkTokens = 2 };
+        var longText = string.Join(' ', Enumerable.Repeat("onions are layered vegetables grown in many gardens.", 80));
+        var longRow = engine.EncodePrompt(new Rank1Input("onions", $"0 {longText}")).Count + settings.MaxThinkTokens.Value + 1;
+        // Room for two rows as long as the long prompt can grow: the tiny model's own ceiling (BatchCache.BudgetBytes)
+        // never binds, so the test lowers it. Without the ceiling, the long row and three short ones share the batch at its width.
+        var ceiling = 2L * longRow;
+        engine.Scheduler.MaxCachePositions = ceiling;
+
+        engine.Scheduler.Hold();
+        var hostile = engine.JudgeWindowAsync("onions", null, [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = new object() }).AsTask();
+        var wellFormed = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 4), settings with { Caller = new object() }).AsTask();
+        engine.Scheduler.Resume();
+
+        Assert.All(await hostile, r => Assert.NotNull(r.Judgement));
+        Assert.All(await wellFormed, r => Assert.NotNull(r.Judgement));
+        Assert.InRange(engine.Scheduler.PeakCachePositions, longRow - 3, ceiling);
+        Assert.InRange(engine.PeakBatchRows, 2, 4);
     }
 
     [Fact]

@@ -12,6 +12,9 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
 
     public int Budget { get; } = budget;
 
+    /// <summary>The most positions its cache can reach: the prompt, the reasoning budget and &lt;/think&gt;.</summary>
+    public int MaxLength => Prompt.Length + Budget + 1;
+
     /// <summary>The query or the passage was cut to its token limit.</summary>
     public bool Truncated { get; } = truncated;
 
@@ -126,6 +129,12 @@ internal sealed class BatchRun : IDisposable
 
     /// <summary>Rows fed in the latest model step.</summary>
     public int LastStepRows { get; private set; }
+
+    /// <summary>Positions its KV cache holds now (rows × width).</summary>
+    public long CachePositions => (long)_state.Rows * _state.Width;
+
+    /// <summary>The cache as admission sees it: the rows in the batch and the longest length any of them can reach.</summary>
+    public BatchCache Cache(long maxPositions) => new(_rows.Count, _rows.Count == 0 ? 0 : _rows.Max(r => r.MaxLength), maxPositions);
 
     /// <summary>Prefills <paramref name="rows"/> and adds them; on failure they fail too (nothing is left unanswered).</summary>
     public void Admit(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)

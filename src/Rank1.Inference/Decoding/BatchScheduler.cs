@@ -5,7 +5,7 @@ namespace Rank1.Inference.Decoding;
 /// <summary>
 /// Continuous batching across calls: the engine's async calls put their passages in a bounded <see cref="FairQueue"/>
 /// (one sub-queue per caller, free rows shared between callers by the prompt tokens each has in the batch, each
-/// admission bounded by <see cref="PrefillBudget"/> prefill positions), and one thread runs a single
+/// admission bounded by <see cref="PrefillBudget"/> prefill positions and the KV cache by <see cref="MaxCachePositions"/>), and one thread runs a single
 /// <see cref="BatchRun"/> of up to <c>maxBatch</c> rows. Between steps, finished rows leave and waiting rows join, so
 /// concurrent requests share decode steps instead of queueing one behind another. A full queue, or a caller's full
 /// share of it, refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at
@@ -39,6 +39,7 @@ internal sealed class BatchScheduler : IDisposable
         _scorer = scorer;
         _time = time;
         _maxBatch = maxBatch;
+        MaxCachePositions = BatchCache.MaxPositionsFor(lm.Signature, lm.ContextLength, maxBatch);
         _queue = new FairQueue(capacity, perCaller);
         _thread = new Thread(Loop) { IsBackground = true, Name = "rank1-batch" };
         _thread.Start();
@@ -46,6 +47,15 @@ internal sealed class BatchScheduler : IDisposable
 
     /// <summary>Most rows one model step has fed (written by the batch thread only).</summary>
     public int PeakStepRows { get; private set; }
+
+    /// <summary>
+    /// The ceiling on the batch's KV cache, in positions (rows × width; <see cref="BatchCache.MaxPositionsFor"/>).
+    /// Tests lower it (before any call) to make it bind on the tiny model.
+    /// </summary>
+    internal long MaxCachePositions { get; set; }
+
+    /// <summary>Most positions the batch's KV cache has held after an admission or a step (written by the batch thread only).</summary>
+    public long PeakCachePositions { get; private set; }
 
     /// <summary>Passages waiting for a slot.</summary>
     public int Queued
@@ -163,7 +173,7 @@ internal sealed class BatchScheduler : IDisposable
                         _resumed.Wait(_stop.Token);
                         _parked.Reset();
                     }
-                    var admit = Take(_maxBatch - (run?.Count ?? 0));
+                    var admit = Take(_maxBatch - (run?.Count ?? 0), run?.Cache(MaxCachePositions) ?? new BatchCache(0, 0, MaxCachePositions));
                     if (admit.Count == 0 && (run is null || run.Count == 0))
                     {
                         _wake.Wait(_stop.Token);
@@ -174,10 +184,12 @@ internal sealed class BatchScheduler : IDisposable
                     {
                         run ??= new BatchRun(_lm, _scorer, runOptions, _time);
                         run.Admit(admit, _stop.Token);
+                        PeakCachePositions = Math.Max(PeakCachePositions, run.CachePositions);
                     }
 
                     run!.Step(_stop.Token);
                     PeakStepRows = Math.Max(PeakStepRows, run.LastStepRows);
+                    PeakCachePositions = Math.Max(PeakCachePositions, run.CachePositions);
                 }
                 catch (OperationCanceledException) when (_stop.IsCancellationRequested)
                 {
@@ -205,12 +217,15 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
-    /// <summary>Up to <paramref name="max"/> waiting rows, fairly across callers; cancelled ones are dropped and late ones answered with null.</summary>
-    private List<BatchRow> Take(int max)
+    /// <summary>
+    /// Up to <paramref name="max"/> waiting rows, fairly across callers, while the batch's cache (<paramref name="cache"/>)
+    /// fits its ceiling; cancelled ones are dropped and late ones answered with null.
+    /// </summary>
+    private List<BatchRow> Take(int max, BatchCache cache)
     {
         lock (_gate)
         {
-            return _queue.Take(max, PrefillBudget, Start);
+            return _queue.Take(max, PrefillBudget, cache, Start);
         }
     }
 

@@ -63,13 +63,18 @@ internal sealed class FairQueue(int capacity, int perCaller)
         Count += rows.Count;
     }
 
+    /// <summary>As <see cref="Take(int, int, BatchCache, Func{object, BatchRow, bool})"/> with no ceiling on the cache.</summary>
+    public List<BatchRow> Take(int max, int maxPositions, Func<object, BatchRow, bool> start) => Take(max, maxPositions, BatchCache.Unbounded, start);
+
     /// <summary>
     /// Takes up to <paramref name="max"/> rows, fairly across callers, while their prefill (rows times the longest
-    /// prompt) fits <paramref name="maxPositions"/>; the first row is taken whatever its length. <paramref name="start"/>
-    /// decides for each row taken off the queue (with its caller) whether it joins the batch (false: it was cancelled or
-    /// expired and is dropped).
+    /// prompt) fits <paramref name="maxPositions"/> and the batch's KV cache, with them, fits its ceiling
+    /// (<paramref name="cache"/>: the batch as it is); the first row is taken whatever its prompt's length, and any row
+    /// into an empty batch. The next row in fair order that does not fit stops the admission: rows behind it wait with
+    /// it until the batch narrows. <paramref name="start"/> decides for each row taken off the queue (with its caller)
+    /// whether it joins the batch (false: it was cancelled or expired and is dropped).
     /// </summary>
-    public List<BatchRow> Take(int max, int maxPositions, Func<object, BatchRow, bool> start)
+    public List<BatchRow> Take(int max, int maxPositions, BatchCache cache, Func<object, BatchRow, bool> start)
     {
         var longest = 0;
         var taken = new List<BatchRow>();
@@ -80,8 +85,9 @@ internal sealed class FairQueue(int capacity, int perCaller)
 
         while (taken.Count < max && Next() is { } c)
         {
-            var length = Math.Max(longest, c.Waiting.Peek().Prompt.Length);
-            if (taken.Count > 0 && (long)(taken.Count + 1) * length > maxPositions)
+            var next = c.Waiting.Peek();
+            var length = Math.Max(longest, next.Prompt.Length);
+            if ((taken.Count > 0 && (long)(taken.Count + 1) * length > maxPositions) || !cache.Fits(next.MaxLength))
             {
                 break;
             }
@@ -91,6 +97,7 @@ internal sealed class FairQueue(int capacity, int perCaller)
             if (start(c.Key, row))
             {
                 longest = length;
+                cache = cache.With(row.MaxLength);
                 c.Running.Add(row);
                 c.LastServed = ++_served;
                 taken.Add(row);

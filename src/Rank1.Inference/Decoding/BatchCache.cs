@@ -1,0 +1,44 @@
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Rank1.Inference.Model;
+
+namespace Rank1.Inference.Decoding;
+
+/// <summary>
+/// The continuous batch's KV cache as admission sees it, and its ceiling. The cache is as wide as its longest row
+/// (every row is padded on the left to it), so it holds rows × width positions, and a row can grow to its prompt plus
+/// its reasoning budget (<see cref="BatchRow.MaxLength"/>) while it decodes. A row joins only while the rows in the
+/// batch, with it, fit <see cref="MaxPositions"/> at the longest of their lengths to come; otherwise admission stops
+/// (first come, first served: the rows behind it wait too) until rows leave and the batch narrows. A row is always
+/// admitted into an empty batch, so nothing waits for ever. Bytes held: positions × <see cref="BytesPerPosition"/>.
+/// </summary>
+/// <param name="Rows">Rows in the batch (including those taken in this admission).</param>
+/// <param name="Width">The longest length any of them can reach.</param>
+/// <param name="MaxPositions">The ceiling on rows × width.</param>
+internal readonly record struct BatchCache(int Rows, int Width, long MaxPositions)
+{
+    /// <summary>
+    /// The KV bytes the batch's cache may hold (one copy of it; a step holds the old and the new cache for a moment,
+    /// an admission also the new rows' prefill: see docs/reliability.md for the working set).
+    /// </summary>
+    public const long BudgetBytes = 256L << 20;
+
+    /// <summary>No ceiling (a batch of one call's rows, whose size its caller chose).</summary>
+    public static BatchCache Unbounded => new(0, 0, long.MaxValue);
+
+    /// <summary>One more row that can reach <paramref name="length"/> positions fits the ceiling (always, into an empty batch).</summary>
+    public bool Fits(int length) => Rows == 0 || (long)(Rows + 1) * Math.Max(Width, length) <= MaxPositions;
+
+    /// <summary>The batch with that row in it.</summary>
+    public BatchCache With(int length) => this with { Rows = Rows + 1, Width = Math.Max(Width, length) };
+
+    /// <summary>KV bytes of one position of one row: layers × (key and value) × KV heads × head size × element size.</summary>
+    public static long BytesPerPosition(ModelSignature signature) =>
+        (long)signature.Layers * 2 * signature.KvHeads * signature.HeadSize * (signature.KvType == TensorElementType.Float16 ? 2 : 4);
+
+    /// <summary>
+    /// The ceiling for a model: <see cref="BudgetBytes"/> of KV cache, and never more than <paramref name="maxBatch"/>
+    /// rows of the whole context (where the budget is larger, it never binds).
+    /// </summary>
+    public static long MaxPositionsFor(ModelSignature signature, int contextLength, int maxBatch) =>
+        Math.Min((long)maxBatch * contextLength, BudgetBytes / BytesPerPosition(signature));
+}
