@@ -50,11 +50,11 @@ public sealed class BackendOptions : IValidatableObject
     {
         if (string.IsNullOrEmpty(Url))
         {
-            yield return new ValidationResult($"{SectionName}:{nameof(Url)} is required: the Elasticsearch or OpenSearch cluster's URL.", [nameof(Url)]);
+            yield return new ValidationResult($"{SectionName}:{nameof(Url)} is required: the Elasticsearch or OpenSearch cluster's URL.");
         }
         else if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
-            yield return new ValidationResult($"{SectionName}:{nameof(Url)} must be an absolute http or https URL (got '{Url}').", [nameof(Url)]);
+            yield return new ValidationResult($"{SectionName}:{nameof(Url)} must be an absolute http or https URL (got '{Url}').");
         }
     }
 }

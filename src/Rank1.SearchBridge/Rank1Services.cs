@@ -24,8 +24,8 @@ public static class Rank1Services
     /// </summary>
     public static IServiceCollection AddRank1ModelBackendAndStore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddValidatedOptions<BackendOptions>(configuration, BackendOptions.SectionName);
-        services.AddValidatedOptions<ReasoningStoreOptions>(configuration, ReasoningStoreOptions.SectionName);
+        services.AddValidatedOptions<BackendOptions, Configuration.BackendOptionsValidator>(configuration, BackendOptions.SectionName);
+        services.AddValidatedOptions<ReasoningStoreOptions, ReasoningStoreOptionsValidator>(configuration, ReasoningStoreOptions.SectionName);
         services.AddRank1Model(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
         services.TryAddSingleton(sp => new BackendClient(sp.GetRequiredService<IOptions<BackendOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
@@ -46,11 +46,10 @@ public static class Rank1Services
         {
             var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
             var model = modelSection.Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
-            var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(model, new(model), errors, validateAllProperties: true))
+            var errors = new Configuration.ConfigurationKeyValidator<Rank1EngineOptions>(Rank1EngineOptions.SectionName, new Configuration.Rank1EngineOptionsValidator()).Failures(model);
+            if (errors.Count > 0)
             {
-                throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions),
-                    errors.Select(e => $"{Rank1EngineOptions.SectionName}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
+                throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions), errors);
             }
 
             return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
@@ -68,7 +67,7 @@ public static class Rank1Services
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? endpoints = null)
     {
         var section = configuration.GetSection(BrokerOptions.SectionName);
-        services.AddValidatedOptions<BrokerOptions>(configuration, BrokerOptions.SectionName);
+        services.AddValidatedOptions<BrokerOptions, BrokerOptionsValidator>(configuration, BrokerOptions.SectionName);
         var configured = section.Get<BrokerOptions>()?.Configured == true;
         if (!configured)
         {
@@ -90,13 +89,18 @@ public static class Rank1Services
 
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> to <paramref name="sectionName"/> the way every Rank1 host does: unknown keys
-    /// are errors, data annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>) are
-    /// checked, and both happen at start-up, so a bad setting stops the host naming its key. A key that moved to another
-    /// section stops it naming the new key (<see cref="Configuration.MovedSettings"/>).
+    /// are errors, the source-generated <typeparamref name="TValidator"/> checks data annotations, nested sections and
+    /// <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/> rules, and both happen at start-up, so a bad
+    /// setting stops the host naming its key (<see cref="Configuration.ConfigurationKeyValidator{TOptions}"/>). A key
+    /// that moved to another section stops it naming the new key (<see cref="Configuration.MovedSettings"/>).
     /// </summary>
-    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string sectionName)
-        where TOptions : class =>
-        services.AddOptions<TOptions>().Configure(_ => Configuration.MovedSettings.ThrowIfUsed<TOptions>(configuration, sectionName)).Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateDataAnnotations().ValidateOnStart();
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions, TValidator>(this IServiceCollection services, IConfiguration configuration, string sectionName)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>, new()
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>>(new Configuration.ConfigurationKeyValidator<TOptions>(sectionName, new TValidator())));
+        return services.AddOptions<TOptions>().Configure(_ => Configuration.MovedSettings.ThrowIfUsed<TOptions>(configuration, sectionName)).Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
+    }
 
     /// <summary>The broker's part of a health answer: null when none is configured.</summary>
     internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options)

@@ -320,10 +320,10 @@ public sealed class ComposeStackTests
             }
 
             var model = configuration.GetSection(Rank1EngineOptions.SectionName).Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
-            var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(model, new(model), errors, validateAllProperties: true))
+            var errors = new ConfigurationKeyValidator<Rank1EngineOptions>(Rank1EngineOptions.SectionName, new Rank1EngineOptionsValidator()).Failures(model);
+            if (errors.Count > 0)
             {
-                return $"Rank1:Model: {string.Join("; ", errors.Select(e => $"{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"))}";
+                return string.Join("; ", errors);
             }
         }
         catch (Exception e) when (e is OptionsValidationException or InvalidOperationException)

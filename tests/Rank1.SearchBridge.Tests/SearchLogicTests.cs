@@ -148,15 +148,6 @@ public sealed class RerankPlanTemplateTests
         var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, new RerankRule()));
         Assert.Contains("FILL_QUERY_HERE", ex.Message, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void RuleTemplateWithoutThePlaceholder_FailsValidation()
-    {
-        var options = new ProxyOptions();
-        options.Indices.Add(new RerankRule { Pattern = "x", PromptTemplate = "no place" });
-        var errors = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
-        Assert.Contains(errors, e => e.ErrorMessage!.Contains("PromptTemplate", StringComparison.Ordinal) && e.ErrorMessage.Contains("FILL_QUERY_HERE", StringComparison.Ordinal));
-    }
 }
 
 public sealed class RuleSetTests

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -14,11 +15,9 @@ internal static class ClusterAccess
     /// <summary>An index name option, checked as the reasoning store checks names.</summary>
     public static Option<string?> IndexOption(string name, string description) => CliOptions.Checked(CliOptions.Text(name, description, "NAME"), index =>
     {
-        var check = new ReasoningStoreOptions { Index = index };
-        var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-        return System.ComponentModel.DataAnnotations.Validator.TryValidateObject(check, new(check), problems, validateAllProperties: true)
-            ? null
-            : $"{name} {problems[0].ErrorMessage}";
+        var problems = new ConfigurationKeyValidator<ReasoningStoreOptions>(ReasoningStoreOptions.SectionName, new ReasoningStoreOptionsValidator())
+            .Failures(new ReasoningStoreOptions { Index = index });
+        return problems.Count == 0 ? null : problems[0].Replace($"{ReasoningStoreOptions.SectionName}:{nameof(ReasoningStoreOptions.Index)}", name, StringComparison.Ordinal);
     });
 
     /// <summary><c>--authorization VALUE</c>: the Authorization header for the cluster.</summary>

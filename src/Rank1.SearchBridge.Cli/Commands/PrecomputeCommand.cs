@@ -57,10 +57,12 @@ internal sealed class PrecomputeCommand : CliCommand
         }
 
         var broker = new BrokerOptions { Url = args.GetValue(_broker) ?? "amqp://guest:guest@localhost:5672/", Queue = args.GetValue(_queue) ?? "rank1-precompute" };
-        var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(broker, new(broker), problems, validateAllProperties: true))
+        var problems = new ConfigurationKeyValidator<BrokerOptions>(BrokerOptions.SectionName, new BrokerOptionsValidator()).Failures(broker);
+        if (problems.Count > 0)
         {
-            throw new UsageException($"--{(problems[0].MemberNames.Contains(nameof(BrokerOptions.Queue)) ? "queue" : "broker")} {problems[0].ErrorMessage}");
+            // The options name the keys; this command's users set them with --queue and --broker.
+            throw new UsageException(problems[0].Replace($"{BrokerOptions.SectionName}:{nameof(BrokerOptions.Queue)}", "--queue", StringComparison.Ordinal)
+                .Replace($"{BrokerOptions.SectionName}:{nameof(BrokerOptions.Url)}", "--broker", StringComparison.Ordinal));
         }
 
         var template = args.GetValue(_template);

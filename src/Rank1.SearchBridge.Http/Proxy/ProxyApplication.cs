@@ -32,8 +32,8 @@ public static class ProxyApplication
     /// </summary>
     public static IServiceCollection AddRank1Proxy(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
-        services.AddValidatedOptions<HotQueryOptions>(configuration, HotQueryOptions.SectionName);
+        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
+        services.AddValidatedOptions<HotQueryOptions, HotQueryOptionsValidator>(configuration, HotQueryOptions.SectionName);
         services.AddRank1ModelBackendAndStore(configuration);
         if (services.AddRank1Broker(configuration))
         {

@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -30,7 +29,7 @@ public static class RerankServiceApplication
     /// <summary>Registers the service (options <c>Rank1:Service</c>, validated at start-up) on top of the model registrations of the host.</summary>
     public static IServiceCollection AddRank1RerankService(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddValidatedOptions<RerankServiceOptions>(configuration, RerankServiceOptions.SectionName);
+        services.AddValidatedOptions<RerankServiceOptions, RerankServiceOptionsValidator>(configuration, RerankServiceOptions.SectionName);
         services.TryAddSingleton<RerankExecutor>();
         services.TryAddSingleton<StoredWindowJudge>();
         services.TryAddSingleton<RerankService>();
@@ -56,24 +55,19 @@ public static class RerankServiceApplication
 
     /// <summary>
     /// The service alone: the model, the model limits of <c>Rank1:Proxy</c> (<c>MaxConcurrentReranks</c>,
-    /// <c>MaxQueuedReranks</c>, <c>ModelFailuresBeforeBreak</c>, <c>ModelBreakDuration</c>) and, when
+    /// <c>MaxQueuedReranks</c>, <c>ModelFailuresBeforeBreak</c>, <c>ModelBreakDuration</c>; the section validated as in
+    /// the proxy) and, when
     /// <c>Rank1:Backend:Url</c> names a cluster, the reasoning store on it (<c>Rank1:Store</c>).
     /// </summary>
     public static IServiceCollection AddRank1StandaloneRerankService(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
         if (!string.IsNullOrEmpty(configuration[$"{BackendOptions.SectionName}:{nameof(BackendOptions.Url)}"]))
         {
-            services.AddValidatedOptions<ProxyOptions>(configuration, ProxyOptions.SectionName);
             services.AddRank1ModelBackendAndStore(configuration);
         }
         else
         {
-            string[] limits = [nameof(ProxyOptions.MaxConcurrentReranks), nameof(ProxyOptions.MaxQueuedReranks), nameof(ProxyOptions.ModelFailuresBeforeBreak), nameof(ProxyOptions.ModelBreakDuration), nameof(ProxyOptions.DeadlineGrace),
-                nameof(ProxyOptions.ShutdownTimeout)];
-            services.AddOptions<ProxyOptions>().Configure(_ => MovedSettings.ThrowIfUsed<ProxyOptions>(configuration, ProxyOptions.SectionName)).Bind(configuration.GetSection(ProxyOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
-                .Validate(o => limits.All(n => Validator.TryValidateProperty(typeof(ProxyOptions).GetProperty(n)!.GetValue(o), new ValidationContext(o) { MemberName = n }, null)),
-                    $"{ProxyOptions.SectionName}: {string.Join(", ", limits)} must be within their documented ranges (docs/configuration.md)")
-                .ValidateOnStart();
             services.AddRank1Model(configuration);
         }
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -52,8 +53,12 @@ public sealed class RerankServiceOptions : IValidatableObject
         {
             if (string.IsNullOrWhiteSpace(ApiKeys[i]) || ApiKeys[i].Any(char.IsWhiteSpace))
             {
-                yield return new ValidationResult($"{SectionName}:ApiKeys:{i} must be a non-empty key without white space.", [nameof(ApiKeys)]);
+                yield return new ValidationResult($"{SectionName}:ApiKeys:{i} must be a non-empty key without white space.");
             }
         }
     }
 }
+
+/// <summary>The generated validator of <see cref="RerankServiceOptions"/> (<c>Rank1:Service</c>).</summary>
+[OptionsValidator]
+public sealed partial class RerankServiceOptionsValidator : IValidateOptions<RerankServiceOptions>;

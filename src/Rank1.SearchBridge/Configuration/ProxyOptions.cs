@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Configuration;
 
@@ -81,40 +82,40 @@ public sealed class ProxyOptions : IValidatableObject
     public string? PublicAddress { get; set; }
 
     /// <summary>The most a caller's <c>ext.rank1</c> may ask for, and a rule may be configured with.</summary>
+    [ValidateObjectMembers]
     public RerankCaps Caps { get; set; } = new();
 
     /// <summary>Rerank settings per index pattern; the first pattern that matches a search's index list wins.</summary>
+    [ValidateEnumeratedItems]
     public IList<RerankRule> Indices { get; } = [];
 
     /// <summary>Settings for searches whose indices match no rule.</summary>
+    [ValidateObjectMembers]
     public RerankRule Default { get; set; } = new() { Pattern = "*" };
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The rules that no attribute expresses (the generated <see cref="ProxyOptionsValidator"/> runs this after the
+    /// attributes of every section): no rule above the operator's caps.
+    /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var rules = Indices.Select((r, i) => (Rule: (object)r, Key: $"Rank1:Proxy:Indices:{i}")).Append((Rule: Default, Key: "Rank1:Proxy:Default")).Append((Rule: Caps, Key: "Rank1:Proxy:Caps"));
+        var rules = Indices.Select((r, i) => (Rule: r, Key: $"{SectionName}:Indices:{i}")).Append((Rule: Default, Key: $"{SectionName}:Default"));
         foreach (var (rule, key) in rules)
         {
-            var results = new List<ValidationResult>();
-            Validator.TryValidateObject(rule, new ValidationContext(rule), results, validateAllProperties: true);
-            foreach (var r in results)
+            foreach (var (name, value, cap) in new[] { (nameof(RerankRule.Window), rule.Window, Caps.Window), (nameof(RerankRule.MaxThinkTokens), rule.MaxThinkTokens, Caps.MaxThinkTokens), (nameof(RerankRule.DeadlineMs), rule.DeadlineMs, Caps.DeadlineMs) })
             {
-                yield return new ValidationResult($"{key}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}", r.MemberNames.Select(m => $"{key}:{m}"));
-            }
-
-            if (rule is RerankRule limited)
-            {
-                foreach (var (name, value, cap) in new[] { (nameof(RerankRule.Window), limited.Window, Caps.Window), (nameof(RerankRule.MaxThinkTokens), limited.MaxThinkTokens, Caps.MaxThinkTokens), (nameof(RerankRule.DeadlineMs), limited.DeadlineMs, Caps.DeadlineMs) })
+                if (value > cap)
                 {
-                    if (value > cap)
-                    {
-                        yield return new ValidationResult($"{key}:{name} ({value}) is above the operator's cap Rank1:Proxy:Caps:{name} ({cap}): lower the rule or raise the cap.", [$"{key}:{name}"]);
-                    }
+                    yield return new ValidationResult($"{key}:{name} ({value}) is above the operator's cap {SectionName}:Caps:{name} ({cap}): lower the rule or raise the cap.");
                 }
             }
         }
     }
 }
+
+/// <summary>The generated validator of <see cref="ProxyOptions"/>, its caps and every rule (<c>Rank1:Proxy</c>).</summary>
+[OptionsValidator]
+public sealed partial class ProxyOptionsValidator : IValidateOptions<ProxyOptions>;
 
 /// <summary>
 /// Operator caps (configuration section <c>Rank1:Proxy:Caps</c>): the most a caller's <c>ext.rank1</c> may ask for
@@ -200,7 +201,7 @@ public sealed class RerankRule
     /// <c>FILL_QUERY_HERE</c>, which is replaced by the query (and instructions). A request's own replaces it.
     /// </summary>
     /// <value>Default null: the query as is.</value>
-    [RegularExpression("(?s).*FILL_QUERY_HERE.*", ErrorMessage = "must contain FILL_QUERY_HERE, where the query goes")]
+    [RegularExpression("(?s).*FILL_QUERY_HERE.*", ErrorMessage = "{0} must contain FILL_QUERY_HERE, where the query goes")]
     public string? PromptTemplate { get; set; }
 
     /// <summary>Put the reasoning into each hit's <c>fields._rank1.reasoning</c>.</summary>

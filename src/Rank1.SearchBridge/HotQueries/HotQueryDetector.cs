@@ -34,6 +34,10 @@ public sealed class HotQueryOptions
     public TimeSpan DedupWindow { get; set; } = TimeSpan.FromHours(1);
 }
 
+/// <summary>The generated validator of <see cref="HotQueryOptions"/> (<c>Rank1:HotQueries</c>).</summary>
+[OptionsValidator]
+public sealed partial class HotQueryOptionsValidator : IValidateOptions<HotQueryOptions>;
+
 /// <summary>
 /// Counts query fingerprints (<see cref="DecayingSpaceSaving"/>). A fingerprint whose decayed count reaches the
 /// threshold while some of its window is not yet stored is reported once per dedup window. Thread-safe.

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Messaging;
 
@@ -21,7 +22,7 @@ public sealed class BrokerOptions : IValidatableObject
     /// </summary>
     /// <value>Default "rank1-precompute".</value>
     [Required(AllowEmptyStrings = false)]
-    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9._:-]*$", ErrorMessage = "must be a queue name of letters, digits, '.', '_', ':' and '-'")]
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9._:-]*$", ErrorMessage = "{0} must be a queue name of letters, digits, '.', '_', ':' and '-'")]
     public string Queue { get; set; } = "rank1-precompute";
 
     /// <summary>How long a publish may wait for the broker's confirmation before it counts as failed.</summary>
@@ -40,10 +41,14 @@ public sealed class BrokerOptions : IValidatableObject
     {
         if (Configured && BrokerAddress.TryParse(Url!, out _) is { } error)
         {
-            yield return new ValidationResult(error, [nameof(Url)]);
+            yield return new ValidationResult($"{SectionName}:{nameof(Url)} {error}");
         }
     }
 }
+
+/// <summary>The generated validator of <see cref="BrokerOptions"/> (<c>Rank1:Broker</c>).</summary>
+[OptionsValidator]
+public sealed partial class BrokerOptionsValidator : IValidateOptions<BrokerOptions>;
 
 /// <summary>A parsed broker URL.</summary>
 /// <param name="Host">Host name.</param>

@@ -41,8 +41,8 @@ public static class WorkerApplication
     /// </summary>
     public static IServiceCollection AddRank1Worker(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddValidatedOptions<Configuration.ProxyOptions>(configuration, Configuration.ProxyOptions.SectionName);
-        var worker = services.AddValidatedOptions<WorkerOptions>(configuration, WorkerOptions.SectionName);
+        services.AddValidatedOptions<Configuration.ProxyOptions, Configuration.ProxyOptionsValidator>(configuration, Configuration.ProxyOptions.SectionName);
+        var worker = services.AddValidatedOptions<WorkerOptions, WorkerOptionsValidator>(configuration, WorkerOptions.SectionName);
         services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerRuleLimits>();
         services.AddRank1ModelBackendAndStore(configuration);
         services.TryAddSingleton<RerankExecutor>();

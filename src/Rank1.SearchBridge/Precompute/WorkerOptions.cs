@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Precompute;
 
@@ -75,3 +76,7 @@ public sealed class WorkerOptions
     /// <value>Default null.</value>
     public string? HealthFile { get; set; }
 }
+
+/// <summary>The generated validator of <see cref="WorkerOptions"/> (<c>Rank1:Worker</c>).</summary>
+[OptionsValidator]
+public sealed partial class WorkerOptionsValidator : IValidateOptions<WorkerOptions>;

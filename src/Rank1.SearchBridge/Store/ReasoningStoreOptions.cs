@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Store;
 
@@ -15,7 +16,7 @@ public sealed class ReasoningStoreOptions
     /// <summary>The reasoning index on the backend.</summary>
     /// <value>Default "rank1-reasoning".</value>
     [Required(AllowEmptyStrings = false)]
-    [RegularExpression("^[a-z0-9][a-z0-9._-]*$", ErrorMessage = "must be a lowercase index name")]
+    [RegularExpression("^[a-z0-9][a-z0-9._-]*$", ErrorMessage = "{0} must be a lowercase index name")]
     public string Index { get; set; } = "rank1-reasoning";
 
     /// <summary>Authorization header value for the proxy's own store calls (for example "ApiKey ..."); none by default.</summary>
@@ -42,3 +43,7 @@ public sealed class ReasoningStoreOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
+
+/// <summary>The generated validator of <see cref="ReasoningStoreOptions"/> (<c>Rank1:Store</c>).</summary>
+[OptionsValidator]
+public sealed partial class ReasoningStoreOptionsValidator : IValidateOptions<ReasoningStoreOptions>;

@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Rank1.Elastic;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Tests;
+
+/// <summary>The source-generated validators, with every failure naming the configuration key to fix.</summary>
+public sealed class OptionsValidationTests
+{
+    private static IReadOnlyList<string> Failures(ProxyOptions options) =>
+        new ConfigurationKeyValidator<ProxyOptions>(ProxyOptions.SectionName, new ProxyOptionsValidator()).Failures(options);
+
+    [Fact]
+    public void TopLevelSetting_NamesItsKey()
+    {
+        Assert.Equal(["The field Rank1:Proxy:MaxConcurrentReranks must be between 1 and 1024."], Failures(new ProxyOptions { MaxConcurrentReranks = 0 }));
+    }
+
+    [Fact]
+    public void RuleInTheList_NamesItsIndexedKey()
+    {
+        var options = new ProxyOptions();
+        options.Indices.Add(new RerankRule { Pattern = "docs" });
+        options.Indices.Add(new RerankRule { Pattern = "logs", Window = 0, PromptTemplate = "no place" });
+        Assert.Equal(
+            ["The field Rank1:Proxy:Indices:1:Window must be between 1 and 1000.", "Rank1:Proxy:Indices:1:PromptTemplate must contain FILL_QUERY_HERE, where the query goes"],
+            Failures(options));
+    }
+
+    [Fact]
+    public void NestedSections_AreValidated()
+    {
+        var options = new ProxyOptions { Caps = new RerankCaps { Window = 5000 }, Default = new RerankRule { Pattern = "" } };
+        Assert.Equal(
+            ["The field Rank1:Proxy:Caps:Window must be between 1 and 1000.", "The Rank1:Proxy:Default:Pattern field is required."],
+            Failures(options));
+    }
+
+    [Fact]
+    public void CrossFieldRule_RunsAfterTheAttributes_AndNamesBothKeys()
+    {
+        var options = new ProxyOptions { Caps = new RerankCaps { Window = 20 } };
+        options.Indices.Add(new RerankRule { Pattern = "docs", Window = 50 });
+        Assert.Equal(["Rank1:Proxy:Indices:0:Window (50) is above the operator's cap Rank1:Proxy:Caps:Window (20): lower the rule or raise the cap."], Failures(options));
+    }
+
+    [Fact]
+    public void ValidOptions_HaveNoFailures()
+    {
+        var options = new ProxyOptions();
+        options.Indices.Add(new RerankRule { Pattern = "docs", PromptTemplate = "Query: FILL_QUERY_HERE" });
+        Assert.Empty(Failures(options));
+    }
+
+    [Fact]
+    public void OptionsOfOtherAssemblies_AndSelfValidation_NameTheirKeys()
+    {
+        var backend = new ConfigurationKeyValidator<BackendOptions>(BackendOptions.SectionName, new BackendOptionsValidator());
+        Assert.Equal(["The field Rank1:Backend:MaxConnections must be between 1 and 65536.", "Rank1:Backend:Url must be an absolute http or https URL (got 'ftp://x')."],
+            backend.Failures(new BackendOptions { Url = "ftp://x", MaxConnections = 0 }));
+
+        var model = new ConfigurationKeyValidator<Inference.Rank1EngineOptions>(Inference.Rank1EngineOptions.SectionName, new Rank1EngineOptionsValidator());
+        Assert.Equal(["The Rank1:Model:Path field is required."], model.Failures(new Inference.Rank1EngineOptions { Path = "" }));
+
+        var store = new ConfigurationKeyValidator<ReasoningStoreOptions>(ReasoningStoreOptions.SectionName, new ReasoningStoreOptionsValidator());
+        Assert.Equal(["Rank1:Store:Index must be a lowercase index name"], store.Failures(new ReasoningStoreOptions { Index = "Bad Name" }));
+    }
+
+    [Fact]
+    public void AtStartup_TheHostsRegistrationStopsNamingTheKey()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Broker:Url"] = "amqp://localhost/",
+            ["Rank1:Broker:Queue"] = "bad queue",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddRank1Broker(configuration);
+        using var provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<BrokerOptions>>().Value);
+        Assert.Equal(["Rank1:Broker:Queue must be a queue name of letters, digits, '.', '_', ':' and '-'"], ex.Failures);
+    }
+}
