@@ -22,10 +22,10 @@ public enum BackendFlavor
 }
 
 /// <summary>A buffered backend answer.</summary>
-public sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
+internal sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
 
 /// <summary>The backend was unreachable, too slow, or its circuit is open: answered as 502, 504 or 503.</summary>
-public sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
+internal sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
 {
     /// <summary>HTTP status of the answer: 502, 503 or 504.</summary>
     public int Status { get; } = status;
@@ -42,7 +42,7 @@ public sealed class BackendUnavailableException(int status, string type, string 
 /// decompression, no cookies) serves both YARP's pass-through forwarder and the proxy's own search calls. Backend
 /// calls run inside a circuit breaker (shared by both paths); the proxy's own calls also have a timeout inside it.
 /// </summary>
-public sealed partial class BackendClient : IDisposable
+internal sealed partial class BackendClient : IDisposable
 {
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {

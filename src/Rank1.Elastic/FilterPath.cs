@@ -12,7 +12,7 @@ namespace Rank1.Elastic;
 /// begin with. With both, the excludes apply to what the includes kept. Used by the embedded backend (which filters
 /// its answers) and the proxy (which filters the final reranked answer).
 /// </summary>
-public sealed class FilterPath
+internal sealed class FilterPath
 {
     private readonly Node? _includes;
     private readonly Node? _excludes;

@@ -8,7 +8,7 @@ namespace Rank1.Elastic;
 /// Reading Elasticsearch-style documents: the values at a dotted field path (objects and arrays walked, arrays
 /// flattened), and wildcard patterns. Used by the embedded backend and the proxy.
 /// </summary>
-public static class JsonPaths
+internal static class JsonPaths
 {
     /// <summary>The scalar values at <paramref name="path"/> ("a.b.c") of a source document, as strings (JSON text for non-strings).</summary>
     public static IEnumerable<string> Values(JsonNode? source, string path)

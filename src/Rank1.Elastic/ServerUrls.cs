@@ -1,7 +1,7 @@
 namespace Rank1.Elastic;
 
 /// <summary>The address a started server really listens on (port 0 resolved), with a trailing slash.</summary>
-public static class ServerUrls
+internal static class ServerUrls
 {
     /// <summary>
     /// The first of a started server's addresses (ASP.NET Core's <c>WebApplication.Urls</c>, which Kestrel fills with

@@ -9,7 +9,7 @@ namespace Rank1.Elastic;
 /// Used by both the embedded backend (which filters hits) and the proxy (which asks the
 /// backend for the whole source when it needs passage fields, then applies the client's own filter).
 /// </summary>
-public sealed class SourceFilter
+internal sealed class SourceFilter
 {
     private readonly Regex[] _includes;
     private readonly Regex[] _excludes;

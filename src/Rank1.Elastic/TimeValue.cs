@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Rank1.Elastic;
 
 /// <summary>Elasticsearch's time values (<c>500ms</c>, <c>30s</c>, <c>1m</c>, <c>2h</c>, <c>1d</c>): a whole number and a unit.</summary>
-public static class TimeValue
+internal static class TimeValue
 {
     /// <summary>
     /// The time value <paramref name="value"/> stands for, or null when it is not a whole number with one of
