@@ -11,7 +11,7 @@ namespace Rank1.SearchBridge;
 /// How a Rank1 web host (the proxy, the rerank service) stops on SIGTERM or Ctrl+C: Kestrel stops accepting at once;
 /// requests in flight have <see cref="ProxyOptions.ShutdownTimeout"/> to finish; at its end those still running are
 /// cancelled and answered with a 503 in their API's error shape (never a reset connection); the host then has
-/// <see cref="Margin"/> more to write those answers before it stops, disposes the reasoning store (which writes what
+/// <see cref="Margin"/> more to write those answers before it stops the reasoning store's writer (which writes what
 /// is queued) and exits 0.
 /// </summary>
 internal sealed class GracefulShutdown : IDisposable

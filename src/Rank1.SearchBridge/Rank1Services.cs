@@ -18,7 +18,7 @@ public static class Rank1Services
 {
     /// <summary>
     /// The model (<c>Rank1:Model</c>, loaded on first use; hosts resolve it at start so a bad folder stops the boot), the
-    /// backend client (<c>Rank1:Backend</c>), the reasoning store (<c>Rank1:Store</c>), and the start-up check of the rules' token limits
+    /// backend client (<c>Rank1:Backend</c>), the reasoning store (<c>Rank1:Store</c>; its writer a hosted service that writes what is queued when the host stops), and the start-up check of the rules' token limits
     /// against the model's caps. An <see cref="IPassageJudge"/> registered before this
     /// call is used instead of loading the model.
     /// </summary>
@@ -30,6 +30,8 @@ public static class Rank1Services
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Configuration.ProxyOptions>>(new Configuration.RuleModelLimits(configuration)));
         services.TryAddSingleton(sp => new BackendClient(sp.GetRequiredService<IOptions<BackendOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Rank1Metrics>().BackendFailure, sp.GetRequiredService<ILogger<BackendClient>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<ReasoningStoreWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReasoningStoreWriter>());
         services.TryAddSingleton<ReasoningStore>();
         services.TryAddSingleton<IJudgementStore>(sp => sp.GetRequiredService<ReasoningStore>());
         return services;

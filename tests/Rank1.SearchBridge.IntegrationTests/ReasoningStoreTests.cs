@@ -2,7 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -184,13 +186,13 @@ public sealed class ReasoningStoreTests
             ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
             ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
         };
-        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
+        await using (var store = await RunningStore.StartAsync(client, options, metrics))
         {
-            var first = await store.WriteAsync([new JudgementToStore(id, doc)], CancellationToken.None);
+            var first = await store.Store.WriteAsync([new JudgementToStore(id, doc)], CancellationToken.None);
             Assert.Equal(new StoreWriteResult(1, 0), first);
 
-            // The background path: disposing drains the queue rather than cancelling it, so this write is not lost.
-            store.Enqueue(new JudgementToStore(id, (JsonObject)doc.DeepClone()));
+            // The background path: stopping the writer drains the queue rather than cancelling it, so this write is not lost.
+            store.Store.Enqueue(new JudgementToStore(id, (JsonObject)doc.DeepClone()));
         }
 
         using var http = new HttpClient { BaseAddress = backend.Url };
@@ -214,14 +216,14 @@ public sealed class ReasoningStoreTests
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { BulkBatchSize = 64, FlushInterval = TimeSpan.FromSeconds(30) });
-        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
+        await using (var store = await RunningStore.StartAsync(client, options, metrics))
         {
             for (var i = 0; i < 300; i++)
             {
-                store.Enqueue(new JudgementToStore($"id-{i}", new JsonObject { ["doc_id"] = $"d{i}", ["score"] = 0.5, ["relevant"] = true, ["model_id"] = "m", ["passage_hash"] = "h" }));
+                store.Store.Enqueue(new JudgementToStore($"id-{i}", new JsonObject { ["doc_id"] = $"d{i}", ["score"] = 0.5, ["relevant"] = true, ["model_id"] = "m", ["passage_hash"] = "h" }));
             }
 
-            // Disposed at once: a flush interval of 30 s has not passed, yet nothing may be lost.
+            // Stopped at once: a flush interval of 30 s has not passed, yet nothing may be lost.
         }
 
         using var http = new HttpClient { BaseAddress = backend.Url };
@@ -229,6 +231,35 @@ public sealed class ReasoningStoreTests
         Assert.Equal(300, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
         Assert.Equal(300, Count(operations, "written"));
         Assert.Equal(0, Count(operations, "dropped"));
+    }
+
+    [Fact]
+    public async Task HostStop_WritesEverythingQueued_BeforeItReturns()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Backend:Url"] = backend.Url.ToString(),
+            // Nothing is due before the stop: a flush interval of 30 s and a batch larger than what is queued.
+            ["Rank1:Store:FlushInterval"] = "00:00:30",
+            ["Rank1:Store:BulkBatchSize"] = "100",
+        });
+        builder.Services.AddRank1ModelBackendAndStore(builder.Configuration);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var store = host.Services.GetRequiredService<IJudgementStore>();
+        for (var i = 0; i < 40; i++)
+        {
+            store.Enqueue(new JudgementToStore($"id-{i}", new JsonObject { ["doc_id"] = $"d{i}", ["score"] = 0.5, ["relevant"] = true, ["model_id"] = "m", ["passage_hash"] = "h" }));
+        }
+
+        await host.StopAsync();
+
+        // Counted while the host is still undisposed: its stop wrote them.
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await http.PostAsync("rank1-reasoning/_refresh", null);
+        Assert.Equal(40, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
     }
 
     [Fact]
@@ -256,10 +287,10 @@ public sealed class ReasoningStoreTests
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var client = new BackendClient(new BackendOptions { Url = url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { Authorization = "ApiKey c2VjcmV0" });
-        await using (var store = new ReasoningStore(client, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance))
+        await using (var store = await RunningStore.StartAsync(client, options, metrics))
         {
-            Assert.Equal(new StoreWriteResult(1, 0), await store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "d1" })], CancellationToken.None));
-            Assert.Empty(await store.LookupAsync(["id-1"], CancellationToken.None));
+            Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "d1" })], CancellationToken.None));
+            Assert.Empty(await store.Store.LookupAsync(["id-1"], CancellationToken.None));
         }
 
         Assert.Equal(
@@ -293,9 +324,9 @@ public sealed class ReasoningStoreTests
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(new BackendOptions { Url = url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
-        await using var store = new ReasoningStore(client, Options.Create(new ReasoningStoreOptions()), metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance);
+        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics);
 
-        var found = await store.LookupAsync(["wrong-type", "no-model", "null-hash", "good", "absent"], CancellationToken.None);
+        var found = await store.Store.LookupAsync(["wrong-type", "no-model", "null-hash", "good", "absent"], CancellationToken.None);
 
         Assert.Equal(new StoredJudgement("good", "m", "h", 0.25, false, "no", 4, ReasoningEnd.Budget), Assert.Single(found).Value);
         Assert.Equal(3, Count(operations, "read_failed"));
@@ -303,4 +334,35 @@ public sealed class ReasoningStoreTests
 
     private static long Count(MetricCollector<long> operations, string outcome) =>
         operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
+
+    /// <summary>A store with its writer running, stopped when disposed as a host stops it (what is queued is written).</summary>
+    private sealed class RunningStore : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+        private readonly ReasoningStoreWriter _writer;
+
+        private RunningStore(ServiceProvider services, ReasoningStoreWriter writer, ReasoningStore store)
+        {
+            _services = services;
+            _writer = writer;
+            Store = store;
+        }
+
+        public ReasoningStore Store { get; }
+
+        public static async Task<RunningStore> StartAsync(BackendClient client, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics)
+        {
+            var services = new ServiceCollection().AddSingleton(client).BuildServiceProvider();
+            var writer = new ReasoningStoreWriter(services, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance);
+            await writer.StartAsync(CancellationToken.None);
+            return new RunningStore(services, writer, new ReasoningStore(client, options, writer, metrics, NullLogger<ReasoningStore>.Instance));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _writer.StopAsync(CancellationToken.None);
+            _writer.Dispose();
+            await _services.DisposeAsync();
+        }
+    }
 }

@@ -50,7 +50,7 @@ public sealed class ClusterClient : IDisposable
     {
         try
         {
-            return await ReasoningStore.EnsureIndexAsync(_backend, index, headers, cancellationToken).ConfigureAwait(false);
+            return await ReasoningIndex.EnsureAsync(_backend, index, headers, cancellationToken).ConfigureAwait(false);
         }
         catch (BackendUnavailableException e)
         {

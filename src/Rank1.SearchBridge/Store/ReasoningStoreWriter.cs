@@ -1,0 +1,232 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.Elastic;
+using Rank1.SearchBridge.Telemetry;
+
+namespace Rank1.SearchBridge.Store;
+
+/// <summary>A judgement to write.</summary>
+internal sealed record JudgementToStore(string Id, JsonObject Document);
+
+/// <summary>What a synchronous write did: judgements newly stored, and judgements that were already there.</summary>
+internal readonly record struct StoreWriteResult(int Written, int AlreadyStored);
+
+/// <summary>A write to the reasoning index failed; <see cref="Count"/> judgements were not stored.</summary>
+internal sealed class ReasoningStoreException(string message, int count, Exception? inner = null) : Exception(message, inner)
+{
+    public int Count { get; } = count;
+}
+
+/// <summary>
+/// The reasoning index's writer, a hosted service. <see cref="Enqueue"/> puts a judgement on a bounded queue (full:
+/// dropped and counted); the service sends the queue in batched <c>_bulk</c> <c>create</c> requests, so writes never
+/// delay a response, and a judgement written twice is a no-op (409, not an error); failures are logged and counted.
+/// On a graceful stop it takes no more judgements and writes what is queued, within
+/// <see cref="ReasoningStoreOptions.ShutdownTimeout"/>; only then is the write cancelled, and what was left is counted
+/// as dropped. The host stops it after Kestrel (and MassTransit), so the judgements of requests that finished during the
+/// shutdown are written too. <see cref="WriteAsync"/> writes at once (the worker's way, before it acknowledges a message).
+/// </summary>
+internal sealed class ReasoningStoreWriter : BackgroundService
+{
+    private readonly IServiceProvider _services;
+    private readonly IOptions<ReasoningStoreOptions> _options;
+    private readonly Rank1Metrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private Channel<JudgementToStore>? _queue;
+    private BackendClient? _backend;
+    private bool _indexReady;
+
+    /// <remarks>
+    /// The options and the backend client are read at first use, not here: a host builds its hosted services before it
+    /// validates the options, and reading them now would report a bad <c>Rank1:Store</c> or <c>Rank1:Backend</c> alone,
+    /// instead of in the one start-up error that names every bad setting.
+    /// </remarks>
+    public ReasoningStoreWriter(IServiceProvider services, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics, TimeProvider time, ILogger<ReasoningStore> logger)
+    {
+        _services = services;
+        _options = options;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+    }
+
+    private ReasoningStoreOptions Options => _options.Value;
+
+    private BackendClient Backend => LazyInitializer.EnsureInitialized(ref _backend, _services.GetRequiredService<BackendClient>);
+
+    private Channel<JudgementToStore> Queue => LazyInitializer.EnsureInitialized(ref _queue, () =>
+        Channel.CreateBounded<JudgementToStore>(new BoundedChannelOptions(Options.WriteQueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+        }));
+
+    /// <summary>Queues a judgement for writing; when the queue is full (or the writer has stopped) it is dropped and counted.</summary>
+    public void Enqueue(JudgementToStore judgement)
+    {
+        if (Options.Enabled && !Queue.Writer.TryWrite(judgement))
+        {
+            _metrics.StoreOperations("dropped", 1);
+        }
+    }
+
+    /// <summary>
+    /// Writes judgements now, in one <c>_bulk</c> <c>create</c> request (creating the index first if needed), and
+    /// returns how many were new and how many were already stored. Throws <see cref="ReasoningStoreException"/> when
+    /// the request or any item fails for another reason, so a caller that must not lose work (the worker) can retry.
+    /// </summary>
+    public async Task<StoreWriteResult> WriteAsync(IReadOnlyList<JudgementToStore> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+        {
+            return default;
+        }
+
+        try
+        {
+            if (!_indexReady)
+            {
+                await ReasoningIndex.EnsureAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false);
+                _indexReady = true;
+            }
+
+            var ndjson = new StringBuilder();
+            foreach (var j in batch)
+            {
+                ndjson.Append(new JsonObject { ["create"] = new JsonObject { ["_index"] = Options.Index, ["_id"] = j.Id } }.ToJsonString()).Append('\n');
+                ndjson.Append(j.Document.ToJsonString()).Append('\n');
+            }
+
+            var headers = ClusterRequest.Headers(Options.Authorization, ClusterRequest.Ndjson);
+            var response = await Backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
+            if (response.Status != 200)
+            {
+                throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {Encoding.UTF8.GetString(response.Body)}", batch.Count);
+            }
+
+            int written = 0, already = 0, failed = 0;
+            string? firstError = null;
+            foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
+            {
+                var status = item?["create"]?["status"]?.GetValue<int>() ?? 0;
+                if (status is 200 or 201)
+                {
+                    written++;
+                }
+                else if (status == 409)
+                {
+                    already++;
+                }
+                else
+                {
+                    failed++;
+                    firstError ??= item?["create"]?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}";
+                }
+            }
+
+            _metrics.StoreOperations("written", written);
+            _metrics.StoreOperations("already_stored", already);
+            if (failed > 0 || written + already != batch.Count)
+            {
+                throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already);
+            }
+
+            return new StoreWriteResult(written, already);
+        }
+        catch (Exception ex) when (ex is BackendUnavailableException or EsException or JsonException or HttpRequestException or InvalidOperationException)
+        {
+            throw new ReasoningStoreException(ex.Message, batch.Count, ex);
+        }
+    }
+
+    /// <summary>Stops taking judgements, writes what is queued (within <see cref="ReasoningStoreOptions.ShutdownTimeout"/>), then stops.</summary>
+    /// <remarks>
+    /// The store's own timeout bounds the flush, not the host's token: the host gives its shutdown time to the requests
+    /// in flight (Kestrel stops first), and the judgements those requests made are what is queued here.
+    /// </remarks>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Never started (the host failed before its hosted services started): nothing was queued, nothing to write.
+        if (ExecuteTask is { } loop)
+        {
+            Queue.Writer.TryComplete();
+            try
+            {
+                await loop.WaitAsync(Options.ShutdownTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Past the store's shutdown timeout: base.StopAsync cancels the write; the loop counts what is left.
+            }
+        }
+
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Options.Enabled ? WriteLoopAsync(stoppingToken) : Task.CompletedTask;
+
+    private async Task WriteLoopAsync(CancellationToken abort)
+    {
+        var batch = new List<JudgementToStore>(Options.BulkBatchSize);
+        var reader = Queue.Reader;
+        try
+        {
+            // Ends when the queue is completed (stop) and drained, or when the shutdown timeout aborts it.
+            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            {
+                // Fill a batch for up to FlushInterval (or until the queue is completed and empty), then send it.
+                using var interval = new CancellationTokenSource(Options.FlushInterval, _time);
+                using var window = CancellationTokenSource.CreateLinkedTokenSource(abort, interval.Token);
+                try
+                {
+                    while (batch.Count < Options.BulkBatchSize && await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                    {
+                        while (batch.Count < Options.BulkBatchSize && reader.TryRead(out var item))
+                        {
+                            batch.Add(item);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (!abort.IsCancellationRequested)
+                {
+                    // The flush interval passed: send what we have.
+                }
+
+                try
+                {
+                    await WriteAsync(batch, abort).ConfigureAwait(false);
+                }
+                catch (ReasoningStoreException ex)
+                {
+                    _metrics.StoreOperations("failed", ex.Count);
+                    ReasoningStore.LogStoreFailure(_logger, "write", ex.Message);
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+        }
+
+        // Only reached with work left when the shutdown timeout aborted the writer: count it, do not hide it.
+        var left = batch.Count;
+        while (reader.TryRead(out _))
+        {
+            left++;
+        }
+
+        if (left > 0)
+        {
+            _metrics.StoreOperations("dropped", left);
+            ReasoningStore.LogStoreFailure(_logger, "write", $"{left} judgements were still queued when the shutdown timeout ({Options.ShutdownTimeout}) passed");
+        }
+    }
+}
