@@ -27,13 +27,15 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
     private readonly int _maxQueued;
     private readonly int _maxQueuedPerCaller;
+    private readonly int _maxBatchCacheMiB;
     private readonly Lock _schedulerGate = new();
     private BatchScheduler? _scheduler;
     private bool _disposed;
 
     internal Rank1Engine(CausalLm lm, ModelTokenizer tokenizer, Rank1TokenIds ids, int defaultBudget, TimeProvider time, int maxBatch = 1, int maxQueued = 256,
-        int maxQueryTokens = 512, int maxPassageTokens = 2048, int maxQueuedPerCaller = 64)
+        int maxQueryTokens = 512, int maxPassageTokens = 2048, int maxQueuedPerCaller = 64, int maxBatchCacheMiB = Rank1EngineOptions.BatchCacheDefaultMiB)
     {
+        _maxBatchCacheMiB = maxBatchCacheMiB;
         // A graph whose batch layout the load could not establish decodes one row at a time.
         _maxBatch = lm.BatchLayout is null ? 1 : maxBatch;
         _maxQueued = maxQueued;
@@ -94,7 +96,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             }
 
             return new Rank1Engine(lm, tokenizer, ids, options.MaxThinkTokens, timeProvider ?? TimeProvider.System, options.MaxBatch, options.MaxQueuedPassages,
-                options.MaxQueryTokens, options.MaxPassageTokens, options.MaxQueuedPassagesPerCaller);
+                options.MaxQueryTokens, options.MaxPassageTokens, options.MaxQueuedPassagesPerCaller, options.MaxBatchCacheMiB);
         }
         catch
         {
@@ -288,7 +290,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             lock (_schedulerGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new BatchScheduler(_lm, _scorer, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller);
+                return _scheduler ??= new BatchScheduler(_lm, _scorer, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller, _maxBatchCacheMiB * (1L << 20));
             }
         }
     }

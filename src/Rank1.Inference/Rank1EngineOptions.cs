@@ -91,4 +91,19 @@ public sealed class Rank1EngineOptions
     /// <value>Default 64.</value>
     [Range(1, 1_000_000)]
     public int MaxQueuedPassagesPerCaller { get; set; } = 64;
+
+    /// <summary>
+    /// Most mebibytes the continuous batch's KV cache may hold (rows × the longest length a row can reach, prompt plus
+    /// reasoning budget, × the bytes of one position), never more than <see cref="MaxBatch"/> rows of the whole context:
+    /// a row that would widen the cache past it waits, with the rows queued after it, until rows leave; a row always
+    /// enters an empty batch. The cache lives in host memory with every execution provider; an admission holds up to
+    /// three copies of it for a moment. Raise it for large models whose batch it would otherwise narrow (a 7B model's
+    /// position takes about 56 KiB).
+    /// </summary>
+    /// <value>Default 256.</value>
+    [Range(1, 1_048_576)]
+    public int MaxBatchCacheMiB { get; set; } = BatchCacheDefaultMiB;
+
+    /// <summary>The default of <see cref="MaxBatchCacheMiB"/>.</summary>
+    internal const int BatchCacheDefaultMiB = 256;
 }

@@ -1,4 +1,6 @@
 using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
+using Rank1.Testing;
 
 namespace Rank1.Inference.Tests;
 
@@ -256,8 +258,8 @@ public sealed class FairQueueingTests
         var settings = new JudgeSettings { MaxThinkTokens = 2 };
         var longText = string.Join(' ', Enumerable.Repeat("onions are layered vegetables grown in many gardens.", 80));
         var longRow = engine.EncodePrompt(new Rank1Input("onions", $"0 {longText}")).Count + settings.MaxThinkTokens.Value + 1;
-        // Room for two rows as long as the long prompt can grow: the tiny model's own ceiling (BatchCache.BudgetBytes)
-        // never binds, so the test lowers it. Without the ceiling, the long row and three short ones share the batch at its width.
+        // Room for two rows as long as the long prompt can grow: the tiny model's default ceiling (256 MiB) never
+        // binds, so the test lowers it. Without the ceiling, the long row and three short ones share the batch at its width.
         var ceiling = 2L * longRow;
         engine.Scheduler.MaxCachePositions = ceiling;
 
@@ -270,6 +272,16 @@ public sealed class FairQueueingTests
         Assert.All(await wellFormed, r => Assert.NotNull(r.Judgement));
         Assert.InRange(engine.Scheduler.PeakCachePositions, longRow - 3, ceiling);
         Assert.InRange(engine.PeakBatchRows, 2, 4);
+    }
+
+    [Fact]
+    public void Engine_MaxBatchCacheMiB_SetsTheCeilingFromTheModelsShape()
+    {
+        // The tiny model: 2 layers x (K, V) x 2 KV heads x head size 8 x 4 bytes = 256 bytes a position, context 4,096.
+        using var small = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxBatch = 8, MaxBatchCacheMiB = 1 });
+        Assert.Equal((1 << 20) / 256, small.Scheduler.MaxCachePositions);
+        using var byDefault = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxBatch = 8 });
+        Assert.Equal(8 * 4096, byDefault.Scheduler.MaxCachePositions); // 256 MiB would be 1,048,576 positions: never more than MaxBatch whole contexts
     }
 
     [Fact]

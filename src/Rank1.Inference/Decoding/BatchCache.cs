@@ -16,12 +16,6 @@ namespace Rank1.Inference.Decoding;
 /// <param name="MaxPositions">The ceiling on rows × width.</param>
 internal readonly record struct BatchCache(int Rows, int Width, long MaxPositions)
 {
-    /// <summary>
-    /// The KV bytes the batch's cache may hold (one copy of it; a step holds the old and the new cache for a moment,
-    /// an admission also the new rows' prefill: see docs/reliability.md for the working set).
-    /// </summary>
-    public const long BudgetBytes = 256L << 20;
-
     /// <summary>No ceiling (a batch of one call's rows, whose size its caller chose).</summary>
     public static BatchCache Unbounded => new(0, 0, long.MaxValue);
 
@@ -36,9 +30,11 @@ internal readonly record struct BatchCache(int Rows, int Width, long MaxPosition
         (long)signature.Layers * 2 * signature.KvHeads * signature.HeadSize * (signature.KvType == TensorElementType.Float16 ? 2 : 4);
 
     /// <summary>
-    /// The ceiling for a model: <see cref="BudgetBytes"/> of KV cache, and never more than <paramref name="maxBatch"/>
-    /// rows of the whole context (where the budget is larger, it never binds).
+    /// The ceiling for a model: <paramref name="cacheBytes"/> of KV cache (<see cref="Rank1EngineOptions.MaxBatchCacheMiB"/>;
+    /// one copy of it: a step holds the old and the new cache for a moment, an admission also the new rows' prefill, see
+    /// docs/reliability.md for the working set), and never more than <paramref name="maxBatch"/> rows of the whole context
+    /// (where the budget is larger, it never binds).
     /// </summary>
-    public static long MaxPositionsFor(ModelSignature signature, int contextLength, int maxBatch) =>
-        Math.Min((long)maxBatch * contextLength, BudgetBytes / BytesPerPosition(signature));
+    public static long MaxPositionsFor(ModelSignature signature, int contextLength, int maxBatch, long cacheBytes) =>
+        Math.Min((long)maxBatch * contextLength, cacheBytes / BytesPerPosition(signature));
 }

@@ -33,13 +33,13 @@ internal sealed class BatchScheduler : IDisposable
     private readonly Thread _thread;
     private bool _stopped;
 
-    public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller)
+    public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller, long cacheBytes)
     {
         _lm = lm;
         _scorer = scorer;
         _time = time;
         _maxBatch = maxBatch;
-        MaxCachePositions = BatchCache.MaxPositionsFor(lm.Signature, lm.ContextLength, maxBatch);
+        MaxCachePositions = BatchCache.MaxPositionsFor(lm.Signature, lm.ContextLength, maxBatch, cacheBytes);
         _queue = new FairQueue(capacity, perCaller);
         _thread = new Thread(Loop) { IsBackground = true, Name = "rank1-batch" };
         _thread.Start();
