@@ -45,6 +45,8 @@ public static class ProxyApplication
         services.AddSingleton<RuleSet>();
         services.AddRank1RerankService(configuration);
         services.AddSingleton<HotQueryDetector>();
+        services.AddSingleton<HotQueryPublisher>();
+        services.AddSingleton<SearchWindowRerank>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();

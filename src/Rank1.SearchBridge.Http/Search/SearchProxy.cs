@@ -8,10 +8,7 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.HotQueries;
-using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Reranking;
-using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 using static Rank1.SearchBridge.EsAnswers;
 using static Rank1.SearchBridge.Http.Search.SearchHttp;
@@ -22,8 +19,8 @@ namespace Rank1.SearchBridge.Http.Search;
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
-internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJudge windowJudge, HotQueryDetector hotQueries, IPrecomputePublisher publisher,
-    RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics, TimeProvider time, ILogger<SearchProxy> logger)
+internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRerank windowRerank, RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics,
+    TimeProvider time, ILogger<SearchProxy> logger)
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
@@ -169,8 +166,8 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
         else
         {
             // Even past the deadline the window goes on: stored reasoning is still served and the query still counts
-            // as hot; only the model is skipped (RerankWindowAsync).
-            outcome = await RerankWindowAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
+            // as hot; only the model is skipped (SearchWindowRerank).
+            outcome = await windowRerank.RerankAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
                 cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
@@ -209,137 +206,6 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
             throw new BackendUnavailableException(504, ex.Type, string.Create(CultureInfo.InvariantCulture,
                 $"the backend {backend.DisplayUri} did not answer within the search's deadline_ms ({deadline.Budget.TotalMilliseconds:0} ms) and Rank1:Proxy:DeadlineGrace " +
                 $"({options.Value.DeadlineGrace.TotalMilliseconds:0} ms), though asked with that search timeout"));
-        }
-    }
-
-    /// <summary>
-    /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
-    /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
-    /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
-    /// </summary>
-    private async Task<RerankOutcome> RerankWindowAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window,
-        SemaphoreSlim? share, SearchDeadline deadline, CancellationToken cancellationToken)
-    {
-        var started = time.GetTimestamp();
-        var fingerprint = plan.Fingerprint(queryText);
-        var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
-        StoredLookup? lookup = null;
-        // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning
-        // costs one _mget, and a hot query must still be served from it. Its wait is bounded by the deadline's rest, at
-        // least StoreLookupFloor.
-        using (var lookupTimeout = new CancellationTokenSource(deadline.Left > StoreLookupFloor ? deadline.Left : StoreLookupFloor, time))
-        using (var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token))
-        {
-            try
-            {
-                lookup = await windowJudge.LookupAsync(keyed, lookupToken.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-        }
-
-        // Every search counts towards its query's heat, whatever its deadline; an unanswered lookup counts as unstored.
-        if (hotQueries.Observe(fingerprint, hasUnstoredHits: lookup is null || lookup.Misses.Count > 0))
-        {
-            // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
-            // index (window, fields, reasoning budget), never the caller's ext.rank1: anonymous searches must not be able
-            // to make the workers judge 200-passage windows with 32k-token budgets.
-            var rule = rules.Resolve(index);
-            _ = PublishPrecomputeAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
-                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
-        }
-
-        // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
-        // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
-        if (lookup is null)
-        {
-            return TimedOut("the deadline passed while reading stored reasoning", started);
-        }
-
-        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, Remaining(deadline), fingerprint);
-        if (lookup.Misses.Count > 0 && deadline.Passed)
-        {
-            return TimedOut("the deadline passed before the model was asked", started);
-        }
-
-        if (share is null || lookup.Misses.Count == 0)
-        {
-            return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!await EnterShareAsync(share, deadline.Left, cancellationToken).ConfigureAwait(false))
-        {
-            return TimedOut("the deadline passed while the other searches of this request held its share of the model", started);
-        }
-
-        try
-        {
-            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline) }, lookup, started, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            share.Release();
-        }
-    }
-
-    /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
-    internal static readonly TimeSpan StoreLookupFloor = TimeSpan.FromMilliseconds(50);
-
-    // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
-    private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
-
-    /// <summary>A search whose deadline passed before the model judged anything: backend order.</summary>
-    private RerankOutcome TimedOut(string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
-
-    /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
-    private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)
-    {
-        using var timeout = new CancellationTokenSource(deadline, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        try
-        {
-            await share.WaitAsync(linked.Token).ConfigureAwait(false);
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
-    // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.
-    private static readonly string[] PresentationKeys = ["from", "size", "ext", "_source", "aggs", "aggregations", "highlight", "explain", "stored_fields",
-        "docvalue_fields", "fields", "script_fields", "track_total_hits", "profile", "suggest", "timeout", "version", "seq_no_primary_term"];
-
-    /// <summary>
-    /// The search as a worker should re-run it to judge the same window (null when it has nothing but presentation
-    /// keys). Computed only when a query is published; the keys the proxy itself changed (from, size, _source) are
-    /// presentation keys, so the forwarded body gives the same result as the client's.
-    /// </summary>
-    private static string? WorkerSearchBody(JsonObject body)
-    {
-        var copy = (JsonObject)body.DeepClone();
-        foreach (var key in PresentationKeys)
-        {
-            copy.Remove(key);
-        }
-
-        return copy.Count == 0 ? null : copy.ToJsonString(Compact);
-    }
-
-    private async Task PublishPrecomputeAsync(string fingerprint, PrecomputeReasoning message)
-    {
-        try
-        {
-            await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
-            metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
-        }
-        catch (Exception ex)
-        {
-            metrics.PrecomputeRequest("failed");
-            hotQueries.PublishFailed(fingerprint);
-            LogPublishFailed(logger, message.Query, ex);
         }
     }
 
@@ -384,9 +250,6 @@ internal sealed partial class SearchProxy(BackendClient backend, StoredWindowJud
     private static int? Int(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
             : throw EsException.IllegalArgument($"Failed to parse int parameter [{name}] with value [{v}]") : null;
-
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
-    private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
     private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);

@@ -1,0 +1,68 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Rank1.SearchBridge.HotQueries;
+using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Telemetry;
+using static Rank1.SearchBridge.EsAnswers;
+
+namespace Rank1.SearchBridge.Http.Search;
+
+/// <summary>
+/// A reranked search's part in the hot queries: every search counts towards its query's heat
+/// (<see cref="HotQueryDetector"/>), and a query that turns hot is published for the precompute workers, in the
+/// background, so asking them never delays the search.
+/// </summary>
+internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, RuleSet rules, Rank1Metrics metrics, ILogger<HotQueryPublisher> logger)
+{
+    /// <summary>Counts the search; publishes a precompute job when its query has just turned hot.</summary>
+    public void Observe(string? index, string queryText, RerankPlan plan, string fingerprint, JsonObject searchBody, bool hasUnstoredHits)
+    {
+        if (hotQueries.Observe(fingerprint, hasUnstoredHits))
+        {
+            // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
+            // index (window, fields, reasoning budget), never the caller's ext.rank1: anonymous searches must not be able
+            // to make the workers judge 200-passage windows with 32k-token budgets.
+            var rule = rules.Resolve(index);
+            _ = PublishAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
+                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
+        }
+    }
+
+    // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.
+    private static readonly string[] PresentationKeys = ["from", "size", "ext", "_source", "aggs", "aggregations", "highlight", "explain", "stored_fields",
+        "docvalue_fields", "fields", "script_fields", "track_total_hits", "profile", "suggest", "timeout", "version", "seq_no_primary_term"];
+
+    /// <summary>
+    /// The search as a worker should re-run it to judge the same window (null when it has nothing but presentation
+    /// keys). Computed only when a query is published; the keys the proxy itself changed (from, size, _source) are
+    /// presentation keys, so the forwarded body gives the same result as the client's.
+    /// </summary>
+    private static string? WorkerSearchBody(JsonObject body)
+    {
+        var copy = (JsonObject)body.DeepClone();
+        foreach (var key in PresentationKeys)
+        {
+            copy.Remove(key);
+        }
+
+        return copy.Count == 0 ? null : copy.ToJsonString(Compact);
+    }
+
+    private async Task PublishAsync(string fingerprint, PrecomputeReasoning message)
+    {
+        try
+        {
+            await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
+            metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
+        }
+        catch (Exception ex)
+        {
+            metrics.PrecomputeRequest("failed");
+            hotQueries.PublishFailed(fingerprint);
+            LogPublishFailed(logger, message.Query, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
+    private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);
+}

@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
+
+namespace Rank1.SearchBridge.Http.Search;
+
+/// <summary>
+/// The rerank of one search's window, once the backend has answered: the store lookup (bounded by the deadline), the
+/// hot-query count (<see cref="HotQueryPublisher"/>), then the model for the misses, within the deadline and, for the
+/// searches of one <c>_msearch</c>, its share of the model. <see cref="SearchProxy"/> orchestrates the search around it.
+/// </summary>
+internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQueryPublisher hotQueries, TimeProvider time)
+{
+    /// <summary>
+    /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
+    /// (one _mget for the window). Only the misses go to the model; new judgements are written back in the
+    /// background. Stored reasoning is looked up only for hits this search returned, under their own index.
+    /// </summary>
+    public async Task<RerankOutcome> RerankAsync(string? index, string queryText, RerankPlan plan, JsonObject searchBody, IReadOnlyList<JsonObject> hits, PassageToJudge[] window,
+        SemaphoreSlim? share, SearchDeadline deadline, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var fingerprint = plan.Fingerprint(queryText);
+        var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
+        StoredLookup? lookup = null;
+        // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning
+        // costs one _mget, and a hot query must still be served from it. Its wait is bounded by the deadline's rest, at
+        // least StoreLookupFloor.
+        using (var lookupTimeout = new CancellationTokenSource(deadline.Left > StoreLookupFloor ? deadline.Left : StoreLookupFloor, time))
+        using (var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token))
+        {
+            try
+            {
+                lookup = await windowJudge.LookupAsync(keyed, lookupToken.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+
+        // Every search counts towards its query's heat, whatever its deadline; an unanswered lookup counts as unstored.
+        hotQueries.Observe(index, queryText, plan, fingerprint, searchBody, hasUnstoredHits: lookup is null || lookup.Misses.Count > 0);
+
+        // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
+        // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
+        if (lookup is null)
+        {
+            return TimedOut("the deadline passed while reading stored reasoning", started);
+        }
+
+        var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, Remaining(deadline), fingerprint);
+        if (lookup.Misses.Count > 0 && deadline.Passed)
+        {
+            return TimedOut("the deadline passed before the model was asked", started);
+        }
+
+        if (share is null || lookup.Misses.Count == 0)
+        {
+            return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!await EnterShareAsync(share, deadline.Left, cancellationToken).ConfigureAwait(false))
+        {
+            return TimedOut("the deadline passed while the other searches of this request held its share of the model", started);
+        }
+
+        try
+        {
+            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline) }, lookup, started, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            share.Release();
+        }
+    }
+
+    /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
+    internal static readonly TimeSpan StoreLookupFloor = TimeSpan.FromMilliseconds(50);
+
+    // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
+    private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
+
+    /// <summary>A search whose deadline passed before the model judged anything: backend order.</summary>
+    private RerankOutcome TimedOut(string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
+
+    /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
+    private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(deadline, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await share.WaitAsync(linked.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}
