@@ -110,11 +110,15 @@ internal sealed class CausalLm : IDisposable
     /// <summary>
     /// The layout batched rows take: what the graph does with a new token (<see cref="KvLayoutProbe"/>). A graph that
     /// appends after the past batches right-aligned only when it takes position ids: one that derives positions itself
-    /// may not skip the left padding, so it decodes one row at a time.
+    /// may not skip the left padding, so it decodes one row at a time. A graph that writes at the mask's count batches
+    /// left-aligned only on the CPU provider (the one whose GroupQueryAttention the tests check; DirectML's takes every
+    /// past as empty when several tokens are fed) and only when its logits keep that layout's contract
+    /// (<see cref="KvLayoutProbe.KeepsLeftAlignedContract"/>); otherwise it decodes one row at a time.
     /// </summary>
     private static KvLayout? BatchLayoutOf(CausalLm lm) => KvLayoutProbe.Detect(lm) switch
     {
-        KvLayout.LeftAligned => KvLayout.LeftAligned,
+        KvLayout.LeftAligned when lm.Provider == ExecutionProviderKind.Cpu && KvLayoutProbe.KeepsLeftAlignedContract(lm) => KvLayout.LeftAligned,
+        KvLayout.LeftAligned => null,
         KvLayout.RightAligned when lm.Signature.PositionIds is not null => KvLayout.RightAligned,
         null when lm.Signature.PositionIds is not null => KvLayout.RightAligned, // as before the probe: Optimum graphs batch padded on the left
         _ => null,

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -38,35 +39,13 @@ internal static class KvLayoutProbe
         }
 
         using var runOptions = new RunOptions();
-        using var binding = lm.Session.CreateIoBinding();
-        var owned = new List<OrtValue>(4);
         var past = KvTensors.Allocate(sig, 1, 2);
         OrtValue[]? presents = null;
         try
         {
             // Token 1 rather than 0: a padding id may have an all-zero embedding.
-            var token = Math.Min(1, (sig.VocabularySize ?? 2) - 1);
-            owned.Add(sig.InputIdsType == TensorElementType.Int64
-                ? OrtValue.CreateTensorValueFromMemory(new long[] { token }, [1, 1])
-                : OrtValue.CreateTensorValueFromMemory(new[] { token }, [1, 1]));
-            binding.BindInput(sig.InputIds, owned[^1]);
-            owned.Add(sig.AttentionMaskType == TensorElementType.Int64
-                ? OrtValue.CreateTensorValueFromMemory(new long[] { 1, 0, 1 }, [1, 3])
-                : OrtValue.CreateTensorValueFromMemory(new[] { 1, 0, 1 }, [1, 3]));
-            binding.BindInput(sig.AttentionMask, owned[^1]);
-            if (sig.PositionIds is not null)
-            {
-                owned.Add(OrtValue.CreateTensorValueFromMemory(new long[] { 1 }, [1, 1]));
-                binding.BindInput(sig.PositionIds, owned[^1]);
-            }
-
-            if (sig.UseCacheBranch is not null)
-            {
-                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]));
-                binding.BindInput(sig.UseCacheBranch, owned[^1]);
-            }
-
-            presents = lm.RunStep(binding, runOptions, past, static _ => { });
+            long token = Math.Min(1, (sig.VocabularySize ?? 2) - 1);
+            presents = Run(lm, runOptions, past, [[token]], [[1, 0, 1]], out _);
             if (KvTensors.Width(presents) != 3)
             {
                 return null;
@@ -89,11 +68,159 @@ internal static class KvLayoutProbe
         {
             KvTensors.Dispose(presents);
             KvTensors.Dispose(past);
+        }
+    }
+
+    /// <summary>
+    /// Whether the graph keeps, in its logits, the two promises the left-aligned batch relies on beyond where a new key
+    /// goes: (1) at batch 2, a row ignores the columns past its own count (filled with garbage here) and gives the
+    /// logits it gives alone, while a longer row decodes beside it; (2) two new tokens after a past give the logits of
+    /// two one-token steps (the rest of a prompt after the shared prefix is fed that way). ONNX Runtime's DirectML
+    /// GroupQueryAttention, for one, takes every past as empty when several tokens are fed, failing (2).
+    /// </summary>
+    public static bool KeepsLeftAlignedContract(CausalLm lm)
+    {
+        var sig = lm.Signature;
+        if (sig.AttentionMask is null || lm.ContextLength < 4)
+        {
+            return false;
+        }
+
+        using var runOptions = new RunOptions();
+        var caches = new List<OrtValue[]>(6);
+        try
+        {
+            long a = 1, b = Math.Min(2, (sig.VocabularySize ?? 3) - 1), c = Math.Min(3, (sig.VocabularySize ?? 4) - 1);
+            var empty = Track(caches, KvTensors.Allocate(sig, 1, 0));
+            var afterA = Track(caches, Run(lm, runOptions, empty, [[a]], [[1]], out _));
+            var afterAb = Track(caches, Run(lm, runOptions, afterA, [[b]], [[1, 1]], out var bAfterA));
+            Track(caches, Run(lm, runOptions, afterAb, [[c]], [[1, 1, 1]], out var cAfterAb));
+            Track(caches, Run(lm, runOptions, afterA, [[b, c]], [[1, 1, 1]], out var bcAfterA));
+            if (!Close(sig, bcAfterA[0], cAfterAb[0]))
+            {
+                return false;
+            }
+
+            // Row 0: a b, then c; row 1: a, then b. Width 3, the columns past each row's count garbage.
+            var mixed = Track(caches, KvTensors.Allocate(sig, 2, 3));
+            Scribble(mixed);
+            KvTensors.CopyColumns(sig, afterAb, 0, 0, mixed, 0, 0, 2);
+            KvTensors.CopyColumns(sig, afterA, 0, 0, mixed, 1, 0, 1);
+            Track(caches, Run(lm, runOptions, mixed, [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var batched));
+            return Close(sig, batched[0], cAfterAb[0]) && Close(sig, batched[1], bAfterA[0]);
+        }
+        catch (OnnxRuntimeException)
+        {
+            return false;
+        }
+        finally
+        {
+            foreach (var cache in caches)
+            {
+                KvTensors.Dispose(cache);
+            }
+        }
+    }
+
+    private static OrtValue[] Track(List<OrtValue[]> caches, OrtValue[] cache)
+    {
+        caches.Add(cache);
+        return cache;
+    }
+
+    /// <summary>One step of <paramref name="ids"/> (rows × new tokens) after <paramref name="past"/>, left-aligned; <paramref name="last"/>: each row's logits at its last new token.</summary>
+    private static OrtValue[] Run(CausalLm lm, RunOptions runOptions, OrtValue[] past, long[][] ids, int[][] mask, out float[][] last)
+    {
+        var sig = lm.Signature;
+        int rows = ids.Length, seq = ids[0].Length, width = mask[0].Length;
+        using var binding = lm.Session.CreateIoBinding();
+        var owned = new List<OrtValue>(4);
+        try
+        {
+            var flatIds = ids.SelectMany(r => r).ToArray();
+            owned.Add(sig.InputIdsType == TensorElementType.Int64
+                ? OrtValue.CreateTensorValueFromMemory(flatIds, [rows, seq])
+                : OrtValue.CreateTensorValueFromMemory(flatIds.Select(i => (int)i).ToArray(), [rows, seq]));
+            binding.BindInput(sig.InputIds, owned[^1]);
+            var flatMask = mask.SelectMany(r => r).ToArray();
+            owned.Add(sig.AttentionMaskType == TensorElementType.Int64
+                ? OrtValue.CreateTensorValueFromMemory(flatMask.Select(m => (long)m).ToArray(), [rows, width])
+                : OrtValue.CreateTensorValueFromMemory(flatMask, [rows, width]));
+            binding.BindInput(sig.AttentionMask!, owned[^1]);
+            if (sig.PositionIds is not null)
+            {
+                var positions = mask.SelectMany(m => Enumerable.Range(m.Sum() - seq, seq).Select(p => (long)p)).ToArray();
+                owned.Add(OrtValue.CreateTensorValueFromMemory(positions, [rows, seq]));
+                binding.BindInput(sig.PositionIds, owned[^1]);
+            }
+
+            if (sig.UseCacheBranch is not null)
+            {
+                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]));
+                binding.BindInput(sig.UseCacheBranch, owned[^1]);
+            }
+
+            var read = new float[rows][];
+            var presents = lm.RunStep(binding, runOptions, past, logits =>
+            {
+                var shape = logits.GetTensorTypeAndShape().Shape;
+                int positions = (int)shape[1], vocab = (int)shape[2];
+                for (var r = 0; r < rows; r++)
+                {
+                    read[r] = new float[vocab];
+                    lm.CopyLogitsRow(logits, ((r * positions) + positions - 1) * vocab, vocab, read[r]);
+                }
+            });
+            last = read;
+            return presents;
+        }
+        finally
+        {
             foreach (var v in owned)
             {
                 v.Dispose();
             }
         }
+    }
+
+    /// <summary>Fills every element with finite values no real key or value has (a fixed, varied pattern).</summary>
+    private static void Scribble(OrtValue[] cache)
+    {
+        foreach (var tensor in cache)
+        {
+            var bytes = tensor.GetTensorMutableRawData();
+            if (tensor.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float16)
+            {
+                var half = MemoryMarshal.Cast<byte, Half>(bytes);
+                for (var i = 0; i < half.Length; i++)
+                {
+                    half[i] = (Half)(((i % 7) - 3) * 0.75f);
+                }
+            }
+            else
+            {
+                var single = MemoryMarshal.Cast<byte, float>(bytes);
+                for (var i = 0; i < single.Length; i++)
+                {
+                    single[i] = ((i % 7) - 3) * 0.75f;
+                }
+            }
+        }
+    }
+
+    /// <summary>Logits equal up to the graph's precision: 1e-3 (fp32 cache) or 2e-2 (fp16) of 1 + the largest magnitude.</summary>
+    private static bool Close(Model.ModelSignature sig, float[] actual, float[] expected)
+    {
+        var scale = (sig.KvType == TensorElementType.Float16 ? 2e-2f : 1e-3f) * (1 + expected.Max(MathF.Abs));
+        for (var i = 0; i < expected.Length; i++)
+        {
+            if (!(MathF.Abs(actual[i] - expected[i]) <= scale))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Whether every head's <paramref name="column"/> of a [1, kvHeads, width, headSize] tensor is all zero bytes.</summary>

@@ -8,7 +8,8 @@ namespace Rank1.Inference.Tests.Decoding;
 /// <summary>
 /// Batching on graphs whose GroupQueryAttention takes each row's length from the attention mask (the onnxruntime-genai
 /// builder's): rows left-aligned and padded on the right, joining and leaving between steps, a shared prefix computed
-/// once and reused from the prefix cache. Driven with token ids on the builder-made fixture: every row's greedy tokens
+/// once and reused from the prefix cache. Driven with token ids on the builder-made fixture (no rotary in its attention)
+/// and on the generated genai graphs at fp32 and int4 (rotary inside GroupQueryAttention): every row's greedy tokens
 /// equal decoding it alone and its logits stay within 1e-4 of the single-row decode at every step.
 /// </summary>
 public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<BuilderFixtureModel>
@@ -25,9 +26,31 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
     }
 
     [Fact]
-    public void RowsOfDifferentLengths_JoiningAndLeaving_EachEqualsDecodingItAlone()
+    public void LogitsContract_HoldsOnTheBuilderGraphs_AndFailsWhereRowsSeeTheirPadding()
     {
-        var lm = fx.Lm;
+        Assert.True(KvLayoutProbe.KeepsLeftAlignedContract(fx.Lm));
+        foreach (var path in new[] { TestPaths.TinyGenAiModel, TestPaths.TinyGenAiInt4Model, TestPaths.TinyGenAiFp16Model })
+        {
+            using var genai = CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu);
+            Assert.True(KvLayoutProbe.KeepsLeftAlignedContract(genai), path);
+            Assert.Equal(KvLayout.LeftAligned, genai.BatchLayout);
+        }
+
+        // Appends after the past and derives positions from the mask: a row padded on the right sees its padding.
+        using var derived = CausalLm.Load(ModelFolder.Open(TestPaths.TinyBuilderModel), ExecutionProviderKind.Cpu);
+        Assert.False(KvLayoutProbe.KeepsLeftAlignedContract(derived));
+    }
+
+    /// <summary>The fixture's GroupQueryAttention has no rotary inside; the generated genai graphs rotate within it (do_rotary, cos/sin caches).</summary>
+    [Theory]
+    [InlineData("fixture")]
+    [InlineData("tiny-genai")]
+    [InlineData("tiny-genai-int4")]
+    public void RowsOfDifferentLengths_JoiningAndLeaving_EachEqualsDecodingItAlone(string graph)
+    {
+        var path = graph switch { "tiny-genai" => TestPaths.TinyGenAiModel, "tiny-genai-int4" => TestPaths.TinyGenAiInt4Model, _ => null };
+        using var loaded = path is null ? null : CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu);
+        var lm = loaded ?? fx.Lm;
         int[] shared = [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49];
         var rows = new List<Row>();
         using var runOptions = new RunOptions();
@@ -39,7 +62,7 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         Steps(state, rows, 4);
 
         // One leaves (the cache is re-packed), two that share a prefix join: the prefix is computed once.
-        Remove(state, rows, 1);
+        Remove(lm, state, rows, 1);
         Admit(state, rows, [[.. shared, 60, 61, 62], [.. shared, 70]]);
         Assert.Equal(shared.Length, state.LastPrefix);
         Assert.Equal(0, state.LastReusedPrefix);
@@ -118,9 +141,9 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         }
     }
 
-    private void Remove(BatchDecodeState state, List<Row> rows, int index)
+    private static void Remove(CausalLm lm, BatchDecodeState state, List<Row> rows, int index)
     {
-        AssertEqualsAlone(fx.Lm, rows[index]);
+        AssertEqualsAlone(lm, rows[index]);
         state.Remove([index]);
         rows.RemoveAt(index);
     }
