@@ -3,7 +3,7 @@
 #
 #   ./build.sh demo [ARGS]   set up what the demo needs, then run `rank1-bridge demo ARGS`
 #   ./build.sh test          set up everything the tests need, build, run every test, print the summary
-#   ./build.sh test --fast   the inner loop: the same, without the tests tagged Process, Broker or Publish
+#   ./build.sh test --fast   the inner loop: the same, without the tests tagged Process, Broker, Publish or Model
 #   ./build.sh setup         only the set-up part (packages, npm test data, generated test models)
 #   ./build.sh bench [ARGS]  run the benchmarks (bench/Rank1.Benchmarks); tools/gpu-check.sh is the GPU machine's check
 #
@@ -143,8 +143,9 @@ setup() {
   phase "test models" setup_models
 }
 
-# The traits of tests/Shared/TestCategory.cs that --fast leaves out: real processes, RabbitMQ nodes, dotnet publish.
-FAST_FILTER="Category!=Process&Category!=Broker&Category!=Publish"
+# The traits of tests/Shared/TestCategory.cs that --fast leaves out: real processes, RabbitMQ nodes, dotnet publish,
+# long model runs.
+FAST_FILTER="Category!=Process&Category!=Broker&Category!=Publish&Category!=Model"
 run_tests() { # run_tests [FILTER]
   rm -rf TestResults
   local rc=0 filter=()

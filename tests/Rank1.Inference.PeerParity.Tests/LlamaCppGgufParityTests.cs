@@ -14,6 +14,7 @@ namespace Rank1.Inference.PeerParity.Tests;
 /// llama.cpp tokenizes the Rank1 prompt as we do, and on the same token ids its greedy tokens equal ours and its logits
 /// agree with ours within the stated tolerance. That makes the benchmark's llama.cpp columns a like-for-like comparison.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class LlamaCppGgufParityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Steps = 8;

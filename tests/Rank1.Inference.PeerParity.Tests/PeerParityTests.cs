@@ -17,6 +17,7 @@ public sealed class GenAiRuntime : IDisposable
 /// Our decode loop against Microsoft.ML.OnnxRuntimeGenAI 0.18.0 on the same model: greedy tokens must be equal and
 /// the true/false logits after a forced &lt;/think&gt; must agree within 1e-3.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class PeerParityTests(GenAiRuntime runtime) : IClassFixture<GenAiRuntime>
 {
     private const int Steps = 24;

@@ -11,6 +11,7 @@ namespace Rank1.Inference.Tests;
 /// cross-request scheduler.
 /// Every result must equal judging that passage alone.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
 {
     internal static readonly (string? Title, string Text)[] Onions =

@@ -10,6 +10,7 @@ namespace Rank1.Inference.Tests;
 /// KV cache stays under its ceiling, one caller's queued passages are capped, and a lone big call never
 /// shuts out other callers. First the queue alone (no model, every order exact), then through the engine.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class FairQueueingTests
 {
     private static BatchRow[] Rows(int count) =>

@@ -11,6 +11,7 @@ namespace Rank1.Inference.Tests;
 /// computed once and reused, rows cut short are scored from their own cache, and concurrent calls share decode steps.
 /// Every judgement equals judging that passage alone.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class GenAiBatchingTests
 {
     private const string Onions = "why do onions make people cry";

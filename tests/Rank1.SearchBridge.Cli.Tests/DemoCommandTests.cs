@@ -2,6 +2,7 @@ using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
 
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class DemoCommandTests
 {
     [Fact]

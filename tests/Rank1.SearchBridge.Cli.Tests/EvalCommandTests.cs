@@ -11,6 +11,7 @@ public sealed class EvalCommandTests
     private static Dictionary<string, List<string>> ReadRun(string file) => File.ReadAllLines(file)
         .Select(l => l.Split(' ')).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Select(p => p[2]).ToList());
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Eval_Sample_WritesBothRunsAndComparesEveryMetric()
     {
@@ -44,6 +45,7 @@ public sealed class EvalCommandTests
         Assert.Equal(recall["backend"]!.GetValue<double>(), recall["proxy"]!.GetValue<double>());
     }
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Eval_InterruptedRun_ResumesFromThePartialFileAndGivesTheSameResult()
     {
@@ -68,6 +70,7 @@ public sealed class EvalCommandTests
         Assert.Contains("eval: 7 of 10 queries resumed", second.Error, StringComparison.Ordinal);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Eval_Dataset_BeirSample_IndexesRetrievesBm25AndReranksTheTopK()
     {
@@ -213,6 +216,7 @@ public sealed class EvalCommandTests
         Assert.Contains("all 20 topics of the qrels", result.Out, StringComparison.Ordinal);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Eval_TableOutput_ShowsEveryMetricSideBySide()
     {

@@ -11,6 +11,7 @@ public sealed class RerankCommandTests
 
     private static string SamplePassages => Path.Combine(TestPaths.RepoRoot, "samples", "demo", "passages.jsonl");
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Rerank_Json_ListsEveryPassageBestFirstWithTheEngineScores()
     {
@@ -43,6 +44,7 @@ public sealed class RerankCommandTests
         }
     }
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Rerank_Text_PrintsTheRankedList()
     {

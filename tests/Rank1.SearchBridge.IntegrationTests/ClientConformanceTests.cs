@@ -197,6 +197,7 @@ public sealed class ElasticsearchClientConformanceTests(ElasticsearchConformance
         public int Year { get; set; }
     }
 
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task DotNetTypedClient_AcceptsEveryAnswer_AndReadsEachItemsStatus()
     {

@@ -18,6 +18,7 @@ public sealed class ProxyClientDocument
 /// <summary>The official clients, pointed at the proxy instead of the cluster: nothing else in the app changes.</summary>
 public sealed class ClientTests
 {
+    [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task DotNetClient_IndexBulkSearchGet_ThroughTheProxy_WithRank1FieldsReadable()
     {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -7,6 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// steps and each still gets the order of judging every passage alone; a full engine queue answers at once in backend
 /// order with <c>fallback-overload</c>.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class ProxyBatchingTests
 {
     private static readonly string[] Queries = ["onion eyes", "onion soup", "eyes irritation", "onion storage"];

@@ -17,4 +17,10 @@ internal static class TestCategory
 
     /// <summary>Runs <c>dotnet publish</c> (the Dockerfiles' build contexts).</summary>
     public const string Publish = "Publish";
+
+    /// <summary>
+    /// Runs the model at length: whole evaluations, the demo, batching under concurrent load, precision and parity
+    /// across model variants and peer runtimes, an official client suite whose every search is judged.
+    /// </summary>
+    public const string Model = "Model";
 }

@@ -10,6 +10,7 @@ namespace Rank1.Inference.Tests.Model;
 /// inside, packed QKV, SkipSimplifiedLayerNormalization) computes the same model as the Optimum-style graph of the same
 /// weights: our engine gives the same reasoning and the same score on both.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class GenAiConventionTests
 {
     // Stated tolerance, fp32: the two graphs compute the same function by different kernels (fused attention and

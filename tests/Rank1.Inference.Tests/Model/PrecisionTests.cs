@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Rank1.Inference.Tests.Model;
 
 /// <summary>Reduced precision: the same weights in fp16 or int4 load, run on the CPU provider, and give the fp32 verdicts.</summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class PrecisionTests(ITestOutputHelper output)
 {
     // Stated tolerances: fp16 moves a score by at most 0.02 on these prompts; MatMulNBits matches its de-quantized

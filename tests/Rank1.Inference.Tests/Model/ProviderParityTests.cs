@@ -13,6 +13,7 @@ namespace Rank1.Inference.Tests.Model;
 /// moves by at most <see cref="ScoreTolerance"/> (fp32 and fp16 kernels of another device accumulate in another order).
 /// <c>RANK1_PARITY_MODELS</c> (colon-separated model folders) adds models, e.g. the 0.5B-shaped ones on a GPU machine.
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class ProviderParityTests(ITestOutputHelper output)
 {
     private const double ScoreTolerance = 0.02;
