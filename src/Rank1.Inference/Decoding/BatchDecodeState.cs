@@ -89,16 +89,10 @@ internal sealed class BatchDecodeState : IDisposable
         LastPrefix = sharedPrefix;
         LastReusedPrefix = reuse;
         var mergedWidth = Math.Max(Width, longest);
-        var merged = Allocate(Rows + n, mergedWidth);
+        var merged = Widen(Rows + n, mergedWidth);
         OrtValue[]? prefix = null;
         try
         {
-            // The rows already here keep their positions; the new ones follow them.
-            for (var r = 0; r < Rows; r++)
-            {
-                CopyColumns(_past!, r, Start(_length[r], Width), merged, r, Start(_length[r], mergedWidth), _length[r]);
-            }
-
             prefix = sharedPrefix > 0 ? Prefix(prompts[0], sharedPrefix, cached, reuse) : null;
             if (_layout == KvLayout.RightAligned)
             {
@@ -128,6 +122,65 @@ internal sealed class BatchDecodeState : IDisposable
             Dispose(prefix);
             Dispose(merged);
         }
+    }
+
+    /// <summary>
+    /// Adds one row whose prompt was prefilled apart (<see cref="AsidePrefill"/>): <paramref name="kv"/> holds its
+    /// <paramref name="length"/> positions from column 0, as a single-row decode leaves them, and <paramref name="logits"/>
+    /// its last position's logits. Its columns are copied into the cache where the layout puts a row of that length.
+    /// </summary>
+    public void Join(OrtValue[] kv, int length, float[] logits)
+    {
+        if (Math.Max(Width, length) > _lm.ContextLength)
+        {
+            throw new InvalidOperationException($"The batch would reach {Math.Max(Width, length)} positions, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        var width = Math.Max(Width, length);
+        var merged = Widen(Rows + 1, width);
+        try
+        {
+            CopyColumns(kv, 0, 0, merged, Rows, Start(length, width), length);
+            Dispose(_past);
+            _past = merged;
+            merged = null;
+            Width = width;
+            _length.Add(length);
+            _nextPosition.Add(length);
+            _logits.Add(logits);
+        }
+        finally
+        {
+            Dispose(merged);
+        }
+    }
+
+    /// <summary>
+    /// The cache a row prefilled apart starts from: the longest prefix of its prompt the prefix cache holds (leaving at
+    /// least one token to feed), as one row from column 0, and its length (0: an empty cache).
+    /// </summary>
+    public (OrtValue[] Past, int Length) CachedPrefix(int[] prompt)
+    {
+        var (cached, reuse) = _prefixCache.Find(prompt.AsSpan(0, prompt.Length - 1));
+        var past = Allocate(1, reuse);
+        if (reuse > 0)
+        {
+            CopyColumns(cached!, 0, 0, past, 0, 0, reuse);
+        }
+
+        return (past, reuse);
+    }
+
+    /// <summary>A cache of <paramref name="rows"/> rows and <paramref name="width"/> columns holding the rows already here at their positions (the new ones follow them).</summary>
+    private OrtValue[] Widen(int rows, int width)
+    {
+        var merged = Allocate(rows, width);
+        for (var r = 0; r < Rows; r++)
+        {
+            CopyColumns(_past!, r, Start(_length[r], Width), merged, r, Start(_length[r], width), _length[r]);
+        }
+
+        return merged;
     }
 
     /// <summary>Column of a row's first position: right-aligned rows end at the last column, left-aligned ones start at 0.</summary>

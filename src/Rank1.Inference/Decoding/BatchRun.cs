@@ -79,6 +79,7 @@ internal sealed class BatchRun : IDisposable
     private readonly BatchDecodeState _state;
     private readonly TimeProvider _time;
     private readonly List<BatchRow> _rows = [];
+    private readonly List<AsidePrefill> _prefilling = [];
 
     public BatchRun(CausalLm lm, Rank1Scorer scorer, RunOptions runOptions, TimeProvider time)
     {
@@ -118,8 +119,14 @@ internal sealed class BatchRun : IDisposable
         return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
     }
 
-    /// <summary>Rows in the batch.</summary>
-    public int Count => _rows.Count;
+    /// <summary>Rows in the batch, including those still prefilled apart (<see cref="AsidePrefill"/>).</summary>
+    public int Count => _rows.Count + _prefilling.Count;
+
+    /// <summary>Rows still prefilled apart, waiting to join the decode steps.</summary>
+    public int Prefilling => _prefilling.Count;
+
+    /// <summary>Prompt positions the first row prefilled apart has in its cache so far (0: none is).</summary>
+    public int PrefillingFed => _prefilling.Count == 0 ? 0 : _prefilling[0].Fed;
 
     /// <summary>The shared prefix the latest admission prefilled once for all its rows (0: none).</summary>
     public int LastSharedPrefix { get; private set; }
@@ -134,11 +141,27 @@ internal sealed class BatchRun : IDisposable
     public long CachePositions => (long)_state.Rows * _state.Width;
 
     /// <summary>The cache as admission sees it: the rows in the batch and the longest length any of them can reach.</summary>
-    public BatchCache Cache(long maxPositions) => new(_rows.Count, _rows.Count == 0 ? 0 : _rows.Max(r => r.MaxLength), maxPositions);
+    public BatchCache Cache(long maxPositions)
+    {
+        var rows = _rows.Concat(_prefilling.Select(p => p.Row)).ToArray();
+        return new(rows.Length, rows.Length == 0 ? 0 : rows.Max(r => r.MaxLength), maxPositions);
+    }
 
-    /// <summary>Prefills <paramref name="rows"/> and adds them; on failure they fail too (nothing is left unanswered).</summary>
+    /// <summary>
+    /// Prefills <paramref name="rows"/> and adds them; on failure they fail too (nothing is left unanswered). While rows
+    /// are decoding, a row whose prompt is longer than <see cref="CausalLm.PrefillChunk"/> is prefilled apart instead,
+    /// one chunk per <see cref="Step"/> (<see cref="AsidePrefill"/>), and joins when its prompt is in.
+    /// </summary>
     public void Admit(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)
     {
+        var aside = _rows.Count > 0 ? rows.Where(r => r.Prompt.Length > CausalLm.PrefillChunk).ToArray() : [];
+        foreach (var row in aside)
+        {
+            row.Prefill = TimeSpan.Zero;
+            _prefilling.Add(AsidePrefill.Start(_lm, _runOptions, _state, row));
+        }
+
+        rows = aside.Length == 0 ? rows : rows.Except(aside).ToArray();
         if (rows.Count == 0)
         {
             return;
@@ -226,17 +249,80 @@ internal sealed class BatchRun : IDisposable
             LastStepRows = _rows.Count;
             Guard(() => _state.Step(feed.ToArray()), cancellationToken);
         }
+
+        PrefillNextChunk(cancellationToken);
+    }
+
+    /// <summary>
+    /// Feeds one chunk of the first row prefilled apart (rows cancelled meanwhile are dropped); a row whose prompt is
+    /// then in joins the batch, its first token decided by the next step. A failure fails that row and is thrown.
+    /// </summary>
+    private void PrefillNextChunk(CancellationToken cancellationToken)
+    {
+        for (var i = _prefilling.Count - 1; i >= 0; i--)
+        {
+            if (_prefilling[i].Row.IsDone)
+            {
+                _prefilling[i].Dispose();
+                _prefilling.RemoveAt(i);
+            }
+        }
+
+        if (_prefilling.Count == 0)
+        {
+            return;
+        }
+
+        var next = _prefilling[0];
+        try
+        {
+            var started = _time.GetTimestamp();
+            next.Next(cancellationToken);
+            next.Row.Prefill += _time.GetElapsedTime(started);
+            if (!next.Done)
+            {
+                return;
+            }
+
+            next.JoinInto(_state);
+            next.Row.DecodeStarted = _time.GetTimestamp();
+            _rows.Add(next.Row);
+        }
+        catch (Exception ex)
+        {
+            next.Row.Fail(ex);
+            throw;
+        }
+        finally
+        {
+            if (next.Done || next.Row.IsDone)
+            {
+                next.Dispose();
+                _prefilling.Remove(next);
+            }
+        }
     }
 
     /// <summary>Fails every row still in the batch (the model failed or the engine is stopping).</summary>
     public void FailAll(Exception exception)
     {
-        foreach (var row in _rows)
+        foreach (var row in _rows.Concat(_prefilling.Select(p => p.Row)))
         {
             row.Fail(exception);
         }
 
         _rows.Clear();
+        DisposePrefilling();
+    }
+
+    private void DisposePrefilling()
+    {
+        foreach (var p in _prefilling)
+        {
+            p.Dispose();
+        }
+
+        _prefilling.Clear();
     }
 
     /// <summary>Scores a row cut short (<see cref="Rank1Scorer.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
@@ -264,5 +350,9 @@ internal sealed class BatchRun : IDisposable
         }
     }
 
-    public void Dispose() => _state.Dispose();
+    public void Dispose()
+    {
+        DisposePrefilling();
+        _state.Dispose();
+    }
 }

@@ -16,7 +16,8 @@ internal sealed class BatchScheduler : IDisposable
 {
     /// <summary>
     /// Most prefill positions (rows times the longest prompt) one admission between two steps feeds, past its first row:
-    /// rows already decoding wait for at most this much prefill (or one longer prompt) before their next token.
+    /// rows already decoding wait for at most this much prefill before their next token, and one chunk of a longer prompt
+    /// (<see cref="AsidePrefill"/>; into an empty batch, where nothing waits, one longer prompt is prefilled whole).
     /// </summary>
     internal const int PrefillBudget = 8 * CausalLm.PrefillChunk;
 

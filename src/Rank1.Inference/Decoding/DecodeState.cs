@@ -41,6 +41,9 @@ internal sealed class DecodeState : IDisposable
         Length = length;
     }
 
+    /// <summary>The KV cache now (owned by this state): one row, <see cref="Length"/> columns from column 0.</summary>
+    internal OrtValue[] Cache => _past;
+
     /// <summary>Tokens in the KV cache.</summary>
     public int Length { get; private set; }
 
