@@ -11,6 +11,7 @@ namespace Rank1.Inference.Tests;
 /// chunks; then it joins, and every row still equals judging it alone. On both KV layouts (Optimum, left-padded with
 /// position ids; the builder's GroupQueryAttention, right-padded).
 /// </summary>
+[Trait(TestCategory.Name, TestCategory.Model)]
 public sealed class ChunkedPrefillTests
 {
     private const string Onions = "why do onions make people cry";
