@@ -19,6 +19,7 @@ Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (the hos
        prints the thread pool's peaks, to see whether late answers waited for a thread)]
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -309,7 +310,7 @@ def run():
     config = os.path.join(work, "proxy.json")
     with open(config, "w") as f:
         json.dump({"Rank1": {"Model": {"ExecutionProvider": "Cpu"}, "Proxy": {"Default": {
-            "Window": 8, "MaxThinkTokens": 16, "DeadlineMs": DEADLINE_MS, "TitleField": "title"}}}}, f)
+            "Window": 8, "MaxThinkTokens": 16, "Deadline": str(datetime.timedelta(milliseconds=DEADLINE_MS)), "TitleField": "title"}}}}, f)
     proxy = start(["dotnet", a.cli, "proxy", "--backend", backend_url, "--model", a.model, "--port", str(proxy_port),
                    "--config", config], log)
     wait_http(f"{proxy_url}/_rank1/health")

@@ -215,10 +215,10 @@ public sealed class PassThroughHardeningTests
     public async Task RuleAboveTheOperatorsCaps_FailsAtStartupNamingTheRuleAndTheCap()
     {
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy("http://127.0.0.1:9/",
-            ("Rank1:Proxy:Caps:MaxThinkTokens", "512"), ("Rank1:Proxy:Caps:DeadlineMs", "5000"),
+            ("Rank1:Proxy:Caps:MaxThinkTokens", "512"), ("Rank1:Proxy:Caps:Deadline", "00:00:05"),
             ("Rank1:Proxy:Indices:0:Pattern", "docs"), ("Rank1:Proxy:Indices:0:MaxThinkTokens", "1024")));
         Assert.Contains("Rank1:Proxy:Indices:0:MaxThinkTokens (1024) is above the operator's cap Rank1:Proxy:Caps:MaxThinkTokens (512)", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("Rank1:Proxy:Default:DeadlineMs (10000) is above the operator's cap Rank1:Proxy:Caps:DeadlineMs (5000)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Rank1:Proxy:Default:Deadline (00:00:10) is above the operator's cap Rank1:Proxy:Caps:Deadline (00:00:05)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

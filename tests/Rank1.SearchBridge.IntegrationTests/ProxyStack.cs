@@ -83,7 +83,7 @@ internal sealed class ProxyStack : IAsyncDisposable
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:Window"] = "5",
             ["Rank1:Proxy:Default:MaxThinkTokens"] = "4",
-            ["Rank1:Proxy:Default:DeadlineMs"] = "60000",
+            ["Rank1:Proxy:Default:Deadline"] = "00:01:00",
             ["Rank1:Backend:BreakerMinimumThroughput"] = "2",
             ["Rank1:Backend:BreakerBreakDuration"] = "00:00:01",
         };

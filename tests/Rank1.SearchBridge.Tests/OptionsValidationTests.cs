@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Http.Service;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Tests;
@@ -83,5 +84,63 @@ public sealed class OptionsValidationTests
         using var provider = services.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<BrokerOptions>>().Value);
         Assert.Equal(["Rank1:Broker:Queue must be a queue name of letters, digits, '.', '_', ':' and '-'"], ex.Failures);
+    }
+
+    [Theory]
+    [InlineData("Rank1:Proxy:Default:DeadlineMs", "10000", "Rank1:Proxy:Default:Deadline (Rank1__Proxy__Default__Deadline) instead (10000 ms is 00:00:10)")]
+    [InlineData("Rank1:Proxy:Indices:1:DeadlineMs", "2500", "Rank1:Proxy:Indices:1:Deadline (Rank1__Proxy__Indices__1__Deadline) instead (2500 ms is 00:00:02.5000000)")]
+    [InlineData("Rank1:Proxy:Caps:DeadlineMs", "later", "Rank1:Proxy:Caps:Deadline (Rank1__Proxy__Caps__Deadline) instead")]
+    public void OldDeadlineKeys_StopTheHostNamingTheTimeSpanKey(string key, string value, string replacement)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = "docs",
+            ["Rank1:Proxy:Indices:1:Pattern"] = "logs",
+            [key] = value,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
+        using var provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ProxyOptions>>().Value);
+        Assert.Equal($"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) is no longer read: a deadline is a time span like the other durations; set {replacement}", Assert.Single(ex.Failures));
+    }
+
+    [Fact]
+    public void OldServiceDeadlineKey_StopsTheHost_AndTheNewOneIsATimeSpan()
+    {
+        var old = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Rank1:Service:DeadlineMs"] = "30000" }).Build();
+        var services = new ServiceCollection();
+        services.AddValidatedOptions<RerankServiceOptions, RerankServiceOptionsValidator>(old, RerankServiceOptions.SectionName);
+        using (var provider = services.BuildServiceProvider())
+        {
+            var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RerankServiceOptions>>().Value);
+            Assert.Equal("Rank1:Service:DeadlineMs (Rank1__Service__DeadlineMs) is no longer read: a deadline is a time span like the other durations; "
+                + "set Rank1:Service:Deadline (Rank1__Service__Deadline) instead (30000 ms is 00:00:30)", Assert.Single(ex.Failures));
+        }
+
+        var current = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Rank1:Service:Deadline"] = "00:00:01.500" }).Build();
+        services = new ServiceCollection();
+        services.AddValidatedOptions<RerankServiceOptions, RerankServiceOptionsValidator>(current, RerankServiceOptions.SectionName);
+        using var bound = services.BuildServiceProvider();
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), bound.GetRequiredService<IOptions<RerankServiceOptions>>().Value.Deadline);
+    }
+
+    [Fact]
+    public void RuleDeadlineAboveTheCap_NamesBothTimeSpans()
+    {
+        var options = new ProxyOptions { Caps = new RerankCaps { Deadline = TimeSpan.FromSeconds(5) } };
+        Assert.Equal(["Rank1:Proxy:Default:Deadline (00:00:10) is above the operator's cap Rank1:Proxy:Caps:Deadline (00:00:05): lower the rule or raise the cap."], Failures(options));
+    }
+
+    [Fact]
+    public void ServiceRequest_DeadlineMsOnTheWire_OrTheOptionsTimeSpan()
+    {
+        var options = new RerankServiceOptions { Deadline = TimeSpan.FromSeconds(7) };
+        var asked = RerankRequest.Parse(RerankProtocol.CohereV2, """{"query":"q","documents":["d"],"deadline_ms":1500}"""u8, options);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), asked.Deadline);
+        var unasked = RerankRequest.Parse(RerankProtocol.CohereV2, """{"query":"q","documents":["d"]}"""u8, options);
+        Assert.Equal(TimeSpan.FromSeconds(7), unasked.Deadline);
+        var ex = Assert.Throws<RerankRequestException>(() => RerankRequest.Parse(RerankProtocol.CohereV2, """{"query":"q","documents":["d"],"deadline_ms":0}"""u8, options));
+        Assert.Contains("deadline_ms", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -27,7 +27,7 @@ public sealed class QueryTextTests
 
 public sealed class RerankPlanTests
 {
-    private static readonly RerankRule Rule = new() { Window = 7, MaxThinkTokens = 99, DeadlineMs = 1234, Instructions = "rule instructions", TitleField = "t" };
+    private static readonly RerankRule Rule = new() { Window = 7, MaxThinkTokens = 99, Deadline = TimeSpan.FromMilliseconds(1234), Instructions = "rule instructions", TitleField = "t" };
 
     [Fact]
     public void From_NoExt_UsesTheRuleAndLeavesTheBodyAlone()
@@ -36,7 +36,7 @@ public sealed class RerankPlanTests
         var plan = RerankPlan.From(body, Rule);
         Assert.True(plan.Enabled);
         Assert.False(plan.RequestedByClient);
-        Assert.Equal((7, 99, 1234, "rule instructions", "t"), (plan.Window, plan.MaxThinkTokens, plan.DeadlineMs, plan.Instructions, plan.TitleField));
+        Assert.Equal((7, 99, TimeSpan.FromMilliseconds(1234), "rule instructions", "t"), (plan.Window, plan.MaxThinkTokens, plan.Deadline, plan.Instructions, plan.TitleField));
         Assert.Equal(["text"], plan.Fields);
         Assert.Equal("""{"query":{"match_all":{}}}""", body.ToJsonString());
     }
@@ -49,7 +49,7 @@ public sealed class RerankPlanTests
              "instructions":"i","max_think_tokens":5,"deadline_ms":50,"include_reasoning":false}}}
             """)!.AsObject();
         var plan = RerankPlan.From(body, Rule);
-        Assert.Equal((3, 5, 50, "i", "h", "q", false), (plan.Window, plan.MaxThinkTokens, plan.DeadlineMs, plan.Instructions, plan.TitleField, plan.QueryText, plan.IncludeReasoning));
+        Assert.Equal((3, 5, TimeSpan.FromMilliseconds(50), "i", "h", "q", false), (plan.Window, plan.MaxThinkTokens, plan.Deadline, plan.Instructions, plan.TitleField, plan.QueryText, plan.IncludeReasoning));
         Assert.Equal(["a", "b"], plan.Fields);
         Assert.True(plan.RequestedByClient);
         Assert.Equal("""{"query":{},"ext":{"other":{"x":1}}}""", body.ToJsonString()); // other ext plugins untouched
@@ -72,7 +72,7 @@ public sealed class RerankPlanTests
     public void From_ExtAboveTheOperatorsCaps_IsA400NamingTheFieldAndTheCap(string rank1, string message)
     {
         var body = JsonNode.Parse("{\"ext\":{\"rank1\":" + rank1 + "}}")!.AsObject();
-        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, Rule, new RerankCaps { Window = 50, MaxThinkTokens = 2048, DeadlineMs = 30_000 }));
+        var ex = Assert.Throws<EsException>(() => RerankPlan.From(body, Rule, new RerankCaps { Window = 50, MaxThinkTokens = 2048, Deadline = TimeSpan.FromSeconds(30) }));
         Assert.Equal(400, ex.Status);
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
     }

@@ -50,7 +50,7 @@ internal sealed class DemoCommand : CliCommand
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:Window"] = window.ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:MaxThinkTokens"] = budget.ToString(CultureInfo.InvariantCulture),
-            ["Rank1:Proxy:Default:DeadlineMs"] = "300000",
+            ["Rank1:Proxy:Default:Deadline"] = "00:05:00",
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken).ConfigureAwait(false);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };

@@ -233,7 +233,7 @@ internal sealed class EvalCommand : CliCommand
             ["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(_model), context),
             ["Rank1:Proxy:Default:TitleField"] = "title",
             ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetValue(_maxThinkTokens) ?? 64).ToString(CultureInfo.InvariantCulture),
-            ["Rank1:Proxy:Default:DeadlineMs"] = "600000",
+            ["Rank1:Proxy:Default:Deadline"] = "00:10:00",
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
     /// <summary>Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).</summary>

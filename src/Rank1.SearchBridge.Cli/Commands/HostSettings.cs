@@ -68,7 +68,7 @@ internal static class HostSettings
     [
         new("Rank1:Proxy:Caps:Window", "1000"),
         new("Rank1:Proxy:Caps:MaxThinkTokens", "32768"),
-        new("Rank1:Proxy:Caps:DeadlineMs", "600000"),
+        new("Rank1:Proxy:Caps:Deadline", "00:10:00"),
     ];
 
     /// <summary>Starts a host; bad configuration becomes a one-line usage error naming the key.</summary>

@@ -31,7 +31,8 @@ internal sealed record RerankPlan
 
     public required int MaxThinkTokens { get; init; }
 
-    public required int DeadlineMs { get; init; }
+    /// <summary>The search's time budget (<c>ext.rank1.deadline_ms</c>, else the rule's).</summary>
+    public required TimeSpan Deadline { get; init; }
 
     /// <summary>Query token limit asked for (null: the model's cap, which also bounds it).</summary>
     public int? MaxQueryTokens { get; init; }
@@ -102,7 +103,7 @@ internal sealed record RerankPlan
             QueryText = Str(ext, "query"),
             Instructions = Str(ext, "instructions") ?? rule.Instructions,
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, caps.MaxThinkTokens) ?? rule.MaxThinkTokens,
-            DeadlineMs = Int(ext, "deadline_ms", 1, caps.DeadlineMs) ?? rule.DeadlineMs,
+            Deadline = Int(ext, "deadline_ms", 1, (int)caps.Deadline.TotalMilliseconds) is { } ms ? TimeSpan.FromMilliseconds(ms) : rule.Deadline,
             PromptTemplate = Template(ext) ?? rule.PromptTemplate,
             IncludeReasoning = Bool(ext, "include_reasoning") ?? rule.IncludeReasoning,
             MaxQueryTokens = Int(ext, "max_query_tokens", 1, 131_072) ?? rule.MaxQueryTokens,

@@ -138,7 +138,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         // so that a backend error comes back indented as Elasticsearch's would; a reranked answer is written anew anyway.
         var forwarded = query.Where(p => p.Key is not ("from" or "size" or "_source" or "_source_includes" or "_source_excludes" or ResponseShaping.FilterPathParameter))
             .ToDictionary(p => p.Key, p => p.Value);
-        var deadline = new SearchDeadline(time, arrived, TimeSpan.FromMilliseconds(plan.DeadlineMs));
+        var deadline = new SearchDeadline(time, arrived, plan.Deadline);
         if (deadline.BackendTimeout(query, body, options.Value.DeadlineGrace) is { } backendTimeout)
         {
             forwarded["timeout"] = backendTimeout;

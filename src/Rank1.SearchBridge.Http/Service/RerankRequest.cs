@@ -37,7 +37,7 @@ internal sealed record RerankRequest(
     bool ReturnReasoning,
     string? Instructions,
     int MaxThinkTokens,
-    int DeadlineMs,
+    TimeSpan Deadline,
     string? PromptTemplate)
 {
     /// <summary>
@@ -110,7 +110,7 @@ internal sealed record RerankRequest(
             Bool(json, "return_reasoning", Bad) ?? false,
             Str(json, "instructions", Bad) ?? options.Instructions,
             Range(Int(json, "max_think_tokens", Bad) ?? options.MaxThinkTokens, 0, 32_768, "max_think_tokens", Bad),
-            Range(Int(json, "deadline_ms", Bad) ?? options.DeadlineMs, 1, 600_000, "deadline_ms", Bad),
+            Int(json, "deadline_ms", Bad) is { } ms ? TimeSpan.FromMilliseconds(Range(ms, 1, 600_000, "deadline_ms", Bad)) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
                 ? Inference.Prompt.Rank1Prompt.IsValidTemplate(template) ? template : throw Bad($"prompt_template: {Inference.Prompt.Rank1Prompt.TemplateProblem}")
                 : null);

@@ -76,7 +76,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null, promptTemplate: request.PromptTemplate);
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
         var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
-        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate }, TimeSpan.FromMilliseconds(request.DeadlineMs), fingerprint);
+        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate }, request.Deadline, fingerprint);
         var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;

@@ -33,9 +33,9 @@ public sealed class RerankServiceOptions : IValidatableObject
     public int MaxThinkTokens { get; set; } = 256;
 
     /// <summary>Time one call may take when it does not give <c>deadline_ms</c>; then unfinished documents are scored as they stand.</summary>
-    /// <value>Default 30000 ms.</value>
-    [Range(1, 600_000)]
-    public int DeadlineMs { get; set; } = 30_000;
+    /// <value>Default 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Instructions appended to every query when a request does not give <c>instructions</c>.</summary>
     /// <value>Default null.</value>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
@@ -5,25 +6,30 @@ using Rank1.Elastic;
 namespace Rank1.SearchBridge.Configuration;
 
 /// <summary>
-/// Keys that moved to another section: a host given one stops at start-up naming the new key (in configuration and
+/// Keys that moved or were renamed: a host given one stops at start-up naming the new key (in configuration and
 /// environment-variable form) rather than an unknown key, and never runs with the setting silently ignored.
 /// </summary>
 internal static class MovedSettings
 {
-    // Section → (old key in it → new key). The backend served the worker as well as the proxy, so it left Rank1:Proxy.
-    private static readonly Dictionary<string, Dictionary<string, string>> Moves = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [ProxyOptions.SectionName] = new(StringComparer.OrdinalIgnoreCase)
-        {
-            ["Backend"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.Url)}",
-            ["BackendTimeout"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.Timeout)}",
-            ["BackendMaxConnections"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.MaxConnections)}",
-            ["BreakerFailureRatio"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerFailureRatio)}",
-            ["BreakerMinimumThroughput"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerMinimumThroughput)}",
-            ["BreakerSamplingDuration"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerSamplingDuration)}",
-            ["BreakerBreakDuration"] = $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerBreakDuration)}",
-        },
-    };
+    private const string ClusterMoved = $"the cluster has its own section {BackendOptions.SectionName}";
+    private const string DeadlineIsATimeSpan = "a deadline is a time span like the other durations";
+
+    // The backend served the worker as well as the proxy, so it left Rank1:Proxy. The deadlines in milliseconds became
+    // time spans. In Old, '*' stands for one segment (a rule's index), carried into New.
+    private static readonly Move[] Moves =
+    [
+        new(ProxyOptions.SectionName, "Backend", $"{BackendOptions.SectionName}:{nameof(BackendOptions.Url)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BackendTimeout", $"{BackendOptions.SectionName}:{nameof(BackendOptions.Timeout)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BackendMaxConnections", $"{BackendOptions.SectionName}:{nameof(BackendOptions.MaxConnections)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BreakerFailureRatio", $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerFailureRatio)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BreakerMinimumThroughput", $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerMinimumThroughput)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BreakerSamplingDuration", $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerSamplingDuration)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "BreakerBreakDuration", $"{BackendOptions.SectionName}:{nameof(BackendOptions.BreakerBreakDuration)}", ClusterMoved),
+        new(ProxyOptions.SectionName, "Default:DeadlineMs", $"{ProxyOptions.SectionName}:Default:{nameof(RerankRule.Deadline)}", DeadlineIsATimeSpan),
+        new(ProxyOptions.SectionName, "Indices:*:DeadlineMs", $"{ProxyOptions.SectionName}:Indices:*:{nameof(RerankRule.Deadline)}", DeadlineIsATimeSpan),
+        new(ProxyOptions.SectionName, "Caps:DeadlineMs", $"{ProxyOptions.SectionName}:Caps:{nameof(RerankCaps.Deadline)}", DeadlineIsATimeSpan),
+        new("Rank1:Service", "DeadlineMs", "Rank1:Service:Deadline", DeadlineIsATimeSpan),
+    ];
 
     /// <summary>
     /// Throws <see cref="OptionsValidationException"/> naming each moved key that <paramref name="configuration"/> sets
@@ -31,15 +37,18 @@ internal static class MovedSettings
     /// </summary>
     public static void ThrowIfUsed<TOptions>(IConfiguration configuration, string sectionName)
     {
-        if (!Moves.TryGetValue(sectionName, out var moves))
+        var moves = Moves.Where(m => m.Section.Equals(sectionName, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (moves.Count == 0)
         {
             return;
         }
 
-        var failures = configuration.GetSection(sectionName).GetChildren()
-            .Where(c => moves.ContainsKey(c.Key))
-            .Select(c => (Old: $"{sectionName}:{c.Key}", New: moves[c.Key]))
-            .Select(m => $"{m.Old} ({EnvironmentName(m.Old)}) is no longer read: the cluster has its own section {BackendOptions.SectionName}; set {m.New} ({EnvironmentName(m.New)}) instead")
+        var section = configuration.GetSection(sectionName);
+        var failures = section.AsEnumerable(makePathsRelative: true)
+            .Select(k => (Key: k.Key, k.Value, Move: moves.FirstOrDefault(m => m.Matches(k.Key))))
+            .Where(k => k.Move is not null)
+            .OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(k => Failure($"{sectionName}:{k.Key}", k.Move!.NewKey(k.Key), k.Move.Why, k.Value))
             .ToList();
         if (failures.Count > 0)
         {
@@ -47,5 +56,39 @@ internal static class MovedSettings
         }
     }
 
+    private static string Failure(string old, string replacement, string why, string? value)
+    {
+        // A whole number of milliseconds given to a deadline: say what to write instead.
+        var example = why == DeadlineIsATimeSpan && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            ? $" ({ms} ms is {TimeSpan.FromMilliseconds(ms):c})"
+            : string.Empty;
+        return $"{old} ({EnvironmentName(old)}) is no longer read: {why}; set {replacement} ({EnvironmentName(replacement)}) instead{example}";
+    }
+
     private static string EnvironmentName(string key) => key.Replace(":", "__", StringComparison.Ordinal);
+
+    private sealed record Move(string Section, string Old, string New, string Why)
+    {
+        private string[] OldSegments => Old.Split(':');
+
+        public bool Matches(string relativeKey)
+        {
+            var segments = relativeKey.Split(':');
+            return segments.Length == OldSegments.Length
+                && segments.Zip(OldSegments).All(p => p.Second == "*" || p.First.Equals(p.Second, StringComparison.OrdinalIgnoreCase));
+        }
+
+        /// <summary>The new key, with the segments that '*' stood for in the old one.</summary>
+        public string NewKey(string relativeKey)
+        {
+            var wild = relativeKey.Split(':').Zip(OldSegments).Where(p => p.Second == "*").Select(p => p.First);
+            return wild.Aggregate(New, (key, segment) => ReplaceFirst(key, "*", segment));
+        }
+
+        private static string ReplaceFirst(string text, string what, string with)
+        {
+            var i = text.IndexOf(what, StringComparison.Ordinal);
+            return text[..i] + with + text[(i + what.Length)..];
+        }
+    }
 }

@@ -102,9 +102,14 @@ public sealed class ProxyOptions : IValidatableObject
         var rules = Indices.Select((r, i) => (Rule: r, Key: $"{SectionName}:Indices:{i}")).Append((Rule: Default, Key: $"{SectionName}:Default"));
         foreach (var (rule, key) in rules)
         {
-            foreach (var (name, value, cap) in new[] { (nameof(RerankRule.Window), rule.Window, Caps.Window), (nameof(RerankRule.MaxThinkTokens), rule.MaxThinkTokens, Caps.MaxThinkTokens), (nameof(RerankRule.DeadlineMs), rule.DeadlineMs, Caps.DeadlineMs) })
+            foreach (var (name, above, value, cap) in new[]
             {
-                if (value > cap)
+                (nameof(RerankRule.Window), rule.Window > Caps.Window, $"{rule.Window}", $"{Caps.Window}"),
+                (nameof(RerankRule.MaxThinkTokens), rule.MaxThinkTokens > Caps.MaxThinkTokens, $"{rule.MaxThinkTokens}", $"{Caps.MaxThinkTokens}"),
+                (nameof(RerankRule.Deadline), rule.Deadline > Caps.Deadline, $"{rule.Deadline:c}", $"{Caps.Deadline:c}"),
+            })
+            {
+                if (above)
                 {
                     yield return new ValidationResult($"{key}:{name} ({value}) is above the operator's cap {SectionName}:Caps:{name} ({cap}): lower the rule or raise the cap.");
                 }
@@ -137,10 +142,10 @@ public sealed class RerankCaps
     [Range(0, 32_768)]
     public int MaxThinkTokens { get; set; } = 8_192;
 
-    /// <summary>Largest <c>deadline_ms</c>.</summary>
-    /// <value>Default 60000 (one minute).</value>
-    [Range(1, 600_000)]
-    public int DeadlineMs { get; set; } = 60_000;
+    /// <summary>Longest deadline (a caller's <c>deadline_ms</c>, a rule's <see cref="RerankRule.Deadline"/>).</summary>
+    /// <value>Default 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Which searches are reranked, and how (per index pattern). A request may override each via <c>ext.rank1</c>.</summary>
@@ -187,10 +192,10 @@ public sealed class RerankRule
     [Range(1, 131_072)]
     public int? MaxPassageTokens { get; set; }
 
-    /// <summary>Time the whole rerank of one search may take; then unfinished passages are scored as they stand.</summary>
-    /// <value>Default 10000 ms.</value>
-    [Range(1, 600_000)]
-    public int DeadlineMs { get; set; } = 10_000;
+    /// <summary>Time the whole rerank of one search may take (a request's <c>ext.rank1.deadline_ms</c> replaces it); then unfinished passages are scored as they stand.</summary>
+    /// <value>Default 10 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Instructions appended to every query on these indices (a request's own replace them).</summary>
     /// <value>Default null.</value>
