@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
 using Rank1.Testing;
@@ -101,6 +102,40 @@ public sealed class FairQueueingTests
         var huge = Rows(1, 5000);
         queue.Add("huge", huge);
         Assert.Equal(huge, Take(new BatchCache(0, 0, Ceiling)));
+    }
+
+    [Fact]
+    public void Take_CancelledRowThatWouldNotFitTheCeiling_HoldsUpNobodyBehindIt()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        var running = Rows(3, 100);
+        queue.Add("a", running);
+        queue.Take(8, int.MaxValue, new BatchCache(0, 0, 4_200), (_, row) => row.TryStart());
+        var hostile = Rows(1, 2048); // 4 x 2,053 would pass the ceiling, were it alive
+        queue.Add("hostile", hostile);
+        hostile[0].Cancel();
+        var small = Rows(1, 100);
+        queue.Add("b", small);
+
+        Assert.Equal(small, queue.Take(8, int.MaxValue, new BatchCache(3, 105, 4_200), (_, row) => row.TryStart()));
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
+    public async Task Take_LateWindowRowThatWouldNotFitTheCeiling_IsAnsweredWithNull_AndHoldsUpNobodyBehindIt()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var queue = new FairQueue(capacity: 256, perCaller: 64, time);
+        var late = new BatchRow(Enumerable.Range(1, 2048).ToArray(), 4, time.GetUtcNow().AddSeconds(1), skipIfLate: true, CancellationToken.None);
+        queue.Add("window", [late]);
+        var small = Rows(1, 100);
+        queue.Add("b", small);
+        time.Advance(TimeSpan.FromSeconds(1)); // its deadline passes while it waits (no timer has expired it)
+
+        Assert.Equal(small, queue.Take(8, int.MaxValue, new BatchCache(3, 105, 4_200), (_, row) => row.TryStart()));
+        Assert.True(late.Completion.IsCompleted);
+        Assert.Null(await late.Completion);
+        Assert.Equal(0, queue.Count);
     }
 
     [Fact]

@@ -59,6 +59,12 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
         return true;
     }
 
+    /// <summary>
+    /// Nothing is left to do for it before it starts: completed or cancelled, or late (<see cref="SkipIfLate"/> and past
+    /// its deadline at <paramref name="now"/>: then answered with null here). Such a row leaves the queue without joining a batch.
+    /// </summary>
+    public bool IsDeadAt(DateTimeOffset now) => IsDone || (SkipIfLate && Deadline is { } d && now >= d && (TryExpire() || IsDone));
+
     public void Fail(Exception exception) => _done.TrySetException(exception);
 
     public void Cancel() => _done.TrySetCanceled(CancellationToken);

@@ -41,7 +41,7 @@ internal sealed class BatchScheduler : IDisposable
         _time = time;
         _maxBatch = maxBatch;
         MaxCachePositions = BatchCache.MaxPositionsFor(lm.Signature, lm.ContextLength, maxBatch, cacheBytes);
-        _queue = new FairQueue(capacity, perCaller);
+        _queue = new FairQueue(capacity, perCaller, time);
         _thread = new Thread(Loop) { IsBackground = true, Name = "rank1-batch" };
         _thread.Start();
     }
@@ -232,18 +232,7 @@ internal sealed class BatchScheduler : IDisposable
 
     private bool Start(object caller, BatchRow row)
     {
-        if (row.IsDone)
-        {
-            return false;
-        }
-
-        if (row.SkipIfLate && row.Deadline is { } d && _time.GetUtcNow() >= d)
-        {
-            row.TryExpire();
-            return false;
-        }
-
-        if (!row.TryStart())
+        if (row.IsDeadAt(_time.GetUtcNow()) || !row.TryStart())
         {
             return false;
         }

@@ -11,10 +11,12 @@ namespace Rank1.Inference.Decoding;
 /// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages plus the excess over
 /// <c>perCaller</c> of one caller only (so a lone big call never shuts out another caller, while the passages waiting
 /// never pass <c>capacity</c> plus one call, however many callers send big calls).
-/// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock.
+/// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock. <paramref name="time"/> (default: the system
+/// clock) says when a waiting row is late.
 /// </summary>
-internal sealed class FairQueue(int capacity, int perCaller)
+internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<object, Caller> _callers = new(ReferenceEqualityComparer.Instance);
     private long _served;
 
@@ -71,11 +73,13 @@ internal sealed class FairQueue(int capacity, int perCaller)
     /// prompt) fits <paramref name="maxPositions"/> and the batch's KV cache, with them, fits its ceiling
     /// (<paramref name="cache"/>: the batch as it is); the first row is taken whatever its prompt's length, and any row
     /// into an empty batch. The next row in fair order that does not fit stops the admission: rows behind it wait with
-    /// it until the batch narrows. <paramref name="start"/> decides for each row taken off the queue (with its caller)
-    /// whether it joins the batch (false: it was cancelled or expired and is dropped).
+    /// it until the batch narrows. A row that is done or late (<see cref="BatchRow.IsDeadAt"/>) is dropped before it is
+    /// measured, so it holds up nobody. <paramref name="start"/> decides for each row taken off the queue (with its
+    /// caller) whether it joins the batch (false: it is dropped).
     /// </summary>
     public List<BatchRow> Take(int max, int maxPositions, BatchCache cache, Func<object, BatchRow, bool> start)
     {
+        var now = _time.GetUtcNow();
         var longest = 0;
         var taken = new List<BatchRow>();
         foreach (var c in _callers.Values)
@@ -86,6 +90,13 @@ internal sealed class FairQueue(int capacity, int perCaller)
         while (taken.Count < max && Next() is { } c)
         {
             var next = c.Waiting.Peek();
+            if (next.IsDeadAt(now))
+            {
+                c.Waiting.Dequeue();
+                Count--;
+                continue;
+            }
+
             var length = Math.Max(longest, next.Prompt.Length);
             if ((taken.Count > 0 && (long)(taken.Count + 1) * length > maxPositions) || !cache.Fits(next.MaxLength))
             {
