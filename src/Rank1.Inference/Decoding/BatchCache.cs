@@ -5,7 +5,7 @@ namespace Rank1.Inference.Decoding;
 
 /// <summary>
 /// The continuous batch's KV cache as admission sees it, and its ceiling. The cache is as wide as its longest row
-/// (every row is padded on the left to it), so it holds rows × width positions, and a row can grow to its prompt plus
+/// (every row is padded to it: on the left when right-aligned, on the right when left-aligned, see <see cref="KvLayout"/>), so it holds rows × width positions, and a row can grow to its prompt plus
 /// its reasoning budget (<see cref="BatchRow.MaxLength"/>) while it decodes. A row joins only while the rows in the
 /// batch, with it, fit <see cref="MaxPositions"/> at the longest of their lengths to come; otherwise admission stops
 /// (first come, first served: the rows behind it wait too) until rows leave and the batch narrows. A row is always
