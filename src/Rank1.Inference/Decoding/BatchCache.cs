@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Rank1.Inference.Model;
 
 namespace Rank1.Inference.Decoding;
@@ -27,7 +26,7 @@ internal readonly record struct BatchCache(int Rows, int Width, long MaxPosition
 
     /// <summary>KV bytes of one position of one row: layers × (key and value) × KV heads × head size × element size.</summary>
     public static long BytesPerPosition(ModelSignature signature) =>
-        (long)signature.Layers * 2 * signature.KvHeads * signature.HeadSize * (signature.KvType == TensorElementType.Float16 ? 2 : 4);
+        (long)signature.Layers * 2 * signature.KvHeads * signature.HeadSize * KvTensors.ElementSize(signature);
 
     /// <summary>
     /// The ceiling for a model: <paramref name="cacheBytes"/> of KV cache (<see cref="Rank1EngineOptions.MaxBatchCacheMiB"/>;

@@ -17,7 +17,6 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly CausalLm _lm;
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
-    private readonly int _element;
     private readonly PrefixCache _prefixCache;
     private readonly KvLayout _layout;
     private readonly List<int> _length = [];          // tokens in each row's cache
@@ -30,7 +29,6 @@ internal sealed class BatchDecodeState : IDisposable
         _lm = lm;
         _runOptions = runOptions;
         _binding = lm.Session.CreateIoBinding();
-        _element = KvTensors.ElementSize(lm.Signature);
         _prefixCache = new PrefixCache(lm.Signature);
         _layout = lm.BatchLayout ?? throw new InvalidOperationException($"{lm.Folder.GraphPath}: this graph decodes one row at a time (no batch layout).");
     }
@@ -43,8 +41,8 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
     public IReadOnlyList<float[]> Logits => _logits;
 
-    /// <summary>KV bytes held now: rows × width × layers × 2 × kv heads × head size × element size.</summary>
-    public long CacheBytes => (long)Rows * Width * _lm.Signature.Layers * 2 * _lm.Signature.KvHeads * _lm.Signature.HeadSize * _element;
+    /// <summary>KV bytes held now: rows × width × <see cref="BatchCache.BytesPerPosition"/>.</summary>
+    public long CacheBytes => (long)Rows * Width * BatchCache.BytesPerPosition(_lm.Signature);
 
     /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
     public const int MinPrefix = PrefixCache.MinPrefix;
