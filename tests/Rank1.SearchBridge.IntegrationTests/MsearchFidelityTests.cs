@@ -180,6 +180,32 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("docs/_search", "{\"query\":{\"match\":{\"text\":\"", "\"}}}")]
+    [InlineData("_msearch", "{}\n{\"query\":{\"match\":{\"text\":\"", "\"}}}\n")]
+    public async Task GzipBody_DecompressingPastTheLimit_Is413InElasticsearchShape_NotInflatedWhole(string path, string head, string tail)
+    {
+        // A few hundred bytes on the wire that inflate past http.max_content_length (a decompression bomb, in small).
+        var payload = Encoding.UTF8.GetBytes(head + new string('a', BodyLimit) + tail);
+        using var wire = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(wire, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gzip.Write(payload);
+        }
+
+        Assert.True(wire.Length < BodyLimit / 16, $"the gzipped body is {wire.Length} bytes");
+        using var content = new ByteArrayContent(wire.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue(path.EndsWith("_msearch", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+        using var response = await _stack.Http.PostAsync(path, content);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(413, json["status"]!.GetValue<int>());
+        Assert.Equal("content_too_long_exception", json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal($"request body is too large once decompressed: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {BodyLimit} bytes",
+            json["error"]!["reason"]!.GetValue<string>());
+    }
+
+    [Theory]
     [InlineData("_msearch?q=onion", "request [/_msearch] contains unrecognized parameter: [q]")]
     [InlineData("docs/_msearch?size=1&from=2&typed_keys=true", "request [/docs/_msearch] contains unrecognized parameters: [from], [size]")]
     public async Task Msearch_UrlParameterElasticsearchDoesNotTake_Is400NotCopiedOntoEverySearch(string path, string reason)

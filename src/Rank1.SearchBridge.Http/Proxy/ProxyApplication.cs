@@ -74,7 +74,7 @@ public static class ProxyApplication
 
                 if (context.Request.ContentLength > maxContentLength)
                 {
-                    throw TooLarge(context.Request.ContentLength.Value, maxContentLength);
+                    throw SearchHttp.TooLarge(context.Request.ContentLength.Value, maxContentLength);
                 }
 
                 await next(context).ConfigureAwait(false);
@@ -85,7 +85,7 @@ public static class ProxyApplication
             }
             catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!context.Response.HasStarted && e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                await WriteErrorAsync(context, TooLarge(null, maxContentLength), e).ConfigureAwait(false);
+                await WriteErrorAsync(context, SearchHttp.TooLarge(null, maxContentLength), e).ConfigureAwait(false);
             }
             catch (BackendUnavailableException e) when (!context.Response.HasStarted)
             {
@@ -172,9 +172,6 @@ public static class ProxyApplication
             return flavor == BackendFlavor.Unknown ? HealthCheckResult.Unhealthy("the backend does not answer", data: data) : HealthCheckResult.Healthy(data: data);
         }
     }
-
-    private static EsException TooLarge(long? length, long limit) =>
-        new(413, "content_too_long_exception", $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
 
     private static Task WriteErrorAsync(HttpContext context, EsException error, Exception cause)
     {

@@ -21,8 +21,12 @@ internal static class SearchHttp
     // Request headers that describe the body we may have rewritten or decompressed: set anew, never copied.
     private static readonly HashSet<string> BodyHeaders = new(StringComparer.OrdinalIgnoreCase) { "Content-Length", "Content-Encoding" };
 
-    /// <summary>The client's body, with its Content-Encoding undone (a body that does not decode is a 400).</summary>
-    public static async Task<byte[]> ReadBodyAsync(HttpRequest request)
+    /// <summary>
+    /// The client's body, with its Content-Encoding undone: a body that does not decode is a 400, one that decodes to more
+    /// than <paramref name="maxContentLength"/> bytes a 413 (Elasticsearch applies <c>http.max_content_length</c> to the
+    /// decompressed content too).
+    /// </summary>
+    public static async Task<byte[]> ReadBodyAsync(HttpRequest request, long maxContentLength)
     {
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
@@ -36,7 +40,11 @@ internal static class SearchHttp
         byte[] decoded;
         try
         {
-            decoded = ContentCoding.Decode(raw, encoding);
+            decoded = ContentCoding.Decode(raw, encoding, maxContentLength);
+        }
+        catch (DecodedTooLongException e)
+        {
+            throw TooLarge(null, e.Limit, decompressed: true);
         }
         catch (InvalidDataException e)
         {
@@ -53,6 +61,11 @@ internal static class SearchHttp
 
         return decoded;
     }
+
+    /// <summary>The 413 for a request body over <c>Rank1:Proxy:MaxContentLength</c>, as it arrived or once decompressed.</summary>
+    public static EsException TooLarge(long? length, long limit, bool decompressed = false) =>
+        new(413, "content_too_long_exception",
+            $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}{(decompressed ? " once decompressed" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
 
     /// <summary>The client's headers to pass on to the backend, less those describing the body.</summary>
     public static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request) =>

@@ -25,7 +25,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
-        var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted).ConfigureAwait(false);
         await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
     }
@@ -40,7 +40,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
         var query = context.Request.Query;
         MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor);
-        var raw = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var o = options.Value;
         using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));

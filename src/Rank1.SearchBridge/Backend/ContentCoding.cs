@@ -12,8 +12,12 @@ internal static class ContentCoding
             ? Decode(response.Body, encoding)
             : response.Body;
 
-    /// <summary>A body decoded from gzip, deflate, br or identity (<see cref="InvalidDataException"/> when it does not decode).</summary>
-    public static byte[] Decode(byte[] body, string encoding)
+    /// <summary>
+    /// A body decoded from gzip, deflate, br or identity (<see cref="InvalidDataException"/> when it does not decode). At
+    /// most <paramref name="maxLength"/> bytes are inflated: a body that decodes to more is <see cref="DecodedTooLongException"/>,
+    /// found after reading one byte past the limit, so a small compressed body cannot take unbounded memory.
+    /// </summary>
+    public static byte[] Decode(byte[] body, string encoding, long maxLength = long.MaxValue)
     {
         using var input = new MemoryStream(body);
         using Stream decoder = encoding.Trim().ToLowerInvariant() switch
@@ -25,7 +29,25 @@ internal static class ContentCoding
             var other => throw new EsException(502, "rank1_backend_response_exception", $"the backend answered with an unsupported Content-Encoding [{other}]"),
         };
         using var output = new MemoryStream();
-        decoder.CopyTo(output);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = decoder.Read(buffer)) > 0)
+        {
+            if (output.Length + read > maxLength)
+            {
+                throw new DecodedTooLongException(maxLength);
+            }
+
+            output.Write(buffer, 0, read);
+        }
+
         return output.ToArray();
     }
+}
+
+/// <summary>A compressed body that decodes to more than the limit allows.</summary>
+internal sealed class DecodedTooLongException(long limit) : Exception($"the body decodes to more than {limit} bytes")
+{
+    /// <summary>The most bytes the decoded body may hold.</summary>
+    public long Limit { get; } = limit;
 }
