@@ -87,7 +87,7 @@ internal static class KvLayoutProbe
         }
 
         using var runOptions = new RunOptions();
-        var caches = new List<OrtValue[]>(6);
+        var caches = new List<OrtValue[]>(7);
         try
         {
             long a = 1, b = Math.Min(2, (sig.VocabularySize ?? 3) - 1), c = Math.Min(3, (sig.VocabularySize ?? 4) - 1);
@@ -96,7 +96,9 @@ internal static class KvLayoutProbe
             var afterAb = Track(caches, Run(lm, runOptions, afterA, [[b]], [[1, 1]], out var bAfterA));
             Track(caches, Run(lm, runOptions, afterAb, [[c]], [[1, 1, 1]], out var cAfterAb));
             Track(caches, Run(lm, runOptions, afterA, [[b, c]], [[1, 1, 1]], out var bcAfterA));
-            if (!Close(sig, bcAfterA[0], cAfterAb[0]))
+            // What a kernel that drops the past computes: the two tokens alone.
+            Track(caches, Run(lm, runOptions, empty, [[b, c]], [[1, 1]], out var bcWithoutPast));
+            if (!CloserThanWithoutPast(sig, bcAfterA[0], cAfterAb[0], bcWithoutPast[0]))
             {
                 return false;
             }
@@ -206,6 +208,27 @@ internal static class KvLayoutProbe
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A several-token step after a past against one-token steps: equal up to the graph's precision, or (where
+    /// <c>MatMulNBits</c> with int8 activations rounds a several-row step differently from a one-row step, and 24 random
+    /// layers amplify it: 2.5 of 87 on the 0.5B-shaped builder int4 graph) within a tenth of how far the same tokens
+    /// without their past land (112 there): a kernel that drops the past is still told apart by an order of magnitude.
+    /// </summary>
+    private static bool CloserThanWithoutPast(Model.ModelSignature sig, float[] actual, float[] expected, float[] withoutPast) =>
+        Close(sig, actual, expected) || (MaxAbsDiff(actual, expected) is var d && float.IsFinite(d) && d <= 0.1f * MaxAbsDiff(withoutPast, expected));
+
+    private static float MaxAbsDiff(float[] a, float[] b)
+    {
+        var worst = 0f;
+        for (var i = 0; i < a.Length; i++)
+        {
+            var d = MathF.Abs(a[i] - b[i]);
+            worst = float.IsNaN(d) ? float.PositiveInfinity : MathF.Max(worst, d);
+        }
+
+        return worst;
     }
 
     /// <summary>Logits equal up to the graph's precision: 1e-3 (fp32 cache) or 2e-2 (fp16) of 1 + the largest magnitude.</summary>
