@@ -16,6 +16,13 @@ internal sealed class PrefixCache(ModelSignature signature) : IDisposable
     /// <summary>Prefix caches kept for later admissions (most recent first).</summary>
     public const int Entries = 8;
 
+    /// <summary>
+    /// Most positions one kept prefix holds: the default query cap (512 tokens) plus the prompt's instruction template
+    /// (48), the part every row of a window shares. A longer shared prefix (identical passage text) is kept only up to
+    /// this, so the prefix cache holds at most <see cref="Entries"/> × this many positions whatever the input.
+    /// </summary>
+    public const int MaxPositions = 512 + 48;
+
     private readonly List<(int[] Tokens, OrtValue[] Kv)> _entries = [];
 
     /// <summary>The cached prefix sharing the most leading tokens with <paramref name="tokens"/> (at least <see cref="MinPrefix"/>), and how many.</summary>
@@ -34,9 +41,17 @@ internal sealed class PrefixCache(ModelSignature signature) : IDisposable
         return best;
     }
 
-    /// <summary>Keeps a copy of a computed prefix's cache (row 0 of <paramref name="kv"/>, from column 0) for later admissions.</summary>
+    /// <summary>
+    /// Keeps a copy of a computed prefix's cache (row 0 of <paramref name="kv"/>, from column 0) for later admissions: its
+    /// first <see cref="MaxPositions"/> positions at most.
+    /// </summary>
     public void Remember(int[] tokens, OrtValue[] kv)
     {
+        if (tokens.Length > MaxPositions)
+        {
+            tokens = tokens[..MaxPositions];
+        }
+
         for (var i = _entries.Count - 1; i >= 0; i--)
         {
             if (tokens.AsSpan().StartsWith(_entries[i].Tokens))
@@ -55,6 +70,9 @@ internal sealed class PrefixCache(ModelSignature signature) : IDisposable
             _entries.RemoveAt(_entries.Count - 1);
         }
     }
+
+    /// <summary>Positions held by all kept prefixes together.</summary>
+    public long Positions => _entries.Sum(e => (long)e.Tokens.Length);
 
     public void Dispose()
     {
