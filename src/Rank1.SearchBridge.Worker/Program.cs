@@ -3,6 +3,13 @@ using Microsoft.AspNetCore.Hosting;
 using Rank1.SearchBridge;
 using Rank1.SearchBridge.Precompute;
 
+if (args is [WorkerHealthProbe.Switch, .. var probeArgs])
+{
+    // The container HEALTHCHECK: ask the running worker (same configuration sources) and exit; no worker starts here.
+    var configuration = WebApplication.CreateSlimBuilder(probeArgs).Configuration;
+    return await WorkerHealthProbe.RunAsync(configuration, Console.Out, CancellationToken.None).ConfigureAwait(false);
+}
+
 var builder = WebApplication.CreateSlimBuilder(args);
 // The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls, loopback only).
 builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);

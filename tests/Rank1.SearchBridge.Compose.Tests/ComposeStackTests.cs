@@ -181,6 +181,10 @@ public sealed class ComposeStackTests
             var workerStage = Dockerfiles.Parse(dockerfile).Single(s => s.Name == "worker");
             Assert.Equal($"http://0.0.0.0:{workerDefault.Port}", workerStage.Env["Urls"]);
             Assert.Equal(workerDefault.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), workerStage.Single("EXPOSE"));
+
+            // Its HEALTHCHECK is the worker binary's own probe: the image's entry point with --health-check (no curl needed).
+            var probe = "[" + string.Join(", ", workerStage.Entrypoint.Append(WorkerHealthProbe.Switch).Select(a => $"\"{a}\"")) + "]";
+            Assert.EndsWith("CMD " + probe, workerStage.Single("HEALTHCHECK"), StringComparison.Ordinal);
         }
 
         // The seed job talks to the proxy on that port; the proxy's public address is the host port.

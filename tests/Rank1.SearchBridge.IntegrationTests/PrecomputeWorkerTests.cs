@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
+using Rank1.SearchBridge.Precompute;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -45,8 +46,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(counting));
         var queue = NewQueue();
         var queries = BrokerProcesses.CorpusQueries(50);
-        var healthFile = Path.Combine(Path.GetTempPath(), $"rank1-worker-health-{Guid.NewGuid():N}");
-        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() { ["Rank1__Worker__HealthFile"] = healthFile });
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
 
         var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 4, "--wait", "--timeout", "240"));
 
@@ -67,14 +67,19 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal(0, counting.Calls);
 
         // The worker's own metrics and health, scraped over HTTP: every judgement it stored was judged and written by it.
-        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var workerUrl = await worker.UrlAsync();
+        using var workerHttp = new HttpClient { BaseAddress = workerUrl };
         var metrics = await workerHttp.GetStringAsync("_rank1/metrics");
         Assert.Equal(expected.Count, PrometheusText.Value(metrics, "rank1_reasoning_store_operations_total", ("outcome", "written")));
         Assert.Equal(expected.Count, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
         var health = JsonNode.Parse(await workerHttp.GetStringAsync("_rank1/health"))!;
         Assert.Equal("healthy", health["status"]!.GetValue<string>());
-        await BrokerProcesses.WaitUntilAsync(async () => File.Exists(healthFile) && (await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(30), () => "the worker's health file does not say healthy: " + (File.Exists(healthFile) ? File.ReadAllText(healthFile) : "missing"));
+
+        // The images' HEALTHCHECK, the worker binary's --health-check as a second process, passes on the healthy worker.
+        var probe = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", [BrokerProcesses.WorkerDll, WorkerHealthProbe.Switch], Path.GetDirectoryName(BrokerProcesses.WorkerDll),
+            new Dictionary<string, string> { ["Urls"] = workerUrl.ToString() }), TimeSpan.FromSeconds(30));
+        Assert.True(probe.ExitCode == 0, $"exit {probe.ExitCode}: {probe.Out}{probe.Error}");
+        Assert.Contains("/_rank1/health: 200 ", probe.Out, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed class WorkerHostTests
 
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
 
-    private static ProcessStartInfo Host(Dictionary<string, string> environment)
+    private static ProcessStartInfo Host(Dictionary<string, string> environment, params string[] args)
     {
         var env = new Dictionary<string, string>
         {
@@ -34,7 +34,7 @@ public sealed class WorkerHostTests
             env[k] = v;
         }
 
-        return TestProcess.StartInfo("dotnet", [HostDll()], Path.GetDirectoryName(HostDll()), env);
+        return TestProcess.StartInfo("dotnet", [HostDll(), .. args], Path.GetDirectoryName(HostDll()), env);
     }
 
     [Theory]
@@ -57,17 +57,16 @@ public sealed class WorkerHostTests
     }
 
     [Fact]
-    public async Task BrokerDown_TheWorkerStartsAnyway_AndStopsCleanlyOnSigterm()
+    public async Task BrokerDown_TheWorkerStartsAnyway_ItsHealthCheckFails_AndStopsCleanlyOnSigterm()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
-        var healthFile = Path.Combine(Path.GetTempPath(), $"rank1-worker-health-{Guid.NewGuid():N}");
-        var psi = Host(new()
+        var environment = new Dictionary<string, string>
         {
             ["Rank1__Backend__Url"] = backend.Url.ToString(),
             ["Rank1__Broker__Url"] = "amqp://broker-user:broker-secret@127.0.0.1:9/",
-            ["Rank1__Worker__HealthFile"] = healthFile,
             ["Rank1__Proxy__AdminApiKey"] = AdminKey,
-        });
+        };
+        var psi = Host(environment);
         using var process = Process.Start(psi)!;
         var lines = new ConcurrentQueue<string>();
         using var lineArrived = new SemaphoreSlim(0);
@@ -107,8 +106,6 @@ public sealed class WorkerHostTests
         }
 
         Assert.False(process.HasExited, string.Join('\n', lines));
-        Assert.True(File.Exists(healthFile), "no health file");
-        Assert.False((await File.ReadAllTextAsync(healthFile)).StartsWith("healthy", StringComparison.Ordinal), await File.ReadAllTextAsync(healthFile));
 
         // Its HTTP: /_rank1/* asks for the admin key (Elasticsearch's 401 without it), and the health answer, unhealthy
         // while the broker is down, names neither the broker's user nor its password.
@@ -127,6 +124,16 @@ public sealed class WorkerHostTests
             Assert.DoesNotContain("broker-secret", text, StringComparison.Ordinal);
         }
 
+        // The image's HEALTHCHECK: the worker binary's --health-check, a second process with the worker's configuration
+        // (the images' Urls=http://0.0.0.0:PORT, asked on loopback; the admin key sent), fails on the unhealthy answer.
+        var port = new Uri(listening).Port;
+        var probeEnvironment = new Dictionary<string, string>(environment) { ["Urls"] = $"http://0.0.0.0:{port}" };
+        var unhealthy = await TestProcess.RunAsync(Host(probeEnvironment, "--health-check"), TimeSpan.FromSeconds(30));
+        Assert.True(unhealthy.ExitCode == 1, $"exit {unhealthy.ExitCode}: {unhealthy.Out}{unhealthy.Error}");
+        Assert.Contains($"http://127.0.0.1:{port}/_rank1/health: 503 ", unhealthy.Out, StringComparison.Ordinal);
+        Assert.Contains("\"status\":\"unhealthy\"", unhealthy.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Application started", unhealthy.Out, StringComparison.Ordinal);
+
         using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
         {
             await kill.WaitForExitAsync();
@@ -135,5 +142,10 @@ public sealed class WorkerHostTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
         Assert.Equal(0, process.ExitCode);
+
+        // Nothing listens on the port any more: the probe says so and fails, within its own timeout.
+        var gone = await TestProcess.RunAsync(Host(probeEnvironment, "--health-check"), TimeSpan.FromSeconds(30));
+        Assert.True(gone.ExitCode == 1, $"exit {gone.ExitCode}: {gone.Out}{gone.Error}");
+        Assert.Contains($"http://127.0.0.1:{port}/_rank1/health: no answer", gone.Out, StringComparison.Ordinal);
     }
 }

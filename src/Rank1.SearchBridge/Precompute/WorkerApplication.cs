@@ -78,7 +78,6 @@ public static class WorkerApplication
         services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.StopTimeout = w.Value.ShutdownTimeout);
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
         services.AddHostedService<WorkerStartup>();
-        services.AddHostedService<WorkerHealthFile>();
         // MassTransit registers its bus and endpoint checks with these health checks.
         services.AddHealthChecks();
         return services;
@@ -144,28 +143,5 @@ public static class WorkerApplication
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-
-    /// <summary>Writes the bus health to <see cref="WorkerOptions.HealthFile"/> every 10 s, for a container HEALTHCHECK.</summary>
-    private sealed class WorkerHealthFile(IOptions<WorkerOptions> options, IServiceProvider services, TimeProvider time) : BackgroundService
-    {
-        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-        {
-            if (options.Value.HealthFile is not { Length: > 0 } path)
-            {
-                return;
-            }
-
-            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10), time);
-            do
-            {
-                var health = services.GetService<IBusControl>()?.CheckHealth();
-                var line = $"{health?.Status.ToString().ToLowerInvariant() ?? "unhealthy"} {health?.Description ?? "no broker configured"}\n";
-                var temp = path + ".tmp";
-                await File.WriteAllTextAsync(temp, line, stoppingToken).ConfigureAwait(false);
-                File.Move(temp, path, overwrite: true);
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
-        }
     }
 }

@@ -68,13 +68,6 @@ public sealed class WorkerOptions
     /// <value>Default 30 s.</value>
     [Range(typeof(TimeSpan), "00:00:00", "00:30:00")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>
-    /// A file the worker rewrites every 10 s with the broker connection's health ("healthy", "degraded" or "unhealthy",
-    /// then a description), for container health checks (the worker serves no HTTP). Null: none.
-    /// </summary>
-    /// <value>Default null.</value>
-    public string? HealthFile { get; set; }
 }
 
 /// <summary>The generated validator of <see cref="WorkerOptions"/> (<c>Rank1:Worker</c>).</summary>
