@@ -36,9 +36,18 @@ public sealed partial class ServeCommandTests
             var reasoned = JsonNode.Parse(await second.Content.ReadAsStringAsync())!;
             Assert.All(reasoned["results"]!.AsArray(), r => Assert.Equal(2, r!["reasoning_tokens"]!.GetValue<int>())); // the --config budget
 
-            var health = JsonNode.Parse(await http.GetStringAsync(new Uri(url, "health")))!;
-            Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
-            Assert.False(health["service"]!["reasoning_store"]!.GetValue<bool>());
+            // Its health, /health as TEI has it and /_rank1/health, through ASP.NET Core's health checks: never cached.
+            foreach (var path in new[] { "health", "_rank1/health" })
+            {
+                using var answer = await http.GetAsync(new Uri(url, path));
+                Assert.Equal(200, (int)answer.StatusCode);
+                Assert.True(answer.Headers.CacheControl is { NoStore: true, NoCache: true }, $"{path}: Cache-Control {answer.Headers.CacheControl}");
+                var health = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+                Assert.Equal("green", health["status"]!.GetValue<string>());
+                Assert.True(health["model"]!["loaded"]!.GetValue<bool>());
+                Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
+                Assert.False(health["service"]!["reasoning_store"]!.GetValue<bool>());
+            }
         }
         finally
         {

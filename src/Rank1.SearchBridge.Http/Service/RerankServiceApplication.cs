@@ -1,10 +1,12 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
@@ -73,29 +75,38 @@ public static class RerankServiceApplication
 
         services.AddRank1RerankService(configuration);
         services.AddHostedService<ServiceStartup>();
+        services.AddHealthChecks().AddCheck<ModelHealthCheck>(ModelHealthCheck.Name);
         return services;
     }
 
-    /// <summary>The standalone service's routes: the rerank endpoints, <c>/health</c> (as TEI has it), <c>/_rank1/health</c> and <c>/_rank1/metrics</c>.</summary>
+    /// <summary>
+    /// The standalone service's routes: the rerank endpoints, <c>/health</c> (as TEI has it) and <c>/_rank1/health</c>
+    /// (ASP.NET Core health checks over the model: 200 green, or 503 red when the model is not there) and
+    /// <c>/_rank1/metrics</c>.
+    /// </summary>
     public static IEndpointRouteBuilder MapRank1StandaloneRerankService(this WebApplication app)
     {
         GracefulShutdown.Use(app);
         app.MapRank1RerankService();
-        app.MapGet("/health", HealthAsync);
-        app.MapGet("/_rank1/health", HealthAsync);
+        var health = new HealthCheckOptions { Predicate = c => c.Name == ModelHealthCheck.Name, ResponseWriter = WriteHealthAsync };
+        app.MapHealthChecks("/health", health);
+        app.MapHealthChecks("/_rank1/health", health);
         app.MapRank1Metrics();
         return app;
     }
 
-    private static Task HealthAsync(HttpContext context, IPassageJudge judge, IOptions<RerankServiceOptions> options)
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
+        var healthy = report.Status == HealthStatus.Healthy;
+        var judge = healthy ? context.RequestServices.GetRequiredService<IPassageJudge>() : null;
+        var options = context.RequestServices.GetRequiredService<IOptions<RerankServiceOptions>>();
         var body = new JsonObject
         {
-            ["status"] = "green",
+            ["status"] = healthy ? "green" : "red",
             ["model"] = new JsonObject
             {
-                ["loaded"] = true,
-                ["id"] = judge.ModelId,
+                ["loaded"] = healthy,
+                ["id"] = judge?.ModelId,
                 ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
                 ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
             },
@@ -107,6 +118,21 @@ public static class RerankServiceApplication
             },
         };
         return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// The model is there: resolving it loads it once (at start-up, <see cref="ServiceStartup"/>); a model that cannot
+    /// load throws, which the health check service reports as unhealthy.
+    /// </summary>
+    private sealed class ModelHealthCheck(IServiceProvider services) : IHealthCheck
+    {
+        public const string Name = "model";
+
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            _ = services.GetRequiredService<IPassageJudge>();
+            return Task.FromResult(HealthCheckResult.Healthy());
+        }
     }
 
     /// <summary>At start: load the model, so a bad model folder stops the boot.</summary>
