@@ -51,6 +51,7 @@ public static class ProxyApplication
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();
         services.AddHealthChecks().AddCheck<BackendHealthCheck>(BackendHealthCheck.Name);
+        services.AddExceptionHandler<EsExceptionHandler>();
         // Elasticsearch's http.max_content_length, enforced by Kestrel for bodies without a length too.
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) => kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength);
         GracefulShutdown.Add(services);
@@ -61,40 +62,22 @@ public static class ProxyApplication
     public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
     {
         var maxContentLength = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value.MaxContentLength;
-        var shutdown = app.Services.GetRequiredService<GracefulShutdown>();
-        app.Use(async (context, next) =>
+        // Errors in Elasticsearch's shape (EsExceptionHandler). What it leaves is answered as Kestrel answers an exception
+        // out of the application: a bad request with its status, anything else 500, without a body.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            try
+            StatusCodeSelector = e => e is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            ExceptionHandler = _ => Task.CompletedTask,
+        });
+        app.Use((context, next) =>
+        {
+            if (HttpMethods.IsConnect(context.Request.Method))
             {
-                if (HttpMethods.IsConnect(context.Request.Method))
-                {
-                    // Elasticsearch has no CONNECT handler; the proxy is no tunnel.
-                    throw new EsException(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
-                }
+                // Elasticsearch has no CONNECT handler; the proxy is no tunnel.
+                throw new EsException(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
+            }
 
-                if (context.Request.ContentLength > maxContentLength)
-                {
-                    throw SearchHttp.TooLarge(context.Request.ContentLength.Value, maxContentLength);
-                }
-
-                await next(context).ConfigureAwait(false);
-            }
-            catch (EsException e) when (!context.Response.HasStarted)
-            {
-                await WriteErrorAsync(context, e, e).ConfigureAwait(false);
-            }
-            catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!context.Response.HasStarted && e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                await WriteErrorAsync(context, SearchHttp.TooLarge(null, maxContentLength), e).ConfigureAwait(false);
-            }
-            catch (BackendUnavailableException e) when (!context.Response.HasStarted)
-            {
-                await WriteErrorAsync(context, e.ToEsException(), e).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException e) when (!context.Response.HasStarted && shutdown.GraceOver && !context.RequestAborted.IsCancellationRequested)
-            {
-                await WriteErrorAsync(context, new EsException(503, "rank1_shutting_down_exception", shutdown.Reason), e).ConfigureAwait(false);
-            }
+            return context.Request.ContentLength > maxContentLength ? throw SearchHttp.TooLarge(context.Request.ContentLength.Value, maxContentLength) : next(context);
         });
 
         GracefulShutdown.Use(app);
@@ -171,22 +154,6 @@ public static class ProxyApplication
             var data = new Dictionary<string, object> { [Flavor] = flavor };
             return flavor == BackendFlavor.Unknown ? HealthCheckResult.Unhealthy("the backend does not answer", data: data) : HealthCheckResult.Healthy(data: data);
         }
-    }
-
-    private static Task WriteErrorAsync(HttpContext context, EsException error, Exception cause)
-    {
-        var backend = context.RequestServices.GetRequiredService<BackendClient>();
-        if (backend.Flavor != BackendFlavor.OpenSearch)
-        {
-            // Elasticsearch clients check the product header; the proxy's own errors carry it like the cluster's.
-            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
-        }
-
-        var body = EsAnswers.RenderError(error, cause, context.Request.Query);
-        context.Response.StatusCode = error.Status;
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = body.Length;
-        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>

@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using Rank1.Elastic;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Http.Search;
+
+namespace Rank1.SearchBridge.Http.Proxy;
+
+/// <summary>
+/// The proxy's errors in Elasticsearch's shape, through ASP.NET Core's exception handler: an <see cref="EsException"/>
+/// as it is, a body over the limit as 413 <c>content_too_long_exception</c>, an open backend circuit as its 503, and a
+/// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>. Anything else is left to
+/// the middleware: a bad request keeps Kestrel's status (<see cref="ProxyApplication"/>'s status selector), the rest is a 500.
+/// The middleware clears the response's headers before it calls this handler, so the headers of the error itself are set
+/// here (the product header, a 401's <c>WWW-Authenticate</c>).
+/// </summary>
+internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        var error = exception switch
+        {
+            EsException e => e,
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => SearchHttp.TooLarge(null, options.Value.MaxContentLength),
+            BackendUnavailableException e => e.ToEsException(),
+            OperationCanceledException when shutdown.GraceOver && !context.RequestAborted.IsCancellationRequested => new EsException(503, "rank1_shutting_down_exception", shutdown.Reason),
+            _ => null,
+        };
+        if (error is null)
+        {
+            return false;
+        }
+
+        if (backend.Flavor != BackendFlavor.OpenSearch)
+        {
+            // Elasticsearch clients check the product header; the proxy's own errors carry it like the cluster's.
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+        }
+
+        if (error.Status == StatusCodes.Status401Unauthorized)
+        {
+            // The exception handler clears what was set before the throw; Elasticsearch's 401 names the scheme to use.
+            context.Response.Headers.WWWAuthenticate = AdminApiKey.Scheme;
+        }
+
+        var body = EsAnswers.RenderError(error, exception, context.Request.Query);
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+}
