@@ -43,7 +43,9 @@ public sealed class DeadlinePassedStoreTests
     public async Task StoredWindow_DeadlinePassedWhileTheBackendAnswered_IsAnsweredCachedInRerankedOrder()
     {
         using var engine = new CountingEngine();
-        await using var stack = await StartAsync([], s => s.AddSingleton<IPassageJudge>(engine));
+        // The store's writer sends a batch when it is full or when Rank1:Store:FlushInterval has passed on the proxy's
+        // clock, which only this test moves: a batch of the window's 5 judgements is sent as soon as they are queued.
+        await using var stack = await StartAsync(new() { ["Rank1:Store:BulkBatchSize"] = "5" }, s => s.AddSingleton<IPassageJudge>(engine));
         await using var front = _front!;
         // Judged and stored under the default deadline (deadline_ms is not part of the stored key).
         var first = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}}}""");
