@@ -47,6 +47,10 @@ public sealed partial class ServeCommandTests
                 Assert.True(health["model"]!["loaded"]!.GetValue<bool>());
                 Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
                 Assert.False(health["service"]!["reasoning_store"]!.GetValue<bool>());
+
+                // GET only, as the routes were: another method is Kestrel's 405, not the health answer.
+                using var posted = await http.PostAsync(new Uri(url, path), new StringContent("{}"));
+                Assert.Equal(405, (int)posted.StatusCode);
             }
         }
         finally

@@ -89,8 +89,9 @@ public static class RerankServiceApplication
         GracefulShutdown.Use(app);
         app.MapRank1RerankService();
         var health = new HealthCheckOptions { Predicate = c => c.Name == ModelHealthCheck.Name, ResponseWriter = WriteHealthAsync };
-        app.MapHealthChecks("/health", health);
-        app.MapHealthChecks("/_rank1/health", health);
+        // GET (and HEAD) only, as the routes were before AddHealthChecks: another method is a 405.
+        app.MapHealthChecks("/health", health).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
+        app.MapHealthChecks("/_rank1/health", health).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         app.MapRank1Metrics();
         return app;
     }

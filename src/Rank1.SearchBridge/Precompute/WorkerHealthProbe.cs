@@ -37,7 +37,8 @@ public static class WorkerHealthProbe
             return 1;
         }
 
-        using var http = new HttpClient { Timeout = Timeout };
+        // Loopback only: never through HTTP_PROXY/ALL_PROXY, which a container may inherit and which cannot reach it.
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = Timeout };
         using var request = new HttpRequestMessage(HttpMethod.Get, target);
         if (configuration[$"{Configuration.ProxyOptions.SectionName}:{nameof(Configuration.ProxyOptions.AdminApiKey)}"] is { Length: > 0 } key)
         {
@@ -49,12 +50,29 @@ public static class WorkerHealthProbe
             using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             await output.WriteLineAsync($"{target}: {(int)response.StatusCode} {body}").ConfigureAwait(false);
-            return response.IsSuccessStatusCode ? 0 : 1;
+            return response.IsSuccessStatusCode && IsHealthy(body) ? 0 : 1;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             await output.WriteLineAsync($"{target}: no answer ({e.Message})").ConfigureAwait(false);
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// Whether the answer's <c>status</c> is <c>healthy</c>: a degraded worker (its bus up, a receive endpoint faulted)
+    /// also answers 200, and fails the probe as it failed the health file before.
+    /// </summary>
+    private static bool IsHealthy(string body)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(body)?["status"] is System.Text.Json.Nodes.JsonValue status
+                && status.TryGetValue<string>(out var value) && value == "healthy";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
         }
     }
 
