@@ -261,7 +261,7 @@ internal static class Ours
         foreach (var b in o.Batches)
         {
             var prompts = sweep[..b];
-            using var batch = new BatchDecodeState(lm, run);
+            using var batch = new BatchDecodeState(lm, run, prefixPositions: 0); // no shared prefix: nothing to keep
             batch.Admit(prompts, 0);
             var next = new int[b];
             void Greedy()
@@ -290,7 +290,7 @@ internal static class Ours
         long kvBytes = 0;
         var batchedSeconds = Time(() =>
         {
-            using var batch = new BatchDecodeState(lm, run);
+            using var batch = new BatchDecodeState(lm, run, prefixPositions: o.SharedPrefix); // the prefix cache keeps the shared prefix, as the engine's keeps a window's
             batch.Admit(passages, o.SharedPrefix);
             var next = new int[passages.Length];
             for (var i = 0; i <= o.DecodeTokens; i++)
@@ -638,7 +638,7 @@ internal static class Profiler
         }
         else
         {
-            using var batch = new BatchDecodeState(lm, run);
+            using var batch = new BatchDecodeState(lm, run, prefixPositions: 0); // no shared prefix: nothing to keep
             batch.Admit(Enumerable.Repeat(prompt, rows).ToArray(), 0);
             var next = new int[rows];
             void Greedy()

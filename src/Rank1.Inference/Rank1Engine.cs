@@ -67,6 +67,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
     internal Rank1TokenIds TokenIds => _scorer.Ids;
 
+    /// <summary>Most positions one prefix in the batch's prefix cache holds: the query token cap plus the prompt's own tokens.</summary>
+    internal int SharedPrefixCap => _prompts.SharedPrefixCap;
+
     /// <summary>Loads the model folder named by <paramref name="options"/>. Throws <see cref="ModelLoadException"/> naming what is wrong.</summary>
     public static Rank1Engine Load(Rank1EngineOptions options, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
@@ -269,7 +272,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     {
         ArgumentNullException.ThrowIfNull(passages);
         cancellationToken.ThrowIfCancellationRequested();
-        return BatchRun.JudgeAll(_lm, _scorer, _time, Rows(query, instructions, passages, settings, cancellationToken), Math.Max(1, maxBatch ?? passages.Count), cancellationToken);
+        return BatchRun.JudgeAll(_lm, _scorer, _time, Rows(query, instructions, passages, settings, cancellationToken), Math.Max(1, maxBatch ?? passages.Count), _prompts.SharedPrefixCap, cancellationToken);
     }
 
     /// <summary>Every passage as a batch row (a passage that cannot be judged fails the call: all of them are wanted).</summary>
@@ -290,7 +293,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             lock (_schedulerGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new BatchScheduler(_lm, _scorer, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller, _maxBatchCacheMiB * (1L << 20));
+                return _scheduler ??= new BatchScheduler(_lm, _scorer, _time, _maxBatch, _maxQueued, _maxQueuedPerCaller, _maxBatchCacheMiB * (1L << 20), _prompts.SharedPrefixCap);
             }
         }
     }

@@ -46,7 +46,7 @@ public sealed class ChunkedPrefillTests
         Assert.True(decoding.Prompt.Length <= CausalLm.PrefillChunk, $"the short prompt has {decoding.Prompt.Length} tokens");
 
         using var runOptions = new RunOptions();
-        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System);
+        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System, engine.SharedPrefixCap);
         run.Admit([decoding], CancellationToken.None);
         run.Step(CancellationToken.None);
         run.Admit([longRow], CancellationToken.None);
@@ -85,7 +85,7 @@ public sealed class ChunkedPrefillTests
         var decoding = new BatchRow(engine.EncodePrompt(new Rank1Input(Onions, ContinuousBatchingTests.Onions[0].Text, ContinuousBatchingTests.Onions[0].Title)).ToArray(), 6, null, false, CancellationToken.None);
         var longRow = new BatchRow(engine.EncodePrompt(new Rank1Input(Bridges, LongPassage.Text, LongPassage.Title)).ToArray(), 4, null, false, cts.Token);
         using var runOptions = new RunOptions();
-        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System);
+        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System, engine.SharedPrefixCap);
         run.Admit([decoding], CancellationToken.None);
         run.Step(CancellationToken.None);
         run.Admit([longRow], CancellationToken.None);

@@ -60,7 +60,7 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         var shorter = Row(onions, Onions[2], 3);                           // joins after rows have left
 
         using var runOptions = new RunOptions();
-        using var run = new BatchRun(fx.Engine.Model, fx.Engine.Scorer, runOptions, TimeProvider.System);
+        using var run = new BatchRun(fx.Engine.Model, fx.Engine.Scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap);
         run.Admit(first, CancellationToken.None);
         Assert.Equal(SharedPrefix.Length(first.Select(r => r.Prompt).ToArray()), run.LastSharedPrefix);
         Assert.True(run.LastSharedPrefix >= SharedPrefix.MinLength, $"the three onion prompts share {run.LastSharedPrefix} tokens");
@@ -113,9 +113,9 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         Assert.True(shared >= SharedPrefix.MinLength);
 
         using var runOptions = new RunOptions();
-        using var once = new BatchDecodeState(fx.Engine.Model, runOptions);
+        using var once = new BatchDecodeState(fx.Engine.Model, runOptions, fx.Engine.SharedPrefixCap);
         once.Admit(prompts, shared);
-        using var full = new BatchDecodeState(fx.Engine.Model, runOptions);
+        using var full = new BatchDecodeState(fx.Engine.Model, runOptions, fx.Engine.SharedPrefixCap);
         full.Admit(prompts, 0);
         Assert.Equal(full.Width, once.Width);
 

@@ -46,7 +46,7 @@ public sealed class GenAiBatchingTests
         var later = BridgePassages.Select(p => Row(Bridges, p, 4)).ToArray();
         var again = Row(Onions, OnionPassages[1], 2);
         using var runOptions = new RunOptions();
-        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System);
+        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System, engine.SharedPrefixCap);
         run.Admit(first, CancellationToken.None);
         Assert.True(run.LastSharedPrefix >= SharedPrefix.MinLength, $"the onion prompts share {run.LastSharedPrefix} tokens");
         var onionPrefix = run.LastSharedPrefix;

@@ -24,12 +24,15 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly List<float[]> _logits = [];
     private OrtValue[]? _past;                         // [rows, kvHeads, Width, headSize] per layer and K/V; null with no rows
 
-    public BatchDecodeState(CausalLm lm, RunOptions runOptions)
+    /// <param name="lm">The model.</param>
+    /// <param name="runOptions">Options of every model run (cancellation).</param>
+    /// <param name="prefixPositions">Most positions one prefix kept in the prefix cache holds (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</param>
+    public BatchDecodeState(CausalLm lm, RunOptions runOptions, int prefixPositions)
     {
         _lm = lm;
         _runOptions = runOptions;
         _binding = lm.Session.CreateIoBinding();
-        _prefixCache = new PrefixCache(lm.Signature);
+        _prefixCache = new PrefixCache(lm.Signature, prefixPositions);
         _layout = lm.BatchLayout ?? throw new InvalidOperationException($"{lm.Folder.GraphPath}: this graph decodes one row at a time (no batch layout).");
     }
 

@@ -87,13 +87,14 @@ internal sealed class BatchRun : IDisposable
     private readonly List<BatchRow> _rows = [];
     private readonly List<AsidePrefill> _prefilling = [];
 
-    public BatchRun(CausalLm lm, Rank1Scorer scorer, RunOptions runOptions, TimeProvider time)
+    /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
+    public BatchRun(CausalLm lm, Rank1Scorer scorer, RunOptions runOptions, TimeProvider time, int prefixPositions)
     {
         _lm = lm;
         _scorer = scorer;
         _runOptions = runOptions;
         _time = time;
-        _state = new BatchDecodeState(lm, runOptions);
+        _state = new BatchDecodeState(lm, runOptions, prefixPositions);
     }
 
     /// <summary>
@@ -102,7 +103,7 @@ internal sealed class BatchRun : IDisposable
     /// step per reasoning token for all rows, so each step reads the weights once for every row. Rows leave when they
     /// end and waiting rows join. Returns the traces in order.
     /// </summary>
-    public static IReadOnlyList<JudgeTrace> JudgeAll(CausalLm lm, Rank1Scorer scorer, TimeProvider time, BatchRow[] rows, int maxBatch, CancellationToken cancellationToken)
+    public static IReadOnlyList<JudgeTrace> JudgeAll(CausalLm lm, Rank1Scorer scorer, TimeProvider time, BatchRow[] rows, int maxBatch, int prefixPositions, CancellationToken cancellationToken)
     {
         if (rows.Length == 0)
         {
@@ -111,7 +112,7 @@ internal sealed class BatchRun : IDisposable
 
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
-        using var run = new BatchRun(lm, scorer, runOptions, time);
+        using var run = new BatchRun(lm, scorer, runOptions, time, prefixPositions);
         var next = 0;
         while (next < rows.Length || run.Count > 0)
         {

@@ -25,6 +25,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly Rank1Scorer _scorer;
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
+    private readonly int _prefixPositions;
     private readonly Lock _gate = new();
     private readonly FairQueue _queue;
     private readonly SemaphoreSlim _wake = new(0);
@@ -34,8 +35,9 @@ internal sealed class BatchScheduler : IDisposable
     private readonly Thread _thread;
     private bool _stopped;
 
-    public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller, long cacheBytes)
+    public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller, long cacheBytes, int prefixPositions)
     {
+        _prefixPositions = prefixPositions;
         _lm = lm;
         _scorer = scorer;
         _time = time;
@@ -183,7 +185,7 @@ internal sealed class BatchScheduler : IDisposable
 
                     if (admit.Count > 0)
                     {
-                        run ??= new BatchRun(_lm, _scorer, runOptions, _time);
+                        run ??= new BatchRun(_lm, _scorer, runOptions, _time, _prefixPositions);
                         run.Admit(admit, _stop.Token);
                         PeakCachePositions = Math.Max(PeakCachePositions, run.CachePositions);
                     }

@@ -6,9 +6,12 @@ namespace Rank1.Inference.Decoding;
 /// <summary>
 /// The caches of prompt prefixes that earlier admissions computed once for all their rows (the instruction and the
 /// query of a window), kept so that a later admission starting with the same tokens copies them instead of computing
-/// them again. Each is one row [1, kvHeads, length, headSize] holding the prefix's positions from column 0.
+/// them again. Each is one row [1, kvHeads, length, headSize] holding the prefix's positions from column 0, at most
+/// <paramref name="maxPositions"/> of them (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>: the query token cap plus
+/// the prompt's own tokens, the part every row of a window shares). A longer shared prefix (identical passage text) is
+/// kept only that far, so the prefix cache holds at most <see cref="Entries"/> × that many positions whatever the input.
 /// </summary>
-internal sealed class PrefixCache(ModelSignature signature) : IDisposable
+internal sealed class PrefixCache(ModelSignature signature, int maxPositions) : IDisposable
 {
     /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
     public const int MinPrefix = SharedPrefix.MinLength;
@@ -16,12 +19,8 @@ internal sealed class PrefixCache(ModelSignature signature) : IDisposable
     /// <summary>Prefix caches kept for later admissions (most recent first).</summary>
     public const int Entries = 8;
 
-    /// <summary>
-    /// Most positions one kept prefix holds: the default query cap (512 tokens) plus the prompt's instruction template
-    /// (48), the part every row of a window shares. A longer shared prefix (identical passage text) is kept only up to
-    /// this, so the prefix cache holds at most <see cref="Entries"/> × this many positions whatever the input.
-    /// </summary>
-    public const int MaxPositions = 512 + 48;
+    /// <summary>Most positions one kept prefix holds.</summary>
+    public int MaxPositions { get; } = maxPositions >= 0 ? maxPositions : throw new ArgumentOutOfRangeException(nameof(maxPositions), maxPositions, "Must be 0 or more.");
 
     private readonly List<(int[] Tokens, OrtValue[] Kv)> _entries = [];
 

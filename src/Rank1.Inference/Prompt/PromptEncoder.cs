@@ -18,6 +18,14 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
     public const int ContextReserve = 16;
 
     /// <summary>
+    /// Most prompt tokens the rows of one window share, as far as the prefix cache keeps them
+    /// (<see cref="Decoding.PrefixCache"/>): the query cap plus the prompt's own tokens (the instruction line, the labels,
+    /// the newlines and &lt;think&gt;, as this tokenizer encodes them with an empty query and passage). A window's rows
+    /// share the instruction and the query; a longer common start (identical passage text) is not kept past this.
+    /// </summary>
+    public int SharedPrefixCap { get; } = maxQueryTokens + tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(string.Empty, string.Empty)).Count + 1;
+
+    /// <summary>
     /// The prompt within the token limits of <paramref name="settings"/> (capped by the engine's): the query text and the
     /// passage are each cut to characters (<see cref="CharsPerToken"/>), then to tokens, before the prompt is encoded.
     /// Throws <see cref="Rank1InputException"/> when the prompt leaves no room for reasoning in the model's context.

@@ -54,7 +54,7 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         int[] shared = [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49];
         var rows = new List<Row>();
         using var runOptions = new RunOptions();
-        using var state = new BatchDecodeState(lm, runOptions);
+        using var state = new BatchDecodeState(lm, runOptions, prefixPositions: shared.Length);
 
         // Three rows of different lengths, nothing shared: each is prefilled alone, then they decode together.
         Admit(state, rows, [[1, 5, 7, 9, 11, 13], [1, 200, 300, 400, 500, 600, 700, 800, 900, 17, 19, 23], [1, 600, 2, 3]]);
@@ -87,7 +87,7 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         var lm = fx.Lm;
         var rows = new List<Row>();
         using var runOptions = new RunOptions();
-        using var state = new BatchDecodeState(lm, runOptions);
+        using var state = new BatchDecodeState(lm, runOptions, prefixPositions: 0);
         Admit(state, rows, [[1, 5, 7, 9, 11, 13, 15, 17], [1, 300, 301]]);
         Steps(state, rows, 2);
 
