@@ -105,6 +105,49 @@ public sealed class RerankExecutorTests : IDisposable
     }
 
     [Fact]
+    public async Task ModelCallStillRunningPastDeadlineAndGrace_AfterWaitingForTheModel_IsCancelledAtDeadlinePlusGrace_NotLater()
+    {
+        // The second rerank waits 60 ms of its 100 ms for the model (one rerank at a time), then its call does not end:
+        // it is cut at its own deadline + grace, not 60 ms later (the cut once counted from the lease).
+        var firstEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DateTimeOffset? cancelledAt = null;
+        var judge = new ScriptedJudge(_time, async (input, _, ct) =>
+        {
+            if (input.Text == "0.5")
+            {
+                firstEntered.TrySetResult();
+                await release.Task.WaitAsync(ct);
+                return ScriptedJudge.Judgement(0.5);
+            }
+
+            using var registration = ct.Register(() => cancelledAt = _time.GetUtcNow()); // runs inside the Advance that cancels
+            secondEntered.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            throw new InvalidOperationException("unreachable");
+        });
+        await using var executor = Executor(judge, o => { o.MaxConcurrentReranks = 1; o.MaxQueuedReranks = 1; });
+
+        var running = Rerank(executor, Window("0.5"));
+        await firstEntered.Task;
+        var started = _time.GetUtcNow();
+        var waiting = Rerank(executor, Window("second"));
+        _time.Advance(TimeSpan.FromMilliseconds(60));
+        release.SetResult();
+        Assert.Equal(RerankStatus.Applied, (await running).Status);
+        await secondEntered.Task;
+        _time.Advance(Deadline - TimeSpan.FromMilliseconds(60) + TimeSpan.FromMilliseconds(499));
+        Assert.Null(cancelledAt);
+        _time.Advance(TimeSpan.FromMilliseconds(1)); // the second's deadline + Rank1:Proxy:DeadlineGrace
+
+        Assert.Equal(started + Deadline + TimeSpan.FromMilliseconds(500), cancelledAt);
+        var outcome = await waiting;
+        Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
+        Assert.Equal("the deadline passed while the model was still reading the window", outcome.Reason);
+    }
+
+    [Fact]
     public async Task CallerCancelling_IsNotAFallback_ItIsCancelled()
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
