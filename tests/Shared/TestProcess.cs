@@ -30,14 +30,32 @@ internal static class TestProcess
         return psi;
     }
 
-    /// <summary>Runs to completion (at most two minutes, or <paramref name="limit"/>) and returns exit code and output.</summary>
-    public static async Task<Result> RunAsync(ProcessStartInfo psi, TimeSpan? limit = null)
+    /// <summary>
+    /// Runs to completion (at most two minutes, or <paramref name="limit"/>) and returns exit code and output. Past the
+    /// limit (<see cref="TimeoutException"/>) or on <paramref name="cancellationToken"/> the process is killed with every
+    /// process it started, so nothing it ran outlives the test.
+    /// </summary>
+    public static async Task<Result> RunAsync(ProcessStartInfo psi, TimeSpan? limit = null, CancellationToken cancellationToken = default)
     {
         using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(limit ?? TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        var within = limit ?? TimeSpan.FromMinutes(2);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(within);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new TimeoutException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} ran past {within}: killed with the processes it started. " +
+                $"Its errors: {(stderr.IsCompleted ? stderr.Result : "(still open)")}");
+        }
+
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 
@@ -62,7 +80,18 @@ internal static class TestProcess
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         while (true)
         {
-            var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            string? line;
+            try
+            {
+                line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true); // not listening within the minute: nothing it started outlives the test
+                process.Dispose();
+                throw;
+            }
+
             if (line is null)
             {
                 var error = await process.StandardError.ReadToEndAsync();

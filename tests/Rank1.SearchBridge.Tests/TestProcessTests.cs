@@ -1,0 +1,33 @@
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Tests;
+
+/// <summary>The tests' process runner (tests/Shared): a run it gives up on leaves nothing running.</summary>
+public sealed class TestProcessTests
+{
+    [Fact]
+    public async Task RunAsync_Cancelled_KillsTheProcessAndEveryProcessItStarted()
+    {
+        var folder = Directory.CreateTempSubdirectory("rank1-testprocess-").FullName;
+        try
+        {
+            var fifo = Path.Combine(folder, "held");
+            Assert.Equal(0, (await TestProcess.RunAsync(TestProcess.StartInfo("mkfifo", [fifo]))).ExitCode);
+            using var cancel = new CancellationTokenSource();
+
+            // The shell and a background child both hold the FIFO's write end: its reader sees the end only once both are gone.
+            var run = TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", "exec 3>\"$0\"; sleep 600 & echo started >&3; exec sleep 600", fifo]),
+                cancellationToken: cancel.Token);
+            using var held = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)));
+            Assert.Equal("started", await held.ReadLineAsync());
+
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            Assert.Null(await held.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
