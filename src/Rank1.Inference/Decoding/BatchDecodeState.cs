@@ -10,7 +10,9 @@ namespace Rank1.Inference.Decoding;
 /// graph's <see cref="KvLayout"/> wants: right-aligned and padded on the left, the mask hiding the padding and every
 /// row fed its own positions (Optimum graphs), or left-aligned and padded on the right, every row's length given by
 /// its mask's count (GroupQueryAttention graphs). Either way each row computes what it would alone. The cache is as
-/// wide as the longest row: it grows by one column per step and is re-packed, narrower, when rows leave.
+/// wide as the longest row: it grows by one column per step and is re-packed, narrower, when rows leave. Left-aligned,
+/// it holds up to <see cref="Headroom"/> columns more, and a step writes its new column into it in place instead of
+/// copying the whole cache into a new one (see <see cref="Step"/>).
 /// </summary>
 internal sealed class BatchDecodeState : IDisposable
 {
@@ -22,7 +24,7 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly List<int> _length = [];          // tokens in each row's cache
     private readonly List<long> _nextPosition = [];
     private readonly List<float[]> _logits = [];
-    private OrtValue[]? _past;                         // [rows, kvHeads, Width, headSize] per layer and K/V; null with no rows
+    private OrtValue[]? _past;                         // [rows, kvHeads, Capacity, headSize] per layer and K/V; null with no rows
 
     /// <param name="lm">The model.</param>
     /// <param name="runOptions">Options of every model run (cancellation).</param>
@@ -41,11 +43,20 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>Columns of the cache (the longest row; shorter rows are padded).</summary>
     public int Width { get; private set; }
 
+    /// <summary>
+    /// Columns a left-aligned cache is allocated beyond its width, so that the next steps write in place: it is copied
+    /// into a wider one once per this many steps instead of at every step.
+    /// </summary>
+    internal const int Headroom = 32;
+
+    /// <summary>Columns allocated: <see cref="Width"/>, plus up to <see cref="Headroom"/> when left-aligned.</summary>
+    internal int Capacity => _past is null ? 0 : KvTensors.Width(_past);
+
     /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
     public IReadOnlyList<float[]> Logits => _logits;
 
-    /// <summary>KV bytes held now: rows × width × <see cref="BatchCache.BytesPerPosition"/>.</summary>
-    public long CacheBytes => (long)Rows * Width * BatchCache.BytesPerPosition(_lm.Signature);
+    /// <summary>KV bytes held now: rows × <see cref="Capacity"/> × <see cref="BatchCache.BytesPerPosition"/>.</summary>
+    public long CacheBytes => (long)Rows * Capacity * BatchCache.BytesPerPosition(_lm.Signature);
 
     /// <summary>Prefixes shorter than this are not worth computing apart or keeping.</summary>
     public const int MinPrefix = PrefixCache.MinPrefix;
@@ -175,7 +186,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>A cache of <paramref name="rows"/> rows and <paramref name="width"/> columns holding the rows already here at their positions (the new ones follow them).</summary>
     private OrtValue[] Widen(int rows, int width)
     {
-        var merged = Allocate(rows, width);
+        var merged = AllocateCache(rows, width);
         for (var r = 0; r < Rows; r++)
         {
             CopyColumns(_past!, r, Start(_length[r], Width), merged, r, Start(_length[r], width), _length[r]);
@@ -289,12 +300,28 @@ internal sealed class BatchDecodeState : IDisposable
         var tokens = next.ToArray();
         var logits = _logits.ToArray();
         var width = Width + 1;
-        // Right-aligned: the new token goes to the last column, after the padding. Left-aligned: the graph writes it right
-        // after the row's own positions, at the mask's count (GroupQueryAttention's seqlens_k + 1), whatever the columns.
-        Func<int, int, bool> attend = _layout == KvLayout.RightAligned ? (r, j) => j >= width - 1 - _length[r] : (r, j) => j <= _length[r];
-        var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], attend, (r, _) => _nextPosition[r], logits);
-        Dispose(_past);
-        _past = presents;
+        if (_layout == KvLayout.RightAligned)
+        {
+            // The new token goes to the last column, after the padding: a new cache one column wider.
+            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits);
+            Dispose(_past);
+            _past = presents;
+        }
+        else
+        {
+            // The graph writes it right after the row's own positions, at the mask's count (GroupQueryAttention's
+            // seqlens_k + 1), whatever the columns: into this cache, in place, while it has a free column (the mask as
+            // wide as the rows' positions, the cache wider); when it has none, first into one Headroom columns wider.
+            if (width > Capacity)
+            {
+                var grown = Widen(Rows, width);
+                Dispose(_past);
+                _past = grown;
+            }
+
+            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, width);
+        }
+
         Width = width;
         for (var r = 0; r < Rows; r++)
         {
@@ -316,7 +343,7 @@ internal sealed class BatchDecodeState : IDisposable
         OrtValue[]? packed = null;
         if (keep.Length > 0)
         {
-            packed = Allocate(keep.Length, width);
+            packed = AllocateCache(keep.Length, width);
             for (var i = 0; i < keep.Length; i++)
             {
                 CopyColumns(_past!, keep[i], Start(_length[keep[i]], Width), packed, i, Start(_length[keep[i]], width), _length[keep[i]]);
@@ -390,11 +417,16 @@ internal sealed class BatchDecodeState : IDisposable
         }
     }
 
-    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
+    /// <summary>
+    /// One run of <see cref="RunModel"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
+    /// <paramref name="past"/> itself (<see cref="CausalLm.RunStep"/>), which is returned, and the mask is that many
+    /// columns wide (the positions in use after the run, at most the past's width) instead of the past's width + n.
+    /// </summary>
+    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits, int? inPlaceWidth = null)
     {
         var sig = _lm.Signature;
         var pastWidth = KvTensors.Width(past);
-        var total = pastWidth + n;
+        var total = inPlaceWidth ?? pastWidth + n;
         var owned = new List<OrtValue>(5);
         try
         {
@@ -458,7 +490,7 @@ internal sealed class BatchDecodeState : IDisposable
                 {
                     _lm.CopyLogitsRow(value, ((r * n) + (n - 1)) * vocab, vocab, logits[r]);
                 }
-            });
+            }, inPlaceWidth is not null);
         }
         finally
         {
@@ -472,6 +504,10 @@ internal sealed class BatchDecodeState : IDisposable
     private OrtValue[] EmptyPast(int rows) => Allocate(rows, 0);
 
     private OrtValue[] Allocate(int rows, int width) => KvTensors.Allocate(_lm.Signature, rows, width);
+
+    /// <summary>The batch's own cache for rows of up to <paramref name="width"/> positions: left-aligned, with <see cref="Headroom"/> free columns (within the context length).</summary>
+    private OrtValue[] AllocateCache(int rows, int width) =>
+        Allocate(rows, _layout == KvLayout.LeftAligned ? Math.Min(width + Headroom, _lm.ContextLength) : width);
 
     private OrtValue[] Expand(OrtValue[] one, int rows) => KvTensors.Expand(_lm.Signature, one, rows);
 

@@ -134,9 +134,13 @@ internal sealed class CausalLm : IDisposable
     /// <summary>
     /// Binds <paramref name="past"/> as the past inputs and logits and presents as CPU outputs, runs the step (the
     /// other inputs are already bound), hands the logits to <paramref name="readLogits"/> and returns the presents:
-    /// the next step's past. Shared by single and batched decoding.
+    /// the next step's past. Shared by single and batched decoding. With <paramref name="inPlace"/>, the presents are
+    /// bound to the past's own tensors and the past is returned: ONNX Runtime's GroupQueryAttention then writes only
+    /// the new positions into it (its shared past/present buffer, as onnxruntime-genai runs the builder's graphs)
+    /// instead of clearing a new cache and copying the whole past into it; the past must be as wide as the step's
+    /// total sequence length or wider (the graph's present is as wide as the wider of the two).
     /// </summary>
-    internal OrtValue[] RunStep(OrtIoBinding binding, RunOptions runOptions, OrtValue[] past, Action<OrtValue> readLogits)
+    internal OrtValue[] RunStep(OrtIoBinding binding, RunOptions runOptions, OrtValue[] past, Action<OrtValue> readLogits, bool inPlace = false)
     {
         var sig = Signature;
         for (var l = 0; l < sig.Layers; l++)
@@ -148,8 +152,16 @@ internal sealed class CausalLm : IDisposable
         binding.BindOutputToDevice(sig.Logits, OrtMemoryInfo.DefaultInstance);
         for (var l = 0; l < sig.Layers; l++)
         {
-            binding.BindOutputToDevice(sig.PresentKeys[l], OrtMemoryInfo.DefaultInstance);
-            binding.BindOutputToDevice(sig.PresentValues[l], OrtMemoryInfo.DefaultInstance);
+            if (inPlace)
+            {
+                binding.BindOutput(sig.PresentKeys[l], past[2 * l]);
+                binding.BindOutput(sig.PresentValues[l], past[(2 * l) + 1]);
+            }
+            else
+            {
+                binding.BindOutputToDevice(sig.PresentKeys[l], OrtMemoryInfo.DefaultInstance);
+                binding.BindOutputToDevice(sig.PresentValues[l], OrtMemoryInfo.DefaultInstance);
+            }
         }
 
         _session.RunWithBinding(runOptions, binding);
@@ -159,6 +171,17 @@ internal sealed class CausalLm : IDisposable
         using (var logits = outputs[0])
         {
             readLogits(logits);
+        }
+
+        if (inPlace)
+        {
+            // Handles on the past's own tensors: the past stays the caller's.
+            for (var i = 1; i < outputs.Count; i++)
+            {
+                outputs[i].Dispose();
+            }
+
+            return past;
         }
 
         var presents = new OrtValue[past.Length];

@@ -8,9 +8,10 @@ namespace Rank1.Inference.Tests.Decoding;
 /// <summary>
 /// Batching on graphs whose GroupQueryAttention takes each row's length from the attention mask (the onnxruntime-genai
 /// builder's): rows left-aligned and padded on the right, joining and leaving between steps, a shared prefix computed
-/// once and reused from the prefix cache. Driven with token ids on the builder-made fixture (no rotary in its attention)
-/// and on the generated genai graphs at fp32 and int4 (rotary inside GroupQueryAttention): every row's greedy tokens
-/// equal decoding it alone and its logits stay within 1e-4 of the single-row decode at every step.
+/// once and reused from the prefix cache, steps writing into the cache in place. Driven with token ids on the
+/// builder-made fixture (no rotary in its attention) and on the generated genai graphs at fp32 and int4 (rotary inside
+/// GroupQueryAttention): every row's greedy tokens equal decoding it alone and its logits stay within 1e-4 of the
+/// single-row decode at every step.
 /// </summary>
 public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<BuilderFixtureModel>
 {
@@ -48,8 +49,7 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
     [InlineData("tiny-genai-int4")]
     public void RowsOfDifferentLengths_JoiningAndLeaving_EachEqualsDecodingItAlone(string graph)
     {
-        var path = graph switch { "tiny-genai" => TestPaths.TinyGenAiModel, "tiny-genai-int4" => TestPaths.TinyGenAiInt4Model, _ => null };
-        using var loaded = path is null ? null : CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu);
+        using var loaded = Generated(graph);
         var lm = loaded ?? fx.Lm;
         int[] shared = [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49];
         var rows = new List<Row>();
@@ -81,6 +81,37 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         }
     }
 
+    /// <summary>
+    /// A step writes each row's new keys and values into the batch's cache itself (GroupQueryAttention's shared
+    /// past/present buffer): the cache keeps its columns while the rows grow into its headroom, then is copied once into
+    /// one <see cref="BatchDecodeState.Headroom"/> columns wider, and every row still equals decoding it alone. A step
+    /// that made a new cache would widen it at every step; one that did not land in it would lose the new positions.
+    /// </summary>
+    [Theory]
+    [InlineData("fixture")]
+    [InlineData("tiny-genai")]
+    [InlineData("tiny-genai-int4")]
+    public void Steps_WriteIntoTheCacheInPlace_GrowingItOncePerHeadroom_AndEachRowEqualsDecodingItAlone(string graph)
+    {
+        using var loaded = Generated(graph);
+        var lm = loaded ?? fx.Lm;
+        var rows = new List<Row>();
+        using var runOptions = new RunOptions();
+        using var state = new BatchDecodeState(lm, runOptions, prefixPositions: 0); // nothing shared
+        Admit(state, rows, [[1, 5, 7, 9, 11, 13, 15], [1, 300, 301]]);
+        Assert.Equal(7 + BatchDecodeState.Headroom, state.Capacity);
+        Steps(state, rows, BatchDecodeState.Headroom);
+        Assert.Equal(7 + BatchDecodeState.Headroom, state.Width);
+        Assert.Equal(7 + BatchDecodeState.Headroom, state.Capacity); // every new column went into the same cache
+        Steps(state, rows, 4);
+        Assert.Equal(7 + BatchDecodeState.Headroom + 4, state.Width);
+        Assert.Equal(7 + BatchDecodeState.Headroom + 1 + BatchDecodeState.Headroom, state.Capacity); // grown once
+        foreach (var row in rows)
+        {
+            AssertEqualsAlone(lm, row);
+        }
+    }
+
     [Fact]
     public void ACutRow_ExtractedFromTheBatch_ContinuesAsItsOwnDecode()
     {
@@ -101,6 +132,14 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         single.Step(forced);
         Assert.InRange(ModelRuns.MaxAbsDiff(single.Logits, alone.Logits), 0, Tolerance);
     }
+
+    /// <summary>The generated genai graph a theory names, loaded; null for the builder-made fixture (the class's).</summary>
+    private static CausalLm? Generated(string graph) => graph switch
+    {
+        "tiny-genai" => CausalLm.Load(ModelFolder.Open(TestPaths.TinyGenAiModel), ExecutionProviderKind.Cpu),
+        "tiny-genai-int4" => CausalLm.Load(ModelFolder.Open(TestPaths.TinyGenAiInt4Model), ExecutionProviderKind.Cpu),
+        _ => null,
+    };
 
     /// <summary>fp16 keys and values: the batch and the single decode round the same values to half precision.</summary>
     private const double Tolerance = 1e-4;
