@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
@@ -105,6 +106,35 @@ public sealed class ChunkedPrefillTests
         }
 
         BatchDecodingTests.AssertSame(engine.JudgeTraced(new Rank1Input(Onions, ContinuousBatchingTests.Onions[0].Text, ContinuousBatchingTests.Onions[0].Title), new JudgeSettings { MaxThinkTokens = 6 }, CancellationToken.None), Done(decoding), 0);
+    }
+
+    [Fact]
+    public async Task WindowRowStillPrefillingAtItsDeadline_IsAnsweredNotStarted_WhileAPairPastItsDeadlineIsStillPrefilled()
+    {
+        // A window row (skipIfLate) prefilled apart gets no more chunks once its deadline has passed: it is answered as not
+        // started (null) at the next step. A single pair (not skipIfLate) is always judged, so it goes on being prefilled.
+        using var engine = Load(TestPaths.TinyModel);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var deadline = clock.GetUtcNow() + TimeSpan.FromSeconds(1);
+        var prompt = engine.EncodePrompt(new Rank1Input(Bridges, LongPassage.Text, LongPassage.Title)).ToArray();
+        var decoding = new BatchRow(engine.EncodePrompt(new Rank1Input(Onions, ContinuousBatchingTests.Onions[0].Text, ContinuousBatchingTests.Onions[0].Title)).ToArray(), 8, null, false, CancellationToken.None);
+        var windowRow = new BatchRow(prompt, 4, deadline, skipIfLate: true, CancellationToken.None);
+        var pairRow = new BatchRow(prompt, 4, deadline, skipIfLate: false, CancellationToken.None);
+        using var runOptions = new RunOptions();
+        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, clock, engine.SharedPrefixCap);
+        run.Admit([decoding], CancellationToken.None);
+        run.Step(CancellationToken.None);
+        run.Admit([windowRow, pairRow], CancellationToken.None);
+        run.Step(CancellationToken.None);
+        Assert.Equal((2, CausalLm.PrefillChunk), (run.Prefilling, run.PrefillingFed)); // one chunk of the window row before its deadline
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        run.Step(CancellationToken.None);
+
+        Assert.Equal(TaskStatus.RanToCompletion, windowRow.Completion.Status);
+        Assert.Null(await windowRow.Completion);
+        Assert.Equal((1, CausalLm.PrefillChunk), (run.Prefilling, run.PrefillingFed)); // the pair's first chunk, fed in this step
+        Assert.False(pairRow.IsDone);
     }
 
     private static JudgeTrace Done(BatchRow row)

@@ -65,6 +65,22 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
     /// </summary>
     public bool IsDeadAt(DateTimeOffset now) => IsDone || (SkipIfLate && Deadline is { } d && now >= d && (TryExpire() || IsDone));
 
+    /// <summary>
+    /// A window row (<see cref="SkipIfLate"/>) whose prompt is still being prefilled when its deadline passed at
+    /// <paramref name="now"/>: answered with null as a row that never started (it has read no reasoning, so its score
+    /// would be the prompt's alone, and the rest of a 2,048-token prefill can take seconds on a busy CPU). False otherwise.
+    /// </summary>
+    public bool TryAbandonLate(DateTimeOffset now)
+    {
+        if (!SkipIfLate || Deadline is not { } d || now < d)
+        {
+            return false;
+        }
+
+        Complete(null);
+        return true;
+    }
+
     public void Fail(Exception exception) => _done.TrySetException(exception);
 
     public void Cancel() => _done.TrySetCanceled(CancellationToken);
@@ -261,14 +277,16 @@ internal sealed class BatchRun : IDisposable
     }
 
     /// <summary>
-    /// Feeds one chunk of the first row prefilled apart (rows cancelled meanwhile are dropped); a row whose prompt is
+    /// Feeds one chunk of the first row prefilled apart (rows cancelled meanwhile are dropped, and window rows whose
+    /// deadline passed are answered as not started: <see cref="BatchRow.TryAbandonLate"/>); a row whose prompt is
     /// then in joins the batch, its first token decided by the next step. A failure fails that row and is thrown.
     /// </summary>
     private void PrefillNextChunk(CancellationToken cancellationToken)
     {
+        var now = _time.GetUtcNow();
         for (var i = _prefilling.Count - 1; i >= 0; i--)
         {
-            if (_prefilling[i].Row.IsDone)
+            if (_prefilling[i].Row.IsDone || _prefilling[i].Row.TryAbandonLate(now))
             {
                 _prefilling[i].Dispose();
                 _prefilling.RemoveAt(i);
