@@ -6,7 +6,10 @@ namespace Rank1.Inference.Decoding;
 /// <summary>
 /// One sequence being decoded: its KV cache as ONNX Runtime-owned <see cref="OrtValue"/>s and the logits of its
 /// last position. Each <see cref="Step"/> binds the previous step's present tensors as this step's past through IO
-/// binding, so the cache never passes through managed arrays; only the last logits row is read.
+/// binding, so the cache never passes through managed arrays; only the last logits row is read. On graphs whose
+/// attention writes at the mask's count (<see cref="KvLayout.LeftAligned"/>: GroupQueryAttention), the cache holds up
+/// to <see cref="BatchDecodeState.Headroom"/> columns more than its length and a step writes into it in place (as
+/// <see cref="BatchDecodeState.Step"/> does), copying it into a wider one only when it is full.
 /// </summary>
 internal sealed class DecodeState : IDisposable
 {
@@ -41,8 +44,11 @@ internal sealed class DecodeState : IDisposable
         Length = length;
     }
 
-    /// <summary>The KV cache now (owned by this state): one row, <see cref="Length"/> columns from column 0.</summary>
+    /// <summary>The KV cache now (owned by this state): one row, <see cref="Length"/> columns from column 0 (and, on left-aligned graphs, free columns after them).</summary>
     internal OrtValue[] Cache => _past;
+
+    /// <summary>Columns the KV cache is allocated with: <see cref="Length"/>, or more on left-aligned graphs.</summary>
+    internal int Capacity => KvTensors.Width(_past);
 
     /// <summary>Tokens in the KV cache.</summary>
     public int Length { get; private set; }
@@ -84,6 +90,16 @@ internal sealed class DecodeState : IDisposable
         if (total > _lm.ContextLength)
         {
             throw new InvalidOperationException($"The sequence would reach {total} tokens, past the model's context length of {_lm.ContextLength}.");
+        }
+
+        // In place: the step writes only columns Length.. of the cache, which no pin of this cache may still need.
+        var inPlace = _lm.BatchLayout == KvLayout.LeftAligned;
+        if (inPlace && (total > KvTensors.Width(_past) || _pins.Exists(p => ReferenceEquals(p.Values, _past) && p.Length > Length)))
+        {
+            var grown = KvTensors.Allocate(sig, 1, Math.Min(total + BatchDecodeState.Headroom, _lm.ContextLength));
+            KvTensors.CopyColumns(sig, _past, 0, 0, grown, 0, 0, Length);
+            ReleasePast();
+            _past = grown;
         }
 
         var owned = new List<OrtValue>(4);
@@ -132,9 +148,13 @@ internal sealed class DecodeState : IDisposable
                 _binding.BindInput(sig.UseCacheBranch, owned[^1]);
             }
 
-            var next = _lm.RunStep(_binding, _runOptions, _past, ReadLastRow);
-            ReleasePast();
-            _past = next;
+            var next = _lm.RunStep(_binding, _runOptions, _past, ReadLastRow, inPlace);
+            if (!inPlace)
+            {
+                ReleasePast();
+                _past = next;
+            }
+
             Length = total;
         }
         finally
