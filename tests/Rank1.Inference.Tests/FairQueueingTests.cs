@@ -75,6 +75,24 @@ public sealed class FairQueueingTests
     }
 
     [Fact]
+    public void Take_LongRowsPastTheirLimit_WaitInTheQueue_WhileOtherCallersRowsAreTaken()
+    {
+        var queue = new FairQueue(capacity: 256, perCaller: 64);
+        var hostile = Rows(4, 2048);
+        var short_ = Rows(2, 100);
+        queue.Add("hostile", hostile);
+        Take(queue, 1);
+
+        // One long row in flight apart (the limit 0): the hostile caller is passed over, the newcomer's rows are taken.
+        queue.Add("short", short_);
+        Assert.Equal(short_, queue.Take(8, 1024, BatchCache.Unbounded, longPrompt: 128, longRows: 0, (_, row) => row.TryStart()));
+        Assert.Empty(queue.Take(8, 1024, BatchCache.Unbounded, longPrompt: 128, longRows: 0, (_, row) => row.TryStart()));
+        // Room for one: exactly one long row, however many wait and however many rows are free.
+        Assert.Equal([hostile[1]], queue.Take(8, int.MaxValue, BatchCache.Unbounded, longPrompt: 128, longRows: 1, (_, row) => row.TryStart()));
+        Assert.Equal(2, queue.Count);
+    }
+
+    [Fact]
     public void Take_RowThatWouldWidenTheCachePastItsCeiling_WaitsWithTheRowsBehindIt_UntilTheBatchNarrows()
     {
         var queue = new FairQueue(capacity: 256, perCaller: 64);
@@ -308,6 +326,53 @@ public sealed class FairQueueingTests
         Assert.All(await wellFormed, r => Assert.NotNull(r.Judgement));
         Assert.InRange(engine.Scheduler.PeakCachePositions, longRow - 3, ceiling);
         Assert.InRange(engine.PeakBatchRows, 2, 4);
+    }
+
+    /// <summary>
+    /// A window of long prompts (each prefilled apart, one chunk per step, while the batch decodes) no longer takes every
+    /// free row: its rows beyond the one being prefilled wait in the fair queue. A short window arriving four steps in
+    /// is admitted at the next step; before, the long window held all four rows (one decoding, three waiting to be
+    /// prefilled) and the newcomer waited until the first long row had finished its reasoning.
+    /// </summary>
+    [Fact]
+    public async Task Engine_ShortWindowArrivingWhileLongRowsArePrefilledApart_IsAdmittedAtTheNextStep()
+    {
+        using var engine = ContinuousBatchingTests.LoadTiny(maxBatch: 4);
+        var longText = string.Join(' ', Enumerable.Repeat("onions are layered vegetables grown in many gardens.", 60));
+        BatchRow Row(string query, string text, int budget) =>
+            new(engine.EncodePrompt(new Rank1Input(query, text)).ToArray(), budget, null, false, CancellationToken.None);
+        var hostile = Enumerable.Range(0, 4).Select(i => Row("onions", $"{i} {longText}", 16)).ToArray();
+        var wellFormed = Passages("bridge", 2).Select(p => Row("bridges", p.Text, 2)).ToArray();
+        // Each admitted alone (two would pass the prefill budget) and prefilled apart in several chunks.
+        Assert.All(hostile, r => Assert.InRange(r.Prompt.Length, BatchScheduler.PrefillBudget / 2 + 1, BatchScheduler.PrefillBudget));
+        Assert.All(wellFormed, r => Assert.InRange(r.Prompt.Length, 1, CausalLm.PrefillChunk));
+
+        object hostileCaller = new(), newcomer = new();
+        var admitted = new List<(object Caller, long Step)>();
+        engine.Scheduler.Admitted = (caller, _) => admitted.Add((caller, engine.Scheduler.Steps)); // both hooks run on the batch thread
+        engine.Scheduler.Stepped = steps =>
+        {
+            if (steps == 4)
+            {
+                engine.Scheduler.Enqueue(newcomer, wellFormed);
+            }
+        };
+
+        engine.Scheduler.Hold();
+        engine.Scheduler.Enqueue(hostileCaller, hostile);
+        engine.Scheduler.Resume();
+        var traces = await Task.WhenAll(hostile.Concat(wellFormed).Select(r => r.Completion));
+
+        Assert.All(traces, t => Assert.NotNull(t));
+        Assert.Equal([(newcomer, 4L), (newcomer, 4L)], admitted.Where(a => a.Caller == newcomer));
+        // The long rows were let in one at a time: the first into the empty batch, the second prefilled apart, the third
+        // only once the second had joined (its prompt is several chunks, one per step).
+        var hostileSteps = admitted.Where(a => a.Caller == hostileCaller).Select(a => a.Step).ToArray();
+        Assert.Equal([0L, 1L], hostileSteps[..2]);
+        Assert.InRange(hostileSteps[2], 1 + (hostile[1].Prompt.Length / CausalLm.PrefillChunk), long.MaxValue);
+
+        var alone = engine.JudgeTraced(new Rank1Input("bridges", Passages("bridge", 2)[1].Text), new JudgeSettings { MaxThinkTokens = 2 }, CancellationToken.None);
+        BatchDecodingTests.AssertSame(alone, traces[^1]!, 1);
     }
 
     [Fact]

@@ -101,17 +101,38 @@ internal sealed class BatchDecodeState : IDisposable
         LastPrefix = sharedPrefix;
         LastReusedPrefix = reuse;
         var mergedWidth = Math.Max(Width, longest);
-        var merged = Widen(Rows + n, mergedWidth);
+        OrtValue[]? merged = null;
         OrtValue[]? prefix = null;
         try
         {
             prefix = sharedPrefix > 0 ? Prefix(prompts[0], sharedPrefix, cached, reuse) : null;
             if (_layout == KvLayout.RightAligned)
             {
-                PrefillPadded(prompts, prefix, sharedPrefix, merged, mergedWidth, logits);
+                // The new rows are prefilled before the merged cache is allocated, and the prefix expanded to them is let go
+                // after the first chunk: the admission holds the batch's cache with the new rows' prefill, then with the
+                // merged cache and that prefill, never the four together.
+                var (presents, pads) = PrefillPadded(prompts, prefix, sharedPrefix, logits);
+                try
+                {
+                    Dispose(prefix);
+                    prefix = null;
+                    merged = Widen(Rows + n, mergedWidth);
+                    for (var r = 0; r < n; r++)
+                    {
+                        var at = mergedWidth - prompts[r].Length;
+                        CopyColumns(presents, r, 0, merged, Rows + r, at, sharedPrefix);
+                        CopyColumns(presents, r, sharedPrefix + pads[r], merged, Rows + r, at + sharedPrefix, prompts[r].Length - sharedPrefix);
+                    }
+                }
+                finally
+                {
+                    Dispose(presents);
+                }
             }
             else
             {
+                // One row's prefill at a time, each copied into the merged cache as it ends.
+                merged = Widen(Rows + n, mergedWidth);
                 for (var r = 0; r < n; r++)
                 {
                     PrefillAlone(prompts[r], prefix, sharedPrefix, merged, Rows + r, logits[r]);
@@ -229,34 +250,21 @@ internal sealed class BatchDecodeState : IDisposable
 
     /// <summary>
     /// Right-aligned rows: the new rows' parts after the prefix fed in one padded run, each padded on the left to the
-    /// longest ([prefix][padding][suffix], the mask hiding the padding), then copied right-aligned into <paramref name="merged"/>.
+    /// longest ([prefix][padding][suffix], the mask hiding the padding). Returns their caches and each row's padding;
+    /// the prefix expanded to the rows is released once the first chunk has run.
     /// </summary>
-    private void PrefillPadded(IReadOnlyList<int[]> prompts, OrtValue[]? prefix, int sharedPrefix, OrtValue[] merged, int mergedWidth, float[][] logits)
+    private (OrtValue[] Presents, int[] Pads) PrefillPadded(IReadOnlyList<int[]> prompts, OrtValue[]? prefix, int sharedPrefix, float[][] logits)
     {
         var n = prompts.Count;
         var past = prefix is null ? EmptyPast(n) : Expand(prefix, n);
-        OrtValue[]? presents = null;
-        try
-        {
-            var width = prompts.Max(p => p.Length) - sharedPrefix;
-            var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
-            presents = RunModel(past, n, width,
-                (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
-                (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
-                (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
-                logits);
-            for (var r = 0; r < n; r++)
-            {
-                var at = mergedWidth - prompts[r].Length;
-                CopyColumns(presents, r, 0, merged, Rows + r, at, sharedPrefix);
-                CopyColumns(presents, r, sharedPrefix + pads[r], merged, Rows + r, at + sharedPrefix, prompts[r].Length - sharedPrefix);
-            }
-        }
-        finally
-        {
-            Dispose(presents);
-            Dispose(past);
-        }
+        var width = prompts.Max(p => p.Length) - sharedPrefix;
+        var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
+        var presents = RunModel(past, ownPast: true, n, width,
+            (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
+            (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
+            (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
+            logits);
+        return (presents, pads);
     }
 
     /// <summary>
@@ -380,15 +388,16 @@ internal sealed class BatchDecodeState : IDisposable
     /// the index among the n fed tokens. Fed in chunks of <see cref="CausalLm.PrefillChunk"/> positions over all rows, so
     /// the logits the graph returns stay bounded whatever the prompts' length; only the last chunk's are read.
     /// </summary>
-    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
-    {
-        var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
-        if (n <= chunk)
-        {
-            return RunModelOnce(past, rows, n, token, attend, position, logits);
-        }
+    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits) =>
+        RunModel(past, ownPast: false, rows, n, token, attend, position, logits);
 
+    /// <summary>As the other overload; with <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</summary>
+    private OrtValue[] RunModel(OrtValue[] past, bool ownPast, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
         var current = past;
+        var owned = ownPast; // current is ours to dispose
         try
         {
             for (var offset = 0; offset < n; offset += chunk)
@@ -396,21 +405,21 @@ internal sealed class BatchDecodeState : IDisposable
                 var from = offset;
                 var length = Math.Min(chunk, n - offset);
                 var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), from + length == n ? logits : null);
-                if (!ReferenceEquals(current, past))
+                if (owned)
                 {
                     Dispose(current);
                 }
 
                 current = presents;
+                owned = true;
             }
 
-            var result = current;
-            current = past;
-            return result;
+            owned = false;
+            return current;
         }
         finally
         {
-            if (!ReferenceEquals(current, past))
+            if (owned)
             {
                 Dispose(current);
             }
@@ -418,7 +427,7 @@ internal sealed class BatchDecodeState : IDisposable
     }
 
     /// <summary>
-    /// One run of <see cref="RunModel"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
+    /// One run of <see cref="RunModel(OrtValue[], bool, int, int, Func{int, int, int}, Func{int, int, bool}, Func{int, int, long}, float[][])"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
     /// <paramref name="past"/> itself (<see cref="CausalLm.RunStep"/>), which is returned, and the mask is that many
     /// columns wide (the positions in use after the run, at most the past's width) instead of the past's width + n.
     /// </summary>

@@ -145,6 +145,9 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Rows in the batch, including those still prefilled apart (<see cref="AsidePrefill"/>).</summary>
     public int Count => _rows.Count + _prefilling.Count;
 
+    /// <summary>Rows decoding (not counting those still prefilled apart).</summary>
+    public int Decoding => _rows.Count;
+
     /// <summary>Rows still prefilled apart, waiting to join the decode steps.</summary>
     public int Prefilling => _prefilling.Count;
 

@@ -48,6 +48,9 @@ internal sealed class BatchScheduler : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Steps the batch has run (each: a decode step and, with a row prefilled apart, one chunk of it), written by the batch thread only.</summary>
+    internal long Steps { get; private set; }
+
     /// <summary>Most rows one model step has fed (written by the batch thread only).</summary>
     public int PeakStepRows { get; private set; }
 
@@ -95,6 +98,9 @@ internal sealed class BatchScheduler : IDisposable
             }
         }
     }
+
+    /// <summary>Tests: called on the batch thread after each step, with <see cref="Steps"/>; what it queues is seen by the next admission.</summary>
+    internal Action<long>? Stepped { get; set; }
 
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
     internal Action<object, BatchRow>? Admitted { get; set; }
@@ -176,7 +182,7 @@ internal sealed class BatchScheduler : IDisposable
                         _resumed.Wait(_stop.Token);
                         _parked.Reset();
                     }
-                    var admit = Take(_maxBatch - (run?.Count ?? 0), run?.Cache(MaxCachePositions) ?? new BatchCache(0, 0, MaxCachePositions));
+                    var admit = Take(_maxBatch - (run?.Count ?? 0), run?.Cache(MaxCachePositions) ?? new BatchCache(0, 0, MaxCachePositions), LongRowsFor(run));
                     if (admit.Count == 0 && (run is null || run.Count == 0))
                     {
                         _wake.Wait(_stop.Token);
@@ -191,6 +197,8 @@ internal sealed class BatchScheduler : IDisposable
                     }
 
                     run!.Step(_stop.Token);
+                    Steps++;
+                    Stepped?.Invoke(Steps);
                     PeakStepRows = Math.Max(PeakStepRows, run.LastStepRows);
                     PeakCachePositions = Math.Max(PeakCachePositions, run.CachePositions);
                 }
@@ -224,13 +232,21 @@ internal sealed class BatchScheduler : IDisposable
     /// Up to <paramref name="max"/> waiting rows, fairly across callers, while the batch's cache (<paramref name="cache"/>)
     /// fits its ceiling; cancelled ones are dropped and late ones answered with null.
     /// </summary>
-    private List<BatchRow> Take(int max, BatchCache cache)
+    private List<BatchRow> Take(int max, BatchCache cache, int longRows)
     {
         lock (_gate)
         {
-            return _queue.Take(max, PrefillBudget, cache, Start);
+            return _queue.Take(max, PrefillBudget, cache, CausalLm.PrefillChunk, longRows, Start);
         }
     }
+
+    /// <summary>
+    /// Rows with a prompt longer than one chunk the next admission may take: while rows decode, such a row is prefilled
+    /// apart, one chunk per step and one row at a time (<see cref="BatchRun.Admit"/>), so one at a time is let in (none
+    /// while one is still prefilling); the others wait in the fair queue instead of holding batch rows, and a caller
+    /// arriving meanwhile finds free rows. With nothing decoding, rows are prefilled as they are admitted.
+    /// </summary>
+    private static int LongRowsFor(BatchRun? run) => run is { Decoding: > 0 } ? (run.Prefilling == 0 ? 1 : 0) : int.MaxValue;
 
     private bool Start(object caller, BatchRow row)
     {

@@ -7,7 +7,10 @@ namespace Rank1.Inference.Decoding;
 /// longest ago, so neither a big window admitted first nor a caller with long prompts can starve a small one behind
 /// it. One admission takes rows while they fit <c>maxPositions</c> prefill positions (rows times the longest prompt,
 /// as the batch pads them; at least one row), so a step is never held up by several long prefills at once and short
-/// rows are not padded to a long one's length. Admission is bounded twice: a caller that already has passages waiting may not pass
+/// rows are not padded to a long one's length. While rows decode, the batch prefills a long prompt apart, one row at a
+/// time, so one admission takes one such row at most and none while one is still prefilling: a window of long prompts
+/// holds the row it decodes and the row being prefilled, its other rows wait here, and a caller arriving meanwhile finds
+/// free rows at the next step. Admission is bounded twice: a caller that already has passages waiting may not pass
 /// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages plus the excess over
 /// <c>perCaller</c> of one caller only (so a lone big call never shuts out another caller, while the passages waiting
 /// never pass <c>capacity</c> plus one call, however many callers send big calls).
@@ -65,8 +68,11 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         Count += rows.Count;
     }
 
-    /// <summary>As <see cref="Take(int, int, BatchCache, Func{object, BatchRow, bool})"/> with no ceiling on the cache.</summary>
+    /// <summary>As <see cref="Take(int, int, BatchCache, int, int, Func{object, BatchRow, bool})"/> with no ceiling on the cache and no limit on long prompts.</summary>
     public List<BatchRow> Take(int max, int maxPositions, Func<object, BatchRow, bool> start) => Take(max, maxPositions, BatchCache.Unbounded, start);
+
+    /// <summary>As <see cref="Take(int, int, BatchCache, int, int, Func{object, BatchRow, bool})"/> with no limit on long prompts.</summary>
+    public List<BatchRow> Take(int max, int maxPositions, BatchCache cache, Func<object, BatchRow, bool> start) => Take(max, maxPositions, cache, int.MaxValue, int.MaxValue, start);
 
     /// <summary>
     /// Takes up to <paramref name="max"/> rows, fairly across callers, while their prefill (rows times the longest
@@ -75,25 +81,37 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
     /// into an empty batch. The next row in fair order that does not fit stops the admission: rows behind it wait with
     /// it until the batch narrows. A row that is done or late (<see cref="BatchRow.IsDeadAt"/>) is dropped before it is
     /// measured, so it holds up nobody. <paramref name="start"/> decides for each row taken off the queue (with its
-    /// caller) whether it joins the batch (false: it is dropped).
+    /// caller) whether it joins the batch (false: it is dropped). At most <paramref name="longRows"/> rows whose prompt is
+    /// longer than <paramref name="longPrompt"/> are taken (the batch prefills such a row apart, one chunk per step, while
+    /// its rows decode: <see cref="AsidePrefill"/>); a caller whose next row would be one more is passed over for this
+    /// admission, so its long rows wait here, where a newcomer passes them, instead of holding batch rows they cannot use yet.
     /// </summary>
-    public List<BatchRow> Take(int max, int maxPositions, BatchCache cache, Func<object, BatchRow, bool> start)
+    public List<BatchRow> Take(int max, int maxPositions, BatchCache cache, int longPrompt, int longRows, Func<object, BatchRow, bool> start)
     {
         var now = _time.GetUtcNow();
         var longest = 0;
+        var longTaken = 0;
         var taken = new List<BatchRow>();
+        var passedOver = new HashSet<Caller>();
         foreach (var c in _callers.Values)
         {
             c.Running.RemoveAll(r => r.IsDone);
         }
 
-        while (taken.Count < max && Next() is { } c)
+        while (taken.Count < max && Next(passedOver) is { } c)
         {
             var next = c.Waiting.Peek();
             if (next.IsDeadAt(now))
             {
                 c.Waiting.Dequeue();
                 Count--;
+                continue;
+            }
+
+            var isLong = next.Prompt.Length > longPrompt;
+            if (isLong && longTaken >= longRows)
+            {
+                passedOver.Add(c);
                 continue;
             }
 
@@ -107,6 +125,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             Count--;
             if (start(c.Key, row))
             {
+                longTaken += isLong ? 1 : 0;
                 longest = length;
                 cache = cache.With(row.MaxLength);
                 c.Running.Add(row);
@@ -137,13 +156,13 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         Count = 0;
     }
 
-    // The waiting caller with the fewest prompt tokens in the batch; among those, the one served longest ago.
-    private Caller? Next()
+    // The waiting caller with the fewest prompt tokens in the batch, not passed over in this admission; among those, the one served longest ago.
+    private Caller? Next(HashSet<Caller> passedOver)
     {
         Caller? best = null;
         foreach (var c in _callers.Values)
         {
-            if (c.Waiting.Count > 0 && (best is null || (c.RunningTokens, c.LastServed).CompareTo((best.RunningTokens, best.LastServed)) < 0))
+            if (c.Waiting.Count > 0 && !passedOver.Contains(c) && (best is null || (c.RunningTokens, c.LastServed).CompareTo((best.RunningTokens, best.LastServed)) < 0))
             {
                 best = c;
             }
