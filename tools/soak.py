@@ -260,8 +260,9 @@ def summarize(title, results, late_after):
     reranked = [rerank for kind, status, rerank, *_ in results if kind == WELL_FORMED and status == 200]
     if reranked:
         applied = sum(1 for r in reranked if r == "applied")
-        print(f"  well-formed searches answered 200: {len(reranked)}, applied {applied} ({100 * applied / len(reranked):.0f}%), "
-              + ", ".join(f"{r} {reranked.count(r)}" for r in sorted(set(reranked)) if r != "applied"))
+        others = ", ".join(f"{r} {reranked.count(r)}" for r in sorted(set(reranked)) if r != "applied")
+        print(f"  well-formed searches answered 200: {len(reranked)}, applied {applied} ({100 * applied / len(reranked):.0f}%)"
+              + (f", {others}" if others else ""))
 
 
 def main():

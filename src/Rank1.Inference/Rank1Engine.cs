@@ -203,6 +203,24 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         return traces.Select(t => t!.Judgement).ToArray();
     }
 
+    /// <summary>
+    /// Runs the tokenizing of a search's window on a thread of its own, off the thread pool, so the call returns before
+    /// its rows are queued. It is CPU work of up to a second for passages and queries at the token caps on a busy machine
+    /// (1 MB inputs cut to 32,768 and 8,192 characters, each encoded twice), and two windows doing it on pool threads held
+    /// back every other work item of the proxy (request reads, response writes, timers) by up to 0.7 s, until the pool
+    /// added a thread (#18, docs/reliability.md). On its own thread the operating system shares the cores between it and
+    /// the pool instead.
+    /// </summary>
+    private Task<T> OffThreadPool<T>(Func<T> encode) =>
+        Task.Factory.StartNew(() =>
+        {
+            TokenizingWindow?.Invoke();
+            return encode();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Tests: called on the thread that tokenizes a window for the batch, before it does.</summary>
+    internal Action? TokenizingWindow { get; set; }
+
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
@@ -210,7 +228,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch > 1)
         {
-            var encoded = WindowRows(query, instructions, passages, settings, cancellationToken);
+            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, cancellationToken)).ConfigureAwait(false);
             var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
             var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
             var next = 0;

@@ -50,6 +50,35 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         MaxQueuedPassagesPerCaller = perCaller,
     });
 
+    /// <summary>
+    /// Starts a window call and returns it once its rows are queued (or it ended without queueing them): a window is
+    /// tokenized on a thread of its own, so the call itself returns before they are. With the batch thread held, windows
+    /// queued one after another this way are admitted as if they came in this order at once.
+    /// </summary>
+    internal static async Task<Task<IReadOnlyList<PassageResult>>> QueueWindowAsync(Rank1Engine engine, string query, (string? Title, string Text)[] passages, JudgeSettings settings)
+    {
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Enqueued = _ => queued.TrySetResult();
+        var window = engine.JudgeWindowAsync(query, null, passages, settings).AsTask();
+        await Task.WhenAny(queued.Task, window);
+        engine.Scheduler.Enqueued = null;
+        return window;
+    }
+
+    [Fact]
+    public async Task Window_CalledOnAPoolThread_IsTokenizedOffThePool()
+    {
+        // Tokenizing a window at the token caps is up to a second of CPU: on pool threads it held back the proxy's other work.
+        using var engine = LoadTiny(maxBatch: 2);
+        bool? onPool = null;
+        engine.TokenizingWindow = () => onPool = Thread.CurrentThread.IsThreadPoolThread;
+
+        var results = await Task.Run(async () => await engine.JudgeWindowAsync("onions", null, Onions.Take(2).ToArray(), new JudgeSettings { MaxThinkTokens = 2 }));
+
+        Assert.False(onPool);
+        Assert.All(results, r => Assert.NotNull(r.Judgement));
+    }
+
     [Fact]
     public void RowsJoiningAndLeavingBetweenSteps_EqualEachPassageJudgedAlone()
     {

@@ -250,8 +250,8 @@ public sealed class FairQueueingTests
         };
 
         engine.Scheduler.Hold();
-        var bigWindow = engine.JudgeWindowAsync("onions", null, Passages("onion", 40), settings with { Caller = big }).AsTask();
-        var smallWindow = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 2), settings with { Caller = small }).AsTask();
+        var bigWindow = await ContinuousBatchingTests.QueueWindowAsync(engine, "onions", Passages("onion", 40), settings with { Caller = big });
+        var smallWindow = await ContinuousBatchingTests.QueueWindowAsync(engine, "bridges", Passages("bridge", 2), settings with { Caller = small });
         engine.Scheduler.Resume();
         var (bigResults, smallResults) = (await bigWindow, await smallWindow);
 
@@ -286,8 +286,8 @@ public sealed class FairQueueingTests
 
         var longText = string.Join(' ', Enumerable.Repeat("onions are layered vegetables grown in many gardens.", 80));
         engine.Scheduler.Hold();
-        var hostileWindow = engine.JudgeWindowAsync("onions", null, [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = hostile }).AsTask();
-        var wellFormedWindow = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 4), settings with { Caller = wellFormed }).AsTask();
+        var hostileWindow = await ContinuousBatchingTests.QueueWindowAsync(engine, "onions", [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = hostile });
+        var wellFormedWindow = await ContinuousBatchingTests.QueueWindowAsync(engine, "bridges", Passages("bridge", 4), settings with { Caller = wellFormed });
         engine.Scheduler.Resume();
         var (hostileResults, wellFormedResults) = (await hostileWindow, await wellFormedWindow);
 
@@ -318,8 +318,8 @@ public sealed class FairQueueingTests
         engine.Scheduler.MaxCachePositions = ceiling;
 
         engine.Scheduler.Hold();
-        var hostile = engine.JudgeWindowAsync("onions", null, [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = new object() }).AsTask();
-        var wellFormed = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 4), settings with { Caller = new object() }).AsTask();
+        var hostile = await ContinuousBatchingTests.QueueWindowAsync(engine, "onions", [.. Enumerable.Range(0, 4).Select(i => ((string?)null, $"{i} {longText}"))], settings with { Caller = new object() });
+        var wellFormed = await ContinuousBatchingTests.QueueWindowAsync(engine, "bridges", Passages("bridge", 4), settings with { Caller = new object() });
         engine.Scheduler.Resume();
 
         Assert.All(await hostile, r => Assert.NotNull(r.Judgement));
@@ -392,11 +392,11 @@ public sealed class FairQueueingTests
         var settings = new JudgeSettings { MaxThinkTokens = 2 };
         object msearch = new(), other = new();
         engine.Scheduler.Hold();
-        var first = engine.JudgeWindowAsync("onions", null, Passages("onion", 6), settings with { Caller = msearch }).AsTask();
+        var first = await ContinuousBatchingTests.QueueWindowAsync(engine, "onions", Passages("onion", 6), settings with { Caller = msearch });
         var refused = await Assert.ThrowsAsync<Rank1OverloadedException>(() =>
             engine.JudgeWindowAsync("onions", null, Passages("onion", 3), settings with { Caller = msearch }).AsTask());
         Assert.Contains("MaxQueuedPassagesPerCaller (8)", refused.Message, StringComparison.Ordinal);
-        var admitted = engine.JudgeWindowAsync("bridges", null, Passages("bridge", 6), settings with { Caller = other }).AsTask();
+        var admitted = await ContinuousBatchingTests.QueueWindowAsync(engine, "bridges", Passages("bridge", 6), settings with { Caller = other });
         Assert.Equal(12, engine.QueuedPassages);
         Assert.Equal(2, engine.WaitingCallers);
         Assert.Equal(6, engine.MostQueuedForOneCaller);

@@ -95,7 +95,7 @@ public sealed class GenAiBatchingTests
         // Held, the batch thread admits nothing until both calls are queued: the first step takes four rows of two calls.
         engine.Scheduler.Hold();
         var all = engine.JudgeAllAsync(Onions, null, OnionPassages, settings).AsTask();
-        var window = engine.JudgeWindowAsync(Bridges, null, BridgePassages, settings).AsTask();
+        var window = await ContinuousBatchingTests.QueueWindowAsync(engine, Bridges, BridgePassages, settings);
         engine.Scheduler.Resume();
         var (allResult, windowResult) = (await all, await window);
         Assert.Equal(4, engine.PeakBatchRows);

@@ -102,6 +102,9 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: called on the batch thread after each step, with <see cref="Steps"/>; what it queues is seen by the next admission.</summary>
     internal Action<long>? Stepped { get; set; }
 
+    /// <summary>Tests: called with the caller of each call whose rows were queued, once they are.</summary>
+    internal Action<object>? Enqueued { get; set; }
+
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
     internal Action<object, BatchRow>? Admitted { get; set; }
 
@@ -128,6 +131,7 @@ internal sealed class BatchScheduler : IDisposable
             _queue.Add(caller, rows);
         }
 
+        Enqueued?.Invoke(caller);
         _wake.Release();
     }
 
