@@ -16,7 +16,7 @@ Every process it starts is stopped when it ends, also on a crash or Ctrl+C.
 Usage: tools/soak.py CLI_DLL MODEL_DIR --worker WORKER_DLL [--seconds N (the hostile mix; default 120, at most 225; the well-formed phase runs a third of it more)] [--clients N (default 4)]
        [--queries unique|repeating (default unique)]
        [--counters DOTNET_COUNTERS (the dotnet-counters tool: samples the proxy's System.Runtime counters each second and
-       prints the thread pool's peaks, to see whether late answers waited for a thread)]
+       prints the peaks of the thread pool and of the GC's heap and committed memory)]
 """
 import argparse
 import datetime
@@ -190,13 +190,13 @@ def rss_and_fds(pid):
 
 
 def print_counter_peaks(path):
-    """The peaks of the proxy's thread-pool counters (dotnet-counters CSV: Timestamp,Provider,Counter Name,Counter Type,Mean/Increment)."""
+    """The peaks of the proxy's thread-pool and memory counters (dotnet-counters CSV: Timestamp,Provider,Counter Name,Counter Type,Mean/Increment)."""
     peaks = {}
     try:
         with open(path) as f:
             for line in f:
                 parts = line.rstrip("\n").split(",")
-                if len(parts) >= 5 and ("thread_pool" in parts[2] or "ThreadPool" in parts[2] or "monitor.lock" in parts[2]):
+                if len(parts) >= 5 and any(k in parts[2] for k in ("thread_pool", "ThreadPool", "monitor.lock", "heap.size", "working_set", "committed")):
                     try:
                         peaks[parts[2]] = max(peaks.get(parts[2], 0.0), float(parts[-1]))
                     except ValueError:

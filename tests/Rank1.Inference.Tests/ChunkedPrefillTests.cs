@@ -78,6 +78,35 @@ public sealed class ChunkedPrefillTests
         BatchDecodingTests.AssertSame(engine.JudgeTraced(new Rank1Input(Bridges, LongPassage.Text, LongPassage.Title), new JudgeSettings { MaxThinkTokens = 4 }, CancellationToken.None), Done(longRow), 1);
     }
 
+    /// <summary>
+    /// An admission that fails while it starts a row's prefill apart fails every row it took that the batch does not hold:
+    /// the failing row and the rows after it (which the batch's own failure, FailAll, does not see). Before, they were
+    /// never answered, and a caller with no deadline waited for ever.
+    /// </summary>
+    [Fact]
+    public void AdmissionFailingAsItStartsAPrefillApart_FailsEveryRowItTook()
+    {
+        using var engine = Load(TestPaths.TinyModel);
+        BatchRow Row(string query, (string? Title, string Text) p) =>
+            new(engine.EncodePrompt(new Rank1Input(query, p.Text, p.Title)).ToArray(), 4, null, false, CancellationToken.None);
+        var decoding = Row(Onions, ContinuousBatchingTests.Onions[0]);
+        var longRow = Row(Bridges, LongPassage);
+        var shortRow = Row(Bridges, ContinuousBatchingTests.Bridges[0]);
+        using var runOptions = new RunOptions();
+        using var run = new BatchRun(engine.Model, engine.Scorer, runOptions, TimeProvider.System, engine.SharedPrefixCap);
+        run.Admit([decoding], CancellationToken.None);
+        run.Step(CancellationToken.None);
+        var failure = new InvalidOperationException("no memory for the prefix");
+        run.PrefillingApart = _ => throw failure;
+
+        Assert.Same(failure, Assert.Throws<InvalidOperationException>(() => run.Admit([longRow, shortRow], CancellationToken.None)));
+
+        Assert.Same(failure, longRow.Completion.Exception?.InnerException);
+        Assert.Same(failure, shortRow.Completion.Exception?.InnerException);
+        Assert.False(decoding.Completion.IsCompleted); // the batch's own rows are left to FailAll
+        Assert.Equal(1, run.Count);
+    }
+
     [Fact]
     public void CancellingARowStillPrefilling_AnswersAtOnce_AndTheBatchGoesOnWithoutIt()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
@@ -250,7 +251,11 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     [Fact]
     public async Task WindowWaitingBehindAFullBatch_IsAnsweredAtItsDeadline_NotWhenASlotFrees()
     {
-        using var engine = LoadTiny(maxBatch: 2);
+        // The engine's clock is a fake one: the window's rows are certainly queued before its deadline, so it is the
+        // scheduler's expiry timer that answers them, not the tokenizing finding the deadline already passed.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxThinkTokens = 16, MaxBatch = 2 },
+            timeProvider: clock);
         using var cts = new CancellationTokenSource();
         // The batch must be full before the window queues: with fair queueing a window queued while the hog still waits
         // would get one of the two rows.
@@ -268,8 +273,10 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         // Held, the batch thread runs no step and admits nothing: no slot can free up, so only the window's own deadline
         // timer can answer it, however fast or slow this machine is.
         engine.Scheduler.Hold();
-        var window = engine.JudgeWindowAsync("bridges", null, Bridges, new JudgeSettings { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(50) }).AsTask();
+        var window = await QueueWindowAsync(engine, "bridges", Bridges, new JudgeSettings { Deadline = clock.GetUtcNow().AddSeconds(1) });
+        Assert.False(window.IsCompleted); // queued, waiting for a slot
 
+        clock.Advance(TimeSpan.FromSeconds(1));
         // The timeout only ends a broken run (the window would wait for ever) instead of hanging the suite.
         Assert.All(await window.WaitAsync(TimeSpan.FromMinutes(1)), r => Assert.Same(PassageResult.NotStarted, r));
         Assert.False(hog.IsCompleted);

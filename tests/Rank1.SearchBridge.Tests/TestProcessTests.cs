@@ -18,8 +18,9 @@ public sealed class TestProcessTests
             // The shell and a background child both hold the FIFO's write end: its reader sees the end only once both are gone.
             var run = TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", "exec 3>\"$0\"; sleep 600 & echo started >&3; exec sleep 600", fifo]),
                 cancellationToken: cancel.Token);
-            using var held = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)));
-            Assert.Equal("started", await held.ReadLineAsync());
+            // Bounded, so a shell that fails before it opens the FIFO fails the test instead of hanging it.
+            using var held = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)).WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal("started", await held.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
 
             await cancel.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);

@@ -180,10 +180,32 @@ internal sealed class BatchRun : IDisposable
     /// </summary>
     public void Admit(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)
     {
+        try
+        {
+            AdmitRows(rows, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // The rows this run does not hold fail here; those it holds fail with the batch (FailAll).
+            foreach (var row in rows.Where(r => !_rows.Contains(r) && !_prefilling.Exists(p => p.Row == r)))
+            {
+                row.Fail(ex);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Tests: called with each row about to be prefilled apart, before its prefill starts.</summary>
+    internal Action<BatchRow>? PrefillingApart { get; set; }
+
+    private void AdmitRows(IReadOnlyList<BatchRow> rows, CancellationToken cancellationToken)
+    {
         var aside = _rows.Count > 0 ? rows.Where(r => r.Prompt.Length > CausalLm.PrefillChunk).ToArray() : [];
         foreach (var row in aside)
         {
             row.Prefill = TimeSpan.Zero;
+            PrefillingApart?.Invoke(row);
             _prefilling.Add(AsidePrefill.Start(_lm, _runOptions, _state, row));
         }
 
@@ -193,30 +215,18 @@ internal sealed class BatchRun : IDisposable
             return;
         }
 
-        try
+        var prompts = rows.Select(r => r.Prompt).ToArray();
+        var started = _time.GetTimestamp();
+        Guard(() => _state.Admit(prompts, SharedPrefix.Length(prompts)), cancellationToken);
+        LastSharedPrefix = _state.LastPrefix;
+        LastReusedPrefix = _state.LastReusedPrefix;
+        var prefill = _time.GetElapsedTime(started) / rows.Count;
+        var now = _time.GetTimestamp();
+        foreach (var row in rows)
         {
-            var prompts = rows.Select(r => r.Prompt).ToArray();
-            var started = _time.GetTimestamp();
-            Guard(() => _state.Admit(prompts, SharedPrefix.Length(prompts)), cancellationToken);
-            LastSharedPrefix = _state.LastPrefix;
-            LastReusedPrefix = _state.LastReusedPrefix;
-            var prefill = _time.GetElapsedTime(started) / rows.Count;
-            var now = _time.GetTimestamp();
-            foreach (var row in rows)
-            {
-                row.Prefill = prefill;
-                row.DecodeStarted = now;
-                _rows.Add(row);
-            }
-        }
-        catch (Exception ex)
-        {
-            foreach (var row in rows.Where(r => !_rows.Contains(r)))
-            {
-                row.Fail(ex);
-            }
-
-            throw;
+            row.Prefill = prefill;
+            row.DecodeStarted = now;
+            _rows.Add(row);
         }
     }
 

@@ -168,9 +168,20 @@ internal sealed class CausalLm : IDisposable
 
         // The collection owns the values only if disposed; we take them one by one instead.
         var outputs = binding.GetOutputValues();
-        using (var logits = outputs[0])
+        try
         {
+            using var logits = outputs[0];
             readLogits(logits);
+        }
+        catch
+        {
+            // Reading the logits failed (a cancelled caller, a logits shape the reader refuses): the presents go with it.
+            for (var i = 1; i < outputs.Count; i++)
+            {
+                outputs[i].Dispose();
+            }
+
+            throw;
         }
 
         if (inPlace)
