@@ -16,7 +16,9 @@ internal sealed class FrontBackend : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly HttpClient _http;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _slowConnections = new();
     private int _inFlight;
+    private int _slowSearches;
     private int _peak;
     private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _released = Released();
@@ -35,7 +37,18 @@ internal sealed class FrontBackend : IAsyncDisposable
     /// <summary>Query strings of the searches received (to check what the proxy forwards).</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> QueryStrings { get; } = new();
 
-    public void ResetPeak() => Volatile.Write(ref _peak, 0);
+    /// <summary>The connections (Kestrel's connection ids) that searches on <c>slow</c> came in on since the last <see cref="ResetPeak"/>.</summary>
+    public int SlowConnections => _slowConnections.Count;
+
+    /// <summary>Searches on <c>slow</c> received since the last <see cref="ResetPeak"/>.</summary>
+    public int SlowSearches => Volatile.Read(ref _slowSearches);
+
+    public void ResetPeak()
+    {
+        Volatile.Write(ref _peak, 0);
+        Volatile.Write(ref _slowSearches, 0);
+        _slowConnections.Clear();
+    }
 
     /// <summary>Completes when a search on <c>docs</c> reaches this backend after <see cref="Hold"/>.</summary>
     public Task SearchArrived => _arrived.Task;
@@ -84,6 +97,8 @@ internal sealed class FrontBackend : IAsyncDisposable
         var slow = path.StartsWith("/slow/", StringComparison.Ordinal);
         if (slow)
         {
+            _slowConnections.TryAdd(context.Connection.Id, true);
+            Interlocked.Increment(ref _slowSearches);
             var now = Interlocked.Increment(ref _inFlight);
             int peak;
             while (now > (peak = Volatile.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak)

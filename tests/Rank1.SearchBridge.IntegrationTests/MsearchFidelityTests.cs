@@ -15,11 +15,17 @@ namespace Rank1.SearchBridge.IntegrationTests;
 public sealed class MsearchFidelityTests : IAsyncLifetime
 {
     private const int BodyLimit = 64 * 1024;
+    private const int MaxItems = 30;
+    private const string SlowItem = "{\"index\":\"slow\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}}\n";
     private FrontBackend _front = null!;
     private ProxyStack _stack = null!;
 
     public async Task InitializeAsync() => _stack = await ProxyStack.StartAsync(
-        new Dictionary<string, string?> { ["Rank1:Proxy:MaxContentLength"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:MaxContentLength"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:MaxMsearchItems"] = MaxItems.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        },
         inFront: async embedded => (_front = await FrontBackend.StartAsync(embedded)).Url);
 
     public async Task DisposeAsync()
@@ -80,20 +86,67 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [Fact]
     public async Task Msearch_ManyItems_HeaderStaysSmallAndMaxConcurrentSearchesBoundsTheBackend()
     {
-        var body = new StringBuilder();
-        for (var i = 0; i < 12; i++)
-        {
-            body.Append("{\"index\":\"slow\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}}\n");
-        }
-
         _front.ResetPeak();
-        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=2", body.ToString(), "application/x-ndjson");
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=2", string.Concat(Enumerable.Repeat(SlowItem, 12)), "application/x-ndjson");
         Assert.Equal(200, r.Status);
         Assert.Equal(12, r.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
         Assert.Equal("skipped=12", r.Rerank);
         Assert.Equal(2, _front.PeakSlowSearches);
         // An msearch-level parameter: Elasticsearch does not pass it to each search.
         Assert.DoesNotContain(_front.QueryStrings, q => q.Contains("max_concurrent_searches", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Msearch_MoreSearchesThanMaxMsearchItems_IsRefusedWholeBeforeAnySearchRuns()
+    {
+        _front.ResetPeak();
+        var over = await _stack.SendAsync(HttpMethod.Post, "_msearch", string.Concat(Enumerable.Repeat(SlowItem, MaxItems + 1)), "application/x-ndjson");
+
+        Assert.Equal(400, over.Status);
+        Assert.Equal("illegal_argument_exception", over.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(
+            $"The msearch request holds [{MaxItems + 1}] searches, more than this proxy takes in one request [{MaxItems}] (Rank1:Proxy:MaxMsearchItems): send them in smaller requests",
+            over.Json["error"]!["reason"]!.GetValue<string>());
+        Assert.Equal(400, over.Json["status"]!.GetValue<int>());
+        Assert.Equal(0, _front.SlowSearches);
+
+        // At the cap every search runs.
+        var atCap = await _stack.SendAsync(HttpMethod.Post, "_msearch", string.Concat(Enumerable.Repeat(SlowItem, MaxItems)), "application/x-ndjson");
+        Assert.Equal(200, atCap.Status);
+        Assert.Equal(MaxItems, atCap.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
+        Assert.Equal(MaxItems, _front.SlowSearches);
+    }
+
+    /// <summary>
+    /// All backend traffic shares one pool of Rank1:Backend:MaxConnections connections: with the pool at 3, an msearch
+    /// running 8 searches at once never has more than 3 at the backend nor opens more than 3 connections (#18: a
+    /// 10,000-item msearch had opened thousands of connections that stayed open).
+    /// </summary>
+    [Fact]
+    public async Task Msearch_BackendPoolOfThree_NeverHasMoreThanThreeSearchesOrConnectionsAtTheBackend()
+    {
+        FrontBackend? front = null;
+        var stack = await ProxyStack.StartAsync(new Dictionary<string, string?> { ["Rank1:Backend:MaxConnections"] = "3" },
+            inFront: async embedded => (front = await FrontBackend.StartAsync(embedded)).Url);
+        try
+        {
+            front!.ResetPeak();
+            var r = await stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=8", string.Concat(Enumerable.Repeat(SlowItem, 24)), "application/x-ndjson");
+
+            Assert.Equal(200, r.Status);
+            Assert.Equal(24, r.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
+            Assert.Equal(24, front.SlowSearches);
+            Assert.Equal(3, front.PeakSlowSearches);
+            Assert.InRange(front.SlowConnections, 1, 3);
+        }
+        finally
+        {
+            await stack.DisposeAsync();
+            if (front is not null)
+            {
+                await front.DisposeAsync();
+            }
+        }
     }
 
     [Fact]

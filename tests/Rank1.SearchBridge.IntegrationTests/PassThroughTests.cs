@@ -221,6 +221,7 @@ public sealed class ProxyConfigurationTests
     [InlineData("Rank1:Proxy:Default:Window", "0", "Rank1:Proxy:Default:Window")]
     [InlineData("Rank1:Proxy:Indices:0:Pattern", "", "Rank1:Proxy:Indices:0:Pattern")]
     [InlineData("Rank1:Proxy:MaxConcurrentReranks", "0", "MaxConcurrentReranks")]
+    [InlineData("Rank1:Proxy:MaxMsearchItems", "0", "Rank1:Proxy:MaxMsearchItems")]
     [InlineData("Rank1:Model:Path", "", "Rank1:Model:Path")]
     public async Task BadSetting_FailsAtStartupNamingTheKey(string key, string value, string named)
     {

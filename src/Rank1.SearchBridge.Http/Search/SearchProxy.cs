@@ -33,7 +33,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <summary>
     /// An <c>_msearch</c>: at most <c>max_concurrent_searches</c> of its searches run at once (within
     /// <see cref="ProxyOptions.MaxConcurrentSearches"/>), and at most <see cref="ProxyOptions.MaxRerankShare"/> of them
-    /// hold places in the shared rerank queue, so one msearch cannot take the model from other callers.
+    /// hold places in the shared rerank queue, so one msearch cannot take the model from other callers; one that holds more
+    /// than <see cref="ProxyOptions.MaxMsearchItems"/> searches is refused whole.
     /// </summary>
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
     {
@@ -45,7 +46,14 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var o = options.Value;
         using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
         using var share = new SemaphoreSlim(o.MaxRerankShare);
-        var items = MsearchFraming.Split(raw).Select(async item =>
+        var split = MsearchFraming.Split(raw);
+        if (split.Length > o.MaxMsearchItems)
+        {
+            throw EsException.IllegalArgument(
+                $"The msearch request holds [{split.Length}] searches, more than this proxy takes in one request [{o.MaxMsearchItems}] (Rank1:Proxy:MaxMsearchItems): send them in smaller requests");
+        }
+
+        var items = split.Select(async item =>
         {
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try

@@ -62,6 +62,14 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(1, 1024)]
     public int MaxConcurrentSearches { get; set; } = 8;
 
+    /// <summary>
+    /// Searches one <c>_msearch</c> may hold; more: 400 in Elasticsearch's shape, before any search runs. Every item's
+    /// answer is held until the last one is done, so this bounds what one request can make the proxy hold.
+    /// </summary>
+    /// <value>Default 1000.</value>
+    [Range(1, 1_000_000)]
+    public int MaxMsearchItems { get; set; } = 1000;
+
     /// <summary>Reranks that the searches of one request (one <c>_msearch</c>) may hold in the rerank queue at once; the rest wait their turn within their deadline.</summary>
     /// <value>Default 2.</value>
     [Range(1, 1024)]
