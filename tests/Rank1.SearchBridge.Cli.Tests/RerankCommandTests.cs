@@ -119,6 +119,37 @@ public sealed class RerankCommandTests
         Assert.Contains("Cuda: not in this build", provider.GetProperty("fallback").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// #18: rank1-bridge rerank on one passage of 32,000 `a`s (no spaces, far past the passage token limit) aborted
+    /// (exit 134). Now it is cut to the limit before BPE and judged, and the output says it was cut.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task RealProcess_PassageOf32000LettersWithoutSpaces_IsCutToTheTokenLimitAndJudged()
+    {
+        var folder = Directory.CreateTempSubdirectory("rank1-rerank-long-").FullName;
+        try
+        {
+            var file = Path.Combine(folder, "passages.jsonl");
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { id = "long", text = new string('a', 32_000) }) + "\n"
+                + JsonSerializer.Serialize(new { id = "short", text = "Onions release a gas that makes eyes water." }) + "\n");
+
+            var result = await CliRunner.RunProcessAsync("rerank", "--model", TestPaths.TinyModel, "--execution-provider", "Cpu", "--query", Query, "--passages", file, "--max-think-tokens", "2", "--json");
+
+            Assert.True(result.ExitCode == 0, result.Error);
+            using var doc = JsonDocument.Parse(result.Out);
+            var results = doc.RootElement.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!);
+            Assert.True(results["long"].GetProperty("truncated").GetBoolean());
+            Assert.False(results["short"].TryGetProperty("truncated", out _));
+            // The cut prompt: the passage at its token limit (2,048 by default) plus the query and the prompt's own tokens.
+            Assert.InRange(results["long"].GetProperty("prompt_tokens").GetInt32(), new Rank1EngineOptions().MaxPassageTokens, new Rank1EngineOptions().MaxPassageTokens + 100);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("Auto")]

@@ -25,7 +25,7 @@ internal static class RerankOutput
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{r + 1,4}  {p.Id.PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {ReasoningEnds.Name(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
             var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{p.Title}] ";
-            await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}").ConfigureAwait(false);
+            await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}{(j.Truncated ? " (cut to its token limit before judging)" : string.Empty)}").ConfigureAwait(false);
             await output.WriteLineAsync($"      reasoning: {Clip(j.Reasoning, 400)}").ConfigureAwait(false);
         }
     }
@@ -67,6 +67,12 @@ internal static class RerankOutput
             w.WriteNumber("reasoning_tokens", j.ReasoningTokens);
             w.WriteString("ended", ReasoningEnds.Name(j.End));
             w.WriteNumber("prompt_tokens", j.PromptTokens);
+            if (j.Truncated)
+            {
+                // As the proxy's _rank1.truncated: the passage (or the query) was cut to its token limit before judging.
+                w.WriteBoolean("truncated", true);
+            }
+
             w.WriteNumber("prefill_ms", Math.Round(j.PrefillTime.TotalMilliseconds, 3));
             w.WriteNumber("decode_ms", Math.Round(j.DecodeTime.TotalMilliseconds, 3));
             w.WriteEndObject();
