@@ -44,6 +44,53 @@ public sealed class EngineCallerTests
         Assert.Equal([null], singleCallers);
     }
 
+    /// <summary>
+    /// Rank1:Proxy:MaxRerankShare bounds the reranks one request holds at once (#18: one caller must not take the model
+    /// from the others). A judge that never answers holds each call until the proxy cuts it at its deadline + grace: of
+    /// three searches of one msearch with a share of 2, exactly two reach the model; the third waits for the share and
+    /// is answered in backend order at its deadline, saying why. Without the share all three reached it.
+    /// </summary>
+    [Fact]
+    public async Task Msearch_HoldsAtMostMaxRerankShareOfTheModel_TheRestWaitForItWithinTheirDeadline()
+    {
+        var judge = new HoldingJudge();
+        await using var stack = await ProxyStack.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Rank1:Proxy:MaxRerankShare"] = "2",
+                ["Rank1:Proxy:MaxConcurrentReranks"] = "8",
+                ["Rank1:Proxy:Default:Deadline"] = "00:00:03",
+            },
+            services: s => s.AddSingleton<IPassageJudge>(judge));
+
+        var r = await stack.SendAsync(HttpMethod.Post, "_msearch", Msearch("onion tears", "onion soup", "onion bread"), "application/x-ndjson");
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal(2, judge.Calls);
+        var reasons = r.Json["responses"]!.AsArray().Select(x => x!["_rank1"]!["reason"]!.GetValue<string>()).ToArray();
+        Assert.All(r.Json["responses"]!.AsArray(), x => Assert.Equal("fallback-timeout", x!["_rank1"]!["rerank"]!.GetValue<string>()));
+        Assert.Equal(1, reasons.Count(x => x == "the deadline passed while the other searches of this request held its share of the model"));
+        Assert.Equal(2, reasons.Count(x => x == "the deadline passed while the model was still reading the window"));
+    }
+
+    /// <summary>A model that never answers: each call is held until the proxy cancels it.</summary>
+    private sealed class HoldingJudge : IPassageJudge
+    {
+        private int _calls;
+
+        public string ModelId => "holding";
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _calls);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+
     /// <summary>The real engine, noting the <see cref="JudgeSettings.Caller"/> of every window it is asked to judge.</summary>
     private sealed class CallerRecordingJudge(Rank1Engine engine) : IPassageJudge
     {
