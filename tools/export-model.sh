@@ -9,23 +9,24 @@
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
 #   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, no position_ids;
 #                      the right choice for DirectML on Windows and for int4 on CPU.
-#   --precision        builder only: fp32, fp16 or int4 (default int4). int4 quantizes the output layer too (the
-#                      builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
-#   --ep               builder only: the execution provider the model is built for (cpu, cuda, dml; default cpu).
+#   --precision        builder only (refused with optimum): fp32, fp16 or int4 (default int4). int4 quantizes the output
+#                      layer too (the builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
+#   --ep               builder only (refused with optimum): the execution provider the model is built for (cpu, cuda,
+#                      dml; default cpu).
 #   --dry-run          print the commands without running them.
 #
 # The result: OUT_DIR/model.onnx (+ external weights), config.json and/or genai_config.json, tokenizer.json,
 # tokenizer_config.json. Use it with `rank1-bridge rerank --model OUT_DIR` or RANK1_MODEL_DIR=OUT_DIR.
 set -euo pipefail
 
-method=optimum precision=int4 ep=cpu dry=0 venv="${XDG_CACHE_HOME:-$HOME/.cache}/rank1-export-venv"
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+method=optimum precision=int4 ep=cpu dry=0 venv="${XDG_CACHE_HOME:-$HOME/.cache}/rank1-export-venv" builder_only=()
+usage() { sed -n '2,/^[^#]/p' "$0" | sed -n 's/^# \{0,1\}//p'; }
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --method) method="${2:?--method needs a value}"; shift 2 ;;
-    --precision) precision="${2:?--precision needs a value}"; shift 2 ;;
-    --ep) ep="${2:?--ep needs a value}"; shift 2 ;;
+    --precision) precision="${2:?--precision needs a value}"; builder_only+=(--precision); shift 2 ;;
+    --ep) ep="${2:?--ep needs a value}"; builder_only+=(--ep); shift 2 ;;
     --venv) venv="${2:?--venv needs a value}"; shift 2 ;;
     --dry-run) dry=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -38,6 +39,12 @@ model="${args[0]}" out="${args[1]}"
 case "$method" in optimum|builder) ;; *) echo "export-model.sh: --method must be optimum or builder" >&2; exit 2 ;; esac
 case "$precision" in fp32|fp16|int4) ;; *) echo "export-model.sh: --precision must be fp32, fp16 or int4" >&2; exit 2 ;; esac
 case "$ep" in cpu|cuda|dml) ;; *) echo "export-model.sh: --ep must be cpu, cuda or dml" >&2; exit 2 ;; esac
+# Optimum exports fp32 for any execution provider: a --precision or --ep given with it would be silently ignored
+# (an "int4" export that is fp32), so it is refused.
+if [ "$method" = optimum ] && [ ${#builder_only[@]} -gt 0 ]; then
+  echo "export-model.sh: ${builder_only[0]} is for --method builder (--method optimum exports fp32); for an int4 or fp16 model use --method builder ${builder_only[0]} ..." >&2
+  exit 2
+fi
 
 run() { echo "+ $*"; [ $dry -eq 1 ] || "$@"; }
 
