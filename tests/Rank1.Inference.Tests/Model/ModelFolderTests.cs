@@ -34,6 +34,26 @@ public sealed class ModelFolderTests
         Assert.Contains("model.decoder.filename", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The context length the prompt and reasoning budget are held to (#18): the onnxruntime-genai builder's
+    /// <c>model.context_length</c> first, Hugging Face's <c>max_position_embeddings</c> without it.
+    /// </summary>
+    [Fact]
+    public void Open_ContextLength_FromGenAiConfigFirst_ElseFromConfigJson()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyGenAiModel);
+        var genai = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "genai_config.json")))!;
+        genai["model"]!["context_length"] = 1000;
+        File.WriteAllText(Path.Combine(dir, "genai_config.json"), genai.ToJsonString());
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
+        config["max_position_embeddings"] = 3000;
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+
+        Assert.Equal(1000, ModelFolder.Open(dir).ContextLength);
+        File.Delete(Path.Combine(dir, "genai_config.json"));
+        Assert.Equal(3000, ModelFolder.Open(dir).ContextLength);
+    }
+
     [Fact]
     public void Open_NoConfigAtAll_SaysWhichFileIsExpected()
     {
