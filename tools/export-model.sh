@@ -9,7 +9,7 @@
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
 #   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, no position_ids;
 #                      the right choice for DirectML on Windows and for int4 on CPU.
-#   --precision        builder only (refused with optimum): fp32, fp16 or int4 (default int4). int4 quantizes the output
+#   --precision        builder: fp32, fp16 or int4 (default int4); optimum: fp32 only. int4 quantizes the output
 #                      layer too (the builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
 #   --ep               builder only (refused with optimum): the execution provider the model is built for (cpu, cuda,
 #                      dml; default cpu).
@@ -25,7 +25,7 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --method) method="${2:?--method needs a value}"; shift 2 ;;
-    --precision) precision="${2:?--precision needs a value}"; builder_only+=(--precision); shift 2 ;;
+    --precision) precision="${2:?--precision needs a value}"; [ "$precision" = fp32 ] || builder_only+=(--precision); shift 2 ;;
     --ep) ep="${2:?--ep needs a value}"; builder_only+=(--ep); shift 2 ;;
     --venv) venv="${2:?--venv needs a value}"; shift 2 ;;
     --dry-run) dry=1; shift ;;
@@ -39,8 +39,8 @@ model="${args[0]}" out="${args[1]}"
 case "$method" in optimum|builder) ;; *) echo "export-model.sh: --method must be optimum or builder" >&2; exit 2 ;; esac
 case "$precision" in fp32|fp16|int4) ;; *) echo "export-model.sh: --precision must be fp32, fp16 or int4" >&2; exit 2 ;; esac
 case "$ep" in cpu|cuda|dml) ;; *) echo "export-model.sh: --ep must be cpu, cuda or dml" >&2; exit 2 ;; esac
-# Optimum exports fp32 for any execution provider: a --precision or --ep given with it would be silently ignored
-# (an "int4" export that is fp32), so it is refused.
+# Optimum exports fp32 for any execution provider: a --precision other than fp32, or an --ep, given with it would be
+# silently ignored (an "int4" export that is fp32), so it is refused.
 if [ "$method" = optimum ] && [ ${#builder_only[@]} -gt 0 ]; then
   echo "export-model.sh: ${builder_only[0]} is for --method builder (--method optimum exports fp32); for an int4 or fp16 model use --method builder ${builder_only[0]} ..." >&2
   exit 2

@@ -70,6 +70,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <summary>Most positions one prefix in the batch's prefix cache holds: the query token cap plus the prompt's own tokens.</summary>
     internal int SharedPrefixCap => _prompts.SharedPrefixCap;
 
+    /// <summary>Tests: queries cut to their token limit so far (a window's passages share one cut).</summary>
+    internal int QueryCuts => _prompts.QueryCuts;
+
     /// <summary>Loads the model folder named by <paramref name="options"/>. Throws <see cref="ModelLoadException"/> naming what is wrong.</summary>
     public static Rank1Engine Load(Rank1EngineOptions options, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
@@ -142,10 +145,10 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     {
         if (_maxBatch <= 1)
         {
-            return await Task.Run(() => Judge(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return await OffThreadPool(() => Judge(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var prompt = Encode(input, settings, cancellationToken);
+        var prompt = await OffThreadPool(() => Encode(input, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         var row = new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: false, cancellationToken, prompt.Truncated);
         var traces = await Scheduler.ScheduleAsync(settings?.Caller, [row], cancellationToken).ConfigureAwait(false);
         return traces[0]!.Judgement;
@@ -163,6 +166,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
     private EncodedPrompt Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
+        Encoding?.Invoke();
         var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
         return new EncodedPrompt(prompt, truncated, _prompts.Budget(settings, prompt.Length));
     }
@@ -196,30 +200,27 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch <= 1)
         {
-            return await Task.Run(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return await OffThreadPool(() => JudgeAll(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        var traces = await Scheduler.ScheduleAsync(settings?.Caller, Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var rows = await OffThreadPool(() => Rows(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
         return traces.Select(t => t!.Judgement).ToArray();
     }
 
     /// <summary>
-    /// Runs the tokenizing of a search's window on a thread of its own, off the thread pool, so the call returns before
-    /// its rows are queued. It is CPU work of up to a second for passages and queries at the token caps on a busy machine
-    /// (1 MB inputs cut to 32,768 and 8,192 characters, each encoded twice), and two windows doing it on pool threads held
-    /// back every other work item of the proxy (request reads, response writes, timers) by up to 0.7 s, until the pool
-    /// added a thread (#18, docs/reliability.md). On its own thread the operating system shares the cores between it and
-    /// the pool instead.
+    /// Runs the CPU work of an async call (tokenizing, and without the batch the whole judging) on a thread of its own,
+    /// off the thread pool; the call awaits it. Tokenizing a window at the token caps is up to a second of CPU on a busy
+    /// machine (1 MB inputs cut to 32,768 and 8,192 characters), and two windows doing it on pool threads held back
+    /// every other work item of the proxy (request reads, response writes, timers) by up to 0.7 s, until the pool added
+    /// a thread (#18, docs/reliability.md). On its own thread the operating system shares the cores between it and the
+    /// pool instead. A call cancelled before its work starts is cancelled, as with <see cref="Task.Run(Action, CancellationToken)"/>.
     /// </summary>
-    private Task<T> OffThreadPool<T>(Func<T> encode) =>
-        Task.Factory.StartNew(() =>
-        {
-            TokenizingWindow?.Invoke();
-            return encode();
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    private static Task<T> OffThreadPool<T>(Func<T> work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    /// <summary>Tests: called on the thread that tokenizes a window for the batch, before it does.</summary>
-    internal Action? TokenizingWindow { get; set; }
+    /// <summary>Tests: called on the thread that encodes a prompt, before it does.</summary>
+    internal Action? Encoding { get; set; }
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
@@ -228,15 +229,17 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch > 1)
         {
-            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, cancellationToken)).ConfigureAwait(false);
+            // Not cancelled before it starts: WindowRows answers a cancelled or late window's passages itself.
+            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, cancellationToken), CancellationToken.None).ConfigureAwait(false);
             var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
             var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
             var next = 0;
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
 
-        return await Task.Run(async () => await PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
-            (input, ct) => ValueTask.FromResult(Judge(input, settings, ct)), _time, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        // One passage at a time, each judged on a thread of its own (the judging is seconds of CPU).
+        return await PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
+            async (input, ct) => await OffThreadPool(() => Judge(input, settings, ct), ct).ConfigureAwait(false), _time, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

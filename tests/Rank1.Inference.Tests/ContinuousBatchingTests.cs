@@ -66,18 +66,61 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         return window;
     }
 
+    /// <summary>
+    /// A window's passages share one query: it is cut to its token limit once per window, not once per passage (a
+    /// hostile query is 8,192 characters through the tokenizer each time), and the prompts are those of each passage
+    /// encoded alone.
+    /// </summary>
     [Fact]
-    public async Task Window_CalledOnAPoolThread_IsTokenizedOffThePool()
+    public async Task Window_CutsItsQueryOnce_AndEachPromptIsThePassagesOwn()
     {
-        // Tokenizing a window at the token caps is up to a second of CPU: on pool threads it held back the proxy's other work.
         using var engine = LoadTiny(maxBatch: 2);
-        bool? onPool = null;
-        engine.TokenizingWindow = () => onPool = Thread.CurrentThread.IsThreadPoolThread;
+        var query = new string('q', 20_000);
+        var settings = new JudgeSettings { MaxThinkTokens = 1 };
+        var passages = Onions.Take(4).ToArray();
 
-        var results = await Task.Run(async () => await engine.JudgeWindowAsync("onions", null, Onions.Take(2).ToArray(), new JudgeSettings { MaxThinkTokens = 2 }));
+        var results = await engine.JudgeWindowAsync(query, null, passages, settings);
+        Assert.Equal(1, engine.QueryCuts);
+        await engine.JudgeWindowAsync("onions", null, passages, settings);
+        Assert.Equal(2, engine.QueryCuts);
 
-        Assert.False(onPool);
-        Assert.All(results, r => Assert.NotNull(r.Judgement));
+        using var fresh = LoadTiny(maxBatch: 2);
+        for (var i = 0; i < passages.Length; i++)
+        {
+            Assert.Equal(fresh.EncodePrompt(new Rank1Input(query, passages[i].Text, passages[i].Title)).Count, results[i].Judgement!.PromptTokens);
+            Assert.True(results[i].Judgement!.Truncated);
+        }
+    }
+
+    /// <summary>
+    /// Every async entry point, with and without the batch, does its CPU work (tokenizing; without the batch the
+    /// judging too) off the thread pool, even when called from a pool thread: at the token caps it is up to a second of
+    /// CPU, and on pool threads it held back the proxy's other work (#18).
+    /// </summary>
+    [Theory]
+    [InlineData("window", 2)]
+    [InlineData("window", 1)]
+    [InlineData("all", 2)]
+    [InlineData("all", 1)]
+    [InlineData("one", 2)]
+    [InlineData("one", 1)]
+    public async Task AsyncCall_FromAPoolThread_EncodesOffThePool(string call, int maxBatch)
+    {
+        using var engine = LoadTiny(maxBatch);
+        var onPool = new System.Collections.Concurrent.ConcurrentQueue<bool>();
+        engine.Encoding = () => onPool.Enqueue(Thread.CurrentThread.IsThreadPoolThread);
+        var settings = new JudgeSettings { MaxThinkTokens = 2 };
+        var passages = Onions.Take(2).ToArray();
+
+        var judged = await Task.Run(async () => call switch
+        {
+            "window" => (await engine.JudgeWindowAsync("onions", null, passages, settings)).Count(r => r.Judgement is not null),
+            "all" => (await engine.JudgeAllAsync("onions", null, passages, settings)).Count,
+            _ => (await engine.JudgeAsync(new Rank1Input("onions", passages[0].Text, passages[0].Title), settings)) is not null ? 1 : 0,
+        });
+
+        Assert.Equal(call == "one" ? 1 : 2, judged);
+        Assert.Equal(Enumerable.Repeat(false, judged), onPool);
     }
 
     [Fact]

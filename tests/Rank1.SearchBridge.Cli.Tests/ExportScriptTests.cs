@@ -39,10 +39,12 @@ public sealed class ExportScriptTests
         Assert.Contains("-m onnxruntime_genai.models.builder -m jhu-clsp/rank1-0.5b -o out -p int4 -e cpu", r.Out, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Optimum_ByDefault_RunsOptimumCli()
+    [Theory]
+    [InlineData]
+    [InlineData("--precision", "fp32")]
+    public async Task Optimum_ByDefault_RunsOptimumCli(params string[] precision)
     {
-        var r = await RunAsync("--dry-run", "jhu-clsp/rank1-0.5b", "out");
+        var r = await RunAsync(["--dry-run", .. precision, "jhu-clsp/rank1-0.5b", "out"]);
 
         Assert.True(r.ExitCode == 0, r.Error);
         Assert.Contains("optimum-cli export onnx --model jhu-clsp/rank1-0.5b --task text-generation-with-past out", r.Out, StringComparison.Ordinal);

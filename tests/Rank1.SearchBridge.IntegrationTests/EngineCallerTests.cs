@@ -48,16 +48,18 @@ public sealed class EngineCallerTests
     /// Rank1:Proxy:MaxRerankShare bounds the reranks one request holds at once (#18: one caller must not take the model
     /// from the others). A judge that never answers holds each call until the proxy cuts it at its deadline + grace: of
     /// three searches of one msearch with a share of 2, exactly two reach the model; the third waits for the share and
-    /// is answered in backend order at its deadline, saying why. Without the share all three reached it.
+    /// is answered in backend order at its deadline, saying why. With a share of 8 all three reach it.
     /// </summary>
-    [Fact]
-    public async Task Msearch_HoldsAtMostMaxRerankShareOfTheModel_TheRestWaitForItWithinTheirDeadline()
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(8, 3)] // the control: a share larger than the msearch lets every search reach the model
+    public async Task Msearch_HoldsAtMostMaxRerankShareOfTheModel_TheRestWaitForItWithinTheirDeadline(int share, int reachTheModel)
     {
         var judge = new HoldingJudge();
         await using var stack = await ProxyStack.StartAsync(
             new Dictionary<string, string?>
             {
-                ["Rank1:Proxy:MaxRerankShare"] = "2",
+                ["Rank1:Proxy:MaxRerankShare"] = share.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["Rank1:Proxy:MaxConcurrentReranks"] = "8",
                 ["Rank1:Proxy:Default:Deadline"] = "00:00:03",
             },
@@ -66,11 +68,11 @@ public sealed class EngineCallerTests
         var r = await stack.SendAsync(HttpMethod.Post, "_msearch", Msearch("onion tears", "onion soup", "onion bread"), "application/x-ndjson");
 
         Assert.Equal(200, r.Status);
-        Assert.Equal(2, judge.Calls);
+        Assert.Equal(reachTheModel, judge.Calls);
         var reasons = r.Json["responses"]!.AsArray().Select(x => x!["_rank1"]!["reason"]!.GetValue<string>()).ToArray();
         Assert.All(r.Json["responses"]!.AsArray(), x => Assert.Equal("fallback-timeout", x!["_rank1"]!["rerank"]!.GetValue<string>()));
-        Assert.Equal(1, reasons.Count(x => x == "the deadline passed while the other searches of this request held its share of the model"));
-        Assert.Equal(2, reasons.Count(x => x == "the deadline passed while the model was still reading the window"));
+        Assert.Equal(3 - reachTheModel, reasons.Count(x => x == "the deadline passed while the other searches of this request held its share of the model"));
+        Assert.Equal(reachTheModel, reasons.Count(x => x == "the deadline passed while the model was still reading the window"));
     }
 
     /// <summary>A model that never answers: each call is held until the proxy cancels it.</summary>

@@ -92,7 +92,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         var longest = 0;
         var longTaken = 0;
         var taken = new List<BatchRow>();
-        var passedOver = new HashSet<Caller>();
+        HashSet<Caller>? passedOver = null; // made when a caller is first passed over: Take runs at every step
         foreach (var c in _callers.Values)
         {
             c.Running.RemoveAll(r => r.IsDone);
@@ -111,7 +111,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             var isLong = next.Prompt.Length > longPrompt;
             if (isLong && longTaken >= longRows)
             {
-                passedOver.Add(c);
+                (passedOver ??= []).Add(c);
                 continue;
             }
 
@@ -157,12 +157,12 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
     }
 
     // The waiting caller with the fewest prompt tokens in the batch, not passed over in this admission; among those, the one served longest ago.
-    private Caller? Next(HashSet<Caller> passedOver)
+    private Caller? Next(HashSet<Caller>? passedOver)
     {
         Caller? best = null;
         foreach (var c in _callers.Values)
         {
-            if (c.Waiting.Count > 0 && !passedOver.Contains(c) && (best is null || (c.RunningTokens, c.LastServed).CompareTo((best.RunningTokens, best.LastServed)) < 0))
+            if (c.Waiting.Count > 0 && passedOver?.Contains(c) != true && (best is null || (c.RunningTokens, c.LastServed).CompareTo((best.RunningTokens, best.LastServed)) < 0))
             {
                 best = c;
             }

@@ -33,7 +33,7 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
     public (int[] Ids, bool Truncated) Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (query, queryCut) = Limit(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, maxQueryTokens), cancellationToken);
+        var (query, queryCut) = LimitQuery(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, maxQueryTokens), cancellationToken);
         var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, maxPassageTokens), cancellationToken);
         int[] prompt = [.. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
         if (prompt.Length + ContextReserve > contextLength)
@@ -59,6 +59,30 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         < 1 => throw new ArgumentOutOfRangeException(nameof(requested), requested, "Token limits must be at least 1."),
         { } r => Math.Min(r, cap),
     };
+
+    /// <summary>Queries cut to their limit (<see cref="Limit"/>) rather than taken from the last one: the tests count them.</summary>
+    internal int QueryCuts => Volatile.Read(ref _queryCuts);
+
+    private int _queryCuts;
+
+    // The last query cut, with its limit: every passage of a window carries the same query, so it is cut once per window
+    // rather than once per passage (up to 8,192 characters through the tokenizer each time).
+    private CutQuery? _lastQuery;
+
+    private sealed record CutQuery(string Text, int MaxTokens, string Kept, bool Truncated);
+
+    private (string Text, bool Truncated) LimitQuery(string text, int maxTokens, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _lastQuery) is { } last && last.MaxTokens == maxTokens && string.Equals(last.Text, text, StringComparison.Ordinal))
+        {
+            return (last.Kept, last.Truncated);
+        }
+
+        Interlocked.Increment(ref _queryCuts);
+        var (kept, truncated) = Limit(text, maxTokens, cancellationToken);
+        Volatile.Write(ref _lastQuery, new CutQuery(text, maxTokens, kept, truncated));
+        return (kept, truncated);
+    }
 
     private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
     {

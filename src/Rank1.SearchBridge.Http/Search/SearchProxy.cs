@@ -44,8 +44,6 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var o = options.Value;
-        using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
-        using var share = new SemaphoreSlim(o.MaxRerankShare);
         var split = MsearchFraming.Split(raw);
         if (split.Length > o.MaxMsearchItems)
         {
@@ -53,6 +51,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
                 $"The msearch request holds [{split.Length}] searches, more than this proxy takes in one request [{o.MaxMsearchItems}] (Rank1:Proxy:MaxMsearchItems): send them in smaller requests");
         }
 
+        using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
+        using var share = new SemaphoreSlim(o.MaxRerankShare);
         var items = split.Select(async item =>
         {
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
