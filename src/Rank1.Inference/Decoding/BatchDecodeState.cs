@@ -259,11 +259,11 @@ internal sealed class BatchDecodeState : IDisposable
         var past = prefix is null ? EmptyPast(n) : Expand(prefix, n);
         var width = prompts.Max(p => p.Length) - sharedPrefix;
         var pads = prompts.Select(p => width - (p.Length - sharedPrefix)).ToArray();
-        var presents = RunModel(past, ownPast: true, n, width,
+        var presents = RunModel(past, n, width,
             (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
             (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
             (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
-            logits);
+            logits, ownPast: true);
         return (presents, pads);
     }
 
@@ -388,11 +388,9 @@ internal sealed class BatchDecodeState : IDisposable
     /// the index among the n fed tokens. Fed in chunks of <see cref="CausalLm.PrefillChunk"/> positions over all rows, so
     /// the logits the graph returns stay bounded whatever the prompts' length; only the last chunk's are read.
     /// </summary>
-    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits) =>
-        RunModel(past, ownPast: false, rows, n, token, attend, position, logits);
-
-    /// <summary>As the other overload; with <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</summary>
-    private OrtValue[] RunModel(OrtValue[] past, bool ownPast, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits)
+    /// <remarks>With <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</remarks>
+    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
+        bool ownPast = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
@@ -427,7 +425,7 @@ internal sealed class BatchDecodeState : IDisposable
     }
 
     /// <summary>
-    /// One run of <see cref="RunModel(OrtValue[], bool, int, int, Func{int, int, int}, Func{int, int, bool}, Func{int, int, long}, float[][])"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
+    /// One run of <see cref="RunModel"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
     /// <paramref name="past"/> itself (<see cref="CausalLm.RunStep"/>), which is returned, and the mask is that many
     /// columns wide (the positions in use after the run, at most the past's width) instead of the past's width + n.
     /// </summary>

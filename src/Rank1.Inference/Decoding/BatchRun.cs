@@ -145,8 +145,13 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Rows in the batch, including those still prefilled apart (<see cref="AsidePrefill"/>).</summary>
     public int Count => _rows.Count + _prefilling.Count;
 
-    /// <summary>Rows decoding (not counting those still prefilled apart).</summary>
-    public int Decoding => _rows.Count;
+    /// <summary>
+    /// Rows with a prompt longer than one chunk the next admission may take: while rows decode, such a row is prefilled
+    /// apart, one chunk per step and one row at a time (<see cref="Admit"/>), so one at a time is let in (none while one
+    /// is still prefilling); the others wait in the fair queue instead of holding batch rows, and a caller arriving
+    /// meanwhile finds free rows. With nothing decoding, rows are prefilled as they are admitted.
+    /// </summary>
+    public int LongRowsAdmissible => _rows.Count > 0 ? (_prefilling.Count == 0 ? 1 : 0) : int.MaxValue;
 
     /// <summary>Rows still prefilled apart, waiting to join the decode steps.</summary>
     public int Prefilling => _prefilling.Count;

@@ -186,7 +186,7 @@ internal sealed class BatchScheduler : IDisposable
                         _resumed.Wait(_stop.Token);
                         _parked.Reset();
                     }
-                    var admit = Take(_maxBatch - (run?.Count ?? 0), run?.Cache(MaxCachePositions) ?? new BatchCache(0, 0, MaxCachePositions), LongRowsFor(run));
+                    var admit = Take(_maxBatch - (run?.Count ?? 0), run?.Cache(MaxCachePositions) ?? new BatchCache(0, 0, MaxCachePositions), run?.LongRowsAdmissible ?? int.MaxValue);
                     if (admit.Count == 0 && (run is null || run.Count == 0))
                     {
                         _wake.Wait(_stop.Token);
@@ -243,14 +243,6 @@ internal sealed class BatchScheduler : IDisposable
             return _queue.Take(max, PrefillBudget, cache, CausalLm.PrefillChunk, longRows, Start);
         }
     }
-
-    /// <summary>
-    /// Rows with a prompt longer than one chunk the next admission may take: while rows decode, such a row is prefilled
-    /// apart, one chunk per step and one row at a time (<see cref="BatchRun.Admit"/>), so one at a time is let in (none
-    /// while one is still prefilling); the others wait in the fair queue instead of holding batch rows, and a caller
-    /// arriving meanwhile finds free rows. With nothing decoding, rows are prefilled as they are admitted.
-    /// </summary>
-    private static int LongRowsFor(BatchRun? run) => run is { Decoding: > 0 } ? (run.Prefilling == 0 ? 1 : 0) : int.MaxValue;
 
     private bool Start(object caller, BatchRow row)
     {

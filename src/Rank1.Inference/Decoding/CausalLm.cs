@@ -168,40 +168,40 @@ internal sealed class CausalLm : IDisposable
 
         // The collection owns the values only if disposed; we take them one by one instead.
         var outputs = binding.GetOutputValues();
+        var handedOver = false;
         try
         {
-            using var logits = outputs[0];
-            readLogits(logits);
-        }
-        catch
-        {
-            // Reading the logits failed (a cancelled caller, a logits shape the reader refuses): the presents go with it.
-            for (var i = 1; i < outputs.Count; i++)
+            using (var logits = outputs[0])
             {
-                outputs[i].Dispose();
+                readLogits(logits);
             }
 
-            throw;
-        }
-
-        if (inPlace)
-        {
-            // Handles on the past's own tensors: the past stays the caller's.
-            for (var i = 1; i < outputs.Count; i++)
+            if (inPlace)
             {
-                outputs[i].Dispose();
+                // The presents are handles on the past's own tensors (disposed below): the past stays the caller's.
+                return past;
             }
 
-            return past;
-        }
+            var presents = new OrtValue[past.Length];
+            for (var i = 0; i < presents.Length; i++)
+            {
+                presents[i] = outputs[i + 1];
+            }
 
-        var presents = new OrtValue[past.Length];
-        for (var i = 0; i < presents.Length; i++)
+            handedOver = true;
+            return presents;
+        }
+        finally
         {
-            presents[i] = outputs[i + 1];
+            // Not handed over: in place, or reading the logits failed (a cancelled caller, a shape the reader refuses).
+            if (!handedOver)
+            {
+                for (var i = 1; i < outputs.Count; i++)
+                {
+                    outputs[i].Dispose();
+                }
+            }
         }
-
-        return presents;
     }
 
     /// <summary>Copies one row of <paramref name="vocab"/> logits starting at <paramref name="offset"/> (fp32 or fp16) into <paramref name="into"/>.</summary>
