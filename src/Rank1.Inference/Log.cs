@@ -20,6 +20,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Loaded model {ModelId} from {Graph}: {Layers} layers, {KvHeads} KV heads of {HeadSize}, KV {KvType}, ids {IdType}, position_ids {HasPositionIds}, batch layout {BatchLayout}, in {ElapsedMs} ms")]
     public static partial void ModelLoaded(ILogger logger, string modelId, string graph, int layers, int kvHeads, int headSize, string kvType, string idType, bool hasPositionIds, string batchLayout, long elapsedMs);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{Graph}: the output layer runs on each row's last position only: {How}")]
+    public static partial void LastPositionLogits(ILogger logger, string graph, string how);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Graph}: run as exported, its output layer on every prompt position (slower prefill): {Why}")]
+    public static partial void EveryPositionLogits(ILogger logger, string graph, string why);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model {ModelId} has random weights (a generated test model): its scores and reasoning are meaningless.")]
     public static partial void RandomTestModel(ILogger logger, string modelId);
 }

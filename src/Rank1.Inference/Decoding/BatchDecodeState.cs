@@ -492,10 +492,12 @@ internal sealed class BatchDecodeState : IDisposable
                     return;
                 }
 
-                var vocab = (int)value.GetTensorTypeAndShape().Shape[^1];
+                // Positions per row: n as exported, 1 where the output layer runs on the last position only.
+                var shape = value.GetTensorTypeAndShape().Shape;
+                int vocab = (int)shape[^1], fed = shape.Length == 3 ? (int)shape[1] : 1;
                 for (var r = 0; r < rows; r++)
                 {
-                    _lm.CopyLogitsRow(value, ((r * n) + (n - 1)) * vocab, vocab, logits[r]);
+                    _lm.CopyLogitsRow(value, ((r * fed) + (fed - 1)) * vocab, vocab, logits[r]);
                 }
             }, inPlaceWidth is not null);
         }

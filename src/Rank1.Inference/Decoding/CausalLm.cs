@@ -43,9 +43,10 @@ internal sealed class CausalLm : IDisposable
     public ExecutionProviderChoice ProviderChoice { get; }
 
     /// <summary>
-    /// Most token positions one prefill call feeds (over all rows of a batch). The graph returns logits for every fed
-    /// position, so this bounds that output at PrefillChunk × vocabulary floats (78 MB for Qwen's 151,936) whatever
-    /// the prompt's length; longer prompts are fed in several calls, each continuing from the previous one's cache.
+    /// Most token positions one prefill call feeds (over all rows of a batch). A graph run as exported returns logits
+    /// for every fed position, so this bounds that output at PrefillChunk × vocabulary floats (78 MB for Qwen's 151,936)
+    /// whatever the prompt's length (a rewritten graph returns one position per row); longer prompts are fed in several
+    /// calls, each continuing from the previous one's cache.
     /// </summary>
     internal const int PrefillChunk = 128;
 
@@ -65,8 +66,13 @@ internal sealed class CausalLm : IDisposable
     public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null, bool requireAccelerator = false) =>
         Load(folder, provider, intraOpThreads, deviceId, logger, null, requireAccelerator);
 
-    /// <summary>As the public overload; <paramref name="configure"/> adjusts the session options (the benchmark's profiler).</summary>
-    internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure, bool requireAccelerator = false)
+    /// <summary>
+    /// As the public overload; <paramref name="configure"/> adjusts the session options (the benchmark's profiler).
+    /// With <paramref name="everyPositionLogits"/> the graph is run as exported, its output layer on every fed position,
+    /// instead of on each row's last position only (<see cref="LastPositionLogits"/>); the tests' and the benchmark's control.
+    /// </summary>
+    internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure,
+        bool requireAccelerator = false, bool everyPositionLogits = false)
     {
         logger ??= NullLogger.Instance;
         var started = Stopwatch.GetTimestamp();
@@ -81,9 +87,10 @@ internal sealed class CausalLm : IDisposable
             }
 
             var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger, requireAccelerator);
+            session = everyPositionLogits ? null : OpenLastPositionOnly(folder, options, logger);
             try
             {
-                session = new InferenceSession(folder.GraphPath, options);
+                session ??= new InferenceSession(folder.GraphPath, options);
             }
             catch (OnnxRuntimeException ex)
             {
@@ -106,6 +113,46 @@ internal sealed class CausalLm : IDisposable
             options.Dispose();
         }
     }
+
+    /// <summary>
+    /// The graph with its output layer on each row's last position only (<see cref="LastPositionLogits"/>), or null
+    /// (logged) when the graph file is larger than <see cref="MaxRewrittenGraphBytes"/> (its weights inside it: the
+    /// rewrite would hold it twice in memory), the rewrite does not know its shape, or ONNX Runtime refuses the result;
+    /// the caller then opens the graph as exported. External data is read from the graph's own folder.
+    /// </summary>
+    private static InferenceSession? OpenLastPositionOnly(ModelFolder folder, SessionOptions options, ILogger logger)
+    {
+        var size = new FileInfo(folder.GraphPath).Length;
+        if (size > MaxRewrittenGraphBytes)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph file is {size / (1 << 20)} MB with its weights inside, over the {MaxRewrittenGraphBytes / (1 << 20)} MB this rewrite reads into memory");
+            return null;
+        }
+
+        var name = folder.GenAiNames.TryGetValue("logits", out var n) ? n : "logits";
+        var rewritten = LastPositionLogits.Rewrite(File.ReadAllBytes(folder.GraphPath), name, out var reason);
+        if (rewritten is null)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, reason);
+            return null;
+        }
+
+        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
+        try
+        {
+            var session = new InferenceSession(rewritten, options);
+            Log.LastPositionLogits(logger, folder.GraphPath, reason);
+            return session;
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>Largest graph file <see cref="OpenLastPositionOnly"/> rewrites: exports keep their weights beside the graph (model.onnx.data), leaving the graph itself well under a megabyte.</summary>
+    internal const long MaxRewrittenGraphBytes = 256L << 20;
 
     /// <summary>
     /// The layout batched rows take: what the graph does with a new token (<see cref="KvLayoutProbe"/>). A graph that

@@ -1,0 +1,129 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
+using Rank1.Testing;
+
+namespace Rank1.Inference.Tests.Model;
+
+/// <summary>
+/// The engine runs each graph with its output layer on the last position only (<see cref="LastPositionLogits"/>). The
+/// oracle is the graph as exported, loaded beside it: its logits at the prompt's last position.
+/// </summary>
+public sealed class LastPositionLogitsTests
+{
+    public static TheoryData<string> Graphs => new()
+    {
+        "tiny", "tiny-fp16", "tiny-int4", "ort-genai-tiny-qwen2", "tiny-builder", "tiny-genai", "tiny-genai-int4", "tiny-genai-fp16",
+    };
+
+    /// <summary>
+    /// A 37-token prompt on every graph convention the engine loads (Optimum fp32, fp16 and int4 with a 4-bit output
+    /// layer; the model builder's own fixture with its weights inside the graph; the builder-faithful fp32, int4 and
+    /// fp16 graphs): the rewritten graph returns one position of logits where the exported one returns 37, and that
+    /// position's logits are the exported graph's last.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Graphs))]
+    public void PromptLogits_ComeForTheLastPositionOnly_AndEqualTheExportedGraphsLastPosition(string graph)
+    {
+        var folder = ModelFolder.Open(graph switch
+        {
+            "tiny" => TestPaths.TinyModel,
+            "tiny-fp16" => TestPaths.TinyFp16Model,
+            "tiny-int4" => TestPaths.TinyInt4Model,
+            "tiny-builder" => TestPaths.TinyBuilderModel,
+            "tiny-genai" => TestPaths.TinyGenAiModel,
+            "tiny-genai-int4" => TestPaths.TinyGenAiInt4Model,
+            "tiny-genai-fp16" => TestPaths.TinyGenAiFp16Model,
+            _ => TestPaths.Fixture(graph),
+        });
+        using var rewritten = CausalLm.Load(folder, ExecutionProviderKind.Cpu, 0, 0, null, null);
+        using var exported = CausalLm.Load(folder, ExecutionProviderKind.Cpu, 0, 0, null, null, everyPositionLogits: true);
+        var vocab = rewritten.Signature.VocabularySize ?? 1000;
+        var prompt = Enumerable.Range(0, 37).Select(i => 3 + (i * 7919 % (vocab - 3))).ToArray();
+
+        var (lastShape, last) = Prefill(rewritten, prompt);
+        var (everyShape, every) = Prefill(exported, prompt);
+
+        Assert.Equal([1, prompt.Length, every.Length], everyShape);
+        Assert.Equal([1, 1, every.Length], lastShape);
+        var precision = (rewritten.Signature.LogitsType == TensorElementType.Float16 || rewritten.Signature.KvType == TensorElementType.Float16 ? 2e-2f : 1e-4f) * (1 + every.Max(MathF.Abs));
+        var worst = last.Zip(every, (a, b) => MathF.Abs(a - b)).Max();
+        Assert.True(worst <= precision, $"{graph}: the last position's logits are {worst} apart (allowed {precision})");
+    }
+
+    /// <summary>The rewrite refuses, with its reason, a logits output not made by the output layer, and a graph it already rewrote.</summary>
+    [Fact]
+    public void Rewrite_RefusesWhatItDoesNotKnow_AndItsOwnOutput()
+    {
+        var bytes = File.ReadAllBytes(ModelFolder.Open(TestPaths.TinyGenAiModel).GraphPath);
+
+        Assert.Null(LastPositionLogits.Rewrite(bytes, "present.0.key", out var notMatMul));
+        Assert.Contains("not made by a MatMul or MatMulNBits", notMatMul, StringComparison.Ordinal);
+
+        var once = LastPositionLogits.Rewrite(bytes, "logits", out var how);
+        Assert.NotNull(once);
+        Assert.Contains("/lm_head/MatMul", how, StringComparison.Ordinal);
+        Assert.Null(LastPositionLogits.Rewrite(once, "logits", out var twice));
+        Assert.Contains("already", twice, StringComparison.Ordinal);
+
+        Assert.Null(LastPositionLogits.Rewrite([0x3a, 0x7f, 0x01], "logits", out var torn)); // a graph field longer than the file
+        Assert.Contains("could not be read", torn, StringComparison.Ordinal);
+    }
+
+    /// <summary>One prefill of <paramref name="prompt"/> from an empty cache: the logits' shape and their last position.</summary>
+    private static (long[] Shape, float[] Last) Prefill(CausalLm lm, int[] prompt)
+    {
+        var sig = lm.Signature;
+        using var runOptions = new RunOptions();
+        using var binding = lm.Session.CreateIoBinding();
+        var owned = new List<OrtValue>();
+        OrtValue[]? presents = null;
+        var past = KvTensors.Allocate(sig, 1, 0);
+        try
+        {
+            long[] shape = [1, prompt.Length];
+            owned.Add(sig.InputIdsType == TensorElementType.Int64
+                ? OrtValue.CreateTensorValueFromMemory(prompt.Select(t => (long)t).ToArray(), shape)
+                : OrtValue.CreateTensorValueFromMemory(prompt.ToArray(), shape));
+            binding.BindInput(sig.InputIds, owned[^1]);
+            if (sig.AttentionMask is not null)
+            {
+                owned.Add(sig.AttentionMaskType == TensorElementType.Int64
+                    ? OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, prompt.Length).ToArray(), shape)
+                    : OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1, prompt.Length).ToArray(), shape));
+                binding.BindInput(sig.AttentionMask, owned[^1]);
+            }
+
+            if (sig.PositionIds is not null)
+            {
+                owned.Add(OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, prompt.Length).Select(p => (long)p).ToArray(), shape));
+                binding.BindInput(sig.PositionIds, owned[^1]);
+            }
+
+            if (sig.UseCacheBranch is not null)
+            {
+                owned.Add(OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]));
+                binding.BindInput(sig.UseCacheBranch, owned[^1]);
+            }
+
+            long[] logitsShape = [];
+            var last = Array.Empty<float>();
+            presents = lm.RunStep(binding, runOptions, past, logits =>
+            {
+                logitsShape = logits.GetTensorTypeAndShape().Shape;
+                var vocab = (int)logitsShape[^1];
+                last = new float[vocab];
+                lm.CopyLogitsRow(logits, (int)((logitsShape[1] - 1) * vocab), vocab, last);
+            });
+            return (logitsShape, last);
+        }
+        finally
+        {
+            KvTensors.Dispose(presents);
+            KvTensors.Dispose(past);
+            owned.ForEach(v => v.Dispose());
+        }
+    }
+}
