@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Graph}: run as exported, its output layer on every prompt position (slower prefill): {Why}")]
     public static partial void EveryPositionLogits(ILogger logger, string graph, string why);
 
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "The rewritten graph {Path} could not be deleted: {Why}")]
+    public static partial void TemporaryGraphLeft(ILogger logger, string path, string why);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model {ModelId} has random weights (a generated test model): its scores and reasoning are meaningless.")]
     public static partial void RandomTestModel(ILogger logger, string modelId);
 }

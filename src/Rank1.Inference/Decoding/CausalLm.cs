@@ -72,7 +72,7 @@ internal sealed class CausalLm : IDisposable
     /// instead of on each row's last position only (<see cref="LastPositionLogits"/>); the tests' and the benchmark's control.
     /// </summary>
     internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure,
-        bool requireAccelerator = false, bool everyPositionLogits = false)
+        bool requireAccelerator = false, bool everyPositionLogits = false, long inMemoryGraphBytes = InMemoryGraphBytes)
     {
         logger ??= NullLogger.Instance;
         var started = Stopwatch.GetTimestamp();
@@ -87,7 +87,7 @@ internal sealed class CausalLm : IDisposable
             }
 
             var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger, requireAccelerator);
-            session = everyPositionLogits ? null : OpenLastPositionOnly(folder, options, logger);
+            session = everyPositionLogits ? null : OpenLastPositionOnly(folder, options, logger, inMemoryGraphBytes);
             try
             {
                 session ??= new InferenceSession(folder.GraphPath, options);
@@ -116,43 +116,91 @@ internal sealed class CausalLm : IDisposable
 
     /// <summary>
     /// The graph with its output layer on each row's last position only (<see cref="LastPositionLogits"/>), or null
-    /// (logged) when the graph file is larger than <see cref="MaxRewrittenGraphBytes"/> (its weights inside it: the
-    /// rewrite would hold it twice in memory), the rewrite does not know its shape, or ONNX Runtime refuses the result;
-    /// the caller then opens the graph as exported. External data is read from the graph's own folder.
+    /// (logged) when the rewrite does not know the graph's shape, the rewritten graph cannot be written, or ONNX Runtime
+    /// refuses it; the caller then opens the graph as exported. A rewritten graph of up to
+    /// <paramref name="inMemoryGraphBytes"/> is handed to ONNX Runtime from memory, its external data read from the
+    /// graph's own folder; a larger one (its weights inside the graph file) is written to a temporary file, opened from
+    /// there and deleted, so the weights are never held twice; a larger one that also keeps weights outside the file
+    /// (which a temporary file's folder would not find) is run as exported.
     /// </summary>
-    private static InferenceSession? OpenLastPositionOnly(ModelFolder folder, SessionOptions options, ILogger logger)
+    private static InferenceSession? OpenLastPositionOnly(ModelFolder folder, SessionOptions options, ILogger logger, long inMemoryGraphBytes)
     {
-        var size = new FileInfo(folder.GraphPath).Length;
-        if (size > MaxRewrittenGraphBytes)
-        {
-            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph file is {size / (1 << 20)} MB with its weights inside, over the {MaxRewrittenGraphBytes / (1 << 20)} MB this rewrite reads into memory");
-            return null;
-        }
-
         var name = folder.GenAiNames.TryGetValue("logits", out var n) ? n : "logits";
-        var rewritten = LastPositionLogits.Rewrite(File.ReadAllBytes(folder.GraphPath), name, out var reason);
-        if (rewritten is null)
+        using var file = File.OpenHandle(folder.GraphPath);
+        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, out var reason);
+        if (plan is null)
         {
             Log.EveryPositionLogits(logger, folder.GraphPath, reason);
             return null;
         }
 
-        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
+        if (plan.Length <= inMemoryGraphBytes)
+        {
+            var bytes = new MemoryStream(checked((int)plan.Length));
+            plan.WriteTo(bytes);
+            if (bytes.Length != plan.Length)
+            {
+                throw new InvalidOperationException($"The rewritten graph is {bytes.Length} bytes where {plan.Length} were planned.");
+            }
+
+            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
+            return Open(() => new InferenceSession(bytes.GetBuffer(), options));
+        }
+
+        if (plan.ExternalData)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph file holds {plan.Length / (1 << 20)} MB of weights and refers to others outside it");
+            return null;
+        }
+
+        var temporary = Path.Combine(Path.GetTempPath(), $"rank1-lastpos-{Guid.NewGuid():N}.onnx");
         try
         {
-            var session = new InferenceSession(rewritten, options);
-            Log.LastPositionLogits(logger, folder.GraphPath, reason);
-            return session;
+            using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                plan.WriteTo(output);
+            }
+
+            return Open(() => new InferenceSession(temporary, options));
         }
-        catch (OnnxRuntimeException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the rewritten graph could not be written to {temporary} ({ex.Message})");
             return null;
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.TemporaryGraphLeft(logger, temporary, ex.Message);
+            }
+        }
+
+        InferenceSession? Open(Func<InferenceSession> create)
+        {
+            try
+            {
+                var session = create();
+                Log.LastPositionLogits(logger, folder.GraphPath, reason);
+                return session;
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
+                return null;
+            }
         }
     }
 
-    /// <summary>Largest graph file <see cref="OpenLastPositionOnly"/> rewrites: exports keep their weights beside the graph (model.onnx.data), leaving the graph itself well under a megabyte.</summary>
-    internal const long MaxRewrittenGraphBytes = 256L << 20;
+    /// <summary>
+    /// Largest rewritten graph <see cref="OpenLastPositionOnly"/> hands to ONNX Runtime from memory: exports keep their
+    /// weights beside the graph (model.onnx.data), leaving the graph itself well under a megabyte.
+    /// </summary>
+    internal const long InMemoryGraphBytes = 256L << 20;
 
     /// <summary>
     /// The layout batched rows take: what the graph does with a new token (<see cref="KvLayoutProbe"/>). A graph that

@@ -16,7 +16,8 @@ namespace Rank1.Inference.Model;
 /// It edits the serialized <c>ModelProto</c> at the wire level (Google.Protobuf's coded streams), so every field it
 /// does not touch (weights, external-data references, metadata, opsets, unknown fields) is carried over byte for byte.
 /// ONNX field numbers: ModelProto.graph 7; GraphProto.node 1, initializer 5; NodeProto input 1, output 2, name 3,
-/// op_type 4, attribute 5, domain 7; AttributeProto name 1, i 3, type 20; TensorProto dims 1, data_type 2, int64_data 7, name 8.
+/// op_type 4, attribute 5, domain 7; AttributeProto name 1, i 3, type 20; TensorProto dims 1, data_type 2, int64_data 7, name 8,
+/// external_data 13.
 /// </remarks>
 internal static class LastPositionLogits
 {
@@ -27,19 +28,21 @@ internal static class LastPositionLogits
     private const string NodeName = "rank1/last_position/Gather";
 
     /// <summary>
-    /// The model with its output layer on the last position only, or null (with <paramref name="reason"/>) when the
-    /// graph does not have the shape the rewrite knows: the logits output made by a <c>MatMul</c> or <c>MatMulNBits</c>
-    /// whose first input is the hidden state, directly or through one <c>Cast</c>.
+    /// How to write the model of <paramref name="source"/> with its output layer on the last position only, or null
+    /// (with <paramref name="reason"/>) when the graph does not have the shape the rewrite knows: the logits output made
+    /// by a <c>MatMul</c> or <c>MatMulNBits</c> whose first input is the hidden state, directly or through one <c>Cast</c>.
+    /// Reads the fields' headers and the nodes, never the weights.
     /// </summary>
-    public static byte[]? Rewrite(byte[] model, string logits, out string reason)
+    public static Rewritten? Plan(Source source, string logits, out string reason)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(source);
         List<Field> top;
         List<Field> graphFields;
         List<(Field Field, Node Node)> nodes;
+        bool externalData;
         try
         {
-            top = Fields(model, 0, model.Length);
+            top = Fields(source, 0, source.Length);
             var graphs = top.Where(f => f.Number == 7).ToList();
             if (graphs.Count != 1)
             {
@@ -47,8 +50,10 @@ internal static class LastPositionLogits
                 return null;
             }
 
-            graphFields = Fields(model, graphs[0].ValueStart, graphs[0].ValueEnd);
-            nodes = graphFields.Where(f => f.Number == 1).Select(f => (f, Node.Read(model, f))).ToList();
+            graphFields = Fields(source, graphs[0].ValueStart, graphs[0].ValueEnd);
+            nodes = graphFields.Where(f => f.Number == 1).Select(f => (f, Node.Read(source, f))).ToList();
+            // TensorProto.external_data (13): the initializer's bytes are in another file, found from the graph's folder.
+            externalData = graphFields.Where(f => f.Number == 5).Any(f => Fields(source, f.ValueStart, f.ValueEnd).Exists(t => t.Number == 13));
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException)
         {
@@ -75,56 +80,154 @@ internal static class LastPositionLogits
             return null;
         }
 
-        // The graph: every field as it was, the Gather just before the output layer (nodes stay in topological order),
-        // the output layer reading the Gather's output, and the index as a new initializer.
-        var graph = new MemoryStream(graphFields[^1].End - graphFields[0].Start + 256);
-        foreach (var field in graphFields)
-        {
-            if (field.Start == head.Field.Start)
-            {
-                WriteField(graph, 1, Gather(head.Node.Inputs[0]));
-                WriteField(graph, 1, ReplaceFirstInput(model, head.Field, LastHidden));
-            }
-            else
-            {
-                graph.Write(model, field.Start, field.End - field.Start);
-            }
-        }
-
-        WriteField(graph, 5, IndexTensor());
-
-        var result = new MemoryStream(model.Length + 256);
-        foreach (var field in top)
-        {
-            if (field.Number == 7)
-            {
-                WriteField(result, 7, graph.ToArray());
-            }
-            else
-            {
-                result.Write(model, field.Start, field.End - field.Start);
-            }
-        }
-
         reason = $"'{head.Node.Name}' ({head.Node.OpType}) runs on the last position of '{head.Node.Inputs[0]}'";
-        return result.ToArray();
+        return new Rewritten(source, top, graphFields, head.Field, Gather(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), externalData);
     }
 
-    /// <summary>The fields of the message in <paramref name="buffer"/>[<paramref name="start"/>, <paramref name="end"/>), in order.</summary>
-    private static List<Field> Fields(byte[] buffer, int start, int end)
+    /// <summary>A rewrite ready to be written: the fields to copy from the source and the three new pieces.</summary>
+    internal sealed class Rewritten
+    {
+        private readonly Source _source;
+        private readonly List<Field> _top;
+        private readonly List<Field> _graph;
+        private readonly Field _head;
+        private readonly byte[] _gather;
+        private readonly byte[] _newHead;
+        private readonly byte[] _index;
+        private readonly long _graphLength;
+
+        internal Rewritten(Source source, List<Field> top, List<Field> graph, Field head, byte[] gather, byte[] newHead, bool externalData)
+        {
+            _source = source;
+            _top = top;
+            _graph = graph;
+            _head = head;
+            _gather = gather;
+            _newHead = newHead;
+            _index = IndexTensor();
+            ExternalData = externalData;
+            _graphLength = graph.Sum(f => f.End - f.Start) - (head.End - head.Start) + FieldSize(1, gather.Length) + FieldSize(1, newHead.Length) + FieldSize(5, _index.Length);
+            Length = top.Sum(f => f.Number == 7 ? FieldSize(7, _graphLength) : f.End - f.Start);
+        }
+
+        /// <summary>Whether some initializer's bytes are in an external file, which ONNX Runtime finds from the graph's folder.</summary>
+        public bool ExternalData { get; }
+
+        /// <summary>Bytes <see cref="WriteTo"/> writes.</summary>
+        public long Length { get; }
+
+        /// <summary>
+        /// Writes the model: every field as it was, the graph with the Gather just before the output layer (nodes stay
+        /// in topological order), the output layer reading the Gather's output, and the index as a new initializer.
+        /// </summary>
+        public void WriteTo(Stream output)
+        {
+            foreach (var field in _top)
+            {
+                if (field.Number != 7)
+                {
+                    _source.CopyTo(output, field.Start, field.End);
+                    continue;
+                }
+
+                WriteHeader(output, 7, _graphLength);
+                foreach (var g in _graph)
+                {
+                    if (g.Start == _head.Start)
+                    {
+                        WriteField(output, 1, _gather);
+                        WriteField(output, 1, _newHead);
+                    }
+                    else
+                    {
+                        _source.CopyTo(output, g.Start, g.End);
+                    }
+                }
+
+                WriteField(output, 5, _index);
+            }
+        }
+
+        private static long FieldSize(int number, long length) => CodedOutputStream.ComputeTagSize(number) + CodedOutputStream.ComputeLengthSize(checked((int)length)) + length;
+    }
+
+    /// <summary>Where a serialized model is read from: a byte array or a file, read at offsets.</summary>
+    internal abstract class Source
+    {
+        public abstract long Length { get; }
+
+        /// <summary>Reads up to <paramref name="into"/>'s length from <paramref name="offset"/>; returns how many were read.</summary>
+        public abstract int Read(long offset, Span<byte> into);
+
+        public byte[] Read(Field field)
+        {
+            var bytes = new byte[field.ValueEnd - field.ValueStart];
+            for (var done = 0; done < bytes.Length;)
+            {
+                var n = Read(field.ValueStart + done, bytes.AsSpan(done));
+                if (n == 0)
+                {
+                    throw new InvalidDataException($"the model ends inside a field at byte {field.ValueStart}");
+                }
+
+                done += n;
+            }
+
+            return bytes;
+        }
+
+        public void CopyTo(Stream output, long start, long end)
+        {
+            var buffer = new byte[(int)Math.Min(1 << 20, Math.Max(1, end - start))];
+            for (var at = start; at < end;)
+            {
+                var n = Read(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - at)));
+                if (n == 0)
+                {
+                    throw new InvalidDataException($"the model ends at byte {at}, inside a field that runs to {end}");
+                }
+
+                output.Write(buffer, 0, n);
+                at += n;
+            }
+        }
+    }
+
+    internal sealed class ArraySource(byte[] bytes) : Source
+    {
+        public override long Length => bytes.Length;
+
+        public override int Read(long offset, Span<byte> into)
+        {
+            var n = (int)Math.Clamp(bytes.Length - offset, 0, into.Length);
+            bytes.AsSpan((int)offset, n).CopyTo(into);
+            return n;
+        }
+    }
+
+    internal sealed class FileSource(Microsoft.Win32.SafeHandles.SafeFileHandle file) : Source
+    {
+        public override long Length { get; } = RandomAccess.GetLength(file);
+
+        public override int Read(long offset, Span<byte> into) => RandomAccess.Read(file, into, offset);
+    }
+
+    /// <summary>The fields of the message in [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="source"/>, in order; only their headers are read.</summary>
+    private static List<Field> Fields(Source source, long start, long end)
     {
         var fields = new List<Field>();
+        var buffer = new byte[20]; // a tag and a length: two varints of at most 5 and 10 bytes
         for (var at = start; at < end;)
         {
-            // A stream per field: a length-delimited value is skipped by starting the next stream after it.
-            var input = new CodedInputStream(buffer, at, end - at);
+            var read = source.Read(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - at)));
+            var input = new CodedInputStream(buffer, 0, read);
             var tag = input.ReadTag();
             var wireType = WireFormat.GetTagWireType(tag);
-            int valueStart, valueEnd;
+            long valueStart, valueEnd;
             if (wireType == WireFormat.WireType.LengthDelimited)
             {
                 var length = input.ReadLength();
-                valueStart = (int)input.Position;
+                valueStart = at + input.Position;
                 valueEnd = valueStart + length;
                 if (length < 0 || length > end - valueStart)
                 {
@@ -133,9 +236,9 @@ internal static class LastPositionLogits
             }
             else
             {
-                valueStart = (int)input.Position;
-                input.SkipLastField();
-                valueEnd = (int)input.Position;
+                valueStart = at + input.Position;
+                input.SkipLastField(); // varints and fixed values fit the header; a group (which ONNX does not use) fails here
+                valueEnd = at + input.Position;
             }
 
             fields.Add(new Field(WireFormat.GetTagFieldNumber(tag), wireType, at, valueStart, valueEnd));
@@ -145,23 +248,29 @@ internal static class LastPositionLogits
         return fields;
     }
 
-    private static void WriteField(MemoryStream to, int number, byte[] value)
+    private static void WriteField(Stream to, int number, byte[] value)
     {
-        var header = new byte[CodedOutputStream.ComputeTagSize(number) + CodedOutputStream.ComputeLengthSize(value.Length)];
-        var output = new CodedOutputStream(header);
-        output.WriteTag(number, WireFormat.WireType.LengthDelimited);
-        output.WriteLength(value.Length);
-        output.Flush();
-        to.Write(header);
+        WriteHeader(to, number, value.Length);
         to.Write(value);
     }
 
-    /// <summary>The node with its first input (field 1) renamed; every other field as it was.</summary>
-    private static byte[] ReplaceFirstInput(byte[] model, Field node, string input)
+    private static void WriteHeader(Stream to, int number, long length)
     {
-        var result = new MemoryStream(node.ValueEnd - node.ValueStart + input.Length);
+        var header = new byte[CodedOutputStream.ComputeTagSize(number) + CodedOutputStream.ComputeLengthSize(checked((int)length))];
+        var output = new CodedOutputStream(header);
+        output.WriteTag(number, WireFormat.WireType.LengthDelimited);
+        output.WriteLength((int)length);
+        output.Flush();
+        to.Write(header);
+    }
+
+    /// <summary>The node (its serialized fields) with its first input (field 1) renamed; every other field as it was.</summary>
+    private static byte[] ReplaceFirstInput(byte[] node, string input)
+    {
+        var result = new MemoryStream(node.Length + input.Length);
+        var source = new ArraySource(node);
         var replaced = false;
-        foreach (var field in Fields(model, node.ValueStart, node.ValueEnd))
+        foreach (var field in Fields(source, 0, node.Length))
         {
             if (!replaced && field.Number == 1 && field.WireType == WireFormat.WireType.LengthDelimited)
             {
@@ -170,7 +279,7 @@ internal static class LastPositionLogits
             }
             else
             {
-                result.Write(model, field.Start, field.End - field.Start);
+                source.CopyTo(result, field.Start, field.End);
             }
         }
 
@@ -231,28 +340,29 @@ internal static class LastPositionLogits
     }
 
     /// <summary>One field of a message: its tag at <see cref="Start"/>, its value in [<see cref="ValueStart"/>, <see cref="ValueEnd"/>).</summary>
-    private readonly record struct Field(int Number, WireFormat.WireType WireType, int Start, int ValueStart, int ValueEnd)
+    internal readonly record struct Field(int Number, WireFormat.WireType WireType, long Start, long ValueStart, long ValueEnd)
     {
-        public int End => ValueEnd;
+        public long End => ValueEnd;
     }
 
     /// <summary>What the rewrite reads of a NodeProto.</summary>
     private sealed record Node(List<string> Inputs, List<string> Outputs, string Name, string OpType, string Domain)
     {
-        public static Node Read(byte[] model, Field field)
+        public static Node Read(Source source, Field field)
         {
+            var bytes = source.Read(field);
             var node = new Node([], [], "", "", "");
             var name = node.Name;
             var op = node.OpType;
             var domain = node.Domain;
-            foreach (var f in Fields(model, field.ValueStart, field.ValueEnd))
+            foreach (var f in Fields(new ArraySource(bytes), 0, bytes.Length))
             {
                 if (f.WireType != WireFormat.WireType.LengthDelimited || f.Number is not (1 or 2 or 3 or 4 or 7))
                 {
                     continue;
                 }
 
-                var text = System.Text.Encoding.UTF8.GetString(model, f.ValueStart, f.ValueEnd - f.ValueStart);
+                var text = System.Text.Encoding.UTF8.GetString(bytes, (int)f.ValueStart, (int)(f.ValueEnd - f.ValueStart));
                 switch (f.Number)
                 {
                     case 1: node.Inputs.Add(text); break;

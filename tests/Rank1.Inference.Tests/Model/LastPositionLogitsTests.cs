@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rank1.Inference.Decoding;
@@ -53,23 +55,80 @@ public sealed class LastPositionLogitsTests
         Assert.True(worst <= precision, $"{graph}: the last position's logits are {worst} apart (allowed {precision})");
     }
 
+    /// <summary>
+    /// A rewritten graph larger than the engine hands over from memory (the limit lowered to nothing here; in use, a
+    /// graph file over 256 MB, its weights inside it) is written to a temporary file, opened from there, and the file
+    /// is deleted: `tiny-builder` keeps its weights inside its graph.
+    /// </summary>
+    [Fact]
+    public void LargeGraphWithItsWeightsInside_IsRewrittenThroughATemporaryFile_ThenDeleted()
+    {
+        var folder = ModelFolder.Open(TestPaths.TinyBuilderModel);
+        var log = new FakeLogger();
+        using var rewritten = CausalLm.Load(folder, ExecutionProviderKind.Cpu, 0, 0, log, null, inMemoryGraphBytes: 0);
+        using var exported = CausalLm.Load(folder, ExecutionProviderKind.Cpu, 0, 0, null, null, everyPositionLogits: true);
+        int[] prompt = [5, 9, 13, 17, 21, 25, 29];
+
+        var (lastShape, last) = Prefill(rewritten, prompt);
+        var (_, every) = Prefill(exported, prompt);
+
+        Assert.Equal([1, 1, every.Length], lastShape);
+        Assert.True(last.Zip(every, (a, b) => MathF.Abs(a - b)).Max() <= 1e-4f * (1 + every.Max(MathF.Abs)));
+        Assert.Contains(log.Collector.GetSnapshot(), r => r.Id.Id == 1010);
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "rank1-lastpos-*.onnx"));
+    }
+
+    /// <summary>
+    /// A graph too large for memory that also keeps weights in another file is run as exported, with a warning: a
+    /// temporary file elsewhere would not find them.
+    /// </summary>
+    [Fact]
+    public void LargeGraphWithWeightsOutside_RunsAsExported_WithAWarning()
+    {
+        var log = new FakeLogger();
+        using var lm = CausalLm.Load(ModelFolder.Open(TestPaths.TinyGenAiModel), ExecutionProviderKind.Cpu, 0, 0, log, null, inMemoryGraphBytes: 0);
+        int[] prompt = [5, 9, 13, 17, 21, 25, 29];
+
+        var (shape, _) = Prefill(lm, prompt);
+
+        Assert.Equal(prompt.Length, shape[1]);
+        var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1011);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("refers to others outside it", warning.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The rewrite refuses, with its reason, a logits output not made by the output layer, and a graph it already rewrote.</summary>
     [Fact]
     public void Rewrite_RefusesWhatItDoesNotKnow_AndItsOwnOutput()
     {
         var bytes = File.ReadAllBytes(ModelFolder.Open(TestPaths.TinyGenAiModel).GraphPath);
 
-        Assert.Null(LastPositionLogits.Rewrite(bytes, "present.0.key", out var notMatMul));
+        Assert.Null(Rewrite(bytes, "present.0.key", out var notMatMul));
         Assert.Contains("not made by a MatMul or MatMulNBits", notMatMul, StringComparison.Ordinal);
 
-        var once = LastPositionLogits.Rewrite(bytes, "logits", out var how);
+        var once = Rewrite(bytes, "logits", out var how);
         Assert.NotNull(once);
         Assert.Contains("/lm_head/MatMul", how, StringComparison.Ordinal);
-        Assert.Null(LastPositionLogits.Rewrite(once, "logits", out var twice));
+        Assert.Null(Rewrite(once, "logits", out var twice));
         Assert.Contains("already", twice, StringComparison.Ordinal);
 
-        Assert.Null(LastPositionLogits.Rewrite([0x3a, 0x7f, 0x01], "logits", out var torn)); // a graph field longer than the file
+        Assert.Null(Rewrite([0x3a, 0x7f, 0x01], "logits", out var torn)); // a graph field longer than the file
         Assert.Contains("could not be read", torn, StringComparison.Ordinal);
+    }
+
+    /// <summary>The rewritten model in memory, checking that it is as long as planned (the graph field's header says so).</summary>
+    private static byte[]? Rewrite(byte[] model, string logits, out string reason)
+    {
+        var plan = LastPositionLogits.Plan(new LastPositionLogits.ArraySource(model), logits, out reason);
+        if (plan is null)
+        {
+            return null;
+        }
+
+        var written = new MemoryStream();
+        plan.WriteTo(written);
+        Assert.Equal(plan.Length, written.Length);
+        return written.ToArray();
     }
 
     /// <summary>One prefill of <paramref name="prompt"/> from an empty cache: the logits' shape and their last position.</summary>
