@@ -8,15 +8,15 @@ namespace Rank1.Inference.Model;
 /// every node whatever outputs are asked for; but every call the engine makes reads only the last position of each row
 /// (a prompt's prefill is fed one row at a time or padded on the left, a decode step feeds one token). The output layer
 /// (vocabulary × hidden, a quarter of a 0.5B model's multiply-adds per token) thus ran on every prompt token for nothing,
-/// and a 128-position chunk returned 128 × vocabulary logits. The rewrite puts a <c>Gather</c> of the last position
-/// (index -1 on axis 1) in front of the output layer's <c>MatMul</c> / <c>MatMulNBits</c>, as llama.cpp computes logits
+/// and a 128-position chunk returned 128 × vocabulary logits. The rewrite puts a <c>Slice</c> of the last position
+/// (starts -1, ends int64 max, axis 1: <c>hidden[:, -1:, :]</c>, as exporters write it) in front of the output layer's <c>MatMul</c> / <c>MatMulNBits</c>, as llama.cpp computes logits
 /// only for the tokens asked for. The logits output then has one position per row; nothing else in the graph changes.
 /// </summary>
 /// <remarks>
 /// It edits the serialized <c>ModelProto</c> at the wire level (Google.Protobuf's coded streams), so every field it
 /// does not touch (weights, external-data references, metadata, opsets, unknown fields) is carried over byte for byte.
 /// ONNX field numbers: ModelProto.graph 7; GraphProto.node 1, initializer 5; NodeProto input 1, output 2, name 3,
-/// op_type 4, attribute 5, domain 7; AttributeProto name 1, i 3, type 20; TensorProto dims 1, data_type 2, int64_data 7, name 8,
+/// op_type 4, domain 7; TensorProto dims 1, data_type 2, int64_data 7, name 8,
 /// external_data 13.
 /// </remarks>
 internal static class LastPositionLogits
@@ -24,8 +24,10 @@ internal static class LastPositionLogits
     /// <summary>Name of the hidden state at the last position, the output layer's new input.</summary>
     public const string LastHidden = "rank1/last_position/hidden";
 
-    private const string IndexName = "rank1/last_position/index";
-    private const string NodeName = "rank1/last_position/Gather";
+    private const string NodeName = "rank1/last_position/Slice";
+    private const string Starts = "rank1/last_position/starts";
+    private const string Ends = "rank1/last_position/ends";
+    private const string Axes = "rank1/last_position/axes";
 
     /// <summary>
     /// How to write the model of <paramref name="source"/> with its output layer on the last position only, or null
@@ -81,32 +83,33 @@ internal static class LastPositionLogits
         }
 
         reason = $"'{head.Node.Name}' ({head.Node.OpType}) runs on the last position of '{head.Node.Inputs[0]}'";
-        return new Rewritten(source, top, graphFields, head.Field, Gather(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), externalData);
+        return new Rewritten(source, top, graphFields, head.Field, SliceNode(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), externalData);
     }
 
-    /// <summary>A rewrite ready to be written: the fields to copy from the source and the three new pieces.</summary>
+    /// <summary>A rewrite ready to be written: the fields to copy from the source and the new pieces.</summary>
     internal sealed class Rewritten
     {
         private readonly Source _source;
         private readonly List<Field> _top;
         private readonly List<Field> _graph;
         private readonly Field _head;
-        private readonly byte[] _gather;
+        private readonly byte[] _slice;
         private readonly byte[] _newHead;
-        private readonly byte[] _index;
+        private readonly byte[][] _initializers;
         private readonly long _graphLength;
 
-        internal Rewritten(Source source, List<Field> top, List<Field> graph, Field head, byte[] gather, byte[] newHead, bool externalData)
+        internal Rewritten(Source source, List<Field> top, List<Field> graph, Field head, byte[] slice, byte[] newHead, bool externalData)
         {
             _source = source;
             _top = top;
             _graph = graph;
             _head = head;
-            _gather = gather;
+            _slice = slice;
             _newHead = newHead;
-            _index = IndexTensor();
+            _initializers = [Int64Tensor(Starts, -1), Int64Tensor(Ends, long.MaxValue), Int64Tensor(Axes, 1)];
             ExternalData = externalData;
-            _graphLength = graph.Sum(f => f.End - f.Start) - (head.End - head.Start) + FieldSize(1, gather.Length) + FieldSize(1, newHead.Length) + FieldSize(5, _index.Length);
+            _graphLength = graph.Sum(f => f.End - f.Start) - (head.End - head.Start) + FieldSize(1, slice.Length) + FieldSize(1, newHead.Length)
+                + _initializers.Sum(i => FieldSize(5, i.Length));
             Length = top.Sum(f => f.Number == 7 ? FieldSize(7, _graphLength) : f.End - f.Start);
         }
 
@@ -117,8 +120,9 @@ internal static class LastPositionLogits
         public long Length { get; }
 
         /// <summary>
-        /// Writes the model: every field as it was, the graph with the Gather just before the output layer (nodes stay
-        /// in topological order), the output layer reading the Gather's output, and the index as a new initializer.
+        /// Writes the model: every field as it was, the graph with the Slice just before the output layer (nodes stay
+        /// in topological order), the output layer reading the Slice's output, and the Slice's starts, ends and axes as
+        /// new initializers.
         /// </summary>
         public void WriteTo(Stream output)
         {
@@ -135,7 +139,7 @@ internal static class LastPositionLogits
                 {
                     if (g.Start == _head.Start)
                     {
-                        WriteField(output, 1, _gather);
+                        WriteField(output, 1, _slice);
                         WriteField(output, 1, _newHead);
                     }
                     else
@@ -144,7 +148,10 @@ internal static class LastPositionLogits
                     }
                 }
 
-                WriteField(output, 5, _index);
+                foreach (var initializer in _initializers)
+                {
+                    WriteField(output, 5, initializer);
+                }
             }
         }
 
@@ -286,46 +293,34 @@ internal static class LastPositionLogits
         return result.ToArray();
     }
 
-    /// <summary>Gather(hidden, index) on axis 1: [batch, positions, hidden] to [batch, 1, hidden].</summary>
-    private static byte[] Gather(string hidden)
+    /// <summary>Slice(hidden, [-1], [int64 max], [1]): [batch, positions, hidden] to [batch, 1, hidden].</summary>
+    private static byte[] SliceNode(string hidden) => Message(o =>
     {
-        var axis = Message(o =>
+        foreach (var input in new[] { hidden, Starts, Ends, Axes })
         {
             o.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            o.WriteString("axis");
-            o.WriteTag(3, WireFormat.WireType.Varint);
-            o.WriteInt64(1);
-            o.WriteTag(20, WireFormat.WireType.Varint);
-            o.WriteEnum(2); // AttributeProto.INT
-        });
-        return Message(o =>
-        {
-            o.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            o.WriteString(hidden);
-            o.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            o.WriteString(IndexName);
-            o.WriteTag(2, WireFormat.WireType.LengthDelimited);
-            o.WriteString(LastHidden);
-            o.WriteTag(3, WireFormat.WireType.LengthDelimited);
-            o.WriteString(NodeName);
-            o.WriteTag(4, WireFormat.WireType.LengthDelimited);
-            o.WriteString("Gather");
-            o.WriteTag(5, WireFormat.WireType.LengthDelimited);
-            o.WriteBytes(ByteString.CopyFrom(axis));
-        });
-    }
+            o.WriteString(input);
+        }
 
-    /// <summary>The int64 tensor [-1] of shape [1].</summary>
-    private static byte[] IndexTensor() => Message(o =>
+        o.WriteTag(2, WireFormat.WireType.LengthDelimited);
+        o.WriteString(LastHidden);
+        o.WriteTag(3, WireFormat.WireType.LengthDelimited);
+        o.WriteString(NodeName);
+        o.WriteTag(4, WireFormat.WireType.LengthDelimited);
+        o.WriteString("Slice");
+    });
+
+    /// <summary>The int64 tensor [<paramref name="value"/>] of shape [1], named <paramref name="name"/>.</summary>
+    private static byte[] Int64Tensor(string name, long value) => Message(o =>
     {
         o.WriteTag(1, WireFormat.WireType.Varint);
         o.WriteInt64(1);
         o.WriteTag(2, WireFormat.WireType.Varint);
         o.WriteInt32(7); // TensorProto.INT64
         o.WriteTag(7, WireFormat.WireType.Varint);
-        o.WriteInt64(-1);
+        o.WriteInt64(value);
         o.WriteTag(8, WireFormat.WireType.LengthDelimited);
-        o.WriteString(IndexName);
+        o.WriteString(name);
     });
 
     private static byte[] Message(Action<CodedOutputStream> write)
