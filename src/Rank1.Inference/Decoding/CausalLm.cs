@@ -126,7 +126,12 @@ internal sealed class CausalLm : IDisposable
     private static InferenceSession? OpenLastPositionOnly(ModelFolder folder, SessionOptions options, ILogger logger, long inMemoryGraphBytes)
     {
         var name = folder.GenAiNames.TryGetValue("logits", out var n) ? n : "logits";
-        using var file = File.OpenHandle(folder.GraphPath);
+        using var file = OpenGraph(folder, logger);
+        if (file is null)
+        {
+            return null;
+        }
+
         var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, out var reason);
         if (plan is null)
         {
@@ -136,15 +141,23 @@ internal sealed class CausalLm : IDisposable
 
         if (plan.Length <= inMemoryGraphBytes)
         {
-            var bytes = new MemoryStream(checked((int)plan.Length));
-            plan.WriteTo(bytes);
-            if (bytes.Length != plan.Length)
+            byte[] bytes;
+            try
             {
-                throw new InvalidOperationException($"The rewritten graph is {bytes.Length} bytes where {plan.Length} were planned.");
+                var stream = new MemoryStream(checked((int)plan.Length));
+                plan.WriteTo(stream);
+                bytes = stream.Length == plan.Length
+                    ? stream.GetBuffer()
+                    : throw new InvalidOperationException($"The rewritten graph is {stream.Length} bytes where {plan.Length} were planned.");
+            }
+            catch (IOException ex)
+            {
+                Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph could not be read ({ex.Message})");
+                return null;
             }
 
             options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
-            return Open(() => new InferenceSession(bytes.GetBuffer(), options));
+            return Open(() => new InferenceSession(bytes, options));
         }
 
         if (plan.ExternalData)
@@ -193,6 +206,20 @@ internal sealed class CausalLm : IDisposable
                 Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
                 return null;
             }
+        }
+    }
+
+    /// <summary>The graph file opened for reading, or null (logged) when it cannot be: ONNX Runtime then says why in the load's own error.</summary>
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenGraph(ModelFolder folder, ILogger logger)
+    {
+        try
+        {
+            return File.OpenHandle(folder.GraphPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph could not be opened ({ex.Message})");
+            return null;
         }
     }
 

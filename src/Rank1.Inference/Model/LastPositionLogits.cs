@@ -57,7 +57,7 @@ internal static class LastPositionLogits
             // TensorProto.external_data (13): the initializer's bytes are in another file, found from the graph's folder.
             externalData = graphFields.Where(f => f.Number == 5).Any(f => Fields(source, f.ValueStart, f.ValueEnd).Exists(t => t.Number == 13));
         }
-        catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException or IOException)
         {
             reason = $"the graph could not be read ({ex.Message})";
             return null;

@@ -97,6 +97,26 @@ public sealed class LastPositionLogitsTests
         Assert.Contains("refers to others outside it", warning.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A graph file the rewrite cannot read (a torn file here) is left to ONNX Runtime, whose refusal is the load's
+    /// error, as before the rewrite: the user gets the clear error, the log says why the rewrite stepped aside.
+    /// </summary>
+    [Fact]
+    public void TornGraph_FailsToLoadWithTheModelLoadError_AndTheLogSaysTheRewriteCouldNotRead()
+    {
+        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var graph = Path.Combine(dir, "model.onnx");
+        var bytes = File.ReadAllBytes(graph);
+        File.WriteAllBytes(graph, bytes[..(bytes.Length / 2)]);
+        var log = new FakeLogger();
+
+        var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu, 0, 0, log, null));
+
+        Assert.Contains("ONNX Runtime cannot load this graph", ex.Message, StringComparison.Ordinal);
+        var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1011);
+        Assert.Contains("could not be read", warning.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The rewrite refuses, with its reason, a logits output not made by the output layer, and a graph it already rewrote.</summary>
     [Fact]
     public void Rewrite_RefusesWhatItDoesNotKnow_AndItsOwnOutput()
