@@ -245,9 +245,17 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     {
         using var engine = LoadTiny(maxBatch: 2, maxQueued: 3);
         var settings = new JudgeSettings { MaxThinkTokens = 16 };
+        // Held, the batch thread admits nothing: the big call's nine rows stay queued while the second call asks, however
+        // fast this machine judges. (A call tokenizes off the thread pool: the second call waits for the first one's rows
+        // to be queued, or it could find the queue still empty.)
+        engine.Scheduler.Hold();
+        var bigQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Enqueued = _ => bigQueued.TrySetResult();
         var big = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions, .. Onions], settings).AsTask(); // 9 rows: accepted, the queue was empty
+        await bigQueued.Task.WaitAsync(TimeSpan.FromMinutes(1));
         var refused = await Assert.ThrowsAsync<Rank1OverloadedException>(async () => await engine.JudgeAllAsync("bridges", null, Bridges, settings));
         Assert.Contains("MaxQueuedPassages (3)", refused.Message, StringComparison.Ordinal);
+        engine.Scheduler.Resume();
         Assert.Equal(9, (await big).Count);
         Assert.Equal(2, (await engine.JudgeAllAsync("bridges", null, Bridges, settings)).Count); // drained: accepted again
     }
