@@ -145,6 +145,22 @@ public sealed partial class GracefulShutdownTests
         }
     }
 
+    /// <summary>
+    /// Ctrl+C that lands between a server's "listening on" line and its wait (a user, or a supervisor, quick on the
+    /// key) still stops it cleanly: the flush before the wait took the cancelled token and threw, and the command
+    /// exited 130 instead of 0 (seen in a fresh-clone CI run of the test below).
+    /// </summary>
+    [Fact]
+    public async Task CtrlCBeforeTheWait_StopsCleanly()
+    {
+        var output = new StringWriter();
+        var context = new Rank1.SearchBridge.Cli.CommandLine.CliContext { Out = output, Error = TextWriter.Null, LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance };
+
+        await context.ServeUntilCancelledAsync(new CancellationToken(canceled: true));
+
+        Assert.Equal("Stopping." + Environment.NewLine, output.ToString());
+    }
+
     [Theory]
     [InlineData("search-server", "listening on")]
     [InlineData("serve", "listening on")]

@@ -18,10 +18,13 @@ internal sealed class CliContext
 
     public string CurrentDirectory { get; init; } = Environment.CurrentDirectory;
 
-    /// <summary>For commands that serve (proxy, search-server, demo): returns when the user presses Ctrl+C.</summary>
+    /// <summary>
+    /// For commands that serve (proxy, search-server, demo): returns when the user presses Ctrl+C, also when that came
+    /// before this call (right after the "listening on" line): the flush of what was printed is not cancelled by it.
+    /// </summary>
     public async Task ServeUntilCancelledAsync(CancellationToken cancellationToken)
     {
-        await Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
