@@ -126,11 +126,12 @@ internal static class LastPositionLogits
         /// </summary>
         public void WriteTo(Stream output)
         {
+            var buffer = new byte[1 << 20]; // one copy buffer for every field, the weights' included
             foreach (var field in _top)
             {
                 if (field.Number != 7)
                 {
-                    _source.CopyTo(output, field.Start, field.End);
+                    _source.CopyTo(output, field.Start, field.End, buffer);
                     continue;
                 }
 
@@ -144,7 +145,7 @@ internal static class LastPositionLogits
                     }
                     else
                     {
-                        _source.CopyTo(output, g.Start, g.End);
+                        _source.CopyTo(output, g.Start, g.End, buffer);
                     }
                 }
 
@@ -183,9 +184,8 @@ internal static class LastPositionLogits
             return bytes;
         }
 
-        public void CopyTo(Stream output, long start, long end)
+        public void CopyTo(Stream output, long start, long end, byte[] buffer)
         {
-            var buffer = new byte[(int)Math.Min(1 << 20, Math.Max(1, end - start))];
             for (var at = start; at < end;)
             {
                 var n = Read(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - at)));
@@ -275,9 +275,8 @@ internal static class LastPositionLogits
     private static byte[] ReplaceFirstInput(byte[] node, string input)
     {
         var result = new MemoryStream(node.Length + input.Length);
-        var source = new ArraySource(node);
         var replaced = false;
-        foreach (var field in Fields(source, 0, node.Length))
+        foreach (var field in Fields(new ArraySource(node), 0, node.Length))
         {
             if (!replaced && field.Number == 1 && field.WireType == WireFormat.WireType.LengthDelimited)
             {
@@ -286,7 +285,7 @@ internal static class LastPositionLogits
             }
             else
             {
-                source.CopyTo(result, field.Start, field.End);
+                result.Write(node, (int)field.Start, (int)(field.End - field.Start));
             }
         }
 
