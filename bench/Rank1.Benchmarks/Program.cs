@@ -18,7 +18,10 @@ using Rank1.Inference.Model;
 // --quantize SRC.gguf DST.gguf q8_0|q4_0 quantizes with llama.cpp's own quantizer (./build.sh bench makes its GGUFs so).
 // --execution-provider Cpu|Cuda|DirectML (default Cpu) runs our engine there (tools/gpu-check.sh: Cuda, with --skip-peer).
 // --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
+// On a graph with MatMulNBits (int4), the physical limits also give that kernel's own ceilings, timed alone on one node
+// of the graph's shape (KernelCeiling): what bounds batch-1 decode's share of the bandwidth and batch decode's gain.
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
+// --kernel-only times ONNX Runtime's MatMulNBits alone on every distinct shape of the graph (KernelCeiling).
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 NativeLibraryConfig.All.WithLogCallback((level, message) =>
 {
@@ -80,6 +83,25 @@ if (args.Contains("--decode-only"))
     return 0;
 }
 
+if (args.Contains("--kernel-only"))
+{
+    // ONNX Runtime's MatMulNBits alone on each distinct shape of the graph (KernelCeiling), with its share of the work.
+    var graph = KernelCeiling.MeasureGraph(KernelCeiling.MatMulNBitsOf(folder.GraphPath), options.Batches.Max(), options.Threads)
+        ?? throw new ArgumentException($"{folder.GraphPath} has no MatMulNBits node");
+    Console.WriteLine($"| MatMulNBits shape (K x N, bits, block, accuracy_level; {options.Threads} threads) | nodes | share of multiply-adds | in cache: 1 / {graph.Rows} rows, G/s | streamed: 1 / {graph.Rows} rows, G/s | streamed at 1 row, GB/s |");
+    Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+    foreach (var (r, nodes) in graph.Shapes)
+    {
+        var k = r.Shape;
+        Console.WriteLine($"| {k.K} x {k.N}, {k.Bits}, {k.BlockSize}, {k.AccuracyLevel} | {nodes} | {nodes * k.K * k.N / graph.MultiplyAddsPerToken * 100:0}% | "
+            + (double.IsNaN(r.CachedOneRow) ? "- (larger than the cache)" : $"{r.CachedOneRow / 1e9:0.0} / {r.CachedRows / 1e9:0.0}")
+            + $" | {r.StreamedOneRow / 1e9:0.0} / {r.StreamedRows / 1e9:0.0} | {r.StreamedOneRowBytesPerSecond / 1e9:0.0} |");
+    }
+
+    Console.WriteLine($"| all {graph.Shapes.Sum(s => s.Nodes)} nodes, weighted by their share | | 100% | | {graph.MultiplyAddsPerToken / graph.StreamedOneRowSeconds / 1e9:0.0} / {graph.MultiplyAddsPerToken / graph.StreamedRowsSeconds / 1e9:0.0} | {graph.WeightBytesPerToken / graph.StreamedOneRowSeconds / 1e9:0.0} |");
+    return 0;
+}
+
 if (args.Contains("--profile-only"))
 {
     foreach (var (name, ms) in Profiler.DecodeProfile(folder, options, decodePrompt, options.ProfileRows))
@@ -99,6 +121,13 @@ var llama = options.Gguf.Select(g => (Name: LlamaCpp.Label(g), Result: LlamaCpp.
 var totalPeak = Process.GetCurrentProcess().PeakWorkingSet64;
 
 var profile = options.Profile ? Profiler.DecodeProfile(folder, options, decodePrompt, options.ProfileRows) : null;
+
+// After the engines, so that its models do not count in their peak memory: what ONNX Runtime's MatMulNBits does alone.
+var kernel = KernelCeiling.MeasureGraph(KernelCeiling.MatMulNBitsOf(folder.GraphPath), options.Batches.Max(), options.Threads);
+if (kernel is not null)
+{
+    Console.Error.WriteLine($"MatMulNBits alone, the graph's {kernel.Shapes.Sum(s => s.Nodes)} nodes: {1 / kernel.StreamedOneRowSeconds:0.0} / {1 / kernel.StreamedRowsSeconds:0.0} tokens/s at 1 / {kernel.Rows} rows");
+}
 
 // Last, so that its 1 GiB buffer does not count in the engines' peak memory.
 var bandwidth = Bandwidth.MeasureGBps(options.Threads);
@@ -144,6 +173,23 @@ Console.WriteLine(gatherOnlyBytes > 0
     : $"| bytes read per decoded token (all weights) | {readBytes / 1e9:0.00} GB |");
 Console.WriteLine($"| batch-1 decode ceiling (bandwidth / bytes read per token) | {ceiling:0.00} tokens/s |");
 Console.WriteLine($"| our batch-1 decode / ceiling | {ours.DecodeTps / ceiling * 100:0}% |");
+if (kernel is not null)
+{
+    // The kernel's own limits: a batch-1 step made of it reads no faster than its nodes do alone from memory, and a
+    // batch step computes no faster than they do alone at the batch's rows.
+    var (largest, _) = kernel.Shapes.FirstOrDefault(s => !double.IsNaN(s.Rates.CachedOneRow));
+    var alone = 1 / kernel.StreamedOneRowSeconds;
+    var aloneRows = 1 / kernel.StreamedRowsSeconds;
+    Console.WriteLine($"| ONNX Runtime's MatMulNBits alone: the graph's {kernel.Shapes.Sum(s => s.Nodes)} nodes ({kernel.Shapes.Count} shapes, {kernel.Quantization}, {options.Threads} threads), each shape timed on its own, weights streamed from memory: tokens/s at 1 row / aggregate at {kernel.Rows} rows | {N(alone)} / {N(aloneRows)} |");
+    Console.WriteLine($"| its weight reading at 1 row / measured memory read bandwidth: the most a batch-1 step made of it reaches | {kernel.WeightBytesPerToken / kernel.StreamedOneRowSeconds / 1e9:0.0} GB/s ({kernel.WeightBytesPerToken / kernel.StreamedOneRowSeconds / (bandwidth * 1e9) * 100:0}%) |");
+    Console.WriteLine($"| our batch-1 decode / the kernel alone at 1 row | {ours.DecodeTps / alone * 100:0}% |");
+    Console.WriteLine($"| batch {kernel.Rows} over our batch 1 at most with this kernel (its aggregate at {kernel.Rows} rows / our batch 1) | {aloneRows / ours.DecodeTps:0.0}x |");
+    if (largest is not null)
+    {
+        Console.WriteLine($"| the kernel's compute alone, weights in cache ({largest.Shape.K} x {largest.Shape.N}, the largest share that fits): multiply-adds per second at 1 / {kernel.Rows} rows | {largest.CachedOneRow / 1e9:0.0} G / {largest.CachedRows / 1e9:0.0} G |");
+    }
+}
+
 Console.WriteLine($"| KV cache of the k passages as one batch, at its widest (rows x positions x layers x K/V x kv heads x head size x element) | {ours.KvBytes / 1e6:0.0} MB |");
 // The k-passage batch's time split: its admission (the shared prefix once, then each passage's own prompt tokens: prefill)
 // and its decode steps; and the most the batch could gain over one at a time if its steps took no time at all.
