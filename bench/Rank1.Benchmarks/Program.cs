@@ -163,7 +163,11 @@ foreach (var (batch, tps) in ours.BatchDecode ?? [])
 
 Row($"passages/s: k = {options.Passages} x ({options.SharedPrefix} shared + {options.PassageTokens}) prompt tokens, {options.DecodeTokens} forced reasoning tokens each, one at a time (timed over {Math.Min(options.Alone, options.Passages)})", r => r.PassagesPerSecond);
 Row("the same k passages as one batch (ours and llama.cpp: shared prefix computed once)", r => r.BatchedPassagesPerSecond);
-Row("ours as one batch / the peers one at a time", r => r.PassagesPerSecond, ours.BatchedPassagesPerSecond);
+if (ours.BatchedPassagesPerSecond is not null)
+{
+    Row("ours as one batch / the peers one at a time", r => r.PassagesPerSecond, ours.BatchedPassagesPerSecond);
+}
+
 Console.WriteLine();
 Console.WriteLine("| physical limit | value |");
 Console.WriteLine("| --- | ---: |");
@@ -190,11 +194,15 @@ if (kernel is not null)
     }
 }
 
-Console.WriteLine($"| KV cache of the k passages as one batch, at its widest (rows x positions x layers x K/V x kv heads x head size x element) | {ours.KvBytes / 1e6:0.0} MB |");
-// The k-passage batch's time split: its admission (the shared prefix once, then each passage's own prompt tokens: prefill)
-// and its decode steps; and the most the batch could gain over one at a time if its steps took no time at all.
-Console.WriteLine($"| our k passages as one batch: admission (shared prefix once, then each passage's own prompt tokens) / the whole batch | {ours.BatchAdmissionSeconds:0.00} s / {ours.BatchSeconds:0.00} s ({ours.BatchAdmissionSeconds / ours.BatchSeconds * 100:0}%) |");
-Console.WriteLine($"| ours as one batch / ours one at a time, if the batch's decode steps took no time (k / passages per second one at a time / admission) | {options.Passages / ours.PassagesPerSecond / ours.BatchAdmissionSeconds:0.00}x |");
+if (ours.BatchedPassagesPerSecond is not null)
+{
+    Console.WriteLine($"| KV cache of the k passages as one batch, at its widest (rows x positions x layers x K/V x kv heads x head size x element) | {ours.KvBytes / 1e6:0.0} MB |");
+    // The k-passage batch's time split: its admission (the shared prefix once, then each passage's own prompt tokens: prefill)
+    // and its decode steps; and the most the batch could gain over one at a time if its steps took no time at all.
+    Console.WriteLine($"| our k passages as one batch: admission (shared prefix once, then each passage's own prompt tokens) / the whole batch | {ours.BatchAdmissionSeconds:0.00} s / {ours.BatchSeconds:0.00} s ({ours.BatchAdmissionSeconds / ours.BatchSeconds * 100:0}%) |");
+    Console.WriteLine($"| ours as one batch / ours one at a time, if the batch's decode steps took no time (k / passages per second one at a time / admission) | {options.Passages / ours.PassagesPerSecond / ours.BatchAdmissionSeconds:0.00}x |");
+}
+
 Console.WriteLine($"| peak working set: after our runs / after all engines | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
 if (profile is not null)
 {
@@ -305,6 +313,12 @@ internal static class Ours
             }
         });
         Console.Error.WriteLine($"ours: prefill {prefillSeconds:0.000} s, decode {decodeSeconds:0.000} s, passages {passagesSeconds:0.000} s");
+        if (lm.BatchLayout is null)
+        {
+            // The load found no batch layout it could prove (CausalLm.Load's probe): the engine judges one row at a time.
+            Console.Error.WriteLine($"ours: {folder.GraphPath} decodes one row at a time (no batch layout): no batch rows");
+            return new Result(prefill.Length / prefillSeconds, o.DecodeTokens / decodeSeconds, Math.Min(o.Alone, passages.Length) / passagesSeconds);
+        }
 
         // Batched decoding: B prompts prefilled together, then DecodeTokens steps of B tokens each.
         var batchDecode = new List<(int, double)>();

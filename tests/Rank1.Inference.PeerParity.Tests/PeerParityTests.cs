@@ -77,6 +77,7 @@ public sealed class PeerParityTests(GenAiRuntime runtime) : IClassFixture<GenAiR
     [InlineData("tiny-genai", 2)]
     [InlineData("tiny-genai-int4", 0)]
     [InlineData("tiny-genai-int4", 2)]
+    [InlineData("tiny-genai-int4-b128", 0)]
     [InlineData("tiny-genai-fp16", 0)]
     public void GenAiConventionGraphs_GreedyTokensAndLogits_EqualThePeer(string model, int promptIndex)
     {
@@ -85,6 +86,7 @@ public sealed class PeerParityTests(GenAiRuntime runtime) : IClassFixture<GenAiR
         {
             "tiny-genai" => TestPaths.TinyGenAiModel,
             "tiny-genai-int4" => TestPaths.TinyGenAiInt4Model,
+            "tiny-genai-int4-b128" => TestPaths.TinyGenAiInt4Block128Model,
             _ => TestPaths.TinyGenAiFp16Model,
         };
         using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = dir, ExecutionProvider = ExecutionProviderKind.Cpu });

@@ -29,7 +29,7 @@ public sealed class GenAiBatchingTests
         MaxBatch = maxBatch,
     });
 
-    public static TheoryData<string> GenAiModels => new() { TestPaths.TinyGenAiModel, TestPaths.TinyGenAiInt4Model };
+    public static TheoryData<string> GenAiModels => new() { TestPaths.TinyGenAiModel, TestPaths.TinyGenAiInt4Model, TestPaths.TinyGenAiInt4Block128Model };
 
     [Theory]
     [MemberData(nameof(GenAiModels))]

@@ -63,6 +63,9 @@ internal static class TestPaths
     /// <summary><see cref="TinyGenAiModel"/> at int4: every MatMul, the output layer included, as MatMulNBits (the builder's quantizer).</summary>
     public static string TinyGenAiInt4Model => Generated(".rank1/models/tiny-genai-int4");
 
+    /// <summary><see cref="TinyGenAiInt4Model"/> quantized in blocks of 128 (the builder's <c>int4_block_size=128</c>).</summary>
+    public static string TinyGenAiInt4Block128Model => Generated(".rank1/models/tiny-genai-int4-b128");
+
     /// <summary>The weights of <see cref="TinyGenAiModel"/> in the same graph in fp16 (fp16 KV cache and logits).</summary>
     public static string TinyGenAiFp16Model => Generated(".rank1/models/tiny-genai-fp16");
 
