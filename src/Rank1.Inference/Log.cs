@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Graph}: run as exported, its output layer on every prompt position (slower prefill): {Why}")]
     public static partial void EveryPositionLogits(ILogger logger, string graph, string why);
 
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "{Graph} decodes one row at a time, so its passages are never batched: {Why}")]
+    public static partial void OneRowAtATime(ILogger logger, string graph, string why);
+
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "The rewritten graph {Path} could not be deleted: {Why}")]
     public static partial void TemporaryGraphLeft(ILogger logger, string path, string why);
 

@@ -100,7 +100,12 @@ internal sealed class CausalLm : IDisposable
             var signature = ModelSignature.Discover(session, folder);
             var context = Math.Clamp(folder.ContextLength ?? 32_768, 16, 131_072);
             var lm = new CausalLm(session, folder, signature, used, context);
-            lm.BatchLayout = BatchLayoutOf(lm);
+            (lm.BatchLayout, var whyNot) = BatchLayoutOf(lm);
+            if (whyNot is not null)
+            {
+                Log.OneRowAtATime(logger, folder.GraphPath, whyNot);
+            }
+
             Log.ModelLoaded(logger, folder.ModelId, folder.GraphPath, signature.Layers, signature.KvHeads, signature.HeadSize, signature.KvType.ToString(),
                 signature.InputIdsType.ToString(), signature.PositionIds is not null, lm.BatchLayout?.ToString() ?? "none (one row at a time)",
                 (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -235,16 +240,31 @@ internal sealed class CausalLm : IDisposable
     /// may not skip the left padding, so it decodes one row at a time. A graph that writes at the mask's count batches
     /// left-aligned only on the CPU provider (the one whose GroupQueryAttention the tests check; DirectML's takes every
     /// past as empty when several tokens are fed) and only when its logits keep that layout's contract
-    /// (<see cref="KvLayoutProbe.KeepsLeftAlignedContract"/>); otherwise it decodes one row at a time.
+    /// (<see cref="KvLayoutProbe.KeepsLeftAlignedContract"/>); otherwise it decodes one row at a time, and
+    /// <c>WhyNot</c> says why (the load logs it as a warning: batching is off for every passage of that model).
     /// </summary>
-    private static KvLayout? BatchLayoutOf(CausalLm lm) => KvLayoutProbe.Detect(lm) switch
+    private static (KvLayout? Layout, string? WhyNot) BatchLayoutOf(CausalLm lm)
     {
-        KvLayout.LeftAligned when lm.Provider == ExecutionProviderKind.Cpu && KvLayoutProbe.KeepsLeftAlignedContract(lm) => KvLayout.LeftAligned,
-        KvLayout.LeftAligned => null,
-        KvLayout.RightAligned when lm.Signature.PositionIds is not null => KvLayout.RightAligned,
-        null when lm.Signature.PositionIds is not null => KvLayout.RightAligned, // as before the probe: Optimum graphs batch padded on the left
-        _ => null,
-    };
+        var detected = KvLayoutProbe.Detect(lm);
+        if (detected == KvLayout.LeftAligned)
+        {
+            if (lm.Provider != ExecutionProviderKind.Cpu)
+            {
+                return (null, $"its attention writes a new token at the row's own length (GroupQueryAttention), a layout batched on the CPU provider only, not on {lm.Provider}");
+            }
+
+            return KvLayoutProbe.LeftAlignedContractBreach(lm) is { } breach ? (null, breach) : (KvLayout.LeftAligned, null);
+        }
+
+        if (lm.Signature.PositionIds is not null)
+        {
+            return (KvLayout.RightAligned, null); // as before the probe: Optimum graphs batch padded on the left
+        }
+
+        return (null, detected == KvLayout.RightAligned
+            ? "it appends a new token after the past and derives positions itself (no position_ids input), so a row padded on the left would be given its padding's positions"
+            : "a probe step did not show where it writes a new token's keys (no attention mask, a mask with a hole refused, or both places written), and it takes no position_ids");
+    }
 
     /// <summary>Starts a decode with an empty KV cache. <paramref name="runOptions"/> lets the caller terminate a running step.</summary>
     public DecodeState Begin(RunOptions runOptions) => new(this, runOptions);

@@ -78,12 +78,18 @@ internal static class KvLayoutProbe
     /// two one-token steps (the rest of a prompt after the shared prefix is fed that way). ONNX Runtime's DirectML
     /// GroupQueryAttention, for one, takes every past as empty when several tokens are fed, failing (2).
     /// </summary>
-    public static bool KeepsLeftAlignedContract(CausalLm lm)
+    public static bool KeepsLeftAlignedContract(CausalLm lm) => LeftAlignedContractBreach(lm) is null;
+
+    /// <summary>
+    /// Null when the graph keeps <see cref="KeepsLeftAlignedContract"/>'s two promises; otherwise which one it broke,
+    /// with the distance measured and the tolerance (for the load's warning).
+    /// </summary>
+    public static string? LeftAlignedContractBreach(CausalLm lm)
     {
         var sig = lm.Signature;
         if (sig.AttentionMask is null || lm.ContextLength < 4)
         {
-            return false;
+            return "the graph has no attention mask or a context under 4 positions";
         }
 
         using var runOptions = new RunOptions();
@@ -100,7 +106,8 @@ internal static class KvLayoutProbe
             Track(caches, Run(lm, runOptions, empty, [[b, c]], [[1, 1]], out var bcWithoutPast));
             if (!CloserThanWithoutPast(sig, bcAfterA[0], cAfterAb[0], bcWithoutPast[0]))
             {
-                return false;
+                return $"two new tokens after a past give logits that land {MaxAbsDiff(bcAfterA[0], cAfterAb[0]):g3} away from two one-token steps "
+                    + $"(tolerance {Precision(sig, cAfterAb[0]):g3}, or a tenth of the {MaxAbsDiff(bcWithoutPast[0], cAfterAb[0]):g3} that dropping the past moves them)";
             }
 
             // Row 0: a b, then c; row 1: a, then b. Width 3, the columns past each row's count garbage.
@@ -109,11 +116,16 @@ internal static class KvLayoutProbe
             KvTensors.CopyColumns(sig, afterAb, 0, 0, mixed, 0, 0, 2);
             KvTensors.CopyColumns(sig, afterA, 0, 0, mixed, 1, 0, 1);
             Track(caches, Run(lm, runOptions, mixed, [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var batched));
-            return Close(sig, batched[0], cAfterAb[0]) && Close(sig, batched[1], bAfterA[0]);
+            var worst = new[] { (Row: batched[0], Alone: cAfterAb[0]), (Row: batched[1], Alone: bAfterA[0]) }
+                .Select(r => (Distance: MaxAbsDiff(r.Row, r.Alone), Tolerance: Precision(sig, r.Alone)))
+                .MaxBy(r => r.Distance / r.Tolerance);
+            return worst.Distance <= worst.Tolerance
+                ? null
+                : $"at batch 2, a row's logits land {worst.Distance:g3} away from the same row's alone (tolerance {worst.Tolerance:g3})";
         }
-        catch (OnnxRuntimeException)
+        catch (OnnxRuntimeException ex)
         {
-            return false;
+            return $"ONNX Runtime refused the probe's step ({ex.Message})";
         }
         finally
         {
@@ -233,9 +245,6 @@ internal static class KvLayoutProbe
 
         return worst;
     }
-
-    /// <summary>Logits equal up to the graph's precision (<see cref="Precision"/>; a NaN is never equal).</summary>
-    private static bool Close(Model.ModelSignature sig, float[] actual, float[] expected) => MaxAbsDiff(actual, expected) <= Precision(sig, expected);
 
     /// <summary>The graph's precision: 1e-3 (fp32 cache) or 2e-2 (fp16) of 1 + the largest magnitude.</summary>
     private static float Precision(Model.ModelSignature sig, float[] expected) =>

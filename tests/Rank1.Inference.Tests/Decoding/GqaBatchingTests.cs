@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
@@ -40,6 +42,37 @@ public sealed class GqaBatchingTests(BuilderFixtureModel fx) : IClassFixture<Bui
         // Appends after the past and derives positions from the mask: a row padded on the right sees its padding.
         using var derived = CausalLm.Load(ModelFolder.Open(TestPaths.TinyBuilderModel), ExecutionProviderKind.Cpu);
         Assert.False(KvLayoutProbe.KeepsLeftAlignedContract(derived));
+    }
+
+    [Fact]
+    public void AGraphThatCannotBatch_SaysWhyInAWarning_AndOneThatCanSaysNothing()
+    {
+        // Appends after the past and derives positions from the mask: batching is off, and the log says why.
+        var log = new FakeLogger();
+        using var derived = CausalLm.Load(ModelFolder.Open(TestPaths.TinyBuilderModel), ExecutionProviderKind.Cpu, logger: log);
+        Assert.Null(derived.BatchLayout);
+        var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1013);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains(derived.Folder.GraphPath, warning.Message, StringComparison.Ordinal);
+        Assert.Contains("position", warning.Message, StringComparison.Ordinal);
+
+        foreach (var path in new[] { TestPaths.TinyModel, TestPaths.TinyGenAiInt4Model })
+        {
+            var quiet = new FakeLogger();
+            using var batches = CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu, logger: quiet);
+            Assert.NotNull(batches.BatchLayout);
+            Assert.DoesNotContain(quiet.Collector.GetSnapshot(), r => r.Id.Id == 1013);
+        }
+    }
+
+    [Fact]
+    public void LeftAlignedContractBreach_NamesThePromiseBroken_WithTheDistanceMeasured()
+    {
+        Assert.Null(KvLayoutProbe.LeftAlignedContractBreach(fx.Lm));
+        using var derived = CausalLm.Load(ModelFolder.Open(TestPaths.TinyBuilderModel), ExecutionProviderKind.Cpu);
+        var breach = KvLayoutProbe.LeftAlignedContractBreach(derived);
+        Assert.NotNull(breach);
+        Assert.Matches(@"logits land [0-9.eE+-]+ away from .* \(tolerance [0-9.eE+-]+", breach);
     }
 
     /// <summary>The fixture's GroupQueryAttention has no rotary inside; the generated genai graphs rotate within it (do_rotary, cos/sin caches).</summary>
