@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rank1.EmbeddedSearch;
@@ -143,9 +144,15 @@ public sealed class WorkerHostTests
         await process.WaitForExitAsync(timeout.Token);
         Assert.Equal(0, process.ExitCode);
 
-        // Nothing listens on the port any more: the probe says so and fails, within its own timeout.
-        var gone = await TestProcess.RunAsync(Host(probeEnvironment, "--health-check"), TimeSpan.FromSeconds(30));
+        // Nothing listens on the port: the probe says so and fails, within its own timeout. Not the worker's old port,
+        // which any process may take once it is free (a CI run saw another test's server answer 400 on it): a port held
+        // bound and not listening, which refuses every connection and which no one else can take meanwhile.
+        using var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var closedPort = ((IPEndPoint)closed.LocalEndPoint!).Port;
+        var goneEnvironment = new Dictionary<string, string>(environment) { ["Urls"] = $"http://0.0.0.0:{closedPort}" };
+        var gone = await TestProcess.RunAsync(Host(goneEnvironment, "--health-check"), TimeSpan.FromSeconds(30));
         Assert.True(gone.ExitCode == 1, $"exit {gone.ExitCode}: {gone.Out}{gone.Error}");
-        Assert.Contains($"http://127.0.0.1:{port}/_rank1/health: no answer", gone.Out, StringComparison.Ordinal);
+        Assert.Contains($"http://127.0.0.1:{closedPort}/_rank1/health: no answer", gone.Out, StringComparison.Ordinal);
     }
 }
