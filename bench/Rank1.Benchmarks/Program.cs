@@ -22,6 +22,7 @@ using Rank1.Inference.Model;
 // of the graph's shape (KernelCeiling): what bounds batch-1 decode's share of the bandwidth and batch decode's gain.
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // --kernel-only times ONNX Runtime's MatMulNBits alone on every distinct shape of the graph (KernelCeiling).
+// --alternate times batch-1 decode of ours and of OnnxRuntimeGenAI in turns, five rounds in one process.
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 NativeLibraryConfig.All.WithLogCallback((level, message) =>
 {
@@ -80,6 +81,56 @@ if (args.Contains("--decode-only"))
     }
 
     Console.WriteLine($"decode batch 1: {options.DecodeTokens / sw.Elapsed.TotalSeconds:0.00} tokens/s ({string.Join(", ", entries.Select(e => string.Join('=', e)))})");
+    return 0;
+}
+
+if (args.Contains("--alternate"))
+{
+    // Batch-1 decode of ours and OnnxRuntimeGenAI's generator in turns, in one process, on the same prompt: the two
+    // engines share the machine's state round by round, so the paired ratio says more than two separate runs.
+    using var handle = new OgaHandle();
+    using var config = Peer.CpuConfig(folder, options.Threads);
+    using var peerModel = new Model(config);
+    using var lm = CausalLm.Load(folder, options.Provider, options.Threads);
+    using var run = new RunOptions();
+    var ratios = new List<double>();
+    Console.WriteLine($"| round ({options.Threads} threads, {options.DecodeTokens} steps after a {options.PassageTokens}-token prompt) | ours, tokens/s | OnnxRuntimeGenAI, tokens/s | ours / GenAI |");
+    Console.WriteLine("| ---: | ---: | ---: | ---: |");
+    for (var round = 1; round <= 5; round++)
+    {
+        double oursTps;
+        using (var s = lm.Begin(run))
+        {
+            s.Step(decodePrompt);
+            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < options.DecodeTokens; i++)
+            {
+                s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            }
+
+            oursTps = options.DecodeTokens / sw.Elapsed.TotalSeconds;
+        }
+
+        double peerTps;
+        using (var g = Peer.Greedy(peerModel, decodePrompt.Length + options.DecodeTokens + 8))
+        {
+            g.AppendTokens(decodePrompt);
+            g.GenerateNextToken();
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < options.DecodeTokens; i++)
+            {
+                g.GenerateNextToken();
+            }
+
+            peerTps = options.DecodeTokens / sw.Elapsed.TotalSeconds;
+        }
+
+        ratios.Add(oursTps / peerTps);
+        Console.WriteLine($"| {round} | {oursTps:0.0} | {peerTps:0.0} | {oursTps / peerTps:0.00}x |");
+    }
+
+    Console.WriteLine($"| median | | | {ratios.Order().ElementAt(ratios.Count / 2):0.00}x |");
     return 0;
 }
 
@@ -379,20 +430,30 @@ internal static class Ours
 
 internal static class Peer
 {
+    /// <summary>OnnxRuntimeGenAI's configuration of <paramref name="folder"/>: the CPU, <paramref name="threads"/> intra-op threads.</summary>
+    public static Config CpuConfig(ModelFolder folder, int threads)
+    {
+        var config = new Config(folder.FolderPath);
+        config.ClearProviders();
+        config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":" + threads.ToString(CultureInfo.InvariantCulture) + "}}}}");
+        return config;
+    }
+
+    /// <summary>A greedy generator of at most <paramref name="maxLength"/> tokens.</summary>
+    public static Generator Greedy(Model model, int maxLength)
+    {
+        using var p = new GeneratorParams(model);
+        p.SetSearchOption("max_length", maxLength);
+        p.SetSearchOption("do_sample", false);
+        return new Generator(model, p);
+    }
+
     public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
         using var handle = new OgaHandle();
-        using var config = new Config(folder.FolderPath);
-        config.ClearProviders();
-        config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":" + o.Threads.ToString(CultureInfo.InvariantCulture) + "}}}}");
+        using var config = CpuConfig(folder, o.Threads);
         using var model = new Model(config);
-        Generator NewGenerator(int maxLength)
-        {
-            using var p = new GeneratorParams(model);
-            p.SetSearchOption("max_length", maxLength);
-            p.SetSearchOption("do_sample", false);
-            return new Generator(model, p);
-        }
+        Generator NewGenerator(int maxLength) => Greedy(model, maxLength);
 
         double Time(Action a)
         {
