@@ -131,7 +131,7 @@ internal static class KernelCeiling
 
     public static Rates Measure(Shape shape, int rows, int threads)
     {
-        // At most MaxNodes: a tiny shape's run then streams less (the table says how many MB a run reads).
+        // At most MaxNodes: a run of a tiny shape then reads less than StreamedBytes, and its weights may stay in cache.
         var streamed = (int)Math.Clamp((StreamedBytes + shape.WeightBytes - 1) / shape.WeightBytes, 1, MaxNodes);
         var rng = new Random(11);
         var a = new float[rows * shape.K];
