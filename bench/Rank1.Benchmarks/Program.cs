@@ -71,16 +71,8 @@ if (args.Contains("--decode-only"))
         }
     });
     using var run = new RunOptions();
-    using var s = lm.Begin(run);
-    s.Step(decodePrompt);
-    s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
-    var sw = Stopwatch.StartNew();
-    for (var i = 0; i < options.DecodeTokens; i++)
-    {
-        s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
-    }
-
-    Console.WriteLine($"decode batch 1: {options.DecodeTokens / sw.Elapsed.TotalSeconds:0.00} tokens/s ({string.Join(", ", entries.Select(e => string.Join('=', e)))})");
+    var seconds = Ours.DecodeSeconds(lm, run, decodePrompt, options.DecodeTokens);
+    Console.WriteLine($"decode batch 1: {options.DecodeTokens / seconds:0.00} tokens/s ({string.Join(", ", entries.Select(e => string.Join('=', e)))})");
     return 0;
 }
 
@@ -98,33 +90,8 @@ if (args.Contains("--alternate"))
     Console.WriteLine("| ---: | ---: | ---: | ---: |");
     for (var round = 1; round <= 5; round++)
     {
-        double oursTps;
-        using (var s = lm.Begin(run))
-        {
-            s.Step(decodePrompt);
-            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
-            var sw = Stopwatch.StartNew();
-            for (var i = 0; i < options.DecodeTokens; i++)
-            {
-                s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
-            }
-
-            oursTps = options.DecodeTokens / sw.Elapsed.TotalSeconds;
-        }
-
-        double peerTps;
-        using (var g = Peer.Greedy(peerModel, decodePrompt.Length + options.DecodeTokens + 8))
-        {
-            g.AppendTokens(decodePrompt);
-            g.GenerateNextToken();
-            var sw = Stopwatch.StartNew();
-            for (var i = 0; i < options.DecodeTokens; i++)
-            {
-                g.GenerateNextToken();
-            }
-
-            peerTps = options.DecodeTokens / sw.Elapsed.TotalSeconds;
-        }
+        var oursTps = options.DecodeTokens / Ours.DecodeSeconds(lm, run, decodePrompt, options.DecodeTokens);
+        var peerTps = options.DecodeTokens / Peer.DecodeSeconds(peerModel, decodePrompt, options.DecodeTokens);
 
         ratios.Add(oursTps / peerTps);
         Console.WriteLine($"| {round} | {oursTps:0.0} | {peerTps:0.0} | {oursTps / peerTps:0.00}x |");
@@ -314,6 +281,21 @@ internal static class Bandwidth
 
 internal static class Ours
 {
+    /// <summary>Seconds of <paramref name="steps"/> greedy batch-1 decode steps after <paramref name="prompt"/> and one warm-up step.</summary>
+    public static double DecodeSeconds(CausalLm lm, RunOptions run, int[] prompt, int steps)
+    {
+        using var s = lm.Begin(run);
+        s.Step(prompt);
+        s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]); // warm-up step
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++)
+        {
+            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+        }
+
+        return sw.Elapsed.TotalSeconds;
+    }
+
     public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
         using var lm = CausalLm.Load(folder, o.Provider, o.Threads);
@@ -334,19 +316,7 @@ internal static class Ours
         Prefill(); // warm-up
         var prefillSeconds = Enumerable.Range(0, 3).Select(_ => Time(Prefill)).Order().ElementAt(1);
 
-        double decodeSeconds;
-        using (var s = lm.Begin(run))
-        {
-            s.Step(decodePrompt);
-            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]); // warm-up step
-            decodeSeconds = Time(() =>
-            {
-                for (var i = 0; i < o.DecodeTokens; i++)
-                {
-                    s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
-                }
-            });
-        }
+        var decodeSeconds = DecodeSeconds(lm, run, decodePrompt, o.DecodeTokens);
 
         // The work of judging one passage: prefill, forced greedy reasoning, one scoring step.
         var passagesSeconds = Time(() =>
@@ -439,6 +409,21 @@ internal static class Peer
         return config;
     }
 
+    /// <summary>Seconds of <paramref name="steps"/> greedy tokens after <paramref name="prompt"/> and one warm-up token.</summary>
+    public static double DecodeSeconds(Model model, int[] prompt, int steps)
+    {
+        using var g = Greedy(model, prompt.Length + steps + 8);
+        g.AppendTokens(prompt);
+        g.GenerateNextToken(); // warm-up token
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++)
+        {
+            g.GenerateNextToken();
+        }
+
+        return sw.Elapsed.TotalSeconds;
+    }
+
     /// <summary>A greedy generator of at most <paramref name="maxLength"/> tokens.</summary>
     public static Generator Greedy(Model model, int maxLength)
     {
@@ -471,19 +456,7 @@ internal static class Peer
         Prefill();
         var prefillSeconds = Enumerable.Range(0, 3).Select(_ => Time(Prefill)).Order().ElementAt(1);
 
-        double decodeSeconds;
-        using (var g = NewGenerator(decodePrompt.Length + o.DecodeTokens + 8))
-        {
-            g.AppendTokens(decodePrompt);
-            g.GenerateNextToken();
-            decodeSeconds = Time(() =>
-            {
-                for (var i = 0; i < o.DecodeTokens; i++)
-                {
-                    g.GenerateNextToken();
-                }
-            });
-        }
+        var decodeSeconds = DecodeSeconds(model, decodePrompt, o.DecodeTokens);
 
         var passagesSeconds = Time(() =>
         {
