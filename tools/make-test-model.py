@@ -424,7 +424,33 @@ def build_genai(args):
                  [f"{p}/final_norm_layernorm/output_0"], f"{p}/final_norm_layernorm/SkipLayerNorm", domain="com.microsoft",
                  epsilon=RMS_EPS)
     # Tied embeddings: without the builder's shared_embeddings option the output layer is its own copy, transposed.
-    matmul("/lm_head/MatMul", final, embed_w.T, output="logits")
+    if args.deform_batch is None:
+        matmul("/lm_head/MatMul", final, embed_w.T, output="logits")
+    else:
+        # Test-only: a step of more than one row gives each row other logits than the row alone, the same on every CPU.
+        # "rounding": each row's logits scaled by 1 + 1e-2, a function of its own tokens only (a stand-in for a kernel
+        # that sums a row differently beside another, as MatMulNBits with int8 activations at blocks of 64 or more);
+        # "neighbour": each row's logits plus 5e-2 of the batch's mean row, so a row depends on the rows beside it;
+        # "padding": plus half the mean magnitude of the first layer's whole past keys, padding columns included.
+        raw = matmul("/lm_head/MatMul", final, embed_w.T)
+        rows = node("Shape", ["input_ids"], ["/deform/rows"], "/deform/Shape", start=0, end=1)
+        several = node("Cast", [node("Greater", [rows, init("/deform/one", np.array([1], np.int64))], ["/deform/several_bool"], "/deform/Greater")],
+                       ["/deform/several"], "/deform/Cast", to=io)
+        if args.deform_batch == "rounding":
+            scale = node("Add", [init("/deform/unit", np.array([1], wdtype)), node("Mul", [several, init("/deform/eps", np.array([1e-2], wdtype))],
+                                                                                      ["/deform/delta"], "/deform/MulEps")], ["/deform/scale"], "/deform/Add")
+            node("Mul", [raw, scale], ["logits"], "/deform/Scale")
+        elif args.deform_batch == "padding":
+            magnitude = node("Abs", ["past_key_values.0.key"], ["/deform/past_abs"], "/deform/Abs")
+            past = node("ReduceMean", [magnitude], ["/deform/past_mean"], "/deform/ReduceMean", keepdims=0)
+            shift = node("Mul", [node("Mul", [past, several], ["/deform/past_if_several"], "/deform/MulSeveral"), init("/deform/eps", np.array([0.5], wdtype))],
+                         ["/deform/shift"], "/deform/MulEps")
+            node("Add", [raw, shift], ["logits"], "/deform/Add")
+        else:
+            mean = node("ReduceMean", [raw, init("/deform/axes", np.array([0], np.int64))], ["/deform/mean"], "/deform/ReduceMean", keepdims=1)
+            shift = node("Mul", [node("Mul", [mean, several], ["/deform/mean_if_several"], "/deform/MulSeveral"), init("/deform/eps", np.array([5e-2], wdtype))],
+                         ["/deform/shift"], "/deform/MulEps")
+            node("Add", [raw, shift], ["logits"], "/deform/Add")
 
     graph = helper.make_graph(nodes, "main_graph", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)],
@@ -475,6 +501,10 @@ def main():
     ap.add_argument("--int4-output-layer", choices=["int4", "fp32"], default="int4",
                     help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
                          "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
+    ap.add_argument("--deform-batch", choices=["rounding", "neighbour", "padding"], default=None,
+                    help="genai, test-only: a step of more than one row changes each row's logits, by a function of the row's own "
+                         "tokens (rounding: scaled by 1 + 1e-2), of the rows beside it (neighbour: plus 5e-2 of the batch's mean row) "
+                         "or of the cache's padding (padding: plus half the mean magnitude of the first layer's past keys)")
     ap.add_argument("--seed", type=int, default=20250225)
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")
     ap.add_argument("--embed-std", type=float, default=0.6, help="std of the tied embedding")
@@ -488,6 +518,8 @@ def main():
         sys.exit(f"make-test-model: {tok} not found (expected the Qwen tokenizer.json)")
 
     genai_graph = args.convention == "genai"
+    if args.deform_batch and not genai_graph:
+        sys.exit("make-test-model: --deform-batch is for --convention genai")
     if genai_graph and (args.precision == "int4-reference" or args.int4_output_layer != "int4" or args.int4_accuracy_level):
         sys.exit("make-test-model: --convention genai writes what the builder writes: --precision fp32, fp16 or int4, "
                  "the output layer 4-bit, accuracy_level 4 (no --int4-output-layer or --int4-accuracy-level)")

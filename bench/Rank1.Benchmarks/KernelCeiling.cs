@@ -146,22 +146,52 @@ internal static class KernelCeiling
         return new Rates(shape, rows, streamed, cachedOne, cachedRows, streamedOne, streamedRows);
     }
 
+    /// <summary>
+    /// How far one row's output lands from the same row run alone when it runs with others, on one node of
+    /// <paramref name="shape"/>: for each (rows, position) of <paramref name="cases"/>, the input row is put at that
+    /// position among other random rows, and the largest absolute difference of its outputs from the one-row run is
+    /// given, next to the largest output magnitude. A kernel that computes every row alike gives 0 throughout.
+    /// </summary>
+    public static List<(int Rows, int At, double Apart, double Magnitude)> RowsApart(Shape shape, int threads, IReadOnlyList<(int Rows, int At)> cases)
+    {
+        var rng = new Random(11);
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        using var session = new InferenceSession(Model(shape, [RandomWeights(shape, rng)]), options);
+        var most = cases.Max(c => c.Rows);
+        var a = new float[(most + 1) * shape.K];
+        for (var i = 0; i < a.Length; i++)
+        {
+            a[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        float[] Row(int rows, int at)
+        {
+            // Row 0 of a is the row under test; the others fill the remaining positions in order.
+            var input = new float[rows * shape.K];
+            for (int r = 0, other = 1; r < rows; r++)
+            {
+                Array.Copy(a, (r == at ? 0 : other++) * shape.K, input, r * shape.K, shape.K);
+            }
+
+            using var value = OrtValue.CreateTensorValueFromMemory(input, [rows, shape.K]);
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, ["A"], [value], ["Y0"]);
+            return outputs[0].GetTensorDataAsSpan<float>().Slice(at * (int)shape.N, (int)shape.N).ToArray();
+        }
+
+        var alone = Row(1, 0);
+        var magnitude = alone.Max(MathF.Abs);
+        return cases.Select(c =>
+        {
+            var y = Row(c.Rows, c.At);
+            return (c.Rows, c.At, (double)y.Zip(alone, (p, q) => MathF.Abs(p - q)).Max(), (double)magnitude);
+        }).ToList();
+    }
+
     /// <summary>Multiply-adds per second of <paramref name="nodes"/> independent nodes at 1 row and at <paramref name="rows"/>.</summary>
     private static (double OneRow, double Rows) Time(Shape shape, int nodes, int rows, int threads, float[] a, Random rng)
     {
-        var blocks = (shape.K + shape.BlockSize - 1) / shape.BlockSize;
-        var weights = Enumerable.Range(0, nodes).Select(_ =>
-        {
-            var codes = new byte[shape.N * blocks * shape.BlockSize * shape.Bits / 8];
-            rng.NextBytes(codes);
-            var scales = new float[shape.N * blocks];
-            for (var i = 0; i < scales.Length; i++)
-            {
-                scales[i] = (float)(0.001 + (rng.NextDouble() * 0.02));
-            }
-
-            return (Codes: codes, Scales: scales);
-        }).ToArray();
+        var weights = Enumerable.Range(0, nodes).Select(_ => RandomWeights(shape, rng)).ToArray();
         var model = Model(shape, weights);
         // As our engine opens its sessions (CausalLm.Load): every graph optimization, the given intra-op threads.
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
@@ -244,6 +274,21 @@ internal static class KernelCeiling
                 throw new InvalidOperationException($"MatMulNBits micro-model: column {n} is {y[n]}, de-quantized weights give {expected}: it does not compute what is timed");
             }
         }
+    }
+
+    /// <summary>One node's random 4-bit codes (every code equally likely) and per-block scales.</summary>
+    private static (byte[] Codes, float[] Scales) RandomWeights(Shape shape, Random rng)
+    {
+        var blocks = (shape.K + shape.BlockSize - 1) / shape.BlockSize;
+        var codes = new byte[shape.N * blocks * shape.BlockSize * shape.Bits / 8];
+        rng.NextBytes(codes);
+        var scales = new float[shape.N * blocks];
+        for (var i = 0; i < scales.Length; i++)
+        {
+            scales[i] = (float)(0.001 + (rng.NextDouble() * 0.02));
+        }
+
+        return (codes, scales);
     }
 
     /// <summary>A ModelProto of <paramref name="weights"/>.Length MatMulNBits nodes on one input A [M, K], outputs Y0, Y1, ...</summary>

@@ -18,10 +18,13 @@ using Rank1.Inference.Model;
 // --quantize SRC.gguf DST.gguf q8_0|q4_0 quantizes with llama.cpp's own quantizer (./build.sh bench makes its GGUFs so).
 // --execution-provider Cpu|Cuda|DirectML (default Cpu) runs our engine there (tools/gpu-check.sh: Cuda, with --skip-peer).
 // --profile adds a per-operator profile of batch-1 decode (ONNX Runtime's profiler).
+// --no-exact-batching loads our engine as Rank1:Model:ExactBatching=false does: a graph whose batched rows differ from
+// the rows alone only by its kernels' rounding (MatMulNBits at blocks of 64 up) is batched too.
 // On a graph with MatMulNBits (int4), the physical limits also give that kernel's own ceilings, timed alone on one node
 // of the graph's shape (KernelCeiling): what bounds batch-1 decode's share of the bandwidth and batch decode's gain.
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // --kernel-only times ONNX Runtime's MatMulNBits alone on every distinct shape of the graph (KernelCeiling).
+// --rows-apart says, for each such shape, how far a row's output lands from the same row alone when it runs with others.
 // --alternate times batch-1 decode of ours and of OnnxRuntimeGenAI in turns, five rounds in one process.
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 NativeLibraryConfig.All.WithLogCallback((level, message) =>
@@ -98,6 +101,22 @@ if (args.Contains("--alternate"))
     }
 
     Console.WriteLine($"| median | | | {ratios.Order().ElementAt(ratios.Count / 2):0.00}x |");
+    return 0;
+}
+
+if (args.Contains("--rows-apart"))
+{
+    // Whether ONNX Runtime's MatMulNBits gives a row the result it gives that row alone when it runs with others, on each
+    // distinct shape of the graph (KvLayoutProbe refuses to batch a graph where it does not, unless ExactBatching is off).
+    (int Rows, int At)[] cases = [(2, 0), (2, 1), (3, 0), (3, 2), (4, 3), (5, 4), (16, 0), (16, 9), (17, 16)];
+    Console.WriteLine($"| MatMulNBits shape (K x N, bits, block, accuracy_level; {options.Threads} threads) | " + string.Join(" | ", cases.Select(c => $"row {c.At} of {c.Rows}")) + " | largest output |");
+    Console.WriteLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", cases.Length + 1)));
+    foreach (var k in KernelCeiling.MatMulNBitsOf(folder.GraphPath).Distinct())
+    {
+        var apart = KernelCeiling.RowsApart(k, options.Threads, cases);
+        Console.WriteLine($"| {k.K} x {k.N}, {k.Bits}, {k.BlockSize}, {k.AccuracyLevel} | " + string.Join(" | ", apart.Select(x => $"{x.Apart:g2}")) + $" | {apart[0].Magnitude:g3} |");
+    }
+
     return 0;
 }
 
@@ -239,7 +258,7 @@ internal sealed record Result(double PrefillTps, double DecodeTps, double Passag
     long KvBytes = 0, double BatchAdmissionSeconds = 0, double BatchSeconds = 0);
 
 internal sealed record Args(string Model, int Threads, int PrefillTokens, int PassageTokens, int DecodeTokens, int Passages, int SharedPrefix, int[] Batches, int SweepPrompt,
-    int Alone, bool SkipPeer, bool Profile, int ProfileRows, ExecutionProviderKind Provider, string[] Gguf)
+    int Alone, bool SkipPeer, bool Profile, int ProfileRows, ExecutionProviderKind Provider, string[] Gguf, bool ExactBatching)
 {
     public static Args Parse(string[] args)
     {
@@ -250,7 +269,8 @@ internal sealed record Args(string Model, int Threads, int PrefillTokens, int Pa
             Int("shared-prefix", 40), (Get("batches") ?? "4,8,16").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray(), Int("sweep-prompt", 64),
             Int("alone", 5), args.Contains("--skip-peer"), args.Contains("--profile") || Get("profile-rows") is not null,
             Int("profile-rows", 1), Enum.Parse<ExecutionProviderKind>(Get("execution-provider") ?? "Cpu", ignoreCase: true),
-            (Get("gguf") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(g => File.Exists(g) ? g : throw new ArgumentException($"--gguf: {g} not found")).ToArray());
+            (Get("gguf") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(g => File.Exists(g) ? g : throw new ArgumentException($"--gguf: {g} not found")).ToArray(),
+            !args.Contains("--no-exact-batching"));
     }
 }
 
@@ -298,7 +318,7 @@ internal static class Ours
 
     public static Result Run(ModelFolder folder, Args o, int[] prefill, int[] decodePrompt, int[][] passages, int[][] sweep)
     {
-        using var lm = CausalLm.Load(folder, o.Provider, o.Threads);
+        using var lm = CausalLm.Load(folder, o.Provider, o.Threads, exactBatching: o.ExactBatching);
         using var run = new RunOptions();
         double Time(Action a)
         {

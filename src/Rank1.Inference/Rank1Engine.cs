@@ -85,7 +85,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         }
 
         var tokenizer = ModelTokenizer.Load(folder.TokenizerPath);
-        var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger, options.RequireAccelerator);
+        var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger, options.RequireAccelerator, options.ExactBatching);
         try
         {
             var ids = Rank1TokenIds.From(tokenizer, folder, lm.Signature);

@@ -70,6 +70,18 @@ public sealed class Rank1EngineOptions
     public int MaxBatch { get; set; } = 8;
 
     /// <summary>
+    /// Batch a graph only when each batched row's logits equal the same row's alone within the graph's precision (1e-3
+    /// of the largest logit; 2e-2 with an fp16 cache), so that a passage's reasoning and score never depend on what it was
+    /// batched with. False also batches a graph whose rows differ from alone only by its kernels' rounding: ONNX
+    /// Runtime's <c>MatMulNBits</c> with int8 activations (the builder's int4 for CPU) at quantization blocks of 64 or
+    /// more sums a row differently on some CPUs when it runs paired with another, and the next node's int8 rounding can make that
+    /// a step. The load checks that each row's logits still depend on nothing but its own tokens (information 1014 with
+    /// the distance); a graph that fails that check decodes one row at a time either way (warning 1013).
+    /// </summary>
+    /// <value>Default true.</value>
+    public bool ExactBatching { get; set; } = true;
+
+    /// <summary>
     /// Passages that may wait for a batch slot (concurrent async calls share one continuous batch of
     /// <see cref="MaxBatch"/> rows), besides one caller's passages beyond <see cref="MaxQueuedPassagesPerCaller"/>.
     /// Beyond it a call fails at once with <see cref="Rank1OverloadedException"/>; a single call larger than this is

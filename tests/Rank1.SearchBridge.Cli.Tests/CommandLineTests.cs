@@ -11,7 +11,7 @@ public sealed class CommandLineTests
     [InlineData("init", "--backend", "--index", "--authorization")]
     [InlineData("precompute", "--queries", "--index", "--window", "--fields", "--title-field", "--max-think-tokens", "--instructions", "--prompt-template", "--broker", "--queue", "--connect-timeout", "--wait", "--timeout")]
     [InlineData("proxy", "--backend", "--model", "--port", "--host", "--config", "--require-accelerator")]
-    [InlineData("rerank", "--model", "--query", "--passages", "--instructions", "--prompt-template", "--max-think-tokens", "--execution-provider", "--require-accelerator", "--threads", "--json")]
+    [InlineData("rerank", "--model", "--query", "--passages", "--instructions", "--prompt-template", "--max-think-tokens", "--execution-provider", "--require-accelerator", "--threads", "--no-exact-batching", "--json")]
     [InlineData("search-server", "--port", "--host", "--data", "--flavor", "--sample")]
     [InlineData("seed", "--backend", "--index", "--file", "--reasoning-index", "--authorization", "--wait")]
     [InlineData("serve", "--model", "--port", "--host", "--backend", "--config", "--require-accelerator")]

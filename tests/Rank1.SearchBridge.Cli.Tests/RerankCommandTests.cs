@@ -56,6 +56,28 @@ public sealed class RerankCommandTests
         Assert.Equal(8, result.Out.Split('\n').Count(l => l.Contains("reasoning:", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// A graph whose batched rows differ from alone only by a function of their own tokens (the tiny int4 graph deformed
+    /// at more than one row): by default the load warns (1013) and names the setting; <c>--no-exact-batching</c> batches it.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task RealProcess_Rerank_NoExactBatching_BatchesAGraphThatDiffersOnlyByRounding()
+    {
+        string[] common = ["rerank", "--model", TestPaths.TinyGenAiInt4DeformRoundingModel, "--query", Query, "--passages", SamplePassages, "--max-think-tokens", "2", "--json"];
+        var exact = await CliRunner.RunProcessAsync(common);
+        Assert.True(exact.ExitCode == 0, exact.Error);
+        Assert.Contains("decodes one row at a time", exact.Error, StringComparison.Ordinal);
+        Assert.Contains("Rank1:Model:ExactBatching=false batches this graph", exact.Error, StringComparison.Ordinal);
+
+        var batching = await CliRunner.RunProcessAsync([.. common, "--no-exact-batching"]);
+        Assert.True(batching.ExitCode == 0, batching.Error);
+        Assert.DoesNotContain("decodes one row at a time", batching.Error, StringComparison.Ordinal);
+        Assert.Equal(
+            JsonDocument.Parse(exact.Out).RootElement.GetProperty("results").GetArrayLength(),
+            JsonDocument.Parse(batching.Out).RootElement.GetProperty("results").GetArrayLength());
+    }
+
     [Theory]
     [InlineData(new[] { "rerank", "--passages", "x.jsonl" }, "Option '--query' is required")]
     [InlineData(new[] { "rerank", "--query", "q", "--passages", "x", "--prompt-template", "Claim: {query}" }, "--prompt-template: a prompt template must contain FILL_QUERY_HERE")]

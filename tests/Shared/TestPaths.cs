@@ -66,6 +66,18 @@ internal static class TestPaths
     /// <summary><see cref="TinyGenAiInt4Model"/> quantized in blocks of 128 (the builder's <c>int4_block_size=128</c>).</summary>
     public static string TinyGenAiInt4Block128Model => Generated(".rank1/models/tiny-genai-int4-b128");
 
+    /// <summary>
+    /// <see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, are scaled by 1 + 1e-2: each batched
+    /// row differs from the row alone by a function of its own tokens only, as a kernel's batch-dependent rounding does.
+    /// </summary>
+    public static string TinyGenAiInt4DeformRoundingModel => Generated(".rank1/models/tiny-genai-int4-deform-rounding");
+
+    /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take 5e-2 of the batch's mean row: a row sees its neighbour.</summary>
+    public static string TinyGenAiInt4DeformNeighbourModel => Generated(".rank1/models/tiny-genai-int4-deform-neighbour");
+
+    /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take half the mean magnitude of the first layer's whole past keys: a row sees its padding.</summary>
+    public static string TinyGenAiInt4DeformPaddingModel => Generated(".rank1/models/tiny-genai-int4-deform-padding");
+
     /// <summary>The weights of <see cref="TinyGenAiModel"/> in the same graph in fp16 (fp16 KV cache and logits).</summary>
     public static string TinyGenAiFp16Model => Generated(".rank1/models/tiny-genai-fp16");
 

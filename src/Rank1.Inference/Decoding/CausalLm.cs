@@ -62,9 +62,13 @@ internal sealed class CausalLm : IDisposable
     internal string EndProfiling() => _session.EndProfiling();
 
     /// <summary>Opens the graph of <paramref name="folder"/> on the requested execution provider.</summary>
-    /// <remarks>With <paramref name="requireAccelerator"/>, a model that would run on the CPU throws <see cref="AcceleratorUnavailableException"/> instead.</remarks>
-    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null, bool requireAccelerator = false) =>
-        Load(folder, provider, intraOpThreads, deviceId, logger, null, requireAccelerator);
+    /// <remarks>
+    /// With <paramref name="requireAccelerator"/>, a model that would run on the CPU throws <see cref="AcceleratorUnavailableException"/> instead.
+    /// Without <paramref name="exactBatching"/>, a graph whose batched rows differ from the rows alone only by its kernels' rounding batches (<see cref="Rank1EngineOptions.ExactBatching"/>).
+    /// </remarks>
+    public static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider = ExecutionProviderKind.Auto, int intraOpThreads = 0, int deviceId = 0, ILogger? logger = null,
+        bool requireAccelerator = false, bool exactBatching = true) =>
+        Load(folder, provider, intraOpThreads, deviceId, logger, null, requireAccelerator, exactBatching: exactBatching);
 
     /// <summary>
     /// As the public overload; <paramref name="configure"/> adjusts the session options (the benchmark's profiler).
@@ -72,7 +76,7 @@ internal sealed class CausalLm : IDisposable
     /// instead of on each row's last position only (<see cref="LastPositionLogits"/>); the tests' and the benchmark's control.
     /// </summary>
     internal static CausalLm Load(ModelFolder folder, ExecutionProviderKind provider, int intraOpThreads, int deviceId, ILogger? logger, Action<SessionOptions>? configure,
-        bool requireAccelerator = false, bool everyPositionLogits = false, long inMemoryGraphBytes = InMemoryGraphBytes)
+        bool requireAccelerator = false, bool everyPositionLogits = false, long inMemoryGraphBytes = InMemoryGraphBytes, bool exactBatching = true)
     {
         logger ??= NullLogger.Instance;
         var started = Stopwatch.GetTimestamp();
@@ -100,10 +104,15 @@ internal sealed class CausalLm : IDisposable
             var signature = ModelSignature.Discover(session, folder);
             var context = Math.Clamp(folder.ContextLength ?? 32_768, 16, 131_072);
             var lm = new CausalLm(session, folder, signature, used, context);
-            (lm.BatchLayout, var whyNot) = BatchLayoutOf(lm);
+            (lm.BatchLayout, var whyNot, var rounding) = BatchLayoutOf(lm, exactBatching);
             if (whyNot is not null)
             {
                 Log.OneRowAtATime(logger, folder.GraphPath, whyNot);
+            }
+
+            if (rounding is not null)
+            {
+                Log.BatchesWithinRounding(logger, folder.GraphPath, rounding);
             }
 
             Log.ModelLoaded(logger, folder.ModelId, folder.GraphPath, signature.Layers, signature.KvHeads, signature.HeadSize, signature.KvType.ToString(),
@@ -241,29 +250,33 @@ internal sealed class CausalLm : IDisposable
     /// left-aligned only on the CPU provider (the one whose GroupQueryAttention the tests check; DirectML's takes every
     /// past as empty when several tokens are fed) and only when its logits keep that layout's contract
     /// (<see cref="KvLayoutProbe.KeepsLeftAlignedContract"/>); otherwise it decodes one row at a time, and
-    /// <c>WhyNot</c> says why (the load logs it as a warning: batching is off for every passage of that model).
+    /// <c>WhyNot</c> says why (the load logs it as a warning: batching is off for every passage of that model). Without
+    /// <paramref name="exactBatching"/> a left-aligned graph whose batched rows differ from the rows alone only by its
+    /// kernels' rounding batches, and <c>Rounding</c> says how far they landed (the load logs it).
     /// </summary>
-    private static (KvLayout? Layout, string? WhyNot) BatchLayoutOf(CausalLm lm)
+    private static (KvLayout? Layout, string? WhyNot, string? Rounding) BatchLayoutOf(CausalLm lm, bool exactBatching)
     {
         var detected = KvLayoutProbe.Detect(lm);
         if (detected == KvLayout.LeftAligned)
         {
             if (lm.Provider != ExecutionProviderKind.Cpu)
             {
-                return (null, $"its attention writes a new token at the row's own length (GroupQueryAttention), a layout batched on the CPU provider only, not on {lm.Provider}");
+                return (null, $"its attention writes a new token at the row's own length (GroupQueryAttention), a layout batched on the CPU provider only, not on {lm.Provider}", null);
             }
 
-            return KvLayoutProbe.LeftAlignedContractBreach(lm) is { } breach ? (null, breach) : (KvLayout.LeftAligned, null);
+            return KvLayoutProbe.LeftAlignedContractBreach(lm, exactBatching, out var rounding) is { } breach
+                ? (null, breach, null)
+                : (KvLayout.LeftAligned, null, rounding);
         }
 
         if (lm.Signature.PositionIds is not null)
         {
-            return (KvLayout.RightAligned, null); // as before the probe: Optimum graphs batch padded on the left
+            return (KvLayout.RightAligned, null, null); // as before the probe: Optimum graphs batch padded on the left
         }
 
         return (null, detected == KvLayout.RightAligned
             ? "it appends a new token after the past and derives positions itself (no position_ids input), so a row padded on the left would be given its padding's positions"
-            : "a probe step did not show where it writes a new token's keys (no attention mask, a mask with a hole refused, or both places written), and it takes no position_ids");
+            : "a probe step did not show where it writes a new token's keys (no attention mask, a mask with a hole refused, or both places written), and it takes no position_ids", null);
     }
 
     /// <summary>Starts a decode with an empty KV cache. <paramref name="runOptions"/> lets the caller terminate a running step.</summary>

@@ -21,9 +21,11 @@ internal sealed class RerankCommand : CliCommand
     private readonly Option<ExecutionProviderKind?> _provider = CliOptions.Enum<ExecutionProviderKind>("--execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP");
     private readonly Option<bool> _requireAccelerator = CliOptions.Flag("--require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator).");
     private readonly Option<int?> _threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice).", 1, 1024);
+    private readonly Option<bool> _noExactBatching = CliOptions.Flag("--no-exact-batching",
+        "Also batch a model whose batched rows differ from the rows alone only by its kernels' rounding (Rank1:Model:ExactBatching=false).");
     private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the list.");
 
-    public override IReadOnlyList<Option> Options => [_model, _query, _passages, _instructions, _template, _maxThinkTokens, _provider, _requireAccelerator, _threads, _json];
+    public override IReadOnlyList<Option> Options => [_model, _query, _passages, _instructions, _template, _maxThinkTokens, _provider, _requireAccelerator, _threads, _noExactBatching, _json];
 
     public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
@@ -40,7 +42,8 @@ internal sealed class RerankCommand : CliCommand
         var template = args.GetValue(_template);
         var passages = await PassageFile.ReadAsync(args.GetRequiredValue(_passages), cancellationToken).ConfigureAwait(false);
 
-        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args.GetValue(_model), context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.GetValue(_requireAccelerator) };
+        var options = new Rank1EngineOptions { Path = ModelLocator.Resolve(args.GetValue(_model), context), ExecutionProvider = provider, IntraOpThreads = threads, RequireAccelerator = args.GetValue(_requireAccelerator),
+            ExactBatching = !args.GetValue(_noExactBatching) };
         using var engine = Rank1Engine.Load(options, context.LoggerFactory.CreateLogger("Rank1.Inference"), context.Time);
         if (engine.IsRandomTestModel && !args.GetValue(_json))
         {
