@@ -306,11 +306,11 @@ internal static class Ours
     {
         using var s = lm.Begin(run);
         s.Step(prompt);
-        s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]); // warm-up step
+        s.Step([s.Greedy]); // warm-up step
         var sw = Stopwatch.StartNew();
         for (var i = 0; i < steps; i++)
         {
-            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            s.Step([s.Greedy]);
         }
 
         return sw.Elapsed.TotalSeconds;
@@ -347,7 +347,7 @@ internal static class Ours
                 s.Step(p);
                 for (var i = 0; i < o.DecodeTokens; i++)
                 {
-                    s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+                    s.Step([s.Greedy]);
                 }
 
                 s.Step([1]);
@@ -373,7 +373,7 @@ internal static class Ours
             {
                 for (var r = 0; r < b; r++)
                 {
-                    next[r] = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                    next[r] = batch.Greedy[r];
                 }
 
                 batch.Step(next);
@@ -403,7 +403,7 @@ internal static class Ours
             {
                 for (var r = 0; r < next.Length; r++)
                 {
-                    next[r] = i == o.DecodeTokens ? 1 : TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                    next[r] = i == o.DecodeTokens ? 1 : batch.Greedy[r];
                 }
 
                 batch.Step(next);
@@ -748,11 +748,11 @@ internal static class Profiler
         {
             using var s = lm.Begin(run);
             s.Step(prompt);
-            s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+            s.Step([s.Greedy]);
             var sw = Stopwatch.StartNew();
             for (var i = 0; i < Steps; i++)
             {
-                s.Step([TensorPrimitives.IndexOfMax<float>(s.Logits)]);
+                s.Step([s.Greedy]);
             }
 
             wall = sw.Elapsed.TotalMilliseconds / Steps;
@@ -766,7 +766,7 @@ internal static class Profiler
             {
                 for (var r = 0; r < rows; r++)
                 {
-                    next[r] = TensorPrimitives.IndexOfMax<float>(batch.Logits[r]);
+                    next[r] = batch.Greedy[r];
                 }
 
                 batch.Step(next);

@@ -24,6 +24,7 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly List<int> _length = [];          // tokens in each row's cache
     private readonly List<long> _nextPosition = [];
     private readonly List<float[]> _logits = [];
+    private readonly List<int> _greedy = [];
     private OrtValue[]? _past;                         // [rows, kvHeads, Capacity, headSize] per layer and K/V; null with no rows
 
     /// <param name="lm">The model.</param>
@@ -54,6 +55,9 @@ internal sealed class BatchDecodeState : IDisposable
 
     /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
     public IReadOnlyList<float[]> Logits => _logits;
+
+    /// <summary>Per row, its greedy next token: <see cref="Rank1Scorer.Next"/> of its <see cref="Logits"/>.</summary>
+    public IReadOnlyList<int> Greedy => _greedy;
 
     /// <summary>KV bytes held now: rows × <see cref="Capacity"/> × <see cref="BatchCache.BytesPerPosition"/>.</summary>
     public long CacheBytes => (long)Rows * Capacity * BatchCache.BytesPerPosition(_lm.Signature);
@@ -95,6 +99,7 @@ internal sealed class BatchDecodeState : IDisposable
         }
 
         var logits = Enumerable.Range(0, n).Select(_ => new float[_lm.Signature.VocabularySize ?? 0]).ToArray();
+        var greedy = new int[n];
         var (cached, reuse) = _prefixCache.Find(prompts[0].AsSpan(0, sharedPrefix));
         var compute = n >= 2 && sharedPrefix >= MinPrefix;
         sharedPrefix = compute ? sharedPrefix : reuse;
@@ -111,7 +116,7 @@ internal sealed class BatchDecodeState : IDisposable
                 // The new rows are prefilled before the merged cache is allocated, and the prefix expanded to them is let go
                 // after the first chunk: the admission holds the batch's cache with the new rows' prefill, then with the
                 // merged cache and that prefill, never the four together.
-                var (presents, pads) = PrefillPadded(prompts, prefix, sharedPrefix, logits);
+                var (presents, pads) = PrefillPadded(prompts, prefix, sharedPrefix, logits, greedy);
                 try
                 {
                     Dispose(prefix);
@@ -135,7 +140,7 @@ internal sealed class BatchDecodeState : IDisposable
                 merged = Widen(Rows + n, mergedWidth);
                 for (var r = 0; r < n; r++)
                 {
-                    PrefillAlone(prompts[r], prefix, sharedPrefix, merged, Rows + r, logits[r]);
+                    greedy[r] = PrefillAlone(prompts[r], prefix, sharedPrefix, merged, Rows + r, logits[r]);
                 }
             }
 
@@ -143,11 +148,12 @@ internal sealed class BatchDecodeState : IDisposable
             _past = merged;
             merged = null;
             Width = mergedWidth;
-            foreach (var (p, l) in prompts.Zip(logits))
+            for (var r = 0; r < n; r++)
             {
-                _length.Add(p.Length);
-                _nextPosition.Add(p.Length);
-                _logits.Add(l);
+                _length.Add(prompts[r].Length);
+                _nextPosition.Add(prompts[r].Length);
+                _logits.Add(logits[r]);
+                _greedy.Add(greedy[r]);
             }
         }
         finally
@@ -160,9 +166,10 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>
     /// Adds one row whose prompt was prefilled apart (<see cref="AsidePrefill"/>): <paramref name="kv"/> holds its
     /// <paramref name="length"/> positions from column 0, as a single-row decode leaves them, and <paramref name="logits"/>
-    /// its last position's logits. Its columns are copied into the cache where the layout puts a row of that length.
+    /// its last position's logits, <paramref name="greedy"/> their greedy token. Its columns are copied into the cache
+    /// where the layout puts a row of that length.
     /// </summary>
-    public void Join(OrtValue[] kv, int length, float[] logits)
+    public void Join(OrtValue[] kv, int length, float[] logits, int greedy)
     {
         if (Math.Max(Width, length) > _lm.ContextLength)
         {
@@ -181,6 +188,7 @@ internal sealed class BatchDecodeState : IDisposable
             _length.Add(length);
             _nextPosition.Add(length);
             _logits.Add(logits);
+            _greedy.Add(greedy);
         }
         finally
         {
@@ -238,7 +246,7 @@ internal sealed class BatchDecodeState : IDisposable
 
         try
         {
-            var once = RunModel(past, 1, length - reuse, (_, j) => prompt[reuse + j], (_, _) => true, (_, j) => reuse + j, null);
+            var once = RunModel(past, 1, length - reuse, (_, j) => prompt[reuse + j], (_, _) => true, (_, j) => reuse + j, null, null);
             _prefixCache.Remember(prompt[..length], once);
             return once;
         }
@@ -253,7 +261,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// longest ([prefix][padding][suffix], the mask hiding the padding). Returns their caches and each row's padding;
     /// the prefix expanded to the rows is released once the first chunk has run.
     /// </summary>
-    private (OrtValue[] Presents, int[] Pads) PrefillPadded(IReadOnlyList<int[]> prompts, OrtValue[]? prefix, int sharedPrefix, float[][] logits)
+    private (OrtValue[] Presents, int[] Pads) PrefillPadded(IReadOnlyList<int[]> prompts, OrtValue[]? prefix, int sharedPrefix, float[][] logits, int[] greedy)
     {
         var n = prompts.Count;
         var past = prefix is null ? EmptyPast(n) : Expand(prefix, n);
@@ -263,7 +271,7 @@ internal sealed class BatchDecodeState : IDisposable
             (r, j) => j < pads[r] ? 0 : prompts[r][sharedPrefix + j - pads[r]],
             (r, j) => j < sharedPrefix || j - sharedPrefix >= pads[r],
             (r, j) => j < pads[r] ? 0 : sharedPrefix + j - pads[r],
-            logits, ownPast: true);
+            logits, greedy, ownPast: true);
         return (presents, pads);
     }
 
@@ -272,15 +280,18 @@ internal sealed class BatchDecodeState : IDisposable
     /// <paramref name="row"/> of <paramref name="merged"/> from column 0. Alone because GroupQueryAttention takes several
     /// new tokens after a past only for a batch of one ("batch_size must be 1 when sequence_length > 1 and past context
     /// is given", ONNX Runtime's group_query_attention_helper.h): the rows share the decode steps, not the prefill.
+    /// Returns the row's greedy next token.
     /// </summary>
-    private void PrefillAlone(int[] prompt, OrtValue[]? prefix, int sharedPrefix, OrtValue[] merged, int row, float[] logits)
+    private int PrefillAlone(int[] prompt, OrtValue[]? prefix, int sharedPrefix, OrtValue[] merged, int row, float[] logits)
     {
         var past = prefix ?? EmptyPast(1);
         OrtValue[]? presents = null;
         try
         {
-            presents = RunModel(past, 1, prompt.Length - sharedPrefix, (_, j) => prompt[sharedPrefix + j], (_, _) => true, (_, j) => sharedPrefix + j, [logits]);
+            var greedy = new int[1];
+            presents = RunModel(past, 1, prompt.Length - sharedPrefix, (_, j) => prompt[sharedPrefix + j], (_, _) => true, (_, j) => sharedPrefix + j, [logits], greedy);
             CopyColumns(presents, 0, 0, merged, row, 0, prompt.Length);
+            return greedy[0];
         }
         finally
         {
@@ -307,11 +318,12 @@ internal sealed class BatchDecodeState : IDisposable
 
         var tokens = next.ToArray();
         var logits = _logits.ToArray();
+        var greedy = new int[Rows];
         var width = Width + 1;
         if (_layout == KvLayout.RightAligned)
         {
             // The new token goes to the last column, after the padding: a new cache one column wider.
-            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits);
+            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits, greedy);
             Dispose(_past);
             _past = presents;
         }
@@ -327,7 +339,7 @@ internal sealed class BatchDecodeState : IDisposable
                 _past = grown;
             }
 
-            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, width);
+            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, greedy, width);
         }
 
         Width = width;
@@ -335,6 +347,7 @@ internal sealed class BatchDecodeState : IDisposable
         {
             _length[r]++;
             _nextPosition[r]++;
+            _greedy[r] = greedy[r];
         }
     }
 
@@ -366,6 +379,7 @@ internal sealed class BatchDecodeState : IDisposable
             _length.RemoveAt(r);
             _nextPosition.RemoveAt(r);
             _logits.RemoveAt(r);
+            _greedy.RemoveAt(r);
         }
     }
 
@@ -390,7 +404,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// </summary>
     /// <remarks>With <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</remarks>
     private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
-        bool ownPast = false)
+        int[]? greedy, bool ownPast = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
@@ -402,7 +416,8 @@ internal sealed class BatchDecodeState : IDisposable
             {
                 var from = offset;
                 var length = Math.Min(chunk, n - offset);
-                var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), from + length == n ? logits : null);
+                var last = from + length == n;
+                var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), last ? logits : null, last ? greedy : null);
                 if (owned)
                 {
                     Dispose(current);
@@ -429,7 +444,8 @@ internal sealed class BatchDecodeState : IDisposable
     /// <paramref name="past"/> itself (<see cref="CausalLm.RunStep"/>), which is returned, and the mask is that many
     /// columns wide (the positions in use after the run, at most the past's width) instead of the past's width + n.
     /// </summary>
-    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits, int? inPlaceWidth = null)
+    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
+        int[]? greedy, int? inPlaceWidth = null)
     {
         var sig = _lm.Signature;
         var pastWidth = KvTensors.Width(past);
@@ -497,7 +513,11 @@ internal sealed class BatchDecodeState : IDisposable
                 int vocab = (int)shape[^1], fed = shape.Length == 3 ? (int)shape[1] : 1;
                 for (var r = 0; r < rows; r++)
                 {
-                    _lm.CopyLogitsRow(value, ((r * fed) + (fed - 1)) * vocab, vocab, logits[r]);
+                    var next = _lm.CopyLogitsRow(value, ((r * fed) + (fed - 1)) * vocab, vocab, logits[r]);
+                    if (greedy is not null)
+                    {
+                        greedy[r] = next;
+                    }
                 }
             }, inPlaceWidth is not null);
         }

@@ -258,7 +258,7 @@ internal sealed class BatchRun : IDisposable
                 continue;
             }
 
-            var token = Rank1Scorer.Next(logits);
+            var token = _state.Greedy[r];
             switch (_scorer.Stop(token, row.Generated.Count, row.Budget, row.Deadline))
             {
                 case ReasoningEnd.Finished:

@@ -56,6 +56,9 @@ internal sealed class DecodeState : IDisposable
     /// <summary>Logits of the last position after the latest <see cref="Step"/> (length: vocabulary size).</summary>
     public float[] Logits { get; private set; }
 
+    /// <summary>The greedy next token after the latest <see cref="Step"/>: <see cref="Rank1Scorer.Next"/> of <see cref="Logits"/>.</summary>
+    public int Greedy { get; private set; }
+
     /// <summary>
     /// Feeds <paramref name="tokens"/> (a prompt or one generated token) and updates <see cref="Logits"/>. A long prompt
     /// is fed <see cref="CausalLm.PrefillChunk"/> tokens per model call: the graph returns logits for every position it
@@ -202,7 +205,7 @@ internal sealed class DecodeState : IDisposable
             Logits = new float[vocab];
         }
 
-        _lm.CopyLogitsRow(logits, (rows - 1) * vocab, vocab, Logits);
+        Greedy = _lm.CopyLogitsRow(logits, (rows - 1) * vocab, vocab, Logits);
     }
 
     private bool IsPinned(OrtValue[] values) => _pins.Exists(p => ReferenceEquals(p.Values, values));

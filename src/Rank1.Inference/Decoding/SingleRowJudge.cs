@@ -77,7 +77,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var next = Rank1Scorer.Next(state.Logits);
+                var next = state.Greedy;
                 if (scorer.Stop(next, generated.Count, budget, deadline) is { } stop)
                 {
                     end = stop;
