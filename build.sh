@@ -111,9 +111,11 @@ setup_models() {
   # The same at the builder's int4_block_size=128 (ONNX Runtime's MatMulNBits takes another kernel path from block 64 up).
   make_model tiny-genai-int4-b128 --size tiny64 --convention genai --precision int4 --int4-block 128
   # Test-only deformations of the int4 graph at more than one row (Rank1:Model:ExactBatching's load check): by the row's
-  # own tokens (as MatMulNBits's rounding at blocks of 64 up on some CPUs), by the row beside it, by the cache's padding.
+  # own tokens (as MatMulNBits's rounding at blocks of 64 up on some CPUs), by the rows beside it or only the one before
+  # it, by the cache's padding.
   make_model tiny-genai-int4-deform-rounding --size tiny64 --convention genai --precision int4 --deform-batch rounding
   make_model tiny-genai-int4-deform-neighbour --size tiny64 --convention genai --precision int4 --deform-batch neighbour
+  make_model tiny-genai-int4-deform-previous --size tiny64 --convention genai --precision int4 --deform-batch previous
   make_model tiny-genai-int4-deform-padding --size tiny64 --convention genai --precision int4 --deform-batch padding
   make_model tiny-genai-fp16 --size tiny64 --convention genai --precision fp16
   make_model tiny-genai-optimum --size tiny64 --convention optimum

@@ -431,6 +431,7 @@ def build_genai(args):
         # "rounding": each row's logits scaled by 1 + 1e-2, a function of its own tokens only (a stand-in for a kernel
         # that sums a row differently beside another, as MatMulNBits with int8 activations at blocks of 64 or more);
         # "neighbour": each row's logits plus 5e-2 of the batch's mean row, so a row depends on the rows beside it;
+        # "previous": plus 5e-2 of the row before it (row 0 unchanged), so only a later row depends on an earlier one;
         # "padding": plus half the mean magnitude of the first layer's whole past keys, padding columns included.
         raw = matmul("/lm_head/MatMul", final, embed_w.T)
         rows = node("Shape", ["input_ids"], ["/deform/rows"], "/deform/Shape", start=0, end=1)
@@ -440,6 +441,12 @@ def build_genai(args):
             scale = node("Add", [init("/deform/unit", np.array([1], wdtype)), node("Mul", [several, init("/deform/eps", np.array([1e-2], wdtype))],
                                                                                       ["/deform/delta"], "/deform/MulEps")], ["/deform/scale"], "/deform/Add")
             node("Mul", [raw, scale], ["logits"], "/deform/Scale")
+        elif args.deform_batch == "previous":
+            before = node("Slice", [raw, init("/deform/starts", np.array([0], np.int64)), init("/deform/ends", np.array([-1], np.int64)),
+                                     init("/deform/slice_axes", np.array([0], np.int64))], ["/deform/rows_before"], "/deform/Slice")
+            shifted = node("Pad", [before, init("/deform/pads", np.array([1, 0, 0, 0, 0, 0], np.int64))], ["/deform/row_before"], "/deform/Pad")
+            shift = node("Mul", [shifted, init("/deform/eps", np.array([5e-2], wdtype))], ["/deform/shift"], "/deform/MulEps")
+            node("Add", [raw, shift], ["logits"], "/deform/Add")
         elif args.deform_batch == "padding":
             magnitude = node("Abs", ["past_key_values.0.key"], ["/deform/past_abs"], "/deform/Abs")
             past = node("ReduceMean", [magnitude], ["/deform/past_mean"], "/deform/ReduceMean", keepdims=0)
@@ -501,9 +508,10 @@ def main():
     ap.add_argument("--int4-output-layer", choices=["int4", "fp32"], default="int4",
                     help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
                          "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
-    ap.add_argument("--deform-batch", choices=["rounding", "neighbour", "padding"], default=None,
+    ap.add_argument("--deform-batch", choices=["rounding", "neighbour", "previous", "padding"], default=None,
                     help="genai, test-only: a step of more than one row changes each row's logits, by a function of the row's own "
-                         "tokens (rounding: scaled by 1 + 1e-2), of the rows beside it (neighbour: plus 5e-2 of the batch's mean row) "
+                         "tokens (rounding: scaled by 1 + 1e-2), of the rows beside it (neighbour: plus 5e-2 of the batch's mean row; "
+                         "previous: plus 5e-2 of the row before it) "
                          "or of the cache's padding (padding: plus half the mean magnitude of the first layer's past keys)")
     ap.add_argument("--seed", type=int, default=20250225)
     ap.add_argument("--std", type=float, default=0.35, help="std of the projection weights")

@@ -10,8 +10,8 @@ namespace Rank1.Inference.Tests;
 /// <see cref="Rank1EngineOptions.ExactBatching"/>: by default a graph batches only when its batched rows equal the rows
 /// alone within its precision; turned off, a graph whose batched rows differ only by a function of their own tokens (a
 /// kernel's batch-dependent rounding: ONNX Runtime's <c>MatMulNBits</c> with int8 activations at blocks of 64 or more
-/// sums a row differently beside another) batches too, and one whose rows see their neighbour or their padding still
-/// does not. Driven on the tiny int4 builder graph deformed at steps of more than one row (<c>make-test-model.py
+/// sums a row differently beside another) batches too, and one whose rows see their neighbours (all of them, or only
+/// the row before) or their padding still does not. Driven on the tiny int4 builder graph deformed at steps of more than one row (<c>make-test-model.py
 /// --deform-batch</c>), which behaves the same on every CPU.
 /// </summary>
 public sealed class ExactBatchingTests
@@ -54,10 +54,16 @@ public sealed class ExactBatchingTests
 
     [Theory]
     [InlineData("neighbour", "a row's logits change with the row beside it")]
+    [InlineData("previous", "a row's logits change with the row beside it")]
     [InlineData("padding", "a row's logits change with what the columns past its own length hold")]
     public void WithoutExactBatching_AGraphWhoseRowsSeeTheirNeighbourOrTheirPadding_StillDecodesOneRowAtATime(string deformation, string why)
     {
-        var path = deformation == "neighbour" ? TestPaths.TinyGenAiInt4DeformNeighbourModel : TestPaths.TinyGenAiInt4DeformPaddingModel;
+        var path = deformation switch
+        {
+            "neighbour" => TestPaths.TinyGenAiInt4DeformNeighbourModel,
+            "previous" => TestPaths.TinyGenAiInt4DeformPreviousModel,
+            _ => TestPaths.TinyGenAiInt4DeformPaddingModel,
+        };
         var log = new FakeLogger();
         using var lm = CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu, logger: log, exactBatching: false);
         Assert.Null(lm.BatchLayout);

@@ -75,6 +75,9 @@ internal static class TestPaths
     /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take 5e-2 of the batch's mean row: a row sees its neighbour.</summary>
     public static string TinyGenAiInt4DeformNeighbourModel => Generated(".rank1/models/tiny-genai-int4-deform-neighbour");
 
+    /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take 5e-2 of the row before (row 0 unchanged): a later row sees an earlier one.</summary>
+    public static string TinyGenAiInt4DeformPreviousModel => Generated(".rank1/models/tiny-genai-int4-deform-previous");
+
     /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take half the mean magnitude of the first layer's whole past keys: a row sees its padding.</summary>
     public static string TinyGenAiInt4DeformPaddingModel => Generated(".rank1/models/tiny-genai-int4-deform-padding");
 

@@ -164,8 +164,8 @@ internal static class KvLayoutProbe
     /// from the rows alone is the rounding of a kernel whose order of summing depends on how many rows it is given (ONNX
     /// Runtime's <c>MatMulNBits</c> with int8 activations at blocks of 64 or more computes rows in pairs and an odd row
     /// on its own, one unit in the last place apart, which the next node's int8 rounding of its input can make a step):
-    /// (1) bit for bit the same logits with other garbage in the columns past each row's count, (2) row 0's bit for bit
-    /// the same beside another row 1, and (3) each row within a tenth of how far it lands from alone when its past is
+    /// (1) bit for bit the same logits with other garbage in the columns past each row's count, (2) each row's bit for
+    /// bit the same beside another token of the other row, and (3) each row within a tenth of how far it lands from alone when its past is
     /// dropped. Otherwise which of the three failed: a row that reads its padding or its neighbour is not rounding.
     /// </summary>
     private static string? OwnRowsOnly(CausalLm lm, RunOptions runOptions, List<OrtValue[]> caches, (OrtValue[] Empty, OrtValue[] AfterA, OrtValue[] AfterAb) past,
@@ -173,14 +173,16 @@ internal static class KvLayoutProbe
     {
         var sig = lm.Signature;
         var (b, c) = tokens;
-        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, -5f / 3 * Garbage), [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherGarbage));
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, -5f / 3 * Garbage, shift: 3), [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherGarbage));
         if (!otherGarbage[0].AsSpan().SequenceEqual(batched[0]) || !otherGarbage[1].AsSpan().SequenceEqual(batched[1]))
         {
             return "a row's logits change with what the columns past its own length hold";
         }
 
-        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, Garbage), [[c], [c]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherNeighbour));
-        if (!otherNeighbour[0].AsSpan().SequenceEqual(batched[0]))
+        // Each row beside another token of the other row: after it (row 1 changed) and before it (row 0 changed).
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, Garbage), [[c], [c]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherAfter));
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, Garbage), [[b], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherBefore));
+        if (!otherAfter[0].AsSpan().SequenceEqual(batched[0]) || !otherBefore[1].AsSpan().SequenceEqual(batched[1]))
         {
             return "a row's logits change with the row beside it";
         }
@@ -203,11 +205,14 @@ internal static class KvLayoutProbe
     /// <summary>The scale of the garbage the probe writes into the columns past each row's count.</summary>
     private const float Garbage = 0.75f;
 
-    /// <summary>A cache of two rows, width 3: row 0 <paramref name="afterAb"/>'s two columns, row 1 <paramref name="afterA"/>'s one; every other column garbage of <paramref name="garbage"/>'s scale.</summary>
-    private static OrtValue[] Mixed(Model.ModelSignature sig, List<OrtValue[]> caches, OrtValue[] afterAb, OrtValue[] afterA, float garbage)
+    /// <summary>
+    /// A cache of two rows, width 3: row 0 <paramref name="afterAb"/>'s two columns, row 1 <paramref name="afterA"/>'s
+    /// one; every other column garbage of <paramref name="garbage"/>'s scale (<see cref="Scribble"/>).
+    /// </summary>
+    private static OrtValue[] Mixed(Model.ModelSignature sig, List<OrtValue[]> caches, OrtValue[] afterAb, OrtValue[] afterA, float garbage, int shift = 0)
     {
         var mixed = Track(caches, KvTensors.Allocate(sig, 2, 3));
-        Scribble(mixed, garbage);
+        Scribble(mixed, garbage, shift);
         KvTensors.CopyColumns(sig, afterAb, 0, 0, mixed, 0, 0, 2);
         KvTensors.CopyColumns(sig, afterA, 0, 0, mixed, 1, 0, 1);
         return mixed;
@@ -274,8 +279,11 @@ internal static class KvLayoutProbe
         }
     }
 
-    /// <summary>Fills every element with finite values no real key or value has (a fixed, varied pattern scaled by <paramref name="scale"/>).</summary>
-    private static void Scribble(OrtValue[] cache, float scale)
+    /// <summary>
+    /// Fills every element with finite values no real key or value has: element i gets ((i + <paramref name="shift"/>) mod 7 − 3)
+    /// × <paramref name="scale"/> (two patterns of different scales and shifts differ at every element).
+    /// </summary>
+    private static void Scribble(OrtValue[] cache, float scale, int shift)
     {
         foreach (var tensor in cache)
         {
@@ -285,7 +293,7 @@ internal static class KvLayoutProbe
                 var half = MemoryMarshal.Cast<byte, Half>(bytes);
                 for (var i = 0; i < half.Length; i++)
                 {
-                    half[i] = (Half)(((i % 7) - 3) * scale);
+                    half[i] = (Half)((((i + shift) % 7) - 3) * scale);
                 }
             }
             else
@@ -293,7 +301,7 @@ internal static class KvLayoutProbe
                 var single = MemoryMarshal.Cast<byte, float>(bytes);
                 for (var i = 0; i < single.Length; i++)
                 {
-                    single[i] = ((i % 7) - 3) * scale;
+                    single[i] = (((i + shift) % 7) - 3) * scale;
                 }
             }
         }

@@ -22,13 +22,23 @@ public sealed class GreedyTokenTests
         using var lm = CausalLm.Load(ModelFolder.Open(Path(graph)), ExecutionProviderKind.Cpu);
         using var run = new RunOptions();
         using var state = lm.Begin(run);
-        state.Step([1, 300, 301, 302, 303, 304, 305]);
+        // Longer than one prefill chunk: the greedy token is the last chunk's.
+        state.Step(Enumerable.Range(0, CausalLm.PrefillChunk + 40).Select(i => 300 + (i * 7 % 500)).ToArray());
         Assert.Equal(Argmax(state.Logits), state.Greedy);
+        var seen = new HashSet<int> { state.Greedy };
+        var pin = state.Pin();
         for (var i = 0; i < 6; i++)
         {
             state.Step([state.Greedy]);
             Assert.Equal(Argmax(state.Logits), state.Greedy);
+            seen.Add(state.Greedy);
         }
+
+        // Back to the pinned point and on with another token: the greedy token follows the new step.
+        state.Restore(pin);
+        state.Step([42]);
+        Assert.Equal(Argmax(state.Logits), state.Greedy);
+        Assert.True(seen.Count > 1, $"{graph}: every step wrote the same token, so a stale greedy token would pass unseen");
     }
 
     [Theory]
@@ -41,6 +51,8 @@ public sealed class GreedyTokenTests
         int[] shared = [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49];
         batch.Admit([[.. shared, 60, 61], [.. shared, 70, 71, 72, 73], [.. shared, 80]], shared.Length);
         AssertRows(batch);
+        // Rows with different greedy tokens, so that a row's token kept in another row's place fails the checks below.
+        Assert.True(batch.Greedy.Distinct().Count() == batch.Rows, $"{graph}: greedy tokens [{string.Join(",", batch.Greedy)}]");
         Steps(batch, 3);
 
         batch.Remove([1]);
