@@ -381,7 +381,7 @@ internal sealed class CausalLm : IDisposable
             into[i] = (float)half[i];
         }
 
-        return Rank1Scorer.Next(into);
+        return Rank1Scorer.Next(into.AsSpan(0, vocab));
     }
 
     /// <inheritdoc />
