@@ -102,6 +102,8 @@ setup_models() {
   make_model tiny-int4-reference --size tiny --convention optimum --precision int4-reference
   # Small projections (the residual stream dominates, as in trained models): int4 against fp32 verdicts.
   make_model tiny-smooth --size tiny --convention optimum --std 0.12
+  # Test-only: the tiny Optimum graph whose batched rows differ from alone by a function of their own tokens.
+  make_model tiny-deform-rounding --size tiny --convention optimum --deform-batch rounding
   make_model tiny-smooth-int4 --size tiny --convention optimum --precision int4 --std 0.12
   make_model tiny-smooth-int4-fp32-output --size tiny --convention optimum --precision int4 --std 0.12 --int4-output-layer fp32
   # The graph the onnxruntime-genai builder writes for Qwen2 on CPU (GroupQueryAttention, SkipSimplifiedLayerNormalization,

@@ -262,6 +262,14 @@ def build(args):
     else:
         embed_t = g.op("Transpose", [embed], perm=[1, 0])
         g.op("MatMul", [x, embed_t], outputs=["logits"])
+    if args.deform_batch == "rounding":
+        # Test-only, as the genai graph's (build_genai): at a step of more than one row every row's logits scaled by
+        # 1 + 1e-2, a function of its own tokens only. The output layer's node writes "raw_logits" instead.
+        g.nodes[-1].output[0] = "raw_logits"
+        rows = g.op("Shape", ["input_ids"], start=0, end=1)
+        several = g.op("Cast", [g.op("Greater", [rows, g.const([1], np.int64)])], to=onnx_dtype)
+        scale = g.op("Add", [g.const([1.0]), g.op("Mul", [several, g.const([1e-2])])])
+        g.op("Mul", ["raw_logits", scale], outputs=["logits"])
 
     graph = helper.make_graph(g.nodes, "rank1-test-qwen2", inputs, outputs, g.inits)
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if args.precision == "int4" else [])
@@ -509,7 +517,7 @@ def main():
                     help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
                          "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
     ap.add_argument("--deform-batch", choices=["rounding", "neighbour", "previous", "padding"], default=None,
-                    help="genai, test-only: a step of more than one row changes each row's logits, by a function of the row's own "
+                    help="test-only (genai; optimum: rounding only): a step of more than one row changes each row's logits, by a function of the row's own "
                          "tokens (rounding: scaled by 1 + 1e-2), of the rows beside it (neighbour: plus 5e-2 of the batch's mean row; "
                          "previous: plus 5e-2 of the row before it) "
                          "or of the cache's padding (padding: plus half the mean magnitude of the first layer's past keys)")
@@ -526,8 +534,8 @@ def main():
         sys.exit(f"make-test-model: {tok} not found (expected the Qwen tokenizer.json)")
 
     genai_graph = args.convention == "genai"
-    if args.deform_batch and not genai_graph:
-        sys.exit("make-test-model: --deform-batch is for --convention genai")
+    if args.deform_batch and not (genai_graph or (args.convention == "optimum" and args.deform_batch == "rounding")):
+        sys.exit("make-test-model: --deform-batch is for --convention genai (and rounding for optimum too)")
     if genai_graph and (args.precision == "int4-reference" or args.int4_output_layer != "int4" or args.int4_accuracy_level):
         sys.exit("make-test-model: --convention genai writes what the builder writes: --precision fp32, fp16 or int4, "
                  "the output layer 4-bit, accuracy_level 4 (no --int4-output-layer or --int4-accuracy-level)")

@@ -70,11 +70,10 @@ public sealed class Rank1EngineOptions
     public int MaxBatch { get; set; } = 8;
 
     /// <summary>
-    /// On graphs that write a new token at the row's own length (the onnxruntime-genai builder's, with
-    /// GroupQueryAttention), batch only when each batched row's logits equal the same row's alone within the graph's
-    /// precision (1e-3, with an fp16 cache 2e-2, of 1 + the largest logit's magnitude), so that a passage's reasoning and
-    /// score never depend on what it was batched with; graphs that take position ids (Optimum's) batch without this
-    /// load check. False also batches a builder graph whose rows differ from alone only by its kernels' rounding: ONNX
+    /// Batch a graph only when, at load, each of two batched rows gives logits within the graph's precision of the same
+    /// row's alone (1e-3, with an fp16 cache 2e-2, of 1 + the largest logit's magnitude; the builder's graphs left-aligned,
+    /// Optimum's right-aligned), so that a passage's reasoning and score never depend on what it was batched with. False
+    /// also batches a graph whose rows differ from alone only by its kernels' rounding: ONNX
     /// Runtime's <c>MatMulNBits</c> with int8 activations (the builder's int4 for CPU) at quantization blocks of 64 or
     /// more sums a row differently on some CPUs when it runs paired with another, and the next node's int8 rounding can make that
     /// a step. The load checks that each row's logits still depend on nothing but its own tokens, not on the other row's

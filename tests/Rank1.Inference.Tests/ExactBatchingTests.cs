@@ -55,7 +55,7 @@ public sealed class ExactBatchingTests
     [Theory]
     [InlineData("neighbour", "a row's logits change with the row beside it")]
     [InlineData("previous", "a row's logits change with the row beside it")]
-    [InlineData("padding", "a row's logits change with what the columns past its own length hold")]
+    [InlineData("padding", "a row's logits change with what the columns outside its own positions hold")]
     public void WithoutExactBatching_AGraphWhoseRowsSeeTheirNeighbourOrTheirPadding_StillDecodesOneRowAtATime(string deformation, string why)
     {
         var path = deformation switch
@@ -71,6 +71,39 @@ public sealed class ExactBatchingTests
         Assert.Contains(why, warning.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("ExactBatching", warning.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(log.Collector.GetSnapshot(), r => r.Id.Id == 1014);
+    }
+
+    /// <summary>
+    /// Graphs that take position ids (Optimum's) batch right-aligned under the same check: the tiny Optimum graph
+    /// deformed the same way is refused by default and batches without exact batching; every Optimum test graph that
+    /// batches exactly (fp32, fp16, int4) batches with nothing to say.
+    /// </summary>
+    [Fact]
+    public void RightAlignedGraphs_AreCheckedTheSameWay()
+    {
+        var log = new FakeLogger();
+        using (var exact = CausalLm.Load(ModelFolder.Open(TestPaths.TinyDeformRoundingModel), ExecutionProviderKind.Cpu, logger: log))
+        {
+            Assert.Null(exact.BatchLayout);
+            var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1013);
+            Assert.Contains("Each row's logits depend on its own tokens only", warning.Message, StringComparison.Ordinal);
+            Assert.Contains("Rank1:Model:ExactBatching=false", warning.Message, StringComparison.Ordinal);
+        }
+
+        log = new FakeLogger();
+        using (var batching = CausalLm.Load(ModelFolder.Open(TestPaths.TinyDeformRoundingModel), ExecutionProviderKind.Cpu, logger: log, exactBatching: false))
+        {
+            Assert.Equal(KvLayout.RightAligned, batching.BatchLayout);
+            Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1014);
+        }
+
+        foreach (var path in new[] { TestPaths.TinyModel, TestPaths.TinyFp16Model, TestPaths.TinyInt4Model, TestPaths.TinyGenAiOptimumModel })
+        {
+            var quiet = new FakeLogger();
+            using var lm = CausalLm.Load(ModelFolder.Open(path), ExecutionProviderKind.Cpu, logger: quiet);
+            Assert.Equal(KvLayout.RightAligned, lm.BatchLayout);
+            Assert.DoesNotContain(quiet.Collector.GetSnapshot(), r => r.Id.Id is 1013 or 1014);
+        }
     }
 
     [Fact]

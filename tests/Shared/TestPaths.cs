@@ -75,6 +75,12 @@ internal static class TestPaths
     /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take 5e-2 of the batch's mean row: a row sees its neighbour.</summary>
     public static string TinyGenAiInt4DeformNeighbourModel => Generated(".rank1/models/tiny-genai-int4-deform-neighbour");
 
+    /// <summary>
+    /// <see cref="TinyModel"/> (Optimum convention, position ids, batched right-aligned) whose logits, at a step of more
+    /// than one row, are scaled by 1 + 1e-2, as <see cref="TinyGenAiInt4DeformRoundingModel"/>'s.
+    /// </summary>
+    public static string TinyDeformRoundingModel => Generated(".rank1/models/tiny-deform-rounding");
+
     /// <summary><see cref="TinyGenAiInt4Model"/> whose logits, at a step of more than one row, take 5e-2 of the row before (row 0 unchanged): a later row sees an earlier one.</summary>
     public static string TinyGenAiInt4DeformPreviousModel => Generated(".rank1/models/tiny-genai-int4-deform-previous");
 

@@ -250,9 +250,11 @@ internal sealed class CausalLm : IDisposable
     /// left-aligned only on the CPU provider (the one whose GroupQueryAttention the tests check; DirectML's takes every
     /// past as empty when several tokens are fed) and only when its logits keep that layout's contract
     /// (<see cref="KvLayoutProbe.KeepsLeftAlignedContract"/>); otherwise it decodes one row at a time, and
-    /// <c>WhyNot</c> says why (the load logs it as a warning: batching is off for every passage of that model). Without
-    /// <paramref name="exactBatching"/> a left-aligned graph whose batched rows differ from the rows alone only by its
-    /// kernels' rounding batches, and <c>Rounding</c> says how far they landed (the load logs it).
+    /// <c>WhyNot</c> says why (the load logs it as a warning: batching is off for every passage of that model). A graph
+    /// that takes position ids batches right-aligned when two rows so batched give the logits they give alone
+    /// (<see cref="KvLayoutProbe.RightAlignedBatchBreach"/>). Without <paramref name="exactBatching"/> a graph whose
+    /// batched rows differ from the rows alone only by its kernels' rounding batches too, and <c>Rounding</c> says how
+    /// far they landed (the load logs it).
     /// </summary>
     private static (KvLayout? Layout, string? WhyNot, string? Rounding) BatchLayoutOf(CausalLm lm, bool exactBatching)
     {
@@ -271,7 +273,10 @@ internal sealed class CausalLm : IDisposable
 
         if (lm.Signature.PositionIds is not null)
         {
-            return (KvLayout.RightAligned, null, null); // as before the probe: Optimum graphs batch padded on the left
+            // Optimum graphs batch padded on the left, when two rows so batched give the logits they give alone.
+            return KvLayoutProbe.RightAlignedBatchBreach(lm, exactBatching, out var rounding) is { } breach
+                ? (null, breach, null)
+                : (KvLayout.RightAligned, null, rounding);
         }
 
         return (null, detected == KvLayout.RightAligned

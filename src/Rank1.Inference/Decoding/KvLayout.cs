@@ -95,7 +95,56 @@ internal static class KvLayoutProbe
     /// </summary>
     public static string? LeftAlignedContractBreach(CausalLm lm, bool exactBatching, out string? rounding)
     {
-        rounding = null;
+        string? found = null;
+        var breach = WithProbeSteps(lm, (runOptions, caches, p) =>
+        {
+            var sig = lm.Signature;
+            Track(caches, Run(lm, runOptions, p.AfterA, [[p.B, p.C]], [[1, 1, 1]], out var bcAfterA));
+            // What a kernel that drops the past computes: the two tokens alone.
+            Track(caches, Run(lm, runOptions, p.Empty, [[p.B, p.C]], [[1, 1]], out var bcWithoutPast));
+            if (!CloserThanWithoutPast(sig, bcAfterA[0], p.CAfterAb, bcWithoutPast[0]))
+            {
+                return $"two new tokens after a past give logits that land {MaxAbsDiff(bcAfterA[0], p.CAfterAb):g3} away from two one-token steps "
+                    + $"(tolerance {Precision(sig, p.CAfterAb):g3}, or a tenth of the {MaxAbsDiff(bcWithoutPast[0], p.CAfterAb):g3} that dropping the past moves them)";
+            }
+
+            return BatchOfTwoBreach(lm, runOptions, caches, KvLayout.LeftAligned, p, exactBatching, out found);
+        });
+        rounding = breach is null ? found : null;
+        return breach;
+    }
+
+    /// <summary>
+    /// The batch check of <see cref="LeftAlignedContractBreach(CausalLm, bool, out string?)"/> for a graph that appends a
+    /// new token after the past and takes position ids (Optimum's), whose rows are right-aligned: at batch 2, each row,
+    /// padded on the left, gives the logits it gives alone. Null when it does (or, without <paramref name="exactBatching"/>,
+    /// when only the kernels' rounding sets them apart, which <paramref name="rounding"/> then says); otherwise why not.
+    /// </summary>
+    public static string? RightAlignedBatchBreach(CausalLm lm, bool exactBatching, out string? rounding)
+    {
+        string? found = null;
+        var breach = WithProbeSteps(lm, (runOptions, caches, p) => BatchOfTwoBreach(lm, runOptions, caches, KvLayout.RightAligned, p, exactBatching, out found));
+        rounding = breach is null ? found : null;
+        return breach;
+    }
+
+    /// <summary>Tokens a, b, c and one row's decode of them, from which the checks build their batches and compare with.</summary>
+    /// <param name="A">Token a.</param>
+    /// <param name="B">Token b.</param>
+    /// <param name="C">Token c.</param>
+    /// <param name="Empty">An empty cache.</param>
+    /// <param name="AfterA">The cache after a.</param>
+    /// <param name="AfterAb">The cache after a b.</param>
+    /// <param name="BAfterA">The logits of b after a.</param>
+    /// <param name="CAfterAb">The logits of c after a b.</param>
+    private sealed record ProbeSteps(long A, long B, long C, OrtValue[] Empty, OrtValue[] AfterA, OrtValue[] AfterAb, float[] BAfterA, float[] CAfterAb);
+
+    /// <summary>
+    /// Runs one row's decode of a, b, c (<see cref="ProbeSteps"/>) and then <paramref name="check"/>, which may add
+    /// caches to dispose; every cache is disposed after, and ONNX Runtime refusing a step is a breach.
+    /// </summary>
+    private static string? WithProbeSteps(CausalLm lm, Func<RunOptions, List<OrtValue[]>, ProbeSteps, string?> check)
+    {
         var sig = lm.Signature;
         if (sig.AttentionMask is null || lm.ContextLength < 4)
         {
@@ -103,7 +152,7 @@ internal static class KvLayoutProbe
         }
 
         using var runOptions = new RunOptions();
-        var caches = new List<OrtValue[]>(7);
+        var caches = new List<OrtValue[]>(12);
         try
         {
             long a = 1, b = Math.Min(2, (sig.VocabularySize ?? 3) - 1), c = Math.Min(3, (sig.VocabularySize ?? 4) - 1);
@@ -111,40 +160,7 @@ internal static class KvLayoutProbe
             var afterA = Track(caches, Run(lm, runOptions, empty, [[a]], [[1]], out _));
             var afterAb = Track(caches, Run(lm, runOptions, afterA, [[b]], [[1, 1]], out var bAfterA));
             Track(caches, Run(lm, runOptions, afterAb, [[c]], [[1, 1, 1]], out var cAfterAb));
-            Track(caches, Run(lm, runOptions, afterA, [[b, c]], [[1, 1, 1]], out var bcAfterA));
-            // What a kernel that drops the past computes: the two tokens alone.
-            Track(caches, Run(lm, runOptions, empty, [[b, c]], [[1, 1]], out var bcWithoutPast));
-            if (!CloserThanWithoutPast(sig, bcAfterA[0], cAfterAb[0], bcWithoutPast[0]))
-            {
-                return $"two new tokens after a past give logits that land {MaxAbsDiff(bcAfterA[0], cAfterAb[0]):g3} away from two one-token steps "
-                    + $"(tolerance {Precision(sig, cAfterAb[0]):g3}, or a tenth of the {MaxAbsDiff(bcWithoutPast[0], cAfterAb[0]):g3} that dropping the past moves them)";
-            }
-
-            // Row 0: a b, then c; row 1: a, then b. Width 3, the columns past each row's count garbage.
-            Track(caches, Run(lm, runOptions, Mixed(sig, caches, afterAb, afterA, Garbage), [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var batched));
-            float[][] alone = [cAfterAb[0], bAfterA[0]];
-            var far = Enumerable.Range(0, 2).Select(r => (Distance: MaxAbsDiff(batched[r], alone[r]), Tolerance: Precision(sig, alone[r])))
-                .FirstOrDefault(x => !(x.Distance <= x.Tolerance));
-            if (far == default)
-            {
-                return null;
-            }
-
-            var over = $"at batch 2, a row's logits land {far.Distance:g3} away from the same row's alone (tolerance {far.Tolerance:g3})";
-            var ownOnly = OwnRowsOnly(lm, runOptions, caches, (empty, afterA, afterAb), (b, c), batched, alone);
-            if (ownOnly is not null)
-            {
-                return $"{over}; {ownOnly}";
-            }
-
-            if (exactBatching)
-            {
-                return $"{over}. Each row's logits depend on its own tokens only, so this is the kernels' rounding at batch 2 (as ONNX Runtime's "
-                    + "MatMulNBits with int8 activations gives on some CPUs at blocks of 64 and more): Rank1:Model:ExactBatching=false batches this graph within it";
-            }
-
-            rounding = $"{over}, only by the kernels' rounding: each row's logits depend on its own tokens only";
-            return null;
+            return check(runOptions, caches, new ProbeSteps(a, b, c, empty, afterA, afterAb, bAfterA[0], cAfterAb[0]));
         }
         catch (OnnxRuntimeException ex)
         {
@@ -160,6 +176,56 @@ internal static class KvLayoutProbe
     }
 
     /// <summary>
+    /// Two rows in one cache as <paramref name="layout"/> places them, row 0 "a b" then c, row 1 "a" then b, the columns
+    /// outside each row garbage: null when each row's logits land within the graph's precision of the same row's alone
+    /// (<see cref="ProbeSteps"/>' c after a b, b after a), or, without <paramref name="exactBatching"/>, when only rounding sets them apart
+    /// (<see cref="OwnRowsOnly"/>; <paramref name="rounding"/> says how far); otherwise why not.
+    /// </summary>
+    private static string? BatchOfTwoBreach(CausalLm lm, RunOptions runOptions, List<OrtValue[]> caches, KvLayout layout, ProbeSteps p, bool exactBatching, out string? rounding)
+    {
+        rounding = null;
+        var sig = lm.Signature;
+        var pair = Pair.Of(layout);
+        float[][] alone = [p.CAfterAb, p.BAfterA];
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, pair, p.AfterAb, p.AfterA, Garbage), [[p.C], [p.B]], pair.Mask, out var batched));
+        var far = Enumerable.Range(0, 2).Select(r => (Distance: MaxAbsDiff(batched[r], alone[r]), Tolerance: Precision(sig, alone[r])))
+            .FirstOrDefault(x => !(x.Distance <= x.Tolerance));
+        if (far == default)
+        {
+            return null;
+        }
+
+        var over = $"at batch 2, a row's logits land {far.Distance:g3} away from the same row's alone (tolerance {far.Tolerance:g3})";
+        var ownOnly = OwnRowsOnly(lm, runOptions, caches, pair, p, batched, alone);
+        if (ownOnly is not null)
+        {
+            return $"{over}; {ownOnly}";
+        }
+
+        if (exactBatching)
+        {
+            return $"{over}. Each row's logits depend on its own tokens only, so this is the kernels' rounding at batch 2 (as ONNX Runtime's "
+                + "MatMulNBits with int8 activations gives on some CPUs at blocks of 64 and more): Rank1:Model:ExactBatching=false batches this graph within it";
+        }
+
+        rounding = $"{over}, only by the kernels' rounding: each row's logits depend on its own tokens only";
+        return null;
+    }
+
+    /// <summary>
+    /// Where the probe's two rows sit: the cache's width, the column row 1's one position starts at (row 0's two start at
+    /// 0), and the mask of the step that feeds each row one token. Left-aligned: width 3, both from column 0, the mask
+    /// one wider than the cache (the graph writes at each row's count); right-aligned: width 2, row 1 at column 1 after
+    /// one column of padding, the new token appended after the cache.
+    /// </summary>
+    private sealed record Pair(int Width, int Row1Start, int[][] Mask)
+    {
+        public static Pair Of(KvLayout layout) => layout == KvLayout.LeftAligned
+            ? new Pair(3, 0, [[1, 1, 1, 0], [1, 1, 0, 0]])
+            : new Pair(2, 1, [[1, 1, 1], [0, 1, 1]]);
+    }
+
+    /// <summary>
     /// Null when the batched rows' logits are a function of each row's own tokens alone, so that what sets them apart
     /// from the rows alone is the rounding of a kernel whose order of summing depends on how many rows it is given (ONNX
     /// Runtime's <c>MatMulNBits</c> with int8 activations at blocks of 64 or more computes rows in pairs and an odd row
@@ -168,20 +234,19 @@ internal static class KvLayoutProbe
     /// bit the same beside another token of the other row, and (3) each row within a tenth of how far it lands from alone when its past is
     /// dropped. Otherwise which of the three failed: a row that reads its padding or its neighbour is not rounding.
     /// </summary>
-    private static string? OwnRowsOnly(CausalLm lm, RunOptions runOptions, List<OrtValue[]> caches, (OrtValue[] Empty, OrtValue[] AfterA, OrtValue[] AfterAb) past,
-        (long B, long C) tokens, float[][] batched, float[][] alone)
+    private static string? OwnRowsOnly(CausalLm lm, RunOptions runOptions, List<OrtValue[]> caches, Pair pair, ProbeSteps past, float[][] batched, float[][] alone)
     {
         var sig = lm.Signature;
-        var (b, c) = tokens;
-        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, -5f / 3 * Garbage, shift: 3), [[c], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherGarbage));
+        var (b, c) = (past.B, past.C);
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, pair, past.AfterAb, past.AfterA, -5f / 3 * Garbage, shift: 3), [[c], [b]], pair.Mask, out var otherGarbage));
         if (!otherGarbage[0].AsSpan().SequenceEqual(batched[0]) || !otherGarbage[1].AsSpan().SequenceEqual(batched[1]))
         {
-            return "a row's logits change with what the columns past its own length hold";
+            return "a row's logits change with what the columns outside its own positions hold";
         }
 
         // Each row beside another token of the other row: after it (row 1 changed) and before it (row 0 changed).
-        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, Garbage), [[c], [c]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherAfter));
-        Track(caches, Run(lm, runOptions, Mixed(sig, caches, past.AfterAb, past.AfterA, Garbage), [[b], [b]], [[1, 1, 1, 0], [1, 1, 0, 0]], out var otherBefore));
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, pair, past.AfterAb, past.AfterA, Garbage), [[c], [c]], pair.Mask, out var otherAfter));
+        Track(caches, Run(lm, runOptions, Mixed(sig, caches, pair, past.AfterAb, past.AfterA, Garbage), [[b], [b]], pair.Mask, out var otherBefore));
         if (!otherAfter[0].AsSpan().SequenceEqual(batched[0]) || !otherBefore[1].AsSpan().SequenceEqual(batched[1]))
         {
             return "a row's logits change with the row beside it";
@@ -206,15 +271,15 @@ internal static class KvLayoutProbe
     private const float Garbage = 0.75f;
 
     /// <summary>
-    /// A cache of two rows, width 3: row 0 <paramref name="afterAb"/>'s two columns, row 1 <paramref name="afterA"/>'s
-    /// one; every other column garbage of <paramref name="garbage"/>'s scale (<see cref="Scribble"/>).
+    /// A cache of two rows placed as <paramref name="pair"/> says: row 0 <paramref name="afterAb"/>'s two columns, row 1
+    /// <paramref name="afterA"/>'s one; every other column garbage of <paramref name="garbage"/>'s scale (<see cref="Scribble"/>).
     /// </summary>
-    private static OrtValue[] Mixed(Model.ModelSignature sig, List<OrtValue[]> caches, OrtValue[] afterAb, OrtValue[] afterA, float garbage, int shift = 0)
+    private static OrtValue[] Mixed(Model.ModelSignature sig, List<OrtValue[]> caches, Pair pair, OrtValue[] afterAb, OrtValue[] afterA, float garbage, int shift = 0)
     {
-        var mixed = Track(caches, KvTensors.Allocate(sig, 2, 3));
+        var mixed = Track(caches, KvTensors.Allocate(sig, 2, pair.Width));
         Scribble(mixed, garbage, shift);
         KvTensors.CopyColumns(sig, afterAb, 0, 0, mixed, 0, 0, 2);
-        KvTensors.CopyColumns(sig, afterA, 0, 0, mixed, 1, 0, 1);
+        KvTensors.CopyColumns(sig, afterA, 0, 0, mixed, 1, pair.Row1Start, 1);
         return mixed;
     }
 
