@@ -3,10 +3,10 @@ namespace Rank1.Inference.Tests;
 /// <summary>Decoding a window as one batch (left padding, masks, per-row positions) equals judging each passage alone.</summary>
 public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<TinyEngineFixture>
 {
-    private const string Query = "why do onions make people cry";
+    internal const string Query = "why do onions make people cry";
 
-    // Different lengths on purpose, so rows are padded differently.
-    private static readonly (string? Title, string Text)[] Window =
+    // Different lengths on purpose, so rows are padded differently (ExactBatchingTests judges the same window).
+    internal static readonly (string? Title, string Text)[] Window =
     [
         ("Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water."),
         (null, "French onion soup is made from caramelised onions and beef stock, simmered for hours until sweet and dark."),

@@ -16,15 +16,9 @@ namespace Rank1.Inference.Tests;
 /// </summary>
 public sealed class ExactBatchingTests
 {
-    private const string Query = "why do onions make people cry";
+    private const string Query = BatchDecodingTests.Query;
 
-    private static readonly (string? Title, string Text)[] Window =
-    [
-        ("Onion tears", "Cutting an onion releases a gas that irritates the eyes and makes them water."),
-        (null, "French onion soup is made from caramelised onions and beef stock, simmered for hours until sweet and dark."),
-        ("Crying", "People cry when they are sad."),
-        ("Eye drops", "Eye drops relieve dry eyes and irritation."),
-    ];
+    private static (string? Title, string Text)[] Window => BatchDecodingTests.Window;
 
     [Fact]
     public void ByDefault_AGraphWhoseRowsDifferOnlyByRounding_DecodesOneRowAtATime_AndTheWarningNamesTheSetting()
