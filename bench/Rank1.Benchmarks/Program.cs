@@ -166,6 +166,15 @@ if (kernel is not null)
     Console.Error.WriteLine($"MatMulNBits alone, the graph's {kernel.Shapes.Sum(s => s.Nodes)} nodes: {1 / kernel.StreamedOneRowSeconds:0.0} / {1 / kernel.StreamedRowsSeconds:0.0} tokens/s at 1 / {kernel.Rows} rows");
 }
 
+// The same at the k-passage batch's rows (when the sweep's largest batch is another): how fast its steps could be.
+var kernelAtPassages = kernel is null || ours.BatchedPassagesPerSecond is null ? null
+    : options.Passages == kernel.Rows ? kernel
+    : KernelCeiling.MeasureGraph(KernelCeiling.MatMulNBitsOf(folder.GraphPath), options.Passages, options.Threads);
+if (kernelAtPassages is not null && !ReferenceEquals(kernelAtPassages, kernel))
+{
+    Console.Error.WriteLine($"MatMulNBits alone at {kernelAtPassages.Rows} rows: {1 / kernelAtPassages.StreamedRowsSeconds:0.0} tokens/s aggregate");
+}
+
 // Last, so that its 1 GiB buffer does not count in the engines' peak memory.
 var bandwidth = Bandwidth.MeasureGBps(options.Threads);
 Console.Error.WriteLine($"memory read bandwidth: {bandwidth:0.0} GB/s");
@@ -238,6 +247,13 @@ if (ours.BatchedPassagesPerSecond is not null)
     // and its decode steps; and the most the batch could gain over one at a time if its steps took no time at all.
     Console.WriteLine($"| our k passages as one batch: admission (shared prefix once, then each passage's own prompt tokens) / the whole batch | {ours.BatchAdmissionSeconds:0.00} s / {ours.BatchSeconds:0.00} s ({ours.BatchAdmissionSeconds / ours.BatchSeconds * 100:0}%) |");
     Console.WriteLine($"| ours as one batch / ours one at a time, if the batch's decode steps took no time (k / passages per second one at a time / admission) | {options.Passages / ours.PassagesPerSecond / ours.BatchAdmissionSeconds:0.00}x |");
+    if (kernelAtPassages is not null)
+    {
+        // A tighter bound: the batch's steps no faster than MatMulNBits alone at k rows (its admission as measured, one at a time as measured).
+        var steps = options.DecodeTokens + 1;
+        var stepsSeconds = steps * options.Passages * kernelAtPassages.StreamedRowsSeconds;
+        Console.WriteLine($"| ours as one batch / ours one at a time, if the batch's {steps} steps took only MatMulNBits' time alone at {options.Passages} rows (k / passages per second one at a time / (admission + {stepsSeconds:0.00} s)) | {options.Passages / ours.PassagesPerSecond / (ours.BatchAdmissionSeconds + stepsSeconds):0.00}x |");
+    }
 }
 
 Console.WriteLine($"| peak working set: after our runs / after all engines | {oursPeak / 1e9:0.00} GB / {totalPeak / 1e9:0.00} GB |");
