@@ -129,7 +129,8 @@ internal sealed partial class BackendClient : IDisposable
         string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
 
     /// <summary>
-    /// Sends a request the proxy built; the answer is buffered. Throws <see cref="BackendUnavailableException"/>: a 504
+    /// Sends a request the proxy built; the answer is buffered. A body goes with the client's Content-Type among
+    /// <paramref name="headers"/>, else with <c>application/json</c>. Throws <see cref="BackendUnavailableException"/>: a 504
     /// <c>rank1_backend_timeout_exception</c> when the backend has not answered within <see cref="CallLimit"/> or the
     /// shorter <paramref name="within"/>, which counts towards the circuit as a failure either way (the caller's own
     /// cancellation never does).
@@ -165,6 +166,13 @@ internal sealed partial class BackendClient : IDisposable
                     {
                         request.Content?.Headers.TryAddWithoutValidation(name, values);
                     }
+                }
+
+                // A body the proxy made up (a search sent with no body, only q=) has no client Content-Type to keep, and
+                // Elasticsearch answers a body without one with a 406.
+                if (request.Content is { } content && !content.Headers.Contains("Content-Type"))
+                {
+                    content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
                 }
 
                 try

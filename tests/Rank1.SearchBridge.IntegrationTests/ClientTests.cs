@@ -86,6 +86,13 @@ public sealed class ClientTests
         Assert.Equal(rank1, result["scores"]!.AsArray().Take(5).Select(s => s!.GetValue<double>()));
         Assert.Equal([200, 200, 404], result["msearchStatuses"]!.AsArray().Select(s => s!.GetValue<int>()));
         Assert.Equal(["applied", "skipped", "skipped"], result["msearchRerank"]!.AsArray().Select(s => s!.GetValue<string>()));
+        // q= alone, no body (the clients' default for search({index, q})): reranked on the body the proxy made up, which
+        // the backend reads only with a Content-Type (before, it had none and the backend answered 406).
+        Assert.Equal("applied", result["qOnly"]!["rerank"]!.GetValue<string>());
+        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        var direct = JsonNode.Parse(await backend.GetStringAsync($"{ProxyStack.Index}/_search?q=onion"))!["hits"]!["hits"]!.AsArray().Count;
+        Assert.True(direct > 0);
+        Assert.Equal(direct, result["qOnly"]!["hits"]!.GetValue<int>());
         if (flavor == SearchFlavor.Elasticsearch)
         {
             Assert.Equal("applied", result["helperItem"]!.GetValue<string>()); // helpers.msearch batches through _msearch

@@ -1,6 +1,7 @@
 // Drives the proxy with an official JavaScript client at its default settings: one reranked search, one
 // pass-through call, and an msearch mixing a reranked, a skipped (size 0) and a failed (missing index) search
-// (with the Elasticsearch client also through helpers.msearch).
+// (with the Elasticsearch client also through helpers.msearch), and a search given only q= (no body), which the proxy
+// reranks with a body it makes up.
 // Usage: node proxy-clients-smoke.mjs elasticsearch|opensearch URL INDEX
 // Prints one JSON line with what the client saw; exits 1 on an error.
 const [flavor, url, index] = process.argv.slice(2);
@@ -10,7 +11,7 @@ try {
     { index }, { query: { match: { text: 'onion' } }, size: 0 },
     { index: 'ghost' }, { query: { match: { text: 'onion' } } },
   ];
-  let search, count, rank1, msearch, helperItem;
+  let search, count, rank1, msearch, helperItem, qOnly;
   if (flavor === 'opensearch') {
     const { Client } = await import('@opensearch-project/opensearch');
     const client = new Client({ node: url });
@@ -18,6 +19,8 @@ try {
     search = s.body;
     rank1 = s.headers['x-rank1-rerank'];
     count = (await client.count({ index })).body.count;
+    const q = await client.search({ index, q: 'onion' });
+    qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = (await client.msearch({ body: searches })).body;
   } else {
     const { Client } = await import('@elastic/elasticsearch');
@@ -26,6 +29,8 @@ try {
     search = s.body;
     rank1 = s.headers['x-rank1-rerank'];
     count = (await client.count({ index })).count;
+    const q = await client.search({ index, q: 'onion' }, { meta: true });
+    qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = await client.msearch({ searches });
     const helper = client.helpers.msearch();
     try {
@@ -44,6 +49,7 @@ try {
     msearchStatuses: msearch.responses.map(r => r.status),
     msearchRerank: msearch.responses.map(r => r._rank1?.rerank ?? null),
     helperItem: helperItem ?? null,
+    qOnly,
   }));
 } catch (e) {
   console.error(`proxy-clients-smoke: ${e.name}: ${e.message}`);
