@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace Rank1.Elastic;
 
@@ -9,16 +8,24 @@ namespace Rank1.Elastic;
 /// Used by both the embedded backend (which filters hits) and the proxy (which asks the
 /// backend for the whole source when it needs passage fields, then applies the client's own filter).
 /// </summary>
+/// <remarks>
+/// Filtering is Elasticsearch's <c>XContentMapValues.filter</c>: each pattern (<c>*</c> the only wildcard) also matches
+/// everything below what it matches (<c>a</c> keeps <c>a.b</c>, whether <c>a.b</c> is an inner field or a field name
+/// with a dot), and the patterns are run a character at a time along each path, so a field is only looked into while
+/// some pattern can still match below it. Arrays are filtered element by element with the array's own path: objects
+/// in them are filtered and kept when something is left, scalars are kept when the array's path itself is included.
+/// An object or array left empty is kept when its own path is included, dropped otherwise.
+/// </remarks>
 internal sealed class SourceFilter
 {
-    private readonly Regex[] _includes;
-    private readonly Regex[] _excludes;
+    private readonly string[] _includes;
+    private readonly string[] _excludes;
 
     private SourceFilter(bool enabled, string[] includes, string[] excludes)
     {
         Enabled = enabled;
-        _includes = includes.Select(Glob).ToArray();
-        _excludes = excludes.Select(Glob).ToArray();
+        _includes = includes;
+        _excludes = excludes;
     }
 
     public static SourceFilter All { get; } = new(true, [], []);
@@ -28,6 +35,10 @@ internal sealed class SourceFilter
     /// <summary>True when the filter keeps the whole source.</summary>
     public bool KeepsEverything => Enabled && _includes.Length == 0 && _excludes.Length == 0;
 
+    /// <summary>
+    /// The body's <c>_source</c>, read as Elasticsearch's <c>FetchSourceContext.fromXContent</c> reads it: anything
+    /// else is a <see cref="FormatException"/> with its words, for the caller's 400 <c>parsing_exception</c>.
+    /// </summary>
     public static SourceFilter Parse(JsonNode? node)
     {
         switch (node)
@@ -39,11 +50,28 @@ internal sealed class SourceFilter
             case JsonValue v when v.GetValueKind() == JsonValueKind.String:
                 return new SourceFilter(true, [v.GetValue<string>()], []);
             case JsonArray a:
-                return new SourceFilter(true, Strings(a), []);
+                // Elasticsearch takes the text of each value here, numbers included; only a structure has none.
+                return new SourceFilter(true, a.Select(x => x is JsonValue xv ? JsonPaths.Text(xv) : throw UnknownKey(x, "_source")).ToArray(), []);
             case JsonObject o:
-                return new SourceFilter(true, Strings(o["includes"] ?? o["include"]), Strings(o["excludes"] ?? o["exclude"]));
+                string[] includes = [], excludes = [];
+                foreach (var (key, value) in o)
+                {
+                    switch (key)
+                    {
+                        case "includes" or "include":
+                            includes = Strings(value, key);
+                            break;
+                        case "excludes" or "exclude":
+                            excludes = Strings(value, key);
+                            break;
+                        default:
+                            throw UnknownKey(value, key);
+                    }
+                }
+
+                return new SourceFilter(true, includes, excludes);
             default:
-                throw new FormatException("[_source] must be a boolean, a string, an array of strings or an object with includes/excludes");
+                throw new FormatException($"Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] but found [{RequestJson.TokenName(node)}]");
         }
     }
 
@@ -64,12 +92,15 @@ internal sealed class SourceFilter
         return new SourceFilter(true, inc, excludes?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? []);
     }
 
-    private static string[] Strings(JsonNode? node) => node switch
+    // includes/excludes: one string or an array of strings, nothing else.
+    private static string[] Strings(JsonNode? node, string key) => node switch
     {
-        null => [],
-        JsonArray a => a.Select(x => x!.GetValue<string>()).ToArray(),
-        _ => [node.GetValue<string>()],
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+        JsonArray a => a.Select(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String ? xv.GetValue<string>() : throw UnknownKey(x, key)).ToArray(),
+        _ => throw UnknownKey(node, key),
     };
+
+    private static FormatException UnknownKey(JsonNode? value, string key) => new($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].");
 
     public JsonNode? Apply(string sourceJson) => Apply(JsonNode.Parse(sourceJson));
 
@@ -80,39 +111,209 @@ internal sealed class SourceFilter
             return source;
         }
 
-        return source is JsonObject o ? Filter(o, string.Empty) : source;
+        // No includes: everything is included; no excludes: nothing is excluded.
+        var include = _includes.Length == 0 ? PatternState.Everything : PatternState.Start(_includes);
+        var exclude = PatternState.Start(_excludes);
+        return source is JsonObject o ? Filter(o, include, exclude) : source;
     }
 
-    // A pattern matches a path and everything below it ("a" keeps "a.b"); objects are kept when something in them is.
-    private JsonObject Filter(JsonObject obj, string prefix)
+    private static JsonObject Filter(JsonObject obj, PatternState include, PatternState exclude)
     {
         var result = new JsonObject();
         foreach (var (key, value) in obj)
         {
-            var path = prefix + key;
-            if (_excludes.Any(e => e.IsMatch(path)))
+            var keyInclude = include.Step(key);
+            if (keyInclude.IsDead)
             {
                 continue;
             }
 
-            var included = _includes.Length == 0 || _includes.Any(i => i.IsMatch(path));
-            if (value is JsonObject child)
+            var keyExclude = exclude.Step(key);
+            if (keyExclude.Accepts)
             {
-                var filtered = Filter(child, path + ".");
-                if (included || filtered.Count > 0)
-                {
-                    result[key] = filtered;
-                }
+                continue;
             }
-            else if (included)
+
+            var innerInclude = keyInclude;
+            if (keyInclude.Accepts)
             {
-                result[key] = value?.DeepClone();
+                if (keyExclude.Step('.').IsDead)
+                {
+                    // No exclude can match below: the whole value is kept.
+                    result[key] = value?.DeepClone();
+                    continue;
+                }
+
+                // Included as a whole: only the excludes matter below.
+                innerInclude = PatternState.Everything;
+            }
+
+            switch (value)
+            {
+                case JsonObject child:
+                    var childInclude = innerInclude.Step('.');
+                    if (childInclude.IsDead)
+                    {
+                        continue;
+                    }
+
+                    var filtered = Filter(child, childInclude, keyExclude.Step('.'));
+                    if (keyInclude.Accepts || filtered.Count > 0)
+                    {
+                        result[key] = filtered;
+                    }
+
+                    break;
+                case JsonArray array:
+                    var items = Filter(array, innerInclude, keyExclude);
+                    if (keyInclude.Accepts || items.Count > 0)
+                    {
+                        result[key] = items;
+                    }
+
+                    break;
+                default:
+                    if (keyInclude.Accepts)
+                    {
+                        result[key] = value?.DeepClone();
+                    }
+
+                    break;
             }
         }
 
         return result;
     }
 
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "(\\..*)?$", RegexOptions.CultureInvariant);
+    // The elements of an array share its path: objects go one level down, nested arrays stay at it.
+    private static JsonArray Filter(JsonArray array, PatternState include, PatternState exclude)
+    {
+        var result = new JsonArray();
+        foreach (var value in array)
+        {
+            switch (value)
+            {
+                case JsonObject child:
+                    if (Filter(child, include.Step('.'), exclude.Step('.')) is { Count: > 0 } filtered)
+                    {
+                        result.Add(filtered);
+                    }
+
+                    break;
+                case JsonArray inner:
+                    if (Filter(inner, include, exclude) is { Count: > 0 } items)
+                    {
+                        result.Add(items);
+                    }
+
+                    break;
+                default:
+                    if (include.Accepts)
+                    {
+                        result.Add(value?.DeepClone());
+                    }
+
+                    break;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Where a set of patterns stands after some characters of a path: Elasticsearch's automaton of the patterns, each
+    /// followed by an optional <c>.</c> and anything (<c>makeMatchDotsInFieldNames</c>), as the set of places reached.
+    /// No place left: no pattern can match this path or anything below it.
+    /// </summary>
+    private sealed class PatternState
+    {
+        // A place past a whole pattern and a '.': anything may follow.
+        private const int AnyTail = -1;
+
+        private readonly string[] _patterns;
+        private readonly HashSet<(int Pattern, int At)> _places;
+
+        private PatternState(string[] patterns, HashSet<(int Pattern, int At)> places)
+        {
+            _patterns = patterns;
+            _places = places;
+        }
+
+        /// <summary>The state that accepts every path (no includes, or an object included as a whole).</summary>
+        public static PatternState Everything { get; } = new([], [(0, AnyTail)]);
+
+        public static PatternState Start(string[] patterns) =>
+            new(patterns, Closed(patterns, Enumerable.Range(0, patterns.Length).Select(p => (p, 0))));
+
+        public bool IsDead => _places.Count == 0;
+
+        public bool Accepts => _places.Any(p => p.At == AnyTail || p.At == _patterns[p.Pattern].Length);
+
+        public PatternState Step(string text)
+        {
+            var state = this;
+            foreach (var c in text)
+            {
+                if (state.IsDead)
+                {
+                    break;
+                }
+
+                state = state.Step(c);
+            }
+
+            return state;
+        }
+
+        public PatternState Step(char c)
+        {
+            if (IsDead)
+            {
+                return this;
+            }
+
+            var next = new List<(int, int)>();
+            foreach (var (p, at) in _places)
+            {
+                if (at == AnyTail)
+                {
+                    next.Add((p, AnyTail));
+                }
+                else if (at == _patterns[p].Length)
+                {
+                    if (c == '.')
+                    {
+                        next.Add((p, AnyTail));
+                    }
+                }
+                else if (_patterns[p][at] == '*')
+                {
+                    next.Add((p, at));
+                }
+                else if (_patterns[p][at] == c)
+                {
+                    next.Add((p, at + 1));
+                }
+            }
+
+            return new PatternState(_patterns, Closed(_patterns, next));
+        }
+
+        // A '*' may also match nothing: every place before one reaches the place after it too.
+        private static HashSet<(int, int)> Closed(string[] patterns, IEnumerable<(int Pattern, int At)> places)
+        {
+            var closed = new HashSet<(int, int)>();
+            foreach (var (p, at) in places)
+            {
+                var i = at;
+                closed.Add((p, i));
+                while (i != AnyTail && i < patterns[p].Length && patterns[p][i] == '*')
+                {
+                    closed.Add((p, ++i));
+                }
+            }
+
+            return closed;
+        }
+    }
 }

@@ -12,8 +12,11 @@ namespace Rank1.SearchBridge;
 /// </summary>
 internal static class EsAnswers
 {
-    /// <summary>Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers).</summary>
-    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>
+    /// Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers), as deep as a request may be
+    /// (<see cref="RequestJson.MaxDepth"/>): a search body the proxy read is written again for the backend.
+    /// </summary>
+    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = RequestJson.MaxDepth };
 
     /// <summary>The same, indented (<c>pretty</c>).</summary>
     public static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };

@@ -245,10 +245,26 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("\"true\"", true)]
+    [InlineData("\"false\"", false)]
+    public async Task Explain_GivenAsAString_IsReadAsElasticsearchReadsABoolean(string explain, bool explained)
+    {
+        // Elasticsearch's parser reads "true" and "false" strings as booleans; before, the string was a 500.
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", $$$"""{"query":{"match":{"text":"bread"}},"explain":{{{explain}}}}""");
+        Assert.Equal(200, r.Status);
+        var hit = r.Json["hits"]!["hits"]![0]!;
+        Assert.Equal(explained, hit["_explanation"] is not null);
+    }
+
+    [Theory]
     [InlineData("POST", "/ghost/_search", "{}", 404, "index_not_found_exception", "no such index [ghost]")]
     [InlineData("POST", "/library/_search", "{\"query\":{\"fuzzy\":{\"title\":\"x\"}}}", 400, "parsing_exception", "unknown query [fuzzy]")]
     [InlineData("POST", "/library/_search", "{\"query\":{\"match\":", 400, "parsing_exception", "Failed to parse request body")]
     [InlineData("POST", "/library/_search", "{\"qeury\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [qeury].")]
+    [InlineData("POST", "/library/_search", "{\"size\":1,\"size\":2}", 400, "x_content_parse_exception", "[1:11] Duplicate field 'size'")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":{\"text\":\"x\",\"text\":\"y\"}}}", 400, "x_content_parse_exception", "[1:31] Duplicate field 'text'")]
+    [InlineData("POST", "/library/_search", "{\"_source\":{\"includes\":5}}", 400, "parsing_exception", "Unknown key for a VALUE_NUMBER in [includes].")]
+    [InlineData("POST", "/library/_search", "{\"explain\":\"maybe\"}", 400, "parsing_exception", "[explain]")]
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
     [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
     [InlineData("POST", "/library/_search", "{\"sort\":[{\"title\":\"asc\"}]}", 400, "illegal_argument_exception", "Fielddata is disabled on [title]")]

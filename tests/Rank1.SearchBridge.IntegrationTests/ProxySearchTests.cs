@@ -183,6 +183,10 @@ public sealed class ProxySearchTests : IAsyncLifetime
 
     [Theory]
     [InlineData("""{"query":{"match":""", "parsing_exception", "not valid JSON")]
+    [InlineData("""{"size":1,"size":2,"query":{"match":{"text":"x"}}}""", "x_content_parse_exception", "[1:11] Duplicate field 'size'")]
+    [InlineData("""{"query":{"match":{"text":"x","text":"y"}}}""", "x_content_parse_exception", "[1:31] Duplicate field 'text'")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"_source":{"includes":5}}""", "parsing_exception", "Unknown key for a VALUE_NUMBER in [includes].")]
+    [InlineData("""{"query":{"match":{"text":"x"}},"_source":{"excludes":[true]}}""", "parsing_exception", "Unknown key for a VALUE_BOOLEAN in [excludes].")]
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"window":0}}}""", "illegal_argument_exception", "[ext.rank1.window]")]
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"max_think_tokens":-1}}}""", "illegal_argument_exception", "[ext.rank1.max_think_tokens]")]
     [InlineData("""{"query":{"match":{"text":"x"}},"ext":{"rank1":{"deadline_ms":"soon"}}}""", "illegal_argument_exception", "[ext.rank1.deadline_ms]")]
@@ -200,6 +204,37 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
         Assert.Contains(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+    }
+
+    [Fact]
+    public async Task DeeplyNestedQuery_IsReadAsElasticsearchReadsIt()
+    {
+        // 21 nested bool queries: 64 levels of JSON and more, past System.Text.Json's default depth, which the proxy
+        // refused with a 400 though Elasticsearch (and the embedded backend) read it.
+        var query = "{\"match\":{\"text\":\"onion\"}}";
+        for (var i = 0; i < 21; i++)
+        {
+            query = $$$"""{"bool":{"must":[{{{query}}}]}}""";
+        }
+
+        var body = $$$"""{"query":{{{query}}}}""";
+        Assert.True(JsonDepth(body) > 64);
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal((await _stack.BackendIdsAsync(body)).Order(), r.Ids.Order());
+    }
+
+    private static int JsonDepth(string json)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new System.Text.Json.JsonReaderOptions { MaxDepth = 1000 });
+        var deepest = 0;
+        while (reader.Read())
+        {
+            deepest = Math.Max(deepest, reader.CurrentDepth + 1);
+        }
+
+        return deepest;
     }
 
     [Fact]

@@ -50,7 +50,7 @@ internal static class EsHttp
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+            node = RequestJson.Parse(json);
         }
         catch (JsonException ex)
         {

@@ -116,7 +116,7 @@ internal sealed class SearchRequest
 
                 if (!KnownKeys.Contains(key))
                 {
-                    throw EsException.Parsing($"Unknown key for a {TokenName(value)} in [{key}].");
+                    throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].");
                 }
             }
 
@@ -127,8 +127,8 @@ internal sealed class SearchRequest
             r.TrackTotalHitsUpTo = TrackTotal(body["track_total_hits"]);
             r.Sort = ParseSort(body["sort"]);
             r.Highlight = body["highlight"] as JsonObject;
-            r.Explain = body["explain"]?.GetValue<bool>() ?? false;
-            r.TrackScores = body["track_scores"]?.GetValue<bool>() ?? false;
+            r.Explain = Bool(body["explain"], "explain");
+            r.TrackScores = Bool(body["track_scores"], "track_scores");
             r.MinScore = body["min_score"] is { } ms ? ms.GetValue<double>() : null;
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
             r.SearchAfter = body["search_after"] switch
@@ -233,14 +233,13 @@ internal sealed class SearchRequest
         }
     }
 
-    private static string TokenName(JsonNode? value) => value switch
+    // As Elasticsearch's parser reads a boolean: true or false, as JSON or as a string.
+    private static bool Bool(JsonNode? node, string name) => node switch
     {
-        JsonObject => "START_OBJECT",
-        JsonArray => "START_ARRAY",
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => "VALUE_STRING",
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => "VALUE_NUMBER",
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => "VALUE_BOOLEAN",
-        _ => "VALUE_NULL",
+        null => false,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false" => v.GetValue<string>() == "true",
+        _ => throw EsException.Parsing($"[{name}] failed to parse: only [true] or [false] are allowed, found [{node.ToJsonString()}]"),
     };
 
     private static int Int(JsonNode? node, string name, int fallback)

@@ -142,14 +142,15 @@ internal static class SearchHttp
 
     /// <summary>
     /// A search body: a JSON object whose every name and string is valid Unicode (no invalid UTF-8, no lone
-    /// surrogate escape), or a 400 in Elasticsearch's shape.
+    /// surrogate escape) and in which no object repeats a field, read as deep as <see cref="RequestJson.MaxDepth"/>,
+    /// or a 400 in Elasticsearch's shape.
     /// </summary>
     public static JsonObject ParseObject(ReadOnlySpan<byte> raw)
     {
         try
         {
             ValidateStrings(raw);
-            return JsonNode.Parse(raw) as JsonObject ?? throw EsException.Parsing("request body or source parameter is required to be a JSON object");
+            return RequestJson.Parse(raw) as JsonObject ?? throw EsException.Parsing("request body or source parameter is required to be a JSON object");
         }
         catch (JsonException e)
         {
@@ -161,7 +162,7 @@ internal static class SearchHttp
     // deep in the search (a 500): decode every string once here instead.
     private static void ValidateStrings(ReadOnlySpan<byte> raw)
     {
-        var reader = new Utf8JsonReader(raw);
+        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = RequestJson.MaxDepth });
         while (reader.Read())
         {
             if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rank1.Elastic;
+
+/// <summary>
+/// How a JSON request body (a search, an msearch line, a document) is parsed, by the proxy and by the embedded backend
+/// alike: as deep as the embedded backend reads, and with a repeated field refused as Elasticsearch refuses it (its
+/// JSON parser runs with strict duplicate detection) rather than kept, dropped or failing later as a 500.
+/// </summary>
+internal static class RequestJson
+{
+    /// <summary>
+    /// The deepest nesting read. Elasticsearch reads far deeper bodies than System.Text.Json's default of 64 (30 nested
+    /// <c>bool</c> queries are about 92 levels); its own limit is on query nesting (<c>indices.query.bool.max_nested_depth</c>).
+    /// </summary>
+    public const int MaxDepth = 256;
+
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// Parses <paramref name="raw"/>. A field repeated within one object is a 400 <c>x_content_parse_exception</c>
+    /// (<c>[line:column] Duplicate field 'size'</c>, as Elasticsearch words it); any other malformed text is a
+    /// <see cref="JsonException"/>, for the caller to word.
+    /// </summary>
+    public static JsonNode? Parse(ReadOnlySpan<byte> raw)
+    {
+        try
+        {
+            return JsonNode.Parse(raw, documentOptions: Options);
+        }
+        catch (JsonException) when (FirstDuplicate(raw) is { } duplicate)
+        {
+            throw duplicate;
+        }
+    }
+
+    /// <summary>The name Elasticsearch's parser gives the token a value starts with (<c>START_OBJECT</c>, <c>VALUE_NUMBER</c>...), for its error reasons.</summary>
+    public static string TokenName(JsonNode? value) => value switch
+    {
+        JsonObject => "START_OBJECT",
+        JsonArray => "START_ARRAY",
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => "VALUE_STRING",
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => "VALUE_NUMBER",
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => "VALUE_BOOLEAN",
+        _ => "VALUE_NULL",
+    };
+
+    // Only on the failure path: System.Text.Json names the duplicate but not where it is.
+    private static EsException? FirstDuplicate(ReadOnlySpan<byte> raw)
+    {
+        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = MaxDepth });
+        var names = new Stack<HashSet<string>>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        names.Push(new HashSet<string>(StringComparer.Ordinal));
+                        break;
+                    case JsonTokenType.EndObject:
+                        names.Pop();
+                        break;
+                    case JsonTokenType.PropertyName when !names.Peek().Add(reader.GetString()!):
+                        var before = raw[..(int)reader.TokenStartIndex];
+                        var line = before.Count((byte)'\n') + 1;
+                        var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
+                        return new EsException(400, "x_content_parse_exception", $"[{line}:{column}] Duplicate field '{reader.GetString()}'");
+                }
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // Malformed before any duplicate: the parser's own error stands.
+        }
+
+        return null;
+    }
+}
