@@ -218,6 +218,18 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Msearch_EmptyHeaderLine_IsTheDefaultHeader()
+    {
+        // As Elasticsearch's MultiSearchRequest.readMultiLineFormat: the line after a header is its body, an empty header
+        // is the default one (the path's index). Before, empty lines were dropped and the answers fell out of step.
+        var body = "\n{\"query\":{\"ids\":{\"values\":[\"1\"]}}}\n{}\n{\"query\":{\"ids\":{\"values\":[\"2\"]}}}\n\n{\"query\":{\"ids\":{\"values\":[\"3\"]}}}\n";
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_msearch", body, "application/x-ndjson");
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal([200, 200, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal(["1", "2", "3"], responses.Select(x => x!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task IndexApis_MappingHeadDeleteCountAndDynamicMapping()
     {
         var mapping = await Es.GetAsync("/library/_mapping");

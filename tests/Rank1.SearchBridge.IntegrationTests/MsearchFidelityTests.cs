@@ -97,6 +97,56 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Msearch_EmptyHeaderLine_IsTheDefaultHeader_AndEveryAnswerStaysInItsPlace()
+    {
+        // Elasticsearch's MultiSearchRequest.readMultiLineFormat (and its MultiSearchRequestTests.testEmptyFirstLine2):
+        // the line after a header is its body, and an empty header line is the default header (here the path's index).
+        // Before, empty lines were dropped: the next body was read as a header and every later answer moved.
+        string[] queries = ["onion soup", "eye drops", "ancient egypt", "onion festival"];
+        var body = "\n" + Body(queries[0]) + "{\"index\":\"docs\"}\n" + Body(queries[1]) + "\n" + Body(queries[2]) + "{}\n" + Body(queries[3]);
+        var r = await _stack.SendAsync(HttpMethod.Post, "docs/_msearch", body, "application/x-ndjson");
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal(queries.Length, responses.Count);
+        for (var i = 0; i < queries.Length; i++)
+        {
+            Assert.Equal(200, responses[i]!["status"]!.GetValue<int>());
+            var expected = (await _stack.BackendIdsAsync($$$"""{"query":{"match":{"text":"{{{queries[i]}}}"}},"size":1}""")).Single();
+            Assert.Equal(expected, responses[i]!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>());
+        }
+
+        static string Body(string q) => """{"query":{"match":{"text":""" + JsonValue.Create(q).ToJsonString() + """}},"size":1,"ext":{"rank1":{"enabled":false}}}""" + "\n";
+    }
+
+    [Fact]
+    public async Task Msearch_RepeatedFieldInAHeaderOrABody_IsThatItemsElasticsearch400_NotAnEmpty500()
+    {
+        const string Ok = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":1}\n";
+        var body = Ok + "{\"index\":\"docs\",\"index\":\"x\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n" + "{\"index\":\"docs\"}\n{\"size\":1,\"size\":2}\n" + Ok;
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal([200, 400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal("[1:17] Duplicate field 'index'", responses[1]!["error"]!["reason"]!.GetValue<string>());
+        Assert.Equal("[1:11] Duplicate field 'size'", responses[2]!["error"]!["reason"]!.GetValue<string>());
+        foreach (var error in new[] { responses[1]!["error"]!, responses[2]!["error"]! })
+        {
+            Assert.Equal("x_content_parse_exception", error["type"]!.GetValue<string>());
+            Assert.Equal("x_content_parse_exception", error["root_cause"]![0]!["type"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
+    public async Task Msearch_HeaderExpandWildcardsList_ReachesTheBackendCommaJoined()
+    {
+        // Before, a header value that was a list was dropped: the search ran with the default expand_wildcards.
+        var body = "{\"index\":\"docs\",\"expand_wildcards\":[\"open\",\"hidden\"]}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}}\n";
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+        Assert.Equal(200, r.Json["responses"]![0]!["status"]!.GetValue<int>());
+        Assert.Contains(_front.QueryStrings, q => Uri.UnescapeDataString(q).Contains("expand_wildcards=open,hidden", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Msearch_MoreSearchesThanMaxMsearchItems_IsRefusedWholeBeforeAnySearchRuns()
     {
         _front.ResetPeak();

@@ -25,24 +25,14 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var lines = EsHttp.NdjsonLines(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false)).ToList();
-        if (lines.Count == 0)
-        {
-            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
-        }
-
-        if (lines.Count % 2 != 0)
-        {
-            throw EsException.IllegalArgument("The msearch request must be terminated by a newline [\\n] and contain header/body pairs");
-        }
-
+        var items = MsearchLines.Split(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false));
         var responses = new JsonArray();
-        for (var i = 0; i < lines.Count; i += 2)
+        foreach (var item in items)
         {
             try
             {
-                var header = EsHttp.ParseObject(lines[i].Json.Span);
-                var body = EsHttp.ParseObject(lines[i + 1].Json.Span);
+                var header = EsHttp.ParseObject(item.Header.Span);
+                var body = EsHttp.ParseObject(item.Body.Span);
                 var index = header["index"] switch
                 {
                     JsonArray a => string.Join(',', a.Select(x => x!.GetValue<string>())),

@@ -8,11 +8,8 @@ using Rank1.SearchBridge.Reranking;
 
 namespace Rank1.SearchBridge.Http.Search;
 
-/// <summary>One search of an <c>_msearch</c>: its header line and its body line, as sent.</summary>
-internal sealed record MsearchItem(ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Body);
-
 /// <summary>
-/// The <c>_msearch</c> wire format: the NDJSON request split into header/body pairs, an item's header turned into
+/// The <c>_msearch</c> wire format: the NDJSON request's header/body pairs (<see cref="MsearchLines"/>), an item's header turned into
 /// the index and parameters of its search, and the item answers joined into one <c>responses</c> answer that
 /// carries each item's rerank status (<c>_rank1</c>) and a response header whose size does not grow with the items.
 /// </summary>
@@ -62,30 +59,6 @@ internal static class MsearchFraming
         }
     }
 
-    /// <summary>The header/body pairs of an msearch body (blank lines ignored); split on bytes, so no text is altered before parsing.</summary>
-    public static MsearchItem[] Split(ReadOnlyMemory<byte> raw)
-    {
-        var lines = new List<ReadOnlyMemory<byte>>();
-        var rest = raw;
-        while (!rest.IsEmpty)
-        {
-            var end = rest.Span.IndexOf((byte)'\n');
-            var line = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
-            if (!line.Span.Trim(" \t\r"u8).IsEmpty)
-            {
-                lines.Add(line);
-            }
-        }
-
-        if (lines.Count == 0 || lines.Count % 2 != 0)
-        {
-            throw EsException.IllegalArgument("The msearch request must be terminated by a newline [\\n] and hold header/body pairs");
-        }
-
-        return Enumerable.Range(0, lines.Count / 2).Select(i => new MsearchItem(lines[2 * i], lines[(2 * i) + 1])).ToArray();
-    }
-
     /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
     public static int Concurrency(IQueryCollection query, int cap)
     {
@@ -123,12 +96,13 @@ internal static class MsearchFraming
             }
         }
 
-        // Per-search options of the msearch header become URL parameters of that search.
+        // Per-search options of the msearch header become URL parameters of that search; a list (expand_wildcards:
+        // ["open","hidden"]) as the comma-separated value the URL takes.
         foreach (var (k, v) in header)
         {
-            if (!IndexKeys.Contains(k) && v is JsonValue)
+            if (!IndexKeys.Contains(k) && (v is JsonValue || (v is JsonArray a && a.All(x => x is JsonValue))))
             {
-                parameters[k] = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
+                parameters[k] = v is JsonArray list ? string.Join(',', list.Select(x => JsonPaths.Text(x!.AsValue()))) : JsonPaths.Text(v.AsValue());
             }
         }
 

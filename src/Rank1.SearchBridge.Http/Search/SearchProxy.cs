@@ -44,7 +44,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var o = options.Value;
-        var split = MsearchFraming.Split(raw);
+        var split = MsearchLines.Split(raw);
         if (split.Length > o.MaxMsearchItems)
         {
             throw EsException.IllegalArgument(
