@@ -66,6 +66,33 @@ public sealed class PassThroughHardeningTests
         Assert.Equal(target, Assert.Single(seen));
     }
 
+    [Theory]
+    // elasticsearch-js's encoding of the date-math index <logs-{now/d}>: reranked, passed through, and as an msearch's path index.
+    [InlineData("/%3Clogs-%7Bnow%2Fd%7D%3E/_search", """{"query":{"match":{"text":"onion"}}}""")]
+    [InlineData("/%3Clogs-%7Bnow%2Fd%7D%3E/_search", """{"query":{"match_all":{}}}""")]
+    [InlineData("/%3Clogs-%7Bnow%2Fd%7D%3E/_msearch", "{}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n")]
+    public async Task DateMathIndexInASearchPath_ReachesTheBackendAsTheClientEncodedIt(string target, string body)
+    {
+        // The route value keeps %2F undecoded; encoded again for the backend it became %252F (a date math over
+        // another index name). The backend records the request target exactly as it came off the wire.
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var (backend, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            seen.Enqueue(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget);
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("""{"took":1,"timed_out":false,"hits":{"total":{"value":0,"relation":"eq"},"max_score":null,"hits":[]}}""");
+        });
+        await using var _ = backend;
+        await using var proxy = await Proxy(url.ToString());
+        Assert.True(seen.TryDequeue(out var probe) && probe == "/");
+
+        using var client = new HttpClient();
+        using var response = await client.PostAsync(new Uri(proxy.Url, target), new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var search = Assert.Single(seen, t => t.Contains("_search", StringComparison.Ordinal));
+        Assert.Equal("/%3Clogs-%7Bnow%2Fd%7D%3E/_search", search.Split('?')[0]);
+    }
+
     [Fact]
     public async Task HungBackend_PassThroughAnswersElasticsearchShaped504_AfterTheConfiguredTimeout()
     {

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Http.Proxy;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
 using static Rank1.SearchBridge.EsAnswers;
@@ -26,7 +27,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        var answer = await SearchAsync(index, raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted).ConfigureAwait(false);
+        var answer = await SearchAsync(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, arrived,
+            context.RequestAborted).ConfigureAwait(false);
         await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
     }
 
@@ -43,6 +45,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor);
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
+        var rawPathIndex = RawIndex(context, pathIndex);
         var o = options.Value;
         var split = MsearchLines.Split(raw);
         if (split.Length > o.MaxMsearchItems)
@@ -58,7 +61,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                return await MsearchItemAsync(item, pathIndex, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
+                return await MsearchItemAsync(item, pathIndex, rawPathIndex, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -71,13 +74,13 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
-    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
+    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, string? rawPathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
         SemaphoreSlim share, long arrived, CancellationToken cancellationToken)
     {
         try
         {
             var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
-            return await SearchAsync(index, item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false);
+            return await SearchAsync(index, BackendPath(index, pathIndex, rawPathIndex), item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false);
         }
         catch (EsException e)
         {
@@ -89,18 +92,17 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         }
     }
 
-    /// <summary>One search: plan, ask the backend, rerank the window, rewrite.</summary>
+    /// <summary>One search of <paramref name="index"/> at the backend's <paramref name="path"/>: plan, ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
     /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
     /// the rerank first takes a place of its request's share of the model (within its deadline).
     /// </remarks>
-    internal async Task<SearchAnswer> SearchAsync(string? index, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
+    internal async Task<SearchAnswer> SearchAsync(string? index, string path, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
         long arrived, CancellationToken cancellationToken, SemaphoreSlim? share = null)
     {
         var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
-        var path = BackendClient.SearchPath(index);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
 
         plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
@@ -193,6 +195,19 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     }
 
     private const string NoQueryText = "no query text to judge";
+
+    /// <summary>
+    /// The index segment of the request path as the client encoded it, or null when there is none or the raw target is
+    /// not used (<see cref="RawPathTransformer.RawPath"/>). The route value is decoded except for <c>%2F</c>, which
+    /// <see cref="BackendClient.SearchPath"/> would encode again: a date-math index <c>&lt;logs-{now/d}&gt;</c>, sent as
+    /// <c>%3Clogs-%7Bnow%2Fd%7D%3E</c>, would reach the backend as <c>...now%252Fd...</c>.
+    /// </summary>
+    private static string? RawIndex(HttpContext context, string? index) =>
+        index is not null && RawPathTransformer.RawPath(context)?.Split('/') is ["", var segment, _] ? segment : null;
+
+    /// <summary>The backend's <c>_search</c> path of <paramref name="index"/>: the client's own encoding when it is the path's index.</summary>
+    private static string BackendPath(string? index, string? pathIndex, string? rawPathIndex) =>
+        rawPathIndex is not null && index == pathIndex ? $"{rawPathIndex}/_search" : BackendClient.SearchPath(index);
 
     /// <summary>
     /// The backend call of a reranked search, cut <see cref="ProxyOptions.DeadlineGrace"/> after the deadline (the backend
