@@ -262,6 +262,23 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Contains(reason, r.Headers.GetValues("X-Rank1-Reason").Single(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"sort":{"_score":"asc"}}""")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"sort":[{"_score":{"order":"ASC"}}]}""")]
+    public async Task AscendingScoreSort_PassesThroughInTheBackendsOrder(string body)
+    {
+        // Before, any sort on _score alone was reranked and came back best first, whatever order was asked.
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal("the search is sorted by ascending score", r.Headers.GetValues("X-Rank1-Reason").Single());
+        var backend = await _stack.BackendIdsAsync(body);
+        Assert.True(backend.Length > 1);
+        Assert.Equal(backend, r.Ids);
+        var scores = r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["sort"]![0]!.GetValue<double>()).ToArray();
+        Assert.Equal(scores.Order(), scores);
+    }
+
     [Fact]
     public async Task GzipBackendResponse_IsDecodedRewrittenAndSentPlain()
     {

@@ -251,7 +251,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
 
         if (query.ContainsKey("sort") || (body?["sort"] is { } sort && !SortsByScoreOnly(sort)))
         {
-            return "the search is sorted by a field";
+            return body?["sort"] is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
         }
 
         if ((Int(query, "size") ?? BodyInt(body, "size") ?? 10) == 0)
@@ -262,13 +262,17 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         return queryText is null ? NoQueryText : null;
     }
 
-    private static bool SortsByScoreOnly(JsonNode sort) => sort switch
+    // Only the score, best first (Rank1's order replaces it); an ascending score sort is a sort like any other unless anyOrder.
+    private static bool SortsByScoreOnly(JsonNode sort, bool anyOrder = false) => sort switch
     {
         JsonValue v => v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "_score",
-        JsonArray a => a.All(x => x is not null && SortsByScoreOnly(x)),
-        JsonObject o => o.Count == 1 && o.ContainsKey("_score"),
+        JsonArray a => a.All(x => x is not null && SortsByScoreOnly(x, anyOrder)),
+        JsonObject o => o.Count == 1 && o.TryGetPropertyValue("_score", out var spec) && (anyOrder || !Ascending(spec is JsonObject options ? options["order"] : spec)),
         _ => false,
     };
+
+    private static bool Ascending(JsonNode? order) =>
+        order is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Equals("asc", StringComparison.OrdinalIgnoreCase);
 
     private static int? Int(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
