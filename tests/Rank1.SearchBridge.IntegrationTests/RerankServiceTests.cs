@@ -137,7 +137,16 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
             ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
-            ("rerank", """{"query":"q","texts":[]}""", 422, "invalid request: list of texts must not be empty"),
+            ("rerank", """{"query":"q","texts":[]}""", 400, "`texts` cannot be empty"),
+
+            // A lone UTF-16 surrogate (half an emoji cut off) and a duplicate key: before, .NET threw while reading them (500, which Cohere's SDK retries twice).
+            ("v1/rerank", """{"query":"q","documents":["cut mid emoji \ud83d","ok"]}""", 400, "invalid request: documents[0] is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("v2/rerank", """{"query":"q \ude00","documents":["a"]}""", 400, "invalid request: query is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("v1/rerank", """{"query":"q","documents":[{"text":"\ud83d"}]}""", 400, "invalid request: documents[0].text is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("rerank", """{"query":"q","texts":["ok","\ud83d end"]}""", 422, "invalid request: texts[1] is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("v1/rerank", """{"query":"q","query":"r","documents":["a"]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
+            ("v2/rerank", """{"query":"q","documents":[{"text":"a","text":"b"}]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
+            ("rerank", """{"query":"q","texts":["a"],"texts":["b"]}""", 422, "invalid request: the body is not valid JSON: Duplicate"),
         };
         foreach (var (path, body, status, message) in cases)
         {
@@ -147,7 +156,7 @@ public sealed class RerankServiceTests
             Assert.StartsWith(message, text, StringComparison.Ordinal);
             if (path == "rerank")
             {
-                Assert.Equal("Validation", r.Body!["error_type"]!.GetValue<string>());
+                Assert.Equal(status == 400 ? "Empty" : "Validation", r.Body!["error_type"]!.GetValue<string>());
             }
         }
 
@@ -180,7 +189,8 @@ public sealed class RerankServiceTests
         Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 
     private static Task<RerankServiceServer> StandaloneAsync() => RerankServiceServer.StartAsync(new Dictionary<string, string?>

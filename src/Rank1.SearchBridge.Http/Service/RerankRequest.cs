@@ -50,7 +50,8 @@ internal sealed record RerankRequest(
         JsonObject json;
         try
         {
-            json = JsonNode.Parse(body) as JsonObject ?? throw new RerankRequestException(invalid, "invalid request: the body must be a JSON object");
+            // Duplicate keys are refused while parsing: JsonObject would otherwise throw on its first lookup (an ArgumentException, a 500).
+            json = JsonNode.Parse(body, documentOptions: StrictJson) as JsonObject ?? throw new RerankRequestException(invalid, "invalid request: the body must be a JSON object");
         }
         catch (JsonException e)
         {
@@ -62,7 +63,7 @@ internal sealed record RerankRequest(
         var query = json["query"] switch
         {
             null => throw Bad("query is required"),
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => Text(v, "query", Bad),
             _ => throw Bad("query must be a string"),
         };
         if (string.IsNullOrWhiteSpace(query))
@@ -78,7 +79,8 @@ internal sealed record RerankRequest(
 
         if (items.Count == 0)
         {
-            throw Bad($"list of {documentsField} must not be empty");
+            // TEI answers an empty batch with its own status and type (400, "Empty"), not as a validation error.
+            throw protocol == RerankProtocol.Tei ? new RerankRequestException(400, "`texts` cannot be empty") : Bad($"list of {documentsField} must not be empty");
         }
 
         if (items.Count > options.MaxDocuments)
@@ -120,7 +122,8 @@ internal sealed record RerankRequest(
     {
         if (item is JsonValue v && v.GetValueKind() == JsonValueKind.String)
         {
-            return new RerankDocument(v.GetValue<string>(), new JsonObject { ["text"] = v.GetValue<string>() });
+            var text = Text(v, $"{field}[{i}]", bad);
+            return new RerankDocument(text, new JsonObject { ["text"] = text });
         }
 
         if (objectsAllowed && item is JsonObject o)
@@ -131,7 +134,7 @@ internal sealed record RerankRequest(
             {
                 parts.Add(o[name] switch
                 {
-                    JsonValue s when s.GetValueKind() == JsonValueKind.String => s.GetValue<string>(),
+                    JsonValue s when s.GetValueKind() == JsonValueKind.String => Text(s, $"{field}[{i}].{name}", bad),
                     null => throw bad($"{field}[{i}] has no \"{name}\" field"),
                     _ => throw bad($"{field}[{i}].{name} must be a string"),
                 });
@@ -143,10 +146,28 @@ internal sealed record RerankRequest(
         throw bad(objectsAllowed ? $"{field}[{i}] must be a string or an object with a \"text\" string" : $"{field}[{i}] must be a string");
     }
 
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// The one way a string field is read: JSON may escape a lone UTF-16 surrogate (<c>"\ud83d"</c>), which .NET cannot
+    /// turn into a string (InvalidOperationException), so it is the caller's error, named by <paramref name="field"/>.
+    /// </summary>
+    private static string Text(JsonValue value, string field, Func<string, RerankRequestException> bad)
+    {
+        try
+        {
+            return value.GetValue<string>();
+        }
+        catch (InvalidOperationException)
+        {
+            throw bad($"{field} is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)");
+        }
+    }
+
     private static string? Str(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => Text(v, name, bad),
         _ => throw bad($"{name} must be a string"),
     };
 
@@ -168,7 +189,7 @@ internal sealed record RerankRequest(
     private static IReadOnlyList<string>? StringList(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
     {
         null => null,
-        JsonArray a when a.Count > 0 && a.All(x => x is JsonValue s && s.GetValueKind() == JsonValueKind.String) => a.Select(x => x!.GetValue<string>()).ToArray(),
+        JsonArray a when a.Count > 0 && a.All(x => x is JsonValue s && s.GetValueKind() == JsonValueKind.String) => a.Select((x, i) => Text(x!.AsValue(), $"{name}[{i}]", bad)).ToArray(),
         _ => throw bad($"{name} must be a non-empty list of strings"),
     };
 

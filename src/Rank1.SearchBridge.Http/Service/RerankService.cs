@@ -206,7 +206,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         401 => "Unauthorized",
         413 => "PayloadTooLarge",
         429 => "Overloaded",
-        422 or 400 => "Validation",
+        400 => "Empty", // TEI's only 400: an empty batch (router/src/http/server.rs)
+        422 => "Validation",
         _ => "Backend",
     };
 

@@ -18,7 +18,7 @@ public sealed class RerankServiceOptions : IValidatableObject
     public IList<string> ApiKeys { get; } = [];
 
     /// <summary>Most documents in one call; more is a 400 in the protocol's shape.</summary>
-    /// <value>Default 1000 (Cohere's own limit).</value>
+    /// <value>Default 1000 (the most Cohere recommends in one call; Cohere itself refuses more than 10,000).</value>
     [Range(1, 100_000)]
     public int MaxDocuments { get; set; } = 1000;
 
