@@ -85,9 +85,9 @@ public sealed class Rank1EngineOptions
 
     /// <summary>
     /// Passages that may wait for a batch slot (concurrent async calls share one continuous batch of
-    /// <see cref="MaxBatch"/> rows), besides one caller's passages beyond <see cref="MaxQueuedPassagesPerCaller"/>.
-    /// Beyond it a call fails at once with <see cref="Rank1OverloadedException"/>; a single call larger than this is
-    /// still accepted when nothing else waits.
+    /// <see cref="MaxBatch"/> rows), each caller's counted up to <see cref="MaxQueuedPassagesPerCaller"/> (a bigger call
+    /// weighs one share, so this ÷ that many big calls wait side by side). Beyond it a call fails at once with
+    /// <see cref="Rank1OverloadedException"/>; a single call larger than this is still accepted when nothing else waits.
     /// </summary>
     /// <value>Default 256.</value>
     [Range(1, 1_000_000)]
@@ -98,9 +98,9 @@ public sealed class Rank1EngineOptions
     /// together; by default each call) may have waiting for a batch slot. Free slots go to the waiting callers in
     /// turn, the one with the fewest prompt tokens in the batch first, so neither a big window nor long prompts can
     /// starve a small one queued after them. A call of a caller that already has passages waiting fails at once with <see cref="Rank1OverloadedException"/>
-    /// when it would pass this; a larger call is accepted when its caller has nothing waiting, and one such caller's
-    /// passages beyond this many do not count against <see cref="MaxQueuedPassages"/>, so a lone big window never shuts
-    /// out another caller (every other passage counts in full: a second big window is refused once the queue is full).
+    /// when it would pass this; a larger call is accepted when its caller has nothing waiting, and a caller's passages
+    /// beyond this many do not count against <see cref="MaxQueuedPassages"/>, so a big window never shuts out another
+    /// caller, and <see cref="MaxQueuedPassages"/> ÷ this many big windows (4 by default) are admitted side by side.
     /// </summary>
     /// <value>Default 64.</value>
     [Range(1, 1_000_000)]

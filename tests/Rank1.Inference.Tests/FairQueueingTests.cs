@@ -216,19 +216,21 @@ public sealed class FairQueueingTests
     }
 
     [Fact]
-    public void Add_SeveralBigCallers_NeverPassTheQueueBoundPlusOneCallsExcess()
+    public void Add_SeveralBigCallers_EachWeighsOneShare_UpToTheQueueBound()
     {
         var queue = new FairQueue(capacity: 256, perCaller: 64);
-        queue.Add("first", Rows(1000)); // alone: accepted; its 936 passages beyond its share do not count
-        foreach (var caller in new[] { "second", "third", "fourth" })
+        queue.Add("first", Rows(300)); // alone: accepted; it counts its share (64) only
+        queue.Add("second", Rows(300)); // before: refused (300 waiting + 300 - one excess of 236 > 256), though a front end admitted both
+        queue.Add("third", Rows(1000));
+        queue.Add("fourth", Rows(1000)); // 4 shares of 64: 256 of 256
+        foreach (var caller in new[] { "fifth", "small" })
         {
-            var full = Assert.Throws<Rank1OverloadedException>(() => queue.Add(caller, Rows(1000)));
+            var full = Assert.Throws<Rank1OverloadedException>(() => queue.Add(caller, Rows(caller == "small" ? 1 : 1000)));
             Assert.Contains("MaxQueuedPassages (256)", full.Message, StringComparison.Ordinal);
         }
 
-        queue.Add("small", Rows(192)); // the big call is not shutting others out: it counts 64, the others fill the rest of 256
-        Assert.Throws<Rank1OverloadedException>(() => queue.Add("another", Rows(1)));
-        Assert.Equal(1000 + 192, queue.Count);
+        Assert.Equal(2600, queue.Count);
+        Assert.Equal(4, queue.WaitingCallers);
     }
 
     private static (string? Title, string Text)[] Passages(string topic, int count) =>

@@ -100,6 +100,7 @@ public sealed partial class GracefulShutdownTests
 
             using var answer = await search;
             Assert.Equal(503, (int)answer.StatusCode);
+            Assert.Equal("1", answer.Headers.GetValues("Retry-After").Single());
             Assert.Equal("Elasticsearch", answer.Headers.GetValues("X-Elastic-Product").Single());
             var error = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
             Assert.Equal(503, error["status"]!.GetValue<int>());
@@ -134,6 +135,7 @@ public sealed partial class GracefulShutdownTests
 
             using var answer = await call;
             Assert.Equal(503, (int)answer.StatusCode);
+            Assert.Equal("1", answer.Headers.GetValues("Retry-After").Single());
             var error = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!.AsObject();
             Assert.Equal(["message"], error.Select(p => p.Key));
             Assert.Contains("shutting down", error["message"]!.GetValue<string>(), StringComparison.Ordinal);

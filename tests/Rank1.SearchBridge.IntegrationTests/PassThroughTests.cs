@@ -202,6 +202,7 @@ public sealed class PassThroughTests
         Assert.Equal(status, r.Json["status"]!.GetValue<int>());
         Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
         Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+        Assert.Equal(status == 503 ? "5" : null, r.Headers.TryGetValues("Retry-After", out var retryAfter) ? retryAfter.Single() : null); // the circuit's break
     }
 }
 

@@ -193,7 +193,122 @@ public sealed class RerankServiceTests
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 
-    private static Task<RerankServiceServer> StandaloneAsync() => RerankServiceServer.StartAsync(new Dictionary<string, string?>
+    /// <summary>
+    /// Two calls the service's limiter admits (MaxConcurrentReranks 2), each ten times the engine's per-caller share, reach
+    /// the engine together: both are judged. Before, the engine's queue counted all but one big caller's excess and
+    /// refused the second at once (429 with no Retry-After).
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentBigCalls_AdmittedByTheRerankLimiter_AreAllJudged()
+    {
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions
+        {
+            Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxBatch = 2, MaxQueuedPassages = 8, MaxQueuedPassagesPerCaller = 4,
+        });
+        var together = new ReleasingJudge(engine, callsToHold: 2);
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "2" }, s => s.AddSingleton<IPassageJudge>(together));
+        using var http = new HttpClient { BaseAddress = service.Url };
+        string Body(string topic) => new JsonObject
+        {
+            ["query"] = topic,
+            ["max_think_tokens"] = 16,
+            ["documents"] = new JsonArray(Enumerable.Range(0, 40).Select(i => (JsonNode)$"{topic} passage {i}").ToArray()),
+        }.ToJsonString();
+
+        // The judge lets both calls into the engine only once both are there, so the second finds the first's rows waiting.
+        var answers = await Task.WhenAll(PostAsync(http, "v1/rerank", Body("onions")), PostAsync(http, "rerank", Body("bridges").Replace("documents", "texts", StringComparison.Ordinal)));
+
+        Assert.All(answers, a => Assert.True(a.Status == 200, $"HTTP {a.Status} {a.Body?.ToJsonString()}"));
+        Assert.Equal(40, answers[0].Body!["results"]!.AsArray().Count);
+        Assert.Equal(40, answers[1].Body!.AsArray().Count);
+        Assert.Equal(2, together.Calls);
+    }
+
+    /// <summary>
+    /// Overload beyond the configured limits (one rerank running, none may wait) is a 429 with Retry-After in each
+    /// protocol's shape; a call whose deadline passes while it waits for the model is overload too (429, not a 504 that
+    /// Cohere's SDK retries at once); a deadline that passes while the model judges stays a 504.
+    /// </summary>
+    [Theory]
+    [InlineData("0", "the rerank queue is full")]
+    [InlineData("1", "the deadline passed while waiting for the model")]
+    public async Task Overload_Gets429WithRetryAfter_ADeadlineWhileJudgingStays504(string maxQueued, string reason)
+    {
+        var held = new ReleasingJudge(null, callsToHold: int.MaxValue);
+        await using var service = await StandaloneAsync(
+            new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "1", ["Rank1:Proxy:MaxQueuedReranks"] = maxQueued, ["Rank1:Proxy:DeadlineGrace"] = "00:00:00" },
+            s => s.AddSingleton<IPassageJudge>(held));
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var judging = PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"],"deadline_ms":2000}""");
+        await held.Entered.Task;
+
+        foreach (var path in new[] { "v1/rerank", "rerank" })
+        {
+            var field = path == "rerank" ? "texts" : "documents";
+            var r = await PostAsync(http, path, $$"""{"query":"q","{{field}}":["a"],"deadline_ms":50}""");
+            Assert.Equal(429, r.Status);
+            Assert.Equal("1", r.RetryAfter);
+            Assert.Equal("rank1 could not rerank: " + reason, path == "rerank" ? r.Body!["error"]!.GetValue<string>() : r.Body!["message"]!.GetValue<string>());
+            if (path == "rerank")
+            {
+                Assert.Equal("Overloaded", r.Body!["error_type"]!.GetValue<string>());
+            }
+        }
+
+        var timedOut = await judging;
+        Assert.Equal(504, timedOut.Status);
+        Assert.Equal("rank1 could not rerank: the deadline passed while the model was still reading the window", timedOut.Body!["message"]!.GetValue<string>());
+        Assert.Null(timedOut.RetryAfter);
+        Assert.Equal(1, held.Calls);
+    }
+
+    /// <summary>A failing model is a 503 whose Retry-After is the model circuit's break (Rank1:Proxy:ModelBreakDuration), in each protocol's shape.</summary>
+    [Fact]
+    public async Task ModelFailure_Gets503_WithTheCircuitsBreakAsRetryAfter()
+    {
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5" }, s => s.AddSingleton<IPassageJudge>(new FailingJudge("failing")));
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var cohere = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
+        var tei = await PostAsync(http, "rerank", """{"query":"q","texts":["a"]}""");
+
+        Assert.Equal((503, "43"), (cohere.Status, cohere.RetryAfter));
+        Assert.StartsWith("rank1 could not rerank: the model failed", cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal((503, "43", "Backend"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>()));
+    }
+
+    /// <summary>
+    /// Holds each of the first <c>callsToHold</c> windows until that many have arrived, then judges them with the engine
+    /// (none: holds them until cancelled).
+    /// </summary>
+    private sealed class ReleasingJudge(Rank1Engine? engine, int callsToHold) : IPassageJudge
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _calls;
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string ModelId => engine?.ModelId ?? "held";
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            if (Interlocked.Increment(ref _calls) == callsToHold)
+            {
+                _all.TrySetResult();
+            }
+
+            await _all.Task.WaitAsync(cancellationToken);
+            return await engine!.JudgeWindowAsync(query, instructions, passages, settings, cancellationToken);
+        }
+    }
+
+    private static Task<RerankServiceServer> StandaloneAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null) =>
+        RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings.Concat(settings ?? [])), configureServices: services);
+
+    private static readonly Dictionary<string, string?> StandaloneSettings = new()
     {
         ["Urls"] = "http://127.0.0.1:0",
         ["Rank1:Model:Path"] = TestPaths.TinyModel,
@@ -203,9 +318,9 @@ public sealed class RerankServiceTests
         ["Rank1:Service:MaxBodyBytes"] = "65536",
         ["Rank1:Service:ApiKeys:0"] = "key-1",
         ["Rank1:Service:ApiKeys:1"] = "key-3",
-    });
+    };
 
-    private static async Task<(int Status, JsonNode? Body)> PostAsync(HttpClient http, string path, string body, string? key = "key-1")
+    private static async Task<(int Status, JsonNode? Body, string? RetryAfter)> PostAsync(HttpClient http, string path, string body, string? key = "key-1")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (key is not null)
@@ -216,6 +331,6 @@ public sealed class RerankServiceTests
         using var response = await http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text), response.Headers.TryGetValues("Retry-After", out var retryAfter) ? retryAfter.Single() : null);
     }
 }

@@ -11,9 +11,9 @@ namespace Rank1.Inference.Decoding;
 /// time, so one admission takes one such row at most and none while one is still prefilling: a window of long prompts
 /// holds the row it decodes and the row being prefilled, its other rows wait here, and a caller arriving meanwhile finds
 /// free rows at the next step. Admission is bounded twice: a caller that already has passages waiting may not pass
-/// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages plus the excess over
-/// <c>perCaller</c> of one caller only (so a lone big call never shuts out another caller, while the passages waiting
-/// never pass <c>capacity</c> plus one call, however many callers send big calls).
+/// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages, each caller's counted up to
+/// <c>perCaller</c> (so a big call weighs one share: it never shuts out another caller, <c>capacity / perCaller</c> big
+/// calls are admitted side by side, and the passages waiting never pass <c>capacity</c> plus the excess of that many calls).
 /// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock. <paramref name="time"/> (default: the system
 /// clock) says when a waiting row is late.
 /// </summary>
@@ -43,15 +43,15 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
                 $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
-        // Every waiting passage counts, except one caller's beyond its share: a lone big call cannot shut out the
-        // others, yet no more than capacity passages wait beside that one excess, however many callers are big.
-        var excess = Math.Max(0, waiting + rows.Count - perCaller);
-        var largestExcess = _callers.Values.Where(x => !ReferenceEquals(x, c)).Select(x => x.Waiting.Count - perCaller).Append(excess).Max();
-        var load = Count + rows.Count - largestExcess;
+        // Each caller counts its waiting passages up to its share, never beyond: a big call weighs one share, so a few
+        // big calls at once (capacity / perCaller of them, as many as a front end with that many concurrent reranks sends)
+        // are admitted side by side, and small callers fill the rest. Counting all but one big caller's excess refused a
+        // second big call while the first still waited, though the rerank limiter in front had admitted both.
+        var load = Math.Min(waiting + rows.Count, perCaller) + _callers.Values.Where(x => !ReferenceEquals(x, c)).Sum(x => Math.Min(x.Waiting.Count, perCaller));
         if (Count > 0 && load > capacity)
         {
             throw new Rank1OverloadedException(
-                $"The Rank1 engine's queue is full: {Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}).");
+                $"The Rank1 engine's queue is full: {Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
         if (c is null)

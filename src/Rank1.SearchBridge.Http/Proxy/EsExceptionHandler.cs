@@ -10,13 +10,17 @@ namespace Rank1.SearchBridge.Http.Proxy;
 /// <summary>
 /// The proxy's errors in Elasticsearch's shape, through ASP.NET Core's exception handler: an <see cref="EsException"/>
 /// as it is, a body over the limit as 413 <c>content_too_long_exception</c>, an open backend circuit as its 503, and a
-/// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>. Anything else is left to
+/// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>; each 503 with <c>Retry-After</c>. Anything else is left to
 /// the middleware: a bad request keeps Kestrel's status (<see cref="ProxyApplication"/>'s status selector), the rest is a 500.
 /// The middleware clears the response's headers before it calls this handler, so the headers of the error itself are set
 /// here (the product header, a 401's <c>WWW-Authenticate</c>).
 /// </summary>
-internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
+internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, IOptions<BackendOptions> backendOptions, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
 {
+    // Retry-After (seconds) of the proxy's own 503s: an open backend circuit lets a call through after its break; a host
+    // shutting down is gone at once (a client retries on another instance, or this one restarted).
+    private readonly string _circuitRetryAfter = RetryAfter.After(backendOptions.Value.BreakerBreakDuration);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         var error = exception switch
@@ -42,6 +46,11 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, Gracefu
         {
             // The exception handler clears what was set before the throw; Elasticsearch's 401 names the scheme to use.
             context.Response.Headers.WWWAuthenticate = AdminApiKey.Scheme;
+        }
+
+        if (error.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = exception is BackendUnavailableException ? _circuitRetryAfter : RetryAfter.Soon;
         }
 
         var body = EsAnswers.RenderError(error, exception, context.Request.Query);

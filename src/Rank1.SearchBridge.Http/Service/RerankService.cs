@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -17,9 +18,14 @@ namespace Rank1.SearchBridge.Http.Service;
 /// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
-internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics, TimeProvider time, GracefulShutdown shutdown,
-    ILogger<RerankService> logger)
+internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, IOptions<ProxyOptions> rerankLimits, Rank1Metrics metrics,
+    TimeProvider time, GracefulShutdown shutdown, ILogger<RerankService> logger)
 {
+    // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s backoff): an
+    // overloaded queue drains within a second or so (and a host shutting down is gone at once: another instance, or this
+    // one restarted, takes the retry); a failing model is not called again for the circuit's break.
+    private readonly string _unavailableRetryAfter = RetryAfter.After(rerankLimits.Value.ModelBreakDuration);
+
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
 
@@ -46,7 +52,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // answered in the protocol's shape rather than with a reset connection.
             status = 503;
             outcome = "error_503";
-            await WriteErrorAsync(context, protocol, status, shutdown.Reason, CancellationToken.None).ConfigureAwait(false);
+            await WriteErrorAsync(context, protocol, status, shutdown.Reason, CancellationToken.None, RetryAfter.Soon).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
@@ -90,6 +96,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // Every document failed because of its input (the caller's to fix), not because of the model.
             RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - lookup.Cached.Count && outcome.Failures.Count > 0 => protocol == RerankProtocol.Tei ? 422 : 400,
             RerankStatus.FallbackOverload => 429,
+            // The deadline passed before the model took the call (a rerank slot or a batch row): overload, answered
+            // so, rather than a 504 that clients retry at once (Cohere's SDK twice), tripling the wait.
+            RerankStatus.FallbackTimeout when outcome.TimedOutWaiting => 429,
             RerankStatus.FallbackError => 503,
             RerankStatus.FallbackTimeout => 504,
             _ => 0,
@@ -196,10 +205,21 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         return buffer.ToArray();
     }
 
-    private static Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null) =>
-        protocol == RerankProtocol.Tei
+    /// <summary>
+    /// An error in the protocol's shape; a 429 or 503 says when to try again (<c>Retry-After</c>: <paramref name="retryAfter"/>,
+    /// else <see cref="RetryAfter.Soon"/> for a 429 and the model circuit's break for a 503).
+    /// </summary>
+    private Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null, string? retryAfter = null)
+    {
+        if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = retryAfter ?? (status == StatusCodes.Status429TooManyRequests ? RetryAfter.Soon : _unavailableRetryAfter);
+        }
+
+        return protocol == RerankProtocol.Tei
             ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), HttpJson.Default.TeiError, cancellationToken)
             : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Default.CohereError, cancellationToken);
+    }
 
     private static string TeiErrorType(int status) => status switch
     {

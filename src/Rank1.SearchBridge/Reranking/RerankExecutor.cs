@@ -49,6 +49,12 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
 {
     /// <summary>Passages that could not be judged because of their input (the others were judged as usual).</summary>
     public IReadOnlyList<PassageFailure> Failures { get; init; } = [];
+
+    /// <summary>
+    /// <see cref="RerankStatus.FallbackTimeout"/> reached while the window still waited for the model (for a rerank slot, or
+    /// for batch rows with none started): overload, not a slow model; the rerank service answers it as such (429).
+    /// </summary>
+    public bool TimedOutWaiting { get; init; }
 }
 
 /// <summary>
@@ -123,7 +129,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while waiting for the model", started);
+                return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while waiting for the model", started) with { TimedOutWaiting = true };
             }
 
             using (lease)
@@ -192,7 +198,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     _metrics.PassagesFailed(failures.Count);
                 }
 
-                return Done(status, verdicts, reason, started) with { Failures = failures };
+                // No verdict and no failure: every passage was still waiting for a batch row at the deadline.
+                return Done(status, verdicts, reason, started) with { Failures = failures, TimedOutWaiting = status == RerankStatus.FallbackTimeout };
             }
         }
         finally

@@ -100,6 +100,7 @@ public sealed class RerankExecutorTests : IDisposable
         var outcome = await rerank;
         Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
         Assert.Equal("the deadline passed while the model was still reading the window", outcome.Reason);
+        Assert.False(outcome.TimedOutWaiting);
         Assert.Empty(outcome.Verdicts);
         Assert.Equal(started + Deadline + TimeSpan.FromMilliseconds(500), cancelledAt);
     }
@@ -145,6 +146,7 @@ public sealed class RerankExecutorTests : IDisposable
         var outcome = await waiting;
         Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
         Assert.Equal("the deadline passed while the model was still reading the window", outcome.Reason);
+        Assert.False(outcome.TimedOutWaiting);
     }
 
     [Fact]
@@ -307,6 +309,7 @@ public sealed class RerankExecutorTests : IDisposable
         var outcome = await queued;
         Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
         Assert.Equal("the deadline passed while waiting for the model", outcome.Reason);
+        Assert.True(outcome.TimedOutWaiting); // overload: the rerank service answers 429, not 504
         release.SetResult();
         await running;
         Assert.Equal(1, judge.Calls);
@@ -337,5 +340,6 @@ public sealed class RerankExecutorTests : IDisposable
 
         Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
         Assert.Equal("the deadline passed before any passage was judged", outcome.Reason);
+        Assert.True(outcome.TimedOutWaiting); // no passage got a batch row: overload, not a slow model
     }
 }
