@@ -23,6 +23,15 @@ public sealed record JudgeSettings
     public int? MaxPassageTokens { get; init; }
 
     /// <summary>
+    /// Cut a query or passage over its token limit (<see cref="MaxQueryTokens"/>, <see cref="MaxPassageTokens"/>) to
+    /// it, and mark the judgement truncated. False: such an input is not judged but fails
+    /// (<see cref="Rank1InputException"/>, in the words of Hugging Face TEI's answer to <c>"truncate": false</c>, the
+    /// protocol this serves).
+    /// </summary>
+    /// <value>Default true.</value>
+    public bool Truncate { get; init; } = true;
+
+    /// <summary>
     /// A dataset prompt wrapping the query, as the reference's per-dataset BEIR/BRIGHT prompts: every
     /// <c>FILL_QUERY_HERE</c> is replaced by the query text (query and instructions joined). Null: the query as is.
     /// </summary>

@@ -67,6 +67,23 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.InRange(trace.Judgement.Score, 0.0, 1.0);
     }
 
+    /// <summary>Truncate false (TEI's <c>"truncate": false</c>): an over-long query or passage is refused in TEI's words with its whole token count, not cut.</summary>
+    [Fact]
+    public void Judge_TruncateFalse_OverLongInput_IsAnInputErrorWithItsTokenCount()
+    {
+        var query = string.Join(' ', Enumerable.Repeat("onion tears", 40));
+        var passage = string.Join(' ', Enumerable.Repeat("cutting releases a gas", 40));
+        var strict = new JudgeSettings { MaxThinkTokens = 1, Truncate = false };
+
+        var longPassage = Assert.Throws<Rank1InputException>(() => Engine.Judge(new Rank1Input("onions", passage), strict with { MaxPassageTokens = 8 }));
+        Assert.Equal($"`inputs` must have less than 8 tokens. Given: {Engine.Tokenizer.EncodeText(Rank1Prompt.PassageText(null, passage)).Count}", longPassage.Message);
+        var longQuery = Assert.Throws<Rank1InputException>(() => Engine.Judge(new Rank1Input(query, "a gas"), strict with { MaxQueryTokens = 8 }));
+        Assert.Equal($"`inputs` must have less than 8 tokens. Given: {Engine.Tokenizer.EncodeText(Rank1Prompt.QueryText(query, null)).Count}", longQuery.Message);
+
+        var withinLimits = Engine.Judge(new Rank1Input("onions", passage), strict);
+        Assert.False(withinLimits.Truncated);
+    }
+
     [Fact]
     public void Judge_PromptPastTheContext_IsAnInputError()
     {

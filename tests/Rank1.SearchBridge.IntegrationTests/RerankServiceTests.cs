@@ -135,6 +135,8 @@ public sealed class RerankServiceTests
             ("rerank", """{"query":"q","texts":[{"text":"TEI takes strings"}]}""", 422, "invalid request: texts[0] must be a string"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
+            ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
+            ("rerank", """{"query":"q","texts":["a"],"truncate":"no"}""", 422, "invalid request: truncate must be true or false"),
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
             ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
             ("rerank", """{"query":"q","texts":[]}""", 400, "`texts` cannot be empty"),
@@ -189,7 +191,7 @@ public sealed class RerankServiceTests
         Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(4, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 
@@ -260,6 +262,40 @@ public sealed class RerankServiceTests
         Assert.Equal("rank1 could not rerank: the deadline passed while the model was still reading the window", timedOut.Body!["message"]!.GetValue<string>());
         Assert.Null(timedOut.RetryAfter);
         Assert.Equal(1, held.Calls);
+    }
+
+    /// <summary>
+    /// Long documents are cut to the passage token limit: Cohere v2's <c>max_tokens_per_doc</c> sets it per call (the
+    /// model's limit caps it), judged exactly as the engine judges the document cut to it alone; TEI's <c>"truncate": false</c>
+    /// refuses an over-long text with TEI's 422 instead of cutting it, while TEI's default still cuts.
+    /// </summary>
+    [Fact]
+    public async Task LongDocuments_AreCutToTheTokenLimit_MaxTokensPerDocSetsIt_TeiTruncateFalseRefuses()
+    {
+        var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu, MaxPassageTokens = 48 });
+        var cut = await engine.JudgeAsync(new Rank1Input(Query, longText), new JudgeSettings { MaxThinkTokens = 2, MaxPassageTokens = 8 });
+        var whole = await engine.JudgeAsync(new Rank1Input(Query, longText), new JudgeSettings { MaxThinkTokens = 2 });
+        Assert.True(cut.Truncated && whole.Truncated && cut.PromptTokens < whole.PromptTokens);
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+
+        var v2 = await PostAsync(http, "v2/rerank", new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(longText), ["max_tokens_per_doc"] = 8 }.ToJsonString());
+        Assert.Equal(200, v2.Status);
+        Assert.Equal(cut.PromptTokens + cut.ReasoningTokens, v2.Body!["usage"]!["total_tokens"]!.GetValue<long>());
+        Assert.Equal(cut.Score, v2.Body!["results"]![0]!["relevance_score"]!.GetValue<double>(), 1e-4);
+        var capped = await PostAsync(http, "v2/rerank", new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(longText), ["max_tokens_per_doc"] = 4096 }.ToJsonString());
+        Assert.Equal(whole.PromptTokens + whole.ReasoningTokens, capped.Body!["usage"]!["total_tokens"]!.GetValue<long>());
+
+        var refused = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short", longText), ["truncate"] = false }.ToJsonString());
+        Assert.Equal(422, refused.Status);
+        Assert.Equal("Validation", refused.Body!["error_type"]!.GetValue<string>());
+        var message = refused.Body!["error"]!.GetValue<string>();
+        const string Prefix = "`inputs` must have less than 48 tokens. Given: ";
+        Assert.StartsWith(Prefix, message, StringComparison.Ordinal);
+        Assert.InRange(int.Parse(message[Prefix.Length..], System.Globalization.CultureInfo.InvariantCulture), 49, 2000);
+        Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short"), ["truncate"] = false }.ToJsonString())).Status);
+        Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(longText) }.ToJsonString())).Status);
     }
 
     /// <summary>A failing model is a 503 whose Retry-After is the model circuit's break (Rank1:Proxy:ModelBreakDuration), in each protocol's shape.</summary>

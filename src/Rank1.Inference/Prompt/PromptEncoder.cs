@@ -33,8 +33,19 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
     public (int[] Ids, bool Truncated) Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (query, queryCut) = LimitQuery(Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate), Cap(settings?.MaxQueryTokens, maxQueryTokens), cancellationToken);
-        var (passage, passageCut) = Limit(Rank1Prompt.PassageText(input.Title, input.Text), Cap(settings?.MaxPassageTokens, maxPassageTokens), cancellationToken);
+        var queryText = Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate);
+        var queryLimit = Cap(settings?.MaxQueryTokens, maxQueryTokens);
+        var (query, queryCut) = LimitQuery(queryText, queryLimit, cancellationToken);
+        var passageText = Rank1Prompt.PassageText(input.Title, input.Text);
+        var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);
+        var (passage, passageCut) = Limit(passageText, passageLimit, cancellationToken);
+        if (settings is { Truncate: false } && (queryCut || passageCut))
+        {
+            // Counted whole only here, where the caller asked to be told rather than cut (bounded by its request size).
+            var (text, limit) = queryCut ? (queryText, queryLimit) : (passageText, passageLimit);
+            throw new Rank1InputException($"`inputs` must have less than {limit} tokens. Given: {tokenizer.EncodeText(text, cancellationToken).Count}");
+        }
+
         int[] prompt = [.. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
         if (prompt.Length + ContextReserve > contextLength)
         {

@@ -120,7 +120,7 @@ internal sealed record RerankPlan
     /// when set, so judgements stored under the model's defaults keep their keys.
     /// </summary>
     public string Fingerprint(string queryText) => ReasoningKeys.Fingerprint(queryText, Instructions, MaxThinkTokens, Fields, TitleField,
-        MaxQueryTokens is null && MaxPassageTokens is null ? null : $"q{MaxQueryTokens}p{MaxPassageTokens}", PromptTemplate);
+        ReasoningKeys.Limits(MaxQueryTokens, MaxPassageTokens), PromptTemplate);
 
     public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
 

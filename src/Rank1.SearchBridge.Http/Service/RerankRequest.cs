@@ -38,7 +38,9 @@ internal sealed record RerankRequest(
     string? Instructions,
     int MaxThinkTokens,
     TimeSpan Deadline,
-    string? PromptTemplate)
+    string? PromptTemplate,
+    int? MaxPassageTokens = null,
+    bool Truncate = true)
 {
     /// <summary>
     /// Reads and checks a request body. Every problem is a <see cref="RerankRequestException"/> whose message names
@@ -115,7 +117,11 @@ internal sealed record RerankRequest(
             Int(json, "deadline_ms", Bad) is { } ms ? TimeSpan.FromMilliseconds(Range(ms, 1, 600_000, "deadline_ms", Bad)) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
                 ? Inference.Prompt.Rank1Prompt.IsValidTemplate(template) ? template : throw Bad($"prompt_template: {Inference.Prompt.Rank1Prompt.TemplateProblem}")
-                : null);
+                : null,
+            // Cohere v2's per-document token limit; the engine caps it at Rank1:Model:MaxPassageTokens.
+            protocol == RerankProtocol.CohereV2 && Int(json, "max_tokens_per_doc", Bad) is { } perDoc ? Range(perDoc, 1, int.MaxValue, "max_tokens_per_doc", Bad) : null,
+            // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
+            protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
     }
 
     private static RerankDocument Document(JsonNode? item, int i, string field, bool objectsAllowed, IReadOnlyList<string>? rankFields, Func<string, RerankRequestException> bad)

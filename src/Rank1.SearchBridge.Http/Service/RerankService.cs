@@ -79,16 +79,26 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         var request = RerankRequest.Parse(protocol, body, _options);
         var started = time.GetTimestamp();
-        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null, promptTemplate: request.PromptTemplate);
+        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
+            ReasoningKeys.Limits(null, request.MaxPassageTokens, request.Truncate), request.PromptTemplate);
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
         var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
-        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate }, request.Deadline, fingerprint);
+        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings
+        {
+            MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
+        }, request.Deadline, fingerprint);
         var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;
         if (outcome.Reason is not null)
         {
             context.Response.Headers[RerankStatusNames.ReasonHeader] = outcome.Reason;
+        }
+
+        if (!request.Truncate && outcome.Failures.Count > 0)
+        {
+            // TEI with "truncate": false refuses the whole call for one over-long input, in its own words (the engine's).
+            throw new RerankRequestException(422, outcome.Failures[0].Reason);
         }
 
         var failed = outcome.Status switch

@@ -30,6 +30,13 @@ public static partial class ReasoningKeys
             maxThinkTokens.ToString(CultureInfo.InvariantCulture), string.Join(',', fields), titleField ?? string.Empty }
             .Concat(limits is null ? [] : [limits]).Concat(promptTemplate is null ? [] : ["template:" + promptTemplate])));
 
+    /// <summary>
+    /// The <c>limits</c> part of a <see cref="Fingerprint"/>: the token limits a rule or request sets, and whether
+    /// over-long input is refused rather than cut; null when all are the model's defaults, so those keys are unchanged.
+    /// </summary>
+    public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, bool truncate = true) =>
+        maxQueryTokens is null && maxPassageTokens is null && truncate ? null : $"q{maxQueryTokens}p{maxPassageTokens}" + (truncate ? string.Empty : "!cut");
+
     /// <summary>The hash of the passage text exactly as judged.</summary>
     public static string PassageHash(string passageText) => Sha256(passageText);
 
