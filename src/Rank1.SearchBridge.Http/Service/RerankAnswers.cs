@@ -26,5 +26,5 @@ internal sealed record TeiResult(int Index, double Score, string? Text, string? 
 /// <summary>Cohere's error shape.</summary>
 internal sealed record CohereError(string Message);
 
-/// <summary>TEI's error shape (<c>error_type</c>: Validation, Overloaded, Backend, Unauthorized, PayloadTooLarge).</summary>
+/// <summary>TEI's error shape (<c>error_type</c>: Validation, Empty, Overloaded, Backend, Unauthorized, PayloadTooLarge).</summary>
 internal sealed record TeiError(string Error, string ErrorType);
