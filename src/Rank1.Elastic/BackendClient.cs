@@ -130,7 +130,8 @@ internal sealed partial class BackendClient : IDisposable
 
     /// <summary>
     /// Sends a request the proxy built; the answer is buffered. A body goes with the client's Content-Type among
-    /// <paramref name="headers"/>, else with <c>application/json</c>. Throws <see cref="BackendUnavailableException"/>: a 504
+    /// <paramref name="headers"/>, else with the client's Accept when that names a compatible version, else with
+    /// <c>application/json</c>. Throws <see cref="BackendUnavailableException"/>: a 504
     /// <c>rank1_backend_timeout_exception</c> when the backend has not answered within <see cref="CallLimit"/> or the
     /// shorter <paramref name="within"/>, which counts towards the circuit as a failure either way (the caller's own
     /// cancellation never does).
@@ -169,10 +170,13 @@ internal sealed partial class BackendClient : IDisposable
                 }
 
                 // A body the proxy made up (a search sent with no body, only q=) has no client Content-Type to keep, and
-                // Elasticsearch answers a body without one with a 406.
+                // Elasticsearch answers a body without one with a 406; and a body's Content-Type must name the compatible
+                // version the Accept header names (elasticsearch-py sends Accept: ...; compatible-with=9 alone), or none.
                 if (request.Content is { } content && !content.Headers.Contains("Content-Type"))
                 {
-                    content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+                    var versioned = request.Headers.Accept.ToString().Split(',', StringSplitOptions.TrimEntries)
+                        .FirstOrDefault(t => t.Contains("compatible-with=", StringComparison.OrdinalIgnoreCase));
+                    content.Headers.TryAddWithoutValidation("Content-Type", versioned ?? "application/json");
                 }
 
                 try

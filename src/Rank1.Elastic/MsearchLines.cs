@@ -15,12 +15,17 @@ internal static class MsearchLines
     /// <summary>
     /// The header/body pairs: lines end at <c>\n</c>, the line after a header is its body, an empty (or blank) header
     /// line is the default header <c>{}</c>, a header with nothing after it is ignored, text after the last <c>\n</c>
-    /// is a 400, and so is a body with no search. Split on bytes, so no text is altered before parsing.
+    /// is a 400, and so is a body with no search. Split on bytes, so no text is altered before parsing. With
+    /// <paramref name="skipLeadingNewline"/> (OpenSearch, whose <c>readMultiLineFormat</c> keeps Elasticsearch 7's
+    /// "support first line with \n"), a <c>\n</c> as the body's very first byte is skipped instead of being read as an
+    /// empty header.
     /// </summary>
-    public static MsearchItem[] Split(ReadOnlyMemory<byte> raw)
+    /// <param name="raw">The request body.</param>
+    /// <param name="skipLeadingNewline">Whether a leading <c>\n</c> is skipped (OpenSearch) or is an empty header (Elasticsearch 8 and 9).</param>
+    public static MsearchItem[] Split(ReadOnlyMemory<byte> raw, bool skipLeadingNewline = false)
     {
         var items = new List<MsearchItem>();
-        var rest = raw;
+        var rest = skipLeadingNewline && raw.Span is [(byte)'\n', ..] ? raw[1..] : raw;
         while (!rest.IsEmpty)
         {
             var header = NextLine(ref rest);

@@ -35,6 +35,20 @@ internal static class RequestJson
         }
     }
 
+    /// <summary>
+    /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the
+    /// exact strings (<c>Booleans.parseBoolean</c>: not <c>"True"</c>); null when absent; otherwise a 400.
+    /// </summary>
+    /// <param name="value">The field's value.</param>
+    /// <param name="name">The field's name, for the error.</param>
+    public static bool? Bool(JsonNode? value, string name) => value switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false" => v.GetValue<string>() == "true",
+        _ => throw EsException.Parsing($"[{name}] failed to parse: only [true] or [false] are allowed, found [{value.ToJsonString()}]"),
+    };
+
     /// <summary>The name Elasticsearch's parser gives the token a value starts with (<c>START_OBJECT</c>, <c>VALUE_NUMBER</c>...), for its error reasons.</summary>
     public static string TokenName(JsonNode? value) => value switch
     {

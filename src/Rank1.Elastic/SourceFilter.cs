@@ -233,10 +233,14 @@ internal sealed class SourceFilter
         private readonly string[] _patterns;
         private readonly HashSet<(int Pattern, int At)> _places;
 
+        // Whether a place is past a whole pattern and a '.': every step keeps it, so the state accepts whatever follows.
+        private readonly bool _anyTail;
+
         private PatternState(string[] patterns, HashSet<(int Pattern, int At)> places)
         {
             _patterns = patterns;
             _places = places;
+            _anyTail = places.Any(p => p.At == AnyTail);
         }
 
         /// <summary>The state that accepts every path (no includes, or an object included as a whole).</summary>
@@ -267,7 +271,9 @@ internal sealed class SourceFilter
 
         public PatternState Step(char c)
         {
-            if (IsDead)
+            // Dead stays dead; with a place past a whole pattern and a '.', every path from here is accepted (all that
+            // is asked of a state), so the step allocates nothing: an exclude-only filter walks every key this way.
+            if (IsDead || _anyTail)
             {
                 return this;
             }

@@ -76,7 +76,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var app = builder.Build();
         var nodeId = Guid.NewGuid().ToString("N")[..22];
         var contexts = new SearchContexts(time);
-        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, contexts, nodeId, time), contexts, time);
+        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, contexts, nodeId, time), contexts, time, options.Flavor);
         var docs = new DocumentEndpoints(catalog);
 
         app.UseResponseCompression();

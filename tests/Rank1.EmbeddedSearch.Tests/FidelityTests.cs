@@ -373,7 +373,6 @@ public sealed class FidelityTests : IAsyncLifetime
     [InlineData("text/plain", 406, """{"error":"Content-Type header [text/plain] is not supported","status":406}""")]
     [InlineData("application/x-www-form-urlencoded", 406, """{"error":"Content-Type header [application/x-www-form-urlencoded] is not supported","status":406}""")]
     [InlineData(null, 406, """{"error":"Content-Type header is missing","status":406}""")]
-    [InlineData("application/vnd.elasticsearch+json; compatible-with=8", 200, null)]
     [InlineData("application/json; charset=UTF-8", 200, null)]
     public async Task ContentType_OfABody_IsCheckedAsElasticsearchDoes(string? contentType, int status, string? answer)
     {
@@ -390,6 +389,48 @@ public sealed class FidelityTests : IAsyncLifetime
         {
             Assert.Equal(answer, await response.Content.ReadAsStringAsync());
         }
+    }
+
+    [Theory]
+    // Elasticsearch's RestCompatibleVersionHelperTests.testAcceptAndContentTypeCombinations: with a body, Accept and
+    // Content-Type name the same compatible version, or neither names one (a header without one stands for version 9).
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=8", "application/vnd.elasticsearch+json; compatible-with=8", true, null)]
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=9", "application/vnd.elasticsearch+json; compatible-with=9", true, null)]
+    [InlineData(null, "application/json", true, null)]
+    [InlineData("application/json", "application/json", true, null)]
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=9", "application/json", true, "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version. ")]
+    [InlineData(null, "application/vnd.elasticsearch+json; compatible-with=9", true, "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version. ")]
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=8", "application/json", true, "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. ")]
+    [InlineData(null, "application/vnd.elasticsearch+json; compatible-with=8", true, "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. ")]
+    // No body: the Content-Type is not read.
+    [InlineData("application/vnd.elasticsearch+json; compatible-with=8", "application/json", false, null)]
+    public async Task AcceptAndContentType_OfABody_NameTheSameCompatibleVersion(string? accept, string contentType, bool body, string? refused)
+    {
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        using var request = new HttpRequestMessage(body ? HttpMethod.Post : HttpMethod.Get, "/books/_search")
+        {
+            Content = new ByteArrayContent(body ? "{\"size\":0}"u8.ToArray() : []),
+        };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        if (accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        if (refused is null)
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            return;
+        }
+
+        Assert.Equal(400, (int)response.StatusCode);
+        var error = JsonNode.Parse(text)!["error"]!;
+        Assert.Equal("media_type_header_exception", error["type"]!.GetValue<string>());
+        Assert.Equal("Invalid media-type value on headers [Accept, Content-Type]", error["reason"]!.GetValue<string>());
+        Assert.Equal("status_exception", error["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal($"{refused}Accept={accept ?? "null"}, Content-Type={contentType}", error["caused_by"]!["reason"]!.GetValue<string>());
     }
 
     [Fact]

@@ -312,6 +312,24 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
     }
 
+    [Theory]
+    // elasticsearch-py 9's es.search(index=..., q=...): POST with no body and no Content-Type, Accept naming version 9.
+    [InlineData("POST", "application/vnd.elasticsearch+json; compatible-with=9")]
+    // opensearch-js and curl: no version anywhere.
+    [InlineData("GET", "application/json")]
+    public async Task BodilessQuerySearch_IsReranked_WithTheBodyItSendsTypedAsTheAcceptHeaderSays(string method, string accept)
+    {
+        // The proxy makes up a body for the window ({"from":0,"size":N}); sent with no Content-Type it was a 406, and
+        // with application/json beside a versioned Accept Elasticsearch refuses it (both headers must name the version).
+        using var request = new HttpRequestMessage(new HttpMethod(method), "docs/_search?q=onion");
+        request.Headers.TryAddWithoutValidation("Accept", accept);
+        using var response = await _stack.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.NotEmpty(JsonNode.Parse(text)!["hits"]!["hits"]!.AsArray());
+    }
+
     [Fact]
     public async Task CompatibleWithContentType_IsPreserved()
     {

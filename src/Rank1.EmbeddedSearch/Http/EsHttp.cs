@@ -140,32 +140,60 @@ internal static class EsHttp
             }
         }
 
-        foreach (var header in major is null ? [] : new[] { "Accept", "Content-Type" })
+        if (major is null)
+        {
+            return false;
+        }
+
+        foreach (var header in new[] { "Accept", "Content-Type" })
         {
             var value = request.Headers[header].ToString();
-            var marker = value.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
-            if (marker < 0)
+            if (CompatibleWith(value) is { } version && version != $"{major}" && version != $"{major - 1}")
             {
-                continue;
+                await WriteMediaTypeErrorAsync(context, $"[{header}]", $"{header} version must be either version {major} or {major - 1}, but found {version}. {header}={value}").ConfigureAwait(false);
+                return true;
             }
+        }
 
-            var version = new string(value[(marker + "compatible-with=".Length)..].TakeWhile(char.IsDigit).ToArray());
-            if (version != $"{major}" && version != $"{major - 1}")
+        // With a body, both headers name the same compatible version, or neither names one (Elasticsearch's
+        // RestCompatibleVersionHelper.getCompatibleVersion; a header without one stands for the current major).
+        if (hasBody)
+        {
+            string accept = request.Headers.Accept.Count == 0 ? "null" : request.Headers.Accept.ToString(), contentType = request.Headers.ContentType.ToString();
+            string? a = CompatibleWith(accept), c = CompatibleWith(contentType);
+            var problem = (a ?? $"{major}") != (c ?? $"{major}")
+                ? "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match."
+                : (a is null) != (c is null)
+                    ? "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version."
+                    : null;
+            if (problem is not null)
             {
-                var cause = $"{header} version must be either version {major} or {major - 1}, but found {version}. {header}={value}";
-                var error = new JsonObject
-                {
-                    ["root_cause"] = new JsonArray(new JsonObject { ["type"] = "media_type_header_exception", ["reason"] = $"Invalid media-type value on headers [{header}]" }),
-                    ["type"] = "media_type_header_exception",
-                    ["reason"] = $"Invalid media-type value on headers [{header}]",
-                    ["caused_by"] = new JsonObject { ["type"] = "status_exception", ["reason"] = cause },
-                };
-                await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = error, ["status"] = 400 }).ConfigureAwait(false);
+                await WriteMediaTypeErrorAsync(context, "[Accept, Content-Type]", $"{problem} Accept={accept}, Content-Type={contentType}").ConfigureAwait(false);
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>The version a media type's <c>compatible-with</c> parameter names, or null when it names none.</summary>
+    private static string? CompatibleWith(string mediaType)
+    {
+        var marker = mediaType.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
+        return marker < 0 ? null : new string(mediaType[(marker + "compatible-with=".Length)..].TakeWhile(char.IsDigit).ToArray());
+    }
+
+    /// <summary>Elasticsearch's 400 for media-type headers it refuses: a <c>media_type_header_exception</c> caused by a <c>status_exception</c>.</summary>
+    private static Task WriteMediaTypeErrorAsync(HttpContext context, string headers, string cause)
+    {
+        var error = new JsonObject
+        {
+            ["root_cause"] = new JsonArray(new JsonObject { ["type"] = "media_type_header_exception", ["reason"] = $"Invalid media-type value on headers {headers}" }),
+            ["type"] = "media_type_header_exception",
+            ["reason"] = $"Invalid media-type value on headers {headers}",
+            ["caused_by"] = new JsonObject { ["type"] = "status_exception", ["reason"] = cause },
+        };
+        return WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = error, ["status"] = 400 });
     }
 
     // Elasticsearch lists allowed methods in its enum's order.

@@ -7,7 +7,12 @@ using Rank1.EmbeddedSearch.Querying;
 namespace Rank1.EmbeddedSearch.Http;
 
 /// <summary>Search, count and multi-search, and the index administration APIs.</summary>
-internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor executor, SearchContexts contexts, TimeProvider time)
+/// <param name="catalog">The indices.</param>
+/// <param name="executor">Runs searches.</param>
+/// <param name="contexts">Scroll and point-in-time contexts.</param>
+/// <param name="time">The clock.</param>
+/// <param name="flavor">The engine the server stands in for (how it frames an <c>_msearch</c> body's first line).</param>
+internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor executor, SearchContexts contexts, TimeProvider time, SearchFlavor flavor)
 {
     public async Task SearchAsync(HttpContext context, string? index)
     {
@@ -25,7 +30,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var items = MsearchLines.Split(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false));
+        var items = MsearchLines.Split(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), skipLeadingNewline: flavor == SearchFlavor.OpenSearch);
         var responses = new JsonArray();
         foreach (var item in items)
         {

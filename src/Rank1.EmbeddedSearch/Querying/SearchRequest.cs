@@ -233,14 +233,7 @@ internal sealed class SearchRequest
         }
     }
 
-    // As Elasticsearch's parser reads a boolean: true or false, as JSON or as a string.
-    private static bool Bool(JsonNode? node, string name) => node switch
-    {
-        null => false,
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false" => v.GetValue<string>() == "true",
-        _ => throw EsException.Parsing($"[{name}] failed to parse: only [true] or [false] are allowed, found [{node.ToJsonString()}]"),
-    };
+    private static bool Bool(JsonNode? node, string name) => RequestJson.Bool(node, name) ?? false;
 
     private static int Int(JsonNode? node, string name, int fallback)
     {

@@ -191,14 +191,7 @@ internal static class SearchHttp
         };
 
     /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
-    public static bool? BodyBool(JsonObject? body, string name) =>
-        body?[name] switch
-        {
-            null => null,
-            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-            JsonValue v when v.GetValueKind() == JsonValueKind.String && bool.TryParse(v.GetValue<string>(), out var b) => b,
-            var other => throw EsException.Parsing($"[{name}] failed to parse: expected true or false, got [{Truncated(other.ToJsonString())}]"),
-        };
+    public static bool? BodyBool(JsonObject? body, string name) => RequestJson.Bool(body?[name], name);
 
     private static string Truncated(string text) => text.Length <= 64 ? text : text[..64] + "...";
 

@@ -47,7 +47,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var headers = RequestHeaders(context.Request);
         var rawPathIndex = RawIndex(context, pathIndex);
         var o = options.Value;
-        var split = MsearchLines.Split(raw);
+        var split = MsearchLines.Split(raw, skipLeadingNewline: backend.Flavor == BackendFlavor.OpenSearch);
         if (split.Length > o.MaxMsearchItems)
         {
             throw EsException.IllegalArgument(
@@ -205,9 +205,13 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     private static string? RawIndex(HttpContext context, string? index) =>
         index is not null && RawPathTransformer.RawPath(context)?.Split('/') is ["", var segment, _] ? segment : null;
 
-    /// <summary>The backend's <c>_search</c> path of <paramref name="index"/>: the client's own encoding when it is the path's index.</summary>
+    /// <summary>
+    /// The backend's <c>_search</c> path of <paramref name="index"/>, encoded once: the path's index is decoded whole
+    /// from the client's raw segment first (not sent as it came: a cross-cluster <c>remote:logs</c>, its colon
+    /// unencoded as a path allows, would make the backend URI one of scheme <c>remote</c>).
+    /// </summary>
     private static string BackendPath(string? index, string? pathIndex, string? rawPathIndex) =>
-        rawPathIndex is not null && index == pathIndex ? $"{rawPathIndex}/_search" : BackendClient.SearchPath(index);
+        BackendClient.SearchPath(rawPathIndex is not null && index == pathIndex ? Uri.UnescapeDataString(rawPathIndex) : index);
 
     /// <summary>
     /// The backend call of a reranked search, cut <see cref="ProxyOptions.DeadlineGrace"/> after the deadline (the backend
