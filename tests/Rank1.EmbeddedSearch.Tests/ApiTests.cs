@@ -230,6 +230,18 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WrongTypesInAnMsearchHeaderOrAMinScore_AreThatItems400_AndAMinScoreStringIsANumber()
+    {
+        // Before, a number as a header's index and a string min_score were 500s (a JsonElement conversion thrown).
+        var body = "{\"index\":5}\n{}\n{\"index\":[\"library\",7]}\n{}\n{\"index\":\"library\"}\n{\"min_score\":\"0.0001\",\"query\":{\"ids\":{\"values\":[\"1\"]}}}\n";
+        var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", body, "application/x-ndjson");
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal([400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal("illegal_argument_exception", responses[0]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("1", responses[2]!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task IndexApis_MappingHeadDeleteCountAndDynamicMapping()
     {
         var mapping = await Es.GetAsync("/library/_mapping");
@@ -277,6 +289,10 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"query\":{\"match\":{\"text\":\"x\",\"text\":\"y\"}}}", 400, "x_content_parse_exception", "[1:31] Duplicate field 'text'")]
     [InlineData("POST", "/library/_search", "{\"_source\":{\"includes\":5}}", 400, "parsing_exception", "Unknown key for a VALUE_NUMBER in [includes].")]
     [InlineData("POST", "/library/_search", "{\"explain\":\"maybe\"}", 400, "parsing_exception", "[explain]")]
+    [InlineData("POST", "/library/_search", "{\"explain\":\"True\"}", 400, "parsing_exception", "[explain]")]
+    [InlineData("POST", "/library/_search", "{\"min_score\":\"abc\"}", 400, "number_format_exception", "For input string: \"abc\"")]
+    [InlineData("POST", "/library/_search", "{\"min_score\":true}", 400, "x_content_parse_exception", "min_score doesn't support values of type: VALUE_BOOLEAN")]
+    [InlineData("POST", "/library/_search", "{\"aggs\":{\"a\":{\"terms\":{\"field\":5}}}}", 400, "x_content_parse_exception", "[terms] field doesn't support values of type: VALUE_NUMBER")]
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
     [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
     [InlineData("POST", "/library/_search", "{\"sort\":[{\"title\":\"asc\"}]}", 400, "illegal_argument_exception", "Fielddata is disabled on [title]")]

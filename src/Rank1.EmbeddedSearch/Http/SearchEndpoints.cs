@@ -40,9 +40,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
                 var body = EsHttp.ParseObject(item.Body.Span);
                 var index = header["index"] switch
                 {
-                    JsonArray a => string.Join(',', a.Select(x => x!.GetValue<string>())),
-                    JsonNode n => n.GetValue<string>(),
+                    JsonArray a when a.All(x => x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
+                    JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
                     null => pathIndex,
+                    var other => throw EsException.IllegalArgument($"[index] in an msearch header must be a string or an array of strings, found [{other.ToJsonString()}]"),
                 };
                 var result = executor.Search(index, body, Param(context));
                 result["status"] = 200;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
@@ -45,7 +46,12 @@ internal static class Aggregations
                 throw EsException.Parsing($"Unknown aggregation type [{type}] did you mean one of {string.Join(", ", Supported)}? (the embedded search backend supports only these)");
             }
 
-            var field = (body as JsonObject)?["field"]?.GetValue<string>() ?? throw EsException.Parsing($"[{type}] aggregation [{name}] requires a [field]");
+            var field = (body as JsonObject)?["field"] switch
+            {
+                null => throw EsException.Parsing($"[{type}] aggregation [{name}] requires a [field]"),
+                JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+                var other => throw new EsException(400, "x_content_parse_exception", $"[{type}] field doesn't support values of type: {RequestJson.TokenName(other)}"),
+            };
             var mapping = targets.Select(t => t.Index.Mapping.Get(field)).FirstOrDefault(m => m is not null);
             if (mapping?.Kind == FieldKind.Text)
             {

@@ -129,7 +129,7 @@ internal sealed class SearchRequest
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
             r.TrackScores = Bool(body["track_scores"], "track_scores");
-            r.MinScore = body["min_score"] is { } ms ? ms.GetValue<double>() : null;
+            r.MinScore = ParseMinScore(body["min_score"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
             r.SearchAfter = body["search_after"] switch
             {
@@ -234,6 +234,17 @@ internal sealed class SearchRequest
     }
 
     private static bool Bool(JsonNode? node, string name) => RequestJson.Bool(node, name) ?? false;
+
+    // As SearchSourceBuilder reads it (parser.floatValue(), strings coerced): a number, or a string of one.
+    private static double? ParseMinScore(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<double>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => double.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+            ? d
+            : throw new EsException(400, "number_format_exception", $"For input string: \"{v.GetValue<string>()}\""),
+        _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
+    };
 
     private static int Int(JsonNode? node, string name, int fallback)
     {
