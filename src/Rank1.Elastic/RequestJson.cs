@@ -20,13 +20,15 @@ internal static class RequestJson
 
     /// <summary>
     /// Parses <paramref name="raw"/>. A field repeated within one object is a 400 <c>x_content_parse_exception</c>
-    /// (<c>[line:column] Duplicate field 'size'</c>, as Elasticsearch words it); any other malformed text is a
-    /// <see cref="JsonException"/>, for the caller to word.
+    /// (<c>[line:column] Duplicate field 'size'</c>, as Elasticsearch words it), and a name or string that is not valid
+    /// text (invalid UTF-8, a lone surrogate escape such as half an emoji) a 400 <c>parsing_exception</c> saying where;
+    /// any other malformed text is a <see cref="JsonException"/>, for the caller to word.
     /// </summary>
     public static JsonNode? Parse(ReadOnlySpan<byte> raw)
     {
         try
         {
+            ValidateStrings(raw);
             return JsonNode.Parse(raw, documentOptions: Options);
         }
         catch (JsonException) when (FirstDuplicate(raw) is { } duplicate)
@@ -59,6 +61,27 @@ internal static class RequestJson
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => "VALUE_BOOLEAN",
         _ => "VALUE_NULL",
     };
+
+    // JsonNode defers string decoding to first use, where invalid text would surface as an InvalidOperationException
+    // deep in the search (a 500): decode every string once here instead.
+    private static void ValidateStrings(ReadOnlySpan<byte> raw)
+    {
+        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = MaxDepth });
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
+            {
+                try
+                {
+                    _ = reader.GetString();
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw EsException.Parsing($"request body holds invalid text at byte {reader.TokenStartIndex}: {e.Message}");
+                }
+            }
+        }
+    }
 
     // Only on the failure path: System.Text.Json names the duplicate but not where it is.
     private static EsException? FirstDuplicate(ReadOnlySpan<byte> raw)

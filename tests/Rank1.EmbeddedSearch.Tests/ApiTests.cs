@@ -223,8 +223,7 @@ public sealed class ApiTests : IAsyncLifetime
         // As Elasticsearch's MultiSearchRequest.readMultiLineFormat: the line after a header is its body, an empty header
         // is the default one (the path's index). Before, empty lines were dropped and the answers fell out of step.
         var body = "\n{\"query\":{\"ids\":{\"values\":[\"1\"]}}}\n{}\n{\"query\":{\"ids\":{\"values\":[\"2\"]}}}\n\n{\"query\":{\"ids\":{\"values\":[\"3\"]}}}\n";
-        var r = await Es.SendAsync(HttpMethod.Post, "/library/_msearch", body, "application/x-ndjson");
-        var responses = r.Json["responses"]!.AsArray();
+        var responses = await MsearchAsync("/library/_msearch", body);
         Assert.Equal([200, 200, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
         Assert.Equal(["1", "2", "3"], responses.Select(x => x!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>()));
     }
@@ -234,12 +233,14 @@ public sealed class ApiTests : IAsyncLifetime
     {
         // Before, a number as a header's index and a string min_score were 500s (a JsonElement conversion thrown).
         var body = "{\"index\":5}\n{}\n{\"index\":[\"library\",7]}\n{}\n{\"index\":\"library\"}\n{\"min_score\":\"0.0001\",\"query\":{\"ids\":{\"values\":[\"1\"]}}}\n";
-        var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", body, "application/x-ndjson");
-        var responses = r.Json["responses"]!.AsArray();
+        var responses = await MsearchAsync("/_msearch", body);
         Assert.Equal([400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
         Assert.Equal("illegal_argument_exception", responses[0]!["error"]!["type"]!.GetValue<string>());
         Assert.Equal("1", responses[2]!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>());
     }
+
+    private async Task<JsonArray> MsearchAsync(string path, string body) =>
+        (await Es.SendAsync(HttpMethod.Post, path, body, "application/x-ndjson")).Json["responses"]!.AsArray();
 
     [Fact]
     public async Task IndexApis_MappingHeadDeleteCountAndDynamicMapping()
@@ -291,6 +292,8 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"explain\":\"maybe\"}", 400, "parsing_exception", "[explain]")]
     [InlineData("POST", "/library/_search", "{\"explain\":\"True\"}", 400, "parsing_exception", "[explain]")]
     [InlineData("POST", "/library/_search", "{\"min_score\":\"abc\"}", 400, "number_format_exception", "For input string: \"abc\"")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":{\"text\":\"onion \\ud83d\"}}}", 400, "parsing_exception", "request body holds invalid text at byte")]
+    [InlineData("PUT", "/library/_doc/79", "{\"title\":\"half an emoji \\ud83d\"}", 400, "parsing_exception", "request body holds invalid text at byte")]
     [InlineData("POST", "/library/_search", "{\"min_score\":true}", 400, "x_content_parse_exception", "min_score doesn't support values of type: VALUE_BOOLEAN")]
     [InlineData("POST", "/library/_search", "{\"aggs\":{\"a\":{\"terms\":{\"field\":5}}}}", 400, "x_content_parse_exception", "[terms] field doesn't support values of type: VALUE_NUMBER")]
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]

@@ -149,33 +149,11 @@ internal static class SearchHttp
     {
         try
         {
-            ValidateStrings(raw);
             return RequestJson.Parse(raw) as JsonObject ?? throw EsException.Parsing("request body or source parameter is required to be a JSON object");
         }
         catch (JsonException e)
         {
             throw EsException.Parsing($"request body is not valid JSON: {e.Message}");
-        }
-    }
-
-    // JsonNode defers string decoding to first use, where invalid text would surface as an InvalidOperationException
-    // deep in the search (a 500): decode every string once here instead.
-    private static void ValidateStrings(ReadOnlySpan<byte> raw)
-    {
-        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = RequestJson.MaxDepth });
-        while (reader.Read())
-        {
-            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
-            {
-                try
-                {
-                    _ = reader.GetString();
-                }
-                catch (InvalidOperationException e)
-                {
-                    throw EsException.Parsing($"request body holds invalid text at byte {reader.TokenStartIndex}: {e.Message}");
-                }
-            }
         }
     }
 
