@@ -265,6 +265,29 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A deadline too short for an idle model (<c>deadline_ms: 1</c>, nothing else running, nothing waiting) is a 504 with
+    /// no Retry-After: not overload, and a retry with the same deadline cannot succeed. Before, any deadline with nothing
+    /// judged was answered 429 "overloaded" with Retry-After.
+    /// </summary>
+    [Fact]
+    public async Task ADeadlineTooShortForAnIdleModel_Is504WithoutRetryAfter_NotOverload()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        // Documents that take longer than the deadline to tokenize: none can be started by it.
+        var documents = new JsonArray(Enumerable.Range(0, 8).Select(i => (JsonNode)string.Join(' ', Enumerable.Repeat($"onions {i} make eyes water;", 100))).ToArray());
+
+        foreach (var (path, field) in new[] { ("v1/rerank", "documents"), ("rerank", "texts") })
+        {
+            var r = await PostAsync(http, path, new JsonObject { ["query"] = Query, [field] = documents.DeepClone(), ["deadline_ms"] = 1 }.ToJsonString());
+            Assert.True(r.Status == 504, $"HTTP {r.Status} {r.Body?.ToJsonString()}");
+            Assert.Null(r.RetryAfter);
+            Assert.StartsWith("rank1 could not rerank: the deadline passed", path == "rerank" ? r.Body!["error"]!.GetValue<string>() : r.Body!["message"]!.GetValue<string>(),
+                StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
     /// Long documents are cut to the passage token limit: Cohere v2's <c>max_tokens_per_doc</c> sets it per call (the
     /// model's limit caps it), judged exactly as the engine judges the document cut to it alone; TEI's <c>"truncate": false</c>
     /// refuses an over-long text with TEI's 422 instead of cutting it, while TEI's default still cuts.
@@ -298,18 +321,27 @@ public sealed class RerankServiceTests
         Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(longText) }.ToJsonString())).Status);
     }
 
-    /// <summary>A failing model is a 503 whose Retry-After is the model circuit's break (Rank1:Proxy:ModelBreakDuration), in each protocol's shape.</summary>
+    /// <summary>
+    /// A failing model is a 503 in each protocol's shape. While the model circuit is closed a retry may succeed soon
+    /// (Retry-After 1); the failure that opens it, and every call the open circuit refuses, say the circuit's break
+    /// (Rank1:Proxy:ModelBreakDuration). Before, every 503 said the break, even a single failure.
+    /// </summary>
     [Fact]
-    public async Task ModelFailure_Gets503_WithTheCircuitsBreakAsRetryAfter()
+    public async Task ModelFailure_Gets503_RetryAfterIsTheCircuitsBreakOnlyWhileItIsOpen()
     {
-        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5" }, s => s.AddSingleton<IPassageJudge>(new FailingJudge("failing")));
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5", ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" },
+            s => s.AddSingleton<IPassageJudge>(new FailingJudge("failing")));
         using var http = new HttpClient { BaseAddress = service.Url };
         var cohere = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
         var tei = await PostAsync(http, "rerank", """{"query":"q","texts":["a"]}""");
+        var refused = await PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"]}""");
 
-        Assert.Equal((503, "43"), (cohere.Status, cohere.RetryAfter));
+        Assert.Equal((503, "1"), (cohere.Status, cohere.RetryAfter)); // one failure: the circuit is still closed
         Assert.StartsWith("rank1 could not rerank: the model failed", cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal((503, "43", "Backend"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>()));
+        Assert.Equal((503, "43", "Backend"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>())); // the second opened it
+        Assert.StartsWith("rank1 could not rerank: the model failed", tei.Body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal((503, "43"), (refused.Status, refused.RetryAfter));
+        Assert.Equal("rank1 could not rerank: the model circuit is open after repeated failures", refused.Body!["message"]!.GetValue<string>());
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ internal enum RerankProtocol
 internal sealed class RerankRequestException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;
+
+    /// <summary>The <c>Retry-After</c> of a 429 or 503 when not the default (<see cref="Http.RetryAfter.Soon"/>).</summary>
+    public string? RetryAfter { get; init; }
 }
 
 /// <summary>One document to rerank: the text judged, and what goes back when documents are returned.</summary>

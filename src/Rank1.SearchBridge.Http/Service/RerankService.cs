@@ -23,8 +23,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 {
     // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s backoff): an
     // overloaded queue drains within a second or so (and a host shutting down is gone at once: another instance, or this
-    // one restarted, takes the retry); a failing model is not called again for the circuit's break.
-    private readonly string _unavailableRetryAfter = RetryAfter.After(rerankLimits.Value.ModelBreakDuration);
+    // one restarted, takes the retry); an open model circuit does not call the model again for its break, while a single
+    // failure with the circuit still closed may be retried soon.
+    private readonly string _circuitOpenRetryAfter = RetryAfter.After(rerankLimits.Value.ModelBreakDuration);
 
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
@@ -44,7 +45,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             status = e.Status;
             outcome = $"error_{status}";
-            await WriteErrorAsync(context, protocol, status, e.Message).ConfigureAwait(false);
+            await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (shutdown.GraceOver && !context.Response.HasStarted)
         {
@@ -116,7 +117,10 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         if (failed != 0)
         {
             // The service has no first-stage order to fall back to: it says why it could not rank.
-            throw new RerankRequestException(failed, $"rank1 could not rerank: {outcome.Reason ?? header}");
+            throw new RerankRequestException(failed, $"rank1 could not rerank: {outcome.Reason ?? header}")
+            {
+                RetryAfter = outcome.CircuitOpen ? _circuitOpenRetryAfter : null,
+            };
         }
 
         await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
@@ -217,13 +221,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     /// <summary>
     /// An error in the protocol's shape; a 429 or 503 says when to try again (<c>Retry-After</c>: <paramref name="retryAfter"/>,
-    /// else <see cref="RetryAfter.Soon"/> for a 429 and the model circuit's break for a 503).
+    /// else <see cref="RetryAfter.Soon"/>; the model circuit's break comes as <paramref name="retryAfter"/> when it is open).
     /// </summary>
     private Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null, string? retryAfter = null)
     {
         if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
         {
-            context.Response.Headers.RetryAfter = retryAfter ?? (status == StatusCodes.Status429TooManyRequests ? RetryAfter.Soon : _unavailableRetryAfter);
+            context.Response.Headers.RetryAfter = retryAfter ?? RetryAfter.Soon;
         }
 
         return protocol == RerankProtocol.Tei

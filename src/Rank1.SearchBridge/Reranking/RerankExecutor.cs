@@ -51,10 +51,18 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
     public IReadOnlyList<PassageFailure> Failures { get; init; } = [];
 
     /// <summary>
-    /// <see cref="RerankStatus.FallbackTimeout"/> reached while the window still waited for the model (for a rerank slot, or
-    /// for batch rows with none started): overload, not a slow model; the rerank service answers it as such (429).
+    /// <see cref="RerankStatus.FallbackTimeout"/> reached while the window was held waiting for capacity: queued for a rerank
+    /// slot (the limiter did not grant one at once), or nothing judged while other windows were already in the model ahead
+    /// of it. Overload, not a slow model; the rerank service answers it as such (429). A deadline that passes with nothing
+    /// judged on an otherwise idle model is not this (the service's 504: a retry with the same deadline fails again).
     /// </summary>
     public bool TimedOutWaiting { get; init; }
+
+    /// <summary>
+    /// <see cref="RerankStatus.FallbackError"/> while the model circuit is open: refused by it, or the failure that opened it.
+    /// The model is not called again for <c>Rank1:Proxy:ModelBreakDuration</c>.
+    /// </summary>
+    public bool CircuitOpen { get; init; }
 }
 
 /// <summary>
@@ -77,6 +85,10 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     private readonly ConcurrencyLimiter _limiter;
     private readonly ResiliencePipeline _modelBreaker;
     private readonly TimeSpan _deadlineGrace;
+    private readonly CircuitBreakerStateProvider _circuit = new();
+
+    // Windows in the model now: a window that enters while others are in it queues behind their rows.
+    private int _inModel;
 
     public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<RerankExecutor> logger)
     {
@@ -102,6 +114,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 BreakDuration = o.ModelBreakDuration,
                 // Cancellation, a full engine queue and a caller's input say nothing about the model's health.
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException or Rank1InputException)),
+                StateProvider = _circuit,
             })
             .Build();
     }
@@ -122,10 +135,16 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         _metrics.QueueDepth(+1);
         try
         {
-            RateLimitLease lease;
+            // A slot at once, or a wait in the limiter's queue: a deadline passed after waiting there is overload.
+            var lease = _limiter.AttemptAcquire(1);
+            var waited = !lease.IsAcquired;
             try
             {
-                lease = await _limiter.AcquireAsync(1, waitCts.Token).ConfigureAwait(false);
+                if (waited)
+                {
+                    lease.Dispose();
+                    lease = await _limiter.AcquireAsync(1, waitCts.Token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -149,6 +168,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 // not be given that wait again past its deadline (measured: cuts 0.5-1.6 s late in the soak's 1 MB windows).
                 using var lateCts = new CancellationTokenSource(deadlineAfter is { } after ? Max(after + _deadlineGrace - _time.GetElapsedTime(started), TimeSpan.Zero) : Timeout.InfiniteTimeSpan, _time);
                 using var judgeCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lateCts.Token);
+                var behindOthers = Interlocked.Increment(ref _inModel) > 1;
                 try
                 {
                     // The engine batches the window's passages with those of concurrent searches; passages it had not
@@ -176,7 +196,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
                 catch (BrokenCircuitException)
                 {
-                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started);
+                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started) with { CircuitOpen = true };
                 }
                 catch (Rank1OverloadedException ex)
                 {
@@ -185,7 +205,11 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     LogModelFailure(_logger, ex);
-                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started);
+                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started) with { CircuitOpen = _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated };
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _inModel);
                 }
 
                 var (status, reason) = verdicts.Count > 0
@@ -198,8 +222,9 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     _metrics.PassagesFailed(failures.Count);
                 }
 
-                // No verdict and no failure: every passage was still waiting for a batch row at the deadline.
-                return Done(status, verdicts, reason, started) with { Failures = failures, TimedOutWaiting = status == RerankStatus.FallbackTimeout };
+                // No verdict and no failure: no passage was started by the deadline. Overload when the window waited for a
+                // rerank slot or entered the model behind other windows' rows; on an idle model the deadline was simply too short.
+                return Done(status, verdicts, reason, started) with { Failures = failures, TimedOutWaiting = status == RerankStatus.FallbackTimeout && (waited || behindOthers) };
             }
         }
         finally

@@ -340,6 +340,64 @@ public sealed class RerankExecutorTests : IDisposable
 
         Assert.Equal(RerankStatus.FallbackTimeout, outcome.Status);
         Assert.Equal("the deadline passed before any passage was judged", outcome.Reason);
-        Assert.True(outcome.TimedOutWaiting); // no passage got a batch row: overload, not a slow model
+        Assert.False(outcome.TimedOutWaiting); // alone in an idle model: the deadline was too short, not overload (the service's 504)
+    }
+
+    [Fact]
+    public async Task NothingStartedByTheDeadline_BehindAnotherWindowInTheModel_OrAfterWaitingForASlot_IsTimedOutWaiting()
+    {
+        var judge = new HoldingJudge();
+        await using var executor = Executor(judge, o => { o.MaxConcurrentReranks = 2; o.MaxQueuedReranks = 1; });
+
+        // Another window is in the model: this one's rows queued behind its rows, none started by the deadline.
+        var running = Rerank(executor, Window("hold"));
+        await judge.Entered.Task;
+        var behind = await Rerank(executor, Window("a", "b"));
+        Assert.Equal(RerankStatus.FallbackTimeout, behind.Status);
+        Assert.Equal("the deadline passed before any passage was judged", behind.Reason);
+        Assert.True(behind.TimedOutWaiting);
+        judge.Release.SetResult();
+        Assert.Equal(RerankStatus.Applied, (await running).Status);
+
+        // Alone in the model afterwards: the same outcome is a deadline too short, not overload.
+        var alone = await Rerank(executor, Window("a", "b"));
+        Assert.Equal(RerankStatus.FallbackTimeout, alone.Status);
+        Assert.False(alone.TimedOutWaiting);
+
+        // One rerank at a time: a window that waited for the slot, then had nothing started, waited for capacity.
+        var judge2 = new HoldingJudge();
+        await using var single = Executor(judge2, o => { o.MaxConcurrentReranks = 1; o.MaxQueuedReranks = 1; });
+        var first = Rerank(single, Window("hold"));
+        await judge2.Entered.Task;
+        var queued = Rerank(single, Window("a"));
+        Assert.False(queued.IsCompleted);
+        judge2.Release.SetResult();
+        Assert.Equal(RerankStatus.Applied, (await first).Status);
+        var waited = await queued;
+        Assert.Equal(RerankStatus.FallbackTimeout, waited.Status);
+        Assert.True(waited.TimedOutWaiting);
+    }
+
+    /// <summary>Holds a window whose first passage is "hold" until released (then judges it 0.5); any other window comes back not started.</summary>
+    private sealed class HoldingJudge : IPassageJudge
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string ModelId => "holding-model";
+
+        public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            if (passages[0].Text != "hold")
+            {
+                return passages.Select(_ => PassageResult.NotStarted).ToArray();
+            }
+
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            return passages.Select(_ => PassageResult.Judged(ScriptedJudge.Judgement(0.5))).ToArray();
+        }
     }
 }
