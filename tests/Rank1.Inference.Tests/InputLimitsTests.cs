@@ -84,6 +84,29 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.False(withinLimits.Truncated);
     }
 
+    /// <summary>
+    /// Truncate false decides on the whole token count only: a text longer in characters than the pre-cut
+    /// (limit x <see cref="PromptEncoder.CharsPerToken"/>) whose tokens fit is judged whole, not refused with a count
+    /// within the limit ("less than 16 tokens. Given: 15", before).
+    /// </summary>
+    [Fact]
+    public void Judge_TruncateFalse_TextPastTheCharacterPreCutWhoseTokensFit_IsJudgedWhole()
+    {
+        var ruler = new string('-', 960); // 15 tokens: dashes run together in long tokens
+        var query = string.Concat(Enumerable.Repeat("=", 400)); // "=" runs are long tokens too
+        var passageTokens = Engine.Tokenizer.EncodeText(Rank1Prompt.PassageText(null, ruler)).Count;
+        var queryTokens = Engine.Tokenizer.EncodeText(Rank1Prompt.QueryText(query, null)).Count;
+        Assert.True(ruler.Length > 16 * PromptEncoder.CharsPerToken && passageTokens <= 16, $"{passageTokens} tokens");
+        Assert.True(query.Length > 16 * PromptEncoder.CharsPerToken && queryTokens <= 16, $"{queryTokens} tokens");
+        var strict = new JudgeSettings { MaxThinkTokens = 1, Truncate = false, MaxPassageTokens = 16, MaxQueryTokens = 16 };
+
+        var passage = Engine.JudgeTraced(new Rank1Input("onions", ruler), strict, CancellationToken.None);
+        Assert.False(passage.Judgement.Truncated);
+        Assert.Equal(Oracle("onions", ruler), passage.Prompt); // the whole text
+        var longQuery = Engine.JudgeTraced(new Rank1Input(query, "a gas"), strict, CancellationToken.None);
+        Assert.False(longQuery.Judgement.Truncated);
+    }
+
     [Fact]
     public void Judge_PromptPastTheContext_IsAnInputError()
     {

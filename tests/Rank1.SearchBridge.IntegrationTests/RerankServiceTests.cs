@@ -318,6 +318,11 @@ public sealed class RerankServiceTests
         Assert.StartsWith(Prefix, message, StringComparison.Ordinal);
         Assert.InRange(int.Parse(message[Prefix.Length..], System.Globalization.CultureInfo.InvariantCulture), 49, 2000);
         Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short"), ["truncate"] = false }.ToJsonString())).Status);
+        // Longer in characters than the engine's pre-cut (48 tokens x 16) but 15 tokens (dashes run together in long tokens): it fits, and is judged whole.
+        var ruler = new string('-', 960);
+        Assert.True(ruler.Length > 48 * 16); // PromptEncoder.CharsPerToken; the token count: InputLimitsTests
+        var fits = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(ruler), ["truncate"] = false }.ToJsonString());
+        Assert.True(fits.Status == 200, $"HTTP {fits.Status} {fits.Body?.ToJsonString()}");
         Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(longText) }.ToJsonString())).Status);
     }
 

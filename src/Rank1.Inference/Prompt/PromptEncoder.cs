@@ -35,16 +35,11 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         ArgumentNullException.ThrowIfNull(input);
         var queryText = Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate);
         var queryLimit = Cap(settings?.MaxQueryTokens, maxQueryTokens);
-        var (query, queryCut) = LimitQuery(queryText, queryLimit, cancellationToken);
+        var refuse = settings is { Truncate: false };
+        var (query, queryCut) = Refused(LimitQuery(queryText, queryLimit, cancellationToken), queryText, queryLimit, refuse, cancellationToken);
         var passageText = Rank1Prompt.PassageText(input.Title, input.Text);
         var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);
-        var (passage, passageCut) = Limit(passageText, passageLimit, cancellationToken);
-        if (settings is { Truncate: false } && (queryCut || passageCut))
-        {
-            // Counted whole only here, where the caller asked to be told rather than cut (bounded by its request size).
-            var (text, limit) = queryCut ? (queryText, queryLimit) : (passageText, passageLimit);
-            throw new Rank1InputException($"`inputs` must have less than {limit} tokens. Given: {tokenizer.EncodeText(text, cancellationToken).Count}");
-        }
+        var (passage, passageCut) = Refused(Limit(passageText, passageLimit, cancellationToken), passageText, passageLimit, refuse, cancellationToken);
 
         int[] prompt = [.. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
         if (prompt.Length + ContextReserve > contextLength)
@@ -62,6 +57,25 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         return budget >= 0
             ? Math.Min(budget, contextLength - promptLength - ContextReserve)
             : throw new ArgumentOutOfRangeException(nameof(settings), budget, "MaxThinkTokens must be 0 or more.");
+    }
+
+    /// <summary>
+    /// With <paramref name="refuse"/> (<see cref="JudgeSettings.Truncate"/> false), a text <see cref="Limit"/> cut is decided
+    /// on its whole token count: over <paramref name="maxTokens"/> it is refused in TEI's words, otherwise (cut only by the
+    /// character pre-cut) it fits and is kept whole. Counted whole only here, where the caller asked to be told rather than
+    /// cut (bounded by its request size).
+    /// </summary>
+    private (string Text, bool Truncated) Refused((string Text, bool Truncated) limited, string text, int maxTokens, bool refuse, CancellationToken cancellationToken)
+    {
+        if (!refuse || !limited.Truncated)
+        {
+            return limited;
+        }
+
+        var count = tokenizer.EncodeText(text, cancellationToken).Count;
+        return count > maxTokens
+            ? throw new Rank1InputException($"`inputs` must have less than {maxTokens} tokens. Given: {count}")
+            : (text, false);
     }
 
     private static int Cap(int? requested, int cap) => requested switch
