@@ -350,6 +350,47 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A <c>max_tokens_per_doc</c> at or above the model's passage limit (Rank1:Model:MaxPassageTokens, 2,048 here) is
+    /// judged as none, and shares its reasoning-store key: a call with 4096 and one without find each other's judgements.
+    /// Before, the value was part of the key as given, so the second call judged every document again.
+    /// </summary>
+    [Fact]
+    public async Task MaxTokensPerDoc_AtOrAboveTheModelsLimit_SharesTheStoreKeyOfNone()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings, s => s.AddSingleton<IPassageJudge>(engine));
+        string Body(int? maxTokensPerDoc)
+        {
+            var body = new JsonObject { ["model"] = "rank1", ["query"] = Query, ["documents"] = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray()) };
+            if (maxTokensPerDoc is { } m)
+            {
+                body["max_tokens_per_doc"] = m;
+            }
+
+            return body.ToJsonString();
+        }
+
+        var first = await stack.SendAsync(HttpMethod.Post, "v2/rerank", Body(4096));
+        Assert.Equal("applied", first.Rerank);
+        Assert.Equal(5, engine.Calls);
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5));
+
+        foreach (var same in new int?[] { null, 2048 })
+        {
+            var again = await stack.SendAsync(HttpMethod.Post, "v2/rerank", Body(same));
+            Assert.Equal("cached", again.Rerank);
+            Assert.Equal(first.Json["results"]!.ToJsonString(), again.Json["results"]!.ToJsonString());
+        }
+
+        Assert.Equal(5, engine.Calls); // judged once
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5)); // stored once
+
+        // Below the limit the model reads less: its own key.
+        Assert.Equal("applied", (await stack.SendAsync(HttpMethod.Post, "v2/rerank", Body(2047))).Rerank);
+        Assert.Equal(10, engine.Calls);
+    }
+
+    /// <summary>
     /// Holds each of the first <c>callsToHold</c> windows until that many have arrived, then judges them with the engine
     /// (none: holds them until cancelled).
     /// </summary>
