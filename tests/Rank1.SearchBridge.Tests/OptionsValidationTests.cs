@@ -22,6 +22,15 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
+    public void ModelFailuresBeforeBreak_OfOne_IsRefusedAtStartUp_NotByPollyAtTheFirstRerank()
+    {
+        // Polly's circuit breaker takes a minimum throughput of 2 or more: 1 passed validation and then failed where the
+        // model circuit is built.
+        Assert.Equal(["The field Rank1:Proxy:ModelFailuresBeforeBreak must be between 2 and 1000."], Failures(new ProxyOptions { ModelFailuresBeforeBreak = 1 }));
+        Assert.Empty(Failures(new ProxyOptions { ModelFailuresBeforeBreak = 2 }));
+    }
+
+    [Fact]
     public void RuleInTheList_NamesItsIndexedKey()
     {
         var options = new ProxyOptions();

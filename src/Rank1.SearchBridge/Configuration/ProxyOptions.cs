@@ -22,9 +22,12 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(0, 100_000)]
     public int MaxQueuedReranks { get; set; } = 16;
 
-    /// <summary>Model failures in a row that open the model circuit (searches then answer in backend order at once).</summary>
+    /// <summary>
+    /// Model failures in a row that open the model circuit (searches then answer in backend order at once); at least 2,
+    /// the least minimum throughput Polly's circuit breaker takes.
+    /// </summary>
     /// <value>Default 5.</value>
-    [Range(1, 1000)]
+    [Range(2, 1000)]
     public int ModelFailuresBeforeBreak { get; set; } = 5;
 
     /// <summary>How long an open model circuit stays open.</summary>
