@@ -124,6 +124,19 @@ internal sealed partial class BackendClient : IDisposable
 
     public BackendFlavor Flavor { get; private set; }
 
+    /// <summary>
+    /// The version an Accept or Content-Type header's <c>compatible-with</c> parameter names, or null when it names none.
+    /// Read wherever it stands: elasticsearch-js 9 sends <c>Accept: application/vnd.elasticsearch+json;
+    /// compatible-with=9,text/plain</c> beside a Content-Type naming version 9, and Elasticsearch takes the pair.
+    /// </summary>
+    /// <param name="mediaType">The header's value.</param>
+    public static int? CompatibleWith(string mediaType)
+    {
+        var marker = mediaType.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
+        var digits = marker < 0 ? "" : new string(mediaType[(marker + "compatible-with=".Length)..].TakeWhile(char.IsAsciiDigit).ToArray());
+        return int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version) ? version : null;
+    }
+
     /// <summary>The <c>_search</c> path of an index expression (lists and wildcards kept readable).</summary>
     public static string SearchPath(string? index) =>
         string.IsNullOrEmpty(index) ? "_search" : $"{Uri.EscapeDataString(index).Replace("%2C", ",", StringComparison.Ordinal).Replace("%2A", "*", StringComparison.Ordinal)}/_search";
@@ -174,9 +187,8 @@ internal sealed partial class BackendClient : IDisposable
                 // version the Accept header names (elasticsearch-py sends Accept: ...; compatible-with=9 alone), or none.
                 if (request.Content is { } content && !content.Headers.Contains("Content-Type"))
                 {
-                    var versioned = request.Headers.Accept.ToString().Split(',', StringSplitOptions.TrimEntries)
-                        .FirstOrDefault(t => t.Contains("compatible-with=", StringComparison.OrdinalIgnoreCase));
-                    content.Headers.TryAddWithoutValidation("Content-Type", versioned ?? "application/json");
+                    content.Headers.TryAddWithoutValidation("Content-Type",
+                        CompatibleWith(request.Headers.Accept.ToString()) is { } version ? $"application/vnd.elasticsearch+json; compatible-with={version}" : "application/json");
                 }
 
                 try

@@ -48,8 +48,11 @@ internal static class RequestJson
         null => null,
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
         JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false" => v.GetValue<string>() == "true",
-        _ => throw EsException.Parsing($"[{name}] failed to parse: only [true] or [false] are allowed, found [{value.ToJsonString()}]"),
+        _ => throw EsException.Parsing($"[{name}] failed to parse: only [true] or [false] are allowed, found [{Echo(value)}]"),
     };
+
+    // A bad value echoed in an error reason: at most 64 characters, however big the value sent.
+    private static string Echo(JsonNode value) => value.ToJsonString() is { Length: > 64 } text ? text[..64] + "..." : value.ToJsonString();
 
     /// <summary>The name Elasticsearch's parser gives the token a value starts with (<c>START_OBJECT</c>, <c>VALUE_NUMBER</c>...), for its error reasons.</summary>
     public static string TokenName(JsonNode? value) => value switch

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Rank1.Elastic.Tests;
 
@@ -16,6 +17,18 @@ public sealed class RequestJsonTests
         Assert.Equal(400, e.Status);
         Assert.Equal("x_content_parse_exception", e.Type);
         Assert.Equal(reason, e.Message);
+    }
+
+    [Fact]
+    public void Bool_IsElasticsearchsStrictTrueOrFalse_AndEchoesAtMost64CharactersOfABadValue()
+    {
+        Assert.True(RequestJson.Bool(JsonNode.Parse("\"true\""), "explain"));
+        Assert.False(RequestJson.Bool(JsonNode.Parse("false"), "explain"));
+        Assert.Null(RequestJson.Bool(null, "explain"));
+        Assert.Throws<EsException>(() => RequestJson.Bool(JsonNode.Parse("\"True\""), "explain"));
+        var e = Assert.Throws<EsException>(() => RequestJson.Bool(JsonNode.Parse($"{{\"a\":\"{new string('x', 10_000)}\"}}"), "explain"));
+        Assert.Equal(400, e.Status);
+        Assert.Equal($"[explain] failed to parse: only [true] or [false] are allowed, found [{{\"a\":\"{new string('x', 58)}...]", e.Message);
     }
 
     [Fact]

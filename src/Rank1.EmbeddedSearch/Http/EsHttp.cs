@@ -145,7 +145,8 @@ internal static class EsHttp
             return false;
         }
 
-        foreach (var header in new[] { "Accept", "Content-Type" })
+        // The Content-Type is read only with a body.
+        foreach (var header in hasBody ? new[] { "Accept", "Content-Type" } : ["Accept"])
         {
             var value = request.Headers[header].ToString();
             if (CompatibleWith(value) is { } version && version != $"{major}" && version != $"{major - 1}")
@@ -176,12 +177,8 @@ internal static class EsHttp
         return false;
     }
 
-    /// <summary>The version a media type's <c>compatible-with</c> parameter names, or null when it names none.</summary>
-    private static string? CompatibleWith(string mediaType)
-    {
-        var marker = mediaType.IndexOf("compatible-with=", StringComparison.OrdinalIgnoreCase);
-        return marker < 0 ? null : new string(mediaType[(marker + "compatible-with=".Length)..].TakeWhile(char.IsDigit).ToArray());
-    }
+    /// <summary>The version a media type's <c>compatible-with</c> parameter names, or null when it names none (<see cref="BackendClient.CompatibleWith"/>).</summary>
+    private static string? CompatibleWith(string mediaType) => BackendClient.CompatibleWith(mediaType)?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Elasticsearch's 400 for media-type headers it refuses: a <c>media_type_header_exception</c> caused by a <c>status_exception</c>.</summary>
     private static Task WriteMediaTypeErrorAsync(HttpContext context, string headers, string cause)
