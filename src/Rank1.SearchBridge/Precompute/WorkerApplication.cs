@@ -75,7 +75,13 @@ public static class WorkerApplication
             worker.Validate(_ => false, $"{BrokerOptions.SectionName}:Url is required: the worker consumes precompute requests from RabbitMQ");
         }
 
-        services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.StopTimeout = w.Value.ShutdownTimeout);
+        // StopTimeout only stops waiting for the bus: ConsumerStopTimeout is what cancels a consumer still judging, so
+        // its message, unacknowledged, returns to the queue instead of being judged on while the host disposes the model.
+        services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) =>
+        {
+            o.StopTimeout = w.Value.ShutdownTimeout;
+            o.ConsumerStopTimeout = w.Value.ShutdownTimeout;
+        });
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
         services.AddHostedService<WorkerStartup>();
         // MassTransit registers its bus and endpoint checks with these health checks.
