@@ -44,6 +44,7 @@ public static class Rank1Services
     public static IServiceCollection AddRank1Model(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(_ => Store.ModelTokenLimits.From(configuration));
         services.TryAddSingleton<IPassageJudge>(sp =>
         {
             var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);

@@ -9,7 +9,7 @@ public sealed class CommandLineTests
     [InlineData("demo", "--model", "--query", "--port", "--window", "--max-think-tokens", "--once")]
     [InlineData("eval", "--run", "--topics", "--qrels", "--index", "--backend", "--proxy", "--fields", "--depth", "--window", "--prompt-template", "--metrics", "--run-out", "--sample", "--dataset", "--model", "--max-think-tokens", "--json")]
     [InlineData("init", "--backend", "--index", "--authorization")]
-    [InlineData("precompute", "--queries", "--index", "--window", "--fields", "--title-field", "--max-think-tokens", "--instructions", "--prompt-template", "--broker", "--queue", "--connect-timeout", "--wait", "--timeout")]
+    [InlineData("precompute", "--queries", "--index", "--window", "--fields", "--title-field", "--max-think-tokens", "--max-query-tokens", "--max-passage-tokens", "--instructions", "--prompt-template", "--broker", "--queue", "--connect-timeout", "--wait", "--timeout")]
     [InlineData("proxy", "--backend", "--model", "--port", "--host", "--config", "--require-accelerator")]
     [InlineData("rerank", "--model", "--query", "--passages", "--instructions", "--prompt-template", "--max-think-tokens", "--execution-provider", "--require-accelerator", "--threads", "--no-exact-batching", "--json")]
     [InlineData("search-server", "--port", "--host", "--data", "--flavor", "--sample")]

@@ -58,6 +58,9 @@ public sealed class PrecomputeCommandTests
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--queue", "bad queue" }, "--queue must be a queue name")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--timeout", "5" }, "--timeout only applies with --wait")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--window", "0" }, "--window")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-think-tokens", "-1" }, "--max-think-tokens")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-query-tokens", "0" }, "--max-query-tokens")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-passage-tokens", "131073" }, "--max-passage-tokens")]
     public async Task BadArguments_AreUsageErrors_Exit2(string[] args, string expected)
     {
         var result = await CliRunner.RunAsync(["precompute", .. args]);
@@ -74,6 +77,16 @@ public sealed class PrecomputeCommandTests
         var empty = await CliRunner.RunAsync("precompute", "--queries", File("", "  "), "--index", "docs");
         Assert.Equal(4, empty.ExitCode);
         Assert.Contains("no queries", empty.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ZeroBudgetAndTokenLimits_AsARuleMaySetThem_AreAccepted()
+    {
+        // Accepted as arguments: the run gets as far as the (unreachable) broker, not a usage error (exit 2).
+        var result = await CliRunner.RunAsync("precompute", "--queries", File("onion"), "--index", "docs", "--max-think-tokens", "0", "--max-query-tokens", "64",
+            "--max-passage-tokens", "512", "--broker", "amqp://guest:guest@127.0.0.1:9/", "--connect-timeout", "1");
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("cannot reach the broker at", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Rank1.Inference.Prompt;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Store;
 using Rank1.Testing;
 
@@ -97,7 +97,9 @@ internal static class BrokerProcesses
             var fingerprint = ReasoningKeys.Fingerprint(q, null, maxThinkTokens, ["text"], "title");
             foreach (var hit in JsonNode.Parse(await r.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray())
             {
-                ids.Add(ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, ProxyStack.Index, hit!["_id"]!.GetValue<string>(), fingerprint));
+                // The key as the worker and the proxy compute it (the passage hash is part of the id).
+                var (title, text) = SearchHits.Passage(hit!.AsObject(), ["text"], "title");
+                ids.Add(JudgementRecords.Key(ProxyStack.Index, hit["_id"]!.GetValue<string>(), modelId, fingerprint, title, text).Id);
             }
         }
 

@@ -159,6 +159,54 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.DoesNotContain("guest", health.ToJsonString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(512, 4)] // token limits are part of the proxy's fingerprint: the job must carry them to the worker
+    [InlineData(null, 0)] // a zero reasoning budget is a valid rule: the worker must judge it, not send it to the error queue
+    public async Task HotQueryOfAnIndexRule_PrecomputedByTheWorker_IsThenAnsweredCached(int? maxPassageTokens, int maxThinkTokens)
+    {
+        var node = Node;
+        var queue = NewQueue();
+        // The proxy's own model always fails (so the proxy never stores anything itself): "cached" can only come from the worker.
+        var modelId = TinyModelId;
+        var settings = new Dictionary<string, string?>
+        {
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:HotQueries:Threshold"] = "2",
+            ["Rank1:Proxy:Indices:0:Pattern"] = ProxyStack.Index,
+            ["Rank1:Proxy:Indices:0:TitleField"] = "title",
+            ["Rank1:Proxy:Indices:0:Window"] = Window.ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Indices:0:MaxThinkTokens"] = maxThinkTokens.ToString(CultureInfo.InvariantCulture),
+        };
+        if (maxPassageTokens is { } limit)
+        {
+            settings["Rank1:Proxy:Indices:0:MaxPassageTokens"] = limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        await using var stack = await ProxyStack.StartAsync(settings, s => s.AddSingleton<IPassageJudge>(new FailingJudge(modelId)));
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        const string hot = "onion gas irritates";
+        // Searched until it is hot (counts decay, so a threshold of 2 takes a third search) and the proxy has published it.
+        async Task<double> Published() => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published"));
+        for (var i = 0; i < 10 && await Published() < 1; i++)
+        {
+            Assert.NotEqual("cached", (await stack.SearchAsync(MultiMatch(hot))).Rerank);
+        }
+
+        await BrokerProcesses.WaitUntilAsync(async () => await Published() >= 1, TimeSpan.FromSeconds(30), () => "the proxy never published the hot query");
+
+        // The worker's answer to the job: stored, or (before the fixes) an error-queue fault.
+        bool Stored() => worker.Output.Any(l => l.Contains($"Precomputed '{hot}'", StringComparison.Ordinal));
+        await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Count > 0,
+            TimeSpan.FromMinutes(2), () => "the worker never took the hot query:\n" + worker.Log);
+        Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
+        Assert.True(Stored(), worker.Log);
+
+        var served = await stack.SearchAsync(MultiMatch(hot));
+        Assert.Equal("cached", served.Rerank);
+        Assert.All(served.Json["hits"]!["hits"]!.AsArray().Take(Window), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task PoisonRequests_EndInTheErrorQueueWithTheReason_AndTheRestIsStored()
     {

@@ -118,6 +118,14 @@ public sealed class ReasoningStoreTests
         var hits = after.Json["hits"]!["hits"]!.AsArray().Take(5).ToArray();
         Assert.Equal("computed", hits.Single(h => h!["_id"]!.GetValue<string>() == "d01")!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
         Assert.All(hits.Where(h => h!["_id"]!.GetValue<string>() != "d01"), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+
+        // The new judgement is stored beside the stale one (a record of its own, not a 409 on the old one's id), so the
+        // next search is answered from the store with no further model call.
+        Assert.Equal(6, await StoredCountAsync(stack, 6));
+        var again = await stack.SearchAsync(Query);
+        Assert.Equal("cached", again.Rerank);
+        Assert.Equal(6, engine.Calls);
+        Assert.All(Sources(again), s => Assert.Equal("cached", s));
     }
 
     [Fact]
@@ -179,7 +187,7 @@ public sealed class ReasoningStoreTests
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
-        var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null));
+        var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null), "h");
         var doc = new JsonObject
         {
             ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = "d1", ["fingerprint"] = "f", ["query"] = "q",

@@ -30,16 +30,32 @@ public sealed class ReasoningKeysTests
     [Fact]
     public void DocumentId_IsDeterministicAndDependsOnEveryKeyPart()
     {
-        var id = ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp");
-        Assert.Equal(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model2", "v1", "docs", "d1", "fp"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v2", "docs", "d1", "fp"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs-copy", "d1", "fp"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d2", "fp"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp2"));
+        var id = ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h");
+        Assert.Equal(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model2", "v1", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v2", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs-copy", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d2", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp2", "h"));
+        // A changed document's judgement has an id of its own: it never collides with the stale one's.
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h2"));
         // Parts are separated, so shifting text between them changes the id.
-        Assert.NotEqual(ReasoningKeys.DocumentId("ab", "c", "x", "y", "z"), ReasoningKeys.DocumentId("a", "bc", "x", "y", "z"));
+        Assert.NotEqual(ReasoningKeys.DocumentId("ab", "c", "x", "y", "z", "h"), ReasoningKeys.DocumentId("a", "bc", "x", "y", "z", "h"));
     }
+
+    [Theory]
+    [InlineData(null, null, true, null)]
+    [InlineData(null, 2048, true, null)] // the model's own limit, or above it: judged as none, keyed as none
+    [InlineData(null, 4096, true, null)]
+    [InlineData(512, null, true, null)]
+    [InlineData(600, 100_000, true, null)]
+    [InlineData(null, 2047, true, "qp2047")]
+    [InlineData(511, 512, true, "q511p512")]
+    [InlineData(511, 4096, true, "q511p")]
+    [InlineData(null, null, false, "qp!cut")]
+    [InlineData(null, 4096, false, "qp!cut")]
+    public void Limits_AtOrAboveTheModelsOwn_CountAsNone(int? maxQueryTokens, int? maxPassageTokens, bool truncate, string? expected) =>
+        Assert.Equal(expected, ReasoningKeys.Limits(maxQueryTokens, maxPassageTokens, new ModelTokenLimits(512, 2048), truncate));
 
     [Fact]
     public void PassageHash_ChangesWithAnyEdit()

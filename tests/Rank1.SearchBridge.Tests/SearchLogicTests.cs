@@ -6,6 +6,7 @@ using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Http.Search;
 using Rank1.SearchBridge.Reranking;
+using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Tests;
 
@@ -121,6 +122,9 @@ public sealed class RerankPlanTests
 
 public sealed class RerankPlanTemplateTests
 {
+    // The model's own token limits (Rank1:Model defaults).
+    private static readonly ModelTokenLimits Model = new(512, 2048);
+
     private const string Template = "Claim: FILL_QUERY_HERE\n\nA relevant passage supports or refutes it.";
 
     [Fact]
@@ -138,7 +142,7 @@ public sealed class RerankPlanTemplateTests
         Assert.Null(body["ext"]);
 
         // Judgements under another template are other judgements: three distinct reasoning-store fingerprints.
-        Assert.Equal(3, new[] { plain.Fingerprint("q"), fromRule.Fingerprint("q"), fromRequest.Fingerprint("q") }.Distinct().Count());
+        Assert.Equal(3, new[] { plain.Fingerprint("q", Model), fromRule.Fingerprint("q", Model), fromRequest.Fingerprint("q", Model) }.Distinct().Count());
     }
 
     [Fact]

@@ -25,7 +25,9 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
     private readonly Option<string?> _titleField = CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD");
-    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256).", 1, 32_768);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256; 0 scores without reasoning).", 0, 32_768);
+    private readonly Option<int?> _maxQueryTokens = CliOptions.Int("--max-query-tokens", "Query tokens the model sees, as the rule's MaxQueryTokens (default: the model's own).", 1, 131_072);
+    private readonly Option<int?> _maxPassageTokens = CliOptions.Int("--max-passage-tokens", "Tokens of each passage the model sees, as the rule's MaxPassageTokens (default: the model's own).", 1, 131_072);
     private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT");
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<string?> _broker = CliOptions.Text("--broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL");
@@ -35,7 +37,7 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<int?> _timeout = CliOptions.Int("--timeout", "With --wait: give up after this many seconds (exit 1).", 1, int.MaxValue, "SECONDS");
 
     public override IReadOnlyList<Option> Options =>
-        [_queries, _index, _window, _fields, _titleField, _maxThinkTokens, _instructions, _template, _broker, _queue, _connectTimeout, _wait, _timeout];
+        [_queries, _index, _window, _fields, _titleField, _maxThinkTokens, _maxQueryTokens, _maxPassageTokens, _instructions, _template, _broker, _queue, _connectTimeout, _wait, _timeout];
 
     public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
@@ -68,7 +70,9 @@ internal sealed class PrecomputeCommand : CliCommand
         var template = args.GetValue(_template);
         var queries = QueryFile.Read(Path.GetFullPath(args.GetRequiredValue(_queries), context.CurrentDirectory), args.GetValue(_instructions));
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.GetValue(_titleField), maxThink, PrecomputeReasoning.Offline, null, Guid.NewGuid(), batch, template)).ToArray();
+        var (maxQueryTokens, maxPassageTokens) = (args.GetValue(_maxQueryTokens), args.GetValue(_maxPassageTokens));
+        var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.GetValue(_titleField), maxThink, PrecomputeReasoning.Offline, null,
+            Guid.NewGuid(), batch, template, maxQueryTokens, maxPassageTokens)).ToArray();
         var progress = new Progress(jobs);
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>

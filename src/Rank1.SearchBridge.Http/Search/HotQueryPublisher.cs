@@ -20,11 +20,12 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         if (hotQueries.Observe(fingerprint, hasUnstoredHits))
         {
             // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
-            // index (window, fields, reasoning budget), never the caller's ext.rank1: anonymous searches must not be able
-            // to make the workers judge 200-passage windows with 32k-token budgets.
+            // index (window, fields, reasoning budget, token limits), never the caller's ext.rank1: anonymous searches must
+            // not be able to make the workers judge 200-passage windows with 32k-token budgets.
             var rule = rules.Resolve(index);
             _ = PublishAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
-                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate));
+                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate,
+                MaxQueryTokens: rule.MaxQueryTokens, MaxPassageTokens: rule.MaxPassageTokens));
         }
     }
 

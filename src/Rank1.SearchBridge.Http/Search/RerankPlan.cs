@@ -117,10 +117,10 @@ internal sealed record RerankPlan
 
     /// <summary>
     /// The reasoning store's fingerprint of this plan for <paramref name="queryText"/>: token limits are part of it only
-    /// when set, so judgements stored under the model's defaults keep their keys.
+    /// when set below the model's own (<paramref name="model"/>), so judgements stored under the model's defaults keep their keys.
     /// </summary>
-    public string Fingerprint(string queryText) => ReasoningKeys.Fingerprint(queryText, Instructions, MaxThinkTokens, Fields, TitleField,
-        ReasoningKeys.Limits(MaxQueryTokens, MaxPassageTokens), PromptTemplate);
+    public string Fingerprint(string queryText, ModelTokenLimits model) => ReasoningKeys.Fingerprint(queryText, Instructions, MaxThinkTokens, Fields, TitleField,
+        ReasoningKeys.Limits(MaxQueryTokens, MaxPassageTokens, model), PromptTemplate);
 
     public RerankPlan Skip(string reason) => this with { Enabled = false, SkipReason = reason };
 

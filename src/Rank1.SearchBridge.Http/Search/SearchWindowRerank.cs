@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.Http.Search;
 /// hot-query count (<see cref="HotQueryPublisher"/>), then the model for the misses, within the deadline and, for the
 /// searches of one <c>_msearch</c>, its share of the model. <see cref="SearchProxy"/> orchestrates the search around it.
 /// </summary>
-internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQueryPublisher hotQueries, TimeProvider time)
+internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQueryPublisher hotQueries, ModelTokenLimits modelLimits, TimeProvider time)
 {
     /// <summary>
     /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
@@ -20,7 +20,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
         SemaphoreSlim? share, SearchDeadline deadline, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
-        var fingerprint = plan.Fingerprint(queryText);
+        var fingerprint = plan.Fingerprint(queryText, modelLimits);
         var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
         StoredLookup? lookup = null;
         // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning

@@ -3,10 +3,8 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
@@ -21,17 +19,13 @@ namespace Rank1.SearchBridge.Http.Service;
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
 internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, IOptions<ProxyOptions> rerankLimits, Rank1Metrics metrics,
-    TimeProvider time, GracefulShutdown shutdown, IConfiguration configuration, ILogger<RerankService> logger)
+    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, ILogger<RerankService> logger)
 {
     // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s backoff): an
     // overloaded queue drains within a second or so (and a host shutting down is gone at once: another instance, or this
     // one restarted, takes the retry); an open model circuit does not call the model again for its break, while a single
     // failure with the circuit still closed may be retried soon.
     private readonly string _circuitOpenRetryAfter = RetryAfter.After(rerankLimits.Value.ModelBreakDuration);
-
-    // The engine's passage limit (Rank1:Model:MaxPassageTokens), which caps max_tokens_per_doc: a value at or above it is
-    // judged as no value and shares its store key.
-    private readonly int _modelPassageTokens = (configuration.GetSection(Rank1EngineOptions.SectionName).Get<Rank1EngineOptions>() ?? new Rank1EngineOptions()).MaxPassageTokens;
 
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
@@ -86,9 +80,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         var request = RerankRequest.Parse(protocol, body, _options);
         var started = time.GetTimestamp();
-        var passageTokens = request.MaxPassageTokens < _modelPassageTokens ? request.MaxPassageTokens : null;
+        // A max_tokens_per_doc at or above the engine's passage limit is judged as no value and shares its store key (ReasoningKeys.Limits).
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
-            ReasoningKeys.Limits(null, passageTokens, request.Truncate), request.PromptTemplate);
+            ReasoningKeys.Limits(null, request.MaxPassageTokens, modelLimits, request.Truncate), request.PromptTemplate);
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
         var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
         var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings

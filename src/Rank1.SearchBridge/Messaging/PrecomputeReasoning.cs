@@ -22,6 +22,11 @@ namespace Rank1.SearchBridge.Messages;
 /// <param name="JobId">This request's id (progress and faults refer to it).</param>
 /// <param name="BatchId">The offline job this request belongs to, if any (rank1-bridge precompute --wait follows it).</param>
 /// <param name="PromptTemplate">A dataset prompt wrapping the query (<c>FILL_QUERY_HERE</c>), if any.</param>
+/// <param name="MaxQueryTokens">
+/// Query token limit of the rule, if it sets one (null: the model's own; a message from before this field reads as null).
+/// Part of the query fingerprint, as in the proxy, so the worker stores under the key the proxy looks up.
+/// </param>
+/// <param name="MaxPassageTokens">Passage token limit of the rule, if it sets one (null: the model's own), as <paramref name="MaxQueryTokens"/>.</param>
 public sealed record PrecomputeReasoning(
     string TargetIndex,
     string Query,
@@ -34,7 +39,9 @@ public sealed record PrecomputeReasoning(
     string? SearchBody = null,
     Guid JobId = default,
     string? BatchId = null,
-    string? PromptTemplate = null)
+    string? PromptTemplate = null,
+    int? MaxQueryTokens = null,
+    int? MaxPassageTokens = null)
 {
     /// <summary>The <see cref="Reason"/> of a job the proxy asks for a hot query.</summary>
     public const string HotQuery = "hot-query";

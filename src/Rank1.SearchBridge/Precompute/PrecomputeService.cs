@@ -28,7 +28,7 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// for a passage the model cannot read, <see cref="TransientPrecomputeException"/> when the model failed.
 /// </summary>
 internal sealed partial class PrecomputeService(BackendClient backend, StoredWindowJudge windowJudge, IOptions<WorkerOptions> options,
-    IOptions<ReasoningStoreOptions> storeOptions, TimeProvider time, ILogger<PrecomputeService> logger)
+    IOptions<ReasoningStoreOptions> storeOptions, ModelTokenLimits modelLimits, TimeProvider time, ILogger<PrecomputeService> logger)
 {
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
@@ -59,7 +59,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
         var json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
-        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField, promptTemplate: request.PromptTemplate);
+        // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
+        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField,
+            ReasoningKeys.Limits(request.MaxQueryTokens, request.MaxPassageTokens, modelLimits), request.PromptTemplate);
         var window = hits.Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
@@ -75,7 +77,10 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
 
         // The engine judges the misses together, prefilling their shared prompt prefix once.
-        var query = new WindowQuery(request.Query, request.Instructions, new JudgeSettings { MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate },
+        var query = new WindowQuery(request.Query, request.Instructions, new JudgeSettings
+            {
+                MaxThinkTokens = request.MaxThinkTokens, MaxQueryTokens = request.MaxQueryTokens, MaxPassageTokens = request.MaxPassageTokens, PromptTemplate = request.PromptTemplate,
+            },
             Deadline: null, fingerprint);
         RerankOutcome outcome;
         int judged, already;
@@ -121,7 +126,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             _ when r.Window > maxWindow => $"[window] {r.Window} is more than Rank1:Worker:MaxWindow ({maxWindow})",
             { Fields: null } => "[fields] is required",
             _ when r.Fields.Count == 0 || r.Fields.Any(string.IsNullOrWhiteSpace) => "[fields] must name at least one non-empty field",
-            { MaxThinkTokens: < 1 } => $"[max_think_tokens] must be at least 1 (got {r.MaxThinkTokens})",
+            { MaxThinkTokens: < 0 } => $"[max_think_tokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
+            { MaxQueryTokens: < 1 } => $"[max_query_tokens] must be at least 1 (got {r.MaxQueryTokens})",
+            { MaxPassageTokens: < 1 } => $"[max_passage_tokens] must be at least 1 (got {r.MaxPassageTokens})",
             { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[prompt_template]: {Rank1Prompt.TemplateProblem}",
             _ => null,
         };

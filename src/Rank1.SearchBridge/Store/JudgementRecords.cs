@@ -23,10 +23,15 @@ internal static class JudgementRecords
         return Key(targetIndex, docId, modelId, fingerprint, title, text);
     }
 
-    /// <summary>The key of a judgement of document <paramref name="docId"/> of <paramref name="targetIndex"/>.</summary>
-    public static JudgementKey Key(string targetIndex, string docId, string modelId, string fingerprint, string? title, string text) =>
-        new(targetIndex, docId, ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, targetIndex, docId, fingerprint),
-            ReasoningKeys.PassageHash(Rank1Prompt.PassageText(title, text)));
+    /// <summary>
+    /// The key of a judgement of document <paramref name="docId"/> of <paramref name="targetIndex"/> as it reads now: the
+    /// passage hash is part of the id, so a changed document is looked up (and its new judgement stored) under a new id.
+    /// </summary>
+    public static JudgementKey Key(string targetIndex, string docId, string modelId, string fingerprint, string? title, string text)
+    {
+        var passageHash = ReasoningKeys.PassageHash(Rank1Prompt.PassageText(title, text));
+        return new(targetIndex, docId, ReasoningKeys.DocumentId(modelId, Rank1Prompt.Version, targetIndex, docId, fingerprint, passageHash), passageHash);
+    }
 
     /// <summary>
     /// The key of a rerank-service document, which has no index or id of its own: it is addressed by its text, under
@@ -38,7 +43,10 @@ internal static class JudgementRecords
     /// <summary>The <c>target_index</c> of judgements made by the rerank service.</summary>
     public const string ServiceIndex = "_rank1_service";
 
-    /// <summary>A stored judgement is reused only for the same model and the same passage text.</summary>
+    /// <summary>
+    /// A stored judgement is reused only for the same model and the same passage text. Both are part of its id already;
+    /// the check stays for a document whose fields do not say what its id promises.
+    /// </summary>
     public static bool Matches(StoredJudgement stored, JudgementKey key, string modelId) =>
         stored.PassageHash == key.PassageHash && stored.ModelId == modelId;
 

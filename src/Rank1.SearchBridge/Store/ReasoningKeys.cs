@@ -14,8 +14,9 @@ namespace Rank1.SearchBridge.Store;
 /// a passage's judgement and are not part of it.</item>
 /// <item><b>Passage hash</b>: SHA-256 of the exact passage text the model judged (title and text as joined in the
 /// prompt). A changed document has a new hash, so its stored reasoning is not reused.</item>
-/// <item><b>Document id</b>: SHA-256 of (model id, prompt version, target index, document id, fingerprint): writing
-/// the same judgement twice addresses the same document.</item>
+/// <item><b>Document id</b>: SHA-256 of (model id, prompt version, target index, document id, fingerprint, passage hash):
+/// writing the same judgement twice addresses the same document, and a changed document's new judgement has an id of
+/// its own (the stale one is never read again) instead of colliding with the old one's.</item>
 /// </list>
 /// </summary>
 public static partial class ReasoningKeys
@@ -31,18 +32,24 @@ public static partial class ReasoningKeys
             .Concat(limits is null ? [] : [limits]).Concat(promptTemplate is null ? [] : ["template:" + promptTemplate])));
 
     /// <summary>
-    /// The <c>limits</c> part of a <see cref="Fingerprint"/>: the token limits a rule or request sets, and whether
-    /// over-long input is refused rather than cut; null when all are the model's defaults, so those keys are unchanged.
+    /// The <c>limits</c> part of a <see cref="Fingerprint"/>: the token limits a rule, request or precompute job sets, and
+    /// whether over-long input is refused rather than cut; null when all are the model's defaults, so those keys are
+    /// unchanged. A limit at or above the model's own (<paramref name="model"/>) is judged exactly as none (the engine
+    /// caps it there) and counts as none, so the proxy, the rerank service and the worker share one key for it.
     /// </summary>
-    public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, bool truncate = true) =>
-        maxQueryTokens is null && maxPassageTokens is null && truncate ? null : $"q{maxQueryTokens}p{maxPassageTokens}" + (truncate ? string.Empty : "!cut");
+    public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, ModelTokenLimits model, bool truncate = true)
+    {
+        var query = maxQueryTokens < model.MaxQueryTokens ? maxQueryTokens : null;
+        var passage = maxPassageTokens < model.MaxPassageTokens ? maxPassageTokens : null;
+        return query is null && passage is null && truncate ? null : $"q{query}p{passage}" + (truncate ? string.Empty : "!cut");
+    }
 
     /// <summary>The hash of the passage text exactly as judged.</summary>
     public static string PassageHash(string passageText) => Sha256(passageText);
 
-    /// <summary>The <c>_id</c> of a stored judgement.</summary>
-    public static string DocumentId(string modelId, string promptVersion, string targetIndex, string docId, string fingerprint) =>
-        Sha256(string.Join('\u001f', modelId, promptVersion, targetIndex, docId, fingerprint));
+    /// <summary>The <c>_id</c> of a stored judgement of the passage whose <see cref="PassageHash"/> is <paramref name="passageHash"/>.</summary>
+    public static string DocumentId(string modelId, string promptVersion, string targetIndex, string docId, string fingerprint, string passageHash) =>
+        Sha256(string.Join('\u001f', modelId, promptVersion, targetIndex, docId, fingerprint, passageHash));
 
     /// <summary>NFKC, lower case, white space collapsed, trimmed.</summary>
     public static string Normalize(string text) =>

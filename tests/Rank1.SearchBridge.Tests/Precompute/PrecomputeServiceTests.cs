@@ -1,0 +1,39 @@
+using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Precompute;
+
+namespace Rank1.SearchBridge.Tests.Precompute;
+
+public sealed class PrecomputeServiceTests
+{
+    private static PrecomputeReasoning Job(int maxThinkTokens, int? maxQueryTokens = null, int? maxPassageTokens = null) =>
+        new("docs", "onion", null, 5, ["text"], "title", maxThinkTokens, PrecomputeReasoning.HotQuery, MaxQueryTokens: maxQueryTokens, MaxPassageTokens: maxPassageTokens);
+
+    // The problem Validate reports, or null when the request is valid.
+    private static string? Problem(PrecomputeReasoning job)
+    {
+        try
+        {
+            PrecomputeService.Validate(job, maxWindow: 10);
+            return null;
+        }
+        catch (InvalidPrecomputeRequestException e)
+        {
+            return e.Message;
+        }
+    }
+
+    [Theory]
+    [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
+    [InlineData(256, null)]
+    [InlineData(-1, "invalid precompute request for 'onion': [max_think_tokens] must be at least 0 (got -1)")]
+    public void Validate_ReasoningBudget_ZeroIsValid_NegativeIsNot(int maxThinkTokens, string? problem) =>
+        Assert.Equal(problem, Problem(Job(maxThinkTokens)));
+
+    [Theory]
+    [InlineData(null, null, null)]
+    [InlineData(1, 512, null)]
+    [InlineData(0, null, "invalid precompute request for 'onion': [max_query_tokens] must be at least 1 (got 0)")]
+    [InlineData(null, 0, "invalid precompute request for 'onion': [max_passage_tokens] must be at least 1 (got 0)")]
+    public void Validate_TokenLimits_AbsentOrPositive(int? maxQueryTokens, int? maxPassageTokens, string? problem) =>
+        Assert.Equal(problem, Problem(Job(4, maxQueryTokens, maxPassageTokens)));
+}
