@@ -146,6 +146,19 @@ public sealed class RerankPlanTemplateTests
     }
 
     [Fact]
+    public void Fingerprint_TokenLimitAtOrAboveTheModelsOwn_IsTheKeyOfNone()
+    {
+        string Key(string ext) => RerankPlan.From(JsonNode.Parse("{\"ext\":{\"rank1\":{" + ext + "}}}")!.AsObject(), new RerankRule()).Fingerprint("q", Model);
+        var none = RerankPlan.From(new JsonObject(), new RerankRule()).Fingerprint("q", Model);
+
+        // Judged exactly as no limit (the engine caps it at the model's own), so stored and found under the same key.
+        Assert.Equal(none, Key("\"max_passage_tokens\":2048"));
+        Assert.Equal(none, Key("\"max_passage_tokens\":4096,\"max_query_tokens\":512"));
+        Assert.NotEqual(none, Key("\"max_passage_tokens\":2047"));
+        Assert.NotEqual(none, Key("\"max_query_tokens\":511"));
+    }
+
+    [Fact]
     public void From_TemplateWithoutThePlaceholder_Is400()
     {
         var body = new JsonObject { ["ext"] = new JsonObject { ["rank1"] = new JsonObject { ["prompt_template"] = "no place for the query" } } };
