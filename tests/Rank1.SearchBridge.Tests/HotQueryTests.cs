@@ -58,14 +58,32 @@ public sealed class DecayingSpaceSavingTests
         Assert.True(estimate - trueCounts["hot"] <= bound + 1e-9, $"over-estimate {estimate - trueCounts["hot"]} beyond W/k = {bound}");
         Assert.True(error <= bound + 1e-9);
     }
+
+    [Fact]
+    public void Observe_NewcomerToAFullSketch_ReturnsOnlyItsOwnCount()
+    {
+        var time = new FakeTimeProvider();
+        var sketch = new DecayingSpaceSaving(2, TimeSpan.FromMinutes(10), time);
+        for (var i = 0; i < 4; i++)
+        {
+            sketch.Observe("a");
+            sketch.Observe("b");
+        }
+
+        Assert.Equal(1.0, sketch.Observe("new")); // it replaced a counter of 4: estimate 5, error 4, guaranteed 1
+        Assert.Equal((5.0, 4.0), sketch.Estimate("new"));
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(1.5, sketch.Observe("new"), 9); // estimate and error halve alike: 3.5 − 2, not 3.5
+        Assert.Equal((3.5, 2.0), (Math.Round(sketch.Estimate("new")!.Value.Estimate, 9), Math.Round(sketch.Estimate("new")!.Value.Error, 9)));
+    }
 }
 
 public sealed class HotQueryDetectorTests
 {
-    private static (HotQueryDetector Detector, FakeTimeProvider Time) Create(double threshold = 3, bool enabled = true)
+    private static (HotQueryDetector Detector, FakeTimeProvider Time) Create(double threshold = 3, bool enabled = true, int capacity = 100)
     {
         var time = new FakeTimeProvider();
-        var options = Options.Create(new HotQueryOptions { Enabled = enabled, Threshold = threshold, Capacity = 100, HalfLife = TimeSpan.FromMinutes(10), DedupWindow = TimeSpan.FromHours(1) });
+        var options = Options.Create(new HotQueryOptions { Enabled = enabled, Threshold = threshold, Capacity = capacity, HalfLife = TimeSpan.FromMinutes(10), DedupWindow = TimeSpan.FromHours(1) });
         return (new HotQueryDetector(options, time), time);
     }
 
@@ -114,5 +132,59 @@ public sealed class HotQueryDetectorTests
     {
         var (d, _) = Create(threshold: 1, enabled: false);
         Assert.False(d.Observe("fp", true));
+    }
+
+    [Fact]
+    public void Observe_OneOffQueriesPastCapacity_AreNotHot_WhileARepeatedOneIs()
+    {
+        // Capacity 10: after 50 distinct queries the sketch's smallest count is 4, so a newcomer's estimate is 5. The
+        // clock stands still, so that 5 searches count exactly 5 (with decay, a threshold of 5 takes a 6th search).
+        var (d, _) = Create(threshold: 5, capacity: 10);
+        var reported = new List<string>();
+        for (var i = 0; i < 100; i++)
+        {
+            var key = $"once-{i}";
+            if (d.Observe(key, hasUnstoredHits: true))
+            {
+                reported.Add(key);
+            }
+
+            if (i is >= 50 and < 55 && d.Observe("repeated", hasUnstoredHits: true))
+            {
+                reported.Add($"repeated #{i - 49}");
+            }
+        }
+
+        Assert.Equal(["repeated #5"], reported); // before the fix: about 50 one-off queries, and the repeated one on its 1st search
+    }
+
+    [Fact]
+    public void Observe_MoreHotQueriesThanCapacityInOneDedupWindow_KeepsTheDedupTableAtCapacity()
+    {
+        var (d, time) = Create(threshold: 1, capacity: 10);
+        for (var i = 0; i < 25; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(d.Observe($"hot-{i}", hasUnstoredHits: true));
+            Assert.True(d.PublishedCount <= 10, $"{d.PublishedCount} fingerprints remembered after {i + 1} publishes"); // before the fix: 25
+        }
+
+        Assert.Equal(10, d.PublishedCount);
+        Assert.False(d.Observe("hot-24", hasUnstoredHits: true)); // the 10 latest are still de-duplicated
+        Assert.False(d.Observe("hot-15", hasUnstoredHits: true));
+        Assert.True(d.Observe("hot-14", hasUnstoredHits: true));  // the oldest were forgotten to keep the bound
+        Assert.Equal(10, d.PublishedCount);
+    }
+
+    [Fact]
+    public void PublishFailed_ForgetsThePublish_SoTheNextSearchReportsAgain()
+    {
+        var (d, _) = Create(threshold: 1, capacity: 10);
+        Assert.True(d.Observe("fp", true));
+        Assert.False(d.Observe("fp", true));
+        d.PublishFailed("fp");
+        Assert.Equal(0, d.PublishedCount);
+        Assert.True(d.Observe("fp", true));
+        Assert.Equal(1, d.PublishedCount);
     }
 }

@@ -8,7 +8,8 @@ namespace Rank1.SearchBridge.HotQueries;
 /// <remarks>
 /// Error bound: with W the total decayed weight observed, every tracked key's estimate exceeds its true decayed
 /// count by at most W / capacity (its recorded error), and never falls below it. Any key whose true decayed count
-/// exceeds W / capacity is therefore always tracked. Decay is lazy: a count is multiplied by
+/// exceeds W / capacity is therefore always tracked. The estimate less the error (the guaranteed count) never exceeds
+/// the true decayed count: it is what a threshold is compared with. Decay is lazy: a count is multiplied by
 /// 2^(−Δt / half-life) when its key is touched. Because every count decays by the same factor over the same time,
 /// comparisons between counts stay exact. Not thread-safe; callers serialise.
 /// </remarks>
@@ -36,7 +37,12 @@ internal sealed class DecayingSpaceSaving
     /// <summary>Total decayed weight W of everything observed.</summary>
     public double TotalWeight => _total * Decay(_totalAt, _time.GetUtcNow());
 
-    /// <summary>Counts one occurrence of <paramref name="key"/>; returns its decayed estimate afterwards.</summary>
+    /// <summary>
+    /// Counts one occurrence of <paramref name="key"/>; returns its guaranteed decayed count afterwards: the estimate
+    /// less the error inherited on entry, a lower bound of its true decayed count (the occurrences counted since it was
+    /// last tracked). Compare this, not the estimate, with a threshold: a newcomer to a full sketch inherits the
+    /// smallest count, so its estimate may exceed the threshold on its first occurrence.
+    /// </summary>
     public double Observe(string key)
     {
         var now = _time.GetUtcNow();
@@ -44,15 +50,17 @@ internal sealed class DecayingSpaceSaving
         _totalAt = now;
         if (_counters.TryGetValue(key, out var c))
         {
-            c.Count = (c.Count * Decay(c.At, now)) + 1;
-            c.Error *= Decay(c.At, now);
+            // Estimate and error decay by the same factor, so the guaranteed count (their difference) does too.
+            var d = Decay(c.At, now);
+            c.Guaranteed = (c.Guaranteed * d) + 1;
+            c.Error *= d;
             c.At = now;
-            return c.Count;
+            return c.Guaranteed;
         }
 
         if (_counters.Count < _capacity)
         {
-            _counters[key] = new Counter { Count = 1, Error = 0, At = now };
+            _counters[key] = new Counter { Guaranteed = 1, Error = 0, At = now };
             return 1;
         }
 
@@ -60,7 +68,7 @@ internal sealed class DecayingSpaceSaving
         var (minKey, min) = (string.Empty, double.MaxValue);
         foreach (var (k, v) in _counters)
         {
-            var decayed = v.Count * Decay(v.At, now);
+            var decayed = v.Estimate * Decay(v.At, now);
             if (decayed < min)
             {
                 (minKey, min) = (k, decayed);
@@ -68,8 +76,8 @@ internal sealed class DecayingSpaceSaving
         }
 
         _counters.Remove(minKey);
-        _counters[key] = new Counter { Count = min + 1, Error = min, At = now };
-        return min + 1;
+        _counters[key] = new Counter { Guaranteed = 1, Error = min, At = now };
+        return 1;
     }
 
     /// <summary>The decayed estimate and its maximum over-estimate for a tracked key; null when not tracked.</summary>
@@ -81,17 +89,21 @@ internal sealed class DecayingSpaceSaving
         }
 
         var d = Decay(c.At, _time.GetUtcNow());
-        return (c.Count * d, c.Error * d);
+        return (c.Estimate * d, c.Error * d);
     }
 
     private double Decay(DateTimeOffset from, DateTimeOffset to) =>
         _halfLifeSeconds <= 0 ? 1 : Math.Pow(2, -Math.Max(0, (to - from).TotalSeconds) / _halfLifeSeconds);
 
+    // The guaranteed count and the error are kept apart (the estimate is their sum), so the guaranteed count is exact
+    // when nothing decays: (min + 1) − min in floating point need not be 1, and 5 searches might then count 4.999….
     private sealed class Counter
     {
-        public double Count { get; set; }
+        public double Guaranteed { get; set; }
 
         public double Error { get; set; }
+
+        public double Estimate => Guaranteed + Error;
 
         public DateTimeOffset At { get; set; }
     }

@@ -13,7 +13,11 @@ public sealed class HotQueryOptions
     /// <value>Default true (requests are dropped when no broker is configured).</value>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Query fingerprints tracked at once (memory is bounded by this).</summary>
+    /// <summary>
+    /// Query fingerprints tracked at once, and fingerprints remembered as sent (memory is bounded by this): past it,
+    /// the least counted query is forgotten, and so is the longest-ago sent one (which may then be sent again within
+    /// its dedup window).
+    /// </summary>
     /// <value>Default 10000.</value>
     [Range(1, 10_000_000)]
     public int Capacity { get; set; } = 10_000;
@@ -23,7 +27,10 @@ public sealed class HotQueryOptions
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
     public TimeSpan HalfLife { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Decayed count at which a query with unstored hits is sent for precomputation.</summary>
+    /// <summary>
+    /// Guaranteed decayed count (the sketch's estimate less its error: the searches counted since the query was last
+    /// tracked) at which a query with unstored hits is sent for precomputation.
+    /// </summary>
     /// <value>Default 5.</value>
     [Range(1.0, 1_000_000.0)]
     public double Threshold { get; set; } = 5;
@@ -39,15 +46,22 @@ public sealed class HotQueryOptions
 public sealed partial class HotQueryOptionsValidator : IValidateOptions<HotQueryOptions>;
 
 /// <summary>
-/// Counts query fingerprints (<see cref="DecayingSpaceSaving"/>). A fingerprint whose decayed count reaches the
-/// threshold while some of its window is not yet stored is reported once per dedup window. Thread-safe.
+/// Counts query fingerprints (<see cref="DecayingSpaceSaving"/>). A fingerprint whose guaranteed decayed count (the
+/// sketch's estimate less its error) reaches the threshold while some of its window is not yet stored is reported once
+/// per dedup window. The reported fingerprints are remembered in publish order, at most <c>Capacity</c> of them: past
+/// that the oldest is forgotten (and may be reported again within its window). The table never scans: each operation on it
+/// is O(1). Thread-safe.
 /// </summary>
 internal sealed class HotQueryDetector
 {
     private readonly HotQueryOptions _options;
     private readonly TimeProvider _time;
     private readonly DecayingSpaceSaving _sketch;
-    private readonly Dictionary<string, DateTimeOffset> _published = new(StringComparer.Ordinal);
+
+    // The dedup table: publish order (oldest first) with an index by fingerprint, so expiry and eviction take the
+    // oldest in O(1) instead of scanning the table under the lock.
+    private readonly LinkedList<(string Fingerprint, DateTimeOffset At)> _publishOrder = new();
+    private readonly Dictionary<string, LinkedListNode<(string Fingerprint, DateTimeOffset At)>> _published = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
     public HotQueryDetector(IOptions<HotQueryOptions> options, TimeProvider time)
@@ -55,6 +69,18 @@ internal sealed class HotQueryDetector
         _options = options.Value;
         _time = time;
         _sketch = new DecayingSpaceSaving(_options.Capacity, _options.HalfLife, time);
+    }
+
+    /// <summary>Fingerprints remembered as reported (at most <c>Capacity</c>).</summary>
+    internal int PublishedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _published.Count;
+            }
+        }
     }
 
     /// <summary>Counts one search for <paramref name="fingerprint"/>; true when it should be precomputed now.</summary>
@@ -67,28 +93,32 @@ internal sealed class HotQueryDetector
 
         lock (_lock)
         {
-            var estimate = _sketch.Observe(fingerprint);
-            if (!hasUnstoredHits || estimate < _options.Threshold)
+            // The guaranteed count, not the estimate: once the sketch's smallest count nears the threshold, a query's first
+            // search inherits it as its estimate, and every one-off query would be hot.
+            if (_sketch.Observe(fingerprint) < _options.Threshold || !hasUnstoredHits)
             {
                 return false;
             }
 
             var now = _time.GetUtcNow();
-            if (_published.TryGetValue(fingerprint, out var at) && now - at < _options.DedupWindow)
+            if (_published.TryGetValue(fingerprint, out var node))
             {
-                return false;
-            }
-
-            _published[fingerprint] = now;
-            if (_published.Count > _options.Capacity)
-            {
-                // Keep the dedup table bounded too: forget entries whose window has passed.
-                foreach (var old in _published.Where(p => now - p.Value >= _options.DedupWindow).Select(p => p.Key).ToList())
+                if (now - node.Value.At < _options.DedupWindow)
                 {
-                    _published.Remove(old);
+                    return false;
                 }
+
+                Forget(node);
             }
 
+            // Entries whose window has passed go first (oldest first: O(1) each, each entry leaves once); then the
+            // oldest beyond Capacity, so the table never holds more than Capacity fingerprints.
+            while (_publishOrder.First is { } oldest && (now - oldest.Value.At >= _options.DedupWindow || _published.Count >= _options.Capacity))
+            {
+                Forget(oldest);
+            }
+
+            _published[fingerprint] = _publishOrder.AddLast((fingerprint, now));
             return true;
         }
     }
@@ -98,7 +128,16 @@ internal sealed class HotQueryDetector
     {
         lock (_lock)
         {
-            _published.Remove(fingerprint);
+            if (_published.TryGetValue(fingerprint, out var node))
+            {
+                Forget(node);
+            }
         }
+    }
+
+    private void Forget(LinkedListNode<(string Fingerprint, DateTimeOffset At)> node)
+    {
+        _publishOrder.Remove(node);
+        _published.Remove(node.Value.Fingerprint);
     }
 }
