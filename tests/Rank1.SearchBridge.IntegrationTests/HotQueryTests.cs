@@ -22,11 +22,7 @@ public sealed class HotQueryTests
     public async Task RepeatedQueryWithUnstoredHits_IsPublishedOnceForPrecomputation()
     {
         var publisher = new RecordingPublisher();
-        await using var stack = await ProxyStack.StartAsync(new()
-        {
-            ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits
-            ["Rank1:HotQueries:Threshold"] = "2",
-        }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+        await using var stack = await StartAsync(publisher);
 
         const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":"Only cooking advice counts."}}}""";
         Assert.Equal("applied", (await stack.SearchAsync(query)).Rerank);
@@ -42,21 +38,26 @@ public sealed class HotQueryTests
         // The worker re-runs the client's own query (not the proxy's window size, ext or source filter).
         Assert.Equal("""{"query":{"match":{"text":"onion eyes"}}}""", message.SearchBody);
         Assert.NotEqual(Guid.Empty, message.JobId);
-        Assert.Equal(1, PrometheusText.Value(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published")));
+        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "published"));
     }
 
+    private static Task<ProxyStack> StartAsync(RecordingPublisher publisher) => ProxyStack.StartAsync(new()
+    {
+        ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits
+        ["Rank1:HotQueries:Threshold"] = "2",
+    }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+
+    private static async Task<double> PrecomputeRequestsAsync(ProxyStack stack, string outcome) =>
+        PrometheusText.Value(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", outcome));
+
     [Fact]
-    public async Task HotQueryJob_TakesTheRulesSettings_NeverTheCallers()
+    public async Task HotQueryJob_TakesTheRulesWindow_NeverTheCallers()
     {
         var publisher = new RecordingPublisher();
-        await using var stack = await ProxyStack.StartAsync(new()
-        {
-            ["Rank1:Store:Enabled"] = "false",
-            ["Rank1:HotQueries:Threshold"] = "2",
-        }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+        await using var stack = await StartAsync(publisher);
 
-        // The caller asks for a wider window, another field and a bigger reasoning budget than the rule (5, text, 4).
-        const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"window":8,"max_think_tokens":6,"fields":["title"]}}}""";
+        // The caller asks for a wider window than the rule (5): the window is no part of the fingerprint.
+        const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"window":8}}}""";
         for (var i = 0; i < 3; i++)
         {
             Assert.Equal("applied", (await stack.SearchAsync(query)).Rerank);
@@ -65,5 +66,55 @@ public sealed class HotQueryTests
         var message = Assert.Single(publisher.Messages);
         Assert.Equal((5, 4, "title"), (message.Window, message.MaxThinkTokens, message.TitleField));
         Assert.Equal(["text"], message.Fields);
+    }
+
+    [Theory]
+    [InlineData("""{"max_think_tokens":6}""")]
+    [InlineData("""{"fields":["title"]}""")]
+    [InlineData("""{"title_field":"text"}""")]
+    [InlineData("""{"max_passage_tokens":64}""")]
+    public async Task SearchesWithFingerprintOverrides_AreNotPublished_TheSameWithoutAreOnce(string rank1)
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await StartAsync(publisher);
+
+        // The job would take the rule's settings and store under another fingerprint: these searches would never be cached.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync($$$"""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{{{rank1}}}}}""")).Rerank);
+        }
+
+        Assert.Empty(publisher.Messages); // before the fix: one job with the rule's settings
+        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "skipped"));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}}}""")).Rerank);
+        }
+
+        var message = Assert.Single(publisher.Messages);
+        Assert.Equal(("onion eyes", 4, "title"), (message.Query, message.MaxThinkTokens, message.TitleField));
+        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "published"));
+    }
+
+    [Fact]
+    public async Task PointInTimeSearch_IsNotPublished()
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await StartAsync(publisher);
+        var pit = await stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_pit?keep_alive=1m");
+        Assert.Equal(200, pit.Status);
+        var pitId = pit.Body!["id"]!.GetValue<string>();
+
+        // A first page (no search_after) is reranked, but its job would carry the pit to a search of _all, which
+        // Elasticsearch rejects: a poison message.
+        var body = $$$$"""{"pit":{"id":"{{{{pitId}}}}","keep_alive":"1m"},"query":{"match":{"text":"onion eyes"}}}""";
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync(body, "_search")).Rerank);
+        }
+
+        Assert.Empty(publisher.Messages); // before the fix: one job with the pit in its search body
+        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "skipped"));
     }
 }

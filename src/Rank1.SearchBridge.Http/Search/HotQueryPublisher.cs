@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 using static Rank1.SearchBridge.EsAnswers;
 
@@ -12,21 +13,54 @@ namespace Rank1.SearchBridge.Http.Search;
 /// (<see cref="HotQueryDetector"/>), and a query that turns hot is published for the precompute workers, in the
 /// background, so asking them never delays the search.
 /// </summary>
-internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, RuleSet rules, Rank1Metrics metrics, ILogger<HotQueryPublisher> logger)
+internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, RuleSet rules, ModelTokenLimits modelLimits, Rank1Metrics metrics,
+    ILogger<HotQueryPublisher> logger)
 {
-    /// <summary>Counts the search; publishes a precompute job when its query has just turned hot.</summary>
+    /// <summary>
+    /// Counts the search; publishes a precompute job when its query has just turned hot and the job would store the
+    /// reasoning this search looks up (else counts it <c>skipped</c>).
+    /// </summary>
     public void Observe(string? index, string queryText, RerankPlan plan, string fingerprint, JsonObject searchBody, bool hasUnstoredHits)
     {
-        if (hotQueries.Observe(fingerprint, hasUnstoredHits))
+        if (!hotQueries.Observe(fingerprint, hasUnstoredHits))
         {
-            // Fire and forget: asking the workers never delays this response. The job takes the operator's rule for the
-            // index (window, fields, reasoning budget, token limits), never the caller's ext.rank1: anonymous searches must
-            // not be able to make the workers judge 200-passage windows with 32k-token budgets.
-            var rule = rules.Resolve(index);
-            _ = PublishAsync(fingerprint, new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
-                PrecomputeReasoning.HotQuery, WorkerSearchBody(searchBody), Guid.NewGuid(), PromptTemplate: plan.PromptTemplate,
-                MaxQueryTokens: rule.MaxQueryTokens, MaxPassageTokens: rule.MaxPassageTokens));
+            return;
         }
+
+        // The job takes the operator's rule for the index (window, fields, reasoning budget, token limits), never the
+        // caller's ext.rank1: anonymous searches must not be able to make the workers judge 200-passage windows with
+        // 32k-token budgets.
+        var rule = rules.Resolve(index);
+        var job = new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
+            PrecomputeReasoning.HotQuery, SearchBody: null, Guid.NewGuid(), PromptTemplate: plan.PromptTemplate, MaxQueryTokens: rule.MaxQueryTokens, MaxPassageTokens: rule.MaxPassageTokens);
+        if (NotPublishable(searchBody, ReasoningKeys.JobFingerprint(job, modelLimits), fingerprint) is { } reason)
+        {
+            // Counted once per DedupWindow (the detector remembers it as reported), not once per search.
+            metrics.PrecomputeRequest("skipped");
+            LogSkipped(logger, queryText, reason);
+            return;
+        }
+
+        // Fire and forget: asking the workers never delays this response.
+        _ = PublishAsync(fingerprint, job with { SearchBody = WorkerSearchBody(searchBody) });
+    }
+
+    /// <summary>Why a job stored under <paramref name="jobFingerprint"/> would not make this search's window stored, or null when it would.</summary>
+    private static string? NotPublishable(JsonObject searchBody, string jobFingerprint, string fingerprint)
+    {
+        // A point-in-time search names no index (the pit does): the worker's search of job.TargetIndex with the pit is
+        // rejected by Elasticsearch, and without it would search other indices. (Scroll searches are not reranked.)
+        if (searchBody.ContainsKey("pit"))
+        {
+            return "a point-in-time search cannot be re-run by the workers";
+        }
+
+        // The worker stores under the fingerprint of the job's own settings (the rule's). A search whose ext.rank1
+        // changed the budget, fields, title field or token limits looks its reasoning up under another fingerprint, so
+        // the job would never make it cached and would be sent again every DedupWindow.
+        return jobFingerprint == fingerprint
+            ? null
+            : "its reasoning-store fingerprint (ext.rank1 settings) is not that of the workers' job, which takes the index's rule";
     }
 
     // Keys of a search body that do not change which hits come back in which order: a worker re-running the search leaves them out.
@@ -63,6 +97,9 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
             LogPublishFailed(logger, message.Query, ex);
         }
     }
+
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Debug, Message = "Hot query '{Query}' is not sent to the workers: {Reason}")]
+    private static partial void LogSkipped(ILogger logger, string query, string reason);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
     private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);

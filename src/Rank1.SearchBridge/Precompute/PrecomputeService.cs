@@ -60,8 +60,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         var json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
-        var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, fields, request.TitleField,
-            ReasoningKeys.Limits(request.MaxQueryTokens, request.MaxPassageTokens, modelLimits), request.PromptTemplate);
+        var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
         var window = hits.Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);

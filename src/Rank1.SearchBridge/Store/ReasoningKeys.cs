@@ -22,6 +22,15 @@ namespace Rank1.SearchBridge.Store;
 public static partial class ReasoningKeys
 {
     /// <summary>
+    /// The fingerprint a precompute job's judgements are stored under: the proxy's fingerprint of the same search
+    /// (<c>RerankPlan.Fingerprint</c>) with the job's settings, so what a worker stores is what the proxy looks up.
+    /// </summary>
+    /// <param name="job">The job.</param>
+    /// <param name="model">The model's own token limits (a job's limit at or above them counts as none).</param>
+    public static string JobFingerprint(Messages.PrecomputeReasoning job, ModelTokenLimits model) =>
+        Fingerprint(job.Query, job.Instructions, job.MaxThinkTokens, job.Fields, job.TitleField, Limits(job.MaxQueryTokens, job.MaxPassageTokens, model), job.PromptTemplate);
+
+    /// <summary>
     /// The fingerprint of a query and the settings that change its judgements. <paramref name="limits"/> (the token
     /// limits, when a rule or request sets them) is appended only when given, so fingerprints without it are unchanged.
     /// </summary>

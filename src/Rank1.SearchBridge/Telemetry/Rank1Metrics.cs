@@ -43,7 +43,7 @@ public sealed class Rank1Metrics
         _fallbacks = meter.CreateCounter<long>("rank1.fallbacks", description: "Searches answered in backend order, by reason.");
         _queueDepth = meter.CreateUpDownCounter<long>("rank1.rerank.queue_depth", description: "Reranks running or waiting for the model.");
         _backendFailures = meter.CreateCounter<long>("rank1.backend.failures", description: "Backend calls that failed (unreachable, timeout, open circuit).");
-        _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed.");
+        _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed; or skipped (no job could make them stored).");
         _executionProvider = meter.CreateGauge<int>("rank1.execution_provider",
             description: "1 for the execution provider the model runs on: requested (configured), actual, and fallback (true when Auto fell back to the CPU).");
         _serviceRequests = meter.CreateCounter<long>("rank1.service.requests",
@@ -82,7 +82,7 @@ public sealed class Rank1Metrics
     /// <summary>Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.</summary>
     internal void StoreOperations(string outcome, long count) => _storeOperations.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
 
-    /// <summary>A hot query sent to the workers: published, no_broker or failed.</summary>
+    /// <summary>A hot query sent to the workers: published, no_broker or failed; or skipped (a job could not make it stored).</summary>
     internal void PrecomputeRequest(string outcome) => _precomputeRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>A rerank service call, by protocol and outcome.</summary>
