@@ -60,6 +60,51 @@ public sealed class DecayingSpaceSavingTests
     }
 
     [Fact]
+    public void Observe_FullSketch_ReplacesTheSmallestDecayedCount()
+    {
+        var time = new FakeTimeProvider();
+        var sketch = new DecayingSpaceSaving(3, TimeSpan.FromMinutes(10), time);
+        for (var i = 0; i < 8; i++)
+        {
+            sketch.Observe("old"); // 8, then 1 after three half-lives
+        }
+
+        time.Advance(TimeSpan.FromMinutes(30));
+        sketch.Observe("a");
+        sketch.Observe("a");
+        sketch.Observe("b");
+        sketch.Observe("b");
+        sketch.Observe("b");
+        sketch.Observe("new"); // the smallest is old (1), though its count was the largest when last touched
+        Assert.Null(sketch.Estimate("old"));
+        Assert.Equal((2.0, 1.0), sketch.Estimate("new"));
+        Assert.Equal((2.0, 0.0), sketch.Estimate("a"));
+    }
+
+    [Fact]
+    public void Observe_OverThousandsOfHalfLives_StillReplacesTheSmallest()
+    {
+        var time = new FakeTimeProvider();
+        var sketch = new DecayingSpaceSaving(2, TimeSpan.FromSeconds(1), time);
+        for (var i = 0; i < 3000; i++) // 2^3000 would overflow a double: the sketch must rescale what it keeps
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            sketch.Observe($"k{i % 3}");
+        }
+
+        sketch.Observe("a");
+        sketch.Observe("a");
+        var (estimate, error) = sketch.Estimate("a")!.Value;
+        Assert.True(double.IsFinite(estimate) && double.IsFinite(error) && double.IsFinite(sketch.TotalWeight), $"{estimate} {error} {sketch.TotalWeight}");
+        Assert.InRange(sketch.TotalWeight, 3.99, 4.01); // 2 + (1 + 1/2 + 1/4 + ...)
+        time.Advance(TimeSpan.FromSeconds(1));
+        sketch.Observe("b"); // replaces k2, now the smallest, never a
+        Assert.NotNull(sketch.Estimate("a"));
+        Assert.Null(sketch.Estimate("k2"));
+        Assert.Equal(2, sketch.Count);
+    }
+
+    [Fact]
     public void Observe_NewcomerToAFullSketch_ReturnsOnlyItsOwnCount()
     {
         var time = new FakeTimeProvider();

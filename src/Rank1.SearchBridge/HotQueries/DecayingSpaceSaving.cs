@@ -11,7 +11,9 @@ namespace Rank1.SearchBridge.HotQueries;
 /// exceeds W / capacity is therefore always tracked. The estimate less the error (the guaranteed count) never exceeds
 /// the true decayed count: it is what a threshold is compared with. Decay is lazy: a count is multiplied by
 /// 2^(−Δt / half-life) when its key is touched. Because every count decays by the same factor over the same time,
-/// comparisons between counts stay exact. Not thread-safe; callers serialise.
+/// their order does not change with time: the counters are kept ordered by their forward-decayed estimate (Cormode et
+/// al., 2009: the estimate times 2^((t − landmark) / half-life), which only a touch changes), so the smallest is found
+/// in O(log n) rather than by decaying and scanning every counter. Not thread-safe; callers serialise.
 /// </remarks>
 internal sealed class DecayingSpaceSaving
 {
@@ -19,6 +21,8 @@ internal sealed class DecayingSpaceSaving
     private readonly double _halfLifeSeconds;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, Counter> _counters;
+    private readonly SortedSet<Counter> _byRank = new(Counter.ByRank);
+    private DateTimeOffset _landmark;
     private double _total;
     private DateTimeOffset _totalAt;
 
@@ -29,7 +33,7 @@ internal sealed class DecayingSpaceSaving
         _halfLifeSeconds = halfLife.TotalSeconds;
         _time = time;
         _counters = new Dictionary<string, Counter>(capacity, StringComparer.Ordinal);
-        _totalAt = time.GetUtcNow();
+        _totalAt = _landmark = time.GetUtcNow();
     }
 
     public int Count => _counters.Count;
@@ -48,35 +52,34 @@ internal sealed class DecayingSpaceSaving
         var now = _time.GetUtcNow();
         _total = (_total * Decay(_totalAt, now)) + 1;
         _totalAt = now;
+        if (_halfLifeSeconds > 0 && (now - _landmark).TotalSeconds / _halfLifeSeconds > RescaleAfterHalfLives)
+        {
+            Rescale(now);
+        }
+
         if (_counters.TryGetValue(key, out var c))
         {
             // Estimate and error decay by the same factor, so the guaranteed count (their difference) does too.
+            _byRank.Remove(c);
             var d = Decay(c.At, now);
             c.Guaranteed = (c.Guaranteed * d) + 1;
             c.Error *= d;
             c.At = now;
+            Track(c);
             return c.Guaranteed;
         }
 
-        if (_counters.Count < _capacity)
+        var error = 0.0;
+        if (_counters.Count >= _capacity)
         {
-            _counters[key] = new Counter { Guaranteed = 1, Error = 0, At = now };
-            return 1;
+            // Replace the smallest (decayed) counter; the newcomer inherits its count as error.
+            var min = _byRank.Min!;
+            _byRank.Remove(min);
+            _counters.Remove(min.Key);
+            error = min.Estimate * Decay(min.At, now);
         }
 
-        // Replace the smallest (decayed) counter; the newcomer inherits its count as error.
-        var (minKey, min) = (string.Empty, double.MaxValue);
-        foreach (var (k, v) in _counters)
-        {
-            var decayed = v.Estimate * Decay(v.At, now);
-            if (decayed < min)
-            {
-                (minKey, min) = (k, decayed);
-            }
-        }
-
-        _counters.Remove(minKey);
-        _counters[key] = new Counter { Guaranteed = 1, Error = min, At = now };
+        Track(new Counter(key) { Guaranteed = 1, Error = error, At = now });
         return 1;
     }
 
@@ -92,13 +95,47 @@ internal sealed class DecayingSpaceSaving
         return (c.Estimate * d, c.Error * d);
     }
 
+    // A new rank doubles with every half-life since the landmark: moving the landmark every 64 half-lives keeps ranks below
+    // 2^64 times a count (far from double's 2^1024), at the cost of re-ranking every counter that rarely.
+    private const double RescaleAfterHalfLives = 64;
+
+    private void Track(Counter c)
+    {
+        Rank(c);
+        _counters[c.Key] = c;
+        _byRank.Add(c);
+    }
+
+    private void Rank(Counter c) =>
+        c.Rank = c.Estimate * (_halfLifeSeconds <= 0 ? 1 : Math.Pow(2, (c.At - _landmark).TotalSeconds / _halfLifeSeconds));
+
+    private void Rescale(DateTimeOffset now)
+    {
+        _landmark = now;
+        _byRank.Clear();
+        foreach (var c in _counters.Values)
+        {
+            Rank(c);
+            _byRank.Add(c);
+        }
+    }
+
     private double Decay(DateTimeOffset from, DateTimeOffset to) =>
         _halfLifeSeconds <= 0 ? 1 : Math.Pow(2, -Math.Max(0, (to - from).TotalSeconds) / _halfLifeSeconds);
 
     // The guaranteed count and the error are kept apart (the estimate is their sum), so the guaranteed count is exact
     // when nothing decays: (min + 1) − min in floating point need not be 1, and 5 searches might then count 4.999….
-    private sealed class Counter
+    private sealed class Counter(string key)
     {
+        /// <summary>Smallest estimate first; the key breaks ties, so that no two counters compare equal.</summary>
+        public static readonly IComparer<Counter> ByRank = Comparer<Counter>.Create((a, b) =>
+            a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : string.CompareOrdinal(a.Key, b.Key));
+
+        public string Key { get; } = key;
+
+        /// <summary>The estimate forward-decayed to the landmark: ordered as the estimates are now, whenever now is.</summary>
+        public double Rank { get; set; }
+
         public double Guaranteed { get; set; }
 
         public double Error { get; set; }
