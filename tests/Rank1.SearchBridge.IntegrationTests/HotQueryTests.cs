@@ -98,7 +98,7 @@ public sealed class HotQueryTests
     }
 
     [Fact]
-    public async Task PointInTimeSearch_IsNotPublished()
+    public async Task PointInTimeSearch_IsNotPublished_AndLeavesThePublishToTheQuerysNextOrdinarySearch()
     {
         var publisher = new RecordingPublisher();
         await using var stack = await StartAsync(publisher);
@@ -115,6 +115,12 @@ public sealed class HotQueryTests
         }
 
         Assert.Empty(publisher.Messages); // before the fix: one job with the pit in its search body
-        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "skipped"));
+
+        // The pit searches did not spend the query's publish on a skip: its next ordinary search publishes it.
+        Assert.Equal("applied", (await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}}}""")).Rerank);
+        var job = Assert.Single(publisher.Messages);
+        Assert.Equal(ProxyStack.Index, job.TargetIndex);
+        Assert.DoesNotContain("pit", job.SearchBody ?? "", StringComparison.Ordinal);
+        Assert.Equal(1, await PrecomputeRequestsAsync(stack, "published"));
     }
 }

@@ -22,7 +22,11 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
     /// </summary>
     public void Observe(string? index, string queryText, RerankPlan plan, string fingerprint, JsonObject searchBody, bool hasUnstoredHits)
     {
-        if (!hotQueries.Observe(fingerprint, hasUnstoredHits))
+        // A point-in-time search counts towards its query's heat but is never the one that reports it: it names no index
+        // (the pit does), so the workers cannot re-run it (Elasticsearch rejects a pit on an index's _search), and were
+        // it reported, the query's one publish per DedupWindow would be spent on a skip while the same query's
+        // ordinary searches went unpublished. (Scroll searches are not reranked.)
+        if (!hotQueries.Observe(fingerprint, hasUnstoredHits && !searchBody.ContainsKey("pit")))
         {
             return;
         }
@@ -33,7 +37,7 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         var rule = rules.Resolve(index);
         var job = new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
             PrecomputeReasoning.HotQuery, SearchBody: null, Guid.NewGuid(), PromptTemplate: plan.PromptTemplate, MaxQueryTokens: rule.MaxQueryTokens, MaxPassageTokens: rule.MaxPassageTokens);
-        if (NotPublishable(searchBody, ReasoningKeys.JobFingerprint(job, modelLimits), fingerprint) is { } reason)
+        if (NotPublishable(ReasoningKeys.JobFingerprint(job, modelLimits), fingerprint) is { } reason)
         {
             // Counted once per DedupWindow (the detector remembers it as reported), not once per search.
             metrics.PrecomputeRequest("skipped");
@@ -46,15 +50,8 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
     }
 
     /// <summary>Why a job stored under <paramref name="jobFingerprint"/> would not make this search's window stored, or null when it would.</summary>
-    private static string? NotPublishable(JsonObject searchBody, string jobFingerprint, string fingerprint)
+    private static string? NotPublishable(string jobFingerprint, string fingerprint)
     {
-        // A point-in-time search names no index (the pit does): the worker's search of job.TargetIndex with the pit is
-        // rejected by Elasticsearch, and without it would search other indices. (Scroll searches are not reranked.)
-        if (searchBody.ContainsKey("pit"))
-        {
-            return "a point-in-time search cannot be re-run by the workers";
-        }
-
         // The worker stores under the fingerprint of the job's own settings (the rule's). A search whose ext.rank1
         // changed the budget, fields, title field or token limits looks its reasoning up under another fingerprint, so
         // the job would never make it cached and would be sent again every DedupWindow.

@@ -27,6 +27,9 @@ public static class WorkerApplication
     /// </summary>
     public const string DefaultUrls = "http://127.0.0.1:9464";
 
+    /// <summary>How long the bus waits, after its consumers were cancelled at the end of the shutdown grace period, for them to unwind.</summary>
+    private static readonly TimeSpan ConsumerUnwind = TimeSpan.FromSeconds(3);
+
     /// <summary>Where the worker answers its health: the same path as the proxy's.</summary>
     public const string HealthPath = "/_rank1/health";
 
@@ -77,12 +80,13 @@ public static class WorkerApplication
 
         // StopTimeout only stops waiting for the bus: ConsumerStopTimeout is what cancels a consumer still judging, so
         // its message, unacknowledged, returns to the queue instead of being judged on while the host disposes the model.
+        // The bus gets a little longer than its consumers (they unwind after the cancel), and the host longer still.
         services.AddOptions<MassTransitHostOptions>().Configure<IOptions<WorkerOptions>>((o, w) =>
         {
-            o.StopTimeout = w.Value.ShutdownTimeout;
             o.ConsumerStopTimeout = w.Value.ShutdownTimeout;
+            o.StopTimeout = w.Value.ShutdownTimeout + ConsumerUnwind;
         });
-        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + ConsumerUnwind + TimeSpan.FromSeconds(5));
         services.AddHostedService<WorkerStartup>();
         // MassTransit registers its bus and endpoint checks with these health checks.
         services.AddHealthChecks();
