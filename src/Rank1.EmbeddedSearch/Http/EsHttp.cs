@@ -149,7 +149,7 @@ internal static class EsHttp
         foreach (var header in hasBody ? new[] { "Accept", "Content-Type" } : ["Accept"])
         {
             var value = request.Headers[header].ToString();
-            if (CompatibleWith(value) is { } version && version != $"{major}" && version != $"{major - 1}")
+            if (BackendClient.CompatibleWith(value) is { } version && version != major && version != major - 1)
             {
                 await WriteMediaTypeErrorAsync(context, $"[{header}]", $"{header} version must be either version {major} or {major - 1}, but found {version}. {header}={value}").ConfigureAwait(false);
                 return true;
@@ -161,8 +161,8 @@ internal static class EsHttp
         if (hasBody)
         {
             string accept = request.Headers.Accept.Count == 0 ? "null" : request.Headers.Accept.ToString(), contentType = request.Headers.ContentType.ToString();
-            string? a = CompatibleWith(accept), c = CompatibleWith(contentType);
-            var problem = (a ?? $"{major}") != (c ?? $"{major}")
+            int? a = BackendClient.CompatibleWith(accept), c = BackendClient.CompatibleWith(contentType);
+            var problem = (a ?? major) != (c ?? major)
                 ? "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match."
                 : (a is null) != (c is null)
                     ? "A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version."
@@ -176,9 +176,6 @@ internal static class EsHttp
 
         return false;
     }
-
-    /// <summary>The version a media type's <c>compatible-with</c> parameter names, or null when it names none (<see cref="BackendClient.CompatibleWith"/>).</summary>
-    private static string? CompatibleWith(string mediaType) => BackendClient.CompatibleWith(mediaType)?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Elasticsearch's 400 for media-type headers it refuses: a <c>media_type_header_exception</c> caused by a <c>status_exception</c>.</summary>
     private static Task WriteMediaTypeErrorAsync(HttpContext context, string headers, string cause)
