@@ -164,16 +164,24 @@ public sealed class InputErrorIsolationTests
 internal sealed class InputFailingJudge(string marker) : IPassageJudge
 {
     private int _judged;
+    private int _windows;
 
+    /// <summary>Passages judged (input errors not counted).</summary>
     public int Judged => _judged;
+
+    /// <summary>Windows the judge was asked for: one per attempt at a window with passages left to judge.</summary>
+    public int Windows => _windows;
 
     public string ModelId => "input-failing";
 
     public static double Score(string text) => text.Length % 100 / 100.0;
 
     public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
-        JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
-        PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, _) => JudgeOne(input), TimeProvider.System, cancellationToken);
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _windows);
+        return PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, _) => JudgeOne(input), TimeProvider.System, cancellationToken);
+    }
 
     private ValueTask<Rank1Judgement> JudgeOne(Rank1Input input)
     {

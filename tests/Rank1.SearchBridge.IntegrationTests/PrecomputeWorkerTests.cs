@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
@@ -231,6 +234,51 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var good = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(["onion soup"]), node.Url, queue, 4, "--wait", "--timeout", "120"));
         Assert.True(good.ExitCode == 0, good.Out + good.Error + worker.Log);
         Assert.Contains("Finished: 1 stored", good.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APassageTheModelCannotRead_SendsTheJobToTheErrorQueueAfterOneAttempt_WithTheOthersStored()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        // Only d01 ("... a gas that irritates the eyes ...") is an input error, as a prompt past the model's context is:
+        // deterministic, so a retry would run the search and fail again. The worker runs in this process for the judge.
+        var judge = new InputFailingJudge("irritates");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Backend:Url"] = stack.Backend.Url.ToString(),
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+            ["Rank1:Worker:RetryMinInterval"] = "00:00:00.200", // retries, were there any, would end in seconds
+            ["Rank1:Worker:RetryMaxInterval"] = "00:00:01",
+        });
+        builder.Services.AddSingleton<IPassageJudge>(judge).AddRank1Worker(builder.Configuration);
+        await using var worker = builder.Build();
+        worker.MapRank1Worker();
+        await worker.StartAsync();
+
+        const string query = "onion tears";
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([query]), node.Url, queue, 4, "--wait", "--timeout", "120"));
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("Finished: 0 stored (0 passages judged, 0 already stored), 1 failed.", run.Out, StringComparison.Ordinal);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [query], Window, 4, judge.ModelId);
+        Assert.True(expected.Count > 1, $"the window holds {expected.Count} passages");
+        var fault = Assert.Single(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
+        Assert.Contains("Rank1InputException", fault.ExceptionType, StringComparison.Ordinal);
+        Assert.Contains($"1 of the window's {expected.Count} passages cannot be judged (the other judgements are stored): The prompt has 5000 tokens", fault.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, judge.Windows); // one attempt: a retry asks the judge again for the passage still missing (7 before)
+
+        // The passages judged in that one attempt are in the reasoning index; the unreadable one is not.
+        var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
+        Assert.Equal(expected.Count - 1, judge.Judged);
+        Assert.Equal(expected.Count - 1, stored.Length);
+        Assert.Subset(expected, stored.ToHashSet());
     }
 
     [Fact]

@@ -23,9 +23,10 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// Does one <see cref="PrecomputeReasoning"/> request: runs the search on the backend, then, through the
 /// <see cref="StoredWindowJudge"/> the proxy uses too, judges the window with the model with no deadline (skipping hits
 /// whose reasoning is already stored for the same passage text) and writes the judgements to the reasoning index before
-/// returning, so a message is acknowledged only once its work is stored. A window not judged in full throws, for the
-/// message to be retried: <see cref="Rank1OverloadedException"/> when the model is busy, <see cref="Rank1InputException"/>
-/// for a passage the model cannot read, <see cref="TransientPrecomputeException"/> when the model failed.
+/// returning, so a message is acknowledged only once its work is stored. A window not judged in full throws:
+/// <see cref="Rank1OverloadedException"/> when the model is busy and <see cref="TransientPrecomputeException"/> when the
+/// model failed, both retried; <see cref="Rank1InputException"/> for a passage the model cannot read, after the other
+/// passages' judgements are stored, for the message to go to the error queue without retries (it would fail again).
 /// </summary>
 internal sealed partial class PrecomputeService(BackendClient backend, StoredWindowJudge windowJudge, IOptions<WorkerOptions> options,
     IOptions<ReasoningStoreOptions> storeOptions, ModelTokenLimits modelLimits, TimeProvider time, ILogger<PrecomputeService> logger)
@@ -95,7 +96,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
         if (outcome.Failures.Count > 0)
         {
-            throw new Rank1InputException(outcome.Failures[0].Reason);
+            throw new Rank1InputException($"{outcome.Failures.Count} of the window's {window.Length} passages cannot be judged (the other judgements are stored): {outcome.Failures[0].Reason}");
         }
 
         switch (outcome.Status)

@@ -38,8 +38,8 @@ public static class WorkerApplication
     /// <c>Rank1:Store</c> and <c>Rank1:Model</c>, validated at start-up (the model is loaded then too). The workers'
     /// quorum queues (offline jobs, and hot-query jobs apart, each with its own concurrency) get the prefetch and concurrency limits, retries with exponential backoff held in the worker (no
     /// delayed-exchange plugin), overload (<see cref="Rank1OverloadedException"/>) retried with a back-off of its own
-    /// until the engine takes the message, and an error queue for requests that fail for good, with the reason in the
-    /// message headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
+    /// until the engine takes the message, and an error queue for requests that fail for good (invalid requests and
+    /// passages the model cannot read go there at once, without retries), with the reason in the message headers. On shutdown, in-flight requests finish within <see cref="WorkerOptions.ShutdownTimeout"/>; the rest are
     /// cancelled and, being unacknowledged, return to the queue.
     /// </summary>
     public static IServiceCollection AddRank1Worker(this IServiceCollection services, IConfiguration configuration)
@@ -138,6 +138,9 @@ public static class WorkerApplication
         {
             r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
             r.Ignore<InvalidPrecomputeRequestException>();
+            // A passage the model cannot read (its prompt does not fit the context) fails the same way every time; the
+            // window's other judgements were stored before it was thrown.
+            r.Ignore<Rank1InputException>();
             r.Ignore<System.Text.Json.JsonException>();
             r.Ignore<Rank1OverloadedException>();
         });

@@ -79,8 +79,9 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
 
     /// <summary>
     /// The precompute worker's way: judges the misses as <see cref="JudgeAsync"/> does, but writes the new judgements
-    /// before returning (a message is acknowledged only once its work is stored), and only when the whole window was
-    /// judged (<see cref="RerankStatus.Applied"/>). Returns the outcome, the judgements written and those the store
+    /// before returning (a message is acknowledged only once its work is stored). A window with passages that failed on
+    /// their input (<see cref="RerankStatus.Partial"/>) has the others written too: the worker sends it to the error queue
+    /// without retrying, so this is their only chance. Returns the outcome, the judgements written and those the store
     /// already held (a racing worker stored the same judgement first). Throws <see cref="ReasoningStoreException"/>
     /// when the store does not take them.
     /// </summary>
@@ -88,7 +89,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
         CancellationToken cancellationToken)
     {
         var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
-        if (outcome.Status != RerankStatus.Applied || store is null || judged.Count == 0)
+        if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial) || store is null || judged.Count == 0)
         {
             return (outcome, 0, 0);
         }

@@ -215,19 +215,20 @@ public sealed class StoredWindowJudgeTests : IDisposable
     }
 
     [Fact]
-    public async Task JudgeAndStore_APassageFailingOnItsInput_WritesNothing()
+    public async Task JudgeAndStore_APassageFailingOnItsInput_WritesTheOthersBeforeReturning()
     {
+        // The worker sends such a window to the error queue without a retry: the judged passages are stored now or never.
         var judge = new ScriptedJudge(_time, (input, _, _) => input.Text == "bad" ? throw new Rank1InputException("unreadable") : ScriptedJudge.ByText(input));
         var windowJudge = WindowJudge(judge);
-        var window = Window("0.4", "bad");
+        var window = Window("0.4", "bad", "0.6");
 
         var (outcome, written, _) = await windowJudge.JudgeAndStoreAsync(Query with { Deadline = null },
             await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
 
         Assert.Equal(RerankStatus.Partial, outcome.Status);
         Assert.Equal(new PassageFailure(1, "unreadable"), Assert.Single(outcome.Failures));
-        Assert.Equal(0, written);
-        Assert.Empty(_store.WrittenNow);
+        Assert.Equal(2, written);
+        Assert.Equal([window[0].Key.Id, window[2].Key.Id], Assert.Single(_store.WrittenNow).Select(w => w.Id));
         Assert.Empty(_store.Written);
     }
 }
