@@ -33,6 +33,9 @@ internal sealed class BackendUnavailableException(int status, string type, strin
     /// <summary>The Elasticsearch error type, e.g. <c>rank1_backend_timeout_exception</c>.</summary>
     public string Type { get; } = type;
 
+    /// <summary>For an open circuit: the time left until it lets a call through again; null for any other failure.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>The error as the proxy answers it.</summary>
     public EsException ToEsException() => new(Status, Type, Message);
 }
@@ -54,6 +57,7 @@ internal sealed partial class BackendClient : IDisposable
 
     private readonly ResiliencePipeline _timedCall;
     private readonly Action<string> _failed;
+    private readonly CircuitBreak _break;
     private readonly ILogger<BackendClient> _logger;
 
     /// <summary>
@@ -83,6 +87,7 @@ internal sealed partial class BackendClient : IDisposable
         };
         Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
         _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        _break = new CircuitBreak(time);
         Breaker = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -91,6 +96,7 @@ internal sealed partial class BackendClient : IDisposable
                 SamplingDuration = o.BreakerSamplingDuration,
                 BreakDuration = o.BreakerBreakDuration,
                 ShouldHandle = new PredicateBuilder().Handle<BackendUnavailableException>().Handle<TimeoutRejectedException>().Handle<HttpRequestException>(),
+                OnOpened = _break.OnOpened,
             })
             .Build();
         // Timeout inside the breaker: a slow backend counts as a failing one (a call's own shorter timeout, SendAsync's
@@ -229,10 +235,14 @@ internal sealed partial class BackendClient : IDisposable
     public BackendUnavailableException Unreachable(string detail) =>
         new(502, "rank1_backend_unreachable_exception", $"the backend {DisplayUri} is unreachable: {detail}");
 
+    /// <summary>The answer to a call the open circuit refused, with the time left in its break (<see cref="BackendUnavailableException.RetryAfter"/>).</summary>
     public BackendUnavailableException CircuitOpen()
     {
         _failed("circuit_open");
-        return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment");
+        return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment")
+        {
+            RetryAfter = _break.Left,
+        };
     }
 
     /// <summary>

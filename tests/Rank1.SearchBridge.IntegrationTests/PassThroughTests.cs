@@ -182,9 +182,11 @@ public sealed class PassThroughTests
         AssertBackendError(await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}"""), 503, "rank1_backend_circuit_open_exception");
         Assert.Equal(503, (await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Status);
 
-        // The backend is back (it listens once RestartBackendAsync returns), but the break is not over: still 503.
+        // The backend is back (it listens once RestartBackendAsync returns), but the break is not over: still 503, its
+        // Retry-After the time left in the break (1.8 s: 2 in whole seconds), not the whole break.
         await stack.RestartBackendAsync(data);
-        AssertBackendError(await stack.SendAsync(HttpMethod.Get, "docs/_doc/d01"), 503, "rank1_backend_circuit_open_exception");
+        clock.Advance(TimeSpan.FromSeconds(3.2));
+        AssertBackendError(await stack.SendAsync(HttpMethod.Get, "docs/_doc/d01"), 503, "rank1_backend_circuit_open_exception", retryAfter: "2");
 
         // After the break the circuit lets one call through (half-open); it succeeds and closes the circuit, and a query
         // never judged before is reranked by the model.
@@ -196,13 +198,18 @@ public sealed class PassThroughTests
         Assert.Equal(200, (await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Status);
     }
 
-    private static void AssertBackendError(HttpResult r, int status, string type)
+    /// <summary>An error of the backend's in Elasticsearch's shape; a 503's Retry-After is the break's 5 s unless <paramref name="retryAfter"/> says what is left of it.</summary>
+    /// <param name="r">The answer.</param>
+    /// <param name="status">Its HTTP status, in the body too.</param>
+    /// <param name="type">Its error type.</param>
+    /// <param name="retryAfter">A 503's Retry-After (default: the whole break, "5").</param>
+    private static void AssertBackendError(HttpResult r, int status, string type, string retryAfter = "5")
     {
         Assert.Equal(status, r.Status);
         Assert.Equal(status, r.Json["status"]!.GetValue<int>());
         Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
         Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
-        Assert.Equal(status == 503 ? "5" : null, r.Headers.TryGetValues("Retry-After", out var retryAfter) ? retryAfter.Single() : null); // the circuit's break
+        Assert.Equal(status == 503 ? retryAfter : null, r.Headers.TryGetValues("Retry-After", out var header) ? header.Single() : null); // the circuit's break left
     }
 }
 

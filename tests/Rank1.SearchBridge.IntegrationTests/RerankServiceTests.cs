@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Http.Service;
@@ -328,18 +329,25 @@ public sealed class RerankServiceTests
 
     /// <summary>
     /// A failing model is a 503 in each protocol's shape. While the model circuit is closed a retry may succeed soon
-    /// (Retry-After 1); the failure that opens it, and every call the open circuit refuses, say the circuit's break
-    /// (Rank1:Proxy:ModelBreakDuration). Before, every 503 said the break, even a single failure.
+    /// (Retry-After 1); the failure that opens it, and every call the open circuit refuses, say the time left in the
+    /// circuit's break (Rank1:Proxy:ModelBreakDuration at first). Before, every 503 said the break, even a single failure;
+    /// then every refusal said the whole break, however much of it had passed.
     /// </summary>
     [Fact]
-    public async Task ModelFailure_Gets503_RetryAfterIsTheCircuitsBreakOnlyWhileItIsOpen()
+    public async Task ModelFailure_Gets503_RetryAfterIsTheTimeLeftInTheCircuitsBreakOnlyWhileItIsOpen()
     {
+        // The service's clock (the model circuit's too) moves only when the test moves it.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5", ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" },
-            s => s.AddSingleton<IPassageJudge>(new FailingJudge("failing")));
+            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(new FailingJudge("failing")));
         using var http = new HttpClient { BaseAddress = service.Url };
         var cohere = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
         var tei = await PostAsync(http, "rerank", """{"query":"q","texts":["a"]}""");
         var refused = await PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"]}""");
+        clock.Advance(TimeSpan.FromSeconds(30));
+        var later = await PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"]}""");
+        clock.Advance(TimeSpan.FromSeconds(12.3));
+        var last = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
 
         Assert.Equal((503, "1"), (cohere.Status, cohere.RetryAfter)); // one failure: the circuit is still closed
         Assert.StartsWith("rank1 could not rerank: the model failed", cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -347,6 +355,9 @@ public sealed class RerankServiceTests
         Assert.StartsWith("rank1 could not rerank: the model failed", tei.Body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal((503, "43"), (refused.Status, refused.RetryAfter));
         Assert.Equal("rank1 could not rerank: the model circuit is open after repeated failures", refused.Body!["message"]!.GetValue<string>());
+        Assert.Equal((503, "13"), (later.Status, later.RetryAfter)); // 12.5 s of the break left, in whole seconds up
+        Assert.Equal((503, "1"), (last.Status, last.RetryAfter)); // 0.2 s left: at least 1
+        Assert.Equal("rank1 could not rerank: the model circuit is open after repeated failures", last.Body!["message"]!.GetValue<string>());
     }
 
     /// <summary>

@@ -15,12 +15,8 @@ namespace Rank1.SearchBridge.Http.Proxy;
 /// The middleware clears the response's headers before it calls this handler, so the headers of the error itself are set
 /// here (the product header, a 401's <c>WWW-Authenticate</c>).
 /// </summary>
-internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, IOptions<BackendOptions> backendOptions, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
+internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
 {
-    // Retry-After (seconds) of the proxy's own 503s: an open backend circuit lets a call through after its break; a host
-    // shutting down is gone at once (a client retries on another instance, or this one restarted).
-    private readonly string _circuitRetryAfter = RetryAfter.After(backendOptions.Value.BreakerBreakDuration);
-
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         var error = exception switch
@@ -50,7 +46,9 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, IOption
 
         if (error.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            context.Response.Headers.RetryAfter = exception is BackendUnavailableException ? _circuitRetryAfter : RetryAfter.Soon;
+            // Retry-After (seconds) of the proxy's own 503s: an open backend circuit lets a call through once its break is
+            // over; a host shutting down is gone at once (a client retries on another instance, or this one restarted).
+            context.Response.Headers.RetryAfter = exception is BackendUnavailableException { RetryAfter: { } left } ? RetryAfter.After(left) : RetryAfter.Soon;
         }
 
         var body = EsAnswers.RenderError(error, exception, context.Request.Query);

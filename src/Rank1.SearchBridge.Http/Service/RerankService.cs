@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -18,15 +17,9 @@ namespace Rank1.SearchBridge.Http.Service;
 /// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
-internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, IOptions<ProxyOptions> rerankLimits, Rank1Metrics metrics,
+internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics,
     TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, ILogger<RerankService> logger)
 {
-    // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s backoff): an
-    // overloaded queue drains within a second or so (and a host shutting down is gone at once: another instance, or this
-    // one restarted, takes the retry); an open model circuit does not call the model again for its break, while a single
-    // failure with the circuit still closed may be retried soon.
-    private readonly string _circuitOpenRetryAfter = RetryAfter.After(rerankLimits.Value.ModelBreakDuration);
-
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
 
@@ -120,7 +113,10 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // The service has no first-stage order to fall back to: it says why it could not rank.
             throw new RerankRequestException(failed, $"rank1 could not rerank: {outcome.Reason ?? header}")
             {
-                RetryAfter = outcome.CircuitOpen ? _circuitOpenRetryAfter : null,
+                // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s
+                // backoff): an open model circuit calls the model again once its break is over; a single failure with the
+                // circuit still closed (and an overloaded queue, which drains within a second or so) may be retried soon.
+                RetryAfter = outcome.CircuitOpenFor is { } left ? RetryAfter.After(left) : null,
             };
         }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
+using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Telemetry;
@@ -59,10 +60,11 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
     public bool TimedOutWaiting { get; init; }
 
     /// <summary>
-    /// <see cref="RerankStatus.FallbackError"/> while the model circuit is open: refused by it, or the failure that opened it.
-    /// The model is not called again for <c>Rank1:Proxy:ModelBreakDuration</c>.
+    /// <see cref="RerankStatus.FallbackError"/> while the model circuit is open (refused by it, or the failure that opened
+    /// it): the time left until the circuit lets a call through again, at most <c>Rank1:Proxy:ModelBreakDuration</c>.
+    /// Null while the circuit is closed.
     /// </summary>
-    public bool CircuitOpen { get; init; }
+    public TimeSpan? CircuitOpenFor { get; init; }
 }
 
 /// <summary>
@@ -86,6 +88,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     private readonly ResiliencePipeline _modelBreaker;
     private readonly TimeSpan _deadlineGrace;
     private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly CircuitBreak _break;
 
     // Windows in the model now: a window that enters while others are in it queues behind their rows.
     private int _inModel;
@@ -104,6 +107,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             QueueLimit = o.MaxQueuedReranks,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
+        _break = new CircuitBreak(time);
         _modelBreaker = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -115,6 +119,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 // Cancellation, a full engine queue and a caller's input say nothing about the model's health.
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException or Rank1InputException)),
                 StateProvider = _circuit,
+                OnOpened = _break.OnOpened,
             })
             .Build();
     }
@@ -196,7 +201,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
                 catch (BrokenCircuitException)
                 {
-                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started) with { CircuitOpen = true };
+                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started) with { CircuitOpenFor = _break.Left };
                 }
                 catch (Rank1OverloadedException ex)
                 {
@@ -205,7 +210,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     LogModelFailure(_logger, ex);
-                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started) with { CircuitOpen = _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated };
+                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started) with { CircuitOpenFor = _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated ? _break.Left : null };
                 }
                 finally
                 {
