@@ -160,9 +160,14 @@ public sealed class InputErrorIsolationTests
     }
 }
 
-/// <summary>A judge for which any query or passage containing <c>marker</c> is an input error; others get a score from their length.</summary>
-internal sealed class InputFailingJudge(string marker) : IPassageJudge
+/// <summary>A judge for which the inputs <c>fails</c> picks (by default any query or passage containing a marker) are input errors; others get a score from their length.</summary>
+internal sealed class InputFailingJudge(Func<Rank1Input, bool> fails) : IPassageJudge
 {
+    public InputFailingJudge(string marker)
+        : this(input => input.Query.Contains(marker, StringComparison.Ordinal) || input.Text.Contains(marker, StringComparison.Ordinal))
+    {
+    }
+
     private int _judged;
     private int _windows;
 
@@ -185,7 +190,7 @@ internal sealed class InputFailingJudge(string marker) : IPassageJudge
 
     private ValueTask<Rank1Judgement> JudgeOne(Rank1Input input)
     {
-        if (input.Query.Contains(marker, StringComparison.Ordinal) || input.Text.Contains(marker, StringComparison.Ordinal))
+        if (fails(input))
         {
             throw new Rank1InputException("The prompt has 5000 tokens, which leaves less than 16 of the model's context of 4096 for reasoning.");
         }

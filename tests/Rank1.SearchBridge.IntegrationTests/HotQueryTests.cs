@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
 using Rank1.SearchBridge.Messages;
 using Rank1.Testing;
 
@@ -66,6 +67,37 @@ public sealed class HotQueryTests
         var message = Assert.Single(publisher.Messages);
         Assert.Equal((5, 4, "title"), (message.Window, message.MaxThinkTokens, message.TitleField));
         Assert.Equal(["text"], message.Fields);
+    }
+
+    [Fact]
+    public async Task WiderWindowThanTheRule_WithTheRulesWindowStored_IsNotPublished_TheHitsPastItAreNoJobs()
+    {
+        // The hits past the rule's window (5) are input errors for the proxy's model, so they are never stored; the rule's
+        // window is judged and stored by the proxy (a worker's job would store the same judgements: the window is no
+        // part of the fingerprint).
+        const string body = """{"query":{"match":{"text":"onion onions eyes the"}}}""";
+        var tail = new HashSet<string>(StringComparer.Ordinal);
+        var judge = new InputFailingJudge(input => tail.Contains(input.Text));
+        var publisher = new RecordingPublisher();
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:HotQueries:Threshold"] = "2" },
+            s => s.AddSingleton<IPassageJudge>(judge).AddSingleton<IPrecomputePublisher>(publisher));
+        var ranked = await stack.BackendIdsAsync(body);
+        Assert.True(ranked.Length >= 7, $"{ranked.Length} hits: too few for a tail past the rule's window");
+        tail.UnionWith(ranked.Skip(5).Select(id => ProxyStack.Corpus.Single(d => d.Id == id).Text));
+        Assert.Equal("applied", (await stack.SearchAsync(body)).Rerank);
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5));
+
+        // Hot, with the rule's window stored and only the hits past it unstored: a job (the rule's window) could store
+        // nothing more, so none is sent. Before the fix one was, and again every DedupWindow, forever.
+        var wider = body.Replace("}}}", """}},"ext":{"rank1":{"window":8}}}""", StringComparison.Ordinal);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(200, (await stack.SearchAsync(wider)).Status);
+        }
+
+        Assert.Empty(publisher.Messages);
+        Assert.Equal(0, PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total")); // none published, skipped or failed
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5)); // the tail is still unstored
     }
 
     [Theory]

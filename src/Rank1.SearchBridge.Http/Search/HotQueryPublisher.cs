@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 using static Rank1.SearchBridge.EsAnswers;
@@ -17,24 +18,37 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
     ILogger<HotQueryPublisher> logger)
 {
     /// <summary>
-    /// Counts the search; publishes a precompute job when its query has just turned hot and the job would store the
-    /// reasoning this search looks up (else counts it <c>skipped</c>).
+    /// Counts the search; publishes a precompute job when its query has just turned hot with hits the job would store,
+    /// and the job would store the reasoning this search looks up (else counts it <c>skipped</c>).
     /// </summary>
-    public void Observe(string? index, string queryText, RerankPlan plan, string fingerprint, JsonObject searchBody, bool hasUnstoredHits)
+    /// <param name="index">The searched index expression (null: all).</param>
+    /// <param name="queryText">The query the model is asked about.</param>
+    /// <param name="plan">The search's rerank settings.</param>
+    /// <param name="fingerprint">The search's reasoning-store fingerprint.</param>
+    /// <param name="searchBody">The client's search body.</param>
+    /// <param name="misses">The window's passages the reasoning store does not hold; null when the store did not answer (all unstored).</param>
+    public void Observe(string? index, string queryText, RerankPlan plan, string fingerprint, JsonObject searchBody, IReadOnlyList<KeyedPassage>? misses)
     {
-        // A point-in-time search counts towards its query's heat but is never the one that reports it: it names no index
-        // (the pit does), so the workers cannot re-run it (Elasticsearch rejects a pit on an index's _search), and were
-        // it reported, the query's one publish per DedupWindow would be spent on a skip while the same query's
-        // ordinary searches went unpublished. (Scroll searches are not reranked.)
-        if (!hotQueries.Observe(fingerprint, hasUnstoredHits && !searchBody.ContainsKey("pit")))
-        {
-            return;
-        }
-
         // The job takes the operator's rule for the index (window, fields, reasoning budget, token limits), never the
         // caller's ext.rank1: anonymous searches must not be able to make the workers judge 200-passage windows with
         // 32k-token budgets.
         var rule = rules.Resolve(index);
+
+        // Only hits within the rule's window count as unstored: those are what the job judges. A search whose ext.rank1
+        // window is larger keeps the hits past it unstored whatever the workers do; counted, its query would be sent
+        // again every DedupWindow, forever. Its top hits are still sent once (the window is no part of the fingerprint,
+        // so the job's judgements serve it), and the proxy judges the rest live.
+        var unstored = misses is null || misses.Any(m => m.Passage.Index < rule.Window);
+
+        // A point-in-time search counts towards its query's heat but is never the one that reports it: it names no index
+        // (the pit does), so the workers cannot re-run it (Elasticsearch rejects a pit on an index's _search), and were
+        // it reported, the query's one publish per DedupWindow would be spent on a skip while the same query's
+        // ordinary searches went unpublished. (Scroll searches are not reranked.)
+        if (!hotQueries.Observe(fingerprint, unstored && !searchBody.ContainsKey("pit")))
+        {
+            return;
+        }
+
         var job = new PrecomputeReasoning(index ?? "_all", queryText, plan.Instructions, rule.Window, rule.EffectiveFields.ToArray(), rule.TitleField, rule.MaxThinkTokens,
             PrecomputeReasoning.HotQuery, SearchBody: null, Guid.NewGuid(), PromptTemplate: plan.PromptTemplate, MaxQueryTokens: rule.MaxQueryTokens, MaxPassageTokens: rule.MaxPassageTokens);
         if (NotPublishable(ReasoningKeys.JobFingerprint(job, modelLimits), fingerprint) is { } reason)

@@ -39,7 +39,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
         }
 
         // Every search counts towards its query's heat, whatever its deadline; an unanswered lookup counts as unstored.
-        hotQueries.Observe(index, queryText, plan, fingerprint, searchBody, hasUnstoredHits: lookup is null || lookup.Misses.Count > 0);
+        hotQueries.Observe(index, queryText, plan, fingerprint, searchBody, lookup?.Misses);
 
         // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
         // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
