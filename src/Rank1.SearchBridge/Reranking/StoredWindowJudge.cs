@@ -64,7 +64,8 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
     /// <summary>
     /// Judges the misses of a lookup with the model and merges them with the cached judgements; the new ones are written
     /// back in the background. All cached: <see cref="RerankStatus.Cached"/> without a model call. A fallback (timeout,
-    /// error, overload) keeps no verdicts.
+    /// error, overload) keeps no verdicts; misses that all failed on their input leave the cached ones ranking the
+    /// window (<see cref="RerankStatus.Partial"/>, the failures listed).
     /// </summary>
     public async Task<RerankOutcome> JudgeAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp, CancellationToken cancellationToken)
     {
@@ -112,8 +113,18 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
         var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
             .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
             .ToArray();
-        var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
-            ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }
+        // Every miss failed on its own input (nothing is wrong with the model): the stored judgements still rank the
+        // window, partly, as when some misses were judged; the executor alone, seeing no verdict, called it a fallback.
+        var inputFailuresOnly = computed is { Status: RerankStatus.FallbackError, Verdicts.Count: 0, CircuitOpenFor: null }
+            && computed.Failures.Count == lookup.Misses.Count && lookup.Cached.Count > 0;
+        var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial || inputFailuresOnly
+            ? computed with
+            {
+                Status = inputFailuresOnly ? RerankStatus.Partial : computed.Status,
+                Reason = inputFailuresOnly ? null : computed.Reason,
+                Verdicts = [.. computed.Verdicts, .. lookup.Cached],
+                Elapsed = time.GetElapsedTime(startedTimestamp),
+            }
             : computed;
         return (outcome, judged);
     }

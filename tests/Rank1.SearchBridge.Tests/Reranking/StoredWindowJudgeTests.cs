@@ -231,4 +231,24 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.Equal([window[0].Key.Id, window[2].Key.Id], Assert.Single(_store.WrittenNow).Select(w => w.Id));
         Assert.Empty(_store.Written);
     }
+
+    [Fact]
+    public async Task EveryMissFailingOnItsInput_LeavesTheStoredJudgementsRankingTheWindow()
+    {
+        // Nothing is wrong with the model: a passage it cannot read must not throw away the stored reasoning of the others
+        // (before, the window fell back to the backend's order, as on a model failure).
+        var judge = new ScriptedJudge(_time, (_, _, _) => throw new Rank1InputException("unreadable"));
+        var windowJudge = WindowJudge(judge);
+        var window = Window("a", "bad", "c");
+        Store(window[0], 0.2);
+        Store(window[2], 0.9);
+
+        var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(RerankStatus.Partial, outcome.Status);
+        Assert.Null(outcome.Reason);
+        Assert.Equal(new PassageFailure(1, "unreadable"), Assert.Single(outcome.Failures));
+        Assert.Equal([(0, 0.2, PassageSource.Cached), (2, 0.9, PassageSource.Cached)], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score, v.Source)));
+        Assert.Empty(_store.Written);
+    }
 }
