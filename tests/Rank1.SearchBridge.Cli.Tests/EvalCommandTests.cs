@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rank1.EmbeddedSearch;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
@@ -129,6 +130,47 @@ public sealed class EvalCommandTests
         var bad = await CliRunner.RunAsync("eval", "--dataset", dir);
         Assert.Equal(4, bad.ExitCode);
         Assert.Contains(Path.Combine(dir, "qrels", "test.tsv") + ": line 3", bad.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_IndexPatternReturnsTheSameIdTwice_KeepsItsFirstRankOnceAndWarns()
+    {
+        // Two indices of the pattern hold the same _id: the search answers d1 twice. Both runs are asked of the same
+        // embedded backend (no model needed: the "proxy" is the cluster itself).
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        {
+            foreach (var index in new[] { "a", "b" })
+            {
+                (await seed.PutAsync($"{index}/_doc/d1?refresh=true", new StringContent("""{"text":"onion"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+            }
+        }
+
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-dupids-").FullName;
+        var topics = Path.Combine(dir, "topics.tsv");
+        var qrels = Path.Combine(dir, "qrels.txt");
+        await File.WriteAllTextAsync(topics, "q1\tonion\n");
+        await File.WriteAllTextAsync(qrels, "q1 0 d1 1\nq1 0 d2 1\n");
+        string[] args = ["eval", "--topics", topics, "--qrels", qrels, "--index", "a,b", "--backend", backend.Url.ToString(), "--proxy", backend.Url.ToString(),
+            "--run-out", Path.Combine(dir, "runs"), "--metrics", "p@2,recall@100,map", "--json"];
+
+        var result = await CliRunner.RunAsync(args);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal(["q1 Q0 d1 1 1 bm25"], await File.ReadAllLinesAsync(Path.Combine(dir, "runs", "backend.run")));
+        Assert.Equal(["q1 Q0 d1 1 1 rank1"], await File.ReadAllLinesAsync(Path.Combine(dir, "runs", "proxy.run")));
+        Assert.Contains("eval: 2 hits repeated a document id", result.Error, StringComparison.Ordinal); // one in each run
+
+        // By hand, with d1 once at rank 1 and d2 (relevant) never retrieved: P_2 = 1/2, recall_100 = 1/2,
+        // map = (1/1) / 2 relevant = 1/2. Counting d1 twice gave 1, 1 and 1.
+        var metrics = JsonNode.Parse(result.Out)!["metrics"]!.AsArray();
+        Assert.Equal([0.5, 0.5, 0.5], metrics.Select(m => m!["backend"]!.GetValue<double>()));
+        Assert.Equal([0.5, 0.5, 0.5], metrics.Select(m => m!["proxy"]!.GetValue<double>()));
+
+        // The runs written are valid for trec_eval and for the tool itself: evaluating again reads them as they are.
+        var again = await CliRunner.RunAsync(args);
+        Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Equal(metrics.ToJsonString(), JsonNode.Parse(again.Out)!["metrics"]!.ToJsonString());
     }
 
     private static string TrecFixture(string file) => Path.Combine(TestPaths.Fixture("trec_eval"), file);

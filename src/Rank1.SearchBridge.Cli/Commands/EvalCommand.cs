@@ -142,6 +142,7 @@ internal sealed class EvalCommand : CliCommand
                 await context.Error.WriteLineAsync($"eval: {resumed} of {topics.Count} queries resumed from the runs in {runDir}").ConfigureAwait(false);
             }
 
+            var repeated = 0;
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
             var progressConsole = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Error) });
             await progressConsole.Progress()
@@ -161,7 +162,7 @@ internal sealed class EvalCommand : CliCommand
                         };
                         if (!backendRun.Complete && !backendRun.Has(topic.Id))
                         {
-                            await backendRun.AppendAsync(topic.Id, await SearchAsync(http, backendUrl, index, body, cancellationToken).ConfigureAwait(false), "bm25", cancellationToken).ConfigureAwait(false);
+                            repeated += await backendRun.AppendAsync(topic.Id, await SearchAsync(http, backendUrl, index, body, cancellationToken).ConfigureAwait(false), "bm25", cancellationToken).ConfigureAwait(false);
                         }
 
                         if (window is not null || template is not null)
@@ -182,7 +183,7 @@ internal sealed class EvalCommand : CliCommand
 
                         if (!proxyRun.Complete && !proxyRun.Has(topic.Id))
                         {
-                            await proxyRun.AppendAsync(topic.Id, await SearchAsync(http, proxyUrl, index, body, cancellationToken).ConfigureAwait(false), "rank1", cancellationToken).ConfigureAwait(false);
+                            repeated += await proxyRun.AppendAsync(topic.Id, await SearchAsync(http, proxyUrl, index, body, cancellationToken).ConfigureAwait(false), "rank1", cancellationToken).ConfigureAwait(false);
                         }
 
                         task.Increment(1);
@@ -191,6 +192,11 @@ internal sealed class EvalCommand : CliCommand
 
             backendRun.Finish();
             proxyRun.Finish();
+            if (repeated > 0)
+            {
+                // Counted twice, one document would inflate every metric, and trec_eval refuses such a run.
+                await context.Error.WriteLineAsync($"eval: {repeated} hits repeated a document id already retrieved for their query (an index pattern whose indices share an _id?): each id is kept at its first rank only").ConfigureAwait(false);
+            }
 
             var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
             var rows = metrics.Select(m => Row(m, judged.Select(q => TrecEval.Compute(m, backendRun.Entries(q), qrels.For(q))).ToArray(),

@@ -69,14 +69,19 @@ internal sealed class EvalRunFile
 
     public IReadOnlyList<RunEntry> Entries(string queryId) => _entries.TryGetValue(queryId, out var e) ? e : [];
 
-    /// <summary>Appends one query's ranking to the partial file.</summary>
-    public async Task AppendAsync(string queryId, IReadOnlyList<string> docIds, string tag, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends one query's ranking to the partial file. A document id the search returned more than once (an index
+    /// pattern whose indices share an <c>_id</c>) is kept at its first rank only, as trec_eval refuses a run that
+    /// repeats a document of a query; the result is how many hits were left out for that.
+    /// </summary>
+    public async Task<int> AppendAsync(string queryId, IReadOnlyList<string> hits, string tag, CancellationToken cancellationToken)
     {
         if (Complete)
         {
             throw new InvalidOperationException($"{Path} is complete and is never written.");
         }
 
+        var docIds = hits.Distinct(StringComparer.Ordinal).ToList(); // Distinct keeps each id's first occurrence, in order
         var block = new StringBuilder();
         var entries = new List<RunEntry>();
         for (var i = 0; i < docIds.Count; i++)
@@ -94,6 +99,7 @@ internal sealed class EvalRunFile
 
         await File.AppendAllTextAsync(Partial, block.ToString(), cancellationToken).ConfigureAwait(false);
         _entries[queryId] = entries;
+        return hits.Count - docIds.Count;
     }
 
     /// <summary>Every topic is in: the partial file becomes the run (never replacing a file that appeared meanwhile).</summary>
