@@ -47,7 +47,7 @@ public abstract class InProcessHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (loggerFactory is not null)
         {
-            builder.Services.AddSingleton(loggerFactory);
+            builder.Services.AddSingleton<ILoggerFactory>(new HostStartupFaultFilter(loggerFactory));
         }
 
         configureServices?.Invoke(builder.Services);

@@ -92,6 +92,31 @@ public sealed partial class ProxyCommandTests
         Assert.Contains("/nonexistent/proxy.json: configuration file not found", result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("proxy")]
+    [InlineData("serve")]
+    public async Task HostCommand_ConfigFileThatIsNotJson_IsABadInputInOneLineNamingTheFile(string command)
+    {
+        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "bad.json");
+        await File.WriteAllTextAsync(config, "{bad json\n");
+        var result = await CliRunner.RunAsync(command, "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
+        Assert.Equal(4, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"rank1-bridge {command}: {config}: not a valid JSON configuration file (", line, StringComparison.Ordinal);
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Proxy_StartUpError_AsARealProcess_IsOneLineWithoutTheHostsOwnLogOfIt()
+    {
+        // The host used to log "Hosting failed to start" with a stack trace (at the tool's Warning level) before the
+        // tool's own one-line error.
+        var result = await CliRunner.RunProcessAsync("proxy", "--model", TestPaths.TinyModel, "--port", "0");
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rank1-bridge proxy: bad configuration: Rank1:Backend:Url is required", line, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex("listening on (http://\\S+)")]
     private static partial Regex Listening();
 }

@@ -71,12 +71,22 @@ internal static class HostSettings
         new("Rank1:Proxy:Caps:Deadline", "00:10:00"),
     ];
 
-    /// <summary>Starts a host; bad configuration becomes a one-line usage error naming the key.</summary>
-    public static async Task<T> StartAsync<T>(Func<Task<T>> start)
+    /// <summary>
+    /// Starts a host; bad configuration becomes a one-line usage error naming the key, and a <c>--config</c> file that
+    /// is not valid JSON a one-line bad-input error naming the file.
+    /// </summary>
+    /// <param name="configFile">The <c>--config</c> file the host reads, if any.</param>
+    /// <param name="start">Starts the host.</param>
+    public static async Task<T> StartAsync<T>(string? configFile, Func<Task<T>> start)
     {
         try
         {
             return await start().ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex) when (configFile is not null)
+        {
+            // The JSON provider's "Failed to load configuration from file" wraps the parser's own reason (with its position).
+            throw new CliException($"{configFile}: not a valid JSON configuration file ({ex.GetBaseException().Message})", ExitCodes.BadInput);
         }
         catch (OptionsValidationException ex)
         {

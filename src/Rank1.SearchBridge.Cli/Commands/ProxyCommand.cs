@@ -19,7 +19,7 @@ internal sealed class ProxyCommand : CliCommand
     {
         var settings = _options.Settings(args, context);
         var config = _options.ConfigFile(args);
-        var proxy = await HostSettings.StartAsync(() => ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var proxy = await HostSettings.StartAsync(config, () => ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (proxy.ConfigureAwait(false))
         {
             await context.Out.WriteLineAsync($"Rank1 proxy listening on {proxy.Url}. Point your Elasticsearch/OpenSearch client there. Ctrl+C stops it.").ConfigureAwait(false);

@@ -19,7 +19,7 @@ internal sealed class ServeCommand : CliCommand
     {
         var settings = _options.Settings(args, context);
         var config = _options.ConfigFile(args);
-        var service = await HostSettings.StartAsync(() => RerankServiceServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var service = await HostSettings.StartAsync(config, () => RerankServiceServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (service.ConfigureAwait(false))
         {
             await context.Out.WriteLineAsync($"Rank1 rerank service listening on {service.Url} (POST v1/rerank, v2/rerank, rerank). Ctrl+C stops it.").ConfigureAwait(false);
