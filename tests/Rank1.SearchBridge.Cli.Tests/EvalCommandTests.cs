@@ -270,11 +270,78 @@ public sealed class EvalCommandTests
         Assert.Contains("randomisation", result.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>Writes the qrels and the run (bytes as given) into a new folder and compares the run with itself offline.</summary>
+    private static async Task<(CliResult Result, string Qrels, string Run)> OfflineAsync(byte[] qrels, byte[] run, string metrics = "p@1,p@2,map")
+    {
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-input-").FullName;
+        var (qrelsFile, runFile) = (Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "a.run"));
+        await File.WriteAllBytesAsync(qrelsFile, qrels);
+        await File.WriteAllBytesAsync(runFile, run);
+        return (await CliRunner.RunAsync("eval", "--run", runFile, "--run", runFile, "--qrels", qrelsFile, "--metrics", metrics, "--json"), qrelsFile, runFile);
+    }
+
+    /// <summary>
+    /// Inputs trec_eval reads, and its answers: trec_eval 10.0-rc3, <c>trec_eval -c -m P.1,2 -m map QRELS RUN</c>, gave
+    /// P_1 = 1, P_2 = 0.5 and map = 1 on each of these.
+    /// </summary>
+    [Theory]
+    [InlineData("1 0 d1 1\n1 0 d2 0\n", "1 Q0 d1 1 3 r extra\n1 Q0 d2 2 2 r\n")] // a seventh field: get_trec_results.c skips the rest of the line
+    [InlineData("1 0 d1 1.0\n1 0 d2 0\n", "1 Q0 d1 1 3 r\n1 Q0 d2 2 2 r\n")] // a grade of 1.0: atol reads its leading integer, 1
+    [InlineData("1 0 d\u00A0x 1\n", "1 Q0 d\u00A0x 1 2 r\n")] // a no-break space is no separator (isspace is ASCII): one id
+    [InlineData("1 0 \U0001F600 1\n1 0 \uFF21 0\n", "1 Q0 \uFF21 1 5 r\n1 Q0 \U0001F600 2 5 r\n")] // a tie: strcmp puts U+1F600 (F0 9F ..) above U+FF21 (EF BC A1)
+    public async Task Eval_TwoRunsOffline_InputsTrecEvalReads_ScoreAsTrecEvalScoresThem(string qrels, string run)
+    {
+        var (result, _, _) = await OfflineAsync(System.Text.Encoding.UTF8.GetBytes(qrels), System.Text.Encoding.UTF8.GetBytes(run));
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal([1.0, 0.5, 1.0], JsonNode.Parse(result.Out)!["metrics"]!.AsArray().Select(m => m!["a"]!.GetValue<double>()));
+    }
+
+    [Fact]
+    public async Task Eval_QrelsJudgingADocumentTwice_IsRefusedNamingFileLineTopicAndDocument()
+    {
+        // trec_eval refuses these qrels ("trec_eval.form_res_rels: duplicate docs d1"); we kept the last grade.
+        var (result, qrels, _) = await OfflineAsync("1 0 d1 2\n1 0 d2 1\n1 0 d1 0\n"u8.ToArray(), "1 Q0 d1 1 3 r\n1 Q0 d2 2 2 r\n"u8.ToArray());
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{qrels}: line 3: document 'd1' is judged twice for topic '1' (first on line 1)", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_IdsThatAreNotUtf8_AreRefusedNamingFileAndLine()
+    {
+        // caf\xE8 and caf\xE9 are two ids to trec_eval (it compares bytes: map 0.5), one (caf\uFFFD) when decoded leniently.
+        var (result, qrels, _) = await OfflineAsync(Latin1("1 0 caf\u00E9 1\n"), Latin1("1 Q0 caf\u00E8 1 2 r\n1 Q0 caf\u00E9 2 1 r\n"));
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{qrels}: line 1: not valid UTF-8 (byte 0xE9, byte 8 of the line)", result.Error, StringComparison.Ordinal);
+
+        var (run, _, runFile) = await OfflineAsync("1 0 d1 1\n"u8.ToArray(), Latin1("1 Q0 d1 1 2 r\n1 Q0 caf\u00E8 2 1 r\n"));
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains($"{runFile}: line 2: not valid UTF-8 (byte 0xE8, byte 9 of the line)", run.Error, StringComparison.Ordinal);
+    }
+
+    private static byte[] Latin1(string text) => System.Text.Encoding.Latin1.GetBytes(text);
+
+    [Fact]
+    public async Task Eval_RunThatIsADirectory_SaysSo()
+    {
+        var (result, qrels, run) = await OfflineAsync("1 0 d1 1\n"u8.ToArray(), "1 Q0 d1 1 2 r\n"u8.ToArray());
+        Assert.True(result.ExitCode == 0, result.Error);
+        var folder = Path.GetDirectoryName(run)!;
+        var again = await CliRunner.RunAsync("eval", "--run", folder, "--run", run, "--qrels", qrels);
+        Assert.Equal(4, again.ExitCode);
+        Assert.Contains($"{folder}: is a directory, not a file", again.Error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "eval", "--run", "a.run", "--qrels", "q" }, 2, "--run compares two runs")]
     [InlineData(new[] { "eval", "--run", "a.run", "--run", "b.run" }, 2, "--qrels is required")]
     [InlineData(new[] { "eval", "--qrels", "q", "--index", "i" }, 2, "--topics is required")]
     [InlineData(new[] { "eval", "--sample", "--metrics", "recall" }, 2, "unknown metric 'recall'")]
+    [InlineData(new[] { "eval", "--sample", "--metrics", "" }, 2, "--metrics names no metric")]
+    [InlineData(new[] { "eval", "--sample", "--metrics", " , " }, 2, "--metrics names no metric")]
+    [InlineData(new[] { "eval", "--sample", "--metrics", "p@99999999999" }, 2, "--metrics: the cut of 'p@99999999999' must be from 1 to 2147483647")]
+    [InlineData(new[] { "eval", "--sample", "--metrics", "ndcg@0" }, 2, "--metrics: the cut of 'ndcg@0' must be from 1 to 2147483647")]
+    [InlineData(new[] { "eval", "--run", "a.run", "--run", "b.run", "--qrels", "q", "--sample" }, 2, "--sample does not apply with --run")]
+    [InlineData(new[] { "eval", "--run", "a.run", "--run", "b.run", "--qrels", "q", "--index", "i" }, 2, "--index does not apply with --run")]
     [InlineData(new[] { "eval", "--topics", "/nonexistent/topics.tsv", "--qrels", "q", "--index", "i" }, 4, "/nonexistent/topics.tsv: file not found")]
     [InlineData(new[] { "eval", "--topics", "x", "--qrels", "q", "--index", "i", "--backend", "ftp://x" }, 2, "--backend must be an http(s) URL")]
     public async Task Eval_BadArguments_OneLineAndExitCode(string[] args, int exitCode, string message)

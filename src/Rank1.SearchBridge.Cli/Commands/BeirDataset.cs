@@ -43,8 +43,17 @@ internal sealed class BeirDataset
     }
 
     /// <summary>The test judgments as TREC qrels.</summary>
-    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken) =>
-        ParseQrels(QrelsFile, await File.ReadAllLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false));
+    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return ParseQrels(QrelsFile, await TrecText.ReadLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false));
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"{QrelsFile}: {ex.Message}", ExitCodes.BadInput);
+        }
+    }
 
     /// <summary>True when <paramref name="lines"/> start with BEIR's qrels header (<c>query-id TAB corpus-id TAB score</c>).</summary>
     public static bool IsBeirQrels(IReadOnlyList<string> lines) =>
@@ -65,7 +74,7 @@ internal sealed class BeirDataset
             }
 
             header = false;
-            if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(char.IsWhiteSpace) || p[1].Any(char.IsWhiteSpace))
+            if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(TrecText.IsSeparator) || p[1].Any(TrecText.IsSeparator))
             {
                 throw new CliException($"{file}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score', got '{lines[i]}'", ExitCodes.BadInput);
             }

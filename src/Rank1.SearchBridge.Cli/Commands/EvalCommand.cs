@@ -45,6 +45,9 @@ internal sealed class EvalCommand : CliCommand
     private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", 0, 32_768);
     private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the table.");
 
+    /// <summary>The options of an evaluation that searches (a cluster, --sample, --dataset), which --run has no use for.</summary>
+    private IEnumerable<Option> OnlineOptions => [_topics, _index, _backend, _proxy, _fields, _depth, _window, _template, _runOut, _sample, _dataset, _model, _maxThinkTokens];
+
     public override IReadOnlyList<Option> Options =>
         [_run, _topics, _qrels, _index, _backend, _proxy, _fields, _depth, _window, _template, _metrics, _runOut, _sample, _dataset, _model, _maxThinkTokens, _json];
 
@@ -57,6 +60,12 @@ internal sealed class EvalCommand : CliCommand
         var fields = (args.GetValue(_fields) ?? "text").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (args.GetValue(_run) is { Length: > 0 } runFiles)
         {
+            // Silently ignored, an option of an online evaluation would suggest it shaped the comparison.
+            if (OnlineOptions.FirstOrDefault(o => args.GetResult(o) is { Implicit: false }) is { } online)
+            {
+                throw new UsageException($"{online.Name} does not apply with --run: the two runs are compared offline, as they are");
+            }
+
             return await CompareRunsAsync(runFiles, args, metrics, context, cancellationToken).ConfigureAwait(false);
         }
 
@@ -296,11 +305,7 @@ internal sealed class EvalCommand : CliCommand
 
     private static async Task<TrecRun> ReadRunAsync(string file, CancellationToken cancellationToken)
     {
-        if (!File.Exists(file))
-        {
-            throw new CliException($"{file}: file not found", ExitCodes.BadInput);
-        }
-
+        CheckInputFile(file);
         try
         {
             return await TrecRun.ReadAsync(file, cancellationToken).ConfigureAwait(false);
@@ -347,12 +352,40 @@ internal sealed class EvalCommand : CliCommand
     /// <summary>An http(s) URL (checked while parsing) as a base for relative paths.</summary>
     private static Uri Url(string value) => new(value.EndsWith('/') ? value : value + "/");
 
-    private static Metric[] ParseMetrics(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(name => TrecEval.TryParseMetric(name, out var m) ? m : throw new UsageException($"--metrics: unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)"))
-        .ToArray();
+    private static Metric[] ParseMetrics(string list)
+    {
+        var metrics = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => TrecEval.TryParseMetric(name, out var m, out var problem) ? m : throw new UsageException($"--metrics: {problem}"))
+            .ToArray();
+        return metrics.Length > 0 ? metrics : throw new UsageException("--metrics names no metric (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)");
+    }
 
-    private static async Task<string[]> ReadLinesAsync(string file, CancellationToken cancellationToken) =>
-        File.Exists(file) ? await File.ReadAllLinesAsync(file, cancellationToken).ConfigureAwait(false) : throw new CliException($"{file}: file not found", ExitCodes.BadInput);
+    private static async Task<string[]> ReadLinesAsync(string file, CancellationToken cancellationToken)
+    {
+        CheckInputFile(file);
+        try
+        {
+            return await TrecText.ReadLinesAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
+        }
+    }
+
+    /// <summary>An input file that is missing, or a folder given for one, is a one-line bad input.</summary>
+    private static void CheckInputFile(string file)
+    {
+        if (Directory.Exists(file))
+        {
+            throw new CliException($"{file}: is a directory, not a file", ExitCodes.BadInput);
+        }
+
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: file not found", ExitCodes.BadInput);
+        }
+    }
 
     private static async Task<IReadOnlyList<Topic>> ReadTopicsAsync(string file, CancellationToken cancellationToken)
     {

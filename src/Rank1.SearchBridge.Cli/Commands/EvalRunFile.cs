@@ -129,7 +129,15 @@ internal sealed class EvalRunFile
 
     private async Task ResumeAsync(CancellationToken cancellationToken)
     {
-        var lines = await File.ReadAllLinesAsync(Partial, cancellationToken).ConfigureAwait(false);
+        string[] lines;
+        try
+        {
+            lines = await TrecText.ReadLinesAsync(Partial, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"{Partial}: {ex.Message} (delete it to start this run afresh)", ExitCodes.BadInput);
+        }
 
         // The last query's block may have been torn by the interruption: it is dropped and that query redone.
         var keep = lines.Length;
@@ -172,7 +180,7 @@ internal sealed class EvalRunFile
             return null;
         }
 
-        var fields = lines[i].Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries);
+        var fields = TrecText.Fields(lines[i]);
         return fields.Length == 0 ? null : fields[0];
     }
 }

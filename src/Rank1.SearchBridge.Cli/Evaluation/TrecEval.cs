@@ -16,23 +16,33 @@ internal sealed class Qrels
     public IReadOnlyDictionary<string, int> For(string queryId) =>
         _judgments.TryGetValue(queryId, out var j) ? j : new Dictionary<string, int>();
 
-    /// <summary>Parses TREC qrels. A malformed line is a <see cref="FormatException"/> naming its number.</summary>
+    /// <summary>
+    /// Parses TREC qrels as trec_eval reads them: four fields separated by ASCII white space, the grade its leading
+    /// integer (<c>1.0</c> is 1). A malformed line, or a document judged twice for a topic (trec_eval refuses those:
+    /// "duplicate docs"), is a <see cref="FormatException"/> naming its number.
+    /// </summary>
     public static Qrels Parse(IEnumerable<string> lines)
     {
         var result = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
+        var firstLine = new Dictionary<(string Query, string Doc), int>();
         var n = 0;
         foreach (var line in lines)
         {
             n++;
-            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var parts = TrecText.Fields(line);
             if (parts.Length == 0)
             {
                 continue;
             }
 
-            if (parts.Length != 4 || !int.TryParse(parts[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var rel))
+            if (parts.Length != 4 || !TrecText.TryParseGrade(parts[3], out var rel))
             {
-                throw new FormatException($"line {n}: expected 'qid 0 docid relevance' (TREC qrels), got '{line}'");
+                throw new FormatException($"line {n}: expected 'qid 0 docid relevance' (TREC qrels, relevance an integer), got '{line}'");
+            }
+
+            if (!firstLine.TryAdd((parts[0], parts[2]), n))
+            {
+                throw new FormatException($"line {n}: document '{parts[2]}' is judged twice for topic '{parts[0]}' (first on line {firstLine[(parts[0], parts[2])]}); trec_eval refuses duplicate judgments too");
             }
 
             if (!result.TryGetValue(parts[0], out var q))
@@ -64,18 +74,31 @@ internal static class TrecEval
     /// The metrics this evaluator knows, as named on the command line: <c>ndcg</c> and <c>mrr</c> with or without a
     /// cut (trec_eval <c>ndcg</c>, <c>ndcg_cut_K</c>, <c>recip_rank</c>), <c>recall@K</c>, <c>p@K</c>, <c>map</c>.
     /// </summary>
-    public static bool TryParseMetric(string name, out Metric metric)
+    public static bool TryParseMetric(string name, out Metric metric) => TryParseMetric(name, out metric, out _);
+
+    /// <summary>As <see cref="TryParseMetric(string, out Metric)"/>, saying what is wrong with a name it refuses.</summary>
+    /// <param name="name">The metric's name, as on the command line.</param>
+    /// <param name="metric">The metric.</param>
+    /// <param name="problem">Why the name is refused (a cut out of range, an unknown metric), or null.</param>
+    public static bool TryParseMetric(string name, out Metric metric, out string? problem)
     {
         metric = default;
         var at = name.IndexOf('@', StringComparison.Ordinal);
         var kind = at < 0 ? name : name[..at];
-        int? cut = at < 0 ? null : int.TryParse(name[(at + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c > 0 ? c : -1;
-        if (cut == -1)
+        int? cut = null;
+        if (at >= 0)
         {
-            return false;
+            var digits = name[(at + 1)..];
+            if (digits.Length > 0 && digits.All(char.IsAsciiDigit) && (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var big) || big == 0))
+            {
+                problem = $"the cut of '{name}' must be from 1 to {int.MaxValue}";
+                return false;
+            }
+
+            cut = int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var c) ? c : -1;
         }
 
-        MetricKind? k = kind.ToLowerInvariant() switch
+        MetricKind? k = cut == -1 ? null : kind.ToLowerInvariant() switch
         {
             "ndcg" => MetricKind.Ndcg,
             "mrr" => MetricKind.Mrr,
@@ -86,16 +109,21 @@ internal static class TrecEval
         };
         if (k is null || (k is MetricKind.Recall or MetricKind.Precision && cut is null) || (k == MetricKind.Map && cut is not null))
         {
+            problem = $"unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)";
             return false;
         }
 
         metric = new Metric(k.Value, cut);
+        problem = null;
         return true;
     }
 
-    /// <summary>The run as trec_eval sees it: score descending, ties broken by document id descending.</summary>
+    /// <summary>
+    /// The run as trec_eval sees it: score descending, ties broken by document id descending, ids compared as
+    /// trec_eval's <c>strcmp</c> compares their UTF-8 bytes (<see cref="TrecText.IdOrder"/>).
+    /// </summary>
     public static IReadOnlyList<RunEntry> TrecOrder(IEnumerable<RunEntry> run) =>
-        run.OrderByDescending(e => e.Score).ThenByDescending(e => e.DocId, StringComparer.Ordinal).ToArray();
+        run.OrderByDescending(e => e.Score).ThenByDescending(e => e.DocId, TrecText.IdOrder).ToArray();
 
     /// <summary>
     /// One metric over a run as <c>trec_eval -c -q</c> reports it: a value for every query of the qrels (a query the
@@ -105,7 +133,7 @@ internal static class TrecEval
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(qrels);
-        var perQuery = qrels.QueryIds.Order(StringComparer.Ordinal)
+        var perQuery = qrels.QueryIds.Order(TrecText.IdOrder)
             .ToDictionary(q => q, q => Compute(metric, run.For(q), qrels.For(q)), StringComparer.Ordinal);
         return new MetricScores(metric, perQuery, perQuery.Count == 0 ? 0 : perQuery.Values.Average());
     }

@@ -3,8 +3,9 @@ using System.Globalization;
 namespace Rank1.SearchBridge.Cli.Evaluation;
 
 /// <summary>
-/// A TREC run (<c>qid Q0 docno rank score tag</c>) read the way trec_eval reads it: fields separated by any
-/// whitespace, the rank column ignored (the order is the score's, see <see cref="TrecEval.TrecOrder"/>).
+/// A TREC run (<c>qid Q0 docno rank score tag</c>) read the way trec_eval reads it: fields separated by ASCII white
+/// space (<see cref="TrecText"/>), fields after the sixth ignored, the rank column ignored (the order is the score's, see
+/// <see cref="TrecEval.TrecOrder"/>).
 /// </summary>
 internal sealed class TrecRun
 {
@@ -19,8 +20,8 @@ internal sealed class TrecRun
     public IReadOnlyList<RunEntry> For(string queryId) => _queries.TryGetValue(queryId, out var e) ? e : [];
 
     /// <summary>
-    /// Parses a run. A line without six fields, with a score that is not a number, or repeating a document of its
-    /// query (trec_eval refuses duplicates too) is a <see cref="FormatException"/> naming its number.
+    /// Parses a run. A line with fewer than six fields, with a score that is not a number, or repeating a document of
+    /// its query (trec_eval refuses duplicates too) is a <see cref="FormatException"/> naming its number.
     /// </summary>
     public static TrecRun Parse(IEnumerable<string> lines)
     {
@@ -30,13 +31,13 @@ internal sealed class TrecRun
         foreach (var line in lines)
         {
             n++;
-            var p = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var p = TrecText.Fields(line);
             if (p.Length == 0)
             {
                 continue;
             }
 
-            if (p.Length != 6 || !double.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score) || !double.IsFinite(score))
+            if (p.Length < 6 || !double.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score) || !double.IsFinite(score))
             {
                 throw new FormatException($"line {n}: expected 'qid Q0 docno rank score tag' (TREC run, score a number), got '{line}'");
             }
@@ -58,13 +59,12 @@ internal sealed class TrecRun
         return new TrecRun(queries);
     }
 
-    /// <summary>Reads a run file; a malformed line is a <see cref="FormatException"/> naming the file and line.</summary>
+    /// <summary>Reads a run file; a malformed line (or one that is not UTF-8) is a <see cref="FormatException"/> naming the file and line.</summary>
     public static async Task<TrecRun> ReadAsync(string path, CancellationToken cancellationToken)
     {
-        var lines = await File.ReadAllLinesAsync(path, cancellationToken).ConfigureAwait(false);
         try
         {
-            return Parse(lines);
+            return Parse(await TrecText.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false));
         }
         catch (FormatException ex)
         {
