@@ -21,17 +21,20 @@ internal static class RequestJson
     /// <summary>
     /// Parses <paramref name="raw"/>. A field repeated within one object is a 400 <c>x_content_parse_exception</c>
     /// (<c>[line:column] Duplicate field 'size'</c>, as Elasticsearch words it), and a name or string that is not valid
-    /// text (invalid UTF-8, a lone surrogate escape such as half an emoji) a 400 <c>parsing_exception</c> saying where;
-    /// any other malformed text is a <see cref="JsonException"/>, for the caller to word.
+    /// UTF-8 a 400 <c>parsing_exception</c> saying where; any other malformed text is a <see cref="JsonException"/>,
+    /// for the caller to word. A lone surrogate escape (<c>"\ud83d"</c>, half an emoji) is read, as Elasticsearch's
+    /// parser reads it, as U+FFFD (<see cref="LoneSurrogates"/>): <paramref name="raw"/> itself is not changed.
     /// </summary>
+    /// <param name="raw">The UTF-8 JSON text.</param>
     public static JsonNode? Parse(ReadOnlySpan<byte> raw)
     {
+        var text = LoneSurrogates.Replaced(raw) is { } replaced ? replaced : raw;
         try
         {
-            ValidateStrings(raw);
-            return JsonNode.Parse(raw, documentOptions: Options);
+            ValidateStrings(text);
+            return JsonNode.Parse(text, documentOptions: Options);
         }
-        catch (JsonException) when (FirstDuplicate(raw) is { } duplicate)
+        catch (JsonException) when (FirstDuplicate(text) is { } duplicate)
         {
             throw duplicate;
         }
@@ -65,8 +68,20 @@ internal static class RequestJson
         _ => "VALUE_NULL",
     };
 
-    // JsonNode defers string decoding to first use, where invalid text would surface as an InvalidOperationException
-    // deep in the search (a 500): decode every string once here instead.
+    /// <summary>The name Elasticsearch's parser gives a token a reader stands on, as <see cref="TokenName(JsonNode?)"/>.</summary>
+    /// <param name="token">The token.</param>
+    public static string TokenName(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "START_OBJECT",
+        JsonTokenType.StartArray => "START_ARRAY",
+        JsonTokenType.String => "VALUE_STRING",
+        JsonTokenType.Number => "VALUE_NUMBER",
+        JsonTokenType.True or JsonTokenType.False => "VALUE_BOOLEAN",
+        _ => "VALUE_NULL",
+    };
+
+    // JsonNode defers string decoding to first use, where invalid UTF-8 would surface as an InvalidOperationException
+    // deep in the search (a 500): decode every string once here instead (lone surrogate escapes are replaced before).
     private static void ValidateStrings(ReadOnlySpan<byte> raw)
     {
         var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = MaxDepth });

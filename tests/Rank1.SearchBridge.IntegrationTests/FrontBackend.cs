@@ -12,6 +12,12 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// </summary>
 internal sealed class FrontBackend : IAsyncDisposable
 {
+    /// <summary>What the front backend answers any search of the index <c>lonesurrogate</c>: one hit whose text holds <c>\ud800</c>.</summary>
+    public const string LoneSurrogateAnswer = """
+        {"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
+        "hits":[{"_index":"lonesurrogate","_id":"s1","_score":1.0,"_source":{"title":"Onion","text":"onion \ud800 tears"}}]}}
+        """;
+
     public const string Warning = "299 Elasticsearch-9.0.0 \"the front backend warns\"";
 
     private readonly WebApplication _app;
@@ -85,6 +91,16 @@ internal sealed class FrontBackend : IAsyncDisposable
         {
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync("<html>not json</html>");
+            return;
+        }
+
+        if (path.StartsWith("/lonesurrogate/", StringComparison.Ordinal))
+        {
+            // A document whose _source holds a lone surrogate escape: Elasticsearch (Jackson) indexes such text and
+            // returns its _source as it was sent.
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            await context.Response.WriteAsync(LoneSurrogateAnswer);
             return;
         }
 

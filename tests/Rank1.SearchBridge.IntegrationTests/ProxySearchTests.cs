@@ -20,6 +20,34 @@ public sealed class ProxySearchTests : IAsyncLifetime
     public async Task DisposeAsync() => await _stack.DisposeAsync();
 
     [Fact]
+    public async Task LoneSurrogateEscapeInTheQuery_IsReadAsElasticsearchReadsIt_AndJudgedAsU_FFFD()
+    {
+        // Elasticsearch's parser (Jackson) reads "\ud83d" (half an emoji) where System.Text.Json cannot; Lucene's
+        // UnicodeUtil.UTF16toUTF8 makes U+FFFD of it in terms, and so does the proxy where it needs the text.
+        var judge = new RecordingJudge();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(judge));
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion \ud83d"}},"size":2}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal(["onion \uFFFD"], judge.Queries.Distinct());
+    }
+
+    private sealed class RecordingJudge : IPassageJudge
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Queries { get; } = new();
+
+        public string ModelId => "recording";
+
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            Queries.Enqueue(query);
+            return PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
+                (input, ct) => ValueTask.FromResult(new Rank1Judgement(0.5, true, "seen", 1, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero)), TimeProvider.System, cancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task NegativeFromOrSize_OnASearchToRerank_Is400AsInElasticsearch()
     {
         // The backend is asked from 0 for the window, so only the proxy can refuse these.

@@ -30,15 +30,16 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var items = MsearchLines.Split(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), skipLeadingNewline: flavor == SearchFlavor.OpenSearch);
+        // Every line is read before any search runs, as Elasticsearch reads them: one bad line is a 400 for the whole msearch.
+        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), openSearch: flavor == SearchFlavor.OpenSearch);
         var responses = new JsonArray();
         foreach (var item in items)
         {
             try
             {
-                var header = EsHttp.ParseObject(item.Header.Span);
-                var body = EsHttp.ParseObject(item.Body.Span);
-                var index = header["index"] switch
+                var header = item.Header;
+                var body = item.Source;
+                var index = (header["index"] ?? header["indices"]) switch
                 {
                     JsonArray a when a.All(x => x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
                     JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),

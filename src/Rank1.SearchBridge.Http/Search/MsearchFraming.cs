@@ -76,9 +76,11 @@ internal static class MsearchFraming
     /// The index and URL parameters of one item's search: the header's index (else the path's), the msearch's own
     /// URL parameters less those Elasticsearch keeps for the msearch itself, and the header's per-search options.
     /// </summary>
-    public static (string? Index, IQueryCollection Parameters) Target(ReadOnlyMemory<byte> headerLine, string? pathIndex, IQueryCollection query)
+    /// <param name="header">The item's header, as <see cref="MsearchHeader.Read"/> read it.</param>
+    /// <param name="pathIndex">The index of the msearch's path, if any.</param>
+    /// <param name="query">The msearch's URL parameters.</param>
+    public static (string? Index, IQueryCollection Parameters) Target(JsonObject header, string? pathIndex, IQueryCollection query)
     {
-        var header = SearchHttp.ParseObject(headerLine.Span);
         var index = header["index"] ?? header["indices"];
         var indexText = index switch
         {
@@ -96,13 +98,13 @@ internal static class MsearchFraming
             }
         }
 
-        // Per-search options of the msearch header become URL parameters of that search; a list (expand_wildcards:
-        // ["open","hidden"]) as the comma-separated value the URL takes.
+        // Per-search options of the msearch header become URL parameters of that search, a camelCase key under its
+        // URL name (searchType: search_type); a list (expand_wildcards: ["open","hidden"]) as the comma-separated value the URL takes.
         foreach (var (k, v) in header)
         {
             if (!IndexKeys.Contains(k) && (v is JsonValue || (v is JsonArray a && a.All(x => x is JsonValue))))
             {
-                parameters[k] = v is JsonArray list ? string.Join(',', list.Select(x => JsonPaths.Text(x!.AsValue()))) : JsonPaths.Text(v.AsValue());
+                parameters[MsearchHeader.Parameter(k)] = v is JsonArray list ? string.Join(',', list.Select(x => JsonPaths.Text(x!.AsValue()))) : JsonPaths.Text(v.AsValue());
             }
         }
 
@@ -182,7 +184,7 @@ internal static class MsearchFraming
         try
         {
             var encoding = answer.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
-            if (JsonNode.Parse(encoding is null ? answer.Body : ContentCoding.Decode(answer.Body, encoding)) is JsonObject json)
+            if (LoneSurrogates.ParseAnswer(encoding is null ? answer.Body : ContentCoding.Decode(answer.Body, encoding)) is JsonObject json)
             {
                 return json;
             }

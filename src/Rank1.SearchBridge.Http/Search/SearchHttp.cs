@@ -103,7 +103,7 @@ internal static class SearchHttp
         JsonObject? json;
         try
         {
-            json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject;
+            json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject;
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {
@@ -141,9 +141,9 @@ internal static class SearchHttp
     public const int MaxHeaderText = 256;
 
     /// <summary>
-    /// A search body: a JSON object whose every name and string is valid Unicode (no invalid UTF-8, no lone
-    /// surrogate escape) and in which no object repeats a field, read as deep as <see cref="RequestJson.MaxDepth"/>,
-    /// or a 400 in Elasticsearch's shape.
+    /// A search body: a JSON object whose every name and string is valid UTF-8 (a lone surrogate escape read as
+    /// U+FFFD, <see cref="LoneSurrogates"/>) and in which no object repeats a field, read as deep as
+    /// <see cref="RequestJson.MaxDepth"/>, or a 400 in Elasticsearch's shape.
     /// </summary>
     public static JsonObject ParseObject(ReadOnlySpan<byte> raw)
     {

@@ -47,7 +47,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var headers = RequestHeaders(context.Request);
         var rawPathIndex = RawIndex(context, pathIndex);
         var o = options.Value;
-        var split = MsearchLines.Split(raw, skipLeadingNewline: backend.Flavor == BackendFlavor.OpenSearch);
+        // Every line is read before any search runs, as Elasticsearch reads them: one bad line is a 400 for the whole msearch.
+        var split = MsearchLines.Read(raw, openSearch: backend.Flavor == BackendFlavor.OpenSearch);
         if (split.Length > o.MaxMsearchItems)
         {
             throw EsException.IllegalArgument(
@@ -74,13 +75,14 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
-    private async Task<SearchAnswer> MsearchItemAsync(MsearchItem item, string? pathIndex, string? rawPathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
+    private async Task<SearchAnswer> MsearchItemAsync(MsearchSearch item, string? pathIndex, string? rawPathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
         SemaphoreSlim share, long arrived, CancellationToken cancellationToken)
     {
         try
         {
             var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
-            return await SearchAsync(index, BackendPath(index, pathIndex, rawPathIndex), item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false);
+            return await SearchAsync(index, BackendPath(index, pathIndex, rawPathIndex), item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share, item.Source)
+                .ConfigureAwait(false);
         }
         catch (EsException e)
         {
@@ -95,12 +97,13 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <summary>One search of <paramref name="index"/> at the backend's <paramref name="path"/>: plan, ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
     /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
-    /// the rerank first takes a place of its request's share of the model (within its deadline).
+    /// the rerank first takes a place of its request's share of the model (within its deadline); with <paramref name="source"/>,
+    /// <paramref name="raw"/> was read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read"/>).
     /// </remarks>
     internal async Task<SearchAnswer> SearchAsync(string? index, string path, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
-        long arrived, CancellationToken cancellationToken, SemaphoreSlim? share = null)
+        long arrived, CancellationToken cancellationToken, SemaphoreSlim? share = null, JsonObject? source = null)
     {
-        var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw);
+        var body = source ?? (raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw));
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);

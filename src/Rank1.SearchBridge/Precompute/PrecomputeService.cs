@@ -58,7 +58,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             throw new InvalidPrecomputeRequestException($"the backend rejected the search on [{request.TargetIndex}] with HTTP {response.Status}: {Truncate(response.Body)}");
         }
 
-        var json = JsonNode.Parse(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
+        var json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
         var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);

@@ -1,0 +1,86 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rank1.Elastic;
+
+/// <summary>
+/// An <c>_msearch</c> header line read as <c>MultiSearchRequest.readMultiLineFormat</c> reads it: its keys, each one
+/// Elasticsearch (or OpenSearch) takes in the metadata section, and the URL parameter each one is of the search.
+/// </summary>
+internal static class MsearchHeader
+{
+    // readMultiLineFormat's keys and their camelCase aliases, by the URL parameter each one sets (index: the search's path).
+    private static readonly FrozenDictionary<string, string> ElasticsearchKeys = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["index"] = "index", ["indices"] = "index",
+        ["search_type"] = "search_type", ["searchType"] = "search_type",
+        ["ccs_minimize_roundtrips"] = "ccs_minimize_roundtrips", ["ccsMinimizeRoundtrips"] = "ccs_minimize_roundtrips",
+        ["request_cache"] = "request_cache", ["requestCache"] = "request_cache",
+        ["preference"] = "preference", ["routing"] = "routing", ["allow_partial_search_results"] = "allow_partial_search_results",
+        ["expand_wildcards"] = "expand_wildcards", ["expandWildcards"] = "expand_wildcards",
+        ["ignore_unavailable"] = "ignore_unavailable", ["ignoreUnavailable"] = "ignore_unavailable",
+        ["allow_no_indices"] = "allow_no_indices", ["allowNoIndices"] = "allow_no_indices",
+        ["ignore_throttled"] = "ignore_throttled", ["ignoreThrottled"] = "ignore_throttled",
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    // OpenSearch's readMultiLineFormat takes these too.
+    private static readonly FrozenDictionary<string, string> OpenSearchKeys = ElasticsearchKeys.Concat(new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["cancel_after_time_interval"] = "cancel_after_time_interval", ["cancelAfterTimeInterval"] = "cancel_after_time_interval", ["phase_took"] = "phase_took",
+    }).ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The header's keys, or a 400 for the whole msearch. Its JSON is read by <c>parser.map()</c>, which reads a value
+    /// that is not an object as no keys (<c>AbstractXContentParser.findNonEmptyMapStart</c>); Elasticsearch 8 and 9 then
+    /// refuse any token after what it read (<c>x_content_parse_exception</c> "Unexpected token after end of object":
+    /// an array's first token), OpenSearch reads none. A key it does not take is an <c>illegal_argument_exception</c>
+    /// "key [x] is not supported in the metadata section". JSON that does not parse: <see cref="MsearchLines.ParseFailure"/>.
+    /// </summary>
+    /// <param name="line">The header line (an empty one is the default header <c>{}</c>).</param>
+    /// <param name="openSearch">Whether OpenSearch's keys and leniency apply.</param>
+    public static JsonObject Read(ReadOnlySpan<byte> line, bool openSearch)
+    {
+        JsonNode? node;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            {
+                if (openSearch)
+                {
+                    return [];
+                }
+
+                reader.Read();
+                throw new EsException(400, "x_content_parse_exception", $"[1:{reader.TokenStartIndex + 1}] Unexpected token after end of object");
+            }
+
+            node = RequestJson.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            throw MsearchLines.ParseFailure(e, line);
+        }
+
+        if (node is not JsonObject header)
+        {
+            return [];
+        }
+
+        var keys = openSearch ? OpenSearchKeys : ElasticsearchKeys;
+        foreach (var (key, _) in header)
+        {
+            if (!keys.ContainsKey(key))
+            {
+                throw EsException.IllegalArgument($"key [{key}] is not supported in the metadata section");
+            }
+        }
+
+        return header;
+    }
+
+    /// <summary>The URL parameter a header key sets: its own name, or the snake_case one of a camelCase alias (<c>searchType</c>).</summary>
+    /// <param name="key">A key <see cref="Read"/> accepted.</param>
+    public static string Parameter(string key) => OpenSearchKeys.TryGetValue(key, out var parameter) ? parameter : key;
+}
