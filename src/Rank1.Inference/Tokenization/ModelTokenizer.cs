@@ -4,10 +4,11 @@ using Microsoft.ML.Tokenizers;
 namespace Rank1.Inference.Tokenization;
 
 /// <summary>
-/// The byte-level BPE tokenizer of a Qwen2-family model, built with Microsoft.ML.Tokenizers from the model folder's
-/// <c>tokenizer.json</c>: vocabulary, merges, the split pattern exactly as the file gives it, NFC, added tokens.
-/// Produces the same ids as the Hugging Face tokenizer (tested on thousands of varied strings, long text without
-/// spaces among them). Encoding costs O(n log n) in the input and honours cancellation (<see cref="ByteLevelBpe"/>);
+/// The byte-level BPE tokenizer of a Rank1 checkpoint (Qwen2.5; the Llama 3 and Mistral variants too), built with
+/// Microsoft.ML.Tokenizers from the model folder's <c>tokenizer.json</c>: vocabulary, merges, the split pattern exactly
+/// as the file gives it, NFC when it asks, added tokens, and the special tokens its post-processor puts before a text
+/// (<see cref="PromptStart"/>). Produces the same ids as the Hugging Face tokenizer (tested on thousands of varied
+/// strings, long text without spaces among them, with Qwen2.5's, Llama 3.1's and Mistral's tokenizer.json). Encoding costs O(n log n) in the input and honours cancellation (<see cref="ByteLevelBpe"/>);
 /// decoding uses the library's BPE.
 /// </summary>
 internal sealed class ModelTokenizer
@@ -20,8 +21,10 @@ internal sealed class ModelTokenizer
     private readonly Dictionary<string, int> _addedTokens;
     private readonly HashSet<int> _specialIds;
 
-    private ModelTokenizer(ByteLevelBpe bpe, string pattern, bool useNfc, BpeTokenizer decoder, Dictionary<string, int> addedTokens, HashSet<int> specialIds, int vocabularySize)
+    private ModelTokenizer(ByteLevelBpe bpe, string pattern, bool useNfc, BpeTokenizer decoder, Dictionary<string, int> addedTokens, HashSet<int> specialIds, int vocabularySize,
+        int[] promptStart)
     {
+        PromptStart = promptStart;
         _bpe = bpe;
         _plainSplit = new SplitPreTokenizer(pattern, addedTokens: null);
         _withAddedSplit = new SplitPreTokenizer(pattern, addedTokens.Keys);
@@ -34,6 +37,14 @@ internal sealed class ModelTokenizer
 
     /// <summary>Number of ids: regular vocabulary plus added tokens (highest id + 1).</summary>
     public int VocabularySize { get; }
+
+    /// <summary>
+    /// The special tokens the tokenizer's post-processor puts before a text (its <c>TemplateProcessing</c>'s
+    /// <c>single</c> template): Llama 3's <c>&lt;|begin_of_text|&gt;</c>, Mistral's <c>&lt;s&gt;</c>; none for Qwen2. The
+    /// reference encodes its prompt with special tokens on (Hugging Face's <c>encode(prompt)</c>), so a prompt starts
+    /// with them.
+    /// </summary>
+    public IReadOnlyList<int> PromptStart { get; }
 
     /// <summary>The added tokens (<c>&lt;think&gt;</c>, <c>&lt;|im_end|&gt;</c>, ...) and their ids.</summary>
     public IReadOnlyDictionary<string, int> AddedTokens => _addedTokens;
@@ -125,7 +136,69 @@ internal sealed class ModelTokenizer
             SpecialTokens = added,
         });
         var size = Math.Max(vocab.Count == 0 ? 0 : vocab.Values.Max() + 1, added.Count == 0 ? 0 : added.Values.Max() + 1);
-        return new ModelTokenizer(bpe!, pattern, useNfc, decoder, added, specialIds, size);
+        return new ModelTokenizer(bpe!, pattern, useNfc, decoder, added, specialIds, size, PromptStartIds(root, file));
+    }
+
+    /// <summary>
+    /// The ids Hugging Face's post-processor puts before a single text: the special tokens ahead of <c>$A</c> in a
+    /// <c>TemplateProcessing</c> (alone or in a <c>Sequence</c>; <c>ByteLevel</c> processing only changes offsets). A
+    /// template that puts tokens after the text, or another kind of processor (BERT's, RoBERTa's), has no place in a
+    /// causal prompt: refused, naming it.
+    /// </summary>
+    private static int[] PromptStartIds(JsonElement root, string file)
+    {
+        if (root.GetPropertyOrNull("post_processor") is not { ValueKind: JsonValueKind.Object } post)
+        {
+            return [];
+        }
+
+        IEnumerable<JsonElement> processors = post.GetPropertyOrNull("type")?.GetString() == "Sequence"
+            ? post.GetPropertyOrNull("processors") is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray() : []
+            : [post];
+        var start = new List<int>();
+        foreach (var processor in processors)
+        {
+            switch (processor.GetPropertyOrNull("type")?.GetString())
+            {
+                case "ByteLevel":
+                    break;
+                case "TemplateProcessing":
+                    start.AddRange(TemplateStart(processor, file));
+                    break;
+                case var other:
+                    throw new ModelLoadException($"{file}: post_processor type \"{other}\" is not supported (expected TemplateProcessing, ByteLevel or a Sequence of them, as causal LM tokenizers have).");
+            }
+        }
+
+        return [.. start];
+    }
+
+    private static List<int> TemplateStart(JsonElement template, string file)
+    {
+        var ids = new List<int>();
+        var seenText = false;
+        foreach (var piece in template.GetPropertyOrNull("single") is { ValueKind: JsonValueKind.Array } single ? single.EnumerateArray() : [])
+        {
+            if (piece.GetPropertyOrNull("Sequence") is not null)
+            {
+                seenText = true;
+                continue;
+            }
+
+            var name = piece.GetPropertyOrNull("SpecialToken")?.GetPropertyOrNull("id")?.GetString()
+                ?? throw new ModelLoadException($"{file}: post_processor template piece {piece.GetRawText()} is neither a SpecialToken nor the Sequence.");
+            if (seenText)
+            {
+                throw new ModelLoadException($"{file}: the post_processor template puts \"{name}\" after the text; a Rank1 prompt ends with <think>, so nothing may follow it.");
+            }
+
+            var tokenIds = template.GetPropertyOrNull("special_tokens")?.GetPropertyOrNull(name)?.GetPropertyOrNull("ids") is { ValueKind: JsonValueKind.Array } found
+                ? found.EnumerateArray().Select(i => i.GetInt32()).ToArray()
+                : throw new ModelLoadException($"{file}: the post_processor template names \"{name}\" but its special_tokens do not give its ids.");
+            ids.AddRange(tokenIds);
+        }
+
+        return ids;
     }
 
     private static string? FindSplitPattern(JsonElement root)
