@@ -8,18 +8,29 @@
 #   --method optimum   (default) `optimum-cli export onnx --task text-generation-with-past`: fp32, standard ONNX ops,
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
 #   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, no position_ids;
-#                      the right choice for DirectML on Windows and for int4 on CPU.
+#                      the right choice for DirectML on Windows and for int4 on CPU. The only method for a checkpoint
+#                      that is already quantized (AWQ or GPTQ, e.g. jhu-clsp/Rank1-7B-awq), which it exports as int4.
 #   --precision        builder: fp32, fp16 or int4 (default int4); optimum: fp32 only. int4 quantizes the output
 #                      layer too (the builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
 #   --ep               builder only (refused with optimum): the execution provider the model is built for (cpu, cuda,
-#                      dml; default cpu).
-#   --dry-run          print the commands without running them.
+#                      dml; default cpu). The builder builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu,
+#                      cuda or dml; fp16 for cpu and fp32 for dml are refused.
+#   --venv DIR         the Python venv the exporter is installed in (default $XDG_CACHE_HOME/rank1-export-venv).
+#   --dry-run          print the commands and checks without running them.
+#
+# Before the export, the checkpoint's config.json is downloaded and checked: a quantized checkpoint (its
+# quantization_config: AWQ, GPTQ) is refused with --method optimum, and with --method builder unless --precision int4
+# (a MODEL_ID ending in -awq or -gptq is taken as quantized before anything runs). The builder reads the checkpoint
+# from a local snapshot, $XDG_CACHE_HOME/rank1-export/models/ORG--NAME (kept for the next run), and writes its
+# temporary files in $XDG_CACHE_HOME/rank1-export/builder-cache/ORG--NAME: neither is inside OUT_DIR
+# ($XDG_CACHE_HOME: ~/.cache if unset).
 #
 # The result: OUT_DIR/model.onnx (+ external weights), config.json and/or genai_config.json, tokenizer.json,
 # tokenizer_config.json. Use it with `rank1-bridge rerank --model OUT_DIR` or RANK1_MODEL_DIR=OUT_DIR.
 set -euo pipefail
 
-method=optimum precision=int4 ep=cpu dry=0 venv="${XDG_CACHE_HOME:-$HOME/.cache}/rank1-export-venv" builder_only=()
+cache_root="${XDG_CACHE_HOME:-$HOME/.cache}"
+method=optimum precision=int4 ep=cpu dry=0 venv="$cache_root/rank1-export-venv" builder_only=()
 usage() { sed -n '2,/^[^#]/p' "$0" | sed -n 's/^# \{0,1\}//p'; }
 args=()
 while [ $# -gt 0 ]; do
@@ -45,19 +56,66 @@ if [ "$method" = optimum ] && [ ${#builder_only[@]} -gt 0 ]; then
   echo "export-model.sh: ${builder_only[0]} is for --method builder (--method optimum exports fp32); for an int4 or fp16 model use --method builder ${builder_only[0]} ..." >&2
   exit 2
 fi
+# The builder's own list (builder.py get_args: "Valid precision + execution provider combinations are: FP32 CPU,
+# FP32 CUDA, FP16 CUDA, FP16 DML, ... INT4 CPU, INT4 CUDA, INT4 DML, ..."). fp16 for cpu falls back to fp16
+# MultiHeadAttention, which the CPU provider does not run; fp32 for dml is not on the list.
+if [ "$method" = builder ]; then
+  case "$precision/$ep" in
+    fp16/cpu|fp32/dml)
+      echo "export-model.sh: the builder does not build $precision for --ep $ep; it builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu, cuda or dml" >&2
+      exit 2 ;;
+  esac
+fi
+# A checkpoint that is already 4-bit (AWQ, GPTQ): Optimum has no path for it, and the builder's quantized path writes
+# its weights as MatMulNBits only at int4 (at fp16/fp32 it asks the quantized layers for a float `weight` they lack).
+# Named so, it is refused here; whatever its name, its config.json is checked before the export.
+quantized_refusal() { # $1: the checkpoint, $2: its quantization method (and what says so)
+  if [ "$method" = optimum ]; then
+    echo "export-model.sh: $1 is already quantized ($2), which --method optimum cannot export; use --method builder (int4)"
+  elif [ "$precision" != int4 ]; then
+    echo "export-model.sh: $1 is already quantized ($2), which the builder exports as int4 only; use --precision int4"
+  fi
+}
+case "$model" in
+  *-[aA][wW][qQ]) refusal="$(quantized_refusal "$model" AWQ)" ;;
+  *-[gG][pP][tT][qQ]) refusal="$(quantized_refusal "$model" GPTQ)" ;;
+  *) refusal= ;;
+esac
+[ -z "$refusal" ] || { echo "$refusal" >&2; exit 2; }
 
 run() { echo "+ $*"; [ $dry -eq 1 ] || "$@"; }
 
 py="$venv/bin/python"
+# One folder per model id, outside OUT_DIR: the snapshot is large and is reused by the next export of the same model.
+slug="${model//\//--}"
+snapshot="$cache_root/rank1-export/models/$slug"
 if [ $dry -eq 1 ] || [ ! -x "$py" ]; then run python3 -m venv "$venv"; fi
 if [ "$method" = optimum ]; then
   run "$py" -m pip install --quiet --upgrade "optimum[onnxruntime]>=1.23" "transformers>=4.45"
-  run "$venv/bin/optimum-cli" export onnx --model "$model" --task text-generation-with-past "$out"
 else
   run "$py" -m pip install --quiet --upgrade "onnxruntime-genai>=0.8" "transformers>=4.45" onnx
-  run "$py" -m onnxruntime_genai.models.builder -m "$model" -o "$out" -p "$precision" -e "$ep" -c "$out/.hf-cache"
+fi
+# config.json alone first (seconds), so a checkpoint this method cannot export is refused before the long download.
+run "$py" -c 'import sys; from huggingface_hub import hf_hub_download; hf_hub_download(sys.argv[1], "config.json", local_dir=sys.argv[2])' "$model" "$snapshot"
+if [ $dry -eq 1 ]; then
+  echo "+ check $snapshot/config.json: a quantization_config (AWQ, GPTQ) is refused $( [ "$method" = optimum ] && echo "with --method optimum" || echo "unless --precision int4")"
+else
+  quant="$("$py" -c 'import json, sys; q = json.load(open(sys.argv[1])).get("quantization_config"); print(q.get("quant_method", "unknown") if q else "")' "$snapshot/config.json")"
+  if [ -n "$quant" ]; then
+    refusal="$(quantized_refusal "$model" "$quant, says its config.json")"
+    [ -z "$refusal" ] || { echo "$refusal" >&2; exit 1; }
+  fi
+fi
+if [ "$method" = optimum ]; then
+  run "$venv/bin/optimum-cli" export onnx --model "$model" --task text-generation-with-past "$out"
+else
+  # The builder reads a local folder (-i): its quantized (AWQ/GPTQ) path lists the folder's *.safetensors and has no
+  # download of its own, and with -i it takes the config and tokenizer from that folder too (builder.py get_hf_details).
+  # -c holds its temporary files; it deletes the folder only when empty, so it is kept out of OUT_DIR.
+  run "$py" -c 'import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], local_dir=sys.argv[2])' "$model" "$snapshot"
+  run "$py" -m onnxruntime_genai.models.builder -i "$snapshot" -o "$out" -p "$precision" -e "$ep" -c "$cache_root/rank1-export/builder-cache/$slug"
   # The builder writes genai_config.json and the tokenizer; config.json helps the loader with shapes.
-  run "$py" -c "from transformers import AutoConfig; AutoConfig.from_pretrained('$model').save_pretrained('$out')"
+  run "$py" -c 'import sys; from transformers import AutoConfig; AutoConfig.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2])' "$snapshot" "$out"
 fi
 [ $dry -eq 1 ] && exit 0
 

@@ -512,7 +512,7 @@ def main():
                     help="int4: MatMulNBits accuracy_level (0 unset: fp32 compute; 4: int8 activations, as the builder writes for CPU)")
     ap.add_argument("--int4-block", type=int, choices=[16, 32, 64, 128, 256], default=32,
                     help="int4: MatMulNBits block size along K (default 32, the builder's default; the builder's "
-                         "int4_block_size option takes the same values)")
+                         "block_size option, int4_block_size before onnxruntime-genai 0.15, takes the same values)")
     ap.add_argument("--int4-output-layer", choices=["int4", "fp32"], default="int4",
                     help="int4/int4-reference: the output layer (tied lm_head) as 4-bit MatMulNBits like the projections "
                          "(default, as the builder's int4 writes it), or fp32 over the embedding (to measure what it costs)")
