@@ -8,13 +8,15 @@
 #   --method optimum   (default) `optimum-cli export onnx --task text-generation-with-past`: fp32, standard ONNX ops,
 #                      int64 input_ids, position_ids, past_key_values.N.key/value. Runs everywhere.
 #   --method builder   the onnxruntime-genai model builder: fp16/int4 (MatMulNBits), GroupQueryAttention, no position_ids;
-#                      the right choice for DirectML on Windows and for int4 on CPU. The only method for a checkpoint
+#                      the right choice for int4 on CPU and for CUDA. Not for DirectML: see --ep. The only method for a checkpoint
 #                      that is already quantized (AWQ or GPTQ, e.g. jhu-clsp/Rank1-7B-awq), which it exports as int4.
 #   --precision        builder: fp32, fp16 or int4 (default int4); optimum: fp32 only. int4 quantizes the output
 #                      layer too (the builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
 #   --ep               builder only (refused with optimum): the execution provider the model is built for (cpu, cuda,
 #                      dml; default cpu). The builder builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu,
-#                      cuda or dml; fp16 for cpu and fp32 for dml are refused.
+#                      cuda or dml; fp16 for cpu and fp32 for dml are refused. dml is refused too: DirectML's
+#                      GroupQueryAttention reads its past from a KV cache kept on the device, which Rank1.SearchBridge
+#                      does not keep (the engine refuses such a graph on DirectML). For DirectML, use --method optimum.
 #   --venv DIR         the Python venv the exporter is installed in (default $XDG_CACHE_HOME/rank1-export-venv).
 #   --dry-run          print the commands and checks without running them.
 #
@@ -65,6 +67,13 @@ if [ "$method" = builder ]; then
       echo "export-model.sh: the builder does not build $precision for --ep $ep; it builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu, cuda or dml" >&2
       exit 2 ;;
   esac
+fi
+# The builder's DirectML graphs use GroupQueryAttention, whose DirectML kernel binds no past inputs: it reads the past
+# from its present outputs, a KV cache kept on the device (onnxruntime DmlOperatorGroupQueryAttention.cpp). The engine
+# keeps the cache in host memory, so it refuses such a graph on DirectML (CausalLm.DirectMlRefusal); say so before the export.
+if [ "$method" = builder ] && [ "$ep" = dml ]; then
+  echo "export-model.sh: --ep dml builder graphs use GroupQueryAttention, whose DirectML kernel reads the past from a KV cache kept on the device, which Rank1.SearchBridge does not keep (it refuses them at load); for DirectML use --method optimum" >&2
+  exit 2
 fi
 # A checkpoint that is already 4-bit (AWQ, GPTQ): Optimum has no path for it, and the builder's quantized path writes
 # its weights as MatMulNBits only at int4 (at fp16/fp32 it asks the quantized layers for a float `weight` they lack).

@@ -114,16 +114,29 @@ public sealed class ExportScriptTests
     [InlineData("fp32", "cpu")]
     [InlineData("fp32", "cuda")]
     [InlineData("fp16", "cuda")]
-    [InlineData("fp16", "dml")]
     [InlineData("int4", "cpu")]
     [InlineData("int4", "cuda")]
-    [InlineData("int4", "dml")]
     public async Task Builder_ValidPrecisionAndProvider_RunsTheBuilder(string precision, string ep)
     {
         var r = await RunAsync("--dry-run", "--method", "builder", "--precision", precision, "--ep", ep, "jhu-clsp/rank1-0.5b", "out");
 
         Assert.True(r.ExitCode == 0, r.Error);
         Assert.Contains($" -o out -p {precision} -e {ep} -c ", r.Out, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The builder's DirectML graphs (GroupQueryAttention) read their past from a KV cache kept on the device, which the
+    /// engine does not keep and refuses at load (DirectMlRefusalTests): the export is refused before it runs, naming
+    /// the method that works on DirectML.
+    /// </summary>
+    [Theory]
+    [InlineData("fp16")]
+    [InlineData("int4")]
+    public async Task Builder_ForDirectML_IsRefusedNamingOptimum(string precision)
+    {
+        var r = await RunAsync("--dry-run", "--method", "builder", "--precision", precision, "--ep", "dml", "jhu-clsp/rank1-0.5b", "out");
+
+        AssertRefusedAtArguments(r, "export-model.sh: --ep dml builder graphs use GroupQueryAttention, whose DirectML kernel reads the past from a KV cache kept on the device, which Rank1.SearchBridge does not keep (it refuses them at load); for DirectML use --method optimum");
     }
 
     /// <summary>Optimum has no path for an already-quantized checkpoint; a model id that says so is refused up front.</summary>

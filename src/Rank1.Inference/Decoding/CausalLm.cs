@@ -91,6 +91,11 @@ internal sealed class CausalLm : IDisposable
             }
 
             var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger, requireAccelerator);
+            if (used.Actual == ExecutionProviderKind.DirectML && OperatorTypes(folder, logger) is { } operators && DirectMlRefusal(operators) is { } refusal)
+            {
+                throw new ModelLoadException($"{folder.GraphPath}: {refusal}");
+            }
+
             session = everyPositionLogits ? null : OpenLastPositionOnly(folder, options, logger, inMemoryGraphBytes);
             try
             {
@@ -224,6 +229,29 @@ internal sealed class CausalLm : IDisposable
     }
 
     /// <summary>The graph file opened for reading, or null (logged) when it cannot be: ONNX Runtime then says why in the load's own error.</summary>
+    /// <summary>
+    /// Why a graph with these operators cannot run on DirectML in this engine, or null. ONNX Runtime's DirectML
+    /// <c>GroupQueryAttention</c> (the attention the onnxruntime-genai builder writes) binds no past inputs: it reads the
+    /// past from its present outputs, a KV cache kept on the device and shared between steps, as onnxruntime-genai runs
+    /// it (DmlOperatorGroupQueryAttention.cpp); with several new tokens it takes the past as empty. This engine keeps the
+    /// cache in host memory and feeds it as the past, so every step would attend to no past: wrong scores, without an
+    /// error. Refused at load instead, naming the export that works.
+    /// </summary>
+    /// <param name="operatorTypes">The graph's operator types (<see cref="LastPositionLogits.OperatorTypes"/>).</param>
+    internal static string? DirectMlRefusal(IReadOnlySet<string> operatorTypes) =>
+        operatorTypes.Contains("GroupQueryAttention")
+            ? "its GroupQueryAttention cannot run on DirectML here: ONNX Runtime's DirectML kernel reads the past from a KV cache kept on the "
+              + "device, which this engine does not keep, so it would score without the past. For DirectML, export with "
+              + "tools/export-model.sh --method optimum (standard attention); builder graphs run on the CPU and CUDA providers."
+            : null;
+
+    /// <summary>The graph's operator types, or null (logged by <see cref="OpenGraph"/>) when its file cannot be read.</summary>
+    private static IReadOnlySet<string>? OperatorTypes(ModelFolder folder, ILogger logger)
+    {
+        using var file = OpenGraph(folder, logger);
+        return file is null ? null : LastPositionLogits.OperatorTypes(new LastPositionLogits.FileSource(file));
+    }
+
     private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenGraph(ModelFolder folder, ILogger logger)
     {
         try

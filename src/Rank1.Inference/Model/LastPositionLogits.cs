@@ -30,6 +30,27 @@ internal static class LastPositionLogits
     private const string Axes = "rank1/last_position/axes";
 
     /// <summary>
+    /// The operator types of the graph's nodes (<c>MatMulNBits</c>, <c>GroupQueryAttention</c>, ...), or null when the
+    /// graph cannot be read. Reads the fields' headers and the nodes, never the weights.
+    /// </summary>
+    /// <param name="source">The model file.</param>
+    public static IReadOnlySet<string>? OperatorTypes(Source source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        try
+        {
+            var graphs = Fields(source, 0, source.Length).Where(f => f.Number == 7).ToList();
+            return graphs.Count != 1
+                ? null
+                : Fields(source, graphs[0].ValueStart, graphs[0].ValueEnd).Where(f => f.Number == 1).Select(f => Node.Read(source, f).OpType).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException or IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// How to write the model of <paramref name="source"/> with its output layer on the last position only, or null
     /// (with <paramref name="reason"/>) when the graph does not have the shape the rewrite knows: the logits output made
     /// by a <c>MatMul</c> or <c>MatMulNBits</c> whose first input is the hidden state, directly or through one <c>Cast</c>.
