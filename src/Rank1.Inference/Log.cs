@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "{Graph} decodes one row at a time, so its passages are never batched: {Why}")]
     public static partial void OneRowAtATime(ILogger logger, string graph, string why);
 
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "{Graph} was built for the CPU, not for {Provider}: {Why}")]
+    public static partial void BuiltForAnotherProvider(ILogger logger, string graph, string provider, string why);
+
     [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "{Graph} batches its rows within its kernels' rounding (Rank1:Model:ExactBatching is false): {How}")]
     public static partial void BatchesWithinRounding(ILogger logger, string graph, string how);
 

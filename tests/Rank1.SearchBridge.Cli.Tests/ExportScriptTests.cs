@@ -126,7 +126,7 @@ public sealed class ExportScriptTests
 
     /// <summary>
     /// The builder's DirectML graphs (GroupQueryAttention) read their past from a KV cache kept on the device, which the
-    /// engine does not keep and refuses at load (DirectMlRefusalTests): the export is refused before it runs, naming
+    /// engine does not keep and refuses at load (BuilderGraphProviderTests): the export is refused before it runs, naming
     /// the method that works on DirectML.
     /// </summary>
     [Theory]

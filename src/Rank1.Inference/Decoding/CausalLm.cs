@@ -107,6 +107,12 @@ internal sealed class CausalLm : IDisposable
             }
 
             var signature = ModelSignature.Discover(session, folder);
+            if (used.Actual == ExecutionProviderKind.Cuda && OperatorTypes(folder, logger) is { } graphOperators
+                && CudaFallback(graphOperators, signature.KvType) is { } fallback)
+            {
+                Log.BuiltForAnotherProvider(logger, folder.GraphPath, used.Actual.ToString(), fallback);
+            }
+
             var context = Math.Clamp(folder.ContextLength ?? 32_768, 16, 131_072);
             var lm = new CausalLm(session, folder, signature, used, context);
             (lm.BatchLayout, var whyNot, var rounding) = BatchLayoutOf(lm, exactBatching);
@@ -243,6 +249,21 @@ internal sealed class CausalLm : IDisposable
             ? "its GroupQueryAttention cannot run on DirectML here: ONNX Runtime's DirectML kernel reads the past from a KV cache kept on the "
               + "device, which this engine does not keep, so it would score without the past. For DirectML, export with "
               + "tools/export-model.sh --method optimum (standard attention); builder graphs run on the CPU and CUDA providers."
+            : null;
+
+    /// <summary>
+    /// Why a graph with these operators and this KV element type runs partly on the CPU under the CUDA provider, or
+    /// null. ONNX Runtime's CUDA <c>GroupQueryAttention</c> takes fp16 and bf16 only (group_query_attention.cc), so the
+    /// fp32 one the builder writes for <c>--ep cpu</c> (int4 or fp32) falls back to the CPU in every layer, its tensors
+    /// copied between host and device at each step: correct, but slow. Logged at load, naming the export to use.
+    /// </summary>
+    /// <param name="operatorTypes">The graph's operator types.</param>
+    /// <param name="kvType">The KV cache's element type, which is the attention's.</param>
+    internal static string? CudaFallback(IReadOnlySet<string> operatorTypes, TensorElementType kvType) =>
+        operatorTypes.Contains("GroupQueryAttention") && kvType == TensorElementType.Float
+            ? "its GroupQueryAttention is fp32, which ONNX Runtime's CUDA provider does not run (fp16 and bf16 only), so every layer's "
+              + "attention falls back to the CPU with copies between host and device at each step. For CUDA, export with "
+              + "tools/export-model.sh --method builder --ep cuda (fp16 or int4)."
             : null;
 
     /// <summary>The graph's operator types, or null (logged by <see cref="OpenGraph"/>) when its file cannot be read.</summary>
