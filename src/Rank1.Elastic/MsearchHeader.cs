@@ -35,7 +35,8 @@ internal static class MsearchHeader
     /// that is not an object as no keys (<c>AbstractXContentParser.findNonEmptyMapStart</c>); Elasticsearch 8 and 9 then
     /// refuse any token after what it read (<c>x_content_parse_exception</c> "Unexpected token after end of object":
     /// an array's first token), OpenSearch reads none. A key it does not take is an <c>illegal_argument_exception</c>
-    /// "key [x] is not supported in the metadata section". JSON that does not parse: <see cref="MsearchLines.ParseFailure"/>.
+    /// "key [x] is not supported in the metadata section", a <c>search_type</c> that is not one an
+    /// <c>illegal_argument_exception</c> "No search type for [x]" (<c>SearchType.fromString</c>). JSON that does not parse: <see cref="RequestJson.ParseFailure"/>.
     /// </summary>
     /// <param name="line">The header line (an empty one is the default header <c>{}</c>).</param>
     /// <param name="openSearch">Whether OpenSearch's keys and leniency apply.</param>
@@ -60,7 +61,7 @@ internal static class MsearchHeader
         }
         catch (JsonException e)
         {
-            throw MsearchLines.ParseFailure(e, line);
+            throw RequestJson.ParseFailure(e, line);
         }
 
         if (node is not JsonObject header)
@@ -69,16 +70,25 @@ internal static class MsearchHeader
         }
 
         var keys = openSearch ? OpenSearchKeys : ElasticsearchKeys;
-        foreach (var (key, _) in header)
+        foreach (var (key, value) in header)
         {
-            if (!keys.ContainsKey(key))
+            if (!keys.TryGetValue(key, out var parameter))
             {
                 throw EsException.IllegalArgument($"key [{key}] is not supported in the metadata section");
+            }
+
+            // searchRequest.searchType(nodeStringValue(value, null)): SearchType.fromString refuses any other name.
+            if (parameter == "search_type" && value is JsonValue v && v.GetValueKind() != JsonValueKind.Null && !SearchTypes(openSearch).Contains(JsonPaths.Text(v)))
+            {
+                throw EsException.IllegalArgument($"No search type for [{JsonPaths.Text(v)}]");
             }
         }
 
         return header;
     }
+
+    // SearchType.fromString's names; OpenSearch 2.x adds "stream".
+    private static string[] SearchTypes(bool openSearch) => openSearch ? ["query_then_fetch", "dfs_query_then_fetch", "stream"] : ["query_then_fetch", "dfs_query_then_fetch"];
 
     /// <summary>The URL parameter a header key sets: its own name, or the snake_case one of a camelCase alias (<c>searchType</c>).</summary>
     /// <param name="key">A key <see cref="Read"/> accepted.</param>

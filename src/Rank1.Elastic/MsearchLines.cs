@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Rank1.Elastic;
@@ -33,30 +32,24 @@ internal static class MsearchLines
     /// <summary>
     /// The searches, every line read before any search runs, as Elasticsearch's <c>RestMultiSearchAction.parseRequest</c>
     /// reads them (<see cref="Split"/>'s lines, in order): so a bad header or body line anywhere fails the whole request
-    /// with a 400, and no search of it runs. A header is read by <see cref="MsearchHeader.Read"/>; a body must be a JSON
-    /// object (<c>SearchSourceBuilder.parseXContent</c>: <c>parsing_exception</c> "Expected [START_OBJECT] but found
-    /// [START_ARRAY]", an empty line "[null]"), and JSON that does not parse is an <c>x_content_parse_exception</c>
-    /// (<c>JsonXContentParser</c>'s wrapping of Jackson's errors; <c>x_content_e_o_f_exception</c> where it ends too soon).
+    /// with a 400, and no search of it runs. A header is read by <see cref="MsearchHeader.Read"/>, a body by
+    /// <see cref="SearchBody.Read"/> (an empty line: <c>parsing_exception</c> "Expected [START_OBJECT] but found [null]").
     /// </summary>
     /// <param name="raw">The request body.</param>
     /// <param name="openSearch">Whether the lines are read as OpenSearch reads them (a leading <c>\n</c>, header keys).</param>
-    public static MsearchSearch[] Read(ReadOnlyMemory<byte> raw, bool openSearch) =>
-        NotEmpty([.. Lines(raw, openSearch).Select(i => new MsearchSearch(MsearchHeader.Read(i.Header.Span, openSearch), i.Body, Source(i.Body.Span)))]);
+    public static MsearchSearch[] Read(ReadOnlyMemory<byte> raw, bool openSearch) => Read(raw, openSearch, s => s);
 
     /// <summary>
-    /// A line's JSON that does not parse, as Elasticsearch answers it: <c>x_content_parse_exception</c> at its
-    /// <c>[line:column]</c>, or <c>x_content_e_o_f_exception</c> when the text ends inside a value (Jackson's
-    /// <c>JsonEOFException</c>, which <c>JsonXContentParser</c> turns into an <c>XContentEOFException</c>).
+    /// <see cref="Read(ReadOnlyMemory{byte}, bool)"/>, each search also read by <paramref name="parse"/> before the next
+    /// line is: what the caller refuses while reading a body (as <c>SearchSourceBuilder.parseXContent</c> refuses an
+    /// unknown key or a negative <c>from</c>) fails the whole request, ahead of any bad line after it, as in Elasticsearch.
     /// </summary>
-    /// <param name="e">System.Text.Json's error.</param>
-    /// <param name="line">The line it read.</param>
-    public static EsException ParseFailure(JsonException e, ReadOnlySpan<byte> line)
-    {
-        var column = (e.BytePositionInLine ?? 0) + 1;
-        var reason = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal) is var cut and > 0 ? e.Message[..cut] : e.Message;
-        var endOfText = column > line.TrimEnd(" \t\r"u8).Length;
-        return new EsException(400, endOfText ? "x_content_e_o_f_exception" : "x_content_parse_exception", $"[{(e.LineNumber ?? 0) + 1}:{column}] {reason}");
-    }
+    /// <typeparam name="T">What the caller makes of a search.</typeparam>
+    /// <param name="raw">The request body.</param>
+    /// <param name="openSearch">Whether the lines are read as OpenSearch reads them (a leading <c>\n</c>, header keys).</param>
+    /// <param name="parse">Reads one search; an <see cref="EsException"/> it throws is the whole request's error.</param>
+    public static T[] Read<T>(ReadOnlyMemory<byte> raw, bool openSearch, Func<MsearchSearch, T> parse) =>
+        NotEmpty([.. Lines(raw, openSearch).Select(i => parse(new MsearchSearch(MsearchHeader.Read(i.Header.Span, openSearch), i.Body, SearchBody.Read(i.Body.Span))))]);
 
     private static T[] NotEmpty<T>(T[] items) =>
         items.Length > 0 ? items : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
@@ -74,35 +67,6 @@ internal static class MsearchLines
             }
 
             yield return new MsearchItem(header.Span.Trim(" \t\r"u8).IsEmpty ? DefaultHeader : header, NextLine(ref rest));
-        }
-    }
-
-    // SearchSourceBuilder.parseXContent: the body's first token must start an object, before the rest is read.
-    private static JsonObject Source(ReadOnlySpan<byte> line)
-    {
-        string? found;
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            found = line.Trim(" \t\r"u8).IsEmpty ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
-        }
-        catch (JsonException e)
-        {
-            throw ParseFailure(e, line);
-        }
-
-        if (found is not null)
-        {
-            throw EsException.Parsing($"Expected [START_OBJECT] but found [{found}]");
-        }
-
-        try
-        {
-            return (JsonObject)RequestJson.Parse(line)!;
-        }
-        catch (JsonException e)
-        {
-            throw ParseFailure(e, line);
         }
     }
 

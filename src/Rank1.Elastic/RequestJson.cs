@@ -41,6 +41,24 @@ internal static class RequestJson
     }
 
     /// <summary>
+    /// JSON that does not parse, as Elasticsearch answers it: <c>x_content_parse_exception</c> at its
+    /// <c>[line:column]</c>, or <c>x_content_e_o_f_exception</c> when the text ends inside a value (Jackson's
+    /// <c>JsonEOFException</c>, which <c>JsonXContentParser.nextToken</c> turns into an <c>XContentEOFException</c>).
+    /// </summary>
+    /// <param name="e">System.Text.Json's error.</param>
+    /// <param name="text">The text it read (a search body, an msearch line).</param>
+    public static EsException ParseFailure(JsonException e, ReadOnlySpan<byte> text)
+    {
+        var line = e.LineNumber ?? 0;
+        var column = (e.BytePositionInLine ?? 0) + 1;
+        var reason = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal) is var cut and > 0 ? e.Message[..cut] : e.Message;
+        var sent = text.TrimEnd(" \t\r\n"u8);
+        var lastLine = sent.Count((byte)'\n');
+        var endOfText = line > lastLine || (line == lastLine && column > sent.Length - (sent.LastIndexOf((byte)'\n') + 1));
+        return new EsException(400, endOfText ? "x_content_e_o_f_exception" : "x_content_parse_exception", $"[{line + 1}:{column}] {reason}");
+    }
+
+    /// <summary>
     /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the
     /// exact strings (<c>Booleans.parseBoolean</c>: not <c>"True"</c>); null when absent; otherwise a 400.
     /// </summary>

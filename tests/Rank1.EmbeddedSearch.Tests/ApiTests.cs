@@ -295,6 +295,17 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("{\"index\":\"library\",\"header\":1}\n{}\n", "illegal_argument_exception", "key [header] is not supported in the metadata section")]
     [InlineData("[]\n{}\n", "x_content_parse_exception", "[1:2] Unexpected token after end of object")]
     [InlineData("{\"index\":\"library\"}\n[1]\n", "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
+    // What SearchSourceBuilder.parseXContent throws while it reads a body (server/.../search/builder/SearchSourceBuilder.java):
+    // from()/size()'s IllegalArgumentException, its ParsingException for an unknown key, and parseInnerQueryBuilder's
+    // "unknown query [x]" (index/query/AbstractQueryBuilder.java), down a bool clause too; readMultiLineFormat's
+    // SearchType.fromString. Before, each was that item's error.
+    [InlineData("{\"index\":\"library\"}\n{\"from\":-1}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
+    [InlineData("{\"index\":\"library\"}\n{\"size\":-1}\n", "illegal_argument_exception", "[size] parameter cannot be negative, found [-1]")]
+    [InlineData("{\"index\":\"ghost\"}\n{\"nope\":{}}\n", "parsing_exception", "Unknown key for a START_OBJECT in [nope].")]
+    [InlineData("{\"index\":\"library\"}\n{\"nope\":1}\n", "parsing_exception", "Unknown key for a VALUE_NUMBER in [nope].")]
+    [InlineData("{\"index\":\"ghost\"}\n{\"query\":{\"nope\":{}}}\n", "parsing_exception", "unknown query [nope]")]
+    [InlineData("{\"index\":\"library\"}\n{\"query\":{\"bool\":{\"must\":[{\"match_all\":{}},{\"nope\":{}}]}}}\n", "parsing_exception", "unknown query [nope]")]
+    [InlineData("{\"index\":\"library\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
     public async Task Msearch_BadHeaderOrBodyLine_FailsTheWholeRequest(string badPair, string type, string reason)
     {
         // MultiSearchRequest.readMultiLineFormat (header) and SearchSourceBuilder.parseXContent (body) run on every line
@@ -303,13 +314,31 @@ public sealed class ApiTests : IAsyncLifetime
         var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", Ok + badPair + Ok);
         Assert.Equal(400, r.Status);
         Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
-        Assert.Equal(reason, r.Json["error"]!["reason"]!.GetValue<string>());
+        Assert.StartsWith(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Msearch_ErrorsFoundWhileTheSearchRuns_StayThatItemsAnswer()
+    {
+        // Found per search when it runs (TransportSearchAction): a missing index (IndexNotFoundException, 404), and
+        // SearchRequest.validate()'s "[from] parameter must be set to 0 when [search_after] is used".
+        const string Ok = "{\"index\":\"library\"}\n{\"query\":{\"match\":{\"text\":\"bread\"}}}\n";
+        // QueryStringQueryBuilder.doToQuery's QueryShardException "Failed to parse query [..]" is the shard's, too.
+        const string BadQueryString = "{\"index\":\"library\"}\n{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}\n";
+        var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", Ok + "{\"index\":\"ghost\"}\n{}\n{\"index\":\"library\"}\n{\"search_after\":[1],\"from\":1}\n" + BadQueryString + Ok);
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal([200, 404, 400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal(["index_not_found_exception", "action_request_validation_exception", "query_shard_exception"], responses.Skip(1).Take(3).Select(x => x!["error"]!["type"]!.GetValue<string>()));
     }
 
     [Theory]
     [InlineData("POST", "/ghost/_search", "{}", 404, "index_not_found_exception", "no such index [ghost]")]
     [InlineData("POST", "/library/_search", "{\"query\":{\"fuzzy\":{\"title\":\"x\"}}}", 400, "parsing_exception", "unknown query [fuzzy]")]
-    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":", 400, "parsing_exception", "Failed to parse request body")]
+    // JsonXContentParser.nextToken: Jackson's JsonEOFException is XContentEOFException, its other errors XContentParseException.
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":", 400, "x_content_e_o_f_exception", "[1:19] ")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":}}", 400, "x_content_parse_exception", "[1:19] ")]
+    [InlineData("POST", "/library/_search", "[1]", 400, "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
     [InlineData("POST", "/library/_search", "{\"qeury\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [qeury].")]
     [InlineData("POST", "/library/_search", "{\"size\":1,\"size\":2}", 400, "x_content_parse_exception", "[1:11] Duplicate field 'size'")]
     [InlineData("POST", "/library/_search", "{\"query\":{\"match\":{\"text\":\"x\",\"text\":\"y\"}}}", 400, "x_content_parse_exception", "[1:31] Duplicate field 'text'")]
@@ -322,7 +351,7 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
     [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
     [InlineData("POST", "/library/_search", "{\"sort\":[{\"title\":\"asc\"}]}", 400, "illegal_argument_exception", "Fielddata is disabled on [title]")]
-    [InlineData("POST", "/library/_search", "{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}", 400, "parsing_exception", "Failed to parse query")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}", 400, "query_shard_exception", "Failed to parse query [title:(unbalanced]")]
     [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
     [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]

@@ -155,6 +155,16 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("{\"index\":\"docs\"}\n\n", "parsing_exception", "Expected [START_OBJECT] but found [null]")]
     [InlineData("{\"index\":\"docs\"}\n{\"size\":1,\"size\":2}\n", "x_content_parse_exception", "[1:11] Duplicate field 'size'")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":\n", "x_content_e_o_f_exception", "[1:")]
+    // SearchSourceBuilder.parseXContent calls from(parser.intValue()) and size(..), which throw IllegalArgumentException
+    // on a negative value (server/.../search/builder/SearchSourceBuilder.java), while the line is read: reranked or not,
+    // with a string value as parser.intValue() reads it. Before, the proxy made each one that item's 400.
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-1}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":\"-3\"}\n", "illegal_argument_exception", "[size] parameter cannot be negative, found [-3]")]
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-2,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-2]")]
+    // readMultiLineFormat: searchRequest.searchType(nodeStringValue(..)), SearchType.fromString's IllegalArgumentException.
+    [InlineData("{\"index\":\"docs\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
+    // The proxy's own settings, read where Elasticsearch reads the body (it would refuse ext.rank1 itself at parse time).
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"window\":\"many\"}}}\n", "illegal_argument_exception", "[ext.rank1.window]")]
     public async Task Msearch_BadHeaderOrBodyLine_FailsTheWholeRequestAsElasticsearchDoes_BeforeAnySearchRuns(string badPair, string type, string reason)
     {
         _front.Hold(); // a search of docs that reached the backend would complete SearchArrived (and wait here)
@@ -168,6 +178,60 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(type, r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
         Assert.StartsWith(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.False(_front.SearchArrived.IsCompleted);
+    }
+
+    // Errors the backend finds while parsing a body, which the proxy, asking it one search at a time, learns of from that
+    // search's answer: SearchSourceBuilder.parseXContent's ParsingException "Unknown key for a START_OBJECT in [nope]."
+    // and AbstractQueryBuilder.parseInnerQueryBuilder's "unknown query [nope]" (its NamedObjectNotFoundException wrapped
+    // in a ParsingException). Elasticsearch reads every body before it runs any search, so the whole msearch is that 400;
+    // the first such item in order is the one reported, as Elasticsearch stops at the first bad line.
+    [Theory]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"nope\":{}}", "Unknown key for a START_OBJECT in [nope].")]
+    [InlineData("{\"query\":{\"nope\":{}}}", "unknown query [nope]")]
+    [InlineData("{\"query\":{\"nope\":{}},\"ext\":{\"rank1\":{\"enabled\":false}}}", "unknown query [nope]")]
+    public async Task Msearch_BodyTheBackendRefusesWhileParsing_FailsTheWholeRequest(string badBody, string reason)
+    {
+        var body = OkPair + "{\"index\":\"docs\"}\n" + badBody + "\n" + "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"also\":1}\n" + OkPair;
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+
+        Assert.Equal(400, r.Status);
+        Assert.Equal(400, r.Json["status"]!.GetValue<int>());
+        Assert.Null(r.Json["responses"]);
+        Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.StartsWith(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Msearch_ErrorsFoundWhileTheSearchRuns_StayThatItemsAnswer()
+    {
+        // Found only when each search runs (TransportSearchAction): a missing index, alone or in a list, is
+        // IndexNotFoundException (404) from IndexNameExpressionResolver; a sort on an unmapped field, and a query_string
+        // that does not parse (QueryStringQueryBuilder.doToQuery's QueryShardException), fail on the shard.
+        // Elasticsearch answers those in that item's place of a 200 msearch.
+        var body = OkPair
+            + "{\"index\":\"ghost\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n"
+            + "{\"index\":\"docs,ghost\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}}\n"
+            + "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"sort\":[{\"nope\":\"asc\"}]}\n"
+            + "{\"index\":\"docs\"}\n{\"query\":{\"query_string\":{\"query\":\"text:(unbalanced\"}}}\n"
+            + OkPair;
+        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+
+        Assert.Equal(200, r.Status);
+        var responses = r.Json["responses"]!.AsArray();
+        Assert.Equal([200, 404, 404, 400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal(["index_not_found_exception", "index_not_found_exception"], responses.Skip(1).Take(2).Select(x => x!["error"]!["type"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Msearch_NegativeFromInFrontOfOpenSearch_FailsTheWholeRequestInOpenSearchsWords()
+    {
+        // OpenSearch's SearchSourceBuilder.from() words it "[from] parameter cannot be negative, found [-1]"
+        // (opensearch-project/OpenSearch server/.../search/builder/SearchSourceBuilder.java), also while parsing.
+        await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
+        var r = await stack.SendAsync(HttpMethod.Post, "docs/_msearch", "{}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n{}\n{\"from\":-1}\n", "application/x-ndjson");
+        Assert.Equal(400, r.Status);
+        Assert.Equal("illegal_argument_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("[from] parameter cannot be negative, found [-1]", r.Json["error"]!["reason"]!.GetValue<string>());
     }
 
     [Fact]

@@ -16,7 +16,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 {
     public async Task SearchAsync(HttpContext context, string? index)
     {
-        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : SearchBody.Read(raw);
         var result = executor.Search(index, body, Param(context));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
@@ -30,15 +31,15 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        // Every line is read before any search runs, as Elasticsearch reads them: one bad line is a 400 for the whole msearch.
-        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), openSearch: flavor == SearchFlavor.OpenSearch);
+        // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
+        // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
+        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
+            item => (item.Header, Request: SearchRequest.Read(item.Source, Param(context))));
         var responses = new JsonArray();
-        foreach (var item in items)
+        foreach (var (header, request) in items)
         {
             try
             {
-                var header = item.Header;
-                var body = item.Source;
                 var index = (header["index"] ?? header["indices"]) switch
                 {
                     JsonArray a when a.All(x => x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
@@ -46,7 +47,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
                     null => pathIndex,
                     var other => throw EsException.IllegalArgument($"[index] in an msearch header must be a string or an array of strings, found [{other.ToJsonString()}]"),
                 };
-                var result = executor.Search(index, body, Param(context));
+                var result = executor.Search(index, request, Param(context));
                 result["status"] = 200;
                 responses.Add(result);
             }

@@ -39,14 +39,7 @@ internal sealed class QueryTranslator
             return new MatchAllDocsQuery();
         }
 
-        if (node is not JsonObject obj || obj.Count != 1)
-        {
-            throw EsException.Parsing(node is JsonObject { Count: > 1 } many
-                ? $"[{many.First().Key}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]"
-                : "query malformed, must start with start_object");
-        }
-
-        var (type, body) = obj.First();
+        var (type, body) = Named(node);
         return type switch
         {
             "match_all" => Boosted(new MatchAllDocsQuery(), body),
@@ -61,9 +54,61 @@ internal sealed class QueryTranslator
             "bool" => Bool(Obj(type, body)),
             "query_string" => QueryString(Obj(type, body)),
             "simple_query_string" => SimpleQueryString(Obj(type, body)),
-            _ => throw EsException.Parsing($"unknown query [{type}]: the embedded search backend supports {string.Join(", ", Supported)}"),
+            _ => throw Unknown(type),
         };
     }
+
+    /// <summary>
+    /// Checks a query's names as Elasticsearch checks them while it parses the body, before any index is searched
+    /// (<c>AbstractQueryBuilder.parseInnerQueryBuilder</c>: <c>parsing_exception</c> "unknown query [x]"), down through
+    /// <c>bool</c> clauses: so an <c>_msearch</c> holding one fails whole, as a bad line does. The rest of a query is read
+    /// when it runs against an index (<see cref="Translate"/>).
+    /// </summary>
+    /// <param name="node">The query, or null for none.</param>
+    public static void CheckNames(JsonNode? node)
+    {
+        if (node is null)
+        {
+            return;
+        }
+
+        var (type, body) = Named(node);
+        if (!Supported.Contains(type))
+        {
+            throw Unknown(type);
+        }
+
+        if (type == "bool" && body is JsonObject spec)
+        {
+            foreach (var (key, value) in spec)
+            {
+                if (key is "must" or "should" or "filter" or "must_not")
+                {
+                    foreach (var clause in value is JsonArray clauses ? clauses.ToArray() : [value])
+                    {
+                        CheckNames(clause);
+                    }
+                }
+            }
+        }
+    }
+
+    // A query is an object of one name: {"match": {...}}.
+    private static (string Type, JsonNode? Body) Named(JsonNode node)
+    {
+        if (node is not JsonObject obj || obj.Count != 1)
+        {
+            throw EsException.Parsing(node is JsonObject { Count: > 1 } many
+                ? $"[{many.First().Key}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]"
+                : "query malformed, must start with start_object");
+        }
+
+        var (type, body) = obj.First();
+        return (type, body);
+    }
+
+    private static EsException Unknown(string type) =>
+        EsException.Parsing($"unknown query [{type}]: the embedded search backend supports {string.Join(", ", Supported)}");
 
     private static JsonObject Obj(string type, JsonNode? body) =>
         body as JsonObject ?? throw EsException.Parsing($"[{type}] query malformed, no start_object after query name");
@@ -340,7 +385,9 @@ internal sealed class QueryTranslator
         }
         catch (ParseException ex)
         {
-            throw EsException.Parsing($"Failed to parse query [{text}]: {FirstLine(ex.Message)}");
+            // QueryStringQueryBuilder.doToQuery: a QueryShardException, raised on the shard while the search runs (in an
+            // _msearch, that item's error), not while the body is parsed.
+            throw new EsException(400, "query_shard_exception", $"Failed to parse query [{text}]: {FirstLine(ex.Message)}");
         }
         catch (BooleanQuery.TooManyClausesException ex)
         {

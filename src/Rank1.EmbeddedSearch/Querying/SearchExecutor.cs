@@ -15,9 +15,15 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
 
     /// <summary>A search: on a point in time (<c>pit</c> in the body), opening a scroll (<c>scroll</c>), or on the indices' latest snapshots.</summary>
-    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param)
+    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param) => Search(indexExpression, SearchRequest.Read(body, param), param);
+
+    /// <summary>A search read already (<see cref="SearchRequest.Read"/>): validated, then run as <see cref="Search(string?, JsonObject?, Func{string, string?})"/> runs it.</summary>
+    /// <param name="indexExpression">The indices searched.</param>
+    /// <param name="read">The search as read.</param>
+    /// <param name="param">The URL parameters.</param>
+    public JsonObject Search(string? indexExpression, SearchRequest read, Func<string, string?> param)
     {
-        var request = SearchRequest.Parse(body, param);
+        var request = read.Validated();
         var scroll = param("scroll");
         if (request.PitId is { } pitId)
         {

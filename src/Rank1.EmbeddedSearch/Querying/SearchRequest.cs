@@ -101,7 +101,20 @@ internal sealed class SearchRequest
         _ => SearchContexts.ParseKeepAlive(value, "timeout"),
     };
 
-    public static SearchRequest Parse(JsonObject? body, Func<string, string?> param)
+    /// <summary>The search, read (<see cref="Read"/>) and validated (<see cref="Validated"/>).</summary>
+    /// <param name="body">The search body, or null.</param>
+    /// <param name="param">The URL parameters.</param>
+    public static SearchRequest Parse(JsonObject? body, Func<string, string?> param) => Read(body, param).Validated();
+
+    /// <summary>
+    /// The search read as Elasticsearch reads it before it runs it (<c>SearchSourceBuilder.parseXContent</c> and the URL
+    /// parameters of <c>RestSearchAction</c>): an unknown key, a negative <c>from</c> or <c>size</c> (in the body's order)
+    /// or an unknown query type is thrown here, so that in an <c>_msearch</c> it fails the whole request. What
+    /// Elasticsearch finds later, per search, is <see cref="Validated"/>'s.
+    /// </summary>
+    /// <param name="body">The search body, or null.</param>
+    /// <param name="param">The URL parameters.</param>
+    public static SearchRequest Read(JsonObject? body, Func<string, string?> param)
     {
         var r = new SearchRequest();
         if (body is not null)
@@ -117,6 +130,12 @@ internal sealed class SearchRequest
                 if (!KnownKeys.Contains(key))
                 {
                     throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].");
+                }
+
+                SearchBody.CheckField(key, value);
+                if (key == "query")
+                {
+                    QueryTranslator.CheckNames(value);
                 }
             }
 
@@ -187,16 +206,21 @@ internal sealed class SearchRequest
 
         r.TypedKeys = param("typed_keys") is "true" or "";
         r.TotalHitsAsInt = param("rest_total_hits_as_int") is "true" or "";
-        if (r.From < 0)
+        if (r.From < 0 || r.Size < 0)
         {
-            throw EsException.IllegalArgument($"[from] parameter cannot be negative but was [{r.From}]");
+            throw SearchBody.NegativeWindow(r.From < 0 ? "from" : "size", r.From < 0 ? r.From : r.Size);
         }
 
-        if (r.Size < 0)
-        {
-            throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{r.Size}]");
-        }
+        return r;
+    }
 
+    /// <summary>
+    /// What Elasticsearch checks of a search it has read when it runs it (<c>SearchRequest.validate</c>, then the shard):
+    /// in an <c>_msearch</c>, that search's own error.
+    /// </summary>
+    public SearchRequest Validated()
+    {
+        var r = this;
         if (r.SearchAfter is not null)
         {
             if (r.From > 0)

@@ -142,6 +142,28 @@ internal static class MsearchFraming
         return new SearchAnswer(200, headers, ResponseShaping.Render(body, query), RerankStatus.Applied, null);
     }
 
+    // The errors Elasticsearch (and OpenSearch) raise only while reading a search body, which a _search answers at once and
+    // unwrapped: SearchSourceBuilder.parseXContent's and the query parsers' ParsingException ("Unknown key for a
+    // START_OBJECT in [x].", "unknown query [x]"), JsonXContentParser's XContentParseException and XContentEOFException,
+    // parser.namedObject's NamedObjectNotFoundException, parser.intValue()'s NumberFormatException. What fails while a
+    // search runs comes back as search_phase_execution_exception (a shard's failure: a sort on an unmapped field),
+    // index_not_found_exception or action_request_validation_exception, and stays that item's answer in an msearch.
+    private static readonly HashSet<string> ParseErrorTypes = new(StringComparer.Ordinal)
+    {
+        "parsing_exception", "x_content_parse_exception", "x_content_e_o_f_exception", "named_object_not_found_exception", "number_format_exception",
+    };
+
+    /// <summary>
+    /// The first answer, in the msearch's order, that is the backend refusing its search while reading the body
+    /// (<see cref="ParseErrorTypes"/>), or null. Elasticsearch parses every body of an msearch before it runs any search
+    /// (<c>RestMultiSearchAction.parseRequest</c>), so such an error is the whole msearch's answer, not an item's; the
+    /// proxy asks the backend one search at a time and learns of it only from that search's answer.
+    /// </summary>
+    /// <param name="answers">The backend's answers to the items, in order.</param>
+    public static SearchAnswer? RefusedWhileParsing(IEnumerable<SearchAnswer> answers) =>
+        answers.FirstOrDefault(a => a.Status == 400 && ItemJson(a)["error"] is JsonObject error && error["type"] is JsonValue type
+            && type.GetValueKind() == JsonValueKind.String && ParseErrorTypes.Contains(type.GetValue<string>()));
+
     /// <summary>
     /// The rerank-status header of an msearch: how many items ended in each status (<c>applied=3, skipped=2</c>), so
     /// its size is bounded by the number of statuses, not of items. Each item's own status is in its <c>_rank1</c>.

@@ -140,23 +140,6 @@ internal static class SearchHttp
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
 
-    /// <summary>
-    /// A search body: a JSON object whose every name and string is valid UTF-8 (a lone surrogate escape read as
-    /// U+FFFD, <see cref="LoneSurrogates"/>) and in which no object repeats a field, read as deep as
-    /// <see cref="RequestJson.MaxDepth"/>, or a 400 in Elasticsearch's shape.
-    /// </summary>
-    public static JsonObject ParseObject(ReadOnlySpan<byte> raw)
-    {
-        try
-        {
-            return RequestJson.Parse(raw) as JsonObject ?? throw EsException.Parsing("request body or source parameter is required to be a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw EsException.Parsing($"request body is not valid JSON: {e.Message}");
-        }
-    }
-
     /// <summary>An integer of the search body (<c>size</c>, <c>from</c>), or a 400 when it is not one.</summary>
     public static int? BodyInt(JsonObject? body, string name) =>
         body?[name] switch

@@ -27,8 +27,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        var answer = await SearchAsync(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, RequestHeaders(context.Request), context.Request.Method, arrived,
-            context.RequestAborted).ConfigureAwait(false);
+        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, source: null);
+        var answer = await SearchAsync(search, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted).ConfigureAwait(false);
         await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
     }
 
@@ -47,8 +47,22 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var headers = RequestHeaders(context.Request);
         var rawPathIndex = RawIndex(context, pathIndex);
         var o = options.Value;
-        // Every line is read before any search runs, as Elasticsearch reads them: one bad line is a 400 for the whole msearch.
-        var split = MsearchLines.Read(raw, openSearch: backend.Flavor == BackendFlavor.OpenSearch);
+        // Every line is read and every search prepared before any search runs, as Elasticsearch parses every line first: a bad
+        // line, a negative from or size, or a bad ext.rank1 setting is a 400 for the whole msearch (Prepare).
+        var split = MsearchLines.Read(raw, backend.Flavor == BackendFlavor.OpenSearch, item =>
+        {
+            (string? Index, IQueryCollection Parameters) target;
+            try
+            {
+                target = MsearchFraming.Target(item.Header, pathIndex, query);
+            }
+            catch (EsException e)
+            {
+                return new MsearchEntry(null, e); // a header index that is not a name stays that item's error
+            }
+
+            return new MsearchEntry(Prepare(target.Index, BackendPath(target.Index, pathIndex, rawPathIndex), item.Body.ToArray(), target.Parameters, item.Source), null);
+        });
         if (split.Length > o.MaxMsearchItems)
         {
             throw EsException.IllegalArgument(
@@ -62,48 +76,66 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                return await MsearchItemAsync(item, pathIndex, rawPathIndex, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
+                return await MsearchItemAsync(item, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
                 searches.Release();
             }
         }).ToArray();
-        var answers = await Task.WhenAll(items).ConfigureAwait(false);
+        var results = await Task.WhenAll(items).ConfigureAwait(false);
+        var answers = results.Select(r => r.Answer).ToArray();
+        if (MsearchFraming.RefusedWhileParsing(results.Where(r => r.FromBackend).Select(r => r.Answer)) is { } refused)
+        {
+            // The backend refused a search while reading its body (an unknown query or key): Elasticsearch refuses those
+            // for the whole msearch before any search runs, so the first such answer is the msearch's.
+            await WriteAsync(context, refused, refused.Rerank.ToHeaderValue(), refused.Reason).ConfigureAwait(false);
+            return;
+        }
+
         IReadOnlyList<KeyValuePair<string, string[]>> productHeaders = backend.Flavor == BackendFlavor.OpenSearch ? [] : [new("X-Elastic-Product", ["Elasticsearch"])];
         var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started), productHeaders, query);
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
-    private async Task<SearchAnswer> MsearchItemAsync(MsearchSearch item, string? pathIndex, string? rawPathIndex, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
+    // An item's answer, and whether it is the backend's (not the proxy's own error in its place).
+    private async Task<(SearchAnswer Answer, bool FromBackend)> MsearchItemAsync(MsearchEntry item, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
         SemaphoreSlim share, long arrived, CancellationToken cancellationToken)
     {
         try
         {
-            var (index, parameters) = MsearchFraming.Target(item.Header, pathIndex, query);
-            return await SearchAsync(index, BackendPath(index, pathIndex, rawPathIndex), item.Body.ToArray(), parameters, headers, "POST", arrived, cancellationToken, share, item.Source)
-                .ConfigureAwait(false);
+            return (await SearchAsync(item.Search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false), true);
         }
         catch (EsException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false);
         }
         catch (BackendUnavailableException e)
         {
-            return new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message);
+            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false);
         }
     }
 
-    /// <summary>One search of <paramref name="index"/> at the backend's <paramref name="path"/>: plan, ask the backend, rerank the window, rewrite.</summary>
-    /// <remarks>
-    /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
-    /// the rerank first takes a place of its request's share of the model (within its deadline); with <paramref name="source"/>,
-    /// <paramref name="raw"/> was read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read"/>).
-    /// </remarks>
-    internal async Task<SearchAnswer> SearchAsync(string? index, string path, byte[] raw, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method,
-        long arrived, CancellationToken cancellationToken, SemaphoreSlim? share = null, JsonObject? source = null)
+    /// <summary>
+    /// One search read and planned, before the backend is asked anything: what Elasticsearch refuses while it parses a
+    /// search (a negative <c>from</c> or <c>size</c>) and what the proxy refuses of <c>ext.rank1</c> are thrown here, so
+    /// that in an <c>_msearch</c> they fail the whole request, as a bad line does, and no search of it runs.
+    /// </summary>
+    /// <param name="index">The index searched.</param>
+    /// <param name="path">The backend's <c>_search</c> path.</param>
+    /// <param name="raw">The body as sent.</param>
+    /// <param name="query">The search's URL parameters.</param>
+    /// <param name="source"><paramref name="raw"/> read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read"/>), or null.</param>
+    private PreparedSearch Prepare(string? index, string path, byte[] raw, IQueryCollection query, JsonObject? source)
     {
-        var body = source ?? (raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : ParseObject(raw));
+        var openSearch = backend.Flavor == BackendFlavor.OpenSearch;
+        if (source is not null)
+        {
+            // An msearch item the backend would refuse at parse time, whole; it is asked one search at a time, and would answer it as that item's error.
+            SearchBody.CheckWindow(source, openSearch);
+        }
+
+        var body = source ?? (raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : SearchBody.Read(raw));
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
@@ -116,23 +148,41 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
                 throw EsException.IllegalArgument("[ext.rank1.query] is required: no query text could be extracted from the query (rank1 reads match, multi_match, query_string, simple_query_string and bool clauses of these)");
             }
 
-            var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
-            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), forwardBody.Length == 0 ? null : forwardBody, headers, cancellationToken).ConfigureAwait(false);
-            metrics.Search("skipped");
-            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
+            return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, 0, 0);
         }
 
         var from = Int(query, "from") ?? BodyInt(body, "from") ?? 0;
         var size = Int(query, "size") ?? BodyInt(body, "size") ?? 10;
         // The backend is asked from 0 for the whole window, so it cannot reject these itself: rejected as Elasticsearch does.
-        if (from < 0)
+        if (from < 0 || size < 0)
         {
-            throw EsException.IllegalArgument($"[from] parameter cannot be negative but was [{from}]");
+            throw SearchBody.NegativeWindow(from < 0 ? "from" : "size", from < 0 ? from : size, openSearch);
         }
 
-        if (size < 0)
+        return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size);
+    }
+
+    /// <summary>An msearch item: its search <see cref="Prepare"/>d, or the error its header is answered with in its place.</summary>
+    private sealed record MsearchEntry(PreparedSearch? Search, EsException? Refused);
+
+    /// <summary>A search <see cref="Prepare"/> read: where it goes, its body read, its plan, and its window when reranked.</summary>
+    private sealed record PreparedSearch(string? Index, string Path, byte[] Raw, IQueryCollection Query, JsonObject? Body, bool HadExt, RerankPlan Plan, string? QueryText, int From, int Size);
+
+    /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
+    /// <remarks>
+    /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
+    /// the rerank first takes a place of its request's share of the model (within its deadline).
+    /// </remarks>
+    private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, CancellationToken cancellationToken,
+        SemaphoreSlim? share = null)
+    {
+        var (index, path, raw, query, body, hadExt, plan, queryText, from, size) = search;
+        if (!plan.Enabled)
         {
-            throw EsException.IllegalArgument($"[size] parameter cannot be negative, found [{size}]");
+            var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
+            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), forwardBody.Length == 0 ? null : forwardBody, headers, cancellationToken).ConfigureAwait(false);
+            metrics.Search("skipped");
+            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
         }
 
         var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;

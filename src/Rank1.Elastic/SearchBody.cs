@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rank1.Elastic;
+
+/// <summary>
+/// A search body (of <c>_search</c>, or an <c>_msearch</c> body line) read as Elasticsearch's
+/// <c>SearchSourceBuilder.parseXContent</c> reads it, by the proxy and by the embedded backend alike.
+/// </summary>
+internal static class SearchBody
+{
+    /// <summary>
+    /// The body's object. Its first token must start an object, before the rest is read: <c>parsing_exception</c>
+    /// "Expected [START_OBJECT] but found [START_ARRAY]" (no token at all: "[null]"). JSON that does not parse is
+    /// <see cref="RequestJson.ParseFailure"/>'s <c>x_content_parse_exception</c> (or <c>x_content_e_o_f_exception</c>).
+    /// </summary>
+    /// <param name="body">The body's UTF-8 text.</param>
+    public static JsonObject Read(ReadOnlySpan<byte> body)
+    {
+        string? found;
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            found = body.Trim(" \t\r\n"u8).IsEmpty ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
+        }
+        catch (JsonException e)
+        {
+            throw RequestJson.ParseFailure(e, body);
+        }
+
+        if (found is not null)
+        {
+            throw EsException.Parsing($"Expected [START_OBJECT] but found [{found}]");
+        }
+
+        try
+        {
+            return (JsonObject)RequestJson.Parse(body)!;
+        }
+        catch (JsonException e)
+        {
+            throw RequestJson.ParseFailure(e, body);
+        }
+    }
+
+    /// <summary>
+    /// A negative <c>from</c> or <c>size</c> of <paramref name="body"/>, refused in the body's order as
+    /// <see cref="CheckField"/> refuses it.
+    /// </summary>
+    /// <param name="body">The search body.</param>
+    /// <param name="openSearch">Whether OpenSearch's words apply.</param>
+    public static void CheckWindow(JsonObject body, bool openSearch)
+    {
+        foreach (var (key, value) in body)
+        {
+            CheckField(key, value, openSearch);
+        }
+    }
+
+    /// <summary>
+    /// A body field <c>from</c> or <c>size</c> that is negative, refused as <c>SearchSourceBuilder.parseXContent</c>
+    /// refuses it while it reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>: <see cref="NegativeWindow"/>);
+    /// a value that is not a whole number is left for the caller to word. Any other field is not looked at.
+    /// </summary>
+    /// <param name="key">The field's name.</param>
+    /// <param name="value">Its value.</param>
+    /// <param name="openSearch">Whether OpenSearch's words apply.</param>
+    public static void CheckField(string key, JsonNode? value, bool openSearch = false)
+    {
+        if (key is "from" or "size" && value is JsonValue v && Whole(v) is < 0 and var n)
+        {
+            throw NegativeWindow(key, n, openSearch);
+        }
+    }
+
+    /// <summary>
+    /// Elasticsearch's error for a negative <c>from</c> or <c>size</c> (body or URL): <c>SearchSourceBuilder.from()</c>
+    /// and <c>size()</c> throw <c>IllegalArgumentException</c>, a 400 <c>illegal_argument_exception</c> "[from] parameter
+    /// cannot be negative but was [-1]" (OpenSearch's <c>from()</c>: "..., found [-1]", as both word <c>size</c>).
+    /// </summary>
+    /// <param name="key"><c>from</c> or <c>size</c>.</param>
+    /// <param name="value">The negative value.</param>
+    /// <param name="openSearch">Whether OpenSearch's words apply.</param>
+    public static EsException NegativeWindow(string key, long value, bool openSearch = false) => EsException.IllegalArgument(key == "from" && !openSearch
+        ? $"[from] parameter cannot be negative but was [{value}]"
+        : $"[{key}] parameter cannot be negative, found [{value}]");
+
+    // parser.intValue(): a number, or a string holding one.
+    private static long? Whole(JsonValue v) => v.GetValueKind() switch
+    {
+        JsonValueKind.Number when v.TryGetValue<long>(out var n) => n,
+        JsonValueKind.String when long.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) => n,
+        _ => null,
+    };
+}
