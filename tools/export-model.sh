@@ -14,7 +14,7 @@
 #                      layer too (the builder's /lm_head/MatMul as MatMulNBits, its default); the export checks that it did.
 #   --ep               builder only (refused with optimum): the execution provider the model is built for (cpu, cuda,
 #                      dml; default cpu). The builder builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu,
-#                      cuda or dml; fp16 for cpu and fp32 for dml are refused. dml is refused too: DirectML's
+#                      cuda or dml; fp16 for cpu is refused, and so is dml: DirectML's
 #                      GroupQueryAttention reads its past from a KV cache kept on the device, which Rank1.SearchBridge
 #                      does not keep (the engine refuses such a graph on DirectML). For DirectML, use --method optimum.
 #   --venv DIR         the Python venv the exporter is installed in (default $XDG_CACHE_HOME/rank1-export-venv).
@@ -58,21 +58,18 @@ if [ "$method" = optimum ] && [ ${#builder_only[@]} -gt 0 ]; then
   echo "export-model.sh: ${builder_only[0]} is for --method builder (--method optimum exports fp32); for an int4 or fp16 model use --method builder ${builder_only[0]} ..." >&2
   exit 2
 fi
-# The builder's own list (builder.py get_args: "Valid precision + execution provider combinations are: FP32 CPU,
-# FP32 CUDA, FP16 CUDA, FP16 DML, ... INT4 CPU, INT4 CUDA, INT4 DML, ..."). fp16 for cpu falls back to fp16
-# MultiHeadAttention, which the CPU provider does not run; fp32 for dml is not on the list.
-if [ "$method" = builder ]; then
-  case "$precision/$ep" in
-    fp16/cpu|fp32/dml)
-      echo "export-model.sh: the builder does not build $precision for --ep $ep; it builds fp32 for cpu or cuda, fp16 for cuda or dml, int4 for cpu, cuda or dml" >&2
-      exit 2 ;;
-  esac
-fi
 # The builder's DirectML graphs use GroupQueryAttention, whose DirectML kernel binds no past inputs: it reads the past
 # from its present outputs, a KV cache kept on the device (onnxruntime DmlOperatorGroupQueryAttention.cpp). The engine
 # keeps the cache in host memory, so it refuses such a graph on DirectML (CausalLm.DirectMlRefusal); say so before the export.
 if [ "$method" = builder ] && [ "$ep" = dml ]; then
   echo "export-model.sh: --ep dml builder graphs use GroupQueryAttention, whose DirectML kernel reads the past from a KV cache kept on the device, which Rank1.SearchBridge does not keep (it refuses them at load); for DirectML use --method optimum" >&2
+  exit 2
+fi
+# The builder's own list (builder.py get_args: "Valid precision + execution provider combinations are: FP32 CPU,
+# FP32 CUDA, FP16 CUDA, FP16 DML, ... INT4 CPU, INT4 CUDA, INT4 DML, ..."), less dml (above): fp16 for cpu falls back to
+# fp16 MultiHeadAttention, which the CPU provider does not run.
+if [ "$method" = builder ] && [ "$precision/$ep" = fp16/cpu ]; then
+  echo "export-model.sh: the builder does not build fp16 for --ep cpu; it builds fp32 or int4 for cpu, and fp32, fp16 or int4 for cuda" >&2
   exit 2
 fi
 # A checkpoint that is already 4-bit (AWQ, GPTQ): Optimum has no path for it, and the builder's quantized path writes
