@@ -91,7 +91,7 @@ internal sealed class CausalLm : IDisposable
             }
 
             var used = ExecutionProviderSelector.Configure(options, provider, deviceId, logger, requireAccelerator);
-            if (used.Actual == ExecutionProviderKind.DirectML && OperatorTypes(folder, logger) is { } operators && DirectMlRefusal(operators) is { } refusal)
+            if (used.Actual == ExecutionProviderKind.DirectML && OperatorTypes(folder) is { } operators && DirectMlRefusal(operators) is { } refusal)
             {
                 throw new ModelLoadException($"{folder.GraphPath}: {refusal}");
             }
@@ -107,7 +107,7 @@ internal sealed class CausalLm : IDisposable
             }
 
             var signature = ModelSignature.Discover(session, folder);
-            if (used.Actual == ExecutionProviderKind.Cuda && OperatorTypes(folder, logger) is { } graphOperators
+            if (used.Actual == ExecutionProviderKind.Cuda && OperatorTypes(folder) is { } graphOperators
                 && CudaFallback(graphOperators, signature.KvType) is { } fallback)
             {
                 Log.BuiltForAnotherProvider(logger, folder.GraphPath, used.Actual.ToString(), fallback);
@@ -234,7 +234,6 @@ internal sealed class CausalLm : IDisposable
         }
     }
 
-    /// <summary>The graph file opened for reading, or null (logged) when it cannot be: ONNX Runtime then says why in the load's own error.</summary>
     /// <summary>
     /// Why a graph with these operators cannot run on DirectML in this engine, or null. ONNX Runtime's DirectML
     /// <c>GroupQueryAttention</c> (the attention the onnxruntime-genai builder writes) binds no past inputs: it reads the
@@ -266,13 +265,24 @@ internal sealed class CausalLm : IDisposable
               + "tools/export-model.sh --method builder --ep cuda (fp16 or int4)."
             : null;
 
-    /// <summary>The graph's operator types, or null (logged by <see cref="OpenGraph"/>) when its file cannot be read.</summary>
-    private static IReadOnlySet<string>? OperatorTypes(ModelFolder folder, ILogger logger)
+    /// <summary>
+    /// The graph's operator types, or null when its file cannot be read (not logged again: the last-position rewrite,
+    /// which read it first, has said so, and ONNX Runtime says why in the load's own error).
+    /// </summary>
+    private static IReadOnlySet<string>? OperatorTypes(ModelFolder folder)
     {
-        using var file = OpenGraph(folder, logger);
-        return file is null ? null : LastPositionLogits.OperatorTypes(new LastPositionLogits.FileSource(file));
+        try
+        {
+            using var file = File.OpenHandle(folder.GraphPath);
+            return LastPositionLogits.OperatorTypes(new LastPositionLogits.FileSource(file));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
+    /// <summary>The graph file opened for reading, or null (logged) when it cannot be: ONNX Runtime then says why in the load's own error.</summary>
     private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenGraph(ModelFolder folder, ILogger logger)
     {
         try

@@ -39,15 +39,31 @@ internal static class LastPositionLogits
         ArgumentNullException.ThrowIfNull(source);
         try
         {
-            var graphs = Fields(source, 0, source.Length).Where(f => f.Number == 7).ToList();
-            return graphs.Count != 1
-                ? null
-                : Fields(source, graphs[0].ValueStart, graphs[0].ValueEnd).Where(f => f.Number == 1).Select(f => Node.Read(source, f).OpType).ToHashSet(StringComparer.Ordinal);
+            return ReadGraph(source, out _) is { } graph ? graph.Nodes.Select(n => n.Node.OpType).ToHashSet(StringComparer.Ordinal) : null;
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException or IOException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The model's top-level fields, its one graph's fields and that graph's nodes; null (with <paramref name="reason"/>)
+    /// when the model has not exactly one graph.
+    /// </summary>
+    private static (List<Field> Top, List<Field> GraphFields, List<(Field Field, Node Node)> Nodes)? ReadGraph(Source source, out string reason)
+    {
+        var top = Fields(source, 0, source.Length);
+        var graphs = top.Where(f => f.Number == 7).ToList();
+        if (graphs.Count != 1)
+        {
+            reason = $"the model has {graphs.Count} graph fields, not one";
+            return null;
+        }
+
+        var graphFields = Fields(source, graphs[0].ValueStart, graphs[0].ValueEnd);
+        reason = string.Empty;
+        return (top, graphFields, graphFields.Where(f => f.Number == 1).Select(f => (f, Node.Read(source, f))).ToList());
     }
 
     /// <summary>
@@ -65,16 +81,12 @@ internal static class LastPositionLogits
         bool externalData;
         try
         {
-            top = Fields(source, 0, source.Length);
-            var graphs = top.Where(f => f.Number == 7).ToList();
-            if (graphs.Count != 1)
+            if (ReadGraph(source, out reason) is not { } graph)
             {
-                reason = $"the model has {graphs.Count} graph fields, not one";
                 return null;
             }
 
-            graphFields = Fields(source, graphs[0].ValueStart, graphs[0].ValueEnd);
-            nodes = graphFields.Where(f => f.Number == 1).Select(f => (f, Node.Read(source, f))).ToList();
+            (top, graphFields, nodes) = graph;
             // TensorProto.external_data (13): the initializer's bytes are in another file, found from the graph's folder.
             externalData = graphFields.Where(f => f.Number == 5).Any(f => Fields(source, f.ValueStart, f.ValueEnd).Exists(t => t.Number == 13));
         }
