@@ -57,7 +57,6 @@ internal sealed partial class BackendClient : IDisposable
 
     private readonly ResiliencePipeline _timedCall;
     private readonly Action<string> _failed;
-    private readonly CircuitBreak _break;
     private readonly ILogger<BackendClient> _logger;
 
     /// <summary>
@@ -87,7 +86,6 @@ internal sealed partial class BackendClient : IDisposable
         };
         Invoker = new HttpMessageInvoker(Handler, disposeHandler: false);
         _http = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        _break = new CircuitBreak(time);
         Breaker = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -96,7 +94,6 @@ internal sealed partial class BackendClient : IDisposable
                 SamplingDuration = o.BreakerSamplingDuration,
                 BreakDuration = o.BreakerBreakDuration,
                 ShouldHandle = new PredicateBuilder().Handle<BackendUnavailableException>().Handle<TimeoutRejectedException>().Handle<HttpRequestException>(),
-                OnOpened = _break.OnOpened,
             })
             .Build();
         // Timeout inside the breaker: a slow backend counts as a failing one (a call's own shorter timeout, SendAsync's
@@ -217,9 +214,9 @@ internal sealed partial class BackendClient : IDisposable
             _failed("timeout");
             throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {DisplayUri} did not answer in time");
         }
-        catch (BrokenCircuitException)
+        catch (BrokenCircuitException refused)
         {
-            throw CircuitOpen();
+            throw CircuitOpen(refused);
         }
         catch (BackendUnavailableException)
         {
@@ -236,12 +233,17 @@ internal sealed partial class BackendClient : IDisposable
         new(502, "rank1_backend_unreachable_exception", $"the backend {DisplayUri} is unreachable: {detail}");
 
     /// <summary>The answer to a call the open circuit refused, with the time left in its break (<see cref="BackendUnavailableException.RetryAfter"/>).</summary>
-    public BackendUnavailableException CircuitOpen()
+    /// <param name="refused">
+    /// The breaker's refusal: its <see cref="BrokenCircuitException.RetryAfter"/> is the time left, read under the breaker's
+    /// lock on its own clock as it refused (not from <c>OnOpened</c>, which Polly runs after releasing the lock: a call
+    /// refused in that gap would read the previous break).
+    /// </param>
+    public BackendUnavailableException CircuitOpen(BrokenCircuitException refused)
     {
         _failed("circuit_open");
         return new BackendUnavailableException(503, "rank1_backend_circuit_open_exception", $"the backend {DisplayUri} failed repeatedly; the proxy is not calling it for a moment")
         {
-            RetryAfter = _break.Left,
+            RetryAfter = refused.RetryAfter,
         };
     }
 

@@ -57,9 +57,9 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
                 }
             }, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (BrokenCircuitException)
+        catch (BrokenCircuitException refused)
         {
-            throw backend.CircuitOpen();
+            throw backend.CircuitOpen(refused);
         }
     }
 

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Telemetry;
@@ -88,7 +87,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     private readonly ResiliencePipeline _modelBreaker;
     private readonly TimeSpan _deadlineGrace;
     private readonly CircuitBreakerStateProvider _circuit = new();
-    private readonly CircuitBreak _break;
+    private readonly TimeSpan _breakDuration;
 
     // Windows in the model now: a window that enters while others are in it queues behind their rows.
     private int _inModel;
@@ -107,7 +106,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             QueueLimit = o.MaxQueuedReranks,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
-        _break = new CircuitBreak(time);
+        _breakDuration = o.ModelBreakDuration;
         _modelBreaker = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -119,7 +118,6 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 // Cancellation, a full engine queue and a caller's input say nothing about the model's health.
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not (OperationCanceledException or Rank1OverloadedException or Rank1InputException)),
                 StateProvider = _circuit,
-                OnOpened = _break.OnOpened,
             })
             .Build();
     }
@@ -199,9 +197,10 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 {
                     return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while the model was still reading the window", started);
                 }
-                catch (BrokenCircuitException)
+                catch (BrokenCircuitException refused)
                 {
-                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started) with { CircuitOpenFor = _break.Left };
+                    // Polly's own time left, read under the breaker's lock on its clock as it refused this call.
+                    return Done(RerankStatus.FallbackError, [], "the model circuit is open after repeated failures", started) with { CircuitOpenFor = refused.RetryAfter };
                 }
                 catch (Rank1OverloadedException ex)
                 {
@@ -210,7 +209,10 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     LogModelFailure(_logger, ex);
-                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started) with { CircuitOpenFor = _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated ? _break.Left : null };
+
+                    // Open now: this failure opened it, and its whole break is left (a call still in the model when another's
+                    // failure opened it is told up to its own length more: the break's end is Polly's alone to read).
+                    return Done(RerankStatus.FallbackError, [], $"the model failed: {ex.Message}", started) with { CircuitOpenFor = _circuit.CircuitState is CircuitState.Open or CircuitState.Isolated ? _breakDuration : null };
                 }
                 finally
                 {
