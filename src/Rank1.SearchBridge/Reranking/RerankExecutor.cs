@@ -128,8 +128,19 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     /// Judges one window within <paramref name="deadlineAfter"/> (null: no deadline, every passage is judged, as the
     /// precompute worker wants).
     /// </summary>
+    /// <param name="query">The query the passages are judged against.</param>
+    /// <param name="instructions">What the caller asks of the judgement beyond the query, if anything.</param>
+    /// <param name="passages">The passages to judge: the window, or the part of it not judged already.</param>
+    /// <param name="judgeSettings">The engine settings of every judgement (its deadline is set here).</param>
+    /// <param name="deadlineAfter">How long the window may take; null: no deadline.</param>
+    /// <param name="judgedAlready">
+    /// How many other passages of the window are judged already (the reasoning store's): when every one of
+    /// <paramref name="passages"/> fails on its input they still rank the window, which is then <see cref="RerankStatus.Partial"/>,
+    /// not a fallback.
+    /// </param>
+    /// <param name="cancellationToken">The caller going away.</param>
     public async Task<RerankOutcome> RerankAsync(string query, string? instructions, IReadOnlyList<PassageToJudge> passages, JudgeSettings judgeSettings, TimeSpan? deadlineAfter,
-        CancellationToken cancellationToken)
+        int judgedAlready, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var deadline = _time.GetUtcNow() + deadlineAfter;
@@ -219,7 +230,9 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     Interlocked.Decrement(ref _inModel);
                 }
 
-                var (status, reason) = verdicts.Count > 0
+                // Every passage failing on its own input says nothing is wrong with the model: judgements made already still
+                // rank the window, partly, as when some passages were judged now.
+                var (status, reason) = verdicts.Count > 0 || (judgedAlready > 0 && failures.Count > 0 && failures.Count == passages.Count)
                     ? (verdicts.Count < passages.Count || verdicts.Any(v => v.Source == PassageSource.Forced) ? RerankStatus.Partial : RerankStatus.Applied, (string?)null)
                     : failures.Count > 0
                         ? (RerankStatus.FallbackError, $"no passage of the window could be judged: {failures[0].Reason}")

@@ -108,23 +108,14 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             return (new RerankOutcome(RerankStatus.Cached, lookup.Cached, null, time.GetElapsedTime(startedTimestamp)), []);
         }
 
-        var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline, cancellationToken).ConfigureAwait(false);
+        var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline,
+            lookup.Cached.Count, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
         var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
             .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
             .ToArray();
-        // Every miss failed on its own input (nothing is wrong with the model): the stored judgements still rank the
-        // window, partly, as when some misses were judged; the executor alone, seeing no verdict, called it a fallback.
-        var inputFailuresOnly = computed is { Status: RerankStatus.FallbackError, Verdicts.Count: 0, CircuitOpenFor: null }
-            && computed.Failures.Count == lookup.Misses.Count && lookup.Cached.Count > 0;
-        var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial || inputFailuresOnly
-            ? computed with
-            {
-                Status = inputFailuresOnly ? RerankStatus.Partial : computed.Status,
-                Reason = inputFailuresOnly ? null : computed.Reason,
-                Verdicts = [.. computed.Verdicts, .. lookup.Cached],
-                Elapsed = time.GetElapsedTime(startedTimestamp),
-            }
+        var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
+            ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }
             : computed;
         return (outcome, judged);
     }

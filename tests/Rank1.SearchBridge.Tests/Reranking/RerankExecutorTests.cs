@@ -33,7 +33,7 @@ public sealed class RerankExecutorTests : IDisposable
     private static PassageToJudge[] Window(params string[] texts) => texts.Select((t, i) => new PassageToJudge(i, null, t)).ToArray();
 
     private Task<RerankOutcome> Rerank(RerankExecutor executor, PassageToJudge[] window, CancellationToken cancellationToken = default) =>
-        executor.RerankAsync("q", null, window, new JudgeSettings { MaxThinkTokens = 8 }, Deadline, cancellationToken);
+        executor.RerankAsync("q", null, window, new JudgeSettings { MaxThinkTokens = 8 }, Deadline, judgedAlready: 0, cancellationToken);
 
     [Fact]
     public async Task Deadline_PassagesNotStartedByIt_AreLeftOut_Partial()

@@ -54,6 +54,7 @@ public sealed class StoredWindowJudgeTests : IDisposable
     private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly Rank1Metrics _metrics;
     private readonly MetricCollector<long> _cacheHits;
+    private readonly MetricCollector<long> _fallbacks;
     private readonly InMemoryJudgementStore _store = new();
 
     public StoredWindowJudgeTests()
@@ -61,11 +62,13 @@ public sealed class StoredWindowJudgeTests : IDisposable
         var factory = _meters.GetRequiredService<IMeterFactory>();
         _metrics = new Rank1Metrics(factory);
         _cacheHits = new MetricCollector<long>(factory, Rank1Metrics.MeterName, "rank1.reasoning_cache.hits");
+        _fallbacks = new MetricCollector<long>(factory, Rank1Metrics.MeterName, "rank1.fallbacks");
     }
 
     public void Dispose()
     {
         _cacheHits.Dispose();
+        _fallbacks.Dispose();
         _meters.Dispose();
     }
 
@@ -250,5 +253,23 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.Equal(new PassageFailure(1, "unreadable"), Assert.Single(outcome.Failures));
         Assert.Equal([(0, 0.2, PassageSource.Cached), (2, 0.9, PassageSource.Cached)], outcome.Verdicts.OrderBy(v => v.Index).Select(v => (v.Index, v.Judgement.Score, v.Source)));
         Assert.Empty(_store.Written);
+        // Answered partly reranked, so not counted as a search answered in backend order (before, rank1.fallbacks counted it
+        // as fallback-error).
+        Assert.Empty(_fallbacks.GetMeasurementSnapshot());
+    }
+
+    [Fact]
+    public async Task EveryPassageFailingOnItsInput_NothingStored_FallsBackAndIsCountedAsOne()
+    {
+        var windowJudge = WindowJudge(new ScriptedJudge(_time, (_, _, _) => throw new Rank1InputException("unreadable")));
+        var window = Window("a", "bad");
+
+        var outcome = await windowJudge.JudgeAsync(Query, await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal((RerankStatus.FallbackError, "no passage of the window could be judged: unreadable"), (outcome.Status, outcome.Reason));
+        Assert.Empty(outcome.Verdicts);
+        Assert.Equal([new PassageFailure(0, "unreadable"), new PassageFailure(1, "unreadable")], outcome.Failures);
+        var fallback = Assert.Single(_fallbacks.GetMeasurementSnapshot());
+        Assert.Equal((1, "fallback-error"), (fallback.Value, fallback.Tags["reason"]));
     }
 }
