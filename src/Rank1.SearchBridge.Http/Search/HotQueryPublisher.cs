@@ -14,7 +14,7 @@ namespace Rank1.SearchBridge.Http.Search;
 /// (<see cref="HotQueryDetector"/>), and a query that turns hot is published for the precompute workers, in the
 /// background, so asking them never delays the search.
 /// </summary>
-internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, RuleSet rules, ModelTokenLimits modelLimits, Rank1Metrics metrics,
+internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, ModelTokenLimits modelLimits, Rank1Metrics metrics,
     ILogger<HotQueryPublisher> logger)
 {
     /// <summary>
@@ -23,7 +23,7 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
     /// </summary>
     /// <param name="index">The searched index expression (null: all).</param>
     /// <param name="queryText">The query the model is asked about.</param>
-    /// <param name="plan">The search's rerank settings.</param>
+    /// <param name="plan">The search's rerank settings, with the index's rule (<see cref="RerankPlan.Rule"/>).</param>
     /// <param name="fingerprint">The search's reasoning-store fingerprint.</param>
     /// <param name="searchBody">The client's search body.</param>
     /// <param name="misses">The window's passages the reasoning store does not hold; null when the store did not answer (all unstored).</param>
@@ -31,8 +31,8 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
     {
         // The job takes the operator's rule for the index (window, fields, reasoning budget, token limits), never the
         // caller's ext.rank1: anonymous searches must not be able to make the workers judge 200-passage windows with
-        // 32k-token budgets.
-        var rule = rules.Resolve(index);
+        // 32k-token budgets. The plan carries it, resolved once for the search (SearchProxy.Prepare).
+        var rule = plan.Rule;
 
         // Only hits within the rule's window count as unstored: those are what the job judges. A search whose ext.rank1
         // window is larger keeps the hits past it unstored whatever the workers do; counted, its query would be sent

@@ -13,6 +13,12 @@ internal sealed record RerankPlan
 {
     public required bool Enabled { get; init; }
 
+    /// <summary>
+    /// The operator's rule for the index that <see cref="From"/> merged with <c>ext.rank1</c>, resolved once per search:
+    /// what a precompute job for the search takes (<see cref="HotQueryPublisher"/>), never the caller's settings.
+    /// </summary>
+    public required RerankRule Rule { get; init; }
+
     /// <summary>Why a search is not reranked (for logs and the <c>X-Rank1-Reason</c> header).</summary>
     public string? SkipReason { get; init; }
 
@@ -96,6 +102,7 @@ internal sealed record RerankPlan
         return new RerankPlan
         {
             Enabled = enabled,
+            Rule = rule,
             RequestedByClient = ext is not null && enabled,
             Window = Int(ext, "window", 1, caps.Window) ?? rule.Window,
             Fields = fields,
