@@ -23,7 +23,8 @@ internal static class MsearchLines
     /// is a 400, and so is a body with no search. Split on bytes, so no text is altered before parsing. With
     /// <paramref name="skipLeadingNewline"/> (OpenSearch, whose <c>readMultiLineFormat</c> keeps Elasticsearch 7's
     /// "support first line with \n"), a <c>\n</c> as the body's very first byte is skipped instead of being read as an
-    /// empty header.
+    /// empty header. The framing alone, as <see cref="Read{T}"/> reads it line by line: tests check it here, apart from
+    /// the reading of headers and bodies.
     /// </summary>
     /// <param name="raw">The request body.</param>
     /// <param name="skipLeadingNewline">Whether a leading <c>\n</c> is skipped (OpenSearch) or is an empty header (Elasticsearch 8 and 9).</param>
@@ -34,15 +35,9 @@ internal static class MsearchLines
     /// reads them (<see cref="Split"/>'s lines, in order): so a bad header or body line anywhere fails the whole request
     /// with a 400, and no search of it runs. A header is read by <see cref="MsearchHeader.Read"/>, a body by
     /// <see cref="SearchBody.Read"/> (an empty line: <c>parsing_exception</c> "Expected [START_OBJECT] but found [null]").
-    /// </summary>
-    /// <param name="raw">The request body.</param>
-    /// <param name="openSearch">Whether the lines are read as OpenSearch reads them (a leading <c>\n</c>, header keys).</param>
-    public static MsearchSearch[] Read(ReadOnlyMemory<byte> raw, bool openSearch) => Read(raw, openSearch, s => s);
-
-    /// <summary>
-    /// <see cref="Read(ReadOnlyMemory{byte}, bool)"/>, each search also read by <paramref name="parse"/> before the next
-    /// line is: what the caller refuses while reading a body (as <c>SearchSourceBuilder.parseXContent</c> refuses an
-    /// unknown key or a negative <c>from</c>) fails the whole request, ahead of any bad line after it, as in Elasticsearch.
+    /// Each search is also read by <paramref name="parse"/> before the next line is: what the caller refuses while
+    /// reading a body (as <c>SearchSourceBuilder.parseXContent</c> refuses an unknown key or a negative <c>from</c>)
+    /// fails the whole request, ahead of any bad line after it, as in Elasticsearch.
     /// </summary>
     /// <typeparam name="T">What the caller makes of a search.</typeparam>
     /// <param name="raw">The request body.</param>

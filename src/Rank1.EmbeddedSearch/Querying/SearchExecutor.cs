@@ -19,11 +19,11 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
     /// <summary>A search read already (<see cref="SearchRequest.Read"/>): validated, then run as <see cref="Search(string?, JsonObject?, Func{string, string?})"/> runs it.</summary>
     /// <param name="indexExpression">The indices searched.</param>
-    /// <param name="read">The search as read.</param>
+    /// <param name="request">The search as read.</param>
     /// <param name="param">The URL parameters.</param>
-    public JsonObject Search(string? indexExpression, SearchRequest read, Func<string, string?> param)
+    public JsonObject Search(string? indexExpression, SearchRequest request, Func<string, string?> param)
     {
-        var request = read.Validated();
+        request.Validate();
         var scroll = param("scroll");
         if (request.PitId is { } pitId)
         {

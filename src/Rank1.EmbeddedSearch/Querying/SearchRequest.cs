@@ -101,16 +101,11 @@ internal sealed class SearchRequest
         _ => SearchContexts.ParseKeepAlive(value, "timeout"),
     };
 
-    /// <summary>The search, read (<see cref="Read"/>) and validated (<see cref="Validated"/>).</summary>
-    /// <param name="body">The search body, or null.</param>
-    /// <param name="param">The URL parameters.</param>
-    public static SearchRequest Parse(JsonObject? body, Func<string, string?> param) => Read(body, param).Validated();
-
     /// <summary>
     /// The search read as Elasticsearch reads it before it runs it (<c>SearchSourceBuilder.parseXContent</c> and the URL
     /// parameters of <c>RestSearchAction</c>): an unknown key, a negative <c>from</c> or <c>size</c> (in the body's order)
     /// or an unknown query type is thrown here, so that in an <c>_msearch</c> it fails the whole request. What
-    /// Elasticsearch finds later, per search, is <see cref="Validated"/>'s.
+    /// Elasticsearch finds later, per search, is <see cref="Validate"/>'s.
     /// </summary>
     /// <param name="body">The search body, or null.</param>
     /// <param name="param">The URL parameters.</param>
@@ -218,31 +213,28 @@ internal sealed class SearchRequest
     /// What Elasticsearch checks of a search it has read when it runs it (<c>SearchRequest.validate</c>, then the shard):
     /// in an <c>_msearch</c>, that search's own error.
     /// </summary>
-    public SearchRequest Validated()
+    public void Validate()
     {
-        var r = this;
-        if (r.SearchAfter is not null)
+        if (SearchAfter is not null)
         {
-            if (r.From > 0)
+            if (From > 0)
             {
                 throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [from] parameter must be set to 0 when [search_after] is used;");
             }
 
-            var sortCount = r.PitId is null ? Math.Max(1, r.Sort.Count) : r.WithPitTiebreaker().Sort.Count;
-            if (r.SearchAfter.Count != sortCount)
+            var sortCount = PitId is null ? Math.Max(1, Sort.Count) : WithPitTiebreaker().Sort.Count;
+            if (SearchAfter.Count != sortCount)
             {
-                throw EsException.IllegalArgument($"search_after has {r.SearchAfter.Count} value(s) but sort has {sortCount}.");
+                throw EsException.IllegalArgument($"search_after has {SearchAfter.Count} value(s) but sort has {sortCount}.");
             }
         }
 
-        if (r.From + r.Size > MaxResultWindow)
+        if (From + Size > MaxResultWindow)
         {
             throw EsException.IllegalArgument(
-                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{r.From + r.Size}]. " +
+                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{From + Size}]. " +
                 "See the scroll api for a more efficient way to request large data sets.");
         }
-
-        return r;
     }
 
     internal static SourceFilter ParseSource(JsonNode? node)

@@ -125,7 +125,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <param name="path">The backend's <c>_search</c> path.</param>
     /// <param name="raw">The body as sent.</param>
     /// <param name="query">The search's URL parameters.</param>
-    /// <param name="source"><paramref name="raw"/> read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read"/>), or null.</param>
+    /// <param name="source"><paramref name="raw"/> read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read{T}"/>), or null.</param>
     private PreparedSearch Prepare(string? index, string path, byte[] raw, IQueryCollection query, JsonObject? source)
     {
         var openSearch = backend.Flavor == BackendFlavor.OpenSearch;
