@@ -18,6 +18,10 @@ internal static class RequestJson
 
     private static readonly JsonDocumentOptions Options = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
+    /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>
+    /// <param name="raw">The UTF-8 request body.</param>
+    public static bool IsEmpty(ReadOnlySpan<byte> raw) => raw.Trim(" \t\r\n"u8).IsEmpty;
+
     /// <summary>
     /// Parses <paramref name="raw"/>. A field repeated within one object is a 400 <c>x_content_parse_exception</c>
     /// (<c>[line:column] Duplicate field 'size'</c>, as Elasticsearch words it), and a name or string that is not valid

@@ -21,7 +21,7 @@ internal static class SearchBody
         try
         {
             var reader = new Utf8JsonReader(body);
-            found = body.Trim(" \t\r\n"u8).IsEmpty ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
+            found = RequestJson.IsEmpty(body) ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
         }
         catch (JsonException e)
         {
@@ -42,6 +42,13 @@ internal static class SearchBody
             throw RequestJson.ParseFailure(e, body);
         }
     }
+
+    /// <summary>
+    /// A search's body: null when there is none (<see cref="RequestJson.IsEmpty"/>), as a <c>_search</c> with no body
+    /// searches everything; otherwise <see cref="Read"/>'s object.
+    /// </summary>
+    /// <param name="body">The body's UTF-8 text.</param>
+    public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body);
 
     /// <summary>
     /// A negative <c>from</c> or <c>size</c> of <paramref name="body"/>, refused in the body's order as

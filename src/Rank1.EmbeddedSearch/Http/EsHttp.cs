@@ -37,7 +37,7 @@ internal static class EsHttp
     public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = "parsing_exception")
     {
         var bytes = await ReadBodyAsync(context).ConfigureAwait(false);
-        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        if (RequestJson.IsEmpty(bytes))
         {
             return null;
         }

@@ -17,7 +17,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task SearchAsync(HttpContext context, string? index)
     {
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var body = raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : SearchBody.Read(raw);
+        var body = SearchBody.ReadOptional(raw);
         var result = executor.Search(index, body, Param(context));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }

@@ -135,7 +135,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             SearchBody.CheckWindow(source, openSearch);
         }
 
-        var body = source ?? (raw.AsSpan().Trim(" \t\r\n"u8).IsEmpty ? null : SearchBody.Read(raw));
+        var body = source ?? SearchBody.ReadOptional(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
         var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
