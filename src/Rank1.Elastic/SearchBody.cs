@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -66,15 +67,16 @@ internal static class SearchBody
 
     /// <summary>
     /// A body field <c>from</c> or <c>size</c> that is negative, refused as <c>SearchSourceBuilder.parseXContent</c>
-    /// refuses it while it reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>: <see cref="NegativeWindow"/>);
-    /// a value that is not a whole number is left for the caller to word. Any other field is not looked at.
+    /// refuses it while it reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>, read as <see cref="Int"/> reads
+    /// them: <see cref="NegativeWindow"/>); a value that is not a whole number is left for the caller to word. Any other
+    /// field is not looked at.
     /// </summary>
     /// <param name="key">The field's name.</param>
     /// <param name="value">Its value.</param>
     /// <param name="openSearch">Whether OpenSearch's words apply.</param>
     public static void CheckField(string key, JsonNode? value, bool openSearch = false)
     {
-        if (key is "from" or "size" && value is JsonValue v && Whole(v) is < 0 and var n)
+        if (key is "from" or "size" && Whole(value) is < 0 and var n)
         {
             throw NegativeWindow(key, n, openSearch);
         }
@@ -92,11 +94,21 @@ internal static class SearchBody
         ? $"[from] parameter cannot be negative but was [{value}]"
         : $"[{key}] parameter cannot be negative, found [{value}]");
 
-    // parser.intValue(): a number, or a string holding one.
-    private static long? Whole(JsonValue v) => v.GetValueKind() switch
+    /// <summary>
+    /// An integer of a search body (<c>from</c>, <c>size</c>, <c>track_total_hits</c>) as Elasticsearch's
+    /// <c>parser.intValue()</c> reads one: a JSON number with no fractional part (<c>-1.0</c> is -1, as Jackson's
+    /// <c>getIntValue()</c> reads it) or a string holding an integer (<c>"-1"</c>); null when absent, out of an
+    /// <see cref="int"/>'s range, or anything else (<c>1.5</c>, <c>"abc"</c>, <c>true</c>), for the caller to word.
+    /// </summary>
+    /// <param name="value">The field's value.</param>
+    public static int? Int(JsonNode? value) => Whole(value) is >= int.MinValue and <= int.MaxValue and var n ? (int)n : null;
+
+    // Int's reading, wider than an int: a negative from or size past int's range is still refused as negative.
+    private static long? Whole(JsonNode? value) => value is not JsonValue v ? null : v.GetValueKind() switch
     {
         JsonValueKind.Number when v.TryGetValue<long>(out var n) => n,
-        JsonValueKind.String when long.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) => n,
+        JsonValueKind.Number when decimal.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d) && d is >= long.MinValue and <= long.MaxValue => (long)d,
+        JsonValueKind.String when long.TryParse(v.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
         _ => null,
     };
 }

@@ -161,6 +161,9 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-1}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":\"-3\"}\n", "illegal_argument_exception", "[size] parameter cannot be negative, found [-3]")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-2,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-2]")]
+    // parser.intValue() reads the number -1.0 as -1 (AbstractXContentParser.intValue(coerce: true) takes Jackson's
+    // getIntValue()), so it is refused as -1 is. Before, the proxy read it as -1 only for a reranked item, and sent this one on.
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-1.0,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
     // readMultiLineFormat: searchRequest.searchType(nodeStringValue(..)), SearchType.fromString's IllegalArgumentException.
     [InlineData("{\"index\":\"docs\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
     // The proxy's own settings, read where Elasticsearch reads the body (it would refuse ext.rank1 itself at parse time).

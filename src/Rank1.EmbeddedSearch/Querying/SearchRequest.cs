@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.Elastic;
@@ -262,25 +261,9 @@ internal sealed class SearchRequest
         _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
     };
 
-    private static int Int(JsonNode? node, string name, int fallback)
-    {
-        if (node is null)
-        {
-            return fallback;
-        }
-
-        if (node.GetValueKind() == JsonValueKind.Number && node.AsValue().TryGetValue<int>(out var i))
-        {
-            return i;
-        }
-
-        if (node.GetValueKind() == JsonValueKind.String && int.TryParse(node.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out i))
-        {
-            return i;
-        }
-
-        throw EsException.Parsing($"[{name}] must be an integer, found [{node.ToJsonString()}]");
-    }
+    private static int Int(JsonNode? node, string name, int fallback) => node is null
+        ? fallback
+        : SearchBody.Int(node) ?? throw EsException.Parsing($"[{name}] must be an integer, found [{node.ToJsonString()}]");
 
     private static int? TrackTotal(JsonNode? node) => node switch
     {

@@ -140,15 +140,17 @@ internal static class SearchHttp
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
 
-    /// <summary>An integer of the search body (<c>size</c>, <c>from</c>), or a 400 when it is not one.</summary>
+    /// <summary>
+    /// An integer of the search body (<c>size</c>, <c>from</c>), as <see cref="SearchBody.Int"/> reads it; null when
+    /// absent, a 400 when present and not one.
+    /// </summary>
+    /// <param name="body">The search body, or null.</param>
+    /// <param name="name">The field's name.</param>
     public static int? BodyInt(JsonObject? body, string name) =>
         body?[name] switch
         {
             null => null,
-            JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
-            JsonValue v when v.GetValueKind() == JsonValueKind.Number && decimal.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d) && d is >= int.MinValue and <= int.MaxValue => (int)d,
-            JsonValue v when v.GetValueKind() == JsonValueKind.String && int.TryParse(v.GetValue<string>(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var s) => s,
-            var other => throw EsException.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(other.ToJsonString())}]"),
+            var value => SearchBody.Int(value) ?? throw EsException.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(value.ToJsonString())}]"),
         };
 
     /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
