@@ -318,6 +318,40 @@ public sealed class EvalCommandTests
         Assert.Contains($"{runFile}: line 2: not valid UTF-8 (byte 0xE8, byte 9 of the line)", run.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Eval_PartialRunThatIsNotUtf8_IsRefusedNamingFileLineAndHowToStartAfresh()
+    {
+        // Read before any search: the backend and proxy given are never asked.
+        var dir = Directory.CreateTempSubdirectory("rank1-eval-partial-").FullName;
+        var (topics, qrels, runDir) = (Path.Combine(dir, "topics.tsv"), Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "runs"));
+        await File.WriteAllTextAsync(topics, "1\tonion\n");
+        await File.WriteAllTextAsync(qrels, "1 0 d1 1\n");
+        Directory.CreateDirectory(runDir);
+        var partial = Path.Combine(runDir, "backend.run.partial");
+        await File.WriteAllBytesAsync(partial, Latin1("1 Q0 caf\u00E8 1 2 r\n"));
+
+        var result = await CliRunner.RunAsync("eval", "--topics", topics, "--qrels", qrels, "--index", "docs", "--backend", "http://127.0.0.1:9",
+            "--proxy", "http://127.0.0.1:9", "--run-out", runDir);
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{partial}: line 1: not valid UTF-8 (byte 0xE8, byte 9 of the line): ", result.Error, StringComparison.Ordinal);
+        Assert.EndsWith("read as UTF-8 or refused (delete it to start this run afresh)", result.Error.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_DatasetQrelsThatAreNotUtf8_AreRefusedNamingFileAndLine()
+    {
+        // Read before the corpus is indexed or a model is looked for.
+        var dataset = Directory.CreateTempSubdirectory("rank1-eval-beir-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dataset, "corpus.jsonl"), "{\"_id\":\"d1\",\"text\":\"onion\"}\n");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), "{\"_id\":\"1\",\"text\":\"onion\"}\n");
+        var qrels = Path.Combine(Directory.CreateDirectory(Path.Combine(dataset, "qrels")).FullName, "test.tsv");
+        await File.WriteAllBytesAsync(qrels, Latin1("query-id\tcorpus-id\tscore\n1\tcaf\u00E9\t1\n"));
+
+        var result = await CliRunner.RunAsync("eval", "--dataset", dataset, "--run-out", Path.Combine(dataset, "runs"));
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{qrels}: line 2: not valid UTF-8 (byte 0xE9, byte 6 of the line)", result.Error, StringComparison.Ordinal);
+    }
+
     private static byte[] Latin1(string text) => System.Text.Encoding.Latin1.GetBytes(text);
 
     [Fact]

@@ -43,17 +43,8 @@ internal sealed class BeirDataset
     }
 
     /// <summary>The test judgments as TREC qrels.</summary>
-    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            return ParseQrels(QrelsFile, await TrecText.ReadLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false));
-        }
-        catch (FormatException ex)
-        {
-            throw new CliException($"{QrelsFile}: {ex.Message}", ExitCodes.BadInput);
-        }
-    }
+    public async Task<Qrels> ReadQrelsAsync(CancellationToken cancellationToken) =>
+        ParseQrels(QrelsFile, await TrecInputFile.ReadLinesAsync(QrelsFile, cancellationToken).ConfigureAwait(false));
 
     /// <summary>True when <paramref name="lines"/> start with BEIR's qrels header (<c>query-id TAB corpus-id TAB score</c>).</summary>
     public static bool IsBeirQrels(IReadOnlyList<string> lines) =>
@@ -88,7 +79,7 @@ internal sealed class BeirDataset
         }
         catch (FormatException ex)
         {
-            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
+            throw TrecInputFile.BadInput(file, ex);
         }
     }
 

@@ -331,7 +331,7 @@ internal sealed class EvalCommand : CliCommand
         }
         catch (FormatException ex)
         {
-            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
+            throw TrecInputFile.BadInput(file, ex);
         }
     }
 
@@ -360,17 +360,10 @@ internal sealed class EvalCommand : CliCommand
         return metrics.Length > 0 ? metrics : throw new UsageException("--metrics names no metric (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)");
     }
 
-    private static async Task<string[]> ReadLinesAsync(string file, CancellationToken cancellationToken)
+    private static Task<string[]> ReadLinesAsync(string file, CancellationToken cancellationToken)
     {
         CheckInputFile(file);
-        try
-        {
-            return await TrecText.ReadLinesAsync(file, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FormatException ex)
-        {
-            throw new CliException($"{file}: {ex.Message}", ExitCodes.BadInput);
-        }
+        return TrecInputFile.ReadLinesAsync(file, cancellationToken);
     }
 
     /// <summary>An input file that is missing, or a folder given for one, is a one-line bad input.</summary>

@@ -16,6 +16,9 @@ internal sealed class EvalRunFile
 {
     private const string None = "__none__";
 
+    // What to do about a partial file that cannot be resumed.
+    private const string ResumeHint = "(delete it to start this run afresh)";
+
     private readonly Dictionary<string, List<RunEntry>> _entries = new(StringComparer.Ordinal);
 
     private EvalRunFile(string path, bool complete)
@@ -129,15 +132,7 @@ internal sealed class EvalRunFile
 
     private async Task ResumeAsync(CancellationToken cancellationToken)
     {
-        string[] lines;
-        try
-        {
-            lines = await TrecText.ReadLinesAsync(Partial, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FormatException ex)
-        {
-            throw new CliException($"{Partial}: {ex.Message} (delete it to start this run afresh)", ExitCodes.BadInput);
-        }
+        var lines = await TrecInputFile.ReadLinesAsync(Partial, cancellationToken, ResumeHint).ConfigureAwait(false);
 
         // The last query's block may have been torn by the interruption: it is dropped and that query redone.
         var keep = lines.Length;
@@ -159,7 +154,7 @@ internal sealed class EvalRunFile
         }
         catch (FormatException ex)
         {
-            throw new CliException($"{Partial}: {ex.Message} (delete it to start this run afresh)", ExitCodes.BadInput);
+            throw TrecInputFile.BadInput(Partial, ex, ResumeHint);
         }
 
         foreach (var q in resumed.QueryIds)
