@@ -46,7 +46,7 @@ internal sealed class EvalCommand : CliCommand
     private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the table.");
 
     /// <summary>The options of an evaluation that searches (a cluster, --sample, --dataset), which --run has no use for.</summary>
-    private IEnumerable<Option> OnlineOptions => [_topics, _index, _backend, _proxy, _fields, _depth, _window, _template, _runOut, _sample, _dataset, _model, _maxThinkTokens];
+    private IEnumerable<Option> OnlineOptions => Options.Except([_run, _qrels, _metrics, _json]);
 
     public override IReadOnlyList<Option> Options =>
         [_run, _topics, _qrels, _index, _backend, _proxy, _fields, _depth, _window, _template, _metrics, _runOut, _sample, _dataset, _model, _maxThinkTokens, _json];

@@ -83,22 +83,29 @@ internal static class TrecEval
     public static bool TryParseMetric(string name, out Metric metric, out string? problem)
     {
         metric = default;
+        var unknown = $"unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)";
         var at = name.IndexOf('@', StringComparison.Ordinal);
         var kind = at < 0 ? name : name[..at];
         int? cut = null;
         if (at >= 0)
         {
             var digits = name[(at + 1)..];
-            if (digits.Length > 0 && digits.All(char.IsAsciiDigit) && (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var big) || big == 0))
+            if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
+            {
+                problem = unknown;
+                return false;
+            }
+
+            if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var c) || c == 0)
             {
                 problem = $"the cut of '{name}' must be from 1 to {int.MaxValue}";
                 return false;
             }
 
-            cut = int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var c) ? c : -1;
+            cut = c;
         }
 
-        MetricKind? k = cut == -1 ? null : kind.ToLowerInvariant() switch
+        MetricKind? k = kind.ToLowerInvariant() switch
         {
             "ndcg" => MetricKind.Ndcg,
             "mrr" => MetricKind.Mrr,
@@ -109,7 +116,7 @@ internal static class TrecEval
         };
         if (k is null || (k is MetricKind.Recall or MetricKind.Precision && cut is null) || (k == MetricKind.Map && cut is not null))
         {
-            problem = $"unknown metric '{name}' (use ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map)";
+            problem = unknown;
             return false;
         }
 
