@@ -35,9 +35,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "{Graph} batches its rows within its kernels' rounding (Rank1:Model:ExactBatching is false): {How}")]
     public static partial void BatchesWithinRounding(ILogger logger, string graph, string how);
 
-    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "The rewritten graph {Path} could not be deleted: {Why}")]
-    public static partial void TemporaryGraphLeft(ILogger logger, string path, string why);
-
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model {ModelId} has random weights (a generated test model): its scores and reasoning are meaningless.")]
     public static partial void RandomTestModel(ILogger logger, string modelId);
 }

@@ -142,11 +142,11 @@ internal sealed class CausalLm : IDisposable
     /// <summary>
     /// The graph with its output layer on each row's last position only (<see cref="LastPositionLogits"/>), or null
     /// (logged) when the rewrite does not know the graph's shape, the rewritten graph cannot be written, or ONNX Runtime
-    /// refuses it; the caller then opens the graph as exported. A rewritten graph of up to
-    /// <paramref name="inMemoryGraphBytes"/> is handed to ONNX Runtime from memory, its external data read from the
-    /// graph's own folder; a larger one (its weights inside the graph file) is written to a temporary file, opened from
-    /// there and deleted, so the weights are never held twice; a larger one that also keeps weights outside the file
-    /// (which a temporary file's folder would not find) is run as exported.
+    /// refuses it; the caller then opens the graph as exported. The rewritten graph refers to the weights where they
+    /// are (inside the exported graph file, or beside it) and is handed to ONNX Runtime from memory with the graph's
+    /// folder as its external-data folder: the weights are never copied, to memory or to a temporary file. A rewritten
+    /// graph still over <paramref name="inMemoryGraphBytes"/> (weights held in some form other than raw bytes) is run
+    /// as exported.
     /// </summary>
     private static InferenceSession? OpenLastPositionOnly(ModelFolder folder, SessionOptions options, ILogger logger, long inMemoryGraphBytes)
     {
@@ -157,80 +157,45 @@ internal sealed class CausalLm : IDisposable
             return null;
         }
 
-        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, out var reason);
+        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, Path.GetFileName(folder.GraphPath), out var reason);
         if (plan is null)
         {
             Log.EveryPositionLogits(logger, folder.GraphPath, reason);
             return null;
         }
 
-        if (plan.Length <= inMemoryGraphBytes)
+        if (plan.Length > inMemoryGraphBytes)
         {
-            byte[] bytes;
-            try
-            {
-                var stream = new MemoryStream(checked((int)plan.Length));
-                plan.WriteTo(stream);
-                bytes = stream.Length == plan.Length
-                    ? stream.GetBuffer()
-                    : throw new InvalidOperationException($"The rewritten graph is {stream.Length} bytes where {plan.Length} were planned.");
-            }
-            catch (IOException ex)
-            {
-                Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph could not be read ({ex.Message})");
-                return null;
-            }
-
-            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
-            return Open(() => new InferenceSession(bytes, options));
-        }
-
-        if (plan.ExternalData)
-        {
-            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph file holds {plan.Length / (1 << 20)} MB of weights and refers to others outside it");
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the rewritten graph would still hold {plan.Length / (1 << 20)} MB, in a form other than raw bytes");
             return null;
         }
 
-        var temporary = Path.Combine(Path.GetTempPath(), $"rank1-lastpos-{Guid.NewGuid():N}.onnx");
+        byte[] bytes;
         try
         {
-            using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                plan.WriteTo(output);
-            }
-
-            return Open(() => new InferenceSession(temporary, options));
+            var stream = new MemoryStream(checked((int)plan.Length));
+            plan.WriteTo(stream);
+            bytes = stream.Length == plan.Length
+                ? stream.GetBuffer()
+                : throw new InvalidOperationException($"The rewritten graph is {stream.Length} bytes where {plan.Length} were planned.");
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (IOException ex)
         {
-            Log.EveryPositionLogits(logger, folder.GraphPath, $"the rewritten graph could not be written to {temporary} ({ex.Message})");
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"the graph could not be read ({ex.Message})");
             return null;
         }
-        finally
-        {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                Log.TemporaryGraphLeft(logger, temporary, ex.Message);
-            }
-        }
 
-        InferenceSession? Open(Func<InferenceSession> create)
+        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
+        try
         {
-            try
-            {
-                var session = create();
-                Log.LastPositionLogits(logger, folder.GraphPath, reason);
-                return session;
-            }
-            catch (OnnxRuntimeException ex)
-            {
-                Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
-                return null;
-            }
+            var session = new InferenceSession(bytes, options);
+            Log.LastPositionLogits(logger, folder.GraphPath, reason);
+            return session;
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
+            return null;
         }
     }
 

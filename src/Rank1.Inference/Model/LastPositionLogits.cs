@@ -15,9 +15,14 @@ namespace Rank1.Inference.Model;
 /// <remarks>
 /// It edits the serialized <c>ModelProto</c> at the wire level (Google.Protobuf's coded streams), so every field it
 /// does not touch (weights, external-data references, metadata, opsets, unknown fields) is carried over byte for byte.
+/// Given the graph file's name, it also moves every initializer's inline bytes (<c>raw_data</c>) out of the rewritten
+/// graph: the initializer becomes an external-data reference to where those bytes already are, inside the graph file
+/// itself (its name as <c>location</c>, their byte <c>offset</c> and <c>length</c>, as ONNX's external data spells
+/// it). The rewritten graph is then a few hundred kilobytes whatever the model's size, handed to ONNX Runtime from
+/// memory, and the weights are read from the exported file once, as for an export that keeps them beside the graph.
 /// ONNX field numbers: ModelProto.graph 7; GraphProto.node 1, initializer 5; NodeProto input 1, output 2, name 3,
-/// op_type 4, domain 7; TensorProto dims 1, data_type 2, int64_data 7, name 8,
-/// external_data 13.
+/// op_type 4, domain 7; TensorProto dims 1, data_type 2, int64_data 7, name 8, raw_data 9, external_data 13,
+/// data_location 14; StringStringEntryProto key 1, value 2.
 /// </remarks>
 internal static class LastPositionLogits
 {
@@ -66,19 +71,29 @@ internal static class LastPositionLogits
         return (top, graphFields, graphFields.Where(f => f.Number == 1).Select(f => (f, Node.Read(source, f))).ToList());
     }
 
+    /// <summary>Inline initializers of at least this many bytes are referred to in the graph file rather than copied.</summary>
+    internal const int MinExternalBytes = 1024;
+
     /// <summary>
     /// How to write the model of <paramref name="source"/> with its output layer on the last position only, or null
     /// (with <paramref name="reason"/>) when the graph does not have the shape the rewrite knows: the logits output made
     /// by a <c>MatMul</c> or <c>MatMulNBits</c> whose first input is the hidden state, directly or through one <c>Cast</c>.
     /// Reads the fields' headers and the nodes, never the weights.
     /// </summary>
-    public static Rewritten? Plan(Source source, string logits, out string reason)
+    /// <param name="source">The exported model.</param>
+    /// <param name="logits">The name of the graph's logits output.</param>
+    /// <param name="graphFile">
+    /// The exported model's file name, for a rewritten graph that reads its inline weights from that file (opened with
+    /// the file's folder as the external-data folder); null keeps them inline.
+    /// </param>
+    /// <param name="reason">Why the graph is rewritten as it is, or why it is not.</param>
+    public static Rewritten? Plan(Source source, string logits, string? graphFile, out string reason)
     {
         ArgumentNullException.ThrowIfNull(source);
         List<Field> top;
         List<Field> graphFields;
         List<(Field Field, Node Node)> nodes;
-        bool externalData;
+        Dictionary<long, byte[]> external;
         try
         {
             if (ReadGraph(source, out reason) is not { } graph)
@@ -87,8 +102,12 @@ internal static class LastPositionLogits
             }
 
             (top, graphFields, nodes) = graph;
-            // TensorProto.external_data (13): the initializer's bytes are in another file, found from the graph's folder.
-            externalData = graphFields.Where(f => f.Number == 5).Any(f => Fields(source, f.ValueStart, f.ValueEnd).Exists(t => t.Number == 13));
+            external = graphFile is null
+                ? []
+                : graphFields.Where(f => f.Number == 5 && f.WireType == WireFormat.WireType.LengthDelimited)
+                    .Select(f => (f.Start, Tensor: ReferToInlineBytes(source, f, graphFile)))
+                    .Where(t => t.Tensor is not null)
+                    .ToDictionary(t => t.Start, t => t.Tensor!);
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidDataException or IOException)
         {
@@ -116,7 +135,50 @@ internal static class LastPositionLogits
         }
 
         reason = $"'{head.Node.Name}' ({head.Node.OpType}) runs on the last position of '{head.Node.Inputs[0]}'";
-        return new Rewritten(source, top, graphFields, head.Field, SliceNode(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), externalData);
+        if (external.Count > 0)
+        {
+            reason += $"; {external.Count} initializers read from '{graphFile}' where they are, not copied";
+        }
+
+        return new Rewritten(source, top, graphFields, head.Field, SliceNode(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), external);
+    }
+
+    /// <summary>
+    /// The initializer (a TensorProto) in <paramref name="initializer"/> with its inline bytes replaced by a reference to
+    /// them in <paramref name="graphFile"/>, or null when it has no <c>raw_data</c> of at least
+    /// <see cref="MinExternalBytes"/> (or already says where its data is). Every other field is kept byte for byte.
+    /// </summary>
+    private static byte[]? ReferToInlineBytes(Source source, Field initializer, string graphFile)
+    {
+        var fields = Fields(source, initializer.ValueStart, initializer.ValueEnd);
+        var raw = fields.FindAll(f => f.Number == 9);
+        if (raw.Count != 1 || raw[0].WireType != WireFormat.WireType.LengthDelimited || raw[0].ValueEnd - raw[0].ValueStart < MinExternalBytes
+            || fields.Exists(f => f.Number is 13 or 14))
+        {
+            return null;
+        }
+
+        var tensor = new MemoryStream();
+        var buffer = new byte[256];
+        foreach (var field in fields.Where(f => f.Number != 9))
+        {
+            source.CopyTo(tensor, field.Start, field.End, buffer);
+        }
+
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        WriteField(tensor, 13, Entry("location", graphFile));
+        WriteField(tensor, 13, Entry("offset", raw[0].ValueStart.ToString(invariant)));
+        WriteField(tensor, 13, Entry("length", (raw[0].ValueEnd - raw[0].ValueStart).ToString(invariant)));
+        tensor.Write([(14 << 3) | (byte)WireFormat.WireType.Varint, 1]); // data_location: EXTERNAL
+        return tensor.ToArray();
+
+        static byte[] Entry(string key, string value) => Message(o =>
+        {
+            o.WriteTag(1, WireFormat.WireType.LengthDelimited);
+            o.WriteString(key);
+            o.WriteTag(2, WireFormat.WireType.LengthDelimited);
+            o.WriteString(value);
+        });
     }
 
     /// <summary>A rewrite ready to be written: the fields to copy from the source and the new pieces.</summary>
@@ -129,9 +191,10 @@ internal static class LastPositionLogits
         private readonly byte[] _slice;
         private readonly byte[] _newHead;
         private readonly byte[][] _initializers;
+        private readonly Dictionary<long, byte[]> _external;
         private readonly long _graphLength;
 
-        internal Rewritten(Source source, List<Field> top, List<Field> graph, Field head, byte[] slice, byte[] newHead, bool externalData)
+        internal Rewritten(Source source, List<Field> top, List<Field> graph, Field head, byte[] slice, byte[] newHead, Dictionary<long, byte[]> external)
         {
             _source = source;
             _top = top;
@@ -139,23 +202,24 @@ internal static class LastPositionLogits
             _head = head;
             _slice = slice;
             _newHead = newHead;
+            _external = external;
             _initializers = [Int64Tensor(Starts, -1), Int64Tensor(Ends, long.MaxValue), Int64Tensor(Axes, 1)];
-            ExternalData = externalData;
-            _graphLength = graph.Sum(f => f.End - f.Start) - (head.End - head.Start) + FieldSize(1, slice.Length) + FieldSize(1, newHead.Length)
+            _graphLength = graph.Sum(f => external.TryGetValue(f.Start, out var tensor) ? FieldSize(5, tensor.Length) : f.End - f.Start)
+                - (head.End - head.Start) + FieldSize(1, slice.Length) + FieldSize(1, newHead.Length)
                 + _initializers.Sum(i => FieldSize(5, i.Length));
             Length = top.Sum(f => f.Number == 7 ? FieldSize(7, _graphLength) : f.End - f.Start);
         }
 
-        /// <summary>Whether some initializer's bytes are in an external file, which ONNX Runtime finds from the graph's folder.</summary>
-        public bool ExternalData { get; }
+        /// <summary>How many initializers the rewritten graph reads from the exported graph file instead of holding them.</summary>
+        public int ReferredInitializers => _external.Count;
 
         /// <summary>Bytes <see cref="WriteTo"/> writes.</summary>
         public long Length { get; }
 
         /// <summary>
         /// Writes the model: every field as it was, the graph with the Slice just before the output layer (nodes stay
-        /// in topological order), the output layer reading the Slice's output, and the Slice's starts, ends and axes as
-        /// new initializers.
+        /// in topological order), the output layer reading the Slice's output, the initializers referred to in the graph
+        /// file in place of their inline bytes, and the Slice's starts, ends and axes as new initializers.
         /// </summary>
         public void WriteTo(Stream output)
         {
@@ -175,6 +239,10 @@ internal static class LastPositionLogits
                     {
                         WriteField(output, 1, _slice);
                         WriteField(output, 1, _newHead);
+                    }
+                    else if (_external.TryGetValue(g.Start, out var tensor))
+                    {
+                        WriteField(output, 5, tensor);
                     }
                     else
                     {
