@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Elastic.Clients.Elasticsearch;
 using Elastic.Clients.Elasticsearch.Core.MSearch;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -202,6 +204,27 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Null(r.Json["responses"]);
         Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
         Assert.StartsWith(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    // The refusal is the whole msearch's answer, so the other items' reranks are wasted model time: they stop when it
+    // arrives. The judge holds every window until its call is cancelled, and the deadline (10 minutes) is past the
+    // client's own timeout (HttpClient's 100 s): an msearch that waited for the other item's rerank would not answer.
+    // Whether that rerank had started when the refusal came or not, none is left running or finished.
+    [Fact]
+    public async Task Msearch_BodyTheBackendRefusesWhileParsing_StopsTheOtherItemsReranks()
+    {
+        var judge = new HoldingJudge();
+        await using var stack = await ProxyStack.StartAsync(
+            new() { ["Rank1:Proxy:Caps:Deadline"] = "00:10:00", ["Rank1:Proxy:Default:Deadline"] = "00:10:00" },
+            s => s.AddSingleton<IPassageJudge>(judge));
+        var body = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion eyes\"}}}\n{\"index\":\"docs\"}\n{\"query\":{\"nope\":{}}}\n";
+
+        var r = await stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+
+        Assert.Equal(400, r.Status);
+        Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(0, judge.Running);
+        Assert.Equal(0, judge.Finished);
     }
 
     [Fact]

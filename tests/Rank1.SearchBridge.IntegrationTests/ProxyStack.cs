@@ -178,3 +178,34 @@ internal sealed class ThrowingJudge : IPassageJudge
         throw new InvalidOperationException("model exploded");
     }
 }
+
+/// <summary>A judge that holds every window until its call is cancelled, standing in for a long rerank.</summary>
+internal sealed class HoldingJudge : IPassageJudge
+{
+    private int _running;
+    private int _finished;
+
+    public string ModelId => "holding";
+
+    /// <summary>Calls not yet cancelled.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Calls that returned judgements (never, unless the wait ends some other way than cancellation).</summary>
+    public int Finished => Volatile.Read(ref _finished);
+
+    public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _running);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            Interlocked.Increment(ref _finished);
+            return [];
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
+}

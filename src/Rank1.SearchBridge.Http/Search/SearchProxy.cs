@@ -71,12 +71,16 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
 
         using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
         using var share = new SemaphoreSlim(o.MaxRerankShare);
+        // Cancelled when the backend refuses an item while parsing it (the whole msearch's answer then): the other items'
+        // reranks stop, freeing the model for other callers; their backend searches still run to their answers, so the
+        // first refusal in the msearch's order is found as before.
+        using var refusal = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         var items = split.Select(async item =>
         {
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                return await MsearchItemAsync(item, query, headers, share, started, context.RequestAborted).ConfigureAwait(false);
+                return await MsearchItemAsync(item, query, headers, share, started, refusal, context.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -98,13 +102,25 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
     }
 
-    // An item's answer, and whether it is the backend's (not the proxy's own error in its place).
+    // An item's answer, and whether it is the backend's (not the proxy's own error in its place). An item whose answer
+    // is the backend refusing it while parsing cancels the other items' reranks (refused).
     private async Task<(SearchAnswer Answer, bool FromBackend)> MsearchItemAsync(MsearchEntry item, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
-        SemaphoreSlim share, long arrived, CancellationToken cancellationToken)
+        SemaphoreSlim share, long arrived, CancellationTokenSource refused, CancellationToken cancellationToken)
     {
         try
         {
-            return (await SearchAsync(item.Search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share).ConfigureAwait(false), true);
+            var answer = await SearchAsync(item.Search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share, refused.Token).ConfigureAwait(false);
+            if (MsearchFraming.RefusedWhileParsing([answer]) is not null)
+            {
+                await refused.CancelAsync().ConfigureAwait(false);
+            }
+
+            return (answer, true);
+        }
+        catch (OperationCanceledException) when (refused.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Its rerank stopped because another item was refused: the msearch is answered with that refusal, never with this.
+            return (new SearchAnswer(400, [], [], RerankStatus.Skipped, "another search of the msearch was refused"), false);
         }
         catch (EsException e)
         {
@@ -171,10 +187,12 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
     /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
-    /// the rerank first takes a place of its request's share of the model (within its deadline).
+    /// the rerank first takes a place of its request's share of the model (within its deadline). The rerank stops at
+    /// <paramref name="rerankCancellation"/> (an msearch's, also cancelled when another of its searches is refused),
+    /// the backend call only at <paramref name="cancellationToken"/>.
     /// </remarks>
     private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, CancellationToken cancellationToken,
-        SemaphoreSlim? share = null)
+        SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null)
     {
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size) = search;
         if (!plan.Enabled)
@@ -231,7 +249,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             // Even past the deadline the window goes on: stored reasoning is still served and the query still counts
             // as hot; only the model is skipped (SearchWindowRerank).
             outcome = await windowRerank.RerankAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
-                cancellationToken).ConfigureAwait(false);
+                rerankCancellation ?? cancellationToken).ConfigureAwait(false);
             status = outcome.Status;
             why = outcome.Reason;
         }
