@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -34,15 +33,22 @@ internal static class SearchBody
             throw EsException.Parsing($"Expected [START_OBJECT] but found [{found}]");
         }
 
+        JsonObject read;
         try
         {
-            return (JsonObject)RequestJson.Parse(body)!;
+            read = (JsonObject)RequestJson.Parse(body)!;
         }
         catch (JsonException e)
         {
             throw RequestJson.ParseFailure(e, body);
         }
+
+        XContentInt.NoteLocations(read, body, IntFields);
+        return read;
     }
+
+    // The body's fields read as parser.intValue() (track_total_hits when it is not a boolean).
+    private static readonly string[] IntFields = ["from", "size", "track_total_hits"];
 
     /// <summary>
     /// A search's body: null when there is none (<see cref="RequestJson.IsEmpty"/>), as a <c>_search</c> with no body
@@ -52,8 +58,8 @@ internal static class SearchBody
     public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body);
 
     /// <summary>
-    /// A negative <c>from</c> or <c>size</c> of <paramref name="body"/>, refused in the body's order as
-    /// <see cref="CheckField"/> refuses it.
+    /// A <c>from</c> or <c>size</c> of <paramref name="body"/> that Elasticsearch refuses (negative, or not read by
+    /// <c>parser.intValue()</c>), refused in the body's order as <see cref="CheckField"/> refuses it.
     /// </summary>
     /// <param name="body">The search body.</param>
     /// <param name="openSearch">Whether OpenSearch's words apply.</param>
@@ -66,17 +72,16 @@ internal static class SearchBody
     }
 
     /// <summary>
-    /// A body field <c>from</c> or <c>size</c> that is negative, refused as <c>SearchSourceBuilder.parseXContent</c>
-    /// refuses it while it reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>, read as <see cref="Int"/> reads
-    /// them: <see cref="NegativeWindow"/>); a value that is not a whole number is left for the caller to word. Any other
-    /// field is not looked at.
+    /// A body field <c>from</c> or <c>size</c> refused as <c>SearchSourceBuilder.parseXContent</c> refuses it while it
+    /// reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>): a value <see cref="XContentInt.Read"/> refuses,
+    /// with its error, or one it reads as negative (<see cref="NegativeWindow"/>). Any other field is not looked at.
     /// </summary>
     /// <param name="key">The field's name.</param>
     /// <param name="value">Its value.</param>
     /// <param name="openSearch">Whether OpenSearch's words apply.</param>
     public static void CheckField(string key, JsonNode? value, bool openSearch = false)
     {
-        if (key is "from" or "size" && Whole(value) is < 0 and var n)
+        if (key is "from" or "size" && XContentInt.Read(key, value) is < 0 and var n)
         {
             throw NegativeWindow(key, n, openSearch);
         }
@@ -95,20 +100,11 @@ internal static class SearchBody
         : $"[{key}] parameter cannot be negative, found [{value}]");
 
     /// <summary>
-    /// An integer of a search body (<c>from</c>, <c>size</c>, <c>track_total_hits</c>) as Elasticsearch's
-    /// <c>parser.intValue()</c> reads one: a JSON number with no fractional part (<c>-1.0</c> is -1, as Jackson's
-    /// <c>getIntValue()</c> reads it) or a string holding an integer (<c>"-1"</c>); null when absent, out of an
-    /// <see cref="int"/>'s range, or anything else (<c>1.5</c>, <c>"abc"</c>, <c>true</c>), for the caller to word.
+    /// An integer field of a search body (<c>from</c>, <c>size</c>, <c>track_total_hits</c>) as Elasticsearch's
+    /// <c>parser.intValue()</c> reads it (<see cref="XContentInt.Read"/>: <c>1.5</c> is 1, <c>"10"</c> is 10); null when
+    /// the body has no such field, Elasticsearch's error when it has one that is refused (JSON <c>null</c> included).
     /// </summary>
-    /// <param name="value">The field's value.</param>
-    public static int? Int(JsonNode? value) => Whole(value) is >= int.MinValue and <= int.MaxValue and var n ? (int)n : null;
-
-    // Int's reading, wider than an int: a negative from or size past int's range is still refused as negative.
-    private static long? Whole(JsonNode? value) => value is not JsonValue v ? null : v.GetValueKind() switch
-    {
-        JsonValueKind.Number when v.TryGetValue<long>(out var n) => n,
-        JsonValueKind.Number when decimal.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == decimal.Truncate(d) && d is >= long.MinValue and <= long.MaxValue => (long)d,
-        JsonValueKind.String when long.TryParse(v.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
-        _ => null,
-    };
+    /// <param name="body">The search body, or null.</param>
+    /// <param name="key">The field's name.</param>
+    public static int? Int(JsonObject? body, string key) => body is not null && body.TryGetPropertyValue(key, out var value) ? XContentInt.Read(key, value) : null;
 }

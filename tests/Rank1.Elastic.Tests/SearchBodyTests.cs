@@ -18,31 +18,106 @@ public sealed class SearchBodyTests
         Assert.Equal("Expected [START_OBJECT] but found [START_ARRAY]", e.Message);
     }
 
-    // AbstractXContentParser.intValue(coerce: true): a number is Jackson's getIntValue() (-1.0 is -1), a string holds one.
+    // AbstractXContentParser.intValue() (coerce, its default): a number is Jackson's getIntValue(), cast toward zero;
+    // a string is Double.parseDouble's number, range-checked, then cast (NaN is 0).
     [Theory]
     [InlineData("-1", -1)]
     [InlineData("-1.0", -1)]
+    [InlineData("1.5", 1)]
+    [InlineData("1.99", 1)]
+    [InlineData("-0.5", 0)]
+    [InlineData("-1.5", -1)]
+    [InlineData("1e1", 10)]
     [InlineData("2E1", 20)]
+    [InlineData("2147483647", int.MaxValue)]
+    [InlineData("-2147483648", int.MinValue)]
     [InlineData("\"-1\"", -1)]
     [InlineData("\"7\"", 7)]
-    public void Int_AWholeNumberOrAStringHoldingOne_IsRead(string json, int expected) =>
-        Assert.Equal(expected, SearchBody.Int(RequestJson.Parse(Encoding.UTF8.GetBytes(json))));
+    [InlineData("\"10\"", 10)]
+    [InlineData("\"1.5\"", 1)]
+    [InlineData("\"1.0\"", 1)]
+    [InlineData("\" 10 \"", 10)]
+    [InlineData("\"\\t10\\n\"", 10)]
+    [InlineData("\"1e1\"", 10)]
+    [InlineData("\"+3\"", 3)]
+    [InlineData("\".5\"", 0)]
+    [InlineData("\"2.\"", 2)]
+    [InlineData("\"4f\"", 4)]
+    [InlineData("\"4.9D\"", 4)]
+    [InlineData("\"0x1p3\"", 8)]
+    [InlineData("\"0x1.8p1\"", 3)]
+    [InlineData("\"NaN\"", 0)]
+    [InlineData("\"-2147483648\"", int.MinValue)]
+    public void Read_ANumberOrAStringHoldingOne_IsTruncatedAsElasticsearchReadsIt(string json, int expected) =>
+        Assert.Equal(expected, XContentInt.Read("from", RequestJson.Parse(Encoding.UTF8.GetBytes(json))));
+
+    [Theory]
+    // Jackson's InputCoercionException / JsonParseException, as JsonXContentParser makes them x_content_parse_exception.
+    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"from\":-2147483649}", "x_content_parse_exception", "[1:20] Numeric value (-2147483649) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"from\": 1e20 }", "x_content_parse_exception", "[1:14] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"size\":1,\n \"from\":1e400}", "x_content_parse_exception", "[2:14] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"from\":2147483647.5}", "x_content_parse_exception", "[1:21] Numeric value (2147483647.5) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"from\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors")]
+    [InlineData("{\"from\":false}", "x_content_parse_exception", "[1:14] Current token (VALUE_FALSE) not numeric, can not use numeric value accessors")]
+    // intValue() on a string: Double.parseDouble's NumberFormatException, or its own IllegalArgumentException.
+    [InlineData("{\"from\":\"abc\"}", "number_format_exception", "For input string: \"abc\"")]
+    [InlineData("{\"from\":\" 1x \"}", "number_format_exception", "For input string: \"1x\"")]
+    [InlineData("{\"from\":\"\"}", "number_format_exception", "empty String")]
+    [InlineData("{\"from\":\"  \"}", "number_format_exception", "empty String")]
+    [InlineData("{\"from\":\"0x10\"}", "number_format_exception", "For input string: \"0x10\"")]
+    [InlineData("{\"from\":\"\u0661\"}", "number_format_exception", "For input string: \"\u0661\"")]
+    [InlineData("{\"from\":\"1e20\"}", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
+    [InlineData("{\"from\":\"2147483648\"}", "illegal_argument_exception", "Value [2147483648] is out of range for an integer")]
+    [InlineData("{\"from\":\"-Infinity\"}", "illegal_argument_exception", "Value [-Infinity] is out of range for an integer")]
+    // SearchSourceBuilder.parseXContent: null, an object or an array is no value it reads (throwUnknownKey).
+    [InlineData("{\"from\":null}", "parsing_exception", "Unknown key for a VALUE_NULL in [from].")]
+    [InlineData("{\"from\":{}}", "parsing_exception", "Unknown key for a START_OBJECT in [from].")]
+    [InlineData("{\"from\":[1]}", "parsing_exception", "Unknown key for a START_ARRAY in [from].")]
+    public void Int_ARefusedValue_IsElasticsearchsError(string body, string type, string reason)
+    {
+        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes(body)), "from"));
+        Assert.Equal((400, type, reason), (e.Status, e.Type, e.Message));
+    }
+
+    [Fact]
+    public void Int_AbsentField_IsNull() => Assert.Null(SearchBody.Int(SearchBody.Read("{\"size\":1}"u8), "from"));
+
+    // RestRequest.paramAsInt: Integer.parseInt, so a URL parameter is digits with an optional sign and nothing else.
+    [Theory]
+    [InlineData("10", 10)]
+    [InlineData("+10", 10)]
+    [InlineData("-3", -3)]
+    [InlineData("007", 7)]
+    [InlineData("-2147483648", int.MinValue)]
+    [InlineData("\u0661\u0660", 10)]
+    public void Param_AnInteger_IsRead(string value, int expected) => Assert.Equal(expected, XContentInt.Param("from", value));
 
     [Theory]
     [InlineData("1.5")]
-    [InlineData("\"abc\"")]
-    [InlineData("true")]
+    [InlineData("1.0")]
+    [InlineData(" 10")]
+    [InlineData("1e1")]
+    [InlineData("")]
+    [InlineData("-")]
     [InlineData("2147483648")]
-    [InlineData("1e400")]
-    [InlineData("null")]
-    public void Int_AnythingElse_IsNull(string json) => Assert.Null(SearchBody.Int(RequestJson.Parse(Encoding.UTF8.GetBytes(json))));
+    [InlineData("abc")]
+    public void Param_AnythingElse_IsRefusedAsElasticsearchRefusesIt(string value)
+    {
+        var e = Assert.Throws<EsException>(() => XContentInt.Param("from", value));
+        Assert.Equal((400, "illegal_argument_exception", $"Failed to parse int parameter [from] with value [{value}]"), (e.Status, e.Type, e.Message));
+    }
 
     [Fact]
-    public void CheckField_NegativeWholeNumber_IsRefusedAsNegative_AnyOtherValueIsLeft()
+    public void CheckField_NegativeNumber_IsRefusedAsNegativeOnceTruncated_ARefusedValueWithItsError_AnyOtherFieldIsLeft()
     {
         var e = Assert.Throws<EsException>(() => SearchBody.CheckField("from", RequestJson.Parse("-1.0"u8)));
         Assert.Equal("[from] parameter cannot be negative but was [-1]", e.Message);
-        SearchBody.CheckField("from", RequestJson.Parse("-1.5"u8));
+        e = Assert.Throws<EsException>(() => SearchBody.CheckField("size", RequestJson.Parse("-1.5"u8)));
+        Assert.Equal("[size] parameter cannot be negative, found [-1]", e.Message);
+        e = Assert.Throws<EsException>(() => SearchBody.CheckField("size", RequestJson.Parse("\"abc\""u8)));
+        Assert.Equal("number_format_exception", e.Type);
+        SearchBody.CheckField("from", RequestJson.Parse("-0.5"u8));
         SearchBody.CheckField("query", RequestJson.Parse("-1"u8));
     }
 }

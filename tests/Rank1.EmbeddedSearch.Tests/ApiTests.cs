@@ -291,6 +291,72 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(plain.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()), r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    // SearchSourceBuilder.parseXContent reads from and size with parser.intValue(), whose default coerce policy
+    // (AbstractXContentParser.intValue) truncates a fraction and parses a string holding a number. By year: 2, 1, 4, 3.
+    [Theory]
+    [InlineData("1", "2", "1,4")]
+    [InlineData("1.5", "2", "1,4")]
+    [InlineData("\"1\"", "2.9", "1,4")]
+    [InlineData("\"1.0\"", "\"2\"", "1,4")]
+    [InlineData("\" 2 \"", "\"1e0\"", "4")]
+    [InlineData("-0.5", "1e1", "2,1,4,3")]
+    [InlineData("\"NaN\"", "\"0x1p1\"", "2,1")]
+    public async Task Search_FromAndSize_AreCoercedAsElasticsearchsIntValue(string from, string size, string ids)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", $$"""{"sort":[{"year":"asc"}],"from":{{from}},"size":{{size}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal(ids.Split(','), r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"size\":1e20}", "x_content_parse_exception", "[1:13] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"size\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors")]
+    [InlineData("{\"from\":\"abc\"}", "number_format_exception", "For input string: \"abc\"")]
+    [InlineData("{\"size\":\"\"}", "number_format_exception", "empty String")]
+    [InlineData("{\"from\":\"1e20\"}", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
+    [InlineData("{\"from\":null}", "parsing_exception", "Unknown key for a VALUE_NULL in [from].")]
+    [InlineData("{\"size\":{}}", "parsing_exception", "Unknown key for a START_OBJECT in [size].")]
+    [InlineData("{\"from\":-1.5}", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
+    [InlineData("{\"track_total_hits\":\"x\"}", "number_format_exception", "For input string: \"x\"")]
+    // The body's order: from is read, and refused, before the unknown key after it.
+    [InlineData("{\"from\":\"abc\",\"nope\":1}", "number_format_exception", "For input string: \"abc\"")]
+    public async Task Search_FromOrSizeElasticsearchRefuses_IsItsError_InAnMsearchTheWholeRequests(string body, string type, string reason)
+    {
+        var search = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        // An msearch body line is read the same way, before any search runs: the whole msearch is that 400.
+        var msearch = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"library\"}\n{}\n{\"index\":\"library\"}\n" + body + "\n", "application/x-ndjson");
+        foreach (var r in new[] { search, msearch })
+        {
+            Assert.Equal(400, r.Status);
+            Assert.Equal((type, reason), (r.Json["error"]!["type"]!.GetValue<string>(), r.Json["error"]!["reason"]!.GetValue<string>()));
+        }
+    }
+
+    [Theory]
+    [InlineData("\"2.5\"", """{"value":2,"relation":"gte"}""")]
+    [InlineData("2.9", """{"value":2,"relation":"gte"}""")]
+    [InlineData("\"true\"", """{"value":4,"relation":"eq"}""")]
+    public async Task Search_TrackTotalHits_IsABooleanOrCoercedAsFromIs(string value, string total)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"size":0,"track_total_hits":""" + value + "}");
+        Assert.Equal(200, r.Status);
+        Assert.Equal(total, r.Json["hits"]!["total"]!.ToJsonString());
+    }
+
+    // RestSearchAction reads the URL's from and size with request.paramAsInt: Integer.parseInt, no coercion.
+    [Theory]
+    [InlineData("from=1.5", "Failed to parse int parameter [from] with value [1.5]")]
+    [InlineData("size=1.0", "Failed to parse int parameter [size] with value [1.0]")]
+    [InlineData("size=%2010", "Failed to parse int parameter [size] with value [ 10]")]
+    [InlineData("track_total_hits=2.5", "Failed to parse int parameter [track_total_hits] with value [2.5]")]
+    public async Task Search_UrlIntParameterThatIsNotAnInteger_IsRefused(string parameter, string reason)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search?" + parameter, "{}");
+        Assert.Equal(400, r.Status);
+        Assert.Equal(("illegal_argument_exception", reason), (r.Json["error"]!["type"]!.GetValue<string>(), r.Json["error"]!["reason"]!.GetValue<string>()));
+    }
+
     [Theory]
     [InlineData("{\"index\":\"library\",\"header\":1}\n{}\n", "illegal_argument_exception", "key [header] is not supported in the metadata section")]
     [InlineData("[]\n{}\n", "x_content_parse_exception", "[1:2] Unexpected token after end of object")]

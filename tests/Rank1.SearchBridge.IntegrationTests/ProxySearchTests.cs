@@ -135,6 +135,36 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Null(page.Json["hits"]!["hits"]![1]!["fields"]);
     }
 
+    // SearchSourceBuilder.parseXContent reads from and size with parser.intValue(), which truncates a fraction and
+    // parses a string holding a number (AbstractXContentParser.intValue, coerce by default): the proxy slices with
+    // the int Elasticsearch would use, here from 1 and size 3 of the reranked window.
+    [Theory]
+    [InlineData("1", "3")]
+    [InlineData("1.5", "\"3\"")]
+    [InlineData("\"1.0\"", "3.7")]
+    [InlineData("\" 1 \"", "\"3e0\"")]
+    public async Task Search_FromAndSize_AreCoercedAsElasticsearchsIntValue(string from, string size)
+    {
+        var backendOrder = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion onions"}},"size":20}""");
+        var windowOrder = await ProxyStack.ExpectedRank1OrderAsync("onion onions", backendOrder.Take(3).ToArray(), 4);
+
+        var page = await _stack.SearchAsync("""{"query":{"match":{"text":"onion onions"}},"ext":{"rank1":{"window":3}},"from":""" + from + ",\"size\":" + size + "}");
+        Assert.Equal(200, page.Status);
+        Assert.Equal("applied", page.Rerank);
+        Assert.Equal(windowOrder.Concat(backendOrder.Skip(3)).Skip(1).Take(3), page.Ids);
+    }
+
+    // RestSearchAction reads the URL's from and size with request.paramAsInt (Integer.parseInt): no coercion there.
+    [Theory]
+    [InlineData("from=1.5", "Failed to parse int parameter [from] with value [1.5]")]
+    [InlineData("size=%2010", "Failed to parse int parameter [size] with value [ 10]")]
+    public async Task Search_UrlFromOrSizeThatIsNotAnInteger_IsRefused(string parameter, string reason)
+    {
+        var r = await _stack.SearchAsync(OnionQuery, $"{ProxyStack.Index}/_search?{parameter}");
+        Assert.Equal(400, r.Status);
+        Assert.Equal(("illegal_argument_exception", reason), (r.Json["error"]!["type"]!.GetValue<string>(), r.Json["error"]!["reason"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task AggregationsHighlightAndExplain_ArePreserved()
     {

@@ -98,7 +98,7 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
 
         var traced = await Stack.SearchAsync(bad, "docs/_search?error_trace=true");
         Assert.Equal(400, traced.Status);
-        Assert.Equal("parsing_exception", traced.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("number_format_exception", traced.Json["error"]!["type"]!.GetValue<string>()); // parser.intValue(): Double.parseDouble("many")
         AssertThrownBy(Proxy, traced.Json["error"]!["stack_trace"]);
         AssertThrownBy(Proxy, traced.Json["error"]!["root_cause"]![0]!["stack_trace"]);
 

@@ -102,8 +102,9 @@ internal sealed class SearchRequest
 
     /// <summary>
     /// The search read as Elasticsearch reads it before it runs it (<c>SearchSourceBuilder.parseXContent</c> and the URL
-    /// parameters of <c>RestSearchAction</c>): an unknown key, a negative <c>from</c> or <c>size</c> (in the body's order)
-    /// or an unknown query type is thrown here, so that in an <c>_msearch</c> it fails the whole request. What
+    /// parameters of <c>RestSearchAction</c>): an unknown key, a <c>from</c> or <c>size</c> that is negative or that
+    /// <c>parser.intValue()</c> refuses (in the body's order) or an unknown query type is thrown here, so that in an
+    /// <c>_msearch</c> it fails the whole request. What
     /// Elasticsearch finds later, per search, is <see cref="Validate"/>'s.
     /// </summary>
     /// <param name="body">The search body, or null.</param>
@@ -134,10 +135,10 @@ internal sealed class SearchRequest
             }
 
             r.Query = body["query"];
-            r.From = Int(body["from"], "from", 0);
-            r.Size = Int(body["size"], "size", 10);
+            r.From = SearchBody.Int(body, "from") ?? 0;
+            r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"]);
-            r.TrackTotalHitsUpTo = TrackTotal(body["track_total_hits"]);
+            r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? TrackTotal(body["track_total_hits"]) : MaxResultWindow;
             r.Sort = ParseSort(body["sort"]);
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
@@ -163,15 +164,9 @@ internal sealed class SearchRequest
             r.Query = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q, ["default_operator"] = param("default_operator") ?? "OR" } };
         }
 
-        if (param("from") is { } from)
-        {
-            r.From = Int(JsonValue.Create(from), "from", 0);
-        }
-
-        if (param("size") is { } size)
-        {
-            r.Size = Int(JsonValue.Create(size), "size", 10);
-        }
+        // RestSearchAction reads these with request.paramAsInt (Integer.parseInt): "1.5" is refused here.
+        r.From = XContentInt.Param("from", param("from")) ?? r.From;
+        r.Size = XContentInt.Param("size", param("size")) ?? r.Size;
 
         if (SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes")) is { } src)
         {
@@ -180,7 +175,7 @@ internal sealed class SearchRequest
 
         if (param("track_total_hits") is { } tth)
         {
-            r.TrackTotalHitsUpTo = TrackTotal(tth is "true" or "false" ? JsonValue.Create(tth == "true") : JsonValue.Create(tth));
+            r.TrackTotalHitsUpTo = tth is "true" or "false" ? TrackTotal(JsonValue.Create(tth == "true")) : TrackTotalUpTo(XContentInt.Param("track_total_hits", tth)!.Value);
         }
 
         if (param("sort") is { } sort)
@@ -261,18 +256,14 @@ internal sealed class SearchRequest
         _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
     };
 
-    private static int Int(JsonNode? node, string name, int fallback) => node is null
-        ? fallback
-        : SearchBody.Int(node) ?? throw EsException.Parsing($"[{name}] must be an integer, found [{node.ToJsonString()}]");
+    // As SearchSourceBuilder reads it: a boolean, or a string Booleans.isBoolean takes ("true", "false"), else parser.intValue().
+    private static int? TrackTotal(JsonNode? node) =>
+        node is JsonValue v && (v.GetValueKind() is JsonValueKind.True or JsonValueKind.False || (v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false"))
+            ? RequestJson.Bool(v, "track_total_hits") == true ? int.MaxValue : null
+            : TrackTotalUpTo(XContentInt.Read("track_total_hits", node));
 
-    private static int? TrackTotal(JsonNode? node) => node switch
-    {
-        null => MaxResultWindow,
-        JsonValue v when v.GetValueKind() == JsonValueKind.True => int.MaxValue,
-        JsonValue v when v.GetValueKind() == JsonValueKind.False => null,
-        _ => Int(node, "track_total_hits", MaxResultWindow) is var n && n >= 0 ? n
-            : throw EsException.IllegalArgument($"[track_total_hits] parameter must be positive or equals to -1, got {node.ToJsonString()}"),
-    };
+    private static int TrackTotalUpTo(int n) => n >= 0 ? n
+        : throw EsException.IllegalArgument($"[track_total_hits] parameter must be positive or equals to -1, got {n}");
 
     private static SortKey[] ParseSort(JsonNode? node)
     {

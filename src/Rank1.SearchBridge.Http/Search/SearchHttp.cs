@@ -140,23 +140,8 @@ internal static class SearchHttp
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
 
-    /// <summary>
-    /// An integer of the search body (<c>size</c>, <c>from</c>), as <see cref="SearchBody.Int"/> reads it; null when
-    /// absent, a 400 when present and not one.
-    /// </summary>
-    /// <param name="body">The search body, or null.</param>
-    /// <param name="name">The field's name.</param>
-    public static int? BodyInt(JsonObject? body, string name) =>
-        body?[name] switch
-        {
-            null => null,
-            var value => SearchBody.Int(value) ?? throw EsException.Parsing($"[{name}] failed to parse: expected an integer, got [{Truncated(value.ToJsonString())}]"),
-        };
-
     /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
     public static bool? BodyBool(JsonObject? body, string name) => RequestJson.Bool(body?[name], name);
-
-    private static string Truncated(string text) => text.Length <= 64 ? text : text[..64] + "...";
 
     public static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 }

@@ -134,8 +134,9 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
 
     /// <summary>
     /// One search read and planned, before the backend is asked anything: what Elasticsearch refuses while it parses a
-    /// search (a negative <c>from</c> or <c>size</c>) and what the proxy refuses of <c>ext.rank1</c> are thrown here, so
-    /// that in an <c>_msearch</c> they fail the whole request, as a bad line does, and no search of it runs.
+    /// search (a <c>from</c> or <c>size</c> that is negative or that <c>parser.intValue()</c> refuses) and what the proxy
+    /// refuses of <c>ext.rank1</c> are thrown here, so that in an <c>_msearch</c> they fail the whole request, as a bad
+    /// line does, and no search of it runs.
     /// </summary>
     /// <param name="index">The index searched.</param>
     /// <param name="path">The backend's <c>_search</c> path.</param>
@@ -167,8 +168,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, 0, 0);
         }
 
-        var from = Int(query, "from") ?? BodyInt(body, "from") ?? 0;
-        var size = Int(query, "size") ?? BodyInt(body, "size") ?? 10;
+        var from = Int(query, "from") ?? SearchBody.Int(body, "from") ?? 0;
+        var size = Int(query, "size") ?? SearchBody.Int(body, "size") ?? 10;
         // The backend is asked from 0 for the whole window, so it cannot reject these itself: rejected as Elasticsearch does.
         if (from < 0 || size < 0)
         {
@@ -329,7 +330,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             return body?["sort"] is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
         }
 
-        if ((Int(query, "size") ?? BodyInt(body, "size") ?? 10) == 0)
+        if ((Int(query, "size") ?? SearchBody.Int(body, "size") ?? 10) == 0)
         {
             return "size is 0";
         }
@@ -349,9 +350,8 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     private static bool Ascending(JsonNode? order) =>
         order is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Equals("asc", StringComparison.OrdinalIgnoreCase);
 
-    private static int? Int(IQueryCollection query, string name) =>
-        query.TryGetValue(name, out var v) ? int.TryParse(v.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i
-            : throw EsException.IllegalArgument($"Failed to parse int parameter [{name}] with value [{v}]") : null;
+    // As RestSearchAction reads them (request.paramAsInt: Integer.parseInt, so "1.5" and " 10" are refused).
+    private static int? Int(IQueryCollection query, string name) => XContentInt.Param(name, query.TryGetValue(name, out var v) ? v.ToString() : null);
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
     private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Rank1.Elastic;
+
+/// <summary>
+/// An integer of a request read as Elasticsearch reads one: a body value as <c>AbstractXContentParser.intValue()</c>
+/// reads it (its default coerce policy: a fraction is truncated, a string holding a number is parsed), a URL
+/// parameter as <c>RestRequest.paramAsInt</c> reads it (<c>Integer.parseInt</c>: digits only).
+/// </summary>
+internal static partial class XContentInt
+{
+    private const string IntRange = "(-2147483648 - 2147483647)";
+
+    // Where Jackson stands after a value that SearchBody.Read found it would refuse: "[line:column] ", for its reason.
+    private static readonly ConditionalWeakTable<JsonNode, string> Locations = [];
+
+    /// <summary>
+    /// A body value as <c>SearchSourceBuilder.parseXContent</c> reads <c>from</c>, <c>size</c> or
+    /// <c>track_total_hits</c>: a JSON number is Jackson's <c>getIntValue()</c> (truncated toward zero: <c>1.5</c> is 1,
+    /// <c>-0.5</c> is 0, <c>1e1</c> is 10); past an <see cref="int"/>'s range it is an <c>x_content_parse_exception</c>
+    /// "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)". A string is
+    /// <c>Double.parseDouble</c>'s number, truncated (<c>"1.5"</c> is 1, <c>" 10"</c> is 10, <c>"NaN"</c> is 0): not a number
+    /// is a <c>number_format_exception</c> (<c>For input string: "abc"</c>, <c>empty String</c>), past an int's range an
+    /// <c>illegal_argument_exception</c> "Value [1e20] is out of range for an integer". A boolean is an
+    /// <c>x_content_parse_exception</c> "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors";
+    /// null, an array or an object a <c>parsing_exception</c> "Unknown key for a VALUE_NULL in [from].".
+    /// </summary>
+    /// <param name="key">The field's name.</param>
+    /// <param name="value">Its value (JSON null is null).</param>
+    public static int Read(string key, JsonNode? value) => value switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => FromNumber(v),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => FromString(v.GetValue<string>()),
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False =>
+            throw ParseFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"),
+        _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}]."),
+    };
+
+    /// <summary>
+    /// A URL parameter as <c>RestRequest.paramAsInt</c> reads it, with Java's <c>Integer.parseInt</c>: an optional sign
+    /// and decimal digits, nothing else (<c>"1.5"</c>, <c>" 10"</c>, <c>""</c> are refused); null when absent. Refused, a
+    /// 400 <c>illegal_argument_exception</c> "Failed to parse int parameter [from] with value [1.5]".
+    /// </summary>
+    /// <param name="key">The parameter's name.</param>
+    /// <param name="value">Its value, or null when absent.</param>
+    public static int? Param(string key, string? value) => value is null ? null
+        : ParseJavaInt(value) ?? throw EsException.IllegalArgument($"Failed to parse int parameter [{key}] with value [{value}]");
+
+    /// <summary>
+    /// Notes where, in <paramref name="text"/>, Jackson stands after each of <paramref name="keys"/>' values of
+    /// <paramref name="body"/> that <see cref="Read"/> would refuse with Jackson's own error (a boolean, a number past an
+    /// int's range), for that error's <c>[line:column]</c>. Nothing is scanned when there is none.
+    /// </summary>
+    /// <param name="body">The body, parsed from <paramref name="text"/>.</param>
+    /// <param name="text">Its UTF-8 text.</param>
+    /// <param name="keys">The body's integer fields.</param>
+    public static void NoteLocations(JsonObject body, ReadOnlySpan<byte> text, IReadOnlyCollection<string> keys)
+    {
+        var refused = keys.Where(k => body[k] is JsonValue v && RefusedByJackson(v)).ToList();
+        if (refused.Count == 0)
+        {
+            return;
+        }
+
+        var reader = new Utf8JsonReader(text, new JsonReaderOptions { MaxDepth = RequestJson.MaxDepth });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+                {
+                    continue;
+                }
+
+                string? key = null;
+                foreach (var k in refused)
+                {
+                    key ??= reader.ValueTextEquals(k) ? k : null;
+                }
+
+                if (key is not null && reader.Read())
+                {
+                    var before = text[..(int)reader.BytesConsumed];
+                    var line = before.Count((byte)'\n') + 1;
+                    var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
+                    Locations.AddOrUpdate(body[key]!, $"[{line}:{column}] ");
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The text parsed already; a reader that fails here leaves the reason without its location.
+        }
+    }
+
+    private static bool RefusedByJackson(JsonValue v) => v.GetValueKind() switch
+    {
+        JsonValueKind.True or JsonValueKind.False => true,
+        JsonValueKind.Number => NumberInRange(v.ToJsonString()) is null,
+        _ => false,
+    };
+
+    // Jackson's getIntValue(): an integer literal must fit an int; a fraction or exponent is read as a double, which
+    // must lie within int's range, then cast (toward zero).
+    private static int FromNumber(JsonValue v)
+    {
+        var text = v.ToJsonString();
+        return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}");
+    }
+
+    private static int? NumberInRange(string text)
+    {
+        if (text.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
+        {
+            var n = BigInteger.Parse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            return n >= int.MinValue && n <= int.MaxValue ? (int)n : null;
+        }
+
+        var d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return d is < int.MinValue or > int.MaxValue ? null : (int)d;
+    }
+
+    // AbstractXContentParser.intValue(coerce: true) on a string: Double.parseDouble, a range check, then the cast.
+    private static int FromString(string text)
+    {
+        var d = ParseJavaDouble(text);
+        if (d is < int.MinValue or > int.MaxValue)
+        {
+            throw EsException.IllegalArgument($"Value [{text}] is out of range for an integer");
+        }
+
+        return double.IsNaN(d) ? 0 : (int)d;
+    }
+
+    // Java's Double.parseDouble (FloatingDecimal.readJavaFormatString): trimmed of every char up to U+0020, an optional
+    // sign, then NaN, Infinity, a hexadecimal float (0x1.8p1) or a decimal one (1, 1., .5, 1e1) with an optional
+    // f/F/d/D suffix; ASCII digits only. Anything else is a NumberFormatException naming the trimmed text.
+    private static double ParseJavaDouble(string text)
+    {
+        var trimmed = text.AsSpan().Trim(JavaWhitespace).ToString();
+        if (trimmed.Length == 0)
+        {
+            throw new EsException(400, "number_format_exception", "empty String");
+        }
+
+        var negative = trimmed[0] == '-';
+        var unsigned = trimmed[0] is '-' or '+' ? trimmed[1..] : trimmed;
+        double? value = unsigned switch
+        {
+            "NaN" => double.NaN,
+            "Infinity" => double.PositiveInfinity,
+            _ when DecimalFloat().IsMatch(unsigned) => double.Parse(unsigned.TrimEnd('f', 'F', 'd', 'D'), NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture),
+            _ when HexFloat().Match(unsigned) is { Success: true } hex && hex.Groups[1].Length + hex.Groups[2].Length > 0 => Hex(hex),
+            _ => null,
+        };
+        return value is { } v
+            ? negative ? -v : v
+            : throw new EsException(400, "number_format_exception", $"For input string: \"{trimmed}\"");
+    }
+
+    private static double Hex(Match hex)
+    {
+        var digits = hex.Groups[1].Value + hex.Groups[2].Value;
+        var mantissa = BigInteger.Parse("0" + digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+        var exponent = BigInteger.Parse(hex.Groups[3].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) - (4 * hex.Groups[2].Length);
+        return Math.ScaleB((double)mantissa, (int)BigInteger.Clamp(exponent, -100_000, 100_000));
+    }
+
+    // Java's Integer.parseInt: an optional sign and at least one digit (Character.digit: any Unicode decimal digit).
+    private static int? ParseJavaInt(string text)
+    {
+        var digits = text.Length > 0 && text[0] is '-' or '+' ? text.AsSpan(1) : text.AsSpan();
+        if (digits.IsEmpty)
+        {
+            return null;
+        }
+
+        long n = 0;
+        foreach (var c in digits)
+        {
+            var digit = CharUnicodeInfo.GetDecimalDigitValue(c);
+            if (digit < 0 || CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.DecimalDigitNumber || (n = (n * 10) + digit) > 1L + int.MaxValue)
+            {
+                return null;
+            }
+        }
+
+        n = text[0] == '-' ? -n : n;
+        return n is >= int.MinValue and <= int.MaxValue ? (int)n : null;
+    }
+
+    // Jackson's errors, as JsonXContentParser words them: an x_content_parse_exception at where the parser stands.
+    private static EsException ParseFailure(JsonNode value, string reason) =>
+        new(400, "x_content_parse_exception", (Locations.TryGetValue(value, out var at) ? at : "") + reason);
+
+    private static readonly char[] JavaWhitespace = [.. Enumerable.Range(0, 0x21).Select(c => (char)c)];
+
+    [GeneratedRegex("^([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DecimalFloat();
+
+    [GeneratedRegex("^0[xX]([0-9a-fA-F]*)\\.?([0-9a-fA-F]*)[pP]([+-]?[0-9]+)[fFdD]?$", RegexOptions.CultureInvariant)]
+    private static partial Regex HexFloat();
+}
