@@ -40,14 +40,42 @@ public sealed class EsException : Exception
         Extra = new Dictionary<string, string>();
     }
 
-    // A search-phase failure: Elasticsearch reports the shard-level cause as root cause, caused_by and failed_shards.
-    private EsException(int status, string type, string reason, EsException shardCause)
-        : this(status, type, reason)
+    /// <summary>
+    /// Creates an error caused by <paramref name="causedBy"/>, rendered as its <c>caused_by</c>, as Elasticsearch renders
+    /// an exception's cause.
+    /// </summary>
+    /// <param name="status">HTTP status.</param>
+    /// <param name="type">Elasticsearch error type.</param>
+    /// <param name="reason">The reason.</param>
+    /// <param name="extra">Extra fields of the error object (<c>index_uuid</c>, <c>index</c>, ...).</param>
+    /// <param name="causedBy">The cause.</param>
+    public EsException(int status, string type, string reason, IReadOnlyDictionary<string, string>? extra, EsException? causedBy)
+        : base(reason, causedBy)
     {
-        ShardCause = shardCause;
+        Status = status;
+        Type = type;
+        Extra = extra ?? new Dictionary<string, string>();
     }
 
-    private EsException? ShardCause { get; }
+    // A search-phase failure (Elasticsearch's SearchPhaseExecutionException): its shard failures, and the cause it
+    // renders as caused_by (null: none).
+    private EsException(int status, string phase, IReadOnlyList<ShardFailure> failures, EsException? searchCause)
+        : this(status, "search_phase_execution_exception", "all shards failed")
+    {
+        Phase = phase;
+        ShardFailures = failures;
+        SearchCause = searchCause;
+    }
+
+    private string? Phase { get; }
+
+    private IReadOnlyList<ShardFailure>? ShardFailures { get; }
+
+    private EsException? SearchCause { get; }
+
+    // False for what Elasticsearch reports but did not make itself (a Java or Lucene exception such as
+    // illegal_argument_exception or number_format_exception): its root-cause guess stops above it.
+    private bool OwnType { get; init; } = true;
 
     /// <summary>HTTP status.</summary>
     public int Status { get; }
@@ -58,40 +86,81 @@ public sealed class EsException : Exception
     /// <summary>Extra fields of the error object (<c>index</c>, <c>resource.id</c>, ...).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; }
 
+    /// <summary>The cause, rendered as <c>caused_by</c>.</summary>
+    public EsException? CausedBy => InnerException as EsException;
+
     /// <summary>The <c>error</c> object (without the outer <c>status</c>).</summary>
     public JsonObject ToErrorObject()
     {
-        JsonObject Cause()
+        if (ShardFailures is { } failures)
         {
-            var o = new JsonObject { ["type"] = Type, ["reason"] = Message };
-            foreach (var (k, v) in Extra)
+            // SearchPhaseExecutionException: root causes are the grouped shard failures' guessed root causes; then its
+            // metadataToXContent (phase, grouped, failed_shards) and its cause, if any.
+            var grouped = Grouped(failures);
+            var error = new JsonObject
             {
-                o[k] = v;
-            }
-
-            return o;
-        }
-
-        if (ShardCause is { } shard)
-        {
-            var cause = shard.ToErrorObject();
-            cause.Remove("root_cause");
-            return new JsonObject
-            {
-                ["root_cause"] = new JsonArray(cause.DeepClone()),
+                ["root_cause"] = new JsonArray(grouped.SelectMany(f => RootCauses(f.Reason)).Select(r => (JsonNode)r.Object(withCause: false)).ToArray()),
                 ["type"] = Type,
                 ["reason"] = Message,
-                ["phase"] = "query",
+                ["phase"] = Phase,
                 ["grouped"] = true,
-                ["failed_shards"] = new JsonArray(new JsonObject { ["shard"] = -1, ["index"] = null, ["reason"] = cause.DeepClone() }),
-                ["caused_by"] = cause,
+                ["failed_shards"] = new JsonArray(grouped.Select(f => (JsonNode)f.ToJson()).ToArray()),
             };
+            if (SearchCause is { } cause)
+            {
+                error["caused_by"] = cause.Object(withCause: true);
+            }
+
+            return error;
         }
 
-        var error = Cause();
-        error.Insert(0, "root_cause", new JsonArray(Cause()));
-        return error;
+        var body = Object(withCause: true);
+        body.Insert(0, "root_cause", new JsonArray(RootCauses(this).Select(r => (JsonNode)r.Object(withCause: false)).ToArray()));
+        return body;
     }
+
+    /// <summary>The error as a cause (<c>caused_by</c>, a shard failure's <c>reason</c>): type, reason, extra fields, and its own cause.</summary>
+    internal JsonObject ToCauseObject() => Object(withCause: true);
+
+    private JsonObject Object(bool withCause)
+    {
+        var o = new JsonObject { ["type"] = Type, ["reason"] = Message };
+        foreach (var (k, v) in Extra)
+        {
+            o[k] = v;
+        }
+
+        if (withCause && CausedBy is { } cause)
+        {
+            o["caused_by"] = cause.Object(withCause: true);
+        }
+
+        return o;
+    }
+
+    // ElasticsearchException.guessRootCauses: down the causes while they are Elasticsearch's own; an exception that is
+    // not is reported by a wrapper of its type and reason, whose cause it is.
+    private static IEnumerable<EsException> RootCauses(EsException e)
+    {
+        if (!e.OwnType)
+        {
+            return [Wrapper(e)];
+        }
+
+        var root = e;
+        while (root.CausedBy is { OwnType: true } deeper)
+        {
+            root = deeper;
+        }
+
+        return [root];
+    }
+
+    private static EsException Wrapper(EsException e) => new(e.Status, e.Type, e.Message, null, e);
+
+    // ExceptionsHelper.groupBy: one failure per index, reason and cause type, in order.
+    private static List<ShardFailure> Grouped(IReadOnlyList<ShardFailure> failures) =>
+        failures.DistinctBy(f => (f.Index ?? f.Reason.Extra.GetValueOrDefault("index"), f.Reason.Message, f.Reason.Type, f.Reason.OwnType)).ToList();
 
     /// <summary>
     /// The full body: <c>{"error":{..},"status":N}</c>. With <paramref name="trace"/> (Elasticsearch's
@@ -117,16 +186,97 @@ public sealed class EsException : Exception
     public static EsException IndexNotFound(string index) => new(404, "index_not_found_exception", $"no such index [{index}]",
         new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = index, ["index_uuid"] = "_na_", ["index"] = index });
 
-    /// <summary>A search whose every shard failed with <paramref name="cause"/>, with the cause's status.</summary>
+    /// <summary>
+    /// A search whose every shard failed with <paramref name="cause"/>, on no shard it could name (a scroll or point in
+    /// time that is gone): <c>failed_shards</c> with shard -1, the cause as <c>caused_by</c>, and the cause's status.
+    /// </summary>
+    /// <param name="cause">What failed.</param>
     public static EsException AllShardsFailed(EsException cause)
     {
         ArgumentNullException.ThrowIfNull(cause);
-        return new(cause.Status, "search_phase_execution_exception", "all shards failed", cause);
+        return new(cause.Status, "query", [new ShardFailure(-1, null, null, cause)], cause);
     }
+
+    /// <summary>
+    /// Elasticsearch's <c>search_phase_execution_exception</c> "all shards failed" for a search whose every shard
+    /// failed (<c>AbstractSearchAsyncAction.executeNextPhase</c>): the grouped failures' root causes, <c>phase</c>,
+    /// <c>grouped</c>, <c>failed_shards</c>, <c>caused_by</c> when the first failure's root cause is not that failure's
+    /// reason itself, and the status <c>SearchPhaseExecutionException.status()</c> computes from the failures.
+    /// </summary>
+    /// <param name="phase">The phase that failed (<c>query</c>).</param>
+    /// <param name="failures">Each shard's failure, in shard order.</param>
+    internal static EsException AllShardsFailed(string phase, IReadOnlyList<ShardFailure> failures)
+    {
+        ArgumentNullException.ThrowIfNull(failures);
+        if (failures.Count == 0)
+        {
+            throw new ArgumentException("a search phase fails with at least one shard failure", nameof(failures));
+        }
+
+        // The cause is the first grouped failure's first guessed root cause, left out (deduplicateCause) when it is that
+        // failure's reason itself.
+        var first = failures[0].Reason;
+        var root = RootCauses(first).First();
+        return new(SearchStatus(failures), phase, failures, ReferenceEquals(root, first) ? null : root);
+    }
+
+    // SearchPhaseExecutionException.status(): a retryable 502-504 first, else the last 5xx, else the first failure's.
+    private static int SearchStatus(IReadOnlyList<ShardFailure> failures)
+    {
+        int? status = null;
+        foreach (var failure in failures)
+        {
+            var code = failure.Reason.Status;
+            if (code is >= 502 and <= 504)
+            {
+                return code;
+            }
+
+            if (code >= 500)
+            {
+                status = code;
+            }
+        }
+
+        return status ?? failures[0].Reason.Status;
+    }
+
+    /// <summary>
+    /// An exception Elasticsearch reports but that is not one of its own (a Java or Lucene exception:
+    /// <c>number_format_exception</c>, Lucene's <c>parse_exception</c>): a root-cause guess stops above it, and reports it
+    /// through a wrapper of its type and reason, as <c>ElasticsearchException.guessRootCauses</c> does.
+    /// </summary>
+    /// <param name="status">HTTP status (<c>ExceptionsHelper.status</c>: 400 for an illegal argument, else 500).</param>
+    /// <param name="type">Its type, as Elasticsearch names the class.</param>
+    /// <param name="reason">Its message.</param>
+    /// <param name="causedBy">Its cause, if any.</param>
+    internal static EsException Foreign(int status, string type, string reason, EsException? causedBy = null) =>
+        new(status, type, reason, null, causedBy) { OwnType = false };
 
     /// <summary><c>parsing_exception</c> (400).</summary>
     public static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
 
     /// <summary><c>illegal_argument_exception</c> (400).</summary>
-    public static EsException IllegalArgument(string reason) => new(400, "illegal_argument_exception", reason);
+    public static EsException IllegalArgument(string reason) => Foreign(400, "illegal_argument_exception", reason);
+}
+
+/// <summary>One shard's failure in a search, as Elasticsearch's <c>ShardSearchFailure</c> reports it.</summary>
+/// <param name="Shard">The shard number (-1 when there is no shard to name).</param>
+/// <param name="Index">The index (null when there is no shard to name).</param>
+/// <param name="Node">The node that ran the shard (null: left out).</param>
+/// <param name="Reason">What failed.</param>
+internal sealed record ShardFailure(int Shard, string? Index, string? Node, EsException Reason)
+{
+    /// <summary><c>ShardSearchFailure.toXContent</c>: <c>shard</c>, <c>index</c>, <c>node</c> when there is one, <c>reason</c>.</summary>
+    public JsonObject ToJson()
+    {
+        var o = new JsonObject { ["shard"] = Shard, ["index"] = Index };
+        if (Node is not null)
+        {
+            o["node"] = Node;
+        }
+
+        o["reason"] = Reason.ToCauseObject();
+        return o;
+    }
 }

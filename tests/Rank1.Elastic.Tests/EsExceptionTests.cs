@@ -61,6 +61,27 @@ public sealed class EsExceptionTests
             error.ToBody(error).ToJsonString());
     }
 
+    [Fact]
+    public void AllShardsFailed_OfShardFailures_IsSearchPhaseExecutionException()
+    {
+        // SearchPhaseExecutionException.status(): a retryable 502-504 wins, else the last 5xx, else the first failure's.
+        var bad = new EsException(400, "query_shard_exception", "bad", new Dictionary<string, string> { ["index_uuid"] = "u", ["index"] = "a" });
+        var down = new EsException(503, "node_not_connected_exception", "down");
+        var broken = new EsException(500, "exception", "broken");
+        Assert.Equal(400, EsException.AllShardsFailed("query", [new ShardFailure(0, "a", "n", bad)]).Status);
+        Assert.Equal(500, EsException.AllShardsFailed("query", [new ShardFailure(0, "a", "n", bad), new ShardFailure(0, "b", "n", broken)]).Status);
+        Assert.Equal(503, EsException.AllShardsFailed("query", [new ShardFailure(0, "a", "n", down), new ShardFailure(0, "b", "n", broken)]).Status);
+
+        // ExceptionsHelper.groupBy: the same index, reason and type are one failure; guessRootCauses goes down to the
+        // deepest cause of Elasticsearch's own (a parse_exception here), which is then the caused_by.
+        var parse = new EsException(400, "parse_exception", "no date", null, EsException.Foreign(400, "illegal_argument_exception", "no date"));
+        var shard = new EsException(400, "query_shard_exception", "failed to create query: no date", null, parse);
+        var error = EsException.AllShardsFailed("query", [new ShardFailure(0, "a", "n", shard), new ShardFailure(0, "a", "n", shard), new ShardFailure(0, "b", "n", shard)]).ToErrorObject();
+        Assert.Equal(["a", "b"], error["failed_shards"]!.AsArray().Select(f => f!["index"]!.GetValue<string>()));
+        Assert.Equal("""[{"type":"parse_exception","reason":"no date"},{"type":"parse_exception","reason":"no date"}]""", error["root_cause"]!.ToJsonString());
+        Assert.Equal("""{"type":"parse_exception","reason":"no date","caused_by":{"type":"illegal_argument_exception","reason":"no date"}}""", error["caused_by"]!.ToJsonString());
+    }
+
     // A thrown exception, so that its ToString carries a stack trace as the ones the hosts render.
     private static T Thrown<T>(T exception)
         where T : Exception

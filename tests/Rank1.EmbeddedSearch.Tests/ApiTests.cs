@@ -389,13 +389,14 @@ public sealed class ApiTests : IAsyncLifetime
         // Found per search when it runs (TransportSearchAction): a missing index (IndexNotFoundException, 404), and
         // SearchRequest.validate()'s "[from] parameter must be set to 0 when [search_after] is used".
         const string Ok = "{\"index\":\"library\"}\n{\"query\":{\"match\":{\"text\":\"bread\"}}}\n";
-        // QueryStringQueryBuilder.doToQuery's QueryShardException "Failed to parse query [..]" is the shard's, too.
+        // QueryStringQueryBuilder.doToQuery's QueryShardException "Failed to parse query [..]" is the shard's, too: the
+        // search's search_phase_execution_exception (ShardFailureTests).
         const string BadQueryString = "{\"index\":\"library\"}\n{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}\n";
         var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", Ok + "{\"index\":\"ghost\"}\n{}\n{\"index\":\"library\"}\n{\"search_after\":[1],\"from\":1}\n" + BadQueryString + Ok);
         Assert.Equal(200, r.Status);
         var responses = r.Json["responses"]!.AsArray();
         Assert.Equal([200, 404, 400, 400, 200], responses.Select(x => x!["status"]!.GetValue<int>()));
-        Assert.Equal(["index_not_found_exception", "action_request_validation_exception", "query_shard_exception"], responses.Skip(1).Take(3).Select(x => x!["error"]!["type"]!.GetValue<string>()));
+        Assert.Equal(["index_not_found_exception", "action_request_validation_exception", "search_phase_execution_exception"], responses.Skip(1).Take(3).Select(x => x!["error"]!["type"]!.GetValue<string>()));
     }
 
     [Theory]
@@ -416,8 +417,6 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"aggs\":{\"a\":{\"terms\":{\"field\":5}}}}", 400, "x_content_parse_exception", "[terms] field doesn't support values of type: VALUE_NUMBER")]
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
     [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
-    [InlineData("POST", "/library/_search", "{\"sort\":[{\"title\":\"asc\"}]}", 400, "illegal_argument_exception", "Fielddata is disabled on [title]")]
-    [InlineData("POST", "/library/_search", "{\"query\":{\"query_string\":{\"query\":\"title:(unbalanced\"}}}", 400, "query_shard_exception", "Failed to parse query [title:(unbalanced]")]
     [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
     [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]

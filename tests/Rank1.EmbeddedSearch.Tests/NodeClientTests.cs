@@ -17,6 +17,10 @@ public sealed class NodeClientTests(ServerFixture fx) : IClassFixture<ServerFixt
         Assert.Equal(2, result["total"]!.GetValue<int>());
         // "hot water": js-2 has both terms, js-1 only "water".
         Assert.Equal(["js-2", "js-1"], result["ids"]!.AsArray().Select(i => i!.GetValue<string>()));
+        // A shard's failure: the client's ResponseError names the search_phase_execution_exception and its root causes.
+        Assert.Equal("""
+            {"name":"ResponseError","statusCode":400,"message":"search_phase_execution_exception\n\tRoot causes:\n\t\tquery_shard_exception: No mapping found for [nope] in order to sort on"}
+            """, result["failed"]!.ToJsonString());
     }
 
     [Fact]

@@ -62,8 +62,8 @@ internal static class Conformance
     /// The 20 items of tests/node/msearch-20.json, in order. Each error is one Elasticsearch finds while running that
     /// search, which an msearch answers per item: a missing index, alone or in a list ("docs,ghost":
     /// IndexNameExpressionResolver's IndexNotFoundException, 404), a sort on an unmapped field (the shard's
-    /// QueryShardException). What it finds while parsing a body ("from": -1) fails the whole msearch instead
-    /// (MsearchFidelityTests).
+    /// QueryShardException, in the search_phase_execution_exception "all shards failed"). What it finds while parsing a
+    /// body ("from": -1) fails the whole msearch instead (MsearchFidelityTests).
     /// </summary>
     public static readonly Item[] Msearch =
     [
@@ -72,7 +72,7 @@ internal static class Conformance
         new(200, null, "skipped", Sorted, false),
         new(200, null, "skipped", SizeZero, false),
         new(404, "index_not_found_exception", "skipped", BackendError, null),
-        new(400, "query_shard_exception", "skipped", Sorted, null),
+        new(400, "search_phase_execution_exception", "skipped", Sorted, null),
         new(404, "index_not_found_exception", "skipped", BackendError, null),
         new(200, null, "applied", null, true),
         new(200, null, "applied", null, true),

@@ -210,6 +210,30 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(["_rank1.original_score", "_rank1.score"], hit["fields"]!.AsObject().Select(p => p.Key).Order());
     }
 
+    [Theory]
+    // A search to rerank, and one passed on as it is (sorted): each fails on the backend's shard.
+    [InlineData("""{"query":{"query_string":{"query":"text:(onion"}}}""")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"sort":[{"title":"asc"}]}""")]
+    public async Task ShardFailure_IsTheBackendsAnswer_ForASearchAndAnMsearchItem(string body)
+    {
+        // The backend's search_phase_execution_exception ("all shards failed", with its failed_shards), as it is.
+        using var http = new HttpClient { BaseAddress = _stack.Backend.Url };
+        using var direct = await http.PostAsync($"{ProxyStack.Index}/_search", ProxyStack.Json(body));
+        var backend = JsonNode.Parse(await direct.Content.ReadAsStringAsync())!;
+        Assert.Equal(400, (int)direct.StatusCode);
+        Assert.Equal("search_phase_execution_exception", backend["error"]!["type"]!.GetValue<string>());
+
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(400, r.Status);
+        Assert.Equal(backend.ToJsonString(), r.Json.ToJsonString());
+
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{body}\n", "application/x-ndjson");
+        Assert.Equal(200, m.Status);
+        var item = m.Json["responses"]![0]!;
+        Assert.Equal(400, item["status"]!.GetValue<int>());
+        Assert.Equal(backend["error"]!.ToJsonString(), item["error"]!.ToJsonString());
+    }
+
     [Fact]
     public async Task Msearch_MixOfRerankedAndPlainSearches()
     {

@@ -1,4 +1,5 @@
-// Drives a server with the official @elastic/elasticsearch client: bulk-indexes documents, then searches.
+// Drives a server with the official @elastic/elasticsearch client: bulk-indexes documents, then searches, then
+// makes a search fail on the shard (a sort on an unmapped field) and reports the client's ResponseError.
 // Usage: node es-client-smoke.mjs URL INDEX. Prints one JSON line with what the client saw; exits 1 on an error.
 import { Client } from '@elastic/elasticsearch';
 
@@ -14,12 +15,19 @@ try {
     ],
   });
   const search = await client.search({ index, query: { match: { text: 'hot water' } } });
+  let failed = null;
+  try {
+    await client.search({ index, sort: [{ nope: 'asc' }] });
+  } catch (e) {
+    failed = { name: e.name, statusCode: e.meta?.statusCode ?? null, message: e.message };
+  }
   console.log(JSON.stringify({
     bulkErrors: bulk.errors,
     bulkItems: bulk.items.length,
     total: search.hits.total.value,
     ids: search.hits.hits.map(h => h._id),
     scores: search.hits.hits.map(h => h._score),
+    failed,
   }));
 } catch (e) {
   console.error(`es-client-smoke: ${e.name}: ${e.message}`);

@@ -17,6 +17,26 @@ internal static class Aggregations
 {
     private static readonly string[] Supported = ["terms", "min", "max", "avg", "sum", "value_count"];
 
+    /// <summary>
+    /// What Elasticsearch finds on each shard while it builds the aggregators (<c>ValuesSourceConfig.resolve</c> asks
+    /// the field for its fielddata): an aggregation on a field <paramref name="index"/> maps as text fails that shard.
+    /// The rest of the aggregations is read by <see cref="Compute"/>.
+    /// </summary>
+    /// <param name="spec">The search's <c>aggs</c>, or null.</param>
+    /// <param name="index">The index searched.</param>
+    public static void CheckFielddata(JsonObject? spec, SearchIndex index)
+    {
+        foreach (var (_, node) in spec ?? [])
+        {
+            if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key != "meta").Value is JsonObject body
+                && body["field"] is JsonValue field && field.GetValueKind() == JsonValueKind.String
+                && index.Mapping.Get(field.GetValue<string>())?.Kind == FieldKind.Text)
+            {
+                throw ShardSearchException.FielddataDisabled(field.GetValue<string>(), index);
+            }
+        }
+    }
+
     public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query)> targets, bool typedKeys)
     {
         var matches = new List<(SearchIndex Index, JsonNode? Source)>();
@@ -52,11 +72,8 @@ internal static class Aggregations
                 JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
                 var other => throw new EsException(400, "x_content_parse_exception", $"[{type}] field doesn't support values of type: {RequestJson.TokenName(other)}"),
             };
+            // A text field failed its index's shard before (CheckFielddata): none of these indices maps it as text.
             var mapping = targets.Select(t => t.Index.Mapping.Get(field)).FirstOrDefault(m => m is not null);
-            if (mapping?.Kind == FieldKind.Text)
-            {
-                throw EsException.IllegalArgument($"Fielddata is disabled on [{field}]. Text fields are not optimised for operations that require per-document field data like aggregations and sorting. Please use a keyword field instead.");
-            }
 
             var sourcePath = targets.Select(t => t.Index.Mapping.SourcePath(field)).FirstOrDefault(p => p is not null) ?? field;
             var values = matches.Select(m => JsonPaths.Values(m.Source, sourcePath).ToArray()).ToArray();

@@ -288,11 +288,11 @@ internal sealed class QueryTranslator
         Query q;
         if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
         {
-            q = NumericRangeQuery.NewInt64Range(field, ToLong(field, mapping, lowerNode), ToLong(field, mapping, upperNode), includeLower, includeUpper);
+            q = NumericRangeQuery.NewInt64Range(field, ToLong(mapping, lowerNode), ToLong(mapping, upperNode), includeLower, includeUpper);
         }
         else if (mapping.IsFloatingPoint)
         {
-            q = NumericRangeQuery.NewDoubleRange(field, ToDouble(field, lowerNode), ToDouble(field, upperNode), includeLower, includeUpper);
+            q = NumericRangeQuery.NewDoubleRange(field, ToDouble(lowerNode), ToDouble(upperNode), includeLower, includeUpper);
         }
         else
         {
@@ -385,13 +385,13 @@ internal sealed class QueryTranslator
         }
         catch (ParseException ex)
         {
-            // QueryStringQueryBuilder.doToQuery: a QueryShardException, raised on the shard while the search runs (in an
-            // _msearch, that item's error), not while the body is parsed.
-            throw new EsException(400, "query_shard_exception", $"Failed to parse query [{text}]: {FirstLine(ex.Message)}");
+            // QueryStringQueryBuilder.doToQuery: a QueryShardException caused by the parser's ParseException, raised on the
+            // shard while the search runs, not while the body is parsed.
+            throw ShardSearchException.QueryShard(_index, $"Failed to parse query [{text}]", EsException.Foreign(500, "parse_exception", FirstLine(ex.Message)));
         }
         catch (BooleanQuery.TooManyClausesException ex)
         {
-            throw EsException.IllegalArgument($"query [{text}] expands to too many clauses: {ex.Message}");
+            throw new ShardSearchException(EsException.IllegalArgument($"query [{text}] expands to too many clauses: {ex.Message}"));
         }
     }
 
@@ -454,20 +454,22 @@ internal sealed class QueryTranslator
     {
         if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
         {
-            var v = ToLong(field, mapping, JsonValue.Create(text));
+            var v = ToLong(mapping, JsonValue.Create(text));
             return NumericRangeQuery.NewInt64Range(field, v, v, true, true);
         }
 
         if (mapping.IsFloatingPoint)
         {
-            var d = ToDouble(field, JsonValue.Create(text));
+            var d = ToDouble(JsonValue.Create(text));
             return NumericRangeQuery.NewDoubleRange(field, d, d, true, true);
         }
 
         return new TermQuery(new Term(field, text));
     }
 
-    private static long? ToLong(string field, FieldMapping mapping, JsonNode? node)
+    // A value the field's type cannot read fails on the shard, where the mapping turns the query into Lucene's:
+    // SearchExecutionContext.toQuery wraps what the field type throws in a QueryShardException "failed to create query: ..".
+    private long? ToLong(FieldMapping mapping, JsonNode? node)
     {
         if (node is null)
         {
@@ -476,14 +478,35 @@ internal sealed class QueryTranslator
 
         if (mapping.Kind == FieldKind.Date)
         {
-            return IndexMapping.TryParseDate(node, out var ms) ? ms : throw EsException.Parsing($"failed to parse date field [{node.ToJsonString()}] for [{field}]");
+            return IndexMapping.TryParseDate(node, out var ms) ? ms : throw DateFailure(node);
         }
 
-        return DocumentFields.TryNumber(node, out var d) ? (long)d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+        return DocumentFields.TryNumber(node, out var d) ? (long)d : throw NumberFailure(node);
     }
 
-    private static double? ToDouble(string field, JsonNode? node) =>
-        node is null ? null : DocumentFields.TryNumber(node, out var d) ? d : throw EsException.Parsing($"[{field}] value [{node.ToJsonString()}] is not a number");
+    private double? ToDouble(JsonNode? node) =>
+        node is null ? null : DocumentFields.TryNumber(node, out var d) ? d : throw NumberFailure(node);
+
+    // NumberFieldMapper.NumberType.objectToDouble: Double.parseDouble's NumberFormatException.
+    private ShardSearchException NumberFailure(JsonNode node)
+    {
+        var text = ValueText(node) ?? string.Empty;
+        var message = text.Trim().Length == 0 ? "empty String" : $"For input string: \"{text}\"";
+        return ShardSearchException.QueryShard(_index, $"failed to create query: {message}", EsException.Foreign(400, "number_format_exception", message));
+    }
+
+    // DateFieldMapper's parse: JavaDateMathParser's ElasticsearchParseException, caused by JavaDateFormatter.parse's
+    // IllegalArgumentException, caused by java.time's DateTimeParseException after its two parsers (the mapping's default
+    // format).
+    private ShardSearchException DateFailure(JsonNode node)
+    {
+        const string Format = "strict_date_optional_time||epoch_millis";
+        var inner = $"failed to parse date field [{ValueText(node)}] with format [{Format}]";
+        var formatter = EsException.Foreign(400, "illegal_argument_exception", inner,
+            EsException.Foreign(500, "date_time_parse_exception", "Failed to parse with all enclosed parsers"));
+        var parse = new EsException(400, "parse_exception", $"{inner}: [{inner}]", null, formatter);
+        return ShardSearchException.QueryShard(_index, $"failed to create query: {parse.Message}", parse);
+    }
 
     private List<(string Term, int Position)> Analyze(string field, string text)
     {

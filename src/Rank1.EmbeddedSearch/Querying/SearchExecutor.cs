@@ -117,17 +117,24 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         // One clock for the whole search: its timeout bounds the search, not each index (they are searched one after
         // another here, where Elasticsearch's shards run side by side).
         var clock = request.Timeout is null ? null : new ClockCounter(time);
+        var failures = new List<ShardFailure>();
         foreach (var target in targets)
         {
-            var query = new QueryTranslator(target.Index).Translate(request.Query);
-            perIndexQueries.Add((target.Index, target.Searcher, query));
-            // search_after pages read past every earlier hit, so each index hands over all its matches.
-            var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-            var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted, clock);
-            hits.AddRange(indexHits);
-            total += indexTotal;
-            timedOut |= indexTimedOut;
+            OnShard(target.Index, failures, () =>
+            {
+                var query = new QueryTranslator(target.Index).Translate(request.Query);
+                Aggregations.CheckFielddata(request.Aggregations, target.Index);
+                // search_after pages read past every earlier hit, so each index hands over all its matches.
+                var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
+                var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted, clock);
+                perIndexQueries.Add((target.Index, target.Searcher, query));
+                hits.AddRange(indexHits);
+                total += indexTotal;
+                timedOut |= indexTimedOut;
+            });
         }
+
+        ThrowIfAllFailed(failures, targets.Count);
 
         var ordered = Order(hits, request).ToList();
         if (request.MinScore is { } min)
@@ -142,7 +149,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             ["took"] = 0,
             ["timed_out"] = timedOut,
-            ["_shards"] = Shards(targets.Count),
+            ["_shards"] = Shards(targets.Count, failures),
             ["hits"] = HitsObject(request, page, total, ordered),
         };
         if (request.Aggregations is not null)
@@ -188,18 +195,45 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var q = param("q") is { } text ? new JsonObject { ["query_string"] = new JsonObject { ["query"] = text } } : body?["query"];
         var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
         long count = 0;
+        var failures = new List<ShardFailure>();
         foreach (var index in indices)
         {
-            var query = new QueryTranslator(index).Translate(q);
-            count += index.WithSearcher(s =>
+            OnShard(index, failures, () =>
             {
-                var c = new TotalHitCountCollector();
-                s.Search(query, c);
-                return c.TotalHits;
+                var query = new QueryTranslator(index).Translate(q);
+                count += index.WithSearcher(s =>
+                {
+                    var c = new TotalHitCountCollector();
+                    s.Search(query, c);
+                    return c.TotalHits;
+                });
             });
         }
 
-        return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count) };
+        ThrowIfAllFailed(failures, indices.Count);
+        return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count, failures) };
+    }
+
+    // One index's part of a search (its one shard, shard 0): a failure found there is that shard's, kept in failures.
+    private void OnShard(SearchIndex index, List<ShardFailure> failures, Action search)
+    {
+        try
+        {
+            search();
+        }
+        catch (ShardSearchException ex)
+        {
+            failures.Add(new ShardFailure(0, index.Name, nodeId, ex.Failure));
+        }
+    }
+
+    // AbstractSearchAsyncAction.executeNextPhase: when every shard failed, the search fails as a whole.
+    private static void ThrowIfAllFailed(List<ShardFailure> failures, int shards)
+    {
+        if (failures.Count > 0 && failures.Count == shards)
+        {
+            throw EsException.AllShardsFailed("query", failures);
+        }
     }
 
     private (List<Hit>, int, bool) Collect(SearchTarget target, Query query, SearchRequest request, int wanted, ClockCounter? clock)
@@ -303,14 +337,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var mapping = index.Mapping.Get(key.Field);
         if (mapping is null)
         {
-            throw new EsException(400, "query_shard_exception", $"No mapping found for [{key.Field}] in order to sort on",
-                new Dictionary<string, string> { ["index"] = index.Name });
+            // FieldSortBuilder.build's QueryShardException; the one below is the field type's IllegalArgumentException.
+            throw ShardSearchException.QueryShard(index, $"No mapping found for [{key.Field}] in order to sort on");
         }
 
         if (mapping.Kind is FieldKind.Text or FieldKind.Boolean)
         {
-            throw EsException.IllegalArgument(
-                $"Fielddata is disabled on [{key.Field}] in [{index.Name}]. Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead.");
+            throw ShardSearchException.FielddataDisabled(key.Field, index);
         }
 
         // Missing values sort last in both directions, as in Elasticsearch.
@@ -490,5 +523,17 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return result;
     }
 
-    internal static JsonObject Shards(int total) => new() { ["total"] = total, ["successful"] = total, ["skipped"] = 0, ["failed"] = 0 };
+    internal static JsonObject Shards(int total) => Shards(total, []);
+
+    // RestActions.buildBroadcastShardsHeader: the failed shards' grouped failures, when there are any.
+    private static JsonObject Shards(int total, IReadOnlyList<ShardFailure> failures)
+    {
+        var shards = new JsonObject { ["total"] = total, ["successful"] = total - failures.Count, ["skipped"] = 0, ["failed"] = failures.Count };
+        if (failures.Count > 0)
+        {
+            shards["failures"] = new JsonArray(failures.Select(f => (JsonNode)f.ToJson()).ToArray());
+        }
+
+        return shards;
+    }
 }
