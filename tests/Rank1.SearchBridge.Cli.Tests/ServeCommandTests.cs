@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -45,7 +46,7 @@ public sealed partial class ServeCommandTests
                 var health = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
                 Assert.Equal("green", health["status"]!.GetValue<string>());
                 Assert.True(health["model"]!["loaded"]!.GetValue<bool>());
-                Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
+                Assert.Equal(["/v1/rerank", "/v2/rerank", "/rerank", "/reranking"], health["service"]!["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
                 Assert.False(health["service"]!["reasoning_store"]!.GetValue<bool>());
 
                 // GET only, as the routes were: another method is Kestrel's 405, not the health answer.
@@ -112,6 +113,97 @@ public sealed partial class ServeCommandTests
         {
             await TestProcess.StopAsync(process);
         }
+    }
+
+    /// <summary>
+    /// llama.cpp (<c>llama-server --reranking</c>) and vLLM serve <c>/rerank</c> in Jina's shape, and llama.cpp tells the
+    /// two apart by the body (tools/server/server-context.cpp, <c>post_rerank</c>: <c>is_tei_format = body.contains("texts")</c>):
+    /// a body with no <c>texts</c> key, sent there or to llama.cpp's <c>/reranking</c>, is answered exactly as
+    /// <c>/v1/rerank</c> answers it; a body with the key is TEI's, as before. Before, every body on <c>/rerank</c> was
+    /// TEI's: a <c>documents</c> body was a 422 "texts is required".
+    /// </summary>
+    [Fact]
+    public async Task RerankPath_ADocumentsBodyAsLlamaCppAndVllmSendIt_IsAnsweredAsV1Rerank_ATextsKeyKeepsItTei()
+    {
+        var (process, url) = await StartWithKeyAsync("llama-key");
+        try
+        {
+            using var http = new HttpClient { BaseAddress = url };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "llama-key");
+            const string Query = "why do onions make people cry";
+            JsonNode[] documents = ["Onion soup is made with beef stock.", "Cutting an onion releases a gas that irritates the eyes and makes them water.", "Store onions in a cool dry place."];
+            var body = new JsonObject { ["model"] = "bge-reranker-v2-m3", ["query"] = Query, ["documents"] = new JsonArray(Clone(documents)), ["top_n"] = 2, ["return_documents"] = true }.ToJsonString();
+            var v1 = await PostAsync(http, "v1/rerank", body);
+            Assert.Equal(200, v1.Status);
+            Assert.Equal(2, v1.Json.AsObject()["results"]!.AsArray().Count);
+            foreach (var path in new[] { "rerank", "reranking" })
+            {
+                var r = await PostAsync(http, path, body);
+                Assert.True(r.Status == 200, $"{path}: HTTP {r.Status} {r.Json.ToJsonString()}");
+                Assert.Equal(["id", "results", "meta", "model", "usage"], r.Json.AsObject().Select(p => p.Key));
+                Assert.Equal(v1.Json["results"]!.ToJsonString(), r.Json["results"]!.ToJsonString()); // order, scores, documents
+                Assert.Equal("bge-reranker-v2-m3", r.Json["model"]!.GetValue<string>());
+                Assert.Equal("1", r.Json["meta"]!["api_version"]!["version"]!.GetValue<string>());
+                Assert.Equal("applied", r.Rerank);
+            }
+
+            // A texts key is TEI's: its array, best first, scored as the documents were.
+            var tei = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(Clone(documents)) }.ToJsonString());
+            Assert.Equal(200, tei.Status);
+            Assert.Equal(Ranking(v1.Json["results"]!, "relevance_score"), Ranking(tei.Json, "score").Take(2));
+            Assert.Equal(3, tei.Json.AsArray().Count);
+
+            // Both keys: the texts key makes it TEI's, and TEI ranks its texts (llama.cpp would rank the one document, in TEI's shape).
+            var both = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(Clone(documents)), ["documents"] = new JsonArray("Onions are bulbs.") }.ToJsonString());
+            Assert.Equal(200, both.Status);
+            Assert.Equal(Ranking(tei.Json, "score"), Ranking(both.Json, "score"));
+
+            // Errors: a body without texts is refused as /v1/rerank refuses it (400, Cohere's {"message"}); with the key, as TEI (422).
+            var cases = new (string Body, int Status, string Message, string? ErrorType)[]
+            {
+                ("""{"query":"q"}""", 400, "invalid request: documents is required", null),
+                ("""{"query":"q","documents":[]}""", 400, "invalid request: list of documents must not be empty", null),
+                ("""{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)", null),
+                ("""{"query":"q","texts":null,"documents":["a"]}""", 422, "invalid request: texts is required", "Validation"),
+                ("""{"query":"q","texts":["a"],"top_n":"x"}""", 422, "invalid request: top_n must be an integer", "Validation"),
+                ("""["not an object"]""", 422, "invalid request: the body must be a JSON object", "Validation"),
+            };
+            foreach (var (errorBody, status, message, errorType) in cases)
+            {
+                var r = await PostAsync(http, "rerank", errorBody);
+                Assert.True(r.Status == status, $"{errorBody}: HTTP {r.Status} {r.Json.ToJsonString()}");
+                Assert.Equal(errorType is null ? ["message"] : ["error", "error_type"], r.Json.AsObject().Select(p => p.Key));
+                Assert.Equal(message, r.Json[errorType is null ? "message" : "error"]!.GetValue<string>());
+                Assert.Equal(errorType, r.Json["error_type"]?.GetValue<string>());
+            }
+
+            // llama.cpp's /v1/reranking is not served: on the proxy's port it is Elasticsearch's POST /{index}/{type}.
+            using var v1Reranking = await http.PostAsync("v1/reranking", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(404, (int)v1Reranking.StatusCode);
+
+            // Counted under the protocol answered: the documents bodies (2 answered, 3 refused) as Cohere v1's.
+            var metrics = await http.GetStringAsync("_rank1/metrics");
+            Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "applied")));
+            Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_400")));
+            Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    private static JsonNode[] Clone(JsonNode[] nodes) => nodes.Select(n => n.DeepClone()).ToArray();
+
+    private static IEnumerable<(int Index, double Score)> Ranking(JsonNode results, string score) =>
+        results.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x[score]!.GetValue<double>())).ToArray();
+
+    private static async Task<(int Status, JsonNode Json, string? Rerank)> PostAsync(HttpClient http, string path, string body)
+    {
+        using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!,
+            response.Headers.TryGetValues("X-Rank1-Rerank", out var rerank) ? rerank.Single() : null);
     }
 
     [Theory]

@@ -71,6 +71,35 @@ public sealed class RerankServiceTests
         Assert.Equal("2", v2.Json["meta"]!["api_version"]!["version"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// In the proxy host, llama.cpp's <c>/reranking</c> is the service's <c>/rerank</c> (a <c>documents</c> body answered as
+    /// <c>/v1/rerank</c> answers it; POST is no Elasticsearch API on <c>/{index}</c>), while llama.cpp's <c>/v1/reranking</c>
+    /// stays the cluster's: it is Elasticsearch's <c>POST /{index}/{type}</c>, and the proxy passes it through.
+    /// </summary>
+    [Fact]
+    public async Task LlamaCppPaths_InTheProxyHost_RerankingIsTheService_V1RerankingStaysTheClusters()
+    {
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings);
+        var body = RerankBody(topN: 3);
+        var v1 = await stack.SendAsync(HttpMethod.Post, "v1/rerank", body);
+        foreach (var path in new[] { "rerank", "reranking" })
+        {
+            var r = await stack.SendAsync(HttpMethod.Post, path, body);
+            Assert.Equal(200, r.Status);
+            Assert.Equal(v1.Json["results"]!.ToJsonString(), r.Json["results"]!.ToJsonString());
+            Assert.Equal("1", r.Json["meta"]!["api_version"]!["version"]!.GetValue<string>());
+        }
+
+        var passed = await stack.SendAsync(HttpMethod.Post, "v1/reranking", body);
+        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        using var own = await backend.PostAsync("v1/reranking", ProxyStack.Json(body));
+        var ownText = await own.Content.ReadAsStringAsync();
+        Assert.Equal(((int)own.StatusCode, JsonNode.Parse(ownText)!.ToJsonString()), (passed.Status, passed.Body?.ToJsonString()));
+        Assert.Equal(400, passed.Status); // Elasticsearch 8 without the 7.x compatibility header has no handler there
+        Assert.StartsWith("no handler found for uri [/v1/reranking] and method [POST]", passed.Json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+
+    }
+
     [Fact]
     public async Task CachedJudgement_AnswersARerankCall_WithZeroModelCalls()
     {

@@ -4,7 +4,7 @@ using Rank1.SearchBridge.Http.Service;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
-/// <summary><c>rank1-bridge serve</c>: the rerank service alone (Cohere <c>/v1/rerank</c>, <c>/v2/rerank</c>, TEI <c>/rerank</c>), no cluster needed.</summary>
+/// <summary><c>rank1-bridge serve</c>: the rerank service alone (Cohere <c>/v1/rerank</c>, <c>/v2/rerank</c>, TEI's or Jina's <c>/rerank</c> and <c>/reranking</c>), no cluster needed.</summary>
 internal sealed class ServeCommand : CliCommand
 {
     public override string Name => "serve";
@@ -22,7 +22,7 @@ internal sealed class ServeCommand : CliCommand
         var service = await HostSettings.StartAsync(config, () => RerankServiceServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (service.ConfigureAwait(false))
         {
-            await context.Out.WriteLineAsync($"Rank1 rerank service listening on {service.Url} (POST v1/rerank, v2/rerank, rerank). Ctrl+C stops it.").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"Rank1 rerank service listening on {service.Url} (POST v1/rerank, v2/rerank, rerank, reranking). Ctrl+C stops it.").ConfigureAwait(false);
             await context.Out.WriteLineAsync(ServiceCurl(service.Url)).ConfigureAwait(false);
             await context.ServeUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
         }

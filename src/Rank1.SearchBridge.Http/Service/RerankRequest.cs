@@ -12,7 +12,10 @@ internal enum RerankProtocol
     /// <summary><c>POST /v2/rerank</c>: Cohere v2 (documents are strings).</summary>
     CohereV2,
 
-    /// <summary><c>POST /rerank</c>: Hugging Face Text Embeddings Inference (<c>texts</c>, <c>raw_scores</c>).</summary>
+    /// <summary>
+    /// <c>POST /rerank</c> (and <c>/reranking</c>): Hugging Face Text Embeddings Inference (<c>texts</c>, <c>raw_scores</c>)
+    /// when the body has a <c>texts</c> key; a body without one is <see cref="CohereV1"/> (llama.cpp's rule, <see cref="RerankRequest.AnsweredIn"/>).
+    /// </summary>
     Tei,
 }
 
@@ -45,24 +48,44 @@ internal sealed record RerankRequest(
     int? MaxPassageTokens = null,
     bool Truncate = true)
 {
+    /// <summary>Reads and checks a request body in one protocol (<see cref="Read"/>, then <see cref="Parse(RerankProtocol, JsonObject, RerankServiceOptions)"/>).</summary>
+    public static RerankRequest Parse(RerankProtocol protocol, ReadOnlySpan<byte> body, RerankServiceOptions options) =>
+        Parse(protocol, Read(protocol, body), options);
+
     /// <summary>
-    /// Reads and checks a request body. Every problem is a <see cref="RerankRequestException"/> whose message names
-    /// the field, with status 400 (Cohere) or 422 (TEI, as TEI answers validation errors).
+    /// The body as a JSON object; not JSON (a duplicate key included) or not an object is a <see cref="RerankRequestException"/>
+    /// with the <paramref name="protocol"/>'s validation status.
     /// </summary>
-    public static RerankRequest Parse(RerankProtocol protocol, ReadOnlySpan<byte> body, RerankServiceOptions options)
+    public static JsonObject Read(RerankProtocol protocol, ReadOnlySpan<byte> body)
     {
-        var invalid = protocol == RerankProtocol.Tei ? 422 : 400;
-        JsonObject json;
         try
         {
             // Duplicate keys are refused while parsing: JsonObject would otherwise throw on its first lookup (an ArgumentException, a 500).
-            json = JsonNode.Parse(body, documentOptions: StrictJson) as JsonObject ?? throw new RerankRequestException(invalid, "invalid request: the body must be a JSON object");
+            return JsonNode.Parse(body, documentOptions: StrictJson) as JsonObject
+                ?? throw new RerankRequestException(InvalidStatus(protocol), "invalid request: the body must be a JSON object");
         }
         catch (JsonException e)
         {
-            throw new RerankRequestException(invalid, $"invalid request: the body is not valid JSON: {e.Message}");
+            throw new RerankRequestException(InvalidStatus(protocol), $"invalid request: the body is not valid JSON: {e.Message}");
         }
+    }
 
+    /// <summary>
+    /// The protocol a <paramref name="body"/> sent to the <paramref name="endpoint"/> is read and answered in. On
+    /// <c>/rerank</c> llama.cpp's rule (<c>tools/server/server-context.cpp</c>, <c>post_rerank</c>: <c>is_tei_format =
+    /// body.contains("texts")</c>): a <c>texts</c> key, whatever its value, is TEI; without one the body is Jina's (here
+    /// Cohere v1's, the same shape), as llama.cpp and vLLM serve it on that path.
+    /// </summary>
+    public static RerankProtocol AnsweredIn(RerankProtocol endpoint, JsonObject body) =>
+        endpoint == RerankProtocol.Tei && !body.ContainsKey("texts") ? RerankProtocol.CohereV1 : endpoint;
+
+    /// <summary>
+    /// Checks a request body. Every problem is a <see cref="RerankRequestException"/> whose message names the field,
+    /// with status 400 (Cohere) or 422 (TEI, as TEI answers validation errors).
+    /// </summary>
+    public static RerankRequest Parse(RerankProtocol protocol, JsonObject json, RerankServiceOptions options)
+    {
+        var invalid = InvalidStatus(protocol);
         RerankRequestException Bad(string message) => new(invalid, "invalid request: " + message);
 
         var query = json["query"] switch
@@ -126,6 +149,8 @@ internal sealed record RerankRequest(
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
     }
+
+    private static int InvalidStatus(RerankProtocol protocol) => protocol == RerankProtocol.Tei ? 422 : 400;
 
     private static RerankDocument Document(JsonNode? item, int i, string field, bool objectsAllowed, IReadOnlyList<string>? rankFields, Func<string, RerankRequestException> bad)
     {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -12,8 +13,9 @@ using Rank1.SearchBridge.Telemetry;
 namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>
-/// The rerank endpoints (<c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c>): check the key and the body limit,
-/// read the call in its protocol, judge the documents through the <see cref="StoredWindowJudge"/> the proxy uses
+/// The rerank endpoints (<c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> and <c>/reranking</c>): check the key and the
+/// body limit, read the call in its protocol (on <c>/rerank</c> the body's: TEI's <c>texts</c> or Jina's <c>documents</c>),
+/// judge the documents through the <see cref="StoredWindowJudge"/> the proxy uses
 /// (reasoning store first, then the model with its queue limits, batching and deadline), and answer in the
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
@@ -26,13 +28,18 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     private readonly RerankServiceOptions _options = options.Value;
     private readonly byte[][] _keys = options.Value.ApiKeys.Select(Encoding.UTF8.GetBytes).ToArray();
 
-    public async Task HandleAsync(HttpContext context, RerankProtocol protocol)
+    public async Task HandleAsync(HttpContext context, RerankProtocol endpoint)
     {
+        // The protocol the call is answered in (errors and metrics included): the endpoint's until the body is read,
+        // then the one the body is in (RerankRequest.AnsweredIn: on /rerank, TEI's texts or Jina's documents).
+        var protocol = endpoint;
         int status;
         string outcome;
         try
         {
-            (status, outcome) = await AnswerAsync(context, protocol).ConfigureAwait(false);
+            var body = await ReadRequestAsync(context, endpoint).ConfigureAwait(false);
+            protocol = RerankRequest.AnsweredIn(endpoint, body);
+            (status, outcome) = await AnswerAsync(context, RerankRequest.Parse(protocol, body, _options)).ConfigureAwait(false);
         }
         catch (RerankRequestException e)
         {
@@ -62,7 +69,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         metrics.ServiceRequest(ProtocolName(protocol), outcome);
     }
 
-    private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankProtocol protocol)
+    /// <summary>The key checked, then the body read as a JSON object; any problem is answered in the <paramref name="endpoint"/>'s protocol.</summary>
+    private async Task<JsonObject> ReadRequestAsync(HttpContext context, RerankProtocol endpoint)
     {
         if (_keys.Length > 0 && !Authorized(context.Request))
         {
@@ -70,8 +78,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(401, "invalid api token: send Authorization: Bearer KEY with a key of Rank1:Service:ApiKeys");
         }
 
-        var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        var request = RerankRequest.Parse(protocol, body, _options);
+        return RerankRequest.Read(endpoint, await ReadBodyAsync(context).ConfigureAwait(false));
+    }
+
+    private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request)
+    {
         var started = time.GetTimestamp();
         // A max_tokens_per_doc at or above the engine's passage limit is judged as no value and shares its store key (ReasoningKeys.Limits).
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
@@ -99,7 +110,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var failed = outcome.Status switch
         {
             // Every document failed because of its input (the caller's to fix), not because of the model.
-            RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - lookup.Cached.Count && outcome.Failures.Count > 0 => protocol == RerankProtocol.Tei ? 422 : 400,
+            RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - lookup.Cached.Count && outcome.Failures.Count > 0 => request.Protocol == RerankProtocol.Tei ? 422 : 400,
             RerankStatus.FallbackOverload => 429,
             // The deadline passed before the model took the call (a rerank slot or a batch row): overload, answered
             // so, rather than a 504 that clients retry at once (Cohere's SDK twice), tripling the wait.

@@ -24,9 +24,14 @@ namespace Rank1.SearchBridge.Http.Service;
 /// </summary>
 public static class RerankServiceApplication
 {
-    /// <summary>The endpoints and the protocol each speaks.</summary>
+    /// <summary>
+    /// The endpoints and the protocol each speaks. <c>/reranking</c> is llama.cpp's name for its <c>/rerank</c> (served
+    /// alike: TEI's <c>texts</c> or Jina's <c>documents</c>); llama.cpp's <c>/v1/reranking</c> is not taken, since on the
+    /// proxy's port it is an Elasticsearch path (<c>POST /{index}/{type}</c>, indexing a document under REST API
+    /// compatibility with 7.x; docs/rerank-service.md).
+    /// </summary>
     internal static readonly (string Path, RerankProtocol Protocol)[] Endpoints =
-        [("/v1/rerank", RerankProtocol.CohereV1), ("/v2/rerank", RerankProtocol.CohereV2), ("/rerank", RerankProtocol.Tei)];
+        [("/v1/rerank", RerankProtocol.CohereV1), ("/v2/rerank", RerankProtocol.CohereV2), ("/rerank", RerankProtocol.Tei), ("/reranking", RerankProtocol.Tei)];
 
     /// <summary>Registers the service (options <c>Rank1:Service</c>, validated at start-up) on top of the model registrations of the host.</summary>
     public static IServiceCollection AddRank1RerankService(this IServiceCollection services, IConfiguration configuration)
@@ -39,7 +44,7 @@ public static class RerankServiceApplication
         return services;
     }
 
-    /// <summary>Maps <c>POST /v1/rerank</c>, <c>/v2/rerank</c> and <c>/rerank</c> unless <c>Rank1:Service:Enabled</c> is false.</summary>
+    /// <summary>Maps <c>POST /v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> and <c>/reranking</c> unless <c>Rank1:Service:Enabled</c> is false.</summary>
     public static IEndpointRouteBuilder MapRank1RerankService(this IEndpointRouteBuilder app)
     {
         if (!app.ServiceProvider.GetRequiredService<IOptions<RerankServiceOptions>>().Value.Enabled)

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace Rank1.SearchBridge.Http.Service;
 
-/// <summary>The rerank service: <c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> (configuration section <c>Rank1:Service</c>).</summary>
+/// <summary>The rerank service: <c>/v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c>, <c>/reranking</c> (configuration section <c>Rank1:Service</c>).</summary>
 public sealed class RerankServiceOptions : IValidatableObject
 {
     /// <summary>The configuration section.</summary>
