@@ -35,18 +35,34 @@ internal sealed class Rank1Scorer(ModelTokenizer tokenizer, Rank1TokenIds ids, T
     /// The reasoning to report and the tokens to feed after it for the score: &lt;/think&gt; when the model wrote it
     /// (fed after the whole reasoning), else the forced end (fed after the prompt alone, <see cref="ForcedEnd"/>).
     /// </summary>
-    public (string Reasoning, int[] Scored) Ending(ReasoningEnd end, IReadOnlyList<int> generated) =>
-        end == ReasoningEnd.Finished ? (Tokenizer.Decode(generated), [Ids.ThinkEnd]) : ForcedEnd(generated);
+    /// <param name="end">Why the reasoning ended.</param>
+    /// <param name="generated">The reasoning tokens.</param>
+    /// <param name="room">Positions of the model's context left after the prompt.</param>
+    public (string Reasoning, int[] Scored) Ending(ReasoningEnd end, IReadOnlyList<int> generated, int room) =>
+        end == ReasoningEnd.Finished ? (Tokenizer.Decode(generated), [Ids.ThinkEnd]) : ForcedEnd(generated, room);
 
     /// <summary>
     /// Reasoning that did not end with &lt;/think&gt;, as the reference scores it: the prompt is followed by "\n", the
     /// reasoning cut to its last sentence, "\n" and a forced &lt;/think&gt; ("\n\n" when nothing was generated).
-    /// Returns the cut reasoning and the tokens to feed.
+    /// Returns the cut reasoning and the tokens to feed. The reasoning is fed re-encoded from its text, which can take
+    /// more tokens than were generated (a token that is part of a character decodes to U+FFFD, three bytes re-encoded);
+    /// when the forced end would not fit the <paramref name="room"/> the context leaves after the prompt, the fed
+    /// reasoning is cut at its end to fit, and its closing "\n" and &lt;/think&gt; are kept (the reported reasoning is the
+    /// whole cut-to-sentence text).
     /// </summary>
-    public (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated)
+    /// <param name="generated">The reasoning tokens.</param>
+    /// <param name="room">Positions of the model's context left after the prompt.</param>
+    public (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated, int room)
     {
         var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
-        return (reasoning, [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), Ids.ThinkEnd]);
+        int[] scored = [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), Ids.ThinkEnd];
+        if (scored.Length <= room)
+        {
+            return (reasoning, scored);
+        }
+
+        int[] close = [.. Tokenizer.EncodeText("\n"), Ids.ThinkEnd];
+        return (reasoning, [.. scored.AsSpan(0, Math.Max(0, room - close.Length)), .. close]);
     }
 
     /// <summary>

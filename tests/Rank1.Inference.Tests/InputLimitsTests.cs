@@ -67,6 +67,39 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.InRange(trace.Judgement.Score, 0.0, 1.0);
     }
 
+    /// <summary>
+    /// A reasoning budget at the context's clamp (prompt + reasoning = context − 16) ends in a forced end, fed
+    /// re-encoded from the reasoning's text; the tiny model's random tokens re-encode to more tokens than were generated,
+    /// more than the 16 positions left. The forced end is cut to fit and the passage is scored, alone and in a batch
+    /// (before: "The sequence would reach N tokens, past the model's context length", a model failure that fell a
+    /// search back to backend order and counted towards the model circuit).
+    /// </summary>
+    [Fact]
+    public void Judge_BudgetAtTheContextClamp_ForcedEndLongerThanTheRoomLeft_IsCutToFitAndScored()
+    {
+        const string passage = "Cutting an onion releases a gas that irritates the eyes and makes them water.";
+        var settings = new JudgeSettings { MaxThinkTokens = 100_000 };
+        var context = Engine.Model.ContextLength;
+
+        var alone = Engine.JudgeTraced(new Rank1Input("onion eyes", passage, "Onion tears"), settings, CancellationToken.None);
+        var batch = Engine.JudgeBatchTraced("onion eyes", null, [("Onion tears", passage), ("Onion soup", "French onion soup is made from caramelised onions and beef stock.")],
+            settings, CancellationToken.None);
+
+        foreach (var trace in new[] { alone, batch[0], batch[1] })
+        {
+            Assert.Equal(ReasoningEnd.Budget, trace.Judgement.End);
+            Assert.Equal(context - 16 - trace.Prompt.Count, trace.Generated.Count);
+            var reEncoded = Engine.Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(trace.Judgement.Reasoning)).Count + 1;
+            Assert.True(reEncoded > context - trace.Prompt.Count, $"the forced end re-encodes to {reEncoded} tokens, within the {context - trace.Prompt.Count} left: nothing to cut");
+            Assert.Equal(context - trace.Prompt.Count, trace.Scored.Count);
+            Assert.Equal(Engine.TokenIds.ThinkEnd, trace.Scored[^1]);
+            Assert.InRange(trace.Judgement.Score, 0.0, 1.0);
+        }
+
+        Assert.Equal(alone.Generated, batch[0].Generated);
+        Assert.Equal(alone.Scored, batch[0].Scored);
+    }
+
     /// <summary>Truncate false (TEI's <c>"truncate": false</c>): an over-long query or passage is refused in TEI's words with its whole token count, not cut.</summary>
     [Fact]
     public void Judge_TruncateFalse_OverLongInput_IsAnInputErrorWithItsTokenCount()

@@ -252,7 +252,7 @@ internal sealed class BatchRun : IDisposable
             var logits = _state.Logits[r];
             if (row.Scoring)
             {
-                var (reasoning, scored) = _scorer.Ending(ReasoningEnd.Finished, row.Generated);
+                var (reasoning, scored) = _scorer.Ending(ReasoningEnd.Finished, row.Generated, _lm.ContextLength - row.Prompt.Length);
                 row.Complete(Score(logits, row, reasoning, scored));
                 leaving.Add(r);
                 continue;
@@ -371,7 +371,7 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Scores a row cut short (<see cref="Rank1Scorer.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
     private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
     {
-        var (reasoning, scored) = _scorer.Ending(row.End!.Value, row.Generated);
+        var (reasoning, scored) = _scorer.Ending(row.End!.Value, row.Generated, _lm.ContextLength - row.Prompt.Length);
         using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
         Guard(() => alone.Step(scored), cancellationToken);
         return Score(alone.Logits, row, reasoning, scored);

@@ -88,7 +88,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
                 Run(state, [next], cancellationToken);
             }
 
-            var (reasoning, scored) = scorer.Ending(end, generated);
+            var (reasoning, scored) = scorer.Ending(end, generated, lm.ContextLength - prompt.Count);
             if (end != ReasoningEnd.Finished)
             {
                 // A forced end follows the prompt: we continue from the pinned prompt cache rather than re-encoding the prompt.
