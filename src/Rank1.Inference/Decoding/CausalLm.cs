@@ -143,8 +143,9 @@ internal sealed class CausalLm : IDisposable
     /// The graph with its output layer on each row's last position only (<see cref="LastPositionLogits"/>), or null
     /// (logged) when the rewrite does not know the graph's shape, the rewritten graph cannot be written, or ONNX Runtime
     /// refuses it; the caller then opens the graph as exported. The rewritten graph refers to the weights where they
-    /// are (inside the exported graph file, or beside it) and is handed to ONNX Runtime from memory with the graph's
-    /// folder as its external-data folder: the weights are never copied, to memory or to a temporary file. A rewritten
+    /// are (inside the exported graph file, or beside it; through links, where the links lead) and is handed to ONNX
+    /// Runtime from memory with the real graph file's folder as its external-data folder: the weights are not copied to
+    /// a temporary file or held twice. A rewritten
     /// graph still over <paramref name="inMemoryGraphBytes"/> (weights held in some form other than raw bytes) is run
     /// as exported.
     /// </summary>
@@ -157,7 +158,15 @@ internal sealed class CausalLm : IDisposable
             return null;
         }
 
-        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, Path.GetFileName(folder.GraphPath), out var reason);
+        // The weights are named from the real graph file's folder: in a folder of links to files elsewhere (a Hugging Face
+        // cache snapshot), ONNX Runtime resolves the links and refuses external data outside the folder it is given.
+        var graphPath = Path.GetFullPath(folder.GraphPath);
+        var graphFolder = Path.GetDirectoryName(graphPath)!;
+        var realGraph = RealPath(graphPath);
+        var weightsFolder = Path.GetDirectoryName(realGraph)!;
+        var files = new LastPositionLogits.WeightFiles(Path.GetFileName(realGraph),
+            location => Path.GetRelativePath(weightsFolder, RealPath(Path.GetFullPath(location, graphFolder))));
+        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, files, out var reason);
         if (plan is null)
         {
             Log.EveryPositionLogits(logger, folder.GraphPath, reason);
@@ -185,7 +194,7 @@ internal sealed class CausalLm : IDisposable
             return null;
         }
 
-        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(folder.GraphPath))!);
+        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", weightsFolder);
         try
         {
             var session = new InferenceSession(bytes, options);
@@ -196,6 +205,19 @@ internal sealed class CausalLm : IDisposable
         {
             Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
             return null;
+        }
+    }
+
+    /// <summary>The file a link (or a chain of links) leads to; the path itself when it is not a link or cannot be read.</summary>
+    private static string RealPath(string path)
+    {
+        try
+        {
+            return new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException)
+        {
+            return path;
         }
     }
 

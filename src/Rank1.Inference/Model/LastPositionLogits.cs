@@ -82,12 +82,12 @@ internal static class LastPositionLogits
     /// </summary>
     /// <param name="source">The exported model.</param>
     /// <param name="logits">The name of the graph's logits output.</param>
-    /// <param name="graphFile">
-    /// The exported model's file name, for a rewritten graph that reads its inline weights from that file (opened with
-    /// the file's folder as the external-data folder); null keeps them inline.
+    /// <param name="files">
+    /// Where the rewritten graph reads its weights from (<see cref="WeightFiles"/>); null keeps inline weights inline
+    /// and external-data locations as they are.
     /// </param>
     /// <param name="reason">Why the graph is rewritten as it is, or why it is not.</param>
-    public static Rewritten? Plan(Source source, string logits, string? graphFile, out string reason)
+    public static Rewritten? Plan(Source source, string logits, WeightFiles? files, out string reason)
     {
         ArgumentNullException.ThrowIfNull(source);
         List<Field> top;
@@ -102,10 +102,10 @@ internal static class LastPositionLogits
             }
 
             (top, graphFields, nodes) = graph;
-            external = graphFile is null
+            external = files is null
                 ? []
                 : graphFields.Where(f => f.Number == 5 && f.WireType == WireFormat.WireType.LengthDelimited)
-                    .Select(f => (f.Start, Tensor: ReferToInlineBytes(source, f, graphFile)))
+                    .Select(f => (f.Start, Tensor: ReferToInlineBytes(source, f, files.GraphFile) ?? Relocated(source, f, files.Relocate)))
                     .Where(t => t.Tensor is not null)
                     .ToDictionary(t => t.Start, t => t.Tensor!);
         }
@@ -137,10 +137,62 @@ internal static class LastPositionLogits
         reason = $"'{head.Node.Name}' ({head.Node.OpType}) runs on the last position of '{head.Node.Inputs[0]}'";
         if (external.Count > 0)
         {
-            reason += $"; {external.Count} initializers read from '{graphFile}' where they are, not copied";
+            reason += $"; {external.Count} initializers read where they are in '{files!.GraphFile}' or renamed external data, not copied";
         }
 
         return new Rewritten(source, top, graphFields, head.Field, SliceNode(head.Node.Inputs[0]), ReplaceFirstInput(source.Read(head.Field), LastHidden), external);
+    }
+
+    /// <summary>
+    /// Where a rewritten graph, handed to ONNX Runtime from memory with an external-data folder, finds its weights:
+    /// <paramref name="GraphFile"/> is the exported graph file (for its inline bytes), and <paramref name="Relocate"/>
+    /// gives each external-data <c>location</c> the export wrote (relative to the graph's own folder) as it is to be
+    /// written, both relative to that folder. They differ from the names in the model's folder when its files are links
+    /// to files elsewhere (a Hugging Face cache snapshot links each file to a blob): ONNX Runtime resolves links, and
+    /// refuses external data that resolves outside the folder it was given.
+    /// </summary>
+    /// <param name="GraphFile">The exported graph file, relative to the external-data folder.</param>
+    /// <param name="Relocate">An external-data location as exported to the location to write.</param>
+    internal sealed record WeightFiles(string GraphFile, Func<string, string> Relocate);
+
+    /// <summary>
+    /// The initializer (a TensorProto) in <paramref name="initializer"/> with its external-data <c>location</c> as
+    /// <paramref name="relocate"/> gives it, or null when it has none or it is unchanged. Every other field is kept
+    /// byte for byte.
+    /// </summary>
+    private static byte[]? Relocated(Source source, Field initializer, Func<string, string> relocate)
+    {
+        var fields = Fields(source, initializer.ValueStart, initializer.ValueEnd);
+        var changed = false;
+        var tensor = new MemoryStream();
+        var buffer = new byte[256];
+        foreach (var field in fields)
+        {
+            if (field.Number == 13 && field.WireType == WireFormat.WireType.LengthDelimited && EntryOf(source.Read(field)) is ("location", { } location)
+                && relocate(location) is var moved && moved != location)
+            {
+                WriteField(tensor, 13, Entry("location", moved));
+                changed = true;
+            }
+            else
+            {
+                source.CopyTo(tensor, field.Start, field.End, buffer);
+            }
+        }
+
+        return changed ? tensor.ToArray() : null;
+
+        static (string? Key, string? Value) EntryOf(byte[] entry)
+        {
+            string? key = null, value = null;
+            foreach (var f in Fields(new ArraySource(entry), 0, entry.Length).Where(f => f.WireType == WireFormat.WireType.LengthDelimited))
+            {
+                var text = System.Text.Encoding.UTF8.GetString(entry, (int)f.ValueStart, (int)(f.ValueEnd - f.ValueStart));
+                (key, value) = f.Number switch { 1 => (text, value), 2 => (key, text), _ => (key, value) };
+            }
+
+            return (key, value);
+        }
     }
 
     /// <summary>
@@ -171,15 +223,16 @@ internal static class LastPositionLogits
         WriteField(tensor, 13, Entry("length", (raw[0].ValueEnd - raw[0].ValueStart).ToString(invariant)));
         tensor.Write([(14 << 3) | (byte)WireFormat.WireType.Varint, 1]); // data_location: EXTERNAL
         return tensor.ToArray();
-
-        static byte[] Entry(string key, string value) => Message(o =>
-        {
-            o.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            o.WriteString(key);
-            o.WriteTag(2, WireFormat.WireType.LengthDelimited);
-            o.WriteString(value);
-        });
     }
+
+    /// <summary>A StringStringEntryProto (key 1, value 2): one of a TensorProto's external-data entries.</summary>
+    private static byte[] Entry(string key, string value) => Message(o =>
+    {
+        o.WriteTag(1, WireFormat.WireType.LengthDelimited);
+        o.WriteString(key);
+        o.WriteTag(2, WireFormat.WireType.LengthDelimited);
+        o.WriteString(value);
+    });
 
     /// <summary>A rewrite ready to be written: the fields to copy from the source and the new pieces.</summary>
     internal sealed class Rewritten

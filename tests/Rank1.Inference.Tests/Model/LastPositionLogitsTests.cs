@@ -70,17 +70,61 @@ public sealed class LastPositionLogitsTests
         var exportedBytes = new FileInfo(folder.GraphPath).Length;
         using var file = File.OpenHandle(folder.GraphPath);
 
-        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), "logits", Path.GetFileName(folder.GraphPath), out var reason);
+        var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), "logits", new LastPositionLogits.WeightFiles(Path.GetFileName(folder.GraphPath), l => l), out var reason);
 
         Assert.NotNull(plan);
         Assert.True(plan.Length * 5 < exportedBytes, $"{graph}: the rewritten graph is {plan.Length} bytes of {exportedBytes}");
         Assert.True(plan.ReferredInitializers > 10, $"{graph}: {plan.ReferredInitializers} initializers referred to");
-        Assert.Contains($"initializers read from '{Path.GetFileName(folder.GraphPath)}'", reason, StringComparison.Ordinal);
+        Assert.Contains($"initializers read where they are in '{Path.GetFileName(folder.GraphPath)}'", reason, StringComparison.Ordinal);
 
         var log = new FakeLogger();
         using var rewritten = CausalLm.Load(folder, ExecutionProviderKind.Cpu, 0, 0, log, null);
         var loaded = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1010);
-        Assert.Contains("initializers read from", loaded.Message, StringComparison.Ordinal);
+        Assert.Contains("initializers read where they are", loaded.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A model folder of links to files elsewhere, as a Hugging Face cache snapshot is (each file a link to a blob named
+    /// by its hash): ONNX Runtime resolves the links and refuses external data outside the folder it is given ("External
+    /// data path escapes model directory"), so the rewritten graph names the files where the links lead. Weights inside
+    /// the graph file (`tiny-builder`, which ran as exported) and beside it (`tiny-genai`'s model.onnx.data, which did
+    /// not load at all) load rewritten, with the logits of the same model opened from its own folder.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny-builder")]
+    [InlineData("tiny-genai")]
+    public void FolderOfLinksToBlobsElsewhere_IsRewrittenWithItsWeightsWhereTheLinksLead(string graph)
+    {
+        var source = graph == "tiny-builder" ? TestPaths.TinyBuilderModel : TestPaths.TinyGenAiModel;
+        var root = Directory.CreateTempSubdirectory("rank1-hf-").FullName;
+        try
+        {
+            var blobs = Directory.CreateDirectory(Path.Combine(root, "blobs")).FullName;
+            var snapshot = Directory.CreateDirectory(Path.Combine(root, "snapshots", "0123abc")).FullName;
+            foreach (var file in Directory.GetFiles(source))
+            {
+                var blob = $"sha-{Path.GetFileName(file)}";
+                File.Copy(file, Path.Combine(blobs, blob));
+                File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(file)), Path.Combine("..", "..", "blobs", blob));
+            }
+
+            var log = new FakeLogger();
+            using var linked = CausalLm.Load(ModelFolder.Open(snapshot), ExecutionProviderKind.Cpu, 0, 0, log, null);
+            using var own = CausalLm.Load(ModelFolder.Open(source), ExecutionProviderKind.Cpu, 0, 0, null, null);
+            int[] prompt = [5, 9, 13, 17, 21, 25, 29];
+
+            var (shape, viaLinks) = Prefill(linked, prompt);
+            var (_, fromOwnFolder) = Prefill(own, prompt);
+
+            Assert.DoesNotContain(log.Collector.GetSnapshot(), r => r.Id.Id == 1011);
+            Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1010);
+            Assert.Equal([1, 1, fromOwnFolder.Length], shape);
+            Assert.Equal(fromOwnFolder, viaLinks);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     /// <summary>
