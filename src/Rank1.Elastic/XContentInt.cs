@@ -16,6 +16,9 @@ internal static partial class XContentInt
 {
     private const string IntRange = "(-2147483648 - 2147483647)";
 
+    // Digits of int.MaxValue: a number of more significant digits is past an int's range.
+    private const int MaxIntDigits = 10;
+
     // Where Jackson stands after a value that SearchBody.Read found it would refuse: "[line:column] ", for its reason.
     private static readonly ConditionalWeakTable<JsonNode, string> Locations = [];
 
@@ -117,6 +120,13 @@ internal static partial class XContentInt
     {
         if (text.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
         {
+            // JSON allows no leading zero, so an integer literal of more digits than int.MaxValue's 10 is past an
+            // int's range: refused without parsing (a literal of millions of digits would take BigInteger seconds).
+            if (text.AsSpan().TrimStart('-').Length > MaxIntDigits)
+            {
+                return null;
+            }
+
             var n = BigInteger.Parse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
             return n >= int.MinValue && n <= int.MaxValue ? (int)n : null;
         }
@@ -167,7 +177,13 @@ internal static partial class XContentInt
     {
         var digits = hex.Groups[1].Value + hex.Groups[2].Value;
         var mantissa = BigInteger.Parse("0" + digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
-        var exponent = BigInteger.Parse(hex.Groups[3].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) - (4 * hex.Groups[2].Length);
+        // Java reads the exponent as an int, saturating; any exponent past the clamp below scales alike, so one of more
+        // significant digits than an int has is not parsed (millions of digits would take BigInteger seconds).
+        var written = hex.Groups[3].ValueSpan;
+        var magnitude = written.TrimStart("+-").TrimStart('0');
+        var exponent = (magnitude.Length > MaxIntDigits
+            ? (written[0] == '-' ? -BigInteger.Pow(10, MaxIntDigits) : BigInteger.Pow(10, MaxIntDigits))
+            : BigInteger.Parse(written, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)) - (4 * hex.Groups[2].Length);
         return Math.ScaleB((double)mantissa, (int)BigInteger.Clamp(exponent, -100_000, 100_000));
     }
 
@@ -200,9 +216,11 @@ internal static partial class XContentInt
 
     private static readonly char[] JavaWhitespace = [.. Enumerable.Range(0, 0x21).Select(c => (char)c)];
 
-    [GeneratedRegex("^([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?$", RegexOptions.CultureInvariant)]
+    // Each char can be matched one way only (the point, when there is one, splits the digits), so a long run of digits
+    // that ends in a bad char fails in linear time: "[0-9]+\\.?[0-9]*" tried every split of the run (quadratic).
+    [GeneratedRegex("^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?$", RegexOptions.CultureInvariant)]
     private static partial Regex DecimalFloat();
 
-    [GeneratedRegex("^0[xX]([0-9a-fA-F]*)\\.?([0-9a-fA-F]*)[pP]([+-]?[0-9]+)[fFdD]?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^0[xX]([0-9a-fA-F]*)(?:\\.([0-9a-fA-F]*))?[pP]([+-]?[0-9]+)[fFdD]?$", RegexOptions.CultureInvariant)]
     private static partial Regex HexFloat();
 }

@@ -80,6 +80,46 @@ public sealed class SearchBodyTests
         Assert.Equal((400, type, reason), (e.Status, e.Type, e.Message));
     }
 
+    // Double.parseDouble on a string value: no length limit applies (Jackson's StreamReadConstraints.maxNumberLength
+    // bounds number tokens, and this is a string token), so a long run of digits ending in a bad char is refused as any
+    // bad number is. The text is read in linear time: the old pattern tried every split of the run (minutes here).
+    [Theory]
+    [InlineData("", "x")]
+    [InlineData("0x", "x")]
+    [InlineData("0x", "p1x")]
+    public void Read_AStringOfALongRunOfDigitsEndingInABadChar_IsANumberFormatException(string prefix, string suffix)
+    {
+        var text = prefix + new string('1', 100_000) + suffix;
+        AssertReadRefuses(text, "number_format_exception", $"For input string: \"{text}\"");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0x1p")]
+    public void Read_AStringOfAHugeNumber_IsOutOfRangeForAnInteger(string prefix)
+    {
+        var text = prefix + new string('1', 1_000_000);
+        AssertReadRefuses(text, "illegal_argument_exception", $"Value [{text}] is out of range for an integer");
+    }
+
+    private static void AssertReadRefuses(string text, string type, string reason)
+    {
+        var e = Assert.Throws<EsException>(() => XContentInt.Read("size", System.Text.Json.Nodes.JsonValue.Create(text)));
+        Assert.Equal((400, type, reason), (e.Status, e.Type, e.Message));
+    }
+
+    // An integer literal of more than 10 digits is past an int's range (JSON allows no leading zero): refused as Jackson's
+    // getIntValue() refuses it, without reading its million digits as a BigInteger.
+    [Theory]
+    [InlineData("")]
+    [InlineData("-")]
+    public void Int_AnIntegerLiteralOfAMillionDigits_IsOutOfRangeOfInt(string sign)
+    {
+        var literal = sign + "1" + new string('0', 999_999);
+        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes("{\"from\":" + literal + "}")), "from"));
+        Assert.Equal((400, "x_content_parse_exception", $"[1:{9 + literal.Length}] Numeric value ({literal}) out of range of int (-2147483648 - 2147483647)"), (e.Status, e.Type, e.Message));
+    }
+
     [Fact]
     public void Int_AbsentField_IsNull() => Assert.Null(SearchBody.Int(SearchBody.Read("{\"size\":1}"u8), "from"));
 
