@@ -58,8 +58,9 @@ internal static class SearchBody
     public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body);
 
     /// <summary>
-    /// A <c>from</c> or <c>size</c> of <paramref name="body"/> that Elasticsearch refuses (negative, or not read by
-    /// <c>parser.intValue()</c>), refused in the body's order as <see cref="CheckField"/> refuses it.
+    /// A <c>from</c>, <c>size</c> or <c>track_total_hits</c> of <paramref name="body"/> that Elasticsearch refuses while it
+    /// reads the body (negative, or not read by <c>parser.intValue()</c>), refused in the body's order as
+    /// <see cref="CheckField"/> refuses it.
     /// </summary>
     /// <param name="body">The search body.</param>
     /// <param name="openSearch">Whether OpenSearch's words apply.</param>
@@ -72,9 +73,10 @@ internal static class SearchBody
     }
 
     /// <summary>
-    /// A body field <c>from</c> or <c>size</c> refused as <c>SearchSourceBuilder.parseXContent</c> refuses it while it
-    /// reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>): a value <see cref="XContentInt.Read"/> refuses,
-    /// with its error, or one it reads as negative (<see cref="NegativeWindow"/>). Any other field is not looked at.
+    /// A body field <c>from</c>, <c>size</c> or <c>track_total_hits</c> refused as <c>SearchSourceBuilder.parseXContent</c>
+    /// refuses it while it reads the body (<c>from(parser.intValue())</c>, <c>size(..)</c>): a value
+    /// <see cref="XContentInt.Read"/> refuses, with its error, or one it reads as negative (<see cref="NegativeWindow"/>);
+    /// <c>track_total_hits</c> as <see cref="TrackTotalHits"/> reads it. Any other field is not looked at.
     /// </summary>
     /// <param name="key">The field's name.</param>
     /// <param name="value">Its value.</param>
@@ -85,7 +87,46 @@ internal static class SearchBody
         {
             throw NegativeWindow(key, n, openSearch);
         }
+
+        if (key == "track_total_hits")
+        {
+            TrackTotalHits(value);
+        }
     }
+
+    /// <summary>
+    /// A body's <c>track_total_hits</c> as <c>SearchSourceBuilder.parseXContent</c> reads it: a boolean, or a string
+    /// <c>Booleans.isBoolean</c> takes (<c>"true"</c>, <c>"false"</c>), is <c>trackTotalHits(..)</c>; anything else is
+    /// <c>trackTotalHitsUpTo(parser.intValue())</c> (<see cref="XContentInt.Read"/>, with its errors, then
+    /// <see cref="TrackTotalHitsUpTo"/>). The hits to count exactly: <see cref="int.MaxValue"/> for <c>true</c>, null when
+    /// none are (<c>false</c>, <c>-1</c>).
+    /// </summary>
+    /// <param name="value">The field's value (JSON null is null).</param>
+    public static int? TrackTotalHits(JsonNode? value) => value is JsonValue v && BooleanOf(v) is { } track
+        ? track ? int.MaxValue : null
+        : TrackTotalHitsUpTo(XContentInt.Read("track_total_hits", value));
+
+    // A boolean token, or a string Booleans.isBoolean takes; null for anything else.
+    private static bool? BooleanOf(JsonValue v) => v.GetValueKind() switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.String => v.GetValue<string>() switch { "true" => true, "false" => false, _ => null },
+        _ => null,
+    };
+
+    /// <summary>
+    /// <c>SearchSourceBuilder.trackTotalHitsUpTo</c>: at least 0, or <c>-1</c> (<c>TRACK_TOTAL_HITS_DISABLED</c>: no total,
+    /// null here); below that an <c>IllegalArgumentException</c>, a 400 <c>illegal_argument_exception</c>
+    /// "[track_total_hits] parameter must be positive or equals to -1, got -5".
+    /// </summary>
+    /// <param name="n">The value read (body or URL).</param>
+    public static int? TrackTotalHitsUpTo(int n) => n switch
+    {
+        -1 => null,
+        >= 0 => n,
+        _ => throw EsException.IllegalArgument($"[track_total_hits] parameter must be positive or equals to -1, got {n}"),
+    };
 
     /// <summary>
     /// Elasticsearch's error for a negative <c>from</c> or <c>size</c> (body or URL): <c>SearchSourceBuilder.from()</c>

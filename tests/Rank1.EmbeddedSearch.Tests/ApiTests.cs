@@ -319,6 +319,10 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("{\"size\":{}}", "parsing_exception", "Unknown key for a START_OBJECT in [size].")]
     [InlineData("{\"from\":-1.5}", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
     [InlineData("{\"track_total_hits\":\"x\"}", "number_format_exception", "For input string: \"x\"")]
+    // SearchSourceBuilder.trackTotalHitsUpTo: below -1 (TRACK_TOTAL_HITS_DISABLED) is refused.
+    [InlineData("{\"track_total_hits\":-5}", "illegal_argument_exception", "[track_total_hits] parameter must be positive or equals to -1, got -5")]
+    [InlineData("{\"track_total_hits\":\"-2.5\"}", "illegal_argument_exception", "[track_total_hits] parameter must be positive or equals to -1, got -2")]
+    [InlineData("{\"track_total_hits\":\"1e20\"}", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     // The body's order: from is read, and refused, before the unknown key after it.
     [InlineData("{\"from\":\"abc\",\"nope\":1}", "number_format_exception", "For input string: \"abc\"")]
     public async Task Search_FromOrSizeElasticsearchRefuses_IsItsError_InAnMsearchTheWholeRequests(string body, string type, string reason)
@@ -337,11 +341,23 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("\"2.5\"", """{"value":2,"relation":"gte"}""")]
     [InlineData("2.9", """{"value":2,"relation":"gte"}""")]
     [InlineData("\"true\"", """{"value":4,"relation":"eq"}""")]
-    public async Task Search_TrackTotalHits_IsABooleanOrCoercedAsFromIs(string value, string total)
+    // -1 is TRACK_TOTAL_HITS_DISABLED, as false is: no total (it was refused as negative before).
+    [InlineData("-1", null)]
+    [InlineData("\"-1\"", null)]
+    [InlineData("\"false\"", null)]
+    public async Task Search_TrackTotalHits_IsABooleanOrCoercedAsFromIs(string value, string? total)
     {
         var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"size":0,"track_total_hits":""" + value + "}");
         Assert.Equal(200, r.Status);
-        Assert.Equal(total, r.Json["hits"]!["total"]!.ToJsonString());
+        Assert.Equal(total, r.Json["hits"]!["total"]?.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Search_UrlTrackTotalHitsMinusOne_CountsNoTotal()
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search?track_total_hits=-1", "{\"size\":0}");
+        Assert.Equal(200, r.Status);
+        Assert.Null(r.Json["hits"]!["total"]);
     }
 
     // RestSearchAction reads the URL's from and size with request.paramAsInt: Integer.parseInt, no coercion.

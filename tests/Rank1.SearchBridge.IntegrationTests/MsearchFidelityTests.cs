@@ -171,6 +171,11 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":2147483648,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "x_content_parse_exception", "[1:54] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":\"1e20\"}\n", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":-1.5}\n", "illegal_argument_exception", "[size] parameter cannot be negative, found [-1]")]
+    // track_total_hits is read there too: a boolean (or "true"/"false"), else parser.intValue() with its errors, then
+    // trackTotalHitsUpTo's IllegalArgumentException below -1. Before, the proxy sent the item on and the backend's
+    // refusal stayed that item's error.
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"track_total_hits\":\"1e20\"}\n", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"track_total_hits\":-5,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[track_total_hits] parameter must be positive or equals to -1, got -5")]
     // readMultiLineFormat: searchRequest.searchType(nodeStringValue(..)), SearchType.fromString's IllegalArgumentException.
     [InlineData("{\"index\":\"docs\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
     // The proxy's own settings, read where Elasticsearch reads the body (it would refuse ext.rank1 itself at parse time).

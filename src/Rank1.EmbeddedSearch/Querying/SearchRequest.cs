@@ -138,7 +138,7 @@ internal sealed class SearchRequest
             r.From = SearchBody.Int(body, "from") ?? 0;
             r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"]);
-            r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? TrackTotal(body["track_total_hits"]) : MaxResultWindow;
+            r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
             r.Sort = ParseSort(body["sort"]);
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
@@ -175,7 +175,8 @@ internal sealed class SearchRequest
 
         if (param("track_total_hits") is { } tth)
         {
-            r.TrackTotalHitsUpTo = tth is "true" or "false" ? TrackTotal(JsonValue.Create(tth == "true")) : TrackTotalUpTo(XContentInt.Param("track_total_hits", tth)!.Value);
+            // RestSearchAction: Booleans.isBoolean, else request.paramAsInt (Integer.parseInt).
+            r.TrackTotalHitsUpTo = tth is "true" or "false" ? SearchBody.TrackTotalHits(JsonValue.Create(tth)) : SearchBody.TrackTotalHitsUpTo(XContentInt.Param("track_total_hits", tth)!.Value);
         }
 
         if (param("sort") is { } sort)
@@ -255,15 +256,6 @@ internal sealed class SearchRequest
             : throw new EsException(400, "number_format_exception", $"For input string: \"{v.GetValue<string>()}\""),
         _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
     };
-
-    // As SearchSourceBuilder reads it: a boolean, or a string Booleans.isBoolean takes ("true", "false"), else parser.intValue().
-    private static int? TrackTotal(JsonNode? node) =>
-        node is JsonValue v && (v.GetValueKind() is JsonValueKind.True or JsonValueKind.False || (v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is "true" or "false"))
-            ? RequestJson.Bool(v, "track_total_hits") == true ? int.MaxValue : null
-            : TrackTotalUpTo(XContentInt.Read("track_total_hits", node));
-
-    private static int TrackTotalUpTo(int n) => n >= 0 ? n
-        : throw EsException.IllegalArgument($"[track_total_hits] parameter must be positive or equals to -1, got {n}");
 
     private static SortKey[] ParseSort(JsonNode? node)
     {
