@@ -28,6 +28,8 @@ internal sealed class FrontBackend : IAsyncDisposable
     private int _peak;
     private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _released = Released();
+    private string? _heldMarker;
+    private TaskCompletionSource _markedReleased = Released();
 
     private FrontBackend(WebApplication app, HttpClient http)
     {
@@ -67,6 +69,16 @@ internal sealed class FrontBackend : IAsyncDisposable
     }
 
     public void Release() => _released.TrySetResult();
+
+    /// <summary>Holds the searches whose body contains <paramref name="marker"/> (any other request goes on) until <see cref="ReleaseMarked"/>.</summary>
+    /// <param name="marker">Text of the bodies to hold.</param>
+    public void HoldMarked(string marker)
+    {
+        _markedReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _heldMarker = marker;
+    }
+
+    public void ReleaseMarked() => _markedReleased.TrySetResult();
 
     private static TaskCompletionSource Released()
     {
@@ -139,6 +151,11 @@ internal sealed class FrontBackend : IAsyncDisposable
 
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
+            if (_heldMarker is { } marker && System.Text.Encoding.UTF8.GetString(body.ToArray()).Contains(marker, StringComparison.Ordinal))
+            {
+                await _markedReleased.Task;
+            }
+
             if (body.Length > 0)
             {
                 request.Content = new ByteArrayContent(body.ToArray());
@@ -183,6 +200,7 @@ internal sealed class FrontBackend : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _released.TrySetResult();
+        _markedReleased.TrySetResult();
         _http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

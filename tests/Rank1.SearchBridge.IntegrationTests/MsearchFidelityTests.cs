@@ -217,24 +217,65 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     // The refusal is the whole msearch's answer, so the other items' reranks are wasted model time: they stop when it
-    // arrives. The judge holds every window until its call is cancelled, and the deadline (10 minutes) is past the
-    // client's own timeout (HttpClient's 100 s): an msearch that waited for the other item's rerank would not answer.
-    // Whether that rerank had started when the refusal came or not, none is left running or finished.
-    [Fact]
-    public async Task Msearch_BodyTheBackendRefusesWhileParsing_StopsTheOtherItemsReranks()
+    // arrives. The judge holds every window until its call is cancelled, and the deadline (10 minutes) is far away, so
+    // an msearch that waited for the other item's rerank would not answer: the waits are bounded (30 s) so that such a
+    // proxy fails here rather than at HttpClient's 100 s timeout.
+    private static readonly TimeSpan HangBound = TimeSpan.FromSeconds(30);
+    private const string RefusedItem = "{\"index\":\"docs\"}\n{\"query\":{\"nope\":{}}}\n";
+    private const string RerankedItem = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion eyes\"}}}\n";
+
+    // Sends the msearch to a proxy whose judge holds every window; with holdRefusal, the refused item's backend answer is
+    // held until a rerank has started. The answer must be the refusal, a 400 parsing_exception.
+    private static async Task<HoldingJudge> MsearchRefusedWhileParsingAsync(string path, string body, bool holdRefusal)
     {
         var judge = new HoldingJudge();
-        await using var stack = await ProxyStack.StartAsync(
+        FrontBackend front = null!;
+        var stack = await ProxyStack.StartAsync(
             new() { ["Rank1:Proxy:Caps:Deadline"] = "00:10:00", ["Rank1:Proxy:Default:Deadline"] = "00:10:00" },
-            s => s.AddSingleton<IPassageJudge>(judge));
-        var body = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion eyes\"}}}\n{\"index\":\"docs\"}\n{\"query\":{\"nope\":{}}}\n";
+            s => s.AddSingleton<IPassageJudge>(judge),
+            inFront: async embedded => (front = await FrontBackend.StartAsync(embedded)).Url);
+        try
+        {
+            if (holdRefusal)
+            {
+                front.HoldMarked("\"nope\"");
+            }
 
-        var r = await stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+            var msearch = stack.SendAsync(HttpMethod.Post, path, body, "application/x-ndjson");
+            if (holdRefusal)
+            {
+                await judge.Entered.WaitAsync(HangBound);
+                front.ReleaseMarked();
+            }
 
-        Assert.Equal(400, r.Status);
-        Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
+            var r = await msearch.WaitAsync(HangBound);
+            Assert.Equal(400, r.Status);
+            Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
+            return judge;
+        }
+        finally
+        {
+            await stack.DisposeAsync();
+            await front.DisposeAsync();
+        }
+    }
+
+    // The refused item's backend answer is held until the other item's rerank has started: the refusal then cancels it.
+    [Fact]
+    public async Task Msearch_BodyTheBackendRefusesWhileParsing_CancelsARerankThatIsRunning()
+    {
+        var judge = await MsearchRefusedWhileParsingAsync("_msearch", RerankedItem + RefusedItem, holdRefusal: true);
+        Assert.Equal((1, 0), (judge.Cancelled, judge.Running));
+    }
+
+    // One search at a time, the refused item first: the refusal has arrived before the other item's search is sent, so
+    // its rerank never starts.
+    [Fact]
+    public async Task Msearch_BodyTheBackendRefusesWhileParsing_BeforeTheOtherItemsRerank_ThatRerankNeverStarts()
+    {
+        var judge = await MsearchRefusedWhileParsingAsync("_msearch?max_concurrent_searches=1", RefusedItem + RerankedItem, holdRefusal: false);
+        Assert.False(judge.Entered.IsCompleted);
         Assert.Equal(0, judge.Running);
-        Assert.Equal(0, judge.Finished);
     }
 
     [Fact]

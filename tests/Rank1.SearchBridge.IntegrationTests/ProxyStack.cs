@@ -182,26 +182,35 @@ internal sealed class ThrowingJudge : IPassageJudge
 /// <summary>A judge that holds every window until its call is cancelled, standing in for a long rerank.</summary>
 internal sealed class HoldingJudge : IPassageJudge
 {
+    private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _running;
-    private int _finished;
+    private int _cancelled;
 
     public string ModelId => "holding";
 
-    /// <summary>Calls not yet cancelled.</summary>
+    /// <summary>Completes when the first call starts.</summary>
+    public Task Entered => _entered.Task;
+
+    /// <summary>Calls started and not yet ended.</summary>
     public int Running => Volatile.Read(ref _running);
 
-    /// <summary>Calls that returned judgements (never, unless the wait ends some other way than cancellation).</summary>
-    public int Finished => Volatile.Read(ref _finished);
+    /// <summary>Calls that ended because their cancellation token was cancelled (the only way one ends).</summary>
+    public int Cancelled => Volatile.Read(ref _cancelled);
 
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _running);
+        _entered.TrySetResult();
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
-            Interlocked.Increment(ref _finished);
-            return [];
+            throw new InvalidOperationException("an infinite delay ended without its cancellation");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _cancelled);
+            throw;
         }
         finally
         {
