@@ -165,7 +165,7 @@ internal sealed class CausalLm : IDisposable
         var realGraph = RealPath(graphPath);
         var weightsFolder = Path.GetDirectoryName(realGraph)!;
         var files = new LastPositionLogits.WeightFiles(Path.GetFileName(realGraph),
-            location => Path.GetRelativePath(weightsFolder, RealPath(Path.GetFullPath(location, graphFolder))));
+            location => Path.GetRelativePath(weightsFolder, RealPath(Path.IsPathRooted(location) ? location : Path.Join(graphFolder, location))));
         var plan = LastPositionLogits.Plan(new LastPositionLogits.FileSource(file), name, files, out var reason);
         if (plan is null)
         {
@@ -203,21 +203,63 @@ internal sealed class CausalLm : IDisposable
         }
         catch (OnnxRuntimeException ex)
         {
+            // The graph is then opened as exported with these options, from its own folder: ONNX Runtime reads this entry
+            // for a graph opened from a file too.
+            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", graphFolder);
             Log.EveryPositionLogits(logger, folder.GraphPath, $"ONNX Runtime refused the rewritten graph ({ex.Message})");
             return null;
         }
     }
 
-    /// <summary>The file a link (or a chain of links) leads to; the path itself when it is not a link or cannot be read.</summary>
-    private static string RealPath(string path)
+    /// <summary>
+    /// The path with every link on it resolved, its folders' as well as its file's, as realpath(3) resolves it (a link's
+    /// target read relative to the link's real folder, <c>..</c> taken after the link before it is resolved); the path
+    /// as given when it cannot be read (a loop, a link it may not read, a name the file system refuses).
+    /// </summary>
+    /// <param name="path">An absolute path, or one relative to the current folder.</param>
+    internal static string RealPath(string path)
     {
         try
         {
-            return new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            return Resolve(Path.IsPathRooted(path) ? path : Path.Join(Environment.CurrentDirectory, path), 0);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             return path;
+        }
+
+        static string Resolve(string path, int links)
+        {
+            var root = Path.GetPathRoot(path)!;
+            var real = root;
+            foreach (var part in path[root.Length..].Split([Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar], StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (part == ".")
+                {
+                    continue;
+                }
+
+                if (part == "..")
+                {
+                    real = Path.GetDirectoryName(real) ?? real;
+                    continue;
+                }
+
+                var next = Path.Join(real, part);
+                if (new FileInfo(next).LinkTarget is { } target)
+                {
+                    if (++links > 40)
+                    {
+                        throw new IOException($"more than 40 links on the way to {path}");
+                    }
+
+                    next = Resolve(Path.IsPathRooted(target) ? target : Path.Join(real, target), links);
+                }
+
+                real = next;
+            }
+
+            return real;
         }
     }
 

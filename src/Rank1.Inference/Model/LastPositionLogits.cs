@@ -163,6 +163,11 @@ internal static class LastPositionLogits
     private static byte[]? Relocated(Source source, Field initializer, Func<string, string> relocate)
     {
         var fields = Fields(source, initializer.ValueStart, initializer.ValueEnd);
+        if (!fields.Exists(f => f.Number == 13))
+        {
+            return null; // no external data: nothing to rename, and its bytes are not read
+        }
+
         var changed = false;
         var tensor = new MemoryStream();
         var buffer = new byte[256];

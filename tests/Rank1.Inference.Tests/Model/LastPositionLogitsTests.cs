@@ -90,10 +90,15 @@ public sealed class LastPositionLogitsTests
     /// the graph file (`tiny-builder`, which ran as exported) and beside it (`tiny-genai`'s model.onnx.data, which did
     /// not load at all) load rewritten, with the logits of the same model opened from its own folder.
     /// </summary>
+    /// <remarks>With <paramref name="throughAFolderLink"/> the model is opened through a link to the snapshot's folder
+    /// (`rank1` → `snapshots/0123abc`, one level up from the snapshot), whose files' links (`../../blobs/...`) are
+    /// relative to the snapshot's real folder, not to the link.</remarks>
     [Theory]
-    [InlineData("tiny-builder")]
-    [InlineData("tiny-genai")]
-    public void FolderOfLinksToBlobsElsewhere_IsRewrittenWithItsWeightsWhereTheLinksLead(string graph)
+    [InlineData("tiny-builder", false)]
+    [InlineData("tiny-genai", false)]
+    [InlineData("tiny-builder", true)]
+    [InlineData("tiny-genai", true)]
+    public void FolderOfLinksToBlobsElsewhere_IsRewrittenWithItsWeightsWhereTheLinksLead(string graph, bool throughAFolderLink)
     {
         var source = graph == "tiny-builder" ? TestPaths.TinyBuilderModel : TestPaths.TinyGenAiModel;
         var root = Directory.CreateTempSubdirectory("rank1-hf-").FullName;
@@ -108,8 +113,15 @@ public sealed class LastPositionLogitsTests
                 File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(file)), Path.Combine("..", "..", "blobs", blob));
             }
 
+            var opened = snapshot;
+            if (throughAFolderLink)
+            {
+                opened = Path.Combine(root, "rank1");
+                Directory.CreateSymbolicLink(opened, Path.Combine("snapshots", "0123abc"));
+            }
+
             var log = new FakeLogger();
-            using var linked = CausalLm.Load(ModelFolder.Open(snapshot), ExecutionProviderKind.Cpu, 0, 0, log, null);
+            using var linked = CausalLm.Load(ModelFolder.Open(opened), ExecutionProviderKind.Cpu, 0, 0, log, null);
             using var own = CausalLm.Load(ModelFolder.Open(source), ExecutionProviderKind.Cpu, 0, 0, null, null);
             int[] prompt = [5, 9, 13, 17, 21, 25, 29];
 
@@ -120,6 +132,47 @@ public sealed class LastPositionLogitsTests
             Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1010);
             Assert.Equal([1, 1, fromOwnFolder.Length], shape);
             Assert.Equal(fromOwnFolder, viaLinks);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A rewritten graph ONNX Runtime refuses is run as exported, from the graph's own folder: here the graph file is a
+    /// link to a blob in another folder and its model.onnx.data a plain file beside the link, so the rewritten graph
+    /// names that data outside the blob's folder ("escapes model directory"). The graph opened as exported must still
+    /// find its data beside the link (before, it looked for it in the blob's folder and the model did not load).
+    /// </summary>
+    [Fact]
+    public void RewrittenGraphRefused_RunsAsExportedFromItsOwnFolder()
+    {
+        var root = Directory.CreateTempSubdirectory("rank1-refused-").FullName;
+        try
+        {
+            var blobs = Directory.CreateDirectory(Path.Combine(root, "blobs")).FullName;
+            var model = Directory.CreateDirectory(Path.Combine(root, "model")).FullName;
+            foreach (var file in Directory.GetFiles(TestPaths.TinyGenAiModel))
+            {
+                File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+            }
+
+            File.Move(Path.Combine(model, "model.onnx"), Path.Combine(blobs, "sha-model.onnx"));
+            File.CreateSymbolicLink(Path.Combine(model, "model.onnx"), Path.Combine("..", "blobs", "sha-model.onnx"));
+            var log = new FakeLogger();
+
+            using var lm = CausalLm.Load(ModelFolder.Open(model), ExecutionProviderKind.Cpu, 0, 0, log, null);
+            using var own = CausalLm.Load(ModelFolder.Open(TestPaths.TinyGenAiModel), ExecutionProviderKind.Cpu, 0, 0, null, null, everyPositionLogits: true);
+            int[] prompt = [5, 9, 13, 17, 21, 25, 29];
+
+            var (shape, logits) = Prefill(lm, prompt);
+            var (_, exported) = Prefill(own, prompt);
+
+            var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 1011);
+            Assert.Contains("ONNX Runtime refused the rewritten graph", warning.Message, StringComparison.Ordinal);
+            Assert.Equal([1, prompt.Length, exported.Length], shape);
+            Assert.Equal(exported, logits);
         }
         finally
         {
