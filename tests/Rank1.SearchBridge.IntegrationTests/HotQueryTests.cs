@@ -100,6 +100,34 @@ public sealed class HotQueryTests
         Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(stack, 5)); // the tail is still unstored
     }
 
+    [Fact]
+    public async Task PassageTheModelCannotRead_DoesNotKeepItsHotQueryUnstored_NoJobIsSent()
+    {
+        // d01 ("... a gas that irritates the eyes ...") is an input error for the proxy's model, as a prompt past its
+        // context is: deterministic, so it is never stored, and a worker's job (same model, same fingerprint) could store
+        // it no more than the proxy. The rest of the rule's window is judged and stored by the proxy's own first search.
+        const string body = """{"query":{"match":{"text":"onion eyes"}}}""";
+        var judge = new InputFailingJudge("irritates");
+        var publisher = new RecordingPublisher();
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:HotQueries:Threshold"] = "2" },
+            s => s.AddSingleton<IPassageJudge>(judge).AddSingleton<IPrecomputePublisher>(publisher));
+        Assert.Contains("d01", (await stack.BackendIdsAsync(body)).Take(5));
+        var first = await stack.SearchAsync(body);
+        Assert.Equal("partial", first.Rerank);
+        Assert.Equal(4, await ReasoningStoreTests.StoredCountAsync(stack, 4));
+
+        // Hot, with every passage of the window stored but the one the model cannot read: nothing for a job to store, so
+        // none is sent. Before, one was, and again every DedupWindow, each ending in the workers' error queue.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("partial", (await stack.SearchAsync(body)).Rerank);
+        }
+
+        Assert.Empty(publisher.Messages);
+        Assert.Equal(0, PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total"));
+        Assert.Equal(4, await ReasoningStoreTests.StoredCountAsync(stack, 4));
+    }
+
     [Theory]
     [InlineData("""{"max_think_tokens":6}""")]
     [InlineData("""{"fields":["title"]}""")]

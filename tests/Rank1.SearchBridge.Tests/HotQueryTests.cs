@@ -132,6 +132,21 @@ public sealed class HotQueryDetectorTests
         return (new HotQueryDetector(options, time), time);
     }
 
+    /// <summary>Unreadable passages are remembered by store key, at most Capacity of them, the least recently seen forgotten first.</summary>
+    [Fact]
+    public void UnreadablePassages_AreRememberedWithinCapacity_TheLeastRecentlySeenForgottenFirst()
+    {
+        var (d, _) = Create(capacity: 2);
+        static Rank1.SearchBridge.Store.JudgementKey Key(string doc) => new("docs", doc, $"id-{doc}", "hash");
+
+        d.Unreadable(Key("a"));
+        d.Unreadable(Key("b"));
+        d.Unreadable(Key("a")); // seen again: now b is the least recently seen
+        d.Unreadable(Key("c"));
+
+        Assert.Equal((true, false, true, false), (d.IsUnreadable(Key("a")), d.IsUnreadable(Key("b")), d.IsUnreadable(Key("c")), d.IsUnreadable(new("docs", "a", "id-a", "other"))));
+    }
+
     [Fact]
     public void CrossingTheThreshold_WithUnstoredHits_ReportsOnce()
     {

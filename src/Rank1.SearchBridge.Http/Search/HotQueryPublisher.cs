@@ -38,7 +38,8 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         // window is larger keeps the hits past it unstored whatever the workers do; counted, its query would be sent
         // again every DedupWindow, forever. Its top hits are still sent once (the window is no part of the fingerprint,
         // so the job's judgements serve it), and the proxy judges the rest live.
-        var unstored = misses is null || misses.Any(m => m.Passage.Index < rule.Window);
+        // A passage the model cannot read is never stored either (HotQueryDetector.Unreadable): a job could not store it.
+        var unstored = misses is null || misses.Any(m => m.Passage.Index < rule.Window && !hotQueries.IsUnreadable(m.Key));
 
         // A point-in-time search counts towards its query's heat but is never the one that reports it: it names no index
         // (the pit does), so the workers cannot re-run it (Elasticsearch rejects a pit on an index's _search), and were
@@ -61,6 +62,23 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
 
         // Fire and forget: asking the workers never delays this response.
         _ = PublishAsync(fingerprint, job with { SearchBody = WorkerSearchBody(searchBody) });
+    }
+
+    /// <summary>
+    /// Remembers the window's passages the model could not judge because of their input (<paramref name="failures"/>, by
+    /// window index), so that they no longer count as unstored for their query.
+    /// </summary>
+    /// <param name="window">The window's passages with their reasoning-store keys.</param>
+    /// <param name="failures">The passages that failed on their input.</param>
+    public void Unreadable(IReadOnlyList<KeyedPassage> window, IReadOnlyList<PassageFailure> failures)
+    {
+        foreach (var failure in failures)
+        {
+            if (window.FirstOrDefault(k => k.Passage.Index == failure.Index) is { } passage)
+            {
+                hotQueries.Unreadable(passage.Key);
+            }
+        }
     }
 
     /// <summary>Why a job stored under <paramref name="jobFingerprint"/> would not make this search's window stored, or null when it would.</summary>

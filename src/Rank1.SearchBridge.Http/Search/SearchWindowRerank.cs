@@ -56,7 +56,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
 
         if (share is null || lookup.Misses.Count == 0)
         {
-            return await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
+            return Remember(await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false));
         }
 
         if (!await EnterShareAsync(share, deadline.Left, cancellationToken).ConfigureAwait(false))
@@ -66,11 +66,18 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
 
         try
         {
-            return await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline) }, lookup, started, cancellationToken).ConfigureAwait(false);
+            return Remember(await windowJudge.JudgeAsync(query with { Deadline = Remaining(deadline) }, lookup, started, cancellationToken).ConfigureAwait(false));
         }
         finally
         {
             share.Release();
+        }
+
+        // Passages the model could not read stay unstored; the hot-query count must know them (HotQueryPublisher.Unreadable).
+        RerankOutcome Remember(RerankOutcome outcome)
+        {
+            hotQueries.Unreadable(keyed, outcome.Failures);
+            return outcome;
         }
     }
 

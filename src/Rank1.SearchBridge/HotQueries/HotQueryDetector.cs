@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.HotQueries;
 
@@ -64,6 +65,12 @@ internal sealed class HotQueryDetector
     private readonly Dictionary<string, LinkedListNode<(string Fingerprint, DateTimeOffset At)>> _published = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    // Passages the model could not judge because of their input (a prompt past the context), by reasoning-store key,
+    // least recently seen first, at most Capacity of them. They are never stored, so they must not count as unstored: a
+    // job could store nothing more for them, and their query would be sent again every DedupWindow, forever.
+    private readonly LinkedList<JudgementKey> _unreadableOrder = new();
+    private readonly Dictionary<JudgementKey, LinkedListNode<JudgementKey>> _unreadable = [];
+
     public HotQueryDetector(IOptions<HotQueryOptions> options, TimeProvider time)
     {
         _options = options.Value;
@@ -120,6 +127,39 @@ internal sealed class HotQueryDetector
 
             _published[fingerprint] = _publishOrder.AddLast((fingerprint, now));
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Remembers that the passage stored under <paramref name="key"/> cannot be judged because of its input (the same
+    /// model, query fingerprint and passage text fail the same way every time): <see cref="IsUnreadable"/> is then true.
+    /// </summary>
+    /// <param name="key">The passage's reasoning-store key.</param>
+    public void Unreadable(JudgementKey key)
+    {
+        lock (_lock)
+        {
+            if (_unreadable.Remove(key, out var seen))
+            {
+                _unreadableOrder.Remove(seen);
+            }
+            else if (_unreadable.Count >= _options.Capacity && _unreadableOrder.First is { } oldest)
+            {
+                _unreadableOrder.RemoveFirst();
+                _unreadable.Remove(oldest.Value);
+            }
+
+            _unreadable[key] = _unreadableOrder.AddLast(key);
+        }
+    }
+
+    /// <summary>Whether the passage stored under <paramref name="key"/> is remembered as one the model cannot read (<see cref="Unreadable"/>).</summary>
+    /// <param name="key">The passage's reasoning-store key.</param>
+    public bool IsUnreadable(JudgementKey key)
+    {
+        lock (_lock)
+        {
+            return _unreadable.ContainsKey(key);
         }
     }
 
