@@ -217,7 +217,7 @@ internal sealed class CausalLm : IDisposable
     /// as given when it cannot be read (a loop, a link it may not read, a name the file system refuses).
     /// </summary>
     /// <param name="path">An absolute path, or one relative to the current folder.</param>
-    internal static string RealPath(string path)
+    private static string RealPath(string path)
     {
         try
         {
