@@ -41,6 +41,25 @@ public sealed class ApiTests : IAsyncLifetime
         return r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
     }
 
+    // A standard retriever (Elasticsearch 8.14 and later) is the search it wraps: its query with its filter, sort and
+    // min_score. Beside what it replaces it is SearchSourceBuilder.validate's error; other retrievers need what this
+    // backend has not (vectors, inference, rank fusion) and are refused saying so.
+    [Fact]
+    public async Task StandardRetriever_IsTheSearchItWraps_OthersAreRefused()
+    {
+        Assert.Equal(await Ids("""{"query":{"bool":{"must":{"match":{"text":"river rivers"}},"filter":{"term":{"topic":"cooking"}}}}}"""),
+            await Ids("""{"retriever":{"standard":{"query":{"match":{"text":"river rivers"}},"filter":{"term":{"topic":"cooking"}}}}}"""));
+        Assert.Equal(["3", "4", "1", "2"], await Ids("""{"retriever":{"standard":{"sort":[{"year":"desc"}]}}}"""));
+        Assert.Equal(await Ids("""{"query":{"match":{"text":"river rivers"}},"size":1}"""), await Ids("""{"retriever":{"standard":{"query":{"match":{"text":"river rivers"}}}},"size":1}"""));
+
+        var both = await Es.SearchAsync("library", JsonNode.Parse("""{"retriever":{"standard":{}},"query":{"match_all":{}},"sort":["_score"]}""")!);
+        Assert.Equal((400, "action_request_validation_exception", "Validation Failed: 1: cannot specify [retriever] and [query, sort];"),
+            (both.Status, both.Json["error"]!["type"]!.GetValue<string>(), both.Json["error"]!["reason"]!.GetValue<string>()));
+        var rrf = await Es.SearchAsync("library", JsonNode.Parse("""{"retriever":{"rrf":{"retrievers":[{"standard":{"query":{"match_all":{}}}}]}}}""")!);
+        Assert.Equal((400, "illegal_argument_exception"), (rrf.Status, rrf.Json["error"]!["type"]!.GetValue<string>()));
+        Assert.Contains("only the [standard] retriever, not [rrf]", rrf.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Root_DescribesElasticsearch9WithProductHeader()
     {

@@ -62,6 +62,31 @@ public sealed class ProxySearchTests : IAsyncLifetime
 
     private const string OnionQuery = """{"query":{"match":{"text":"onion eyes"}}}""";
 
+    // A search through a standard retriever (Elasticsearch 8.14 and later: the query inside `retriever.standard`, no
+    // top-level `query`) is reranked like the same query at the top level, its text read from the retriever, and the
+    // embedded backend answers it as that search. A standard retriever sorted by a field is passed through in its order.
+    [Fact]
+    public async Task StandardRetrieverSearch_IsRerankedAsItsQuery_ItsFieldSortPassesThrough()
+    {
+        const string retriever = """{"retriever":{"standard":{"query":{"match":{"text":"onion onions"}},"filter":{"term":{"topic":"food"}}}}}""";
+        const string same = """{"query":{"bool":{"must":{"match":{"text":"onion onions"}},"filter":{"term":{"topic":"food"}}}}}""";
+        var backendOrder = await _stack.BackendIdsAsync(retriever);
+        Assert.Equal(await _stack.BackendIdsAsync(same), backendOrder);
+        Assert.True(backendOrder.Length >= 3, $"{backendOrder.Length} hits");
+
+        var r = await _stack.SearchAsync(retriever);
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion onions", backendOrder.Take(5).ToArray(), 4);
+        Assert.Equal(expected.Concat(backendOrder.Skip(5)).Take(10), r.Ids);
+
+        const string sorted = """{"retriever":{"standard":{"query":{"match":{"text":"onion"}},"sort":[{"topic":"desc"}]}}}""";
+        var passed = await _stack.SearchAsync(sorted);
+        Assert.Equal(("skipped", "the search is sorted by a field"), (passed.Rerank, passed.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(await _stack.BackendIdsAsync(sorted), passed.Ids);
+    }
+
     [Fact]
     public async Task Search_RerankedWindow_IsInRank1OrderWithFields()
     {

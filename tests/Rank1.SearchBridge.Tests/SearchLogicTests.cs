@@ -23,7 +23,29 @@ public sealed class QueryTextTests
     [InlineData("""{"match_all":{}}""", null)]
     [InlineData("""{"term":{"topic":"x"}}""", null)]
     public void Extract_ReadsTheScoringClauses(string query, string? expected) =>
-        Assert.Equal(expected, QueryText.Extract(JsonNode.Parse(query)));
+        Assert.Equal(expected, QueryText.FromBody(new JsonObject { ["query"] = JsonNode.Parse(query) }));
+
+    // The text of the query types and search shapes Elasticsearch's semantic and hybrid search use, in the request
+    // syntax of Elasticsearch's reference (8.14 and later retrievers; weighted rrf and linear entries of 9.x).
+    [Theory]
+    [InlineData("""{"query":{"semantic":{"field":"content","query":"onion tears"}}}""", "onion tears")]
+    [InlineData("""{"query":{"sparse_vector":{"field":"ml.tokens","inference_id":"elser","query":"onion tears"}}}""", "onion tears")]
+    [InlineData("""{"query":{"text_expansion":{"ml.tokens":{"model_id":".elser_model_2","model_text":"onion tears"}}}}""", "onion tears")]
+    [InlineData("""{"query":{"knn":{"field":"v","query_vector_builder":{"text_embedding":{"model_id":"e5","model_text":"onion tears"}}}}}""", "onion tears")]
+    [InlineData("""{"query":{"nested":{"path":"chunks","query":{"match":{"chunks.text":"onion tears"}}}}}""", "onion tears")]
+    [InlineData("""{"knn":{"field":"v","k":10,"num_candidates":100,"query_vector_builder":{"text_embedding":{"model_id":"e5","model_text":"onion tears"}}}}""", "onion tears")]
+    [InlineData("""{"query":{"match":{"text":"onion tears"}},"knn":[{"field":"v","k":5,"num_candidates":50,"query_vector":[0.1,0.2]}]}""", "onion tears")]
+    [InlineData("""{"retriever":{"standard":{"query":{"match":{"text":"onion tears"}}}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"knn":{"field":"v","k":10,"num_candidates":100,"query_vector_builder":{"text_embedding":{"model_id":"e5","model_text":"onion tears"}}}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"rrf":{"retrievers":[{"standard":{"query":{"match":{"text":"onion tears"}}}},{"knn":{"field":"v","k":10,"num_candidates":100,"query_vector":[0.1]}}],"rank_window_size":50}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"rrf":{"retrievers":[{"retriever":{"standard":{"query":{"match":{"text":"onion"}}}},"weight":2},{"retriever":{"standard":{"query":{"match":{"title":"tears"}}}},"weight":1}]}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"linear":{"retrievers":[{"retriever":{"standard":{"query":{"match":{"text":"onion tears"}}}},"weight":2,"normalizer":"minmax"}]}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"rrf":{"query":"onion tears","fields":["text","title"]}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"text_similarity_reranker":{"retriever":{"standard":{"query":{"match":{"text":"onions"}}}},"field":"text","inference_id":"rank1","inference_text":"why do onions make you cry"}}}""", "why do onions make you cry")]
+    [InlineData("""{"retriever":{"rule":{"retriever":{"standard":{"query":{"match":{"text":"onion tears"}}}},"match_criteria":{"q":"x"},"ruleset_ids":["r"]}}}""", "onion tears")]
+    [InlineData("""{"retriever":{"knn":{"field":"v","k":10,"num_candidates":100,"query_vector":[0.1,0.2]}}}""", null)]
+    public void FromBody_ReadsSemanticQueriesKnnAndRetrievers(string body, string? expected) =>
+        Assert.Equal(expected, QueryText.FromBody(JsonNode.Parse(body)!.AsObject()));
 }
 
 public sealed class RerankPlanTests

@@ -16,7 +16,15 @@ internal sealed class SearchRequest
     {
         "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
         "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after", "search_after", "pit",
+        "retriever",
     };
+
+    // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
+    private static readonly string[] RetrieverReplaces = ["query", "knn", "search_after", "terminate_after", "sort", "rank", "rescore"];
+
+    // The keys of a standard retriever the embedded backend runs (StandardRetrieverBuilder's query, filter, sort,
+    // search_after and min_score).
+    private static readonly HashSet<string> StandardKeys = new(StringComparer.Ordinal) { "query", "filter", "sort", "search_after", "min_score" };
 
     public JsonNode? Query { get; private set; }
 
@@ -134,6 +142,11 @@ internal sealed class SearchRequest
                 }
             }
 
+            if (body["retriever"] is { } retriever)
+            {
+                body = Standard(body, retriever);
+            }
+
             r.Query = body["query"];
             r.From = SearchBody.Int(body, "from") ?? 0;
             r.Size = SearchBody.Int(body, "size") ?? 10;
@@ -208,6 +221,70 @@ internal sealed class SearchRequest
     /// What Elasticsearch checks of a search it has read when it runs it (<c>SearchRequest.validate</c>, then the shard):
     /// in an <c>_msearch</c>, that search's own error.
     /// </summary>
+    /// <summary>
+    /// A body with a <c>standard</c> retriever read as the search it stands for: its query (with its filter as a
+    /// <c>bool</c> filter), sort, search_after and min_score in the body's place. A retriever beside what it replaces is
+    /// Elasticsearch's validation error; any other retriever (rrf, knn, linear, text_similarity_reranker, ...) needs what
+    /// the embedded backend does not have (vectors, inference, a license), and is refused saying so.
+    /// </summary>
+    private static JsonObject Standard(JsonObject body, JsonNode retriever)
+    {
+        var replaced = RetrieverReplaces.Where(body.ContainsKey).ToArray();
+        if (replaced.Length > 0)
+        {
+            throw new EsException(400, "action_request_validation_exception", $"Validation Failed: 1: cannot specify [retriever] and [{string.Join(", ", replaced)}];");
+        }
+
+        if (retriever is not JsonObject { Count: 1 } one)
+        {
+            throw EsException.Parsing("[retriever] must be an object naming one retriever");
+        }
+
+        var (type, value) = one.First();
+        if (type != "standard")
+        {
+            throw EsException.IllegalArgument($"the embedded search backend runs only the [standard] retriever, not [{type}]: it has no vectors, inference or rank fusion");
+        }
+
+        if (value is not JsonObject standard)
+        {
+            throw EsException.Parsing("[standard] retriever must be an object");
+        }
+
+        if (standard.Select(p => p.Key).FirstOrDefault(k => !StandardKeys.Contains(k)) is { } unknown)
+        {
+            throw new EsException(400, "x_content_parse_exception", $"[standard] unknown field [{unknown}]");
+        }
+
+        var search = new JsonObject();
+        foreach (var (key, v) in body)
+        {
+            if (key != "retriever")
+            {
+                search[key] = v?.DeepClone();
+            }
+        }
+
+        var query = standard["query"]?.DeepClone();
+        search["query"] = standard["filter"] is { } filter
+            ? new JsonObject { ["bool"] = new JsonObject { ["must"] = query ?? new JsonObject { ["match_all"] = new JsonObject() }, ["filter"] = filter.DeepClone() } }
+            : query;
+        foreach (var key in new[] { "sort", "search_after", "min_score" })
+        {
+            if (standard[key] is { } setting)
+            {
+                search[key] = setting.DeepClone();
+            }
+        }
+
+        if (search["query"] is { } q)
+        {
+            QueryTranslator.CheckNames(q);
+        }
+
+        return search;
+    }
+
     public void Validate()
     {
         if (SearchAfter is not null)

@@ -5,17 +5,102 @@ namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// The text a search asks about, for Rank1 to judge: from <c>match</c>, <c>match_phrase</c>, <c>multi_match</c>,
-/// <c>query_string</c>, <c>simple_query_string</c>, and the scoring clauses (<c>must</c>, <c>should</c>) of
-/// <c>bool</c> queries of these. Filters and negations are not what the user is asking about, so they are left out.
+/// <c>query_string</c>, <c>simple_query_string</c>, <c>combined_fields</c>, <c>semantic</c>, <c>sparse_vector</c>,
+/// <c>text_expansion</c> and <c>knn</c> (its <c>model_text</c>), and the scoring clauses (<c>must</c>, <c>should</c>) of
+/// <c>bool</c> queries of these, through <c>boosting</c>, <c>constant_score</c>, <c>function_score</c>, <c>dis_max</c>
+/// and <c>nested</c>. Filters and negations are not what the user is asking about, so they are left out.
 /// </summary>
 internal static class QueryText
 {
-    public static string? Extract(JsonNode? query)
+    /// <summary>
+    /// The text of a whole search body: its <c>query</c>, its top-level <c>knn</c> searches' <c>model_text</c>, and its
+    /// <c>retriever</c> tree (Elasticsearch 8.14 and later): a <c>standard</c> retriever's query, a <c>knn</c> retriever's
+    /// <c>model_text</c>, the <c>query</c> and sub-retrievers of <c>rrf</c> and <c>linear</c>, the retriever under
+    /// <c>rule</c>, <c>pinned</c> and <c>rescorer</c>, and a <c>text_similarity_reranker</c>'s <c>inference_text</c> (the
+    /// text the cluster's own reranker would be asked about, taken alone). Null when there is none.
+    /// </summary>
+    /// <param name="body">The search body, or null.</param>
+    public static string? FromBody(JsonObject? body)
     {
         var parts = new List<string>();
-        Collect(query, parts);
+        Collect(body?["query"], parts);
+        IEnumerable<JsonNode?> knns = body?["knn"] switch
+        {
+            JsonArray many => many,
+            JsonObject one => new JsonNode?[] { one },
+            _ => Array.Empty<JsonNode?>(),
+        };
+        foreach (var knn in knns)
+        {
+            ModelText(knn, parts);
+        }
+
+        Retriever(body?["retriever"], parts);
+        return Join(parts);
+    }
+
+    private static string? Join(List<string> parts)
+    {
         var distinct = parts.Select(p => p.Trim()).Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
         return distinct.Length == 0 ? null : string.Join(' ', distinct);
+    }
+
+    private static void Retriever(JsonNode? node, List<string> parts)
+    {
+        if (node is not JsonObject retriever)
+        {
+            return;
+        }
+
+        foreach (var (type, value) in retriever)
+        {
+            var body = value as JsonObject;
+            switch (type)
+            {
+                case "standard":
+                    Collect(body?["query"], parts);
+                    break;
+                case "knn":
+                    ModelText(body, parts);
+                    break;
+                case "rrf" or "linear":
+                    if (Text(body?["query"]) is { } query)
+                    {
+                        parts.Add(query);
+                    }
+
+                    foreach (var entry in body?["retrievers"] as JsonArray ?? [])
+                    {
+                        // An entry is a retriever, or (linear, weighted rrf) {"retriever": ..., "weight": ...}.
+                        Retriever(entry is JsonObject o && o["retriever"] is JsonObject inner ? inner : entry, parts);
+                    }
+
+                    break;
+                case "text_similarity_reranker":
+                    if (Text(body?["inference_text"]) is { } text)
+                    {
+                        parts.Add(text);
+                    }
+                    else
+                    {
+                        Retriever(body?["retriever"], parts);
+                    }
+
+                    break;
+                case "rule" or "pinned" or "rescorer":
+                    Retriever(body?["retriever"], parts);
+                    break;
+            }
+        }
+    }
+
+    // A knn search's text: query_vector_builder.text_embedding.model_text (a query_vector has none).
+    private static void ModelText(JsonNode? knn, List<string> parts)
+    {
+        if (Text(knn?["query_vector_builder"]?["text_embedding"]?["model_text"]) is { } text)
+        {
+            parts.Add(text);
+        }
     }
 
     private static void Collect(JsonNode? node, List<string> parts)
@@ -42,12 +127,28 @@ internal static class QueryText
                     }
 
                     break;
-                case "multi_match" or "query_string" or "simple_query_string" or "combined_fields":
+                case "multi_match" or "query_string" or "simple_query_string" or "combined_fields" or "semantic" or "sparse_vector":
                     if (Text((body as JsonObject)?["query"]) is { } q)
                     {
                         parts.Add(q);
                     }
 
+                    break;
+                case "text_expansion":
+                    foreach (var (_, spec) in body as JsonObject ?? [])
+                    {
+                        if (Text((spec as JsonObject)?["model_text"]) is { } t)
+                        {
+                            parts.Add(t);
+                        }
+                    }
+
+                    break;
+                case "knn":
+                    ModelText(body, parts);
+                    break;
+                case "nested":
+                    Collect((body as JsonObject)?["query"], parts);
                     break;
                 case "bool":
                     foreach (var clause in new[] { "must", "should" })

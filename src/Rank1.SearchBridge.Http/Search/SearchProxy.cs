@@ -155,7 +155,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var body = source ?? SearchBody.ReadOptional(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
-        var queryText = plan.QueryText ?? QueryText.Extract(body?["query"]) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
+        var queryText = plan.QueryText ?? QueryText.FromBody(body) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
 
         plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
@@ -320,14 +320,16 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             return "scroll searches pass through un-reranked";
         }
 
-        if (body?["search_after"] is not null)
+        if ((body?["search_after"] ?? body?["retriever"]?["standard"]?["search_after"]) is not null)
         {
             return "search_after pages pass through un-reranked";
         }
 
-        if (query.ContainsKey("sort") || (body?["sort"] is { } sort && !SortsByScoreOnly(sort)))
+        // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
+        var bodySort = body?["sort"] ?? body?["retriever"]?["standard"]?["sort"];
+        if (query.ContainsKey("sort") || (bodySort is { } sort && !SortsByScoreOnly(sort)))
         {
-            return body?["sort"] is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
+            return bodySort is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
         }
 
         if ((Int(query, "size") ?? SearchBody.Int(body, "size") ?? 10) == 0)
