@@ -85,6 +85,10 @@ public sealed class ProxySearchTests : IAsyncLifetime
         var passed = await _stack.SearchAsync(sorted);
         Assert.Equal(("skipped", "the search is sorted by a field"), (passed.Rerank, passed.Headers.GetValues("X-Rank1-Reason").Single()));
         Assert.Equal(await _stack.BackendIdsAsync(sorted), passed.Ids);
+
+        // A retriever that is not an object is the backend's parse error to answer, not a failure of the proxy.
+        var odd = await _stack.SearchAsync("""{"retriever":"standard","knn":{"query_vector_builder":"x"}}""");
+        Assert.Equal((400, "parsing_exception"), (odd.Status, odd.Json["error"]!["type"]!.GetValue<string>()));
     }
 
     [Fact]

@@ -44,6 +44,8 @@ public sealed class QueryTextTests
     [InlineData("""{"retriever":{"text_similarity_reranker":{"retriever":{"standard":{"query":{"match":{"text":"onions"}}}},"field":"text","inference_id":"rank1","inference_text":"why do onions make you cry"}}}""", "why do onions make you cry")]
     [InlineData("""{"retriever":{"rule":{"retriever":{"standard":{"query":{"match":{"text":"onion tears"}}}},"match_criteria":{"q":"x"},"ruleset_ids":["r"]}}}""", "onion tears")]
     [InlineData("""{"retriever":{"knn":{"field":"v","k":10,"num_candidates":100,"query_vector":[0.1,0.2]}}}""", null)]
+    [InlineData("""{"retriever":"standard","knn":[1,{"query_vector_builder":"x"},{"query_vector_builder":{"text_embedding":7}}]}""", null)]
+    [InlineData("""{"retriever":{"rrf":{"retrievers":[1,"x",{"standard":7},{"retriever":[]}]},"text_similarity_reranker":{"inference_text":3}}}""", null)]
     public void FromBody_ReadsSemanticQueriesKnnAndRetrievers(string body, string? expected) =>
         Assert.Equal(expected, QueryText.FromBody(JsonNode.Parse(body)!.AsObject()));
 }

@@ -97,7 +97,7 @@ internal static class QueryText
     // A knn search's text: query_vector_builder.text_embedding.model_text (a query_vector has none).
     private static void ModelText(JsonNode? knn, List<string> parts)
     {
-        if (Text(knn?["query_vector_builder"]?["text_embedding"]?["model_text"]) is { } text)
+        if (Text(((knn as JsonObject)?["query_vector_builder"] as JsonObject)?["text_embedding"] is JsonObject embedding ? embedding["model_text"] : null) is { } text)
         {
             parts.Add(text);
         }

@@ -320,13 +320,14 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             return "scroll searches pass through un-reranked";
         }
 
-        if ((body?["search_after"] ?? body?["retriever"]?["standard"]?["search_after"]) is not null)
+        var standard = (body?["retriever"] as JsonObject)?["standard"] as JsonObject;
+        if ((body?["search_after"] ?? standard?["search_after"]) is not null)
         {
             return "search_after pages pass through un-reranked";
         }
 
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
-        var bodySort = body?["sort"] ?? body?["retriever"]?["standard"]?["sort"];
+        var bodySort = body?["sort"] ?? standard?["sort"];
         if (query.ContainsKey("sort") || (bodySort is { } sort && !SortsByScoreOnly(sort)))
         {
             return bodySort is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
