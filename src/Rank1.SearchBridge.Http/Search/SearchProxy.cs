@@ -207,7 +207,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
         body["from"] = 0;
-        body["size"] = Math.Max(plan.Window, from + size);
+        body["size"] = BackendWindow.Size(plan.Window, from, size, body);
         // The passage fields must come back even when the client filters _source: ask for the whole source and
         // apply the client's own filter to the answer.
         var clientSource = ResponseShaping.ClientSourceFilter(body, query);

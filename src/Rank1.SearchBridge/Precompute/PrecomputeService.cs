@@ -164,7 +164,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
 
         body["from"] = 0;
-        body["size"] = request.Window;
+        body["size"] = BackendWindow.Size(request.Window, 0, 0, body);
         body.Remove("_source");
         body.Remove("ext");
         return body;
