@@ -256,14 +256,8 @@ internal sealed class SearchRequest
             throw new EsException(400, "x_content_parse_exception", $"[standard] unknown field [{unknown}]");
         }
 
-        var search = new JsonObject();
-        foreach (var (key, v) in body)
-        {
-            if (key != "retriever")
-            {
-                search[key] = v?.DeepClone();
-            }
-        }
+        var search = (JsonObject)body.DeepClone();
+        search.Remove("retriever");
 
         var query = standard["query"]?.DeepClone();
         search["query"] = standard["filter"] is { } filter
