@@ -159,10 +159,15 @@ setup() {
 FAST_FILTER="Category!=Process&Category!=Broker&Category!=Publish&Category!=Model"
 run_tests() { # run_tests [FILTER]
   rm -rf TestResults
-  local rc=0 filter=()
+  local rc=0 filter=() tmp
   [ -z "${1:-}" ] || filter=(--filter "$1")
-  dotnet test Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-build --nologo "${filter[@]}" \
+  # Everything the tests and the processes they start write to the temporary folder (model copies, data folders,
+  # RabbitMQ nodes) goes to one folder of this run, removed when it ends: repeated runs must not fill the disk.
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/rank1-test-run.XXXXXX")
+  TMPDIR="$tmp" dotnet test Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-build --nologo "${filter[@]}" \
     --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults || rc=$?
+  echo "    temporary files left by the run: $(du -sh "$tmp" | cut -f1) (removed); disk free: $(df -h --output=avail . | tail -1 | tr -d ' ')"
+  rm -rf "$tmp"
   "$PY" tools/trx-summary.py TestResults || rc=1
   return $rc
 }

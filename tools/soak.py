@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -265,11 +266,17 @@ def summarize(title, results, late_after):
               + (f", {others}" if others else ""))
 
 
+# The data folders of a run (the backend's index, the RabbitMQ node): about 1 GB, removed at the end; the logs stay.
+DATA_FOLDERS = []
+
+
 def main():
     try:
         return run()
     finally:
         kill_leftovers()
+        for folder in DATA_FOLDERS:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def run():
@@ -290,6 +297,7 @@ def run():
     backend_port, proxy_port = free_port(), free_port()
     backend_url, proxy_url = f"http://127.0.0.1:{backend_port}", f"http://127.0.0.1:{proxy_port}"
     data = os.path.join(work, "data")
+    DATA_FOLDERS.extend([data, os.path.join(work, "rabbitmq")])
     backend_args = ["dotnet", a.cli, "search-server", "--port", str(backend_port), "--data", data]
     backend = start(backend_args, log)
     wait_http(backend_url)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Rank1.Testing;
 
 namespace Rank1.EmbeddedSearch.Tests;
 
@@ -11,7 +12,7 @@ public sealed class ServerTests
     [Fact]
     public async Task DataDirectory_SurvivesARestart()
     {
-        var data = Directory.CreateTempSubdirectory("rank1-es-data-").FullName;
+        var data = TestTemp.Folder("rank1-es-data-");
         await using (var first = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data }))
         {
             using var es = new EsClient(first.Url);

@@ -67,7 +67,7 @@ internal static class ModelRuns
 
     public static string CopyFolder(string source)
     {
-        var target = Directory.CreateTempSubdirectory("rank1-model-").FullName;
+        var target = TestTemp.Folder("rank1-model-");
         foreach (var file in Directory.GetFiles(source))
         {
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));

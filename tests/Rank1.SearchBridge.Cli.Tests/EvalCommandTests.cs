@@ -16,7 +16,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_Sample_WritesBothRunsAndComparesEveryMetric()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-");
         var result = await Eval(dir);
         Assert.True(result.ExitCode == 0, result.Error);
 
@@ -50,7 +50,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_InterruptedRun_ResumesFromThePartialFileAndGivesTheSameResult()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-resume-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-resume-");
         var first = await Eval(dir);
         Assert.True(first.ExitCode == 0, first.Error);
         var proxyRun = Path.Combine(dir, "proxy.run");
@@ -75,7 +75,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_Dataset_BeirSample_IndexesRetrievesBm25AndReranksTheTopK()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-dataset-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-dataset-");
         var dataset = Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo");
         var result = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "3",
             "--run-out", Path.Combine(dir, "beir"), "--json");
@@ -118,7 +118,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_Dataset_BadFolderOrQrels_NamesTheFile()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-badset-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-badset-");
         var missing = await CliRunner.RunAsync("eval", "--dataset", dir);
         Assert.Equal(4, missing.ExitCode);
         Assert.Contains(Path.Combine(dir, "corpus.jsonl") + ": file not found", missing.Error, StringComparison.Ordinal);
@@ -146,7 +146,7 @@ public sealed class EvalCommandTests
             }
         }
 
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-dupids-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-dupids-");
         var topics = Path.Combine(dir, "topics.tsv");
         var qrels = Path.Combine(dir, "qrels.txt");
         await File.WriteAllTextAsync(topics, "q1\tonion\n");
@@ -191,7 +191,7 @@ public sealed class EvalCommandTests
     public async Task Eval_ExistingTabSeparatedRuns_AreReadAsTrecEvalReadsThemAndNeverRewritten()
     {
         // Both runs already in --run-out: nothing is searched (the URLs lead nowhere) and neither file is touched.
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-existing-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-existing-");
         var backend = TabSeparatedCopy(dir, "backend.run", "run.txt");
         var proxy = TabSeparatedCopy(dir, "proxy.run", "run-good.txt");
         var before = (File.ReadAllBytes(backend), File.ReadAllBytes(proxy));
@@ -214,7 +214,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_MalformedExistingRun_NamesFileAndLine_AndLeavesItAlone()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-malformed-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-malformed-");
         var backend = Path.Combine(dir, "backend.run");
         await File.WriteAllTextAsync(backend, "301 Q0 D1 1 2.5 bm25\n301\tQ0\tD2\t2\t1.5\tbm25\n301 Q0 D3 3 high bm25\n");
         var before = await File.ReadAllBytesAsync(backend);
@@ -231,7 +231,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_TwoRunsOffline_ScoredAsTrecEvalC()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-runs-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-runs-");
         var a = TabSeparatedCopy(dir, "a.run", "run.txt");
         var result = await CliRunner.RunAsync("eval", "--run", a, "--run", TrecFixture("run-good.txt"), "--qrels", TrecFixture("qrels.txt"), "--json",
             "--metrics", "ndcg@10,ndcg,mrr,recall@100,map");
@@ -262,7 +262,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_TableOutput_ShowsEveryMetricSideBySide()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-table-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-table-");
         var result = await CliRunner.RunAsync("eval", "--sample", "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--run-out", dir, "--metrics", "ndcg@5,p@3");
         Assert.True(result.ExitCode == 0, result.Error);
         Assert.Contains("│ ndcg@5 ", result.Out, StringComparison.Ordinal);
@@ -273,7 +273,7 @@ public sealed class EvalCommandTests
     /// <summary>Writes the qrels and the run (bytes as given) into a new folder and compares the run with itself offline.</summary>
     private static async Task<(CliResult Result, string Qrels, string Run)> OfflineAsync(byte[] qrels, byte[] run, string metrics = "p@1,p@2,map")
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-input-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-input-");
         var (qrelsFile, runFile) = (Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "a.run"));
         await File.WriteAllBytesAsync(qrelsFile, qrels);
         await File.WriteAllBytesAsync(runFile, run);
@@ -322,7 +322,7 @@ public sealed class EvalCommandTests
     public async Task Eval_PartialRunThatIsNotUtf8_IsRefusedNamingFileLineAndHowToStartAfresh()
     {
         // Read before any search: the backend and proxy given are never asked.
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-partial-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-partial-");
         var (topics, qrels, runDir) = (Path.Combine(dir, "topics.tsv"), Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "runs"));
         await File.WriteAllTextAsync(topics, "1\tonion\n");
         await File.WriteAllTextAsync(qrels, "1 0 d1 1\n");
@@ -341,7 +341,7 @@ public sealed class EvalCommandTests
     public async Task Eval_DatasetQrelsThatAreNotUtf8_AreRefusedNamingFileAndLine()
     {
         // Read before the corpus is indexed or a model is looked for.
-        var dataset = Directory.CreateTempSubdirectory("rank1-eval-beir-").FullName;
+        var dataset = TestTemp.Folder("rank1-eval-beir-");
         await File.WriteAllTextAsync(Path.Combine(dataset, "corpus.jsonl"), "{\"_id\":\"d1\",\"text\":\"onion\"}\n");
         await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), "{\"_id\":\"1\",\"text\":\"onion\"}\n");
         var qrels = Path.Combine(Directory.CreateDirectory(Path.Combine(dataset, "qrels")).FullName, "test.tsv");
@@ -388,7 +388,7 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Eval_BadQrelsLine_NamesFileAndLine()
     {
-        var dir = Directory.CreateTempSubdirectory("rank1-eval-bad-").FullName;
+        var dir = TestTemp.Folder("rank1-eval-bad-");
         var topics = Path.Combine(dir, "t.tsv");
         var qrels = Path.Combine(dir, "q.txt");
         await File.WriteAllTextAsync(topics, "q1\tonions\n");

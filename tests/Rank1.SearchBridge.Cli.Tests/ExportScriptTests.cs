@@ -227,7 +227,7 @@ public sealed class ExportScriptTests
     /// </summary>
     private static async Task<TestProcess.Result> RunWithConfigAsync(string config, string[] args)
     {
-        var folder = Directory.CreateTempSubdirectory("rank1-export-").FullName;
+        var folder = TestTemp.Folder("rank1-export-");
         try
         {
             var bin = Directory.CreateDirectory(Path.Combine(folder, "venv", "bin")).FullName;

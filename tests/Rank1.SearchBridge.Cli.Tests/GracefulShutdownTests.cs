@@ -27,7 +27,7 @@ public sealed partial class GracefulShutdownTests
 
     private static async Task<(Process Process, Uri Url)> StartProxyAsync(Uri backend, string shutdownTimeout)
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
         await File.WriteAllTextAsync(config, "{\"Rank1\":{\"Proxy\":{\"ShutdownTimeout\":\"" + shutdownTimeout + "\",\"Default\":{\"MaxThinkTokens\":2,\"Window\":3}}}}");
         return await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
             [CliRunner.Dll, "proxy", "--backend", backend.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());
@@ -120,7 +120,7 @@ public sealed partial class GracefulShutdownTests
         var (backend, gate) = await BackendAsync();
         await using var _ = backend;
         await using var __ = gate;
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
+        var config = Path.Combine(TestTemp.Folder(), "serve.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"ShutdownTimeout":"00:00:01"},"Service":{"MaxThinkTokens":2}}}""");
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
             [CliRunner.Dll, "serve", "--backend", gate.Url.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());

@@ -1,5 +1,6 @@
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Cli.Commands;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
 
@@ -7,7 +8,7 @@ public sealed class PrecomputeCommandTests
 {
     private static string File(params string[] lines)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"rank1-log-{Guid.NewGuid():N}.jsonl");
+        var path = TestTemp.File($"rank1-log-{Guid.NewGuid():N}.jsonl");
         System.IO.File.WriteAllLines(path, lines);
         return path;
     }

@@ -17,7 +17,7 @@ public sealed partial class ProxyCommandTests
             (await seed.PutAsync("kb/_doc/1?refresh=true", new StringContent("""{"text":"tea leaves steep in hot water"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         }
 
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"Default":{"MaxThinkTokens":2,"Window":3}}}}""");
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
             [CliRunner.Dll, "proxy", "--backend", backend.Url.ToString(), "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());
@@ -64,7 +64,7 @@ public sealed partial class ProxyCommandTests
     [Fact]
     public async Task Proxy_ConfigFileWithTheOldBackendKey_FailsNamingTheNewKey()
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Proxy":{"Backend":"http://127.0.0.1:9"}}}""");
         var result = await CliRunner.RunAsync("proxy", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
         Assert.Equal(2, result.ExitCode);
@@ -75,7 +75,7 @@ public sealed partial class ProxyCommandTests
     [Fact]
     public async Task Proxy_SeveralBadSections_FailWithOneUsageErrorNamingEach()
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "proxy.json");
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Store":{"BulkBatchSize":0},"HotQueries":{"Capacity":0}}}""");
         var result = await CliRunner.RunAsync("proxy", "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
         Assert.Equal(2, result.ExitCode);
@@ -97,7 +97,7 @@ public sealed partial class ProxyCommandTests
     [InlineData("serve")]
     public async Task HostCommand_ConfigFileThatIsNotJson_IsABadInputInOneLineNamingTheFile(string command)
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "bad.json");
+        var config = Path.Combine(TestTemp.Folder(), "bad.json");
         await File.WriteAllTextAsync(config, "{bad json\n");
         var result = await CliRunner.RunAsync(command, "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
         Assert.Equal(4, result.ExitCode);

@@ -98,7 +98,7 @@ public sealed class RerankCommandTests
     [Fact]
     public async Task BadPassagesFile_NamesFileAndLine()
     {
-        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "p.jsonl");
+        var file = Path.Combine(TestTemp.Folder(), "p.jsonl");
         await File.WriteAllLinesAsync(file, ["{\"id\":\"a\",\"text\":\"fine\"}", "{\"id\":\"b\",\"title\":\"no text\"}"]);
         var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file);
         Assert.Equal(4, result.ExitCode);
@@ -149,7 +149,7 @@ public sealed class RerankCommandTests
     [Fact]
     public async Task RealProcess_PassageOf32000LettersWithoutSpaces_IsCutToTheTokenLimitAndJudged()
     {
-        var folder = Directory.CreateTempSubdirectory("rank1-rerank-long-").FullName;
+        var folder = TestTemp.Folder("rank1-rerank-long-");
         try
         {
             var file = Path.Combine(folder, "passages.jsonl");

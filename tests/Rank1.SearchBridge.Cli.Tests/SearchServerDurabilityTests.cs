@@ -16,7 +16,7 @@ public sealed partial class SearchServerCommandTests
     [Fact]
     public async Task SearchServer_SigkillRightAfterAcknowledgedWrites_RestartOnSameDataKeepsEveryOne()
     {
-        var data = Directory.CreateTempSubdirectory("rank1-durability-");
+        var data = new DirectoryInfo(TestTemp.Folder("rank1-durability-"));
         try
         {
             var expected = new SortedSet<string>(StringComparer.Ordinal);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
 
@@ -28,7 +29,7 @@ public sealed class SeedCommandTests
     [Fact]
     public async Task Seed_OwnFile_BadLineNamesFileAndLine_Exit4()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"rank1-seed-{Guid.NewGuid():N}.jsonl");
+        var path = TestTemp.File($"rank1-seed-{Guid.NewGuid():N}.jsonl");
         await File.WriteAllLinesAsync(path, ["{\"id\":\"a\",\"text\":\"one\"}", "{\"id\":\"b\"}"]);
         var result = await CliRunner.RunAsync("seed", "--file", path, "--backend", "http://127.0.0.1:9");
         Assert.Equal(4, result.ExitCode);

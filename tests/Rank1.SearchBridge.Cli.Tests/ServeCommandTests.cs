@@ -14,7 +14,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public async Task Serve_FromTheCommandLine_AnswersThePrintedCurl_AndTheHealthCheck()
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
+        var config = Path.Combine(TestTemp.Folder(), "serve.json");
         await File.WriteAllTextAsync(config, """{"Rank1":{"Service":{"MaxThinkTokens":2,"ModelName":"rank1-tiny"}}}""");
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
             [CliRunner.Dll, "serve", "--model", TestPaths.TinyModel, "--port", "0", "--config", config]), Listening());
@@ -211,7 +211,7 @@ public sealed partial class ServeCommandTests
     [InlineData("""{"Rank1":{"Proxy":{"DeadlineGrace":"00:30:00"}}}""", "DeadlineGrace")]
     public async Task Serve_BadServiceSetting_FailsWithTheKeyName(string settings, string named)
     {
-        var config = Path.Combine(Directory.CreateTempSubdirectory().FullName, "serve.json");
+        var config = Path.Combine(TestTemp.Folder(), "serve.json");
         await File.WriteAllTextAsync(config, settings);
         var result = await CliRunner.RunAsync("serve", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
         Assert.Equal(2, result.ExitCode);

@@ -32,7 +32,7 @@ public sealed class ComposeStackTests
 
     private static string BrokenComposeFile()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"rank1-broken-compose-{Guid.NewGuid():N}.yml");
+        var path = TestTemp.File($"rank1-broken-compose-{Guid.NewGuid():N}.yml");
         File.WriteAllText(path, "name: broken\nservices:\n  app:\n    image: app:1\n    ports: {web: 8080}\n");
         return path;
     }

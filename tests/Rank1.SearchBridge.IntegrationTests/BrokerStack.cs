@@ -70,7 +70,7 @@ internal static class BrokerProcesses
     /// <summary>Writes a query log and returns its path.</summary>
     public static string QueryLog(IEnumerable<string> queries)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"rank1-queries-{Guid.NewGuid():N}.txt");
+        var path = TestTemp.File($"rank1-queries-{Guid.NewGuid():N}.txt");
         File.WriteAllLines(path, queries);
         return path;
     }

@@ -153,7 +153,7 @@ public sealed class PassThroughTests
     [Fact]
     public async Task BackendStoppedMidTest_Gives502_ThenTheOpenCircuits503_AndRecoversAfterRestart()
     {
-        var data = Directory.CreateTempSubdirectory("rank1-proxy-backend-").FullName;
+        var data = TestTemp.Folder("rank1-proxy-backend-");
         // The proxy's clock (the breaker's too) is a FakeTimeProvider: the open circuit stays open until the test moves it
         // past the break, however slow this machine is.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -250,7 +250,7 @@ public sealed class ProxyConfigurationTests
     {
         // An appsettings.json written for the old layout: the host stops at start-up naming the key that replaces it, instead
         // of an unknown-key error or running with the setting ignored.
-        var file = Path.Combine(Directory.CreateTempSubdirectory("rank1-moved-").FullName, "appsettings.json");
+        var file = Path.Combine(TestTemp.Folder("rank1-moved-"), "appsettings.json");
         await File.WriteAllTextAsync(file, json);
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => ProxyServer.StartAsync(Valid(), file));
         Assert.Equal($"{old} is no longer read: the cluster has its own section Rank1:Backend; set {replacement} instead", Assert.Single(ex.Failures));

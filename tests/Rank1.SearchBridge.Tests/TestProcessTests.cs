@@ -8,7 +8,7 @@ public sealed class TestProcessTests
     [Fact]
     public async Task RunAsync_Cancelled_KillsTheProcessAndEveryProcessItStarted()
     {
-        var folder = Directory.CreateTempSubdirectory("rank1-testprocess-").FullName;
+        var folder = TestTemp.Folder("rank1-testprocess-");
         try
         {
             var fifo = Path.Combine(folder, "held");

@@ -37,8 +37,7 @@ internal sealed class RabbitMqNode : IAsyncDisposable
 
     public static async Task<RabbitMqNode> StartNewAsync()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "rank1-rabbitmq-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(folder);
+        var folder = TestTemp.Folder("rank1-rabbitmq-");
         await File.WriteAllTextAsync(Path.Combine(folder, "enabled_plugins"), "[].\n");
         await File.WriteAllTextAsync(Path.Combine(folder, "rabbitmq.conf"), "loopback_users = none\n");
         var node = new RabbitMqNode(folder, "rank1test-" + Path.GetFileName(folder)[^10..] + "@localhost", FreePort(), FreePort());

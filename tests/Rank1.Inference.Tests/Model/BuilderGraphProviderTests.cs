@@ -83,7 +83,7 @@ public sealed class BuilderGraphProviderTests
     [Fact]
     public void UnreadableGraph_HasNoOperators()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("rank1-graph").FullName, "model.onnx");
+        var path = Path.Combine(TestTemp.Folder("rank1-graph"), "model.onnx");
         File.WriteAllBytes(path, [0x3A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]); // field 7, a length past the end
 
         using var file = File.OpenHandle(path);

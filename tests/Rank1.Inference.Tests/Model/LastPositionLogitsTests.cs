@@ -101,7 +101,7 @@ public sealed class LastPositionLogitsTests
     public void FolderOfLinksToBlobsElsewhere_IsRewrittenWithItsWeightsWhereTheLinksLead(string graph, bool throughAFolderLink)
     {
         var source = graph == "tiny-builder" ? TestPaths.TinyBuilderModel : TestPaths.TinyGenAiModel;
-        var root = Directory.CreateTempSubdirectory("rank1-hf-").FullName;
+        var root = TestTemp.Folder("rank1-hf-");
         try
         {
             var blobs = Directory.CreateDirectory(Path.Combine(root, "blobs")).FullName;
@@ -148,7 +148,7 @@ public sealed class LastPositionLogitsTests
     [Fact]
     public void RewrittenGraphRefused_RunsAsExportedFromItsOwnFolder()
     {
-        var root = Directory.CreateTempSubdirectory("rank1-refused-").FullName;
+        var root = TestTemp.Folder("rank1-refused-");
         try
         {
             var blobs = Directory.CreateDirectory(Path.Combine(root, "blobs")).FullName;

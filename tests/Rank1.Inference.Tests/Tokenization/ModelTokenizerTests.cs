@@ -164,7 +164,7 @@ public sealed class ModelTokenizerTests(QwenTokenizerFixture fx) : IClassFixture
     [Fact]
     public void Load_NotBpe_SaysWhatWasExpected()
     {
-        var dir = Directory.CreateTempSubdirectory();
+        var dir = new DirectoryInfo(TestTemp.Folder());
         var path = Path.Combine(dir.FullName, "tokenizer.json");
         File.WriteAllText(path, "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}");
         var ex = Assert.Throws<ModelLoadException>(() => ModelTokenizer.Load(path));
@@ -175,7 +175,7 @@ public sealed class ModelTokenizerTests(QwenTokenizerFixture fx) : IClassFixture
     [Fact]
     public void Load_InvalidJson_NamesTheFile()
     {
-        var dir = Directory.CreateTempSubdirectory();
+        var dir = new DirectoryInfo(TestTemp.Folder());
         var path = Path.Combine(dir.FullName, "tokenizer.json");
         File.WriteAllText(path, "{ not json");
         var ex = Assert.Throws<ModelLoadException>(() => ModelTokenizer.Load(path));

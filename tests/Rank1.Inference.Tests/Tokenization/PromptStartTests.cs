@@ -42,7 +42,7 @@ public sealed class PromptStartTests
             }
         }
 
-        var file = System.IO.Path.Combine(Directory.CreateTempSubdirectory("rank1-tok").FullName, "tokenizer.json");
+        var file = System.IO.Path.Combine(TestTemp.Folder("rank1-tok"), "tokenizer.json");
         File.WriteAllText(file, json.ToJsonString());
         return file;
     }
@@ -119,7 +119,7 @@ public sealed class PromptStartTests
     {
         var json = JsonNode.Parse(File.ReadAllText(TestPaths.QwenTokenizerJson))!.AsObject();
         json["post_processor"] = JsonNode.Parse(postProcessor);
-        var file = System.IO.Path.Combine(Directory.CreateTempSubdirectory("rank1-tok").FullName, "tokenizer.json");
+        var file = System.IO.Path.Combine(TestTemp.Folder("rank1-tok"), "tokenizer.json");
         File.WriteAllText(file, json.ToJsonString());
 
         var ex = Assert.Throws<ModelLoadException>(() => ModelTokenizer.Load(file));

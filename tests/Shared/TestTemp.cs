@@ -1,0 +1,47 @@
+namespace Rank1.Testing;
+
+/// <summary>
+/// The one home of the folders tests write (copied models, configuration files, data folders): each is made under one
+/// folder per test process, which is removed when that process exits, so a run leaves nothing behind in the machine's
+/// temporary folder. A model copy is 20 to 30 MB and a run makes dozens of them; left behind, repeated runs fill a disk.
+/// </summary>
+internal static class TestTemp
+{
+    private static readonly Lazy<string> RootFolder = new(() =>
+    {
+        var root = Directory.CreateTempSubdirectory("rank1-tests-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Remove(root);
+        return root;
+    });
+
+    /// <summary>The folder of this test process; removed at its exit.</summary>
+    public static string Root => RootFolder.Value;
+
+    /// <summary>A new empty folder named <paramref name="prefix"/> plus a random suffix, under <see cref="Root"/>.</summary>
+    /// <param name="prefix">The start of the folder's name, saying what it holds.</param>
+    public static string Folder(string prefix = "")
+    {
+        var path = Path.Combine(Root, prefix + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>A path for a new file named <paramref name="name"/> under <see cref="Root"/> (not created).</summary>
+    /// <param name="name">The file's name.</param>
+    public static string File(string name) => Path.Combine(Root, name);
+
+    private static void Remove(string root)
+    {
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child process still writing there (it is killed with the test process): left to the system's cleaner.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
