@@ -250,6 +250,43 @@ public sealed class FidelityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SearchAfter_OnTheScore_PagesEveryHitOnce()
+    {
+        // A score is a float, written as the shortest text that reads back as that float (1.145896); read back as a
+        // double that is past the float, so the hit it came from was after its own cursor and came back forever
+        // (SearchAfterBuilder reads a score cursor as a float).
+        var bulk = string.Concat(Enumerable.Range(1, 8).Select(i =>
+            $"{{\"index\":{{\"_index\":\"scored\",\"_id\":\"s{i}\"}}}}\n{{\"text\":\"river {string.Join(' ', Enumerable.Repeat("bank", i))}\"}}\n"));
+        Assert.False((await Es.BulkAsync(bulk + "{\"index\":{\"_index\":\"scored\",\"_id\":\"x\"}}\n{\"text\":\"sea\"}\n")).Json["errors"]!.GetValue<bool>());
+        var all = await Es.PostAsync("/scored/_search", JsonNode.Parse("""{"size":100,"query":{"match":{"text":"river"}}}"""));
+        var expected = Ids(all);
+        Assert.Equal(8, expected.Distinct().Count());
+        Assert.Equal(8, all.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()).Distinct().Count());
+
+        var seen = new List<string>();
+        JsonNode? after = null;
+        for (var page = 0; page <= expected.Length; page++)
+        {
+            var body = JsonNode.Parse("""{"size":1,"query":{"match":{"text":"river"}},"sort":["_score"]}""")!.AsObject();
+            if (after is not null)
+            {
+                body["search_after"] = after.DeepClone();
+            }
+
+            var hits = (await Es.PostAsync("/scored/_search", body)).Json["hits"]!["hits"]!.AsArray();
+            if (hits.Count == 0)
+            {
+                break;
+            }
+
+            seen.Add(hits[0]!["_id"]!.GetValue<string>());
+            after = hits[0]!["sort"];
+        }
+
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
     public async Task PointInTime_Elasticsearch_PagesAFrozenViewWithTheShardDocTiebreaker()
     {
         var open = await Es.PostAsync("/books/_pit?keep_alive=1m");

@@ -589,12 +589,57 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Contains("http.max_content_length", json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task SortByScore_GetsRank1ScoresAsSortValues()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ScoreSortedOrPointInTimeSearch_PagedWithSearchAfter_GetsTheBackendsPages_EachReranked(bool pointInTime)
     {
-        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"sort":["_score"]}""");
-        Assert.Equal("applied", r.Rerank);
-        var hits = r.Json["hits"]!["hits"]!.AsArray().Take(5).ToArray();
-        Assert.All(hits, h => Assert.Equal(h!["fields"]!["_rank1.score"]![0]!.GetValue<double>(), h["sort"]![0]!.GetValue<double>()));
+        // Its hits' sort values are cursors (a score sort; a point in time's implicit score and _shard_doc): the last
+        // hit's are the next page's search_after, which the backend reads in its own order. Before, the page was
+        // reranked across the whole window, with Rank1 scores as sort values (the next page compared them with BM25
+        // scores) or the backend's own (the next page skipped what the rerank had left out of this one).
+        var body = JsonNode.Parse("""{"query":{"match":{"text":"onion onions eyes"}},"size":3,"sort":["_score"]}""")!.AsObject();
+        var path = $"{ProxyStack.Index}/_search";
+        using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
+        if (pointInTime)
+        {
+            var open = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_pit?keep_alive=1m");
+            Assert.Equal(200, open.Status);
+            body.Remove("sort");
+            body["pit"] = new JsonObject { ["id"] = open.Json["id"]!.GetValue<string>(), ["keep_alive"] = "1m" };
+            path = "_search";
+        }
+
+        async Task<List<(string[] Ids, string? Rerank)>> PagesAsync(HttpClient http)
+        {
+            var pages = new List<(string[], string?)>();
+            var search = body.DeepClone().AsObject();
+            for (var i = 0; i < ProxyStack.Corpus.Length; i++)
+            {
+                using var response = await http.PostAsync(path, ProxyStack.Json(search.ToJsonString()));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var hits = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray();
+                if (hits.Count == 0)
+                {
+                    break;
+                }
+
+                pages.Add((hits.Select(h => h!["_id"]!.GetValue<string>()).ToArray(), response.Headers.TryGetValues("X-Rank1-Rerank", out var v) ? v.Single() : null));
+                search["search_after"] = hits[^1]!["sort"]!.DeepClone();
+            }
+
+            return pages;
+        }
+
+        var expected = await PagesAsync(backend);
+        var got = await PagesAsync(_stack.Http);
+        Assert.True(expected.Count > 2);
+        Assert.Equal(expected.Count, got.Count);
+        for (var i = 0; i < expected.Count; i++)
+        {
+            // The backend's page, reranked within itself (the first; later pages pass through as search_after pages).
+            Assert.Equal(expected[i].Ids.Order(), got[i].Ids.Order());
+            Assert.Equal(i == 0 ? "applied" : "skipped", got[i].Rerank);
+        }
     }
 }

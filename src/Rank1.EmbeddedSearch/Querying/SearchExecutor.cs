@@ -166,7 +166,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     {
         for (var i = 0; i < request.Sort.Count; i++)
         {
-            var c = CompareValues(hit.SortValues![i], CursorValue(after[i]));
+            var cursor = CursorValue(after[i]);
+            // SearchAfterBuilder.convertValueFromSortType: a score cursor is read as a float, as the score it came from
+            // was (read as a double, 1.145896 is past the float 1.145896 it was written from: its hit came back again).
+            var c = CompareValues(hit.SortValues![i], request.Sort[i].Field == "_score" && cursor is double d ? (float)d : cursor);
             if (c != 0)
             {
                 return request.Sort[i].Descending ? c < 0 : c > 0;

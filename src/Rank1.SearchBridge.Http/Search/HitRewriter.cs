@@ -15,10 +15,14 @@ namespace Rank1.SearchBridge.Http.Search;
 internal static class HitRewriter
 {
     /// <remarks>
-    /// With <paramref name="sortsByScore"/> (<c>sort:["_score"]</c>), each judged hit's <c>sort</c> values become its
-    /// Rank1 score. With <paramref name="minScore"/>, judged hits scoring below it are left out of the answer.
+    /// With <paramref name="keepSortPositions"/> (the answer is one page whose hits carry <c>sort</c> values: cursors
+    /// for <c>search_after</c>), the <c>sort</c> values stay in place by position while the hits are reordered: the
+    /// n-th hit from the end of the answer carries the n-th from the end of the backend's, so the last hit carries the
+    /// backend's last cursor and the next page starts right after this one, whatever the rerank or
+    /// <paramref name="minScore"/> did within it. With <paramref name="minScore"/>, judged hits scoring below it are left
+    /// out of the answer.
     /// </remarks>
-    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool sortsByScore = false, double? minScore = null)
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool keepSortPositions = false, double? minScore = null)
     {
         var hits = SearchHits.Hits(response);
         IEnumerable<JsonObject> ordered = hits;
@@ -29,10 +33,6 @@ internal static class HitRewriter
             foreach (var v in judged)
             {
                 Annotate(hits[v.Index], v, includeReasoning, explain);
-                if (sortsByScore && hits[v.Index]["sort"] is JsonArray sort)
-                {
-                    hits[v.Index]["sort"] = new JsonArray(sort.Select(_ => (JsonNode)JsonValue.Create(v.Judgement.Score)).ToArray());
-                }
             }
 
             var kept = judged.Where(v => minScore is not { } min || v.Judgement.Score >= min).ToArray();
@@ -59,6 +59,21 @@ internal static class HitRewriter
         }
 
         var page = ordered.Skip(from).Take(size).Select(h => (JsonNode)h.DeepClone()).ToArray();
+        if (keepSortPositions)
+        {
+            var cursors = hits.Select(h => h["sort"]).ToArray();
+            for (var i = 0; i < page.Length; i++)
+            {
+                if (cursors[cursors.Length - page.Length + i] is { } cursor)
+                {
+                    page[i]!["sort"] = cursor.DeepClone();
+                }
+                else
+                {
+                    page[i]!.AsObject().Remove("sort");
+                }
+            }
+        }
         if (response["hits"] is JsonObject hitsObject)
         {
             hitsObject["hits"] = new JsonArray(page);

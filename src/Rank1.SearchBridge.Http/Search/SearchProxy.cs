@@ -165,25 +165,27 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
                 throw EsException.IllegalArgument("[ext.rank1.query] is required: no query text could be extracted from the query (rank1 reads match, multi_match, query_string, simple_query_string and bool clauses of these)");
             }
 
-            return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, 0, 0);
+            return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, 0, 0, null);
         }
 
         var from = Int(query, "from") ?? SearchBody.Int(body, "from") ?? 0;
-        var size = Int(query, "size") ?? SearchBody.Int(body, "size") ?? 10;
+        var sentSize = Int(query, "size") ?? SearchBody.Int(body, "size");
+        var size = sentSize ?? BackendWindow.DefaultSize;
         // The backend is asked from 0 for the whole window, so it cannot reject these itself: rejected as Elasticsearch does.
         if (from < 0 || size < 0)
         {
             throw SearchBody.NegativeWindow(from < 0 ? "from" : "size", from < 0 ? from : size, openSearch);
         }
 
-        return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size);
+        return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize);
     }
 
     /// <summary>An msearch item: its search <see cref="Prepare"/>d, or the error its header is answered with in its place.</summary>
     private sealed record MsearchEntry(PreparedSearch? Search, EsException? Refused);
 
     /// <summary>A search <see cref="Prepare"/> read: where it goes, its body read, its plan, and its window when reranked.</summary>
-    private sealed record PreparedSearch(string? Index, string Path, byte[] Raw, IQueryCollection Query, JsonObject? Body, bool HadExt, RerankPlan Plan, string? QueryText, int From, int Size);
+    private sealed record PreparedSearch(string? Index, string Path, byte[] Raw, IQueryCollection Query, JsonObject? Body, bool HadExt, RerankPlan Plan, string? QueryText, int From, int Size,
+        int? SentSize);
 
     /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
@@ -195,7 +197,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, CancellationToken cancellationToken,
         SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null)
     {
-        var (index, path, raw, query, body, hadExt, plan, queryText, from, size) = search;
+        var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
         if (!plan.Enabled)
         {
             var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
@@ -206,8 +208,22 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
 
         var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
-        body["from"] = 0;
-        body["size"] = BackendWindow.Size(plan.Window, from, size, body);
+        // A search whose hits carry sort values (a sort by score; a point in time's implicit one) hands out cursors: the
+        // last hit's are the next page's search_after, which the backend reads in its own order. Reranked across a window
+        // wider than the page, that next page would skip the hits the rerank left out of this one, or (given Rank1 scores
+        // as sort values) compare them with the backend's scores. So such a search is reranked within its own page,
+        // whose sort values stay where they were by position (HitRewriter): the next page starts right after it.
+        var handsOutCursors = body["pit"] is not null || (body["sort"] ?? ((body["retriever"] as JsonObject)?["standard"] as JsonObject)?["sort"]) is not null;
+        if (handsOutCursors)
+        {
+            body["from"] = from;
+            body["size"] = size;
+        }
+        else
+        {
+            BackendWindow.Apply(body, plan.Window, from + size, sentSize);
+        }
+
         // The passage fields must come back even when the client filters _source: ask for the whole source and
         // apply the client's own filter to the answer.
         var clientSource = ResponseShaping.ClientSourceFilter(body, query);
@@ -255,7 +271,7 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             why = outcome.Reason;
         }
 
-        HitRewriter.Apply(json, from, size, outcome, plan.IncludeReasoning, explain, sortsByScore: body["sort"] is not null, plan.MinScore);
+        HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore);
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);

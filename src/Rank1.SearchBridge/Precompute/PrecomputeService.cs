@@ -163,8 +163,8 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             };
         }
 
-        body["from"] = 0;
-        body["size"] = BackendWindow.Size(request.Window, 0, 0, body);
+        // As the proxy asks for the window of the search the job re-runs (its knn k pinned to the search's own size).
+        BackendWindow.Apply(body, request.Window, 0, body["size"] is JsonValue size && size.TryGetValue<int>(out var n) ? n : null);
         body.Remove("_source");
         body.Remove("ext");
         return body;
