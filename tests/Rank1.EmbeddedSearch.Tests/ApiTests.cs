@@ -61,6 +61,19 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StandardRetriever_NamedOrFilterOnly_IsReadAsElasticsearchReadsIt()
+    {
+        // RetrieverBuilder.declareBaseParserFields: _name is every retriever's label (it was an unknown field here).
+        Assert.Equal(await Ids("""{"query":{"match":{"text":"river rivers"}}}"""), await Ids("""{"retriever":{"standard":{"_name":"lexical","query":{"match":{"text":"river rivers"}}}}}"""));
+        // StandardRetrieverBuilder.extractToSearchSourceBuilder: with no query the bool holds only the filter, and every
+        // hit scores 0 (it was a match_all must: 1).
+        var filtered = await Es.SearchAsync("library", JsonNode.Parse("""{"retriever":{"standard":{"filter":{"term":{"topic":"cooking"}}}}}""")!);
+        var direct = await Es.SearchAsync("library", JsonNode.Parse("""{"query":{"bool":{"filter":{"term":{"topic":"cooking"}}}}}""")!);
+        Assert.Equal(direct.Json["hits"]!.ToJsonString(), filtered.Json["hits"]!.ToJsonString());
+        Assert.All(filtered.Json["hits"]!["hits"]!.AsArray(), h => Assert.Equal(0, h!["_score"]!.GetValue<double>()));
+    }
+
+    [Fact]
     public async Task Root_DescribesElasticsearch9WithProductHeader()
     {
         var r = await Es.GetAsync("/");

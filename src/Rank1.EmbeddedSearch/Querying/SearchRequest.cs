@@ -22,9 +22,9 @@ internal sealed class SearchRequest
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
     private static readonly string[] RetrieverReplaces = ["query", "knn", "search_after", "terminate_after", "sort", "rank", "rescore"];
 
-    // The keys of a standard retriever the embedded backend runs (StandardRetrieverBuilder's query, filter, sort,
-    // search_after and min_score).
-    private static readonly HashSet<string> StandardKeys = new(StringComparer.Ordinal) { "query", "filter", "sort", "search_after", "min_score" };
+    // The keys of a standard retriever the embedded backend runs: StandardRetrieverBuilder's query, filter, sort,
+    // search_after, terminate_after and min_score, and RetrieverBuilder.declareBaseParserFields' _name (a label).
+    private static readonly HashSet<string> StandardKeys = new(StringComparer.Ordinal) { "query", "filter", "sort", "search_after", "terminate_after", "min_score", "_name" };
 
     public JsonNode? Query { get; private set; }
 
@@ -260,10 +260,12 @@ internal sealed class SearchRequest
         search.Remove("retriever");
 
         var query = standard["query"]?.DeepClone();
+        // StandardRetrieverBuilder.extractToSearchSourceBuilder: a bool of the query (as must, when there is one) and the
+        // filters; with no query every hit scores 0, as a filter-only bool scores.
         search["query"] = standard["filter"] is { } filter
-            ? new JsonObject { ["bool"] = new JsonObject { ["must"] = query ?? new JsonObject { ["match_all"] = new JsonObject() }, ["filter"] = filter.DeepClone() } }
+            ? new JsonObject { ["bool"] = query is null ? new JsonObject { ["filter"] = filter.DeepClone() } : new JsonObject { ["must"] = query, ["filter"] = filter.DeepClone() } }
             : query;
-        foreach (var key in new[] { "sort", "search_after", "min_score" })
+        foreach (var key in new[] { "sort", "search_after", "terminate_after", "min_score" })
         {
             if (standard[key] is { } setting)
             {
