@@ -111,6 +111,26 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TermsAndIds_WithThousandsOfValues_MatchAsInElasticsearch_UpToMaxTermsCount()
+    {
+        // Elasticsearch's terms and ids queries are term sets, bounded only by index.max_terms_count (65,536) for
+        // terms; Lucene's BooleanQuery took 1,024 clauses at most, so a list of allowed ids was a 500 here.
+        var topics = new JsonArray([.. Enumerable.Range(0, 5000).Select(i => (JsonNode)$"t{i}"), "cooking"]);
+        Assert.Equal(["3", "4"], (await Ids(new JsonObject { ["query"] = new JsonObject { ["terms"] = new JsonObject { ["topic"] = topics } } }.ToJsonString())).Order());
+        var ids = new JsonArray([.. Enumerable.Range(100, 5000).Select(i => (JsonNode)i.ToString(System.Globalization.CultureInfo.InvariantCulture)), "3", "1"]);
+        Assert.Equal(["1", "3"], (await Ids(new JsonObject { ["query"] = new JsonObject { ["ids"] = new JsonObject { ["values"] = ids } } }.ToJsonString())).Order());
+
+        // TermsQueryBuilder.doToQuery's IllegalArgumentException, the shard's query_shard_exception.
+        var tooMany = new JsonArray([.. Enumerable.Range(0, 65_537).Select(i => (JsonNode)$"t{i}")]);
+        var r = await Es.SearchAsync("library", new JsonObject { ["query"] = new JsonObject { ["terms"] = new JsonObject { ["topic"] = tooMany } } });
+        Assert.Equal(400, r.Status);
+        Assert.Equal("search_phase_execution_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        var cause = r.Json["error"]!["failed_shards"]![0]!["reason"]!["caused_by"]!;
+        Assert.Equal(("illegal_argument_exception", "The number of terms [65537] used in the Terms Query request has exceeded the allowed maximum of [65536]. This maximum can be set by changing the [index.max_terms_count] index level setting."),
+            (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task PagingSortingSourceAndTotals()
     {
         Assert.Equal(["3", "4", "1", "2"], await Ids("""{"sort":[{"year":"desc"}]}"""));

@@ -238,17 +238,46 @@ internal sealed class QueryTranslator
 
         var field = fields[0].Key;
         var mapping = _index.Mapping.Get(field);
-        var bq = new BooleanQuery();
-        if (mapping is not null)
+        if (mapping is null)
         {
-            foreach (var v in values)
-            {
-                var text = ValueText(v) ?? throw EsException.Parsing($"[terms] query does not support null values for field [{field}]");
-                bq.Add(mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, text)) : ExactValue(field, mapping, text), Occur.SHOULD);
-            }
+            return Boosted(new ConstantScoreQuery(new BooleanQuery()), spec);
         }
 
-        return Boosted(new ConstantScoreQuery(bq), spec);
+        // TermsQueryBuilder.doToQuery: index.max_terms_count (65,536 by default) bounds the values, on a mapped field.
+        if (values.Count > MaxTermsCount)
+        {
+            var message = $"The number of terms [{values.Count}] used in the Terms Query request has exceeded the allowed maximum of [{MaxTermsCount}]. "
+                + "This maximum can be set by changing the [index.max_terms_count] index level setting.";
+            throw ShardSearchException.QueryShard(_index, $"failed to create query: {message}", EsException.Foreign(400, "illegal_argument_exception", message));
+        }
+
+        return Boosted(new ConstantScoreQuery(AnyOf(values.Select(v =>
+        {
+            var text = ValueText(v) ?? throw EsException.Parsing($"[terms] query does not support null values for field [{field}]");
+            return mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, text)) : ExactValue(field, mapping, text);
+        }))), spec);
+    }
+
+    private const int MaxTermsCount = 65_536;
+
+    /// <summary>
+    /// A query matching any of <paramref name="queries"/>: a terms or ids query's values, as Elasticsearch's term-set
+    /// query matches them, with no clause limit. Lucene's BooleanQuery takes at most 1,024 clauses (a 500
+    /// "maxClauseCount is set to 1024" past it), so the values are held in nested groups of at most that many.
+    /// </summary>
+    private static Query AnyOf(IEnumerable<Query> queries)
+    {
+        var groups = queries.Chunk(BooleanQuery.MaxClauseCount).Select(chunk =>
+        {
+            var bq = new BooleanQuery();
+            foreach (var q in chunk)
+            {
+                bq.Add(q, Occur.SHOULD);
+            }
+
+            return (Query)bq;
+        }).ToArray();
+        return groups.Length == 1 ? groups[0] : groups.Length == 0 ? new BooleanQuery() : AnyOf(groups);
     }
 
     private static Query Ids(JsonObject spec)
@@ -258,13 +287,7 @@ internal sealed class QueryTranslator
             throw EsException.Parsing("[ids] query requires [values] to be an array");
         }
 
-        var bq = new BooleanQuery();
-        foreach (var v in values)
-        {
-            bq.Add(new TermQuery(new Term(DocumentFields.IdField, ValueText(v) ?? string.Empty)), Occur.SHOULD);
-        }
-
-        return Boosted(new ConstantScoreQuery(bq), spec);
+        return Boosted(new ConstantScoreQuery(AnyOf(values.Select(v => new TermQuery(new Term(DocumentFields.IdField, ValueText(v) ?? string.Empty))))), spec);
     }
 
     private Query Range(string field, JsonObject spec)
