@@ -249,31 +249,35 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal(400, (await Es.PostAsync("/books/_search", JsonNode.Parse("""{"from":1,"sort":[{"rank":"asc"}],"search_after":[1]}"""))).Status);
     }
 
-    [Fact]
-    public async Task SearchAfter_OnTheScore_PagesEveryHitOnce()
+    private async Task<string[]> ScoredAsync()
     {
-        // A score is a float, written as the shortest text that reads back as that float (1.145896); read back as a
-        // double that is past the float, so the hit it came from was after its own cursor and came back forever
-        // (SearchAfterBuilder reads a score cursor as a float).
         var bulk = string.Concat(Enumerable.Range(1, 8).Select(i =>
             $"{{\"index\":{{\"_index\":\"scored\",\"_id\":\"s{i}\"}}}}\n{{\"text\":\"river {string.Join(' ', Enumerable.Repeat("bank", i))}\"}}\n"));
         Assert.False((await Es.BulkAsync(bulk + "{\"index\":{\"_index\":\"scored\",\"_id\":\"x\"}}\n{\"text\":\"sea\"}\n")).Json["errors"]!.GetValue<bool>());
         var all = await Es.PostAsync("/scored/_search", JsonNode.Parse("""{"size":100,"query":{"match":{"text":"river"}}}"""));
-        var expected = Ids(all);
-        Assert.Equal(8, expected.Distinct().Count());
         Assert.Equal(8, all.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()).Distinct().Count());
+        return Ids(all);
+    }
 
+    [Fact]
+    public async Task SearchAfter_OnAPointInTimesScores_PagesEveryHitOnce()
+    {
+        // A score is a float, written as the shortest text that reads back as that float (1.145896); read back as a
+        // double that can be past the float, so the hit it came from was after its own cursor and came back forever
+        // (SearchAfterBuilder reads a score cursor as a float).
+        var expected = await ScoredAsync();
+        var pit = (await Es.PostAsync("/scored/_pit?keep_alive=1m")).Json["id"]!.GetValue<string>();
         var seen = new List<string>();
         JsonNode? after = null;
         for (var page = 0; page <= expected.Length; page++)
         {
-            var body = JsonNode.Parse("""{"size":1,"query":{"match":{"text":"river"}},"sort":["_score"]}""")!.AsObject();
+            var body = new JsonObject { ["size"] = 1, ["query"] = JsonNode.Parse("""{"match":{"text":"river"}}"""), ["pit"] = new JsonObject { ["id"] = pit } };
             if (after is not null)
             {
                 body["search_after"] = after.DeepClone();
             }
 
-            var hits = (await Es.PostAsync("/scored/_search", body)).Json["hits"]!["hits"]!.AsArray();
+            var hits = (await Es.PostAsync("/_search", body)).Json["hits"]!["hits"]!.AsArray();
             if (hits.Count == 0)
             {
                 break;
@@ -284,6 +288,34 @@ public sealed class FidelityTests : IAsyncLifetime
         }
 
         Assert.Equal(expected, seen);
+    }
+
+    [Theory]
+    [InlineData("""["_score"]""")]
+    [InlineData("""{"_score":"desc"}""")]
+    [InlineData("""[{"_score":{"order":"desc"}}]""")]
+    public async Task LoneDescendingScoreSort_IsNoSort_ScoresKept_NoCursorToFollow(string sort)
+    {
+        // SortBuilder.buildSort: "optimize if we just sort on score non reversed, we don't really need sorting". The
+        // hits are the unsorted search's, with their scores and no sort values (they had sort values and a null
+        // _score), and a search_after has no sort to follow (SearchAfterBuilder.buildFieldDoc).
+        var expected = await ScoredAsync();
+        var plain = await Es.PostAsync("/scored/_search", JsonNode.Parse("""{"query":{"match":{"text":"river"}}}"""));
+        var sorted = await Es.PostAsync("/scored/_search", JsonNode.Parse("""{"query":{"match":{"text":"river"}},"sort":""" + sort + "}"));
+        Assert.Equal(plain.Json["hits"]!.ToJsonString(), sorted.Json["hits"]!.ToJsonString());
+        Assert.All(sorted.Json["hits"]!["hits"]!.AsArray(), h => Assert.False(h!.AsObject().ContainsKey("sort")));
+        Assert.Equal(expected.Take(10), Ids(sorted));
+
+        foreach (var body in new[] { "{\"sort\":" + sort + ",\"search_after\":[1.0]}", """{"search_after":[1.0]}""" })
+        {
+            var refused = await Es.PostAsync("/scored/_search", JsonNode.Parse(body));
+            Assert.Equal((400, "illegal_argument_exception", "Sort must contain at least one field."), (refused.Status, refused.ErrorType, refused.ErrorReason));
+        }
+
+        // An ascending score is a sort like any other, with its cursors.
+        var ascending = await Es.PostAsync("/scored/_search", JsonNode.Parse("""{"query":{"match":{"text":"river"}},"sort":[{"_score":"asc"}]}"""));
+        Assert.Equal(expected.Reverse(), Ids(ascending));
+        Assert.All(ascending.Json["hits"]!["hits"]!.AsArray(), h => Assert.Single(h!["sort"]!.AsArray()));
     }
 
     [Fact]

@@ -592,23 +592,23 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task ScoreSortedOrPointInTimeSearch_PagedWithSearchAfter_GetsTheBackendsPages_EachReranked(bool pointInTime)
+    public async Task PointInTimeSearch_PagedWithSearchAfter_GetsTheBackendsPages_EachReranked(bool scoreSort)
     {
-        // Its hits' sort values are cursors (a score sort; a point in time's implicit score and _shard_doc): the last
-        // hit's are the next page's search_after, which the backend reads in its own order. Before, the page was
-        // reranked across the whole window, with Rank1 scores as sort values (the next page compared them with BM25
-        // scores) or the backend's own (the next page skipped what the rerank had left out of this one).
-        var body = JsonNode.Parse("""{"query":{"match":{"text":"onion onions eyes"}},"size":3,"sort":["_score"]}""")!.AsObject();
-        var path = $"{ProxyStack.Index}/_search";
-        using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
-        if (pointInTime)
+        // Its hits' sort values (score and the implicit _shard_doc tiebreaker) are cursors: the last hit's are the next
+        // page's search_after, which the backend reads in its own order. Before, the first page was reranked across the
+        // whole window (the next page skipped what the rerank had left out of it), with Rank1 scores as the sort values
+        // of a score sort (the next page compared them with the backend's scores).
+        var open = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_pit?keep_alive=1m");
+        Assert.Equal(200, open.Status);
+        var body = JsonNode.Parse("""{"query":{"match":{"text":"onion onions eyes"}},"size":3}""")!.AsObject();
+        body["pit"] = new JsonObject { ["id"] = open.Json["id"]!.GetValue<string>(), ["keep_alive"] = "1m" };
+        if (scoreSort)
         {
-            var open = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_pit?keep_alive=1m");
-            Assert.Equal(200, open.Status);
-            body.Remove("sort");
-            body["pit"] = new JsonObject { ["id"] = open.Json["id"]!.GetValue<string>(), ["keep_alive"] = "1m" };
-            path = "_search";
+            body["sort"] = new JsonArray("_score");
         }
+
+        const string path = "_search";
+        using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
 
         async Task<List<(string[] Ids, string? Rerank)>> PagesAsync(HttpClient http)
         {

@@ -72,7 +72,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
         try
         {
-            return Run(targets, request.WithImplicitSort(pit: false));
+            return Run(targets, request);
         }
         finally
         {

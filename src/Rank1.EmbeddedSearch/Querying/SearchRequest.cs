@@ -82,23 +82,20 @@ internal sealed class SearchRequest
     }
 
     /// <summary>
-    /// The sort a search runs with: a point in time adds Elasticsearch's implicit <c>_shard_doc</c> tiebreaker, and
-    /// a point in time or <c>search_after</c> with no sort sorts by <c>_score</c> so that hits carry sort values.
+    /// The sort a point-in-time search runs with: Elasticsearch's implicit <c>_shard_doc</c> tiebreaker after its sort
+    /// (<c>_score</c> when it has none), so that its hits carry sort values to page with.
     /// </summary>
-    public SearchRequest WithPitTiebreaker() => WithImplicitSort(pit: true);
-
-    public SearchRequest WithImplicitSort(bool pit)
+    public SearchRequest WithPitTiebreaker()
     {
-        if (!pit && (SearchAfter is null || Sort.Count > 0))
-        {
-            return this;
-        }
-
         var sorted = (SearchRequest)MemberwiseClone();
         SortKey[] keys = Sort.Count == 0 ? [new SortKey("_score", true)] : [.. Sort];
-        sorted.Sort = pit && !keys.Any(k => k.Field == "_shard_doc") ? [.. keys, new SortKey("_shard_doc", false)] : keys;
+        sorted.Sort = !keys.Any(k => k.Field == "_shard_doc") ? [.. keys, new SortKey("_shard_doc", false)] : keys;
         return sorted;
     }
+
+    // SortBuilder.buildSort: a lone descending _score sort is no sort ("we don't really need sorting"): hits are in score
+    // order with their scores and no sort values, and a search_after has no sort to follow.
+    private static SortKey[] Effective(SortKey[] keys) => keys is [{ Field: "_score", Descending: true }] ? [] : keys;
 
     // As Elasticsearch's TimeValue.parseTimeValue: the unit-less "-1" (no timeout) and "0" are time values too.
     private static TimeSpan? ParseTimeout(string value) => value.Trim() switch
@@ -152,7 +149,7 @@ internal sealed class SearchRequest
             r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"]);
             r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
-            r.Sort = ParseSort(body["sort"]);
+            r.Sort = Effective(ParseSort(body["sort"]));
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
             r.TrackScores = Bool(body["track_scores"], "track_scores");
@@ -194,7 +191,7 @@ internal sealed class SearchRequest
 
         if (param("sort") is { } sort)
         {
-            r.Sort = sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray();
+            r.Sort = Effective(sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray());
         }
 
         if (param("timeout") is { } urlTimeout)
@@ -290,7 +287,13 @@ internal sealed class SearchRequest
                 throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [from] parameter must be set to 0 when [search_after] is used;");
             }
 
-            var sortCount = PitId is null ? Math.Max(1, Sort.Count) : WithPitTiebreaker().Sort.Count;
+            // SearchAfterBuilder.buildFieldDoc.
+            var sortCount = PitId is null ? Sort.Count : WithPitTiebreaker().Sort.Count;
+            if (sortCount == 0)
+            {
+                throw EsException.IllegalArgument("Sort must contain at least one field.");
+            }
+
             if (SearchAfter.Count != sortCount)
             {
                 throw EsException.IllegalArgument($"search_after has {SearchAfter.Count} value(s) but sort has {sortCount}.");

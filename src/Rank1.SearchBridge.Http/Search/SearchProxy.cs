@@ -208,12 +208,13 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
 
         var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
         body ??= new JsonObject();
-        // A search whose hits carry sort values (a sort by score; a point in time's implicit one) hands out cursors: the
-        // last hit's are the next page's search_after, which the backend reads in its own order. Reranked across a window
-        // wider than the page, that next page would skip the hits the rerank left out of this one, or (given Rank1 scores
-        // as sort values) compare them with the backend's scores. So such a search is reranked within its own page,
-        // whose sort values stay where they were by position (HitRewriter): the next page starts right after it.
-        var handsOutCursors = body["pit"] is not null || (body["sort"] ?? ((body["retriever"] as JsonObject)?["standard"] as JsonObject)?["sort"]) is not null;
+        // A search whose hits carry sort values (a point in time's, with its implicit _shard_doc tiebreaker; a sort of
+        // more than the lone descending _score that Elasticsearch runs as no sort) hands out cursors: the last hit's are
+        // the next page's search_after, which the backend reads in its own order. Reranked across a window wider than the
+        // page, that next page would skip the hits the rerank left out of this one. So such a search is reranked within
+        // its own page, whose sort values stay where they were by position (HitRewriter): the next page starts right after it.
+        var sort = body["sort"] ?? ((body["retriever"] as JsonObject)?["standard"] as JsonObject)?["sort"];
+        var handsOutCursors = body["pit"] is not null || sort is JsonArray { Count: > 1 };
         if (handsOutCursors)
         {
             body["from"] = from;
