@@ -122,11 +122,14 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             OnShard(target.Index, failures, () =>
             {
-                var query = new QueryTranslator(target.Index).Translate(request.Query);
+                var translator = new QueryTranslator(target.Index);
+                var query = translator.Translate(request.Query);
+                // The post_filter narrows the hits and their total, not what the aggregations count; it does not score.
+                var hitQuery = request.PostFilter is { } postFilter ? new FilteredQuery(query, new QueryWrapperFilter(translator.Translate(postFilter))) : query;
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
                 // search_after pages read past every earlier hit, so each index hands over all its matches.
                 var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-                var (indexHits, indexTotal, indexTimedOut) = Collect(target, query, request, wanted, clock);
+                var (indexHits, indexTotal, indexTimedOut) = Collect(target, hitQuery, query, request, wanted, clock);
                 perIndexQueries.Add((target.Index, target.Searcher, query));
                 hits.AddRange(indexHits);
                 total += indexTotal;
@@ -239,13 +242,15 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
     }
 
-    private (List<Hit>, int, bool) Collect(SearchTarget target, Query query, SearchRequest request, int wanted, ClockCounter? clock)
+    // The hits of hitQuery (the query, with the post_filter when there is one); each hit explains and highlights by the
+    // query alone, as Elasticsearch's do.
+    private (List<Hit>, int, bool) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         var needScores = request.TrackScores || request.SortsByScore;
-        var (docs, timedOut) = TopDocs(searcher, query, sort, wanted, needScores, request.Timeout, clock);
+        var (docs, timedOut) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock);
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));

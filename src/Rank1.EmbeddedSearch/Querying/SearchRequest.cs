@@ -16,7 +16,7 @@ internal sealed class SearchRequest
     {
         "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
         "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after", "search_after", "pit",
-        "retriever",
+        "retriever", "post_filter",
     };
 
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
@@ -27,6 +27,12 @@ internal sealed class SearchRequest
     private static readonly HashSet<string> StandardKeys = new(StringComparer.Ordinal) { "query", "filter", "sort", "search_after", "terminate_after", "min_score", "_name" };
 
     public JsonNode? Query { get; private set; }
+
+    /// <summary>
+    /// The <c>post_filter</c>: a query the hits (and their total) are filtered by after the aggregations saw the
+    /// query's matches, as a faceted search filters by a chosen facet while counting all of them.
+    /// </summary>
+    public JsonNode? PostFilter { get; private set; }
 
     public int From { get; private set; }
 
@@ -155,6 +161,7 @@ internal sealed class SearchRequest
             r.TrackScores = Bool(body["track_scores"], "track_scores");
             r.MinScore = ParseMinScore(body["min_score"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
+            r.PostFilter = body["post_filter"];
             r.SearchAfter = body["search_after"] switch
             {
                 null => null,
