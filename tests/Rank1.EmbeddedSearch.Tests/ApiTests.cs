@@ -150,6 +150,30 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task VersionAndSeqNoPrimaryTerm_OnEachHit_AsTheDocumentHasThem()
+    {
+        // For optimistic concurrency control from a search (if_seq_no/if_primary_term on the next write): each hit carries
+        // what GET of its document answers, in SearchHit.toXContent's order (these were ignored).
+        Assert.Equal(200, (await Es.PutAsync("/library/_doc/1?refresh=true", JsonNode.Parse("""{"title":"Rivers of the World","text":"A tour of great rivers across ten countries.","topic":"geography","year":2001}"""))).Status);
+        var got = await Es.GetAsync("/library/_doc/1");
+        foreach (var (path, body) in new[]
+        {
+            ("/library/_search", """{"query":{"ids":{"values":["1"]}},"version":true,"seq_no_primary_term":true}"""),
+            ("/library/_search?version=true&seq_no_primary_term=true", """{"query":{"ids":{"values":["1"]}}}"""),
+        })
+        {
+            var hit = (await Es.PostAsync(path, JsonNode.Parse(body))).Json["hits"]!["hits"]![0]!.AsObject();
+            Assert.Equal(["_index", "_id", "_version", "_seq_no", "_primary_term", "_score", "_source"], hit.Select(p => p.Key));
+            Assert.Equal(2, hit["_version"]!.GetValue<long>());
+            Assert.Equal((got.Json["_version"]!.GetValue<long>(), got.Json["_seq_no"]!.GetValue<long>(), got.Json["_primary_term"]!.GetValue<long>()),
+                (hit["_version"]!.GetValue<long>(), hit["_seq_no"]!.GetValue<long>(), hit["_primary_term"]!.GetValue<long>()));
+        }
+
+        var plain = (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"query":{"ids":{"values":["1"]}}}"""))).Json["hits"]!["hits"]![0]!.AsObject();
+        Assert.Equal(["_index", "_id", "_score", "_source"], plain.Select(p => p.Key));
+    }
+
+    [Fact]
     public async Task PagingSortingSourceAndTotals()
     {
         Assert.Equal(["3", "4", "1", "2"], await Ids("""{"sort":[{"year":"desc"}]}"""));

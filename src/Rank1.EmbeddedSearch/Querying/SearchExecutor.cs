@@ -445,6 +445,18 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
         o["_index"] = hit.Index.Name;
         o["_id"] = doc.Get(DocumentFields.IdField);
+        // SearchHit.toXContent's order: _version, then _seq_no and _primary_term, before _score.
+        if (request.Version)
+        {
+            o["_version"] = doc.GetField(DocumentFields.VersionField)?.GetInt64Value() ?? 1;
+        }
+
+        if (request.SeqNoPrimaryTerm)
+        {
+            o["_seq_no"] = doc.GetField(DocumentFields.SeqNoField)?.GetInt64Value() ?? 0;
+            o["_primary_term"] = 1;
+        }
+
         o["_score"] = scored ? hit.Score : null;
         var sourceJson = doc.Get(DocumentFields.SourceField);
         if (request.Source.Enabled)

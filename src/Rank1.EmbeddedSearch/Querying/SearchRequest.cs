@@ -49,6 +49,12 @@ internal sealed class SearchRequest
 
     public bool Explain { get; private set; }
 
+    /// <summary><c>version</c>: each hit carries its document's <c>_version</c>.</summary>
+    public bool Version { get; private set; }
+
+    /// <summary><c>seq_no_primary_term</c>: each hit carries its <c>_seq_no</c> and <c>_primary_term</c> (for optimistic concurrency control).</summary>
+    public bool SeqNoPrimaryTerm { get; private set; }
+
     public bool TrackScores { get; private set; }
 
     public double? MinScore { get; private set; }
@@ -159,6 +165,8 @@ internal sealed class SearchRequest
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
             r.TrackScores = Bool(body["track_scores"], "track_scores");
+            r.Version = Bool(body["version"], "version");
+            r.SeqNoPrimaryTerm = Bool(body["seq_no_primary_term"], "seq_no_primary_term");
             r.MinScore = ParseMinScore(body["min_score"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
             r.PostFilter = body["post_filter"];
@@ -210,6 +218,10 @@ internal sealed class SearchRequest
         {
             r.Explain = true;
         }
+
+        // RestSearchAction: the version and seq_no_primary_term parameters set the source's (paramAsBoolean).
+        r.Version = param("version") is { } version ? version is "true" or "" : r.Version;
+        r.SeqNoPrimaryTerm = param("seq_no_primary_term") is { } seqNo ? seqNo is "true" or "" : r.SeqNoPrimaryTerm;
 
         r.TypedKeys = param("typed_keys") is "true" or "";
         r.TotalHitsAsInt = param("rest_total_hits_as_int") is "true" or "";
