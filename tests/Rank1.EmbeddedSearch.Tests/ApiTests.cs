@@ -60,6 +60,35 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains("only the [standard] retriever, not [rrf]", rrf.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    // RestSearchAction puts q, sort and terminate_after in the body before SearchSourceBuilder.validate sees it (they
+    // were applied over the retriever's own).
+    [InlineData("""{"retriever":{"standard":{}}}""", "?q=river", "Validation Failed: 1: cannot specify [retriever] and [query];")]
+    [InlineData("""{"retriever":{"standard":{}}}""", "?sort=year:desc", "Validation Failed: 1: cannot specify [retriever] and [sort];")]
+    [InlineData("""{"retriever":{"standard":{}}}""", "?terminate_after=5", "Validation Failed: 1: cannot specify [retriever] and [terminate_after];")]
+    // knn, rank and rescore are Elasticsearch's sections (they were unknown keys, so the retriever's error never came).
+    [InlineData("""{"retriever":{"standard":{}},"knn":{"field":"v","k":1,"num_candidates":1,"query_vector":[1]}}""", "", "Validation Failed: 1: cannot specify [retriever] and [knn];")]
+    [InlineData("""{"retriever":{"standard":{}},"rescore":{"query":{}}}""", "", "Validation Failed: 1: cannot specify [retriever] and [rescore];")]
+    public async Task Retriever_BesideWhatItReplaces_InTheBodyOrTheUrl_IsElasticsearchsValidationError(string body, string query, string reason)
+    {
+        var r = await Es.PostAsync("/library/_search" + query, JsonNode.Parse(body));
+        Assert.Equal((400, "action_request_validation_exception", reason), (r.Status, r.ErrorType, r.ErrorReason));
+    }
+
+    [Fact]
+    public async Task Retriever_ParsesBeforeItIsValidated_AndADefaultTerminateAfterIsNotListed()
+    {
+        // The retriever's parse error comes first, as Elasticsearch parses the whole body before validating it.
+        var r = await Es.PostAsync("/library/_search", JsonNode.Parse("""{"retriever":{"standard":{"nope":1}},"query":{"match_all":{}}}"""));
+        Assert.Equal((400, "x_content_parse_exception", "[standard] unknown field [nope]"), (r.Status, r.ErrorType, r.ErrorReason));
+        // SearchSourceBuilder.validate names terminate_after only when it is not its default, 0.
+        Assert.Equal(await Ids("""{"query":{"match":{"text":"river rivers"}}}"""), await Ids("""{"retriever":{"standard":{"query":{"match":{"text":"river rivers"}}}},"terminate_after":0}"""));
+        // Without a retriever, knn is refused saying what this backend lacks, not as an unknown key.
+        var knn = await Es.PostAsync("/library/_search", JsonNode.Parse("""{"knn":{"field":"v","k":1,"num_candidates":1,"query_vector":[1]}}"""));
+        Assert.Equal((400, "illegal_argument_exception"), (knn.Status, knn.ErrorType));
+        Assert.Contains("does not run [knn]", knn.ErrorReason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task StandardRetriever_NamedOrFilterOnly_IsReadAsElasticsearchReadsIt()
     {

@@ -16,7 +16,7 @@ internal sealed class SearchRequest
     {
         "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
         "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after", "search_after", "pit",
-        "retriever", "post_filter",
+        "retriever", "post_filter", "knn", "rank", "rescore",
     };
 
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
@@ -153,7 +153,12 @@ internal sealed class SearchRequest
 
             if (body["retriever"] is { } retriever)
             {
-                body = Standard(body, retriever);
+                body = Standard(body, retriever, param);
+            }
+            else if (new[] { "knn", "rank", "rescore" }.FirstOrDefault(body.ContainsKey) is { } unsupported)
+            {
+                // Elasticsearch's own sections, not unknown keys: refused saying what this backend lacks.
+                throw EsException.IllegalArgument($"the embedded search backend does not run [{unsupported}]: it has no vectors, rank fusion or rescoring");
             }
 
             r.Query = body["query"];
@@ -234,42 +239,48 @@ internal sealed class SearchRequest
     }
 
     /// <summary>
-    /// What Elasticsearch checks of a search it has read when it runs it (<c>SearchRequest.validate</c>, then the shard):
-    /// in an <c>_msearch</c>, that search's own error.
-    /// </summary>
-    /// <summary>
     /// A body with a <c>standard</c> retriever read as the search it stands for: its query (with its filter as a
-    /// <c>bool</c> filter), sort, search_after and min_score in the body's place. A retriever beside what it replaces is
-    /// Elasticsearch's validation error; any other retriever (rrf, knn, linear, text_similarity_reranker, ...) needs what
-    /// the embedded backend does not have (vectors, inference, a license), and is refused saying so.
+    /// <c>bool</c> filter), sort, search_after and min_score in the body's place. A retriever beside what it replaces
+    /// (in the body, or the <c>q</c>, <c>sort</c> and <c>terminate_after</c> URL parameters, which RestSearchAction puts
+    /// in the body) is Elasticsearch's validation error, found once the retriever has parsed; any other retriever (rrf,
+    /// knn, linear, text_similarity_reranker, ...) needs what the embedded backend does not have (vectors, inference, a
+    /// license), and is refused saying so.
     /// </summary>
-    private static JsonObject Standard(JsonObject body, JsonNode retriever)
+    private static JsonObject Standard(JsonObject body, JsonNode retriever, Func<string, string?> param)
     {
-        var replaced = RetrieverReplaces.Where(body.ContainsKey).ToArray();
-        if (replaced.Length > 0)
-        {
-            throw new EsException(400, "action_request_validation_exception", $"Validation Failed: 1: cannot specify [retriever] and [{string.Join(", ", replaced)}];");
-        }
-
         if (retriever is not JsonObject { Count: 1 } one)
         {
             throw EsException.Parsing("[retriever] must be an object naming one retriever");
         }
 
         var (type, value) = one.First();
-        if (type != "standard")
-        {
-            throw EsException.IllegalArgument($"the embedded search backend runs only the [standard] retriever, not [{type}]: it has no vectors, inference or rank fusion");
-        }
-
-        if (value is not JsonObject standard)
+        var standard = value as JsonObject;
+        if (type == "standard" && standard is null)
         {
             throw EsException.Parsing("[standard] retriever must be an object");
         }
 
-        if (standard.Select(p => p.Key).FirstOrDefault(k => !StandardKeys.Contains(k)) is { } unknown)
+        if (standard?.Select(p => p.Key).FirstOrDefault(k => !StandardKeys.Contains(k)) is { } unknown && type == "standard")
         {
             throw new EsException(400, "x_content_parse_exception", $"[standard] unknown field [{unknown}]");
+        }
+
+        // SearchSourceBuilder.validate lists what is set: terminate_after only when not its default (0).
+        var replaced = RetrieverReplaces.Where(key => key switch
+        {
+            "query" => body.ContainsKey(key) || param("q") is not null,
+            "sort" => body.ContainsKey(key) || param("sort") is not null,
+            "terminate_after" => (body[key] is JsonValue v && v.TryGetValue<int>(out var n) ? n != 0 : body.ContainsKey(key)) || param(key) is not (null or "0"),
+            _ => body.ContainsKey(key),
+        }).ToArray();
+        if (replaced.Length > 0)
+        {
+            throw new EsException(400, "action_request_validation_exception", $"Validation Failed: 1: cannot specify [retriever] and [{string.Join(", ", replaced)}];");
+        }
+
+        if (type != "standard" || standard is null)
+        {
+            throw EsException.IllegalArgument($"the embedded search backend runs only the [standard] retriever, not [{type}]: it has no vectors, inference or rank fusion");
         }
 
         var search = (JsonObject)body.DeepClone();
