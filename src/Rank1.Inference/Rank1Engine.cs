@@ -129,6 +129,27 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     public IReadOnlyList<int> EncodePrompt(Rank1Input input) => EncodePrompt(input, null, CancellationToken.None).Ids;
 
     /// <summary>
+    /// Checks, before anything is judged, that each passage of a window can be judged as given under
+    /// <paramref name="settings"/>: with <see cref="JudgeSettings.Truncate"/> false, the first passage (or the query) over
+    /// its token limit throws <see cref="Rank1InputException"/>, in the words the judging would have used. As TEI
+    /// validates every input of a call before any reaches the model (router/src/http/server.rs, <c>rerank</c>: each pair is
+    /// tokenized and validated by core/src/tokenization.rs, <c>encode_input</c>, before its inference is queued).
+    /// </summary>
+    /// <param name="query">The query.</param>
+    /// <param name="instructions">The instructions appended to the query, if any.</param>
+    /// <param name="passages">The window's passages.</param>
+    /// <param name="settings">The limits the window will be judged under.</param>
+    /// <param name="cancellationToken">Stops the check.</param>
+    public void CheckInputs(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        foreach (var (title, text) in passages)
+        {
+            _ = _prompts.Encode(new Rank1Input(query, text, title, instructions), settings, cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// The prompt within the token limits of <paramref name="settings"/> (capped by the engine's): the query text and the
     /// passage are each cut to characters (<see cref="CharsPerToken"/>), then to tokens, before the prompt is encoded.
     /// Throws <see cref="Rank1InputException"/> when the prompt leaves no room for reasoning in the model's context.

@@ -1,7 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.IO.Compression;
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
@@ -158,6 +161,9 @@ public sealed class RerankServiceTests
         {
             ("v1/rerank", """{"query":"q","documents":[]}""", 400, "invalid request: list of documents must not be empty"),
             ("v2/rerank", many, 400, "invalid request: too many documents: 10000 (at most 200 in one call, Rank1:Service:MaxDocuments)"),
+
+            // TEI refuses more texts than its max_client_batch_size as a Validation error, which TEI answers 413 (router/src/http/server.rs).
+            ("rerank", """{"query":"q","texts":[""" + string.Join(',', Enumerable.Repeat("\"t\"", 201)) + "]}", 413, "batch size 201 > maximum allowed batch size 200 (Rank1:Service:MaxDocuments)"),
             ("v1/rerank", """{"query":42,"documents":["a"]}""", 400, "invalid request: query must be a string"),
             ("v1/rerank", """{"documents":["a"]}""", 400, "invalid request: query is required"),
             ("v1/rerank", """{"query":"q","documents":[{"title":"no text"}]}""", 400, "invalid request: documents[0] has no \"text\" field"),
@@ -223,6 +229,173 @@ public sealed class RerankServiceTests
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
         Assert.Equal(4, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_413")));
+    }
+
+    /// <summary>
+    /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
+    /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
+    /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.
+    /// </summary>
+    [Fact]
+    public async Task MalformedChunkedBody_IsKestrels400_InTheProtocolsShape_NotAFailureOfTheService()
+    {
+        using var logs = new RecordingLogs();
+        await using var service = await StandaloneAsync(logs: logs.Factory);
+        var head = "POST /rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer key-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        var answer = await RawExchangeAsync(service.Url, head + "zz\r\n{\"query\":\"q\"}\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        var body = JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!;
+        Assert.Equal("the request could not be read: Bad chunk size data.", body["error"]!.GetValue<string>());
+        Assert.Equal("Validation", body["error_type"]!.GetValue<string>());
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains("(400: Bad chunk size data.)", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A client that sends half its body and resets its connection: no failure of the service, so nothing is logged as an
+    /// error. Before, the read's exception was logged as a failed call (event 2500, Error) with its stack trace. (Which
+    /// entry the service writes instead depends on what Kestrel reports first: the reset, logged at Debug as a client gone,
+    /// or the body's early end, Kestrel's BadHttpRequestException, logged at Information; the test checks only that the
+    /// call's entry, awaited, is not an error.)
+    /// </summary>
+    [Fact]
+    public async Task AClientGoneMidBody_IsNotLoggedAsAFailure()
+    {
+        using var logs = new RecordingLogs();
+        await using var service = await StandaloneAsync(logs: logs.Factory);
+        using (var client = new TcpClient { LingerState = new LingerOption(true, 0) }) // closed with a reset (RST), not a half-close
+        {
+            await client.ConnectAsync(service.Url.Host, service.Url.Port);
+            var head = "POST /v1/rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer key-1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"query\":";
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(head));
+        }
+
+        var logged = await logs.ServiceLogged.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(logged.Level < LogLevel.Error, $"the call was logged at {logged.Level} (event {logged.EventId})");
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    /// <summary>
+    /// Compressed bodies are read as the proxy reads a compressed <c>_search</c>: gzip, deflate and br decoded, within the
+    /// body limit once decompressed (a small gzip bomb is a 413), an unknown Content-Encoding a 415 in the protocol's
+    /// shape. Before, the compressed bytes were read as JSON ("not valid JSON: '0x1F'").
+    /// </summary>
+    [Fact]
+    public async Task CompressedBodies_AreDecoded_WithinTheBodyLimit_AnUnknownEncodingIs415()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var json = Encoding.UTF8.GetBytes("""{"query":"q","documents":["a","b"]}""");
+        foreach (var encoding in new[] { "gzip", "deflate", "br" })
+        {
+            var r = await PostBytesAsync(http, "v1/rerank", Compress(json, encoding), encoding);
+            Assert.True(r.Status == 200, $"{encoding}: HTTP {r.Status} {r.Body.ToJsonString()}");
+            Assert.Equal(2, r.Body["results"]!.AsArray().Count);
+        }
+
+        var tei = await PostBytesAsync(http, "rerank", Compress(Encoding.UTF8.GetBytes("""{"query":"q","texts":["a"]}"""), "gzip"), "gzip");
+        Assert.Equal(200, tei.Status);
+        Assert.Single(tei.Body.AsArray());
+
+        // A megabyte of spaces compresses to about a kilobyte: refused once it inflates past the 64 KiB limit.
+        var bomb = Compress([.. json[..^1], .. Enumerable.Repeat((byte)' ', 1 << 20), (byte)'}'], "gzip");
+        Assert.True(bomb.Length < 65536);
+        var tooLarge = await PostBytesAsync(http, "v1/rerank", bomb, "gzip");
+        Assert.Equal(413, tooLarge.Status);
+        Assert.Equal("request body too large once decompressed: at most 65536 bytes (Rank1:Service:MaxBodyBytes)", tooLarge.Body["message"]!.GetValue<string>());
+
+        var unknown = await PostBytesAsync(http, "rerank", json, "compress");
+        Assert.Equal(415, unknown.Status);
+        Assert.Equal("unsupported Content-Encoding [compress]: send gzip, deflate, br or none", unknown.Body["error"]!.GetValue<string>());
+        Assert.Equal("Validation", unknown.Body["error_type"]!.GetValue<string>());
+        var corrupt = await PostBytesAsync(http, "v1/rerank", [.. Compress(json, "gzip")[..12]], "gzip");
+        Assert.Equal(400, corrupt.Status);
+        Assert.StartsWith("invalid request: the body is not valid gzip", corrupt.Body["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The proxy host serves the same endpoints with the same code.
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings);
+        var proxied = await PostBytesAsync(stack.Http, "v2/rerank", Compress(json, "br"), "br");
+        Assert.True(proxied.Status == 200, $"HTTP {proxied.Status} {proxied.Body.ToJsonString()}");
+        Assert.Equal(2, proxied.Body["results"]!.AsArray().Count);
+    }
+
+    private static byte[] Compress(byte[] data, string encoding)
+    {
+        using var output = new MemoryStream();
+        using (Stream compressor = encoding switch
+        {
+            "gzip" => new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true),
+            "deflate" => new ZLibStream(output, CompressionLevel.Optimal, leaveOpen: true),
+            _ => new BrotliStream(output, CompressionLevel.Optimal, leaveOpen: true),
+        })
+        {
+            compressor.Write(data);
+        }
+
+        return output.ToArray();
+    }
+
+    private static async Task<(int Status, JsonNode Body)> PostBytesAsync(HttpClient http, string path, byte[] body, string encoding)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Content.Headers.ContentEncoding.Add(encoding);
+        using var response = await http.SendAsync(request);
+        return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+    }
+
+    /// <summary>Sends <paramref name="request"/> as raw bytes on a fresh connection and reads until the server closes it.</summary>
+    private static async Task<string> RawExchangeAsync(Uri url, string request)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await client.ConnectAsync(url.Host, url.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        using var answer = new MemoryStream();
+        await stream.CopyToAsync(answer, timeout.Token);
+        return Encoding.UTF8.GetString(answer.ToArray());
+    }
+
+    /// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>
+    private sealed class RecordingLogs : ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message)> _entries = new();
+        private readonly TaskCompletionSource<(LogLevel Level, int EventId)> _serviceLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public RecordingLogs() => Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
+
+        public ILoggerFactory Factory { get; }
+
+        public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message)> Entries => [.. _entries];
+
+        public Task<(LogLevel Level, int EventId)> ServiceLogged => _serviceLogged.Task;
+
+        public ILogger CreateLogger(string categoryName) => new Recorder(categoryName, this);
+
+        public void Dispose() => Factory.Dispose();
+
+        private sealed class Recorder(string category, RecordingLogs logs) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                logs._entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception)));
+                if (category == typeof(RerankServiceServer).Namespace + ".RerankService")
+                {
+                    logs._serviceLogged.TrySetResult((logLevel, eventId.Id));
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -320,7 +493,7 @@ public sealed class RerankServiceTests
     /// <summary>
     /// Long documents are cut to the passage token limit: Cohere v2's <c>max_tokens_per_doc</c> sets it per call (the
     /// model's limit caps it), judged exactly as the engine judges the document cut to it alone; TEI's <c>"truncate": false</c>
-    /// refuses an over-long text with TEI's 422 instead of cutting it, while TEI's default still cuts.
+    /// refuses an over-long text with TEI's 413 (its Validation error) instead of cutting it, while TEI's default still cuts.
     /// </summary>
     [Fact]
     public async Task LongDocuments_AreCutToTheTokenLimit_MaxTokensPerDocSetsIt_TeiTruncateFalseRefuses()
@@ -341,7 +514,7 @@ public sealed class RerankServiceTests
         Assert.Equal(whole.PromptTokens + whole.ReasoningTokens, capped.Body!["usage"]!["total_tokens"]!.GetValue<long>());
 
         var refused = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short", longText), ["truncate"] = false }.ToJsonString());
-        Assert.Equal(422, refused.Status);
+        Assert.Equal(413, refused.Status); // TEI's Validation error (core/src/tokenization.rs), 413 (router/src/http/server.rs)
         Assert.Equal("Validation", refused.Body!["error_type"]!.GetValue<string>());
         var message = refused.Body!["error"]!.GetValue<string>();
         const string Prefix = "`inputs` must have less than 48 tokens. Given: ";
@@ -354,6 +527,35 @@ public sealed class RerankServiceTests
         var fits = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(ruler), ["truncate"] = false }.ToJsonString());
         Assert.True(fits.Status == 200, $"HTTP {fits.Status} {fits.Body?.ToJsonString()}");
         Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(longText) }.ToJsonString())).Status);
+    }
+
+    /// <summary>
+    /// TEI's <c>"truncate": false</c> with one over-long text among short ones: every text is measured before any is
+    /// judged, so the call is refused at once with nothing judged, and the refusal carries no <c>X-Rank1-Rerank</c>. Before,
+    /// the model judged every other text first (seconds of model time) and the error said <c>X-Rank1-Rerank: partial</c>.
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncateFalse_AnOverLongText_IsRefusedBeforeAnyTextIsJudged()
+    {
+        var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "rerank")
+        {
+            Content = new StringContent(new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short", "also short", longText, "short again"), ["truncate"] = false }.ToJsonString(),
+                Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(413, (int)response.StatusCode);
+        Assert.False(response.Headers.Contains("X-Rank1-Rerank"), string.Join(",", response.Headers.Select(h => h.Key)));
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("Validation", body["error_type"]!.GetValue<string>());
+        Assert.StartsWith("`inputs` must have less than 48 tokens. Given: ", body["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(0, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_413")));
     }
 
     /// <summary>
@@ -380,7 +582,7 @@ public sealed class RerankServiceTests
 
         Assert.Equal((503, "1"), (cohere.Status, cohere.RetryAfter)); // one failure: the circuit is still closed
         Assert.StartsWith("rank1 could not rerank: the model failed", cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal((503, "43", "Backend"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>())); // the second opened it
+        Assert.Equal((424, "43", "Backend"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>())); // the second opened it; TEI's Backend is 424
         Assert.StartsWith("rank1 could not rerank: the model failed", tei.Body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal((503, "43"), (refused.Status, refused.RetryAfter));
         Assert.Equal("rank1 could not rerank: the model circuit is open after repeated failures", refused.Body!["message"]!.GetValue<string>());
@@ -459,8 +661,8 @@ public sealed class RerankServiceTests
         }
     }
 
-    private static Task<RerankServiceServer> StandaloneAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null) =>
-        RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings.Concat(settings ?? [])), configureServices: services);
+    private static Task<RerankServiceServer> StandaloneAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, ILoggerFactory? logs = null) =>
+        RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings.Concat(settings ?? [])), configureServices: services, loggerFactory: logs);
 
     private static readonly Dictionary<string, string?> StandaloneSettings = new()
     {

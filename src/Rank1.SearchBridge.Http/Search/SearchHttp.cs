@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -32,15 +31,14 @@ internal static class SearchHttp
         await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
         var raw = buffer.ToArray();
         var encoding = request.Headers.ContentEncoding.ToString();
-        if (string.IsNullOrEmpty(encoding) || raw.Length == 0)
+        if (string.IsNullOrEmpty(encoding))
         {
             return raw;
         }
 
-        byte[] decoded;
         try
         {
-            decoded = ContentCoding.Decode(raw, encoding, maxContentLength);
+            return ContentCoding.DecodeRequest(raw, encoding, maxContentLength);
         }
         catch (DecodedTooLongException e)
         {
@@ -50,16 +48,6 @@ internal static class SearchHttp
         {
             throw EsException.IllegalArgument($"the request body is not valid {encoding}: {e.Message}");
         }
-
-        // GZipStream stops quietly at the end of what it could read, so garbage after a gzip header decodes to
-        // nothing (or to a truncated body): the gzip trailer's length (ISIZE, the size mod 2^32) must match.
-        if (encoding.Trim() is var e2 && (e2.Equals("gzip", StringComparison.OrdinalIgnoreCase) || e2.Equals("x-gzip", StringComparison.OrdinalIgnoreCase))
-            && (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)decoded.Length))
-        {
-            throw EsException.IllegalArgument($"the request body is not valid {encoding}: the stream is truncated or corrupt");
-        }
-
-        return decoded;
     }
 
     /// <summary>The 413 for a request body over <c>Rank1:Proxy:MaxContentLength</c>, as it arrived or once decompressed.</summary>

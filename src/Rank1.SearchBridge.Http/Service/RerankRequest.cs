@@ -26,6 +26,9 @@ internal sealed class RerankRequestException(int status, string message) : Excep
 
     /// <summary>The <c>Retry-After</c> of a 429 or 503 when not the default (<see cref="Http.RetryAfter.Soon"/>).</summary>
     public string? RetryAfter { get; init; }
+
+    /// <summary>TEI's <c>error_type</c> when not the one of <see cref="Status"/> (a 413 that is TEI's Validation error).</summary>
+    public string? ErrorType { get; init; }
 }
 
 /// <summary>One document to rerank: the text judged, and what goes back when documents are returned.</summary>
@@ -113,7 +116,10 @@ internal sealed record RerankRequest(
 
         if (items.Count > options.MaxDocuments)
         {
-            throw Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
+            // TEI refuses more texts than its max_client_batch_size as a Validation error, 413 (router/src/http/server.rs, rerank).
+            throw protocol == RerankProtocol.Tei
+                ? new RerankRequestException(413, $"batch size {items.Count} > maximum allowed batch size {options.MaxDocuments} (Rank1:Service:MaxDocuments)") { ErrorType = "Validation" }
+                : Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
         }
 
         var rankFields = protocol == RerankProtocol.CohereV1 ? StringList(json, "rank_fields", Bad) : null;
@@ -150,7 +156,8 @@ internal sealed record RerankRequest(
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
     }
 
-    private static int InvalidStatus(RerankProtocol protocol) => protocol == RerankProtocol.Tei ? 422 : 400;
+    /// <summary>The status of a request the <paramref name="protocol"/> cannot read: 400, or TEI's 422.</summary>
+    internal static int InvalidStatus(RerankProtocol protocol) => protocol == RerankProtocol.Tei ? 422 : 400;
 
     private static RerankDocument Document(JsonNode? item, int i, string field, bool objectsAllowed, IReadOnlyList<string>? rankFields, Func<string, RerankRequestException> bad)
     {

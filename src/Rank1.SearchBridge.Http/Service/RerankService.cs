@@ -2,10 +2,12 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -20,7 +22,7 @@ namespace Rank1.SearchBridge.Http.Service;
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
 internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics,
-    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, ILogger<RerankService> logger)
+    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, Inference.IPassageJudge judge, ILogger<RerankService> logger)
 {
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
@@ -45,7 +47,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             status = e.Status;
             outcome = $"error_{status}";
-            await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter).ConfigureAwait(false);
+            await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter, errorType: e.ErrorType).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (shutdown.GraceOver && !context.Response.HasStarted)
         {
@@ -55,7 +57,33 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             outcome = "error_503";
             await WriteErrorAsync(context, protocol, status, shutdown.Reason, CancellationToken.None, RetryAfter.Soon).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (context.RequestAborted.IsCancellationRequested || e is ConnectionResetException)
+        {
+            // The client went away (reset its connection mid-body, or left while its documents were judged): nobody to
+            // answer, and no failure of the service. Kestrel says so with whatever the read or the write was doing
+            // (OperationCanceledException, IOException; the reset itself, ConnectionResetException, may come before
+            // RequestAborted fires); none is logged as a failure or counted. A client that only half-closes mid-body can
+            // still read an answer: that is Kestrel's BadHttpRequestException, answered below.
+            LogClientGone(logger, e.GetType().Name);
+            return;
+        }
+        catch (BadHttpRequestException e)
+        {
+            // The client's transport failed: a body arriving slower than Kestrel's MinRequestBodyDataRate (408), malformed
+            // chunked encoding (400 "Bad chunk size data."), and the like. Kestrel's own status is the answer, in the
+            // protocol's shape, counted under it; the client's fault, not the service's, so not logged as a failure.
+            // As ASP.NET Core answers it (dotnet/aspnetcore, src/Middleware/Diagnostics/src/DeveloperExceptionPage/
+            // DeveloperExceptionPageMiddlewareImpl.cs: "Preserve the status code that would have been written by the server
+            // automatically when a BadHttpRequestException is thrown").
+            status = e.StatusCode;
+            outcome = $"error_{status}";
+            LogUnreadable(logger, status, e.Message);
+            if (!context.Response.HasStarted)
+            {
+                await WriteErrorAsync(context, protocol, status, $"the request could not be read: {e.Message}", errorType: "Validation").ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
         {
             LogFailed(logger, e);
             status = 500;
@@ -78,7 +106,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(401, "invalid api token: send Authorization: Bearer KEY with a key of Rank1:Service:ApiKeys");
         }
 
-        return RerankRequest.Read(endpoint, await ReadBodyAsync(context).ConfigureAwait(false));
+        return RerankRequest.Read(endpoint, await ReadBodyAsync(context, endpoint).ConfigureAwait(false));
     }
 
     private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request)
@@ -87,12 +115,27 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         // A max_tokens_per_doc at or above the engine's passage limit is judged as no value and shares its store key (ReasoningKeys.Limits).
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
             ReasoningKeys.Limits(null, request.MaxPassageTokens, modelLimits, request.Truncate), request.PromptTemplate);
-        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
-        var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
-        var query = new WindowQuery(request.Query, request.Instructions, new Inference.JudgeSettings
+        var settings = new Inference.JudgeSettings
         {
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
-        }, request.Deadline, fingerprint);
+        };
+        if (!request.Truncate && judge is Inference.Rank1Engine engine)
+        {
+            // TEI with "truncate": false refuses the whole call for one over-long input: every text is measured before any
+            // is judged, so the refusal is immediate rather than after the model has judged all the others.
+            try
+            {
+                engine.CheckInputs(request.Query, request.Instructions, request.Documents.Select(d => ((string?)null, d.Text)).ToArray(), settings, context.RequestAborted);
+            }
+            catch (Inference.Rank1InputException e)
+            {
+                throw OverLong(e.Message);
+            }
+        }
+
+        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
+        var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
+        var query = new WindowQuery(request.Query, request.Instructions, settings, request.Deadline, fingerprint);
         var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;
@@ -103,8 +146,10 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         if (!request.Truncate && outcome.Failures.Count > 0)
         {
-            // TEI with "truncate": false refuses the whole call for one over-long input, in its own words (the engine's).
-            throw new RerankRequestException(422, outcome.Failures[0].Reason);
+            // Still refused whole where the judge could not measure the inputs first (a judge other than the engine).
+            context.Response.Headers.Remove(RerankStatusNames.Header);
+            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
+            throw OverLong(outcome.Failures[0].Reason);
         }
 
         var failed = outcome.Status switch
@@ -115,6 +160,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // The deadline passed before the model took the call (a rerank slot or a batch row): overload, answered
             // so, rather than a 504 that clients retry at once (Cohere's SDK twice), tripling the wait.
             RerankStatus.FallbackTimeout when outcome.TimedOutWaiting => 429,
+            // TEI answers a failure of its model backend 424 (router/src/http/server.rs: ErrorType::Backend => FAILED_DEPENDENCY),
+            // where Cohere's clients get 503. A passed deadline stays a 504: TEI has no deadline of its own to copy.
+            RerankStatus.FallbackError when request.Protocol == RerankProtocol.Tei => 424,
             RerankStatus.FallbackError => 503,
             RerankStatus.FallbackTimeout => 504,
             _ => 0,
@@ -134,6 +182,12 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
         return (200, header);
     }
+
+    /// <summary>
+    /// TEI's refusal of an over-long input under <c>"truncate": false</c>, in its own words (the engine's), as a Validation
+    /// error: 413 (core/src/tokenization.rs: TextEmbeddingsError::Validation; router/src/http/server.rs: Validation => 413).
+    /// </summary>
+    private static RerankRequestException OverLong(string reason) => new(413, reason) { ErrorType = "Validation" };
 
     /// <summary>Judged documents best first (ties in input order), then any the deadline left unjudged, in input order with score 0.</summary>
     internal static IReadOnlyList<(int Index, PassageVerdict? Verdict)> Ranked(RerankRequest request, RerankOutcome outcome)
@@ -195,14 +249,28 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         return ok;
     }
 
-    /// <summary>The body, at most <see cref="RerankServiceOptions.MaxBodyBytes"/> (declared or streamed): more is a 413.</summary>
-    private async Task<byte[]> ReadBodyAsync(HttpContext context)
+    /// <summary>
+    /// The body, at most <see cref="RerankServiceOptions.MaxBodyBytes"/> (declared, streamed or once decompressed): more is a
+    /// 413. A <c>Content-Encoding</c> (gzip, deflate, br) is undone as the proxy undoes it for <c>_search</c>
+    /// (<see cref="ContentCoding.DecodeRequest"/>); another is a 415, a body that does not decode the
+    /// <paramref name="endpoint"/>'s validation error.
+    /// </summary>
+    private async Task<byte[]> ReadBodyAsync(HttpContext context, RerankProtocol endpoint)
     {
         var limit = _options.MaxBodyBytes;
         var tooLarge = new RerankRequestException(413, $"request body too large: at most {limit} bytes (Rank1:Service:MaxBodyBytes)");
         if (context.Request.ContentLength > limit)
         {
             throw tooLarge;
+        }
+
+        var encoding = context.Request.Headers.ContentEncoding.ToString();
+        if (encoding.Length > 0 && !ContentCoding.Supports(encoding))
+        {
+            throw new RerankRequestException(StatusCodes.Status415UnsupportedMediaType, $"unsupported Content-Encoding [{encoding}]: send gzip, deflate, br or none")
+            {
+                ErrorType = "Validation",
+            };
         }
 
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature && (feature.MaxRequestBodySize is null || feature.MaxRequestBodySize < limit + 1))
@@ -224,25 +292,48 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             buffer.Write(chunk, 0, read);
         }
 
-        return buffer.ToArray();
+        if (encoding.Length == 0)
+        {
+            return buffer.ToArray();
+        }
+
+        try
+        {
+            // Inflated up to the same limit: a small compressed body (a gzip bomb) cannot take unbounded memory.
+            return ContentCoding.DecodeRequest(buffer.ToArray(), encoding, limit);
+        }
+        catch (DecodedTooLongException)
+        {
+            throw new RerankRequestException(413, $"request body too large once decompressed: at most {limit} bytes (Rank1:Service:MaxBodyBytes)");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RerankRequestException(RerankRequest.InvalidStatus(endpoint), $"invalid request: the body is not valid {encoding}: {e.Message}");
+        }
     }
 
     /// <summary>
     /// An error in the protocol's shape; a 429 or 503 says when to try again (<c>Retry-After</c>: <paramref name="retryAfter"/>,
-    /// else <see cref="RetryAfter.Soon"/>; the model circuit's break comes as <paramref name="retryAfter"/> when it is open).
+    /// else <see cref="RetryAfter.Soon"/>; the model circuit's break comes as <paramref name="retryAfter"/> when it is open);
+    /// so does TEI's 424, its status for what Cohere answers 503. TEI's <c>error_type</c> is <paramref name="errorType"/>
+    /// when given, else the status's.
     /// </summary>
-    private Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null, string? retryAfter = null)
+    private Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null, string? retryAfter = null,
+        string? errorType = null)
     {
-        if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
+        if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status424FailedDependency)
         {
             context.Response.Headers.RetryAfter = retryAfter ?? RetryAfter.Soon;
         }
 
         return protocol == RerankProtocol.Tei
-            ? WriteJsonAsync(context, status, new TeiError(message, TeiErrorType(status)), HttpJson.Default.TeiError, cancellationToken)
+            ? WriteJsonAsync(context, status, new TeiError(message, errorType ?? TeiErrorType(status)), HttpJson.Default.TeiError, cancellationToken)
             : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Default.CohereError, cancellationToken);
     }
 
+    // TEI's statuses per error type (router/src/http/server.rs, impl From<&ErrorType> for StatusCode): Unhealthy 503,
+    // Backend 424, Overloaded 429, Tokenizer 422, Validation 413, Empty 400. A 413 is Validation where TEI's is (too many
+    // texts, an input over its tokens): those name it; a body over the limit keeps PayloadTooLarge.
     private static string TeiErrorType(int status) => status switch
     {
         401 => "Unauthorized",
@@ -250,6 +341,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         429 => "Overloaded",
         400 => "Empty", // TEI's only 400: an empty batch (router/src/http/server.rs)
         422 => "Validation",
+        503 => "Unhealthy",
         _ => "Backend",
     };
 
@@ -271,4 +363,10 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     [LoggerMessage(EventId = 2500, Level = LogLevel.Error, Message = "Rerank service call failed")]
     private static partial void LogFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2501, Level = LogLevel.Information, Message = "Rerank service call refused: its request could not be read ({Status}: {Reason})")]
+    private static partial void LogUnreadable(ILogger logger, int status, string reason);
+
+    [LoggerMessage(EventId = 2502, Level = LogLevel.Debug, Message = "Rerank service call abandoned: the client went away ({Error})")]
+    private static partial void LogClientGone(ILogger logger, string error);
 }

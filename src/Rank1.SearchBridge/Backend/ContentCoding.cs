@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using Rank1.Elastic;
 
@@ -11,6 +12,28 @@ internal static class ContentCoding
         response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
             ? Decode(response.Body, encoding)
             : response.Body;
+
+    /// <summary>Whether <see cref="Decode"/> undoes <paramref name="encoding"/> (gzip, x-gzip, deflate, br or identity).</summary>
+    public static bool Supports(string encoding) => encoding.Trim().ToLowerInvariant() is "gzip" or "x-gzip" or "deflate" or "br" or "identity";
+
+    /// <summary>
+    /// A client's request body with its <paramref name="encoding"/> undone (<see cref="Decode"/>, at most
+    /// <paramref name="maxLength"/> bytes), an empty body as it is. GZipStream stops quietly at the end of what it could
+    /// read, so garbage after a gzip header decodes to nothing (or to a truncated body): the gzip trailer's length (ISIZE,
+    /// the size mod 2^32) must match, else <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static byte[] DecodeRequest(byte[] raw, string encoding, long maxLength)
+    {
+        if (raw.Length == 0)
+        {
+            return raw;
+        }
+
+        var decoded = Decode(raw, encoding, maxLength);
+        return encoding.Trim().ToLowerInvariant() is "gzip" or "x-gzip" && (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)decoded.Length)
+            ? throw new InvalidDataException("the stream is truncated or corrupt")
+            : decoded;
+    }
 
     /// <summary>
     /// A body decoded from gzip, deflate, br or identity (<see cref="InvalidDataException"/> when it does not decode). At
