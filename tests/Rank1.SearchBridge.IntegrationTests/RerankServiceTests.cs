@@ -559,6 +559,55 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// An overloaded call's Retry-After is when the backlog will have drained at the recent pace: the windows holding a
+    /// rerank slot and those queued for one, each taking about the recent mean, MaxConcurrentReranks at a time. Cohere's
+    /// SDK waits exactly Retry-After; at a fixed "1" every refused caller came back together into the same full queue.
+    /// </summary>
+    [Fact]
+    public async Task Overload_RetryAfterIsWhenTheBacklogDrains_AtTheRecentPace()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var judge = new SteppedJudge();
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "1", ["Rank1:Proxy:MaxQueuedReranks"] = "0" },
+            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge));
+        using var http = new HttpClient { BaseAddress = service.Url };
+        const string Body = """{"query":"q","documents":["a"],"deadline_ms":600000}""";
+
+        // One window takes 10 s of the service's clock in the model.
+        var first = PostAsync(http, "v1/rerank", Body);
+        await judge.Entered.Reader.ReadAsync();
+        clock.Advance(TimeSpan.FromSeconds(10));
+        judge.Release.Release();
+        Assert.Equal(200, (await first).Status);
+
+        // Another holds the only slot: a third call waits for it, about 10 s.
+        var second = PostAsync(http, "v1/rerank", Body);
+        await judge.Entered.Reader.ReadAsync();
+        var refused = await PostAsync(http, "v1/rerank", Body);
+        Assert.Equal((429, "10"), (refused.Status, refused.RetryAfter));
+        judge.Release.Release();
+        Assert.Equal(200, (await second).Status);
+    }
+
+    /// <summary>A judge that lets each window out of the model only when the test releases it, saying when one enters.</summary>
+    private sealed class SteppedJudge : IPassageJudge
+    {
+        public System.Threading.Channels.Channel<int> Entered { get; } = System.Threading.Channels.Channel.CreateUnbounded<int>();
+
+        public SemaphoreSlim Release { get; } = new(0);
+
+        public string ModelId => "stepped";
+
+        public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            await Entered.Writer.WriteAsync(passages.Count, cancellationToken);
+            await Release.WaitAsync(cancellationToken);
+            return passages.Select(_ => PassageResult.Judged(new Rank1Judgement(0.5, true, "ok", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero))).ToArray();
+        }
+    }
+
+    /// <summary>
     /// A failing model is a 503 in each protocol's shape. While the model circuit is closed a retry may succeed soon
     /// (Retry-After 1); the failure that opens it, and every call the open circuit refuses, say the time left in the
     /// circuit's break (Rank1:Proxy:ModelBreakDuration at first). Before, every 503 said the break, even a single failure;

@@ -173,9 +173,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(failed, $"rank1 could not rerank: {outcome.Reason ?? header}")
             {
                 // When a client should try again (Retry-After; Cohere's SDK honours it instead of its own 1 s, 2 s
-                // backoff): an open model circuit calls the model again once its break is over; a single failure with the
-                // circuit still closed (and an overloaded queue, which drains within a second or so) may be retried soon.
-                RetryAfter = outcome.CircuitOpenFor is { } left ? RetryAfter.After(left) : null,
+                // backoff): an open model circuit calls the model again once its break is over; an overload once the
+                // backlog has drained at the recent pace; a single failure with the circuit still closed may be retried soon.
+                RetryAfter = outcome.CircuitOpenFor is { } left ? RetryAfter.After(left) : failed == 429 && outcome.DrainsIn is { } drain ? RetryAfter.After(drain) : null,
             };
         }
 

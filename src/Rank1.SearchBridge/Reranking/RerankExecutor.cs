@@ -64,6 +64,13 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
     /// Null while the circuit is closed.
     /// </summary>
     public TimeSpan? CircuitOpenFor { get; init; }
+
+    /// <summary>
+    /// Of an overload (a full rerank queue, a full engine queue, a deadline passed waiting for the model): how long the
+    /// windows in the model and queued for it take to drain at the recent pace (<see cref="RerankExecutor"/>); null before
+    /// any window has been judged.
+    /// </summary>
+    public TimeSpan? DrainsIn { get; init; }
 }
 
 /// <summary>
@@ -92,6 +99,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     // Windows in the model now: a window that enters while others are in it queues behind their rows.
     private int _inModel;
 
+    private readonly int _permits;
+    private readonly Lock _paceLock = new();
+
+    // How long a window holds its rerank slot, weighted towards the recent (each new window an eighth): the pace the
+    // backlog drains at, for the Retry-After of an overload.
+    private TimeSpan? _meanHeld;
+
     public RerankExecutor(IPassageJudge judge, IOptions<ProxyOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<RerankExecutor> logger)
     {
         _judge = judge;
@@ -100,6 +114,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
         _logger = logger;
         var o = options.Value;
         _deadlineGrace = o.DeadlineGrace;
+        _permits = o.MaxConcurrentReranks;
         _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = o.MaxConcurrentReranks,
@@ -162,15 +177,17 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while waiting for the model", started) with { TimedOutWaiting = true };
+                return Done(RerankStatus.FallbackTimeout, [], "the deadline passed while waiting for the model", started) with { TimedOutWaiting = true, DrainsIn = DrainTime() };
             }
 
             using (lease)
             {
                 if (!lease.IsAcquired)
                 {
-                    return Done(RerankStatus.FallbackOverload, [], "the rerank queue is full", started);
+                    return Done(RerankStatus.FallbackOverload, [], "the rerank queue is full", started) with { DrainsIn = DrainTime() };
                 }
+
+                var leased = _time.GetTimestamp();
 
                 var verdicts = new List<PassageVerdict>(passages.Count);
                 var failures = new List<PassageFailure>();
@@ -215,7 +232,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 }
                 catch (Rank1OverloadedException ex)
                 {
-                    return Done(RerankStatus.FallbackOverload, [], ex.Message, started);
+                    return Done(RerankStatus.FallbackOverload, [], ex.Message, started) with { DrainsIn = DrainTime() };
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
@@ -228,6 +245,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 finally
                 {
                     Interlocked.Decrement(ref _inModel);
+                    Held(_time.GetElapsedTime(leased));
                 }
 
                 // Every passage failing on its own input says nothing is wrong with the model: judgements made already still
@@ -244,7 +262,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
                 // No verdict and no failure: no passage was started by the deadline. Overload when the window waited for a
                 // rerank slot or entered the model behind other windows' rows; on an idle model the deadline was simply too short.
-                return Done(status, verdicts, reason, started) with { Failures = failures, TimedOutWaiting = status == RerankStatus.FallbackTimeout && (waited || behindOthers) };
+                var timedOutWaiting = status == RerankStatus.FallbackTimeout && (waited || behindOthers);
+                return Done(status, verdicts, reason, started) with { Failures = failures, TimedOutWaiting = timedOutWaiting, DrainsIn = timedOutWaiting ? DrainTime() : null };
             }
         }
         finally
@@ -254,6 +273,33 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private void Held(TimeSpan held)
+    {
+        lock (_paceLock)
+        {
+            _meanHeld = _meanHeld is { } mean ? mean + ((held - mean) / 8) : held;
+        }
+    }
+
+    /// <summary>
+    /// The time the windows holding a rerank slot and those queued for one take to drain, at the recent pace: each holds
+    /// a slot for about the recent mean, <c>MaxConcurrentReranks</c> at a time. An overloaded caller told this comes back
+    /// when there is room, where a fixed second (Cohere's SDK waits exactly Retry-After, twice) sent every refused caller
+    /// back together into the same full queue.
+    /// </summary>
+    private TimeSpan? DrainTime()
+    {
+        TimeSpan? mean;
+        lock (_paceLock)
+        {
+            mean = _meanHeld;
+        }
+
+        var stats = _limiter.GetStatistics() ?? throw new InvalidOperationException("the rerank limiter keeps no statistics");
+        var backlog = _permits - stats.CurrentAvailablePermits + stats.CurrentQueuedCount;
+        return mean is { } m && backlog > 0 ? m * backlog / _permits : null;
+    }
 
     private PassageVerdict Verdict(PassageToJudge passage, Rank1Judgement judgement)
     {
