@@ -192,12 +192,25 @@ public sealed class EvalCommandTests
     {
         // Both runs already in --run-out: nothing is searched (the URLs lead nowhere) and neither file is touched.
         var dir = TestTemp.Folder("rank1-eval-existing-");
+        string[] args = ["eval", "--topics", TrecFixture("topics.tsv"), "--qrels", TrecFixture("qrels.txt"), "--index", "i",
+            "--backend", "http://127.0.0.1:9/", "--proxy", "http://127.0.0.1:9/", "--run-out", dir, "--json", "--metrics", "ndcg@10,map,p@5"];
+
+        // A first attempt finds no cluster, but has written the manifest of these settings into the empty folder.
+        var attempt = await CliRunner.RunAsync(args);
+        Assert.Equal(1, attempt.ExitCode);
+        Assert.True(File.Exists(Path.Combine(dir, "manifest.json")));
+
+        // The runs as eval writes them: every topic, one that retrieved nothing (307 and 312 here) as a __none__ line.
         var backend = TabSeparatedCopy(dir, "backend.run", "run.txt");
         var proxy = TabSeparatedCopy(dir, "proxy.run", "run-good.txt");
+        foreach (var run in new[] { backend, proxy })
+        {
+            File.AppendAllText(run, "307\tQ0\t__none__\t1\t0\tr\n312\tQ0\t__none__\t1\t0\tr\n");
+        }
+
         var before = (File.ReadAllBytes(backend), File.ReadAllBytes(proxy));
 
-        var result = await CliRunner.RunAsync("eval", "--topics", TrecFixture("topics.tsv"), "--qrels", TrecFixture("qrels.txt"), "--index", "i",
-            "--backend", "http://127.0.0.1:9/", "--proxy", "http://127.0.0.1:9/", "--run-out", dir, "--json", "--metrics", "ndcg@10,map,p@5");
+        var result = await CliRunner.RunAsync(args);
 
         Assert.True(result.ExitCode == 0, result.Error);
         Assert.Equal(before.Item1, File.ReadAllBytes(backend));
@@ -209,6 +222,107 @@ public sealed class EvalCommandTests
             Assert.Equal(Oracle("trec_eval-c-q-all_trec.txt", measure), row["backend"]!.GetValue<double>(), 4);
             Assert.Equal(Oracle("trec_eval-c-q-all_trec.good.txt", measure), row["proxy"]!.GetValue<double>(), 4);
         }
+    }
+
+    /// <summary>
+    /// Writes the topics and qrels into a new folder and evaluates them against a cluster and proxy that answer nothing:
+    /// inputs refused before any search never get that far.
+    /// </summary>
+    private static async Task<(CliResult Result, string Topics, string Qrels, string Runs)> UnsearchedAsync(string topics, string qrels)
+    {
+        var dir = TestTemp.Folder("rank1-eval-unsearched-");
+        var (topicsFile, qrelsFile, runs) = (Path.Combine(dir, "topics.tsv"), Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "runs"));
+        await File.WriteAllTextAsync(topicsFile, topics);
+        await File.WriteAllTextAsync(qrelsFile, qrels);
+        var result = await CliRunner.RunAsync("eval", "--topics", topicsFile, "--qrels", qrelsFile, "--index", "i", "--backend", "http://127.0.0.1:9/",
+            "--proxy", "http://127.0.0.1:9/", "--run-out", runs);
+        return (result, topicsFile, qrelsFile, runs);
+    }
+
+    [Fact]
+    public async Task Eval_TopicIdGivenTwice_IsRefusedNamingTheFileAndTheSecondLine()
+    {
+        // TSV topics.
+        var (tsv, topics, _, runs) = await UnsearchedAsync("q1\tonion\nq2\tgarlic\nq1\tdup\n", "q1 0 d1 1\nq2 0 d1 0\n");
+        Assert.Equal(4, tsv.ExitCode);
+        Assert.Contains($"{topics}:3: topic 'q1' is given twice (first on line 1)", tsv.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(runs));
+
+        // A BEIR folder's queries.jsonl: refused before the corpus is indexed or a model is looked for.
+        var dataset = TestTemp.Folder("rank1-eval-beir-duptopic-");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "corpus.jsonl"), "{\"_id\":\"d1\",\"text\":\"onion\"}\n");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), "{\"_id\":\"q1\",\"text\":\"onion\"}\n\n{\"_id\":\"q1\",\"text\":\"dup\"}\n");
+        Directory.CreateDirectory(Path.Combine(dataset, "qrels"));
+        await File.WriteAllTextAsync(Path.Combine(dataset, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+        var beir = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", Path.Combine(dataset, "no-model"), "--run-out", Path.Combine(dataset, "runs"));
+        Assert.Equal(4, beir.ExitCode);
+        Assert.Contains($"{Path.Combine(dataset, "queries.jsonl")}:3: topic 'q1' is given twice (first on line 1)", beir.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_NoJudgmentsToAverage_IsAnErrorNotATableOfZeros()
+    {
+        var dir = TestTemp.Folder("rank1-eval-nojudgments-");
+        var (empty, run) = (Path.Combine(dir, "empty.qrels"), Path.Combine(dir, "a.run"));
+        await File.WriteAllTextAsync(empty, "\n");
+        await File.WriteAllTextAsync(run, "q1 Q0 d1 1 2 r\n");
+        var offline = await CliRunner.RunAsync("eval", "--run", run, "--run", run, "--qrels", empty);
+        Assert.Equal(4, offline.ExitCode);
+        Assert.Contains($"{empty}: no judgments", offline.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, offline.Out);
+
+        // Topics that the qrels do not judge.
+        var (online, topics, qrels, _) = await UnsearchedAsync("a\tonion\nb\tgarlic\n", "q1 0 d1 1\n");
+        Assert.Equal(4, online.ExitCode);
+        Assert.Contains($"none of the 2 topics of {topics} has a judgment in {qrels}", online.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eval_RunsMadeWithOtherSettingsOrMissingTopics_AreRefusedNotResumed()
+    {
+        // Both runs are asked of the same embedded backend (no model needed: the "proxy" is the cluster itself).
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        {
+            (await seed.PutAsync("docs/_doc/d1?refresh=true", new StringContent("""{"text":"onion garlic"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        }
+
+        var dir = TestTemp.Folder("rank1-eval-manifest-");
+        var (topics, qrels, runs) = (Path.Combine(dir, "topics.tsv"), Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "runs"));
+        await File.WriteAllTextAsync(topics, "q1\tonion\nq2\tgarlic\n");
+        await File.WriteAllTextAsync(qrels, "q1 0 d1 1\nq2 0 d1 1\n");
+        string[] Args(params string[] extra) => ["eval", "--topics", topics, "--qrels", qrels, "--index", "docs", "--backend", backend.Url.ToString(),
+            "--proxy", backend.Url.ToString(), "--run-out", runs, "--json", .. extra];
+        var first = await CliRunner.RunAsync(Args("--depth", "5"));
+        Assert.True(first.ExitCode == 0, first.Error);
+        var (backendRun, proxyRun, manifest) = (Path.Combine(runs, "backend.run"), Path.Combine(runs, "proxy.run"), Path.Combine(runs, "manifest.json"));
+        var made = (File.ReadAllText(backendRun), File.ReadAllText(proxyRun));
+
+        // The same settings resume (here: read) the runs; other settings are refused, naming what differs.
+        var same = await CliRunner.RunAsync(Args("--depth", "5"));
+        Assert.True(same.ExitCode == 0, same.Error);
+        Assert.Contains($"eval: 2 of 2 queries resumed from the runs in {runs}", same.Error, StringComparison.Ordinal);
+        var other = await CliRunner.RunAsync(Args("--depth", "7", "--window", "3"));
+        Assert.Equal(4, other.ExitCode);
+        Assert.Contains($"{runs} holds runs made with other settings (depth 5 there, 7 now; window unset there, 3 now): pass another --run-out, or delete the folder to start afresh",
+            other.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, other.Out);
+        Assert.Equal(made, (File.ReadAllText(backendRun), File.ReadAllText(proxyRun)));
+
+        // Runs with no manifest: nothing says what made them.
+        var recorded = File.ReadAllText(manifest);
+        File.Delete(manifest);
+        var unknown = await CliRunner.RunAsync(Args("--depth", "5"));
+        Assert.Equal(4, unknown.ExitCode);
+        Assert.Contains($"{runs} holds runs but no manifest.json saying what made them", unknown.Error, StringComparison.Ordinal);
+
+        // A complete run that lacks a topic is not scored 0 on it (nor written to): refused.
+        File.WriteAllText(manifest, recorded);
+        File.WriteAllLines(backendRun, File.ReadAllLines(backendRun).Where(l => l.StartsWith("q1 ", StringComparison.Ordinal)));
+        File.WriteAllText(proxyRun, string.Empty);
+        var partial = await CliRunner.RunAsync(Args("--depth", "5"));
+        Assert.Equal(4, partial.ExitCode);
+        Assert.Contains($"{backendRun} lacks 1 of the 2 topics (q2): a complete run is never written to", partial.Error, StringComparison.Ordinal);
     }
 
     [Fact]

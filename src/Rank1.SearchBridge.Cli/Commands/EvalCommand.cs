@@ -15,7 +15,8 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// <summary>
 /// <c>rank1-bridge eval</c>: runs every topic against the backend directly and through the proxy, writes both runs
 /// in TREC format, and compares them per metric (trec_eval definitions) with per-query wins/losses and a paired
-/// randomisation test. Runs resume from their partial run files after an interruption. With <c>--run A --run B</c>
+/// randomisation test. Runs resume from their partial run files after an interruption, when the folder's manifest
+/// (<see cref="EvalRunManifest"/>) says they were made with the same settings. With <c>--run A --run B</c>
 /// it compares two existing TREC runs offline, as <c>trec_eval -c</c> scores them.
 /// </summary>
 internal sealed class EvalCommand : CliCommand
@@ -38,7 +39,7 @@ internal sealed class EvalCommand : CliCommand
     private readonly Option<int?> _window = CliOptions.Int("--window", "Rerank window asked of the proxy via ext.rank1 (default: the proxy's configuration).", 1, 1000);
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<string?> _metrics = CliOptions.Text("--metrics", "Comma-separated: ndcg, ndcg@K, mrr, mrr@K, recall@K, p@K, map (default ndcg@10,mrr@10,recall@100,map).", "LIST");
-    private readonly Option<string?> _runOut = CliOptions.Text("--run-out", "Folder for the TREC run files (backend.run, proxy.run): a partial run there is resumed, an existing run is read and never rewritten (default ./eval-runs).", "DIR");
+    private readonly Option<string?> _runOut = CliOptions.Text("--run-out", "Folder for the TREC run files (backend.run, proxy.run) and the manifest.json of the settings that made them: runs there made with the same settings are resumed (a partial run) or read (never rewritten), others refused (default ./eval-runs).", "DIR");
     private readonly Option<bool> _sample = CliOptions.Flag("--sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process.");
     private readonly Option<string?> _dataset = CliOptions.Text("--dataset", "Evaluate a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): indexes the corpus into the embedded search (or --backend), starts the proxy in-process, BM25 top --depth vs Rank1 on the top --window (default 100).", "DIR");
     private readonly Option<string?> _model = ModelLocator.Option("With --sample or --dataset: the model folder (default: RANK1_MODEL_DIR, else the test model).");
@@ -71,27 +72,74 @@ internal sealed class EvalCommand : CliCommand
 
         var dataset = args.GetValue(_dataset) is { } datasetFolder ? BeirDataset.Open(datasetFolder) : null;
         var runDir = Path.GetFullPath(args.GetValue(_runOut) ?? Path.Combine(context.CurrentDirectory, "eval-runs", dataset?.IndexName ?? string.Empty));
+        var sample = dataset is null && args.GetValue(_sample);
+
+        // The inputs are read and checked before anything starts or is indexed: a bad file fails at once.
+        string topicsFile, qrelsFile, index;
+        var cluster = sample ? null : args.GetValue(_backend);
+        if (dataset is not null)
+        {
+            (topicsFile, qrelsFile, index) = (dataset.Queries, dataset.QrelsFile, args.GetValue(_index) ?? dataset.IndexName);
+            window ??= 100; // BEIR and BRIGHT rerank the BM25 top 100
+        }
+        else if (sample)
+        {
+            topicsFile = args.GetValue(_topics) ?? Path.Combine(SampleCorpus.Folder, "queries.tsv");
+            qrelsFile = args.GetValue(_qrels) ?? Path.Combine(SampleCorpus.Folder, "qrels.txt");
+            index = SearchServerCommand.SampleIndex;
+        }
+        else
+        {
+            topicsFile = args.GetValue(_topics) ?? throw new UsageException("--topics is required");
+            qrelsFile = args.GetValue(_qrels) ?? throw new UsageException("--qrels is required");
+            index = args.GetValue(_index) ?? throw new UsageException("--index is required");
+            cluster ??= "http://127.0.0.1:9200";
+        }
+
+        if ((dataset is not null || sample) && args.GetValue(_fields) is null)
+        {
+            fields = ["title", "text"];
+        }
+
+        var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
+        var qrels = dataset is not null ? await dataset.ReadQrelsAsync(cancellationToken).ConfigureAwait(false) : await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
+        RequireJudgments(qrels, qrelsFile);
+        if (dataset is not null)
+        {
+            // queries.jsonl holds every split's queries: the test split is the queries its qrels judge.
+            topics = topics.Where(t => qrels.QueryIds.Contains(t.Id)).ToList();
+        }
+
+        var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
+        if (judged.Count == 0)
+        {
+            throw new CliException($"none of the {topics.Count} topics of {topicsFile} has a judgment in {qrelsFile}: there is nothing to average (are the topic ids the qrels' ids?)", ExitCodes.BadInput);
+        }
+
+        var inProcess = dataset is not null || sample;
+        var model = inProcess ? Path.GetFullPath(ModelLocator.Resolve(args.GetValue(_model), context)) : null;
+        var maxThinkTokens = inProcess ? args.GetValue(_maxThinkTokens) ?? 64 : (int?)null;
+        var settings = EvalRunManifest.Describe(cluster is null ? "embedded" : Url(cluster).ToString(),
+            dataset is not null ? $"{dataset.Corpus} ({new FileInfo(dataset.Corpus).Length} bytes)" : sample ? "the sample corpus" : null,
+            index, inProcess ? "in-process" : Url(args.GetValue(_proxy) ?? "http://127.0.0.1:8080").ToString(), model, maxThinkTokens,
+            fields, depth, window, template, topics.Select(t => (t.Id, t.Query)));
+
+        Directory.CreateDirectory(runDir);
+        var backendRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, BackendRun), cancellationToken).ConfigureAwait(false);
+        var proxyRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, ProxyRun), cancellationToken).ConfigureAwait(false);
+        await EvalRunManifest.CheckOrWriteAsync(runDir, settings, backendRun.Exists || proxyRun.Exists, cancellationToken).ConfigureAwait(false);
+        var topicIds = topics.Select(t => t.Id).ToList();
+        EvalRunManifest.CheckCovers(backendRun, topicIds);
+        EvalRunManifest.CheckCovers(proxyRun, topicIds);
 
         EmbeddedSearchServer? search = null;
         ProxyServer? proxy = null;
         try
         {
-            string topicsFile, qrelsFile, index;
             Uri backendUrl, proxyUrl;
-            Qrels? datasetQrels = null;
             if (dataset is not null)
             {
-                topicsFile = dataset.Queries;
-                qrelsFile = dataset.QrelsFile;
-                datasetQrels = await dataset.ReadQrelsAsync(cancellationToken).ConfigureAwait(false);
-                index = args.GetValue(_index) ?? dataset.IndexName;
-                window ??= 100; // BEIR and BRIGHT rerank the BM25 top 100
-                if (args.GetValue(_fields) is null)
-                {
-                    fields = ["title", "text"];
-                }
-
-                if (args.GetValue(_backend) is { } cluster)
+                if (cluster is not null)
                 {
                     backendUrl = Url(cluster);
                 }
@@ -102,46 +150,24 @@ internal sealed class EvalCommand : CliCommand
                 }
 
                 await IndexDatasetAsync(dataset, backendUrl, index, context, cancellationToken).ConfigureAwait(false);
-                proxy = await StartProxyAsync(backendUrl, args, context, cancellationToken).ConfigureAwait(false);
+                proxy = await StartProxyAsync(backendUrl, model!, maxThinkTokens!.Value, context, cancellationToken).ConfigureAwait(false);
                 proxyUrl = proxy.Url;
             }
-            else if (args.GetValue(_sample))
+            else if (sample)
             {
-                topicsFile = args.GetValue(_topics) ?? Path.Combine(SampleCorpus.Folder, "queries.tsv");
-                qrelsFile = args.GetValue(_qrels) ?? Path.Combine(SampleCorpus.Folder, "qrels.txt");
-                index = SearchServerCommand.SampleIndex;
-                if (args.GetValue(_fields) is null)
-                {
-                    fields = ["title", "text"];
-                }
-
                 search = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 }, context.LoggerFactory, context.Time, cancellationToken).ConfigureAwait(false);
                 await SampleCorpus.LoadAsync(search, index, cancellationToken).ConfigureAwait(false);
-                proxy = await StartProxyAsync(search.Url, args, context, cancellationToken).ConfigureAwait(false);
+                proxy = await StartProxyAsync(search.Url, model!, maxThinkTokens!.Value, context, cancellationToken).ConfigureAwait(false);
                 backendUrl = search.Url;
                 proxyUrl = proxy.Url;
             }
             else
             {
-                topicsFile = args.GetValue(_topics) ?? throw new UsageException("--topics is required");
-                qrelsFile = args.GetValue(_qrels) ?? throw new UsageException("--qrels is required");
-                index = args.GetValue(_index) ?? throw new UsageException("--index is required");
-                backendUrl = Url(args.GetValue(_backend) ?? "http://127.0.0.1:9200");
+                backendUrl = Url(cluster!);
                 proxyUrl = Url(args.GetValue(_proxy) ?? "http://127.0.0.1:8080");
             }
 
-            var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
-            var qrels = datasetQrels ?? await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
-            if (dataset is not null)
-            {
-                // queries.jsonl holds every split's queries: the test split is the queries its qrels judge.
-                topics = topics.Where(t => qrels.QueryIds.Contains(t.Id)).ToList();
-            }
-
-            Directory.CreateDirectory(runDir);
-            var backendRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, BackendRun), cancellationToken).ConfigureAwait(false);
-            var proxyRun = await EvalRunFile.OpenAsync(Path.Combine(runDir, ProxyRun), cancellationToken).ConfigureAwait(false);
-            // A complete run is read as it is: its missing topics score 0 rather than being searched into it.
+            // A complete run is read as it is (it covers every topic: checked above) and never searched into.
             var todo = topics.Where(t => (!backendRun.Complete && !backendRun.Has(t.Id)) || (!proxyRun.Complete && !proxyRun.Has(t.Id))).ToList();
             var resumed = topics.Count - todo.Count;
 
@@ -207,7 +233,6 @@ internal sealed class EvalCommand : CliCommand
                 await context.Error.WriteLineAsync($"eval: {repeated} hits repeated a document id already retrieved for their query (an index pattern whose indices share an _id?): each id is kept at its first rank only").ConfigureAwait(false);
             }
 
-            var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
             var rows = metrics.Select(m => Row(m, judged.Select(q => TrecEval.Compute(m, backendRun.Entries(q), qrels.For(q))).ToArray(),
                 judged.Select(q => TrecEval.Compute(m, proxyRun.Entries(q), qrels.For(q))).ToArray())).ToArray();
 
@@ -240,14 +265,14 @@ internal sealed class EvalCommand : CliCommand
     }
 
     /// <summary>The proxy in-process in front of <paramref name="backend"/>, with the model and the sample's rule.</summary>
-    private Task<ProxyServer> StartProxyAsync(Uri backend, ParseResult args, CliContext context, CancellationToken cancellationToken) =>
+    private static Task<ProxyServer> StartProxyAsync(Uri backend, string model, int maxThinkTokens, CliContext context, CancellationToken cancellationToken) =>
         ProxyServer.StartAsync(new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["Rank1:Backend:Url"] = backend.ToString(),
-            ["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(_model), context),
+            ["Rank1:Model:Path"] = model,
             ["Rank1:Proxy:Default:TitleField"] = "title",
-            ["Rank1:Proxy:Default:MaxThinkTokens"] = (args.GetValue(_maxThinkTokens) ?? 64).ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Default:MaxThinkTokens"] = maxThinkTokens.ToString(CultureInfo.InvariantCulture),
             ["Rank1:Proxy:Default:Deadline"] = "00:10:00",
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
@@ -283,7 +308,9 @@ internal sealed class EvalCommand : CliCommand
             throw new UsageException($"--run compares two runs: give it twice, --run A --run B (got {files.Count})");
         }
 
-        var qrels = await ReadQrelsAsync(args.GetValue(_qrels) ?? throw new UsageException("--qrels is required"), cancellationToken).ConfigureAwait(false);
+        var qrelsFile = args.GetValue(_qrels) ?? throw new UsageException("--qrels is required");
+        var qrels = await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
+        RequireJudgments(qrels, qrelsFile);
         var a = await ReadRunAsync(files[0], cancellationToken).ConfigureAwait(false);
         var b = await ReadRunAsync(files[1], cancellationToken).ConfigureAwait(false);
         var rows = metrics.Select(m => Row(m, TrecEval.Evaluate(m, a, qrels).PerQuery.Values.ToArray(), TrecEval.Evaluate(m, b, qrels).PerQuery.Values.ToArray())).ToArray();
@@ -335,6 +362,15 @@ internal sealed class EvalCommand : CliCommand
         }
     }
 
+    /// <summary>Qrels that judge nothing leave no topic to average: an error, not a table of zeros.</summary>
+    private static void RequireJudgments(Qrels qrels, string file)
+    {
+        if (qrels.QueryIds.Count == 0)
+        {
+            throw new CliException($"{file}: no judgments (TREC qrels 'qid 0 docid relevance', or BEIR's 'query-id<TAB>corpus-id<TAB>score'): there is nothing to evaluate against", ExitCodes.BadInput);
+        }
+    }
+
     /// <summary>One metric's row: B compared with A over the same queries.</summary>
     private static MetricRow Row(Metric metric, double[] a, double[] b) =>
         new(metric.ToString(), Mean(a), Mean(b), b.Zip(a).Count(p => p.First > p.Second + 1e-12), b.Zip(a).Count(p => p.First < p.Second - 1e-12),
@@ -380,9 +416,14 @@ internal sealed class EvalCommand : CliCommand
         }
     }
 
+    /// <summary>
+    /// The topics of <paramref name="file"/> (TSV or JSON Lines, mixed), in file order. A topic id given twice is an
+    /// error naming the second line: run once per id, it would be counted twice in every mean.
+    /// </summary>
     private static async Task<IReadOnlyList<Topic>> ReadTopicsAsync(string file, CancellationToken cancellationToken)
     {
         var topics = new List<Topic>();
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         var n = 0;
         foreach (var line in await ReadLinesAsync(file, cancellationToken).ConfigureAwait(false))
         {
@@ -392,28 +433,37 @@ internal sealed class EvalCommand : CliCommand
                 continue;
             }
 
-            if (line.TrimStart().StartsWith('{'))
+            var topic = line.TrimStart().StartsWith('{') ? JsonTopic(file, n, line) : TsvTopic(file, n, line);
+            if (!firstLine.TryAdd(topic.Id, n))
             {
-                try
-                {
-                    var o = JsonNode.Parse(line)!;
-                    var id = (o["qid"] ?? o["id"] ?? o["_id"])?.ToString();
-                    var query = (o["query"] ?? o["text"])?.GetValue<string>();
-                    topics.Add(id is null || query is null ? throw new CliException($"{file}:{n}: needs \"qid\" and \"query\"", ExitCodes.BadInput) : new Topic(id, query));
-                }
-                catch (JsonException ex)
-                {
-                    throw new CliException($"{file}:{n}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
-                }
+                throw new CliException($"{file}:{n}: topic '{topic.Id}' is given twice (first on line {firstLine[topic.Id]}); each topic id must be given once", ExitCodes.BadInput);
             }
-            else
-            {
-                var tab = line.IndexOf('\t', StringComparison.Ordinal);
-                topics.Add(tab > 0 ? new Topic(line[..tab].Trim(), line[(tab + 1)..].Trim()) : throw new CliException($"{file}:{n}: expected 'qid<TAB>query'", ExitCodes.BadInput));
-            }
+
+            topics.Add(topic);
         }
 
         return topics.Count > 0 ? topics : throw new CliException($"{file}: no topics", ExitCodes.BadInput);
+    }
+
+    private static Topic JsonTopic(string file, int n, string line)
+    {
+        try
+        {
+            var o = JsonNode.Parse(line)!;
+            var id = (o["qid"] ?? o["id"] ?? o["_id"])?.ToString();
+            var query = (o["query"] ?? o["text"])?.GetValue<string>();
+            return id is null || query is null ? throw new CliException($"{file}:{n}: needs \"qid\" and \"query\"", ExitCodes.BadInput) : new Topic(id, query);
+        }
+        catch (JsonException ex)
+        {
+            throw new CliException($"{file}:{n}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+        }
+    }
+
+    private static Topic TsvTopic(string file, int n, string line)
+    {
+        var tab = line.IndexOf('\t', StringComparison.Ordinal);
+        return tab > 0 ? new Topic(line[..tab].Trim(), line[(tab + 1)..].Trim()) : throw new CliException($"{file}:{n}: expected 'qid<TAB>query'", ExitCodes.BadInput);
     }
 
     private static async Task<IReadOnlyList<string>> SearchAsync(HttpClient http, Uri baseUrl, string index, JsonObject body, CancellationToken cancellationToken)

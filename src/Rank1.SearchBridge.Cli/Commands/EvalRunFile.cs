@@ -33,6 +33,9 @@ internal sealed class EvalRunFile
     /// <summary>True when the run file exists: it is read as it is and nothing is searched for it.</summary>
     public bool Complete { get; private set; }
 
+    /// <summary>True when the run or its partial file is already in the folder.</summary>
+    public bool Exists => Complete || File.Exists(Partial);
+
     private string Partial => Path + ".partial";
 
     /// <summary>Opens the run at <paramref name="path"/>, or resumes its partial file, or starts afresh.</summary>
