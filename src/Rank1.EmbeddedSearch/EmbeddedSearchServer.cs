@@ -55,7 +55,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (loggerFactory is not null)
         {
-            builder.Services.AddSingleton(loggerFactory);
+            // A start-up error (a port in use) is thrown to the caller, which reports it: not logged as well.
+            builder.Services.AddSingleton<ILoggerFactory>(new HostStartupFaultFilter(loggerFactory));
         }
 
         builder.WebHost.ConfigureKestrel(k =>

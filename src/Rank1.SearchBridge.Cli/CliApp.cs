@@ -63,7 +63,7 @@ internal static class CliApp
         }
         catch (UsageException ex)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: {ex.Message} (see {Name} {command} --help)").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)} (see {Name} {command} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
         catch (ModelLoadException ex)
@@ -81,6 +81,13 @@ internal static class CliApp
             await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ex.ExitCode;
         }
+        catch (UnauthorizedAccessException ex)
+        {
+            // A file the command reads that it may not (permissions): the commands name their inputs themselves; this
+            // is the one line for any other.
+            await context.Error.WriteLineAsync($"{Name} {command}: cannot read a file: {OneLine(ex.Message)}").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await context.Error.WriteLineAsync($"{Name} {command}: cancelled").ConfigureAwait(false);
@@ -88,5 +95,6 @@ internal static class CliApp
         }
     }
 
-    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
+    /// <summary>A message on one line, its control characters (an id's escape sequence) shown as U+FFFD.</summary>
+    private static string OneLine(string message) => ConsoleText.Visible(message.ReplaceLineEndings(" "));
 }

@@ -59,6 +59,11 @@ public sealed class ModelFolder
         path = Path.GetFullPath(path);
         var genaiPath = Path.Combine(path, "genai_config.json");
         var configPath = Path.Combine(path, "config.json");
+        if (IsUnreadableFolder(path, [genaiPath, configPath, Path.Combine(path, "tokenizer.json"), .. GraphCandidates.Select(c => Path.Combine(path, c))]))
+        {
+            throw new ModelLoadException($"{path}: model folder cannot be read (permission denied).");
+        }
+
         JsonDocument? genai = ReadJson(genaiPath);
         JsonDocument? config = ReadJson(configPath);
         try
@@ -142,6 +147,32 @@ public sealed class ModelFolder
         catch (JsonException ex)
         {
             throw new ModelLoadException($"{file}: not valid JSON ({ex.Message}).", ex);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw Unreadable(file, ex);
+        }
+    }
+
+    /// <summary>A model file (or the folder) that exists but cannot be read, named, with why.</summary>
+    internal static ModelLoadException Unreadable(string path, Exception error) =>
+        new($"{path}: cannot be read ({(error is UnauthorizedAccessException ? "permission denied" : error.Message.TrimEnd('.'))}).", error);
+
+    /// <summary>
+    /// True when the folder's entries cannot be listed and none of its files can be seen (no read or search
+    /// permission): its files are not missing, they cannot be read.
+    /// </summary>
+    private static bool IsUnreadableFolder(string path, IEnumerable<string> files)
+    {
+        try
+        {
+            using var entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator();
+            _ = entries.MoveNext();
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return !files.Any(File.Exists);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
+using Rank1.Inference.Model;
 
 namespace Rank1.Inference.Tokenization;
 
@@ -66,6 +67,10 @@ internal sealed class ModelTokenizer
         catch (JsonException ex)
         {
             throw new ModelLoadException($"{tokenizerJsonPath}: not valid JSON ({ex.Message}).", ex);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw ModelFolder.Unreadable(tokenizerJsonPath, ex);
         }
     }
 

@@ -81,13 +81,13 @@ internal sealed class DemoCommand : CliCommand
         var left = Hits(bm25);
         var right = Hits(reranked);
         await w.WriteLineAsync().ConfigureAwait(false);
-        await w.WriteLineAsync($"Query: {query}    (X-Rank1-Rerank: {status})").ConfigureAwait(false);
+        await w.WriteLineAsync($"Query: {ConsoleText.Visible(query)}    (X-Rank1-Rerank: {status})").ConfigureAwait(false);
         await w.WriteLineAsync().ConfigureAwait(false);
         await w.WriteLineAsync($"  {"BM25 order (backend)",-36}  {"Rank1 order (proxy)",-36}  score").ConfigureAwait(false);
         for (var i = 0; i < Math.Max(left.Count, right.Count); i++)
         {
-            var l = i < left.Count ? left[i]["_id"]!.GetValue<string>() : string.Empty;
-            var r = i < right.Count ? right[i]["_id"]!.GetValue<string>() : string.Empty;
+            var l = i < left.Count ? ConsoleText.Visible(left[i]["_id"]!.GetValue<string>()) : string.Empty;
+            var r = i < right.Count ? ConsoleText.Visible(right[i]["_id"]!.GetValue<string>()) : string.Empty;
             var score = i < right.Count ? right[i]["_score"]?.ToJsonString() ?? "-" : string.Empty;
             await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  {i + 1,2}. {l,-32}  {i + 1,2}. {r,-32}  {Trim(score)}")).ConfigureAwait(false);
         }
@@ -97,8 +97,8 @@ internal sealed class DemoCommand : CliCommand
             var top = right[0];
             var fields = top["fields"];
             await w.WriteLineAsync().ConfigureAwait(false);
-            await w.WriteLineAsync($"Top hit: {top["_id"]} \"{top["_source"]?["title"]}\" ({fields?["_rank1.ended"]?[0]} after {fields?["_rank1.reasoning_tokens"]?[0]} tokens)").ConfigureAwait(false);
-            await w.WriteLineAsync($"Reasoning: {fields?["_rank1.reasoning"]?[0]}").ConfigureAwait(false);
+            await w.WriteLineAsync($"Top hit: {ConsoleText.Visible(top["_id"]?.ToString())} \"{ConsoleText.Visible(top["_source"]?["title"]?.ToString())}\" ({fields?["_rank1.ended"]?[0]} after {fields?["_rank1.reasoning_tokens"]?[0]} tokens)").ConfigureAwait(false);
+            await w.WriteLineAsync($"Reasoning: {ConsoleText.Visible(fields?["_rank1.reasoning"]?[0]?.ToString())}").ConfigureAwait(false);
         }
 
         await w.WriteLineAsync().ConfigureAwait(false);

@@ -17,7 +17,7 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
 
     public Option<int?> Port { get; } = CliOptions.Int("--port", $"Port to listen on (default {defaultPort}; 0 picks a free one).", 0, 65535, "P");
 
-    public Option<string?> Host { get; } = CliOptions.Text("--host", "Address to listen on (default 127.0.0.1).", "ADDR");
+    public Option<string?> Host { get; } = ListenAddress.Option();
 
     public Option<string?> Config { get; } = CliOptions.Text("--config", "JSON configuration file (appsettings.json layout).", "FILE");
 
@@ -29,7 +29,7 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Urls"] = $"http://{args.GetValue(Host) ?? "127.0.0.1"}:{args.GetValue(Port) ?? defaultPort}",
+            ["Urls"] = $"http://{ListenAddress.UrlHost(ListenAddress.Parse(args.GetValue(Host)))}:{args.GetValue(Port) ?? defaultPort}",
         };
         if (args.GetValue(Backend) is { } backend)
         {
@@ -72,8 +72,9 @@ internal static class HostSettings
     ];
 
     /// <summary>
-    /// Starts a host; bad configuration becomes a one-line usage error naming the key, and a <c>--config</c> file that
-    /// is not valid JSON a one-line bad-input error naming the file.
+    /// Starts a host; bad configuration becomes a one-line usage error naming the key, a <c>--config</c> file that
+    /// is not valid JSON a one-line bad-input error naming the file, and an address it cannot listen on (a port in
+    /// use) a one-line failure (exit code 1).
     /// </summary>
     /// <param name="configFile">The <c>--config</c> file the host reads, if any.</param>
     /// <param name="start">Starts the host.</param>
@@ -87,6 +88,11 @@ internal static class HostSettings
         {
             // The JSON provider's "Failed to load configuration from file" wraps the parser's own reason (with its position).
             throw new CliException($"{configFile}: not a valid JSON configuration file ({ex.GetBaseException().Message})", ExitCodes.BadInput);
+        }
+        catch (IOException ex)
+        {
+            // Kestrel's "Failed to bind to address http://127.0.0.1:8080: address already in use."
+            throw new CliException(ex.Message, ExitCodes.Failure);
         }
         catch (OptionsValidationException ex)
         {

@@ -12,11 +12,19 @@ internal static class PassageFile
     /// <summary>Reads JSON Lines passages; a bad line is a <see cref="CliException"/> naming file and line.</summary>
     public static async Task<IReadOnlyList<PassageRecord>> ReadAsync(string path, CancellationToken cancellationToken)
     {
-        if (!File.Exists(path))
+        InputFile.Check(path, "(expected JSON Lines of {\"id\":..,\"title\":..,\"text\":..})");
+        try
         {
-            throw new CliException($"{path}: file not found (expected JSON Lines of {{\"id\":..,\"title\":..,\"text\":..}})", ExitCodes.BadInput);
+            return await ParseAsync(path, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception ex) when (InputFile.IsReadError(ex))
+        {
+            throw InputFile.Unreadable(path, ex);
+        }
+    }
 
+    private static async Task<IReadOnlyList<PassageRecord>> ParseAsync(string path, CancellationToken cancellationToken)
+    {
         var result = new List<PassageRecord>();
         var lineNumber = 0;
         await foreach (var line in File.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false))

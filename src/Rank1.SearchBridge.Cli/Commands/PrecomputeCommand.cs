@@ -171,7 +171,7 @@ internal sealed class PrecomputeCommand : CliCommand
 
         foreach (var (query, reason) in progress.Failures)
         {
-            await context.Error.WriteLineAsync($"failed: '{query}': {reason}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"failed: '{ConsoleText.Visible(query)}': {ConsoleText.Visible(reason)}").ConfigureAwait(false);
         }
 
         if (!Finished())

@@ -2,20 +2,24 @@ using System.Globalization;
 using System.Text.Json;
 using Rank1.Inference;
 using Rank1.Inference.Model;
+using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
-/// <summary>Prints reranked passages as a readable list or as one JSON document.</summary>
+/// <summary>
+/// Prints reranked passages as a readable list (control characters of the query, ids, passages and reasoning shown as
+/// U+FFFD: <see cref="ConsoleText"/>) or as one JSON document (exact).
+/// </summary>
 internal static class RerankOutput
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Indented = true };
 
     public static async Task WriteTextAsync(TextWriter output, string query, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
     {
-        await output.WriteLineAsync($"Query: {query}").ConfigureAwait(false);
+        await output.WriteLineAsync($"Query: {ConsoleText.Visible(query.ReplaceLineEndings(" "))}").ConfigureAwait(false);
         await output.WriteLineAsync($"Execution provider: {provider.Actual} (requested {provider.Requested}){(provider.Fallback is null ? string.Empty : $"; fell back to the CPU: {provider.Fallback}")}").ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
-        var idWidth = Math.Max(2, passages.Max(p => p.Id.Length));
+        var idWidth = Math.Max(2, passages.Max(p => ConsoleText.Visible(p.Id).Length));
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{"rank",4}  {"id".PadRight(idWidth)}  {"score",7}  {"verdict",-10}  {"tokens",6}  {"ended",-9}  {"was",4}")).ConfigureAwait(false);
         for (var r = 0; r < ranked.Count; r++)
@@ -23,8 +27,8 @@ internal static class RerankOutput
             var j = ranked[r].Judgement;
             var p = passages[ranked[r].Index];
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{r + 1,4}  {p.Id.PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {ReasoningEnds.Name(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
-            var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{p.Title}] ";
+                $"{r + 1,4}  {ConsoleText.Visible(p.Id).PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {ReasoningEnds.Name(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
+            var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{ConsoleText.Visible(p.Title.ReplaceLineEndings(" "))}] ";
             await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}{(j.Truncated ? " (cut to its token limit before judging)" : string.Empty)}").ConfigureAwait(false);
             await output.WriteLineAsync($"      reasoning: {Clip(j.Reasoning, 400)}").ConfigureAwait(false);
         }
@@ -87,7 +91,8 @@ internal static class RerankOutput
 
     private static string Clip(string text, int max)
     {
-        var one = text.ReplaceLineEndings(" ").Trim();
+        // One line, and no escape sequence of the corpus or the model reaches the terminal.
+        var one = ConsoleText.Visible(text.ReplaceLineEndings(" ").Trim());
         return one.Length <= max ? one : string.Concat(one.AsSpan(0, max), "…");
     }
 }

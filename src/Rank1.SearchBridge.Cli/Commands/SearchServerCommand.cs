@@ -15,7 +15,7 @@ internal sealed class SearchServerCommand : CliCommand
     public override string Summary => "Run the embedded Elasticsearch-compatible search backend (BM25 on Lucene.Net; for demos and tests, not production).";
 
     private readonly Option<int?> _port = CliOptions.Int("--port", "Port to listen on (default 9200; 0 picks a free one).", 0, 65535, "P");
-    private readonly Option<string?> _host = CliOptions.Text("--host", "Address to listen on (default 127.0.0.1).", "ADDR");
+    private readonly Option<string?> _host = ListenAddress.Option();
     private readonly Option<string?> _data = CliOptions.Text("--data", "Folder that keeps the indices across restarts (default: in memory).", "DIR");
     private readonly Option<SearchFlavor?> _flavor = CliOptions.Enum<SearchFlavor>("--flavor", "elasticsearch or opensearch: what GET / reports (default elasticsearch).", "NAME");
     private readonly Option<bool> _sample = CliOptions.Flag("--sample", $"Load the sample corpus into the index '{SampleIndex}'.");
@@ -27,8 +27,8 @@ internal sealed class SearchServerCommand : CliCommand
         var options = new EmbeddedSearchOptions
         {
             Port = args.GetValue(_port) ?? 9200,
-            Host = args.GetValue(_host) ?? "127.0.0.1",
-            DataPath = args.GetValue(_data),
+            Host = ListenAddress.Parse(args.GetValue(_host)).ToString(),
+            DataPath = DataFolder(args.GetValue(_data)),
             Flavor = args.GetValue(_flavor) ?? SearchFlavor.Elasticsearch,
         };
         EmbeddedSearchServer server;
@@ -55,6 +55,10 @@ internal sealed class SearchServerCommand : CliCommand
 
         return ExitCodes.Ok;
     }
+
+    /// <summary><c>--data</c>: a folder, made when missing; a file there is a one-line bad input, not a failure to listen.</summary>
+    private static string? DataFolder(string? path) =>
+        path is not null && File.Exists(path) ? throw new CliException($"{path}: --data is a file, not a folder (give the folder that keeps the indices)", ExitCodes.BadInput) : path;
 }
 
 /// <summary>The shipped sample corpus (samples/corpus): passages, queries and judgments.</summary>

@@ -89,11 +89,19 @@ internal sealed class SeedCommand : CliCommand
 
     private static List<(string Id, JsonObject Doc)> ReadPassages(string file)
     {
-        if (!File.Exists(file))
+        InputFile.Check(file);
+        try
         {
-            throw new CliException($"{file}: no such file", ExitCodes.BadInput);
+            return ParsePassages(file);
         }
+        catch (Exception ex) when (InputFile.IsReadError(ex))
+        {
+            throw InputFile.Unreadable(file, ex);
+        }
+    }
 
+    private static List<(string Id, JsonObject Doc)> ParsePassages(string file)
+    {
         var passages = new List<(string, JsonObject)>();
         var lineNumber = 0;
         foreach (var line in File.ReadLines(file))

@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// </summary>
 internal static class TrecInputFile
 {
-    /// <summary><see cref="TrecText.ReadLinesAsync"/>'s lines of <paramref name="file"/>; bytes that are not UTF-8 are <see cref="BadInput"/>.</summary>
+    /// <summary><see cref="TrecText.ReadLinesAsync"/>'s lines of <paramref name="file"/>; bytes that are not UTF-8, or a file that cannot be read, are a bad input.</summary>
     /// <param name="file">The file.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <param name="hint">What the user can do about a bad file, after the error; null: nothing.</param>
@@ -22,6 +22,10 @@ internal static class TrecInputFile
         catch (FormatException ex)
         {
             throw BadInput(file, ex, hint);
+        }
+        catch (Exception ex) when (InputFile.IsReadError(ex))
+        {
+            throw InputFile.Unreadable(file, ex);
         }
     }
 

@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Logging;
 
-namespace Rank1.SearchBridge;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// The logger factory an in-process host is given, less the host's own "Hosting failed to start" error (event 11 of
-/// <c>Microsoft.Extensions.Hosting.Internal.Host</c>). <see cref="InProcessHost"/> throws that exception to its caller,
-/// which reports it (the CLI as one line), so logged as well it would be said twice, the first time with a stack trace.
+/// <c>Microsoft.Extensions.Hosting.Internal.Host</c>). The in-process hosts (the proxy's and service's <c>InProcessHost</c>,
+/// the embedded search server) throw that exception to their caller, which reports it (the CLI as one line), so logged
+/// as well it would be said twice, the first time with a stack trace.
 /// Every other event, of that category too (a background service that faults later), passes.
 /// </summary>
 internal sealed class HostStartupFaultFilter(ILoggerFactory inner) : ILoggerFactory

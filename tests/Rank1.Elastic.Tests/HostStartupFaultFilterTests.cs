@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
-namespace Rank1.SearchBridge.Tests;
+namespace Rank1.Elastic.Tests;
 
 public sealed class HostStartupFaultFilterTests
 {

@@ -1,0 +1,231 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+/// <summary>
+/// What the README's exit-code table promises for the inputs an exploratory tester broke the tool with: one line and
+/// the documented exit code (never an unhandled exception), a <c>--host</c> that is not an address refused (never all
+/// interfaces), and no terminal escape sequence of the corpus reaching the terminal.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed partial class CliRobustnessTests
+{
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("serve", "127.0.0.l")]
+    [InlineData("serve", "")]
+    [InlineData("serve", "myhost.example")]
+    [InlineData("serve", "127.1")]
+    [InlineData("proxy", "myhost.example")]
+    [InlineData("proxy", "127.0.0.l")]
+    [InlineData("search-server", "")]
+    [InlineData("search-server", "myhost.example")]
+    public async Task Host_NotAnIpAddressOrLocalhost_OneLineUsageError_NeverListens(string command, string host)
+    {
+        // A real process, limited: before the fix serve and proxy listened on every interface (and ran on), and an
+        // empty host crashed.
+        string[] args = command == "search-server"
+            ? [CliRunner.Dll, command, "--port", "0", "--host", host]
+            : [CliRunner.Dll, command, "--port", "0", "--host", host, "--backend", "http://127.0.0.1:9"];
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", args), TimeSpan.FromSeconds(45));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"rank1-bridge {command}: --host must be an IP address (127.0.0.1, 0.0.0.0, ::) or localhost, not '{host}' (see rank1-bridge {command} --help)",
+            r.Error.TrimEnd('\n'));
+        Assert.Equal(string.Empty, r.Out);
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Host_Localhost_ListensOnTheLoopbackAddress()
+    {
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, "search-server", "--port", "0", "--host", "localhost"]), Listening());
+        try
+        {
+            Assert.Equal("127.0.0.1", url.Host);
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("proxy")]
+    [InlineData("search-server")]
+    public async Task PortInUse_OneLineError_Exit1(string command)
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] args = command == "search-server"
+            ? [CliRunner.Dll, command, "--port", port]
+            : [CliRunner.Dll, command, "--port", port, "--model", TestPaths.TinyModel, "--backend", "http://127.0.0.1:9"];
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", args, environment: new Dictionary<string, string> { ["RANK1_LOG_LEVEL"] = "Error" }));
+        Assert.Equal(1, r.ExitCode);
+        var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"rank1-bridge {command}: ", line, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}: address already in use", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SearchServer_DataIsAFile_SaysSo_Exit4()
+    {
+        var file = Path.Combine(TestTemp.Folder("data-"), "ok.jsonl");
+        await File.WriteAllTextAsync(file, "{}\n");
+        var r = await CliRunner.RunAsync("search-server", "--port", "0", "--data", file);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge search-server: {file}: --data is a file, not a folder (give the folder that keeps the indices)", r.Error.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public async Task Rerank_PassagesIsADirectory_SaysSo_Exit4()
+    {
+        var folder = TestTemp.Folder("passages-");
+        var r = await CliRunner.RunAsync("rerank", "--query", "q", "--passages", folder);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge rerank: {folder}: is a directory, not a file", r.Error.TrimEnd('\n'));
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("rerank")]
+    [InlineData("seed")]
+    [InlineData("eval-qrels")]
+    public async Task InputFileUnreadable_OneLineNamingIt_Exit4(string command)
+    {
+        var folder = TestTemp.Folder("unreadable-");
+        var file = Unreadable(Path.Combine(folder, "input"), "{\"id\":\"a\",\"text\":\"one\"}\n");
+        var readable = Path.Combine(folder, "run.txt");
+        await File.WriteAllTextAsync(readable, "q1 Q0 a 1 1.0 x\n");
+        string[] args = command switch
+        {
+            "rerank" => ["rerank", "--query", "q", "--passages", file],
+            "seed" => ["seed", "--file", file, "--backend", "http://127.0.0.1:9"],
+            _ => ["eval", "--run", readable, "--run", readable, "--qrels", file],
+        };
+        var r = await RunWithoutFileOverrideAsync(args);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge {args[0]}: {file}: cannot be read (permission denied)", r.Error.TrimEnd('\n'));
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Eval_RunFileUnreadable_OneLine_Exit4()
+    {
+        var folder = TestTemp.Folder("unreadable-");
+        var run = Unreadable(Path.Combine(folder, "run.txt"), "q1 Q0 a 1 1.0 x\n");
+        var qrels = Path.Combine(folder, "qrels.txt");
+        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
+        var r = await RunWithoutFileOverrideAsync("eval", "--run", run, "--run", run, "--qrels", qrels);
+        Assert.Equal(4, r.ExitCode);
+        var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rank1-bridge eval: cannot read a file: ", line, StringComparison.Ordinal);
+        Assert.Contains(run, line, StringComparison.Ordinal);
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("tokenizer.json")]
+    [InlineData("genai_config.json")]
+    public async Task ModelFileUnreadable_Exit3_NamingTheFile(string name)
+    {
+        var model = CopyTinyModel();
+        File.SetUnixFileMode(Path.Combine(model, name), UnixFileMode.None);
+        var r = await RunWithoutFileOverrideAsync("rerank", "--model", model, "--query", "q", "--passages", await PassagesAsync());
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal($"rank1-bridge rerank: model: {Path.Combine(model, name)}: cannot be read (permission denied).", r.Error.TrimEnd('\n'));
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task ModelFolderUnreadable_SaysItCannotBeRead_NotFileNotFound_Exit3()
+    {
+        var model = TestTemp.Folder("model-");
+        File.Copy(Path.Combine(TestPaths.TinyModel, "config.json"), Path.Combine(model, "config.json"));
+        File.SetUnixFileMode(model, UnixFileMode.None);
+        var r = await RunWithoutFileOverrideAsync("rerank", "--model", model, "--query", "q", "--passages", await PassagesAsync());
+        File.SetUnixFileMode(model, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal($"rank1-bridge rerank: model: {model}: model folder cannot be read (permission denied).", r.Error.TrimEnd('\n'));
+    }
+
+    [Trait(TestCategory.Name, TestCategory.Model)]
+    [Fact]
+    public async Task Rerank_Text_ShowsControlCharactersOfTheCorpusAsReplacementCharacters_JsonKeepsThemExact()
+    {
+        const string id = "e\u001b]0;pwned\u0007";
+        const string text = "onions \u001b[2J make you cry\u009b";
+        var file = Path.Combine(TestTemp.Folder("escapes-"), "p.jsonl");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { id, title = "t\u007f", text }) + "\n");
+
+        var plain = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "why\u001b[31m", "--passages", file, "--max-think-tokens", "2");
+        Assert.True(plain.ExitCode == 0, plain.Error);
+        Assert.DoesNotContain(plain.Out, c => char.IsControl(c) && c is not '\n' and not '\r' and not '\t');
+        Assert.Contains("e\uFFFD]0;pwned\uFFFD", plain.Out, StringComparison.Ordinal);
+        Assert.Contains("[t\uFFFD] onions \uFFFD[2J make you cry\uFFFD", plain.Out, StringComparison.Ordinal);
+        Assert.Contains("Query: why\uFFFD[31m", plain.Out, StringComparison.Ordinal);
+
+        var json = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file, "--max-think-tokens", "2", "--json");
+        Assert.True(json.ExitCode == 0, json.Error);
+        using var doc = JsonDocument.Parse(json.Out);
+        var result = doc.RootElement.GetProperty("results")[0];
+        Assert.Equal(id, result.GetProperty("id").GetString());
+        Assert.Equal("t\u007f", result.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task ErrorMessage_ShowsControlCharactersOfWhatItEchoesAsReplacementCharacters()
+    {
+        var r = await CliRunner.RunAsync("rerank", "--query", "q", "--passages", "/nonexistent/p\u001b[2J\u0007.jsonl");
+        Assert.Equal(4, r.ExitCode);
+        Assert.StartsWith("rank1-bridge rerank: /nonexistent/p\uFFFD[2J\uFFFD.jsonl: file not found", r.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(r.Error, c => char.IsControl(c) && c != '\n');
+    }
+
+    /// <summary>
+    /// Runs the tool as a process that file permissions apply to: as root (which reads a mode-000 file), without the
+    /// capabilities that override them (setpriv), so a file the test made unreadable is unreadable to the tool.
+    /// </summary>
+    private static async Task<CliResult> RunWithoutFileOverrideAsync(params string[] args)
+    {
+        var psi = Environment.IsPrivilegedProcess
+            ? TestProcess.StartInfo("setpriv", ["--bounding-set=-dac_override,-dac_read_search", "--", "dotnet", CliRunner.Dll, .. args])
+            : TestProcess.StartInfo("dotnet", [CliRunner.Dll, .. args]);
+        var r = await TestProcess.RunAsync(psi);
+        return new CliResult(r.ExitCode, r.Out, r.Error);
+    }
+
+    private static string Unreadable(string path, string content)
+    {
+        File.WriteAllText(path, content);
+        File.SetUnixFileMode(path, UnixFileMode.None);
+        return path;
+    }
+
+    private static async Task<string> PassagesAsync()
+    {
+        var file = Path.Combine(TestTemp.Folder("passages-"), "p.jsonl");
+        await File.WriteAllTextAsync(file, "{\"id\":\"a\",\"text\":\"one\"}\n");
+        return file;
+    }
+
+    private static string CopyTinyModel()
+    {
+        var copy = TestTemp.Folder("model-");
+        foreach (var file in Directory.GetFiles(TestPaths.TinyModel))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        return copy;
+    }
+
+    [GeneratedRegex("listening on (http://\\S+)")]
+    private static partial Regex Listening();
+}
