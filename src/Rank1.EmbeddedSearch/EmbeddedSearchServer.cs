@@ -62,6 +62,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 110 * 1024 * 1024;
+            // Elasticsearch bounds the headers' size (http.max_header_size), not their number (Kestrel's default: 100).
+            k.Limits.MaxRequestHeaderCount = int.MaxValue;
             k.Listen(IPAddress.Parse(options.Host), options.Port);
         });
         builder.Services.AddRequestDecompression();

@@ -151,6 +151,37 @@ public sealed class PassThroughHardeningTests
         Assert.Equal("amqp://127.0.0.1:1/", health["broker"]!["url"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Live_AnswersWhileTheBackendIsDown_WhereHealthIsRed()
+    {
+        // A liveness probe must not restart every proxy during a cluster outage: /_rank1/live runs no check (it was a 400,
+        // unknown to the proxy, and /_rank1/health, the readiness probe, is red while the backend is down).
+        await using var proxy = await Proxy("http://127.0.0.1:1");
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+        using var health = await client.GetAsync("_rank1/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        using var live = await client.GetAsync("_rank1/live");
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), (live.StatusCode, await live.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
+    public async Task ARequestWithManyHeaders_PassesAsElasticsearchTakesIt()
+    {
+        // Elasticsearch bounds the headers' size, not their number; Kestrel refused more than 100 with a bare 431.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        await using var proxy = await Proxy(backend.Url.ToString());
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        for (var i = 0; i < 150; i++)
+        {
+            request.Headers.Add($"X-Trace-{i}", "1");
+        }
+
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("You Know, for Search", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["tagline"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("""{"version":{"distribution":5}}""")]
     [InlineData("""{"version":"8.15.0"}""")]

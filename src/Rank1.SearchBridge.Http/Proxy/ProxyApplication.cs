@@ -53,7 +53,14 @@ public static class ProxyApplication
         services.AddHealthChecks().AddCheck<BackendHealthCheck>(BackendHealthCheck.Name);
         services.AddExceptionHandler<EsExceptionHandler>();
         // Elasticsearch's http.max_content_length, enforced by Kestrel for bodies without a length too.
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) => kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ProxyOptions>>((kestrel, proxy) =>
+        {
+            kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength;
+            // Elasticsearch bounds the headers' size (http.max_header_size, 16 KB), not their number: a request with many
+            // tracing or gateway headers that it accepts must pass here too (Kestrel refused more than 100 with a bare 431).
+            // Kestrel's own bound on their total size (32 KB) still holds.
+            kestrel.Limits.MaxRequestHeaderCount = int.MaxValue;
+        });
         GracefulShutdown.Add(services);
         return services;
     }
@@ -91,6 +98,9 @@ public static class ProxyApplication
         // Only the backend decides the status: a broker outage only delays precomputation (MassTransit's own checks,
         // registered with the bus, are left out), and the broker's state is shown in the body.
         app.MapHealthChecks("/_rank1/health", new HealthCheckOptions { Predicate = c => c.Name == BackendHealthCheck.Name, ResponseWriter = WriteHealthAsync });
+        // Liveness: the process answers, whatever the cluster's state (no check runs). A liveness probe on the backend's
+        // health would restart every proxy during a cluster outage; /_rank1/health is the readiness probe.
+        app.MapHealthChecks("/_rank1/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapRank1Metrics();
 
         string[] read = ["GET", "POST"];
