@@ -30,10 +30,25 @@ internal sealed class SourceFilter
 
     public static SourceFilter All { get; } = new(true, [], []);
 
+    /// <summary><c>_source: false</c>: no source.</summary>
+    public static SourceFilter None { get; } = new(false, [], []);
+
     public bool Enabled { get; }
 
     /// <summary>True when the filter keeps the whole source.</summary>
     public bool KeepsEverything => Enabled && _includes.Length == 0 && _excludes.Length == 0;
+
+    /// <summary>
+    /// The <c>_source</c> to ask the backend for when this client filter must be applied afterwards and
+    /// <paramref name="needed"/> must come back too (a reranked search's passage fields): the client's includes and the
+    /// needed fields (<c>_source: false</c>, the needed fields alone), so that a client asking for a field or none is not
+    /// sent the window's whole documents, which may be megabytes each. Null, the whole source, when the client only
+    /// excludes (what it keeps is not known by name).
+    /// </summary>
+    /// <param name="needed">The source fields the caller reads besides the client's.</param>
+    public JsonObject? WithFields(IEnumerable<string> needed) => !Enabled || (_includes.Length > 0 && _excludes.Length == 0)
+        ? new JsonObject { ["includes"] = new JsonArray([.. _includes.Concat(needed).Distinct(StringComparer.Ordinal).Select(f => (JsonNode)f)]) }
+        : null;
 
     /// <summary>
     /// The body's <c>_source</c>, read as Elasticsearch's <c>FetchSourceContext.fromXContent</c> reads it: anything
@@ -46,7 +61,7 @@ internal sealed class SourceFilter
             case null:
                 return All;
             case JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False:
-                return v.GetValueKind() == JsonValueKind.True ? All : new SourceFilter(false, [], []);
+                return v.GetValueKind() == JsonValueKind.True ? All : None;
             case JsonValue v when v.GetValueKind() == JsonValueKind.String:
                 return new SourceFilter(true, [v.GetValue<string>()], []);
             case JsonArray a:

@@ -45,6 +45,9 @@ internal sealed class FrontBackend : IAsyncDisposable
     /// <summary>Query strings of the searches received (to check what the proxy forwards).</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> QueryStrings { get; } = new();
 
+    /// <summary>The bodies of the searches (<c>_search</c>) the proxy sent, as sent.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> SearchBodies { get; } = new();
+
     /// <summary>The connections (Kestrel's connection ids) that searches on <c>slow</c> came in on since the last <see cref="ResetPeak"/>.</summary>
     public int SlowConnections => _slowConnections.Count;
 
@@ -151,6 +154,10 @@ internal sealed class FrontBackend : IAsyncDisposable
 
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
+            if (path.EndsWith("/_search", StringComparison.Ordinal))
+            {
+                SearchBodies.Enqueue(System.Text.Encoding.UTF8.GetString(body.ToArray()));
+            }
             if (_heldMarker is { } marker && System.Text.Encoding.UTF8.GetString(body.ToArray()).Contains(marker, StringComparison.Ordinal))
             {
                 await _markedReleased.Task;

@@ -590,6 +590,26 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("""["topic"]""", """{"includes":["topic","text","title"]}""", new[] { "topic" })]
+    [InlineData("""false""", """{"includes":["text","title"]}""", new string[0])]
+    [InlineData("""{"includes":["top*"],"excludes":["text"]}""", null, new[] { "topic" })]
+    public async Task ClientSourceFilter_TheBackendIsAskedForItsFieldsAndThePassageFields_NotWholeDocuments(string source, string? sent, string[] kept)
+    {
+        // A window of 100 hits whose documents are megabytes each was fetched whole for a client asking for one field
+        // (or none): the proxy asked for the whole source to read the passages. An exclude-only filter keeps what is not
+        // known by name, so the whole source is still asked for then.
+        while (_front.SearchBodies.TryDequeue(out _))
+        {
+        }
+
+        var r = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"_source":""" + source + "}");
+        Assert.Equal("applied", r.Rerank);
+        Assert.All(r.Json["hits"]!["hits"]!.AsArray(), h => Assert.Equal(kept, (h!["_source"] as JsonObject)?.Select(p => p.Key) ?? []));
+        var asked = JsonNode.Parse(Assert.Single(_front.SearchBodies))!;
+        Assert.Equal(sent, asked["_source"]?.ToJsonString());
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task PointInTimeSearch_PagedWithSearchAfter_GetsTheBackendsPages_EachReranked(bool scoreSort)

@@ -230,7 +230,15 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var clientSource = ResponseShaping.ClientSourceFilter(body, query);
         if (clientSource is not null)
         {
-            body.Remove("_source");
+            // The client's fields and the passage fields, not the window's whole documents when it asked for less.
+            if (clientSource.WithFields(plan.TitleField is { } title ? [.. plan.Fields, title] : plan.Fields) is { } source)
+            {
+                body["_source"] = source;
+            }
+            else
+            {
+                body.Remove("_source");
+            }
         }
 
         // filter_path shapes the final answer: forwarded, it would strip the passage fields the rerank reads. pretty goes on,

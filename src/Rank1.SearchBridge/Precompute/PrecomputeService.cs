@@ -138,7 +138,13 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
     }
 
-    private static JsonObject SearchBody(PrecomputeReasoning request, string[] fields)
+    /// <summary>
+    /// The search a job runs: its <c>search_body</c> (else a <c>multi_match</c> of its query over its fields), asked for
+    /// the window from 0 as the proxy asks (<see cref="BackendWindow"/>), with only the passage fields of the source.
+    /// </summary>
+    /// <param name="request">The job.</param>
+    /// <param name="fields">Its passage fields.</param>
+    internal static JsonObject SearchBody(PrecomputeReasoning request, string[] fields)
     {
         JsonObject body;
         if (request.SearchBody is { } raw)
@@ -165,7 +171,8 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
         // As the proxy asks for the window of the search the job re-runs (its knn k pinned to the search's own size).
         BackendWindow.Apply(body, request.Window, 0, body["size"] is JsonValue size && size.TryGetValue<int>(out var n) ? n : null);
-        body.Remove("_source");
+        // Only the passage fields: the job reads nothing else of the window's documents, which may be megabytes each.
+        body["_source"] = SourceFilter.None.WithFields(request.TitleField is { } title ? [.. fields, title] : fields);
         body.Remove("ext");
         return body;
     }

@@ -23,6 +23,17 @@ public sealed class PrecomputeServiceTests
     }
 
     [Theory]
+    // Only the passage fields come back (the client's _source filter, if any, is the proxy's to apply): the window's
+    // whole documents were fetched, megabytes each where documents are big.
+    [InlineData(null, """{"query":{"multi_match":{"query":"onion","fields":["text"]}},"from":0,"size":5,"_source":{"includes":["text","title"]}}""")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"_source":["topic"]}""", """{"query":{"match":{"text":"onion"}},"_source":{"includes":["text","title"]},"from":0,"size":5}""")]
+    // As the proxy asks: a knn search without k keeps the search's own size as its k; a compound retriever's window caps the size.
+    [InlineData("""{"knn":{"field":"v","query_vector":[1]},"size":3}""", """{"knn":{"field":"v","query_vector":[1],"k":3},"size":5,"from":0,"_source":{"includes":["text","title"]}}""")]
+    [InlineData("""{"retriever":{"rrf":{"retrievers":[],"rank_window_size":4}}}""", """{"retriever":{"rrf":{"retrievers":[],"rank_window_size":4}},"from":0,"size":4,"_source":{"includes":["text","title"]}}""")]
+    public void SearchBody_AsksForTheWindowAsTheProxyDoes_WithOnlyThePassageFields(string? searchBody, string expected) =>
+        Assert.Equal(expected, PrecomputeService.SearchBody(Job(4) with { SearchBody = searchBody }, ["text"]).ToJsonString());
+
+    [Theory]
     [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
     [InlineData(256, null)]
     [InlineData(-1, "invalid precompute request for 'onion': [max_think_tokens] must be at least 0 (got -1)")]
