@@ -225,12 +225,12 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             BackendWindow.Apply(body, plan.Window, from + size, sentSize);
         }
 
-        // The passage fields must come back even when the client filters _source: ask for the whole source and
-        // apply the client's own filter to the answer.
+        // The passage fields must come back even when the client filters _source: ask for its fields and the passage
+        // fields (the whole source when it only excludes), not the window's whole documents, and apply the client's own
+        // filter to the answer.
         var clientSource = ResponseShaping.ClientSourceFilter(body, query);
         if (clientSource is not null)
         {
-            // The client's fields and the passage fields, not the window's whole documents when it asked for less.
             if (clientSource.WithFields(plan.TitleField is { } title ? [.. plan.Fields, title] : plan.Fields) is { } source)
             {
                 body["_source"] = source;
