@@ -48,6 +48,7 @@ public static class Rank1Services
         services.TryAddSingleton<IPassageJudge>(sp =>
         {
             var modelSection = configuration.GetSection(Rank1EngineOptions.SectionName);
+            Configuration.UnknownSettings.ThrowIfAny<Rank1EngineOptions>(configuration, Rank1EngineOptions.SectionName);
             var model = modelSection.Get<Rank1EngineOptions>(o => o.ErrorOnUnknownConfiguration = true) ?? new Rank1EngineOptions();
             var errors = new Configuration.ConfigurationKeyValidator<Rank1EngineOptions>(Rank1EngineOptions.SectionName, new Configuration.Rank1EngineOptionsValidator()).Failures(model);
             if (errors.Count > 0)
@@ -58,6 +59,8 @@ public static class Rank1Services
             return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
         });
         services.AddRank1Telemetry(configuration);
+        // A key under Rank1: in no section that a Rank1 host reads (a misspelt section) stops the host at start-up.
+        services.AddOptions<Configuration.UnknownSettings.Check>().Configure(_ => Configuration.UnknownSettings.ThrowIfOutsideSections(configuration)).ValidateOnStart();
         return services;
     }
 
@@ -92,7 +95,7 @@ public static class Rank1Services
 
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> to <paramref name="sectionName"/> the way every Rank1 host does: unknown keys
-    /// are errors, the source-generated <typeparamref name="TValidator"/> checks data annotations, nested sections and
+    /// are errors naming the key (<see cref="Configuration.UnknownSettings"/>), the source-generated <typeparamref name="TValidator"/> checks data annotations, nested sections and
     /// <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/> rules, and both happen at start-up, so a bad
     /// setting stops the host naming its key (<see cref="Configuration.ConfigurationKeyValidator{TOptions}"/>). A key
     /// that moved to another section stops it naming the new key (<see cref="Configuration.MovedSettings"/>).
@@ -102,7 +105,11 @@ public static class Rank1Services
         where TValidator : class, IValidateOptions<TOptions>, new()
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>>(new Configuration.ConfigurationKeyValidator<TOptions>(sectionName, new TValidator())));
-        return services.AddOptions<TOptions>().Configure(_ => Configuration.MovedSettings.ThrowIfUsed<TOptions>(configuration, sectionName)).Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
+        return services.AddOptions<TOptions>().Configure(_ =>
+        {
+            Configuration.MovedSettings.ThrowIfUsed<TOptions>(configuration, sectionName);
+            Configuration.UnknownSettings.ThrowIfAny<TOptions>(configuration, sectionName);
+        }).Bind(configuration.GetSection(sectionName), o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
     }
 
     /// <summary>The broker's part of a health answer: null when none is configured.</summary>

@@ -72,6 +72,19 @@ public sealed partial class ProxyCommandTests
             result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"Rank1":{"Proxy":{"Indices":[{"Pattern":"a*","Windw":5}]}}}""", "Rank1:Proxy:Indices:0:Windw (Rank1__Proxy__Indices__0__Windw) is not a setting")]
+    [InlineData("""{"Rank1":{"HotQueries":{"Treshold":3}}}""", "Rank1:HotQueries:Treshold (Rank1__HotQueries__Treshold) is not a setting")]
+    public async Task Proxy_ConfigFileWithAnUnknownKey_IsOneUsageErrorNamingTheKey(string json, string named)
+    {
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
+        await File.WriteAllTextAsync(config, json);
+        var result = await CliRunner.RunAsync("proxy", "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config);
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"rank1-bridge proxy: bad configuration: {named}", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Proxy_SeveralBadSections_FailWithOneUsageErrorNamingEach()
     {

@@ -62,10 +62,8 @@ internal static class MovedSettings
         var example = why == DeadlineIsATimeSpan && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
             ? $" ({ms} ms is {TimeSpan.FromMilliseconds(ms):c})"
             : string.Empty;
-        return $"{old} ({EnvironmentName(old)}) is no longer read: {why}; set {replacement} ({EnvironmentName(replacement)}) instead{example}";
+        return $"{old} ({UnknownSettings.EnvironmentName(old)}) is no longer read: {why}; set {replacement} ({UnknownSettings.EnvironmentName(replacement)}) instead{example}";
     }
-
-    private static string EnvironmentName(string key) => key.Replace(":", "__", StringComparison.Ordinal);
 
     private sealed record Move(string Section, string Old, string New, string Why)
     {

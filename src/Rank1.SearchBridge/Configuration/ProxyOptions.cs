@@ -88,7 +88,10 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Address that sniffing clients are told to use (host:port); default: the Host the client used.</summary>
+    /// <summary>
+    /// Address that sniffing clients are told to use: <c>host:port</c>, the host a DNS name (letters, digits, hyphens),
+    /// an IPv4 address or an IPv6 address in brackets, the port 1–65535; default: the Host the client used.
+    /// </summary>
     /// <value>Default null.</value>
     public string? PublicAddress { get; set; }
 
@@ -106,10 +109,15 @@ public sealed class ProxyOptions : IValidatableObject
 
     /// <summary>
     /// The rules that no attribute expresses (the generated <see cref="ProxyOptionsValidator"/> runs this after the
-    /// attributes of every section): no rule above the operator's caps.
+    /// attributes of every section): <see cref="PublicAddress"/> is host:port, and no rule is above the operator's caps.
     /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (PublicAddress is not null && !IsHostAndPort(PublicAddress))
+        {
+            yield return new ValidationResult($"{SectionName}:{nameof(PublicAddress)} ('{PublicAddress}') must be host:port: a DNS name, an IPv4 address or an [IPv6] address, and a port 1-65535 (localhost:9200, 10.0.0.5:9200, [::1]:9200).");
+        }
+
         var rules = Indices.Select((r, i) => (Rule: r, Key: $"{SectionName}:Indices:{i}")).Append((Rule: Default, Key: $"{SectionName}:Default"));
         foreach (var (rule, key) in rules)
         {
@@ -126,6 +134,20 @@ public sealed class ProxyOptions : IValidatableObject
                 }
             }
         }
+    }
+
+    private static bool IsHostAndPort(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return false;
+        }
+
+        var host = value[..colon];
+        return host.StartsWith('[') && host.EndsWith(']')
+            ? System.Net.IPAddress.TryParse(host[1..^1], out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !host.Contains('%', StringComparison.Ordinal)
+            : host.Length <= 253 && host.Split('.').All(label => label.Length is >= 1 and <= 63 && label[0] != '-' && label[^1] != '-' && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
     }
 }
 

@@ -32,6 +32,11 @@ public static class Rank1Telemetry
         }
 
         services.AddSingleton<Rank1Metrics>();
+        // The exporter takes a value it cannot parse as no setting (it logs, then pushes nowhere): stop the host instead.
+        services.AddOptions<OtlpExport>().Configure(o => o.Endpoint = configuration[OtlpEndpointKey])
+            .Validate(o => string.IsNullOrWhiteSpace(o.Endpoint) || (Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && !string.IsNullOrEmpty(uri.Host)),
+                $"{OtlpEndpointKey} must be an absolute http or https URL (http://collector:4318)")
+            .ValidateOnStart();
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {
             metrics.AddMeter([Rank1Metrics.MeterName, .. FrameworkMeters])
@@ -61,4 +66,11 @@ public static class Rank1Telemetry
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         return app;
     }
+}
+
+/// <summary>The OTLP endpoint as configured (<see cref="Rank1Telemetry.OtlpEndpointKey"/>), checked at start-up.</summary>
+internal sealed class OtlpExport
+{
+    /// <summary>The endpoint; null when OTLP export is off.</summary>
+    public string? Endpoint { get; set; }
 }
