@@ -198,9 +198,11 @@ internal sealed partial class BackendClient : IDisposable
                 {
                     using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
                     var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-                    var responseHeaders = response.Headers.Concat(response.Content.Headers)
+                    // As the backend wrote them (NonValidated): parsed, a header of product tokens (Server: BaseHTTP/0.6
+                    // Python/3.11.7) came back split into one header line per token.
+                    var responseHeaders = response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated)
                         .Where(h => !HopByHop.Contains(h.Key))
-                        .Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray())).ToList();
+                        .Select(h => new KeyValuePair<string, string[]>(h.Key, [.. h.Value])).ToList();
                     return new BackendResponse((int)response.StatusCode, responseHeaders, bytes);
                 }
                 catch (HttpRequestException ex)

@@ -152,6 +152,30 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
+    public async Task ARerankedSearch_KeepsTheBackendsHeaderLines_AsWritten()
+    {
+        // A Server header of product tokens came back as two Server lines (one per token) on a reranked search.
+        var (backend, url) = await LoopbackApp.StartAsync(context =>
+        {
+            context.Response.Headers.Server = "BaseHTTP/0.6 Python/3.11.7";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            context.Response.ContentType = "application/json";
+            return context.Request.Path == "/"
+                ? context.Response.WriteAsync("""{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}""")
+                : context.Response.WriteAsync("""{"took":1,"timed_out":false,"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,"hits":[{"_index":"docs","_id":"1","_score":1.0,"_source":{"text":"onion tears"}}]}}""");
+        });
+        await using (backend)
+        {
+            await using var proxy = await Proxy(url.ToString());
+            using var client = new HttpClient { BaseAddress = proxy.Url };
+            using var response = await client.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
+            Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+            Assert.True(response.Headers.NonValidated.TryGetValues("Server", out var server));
+            Assert.Equal(["BaseHTTP/0.6 Python/3.11.7"], server);
+        }
+    }
+
+    [Fact]
     public async Task Live_AnswersWhileTheBackendIsDown_WhereHealthIsRed()
     {
         // A liveness probe must not restart every proxy during a cluster outage: /_rank1/live runs no check (it was a 400,
