@@ -41,4 +41,23 @@ public sealed class EmbeddedSearchOptions
     /// <summary>How often writes become visible to search without an explicit refresh.</summary>
     /// <value>Default 1 second, as Elasticsearch's <c>refresh_interval</c>.</value>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Longest request line, in bytes: method, target and version, as Elasticsearch's <c>http.max_initial_line_length</c>;
+    /// longer: 400 <c>too_long_http_line_exception</c>, as Elasticsearch answers it.
+    /// </summary>
+    /// <value>Default 4096, Elasticsearch's default.</value>
+    [Range(256, MaxHttpLimit)]
+    public int MaxInitialLineLength { get; set; } = 4096;
+
+    /// <summary>
+    /// Largest total size of the header lines, in bytes (<c>Name: value</c> each), as Elasticsearch's
+    /// <c>http.max_header_size</c>; larger: 400 <c>too_long_http_header_exception</c>.
+    /// </summary>
+    /// <value>Default 16384, Elasticsearch's default.</value>
+    [Range(256, MaxHttpLimit)]
+    public int MaxHeaderSize { get; set; } = 16 * 1024;
+
+    /// <summary>The most <see cref="MaxInitialLineLength"/> and <see cref="MaxHeaderSize"/> may be (1 MB).</summary>
+    public const int MaxHttpLimit = 1024 * 1024;
 }

@@ -50,6 +50,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     public static async Task<EmbeddedSearchServer> StartAsync(EmbeddedSearchOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        System.ComponentModel.DataAnnotations.Validator.ValidateObject(options, new System.ComponentModel.DataAnnotations.ValidationContext(options), validateAllProperties: true);
         var time = timeProvider ?? TimeProvider.System;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -64,6 +65,11 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = 110 * 1024 * 1024;
             // Elasticsearch bounds the headers' size (http.max_header_size), not their number (Kestrel's default: 100).
             k.Limits.MaxRequestHeaderCount = int.MaxValue;
+            // Elasticsearch answers a request line or headers over its limits with a 400 in its shape (TooLongHttpLine-,
+            // TooLongHttpHeaderException); Kestrel's own limits, higher, leave that to the check below.
+            k.Limits.MaxRequestLineSize = EmbeddedSearchOptions.MaxHttpLimit + 1024;
+            k.Limits.MaxRequestHeadersTotalSize = EmbeddedSearchOptions.MaxHttpLimit + 1024;
+            k.Limits.MaxRequestBufferSize = 2 * EmbeddedSearchOptions.MaxHttpLimit; // Kestrel: at least either
             k.Listen(IPAddress.Parse(options.Host), options.Port);
         });
         builder.Services.AddRequestDecompression();
@@ -98,6 +104,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
 
             try
             {
+                EsHttp.CheckHttpLimits(context, options.MaxInitialLineLength, options.MaxHeaderSize);
                 if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false))
                 {
                     return;

@@ -206,6 +206,61 @@ public sealed class PassThroughHardeningTests
         Assert.Equal("You Know, for Search", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["tagline"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task ALongUrl_IsTheClustersToJudge_ARaisedLimitServesIt_TheDefaultAnswersInItsShape()
+    {
+        // Elasticsearch bounds the request line by http.max_initial_line_length (4 KB by default, raised by users of long
+        // index lists); Kestrel's own 8 KB refused a 12 KB line with a bare 414 before the cluster saw it.
+        await using var raised = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, MaxInitialLineLength = 64 * 1024 });
+        await using var standard = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        foreach (var backend in new[] { raised, standard })
+        {
+            using var http = new HttpClient { BaseAddress = backend.Url };
+            (await http.PutAsync("long-urls/_doc/1?refresh=true", Json("""{"text":"a dragon guards gold"}"""))).EnsureSuccessStatusCode();
+        }
+
+        var indices = global::Elastic.Clients.Elasticsearch.Indices.Parse(string.Join(',', Enumerable.Range(0, 600).Select(i => $"long-urls-none-{i:D5}-*").Prepend("long-urls")));
+        await using (var proxy = await Proxy(raised.Url.ToString()))
+        {
+            var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(proxy.Url));
+            var search = await client.SearchAsync<JsonObject>(s => s.Indices(indices).Query(q => q.Match(m => m.Field("text").Query("dragon"))));
+            Assert.True(search.IsValidResponse, search.DebugInformation);
+            Assert.Equal("1", Assert.Single(search.Hits).Id);
+            Assert.Equal("computed", ((System.Text.Json.JsonElement)search.Hits.Single().Fields!["_rank1.source"])[0].GetString());
+            var count = await client.CountAsync<JsonObject>(c => c.Indices(indices));
+            Assert.True(count.IsValidResponse, count.DebugInformation);
+            Assert.Equal(1, count.Count);
+        }
+
+        await using (var proxy = await Proxy(standard.Url.ToString()))
+        {
+            var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(proxy.Url));
+            var search = await client.SearchAsync<JsonObject>(s => s.Indices(indices).Query(q => q.Match(m => m.Field("text").Query("dragon"))));
+            Assert.Equal((400, "too_long_http_line_exception"), (search.ApiCallDetails?.HttpStatusCode, search.ElasticsearchServerError?.Error?.Type));
+            var count = await client.CountAsync<JsonObject>(c => c.Indices(indices));
+            Assert.Equal((400, "too_long_http_line_exception"), (count.ApiCallDetails?.HttpStatusCode, count.ElasticsearchServerError?.Error?.Type));
+        }
+    }
+
+    [Fact]
+    public async Task TheRequestLineAndHeaderLimits_AreSettings_ValidatedAtStart()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, MaxInitialLineLength = 64 * 1024, MaxHeaderSize = 64 * 1024 });
+        await using (var proxy = await Proxy(backend.Url.ToString(), ("Rank1:Proxy:MaxInitialLineLength", "2048"), ("Rank1:Proxy:MaxHeaderSize", "2048")))
+        {
+            using var client = new HttpClient { BaseAddress = proxy.Url };
+            using var line = await client.GetAsync("/?x=" + new string('a', 4096));
+            Assert.Equal(HttpStatusCode.RequestUriTooLong, line.StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+            request.Headers.Add("X-Pad", new string('p', 4096));
+            using var headers = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, headers.StatusCode);
+        }
+
+        var error = await Assert.ThrowsAnyAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Proxy(backend.Url.ToString(), ("Rank1:Proxy:MaxInitialLineLength", "100")));
+        Assert.Contains("MaxInitialLineLength", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{"version":{"distribution":5}}""")]
     [InlineData("""{"version":"8.15.0"}""")]

@@ -58,8 +58,14 @@ public static class ProxyApplication
             kestrel.Limits.MaxRequestBodySize = proxy.Value.MaxContentLength;
             // Elasticsearch bounds the headers' size (http.max_header_size, 16 KB), not their number: a request with many
             // tracing or gateway headers that it accepts must pass here too (Kestrel refused more than 100 with a bare 431).
-            // Kestrel's own bound on their total size (32 KB) still holds.
             kestrel.Limits.MaxRequestHeaderCount = int.MaxValue;
+            // The request line and the headers' size are the backend's to judge (http.max_initial_line_length,
+            // http.max_header_size): Kestrel's defaults (8 KB, 32 KB) refused with a bare 414/431 long URLs that a
+            // cluster with raised limits takes.
+            kestrel.Limits.MaxRequestLineSize = proxy.Value.MaxInitialLineLength;
+            kestrel.Limits.MaxRequestHeadersTotalSize = proxy.Value.MaxHeaderSize;
+            // Kestrel holds a connection's unread input up to this bound, which must take a whole line and header block.
+            kestrel.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, Math.Max(proxy.Value.MaxInitialLineLength, proxy.Value.MaxHeaderSize));
         });
         GracefulShutdown.Add(services);
         return services;

@@ -83,6 +83,23 @@ public sealed class ProxyOptions : IValidatableObject
     [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxContentLength { get; set; } = 100L * 1024 * 1024;
 
+    /// <summary>
+    /// Longest request line accepted, in bytes (method, target and version); longer: a 414 without a body, from Kestrel.
+    /// Elasticsearch bounds the same line (<c>http.max_initial_line_length</c>, 4 KB by default, often raised for long
+    /// index lists): keep this at least your cluster's, so that the cluster, not the proxy, judges a long URL.
+    /// </summary>
+    /// <value>Default 65536 (64 KB).</value>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxInitialLineLength { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Largest total size of a request's header lines, in bytes; larger: a 431 without a body, from Kestrel.
+    /// Elasticsearch bounds the same (<c>http.max_header_size</c>, 16 KB by default): keep this at least your cluster's.
+    /// </summary>
+    /// <value>Default 65536 (64 KB).</value>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxHeaderSize { get; set; } = 64 * 1024;
+
     /// <summary>On SIGTERM or Ctrl+C: how long requests in flight may take to finish before the proxy stops.</summary>
     /// <value>Default 30 seconds.</value>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
