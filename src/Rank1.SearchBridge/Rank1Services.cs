@@ -56,7 +56,10 @@ public static class Rank1Services
                 throw new OptionsValidationException(Rank1EngineOptions.SectionName, typeof(Rank1EngineOptions), errors);
             }
 
-            return Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
+            var engine = Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
+            // Every host that loads the model says which execution provider it got (the proxy, serve, the worker).
+            sp.GetRequiredService<Telemetry.Rank1Metrics>().SetExecutionProvider(engine.ProviderChoice);
+            return engine;
         });
         services.AddRank1Telemetry(configuration);
         // A key under Rank1: in no section that a Rank1 host reads (a misspelt section) stops the host at start-up.

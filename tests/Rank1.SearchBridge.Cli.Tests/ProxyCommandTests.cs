@@ -130,6 +130,56 @@ public sealed partial class ProxyCommandTests
         Assert.StartsWith("rank1-bridge proxy: bad configuration: Rank1:Backend:Url is required", line, StringComparison.Ordinal);
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("proxy")]
+    [InlineData("serve")]
+    public async Task HostCommand_TheConfigFilesModelAndUrls_AreWhatItRuns_NotTheFlagsDefaults(string command)
+    {
+        // A production file naming its model and address: the model was replaced by RANK1_MODEL_DIR or the generated
+        // test model (with a warning only), and the address by the --port default.
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var config = Path.Combine(TestTemp.Folder(), "host.json");
+        await File.WriteAllTextAsync(config, new JsonObject
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Rank1"] = new JsonObject { ["Model"] = new JsonObject { ["Path"] = TestPaths.TinyFp16Model } },
+        }.ToJsonString());
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, command, "--backend", "http://127.0.0.1:9", "--config", config]), Listening());
+        try
+        {
+            Assert.Equal(port, url.Port);
+            using var http = new HttpClient { BaseAddress = url };
+            using var health = await http.GetAsync("_rank1/health");
+            var model = JsonNode.Parse(await health.Content.ReadAsStringAsync())!["model"]!;
+            Assert.Equal(Path.GetFileName(TestPaths.TinyFp16Model), model["id"]!.GetValue<string>());
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    [Theory]
+    [InlineData("proxy")]
+    [InlineData("serve")]
+    public async Task HostCommand_ConfigFileNamingAMissingModel_IsABadModel_NotTheTestModel(string command)
+    {
+        var config = Path.Combine(TestTemp.Folder(), "host.json");
+        var missing = Path.Combine(TestTemp.Folder(), "no-such-model");
+        await File.WriteAllTextAsync(config, new JsonObject { ["Rank1"] = new JsonObject { ["Model"] = new JsonObject { ["Path"] = missing } } }.ToJsonString());
+        var result = await CliRunner.RunAsync(command, "--backend", "http://127.0.0.1:9", "--port", "0", "--config", config);
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains(missing, result.Error, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex("listening on (http://\\S+)")]
     private static partial Regex Listening();
 }

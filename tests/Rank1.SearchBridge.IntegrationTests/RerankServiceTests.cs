@@ -48,6 +48,21 @@ public sealed class RerankServiceTests
     private static int[] BestFirst(double[] scores) => scores.Select((s, i) => (s, i)).OrderByDescending(x => x.s).ThenBy(x => x.i).Select(x => x.i).ToArray();
 
     [Fact]
+    public async Task Serve_HealthAndMetrics_ShowTheExecutionProviderInUseAndTheFallback_AsTheProxysDo()
+    {
+        // Only the proxy published them: a serve host that fell back to the CPU said so nowhere.
+        await using var service = await RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings) { ["Rank1:Model:ExecutionProvider"] = "Auto" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var model = JsonNode.Parse(await http.GetStringAsync("_rank1/health"))!["model"]!;
+        var provider = model["execution_provider"]!;
+        Assert.Equal(("Auto", "Cpu"), (provider["requested"]!.GetValue<string>(), provider["actual"]!.GetValue<string>()));
+        Assert.StartsWith("Cuda: not in this build", provider["fallback"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(8, model["batch"]!["max_rows"]!.GetValue<int>());
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_execution_provider", ("requested", "Auto"), ("actual", "Cpu"), ("fallback", "true")));
+    }
+
+    [Fact]
     public async Task V1Rerank_InTheProxyHost_RanksByTheModelsOwnScores_WithDocumentsAndReasoning()
     {
         await using var stack = await ProxyStack.StartAsync(ServiceSettings);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Cli.CommandLine;
 
@@ -24,13 +25,20 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
     public Option<bool> RequireAccelerator { get; } = CliOptions.Flag("--require-accelerator",
         "Refuse to start on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator).");
 
-    /// <summary>The options as configuration keys.</summary>
-    public Dictionary<string, string?> Settings(ParseResult args, CliContext context)
+    /// <summary>
+    /// The options as configuration keys. A flag wins over everything; a key the <c>--config</c> file or the environment
+    /// sets (<c>Urls</c>, <c>Rank1:Model:Path</c>) wins over the flags' defaults: a production file's model was replaced by
+    /// the generated test model, and its <c>Urls</c> by port <paramref name="args"/>'s default.
+    /// </summary>
+    public Dictionary<string, string?> Settings(ParseResult args, CliContext context, string? configFile)
     {
-        var settings = new Dictionary<string, string?>
+        var configured = Configured(configFile, context);
+        var settings = new Dictionary<string, string?>();
+        if (args.GetValue(Host) is not null || args.GetValue(Port) is not null || configured("Urls") is null)
         {
-            ["Urls"] = $"http://{ListenAddress.UrlHost(ListenAddress.Parse(args.GetValue(Host)))}:{args.GetValue(Port) ?? defaultPort}",
-        };
+            settings["Urls"] = $"http://{ListenAddress.UrlHost(ListenAddress.Parse(args.GetValue(Host)))}:{args.GetValue(Port) ?? defaultPort}";
+        }
+
         if (args.GetValue(Backend) is { } backend)
         {
             settings["Rank1:Backend:Url"] = backend;
@@ -41,12 +49,41 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
             settings["Rank1:Model:RequireAccelerator"] = "true";
         }
 
-        if (args.GetValue(Model) is not null || context.GetEnvironmentVariable("Rank1__Model__Path") is null)
+        if (args.GetValue(Model) is not null || configured("Rank1:Model:Path") is null)
         {
             settings["Rank1:Model:Path"] = ModelLocator.Resolve(args.GetValue(Model), context);
         }
 
         return settings;
+    }
+
+    /// <summary>What the <c>--config</c> file and the environment (as the host reads them) set for a key, if anything.</summary>
+    private static Func<string, string?> Configured(string? configFile, CliContext context)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Urls"] = context.GetEnvironmentVariable("Urls") ?? context.GetEnvironmentVariable("ASPNETCORE_URLS"),
+            ["Rank1:Model:Path"] = context.GetEnvironmentVariable("Rank1__Model__Path"),
+        };
+        if (configFile is not null)
+        {
+            IConfiguration file;
+            try
+            {
+                file = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(configFile), optional: false).Build();
+            }
+            catch (InvalidDataException ex)
+            {
+                throw HostSettings.NotJson(configFile, ex);
+            }
+
+            foreach (var key in values.Keys.ToArray())
+            {
+                values[key] ??= file[key];
+            }
+        }
+
+        return key => values[key] is { Length: > 0 } value ? value : null;
     }
 
     /// <summary>The <c>--config</c> file, which must exist when given.</summary>
@@ -71,6 +108,11 @@ internal static class HostSettings
         new("Rank1:Proxy:Caps:Deadline", "00:10:00"),
     ];
 
+    /// <summary>A <c>--config</c> file that is not JSON: one line naming the file, with the parser's reason and position.</summary>
+    public static CliException NotJson(string configFile, InvalidDataException error) =>
+        // The JSON provider's "Failed to load configuration from file" wraps the parser's own reason (with its position).
+        new($"{configFile}: not a valid JSON configuration file ({error.GetBaseException().Message})", ExitCodes.BadInput);
+
     /// <summary>
     /// Starts a host; bad configuration becomes a one-line usage error naming the key, a <c>--config</c> file that
     /// is not valid JSON a one-line bad-input error naming the file, and an address it cannot listen on (a port in
@@ -86,8 +128,7 @@ internal static class HostSettings
         }
         catch (InvalidDataException ex) when (configFile is not null)
         {
-            // The JSON provider's "Failed to load configuration from file" wraps the parser's own reason (with its position).
-            throw new CliException($"{configFile}: not a valid JSON configuration file ({ex.GetBaseException().Message})", ExitCodes.BadInput);
+            throw NotJson(configFile, ex);
         }
         catch (IOException ex)
         {

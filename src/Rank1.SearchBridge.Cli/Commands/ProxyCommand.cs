@@ -17,8 +17,8 @@ internal sealed class ProxyCommand : CliCommand
 
     public override async Task<int> ExecuteAsync(ParseResult args, CliContext context, CancellationToken cancellationToken)
     {
-        var settings = _options.Settings(args, context);
         var config = _options.ConfigFile(args);
+        var settings = _options.Settings(args, context, config);
         var proxy = await HostSettings.StartAsync(config, () => ProxyServer.StartAsync(settings, config, loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken)).ConfigureAwait(false);
         await using (proxy.ConfigureAwait(false))
         {

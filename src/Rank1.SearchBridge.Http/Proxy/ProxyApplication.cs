@@ -134,23 +134,7 @@ public static class ProxyApplication
         var body = new JsonObject
         {
             ["status"] = reachable ? "green" : "red",
-            ["model"] = new JsonObject
-            {
-                ["loaded"] = true,
-                ["id"] = judge.ModelId,
-                ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
-                ["execution_provider"] = judge is Rank1Engine e
-                    ? new JsonObject { ["requested"] = e.ProviderChoice.Requested.ToString(), ["actual"] = e.ProviderChoice.Actual.ToString(), ["fallback"] = e.ProviderChoice.Fallback }
-                    : null,
-                ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
-                ["batch"] = judge is Rank1Engine engine
-                    ? new JsonObject
-                    {
-                        ["max_rows"] = engine.MaxBatch, ["queued_passages"] = engine.QueuedPassages, ["waiting_callers"] = engine.WaitingCallers,
-                        ["most_queued_for_one_caller"] = engine.MostQueuedForOneCaller, ["peak_step_rows"] = engine.PeakBatchRows,
-                    }
-                    : null,
-            },
+            ["model"] = ModelHealth.Describe(judge),
             ["backend"] = new JsonObject { ["url"] = backend.DisplayUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
             ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),
         };
@@ -173,15 +157,11 @@ public static class ProxyApplication
     }
 
     /// <summary>At start: load the model (bad model folder = no boot) and learn what the backend is.</summary>
-    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend, Rank1Metrics metrics) : IHostedService
+    private sealed class ProxyStartup(IServiceProvider services, BackendClient backend) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
-            if (services.GetRequiredService<IPassageJudge>() is Rank1Engine engine)
-            {
-                metrics.SetExecutionProvider(engine.ProviderChoice);
-            }
-
+            _ = services.GetRequiredService<IPassageJudge>();
             await backend.ProbeAsync(cancellationToken).ConfigureAwait(false);
         }
 

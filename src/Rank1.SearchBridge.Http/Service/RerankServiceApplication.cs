@@ -109,13 +109,7 @@ public static class RerankServiceApplication
         var body = new JsonObject
         {
             ["status"] = healthy ? "green" : "red",
-            ["model"] = new JsonObject
-            {
-                ["loaded"] = healthy,
-                ["id"] = judge?.ModelId,
-                ["provider"] = (judge as Rank1Engine)?.Provider.ToString(),
-                ["random_weights"] = (judge as Rank1Engine)?.IsRandomTestModel,
-            },
+            ["model"] = ModelHealth.Describe(judge),
             ["service"] = new JsonObject
             {
                 ["endpoints"] = new JsonArray(Endpoints.Select(e => (JsonNode)e.Path).ToArray()),
