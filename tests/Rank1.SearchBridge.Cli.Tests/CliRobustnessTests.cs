@@ -155,28 +155,34 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge rerank: model: {model}: model folder cannot be read (permission denied).", r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// Control characters, and bidirectional controls (U+202E, the right-to-left override, in an id made the terminal draw
+    /// the rest of the line backwards: the id, the score and the verdict after it read as other text than was written).
+    /// </summary>
     [Trait(TestCategory.Name, TestCategory.Model)]
-    [Fact]
-    public async Task Rerank_Text_ShowsControlCharactersOfTheCorpusAsReplacementCharacters_JsonKeepsThemExact()
+    [Theory]
+    [InlineData("e\u001b]0;pwned\u0007", "t\u007f", "onions \u001b[2J make you cry\u009b", "why\u001b[31m",
+        "e\uFFFD]0;pwned\uFFFD", "[t\uFFFD] onions \uFFFD[2J make you cry\uFFFD", "Query: why\uFFFD[31m")]
+    [InlineData("doc\u202E1.0000 relevant", "t", "onions\u2067 make\u2069 you\u200F cry\u061C", "why\u202Dq",
+        "doc\uFFFD1.0000 relevant", "[t] onions\uFFFD make\uFFFD you\uFFFD cry\uFFFD", "Query: why\uFFFDq")]
+    public async Task Rerank_Text_ShowsHiddenCharactersOfTheCorpusAsReplacementCharacters_JsonKeepsThemExact(
+        string id, string title, string text, string query, string idShown, string passageShown, string queryShown)
     {
-        const string id = "e\u001b]0;pwned\u0007";
-        const string text = "onions \u001b[2J make you cry\u009b";
         var file = Path.Combine(TestTemp.Folder("escapes-"), "p.jsonl");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { id, title = "t\u007f", text }) + "\n");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { id, title, text }) + "\n");
 
-        var plain = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "why\u001b[31m", "--passages", file, "--max-think-tokens", "2");
+        var plain = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", query, "--passages", file, "--max-think-tokens", "2");
         Assert.True(plain.ExitCode == 0, plain.Error);
         Assert.DoesNotContain(plain.Out, c => char.IsControl(c) && c is not '\n' and not '\r' and not '\t');
-        Assert.Contains("e\uFFFD]0;pwned\uFFFD", plain.Out, StringComparison.Ordinal);
-        Assert.Contains("[t\uFFFD] onions \uFFFD[2J make you cry\uFFFD", plain.Out, StringComparison.Ordinal);
-        Assert.Contains("Query: why\uFFFD[31m", plain.Out, StringComparison.Ordinal);
+        Assert.Contains(idShown, plain.Out, StringComparison.Ordinal);
+        Assert.Contains(passageShown, plain.Out, StringComparison.Ordinal);
+        Assert.Contains(queryShown, plain.Out, StringComparison.Ordinal);
 
         var json = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file, "--max-think-tokens", "2", "--json");
         Assert.True(json.ExitCode == 0, json.Error);
         using var doc = JsonDocument.Parse(json.Out);
         var result = doc.RootElement.GetProperty("results")[0];
-        Assert.Equal(id, result.GetProperty("id").GetString());
-        Assert.Equal("t\u007f", result.GetProperty("title").GetString());
+        Assert.Equal((id, title), (result.GetProperty("id").GetString(), result.GetProperty("title").GetString()));
     }
 
     [Fact]
