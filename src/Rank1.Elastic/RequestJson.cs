@@ -63,6 +63,20 @@ internal static class RequestJson
     }
 
     /// <summary>
+    /// Where byte <paramref name="index"/> of <paramref name="text"/> is, as Jackson's <c>XContentLocation</c> prints it
+    /// in an error reason: <c>[line:column]</c>, both from 1.
+    /// </summary>
+    /// <param name="text">The UTF-8 text.</param>
+    /// <param name="index">A byte offset into it.</param>
+    public static string Location(ReadOnlySpan<byte> text, long index)
+    {
+        var before = text[..(int)index];
+        var line = before.Count((byte)'\n') + 1;
+        var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
+        return $"[{line}:{column}]";
+    }
+
+    /// <summary>
     /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the
     /// exact strings (<c>Booleans.parseBoolean</c>: not <c>"True"</c>); null when absent; otherwise a 400.
     /// </summary>
@@ -141,10 +155,7 @@ internal static class RequestJson
                         names.Pop();
                         break;
                     case JsonTokenType.PropertyName when !names.Peek().Add(reader.GetString()!):
-                        var before = raw[..(int)reader.TokenStartIndex];
-                        var line = before.Count((byte)'\n') + 1;
-                        var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
-                        return new EsException(400, "x_content_parse_exception", $"[{line}:{column}] Duplicate field '{reader.GetString()}'");
+                        return new EsException(400, "x_content_parse_exception", $"{Location(raw, reader.TokenStartIndex)} Duplicate field '{reader.GetString()}'");
                 }
             }
         }

@@ -88,10 +88,7 @@ internal static partial class XContentInt
 
                 if (key is not null && reader.Read())
                 {
-                    var before = text[..(int)reader.BytesConsumed];
-                    var line = before.Count((byte)'\n') + 1;
-                    var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
-                    Locations.AddOrUpdate(body[key]!, $"[{line}:{column}] ");
+                    Locations.AddOrUpdate(body[key]!, RequestJson.Location(text, reader.BytesConsumed) + " ");
                 }
             }
         }

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Elastic.Clients.Elasticsearch;
 
 namespace Rank1.EmbeddedSearch.Tests;
 
@@ -11,6 +12,20 @@ internal sealed record EsResponse(int Status, JsonNode? Body, HttpResponseHeader
     public string? ErrorType => Body?["error"]?["type"]?.GetValue<string>();
 
     public string? ErrorReason => Body?["error"]?["reason"]?.GetValue<string>();
+
+    /// <summary>Asserts Elasticsearch's error answer: its status, type and reason, exactly.</summary>
+    public void AssertError(int status, string type, string reason)
+    {
+        Assert.Equal(status, Status);
+        Assert.Equal(type, ErrorType);
+        Assert.Equal(reason, ErrorReason);
+    }
+}
+
+/// <summary>The official Elastic.Clients.Elasticsearch client, keeping request and response bytes for its debug information.</summary>
+internal static class OfficialClient
+{
+    public static ElasticsearchClient For(Uri url) => new(new ElasticsearchClientSettings(url).DisableDirectStreaming());
 }
 
 /// <summary>Plain HTTP calls against a server, for asserting on exact JSON and status codes.</summary>

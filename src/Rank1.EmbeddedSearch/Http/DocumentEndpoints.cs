@@ -17,19 +17,17 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         IndexCatalog.ValidateName(index);
         var opType = context.Request.Query["op_type"].ToString();
         createOnly |= opType == "create";
+        var condition = WriteCondition.FromQuery(Param(context));
+        WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
         var target = catalog.GetOrCreate(index);
-        var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly);
-        await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
-        if (EsHttp.WantsRefresh(context.Request))
-        {
-            target.Refresh(commit: true);
-        }
-
-        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, EsHttp.WantsRefresh(context.Request))).ConfigureAwait(false);
+        var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly, condition);
+        await AnswerWriteAsync(context, target, result).ConfigureAwait(false);
     }
 
     public async Task GetAsync(HttpContext context, string index, string id)
     {
+        var condition = WriteCondition.FromQuery(Param(context));
+        condition.ValidateForRead();
         var target = catalog.Get(index);
         var doc = target.Get(id);
         if (doc is null)
@@ -38,6 +36,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             return;
         }
 
+        target.ThrowIfConflict(condition.ConflictForRead(id, doc));
         var source = SourceFilter.FromQuery(context.Request.Query["_source"].FirstOrDefault(), context.Request.Query["_source_includes"].FirstOrDefault(),
             context.Request.Query["_source_excludes"].FirstOrDefault()) ?? SourceFilter.All;
         await EsHttp.WriteAsync(context, 200, Found(target, doc, source)).ConfigureAwait(false);
@@ -45,29 +44,48 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 
     public async Task DeleteAsync(HttpContext context, string index, string id)
     {
-        var target = catalog.Get(index);
-        var result = target.Delete(id);
-        await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
-        if (EsHttp.WantsRefresh(context.Request))
-        {
-            target.Refresh(commit: true);
-        }
-
-        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, EsHttp.WantsRefresh(context.Request))).ConfigureAwait(false);
+        var condition = WriteCondition.FromQuery(Param(context));
+        WriteCondition.ThrowIfInvalid(condition.ValidationErrors(WriteOp.Delete));
+        var target = DeleteTarget(index, condition);
+        var result = target.Delete(id, condition);
+        await AnswerWriteAsync(context, target, result).ConfigureAwait(false);
     }
 
     public async Task UpdateAsync(HttpContext context, string index, string id)
     {
-        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;");
-        var target = catalog.Get(index);
-        var result = Update(target, id, body);
+        var param = Param(context);
+        // RestUpdateAction reads its parameters in this order, then the body, then validates the whole request.
+        var docAsUpsert = BoolParam(param, "doc_as_upsert");
+        var source = SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
+        var retryOnConflict = XContentInt.Param("retry_on_conflict", param("retry_on_conflict")) ?? 0;
+        if (param("version") is not null || param("version_type") is not null)
+        {
+            WriteCondition.ThrowIfInvalid(["internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead"]);
+        }
+
+        var condition = WriteCondition.FromQuery(param);
+        var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        var update = RequestJson.IsEmpty(raw)
+            ? new BulkUpdate(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
+            : BulkUpdate.Of(UpdateBody.Read(raw), condition, docAsUpsert, source);
+        WriteCondition.ThrowIfInvalid(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retryOnConflict));
+        IndexCatalog.ValidateName(index);
+        var target = catalog.GetOrCreate(index); // an update creates a missing index, as TransportUpdateAction does ("auto(update api)")
+        var result = Update(target, id, update);
+        await AnswerWriteAsync(context, target, result, update.Source).ConfigureAwait(false);
+    }
+
+    // Durable, then visible when refresh asks, then answered: as every single-document write is acknowledged.
+    private static async Task AnswerWriteAsync(HttpContext context, SearchIndex target, WriteResult result, SourceFilter? fetch = null)
+    {
         await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
-        if (EsHttp.WantsRefresh(context.Request))
+        var refresh = EsHttp.WantsRefresh(context.Request);
+        if (refresh)
         {
             target.Refresh(commit: true);
         }
 
-        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, EsHttp.WantsRefresh(context.Request))).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, refresh, fetch)).ConfigureAwait(false);
     }
 
     public async Task BulkAsync(HttpContext context, string? pathIndex)
@@ -80,83 +98,92 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
         }
 
-        var items = new JsonArray();
-        var touched = new HashSet<SearchIndex>();
-        var errors = false;
+        // As Elasticsearch's BulkRequestParser and BulkRequest.validate: every line is read, and every item validated,
+        // before any item runs, so a malformed line or an invalid item is a 400 for the whole request with nothing written.
+        var param = Param(context);
+        var defaultFetch = SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
+        var parsed = new List<BulkItem>();
+        var invalid = new List<string>();
         for (var i = 0; i < lines.Count; i++)
         {
             var (lineNumber, json) = lines[i];
-            JsonObject action;
-            try
-            {
-                action = EsHttp.ParseObject(json.Span, "illegal_argument_exception");
-            }
-            catch (EsException)
-            {
-                throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected START_OBJECT or END_OBJECT but found [VALUE_STRING]");
-            }
-
-            if (action.Count != 1 || action.First().Value is not JsonObject meta)
-            {
-                throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected a simple value for field [{action.FirstOrDefault().Key}] but found [START_OBJECT]");
-            }
-
-            var op = action.First().Key;
-            if (op is not ("index" or "create" or "delete" or "update"))
-            {
-                throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected one of [create, delete, index, update] but found [{op}]");
-            }
-
-            var indexName = meta["_index"]?.GetValue<string>() ?? pathIndex
+            var (op, meta) = ReadAction(lineNumber, json.Span);
+            var indexName = WriteCondition.ScalarText(meta["_index"]) ?? pathIndex
                 ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;");
-            var id = meta["_id"]?.ToString();
-            JsonObject? source = null;
-            JsonObject item;
-            if (op != "delete")
+            var id = WriteCondition.ScalarText(meta["_id"]);
+            var condition = WriteCondition.FromBulkMeta(meta);
+            if (op == "delete")
             {
-                if (++i >= lines.Count)
-                {
-                    throw EsException.IllegalArgument($"The bulk request must be terminated by a newline [\\n] (action on line {lineNumber} has no source)");
-                }
+                invalid.AddRange(condition.ValidationErrors(WriteOp.Delete));
+                parsed.Add(new BulkItem(op, indexName, id, condition, default, null));
+                continue;
             }
 
-            try
+            if (++i >= lines.Count)
             {
-                if (op != "delete")
+                throw EsException.IllegalArgument($"The bulk request must be terminated by a newline [\\n] (action on line {lineNumber} has no source)");
+            }
+
+            if (op == "update")
+            {
+                if (condition.Version != WriteCondition.MatchAny || condition.IsExternal)
                 {
-                    source = EsHttp.ParseObject(lines[i].Json.Span, "document_parsing_exception");
+                    throw EsException.IllegalArgument("Update requests do not support versioning. Please use `if_seq_no` and `if_primary_term` instead");
                 }
 
+                var fetch = meta["_source"] is { } metaSource ? Querying.SearchRequest.ParseSource(metaSource) : defaultFetch;
+                var update = BulkUpdate.Of(UpdateBody.Read(lines[i].Json.Span), condition, null, null, fetch);
+                var retry = meta["retry_on_conflict"] is { } r ? XContentInt.Read("retry_on_conflict", r) : 0;
+                invalid.AddRange(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retry));
+                parsed.Add(new BulkItem(op, indexName, id, update.Condition, default, update));
+                continue;
+            }
+
+            invalid.AddRange(condition.ValidationErrors(op == "create" ? WriteOp.Create : WriteOp.Index, hasId: id is not null));
+            parsed.Add(new BulkItem(op, indexName, id, condition, lines[i].Json, null));
+        }
+
+        WriteCondition.ThrowIfInvalid(invalid);
+        var items = new JsonArray();
+        var touched = new HashSet<SearchIndex>();
+        var errors = false;
+        foreach (var item in parsed)
+        {
+            JsonObject answer;
+            try
+            {
                 SearchIndex target;
                 WriteResult result;
-                switch (op)
+                switch (item.Op)
                 {
                     case "delete":
-                        target = catalog.Get(indexName);
-                        result = target.Delete(id ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;"));
+                        target = DeleteTarget(item.Index, item.Condition);
+                        result = target.Delete(item.Id ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;"), item.Condition);
                         break;
                     case "update":
-                        target = catalog.Get(indexName);
-                        result = Update(target, id ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;"), source!);
+                        IndexCatalog.ValidateName(item.Index);
+                        target = catalog.GetOrCreate(item.Index); // updates create missing indices, as TransportBulkAction does
+                        result = Update(target, item.Id ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;"), item.Update!);
                         break;
                     default:
-                        IndexCatalog.ValidateName(indexName);
-                        target = catalog.GetOrCreate(indexName);
-                        result = target.Index(id ?? NewId(), source!, createOnly: op == "create");
+                        var source = EsHttp.ParseObject(item.Source.Span, "document_parsing_exception");
+                        IndexCatalog.ValidateName(item.Index);
+                        target = catalog.GetOrCreate(item.Index);
+                        result = target.Index(item.Id ?? NewId(), source, createOnly: item.Op == "create", item.Condition);
                         break;
                 }
 
                 touched.Add(target);
-                item = WriteJson(target, result, forcedRefresh: false);
-                item["status"] = result.Status;
+                answer = WriteJson(target, result, forcedRefresh: false, item.Update?.Source);
+                answer["status"] = result.Status;
             }
             catch (EsException ex)
             {
                 errors = true;
-                item = new JsonObject { ["_index"] = indexName, ["_id"] = id, ["status"] = ex.Status, ["error"] = ex.ToErrorObject().Without("root_cause") };
+                answer = new JsonObject { ["_index"] = item.Index, ["_id"] = item.Id, ["status"] = ex.Status, ["error"] = ex.ToErrorObject().Without("root_cause") };
             }
 
-            items.Add(new JsonObject { [op] = item });
+            items.Add(new JsonObject { [item.Op] = answer });
         }
 
         foreach (var t in touched)
@@ -180,13 +207,60 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         }).ConfigureAwait(false);
     }
 
+    // A bulk action line: {"<op>":{<metadata>}}, each metadata value a scalar (or _source an object), as BulkRequestParser reads it.
+    private static (string Op, JsonObject Meta) ReadAction(int lineNumber, ReadOnlySpan<byte> json)
+    {
+        JsonObject action;
+        try
+        {
+            action = EsHttp.ParseObject(json, "illegal_argument_exception");
+        }
+        catch (EsException)
+        {
+            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected START_OBJECT or END_OBJECT but found [VALUE_STRING]");
+        }
+
+        if (action.Count != 1 || action.First().Value is not JsonObject meta)
+        {
+            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected a simple value for field [{action.FirstOrDefault().Key}] but found [START_OBJECT]");
+        }
+
+        var op = action.First().Key;
+        if (op is not ("index" or "create" or "delete" or "update"))
+        {
+            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected one of [create, delete, index, update] but found [{op}]");
+        }
+
+        foreach (var (key, value) in meta)
+        {
+            if (value is JsonArray || (value is JsonObject && key != "_source"))
+            {
+                throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected a simple value for field [{key}] but found [{RequestJson.TokenName(value)}]");
+            }
+        }
+
+        return (op, meta);
+    }
+
+    // A delete does not create a missing index, unless it carries an external version (TransportBulkAction's rule).
+    private SearchIndex DeleteTarget(string index, WriteCondition condition)
+    {
+        if (!condition.IsExternal)
+        {
+            return catalog.Get(index);
+        }
+
+        IndexCatalog.ValidateName(index);
+        return catalog.GetOrCreate(index);
+    }
+
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
         var requests = new List<(string? Index, string Id, JsonNode? Source)>();
         if (body["docs"] is JsonArray docs)
         {
-            requests.AddRange(docs.OfType<JsonObject>().Select(d => (d["_index"]?.GetValue<string>() ?? pathIndex, d["_id"]?.ToString() ?? string.Empty, d["_source"])));
+            requests.AddRange(docs.OfType<JsonObject>().Select(d => (WriteCondition.ScalarText(d["_index"]) ?? pathIndex, d["_id"]?.ToString() ?? string.Empty, d["_source"])));
         }
         else if (body["ids"] is JsonArray ids)
         {
@@ -228,15 +302,15 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);
     }
 
-    private static WriteResult Update(SearchIndex target, string id, JsonObject body)
+    private static WriteResult Update(SearchIndex target, string id, BulkUpdate update)
     {
-        if (body["script"] is not null)
+        if (update.Body.HasScript)
         {
             throw EsException.IllegalArgument("scripted updates are not supported by the embedded search backend: send [doc]");
         }
 
-        var doc = body["doc"] as JsonObject ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;");
-        return target.Update(id, doc, body["doc_as_upsert"]?.GetValue<bool>() ?? false);
+        var body = update.Body;
+        return target.Update(id, new DocumentUpdate(body.Doc!, body.Upsert, update.DocAsUpsert, body.DetectNoop, update.Condition));
     }
 
     private static JsonObject Found(SearchIndex index, StoredDocument doc, SourceFilter source)
@@ -247,7 +321,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             ["_id"] = doc.Id,
             ["_version"] = doc.Version,
             ["_seq_no"] = doc.SeqNo,
-            ["_primary_term"] = 1,
+            ["_primary_term"] = SearchIndex.PrimaryTerm,
             ["found"] = true,
         };
         if (source.Enabled)
@@ -258,7 +332,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         return o;
     }
 
-    private static JsonObject WriteJson(SearchIndex index, WriteResult r, bool forcedRefresh)
+    private static JsonObject WriteJson(SearchIndex index, WriteResult r, bool forcedRefresh, SourceFilter? fetch = null)
     {
         var o = new JsonObject
         {
@@ -272,13 +346,74 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             o["forced_refresh"] = true;
         }
 
-        o["_shards"] = new JsonObject { ["total"] = 1, ["successful"] = r.Result == "noop" ? 0 : 1, ["failed"] = 0 };
+        // A noop replicates nothing: UpdateResponse keeps ReplicationResponse's empty ShardInfo.
+        var copies = r.Result == "noop" ? 0 : 1;
+        o["_shards"] = new JsonObject { ["total"] = copies, ["successful"] = copies, ["failed"] = 0 };
         o["_seq_no"] = r.SeqNo;
-        o["_primary_term"] = 1;
+        o["_primary_term"] = SearchIndex.PrimaryTerm;
+        if (fetch is { Enabled: true } && r.Source is not null)
+        {
+            // UpdateHelper.extractGetResult: the document after the update, as the update's "get".
+            o["get"] = new JsonObject
+            {
+                ["_seq_no"] = r.SeqNo,
+                ["_primary_term"] = SearchIndex.PrimaryTerm,
+                ["found"] = true,
+                ["_source"] = fetch.Apply(r.Source),
+            };
+        }
+
         return o;
     }
 
+    // RestRequest.paramAsBoolean: empty is true, otherwise exactly "true" or "false".
+    private static bool? BoolParam(Func<string, string?> param, string key) => param(key) switch
+    {
+        null => null,
+        "" or "true" => true,
+        "false" => false,
+        var other => throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed."),
+    };
+
+    private static Func<string, string?> Param(HttpContext context) => name =>
+        context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+
     private static string NewId() => Convert.ToBase64String(Guid.NewGuid().ToByteArray())[..20].Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>One item of a <c>_bulk</c> request, read and validated before any item runs.</summary>
+/// <param name="Op">index, create, delete or update.</param>
+/// <param name="Index">The target index.</param>
+/// <param name="Id">The document's id, or null.</param>
+/// <param name="Condition">Its optimistic concurrency control.</param>
+/// <param name="Source">The source line of an index or create (parsed when the item runs, so a bad one fails only that item).</param>
+/// <param name="Update">An update's body and options.</param>
+internal sealed record BulkItem(string Op, string Index, string? Id, WriteCondition Condition, ReadOnlyMemory<byte> Source, BulkUpdate? Update);
+
+/// <summary>An update request: its body, and what the URL or bulk metadata add to it.</summary>
+/// <param name="Body">The body.</param>
+/// <param name="Condition">The <c>if_seq_no</c>/<c>if_primary_term</c>, URL or metadata overridden by the body's.</param>
+/// <param name="DocAsUpsert">The effective <c>doc_as_upsert</c> (the body's, else the URL's).</param>
+/// <param name="Source">What of the updated document to return as <c>get</c>, or null for nothing.</param>
+internal sealed record BulkUpdate(UpdateBody Body, WriteCondition Condition, bool DocAsUpsert, SourceFilter? Source)
+{
+    /// <summary>
+    /// Combines a body with the request's options: the body's <c>if_seq_no</c>, <c>if_primary_term</c>,
+    /// <c>doc_as_upsert</c> and <c>_source</c> override the URL's (the parser sets them after the URL's), and a bulk
+    /// item's metadata <c>_source</c> (<paramref name="overrideSource"/>) overrides the body's, as BulkRequestParser sets it last.
+    /// </summary>
+    /// <param name="body">The update body.</param>
+    /// <param name="condition">The URL's or metadata's condition.</param>
+    /// <param name="docAsUpsert">The URL's <c>doc_as_upsert</c>, or null.</param>
+    /// <param name="source">The URL's <c>_source</c>, or null.</param>
+    /// <param name="overrideSource">The bulk metadata's (or the bulk URL's) <c>_source</c>, or null.</param>
+    public static BulkUpdate Of(UpdateBody body, WriteCondition condition, bool? docAsUpsert, SourceFilter? source, SourceFilter? overrideSource = null)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(condition);
+        return new BulkUpdate(body, condition.With(body.IfSeqNo, body.IfPrimaryTerm), body.DocAsUpsert ?? docAsUpsert ?? false,
+            overrideSource ?? body.Source ?? source);
+    }
 }
 
 internal static class JsonObjectExtensions

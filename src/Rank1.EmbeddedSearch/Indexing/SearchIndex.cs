@@ -17,7 +17,21 @@ namespace Rank1.EmbeddedSearch.Indexing;
 internal sealed record StoredDocument(string Id, long Version, long SeqNo, string Source);
 
 /// <summary>Result of a write, as Elasticsearch reports it.</summary>
-internal sealed record WriteResult(string Id, long Version, long SeqNo, string Result, int Status);
+/// <param name="Id">The document's id.</param>
+/// <param name="Version">Its version after the write.</param>
+/// <param name="SeqNo">The write's sequence number.</param>
+/// <param name="Result">created, updated, deleted, not_found or noop.</param>
+/// <param name="Status">The HTTP status Elasticsearch answers it with.</param>
+/// <param name="Source">The document's source after the write (null for a delete), for an update's <c>get</c>.</param>
+internal sealed record WriteResult(string Id, long Version, long SeqNo, string Result, int Status, string? Source = null);
+
+/// <summary>A partial update of one document (the body of <c>_update</c> or of a <c>_bulk</c> update).</summary>
+/// <param name="Doc">The partial document merged into the live one.</param>
+/// <param name="Upsert">The document created when there is none (<c>upsert</c>), or null.</param>
+/// <param name="DocAsUpsert">Create the document from <paramref name="Doc"/> when there is none.</param>
+/// <param name="DetectNoop">Answer <c>noop</c>, writing nothing, when the merge changes nothing.</param>
+/// <param name="Condition">The request's <c>if_seq_no</c>/<c>if_primary_term</c>.</param>
+internal sealed record DocumentUpdate(JsonObject Doc, JsonObject? Upsert, bool DocAsUpsert, bool DetectNoop, WriteCondition Condition);
 
 /// <summary>
 /// One index: a Lucene directory (in memory or on disk) written with BM25, near-real-time searchers, the mapping,
@@ -28,6 +42,9 @@ internal sealed record WriteResult(string Id, long Version, long SeqNo, string R
 internal sealed class SearchIndex : IDisposable
 {
     private const LuceneVersion Version = LuceneVersion.LUCENE_48;
+
+    /// <summary>The primary term of every index here: one node, one primary that never changes.</summary>
+    public const long PrimaryTerm = 1;
 
     private readonly LuceneDirectory _directory;
     private readonly IndexWriter _writer;
@@ -135,70 +152,115 @@ internal sealed class SearchIndex : IDisposable
         }
     }
 
-    public WriteResult Index(string id, JsonObject source, bool createOnly)
+    /// <summary>
+    /// Indexes <paramref name="source"/> as <paramref name="id"/> when <paramref name="condition"/> holds against the live
+    /// document, checked under the write lock so that no other write comes between the check and this one.
+    /// </summary>
+    /// <param name="id">The document's id.</param>
+    /// <param name="source">Its source.</param>
+    /// <param name="createOnly">A create: the document must not exist.</param>
+    /// <param name="condition">The optimistic concurrency control of the request (ignored for a create, which has none).</param>
+    public WriteResult Index(string id, JsonObject source, bool createOnly, WriteCondition? condition = null)
     {
         var json = source.ToJsonString();
         lock (_writeLock)
         {
             var existing = _docs.GetValueOrDefault(id);
-            if (createOnly && existing is not null)
-            {
-                throw new EsException(409, "version_conflict_engine_exception", $"[{id}]: version conflict, document already exists (current version [{existing.Version}])",
-                    new Dictionary<string, string> { ["index_uuid"] = Uuid, ["shard"] = "0", ["index"] = Name });
-            }
-
-            var version = (existing?.Version ?? 0) + 1;
-            var seq = _seqNo + 1;
-            var doc = DocumentFields.Build(Mapping, id, source, json, version, seq); // throws on a bad value before anything changes
-            _writer.UpdateDocument(new Term(DocumentFields.IdField, id), doc);
-            _seqNo = seq;
-            _docs[id] = new StoredDocument(id, version, seq, json);
-            _writes++;
-            return existing is null ? new WriteResult(id, version, seq, "created", 201) : new WriteResult(id, version, seq, "updated", 200);
+            var c = createOnly ? WriteCondition.CreateOnly : condition ?? WriteCondition.None;
+            ThrowIfConflict(c.ConflictForWrite(id, existing));
+            return Write(id, source, json, existing, c.NextVersion(existing));
         }
     }
 
-    public WriteResult Update(string id, JsonObject partial, bool docAsUpsert)
+    // Writes a document whose conditions were checked; the caller holds the write lock.
+    private WriteResult Write(string id, JsonObject source, string json, StoredDocument? existing, long version)
     {
-        lock (_writeLock)
-        {
-            var existing = _docs.GetValueOrDefault(id);
-            if (existing is null && !docAsUpsert)
-            {
-                throw new EsException(404, "document_missing_exception", $"[{id}]: document missing",
-                    new Dictionary<string, string> { ["index_uuid"] = Uuid, ["shard"] = "0", ["index"] = Name });
-            }
-
-            var merged = existing is null ? new JsonObject() : (JsonObject)JsonNode.Parse(existing.Source)!;
-            var before = merged.ToJsonString();
-            DeepMerge(merged, partial);
-            if (existing is not null && merged.ToJsonString() == before)
-            {
-                return new WriteResult(id, existing.Version, existing.SeqNo, "noop", 200);
-            }
-
-            var r = Index(id, merged, createOnly: false);
-            return r;
-        }
+        var seq = _seqNo + 1;
+        var doc = DocumentFields.Build(Mapping, id, source, json, version, seq); // throws on a bad value before anything changes
+        _writer.UpdateDocument(new Term(DocumentFields.IdField, id), doc);
+        _seqNo = seq;
+        _docs[id] = new StoredDocument(id, version, seq, json);
+        _writes++;
+        return existing is null ? new WriteResult(id, version, seq, "created", 201, json) : new WriteResult(id, version, seq, "updated", 200, json);
     }
 
-    public WriteResult Delete(string id)
+    /// <summary>
+    /// A partial update, as Elasticsearch's <c>UpdateHelper</c> runs one: <paramref name="update"/>'s <c>doc</c> merged
+    /// into the live document, or, when there is none, the upsert (the <c>doc</c> itself with <c>doc_as_upsert</c>, else
+    /// <c>upsert</c>) created; a merge that changes nothing is a noop unless <c>detect_noop</c> is false. The
+    /// <c>if_seq_no</c>/<c>if_primary_term</c> check and the write happen under one lock.
+    /// </summary>
+    /// <param name="id">The document's id.</param>
+    /// <param name="update">What to do.</param>
+    public WriteResult Update(string id, DocumentUpdate update)
     {
+        ArgumentNullException.ThrowIfNull(update);
         lock (_writeLock)
         {
             var existing = _docs.GetValueOrDefault(id);
-            var seq = ++_seqNo;
             if (existing is null)
             {
-                return new WriteResult(id, 1, seq, "not_found", 404);
+                var upsert = update.DocAsUpsert ? update.Doc : update.Upsert;
+                if (upsert is null)
+                {
+                    throw new EsException(404, "document_missing_exception", $"[{id}]: document missing", ShardDetails());
+                }
+
+                var created = (JsonObject)upsert.DeepClone();
+                return Write(id, created, created.ToJsonString(), null, 1);
+            }
+
+            // UpdateHelper reads the document with the request's if_seq_no/if_primary_term (getForUpdate): a mismatch is
+            // the engine's conflict, a missing document the update's own document_missing_exception above.
+            ThrowIfConflict(update.Condition.ConflictForWrite(id, existing));
+            var merged = (JsonObject)JsonNode.Parse(existing.Source)!;
+            var before = merged.ToJsonString();
+            DeepMerge(merged, update.Doc);
+            var json = merged.ToJsonString();
+            if (update.DetectNoop && json == before)
+            {
+                return new WriteResult(id, existing.Version, existing.SeqNo, "noop", 200, existing.Source);
+            }
+
+            return Write(id, merged, json, existing, existing.Version + 1);
+        }
+    }
+
+    /// <summary>Deletes <paramref name="id"/> when <paramref name="condition"/> holds, checked under the write lock.</summary>
+    /// <param name="id">The document's id.</param>
+    /// <param name="condition">The request's optimistic concurrency control.</param>
+    public WriteResult Delete(string id, WriteCondition? condition = null)
+    {
+        lock (_writeLock)
+        {
+            var existing = _docs.GetValueOrDefault(id);
+            var c = condition ?? WriteCondition.None;
+            ThrowIfConflict(c.ConflictForWrite(id, existing));
+            var seq = ++_seqNo;
+            var version = c.NextVersion(existing);
+            if (existing is null)
+            {
+                return new WriteResult(id, version, seq, "not_found", 404);
             }
 
             _writer.DeleteDocuments(new Term(DocumentFields.IdField, id));
             _docs.Remove(id);
             _writes++;
-            return new WriteResult(id, existing.Version + 1, seq, "deleted", 200);
+            return new WriteResult(id, version, seq, "deleted", 200);
         }
     }
+
+    /// <summary>Elasticsearch's 409 <c>version_conflict_engine_exception</c> with <paramref name="conflict"/> as its reason, when there is one.</summary>
+    /// <param name="conflict">The conflict's reason, or null.</param>
+    public void ThrowIfConflict(string? conflict)
+    {
+        if (conflict is not null)
+        {
+            throw new EsException(409, "version_conflict_engine_exception", conflict, ShardDetails());
+        }
+    }
+
+    private Dictionary<string, string> ShardDetails() => new() { ["index_uuid"] = Uuid, ["shard"] = "0", ["index"] = Name };
 
     /// <summary>
     /// Makes every write so far visible to search and, when <paramref name="commit"/> is set, durable (see
