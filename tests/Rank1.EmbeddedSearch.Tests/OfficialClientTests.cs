@@ -27,7 +27,7 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
         new() { Id = "b4", Title = "Dragon Boats", Body = "Teams paddle long boats decorated with a dragon head.", Genre = "sport", Year = 2018 },
     ];
 
-    private ElasticsearchClient Client() => new(new ElasticsearchClientSettings(fx.Server.Url).DisableDirectStreaming());
+    private ElasticsearchClient Client() => OfficialClient.For(fx.Server.Url);
 
     [Fact]
     public async Task OfficialClient_CreateBulkSearchGetCountDelete_AllWork()
@@ -84,6 +84,25 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
         Assert.True(dropIndex.IsValidResponse, dropIndex.DebugInformation);
         var exists = await client.Indices.ExistsAsync(index);
         Assert.False(exists.Exists);
+    }
+
+    [Fact]
+    public async Task OfficialClient_ClosePointInTimeTwice_SecondFreesNothingAndSucceeds()
+    {
+        var client = Client();
+        await client.Indices.CreateAsync("pit-close");
+        var open = await client.OpenPointInTimeAsync("pit-close", p => p.KeepAlive("1m"));
+        Assert.True(open.IsValidResponse, open.DebugInformation);
+
+        var first = await client.ClosePointInTimeAsync(c => c.Id(open.Id));
+        Assert.True(first.IsValidResponse, first.DebugInformation);
+        Assert.Equal(1, first.NumFreed);
+
+        var second = await client.ClosePointInTimeAsync(c => c.Id(open.Id));
+        Assert.True(second.IsValidResponse, second.DebugInformation);
+        Assert.Equal(200, second.ApiCallDetails.HttpStatusCode);
+        Assert.True(second.Succeeded);
+        Assert.Equal(0, second.NumFreed);
     }
 
     [Fact]

@@ -100,14 +100,19 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             : new JsonObject { ["id"] = pit.Id, ["_shards"] = shards }).ConfigureAwait(false);
     }
 
-    /// <summary>Elasticsearch's <c>DELETE /_pit</c> with <c>{"id":..}</c>: <c>{"succeeded":true,"num_freed":N}</c>, 404 when nothing was freed.</summary>
+    /// <summary>
+    /// Elasticsearch's <c>DELETE /_pit</c> with <c>{"id":..}</c>: <c>{"succeeded":true,"num_freed":N}</c>, a 200 even when
+    /// nothing was freed (an unknown, expired or closed id): <c>ClosePointInTimeResponse.status()</c> is OK when succeeded,
+    /// and closing always succeeds. (Clearing a scroll, whose response has no such override, is the 404.)
+    /// </summary>
     public async Task ClosePointInTimeAsync(HttpContext context)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
         var id = body?["id"]?.GetValue<string>() ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: point in time id is missing;");
         var freed = contexts.Clear([id], isPit: true);
-        await EsHttp.WriteAsync(context, freed > 0 ? 200 : 404, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
     }
+
 
     /// <summary>OpenSearch's <c>DELETE /_search/point_in_time</c> (<c>{"pit_id":[..]}</c>) and <c>/_all</c>: <c>{"pits":[{"successful":..,"pit_id":..}]}</c>.</summary>
     public async Task DeletePointInTimesAsync(HttpContext context, bool all)
