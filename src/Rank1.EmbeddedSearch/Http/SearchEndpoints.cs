@@ -113,7 +113,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
     }
 
-
     /// <summary>OpenSearch's <c>DELETE /_search/point_in_time</c> (<c>{"pit_id":[..]}</c>) and <c>/_all</c>: <c>{"pits":[{"successful":..,"pit_id":..}]}</c>.</summary>
     public async Task DeletePointInTimesAsync(HttpContext context, bool all)
     {
@@ -182,10 +181,26 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         return value is null ? null : value.ToString() == "true";
     }
 
+    /// <summary>
+    /// <c>DELETE /{index}</c>. With the Elasticsearch flavour a wildcard or <c>_all</c> is refused, as Elasticsearch 8+
+    /// refuses it by default (<c>action.destructive_requires_name: true</c>, <c>DestructiveOperations.failDestructive</c>:
+    /// only the exact pair <c>*,-*</c> passes); OpenSearch's default (false) deletes what the expression matches.
+    /// </summary>
     public async Task DeleteIndexAsync(HttpContext context, string index)
     {
+        if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
+        {
+            throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
+        }
+
         catalog.Delete(index);
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
+    }
+
+    private static bool RequiresName(string expression)
+    {
+        var parts = expression.Split(',');
+        return parts is not ["*", "-*"] && parts.Any(p => p == "_all" || p.Contains('*', StringComparison.Ordinal));
     }
 
     public Task IndexExistsAsync(HttpContext context, string index) =>
