@@ -69,6 +69,9 @@ public sealed class ConcurrencyControlTests(ServerFixture fx) : IClassFixture<Se
         var createVersion = await Es.PutAsync("/occ-validate/_create/2?version=3&version_type=external", JsonNode.Parse("""{"n":2}"""));
         Assert.Equal("Validation Failed: 1: create operations only support internal versioning. use index instead;", createVersion.ErrorReason);
 
+        var autoIdVersion = await Es.PostAsync("/occ-validate/_doc?version=3", JsonNode.Parse("""{"n":2}"""));
+        autoIdVersion.AssertError(400, "action_request_validation_exception", "Validation Failed: 1: create operations do not support explicit versions. use index instead;");
+
         var badSeqNo = await Es.PutAsync("/occ-validate/_doc/1?if_seq_no=abc&if_primary_term=1", JsonNode.Parse("""{"n":2}"""));
         badSeqNo.AssertError(400, "illegal_argument_exception", "Failed to parse long parameter [if_seq_no] with value [abc]");
 

@@ -14,11 +14,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
     {
         var body = await EsHttp.ReadObjectAsync(context, "document_parsing_exception").ConfigureAwait(false)
             ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;");
-        IndexCatalog.ValidateName(index);
         var opType = context.Request.Query["op_type"].ToString();
-        createOnly |= opType == "create";
+        // RestIndexAction's AutoIdHandler makes a request without an id a create unless it names its op_type.
+        createOnly |= opType == "create" || (string.IsNullOrEmpty(id) && opType.Length == 0);
         var condition = WriteCondition.FromQuery(Param(context));
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
+        IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index);
         var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly, condition);
         await AnswerWriteAsync(context, target, result).ConfigureAwait(false);
