@@ -297,6 +297,22 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BulkAndMget_NumericIndexName_IsReadAsText()
+    {
+        // Elasticsearch's parsers read a metadata value with parser.text(): the number 42 is the index "42", not a 500.
+        var bulk = await Es.BulkAsync("""
+            {"index":{"_index":42,"_id":"1"}}
+            {"n":1}
+
+            """);
+        Assert.Equal(200, bulk.Status);
+        Assert.Equal("42", bulk.Json["items"]![0]!["index"]!["_index"]!.GetValue<string>());
+        var mget = await Es.PostAsync("/_mget", JsonNode.Parse("""{"docs":[{"_index":42,"_id":"1"}]}"""));
+        Assert.Equal(200, mget.Status);
+        Assert.True(mget.Json["docs"]![0]!["found"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {
         var r = await Es.BulkAsync("""

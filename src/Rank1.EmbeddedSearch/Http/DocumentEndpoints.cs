@@ -109,9 +109,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         {
             var (lineNumber, json) = lines[i];
             var (op, meta) = ReadAction(lineNumber, json.Span);
-            var indexName = WriteCondition.ScalarText(meta["_index"]) ?? pathIndex
+            var indexName = meta["_index"].GetString() ?? pathIndex
                 ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;");
-            var id = WriteCondition.ScalarText(meta["_id"]);
+            var id = meta["_id"].GetString();
             var condition = WriteCondition.FromBulkMeta(meta);
             if (op == "delete")
             {
@@ -261,7 +261,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var requests = new List<(string? Index, string Id, JsonNode? Source)>();
         if (body["docs"] is JsonArray docs)
         {
-            requests.AddRange(docs.OfType<JsonObject>().Select(d => (WriteCondition.ScalarText(d["_index"]) ?? pathIndex, d["_id"]?.ToString() ?? string.Empty, d["_source"])));
+            requests.AddRange(docs.OfType<JsonObject>().Select(d => (d["_index"].GetString() ?? pathIndex, d["_id"]?.ToString() ?? string.Empty, d["_source"])));
         }
         else if (body["ids"] is JsonArray ids)
         {

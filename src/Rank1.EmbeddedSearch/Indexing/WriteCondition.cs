@@ -282,9 +282,8 @@ internal sealed record WriteCondition(long IfSeqNo, long IfPrimaryTerm, long Ver
         var other => throw EsException.IllegalArgument($"[{key}] expects a number, found [{other.ToJsonString()}]"),
     };
 
-    /// <summary>A JSON scalar as the bulk parser's <c>parser.text()</c> reads it (a number or boolean as its text); null when absent or JSON null.</summary>
-    /// <param name="node">The value.</param>
-    public static string? ScalarText(JsonNode? node) => node switch
+    // version_type as the bulk parser's parser.text() reads it (a number or boolean as its text); null when absent.
+    private static string? ScalarText(JsonNode? node) => node switch
     {
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
