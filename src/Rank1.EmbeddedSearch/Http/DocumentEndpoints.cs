@@ -67,8 +67,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var condition = WriteCondition.FromQuery(param);
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var update = RequestJson.IsEmpty(raw)
-            ? new BulkUpdate(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
-            : BulkUpdate.Of(UpdateBody.Read(raw), condition, docAsUpsert, source);
+            ? new UpdateOperation(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
+            : UpdateOperation.Of(UpdateBody.Read(raw), condition, docAsUpsert, source);
         WriteCondition.ThrowIfInvalid(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retryOnConflict));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index); // an update creates a missing index, as TransportUpdateAction does ("auto(update api)")
@@ -133,7 +133,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                 }
 
                 var fetch = meta["_source"] is { } metaSource ? Querying.SearchRequest.ParseSource(metaSource) : defaultFetch;
-                var update = BulkUpdate.Of(UpdateBody.Read(lines[i].Json.Span), condition, null, null, fetch);
+                var update = UpdateOperation.Of(UpdateBody.Read(lines[i].Json.Span), condition, null, null, fetch);
                 var retry = meta["retry_on_conflict"] is { } r ? XContentInt.Read("retry_on_conflict", r) : 0;
                 invalid.AddRange(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retry));
                 parsed.Add(new BulkItem(op, indexName, id, update.Condition, default, update));
@@ -303,7 +303,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);
     }
 
-    private static WriteResult Update(SearchIndex target, string id, BulkUpdate update)
+    private static WriteResult Update(SearchIndex target, string id, UpdateOperation update)
     {
         if (update.Body.HasScript)
         {
@@ -389,14 +389,14 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 /// <param name="Condition">Its optimistic concurrency control.</param>
 /// <param name="Source">The source line of an index or create (parsed when the item runs, so a bad one fails only that item).</param>
 /// <param name="Update">An update's body and options.</param>
-internal sealed record BulkItem(string Op, string Index, string? Id, WriteCondition Condition, ReadOnlyMemory<byte> Source, BulkUpdate? Update);
+internal sealed record BulkItem(string Op, string Index, string? Id, WriteCondition Condition, ReadOnlyMemory<byte> Source, UpdateOperation? Update);
 
-/// <summary>An update request: its body, and what the URL or bulk metadata add to it.</summary>
+/// <summary>One update, single or in a <c>_bulk</c>: its body, and what the URL or bulk metadata add to it.</summary>
 /// <param name="Body">The body.</param>
 /// <param name="Condition">The <c>if_seq_no</c>/<c>if_primary_term</c>, URL or metadata overridden by the body's.</param>
 /// <param name="DocAsUpsert">The effective <c>doc_as_upsert</c> (the body's, else the URL's).</param>
 /// <param name="Source">What of the updated document to return as <c>get</c>, or null for nothing.</param>
-internal sealed record BulkUpdate(UpdateBody Body, WriteCondition Condition, bool DocAsUpsert, SourceFilter? Source)
+internal sealed record UpdateOperation(UpdateBody Body, WriteCondition Condition, bool DocAsUpsert, SourceFilter? Source)
 {
     /// <summary>
     /// Combines a body with the request's options: the body's <c>if_seq_no</c>, <c>if_primary_term</c>,
@@ -408,11 +408,11 @@ internal sealed record BulkUpdate(UpdateBody Body, WriteCondition Condition, boo
     /// <param name="docAsUpsert">The URL's <c>doc_as_upsert</c>, or null.</param>
     /// <param name="source">The URL's <c>_source</c>, or null.</param>
     /// <param name="overrideSource">The bulk metadata's (or the bulk URL's) <c>_source</c>, or null.</param>
-    public static BulkUpdate Of(UpdateBody body, WriteCondition condition, bool? docAsUpsert, SourceFilter? source, SourceFilter? overrideSource = null)
+    public static UpdateOperation Of(UpdateBody body, WriteCondition condition, bool? docAsUpsert, SourceFilter? source, SourceFilter? overrideSource = null)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(condition);
-        return new BulkUpdate(body, condition.With(body.IfSeqNo, body.IfPrimaryTerm), body.DocAsUpsert ?? docAsUpsert ?? false,
+        return new UpdateOperation(body, condition.With(body.IfSeqNo, body.IfPrimaryTerm), body.DocAsUpsert ?? docAsUpsert ?? false,
             overrideSource ?? body.Source ?? source);
     }
 }
