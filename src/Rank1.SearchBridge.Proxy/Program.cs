@@ -1,8 +1,14 @@
 using Rank1.SearchBridge;
 using Rank1.SearchBridge.Http.Proxy;
 
-var builder = WebApplication.CreateSlimBuilder(args);
-builder.Services.AddRank1Proxy(builder.Configuration);
-var app = builder.Build();
-app.MapRank1Proxy();
-return await HostExit.RunAsync(() => app.RunAsync(), Console.Error).ConfigureAwait(false);
+// Building the host reads and checks the configuration too: its failures end the same way as the run's (HostExit).
+return await HostExit.RunAsync(
+    async () =>
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Services.AddRank1Proxy(builder.Configuration);
+        var app = builder.Build();
+        app.MapRank1Proxy();
+        await app.RunAsync().ConfigureAwait(false);
+    },
+    Console.Error).ConfigureAwait(false);

@@ -10,10 +10,16 @@ if (args is [WorkerHealthProbe.Switch, .. var probeArgs])
     return await WorkerHealthProbe.RunAsync(configuration, Console.Out, CancellationToken.None).ConfigureAwait(false);
 }
 
-var builder = WebApplication.CreateSlimBuilder(args);
-// The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls, loopback only).
-builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);
-builder.Services.AddRank1Worker(builder.Configuration);
-var app = builder.Build();
-app.MapRank1Worker();
-return await HostExit.RunAsync(() => app.RunAsync(), Console.Error).ConfigureAwait(false);
+// Building the host reads and checks the configuration too: its failures end the same way as the run's (HostExit).
+return await HostExit.RunAsync(
+    async () =>
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        // The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls, loopback only).
+        builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);
+        builder.Services.AddRank1Worker(builder.Configuration);
+        var app = builder.Build();
+        app.MapRank1Worker();
+        await app.RunAsync().ConfigureAwait(false);
+    },
+    Console.Error).ConfigureAwait(false);

@@ -1,15 +1,25 @@
+using Microsoft.Extensions.Options;
 using Rank1.Inference;
 
 namespace Rank1.SearchBridge;
 
-/// <summary>How the Proxy and Worker hosts end: a start-up refusal the operator must act on gets its own exit code.</summary>
+/// <summary>
+/// How a host that fails ends: one line saying why and an exit code the operator can act on, never an unhandled
+/// exception (the runtime aborted the Proxy and Worker hosts with SIGABRT, exit 134, and a stack trace). The hosts' own
+/// log keeps the details. <c>rank1-bridge</c>'s in-process hosts read the same classification.
+/// </summary>
 public static class HostExit
 {
-    /// <summary>
-    /// Runs the host. When the start fails because <see cref="Rank1EngineOptions.RequireAccelerator"/> is set and no GPU
-    /// provider can run the model, writes the reason to <paramref name="error"/> and returns
-    /// <see cref="AcceleratorUnavailableException.ExitCode"/>; other failures propagate as before.
-    /// </summary>
+    /// <summary>Anything else: a failure at start (an address in use) or while running.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Bad configuration: a key that is not a setting, a value out of range, a missing required setting.</summary>
+    public const int BadConfiguration = 2;
+
+    /// <summary>The model folder cannot be loaded.</summary>
+    public const int BadModel = 3;
+
+    /// <summary>Runs the host; a failure is written to <paramref name="error"/> as one line, <c>rank1: reason</c>, and its exit code returned.</summary>
     public static async Task<int> RunAsync(Func<Task> run, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -19,19 +29,55 @@ public static class HostExit
             await run().ConfigureAwait(false);
             return 0;
         }
-        catch (Exception ex) when (Find(ex) is { } refused)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            await error.WriteLineAsync($"rank1: {refused.Message}").ConfigureAwait(false);
-            return AcceleratorUnavailableException.ExitCode;
+            var (code, message) = Classify(ex) ?? (Failure, ex.GetBaseException().Message);
+            await error.WriteLineAsync($"rank1: {message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+            return code;
         }
     }
 
-    // The host may hand the hosted service's exception back as it is or inside an AggregateException.
-    private static AcceleratorUnavailableException? Find(Exception? ex) => ex switch
+    /// <summary>
+    /// The exit code and one-line reason of a host that failed to start for a reason the operator must fix, or null for
+    /// any other failure. The host may hand a hosted service's exception back as it is or inside an <see cref="AggregateException"/>.
+    /// </summary>
+    public static (int Code, string Message)? Classify(Exception ex)
     {
-        null => null,
-        AcceleratorUnavailableException a => a,
-        AggregateException agg => agg.InnerExceptions.Select(Find).FirstOrDefault(a => a is not null),
-        _ => Find(ex.InnerException),
-    };
+        ArgumentNullException.ThrowIfNull(ex);
+        if (Find<AcceleratorUnavailableException>(ex) is { } refused)
+        {
+            return (AcceleratorUnavailableException.ExitCode, refused.Message);
+        }
+
+        if (Find<ModelLoadException>(ex) is { } model)
+        {
+            return (BadModel, $"model: {model.Message}");
+        }
+
+        var options = ex is AggregateException aggregate && aggregate.InnerExceptions.All(e => e is OptionsValidationException)
+            ? aggregate.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures).ToArray()
+            : Find<OptionsValidationException>(ex)?.Failures.ToArray();
+        if (options is { Length: > 0 })
+        {
+            // Several sections may fail at once (for example a moved key and the then missing new one).
+            return (BadConfiguration, $"bad configuration: {string.Join("; ", options)}");
+        }
+
+        return ex switch
+        {
+            // Kestrel's "Failed to bind to address http://127.0.0.1:8080: address already in use."
+            IOException io => (Failure, io.Message),
+            InvalidOperationException invalid when invalid.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase) => (BadConfiguration, $"bad configuration: {invalid.Message}"),
+            _ => null,
+        };
+    }
+
+    private static T? Find<T>(Exception? ex)
+        where T : Exception => ex switch
+        {
+            null => null,
+            T found => found,
+            AggregateException agg => agg.InnerExceptions.Select(Find<T>).FirstOrDefault(a => a is not null),
+            _ => Find<T>(ex.InnerException),
+        };
 }

@@ -39,24 +39,38 @@ public sealed class WorkerHostTests
     }
 
     [Theory]
-    [InlineData("Rank1__Broker__Url", "", "Rank1:Broker:Url is required")]
-    [InlineData("Rank1__Broker__Url", "http://localhost:5672", "must be an amqp:// or amqps:// URL")]
-    [InlineData("Rank1__Worker__PrefetchCount", "0", "PrefetchCount")]
-    [InlineData("Rank1__Worker__ConcurrentMessageLimit", "-1", "ConcurrentMessageLimit")]
-    [InlineData("Rank1__Worker__RetryLimit", "many", "Rank1:Worker:RetryLimit")]
-    [InlineData("Rank1__Worker__Prefetch", "4", "Rank1:Worker:Prefetch (Rank1__Worker__Prefetch) is not a setting")]
-    [InlineData("Rank1__Proxy__Indices__0__Windw", "4", "Rank1:Proxy:Indices:0:Windw (Rank1__Proxy__Indices__0__Windw) is not a setting")]
-    [InlineData("Rank1__Wroker__PrefetchCount", "4", "Rank1:Wroker:PrefetchCount (Rank1__Wroker__PrefetchCount) is not a setting: the sections under Rank1 are")]
-    [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model")]
-    [InlineData("Rank1__Worker__MaxWindow", "5", "Rank1:Proxy:Default:Window (10) is above the worker's cap Rank1:Worker:MaxWindow (5)")]
-    [InlineData("Rank1__Proxy__Caps__Window", "5", "Rank1:Proxy:Default:Window (10) is above the operator's cap Rank1:Proxy:Caps:Window (5)")]
-    [InlineData("Rank1__Proxy__Backend", "http://127.0.0.1:9/", "Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead")]
-    [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)")]
-    public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named)
+    [InlineData("Rank1__Broker__Url", "", "Rank1:Broker:Url is required", 2)]
+    [InlineData("Rank1__Broker__Url", "http://localhost:5672", "must be an amqp:// or amqps:// URL", 2)]
+    [InlineData("Rank1__Worker__PrefetchCount", "0", "PrefetchCount", 2)]
+    [InlineData("Rank1__Worker__ConcurrentMessageLimit", "-1", "ConcurrentMessageLimit", 2)]
+    [InlineData("Rank1__Worker__RetryLimit", "many", "Rank1:Worker:RetryLimit", 2)]
+    [InlineData("Rank1__Worker__Prefetch", "4", "Rank1:Worker:Prefetch (Rank1__Worker__Prefetch) is not a setting", 2)]
+    [InlineData("Rank1__Proxy__Indices__0__Windw", "4", "Rank1:Proxy:Indices:0:Windw (Rank1__Proxy__Indices__0__Windw) is not a setting", 2)]
+    [InlineData("Rank1__Wroker__PrefetchCount", "4", "Rank1:Wroker:PrefetchCount (Rank1__Wroker__PrefetchCount) is not a setting: the sections under Rank1 are", 2)]
+    [InlineData("Rank1__Model__Path", "/nonexistent/model", "/nonexistent/model", 3)]
+    [InlineData("Rank1__Worker__MaxWindow", "5", "Rank1:Proxy:Default:Window (10) is above the worker's cap Rank1:Worker:MaxWindow (5)", 2)]
+    [InlineData("Rank1__Proxy__Caps__Window", "5", "Rank1:Proxy:Default:Window (10) is above the operator's cap Rank1:Proxy:Caps:Window (5)", 2)]
+    [InlineData("Rank1__Proxy__Backend", "http://127.0.0.1:9/", "Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead", 2)]
+    [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)", 2)]
+    public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named, int exitCode)
     {
+        // The worker ended with an unhandled exception: the runtime's SIGABRT (exit 134) and a stack trace on stderr.
         var result = await TestProcess.RunAsync(Host(new() { [key] = value }));
-        Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains(named, result.Out + result.Error, StringComparison.Ordinal);
+        Assert.Equal(exitCode, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(exitCode == 3 ? "rank1: model: " : "rank1: bad configuration: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddressInUse_StopsTheWorkerWithOneLine_AndExitCode1()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var result = await TestProcess.RunAsync(Host(new() { ["Urls"] = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}", ["Rank1__Broker__Url"] = "amqp://127.0.0.1:9/" }));
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rank1: Failed to bind to address", line, StringComparison.Ordinal);
     }
 
     [Fact]

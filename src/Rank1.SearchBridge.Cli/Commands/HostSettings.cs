@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -130,23 +129,11 @@ internal static class HostSettings
         {
             throw NotJson(configFile, ex);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (HostExit.Classify(ex) is { } failure)
         {
-            // Kestrel's "Failed to bind to address http://127.0.0.1:8080: address already in use."
-            throw new CliException(ex.Message, ExitCodes.Failure);
-        }
-        catch (OptionsValidationException ex)
-        {
-            throw new CliException($"bad configuration: {string.Join("; ", ex.Failures)}", ExitCodes.Usage);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
-        {
-            // Several sections failed at once (for example a moved key and the then missing new one).
-            throw new CliException($"bad configuration: {string.Join("; ", ex.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures))}", ExitCodes.Usage);
-        }
-        catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new CliException($"bad configuration: {ex.Message}", ExitCodes.Usage);
+            // The hosts' one classification: bad configuration (2), a model that does not load (3), an address it
+            // cannot listen on (1), no accelerator (5).
+            throw new CliException(failure.Message, failure.Code);
         }
     }
 }
