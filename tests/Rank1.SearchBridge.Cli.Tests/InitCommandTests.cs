@@ -25,6 +25,19 @@ public sealed class InitCommandTests
     }
 
     [Fact]
+    public async Task Init_OnAnIndexThatIsNotAReasoningIndex_FailsNamingIt()
+    {
+        // It said "index rank1-sample already exists." and exit 0 for a corpus index named by mistake.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        (await http.PutAsync("corpus/_doc/1", new StringContent("""{"text":"tea"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        var result = await CliRunner.RunAsync("init", "--backend", backend.Url.ToString(), "--index", "corpus");
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("index corpus exists but is not a reasoning index: [model_id] is missing", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Init_UnreachableCluster_OneLineError()
     {
         var result = await CliRunner.RunAsync("init", "--backend", "http://127.0.0.1:9");

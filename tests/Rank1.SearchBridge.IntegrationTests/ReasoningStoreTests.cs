@@ -216,6 +216,51 @@ public sealed class ReasoningStoreTests
     }
 
     [Fact]
+    public async Task TheIndexDeletedWhileTheHostRuns_IsRecreatedWithTheReasoningMapping_NotByTheBulkWrite()
+    {
+        // The writer ensured the index once per process; after a delete the _bulk create made it again with dynamic
+        // mappings (text where lookups need keyword) and visible to every wildcard search.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        static JsonObject Doc(string docId) => new()
+        {
+            ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = docId, ["fingerprint"] = "f", ["query"] = "q",
+            ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
+            ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
+        };
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await using (var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics))
+        {
+            Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("a", Doc("d1"))], CancellationToken.None));
+            (await http.DeleteAsync("rank1-reasoning")).EnsureSuccessStatusCode();
+            Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("b", Doc("d2"))], CancellationToken.None));
+        }
+
+        var props = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_mapping"))!["rank1-reasoning"]!["mappings"]!["properties"]!;
+        Assert.Equal(("keyword", "keyword", "double"), (props["fingerprint"]!["type"]!.GetValue<string>(), props["model_id"]!["type"]!.GetValue<string>(), props["score"]!["type"]!.GetValue<string>()));
+        var visible = JsonNode.Parse(await http.GetStringAsync("_cat/indices?format=json"))!.AsArray().Select(i => i!["index"]!.GetValue<string>());
+        Assert.DoesNotContain("rank1-reasoning", visible);
+    }
+
+    [Fact]
+    public async Task AnIndexThatIsNotAReasoningIndex_IsRefusedNamingItsFields_NotWrittenInto()
+    {
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        (await http.PutAsync("corpus/_doc/1?refresh=true", new StringContent("""{"text":"tea","fingerprint":"x"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions { Index = "corpus" }), metrics);
+        var error = await Assert.ThrowsAsync<ReasoningStoreException>(() => store.Store.WriteAsync([new JudgementToStore("a", new JsonObject { ["doc_id"] = "d" })], CancellationToken.None));
+        Assert.Contains("index corpus exists but is not a reasoning index: [model_id] is missing", error.Message, StringComparison.Ordinal);
+        Assert.Contains("[fingerprint] is text, not keyword", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, JsonNode.Parse(await http.GetStringAsync("corpus/_count"))!["count"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Shutdown_WritesEverythingStillQueued()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
@@ -283,6 +328,7 @@ public sealed class ReasoningStoreTests
             }
 
             context.Response.ContentType = "application/json";
+            context.Response.StatusCode = call == "HEAD /rank1-reasoning" ? 404 : 200; // no index yet: the store creates it
             await context.Response.WriteAsync(call switch
             {
                 "POST /_bulk" => """{"errors":false,"items":[{"create":{"status":201}}]}""",
@@ -305,6 +351,7 @@ public sealed class ReasoningStoreTests
             [
                 ("PUT /_index_template/rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
                 ("HEAD /rank1-reasoning", null, "ApiKey c2VjcmV0"),
+                ("PUT /rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
                 ("POST /_bulk", "application/x-ndjson", "ApiKey c2VjcmV0"),
                 ("POST /rank1-reasoning/_mget", "application/json", "ApiKey c2VjcmV0"),
             ],

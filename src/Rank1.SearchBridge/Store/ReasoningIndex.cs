@@ -22,6 +22,7 @@ internal static class ReasoningIndex
         var exists = await backend.SendAsync(HttpMethod.Head, index, null, h, cancellationToken).ConfigureAwait(false);
         if (exists.Status == 200)
         {
+            await CheckMappingAsync(backend, index, h, cancellationToken).ConfigureAwait(false);
             return report.Append(CultureInfo.InvariantCulture, $"index {index} already exists").ToString();
         }
 
@@ -32,6 +33,34 @@ internal static class ReasoningIndex
         }
 
         throw new EsException(create.Status, "rank1_store_init_exception", $"could not create the reasoning index {index}: HTTP {create.Status} {Encoding.UTF8.GetString(create.Body)}");
+    }
+
+    /// <summary>
+    /// An index that is there must be a reasoning index: every field of the shipped mapping with its type. Another index
+    /// (a corpus named by mistake, or one the store's own writes made with dynamic mappings) is refused, naming the
+    /// fields, rather than written into or read from (a text <c>fingerprint</c> matches no lookup).
+    /// </summary>
+    private static async Task CheckMappingAsync(BackendClient backend, string index, List<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    {
+        var answer = await backend.SendAsync(HttpMethod.Get, $"{index}/_mapping", null, headers, cancellationToken).ConfigureAwait(false);
+        if (answer.Status != 200)
+        {
+            throw new EsException(answer.Status, "rank1_store_init_exception", $"could not read the mapping of the reasoning index {index}: HTTP {answer.Status} {Encoding.UTF8.GetString(answer.Body)}");
+        }
+
+        // One entry per concrete index (an alias names its index); the first is the one written to.
+        var actual = (System.Text.Json.Nodes.JsonNode.Parse(answer.Body) as System.Text.Json.Nodes.JsonObject)?.FirstOrDefault().Value?["mappings"]?["properties"];
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(Resource("reasoning-index.mapping.json"))!["mappings"]!["properties"]!.AsObject();
+        var wrong = expected
+            .Select(field => (field.Key, Want: field.Value!["type"]!.GetValue<string>(), Got: actual?[field.Key]?["type"]?.GetValue<string>()))
+            .Where(f => f.Want != f.Got)
+            .Select(f => f.Got is null ? $"[{f.Key}] is missing" : $"[{f.Key}] is {f.Got}, not {f.Want}")
+            .ToArray();
+        if (wrong.Length > 0)
+        {
+            throw new EsException(409, "rank1_store_init_exception",
+                $"index {index} exists but is not a reasoning index: {string.Join(", ", wrong)}; delete it (it is re-created with the reasoning mapping) or name another index (Rank1:Store:Index, --index)");
+        }
     }
 
     internal static byte[] Resource(string name)

@@ -91,7 +91,10 @@ internal sealed class ReasoningStoreWriter : BackgroundService
 
         try
         {
-            if (!_indexReady)
+            // Checked before every batch, not once: an index deleted while the host runs was re-created by the _bulk
+            // create itself, with dynamic mappings (text for the keyword fields, so no lookup matched) and not hidden
+            // (so an application's wildcard search returned stored queries and reasoning).
+            if (!_indexReady || (await Backend.SendAsync(HttpMethod.Head, Options.Index, null, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false)).Status == 404)
             {
                 await ReasoningIndex.EnsureAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false);
                 _indexReady = true;
