@@ -93,6 +93,19 @@ public sealed class ShardFailureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_MoreTermsThanMaxClauseCount_IsTheShardsQueryShardException_ABadRequest()
+    {
+        // SearchExecutionContext.toQuery wraps Lucene's TooManyClauses in a QueryShardException (400); it was a 500
+        // "exception", which a caller (the precompute worker) retried as a transient failure.
+        var terms = string.Join(' ', Enumerable.Range(0, 1100).Select(i => $"w{i}"));
+        var r = await Es.SearchAsync("library", new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { ["title"] = terms } } });
+        const string failure = """{"type":"query_shard_exception","reason":"failed to create query: maxClauseCount is set to 1024","index_uuid":"{library}","index":"library","caused_by":{"type":"too_many_clauses","reason":"maxClauseCount is set to 1024"}}""";
+        Assert.Equal(400, r.Status);
+        Assert.Equal(await Expected("""{"error":{"root_cause":[{"type":"query_shard_exception","reason":"failed to create query: maxClauseCount is set to 1024","index_uuid":"{library}","index":"library"}],"type":"search_phase_execution_exception","reason":"all shards failed","phase":"query","grouped":true,"failed_shards":[{"shard":0,"index":"library","node":"{node}","reason":""" + failure + """}]},"status":400}"""),
+            r.Json.ToJsonString());
+    }
+
+    [Fact]
     public async Task Search_QueryStringTheParserRefuses_IsTheShardsQueryShardException()
     {
         // QueryStringQueryBuilder.doToQuery: QueryShardException "Failed to parse query [..]" caused by the parser's ParseException.

@@ -231,6 +231,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             failures.Add(new ShardFailure(0, index.Name, nodeId, ex.Failure));
         }
+        catch (BooleanQuery.TooManyClausesException ex)
+        {
+            // SearchExecutionContext.toQuery: Lucene's TooManyClauses while the query is built is a 400
+            // query_shard_exception "failed to create query: maxClauseCount is set to 1024" (it was a 500 here, which a
+            // caller such as the precompute worker retries as transient).
+            failures.Add(new ShardFailure(0, index.Name, nodeId, ShardSearchException.QueryShard(index, $"failed to create query: {ex.Message}", EsException.Foreign(500, "too_many_clauses", ex.Message)).Failure));
+        }
     }
 
     // AbstractSearchAsyncAction.executeNextPhase: when every shard failed, the search fails as a whole.
