@@ -37,6 +37,21 @@ public sealed class SeedCommandTests
     }
 
     [Fact]
+    public async Task Seed_OwnFile_ARepeatedId_NamesBothLines_Exit4_NothingLoaded()
+    {
+        // The later passage replaced the earlier in the index, and "Loaded 2 passages" counted both.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var path = TestTemp.File($"rank1-seed-{Guid.NewGuid():N}.jsonl");
+        await File.WriteAllLinesAsync(path, ["{\"id\":\"x1\",\"text\":\"one\"}", "{\"id\":\"x2\",\"text\":\"two\"}", "{\"id\":\"x1\",\"text\":\"three\"}"]);
+        var result = await CliRunner.RunAsync("seed", "--file", path, "--backend", backend.Url.ToString(), "--index", "seeded");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains($"{path}:3: id \"x1\" repeats line 1", result.Error, StringComparison.Ordinal);
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        using var exists = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "seeded"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, exists.StatusCode);
+    }
+
+    [Fact]
     public async Task Seed_UnreachableCluster_OneLineError_Exit1()
     {
         var result = await CliRunner.RunAsync("seed", "--backend", "http://127.0.0.1:9");

@@ -103,6 +103,7 @@ internal sealed class SeedCommand : CliCommand
     private static List<(string Id, JsonObject Doc)> ParsePassages(string file)
     {
         var passages = new List<(string, JsonObject)>();
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         var lineNumber = 0;
         foreach (var line in File.ReadLines(file))
         {
@@ -132,7 +133,14 @@ internal sealed class SeedCommand : CliCommand
                 throw new CliException($"{file}:{lineNumber}: \"text\" must be a string", ExitCodes.BadInput);
             }
 
-            passages.Add((idValue.ToString(), doc));
+            // A repeated id would replace the earlier passage in the index: one passage lost, and a count that overstates.
+            var id = idValue.ToString();
+            if (!firstLine.TryAdd(id, lineNumber))
+            {
+                throw new CliException($"{file}:{lineNumber}: id \"{id}\" repeats line {firstLine[id]} (the index would keep only the later passage)", ExitCodes.BadInput);
+            }
+
+            passages.Add((id, doc));
         }
 
         return passages.Count > 0 ? passages : throw new CliException($"{file}: no passages", ExitCodes.BadInput);
