@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.ResponseCompression;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Rank1.EmbeddedSearch.Http;
@@ -29,9 +30,12 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     private readonly ITimer _refreshTimer;
     private readonly SearchContexts _contexts;
 
-    private EmbeddedSearchServer(WebApplication app, IndexCatalog catalog, SearchContexts contexts, EmbeddedSearchOptions options, ITimer refreshTimer)
+    private readonly TimeProvider _time;
+
+    private EmbeddedSearchServer(WebApplication app, IndexCatalog catalog, SearchContexts contexts, EmbeddedSearchOptions options, ITimer refreshTimer, TimeProvider time)
     {
         _app = app;
+        _time = time;
         Catalog = catalog;
         _contexts = contexts;
         Options = options;
@@ -79,7 +83,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             // Elasticsearch compresses every answer when the client accepts gzip (http.compression), _cat text too.
             o.MimeTypes = ["application/json", "application/vnd.elasticsearch+json", "text/plain"];
         });
-        builder.Services.AddRoutingCore();
+        builder.Services.AddRoutingCore().Configure<RouteOptions>(o => o.SetParameterPolicy<IndexRoute>(IndexRoute.Name));
 
         var catalog = new IndexCatalog(options.DataPath, time);
         var app = builder.Build();
@@ -128,7 +132,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             }
         });
 
-        var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval));
+        var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval), time);
         MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Url = ServerUrls.Bound(app.Urls);
@@ -154,7 +158,9 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         string[] get = ["GET", "HEAD"];
         string[] read = ["GET", "HEAD", "POST"];
         app.MapMethods("/", get, context => EsHttp.WriteAsync(context, 200, server.Info()));
-        app.MapMethods("/_cluster/health", get, context => EsHttp.WriteAsync(context, 200, server.Health()));
+        var health = new ClusterHealth(server.Catalog, server.Options, server._time);
+        app.MapMethods("/_cluster/health", get, context => health.AnswerAsync(context, null));
+        app.MapMethods("/_cluster/health/{index}", get, (HttpContext c, string index) => health.AnswerAsync(c, index));
         // The sniffers: @elastic/elasticsearch asks /_nodes/_all/http, global::Elastic.Transport /_nodes/http,settings.
         app.MapMethods("/_nodes", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
         app.MapMethods("/_nodes/{selector}", get, context => EsHttp.WriteAsync(context, 200, server.Nodes(nodeId, context.Request)));
@@ -200,10 +206,12 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
         app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
 
-        app.MapPut("/{index}", (HttpContext c, string index) => search.CreateIndexAsync(c, index));
-        app.MapDelete("/{index}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
-        app.MapMethods("/{index}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
-        app.MapGet("/{index}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
+        // An index name never starts with '_' (but _all): /_alias, /_aliases, /_stats and the other APIs of one segment
+        // this backend does not have are unknown endpoints (400 "no handler found"), not "no such index [_alias]" or a 405.
+        app.MapPut($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.CreateIndexAsync(c, index));
+        app.MapDelete($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
+        app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
+        app.MapGet($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
     }
 
     private JsonObject Info()
@@ -240,26 +248,6 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             ["cluster_uuid"] = "rank1-embedded-cluster",
             ["version"] = version,
             ["tagline"] = Options.Flavor == SearchFlavor.OpenSearch ? "The OpenSearch Project: https://opensearch.org/" : "You Know, for Search",
-        };
-    }
-
-    private JsonObject Health()
-    {
-        var shards = Catalog.All.Count;
-        return new JsonObject
-        {
-            ["cluster_name"] = Options.ClusterName,
-            ["status"] = "green",
-            ["timed_out"] = false,
-            ["number_of_nodes"] = 1,
-            ["number_of_data_nodes"] = 1,
-            ["active_primary_shards"] = shards,
-            ["active_shards"] = shards,
-            ["relocating_shards"] = 0,
-            ["initializing_shards"] = 0,
-            ["unassigned_shards"] = 0,
-            ["number_of_pending_tasks"] = 0,
-            ["active_shards_percent_as_number"] = 100.0,
         };
     }
 
@@ -350,4 +338,15 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         _contexts.Dispose();
         Catalog.Dispose();
     }
+}
+
+/// <summary>The route constraint of a path segment that names indices: anything but an API's name (<c>_alias</c>), <c>_all</c> excepted.</summary>
+internal sealed class IndexRoute : IRouteConstraint
+{
+    /// <summary>The constraint's name in route templates.</summary>
+    public const string Name = "indices";
+
+    /// <inheritdoc/>
+    public bool Match(HttpContext? httpContext, IRouter? route, string routeKey, RouteValueDictionary values, RouteDirection routeDirection) =>
+        values.TryGetValue(routeKey, out var value) && value?.ToString() is { } text && (!text.StartsWith('_') || text == "_all");
 }

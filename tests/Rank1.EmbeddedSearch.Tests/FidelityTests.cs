@@ -432,6 +432,14 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal(400, none.Status);
         Assert.Equal("""{"error":"no handler found for uri [/books/_nope?pretty] and method [GET]"}""", none.Json.ToJsonString());
 
+        // An API of one path segment that this backend lacks is an unknown endpoint, not an index: it was "no such index
+        // [_alias]" (404) for GET and a 405 for POST /_aliases.
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/_alias"), (HttpMethod.Post, "/_aliases"), (HttpMethod.Get, "/_stats") })
+        {
+            var unknown = await Es.SendAsync(method, path, method == HttpMethod.Post ? """{"actions":[]}""" : null);
+            Assert.Equal((400, $$"""{"error":"no handler found for uri [{{path}}] and method [{{method.Method}}]"}"""), (unknown.Status, unknown.Json.ToJsonString()));
+        }
+
         // HEAD answers on every GET route, without a body.
         foreach (var path in new[] { "/books/_search", "/_cat/indices", "/_cluster/health", "/books/_mapping" })
         {

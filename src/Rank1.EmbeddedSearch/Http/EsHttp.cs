@@ -242,6 +242,11 @@ internal static class EsHttp
         {
             await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = $"no handler found for uri [{uri}] and method [{context.Request.Method}]" }).ConfigureAwait(false);
         }
+        else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true && IsApiOfOneSegment(context))
+        {
+            // Routing picks the methods before the index name's constraint: POST /_aliases met the /{index} routes' methods.
+            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = $"no handler found for uri [{uri}] and method [{context.Request.Method}]" }).ConfigureAwait(false);
+        }
         else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
         {
             var allowed = context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -254,6 +259,12 @@ internal static class EsHttp
             }).ConfigureAwait(false);
         }
     }
+
+    // "/_aliases": one segment naming an API (index names never start with '_', but _all) that only the /{index} routes,
+    // whose constraint refuses it, matched by method.
+    private static bool IsApiOfOneSegment(HttpContext context) =>
+        context.Request.Path.Value is { } path && path.Length > 2 && path[1] == '_' && path.IndexOf('/', 1) < 0 && path != "/_all"
+        && context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).All(m => m is "GET" or "HEAD" or "PUT" or "DELETE");
 
     /// <summary>
     /// Elasticsearch answers a client that asked for <c>application/vnd.elasticsearch+json; compatible-with=N</c>

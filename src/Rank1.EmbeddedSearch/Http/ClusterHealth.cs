@@ -1,0 +1,137 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Elastic;
+
+namespace Rank1.EmbeddedSearch.Http;
+
+/// <summary>
+/// <c>GET /_cluster/health[/{index}]</c> as Elasticsearch's <c>TransportClusterHealthAction</c> answers it on one node
+/// whose every shard is active: green at once for the indices there; an index named that is not there is red and waited
+/// for (a test set-up's "create, then wait for yellow") until <c>timeout</c> (30 s), then a 408 with <c>timed_out</c>.
+/// </summary>
+internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions options, TimeProvider time)
+{
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+
+    public async Task AnswerAsync(HttpContext context, string? indexExpression)
+    {
+        var query = context.Request.Query;
+        if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))
+        {
+            // ClusterHealthStatus.fromString.
+            throw EsException.IllegalArgument($"unknown cluster health status [{wanted}]");
+        }
+
+        var level = query.TryGetValue("level", out var l) ? l.ToString() : "cluster";
+        if (level is not ("cluster" or "indices" or "shards"))
+        {
+            throw EsException.IllegalArgument($"level must be one of [cluster, indices, shards] but was [{level}]");
+        }
+
+        var timeout = query.TryGetValue("timeout", out var t) ? TimeValue.Parse(t.ToString()) ?? throw EsException.IllegalArgument($"failed to parse setting [timeout] with value [{t}] as a time value: unit is missing or unrecognized") : DefaultTimeout;
+        var deadline = time.GetTimestamp();
+        while (true)
+        {
+            var missing = Missing(indexExpression);
+            if (missing.Count == 0)
+            {
+                await EsHttp.WriteAsync(context, 200, Answer(indexExpression, level, timedOut: false)).ConfigureAwait(false);
+                return;
+            }
+
+            if (time.GetElapsedTime(deadline) >= timeout)
+            {
+                // The wait for the indices to exist timed out: RED (an index that is not there is red), 408.
+                await EsHttp.WriteAsync(context, 408, Answer(indexExpression, level, timedOut: true)).ConfigureAwait(false);
+                return;
+            }
+
+            await Task.Delay(Poll, time, context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing.
+    private List<string> Missing(string? expression) =>
+        string.IsNullOrEmpty(expression) || expression is "_all" or "*"
+            ? []
+            : expression.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(name => !name.Contains('*', StringComparison.Ordinal) && !name.StartsWith('-') && catalog.Find(name) is null)
+                .ToList();
+
+    private JsonObject Answer(string? expression, string level, bool timedOut)
+    {
+        var indices = catalog.Resolve(expression, ignoreUnavailable: true, expandHidden: true);
+        var shards = indices.Count;
+        var answer = new JsonObject
+        {
+            ["cluster_name"] = options.ClusterName,
+            ["status"] = timedOut ? "red" : "green",
+            ["timed_out"] = timedOut,
+            ["number_of_nodes"] = 1,
+            ["number_of_data_nodes"] = 1,
+        };
+        if (options.Flavor == SearchFlavor.OpenSearch)
+        {
+            answer["discovered_master"] = true;
+            answer["discovered_cluster_manager"] = true;
+        }
+
+        answer["active_primary_shards"] = shards;
+        answer["active_shards"] = shards;
+        answer["relocating_shards"] = 0;
+        answer["initializing_shards"] = 0;
+        answer["unassigned_shards"] = 0;
+        if (options.Flavor == SearchFlavor.Elasticsearch)
+        {
+            answer["unassigned_primary_shards"] = 0;
+        }
+
+        answer["delayed_unassigned_shards"] = 0;
+        answer["number_of_pending_tasks"] = 0;
+        answer["number_of_in_flight_fetch"] = 0;
+        answer["task_max_waiting_in_queue_millis"] = 0;
+        answer["active_shards_percent_as_number"] = 100.0;
+        if (level is "indices" or "shards")
+        {
+            var byIndex = new JsonObject();
+            foreach (var index in indices)
+            {
+                var entry = new JsonObject
+                {
+                    ["status"] = "green",
+                    ["number_of_shards"] = 1,
+                    ["number_of_replicas"] = 0,
+                    ["active_primary_shards"] = 1,
+                    ["active_shards"] = 1,
+                    ["relocating_shards"] = 0,
+                    ["initializing_shards"] = 0,
+                    ["unassigned_shards"] = 0,
+                };
+                if (options.Flavor == SearchFlavor.Elasticsearch)
+                {
+                    entry["unassigned_primary_shards"] = 0;
+                }
+
+                if (level == "shards")
+                {
+                    entry["shards"] = new JsonObject
+                    {
+                        ["0"] = new JsonObject
+                        {
+                            ["status"] = "green", ["primary_active"] = true, ["active_shards"] = 1, ["relocating_shards"] = 0,
+                            ["initializing_shards"] = 0, ["unassigned_shards"] = 0,
+                        },
+                    };
+                }
+
+                byIndex[index.Name] = entry;
+            }
+
+            answer["indices"] = byIndex;
+        }
+
+        return answer;
+    }
+}

@@ -1,0 +1,49 @@
+using Elastic.Clients.Elasticsearch;
+using Elastic.Clients.Elasticsearch.Cluster;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// <c>GET /_cluster/health/{index}</c>, the "create the index, then wait for yellow" of test set-ups: it was a 400 "no
+/// handler found". Elasticsearch's <c>TransportClusterHealthAction</c> waits for named indices to exist and answers a 408,
+/// red and <c>timed_out</c>, when they do not within <c>timeout</c>.
+/// </summary>
+public sealed class ClusterHealthTests(ServerFixture fx) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task TheOfficialClient_WaitingForAnIndexToBeYellow_GetsItGreen_WithItsIndexLevel()
+    {
+        Assert.Equal(200, (await fx.Client.PutAsync("/health-books")).Status);
+        var client = new ElasticsearchClient(new ElasticsearchClientSettings(fx.Server.Url));
+        var health = await client.Cluster.HealthAsync(new HealthRequest("health-books") { WaitForStatus = HealthStatus.Yellow, Level = Level.Indices });
+        Assert.True(health.IsValidResponse, health.DebugInformation);
+        Assert.Equal((HealthStatus.Green, false, 1), (health.Status, health.TimedOut, health.ActivePrimaryShards));
+        Assert.Equal(HealthStatus.Green, health.Indices!["health-books"].Status);
+        Assert.Equal(["health-books"], health.Indices.Keys);
+    }
+
+    [Fact]
+    public async Task AnIndexThatIsNotThere_IsWaitedFor_ThenRedAndTimedOut_A408()
+    {
+        var r = await fx.Client.GetAsync("/_cluster/health/health-never?wait_for_status=yellow&timeout=50ms");
+        Assert.Equal(408, r.Status);
+        Assert.Equal(("red", true), (r.Json["status"]!.GetValue<string>(), r.Json["timed_out"]!.GetValue<bool>()));
+    }
+
+    [Fact]
+    public async Task AnUnknownStatus_IsABadRequest()
+    {
+        var r = await fx.Client.GetAsync("/_cluster/health?wait_for_status=purple");
+        Assert.Equal((400, "illegal_argument_exception", "unknown cluster health status [purple]"), (r.Status, r.ErrorType, r.ErrorReason));
+    }
+
+    [Fact]
+    public async Task TheWholeCluster_CountsEveryIndexAsOneActivePrimary()
+    {
+        var before = (await fx.Client.GetAsync("/_cluster/health")).Json["active_primary_shards"]!.GetValue<int>();
+        Assert.Equal(200, (await fx.Client.PutAsync("/health-count")).Status);
+        var after = await fx.Client.GetAsync("/_cluster/health");
+        Assert.Equal((200, "green", before + 1), (after.Status, after.Json["status"]!.GetValue<string>(), after.Json["active_primary_shards"]!.GetValue<int>()));
+        Assert.Equal(0, after.Json["unassigned_primary_shards"]!.GetValue<int>());
+    }
+}
