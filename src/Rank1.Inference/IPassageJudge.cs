@@ -8,8 +8,15 @@ namespace Rank1.Inference;
 /// </summary>
 public interface IPassageJudge
 {
-    /// <summary>A short id of the model (for logs and the reasoning store).</summary>
+    /// <summary>A short id of the model, for people: logs, health and the stored judgements' <c>model_id</c>.</summary>
     string ModelId { get; }
+
+    /// <summary>
+    /// The model's identity by content (<see cref="Model.ModelFingerprint"/>), which the reasoning store keys judgements
+    /// on with <see cref="ModelId"/>: a different model under the same id never reuses another's judgements. Empty for
+    /// a judge that loads no model files (a test double); a judge that wraps another passes the other's on.
+    /// </summary>
+    string ModelFingerprint => string.Empty;
 
     /// <summary>
     /// Judges the passages of one search window, each exactly as if judged alone up to float rounding, under

@@ -50,6 +50,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <inheritdoc />
     public string ModelId => _lm.Folder.ModelId;
 
+    /// <inheritdoc />
+    public string ModelFingerprint => _lm.Folder.Fingerprint;
+
     /// <summary>True when the model is a generated random-weight test model (scores are meaningless).</summary>
     public bool IsRandomTestModel => _lm.Folder.IsRandomTestModel;
 
@@ -88,6 +91,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger, options.RequireAccelerator, options.ExactBatching);
         try
         {
+            // Read now, once, so an unreadable file fails the load and no request pays for it.
+            _ = folder.Fingerprint;
             var ids = Rank1TokenIds.From(tokenizer, folder, lm.Signature);
             if (folder.IsRandomTestModel)
             {

@@ -6,7 +6,7 @@ namespace Rank1.SearchBridge.Http;
 /// <summary>The <c>model</c> object of <c>/_rank1/health</c>, the same in every host that serves one (the proxy, <c>serve</c>).</summary>
 internal static class ModelHealth
 {
-    /// <summary>The loaded model: its id, the execution provider asked for and in use (with why it fell back), and its batch; <c>loaded: false</c> when there is none.</summary>
+    /// <summary>The loaded model: its id and content fingerprint, the execution provider asked for and in use (with why it fell back), and its batch; <c>loaded: false</c> when there is none.</summary>
     public static JsonObject Describe(IPassageJudge? judge)
     {
         var engine = judge as Rank1Engine;
@@ -14,6 +14,8 @@ internal static class ModelHealth
         {
             ["loaded"] = judge is not null,
             ["id"] = judge?.ModelId,
+            // What the reasoning store keys on: two models with one id (the same folder name) have different fingerprints.
+            ["fingerprint"] = judge?.ModelFingerprint,
             ["provider"] = engine?.Provider.ToString(),
             ["execution_provider"] = engine is null
                 ? null

@@ -86,7 +86,7 @@ internal static class BrokerProcesses
     }
 
     /// <summary>The reasoning-store ids that precomputing <paramref name="queries"/> must produce: one per hit of each query's window.</summary>
-    public static async Task<HashSet<string>> ExpectedIdsAsync(Uri backend, IEnumerable<string> queries, int window, int maxThinkTokens, string modelId)
+    public static async Task<HashSet<string>> ExpectedIdsAsync(Uri backend, IEnumerable<string> queries, int window, int maxThinkTokens, JudgingModel model)
     {
         using var http = new HttpClient { BaseAddress = backend };
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -99,7 +99,7 @@ internal static class BrokerProcesses
             {
                 // The key as the worker and the proxy compute it (the passage hash is part of the id).
                 var (title, text) = SearchHits.Passage(hit!.AsObject(), ["text"], "title");
-                ids.Add(JudgementRecords.Key(ProxyStack.Index, hit["_id"]!.GetValue<string>(), modelId, fingerprint, title, text).Id);
+                ids.Add(JudgementRecords.Key(ProxyStack.Index, hit["_id"]!.GetValue<string>(), model, fingerprint, title, text).Id);
             }
         }
 

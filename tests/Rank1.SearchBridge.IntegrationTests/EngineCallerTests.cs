@@ -100,6 +100,8 @@ public sealed class EngineCallerTests
 
         public string ModelId => engine.ModelId;
 
+        public string ModelFingerprint => engine.ModelFingerprint;
+
         public List<object?> Take()
         {
             lock (_callers)

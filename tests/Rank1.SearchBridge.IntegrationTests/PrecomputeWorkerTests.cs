@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Precompute;
+using Rank1.SearchBridge.Store;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -27,8 +28,15 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     // Without RabbitMQ installed the test fails naming what to install: it never skips.
     private RabbitMqNode Node => broker.Node ?? throw new InvalidOperationException(RabbitMqNode.Missing);
 
-    // The model id the worker stores its judgements under, read from the model folder (no engine loaded).
-    private static string TinyModelId => ModelFolder.Open(TestPaths.TinyModel).ModelId;
+    // The model the worker stores its judgements under (id and content), read from the model folder (no engine loaded).
+    private static JudgingModel TinyModel
+    {
+        get
+        {
+            var folder = ModelFolder.Open(TestPaths.TinyModel);
+            return new JudgingModel(folder.ModelId, folder.Fingerprint);
+        }
+    }
 
     private static string NewQueue() => "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -56,7 +64,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
         Assert.Contains("Published 50 precompute jobs", run.Out, StringComparison.Ordinal);
         Assert.Contains("Finished: 50 stored", run.Out, StringComparison.Ordinal);
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 4, counting.ModelId);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 4, JudgingModel.Of(counting));
         Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
 
         foreach (var q in queries)
@@ -95,8 +103,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         const int think = 48; // slow enough that the kill lands in the middle of the run
         var log = BrokerProcesses.QueryLog(queries);
         var run = BrokerProcesses.PrecomputeAsync(PrecomputeArgs(log, node.Url, queue, think, "--wait", "--timeout", "280"));
-        var modelId = TinyModelId;
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, modelId);
+        var model = TinyModel;
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
 
         var first = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the first worker stored nothing:\n" + first.Log);
@@ -123,18 +131,18 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var queue = NewQueue();
         // The proxy's own model always fails (so the proxy never stores anything itself): a query it answers
         // "cached" can only have been precomputed by the worker, after the proxy published it.
-        var modelId = TinyModelId;
+        var model = TinyModel;
         await using var stack = await ProxyStack.StartAsync(new()
         {
             ["Rank1:Broker:Url"] = node.Url,
             ["Rank1:Broker:Queue"] = queue,
             ["Rank1:HotQueries:Threshold"] = "2",
-        }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(modelId)));
+        }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(model)));
         var queries = BrokerProcesses.CorpusQueries(30);
         const int think = 48;
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
         Assert.True(published.ExitCode == 0, published.Error);
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, modelId);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
 
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the worker stored nothing:\n" + worker.Log);
@@ -170,7 +178,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var node = Node;
         var queue = NewQueue();
         // The proxy's own model always fails (so the proxy never stores anything itself): "cached" can only come from the worker.
-        var modelId = TinyModelId;
+        var model = TinyModel;
         var settings = new Dictionary<string, string?>
         {
             ["Rank1:Broker:Url"] = node.Url,
@@ -186,7 +194,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             settings["Rank1:Proxy:Indices:0:MaxPassageTokens"] = limit.ToString(CultureInfo.InvariantCulture);
         }
 
-        await using var stack = await ProxyStack.StartAsync(settings, s => s.AddSingleton<IPassageJudge>(new FailingJudge(modelId)));
+        await using var stack = await ProxyStack.StartAsync(settings, s => s.AddSingleton<IPassageJudge>(new FailingJudge(model)));
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         const string hot = "onion gas irritates";
         // Searched until it is hot (counts decay, so a threshold of 2 takes a third search) and the proxy has published it.
@@ -267,7 +275,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("Finished: 0 stored (0 passages judged, 0 already stored), 1 failed.", run.Out, StringComparison.Ordinal);
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [query], Window, 4, judge.ModelId);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [query], Window, 4, JudgingModel.Of(judge));
         Assert.True(expected.Count > 1, $"the window holds {expected.Count} passages");
         var fault = Assert.Single(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
         Assert.Contains("Rank1InputException", fault.ExceptionType, StringComparison.Ordinal);
@@ -345,7 +353,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             Assert.True(published.ExitCode == 0, $"precompute exited {published.ExitCode}: {published.Out}\n{published.Error}");
         }
 
-        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, SlowThink, TinyModelId);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, SlowThink, TinyModel);
         Assert.True(expected.Count > 4, $"the two windows hold {expected.Count} passages: too few to fill the engine");
 
         // No retries for model errors: overload must not take that path.
@@ -392,11 +400,11 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // Whole windows only: a stopped worker either stored a job's whole window or left the job in the queue.
         var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
-        var modelId = TinyModelId;
+        var model = TinyModel;
         var complete = 0;
         foreach (var q in queries)
         {
-            var ids = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [q], Window, 48, modelId);
+            var ids = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [q], Window, 48, model);
             var present = ids.Count(stored.Contains);
             Assert.True(present == 0 || present == ids.Count, $"'{q}' has {present} of {ids.Count} judgements stored");
             complete += present == ids.Count ? 1 : 0;
@@ -406,15 +414,17 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // The rest waits in the queue: a new worker finishes it.
         await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
-        var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 48, modelId);
+        var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 48, model);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TimeSpan.FromMinutes(2), () => next.Log);
     }
 }
 
-/// <summary>A model that always fails, under the real model's id (so stored judgements match it).</summary>
-internal sealed class FailingJudge(string modelId) : IPassageJudge
+/// <summary>A model that always fails, under the real model's id and content (so stored judgements match it).</summary>
+internal sealed class FailingJudge(JudgingModel model) : IPassageJudge
 {
-    public string ModelId => modelId;
+    public string ModelId => model.Id;
+
+    public string ModelFingerprint => model.Fingerprint;
 
     public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>

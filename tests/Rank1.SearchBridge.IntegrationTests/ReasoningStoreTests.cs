@@ -30,6 +30,8 @@ internal sealed class CountingEngine : IPassageJudge, IDisposable
 
     public string ModelId => _engine.ModelId;
 
+    public string ModelFingerprint => _engine.ModelFingerprint;
+
     public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
         PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, ct) => JudgeOneAsync(input, settings, ct), TimeProvider.System, cancellationToken);
@@ -187,7 +189,7 @@ public sealed class ReasoningStoreTests
         using var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
         using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
-        var id = ReasoningKeys.DocumentId("m", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null), "h");
+        var id = ReasoningKeys.DocumentId("m", "mfp", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null), "h");
         var doc = new JsonObject
         {
             ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = "d1", ["fingerprint"] = "f", ["query"] = "q",

@@ -634,7 +634,7 @@ public sealed class RerankServiceTests
         // The service's clock (the model circuit's too) moves only when the test moves it.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5", ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" },
-            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(new FailingJudge("failing")));
+            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(new FailingJudge(new Store.JudgingModel("failing", string.Empty))));
         using var http = new HttpClient { BaseAddress = service.Url };
         var cohere = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
         var tei = await PostAsync(http, "rerank", """{"query":"q","texts":["a"]}""");
@@ -708,6 +708,8 @@ public sealed class RerankServiceTests
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string ModelId => engine?.ModelId ?? "held";
+
+        public string ModelFingerprint => engine?.ModelFingerprint ?? string.Empty;
 
         public int Calls => Volatile.Read(ref _calls);
 

@@ -30,17 +30,20 @@ public sealed class ReasoningKeysTests
     [Fact]
     public void DocumentId_IsDeterministicAndDependsOnEveryKeyPart()
     {
-        var id = ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h");
-        Assert.Equal(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model2", "v1", "docs", "d1", "fp", "h"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v2", "docs", "d1", "fp", "h"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs-copy", "d1", "fp", "h"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d2", "fp", "h"));
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp2", "h"));
+        var id = ReasoningKeys.DocumentId("model", "mfp", "v1", "docs", "d1", "fp", "h");
+        Assert.Equal(id, ReasoningKeys.DocumentId("model", "mfp", "v1", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model2", "mfp", "v1", "docs", "d1", "fp", "h"));
+        // Another model under the same id (another folder's content at the same path) looks up other ids.
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp2", "v1", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp", "v2", "docs", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp", "v1", "docs-copy", "d1", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp", "v1", "docs", "d2", "fp", "h"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp", "v1", "docs", "d1", "fp2", "h"));
         // A changed document's judgement has an id of its own: it never collides with the stale one's.
-        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "v1", "docs", "d1", "fp", "h2"));
+        Assert.NotEqual(id, ReasoningKeys.DocumentId("model", "mfp", "v1", "docs", "d1", "fp", "h2"));
         // Parts are separated, so shifting text between them changes the id.
-        Assert.NotEqual(ReasoningKeys.DocumentId("ab", "c", "x", "y", "z", "h"), ReasoningKeys.DocumentId("a", "bc", "x", "y", "z", "h"));
+        Assert.NotEqual(ReasoningKeys.DocumentId("ab", "c", "d", "x", "y", "z", "h"), ReasoningKeys.DocumentId("a", "bc", "d", "x", "y", "z", "h"));
+        Assert.NotEqual(ReasoningKeys.DocumentId("m", "ab", "c", "x", "y", "z", "h"), ReasoningKeys.DocumentId("m", "a", "bc", "x", "y", "z", "h"));
     }
 
     [Theory]

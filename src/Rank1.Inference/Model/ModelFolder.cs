@@ -12,10 +12,13 @@ public sealed class ModelFolder
 {
     private static readonly string[] GraphCandidates = ["model.onnx", "decoder_model_merged.onnx"];
 
+    private readonly Lazy<string> _fingerprint;
+
     private ModelFolder(string path, string graphPath)
     {
         FolderPath = path;
         GraphPath = graphPath;
+        _fingerprint = new(() => ModelFingerprint.Compute(path, graphPath));
     }
 
     /// <summary>The folder.</summary>
@@ -45,8 +48,17 @@ public sealed class ModelFolder
     /// <summary>True when config.json marks the weights as random (a generated test model): scores are then meaningless.</summary>
     public bool IsRandomTestModel { get; private init; }
 
-    /// <summary>A short model id for logs and the reasoning store: the folder name unless config says otherwise.</summary>
+    /// <summary>
+    /// A short model id for people (logs, health, the stored <c>model_id</c>): config.json's <c>_name_or_path</c>, else the
+    /// folder name. A name says nothing of the weights: what the reasoning store keys on is <see cref="Fingerprint"/>.
+    /// </summary>
     public string ModelId { get; private init; } = string.Empty;
+
+    /// <summary>
+    /// The model's identity by content (<see cref="ModelFingerprint"/>): read from every file that can change its
+    /// answers on first use (the engine's load), once. Throws <see cref="ModelLoadException"/> when a file cannot be read.
+    /// </summary>
+    public string Fingerprint => _fingerprint.Value;
 
     /// <summary>Reads the folder. Throws <see cref="ModelLoadException"/> naming the missing or malformed file.</summary>
     public static ModelFolder Open(string path)

@@ -21,7 +21,8 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
     {
         var started = time.GetTimestamp();
         var fingerprint = plan.Fingerprint(queryText, modelLimits);
-        var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, windowJudge.ModelId, fingerprint, p.Title, p.Text))).ToArray();
+        var model = windowJudge.Model;
+        var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, model, fingerprint, p.Title, p.Text))).ToArray();
         StoredLookup? lookup = null;
         // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning
         // costs one _mget, and a hot query must still be served from it. Its wait is bounded by the deadline's rest, at

@@ -133,7 +133,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             }
         }
 
-        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(windowJudge.ModelId, fingerprint, d.Text))).ToArray();
+        var model = windowJudge.Model;
+        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
         var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
         var query = new WindowQuery(request.Query, request.Instructions, settings, request.Deadline, fingerprint);
         var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);

@@ -62,12 +62,13 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
         var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
+        var model = windowJudge.Model;
         var window = hits.Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
             return (Title: title, Text: text, Hit: h);
         }).Where(w => w.Text.Length > 0).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
-            JudgementRecords.Key(w.Hit, request.TargetIndex, windowJudge.ModelId, fingerprint, w.Title, w.Text))).ToArray();
+            JudgementRecords.Key(w.Hit, request.TargetIndex, model, fingerprint, w.Title, w.Text))).ToArray();
 
         var started = time.GetTimestamp();
         var lookup = await windowJudge.LookupAsync(window, cancellationToken).ConfigureAwait(false);

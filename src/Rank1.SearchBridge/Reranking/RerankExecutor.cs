@@ -5,6 +5,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Reranking;
@@ -137,7 +138,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
             .Build();
     }
 
-    public string ModelId => _judge.ModelId;
+    /// <summary>The model the judgements come from, as the reasoning store keys them.</summary>
+    public JudgingModel Model => JudgingModel.Of(_judge);
 
     /// <summary>
     /// Judges one window within <paramref name="deadlineAfter"/> (null: no deadline, every passage is judged, as the

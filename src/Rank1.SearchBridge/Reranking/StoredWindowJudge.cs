@@ -24,18 +24,18 @@ internal sealed record WindowQuery(string Query, string? Instructions, JudgeSett
 /// </summary>
 internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics metrics, TimeProvider time, IJudgementStore? store = null)
 {
-    /// <summary>The model the judgements come from.</summary>
-    public string ModelId => reranker.ModelId;
+    /// <summary>The model the judgements come from, by id and content: key a window's passages with it.</summary>
+    public JudgingModel Model => reranker.Model;
 
     /// <summary>Stored judgements that still hold for a window (one <c>_mget</c>), and the passages left to judge.</summary>
-    public static async Task<StoredLookup> LookupAsync(IJudgementStore store, string modelId, IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
+    public static async Task<StoredLookup> LookupAsync(IJudgementStore store, JudgingModel model, IReadOnlyList<KeyedPassage> window, CancellationToken cancellationToken)
     {
         var stored = await store.LookupAsync(window.Select(k => k.Key.Id).ToArray(), cancellationToken).ConfigureAwait(false);
         var cached = new List<PassageVerdict>();
         var misses = new List<KeyedPassage>();
         foreach (var k in window)
         {
-            if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, modelId))
+            if (stored.TryGetValue(k.Key.Id, out var s) && JudgementRecords.Matches(s, k.Key, model))
             {
                 cached.Add(new PassageVerdict(k.Passage.Index, new Rank1Judgement(s.Score, s.Relevant, s.Reasoning, s.ReasoningTokens, s.End, 0, TimeSpan.Zero, TimeSpan.Zero), PassageSource.Cached));
             }
@@ -56,7 +56,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             return new StoredLookup([], window);
         }
 
-        var lookup = await LookupAsync(store, reranker.ModelId, window, cancellationToken).ConfigureAwait(false);
+        var lookup = await LookupAsync(store, reranker.Model, window, cancellationToken).ConfigureAwait(false);
         metrics.CacheHits(lookup.Cached.Count);
         return lookup;
     }
@@ -112,7 +112,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             lookup.Cached.Count, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
         var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
-            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.ModelId, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
+            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
             .ToArray();
         var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
             ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }

@@ -14,9 +14,11 @@ namespace Rank1.SearchBridge.Store;
 /// a passage's judgement and are not part of it.</item>
 /// <item><b>Passage hash</b>: SHA-256 of the exact passage text the model judged (title and text as joined in the
 /// prompt). A changed document has a new hash, so its stored reasoning is not reused.</item>
-/// <item><b>Document id</b>: SHA-256 of (model id, prompt version, target index, document id, fingerprint, passage hash):
-/// writing the same judgement twice addresses the same document, and a changed document's new judgement has an id of
-/// its own (the stale one is never read again) instead of colliding with the old one's.</item>
+/// <item><b>Document id</b>: SHA-256 of (model id, model fingerprint, prompt version, target index, document id,
+/// fingerprint, passage hash): writing the same judgement twice addresses the same document, and a changed document's new
+/// judgement has an id of its own (the stale one is never read again) instead of colliding with the old one's. The model
+/// fingerprint (<see cref="Inference.Model.ModelFingerprint"/>) is the model's content: another model under the same
+/// model id (the same folder name) looks up other ids.</item>
 /// </list>
 /// </summary>
 public static partial class ReasoningKeys
@@ -57,8 +59,15 @@ public static partial class ReasoningKeys
     public static string PassageHash(string passageText) => Sha256(passageText);
 
     /// <summary>The <c>_id</c> of a stored judgement of the passage whose <see cref="PassageHash"/> is <paramref name="passageHash"/>.</summary>
-    public static string DocumentId(string modelId, string promptVersion, string targetIndex, string docId, string fingerprint, string passageHash) =>
-        Sha256(string.Join('\u001f', modelId, promptVersion, targetIndex, docId, fingerprint, passageHash));
+    /// <param name="modelId">The model's id for people (<see cref="Inference.IPassageJudge.ModelId"/>).</param>
+    /// <param name="modelFingerprint">The model's content (<see cref="Inference.IPassageJudge.ModelFingerprint"/>).</param>
+    /// <param name="promptVersion">The prompt's version.</param>
+    /// <param name="targetIndex">The index the document is in.</param>
+    /// <param name="docId">The document's id.</param>
+    /// <param name="fingerprint">The query fingerprint (<see cref="Fingerprint"/>).</param>
+    /// <param name="passageHash">The <see cref="PassageHash"/> of the passage as judged.</param>
+    public static string DocumentId(string modelId, string modelFingerprint, string promptVersion, string targetIndex, string docId, string fingerprint, string passageHash) =>
+        Sha256(string.Join('\u001f', modelId, modelFingerprint, promptVersion, targetIndex, docId, fingerprint, passageHash));
 
     /// <summary>NFKC, lower case, white space collapsed, trimmed.</summary>
     public static string Normalize(string text) =>

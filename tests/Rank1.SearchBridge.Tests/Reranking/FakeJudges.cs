@@ -18,6 +18,9 @@ internal sealed class ScriptedJudge(TimeProvider time, Func<Rank1Input, JudgeSet
 
     public string ModelId => "fake-model";
 
+    /// <summary>The content the judge stands for: two judges of one <see cref="ModelId"/> may be different models.</summary>
+    public string ModelFingerprint { get; init; } = string.Empty;
+
     public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings = null,
         CancellationToken cancellationToken = default) =>
         PassageJudge.JudgeEachAsync(query, instructions, passages, settings, async (input, ct) =>

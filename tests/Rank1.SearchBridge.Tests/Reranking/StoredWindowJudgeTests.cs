@@ -75,8 +75,10 @@ public sealed class StoredWindowJudgeTests : IDisposable
     private StoredWindowJudge WindowJudge(IPassageJudge judge, bool withStore = true) =>
         new(new RerankExecutor(judge, Options.Create(new ProxyOptions()), _time, _metrics, NullLogger<RerankExecutor>.Instance), _metrics, _time, withStore ? _store : null);
 
-    private static KeyedPassage[] Window(params string[] texts) =>
-        texts.Select((t, i) => new KeyedPassage(new PassageToJudge(i, null, t), JudgementRecords.Key("docs", $"d{i}", "fake-model", Fingerprint, null, t))).ToArray();
+    private static KeyedPassage[] Window(params string[] texts) => Window(new JudgingModel("fake-model", string.Empty), texts);
+
+    private static KeyedPassage[] Window(JudgingModel model, params string[] texts) =>
+        texts.Select((t, i) => new KeyedPassage(new PassageToJudge(i, null, t), JudgementRecords.Key("docs", $"d{i}", model, Fingerprint, null, t))).ToArray();
 
     private static WindowQuery Query => new("onions", null, new JudgeSettings { MaxThinkTokens = 8 }, Deadline, Fingerprint);
 
@@ -118,6 +120,26 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.All(_store.Written, w => Assert.Equal("fake-model", w.Document["model_id"]!.GetValue<string>()));
         Assert.Equal(window[0].Key.PassageHash, _store.Written[0].Document["passage_hash"]!.GetValue<string>());
         Assert.Equal(TimeSpan.FromMilliseconds(7), outcome.Elapsed); // from the search's start, lookup included
+    }
+
+    [Fact]
+    public async Task StoredJudgementOfAnotherModelUnderTheSameId_IsNotLookedUp()
+    {
+        // One model id ("fake-model"), two contents: a model swapped at the same path.
+        var before = WindowJudge(new ScriptedJudge(_time, (input, _, _) => ScriptedJudge.ByText(input)) { ModelFingerprint = "weights-a" });
+        var after = WindowJudge(new ScriptedJudge(_time, (input, _, _) => ScriptedJudge.ByText(input)) { ModelFingerprint = "weights-b" });
+        Assert.Equal(new JudgingModel("fake-model", "weights-b"), after.Model);
+        var stored = Window(before.Model, "0.1", "0.2");
+        Store(stored[0], 0.9);
+        Store(stored[1], 0.8);
+
+        var bySame = await before.LookupAsync(Window(before.Model, "0.1", "0.2"), CancellationToken.None);
+        var byOther = await after.LookupAsync(Window(after.Model, "0.1", "0.2"), CancellationToken.None);
+
+        Assert.Equal([0, 1], bySame.Cached.Select(c => c.Index).Order());
+        Assert.Empty(byOther.Cached);
+        Assert.Equal([0, 1], byOther.Misses.Select(m => m.Passage.Index));
+        Assert.Empty(_store.Lookups[1].Intersect(stored.Select(k => k.Key.Id)));
     }
 
     [Fact]
