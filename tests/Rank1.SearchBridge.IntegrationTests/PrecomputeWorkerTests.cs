@@ -219,6 +219,29 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [Fact]
+    public async Task JobsForAnotherQueue_NeverReachAQueueNamedBefore_TheirOwnWorkerStoresThem()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var (first, other) = (NewQueue(), NewQueue());
+
+        // One job for a queue that no worker consumes: it waits there (and a fan-out would have bound that queue for good).
+        var parked = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(["onion"]), node.Url, first, 4));
+        Assert.True(parked.ExitCode == 0, parked.Out + parked.Error);
+        Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, first));
+
+        var queries = BrokerProcesses.CorpusQueries(5);
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, other);
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, other, 4, "--wait", "--timeout", "240"));
+
+        Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+        Assert.Contains("Finished: 5 stored", run.Out, StringComparison.Ordinal);
+        // Every publish was confirmed, so every copy the broker routed is in its queue by now: the first queue got none.
+        Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, first));
+        Assert.Equal(0u, (await QueueDepth.ReadAsync(node.Url, other)).Messages);
+    }
+
+    [Fact]
     public async Task PoisonRequests_EndInTheErrorQueueWithTheReason_AndTheRestIsStored()
     {
         var node = Node;

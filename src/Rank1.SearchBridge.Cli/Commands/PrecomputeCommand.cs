@@ -75,17 +75,23 @@ internal sealed class PrecomputeCommand : CliCommand
             Guid.NewGuid(), batch, template, maxQueryTokens, maxPassageTokens)).ToArray();
         var progress = new Progress(jobs);
 
+        // With --wait, the workers answer each job's completion or fault to this batch's own progress queue, through the
+        // exchange in front of it (a queue:NAME address would redeclare the queue without its x-expires and be refused).
+        var progressQueue = $"rank1-precompute-progress-{batch}";
+        var replyTo = args.GetValue(_wait) ? new Uri($"exchange:{progressQueue}") : null;
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             Rank1Broker.Configure(cfg, broker);
-            if (args.GetValue(_wait))
+            if (replyTo is not null)
             {
                 // A durable queue of this batch's own (expiring an hour after its last use), so that progress events
-                // sent while this tool is briefly disconnected are not lost.
-                cfg.ReceiveEndpoint($"rank1-precompute-progress-{batch}", e =>
+                // sent while this tool is briefly disconnected are not lost. It binds no message exchange: it gets the
+                // answers to this batch's jobs only, not every completion published on the vhost.
+                cfg.ReceiveEndpoint(progressQueue, e =>
                 {
                     e.AutoDelete = false;
                     e.Durable = true;
+                    e.ConfigureConsumeTopology = false;
                     e.SetQueueArgument("x-expires", (int)TimeSpan.FromHours(1).TotalMilliseconds);
                     e.Handler<PrecomputeReasoningCompleted>(c => { progress.Completed(c.Message); return Task.CompletedTask; });
                     e.Handler<Fault<PrecomputeReasoning>>(c => { progress.Faulted(c.Message); return Task.CompletedTask; });
@@ -109,7 +115,11 @@ internal sealed class PrecomputeCommand : CliCommand
         try
         {
             await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
-                async (job, ct) => await bus.Publish(job, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                async (job, ct) => await bus.Publish(job, c =>
+                {
+                    c.ResponseAddress = replyTo;
+                    c.FaultAddress = replyTo;
+                }, ct).ConfigureAwait(false)).ConfigureAwait(false);
             await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"Published {jobs.Length} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
             if (!args.GetValue(_wait))

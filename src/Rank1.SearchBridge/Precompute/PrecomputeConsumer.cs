@@ -10,7 +10,11 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, ILog
 {
     public Task Consume(ConsumeContext<PrecomputeReasoning> context) => RunAsync(service, logger, context, context.Message);
 
-    /// <summary>Runs <paramref name="job"/> and publishes its completion; an overloaded engine is logged and rethrown for the overload retry.</summary>
+    /// <summary>
+    /// Runs <paramref name="job"/> and answers its completion to the job's response address (the progress queue of the
+    /// <c>rank1-bridge precompute --wait</c> run that sent it; published when it has none, as the proxy's jobs); an
+    /// overloaded engine is logged and rethrown for the overload retry.
+    /// </summary>
     internal static async Task RunAsync(PrecomputeService service, ILogger logger, ConsumeContext context, PrecomputeReasoning job)
     {
         PrecomputeReasoningCompleted done;
@@ -24,7 +28,7 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, ILog
             throw;
         }
 
-        await context.Publish(done, context.CancellationToken).ConfigureAwait(false);
+        await context.RespondAsync(done).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 2401, Level = LogLevel.Warning, Message = "The engine is overloaded; '{Query}' waits and is tried again with back-off: {Reason}")]

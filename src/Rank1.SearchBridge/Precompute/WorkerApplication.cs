@@ -124,6 +124,9 @@ public static class WorkerApplication
     private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency)
     {
         e.SetQuorumQueue();
+        // Jobs reach the queue through its own exchange only (Rank1Broker): binding the message exchange as well would
+        // bring this queue the jobs of every deployment on the vhost.
+        e.ConfigureConsumeTopology = false;
         e.PrefetchCount = worker.PrefetchCount;
         e.ConcurrentMessageLimit = concurrency;
 
