@@ -43,6 +43,8 @@ public sealed class PrecomputeCommandTests
     [InlineData("{\"query\":\"x\",\"count\":1.5}", ":1: \"count\" must be a whole number of at least 1")]
     [InlineData("{\"query\":\"x\",\"instructions\":3}", ":1: \"instructions\" must be a string")]
     [InlineData("{\"query\":\"x\",\"qurey\":\"y\"}", ":1: unknown field \"qurey\"")]
+    [InlineData("q1\t", ":1: no query after the tab")]
+    [InlineData("q1\t  ", ":1: no query after the tab")]
     public async Task BadQueryLogLine_IsAOneLineErrorNamingFileAndLine_Exit4(string line, string expected)
     {
         var path = File(line);
@@ -50,6 +52,16 @@ public sealed class PrecomputeCommandTests
         Assert.Equal(4, result.ExitCode);
         Assert.Contains(path + expected, result.Error, StringComparison.Ordinal);
         Assert.Single(result.Error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task QueryLogLineNotUtf8_IsAOneLineErrorNamingFileLineAndByte_Exit4()
+    {
+        var path = TestTemp.File($"rank1-log-{Guid.NewGuid():N}.txt");
+        System.IO.File.WriteAllBytes(path, [.. "onion\n"u8, .. "caf"u8, 0xE9, .. " au lait\n"u8]);
+        var result = await CliRunner.RunAsync("precompute", "--queries", path, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal($"rank1-bridge precompute: {path}:2: not valid UTF-8 (byte 0xE9, byte 4 of the line)", result.Error.Trim());
     }
 
     [Theory]

@@ -11,7 +11,7 @@ internal sealed record LoggedQuery(string Query, long Count, string? Instruction
 /// <summary>
 /// Reads a query log: one query per line, TREC topics (<c>id&lt;TAB&gt;query</c>: the text after the first tab), or
 /// JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the forms may mix; blank lines are skipped). Queries that normalise to the same text and instructions are merged, their counts
-/// added; the result is most frequent first. A bad line is a one-line error naming the file and the line.
+/// added; the result is most frequent first. A bad line (bytes that are not UTF-8 included) is a one-line error naming the file and the line.
 /// </summary>
 internal static class QueryFile
 {
@@ -25,7 +25,7 @@ internal static class QueryFile
         var merged = new Dictionary<(string, string), LoggedQuery>();
         var order = new List<(string, string)>();
         var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in Utf8Lines.Split(File.ReadAllBytes(path), (number, reason) => new CliException($"{path}:{number}: {reason}", ExitCodes.BadInput)))
         {
             lineNumber++;
             var trimmed = line.Trim();
@@ -34,7 +34,7 @@ internal static class QueryFile
                 continue;
             }
 
-            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : PlainLine(trimmed, path, lineNumber, defaultInstructions);
+            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : PlainLine(line, path, lineNumber, defaultInstructions);
             var key = (ReasoningKeys.Normalize(q.Query), ReasoningKeys.Normalize(q.Instructions ?? string.Empty));
             if (merged.TryGetValue(key, out var seen))
             {
@@ -56,10 +56,11 @@ internal static class QueryFile
         return order.Select((k, i) => (Query: merged[k], Index: i)).OrderByDescending(x => x.Query.Count).ThenBy(x => x.Index).Select(x => x.Query).ToArray();
     }
 
+    /// <summary>A plain line or a TREC topic; <paramref name="line"/> is untrimmed, so that a tab at its end is still the topic's separator.</summary>
     private static LoggedQuery PlainLine(string line, string path, int lineNumber, string? defaultInstructions)
     {
         var tab = line.IndexOf('\t', StringComparison.Ordinal);
-        var query = tab < 0 ? line : line[(tab + 1)..].Trim();
+        var query = (tab < 0 ? line : line[(tab + 1)..]).Trim();
         return query.Length > 0 ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
     }
 

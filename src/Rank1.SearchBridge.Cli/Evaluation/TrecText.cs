@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text;
-using System.Text.Unicode;
+using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Evaluation;
 
@@ -39,27 +37,8 @@ internal static class TrecText
     public static async Task<string[]> ReadLinesAsync(string path, CancellationToken cancellationToken)
     {
         var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        ReadOnlyMemory<byte> rest = bytes;
-        if (rest.Span.StartsWith(Encoding.UTF8.Preamble))
-        {
-            rest = rest[Encoding.UTF8.Preamble.Length..];
-        }
-
-        var lines = new List<string>();
-        while (!rest.IsEmpty)
-        {
-            var end = rest.Span.IndexOf((byte)'\n');
-            var line = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
-            if (line.Span.EndsWith("\r"u8))
-            {
-                line = line[..^1];
-            }
-
-            lines.Add(Decode(line.Span, lines.Count + 1));
-        }
-
-        return [.. lines];
+        return Utf8Lines.Split(bytes, (line, reason) =>
+            new FormatException($"line {line}: {reason}: ids are compared as trec_eval compares them, byte for byte, so they are read as UTF-8 or refused"));
     }
 
     /// <summary>
@@ -79,17 +58,6 @@ internal static class TrecText
 
         grade = 0;
         return end > digits && int.TryParse(text.AsSpan(0, end), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out grade);
-    }
-
-    private static string Decode(ReadOnlySpan<byte> line, int number)
-    {
-        var chars = new char[line.Length]; // UTF-8 never takes fewer bytes than UTF-16 takes code units
-        if (Utf8.ToUtf16(line, chars, out var read, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
-        {
-            throw new FormatException($"line {number}: not valid UTF-8 (byte 0x{line[read]:X2}, byte {read + 1} of the line): ids are compared as trec_eval compares them, byte for byte, so they are read as UTF-8 or refused");
-        }
-
-        return new string(chars, 0, written);
     }
 
     private static int CompareCodePoints(string? x, string? y)
