@@ -8,28 +8,6 @@ using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
-/// <summary>One private RabbitMQ node for a test class (tests of a class run one after another).</summary>
-public sealed class RabbitMqFixture : IAsyncLifetime
-{
-    internal RabbitMqNode? Node { get; private set; }
-
-    public async Task InitializeAsync()
-    {
-        if (RabbitMqNode.Missing is null)
-        {
-            Node = await RabbitMqNode.StartNewAsync();
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Node is not null)
-        {
-            await Node.DisposeAsync();
-        }
-    }
-}
-
 /// <summary>Real processes around a broker: the worker host and the rank1-bridge tool, as built by the solution.</summary>
 internal static class BrokerProcesses
 {

@@ -155,3 +155,25 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>One private RabbitMQ node for a test class (tests of a class run one after another).</summary>
+public sealed class RabbitMqFixture : IAsyncLifetime
+{
+    internal RabbitMqNode? Node { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        if (RabbitMqNode.Missing is null)
+        {
+            Node = await RabbitMqNode.StartNewAsync();
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Node is not null)
+        {
+            await Node.DisposeAsync();
+        }
+    }
+}

@@ -32,7 +32,7 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<string?> _broker = CliOptions.Text("--broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL");
     private readonly Option<string?> _queue = CliOptions.Text("--queue", "The workers' queue (default rank1-precompute).", "NAME");
-    private readonly Option<int?> _connectTimeout = CliOptions.Int("--connect-timeout", "Seconds to wait for the broker before giving up (default 30).", 1, 3600, "SECONDS");
+    private readonly Option<int?> _connectTimeout = CliOptions.Int("--connect-timeout", "Seconds to wait for the broker to answer (default 30); a login or vhost it refuses fails at once.", 1, 3600, "SECONDS");
     private readonly Option<bool> _wait = CliOptions.Flag("--wait", "Follow the workers until every job is stored or failed; exit 1 if any failed.");
     private readonly Option<int?> _timeout = CliOptions.Int("--timeout", "With --wait: give up after this many seconds (exit 1).", 1, int.MaxValue, "SECONDS");
 
@@ -102,13 +102,18 @@ internal sealed class PrecomputeCommand : CliCommand
         using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             connect.CancelAfter(connectTimeout);
+            var refusal = new BrokerRefusal(connect);
+            using var watching = bus.ConnectReceiveEndpointObserver(refusal);
             try
             {
                 await bus.StartAsync(connect.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or RabbitMqConnectionException or MassTransitException && !cancellationToken.IsCancellationRequested)
             {
-                throw new CliException($"cannot reach the broker at {BrokerAddress.Redact(broker.Url!)}: {e.Message}", ExitCodes.Failure);
+                // The broker's own words (ACCESS_REFUSED, vhost not found), not MassTransit's wrapper around them.
+                var cause = refusal.Refused ?? (e is OperationCanceledException ? refusal.Last : e);
+                var reason = cause is null ? $"no connection within {connectTimeout.TotalSeconds:0} s (--connect-timeout)" : BrokerRefusal.Cause(cause);
+                throw new CliException($"cannot reach the broker at {BrokerAddress.Redact(broker.Url!)}: {ConsoleText.Visible(reason)}", ExitCodes.Failure);
             }
         }
 
@@ -162,21 +167,27 @@ internal sealed class PrecomputeCommand : CliCommand
         }
         else
         {
-            var last = string.Empty;
+            // A line per change of the counts: the rate and ETA in it change with every tick, and a log of a long run
+            // would otherwise get a line every half second.
+            (int, int)? last = null;
+            async Task WriteIfChangedAsync()
+            {
+                var counts = (progress.Done, progress.Failed);
+                if (counts != last)
+                {
+                    await context.Out.WriteLineAsync(progress.Line(context.Time.GetElapsedTime(started))).ConfigureAwait(false);
+                    await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    last = counts;
+                }
+            }
+
             while (!Finished() && !TimedOut())
             {
-                var line = progress.Line(context.Time.GetElapsedTime(started));
-                if (line != last)
-                {
-                    await context.Out.WriteLineAsync(line).ConfigureAwait(false);
-                    await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    last = line;
-                }
-
+                await WriteIfChangedAsync().ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), context.Time, cancellationToken).ConfigureAwait(false);
             }
 
-            await context.Out.WriteLineAsync(progress.Line(context.Time.GetElapsedTime(started))).ConfigureAwait(false);
+            await WriteIfChangedAsync().ConfigureAwait(false);
         }
 
         foreach (var (query, reason) in progress.Failures)

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using MassTransit;
+using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.Cli.Tests;
+
+/// <summary><c>rank1-bridge precompute</c> against a real RabbitMQ node (a private one for the class), the tool in-process.</summary>
+[Trait(TestCategory.Name, TestCategory.Broker)]
+public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixture<RabbitMqFixture>
+{
+    // Without RabbitMQ installed the test fails naming what to install: it never skips.
+    private RabbitMqNode Node => broker.Node ?? throw new InvalidOperationException(RabbitMqNode.Missing);
+
+    private static string QueryLog(params string[] lines)
+    {
+        var path = TestTemp.File($"rank1-log-{Guid.NewGuid():N}.txt");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Theory]
+    [InlineData("guest:wrong@", "", "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN")]
+    [InlineData("guest:guest@", "novhost", "vhost novhost not found")]
+    public async Task BrokerRefusesTheConnection_OneLineWithRabbitMqsReason_Exit1_WithoutWaitingForTheConnectTimeout(string credentials, string vhost, string reason)
+    {
+        var url = Node.Url.Replace("guest:guest@", credentials, StringComparison.Ordinal) + vhost;
+        var clock = Stopwatch.StartNew();
+
+        // --wait: the progress queue's receive endpoint is what used to wait the whole timeout for a missing vhost.
+        var result = await CliRunner.RunAsync("precompute", "--queries", QueryLog("onion"), "--index", "docs", "--broker", url, "--connect-timeout", "300", "--wait");
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Error.Trim().Split('\n'));
+        Assert.StartsWith($"rank1-bridge precompute: cannot reach the broker at {url.Replace("guest:wrong@", "guest:***@", StringComparison.Ordinal).Replace("guest:guest@", "guest:***@", StringComparison.Ordinal)}: ", line, StringComparison.Ordinal);
+        Assert.Contains(reason, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong", line, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed.TotalSeconds:0} s: {line}");
+    }
+
+    [Fact]
+    public async Task Wait_NotOnATerminal_PrintsALinePerChangeOfTheCounts_NotPerTick()
+    {
+        var node = Node;
+        var queue = "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
+
+        // A stand-in worker: it answers the job for "first" and never the one for "second", so the counts stay at one
+        // done while the rate and ETA in the line change at every tick until --timeout.
+        var worker = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            Rank1Broker.Configure(cfg, new BrokerOptions { Url = node.Url, Queue = queue });
+            cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.SetQuorumQueue();
+                e.ConfigureConsumeTopology = false;
+                e.Handler<PrecomputeReasoning>(c => c.Message.Query == "first"
+                    ? c.RespondAsync(new PrecomputeReasoningCompleted(c.Message.JobId, c.Message.BatchId, c.Message.Query, 1, 1, 0, 1))
+                    : Task.CompletedTask);
+            });
+        });
+        await worker.StartAsync();
+        try
+        {
+            var result = await CliRunner.RunAsync("precompute", "--queries", QueryLog("first", "second"), "--index", "docs", "--broker", node.Url, "--queue", queue,
+                "--wait", "--timeout", "4");
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("timed out after 4 s with 1 of 2 jobs not finished", result.Error, StringComparison.Ordinal);
+            var oneDone = result.Out.Split('\n').Where(l => l.StartsWith("done 1, failed 0, remaining 1 of 2;", StringComparison.Ordinal)).ToArray();
+            Assert.True(oneDone.Length == 1, result.Out);
+        }
+        finally
+        {
+            await worker.StopAsync();
+        }
+    }
+}
