@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Rank1.EmbeddedSearch.Http;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.EmbeddedSearch.Querying;
+using Rank1.EmbeddedSearch.Scripting;
 using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch;
@@ -89,7 +90,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var app = builder.Build();
         var nodeId = Guid.NewGuid().ToString("N")[..22];
         var contexts = new SearchContexts(time);
-        var search = new SearchEndpoints(catalog, new SearchExecutor(catalog, contexts, nodeId, time), contexts, time, options.Flavor);
+        var executor = new SearchExecutor(catalog, contexts, nodeId, time);
+        var search = new SearchEndpoints(catalog, executor, contexts, time, options.Flavor);
         var docs = new DocumentEndpoints(catalog);
 
         app.UseResponseCompression();
@@ -134,6 +136,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
 
         var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval), time);
         MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
+        MapTemplateRoutes(app, new TemplateEndpoints(new StoredScripts(), executor));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Url = ServerUrls.Bound(app.Urls);
         return server;
@@ -212,6 +215,19 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapDelete($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
         app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
         app.MapGet($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
+    }
+
+    // Search templates (lang-mustache's RestRenderSearchTemplateAction, RestSearchTemplateAction) and the stored scripts that hold them.
+    private static void MapTemplateRoutes(WebApplication app, TemplateEndpoints templates)
+    {
+        string[] read = ["GET", "POST"];
+        app.MapMethods("/_render/template", read, context => templates.RenderAsync(context, null));
+        app.MapMethods("/_render/template/{id}", read, (HttpContext c, string id) => templates.RenderAsync(c, id));
+        app.MapMethods("/_search/template", read, context => templates.SearchAsync(context, null));
+        app.MapMethods("/{index}/_search/template", read, (HttpContext c, string index) => templates.SearchAsync(c, index));
+        app.MapMethods("/_scripts/{id}", ["PUT", "POST"], (HttpContext c, string id) => templates.PutScriptAsync(c, id));
+        app.MapMethods("/_scripts/{id}", ["GET", "HEAD"], (HttpContext c, string id) => templates.GetScriptAsync(c, id));
+        app.MapDelete("/_scripts/{id}", (HttpContext c, string id) => templates.DeleteScriptAsync(c, id));
     }
 
     private JsonObject Info()

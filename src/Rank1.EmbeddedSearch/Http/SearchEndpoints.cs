@@ -258,6 +258,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["_shards"] = new JsonObject { ["total"] = indices.Count, ["successful"] = indices.Count, ["failed"] = 0 } }).ConfigureAwait(false);
     }
 
-    private static Func<string, string?> Param(HttpContext context) => name =>
+    /// <summary>The request's URL parameters, read one by name.</summary>
+    internal static Func<string, string?> Param(HttpContext context) => name =>
         context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
 }
