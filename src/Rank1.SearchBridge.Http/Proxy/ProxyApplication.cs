@@ -112,6 +112,8 @@ public static class ProxyApplication
         string[] read = ["GET", "POST"];
         app.MapMethods("/_search", read, (HttpContext c, SearchProxy p) => p.HandleSearchAsync(c, null));
         app.MapMethods("/{index}/_search", read, (HttpContext c, string index, SearchProxy p) => p.HandleSearchAsync(c, index));
+        app.MapMethods("/_search/template", read, (HttpContext c, SearchProxy p) => p.HandleSearchTemplateAsync(c, null));
+        app.MapMethods("/{index}/_search/template", read, (HttpContext c, string index, SearchProxy p) => p.HandleSearchTemplateAsync(c, index));
         app.MapMethods("/_msearch", read, (HttpContext c, SearchProxy p) => p.HandleMsearchAsync(c, null));
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index, SearchProxy p) => p.HandleMsearchAsync(c, index));
         app.MapMethods("/_nodes/{**rest}", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));

@@ -33,6 +33,31 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     }
 
     /// <summary>
+    /// A search template (<c>_search/template</c>): rendered by the backend (<see cref="SearchTemplates"/>), then run as the
+    /// <c>_search</c> it renders to, reranked as one, on the same indices and URL parameters. A template the backend
+    /// cannot render is its answer, as it gave it.
+    /// </summary>
+    public async Task HandleSearchTemplateAsync(HttpContext context, string? index)
+    {
+        var arrived = time.GetTimestamp(); // deadline_ms counts from here, the rendering included (SearchDeadline)
+        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        var headers = RequestHeaders(context.Request);
+        var rendered = await backend.SendAsync(HttpMethod.Post, SearchTemplates.RenderPath, raw, headers, context.RequestAborted).ConfigureAwait(false);
+        if (rendered.Status != 200)
+        {
+            metrics.Search("skipped");
+            var refused = new SearchAnswer(rendered.Status, rendered.Headers, rendered.Body, RerankStatus.Skipped, "the backend could not render the search template");
+            await WriteAsync(context, refused, refused.Rerank.ToHeaderValue(), refused.Reason).ConfigureAwait(false);
+            return;
+        }
+
+        var body = SearchTemplates.SearchBody(rendered, raw);
+        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), context.Request.Query, source: null);
+        var answer = await SearchAsync(search, headers, "POST", arrived, context.RequestAborted).ConfigureAwait(false);
+        await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// An <c>_msearch</c>: at most <c>max_concurrent_searches</c> of its searches run at once (within
     /// <see cref="ProxyOptions.MaxConcurrentSearches"/>), and at most <see cref="ProxyOptions.MaxRerankShare"/> of them
     /// hold places in the shared rerank queue, so one msearch cannot take the model from other callers; one that holds more
@@ -299,8 +324,12 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <see cref="BackendClient.SearchPath"/> would encode again: a date-math index <c>&lt;logs-{now/d}&gt;</c>, sent as
     /// <c>%3Clogs-%7Bnow%2Fd%7D%3E</c>, would reach the backend as <c>...now%252Fd...</c>.
     /// </summary>
-    private static string? RawIndex(HttpContext context, string? index) =>
-        index is not null && RawPathTransformer.RawPath(context)?.Split('/') is ["", var segment, _] ? segment : null;
+    private static string? RawIndex(HttpContext context, string? index) => index is null ? null : RawPathTransformer.RawPath(context)?.Split('/') switch
+    {
+        ["", var segment, _] => segment,
+        ["", var segment, "_search", "template"] => segment,
+        _ => null,
+    };
 
     /// <summary>
     /// The backend's <c>_search</c> path of <paramref name="index"/>, encoded once: the path's index is decoded whole
