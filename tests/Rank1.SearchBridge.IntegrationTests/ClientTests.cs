@@ -93,6 +93,9 @@ public sealed class ClientTests
         var direct = JsonNode.Parse(await backend.GetStringAsync($"{ProxyStack.Index}/_search?q=onion"))!["hits"]!["hits"]!.AsArray().Count;
         Assert.True(direct > 0);
         Assert.Equal(direct, result["qOnly"]!["hits"]!.GetValue<int>());
+        // searchTemplate of the first search: reranked as it (judged anew, or its judgements read from the store), the same hits in the same order.
+        Assert.Contains(result["template"]!["rerank"]!.GetValue<string>(), new[] { "applied", "cached" });
+        Assert.Equal(result["ids"]!.AsArray().Select(i => i!.GetValue<string>()), result["template"]!["ids"]!.AsArray().Select(i => i!.GetValue<string>()));
         if (flavor == SearchFlavor.Elasticsearch)
         {
             Assert.Equal("applied", result["helperItem"]!.GetValue<string>()); // helpers.msearch batches through _msearch

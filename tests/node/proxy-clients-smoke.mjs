@@ -1,7 +1,7 @@
 // Drives the proxy with an official JavaScript client at its default settings: one reranked search, one
 // pass-through call, and an msearch mixing a reranked, a skipped (size 0) and a failed (missing index) search
 // (with the Elasticsearch client also through helpers.msearch), and a search given only q= (no body), which the proxy
-// reranks with a body it makes up.
+// reranks with a body it makes up, and a search template of the first search (searchTemplate), reranked as it.
 // Usage: node proxy-clients-smoke.mjs elasticsearch|opensearch URL INDEX
 // Prints one JSON line with what the client saw; exits 1 on an error.
 const [flavor, url, index] = process.argv.slice(2);
@@ -11,7 +11,8 @@ try {
     { index }, { query: { match: { text: 'onion' } }, size: 0 },
     { index: 'ghost' }, { query: { match: { text: 'onion' } } },
   ];
-  let search, count, rank1, msearch, helperItem, qOnly;
+  let search, count, rank1, msearch, helperItem, qOnly, template;
+  const templateSource = '{"query":{"match":{"text":"{{q}}"}}}';
   if (flavor === 'opensearch') {
     const { Client } = await import('@opensearch-project/opensearch');
     const client = new Client({ node: url });
@@ -22,6 +23,8 @@ try {
     const q = await client.search({ index, q: 'onion' });
     qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = (await client.msearch({ body: searches })).body;
+    const t = await client.searchTemplate({ index, body: { source: templateSource, params: { q: 'onion eyes' } } });
+    template = { rerank: t.headers['x-rank1-rerank'], ids: t.body.hits.hits.map(h => h._id) };
   } else {
     const { Client } = await import('@elastic/elasticsearch');
     const client = new Client({ node: url });
@@ -32,6 +35,8 @@ try {
     const q = await client.search({ index, q: 'onion' }, { meta: true });
     qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = await client.msearch({ searches });
+    const t = await client.searchTemplate({ index, source: templateSource, params: { q: 'onion eyes' } }, { meta: true });
+    template = { rerank: t.headers['x-rank1-rerank'], ids: t.body.hits.hits.map(h => h._id) };
     const helper = client.helpers.msearch();
     try {
       const r = await helper.search({ index }, { query: { match: { text: 'onion festival' } } });
@@ -50,6 +55,7 @@ try {
     msearchRerank: msearch.responses.map(r => r._rank1?.rerank ?? null),
     helperItem: helperItem ?? null,
     qOnly,
+    template,
   }));
 } catch (e) {
   console.error(`proxy-clients-smoke: ${e.name}: ${e.message}`);
