@@ -1,7 +1,7 @@
 // Drives the proxy with an official JavaScript client at its default settings: one reranked search, one
 // pass-through call, and an msearch mixing a reranked, a skipped (size 0) and a failed (missing index) search
 // (with the Elasticsearch client also through helpers.msearch), and a search given only q= (no body), which the proxy
-// reranks with a body it makes up, and a search template of the first search (searchTemplate), reranked as it.
+// reranks with a body it makes up, and a search template (searchTemplate) of a query no other call sends, reranked as that search.
 // Usage: node proxy-clients-smoke.mjs elasticsearch|opensearch URL INDEX
 // Prints one JSON line with what the client saw; exits 1 on an error.
 const [flavor, url, index] = process.argv.slice(2);
@@ -23,7 +23,7 @@ try {
     const q = await client.search({ index, q: 'onion' });
     qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = (await client.msearch({ body: searches })).body;
-    const t = await client.searchTemplate({ index, body: { source: templateSource, params: { q: 'onion eyes' } } });
+    const t = await client.searchTemplate({ index, body: { source: templateSource, params: { q: 'onion goggles' } } });
     template = { rerank: t.headers['x-rank1-rerank'], ids: t.body.hits.hits.map(h => h._id) };
   } else {
     const { Client } = await import('@elastic/elasticsearch');
@@ -35,7 +35,7 @@ try {
     const q = await client.search({ index, q: 'onion' }, { meta: true });
     qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
     msearch = await client.msearch({ searches });
-    const t = await client.searchTemplate({ index, source: templateSource, params: { q: 'onion eyes' } }, { meta: true });
+    const t = await client.searchTemplate({ index, source: templateSource, params: { q: 'onion goggles' } }, { meta: true });
     template = { rerank: t.headers['x-rank1-rerank'], ids: t.body.hits.hits.map(h => h._id) };
     const helper = client.helpers.msearch();
     try {
