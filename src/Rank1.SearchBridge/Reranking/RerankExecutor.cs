@@ -247,7 +247,13 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                 finally
                 {
                     Interlocked.Decrement(ref _inModel);
-                    Held(_time.GetElapsedTime(leased));
+
+                    // The pace a backlog drains at is that of windows the model read to their end or deadline: a caller
+                    // who left after 0.3 s said nothing of it (a few abandoned calls made Retry-After ~40x too short).
+                    if (!cancellationToken.IsCancellationRequested)
+                    {
+                        Held(_time.GetElapsedTime(leased));
+                    }
                 }
 
                 // Every passage failing on its own input says nothing is wrong with the model: judgements made already still

@@ -36,6 +36,47 @@ public sealed class RerankExecutorTests : IDisposable
         executor.RerankAsync("q", null, window, new JudgeSettings { MaxThinkTokens = 8 }, Deadline, judgedAlready: 0, cancellationToken);
 
     [Fact]
+    public async Task CallsTheirCallersAbandoned_DoNotShortenTheDrainTimeAnOverloadIsTold()
+    {
+        // Retry-After is the backlog's drain time at the recent pace of the model's windows. The 0.1 s holds of callers
+        // who left counted as windows: three of them took a 10 s pace to 6.7 s.
+        var entered = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+        var release = new SemaphoreSlim(0);
+        var judge = new ScriptedJudge(_time, async (input, _, ct) =>
+        {
+            await entered.Writer.WriteAsync(true, ct);
+            await release.WaitAsync(ct);
+            return await ScriptedJudge.ByText(input);
+        });
+        await using var executor = Executor(judge, o => { o.MaxConcurrentReranks = 1; o.MaxQueuedReranks = 0; });
+        Task<RerankOutcome> Long(CancellationToken ct = default) =>
+            executor.RerankAsync("q", null, Window("0.5"), new JudgeSettings { MaxThinkTokens = 8 }, TimeSpan.FromMinutes(5), judgedAlready: 0, ct);
+
+        var first = Long();
+        await entered.Reader.ReadAsync();
+        _time.Advance(TimeSpan.FromSeconds(10));
+        release.Release();
+        Assert.Equal(RerankStatus.Applied, (await first).Status);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var gone = new CancellationTokenSource();
+            var abandoned = Long(gone.Token);
+            await entered.Reader.ReadAsync();
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await gone.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        }
+
+        var holding = Long();
+        await entered.Reader.ReadAsync();
+        var refused = await Long();
+        Assert.Equal((RerankStatus.FallbackOverload, TimeSpan.FromSeconds(10)), (refused.Status, refused.DrainsIn));
+        release.Release();
+        Assert.Equal(RerankStatus.Applied, (await holding).Status);
+    }
+
+    [Fact]
     public async Task Deadline_PassagesNotStartedByIt_AreLeftOut_Partial()
     {
         // Each model call takes 40 ms of (fake) time: passages start at 0, 40 and 80 ms; at 120 ms the deadline has passed.
