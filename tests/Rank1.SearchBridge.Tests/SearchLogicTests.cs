@@ -254,15 +254,20 @@ public sealed class HitRewriterTests
         Assert.NotNull(response["aggregations"]);
     }
 
-    [Fact]
-    public void Apply_Fallback_KeepsBackendOrderAndScores()
+    [Theory]
+    [InlineData(RerankStatus.FallbackError)]
+    [InlineData(RerankStatus.FallbackTimeout)]
+    [InlineData(RerankStatus.FallbackOverload)]
+    public void Apply_Fallback_KeepsBackendOrderAndScores_AndTookCountsTheTimeSpentOnTheRerank(RerankStatus status)
     {
+        // A search answered in backend order after 20 s of waiting for the model said "took": 5, the backend's alone.
         var response = Response(4);
-        HitRewriter.Apply(response, 0, 2, new RerankOutcome(RerankStatus.FallbackError, [], "x", TimeSpan.Zero), true, false);
+        HitRewriter.Apply(response, 0, 2, new RerankOutcome(status, [], "x", TimeSpan.FromSeconds(20)), true, false);
         var hits = response["hits"]!["hits"]!.AsArray();
         Assert.Equal(["h0", "h1"], hits.Select(h => h!["_id"]!.GetValue<string>()));
         Assert.Equal(9.0, response["hits"]!["max_score"]!.GetValue<double>());
         Assert.Null(hits[0]!["fields"]);
+        Assert.Equal("20005", response["took"]!.ToJsonString());
     }
 
     [Fact]

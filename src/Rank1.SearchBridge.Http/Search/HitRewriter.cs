@@ -42,12 +42,14 @@ internal static class HitRewriter
             {
                 response["hits"]!["max_score"] = kept[0].Judgement.Score;
             }
+        }
 
-            // Parse the JSON text: a JsonValue built in code may hold an int, one parsed from the wire a JsonElement.
-            if (response["took"] is JsonValue took && long.TryParse(took.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
-            {
-                response["took"] = ms + (long)o.Elapsed.TotalMilliseconds;
-            }
+        // The time the rerank took, whatever it ended in: a search answered in backend order after waiting 20 s for the
+        // model said "took": 0. Parse the JSON text: a JsonValue built in code may hold an int, one parsed from the wire a
+        // JsonElement.
+        if (outcome is not null && response["took"] is JsonValue took && long.TryParse(took.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
+        {
+            response["took"] = ms + (long)outcome.Elapsed.TotalMilliseconds;
         }
 
         // A passage that could not be judged keeps its backend place; the hit says why.
