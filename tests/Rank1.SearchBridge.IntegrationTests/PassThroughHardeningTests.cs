@@ -243,6 +243,30 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
+    public async Task ASearchBodyWithMalformedChunks_IsA400InElasticsearchsShape_NotAnErrorInTheLog()
+    {
+        // Kestrel's BadHttpRequestException left to ASP.NET Core's middleware: a bare 400 and an error-level "unhandled
+        // exception" entry with its stack trace, for the client's fault (a slow body, a 408, went the same way).
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var logs = new RecordingLogs();
+        await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Backend:Url"] = backend.Url.ToString(),
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        }, loggerFactory: logs.Factory);
+        var head = "POST /docs/_search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        var answer = await RawHttp.ExchangeAsync(proxy.Url, head + "zz\r\n{\"query\":{}}\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        Assert.Contains("X-Elastic-Product: Elasticsearch", answer, StringComparison.Ordinal);
+        var error = JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!["error"]!;
+        Assert.Equal(("illegal_argument_exception", "the request could not be read: Bad chunk size data."), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+    }
+
+    [Fact]
     public async Task TheRequestLineAndHeaderLimits_AreSettings_ValidatedAtStart()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, MaxInitialLineLength = 64 * 1024, MaxHeaderSize = 64 * 1024 });

@@ -258,7 +258,7 @@ public sealed class RerankServiceTests
         using var logs = new RecordingLogs();
         await using var service = await StandaloneAsync(logs: logs.Factory);
         var head = "POST /rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer key-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-        var answer = await RawExchangeAsync(service.Url, head + "zz\r\n{\"query\":\"q\"}\r\n0\r\n\r\n");
+        var answer = await RawHttp.ExchangeAsync(service.Url, head + "zz\r\n{\"query\":\"q\"}\r\n0\r\n\r\n");
 
         Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
         var body = JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!;
@@ -363,54 +363,6 @@ public sealed class RerankServiceTests
         request.Content.Headers.ContentEncoding.Add(encoding);
         using var response = await http.SendAsync(request);
         return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
-    }
-
-    /// <summary>Sends <paramref name="request"/> as raw bytes on a fresh connection and reads until the server closes it.</summary>
-    private static async Task<string> RawExchangeAsync(Uri url, string request)
-    {
-        using var client = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await client.ConnectAsync(url.Host, url.Port, timeout.Token);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
-        using var answer = new MemoryStream();
-        await stream.CopyToAsync(answer, timeout.Token);
-        return Encoding.UTF8.GetString(answer.ToArray());
-    }
-
-    /// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>
-    private sealed class RecordingLogs : ILoggerProvider
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message)> _entries = new();
-        private readonly TaskCompletionSource<(LogLevel Level, int EventId)> _serviceLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public RecordingLogs() => Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
-
-        public ILoggerFactory Factory { get; }
-
-        public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message)> Entries => [.. _entries];
-
-        public Task<(LogLevel Level, int EventId)> ServiceLogged => _serviceLogged.Task;
-
-        public ILogger CreateLogger(string categoryName) => new Recorder(categoryName, this);
-
-        public void Dispose() => Factory.Dispose();
-
-        private sealed class Recorder(string category, RecordingLogs logs) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                logs._entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception)));
-                if (category == typeof(RerankServiceServer).Namespace + ".RerankService")
-                {
-                    logs._serviceLogged.TrySetResult((logLevel, eventId.Id));
-                }
-            }
-        }
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace Rank1.SearchBridge.Http.Proxy;
 
 /// <summary>
 /// The proxy's errors in Elasticsearch's shape, through ASP.NET Core's exception handler: an <see cref="EsException"/>
-/// as it is, a body over the limit as 413 <c>content_too_long_exception</c>, an open backend circuit as its 503, and a
+/// as it is, a body over the limit as 413 <c>content_too_long_exception</c>, a request Kestrel could not read as its status
+/// (408 <c>rank1_request_timeout_exception</c>, 400 <c>illegal_argument_exception</c>), an open backend circuit as its 503, and a
 /// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>; each 503 with <c>Retry-After</c>. Anything else is left to
 /// the middleware: a bad request keeps Kestrel's status (<see cref="ProxyApplication"/>'s status selector), the rest is a 500.
 /// The middleware clears the response's headers before it calls this handler, so the headers of the error itself are set
@@ -23,6 +24,10 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, Gracefu
         {
             EsException e => e,
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => SearchHttp.TooLarge(null, options.Value.MaxContentLength),
+            // The client's fault (a body that came too slowly, malformed chunks): Kestrel's status in Elasticsearch's shape,
+            // handled, so not logged as an unhandled exception (a slow client filled the log with errors).
+            BadHttpRequestException bad => new EsException(bad.StatusCode, bad.StatusCode == StatusCodes.Status408RequestTimeout ? "rank1_request_timeout_exception" : "illegal_argument_exception",
+                $"the request could not be read: {bad.Message}"),
             BackendUnavailableException e => e.ToEsException(),
             OperationCanceledException when shutdown.GraceOver && !context.RequestAborted.IsCancellationRequested => new EsException(503, "rank1_shutting_down_exception", shutdown.Reason),
             _ => null,

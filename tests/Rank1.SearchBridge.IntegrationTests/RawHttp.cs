@@ -1,0 +1,58 @@
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Rank1.SearchBridge.Http.Service;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>HTTP written by hand on a socket, for what no client sends (malformed chunks, a body that never ends).</summary>
+internal static class RawHttp
+{
+    /// <summary>Sends <paramref name="request"/> as raw bytes on a fresh connection and reads until the server closes it.</summary>
+    public static async Task<string> ExchangeAsync(Uri url, string request)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await client.ConnectAsync(url.Host, url.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        using var answer = new MemoryStream();
+        await stream.CopyToAsync(answer, timeout.Token);
+        return Encoding.UTF8.GetString(answer.ToArray());
+    }
+}
+
+/// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>
+internal sealed class RecordingLogs : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message)> _entries = new();
+    private readonly TaskCompletionSource<(LogLevel Level, int EventId)> _serviceLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public RecordingLogs() => Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
+
+    public ILoggerFactory Factory { get; }
+
+    public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message)> Entries => [.. _entries];
+
+    public Task<(LogLevel Level, int EventId)> ServiceLogged => _serviceLogged.Task;
+
+    public ILogger CreateLogger(string categoryName) => new Recorder(categoryName, this);
+
+    public void Dispose() => Factory.Dispose();
+
+    private sealed class Recorder(string category, RecordingLogs logs) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            logs._entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception)));
+            if (category == typeof(RerankServiceServer).Namespace + ".RerankService")
+            {
+                logs._serviceLogged.TrySetResult((logLevel, eventId.Id));
+            }
+        }
+    }
+}
