@@ -23,6 +23,32 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual), $"expected {expected}, got {actual?.ToJsonString()}");
 
     [Fact]
+    public async Task HostileTemplates_AreRefusedInElasticsearchsShape_AndTheServerLivesOn()
+    {
+        // 5,000 nested sections in 60 KB: each was one level of recursion, and the stack overflow ended the process.
+        var deep = string.Concat(Enumerable.Repeat("{{#a}}", 5_000)) + string.Concat(Enumerable.Repeat("{{/a}}", 5_000));
+        var nested = await Es.PostAsync("/_render/template", new JsonObject { ["source"] = deep });
+        Assert.Equal((400, "script_exception"), (nested.Status, nested.ErrorType));
+        Assert.StartsWith("Sections nested deeper than 100", nested.ErrorReason, StringComparison.Ordinal);
+
+        // ScriptService.compile's script.max_size_in_bytes (65535), inline and stored.
+        var big = "{\"size\":1" + new string(' ', 70_000) + "}";
+        var inline = await Es.PostAsync("/_render/template", new JsonObject { ["source"] = big });
+        Assert.Equal((400, "illegal_argument_exception"), (inline.Status, inline.ErrorType));
+        Assert.StartsWith($"exceeded max allowed inline script size in bytes [65535] with size [{big.Length}] for script [", inline.ErrorReason, StringComparison.Ordinal);
+        var stored = await Es.PutAsync("/_scripts/too-big", new JsonObject { ["script"] = new JsonObject { ["lang"] = "mustache", ["source"] = big } });
+        Assert.Equal((400, $"exceeded max allowed stored script size in bytes [65535] with size [{big.Length}] for script [too-big]"), (stored.Status, stored.ErrorReason));
+
+        // Ten sections nested over a list of ten: 10^10 passes for a template of 120 bytes.
+        var multiply = string.Concat(Enumerable.Repeat("{{#l}}", 10)) + "x" + string.Concat(Enumerable.Repeat("{{/l}}", 10));
+        var blowUp = await Es.PostAsync("/_render/template", new JsonObject { ["source"] = multiply, ["params"] = new JsonObject { ["l"] = new JsonArray(Enumerable.Range(0, 10).Select(i => (JsonNode)i).ToArray()) } });
+        Assert.Equal((400, "script_exception"), (blowUp.Status, blowUp.ErrorType));
+
+        var alive = await RenderAsync(JsonNode.Parse("""{"source":"{\"size\":{{n}}}","params":{"n":3}}""")!);
+        AssertJson("""{"size":3}""", alive);
+    }
+
+    [Fact]
     public async Task RenderTemplate_StoredScriptWithParams_RendersAsTheDocsExample()
     {
         // Docs, "Create a search template" / "Validate a search template": the stored my-search-template rendered with

@@ -57,7 +57,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task RenderAsync(HttpContext context, string? id)
     {
-        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), id);
+        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), id, context.RequestAborted);
         JsonNode? output;
         try
         {
@@ -83,7 +83,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task SearchAsync(HttpContext context, string? index)
     {
-        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), null);
+        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), null, context.RequestAborted);
         var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output));
         Flag(body, "explain", rendered.Explain);
         Flag(body, "profile", rendered.Profile);
@@ -108,7 +108,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// <c>inline</c> and <c>template</c>) as a string or an object (rendered as its JSON text), or a stored script's
     /// <c>id</c> (<paramref name="pathId"/> wins); <c>params</c>; <c>explain</c>; <c>profile</c>.
     /// </summary>
-    private Rendered Render(JsonObject? body, string? pathId)
+    private Rendered Render(JsonObject? body, string? pathId, CancellationToken cancellationToken)
     {
         string? source = null, id = null;
         JsonObject? parameters = null;
@@ -160,7 +160,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         }
 
         var template = MustacheTemplate.Compile(source ?? scripts.Source(id!));
-        return new Rendered(template.Render(parameters), explain, profile);
+        return new Rendered(template.Render(parameters, cancellationToken), explain, profile);
     }
 
     private static EsException Unsupported(string key, JsonNode? value) =>

@@ -19,18 +19,42 @@ internal sealed class MustacheTemplate
 {
     private const string File = "query-template"; // the name MustacheScriptEngine.compile gives every template
 
+    /// <summary>Elasticsearch's <c>script.max_size_in_bytes</c> default: the largest template source it compiles.</summary>
+    public const int MaxSourceBytes = 65535;
+
+    // Bounds of our own, so that a small template cannot take the server down: sections nested deeper than this (each one
+    // level of recursion, and a stack overflow ends the process), more output than a request body may hold, or more
+    // steps than any real template takes (nested sections over lists multiply).
+    private const int MaxDepth = 100;
+    private const int MaxOutputChars = 100 * 1024 * 1024;
+    private const long MaxSteps = 10_000_000;
+
+    [ThreadStatic]
+    private static RenderBudget? _budget;
+
     private readonly IReadOnlyList<Node> _nodes;
 
     private MustacheTemplate(IReadOnlyList<Node> nodes) => _nodes = nodes;
 
     /// <summary>Compiles <paramref name="source"/>; a syntax error is Elasticsearch's 400 <c>script_exception</c>.</summary>
-    public static MustacheTemplate Compile(string source)
+    /// <param name="source">The template.</param>
+    /// <param name="storedId">The stored script's id, when it is one (for the size error's words).</param>
+    public static MustacheTemplate Compile(string source, string? storedId = null)
     {
+        var size = Encoding.UTF8.GetByteCount(source);
+        if (size > MaxSourceBytes)
+        {
+            // ScriptService.compile and ScriptService.putStoredScript.
+            throw EsException.IllegalArgument(storedId is null
+                ? $"exceeded max allowed inline script size in bytes [{MaxSourceBytes}] with size [{size}] for script [{source}]"
+                : $"exceeded max allowed stored script size in bytes [{MaxSourceBytes}] with size [{size}] for script [{storedId}]");
+        }
+
         try
         {
             var position = 0;
             var line = 1;
-            var (nodes, _) = Parse(source, ref position, ref line, null, "{{", "}}");
+            var (nodes, _) = Parse(source, ref position, ref line, null, "{{", "}}", depth: 0);
             return new MustacheTemplate(nodes);
         }
         catch (MustacheSyntaxException e)
@@ -42,11 +66,39 @@ internal sealed class MustacheTemplate
     }
 
     /// <summary>Renders the template with <paramref name="parameters"/> as its only scope.</summary>
-    public string Render(JsonObject? parameters)
+    /// <exception cref="EsException">The output or the work it takes is past the bounds a template may have.</exception>
+    public string Render(JsonObject? parameters, CancellationToken cancellationToken = default)
     {
         var output = new StringBuilder();
-        Run(_nodes, [parameters ?? new JsonObject()], output);
+        _budget = new RenderBudget(cancellationToken);
+        try
+        {
+            Run(_nodes, [parameters ?? new JsonObject()], output);
+        }
+        finally
+        {
+            _budget = null;
+        }
+
         return output.ToString();
+    }
+
+    private sealed class RenderBudget(CancellationToken cancellationToken)
+    {
+        private long _steps;
+
+        public void Step(StringBuilder output)
+        {
+            if (++_steps > MaxSteps || output.Length > MaxOutputChars)
+            {
+                throw new EsException(400, "script_exception", $"the template renders to more than {MaxOutputChars} characters or takes more than {MaxSteps} steps (sections nested over lists multiply)");
+            }
+
+            if ((_steps & 0x3FF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
     }
 
     private abstract record Node;
@@ -60,8 +112,13 @@ internal sealed class MustacheTemplate
     private sealed class MustacheSyntaxException(string message) : Exception(message);
 
     // mustache.java's MustacheParser.compile, one level: text and tags up to the end tag of `tag` (or the end).
-    private static (List<Node> Nodes, string Inner) Parse(string source, ref int position, ref int line, string? tag, string sm, string em)
+    private static (List<Node> Nodes, string Inner) Parse(string source, ref int position, ref int line, string? tag, string sm, string em, int depth)
     {
+        if (depth > MaxDepth)
+        {
+            throw new MustacheSyntaxException($"Sections nested deeper than {MaxDepth} in {File}:{line} @[{File}:{line}]");
+        }
+
         var nodes = new List<Node>();
         var text = new StringBuilder();
         var start = position;
@@ -98,7 +155,7 @@ internal sealed class MustacheTemplate
             {
                 case '#':
                 case '^':
-                    var (children, inner) = Parse(source, ref position, ref line, variable, sm, em);
+                    var (children, inner) = Parse(source, ref position, ref line, variable, sm, em, depth + 1);
                     nodes.Add(new Section(variable, command[0] == '^', children, inner));
                     break;
                 case '/':
@@ -163,6 +220,7 @@ internal sealed class MustacheTemplate
     {
         foreach (var node in nodes)
         {
+            _budget?.Step(output);
             switch (node)
             {
                 case Text t:

@@ -57,7 +57,7 @@ internal sealed class StoredScripts
             throw EsException.IllegalArgument("source cannot be empty");
         }
 
-        MustacheTemplate.Compile(text); // refused at PUT, as Elasticsearch compiles a stored script before it keeps it
+        MustacheTemplate.Compile(text, id); // refused at PUT, as Elasticsearch compiles a stored script before it keeps it
         _scripts[id] = new StoredScript(lang, text, contentType);
     }
 
