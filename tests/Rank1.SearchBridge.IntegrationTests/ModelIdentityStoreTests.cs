@@ -47,7 +47,8 @@ public sealed class ModelIdentityStoreTests
         Assert.NotEqual(Scores(byFirst), Scores(bySecond)); // the other weights judge differently: what it would have been served was wrong
 
         // Its own judgements are stored beside the first model's, and its next search is answered from them.
-        Assert.Equal(10, await ReasoningStoreTests.StoredCountAsync(first, 10));
+        await second.StoreWritesAsync(5);
+        Assert.Equal(10, await ReasoningStoreTests.StoredCountAsync(first, 5)); // its 5 beside the first's 5, in the first's backend
         var again = await second.SearchAsync(Query);
         Assert.Equal("cached", again.Rerank);
         Assert.Equal(Scores(bySecond), Scores(again));

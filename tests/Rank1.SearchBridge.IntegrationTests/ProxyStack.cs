@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Rank1.EmbeddedSearch;
 using Rank1.Inference;
 using Rank1.Inference.Model;
@@ -27,11 +29,34 @@ internal sealed class ProxyStack : IAsyncDisposable
 {
     public const string Index = "docs";
 
+    // The proxy's reasoning-store outcomes as its writer reports them, from the start: what a test waits on.
+    private readonly MetricCollector<long> _storeOperations;
+
     private ProxyStack(EmbeddedSearchServer backend, ProxyServer proxy, HttpClient http)
     {
         Backend = backend;
         Proxy = proxy;
         Http = http;
+        _storeOperations = new MetricCollector<long>(proxy.Services.GetRequiredService<IMeterFactory>(), Rank1.SearchBridge.Telemetry.Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
+    }
+
+    /// <summary>
+    /// Returns once the proxy's reasoning store has written at least <paramref name="judgements"/> judgements (or found
+    /// them written already), woken by each report of its writer; throws after a minute.
+    /// </summary>
+    public async Task StoreWritesAsync(long judgements)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (true)
+        {
+            var seen = _storeOperations.GetMeasurementSnapshot();
+            if (seen.Where(m => (string?)m.Tags["outcome"] is "written" or "already_stored").Sum(m => m.Value) >= judgements)
+            {
+                return;
+            }
+
+            await _storeOperations.WaitForMeasurementsAsync(seen.Count + 1, timeout.Token);
+        }
     }
 
     public EmbeddedSearchServer Backend { get; private set; }
@@ -149,6 +174,7 @@ internal sealed class ProxyStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _storeOperations.Dispose();
         Http.Dispose();
         await Proxy.DisposeAsync();
         try

@@ -54,22 +54,13 @@ public sealed class ReasoningStoreTests
 {
     private const string Query = """{"query":{"match":{"text":"onion eyes"}}}""";
 
+    /// <summary>The reasoning index's document count once the proxy's store reports at least <paramref name="atLeast"/> written.</summary>
     internal static async Task<long> StoredCountAsync(ProxyStack stack, long atLeast)
     {
+        await stack.StoreWritesAsync(atLeast);
         using var http = new HttpClient { BaseAddress = stack.Backend.Url };
-        var count = 0L;
-        for (var attempt = 0; attempt < 80 && count < atLeast; attempt++)
-        {
-            await http.PostAsync("rank1-reasoning/_refresh", null);
-            var r = await http.GetAsync("rank1-reasoning/_count");
-            count = r.IsSuccessStatusCode ? JsonNode.Parse(await r.Content.ReadAsStringAsync())!["count"]!.GetValue<long>() : 0;
-            if (count < atLeast)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        return count;
+        (await http.PostAsync("rank1-reasoning/_refresh", null)).EnsureSuccessStatusCode();
+        return JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<long>();
     }
 
     private static string[] Sources(HttpResult r) =>
