@@ -5,8 +5,9 @@ namespace Rank1.SearchBridge;
 
 /// <summary>
 /// How a host that fails ends: one line saying why and an exit code the operator can act on, never an unhandled
-/// exception (the runtime aborted the Proxy and Worker hosts with SIGABRT, exit 134, and a stack trace). The hosts' own
-/// log keeps the details. <c>rank1-bridge</c>'s in-process hosts read the same classification.
+/// exception (the runtime aborted the Proxy and Worker hosts with SIGABRT, exit 134, and a stack trace). A failure it
+/// cannot classify, a defect, is written with its stack trace after that line. <c>rank1-bridge</c>'s in-process hosts
+/// read the same classification.
 /// </summary>
 public static class HostExit
 {
@@ -31,9 +32,17 @@ public static class HostExit
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            var (code, message) = Classify(ex) ?? (Failure, ex.GetBaseException().Message);
-            await error.WriteLineAsync($"rank1: {message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
-            return code;
+            if (Classify(ex) is { } known)
+            {
+                await error.WriteLineAsync($"rank1: {known.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+                return known.Code;
+            }
+
+            // Not a setting or a model to fix: a defect, whose stack trace is all there is to go on (a host that failed
+            // while being built has no log yet).
+            await error.WriteLineAsync($"rank1: {ex.GetBaseException().Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+            await error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            return Failure;
         }
     }
 

@@ -167,6 +167,35 @@ public sealed partial class ProxyCommandTests
         }
     }
 
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Proxy_TheEnvironmentsModelAndUrls_InAnyCase_AreWhatItRuns()
+    {
+        // The host reads variables in any case (URLS, RANK1__MODEL__PATH); the command looked for "Urls" and
+        // "Rank1__Model__Path" alone and put its own defaults over the others.
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var environment = new Dictionary<string, string> { ["URLS"] = $"http://127.0.0.1:{port}", ["RANK1__MODEL__PATH"] = TestPaths.TinyFp16Model };
+        var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, "proxy", "--backend", "http://127.0.0.1:9"], null, environment), Listening());
+        try
+        {
+            Assert.Equal(port, url.Port);
+            using var http = new HttpClient { BaseAddress = url };
+            using var health = await http.GetAsync("_rank1/health"); // 503: the backend is not there
+            var model = JsonNode.Parse(await health.Content.ReadAsStringAsync())!["model"]!;
+            Assert.Equal(Path.GetFileName(TestPaths.TinyFp16Model), model["id"]!.GetValue<string>());
+        }
+        finally
+        {
+            await TestProcess.StopAsync(process);
+        }
+    }
+
     [Theory]
     [InlineData("proxy")]
     [InlineData("serve")]

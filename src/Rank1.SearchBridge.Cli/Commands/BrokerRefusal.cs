@@ -12,8 +12,12 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// </summary>
 internal sealed class BrokerRefusal(CancellationTokenSource connect) : IReceiveEndpointObserver
 {
+    // Written on MassTransit's threads, read on the command's.
+    private Exception? _refused;
+    private Exception? _last;
+
     /// <summary>The refusal seen, once there is one.</summary>
-    public Exception? Refused { get; private set; }
+    public Exception? Refused => Volatile.Read(ref _refused);
 
     /// <summary>
     /// Why <paramref name="failure"/> happened, as RabbitMQ said it (<c>ACCESS_REFUSED - Login was refused ...</c>,
@@ -40,16 +44,15 @@ internal sealed class BrokerRefusal(CancellationTokenSource connect) : IReceiveE
         || e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });
 
     /// <summary>The latest failure to connect, refused or not (a broker not listening yet), once there is one.</summary>
-    public Exception? Last { get; private set; }
+    public Exception? Last => Volatile.Read(ref _last);
 
     public Task Faulted(ReceiveEndpointFaulted faulted)
     {
         if (faulted.Exception is { } e)
         {
-            Last = e;
-            if (Refused is null && IsRefusal(e))
+            Volatile.Write(ref _last, e);
+            if (IsRefusal(e) && Interlocked.CompareExchange(ref _refused, e, null) is null)
             {
-                Refused = e;
                 connect.Cancel();
             }
         }

@@ -31,7 +31,7 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
     /// </summary>
     public Dictionary<string, string?> Settings(ParseResult args, CliContext context, string? configFile)
     {
-        var configured = Configured(configFile, context);
+        var configured = Configured(configFile);
         var settings = new Dictionary<string, string?>();
         if (args.GetValue(Host) is not null || args.GetValue(Port) is not null || configured("Urls") is null)
         {
@@ -56,33 +56,30 @@ internal sealed class ServingOptions(int defaultPort, string backendDescription)
         return settings;
     }
 
-    /// <summary>What the <c>--config</c> file and the environment (as the host reads them) set for a key, if anything.</summary>
-    private static Func<string, string?> Configured(string? configFile, CliContext context)
+    /// <summary>
+    /// What the <c>--config</c> file and the environment set for a key, if anything, read as the host reads them: its
+    /// <c>DOTNET_</c> and <c>ASPNETCORE_</c> variables (<c>ASPNETCORE_URLS</c>), the file, then every variable, with
+    /// keys in any case (<c>URLS</c>, <c>RANK1__MODEL__PATH</c>).
+    /// </summary>
+    private static Func<string, string?> Configured(string? configFile)
     {
-        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["Urls"] = context.GetEnvironmentVariable("Urls") ?? context.GetEnvironmentVariable("ASPNETCORE_URLS"),
-            ["Rank1:Model:Path"] = context.GetEnvironmentVariable("Rank1__Model__Path"),
-        };
+        var sources = new ConfigurationBuilder().AddEnvironmentVariables("DOTNET_").AddEnvironmentVariables("ASPNETCORE_");
         if (configFile is not null)
         {
-            IConfiguration file;
-            try
-            {
-                file = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(configFile), optional: false).Build();
-            }
-            catch (InvalidDataException ex)
-            {
-                throw HostSettings.NotJson(configFile, ex);
-            }
-
-            foreach (var key in values.Keys.ToArray())
-            {
-                values[key] ??= file[key];
-            }
+            sources.AddJsonFile(Path.GetFullPath(configFile), optional: false);
         }
 
-        return key => values[key] is { Length: > 0 } value ? value : null;
+        IConfiguration configuration;
+        try
+        {
+            configuration = sources.AddEnvironmentVariables().Build();
+        }
+        catch (InvalidDataException ex) when (configFile is not null)
+        {
+            throw HostSettings.NotJson(configFile, ex);
+        }
+
+        return key => configuration[key] is { Length: > 0 } value ? value : null;
     }
 
     /// <summary>The <c>--config</c> file, which must exist when given.</summary>

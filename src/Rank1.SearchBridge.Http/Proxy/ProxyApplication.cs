@@ -65,6 +65,7 @@ public static class ProxyApplication
             kestrel.Limits.MaxRequestLineSize = proxy.Value.MaxInitialLineLength;
             kestrel.Limits.MaxRequestHeadersTotalSize = proxy.Value.MaxHeaderSize;
             // Kestrel holds a connection's unread input up to this bound, which must take a whole line and header block.
+            // (at most 1 MB each: Kestrel's default buffer, so no connection may hold more than it did).
             kestrel.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, Math.Max(proxy.Value.MaxInitialLineLength, proxy.Value.MaxHeaderSize));
         });
         GracefulShutdown.Add(services);

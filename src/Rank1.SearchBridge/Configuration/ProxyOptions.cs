@@ -89,7 +89,7 @@ public sealed class ProxyOptions : IValidatableObject
     /// index lists): keep this at least your cluster's, so that the cluster, not the proxy, judges a long URL.
     /// </summary>
     /// <value>Default 65536 (64 KB).</value>
-    [Range(1024, 16 * 1024 * 1024)]
+    [Range(1024, 1024 * 1024)]
     public int MaxInitialLineLength { get; set; } = 64 * 1024;
 
     /// <summary>
@@ -97,7 +97,7 @@ public sealed class ProxyOptions : IValidatableObject
     /// Elasticsearch bounds the same (<c>http.max_header_size</c>, 16 KB by default): keep this at least your cluster's.
     /// </summary>
     /// <value>Default 65536 (64 KB).</value>
-    [Range(1024, 16 * 1024 * 1024)]
+    [Range(1024, 1024 * 1024)]
     public int MaxHeaderSize { get; set; } = 64 * 1024;
 
     /// <summary>On SIGTERM or Ctrl+C: how long requests in flight may take to finish before the proxy stops.</summary>
