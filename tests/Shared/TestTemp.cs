@@ -32,16 +32,44 @@ internal static class TestTemp
 
     private static void Remove(string root)
     {
+        // Best effort, entry by entry: a child process still writing in one folder (a RabbitMQ node shutting down) or a
+        // folder a test left unreadable made the whole root stay, model copies and all (256 MB a run).
+        foreach (var entry in SafeEntries(root))
+        {
+            TryDelete(entry);
+        }
+
+        TryDelete(root);
+    }
+
+    private static IEnumerable<string> SafeEntries(string root)
+    {
         try
         {
-            Directory.Delete(root, recursive: true);
+            return Directory.EnumerateFileSystemEntries(root).ToArray();
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A child process still writing there (it is killed with the test process): left to the system's cleaner.
+            return [];
         }
-        catch (UnauthorizedAccessException)
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
         {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            else
+            {
+                System.IO.File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left to the system's cleaner (or build.sh's removal of the run's temporary folder).
         }
     }
 }
