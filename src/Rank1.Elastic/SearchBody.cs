@@ -10,6 +10,28 @@ namespace Rank1.Elastic;
 internal static class SearchBody
 {
     /// <summary>
+    /// A search template's <c>explain</c> and <c>profile</c> set on the body it rendered to, replacing whatever the template
+    /// wrote (<c>TransportSearchTemplateAction.convert</c>: <c>SearchSourceBuilder.explain(request.isExplain())</c>).
+    /// </summary>
+    /// <param name="body">The rendered search body.</param>
+    /// <param name="explain">The template request's <c>explain</c>.</param>
+    /// <param name="profile">The template request's <c>profile</c>.</param>
+    public static void SetTemplateFlags(JsonObject body, bool explain, bool profile)
+    {
+        foreach (var (name, on) in new[] { ("explain", explain), ("profile", profile) })
+        {
+            if (on)
+            {
+                body[name] = true;
+            }
+            else
+            {
+                body.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>
     /// The body's object. Its first token must start an object, before the rest is read: <c>parsing_exception</c>
     /// "Expected [START_OBJECT] but found [START_ARRAY]" (no token at all: "[null]"). JSON that does not parse is
     /// <see cref="RequestJson.ParseFailure"/>'s <c>x_content_parse_exception</c> (or <c>x_content_e_o_f_exception</c>).

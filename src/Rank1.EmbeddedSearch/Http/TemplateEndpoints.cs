@@ -85,22 +85,8 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     {
         var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), null, context.RequestAborted);
         var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output));
-        Flag(body, "explain", rendered.Explain);
-        Flag(body, "profile", rendered.Profile);
+        SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
         await EsHttp.WriteAsync(context, 200, executor.Search(index, body, SearchEndpoints.Param(context))).ConfigureAwait(false);
-    }
-
-    // SearchSourceBuilder.explain(request.isExplain()): the request's flag replaces whatever the template wrote.
-    private static void Flag(JsonObject body, string name, bool value)
-    {
-        if (value)
-        {
-            body[name] = true;
-        }
-        else
-        {
-            body.Remove(name);
-        }
     }
 
     /// <summary>

@@ -42,22 +42,8 @@ internal static class SearchTemplates
         }
 
         var request = Read(template);
-        Flag(body, "explain", request?["explain"]);
-        Flag(body, "profile", request?["profile"]);
+        Elastic.SearchBody.SetTemplateFlags(body, RequestJson.Bool(request?["explain"], "explain") == true, RequestJson.Bool(request?["profile"], "profile") == true);
         return body;
-    }
-
-    // SearchSourceBuilder.explain(request.isExplain()): the template request's flag replaces whatever the template wrote.
-    private static void Flag(JsonObject body, string name, JsonNode? value)
-    {
-        if (RequestJson.Bool(value, name) == true)
-        {
-            body[name] = true;
-        }
-        else
-        {
-            body.Remove(name);
-        }
     }
 
     // The backend read this body already (it rendered it): here only its flags are wanted.
