@@ -62,6 +62,12 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <summary>The provider asked for, the one in use, and why <c>Auto</c> fell back to the CPU (when it did).</summary>
     public ExecutionProviderChoice ProviderChoice => _lm.ProviderChoice;
 
+    /// <summary>
+    /// Reasoning tokens the model has generated since it was loaded, every judgement together, counted as each is
+    /// decoded: the work of a row whose caller left before its judgement, or that was cut or failed, is in it.
+    /// </summary>
+    public long ReasoningTokensGenerated => _scorer.TokensTaken;
+
     internal ModelTokenizer Tokenizer => _scorer.Tokenizer;
 
     internal CausalLm Model => _lm;

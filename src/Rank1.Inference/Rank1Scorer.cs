@@ -16,6 +16,21 @@ internal sealed class Rank1Scorer(ModelTokenizer tokenizer, Rank1TokenIds ids, T
 
     public Rank1TokenIds Ids { get; } = ids;
 
+    private long _taken;
+
+    /// <summary>
+    /// Reasoning tokens taken so far by every judgement this scorer serves, on any thread: counted as each is decoded,
+    /// so a row whose caller left before its judgement (or that failed) still counts the work it cost.
+    /// </summary>
+    public long TokensTaken => Interlocked.Read(ref _taken);
+
+    /// <summary>Takes <paramref name="token"/> as the next reasoning token of <paramref name="generated"/> (<see cref="Stop"/> said null) and counts it.</summary>
+    public void Take(List<int> generated, int token)
+    {
+        generated.Add(token);
+        Interlocked.Increment(ref _taken);
+    }
+
     /// <summary>The greedy choice: the token with the highest logit.</summary>
     public static int Next(ReadOnlySpan<float> logits) => TensorPrimitives.IndexOfMax(logits);
 

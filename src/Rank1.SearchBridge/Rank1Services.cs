@@ -58,7 +58,9 @@ public static class Rank1Services
 
             var engine = Rank1Engine.Load(model, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Rank1.Inference"), sp.GetRequiredService<TimeProvider>());
             // Every host that loads the model says which execution provider it got (the proxy, serve, the worker).
-            sp.GetRequiredService<Telemetry.Rank1Metrics>().SetExecutionProvider(engine.ProviderChoice);
+            var metrics = sp.GetRequiredService<Telemetry.Rank1Metrics>();
+            metrics.SetExecutionProvider(engine.ProviderChoice);
+            metrics.ObserveTokens(engine);
             return engine;
         });
         services.AddRank1Telemetry(configuration);

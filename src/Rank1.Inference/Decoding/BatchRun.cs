@@ -273,7 +273,7 @@ internal sealed class BatchRun : IDisposable
                     leaving.Add(r);
                     break;
                 default:
-                    row.Generated.Add(token);
+                    _scorer.Take(row.Generated, token);
                     feed.Add(token);
                     break;
             }

@@ -84,7 +84,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
                     break;
                 }
 
-                generated.Add(next);
+                scorer.Take(generated, next);
                 Run(state, [next], cancellationToken);
             }
 

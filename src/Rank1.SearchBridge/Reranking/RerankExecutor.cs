@@ -311,7 +311,7 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
 
     private PassageVerdict Verdict(PassageToJudge passage, Rank1Judgement judgement)
     {
-        _metrics.Judged(judgement.ReasoningTokens, ReasoningEnds.Name(judgement.End));
+        _metrics.Judged(ReasoningEnds.Name(judgement.End));
         return new PassageVerdict(passage.Index, judgement, judgement.End == ReasoningEnd.Deadline ? PassageSource.Forced : PassageSource.Computed);
     }
 
