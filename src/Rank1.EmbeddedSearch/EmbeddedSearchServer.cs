@@ -136,7 +136,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
 
         var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval), time);
         MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
-        MapTemplateRoutes(app, new TemplateEndpoints(new StoredScripts(), executor));
+        MapTemplateRoutes(app, new TemplateEndpoints(new StoredScripts(), executor, options.Flavor));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Url = ServerUrls.Bound(app.Urls);
         return server;
@@ -217,7 +217,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapGet($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
     }
 
-    // Search templates (lang-mustache's RestRenderSearchTemplateAction, RestSearchTemplateAction) and the stored scripts that hold them.
+    // Search templates (lang-mustache's RestRenderSearchTemplateAction, RestSearchTemplateAction, RestMultiSearchTemplateAction) and the stored scripts that hold them.
     private static void MapTemplateRoutes(WebApplication app, TemplateEndpoints templates)
     {
         string[] read = ["GET", "POST"];
@@ -225,6 +225,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/_render/template/{id}", read, (HttpContext c, string id) => templates.RenderAsync(c, id));
         app.MapMethods("/_search/template", read, context => templates.SearchAsync(context, null));
         app.MapMethods("/{index}/_search/template", read, (HttpContext c, string index) => templates.SearchAsync(c, index));
+        app.MapMethods("/_msearch/template", read, context => templates.MsearchAsync(context, null));
+        app.MapMethods("/{index}/_msearch/template", read, (HttpContext c, string index) => templates.MsearchAsync(c, index));
         app.MapMethods("/_scripts/{id}", ["PUT", "POST"], (HttpContext c, string id) => templates.PutScriptAsync(c, id));
         app.MapMethods("/_scripts/{id}", ["GET", "HEAD"], (HttpContext c, string id) => templates.GetScriptAsync(c, id));
         app.MapDelete("/_scripts/{id}", (HttpContext c, string id) => templates.DeleteScriptAsync(c, id));

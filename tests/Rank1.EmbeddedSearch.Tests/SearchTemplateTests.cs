@@ -19,6 +19,21 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         return response.Json["template_output"];
     }
 
+    // Three titled documents: two with "dragon" (id 2 scoring higher), one "orbital".
+    private async Task SeedBooksAsync(string index)
+    {
+        await Es.PutAsync($"/{index}", null);
+        await Es.BulkAsync($$$"""
+            {"index":{"_index":"{{{index}}}","_id":"1"}}
+            {"title":"dragon cave","year":1990}
+            {"index":{"_index":"{{{index}}}","_id":"2"}}
+            {"title":"dragon boats dragon","year":2018}
+            {"index":{"_index":"{{{index}}}","_id":"3"}}
+            {"title":"orbital mechanics","year":2005}
+
+            """);
+    }
+
     private static void AssertJson(string expected, JsonNode? actual) =>
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual), $"expected {expected}, got {actual?.ToJsonString()}");
 
@@ -209,16 +224,7 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
     [Fact]
     public async Task SearchTemplate_OnIndex_AnswersAsTheSameSearch()
     {
-        await Es.PutAsync("/tpl-books", null);
-        await Es.BulkAsync("""
-            {"index":{"_index":"tpl-books","_id":"1"}}
-            {"title":"dragon cave","year":1990}
-            {"index":{"_index":"tpl-books","_id":"2"}}
-            {"title":"dragon boats dragon","year":2018}
-            {"index":{"_index":"tpl-books","_id":"3"}}
-            {"title":"orbital mechanics","year":2005}
-
-            """);
+        await SeedBooksAsync("tpl-books");
         var template = await Es.PostAsync("/tpl-books/_search/template", JsonNode.Parse("""
             {"source":{"query":{"match":{"title":"{{q}}"}},"size":"{{size}}"},"params":{"q":"dragon","size":5},"explain":true}
             """));
@@ -273,5 +279,52 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         Assert.False(missing.IsValidResponse);
         Assert.Equal(404, missing.ApiCallDetails!.HttpStatusCode);
         Assert.Equal("resource_not_found_exception", missing.ElasticsearchServerError?.Error?.Type);
+    }
+
+    /// <summary>
+    /// <c>_msearch/template</c>, as lang-mustache's RestMultiSearchTemplateAction and TransportMultiSearchTemplateAction
+    /// answer it: every item rendered and run as its search, in order, each with its <c>status</c>; a template that does
+    /// not render (an unknown stored id: 404), or renders to a search that does not parse (text that is not JSON, an
+    /// unknown query), fails that item alone, where a bad line in a plain <c>_msearch</c> fails the whole request.
+    /// </summary>
+    [Fact]
+    public async Task MsearchTemplate_RunsEachRenderedSearch_AndFailsOnlyTheItemsThatDoNotRender()
+    {
+        await SeedBooksAsync("tpl-multi");
+        Assert.Equal(200, (await Es.PutAsync("/_scripts/multi-title", JsonNode.Parse("""{"script":{"lang":"mustache","source":{"query":{"match":{"title":"{{q}}"}}}}}"""))).Status);
+        var response = await Es.SendAsync(HttpMethod.Post, "/tpl-multi/_msearch/template", """
+            {}
+            {"source":{"query":{"match":{"title":"{{q}}"}},"size":"{{size}}"},"params":{"q":"dragon","size":5}}
+            {"index":"tpl-multi"}
+            {"id":"multi-title","params":{"q":"orbital"}}
+            {}
+            {"id":"no-such","params":{}}
+            {}
+            {"source":"{\"size\": {{size}} }","params":{}}
+            {}
+            {"source":{"query":{"no_such_query":{}}}}
+
+            """, "application/x-ndjson");
+
+        Assert.Equal(200, response.Status);
+        var items = response.Json["responses"]!.AsArray();
+        Assert.Equal([200, 200, 404, 400, 400], items.Select(i => i!["status"]!.GetValue<int>()));
+        var direct = await Es.SearchAsync("tpl-multi", JsonNode.Parse("""{"query":{"match":{"title":"dragon"}},"size":5}""")!);
+        Assert.Equal(direct.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()), items[0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(["3"], items[1]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal("resource_not_found_exception", items[2]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("x_content_parse_exception", items[3]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("parsing_exception", items[4]!["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task MsearchTemplate_ALineWithAnUnknownKeyOrNoTemplate_Is400ForTheWholeRequest()
+    {
+        // RestMultiSearchTemplateAction.parseRequest: SearchTemplateRequest.fromXContent on each line, then "Malformed
+        // search template" when the line names no script.
+        var unknown = await Es.SendAsync(HttpMethod.Post, "/_msearch/template", "{}\n{\"source\":\"{}\"}\n{}\n{\"source\":\"{}\",\"size\":3}\n", "application/x-ndjson");
+        unknown.AssertError(400, "x_content_parse_exception", "[search_template] unknown field [size]");
+        var noTemplate = await Es.SendAsync(HttpMethod.Post, "/_msearch/template", "{}\n{\"params\":{\"q\":1}}\n", "application/x-ndjson");
+        noTemplate.AssertError(400, "illegal_argument_exception", "Malformed search template");
     }
 }

@@ -98,6 +98,12 @@ public sealed class ClientTests
         var templateBackend = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion goggles"}}}""");
         var templateExpected = await ProxyStack.ExpectedRank1OrderAsync("onion goggles", templateBackend.Take(5).ToArray(), 4);
         Assert.Equal(templateExpected.Concat(templateBackend.Skip(5)).Take(10), result["template"]!["ids"]!.AsArray().Select(i => i!.GetValue<string>()));
+        // msearchTemplate: each item reranked as the search it renders to; a template the cluster does not hold is that item's 404.
+        Assert.Equal([200, 404], result["msearchTemplate"]!["statuses"]!.AsArray().Select(s => s!.GetValue<int>()));
+        Assert.Equal(["applied", "skipped"], result["msearchTemplate"]!["rerank"]!.AsArray().Select(s => s!.GetValue<string>()));
+        var multiBackend = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion bread"}}}""");
+        var multiExpected = await ProxyStack.ExpectedRank1OrderAsync("onion bread", multiBackend.Take(5).ToArray(), 4);
+        Assert.Equal(multiExpected.Concat(multiBackend.Skip(5)).Take(10), result["msearchTemplate"]!["ids"]!.AsArray().Select(i => i!.GetValue<string>()));
         if (flavor == SearchFlavor.Elasticsearch)
         {
             Assert.Equal("applied", result["helperItem"]!.GetValue<string>()); // helpers.msearch batches through _msearch

@@ -69,4 +69,55 @@ public sealed class ProxySearchTemplateTests : IAsyncLifetime
         Assert.Equal("x_content_parse_exception", notJson.Json["error"]!["type"]!.GetValue<string>());
         Assert.StartsWith("[1:11] ", notJson.Json["error"]!["reason"]!.GetValue<string>());
     }
+
+    /// <summary>
+    /// <c>_msearch/template</c> (the clients' <c>msearchTemplate</c>): each item rendered by the backend and reranked as
+    /// the search it renders to, each item's failure its own (<c>TransportMultiSearchTemplateAction</c>: a template that
+    /// does not render, or renders to a search that does not parse, fails that item alone). Before, the proxy passed it
+    /// through, so these came back in BM25 order.
+    /// </summary>
+    [Fact]
+    public async Task MsearchTemplate_EachItemIsRerankedAsItsSearch_AndEachFailureIsThatItemsAlone()
+    {
+        var backendOrder = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion rings"}}}""");
+        var put = await _stack.SendAsync(HttpMethod.Put, "_scripts/rings-template", """{"script":{"lang":"mustache","source":""" + Quoted + "}}");
+        Assert.Equal(200, put.Status);
+        var lines = string.Join('\n',
+            "{}", """{"source":""" + Quoted + ""","params":{"q":"onion rings","size":10}}""",
+            """{"index":"docs"}""", """{"id":"rings-template","params":{"q":"onion rings","size":0}}""",
+            "{}", """{"id":"no-such-template","params":{}}""",
+            "{}", """{"source":"{\"size\": {{size}} }","params":{}}""") + "\n";
+        var answer = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_msearch/template", lines, "application/x-ndjson");
+
+        Assert.Equal(200, answer.Status);
+        Assert.Equal("applied=1, skipped=3", answer.Rerank);
+        var items = answer.Json["responses"]!.AsArray();
+        Assert.Equal([200, 200, 404, 400], items.Select(i => i!["status"]!.GetValue<int>()));
+        Assert.Equal(["applied", "skipped", "skipped", "skipped"], items.Select(i => i!["_rank1"]!["rerank"]!.GetValue<string>()));
+        // The first item in Rank1's order of the 5-hit window, then the backend's, as the same template alone.
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion rings", backendOrder.Take(5).ToArray(), 4);
+        Assert.Equal(expected.Concat(backendOrder.Skip(5)).Take(10), items[0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal("computed", items[0]!["hits"]!["hits"]![0]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        Assert.Empty(items[1]!["hits"]!["hits"]!.AsArray()); // the stored template, rendered with size 0
+        Assert.Equal("resource_not_found_exception", items[2]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("x_content_parse_exception", items[3]!["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task MsearchTemplate_ABadLine_OrAParameterItDoesNotTake_Is400ForTheWholeRequest()
+    {
+        // RestMultiSearchTemplateAction.parseRequest reads every line first: SearchTemplateRequest's parser refuses an
+        // unknown key, and a line naming no template is "Malformed search template"; no search of it runs.
+        var good = """{"source":""" + Quoted + ""","params":{"q":"onion","size":3}}""";
+        var unknown = await _stack.SendAsync(HttpMethod.Post, "_msearch/template", "{}\n" + good + "\n{}\n{\"source\":\"{}\",\"size\":3}\n", "application/x-ndjson");
+        Assert.Equal((400, "x_content_parse_exception", "[search_template] unknown field [size]"),
+            (unknown.Status, unknown.Json["error"]!["type"]!.GetValue<string>(), unknown.Json["error"]!["reason"]!.GetValue<string>()));
+        var noTemplate = await _stack.SendAsync(HttpMethod.Post, "_msearch/template", "{}\n" + good + "\n{}\n{\"params\":{}}\n", "application/x-ndjson");
+        Assert.Equal((400, "illegal_argument_exception", "Malformed search template"),
+            (noTemplate.Status, noTemplate.Json["error"]!["type"]!.GetValue<string>(), noTemplate.Json["error"]!["reason"]!.GetValue<string>()));
+        // msearch_template.json takes no include_named_queries_score, which _msearch takes.
+        var parameter = await _stack.SendAsync(HttpMethod.Post, "_msearch/template?include_named_queries_score=true", "{}\n" + good + "\n", "application/x-ndjson");
+        Assert.Equal((400, "request [/_msearch/template] contains unrecognized parameter: [include_named_queries_score]"),
+            (parameter.Status, parameter.Json["error"]!["reason"]!.GetValue<string>()));
+    }
 }

@@ -35,19 +35,21 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
         var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchRequest.Read(item.Source, Param(context))));
+        await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, Param(context))))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// An msearch's answer: each item run in order, its answer with <c>status</c> 200, or its error (an
+    /// <see cref="EsException"/>) in its place; <c>took</c> counted from <paramref name="started"/>.
+    /// </summary>
+    internal static Task AnswerMsearchAsync(HttpContext context, long started, IEnumerable<Func<JsonObject>> items)
+    {
         var responses = new JsonArray();
-        foreach (var (header, request) in items)
+        foreach (var run in items)
         {
             try
             {
-                var index = (header["index"] ?? header["indices"]) switch
-                {
-                    JsonArray a when a.All(x => x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
-                    JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
-                    null => pathIndex,
-                    var other => throw EsException.IllegalArgument($"[index] in an msearch header must be a string or an array of strings, found [{other.ToJsonString()}]"),
-                };
-                var result = executor.Search(index, request, Param(context));
+                var result = run();
                 result["status"] = 200;
                 responses.Add(result);
             }
@@ -57,12 +59,21 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             }
         }
 
-        await EsHttp.WriteAsync(context, 200, new JsonObject
+        return EsHttp.WriteAsync(context, 200, new JsonObject
         {
             ["took"] = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             ["responses"] = responses,
-        }).ConfigureAwait(false);
+        });
     }
+
+    /// <summary>The index expression of an msearch item: its header's <c>index</c> (a string or a list), else the path's.</summary>
+    internal static string? MsearchIndex(JsonObject header, string? pathIndex) => (header["index"] ?? header["indices"]) switch
+    {
+        JsonArray a when a.All(x => x is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String) => string.Join(',', a.Select(x => x!.GetValue<string>())),
+        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
+        null => pathIndex,
+        var other => throw EsException.IllegalArgument($"[index] in an msearch header must be a string or an array of strings, found [{other.ToJsonString()}]"),
+    };
 
     /// <summary><c>GET/POST /_search/scroll</c>: the id and keep-alive from the body or the URL.</summary>
     public async Task ScrollAsync(HttpContext context, string? pathScrollId)

@@ -10,11 +10,12 @@ namespace Rank1.EmbeddedSearch.Http;
 
 /// <summary>
 /// Search templates and the stored scripts that hold them: <c>_render/template</c>, <c>_search/template</c> and
-/// <c>_scripts/{id}</c>, as Elasticsearch's lang-mustache module answers them.
+/// <c>_msearch/template</c> and <c>_scripts/{id}</c>, as Elasticsearch's lang-mustache module answers them.
 /// </summary>
 /// <param name="scripts">The stored scripts.</param>
 /// <param name="executor">Runs the rendered searches.</param>
-internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor executor)
+/// <param name="flavor">The engine the server stands in for (how it frames an <c>_msearch/template</c> body's first line).</param>
+internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor executor, SearchFlavor flavor)
 {
     private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -90,65 +91,47 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     }
 
     /// <summary>
-    /// A search template request as <c>SearchTemplateRequest</c>'s parser reads it: <c>source</c> (or its old names
-    /// <c>inline</c> and <c>template</c>) as a string or an object (rendered as its JSON text), or a stored script's
-    /// <c>id</c> (<paramref name="pathId"/> wins); <c>params</c>; <c>explain</c>; <c>profile</c>.
+    /// A search template request (<see cref="SearchTemplateRequest.Read"/>) rendered: a stored script's <paramref name="pathId"/> wins.
     /// </summary>
     private Rendered Render(JsonObject? body, string? pathId, CancellationToken cancellationToken)
     {
-        string? source = null, id = null;
-        JsonObject? parameters = null;
-        bool explain = false, profile = false;
-        foreach (var (key, value) in body ?? [])
-        {
-            switch (key)
-            {
-                case "source" or "inline" or "template":
-                    source = value switch
-                    {
-                        JsonObject or JsonArray => value.ToJsonString(Compact),
-                        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-                        _ => throw Unsupported(key, value),
-                    };
-                    id = null;
-                    break;
-                case "id":
-                    id = value is JsonValue s && s.GetValueKind() == JsonValueKind.String ? s.GetValue<string>() : throw Unsupported(key, value);
-                    source = null;
-                    break;
-                case "params":
-                    parameters = value switch
-                    {
-                        null => null,
-                        JsonObject o => o,
-                        _ => throw Unsupported(key, value),
-                    };
-                    break;
-                case "explain":
-                    explain = RequestJson.Bool(value, key) ?? false;
-                    break;
-                case "profile":
-                    profile = RequestJson.Bool(value, key) ?? false;
-                    break;
-                default:
-                    throw new EsException(400, "x_content_parse_exception", $"[search_template] unknown field [{key}]");
-            }
-        }
-
+        var request = SearchTemplateRequest.Read(body);
         if (pathId is not null)
         {
-            (id, source) = (pathId, null);
+            request = request with { Id = pathId, Source = null };
         }
 
-        if (id is null && source is null)
+        if (!request.HasScript)
         {
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: template is missing;2: template's script type is missing;");
         }
 
-        var template = MustacheTemplate.Compile(source ?? scripts.Source(id!));
-        return new Rendered(template.Render(parameters, cancellationToken), explain, profile);
+        return Render(request, cancellationToken);
     }
 
-    private static EsException Unsupported(string key, JsonNode? value) =>
-        new(400, "x_content_parse_exception", $"[search_template] {key} doesn't support values of type: {RequestJson.TokenName(value)}");
+    private Rendered Render(SearchTemplateRequest request, CancellationToken cancellationToken)
+    {
+        var template = MustacheTemplate.Compile(request.Source ?? scripts.Source(request.Id!));
+        return new Rendered(template.Render(request.Params, cancellationToken), request.Explain, request.Profile);
+    }
+
+    /// <summary>
+    /// <c>GET|POST [/{index}]/_msearch/template</c>: every line read first, a bad one (an unknown key, a line that names
+    /// no template) failing the whole request (<c>RestMultiSearchTemplateAction.parseRequest</c>); then each template
+    /// rendered and run as its search, a template that does not render or a rendered search that does not parse being
+    /// that item's error (<c>TransportMultiSearchTemplateAction</c>: <c>convert</c> fails the item alone).
+    /// </summary>
+    public async Task MsearchAsync(HttpContext context, string? pathIndex)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
+            item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
+        await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
+        {
+            var rendered = Render(i.Request, context.RequestAborted);
+            var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output));
+            SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
+            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), body, SearchEndpoints.Param(context));
+        }))).ConfigureAwait(false);
+    }
 }

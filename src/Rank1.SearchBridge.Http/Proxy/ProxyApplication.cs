@@ -117,6 +117,8 @@ public static class ProxyApplication
         app.MapMethods("/{index}/_search/template", read, (HttpContext c, string index, SearchProxy p) => p.HandleSearchTemplateAsync(c, index));
         app.MapMethods("/_msearch", read, (HttpContext c, SearchProxy p) => p.HandleMsearchAsync(c, null));
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index, SearchProxy p) => p.HandleMsearchAsync(c, index));
+        app.MapMethods("/_msearch/template", read, (HttpContext c, SearchProxy p) => p.HandleMsearchAsync(c, null, templates: true));
+        app.MapMethods("/{index}/_msearch/template", read, (HttpContext c, string index, SearchProxy p) => p.HandleMsearchAsync(c, index, templates: true));
         app.MapMethods("/_nodes/{**rest}", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
         app.MapMethods("/_nodes", ["GET", "HEAD"], (HttpContext c, PassThrough p, IOptions<ProxyOptions> o) => p.SniffAsync(c, o.Value.PublicAddress));
         app.MapRank1RerankService();

@@ -44,14 +44,25 @@ internal static class MsearchFraming
     // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
     private static readonly HashSet<string> OpenSearchParameters = new([.. CommonParameters, "cancel_after_time_interval"], StringComparer.Ordinal);
 
+    // _msearch/template takes fewer (msearch_template.json in Elasticsearch's and OpenSearch's REST specs, plus the
+    // parameters every endpoint takes).
+    private static readonly HashSet<string> TemplateParameters = new(StringComparer.Ordinal)
+    {
+        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
+    };
+
     /// <summary>
     /// Refuses URL parameters the backend flavour's _msearch does not take (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...),
     /// as Elasticsearch does, instead of copying them onto every search: 400 <c>illegal_argument_exception</c> naming
     /// them in Elasticsearch's words (sorted, without its "did you mean" suggestions).
     /// </summary>
-    public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor)
+    /// <param name="path">The request's path, named in the error.</param>
+    /// <param name="query">The request's URL parameters.</param>
+    /// <param name="flavor">The backend's flavour.</param>
+    /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
+    public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor, bool templates = false)
     {
-        var known = flavor == BackendFlavor.OpenSearch ? OpenSearchParameters : ElasticsearchParameters;
+        var known = templates ? TemplateParameters : flavor == BackendFlavor.OpenSearch ? OpenSearchParameters : ElasticsearchParameters;
         var unknown = query.Keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length > 0)
         {

@@ -61,13 +61,18 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// An <c>_msearch</c>: at most <c>max_concurrent_searches</c> of its searches run at once (within
     /// <see cref="ProxyOptions.MaxConcurrentSearches"/>), and at most <see cref="ProxyOptions.MaxRerankShare"/> of them
     /// hold places in the shared rerank queue, so one msearch cannot take the model from other callers; one that holds more
-    /// than <see cref="ProxyOptions.MaxMsearchItems"/> searches is refused whole.
+    /// than <see cref="ProxyOptions.MaxMsearchItems"/> searches is refused whole. With <paramref name="templates"/>
+    /// (<c>_msearch/template</c>) each line is a search template: every line is read first (a line naming no template,
+    /// or with an unknown key, fails the whole request, as <c>RestMultiSearchTemplateAction</c> reads them), then each
+    /// item's template is rendered by the backend and run as the <c>_search</c> it renders to, reranked as one; a
+    /// template that does not render, or renders to a search that does not parse, is that item's error
+    /// (<c>TransportMultiSearchTemplateAction</c> fails the item alone).
     /// </summary>
-    public async Task HandleMsearchAsync(HttpContext context, string? pathIndex)
+    public async Task HandleMsearchAsync(HttpContext context, string? pathIndex, bool templates = false)
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
         var query = context.Request.Query;
-        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor);
+        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor, templates);
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var rawPathIndex = RawIndex(context, pathIndex);
@@ -86,7 +91,14 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
                 return new MsearchEntry(null, e); // a header index that is not a name stays that item's error
             }
 
-            return new MsearchEntry(Prepare(target.Index, BackendPath(target.Index, pathIndex, rawPathIndex), item.Body.ToArray(), target.Parameters, item.Source), null);
+            var path = BackendPath(target.Index, pathIndex, rawPathIndex);
+            if (!templates)
+            {
+                return new MsearchEntry(Prepare(target.Index, path, item.Body.ToArray(), target.Parameters, item.Source), null);
+            }
+
+            SearchTemplateRequest.ReadMsearchLine(item.Source); // a bad template line fails the whole request, before any search
+            return new MsearchEntry(null, null, new MsearchTemplate(target.Index, path, target.Parameters, item.Body.ToArray()));
         });
         if (split.Length > o.MaxMsearchItems)
         {
@@ -134,13 +146,29 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     {
         try
         {
-            var answer = await SearchAsync(item.Search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share, refused.Token).ConfigureAwait(false);
-            if (MsearchFraming.RefusedWhileParsing([answer]) is not null)
+            var search = item.Search;
+            if (item.Template is { } template)
+            {
+                // Rendered, and its search read, item by item: what fails here is this item's answer alone.
+                var rendered = await backend.SendAsync(HttpMethod.Post, SearchTemplates.RenderPath, template.Body, headers, cancellationToken).ConfigureAwait(false);
+                if (rendered.Status != 200)
+                {
+                    return (new SearchAnswer(rendered.Status, rendered.Headers, rendered.Body, RerankStatus.Skipped, "the backend could not render the search template"), false);
+                }
+
+                var body = SearchTemplates.SearchBody(rendered, template.Body);
+                search = Prepare(template.Index, template.Path, Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), template.Parameters, source: null);
+            }
+
+            var answer = await SearchAsync(search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share, refused.Token).ConfigureAwait(false);
+            // A rendered template's search is read when it is rendered, each alone: the backend refusing it is that item's answer.
+            var whole = item.Template is null;
+            if (whole && MsearchFraming.RefusedWhileParsing([answer]) is not null)
             {
                 await refused.CancelAsync().ConfigureAwait(false);
             }
 
-            return (answer, true);
+            return (answer, whole);
         }
         catch (OperationCanceledException) when (refused.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -205,8 +233,14 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize);
     }
 
-    /// <summary>An msearch item: its search <see cref="Prepare"/>d, or the error its header is answered with in its place.</summary>
-    private sealed record MsearchEntry(PreparedSearch? Search, EsException? Refused);
+    /// <summary>
+    /// An msearch item: its search <see cref="Prepare"/>d, or the error its header is answered with in its place, or
+    /// (<c>_msearch/template</c>) the template to render first.
+    /// </summary>
+    private sealed record MsearchEntry(PreparedSearch? Search, EsException? Refused, MsearchTemplate? Template = null);
+
+    /// <summary>An <c>_msearch/template</c> item: where its search goes, and its template request as sent.</summary>
+    private sealed record MsearchTemplate(string? Index, string Path, IQueryCollection Parameters, byte[] Body);
 
     /// <summary>A search <see cref="Prepare"/> read: where it goes, its body read, its plan, and its window when reranked.</summary>
     private sealed record PreparedSearch(string? Index, string Path, byte[] Raw, IQueryCollection Query, JsonObject? Body, bool HadExt, RerankPlan Plan, string? QueryText, int From, int Size,
