@@ -24,6 +24,13 @@ public enum BackendFlavor
 /// <summary>A buffered backend answer.</summary>
 internal sealed record BackendResponse(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body);
 
+/// <summary>The backend's answer is bigger than the caller takes (<see cref="BackendClient.SendAsync"/>'s <c>maxAnswerBytes</c>).</summary>
+internal sealed class BackendAnswerTooLargeException(long limit) : Exception($"the backend's answer is over {limit} bytes")
+{
+    /// <summary>The most bytes the answer may hold.</summary>
+    public long Limit { get; } = limit;
+}
+
 /// <summary>The backend was unreachable, too slow, or its circuit is open: answered as 502, 504 or 503.</summary>
 internal sealed class BackendUnavailableException(int status, string type, string reason) : Exception(reason)
 {
@@ -150,10 +157,12 @@ internal sealed partial class BackendClient : IDisposable
     /// <c>application/json</c>. Throws <see cref="BackendUnavailableException"/>: a 504
     /// <c>rank1_backend_timeout_exception</c> when the backend has not answered within <see cref="CallLimit"/> or the
     /// shorter <paramref name="within"/>, which counts towards the circuit as a failure either way (the caller's own
-    /// cancellation never does).
+    /// cancellation never does). An answer of more than <paramref name="maxAnswerBytes"/> bytes (as sent, before any
+    /// Content-Encoding is undone) is <see cref="BackendAnswerTooLargeException"/>, found as soon as its Content-Length or
+    /// its first byte past the limit says so: it is never held whole.
     /// </summary>
     public async Task<BackendResponse> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, IEnumerable<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken,
-        TimeSpan? within = null)
+        TimeSpan? within = null, long maxAnswerBytes = long.MaxValue)
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         if (within is { } w)
@@ -196,8 +205,9 @@ internal sealed partial class BackendClient : IDisposable
 
                 try
                 {
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
-                    var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+                    var bounded = maxAnswerBytes < long.MaxValue;
+                    using var response = await _http.SendAsync(request, bounded ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+                    var bytes = bounded ? await ReadAtMostAsync(response.Content, maxAnswerBytes, ct).ConfigureAwait(false) : await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
                     // As the backend wrote them (NonValidated): parsed, a header of product tokens (Server: BaseHTTP/0.6
                     // Python/3.11.7) came back split into one header line per token.
                     var responseHeaders = response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated)
@@ -205,7 +215,7 @@ internal sealed partial class BackendClient : IDisposable
                         .Select(h => new KeyValuePair<string, string[]>(h.Key, [.. h.Value])).ToList();
                     return new BackendResponse((int)response.StatusCode, responseHeaders, bytes);
                 }
-                catch (HttpRequestException ex)
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
                 {
                     throw Unreachable(ex.Message);
                 }
@@ -228,6 +238,36 @@ internal sealed partial class BackendClient : IDisposable
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    // The answer's body, read as it comes, refused past maxBytes: by its Content-Length before a byte is read, else at the
+    // first byte past the limit.
+    private static async Task<byte[]> ReadAtMostAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
+    {
+        var length = content.Headers.ContentLength;
+        if (length > maxBytes)
+        {
+            throw new BackendAnswerTooLargeException(maxBytes);
+        }
+
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream(length is { } l ? (int)l : 0);
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    throw new BackendAnswerTooLargeException(maxBytes);
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.ToArray();
         }
     }
 

@@ -94,6 +94,47 @@ public sealed class InputErrorIsolationTests
         Assert.Contains("context", failed["_rank1.error"]![0]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A window answer too big to read and rewrite (about ten times its size in memory: a 200 MB answer took the proxy
+    /// to 2.2 GB) is not reranked: the search goes to the backend again as the client sent it, and that answer is passed
+    /// on. Before, every window answer was parsed whole, however big.
+    /// </summary>
+    [Fact]
+    public async Task Search_WindowAnswerOverMaxRerankedAnswerBytes_IsSentAgainAsSentAndItsAnswerPassedOn()
+    {
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:MaxRerankedAnswerBytes"] = "512" });
+        const string Window = """{"query":{"match":{"text":"onion"}},"size":5}""";
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            var windowAnswer = await backend.PostAsync($"{ProxyStack.Index}/_search", new StringContent(Window, System.Text.Encoding.UTF8, "application/json"));
+            Assert.InRange((await windowAnswer.Content.ReadAsByteArrayAsync()).Length, 513, int.MaxValue); // the window's answer is over the cap
+        }
+
+        const string Page = """{"query":{"match":{"text":"onion"}},"size":2,"ext":{"rank1":{"window":5}}}""";
+        var r = await stack.SearchAsync(Page);
+        Assert.Equal((200, "skipped"), (r.Status, r.Rerank));
+        Assert.Equal("the backend's answer to the rerank window is over 512 bytes (Rank1:Proxy:MaxRerankedAnswerBytes)", r.Headers.GetValues("X-Rank1-Reason").Single());
+        // The backend's own answer to the page as sent (ext.rank1 left out, as Elasticsearch refuses unknown ext keys).
+        Assert.Equal(await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}},"size":2}"""), r.Ids);
+        Assert.Null(r.Json["hits"]!["hits"]![0]!["fields"]);
+
+        // Asked with Accept-Encoding: gzip (as the official clients ask by default), the backend's window answer comes
+        // compressed, under the cap: it is the decoded size that counts.
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"{ProxyStack.Index}/_search") { Content = new StringContent(Window, System.Text.Encoding.UTF8, "application/json") })
+        {
+            request.Headers.AcceptEncoding.ParseAdd("gzip");
+            using var compressed = await backend.SendAsync(request);
+            Assert.Equal("gzip", compressed.Content.Headers.ContentEncoding.Single());
+            Assert.InRange((await compressed.Content.ReadAsByteArrayAsync()).Length, 1, 512);
+        }
+
+        using var gzipClient = new HttpClient(new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.All }) { BaseAddress = stack.Proxy.Url };
+        using var gzipped = await gzipClient.PostAsync($"{ProxyStack.Index}/_search", new StringContent(Page, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal("skipped", gzipped.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.Equal(r.Ids, System.Text.Json.Nodes.JsonNode.Parse(await gzipped.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task Search_RepeatedInputErrors_NeverOpenTheModelCircuitForOthers()
     {

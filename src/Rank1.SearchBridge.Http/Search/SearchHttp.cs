@@ -84,14 +84,15 @@ internal static class SearchHttp
 
     /// <summary>
     /// Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding
-    /// dropped. An answer that does not decode or is not a JSON object is the backend's fault: a 502.
+    /// dropped. An answer that does not decode or is not a JSON object is the backend's fault: a 502. One that decodes
+    /// to more than <paramref name="maxLength"/> bytes is <see cref="DecodedTooLongException"/>, found before it is parsed.
     /// </summary>
-    public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response)
+    public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response, long maxLength = long.MaxValue)
     {
         JsonObject? json;
         try
         {
-            json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject;
+            json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response, maxLength)) as JsonObject;
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {

@@ -257,12 +257,18 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null)
     {
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
+        // The search as the client sent it (less ext.rank1), for the backend to answer as it is: read before the window is set.
+        var asSent = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
+        async Task<SearchAnswer> PassThroughAsync(string? reason)
+        {
+            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken).ConfigureAwait(false);
+            metrics.Search("skipped");
+            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
+        }
+
         if (!plan.Enabled)
         {
-            var forwardBody = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
-            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), forwardBody.Length == 0 ? null : forwardBody, headers, cancellationToken).ConfigureAwait(false);
-            metrics.Search("skipped");
-            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, plan.SkipReason);
+            return await PassThroughAsync(plan.SkipReason).ConfigureAwait(false);
         }
 
         var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
@@ -310,15 +316,38 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
             forwarded["timeout"] = backendTimeout;
         }
 
-        var response = await SendWithinDeadlineAsync(path + ToQueryString(new QueryCollection(forwarded)), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, deadline, cancellationToken)
-            .ConfigureAwait(false);
+        // An answer too big to read and rewrite (that holds about ten times its size) is neither held nor parsed: the
+        // search goes again as the client sent it, and that answer is passed on.
+        var cap = options.Value.MaxRerankedAnswerBytes;
+        var overCap = $"the backend's answer to the rerank window is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes)";
+        BackendResponse response;
+        try
+        {
+            response = await SendWithinDeadlineAsync(path + ToQueryString(new QueryCollection(forwarded)), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), headers, deadline, cap, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (BackendAnswerTooLargeException)
+        {
+            return await PassThroughAsync(overCap).ConfigureAwait(false);
+        }
+
         if (response.Status != 200)
         {
             metrics.Search("skipped");
             return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
         }
 
-        var (json, headersOut) = DecodeJson(response);
+        JsonObject json;
+        IReadOnlyList<KeyValuePair<string, string[]>> headersOut;
+        try
+        {
+            (json, headersOut) = DecodeJson(response, cap);
+        }
+        catch (DecodedTooLongException)
+        {
+            return await PassThroughAsync(overCap).ConfigureAwait(false);
+        }
+
         var hits = SearchHits.Hits(json);
         var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray();
         RerankOutcome? outcome = null;
@@ -381,12 +410,12 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// <c>timeout</c> it was sent is failing).
     /// </summary>
     private async Task<BackendResponse> SendWithinDeadlineAsync(string pathAndQuery, byte[] body, IReadOnlyList<KeyValuePair<string, string[]>> headers, SearchDeadline deadline,
-        CancellationToken cancellationToken)
+        long maxAnswerBytes, CancellationToken cancellationToken)
     {
         var cut = deadline.BackendCut(options.Value.DeadlineGrace);
         try
         {
-            return await backend.SendAsync(HttpMethod.Post, pathAndQuery, body, headers, cancellationToken, cut).ConfigureAwait(false);
+            return await backend.SendAsync(HttpMethod.Post, pathAndQuery, body, headers, cancellationToken, cut, maxAnswerBytes).ConfigureAwait(false);
         }
         catch (BackendUnavailableException ex) when (ex.Status == 504 && cut < backend.CallLimit)
         {

@@ -7,11 +7,11 @@ namespace Rank1.SearchBridge.Backend;
 /// <summary>HTTP bodies with their Content-Encoding undone: the backend's answers (proxy and worker alike) and the clients' bodies.</summary>
 internal static class ContentCoding
 {
-    /// <summary>The answer's body with any Content-Encoding undone.</summary>
-    public static byte[] Decoded(BackendResponse response) =>
+    /// <summary>The answer's body with any Content-Encoding undone: <see cref="DecodedTooLongException"/> past <paramref name="maxLength"/> bytes.</summary>
+    public static byte[] Decoded(BackendResponse response, long maxLength = long.MaxValue) =>
         response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
-            ? Decode(response.Body, encoding)
-            : response.Body;
+            ? Decode(response.Body, encoding, maxLength)
+            : response.Body.Length <= maxLength ? response.Body : throw new DecodedTooLongException(maxLength);
 
     /// <summary>Whether <see cref="Decode"/> undoes <paramref name="encoding"/> (gzip, x-gzip, deflate, br or identity).</summary>
     public static bool Supports(string encoding) => encoding.Trim().ToLowerInvariant() is "gzip" or "x-gzip" or "deflate" or "br" or "identity";

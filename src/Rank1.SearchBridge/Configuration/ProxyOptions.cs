@@ -84,6 +84,16 @@ public sealed class ProxyOptions : IValidatableObject
     public long MaxContentLength { get; set; } = 100L * 1024 * 1024;
 
     /// <summary>
+    /// Largest backend answer to a search's rerank window that the proxy reads to rerank, in bytes once decoded. Reading
+    /// and rewriting an answer holds about ten times its size (a 200 MB window answer took the proxy to 2.2 GB); a bigger
+    /// one is not reranked: the search is sent again as the client sent it and that answer is passed on as it comes
+    /// (<c>X-Rank1-Rerank: skipped</c>, with the reason).
+    /// </summary>
+    /// <value>Default 67108864 (64 MB).</value>
+    [Range(typeof(long), "1", "1073741824")]
+    public long MaxRerankedAnswerBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// Longest request line accepted, in bytes (method, target and version); longer: a 414 without a body, from Kestrel.
     /// Elasticsearch bounds the same line (<c>http.max_initial_line_length</c>, 4 KB by default, often raised for long
     /// index lists): keep this at least your cluster's, so that the cluster, not the proxy, judges a long URL.
