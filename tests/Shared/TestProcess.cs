@@ -70,6 +70,20 @@ internal static class TestProcess
     }
 
     /// <summary>
+    /// Runs a script of tests/python with Debian's Python and its official Elasticsearch client (python3-elasticsearch,
+    /// which ./build.sh test installs); returns the JSON object of its last output line.
+    /// </summary>
+    public static async Task<JsonNode> RunPythonAsync(string script, params string[] args)
+    {
+        var folder = Path.Combine(TestPaths.RepoRoot, "tests", "python");
+        var probe = await RunAsync(StartInfo("/usr/bin/python3", ["-c", "import elasticsearch"], folder));
+        Assert.True(probe.ExitCode == 0, $"Debian's python3-elasticsearch is missing: run ./build.sh test (or apt-get install python3-elasticsearch): {probe.Error}");
+        var result = await RunAsync(StartInfo("/usr/bin/python3", [script, .. args], folder));
+        Assert.True(result.ExitCode == 0, $"python3 {script} failed: {result.Error}");
+        return JsonNode.Parse(result.Out.Trim().Split('\n')[^1])!;
+    }
+
+    /// <summary>
     /// Starts a server process and reads its standard output until a line matches <paramref name="listening"/>, whose
     /// first group is the URL. The caller kills the process (<see cref="StopAsync"/>).
     /// </summary>
