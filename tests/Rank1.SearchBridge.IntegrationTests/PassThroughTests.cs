@@ -77,6 +77,71 @@ public sealed class PassThroughTests
         return proxy;
     }
 
+    /// <summary>
+    /// A search the proxy does not rerank (here <c>size: 0</c>, sent gzip-compressed with <c>ext.rank1</c>) is passed on
+    /// as any pass-through call is: its answer streams to the client as the backend writes it, never held whole (a scroll
+    /// export's pages of tens of MB each used to be buffered, about four times their size). The backend gets the search as
+    /// sent, decoded and less <c>ext.rank1</c>; the client gets the rerank status headers. The backend writes the first
+    /// half of its answer and waits: before, the proxy waited for the whole answer, so the client saw nothing.
+    /// </summary>
+    [Fact]
+    public async Task SearchNotReranked_IsStreamedToTheClientAsTheBackendWritesIt()
+    {
+        var secondHalf = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seenBody = new TaskCompletionSource<(string Body, bool Encoded)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        const string FirstHalf = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}""";
+        const string Rest = ""","hits":{"total":{"value":4,"relation":"eq"},"max_score":null,"hits":[]}}""";
+        var (backend, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            context.Response.ContentType = "application/json";
+            if (context.Request.Path == "/")
+            {
+                await context.Response.WriteAsync("""{"version":{"number":"9.1.0","build_flavor":"default"},"tagline":"You Know, for Search"}""");
+                return;
+            }
+
+            using var body = new StreamReader(context.Request.Body);
+            seenBody.TrySetResult((await body.ReadToEndAsync(), context.Request.Headers.ContainsKey("Content-Encoding")));
+            await context.Response.WriteAsync(FirstHalf);
+            await context.Response.Body.FlushAsync();
+            await secondHalf.Task;
+            await context.Response.WriteAsync(Rest);
+        });
+        await using var _ = backend;
+        await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Backend:Url"] = url.ToString(),
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        });
+        using var http = new HttpClient { BaseAddress = proxy.Url };
+        var sent = Encoding.UTF8.GetBytes("""{"size":0,"query":{"match":{"text":"onion"}},"ext":{"rank1":{"window":5}}}""");
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(sent);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "docs/_search") { Content = new ByteArrayContent(compressed.ToArray()) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Content.Headers.ContentEncoding.Add("gzip");
+        using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // a bound on a failure, not a wait
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, bounded.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(("skipped", "size is 0"), (response.Headers.GetValues("X-Rank1-Rerank").Single(), response.Headers.GetValues("X-Rank1-Reason").Single()));
+        var stream = await response.Content.ReadAsStreamAsync(bounded.Token);
+        var first = new byte[Encoding.UTF8.GetByteCount(FirstHalf)];
+        await stream.ReadExactlyAsync(first, bounded.Token); // the backend is still holding the rest
+        Assert.Equal(FirstHalf, Encoding.UTF8.GetString(first));
+        secondHalf.SetResult();
+        using var rest = new StreamReader(stream);
+        Assert.Equal(Rest, await rest.ReadToEndAsync(bounded.Token));
+        Assert.Equal(("""{"size":0,"query":{"match":{"text":"onion"}}}""", false), await seenBody.Task);
+    }
+
     [Fact]
     public async Task NonSearchRequests_ReachTheBackendUntouched_AndTheAnswerComesBackUntouched()
     {

@@ -5,6 +5,7 @@ using Polly.CircuitBreaker;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Reranking;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Rank1.SearchBridge.Http.Proxy;
@@ -21,13 +22,30 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
     // A backend that sends nothing for this long (no response headers, no body bytes) is answered with an ES-shaped 504.
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = options.Value.PassThroughTimeout };
 
-    public async Task ForwardAsync(HttpContext context)
+    public Task ForwardAsync(HttpContext context) => ForwardAsync(context, RawPathTransformer.Instance);
+
+    /// <summary>
+    /// A search the proxy does not rerank, sent on as the client sent it (<paramref name="body"/>: its body as the proxy
+    /// read it, decoded, less <c>ext.rank1</c>) and answered as every pass-through call is, streamed back as the backend
+    /// writes it, never held whole, with its rerank status (<paramref name="status"/>, <paramref name="reason"/>) in the headers.
+    /// </summary>
+    public Task ForwardSearchAsync(HttpContext context, byte[] body, string status, string? reason)
+    {
+        var request = context.Request;
+        request.Headers.Remove("Content-Encoding"); // read and decoded already
+        request.Headers.Remove("Transfer-Encoding");
+        request.Body = new MemoryStream(body, writable: false);
+        request.ContentLength = body.Length;
+        return ForwardAsync(context, new RerankStatusTransformer(status, reason));
+    }
+
+    private async Task ForwardAsync(HttpContext context, HttpTransformer transformer)
     {
         try
         {
             await backend.Breaker.ExecuteAsync(async ct =>
             {
-                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, _requestConfig, RawPathTransformer.Instance, ct).ConfigureAwait(false);
+                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, _requestConfig, transformer, ct).ConfigureAwait(false);
                 switch (error)
                 {
                     case ForwarderError.None:
@@ -108,5 +126,27 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
 
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+}
+
+/// <summary>The request as <see cref="RawPathTransformer"/> sends it; the answer with the search's rerank status headers added.</summary>
+internal sealed class RerankStatusTransformer(string status, string? reason) : HttpTransformer
+{
+    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken) =>
+        RawPathTransformer.Instance.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (proxyResponse is not null)
+        {
+            httpContext.Response.Headers[RerankStatusNames.Header] = status;
+            if (reason is not null)
+            {
+                httpContext.Response.Headers[RerankStatusNames.ReasonHeader] = Search.SearchHttp.HeaderSafe(reason);
+            }
+        }
+
+        return copy;
     }
 }

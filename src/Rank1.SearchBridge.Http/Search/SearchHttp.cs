@@ -9,7 +9,11 @@ using Rank1.SearchBridge.Reranking;
 namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>The answer to one search, ready to write.</summary>
-internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body, RerankStatus Rerank, string? Reason);
+internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<string, string[]>> Headers, byte[] Body, RerankStatus Rerank, string? Reason)
+{
+    /// <summary>Whether the answer went to the client already, streamed as the backend wrote it (a search passed through whole).</summary>
+    public bool Sent { get; init; }
+}
 
 /// <summary>
 /// The HTTP side of a search: reading (and decoding) the client's body, the headers passed on to the backend,

@@ -20,7 +20,7 @@ namespace Rank1.SearchBridge.Http.Search;
 /// Handles <c>_search</c> and <c>_msearch</c>: asks the backend for the top <c>max(window, from + size)</c> from 0,
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
-internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRerank windowRerank, RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics,
+internal sealed partial class SearchProxy(BackendClient backend, PassThrough passThrough, SearchWindowRerank windowRerank, RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics,
     TimeProvider time, ILogger<SearchProxy> logger)
 {
     public async Task HandleSearchAsync(HttpContext context, string? index)
@@ -28,8 +28,11 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, source: null);
-        var answer = await SearchAsync(search, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted).ConfigureAwait(false);
-        await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+        var answer = await SearchAsync(search, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
+        if (!answer.Sent)
+        {
+            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -251,18 +254,26 @@ internal sealed partial class SearchProxy(BackendClient backend, SearchWindowRer
     /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
     /// the rerank first takes a place of its request's share of the model (within its deadline). The rerank stops at
     /// <paramref name="rerankCancellation"/> (an msearch's, also cancelled when another of its searches is refused),
-    /// the backend call only at <paramref name="cancellationToken"/>.
+    /// the backend call only at <paramref name="cancellationToken"/>. With <paramref name="streamTo"/> (a lone search: the
+    /// client's own request), a search that is not reranked goes to the backend through the pass-through forwarder,
+    /// its answer streamed to the client as it comes and never held whole (<see cref="SearchAnswer.Sent"/>).
     /// </remarks>
     private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, CancellationToken cancellationToken,
-        SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null)
+        SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null, HttpContext? streamTo = null)
     {
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
         // The search as the client sent it (less ext.rank1), for the backend to answer as it is: read before the window is set.
         var asSent = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
         async Task<SearchAnswer> PassThroughAsync(string? reason)
         {
-            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken).ConfigureAwait(false);
             metrics.Search("skipped");
+            if (streamTo is not null)
+            {
+                await passThrough.ForwardSearchAsync(streamTo, asSent, RerankStatus.Skipped.ToHeaderValue(), reason).ConfigureAwait(false);
+                return new SearchAnswer(streamTo.Response.StatusCode, [], [], RerankStatus.Skipped, reason) { Sent = true };
+            }
+
+            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken).ConfigureAwait(false);
             return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
         }
 
