@@ -63,6 +63,35 @@ public sealed class TrecEvalOracleTests
         Assert.Equal(1.0, TrecEval.Evaluate(mrr, byScore, qrels).Mean);
     }
 
+    [Fact]
+    public async Task Evaluate_TrecEvalsOwnQrelsWithComments_EqualsItsOutput()
+    {
+        // trec_eval's own quick test (its Makefile): `trec_eval test/qrels.test.with-comments test/results.test`
+        // prints test/out.test. The qrels there hold '#' comment lines, which trec_eval 10 skips.
+        var qrels = Qrels.Parse(await File.ReadAllLinesAsync(Fixture("upstream/qrels.test.with-comments")));
+        var run = await TrecRun.ReadAsync(Fixture("upstream/results.test"), CancellationToken.None);
+        var oracle = ReadOracle(await File.ReadAllLinesAsync(Fixture("upstream/out.test")));
+        Assert.Equal(["301", "302", "303"], qrels.QueryIds.Order(StringComparer.Ordinal));
+        Assert.Equal(0, qrels.For("301")["CR#93E-1860"]); // '#' inside a line is part of its field
+        var expected = new List<(string Ours, string TrecEval)> { ("map", "map"), ("mrr", "recip_rank") };
+        expected.AddRange(Cuts.Select(k => ($"p@{k}", $"P_{k}")));
+        foreach (var (ours, trecName) in expected)
+        {
+            Assert.True(TrecEval.TryParseMetric(ours, out var metric), ours);
+            Assert.Equal(double.Parse(oracle[(trecName, "all")], CultureInfo.InvariantCulture), TrecEval.Evaluate(metric, run, qrels).Mean, Printed);
+        }
+    }
+
+    [Fact]
+    public void TrecRun_CommentLines_AreSkippedAsTrecEvalSkipsThem()
+    {
+        // get_trec_results.c (trec_eval 10): after any leading white space, a line starting with '#' is skipped,
+        // whatever follows (six fields or not); a '#' later in a line is part of its field.
+        var run = TrecRun.Parse(["# a run made by hand", "q Q0 d#1 1 2.0 t", "   # q Q0 d2 2 9.0 t", "\t#x", "q Q0 d3 3 1.0 t"]);
+        Assert.Equal(["q"], run.QueryIds);
+        Assert.Equal(["d#1", "d3"], run.For("q").Select(e => e.DocId));
+    }
+
     private sealed record Expected(IReadOnlyDictionary<string, double> PerQuery, double Mean, double Tolerance, double MeanTolerance);
 
     /// <summary>Printed with 4 decimals: a value within half a unit of the last digit is equal.</summary>

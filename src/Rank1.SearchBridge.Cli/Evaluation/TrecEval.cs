@@ -18,8 +18,9 @@ internal sealed class Qrels
 
     /// <summary>
     /// Parses TREC qrels as trec_eval reads them: four fields separated by ASCII white space, the grade its leading
-    /// integer (<c>1.0</c> is 1). A malformed line, or a document judged twice for a topic (trec_eval refuses those:
-    /// "duplicate docs"), is a <see cref="FormatException"/> naming its number.
+    /// integer (<c>1.0</c> is 1), a line starting with <c>#</c> a comment (<see cref="TrecText.IsQrelsComment"/>). A
+    /// malformed line, or a document judged twice for a topic (trec_eval refuses those: "duplicate docs"), is a
+    /// <see cref="FormatException"/> naming its number.
     /// </summary>
     public static Qrels Parse(IEnumerable<string> lines)
     {
@@ -29,7 +30,7 @@ internal sealed class Qrels
         foreach (var line in lines)
         {
             n++;
-            var parts = TrecText.Fields(line);
+            var parts = TrecText.IsQrelsComment(line) ? [] : TrecText.Fields(line);
             if (parts.Length == 0)
             {
                 continue;

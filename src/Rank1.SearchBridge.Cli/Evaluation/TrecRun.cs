@@ -20,8 +20,10 @@ internal sealed class TrecRun
     public IReadOnlyList<RunEntry> For(string queryId) => _queries.TryGetValue(queryId, out var e) ? e : [];
 
     /// <summary>
-    /// Parses a run. A line with fewer than six fields, with a score that is not a number, or repeating a document of
-    /// its query (trec_eval refuses duplicates too) is a <see cref="FormatException"/> naming its number.
+    /// Parses a run. A line whose first character after any white space is <c>#</c> is a comment
+    /// (<see cref="TrecText.IsRunComment"/>). A line with fewer than six fields, with a score that is not a number, or
+    /// repeating a document of its query (trec_eval refuses duplicates too) is a <see cref="FormatException"/> naming
+    /// its number.
     /// </summary>
     public static TrecRun Parse(IEnumerable<string> lines)
     {
@@ -31,7 +33,7 @@ internal sealed class TrecRun
         foreach (var line in lines)
         {
             n++;
-            var p = TrecText.Fields(line);
+            var p = TrecText.IsRunComment(line) ? [] : TrecText.Fields(line);
             if (p.Length == 0)
             {
                 continue;

@@ -24,6 +24,20 @@ internal static class TrecText
     /// <param name="c">The character.</param>
     public static bool IsSeparator(char c) => Array.IndexOf(Separators, c) >= 0;
 
+    /// <summary>
+    /// True for a comment line of a run, as trec_eval 10 reads runs (get_trec_results.c): its first character after
+    /// any white space is <c>#</c>. Such a line is skipped, whatever follows.
+    /// </summary>
+    /// <param name="line">The line.</param>
+    public static bool IsRunComment(string line) => line.TrimStart(Separators).StartsWith('#');
+
+    /// <summary>
+    /// True for a comment line of qrels, as trec_eval 10 reads qrels (get_qrels.c): its first character is <c>#</c>
+    /// (an indented <c>#</c> starts a topic id there).
+    /// </summary>
+    /// <param name="line">The line.</param>
+    public static bool IsQrelsComment(string line) => line.StartsWith('#');
+
     /// <summary>A line's fields, split on ASCII white space as trec_eval splits them (a no-break space is part of an id).</summary>
     /// <param name="line">The line.</param>
     public static string[] Fields(string line) => line.Split(Separators, StringSplitOptions.RemoveEmptyEntries);
