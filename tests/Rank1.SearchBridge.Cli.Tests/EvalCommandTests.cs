@@ -259,6 +259,19 @@ public sealed class EvalCommandTests
         Assert.Contains($"{Path.Combine(dataset, "queries.jsonl")}:3: topic 'q1' is given twice (first on line 1)", beir.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Written into a TREC run, "q 9 Q0 d1 1 5 bm25" is topic "q", document "Q0" (trec_eval splits fields at white
+    /// space; so does our own reader, which then refused the run it had written: "document 'Q0' appears twice").
+    /// </summary>
+    [Theory]
+    [InlineData("q1\tonion\nq 9\tgarlic\n", ":2: topic id 'q 9' is empty or holds white space")]
+    [InlineData("{\"qid\":\"q1\",\"query\":\"onion\"}\n{\"qid\":\"\",\"query\":\"garlic\"}\n", ":2: topic id '' is empty or holds white space")]
+    public async Task Eval_TopicIdWithWhiteSpaceOrEmpty_IsRefusedBeforeAnySearch(string topicLines, string error)
+    {
+        var (result, topics, _, runs) = await UnsearchedAsync(topicLines, "q1 0 d1 1\n");
+        Assert.Equal((4, true, false), (result.ExitCode, result.Error.Contains(topics + error, StringComparison.Ordinal), Directory.Exists(runs)));
+    }
+
     [Fact]
     public async Task Eval_NoJudgmentsToAverage_IsAnErrorNotATableOfZeros()
     {

@@ -101,7 +101,8 @@ internal sealed class EvalCommand : CliCommand
             fields = ["title", "text"];
         }
 
-        var topics = await ReadTopicsAsync(topicsFile, cancellationToken).ConfigureAwait(false);
+        // A dataset's queries.jsonl holds every split's queries; those evaluated are the ones its qrels judge (their ids checked there).
+        var topics = await ReadTopicsAsync(topicsFile, checkIds: dataset is null, cancellationToken).ConfigureAwait(false);
         var qrels = dataset is not null ? await dataset.ReadQrelsAsync(cancellationToken).ConfigureAwait(false) : await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
         RequireJudgments(qrels, qrelsFile);
         if (dataset is not null)
@@ -418,9 +419,11 @@ internal sealed class EvalCommand : CliCommand
 
     /// <summary>
     /// The topics of <paramref name="file"/> (TSV or JSON Lines, mixed), in file order. A topic id given twice is an
-    /// error naming the second line: run once per id, it would be counted twice in every mean.
+    /// error naming the second line: run once per id, it would be counted twice in every mean. With
+    /// <paramref name="checkIds"/>, so is an id that is empty or holds white space: every topic is written into the
+    /// TREC runs, whose fields are separated by white space (a line "q 1 Q0 d1 ..." is topic "q", document "Q0").
     /// </summary>
-    private static async Task<IReadOnlyList<Topic>> ReadTopicsAsync(string file, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<Topic>> ReadTopicsAsync(string file, bool checkIds, CancellationToken cancellationToken)
     {
         var topics = new List<Topic>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -434,6 +437,11 @@ internal sealed class EvalCommand : CliCommand
             }
 
             var topic = line.TrimStart().StartsWith('{') ? JsonTopic(file, n, line) : TsvTopic(file, n, line);
+            if (checkIds && (topic.Id.Length == 0 || topic.Id.Any(TrecText.IsSeparator)))
+            {
+                throw new CliException($"{file}:{n}: topic id '{topic.Id}' is empty or holds white space, which a TREC run cannot hold (its fields are separated by white space)", ExitCodes.BadInput);
+            }
+
             if (!firstLine.TryAdd(topic.Id, n))
             {
                 throw new CliException($"{file}:{n}: topic '{topic.Id}' is given twice (first on line {firstLine[topic.Id]}); each topic id must be given once", ExitCodes.BadInput);
