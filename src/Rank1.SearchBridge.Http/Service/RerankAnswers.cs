@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Rank1.SearchBridge.Http.Service;
 
 /// <summary>One ranked document of a Cohere/Jina answer; the Rank1 fields only with <c>return_reasoning</c>.</summary>
-internal sealed record CohereResult(int Index, double RelevanceScore, JsonNode? Document, string? Reasoning, int? ReasoningTokens, string? Ended);
+internal sealed record CohereResult(int Index, [property: JsonConverter(typeof(ScoreJsonConverter))] double RelevanceScore, JsonNode? Document, string? Reasoning, int? ReasoningTokens, string? Ended);
 
 /// <summary>A Cohere <c>/v1/rerank</c> or <c>/v2/rerank</c> answer; <c>model</c> and <c>usage</c> are Jina's additions to the same shape.</summary>
 internal sealed record CohereAnswer(string Id, IReadOnlyList<CohereResult> Results, CohereMeta Meta, string Model, CohereUsage Usage);
@@ -21,7 +22,7 @@ internal sealed record CohereBilledUnits(int SearchUnits);
 internal sealed record CohereUsage(long TotalTokens);
 
 /// <summary>One element of a TEI <c>/rerank</c> answer (a JSON array, best first).</summary>
-internal sealed record TeiResult(int Index, double Score, string? Text, string? Reasoning, int? ReasoningTokens, string? Ended);
+internal sealed record TeiResult(int Index, [property: JsonConverter(typeof(ScoreJsonConverter))] double Score, string? Text, string? Reasoning, int? ReasoningTokens, string? Ended);
 
 /// <summary>Cohere's error shape.</summary>
 internal sealed record CohereError(string Message);
