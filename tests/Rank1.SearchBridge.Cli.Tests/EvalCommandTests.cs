@@ -385,6 +385,23 @@ public sealed class EvalCommandTests
         Assert.Contains("all 20 topics of the qrels", result.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Eval_TwoRunsOffline_Table_RoundsAsTrecEvalPrints()
+    {
+        // The relevant document at rank 32 in run a, 16 in run b: recip_rank 1/32 and 1/16, and P_32 1/32. trec_eval 10
+        // (-c -m recip_rank -m P.32) prints 0.0312 and 0.0625 (printf %6.4f: 0.03125 is a tie, rounded to even).
+        var dir = TestTemp.Folder("rank1-eval-rounding-");
+        var (qrels, a, b) = (Path.Combine(dir, "q.txt"), Path.Combine(dir, "a.run"), Path.Combine(dir, "b.run"));
+        await File.WriteAllTextAsync(qrels, "q1 0 d32 1\n");
+        await File.WriteAllTextAsync(a, string.Concat(Enumerable.Range(1, 32).Select(i => $"q1 Q0 d{i} {i} {100 - i} a\n")));
+        await File.WriteAllTextAsync(b, string.Concat(Enumerable.Range(1, 32).Select(i => $"q1 Q0 d{(i + 15) % 32 + 1} {i} {100 - i} b\n")));
+        var result = await CliRunner.RunAsync("eval", "--run", a, "--run", b, "--qrels", qrels, "--metrics", "mrr,p@32");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var rows = result.Out.Split('\n').Where(l => l.StartsWith("│ mrr", StringComparison.Ordinal) || l.StartsWith("│ p@32", StringComparison.Ordinal))
+            .Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Take(4));
+        Assert.Equal([["mrr", "0.0312", "0.0625", "+0.0312"], ["p@32", "0.0312", "0.0312", "0.0000"]], rows);
+    }
+
     [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]
     public async Task Eval_TableOutput_ShowsEveryMetricSideBySide()

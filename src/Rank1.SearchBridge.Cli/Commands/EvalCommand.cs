@@ -506,7 +506,7 @@ internal sealed class EvalCommand : CliCommand
         var table = new Table().AddColumns("metric", runs.A, runs.B, "Δ", "wins", "losses", "p");
         foreach (var r in rows)
         {
-            table.AddRow(r.Metric, F(r.A), F(r.B), (r.B - r.A).ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture),
+            table.AddRow(r.Metric, F(r.A), F(r.B), Delta(r.B - r.A),
                 r.Wins.ToString(CultureInfo.InvariantCulture), r.Losses.ToString(CultureInfo.InvariantCulture), r.PValue.ToString("0.0000", CultureInfo.InvariantCulture));
         }
 
@@ -516,7 +516,19 @@ internal sealed class EvalCommand : CliCommand
         console.WriteLine($"Runs (TREC format): {runs.FileA}, {runs.FileB}");
     }
 
-    private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// A value with 4 decimals as trec_eval prints it (<c>%6.4f</c>: the exact binary value rounded, a tie to even), which
+    /// "F4" does; the custom format "0.0000" rounds the shortest decimal text half away from zero instead, so 1/32
+    /// (a recip_rank of rank 32) was 0.0313 where trec_eval prints 0.0312, and 0.28745 (just below the tie) 0.2875.
+    /// </summary>
+    private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>A difference as <see cref="F"/> rounds it, with its sign, or 0.0000 when it rounds to zero.</summary>
+    private static string Delta(double d)
+    {
+        var size = F(Math.Abs(d));
+        return size == F(0) ? size : (d > 0 ? "+" : "-") + size;
+    }
 
     private static async Task WriteJsonAsync(TextWriter output, int topics, int judged, Runs runs, MetricRow[] rows)
     {
