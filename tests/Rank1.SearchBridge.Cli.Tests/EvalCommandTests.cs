@@ -433,6 +433,7 @@ public sealed class EvalCommandTests
     [InlineData("1 0 d1 1.0\n1 0 d2 0\n", "1 Q0 d1 1 3 r\n1 Q0 d2 2 2 r\n")] // a grade of 1.0: atol reads its leading integer, 1
     [InlineData("1 0 d\u00A0x 1\n", "1 Q0 d\u00A0x 1 2 r\n")] // a no-break space is no separator (isspace is ASCII): one id
     [InlineData("1 0 \U0001F600 1\n1 0 \uFF21 0\n", "1 Q0 \uFF21 1 5 r\n1 Q0 \U0001F600 2 5 r\n")] // a tie: strcmp puts U+1F600 (F0 9F ..) above U+FF21 (EF BC A1)
+    [InlineData("1 0 d1 1\n1 0 d2 0\n", "1 Q0 d1 1 3 r\n1 Q0 d2 2 2 r\n9 Q0 x 1 2 r\n9 Q0 x 2 1 r\n")] // a document repeated in topic 9, which the qrels do not judge: trec_eval checks "duplicate docs" only in the topics it scores (form_res_rels.c)
     public async Task Eval_TwoRunsOffline_InputsTrecEvalReads_ScoreAsTrecEvalScoresThem(string qrels, string run)
     {
         var (result, _, _) = await OfflineAsync(System.Text.Encoding.UTF8.GetBytes(qrels), System.Text.Encoding.UTF8.GetBytes(run));

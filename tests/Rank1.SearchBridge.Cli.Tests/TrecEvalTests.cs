@@ -98,7 +98,7 @@ public sealed class TrecEvalTests
     [InlineData("q1 Q0 d1 2 0.5 x", "line 2: document 'd1' appears twice for query 'q1'")]
     public void TrecRun_BadLine_NamesIt(string line, string message)
     {
-        var ex = Assert.Throws<FormatException>(() => TrecRun.Parse(["q1 Q0 d1 1 1.0 x", line]));
+        var ex = Assert.Throws<FormatException>(() => TrecRun.Parse(["q1 Q0 d1 1 1.0 x", line]).RequireNoRepeats(["q1"]));
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
     }
 

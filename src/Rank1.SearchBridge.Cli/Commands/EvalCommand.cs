@@ -312,8 +312,8 @@ internal sealed class EvalCommand : CliCommand
         var qrelsFile = args.GetValue(_qrels) ?? throw new UsageException("--qrels is required");
         var qrels = await ReadQrelsAsync(qrelsFile, cancellationToken).ConfigureAwait(false);
         RequireJudgments(qrels, qrelsFile);
-        var a = await ReadRunAsync(files[0], cancellationToken).ConfigureAwait(false);
-        var b = await ReadRunAsync(files[1], cancellationToken).ConfigureAwait(false);
+        var a = await ReadRunAsync(files[0], qrels, cancellationToken).ConfigureAwait(false);
+        var b = await ReadRunAsync(files[1], qrels, cancellationToken).ConfigureAwait(false);
         var rows = metrics.Select(m => Row(m, TrecEval.Evaluate(m, a, qrels).PerQuery.Values.ToArray(), TrecEval.Evaluate(m, b, qrels).PerQuery.Values.ToArray())).ToArray();
 
         var runs = new Runs("a", "b", Path.GetFullPath(files[0]), Path.GetFullPath(files[1]));
@@ -331,12 +331,15 @@ internal sealed class EvalCommand : CliCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task<TrecRun> ReadRunAsync(string file, CancellationToken cancellationToken)
+    // A run scored on the qrels' topics: a document listed twice for one of them is refused, as trec_eval refuses it.
+    private static async Task<TrecRun> ReadRunAsync(string file, Qrels qrels, CancellationToken cancellationToken)
     {
         CheckInputFile(file);
         try
         {
-            return await TrecRun.ReadAsync(file, cancellationToken).ConfigureAwait(false);
+            var run = await TrecRun.ReadAsync(file, cancellationToken).ConfigureAwait(false);
+            run.RequireNoRepeats(qrels.QueryIds);
+            return run;
         }
         catch (FormatException ex)
         {

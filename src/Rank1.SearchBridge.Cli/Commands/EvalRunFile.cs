@@ -47,6 +47,7 @@ internal sealed class EvalRunFile
             try
             {
                 existing = await TrecRun.ReadAsync(path, cancellationToken).ConfigureAwait(false);
+                existing.RequireNoRepeats(existing.QueryIds);
             }
             catch (FormatException ex)
             {
@@ -154,6 +155,7 @@ internal sealed class EvalRunFile
         try
         {
             resumed = TrecRun.Parse(lines.Take(keep));
+            resumed.RequireNoRepeats(resumed.QueryIds);
         }
         catch (FormatException ex)
         {

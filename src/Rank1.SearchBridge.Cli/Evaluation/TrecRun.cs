@@ -11,7 +11,10 @@ internal sealed class TrecRun
 {
     private readonly Dictionary<string, List<RunEntry>> _queries;
 
-    private TrecRun(Dictionary<string, List<RunEntry>> queries) => _queries = queries;
+    // Each query's first repeated document, as the error that names it.
+    private readonly Dictionary<string, string> _repeats;
+
+    private TrecRun(Dictionary<string, List<RunEntry>> queries, Dictionary<string, string> repeats) => (_queries, _repeats) = (queries, repeats);
 
     /// <summary>Query ids the run retrieved something for.</summary>
     public IReadOnlyCollection<string> QueryIds => _queries.Keys;
@@ -20,14 +23,35 @@ internal sealed class TrecRun
     public IReadOnlyList<RunEntry> For(string queryId) => _queries.TryGetValue(queryId, out var e) ? e : [];
 
     /// <summary>
-    /// Parses a run. A line whose first character after any white space is <c>#</c> is a comment
-    /// (<see cref="TrecText.IsRunComment"/>). A line with fewer than six fields, with a score that is not a number, or
-    /// repeating a document of its query (trec_eval refuses duplicates too) is a <see cref="FormatException"/> naming
-    /// its number.
+    /// The run may be scored on <paramref name="queryIds"/>: none of them lists a document twice. trec_eval refuses a
+    /// run that repeats a document of a query it evaluates ("duplicate docs", form_res_rels.c) and never looks at the
+    /// others, so a repeat in a query without judgments is no error. Otherwise a <see cref="FormatException"/> naming
+    /// the line.
     /// </summary>
-    public static TrecRun Parse(IEnumerable<string> lines)
+    /// <param name="queryIds">The queries that are scored.</param>
+    public void RequireNoRepeats(IEnumerable<string> queryIds)
+    {
+        foreach (var q in queryIds)
+        {
+            if (_repeats.TryGetValue(q, out var error))
+            {
+                throw new FormatException(error);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Parses a run. A line whose first character after any white space is <c>#</c> is a comment
+    /// (<see cref="TrecText.IsRunComment"/>). A line with fewer than six fields, or with a score that is not a number,
+    /// is a <see cref="FormatException"/> naming its number; a document that a query lists twice is an error only for
+    /// a query that is scored (<see cref="RequireNoRepeats"/>).
+    /// </summary>
+    public static TrecRun Parse(IEnumerable<string> lines) => Parse(lines, string.Empty);
+
+    private static TrecRun Parse(IEnumerable<string> lines, string source)
     {
         var queries = new Dictionary<string, List<RunEntry>>(StringComparer.Ordinal);
+        var repeats = new Dictionary<string, string>(StringComparer.Ordinal);
         var seen = new HashSet<(string, string)>();
         var n = 0;
         foreach (var line in lines)
@@ -46,7 +70,8 @@ internal sealed class TrecRun
 
             if (!seen.Add((p[0], p[2])))
             {
-                throw new FormatException($"line {n}: document '{p[2]}' appears twice for query '{p[0]}'");
+                repeats.TryAdd(p[0], $"{source}line {n}: document '{p[2]}' appears twice for query '{p[0]}'");
+                continue;
             }
 
             if (!queries.TryGetValue(p[0], out var list))
@@ -58,7 +83,7 @@ internal sealed class TrecRun
             list.Add(new RunEntry(p[2], score));
         }
 
-        return new TrecRun(queries);
+        return new TrecRun(queries, repeats);
     }
 
     /// <summary>Reads a run file; a malformed line (or one that is not UTF-8) is a <see cref="FormatException"/> naming the file and line.</summary>
@@ -66,7 +91,7 @@ internal sealed class TrecRun
     {
         try
         {
-            return Parse(await TrecText.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false));
+            return Parse(await TrecText.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false), $"{path}: ");
         }
         catch (FormatException ex)
         {
