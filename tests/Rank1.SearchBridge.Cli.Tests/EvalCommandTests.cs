@@ -284,6 +284,14 @@ public sealed class EvalCommandTests
         Assert.Contains($"{empty}: no judgments", offline.Error, StringComparison.Ordinal);
         Assert.Equal(string.Empty, offline.Out);
 
+        // An empty run: trec_eval 10 says "Cannot read results file" and quits (get_trec_results.c, a size of 0).
+        var emptyRun = Path.Combine(dir, "empty.run");
+        await File.WriteAllBytesAsync(emptyRun, []);
+        await File.WriteAllTextAsync(empty, "q1 0 d1 1\n");
+        var noRun = await CliRunner.RunAsync("eval", "--run", run, "--run", emptyRun, "--qrels", empty);
+        Assert.Equal((4, string.Empty), (noRun.ExitCode, noRun.Out));
+        Assert.Contains($"{emptyRun}: empty file", noRun.Error, StringComparison.Ordinal);
+
         // Topics that the qrels do not judge.
         var (online, topics, qrels, _) = await UnsearchedAsync("a\tonion\nb\tgarlic\n", "q1 0 d1 1\n");
         Assert.Equal(4, online.ExitCode);

@@ -335,6 +335,13 @@ internal sealed class EvalCommand : CliCommand
     private static async Task<TrecRun> ReadRunAsync(string file, Qrels qrels, CancellationToken cancellationToken)
     {
         CheckInputFile(file);
+        if (new FileInfo(file).Length == 0)
+        {
+            // trec_eval too: "Cannot read results file" (get_trec_results.c reads no file of size 0). An empty run is
+            // more likely a system that failed than one that retrieved nothing for every topic.
+            throw new CliException($"{file}: empty file: trec_eval refuses an empty run rather than scoring every topic 0", ExitCodes.BadInput);
+        }
+
         try
         {
             var run = await TrecRun.ReadAsync(file, cancellationToken).ConfigureAwait(false);
