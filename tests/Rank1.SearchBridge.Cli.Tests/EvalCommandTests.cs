@@ -173,6 +173,38 @@ public sealed class EvalCommandTests
         Assert.Equal(metrics.ToJsonString(), JsonNode.Parse(again.Out)!["metrics"]!.ToJsonString());
     }
 
+    [Fact]
+    public async Task Eval_DocumentIdWithWhiteSpace_IsWrittenPercentEncoded_SoTheRunReadsBackAsItWasScored()
+    {
+        // Elasticsearch takes any _id, "a b" too; a TREC run's fields are separated by white space. Written raw,
+        // "q1 Q0 a b 1 2 bm25" was document "a" with score 1 when read again: the first eval said mrr 0.5, the next
+        // (reading its own runs) 1.0, and so did trec_eval on the files.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        {
+            (await seed.PutAsync("docs/_doc/a%20b?refresh=true", new StringContent("""{"text":"onion onion onion"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+            (await seed.PutAsync("docs/_doc/a?refresh=true", new StringContent("""{"text":"onion"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        }
+
+        var dir = TestTemp.Folder("rank1-eval-spaceids-");
+        var topics = Path.Combine(dir, "topics.tsv");
+        var qrels = Path.Combine(dir, "qrels.txt");
+        await File.WriteAllTextAsync(topics, "q1\tonion\n");
+        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
+        string[] args = ["eval", "--topics", topics, "--qrels", qrels, "--index", "docs", "--backend", backend.Url.ToString(), "--proxy", backend.Url.ToString(),
+            "--run-out", Path.Combine(dir, "runs"), "--metrics", "mrr@10", "--json"];
+
+        var result = await CliRunner.RunAsync(args);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal(["q1 Q0 a%20b 1 2 bm25", "q1 Q0 a 2 1 bm25"], await File.ReadAllLinesAsync(Path.Combine(dir, "runs", "backend.run")));
+        // The relevant "a" is second, under the document with the space: 1/2, on the first run and on every run after.
+        Assert.Equal(0.5, JsonNode.Parse(result.Out)!["metrics"]![0]!["backend"]!.GetValue<double>());
+        var again = await CliRunner.RunAsync(args);
+        Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Equal(0.5, JsonNode.Parse(again.Out)!["metrics"]![0]!["backend"]!.GetValue<double>());
+    }
+
     private static string TrecFixture(string file) => Path.Combine(TestPaths.Fixture("trec_eval"), file);
 
     /// <summary>A trec_eval mean ('all' line) from the fixture's official output.</summary>

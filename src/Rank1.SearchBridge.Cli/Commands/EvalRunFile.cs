@@ -79,7 +79,8 @@ internal sealed class EvalRunFile
     /// <summary>
     /// Appends one query's ranking to the partial file. A document id the search returned more than once (an index
     /// pattern whose indices share an <c>_id</c>) is kept at its first rank only, as trec_eval refuses a run that
-    /// repeats a document of a query; the result is how many hits were left out for that.
+    /// repeats a document of a query; the result is how many hits were left out for that. An id with white space is
+    /// written percent-encoded (<see cref="TrecText.RunDocId"/>), which a run's white-space-separated fields can hold.
     /// </summary>
     public async Task<int> AppendAsync(string queryId, IReadOnlyList<string> hits, string tag, CancellationToken cancellationToken)
     {
@@ -88,7 +89,7 @@ internal sealed class EvalRunFile
             throw new InvalidOperationException($"{Path} is complete and is never written.");
         }
 
-        var docIds = hits.Distinct(StringComparer.Ordinal).ToList(); // Distinct keeps each id's first occurrence, in order
+        var docIds = hits.Select(TrecText.RunDocId).Distinct(StringComparer.Ordinal).ToList(); // Distinct keeps each id's first occurrence, in order
         var block = new StringBuilder();
         var entries = new List<RunEntry>();
         for (var i = 0; i < docIds.Count; i++)

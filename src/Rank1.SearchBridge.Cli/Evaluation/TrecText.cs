@@ -38,6 +38,17 @@ internal static class TrecText
     /// <param name="line">The line.</param>
     public static bool IsQrelsComment(string line) => line.StartsWith('#');
 
+    /// <summary>
+    /// A document id as a run file can hold it: each white-space character percent-encoded (<c>"a b"</c> is
+    /// <c>a%20b</c>), every other character as it is. Written raw, <c>q1 Q0 a b 1 2 bm25</c> is document <c>a</c> to
+    /// trec_eval (and to this tool reading the run again). Qrels cannot judge an id with white space either, so the
+    /// encoded id is never relevant: it keeps its rank, as a document not judged.
+    /// </summary>
+    /// <param name="id">The cluster's <c>_id</c>.</param>
+    public static string RunDocId(string id) => id.AsSpan().IndexOfAny(Separators) < 0
+        ? id
+        : string.Concat(id.Select(c => IsSeparator(c) ? $"%{(int)c:X2}" : c.ToString()));
+
     /// <summary>A line's fields, split on ASCII white space as trec_eval splits them (a no-break space is part of an id).</summary>
     /// <param name="line">The line.</param>
     public static string[] Fields(string line) => line.Split(Separators, StringSplitOptions.RemoveEmptyEntries);
