@@ -146,13 +146,7 @@ public sealed class EvalCommandTests
             }
         }
 
-        var dir = TestTemp.Folder("rank1-eval-dupids-");
-        var topics = Path.Combine(dir, "topics.tsv");
-        var qrels = Path.Combine(dir, "qrels.txt");
-        await File.WriteAllTextAsync(topics, "q1\tonion\n");
-        await File.WriteAllTextAsync(qrels, "q1 0 d1 1\nq1 0 d2 1\n");
-        string[] args = ["eval", "--topics", topics, "--qrels", qrels, "--index", "a,b", "--backend", backend.Url.ToString(), "--proxy", backend.Url.ToString(),
-            "--run-out", Path.Combine(dir, "runs"), "--metrics", "p@2,recall@100,map", "--json"];
+        var (dir, args) = await OnionEvalAsync("rank1-eval-dupids-", "q1 0 d1 1\nq1 0 d2 1\n", backend.Url, "a,b", "p@2,recall@100,map");
 
         var result = await CliRunner.RunAsync(args);
 
@@ -186,13 +180,7 @@ public sealed class EvalCommandTests
             (await seed.PutAsync("docs/_doc/a?refresh=true", new StringContent("""{"text":"onion"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         }
 
-        var dir = TestTemp.Folder("rank1-eval-spaceids-");
-        var topics = Path.Combine(dir, "topics.tsv");
-        var qrels = Path.Combine(dir, "qrels.txt");
-        await File.WriteAllTextAsync(topics, "q1\tonion\n");
-        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
-        string[] args = ["eval", "--topics", topics, "--qrels", qrels, "--index", "docs", "--backend", backend.Url.ToString(), "--proxy", backend.Url.ToString(),
-            "--run-out", Path.Combine(dir, "runs"), "--metrics", "mrr@10", "--json"];
+        var (dir, args) = await OnionEvalAsync("rank1-eval-spaceids-", "q1 0 a 1\n", backend.Url, "docs", "mrr@10");
 
         var result = await CliRunner.RunAsync(args);
 
@@ -203,6 +191,18 @@ public sealed class EvalCommandTests
         var again = await CliRunner.RunAsync(args);
         Assert.True(again.ExitCode == 0, again.Error);
         Assert.Equal(0.5, JsonNode.Parse(again.Out)!["metrics"]![0]!["backend"]!.GetValue<double>());
+    }
+
+    // One topic, q1 "onion", judged by qrels; both runs asked of the same cluster (no model needed): the folder and the eval arguments.
+    private static async Task<(string Dir, string[] Args)> OnionEvalAsync(string prefix, string qrelsText, Uri cluster, string index, string metrics)
+    {
+        var dir = TestTemp.Folder(prefix);
+        var topics = Path.Combine(dir, "topics.tsv");
+        var qrels = Path.Combine(dir, "qrels.txt");
+        await File.WriteAllTextAsync(topics, "q1\tonion\n");
+        await File.WriteAllTextAsync(qrels, qrelsText);
+        return (dir, ["eval", "--topics", topics, "--qrels", qrels, "--index", index, "--backend", cluster.ToString(), "--proxy", cluster.ToString(),
+            "--run-out", Path.Combine(dir, "runs"), "--metrics", metrics, "--json"]);
     }
 
     private static string TrecFixture(string file) => Path.Combine(TestPaths.Fixture("trec_eval"), file);
