@@ -176,6 +176,8 @@ run_tests() { # run_tests [FILTER]
   echo "    temporary files left by the run: $(du -sh "$tmp" | cut -f1) (removed); disk free: $(df -h --output=avail . | tail -1 | tr -d ' ')"
   # What a test left behind (TestTemp removes its folders when the test process exits): the biggest, to find the test.
   du -sh "$tmp"/* 2>/dev/null | sort -h | tail -3 | sed 's/^/      /' || true
+  # and inside a test process's folder, the biggest entries: their names say which tests made them.
+  du -sh "$tmp"/rank1-tests-*/* 2>/dev/null | sort -h | tail -5 | sed 's/^/        /' || true
   rm -rf "$tmp"
   "$PY" tools/trx-summary.py TestResults || rc=1
   return $rc
