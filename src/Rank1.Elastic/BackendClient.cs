@@ -241,8 +241,8 @@ internal sealed partial class BackendClient : IDisposable
         }
     }
 
-    // The answer's body, read as it comes, refused past maxBytes: by its Content-Length before a byte is read, else at the
-    // first byte past the limit.
+    // The answer's body, read as it comes, refused past maxBytes: by its Content-Length before a byte is read (and read
+    // into an array of that length), else at the first byte past the limit.
     private static async Task<byte[]> ReadAtMostAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
     {
         var length = content.Headers.ContentLength;
@@ -254,22 +254,40 @@ internal sealed partial class BackendClient : IDisposable
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            using var buffer = new MemoryStream(length is { } l ? (int)l : 0);
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            if (length is { } known)
             {
-                if (buffer.Length + read > maxBytes)
-                {
-                    throw new BackendAnswerTooLargeException(maxBytes);
-                }
+                var exact = new byte[known];
+                await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
+                return exact;
+            }
 
-                buffer.Write(chunk, 0, read);
+            using var buffer = new MemoryStream();
+            var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    if (buffer.Length + read > maxBytes)
+                    {
+                        throw new BackendAnswerTooLargeException(maxBytes);
+                    }
+
+                    buffer.Write(chunk, 0, read);
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
             }
 
             return buffer.ToArray();
         }
     }
+
+    /// <summary>Records a backend call that failed (<c>timeout</c> or <c>unreachable</c>) made outside <see cref="SendAsync"/>: by the pass-through forwarder.</summary>
+    /// <param name="kind">The failure's kind.</param>
+    public void RecordFailure(string kind) => _failed(kind);
 
     public BackendUnavailableException Unreachable(string detail) =>
         new(502, "rank1_backend_unreachable_exception", $"the backend {DisplayUri} is unreachable: {detail}");

@@ -135,6 +135,35 @@ public sealed class InputErrorIsolationTests
         Assert.Equal(r.Ids, System.Text.Json.Nodes.JsonNode.Parse(await gzipped.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    /// <summary>
+    /// In an <c>_msearch</c>, whose items are held to be joined, a window answer over the cap is sent again as the client
+    /// sent it, and that answer is held only within the same cap: an item whose own page is over it too is that item's
+    /// error, naming the setting and the way out (a lone <c>_search</c>, which is streamed), never held whole.
+    /// </summary>
+    [Fact]
+    public async Task Msearch_WindowAnswerOverTheCap_ItsPageWithinTheCapIsPassedOn_APageOverItIsTheItemsError()
+    {
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:MaxRerankedAnswerBytes"] = "512" });
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            async Task<int> Size(string body) => (await (await backend.PostAsync($"{ProxyStack.Index}/_search", new StringContent(body, System.Text.Encoding.UTF8, "application/json")))
+                .Content.ReadAsByteArrayAsync()).Length;
+            Assert.InRange(await Size("""{"query":{"match":{"text":"onion"}},"size":5}"""), 513, int.MaxValue); // the window's answer, and the second item's page
+            Assert.InRange(await Size("""{"query":{"match":{"text":"onion"}},"size":1}"""), 1, 512); // the first item's page
+        }
+
+        var lines = "{}\n" + """{"query":{"match":{"text":"onion"}},"size":1}""" + "\n{}\n" + """{"query":{"match":{"text":"onion"}},"size":5}""" + "\n";
+        var r = await stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_msearch", lines, "application/x-ndjson");
+
+        Assert.Equal(200, r.Status);
+        var items = r.Json["responses"]!.AsArray();
+        Assert.Equal([200, 502], items.Select(i => i!["status"]!.GetValue<int>()));
+        Assert.Equal("the backend's answer to the rerank window is over 512 bytes (Rank1:Proxy:MaxRerankedAnswerBytes)", items[0]!["_rank1"]!["reason"]!.GetValue<string>());
+        Assert.Equal(await stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}},"size":1}"""), items[0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal("rank1_backend_response_exception", items[1]!["error"]!["type"]!.GetValue<string>());
+        Assert.Contains("send it as a lone _search", items[1]!["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Search_RepeatedInputErrors_NeverOpenTheModelCircuitForOthers()
     {

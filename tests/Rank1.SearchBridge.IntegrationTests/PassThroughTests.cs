@@ -263,6 +263,27 @@ public sealed class PassThroughTests
         Assert.Equal(200, (await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Status);
     }
 
+    /// <summary>
+    /// A search streamed through the forwarder (not reranked: size 0; and a lone template that renders to one) whose
+    /// backend is gone is the ES-shaped 502, counted in <c>rank1.backend.failures{kind=unreachable}</c> as a search the
+    /// proxy holds is: an outage must not vanish from the alert metric because the traffic was aggregations.
+    /// </summary>
+    [Fact]
+    public async Task StreamedSearch_BackendGone_Is502AndCountedAsABackendFailure()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            stack.Proxy.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Rank1.SearchBridge.Telemetry.Rank1Metrics.MeterName, "rank1.backend.failures");
+        var aggregation = await stack.SearchAsync("""{"size":0,"query":{"match":{"text":"onion"}}}""");
+        Assert.Equal((200, "skipped"), (aggregation.Status, aggregation.Rerank));
+        Assert.Equal(await stack.BackendIdsAsync("""{"size":0,"query":{"match":{"text":"onion"}}}"""), aggregation.Ids);
+
+        await stack.StopBackendAsync();
+
+        AssertBackendError(await stack.SearchAsync("""{"size":0,"query":{"match":{"text":"onion"}}}"""), 502, "rank1_backend_unreachable_exception");
+        Assert.Equal(["unreachable"], failures.GetMeasurementSnapshot().Select(m => (string?)m.Tags["kind"]));
+    }
+
     /// <summary>An error of the backend's in Elasticsearch's shape; a 503's Retry-After is the break's 5 s unless <paramref name="retryAfter"/> says what is left of it.</summary>
     /// <param name="r">The answer.</param>
     /// <param name="status">Its HTTP status, in the body too.</param>

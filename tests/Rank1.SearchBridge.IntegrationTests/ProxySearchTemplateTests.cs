@@ -120,4 +120,28 @@ public sealed class ProxySearchTemplateTests : IAsyncLifetime
         Assert.Equal((400, "request [/_msearch/template] contains unrecognized parameter: [include_named_queries_score]"),
             (parameter.Status, parameter.Json["error"]!["reason"]!.GetValue<string>()));
     }
+
+    /// <summary>
+    /// A lone template whose search is not reranked (it renders to size 0) is the backend's answer to that search,
+    /// streamed by the forwarder to the rendered search's own path; <c>_msearch/template</c> takes <c>routing</c>, which
+    /// Elasticsearch reads for every multi search (<c>RestMultiSearchAction.parseMultiLineRequest</c>).
+    /// </summary>
+    [Fact]
+    public async Task SearchTemplate_NotReranked_IsTheBackendsAnswerToItsSearch_AndMsearchTemplateTakesRouting()
+    {
+        var skipped = await _stack.SearchAsync("""{"source":""" + Quoted + ""","params":{"q":"onion","size":0}}""", $"{ProxyStack.Index}/_search/template");
+        Assert.Equal((200, "skipped"), (skipped.Status, skipped.Rerank));
+        Assert.Equal("size is 0", skipped.Headers.GetValues("X-Rank1-Reason").Single());
+        using (var backend = new HttpClient { BaseAddress = _stack.Backend.Url })
+        {
+            var direct = System.Text.Json.Nodes.JsonNode.Parse(await (await backend.PostAsync($"{ProxyStack.Index}/_search",
+                new StringContent("""{"query":{"match":{"text":"onion"}},"size":0}""", System.Text.Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync())!;
+            Assert.Equal(direct["hits"]!["total"]!.ToJsonString(), skipped.Json["hits"]!["total"]!.ToJsonString());
+        }
+
+        var routed = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_msearch/template?routing=r1",
+            "{}\n" + """{"source":""" + Quoted + ""","params":{"q":"onion","size":3}}""" + "\n", "application/x-ndjson");
+        Assert.Equal(200, routed.Status);
+        Assert.Equal(200, routed.Json["responses"]![0]!["status"]!.GetValue<int>());
+    }
 }

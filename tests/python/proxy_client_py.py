@@ -1,4 +1,4 @@
-# Drives the proxy with the official Python client, elasticsearch-py as Debian ships it (python3-elasticsearch 7.17),
+# Drives the proxy with the official Python client, elasticsearch-py as Debian ships it (python3-elasticsearch: 7.17 on Debian 12),
 # at its default settings: info (the client's product check), a reranked search of a query no other call sends, a
 # q= search, an msearch mixing a reranked search and a missing index, helpers.scan (scroll) and helpers.bulk, a search
 # template and a multi search template, and an error.
@@ -9,7 +9,6 @@ import sys
 import warnings
 
 from elasticsearch import Elasticsearch, helpers
-from elasticsearch.exceptions import RequestError
 
 warnings.simplefilter("ignore")  # 7.17 warns that body= is deprecated; 7.x code still sends it
 url, index = sys.argv[1], sys.argv[2]
@@ -33,6 +32,6 @@ seen["msearchTemplate"] = [x["_rank1"]["rerank"] for x in mt["responses"]]
 try:
     es.search(index=index, body={"query": {"match": {"text": "onion"}}, "from": -1})
     seen["error"] = None
-except RequestError as e:
-    seen["error"] = {"status": e.status_code, "type": e.error}
+except Exception as e:  # 7.x: RequestError; 8.x: BadRequestError; both carry status_code and error
+    seen["error"] = {"status": getattr(e, "status_code", None), "type": getattr(e, "error", None)}
 print(json.dumps(seen))

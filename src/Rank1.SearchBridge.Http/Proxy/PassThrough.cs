@@ -5,7 +5,6 @@ using Polly.CircuitBreaker;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
-using Rank1.SearchBridge.Reranking;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Rank1.SearchBridge.Http.Proxy;
@@ -22,37 +21,30 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
     // A backend that sends nothing for this long (no response headers, no body bytes) is answered with an ES-shaped 504.
     private readonly ForwarderRequestConfig _requestConfig = new() { ActivityTimeout = options.Value.PassThroughTimeout };
 
-    public Task ForwardAsync(HttpContext context) => ForwardAsync(context, RawPathTransformer.Instance);
+    public Task ForwardAsync(HttpContext context) => ForwardAsync(context, RawPathTransformer.Instance, _requestConfig, "Rank1:Proxy:PassThroughTimeout");
 
     /// <summary>
-    /// A search the proxy does not rerank, sent on as the client sent it (<paramref name="body"/>: its body as the proxy
-    /// read it, decoded, less <c>ext.rank1</c>) and answered as every pass-through call is, streamed back as the backend
-    /// writes it, never held whole, with its rerank status (<paramref name="status"/>, <paramref name="reason"/>) in the headers.
+    /// Forwards the request with <paramref name="transformer"/>; a backend silent for the <paramref name="config"/>'s
+    /// activity timeout is a 504 naming <paramref name="timeoutSetting"/>. A failure to reach the backend or a timeout is
+    /// an Elasticsearch-shaped error, counted in <c>rank1.backend.failures</c>; the backend's circuit breaker sees each call.
     /// </summary>
-    public Task ForwardSearchAsync(HttpContext context, byte[] body, string status, string? reason)
-    {
-        var request = context.Request;
-        request.Headers.Remove("Content-Encoding"); // read and decoded already
-        request.Headers.Remove("Transfer-Encoding");
-        request.Body = new MemoryStream(body, writable: false);
-        request.ContentLength = body.Length;
-        return ForwardAsync(context, new RerankStatusTransformer(status, reason));
-    }
-
-    private async Task ForwardAsync(HttpContext context, HttpTransformer transformer)
+    public async Task ForwardAsync(HttpContext context, HttpTransformer transformer, ForwarderRequestConfig config, string timeoutSetting)
     {
         try
         {
             await backend.Breaker.ExecuteAsync(async ct =>
             {
-                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, _requestConfig, transformer, ct).ConfigureAwait(false);
+                var error = await forwarder.SendAsync(context, backend.BaseUri.ToString(), backend.Invoker, config, transformer, ct).ConfigureAwait(false);
                 switch (error)
                 {
                     case ForwarderError.None:
                         return;
                     case ForwarderError.RequestTimedOut:
-                        throw new BackendUnavailableException(504, "rank1_backend_timeout_exception", $"the backend {backend.DisplayUri} did not answer within {options.Value.PassThroughTimeout.TotalSeconds:0.###} s (Rank1:Proxy:PassThroughTimeout)");
+                        backend.RecordFailure("timeout");
+                        throw new BackendUnavailableException(504, "rank1_backend_timeout_exception",
+                            $"the backend {backend.DisplayUri} did not answer within {config.ActivityTimeout!.Value.TotalSeconds:0.###} s ({timeoutSetting})");
                     case ForwarderError.Request:
+                        backend.RecordFailure("unreachable");
                         throw backend.Unreachable(context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "connection failed");
                     default:
                         // A body over MaxContentLength that came without a Content-Length: Kestrel stops it mid-stream,
@@ -126,27 +118,5 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
 
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
-    }
-}
-
-/// <summary>The request as <see cref="RawPathTransformer"/> sends it; the answer with the search's rerank status headers added.</summary>
-internal sealed class RerankStatusTransformer(string status, string? reason) : HttpTransformer
-{
-    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken) =>
-        RawPathTransformer.Instance.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-
-    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
-    {
-        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
-        if (proxyResponse is not null)
-        {
-            httpContext.Response.Headers[RerankStatusNames.Header] = status;
-            if (reason is not null)
-            {
-                httpContext.Response.Headers[RerankStatusNames.ReasonHeader] = Search.SearchHttp.HeaderSafe(reason);
-            }
-        }
-
-        return copy;
     }
 }

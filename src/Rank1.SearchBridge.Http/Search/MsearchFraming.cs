@@ -44,11 +44,12 @@ internal static class MsearchFraming
     // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
     private static readonly HashSet<string> OpenSearchParameters = new([.. CommonParameters, "cancel_after_time_interval"], StringComparer.Ordinal);
 
-    // _msearch/template takes fewer (msearch_template.json in Elasticsearch's and OpenSearch's REST specs, plus the
-    // parameters every endpoint takes).
+    // _msearch/template takes fewer: those of msearch_template.json in Elasticsearch's and OpenSearch's REST specs,
+    // routing (which RestMultiSearchAction.parseMultiLineRequest reads for every msearch), and the parameters every
+    // endpoint takes.
     private static readonly HashSet<string> TemplateParameters = new(StringComparer.Ordinal)
     {
-        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
+        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
     };
 
     /// <summary>

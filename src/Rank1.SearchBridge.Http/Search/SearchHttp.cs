@@ -76,14 +76,19 @@ internal static class SearchHttp
             }
         }
 
+        SetRerankHeaders(response, status, reason);
+        response.ContentLength = answer.Body.Length;
+        await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The rerank status (<c>X-Rank1-Rerank</c>) and why (<c>X-Rank1-Reason</c>, when there is a reason) of an answer.</summary>
+    public static void SetRerankHeaders(HttpResponse response, string status, string? reason)
+    {
         response.Headers[RerankStatusNames.Header] = status;
         if (reason is not null)
         {
             response.Headers[RerankStatusNames.ReasonHeader] = HeaderSafe(reason);
         }
-
-        response.ContentLength = answer.Body.Length;
-        await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Http.Proxy;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
+using Yarp.ReverseProxy.Forwarder;
 using static Rank1.SearchBridge.EsAnswers;
 using static Rank1.SearchBridge.Http.Search.SearchHttp;
 
@@ -23,6 +24,9 @@ namespace Rank1.SearchBridge.Http.Search;
 internal sealed partial class SearchProxy(BackendClient backend, PassThrough passThrough, SearchWindowRerank windowRerank, RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics,
     TimeProvider time, ILogger<SearchProxy> logger)
 {
+    // A search streamed through the pass-through forwarder waits for the backend as long as one the proxy holds.
+    private readonly ForwarderRequestConfig _forwarding = new() { ActivityTimeout = backend.CallLimit };
+
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
@@ -45,19 +49,32 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var arrived = time.GetTimestamp(); // deadline_ms counts from here, the rendering included (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
-        var rendered = await backend.SendAsync(HttpMethod.Post, SearchTemplates.RenderPath, raw, headers, context.RequestAborted).ConfigureAwait(false);
+        var (search, refused) = await RenderAsync(index, BackendPath(index, index, RawIndex(context, index)), context.Request.Query, raw, headers, context.RequestAborted).ConfigureAwait(false);
+        var answer = refused ?? await SearchAsync(search!, headers, "POST", arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
+        if (!answer.Sent)
+        {
+            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A search template request rendered by the backend (<see cref="SearchTemplates"/>) and its search
+    /// <see cref="Prepare"/>d, to run on <paramref name="path"/> with <paramref name="query"/>; or, when the backend cannot
+    /// render it, the backend's answer as it gave it (<c>skipped</c>). A rendered search that does not parse is thrown
+    /// (<see cref="EsException"/>): the answer to a lone template, an item's error in an <c>_msearch/template</c>.
+    /// </summary>
+    private async Task<(PreparedSearch? Search, SearchAnswer? Refused)> RenderAsync(string? index, string path, IQueryCollection query, byte[] template,
+        IReadOnlyList<KeyValuePair<string, string[]>> headers, CancellationToken cancellationToken)
+    {
+        var rendered = await backend.SendAsync(HttpMethod.Post, SearchTemplates.RenderPath, template, headers, cancellationToken).ConfigureAwait(false);
         if (rendered.Status != 200)
         {
             metrics.Search("skipped");
-            var refused = new SearchAnswer(rendered.Status, rendered.Headers, rendered.Body, RerankStatus.Skipped, "the backend could not render the search template");
-            await WriteAsync(context, refused, refused.Rerank.ToHeaderValue(), refused.Reason).ConfigureAwait(false);
-            return;
+            return (null, new SearchAnswer(rendered.Status, rendered.Headers, rendered.Body, RerankStatus.Skipped, "the backend could not render the search template"));
         }
 
-        var body = SearchTemplates.SearchBody(rendered, raw);
-        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), context.Request.Query, source: null);
-        var answer = await SearchAsync(search, headers, "POST", arrived, context.RequestAborted).ConfigureAwait(false);
-        await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+        var body = SearchTemplates.SearchBody(rendered, template);
+        return (Prepare(index, path, Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), query, source: null), null);
     }
 
     /// <summary>
@@ -153,14 +170,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             if (item.Template is { } template)
             {
                 // Rendered, and its search read, item by item: what fails here is this item's answer alone.
-                var rendered = await backend.SendAsync(HttpMethod.Post, SearchTemplates.RenderPath, template.Body, headers, cancellationToken).ConfigureAwait(false);
-                if (rendered.Status != 200)
+                (search, var notRendered) = await RenderAsync(template.Index, template.Path, template.Parameters, template.Body, headers, cancellationToken).ConfigureAwait(false);
+                if (notRendered is not null)
                 {
-                    return (new SearchAnswer(rendered.Status, rendered.Headers, rendered.Body, RerankStatus.Skipped, "the backend could not render the search template"), false);
+                    return (notRendered, false);
                 }
-
-                var body = SearchTemplates.SearchBody(rendered, template.Body);
-                search = Prepare(template.Index, template.Path, Encoding.UTF8.GetBytes(body.ToJsonString(Compact)), template.Parameters, source: null);
             }
 
             var answer = await SearchAsync(search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share, refused.Token).ConfigureAwait(false);
@@ -186,6 +200,23 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false);
         }
+    }
+
+    /// <summary>
+    /// A search the proxy does not rerank, sent by the pass-through forwarder to <paramref name="pathAndQuery"/> with
+    /// <paramref name="body"/> (its body as the proxy read it: decoded, less <c>ext.rank1</c>; for a template, the search
+    /// it rendered to), its answer streamed back as the backend writes it, never held whole, with the rerank status
+    /// headers (<see cref="SkippedSearchTransformer"/>). The backend may be silent for <see cref="BackendOptions.Timeout"/>,
+    /// as for a search the proxy holds.
+    /// </summary>
+    private Task ForwardSearchAsync(HttpContext context, string pathAndQuery, byte[] body, string? reason)
+    {
+        var request = context.Request;
+        request.Headers.Remove("Content-Encoding"); // read and decoded already
+        request.Headers.Remove("Transfer-Encoding");
+        request.Body = new MemoryStream(body, writable: false);
+        request.ContentLength = body.Length;
+        return passThrough.ForwardAsync(context, new SkippedSearchTransformer(pathAndQuery, reason), _forwarding, "Rank1:Backend:Timeout");
     }
 
     /// <summary>
@@ -264,17 +295,37 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
         // The search as the client sent it (less ext.rank1), for the backend to answer as it is: read before the window is set.
         var asSent = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
-        async Task<SearchAnswer> PassThroughAsync(string? reason)
+        // The search sent on as the client sent it, not reranked: streamed to the client when it is the request's own
+        // answer; else (an msearch item) held, within the answer cap when the window's answer was already over it.
+        async Task<SearchAnswer> PassThroughAsync(string? reason, long maxAnswerBytes = long.MaxValue)
         {
-            metrics.Search("skipped");
             if (streamTo is not null)
             {
-                await passThrough.ForwardSearchAsync(streamTo, asSent, RerankStatus.Skipped.ToHeaderValue(), reason).ConfigureAwait(false);
+                await ForwardSearchAsync(streamTo, path + ToQueryString(query), asSent, reason).ConfigureAwait(false);
+                metrics.Search("skipped");
                 return new SearchAnswer(streamTo.Response.StatusCode, [], [], RerankStatus.Skipped, reason) { Sent = true };
             }
 
-            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken).ConfigureAwait(false);
+            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken,
+                maxAnswerBytes: maxAnswerBytes).ConfigureAwait(false);
+            metrics.Search("skipped");
             return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
+        }
+
+        // The window's answer was over the cap: sent again as the client sent it. Held (an msearch item), that answer too
+        // must be within the cap, else it is the item's error.
+        async Task<SearchAnswer> OverCapAsync()
+        {
+            var cap = options.Value.MaxRerankedAnswerBytes;
+            try
+            {
+                return await PassThroughAsync($"the backend's answer to the rerank window is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes)", cap).ConfigureAwait(false);
+            }
+            catch (BackendAnswerTooLargeException)
+            {
+                throw new EsException(502, "rank1_backend_response_exception",
+                    $"the backend's answer to this search is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes), more than the proxy holds for an item of a multi search: send it as a lone _search, whose answer is streamed");
+            }
         }
 
         if (!plan.Enabled)
@@ -330,7 +381,6 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // An answer too big to read and rewrite (that holds about ten times its size) is neither held nor parsed: the
         // search goes again as the client sent it, and that answer is passed on.
         var cap = options.Value.MaxRerankedAnswerBytes;
-        var overCap = $"the backend's answer to the rerank window is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes)";
         BackendResponse response;
         try
         {
@@ -339,7 +389,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
         catch (BackendAnswerTooLargeException)
         {
-            return await PassThroughAsync(overCap).ConfigureAwait(false);
+            return await OverCapAsync().ConfigureAwait(false);
         }
 
         if (response.Status != 200)
@@ -356,7 +406,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
         catch (DecodedTooLongException)
         {
-            return await PassThroughAsync(overCap).ConfigureAwait(false);
+            return await OverCapAsync().ConfigureAwait(false);
         }
 
         var hits = SearchHits.Hits(json);

@@ -44,8 +44,9 @@ public sealed class ProxyOptions : IValidatableObject
     public TimeSpan DeadlineGrace { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Longest time a passed-through request (anything that is not a search) may wait for the backend's next bytes:
-    /// response headers, or the next piece of the body either way. Past it the proxy answers an Elasticsearch-shaped 504
+    /// Longest time a passed-through request that is not a search may wait for the backend's next bytes: response
+    /// headers, or the next piece of the body either way (a search streamed without reranking waits
+    /// <c>Rank1:Backend:Timeout</c>). Past it the proxy answers an Elasticsearch-shaped 504
     /// (<c>rank1_backend_timeout_exception</c>) instead of holding the connection.
     /// </summary>
     /// <value>Default 60 s.</value>
@@ -86,8 +87,9 @@ public sealed class ProxyOptions : IValidatableObject
     /// <summary>
     /// Largest backend answer to a search's rerank window that the proxy reads to rerank, in bytes once decoded. Reading
     /// and rewriting an answer holds about ten times its size (a 200 MB window answer took the proxy to 2.2 GB); a bigger
-    /// one is not reranked: the search is sent again as the client sent it and that answer is passed on as it comes
-    /// (<c>X-Rank1-Rerank: skipped</c>, with the reason).
+    /// one is not reranked: the search is sent again as the client sent it and that answer is passed on
+    /// (<c>X-Rank1-Rerank: skipped</c>, with the reason), streamed for a lone search; an <c>_msearch</c> item's is held to
+    /// be joined, so within this cap too, else it is that item's 502.
     /// </summary>
     /// <value>Default 67108864 (64 MB).</value>
     [Range(typeof(long), "1", "1073741824")]

@@ -207,7 +207,8 @@ public sealed class LastPositionLogitsTests
     [Fact]
     public void TornGraph_FailsToLoadWithTheModelLoadError_AndTheLogSaysTheRewriteCouldNotRead()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var graph = Path.Combine(dir, "model.onnx");
         var bytes = File.ReadAllBytes(graph);
         File.WriteAllBytes(graph, bytes[..(bytes.Length / 2)]);

@@ -20,7 +20,8 @@ public sealed class ModelFingerprintTests
     [Fact]
     public void Fingerprint_ByteIdenticalCopyAtAnotherPath_IsTheSame_AndNotTheNamesHash()
     {
-        var copy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var copyCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var copy = copyCopy.Path;
 
         var original = Fingerprint(TestPaths.TinyModel);
         Assert.Matches("^[0-9a-f]{32}$", original);
@@ -33,7 +34,8 @@ public sealed class ModelFingerprintTests
     [Fact]
     public void Fingerprint_OneByteOfTheWeightsChanged_Changes()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var before = Fingerprint(dir);
         var graph = Path.Combine(dir, "model.onnx");
 
@@ -45,7 +47,8 @@ public sealed class ModelFingerprintTests
     [Fact]
     public void Fingerprint_OneByteOfTheExternalData_Changes()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyGenAiModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyGenAiModel);
+        var dir = dirCopy.Path;
         var before = Fingerprint(dir);
         var data = Path.Combine(dir, "model.onnx.data");
 
@@ -62,7 +65,8 @@ public sealed class ModelFingerprintTests
     [InlineData("chat_template.jinja")] // not there before: a file added counts too
     public void Fingerprint_TokenizerConfigOrTemplateChanged_Changes(string file)
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var before = Fingerprint(dir);
 
         File.AppendAllText(Path.Combine(dir, file), " ");
@@ -73,7 +77,8 @@ public sealed class ModelFingerprintTests
     [Fact]
     public void Fingerprint_HiddenFilesDocsAndUnloadedGraphs_DoNotCount()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var before = Fingerprint(dir);
 
         File.WriteAllText(Path.Combine(dir, ".stamp"), "built again");

@@ -18,7 +18,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Open_NoGraph_NamesModelOnnx()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         File.Delete(Path.Combine(dir, "model.onnx"));
         File.Delete(Path.Combine(dir, "genai_config.json"));
         var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
@@ -28,7 +29,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Open_GenAiNamesMissingFile_NamesIt()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         File.Move(Path.Combine(dir, "model.onnx"), Path.Combine(dir, "renamed.onnx"));
         var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
         Assert.Contains("model.decoder.filename", ex.Message, StringComparison.Ordinal);
@@ -41,7 +43,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Open_ContextLength_FromGenAiConfigFirst_ElseFromConfigJson()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyGenAiModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyGenAiModel);
+        var dir = dirCopy.Path;
         var genai = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "genai_config.json")))!;
         genai["model"]!["context_length"] = 1000;
         File.WriteAllText(Path.Combine(dir, "genai_config.json"), genai.ToJsonString());
@@ -57,7 +60,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Open_NoConfigAtAll_SaysWhichFileIsExpected()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         File.Delete(Path.Combine(dir, "genai_config.json"));
         File.Delete(Path.Combine(dir, "config.json"));
         var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Open(dir));
@@ -67,7 +71,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void EngineLoad_NoTokenizer_NamesTokenizerJson()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         File.Delete(Path.Combine(dir, "tokenizer.json"));
         var ex = Assert.Throws<ModelLoadException>(() => Rank1Engine.Load(new Rank1EngineOptions { Path = dir, ExecutionProvider = ExecutionProviderKind.Cpu }));
         Assert.Contains(Path.Combine(dir, "tokenizer.json"), ex.Message, StringComparison.Ordinal);
@@ -76,7 +81,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Load_CorruptGraph_NamesTheFile()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         File.WriteAllBytes(Path.Combine(dir, "model.onnx"), [1, 2, 3, 4, 5, 6, 7, 8]);
         var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
         Assert.Contains(Path.Combine(dir, "model.onnx"), ex.Message, StringComparison.Ordinal);
@@ -86,7 +92,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Load_GraphWithoutTheNamedKvInputs_SaysAKvCachedDecoderIsExpected()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var genai = Path.Combine(dir, "genai_config.json");
         File.WriteAllText(genai, File.ReadAllText(genai).Replace("past_key_values.%d.key", "past.%d.k", StringComparison.Ordinal));
         var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
@@ -97,7 +104,8 @@ public sealed class ModelFolderTests
     [Fact]
     public void Load_GraphWithoutInputIds_ListsTheGraphInputs()
     {
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var genai = Path.Combine(dir, "genai_config.json");
         File.WriteAllText(genai, File.ReadAllText(genai).Replace("\"input_ids\": \"input_ids\"", "\"input_ids\": \"tokens\"", StringComparison.Ordinal));
         var ex = Assert.Throws<ModelLoadException>(() => CausalLm.Load(ModelFolder.Open(dir), ExecutionProviderKind.Cpu));
@@ -126,7 +134,8 @@ public sealed class ModelFolderTests
     public void EngineLoad_TokenizerLargerThanTheGraphVocabulary_Refuses()
     {
         var fixture = TestPaths.Fixture("ort-genai-tiny-qwen2");
-        var dir = ModelRuns.CopyFolder(fixture);
+        using var dirCopy = ModelRuns.CopyFolder(fixture);
+        var dir = dirCopy.Path;
         File.Copy(Path.Combine(TestPaths.TinyModel, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
         var ex = Assert.Throws<ModelLoadException>(() => Rank1Engine.Load(new Rank1EngineOptions { Path = dir, ExecutionProvider = ExecutionProviderKind.Cpu }));
         Assert.Contains("do not belong together", ex.Message, StringComparison.Ordinal);
@@ -136,7 +145,8 @@ public sealed class ModelFolderTests
     public void IsRandomTestModel_ReadFromConfig()
     {
         Assert.True(ModelFolder.Open(TestPaths.TinyModel).IsRandomTestModel);
-        var dir = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        using var dirCopy = ModelRuns.CopyFolder(TestPaths.TinyModel);
+        var dir = dirCopy.Path;
         var config = Path.Combine(dir, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"random_weights\": true", "\"random_weights\": false", StringComparison.Ordinal));
         Assert.False(ModelFolder.Open(dir).IsRandomTestModel);
