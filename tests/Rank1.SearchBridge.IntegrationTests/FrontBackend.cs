@@ -8,7 +8,9 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, and counts how many searches it has in flight at once.
+/// <c>slow</c> for a moment, and counts how many searches it has in flight at once. A search or msearch asked in YAML
+/// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
+/// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
 internal sealed class FrontBackend : IAsyncDisposable
 {
@@ -173,6 +175,12 @@ internal sealed class FrontBackend : IAsyncDisposable
             var bytes = await response.Content.ReadAsByteArrayAsync();
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
+            if (AskedInYaml(context.Request) && (path.EndsWith("/_search", StringComparison.Ordinal) || path.EndsWith("/_msearch", StringComparison.Ordinal)))
+            {
+                bytes = System.Text.Encoding.UTF8.GetBytes(Yaml(System.Text.Json.Nodes.JsonNode.Parse(bytes)));
+                context.Response.ContentType = "application/yaml";
+            }
+
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             context.Response.Headers["Warning"] = Warning;
             if (context.Request.Headers.TryGetValue("X-Opaque-Id", out var opaque))
@@ -200,6 +208,42 @@ internal sealed class FrontBackend : IAsyncDisposable
             if (slow)
             {
                 Interlocked.Decrement(ref _inFlight);
+            }
+        }
+    }
+
+    // The format parameter when it names a format, else Accept (AbstractRestChannel.newBuilder).
+    private static bool AskedInYaml(HttpRequest request) => request.Query.TryGetValue("format", out var format) && format.ToString().ToLowerInvariant() is "json" or "yaml" or "smile" or "cbor"
+        ? format.ToString().Equals("yaml", StringComparison.OrdinalIgnoreCase)
+        : request.Headers.Accept.ToString().StartsWith("application/yaml", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A JSON answer as a YAML document (block style, scalars as JSON writes them, which YAML reads).</summary>
+    public static string Yaml(System.Text.Json.Nodes.JsonNode? answer)
+    {
+        var yaml = new System.Text.StringBuilder("---\n");
+        Write(answer, 0);
+        return yaml.ToString();
+
+        void Write(System.Text.Json.Nodes.JsonNode? node, int depth)
+        {
+            var indent = new string(' ', 2 * depth);
+            IEnumerable<(string Prefix, System.Text.Json.Nodes.JsonNode? Value)> entries = node switch
+            {
+                System.Text.Json.Nodes.JsonObject o => o.Select(p => ($"{indent}{p.Key}:", p.Value)),
+                System.Text.Json.Nodes.JsonArray a => a.Select(x => ($"{indent}-", x)),
+                _ => throw new ArgumentException("an answer is an object"),
+            };
+            foreach (var (prefix, value) in entries)
+            {
+                if (value is System.Text.Json.Nodes.JsonObject { Count: > 0 } or System.Text.Json.Nodes.JsonArray { Count: > 0 })
+                {
+                    yaml.Append(prefix).Append('\n');
+                    Write(value, depth + 1);
+                }
+                else
+                {
+                    yaml.Append(prefix).Append(' ').Append(value?.ToJsonString() ?? "null").Append('\n');
+                }
             }
         }
     }

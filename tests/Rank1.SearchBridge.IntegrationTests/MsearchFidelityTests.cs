@@ -662,4 +662,100 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
             Assert.Equal(i == 0 ? "applied" : "skipped", got[i].Rerank);
         }
     }
+
+    [Theory]
+    [InlineData("", """{"query":{"match":{"text":"onion"}},"_source":false,"stored_fields":"_none_"}""")]
+    [InlineData("?_source=false&stored_fields=_none_", """{"query":{"match":{"text":"onion"}}}""")]
+    [InlineData("?stored_fields=_none_", """{"query":{"match":{"text":"onion"}},"_source":false}""")]
+    public async Task StoredFieldsNone_IsSentAsTheClientSentIt_NeverWithA_SourceElasticsearchRefusesBesideIt(string parameters, string body)
+    {
+        // "_source": false with "stored_fields": "_none_" (hits with neither source nor id) is a search Elasticsearch runs;
+        // the proxy asked for the passage fields beside it ("_source": {"includes": ["text"]}), which Elasticsearch refuses:
+        // "[stored_fields] cannot be disabled if [_source] is requested" (SearchRequest.validate). Such hits hold no passage.
+        while (_front.SearchBodies.TryDequeue(out _))
+        {
+        }
+
+        var r = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_search{parameters}", body);
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal(body, Assert.Single(_front.SearchBodies));
+    }
+
+    [Theory]
+    [InlineData("?format=yaml", null)]
+    [InlineData("?format=YAML", null)]
+    [InlineData("", "application/yaml")]
+    [InlineData("?format=txt", "application/yaml")]
+    public async Task SearchAskedInYaml_IsTheBackendsYamlAnswer_InBackendOrder(string parameters, string? accept)
+    {
+        // Elasticsearch answers in the format the format parameter names (any case), else the one Accept names: the proxy
+        // read that YAML answer as JSON and answered 502 rank1_backend_response_exception.
+        const string body = """{"query":{"match":{"text":"onion eyes"}}}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{ProxyStack.Index}/_search{parameters}") { Content = ProxyStack.Json(body) };
+        if (accept is not null)
+        {
+            request.Headers.Accept.ParseAdd(accept);
+        }
+
+        using var response = await _stack.Http.SendAsync(request);
+        var yaml = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/yaml", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("skipped", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.StartsWith("---\n", yaml, StringComparison.Ordinal);
+        Assert.Equal(await _stack.BackendIdsAsync(body), YamlIds(yaml));
+    }
+
+    [Fact]
+    public async Task SearchAskedInJsonByFormat_IsReranked_WhateverAcceptSays()
+    {
+        // The format parameter wins over Accept (AbstractRestChannel.newBuilder): format=json is a JSON answer.
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{ProxyStack.Index}/_search?format=json") { Content = ProxyStack.Json("""{"query":{"match":{"text":"onion tears"}}}""") };
+        request.Headers.Accept.ParseAdd("application/yaml");
+        using var response = await _stack.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("applied", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.NotNull(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![0]!["fields"]!["_rank1.score"]);
+    }
+
+    [Fact]
+    public async Task SearchBodyInYaml_GoesToTheBackendAsSent()
+    {
+        // Elasticsearch reads a YAML body (Content-Type: application/yaml); the proxy refused it as JSON that does not parse.
+        while (_front.SearchBodies.TryDequeue(out _))
+        {
+        }
+
+        const string yaml = "query:\n  match:\n    text: onion\n";
+        var r = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_search", yaml, "application/yaml");
+
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal(yaml, Assert.Single(_front.SearchBodies));
+    }
+
+    [Fact]
+    public async Task MsearchFormatParameter_IsTaken_JsonIsReranked_YamlIsTheBackendsAnswer()
+    {
+        // format is a parameter every Elasticsearch endpoint takes (BaseRestHandler's ALWAYS_SUPPORTED); the proxy refused it
+        // on _msearch with "contains unrecognized parameter: [format]".
+        const string search = """{"query":{"match":{"text":"onion soup"}}}""";
+        var json = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_msearch?format=json", "{}\n" + search + "\n", "application/x-ndjson");
+        Assert.Equal(200, json.Status);
+        Assert.Equal("applied", json.Json["responses"]![0]!["_rank1"]!["rerank"]!.GetValue<string>());
+
+        using var response = await _stack.Http.PostAsync($"{ProxyStack.Index}/_msearch?format=yaml", new StringContent("{}\n" + search + "\n", Encoding.UTF8, "application/x-ndjson"));
+        var yaml = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/yaml", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("skipped", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.Equal(await _stack.BackendIdsAsync(search), YamlIds(yaml));
+    }
+
+    // The hits' ids of a YAML answer (FrontBackend.Yaml writes each as _id: "value"), in order.
+    private static string[] YamlIds(string yaml) =>
+        System.Text.RegularExpressions.Regex.Matches(yaml, "^ *_id: \"([^\"]*)\"$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToArray();
 }

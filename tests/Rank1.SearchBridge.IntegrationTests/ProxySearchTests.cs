@@ -32,6 +32,19 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(["onion \uFFFD"], judge.Queries.Distinct());
     }
 
+    [Fact]
+    public async Task QParameterBesideABodyQuery_IsTheTextJudged_AsItIsWhatTheBackendSearched()
+    {
+        // The q parameter replaces the body's query (RestSearchAction.parseSearchSource): the backend searched "onion soup",
+        // and the proxy judged its hits against the body's "eye drops".
+        var judge = new RecordingJudge();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(judge));
+        var r = await stack.SendAsync(HttpMethod.Post, "docs/_search?q=onion%20soup", """{"query":{"match":{"text":"eye drops"}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal(["onion soup"], judge.Queries.Distinct());
+    }
+
     private sealed class RecordingJudge : IPassageJudge
     {
         public System.Collections.Concurrent.ConcurrentQueue<string> Queries { get; } = new();

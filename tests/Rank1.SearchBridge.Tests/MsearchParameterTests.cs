@@ -15,6 +15,8 @@ public sealed class MsearchParameterTests
     [InlineData(BackendFlavor.OpenSearch, "cancel_after_time_interval")]
     [InlineData(BackendFlavor.OpenSearch, "max_concurrent_searches")]
     [InlineData(BackendFlavor.OpenSearch, "typed_keys")]
+    [InlineData(BackendFlavor.Elasticsearch, "format")]
+    [InlineData(BackendFlavor.OpenSearch, "format")]
     public void FlavoursOwnParameter_IsAccepted(BackendFlavor flavor, string name) =>
         MsearchFraming.CheckParameters("/_msearch", Query(name), flavor);
 

@@ -36,7 +36,7 @@ internal static class MsearchFraming
     [
         MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
         "ignore_unavailable", "max_concurrent_shard_requests", "pre_filter_shard_size", "rest_total_hits_as_int", "routing",
-        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
+        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
     ];
 
     private static readonly HashSet<string> ElasticsearchParameters = new([.. CommonParameters, "include_named_queries_score"], StringComparer.Ordinal);

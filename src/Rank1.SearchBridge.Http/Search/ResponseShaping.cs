@@ -34,6 +34,54 @@ internal static class ResponseShaping
         return Encoding.UTF8.GetBytes(final.ToJsonString(EsAnswers.Flag(query, "pretty") ? EsAnswers.Pretty : EsAnswers.Compact));
     }
 
+    // XContent's other formats, by the format parameter's name (XContentType.fromFormat, lower-cased) and by media type
+    // (XContentType.fromMediaType, parameters and case ignored): the proxy reads and writes JSON only.
+    private static readonly Dictionary<string, string> OtherFormats = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["application/yaml"] = "YAML", ["application/vnd.elasticsearch+yaml"] = "YAML",
+        ["application/smile"] = "SMILE", ["application/vnd.elasticsearch+smile"] = "SMILE",
+        ["application/cbor"] = "CBOR", ["application/vnd.elasticsearch+cbor"] = "CBOR",
+    };
+
+    private static readonly HashSet<string> JsonMediaTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "application/json", "application/x-ndjson", "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson",
+    };
+
+    /// <summary>
+    /// Why the proxy cannot read or write this request's search as JSON, or null when it can: a body sent in YAML, SMILE or
+    /// CBOR (its <c>Content-Type</c>; <c>Body</c> is then true), or an answer asked in one of them. Elasticsearch picks the
+    /// answer's format as <c>AbstractRestChannel.newBuilder</c> does: the <c>format</c> parameter when it names one
+    /// (<c>json</c>, <c>yaml</c>, <c>smile</c>, <c>cbor</c>, any case), else the <c>Accept</c> header when it names one,
+    /// else the request's <c>Content-Type</c>. Such a search goes to the backend as it came, for the backend to answer in
+    /// that format.
+    /// </summary>
+    /// <param name="request">The client's request.</param>
+    /// <param name="hasBody">Whether the request has a body.</param>
+    public static (string Reason, bool Body)? NotJson(HttpRequest request, bool hasBody)
+    {
+        var contentType = MediaType(request.ContentType);
+        if (hasBody && contentType is not null && OtherFormats.TryGetValue(contentType, out var bodyFormat))
+        {
+            return ($"the request body is {bodyFormat}, which the proxy does not read", true);
+        }
+
+        var format = request.Query.TryGetValue("format", out var f) ? f.ToString() : "";
+        var asked = format.ToLowerInvariant() switch
+        {
+            "json" => "json",
+            "yaml" or "smile" or "cbor" => format.ToUpperInvariant(),
+            _ => null,
+        } ?? Known(MediaType(request.Headers.Accept.ToString())) ?? Known(contentType);
+        return asked is null or "json" ? null : ($"the answer is asked in {asked}, which the proxy does not write", false);
+
+        static string? Known(string? mediaType) =>
+            mediaType is null ? null : OtherFormats.TryGetValue(mediaType, out var name) ? name : JsonMediaTypes.Contains(mediaType) ? "json" : null;
+    }
+
+    // The type/subtype of a Content-Type or Accept value, its parameters (charset, compatible-with) left out.
+    private static string? MediaType(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Split(';')[0].Trim();
+
     /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
     public static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
     {

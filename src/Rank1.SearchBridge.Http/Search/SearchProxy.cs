@@ -31,7 +31,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, source: null);
+        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, source: null, ResponseShaping.NotJson(context.Request, raw.Length > 0));
         var answer = await SearchAsync(search, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
         {
@@ -96,6 +96,19 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
         var headers = RequestHeaders(context.Request);
         var rawPathIndex = RawIndex(context, pathIndex);
+        if (ResponseShaping.NotJson(context.Request, raw.Length > 0) is { } notJson)
+        {
+            // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
+            // to read and answer in that format, its searches un-reranked.
+            var search = BackendPath(pathIndex, pathIndex, rawPathIndex);
+            var through = await backend.SendAsync(new HttpMethod(context.Request.Method), search[..^"_search".Length] + "_msearch" + ToQueryString(query), raw.Length == 0 ? null : raw,
+                headers, context.RequestAborted).ConfigureAwait(false);
+            metrics.Search("skipped");
+            var passed = new SearchAnswer(through.Status, through.Headers, through.Body, RerankStatus.Skipped, notJson.Reason);
+            await WriteAsync(context, passed, passed.Rerank.ToHeaderValue(), passed.Reason).ConfigureAwait(false);
+            return;
+        }
+
         var o = options.Value;
         // Every line is read and every search prepared before any search runs, as Elasticsearch parses every line first: a bad
         // line, a negative from or size, or a bad ext.rank1 setting is a 400 for the whole msearch (Prepare).
@@ -230,9 +243,16 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// <param name="raw">The body as sent.</param>
     /// <param name="query">The search's URL parameters.</param>
     /// <param name="source"><paramref name="raw"/> read already (an <c>_msearch</c> item's body: <see cref="MsearchLines.Read{T}"/>), or null.</param>
-    private PreparedSearch Prepare(string? index, string path, byte[] raw, IQueryCollection query, JsonObject? source)
+    /// <param name="notJson">Why the proxy cannot read the body or write the answer as JSON (<see cref="ResponseShaping.NotJson"/>), or null.</param>
+    private PreparedSearch Prepare(string? index, string path, byte[] raw, IQueryCollection query, JsonObject? source, (string Reason, bool Body)? notJson = null)
     {
         var openSearch = backend.Flavor == BackendFlavor.OpenSearch;
+        if (notJson is { Body: true } unreadable)
+        {
+            // A body in YAML, SMILE or CBOR goes to the backend as it came: the proxy reads none of it.
+            return new PreparedSearch(index, path, raw, query, null, false, RerankPlan.From(null, rules.Resolve(index), options.Value.Caps).Skip(unreadable.Reason), null, 0, 0, null);
+        }
+
         if (source is not null)
         {
             // An msearch item the backend would refuse at parse time, whole; it is asked one search at a time, and would answer it as that item's error.
@@ -242,9 +262,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var body = source ?? SearchBody.ReadOptional(raw);
         var hadExt = body?["ext"] is JsonObject ext && ext.ContainsKey("rank1");
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
-        var queryText = plan.QueryText ?? QueryText.FromBody(body) ?? (query.TryGetValue("q", out var q) ? q.ToString() : null);
+        // The q parameter replaces the body's query (RestSearchAction.parseSearchSource: RestActions.urlParamsToQueryBuilder),
+        // so it is what the backend searched for.
+        var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !string.IsNullOrWhiteSpace(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
 
-        plan = SkipReason(plan, body, query, queryText) is { } reason ? plan.Skip(reason) : plan;
+        plan = (SkipReason(plan, body, query, queryText) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
         {
             if (plan.RequestedByClient && plan.SkipReason == NoQueryText)
@@ -504,6 +526,14 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return "search_after pages pass through un-reranked";
         }
 
+        // stored_fields _none_ fetches no _source (and no _id): there is no passage to judge, and Elasticsearch refuses a
+        // _source asked for beside it ("[stored_fields] cannot be disabled if [_source] is requested", SearchRequest.validate),
+        // so the passage fields cannot be asked for either. The URL's stored_fields replaces the body's.
+        if (StoredFieldsNone(body, query))
+        {
+            return "stored_fields is _none_: the hits carry no source to judge";
+        }
+
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
         var bodySort = body?["sort"] ?? standard?["sort"];
         if (query.ContainsKey("sort") || (bodySort is { } sort && !SortsByScoreOnly(sort)))
@@ -518,6 +548,18 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         return queryText is null ? NoQueryText : null;
     }
+
+    // StoredFieldsContext: _none_ in the URL's comma list, else in the body's stored_fields (a name or a list of names).
+    private static bool StoredFieldsNone(JsonObject? body, IQueryCollection query) => query.TryGetValue("stored_fields", out var url)
+        ? url.ToString().Split(',').Any(f => f.Trim() == NoStoredFields)
+        : body?["stored_fields"] switch
+        {
+            JsonValue v => v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == NoStoredFields,
+            JsonArray a => a.Any(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String && xv.GetValue<string>() == NoStoredFields),
+            _ => false,
+        };
+
+    private const string NoStoredFields = "_none_";
 
     // Only the score, best first (Rank1's order replaces it); an ascending score sort is a sort like any other unless anyOrder.
     private static bool SortsByScoreOnly(JsonNode sort, bool anyOrder = false) => sort switch
