@@ -755,6 +755,31 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(await _stack.BackendIdsAsync(search), YamlIds(yaml));
     }
 
+    [Fact]
+    public async Task SearchWithItsBodyInTheUrl_IsRerankedAsTheSameSearchSentAsABody()
+    {
+        // Elasticsearch reads source (with source_content_type) as the body of a request sent without one
+        // (RestRequest.contentOrSourceParam); the proxy found no query text in it and passed it through un-reranked.
+        const string body = """{"query":{"match":{"text":"onion eyes"}},"size":3}""";
+        var r = await _stack.SendAsync(HttpMethod.Get, $"{ProxyStack.Index}/_search?source={Uri.EscapeDataString(body)}&source_content_type=application/json");
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal((await _stack.SearchAsync(body)).Ids, r.Ids);
+        Assert.All(r.Json["hits"]!["hits"]!.AsArray(), h => Assert.NotNull(h!["fields"]!["_rank1.score"]));
+    }
+
+    [Fact]
+    public async Task MsearchWithItsBodyInTheUrl_IsAnsweredAndReranked()
+    {
+        // The proxy refused source on _msearch ("contains unrecognized parameter: [source]"), which Elasticsearch reads as the body.
+        const string lines = "{}\n{\"query\":{\"match\":{\"text\":\"onion soup\"}}}\n";
+        var r = await _stack.SendAsync(HttpMethod.Get, $"{ProxyStack.Index}/_msearch?source={Uri.EscapeDataString(lines)}&source_content_type=application/x-ndjson");
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", Assert.Single(r.Json["responses"]!.AsArray())!["_rank1"]!["rerank"]!.GetValue<string>());
+    }
+
     // The hits' ids of a YAML answer (FrontBackend.Yaml writes each as _id: "value"), in order.
     private static string[] YamlIds(string yaml) =>
         System.Text.RegularExpressions.Regex.Matches(yaml, "^ *_id: \"([^\"]*)\"$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToArray();

@@ -31,7 +31,8 @@ internal static class MsearchFraming
 
     // The URL parameters _msearch accepts, by backend flavour (each one's REST spec, plus the parameters every endpoint
     // takes); the backend answers any other one with a 400 rather than ignoring it, and so does the proxy. source and
-    // source_content_type (the body given in the URL) are refused: the proxy reads the body only from the request body.
+    // source_content_type (the body given in the URL) are read as the body of a request sent without one, and consumed
+    // (SearchHttp.BodyOrSource); beside a body they are refused, as Elasticsearch does not consume them then.
     private static readonly string[] CommonParameters =
     [
         MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",

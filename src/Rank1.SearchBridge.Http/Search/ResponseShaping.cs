@@ -56,23 +56,25 @@ internal static class ResponseShaping
     /// else the request's <c>Content-Type</c>. Such a search goes to the backend as it came, for the backend to answer in
     /// that format.
     /// </summary>
-    /// <param name="request">The client's request.</param>
+    /// <param name="query">The request's URL parameters.</param>
+    /// <param name="accept">The request's <c>Accept</c> header.</param>
+    /// <param name="requestContentType">The body's media type (<see cref="SearchHttp.BodyOrSource"/>).</param>
     /// <param name="hasBody">Whether the request has a body.</param>
-    public static (string Reason, bool Body)? NotJson(HttpRequest request, bool hasBody)
+    public static (string Reason, bool Body)? NotJson(IQueryCollection query, string? accept, string? requestContentType, bool hasBody)
     {
-        var contentType = MediaType(request.ContentType);
+        var contentType = MediaType(requestContentType);
         if (hasBody && contentType is not null && OtherFormats.TryGetValue(contentType, out var bodyFormat))
         {
             return ($"the request body is {bodyFormat}, which the proxy does not read", true);
         }
 
-        var format = request.Query.TryGetValue("format", out var f) ? f.ToString() : "";
+        var format = query.TryGetValue("format", out var f) ? f.ToString() : "";
         var asked = format.ToLowerInvariant() switch
         {
             "json" => "json",
             "yaml" or "smile" or "cbor" => format.ToUpperInvariant(),
             _ => null,
-        } ?? Known(MediaType(request.Headers.Accept.ToString())) ?? Known(contentType);
+        } ?? Known(MediaType(accept)) ?? Known(contentType);
         return asked is null or "json" ? null : ($"the answer is asked in {asked}, which the proxy does not write", false);
 
         static string? Known(string? mediaType) =>

@@ -59,9 +59,47 @@ internal static class SearchHttp
         new(413, "content_too_long_exception",
             $"request body is too large{(length is { } l ? $" ({l} bytes)" : "")}{(decompressed ? " once decompressed" : "")}: the limit (http.max_content_length, Rank1:Proxy:MaxContentLength) is {limit} bytes");
 
-    /// <summary>The client's headers to pass on to the backend, less those describing the body.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request) =>
-        request.Headers.Where(h => !BodyHeaders.Contains(h.Key)).Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
+    /// <summary>
+    /// The client's headers to pass on to the backend, less those describing the body; with <paramref name="contentType"/>
+    /// (the media type of a body given in the URL, <see cref="BodyOrSource"/>) as the <c>Content-Type</c>.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string[]>> RequestHeaders(HttpRequest request, string? contentType = null)
+    {
+        var replaced = contentType is not null && contentType != request.ContentType;
+        var headers = request.Headers.Where(h => !BodyHeaders.Contains(h.Key) && !(replaced && h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)))
+            .Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
+        if (replaced)
+        {
+            headers.Add(new("Content-Type", [contentType!]));
+        }
+
+        return headers;
+    }
+
+    /// <summary>
+    /// The body of a search or msearch, its URL parameters, and the body's media type. A request sent without a body may
+    /// give it in the URL, as <c>source</c> with its media type in <c>source_content_type</c>: Elasticsearch reads that as
+    /// the body (<c>RestRequest.contentOrSourceParam</c>, which consumes both parameters), so the proxy does too, and
+    /// passes neither on. A request with a body keeps its parameters as they are (Elasticsearch then refuses a
+    /// <c>source</c> as a parameter it does not know).
+    /// </summary>
+    /// <param name="request">The client's request.</param>
+    /// <param name="raw">Its body, decoded (<see cref="ReadBodyAsync"/>).</param>
+    public static (byte[] Body, IQueryCollection Query, string? ContentType) BodyOrSource(HttpRequest request, byte[] raw)
+    {
+        var query = request.Query;
+        if (raw.Length > 0 || !query.TryGetValue(SourceParameter, out var source) || string.IsNullOrEmpty(source.ToString())
+            || !query.TryGetValue(SourceContentTypeParameter, out var type))
+        {
+            return (raw, query, request.ContentType);
+        }
+
+        var rest = query.Where(p => p.Key is not (SourceParameter or SourceContentTypeParameter)).ToDictionary(p => p.Key, p => p.Value);
+        return (System.Text.Encoding.UTF8.GetBytes(source.ToString()), new QueryCollection(rest), type.ToString());
+    }
+
+    private const string SourceParameter = "source";
+    private const string SourceContentTypeParameter = "source_content_type";
 
     /// <summary>Writes an answer with its rerank status (and why, when there is a reason) in the response headers.</summary>
     public static async Task WriteAsync(HttpContext context, SearchAnswer answer, string status, string? reason)

@@ -30,9 +30,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
-        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, context.Request.Query, source: null, ResponseShaping.NotJson(context.Request, raw.Length > 0));
-        var answer = await SearchAsync(search, RequestHeaders(context.Request), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
+        var (raw, query, contentType) = BodyOrSource(context.Request, await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false));
+        var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, query, source: null,
+            ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0));
+        var answer = await SearchAsync(search, RequestHeaders(context.Request, contentType), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
         {
             await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
@@ -91,12 +92,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex, bool templates = false)
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
-        var query = context.Request.Query;
+        var (raw, query, contentType) = BodyOrSource(context.Request, await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false));
         MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor, templates);
-        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        var headers = RequestHeaders(context.Request);
+        var headers = RequestHeaders(context.Request, contentType);
         var rawPathIndex = RawIndex(context, pathIndex);
-        if (ResponseShaping.NotJson(context.Request, raw.Length > 0) is { } notJson)
+        if (ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0) is { } notJson)
         {
             // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
             // to read and answer in that format, its searches un-reranked.
@@ -222,11 +222,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// headers (<see cref="SkippedSearchTransformer"/>). The backend may be silent for <see cref="BackendOptions.Timeout"/>,
     /// as for a search the proxy holds.
     /// </summary>
-    private Task ForwardSearchAsync(HttpContext context, string pathAndQuery, byte[] body, string? reason)
+    private Task ForwardSearchAsync(HttpContext context, string pathAndQuery, byte[] body, IReadOnlyList<KeyValuePair<string, string[]>> headers, string? reason)
     {
         var request = context.Request;
         request.Headers.Remove("Content-Encoding"); // read and decoded already
         request.Headers.Remove("Transfer-Encoding");
+        // The Content-Type passed on: a body given in the URL has its source_content_type (SearchHttp.RequestHeaders).
+        request.Headers.ContentType = headers.FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)).Value;
         request.Body = new MemoryStream(body, writable: false);
         request.ContentLength = body.Length;
         return passThrough.ForwardAsync(context, new SkippedSearchTransformer(pathAndQuery, reason), _forwarding, "Rank1:Backend:Timeout");
@@ -323,7 +325,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             if (streamTo is not null)
             {
-                await ForwardSearchAsync(streamTo, path + ToQueryString(query), asSent, reason).ConfigureAwait(false);
+                await ForwardSearchAsync(streamTo, path + ToQueryString(query), asSent, headers, reason).ConfigureAwait(false);
                 metrics.Search("skipped");
                 return new SearchAnswer(streamTo.Response.StatusCode, [], [], RerankStatus.Skipped, reason) { Sent = true };
             }
