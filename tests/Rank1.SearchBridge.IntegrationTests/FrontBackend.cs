@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, and counts how many searches it has in flight at once. A search or msearch asked in YAML
+/// <c>slow</c> for a moment, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -175,7 +175,8 @@ internal sealed class FrontBackend : IAsyncDisposable
             var bytes = await response.Content.ReadAsByteArrayAsync();
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
-            if (AskedInYaml(context.Request) && (path.EndsWith("/_search", StringComparison.Ordinal) || path.EndsWith("/_msearch", StringComparison.Ordinal)))
+            if (AskedInYaml(context.Request) && (path.EndsWith("/_search", StringComparison.Ordinal) || path.EndsWith("/_msearch", StringComparison.Ordinal)
+                || path.EndsWith("/_search/template", StringComparison.Ordinal)))
             {
                 bytes = System.Text.Encoding.UTF8.GetBytes(Yaml(System.Text.Json.Nodes.JsonNode.Parse(bytes)));
                 context.Response.ContentType = "application/yaml";

@@ -723,6 +723,20 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TemplateSearchAskedInYaml_IsTheBackendsYamlAnswer_InBackendOrder()
+    {
+        // The proxy had the backend render the template with the client's Accept or format, and read the YAML rendering as JSON.
+        const string template = """{"source":{"query":{"match":{"text":"{{q}}"}}},"params":{"q":"onion eyes"}}""";
+        using var response = await _stack.Http.PostAsync($"{ProxyStack.Index}/_search/template?format=yaml", ProxyStack.Json(template));
+        var yaml = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/yaml", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("skipped", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.Equal(await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}}}"""), YamlIds(yaml));
+    }
+
+    [Fact]
     public async Task SearchBodyInYaml_GoesToTheBackendAsSent()
     {
         // Elasticsearch reads a YAML body (Content-Type: application/yaml); the proxy refused it as JSON that does not parse.

@@ -463,6 +463,30 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.NotEmpty(JsonNode.Parse(text)!["hits"]!["hits"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("docs/_search", """{"query":{"match":{"text":"onion"}}}""", null)]
+    [InlineData("_msearch", "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", null)]
+    [InlineData("docs/_search/template", """{"source":{"query":{"match":{"text":"{{q}}"}}},"params":{"q":"onion"}}""", null)]
+    [InlineData("_msearch", "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", "text/plain")]
+    public async Task BodySentWithoutAContentTypeElasticsearchReads_Is406AsInElasticsearch(string path, string body, string? contentType)
+    {
+        // Elasticsearch refuses such a body before any handler runs (RestController.dispatchRequest,
+        // sendContentTypeErrorMessage); the proxy sent a body without one on as application/json and answered the search,
+        // and answered an msearch of text/plain 200, each of its searches the backend's 406.
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        if (contentType is not null)
+        {
+            content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        }
+
+        using var response = await _stack.Http.PostAsync(path, content);
+
+        Assert.Equal(HttpStatusCode.NotAcceptable, response.StatusCode);
+        var expected = contentType is null ? "Content-Type header is missing" : $"Content-Type header [{contentType}] is not supported";
+        Assert.Equal($$"""{"error":"{{expected}}","status":406}""", await response.Content.ReadAsStringAsync());
+        Assert.Equal("Elasticsearch", response.Headers.GetValues("X-Elastic-Product").Single());
+    }
+
     [Fact]
     public async Task CompatibleWithContentType_IsPreserved()
     {

@@ -81,6 +81,14 @@ internal static class ResponseShaping
             mediaType is null ? null : OtherFormats.TryGetValue(mediaType, out var name) ? name : JsonMediaTypes.Contains(mediaType) ? "json" : null;
     }
 
+    /// <summary>
+    /// Whether Elasticsearch reads a body of this <c>Content-Type</c> (one of XContent's media types, its parameters left
+    /// out: JSON, NDJSON, YAML, SMILE, CBOR, their <c>vnd.elasticsearch</c> forms, and <c>application/*</c>); a body of
+    /// another is refused before any handler runs.
+    /// </summary>
+    public static bool Readable(string contentType) => MediaType(contentType) is { } type
+        && (JsonMediaTypes.Contains(type) || OtherFormats.ContainsKey(type) || type == "application/*");
+
     // The type/subtype of a Content-Type or Accept value, its parameters (charset, compatible-with) left out.
     private static string? MediaType(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Split(';')[0].Trim();
 

@@ -30,7 +30,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
-        var (raw, query, contentType) = BodyOrSource(context.Request, await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false));
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var (raw, query, contentType) = BodyOrSource(context.Request, sent);
         var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, query, source: null,
             ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0));
         var answer = await SearchAsync(search, RequestHeaders(context.Request, contentType), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
@@ -49,7 +55,21 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here, the rendering included (SearchDeadline)
         var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        if (await RefusedMediaTypeAsync(context, raw).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var headers = RequestHeaders(context.Request);
+        if (ResponseShaping.NotJson(context.Request.Query, context.Request.Headers.Accept.ToString(), context.Request.ContentType, raw.Length > 0) is { } notJson)
+        {
+            // A template in YAML, SMILE or CBOR, or an answer asked in one of them: the template search goes to the backend
+            // as it came, for the backend to read and answer in that format, un-reranked.
+            await PassWholeAsync(context, BackendPath(index, index, RawIndex(context, index)) + "/template" + ToQueryString(context.Request.Query), raw, headers, notJson.Reason)
+                .ConfigureAwait(false);
+            return;
+        }
+
         var (search, refused) = await RenderAsync(index, BackendPath(index, index, RawIndex(context, index)), context.Request.Query, raw, headers, context.RequestAborted).ConfigureAwait(false);
         var answer = refused ?? await SearchAsync(search!, headers, "POST", arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
@@ -92,7 +112,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex, bool templates = false)
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
-        var (raw, query, contentType) = BodyOrSource(context.Request, await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false));
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var (raw, query, contentType) = BodyOrSource(context.Request, sent);
         MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor, templates);
         var headers = RequestHeaders(context.Request, contentType);
         var rawPathIndex = RawIndex(context, pathIndex);
@@ -100,12 +126,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
             // to read and answer in that format, its searches un-reranked.
-            var search = BackendPath(pathIndex, pathIndex, rawPathIndex);
-            var through = await backend.SendAsync(new HttpMethod(context.Request.Method), search[..^"_search".Length] + "_msearch" + ToQueryString(query), raw.Length == 0 ? null : raw,
-                headers, context.RequestAborted).ConfigureAwait(false);
-            metrics.Search("skipped");
-            var passed = new SearchAnswer(through.Status, through.Headers, through.Body, RerankStatus.Skipped, notJson.Reason);
-            await WriteAsync(context, passed, passed.Rerank.ToHeaderValue(), passed.Reason).ConfigureAwait(false);
+            await PassWholeAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + "_msearch" + ToQueryString(query), raw, headers, notJson.Reason)
+                .ConfigureAwait(false);
             return;
         }
 
@@ -465,6 +487,43 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     }
 
     private const string NoQueryText = "no query text to judge";
+
+    /// <summary>The request sent to the backend whole, as it came (method, body, headers), and its answer written un-reranked, with <paramref name="reason"/>.</summary>
+    private async Task PassWholeAsync(HttpContext context, string pathAndQuery, byte[] raw, IReadOnlyList<KeyValuePair<string, string[]>> headers, string reason)
+    {
+        var through = await backend.SendAsync(new HttpMethod(context.Request.Method), pathAndQuery, raw.Length == 0 ? null : raw, headers, context.RequestAborted).ConfigureAwait(false);
+        metrics.Search("skipped");
+        await WriteAsync(context, new SearchAnswer(through.Status, through.Headers, through.Body, RerankStatus.Skipped, reason), RerankStatus.Skipped.ToHeaderValue(), reason).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A body sent without a <c>Content-Type</c>, or with one Elasticsearch does not read, is refused before any handler
+    /// runs, as Elasticsearch's (and OpenSearch's) <c>RestController.dispatchRequest</c> refuses it
+    /// (<c>sendContentTypeErrorMessage</c>): 406 <c>{"error":"Content-Type header is missing","status":406}</c>, or
+    /// <c>"Content-Type header [text/plain] is not supported"</c>. The backend client gives a body it sends without one
+    /// <c>application/json</c> (for the body the proxy makes up for a search sent with none), and an msearch's searches
+    /// would each have been the backend's 406 in a 200.
+    /// </summary>
+    private async Task<bool> RefusedMediaTypeAsync(HttpContext context, byte[] sent)
+    {
+        var contentType = context.Request.Headers.ContentType;
+        if (sent.Length == 0 || (contentType.Count > 0 && ResponseShaping.Readable(contentType.ToString())))
+        {
+            return false;
+        }
+
+        metrics.Search("skipped");
+        List<KeyValuePair<string, string[]>> headers = [new("Content-Type", ["application/json"])];
+        if (backend.Flavor != BackendFlavor.OpenSearch)
+        {
+            headers.Add(new("X-Elastic-Product", ["Elasticsearch"]));
+        }
+
+        var problem = contentType.Count == 0 ? "Content-Type header is missing" : $"Content-Type header [{string.Join(",", contentType.ToArray())}] is not supported";
+        var body = Encoding.UTF8.GetBytes(new JsonObject { ["error"] = problem, ["status"] = 406 }.ToJsonString(EsAnswers.Flag(context.Request.Query, "pretty") ? EsAnswers.Pretty : Compact));
+        await WriteAsync(context, new SearchAnswer(406, headers, body, RerankStatus.Skipped, problem), RerankStatus.Skipped.ToHeaderValue(), problem).ConfigureAwait(false);
+        return true;
+    }
 
     /// <summary>
     /// The index segment of the request path as the client encoded it, or null when there is none or the raw target is
