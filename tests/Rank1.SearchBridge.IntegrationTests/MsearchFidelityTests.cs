@@ -794,6 +794,21 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal("applied", Assert.Single(r.Json["responses"]!.AsArray())!["_rank1"]!["rerank"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("GET")]
+    public async Task MsearchWithNoBody_IsElasticsearchsParseException(string method)
+    {
+        // RestMultiSearchAction reads its lines with RestRequest.contentOrSourceParam, which refuses a request with neither a
+        // body nor source (Elasticsearch's RequestsWithoutContentIT.testMultiSearchMissingBody); the proxy answered
+        // action_request_validation_exception "no requests added".
+        var r = await _stack.SendAsync(new HttpMethod(method), "_msearch");
+
+        Assert.Equal(400, r.Status);
+        Assert.Equal("parse_exception", r.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("request body or source parameter is required", r.Json["error"]!["reason"]!.GetValue<string>());
+    }
+
     // The hits' ids of a YAML answer (FrontBackend.Yaml writes each as _id: "value"), in order.
     private static string[] YamlIds(string yaml) =>
         System.Text.RegularExpressions.Regex.Matches(yaml, "^ *_id: \"([^\"]*)\"$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToArray();

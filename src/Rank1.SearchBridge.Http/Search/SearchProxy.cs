@@ -119,6 +119,12 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var (raw, query, contentType) = BodyOrSource(context.Request, sent);
+        if (raw.Length == 0)
+        {
+            // RestMultiSearchAction reads the lines with RestRequest.contentOrSourceParam, which refuses a request with neither.
+            throw new EsException(400, "parse_exception", "request body or source parameter is required");
+        }
+
         MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor, templates);
         var headers = RequestHeaders(context.Request, contentType);
         var rawPathIndex = RawIndex(context, pathIndex);
