@@ -487,6 +487,22 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal("Elasticsearch", response.Headers.GetValues("X-Elastic-Product").Single());
     }
 
+    [Theory]
+    [InlineData("_score", "applied", null)]
+    [InlineData("_score:desc", "applied", null)]
+    [InlineData("_score:asc", "skipped", "the search is sorted by ascending score")]
+    [InlineData("topic:asc", "skipped", "the search is sorted by a field")]
+    public async Task SortUrlParameter_IsReadAsTheBodysSortKeys(string sort, string rerank, string? reason)
+    {
+        // RestSearchAction turns ?sort=_score into the body's "sort":["_score"] (a descending score sort, which is reranked);
+        // the proxy skipped every search with a sort parameter as "sorted by a field".
+        var r = await _stack.SendAsync(HttpMethod.Post, $"docs/_search?sort={Uri.EscapeDataString(sort)}", OnionQuery);
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal(rerank, r.Rerank);
+        Assert.Equal(reason, r.Headers.TryGetValues("X-Rank1-Reason", out var values) ? values.Single() : null);
+    }
+
     [Fact]
     public async Task CompatibleWithContentType_IsPreserved()
     {

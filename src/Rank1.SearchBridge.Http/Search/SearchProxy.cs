@@ -602,10 +602,17 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
+        // The URL's sort keys come after the body's (RestSearchAction.parseSearchSource adds them to its sort list).
         var bodySort = body?["sort"] ?? standard?["sort"];
-        if (query.ContainsKey("sort") || (bodySort is { } sort && !SortsByScoreOnly(sort)))
+        JsonNode? sorts = (bodySort, UrlSort(query)) switch
         {
-            return bodySort is { } s && !query.ContainsKey("sort") && SortsByScoreOnly(s, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
+            (null, var url) => url,
+            (var b, null) => b,
+            (var b, var url) => new JsonArray([.. b is JsonArray list ? list.Select(x => x?.DeepClone()) : [b.DeepClone()], .. url.AsArray().Select(x => x?.DeepClone())]),
+        };
+        if (sorts is { } sort && !SortsByScoreOnly(sort))
+        {
+            return SortsByScoreOnly(sort, anyOrder: true) ? "the search is sorted by ascending score" : "the search is sorted by a field";
         }
 
         if ((Int(query, "size") ?? SearchBody.Int(body, "size") ?? 10) == 0)
@@ -614,6 +621,32 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         return queryText is null ? NoQueryText : null;
+    }
+
+    // The sort URL parameter as RestSearchAction reads it, as the body's sort keys it stands for: comma-separated keys, each
+    // "field", or "field:asc" or "field:desc" split at its last colon (a key with another suffix is dropped, as there).
+    private static JsonArray? UrlSort(IQueryCollection query)
+    {
+        if (!query.TryGetValue("sort", out var sort))
+        {
+            return null;
+        }
+
+        var keys = new JsonArray();
+        foreach (var key in sort.ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = key.LastIndexOf(':');
+            if (colon < 0)
+            {
+                keys.Add(JsonValue.Create(key));
+            }
+            else if (key[(colon + 1)..] is "asc" or "desc")
+            {
+                keys.Add(new JsonObject { [key[..colon]] = key[(colon + 1)..] });
+            }
+        }
+
+        return keys;
     }
 
     // StoredFieldsContext: _none_ in the URL's comma list, else in the body's stored_fields (a name or a list of names).
