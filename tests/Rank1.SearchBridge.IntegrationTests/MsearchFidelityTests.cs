@@ -784,6 +784,19 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TemplateSearchWithItsTemplateInTheUrl_IsRerankedAsTheSameTemplateSentAsABody()
+    {
+        // RestSearchTemplateAction reads the template with contentOrSourceParamParser; the proxy had the backend render no
+        // template (its 400 "request body or source parameter is required").
+        const string template = """{"source":{"query":{"match":{"text":"{{q}}"}},"size":3},"params":{"q":"onion eyes"}}""";
+        var r = await _stack.SendAsync(HttpMethod.Get, $"{ProxyStack.Index}/_search/template?source={Uri.EscapeDataString(template)}&source_content_type=application/json");
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal((await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_search/template", template)).Ids, r.Ids);
+    }
+
+    [Fact]
     public async Task MsearchWithItsBodyInTheUrl_IsAnsweredAndReranked()
     {
         // The proxy refused source on _msearch ("contains unrecognized parameter: [source]"), which Elasticsearch reads as the body.

@@ -54,23 +54,25 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleSearchTemplateAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here, the rendering included (SearchDeadline)
-        var raw = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
-        if (await RefusedMediaTypeAsync(context, raw).ConfigureAwait(false))
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
         {
             return;
         }
 
-        var headers = RequestHeaders(context.Request);
-        if (ResponseShaping.NotJson(context.Request.Query, context.Request.Headers.Accept.ToString(), context.Request.ContentType, raw.Length > 0) is { } notJson)
+        // RestSearchTemplateAction reads the template with contentOrSourceParamParser: a template sent without a body may be given in the URL.
+        var (raw, query, contentType) = BodyOrSource(context.Request, sent);
+        var headers = RequestHeaders(context.Request, contentType);
+        if (ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0) is { } notJson)
         {
             // A template in YAML, SMILE or CBOR, or an answer asked in one of them: the template search goes to the backend
             // as it came, for the backend to read and answer in that format, un-reranked.
-            await PassWholeAsync(context, BackendPath(index, index, RawIndex(context, index)) + "/template" + ToQueryString(context.Request.Query), raw, headers, notJson.Reason)
-                .ConfigureAwait(false);
+            await PassWholeAsync(context, BackendPath(index, index, RawIndex(context, index)) + "/template" + ToQueryString(context.Request.Query), sent, RequestHeaders(context.Request),
+                notJson.Reason).ConfigureAwait(false);
             return;
         }
 
-        var (search, refused) = await RenderAsync(index, BackendPath(index, index, RawIndex(context, index)), context.Request.Query, raw, headers, context.RequestAborted).ConfigureAwait(false);
+        var (search, refused) = await RenderAsync(index, BackendPath(index, index, RawIndex(context, index)), query, raw, headers, context.RequestAborted).ConfigureAwait(false);
         var answer = refused ?? await SearchAsync(search!, headers, "POST", arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
         {
