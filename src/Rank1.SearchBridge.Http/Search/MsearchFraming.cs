@@ -50,7 +50,7 @@ internal static class MsearchFraming
     // endpoint takes.
     private static readonly HashSet<string> TemplateParameters = new(StringComparer.Ordinal)
     {
-        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty",
+        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
     };
 
     /// <summary>

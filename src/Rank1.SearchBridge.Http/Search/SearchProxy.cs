@@ -134,7 +134,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
             // to read and answer in that format, its searches un-reranked.
-            await PassWholeAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + "_msearch" + ToQueryString(query), raw, headers, notJson.Reason)
+            await PassWholeAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + (templates ? "_msearch/template" : "_msearch") + ToQueryString(query), raw, headers, notJson.Reason)
                 .ConfigureAwait(false);
             return;
         }
