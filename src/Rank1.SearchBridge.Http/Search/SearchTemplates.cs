@@ -42,18 +42,19 @@ internal static class SearchTemplates
         }
 
         var request = Read(template);
-        Elastic.SearchBody.SetTemplateFlags(body, RequestJson.Bool(request?["explain"], "explain") == true, RequestJson.Bool(request?["profile"], "profile") == true);
+        Elastic.SearchBody.SetTemplateFlags(body, request?.Explain == true, request?.Profile == true);
         return body;
     }
 
-    // The backend read this body already (it rendered it): here only its flags are wanted.
-    private static JsonObject? Read(byte[] template)
+    // The backend read this body already (it rendered it): here only its flags are wanted, read as the one reading of a
+    // template request reads them (SearchTemplateRequest); a body the backend took that it refuses sets neither.
+    private static SearchTemplateRequest? Read(byte[] template)
     {
         try
         {
-            return RequestJson.IsEmpty(template) ? null : JsonNode.Parse(Encoding.UTF8.GetString(template)) as JsonObject;
+            return RequestJson.IsEmpty(template) ? null : SearchTemplateRequest.Read(JsonNode.Parse(Encoding.UTF8.GetString(template)) as JsonObject);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or EsException)
         {
             return null;
         }
