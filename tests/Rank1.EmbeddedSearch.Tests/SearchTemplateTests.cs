@@ -327,4 +327,15 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         var noTemplate = await Es.SendAsync(HttpMethod.Post, "/_msearch/template", "{}\n{\"params\":{\"q\":1}}\n", "application/x-ndjson");
         noTemplate.AssertError(400, "illegal_argument_exception", "Malformed search template");
     }
+
+    [Theory]
+    [InlineData("/_msearch")]
+    [InlineData("/_msearch/template")]
+    public async Task MsearchWithNoBody_IsElasticsearchsParseException(string path)
+    {
+        // RestMultiSearchAction and RestMultiSearchTemplateAction read the lines with RestRequest.contentOrSourceParam;
+        // Elasticsearch's RequestsWithoutContentIT.testMultiSearchMissingBody.
+        var r = await Es.SendAsync(HttpMethod.Post, path);
+        r.AssertError(400, "parse_exception", "request body or source parameter is required");
+    }
 }

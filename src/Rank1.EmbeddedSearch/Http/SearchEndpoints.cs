@@ -33,9 +33,19 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
-        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
+        var items = MsearchLines.Read(await MsearchBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchRequest.Read(item.Source, Param(context))));
         await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, Param(context))))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The body of an <c>_msearch</c> (or <c>_msearch/template</c>): Elasticsearch reads its lines with
+    /// <c>RestRequest.contentOrSourceParam</c>, which refuses a request with no body as a 400 <c>parse_exception</c>.
+    /// </summary>
+    internal static async Task<byte[]> MsearchBodyAsync(HttpContext context)
+    {
+        var body = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        return body.Length > 0 ? body : throw new EsException(400, "parse_exception", "request body or source parameter is required");
     }
 
     /// <summary>

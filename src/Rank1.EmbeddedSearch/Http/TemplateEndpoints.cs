@@ -124,7 +124,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var items = MsearchLines.Read(await EsHttp.ReadBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
+        var items = MsearchLines.Read(await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {
