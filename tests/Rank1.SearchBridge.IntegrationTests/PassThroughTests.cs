@@ -93,11 +93,8 @@ public sealed class PassThroughTests
         const string Rest = ""","hits":{"total":{"value":4,"relation":"eq"},"max_score":null,"hits":[]}}""";
         var (backend, url) = await LoopbackApp.StartAsync(async context =>
         {
-            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
-            context.Response.ContentType = "application/json";
-            if (context.Request.Path == "/")
+            if (await AnsweredAsElasticsearchRootAsync(context))
             {
-                await context.Response.WriteAsync("""{"version":{"number":"9.1.0","build_flavor":"default"},"tagline":"You Know, for Search"}""");
                 return;
             }
 
@@ -282,6 +279,112 @@ public sealed class PassThroughTests
 
         AssertBackendError(await stack.SearchAsync("""{"size":0,"query":{"match":{"text":"onion"}}}"""), 502, "rank1_backend_unreachable_exception");
         Assert.Equal(["unreachable"], failures.GetMeasurementSnapshot().Select(m => (string?)m.Tags["kind"]));
+    }
+
+    /// <summary>
+    /// A backend that fails after a streamed search's answer began (it goes away, or stops sending for longer than
+    /// <c>Rank1:Backend:Timeout</c>) has the client's answer cut, and the failure is counted in
+    /// <c>rank1.backend.failures</c> (<c>unreachable</c>, <c>timeout</c>) and seen by the breaker, as the same failure is
+    /// before the answer begins, and as it was when such a search was held whole: the breaker's first window (the start-up
+    /// <c>GET /</c> and this search, half of them failed) opens the circuit, so the next search is the 503 and never reaches
+    /// the backend. Before, such a search counted as a success and the backend kept being called.
+    /// </summary>
+    /// <param name="silent">The backend stops sending (and stays silent) rather than closing the connection.</param>
+    /// <param name="kind">The failure's kind counted.</param>
+    [Theory]
+    [InlineData(false, "unreachable")]
+    [InlineData(true, "timeout")]
+    public async Task StreamedSearch_BackendFailingMidAnswer_IsCountedAndOpensTheCircuit(bool silent, string kind)
+    {
+        var searches = 0;
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstHalfRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        const string Answer = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":4,"relation":"eq"},"max_score":null,"hits":[]}}""";
+        var (backend, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            if (await AnsweredAsElasticsearchRootAsync(context))
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref searches);
+            context.Response.ContentLength = Encoding.UTF8.GetByteCount(Answer);
+            await context.Response.WriteAsync(Answer[..(Answer.Length / 2)]);
+            await context.Response.Body.FlushAsync();
+            await firstHalfRead.Task; // the client has the first half: the proxy's answer has begun
+            if (silent)
+            {
+                await never.Task.WaitAsync(context.RequestAborted);
+            }
+            else
+            {
+                context.Abort();
+            }
+        });
+        await using var _ = backend;
+        await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Backend:Url"] = url.ToString(),
+            ["Rank1:Backend:Timeout"] = "00:00:02",
+            ["Rank1:Backend:BreakerMinimumThroughput"] = "2",
+            ["Rank1:Backend:BreakerFailureRatio"] = "0.5",
+            ["Rank1:Backend:BreakerSamplingDuration"] = "01:00:00",
+            ["Rank1:Backend:BreakerBreakDuration"] = "00:10:00",
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        });
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            proxy.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Rank1.SearchBridge.Telemetry.Rank1Metrics.MeterName, "rank1.backend.failures");
+        using var http = new HttpClient { BaseAddress = proxy.Url };
+        using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // a bound on a failure, not a wait
+        HttpRequestMessage Search() => new(HttpMethod.Post, "docs/_search")
+        {
+            Content = new StringContent("""{"size":0,"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"),
+        };
+
+        using (var request = Search())
+        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, bounded.Token))
+        {
+            Assert.Equal((HttpStatusCode.OK, "skipped"), (response.StatusCode, response.Headers.GetValues("X-Rank1-Rerank").Single()));
+            var stream = await response.Content.ReadAsStreamAsync(bounded.Token);
+            var first = new byte[Answer.Length / 2];
+            await stream.ReadExactlyAsync(first, bounded.Token);
+            Assert.Equal(Answer[..(Answer.Length / 2)], Encoding.UTF8.GetString(first));
+            firstHalfRead.SetResult();
+            await Assert.ThrowsAnyAsync<IOException>(() => stream.CopyToAsync(Stream.Null, bounded.Token)); // cut, never completed
+        }
+
+        await failures.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(30)); // counted after the forwarder cut the client's answer
+        Assert.Equal([kind], failures.GetMeasurementSnapshot().Select(m => (string?)m.Tags["kind"]));
+
+        using (var request = Search())
+        using (var response = await http.SendAsync(request, bounded.Token))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("rank1_backend_circuit_open_exception", await response.Content.ReadAsStringAsync(bounded.Token), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref searches));
+        never.TrySetResult();
+    }
+
+    /// <summary>
+    /// A stand-in Elasticsearch backend's answer headers (JSON, <c>X-Elastic-Product</c>) set, and its <c>GET /</c>
+    /// answered (the proxy's start-up probe): true when the request was that.
+    /// </summary>
+    /// <param name="context">The backend's request.</param>
+    private static async Task<bool> AnsweredAsElasticsearchRootAsync(HttpContext context)
+    {
+        context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+        context.Response.ContentType = "application/json";
+        if (context.Request.Path != "/")
+        {
+            return false;
+        }
+
+        await context.Response.WriteAsync("""{"version":{"number":"9.1.0","build_flavor":"default"},"tagline":"You Know, for Search"}""");
+        return true;
     }
 
     /// <summary>An error of the backend's in Elasticsearch's shape; a 503's Retry-After is the break's 5 s unless <paramref name="retryAfter"/> says what is left of it.</summary>

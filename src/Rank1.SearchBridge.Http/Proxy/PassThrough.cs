@@ -26,10 +26,12 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
     /// <summary>
     /// Forwards the request with <paramref name="transformer"/>; a backend silent for the <paramref name="config"/>'s
     /// activity timeout is a 504 naming <paramref name="timeoutSetting"/>. A failure to reach the backend or a timeout is
-    /// an Elasticsearch-shaped error, counted in <c>rank1.backend.failures</c>; the backend's circuit breaker sees each call.
+    /// an Elasticsearch-shaped error, counted in <c>rank1.backend.failures</c>; one after the answer began (the backend gone,
+    /// or silent past the activity timeout) cuts the answer and is counted the same. The backend's circuit breaker sees each call.
     /// </summary>
     public async Task ForwardAsync(HttpContext context, HttpTransformer transformer, ForwarderRequestConfig config, string timeoutSetting)
     {
+        string? midAnswer = null; // the kind of a failure after the backend's answer began
         try
         {
             await backend.Breaker.ExecuteAsync(async ct =>
@@ -46,6 +48,16 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
                     case ForwarderError.Request:
                         backend.RecordFailure("unreachable");
                         throw backend.Unreachable(context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "connection failed");
+                    case ForwarderError.ResponseBodyDestination:
+                        // The backend failed after its answer began: it went away, or was silent past the activity timeout
+                        // (the client going away, or the shutdown's cancellation, is ResponseBodyClient or ResponseBodyCanceled).
+                        // Thrown, the breaker sees it as the same failure before the answer began; counted below.
+                        var cause = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+                        (midAnswer, var failure) = IsCancellation(cause)
+                            ? ("timeout", new BackendUnavailableException(504, "rank1_backend_timeout_exception",
+                                $"the backend {backend.DisplayUri} stopped sending its answer for {config.ActivityTimeout!.Value.TotalSeconds:0.###} s ({timeoutSetting})"))
+                            : ("unreachable", backend.Unreachable(cause?.Message ?? "the answer ended early"));
+                        throw failure;
                     default:
                         // A body over MaxContentLength that came without a Content-Length: Kestrel stops it mid-stream,
                         // and YARP would answer a bare 413; rethrown, it gets Elasticsearch's error shape.
@@ -71,7 +83,23 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
         {
             throw backend.CircuitOpen(refused);
         }
+        catch (BackendUnavailableException) when (midAnswer is { } kind)
+        {
+            // Counted once the breaker has seen it. The answer already begun cannot become an error: the forwarder has cut it.
+            backend.RecordFailure(kind);
+            if (!context.Response.HasStarted)
+            {
+                throw;
+            }
+        }
     }
+
+    private static bool IsCancellation(Exception? error) => error switch
+    {
+        null => false,
+        OperationCanceledException => true,
+        _ => IsCancellation(error.InnerException),
+    };
 
     private static BadHttpRequestException? TooLarge(Exception? error) => error switch
     {
