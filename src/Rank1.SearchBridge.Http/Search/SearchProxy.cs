@@ -66,9 +66,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         if (ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0) is { } notJson)
         {
             // A template in YAML, SMILE or CBOR, or an answer asked in one of them: the template search goes to the backend
-            // as it came, for the backend to read and answer in that format, un-reranked.
-            await PassWholeAsync(context, BackendPath(index, index, RawIndex(context, index)) + "/template" + ToQueryString(context.Request.Query), sent, RequestHeaders(context.Request),
+            // as it came, for the backend to read and answer in that format, un-reranked; its answer streamed, as a lone
+            // _search's is.
+            await ForwardSearchAsync(context, BackendPath(index, index, RawIndex(context, index)) + "/template" + ToQueryString(context.Request.Query), sent, RequestHeaders(context.Request),
                 notJson.Reason).ConfigureAwait(false);
+            metrics.Search("skipped");
             return;
         }
 
