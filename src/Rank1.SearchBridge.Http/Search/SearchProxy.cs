@@ -135,9 +135,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         if (ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0) is { } notJson)
         {
             // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
-            // to read and answer in that format, its searches un-reranked.
-            await PassWholeAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + (templates ? "_msearch/template" : "_msearch") + ToQueryString(query), raw, headers, notJson.Reason)
-                .ConfigureAwait(false);
+            // to read and answer in that format, its searches un-reranked, its answer streamed.
+            await ForwardSearchAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + (templates ? "_msearch/template" : "_msearch") + ToQueryString(query),
+                raw, headers, notJson.Reason).ConfigureAwait(false);
+            metrics.Search("skipped");
             return;
         }
 
@@ -351,9 +352,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
         // The search as the client sent it (less ext.rank1), for the backend to answer as it is: read before the window is set.
         var asSent = hadExt ? Encoding.UTF8.GetBytes(body!.ToJsonString(Compact)) : raw;
+        var cap = options.Value.MaxHeldAnswerBytes;
         // The search sent on as the client sent it, not reranked: streamed to the client when it is the request's own
-        // answer; else (an msearch item) held, within the answer cap when the window's answer was already over it.
-        async Task<SearchAnswer> PassThroughAsync(string? reason, long maxAnswerBytes = long.MaxValue)
+        // answer; else (an item of a multi search, held to be joined) held within the cap, or that item's error.
+        async Task<SearchAnswer> PassThroughAsync(string? reason)
         {
             if (streamTo is not null)
             {
@@ -362,27 +364,24 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
                 return new SearchAnswer(streamTo.Response.StatusCode, [], [], RerankStatus.Skipped, reason) { Sent = true };
             }
 
-            var passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken,
-                maxAnswerBytes: maxAnswerBytes).ConfigureAwait(false);
-            metrics.Search("skipped");
-            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
-        }
-
-        // The window's answer was over the cap: sent again as the client sent it. Held (an msearch item), that answer too
-        // must be within the cap, else it is the item's error.
-        async Task<SearchAnswer> OverCapAsync()
-        {
-            var cap = options.Value.MaxRerankedAnswerBytes;
+            BackendResponse passthrough;
             try
             {
-                return await PassThroughAsync($"the backend's answer to the rerank window is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes)", cap).ConfigureAwait(false);
+                passthrough = await backend.SendAsync(new HttpMethod(method), path + ToQueryString(query), asSent.Length == 0 ? null : asSent, headers, cancellationToken,
+                    maxAnswerBytes: cap).ConfigureAwait(false);
             }
             catch (BackendAnswerTooLargeException)
             {
                 throw new EsException(502, "rank1_backend_response_exception",
-                    $"the backend's answer to this search is over {cap} bytes (Rank1:Proxy:MaxRerankedAnswerBytes), more than the proxy holds for an item of a multi search: send it as a lone _search, whose answer is streamed");
+                    $"the backend's answer to this search is over {cap} bytes (Rank1:Proxy:MaxHeldAnswerBytes), more than the proxy holds for an item of a multi search: send it alone (_search, _search/template), whose answer is streamed");
             }
+
+            metrics.Search("skipped");
+            return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
         }
+
+        // The window's answer was over the cap: sent again as the client sent it, not reranked.
+        Task<SearchAnswer> OverCapAsync() => PassThroughAsync($"the backend's answer to the rerank window is over {cap} bytes (Rank1:Proxy:MaxHeldAnswerBytes)");
 
         if (!plan.Enabled)
         {
@@ -436,7 +435,6 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         // An answer too big to read and rewrite (that holds about ten times its size) is neither held nor parsed: the
         // search goes again as the client sent it, and that answer is passed on.
-        var cap = options.Value.MaxRerankedAnswerBytes;
         BackendResponse response;
         try
         {
@@ -497,14 +495,6 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     }
 
     private const string NoQueryText = "no query text to judge";
-
-    /// <summary>The request sent to the backend whole, as it came (method, body, headers), and its answer written un-reranked, with <paramref name="reason"/>.</summary>
-    private async Task PassWholeAsync(HttpContext context, string pathAndQuery, byte[] raw, IReadOnlyList<KeyValuePair<string, string[]>> headers, string reason)
-    {
-        var through = await backend.SendAsync(new HttpMethod(context.Request.Method), pathAndQuery, raw.Length == 0 ? null : raw, headers, context.RequestAborted).ConfigureAwait(false);
-        metrics.Search("skipped");
-        await WriteAsync(context, new SearchAnswer(through.Status, through.Headers, through.Body, RerankStatus.Skipped, reason), RerankStatus.Skipped.ToHeaderValue(), reason).ConfigureAwait(false);
-    }
 
     /// <summary>
     /// A body sent without a <c>Content-Type</c>, or with one Elasticsearch does not read, is refused before any handler

@@ -85,15 +85,16 @@ public sealed class ProxyOptions : IValidatableObject
     public long MaxContentLength { get; set; } = 100L * 1024 * 1024;
 
     /// <summary>
-    /// Largest backend answer to a search's rerank window that the proxy reads to rerank, in bytes once decoded. Reading
-    /// and rewriting an answer holds about ten times its size (a 200 MB window answer took the proxy to 2.2 GB); a bigger
-    /// one is not reranked: the search is sent again as the client sent it and that answer is passed on
-    /// (<c>X-Rank1-Rerank: skipped</c>, with the reason), streamed for a lone search; an <c>_msearch</c> item's is held to
-    /// be joined, so within this cap too, else it is that item's 502.
+    /// Largest backend answer the proxy holds, in bytes once decoded: a search's rerank window, read to rerank, and an
+    /// <c>_msearch</c> item's answer, held to be joined. Reading and rewriting an answer holds about ten times its size (a
+    /// 200 MB window answer took the proxy to 2.2 GB). A bigger window answer is not reranked: the search is sent again as
+    /// the client sent it and that answer is passed on (<c>X-Rank1-Rerank: skipped</c>, with the reason), streamed for a
+    /// lone search. An <c>_msearch</c> item's answer over it is that item's 502. A lone search that is not reranked is
+    /// streamed, never held, whatever its size.
     /// </summary>
     /// <value>Default 67108864 (64 MB).</value>
     [Range(typeof(long), "1", "1073741824")]
-    public long MaxRerankedAnswerBytes { get; set; } = 64L * 1024 * 1024;
+    public long MaxHeldAnswerBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
     /// Longest request line accepted, in bytes (method, target and version); longer: a 414 without a body, from Kestrel.
