@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -127,6 +127,13 @@ internal sealed class FrontBackend : IAsyncDisposable
             await _released.Task;
         }
 
+        // The index plain is docs on a cluster that never compresses (http.compression: false, or TLS, where it is off by default).
+        var plain = path.StartsWith("/plain/", StringComparison.Ordinal);
+        if (plain)
+        {
+            path = "/docs/" + path["/plain/".Length..];
+        }
+
         var slow = path.StartsWith("/slow/", StringComparison.Ordinal);
         if (slow)
         {
@@ -189,7 +196,7 @@ internal sealed class FrontBackend : IAsyncDisposable
                 context.Response.Headers["X-Opaque-Id"] = opaque;
             }
 
-            if (context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            if (!plain && context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
             {
                 using var compressed = new MemoryStream();
                 await using (var gz = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))

@@ -128,7 +128,8 @@ internal static class MsearchFraming
     /// The msearch answer: every item's answer in order (decoded from the backend's Content-Encoding; an answer
     /// that is not JSON becomes that item's 502), each with its <c>status</c> and its <c>_rank1</c> rerank status.
     /// The headers are those of the first item the backend answered (product, warnings, opaque id), less the body's
-    /// own; Content-Type is always set. The msearch's <c>filter_path</c> and <c>pretty</c> shape the combined answer.
+    /// own; Content-Type is always set, and the answer goes out in that item's Content-Encoding. The msearch's
+    /// <c>filter_path</c> and <c>pretty</c> shape the combined answer.
     /// </summary>
     public static SearchAnswer Combine(IReadOnlyList<SearchAnswer> answers, TimeSpan took, IReadOnlyList<KeyValuePair<string, string[]>> fallbackHeaders, IQueryCollection query)
     {
@@ -145,14 +146,20 @@ internal static class MsearchFraming
         }
 
         var body = new JsonObject { ["took"] = (long)took.TotalMilliseconds, ["responses"] = responses };
-        var source = answers.FirstOrDefault(a => a.Headers.Count > 0)?.Headers ?? fallbackHeaders;
+        var first = answers.FirstOrDefault(a => a.Headers.Count > 0);
+        var source = first?.Headers ?? fallbackHeaders;
         var headers = source.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).ToList();
         if (!headers.Any(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)))
         {
             headers.Add(new("Content-Type", ["application/json"]));
         }
 
-        return new SearchAnswer(200, headers, ResponseShaping.Render(body, query), RerankStatus.Applied, null);
+        // In the encoding that item came in: the backend's choice for this client (SearchAnswer.EncodeAs).
+        var encoding = first is null ? null : first.EncodeAs ?? ContentCoding.EncodingOf(first.Headers);
+        return new SearchAnswer(200, headers, ResponseShaping.Render(body, query), RerankStatus.Applied, null)
+        {
+            EncodeAs = encoding is not null && ContentCoding.Supports(encoding) ? encoding : null,
+        };
     }
 
     // The errors Elasticsearch (and OpenSearch) raise only while reading a search body, which a _search answers at once and

@@ -13,6 +13,14 @@ internal sealed record SearchAnswer(int Status, IReadOnlyList<KeyValuePair<strin
 {
     /// <summary>Whether the answer went to the client already, streamed as the backend wrote it (a search passed through whole).</summary>
     public bool Sent { get; init; }
+
+    /// <summary>
+    /// The Content-Encoding to write <see cref="Body"/> in (plain here): an answer the proxy wrote anew goes out in the
+    /// encoding the backend chose for its own answer to the client's <c>Accept-Encoding</c>. Elasticsearch compresses
+    /// whenever the client accepts it and <c>http.compression</c> is on (its default without TLS), so a reranked answer
+    /// is compressed exactly when the cluster's would have been.
+    /// </summary>
+    public string? EncodeAs { get; init; }
 }
 
 /// <summary>
@@ -115,8 +123,15 @@ internal static class SearchHttp
         }
 
         SetRerankHeaders(response, status, reason);
-        response.ContentLength = answer.Body.Length;
-        await response.Body.WriteAsync(answer.Body, context.RequestAborted).ConfigureAwait(false);
+        var body = answer.Body;
+        if (answer.EncodeAs is { } encoding && body.Length > 0)
+        {
+            body = ContentCoding.Encode(body, encoding);
+            response.Headers.ContentEncoding = encoding;
+        }
+
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>The rerank status (<c>X-Rank1-Rerank</c>) and why (<c>X-Rank1-Reason</c>, when there is a reason) of an answer.</summary>
@@ -130,11 +145,11 @@ internal static class SearchHttp
     }
 
     /// <summary>
-    /// Parses a JSON answer, decoding gzip/deflate/br first. The rewritten answer goes out plain, with Content-Encoding
-    /// dropped. An answer that does not decode or is not a JSON object is the backend's fault: a 502. One that decodes
+    /// Parses a JSON answer, decoding gzip/deflate/br first. The headers come back without Content-Encoding, and the
+    /// encoding apart: the rewritten answer goes out in it again (<see cref="SearchAnswer.EncodeAs"/>). An answer that does not decode or is not a JSON object is the backend's fault: a 502. One that decodes
     /// to more than <paramref name="maxLength"/> bytes is <see cref="DecodedTooLongException"/>, found before it is parsed.
     /// </summary>
-    public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers) DecodeJson(BackendResponse response, long maxLength = long.MaxValue)
+    public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? Encoding) DecodeJson(BackendResponse response, long maxLength = long.MaxValue)
     {
         JsonObject? json;
         try
@@ -147,7 +162,7 @@ internal static class SearchHttp
         }
 
         var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
-        return (json ?? throw BadBackendAnswer("not a JSON object"), headers);
+        return (json ?? throw BadBackendAnswer("not a JSON object"), headers, ContentCoding.EncodingOf(response.Headers) is { } encoding && ContentCoding.Supports(encoding) ? encoding : null);
     }
 
     private static EsException BadBackendAnswer(string detail) => new(502, "rank1_backend_response_exception", $"the backend's search answer is not a JSON object: {detail}");

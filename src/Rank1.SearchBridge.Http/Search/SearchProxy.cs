@@ -454,9 +454,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         JsonObject json;
         IReadOnlyList<KeyValuePair<string, string[]>> headersOut;
+        string? encoding;
         try
         {
-            (json, headersOut) = DecodeJson(response, cap);
+            (json, headersOut, encoding) = DecodeJson(response, cap);
         }
         catch (DecodedTooLongException)
         {
@@ -491,7 +492,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         metrics.Search(status.ToHeaderValue());
         LogSearch(logger, index ?? "_all", status.ToHeaderValue(), outcome?.Verdicts.Count ?? 0, outcome?.Elapsed.TotalMilliseconds ?? 0);
-        return new SearchAnswer(200, headersOut, ResponseShaping.Render(json, query), status, why);
+        return new SearchAnswer(200, headersOut, ResponseShaping.Render(json, query), status, why) { EncodeAs = encoding };
     }
 
     private const string NoQueryText = "no query text to judge";

@@ -9,9 +9,44 @@ internal static class ContentCoding
 {
     /// <summary>The answer's body with any Content-Encoding undone: <see cref="DecodedTooLongException"/> past <paramref name="maxLength"/> bytes.</summary>
     public static byte[] Decoded(BackendResponse response, long maxLength = long.MaxValue) =>
-        response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault() is { } encoding
+        EncodingOf(response.Headers) is { } encoding
             ? Decode(response.Body, encoding, maxLength)
             : response.Body.Length <= maxLength ? response.Body : throw new DecodedTooLongException(maxLength);
+
+    /// <summary>The answer's Content-Encoding (its first value), or null when it has none.</summary>
+    public static string? EncodingOf(IEnumerable<KeyValuePair<string, string[]>> headers) =>
+        headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+
+    /// <summary>
+    /// <paramref name="body"/> encoded in <paramref name="encoding"/> (gzip, x-gzip, deflate, br; identity as it is), the
+    /// way <see cref="Decode"/> reads it back. gzip and deflate at zlib level 3, Elasticsearch's default
+    /// <c>http.compression_level</c> (<c>HttpTransportSettings.SETTING_HTTP_COMPRESSION_LEVEL</c>).
+    /// </summary>
+    public static byte[] Encode(byte[] body, string encoding)
+    {
+        var name = encoding.Trim().ToLowerInvariant();
+        if (name == "identity")
+        {
+            return body;
+        }
+
+        using var output = new MemoryStream();
+        using (Stream encoder = name switch
+        {
+            "gzip" or "x-gzip" => new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = CompressionLevel }, leaveOpen: true),
+            "deflate" => new ZLibStream(output, new ZLibCompressionOptions { CompressionLevel = CompressionLevel }, leaveOpen: true),
+            "br" => new BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            _ => throw new ArgumentException($"unsupported Content-Encoding [{encoding}]", nameof(encoding)),
+        })
+        {
+            encoder.Write(body);
+        }
+
+        return output.ToArray();
+    }
+
+    // Elasticsearch's default http.compression_level.
+    private const int CompressionLevel = 3;
 
     /// <summary>Whether <see cref="Decode"/> undoes <paramref name="encoding"/> (gzip, x-gzip, deflate, br or identity).</summary>
     public static bool Supports(string encoding) => encoding.Trim().ToLowerInvariant() is "gzip" or "x-gzip" or "deflate" or "br" or "identity";
