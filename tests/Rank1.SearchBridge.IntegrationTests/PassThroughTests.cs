@@ -434,9 +434,8 @@ public sealed class ProxyConfigurationTests
     {
         var settings = Valid();
         settings[key] = value;
-        var ex = await Assert.ThrowsAnyAsync<Exception>(() => ProxyServer.StartAsync(settings));
-        var message = ex is OptionsValidationException ove ? string.Join("; ", ove.Failures) : ex.Message;
-        Assert.Contains(named, message, StringComparison.Ordinal);
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => ProxyServer.StartAsync(settings));
+        Assert.Contains(named, Assert.Single(ex.Failures), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -496,7 +495,9 @@ public sealed class ProxyConfigurationTests
         settings["Rank1:Worker:PrefetchCount"] = "4";
         settings["Rank1:Service:Enabled"] = "true";
         await using var proxy = await ProxyServer.StartAsync(settings);
-        Assert.NotNull(proxy);
+        // Started and serving: its liveness answers (the backend here is nowhere, so readiness would not).
+        using var http = new HttpClient { BaseAddress = proxy.Url };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("_rank1/live")).StatusCode);
     }
 
     [Theory]
@@ -520,12 +521,14 @@ public sealed class ProxyConfigurationTests
     [InlineData("search.example.com:443")]
     [InlineData("10.0.0.5:9200")]
     [InlineData("[::1]:9200")]
-    public async Task PublicAddressThatIsHostAndPort_IsAccepted(string value)
+    public async Task PublicAddressThatIsHostAndPort_IsAccepted_AndIsTheAddressSniffingClientsAreGiven(string value)
     {
-        var settings = Valid();
-        settings["Rank1:Proxy:PublicAddress"] = value;
-        await using var proxy = await ProxyServer.StartAsync(settings);
-        Assert.NotNull(proxy);
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:PublicAddress"] = value });
+        var r = await stack.SendAsync(HttpMethod.Get, "_nodes/http");
+        Assert.Equal(200, r.Status);
+        var node = r.Json["nodes"]!.AsObject().Single().Value!;
+        Assert.Equal(value, node["http"]!["publish_address"]!.GetValue<string>());
+        Assert.Equal(value, node["http"]!["bound_address"]![0]!.GetValue<string>());
     }
 
     [Theory]

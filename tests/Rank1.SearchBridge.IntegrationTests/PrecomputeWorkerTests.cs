@@ -149,7 +149,15 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await node.StopAsync();
         var atStop = (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length;
         Assert.True(atStop < expected.Count, $"the run finished before the broker stopped ({atStop} of {expected.Count}); the test proves nothing");
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // The worker saw the broker go before it comes back (its bus no longer healthy), so that what follows is its
+        // reconnecting, not a connection that never noticed.
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var seen = "";
+        await BrokerProcesses.WaitUntilAsync(async () =>
+        {
+            seen = await workerHttp.GetStringAsync("_rank1/health");
+            return JsonNode.Parse(seen)!["status"]!.GetValue<string>() != "healthy";
+        }, TimeSpan.FromMinutes(1), () => $"the worker never saw the broker go: {seen}");
         await node.StartAsync();
 
         // The worker reconnects by itself and finishes the run: every job of the queue (a quorum queue, on disk) is stored.
@@ -414,7 +422,10 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var queue = NewQueue();
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() { ["Rank1__Worker__ShutdownTimeout"] = "00:01:00" });
         var queries = BrokerProcesses.CorpusQueries(6);
-        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, 48));
+        // Slow enough that the stop lands mid-run: the worker judges one job at a time, so at most the job in hand (and
+        // none of those waiting) finishes after SIGTERM.
+        const int think = 200;
+        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
         Assert.True(published.ExitCode == 0, published.Error);
 
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 1, TimeSpan.FromMinutes(2), () => worker.Log);
@@ -427,18 +438,21 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var complete = 0;
         foreach (var q in queries)
         {
-            var ids = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [q], Window, 48, model);
+            var ids = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [q], Window, think, model);
             var present = ids.Count(stored.Contains);
             Assert.True(present == 0 || present == ids.Count, $"'{q}' has {present} of {ids.Count} judgements stored");
             complete += present == ids.Count ? 1 : 0;
         }
 
         Assert.True(complete >= 1);
+        Assert.True(complete < queries.Length, $"the worker finished every job before SIGTERM ({complete} of {queries.Length}); the test proves nothing");
 
         // The rest waits in the queue: a new worker finishes it.
         await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
-        var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, 48, model);
+        var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
         await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TimeSpan.FromMinutes(2), () => next.Log);
+        Assert.Equal(all.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
+        Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
     }
 }
 

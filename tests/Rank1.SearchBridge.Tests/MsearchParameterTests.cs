@@ -17,8 +17,11 @@ public sealed class MsearchParameterTests
     [InlineData(BackendFlavor.OpenSearch, "typed_keys")]
     [InlineData(BackendFlavor.Elasticsearch, "format")]
     [InlineData(BackendFlavor.OpenSearch, "format")]
-    public void FlavoursOwnParameter_IsAccepted(BackendFlavor flavor, string name) =>
-        MsearchFraming.CheckParameters("/_msearch", Query(name), flavor);
+    public void FlavoursOwnParameter_IsAccepted(BackendFlavor flavor, string name)
+    {
+        // Accepted is not refused: the refusal is the EsException below, which the other flavour gets for some of these.
+        Assert.Null(Record.Exception(() => MsearchFraming.CheckParameters("/_msearch", Query(name), flavor)));
+    }
 
     [Theory]
     [InlineData(BackendFlavor.Elasticsearch, "cancel_after_time_interval")]
