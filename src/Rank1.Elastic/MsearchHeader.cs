@@ -45,7 +45,7 @@ internal static class MsearchHeader
         JsonNode? node;
         try
         {
-            var reader = new Utf8JsonReader(line);
+            var reader = new Utf8JsonReader(line, RequestJson.ReaderOptions);
             if (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
             {
                 if (openSearch)

@@ -16,7 +16,14 @@ internal static class RequestJson
     /// </summary>
     public const int MaxDepth = 256;
 
-    private static readonly JsonDocumentOptions Options = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false, CommentHandling = JsonCommentHandling.Skip };
+
+    /// <summary>
+    /// How every reader of a request body reads it: as deep as <see cref="MaxDepth"/>, and with comments (<c>/* .. */</c>,
+    /// <c>// ..</c>) skipped as Elasticsearch's JSON parser skips them (<c>JsonXContentImpl</c> turns on Jackson's
+    /// <c>JsonParser.Feature.ALLOW_COMMENTS</c>); YAML's <c>#</c> comments stay refused, as there.
+    /// </summary>
+    public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Skip };
 
     /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>
     /// <param name="raw">The UTF-8 request body.</param>
@@ -120,7 +127,7 @@ internal static class RequestJson
     // deep in the search (a 500): decode every string once here instead (lone surrogate escapes are replaced before).
     private static void ValidateStrings(ReadOnlySpan<byte> raw)
     {
-        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = MaxDepth });
+        var reader = new Utf8JsonReader(raw, ReaderOptions);
         while (reader.Read())
         {
             if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
@@ -140,7 +147,7 @@ internal static class RequestJson
     // Only on the failure path: System.Text.Json names the duplicate but not where it is.
     private static EsException? FirstDuplicate(ReadOnlySpan<byte> raw)
     {
-        var reader = new Utf8JsonReader(raw, new JsonReaderOptions { MaxDepth = MaxDepth });
+        var reader = new Utf8JsonReader(raw, ReaderOptions);
         var names = new Stack<HashSet<string>>();
         try
         {

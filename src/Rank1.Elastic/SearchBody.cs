@@ -42,7 +42,7 @@ internal static class SearchBody
         string? found;
         try
         {
-            var reader = new Utf8JsonReader(body);
+            var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions);
             found = RequestJson.IsEmpty(body) ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
         }
         catch (JsonException e)

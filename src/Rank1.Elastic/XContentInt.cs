@@ -70,7 +70,7 @@ internal static partial class XContentInt
             return;
         }
 
-        var reader = new Utf8JsonReader(text, new JsonReaderOptions { MaxDepth = RequestJson.MaxDepth });
+        var reader = new Utf8JsonReader(text, RequestJson.ReaderOptions);
         try
         {
             while (reader.Read())

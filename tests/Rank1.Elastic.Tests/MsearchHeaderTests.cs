@@ -41,4 +41,10 @@ public sealed class MsearchHeaderTests
         // parser.map() (AbstractXContentParser.findNonEmptyMapStart) reads a value that is not an object as an empty map,
         // and no token follows it.
         Assert.Empty(MsearchHeader.Read(Encoding.UTF8.GetBytes(line), openSearch: false));
+
+    // Each msearch line is parsed by Elasticsearch's JSON parser, which skips comments (JsonXContentImpl:
+    // JsonParser.Feature.ALLOW_COMMENTS): a header line with one is read as its keys.
+    [Fact]
+    public void Read_AHeaderWithAComment_IsReadAsItsKeys() =>
+        Assert.Equal("docs", MsearchHeader.Read("{\"index\":\"docs\"} // the index"u8, openSearch: false)["index"]!.GetValue<string>());
 }

@@ -163,4 +163,29 @@ public sealed class SearchBodyTests
         SearchBody.CheckField("from", RequestJson.Parse("-0.5"u8));
         SearchBody.CheckField("query", RequestJson.Parse("-1"u8));
     }
+
+    // Elasticsearch's JSON parser skips comments: JsonXContentImpl (libs/x-content/impl/src/main/java/org/elasticsearch/
+    // xcontent/provider/json/JsonXContentImpl.java) sets jsonFactory.configure(JsonParser.Feature.ALLOW_COMMENTS, true),
+    // so a search body with /* .. */ or // .. comments is searched as if they were not there.
+    [Theory]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":3 /* three */}")]
+    [InlineData("/* lead */ {\"query\":{\"match\":{\"text\":\"onion\"}}, // the page\n\"size\":3}")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":3}\n// trailing\n")]
+    public void Read_CommentsAreSkipped_AsElasticsearchsParserSkipsThem(string json)
+    {
+        var body = SearchBody.Read(Encoding.UTF8.GetBytes(json));
+        Assert.Equal(3, body["size"]!.GetValue<int>());
+        Assert.Equal("onion", body["query"]!["match"]!["text"]!.GetValue<string>());
+    }
+
+    // ALLOW_YAML_COMMENTS is not set in JsonXContentImpl: a '#' comment stays a JSON syntax error there, and here.
+    [Fact]
+    public void Read_AHashComment_IsStillAnXContentParseException() =>
+        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3, # no\n\"from\":1}"u8)).Type);
+
+    // A repeated field stays Elasticsearch's duplicate error when comments stand between the two (strict duplicate
+    // detection, also set in JsonXContentImpl), at the repeated name.
+    [Fact]
+    public void Read_CommentedBody_KeepsTheDuplicateError() =>
+        Assert.Equal("[1:20] Duplicate field 'size'", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":1, /* x */ \"size\":2}"u8)).Message);
 }

@@ -230,7 +230,7 @@ internal sealed class UpdateBody
     private static List<(string Name, string NameAt, string ValueAt)> TopLevelFields(ReadOnlySpan<byte> text)
     {
         var fields = new List<(string, string, string)>();
-        var reader = new Utf8JsonReader(text, new JsonReaderOptions { MaxDepth = RequestJson.MaxDepth });
+        var reader = new Utf8JsonReader(text, RequestJson.ReaderOptions);
         while (reader.Read())
         {
             if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)

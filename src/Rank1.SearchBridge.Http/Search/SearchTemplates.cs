@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.Elastic;
@@ -52,7 +51,7 @@ internal static class SearchTemplates
     {
         try
         {
-            return RequestJson.IsEmpty(template) ? null : SearchTemplateRequest.Read(JsonNode.Parse(Encoding.UTF8.GetString(template)) as JsonObject);
+            return RequestJson.IsEmpty(template) ? null : SearchTemplateRequest.Read(RequestJson.Parse(template) as JsonObject);
         }
         catch (Exception e) when (e is JsonException or EsException)
         {
