@@ -42,6 +42,7 @@ internal static class MsearchHeader
     /// <param name="openSearch">Whether OpenSearch's keys and leniency apply.</param>
     public static JsonObject Read(ReadOnlySpan<byte> line, bool openSearch)
     {
+        line = RequestJson.WithoutBom(line);
         JsonNode? node;
         try
         {

@@ -25,6 +25,13 @@ internal static class RequestJson
     /// </summary>
     public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Skip };
 
+    /// <summary>
+    /// <paramref name="raw"/> without a leading UTF-8 byte order mark, which Elasticsearch skips before it parses
+    /// (<c>ESByteSourceJsonBootstrapper.handleBOM</c>): Windows tools write one (PowerShell's <c>Out-File -Encoding utf8</c>).
+    /// </summary>
+    /// <param name="raw">The UTF-8 request body.</param>
+    public static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> raw) => raw.StartsWith("\uFEFF"u8) ? raw[3..] : raw;
+
     /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>
     /// <param name="raw">The UTF-8 request body.</param>
     public static bool IsEmpty(ReadOnlySpan<byte> raw) => raw.Trim(" \t\r\n"u8).IsEmpty;
@@ -39,6 +46,7 @@ internal static class RequestJson
     /// <param name="raw">The UTF-8 JSON text.</param>
     public static JsonNode? Parse(ReadOnlySpan<byte> raw)
     {
+        raw = WithoutBom(raw);
         var text = LoneSurrogates.Replaced(raw) is { } replaced ? replaced : raw;
         try
         {

@@ -39,6 +39,7 @@ internal static class SearchBody
     /// <param name="body">The body's UTF-8 text.</param>
     public static JsonObject Read(ReadOnlySpan<byte> body)
     {
+        body = RequestJson.WithoutBom(body);
         string? found;
         try
         {

@@ -42,6 +42,11 @@ public sealed class MsearchHeaderTests
         // and no token follows it.
         Assert.Empty(MsearchHeader.Read(Encoding.UTF8.GetBytes(line), openSearch: false));
 
+    // Each msearch line is parsed on its own, its bytes through ESByteSourceJsonBootstrapper, which skips a leading BOM.
+    [Fact]
+    public void Read_AHeaderAfterAUtf8ByteOrderMark_IsReadAsItsKeys() =>
+        Assert.Equal("docs", MsearchHeader.Read([0xEF, 0xBB, 0xBF, .. "{\"index\":\"docs\"}"u8], openSearch: false)["index"]!.GetValue<string>());
+
     // Each msearch line is parsed by Elasticsearch's JSON parser, which skips comments (JsonXContentImpl:
     // JsonParser.Feature.ALLOW_COMMENTS): a header line with one is read as its keys.
     [Fact]

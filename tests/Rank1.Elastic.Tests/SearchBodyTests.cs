@@ -178,6 +178,14 @@ public sealed class SearchBodyTests
         Assert.Equal("onion", body["query"]!["match"]!["text"]!.GetValue<string>());
     }
 
+    // ESByteSourceJsonBootstrapper.handleBOM skips a leading UTF-8 byte order mark before Jackson reads the body.
+    [Fact]
+    public void Read_ALeadingUtf8ByteOrderMark_IsSkipped_AsElasticsearchsBootstrapperSkipsIt()
+    {
+        var body = SearchBody.Read([0xEF, 0xBB, 0xBF, .. "{\"size\":3}"u8]);
+        Assert.Equal(3, body["size"]!.GetValue<int>());
+    }
+
     // ALLOW_YAML_COMMENTS is not set in JsonXContentImpl: a '#' comment stays a JSON syntax error there, and here.
     [Fact]
     public void Read_AHashComment_IsStillAnXContentParseException() =>
