@@ -75,6 +75,21 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal((400, "action_request_validation_exception", reason), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    [Theory]
+    [InlineData("/library/_count")]
+    [InlineData("/library/_search/template")]
+    [InlineData("/_render/template")]
+    public async Task BodyThatIsNotJson_OnOtherSearchEndpoints_IsAnXContentParseExceptionAtItsLineAndColumn(string path)
+    {
+        // JsonXContentParser.newXContentParseException: "[line:column] reason", 1-based, as the search body's own errors
+        // are worded (RequestJson.ParseFailure); these endpoints answered System.Text.Json's "LineNumber: 0 |
+        // BytePositionInLine: 26." text, 0-based, as a parsing_exception.
+        var r = await Es.SendAsync(HttpMethod.Post, path, "{\"query\":{\"match_all\":{}},}");
+        Assert.Equal((400, "x_content_parse_exception"), (r.Status, r.ErrorType));
+        Assert.StartsWith("[1:27] ", r.ErrorReason, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", r.ErrorReason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Retriever_ParsesBeforeItIsValidated_AndADefaultTerminateAfterIsNotListed()
     {

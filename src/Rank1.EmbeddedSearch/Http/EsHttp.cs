@@ -64,7 +64,7 @@ internal static class EsHttp
     }
 
     /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>
-    public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = "parsing_exception")
+    public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = DefaultErrorType)
     {
         var bytes = await ReadBodyAsync(context).ConfigureAwait(false);
         if (RequestJson.IsEmpty(bytes))
@@ -75,7 +75,9 @@ internal static class EsHttp
         return ParseObject(bytes, errorType);
     }
 
-    public static JsonObject ParseObject(ReadOnlySpan<byte> json, string errorType = "parsing_exception")
+    private const string DefaultErrorType = "parsing_exception";
+
+    public static JsonObject ParseObject(ReadOnlySpan<byte> json, string errorType = DefaultErrorType)
     {
         JsonNode? node;
         try
@@ -84,7 +86,9 @@ internal static class EsHttp
         }
         catch (JsonException ex)
         {
-            throw new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
+            // A request body that is not JSON, as Elasticsearch's parser words it: x_content_parse_exception at its
+            // [line:column] (or x_content_e_o_f_exception); a document's keeps the type its API gives.
+            throw errorType == DefaultErrorType ? RequestJson.ParseFailure(ex, RequestJson.WithoutBom(json)) : new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
         }
 
         return node as JsonObject ?? throw new EsException(400, errorType, $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
