@@ -63,11 +63,33 @@ internal static class SearchBody
         }
         catch (JsonException e)
         {
-            throw RequestJson.ParseFailure(e, body);
+            throw TrailingToken(body) ?? RequestJson.ParseFailure(e, body);
         }
 
         XContentInt.NoteLocations(read, body, IntFields);
         return read;
+    }
+
+    // A whole object followed by another token: SearchSourceBuilder.parseXContent, called by RestSearchAction with
+    // checkTrailingTokens, reads one more token after the main object and refuses it by name. Text after the object that
+    // is no token at all stays the JSON parser's own error.
+    private static EsException? TrailingToken(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions with { AllowMultipleValues = true });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            reader.Skip();
+            return reader.Read() ? EsException.Parsing($"Unexpected token [{RequestJson.TokenName(reader.TokenType)}] found after the main object.") : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     // The body's fields read as parser.intValue() (track_total_hits when it is not a boolean).

@@ -178,6 +178,24 @@ public sealed class SearchBodyTests
         Assert.Equal("onion", body["query"]!["match"]!["text"]!.GetValue<string>());
     }
 
+    // SearchSourceBuilder.parseXContent with checkTrailingTokens (RestSearchAction): the token after the main object is
+    // refused by name (SearchSourceBuilderTests.testFromXContentInvalid: "{}{}"); text that is no token is Jackson's error.
+    [Theory]
+    [InlineData("{\"size\":3}{\"a\":1}", "START_OBJECT")]
+    [InlineData("{}{}", "START_OBJECT")]
+    [InlineData("{\"size\":3} [1]", "START_ARRAY")]
+    [InlineData("{\"size\":3}\n5", "VALUE_NUMBER")]
+    [InlineData("{\"size\":3} /* c */ \"s\"", "VALUE_STRING")]
+    public void Read_ATokenAfterTheMainObject_IsAParsingExceptionNamingIt(string json, string token)
+    {
+        var e = Assert.Throws<EsException>(() => SearchBody.Read(Encoding.UTF8.GetBytes(json)));
+        Assert.Equal(("parsing_exception", $"Unexpected token [{token}] found after the main object."), (e.Type, e.Message));
+    }
+
+    [Fact]
+    public void Read_TextAfterTheMainObjectThatIsNoToken_IsAnXContentParseException() =>
+        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3}garbage"u8)).Type);
+
     // ESByteSourceJsonBootstrapper.handleBOM skips a leading UTF-8 byte order mark before Jackson reads the body.
     [Fact]
     public void Read_ALeadingUtf8ByteOrderMark_IsSkipped_AsElasticsearchsBootstrapperSkipsIt()
