@@ -28,6 +28,9 @@ public sealed class ModelIdentityStoreTests
     private static string[] Sources(HttpResult r) =>
         r.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()).ToArray();
 
+    private static bool[] Truncated(HttpResult r) =>
+        r.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["fields"]!["_rank1.truncated"]?[0]?.GetValue<bool>() ?? false).ToArray();
+
     [Fact]
     public async Task AnotherModelInAFolderOfTheSameName_IsNotServedTheFirstModelsJudgements_AndItsOwnAreStoredAndServed()
     {
@@ -61,5 +64,39 @@ public sealed class ModelIdentityStoreTests
         Assert.Equal("rank1", b["id"]!.GetValue<string>());
         Assert.Matches("^[0-9a-f]{32}$", a["fingerprint"]!.GetValue<string>());
         Assert.NotEqual(a["fingerprint"]!.GetValue<string>(), b["fingerprint"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// Two replicas of one deployment, the same model and the same rule, but one with a lower
+    /// <c>Rank1:Model:MaxPassageTokens</c> (set on one replica's environment and not the other's): it cuts every passage
+    /// there, so its judgements are of other text. The store keyed only the limits a rule or request set, so the two
+    /// shared one key, and each replica served the other's judgements as <c>cached</c>, as its own.
+    /// </summary>
+    [Fact]
+    public async Task AReplicaWithAnotherModelPassageLimit_IsNotServedTheOthersJudgements_AndItsOwnAreStoredAndServed()
+    {
+        await using var first = await ProxyStack.StartAsync();
+        var byFirst = await first.SearchAsync(Query);
+        Assert.Equal("applied", byFirst.Rerank);
+        Assert.Equal(5, await ReasoningStoreTests.StoredCountAsync(first, 5));
+        Assert.All(Truncated(byFirst), Assert.False);
+
+        // The second replica reads and writes the first one's reasoning index.
+        await using var second = await ProxyStack.StartAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "4" }, inFront: _ => Task.FromResult(first.Backend.Url));
+        var bySecond = await second.SearchAsync(Query);
+        Assert.Equal("applied", bySecond.Rerank);
+        Assert.All(Sources(bySecond), s => Assert.Equal("computed", s));
+        Assert.All(Truncated(bySecond), Assert.True); // every passage cut to 4 tokens: not what the first replica judged
+        Assert.NotEqual(Scores(byFirst), Scores(bySecond));
+
+        // Its own judgements are stored beside the first replica's, and each replica is answered from its own.
+        await second.StoreWritesAsync(5);
+        Assert.Equal(10, await ReasoningStoreTests.StoredCountAsync(first, 5));
+        var again = await second.SearchAsync(Query);
+        Assert.Equal("cached", again.Rerank);
+        Assert.Equal(Scores(bySecond), Scores(again));
+        var firstAgain = await first.SearchAsync(Query);
+        Assert.Equal("cached", firstAgain.Rerank);
+        Assert.Equal(Scores(byFirst), Scores(firstAgain));
     }
 }

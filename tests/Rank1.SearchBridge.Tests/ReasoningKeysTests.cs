@@ -60,6 +60,24 @@ public sealed class ReasoningKeysTests
     public void Limits_AtOrAboveTheModelsOwn_CountAsNone(int? maxQueryTokens, int? maxPassageTokens, bool truncate, string? expected) =>
         Assert.Equal(expected, ReasoningKeys.Limits(maxQueryTokens, maxPassageTokens, new ModelTokenLimits(512, 2048), truncate));
 
+    /// <summary>
+    /// The model's own limits (<c>Rank1:Model:MaxQueryTokens</c>, <c>MaxPassageTokens</c>) count as well: a host that cuts
+    /// every passage at 256 tokens judges other text than one that reads 2048 of it, so the two never share a key (they
+    /// did, as no limit set counted as none whatever the model's own). Keys stay those of the engine's defaults (512,
+    /// 2048) wherever the limit in effect is one of them.
+    /// </summary>
+    [Theory]
+    [InlineData(null, null, 512, 256, "qp256")] // the model's own limit is in effect: keyed, as a rule's 256 is
+    [InlineData(null, 256, 512, 2048, "qp256")]
+    [InlineData(null, 1000, 512, 256, "qp256")] // a rule above the model's own is capped there
+    [InlineData(null, null, 512, 4096, "qp4096")]
+    [InlineData(null, 2048, 512, 4096, null)] // in effect the default: judged as a default host judges
+    [InlineData(null, null, 100, 2048, "q100p")]
+    [InlineData(null, null, 1000, 2048, "q1000p")]
+    [InlineData(512, null, 1000, 2048, null)]
+    public void Limits_KeyTheModelsOwnLimits_WhereTheyAreNotTheEnginesDefaults(int? maxQueryTokens, int? maxPassageTokens, int modelQuery, int modelPassage, string? expected) =>
+        Assert.Equal(expected, ReasoningKeys.Limits(maxQueryTokens, maxPassageTokens, new ModelTokenLimits(modelQuery, modelPassage)));
+
     [Fact]
     public void PassageHash_ChangesWithAnyEdit()
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.Store;
 
@@ -23,6 +24,9 @@ namespace Rank1.SearchBridge.Store;
 /// </summary>
 public static partial class ReasoningKeys
 {
+    /// <summary>The engine's default token limits: a judgement made with them keys no limits (<see cref="Limits"/>).</summary>
+    private static readonly Rank1EngineOptions EngineDefaults = new();
+
     /// <summary>
     /// The fingerprint a precompute job's judgements are stored under: the proxy's fingerprint of the same search
     /// (<c>RerankPlan.Fingerprint</c>) with the job's settings, so what a worker stores is what the proxy looks up.
@@ -43,16 +47,27 @@ public static partial class ReasoningKeys
             .Concat(limits is null ? [] : [limits]).Concat(promptTemplate is null ? [] : ["template:" + promptTemplate])));
 
     /// <summary>
-    /// The <c>limits</c> part of a <see cref="Fingerprint"/>: the token limits a rule, request or precompute job sets, and
-    /// whether over-long input is refused rather than cut; null when all are the model's defaults, so those keys are
-    /// unchanged. A limit at or above the model's own (<paramref name="model"/>) is judged exactly as none (the engine
-    /// caps it there) and counts as none, so the proxy, the rerank service and the worker share one key for it.
+    /// The <c>limits</c> part of a <see cref="Fingerprint"/>: the token limits the model is given for a judgement, and
+    /// whether over-long input is refused rather than cut; null when they are the engine's defaults
+    /// (<see cref="Rank1EngineOptions.MaxQueryTokens"/> 512 and <see cref="Rank1EngineOptions.MaxPassageTokens"/> 2048),
+    /// so those keys are unchanged. The limit in effect is what a rule, request or precompute job sets, capped at the
+    /// model's own (<paramref name="model"/>, <c>Rank1:Model:MaxQueryTokens</c> and <c>MaxPassageTokens</c>), else the
+    /// model's own: a limit at or above the model's own is judged exactly as none and counts as none, so the proxy, the
+    /// rerank service and the worker share one key for it. The model's own limits count too: a proxy or worker whose
+    /// <c>Rank1:Model:MaxPassageTokens</c> is 256 cuts every passage there, and must not share its judgements with one that
+    /// reads 2048 tokens of each (they shared one key when only the rule's limits were keyed).
     /// </summary>
+    /// <param name="maxQueryTokens">The query token limit the rule, request or job sets; null: none.</param>
+    /// <param name="maxPassageTokens">The passage token limit the rule, request or job sets; null: none.</param>
+    /// <param name="model">The model's own token limits (the host's <c>Rank1:Model</c> section).</param>
+    /// <param name="truncate">Whether over-long input is cut (true) or refused.</param>
     public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, ModelTokenLimits model, bool truncate = true)
     {
-        var query = maxQueryTokens < model.MaxQueryTokens ? maxQueryTokens : null;
-        var passage = maxPassageTokens < model.MaxPassageTokens ? maxPassageTokens : null;
-        return query is null && passage is null && truncate ? null : $"q{query}p{passage}" + (truncate ? string.Empty : "!cut");
+        var query = Math.Min(maxQueryTokens ?? model.MaxQueryTokens, model.MaxQueryTokens);
+        var passage = Math.Min(maxPassageTokens ?? model.MaxPassageTokens, model.MaxPassageTokens);
+        int? keyedQuery = query == EngineDefaults.MaxQueryTokens ? null : query;
+        int? keyedPassage = passage == EngineDefaults.MaxPassageTokens ? null : passage;
+        return keyedQuery is null && keyedPassage is null && truncate ? null : $"q{keyedQuery}p{keyedPassage}" + (truncate ? string.Empty : "!cut");
     }
 
     /// <summary>The hash of the passage text exactly as judged.</summary>
