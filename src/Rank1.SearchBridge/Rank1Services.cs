@@ -125,13 +125,35 @@ public static class Rank1Services
             return null;
         }
 
-        var health = services.GetService<IBusControl>()?.CheckHealth();
+        var bus = services.GetService<IBusControl>();
+        var health = bus?.CheckHealth();
+        var (status, description) = (health?.Status.ToString().ToLowerInvariant() ?? "unknown", health?.Description);
+        if (health?.Status == BusHealthStatus.Healthy && !BrokerConnected(bus!))
+        {
+            // A bus that only publishes (the proxy's) has no endpoint of its own whose health falls with the connection:
+            // MassTransit says Healthy/Ready all through an outage. The host's connection supervisor knows.
+            (status, description) = ("unhealthy", "Not connected: the connection to the broker is down; MassTransit reconnects by itself, and hot queries are not published until it does");
+        }
+
         return new JsonObject
         {
             ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.Endpoint : null,
-            ["status"] = health?.Status.ToString().ToLowerInvariant() ?? "unknown",
-            ["description"] = WithoutBrokerCredentials(health?.Description, options),
+            ["status"] = status,
+            ["description"] = WithoutBrokerCredentials(description, options),
         };
+    }
+
+    /// <summary>
+    /// Whether the bus holds a connection to the broker: the <c>hasContext</c> of its host's connection supervisor in
+    /// MassTransit's probe (<c>bus.host.source</c>), which turns false when the connection closes and true again once
+    /// it is made anew. A probe without that entry (another transport, another MassTransit) counts as connected, so
+    /// the health is then MassTransit's own.
+    /// </summary>
+    internal static bool BrokerConnected(IBus bus)
+    {
+        static object? At(object? node, string key) => node is IDictionary<string, object> d && d.TryGetValue(key, out var v) ? v : null;
+        return At(At(At(bus.GetProbeResult().Results, "bus"), "host"), "source") is not IDictionary<string, object> source
+            || At(source, "hasContext") is not bool connected || connected;
     }
 
     /// <summary>

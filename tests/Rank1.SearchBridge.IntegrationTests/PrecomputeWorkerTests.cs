@@ -149,15 +149,20 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await node.StopAsync();
         var atStop = (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length;
         Assert.True(atStop < expected.Count, $"the run finished before the broker stopped ({atStop} of {expected.Count}); the test proves nothing");
-        // The worker saw the broker go before it comes back (its bus no longer healthy), so that what follows is its
-        // reconnecting, not a connection that never noticed.
+        // Both saw the broker go before it comes back, so that what follows is their reconnecting, not a connection that
+        // never noticed: the worker's health is no longer healthy (its endpoints degraded), and the proxy's says its broker
+        // connection is down. The proxy's bus only publishes: MassTransit's own health said Healthy/Ready all through.
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
         var seen = "";
         await BrokerProcesses.WaitUntilAsync(async () =>
         {
-            seen = await workerHttp.GetStringAsync("_rank1/health");
-            return JsonNode.Parse(seen)!["status"]!.GetValue<string>() != "healthy";
-        }, TimeSpan.FromMinutes(1), () => $"the worker never saw the broker go: {seen}");
+            var workerHealth = JsonNode.Parse(await workerHttp.GetStringAsync("_rank1/health"))!;
+            var proxyBroker = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
+            seen = $"worker {workerHealth.ToJsonString()}; proxy {proxyBroker.ToJsonString()}";
+            return workerHealth["status"]!.GetValue<string>() != "healthy" && proxyBroker["status"]!.GetValue<string>() == "unhealthy";
+        }, TimeSpan.FromMinutes(1), () => $"the worker or the proxy never saw the broker go: {seen}");
+        var down = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
+        Assert.StartsWith("Not connected: the connection to the broker is down", down["description"]!.GetValue<string>(), StringComparison.Ordinal);
         await node.StartAsync();
 
         // The worker reconnects by itself and finishes the run: every job of the queue (a quorum queue, on disk) is stored.
