@@ -42,12 +42,18 @@ internal static class MsearchHeader
     /// <param name="openSearch">Whether OpenSearch's keys and leniency apply.</param>
     public static JsonObject Read(ReadOnlySpan<byte> line, bool openSearch)
     {
-        line = RequestJson.WithoutBom(line);
+        line = RequestJson.ByteOrderMarkAsSpaces(line);
         JsonNode? node;
         try
         {
-            var reader = new Utf8JsonReader(line, RequestJson.ReaderOptions);
-            if (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
+            var reader = new Utf8JsonReader(line, RequestJson.ReaderOptions with { AllowMultipleValues = true });
+            if (!reader.Read())
+            {
+                // No token (a comment alone): parser.map() reads no entry, the default header.
+                return [];
+            }
+
+            if (reader.TokenType == JsonTokenType.StartArray)
             {
                 if (openSearch)
                 {

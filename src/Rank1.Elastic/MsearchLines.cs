@@ -44,7 +44,7 @@ internal static class MsearchLines
     /// <param name="openSearch">Whether the lines are read as OpenSearch reads them (a leading <c>\n</c>, header keys).</param>
     /// <param name="parse">Reads one search; an <see cref="EsException"/> it throws is the whole request's error.</param>
     public static T[] Read<T>(ReadOnlyMemory<byte> raw, bool openSearch, Func<MsearchSearch, T> parse) =>
-        NotEmpty([.. Lines(raw, openSearch).Select(i => parse(new MsearchSearch(MsearchHeader.Read(i.Header.Span, openSearch), i.Body, SearchBody.Read(i.Body.Span))))]);
+        NotEmpty([.. Lines(raw, openSearch).Select(i => parse(new MsearchSearch(MsearchHeader.Read(i.Header.Span, openSearch), i.Body, SearchBody.Read(i.Body.Span, checkTrailingTokens: false))))]);
 
     private static T[] NotEmpty<T>(T[] items) =>
         items.Length > 0 ? items : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");

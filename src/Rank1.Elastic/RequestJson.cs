@@ -26,11 +26,22 @@ internal static class RequestJson
     public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Skip };
 
     /// <summary>
-    /// <paramref name="raw"/> without a leading UTF-8 byte order mark, which Elasticsearch skips before it parses
-    /// (<c>ESByteSourceJsonBootstrapper.handleBOM</c>): Windows tools write one (PowerShell's <c>Out-File -Encoding utf8</c>).
+    /// <paramref name="raw"/> with a leading UTF-8 byte order mark read as three spaces: Elasticsearch skips the mark
+    /// before it parses (<c>ESByteSourceJsonBootstrapper.handleBOM</c>) but counts its bytes in line 1's columns, as these
+    /// do. Windows tools write one (PowerShell's <c>Out-File -Encoding utf8</c>).
     /// </summary>
     /// <param name="raw">The UTF-8 request body.</param>
-    public static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> raw) => raw.StartsWith("\uFEFF"u8) ? raw[3..] : raw;
+    public static ReadOnlySpan<byte> ByteOrderMarkAsSpaces(ReadOnlySpan<byte> raw)
+    {
+        if (!raw.StartsWith("\uFEFF"u8))
+        {
+            return raw;
+        }
+
+        var copy = raw.ToArray();
+        copy.AsSpan(0, 3).Fill((byte)' ');
+        return copy;
+    }
 
     /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>
     /// <param name="raw">The UTF-8 request body.</param>
@@ -46,7 +57,7 @@ internal static class RequestJson
     /// <param name="raw">The UTF-8 JSON text.</param>
     public static JsonNode? Parse(ReadOnlySpan<byte> raw)
     {
-        raw = WithoutBom(raw);
+        raw = ByteOrderMarkAsSpaces(raw);
         var text = LoneSurrogates.Replaced(raw) is { } replaced ? replaced : raw;
         try
         {

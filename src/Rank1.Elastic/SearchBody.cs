@@ -33,18 +33,26 @@ internal static class SearchBody
 
     /// <summary>
     /// The body's object. Its first token must start an object, before the rest is read: <c>parsing_exception</c>
-    /// "Expected [START_OBJECT] but found [START_ARRAY]" (no token at all: "[null]"). JSON that does not parse is
-    /// <see cref="RequestJson.ParseFailure"/>'s <c>x_content_parse_exception</c> (or <c>x_content_e_o_f_exception</c>).
+    /// "Expected [START_OBJECT] but found [START_ARRAY]" (no token at all, comments aside: "[null]"). JSON that does not
+    /// parse is <see cref="RequestJson.ParseFailure"/>'s <c>x_content_parse_exception</c> (or <c>x_content_e_o_f_exception</c>).
+    /// What follows the object is read only with <paramref name="checkTrailingTokens"/>, as Elasticsearch reads it.
     /// </summary>
     /// <param name="body">The body's UTF-8 text.</param>
-    public static JsonObject Read(ReadOnlySpan<byte> body)
+    /// <param name="checkTrailingTokens">
+    /// A <c>_search</c>'s body (<c>RestSearchAction</c> parses it with <c>checkTrailingTokens</c>): a token after the
+    /// object is <c>parsing_exception</c> "Unexpected token [START_OBJECT] found after the main object.", and text after
+    /// it that is no token the parser's own error. Otherwise (an msearch line, <c>RestMultiSearchAction</c>; a rendered
+    /// template, <c>TransportSearchTemplateAction.convert</c>) the parser stops at the object's end, and whatever follows
+    /// is never read.
+    /// </param>
+    public static JsonObject Read(ReadOnlySpan<byte> body, bool checkTrailingTokens)
     {
-        body = RequestJson.WithoutBom(body);
+        body = RequestJson.ByteOrderMarkAsSpaces(body);
+        var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions with { AllowMultipleValues = true });
         string? found;
         try
         {
-            var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions);
-            found = RequestJson.IsEmpty(body) ? "null" : reader.Read() && reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
+            found = !reader.Read() ? "null" : reader.TokenType != JsonTokenType.StartObject ? RequestJson.TokenName(reader.TokenType) : null;
         }
         catch (JsonException e)
         {
@@ -56,51 +64,48 @@ internal static class SearchBody
             throw EsException.Parsing($"Expected [START_OBJECT] but found [{found}]");
         }
 
+        // Where the object ends, and the token after it. An object that does not parse gets its own error below, from
+        // the whole text; text after it that is no token, the parser's error (with checkTrailingTokens).
+        var end = body.Length;
+        EsException? trailing = null;
+        try
+        {
+            reader.Skip();
+            end = (int)reader.BytesConsumed;
+            if (reader.Read())
+            {
+                trailing = EsException.Parsing($"Unexpected token [{RequestJson.TokenName(reader.TokenType)}] found after the main object.");
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
         JsonObject read;
         try
         {
-            read = (JsonObject)RequestJson.Parse(body)!;
+            read = (JsonObject)RequestJson.Parse(checkTrailingTokens ? body : body[..end])!;
         }
         catch (JsonException e)
         {
-            throw TrailingToken(body) ?? RequestJson.ParseFailure(e, body);
+            // The object parsed (a duplicate field in it is refused first, as Elasticsearch reads the whole object
+            // before the next token): what failed is the token after it.
+            throw (checkTrailingTokens ? trailing : null) ?? RequestJson.ParseFailure(e, body);
         }
 
         XContentInt.NoteLocations(read, body, IntFields);
         return read;
     }
 
-    // A whole object followed by another token: SearchSourceBuilder.parseXContent, called by RestSearchAction with
-    // checkTrailingTokens, reads one more token after the main object and refuses it by name. Text after the object that
-    // is no token at all stays the JSON parser's own error.
-    private static EsException? TrailingToken(ReadOnlySpan<byte> body)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions with { AllowMultipleValues = true });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return null;
-            }
-
-            reader.Skip();
-            return reader.Read() ? EsException.Parsing($"Unexpected token [{RequestJson.TokenName(reader.TokenType)}] found after the main object.") : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     // The body's fields read as parser.intValue() (track_total_hits when it is not a boolean).
     private static readonly string[] IntFields = ["from", "size", "track_total_hits"];
 
     /// <summary>
-    /// A search's body: null when there is none (<see cref="RequestJson.IsEmpty"/>), as a <c>_search</c> with no body
+    /// A <c>_search</c>'s body: null when there is none (<see cref="RequestJson.IsEmpty"/>), as a <c>_search</c> with no body
     /// searches everything; otherwise <see cref="Read"/>'s object.
     /// </summary>
     /// <param name="body">The body's UTF-8 text.</param>
-    public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body);
+    public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body, checkTrailingTokens: true);
 
     /// <summary>
     /// A <c>from</c>, <c>size</c> or <c>track_total_hits</c> of <paramref name="body"/> that Elasticsearch refuses while it

@@ -47,6 +47,11 @@ public sealed class MsearchHeaderTests
     public void Read_AHeaderAfterAUtf8ByteOrderMark_IsReadAsItsKeys() =>
         Assert.Equal("docs", MsearchHeader.Read([0xEF, 0xBB, 0xBF, .. "{\"index\":\"docs\"}"u8], openSearch: false)["index"]!.GetValue<string>());
 
+    // A header line of a comment alone has no token: parser.map() reads no entry, the default header.
+    [Fact]
+    public void Read_AHeaderOfACommentAlone_IsTheDefaultHeader() =>
+        Assert.Empty(MsearchHeader.Read("// all indices"u8, openSearch: false));
+
     // Each msearch line is parsed by Elasticsearch's JSON parser, which skips comments (JsonXContentImpl:
     // JsonParser.Feature.ALLOW_COMMENTS): a header line with one is read as its keys.
     [Fact]

@@ -76,7 +76,7 @@ public sealed class SearchBodyTests
     [InlineData("{\"from\":[1]}", "parsing_exception", "Unknown key for a START_ARRAY in [from].")]
     public void Int_ARefusedValue_IsElasticsearchsError(string body, string type, string reason)
     {
-        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes(body)), "from"));
+        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes(body), checkTrailingTokens: true), "from"));
         Assert.Equal((400, type, reason), (e.Status, e.Type, e.Message));
     }
 
@@ -119,12 +119,12 @@ public sealed class SearchBodyTests
     public void Int_AnIntegerLiteralOfAMillionDigits_IsRefusedWithoutParsingIt(string sign)
     {
         var literal = sign + "1" + new string('0', 999_999);
-        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes("{\"from\":" + literal + "}")), "from"));
+        var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes("{\"from\":" + literal + "}"), checkTrailingTokens: true), "from"));
         Assert.Equal((400, "x_content_parse_exception", $"[1:{9 + literal.Length}] Numeric value ({literal}) out of range of int (-2147483648 - 2147483647)"), (e.Status, e.Type, e.Message));
     }
 
     [Fact]
-    public void Int_AbsentField_IsNull() => Assert.Null(SearchBody.Int(SearchBody.Read("{\"size\":1}"u8), "from"));
+    public void Int_AbsentField_IsNull() => Assert.Null(SearchBody.Int(SearchBody.Read("{\"size\":1}"u8, checkTrailingTokens: true), "from"));
 
     // RestRequest.paramAsInt: Integer.parseInt, so a URL parameter is digits with an optional sign and nothing else.
     [Theory]
@@ -173,7 +173,7 @@ public sealed class SearchBodyTests
     [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":3}\n// trailing\n")]
     public void Read_CommentsAreSkipped_AsElasticsearchsParserSkipsThem(string json)
     {
-        var body = SearchBody.Read(Encoding.UTF8.GetBytes(json));
+        var body = SearchBody.Read(Encoding.UTF8.GetBytes(json), checkTrailingTokens: true);
         Assert.Equal(3, body["size"]!.GetValue<int>());
         Assert.Equal("onion", body["query"]!["match"]!["text"]!.GetValue<string>());
     }
@@ -188,30 +188,58 @@ public sealed class SearchBodyTests
     [InlineData("{\"size\":3} /* c */ \"s\"", "VALUE_STRING")]
     public void Read_ATokenAfterTheMainObject_IsAParsingExceptionNamingIt(string json, string token)
     {
-        var e = Assert.Throws<EsException>(() => SearchBody.Read(Encoding.UTF8.GetBytes(json)));
+        var e = Assert.Throws<EsException>(() => SearchBody.Read(Encoding.UTF8.GetBytes(json), checkTrailingTokens: true));
         Assert.Equal(("parsing_exception", $"Unexpected token [{token}] found after the main object."), (e.Type, e.Message));
     }
 
+    // An msearch line (RestMultiSearchAction: fromXContent(parser, false)) and a rendered template
+    // (TransportSearchTemplateAction.convert: parseXContent(parser, false)) are read to the object's end and no further.
+    [Theory]
+    [InlineData("{\"size\":3}{\"a\":1}")]
+    [InlineData("{\"size\":3} garbage")]
+    [InlineData("{\"size\":3}]")]
+    public void Read_WithoutTrailingTokenCheck_WhatFollowsTheObjectIsNeverRead(string json) =>
+        Assert.Equal(3, SearchBody.Read(Encoding.UTF8.GetBytes(json), checkTrailingTokens: false)["size"]!.GetValue<int>());
+
+    // Elasticsearch reads the whole object before the token after it: a duplicate field in it is the error.
+    [Fact]
+    public void Read_ADuplicateFieldBeforeATrailingToken_IsTheDuplicateError() =>
+        Assert.Equal("[1:11] Duplicate field 'size'", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":1,\"size\":2}{}"u8, checkTrailingTokens: true)).Message);
+
+    // A body of comments alone has no token: nextToken() is null, "Expected [START_OBJECT] but found [null]".
+    [Fact]
+    public void Read_OnlyAComment_IsExpectedStartObjectFoundNull()
+    {
+        var e = Assert.Throws<EsException>(() => SearchBody.Read("/* nothing */"u8, checkTrailingTokens: true));
+        Assert.Equal(("parsing_exception", "Expected [START_OBJECT] but found [null]"), (e.Type, e.Message));
+    }
+
+    // Jackson counts the byte order mark's three bytes in line 1's columns (ESByteSourceJsonBootstrapper hands the
+    // parser bytesProcessed = 3): the duplicate at column 11 without one is at column 14 with it.
+    [Fact]
+    public void Read_AfterAByteOrderMark_ErrorColumnsCountItsBytes() =>
+        Assert.Equal("[1:14] Duplicate field 'size'", Assert.Throws<EsException>(() => SearchBody.Read([0xEF, 0xBB, 0xBF, .. "{\"size\":1,\"size\":2}"u8], checkTrailingTokens: true)).Message);
+
     [Fact]
     public void Read_TextAfterTheMainObjectThatIsNoToken_IsAnXContentParseException() =>
-        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3}garbage"u8)).Type);
+        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3}garbage"u8, checkTrailingTokens: true)).Type);
 
     // ESByteSourceJsonBootstrapper.handleBOM skips a leading UTF-8 byte order mark before Jackson reads the body.
     [Fact]
     public void Read_ALeadingUtf8ByteOrderMark_IsSkipped_AsElasticsearchsBootstrapperSkipsIt()
     {
-        var body = SearchBody.Read([0xEF, 0xBB, 0xBF, .. "{\"size\":3}"u8]);
+        var body = SearchBody.Read([0xEF, 0xBB, 0xBF, .. "{\"size\":3}"u8], checkTrailingTokens: true);
         Assert.Equal(3, body["size"]!.GetValue<int>());
     }
 
     // ALLOW_YAML_COMMENTS is not set in JsonXContentImpl: a '#' comment stays a JSON syntax error there, and here.
     [Fact]
     public void Read_AHashComment_IsStillAnXContentParseException() =>
-        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3, # no\n\"from\":1}"u8)).Type);
+        Assert.Equal("x_content_parse_exception", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":3, # no\n\"from\":1}"u8, checkTrailingTokens: true)).Type);
 
     // A repeated field stays Elasticsearch's duplicate error when comments stand between the two (strict duplicate
     // detection, also set in JsonXContentImpl), at the repeated name.
     [Fact]
     public void Read_CommentedBody_KeepsTheDuplicateError() =>
-        Assert.Equal("[1:20] Duplicate field 'size'", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":1, /* x */ \"size\":2}"u8)).Message);
+        Assert.Equal("[1:20] Duplicate field 'size'", Assert.Throws<EsException>(() => SearchBody.Read("{\"size\":1, /* x */ \"size\":2}"u8, checkTrailingTokens: true)).Message);
 }

@@ -75,6 +75,18 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal((400, "action_request_validation_exception", reason), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    [Fact]
+    public async Task TextAfterTheObject_RefusedOnASearch_IsNeverReadOnAnMsearchLine()
+    {
+        // RestSearchAction checks trailing tokens; RestMultiSearchAction reads each line with fromXContent(parser, false).
+        var search = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"match_all":{}}} {"size":1}""");
+        Assert.Equal((400, "parsing_exception", "Unexpected token [START_OBJECT] found after the main object."), (search.Status, search.ErrorType, search.ErrorReason));
+
+        var msearch = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"library\"} // the shelf\n{\"query\":{\"match_all\":{}}} {\"size\":1}\n", "application/x-ndjson");
+        Assert.Equal(200, msearch.Status);
+        Assert.Equal(200, msearch.Json["responses"]![0]!["status"]!.GetValue<int>());
+    }
+
     [Theory]
     [InlineData("/library/_count")]
     [InlineData("/library/_search/template")]

@@ -88,7 +88,7 @@ internal static class EsHttp
         {
             // A request body that is not JSON, as Elasticsearch's parser words it: x_content_parse_exception at its
             // [line:column] (or x_content_e_o_f_exception); a document's keeps the type its API gives.
-            throw errorType == DefaultErrorType ? RequestJson.ParseFailure(ex, RequestJson.WithoutBom(json)) : new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
+            throw errorType == DefaultErrorType ? RequestJson.ParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)) : new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
         }
 
         return node as JsonObject ?? throw new EsException(400, errorType, $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");

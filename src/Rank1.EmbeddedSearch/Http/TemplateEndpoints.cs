@@ -85,7 +85,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task SearchAsync(HttpContext context, string? index)
     {
         var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), null, context.RequestAborted);
-        var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output));
+        var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
         SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
         await EsHttp.WriteAsync(context, 200, executor.Search(index, body, SearchEndpoints.Param(context))).ConfigureAwait(false);
     }
@@ -129,7 +129,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {
             var rendered = Render(i.Request, context.RequestAborted);
-            var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output));
+            var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
             SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
             return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), body, SearchEndpoints.Param(context));
         }))).ConfigureAwait(false);

@@ -31,7 +31,7 @@ internal static class SearchTemplates
         JsonObject body;
         if (answer.StartsWith(OutputPrefix) && answer.EndsWith("}"u8))
         {
-            body = Elastic.SearchBody.Read(answer[OutputPrefix.Length..^1]);
+            body = Elastic.SearchBody.Read(answer[OutputPrefix.Length..^1], checkTrailingTokens: false);
         }
         else
         {
