@@ -223,6 +223,40 @@ public sealed class PassThroughTests
     }
 
     [Fact]
+    public async Task Sniffing_WithGzipAccepted_TheRewrittenNodesAnswerIsGzipped_AndAHeadIsTheBackendsHead()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        using var handler = new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None };
+        using var http = new HttpClient(handler) { BaseAddress = stack.Proxy.Url };
+
+        // The cluster compresses its answer to a client that accepts gzip; the rewritten one is compressed as it was
+        // (it went out plain). Decoded here by GZipStream, not by the proxy's own decoder.
+        using var get = new HttpRequestMessage(HttpMethod.Get, "_nodes/http");
+        get.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate");
+        using var sniffed = await http.SendAsync(get);
+        Assert.Equal(HttpStatusCode.OK, sniffed.StatusCode);
+        Assert.Equal("gzip", sniffed.Content.Headers.ContentEncoding.Single());
+        var bytes = await sniffed.Content.ReadAsByteArrayAsync();
+        Assert.Equal(bytes.Length, sniffed.Content.Headers.ContentLength);
+        using var inflated = new MemoryStream();
+        await using (var gz = new System.IO.Compression.GZipStream(new MemoryStream(bytes), System.IO.Compression.CompressionMode.Decompress))
+        {
+            await gz.CopyToAsync(inflated);
+        }
+
+        var node = System.Text.Json.Nodes.JsonNode.Parse(inflated.ToArray())!["nodes"]!.AsObject().Single().Value!;
+        Assert.Equal($"127.0.0.1:{stack.Proxy.Url.Port}", node["http"]!["publish_address"]!.GetValue<string>());
+
+        // A HEAD has no body to rewrite: the backend's status and headers (it parsed the empty body and answered 500).
+        using var direct = new HttpClient { BaseAddress = stack.Backend.Url };
+        using var backendHead = await direct.SendAsync(new HttpRequestMessage(HttpMethod.Head, "_nodes/http"));
+        using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "_nodes/http"));
+        Assert.Equal(backendHead.StatusCode, head.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task BackendStoppedMidTest_Gives502_ThenTheOpenCircuits503_AndRecoversAfterRestart()
     {
         var data = TestTemp.Folder("rank1-proxy-backend-");

@@ -110,19 +110,21 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
 
     /// <summary>
     /// Node discovery (<c>GET /_nodes/...</c>) answers with the proxy's own address as every node's HTTP address,
-    /// so sniffing clients keep talking to the proxy instead of going around it.
+    /// so sniffing clients keep talking to the proxy instead of going around it. The rewritten answer goes out in the
+    /// backend's Content-Encoding; a <c>HEAD</c>, an error or an answer that is not JSON goes out as it came.
     /// </summary>
     public async Task SniffAsync(HttpContext context, string? publicAddress)
     {
-        var response = await backend.SendAsync(HttpMethods.IsHead(context.Request.Method) ? HttpMethod.Head : HttpMethod.Get,
+        var head = HttpMethods.IsHead(context.Request.Method);
+        var response = await backend.SendAsync(head ? HttpMethod.Head : HttpMethod.Get,
             context.Request.Path + context.Request.QueryString, null,
             context.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)), context.RequestAborted).ConfigureAwait(false);
-        var address = publicAddress ?? context.Request.Host.Value ?? "localhost";
-        var encoding = response.Headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
         var bytes = response.Body;
-        if (response.Status == 200 && JsonNode.Parse(encoding is null ? bytes : ContentCoding.Decode(bytes, encoding)) is JsonObject json && json["nodes"] is JsonObject nodes)
+        var rewritten = false;
+        if (!head && response.Status == 200 && Nodes(response) is { } json)
         {
-            foreach (var (_, node) in nodes)
+            var address = publicAddress ?? context.Request.Host.Value ?? "localhost";
+            foreach (var (_, node) in json["nodes"]!.AsObject())
             {
                 if (node?["http"] is JsonObject http)
                 {
@@ -132,19 +134,38 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
             }
 
             bytes = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
-            encoding = null;
+            var compression = ContentCoding.CompressionOf(response.Headers);
+            bytes = compression is null ? bytes : ContentCoding.Encode(bytes, compression);
+            rewritten = true;
         }
 
         context.Response.StatusCode = response.Status;
         foreach (var (name, values) in response.Headers)
         {
-            if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && !(encoding is null && name.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)))
+            // A HEAD keeps the backend's Content-Length (that of the answer a GET would get), as it has no body to measure.
+            if (head || !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 context.Response.Headers[name] = values;
             }
         }
 
-        context.Response.ContentLength = bytes.Length;
-        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+        if (!head || rewritten)
+        {
+            context.Response.ContentLength = bytes.Length;
+            await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    // The answer as a JSON object with a "nodes" object, or null (not JSON, or not a nodes answer): passed on as it is.
+    private static JsonObject? Nodes(BackendResponse response)
+    {
+        try
+        {
+            return JsonNode.Parse(ContentCoding.Decoded(response)) is JsonObject { } json && json["nodes"] is JsonObject ? json : null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or EsException)
+        {
+            return null;
+        }
     }
 }

@@ -155,10 +155,9 @@ internal static class MsearchFraming
         }
 
         // In the encoding that item came in: the backend's choice for this client (SearchAnswer.EncodeAs).
-        var encoding = first is null ? null : first.EncodeAs ?? ContentCoding.EncodingOf(first.Headers);
         return new SearchAnswer(200, headers, ResponseShaping.Render(body, query), RerankStatus.Applied, null)
         {
-            EncodeAs = encoding is not null && ContentCoding.Supports(encoding) ? encoding : null,
+            EncodeAs = first is null ? null : first.EncodeAs ?? ContentCoding.CompressionOf(first.Headers),
         };
     }
 

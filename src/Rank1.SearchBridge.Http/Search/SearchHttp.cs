@@ -162,7 +162,7 @@ internal static class SearchHttp
         }
 
         var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
-        return (json ?? throw BadBackendAnswer("not a JSON object"), headers, ContentCoding.EncodingOf(response.Headers) is { } encoding && ContentCoding.Supports(encoding) ? encoding : null);
+        return (json ?? throw BadBackendAnswer("not a JSON object"), headers, ContentCoding.CompressionOf(response.Headers));
     }
 
     private static EsException BadBackendAnswer(string detail) => new(502, "rank1_backend_response_exception", $"the backend's search answer is not a JSON object: {detail}");

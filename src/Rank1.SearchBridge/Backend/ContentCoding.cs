@@ -18,6 +18,13 @@ internal static class ContentCoding
         headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
 
     /// <summary>
+    /// The compression an answer came in, for <see cref="Encode"/> to write its rewritten body in again: its
+    /// Content-Encoding when that is one <see cref="Decode"/> undoes, null when it has none or it is <c>identity</c>.
+    /// </summary>
+    public static string? CompressionOf(IEnumerable<KeyValuePair<string, string[]>> headers) =>
+        EncodingOf(headers) is { } encoding && Supports(encoding) && !encoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase) ? encoding : null;
+
+    /// <summary>
     /// <paramref name="body"/> encoded in <paramref name="encoding"/> (gzip, x-gzip, deflate, br; identity as it is), the
     /// way <see cref="Decode"/> reads it back. gzip and deflate at zlib level 3, Elasticsearch's default
     /// <c>http.compression_level</c> (<c>HttpTransportSettings.SETTING_HTTP_COMPRESSION_LEVEL</c>).
