@@ -470,6 +470,18 @@ public sealed class ProxySearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommentedSearchBody_IsRerankedAsTheSameSearchWithoutItsComments()
+    {
+        // Elasticsearch's JSON parser skips comments (JsonXContentImpl: ALLOW_COMMENTS); the proxy refused such a body
+        // with a 400 the cluster behind it would not give.
+        var plain = await _stack.SearchAsync(OnionQuery);
+        var commented = await _stack.SearchAsync("/* the usual */ {\"query\": // what users type\n{\"match\":{\"text\":\"onion eyes\"}}}");
+        Assert.Equal(200, commented.Status);
+        Assert.Equal("applied", commented.Rerank);
+        Assert.Equal(plain.Ids, commented.Ids);
+    }
+
+    [Fact]
     public async Task GzipRequestBody_IsAccepted()
     {
         using var compressed = new MemoryStream();

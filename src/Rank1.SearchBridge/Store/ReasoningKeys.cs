@@ -24,8 +24,11 @@ namespace Rank1.SearchBridge.Store;
 /// </summary>
 public static partial class ReasoningKeys
 {
-    /// <summary>The engine's default token limits: a judgement made with them keys no limits (<see cref="Limits"/>).</summary>
-    private static readonly Rank1EngineOptions EngineDefaults = new();
+    // The token limits a judgement keys as none (Limits): the engine's defaults (Rank1EngineOptions) when keys began to
+    // carry limits, written out so that the keys already stored stay the keys of such judgements whatever those defaults
+    // become.
+    private const int UnkeyedQueryTokens = 512;
+    private const int UnkeyedPassageTokens = 2048;
 
     /// <summary>
     /// The fingerprint a precompute job's judgements are stored under: the proxy's fingerprint of the same search
@@ -65,8 +68,8 @@ public static partial class ReasoningKeys
     {
         var query = Math.Min(maxQueryTokens ?? model.MaxQueryTokens, model.MaxQueryTokens);
         var passage = Math.Min(maxPassageTokens ?? model.MaxPassageTokens, model.MaxPassageTokens);
-        int? keyedQuery = query == EngineDefaults.MaxQueryTokens ? null : query;
-        int? keyedPassage = passage == EngineDefaults.MaxPassageTokens ? null : passage;
+        int? keyedQuery = query == UnkeyedQueryTokens ? null : query;
+        int? keyedPassage = passage == UnkeyedPassageTokens ? null : passage;
         return keyedQuery is null && keyedPassage is null && truncate ? null : $"q{keyedQuery}p{keyedPassage}" + (truncate ? string.Empty : "!cut");
     }
 
