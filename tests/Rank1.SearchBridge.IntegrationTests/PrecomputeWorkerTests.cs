@@ -124,6 +124,15 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await first.DisposeAsync();
     }
 
+    // A proxy that publishes a query hot at its second search, whose own model always fails (so it never stores
+    // anything itself): a query it answers "cached" can only have been precomputed by a worker.
+    private static Task<ProxyStack> HotQueryProxyAsync(RabbitMqNode node, string queue, JudgingModel model) => ProxyStack.StartAsync(new()
+    {
+        ["Rank1:Broker:Url"] = node.Url,
+        ["Rank1:Broker:Queue"] = queue,
+        ["Rank1:HotQueries:Threshold"] = "2",
+    }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(model)));
+
     [Fact]
     public async Task BrokerRestartedMidRun_WorkerAndProxyReconnect_AndTheRunCompletes()
     {
@@ -132,12 +141,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // The proxy's own model always fails (so the proxy never stores anything itself): a query it answers
         // "cached" can only have been precomputed by the worker, after the proxy published it.
         var model = TinyModel;
-        await using var stack = await ProxyStack.StartAsync(new()
-        {
-            ["Rank1:Broker:Url"] = node.Url,
-            ["Rank1:Broker:Queue"] = queue,
-            ["Rank1:HotQueries:Threshold"] = "2",
-        }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(model)));
+        await using var stack = await HotQueryProxyAsync(node, queue, model);
         var queries = BrokerProcesses.CorpusQueries(30);
         const int think = 48;
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
@@ -181,6 +185,44 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // The broker URL carries guest:guest; health shows where the broker is, never who logs in to it.
         Assert.Equal($"amqp://127.0.0.1:{node.Port}/", health["broker"]!["url"]!.GetValue<string>());
         Assert.DoesNotContain("guest", health.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Rank1__Model__Path", "smooth", "and this worker's model (tiny-smooth) has")]
+    [InlineData("Rank1__Model__MaxPassageTokens", "16", "its token limits (Rank1:Model:MaxQueryTokens 512, MaxPassageTokens 16) differ from the proxy's")]
+    public async Task HotQuery_ToAWorkerThatWouldStoreItWhereTheProxyNeverLooks_IsRefusedToTheErrorQueueSayingWhy(string setting, string value, string reason)
+    {
+        // A worker with another model (or other model token limits) than the proxy judged the proxy's hot queries in full
+        // and stored them under its own keys: the proxy never found them, answered partial and asked again every
+        // DedupWindow, for ever, with nothing anywhere saying why.
+        var node = Node;
+        var queue = NewQueue();
+        var model = TinyModel;
+        await using var stack = await HotQueryProxyAsync(node, queue, model);
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue,
+            new() { [setting] = value == "smooth" ? TestPaths.TinySmoothModel : value });
+        const string hot = "onion gas irritates";
+        async Task<double> Published() => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published"));
+        for (var i = 0; i < 10 && await Published() < 1; i++)
+        {
+            await stack.SearchAsync(MultiMatch(hot));
+        }
+
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Count > 0,
+            TimeSpan.FromMinutes(2), () => "the job never reached the error queue:\n" + worker.Log);
+        var fault = Assert.Single(faults);
+        Assert.Contains(reason, fault.Reason, StringComparison.Ordinal);
+        Assert.Contains("would be stored where the proxy never looks them up", fault.Reason, StringComparison.Ordinal);
+        Assert.Empty(await BrokerProcesses.StoredIdsAsync(stack.Backend.Url));
+        Assert.DoesNotContain(worker.Output, l => l.Contains("Judging ", StringComparison.Ordinal) && l.Contains(" passages of ", StringComparison.Ordinal));
+
+        // The worker's health names its model, as the proxy's does: the mismatch can be seen before any job.
+        using var health = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var workerModel = JsonNode.Parse(await health.GetStringAsync("_rank1/health"))!["model"]!;
+        var proxyModel = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["model"]!;
+        Assert.Equal(model.Fingerprint, proxyModel["fingerprint"]!.GetValue<string>());
+        Assert.Equal(setting == "Rank1__Model__Path", workerModel["fingerprint"]!.GetValue<string>() != model.Fingerprint);
     }
 
     [Theory]

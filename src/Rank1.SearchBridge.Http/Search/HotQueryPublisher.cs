@@ -14,8 +14,8 @@ namespace Rank1.SearchBridge.Http.Search;
 /// (<see cref="HotQueryDetector"/>), and a query that turns hot is published for the precompute workers, in the
 /// background, so asking them never delays the search.
 /// </summary>
-internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, ModelTokenLimits modelLimits, Rank1Metrics metrics,
-    ILogger<HotQueryPublisher> logger)
+internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPrecomputePublisher publisher, ModelTokenLimits modelLimits, StoredWindowJudge windowJudge,
+    Rank1Metrics metrics, ILogger<HotQueryPublisher> logger)
 {
     /// <summary>
     /// Counts the search; publishes a precompute job when its query has just turned hot with hits the job would store,
@@ -60,8 +60,9 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
             return;
         }
 
-        // Fire and forget: asking the workers never delays this response.
-        _ = PublishAsync(fingerprint, job with { SearchBody = WorkerSearchBody(searchBody) });
+        // Fire and forget: asking the workers never delays this response. The job names the model and the fingerprint
+        // this proxy looks its judgements up by: a worker that would store them elsewhere refuses it.
+        _ = PublishAsync(fingerprint, job with { SearchBody = WorkerSearchBody(searchBody), ModelFingerprint = windowJudge.Model.Fingerprint, Fingerprint = fingerprint });
     }
 
     /// <summary>

@@ -27,6 +27,15 @@ namespace Rank1.SearchBridge.Messages;
 /// Part of the query fingerprint, as in the proxy, so the worker stores under the key the proxy looks up.
 /// </param>
 /// <param name="MaxPassageTokens">Passage token limit of the rule, if it sets one (null: the model's own), as <paramref name="MaxQueryTokens"/>.</param>
+/// <param name="ModelFingerprint">
+/// The fingerprint of the model the asker (the proxy) serves judgements from. A worker whose model has another refuses
+/// the job to the error queue: its judgements would be stored under its own model, where the proxy never looks. Null (a
+/// job of <c>rank1-bridge precompute</c>, or a message from before this field): any worker's model.
+/// </param>
+/// <param name="Fingerprint">
+/// The asker's reasoning-store fingerprint of this search (<c>ReasoningKeys</c>). A worker that computes another from the
+/// job (its own <c>Rank1:Model</c> token limits differ) refuses the job likewise. Null: not checked.
+/// </param>
 public sealed record PrecomputeReasoning(
     string TargetIndex,
     string Query,
@@ -41,7 +50,9 @@ public sealed record PrecomputeReasoning(
     string? BatchId = null,
     string? PromptTemplate = null,
     int? MaxQueryTokens = null,
-    int? MaxPassageTokens = null)
+    int? MaxPassageTokens = null,
+    string? ModelFingerprint = null,
+    string? Fingerprint = null)
 {
     /// <summary>The <see cref="Reason"/> of a job the proxy asks for a hot query.</summary>
     public const string HotQuery = "hot-query";

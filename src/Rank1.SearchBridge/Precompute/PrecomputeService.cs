@@ -63,6 +63,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
         var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
         var model = windowJudge.Model;
+        CheckKeys(request, model, fingerprint);
         var window = hits.Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
@@ -114,6 +115,26 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         var computeMs = outcome.Verdicts.Where(v => v.Source == PassageSource.Computed).Sum(v => (long)(v.Judgement.PrefillTime + v.Judgement.DecodeTime).TotalMilliseconds);
         LogDone(logger, request.Query, request.TargetIndex, hits.Length, judged, already, computeMs);
         return new PrecomputeReasoningCompleted(request.JobId, request.BatchId, request.Query, hits.Length, judged, already, computeMs);
+    }
+
+    /// <summary>
+    /// A job that names the asker's model or reasoning-store fingerprint (the proxy's hot queries do) is refused when this
+    /// worker would store its judgements under another: the proxy would never find them, and would ask again every
+    /// <c>DedupWindow</c>. To the error queue, with the reason, without retries: it would fail the same way each time.
+    /// </summary>
+    private void CheckKeys(PrecomputeReasoning request, JudgingModel model, string fingerprint)
+    {
+        if (request.ModelFingerprint is { } wanted && !wanted.Equals(model.Fingerprint, StringComparison.Ordinal))
+        {
+            throw new InvalidPrecomputeRequestException(
+                $"the job is for the model with fingerprint {wanted}, and this worker's model ({model.Id}) has {model.Fingerprint}: its judgements would be stored where the proxy never looks them up. Run the workers with the proxy's model (Rank1:Model:Path).");
+        }
+
+        if (request.Fingerprint is { } expected && !expected.Equals(fingerprint, StringComparison.Ordinal))
+        {
+            throw new InvalidPrecomputeRequestException(
+                $"the job's reasoning-store fingerprint is {expected}, and this worker's is {fingerprint}: its token limits (Rank1:Model:MaxQueryTokens {modelLimits.MaxQueryTokens}, MaxPassageTokens {modelLimits.MaxPassageTokens}) differ from the proxy's, so its judgements would be stored where the proxy never looks them up. Give the workers the proxy's Rank1:Model settings.");
+        }
     }
 
     internal static void Validate(PrecomputeReasoning r, int maxWindow)

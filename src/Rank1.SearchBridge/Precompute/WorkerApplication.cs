@@ -96,7 +96,7 @@ public static class WorkerApplication
     /// <summary>
     /// Maps the worker's HTTP endpoints: <c>GET /_rank1/metrics</c> (Prometheus text of the same meter as the proxy's)
     /// and <c>GET /_rank1/health</c> (the broker connection's health checks: 200 when healthy or degraded, 503 when not,
-    /// without the broker's credentials), both behind <see cref="Configuration.ProxyOptions.AdminApiKey"/> when it is set.
+    /// without the broker's credentials; and the model, as the proxy's health shows it), both behind <see cref="Configuration.ProxyOptions.AdminApiKey"/> when it is set.
     /// </summary>
     public static IEndpointRouteBuilder MapRank1Worker(this WebApplication app)
     {
@@ -116,7 +116,14 @@ public static class WorkerApplication
             checks[name] = new JsonObject { ["status"] = Name(entry.Status), ["description"] = Rank1Services.WithoutBrokerCredentials(entry.Description, broker) };
         }
 
-        return context.Response.WriteAsJsonAsync(new JsonObject { ["status"] = Name(report.Status), ["checks"] = checks }, context.RequestAborted);
+        // The model, as the proxy's health shows it: a worker must run the proxy's (its fingerprint), or it refuses the
+        // proxy's jobs (PrecomputeService.CheckKeys).
+        return context.Response.WriteAsJsonAsync(new JsonObject
+        {
+            ["status"] = Name(report.Status),
+            ["checks"] = checks,
+            ["model"] = ModelHealth.Describe(context.RequestServices.GetRequiredService<IPassageJudge>()),
+        }, context.RequestAborted);
     }
 
     private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();

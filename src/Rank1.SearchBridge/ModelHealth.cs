@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using Rank1.Inference;
 
-namespace Rank1.SearchBridge.Http;
+namespace Rank1.SearchBridge;
 
-/// <summary>The <c>model</c> object of <c>/_rank1/health</c>, the same in every host that serves one (the proxy, <c>serve</c>).</summary>
+/// <summary>The <c>model</c> object of <c>/_rank1/health</c>, the same in every host that serves one (the proxy, <c>serve</c>, the worker).</summary>
 internal static class ModelHealth
 {
     /// <summary>The loaded model: its id and content fingerprint, the execution provider asked for and in use (with why it fell back), and its batch; <c>loaded: false</c> when there is none.</summary>
