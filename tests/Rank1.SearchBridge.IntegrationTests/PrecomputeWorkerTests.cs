@@ -217,8 +217,12 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Empty(await BrokerProcesses.StoredIdsAsync(stack.Backend.Url));
         Assert.DoesNotContain(worker.Output, l => l.Contains("Judging ", StringComparison.Ordinal) && l.Contains(" passages of ", StringComparison.Ordinal));
 
-        // The worker's health names its model, as the proxy's does: the mismatch can be seen before any job.
+        // The worker's health names its model, as the proxy's does: the mismatch can be seen before any job; its metrics
+        // count the job refused.
         using var health = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var metrics = await health.GetStringAsync("_rank1/metrics");
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
+        Assert.Equal(0, PrometheusText.Sum(metrics, "rank1_precompute_jobs_total", ("outcome", "stored")));
         var workerModel = JsonNode.Parse(await health.GetStringAsync("_rank1/health"))!["model"]!;
         var proxyModel = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["model"]!;
         Assert.Equal(model.Fingerprint, proxyModel["fingerprint"]!.GetValue<string>());
@@ -267,6 +271,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             TimeSpan.FromMinutes(2), () => "the worker never took the hot query:\n" + worker.Log);
         Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
         Assert.True(Stored(), worker.Log);
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        Assert.Equal(1, PrometheusText.Value(await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "stored")));
 
         var served = await stack.SearchAsync(MultiMatch(hot));
         Assert.Equal("cached", served.Rerank);
@@ -459,6 +465,13 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
         Assert.Equal(expected.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
+
+        // Its metrics say the same: each overloaded attempt (one log line each), and both jobs stored once.
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var metrics = await workerHttp.GetStringAsync("_rank1/metrics");
+        Assert.Equal(lines.Count(l => l.Contains("The engine is overloaded; '", StringComparison.Ordinal)),
+            PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "overloaded")));
+        Assert.Equal(queries.Length, PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "stored")));
     }
 
     [Fact]

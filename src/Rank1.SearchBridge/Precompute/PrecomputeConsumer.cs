@@ -2,20 +2,22 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Rank1.Inference;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
 
 /// <summary>Consumes <see cref="PrecomputeReasoning"/> (the jobs of <c>rank1-bridge precompute</c>) from the workers' quorum queue, and announces each stored request.</summary>
-internal sealed partial class PrecomputeConsumer(PrecomputeService service, ILogger<PrecomputeConsumer> logger) : IConsumer<PrecomputeReasoning>
+internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank1Metrics metrics, ILogger<PrecomputeConsumer> logger) : IConsumer<PrecomputeReasoning>
 {
-    public Task Consume(ConsumeContext<PrecomputeReasoning> context) => RunAsync(service, logger, context, context.Message);
+    public Task Consume(ConsumeContext<PrecomputeReasoning> context) => RunAsync(service, metrics, logger, context, context.Message, "offline");
 
     /// <summary>
     /// Runs <paramref name="job"/> and answers its completion to the job's response address (the progress queue of the
     /// <c>rank1-bridge precompute --wait</c> run that sent it; published when it has none, as the proxy's jobs); an
-    /// overloaded engine is logged and rethrown for the overload retry.
+    /// overloaded engine is logged and rethrown for the overload retry. Each attempt is counted by its outcome
+    /// (<see cref="Rank1Metrics.PrecomputeJob"/>), a job the stopping worker hands back logged as such.
     /// </summary>
-    internal static async Task RunAsync(PrecomputeService service, ILogger logger, ConsumeContext context, PrecomputeReasoning job)
+    internal static async Task RunAsync(PrecomputeService service, Rank1Metrics metrics, ILogger logger, ConsumeContext context, PrecomputeReasoning job, string queue)
     {
         PrecomputeReasoningCompleted done;
         try
@@ -24,19 +26,41 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, ILog
         }
         catch (Rank1OverloadedException e)
         {
+            metrics.PrecomputeJob(queue, "overloaded");
             LogOverloaded(logger, job.Query, e.Message);
             throw;
         }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            metrics.PrecomputeJob(queue, "cancelled");
+            LogHandedBack(logger, job.Query);
+            throw;
+        }
+        catch (Exception e) when (e is InvalidPrecomputeRequestException or Rank1InputException or System.Text.Json.JsonException)
+        {
+            // The retry policies let these through: the job goes to the error queue at once (WorkerApplication.Configure).
+            metrics.PrecomputeJob(queue, "refused");
+            throw;
+        }
+        catch (Exception)
+        {
+            metrics.PrecomputeJob(queue, "failed");
+            throw;
+        }
 
+        metrics.PrecomputeJob(queue, "stored");
         await context.RespondAsync(done).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 2401, Level = LogLevel.Warning, Message = "The engine is overloaded; '{Query}' waits and is tried again with back-off: {Reason}")]
     private static partial void LogOverloaded(ILogger logger, string query, string reason);
+
+    [LoggerMessage(EventId = 2403, Level = LogLevel.Warning, Message = "The worker is stopping: '{Query}' was cancelled before it was stored and goes back to the queue for another worker")]
+    private static partial void LogHandedBack(ILogger logger, string query);
 }
 
 /// <summary>Consumes <see cref="PrecomputeHotQuery"/> (the proxy's hot-query jobs) from the workers' hot-query queue.</summary>
-internal sealed class HotQueryConsumer(PrecomputeService service, ILogger<HotQueryConsumer> logger) : IConsumer<PrecomputeHotQuery>
+internal sealed class HotQueryConsumer(PrecomputeService service, Rank1Metrics metrics, ILogger<HotQueryConsumer> logger) : IConsumer<PrecomputeHotQuery>
 {
-    public Task Consume(ConsumeContext<PrecomputeHotQuery> context) => PrecomputeConsumer.RunAsync(service, logger, context, context.Message.Job);
+    public Task Consume(ConsumeContext<PrecomputeHotQuery> context) => PrecomputeConsumer.RunAsync(service, metrics, logger, context, context.Message.Job, "hot");
 }

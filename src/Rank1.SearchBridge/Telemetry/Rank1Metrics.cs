@@ -26,6 +26,7 @@ public sealed class Rank1Metrics
     private readonly Counter<long> _backendFailures;
     private readonly Counter<long> _storeOperations;
     private readonly Counter<long> _precomputeRequests;
+    private readonly Counter<long> _precomputeJobs;
     private readonly Gauge<int> _executionProvider;
     private readonly Counter<long> _serviceRequests;
 
@@ -46,6 +47,8 @@ public sealed class Rank1Metrics
         _queueDepth = meter.CreateUpDownCounter<long>("rank1.rerank.queue_depth", description: "Reranks running or waiting for the model.");
         _backendFailures = meter.CreateCounter<long>("rank1.backend.failures", description: "Backend calls that failed (unreachable, timeout, open circuit).");
         _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed; or skipped (no job could make them stored).");
+        _precomputeJobs = meter.CreateCounter<long>("rank1.precompute.jobs",
+            description: "Precompute jobs a worker took, by queue (offline, hot) and outcome: stored; refused (to the error queue at once); failed (retried, then the error queue); overloaded (waits and is tried again); cancelled (the worker stopped: back to the queue).");
         _executionProvider = meter.CreateGauge<int>("rank1.execution_provider",
             description: "1 for the execution provider the model runs on: requested (configured), actual, and fallback (true when Auto fell back to the CPU).");
         _serviceRequests = meter.CreateCounter<long>("rank1.service.requests",
@@ -89,6 +92,10 @@ public sealed class Rank1Metrics
 
     /// <summary>A hot query sent to the workers: published, no_broker or failed; or skipped (a job could not make it stored).</summary>
     internal void PrecomputeRequest(string outcome) => _precomputeRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    /// <summary>One attempt at a precompute job by a worker, by queue (<c>offline</c>, <c>hot</c>) and outcome.</summary>
+    internal void PrecomputeJob(string queue, string outcome) =>
+        _precomputeJobs.Add(1, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>A rerank service call, by protocol and outcome.</summary>
     internal void ServiceRequest(string protocol, string outcome) =>
