@@ -37,6 +37,13 @@ public abstract class InProcessHost : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The builder's own appsettings.json and appsettings.{Environment}.json are read from the current directory: a
+        // command run there would take whatever such file lies in it (an app's own, another host's). Only --config counts.
+        foreach (var file in builder.Configuration.Sources.OfType<FileConfigurationSource>().ToList())
+        {
+            builder.Configuration.Sources.Remove(file);
+        }
+
         if (configFile is not null)
         {
             builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);

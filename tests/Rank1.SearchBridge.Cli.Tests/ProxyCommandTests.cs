@@ -62,6 +62,23 @@ public sealed partial class ProxyCommandTests
     }
 
     [Fact]
+    public async Task Proxy_RunInAFolderWithAnAppsettingsJson_DoesNotReadIt_OnlyItsConfigFile()
+    {
+        // ASP.NET Core's builder reads appsettings.json from the current directory: run in a folder holding another
+        // app's, the proxy took its keys (here one it does not know, listed beside the real error).
+        // The --config file's own bad value ends the run, with every failing key listed: the folder's must not be one.
+        var folder = TestTemp.Folder();
+        await File.WriteAllTextAsync(Path.Combine(folder, "appsettings.json"), """{"Rank1":{"HotQueries":{"Treshold":3}}}""");
+        var config = Path.Combine(TestTemp.Folder(), "proxy.json");
+        await File.WriteAllTextAsync(config, """{"Rank1":{"Store":{"BulkBatchSize":0}}}""");
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "proxy", "--backend", "http://127.0.0.1:9", "--model", TestPaths.TinyModel, "--port", "0", "--config", config], folder));
+        Assert.Equal(2, r.ExitCode);
+        var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("rank1-bridge proxy: bad configuration: The field Rank1:Store:BulkBatchSize must be between 1 and 10000.", line);
+    }
+
+    [Fact]
     public async Task Proxy_ConfigFileWithTheOldBackendKey_FailsNamingTheNewKey()
     {
         var config = Path.Combine(TestTemp.Folder(), "proxy.json");

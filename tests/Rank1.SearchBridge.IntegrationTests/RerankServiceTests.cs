@@ -144,6 +144,20 @@ public sealed class RerankServiceTests
     }
 
     [Fact]
+    public async Task StandaloneService_WithTheProxysEnabledFalse_StillServesItsEndpoints()
+    {
+        // One configuration file serves every host: Rank1:Service:Enabled false turns the proxy's rerank endpoints off
+        // (they pass through to the cluster); the standalone service, which serves nothing else, answered 404 to all four.
+        await using var service = await StandaloneAsync(new() { ["Rank1:Service:Enabled"] = "false" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        foreach (var (path, field) in new[] { ("v1/rerank", "documents"), ("v2/rerank", "documents"), ("rerank", "texts"), ("reranking", "documents") })
+        {
+            var r = await PostAsync(http, path, new JsonObject { ["query"] = Query, [field] = new JsonArray(Documents[0]) }.ToJsonString());
+            Assert.True(r.Status == 200, $"{path}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+        }
+    }
+
+    [Fact]
     public async Task Tei_Rerank_AnswersABestFirstArray_RawScoresAreLogOdds()
     {
         await using var service = await StandaloneAsync();

@@ -44,10 +44,13 @@ public static class RerankServiceApplication
         return services;
     }
 
-    /// <summary>Maps <c>POST /v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> and <c>/reranking</c> unless <c>Rank1:Service:Enabled</c> is false.</summary>
-    public static IEndpointRouteBuilder MapRank1RerankService(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// Maps <c>POST /v1/rerank</c>, <c>/v2/rerank</c>, <c>/rerank</c> and <c>/reranking</c> unless <c>Rank1:Service:Enabled</c>
+    /// is false (in the proxy host; <paramref name="always"/>: the standalone service, which is nothing else).
+    /// </summary>
+    public static IEndpointRouteBuilder MapRank1RerankService(this IEndpointRouteBuilder app, bool always = false)
     {
-        if (!app.ServiceProvider.GetRequiredService<IOptions<RerankServiceOptions>>().Value.Enabled)
+        if (!always && !app.ServiceProvider.GetRequiredService<IOptions<RerankServiceOptions>>().Value.Enabled)
         {
             return app;
         }
@@ -92,7 +95,9 @@ public static class RerankServiceApplication
     public static IEndpointRouteBuilder MapRank1StandaloneRerankService(this WebApplication app)
     {
         GracefulShutdown.Use(app);
-        app.MapRank1RerankService();
+        // Always: one configuration file serves every host, and Enabled: false there turns the proxy's endpoints off,
+        // not the service's own.
+        app.MapRank1RerankService(always: true);
         var health = new HealthCheckOptions { Predicate = c => c.Name == ModelHealthCheck.Name, ResponseWriter = WriteHealthAsync };
         // GET (and HEAD) only, as the routes were before AddHealthChecks: another method is a 405.
         app.MapHealthChecks("/health", health).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));

@@ -9,7 +9,7 @@ public sealed class RerankServiceOptions : IValidatableObject
     /// <summary>The configuration section.</summary>
     public const string SectionName = "Rank1:Service";
 
-    /// <summary>Serve the rerank endpoints (in the proxy host; <c>rank1-bridge serve</c> always does).</summary>
+    /// <summary>Serve the rerank endpoints in the proxy host (<c>rank1-bridge serve</c> serves them whatever this says).</summary>
     /// <value>Default true.</value>
     public bool Enabled { get; set; } = true;
 
