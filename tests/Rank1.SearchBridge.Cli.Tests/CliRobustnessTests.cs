@@ -135,7 +135,8 @@ public sealed partial class CliRobustnessTests
     [InlineData("genai_config.json")]
     public async Task ModelFileUnreadable_Exit3_NamingTheFile(string name)
     {
-        var model = CopyTinyModel();
+        using var copy = CopyTinyModel();
+        var model = copy.Path;
         File.SetUnixFileMode(Path.Combine(model, name), UnixFileMode.None);
         var r = await RunWithoutFileOverrideAsync("rerank", "--model", model, "--query", "q", "--passages", await PassagesAsync());
         Assert.Equal(3, r.ExitCode);
@@ -221,12 +222,13 @@ public sealed partial class CliRobustnessTests
         return file;
     }
 
-    private static string CopyTinyModel()
+    // A model copy, removed when the test is done with it (TestTemp.Scoped: a copy left behind is 19 MB).
+    private static TestTemp.ScopedFolder CopyTinyModel()
     {
-        var copy = TestTemp.Folder("model-");
+        var copy = TestTemp.Scoped("model-");
         foreach (var file in Directory.GetFiles(TestPaths.TinyModel))
         {
-            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            File.Copy(file, Path.Combine(copy.Path, Path.GetFileName(file)));
         }
 
         return copy;

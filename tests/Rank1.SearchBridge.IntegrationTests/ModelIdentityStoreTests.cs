@@ -11,16 +11,20 @@ public sealed class ModelIdentityStoreTests
 {
     private const string Query = """{"query":{"match":{"text":"onion eyes"}}}""";
 
-    /// <summary>A copy of <paramref name="model"/> in a new folder named <c>rank1</c>, as compose mounts every model.</summary>
-    private static string AsRank1(string model)
+    /// <summary>
+    /// A copy of <paramref name="model"/> in a new folder named <c>rank1</c>, as compose mounts every model, removed when
+    /// the test disposes it (a model copy is big: TestTemp.Scoped).
+    /// </summary>
+    private static (TestTemp.ScopedFolder Folder, string Path) AsRank1(string model)
     {
-        var target = Directory.CreateDirectory(Path.Combine(TestTemp.Folder("model-"), "rank1")).FullName;
+        var folder = TestTemp.Scoped("model-");
+        var target = Directory.CreateDirectory(Path.Combine(folder.Path, "rank1")).FullName;
         foreach (var file in Directory.GetFiles(model))
         {
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }
 
-        return target;
+        return (folder, target);
     }
 
     private static double[] Scores(HttpResult r) => r.Json["hits"]!["hits"]!.AsArray().Take(5).Select(h => h!["_score"]!.GetValue<double>()).ToArray();
@@ -34,8 +38,10 @@ public sealed class ModelIdentityStoreTests
     [Fact]
     public async Task AnotherModelInAFolderOfTheSameName_IsNotServedTheFirstModelsJudgements_AndItsOwnAreStoredAndServed()
     {
-        var tiny = AsRank1(TestPaths.TinyModel);
-        var smooth = AsRank1(TestPaths.TinySmoothModel);
+        var (tinyFolder, tiny) = AsRank1(TestPaths.TinyModel);
+        using var tinyCopy = tinyFolder;
+        var (smoothFolder, smooth) = AsRank1(TestPaths.TinySmoothModel);
+        using var smoothCopy = smoothFolder;
         await using var first = await ProxyStack.StartAsync(new() { ["Rank1:Model:Path"] = tiny });
         var byFirst = await first.SearchAsync(Query);
         Assert.Equal("applied", byFirst.Rerank);
