@@ -5,7 +5,10 @@ namespace Rank1.Elastic;
 /// <summary>One search of an <c>_msearch</c>: its header line and its body line, as sent.</summary>
 internal sealed record MsearchItem(ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Body);
 
-/// <summary>One search of an <c>_msearch</c> once read: its header's keys, its body line as sent and that body read.</summary>
+/// <summary>
+/// One search of an <c>_msearch</c> once read: its header's keys, its body line as sent up to its object's end (what
+/// follows it on the line is never read, as Elasticsearch reads a line) and that body read.
+/// </summary>
 internal sealed record MsearchSearch(JsonObject Header, ReadOnlyMemory<byte> Body, JsonObject Source);
 
 /// <summary>
@@ -44,7 +47,13 @@ internal static class MsearchLines
     /// <param name="openSearch">Whether the lines are read as OpenSearch reads them (a leading <c>\n</c>, header keys).</param>
     /// <param name="parse">Reads one search; an <see cref="EsException"/> it throws is the whole request's error.</param>
     public static T[] Read<T>(ReadOnlyMemory<byte> raw, bool openSearch, Func<MsearchSearch, T> parse) =>
-        NotEmpty([.. Lines(raw, openSearch).Select(i => parse(new MsearchSearch(MsearchHeader.Read(i.Header.Span, openSearch), i.Body, SearchBody.Read(i.Body.Span, checkTrailingTokens: false))))]);
+        NotEmpty([.. Lines(raw, openSearch).Select(i =>
+        {
+            var header = MsearchHeader.Read(i.Header.Span, openSearch);
+            var source = SearchBody.ReadObject(i.Body.Span, checkTrailingTokens: false, out var length);
+            // Sent on as far as it was read: a token after the object would be refused by the _search it goes to.
+            return parse(new MsearchSearch(header, i.Body[..length], source));
+        })]);
 
     private static T[] NotEmpty<T>(T[] items) =>
         items.Length > 0 ? items : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");

@@ -45,7 +45,16 @@ internal static class SearchBody
     /// template, <c>TransportSearchTemplateAction.convert</c>) the parser stops at the object's end, and whatever follows
     /// is never read.
     /// </param>
-    public static JsonObject Read(ReadOnlySpan<byte> body, bool checkTrailingTokens)
+    public static JsonObject Read(ReadOnlySpan<byte> body, bool checkTrailingTokens) => ReadObject(body, checkTrailingTokens, out _);
+
+    /// <summary>
+    /// <see cref="Read"/>, with <paramref name="length"/> the bytes of <paramref name="body"/> up to its object's end:
+    /// an msearch line as Elasticsearch reads it, what follows never read.
+    /// </summary>
+    /// <param name="body">The body's UTF-8 text.</param>
+    /// <param name="checkTrailingTokens">Whether a token after the object is refused, as in <see cref="Read"/>.</param>
+    /// <param name="length">Where the object ends in <paramref name="body"/>.</param>
+    public static JsonObject ReadObject(ReadOnlySpan<byte> body, bool checkTrailingTokens, out int length)
     {
         body = RequestJson.ByteOrderMarkAsSpaces(body);
         var reader = new Utf8JsonReader(body, RequestJson.ReaderOptions with { AllowMultipleValues = true });
@@ -94,6 +103,7 @@ internal static class SearchBody
         }
 
         XContentInt.NoteLocations(read, body, IntFields);
+        length = end;
         return read;
     }
 
