@@ -254,6 +254,10 @@ public sealed class PassThroughTests
         Assert.Equal(backendHead.StatusCode, head.StatusCode);
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        // Its Content-Length too, as the backend wrote it (read unparsed: HttpClient would compute one): it went out with none.
+        Assert.True(backendHead.Content.Headers.NonValidated.TryGetValues("Content-Length", out var backendLength));
+        Assert.True(head.Content.Headers.NonValidated.TryGetValues("Content-Length", out var length), "the proxy's HEAD /_nodes/http has no Content-Length");
+        Assert.Equal(backendLength.ToString(), length.ToString());
     }
 
     [Fact]

@@ -111,17 +111,24 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
     /// <summary>
     /// Node discovery (<c>GET /_nodes/...</c>) answers with the proxy's own address as every node's HTTP address,
     /// so sniffing clients keep talking to the proxy instead of going around it. The rewritten answer goes out in the
-    /// backend's Content-Encoding; a <c>HEAD</c>, an error or an answer that is not JSON goes out as it came.
+    /// backend's Content-Encoding; an error or an answer that is not JSON goes out as it came, and a <c>HEAD</c> is
+    /// passed through as any other request.
     /// </summary>
     public async Task SniffAsync(HttpContext context, string? publicAddress)
     {
-        var head = HttpMethods.IsHead(context.Request.Method);
-        var response = await backend.SendAsync(head ? HttpMethod.Head : HttpMethod.Get,
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            // No body to rewrite: the backend's answer, its headers as it wrote them (its Content-Length, that of the
+            // answer a GET would get, included: the backend client drops Content-Length from the headers it returns).
+            await ForwardAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var response = await backend.SendAsync(HttpMethod.Get,
             context.Request.Path + context.Request.QueryString, null,
             context.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)), context.RequestAborted).ConfigureAwait(false);
         var bytes = response.Body;
-        var rewritten = false;
-        if (!head && response.Status == 200 && Nodes(response) is { } json)
+        if (response.Status == 200 && Nodes(response) is { } json)
         {
             var address = publicAddress ?? context.Request.Host.Value ?? "localhost";
             foreach (var (_, node) in json["nodes"]!.AsObject())
@@ -136,24 +143,19 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
             bytes = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
             var compression = ContentCoding.CompressionOf(response.Headers);
             bytes = compression is null ? bytes : ContentCoding.Encode(bytes, compression);
-            rewritten = true;
         }
 
         context.Response.StatusCode = response.Status;
         foreach (var (name, values) in response.Headers)
         {
-            // A HEAD keeps the backend's Content-Length (that of the answer a GET would get), as it has no body to measure.
-            if (head || !name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            if (!name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 context.Response.Headers[name] = values;
             }
         }
 
-        if (!head || rewritten)
-        {
-            context.Response.ContentLength = bytes.Length;
-            await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
-        }
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
     // The answer as a JSON object with a "nodes" object, or null (not JSON, or not a nodes answer): passed on as it is.
