@@ -43,6 +43,31 @@ internal static class RequestJson
         return copy;
     }
 
+    /// <summary>
+    /// How much of <paramref name="raw"/> a parser reading one object reads: up to the end of its first value when that is
+    /// an object, as Elasticsearch's <c>ObjectParser</c> reads a request (<c>SearchTemplateRequest.fromXContent</c> on
+    /// <c>_search/template</c> and <c>_render/template</c>) and never looks past it; all of it otherwise (no object, or one
+    /// that does not parse), for the caller's own reading to refuse.
+    /// </summary>
+    /// <param name="raw">The UTF-8 request body.</param>
+    public static int ObjectEnd(ReadOnlySpan<byte> raw)
+    {
+        var reader = new Utf8JsonReader(ByteOrderMarkAsSpaces(raw), ReaderOptions with { AllowMultipleValues = true });
+        try
+        {
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                return (int)reader.BytesConsumed;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return raw.Length;
+    }
+
     /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>
     /// <param name="raw">The UTF-8 request body.</param>
     public static bool IsEmpty(ReadOnlySpan<byte> raw) => raw.Trim(" \t\r\n"u8).IsEmpty;

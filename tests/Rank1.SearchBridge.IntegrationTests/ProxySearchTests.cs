@@ -506,6 +506,19 @@ public sealed class ProxySearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SearchTemplate_WithATokenAfterItsObject_KeepsItsFlags()
+    {
+        // Elasticsearch reads a template request to its object's end (SearchTemplateRequest.fromXContent), and so does the
+        // embedded backend: the proxy read the whole body for the request's explain and profile, failed on the token
+        // after it, and sent the rendered search on without them.
+        var answer = await _stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_search/template",
+            """{"source":{"query":{"match":{"text":"onion eyes"}}},"explain":true} {"explain":false}""");
+        Assert.Equal(200, answer.Status);
+        Assert.Equal("applied", answer.Rerank);
+        Assert.All(answer.Json["hits"]!["hits"]!.AsArray(), h => Assert.NotNull(h!["_explanation"]));
+    }
+
+    [Fact]
     public async Task GzipRequestBody_IsAccepted()
     {
         using var compressed = new MemoryStream();

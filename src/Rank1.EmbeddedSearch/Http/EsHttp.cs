@@ -75,6 +75,17 @@ internal static class EsHttp
         return ParseObject(bytes, errorType);
     }
 
+    /// <summary>
+    /// A template request's body (<c>_search/template</c>, <c>_render/template</c>), or null when it is empty: read to its
+    /// object's end, as Elasticsearch's <c>SearchTemplateRequest.fromXContent</c> reads it (a token after the object is
+    /// never read); otherwise as <see cref="ReadObjectAsync"/> reads a body.
+    /// </summary>
+    public static async Task<JsonObject?> ReadTemplateRequestAsync(HttpContext context)
+    {
+        var bytes = await ReadBodyAsync(context).ConfigureAwait(false);
+        return RequestJson.IsEmpty(bytes) ? null : ParseObject(bytes.AsSpan(0, RequestJson.ObjectEnd(bytes)));
+    }
+
     private const string DefaultErrorType = "parsing_exception";
 
     public static JsonObject ParseObject(ReadOnlySpan<byte> json, string errorType = DefaultErrorType)

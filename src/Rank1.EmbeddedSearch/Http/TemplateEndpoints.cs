@@ -58,7 +58,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task RenderAsync(HttpContext context, string? id)
     {
-        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), id, context.RequestAborted);
+        var rendered = Render(await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false), id, context.RequestAborted);
         JsonNode? output;
         try
         {
@@ -84,7 +84,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task SearchAsync(HttpContext context, string? index)
     {
-        var rendered = Render(await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), null, context.RequestAborted);
+        var rendered = Render(await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false), null, context.RequestAborted);
         var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
         SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
         await EsHttp.WriteAsync(context, 200, executor.Search(index, body, SearchEndpoints.Param(context))).ConfigureAwait(false);

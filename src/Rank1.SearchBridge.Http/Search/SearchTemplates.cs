@@ -51,7 +51,8 @@ internal static class SearchTemplates
     {
         try
         {
-            return RequestJson.IsEmpty(template) ? null : SearchTemplateRequest.Read(RequestJson.Parse(template) as JsonObject);
+            // Read to its object's end, as the backend read it (SearchTemplateRequest.fromXContent): a token after it is not read.
+            return RequestJson.IsEmpty(template) ? null : SearchTemplateRequest.Read(RequestJson.Parse(template.AsSpan(0, RequestJson.ObjectEnd(template))) as JsonObject);
         }
         catch (Exception e) when (e is JsonException or EsException)
         {
