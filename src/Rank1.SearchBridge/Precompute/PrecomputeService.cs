@@ -34,6 +34,10 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
         Validate(request, options.Value.MaxWindow);
+        // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
+        var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
+        var model = windowJudge.Model;
+        CheckKeys(request, model, fingerprint);
         var fields = request.Fields.ToArray();
         var body = SearchBody(request, fields);
         var headers = ClusterRequest.Headers(storeOptions.Value.Authorization);
@@ -60,10 +64,6 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
         var json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
-        // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
-        var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
-        var model = windowJudge.Model;
-        CheckKeys(request, model, fingerprint);
         var window = hits.Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
