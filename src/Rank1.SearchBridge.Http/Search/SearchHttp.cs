@@ -146,7 +146,8 @@ internal static class SearchHttp
 
     /// <summary>
     /// Parses a JSON answer, decoding gzip/deflate/br first. The headers come back without Content-Encoding, and the
-    /// encoding apart: the rewritten answer goes out in it again (<see cref="SearchAnswer.EncodeAs"/>). An answer that does not decode or is not a JSON object is the backend's fault: a 502. One that decodes
+    /// encoding apart: the rewritten answer goes out in it again (<see cref="SearchAnswer.EncodeAs"/>). An answer that
+    /// does not decode or is not a JSON object is the backend's fault: a 502. One that decodes
     /// to more than <paramref name="maxLength"/> bytes is <see cref="DecodedTooLongException"/>, found before it is parsed.
     /// </summary>
     public static (JsonObject Json, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? Encoding) DecodeJson(BackendResponse response, long maxLength = long.MaxValue)

@@ -14,7 +14,7 @@ internal static class ContentCoding
             : response.Body.Length <= maxLength ? response.Body : throw new DecodedTooLongException(maxLength);
 
     /// <summary>The answer's Content-Encoding (its first value), or null when it has none.</summary>
-    public static string? EncodingOf(IEnumerable<KeyValuePair<string, string[]>> headers) =>
+    private static string? EncodingOf(IEnumerable<KeyValuePair<string, string[]>> headers) =>
         headers.FirstOrDefault(h => h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
 
     /// <summary>
