@@ -36,9 +36,9 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank
             LogHandedBack(logger, job.Query);
             throw;
         }
-        catch (Exception e) when (e is InvalidPrecomputeRequestException or Rank1InputException or System.Text.Json.JsonException)
+        catch (Exception e) when (PrecomputeFaults.IsPoison(e))
         {
-            // The retry policies let these through: the job goes to the error queue at once (WorkerApplication.Configure).
+            // The retry policy lets these through: the job goes to the error queue at once (WorkerApplication.Configure).
             metrics.PrecomputeJob(queue, "refused");
             throw;
         }

@@ -16,6 +16,20 @@ namespace Rank1.SearchBridge.Precompute;
 /// <summary>A request that can never succeed (bad fields, a search the backend rejects): it goes to the error queue without retries.</summary>
 public sealed class InvalidPrecomputeRequestException(string message) : Exception(message);
 
+/// <summary>The failures a job can never get past, sent to the error queue without retries: one home for the worker's retry policy and its metrics.</summary>
+internal static class PrecomputeFaults
+{
+    /// <summary>
+    /// A request that can never succeed (<see cref="InvalidPrecomputeRequestException"/>), a passage the model cannot read
+    /// (<see cref="Rank1InputException"/>: its prompt does not fit the context; the window's other judgements were stored
+    /// before it was thrown), a message that is not JSON.
+    /// </summary>
+    public static readonly Type[] Poison = [typeof(InvalidPrecomputeRequestException), typeof(Rank1InputException), typeof(JsonException)];
+
+    /// <summary>Whether <paramref name="e"/> is one of the <see cref="Poison"/> failures.</summary>
+    public static bool IsPoison(Exception e) => Array.Exists(Poison, t => t.IsInstanceOfType(e));
+}
+
 /// <summary>A failure worth retrying: the backend or the reasoning index is unavailable or overloaded.</summary>
 public sealed class TransientPrecomputeException(string message, Exception? inner = null) : Exception(message, inner);
 

@@ -147,11 +147,8 @@ public static class WorkerApplication
         e.UseMessageRetry(r =>
         {
             r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
-            r.Ignore<InvalidPrecomputeRequestException>();
-            // A passage the model cannot read (its prompt does not fit the context) fails the same way every time; the
-            // window's other judgements were stored before it was thrown.
-            r.Ignore<Rank1InputException>();
-            r.Ignore<System.Text.Json.JsonException>();
+            // What fails the same way every time goes to the error queue at once; overload is the outer policy's.
+            r.Ignore(PrecomputeFaults.Poison);
             r.Ignore<Rank1OverloadedException>();
         });
     }
