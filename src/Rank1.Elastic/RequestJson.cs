@@ -57,8 +57,7 @@ internal static class RequestJson
         {
             if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
-                reader.Skip();
-                return (int)reader.BytesConsumed;
+                return ObjectEnd(ref reader, raw.Length, out _);
             }
         }
         catch (JsonException)
@@ -66,6 +65,41 @@ internal static class RequestJson
         }
 
         return raw.Length;
+    }
+
+    /// <summary>
+    /// Where the object that <paramref name="reader"/> (reading multiple values) stands at the start of ends, and the token
+    /// after it in <paramref name="next"/> (<see cref="JsonTokenType.None"/>: nothing, or text that is no token).
+    /// <paramref name="length"/> (the whole text) when the object does not parse, for the caller's own reading to refuse.
+    /// </summary>
+    /// <param name="reader">A reader on the object's first token.</param>
+    /// <param name="length">The text's length.</param>
+    /// <param name="next">The token after the object.</param>
+    public static int ObjectEnd(ref Utf8JsonReader reader, int length, out JsonTokenType next)
+    {
+        next = JsonTokenType.None;
+        try
+        {
+            reader.Skip();
+        }
+        catch (JsonException)
+        {
+            return length;
+        }
+
+        var end = (int)reader.BytesConsumed;
+        try
+        {
+            if (reader.Read())
+            {
+                next = reader.TokenType;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return end;
     }
 
     /// <summary>Whether <paramref name="raw"/> holds nothing but JSON whitespace: a request with no body.</summary>

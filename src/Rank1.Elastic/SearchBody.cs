@@ -75,20 +75,8 @@ internal static class SearchBody
 
         // Where the object ends, and the token after it. An object that does not parse gets its own error below, from
         // the whole text; text after it that is no token, the parser's error (with checkTrailingTokens).
-        var end = body.Length;
-        EsException? trailing = null;
-        try
-        {
-            reader.Skip();
-            end = (int)reader.BytesConsumed;
-            if (reader.Read())
-            {
-                trailing = EsException.Parsing($"Unexpected token [{RequestJson.TokenName(reader.TokenType)}] found after the main object.");
-            }
-        }
-        catch (JsonException)
-        {
-        }
+        var end = RequestJson.ObjectEnd(ref reader, body.Length, out var next);
+        var trailing = next == JsonTokenType.None ? null : EsException.Parsing($"Unexpected token [{RequestJson.TokenName(next)}] found after the main object.");
 
         JsonObject read;
         try
