@@ -85,9 +85,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task SearchAsync(HttpContext context, string? index)
     {
         var rendered = Render(await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false), null, context.RequestAborted);
-        var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
-        SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
-        await EsHttp.WriteAsync(context, 200, executor.Search(index, body, SearchEndpoints.Param(context))).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, executor.Search(index, SearchOf(rendered), SearchEndpoints.Param(context))).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -109,6 +107,15 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         return Render(request, cancellationToken);
     }
 
+    // The search a template rendered to, read as TransportSearchTemplateAction.convert reads it (to its object's end),
+    // with the request's explain and profile.
+    private static JsonObject SearchOf(Rendered rendered)
+    {
+        var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
+        SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
+        return body;
+    }
+
     private Rendered Render(SearchTemplateRequest request, CancellationToken cancellationToken)
     {
         var template = MustacheTemplate.Compile(request.Source ?? scripts.Source(request.Id!));
@@ -128,10 +135,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
             item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {
-            var rendered = Render(i.Request, context.RequestAborted);
-            var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
-            SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
-            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), body, SearchEndpoints.Param(context));
+            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), SearchEndpoints.Param(context));
         }))).ConfigureAwait(false);
     }
 }
