@@ -209,7 +209,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
 
         IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Count > 0,
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
             TimeSpan.FromMinutes(2), () => "the job never reached the error queue:\n" + worker.Log);
         var fault = Assert.Single(faults);
         Assert.Contains(reason, fault.Reason, StringComparison.Ordinal);
@@ -267,7 +267,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // The worker's answer to the job: stored, or (before the fixes) an error-queue fault.
         bool Stored() => worker.Output.Any(l => l.Contains($"Precomputed '{hot}'", StringComparison.Ordinal));
-        await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Count > 0,
+        await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
             TimeSpan.FromMinutes(2), () => "the worker never took the hot query:\n" + worker.Log);
         Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
         Assert.True(Stored(), worker.Log);
