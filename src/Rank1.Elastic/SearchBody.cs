@@ -99,11 +99,12 @@ internal static class SearchBody
     private static readonly string[] IntFields = ["from", "size", "track_total_hits"];
 
     /// <summary>
-    /// A <c>_search</c>'s body: null when there is none (<see cref="RequestJson.IsEmpty"/>), as a <c>_search</c> with no body
-    /// searches everything; otherwise <see cref="Read"/>'s object.
+    /// A <c>_search</c>'s body: null when there is none (no bytes at all), as a <c>_search</c> with no body searches
+    /// everything; otherwise <see cref="Read"/>'s object. A body of whitespace alone is a body (<c>RestRequest.hasContent</c>
+    /// is <c>contentLength() &gt; 0</c>) with no token in it: "Expected [START_OBJECT] but found [null]".
     /// </summary>
     /// <param name="body">The body's UTF-8 text.</param>
-    public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => RequestJson.IsEmpty(body) ? null : Read(body, checkTrailingTokens: true);
+    public static JsonObject? ReadOptional(ReadOnlySpan<byte> body) => body.IsEmpty ? null : Read(body, checkTrailingTokens: true);
 
     /// <summary>
     /// A <c>from</c>, <c>size</c> or <c>track_total_hits</c> of <paramref name="body"/> that Elasticsearch refuses while it

@@ -5,10 +5,19 @@ namespace Rank1.Elastic.Tests;
 /// <summary><see cref="SearchBody"/>: a search body read as Elasticsearch's <c>SearchSourceBuilder.parseXContent</c> reads it.</summary>
 public sealed class SearchBodyTests
 {
+    [Fact]
+    public void ReadOptional_NoBody_IsNull() => Assert.Null(SearchBody.ReadOptional(""u8));
+
+    // RestRequest.hasContent is contentLength() > 0: whitespace is a body, and the parser finds no token in it.
     [Theory]
-    [InlineData("")]
+    [InlineData(" ")]
     [InlineData(" \t\r\n")]
-    public void ReadOptional_NoBody_IsNull(string body) => Assert.Null(SearchBody.ReadOptional(Encoding.UTF8.GetBytes(body)));
+    [InlineData("\uFEFF")]
+    public void ReadOptional_WhitespaceAlone_IsExpectedStartObjectFoundNull(string body)
+    {
+        var e = Assert.Throws<EsException>(() => SearchBody.ReadOptional(Encoding.UTF8.GetBytes(body)));
+        Assert.Equal((400, "parsing_exception", "Expected [START_OBJECT] but found [null]"), (e.Status, e.Type, e.Message));
+    }
 
     [Fact]
     public void ReadOptional_ABody_IsReadAsReadReadsIt()
