@@ -223,6 +223,18 @@ public sealed class PassThroughTests
     }
 
     [Fact]
+    public async Task Sniffing_WithPretty_TheRewrittenNodesAnswerIsIndentedAsTheClustersIs()
+    {
+        // The cluster indents its answer for ?pretty; the proxy wrote the rewritten one on a single line.
+        await using var stack = await ProxyStack.StartAsync();
+        using var direct = new HttpClient { BaseAddress = stack.Backend.Url };
+        var cluster = await direct.GetStringAsync("_nodes/http?pretty");
+        var proxied = await stack.Http.GetStringAsync("_nodes/http?pretty");
+        Assert.Equal(cluster.Split('\n').Length, proxied.Split('\n').Length);
+        Assert.Equal($"127.0.0.1:{stack.Proxy.Url.Port}", System.Text.Json.Nodes.JsonNode.Parse(proxied)!["nodes"]!.AsObject().Single().Value!["http"]!["publish_address"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Sniffing_WithGzipAccepted_TheRewrittenNodesAnswerIsGzipped_AndAHeadIsTheBackendsHead()
     {
         await using var stack = await ProxyStack.StartAsync();

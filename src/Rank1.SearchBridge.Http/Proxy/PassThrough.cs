@@ -140,7 +140,8 @@ internal sealed class PassThrough(IHttpForwarder forwarder, BackendClient backen
                 }
             }
 
-            bytes = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+            // Written as the cluster wrote it: indented for pretty, non-ASCII names kept as they are.
+            bytes = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString(EsAnswers.Flag(context.Request.Query, "pretty") ? EsAnswers.Pretty : EsAnswers.Compact));
             var compression = ContentCoding.CompressionOf(response.Headers);
             bytes = compression is null ? bytes : ContentCoding.Encode(bytes, compression);
         }
