@@ -84,4 +84,59 @@ public sealed class OfficialClientPagingTests(ServerFixture fx) : IClassFixture<
         Assert.True(closed.IsValidResponse, closed.DebugInformation);
         Assert.Equal(1, closed.NumFreed);
     }
+
+    /// <summary>A document that may lack the field a search sorts on.</summary>
+    public sealed class Dated
+    {
+        public string Id { get; set; } = "";
+
+        public int? Year { get; set; }
+    }
+
+    [Theory]
+    [InlineData(SortOrder.Desc)]
+    [InlineData(SortOrder.Asc)]
+    public async Task PointInTime_WithSearchAfter_PagesDocumentsWithoutTheSortFieldLast(SortOrder order)
+    {
+        // Elasticsearch's sort puts documents without the field last in both directions (its default "missing": "_last");
+        // a point in time breaks their tie by _shard_doc, so they come in the order they were indexed. Paged two at a time,
+        // every document comes once: a descending sort used to drop the two without a year, found after no cursor.
+        var index = $"undated-{order.ToString().ToLowerInvariant()}";
+        var client = OfficialClient.For(fx.Server.Url);
+        Dated[] docs = [new() { Id = "y2002", Year = 2002 }, new() { Id = "none1" }, new() { Id = "y2004", Year = 2004 }, new() { Id = "y2001", Year = 2001 }, new() { Id = "none2" }, new() { Id = "y2003", Year = 2003 }];
+        var bulk = await client.BulkAsync(b => b.Index(index).IndexMany(docs, (d, doc) => d.Id(doc.Id)).Refresh(Refresh.True));
+        Assert.True(bulk.IsValidResponse, bulk.DebugInformation);
+        var pit = await client.OpenPointInTimeAsync(index, p => p.KeepAlive("1m"));
+        Assert.True(pit.IsValidResponse, pit.DebugInformation);
+        var ids = new List<string>();
+        ICollection<FieldValue>? after = null;
+        while (true)
+        {
+            var page = await client.SearchAsync<Dated>(s =>
+            {
+                s.Size(2).Pit(new PointInTimeReference { Id = pit.Id, KeepAlive = "1m" }).Sort(o => o.Field(f => f.Year!, order));
+                if (after is not null)
+                {
+                    s.SearchAfter(after);
+                }
+            });
+            Assert.True(page.IsValidResponse, page.DebugInformation);
+            if (page.Hits.Count == 0)
+            {
+                break;
+            }
+
+            ids.AddRange(page.Hits.Select(h => h.Id!));
+            after = page.Hits.Last().Sort!.ToList();
+        }
+
+        string[] valued = order == SortOrder.Desc ? ["y2004", "y2003", "y2002", "y2001"] : ["y2001", "y2002", "y2003", "y2004"];
+        Assert.Equal([.. valued, "none1", "none2"], ids);
+
+        // One page of them all, without a point in time, has the same order.
+        var all = await client.SearchAsync<Dated>(s => s.Indices(index).Size(10).Sort(o => o.Field(f => f.Year!, order)));
+        Assert.True(all.IsValidResponse, all.DebugInformation);
+        Assert.Equal([.. valued, "none1", "none2"], all.Hits.Select(h => h.Id!));
+        Assert.True((await client.ClosePointInTimeAsync(c => c.Id(pit.Id))).IsValidResponse);
+    }
 }

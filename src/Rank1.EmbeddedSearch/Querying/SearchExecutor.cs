@@ -172,10 +172,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             var cursor = CursorValue(after[i]);
             // SearchAfterBuilder.convertValueFromSortType: a score cursor is read as a float, as the score it came from
             // was (read as a double, 1.145896 is past the float 1.145896 it was written from: its hit came back again).
-            var c = CompareValues(hit.SortValues![i], request.Sort[i].Field == "_score" && cursor is double d ? (float)d : cursor);
+            var c = CompareInOrder(hit.SortValues![i], request.Sort[i].Field == "_score" && cursor is double d ? (float)d : cursor, request.Sort[i].Descending);
             if (c != 0)
             {
-                return request.Sort[i].Descending ? c < 0 : c > 0;
+                return c > 0;
             }
         }
 
@@ -395,10 +395,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             for (var i = 0; i < request.Sort.Count; i++)
             {
-                var c = CompareValues(a.SortValues![i], b.SortValues![i]);
+                var c = CompareInOrder(a.SortValues![i], b.SortValues![i], request.Sort[i].Descending);
                 if (c != 0)
                 {
-                    return request.Sort[i].Descending ? -c : c;
+                    return c;
                 }
             }
 
@@ -408,13 +408,19 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return hits.Order(comparer);
     }
 
-    private static int CompareValues(object? a, object? b) => (a, b) switch
+    // Two sort values in a sort key's order. A missing value (null) sorts last in both directions, as Elasticsearch's
+    // default "missing": "_last" puts it (FieldSortBuilder; Lucene's own sort here gives it the same place): it is not
+    // reversed with the order, or a descending sort would put the documents without the field first and a search_after
+    // past the last valued hit would never reach them.
+    private static int CompareInOrder(object? a, object? b, bool descending) => (a, b) switch
     {
         (null, null) => 0,
-        (null, _) => 1, // missing last
+        (null, _) => 1,
         (_, null) => -1,
-        (string x, string y) => string.CompareOrdinal(x, y),
-        _ => Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
+        (string x, string y) => descending ? string.CompareOrdinal(y, x) : string.CompareOrdinal(x, y),
+        _ => descending
+            ? Convert.ToDouble(b, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(a, CultureInfo.InvariantCulture))
+            : Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
     };
 
     private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all)
