@@ -112,6 +112,24 @@ public sealed class ApiTests : IAsyncLifetime
             : r.Json["template_output"]!["size"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task Count_ReadsItsBodyToTheObjectsEndAndNoFurther()
+    {
+        // RestCountAction reads the body with RestActions.getQueryContent, which stops at the object's END_OBJECT and
+        // never reads past it (no checkTrailingTokens, unlike _search): whatever follows the object is not an error.
+        // These were a 400 x_content_parse_exception ("'{' is invalid after a single JSON value").
+        foreach (var trailing in new[] { " {\"query\":{\"match_all\":{}}}", " x", "}" })
+        {
+            var r = await Es.SendAsync(HttpMethod.Post, "/library/_count", """{"query":{"term":{"topic":"geography"}}}""" + trailing);
+            Assert.Equal(200, r.Status);
+            Assert.Equal(2, r.Json["count"]!.GetValue<int>());
+        }
+
+        // A body that is no object: getQueryContent's ParsingException.
+        var array = await Es.SendAsync(HttpMethod.Post, "/library/_count", "[1]");
+        array.AssertError(400, "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]");
+    }
+
     [Theory]
     [InlineData("/library/_count")]
     [InlineData("/library/_search/template")]

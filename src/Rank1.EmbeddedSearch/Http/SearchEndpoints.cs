@@ -24,7 +24,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task CountAsync(HttpContext context, string? index)
     {
-        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        // RestCountAction reads the body with RestActions.getQueryContent: its first token must start an object
+        // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
+        // follows is never read (unlike _search's checkTrailingTokens).
+        var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
         await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context))).ConfigureAwait(false);
     }
 
