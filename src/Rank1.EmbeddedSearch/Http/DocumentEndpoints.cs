@@ -208,36 +208,70 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         }).ConfigureAwait(false);
     }
 
-    // A bulk action line: {"<op>":{<metadata>}}, each metadata value a scalar (or _source an object), as BulkRequestParser reads it.
+    // The action metadata BulkRequestParser reads (what it reads of a value and this backend has no use for, such as
+    // routing or pipeline, is accepted and ignored); any other is "contains an unknown parameter".
+    private static readonly HashSet<string> BulkMetadata = new(StringComparer.Ordinal)
+    {
+        "_index", "_id", "routing", "op_type", "version", "version_type", "if_seq_no", "if_primary_term", "retry_on_conflict",
+        "pipeline", "_source", "require_alias", "require_data_stream", "list_executed_pipelines", "dynamic_templates", "dynamic_template_params",
+    };
+
+    // The metadata whose value may be an object: _source (a FetchSourceContext), and the two dynamic template maps.
+    private static readonly HashSet<string> BulkObjectMetadata = new(StringComparer.Ordinal) { "_source", "dynamic_templates", "dynamic_template_params" };
+
+    // A bulk action line: {"<op>":{<metadata>}}, checked in the order of BulkRequestParser.parseActionLine and its
+    // checkBulkActionIsProperlyClosed (Elasticsearch 9's strict reading, without the REST API version 8 leniency).
     private static (string Op, JsonObject Meta) ReadAction(int lineNumber, ReadOnlySpan<byte> json)
     {
-        JsonObject action;
+        JsonNode? node;
         try
         {
-            action = EsHttp.ParseObject(json, "illegal_argument_exception");
+            node = RequestJson.Parse(json);
         }
-        catch (EsException)
+        catch (JsonException e)
         {
-            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected START_OBJECT or END_OBJECT but found [VALUE_STRING]");
+            throw RequestJson.ParseFailure(e, json);
         }
 
-        if (action.Count != 1 || action.First().Value is not JsonObject meta)
+        string Malformed(string what) => $"Malformed action/metadata line [{lineNumber}], {what}";
+        if (node is not JsonObject action)
         {
-            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected a simple value for field [{action.FirstOrDefault().Key}] but found [START_OBJECT]");
+            throw EsException.IllegalArgument(Malformed($"expected START_OBJECT but found [{RequestJson.TokenName(node)}]"));
         }
 
-        var op = action.First().Key;
+        if (action.Count == 0)
+        {
+            throw EsException.IllegalArgument(Malformed("expected FIELD_NAME but found [END_OBJECT]"));
+        }
+
+        var (op, value) = action.First();
         if (op is not ("index" or "create" or "delete" or "update"))
         {
-            throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected one of [create, delete, index, update] but found [{op}]");
+            throw EsException.IllegalArgument(Malformed($"expected field [create], [delete], [index] or [update] but found [{op}]"));
         }
 
-        foreach (var (key, value) in meta)
+        if (value is not JsonObject meta)
         {
-            if (value is JsonArray || (value is JsonObject && key != "_source"))
+            throw EsException.IllegalArgument(Malformed($"expected START_OBJECT or END_OBJECT but found [{RequestJson.TokenName(value)}]"));
+        }
+
+        foreach (var (key, v) in meta)
+        {
+            if (v is JsonArray || (v is JsonObject && !BulkObjectMetadata.Contains(key)))
             {
-                throw EsException.IllegalArgument($"Malformed action/metadata line [{lineNumber}], expected a simple value for field [{key}] but found [{RequestJson.TokenName(value)}]");
+                throw EsException.IllegalArgument(Malformed($"expected a simple value for field [{key}] but found [{RequestJson.TokenName(v)}]"));
             }
+
+            // A null is skipped (it is no value token); _type is unknown since Elasticsearch 8.
+            if (v is not null && !BulkMetadata.Contains(key))
+            {
+                throw EsException.IllegalArgument($"Action/metadata line [{lineNumber}] contains an unknown parameter [{key}]");
+            }
+        }
+
+        if (action.Count > 1)
+        {
+            throw EsException.IllegalArgument(Malformed("expected END_OBJECT but found [FIELD_NAME]"));
         }
 
         return (op, meta);
