@@ -401,6 +401,34 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(404, (await Es.GetAsync("/library/_doc/60")).Status);
     }
 
+    [Theory]
+    // BulkRequestParser.findNextMarker: bytes after the last newline are refused when the parser reaches them.
+    [InlineData("{\"index\":{\"_index\":\"library\",\"_id\":\"62\"}}\n{\"title\":\"x\"}", "The bulk request must be terminated by a newline [\\n]")]
+    [InlineData("{\"delete\":{\"_index\":\"library\",\"_id\":\"1\"}}", "The bulk request must be terminated by a newline [\\n]")]
+    [InlineData("{\"index\":{\"_index\":\"library\",\"_id\":\"62\"}}\n{\"title\":\"x\"}\n ", "The bulk request must be terminated by a newline [\\n]")]
+    // A line before it is read first, and its error comes first.
+    [InlineData("{\"upsert\":{}}\n{\"title\":\"x\"}", "Malformed action/metadata line [1], expected field [create], [delete], [index] or [update] but found [upsert]")]
+    public async Task Bulk_WithoutItsLastNewline_IsA400AndNothingIsWritten(string ndjson, string reason)
+    {
+        var r = await Es.BulkAsync(ndjson);
+        r.AssertError(400, "illegal_argument_exception", reason);
+        Assert.Equal(404, (await Es.GetAsync("/library/_doc/62")).Status);
+        Assert.Equal(200, (await Es.GetAsync("/library/_doc/1")).Status);
+    }
+
+    [Fact]
+    public async Task Bulk_LastActionWithoutItsSourceLine_IsNotAdded()
+    {
+        // BulkRequestParser stops at the end of the body while it waits for an action's source line: the action is not
+        // added. Alone, the request has no requests (BulkRequest.validate); after others, they run and it is not an item.
+        var alone = await Es.BulkAsync("{\"index\":{\"_index\":\"bulk-tail\",\"_id\":\"63\"}}\n");
+        alone.AssertError(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
+        var after = await Es.BulkAsync("{\"index\":{\"_index\":\"bulk-tail\",\"_id\":\"63\"}}\n{\"title\":\"x\"}\n{\"index\":{\"_index\":\"bulk-tail\",\"_id\":\"64\"}}\n");
+        Assert.Equal(200, after.Status);
+        Assert.Equal("63", Assert.Single(after.Json["items"]!.AsArray())!["index"]!["_id"]!.GetValue<string>());
+        Assert.Equal(404, (await Es.GetAsync("/bulk-tail/_doc/64")).Status);
+    }
+
     [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {

@@ -94,9 +94,13 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var body = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var lines = EsHttp.NdjsonLines(body).ToList();
-        if (lines.Count == 0)
+        // BulkRequestParser.findNextMarker: bytes after the last newline are a line with no end, refused once the parser
+        // reaches them (the lines before are read first, and their errors come first). The official clients end every
+        // body with a newline.
+        var unterminated = body.Length > 0 && body[^1] != (byte)'\n';
+        if (unterminated && !body.AsSpan(Array.LastIndexOf(body, (byte)'\n') + 1).Trim(" \t\r"u8).IsEmpty)
         {
-            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
+            lines.RemoveAt(lines.Count - 1);
         }
 
         // As Elasticsearch's BulkRequestParser and BulkRequest.validate: every line is read, and every item validated,
@@ -122,7 +126,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 
             if (++i >= lines.Count)
             {
-                throw EsException.IllegalArgument($"The bulk request must be terminated by a newline [\\n] (action on line {lineNumber} has no source)");
+                // The last line is an action whose source line never came: BulkRequestParser stops there and the action
+                // is not added (with nothing before it: "no requests added").
+                break;
             }
 
             if (op == "update")
@@ -142,6 +148,16 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 
             invalid.AddRange(condition.ValidationErrors(op == "create" ? WriteOp.Create : WriteOp.Index, hasId: id is not null));
             parsed.Add(new BulkItem(op, indexName, id, condition, lines[i].Json, null));
+        }
+
+        if (unterminated)
+        {
+            throw EsException.IllegalArgument("The bulk request must be terminated by a newline [\\n]");
+        }
+
+        if (parsed.Count == 0)
+        {
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
         }
 
         WriteCondition.ThrowIfInvalid(invalid);
