@@ -430,6 +430,37 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_IsReadAsRefreshPolicyParse_AndOnlyTrueReportsAForcedRefresh()
+    {
+        // WriteRequest.RefreshPolicy.parse: "", "true", "false" and "wait_for"; anything else is a 400 before the write.
+        var bad = await Es.BulkAsync("{\"index\":{\"_index\":\"refresh-policy\",\"_id\":\"1\"}}\n{\"n\":1}\n", "?refresh=yes");
+        bad.AssertError(400, "illegal_argument_exception", "Unknown value for refresh: [yes].");
+        var badPut = await Es.PutAsync("/refresh-policy/_doc/1?refresh=1", JsonNode.Parse("""{"n":1}"""));
+        badPut.AssertError(400, "illegal_argument_exception", "Unknown value for refresh: [1].");
+        Assert.Equal(404, (await Es.GetAsync("/refresh-policy/_doc/1")).Status);
+
+        // refresh=true: every item written says forced_refresh (BulkShardResponse.setForcedRefresh), the failed one not.
+        var forced = await Es.BulkAsync("""
+            {"index":{"_index":"refresh-policy","_id":"1"}}
+            {"n":1}
+            {"create":{"_index":"refresh-policy","_id":"1"}}
+            {"n":2}
+            {"delete":{"_index":"refresh-policy","_id":"none"}}
+
+            """, "?refresh=true");
+        var items = forced.Json["items"]!.AsArray().Select(i => i!.AsObject().First().Value!).ToArray();
+        Assert.Equal([true, null, true], items.Select(i => i["forced_refresh"]?.GetValue<bool>()));
+        // wait_for waits for a refresh and reports none forced; so does a single write.
+        var waited = await Es.BulkAsync("{\"index\":{\"_index\":\"refresh-policy\",\"_id\":\"2\"}}\n{\"n\":2}\n", "?refresh=wait_for");
+        Assert.Null(waited.Json["items"]![0]!["index"]!["forced_refresh"]);
+        Assert.Equal(2, (await Es.GetAsync("/refresh-policy/_count")).Json["count"]!.GetValue<int>());
+        var put = await Es.PutAsync("/refresh-policy/_doc/3?refresh=wait_for", JsonNode.Parse("""{"n":3}"""));
+        Assert.Equal(201, put.Status);
+        Assert.Null(put.Json["forced_refresh"]);
+        Assert.True((await Es.PutAsync("/refresh-policy/_doc/3?refresh=true", JsonNode.Parse("""{"n":4}"""))).Json["forced_refresh"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {
         var r = await Es.BulkAsync("""

@@ -12,6 +12,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 {
     public async Task IndexAsync(HttpContext context, string index, string? id, bool createOnly)
     {
+        var refresh = EsHttp.Refresh(context.Request);
         var body = await EsHttp.ReadObjectAsync(context, "document_parsing_exception").ConfigureAwait(false)
             ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;");
         var opType = context.Request.Query["op_type"].ToString();
@@ -22,7 +23,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index);
         var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly, condition);
-        await AnswerWriteAsync(context, target, result).ConfigureAwait(false);
+        await AnswerWriteAsync(context, target, result, refresh).ConfigureAwait(false);
     }
 
     public async Task GetAsync(HttpContext context, string index, string id)
@@ -45,16 +46,18 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 
     public async Task DeleteAsync(HttpContext context, string index, string id)
     {
+        var refresh = EsHttp.Refresh(context.Request);
         var condition = WriteCondition.FromQuery(Param(context));
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(WriteOp.Delete));
         var target = DeleteTarget(index, condition);
         var result = target.Delete(id, condition);
-        await AnswerWriteAsync(context, target, result).ConfigureAwait(false);
+        await AnswerWriteAsync(context, target, result, refresh).ConfigureAwait(false);
     }
 
     public async Task UpdateAsync(HttpContext context, string index, string id)
     {
         var param = Param(context);
+        var refresh = EsHttp.Refresh(context.Request);
         // RestUpdateAction reads its parameters in this order, then the body, then validates the whole request.
         var docAsUpsert = BoolParam(param, "doc_as_upsert");
         var source = SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
@@ -73,25 +76,27 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index); // an update creates a missing index, as TransportUpdateAction does ("auto(update api)")
         var result = Update(target, id, update);
-        await AnswerWriteAsync(context, target, result, update.Source).ConfigureAwait(false);
+        await AnswerWriteAsync(context, target, result, refresh, update.Source).ConfigureAwait(false);
     }
 
     // Durable, then visible when refresh asks, then answered: as every single-document write is acknowledged.
-    private static async Task AnswerWriteAsync(HttpContext context, SearchIndex target, WriteResult result, SourceFilter? fetch = null)
+    // forced_refresh only for refresh=true: a wait_for reports one only when it ran out of refresh listeners
+    // (ReplicatedWriteResponse.setForcedRefresh), and a noop update never reaches the shard (TransportUpdateAction).
+    private static async Task AnswerWriteAsync(HttpContext context, SearchIndex target, WriteResult result, RefreshPolicy refresh, SourceFilter? fetch = null)
     {
         await target.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // acknowledged only once durable
-        var refresh = EsHttp.WantsRefresh(context.Request);
-        if (refresh)
+        if (refresh != RefreshPolicy.None)
         {
             target.Refresh(commit: true);
         }
 
-        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, refresh, fetch)).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, result.Status, WriteJson(target, result, refresh == RefreshPolicy.Immediate && result.Result != "noop", fetch)).ConfigureAwait(false);
     }
 
     public async Task BulkAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var refresh = EsHttp.Refresh(context.Request); // RestBulkAction sets it before the body is read
         var body = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var lines = EsHttp.NdjsonLines(body).ToList();
         // BulkRequestParser.findNextMarker: bytes after the last newline are a line with no end, refused once the parser
@@ -191,7 +196,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                 }
 
                 touched.Add(target);
-                answer = WriteJson(target, result, forcedRefresh: false, item.Update?.Source);
+                // BulkShardResponse.setForcedRefresh: every item written says forced_refresh when refresh=true.
+                answer = WriteJson(target, result, forcedRefresh: refresh == RefreshPolicy.Immediate, item.Update?.Source);
                 answer["status"] = result.Status;
             }
             catch (EsException ex)
@@ -208,7 +214,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
             await t.MakeDurableAsync(context.RequestAborted).ConfigureAwait(false); // one commit per index, shared with concurrent requests
         }
 
-        if (EsHttp.WantsRefresh(context.Request))
+        if (refresh != RefreshPolicy.None)
         {
             foreach (var t in touched)
             {

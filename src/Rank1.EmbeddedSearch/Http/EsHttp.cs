@@ -299,6 +299,29 @@ internal static class EsHttp
     }
 
     /// <summary>The <c>refresh</c> parameter: true, empty (true) and wait_for make the write visible before the answer.</summary>
-    public static bool WantsRefresh(HttpRequest request) =>
-        request.Query.TryGetValue("refresh", out var v) && (v.ToString() is "" or "true" or "wait_for");
+    /// <summary>
+    /// A write's <c>refresh</c>, read as <c>WriteRequest.RefreshPolicy.parse</c> reads it: <c>true</c> or empty refreshes,
+    /// <c>wait_for</c> waits for a refresh, <c>false</c> or none does neither, and any other value is its 400
+    /// "Unknown value for refresh: [x]." before anything is written.
+    /// </summary>
+    public static RefreshPolicy Refresh(HttpRequest request) => !request.Query.TryGetValue("refresh", out var v) ? RefreshPolicy.None : v.ToString() switch
+    {
+        "false" => RefreshPolicy.None,
+        "" or "true" => RefreshPolicy.Immediate,
+        "wait_for" => RefreshPolicy.WaitUntil,
+        var other => throw EsException.IllegalArgument($"Unknown value for refresh: [{other}]."),
+    };
+}
+
+/// <summary>A write's refresh policy (<c>WriteRequest.RefreshPolicy</c>).</summary>
+internal enum RefreshPolicy
+{
+    /// <summary>No refresh (<c>false</c>, the default).</summary>
+    None,
+
+    /// <summary>Refresh now (<c>true</c>): the answer says <c>forced_refresh</c>.</summary>
+    Immediate,
+
+    /// <summary>Answer once a refresh has made the write visible (<c>wait_for</c>); here that refresh is made at once, but it is not reported as forced.</summary>
+    WaitUntil,
 }
