@@ -460,6 +460,32 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.True((await Es.PutAsync("/refresh-policy/_doc/3?refresh=true", JsonNode.Parse("""{"n":4}"""))).Json["forced_refresh"]!.GetValue<bool>());
     }
 
+    [Theory]
+    // query_string asks a numeric or date field's type for its term or range (QueryStringQueryParser and
+    // MappedFieldType.termQuery/rangeQuery), as the term and range queries do: these matched nothing.
+    [InlineData("year:2001", new[] { "1" })]
+    [InlineData("year:[2000 TO 2015]", new[] { "1", "4" })]
+    [InlineData("year:{2001 TO *]", new[] { "3", "4" })]
+    [InlineData("rating:4.5", new[] { "1" })]
+    [InlineData("published:2019-11-20", new[] { "3" })]
+    [InlineData("published:[2005-01-01 TO 2012-12-31] OR year:1995", new[] { "2", "4" })]
+    [InlineData("topic:cooking AND year:2019", new[] { "3" })]
+    public async Task QueryString_OnNumericAndDateFields_SearchesTheirValues(string q, string[] expected)
+    {
+        var count = await Es.GetAsync("/library/_count?q=" + Uri.EscapeDataString(q));
+        Assert.Equal(expected.Length, count.Json["count"]!.GetValue<int>());
+        Assert.Equal(expected, (await Ids(new JsonObject { ["query"] = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q } } }.ToJsonString())).Order());
+    }
+
+    [Fact]
+    public async Task QueryString_ValueANumericFieldCannotRead_IsTheShardsFailure()
+    {
+        // SearchExecutionContext.toQuery: the field type's NumberFormatException, as a term query on the field fails.
+        var r = await Es.GetAsync("/library/_count?q=year:abc");
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        Assert.Equal("failed to create query: For input string: \"abc\"", r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {

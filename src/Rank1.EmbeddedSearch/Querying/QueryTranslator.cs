@@ -397,9 +397,9 @@ internal sealed class QueryTranslator
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[query_string] requires query value");
         var fields = QueryFields(spec);
-        var parser = fields.Count == 1
-            ? new QueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields.Keys.First(), _analyzer)
-            : new MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields.Keys.ToArray(), _analyzer, fields);
+        QueryParser parser = fields.Count == 1
+            ? new TypedQueryParser(this, fields.Keys.First(), _analyzer)
+            : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
         try
@@ -416,6 +416,51 @@ internal sealed class QueryTranslator
         {
             throw new ShardSearchException(EsException.IllegalArgument($"query [{text}] expands to too many clauses: {ex.Message}"));
         }
+    }
+
+    // A field:value or field:[a TO b] of a query_string on a field that is not text is asked of the field's type, as
+    // Elasticsearch's QueryStringQueryParser asks MappedFieldType.termQuery/rangeQuery: year:2001 is the number 2001
+    // (a value it cannot read: the term query's shard failure). Lucene's parser made a term of the text, which a numeric
+    // or date field never holds, so such a query (and the q= of _search and _count) matched nothing. Null: text fields,
+    // unmapped ones, and the parser's own expansion of its default fields, which stay with the parser.
+    private Query? TypedFieldQuery(string? field, string text)
+    {
+        var mapping = field is null ? null : _index.Mapping.Get(field);
+        return mapping is null || mapping.Kind == FieldKind.Text ? null : ExactValue(field!, mapping, text);
+    }
+
+    private Query? TypedRangeQuery(string? field, string? lower, string? upper, bool includeLower, bool includeUpper)
+    {
+        var mapping = field is null ? null : _index.Mapping.Get(field);
+        if (mapping is null || mapping.Kind is FieldKind.Text or FieldKind.Keyword)
+        {
+            return null;
+        }
+
+        // An open end is "*" (the parser hands it over as null or "*").
+        JsonNode? End(string? v) => v is null or "*" ? null : JsonValue.Create(v);
+        var spec = new JsonObject { [includeLower ? "gte" : "gt"] = End(lower), [includeUpper ? "lte" : "lt"] = End(upper) };
+        return Range(field!, spec);
+    }
+
+    private sealed class TypedQueryParser(QueryTranslator owner, string field, Analyzer analyzer)
+        : QueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, field, analyzer)
+    {
+        protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
+            owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted);
+
+        protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
+            owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive);
+    }
+
+    private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
+        : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
+    {
+        protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
+            owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted);
+
+        protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
+            owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive);
     }
 
     private Query SimpleQueryString(JsonObject spec)
