@@ -366,6 +366,33 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.False(notFound.Json["found"]!.GetValue<bool>());
     }
 
+    [Theory]
+    // MultiGetRequest.validate names every item it refuses, by its place: the index was always called doc 0, and a
+    // docs element without _id was looked up as the id "" (found: false).
+    [InlineData("/_mget", """{"docs":[{"_index":"library","_id":"1"},{"_id":"2"},{"_index":"library"}]}""", 400, "action_request_validation_exception", "Validation Failed: 1: index is missing for doc 1;2: id is missing for doc 2;")]
+    [InlineData("/library/_mget", """{"docs":[{"_id":null}]}""", 400, "action_request_validation_exception", "Validation Failed: 1: id is missing for doc 0;")]
+    // MultiGetRequest.add and parseDocuments/parseIds, in their words.
+    [InlineData("/library/_mget", """{"ids":["1"],"foo":["2"]}""", 400, "parsing_exception", "unknown key [foo] for a START_ARRAY, expected [docs] or [ids]")]
+    [InlineData("/library/_mget", """{"ids":"1"}""", 400, "parsing_exception", "unexpected token [VALUE_STRING], expected [FIELD_NAME] or [START_ARRAY]")]
+    [InlineData("/library/_mget", """{"docs":[{"_id":"1","id":"2"}]}""", 400, "parse_exception", "failed to parse multi get request. unknown field [id]")]
+    [InlineData("/library/_mget", """{"docs":["1"]}""", 400, "illegal_argument_exception", "docs array element should include an object")]
+    [InlineData("/library/_mget", """{"ids":[{"_id":"1"}]}""", 400, "illegal_argument_exception", "ids array element should only contain ids")]
+    public async Task Mget_IsReadAndValidatedAsMultiGetRequest(string path, string body, int status, string type, string reason)
+    {
+        var r = await Es.PostAsync(path, JsonNode.Parse(body));
+        r.AssertError(status, type, reason);
+    }
+
+    [Fact]
+    public async Task Mget_DocsAndIdsTogether_AreBothRead_InTheBodysOrder()
+    {
+        // MultiGetRequest.add reads each array as it comes: the ids' items, then the docs' (a body with both lost its ids).
+        var r = await Es.PostAsync("/library/_mget", JsonNode.Parse("""{"ids":["3"],"docs":[{"_id":"1","_source":false}]}"""));
+        Assert.Equal(200, r.Status);
+        Assert.Equal("""[["3",true],["1",false]]""",
+            new JsonArray([.. r.Json["docs"]!.AsArray().Select(d => new JsonArray(d!["_id"]!.GetValue<string>(), d["_source"] is not null))]).ToJsonString());
+    }
+
     [Fact]
     public async Task BulkAndMget_NumericIndexName_IsReadAsText()
     {

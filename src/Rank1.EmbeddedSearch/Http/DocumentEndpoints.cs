@@ -314,35 +314,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
-        var requests = new List<(string? Index, string Id, JsonNode? Source)>();
-        if (body["docs"] is JsonArray docs)
-        {
-            requests.AddRange(docs.OfType<JsonObject>().Select(d => (d["_index"].GetString() ?? pathIndex, d["_id"]?.ToString() ?? string.Empty, d["_source"])));
-        }
-        else if (body["ids"] is JsonArray ids)
-        {
-            requests.AddRange(ids.Select(i => (pathIndex, i?.ToString() ?? string.Empty, (JsonNode?)null)));
-        }
-        else
-        {
-            throw EsException.Parsing("unknown parameter for mget: expected [docs] or [ids]");
-        }
-
-        if (requests.Count == 0)
-        {
-            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
-        }
-
+        var requests = ReadMget(body, pathIndex);
         var querySource = SourceFilter.FromQuery(context.Request.Query["_source"].FirstOrDefault(), context.Request.Query["_source_includes"].FirstOrDefault(),
             context.Request.Query["_source_excludes"].FirstOrDefault());
         var result = new JsonArray();
         foreach (var (index, id, source) in requests)
         {
-            if (index is null)
-            {
-                throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: index is missing for doc 0;");
-            }
-
             var target = catalog.Find(index);
             if (target is null)
             {
@@ -357,6 +334,78 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);
+    }
+
+    // The fields of a docs element that MultiGetRequest.parseDocuments reads from a value; another is its parse_exception.
+    private static readonly HashSet<string> MgetDocFields = new(StringComparer.Ordinal) { "_index", "_id", "routing", "stored_fields", "version", "version_type", "_source" };
+
+    // MultiGetRequest.add: docs and ids, each read in its turn (both may be given: docs and ids in the body's order), then
+    // MultiGetRequest.validate over every item: "index is missing for doc 2", "id is missing for doc 0", each item named.
+    private static List<(string Index, string Id, JsonNode? Source)> ReadMget(JsonObject body, string? pathIndex)
+    {
+        var items = new List<(string? Index, string? Id, JsonNode? Source)>();
+        foreach (var (key, value) in body)
+        {
+            if (value is not JsonArray array)
+            {
+                throw EsException.Parsing($"unexpected token [{RequestJson.TokenName(value)}], expected [FIELD_NAME] or [START_ARRAY]");
+            }
+
+            switch (key)
+            {
+                case "docs":
+                    foreach (var element in array)
+                    {
+                        if (element is not JsonObject doc)
+                        {
+                            throw EsException.IllegalArgument("docs array element should include an object");
+                        }
+
+                        if (doc.FirstOrDefault(p => p.Value is JsonValue && !MgetDocFields.Contains(p.Key)) is { Key: { } unknown })
+                        {
+                            throw new EsException(400, "parse_exception", $"failed to parse multi get request. unknown field [{unknown}]");
+                        }
+
+                        items.Add((doc["_index"].GetString() ?? pathIndex, doc["_id"].GetString(), doc["_source"]));
+                    }
+
+                    break;
+                case "ids":
+                    foreach (var id in array)
+                    {
+                        // A null is no value token either.
+                        items.Add(id is JsonValue v && v.GetValueKind() != JsonValueKind.Null
+                            ? (pathIndex, id.GetString(), null)
+                            : throw EsException.IllegalArgument("ids array element should only contain ids"));
+                    }
+
+                    break;
+                default:
+                    throw EsException.Parsing($"unknown key [{key}] for a START_ARRAY, expected [docs] or [ids]");
+            }
+        }
+
+        if (items.Count == 0)
+        {
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
+        }
+
+        var invalid = new List<string>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i].Index is null)
+            {
+                invalid.Add($"index is missing for doc {i}");
+            }
+
+            if (items[i].Id is null)
+            {
+                invalid.Add($"id is missing for doc {i}");
+            }
+        }
+
+        WriteCondition.ThrowIfInvalid(invalid);
+        return items.Select(i => (i.Index!, i.Id!, i.Source)).ToList();
     }
 
     private static WriteResult Update(SearchIndex target, string id, UpdateOperation update)
