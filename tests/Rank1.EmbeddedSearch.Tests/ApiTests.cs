@@ -584,6 +584,28 @@ public sealed class ApiTests : IAsyncLifetime
         (await Es.SendAsync(HttpMethod.Post, path, body, "application/x-ndjson")).Json["responses"]!.AsArray();
 
     [Fact]
+    public async Task IndexApis_AMissingIndexOfAList_Is404_UnlessIgnoreUnavailable()
+    {
+        // RestGetIndicesAction serves HEAD /{index} as GET (a GetIndexRequest, strict by default): one missing index of
+        // the list is its 404. HEAD answered 200 when any existed, so the clients' indices.exists of [library, ghost]
+        // was true; and ignore_unavailable=true was not read by GET, HEAD, _mapping, _refresh or DELETE of an index.
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/library,ghost")).Status);
+        (await Es.GetAsync("/library,ghost")).AssertError(404, "index_not_found_exception", "no such index [ghost]");
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/library,ghost?ignore_unavailable=true")).Status);
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/ghost?ignore_unavailable=true")).Status);
+        Assert.Equal(["library"], (await Es.GetAsync("/library,ghost?ignore_unavailable=true")).Json.AsObject().Select(p => p.Key));
+        Assert.Equal(["library"], (await Es.GetAsync("/library,ghost/_mapping?ignore_unavailable=true")).Json.AsObject().Select(p => p.Key));
+        Assert.Equal(1, (await Es.PostAsync("/library,ghost/_refresh?ignore_unavailable=true")).Json["_shards"]!["successful"]!.GetValue<int>());
+        (await Es.PostAsync("/library,ghost/_refresh")).AssertError(404, "index_not_found_exception", "no such index [ghost]");
+
+        Assert.Equal(200, (await Es.PutAsync("/short-lived")).Status);
+        (await Es.SendAsync(HttpMethod.Delete, "/short-lived,ghost")).AssertError(404, "index_not_found_exception", "no such index [ghost]");
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/short-lived")).Status);
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Delete, "/short-lived,ghost?ignore_unavailable=true")).Status);
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/short-lived")).Status);
+    }
+
+    [Fact]
     public async Task IndexApis_MappingHeadDeleteCountAndDynamicMapping()
     {
         var mapping = await Es.GetAsync("/library/_mapping");

@@ -218,7 +218,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
         }
 
-        catalog.Delete(index);
+        catalog.Delete(Indices(context, index));
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
     }
 
@@ -228,13 +228,31 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         return parts is not ["*", "-*"] && parts.Any(p => p == "_all" || p.Contains('*', StringComparison.Ordinal));
     }
 
-    public Task IndexExistsAsync(HttpContext context, string index) =>
-        EsHttp.WriteAsync(context, catalog.Resolve(index, ignoreUnavailable: true).Count > 0 ? 200 : 404, null);
+    // RestGetIndicesAction answers HEAD as GET: one missing index of the list is its 404 (index_not_found_exception),
+    // unless ignore_unavailable; no index at all (a wildcard matching none) is a 404 here too.
+    public Task IndexExistsAsync(HttpContext context, string index)
+    {
+        int found;
+        try
+        {
+            found = Indices(context, index).Count;
+        }
+        catch (EsException e) when (e.Status == 404)
+        {
+            found = 0;
+        }
+
+        return EsHttp.WriteAsync(context, found > 0 ? 200 : 404, null);
+    }
+
+    // The indices an index API names, resolved with its ignore_unavailable and expand_wildcards (IndicesOptions.fromRequest).
+    private IReadOnlyList<SearchIndex> Indices(HttpContext context, string? index) =>
+        catalog.Resolve(index, ignoreUnavailable: Param(context)("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(Param(context)("expand_wildcards")));
 
     public async Task GetIndexAsync(HttpContext context, string index)
     {
         var result = new JsonObject();
-        foreach (var i in catalog.Resolve(index, expandHidden: IndexCatalog.ExpandsHidden(Param(context)("expand_wildcards"))))
+        foreach (var i in Indices(context, index))
         {
             result[i.Name] = new JsonObject
             {
@@ -264,7 +282,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MappingAsync(HttpContext context, string? index)
     {
         var result = new JsonObject();
-        foreach (var i in catalog.Resolve(index))
+        foreach (var i in Indices(context, index))
         {
             result[i.Name] = new JsonObject { ["mappings"] = i.Mapping.ToJson() };
         }
@@ -274,7 +292,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task RefreshAsync(HttpContext context, string? index)
     {
-        var indices = catalog.Resolve(index);
+        var indices = Indices(context, index);
         foreach (var i in indices)
         {
             i.Refresh(commit: true);

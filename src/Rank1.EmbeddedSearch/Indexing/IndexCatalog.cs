@@ -95,9 +95,9 @@ internal sealed partial class IndexCatalog : IDisposable
         }
     }
 
-    public void Delete(string expression)
+    public void Delete(IEnumerable<SearchIndex> indices)
     {
-        foreach (var index in Resolve(expression, ignoreUnavailable: false, allowWildcards: true))
+        foreach (var index in indices)
         {
             if (_indices.TryRemove(index.Name, out var removed))
             {
