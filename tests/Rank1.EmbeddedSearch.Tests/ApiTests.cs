@@ -514,6 +514,44 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bulk_EveryItemsValidationErrorIsInOne400_AndNothingIsWritten()
+    {
+        // BulkRequest.validate collects each item's validate() in order (the index first, then a delete's or update's
+        // id). A delete or update without an id ran as its own item error while the others were written, and an item
+        // with no index stopped the reading there, named alone.
+        var r = await Es.BulkAsync("""
+            {"index":{"_index":"bulk-ids","_id":"1"}}
+            {"n":1}
+            {"delete":{"_index":"bulk-ids"}}
+            {"index":{}}
+            {"n":2}
+            {"update":{}}
+            {"doc":{"n":3}}
+
+            """);
+        r.AssertError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;2: index is missing;3: index is missing;4: id is missing;");
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/bulk-ids")).Status);
+    }
+
+    [Fact]
+    public async Task Bulk_IndexWithAnEmptyId_IsThatItemsError()
+    {
+        // IndexRouting.process: "if _id is specified it must not be empty", for that item alone (it was written as "").
+        var r = await Es.BulkAsync("""
+            {"index":{"_index":"bulk-empty-id","_id":""}}
+            {"n":1}
+            {"create":{"_index":"bulk-empty-id","_id":"2"}}
+            {"n":2}
+
+            """);
+        Assert.True(r.Json["errors"]!.GetValue<bool>());
+        Assert.Equal("""{"_index":"bulk-empty-id","_id":"","status":400,"error":{"type":"illegal_argument_exception","reason":"if _id is specified it must not be empty"}}""",
+            r.Json["items"]![0]!["index"]!.ToJsonString());
+        Assert.Equal(201, r.Json["items"]![1]!["create"]!["status"]!.GetValue<int>());
+        Assert.Equal(1, (await Es.GetAsync("/bulk-empty-id/_count")).Json["count"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {
         var r = await Es.BulkAsync("""

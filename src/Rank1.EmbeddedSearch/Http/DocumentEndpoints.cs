@@ -118,14 +118,22 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         {
             var (lineNumber, json) = lines[i];
             var (op, meta) = ReadAction(lineNumber, json.Span);
-            var indexName = meta["_index"].GetString() ?? pathIndex
-                ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;");
+            // Each item's validate(), in its order, all of them in one "Validation Failed": first the index
+            // (ReplicationRequest/InstanceShardOperationRequest.validate), then a delete's or update's id.
+            var indexName = meta["_index"].GetString() ?? pathIndex;
+            var itemErrors = indexName is null ? new List<string> { "index is missing" } : [];
             var id = meta["_id"].GetString();
             var condition = WriteCondition.FromBulkMeta(meta);
+            if (op is "delete" or "update" && string.IsNullOrEmpty(id))
+            {
+                itemErrors.Add("id is missing");
+            }
+
+            invalid.AddRange(itemErrors);
             if (op == "delete")
             {
                 invalid.AddRange(condition.ValidationErrors(WriteOp.Delete));
-                parsed.Add(new BulkItem(op, indexName, id, condition, default, null));
+                parsed.Add(new BulkItem(op, indexName ?? string.Empty, id, condition, default, null));
                 continue;
             }
 
@@ -147,12 +155,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                 var update = UpdateOperation.Of(UpdateBody.Read(lines[i].Json.Span), condition, null, null, fetch);
                 var retry = meta["retry_on_conflict"] is { } r ? XContentInt.Read("retry_on_conflict", r) : 0;
                 invalid.AddRange(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retry));
-                parsed.Add(new BulkItem(op, indexName, id, update.Condition, default, update));
+                parsed.Add(new BulkItem(op, indexName ?? string.Empty, id, update.Condition, default, update));
                 continue;
             }
 
             invalid.AddRange(condition.ValidationErrors(op == "create" ? WriteOp.Create : WriteOp.Index, hasId: id is not null));
-            parsed.Add(new BulkItem(op, indexName, id, condition, lines[i].Json, null));
+            parsed.Add(new BulkItem(op, indexName ?? string.Empty, id, condition, lines[i].Json, null));
         }
 
         if (unterminated)
@@ -188,9 +196,16 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                         result = Update(target, item.Id ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;"), item.Update!);
                         break;
                     default:
-                        var source = EsHttp.ParseObject(item.Source.Span, "document_parsing_exception");
                         IndexCatalog.ValidateName(item.Index);
                         target = catalog.GetOrCreate(item.Index);
+                        if (item.Id is "")
+                        {
+                            // IndexRouting.process, on the item once its index exists and before its source is parsed on
+                            // the shard: that item's 400, not the request's.
+                            throw EsException.IllegalArgument("if _id is specified it must not be empty");
+                        }
+
+                        var source = EsHttp.ParseObject(item.Source.Span, "document_parsing_exception");
                         result = target.Index(item.Id ?? NewId(), source, createOnly: item.Op == "create", item.Condition);
                         break;
                 }
