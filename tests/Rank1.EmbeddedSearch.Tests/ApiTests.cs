@@ -504,6 +504,27 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(expected, (await Ids(new JsonObject { ["query"] = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q } } }.ToJsonString())).Order());
     }
 
+    [Theory]
+    // RestActions.urlParamsToQueryBuilder: q with df and default_operator, for _search and _count alike. _count read
+    // neither, and _search not df: both searched every text field ("geography" is only in the keyword topic).
+    [InlineData("q=rivers%20europe&default_operator=AND", 1)]
+    [InlineData("q=rivers%20europe", 2)]
+    [InlineData("q=geography&df=topic", 2)]
+    [InlineData("q=geography", 0)]
+    public async Task UrlQuery_ReadsDfAndDefaultOperator_OnSearchAndCount(string query, int expected)
+    {
+        Assert.Equal(expected, (await Es.GetAsync("/library/_count?" + query)).Json["count"]!.GetValue<int>());
+        Assert.Equal(expected, (await Es.GetAsync("/library/_search?" + query)).Json["hits"]!["total"]!["value"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("/library/_count?df=topic", "request [/library/_count] contains parameters [df] but missing query string parameter 'q'.")]
+    [InlineData("/library/_search?default_operator=AND&df=topic", "request [/library/_search] contains parameters [df, default_operator] but missing query string parameter 'q'.")]
+    public async Task UrlQuery_ItsParametersWithoutQ_AreA400(string path, string reason)
+    {
+        (await Es.GetAsync(path)).AssertError(400, "illegal_argument_exception", reason);
+    }
+
     [Fact]
     public async Task QueryString_ValueANumericFieldCannotRead_IsTheShardsFailure()
     {

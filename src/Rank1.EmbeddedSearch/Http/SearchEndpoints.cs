@@ -16,6 +16,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 {
     public async Task SearchAsync(HttpContext context, string? index)
     {
+        SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var body = SearchBody.ReadOptional(raw);
         var result = executor.Search(index, body, Param(context));
@@ -28,6 +29,12 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
         // follows is never read (unlike _search's checkTrailingTokens).
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        if (raw.Length == 0)
+        {
+            // Without a body RestCountAction reads the URL's query (RestActions.urlParamsToQueryBuilder).
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
+        }
+
         var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
         await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context))).ConfigureAwait(false);
     }

@@ -198,7 +198,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             throw EsException.Parsing($"request does not support [{body.First(p => p.Key != "query").Key}]");
         }
 
-        var q = param("q") is { } text ? new JsonObject { ["query_string"] = new JsonObject { ["query"] = text } } : body?["query"];
+        var q = SearchRequest.UrlQuery(param) ?? body?["query"];
         var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
         long count = 0;
         var failures = new List<ShardFailure>();

@@ -189,9 +189,9 @@ internal sealed class SearchRequest
             }
         }
 
-        if (param("q") is { } q)
+        if (UrlQuery(param) is { } urlQuery)
         {
-            r.Query = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q, ["default_operator"] = param("default_operator") ?? "OR" } };
+            r.Query = urlQuery;
         }
 
         // RestSearchAction reads these with request.paramAsInt (Integer.parseInt): "1.5" is refused here.
@@ -362,6 +362,46 @@ internal sealed class SearchRequest
             : throw new EsException(400, "number_format_exception", $"For input string: \"{v.GetValue<string>()}\""),
         _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
     };
+
+    // The query string parameters RestActions.urlParamsToQueryBuilder reads with q.
+    private static readonly string[] QueryStringParams = ["df", "analyzer", "analyze_wildcard", "lenient", "default_operator"];
+
+    /// <summary>
+    /// The <c>q</c> parameter's query, as <c>RestActions.urlParamsToQueryBuilder</c> builds it: a <c>query_string</c> with
+    /// the <c>df</c> and <c>default_operator</c> parameters; null without <c>q</c>.
+    /// </summary>
+    /// <param name="param">The request's URL parameters.</param>
+    public static JsonObject? UrlQuery(Func<string, string?> param)
+    {
+        if (param("q") is not { } q)
+        {
+            return null;
+        }
+
+        var spec = new JsonObject { ["query"] = q };
+        if (param("df") is { } df)
+        {
+            spec["default_field"] = df;
+        }
+
+        spec["default_operator"] = param("default_operator") ?? "OR";
+        return new JsonObject { ["query_string"] = spec };
+    }
+
+    /// <summary>
+    /// <c>RestActions.urlParamsToQueryBuilder</c>'s 400 for query string parameters without <c>q</c>: "request [/i/_count]
+    /// contains parameters [df] but missing query string parameter 'q'."
+    /// </summary>
+    /// <param name="param">The request's URL parameters.</param>
+    /// <param name="path">The request's path.</param>
+    public static void ThrowIfQueryStringParamsWithoutQ(Func<string, string?> param, string path)
+    {
+        var stray = QueryStringParams.Where(k => param(k) is not null).ToArray();
+        if (param("q") is null && stray.Length > 0)
+        {
+            throw EsException.IllegalArgument($"request [{path}] contains parameters [{string.Join(", ", stray)}] but missing query string parameter 'q'.");
+        }
+    }
 
     private static SortKey[] ParseSort(JsonNode? node)
     {
