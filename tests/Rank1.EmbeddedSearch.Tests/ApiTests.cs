@@ -573,6 +573,34 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpType_Create_NeverOverwrites_InEitherCaseOrInABulkIndexAction()
+    {
+        Assert.Equal(201, (await Es.PutAsync("/op-type/_doc/1", JsonNode.Parse("""{"n":1}"""))).Status);
+
+        // IndexRequest.opType(String) takes either case; another value is its 400, not an index (these overwrote).
+        var upper = await Es.PutAsync("/op-type/_doc/1?op_type=CREATE", JsonNode.Parse("""{"n":2}"""));
+        Assert.Equal((409, "version_conflict_engine_exception"), (upper.Status, upper.ErrorType));
+        (await Es.PutAsync("/op-type/_doc/1?op_type=upsert", JsonNode.Parse("""{"n":3}""")))
+            .AssertError(400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [upsert]");
+        (await Es.PutAsync("/op-type/_create/1?op_type=index", JsonNode.Parse("""{"n":4}""")))
+            .AssertError(400, "illegal_argument_exception", "opType must be 'create', found: [index]");
+
+        // BulkRequestParser: an index action whose op_type is create is a create, answered under "create".
+        var bulk = await Es.BulkAsync("""
+            {"index":{"_index":"op-type","_id":"1","op_type":"create"}}
+            {"n":5}
+            {"index":{"_index":"op-type","_id":"2","op_type":"create"}}
+            {"n":6}
+
+            """);
+        var items = bulk.Json["items"]!.AsArray();
+        Assert.Equal(409, items[0]!["create"]!["status"]!.GetValue<int>());
+        Assert.Equal("version_conflict_engine_exception", items[0]!["create"]!["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(201, items[1]!["create"]!["status"]!.GetValue<int>());
+        Assert.Equal(1, (await Es.GetAsync("/op-type/_doc/1")).Json["_source"]!["n"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {
         var r = await Es.BulkAsync("""

@@ -15,9 +15,30 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var refresh = EsHttp.Refresh(context.Request);
         var body = await EsHttp.ReadObjectAsync(context, "document_parsing_exception").ConfigureAwait(false)
             ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;");
-        var opType = context.Request.Query["op_type"].ToString();
-        // RestIndexAction's AutoIdHandler makes a request without an id a create unless it names its op_type.
-        createOnly |= opType == "create" || (string.IsNullOrEmpty(id) && opType.Length == 0);
+        var opType = context.Request.Query.TryGetValue("op_type", out var named) ? named.ToString() : null;
+        if (createOnly)
+        {
+            // RestIndexAction.CreateHandler.validateOpType.
+            if (opType is not null && opType.ToLowerInvariant() != "create")
+            {
+                throw EsException.IllegalArgument($"opType must be 'create', found: [{opType}]");
+            }
+        }
+        else if (opType is not null)
+        {
+            // IndexRequest.opType(String), either case; another value is refused, not taken as index (an overwrite).
+            createOnly = opType.ToLowerInvariant() switch
+            {
+                "create" => true,
+                "index" => false,
+                _ => throw EsException.IllegalArgument($"opType must be 'create' or 'index', found: [{opType}]"),
+            };
+        }
+        else
+        {
+            // RestIndexAction's AutoIdHandler makes a request without an id a create unless it names its op_type.
+            createOnly = string.IsNullOrEmpty(id);
+        }
         var condition = WriteCondition.FromQuery(Param(context));
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
         IndexCatalog.ValidateName(index);
@@ -118,6 +139,13 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         {
             var (lineNumber, json) = lines[i];
             var (op, meta) = ReadAction(lineNumber, json.Span);
+            if (op == "index" && meta["op_type"].GetString() == "create")
+            {
+                // BulkRequestParser: an index action with op_type create is a create (IndexRequest.create(true)), answered
+                // as one; any other op_type leaves it an index.
+                op = "create";
+            }
+
             // Each item's validate(), in its order, all of them in one "Validation Failed": first the index
             // (ReplicationRequest/InstanceShardOperationRequest.validate), then a delete's or update's id.
             var indexName = meta["_index"].GetString() ?? pathIndex;
