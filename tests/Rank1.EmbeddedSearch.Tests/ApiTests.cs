@@ -600,6 +600,58 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(1, (await Es.GetAsync("/op-type/_doc/1")).Json["_source"]!["n"]!.GetValue<int>());
     }
 
+    [Theory]
+    // FieldSortBuilder's missing (_last by default, _first, or a value the documents without the field sort as) and
+    // unmapped_type (an index without the field sorts as if it had that type, no document having it): missing was
+    // ignored, and unmapped_type too, so such a sort failed the shard ("No mapping found for [nope] in order to sort on").
+    [InlineData("""{"y":{"order":"asc","missing":"_first"}}""", new[] { "b", "d", "c", "a" })]
+    [InlineData("""{"y":{"order":"desc","missing":"_first"}}""", new[] { "b", "d", "a", "c" })]
+    [InlineData("""{"y":{"order":"desc","missing":"_last"}}""", new[] { "a", "c", "b", "d" })]
+    [InlineData("""{"y":{"order":"asc","missing":0}}""", new[] { "b", "d", "c", "a" })]
+    [InlineData("""{"y":{"order":"desc","missing":5}}""", new[] { "b", "d", "a", "c" })]
+    [InlineData("""{"nope":{"order":"asc","unmapped_type":"long"}}""", new[] { "a", "b", "c", "d" })]
+    public async Task Sort_MissingAndUnmappedType_OrderTheDocumentsWithoutTheField_AndPageThem(string sort, string[] expected)
+    {
+        await Es.BulkAsync("""
+            {"index":{"_index":"sort-missing","_id":"a"}}
+            {"y":2}
+            {"index":{"_index":"sort-missing","_id":"b"}}
+            {"t":"x"}
+            {"index":{"_index":"sort-missing","_id":"c"}}
+            {"y":1}
+            {"index":{"_index":"sort-missing","_id":"d"}}
+            {"t":"y"}
+
+            """);
+        var all = await Es.PostAsync("/sort-missing/_search", JsonNode.Parse($$"""{"sort":[{{sort}}]}"""));
+        Assert.Equal(200, all.Status);
+        Assert.Equal(expected, all.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+
+        // A point in time paged one hit at a time with search_after comes the same way, every document once.
+        var pit = (await Es.PostAsync("/sort-missing/_pit?keep_alive=1m")).Json["id"]!.GetValue<string>();
+        var paged = new List<string>();
+        JsonNode? after = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var body = JsonNode.Parse($$"""{"size":1,"pit":{"id":"{{pit}}","keep_alive":"1m"},"sort":[{{sort}}]}""")!.AsObject();
+            if (after is not null)
+            {
+                body["search_after"] = after.DeepClone();
+            }
+
+            var hits = (await Es.PostAsync("/_search", body)).Json["hits"]!["hits"]!.AsArray();
+            if (hits.Count == 0)
+            {
+                break;
+            }
+
+            paged.Add(hits[0]!["_id"]!.GetValue<string>());
+            after = hits[0]!["sort"];
+        }
+
+        Assert.Equal(expected, paged);
+    }
+
     [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {

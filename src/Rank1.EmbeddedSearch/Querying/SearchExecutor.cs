@@ -172,7 +172,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             var cursor = CursorValue(after[i]);
             // SearchAfterBuilder.convertValueFromSortType: a score cursor is read as a float, as the score it came from
             // was (read as a double, 1.145896 is past the float 1.145896 it was written from: its hit came back again).
-            var c = CompareInOrder(hit.SortValues![i], request.Sort[i].Field == "_score" && cursor is double d ? (float)d : cursor, request.Sort[i].Descending);
+            var c = CompareInOrder(hit.SortValues![i], request.Sort[i].Field == "_score" && cursor is double d ? (float)d : cursor, request.Sort[i]);
             if (c != 0)
             {
                 return c > 0;
@@ -350,34 +350,50 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
 
         var mapping = index.Mapping.Get(key.Field);
-        if (mapping is null)
+        FieldKind kind;
+        if (mapping is not null)
         {
-            // FieldSortBuilder.build's QueryShardException; the one below is the field type's IllegalArgumentException.
-            throw ShardSearchException.QueryShard(index, $"No mapping found for [{key.Field}] in order to sort on");
+            if (mapping.Kind is FieldKind.Text or FieldKind.Boolean)
+            {
+                throw ShardSearchException.FielddataDisabled(key.Field, index);
+            }
+
+            kind = mapping.Kind;
+        }
+        else
+        {
+            // FieldSortBuilder.build: an index without the field sorts by its unmapped_type, where no document has it;
+            // without one, its QueryShardException (the one above is the field type's IllegalArgumentException).
+            kind = key.UnmappedType switch
+            {
+                null => throw ShardSearchException.QueryShard(index, $"No mapping found for [{key.Field}] in order to sort on"),
+                "keyword" or "text" or "match_only_text" or "wildcard" or "constant_keyword" => FieldKind.Keyword,
+                "double" or "float" or "half_float" or "scaled_float" => FieldKind.Double,
+                _ => FieldKind.Long,
+            };
         }
 
-        if (mapping.Kind is FieldKind.Text or FieldKind.Boolean)
-        {
-            throw ShardSearchException.FielddataDisabled(key.Field, index);
-        }
-
-        // Missing values sort last in both directions, as in Elasticsearch.
-        var field = new SortField(key.Field, mapping.Kind switch
+        // Missing values sort last in both directions, as Elasticsearch's default "missing": "_last" puts them; first
+        // with "_first"; or as the number "missing" names.
+        var field = new SortField(key.Field, kind switch
         {
             FieldKind.Keyword => SortFieldType.STRING,
             FieldKind.Float or FieldKind.Double => SortFieldType.DOUBLE,
             _ => SortFieldType.INT64,
         }, key.Descending);
-        switch (mapping.Kind)
+        var low = key.Descending ^ key.MissingFirst; // the missing value sorts as the lowest value rather than the highest
+        switch (kind)
         {
+            case FieldKind.Keyword when key.MissingValue is not null:
+                throw EsException.IllegalArgument($"the embedded search backend sorts documents without the keyword field [{key.Field}] as [_first] or [_last], not a value");
             case FieldKind.Keyword:
-                field.SetMissingValue(key.Descending ? Lucene.Net.Search.SortField.STRING_FIRST : Lucene.Net.Search.SortField.STRING_LAST);
+                field.SetMissingValue(low ? Lucene.Net.Search.SortField.STRING_FIRST : Lucene.Net.Search.SortField.STRING_LAST);
                 break;
             case FieldKind.Float or FieldKind.Double:
-                field.SetMissingValue(key.Descending ? double.MinValue : double.MaxValue);
+                field.SetMissingValue(key.MissingValue ?? (low ? double.MinValue : double.MaxValue));
                 break;
             default:
-                field.SetMissingValue(key.Descending ? long.MinValue : long.MaxValue);
+                field.SetMissingValue(key.MissingValue is { } v ? (long)v : low ? long.MinValue : long.MaxValue);
                 break;
         }
 
@@ -395,7 +411,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             for (var i = 0; i < request.Sort.Count; i++)
             {
-                var c = CompareInOrder(a.SortValues![i], b.SortValues![i], request.Sort[i].Descending);
+                var c = CompareInOrder(a.SortValues![i], b.SortValues![i], request.Sort[i]);
                 if (c != 0)
                 {
                     return c;
@@ -409,16 +425,16 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     }
 
     // Two sort values in a sort key's order. A missing value (null) sorts last in both directions, as Elasticsearch's
-    // default "missing": "_last" puts it (FieldSortBuilder; Lucene's own sort here gives it the same place): it is not
-    // reversed with the order, or a descending sort would put the documents without the field first and a search_after
-    // past the last valued hit would never reach them.
-    private static int CompareInOrder(object? a, object? b, bool descending) => (a, b) switch
+    // default "missing": "_last" puts it (FieldSortBuilder; Lucene's own sort here gives it the same place), or first
+    // with "_first": it is not reversed with the order, or a descending sort would put the documents without the field
+    // first and a search_after past the last valued hit would never reach them.
+    private static int CompareInOrder(object? a, object? b, SortKey key) => (a, b) switch
     {
         (null, null) => 0,
-        (null, _) => 1,
-        (_, null) => -1,
-        (string x, string y) => descending ? string.CompareOrdinal(y, x) : string.CompareOrdinal(x, y),
-        _ => descending
+        (null, _) => key.MissingFirst ? -1 : 1,
+        (_, null) => key.MissingFirst ? 1 : -1,
+        (string x, string y) => key.Descending ? string.CompareOrdinal(y, x) : string.CompareOrdinal(x, y),
+        _ => key.Descending
             ? Convert.ToDouble(b, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(a, CultureInfo.InvariantCulture))
             : Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
     };

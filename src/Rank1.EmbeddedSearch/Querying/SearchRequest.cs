@@ -5,7 +5,12 @@ using Rank1.Elastic;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>One sort key: a field (or <c>_score</c> / <c>_doc</c>) and a direction.</summary>
-internal sealed record SortKey(string Field, bool Descending);
+/// <param name="Field">The field, <c>_score</c>, <c>_doc</c> or <c>_shard_doc</c>.</param>
+/// <param name="Descending">Whether the order is descending.</param>
+/// <param name="MissingFirst">Whether documents without the field come first (<c>"missing": "_first"</c>); else last.</param>
+/// <param name="MissingValue">A <c>missing</c> number that documents without the field sort as, or null.</param>
+/// <param name="UnmappedType">The <c>unmapped_type</c>: the type to sort an index without the field by, or null.</param>
+internal sealed record SortKey(string Field, bool Descending, bool MissingFirst = false, double? MissingValue = null, string? UnmappedType = null);
 
 /// <summary>A parsed search body plus URL parameters.</summary>
 internal sealed class SearchRequest
@@ -417,11 +422,30 @@ internal sealed class SearchRequest
             JsonObject { Count: 1 } o => o.First() switch
             {
                 (var field, JsonValue dir) => new SortKey(field, Order(dir.GetValue<string>())),
-                (var field, JsonObject spec) => new SortKey(field, spec["order"] is { } ord ? Order(ord.GetValue<string>()) : field == "_score"),
+                (var field, JsonObject spec) => FieldSort(field, spec),
                 var (field, _) => throw EsException.Parsing($"[sort] malformed for field [{field}]"),
             },
             _ => throw EsException.Parsing("[sort] must be a field name, an object or an array of them"),
         }).ToArray();
+    }
+
+    // FieldSortBuilder's order, missing (_last, the default, _first, or a value documents without the field sort as) and
+    // unmapped_type (an index without the field sorts as if it were of that type, every document missing it).
+    private static SortKey FieldSort(string field, JsonObject spec)
+    {
+        var descending = spec["order"] is { } ord ? Order(ord.GetValue<string>()) : field == "_score";
+        var missing = spec["missing"] as JsonValue;
+        var missingText = missing?.ToString();
+        double? missingValue = null;
+        if (missing is not null && missingText is not ("_first" or "_last"))
+        {
+            missingValue = Indexing.DocumentFields.TryNumber(missing, out var number)
+                ? number
+                : throw EsException.IllegalArgument($"the embedded search backend sorts documents without [{field}] as [_first], [_last] or a number, not [{missingText}]");
+        }
+
+        var unmapped = spec["unmapped_type"] is JsonValue type ? type.ToString() : null;
+        return new SortKey(field, descending, missingText == "_first", missingValue, unmapped);
     }
 
     private static bool Order(string order) => order.ToLowerInvariant() switch
