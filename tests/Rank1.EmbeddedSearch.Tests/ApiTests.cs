@@ -676,6 +676,17 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.True((await Es.GetAsync("/library/_doc/51")).Json["found"]!.GetValue<bool>());
     }
 
+    [Theory]
+    // BaseRestHandler refuses a parameter RestMultiSearchAction does not consume (as the proxy does); q, size and from
+    // were applied to every search of the msearch instead.
+    [InlineData("/_msearch?q=river", "{\"index\":\"library\"}\n{}\n", "request [/_msearch] contains unrecognized parameter: [q]")]
+    [InlineData("/library/_msearch?size=1&from=2&typed_keys=true", "{}\n{}\n", "request [/library/_msearch] contains unrecognized parameters: [from], [size]")]
+    [InlineData("/_msearch/template?size=1", "{\"index\":\"library\"}\n{\"source\":{\"query\":{\"match_all\":{}}}}\n", "request [/_msearch/template] contains unrecognized parameter: [size]")]
+    public async Task Msearch_AParameterItDoesNotTake_IsA400_NotAppliedToEverySearch(string path, string body, string reason)
+    {
+        (await Es.SendAsync(HttpMethod.Post, path, body, "application/x-ndjson")).AssertError(400, "illegal_argument_exception", reason);
+    }
+
     [Fact]
     public async Task Msearch_AnswersEachSearchOrItsError()
     {

@@ -131,7 +131,9 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var items = MsearchLines.Read(await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false), flavor == SearchFlavor.OpenSearch,
+        var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
+        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
+        var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {

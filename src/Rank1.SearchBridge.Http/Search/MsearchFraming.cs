@@ -16,7 +16,7 @@ namespace Rank1.SearchBridge.Http.Search;
 internal static class MsearchFraming
 {
     /// <summary>The msearch's own concurrency: Elasticsearch's _search has no such parameter.</summary>
-    public const string MaxConcurrentSearches = "max_concurrent_searches";
+    public const string MaxConcurrentSearches = MsearchParameters.MaxConcurrentSearches;
 
     /// <summary>The item's own rerank status in each <c>responses[]</c> entry.</summary>
     public const string StatusKey = "_rank1";
@@ -29,48 +29,16 @@ internal static class MsearchFraming
     // those the backend reads as URL parameters).
     private static readonly HashSet<string> IndexKeys = new(StringComparer.Ordinal) { "index", "indices" };
 
-    // The URL parameters _msearch accepts, by backend flavour (each one's REST spec, plus the parameters every endpoint
-    // takes); the backend answers any other one with a 400 rather than ignoring it, and so does the proxy. source and
-    // source_content_type (the body given in the URL) are read as the body of a request sent without one, and consumed
-    // (SearchHttp.BodyOrSource); beside a body they are refused, as Elasticsearch does not consume them then.
-    private static readonly string[] CommonParameters =
-    [
-        MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
-        "ignore_unavailable", "max_concurrent_shard_requests", "pre_filter_shard_size", "rest_total_hits_as_int", "routing",
-        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
-    ];
-
-    private static readonly HashSet<string> ElasticsearchParameters = new([.. CommonParameters, "include_named_queries_score"], StringComparer.Ordinal);
-
-    // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
-    private static readonly HashSet<string> OpenSearchParameters = new([.. CommonParameters, "cancel_after_time_interval"], StringComparer.Ordinal);
-
-    // _msearch/template takes fewer: those of msearch_template.json in Elasticsearch's and OpenSearch's REST specs,
-    // routing (which RestMultiSearchAction.parseMultiLineRequest reads for every msearch), and the parameters every
-    // endpoint takes.
-    private static readonly HashSet<string> TemplateParameters = new(StringComparer.Ordinal)
-    {
-        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
-    };
-
     /// <summary>
     /// Refuses URL parameters the backend flavour's _msearch does not take (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...),
-    /// as Elasticsearch does, instead of copying them onto every search: 400 <c>illegal_argument_exception</c> naming
-    /// them in Elasticsearch's words (sorted, without its "did you mean" suggestions).
+    /// as Elasticsearch does, instead of copying them onto every search (<see cref="MsearchParameters.ThrowIfUnknown"/>).
     /// </summary>
     /// <param name="path">The request's path, named in the error.</param>
     /// <param name="query">The request's URL parameters.</param>
     /// <param name="flavor">The backend's flavour.</param>
     /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
-    public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor, bool templates = false)
-    {
-        var known = templates ? TemplateParameters : flavor == BackendFlavor.OpenSearch ? OpenSearchParameters : ElasticsearchParameters;
-        var unknown = query.Keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
-        if (unknown.Length > 0)
-        {
-            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
-        }
-    }
+    public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor, bool templates = false) =>
+        MsearchParameters.ThrowIfUnknown(path, query.Keys, flavor == BackendFlavor.OpenSearch, templates);
 
     /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
     public static int Concurrency(IQueryCollection query, int cap)

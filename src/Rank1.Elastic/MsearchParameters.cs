@@ -1,0 +1,54 @@
+namespace Rank1.Elastic;
+
+/// <summary>
+/// The URL parameters an <c>_msearch</c> or <c>_msearch/template</c> takes, by engine: those of each one's REST spec,
+/// plus the parameters every endpoint takes. Any other (<c>q</c>, <c>size</c>, <c>from</c>, <c>sort</c>...) is refused,
+/// as Elasticsearch's BaseRestHandler refuses a parameter its handler did not consume, rather than copied onto every
+/// search. The proxy and the embedded backend check alike.
+/// </summary>
+internal static class MsearchParameters
+{
+    /// <summary>The msearch's own concurrency: Elasticsearch's _search has no such parameter.</summary>
+    public const string MaxConcurrentSearches = "max_concurrent_searches";
+
+    // source and source_content_type (the body given in the URL) are read by the proxy as the body of a request sent
+    // without one, and consumed (SearchHttp.BodyOrSource) before this check; beside a body they are refused, as
+    // Elasticsearch does not consume them then.
+    private static readonly string[] Common =
+    [
+        MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
+        "ignore_unavailable", "max_concurrent_shard_requests", "pre_filter_shard_size", "rest_total_hits_as_int", "routing",
+        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
+    ];
+
+    private static readonly HashSet<string> Elasticsearch = new([.. Common, "include_named_queries_score"], StringComparer.Ordinal);
+
+    // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
+    private static readonly HashSet<string> OpenSearch = new([.. Common, "cancel_after_time_interval"], StringComparer.Ordinal);
+
+    // _msearch/template takes fewer: those of msearch_template.json in Elasticsearch's and OpenSearch's REST specs,
+    // routing (which RestMultiSearchAction.parseMultiLineRequest reads for every msearch), and the parameters every
+    // endpoint takes.
+    private static readonly HashSet<string> Templates = new(StringComparer.Ordinal)
+    {
+        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
+    };
+
+    /// <summary>
+    /// Refuses the parameters the engine's msearch does not take: 400 <c>illegal_argument_exception</c> naming them in
+    /// Elasticsearch's words (sorted, without its "did you mean" suggestions).
+    /// </summary>
+    /// <param name="path">The request's path, named in the error.</param>
+    /// <param name="keys">The request's URL parameter names.</param>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
+    public static void ThrowIfUnknown(string path, IEnumerable<string> keys, bool openSearch, bool templates)
+    {
+        var known = templates ? Templates : openSearch ? OpenSearch : Elasticsearch;
+        var unknown = keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
+        }
+    }
+}
