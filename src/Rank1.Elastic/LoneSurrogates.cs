@@ -15,7 +15,7 @@ internal static class LoneSurrogates
     /// document must not make the answer unreadable (a 500) when the proxy reads its passages or writes it again.
     /// </summary>
     /// <param name="json">The answer's UTF-8 JSON text.</param>
-    public static JsonNode? ParseAnswer(byte[] json) => JsonNode.Parse(Replaced(json) ?? json);
+    public static JsonNode? ParseAnswer(byte[] json) => AnswerJson.Parse(Replaced(json) ?? json);
 
     /// <summary>
     /// A copy of <paramref name="json"/> with every lone surrogate escape replaced by <c>\uFFFD</c> (the same six

@@ -117,7 +117,7 @@ internal sealed class SourceFilter
 
     private static FormatException UnknownKey(JsonNode? value, string key) => new($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].");
 
-    public JsonNode? Apply(string sourceJson) => Apply(JsonNode.Parse(sourceJson));
+    public JsonNode? Apply(string sourceJson) => Apply(AnswerJson.Parse(sourceJson));
 
     public JsonNode? Apply(JsonNode? source)
     {

@@ -13,10 +13,11 @@ namespace Rank1.SearchBridge;
 internal static class EsAnswers
 {
     /// <summary>
-    /// Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers), as deep as a request may be
-    /// (<see cref="RequestJson.MaxDepth"/>): a search body the proxy read is written again for the backend.
+    /// Compact JSON with non-ASCII text kept as it is (like Elasticsearch's own answers), as deep as an answer may be
+    /// (<see cref="AnswerJson.MaxDepth"/>, deeper than a request, <see cref="RequestJson.MaxDepth"/>): a search body the
+    /// proxy read is written again for the backend, and a backend's answer for the client.
     /// </summary>
-    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = RequestJson.MaxDepth };
+    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = AnswerJson.MaxDepth };
 
     /// <summary>The same, indented (<c>pretty</c>).</summary>
     public static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };

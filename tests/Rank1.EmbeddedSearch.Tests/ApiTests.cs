@@ -41,6 +41,35 @@ public sealed class ApiTests : IAsyncLifetime
         return r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
     }
 
+    // Elasticsearch keeps and returns a document as deep as its JSON parser reads (Jackson's default, 1000 levels);
+    // index.mapping.depth.limit bounds mapped objects only, not one under "dynamic": false. This backend took such a
+    // document and then answered every search (and update) that read it with a 500: its stored source was read again
+    // at System.Text.Json's default depth of 64.
+    [Fact]
+    public async Task DocumentNestedPast64Levels_UnderDynamicFalse_IsSearchedHighlightedAndUpdated()
+    {
+        const int Depth = 200;
+        var blob = string.Concat(Enumerable.Repeat("""{"a":""", Depth)) + "1" + new string('}', Depth);
+        Assert.Equal(200, (await Es.PutAsync("/deep", JsonNode.Parse("""{"mappings":{"dynamic":false,"properties":{"text":{"type":"text"}}}}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/deep/_doc/1?refresh=true", $$"""{"text":"layers of onion","blob":{{blob}}}""")).Status);
+        Assert.Equal(200, (await Es.PostAsync("/deep/_update/1?refresh=true", """{"doc":{"text":"layers of onion skin"}}""")).Status);
+
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        var response = await http.PostAsync("/deep/_search", new StringContent("""{"query":{"match":{"text":"onion"}},"highlight":{"fields":{"text":{}}}}""", System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, text);
+        var hit = JsonNode.Parse(text, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 1000 })!["hits"]!["hits"]![0]!;
+        Assert.Equal("layers of onion skin", hit["_source"]!["text"]!.GetValue<string>());
+        Assert.Equal("layers of <em>onion</em> skin", hit["highlight"]!["text"]![0]!.GetValue<string>());
+        var levels = 0;
+        for (var node = hit["_source"]!["blob"]; node is JsonObject o; node = o["a"])
+        {
+            levels++;
+        }
+
+        Assert.Equal(Depth, levels);
+    }
+
     // A standard retriever (Elasticsearch 8.14 and later) is the search it wraps: its query with its filter, sort and
     // min_score. Beside what it replaces it is SearchSourceBuilder.validate's error; other retrievers need what this
     // backend has not (vectors, inference, rank fusion) and are refused saying so.

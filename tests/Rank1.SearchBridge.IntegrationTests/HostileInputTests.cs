@@ -65,6 +65,57 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.Equal(400, bad.Status);
         Assert.Contains("[ext.rank1.max_passage_tokens]", bad.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
+
+    // Elasticsearch keeps and returns a document as deep as its JSON parser reads (Jackson's StreamReadConstraints
+    // default, 1000 levels): index.mapping.depth.limit (20) bounds mapped objects only, not an unmapped one under
+    // "dynamic": false. One such hit in the window made the proxy's reading of the answer (System.Text.Json's default
+    // depth of 64) fail the whole search with a 502, and the embedded backend's reading of its stored source a 500.
+    [Fact]
+    public async Task Search_HitWhoseSourceNestsPast64Levels_IsRerankedAndAnsweredWhole()
+    {
+        const int Depth = 200;
+        var blob = string.Concat(Enumerable.Repeat("""{"a":""", Depth)) + "1" + new string('}', Depth);
+        using (var backend = new HttpClient { BaseAddress = _stack.Backend.Url })
+        {
+            (await backend.PutAsync("deep", ProxyStack.Json("""{"mappings":{"dynamic":false,"properties":{"title":{"type":"text"},"text":{"type":"text"}}}}"""))).EnsureSuccessStatusCode();
+            (await backend.PutAsync("deep/_doc/nested", ProxyStack.Json($$"""{"title":"Onion layers","text":"onion layers all the way down","blob":{{blob}}}"""))).EnsureSuccessStatusCode();
+            (await backend.PutAsync("deep/_doc/flat?refresh=true", ProxyStack.Json("""{"title":"Onion soup","text":"onion soup"}"""))).EnsureSuccessStatusCode();
+        }
+
+        var search = await _stack.Http.PostAsync("deep/_search", ProxyStack.Json("""{"query":{"match":{"text":"onion"}}}"""));
+        var text = await search.Content.ReadAsStringAsync();
+        Assert.True(search.StatusCode == System.Net.HttpStatusCode.OK, text);
+        Assert.Equal("applied", search.Headers.GetValues("X-Rank1-Rerank").Single());
+        var hits = Deep(text)["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["flat", "nested"], hits.Select(h => h!["_id"]!.GetValue<string>()).Order());
+        Assert.Equal(Depth, Levels(hits.Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
+
+        var msearch = await _stack.Http.PostAsync("_msearch", new StringContent("""
+            {"index":"deep"}
+            {"query":{"match":{"text":"onion"}}}
+
+            """, System.Text.Encoding.UTF8, "application/x-ndjson"));
+        text = await msearch.Content.ReadAsStringAsync();
+        Assert.True(msearch.StatusCode == System.Net.HttpStatusCode.OK, text);
+        var item = Deep(text)["responses"]![0]!;
+        Assert.Equal((200, "applied"), (item["status"]!.GetValue<int>(), item["_rank1"]!["rerank"]!.GetValue<string>()));
+        Assert.Equal(Depth, Levels(item["hits"]!["hits"]!.AsArray().Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
+
+        static JsonNode Deep(string json) => JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 1000 })!;
+
+        // How many {"a":..} levels down to the 1 at the bottom.
+        static int Levels(JsonNode? node)
+        {
+            var levels = 0;
+            for (; node is JsonObject o; node = o["a"])
+            {
+                levels++;
+            }
+
+            Assert.Equal(1, node!.GetValue<int>());
+            return levels;
+        }
+    }
 }
 
 /// <summary>Failure isolation and the model circuit (issue #18 items 3 and 4), with a judge whose input errors are chosen by the test.</summary>

@@ -12,8 +12,9 @@ internal static class EsHttp
     private const int MaxBodyBytes = 100 * 1024 * 1024; // http.max_content_length
 
     // Elasticsearch writes "<em>" and "'" as they are; System.Text.Json's default encoder would escape them.
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // A stored _source is written back as deep as it was read (AnswerJson.MaxDepth), past System.Text.Json's default of 64.
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = AnswerJson.MaxDepth };
+    private static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };
 
     public static async Task<byte[]> ReadBodyAsync(HttpContext context)
     {

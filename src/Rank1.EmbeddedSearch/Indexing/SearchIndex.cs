@@ -213,7 +213,7 @@ internal sealed class SearchIndex : IDisposable
             // UpdateHelper reads the document with the request's if_seq_no/if_primary_term (getForUpdate): a mismatch is
             // the engine's conflict, a missing document the update's own document_missing_exception above.
             ThrowIfConflict(update.Condition.ConflictForWrite(id, existing));
-            var merged = (JsonObject)JsonNode.Parse(existing.Source)!;
+            var merged = (JsonObject)AnswerJson.Parse(existing.Source)!;
             var before = merged.ToJsonString();
             DeepMerge(merged, update.Doc);
             var json = merged.ToJsonString();

@@ -44,7 +44,7 @@ internal static class Aggregations
         {
             var collector = new AllDocs();
             searcher.Search(query, collector);
-            matches.AddRange(collector.Docs.Select(d => (index, JsonNode.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
+            matches.AddRange(collector.Docs.Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
         }
 
         var result = new JsonObject();

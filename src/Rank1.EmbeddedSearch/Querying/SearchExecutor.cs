@@ -530,7 +530,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     private static JsonObject Highlight(JsonObject spec, Hit hit, string sourceJson)
     {
         var result = new JsonObject();
-        var source = JsonNode.Parse(sourceJson);
+        var source = AnswerJson.Parse(sourceJson);
         var pre = (spec["pre_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "<em>";
         var post = (spec["post_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "</em>";
         var fieldSpecs = spec["fields"] switch
