@@ -19,7 +19,9 @@ namespace Rank1.Elastic;
 /// <param name="Profile">Whether the rendered search is profiled.</param>
 internal sealed record SearchTemplateRequest(string? Source, string? Id, JsonObject? Params, bool Explain, bool Profile)
 {
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // An object source is written as deep as the request holding it was read (RequestJson.MaxDepth); System.Text.Json's
+    // default of 64 threw on a template of 21 nested bool queries, which Elasticsearch takes (up to 30).
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = RequestJson.MaxDepth };
 
     /// <summary>Whether it names a template: a source or a stored id.</summary>
     public bool HasScript => Source is not null || Id is not null;

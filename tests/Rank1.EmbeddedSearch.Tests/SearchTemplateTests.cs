@@ -159,6 +159,35 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         }));
     }
 
+    // Elasticsearch takes queries nested up to indices.query.bool.max_nested_depth (30) deep. A query of 29 nested bool
+    // queries (about 90 levels) as an object source, inline or stored, or written by {{#toJson}}, was a 500 here: the
+    // object was written out as text at System.Text.Json's default depth of 64.
+    [Fact]
+    public async Task RenderTemplate_QueryOf29NestedBools_InlineStoredOrThroughToJson_Renders()
+    {
+        var query = """{"match":{"text":"onion"}}""";
+        for (var i = 0; i < 29; i++)
+        {
+            query = """{"bool":{"must":[""" + query + "]}}";
+        }
+
+        var deep = new System.Text.Json.JsonDocumentOptions { MaxDepth = 1000 };
+        var expected = JsonNode.Parse("""{"query":""" + query + "}", documentOptions: deep);
+        using var http = new HttpClient { BaseAddress = fx.Server.Url };
+        async Task<JsonNode?> Render(HttpMethod method, string path, string body)
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") });
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, text);
+            return JsonNode.Parse(text, documentOptions: deep)!["template_output"];
+        }
+
+        Assert.True(JsonNode.DeepEquals(expected, await Render(HttpMethod.Post, "/_render/template", """{"source":{"query":""" + query + "}}")));
+        Assert.Null(await Render(HttpMethod.Put, "/_scripts/deep-bools", """{"script":{"lang":"mustache","source":{"query":""" + query + "}}}"));
+        Assert.True(JsonNode.DeepEquals(expected, await Render(HttpMethod.Post, "/_render/template/deep-bools", "{}")));
+        Assert.True(JsonNode.DeepEquals(expected, await Render(HttpMethod.Post, "/_render/template", """{"source":"{\"query\":{{#toJson}}q{{/toJson}}}","params":{"q":""" + query + "}}")));
+    }
+
     [Fact]
     public async Task RenderTemplate_JoinAndUrl_RenderAsTheDocsExamples()
     {

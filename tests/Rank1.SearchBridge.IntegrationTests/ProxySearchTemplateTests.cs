@@ -49,6 +49,32 @@ public sealed class ProxySearchTemplateTests : IAsyncLifetime
         Assert.NotNull(stored.Json["hits"]!["hits"]![0]!["_explanation"]);
     }
 
+    // Elasticsearch takes queries nested up to indices.query.bool.max_nested_depth (30) deep. A template whose source is
+    // such a query as a JSON object (29 nested bool queries, about 90 levels) made the proxy's reading of an
+    // _msearch/template line throw (a 500 with an empty body) and the backend's _search/template answer a 500: the object
+    // source was written out as text at System.Text.Json's default depth of 64.
+    [Fact]
+    public async Task SearchTemplate_ObjectSourceOf29NestedBoolQueries_IsRunAndRerankedAlone_AndInAnMsearch()
+    {
+        var query = """{"match":{"text":"onion eyes"}}""";
+        for (var i = 0; i < 29; i++)
+        {
+            query = """{"bool":{"must":[""" + query + "]}}";
+        }
+
+        var template = """{"source":{"query":""" + query + ""","size":10}}""";
+        var single = await _stack.SearchAsync(template, $"{ProxyStack.Index}/_search/template");
+        Assert.Equal((200, "applied"), (single.Status, single.Rerank));
+        var backendOrder = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}},"size":10}""");
+        Assert.Equal(backendOrder.Order(), single.Ids.Order());
+
+        var multi = await _stack.SendAsync(HttpMethod.Post, "_msearch/template", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{template}\n", "application/x-ndjson");
+        Assert.Equal(200, multi.Status);
+        var item = multi.Json["responses"]![0]!;
+        Assert.Equal(200, item["status"]!.GetValue<int>());
+        Assert.Equal(single.Ids, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task SearchTemplate_TheBackendCannotRender_IsItsAnswerAsItGaveIt()
     {

@@ -355,7 +355,8 @@ internal sealed class MustacheTemplate
     }
 
     // Jackson's JSON output: no HTML-safe escaping of <, >, & and '.
-    private static readonly JsonSerializerOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // {{#toJson}} writes a parameter as deep as the request holding it was read.
+    private static readonly JsonSerializerOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = RequestJson.MaxDepth };
 
     /// <summary>
     /// CustomReflectionObjectHandler's binding: the first name of a dotted path is looked up from the innermost scope
