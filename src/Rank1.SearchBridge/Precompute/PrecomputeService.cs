@@ -187,9 +187,12 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         {
             try
             {
-                body = JsonNode.Parse(raw) as JsonObject ?? throw new InvalidPrecomputeRequestException("[search_body] must be a JSON object");
+                // Read as the proxy read the search it publishes (RequestJson: as deep as a request body may be), not at
+                // System.Text.Json's default depth of 64, which sent a hot search of 21 or more nested bool queries to
+                // the error queue as invalid.
+                body = RequestJson.Parse(Encoding.UTF8.GetBytes(raw)) as JsonObject ?? throw new InvalidPrecomputeRequestException("[search_body] must be a JSON object");
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or EsException)
             {
                 throw new InvalidPrecomputeRequestException($"[search_body] is not valid JSON: {e.Message}");
             }

@@ -33,6 +33,22 @@ public sealed class PrecomputeServiceTests
     public void SearchBody_AsksForTheWindowAsTheProxyDoes_WithOnlyThePassageFields(string? searchBody, string expected) =>
         Assert.Equal(expected, PrecomputeService.SearchBody(Job(4) with { SearchBody = searchBody }, ["text"]).ToJsonString());
 
+    // The proxy publishes a hot search's body as it read it, up to RequestJson.MaxDepth deep: 30 nested bool queries
+    // (Elasticsearch's indices.query.bool.max_nested_depth) are about 92 levels. The worker read it at System.Text.Json's
+    // default depth of 64 and sent such a job to the error queue as invalid ("[search_body] is not valid JSON").
+    [Fact]
+    public void SearchBody_OfThirtyNestedBoolQueries_IsReadAsTheProxyReadsIt()
+    {
+        var query = """{"match":{"text":"onion"}}""";
+        for (var i = 0; i < 30; i++)
+        {
+            query = """{"bool":{"must":[""" + query + "]}}";
+        }
+
+        var body = PrecomputeService.SearchBody(Job(4) with { SearchBody = """{"query":""" + query + "}" }, ["text"]);
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(query, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 256 }), body["query"]));
+    }
+
     [Theory]
     [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
     [InlineData(256, null)]
