@@ -66,6 +66,22 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.Contains("[ext.rank1.max_passage_tokens]", bad.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    // ext.rank1 is always removed before the backend sees the search: Elasticsearch refuses an ext key it has no
+    // extension for ("Unknown NamedObject [search_ext_builder][rank1]"). A null one, as a client's serializer writes an
+    // unset settings object, went to the backend, and the search came back as that 400.
+    [Fact]
+    public async Task Search_ExtRank1Null_IsRemovedAndTheSearchRerankedAsWithoutIt()
+    {
+        var withNull = await _stack.SearchAsync("""{"query":{"match":{"text":"onion soup stock"}},"ext":{"rank1":null}}""");
+        Assert.Equal((200, "applied"), (withNull.Status, withNull.Rerank));
+        var without = await _stack.SearchAsync("""{"query":{"match":{"text":"onion soup stock"}}}""");
+        Assert.Equal(200, without.Status);
+        Assert.Equal(without.Ids, withNull.Ids);
+        Assert.Equal(
+            without.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()),
+            withNull.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()));
+    }
+
     // Elasticsearch keeps and returns a document as deep as its JSON parser reads (Jackson's StreamReadConstraints
     // default, 1000 levels): index.mapping.depth.limit (20) bounds mapped objects only, not an unmapped one under
     // "dynamic": false. One such hit in the window made the proxy's reading of the answer (System.Text.Json's default

@@ -68,9 +68,11 @@ internal sealed record RerankPlan
     {
         caps ??= new RerankCaps();
         JsonObject? ext = null;
-        if (body?["ext"] is JsonObject extSection && extSection["rank1"] is { } rank1Node)
+        if (body?["ext"] is JsonObject extSection && extSection.TryGetPropertyValue("rank1", out var rank1Node))
         {
-            ext = rank1Node as JsonObject ?? throw EsException.IllegalArgument("[ext.rank1] must be an object");
+            // A null one (a client's serializer writing an unset settings object) is no settings, as a null setting in
+            // it is; removed all the same, since the backend would refuse it as an unknown ext.
+            ext = rank1Node is null ? null : rank1Node as JsonObject ?? throw EsException.IllegalArgument("[ext.rank1] must be an object");
             extSection.Remove("rank1");
             if (extSection.Count == 0)
             {
