@@ -82,6 +82,39 @@ public sealed class HostileInputTests : IAsyncLifetime
             withNull.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()));
     }
 
+    // Elasticsearch's HTTP layer undoes gzip and deflate (Netty's HttpContentDecompressor) and leaves a body in any other
+    // Content-Encoding as it came, for its parser to read or refuse. The proxy answered such a search, the client's
+    // own request, with a 502 "the backend answered with an unsupported Content-Encoding [zstd]".
+    [Theory]
+    [InlineData("zstd")]
+    [InlineData("compress")]
+    [InlineData("gzip, gzip")]
+    public async Task Search_BodyInAnEncodingNotUndone_IsReadAsItCame(string encoding)
+    {
+        async Task<(int Status, string? Rerank, string Body)> SendAsync(string path, string body, string contentType)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, contentType) };
+            request.Content.Headers.TryAddWithoutValidation("Content-Encoding", encoding);
+            using var response = await _stack.Http.SendAsync(request);
+            return ((int)response.StatusCode, response.Headers.TryGetValues("X-Rank1-Rerank", out var v) ? v.Single() : null, await response.Content.ReadAsStringAsync());
+        }
+
+        const string Search = """{"query":{"match":{"text":"onion"}},"size":3}""";
+        var plain = await _stack.SearchAsync(Search);
+        var search = await SendAsync($"{ProxyStack.Index}/_search", Search, "application/json");
+        Assert.True(search.Status == 200, search.Body);
+        Assert.Equal(plain.Ids, JsonNode.Parse(search.Body)!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+
+        var msearch = await SendAsync("_msearch", "{\"index\":\"" + ProxyStack.Index + "\"}\n" + Search + "\n", "application/x-ndjson");
+        Assert.True(msearch.Status == 200, msearch.Body);
+        Assert.Equal(plain.Ids, JsonNode.Parse(msearch.Body)!["responses"]![0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+
+        // What it says is not JSON is refused as such, as Elasticsearch's parser refuses it: the client's 400.
+        var garbage = await SendAsync($"{ProxyStack.Index}/_search", "(compressed bytes)", "application/json");
+        Assert.Equal(400, garbage.Status);
+        Assert.Equal("x_content_parse_exception", JsonNode.Parse(garbage.Body)!["error"]!["type"]!.GetValue<string>());
+    }
+
     // Elasticsearch keeps and returns a document as deep as its JSON parser reads (Jackson's StreamReadConstraints
     // default, 1000 levels): index.mapping.depth.limit (20) bounds mapped objects only, not an unmapped one under
     // "dynamic": false. One such hit in the window made the proxy's reading of the answer (System.Text.Json's default

@@ -66,7 +66,10 @@ internal static class ContentCoding
     /// </summary>
     public static byte[] DecodeRequest(byte[] raw, string encoding, long maxLength)
     {
-        if (raw.Length == 0)
+        // An encoding this does not undo is left as it came, as Elasticsearch's HTTP layer leaves one it does not know
+        // (Netty's HttpContentDecompressor decodes nothing for it), for the body's reader to read or refuse: the client's
+        // body, never "the backend answered with an unsupported Content-Encoding" (a 502).
+        if (raw.Length == 0 || !Supports(encoding))
         {
             return raw;
         }
