@@ -17,6 +17,17 @@ internal sealed record MsearchSearch(JsonObject Header, ReadOnlyMemory<byte> Bod
 /// </summary>
 internal static class MsearchLines
 {
+    /// <summary>
+    /// An msearch's <c>max_concurrent_searches</c> parameter as Elasticsearch reads it (<c>RestMultiSearchAction</c> and
+    /// <c>RestMultiSearchTemplateAction</c>: <c>paramAsInt</c>, then <c>MultiSearchRequest.maxConcurrentSearchRequests</c>),
+    /// or null when absent: not an int is "Failed to parse int parameter [max_concurrent_searches] with value [x]", one
+    /// below 1 "maxConcurrentSearchRequests must be positive", both a 400 <c>illegal_argument_exception</c>.
+    /// </summary>
+    /// <param name="value">The parameter's value, or null when absent.</param>
+    public static int? MaxConcurrentSearches(string? value) =>
+        XContentInt.Param("max_concurrent_searches", value) is not { } n ? null
+            : n >= 1 ? n : throw EsException.IllegalArgument("maxConcurrentSearchRequests must be positive");
+
     // What an empty header line stands for: the search's defaults (the path's index, the msearch's parameters).
     private static readonly ReadOnlyMemory<byte> DefaultHeader = "{}"u8.ToArray();
 

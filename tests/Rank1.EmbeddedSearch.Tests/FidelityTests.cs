@@ -29,6 +29,23 @@ public sealed class FidelityTests : IAsyncLifetime
 
     private static string[] Ids(EsResponse r) => r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
 
+    // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to
+    // MultiSearchRequest.maxConcurrentSearchRequests, which refuses one below 1. This server ignored the parameter.
+    [Theory]
+    [InlineData("/_msearch", "0", "maxConcurrentSearchRequests must be positive")]
+    [InlineData("/_msearch", "abc", "Failed to parse int parameter [max_concurrent_searches] with value [abc]")]
+    [InlineData("/_msearch/template", "-1", "maxConcurrentSearchRequests must be positive")]
+    [InlineData("/_msearch/template", "1.5", "Failed to parse int parameter [max_concurrent_searches] with value [1.5]")]
+    public async Task Msearch_MaxConcurrentSearchesNotAPositiveInt_Is400(string path, string value, string reason)
+    {
+        var line = path == "/_msearch" ? """{"query":{"match_all":{}}}""" : """{"source":{"query":{"match_all":{}}}}""";
+        var r = await Es.SendAsync(HttpMethod.Post, $"{path}?max_concurrent_searches={value}", "{\"index\":\"books\"}\n" + line + "\n", "application/x-ndjson");
+        r.AssertError(400, "illegal_argument_exception", reason);
+
+        var ok = await Es.SendAsync(HttpMethod.Post, $"{path}?max_concurrent_searches=1", "{\"index\":\"books\"}\n" + line + "\n", "application/x-ndjson");
+        Assert.Equal(200, ok.Json["responses"]![0]!["status"]!.GetValue<int>());
+    }
+
     [Fact]
     public async Task FilterPath_ShapesAnswersButNeverErrors()
     {

@@ -82,6 +82,22 @@ public sealed class HostileInputTests : IAsyncLifetime
             withNull.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()));
     }
 
+    // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to
+    // MultiSearchRequest.maxConcurrentSearchRequests, which refuses one below 1: Elasticsearch's words, not the proxy's own.
+    [Theory]
+    [InlineData("_msearch", "0", "maxConcurrentSearchRequests must be positive")]
+    [InlineData("_msearch", "-1", "maxConcurrentSearchRequests must be positive")]
+    [InlineData("_msearch", "abc", "Failed to parse int parameter [max_concurrent_searches] with value [abc]")]
+    [InlineData("_msearch", "99999999999", "Failed to parse int parameter [max_concurrent_searches] with value [99999999999]")]
+    [InlineData("_msearch/template", "0", "maxConcurrentSearchRequests must be positive")]
+    public async Task Msearch_MaxConcurrentSearchesNotAPositiveInt_IsElasticsearchs400(string path, string value, string reason)
+    {
+        var line = path == "_msearch" ? """{"query":{"match":{"text":"onion"}}}""" : """{"source":{"query":{"match":{"text":"{{q}}"}}},"params":{"q":"onion"}}""";
+        var r = await _stack.SendAsync(HttpMethod.Post, $"{path}?max_concurrent_searches={value}", $"{{\"index\":\"{ProxyStack.Index}\"}}\n{line}\n", "application/x-ndjson");
+        Assert.Equal((400, "illegal_argument_exception", reason),
+            (r.Status, r.Json["error"]!["type"]!.GetValue<string>(), r.Json["error"]!["reason"]!.GetValue<string>()));
+    }
+
     // Elasticsearch's HTTP layer undoes gzip and deflate (Netty's HttpContentDecompressor) and leaves a body in any other
     // Content-Encoding as it came, for its parser to read or refuse. The proxy answered such a search, the client's
     // own request, with a 502 "the backend answered with an unsupported Content-Encoding [zstd]".

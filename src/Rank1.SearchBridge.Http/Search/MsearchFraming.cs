@@ -48,9 +48,7 @@ internal static class MsearchFraming
             return cap;
         }
 
-        return int.TryParse(v.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
-            ? Math.Min(n, cap)
-            : throw EsException.IllegalArgument($"[{MaxConcurrentSearches}] must be a positive integer, got [{v}]");
+        return Math.Min(MsearchLines.MaxConcurrentSearches(v.ToString())!.Value, cap);
     }
 
     /// <summary>
