@@ -111,6 +111,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             try
             {
                 EsHttp.CheckHttpLimits(context, options.MaxInitialLineLength, options.MaxHeaderSize);
+                UrlParameters.CheckEscapes(context.Request.QueryString.Value); // as RestRequest decodes them, before its media types
                 if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false))
                 {
                     return;

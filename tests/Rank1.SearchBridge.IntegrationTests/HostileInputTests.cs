@@ -82,6 +82,30 @@ public sealed class HostileInputTests : IAsyncLifetime
             withNull.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_score"]!.GetValue<double>()));
     }
 
+    // Elasticsearch decodes the URL parameters before any handler runs (RestUtils.decodeQueryString): a malformed percent
+    // escape is a 400 bad_parameter_exception (its Netty4BadRequestTests: "?pretty=%"). The proxy read ?q=% as the text
+    // "%", sent it on encoded anew, and answered the search.
+    [Theory]
+    [InlineData("docs/_search?q=%", "unterminated escape sequence at end of string: %")]
+    [InlineData("docs/_search?q=onion%4", "partial escape sequence at end of string: onion%4")]
+    [InlineData("docs/_search?q=a%zzb&size=1", "invalid escape sequence `%zz' at index 1 of: a%zzb")]
+    [InlineData("_msearch?max_concurrent_searches=1&pretty=%", "unterminated escape sequence at end of string: %")]
+    public async Task Search_MalformedPercentEscapeInTheUrl_IsElasticsearchsBadParameter(string path, string cause)
+    {
+        // Sent as raw bytes: HttpClient's Uri would escape the stray % itself.
+        var answer = await RawHttp.ExchangeAsync(_stack.Proxy.Url,
+            $"POST /{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-ndjson\r\nContent-Length: 6\r\nConnection: close\r\n\r\n{{}}\n{{}}\n");
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        var error = JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!["error"]!;
+        Assert.Equal(("bad_parameter_exception", $"java.lang.IllegalArgumentException: {cause}"), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        Assert.Equal(("illegal_argument_exception", cause), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
+        Assert.Equal("bad_parameter_exception", error["root_cause"]![0]!["type"]!.GetValue<string>());
+
+        // "%%" is a percent sign, and a well-formed escape is what it encodes.
+        var fine = await RawHttp.ExchangeAsync(_stack.Proxy.Url, "GET /docs/_search?q=onion%20%%&size=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", fine, StringComparison.Ordinal);
+    }
+
     // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to
     // MultiSearchRequest.maxConcurrentSearchRequests, which refuses one below 1: Elasticsearch's words, not the proxy's own.
     [Theory]

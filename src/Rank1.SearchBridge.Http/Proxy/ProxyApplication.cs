@@ -91,7 +91,15 @@ public static class ProxyApplication
                 throw new EsException(405, "method_not_allowed_exception", $"Incorrect HTTP method for uri [{context.Request.Path}] and method [CONNECT]");
             }
 
-            return context.Request.ContentLength > maxContentLength ? throw SearchHttp.TooLarge(context.Request.ContentLength.Value, maxContentLength) : next(context);
+            if (context.Request.ContentLength > maxContentLength)
+            {
+                throw SearchHttp.TooLarge(context.Request.ContentLength.Value, maxContentLength);
+            }
+
+            // Elasticsearch refuses a malformed percent escape in the URL parameters before any handler runs; the search
+            // routes read the parameters and send them on encoded anew, which would turn ?q=% into a search for "%".
+            UrlParameters.CheckEscapes(context.Request.QueryString.Value);
+            return next(context);
         });
 
         GracefulShutdown.Use(app);
