@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rank1.Testing;
 
@@ -157,6 +158,52 @@ public sealed partial class CliRobustnessTests
     }
 
     /// <summary>
+    /// Model files that are valid JSON of another shape (a tokenizer.json that is an array, a vocabulary id that is a
+    /// string, merges that are a number; a genai_config.json whose graph file name is a number). Before, JsonElement's
+    /// own exception ended the process uncaught: a stack trace and exit 134 (SIGABRT) for rerank, proxy, serve and demo.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("tokenizer.json", "[]", "expected a JSON object (a Hugging Face tokenizer.json), not an array.")]
+    [InlineData("tokenizer.json", """{"model":{"type":5}}""", "expected \"model.type\": \"BPE\" (a byte-level BPE tokenizer such as Qwen2's).")]
+    [InlineData("tokenizer.json", """{"model":{"type":"BPE","vocab":{"a":"x"}}}""",
+        "not a Hugging Face tokenizer.json of the expected layout (The requested operation requires an element of type 'Number', but the target element has type 'String').")]
+    [InlineData("tokenizer.json", """{"model":{"type":"BPE","vocab":{"a":0},"merges":5}}""",
+        "not a Hugging Face tokenizer.json of the expected layout (The requested operation requires an element of type 'Array', but the target element has type 'Number').")]
+    [InlineData("genai_config.json", """{"model":{"decoder":{"filename":5}}}""", "model.decoder.filename must name the graph file (got 5).")]
+    [InlineData("genai_config.json", """{"model":{"decoder":{"filename":""}}}""", "model.decoder.filename must name the graph file (got \"\").")]
+    public async Task ModelFileOfAnotherShape_OneLineNamingTheFile_Exit3(string name, string content, string problem)
+    {
+        using var model = LinkTinyModel(name, content);
+        foreach (var command in new[] { "rerank", "serve" })
+        {
+            var r = command == "rerank"
+                ? await CliRunner.RunProcessAsync("rerank", "--model", model.Path, "--query", "q", "--passages", await PassagesAsync())
+                : await CliRunner.RunProcessAsync("serve", "--model", model.Path, "--port", "0");
+            Assert.Equal(3, r.ExitCode);
+            Assert.Equal($"rank1-bridge {command}: model: {Path.Combine(model.Path, name)}: {problem}", r.Error.TrimEnd('\n'));
+        }
+    }
+
+    /// <summary>
+    /// config.json's <c>_name_or_path</c> names the model for people; one that is not a string is no name, and the
+    /// folder's name is used, as when it is absent (before, the load ended the process uncaught, exit 134).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Rerank_ConfigNameOrPathNotAString_ModelNamedByItsFolder()
+    {
+        var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(TestPaths.TinyModel, "config.json")))!.AsObject();
+        config["_name_or_path"] = 5;
+        using var model = LinkTinyModel("config.json", config.ToJsonString());
+        var r = await CliRunner.RunProcessAsync("rerank", "--model", model.Path, "--query", "q", "--passages", await PassagesAsync(),
+            "--max-think-tokens", "1", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.Equal(Path.GetFileName(model.Path), json.RootElement.GetProperty("model").GetString());
+    }
+
+    /// <summary>
     /// Control characters, and bidirectional controls (U+202E, the right-to-left override, in an id made the terminal draw
     /// the rest of the line backwards: the id, the score and the verdict after it read as other text than was written).
     /// </summary>
@@ -232,6 +279,23 @@ public sealed partial class CliRobustnessTests
         }
 
         return copy;
+    }
+
+    // The tiny model as links to its files, but for one file written with the content given (no 19 MB copy).
+    private static TestTemp.ScopedFolder LinkTinyModel(string replaced, string content)
+    {
+        var folder = TestTemp.Scoped("model-");
+        foreach (var file in Directory.GetFiles(TestPaths.TinyModel))
+        {
+            var name = Path.GetFileName(file);
+            if (name != replaced)
+            {
+                File.CreateSymbolicLink(Path.Combine(folder.Path, name), file);
+            }
+        }
+
+        File.WriteAllText(Path.Combine(folder.Path, replaced), content);
+        return folder;
     }
 
     [GeneratedRegex("listening on (http://\\S+)")]

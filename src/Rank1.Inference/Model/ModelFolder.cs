@@ -82,8 +82,11 @@ public sealed class ModelFolder
         {
             var decoder = genai?.RootElement.GetPropertyOrNull("model").GetPropertyOrNull("decoder");
             string graph;
-            if (decoder?.GetPropertyOrNull("filename")?.GetString() is { } named)
+            if (decoder?.GetPropertyOrNull("filename") is { } filename)
             {
+                var named = filename.ValueKind == JsonValueKind.String && filename.GetString() is { Length: > 0 } text
+                    ? text
+                    : throw new ModelLoadException($"{genaiPath}: model.decoder.filename must name the graph file (got {filename.GetRawText()}).");
                 graph = Path.Combine(path, named);
                 if (!File.Exists(graph))
                 {
@@ -135,7 +138,9 @@ public sealed class ModelFolder
                 ContextLength = GetInt(genai?.RootElement.GetPropertyOrNull("model").GetPropertyOrNull("context_length"))
                     ?? GetInt(cfg.GetPropertyOrNull("max_position_embeddings")),
                 IsRandomTestModel = cfg.GetPropertyOrNull("rank1_test_model").GetPropertyOrNull("random_weights")?.ValueKind == JsonValueKind.True,
-                ModelId = cfg.GetPropertyOrNull("_name_or_path")?.GetString() is { Length: > 0 } id ? id : Path.GetFileName(path),
+                ModelId = cfg.GetPropertyOrNull("_name_or_path") is { ValueKind: JsonValueKind.String } nameOrPath && nameOrPath.GetString() is { Length: > 0 } id
+                    ? id
+                    : Path.GetFileName(path),
             };
         }
         finally

@@ -72,13 +72,24 @@ internal sealed class ModelTokenizer
         {
             throw ModelFolder.Unreadable(tokenizerJsonPath, ex);
         }
+        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException or FormatException or ArgumentException)
+        {
+            // Valid JSON of another shape (an array, a vocab id that is a string, an added token without "content", a
+            // pattern that is no regex): JsonElement's own exceptions, which ended the process uncaught.
+            throw new ModelLoadException($"{tokenizerJsonPath}: not a Hugging Face tokenizer.json of the expected layout ({ex.Message.TrimEnd('.')}).", ex);
+        }
     }
 
     private static ModelTokenizer FromJson(JsonElement root, string file)
     {
         string Fail(string what) => throw new ModelLoadException($"{file}: {what}");
 
-        if (!root.TryGetProperty("model", out var model) || model.GetPropertyOrNull("type")?.GetString() != "BPE")
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            Fail($"expected a JSON object (a Hugging Face tokenizer.json), not {(root.ValueKind == JsonValueKind.Array ? "an array" : "a " + root.ValueKind.ToString().ToLowerInvariant())}.");
+        }
+
+        if (!root.TryGetProperty("model", out var model) || model.GetPropertyOrNull("type") is not { ValueKind: JsonValueKind.String } type || type.GetString() != "BPE")
         {
             Fail("expected \"model.type\": \"BPE\" (a byte-level BPE tokenizer such as Qwen2's).");
         }
