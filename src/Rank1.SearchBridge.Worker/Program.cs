@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Rank1.SearchBridge;
+using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Precompute;
 
 if (args is [WorkerHealthProbe.Switch, .. var probeArgs])
@@ -15,6 +16,7 @@ return await HostExit.RunAsync(
     async () =>
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        ListenUrls.Validate(builder.Configuration[ListenUrls.Key]);
         // The worker's only HTTP: metrics and health, on the standard Urls setting (default WorkerApplication.DefaultUrls, loopback only).
         builder.WebHost.UseUrls(builder.Configuration["Urls"] is { Length: > 0 } urls ? urls : WorkerApplication.DefaultUrls);
         builder.Services.AddRank1Worker(builder.Configuration);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Configuration;
 
 namespace Rank1.SearchBridge;
 
@@ -51,6 +52,7 @@ public abstract class InProcessHost : IAsyncDisposable
 
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(settings);
+        ListenUrls.Validate(builder.Configuration[ListenUrls.Key]);
         builder.Logging.ClearProviders();
         if (loggerFactory is not null)
         {

@@ -39,6 +39,32 @@ public sealed partial class CliRobustnessTests
         Assert.Equal(string.Empty, r.Out);
     }
 
+    /// <summary>
+    /// <c>Urls</c> from the environment (or the <c>--config</c> file) is checked as <c>--host</c> is. Before, Kestrel's own
+    /// exception ended the process uncaught (exit 134, a stack trace) for an address it cannot parse or a port past
+    /// 65535, and a host name was bound as every interface ([::]; Kestrel's documented rule: "Anything not recognized as a
+    /// valid IP address or localhost binds to all IPv4 and IPv6 IPs", learn.microsoft.com, Kestrel endpoints).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("serve", "Urls", "notaurl", "Urls: 'notaurl' is not an address to listen on (http://ADDRESS:PORT, for example http://127.0.0.1:8080)")]
+    [InlineData("proxy", "URLS", "notaurl", "Urls: 'notaurl' is not an address to listen on (http://ADDRESS:PORT, for example http://127.0.0.1:8080)")]
+    [InlineData("serve", "Urls", "http://127.0.0.1:99999", "Urls: 'http://127.0.0.1:99999': the port must be from 0 to 65535")]
+    [InlineData("serve", "ASPNETCORE_URLS", "http://myhost.example:0",
+        "Urls: 'http://myhost.example:0' names the host 'myhost.example', which Kestrel would take as every interface: give an IP address (0.0.0.0 or [::] for every interface) or localhost")]
+    [InlineData("proxy", "Urls", "http://127.0.0.1:0;http://myhost.example:0",
+        "Urls: 'http://myhost.example:0' names the host 'myhost.example', which Kestrel would take as every interface: give an IP address (0.0.0.0 or [::] for every interface) or localhost")]
+    [InlineData("serve", "Urls", "https://127.0.0.1:0", "Urls: 'https://127.0.0.1:0': only http:// is served (put TLS in front of it)")]
+    public async Task Host_UrlsNotAnAddressToListenOn_BadConfigurationNamingUrls_NeverListens(string command, string variable, string value, string problem)
+    {
+        var environment = new Dictionary<string, string> { [variable] = value };
+        var r = await TestProcess.RunAsync(
+            TestProcess.StartInfo("dotnet", [CliRunner.Dll, command, "--backend", "http://127.0.0.1:9"], null, environment), TimeSpan.FromSeconds(45));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"rank1-bridge {command}: bad configuration: {problem}", r.Error.TrimEnd('\n'));
+        Assert.Equal(string.Empty, r.Out);
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task Host_Localhost_ListensOnTheLoopbackAddress()

@@ -60,6 +60,19 @@ public sealed partial class ProxyHostTests
         Assert.Contains("Rank1:Backend:Url", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("notaurl", "rank1: bad configuration: Urls: 'notaurl' is not an address to listen on (http://ADDRESS:PORT, for example http://127.0.0.1:8080)")]
+    [InlineData("http://myhost.example:0",
+        "rank1: bad configuration: Urls: 'http://myhost.example:0' names the host 'myhost.example', which Kestrel would take as every interface: give an IP address (0.0.0.0 or [::] for every interface) or localhost")]
+    public async Task UrlsNotAnAddressToListenOn_HostStopsAtBootNamingUrls(string urls, string expected)
+    {
+        // Kestrel's FormatException ended the host as a defect (exit 1, a stack trace), and a host name was bound as
+        // every interface (Kestrel: "Anything not recognized as a valid IP address or localhost binds to all IPv4 and IPv6 IPs").
+        var result = await TestProcess.RunAsync(Host(new() { ["Rank1__Backend__Url"] = "http://127.0.0.1:9", ["Urls"] = urls }), TimeSpan.FromSeconds(45));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected, Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task OldBackendKeys_InTheEnvironment_HostStopsAtBootNamingTheNewOnes()
     {

@@ -52,6 +52,8 @@ public sealed class WorkerHostTests
     [InlineData("Rank1__Proxy__Caps__Window", "5", "Rank1:Proxy:Default:Window (10) is above the operator's cap Rank1:Proxy:Caps:Window (5)", 2)]
     [InlineData("Rank1__Proxy__Backend", "http://127.0.0.1:9/", "Rank1:Proxy:Backend (Rank1__Proxy__Backend) is no longer read: the cluster has its own section Rank1:Backend; set Rank1:Backend:Url (Rank1__Backend__Url) instead", 2)]
     [InlineData("Rank1__Proxy__Default__MaxPassageTokens", "4096", "Rank1:Proxy:Default:MaxPassageTokens (4096) is above the model's cap Rank1:Model:MaxPassageTokens (2048)", 2)]
+    [InlineData("Urls", "notaurl", "Urls: 'notaurl' is not an address to listen on (http://ADDRESS:PORT, for example http://127.0.0.1:8080)", 2)]
+    [InlineData("Urls", "http://worker.example:0", "Urls: 'http://worker.example:0' names the host 'worker.example', which Kestrel would take as every interface", 2)]
     public async Task BadConfiguration_StopsTheWorkerAtBoot_NamingTheProblem(string key, string value, string named, int exitCode)
     {
         // The worker ended with an unhandled exception: the runtime's SIGABRT (exit 134) and a stack trace on stderr.
