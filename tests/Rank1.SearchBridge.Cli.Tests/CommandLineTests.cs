@@ -60,6 +60,31 @@ public sealed class CommandLineTests
         Assert.Equal(string.Empty, result.Out);
     }
 
+    /// <summary>
+    /// An empty or blank <c>--index</c> made the search path <c>/_search</c>, which Elasticsearch reads as every index
+    /// ("To search all data streams and indices, omit this parameter or use * or _all", the search API's
+    /// <c>&lt;target&gt;</c>): eval scored runs over every index, the reasoning index included, and precompute queued jobs
+    /// that every worker refused, both without a word. A real process, against a cluster that is not there: before,
+    /// eval went on to search (exit 1, cannot reach the cluster) and precompute to connect (exit 1).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("eval", "")]
+    [InlineData("eval", " ")]
+    [InlineData("precompute", "")]
+    public async Task Index_EmptyOrBlank_IsAUsageError_NotASearchOfEveryIndex(string command, string index)
+    {
+        var corpus = Path.Combine(TestPaths.RepoRoot, "samples", "corpus");
+        string[] args = command == "eval"
+            ? ["eval", "--topics", Path.Combine(corpus, "queries.tsv"), "--qrels", Path.Combine(corpus, "qrels.txt"), "--index", index,
+                "--backend", "http://127.0.0.1:9", "--proxy", "http://127.0.0.1:9", "--run-out", TestTemp.Folder("runs-")]
+            : ["precompute", "--queries", Path.Combine(corpus, "queries.tsv"), "--index", index, "--broker", "amqp://guest:guest@127.0.0.1:9/", "--connect-timeout", "1"];
+        var result = await CliRunner.RunProcessAsync(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"rank1-bridge {command}: --index must name an index or index pattern (got '{index}'; an empty one searches every index) (see rank1-bridge {command} --help)",
+            result.Error.TrimEnd('\n'));
+    }
+
     [Fact]
     public async Task ArgumentStartingWithAt_IsAValueNotAResponseFile()
     {

@@ -70,6 +70,23 @@ internal static class CliOptions
             ? null
             : $"{name} must be an http(s) URL (got '{url}')");
 
+    /// <summary>
+    /// Adds the check that an index option names an index: an empty or blank one made the search path <c>/_search</c>,
+    /// which Elasticsearch reads as every index (the reasoning index included), and was taken without a word.
+    /// </summary>
+    public static TOption IndexExpression<TOption>(TOption option)
+        where TOption : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens is [{ Value: var value }] && string.IsNullOrWhiteSpace(value))
+            {
+                result.AddError($"{option.Name} must name an index or index pattern (got '{value}'; an empty one searches every index)");
+            }
+        });
+        return option;
+    }
+
     /// <summary>Adds a check of the option's value: <paramref name="problem"/> returns the error message, or null when the value is fine.</summary>
     public static Option<string?> Checked(Option<string?> option, Func<string, string?> problem)
     {

@@ -31,7 +31,7 @@ internal sealed class EvalCommand : CliCommand
     private readonly Option<string[]> _run = CliOptions.Repeated("--run", "Compare two existing TREC runs offline (give it twice: --run A --run B) against --qrels; no cluster.", "FILE");
     private readonly Option<string?> _topics = CliOptions.Text("--topics", "Topics: TSV 'qid<TAB>query' or JSON Lines {\"qid\":..,\"query\":..}.", "FILE");
     private readonly Option<string?> _qrels = CliOptions.Text("--qrels", "Judgments in TREC format ('qid 0 docid relevance'), or a BEIR qrels TSV with its 'query-id corpus-id score' header.", "FILE");
-    private readonly Option<string?> _index = CliOptions.Text("--index", "Index (or index pattern) to search.", "NAME");
+    private readonly Option<string?> _index = CliOptions.IndexExpression(CliOptions.Text("--index", "Index (or index pattern) to search.", "NAME"));
     private readonly Option<string?> _backend = CliOptions.HttpUrl("--backend", "The cluster (default http://127.0.0.1:9200).");
     private readonly Option<string?> _proxy = CliOptions.HttpUrl("--proxy", "The Rank1 proxy in front of it (default http://127.0.0.1:8080).");
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Fields the query searches, comma-separated (default text).", "LIST");

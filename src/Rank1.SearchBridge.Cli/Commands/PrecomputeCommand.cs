@@ -21,7 +21,7 @@ internal sealed class PrecomputeCommand : CliCommand
     public override string Summary => "Enqueue a query log for the precompute workers (one job per query); --wait shows progress until all are stored.";
 
     private readonly Option<string> _queries = CliOptions.Required("--queries", "Query log: one query per line, TREC topics (id<TAB>query), or JSON Lines {\"query\":..,\"count\":..,\"instructions\":..}.", "FILE");
-    private readonly Option<string> _index = CliOptions.Required("--index", "Index (or index expression) the queries search.", "NAME");
+    private readonly Option<string> _index = CliOptions.IndexExpression(CliOptions.Required("--index", "Index (or index expression) the queries search.", "NAME"));
     private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
     private readonly Option<string?> _titleField = CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD");
