@@ -5,10 +5,13 @@ using Microsoft.Extensions.Logging.Console;
 using Rank1.SearchBridge.Cli;
 using Rank1.SearchBridge.Cli.CommandLine;
 
+// The first Ctrl+C or SIGTERM stops the command gracefully; a second one, during that shutdown, is not cancelled: the
+// runtime's default ends the process at once (130 for SIGINT, 143 for SIGTERM), as a user pressing Ctrl+C again asks,
+// rather than waiting out the grace period of the requests in flight.
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
-    e.Cancel = true;
+    e.Cancel = !cts.IsCancellationRequested;
     cts.Cancel();
 };
 
@@ -16,7 +19,7 @@ Console.CancelKeyPress += (_, e) =>
 // flight, flush what they hold and exit 0, instead of waiting for the SIGKILL at the end of the grace period.
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
 {
-    signal.Cancel = true;
+    signal.Cancel = !cts.IsCancellationRequested;
     cts.Cancel();
 });
 

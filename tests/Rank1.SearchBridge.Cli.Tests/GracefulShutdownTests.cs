@@ -148,6 +148,40 @@ public sealed partial class GracefulShutdownTests
     }
 
     /// <summary>
+    /// A second Ctrl+C during the shutdown stops the process at once, as the user pressing it again asks: before, it was
+    /// ignored, and the proxy went on waiting for the search in flight for the whole grace period (30 s here), then
+    /// answered it 503 and exited 0. The search in flight is cut (the process is gone), and the exit code is Ctrl+C's 130.
+    /// </summary>
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task Proxy_ASecondSignalDuringTheShutdown_StopsAtOnce_Exit128PlusTheSignal(string signal)
+    {
+        var (backend, gate) = await BackendAsync();
+        await using var _ = backend;
+        await using var __ = gate;
+        var (process, url) = await StartProxyAsync(gate.Url, "00:00:30");
+        try
+        {
+            using var http = new HttpClient { BaseAddress = url };
+            gate.Hold(path => path == "/kb/_search");
+            var search = http.PostAsync("kb/_search", Json("""{"query":{"match":{"text":"tea"}}}"""));
+            Assert.Equal("/kb/_search", await gate.Held.Reader.ReadAsync());
+            await TestProcess.SignalAsync(process, signal);
+            await TestProcess.ReadUntilAsync(process, "Stopping.");
+            await TestProcess.SignalAsync(process, signal);
+
+            Assert.Equal(signal == "INT" ? 130 : 143, await TestProcess.WaitForExitAsync(process));
+            await Assert.ThrowsAsync<HttpRequestException>(() => search);
+        }
+        finally
+        {
+            gate.Release();
+            await TestProcess.StopAsync(process);
+        }
+    }
+
+    /// <summary>
     /// Ctrl+C that lands between a server's "listening on" line and its wait (a user, or a supervisor, quick on the
     /// key) still stops it cleanly: the flush before the wait took the cancelled token and threw, and the command
     /// exited 130 instead of 0 (seen in a fresh-clone CI run of the test below).
