@@ -94,6 +94,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         }
 
         var tokenizer = ModelTokenizer.Load(folder.TokenizerPath);
+        folder.ThrowIfUnreadable();
         var lm = CausalLm.Load(folder, options.ExecutionProvider, options.IntraOpThreads, options.DeviceId, logger, options.RequireAccelerator, options.ExactBatching);
         try
         {

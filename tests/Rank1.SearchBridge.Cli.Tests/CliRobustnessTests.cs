@@ -170,6 +170,27 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge rerank: model: {Path.Combine(model, name)}: cannot be read (permission denied).", r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// An external-data file the tool may not read (an onnxruntime-genai export's <c>model.onnx.data</c>). Before, ONNX
+    /// Runtime's .NET binding threw its own KeyNotFoundException (error code 13 has no name in it) from the session's
+    /// constructor, which ended the process uncaught (exit 134).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task ModelExternalDataUnreadable_Exit3_NamingTheFile()
+    {
+        using var copy = TestTemp.Scoped("model-");
+        foreach (var file in Directory.GetFiles(TestPaths.TinyGenAiModel).Where(f => Path.GetFileName(f) != "model.onnx.data"))
+        {
+            File.Copy(file, Path.Combine(copy.Path, Path.GetFileName(file)));
+        }
+
+        var data = Unreadable(Path.Combine(copy.Path, "model.onnx.data"), "weights");
+        var r = await RunWithoutFileOverrideAsync("rerank", "--model", copy.Path, "--query", "q", "--passages", await PassagesAsync());
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal($"rank1-bridge rerank: model: {data}: cannot be read (permission denied).", r.Error.TrimEnd('\n'));
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task ModelFolderUnreadable_SaysItCannotBeRead_NotFileNotFound_Exit3()

@@ -150,6 +150,27 @@ public sealed class ModelFolder
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="ModelLoadException"/> naming the first file of the model (those <see cref="ModelFingerprint"/>
+    /// reads: the graph, its external data, the configuration and tokenizer files) that cannot be opened for reading.
+    /// Checked before ONNX Runtime opens the graph: its .NET binding ended the process on an external-data file it may
+    /// not read, with an exception of its own (<c>KeyNotFoundException: The given key '13'</c>) instead of its error.
+    /// </summary>
+    public void ThrowIfUnreadable()
+    {
+        foreach (var (_, file) in ModelFingerprint.Files(FolderPath, GraphPath))
+        {
+            try
+            {
+                using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                throw Unreadable(file, ex);
+            }
+        }
+    }
+
     private static JsonDocument? ReadJson(string file)
     {
         if (!File.Exists(file))
