@@ -50,6 +50,11 @@ internal static class DocumentFields
             case null:
                 return;
             case JsonObject obj:
+                if (path.Length > 0 && mappings.IsDisabledObject(path))
+                {
+                    return; // "enabled": false: kept in _source, never indexed
+                }
+
                 foreach (var (key, child) in obj)
                 {
                     AddFields(doc, mappings, child, path.Length == 0 ? key : $"{path}.{key}", sortable);
@@ -64,7 +69,22 @@ internal static class DocumentFields
 
                 return;
             case JsonValue value:
-                var mapping = mappings.Get(path) ?? mappings.GetOrAddDynamic(path, value);
+                if (mappings.IsDisabledObject(path))
+                {
+                    return;
+                }
+
+                if (mappings.IsEnabledObject(path))
+                {
+                    throw new EsException(400, "document_parsing_exception",
+                        $"object mapping for [{path}] tried to parse field [{path[(path.LastIndexOf('.') + 1)..]}] as object, but found a concrete value");
+                }
+
+                if ((mappings.Get(path) ?? mappings.GetOrAddDynamic(path, value)) is not { } mapping)
+                {
+                    return; // "dynamic": false: kept in _source, not indexed
+                }
+
                 AddValue(doc, path, mapping, value, sortable);
                 foreach (var (sub, subMapping) in mapping.SubFields)
                 {

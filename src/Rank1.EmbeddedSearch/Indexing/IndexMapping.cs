@@ -31,9 +31,19 @@ internal sealed record FieldMapping(FieldKind Kind, IReadOnlyDictionary<string, 
 }
 
 /// <summary>
-/// An index's mapping: dotted field path -> <see cref="FieldMapping"/>. Fields not in the mapping are added on first
-/// sight as Elasticsearch's dynamic mapping does (string: text with a <c>.keyword</c> multi-field; whole number:
-/// long; other number: float; true/false: boolean). Thread-safe.
+/// A mapped object (<c>"type": "object"</c>, or a property with <c>properties</c> or no <c>type</c>): whether its
+/// content is indexed at all (<c>enabled</c>) and how fields new to it are met (<c>dynamic</c>: <c>true</c>,
+/// <c>false</c>, <c>strict</c> or <c>runtime</c>; null inherits its parent's).
+/// </summary>
+internal sealed record ObjectMapping(bool Enabled, string? Dynamic);
+
+/// <summary>
+/// An index's mapping: dotted field path -> <see cref="FieldMapping"/>, and the objects it maps. Fields not in the
+/// mapping are added on first sight as Elasticsearch's dynamic mapping does (string: text with a <c>.keyword</c>
+/// multi-field; whole number: long; other number: float; true/false: boolean), unless the nearest mapped object (or
+/// the root) says <c>"dynamic": false</c> (the value stays in <c>_source</c>, unindexed) or <c>"strict"</c> (the
+/// document is refused). An object mapped <c>"enabled": false</c> is kept in <c>_source</c> and never indexed.
+/// Thread-safe.
 /// </summary>
 internal sealed class IndexMapping
 {
@@ -45,7 +55,9 @@ internal sealed class IndexMapping
     };
 
     private readonly Dictionary<string, FieldMapping> _fields = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ObjectMapping> _objects = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private string? _rootDynamic;
 
     /// <summary>Raised after a dynamic addition, so the store can persist the mapping.</summary>
     public event Action? Changed;
@@ -122,6 +134,7 @@ internal sealed class IndexMapping
             }
         }
 
+        mapping._rootDynamic = ReadDynamic(obj["dynamic"], "_doc");
         if (obj["properties"] is JsonObject props)
         {
             mapping.AddProperties(props, prefix: string.Empty);
@@ -140,13 +153,63 @@ internal sealed class IndexMapping
                 throw new EsException(400, "mapper_parsing_exception", $"Expected map for property [{name}] but got a {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
             }
 
-            if (def["properties"] is JsonObject nested)
+            // ObjectMapper.TypeParser: a property with properties, no type, or "type": "object" maps an object.
+            var type = def["type"] is JsonValue t && t.TryGetValue<string>(out var named) ? named : null;
+            if (def["properties"] is JsonObject || type is null or "object")
             {
-                AddProperties(nested, path + ".");
+                var enabled = def["enabled"] switch
+                {
+                    null => true,
+                    JsonValue e when e.GetValueKind() is JsonValueKind.True or JsonValueKind.False => e.GetValue<bool>(),
+                    JsonValue e when e.TryGetValue<string>(out var text) && text is "true" or "false" => text == "true",
+                    var other => throw new EsException(400, "mapper_parsing_exception", $"Failed to parse value [{other.ToJsonString().Trim('"')}] as only [true] or [false] are allowed."),
+                };
+                _objects[path] = new ObjectMapping(enabled, ReadDynamic(def["dynamic"], path));
+                if (def["properties"] is JsonObject nested)
+                {
+                    AddProperties(nested, path + ".");
+                }
+
                 continue;
             }
 
             _fields[path] = ParseField(path, def);
+        }
+    }
+
+    // Dynamic.fromString (a boolean is read as its text): true, false, strict or runtime.
+    private static string? ReadDynamic(JsonNode? node, string path)
+    {
+        var text = node switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>() ? "true" : "false",
+            JsonValue v when v.TryGetValue<string>(out var s) => s.ToLowerInvariant(),
+            _ => node.ToJsonString(),
+        };
+        return text is null or "true" or "false" or "strict" or "runtime"
+            ? text
+            : throw new EsException(400, "mapper_parsing_exception", $"Failed to parse mapping: Could not convert [{path}.dynamic] to boolean");
+    }
+
+    /// <summary>Whether <paramref name="path"/> is an object mapped <c>"enabled": false</c>: its content is never indexed.</summary>
+    public bool IsDisabledObject(string path)
+    {
+        lock (_lock)
+        {
+            return _objects.TryGetValue(path, out var o) && !o.Enabled;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> is a mapped object that indexes its content: a concrete value found there is not
+    /// one it can hold (a disabled object takes any JSON).
+    /// </summary>
+    public bool IsEnabledObject(string path)
+    {
+        lock (_lock)
+        {
+            return _objects.TryGetValue(path, out var o) && o.Enabled;
         }
     }
 
@@ -171,14 +234,46 @@ internal sealed class IndexMapping
         return new FieldMapping(kind, subs, ignoreAbove);
     }
 
-    /// <summary>Maps <paramref name="path"/> from a first value, as Elasticsearch's dynamic mapping does; returns the mapping in force.</summary>
-    public FieldMapping GetOrAddDynamic(string path, JsonValue value)
+    /// <summary>
+    /// Maps <paramref name="path"/> from a first value, as Elasticsearch's dynamic mapping does; returns the mapping in
+    /// force, or null when the nearest mapped object (or the root) is <c>"dynamic": false</c> (the value is not indexed).
+    /// Under <c>"dynamic": "strict"</c> the document is refused: <c>strict_dynamic_mapping_exception</c>, naming the
+    /// first field new to that object.
+    /// </summary>
+    public FieldMapping? GetOrAddDynamic(string path, JsonValue value)
     {
         FieldMapping? added = null;
         lock (_lock)
         {
             if (!_fields.TryGetValue(path, out var existing))
             {
+                // The nearest mapped object above the path (unmapped objects between were added under its rule), and the
+                // rule it has or inherits.
+                var parent = Parent(path);
+                while (parent.Length > 0 && !_objects.ContainsKey(parent))
+                {
+                    parent = Parent(parent);
+                }
+
+                string? dynamic = null;
+                for (var holder = parent; dynamic is null; holder = Parent(holder))
+                {
+                    dynamic = holder.Length == 0 ? _rootDynamic ?? "true" : _objects.TryGetValue(holder, out var o) ? o.Dynamic : null;
+                }
+
+                if (dynamic == "false")
+                {
+                    return null;
+                }
+
+                if (dynamic == "strict")
+                {
+                    var rest = parent.Length == 0 ? path : path[(parent.Length + 1)..];
+                    var name = rest.IndexOf('.') is var cut and > 0 ? rest[..cut] : rest;
+                    throw new EsException(400, "strict_dynamic_mapping_exception",
+                        $"mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
+                }
+
                 existing = value.GetValueKind() switch
                 {
                     JsonValueKind.True or JsonValueKind.False => new FieldMapping(FieldKind.Boolean, FieldMapping.NoSubFields),
@@ -199,35 +294,90 @@ internal sealed class IndexMapping
         return added;
     }
 
+    private static string Parent(string path) => path.LastIndexOf('.') is var dot and > 0 ? path[..dot] : string.Empty;
+
     private static bool IsWhole(JsonValue value) =>
         value.TryGetValue<decimal>(out var d) && decimal.Truncate(d) == d && !value.ToJsonString().Contains('.', StringComparison.Ordinal);
 
-    /// <summary>The mapping as <c>{"properties":{..}}</c> with dotted paths nested back into objects.</summary>
+    /// <summary>
+    /// The mapping as <c>{"properties":{..}}</c> with dotted paths nested back into objects, as
+    /// <c>ObjectMapper.toXContent</c> writes them: <c>"type": "object"</c> only on an object with no properties,
+    /// <c>dynamic</c> and <c>enabled</c> where the mapping set them.
+    /// </summary>
     public JsonObject ToJson()
     {
         var root = new JsonObject();
         lock (_lock)
         {
-            foreach (var (path, field) in _fields.OrderBy(f => f.Key, StringComparer.Ordinal))
+            var entries = _fields.Select(f => (f.Key, (JsonObject?)FieldJson(f.Value)))
+                .Concat(_objects.Select(o => (o.Key, (JsonObject?)null)))
+                .OrderBy(e => e.Key, StringComparer.Ordinal);
+            foreach (var (path, field) in entries)
             {
                 var parts = path.Split('.');
                 var props = root;
                 for (var i = 0; i < parts.Length - 1; i++)
                 {
-                    if (props[parts[i]] is not JsonObject o)
-                    {
-                        o = new JsonObject { ["properties"] = new JsonObject() };
-                        props[parts[i]] = o;
-                    }
-
-                    props = (JsonObject)o["properties"]!;
+                    props = Properties(ObjectJson(props, parts[..(i + 1)], parts[i]));
                 }
 
-                props[parts[^1]] = FieldJson(field);
+                if (field is not null)
+                {
+                    props[parts[^1]] = field;
+                }
+                else
+                {
+                    ObjectJson(props, parts, parts[^1]);
+                }
             }
+
+            foreach (var o in root.Select(p => p.Value).OfType<JsonObject>().SelectMany(Objects).Where(o => !o.ContainsKey("properties")))
+            {
+                o.Insert(0, "type", "object");
+            }
+
+            var mapping = new JsonObject();
+            if (_rootDynamic is { } dynamic)
+            {
+                mapping["dynamic"] = dynamic;
+            }
+
+            mapping["properties"] = root;
+            return mapping;
         }
 
-        return new JsonObject { ["properties"] = root };
+        // The object at parts in props, made when first met, with its settings.
+        JsonObject ObjectJson(JsonObject props, string[] parts, string name)
+        {
+            if (props[name] is JsonObject existing)
+            {
+                return existing;
+            }
+
+            var made = new JsonObject();
+            if (_objects.TryGetValue(string.Join('.', parts), out var settings))
+            {
+                if (settings.Dynamic is { } d)
+                {
+                    made["dynamic"] = d;
+                }
+
+                if (!settings.Enabled)
+                {
+                    made["enabled"] = false;
+                }
+            }
+
+            props[name] = made;
+            return made;
+        }
+
+        static JsonObject Properties(JsonObject o) => o["properties"] as JsonObject ?? (JsonObject)(o["properties"] = new JsonObject());
+
+        // Every object below (and including) o: an object is a mapping node that is not a field (fields have a type).
+        static IEnumerable<JsonObject> Objects(JsonObject o) => o.ContainsKey("type") && !o.ContainsKey("properties")
+            ? []
+            : [o, .. (o["properties"] as JsonObject ?? []).Select(p => p.Value).OfType<JsonObject>().SelectMany(Objects)];
     }
 
     private static JsonObject FieldJson(FieldMapping f)

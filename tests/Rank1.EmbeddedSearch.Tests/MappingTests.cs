@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using Rank1.Testing;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// Object mappings as users copy them from their cluster: <c>"type": "object"</c> (or no type), <c>"enabled": false</c>
+/// and <c>"dynamic"</c> (<c>false</c>, <c>"strict"</c>), read as Elasticsearch's <c>ObjectMapper</c> and
+/// <c>DocumentParser</c> read them. Before, <c>{"type":"object"}</c> and <c>{"enabled":false}</c> were refused with
+/// "No handler for type [object]", and <c>dynamic</c> was accepted and ignored (every new field was indexed).
+/// </summary>
+public sealed class MappingTests
+{
+    private const string Mapping = """
+        {"mappings":{"dynamic":"strict","properties":{
+          "title":{"type":"text"},
+          "meta":{"type":"object","dynamic":true},
+          "blob":{"type":"object","enabled":false},
+          "tags":{}}}}
+        """;
+
+    [Fact]
+    public async Task ObjectMappings_EnabledFalseAndStrictDynamic_AreReadAsElasticsearchReadsThem_AndSurviveARestart()
+    {
+        var data = TestTemp.Folder("rank1-es-mapping-");
+        await using (var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data }))
+        {
+            using var es = new EsClient(server.Url);
+            var created = await es.PutAsync("/shop", JsonNode.Parse(Mapping));
+            Assert.True(created.Status == 200, created.Json.ToJsonString());
+            await AssertBehavesAsMappedAsync(es, firstRun: true);
+        }
+
+        await using var again = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data });
+        using var es2 = new EsClient(again.Url);
+        await AssertBehavesAsMappedAsync(es2, firstRun: false);
+    }
+
+    private static async Task AssertBehavesAsMappedAsync(EsClient es, bool firstRun)
+    {
+        if (firstRun)
+        {
+            var doc = await es.PutAsync("/shop/_doc/1?refresh=true", JsonNode.Parse("""{"title":"onions","meta":{"origin":"spain"},"blob":{"raw":"shallots","deep":{"x":1}},"tags":{}}"""));
+            Assert.Equal(201, doc.Status);
+        }
+
+        // ObjectMapper.toXContent: "type": "object" only on an object without properties; dynamic as its lower-case name;
+        // enabled only when false; properties sorted. meta.origin was added under meta's "dynamic": true.
+        var expected = JsonNode.Parse("""
+            {"dynamic":"strict","properties":{
+              "blob":{"type":"object","enabled":false},
+              "meta":{"dynamic":"true","properties":{"origin":{"type":"text","fields":{"keyword":{"type":"keyword","ignore_above":256}}}}},
+              "tags":{"type":"object"},
+              "title":{"type":"text"}}}
+            """);
+        var mapping = (await es.GetAsync("/shop/_mapping")).Json["shop"]!["mappings"];
+        Assert.True(JsonNode.DeepEquals(expected, mapping), mapping!.ToJsonString());
+
+        // A disabled object is kept in _source and never indexed; a field new to meta is indexed.
+        Assert.Equal(1, await CountAsync(es, """{"match":{"meta.origin":"spain"}}"""));
+        Assert.Equal(0, await CountAsync(es, """{"match":{"blob.raw":"shallots"}}"""));
+        Assert.Equal("shallots", (await es.GetAsync("/shop/_doc/1")).Json["_source"]!["blob"]!["raw"]!.GetValue<string>());
+
+        // Strict, at the root and inherited by tags: the document is refused, naming the new field and its object.
+        var extra = await es.PutAsync("/shop/_doc/2", JsonNode.Parse("""{"title":"leeks","colour":"green"}"""));
+        Assert.Equal((400, "strict_dynamic_mapping_exception"), (extra.Status, extra.ErrorType));
+        Assert.EndsWith("mapping set to strict, dynamic introduction of [colour] within [_doc] is not allowed", extra.ErrorReason, StringComparison.Ordinal);
+        var inherited = await es.PutAsync("/shop/_doc/2", JsonNode.Parse("""{"title":"leeks","tags":{"season":{"month":"may"}}}"""));
+        Assert.Equal((400, "strict_dynamic_mapping_exception"), (inherited.Status, inherited.ErrorType));
+        Assert.EndsWith("mapping set to strict, dynamic introduction of [season] within [tags] is not allowed", inherited.ErrorReason, StringComparison.Ordinal);
+
+        // A concrete value where an object is mapped (DocumentParser); a disabled object takes any JSON.
+        var flat = await es.PutAsync("/shop/_doc/2", JsonNode.Parse("""{"title":"leeks","meta":"green"}"""));
+        Assert.Equal((400, "document_parsing_exception"), (flat.Status, flat.ErrorType));
+        Assert.EndsWith("object mapping for [meta] tried to parse field [meta] as object, but found a concrete value", flat.ErrorReason, StringComparison.Ordinal);
+        Assert.Equal(404, (await es.GetAsync("/shop/_doc/2")).Status);
+    }
+
+    [Fact]
+    public async Task DynamicFalse_KeepsANewFieldInSourceUnindexedAndUnmapped()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/quiet", JsonNode.Parse("""{"mappings":{"dynamic":false,"properties":{"title":{"type":"text"}}}}"""))).Status);
+        Assert.Equal(201, (await es.PutAsync("/quiet/_doc/1?refresh=true", JsonNode.Parse("""{"title":"onions","note":"hidden words"}"""))).Status);
+
+        Assert.Equal(0, (await es.PostAsync("/quiet/_count", JsonNode.Parse("""{"query":{"match":{"note":"hidden"}}}"""))).Json["count"]!.GetValue<int>());
+        Assert.Equal(1, (await es.PostAsync("/quiet/_count", JsonNode.Parse("""{"query":{"match":{"title":"onions"}}}"""))).Json["count"]!.GetValue<int>());
+        Assert.Equal("hidden words", (await es.GetAsync("/quiet/_doc/1")).Json["_source"]!["note"]!.GetValue<string>());
+        var mapping = (await es.GetAsync("/quiet/_mapping")).Json["quiet"]!["mappings"]!;
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"dynamic":"false","properties":{"title":{"type":"text"}}}"""), mapping), mapping.ToJsonString());
+    }
+
+    private static async Task<int> CountAsync(EsClient es, string query) =>
+        (await es.PostAsync("/shop/_count", JsonNode.Parse($$"""{"query":{{query}}}"""))).Json["count"]!.GetValue<int>();
+}
