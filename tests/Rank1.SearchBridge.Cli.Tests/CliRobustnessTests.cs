@@ -119,6 +119,54 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge rerank: {folder}: is a directory, not a file", r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// A passage or corpus line that is not UTF-8 is refused naming the file, the line and the byte, as the eval and
+    /// precompute inputs already were. Before, these files were read with U+FFFD for the bad bytes: a passage was judged,
+    /// indexed or stored as text the user never wrote.
+    /// </summary>
+    [Theory]
+    [InlineData("rerank")]
+    [InlineData("seed")]
+    [InlineData("eval-dataset")]
+    public async Task PassageOrCorpusLineNotUtf8_OneLineNamingFileLineAndByte_Exit4(string command)
+    {
+        var folder = TestTemp.Folder("not-utf8-");
+        var file = command == "eval-dataset" ? Path.Combine(folder, "corpus.jsonl") : Path.Combine(folder, "passages.jsonl");
+        if (command == "eval-dataset")
+        {
+            foreach (var part in Directory.GetFileSystemEntries(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo")))
+            {
+                if (File.Exists(part))
+                {
+                    File.Copy(part, Path.Combine(folder, Path.GetFileName(part)));
+                }
+                else
+                {
+                    Directory.CreateDirectory(Path.Combine(folder, Path.GetFileName(part)));
+                    foreach (var inner in Directory.GetFiles(part))
+                    {
+                        File.Copy(inner, Path.Combine(folder, Path.GetFileName(part), Path.GetFileName(inner)));
+                    }
+                }
+            }
+        }
+
+        // Line 3 of the passages (the corpus's last line plus 1) holds "caf" 0xE9: Latin-1, not UTF-8.
+        var kept = command == "eval-dataset" ? await File.ReadAllBytesAsync(file) : "{\"_id\":\"a\",\"id\":\"a\",\"text\":\"one\"}\n{\"_id\":\"b\",\"id\":\"b\",\"text\":\"two\"}\n"u8.ToArray();
+        var line = kept.Count(b => b == (byte)'\n') + 1;
+        await File.WriteAllBytesAsync(file, [.. kept, .. "{\"_id\":\"c\",\"id\":\"c\",\"text\":\"caf"u8, 0xE9, .. " au lait\"}\n"u8]);
+        string[] args = command switch
+        {
+            "rerank" => ["rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file],
+            "seed" => ["seed", "--file", file, "--backend", "http://127.0.0.1:9"],
+            _ => ["eval", "--dataset", folder, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "3", "--run-out", Path.Combine(folder, "runs")],
+        };
+        var r = await CliRunner.RunAsync(args);
+        Assert.Equal(4, r.ExitCode);
+        var where = command == "eval-dataset" ? $"{file}: line {line}" : $"{file}:{line}";
+        Assert.Equal($"rank1-bridge {args[0]}: {where}: not valid UTF-8 (byte 0xE9, byte 32 of the line)", r.Error.Trim().Split('\n')[^1]);
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("rerank")]

@@ -89,7 +89,7 @@ internal sealed class BeirDataset
         var count = 0;
         var n = 0;
         var bulk = new StringBuilder();
-        await foreach (var line in File.ReadLinesAsync(Corpus, cancellationToken).ConfigureAwait(false))
+        await foreach (var line in Utf8Lines.ReadAsync(Corpus, (number, reason) => new CliException($"{Corpus}: line {number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
         {
             n++;
             if (line.Trim().Length == 0)

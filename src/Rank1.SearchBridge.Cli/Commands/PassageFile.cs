@@ -27,7 +27,7 @@ internal static class PassageFile
     {
         var result = new List<PassageRecord>();
         var lineNumber = 0;
-        await foreach (var line in File.ReadLinesAsync(path, cancellationToken).ConfigureAwait(false))
+        await foreach (var line in Utf8Lines.ReadAsync(path, (number, reason) => new CliException($"{path}:{number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line))

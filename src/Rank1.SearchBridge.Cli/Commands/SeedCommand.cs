@@ -35,7 +35,7 @@ internal sealed class SeedCommand : CliCommand
         var index = args.GetValue(_index) ?? SearchServerCommand.SampleIndex;
         var reasoningIndex = args.GetValue(_reasoningIndex) ?? "rank1-reasoning";
         var file = args.GetValue(_file) is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
-        var passages = ReadPassages(file);
+        var passages = await ReadPassagesAsync(file, cancellationToken).ConfigureAwait(false);
         var wait = TimeSpan.FromSeconds(args.GetValue(_wait) ?? 0);
 
         using var backend = ClusterAccess.Client(backendUrl, context);
@@ -87,12 +87,12 @@ internal sealed class SeedCommand : CliCommand
         return ExitCodes.Ok;
     }
 
-    private static List<(string Id, JsonObject Doc)> ReadPassages(string file)
+    private static async Task<List<(string Id, JsonObject Doc)>> ReadPassagesAsync(string file, CancellationToken cancellationToken)
     {
         InputFile.Check(file);
         try
         {
-            return ParsePassages(file);
+            return await ParsePassagesAsync(file, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (InputFile.IsReadError(ex))
         {
@@ -100,12 +100,12 @@ internal sealed class SeedCommand : CliCommand
         }
     }
 
-    private static List<(string Id, JsonObject Doc)> ParsePassages(string file)
+    private static async Task<List<(string Id, JsonObject Doc)>> ParsePassagesAsync(string file, CancellationToken cancellationToken)
     {
         var passages = new List<(string, JsonObject)>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         var lineNumber = 0;
-        foreach (var line in File.ReadLines(file))
+        await foreach (var line in Utf8Lines.ReadAsync(file, (number, reason) => new CliException($"{file}:{number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
         {
             lineNumber++;
             if (line.Trim().Length == 0)
