@@ -83,9 +83,9 @@ internal static class CliApp
         }
         catch (UnauthorizedAccessException ex)
         {
-            // A file the command reads that it may not (permissions): the commands name their inputs themselves; this
-            // is the one line for any other.
-            await context.Error.WriteLineAsync($"{Name} {command}: cannot read a file: {OneLine(ex.Message)}").ConfigureAwait(false);
+            // A file or folder the command may not read or write (permissions): the commands name their inputs
+            // themselves; this is the one line for any other, an output folder included (.NET's message names the path).
+            await context.Error.WriteLineAsync($"{Name} {command}: permission denied: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -200,8 +200,31 @@ public sealed partial class CliRobustnessTests
         var r = await RunWithoutFileOverrideAsync("eval", "--run", run, "--run", run, "--qrels", qrels);
         Assert.Equal(4, r.ExitCode);
         var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("rank1-bridge eval: cannot read a file: ", line, StringComparison.Ordinal);
+        Assert.StartsWith("rank1-bridge eval: permission denied: ", line, StringComparison.Ordinal);
         Assert.Contains(run, line, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An output folder the tool may not write is named as that, not as a file it could not read (the line said
+    /// "cannot read a file" for a --run-out it could not create a run in).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Eval_RunOutNotWritable_OneLineNamingIt_NotAsARead_Exit4()
+    {
+        var folder = TestTemp.Folder("unwritable-");
+        var qrels = Path.Combine(folder, "qrels.txt");
+        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
+        var topics = Path.Combine(folder, "topics.tsv");
+        await File.WriteAllTextAsync(topics, "q1\tonions\n");
+        var locked = Directory.CreateDirectory(Path.Combine(folder, "locked")).FullName;
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        var r = await RunWithoutFileOverrideAsync("eval", "--topics", topics, "--qrels", qrels, "--backend", "http://127.0.0.1:9", "--index", "docs",
+            "--run-out", Path.Combine(locked, "runs"));
+        Assert.Equal(4, r.ExitCode);
+        var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rank1-bridge eval: permission denied: ", line, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(locked, "runs"), line, StringComparison.Ordinal);
     }
 
     [Trait(TestCategory.Name, TestCategory.Process)]
