@@ -131,7 +131,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchLines.MaxConcurrentSearches(SearchEndpoints.Param(context)("max_concurrent_searches")); // as RestMultiSearchTemplateAction reads it
+        MsearchLines.MaxConcurrentSearches(SearchEndpoints.Param(context)(MsearchParameters.MaxConcurrentSearches)); // as RestMultiSearchTemplateAction reads it
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,

@@ -15,15 +15,12 @@ namespace Rank1.SearchBridge.Http.Search;
 /// </summary>
 internal static class MsearchFraming
 {
-    /// <summary>The msearch's own concurrency: Elasticsearch's _search has no such parameter.</summary>
-    public const string MaxConcurrentSearches = MsearchParameters.MaxConcurrentSearches;
-
     /// <summary>The item's own rerank status in each <c>responses[]</c> entry.</summary>
     public const string StatusKey = "_rank1";
 
     // Parameters of the msearch request itself, never copied onto each search: its concurrency, and the shaping of
     // the whole answer (filter_path applies to the combined answer, e.g. responses.hits.hits._id).
-    private static readonly string[] MsearchOnlyParameters = [MaxConcurrentSearches, .. ResponseShaping.AnswerParameters];
+    private static readonly string[] MsearchOnlyParameters = [MsearchParameters.MaxConcurrentSearches, .. ResponseShaping.AnswerParameters];
 
     // Header keys that are an item's own search parameters (the rest of Elasticsearch's header keys: index, and
     // those the backend reads as URL parameters).
@@ -43,7 +40,7 @@ internal static class MsearchFraming
     /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
     public static int Concurrency(IQueryCollection query, int cap)
     {
-        if (!query.TryGetValue(MaxConcurrentSearches, out var v))
+        if (!query.TryGetValue(MsearchParameters.MaxConcurrentSearches, out var v))
         {
             return cap;
         }
