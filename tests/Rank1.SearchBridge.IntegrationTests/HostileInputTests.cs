@@ -106,6 +106,28 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200 ", fine, StringComparison.Ordinal);
     }
 
+    // RestRequest's constructor reads Accept and Content-Type before anything else (parseHeaderWithMediaType): a header
+    // line sent twice, or sent empty, is the 400 media_type_header_exception caused by an illegal_argument_exception.
+    // The proxy answered two Content-Type lines with its 406 "Content-Type header [...] is not supported", and took an
+    // empty Accept; the backend (the oracle here, as Elasticsearch) and the proxy now answer alike.
+    [Theory]
+    [InlineData("docs/_search", "Content-Type: application/json\r\nContent-Type: application/json\r\n", "Content-Type", "Incorrect header [Content-Type]. Only one value should be provided")]
+    [InlineData("_msearch", "Content-Type: application/x-ndjson\r\nContent-Type: application/x-ndjson\r\n", "Content-Type", "Incorrect header [Content-Type]. Only one value should be provided")]
+    [InlineData("docs/_search", "Content-Type: application/json\r\nAccept: application/json\r\nAccept: application/json\r\n", "Accept", "Incorrect header [Accept]. Only one value should be provided")]
+    [InlineData("docs/_search", "Content-Type: application/json\r\nAccept: \r\n", "Accept", "Header [Accept] cannot be empty.")]
+    public async Task Search_MediaTypeHeaderSentTwiceOrEmpty_IsElasticsearchsMediaTypeHeaderException(string path, string headers, string header, string cause)
+    {
+        var request = $"POST /{path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: 6\r\nConnection: close\r\n\r\n{{}}\n{{}}\n";
+        foreach (var server in new[] { _stack.Backend.Url, _stack.Proxy.Url })
+        {
+            var answer = await RawHttp.ExchangeAsync(server, request);
+            Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+            var error = JsonNode.Parse(RawHttp.Body(answer))!["error"]!;
+            Assert.Equal(("media_type_header_exception", $"Invalid media-type value on headers [{header}]"), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+            Assert.Equal(("illegal_argument_exception", cause), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
+        }
+    }
+
     // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to
     // MultiSearchRequest.maxConcurrentSearchRequests, which refuses one below 1: Elasticsearch's words, not the proxy's own.
     [Theory]

@@ -20,6 +20,28 @@ internal static class RawHttp
         await stream.CopyToAsync(answer, timeout.Token);
         return Encoding.UTF8.GetString(answer.ToArray());
     }
+
+    /// <summary>The body of an answer <see cref="ExchangeAsync"/> read, its chunks joined when it came chunked.</summary>
+    public static string Body(string answer)
+    {
+        var split = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var head = answer[..split];
+        var rest = answer[(split + 4)..];
+        if (!head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            return rest;
+        }
+
+        var body = new StringBuilder();
+        while (rest.IndexOf("\r\n", StringComparison.Ordinal) is var end and > 0
+            && int.Parse(rest[..end], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) is var size and > 0)
+        {
+            body.Append(rest.AsSpan(end + 2, size)); // the test's answers are ASCII: a character is a byte
+            rest = rest[(end + 2 + size + 2)..];
+        }
+
+        return body.ToString();
+    }
 }
 
 /// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>

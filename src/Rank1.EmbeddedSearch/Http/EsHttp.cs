@@ -166,11 +166,19 @@ internal static class EsHttp
     /// Elasticsearch's checks of the media types before any handler runs: a body needs a Content-Type it can read
     /// (406 <c>Content-Type header [..] is not supported</c>, or <c>.. is missing</c>), and a <c>compatible-with</c>
     /// version must be the current major or the one before (400 <c>media_type_header_exception</c>; not checked
-    /// when <paramref name="major"/> is null, as OpenSearch has no compatible-with). True when it answered.
+    /// when <paramref name="major"/> is null, as OpenSearch has no compatible-with), and neither header may be sent
+    /// twice or empty (<see cref="MediaTypeHeaders"/>; Elasticsearch only). True when it answered.
     /// </summary>
     public static async Task<bool> RejectedMediaTypeAsync(HttpContext context, int? major)
     {
         var request = context.Request;
+        // RestRequest's constructor first: a header sent twice or empty (Elasticsearch's; OpenSearch words it otherwise).
+        if (major is not null && MediaTypeHeaders.Names.Select(name => MediaTypeHeaders.Refusal(name, request.Headers[name].ToArray())).FirstOrDefault(r => r is not null) is { } refused)
+        {
+            await WriteUnfilteredAsync(context, refused.Status, refused.ToBody(null)).ConfigureAwait(false);
+            return true;
+        }
+
         var hasBody = request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
         if (hasBody)
         {

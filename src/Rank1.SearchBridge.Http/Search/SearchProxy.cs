@@ -507,6 +507,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// </summary>
     private async Task<bool> RefusedMediaTypeAsync(HttpContext context, byte[] sent)
     {
+        // What Elasticsearch refuses as it makes the request, before its other checks: a header sent twice or empty.
+        if (backend.Flavor != BackendFlavor.OpenSearch
+            && MediaTypeHeaders.Names.Select(name => MediaTypeHeaders.Refusal(name, context.Request.Headers[name].ToArray())).FirstOrDefault(r => r is not null) is { } refused)
+        {
+            throw refused;
+        }
+
         var contentType = context.Request.Headers.ContentType;
         if (sent.Length == 0 || (contentType.Count > 0 && ResponseShaping.Readable(contentType.ToString())))
         {
