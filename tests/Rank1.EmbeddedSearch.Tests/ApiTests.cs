@@ -526,6 +526,14 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("published:2019-11-20", new[] { "3" })]
     [InlineData("published:[2005-01-01 TO 2012-12-31] OR year:1995", new[] { "2", "4" })]
     [InlineData("topic:cooking AND year:2019", new[] { "3" })]
+    // QueryStringQueryParser.getFieldQuery: >, >=, <, <= after "field:" is a range with one open end (these were a 400,
+    // 'For input string: ">2001"').
+    [InlineData("year:>2001", new[] { "3", "4" })]
+    [InlineData("year:>=2010", new[] { "3", "4" })]
+    [InlineData("year:<2001", new[] { "2" })]
+    [InlineData("year:<=2001", new[] { "1", "2" })]
+    [InlineData("rating:>4.5", new[] { "3" })]
+    [InlineData("published:<2001-05-01 OR title:>=river", new[] { "1", "2", "4" })]
     public async Task QueryString_OnNumericAndDateFields_SearchesTheirValues(string q, string[] expected)
     {
         var count = await Es.GetAsync("/library/_count?q=" + Uri.EscapeDataString(q));
@@ -552,6 +560,22 @@ public sealed class ApiTests : IAsyncLifetime
     public async Task UrlQuery_ItsParametersWithoutQ_AreA400(string path, string reason)
     {
         (await Es.GetAsync(path)).AssertError(400, "illegal_argument_exception", reason);
+    }
+
+    [Theory]
+    // QueryStringQueryParser with lenient (RestActions.urlParamsToQueryBuilder forwards ?lenient): a value the field's
+    // type cannot read is that field's match-nothing query (Queries.newLenientFieldQuery). lenient was ignored: a 400.
+    [InlineData("year:abc", 0)]
+    [InlineData("year:abc OR topic:cooking", 2)]
+    [InlineData("year:[abc TO 2000] OR year:2001", 1)]
+    public async Task QueryString_Lenient_ValueAFieldCannotRead_MatchesNothingForThatField(string q, int expected)
+    {
+        Assert.Equal(expected, (await Es.GetAsync("/library/_count?lenient=true&q=" + Uri.EscapeDataString(q))).Json["count"]!.GetValue<int>());
+        var body = new JsonObject { ["query"] = new JsonObject { ["query_string"] = new JsonObject { ["query"] = q, ["lenient"] = true } } };
+        Assert.Equal(expected, (await Ids(body.ToJsonString())).Length);
+        // Booleans.parseBoolean: only true or false.
+        (await Es.GetAsync("/library/_count?lenient=yes&q=" + Uri.EscapeDataString(q)))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
     }
 
     [Fact]

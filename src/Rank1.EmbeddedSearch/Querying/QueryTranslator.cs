@@ -402,6 +402,9 @@ internal sealed class QueryTranslator
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
+        _lenient = spec["lenient"] is { } lenientNode && (lenientNode.GetValueKind() == JsonValueKind.String
+            ? bool.Parse(lenientNode.GetValue<string>())
+            : lenientNode.GetValue<bool>());
         try
         {
             return Boosted(parser.Parse(text), spec);
@@ -423,6 +426,36 @@ internal sealed class QueryTranslator
     // (a value it cannot read: the term query's shard failure). Lucene's parser made a term of the text, which a numeric
     // or date field never holds, so such a query (and the q= of _search and _count) matched nothing. Null: text fields,
     // unmapped ones, and the parser's own expansion of its default fields, which stay with the parser.
+    //
+    // QueryStringQueryParser.getFieldQuery: after "field:", a value that starts with >, >=, < or <= (unquoted, longer than
+    // the operator) is a range with one open end, on any field (year:>2000 is year:{2000 TO *]). With lenient, a value
+    // the field's type cannot read is that field's match-nothing query (Queries.newLenientFieldQuery), not a failure.
+    private Query StringFieldQuery(string? field, string text, bool quoted, Func<Query> fieldQuery, Func<string?, string?, bool, bool, Query> rangeQuery)
+    {
+        if (!quoted && field is not null && text.Length > 1 && text[0] is '>' or '<')
+        {
+            var inclusive = text.Length > 2 && text[1] == '=';
+            var bound = text[(inclusive ? 2 : 1)..];
+            return text[0] == '>' ? rangeQuery(bound, null, inclusive, true) : rangeQuery(null, bound, true, inclusive);
+        }
+
+        return Lenient(fieldQuery);
+    }
+
+    private bool _lenient;
+
+    private Query Lenient(Func<Query> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (ShardSearchException) when (_lenient)
+        {
+            return new BooleanQuery();
+        }
+    }
+
     private Query? TypedFieldQuery(string? field, string text)
     {
         var mapping = field is null ? null : _index.Mapping.Get(field);
@@ -447,20 +480,24 @@ internal sealed class QueryTranslator
         : QueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, field, analyzer)
     {
         protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted);
+            owner.StringFieldQuery(field, queryText, quoted,
+                () => owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted),
+                (a, b, i, j) => GetRangeQuery(field, a!, b!, i, j));
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
-            owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive);
+            owner.Lenient(() => owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive));
     }
 
     private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
         : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
     {
         protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted);
+            owner.StringFieldQuery(field, queryText, quoted,
+                () => owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted),
+                (a, b, i, j) => GetRangeQuery(field, a!, b!, i, j));
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
-            owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive);
+            owner.Lenient(() => owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive));
     }
 
     private Query SimpleQueryString(JsonObject spec)

@@ -373,7 +373,7 @@ internal sealed class SearchRequest
 
     /// <summary>
     /// The <c>q</c> parameter's query, as <c>RestActions.urlParamsToQueryBuilder</c> builds it: a <c>query_string</c> with
-    /// the <c>df</c> and <c>default_operator</c> parameters; null without <c>q</c>.
+    /// the <c>df</c>, <c>default_operator</c> and <c>lenient</c> parameters; null without <c>q</c>.
     /// </summary>
     /// <param name="param">The request's URL parameters.</param>
     public static JsonObject? UrlQuery(Func<string, string?> param)
@@ -390,6 +390,21 @@ internal sealed class SearchRequest
         }
 
         spec["default_operator"] = param("default_operator") ?? "OR";
+        // request.paramAsBoolean("lenient", null): Booleans.parseBoolean, an empty value being no value.
+        switch (param("lenient"))
+        {
+            case null or "":
+                break;
+            case "true":
+                spec["lenient"] = true;
+                break;
+            case "false":
+                spec["lenient"] = false;
+                break;
+            case var other:
+                throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed.");
+        }
+
         return new JsonObject { ["query_string"] = spec };
     }
 
