@@ -157,6 +157,13 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                 itemErrors.Add("id is missing");
             }
 
+            if (op != "delete" && i + 1 >= lines.Count)
+            {
+                // The last line is an action whose source line never came: BulkRequestParser stops there (nextMarker == -1)
+                // and the action is neither added nor validated (with nothing before it: "no requests added").
+                break;
+            }
+
             invalid.AddRange(itemErrors);
             if (op == "delete")
             {
@@ -165,12 +172,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
                 continue;
             }
 
-            if (++i >= lines.Count)
-            {
-                // The last line is an action whose source line never came: BulkRequestParser stops there and the action
-                // is not added (with nothing before it: "no requests added").
-                break;
-            }
+            i++;
 
             if (op == "update")
             {
