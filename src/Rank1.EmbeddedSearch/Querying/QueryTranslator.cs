@@ -536,9 +536,11 @@ internal sealed class QueryTranslator
         }
 
         var regex = JsonPaths.Wildcard(pattern);
-        // "*" means every field that full-text search makes sense on: text fields, and keyword fields that are not multi-fields.
+        // A pattern, "*" (the default field) included, takes the fields QueryParserHelper.resolveMappingField keeps for it:
+        // those with text search (TextSearchInfo other than NONE), text and keyword fields and their multi-fields alike.
+        // (Numeric, date and boolean fields, which Elasticsearch also keeps, searching them leniently, are left out here.)
         return _index.Mapping.AllPaths()
-            .Where(p => regex.IsMatch(p.Key) && (p.Value.Kind == FieldKind.Text || (pattern != "*" && p.Value.Kind == FieldKind.Keyword)))
+            .Where(p => regex.IsMatch(p.Key) && p.Value.Kind is FieldKind.Text or FieldKind.Keyword)
             .Select(p => p.Key);
     }
 
