@@ -563,6 +563,57 @@ public sealed class ApiTests : IAsyncLifetime
         (await Es.GetAsync(path)).AssertError(400, "illegal_argument_exception", reason);
     }
 
+    [Fact]
+    public async Task TermAndRange_OnDateAndLongFields_ReadTheirValuesAsElasticsearchsFieldTypesDo()
+    {
+        // DateFieldType.termQuery is rangeQuery(v, v, true, true); dateRangeQuery rounds an inclusive upper (and an
+        // exclusive lower) bound up through the round-up parser, so a day-precision value covers its whole day.
+        // NumberType.LONG.termQuery of a value with a decimal part matches nothing; longRangeQuery rounds decimal bounds
+        // inward. query_string and the term/terms/range queries read them alike. Each case lists the ids it matches.
+        Assert.Equal(200, (await Es.PutAsync("/day-precision", JsonNode.Parse("""{"mappings":{"properties":{"d":{"type":"date"},"n":{"type":"long"}}}}"""))).Status);
+        Assert.False((await Es.BulkAsync("""
+            {"index":{"_index":"day-precision","_id":"1"}}
+            {"d":"2019-11-20T10:00:00Z","n":2001}
+            {"index":{"_index":"day-precision","_id":"2"}}
+            {"d":"2019-11-21T00:00:00Z","n":2002}
+
+            """)).Json["errors"]!.GetValue<bool>());
+        static string Qs(string q) => new JsonObject { ["query_string"] = new JsonObject { ["query"] = q } }.ToJsonString();
+        (string Query, string Ids)[] cases =
+        [
+            (Qs("d:2019-11-20"), "1"),
+            (Qs("d:[2019-11-20 TO 2019-11-20]"), "1"),
+            (Qs("d:{2019-11-19 TO 2019-11-20]"), "1"),
+            (Qs("d:>2019-11-20"), "2"),
+            (Qs("d:<=2019-11-20"), "1"),
+            (Qs("d:2019-11-20T10\\:00"), "1"),
+            (Qs("d:>2019-11-20T09\\:59"), "1,2"),
+            (Qs("d:2019-11-20T10\\:00\\:00.000Z"), "1"),
+            (Qs("n:2001.5"), ""),
+            (Qs("n:2001.0"), "1"),
+            (Qs("n:[2000.5 TO 2001.5]"), "1"),
+            ("""{"term":{"d":"2019-11-20"}}""", "1"),
+            ("""{"terms":{"d":["2019-11-21"]}}""", "2"),
+            ("""{"range":{"d":{"lte":"2019-11-20"}}}""", "1"),
+            ("""{"range":{"d":{"gt":"2019-11-20","lt":"2019-11-21"}}}""", ""),
+            ("""{"term":{"n":2001.5}}""", ""),
+            ("""{"range":{"n":{"gt":2001.5}}}""", "2"),
+            ("""{"range":{"n":{"gte":2000.5,"lt":2002}}}""", "1"),
+        ];
+        var wrong = new List<string>();
+        foreach (var (query, ids) in cases)
+        {
+            var r = await Es.SearchAsync("day-precision", JsonNode.Parse($$"""{"query":{{query}},"sort":["_doc"]}""")!);
+            var got = r.Status == 200 ? string.Join(",", r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).Order()) : $"status {r.Status}";
+            if (got != ids)
+            {
+                wrong.Add($"{query}: [{got}], expected [{ids}]");
+            }
+        }
+
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
     [Theory]
     // QueryStringQueryParser with lenient (RestActions.urlParamsToQueryBuilder forwards ?lenient): a value the field's
     // type cannot read is that field's match-nothing query (Queries.newLenientFieldQuery). lenient was ignored: a 400.

@@ -311,7 +311,7 @@ internal sealed class QueryTranslator
         Query q;
         if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
         {
-            q = NumericRangeQuery.NewInt64Range(field, ToLong(mapping, lowerNode), ToLong(mapping, upperNode), includeLower, includeUpper);
+            q = LongRange(field, mapping, lowerNode, upperNode, includeLower, includeUpper);
         }
         else if (mapping.IsFloatingPoint)
         {
@@ -561,8 +561,11 @@ internal sealed class QueryTranslator
     {
         if (mapping.Kind is FieldKind.Long or FieldKind.Integer or FieldKind.Date)
         {
-            var v = ToLong(mapping, JsonValue.Create(text));
-            return NumericRangeQuery.NewInt64Range(field, v, v, true, true);
+            // DateFieldType.termQuery is rangeQuery(value, value, true, true): a day-precision date is that whole day.
+            // NumberType.LONG/INTEGER.termQuery of a value with a decimal part matches nothing; the same range, rounded
+            // inward, is empty.
+            var v = JsonValue.Create(text);
+            return LongRange(field, mapping, v, v, true, true);
         }
 
         if (mapping.IsFloatingPoint)
@@ -572,6 +575,92 @@ internal sealed class QueryTranslator
         }
 
         return new TermQuery(new Term(field, text));
+    }
+
+    // The one home of a term or range on a long, integer or date field (the term, terms and range queries, and
+    // query_string's field:value and field:[a TO b]), as one inclusive range of longs:
+    // - dates: DateFieldType.dateRangeQuery parses an exclusive lower bound and an inclusive upper one rounded up
+    //   (JavaDateMathParser's round-up parser fills the time of day the value leaves out with 23:59:59.999, an absent
+    //   minute or second with 59, the millisecond with 999), then moves an exclusive bound one millisecond inward;
+    // - longs and integers: NumberType.LONG.rangeQuery (longRangeQuery) truncates a bound, moves an exclusive bound
+    //   without a decimal part one inward, and a decimal lower bound above 0 (upper below 0) up (down) one.
+    private Query LongRange(string field, FieldMapping mapping, JsonNode? lowerNode, JsonNode? upperNode, bool includeLower, bool includeUpper)
+    {
+        long? lower = null, upper = null;
+        if (lowerNode is not null)
+        {
+            var (value, hasDecimal) = LongBound(mapping, lowerNode, roundUp: !includeLower);
+            if ((!includeLower && !hasDecimal) || (hasDecimal && mapping.Kind != FieldKind.Date && DocumentFields.TryNumber(lowerNode, out var d) && d > 0))
+            {
+                if (value == long.MaxValue)
+                {
+                    return new BooleanQuery();
+                }
+
+                value++;
+            }
+
+            lower = value;
+        }
+
+        if (upperNode is not null)
+        {
+            var (value, hasDecimal) = LongBound(mapping, upperNode, roundUp: includeUpper);
+            if ((!includeUpper && !hasDecimal) || (hasDecimal && mapping.Kind != FieldKind.Date && DocumentFields.TryNumber(upperNode, out var d) && d < 0))
+            {
+                if (value == long.MinValue)
+                {
+                    return new BooleanQuery();
+                }
+
+                value--;
+            }
+
+            upper = value;
+        }
+
+        return NumericRangeQuery.NewInt64Range(field, lower, upper, true, true);
+    }
+
+    // A bound as a long: a date's milliseconds (rounded up when asked), or a number truncated, with whether it had a
+    // decimal part (never for a date: its exclusive bounds always move one millisecond).
+    private (long Value, bool HasDecimal) LongBound(FieldMapping mapping, JsonNode node, bool roundUp)
+    {
+        if (mapping.Kind == FieldKind.Date)
+        {
+            var ms = ToLong(mapping, node)!.Value;
+            return (roundUp && ValueText(node) is { } text && node.GetValueKind() == JsonValueKind.String ? ms + RoundUpMillis(text) : ms, false);
+        }
+
+        var d = DocumentFields.TryNumber(node, out var n) ? n : throw NumberFailure(node);
+        return ((long)d, d != Math.Truncate(d));
+    }
+
+    // What JavaDateFormatter's round-up parser (DEFAULT_ROUND_UP: HOUR_OF_DAY 23, MINUTE_OF_HOUR 59, SECOND_OF_MINUTE 59,
+    // NANO_OF_SECOND 999,999,999 when absent) adds to the value read as written: the time of day it leaves out. Digits
+    // alone are epoch milliseconds here (IndexMapping.TryParseDate), which round up to themselves.
+    private static long RoundUpMillis(string text)
+    {
+        var t = text.IndexOf('T', StringComparison.Ordinal);
+        if (t < 0)
+        {
+            return text.TrimStart('-').All(char.IsAsciiDigit) ? 0 : 86_399_999;
+        }
+
+        var time = text[(t + 1)..];
+        var zone = time.IndexOfAny(['Z', 'z', '+', '-']);
+        time = zone < 0 ? time : time[..zone];
+        if (time.Contains('.', StringComparison.Ordinal) || time.Contains(',', StringComparison.Ordinal))
+        {
+            return 0;
+        }
+
+        return time.Count(c => c == ':') switch
+        {
+            0 => 3_599_999,
+            1 => 59_999,
+            _ => 999,
+        };
     }
 
     // A value the field's type cannot read fails on the shard, where the mapping turns the query into Lucene's:
