@@ -92,7 +92,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var contexts = new SearchContexts(time);
         var executor = new SearchExecutor(catalog, contexts, nodeId, time);
         var search = new SearchEndpoints(catalog, executor, contexts, time, options.Flavor);
-        var docs = new DocumentEndpoints(catalog);
+        var docs = new DocumentEndpoints(catalog, options.Flavor);
 
         app.UseResponseCompression();
         app.UseRequestDecompression();

@@ -690,6 +690,35 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bulk_OpenSearchFlavor_ReadsActionLinesAsOpenSearchsBulkRequestParser()
+    {
+        // OpenSearch 2.x's BulkRequestParser.parse (server/src/main/java/org/opensearch/action/bulk/BulkRequestParser.java):
+        // its own words for an unknown action, no checkBulkActionIsProperlyClosed (what follows the action's object is
+        // not read), and none of Elasticsearch's require_data_stream, list_executed_pipelines, dynamic_templates. The
+        // OpenSearch flavor answered all of these as Elasticsearch 9 does.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var os = new EsClient(server.Url);
+        (await os.BulkAsync("{\"x\":{}}\n{}\n")).AssertError(400, "illegal_argument_exception",
+            "Malformed action/metadata line [1], expected one of [create, delete, index, update] but found [x]");
+        (await os.BulkAsync("{\"index\":{\"_index\":\"os-bulk\",\"require_data_stream\":false}}\n{}\n")).AssertError(400, "illegal_argument_exception",
+            "Action/metadata line [1] contains an unknown parameter [require_data_stream]");
+        (await os.BulkAsync("{\"index\":{\"_index\":\"os-bulk\",\"list_executed_pipelines\":true}}\n{}\n")).AssertError(400, "illegal_argument_exception",
+            "Action/metadata line [1] contains an unknown parameter [list_executed_pipelines]");
+        (await os.BulkAsync("{\"index\":{\"_index\":\"os-bulk\",\"dynamic_templates\":{\"a\":\"b\"}}}\n{}\n")).AssertError(400, "illegal_argument_exception",
+            "Malformed action/metadata line [1], expected a simple value for field [dynamic_templates] but found [START_OBJECT]");
+        var second = await os.BulkAsync("{\"index\":{\"_index\":\"os-bulk\",\"_id\":\"1\"},\"extra\":1}\n{\"n\":1}\n");
+        Assert.Equal(200, second.Status);
+        Assert.Equal(201, second.Json["items"]![0]!["index"]!["status"]!.GetValue<int>());
+        Assert.Equal(1, (await os.GetAsync("/os-bulk/_count")).Json["count"]!.GetValue<int>());
+
+        // Elasticsearch 9's parser knows dynamic_templates as an object, and no dynamic_template_params.
+        (await Es.BulkAsync("{\"index\":{\"_index\":\"es-bulk\",\"dynamic_template_params\":{\"a\":\"b\"}}}\n{}\n")).AssertError(400, "illegal_argument_exception",
+            "Malformed action/metadata line [1], expected a simple value for field [dynamic_template_params] but found [START_OBJECT]");
+        (await Es.BulkAsync("{\"index\":{\"_index\":\"es-bulk\",\"_id\":\"1\"},\"extra\":1}\n{\"n\":1}\n")).AssertError(400, "illegal_argument_exception",
+            "Malformed action/metadata line [1], expected END_OBJECT but found [FIELD_NAME]");
+    }
+
+    [Fact]
     public async Task OpType_Create_NeverOverwrites_InEitherCaseOrInABulkIndexAction()
     {
         Assert.Equal(201, (await Es.PutAsync("/op-type/_doc/1", JsonNode.Parse("""{"n":1}"""))).Status);

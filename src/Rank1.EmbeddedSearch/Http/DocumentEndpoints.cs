@@ -8,7 +8,7 @@ using Rank1.EmbeddedSearch.Querying;
 namespace Rank1.EmbeddedSearch.Http;
 
 /// <summary>Document APIs: index, create, get, delete, update, bulk and mget.</summary>
-internal sealed class DocumentEndpoints(IndexCatalog catalog)
+internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavor)
 {
     public async Task IndexAsync(HttpContext context, string index, string? id, bool createOnly)
     {
@@ -138,7 +138,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         for (var i = 0; i < lines.Count; i++)
         {
             var (lineNumber, json) = lines[i];
-            var (op, meta) = ReadAction(lineNumber, json.Span);
+            var (op, meta) = ReadAction(lineNumber, json.Span, flavor == SearchFlavor.OpenSearch);
             if (op == "index" && meta["op_type"].GetString() == "create")
             {
                 // BulkRequestParser: an index action with op_type create is a create (IndexRequest.create(true)), answered
@@ -280,15 +280,28 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
     private static readonly HashSet<string> BulkMetadata = new(StringComparer.Ordinal)
     {
         "_index", "_id", "routing", "op_type", "version", "version_type", "if_seq_no", "if_primary_term", "retry_on_conflict",
-        "pipeline", "_source", "require_alias", "require_data_stream", "list_executed_pipelines", "dynamic_templates", "dynamic_template_params",
+        "pipeline", "_source", "require_alias", "require_data_stream", "list_executed_pipelines", "dynamic_templates",
     };
 
-    // The metadata whose value may be an object: _source (a FetchSourceContext), and the two dynamic template maps.
-    private static readonly HashSet<string> BulkObjectMetadata = new(StringComparer.Ordinal) { "_source", "dynamic_templates", "dynamic_template_params" };
+    // The metadata whose value may be an object: _source (a FetchSourceContext), and the dynamic_templates map.
+    private static readonly HashSet<string> BulkObjectMetadata = new(StringComparer.Ordinal) { "_source", "dynamic_templates" };
+
+    // OpenSearch 2.x's BulkRequestParser (server/src/main/java/org/opensearch/action/bulk/BulkRequestParser.java): the
+    // metadata before Elasticsearch added require_data_stream, list_executed_pipelines and dynamic_templates, and only
+    // _source as an object.
+    private static readonly HashSet<string> OpenSearchBulkMetadata = new(StringComparer.Ordinal)
+    {
+        "_index", "_id", "routing", "op_type", "version", "version_type", "if_seq_no", "if_primary_term", "retry_on_conflict",
+        "pipeline", "_source", "require_alias",
+    };
+
+    private static readonly HashSet<string> OpenSearchBulkObjectMetadata = new(StringComparer.Ordinal) { "_source" };
 
     // A bulk action line: {"<op>":{<metadata>}}, checked in the order of BulkRequestParser.parseActionLine and its
-    // checkBulkActionIsProperlyClosed (Elasticsearch 9's strict reading, without the REST API version 8 leniency).
-    private static (string Op, JsonObject Meta) ReadAction(int lineNumber, ReadOnlySpan<byte> json)
+    // checkBulkActionIsProperlyClosed (Elasticsearch 9's strict reading, without the REST API version 8 leniency). With
+    // the OpenSearch flavor, as OpenSearch 2.x's BulkRequestParser.parse: its words for an unknown action, its metadata,
+    // and nothing read after the action's object (a second key is ignored).
+    private static (string Op, JsonObject Meta) ReadAction(int lineNumber, ReadOnlySpan<byte> json, bool openSearch)
     {
         JsonNode? node;
         try
@@ -314,7 +327,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
         var (op, value) = action.First();
         if (op is not ("index" or "create" or "delete" or "update"))
         {
-            throw EsException.IllegalArgument(Malformed($"expected field [create], [delete], [index] or [update] but found [{op}]"));
+            throw EsException.IllegalArgument(Malformed(openSearch
+                ? $"expected one of [create, delete, index, update] but found [{op}]"
+                : $"expected field [create], [delete], [index] or [update] but found [{op}]"));
         }
 
         if (value is not JsonObject meta)
@@ -324,19 +339,19 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog)
 
         foreach (var (key, v) in meta)
         {
-            if (v is JsonArray || (v is JsonObject && !BulkObjectMetadata.Contains(key)))
+            if (v is JsonArray || (v is JsonObject && !(openSearch ? OpenSearchBulkObjectMetadata : BulkObjectMetadata).Contains(key)))
             {
                 throw EsException.IllegalArgument(Malformed($"expected a simple value for field [{key}] but found [{RequestJson.TokenName(v)}]"));
             }
 
             // A null is skipped (it is no value token); _type is unknown since Elasticsearch 8.
-            if (v is not null && !BulkMetadata.Contains(key))
+            if (v is not null && !(openSearch ? OpenSearchBulkMetadata : BulkMetadata).Contains(key))
             {
                 throw EsException.IllegalArgument($"Action/metadata line [{lineNumber}] contains an unknown parameter [{key}]");
             }
         }
 
-        if (action.Count > 1)
+        if (action.Count > 1 && !openSearch)
         {
             throw EsException.IllegalArgument(Malformed("expected END_OBJECT but found [FIELD_NAME]"));
         }
