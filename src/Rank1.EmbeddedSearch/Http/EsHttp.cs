@@ -307,7 +307,6 @@ internal static class EsHttp
         return "application/json";
     }
 
-    /// <summary>The <c>refresh</c> parameter: true, empty (true) and wait_for make the write visible before the answer.</summary>
     /// <summary>
     /// A write's <c>refresh</c>, read as <c>WriteRequest.RefreshPolicy.parse</c> reads it: <c>true</c> or empty refreshes,
     /// <c>wait_for</c> waits for a refresh, <c>false</c> or none does neither, and any other value is its 400
@@ -320,17 +319,4 @@ internal static class EsHttp
         "wait_for" => RefreshPolicy.WaitUntil,
         var other => throw EsException.IllegalArgument($"Unknown value for refresh: [{other}]."),
     };
-}
-
-/// <summary>A write's refresh policy (<c>WriteRequest.RefreshPolicy</c>).</summary>
-internal enum RefreshPolicy
-{
-    /// <summary>No refresh (<c>false</c>, the default).</summary>
-    None,
-
-    /// <summary>Refresh now (<c>true</c>): the answer says <c>forced_refresh</c>.</summary>
-    Immediate,
-
-    /// <summary>Answer once a refresh has made the write visible (<c>wait_for</c>); here that refresh is made at once, but it is not reported as forced.</summary>
-    WaitUntil,
 }

@@ -34,6 +34,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             // Without a body RestCountAction reads the URL's query (RestActions.urlParamsToQueryBuilder).
             SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
         }
+        else
+        {
+            // With a body it reads the body's query and never q (RestCountAction: withContentOrSourceParamParserOrNull).
+            SearchRequest.ThrowIfQueryStringParamsWithBody(Param(context), context.Request.Path);
+        }
 
         var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
         await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context))).ConfigureAwait(false);

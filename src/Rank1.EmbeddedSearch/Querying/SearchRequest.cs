@@ -409,6 +409,22 @@ internal sealed class SearchRequest
     }
 
     /// <summary>
+    /// <c>RestCountAction</c> with a body reads the query from it and never <c>q</c> or the parameters that go with it, so
+    /// the REST layer refuses them as unconsumed: 400 "request [/i/_count] contains unrecognized parameter: [q]" (sorted,
+    /// without its "did you mean" suggestions).
+    /// </summary>
+    /// <param name="param">The request's URL parameters.</param>
+    /// <param name="path">The request's path, named in the error.</param>
+    public static void ThrowIfQueryStringParamsWithBody(Func<string, string?> param, string path)
+    {
+        var unused = QueryStringParams.Append("q").Where(k => param(k) is not null).Order(StringComparer.Ordinal).ToArray();
+        if (unused.Length > 0)
+        {
+            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unused.Length > 1 ? "s" : "")}: {string.Join(", ", unused.Select(k => $"[{k}]"))}");
+        }
+    }
+
+    /// <summary>
     /// <c>RestActions.urlParamsToQueryBuilder</c>'s 400 for query string parameters without <c>q</c>: "request [/i/_count]
     /// contains parameters [df] but missing query string parameter 'q'."
     /// </summary>
