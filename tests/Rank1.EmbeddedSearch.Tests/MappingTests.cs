@@ -91,6 +91,41 @@ public sealed class MappingTests
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"dynamic":"false","properties":{"title":{"type":"text"}}}"""), mapping), mapping.ToJsonString());
     }
 
+    /// <summary>
+    /// Dates as the default format <c>strict_date_optional_time||epoch_millis</c> reads them, a JSON number's text
+    /// included: <c>"2019"</c> (or 2019) is the year 2019 and a 13-digit number epoch milliseconds, in documents and in
+    /// queries alike; a US-style date is no date. Before, any digits were epoch milliseconds ("2019" was 1970) and
+    /// .NET's lenient parser took "12/05/2019".
+    /// </summary>
+    [Fact]
+    public async Task Dates_AreReadAsStrictDateOptionalTimeThenEpochMillis()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/events", JsonNode.Parse("""{"mappings":{"properties":{"d":{"type":"date"}}}}"""))).Status);
+        var bulk = await es.BulkAsync(
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"year\"}}\n{\"d\":\"2019\"}\n" +
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"number-year\"}}\n{\"d\":2019}\n" +
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"zoned\"}}\n{\"d\":\"2019-06-15T10:00:00.5+02:00\"}\n" +
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"epoch\"}}\n{\"d\":1420070400001}\n" +
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"us\"}}\n{\"d\":\"12/05/2019\"}\n");
+        var items = bulk.Json["items"]!.AsArray().Select(i => i!["index"]!).ToArray();
+        Assert.Equal([201, 201, 201, 201, 400], items.Select(i => i["status"]!.GetValue<int>()));
+        Assert.Equal("document_parsing_exception", items[4]["error"]!["type"]!.GetValue<string>());
+
+        // Sort values are the epoch milliseconds read: 2015-01-01T00:00:00.001Z, 2019-01-01 twice, 2019-06-15T08:00:00.500Z.
+        var sorted = await es.SearchAsync("events", JsonNode.Parse("""{"sort":[{"d":"asc"}]}""")!);
+        Assert.Equal([1420070400001L, 1546300800000L, 1546300800000L, 1560585600500L],
+            sorted.Json["hits"]!["hits"]!.AsArray().Select(h => h!["sort"]![0]!.GetValue<long>()));
+
+        Assert.Equal(["number-year", "year", "zoned"], await IdsAsync(es, """{"range":{"d":{"gte":"2019"}}}"""));
+        Assert.Equal(["epoch", "number-year", "year"], await IdsAsync(es, """{"range":{"d":{"lt":"2019-01-02"}}}"""));
+        Assert.Equal(["number-year", "year"], await IdsAsync(es, """{"term":{"d":"2019"}}"""));
+    }
+
+    private static async Task<string[]> IdsAsync(EsClient es, string query) =>
+        [.. (await es.SearchAsync("events", JsonNode.Parse($$"""{"query":{{query}}}""")!)).Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
+
     private static async Task<int> CountAsync(EsClient es, string query) =>
         (await es.PostAsync("/shop/_count", JsonNode.Parse($$"""{"query":{{query}}}"""))).Json["count"]!.GetValue<int>();
 }

@@ -402,34 +402,65 @@ internal sealed class IndexMapping
         return o;
     }
 
-    /// <summary>Parses a date as Elasticsearch's default format does: ISO 8601 or epoch milliseconds.</summary>
+    /// <summary>
+    /// Parses a date as Elasticsearch's default format, <c>strict_date_optional_time||epoch_millis</c>, does: the value's
+    /// text (a JSON number's too, as <c>DateFieldMapper</c> reads <c>textOrNull</c>) as a strict ISO date first
+    /// (<c>yyyy</c>, <c>yyyy-MM</c>, <c>yyyy-MM-dd</c>, then <c>THH</c>, <c>:mm</c>, <c>:ss</c>, a fraction of up to 9
+    /// digits and a zone, <c>Z</c>, <c>±HH</c>, <c>±HHmm</c> or <c>±HH:mm</c>; UTC without one), else as epoch
+    /// milliseconds. So <c>"2019"</c> is the year 2019, not 2019 ms after 1970; <c>"12/05/2019"</c> is no date.
+    /// </summary>
     public static bool TryParseDate(JsonNode node, out long epochMillis)
     {
         epochMillis = 0;
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var ms))
+        var text = node.GetValueKind() switch
         {
-            epochMillis = ms;
-            return true;
-        }
-
-        var s = node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
-        if (s is null)
+            JsonValueKind.String => node.GetValue<string>(),
+            JsonValueKind.Number => node.ToJsonString(),
+            _ => null,
+        };
+        if (text is null)
         {
             return false;
         }
 
-        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out ms))
+        if (StrictDateOptionalTime(text) is { } date)
         {
-            epochMillis = ms;
+            epochMillis = date;
             return true;
         }
 
-        if (DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var dto))
+        return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out epochMillis);
+    }
+
+    /// <summary>Whether <paramref name="text"/> is read as epoch milliseconds by <see cref="TryParseDate"/> (not as a strict ISO date).</summary>
+    public static bool IsEpochMillis(string text) =>
+        StrictDateOptionalTime(text) is null && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _);
+
+    private static readonly System.Text.RegularExpressions.Regex StrictDate = new(
+        @"^(?<y>\d{4})(?:-(?<M>\d{2})(?:-(?<d>\d{2})(?:T(?<H>\d{2})(?::(?<m>\d{2})(?::(?<s>\d{2})(?:[.,](?<f>\d{1,9}))?)?)?(?<z>Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?$",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.ExplicitCapture);
+
+    private static long? StrictDateOptionalTime(string text)
+    {
+        var m = StrictDate.Match(text);
+        if (!m.Success)
         {
-            epochMillis = dto.ToUnixTimeMilliseconds();
-            return true;
+            return null;
         }
 
-        return false;
+        int Part(string name, int absent) => m.Groups[name].Success ? int.Parse(m.Groups[name].Value, CultureInfo.InvariantCulture) : absent;
+        var zone = m.Groups["z"].Value;
+        var offset = zone is "" or "Z" ? TimeSpan.Zero : TimeSpan.FromMinutes(
+            (zone[0] == '-' ? -1 : 1) * ((int.Parse(zone.AsSpan(1, 2), CultureInfo.InvariantCulture) * 60) + (zone.Length > 3 ? int.Parse(zone.AsSpan(zone.Length - 2), CultureInfo.InvariantCulture) : 0)));
+        try
+        {
+            var at = new DateTimeOffset(Part("y", 0), Part("M", 1), Part("d", 1), Part("H", 0), Part("m", 0), Part("s", 0), offset);
+            var fraction = m.Groups["f"].Value;
+            return at.ToUnixTimeMilliseconds() + (fraction.Length == 0 ? 0 : int.Parse(fraction.PadRight(9, '0'), CultureInfo.InvariantCulture) / 1_000_000);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null; // a month 13, a day 31 in a 30-day month, an hour 24: not a date
+        }
     }
 }

@@ -637,14 +637,15 @@ internal sealed class QueryTranslator
     }
 
     // What JavaDateFormatter's round-up parser (DEFAULT_ROUND_UP: HOUR_OF_DAY 23, MINUTE_OF_HOUR 59, SECOND_OF_MINUTE 59,
-    // NANO_OF_SECOND 999,999,999 when absent) adds to the value read as written: the time of day it leaves out. Digits
-    // alone are epoch milliseconds here (IndexMapping.TryParseDate), which round up to themselves.
+    // NANO_OF_SECOND 999,999,999 when absent) adds to the value read as written: the time of day it leaves out. Epoch
+    // milliseconds (IndexMapping.TryParseDate) round up to themselves; a year alone ("2019") is its first day, as the
+    // round-up parser defaults the month and day to 1.
     private static long RoundUpMillis(string text)
     {
         var t = text.IndexOf('T', StringComparison.Ordinal);
         if (t < 0)
         {
-            return text.TrimStart('-').All(char.IsAsciiDigit) ? 0 : 86_399_999;
+            return IndexMapping.IsEpochMillis(text) ? 0 : 86_399_999;
         }
 
         var time = text[(t + 1)..];
