@@ -86,6 +86,9 @@ public sealed class EsException : Exception
     /// <summary>Extra fields of the error object (<c>index</c>, <c>resource.id</c>, ...).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; }
 
+    /// <summary>Extra fields of the error object that are numbers, written before <see cref="Extra"/> (a circuit breaker's <c>bytes_wanted</c>, <c>bytes_limit</c>).</summary>
+    public IReadOnlyDictionary<string, long> Numbers { get; init; } = new Dictionary<string, long>();
+
     /// <summary>The cause, rendered as <c>caused_by</c>.</summary>
     public EsException? CausedBy => InnerException as EsException;
 
@@ -125,6 +128,11 @@ public sealed class EsException : Exception
     private JsonObject Object(bool withCause)
     {
         var o = new JsonObject { ["type"] = Type, ["reason"] = Message };
+        foreach (var (k, v) in Numbers)
+        {
+            o[k] = v;
+        }
+
         foreach (var (k, v) in Extra)
         {
             o[k] = v;

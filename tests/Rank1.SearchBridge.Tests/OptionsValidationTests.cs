@@ -22,6 +22,15 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
+    public void MaxInFlightBytes_OfZero_IsRefusedAtStartUp_AndUnsetIsAQuarterOfTheAvailableMemory()
+    {
+        Assert.Equal(["The field Rank1:Proxy:MaxInFlightBytes must be between 1 and 9223372036854775807."], Failures(new ProxyOptions { MaxInFlightBytes = 0 }));
+        Assert.Empty(Failures(new ProxyOptions { MaxInFlightBytes = 1 }));
+        Assert.Equal(1234, new ProxyOptions { MaxInFlightBytes = 1234 }.InFlightLimit);
+        Assert.Equal((long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.25), new ProxyOptions().InFlightLimit);
+    }
+
+    [Fact]
     public void ModelFailuresBeforeBreak_OfOne_IsRefusedAtStartUp_NotByPollyAtTheFirstRerank()
     {
         // Polly's circuit breaker takes a minimum throughput of 2 or more: 1 passed validation and then failed where the

@@ -35,12 +35,21 @@ internal static class SearchHttp
     /// <summary>
     /// The client's body, with its Content-Encoding undone: a body that does not decode is a 400, one that decodes to more
     /// than <paramref name="maxContentLength"/> bytes a 413 (Elasticsearch applies <c>http.max_content_length</c> to the
-    /// decompressed content too).
+    /// decompressed content too). Every byte read, and every byte decoded as it inflates, is taken from
+    /// <paramref name="held"/>: a body that would take the bytes in flight past the budget stops there, a 429
+    /// <c>circuit_breaking_exception</c> (<see cref="InFlightBudget"/>).
     /// </summary>
-    public static async Task<byte[]> ReadBodyAsync(HttpRequest request, long maxContentLength)
+    public static async Task<byte[]> ReadBodyAsync(HttpRequest request, long maxContentLength, InFlightBudget.Lease held)
     {
         using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        var piece = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(piece, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            held.Take(read, InFlightBudget.RequestLabel);
+            buffer.Write(piece, 0, read);
+        }
+
         var raw = buffer.ToArray();
         var encoding = request.Headers.ContentEncoding.ToString();
         if (string.IsNullOrEmpty(encoding))
@@ -50,7 +59,7 @@ internal static class SearchHttp
 
         try
         {
-            return ContentCoding.DecodeRequest(raw, encoding, maxContentLength);
+            return ContentCoding.DecodeRequest(raw, encoding, maxContentLength, inflated => held.Take(inflated, InFlightBudget.RequestLabel));
         }
         catch (DecodedTooLongException e)
         {
@@ -109,8 +118,12 @@ internal static class SearchHttp
     private const string SourceParameter = "source";
     private const string SourceContentTypeParameter = "source_content_type";
 
-    /// <summary>Writes an answer with its rerank status (and why, when there is a reason) in the response headers.</summary>
-    public static async Task WriteAsync(HttpContext context, SearchAnswer answer, string status, string? reason)
+    /// <summary>
+    /// Writes an answer with its rerank status (and why, when there is a reason) in the response headers. With
+    /// <paramref name="held"/>, the request's bytes of the in-flight budget are given back once the answer is encoded,
+    /// before its bytes go out: a client that has read the whole answer finds them back already.
+    /// </summary>
+    public static async Task WriteAsync(HttpContext context, SearchAnswer answer, string status, string? reason, InFlightBudget.Lease? held = null)
     {
         var response = context.Response;
         response.StatusCode = answer.Status;
@@ -131,6 +144,7 @@ internal static class SearchHttp
         }
 
         response.ContentLength = body.Length;
+        held?.Dispose();
         await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
     }
 

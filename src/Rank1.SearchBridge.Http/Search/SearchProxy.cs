@@ -22,7 +22,7 @@ namespace Rank1.SearchBridge.Http.Search;
 /// has Rank1 rerank the window, and answers in Elasticsearch's shape with score and reasoning on every reranked hit.
 /// </summary>
 internal sealed partial class SearchProxy(BackendClient backend, PassThrough passThrough, SearchWindowRerank windowRerank, RuleSet rules, IOptions<ProxyOptions> options, Rank1Metrics metrics,
-    TimeProvider time, ILogger<SearchProxy> logger)
+    InFlightBudget budget, TimeProvider time, ILogger<SearchProxy> logger)
 {
     // A search streamed through the pass-through forwarder waits for the backend as long as one the proxy holds.
     private readonly ForwarderRequestConfig _forwarding = new() { ActivityTimeout = backend.CallLimit };
@@ -30,7 +30,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleSearchAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here (SearchDeadline)
-        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
+        using var held = budget.Open();
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
         if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
         {
             return;
@@ -39,10 +41,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var (raw, query, contentType) = BodyOrSource(context.Request, sent);
         var search = Prepare(index, BackendPath(index, index, RawIndex(context, index)), raw, query, source: null,
             ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0));
-        var answer = await SearchAsync(search, RequestHeaders(context.Request, contentType), context.Request.Method, arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
+        var answer = await SearchAsync(search, RequestHeaders(context.Request, contentType), context.Request.Method, arrived, held, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
         {
-            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason, held).ConfigureAwait(false);
         }
     }
 
@@ -54,7 +56,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleSearchTemplateAsync(HttpContext context, string? index)
     {
         var arrived = time.GetTimestamp(); // deadline_ms counts from here, the rendering included (SearchDeadline)
-        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
+        using var held = budget.Open();
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
         if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
         {
             return;
@@ -75,10 +79,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var (search, refused) = await RenderAsync(index, BackendPath(index, index, RawIndex(context, index)), query, raw, headers, context.RequestAborted).ConfigureAwait(false);
-        var answer = refused ?? await SearchAsync(search!, headers, "POST", arrived, context.RequestAborted, streamTo: context).ConfigureAwait(false);
+        var answer = refused ?? await SearchAsync(search!, headers, "POST", arrived, held, context.RequestAborted, streamTo: context).ConfigureAwait(false);
         if (!answer.Sent)
         {
-            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason).ConfigureAwait(false);
+            await WriteAsync(context, answer, answer.Rerank.ToHeaderValue(), answer.Reason, held).ConfigureAwait(false);
         }
     }
 
@@ -116,7 +120,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     public async Task HandleMsearchAsync(HttpContext context, string? pathIndex, bool templates = false)
     {
         var started = time.GetTimestamp(); // each search's deadline_ms counts from here (SearchDeadline)
-        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength).ConfigureAwait(false);
+        // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
+        using var held = budget.Open();
+        var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
         if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
         {
             return;
@@ -183,7 +189,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             await searches.WaitAsync(context.RequestAborted).ConfigureAwait(false);
             try
             {
-                return await MsearchItemAsync(item, query, headers, share, started, refusal, context.RequestAborted).ConfigureAwait(false);
+                return await MsearchItemAsync(item, query, headers, share, started, held, refusal, context.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -196,19 +202,19 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             // The backend refused a search while reading its body (an unknown query or key): Elasticsearch refuses those
             // for the whole msearch before any search runs, so the first such answer is the msearch's.
-            await WriteAsync(context, refused, refused.Rerank.ToHeaderValue(), refused.Reason).ConfigureAwait(false);
+            await WriteAsync(context, refused, refused.Rerank.ToHeaderValue(), refused.Reason, held).ConfigureAwait(false);
             return;
         }
 
         IReadOnlyList<KeyValuePair<string, string[]>> productHeaders = backend.Flavor == BackendFlavor.OpenSearch ? [] : [new("X-Elastic-Product", ["Elasticsearch"])];
         var answer = MsearchFraming.Combine(answers, time.GetElapsedTime(started), productHeaders, query);
-        await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null).ConfigureAwait(false);
+        await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null, held).ConfigureAwait(false);
     }
 
     // An item's answer, and whether it is the backend's (not the proxy's own error in its place). An item whose answer
     // is the backend refusing it while parsing cancels the other items' reranks (refused).
     private async Task<(SearchAnswer Answer, bool FromBackend)> MsearchItemAsync(MsearchEntry item, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
-        SemaphoreSlim share, long arrived, CancellationTokenSource refused, CancellationToken cancellationToken)
+        SemaphoreSlim share, long arrived, InFlightBudget.Lease held, CancellationTokenSource refused, CancellationToken cancellationToken)
     {
         try
         {
@@ -223,7 +229,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
                 }
             }
 
-            var answer = await SearchAsync(search ?? throw item.Refused!, headers, "POST", arrived, cancellationToken, share, refused.Token).ConfigureAwait(false);
+            var answer = await SearchAsync(search ?? throw item.Refused!, headers, "POST", arrived, held, cancellationToken, share, refused.Token).ConfigureAwait(false);
             // A rendered template's search is read when it is rendered, each alone: the backend refusing it is that item's answer.
             var whole = item.Template is null;
             if (whole && MsearchFraming.RefusedWhileParsing([answer]) is not null)
@@ -339,6 +345,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
     /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
+    /// Each backend answer the search holds is taken from <paramref name="held"/> (its request's share of the
+    /// <see cref="InFlightBudget"/>) as it arrives, and held until the request ends: one that would take the bytes in
+    /// flight past the budget is a 429 <c>circuit_breaking_exception</c> (an msearch item's error, a lone search's answer).
     /// The deadline counts from <paramref name="arrived"/> (<see cref="SearchDeadline"/>); with <paramref name="share"/>,
     /// the rerank first takes a place of its request's share of the model (within its deadline). The rerank stops at
     /// <paramref name="rerankCancellation"/> (an msearch's, also cancelled when another of its searches is refused),
@@ -346,7 +355,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// client's own request), a search that is not reranked goes to the backend through the pass-through forwarder,
     /// its answer streamed to the client as it comes and never held whole (<see cref="SearchAnswer.Sent"/>).
     /// </remarks>
-    private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, CancellationToken cancellationToken,
+    private async Task<SearchAnswer> SearchAsync(PreparedSearch search, IReadOnlyList<KeyValuePair<string, string[]>> headers, string method, long arrived, InFlightBudget.Lease held,
+        CancellationToken cancellationToken,
         SemaphoreSlim? share = null, CancellationToken? rerankCancellation = null, HttpContext? streamTo = null)
     {
         var (index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize) = search;
@@ -376,6 +386,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
                     $"the backend's answer to this search is over {cap} bytes (Rank1:Proxy:MaxHeldAnswerBytes), more than the proxy holds for an item of a multi search: send it alone (_search, _search/template), whose answer is streamed");
             }
 
+            held.Take(passthrough.Body.Length, InFlightBudget.BackendAnswerLabel);
             metrics.Search("skipped");
             return new SearchAnswer(passthrough.Status, passthrough.Headers, passthrough.Body, RerankStatus.Skipped, reason);
         }
@@ -446,6 +457,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return await OverCapAsync().ConfigureAwait(false);
         }
 
+        held.Take(response.Body.Length, InFlightBudget.BackendAnswerLabel);
         if (response.Status != 200)
         {
             metrics.Search("skipped");

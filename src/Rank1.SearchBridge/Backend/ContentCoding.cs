@@ -62,9 +62,10 @@ internal static class ContentCoding
     /// A client's request body with its <paramref name="encoding"/> undone (<see cref="Decode"/>, at most
     /// <paramref name="maxLength"/> bytes), an empty body as it is. GZipStream stops quietly at the end of what it could
     /// read, so garbage after a gzip header decodes to nothing (or to a truncated body): the gzip trailer's length (ISIZE,
-    /// the size mod 2^32) must match, else <see cref="InvalidDataException"/>.
+    /// the size mod 2^32) must match, else <see cref="InvalidDataException"/>. <paramref name="inflating"/>, when given, is
+    /// told each piece's length before it is kept (<see cref="Decode"/>), and may throw to stop the decoding there.
     /// </summary>
-    public static byte[] DecodeRequest(byte[] raw, string encoding, long maxLength)
+    public static byte[] DecodeRequest(byte[] raw, string encoding, long maxLength, Action<int>? inflating = null)
     {
         // An encoding this does not undo is left as it came, as Elasticsearch's HTTP layer leaves one it does not know
         // (Netty's HttpContentDecompressor decodes nothing for it), for the body's reader to read or refuse: the client's
@@ -74,7 +75,7 @@ internal static class ContentCoding
             return raw;
         }
 
-        var decoded = Decode(raw, encoding, maxLength);
+        var decoded = Decode(raw, encoding, maxLength, inflating);
         return encoding.Trim().ToLowerInvariant() is "gzip" or "x-gzip" && (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)decoded.Length)
             ? throw new InvalidDataException("the stream is truncated or corrupt")
             : decoded;
@@ -84,8 +85,10 @@ internal static class ContentCoding
     /// A body decoded from gzip, deflate, br or identity (<see cref="InvalidDataException"/> when it does not decode). At
     /// most <paramref name="maxLength"/> bytes are inflated: a body that decodes to more is <see cref="DecodedTooLongException"/>,
     /// found after reading one byte past the limit, so a small compressed body cannot take unbounded memory.
+    /// <paramref name="inflating"/>, when given, is told the length of each decoded piece before it is kept (the proxy's
+    /// in-flight budget counts it), and may throw to stop the decoding there.
     /// </summary>
-    public static byte[] Decode(byte[] body, string encoding, long maxLength = long.MaxValue)
+    public static byte[] Decode(byte[] body, string encoding, long maxLength = long.MaxValue, Action<int>? inflating = null)
     {
         using var input = new MemoryStream(body);
         using Stream decoder = encoding.Trim().ToLowerInvariant() switch
@@ -106,6 +109,7 @@ internal static class ContentCoding
                 throw new DecodedTooLongException(maxLength);
             }
 
+            inflating?.Invoke(read);
             output.Write(buffer, 0, read);
         }
 

@@ -97,6 +97,25 @@ public sealed class ProxyOptions : IValidatableObject
     public long MaxHeldAnswerBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
+    /// The most bytes all searches in flight may hold together (<c>_search</c>, <c>_msearch</c> and their templates),
+    /// Elasticsearch's <c>in_flight_requests</c> circuit breaker: each request body as read and as decoded (counted while
+    /// it inflates, so a compressed bomb stops early), and each backend answer the proxy holds (a rerank window's, an
+    /// msearch item's until the msearch is answered). A search that would take the total past it is refused with
+    /// Elasticsearch's 429 <c>circuit_breaking_exception</c>; an msearch item whose answer would, is that item's 429.
+    /// Every byte is given back when its request ends. Null: <see cref="DefaultInFlightShare"/> of the memory the GC
+    /// may use (<see cref="GC.GetGCMemoryInfo()"/>'s <c>TotalAvailableMemoryBytes</c>: the container's limit, or the machine's memory).
+    /// </summary>
+    /// <value>Default null (a quarter of the available memory).</value>
+    [Range(typeof(long), "1", "9223372036854775807")]
+    public long? MaxInFlightBytes { get; set; }
+
+    /// <summary>The share of the available memory that <see cref="MaxInFlightBytes"/> is when it is not set: a quarter, since holding a byte of an answer to rewrite it costs several.</summary>
+    public const double DefaultInFlightShare = 0.25;
+
+    /// <summary>The in-flight budget in force: <see cref="MaxInFlightBytes"/>, or <see cref="DefaultInFlightShare"/> of the available memory.</summary>
+    public long InFlightLimit => MaxInFlightBytes ?? Math.Max(1, (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * DefaultInFlightShare));
+
+    /// <summary>
     /// Longest request line accepted, in bytes (method, target and version); longer: a 414 without a body, from Kestrel.
     /// Elasticsearch bounds the same line (<c>http.max_initial_line_length</c>, 4 KB by default, often raised for long
     /// index lists): keep this at least your cluster's, so that the cluster, not the proxy, judges a long URL.

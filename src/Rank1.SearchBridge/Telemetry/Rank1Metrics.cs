@@ -29,6 +29,8 @@ public sealed class Rank1Metrics
     private readonly Counter<long> _precomputeJobs;
     private readonly Gauge<int> _executionProvider;
     private readonly Counter<long> _serviceRequests;
+    private readonly Counter<long> _inFlightRefusals;
+    private Func<long>? _inFlightBytes;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/> (the host's, through DI).</summary>
     public Rank1Metrics(IMeterFactory meterFactory)
@@ -53,6 +55,10 @@ public sealed class Rank1Metrics
             description: "1 for the execution provider the model runs on: requested (configured), actual, and fallback (true when Auto fell back to the CPU).");
         _serviceRequests = meter.CreateCounter<long>("rank1.service.requests",
             description: "Rerank service calls by protocol (cohere_v1, cohere_v2, tei) and outcome (the X-Rank1-Rerank value, or error_STATUS).");
+        meter.CreateObservableUpDownCounter("rank1.proxy.in_flight", () => Volatile.Read(ref _inFlightBytes) is { } used ? [new Measurement<long>(used())] : (IEnumerable<Measurement<long>>)[], "By",
+            "Bytes that searches in flight hold of Rank1:Proxy:MaxInFlightBytes (request bodies as read and decoded, backend answers held).");
+        _inFlightRefusals = meter.CreateCounter<long>("rank1.proxy.in_flight.refusals",
+            description: "Searches (or msearch items) refused with 429 circuit_breaking_exception because they would take the bytes in flight past Rank1:Proxy:MaxInFlightBytes.");
         _storeOperations = meter.CreateCounter<long>("rank1.reasoning_store.operations", description: "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.");
     }
 
@@ -71,6 +77,12 @@ public sealed class Rank1Metrics
     /// count too (a count made from finished judgements missed them).
     /// </summary>
     internal void ObserveTokens(Rank1Engine engine) => Volatile.Write(ref _tokensGenerated, () => engine.ReasoningTokensGenerated);
+
+    /// <summary>Reports the bytes that searches in flight hold (<c>rank1.proxy.in_flight</c>), read when the meter is collected.</summary>
+    internal void ObserveInFlight(Func<long> used) => Volatile.Write(ref _inFlightBytes, used);
+
+    /// <summary>A search (or msearch item) refused because it would take the bytes in flight past the budget.</summary>
+    internal void InFlightRefused() => _inFlightRefusals.Add(1);
 
     /// <summary>Passages that could not be judged because of their input.</summary>
     internal void PassagesFailed(int count) => _passagesFailed.Add(count);
