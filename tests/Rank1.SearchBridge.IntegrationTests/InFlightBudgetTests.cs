@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
@@ -156,6 +157,70 @@ public sealed class InFlightBudgetTests
 
         var again = await stack.SearchAsync(Padded(600 * 1024));
         Assert.Equal(200, again.Status);
+    }
+
+    [Fact]
+    public async Task ASearchWhoseClientLeavesMidRequest_GivesItsBytesBack()
+    {
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var judge = new ReleasingJudge(engine);
+        var ended = new RequestsEnded();
+        // The model call is not cut when the client leaves (its judgements may still be stored): the search ends at its deadline.
+        var settings = Settings();
+        settings["Rank1:Proxy:Default:Deadline"] = "00:00:03";
+        await using var stack = await ProxyStack.StartAsync(settings, s =>
+        {
+            s.AddSingleton<IPassageJudge>(judge);
+            s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(ended);
+        });
+
+        // The first search holds 600 KB while the model judges its window; its client then leaves.
+        using var leave = new CancellationTokenSource();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{ProxyStack.Index}/_search") { Content = ProxyStack.Json(Padded(600 * 1024)) };
+        request.Headers.Add(RequestsEnded.Header, "leaving");
+        var first = stack.Http.SendAsync(request, leave.Token);
+        await judge.Entered.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(429, (await stack.SearchAsync(Padded(600 * 1024))).Status); // held: a second does not fit
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        await ended.Of("leaving").WaitAsync(TimeSpan.FromMinutes(1));
+
+        var big = await stack.SearchAsync(Padded(1_000_000));
+        Assert.Equal(200, big.Status);
+    }
+
+    /// <summary>
+    /// Completes a task when the proxy's pipeline is done with a request named by its <see cref="Header"/> (its handler
+    /// returned or threw): the outermost middleware.
+    /// </summary>
+    private sealed class RequestsEnded : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public const string Header = "X-Test-Request";
+
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _ended = new();
+
+        public Task Of(string name) => Ended(name).Task;
+
+        private TaskCompletionSource Ended(string name) => _ended.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, then) =>
+            {
+                try
+                {
+                    await then(context);
+                }
+                finally
+                {
+                    if (context.Request.Headers.TryGetValue(Header, out var name))
+                    {
+                        Ended(name.ToString()).TrySetResult();
+                    }
+                }
+            });
+            next(app);
+        };
     }
 
     /// <summary>The real engine, each call held until <see cref="Release"/> is set.</summary>

@@ -22,12 +22,12 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
-    public void MaxInFlightBytes_OfZero_IsRefusedAtStartUp_AndUnsetIsAQuarterOfTheAvailableMemory()
+    public void MaxInFlightBytes_OfZero_IsRefusedAtStartUp_AndUnsetIsAnEighthOfTheAvailableMemory()
     {
         Assert.Equal(["The field Rank1:Proxy:MaxInFlightBytes must be between 1 and 9223372036854775807."], Failures(new ProxyOptions { MaxInFlightBytes = 0 }));
         Assert.Empty(Failures(new ProxyOptions { MaxInFlightBytes = 1 }));
         Assert.Equal(1234, new ProxyOptions { MaxInFlightBytes = 1234 }.InFlightLimit);
-        Assert.Equal((long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.25), new ProxyOptions().InFlightLimit);
+        Assert.Equal((long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.125), new ProxyOptions().InFlightLimit);
     }
 
     [Fact]
