@@ -6,7 +6,7 @@ namespace Rank1.Elastic;
 /// after it: a header sent twice, or sent empty, is the 400 <c>media_type_header_exception</c> "Invalid media-type
 /// value on headers [..]" caused by an <c>illegal_argument_exception</c>.
 /// </summary>
-public static class MediaTypeHeaders
+internal static class MediaTypeHeaders
 {
     /// <summary>The headers read so, in Elasticsearch's order.</summary>
     public static readonly string[] Names = ["Accept", "Content-Type"];

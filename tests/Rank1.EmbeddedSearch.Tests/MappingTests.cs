@@ -126,6 +126,41 @@ public sealed class MappingTests
     private static async Task<string[]> IdsAsync(EsClient es, string query) =>
         [.. (await es.SearchAsync("events", JsonNode.Parse($$"""{"query":{{query}}}""")!)).Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
 
+    /// <summary>
+    /// <c>dynamic</c> and <c>enabled</c> read as <c>ObjectMapper.TypeParser</c> reads them: <c>strict</c> and
+    /// <c>runtime</c> in any case, otherwise exactly <c>true</c> or <c>false</c> (<c>XContentMapValues.nodeBooleanValue</c>),
+    /// refused in its words; a lenient that is no boolean is a 400, never a 500.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"mappings":{"dynamic":"TRUE"}}""", 400, "Failed to parse mapping: Could not convert [dynamic.dynamic] to boolean")]
+    [InlineData("""{"mappings":{"properties":{"o":{"type":"object","dynamic":"no"}}}}""", 400, "Failed to parse mapping: Could not convert [dynamic.dynamic] to boolean")]
+    [InlineData("""{"mappings":{"properties":{"o":{"type":"object","enabled":"no"}}}}""", 400, "Failed to parse mapping: Could not convert [enabled.enabled] to boolean")]
+    [InlineData("""{"mappings":{"dynamic":"Strict","properties":{"o":{"dynamic":"false","enabled":"true"}}}}""", 200, null)]
+    public async Task DynamicAndEnabled_AreReadAsObjectMapperReadsThem(string body, int status, string? reason)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        var r = await es.PutAsync("/settings", JsonNode.Parse(body));
+        Assert.Equal(status, r.Status);
+        if (reason is not null)
+        {
+            Assert.Equal(("mapper_parsing_exception", reason), (r.ErrorType, r.ErrorReason));
+        }
+    }
+
+    [Theory]
+    [InlineData("\"abc\"", "illegal_argument_exception", "Failed to parse value [abc] as only [true] or [false] are allowed.")]
+    [InlineData("\"True\"", "illegal_argument_exception", "Failed to parse value [True] as only [true] or [false] are allowed.")]
+    [InlineData("1", "parsing_exception", "[lenient] failed to parse: only [true] or [false] are allowed, found [1]")]
+    public async Task QueryStringLenient_ThatIsNoBoolean_Is400(string lenient, string type, string reason)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        await es.PutAsync("/notes/_doc/1?refresh=true", JsonNode.Parse("""{"text":"onions"}"""));
+        var r = await es.PostAsync("/notes/_search", JsonNode.Parse("""{"query":{"query_string":{"query":"onions","lenient":""" + lenient + "}}}"));
+        Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
+    }
+
     private static async Task<int> CountAsync(EsClient es, string query) =>
         (await es.PostAsync("/shop/_count", JsonNode.Parse($$"""{"query":{{query}}}"""))).Json["count"]!.GetValue<int>();
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
 using Rank1.Inference.Model;
+using Rank1.SearchBridge.Http.Search;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -57,10 +58,45 @@ public sealed class InFlightBudgetTests
             error["reason"]!.GetValue<string>());
     }
 
-    // Elasticsearch's ByteSizeValue.toString, for the sizes these tests see (kb and mb, one decimal at most).
-    private static string Human(long bytes) => bytes >= 1024 * 1024
-        ? (Math.Round(bytes / 1024.0 / 1024 * 10) / 10).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "mb"
-        : (Math.Round(bytes / 1024.0 * 10) / 10).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "kb";
+    private static string Human(long bytes) => InFlightBudget.Human(bytes);
+
+    // ByteSizeValue.toString: Strings.format1Decimals keeps the first decimal of String.valueOf(double) and cuts the
+    // rest (1,100 / 1024 = 1.07421875: "1kb"; 1,048,575 / 1024 = 1023.999...: "1023.9kb"), worked out by hand from
+    // Elasticsearch's code; it was rounded ("1.1kb", "1024kb").
+    [Theory]
+    [InlineData(0L, "0b")]
+    [InlineData(1023L, "1023b")]
+    [InlineData(1024L, "1kb")]
+    [InlineData(1100L, "1kb")]
+    [InlineData(1536L, "1.5kb")]
+    [InlineData(1048575L, "1023.9kb")]
+    [InlineData(123863040L, "118.1mb")]
+    [InlineData(104857600L, "100mb")]
+    [InlineData(3221225472L, "3gb")]
+    public void Human_IsByteSizeValueToString(long bytes, string expected) => Assert.Equal(expected, InFlightBudget.Human(bytes));
+
+    [Fact]
+    public async Task LoneSearchWhoseWindowAnswerTheBudgetCannotHold_IsAnsweredInBackendOrder_NeverA429()
+    {
+        // Reranking never turns a working search into an error: the window's answer (4 hits of about 20 KB) passes the
+        // 64 KB budget, so the search goes again as the client sent it, streamed. It was the 429 of the held answer.
+        await using var stack = await ProxyStack.StartAsync(Settings(64 * 1024));
+        using (var seed = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                var doc = new JsonObject { ["title"] = "big", ["text"] = $"onion {i} " + new string('x', 20_000) }.ToJsonString();
+                (await seed.PutAsync($"big/_doc/{i}?refresh=true", ProxyStack.Json(doc))).EnsureSuccessStatusCode();
+            }
+        }
+
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"size":2}""", "big/_search");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        using var direct = new HttpClient { BaseAddress = stack.Backend.Url };
+        var backend = JsonNode.Parse(await (await direct.PostAsync("big/_search", ProxyStack.Json("""{"query":{"match":{"text":"onion"}},"size":2}"""))).Content.ReadAsStringAsync())!;
+        Assert.Equal(backend["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()), r.Ids);
+    }
 
     [Fact]
     public async Task GzipBodyInflatingPastTheBudget_IsElasticsearchs429CircuitBreakingException_AndTheNextSearchSucceeds()

@@ -134,7 +134,7 @@ internal sealed class IndexMapping
             }
         }
 
-        mapping._rootDynamic = ReadDynamic(obj["dynamic"], "_doc");
+        mapping._rootDynamic = ReadDynamic(obj["dynamic"]);
         if (obj["properties"] is JsonObject props)
         {
             mapping.AddProperties(props, prefix: string.Empty);
@@ -157,14 +157,8 @@ internal sealed class IndexMapping
             var type = def["type"] is JsonValue t && t.TryGetValue<string>(out var named) ? named : null;
             if (def["properties"] is JsonObject || type is null or "object")
             {
-                var enabled = def["enabled"] switch
-                {
-                    null => true,
-                    JsonValue e when e.GetValueKind() is JsonValueKind.True or JsonValueKind.False => e.GetValue<bool>(),
-                    JsonValue e when e.TryGetValue<string>(out var text) && text is "true" or "false" => text == "true",
-                    var other => throw new EsException(400, "mapper_parsing_exception", $"Failed to parse value [{other.ToJsonString().Trim('"')}] as only [true] or [false] are allowed."),
-                };
-                _objects[path] = new ObjectMapping(enabled, ReadDynamic(def["dynamic"], path));
+                var enabled = def["enabled"] is { } e ? MappingBool(e) ?? throw CouldNotConvert("enabled") : true;
+                _objects[path] = new ObjectMapping(enabled, ReadDynamic(def["dynamic"]));
                 if (def["properties"] is JsonObject nested)
                 {
                     AddProperties(nested, path + ".");
@@ -177,20 +171,36 @@ internal sealed class IndexMapping
         }
     }
 
-    // Dynamic.fromString (a boolean is read as its text): true, false, strict or runtime.
-    private static string? ReadDynamic(JsonNode? node, string path)
+    // ObjectMapper.TypeParser: "strict" and "runtime" in any case, else XContentMapValues.nodeBooleanValue(node,
+    // "dynamic.dynamic"): true or false exactly (Booleans.parseBoolean of its text).
+    private static string? ReadDynamic(JsonNode? node)
     {
-        var text = node switch
+        if (node is null)
         {
-            null => null,
-            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>() ? "true" : "false",
-            JsonValue v when v.TryGetValue<string>(out var s) => s.ToLowerInvariant(),
-            _ => node.ToJsonString(),
-        };
-        return text is null or "true" or "false" or "strict" or "runtime"
-            ? text
-            : throw new EsException(400, "mapper_parsing_exception", $"Failed to parse mapping: Could not convert [{path}.dynamic] to boolean");
+            return null;
+        }
+
+        if (node is JsonValue v && v.TryGetValue<string>(out var text) && (text.Equals("strict", StringComparison.OrdinalIgnoreCase) || text.Equals("runtime", StringComparison.OrdinalIgnoreCase)))
+        {
+            return text.ToLowerInvariant();
+        }
+
+        return (MappingBool(node) ?? throw CouldNotConvert("dynamic")) ? "true" : "false";
     }
+
+    // XContentMapValues.nodeBooleanValue: the node's text, "true" or "false" exactly; null for anything else.
+    private static bool? MappingBool(JsonNode node) => node is not JsonValue v ? null : v.GetValueKind() switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.String => v.GetValue<string>() switch { "true" => true, "false" => false, _ => null },
+        _ => null,
+    };
+
+    // The mapping's error for a setting that is no boolean: nodeBooleanValue(node, name + "." + name)'s words, under
+    // MapperService's "Failed to parse mapping: ".
+    private static EsException CouldNotConvert(string name) =>
+        new(400, "mapper_parsing_exception", $"Failed to parse mapping: Could not convert [{name}.{name}] to boolean");
 
     /// <summary>Whether <paramref name="path"/> is an object mapped <c>"enabled": false</c>: its content is never indexed.</summary>
     public bool IsDisabledObject(string path)

@@ -402,9 +402,15 @@ internal sealed class QueryTranslator
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
-        _lenient = spec["lenient"] is { } lenientNode && (lenientNode.GetValueKind() == JsonValueKind.String
-            ? bool.Parse(lenientNode.GetValue<string>())
-            : lenientNode.GetValue<bool>());
+        // XContentParser.booleanValue: a string is Booleans.parseBoolean's, strict; any other token than a boolean, a 400.
+        _lenient = spec["lenient"] is JsonValue l && l.GetValueKind() == JsonValueKind.String
+            ? l.GetValue<string>() switch
+            {
+                "true" => true,
+                "false" => false,
+                var other => throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed."),
+            }
+            : RequestJson.Bool(spec["lenient"], "lenient") ?? false;
         try
         {
             return Boosted(parser.Parse(text), spec);

@@ -42,21 +42,21 @@ internal sealed class InFlightBudget
     /// <summary>A lease for one request, to take bytes with and to give them all back when disposed.</summary>
     public Lease Open() => new(this);
 
-    private void Take(long bytes, string label)
+    private bool TryTake(long bytes, out long wanted)
     {
         while (true)
         {
             var used = Volatile.Read(ref _used);
-            var wanted = used + bytes;
+            wanted = used + bytes;
             if (wanted > Limit)
             {
                 _metrics.InFlightRefused();
-                throw Breaking(wanted, Limit, label);
+                return false;
             }
 
             if (Interlocked.CompareExchange(ref _used, wanted, used) == used)
             {
-                return;
+                return true;
             }
         }
     }
@@ -79,7 +79,9 @@ internal sealed class InFlightBudget
 
     /// <summary>
     /// A byte count as Elasticsearch's <c>ByteSizeValue.toString</c> writes it: in the largest unit it reaches (b, kb, mb,
-    /// gb, tb, pb), with at most one decimal (<c>118.1mb</c>, <c>100mb</c>, <c>0b</c>).
+    /// gb, tb, pb), its first decimal kept as the shortest text of the double has it and the rest cut, not rounded
+    /// (<c>Strings.format1Decimals</c>), none when that decimal is 0: 1,100 bytes is <c>1kb</c>, 1,048,575
+    /// <c>1023.9kb</c>, 123,863,040 <c>118.1mb</c>.
     /// </summary>
     public static string Human(long bytes)
     {
@@ -92,7 +94,9 @@ internal sealed class InFlightBudget
             unit++;
         }
 
-        return (Math.Round(value * 10) / 10).ToString("0.#", CultureInfo.InvariantCulture) + units[unit];
+        var text = value.ToString("R", CultureInfo.InvariantCulture); // Java's String.valueOf(double): the shortest text
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        return (dot < 0 || text[dot + 1] == '0' ? (dot < 0 ? text : text[..dot]) : text[..(dot + 2)]) + units[unit];
     }
 
     /// <summary>The bytes one request holds of the budget: taken as it goes, all given back when disposed.</summary>
@@ -107,18 +111,37 @@ internal sealed class InFlightBudget
         /// <summary>Takes <paramref name="bytes"/> more, or throws the 429 <c>circuit_breaking_exception</c> and takes nothing.</summary>
         public void Take(long bytes, string label)
         {
+            if (!TryTake(bytes, out var wanted))
+            {
+                throw Breaking(wanted, budget.Limit, label);
+            }
+        }
+
+        /// <summary>
+        /// Takes <paramref name="bytes"/> more, or takes nothing and says false (a refusal, counted): for a caller that has
+        /// something to do other than fail, with <paramref name="wanted"/> the total that would have been held.
+        /// </summary>
+        public bool TryTake(long bytes, out long wanted)
+        {
+            wanted = 0;
             if (bytes <= 0)
             {
-                return;
+                return true;
             }
 
-            budget.Take(bytes, label);
+            if (!budget.TryTake(bytes, out wanted))
+            {
+                return false;
+            }
+
             Interlocked.Add(ref _held, bytes);
             if (Volatile.Read(ref _disposed) != 0)
             {
                 // Taken by a task that outlived its request: given back at once.
                 budget.Give(Interlocked.Exchange(ref _held, 0));
             }
+
+            return true;
         }
 
         /// <summary>Gives back everything this lease took.</summary>

@@ -457,7 +457,16 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return await OverCapAsync().ConfigureAwait(false);
         }
 
-        held.Take(response.Body.Length, InFlightBudget.BackendAnswerLabel);
+        if (!held.TryTake(response.Body.Length, out var wanted))
+        {
+            // Reranking never turns a working search into an error: a lone search whose window answer the budget cannot
+            // hold goes again as the client sent it, streamed (nothing held); an msearch item, whose answer must be held
+            // to be joined, is that item's 429.
+            return streamTo is not null
+                ? await PassThroughAsync($"the proxy's in-flight bytes (Rank1:Proxy:MaxInFlightBytes) cannot hold the rerank window's answer ({response.Body.Length} bytes)").ConfigureAwait(false)
+                : throw InFlightBudget.Breaking(wanted, budget.Limit, InFlightBudget.BackendAnswerLabel);
+        }
+
         if (response.Status != 200)
         {
             metrics.Search("skipped");
