@@ -69,11 +69,23 @@ public sealed class MappingTests
         Assert.Equal((400, "strict_dynamic_mapping_exception"), (inherited.Status, inherited.ErrorType));
         Assert.EndsWith("mapping set to strict, dynamic introduction of [season] within [tags] is not allowed", inherited.ErrorReason, StringComparison.Ordinal);
 
+        // A new object, empty or not, and a null for an unmapped field are new to a strict object too (DocumentParser).
+        foreach (var (body, name, within) in new[] { ("""{"title":"leeks","box":{}}""", "box", "_doc"), ("""{"title":"leeks","note":null}""", "note", "_doc"), ("""{"title":"leeks","tags":{"season":null}}""", "season", "tags") })
+        {
+            var refused = await es.PutAsync("/shop/_doc/2", JsonNode.Parse(body));
+            Assert.Equal((400, "strict_dynamic_mapping_exception"), (refused.Status, refused.ErrorType));
+            Assert.EndsWith($"mapping set to strict, dynamic introduction of [{name}] within [{within}] is not allowed", refused.ErrorReason, StringComparison.Ordinal);
+        }
+
+        // A null for a mapped field, and an empty mapped object, are taken (nothing new).
+        Assert.Equal(firstRun ? 201 : 200, (await es.PutAsync("/shop/_doc/3", JsonNode.Parse("""{"title":null,"tags":{},"meta":{}}"""))).Status);
+
         // A concrete value where an object is mapped (DocumentParser); a disabled object takes any JSON.
         var flat = await es.PutAsync("/shop/_doc/2", JsonNode.Parse("""{"title":"leeks","meta":"green"}"""));
         Assert.Equal((400, "document_parsing_exception"), (flat.Status, flat.ErrorType));
         Assert.EndsWith("object mapping for [meta] tried to parse field [meta] as object, but found a concrete value", flat.ErrorReason, StringComparison.Ordinal);
         Assert.Equal(404, (await es.GetAsync("/shop/_doc/2")).Status);
+        Assert.True((await es.GetAsync("/shop/_doc/3")).Json["found"]!.GetValue<bool>());
     }
 
     [Fact]

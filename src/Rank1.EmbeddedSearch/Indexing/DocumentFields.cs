@@ -48,11 +48,21 @@ internal static class DocumentFields
         switch (node)
         {
             case null:
+                if (path.Length > 0 && !mappings.IsDisabledObject(path))
+                {
+                    mappings.CheckNew(path); // a null for an unmapped field is a new field under "strict"
+                }
+
                 return;
             case JsonObject obj:
                 if (path.Length > 0 && mappings.IsDisabledObject(path))
                 {
                     return; // "enabled": false: kept in _source, never indexed
+                }
+
+                if (path.Length > 0)
+                {
+                    mappings.CheckNew(path); // a new object, empty or not, under "strict"
                 }
 
                 foreach (var (key, child) in obj)

@@ -257,31 +257,12 @@ internal sealed class IndexMapping
         {
             if (!_fields.TryGetValue(path, out var existing))
             {
-                // The nearest mapped object above the path (unmapped objects between were added under its rule), and the
-                // rule it has or inherits.
-                var parent = Parent(path);
-                while (parent.Length > 0 && !_objects.ContainsKey(parent))
+                switch (Rule(path, out var parent))
                 {
-                    parent = Parent(parent);
-                }
-
-                string? dynamic = null;
-                for (var holder = parent; dynamic is null; holder = Parent(holder))
-                {
-                    dynamic = holder.Length == 0 ? _rootDynamic ?? "true" : _objects.TryGetValue(holder, out var o) ? o.Dynamic : null;
-                }
-
-                if (dynamic == "false")
-                {
-                    return null;
-                }
-
-                if (dynamic == "strict")
-                {
-                    var rest = parent.Length == 0 ? path : path[(parent.Length + 1)..];
-                    var name = rest.IndexOf('.') is var cut and > 0 ? rest[..cut] : rest;
-                    throw new EsException(400, "strict_dynamic_mapping_exception",
-                        $"mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
+                    case "false":
+                        return null;
+                    case "strict":
+                        throw Strict(path, parent);
                 }
 
                 existing = value.GetValueKind() switch
@@ -302,6 +283,51 @@ internal sealed class IndexMapping
 
         Changed?.Invoke();
         return added;
+    }
+
+    /// <summary>
+    /// Refuses <paramref name="path"/>, a null value or an object the mapping does not hold, when the object it would be
+    /// new to is <c>"dynamic": "strict"</c> (Elasticsearch's <c>DocumentParser</c> refuses a new object or a null for an
+    /// unmapped field there as it refuses a new value); otherwise does nothing (they add no field).
+    /// </summary>
+    public void CheckNew(string path)
+    {
+        lock (_lock)
+        {
+            if (!_fields.ContainsKey(path) && !_objects.ContainsKey(path) && Rule(path, out var parent) == "strict"
+                && !_fields.Keys.Any(f => f.StartsWith(path + ".", StringComparison.Ordinal)))
+            {
+                throw Strict(path, parent);
+            }
+        }
+    }
+
+    // The rule, under _lock, for a path new to the mapping: that of the nearest mapped object above it (its parent;
+    // unmapped objects between were added under its rule), which it has or inherits.
+    private string Rule(string path, out string parent)
+    {
+        parent = Parent(path);
+        while (parent.Length > 0 && !_objects.ContainsKey(parent))
+        {
+            parent = Parent(parent);
+        }
+
+        string? dynamic = null;
+        for (var holder = parent; dynamic is null; holder = Parent(holder))
+        {
+            dynamic = holder.Length == 0 ? _rootDynamic ?? "true" : _objects.TryGetValue(holder, out var o) ? o.Dynamic : null;
+        }
+
+        return dynamic;
+    }
+
+    // DocumentParser's refusal under "strict", naming the first name below the mapped object the path is new to.
+    private static EsException Strict(string path, string parent)
+    {
+        var rest = parent.Length == 0 ? path : path[(parent.Length + 1)..];
+        var name = rest.IndexOf('.') is var cut and > 0 ? rest[..cut] : rest;
+        return new EsException(400, "strict_dynamic_mapping_exception",
+            $"mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
     }
 
     private static string Parent(string path) => path.LastIndexOf('.') is var dot and > 0 ? path[..dot] : string.Empty;
