@@ -13,6 +13,32 @@ public sealed class OfficialClientPagingTests(ServerFixture fx) : IClassFixture<
 {
     private static readonly Book[] Books = Enumerable.Range(1, 7).Select(i => new Book { Id = $"p{i}", Title = $"page {i}", Body = "paged", Genre = "g", Year = 2000 + i }).ToArray();
 
+    // Every id of the point in time, two hits a page, each page's search_after the last hit's sort values, as users page.
+    private static async Task<List<string>> PageAsync<T>(ElasticsearchClient client, string pitId, Action<SortOptionsDescriptor<T>> sort)
+    {
+        var ids = new List<string>();
+        ICollection<FieldValue>? after = null;
+        while (true)
+        {
+            var page = await client.SearchAsync<T>(s =>
+            {
+                s.Size(2).Pit(new PointInTimeReference { Id = pitId, KeepAlive = "1m" }).Sort(sort);
+                if (after is not null)
+                {
+                    s.SearchAfter(after);
+                }
+            });
+            Assert.True(page.IsValidResponse, page.DebugInformation);
+            if (page.Hits.Count == 0)
+            {
+                return ids;
+            }
+
+            ids.AddRange(page.Hits.Select(h => h.Id!));
+            after = page.Hits.Last().Sort!.ToList();
+        }
+    }
+
     private async Task<ElasticsearchClient> ClientWithBooksAsync(string index)
     {
         var settings = new ElasticsearchClientSettings(new SniffingNodePool([fx.Server.Url])).EnableHttpCompression();
@@ -57,27 +83,7 @@ public sealed class OfficialClientPagingTests(ServerFixture fx) : IClassFixture<
         var client = await ClientWithBooksAsync("pitted");
         var pit = await client.OpenPointInTimeAsync("pitted", p => p.KeepAlive("1m"));
         Assert.True(pit.IsValidResponse, pit.DebugInformation);
-        var ids = new List<string>();
-        ICollection<FieldValue>? after = null;
-        while (true)
-        {
-            var page = await client.SearchAsync<Book>(s =>
-            {
-                s.Size(2).Pit(new PointInTimeReference { Id = pit.Id, KeepAlive = "1m" }).Sort(o => o.Field(f => f.Year, SortOrder.Desc));
-                if (after is not null)
-                {
-                    s.SearchAfter(after);
-                }
-            });
-            Assert.True(page.IsValidResponse, page.DebugInformation);
-            if (page.Hits.Count == 0)
-            {
-                break;
-            }
-
-            ids.AddRange(page.Hits.Select(h => h.Id!));
-            after = page.Hits.Last().Sort!.ToList();
-        }
+        var ids = await PageAsync<Book>(client, pit.Id, o => o.Field(f => f.Year, SortOrder.Desc));
 
         Assert.Equal(Books.Select(b => b.Id).Reverse(), ids);
         var closed = await client.ClosePointInTimeAsync(c => c.Id(pit.Id));
@@ -108,27 +114,7 @@ public sealed class OfficialClientPagingTests(ServerFixture fx) : IClassFixture<
         Assert.True(bulk.IsValidResponse, bulk.DebugInformation);
         var pit = await client.OpenPointInTimeAsync(index, p => p.KeepAlive("1m"));
         Assert.True(pit.IsValidResponse, pit.DebugInformation);
-        var ids = new List<string>();
-        ICollection<FieldValue>? after = null;
-        while (true)
-        {
-            var page = await client.SearchAsync<Dated>(s =>
-            {
-                s.Size(2).Pit(new PointInTimeReference { Id = pit.Id, KeepAlive = "1m" }).Sort(o => o.Field(f => f.Year!, order));
-                if (after is not null)
-                {
-                    s.SearchAfter(after);
-                }
-            });
-            Assert.True(page.IsValidResponse, page.DebugInformation);
-            if (page.Hits.Count == 0)
-            {
-                break;
-            }
-
-            ids.AddRange(page.Hits.Select(h => h.Id!));
-            after = page.Hits.Last().Sort!.ToList();
-        }
+        var ids = await PageAsync<Dated>(client, pit.Id, o => o.Field(f => f.Year!, order));
 
         string[] valued = order == SortOrder.Desc ? ["y2004", "y2003", "y2002", "y2001"] : ["y2001", "y2002", "y2003", "y2004"];
         Assert.Equal([.. valued, "none1", "none2"], ids);
