@@ -173,6 +173,50 @@ public sealed class MappingTests
         Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    /// <summary>
+    /// index.mapping.depth.limit (20; an object's depth is its dots plus 2, MappingLookup.checkObjectDepthLimit): a field
+    /// under 19 new objects is mapped and kept across a restart; under 20 the document is refused, naming the object, and
+    /// so is a mapping that deep. Before, any depth was taken, and past 32 objects the saved mapping could not be read back.
+    /// </summary>
+    [Fact]
+    public async Task MappingDepthLimit_IsElasticsearchs20_ForDynamicAndExplicitObjects()
+    {
+        static JsonNode Nested(int objects, JsonNode leaf) =>
+            Enumerable.Range(1, objects).Reverse().Aggregate(leaf, (inner, i) => new JsonObject { [$"o{i}"] = inner });
+        var twenty = string.Join('.', Enumerable.Range(1, 20).Select(i => $"o{i}"));
+
+        var data = TestTemp.Folder("rank1-es-depth-");
+        await using (var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data }))
+        {
+            using var es = new EsClient(server.Url);
+            Assert.Equal(201, (await es.PutAsync("/deep/_doc/19?refresh=true", Nested(19, new JsonObject { ["word"] = "onion" }))).Status);
+
+            var refused = await es.PutAsync("/deep/_doc/20", Nested(20, new JsonObject { ["word"] = "onion" }));
+            Assert.Equal((400, "document_parsing_exception"), (refused.Status, refused.ErrorType));
+            Assert.EndsWith($"failed to parse: Limit of mapping depth [20] has been exceeded due to object field [{twenty}]", refused.ErrorReason, StringComparison.Ordinal);
+            Assert.Equal(("illegal_argument_exception", $"Limit of mapping depth [20] has been exceeded due to object field [{twenty}]"),
+                (refused.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), refused.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));
+
+            // {"o1":{"properties":{"o2":...{"o20":{"type":"object"}}}}}: 20 objects, as a mapping.
+            JsonNode level = new JsonObject { ["type"] = "object" };
+            for (var i = 20; i > 1; i--)
+            {
+                level = new JsonObject { ["properties"] = new JsonObject { [$"o{i}"] = level } };
+            }
+
+            var explicitMapping = new JsonObject { ["mappings"] = new JsonObject { ["properties"] = new JsonObject { ["o1"] = level } } };
+            var deepMapping = await es.PutAsync("/deeper", explicitMapping);
+            Assert.Equal((400, "illegal_argument_exception", $"Limit of mapping depth [20] has been exceeded due to object field [{twenty}]"), (deepMapping.Status, deepMapping.ErrorType, deepMapping.ErrorReason));
+        }
+
+        // The mapping of 19 objects was saved and is read back: the field is still searched.
+        await using var again = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data });
+        using var es2 = new EsClient(again.Url);
+        var field = string.Join('.', Enumerable.Range(1, 19).Select(i => $"o{i}")) + ".word";
+        var match = new JsonObject { ["query"] = new JsonObject { ["match"] = new JsonObject { [field] = "onion" } } };
+        Assert.Equal(1, (await es2.PostAsync("/deep/_count", match)).Json["count"]!.GetValue<int>());
+    }
+
     private static async Task<int> CountAsync(EsClient es, string query) =>
         (await es.PostAsync("/shop/_count", JsonNode.Parse($$"""{"query":{{query}}}"""))).Json["count"]!.GetValue<int>();
 }

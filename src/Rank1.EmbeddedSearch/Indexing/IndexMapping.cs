@@ -158,6 +158,11 @@ internal sealed class IndexMapping
             if (def["properties"] is JsonObject || type is null or "object")
             {
                 var enabled = def["enabled"] is { } e ? MappingBool(e) ?? throw CouldNotConvert("enabled") : true;
+                if (DepthExceeded(path + ".x") is { } tooDeep)
+                {
+                    throw EsException.IllegalArgument(tooDeep); // MapperService.merge: MappingLookup.checkObjectDepthLimit
+                }
+
                 _objects[path] = new ObjectMapping(enabled, ReadDynamic(def["dynamic"]));
                 if (def["properties"] is JsonObject nested)
                 {
@@ -265,6 +270,12 @@ internal sealed class IndexMapping
                         throw Strict(path, parent);
                 }
 
+                if (DepthExceeded(path) is { } tooDeep)
+                {
+                    // DocumentParser wraps what the dynamic update breaks: the document is refused, the mapping left as it was.
+                    throw new EsException(400, "document_parsing_exception", "failed to parse: " + tooDeep, null, EsException.IllegalArgument(tooDeep));
+                }
+
                 existing = value.GetValueKind() switch
                 {
                     JsonValueKind.True or JsonValueKind.False => new FieldMapping(FieldKind.Boolean, FieldMapping.NoSubFields),
@@ -329,6 +340,28 @@ internal sealed class IndexMapping
         return new EsException(400, "strict_dynamic_mapping_exception",
             $"mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
     }
+
+    /// <summary>
+    /// Elasticsearch's <c>index.mapping.depth.limit</c> (20): an object's depth is its dots plus 2
+    /// (<c>MappingLookup.checkObjectDepthLimit</c>), so a field may sit under at most 19 objects. The reason when the
+    /// objects above <paramref name="fieldPath"/> pass it, naming the shallowest that does; null when they do not.
+    /// Mappings that deep also stay within what the index's saved mapping file is read with.
+    /// </summary>
+    private static string? DepthExceeded(string fieldPath)
+    {
+        var dots = 0;
+        for (var i = 0; i < fieldPath.Length; i++)
+        {
+            if (fieldPath[i] == '.' && ++dots == MaxDepth)
+            {
+                return $"Limit of mapping depth [{MaxDepth}] has been exceeded due to object field [{fieldPath[..i]}]";
+            }
+        }
+
+        return null;
+    }
+
+    private const int MaxDepth = 20;
 
     private static string Parent(string path) => path.LastIndexOf('.') is var dot and > 0 ? path[..dot] : string.Empty;
 
