@@ -120,19 +120,24 @@ public sealed class MappingTests
             "{\"index\":{\"_index\":\"events\",\"_id\":\"number-year\"}}\n{\"d\":2019}\n" +
             "{\"index\":{\"_index\":\"events\",\"_id\":\"zoned\"}}\n{\"d\":\"2019-06-15T10:00:00.5+02:00\"}\n" +
             "{\"index\":{\"_index\":\"events\",\"_id\":\"epoch\"}}\n{\"d\":1420070400001}\n" +
+            "{\"index\":{\"_index\":\"events\",\"_id\":\"noon\"}}\n{\"d\":\"2019-01-01T12:00Z\"}\n" +
             "{\"index\":{\"_index\":\"events\",\"_id\":\"us\"}}\n{\"d\":\"12/05/2019\"}\n");
         var items = bulk.Json["items"]!.AsArray().Select(i => i!["index"]!).ToArray();
-        Assert.Equal([201, 201, 201, 201, 400], items.Select(i => i["status"]!.GetValue<int>()));
-        Assert.Equal("document_parsing_exception", items[4]["error"]!["type"]!.GetValue<string>());
+        Assert.Equal([201, 201, 201, 201, 201, 400], items.Select(i => i["status"]!.GetValue<int>()));
+        Assert.Equal("document_parsing_exception", items[5]["error"]!["type"]!.GetValue<string>());
 
-        // Sort values are the epoch milliseconds read: 2015-01-01T00:00:00.001Z, 2019-01-01 twice, 2019-06-15T08:00:00.500Z.
+        // Sort values are the epoch milliseconds read: 2015-01-01T00:00:00.001Z, 2019-01-01 twice, its noon, 2019-06-15T08:00:00.500Z.
         var sorted = await es.SearchAsync("events", JsonNode.Parse("""{"sort":[{"d":"asc"}]}""")!);
-        Assert.Equal([1420070400001L, 1546300800000L, 1546300800000L, 1560585600500L],
+        Assert.Equal([1420070400001L, 1546300800000L, 1546300800000L, 1546344000000L, 1560585600500L],
             sorted.Json["hits"]!["hits"]!.AsArray().Select(h => h!["sort"]![0]!.GetValue<long>()));
 
-        Assert.Equal(["number-year", "year", "zoned"], await IdsAsync(es, """{"range":{"d":{"gte":"2019"}}}"""));
-        Assert.Equal(["epoch", "number-year", "year"], await IdsAsync(es, """{"range":{"d":{"lt":"2019-01-02"}}}"""));
-        Assert.Equal(["number-year", "year"], await IdsAsync(es, """{"term":{"d":"2019"}}"""));
+        Assert.Equal(["noon", "number-year", "year", "zoned"], await IdsAsync(es, """{"range":{"d":{"gte":"2019"}}}"""));
+        Assert.Equal(["epoch", "noon", "number-year", "year"], await IdsAsync(es, """{"range":{"d":{"lt":"2019-01-02"}}}"""));
+        // A term and an inclusive upper bound are rounded up (the round-up parser defaults month and day to 1): "2019" is
+        // its first day whole. A number is read by its text as a string is: 2019 is rounded up as "2019" is.
+        Assert.Equal(["noon", "number-year", "year"], await IdsAsync(es, """{"term":{"d":"2019"}}"""));
+        Assert.Equal(["epoch", "noon", "number-year", "year"], await IdsAsync(es, """{"range":{"d":{"lte":2019}}}"""));
+        Assert.Equal(["noon", "number-year", "year"], await IdsAsync(es, """{"term":{"d":2019}}"""));
     }
 
     private static async Task<string[]> IdsAsync(EsClient es, string query) =>

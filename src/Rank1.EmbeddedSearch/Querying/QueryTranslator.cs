@@ -635,7 +635,8 @@ internal sealed class QueryTranslator
         if (mapping.Kind == FieldKind.Date)
         {
             var ms = ToLong(mapping, node)!.Value;
-            return (roundUp && ValueText(node) is { } text && node.GetValueKind() == JsonValueKind.String ? ms + RoundUpMillis(text) : ms, false);
+            // A number is read by its text as a string is (IndexMapping.TryParseDate): 2019 rounds up as "2019" does.
+            return (roundUp && node.GetValueKind() is JsonValueKind.String or JsonValueKind.Number ? ms + RoundUpMillis(ValueText(node)!) : ms, false);
         }
 
         var d = DocumentFields.TryNumber(node, out var n) ? n : throw NumberFailure(node);
