@@ -28,6 +28,14 @@ public sealed class Utf8LinesTests
     }
 
     [Fact]
+    public void AnInvalidByteOnTheFirstLine_IsCountedFromTheFilesFirstByte_ByteOrderMarkIncluded()
+    {
+        // "caf" 0xE9 after a byte order mark: byte 7 of the line as the file holds it (it was reported as byte 4).
+        var e = Assert.Throws<InvalidDataException>(() => Utf8Lines.Split((byte[])[.. Encoding.UTF8.Preamble, .. "caf"u8, 0xE9, .. "\n"u8], (n, reason) => new InvalidDataException($"{n}: {reason}")));
+        Assert.Equal("1: not valid UTF-8 (byte 0xE9, byte 7 of the line)", e.Message);
+    }
+
+    [Fact]
     public async Task AnInvalidByteFarIntoTheFile_NamesItsLine_AndTheLinesBeforeItAreRead()
     {
         var file = TestTemp.File($"rank1-lines-{Guid.NewGuid():N}.txt");

@@ -92,10 +92,8 @@ internal static class Utf8Lines
     // mark at the start of the file; invalid UTF-8 is invalid's exception.
     private static string Decode(ReadOnlySpan<byte> line, int number, Func<int, string, Exception> invalid)
     {
-        if (number == 1 && line.StartsWith(Encoding.UTF8.Preamble))
-        {
-            line = line[Encoding.UTF8.Preamble.Length..];
-        }
+        var skipped = number == 1 && line.StartsWith(Encoding.UTF8.Preamble) ? Encoding.UTF8.Preamble.Length : 0;
+        line = line[skipped..];
 
         if (line.EndsWith("\r"u8))
         {
@@ -105,7 +103,8 @@ internal static class Utf8Lines
         var chars = new char[line.Length]; // UTF-8 never takes fewer bytes than UTF-16 takes code units
         if (Utf8.ToUtf16(line, chars, out var read, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
         {
-            throw invalid(number, $"not valid UTF-8 (byte 0x{line[read]:X2}, byte {read + 1} of the line)");
+            // Counted in the line as it is in the file, its byte order mark included.
+            throw invalid(number, $"not valid UTF-8 (byte 0x{line[read]:X2}, byte {skipped + read + 1} of the line)");
         }
 
         return new string(chars, 0, written);
