@@ -162,6 +162,19 @@ internal static class RequestJson
     }
 
     /// <summary>
+    /// A boolean's text as Elasticsearch's <c>Booleans.parseBoolean</c> reads it: exactly <c>true</c> or <c>false</c>
+    /// (not <c>"True"</c>, not empty); otherwise its <c>illegal_argument_exception</c> "Failed to parse value [x] as only
+    /// [true] or [false] are allowed.". A URL parameter's, a string field's of a body, a string <c>booleanValue()</c>.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    public static bool ParseBoolean(string text) => text switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw EsException.IllegalArgument($"Failed to parse value [{text}] as only [true] or [false] are allowed."),
+    };
+
+    /// <summary>
     /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the
     /// exact strings (<c>Booleans.parseBoolean</c>: not <c>"True"</c>); null when absent; otherwise a 400.
     /// </summary>

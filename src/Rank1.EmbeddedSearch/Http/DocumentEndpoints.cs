@@ -536,9 +536,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     private static bool? BoolParam(Func<string, string?> param, string key) => param(key) switch
     {
         null => null,
-        "" or "true" => true,
-        "false" => false,
-        var other => throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed."),
+        "" => true,
+        var other => RequestJson.ParseBoolean(other),
     };
 
     private static Func<string, string?> Param(HttpContext context) => name =>

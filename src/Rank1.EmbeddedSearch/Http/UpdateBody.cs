@@ -165,12 +165,14 @@ internal sealed class UpdateBody
             return value.GetValue<bool>();
         }
 
-        return value.GetValue<string>() switch
+        try
         {
-            "true" => true,
-            "false" => false,
-            var other => throw FailedField(name, valueAt, EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed.")),
-        };
+            return RequestJson.ParseBoolean(value.GetValue<string>());
+        }
+        catch (EsException e)
+        {
+            throw FailedField(name, valueAt, e);
+        }
     }
 
     // declareLong: a JSON number (truncated as Jackson's getLongValue does), or a string holding one.

@@ -404,12 +404,7 @@ internal sealed class QueryTranslator
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
         // XContentParser.booleanValue: a string is Booleans.parseBoolean's, strict; any other token than a boolean, a 400.
         _lenient = spec["lenient"] is JsonValue l && l.GetValueKind() == JsonValueKind.String
-            ? l.GetValue<string>() switch
-            {
-                "true" => true,
-                "false" => false,
-                var other => throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed."),
-            }
+            ? RequestJson.ParseBoolean(l.GetValue<string>())
             : RequestJson.Bool(spec["lenient"], "lenient") ?? false;
         try
         {

@@ -391,18 +391,9 @@ internal sealed class SearchRequest
 
         spec["default_operator"] = param("default_operator") ?? "OR";
         // request.paramAsBoolean("lenient", null): Booleans.parseBoolean, an empty value being no value.
-        switch (param("lenient"))
+        if (param("lenient") is { Length: > 0 } lenient)
         {
-            case null or "":
-                break;
-            case "true":
-                spec["lenient"] = true;
-                break;
-            case "false":
-                spec["lenient"] = false;
-                break;
-            case var other:
-                throw EsException.IllegalArgument($"Failed to parse value [{other}] as only [true] or [false] are allowed.");
+            spec["lenient"] = RequestJson.ParseBoolean(lenient);
         }
 
         return new JsonObject { ["query_string"] = spec };
