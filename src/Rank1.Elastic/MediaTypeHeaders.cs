@@ -8,13 +8,18 @@ namespace Rank1.Elastic;
 /// </summary>
 internal static class MediaTypeHeaders
 {
-    /// <summary>The headers read so, in Elasticsearch's order.</summary>
-    public static readonly string[] Names = ["Accept", "Content-Type"];
+    // The headers read so, in Elasticsearch's order: the first refused is the answer.
+    private static readonly string[] Names = ["Accept", "Content-Type"];
 
-    /// <summary>Elasticsearch's refusal of header <paramref name="name"/> sent with <paramref name="values"/>, or null when it takes it.</summary>
-    /// <param name="name">The header's name, as <see cref="Names"/> spells it.</param>
-    /// <param name="values">Its values, one per header line the request held.</param>
-    public static EsException? Refusal(string name, IReadOnlyList<string?> values)
+    /// <summary>Elasticsearch's refusal of the request's media-type headers, or null when it takes them.</summary>
+    /// <param name="values">A header's values by name, one per header line the request held.</param>
+    public static EsException? Refusal(Func<string, IReadOnlyList<string?>> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return Names.Select(name => Refusal(name, values(name))).FirstOrDefault(r => r is not null);
+    }
+
+    private static EsException? Refusal(string name, IReadOnlyList<string?> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         var reason = values.Count switch

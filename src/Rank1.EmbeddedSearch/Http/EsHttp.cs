@@ -173,7 +173,7 @@ internal static class EsHttp
     {
         var request = context.Request;
         // RestRequest's constructor first: a header sent twice or empty (Elasticsearch's; OpenSearch words it otherwise).
-        if (major is not null && MediaTypeHeaders.Names.Select(name => MediaTypeHeaders.Refusal(name, request.Headers[name].ToArray())).FirstOrDefault(r => r is not null) is { } refused)
+        if (major is not null && MediaTypeHeaders.Refusal(name => request.Headers[name].ToArray()) is { } refused)
         {
             await WriteUnfilteredAsync(context, refused.Status, refused.ToBody(null)).ConfigureAwait(false);
             return true;

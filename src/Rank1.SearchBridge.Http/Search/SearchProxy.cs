@@ -530,7 +530,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     {
         // What Elasticsearch refuses as it makes the request, before its other checks: a header sent twice or empty.
         if (backend.Flavor != BackendFlavor.OpenSearch
-            && MediaTypeHeaders.Names.Select(name => MediaTypeHeaders.Refusal(name, context.Request.Headers[name].ToArray())).FirstOrDefault(r => r is not null) is { } refused)
+            && MediaTypeHeaders.Refusal(name => context.Request.Headers[name].ToArray()) is { } refused)
         {
             throw refused;
         }
