@@ -48,20 +48,20 @@ internal static class DocumentFields
         switch (node)
         {
             case null:
-                if (path.Length > 0 && !mappings.IsDisabledObject(path))
+                if (path.Length > 0 && mappings.ObjectAt(path) is not { Enabled: false })
                 {
                     mappings.CheckNew(path); // a null for an unmapped field is a new field under "strict"
                 }
 
                 return;
             case JsonObject obj:
-                if (path.Length > 0 && mappings.IsDisabledObject(path))
-                {
-                    return; // "enabled": false: kept in _source, never indexed
-                }
-
                 if (path.Length > 0)
                 {
+                    if (mappings.ObjectAt(path) is { Enabled: false })
+                    {
+                        return; // "enabled": false: kept in _source, never indexed
+                    }
+
                     mappings.CheckNew(path); // a new object, empty or not, under "strict"
                 }
 
@@ -79,15 +79,13 @@ internal static class DocumentFields
 
                 return;
             case JsonValue value:
-                if (mappings.IsDisabledObject(path))
+                switch (mappings.ObjectAt(path))
                 {
-                    return;
-                }
-
-                if (mappings.IsEnabledObject(path))
-                {
-                    throw new EsException(400, "document_parsing_exception",
-                        $"object mapping for [{path}] tried to parse field [{path[(path.LastIndexOf('.') + 1)..]}] as object, but found a concrete value");
+                    case { Enabled: false }:
+                        return; // a disabled object takes any JSON
+                    case not null:
+                        throw new EsException(400, "document_parsing_exception",
+                            $"object mapping for [{path}] tried to parse field [{path[(path.LastIndexOf('.') + 1)..]}] as object, but found a concrete value");
                 }
 
                 if ((mappings.Get(path) ?? mappings.GetOrAddDynamic(path, value)) is not { } mapping)

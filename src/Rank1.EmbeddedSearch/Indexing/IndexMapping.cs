@@ -207,24 +207,15 @@ internal sealed class IndexMapping
     private static EsException CouldNotConvert(string name) =>
         new(400, "mapper_parsing_exception", $"Failed to parse mapping: Could not convert [{name}.{name}] to boolean");
 
-    /// <summary>Whether <paramref name="path"/> is an object mapped <c>"enabled": false</c>: its content is never indexed.</summary>
-    public bool IsDisabledObject(string path)
-    {
-        lock (_lock)
-        {
-            return _objects.TryGetValue(path, out var o) && !o.Enabled;
-        }
-    }
-
     /// <summary>
-    /// Whether <paramref name="path"/> is a mapped object that indexes its content: a concrete value found there is not
-    /// one it can hold (a disabled object takes any JSON).
+    /// The object mapped at <paramref name="path"/>, or null when none is: one <c>"enabled": false</c> is never indexed
+    /// and takes any JSON; where one that is enabled is mapped, a concrete value is not one it can hold.
     /// </summary>
-    public bool IsEnabledObject(string path)
+    public ObjectMapping? ObjectAt(string path)
     {
         lock (_lock)
         {
-            return _objects.TryGetValue(path, out var o) && o.Enabled;
+            return _objects.GetValueOrDefault(path);
         }
     }
 
