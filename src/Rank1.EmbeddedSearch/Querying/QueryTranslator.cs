@@ -445,6 +445,14 @@ internal sealed class QueryTranslator
 
     private bool _lenient;
 
+    // What both query_string parsers (one default field, several) do for field:value and field:[a TO b], Lucene's own
+    // query for text and unmapped fields (parsed) and a range through the parser's own GetRangeQuery (range).
+    private Query ParserFieldQuery(string field, string text, bool quoted, Func<string, string, bool, Query> parsed, Func<string, string, string, bool, bool, Query> range) =>
+        StringFieldQuery(field, text, quoted, () => TypedFieldQuery(field, text) ?? parsed(field, text, quoted), (a, b, i, j) => range(field, a!, b!, i, j));
+
+    private Query ParserRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive, Func<string, string, string, bool, bool, Query> parsed) =>
+        Lenient(() => TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? parsed(field, part1, part2, startInclusive, endInclusive));
+
     private Query Lenient(Func<Query> build)
     {
         try
@@ -481,24 +489,20 @@ internal sealed class QueryTranslator
         : QueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, field, analyzer)
     {
         protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            owner.StringFieldQuery(field, queryText, quoted,
-                () => owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted),
-                (a, b, i, j) => GetRangeQuery(field, a!, b!, i, j));
+            owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
-            owner.Lenient(() => owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive));
+            owner.ParserRangeQuery(field, part1, part2, startInclusive, endInclusive, base.GetRangeQuery);
     }
 
     private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
         : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
     {
         protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            owner.StringFieldQuery(field, queryText, quoted,
-                () => owner.TypedFieldQuery(field, queryText) ?? base.GetFieldQuery(field, queryText, quoted),
-                (a, b, i, j) => GetRangeQuery(field, a!, b!, i, j));
+            owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
-            owner.Lenient(() => owner.TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? base.GetRangeQuery(field, part1, part2, startInclusive, endInclusive));
+            owner.ParserRangeQuery(field, part1, part2, startInclusive, endInclusive, base.GetRangeQuery);
     }
 
     private Query SimpleQueryString(JsonObject spec)
