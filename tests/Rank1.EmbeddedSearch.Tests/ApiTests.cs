@@ -808,6 +808,47 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(expected, paged);
     }
 
+    [Theory]
+    // A hit without the sort field carries Elasticsearch's missing value as its sort value
+    // (IndexFieldData.XFieldComparatorSource.missingObject: min = "_first" ^ descending; Long.MIN/MAX_VALUE on the
+    // integer and date fields, whose reduced type is LONG; -/+Infinity on a double, which Jackson writes quoted; null
+    // on a keyword). The embedded backend answered null on every field, and a client reading the sort values of a
+    // page (a typed one: a long or double property) could not tell it had reached the documents without the field.
+    [InlineData("asc", "_last", "9223372036854775807", "\"Infinity\"")]
+    [InlineData("desc", "_last", "-9223372036854775808", "\"-Infinity\"")]
+    [InlineData("asc", "_first", "-9223372036854775808", "\"-Infinity\"")]
+    [InlineData("desc", "_first", "9223372036854775807", "\"Infinity\"")]
+    public async Task Sort_AHitWithoutTheField_CarriesElasticsearchsMissingValue_AndPagesPastIt(string order, string missing, string integral, string floating)
+    {
+        var index = $"sort-sentinel-{order}{missing}";
+        Assert.Equal(200, (await Es.PutAsync($"/{index}", JsonNode.Parse("""{"mappings":{"properties":{"n":{"type":"long"},"i":{"type":"integer"},"t":{"type":"date"},"d":{"type":"double"},"k":{"type":"keyword"}}}}"""))).Status);
+        await Es.BulkAsync($$$"""
+            {"index":{"_index":"{{{index}}}","_id":"valued"}}
+            {"n":5,"i":6,"t":"2024-01-02T00:00:00Z","d":1.5,"k":"x"}
+            {"index":{"_index":"{{{index}}}","_id":"bare"}}
+            {}
+
+            """);
+        await Es.PostAsync($"/{index}/_refresh");
+        foreach (var field in new[] { "n", "i", "t", "d", "k" })
+        {
+            var sort = $$$"""{"sort":[{"{{{field}}}":{"order":"{{{order}}}","missing":"{{{missing}}}"}}]}""";
+            var hits = (await Es.PostAsync($"/{index}/_search", JsonNode.Parse(sort))).Json["hits"]!["hits"]!.AsArray();
+            var bare = hits.Single(h => h!["_id"]!.GetValue<string>() == "bare")!["sort"]!.AsArray();
+            var expected = field switch { "k" => "null", "d" => floating, _ => integral };
+            Assert.Equal(expected, bare[0]?.ToJsonString() ?? "null");
+
+            // The values round-trip as search_after: past the valued hit comes the bare one, past the bare one nothing
+            // when it is last, the valued one when it is first.
+            var first = hits[0]!;
+            var afterFirst = JsonNode.Parse(sort)!.AsObject();
+            afterFirst["search_after"] = first["sort"]!.DeepClone();
+            var next = (await Es.PostAsync($"/{index}/_search", afterFirst)).Json["hits"]!["hits"]!.AsArray();
+            Assert.Equal([hits[1]!["_id"]!.GetValue<string>()], next.Select(h => h!["_id"]!.GetValue<string>()));
+            Assert.Equal(missing == "_first" ? "bare" : "valued", first["_id"]!.GetValue<string>());
+        }
+    }
+
     [Fact]
     public async Task Bulk_ReportsPerItemErrorsWithoutFailingTheRest()
     {

@@ -326,13 +326,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         public override long AddAndGet(long delta) => throw new NotSupportedException("a clock is read, not added to");
     }
 
-    // Lucene.Net hands numeric sort values back as J2N boxes; the missing-value sentinels mean "no value".
+    // Lucene.Net hands numeric sort values back as J2N boxes. A document without the field has the missing value
+    // as its sort value, as in Elasticsearch, whose hits carry XFieldComparatorSource.missingObject: Long.MAX_VALUE or
+    // MIN_VALUE on an integer or date field, +/-Infinity on a floating-point one, null on a keyword.
     private static object? SortValue(object? raw) => raw switch
     {
         null => null,
         BytesRef b => b.Utf8ToString(),
-        J2N.Numerics.Int64 l when l.ToInt64() is long.MaxValue or long.MinValue => null,
-        J2N.Numerics.Double d when d.ToDouble() is double.MaxValue or double.MinValue => null,
         J2N.Numerics.Int64 l => l.ToInt64(),
         J2N.Numerics.Double d => d.ToDouble(),
         J2N.Numerics.Number n => n.ToDouble(),
@@ -390,7 +390,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 field.SetMissingValue(low ? Lucene.Net.Search.SortField.STRING_FIRST : Lucene.Net.Search.SortField.STRING_LAST);
                 break;
             case FieldKind.Float or FieldKind.Double:
-                field.SetMissingValue(key.MissingValue ?? (low ? double.MinValue : double.MaxValue));
+                field.SetMissingValue(key.MissingValue ?? (low ? double.NegativeInfinity : double.PositiveInfinity));
                 break;
             default:
                 field.SetMissingValue(key.MissingValue is { } v ? (long)v : low ? long.MinValue : long.MaxValue);
@@ -424,7 +424,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return hits.Order(comparer);
     }
 
-    // Two sort values in a sort key's order. A missing value (null) sorts last in both directions, as Elasticsearch's
+    // Two sort values in a sort key's order. A numeric field's missing value is its sentinel (SortValue), which sorts
+    // where the missing setting puts it by value. A missing keyword (null) sorts last in both directions, as Elasticsearch's
     // default "missing": "_last" puts it (FieldSortBuilder; Lucene's own sort here gives it the same place), or first
     // with "_first": it is not reversed with the order, or a descending sort would put the documents without the field
     // first and a search_after past the last valued hit would never reach them.
@@ -506,6 +507,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 string s => JsonValue.Create(s),
                 long l => JsonValue.Create(l),
                 int i => JsonValue.Create(i),
+                // Jackson writes a non-finite number as Java prints it, quoted: "Infinity", "-Infinity".
+                double d when double.IsInfinity(d) => JsonValue.Create(d > 0 ? "Infinity" : "-Infinity"),
                 float f => JsonValue.Create(f),
                 double d => (JsonNode)JsonValue.Create(d),
                 _ => JsonValue.Create(v.ToString()),
