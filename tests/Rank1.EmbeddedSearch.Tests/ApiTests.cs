@@ -640,11 +640,36 @@ public sealed class ApiTests : IAsyncLifetime
             .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
     }
 
+    [Theory]
+    // QueryStringQueryBuilder.doToQuery: a query_string over every field (no df or fields, or "*") searches the numeric,
+    // date and boolean fields too (QueryParserHelper.resolveMappingField keeps every field with text search) and is
+    // lenient unless lenient is given, so a value a field cannot read matches nothing there. The embedded backend
+    // searched text and keyword fields only: q=2001 found nothing, nor did the same query_string.
+    [InlineData("2001", "1")] // year 2001, and published in 2001 (a date's term is its whole year)
+    [InlineData("1995 OR cooking", "2,3,4")]
+    [InlineData("4.5", "1")] // rating; an integer with a decimal part matches nothing
+    [InlineData("true", "1,3,4")] // open
+    [InlineData("rivers 2019", "1,2,3")]
+    public async Task QueryString_OverEveryField_SearchesNumericDateAndBooleanFields_Leniently(string q, string ids)
+    {
+        var count = await Es.GetAsync("/library/_count?q=" + Uri.EscapeDataString(q));
+        Assert.Equal(ids.Split(',').Length, count.Json["count"]!.GetValue<int>());
+        foreach (var spec in new[] { new JsonObject { ["query"] = q }, new JsonObject { ["query"] = q, ["fields"] = new JsonArray("*") } })
+        {
+            var found = await Ids(new JsonObject { ["query"] = new JsonObject { ["query_string"] = spec } }.ToJsonString());
+            Assert.Equal(ids, string.Join(",", found.Order(StringComparer.Ordinal)));
+        }
+
+        // lenient=false over every field is strict again: a value a numeric field cannot read fails the shard.
+        (await Es.GetAsync("/library/_count?lenient=false&q=abc")).AssertError(400, "search_phase_execution_exception", "all shards failed");
+    }
+
     [Fact]
     public async Task QueryString_ValueANumericFieldCannotRead_IsTheShardsFailure()
     {
         // SearchExecutionContext.toQuery: the field type's NumberFormatException, as a term query on the field fails.
-        var r = await Es.GetAsync("/library/_count?q=year:abc");
+        // (With a default field other than "*": over every field the query is lenient.)
+        var r = await Es.GetAsync("/library/_count?df=title&q=year:abc");
         r.AssertError(400, "search_phase_execution_exception", "all shards failed");
         Assert.Equal("failed to create query: For input string: \"abc\"", r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
     }

@@ -396,16 +396,18 @@ internal sealed class QueryTranslator
     private Query QueryString(JsonObject spec)
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[query_string] requires query value");
-        var fields = QueryFields(spec);
+        var fields = QueryFields(spec, everyType: true);
         QueryParser parser = fields.Count == 1
             ? new TypedQueryParser(this, fields.Keys.First(), _analyzer)
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
         // XContentParser.booleanValue: a string is Booleans.parseBoolean's, strict; any other token than a boolean, a 400.
+        // Without one, QueryStringQueryBuilder.doToQuery makes a query over every field ("*": no fields and no
+        // default_field, or either naming "*") lenient, as it searches numeric, date and boolean fields with the text.
         _lenient = spec["lenient"] is JsonValue l && l.GetValueKind() == JsonValueKind.String
             ? RequestJson.ParseBoolean(l.GetValue<string>())
-            : RequestJson.Bool(spec["lenient"], "lenient") ?? false;
+            : RequestJson.Bool(spec["lenient"], "lenient") ?? SearchesEveryField(spec);
         try
         {
             return Boosted(parser.Parse(text), spec);
@@ -465,6 +467,29 @@ internal sealed class QueryTranslator
         }
     }
 
+    private static bool SearchesEveryField(JsonObject spec) =>
+        spec["fields"] is JsonArray fields ? fields.Any(f => f is JsonValue v && v.GetValueKind() == JsonValueKind.String && SplitBoost(v.GetValue<string>()).Field == "*")
+            : spec["default_field"]?.GetValue<string>() is not { } df || df == "*";
+
+    // A bare term of a query_string over several fields (Lucene's MultiFieldQueryParser asks its base parser for each
+    // field's query, which analyses the text as text, so a numeric or date field never matched): each field's own query
+    // as a field:value of that field is, leniently when the search is, the text fields' through the parser (parsed).
+    private List<(string Field, Query Query)> EveryFieldQuery(string[] fields, string text, bool quoted, Func<string, string, bool, Query?> parsed)
+    {
+        var queries = new List<(string, Query)>();
+        foreach (var field in fields)
+        {
+            if (Lenient(() => TypedFieldQuery(field, text) ?? parsed(field, text, quoted)!) is { } q)
+            {
+                queries.Add((field, q));
+            }
+        }
+
+        return queries;
+    }
+
+    private bool AnyTyped(string[] fields) => fields.Any(f => _index.Mapping.Get(f) is { Kind: not FieldKind.Text });
+
     private Query? TypedFieldQuery(string? field, string text)
     {
         var mapping = field is null ? null : _index.Mapping.Get(field);
@@ -498,8 +523,27 @@ internal sealed class QueryTranslator
     private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
         : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
     {
-        protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+        protected override Query GetFieldQuery(string field, string queryText, bool quoted)
+        {
+            if (field is not null || !owner.AnyTyped(m_fields))
+            {
+                return owner.ParserFieldQuery(field!, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+            }
+
+            // As MultiFieldQueryParser combines its fields' queries: each boosted, SHOULD, coordination disabled.
+            var clauses = new List<BooleanClause>();
+            foreach (var (f, q) in owner.EveryFieldQuery(m_fields, queryText, quoted, base.GetFieldQuery))
+            {
+                if (m_boosts is not null && m_boosts.TryGetValue(f, out var boost))
+                {
+                    q.Boost = boost;
+                }
+
+                clauses.Add(new BooleanClause(q, Occur.SHOULD));
+            }
+
+            return clauses.Count == 0 ? null! : GetBooleanQuery(clauses, true);
+        }
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
             owner.ParserRangeQuery(field, part1, part2, startInclusive, endInclusive, base.GetRangeQuery);
@@ -515,8 +559,9 @@ internal sealed class QueryTranslator
         return Boosted(parser.Parse(text) ?? new BooleanQuery(), spec);
     }
 
-    // Fields of query_string / simple_query_string: "fields" with ^boosts, else "default_field", else every text/keyword field.
-    private Dictionary<string, float> QueryFields(JsonObject spec)
+    // Fields of query_string / simple_query_string: "fields" with ^boosts, else "default_field", else every text/keyword
+    // field (every field with everyType).
+    private Dictionary<string, float> QueryFields(JsonObject spec, bool everyType = false)
     {
         var raw = spec["fields"] is JsonArray arr ? arr.Select(f => f!.GetValue<string>()).ToArray()
             : spec["default_field"]?.GetValue<string>() is { } df ? [df] : ["*"];
@@ -524,7 +569,7 @@ internal sealed class QueryTranslator
         foreach (var r in raw)
         {
             var (pattern, boost) = SplitBoost(r);
-            foreach (var f in ExpandFields(pattern))
+            foreach (var f in ExpandFields(pattern, everyType))
             {
                 result[f] = boost;
             }
@@ -533,7 +578,7 @@ internal sealed class QueryTranslator
         return result.Count > 0 ? result : new Dictionary<string, float> { ["_none_"] = 1f };
     }
 
-    private IEnumerable<string> ExpandFields(string pattern)
+    private IEnumerable<string> ExpandFields(string pattern, bool everyType = false)
     {
         if (!pattern.Contains('*', StringComparison.Ordinal))
         {
@@ -542,10 +587,11 @@ internal sealed class QueryTranslator
 
         var regex = JsonPaths.Wildcard(pattern);
         // A pattern, "*" (the default field) included, takes the fields QueryParserHelper.resolveMappingField keeps for it:
-        // those with text search (TextSearchInfo other than NONE), text and keyword fields and their multi-fields alike.
-        // (Numeric, date and boolean fields, which Elasticsearch also keeps, searching them leniently, are left out here.)
+        // those with text search (TextSearchInfo other than NONE), text and keyword fields and their multi-fields alike,
+        // and numeric, date and boolean fields, which query_string searches with the text as field:value does (everyType).
+        // multi_match and simple_query_string keep to text and keyword fields here.
         return _index.Mapping.AllPaths()
-            .Where(p => regex.IsMatch(p.Key) && p.Value.Kind is FieldKind.Text or FieldKind.Keyword)
+            .Where(p => regex.IsMatch(p.Key) && (everyType || p.Value.Kind is FieldKind.Text or FieldKind.Keyword))
             .Select(p => p.Key);
     }
 
