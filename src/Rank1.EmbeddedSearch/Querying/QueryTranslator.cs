@@ -433,24 +433,26 @@ internal sealed class QueryTranslator
     // QueryStringQueryParser.getFieldQuery: after "field:", a value that starts with >, >=, < or <= (unquoted, longer than
     // the operator) is a range with one open end, on any field (year:>2000 is year:{2000 TO *]). With lenient, a value
     // the field's type cannot read is that field's match-nothing query (Queries.newLenientFieldQuery), not a failure.
-    private Query StringFieldQuery(string? field, string text, bool quoted, Func<Query> fieldQuery, Func<string?, string?, bool, bool, Query> rangeQuery)
+    //
+    // What both query_string parsers (one default field, several) do for field:value and field:[a TO b], Lucene's own
+    // query for text and unmapped fields (parsed) and a range through the parser's own GetRangeQuery (range).
+    private Query ParserFieldQuery(string? field, string text, bool quoted, Func<string, string, bool, Query> parsed, Func<string, string, string, bool, bool, Query> range)
     {
         if (!quoted && field is not null && text.Length > 1 && text[0] is '>' or '<')
         {
             var inclusive = text.Length > 2 && text[1] == '=';
             var bound = text[(inclusive ? 2 : 1)..];
-            return text[0] == '>' ? rangeQuery(bound, null, inclusive, true) : rangeQuery(null, bound, true, inclusive);
+            return text[0] == '>' ? range(field, bound, null!, inclusive, true) : range(field, null!, bound, true, inclusive);
         }
 
-        return Lenient(fieldQuery);
+        return FieldValueQuery(field, text, quoted, parsed);
     }
 
-    private bool _lenient;
+    // field:value (field null: a bare term of the parser's default fields, left to the parser).
+    private Query FieldValueQuery(string? field, string text, bool quoted, Func<string, string, bool, Query> parsed) =>
+        Lenient(() => TypedFieldQuery(field, text) ?? parsed(field!, text, quoted));
 
-    // What both query_string parsers (one default field, several) do for field:value and field:[a TO b], Lucene's own
-    // query for text and unmapped fields (parsed) and a range through the parser's own GetRangeQuery (range).
-    private Query ParserFieldQuery(string field, string text, bool quoted, Func<string, string, bool, Query> parsed, Func<string, string, string, bool, bool, Query> range) =>
-        StringFieldQuery(field, text, quoted, () => TypedFieldQuery(field, text) ?? parsed(field, text, quoted), (a, b, i, j) => range(field, a!, b!, i, j));
+    private bool _lenient;
 
     private Query ParserRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive, Func<string, string, string, bool, bool, Query> parsed) =>
         Lenient(() => TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? parsed(field, part1, part2, startInclusive, endInclusive));
@@ -474,12 +476,12 @@ internal sealed class QueryTranslator
     // A bare term of a query_string over several fields (Lucene's MultiFieldQueryParser asks its base parser for each
     // field's query, which analyses the text as text, so a numeric or date field never matched): each field's own query
     // as a field:value of that field is, leniently when the search is, the text fields' through the parser (parsed).
-    private List<(string Field, Query Query)> EveryFieldQuery(string[] fields, string text, bool quoted, Func<string, string, bool, Query?> parsed)
+    private List<(string Field, Query Query)> EveryFieldQuery(string[] fields, string text, bool quoted, Func<string, string, bool, Query> parsed)
     {
         var queries = new List<(string, Query)>();
         foreach (var field in fields)
         {
-            if (Lenient(() => TypedFieldQuery(field, text) ?? parsed(field, text, quoted)!) is { } q)
+            if (FieldValueQuery(field, text, quoted, parsed) is { } q)
             {
                 queries.Add((field, q));
             }
@@ -527,7 +529,7 @@ internal sealed class QueryTranslator
         {
             if (field is not null || !owner.AnyTyped(m_fields))
             {
-                return owner.ParserFieldQuery(field!, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+                return owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
             }
 
             // As MultiFieldQueryParser combines its fields' queries: each boosted, SHOULD, coordination disabled.
