@@ -570,6 +570,56 @@ public sealed class RerankServiceTests
         Assert.Equal(200, (await second).Status);
     }
 
+    /// <summary>
+    /// The bytes of request bodies in flight, as read and as decoded, are held of the process-wide in-flight budget
+    /// (Rank1:Proxy:MaxInFlightBytes) until the call ends, as the proxy's searches hold them: a body that would take them
+    /// past it is refused as overload (429 with Retry-After, in each protocol's shape), a compressed one while it inflates;
+    /// once the call holding them ends, the same body passes. Before, every body was read and inflated whatever the others
+    /// held: eight concurrent gzip bombs of 190 KB (190 MB each, under a MaxBodyBytes of 200 MB) took `serve` to 6.6 GB.
+    /// </summary>
+    [Fact]
+    public async Task RequestBodiesInFlight_AreHeldOfTheInFlightBudget_PastItA429WithRetryAfter()
+    {
+        var judge = new SteppedJudge();
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxInFlightBytes"] = "50000" }, s => s.AddSingleton<IPassageJudge>(judge));
+        using var http = new HttpClient { BaseAddress = service.Url };
+        static string Body(string field) => new JsonObject { ["query"] = "q", [field] = new JsonArray(new string('x', 30_000)) }.ToJsonString();
+
+        // One call holds its 30 KB body while the model judges it.
+        var first = PostAsync(http, "v1/rerank", Body("documents"));
+        await judge.Entered.Reader.ReadAsync();
+        const string Refused = "rank1 could not rerank: the request bodies in flight would hold ";
+        const string Limit = "more than the limit of 50000 bytes (Rank1:Proxy:MaxInFlightBytes)";
+        var cohere = await PostAsync(http, "v1/rerank", Body("documents"));
+        Assert.Equal((429, "1"), (cohere.Status, cohere.RetryAfter));
+        var tei = await PostAsync(http, "rerank", Body("texts"));
+        var bomb = Compress(Encoding.UTF8.GetBytes("{\"query\":\"q\",\"documents\":[\"a\"]" + new string(' ', 30_000) + "}"), "gzip");
+        Assert.True(bomb.Length < 1000);
+        var inflated = await PostBytesAsync(http, "v2/rerank", bomb, "gzip");
+        judge.Release.Release();
+        Assert.Equal(200, (await first).Status);
+
+        Assert.StartsWith(Refused, cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.EndsWith(Limit, cohere.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal((429, "1", "Overloaded"), (tei.Status, tei.RetryAfter, tei.Body!["error_type"]!.GetValue<string>()));
+        Assert.EndsWith(Limit, tei.Body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(429, inflated.Status);
+        Assert.EndsWith(Limit, inflated.Body["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The first call gave its bytes back: the same bodies pass now.
+        var again = PostAsync(http, "v1/rerank", Body("documents"));
+        await judge.Entered.Reader.ReadAsync();
+        judge.Release.Release();
+        Assert.Equal(200, (await again).Status);
+        var unpacked = PostBytesAsync(http, "v2/rerank", bomb, "gzip");
+        await judge.Entered.Reader.ReadAsync();
+        judge.Release.Release();
+        Assert.Equal(200, (await unpacked).Status);
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(3, PrometheusText.Value(metrics, "rank1_proxy_in_flight_refusals_total"));
+        Assert.Equal(0, PrometheusText.Value(metrics, "rank1_proxy_in_flight_bytes"));
+    }
+
     /// <summary>A judge that lets each window out of the model only when the test releases it, saying when one enters.</summary>
     private sealed class SteppedJudge : IPassageJudge
     {

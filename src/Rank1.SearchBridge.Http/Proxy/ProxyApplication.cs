@@ -47,7 +47,7 @@ public static class ProxyApplication
         services.AddSingleton<HotQueryDetector>();
         services.AddSingleton<HotQueryPublisher>();
         services.AddSingleton<SearchWindowRerank>();
-        services.AddSingleton<InFlightBudget>();
+        services.TryAddSingleton<InFlightBudget>();
         services.AddSingleton<SearchProxy>();
         services.AddSingleton<PassThrough>();
         services.AddHostedService<ProxyStartup>();

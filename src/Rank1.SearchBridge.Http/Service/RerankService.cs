@@ -8,6 +8,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Backend;
+using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Http.Search;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -22,7 +24,7 @@ namespace Rank1.SearchBridge.Http.Service;
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
 internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics,
-    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, Inference.IPassageJudge judge, ILogger<RerankService> logger)
+    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, Inference.IPassageJudge judge, InFlightBudget budget, ILogger<RerankService> logger)
 {
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
@@ -37,9 +39,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var protocol = endpoint;
         int status;
         string outcome;
+        // The body's bytes, as read and as decoded, are held of the process-wide in-flight budget until the answer is
+        // encoded (WriteJsonAsync gives them back before its bytes go out), or the call ends without one.
+        using var held = budget.Open();
+        context.Features.Set(held);
         try
         {
-            var body = await ReadRequestAsync(context, endpoint).ConfigureAwait(false);
+            var body = await ReadRequestAsync(context, endpoint, held).ConfigureAwait(false);
             protocol = RerankRequest.AnsweredIn(endpoint, body);
             (status, outcome) = await AnswerAsync(context, RerankRequest.Parse(protocol, body, _options)).ConfigureAwait(false);
         }
@@ -98,7 +104,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     }
 
     /// <summary>The key checked, then the body read as a JSON object; any problem is answered in the <paramref name="endpoint"/>'s protocol.</summary>
-    private async Task<JsonObject> ReadRequestAsync(HttpContext context, RerankProtocol endpoint)
+    private async Task<JsonObject> ReadRequestAsync(HttpContext context, RerankProtocol endpoint, InFlightBudget.Lease held)
     {
         if (_keys.Length > 0 && !Authorized(context.Request))
         {
@@ -106,7 +112,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(401, "invalid api token: send Authorization: Bearer KEY with a key of Rank1:Service:ApiKeys");
         }
 
-        return RerankRequest.Read(endpoint, await ReadBodyAsync(context, endpoint).ConfigureAwait(false));
+        return RerankRequest.Read(endpoint, await ReadBodyAsync(context, endpoint, held).ConfigureAwait(false));
     }
 
     private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request)
@@ -254,9 +260,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// The body, at most <see cref="RerankServiceOptions.MaxBodyBytes"/> (declared, streamed or once decompressed): more is a
     /// 413. A <c>Content-Encoding</c> (gzip, deflate, br) is undone as the proxy undoes it for <c>_search</c>
     /// (<see cref="ContentCoding.DecodeRequest"/>); another is a 415, a body that does not decode the
-    /// <paramref name="endpoint"/>'s validation error.
+    /// <paramref name="endpoint"/>'s validation error. Every byte read, and every byte decoded as it inflates, is taken from
+    /// <paramref name="held"/> (<see cref="Take"/>): a body that would take the bytes in flight past the process-wide budget
+    /// stops there, a 429.
     /// </summary>
-    private async Task<byte[]> ReadBodyAsync(HttpContext context, RerankProtocol endpoint)
+    private async Task<byte[]> ReadBodyAsync(HttpContext context, RerankProtocol endpoint, InFlightBudget.Lease held)
     {
         var limit = _options.MaxBodyBytes;
         var tooLarge = new RerankRequestException(413, $"request body too large: at most {limit} bytes (Rank1:Service:MaxBodyBytes)");
@@ -290,6 +298,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 throw tooLarge;
             }
 
+            Take(held, read);
             buffer.Write(chunk, 0, read);
         }
 
@@ -301,7 +310,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         try
         {
             // Inflated up to the same limit: a small compressed body (a gzip bomb) cannot take unbounded memory.
-            return ContentCoding.DecodeRequest(buffer.ToArray(), encoding, limit);
+            return ContentCoding.DecodeRequest(buffer.ToArray(), encoding, limit, inflated => Take(held, inflated));
         }
         catch (DecodedTooLongException)
         {
@@ -310,6 +319,20 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         catch (InvalidDataException e)
         {
             throw new RerankRequestException(RerankRequest.InvalidStatus(endpoint), $"invalid request: the body is not valid {encoding}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Takes <paramref name="bytes"/> of the in-flight budget (<see cref="ProxyOptions.MaxInFlightBytes"/>, shared with the
+    /// proxy's searches in the proxy host), or refuses the call as overload: 429 with <c>Retry-After</c> (TEI's
+    /// <c>Overloaded</c>), since the bytes come back as the calls in flight end; nothing is taken.
+    /// </summary>
+    private void Take(InFlightBudget.Lease held, int bytes)
+    {
+        if (!held.TryTake(bytes, out var wanted))
+        {
+            throw new RerankRequestException(StatusCodes.Status429TooManyRequests,
+                $"rank1 could not rerank: the request bodies in flight would hold {wanted} bytes, more than the limit of {budget.Limit} bytes (Rank1:Proxy:MaxInFlightBytes)");
         }
     }
 
@@ -349,6 +372,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken? cancellationToken = null)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(value, type);
+        // A client that has read the whole answer finds the call's in-flight bytes back already (as SearchHttp.WriteAsync).
+        context.Features.Get<InFlightBudget.Lease>()?.Dispose();
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = bytes.Length;

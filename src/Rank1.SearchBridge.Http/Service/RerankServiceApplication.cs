@@ -40,6 +40,7 @@ public static class RerankServiceApplication
         services.TryAddSingleton<RerankExecutor>();
         services.TryAddSingleton<StoredWindowJudge>();
         services.TryAddSingleton<RerankService>();
+        services.TryAddSingleton<Search.InFlightBudget>();
         GracefulShutdown.Add(services);
         return services;
     }

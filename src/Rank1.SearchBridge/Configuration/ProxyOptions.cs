@@ -102,7 +102,9 @@ public sealed class ProxyOptions : IValidatableObject
     /// it inflates, so a compressed bomb stops early), and each backend answer the proxy holds (a rerank window's, an
     /// msearch item's until the msearch is answered). A search that would take the total past it is refused with
     /// Elasticsearch's 429 <c>circuit_breaking_exception</c>; an msearch item whose answer would, is that item's 429.
-    /// Every byte is given back when its request ends. Null: <see cref="DefaultInFlightShare"/> of the memory the GC
+    /// Every byte is given back when its request ends. The rerank service's request bodies (in the proxy host and in
+    /// <c>rank1-bridge serve</c>) are held of the same budget; one that would pass it is a 429 in its protocol's shape.
+    /// Null: <see cref="DefaultInFlightShare"/> of the memory the GC
     /// may use (<see cref="GC.GetGCMemoryInfo()"/>'s <c>TotalAvailableMemoryBytes</c>: the container's limit, or the machine's memory).
     /// </summary>
     /// <value>Default null (an eighth of the available memory).</value>

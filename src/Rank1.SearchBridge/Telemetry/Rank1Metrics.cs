@@ -56,9 +56,9 @@ public sealed class Rank1Metrics
         _serviceRequests = meter.CreateCounter<long>("rank1.service.requests",
             description: "Rerank service calls by protocol (cohere_v1, cohere_v2, tei) and outcome (the X-Rank1-Rerank value, or error_STATUS).");
         meter.CreateObservableUpDownCounter("rank1.proxy.in_flight", () => Volatile.Read(ref _inFlightBytes) is { } used ? [new Measurement<long>(used())] : (IEnumerable<Measurement<long>>)[], "By",
-            "Bytes that searches in flight hold of Rank1:Proxy:MaxInFlightBytes (request bodies as read and decoded, backend answers held).");
+            "Bytes that searches and rerank service calls in flight hold of Rank1:Proxy:MaxInFlightBytes (request bodies as read and decoded, backend answers held).");
         _inFlightRefusals = meter.CreateCounter<long>("rank1.proxy.in_flight.refusals",
-            description: "Searches (or msearch items) refused with 429 circuit_breaking_exception because they would take the bytes in flight past Rank1:Proxy:MaxInFlightBytes.");
+            description: "Searches (or msearch items) refused with 429 circuit_breaking_exception, and rerank service calls refused with 429, because they would take the bytes in flight past Rank1:Proxy:MaxInFlightBytes.");
         _storeOperations = meter.CreateCounter<long>("rank1.reasoning_store.operations", description: "Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.");
     }
 
