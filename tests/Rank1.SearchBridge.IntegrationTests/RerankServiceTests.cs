@@ -262,6 +262,40 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A body that is not valid UTF-8 (a Latin-1 "é", a stray byte) is the protocol's validation error naming the byte,
+    /// wherever it is, as Elasticsearch (Jackson) and TEI (serde_json) refuse it. Before, JsonNode decoded each string only
+    /// when read: in a key the call was a 500 "internal error" (logged as a failure, retried twice by Cohere's SDK), in a
+    /// document it was called "an unpaired UTF-16 surrogate", and in a returned document's other fields it came back as U+FFFD.
+    /// </summary>
+    [Fact]
+    public async Task InvalidUtf8_AnywhereInTheBody_IsTheProtocolsValidationError_NamingTheByte()
+    {
+        using var logs = new RecordingLogs();
+        await using var service = await StandaloneAsync(logs: logs.Factory);
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var cases = new (string Path, byte[] Body, int Status, string Message)[]
+        {
+            ("v1/rerank", [.. "{\"q"u8, 0xFF, .. "\":1,\"query\":\"q\",\"documents\":[\"a\"]}"u8], 400, "invalid request: the body is not valid UTF-8 (byte 0xFF at offset 3)"),
+            ("rerank", [.. "{\"query\":\"q\",\"texts\":[\"a\"],\"k"u8, 0xC3, .. "\":1}"u8], 422, "invalid request: the body is not valid UTF-8 (byte 0xC3 at offset 29)"),
+            ("v2/rerank", [.. "{\"query\":\"q\",\"documents\":[\"caf"u8, 0xE9, .. "\"]}"u8], 400, "invalid request: the body is not valid UTF-8 (byte 0xE9 at offset 30)"),
+            ("v1/rerank", [.. "{\"query\":\"q\",\"documents\":[{\"text\":\"a\",\"x\":\""u8, 0xFF, .. "\"}],\"return_documents\":true}"u8], 400,
+                "invalid request: the body is not valid UTF-8 (byte 0xFF at offset 43)"),
+        };
+        foreach (var (path, body, status, message) in cases)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.True(status == (int)response.StatusCode, $"{path}: HTTP {(int)response.StatusCode} {answer.ToJsonString()}");
+            Assert.Equal(message, (path == "rerank" ? answer["error"] : answer["message"])!.GetValue<string>());
+        }
+
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    /// <summary>
     /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
     /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
     /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.

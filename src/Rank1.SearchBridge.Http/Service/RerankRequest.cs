@@ -1,5 +1,8 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -56,11 +59,19 @@ internal sealed record RerankRequest(
         Parse(protocol, Read(protocol, body), options);
 
     /// <summary>
-    /// The body as a JSON object; not JSON (a duplicate key included) or not an object is a <see cref="RerankRequestException"/>
-    /// with the <paramref name="protocol"/>'s validation status.
+    /// The body as a JSON object; not UTF-8, not JSON (a duplicate key included) or not an object is a
+    /// <see cref="RerankRequestException"/> with the <paramref name="protocol"/>'s validation status.
     /// </summary>
     public static JsonObject Read(RerankProtocol protocol, ReadOnlySpan<byte> body)
     {
+        if (!Utf8.IsValid(body))
+        {
+            // JsonNode decodes a string (a key included) only when it is first read: invalid UTF-8 in a key surfaced as an
+            // InvalidOperationException (a 500), in a value as a lone surrogate, and in a returned document's unread field
+            // as U+FFFD. The whole body is refused instead, as Elasticsearch's Jackson and TEI's serde_json refuse it.
+            throw new RerankRequestException(InvalidStatus(protocol), $"invalid request: the body is not valid UTF-8 ({InvalidUtf8(body)})");
+        }
+
         try
         {
             // Duplicate keys are refused while parsing: JsonObject would otherwise throw on its first lookup (an ArgumentException, a 500).
@@ -154,6 +165,18 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 && Int(json, "max_tokens_per_doc", Bad) is { } perDoc ? Range(perDoc, 1, int.MaxValue, "max_tokens_per_doc", Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
+    }
+
+    /// <summary>Where <paramref name="body"/>, not valid UTF-8, first goes wrong: the byte and its offset.</summary>
+    private static string InvalidUtf8(ReadOnlySpan<byte> body)
+    {
+        var at = 0;
+        while (Rune.DecodeFromUtf8(body[at..], out _, out var consumed) == OperationStatus.Done)
+        {
+            at += consumed;
+        }
+
+        return $"byte 0x{body[at]:X2} at offset {at}";
     }
 
     /// <summary>The status of a request the <paramref name="protocol"/> cannot read: 400, or TEI's 422.</summary>
