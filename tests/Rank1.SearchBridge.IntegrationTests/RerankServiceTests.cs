@@ -200,6 +200,10 @@ public sealed class RerankServiceTests
             ("rerank", """{"query":"q","texts":[{"text":"TEI takes strings"}]}""", 422, "invalid request: texts[0] must be a string"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
+
+            // An integer past int is out of range, not "not an integer".
+            ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1000000000000}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1000000000000)"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"top_n":1.5}""", 400, "invalid request: top_n must be an integer"),
             ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
             ("rerank", """{"query":"q","texts":["a"],"truncate":"no"}""", 422, "invalid request: truncate must be true or false"),
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
@@ -250,10 +254,15 @@ public sealed class RerankServiceTests
             Assert.StartsWith("invalid api token", r.Body!["message"]!.GetValue<string>(), StringComparison.Ordinal);
         }
 
-        // Nothing crashed: a good call still works, and every error was counted.
-        var ok = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a","b"]}""");
-        Assert.Equal(200, ok.Status);
-        Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
+        // Nothing crashed: a good call still works, and every error was counted. A top_n past long (Python's sys.maxsize
+        // is 2^63 - 1; a double past it) answers every document.
+        foreach (var topN in new[] { "", ",\"top_n\":9223372036854775807", ",\"top_n\":1e19" })
+        {
+            var ok = await PostAsync(http, "v1/rerank", $$"""{"query":"q","documents":["a","b"]{{topN}}}""");
+            Assert.True(ok.Status == 200, $"{topN}: HTTP {ok.Status} {ok.Body?.ToJsonString()}");
+            Assert.Equal(2, ok.Body!["results"]!.AsArray().Count);
+        }
+
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
         Assert.Equal(4, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));

@@ -151,7 +151,7 @@ internal sealed record RerankRequest(
             Str(json, "model", Bad),
             query,
             documents,
-            Math.Min(topN, documents.Length),
+            (int)Math.Min(topN, documents.Length),
             protocol == RerankProtocol.Tei ? Bool(json, "return_text", Bad) ?? false : Bool(json, "return_documents", Bad) ?? false,
             protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
             Bool(json, "return_reasoning", Bad) ?? false,
@@ -242,13 +242,21 @@ internal sealed record RerankRequest(
         _ => throw bad($"{name} must be true or false"),
     };
 
-    private static int? Int(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
+    /// <summary>
+    /// An integer field, however large: one past <see cref="long"/> (<c>1e300</c>) stands at its end, for the range check
+    /// to name (a <c>top_n</c> of Python's <c>sys.maxsize</c> means all, as vLLM reads it; before, it was "not an integer").
+    /// </summary>
+    private static long? Int(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue => (int)d,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var i) => i,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && double.IsFinite(d) && d == Math.Floor(d) =>
+            d >= LongEnd ? long.MaxValue : d <= -LongEnd ? long.MinValue : (long)d,
         _ => throw bad($"{name} must be an integer"),
     };
+
+    // 2^63, the first double past long.MaxValue.
+    private const double LongEnd = 9_223_372_036_854_775_808d;
 
     private static IReadOnlyList<string>? StringList(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
     {
@@ -257,6 +265,6 @@ internal sealed record RerankRequest(
         _ => throw bad($"{name} must be a non-empty list of strings"),
     };
 
-    private static int Range(int value, int min, int max, string name, Func<string, RerankRequestException> bad) =>
-        value >= min && value <= max ? value : throw bad($"{name} must be between {min} and {max} (got {value})");
+    private static int Range(long value, int min, int max, string name, Func<string, RerankRequestException> bad) =>
+        value >= min && value <= max ? (int)value : throw bad($"{name} must be between {min} and {max} (got {value})");
 }
