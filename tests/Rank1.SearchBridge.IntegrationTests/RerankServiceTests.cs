@@ -305,6 +305,27 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A UTF-8 byte order mark before the body (a file saved by Windows PowerShell 5.1 or Notepad, posted as is) is skipped,
+    /// as RFC 8259 allows and Elasticsearch, llama.cpp and vLLM do. Before, the call was a 400 "'0xEF' is an invalid start of a value".
+    /// </summary>
+    [Fact]
+    public async Task AByteOrderMark_BeforeTheBody_IsSkipped()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        foreach (var (path, body) in new[] { ("v1/rerank", """{"query":"q","documents":["a","b"]}"""), ("rerank", """{"query":"q","texts":["a","b"]}""") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent([.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes(body)]) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.True(response.IsSuccessStatusCode, $"{path}: HTTP {(int)response.StatusCode} {answer.ToJsonString()}");
+            Assert.Equal(2, (path == "rerank" ? answer : answer["results"])!.AsArray().Count);
+        }
+    }
+
+    /// <summary>
     /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
     /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
     /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.

@@ -64,6 +64,13 @@ internal sealed record RerankRequest(
     /// </summary>
     public static JsonObject Read(RerankProtocol protocol, ReadOnlySpan<byte> body)
     {
+        if (body.StartsWith(Encoding.UTF8.Preamble))
+        {
+            // A UTF-8 byte order mark (a file saved by Windows PowerShell 5.1 or Notepad, sent as is) is skipped, as RFC 8259
+            // section 8.1 allows and Elasticsearch (Jackson), llama.cpp (nlohmann::json) and vLLM (Python's json) do.
+            body = body[Encoding.UTF8.Preamble.Length..];
+        }
+
         if (!Utf8.IsValid(body))
         {
             // JsonNode decodes a string (a key included) only when it is first read: invalid UTF-8 in a key surfaced as an
