@@ -68,8 +68,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // The client went away (reset its connection mid-body, or left while its documents were judged): nobody to
             // answer, and no failure of the service. Kestrel says so with whatever the read or the write was doing
             // (OperationCanceledException, IOException; the reset itself, ConnectionResetException, may come before
-            // RequestAborted fires); none is logged as a failure or counted. A client that only half-closes mid-body can
-            // still read an answer: that is Kestrel's BadHttpRequestException, answered below.
+            // RequestAborted fires); none is logged as a failure or counted. A client that only half-closes mid-body is
+            // Kestrel's BadHttpRequestException, answered and counted below, though Kestrel, which closes a connection whose
+            // body was cut short, may reset it before that client reads the answer.
             LogClientGone(logger, e.GetType().Name);
             return;
         }
