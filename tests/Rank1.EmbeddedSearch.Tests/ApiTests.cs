@@ -650,6 +650,8 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("4.5", "1")] // rating; an integer with a decimal part matches nothing
     [InlineData("true", "1,3,4")] // open
     [InlineData("rivers 2019", "1,2,3")]
+    [InlineData("\"2001\"", "1")] // a quoted term: MultiFieldQueryParser's own path
+    [InlineData("year:\"1995\" OR \"sourdough bread\"~1", "2,3")]
     public async Task QueryString_OverEveryField_SearchesNumericDateAndBooleanFields_Leniently(string q, string ids)
     {
         var count = await Es.GetAsync("/library/_count?q=" + Uri.EscapeDataString(q));
@@ -836,14 +838,15 @@ public sealed class ApiTests : IAsyncLifetime
     [Theory]
     // A hit without the sort field carries Elasticsearch's missing value as its sort value
     // (IndexFieldData.XFieldComparatorSource.missingObject: min = "_first" ^ descending; Long.MIN/MAX_VALUE on the
-    // integer and date fields, whose reduced type is LONG; -/+Infinity on a double, which Jackson writes quoted; null
-    // on a keyword). The embedded backend answered null on every field, and a client reading the sort values of a
-    // page (a typed one: a long or double property) could not tell it had reached the documents without the field.
-    [InlineData("asc", "_last", "9223372036854775807", "\"Infinity\"")]
-    [InlineData("desc", "_last", "-9223372036854775808", "\"-Infinity\"")]
-    [InlineData("asc", "_first", "-9223372036854775808", "\"-Infinity\"")]
-    [InlineData("desc", "_first", "9223372036854775807", "\"Infinity\"")]
-    public async Task Sort_AHitWithoutTheField_CarriesElasticsearchsMissingValue_AndPagesPastIt(string order, string missing, string integral, string floating)
+    // long and date fields, whose reduced type is LONG; Integer.MIN/MAX_VALUE on an integer field, INT since 9.1
+    // (IntValuesComparatorSource); -/+Infinity on a double, which Jackson writes quoted; null on a keyword). The
+    // embedded backend answered null on every field, and a client reading the sort values of a page (a typed one: a
+    // long or double property) could not tell it had reached the documents without the field.
+    [InlineData("asc", "_last", "9223372036854775807", "2147483647", "\"Infinity\"")]
+    [InlineData("desc", "_last", "-9223372036854775808", "-2147483648", "\"-Infinity\"")]
+    [InlineData("asc", "_first", "-9223372036854775808", "-2147483648", "\"-Infinity\"")]
+    [InlineData("desc", "_first", "9223372036854775807", "2147483647", "\"Infinity\"")]
+    public async Task Sort_AHitWithoutTheField_CarriesElasticsearchsMissingValue_AndPagesPastIt(string order, string missing, string integral, string integer, string floating)
     {
         var index = $"sort-sentinel-{order}{missing}";
         Assert.Equal(200, (await Es.PutAsync($"/{index}", JsonNode.Parse("""{"mappings":{"properties":{"n":{"type":"long"},"i":{"type":"integer"},"t":{"type":"date"},"d":{"type":"double"},"k":{"type":"keyword"}}}}"""))).Status);
@@ -860,7 +863,7 @@ public sealed class ApiTests : IAsyncLifetime
             var sort = $$$"""{"sort":[{"{{{field}}}":{"order":"{{{order}}}","missing":"{{{missing}}}"}}]}""";
             var hits = (await Es.PostAsync($"/{index}/_search", JsonNode.Parse(sort))).Json["hits"]!["hits"]!.AsArray();
             var bare = hits.Single(h => h!["_id"]!.GetValue<string>() == "bare")!["sort"]!.AsArray();
-            var expected = field switch { "k" => "null", "d" => floating, _ => integral };
+            var expected = field switch { "k" => "null", "d" => floating, "i" => integer, _ => integral };
             Assert.Equal(expected, bare[0]?.ToJsonString() ?? "null");
 
             // The values round-trip as search_after: past the valued hit comes the bare one, past the bare one nothing

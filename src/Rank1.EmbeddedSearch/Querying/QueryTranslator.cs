@@ -525,26 +525,53 @@ internal sealed class QueryTranslator
     private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
         : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
     {
-        protected override Query GetFieldQuery(string field, string queryText, bool quoted)
+        protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
+            field is null && owner.AnyTyped(m_fields) ? EveryField(queryText, quoted, slop: null)
+                : owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+
+        // A quoted term ("x", "x"~2), which MultiFieldQueryParser hands to its base parser itself, past the override
+        // above, for a named field too: year:"2001" or "2001" over every field matched nothing on a numeric field.
+        protected override Query GetFieldQuery(string field, string queryText, int slop)
         {
-            if (field is not null || !owner.AnyTyped(m_fields))
+            if (field is null)
             {
-                return owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+                return owner.AnyTyped(m_fields) ? EveryField(queryText, quoted: true, slop) : base.GetFieldQuery(field, queryText, slop);
             }
 
-            // As MultiFieldQueryParser combines its fields' queries: each boosted, SHOULD, coordination disabled.
+            return GetFieldQuery(field, queryText, quoted: true) is { } q ? WithSlop(q, slop) : null!;
+        }
+
+        // As MultiFieldQueryParser combines its fields' queries: each boosted (and given the phrase's slop), SHOULD,
+        // coordination disabled.
+        private Query EveryField(string text, bool quoted, int? slop)
+        {
             var clauses = new List<BooleanClause>();
-            foreach (var (f, q) in owner.EveryFieldQuery(m_fields, queryText, quoted, base.GetFieldQuery))
+            foreach (var (f, q) in owner.EveryFieldQuery(m_fields, text, quoted, base.GetFieldQuery))
             {
                 if (m_boosts is not null && m_boosts.TryGetValue(f, out var boost))
                 {
                     q.Boost = boost;
                 }
 
-                clauses.Add(new BooleanClause(q, Occur.SHOULD));
+                clauses.Add(new BooleanClause(slop is { } s ? WithSlop(q, s) : q, Occur.SHOULD));
             }
 
             return clauses.Count == 0 ? null! : GetBooleanQuery(clauses, true);
+        }
+
+        private static Query WithSlop(Query q, int slop)
+        {
+            switch (q)
+            {
+                case PhraseQuery p:
+                    p.Slop = slop;
+                    break;
+                case MultiPhraseQuery m:
+                    m.Slop = slop;
+                    break;
+            }
+
+            return q;
         }
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>

@@ -327,8 +327,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     }
 
     // Lucene.Net hands numeric sort values back as J2N boxes. A document without the field has the missing value
-    // as its sort value, as in Elasticsearch, whose hits carry XFieldComparatorSource.missingObject: Long.MAX_VALUE or
-    // MIN_VALUE on an integer or date field, +/-Infinity on a floating-point one, null on a keyword.
+    // as its sort value, as in Elasticsearch, whose hits carry XFieldComparatorSource.missingObject of the field's
+    // reduced sort type: Long.MAX_VALUE or MIN_VALUE on a long or date field, Integer.MAX_VALUE or MIN_VALUE on an
+    // integer, short or byte one (IntValuesComparatorSource, INT since 8.19 and 9.1), +/-Infinity on a floating-point
+    // one, null on a keyword.
     private static object? SortValue(object? raw) => raw switch
     {
         null => null,
@@ -369,6 +371,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 null => throw ShardSearchException.QueryShard(index, $"No mapping found for [{key.Field}] in order to sort on"),
                 "keyword" or "text" or "match_only_text" or "wildcard" or "constant_keyword" => FieldKind.Keyword,
                 "double" or "float" or "half_float" or "scaled_float" => FieldKind.Double,
+                "integer" or "short" or "byte" => FieldKind.Integer,
                 _ => FieldKind.Long,
             };
         }
@@ -391,6 +394,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 break;
             case FieldKind.Float or FieldKind.Double:
                 field.SetMissingValue(key.MissingValue ?? (low ? double.NegativeInfinity : double.PositiveInfinity));
+                break;
+            case FieldKind.Integer:
+                field.SetMissingValue(key.MissingValue is { } i ? (long)i : low ? int.MinValue : (long)int.MaxValue);
                 break;
             default:
                 field.SetMissingValue(key.MissingValue is { } v ? (long)v : low ? long.MinValue : long.MaxValue);
