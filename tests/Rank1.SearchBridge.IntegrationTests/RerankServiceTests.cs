@@ -203,6 +203,7 @@ public sealed class RerankServiceTests
 
             // An integer past int is out of range, not "not an integer".
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1000000000000}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1000000000000)"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1e300}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1e300)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":1.5}""", 400, "invalid request: top_n must be an integer"),
             ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
             ("rerank", """{"query":"q","texts":["a"],"truncate":"no"}""", 422, "invalid request: truncate must be true or false"),

@@ -163,13 +163,13 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
             Bool(json, "return_reasoning", Bad) ?? false,
             Str(json, "instructions", Bad) ?? options.Instructions,
-            Range(Int(json, "max_think_tokens", Bad) ?? options.MaxThinkTokens, 0, 32_768, "max_think_tokens", Bad),
-            Int(json, "deadline_ms", Bad) is { } ms ? TimeSpan.FromMilliseconds(Range(ms, 1, 600_000, "deadline_ms", Bad)) : options.Deadline,
+            IntIn(json, "max_think_tokens", 0, 32_768, Bad) ?? options.MaxThinkTokens,
+            IntIn(json, "deadline_ms", 1, 600_000, Bad) is { } ms ? TimeSpan.FromMilliseconds(ms) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
                 ? Inference.Prompt.Rank1Prompt.IsValidTemplate(template) ? template : throw Bad($"prompt_template: {Inference.Prompt.Rank1Prompt.TemplateProblem}")
                 : null,
             // Cohere v2's per-document token limit; the engine caps it at Rank1:Model:MaxPassageTokens.
-            protocol == RerankProtocol.CohereV2 && Int(json, "max_tokens_per_doc", Bad) is { } perDoc ? Range(perDoc, 1, int.MaxValue, "max_tokens_per_doc", Bad) : null,
+            protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
     }
@@ -272,6 +272,11 @@ internal sealed record RerankRequest(
         _ => throw bad($"{name} must be a non-empty list of strings"),
     };
 
-    private static int Range(long value, int min, int max, string name, Func<string, RerankRequestException> bad) =>
-        value >= min && value <= max ? (int)value : throw bad($"{name} must be between {min} and {max} (got {value})");
+    // An integer field within [min, max]; out of it, an error naming the value as the client wrote it (1e300, not the long it stands at).
+    private static int? IntIn(JsonObject json, string name, int min, int max, Func<string, RerankRequestException> bad) => Int(json, name, bad) switch
+    {
+        null => null,
+        { } value when value >= min && value <= max => (int)value,
+        _ => throw bad($"{name} must be between {min} and {max} (got {json[name]!.ToJsonString()})"),
+    };
 }
