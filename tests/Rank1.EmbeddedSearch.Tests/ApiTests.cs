@@ -656,7 +656,7 @@ public sealed class ApiTests : IAsyncLifetime
     {
         var count = await Es.GetAsync("/library/_count?q=" + Uri.EscapeDataString(q));
         Assert.Equal(ids.Split(',').Length, count.Json["count"]!.GetValue<int>());
-        foreach (var spec in new[] { new JsonObject { ["query"] = q }, new JsonObject { ["query"] = q, ["fields"] = new JsonArray("*") } })
+        foreach (var spec in new[] { new JsonObject { ["query"] = q }, new JsonObject { ["query"] = q, ["fields"] = new JsonArray("*") }, new JsonObject { ["query"] = q, ["fields"] = new JsonArray() } })
         {
             var found = await Ids(new JsonObject { ["query"] = new JsonObject { ["query_string"] = spec } }.ToJsonString());
             Assert.Equal(ids, string.Join(",", found.Order(StringComparer.Ordinal)));

@@ -470,7 +470,7 @@ internal sealed class QueryTranslator
     }
 
     private static bool SearchesEveryField(JsonObject spec) =>
-        spec["fields"] is JsonArray fields ? fields.Any(f => f is JsonValue v && v.GetValueKind() == JsonValueKind.String && SplitBoost(v.GetValue<string>()).Field == "*")
+        spec["fields"] is JsonArray { Count: > 0 } fields ? fields.Any(f => f is JsonValue v && v.GetValueKind() == JsonValueKind.String && SplitBoost(v.GetValue<string>()).Field == "*")
             : spec["default_field"]?.GetValue<string>() is not { } df || df == "*";
 
     // A bare term of a query_string over several fields (Lucene's MultiFieldQueryParser asks its base parser for each
@@ -592,7 +592,8 @@ internal sealed class QueryTranslator
     // field (every field with everyType).
     private Dictionary<string, float> QueryFields(JsonObject spec, bool everyType = false)
     {
-        var raw = spec["fields"] is JsonArray arr ? arr.Select(f => f!.GetValue<string>()).ToArray()
+        // An empty "fields" is none given: the default field (QueryStringQueryBuilder reads fieldsAndWeights only when not empty).
+        var raw = spec["fields"] is JsonArray { Count: > 0 } arr ? arr.Select(f => f!.GetValue<string>()).ToArray()
             : spec["default_field"]?.GetValue<string>() is { } df ? [df] : ["*"];
         var result = new Dictionary<string, float>(StringComparer.Ordinal);
         foreach (var r in raw)
