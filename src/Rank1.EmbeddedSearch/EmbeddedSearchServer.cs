@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -111,7 +112,9 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             try
             {
                 EsHttp.CheckHttpLimits(context, options.MaxInitialLineLength, options.MaxHeaderSize);
-                UrlParameters.CheckEscapes(context.Request.QueryString.Value); // as RestRequest decodes them, before its media types
+                // As RestRequest decodes them (RestUtils.decodeQueryString), before its media types.
+                context.Features.Set<IQueryFeature>(new QueryFeature(new QueryCollection(
+                    UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));
                 if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false))
                 {
                     return;

@@ -115,17 +115,78 @@ public sealed class HostileInputTests : IAsyncLifetime
     [InlineData("_msearch", "Content-Type: application/x-ndjson\r\nContent-Type: application/x-ndjson\r\n", "Content-Type", "Incorrect header [Content-Type]. Only one value should be provided")]
     [InlineData("docs/_search", "Content-Type: application/json\r\nAccept: application/json\r\nAccept: application/json\r\n", "Accept", "Incorrect header [Accept]. Only one value should be provided")]
     [InlineData("docs/_search", "Content-Type: application/json\r\nAccept: \r\n", "Accept", "Header [Accept] cannot be empty.")]
+    // ParsedMediaType.parseMediaType: a value that is no type/subtype, or a parameter without its '=' value; before, the
+    // proxy and the backend answered these with the 406 meant for a media type the cluster does not read.
+    [InlineData("docs/_search", "Content-Type: foo\r\n", "Content-Type", "invalid media-type [foo]")]
+    [InlineData("_msearch", "Content-Type: application/x-ndjson; charset\r\n", "Content-Type", "invalid parameters for header [application/x-ndjson; charset]")]
+    [InlineData("docs/_search", "Content-Type: application/json\r\nAccept: json\r\n", "Accept", "invalid media-type [json]")]
     public async Task Search_MediaTypeHeaderSentTwiceOrEmpty_IsElasticsearchsMediaTypeHeaderException(string path, string headers, string header, string cause)
     {
+        await AssertHeaderRefusedAsync([_stack.Backend.Url, _stack.Proxy.Url], path, headers, "media_type_header_exception", $"Invalid media-type value on headers [{header}]", cause);
+    }
+
+    // Each server answers the request to path with these header lines with the 400 type and reason, caused by the
+    // illegal_argument_exception cause.
+    private static async Task AssertHeaderRefusedAsync(Uri[] servers, string path, string headers, string type, string reason, string cause)
+    {
         var request = $"POST /{path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: 6\r\nConnection: close\r\n\r\n{{}}\n{{}}\n";
-        foreach (var server in new[] { _stack.Backend.Url, _stack.Proxy.Url })
+        foreach (var server in servers)
         {
             var answer = await RawHttp.ExchangeAsync(server, request);
             Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
             var error = JsonNode.Parse(RawHttp.Body(answer))!["error"]!;
-            Assert.Equal(("media_type_header_exception", $"Invalid media-type value on headers [{header}]"), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+            Assert.Equal((type, reason), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+            Assert.Equal(type, error["root_cause"]![0]!["type"]!.GetValue<string>());
             Assert.Equal(("illegal_argument_exception", cause), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
         }
+    }
+
+    // OpenSearch reads only the Content-Type as it makes the request (RestRequest.parseContentType) and words its faults
+    // otherwise: a ContentTypeHeaderException, dispatched as a bad request (AbstractHttpServerTransport.handleIncomingRequest,
+    // RestController.dispatchBadRequest), the 400 content_type_header_exception whose reason is its cause's toString().
+    // In front of OpenSearch the proxy (and the backend in its OpenSearch flavour) answered these with the 406
+    // "Content-Type header [application/json,application/json] is not supported".
+    [Theory]
+    [InlineData("docs/_search", "Content-Type: application/json\r\nContent-Type: application/json\r\n", "only one Content-Type header should be provided")]
+    [InlineData("_msearch", "Content-Type: application/x-ndjson\r\nContent-Type: application/x-ndjson\r\n", "only one Content-Type header should be provided")]
+    [InlineData("docs/_search", "Content-Type: foo\r\n", "invalid Content-Type header [foo]")]
+    [InlineData("docs/_search", "Content-Type: \r\n", "invalid Content-Type header []")]
+    public async Task Search_InFrontOfOpenSearch_ContentTypeSentTwiceOrMalformed_IsOpenSearchsContentTypeHeaderException(string path, string headers, string cause)
+    {
+        await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
+        await AssertHeaderRefusedAsync([stack.Backend.Url, stack.Proxy.Url], path, headers, "content_type_header_exception", $"java.lang.IllegalArgumentException: {cause}", cause);
+
+        // OpenSearch does not read a media type's parameters: this one is taken.
+        var taken = await RawHttp.ExchangeAsync(stack.Proxy.Url,
+            "POST /docs/_search?size=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json; charset\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        Assert.StartsWith("HTTP/1.1 200 ", taken, StringComparison.Ordinal);
+    }
+
+    // RestRequest decodes the URL parameters with RestUtils.decodeQueryString (Elasticsearch and OpenSearch alike):
+    // ';' separates parameters as '&' does, a repeated name keeps its last value (params.put), "%%" is a percent sign,
+    // and a name after a leading '=' is that name. The proxy read them as ASP.NET Core does: "1,2" for a repeated size
+    // (a 400), "onion;size=1" as the q text, and "1%%" as two percent signs.
+    [Theory]
+    [InlineData("docs/_search?q=onion&size=1&size=2", 2)]
+    [InlineData("docs/_search?q=onion;size=1", 1)]
+    [InlineData("docs/_search?q=onion&size=3;size=1", 1)]
+    public async Task Search_UrlParameters_AreDecodedAsElasticsearchDecodesThem(string path, int hits)
+    {
+        var answer = await RawHttp.ExchangeAsync(_stack.Proxy.Url, $"GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", answer, StringComparison.Ordinal);
+        Assert.Equal(hits, JsonNode.Parse(RawHttp.Body(answer))!["hits"]!["hits"]!.AsArray().Count);
+    }
+
+    [Theory]
+    [InlineData("docs/_search?q=onion&size=1%%", "Failed to parse int parameter [size] with value [1%]")]
+    [InlineData("docs/_search?q=onion&=size", "Failed to parse int parameter [size] with value []")]
+    [InlineData("docs/_search?q=onion&from=+2%2B", "Failed to parse int parameter [from] with value [ 2+]")]
+    public async Task Search_UrlParameterValue_IsReadAsElasticsearchDecodesIt(string path, string reason)
+    {
+        var answer = await RawHttp.ExchangeAsync(_stack.Proxy.Url, $"GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        var error = JsonNode.Parse(RawHttp.Body(answer))!["error"]!;
+        Assert.Equal(("illegal_argument_exception", reason), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
     }
 
     // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to

@@ -167,13 +167,14 @@ internal static class EsHttp
     /// (406 <c>Content-Type header [..] is not supported</c>, or <c>.. is missing</c>), and a <c>compatible-with</c>
     /// version must be the current major or the one before (400 <c>media_type_header_exception</c>; not checked
     /// when <paramref name="major"/> is null, as OpenSearch has no compatible-with), and neither header may be sent
-    /// twice or empty (<see cref="MediaTypeHeaders"/>; Elasticsearch only). True when it answered.
+    /// twice, empty or malformed (<see cref="MediaTypeHeaders"/>; OpenSearch checks the Content-Type alone, with its
+    /// own words). True when it answered.
     /// </summary>
     public static async Task<bool> RejectedMediaTypeAsync(HttpContext context, int? major)
     {
         var request = context.Request;
-        // RestRequest's constructor first: a header sent twice or empty (Elasticsearch's; OpenSearch words it otherwise).
-        if (major is not null && MediaTypeHeaders.Refusal(name => request.Headers[name].ToArray()) is { } refused)
+        // RestRequest's constructor first: a header sent twice, empty or malformed (OpenSearch reads the Content-Type alone).
+        if (MediaTypeHeaders.Refusal(name => request.Headers[name].ToArray(), openSearch: major is null) is { } refused)
         {
             await WriteUnfilteredAsync(context, refused.Status, refused.ToBody(null)).ConfigureAwait(false);
             return true;

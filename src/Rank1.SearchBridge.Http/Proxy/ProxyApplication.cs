@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -98,8 +99,11 @@ public static class ProxyApplication
             }
 
             // Elasticsearch refuses a malformed percent escape in the URL parameters before any handler runs; the search
-            // routes read the parameters and send them on encoded anew, which would turn ?q=% into a search for "%".
-            UrlParameters.CheckEscapes(context.Request.QueryString.Value);
+            // routes read the parameters and send them on encoded anew, which would turn ?q=% into a search for "%". They
+            // read them as Elasticsearch decodes them (%% a percent sign, ; a separator, a repeated name's last value);
+            // the query string passed through stays as the client sent it.
+            context.Features.Set<IQueryFeature>(new QueryFeature(new QueryCollection(
+                UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));
             return next(context);
         });
 

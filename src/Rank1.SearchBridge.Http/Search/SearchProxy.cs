@@ -528,9 +528,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// </summary>
     private async Task<bool> RefusedMediaTypeAsync(HttpContext context, byte[] sent)
     {
-        // What Elasticsearch refuses as it makes the request, before its other checks: a header sent twice or empty.
-        if (backend.Flavor != BackendFlavor.OpenSearch
-            && MediaTypeHeaders.Refusal(name => context.Request.Headers[name].ToArray()) is { } refused)
+        // What the cluster refuses as it makes the request, before its other checks: a header sent twice, empty or malformed
+        // (Elasticsearch's media_type_header_exception, OpenSearch's content_type_header_exception).
+        if (MediaTypeHeaders.Refusal(name => context.Request.Headers[name].ToArray(), backend.Flavor == BackendFlavor.OpenSearch) is { } refused)
         {
             throw refused;
         }
