@@ -577,6 +577,27 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(reason, json["error"]!["reason"]!.GetValue<string>());
     }
 
+    // BaseRestHandler.handleRequest refuses the parameters a handler did not read only after its prepareRequest, in which
+    // RestMultiSearchAction.parseRequest reads max_concurrent_searches and then every line: a bad line (or a bad
+    // max_concurrent_searches) is the answer even beside an unknown parameter. The proxy and the backend refused the
+    // parameter first.
+    [Theory]
+    [InlineData("_msearch?q=onion", "{\"index\":\"docs\",\"nope\":1}\n{}\n", "illegal_argument_exception", "key [nope] is not supported in the metadata section")]
+    [InlineData("_msearch?q=onion", "{\"index\":\"docs\"}\n[]\n", "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
+    [InlineData("_msearch?q=onion&max_concurrent_searches=abc", "{}\n{}\n", "illegal_argument_exception", "Failed to parse int parameter [max_concurrent_searches] with value [abc]")]
+    [InlineData("_msearch/template?q=onion", "{\"index\":\"docs\"}\n{\"params\":{}}\n", "illegal_argument_exception", "Malformed search template")]
+    public async Task Msearch_BadLineBesideAnUnknownUrlParameter_IsTheLinesError(string path, string body, string type, string reason)
+    {
+        using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
+        foreach (var client in new[] { backend, _stack.Http })
+        {
+            using var response = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
+            Assert.Equal((type, reason), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        }
+    }
+
     [Fact]
     public async Task Connect_Is405InElasticsearchShape()
     {

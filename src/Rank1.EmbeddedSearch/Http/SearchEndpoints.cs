@@ -51,10 +51,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);
-        // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every search.
-        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchRequest.Read(item.Source, Param(context))));
+        // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
+        // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
+        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
         await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, Param(context))))).ConfigureAwait(false);
     }
 

@@ -133,9 +133,9 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         MsearchLines.MaxConcurrentSearches(SearchEndpoints.Param(context)(MsearchParameters.MaxConcurrentSearches)); // as RestMultiSearchTemplateAction reads it
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
-        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
+        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {
             return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), SearchEndpoints.Param(context));

@@ -129,17 +129,22 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var (raw, query, contentType) = BodyOrSource(context.Request, sent);
+        var o = options.Value;
+        // Elasticsearch's order (RestMultiSearchAction.parseRequest, then BaseRestHandler.handleRequest): max_concurrent_searches
+        // is read first, then the lines (contentOrSourceParam, which refuses a request with neither a body nor a source),
+        // and only once every line is read are the parameters nothing read refused (MsearchFraming.CheckParameters).
+        var concurrency = MsearchFraming.Concurrency(query, o.MaxConcurrentSearches);
         if (raw.Length == 0)
         {
-            // RestMultiSearchAction reads the lines with RestRequest.contentOrSourceParam, which refuses a request with neither.
             throw new EsException(400, "parse_exception", "request body or source parameter is required");
         }
 
-        MsearchFraming.CheckParameters(context.Request.Path.Value ?? "/_msearch", query, backend.Flavor, templates);
+        var requestPath = context.Request.Path.Value ?? "/_msearch";
         var headers = RequestHeaders(context.Request, contentType);
         var rawPathIndex = RawIndex(context, pathIndex);
         if (ResponseShaping.NotJson(query, context.Request.Headers.Accept.ToString(), contentType, raw.Length > 0) is { } notJson)
         {
+            MsearchFraming.CheckParameters(requestPath, query, backend.Flavor, templates);
             // A body or an answer in YAML, SMILE or CBOR: the whole msearch goes to the backend as it came, for the backend
             // to read and answer in that format, its searches un-reranked, its answer streamed.
             await ForwardSearchAsync(context, BackendPath(pathIndex, pathIndex, rawPathIndex)[..^"_search".Length] + (templates ? "_msearch/template" : "_msearch") + ToQueryString(query),
@@ -148,7 +153,6 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return;
         }
 
-        var o = options.Value;
         // Every line is read and every search prepared before any search runs, as Elasticsearch parses every line first: a bad
         // line, a negative from or size, or a bad ext.rank1 setting is a 400 for the whole msearch (Prepare).
         var split = MsearchLines.Read(raw, backend.Flavor == BackendFlavor.OpenSearch, item =>
@@ -172,13 +176,14 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             SearchTemplateRequest.ReadMsearchLine(item.Source); // a bad template line fails the whole request, before any search
             return new MsearchEntry(null, null, new MsearchTemplate(target.Index, path, target.Parameters, item.Body.ToArray()));
         });
+        MsearchFraming.CheckParameters(requestPath, query, backend.Flavor, templates);
         if (split.Length > o.MaxMsearchItems)
         {
             throw EsException.IllegalArgument(
                 $"The msearch request holds [{split.Length}] searches, more than this proxy takes in one request [{o.MaxMsearchItems}] (Rank1:Proxy:MaxMsearchItems): send them in smaller requests");
         }
 
-        using var searches = new SemaphoreSlim(MsearchFraming.Concurrency(query, o.MaxConcurrentSearches));
+        using var searches = new SemaphoreSlim(concurrency);
         using var share = new SemaphoreSlim(o.MaxRerankShare);
         // Cancelled when the backend refuses an item while parsing it (the whole msearch's answer then): the other items'
         // reranks stop, freeing the model for other callers; their backend searches still run to their answers, so the
