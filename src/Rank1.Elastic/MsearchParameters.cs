@@ -36,7 +36,11 @@ internal static class MsearchParameters
 
     /// <summary>
     /// Refuses the parameters the engine's msearch does not take: 400 <c>illegal_argument_exception</c> naming them in
-    /// Elasticsearch's words (sorted, without its "did you mean" suggestions).
+    /// Elasticsearch's words (<c>BaseRestHandler.unrecognized</c>, the same in OpenSearch): sorted, each followed by
+    /// "-> did you mean [..]?" (or "any of [..]") naming the parameters the handler read whose Levenshtein similarity to
+    /// it is over 0.5, best first. The handler reads <c>index</c> and every parameter it takes, but
+    /// <c>max_concurrent_searches</c>, <c>pre_filter_shard_size</c> and <c>max_concurrent_shard_requests</c> only when
+    /// they are given (<c>hasParam</c> first), so only then are they suggested.
     /// </summary>
     /// <param name="path">The request's path, named in the error.</param>
     /// <param name="keys">The request's URL parameter names.</param>
@@ -45,10 +49,48 @@ internal static class MsearchParameters
     public static void ThrowIfUnknown(string path, IEnumerable<string> keys, bool openSearch, bool templates)
     {
         var known = templates ? Templates : openSearch ? OpenSearch : Elasticsearch;
-        var unknown = keys.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
-        if (unknown.Length > 0)
+        var given = keys.ToArray();
+        var unknown = given.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
+        if (unknown.Length == 0)
         {
-            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]"))}");
+            return;
         }
+
+        string[] readWhenGiven = [MaxConcurrentSearches, "pre_filter_shard_size", "max_concurrent_shard_requests"];
+        var read = known.Where(k => !readWhenGiven.Contains(k, StringComparer.Ordinal) || given.Contains(k, StringComparer.Ordinal)).Append("index").ToArray();
+        throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]{DidYouMean(k, read)}"))}");
+    }
+
+    // BaseRestHandler.unrecognized: the candidates whose similarity (Lucene's LevenshteinDistance) is over 0.5, best first, then by name.
+    private static string DidYouMean(string invalid, IEnumerable<string> candidates)
+    {
+        var near = candidates.Select(c => (Score: Similarity(invalid, c), Name: c)).Where(c => c.Score > 0.5f)
+            .OrderByDescending(c => c.Score).ThenBy(c => c.Name, StringComparer.Ordinal).Select(c => c.Name).ToArray();
+        return near.Length == 0 ? "" : $" -> did you mean {(near.Length > 1 ? "any of " : "")}[{string.Join(", ", near)}]?";
+    }
+
+    // Lucene's LevenshteinDistance.getDistance: 1 - edits / the longer length.
+    private static float Similarity(string target, string other)
+    {
+        if (target.Length == 0 || other.Length == 0)
+        {
+            return target.Length == other.Length ? 1 : 0;
+        }
+
+        var previous = Enumerable.Range(0, target.Length + 1).ToArray();
+        var current = new int[target.Length + 1];
+        for (var j = 1; j <= other.Length; j++)
+        {
+            current[0] = j;
+            for (var i = 1; i <= target.Length; i++)
+            {
+                var cost = target[i - 1] == other[j - 1] ? 0 : 1;
+                current[i] = Math.Min(Math.Min(current[i - 1] + 1, previous[i] + 1), previous[i - 1] + cost);
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return 1.0f - ((float)previous[target.Length] / Math.Max(other.Length, target.Length));
     }
 }

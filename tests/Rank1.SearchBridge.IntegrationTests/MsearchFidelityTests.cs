@@ -567,6 +567,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [Theory]
     [InlineData("_msearch?q=onion", "request [/_msearch] contains unrecognized parameter: [q]")]
     [InlineData("docs/_msearch?size=1&from=2&typed_keys=true", "request [/docs/_msearch] contains unrecognized parameters: [from], [size]")]
+    // BaseRestHandler.unrecognized suggests the parameters the handler read that are near (LevenshteinDistance over 0.5);
+    // RestMultiSearchAction reads max_concurrent_searches only when it is given (hasParam first).
+    [InlineData("_msearch?serch_type=dfs_query_then_fetch", "request [/_msearch] contains unrecognized parameter: [serch_type] -> did you mean [search_type]?")]
+    [InlineData("docs/_msearch?typed_key=true&q=x", "request [/docs/_msearch] contains unrecognized parameters: [q], [typed_key] -> did you mean [typed_keys]?")]
+    [InlineData("_msearch?max_concurent_searches=2", "request [/_msearch] contains unrecognized parameter: [max_concurent_searches]")]
+    [InlineData("_msearch?max_concurent_searches=2&max_concurrent_searches=3", "request [/_msearch] contains unrecognized parameter: [max_concurent_searches] -> did you mean [max_concurrent_searches]?")]
     public async Task Msearch_UrlParameterElasticsearchDoesNotTake_Is400NotCopiedOntoEverySearch(string path, string reason)
     {
         using var response = await _stack.Http.PostAsync(path, new StringContent("{}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", Encoding.UTF8, "application/x-ndjson"));
