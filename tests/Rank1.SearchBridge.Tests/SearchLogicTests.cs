@@ -48,6 +48,17 @@ public sealed class QueryTextTests
     [InlineData("""{"retriever":{"rrf":{"retrievers":[1,"x",{"standard":7},{"retriever":[]}]},"text_similarity_reranker":{"inference_text":3}}}""", null)]
     public void FromBody_ReadsSemanticQueriesKnnAndRetrievers(string body, string? expected) =>
         Assert.Equal(expected, QueryText.FromBody(JsonNode.Parse(body)!.AsObject()));
+
+    // OpenSearch's semantic and hybrid search, in the request syntax of its neural search plugin's reference (neural,
+    // neural_sparse, and the hybrid query a normalization search pipeline combines): these searches were never
+    // reranked in front of OpenSearch ("no query text to judge") unless ext.rank1.query was given.
+    [Theory]
+    [InlineData("""{"query":{"neural":{"passage_embedding":{"query_text":"onion tears","model_id":"m1","k":100}}}}""", "onion tears")]
+    [InlineData("""{"query":{"neural_sparse":{"passage_embedding":{"query_text":"onion tears","model_id":"m1"}}}}""", "onion tears")]
+    [InlineData("""{"query":{"hybrid":{"queries":[{"match":{"text":"onion tears"}},{"neural":{"passage_embedding":{"query_text":"onion tears","model_id":"m1","k":5}}}]}}}""", "onion tears")]
+    [InlineData("""{"query":{"hybrid":{"queries":[{"term":{"topic":"food"}},{"neural":{"v":{"query_image":"aGk=","model_id":"m1","k":5}}}]}}}""", null)]
+    public void FromBody_ReadsOpenSearchNeuralAndHybridQueries(string body, string? expected) =>
+        Assert.Equal(expected, QueryText.FromBody(JsonNode.Parse(body)!.AsObject()));
 }
 
 public sealed class RerankPlanTests

@@ -6,9 +6,10 @@ namespace Rank1.SearchBridge.Http.Search;
 /// <summary>
 /// The text a search asks about, for Rank1 to judge: from <c>match</c>, <c>match_phrase</c>, <c>multi_match</c>,
 /// <c>query_string</c>, <c>simple_query_string</c>, <c>combined_fields</c>, <c>semantic</c>, <c>sparse_vector</c>,
-/// <c>text_expansion</c> and <c>knn</c> (its <c>model_text</c>), and the scoring clauses (<c>must</c>, <c>should</c>) of
-/// <c>bool</c> queries of these, through <c>boosting</c>, <c>constant_score</c>, <c>function_score</c>, <c>dis_max</c>
-/// and <c>nested</c>. Filters and negations are not what the user is asking about, so they are left out.
+/// <c>text_expansion</c> and <c>knn</c> (its <c>model_text</c>), OpenSearch's <c>neural</c> and <c>neural_sparse</c>
+/// (their <c>query_text</c>), and the scoring clauses (<c>must</c>, <c>should</c>) of <c>bool</c> queries of these,
+/// through <c>boosting</c>, <c>constant_score</c>, <c>function_score</c>, <c>dis_max</c>, <c>nested</c> and OpenSearch's
+/// <c>hybrid</c>. Filters and negations are not what the user is asking about, so they are left out.
 /// </summary>
 internal static class QueryText
 {
@@ -146,6 +147,25 @@ internal static class QueryText
                     break;
                 case "knn":
                     ModelText(body, parts);
+                    break;
+                case "neural" or "neural_sparse":
+                    // OpenSearch's neural search plugin: {"neural": {"<field>": {"query_text": "...", "model_id": ...}}}.
+                    foreach (var (_, spec) in body as JsonObject ?? [])
+                    {
+                        if (Text((spec as JsonObject)?["query_text"]) is { } t)
+                        {
+                            parts.Add(t);
+                        }
+                    }
+
+                    break;
+                case "hybrid":
+                    // OpenSearch's hybrid query: its sub-queries are scored and combined (a search pipeline normalizes them).
+                    foreach (var sub in (body as JsonObject)?["queries"] as JsonArray ?? [])
+                    {
+                        Collect(sub, parts);
+                    }
+
                     break;
                 case "nested":
                     Collect((body as JsonObject)?["query"], parts);
