@@ -87,6 +87,9 @@ public static class Rank1Services
 
         services.AddMassTransit(x =>
         {
+            // MassTransit 8.4+ reports the bus's configuration, host and OS to usage-tracking.masstransit.io by default; a
+            // search proxy and its workers make no call outside the cluster (MASSTRANSIT_USAGE_TELEMETRY=true turns it on).
+            x.DisableUsageTelemetry();
             registrations?.Invoke(x);
             x.UsingRabbitMq((context, cfg) =>
             {

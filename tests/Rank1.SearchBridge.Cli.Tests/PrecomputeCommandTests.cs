@@ -69,6 +69,7 @@ public sealed class PrecomputeCommandTests
     [InlineData(new[] { "--queries", "x.txt" }, "Option '--index' is required")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--broker", "http://localhost:5672" }, "--broker must be an amqp:// or amqps:// URL")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--queue", "bad queue" }, "--queue must be a queue name")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/", "--queue", "amq.jobs" }, "--queue must not start with 'amq.': RabbitMQ reserves that prefix")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--timeout", "5" }, "--timeout only applies with --wait")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--window", "0" }, "--window")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-think-tokens", "-1" }, "--max-think-tokens")]
@@ -78,6 +79,7 @@ public sealed class PrecomputeCommandTests
     {
         var result = await CliRunner.RunAsync(["precompute", .. args]);
         Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
     }
 

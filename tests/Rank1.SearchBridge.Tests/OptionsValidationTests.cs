@@ -105,6 +105,40 @@ public sealed class OptionsValidationTests
     }
 
     [Theory]
+    [InlineData("amq.precompute", "Rank1:Broker:Queue must not start with 'amq.': RabbitMQ reserves that prefix for its own queues and exchanges (ACCESS_REFUSED - queue name 'amq.precompute' contains reserved prefix 'amq.*')")]
+    [InlineData(244, "Rank1:Broker:Queue must be at most 243 characters (got 244): RabbitMQ names are at most 255 bytes, and the hot-query queue's skipped-message queue appends '-hot_skipped'")]
+    public void QueueNames_RabbitMqRefusesOnDeclare_StopTheHostAtStartUp(object queue, string expected)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Broker:Url"] = "amqp://localhost/",
+            ["Rank1:Broker:Queue"] = queue as string ?? new string('q', (int)queue),
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddRank1Broker(configuration);
+        using var provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<BrokerOptions>>().Value);
+        Assert.Equal([expected], ex.Failures);
+    }
+
+    [Fact]
+    public void LongestQueueName_TheBrokerTakes_IsValid()
+    {
+        var broker = new ConfigurationKeyValidator<BrokerOptions>(BrokerOptions.SectionName, new BrokerOptionsValidator());
+        Assert.Empty(broker.Failures(new BrokerOptions { Url = "amqp://localhost/", Queue = new string('q', 243) }));
+    }
+
+    [Fact]
+    public void BrokerRegistration_TurnsOffMassTransitsUsageTelemetry()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Rank1:Broker:Url"] = "amqp://localhost/" }).Build();
+        var services = new ServiceCollection();
+        services.AddRank1Broker(configuration);
+        using var provider = services.BuildServiceProvider();
+        Assert.False(provider.GetRequiredService<IOptions<MassTransit.UsageTelemetryOptions>>().Value.Enabled);
+    }
+
+    [Theory]
     [InlineData("Rank1:Proxy:Default:DeadlineMs", "10000", "Rank1:Proxy:Default:Deadline (Rank1__Proxy__Default__Deadline) instead (10000 ms is 00:00:10)")]
     [InlineData("Rank1:Proxy:Indices:1:DeadlineMs", "2500", "Rank1:Proxy:Indices:1:Deadline (Rank1__Proxy__Indices__1__Deadline) instead (2500 ms is 00:00:02.5000000)")]
     [InlineData("Rank1:Proxy:Caps:DeadlineMs", "later", "Rank1:Proxy:Caps:Deadline (Rank1__Proxy__Caps__Deadline) instead")]

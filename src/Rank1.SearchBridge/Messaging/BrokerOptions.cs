@@ -30,6 +30,15 @@ public sealed class BrokerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The name prefix RabbitMQ reserves for itself: declaring such a queue or exchange is refused with ACCESS_REFUSED.</summary>
+    private const string ReservedPrefix = "amq.";
+
+    /// <summary>The longest name derived from <see cref="Queue"/>: MassTransit's skipped-message queue of the hot-query queue.</summary>
+    private const string LongestSuffix = "-hot_skipped";
+
+    /// <summary>AMQP 0-9-1 names are short strings of at most 255 bytes; the queue's name is ASCII (its pattern), so characters.</summary>
+    private static readonly int MaxQueueLength = 255 - LongestSuffix.Length;
+
     /// <summary>The workers' quorum queue of hot-query jobs: <see cref="Queue"/> with <c>-hot</c> appended (its error queue: <c>-hot_error</c>).</summary>
     public string HotQueue => Queue + "-hot";
 
@@ -39,6 +48,18 @@ public sealed class BrokerOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        // RabbitMQ refuses these names only when the queue is declared (ACCESS_REFUSED, or a name too long for the
+        // protocol), which a worker retried for ever, unhealthy, and rank1-bridge precompute waited on without a word.
+        if (Queue is { } queue && queue.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+        {
+            yield return new ValidationResult($"{SectionName}:{nameof(Queue)} must not start with '{ReservedPrefix}': RabbitMQ reserves that prefix for its own queues and exchanges (ACCESS_REFUSED - queue name '{queue}' contains reserved prefix 'amq.*')");
+        }
+
+        if (Queue?.Length > MaxQueueLength)
+        {
+            yield return new ValidationResult($"{SectionName}:{nameof(Queue)} must be at most {MaxQueueLength} characters (got {Queue!.Length}): RabbitMQ names are at most 255 bytes, and the hot-query queue's skipped-message queue appends '{LongestSuffix}'");
+        }
+
         if (Configured && BrokerAddress.TryParse(Url!, out _) is { } error)
         {
             yield return new ValidationResult($"{SectionName}:{nameof(Url)} {error}");
