@@ -122,6 +122,38 @@ public sealed class ReasoningStoreTests
     }
 
     [Fact]
+    public async Task HandEditedStoredJudgement_IsJudgedOnce_AndReplaced_ThenServedCached()
+    {
+        using var engine = new CountingEngine();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(engine));
+        await stack.SearchAsync(Query);
+        Assert.Equal(5, await StoredCountAsync(stack, 5));
+
+        // Someone rewrites one stored judgement without its score: it is unreadable, so never served.
+        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        var stored = JsonNode.Parse(await backend.GetStringAsync("rank1-reasoning/_search?size=1"))!["hits"]!["hits"]![0]!;
+        var id = stored["_id"]!.GetValue<string>();
+        var broken = stored["_source"]!.AsObject();
+        broken.Remove("score");
+        broken["reasoning"] = "hand edited";
+        (await backend.PutAsync($"rank1-reasoning/_doc/{id}?refresh=true", ProxyStack.Json(broken.ToJsonString()))).EnsureSuccessStatusCode();
+
+        var after = await stack.SearchAsync(Query);
+        Assert.Equal("applied", after.Rerank);
+        Assert.Equal(6, engine.Calls); // that passage alone is judged again
+
+        // Its new judgement replaces the broken document (a create answered 409 and left it there, so every search
+        // judged the passage again): the index still holds 5, and the next search is answered from the store.
+        Assert.Equal(5, await StoredCountAsync(stack, 6));
+        var repaired = JsonNode.Parse(await backend.GetStringAsync($"rank1-reasoning/_doc/{id}"))!["_source"]!;
+        Assert.NotNull(repaired["score"]);
+        var again = await stack.SearchAsync(Query);
+        Assert.Equal("cached", again.Rerank);
+        Assert.Equal(6, engine.Calls);
+        Assert.All(Sources(again), s => Assert.Equal("cached", s));
+    }
+
+    [Fact]
     public async Task StoredReasoning_IsNeverAttachedToAnotherIndexsHits()
     {
         using var engine = new CountingEngine();
@@ -376,7 +408,10 @@ public sealed class ReasoningStoreTests
 
         var found = await store.Store.LookupAsync(["wrong-type", "no-model", "null-hash", "good", "absent"], CancellationToken.None);
 
-        Assert.Equal(new StoredJudgement("good", "m", "h", 0.25, false, "no", 4, ReasoningEnd.Budget), Assert.Single(found).Value);
+        Assert.Equal(new StoredJudgement("good", "m", "h", 0.25, false, "no", 4, ReasoningEnd.Budget), found["good"]);
+        // The unreadable ones are there as such (never used), for their next judgement to replace them; "absent" is not.
+        Assert.Equal(["good", "no-model", "null-hash", "wrong-type"], found.Keys.Order(StringComparer.Ordinal));
+        Assert.All(["no-model", "null-hash", "wrong-type"], id => Assert.Equal(StoredJudgement.Unreadable(id), found[id]));
         Assert.Equal(3, Count(operations, "read_failed"));
     }
 

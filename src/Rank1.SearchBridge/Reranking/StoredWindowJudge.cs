@@ -4,8 +4,11 @@ using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Reranking;
 
-/// <summary>One passage of a window with the key of its judgement in the reasoning store.</summary>
-internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key);
+/// <summary>
+/// One passage of a window with the key of its judgement in the reasoning store; <paramref name="Replace"/>: a document
+/// under that key is there but holds no usable judgement, and the new judgement replaces it.
+/// </summary>
+internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key, bool Replace = false);
 
 /// <summary>What the reasoning store already holds for a window: reusable judgements, and the passages still to judge.</summary>
 internal sealed record StoredLookup(IReadOnlyList<PassageVerdict> Cached, IReadOnlyList<KeyedPassage> Misses);
@@ -41,7 +44,9 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             }
             else
             {
-                misses.Add(k);
+                // Found under its own id yet not usable (a field missing or wrong, or not what the id promises): replaced
+                // by the new judgement, where a create would leave it there and every search would judge it again.
+                misses.Add(s is null ? k : k with { Replace = true });
             }
         }
 
@@ -112,7 +117,8 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             lookup.Cached.Count, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
         var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
-            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow()))
+            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow())
+                with { Replace = byIndex[v.Index].Replace })
             .ToArray();
         var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
             ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }

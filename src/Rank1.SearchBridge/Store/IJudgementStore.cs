@@ -7,7 +7,10 @@ namespace Rank1.SearchBridge.Store;
 /// </summary>
 internal interface IJudgementStore
 {
-    /// <summary>Stored judgements for these ids (missing ones are absent). Never throws: a failed read is a miss.</summary>
+    /// <summary>
+    /// Stored judgements for these ids (missing ones are absent; a document that cannot be read is
+    /// <see cref="StoredJudgement.Unreadable"/>, for its next judgement to replace it). Never throws: a failed read is a miss.
+    /// </summary>
     Task<IReadOnlyDictionary<string, StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken);
 
     /// <summary>Queues a judgement for writing in the background.</summary>

@@ -59,7 +59,7 @@ internal static class JudgementRecords
     /// what its id promises.
     /// </summary>
     public static bool Matches(StoredJudgement stored, JudgementKey key, JudgingModel model) =>
-        stored.PassageHash == key.PassageHash && stored.ModelId == model.Id;
+        stored.Readable && stored.PassageHash == key.PassageHash && stored.ModelId == model.Id;
 
     /// <summary>The stored document (fields of <c>mappings/reasoning-index.mapping.json</c>).</summary>
     public static JudgementToStore Document(JudgementKey key, JudgingModel model, string fingerprint, string query, string? instructions, Rank1Judgement judgement, DateTimeOffset now) =>

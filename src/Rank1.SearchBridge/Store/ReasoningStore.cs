@@ -7,8 +7,16 @@ using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;
 
-/// <summary>A judgement stored in the reasoning index.</summary>
-internal sealed record StoredJudgement(string Id, string ModelId, string PassageHash, double Score, bool Relevant, string Reasoning, int ReasoningTokens, ReasoningEnd End);
+/// <summary>
+/// A judgement stored in the reasoning index. <paramref name="Readable"/> false: a document is there under this id, but a
+/// field is missing, null or of the wrong type; it is never used, and the next judgement of its key replaces it.
+/// </summary>
+internal sealed record StoredJudgement(string Id, string ModelId, string PassageHash, double Score, bool Relevant, string Reasoning, int ReasoningTokens, ReasoningEnd End,
+    bool Readable = true)
+{
+    /// <summary>The document under <paramref name="id"/> that cannot be read as a judgement.</summary>
+    public static StoredJudgement Unreadable(string id) => new(id, string.Empty, string.Empty, 0, false, string.Empty, 0, ReasoningEnd.Finished, Readable: false);
+}
 
 /// <summary>
 /// The reasoning index on the backend, as the window judge sees it (<see cref="IJudgementStore"/>). Reads are one
@@ -24,7 +32,10 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
 
     public bool Enabled => _options.Enabled;
 
-    /// <summary>Stored judgements for these ids (missing ones are absent). Never throws: a failed read is a miss.</summary>
+    /// <summary>
+    /// Stored judgements for these ids (missing ones are absent; one that cannot be read is <see cref="StoredJudgement.Unreadable"/>).
+    /// Never throws: a failed read is a miss.
+    /// </summary>
     public async Task<IReadOnlyDictionary<string, StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
         var found = new Dictionary<string, StoredJudgement>(StringComparer.Ordinal);
@@ -51,10 +62,7 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
             {
                 if (doc is { Found: true, Id: { } id, Source: { ValueKind: JsonValueKind.Object } source })
                 {
-                    if (Read(id, source) is { } judgement)
-                    {
-                        found[id] = judgement;
-                    }
+                    found[id] = Read(id, source) ?? StoredJudgement.Unreadable(id);
                 }
             }
         }

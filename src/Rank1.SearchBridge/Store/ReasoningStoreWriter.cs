@@ -11,8 +11,16 @@ using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;
 
-/// <summary>A judgement to write.</summary>
-internal sealed record JudgementToStore(string Id, JsonObject Document);
+/// <summary>
+/// A judgement to write: with <c>create</c>, so that writing it twice is a no-op (409); with <c>index</c> when
+/// <paramref name="Replace"/>, over a document of its id that does not hold a usable judgement (hand-edited, or written
+/// by something else), which <c>create</c> would leave in place for ever, every search judging its passage anew.
+/// </summary>
+internal sealed record JudgementToStore(string Id, JsonObject Document, bool Replace = false)
+{
+    /// <summary>The <c>_bulk</c> action that writes it.</summary>
+    public string Action => Replace ? "index" : "create";
+}
 
 /// <summary>What a synchronous write did: judgements newly stored, and judgements that were already there.</summary>
 internal readonly record struct StoreWriteResult(int Written, int AlreadyStored);
@@ -103,7 +111,7 @@ internal sealed class ReasoningStoreWriter : BackgroundService
             var ndjson = new StringBuilder();
             foreach (var j in batch)
             {
-                ndjson.Append(new JsonObject { ["create"] = new JsonObject { ["_index"] = Options.Index, ["_id"] = j.Id } }.ToJsonString()).Append('\n');
+                ndjson.Append(new JsonObject { [j.Action] = new JsonObject { ["_index"] = Options.Index, ["_id"] = j.Id } }.ToJsonString()).Append('\n');
                 ndjson.Append(j.Document.ToJsonString()).Append('\n');
             }
 
@@ -118,7 +126,9 @@ internal sealed class ReasoningStoreWriter : BackgroundService
             string? firstError = null;
             foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
             {
-                var status = item?["create"]?["status"]?.GetValue<int>() ?? 0;
+                // Each item answers under its action's name: create, or index for a replaced document.
+                var action = item?["create"] ?? item?["index"];
+                var status = action?["status"]?.GetValue<int>() ?? 0;
                 if (status is 200 or 201)
                 {
                     written++;
@@ -130,7 +140,7 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                 else
                 {
                     failed++;
-                    firstError ??= item?["create"]?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}";
+                    firstError ??= action?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}";
                 }
             }
 
