@@ -163,6 +163,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             { Fields: null } => "[fields] is required",
             _ when r.Fields.Count == 0 || r.Fields.Any(string.IsNullOrWhiteSpace) => "[fields] must name at least one non-empty field",
             { MaxThinkTokens: < 0 } => $"[max_think_tokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
+            // As a rule, the caps and --max-think-tokens: a job of a budget no proxy searches with stores nothing it reads,
+            // and a hostile 2147483647 held the engine's batch reasoning up to the model's context for each passage.
+            { MaxThinkTokens: > 32_768 } => $"[max_think_tokens] must be at most 32768 (got {r.MaxThinkTokens})",
             { MaxQueryTokens: < 1 } => $"[max_query_tokens] must be at least 1 (got {r.MaxQueryTokens})",
             { MaxPassageTokens: < 1 } => $"[max_passage_tokens] must be at least 1 (got {r.MaxPassageTokens})",
             { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[prompt_template]: {Rank1Prompt.TemplateProblem}",

@@ -53,7 +53,9 @@ public sealed class PrecomputeServiceTests
     [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
     [InlineData(256, null)]
     [InlineData(-1, "invalid precompute request for 'onion': [max_think_tokens] must be at least 0 (got -1)")]
-    public void Validate_ReasoningBudget_ZeroIsValid_NegativeIsNot(int maxThinkTokens, string? problem) =>
+    [InlineData(32_768, null)]
+    [InlineData(int.MaxValue, "invalid precompute request for 'onion': [max_think_tokens] must be at most 32768 (got 2147483647)")]
+    public void Validate_ReasoningBudget_ZeroTo32768IsValid_AsARule(int maxThinkTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(maxThinkTokens)));
 
     [Theory]
