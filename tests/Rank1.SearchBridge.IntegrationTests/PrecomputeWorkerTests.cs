@@ -326,6 +326,44 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var good = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(["onion soup"]), node.Url, queue, 4, "--wait", "--timeout", "120"));
         Assert.True(good.ExitCode == 0, good.Out + good.Error + worker.Log);
         Assert.Contains("Finished: 1 stored", good.Out, StringComparison.Ordinal);
+
+        // A hot-query message published by hand, without its job, is refused as well, saying so.
+        var hot = queue + "-hot";
+        await BrokerProcesses.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return (await QueueDepth.ReadAsync(node.Url, hot)).Consumers == 1;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                return false; // the worker has not declared its queue yet
+            }
+        }, TimeSpan.FromMinutes(2), () => "the worker never consumed its hot-query queue:\n" + worker.Log);
+
+        // A MassTransit envelope of the right message type whose message has no job, through the queue's own exchange.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.Url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            var envelope = new JsonObject
+            {
+                ["messageId"] = Guid.NewGuid().ToString(),
+                ["messageType"] = new JsonArray("urn:message:Rank1.SearchBridge.Messages:PrecomputeHotQuery"),
+                ["message"] = new JsonObject { ["job"] = null },
+            };
+            var properties = new RabbitMQ.Client.BasicProperties { ContentType = "application/vnd.masstransit+json", DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent };
+            await channel.BasicPublishAsync(hot, string.Empty, true, properties, System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()));
+        }
+
+        IReadOnlyList<ErrorQueue.Entry> hotFaults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (hotFaults = await ErrorQueue.PollAsync(node.Url, hot + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+            () => "the job never reached the error queue:\n" + worker.Log);
+        var hotFault = Assert.Single(hotFaults);
+        // A poison failure, so not retried (the retry policy lets InvalidPrecomputeRequestException through); a
+        // NullReferenceException was retried RetryLimit times and said nothing of the message.
+        Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", hotFault.ExceptionType);
+        Assert.Equal("invalid hot-query message: [job] is required", hotFault.Reason);
     }
 
     [Fact]
