@@ -151,24 +151,26 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
     }
 
+    // A problem names the field as it travels (MassTransit's JSON is camelCase: targetIndex, maxThinkTokens), so that
+    // whoever published the job by hand can find it: the snake_case names sent them looking for fields that do not exist.
     internal static void Validate(PrecomputeReasoning r, int maxWindow)
     {
         string? problem = r switch
         {
-            { TargetIndex: null or "" } => "[target_index] is required",
+            { TargetIndex: null or "" } => "[targetIndex] is required",
             { Query: null } => "[query] is required",
             _ when string.IsNullOrWhiteSpace(r.Query) => "[query] must not be blank",
             { Window: < 1 } => $"[window] must be at least 1 (got {r.Window})",
             _ when r.Window > maxWindow => $"[window] {r.Window} is more than Rank1:Worker:MaxWindow ({maxWindow})",
             { Fields: null } => "[fields] is required",
             _ when r.Fields.Count == 0 || r.Fields.Any(string.IsNullOrWhiteSpace) => "[fields] must name at least one non-empty field",
-            { MaxThinkTokens: < 0 } => $"[max_think_tokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
+            { MaxThinkTokens: < 0 } => $"[maxThinkTokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
             // As a rule, the caps and --max-think-tokens: a job of a budget no proxy searches with stores nothing it reads,
             // and a hostile 2147483647 held the engine's batch reasoning up to the model's context for each passage.
-            { MaxThinkTokens: > 32_768 } => $"[max_think_tokens] must be at most 32768 (got {r.MaxThinkTokens})",
-            { MaxQueryTokens: < 1 } => $"[max_query_tokens] must be at least 1 (got {r.MaxQueryTokens})",
-            { MaxPassageTokens: < 1 } => $"[max_passage_tokens] must be at least 1 (got {r.MaxPassageTokens})",
-            { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[prompt_template]: {Rank1Prompt.TemplateProblem}",
+            { MaxThinkTokens: > 32_768 } => $"[maxThinkTokens] must be at most 32768 (got {r.MaxThinkTokens})",
+            { MaxQueryTokens: < 1 } => $"[maxQueryTokens] must be at least 1 (got {r.MaxQueryTokens})",
+            { MaxPassageTokens: < 1 } => $"[maxPassageTokens] must be at least 1 (got {r.MaxPassageTokens})",
+            { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[promptTemplate]: {Rank1Prompt.TemplateProblem}",
             _ => null,
         };
         if (problem is not null)
@@ -193,11 +195,11 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
                 // Read as the proxy read the search it publishes (RequestJson: as deep as a request body may be), not at
                 // System.Text.Json's default depth of 64, which sent a hot search of 21 or more nested bool queries to
                 // the error queue as invalid.
-                body = RequestJson.Parse(Encoding.UTF8.GetBytes(raw)) as JsonObject ?? throw new InvalidPrecomputeRequestException("[search_body] must be a JSON object");
+                body = RequestJson.Parse(Encoding.UTF8.GetBytes(raw)) as JsonObject ?? throw new InvalidPrecomputeRequestException("[searchBody] must be a JSON object");
             }
             catch (Exception e) when (e is JsonException or EsException)
             {
-                throw new InvalidPrecomputeRequestException($"[search_body] is not valid JSON: {e.Message}");
+                throw new InvalidPrecomputeRequestException($"[searchBody] is not valid JSON: {e.Message}");
             }
         }
         else

@@ -35,7 +35,7 @@ public sealed class PrecomputeServiceTests
 
     // The proxy publishes a hot search's body as it read it, up to RequestJson.MaxDepth deep: 30 nested bool queries
     // (Elasticsearch's indices.query.bool.max_nested_depth) are about 92 levels. The worker read it at System.Text.Json's
-    // default depth of 64 and sent such a job to the error queue as invalid ("[search_body] is not valid JSON").
+    // default depth of 64 and sent such a job to the error queue as invalid ("[searchBody] is not valid JSON").
     [Fact]
     public void SearchBody_OfThirtyNestedBoolQueries_IsReadAsTheProxyReadsIt()
     {
@@ -52,17 +52,38 @@ public sealed class PrecomputeServiceTests
     [Theory]
     [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
     [InlineData(256, null)]
-    [InlineData(-1, "invalid precompute request for 'onion': [max_think_tokens] must be at least 0 (got -1)")]
+    [InlineData(-1, "invalid precompute request for 'onion': [maxThinkTokens] must be at least 0 (got -1)")]
     [InlineData(32_768, null)]
-    [InlineData(int.MaxValue, "invalid precompute request for 'onion': [max_think_tokens] must be at most 32768 (got 2147483647)")]
+    [InlineData(int.MaxValue, "invalid precompute request for 'onion': [maxThinkTokens] must be at most 32768 (got 2147483647)")]
     public void Validate_ReasoningBudget_ZeroTo32768IsValid_AsARule(int maxThinkTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(maxThinkTokens)));
 
     [Theory]
     [InlineData(null, null, null)]
     [InlineData(1, 512, null)]
-    [InlineData(0, null, "invalid precompute request for 'onion': [max_query_tokens] must be at least 1 (got 0)")]
-    [InlineData(null, 0, "invalid precompute request for 'onion': [max_passage_tokens] must be at least 1 (got 0)")]
+    [InlineData(0, null, "invalid precompute request for 'onion': [maxQueryTokens] must be at least 1 (got 0)")]
+    [InlineData(null, 0, "invalid precompute request for 'onion': [maxPassageTokens] must be at least 1 (got 0)")]
     public void Validate_TokenLimits_AbsentOrPositive(int? maxQueryTokens, int? maxPassageTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(4, maxQueryTokens, maxPassageTokens)));
+
+    [Fact]
+    public void Validate_NamesEachFieldAsItTravels()
+    {
+        // Whoever publishes a job by hand reads the fault's message and fixes the field it names: that name must be the
+        // message's own on the wire, as MassTransit's serializer writes it (camelCase). The problems said target_index,
+        // max_think_tokens and the like, which a producer then sent and was told again were missing.
+        var wire = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(
+            Job(4) with { PromptTemplate = "x", SearchBody = "{}" }, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options))!.AsObject();
+        PrecomputeReasoning[] bad =
+        [
+            Job(4) with { TargetIndex = "" }, Job(4) with { Window = 0 }, Job(4) with { Fields = [] }, Job(-1), Job(4, 0), Job(4, null, 0),
+            Job(4) with { PromptTemplate = "no placeholder" },
+        ];
+        foreach (var job in bad)
+        {
+            var problem = Problem(job)!;
+            var named = System.Text.RegularExpressions.Regex.Match(problem, @": \[(\w+)\]").Groups[1].Value;
+            Assert.True(wire.ContainsKey(named), $"'{problem}' names [{named}], which the message does not carry; it carries {string.Join(", ", wire.Select(p => p.Key))}");
+        }
+    }
 }
