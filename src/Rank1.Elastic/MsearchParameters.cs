@@ -35,6 +35,16 @@ internal static class MsearchParameters
     };
 
     /// <summary>
+    /// Whether the engine's msearch takes the URL parameter <paramref name="name"/>. Only those reach the msearch's
+    /// searches: the lines are read before <see cref="ThrowIfUnknown"/> refuses the others, as Elasticsearch reads them
+    /// before BaseRestHandler does, and RestMultiSearchAction never reads a search's <c>size</c> or <c>sort</c> from the
+    /// URL (a <c>?size=abc</c> was that search's parse error instead of the unrecognized parameter).
+    /// </summary>
+    public static bool Takes(string name, bool openSearch, bool templates) => Known(openSearch, templates).Contains(name);
+
+    private static HashSet<string> Known(bool openSearch, bool templates) => templates ? Templates : openSearch ? OpenSearch : Elasticsearch;
+
+    /// <summary>
     /// Refuses the parameters the engine's msearch does not take: 400 <c>illegal_argument_exception</c> naming them in
     /// Elasticsearch's words (<c>BaseRestHandler.unrecognized</c>, the same in OpenSearch): sorted, each followed by
     /// "-> did you mean [..]?" (or "any of [..]") naming the parameters the handler read whose Levenshtein similarity to
@@ -48,7 +58,7 @@ internal static class MsearchParameters
     /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
     public static void ThrowIfUnknown(string path, IEnumerable<string> keys, bool openSearch, bool templates)
     {
-        var known = templates ? Templates : openSearch ? OpenSearch : Elasticsearch;
+        var known = Known(openSearch, templates);
         var given = keys.ToArray();
         var unknown = given.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length == 0)
@@ -61,36 +71,7 @@ internal static class MsearchParameters
         throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]{DidYouMean(k, read)}"))}");
     }
 
-    // BaseRestHandler.unrecognized: the candidates whose similarity (Lucene's LevenshteinDistance) is over 0.5, best first, then by name.
-    private static string DidYouMean(string invalid, IEnumerable<string> candidates)
-    {
-        var near = candidates.Select(c => (Score: Similarity(invalid, c), Name: c)).Where(c => c.Score > 0.5f)
-            .OrderByDescending(c => c.Score).ThenBy(c => c.Name, StringComparer.Ordinal).Select(c => c.Name).ToArray();
-        return near.Length == 0 ? "" : $" -> did you mean {(near.Length > 1 ? "any of " : "")}[{string.Join(", ", near)}]?";
-    }
-
-    // Lucene's LevenshteinDistance.getDistance: 1 - edits / the longer length.
-    private static float Similarity(string target, string other)
-    {
-        if (target.Length == 0 || other.Length == 0)
-        {
-            return target.Length == other.Length ? 1 : 0;
-        }
-
-        var previous = Enumerable.Range(0, target.Length + 1).ToArray();
-        var current = new int[target.Length + 1];
-        for (var j = 1; j <= other.Length; j++)
-        {
-            current[0] = j;
-            for (var i = 1; i <= target.Length; i++)
-            {
-                var cost = target[i - 1] == other[j - 1] ? 0 : 1;
-                current[i] = Math.Min(Math.Min(current[i - 1] + 1, previous[i] + 1), previous[i - 1] + cost);
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return 1.0f - ((float)previous[target.Length] / Math.Max(other.Length, target.Length));
-    }
+    // BaseRestHandler.unrecognized's suggestion.
+    private static string DidYouMean(string invalid, IEnumerable<string> candidates) =>
+        Suggestions.Near(invalid, candidates) is { Length: > 0 } near ? $" -> did you mean {(near.Length > 1 ? "any of " : "")}[{string.Join(", ", near)}]?" : "";
 }

@@ -592,7 +592,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("_msearch?q=onion", "{\"index\":\"docs\"}\n[]\n", "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
     [InlineData("_msearch?q=onion&max_concurrent_searches=abc", "{}\n{}\n", "illegal_argument_exception", "Failed to parse int parameter [max_concurrent_searches] with value [abc]")]
     [InlineData("_msearch/template?q=onion", "{\"index\":\"docs\"}\n{\"params\":{}}\n", "illegal_argument_exception", "Malformed search template")]
-    public async Task Msearch_BadLineBesideAnUnknownUrlParameter_IsTheLinesError(string path, string body, string type, string reason)
+    // A parameter the msearch does not take never reaches its searches while their lines are read: a ?size=abc or
+    // ?from=-1 is the unrecognized parameter, not that search's parse error.
+    [InlineData("_msearch?size=abc", "{}\n{}\n", "illegal_argument_exception", "request [/_msearch] contains unrecognized parameter: [size]")]
+    [InlineData("docs/_msearch?from=-1", "{}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", "illegal_argument_exception", "request [/docs/_msearch] contains unrecognized parameter: [from]")]
+    [InlineData("_msearch?sort=nope:sideways&track_total_hits=maybe", "{\"index\":\"docs\"}\n{}\n", "illegal_argument_exception", "request [/_msearch] contains unrecognized parameters: [sort], [track_total_hits]")]
+    public async Task Msearch_BadLinesAndUnknownUrlParameters_AreAnsweredInElasticsearchsOrder(string path, string body, string type, string reason)
     {
         using var backend = new HttpClient { BaseAddress = _stack.Backend.Url };
         foreach (var client in new[] { backend, _stack.Http })

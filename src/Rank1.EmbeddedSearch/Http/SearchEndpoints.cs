@@ -51,8 +51,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);
+        // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
+        var param = Param(context);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-            item => (item.Header, Request: SearchRequest.Read(item.Source, Param(context))));
+            item => (item.Header, Request: SearchRequest.Read(item.Source, name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null)));
         // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
         // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);

@@ -197,36 +197,12 @@ internal sealed class UpdateBody
         EsException.Foreign(400, "x_content_parse_exception", $"{valueAt} [UpdateRequest] failed to parse field [{name}]", cause);
 
     // SuggestingErrorOnUnknown: the fields within Lucene's Levenshtein similarity 0.5, closest first.
-    private static string Suggest(string unknown)
+    private static string Suggest(string unknown) => Suggestions.Near(unknown, Fields) switch
     {
-        var close = Fields.Select(f => (Score: Similarity(unknown, f), Field: f)).Where(x => x.Score > 0.5f)
-            .OrderByDescending(x => x.Score).ThenBy(x => x.Field, StringComparer.Ordinal).Select(x => x.Field).ToList();
-        return close.Count switch
-        {
-            0 => "",
-            1 => $" did you mean [{close[0]}]?",
-            _ => $" did you mean any of [{string.Join(", ", close)}]?",
-        };
-    }
-
-    // Lucene's LevenshteinDistance.getDistance: 1 - edits / the longer length.
-    private static float Similarity(string a, string b)
-    {
-        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var current = new int[b.Length + 1];
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            previous = current;
-        }
-
-        return 1f - ((float)previous[b.Length] / Math.Max(a.Length, b.Length));
-    }
+        [] => "",
+        [var one] => $" did you mean [{one}]?",
+        var close => $" did you mean any of [{string.Join(", ", close)}]?",
+    };
 
     // The body's top-level fields in order, with "[line:column]" of each name and of its value, as Jackson reports them.
     private static List<(string Name, string NameAt, string ValueAt)> TopLevelFields(ReadOnlySpan<byte> text)

@@ -37,6 +37,14 @@ internal static class MsearchFraming
     public static void CheckParameters(string path, IQueryCollection query, BackendFlavor flavor, bool templates = false) =>
         MsearchParameters.ThrowIfUnknown(path, query.Keys, flavor == BackendFlavor.OpenSearch, templates);
 
+    /// <summary>
+    /// The msearch's URL parameters that the engine's msearch takes (<see cref="MsearchParameters.Takes"/>): what its
+    /// searches may read while the lines are read, before <see cref="CheckParameters"/> refuses the others.
+    /// </summary>
+    public static IQueryCollection Taken(IQueryCollection query, BackendFlavor flavor, bool templates) =>
+        query.All(p => MsearchParameters.Takes(p.Key, flavor == BackendFlavor.OpenSearch, templates)) ? query
+            : new QueryCollection(query.Where(p => MsearchParameters.Takes(p.Key, flavor == BackendFlavor.OpenSearch, templates)).ToDictionary(StringComparer.Ordinal));
+
     /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
     public static int Concurrency(IQueryCollection query, int cap)
     {

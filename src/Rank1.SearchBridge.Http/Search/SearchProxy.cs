@@ -155,12 +155,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         // Every line is read and every search prepared before any search runs, as Elasticsearch parses every line first: a bad
         // line, a negative from or size, or a bad ext.rank1 setting is a 400 for the whole msearch (Prepare).
+        var taken = MsearchFraming.Taken(query, backend.Flavor, templates);
         var split = MsearchLines.Read(raw, backend.Flavor == BackendFlavor.OpenSearch, item =>
         {
             (string? Index, IQueryCollection Parameters) target;
             try
             {
-                target = MsearchFraming.Target(item.Header, pathIndex, query);
+                target = MsearchFraming.Target(item.Header, pathIndex, taken);
             }
             catch (EsException e)
             {
