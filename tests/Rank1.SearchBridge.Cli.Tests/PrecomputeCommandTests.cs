@@ -80,7 +80,6 @@ public sealed class PrecomputeCommandTests
         var result = await CliRunner.RunAsync(["precompute", .. args]);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
-        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

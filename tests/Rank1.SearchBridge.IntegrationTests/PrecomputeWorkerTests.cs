@@ -364,6 +364,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // NullReferenceException was retried RetryLimit times and said nothing of the message.
         Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", hotFault.ExceptionType);
         Assert.Equal("invalid hot-query message: [job] is required", hotFault.Reason);
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        Assert.Equal(1, PrometheusText.Value(await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
     }
 
     [Fact]

@@ -62,8 +62,17 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank
 /// <summary>Consumes <see cref="PrecomputeHotQuery"/> (the proxy's hot-query jobs) from the workers' hot-query queue.</summary>
 internal sealed class HotQueryConsumer(PrecomputeService service, Rank1Metrics metrics, ILogger<HotQueryConsumer> logger) : IConsumer<PrecomputeHotQuery>
 {
-    public Task Consume(ConsumeContext<PrecomputeHotQuery> context) =>
+    public Task Consume(ConsumeContext<PrecomputeHotQuery> context)
+    {
         // A message published by hand, or by something else than the proxy, may lack its job: a NullReferenceException
-        // was retried RetryLimit times, holding a hot-query slot, and faulted without saying what was wrong.
-        PrecomputeConsumer.RunAsync(service, metrics, logger, context, context.Message.Job ?? throw new InvalidPrecomputeRequestException("invalid hot-query message: [job] is required"), "hot");
+        // was retried RetryLimit times, holding a hot-query slot, and faulted without saying what was wrong. Refused at
+        // once (a poison failure) and counted as every refused job is.
+        if (context.Message.Job is not { } job)
+        {
+            metrics.PrecomputeJob("hot", "refused");
+            throw new InvalidPrecomputeRequestException("invalid hot-query message: [job] is required");
+        }
+
+        return PrecomputeConsumer.RunAsync(service, metrics, logger, context, job, "hot");
+    }
 }
