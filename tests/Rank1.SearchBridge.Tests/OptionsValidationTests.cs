@@ -121,6 +121,41 @@ public sealed class OptionsValidationTests
         Assert.Equal([expected], ex.Failures);
     }
 
+    [Theory]
+    [InlineData("Rank1:Proxy:Default:EffectiveFields:0")]
+    [InlineData("Rank1:Proxy:Indices:0:EffectiveFields:0")]
+    public void ReadOnlyView_OfARule_IsNotASetting(string key)
+    {
+        // EffectiveFields is what the rule makes of Fields, read-only: the binder drops a value given for it, so the
+        // key must be refused as a typo is, not left to change nothing.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = "a*",
+            [key] = "body",
+        }).Build();
+        var bound = configuration.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>()!;
+        Assert.Equal(["text"], key.Contains("Default", StringComparison.Ordinal) ? bound.Default.EffectiveFields : bound.Indices[0].EffectiveFields);
+
+        var ex = Assert.Throws<OptionsValidationException>(() => UnknownSettings.ThrowIfAny<ProxyOptions>(configuration, ProxyOptions.SectionName));
+        Assert.Equal([$"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) is not a setting"], ex.Failures);
+    }
+
+    [Fact]
+    public void CollectionsTheBinderFillsInPlace_AreSettings()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = "a*",
+            ["Rank1:Proxy:Indices:0:Fields:0"] = "body",
+            ["Rank1:Proxy:Caps:Window"] = "5",
+            ["Rank1:Service:ApiKeys:0"] = "key",
+        }).Build();
+        UnknownSettings.ThrowIfAny<ProxyOptions>(configuration, ProxyOptions.SectionName);
+        UnknownSettings.ThrowIfAny<RerankServiceOptions>(configuration, RerankServiceOptions.SectionName);
+        Assert.Equal(["body"], configuration.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>()!.Indices[0].EffectiveFields);
+        Assert.Equal(["key"], configuration.GetSection(RerankServiceOptions.SectionName).Get<RerankServiceOptions>()!.ApiKeys);
+    }
+
     [Fact]
     public void LongestQueueName_TheBrokerTakes_IsValid()
     {

@@ -100,7 +100,17 @@ public static class UnknownSettings
     private static PropertyInfo? Property(Type type, string key) =>
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance).FirstOrDefault(p =>
             p.Name.Equals(key, StringComparison.OrdinalIgnoreCase) && p.GetIndexParameters().Length == 0
-            && (p.SetMethod?.IsPublic == true || (p.GetMethod?.IsPublic == true && !IsScalar(p.PropertyType))));
+            && (p.SetMethod?.IsPublic == true || (p.GetMethod?.IsPublic == true && !IsScalar(p.PropertyType) && FilledInPlace(p.PropertyType))));
+
+    /// <summary>
+    /// Whether the binder fills a read-only property's value in place: an object, or a collection it can add to. A
+    /// read-only view (an array, <c>IReadOnlyList</c>: <c>RerankRule.EffectiveFields</c>) it would copy into a new one
+    /// that it cannot set, dropping the value.
+    /// </summary>
+    private static bool FilledInPlace(Type type) =>
+        ItemType(type) is null
+        || (!type.IsArray && (type.IsInterface ? [type, .. type.GetInterfaces()] : type.GetInterfaces())
+            .Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ICollection<>)));
 
     private static bool IsScalar(Type type) =>
         type == typeof(string) || type.IsPrimitive || type.IsEnum || TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string));
