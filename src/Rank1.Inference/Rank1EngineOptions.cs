@@ -36,9 +36,15 @@ public sealed class Rank1EngineOptions
     [Range(0, 64)]
     public int DeviceId { get; set; }
 
+    /// <summary>
+    /// The largest reasoning budget per passage anything takes (this option, proxy rules and caps, the rerank service, a
+    /// precompute job, the CLI's --max-think-tokens): one home, so that a budget one accepts is never refused by another.
+    /// </summary>
+    public const int MaxThinkTokensLimit = 32_768;
+
     /// <summary>Default reasoning budget per passage, in tokens (callers may lower or raise it per call).</summary>
     /// <value>Default 1024 (Rank1's teacher traces were all under 1,000 tokens).</value>
-    [Range(0, 32_768)]
+    [Range(0, MaxThinkTokensLimit)]
     public int MaxThinkTokens { get; set; } = 1024;
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
+using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Http.Proxy;
 
@@ -24,7 +25,7 @@ internal sealed class DemoCommand : CliCommand
     private readonly Option<string?> _query = CliOptions.Text("--query", "Query to run instead of the first sample query.", "TEXT");
     private readonly Option<int?> _port = CliOptions.Int("--port", "Port of the proxy (default: a free one).", 0, 65535, "P");
     private readonly Option<int?> _window = CliOptions.Int("--window", "How many BM25 hits Rank1 reranks (default 10).", 1, 1000);
-    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 64 for the demo).", 0, 32_768);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 64 for the demo).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<bool> _once = CliOptions.Flag("--once", "Exit after the sample query instead of serving until Ctrl+C.");
 
     public override IReadOnlyList<Option> Options => [_model, _query, _port, _window, _maxThinkTokens, _once];

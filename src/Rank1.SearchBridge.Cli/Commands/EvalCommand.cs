@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.EmbeddedSearch;
+using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Cli.Evaluation;
 using Rank1.SearchBridge.Http.Proxy;
@@ -43,7 +44,7 @@ internal sealed class EvalCommand : CliCommand
     private readonly Option<bool> _sample = CliOptions.Flag("--sample", "Evaluate the shipped sample corpus: starts the embedded search and the proxy in-process.");
     private readonly Option<string?> _dataset = CliOptions.Text("--dataset", "Evaluate a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): indexes the corpus into the embedded search (or --backend), starts the proxy in-process, BM25 top --depth vs Rank1 on the top --window (default 100).", "DIR");
     private readonly Option<string?> _model = ModelLocator.Option("With --sample or --dataset: the model folder (default: RANK1_MODEL_DIR, else the test model).");
-    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", 0, 32_768);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "With --sample or --dataset: reasoning budget per passage (default 64).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<bool> _json = CliOptions.Flag("--json", "Print one JSON document instead of the table.");
 
     /// <summary>The options of an evaluation that searches (a cluster, --sample, --dataset), which --run has no use for.</summary>

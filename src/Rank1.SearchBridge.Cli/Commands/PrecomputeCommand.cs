@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Collections.Concurrent;
 using System.Globalization;
 using MassTransit;
+using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Messages;
@@ -25,7 +26,7 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
     private readonly Option<string?> _titleField = CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD");
-    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256; 0 scores without reasoning).", 0, 32_768);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256; 0 scores without reasoning).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<int?> _maxQueryTokens = CliOptions.Int("--max-query-tokens", "Query tokens the model sees, as the rule's MaxQueryTokens (default: the model's own).", 1, 131_072);
     private readonly Option<int?> _maxPassageTokens = CliOptions.Int("--max-passage-tokens", "Tokens of each passage the model sees, as the rule's MaxPassageTokens (default: the model's own).", 1, 131_072);
     private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT");

@@ -17,7 +17,7 @@ internal sealed class RerankCommand : CliCommand
     private readonly Option<string> _passages = CliOptions.Required("--passages", "JSON Lines file: one {\"id\":..,\"title\":..,\"text\":..} per line.", "FILE");
     private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions appended to the query.", "TEXT");
     private readonly Option<string?> _template = PromptTemplateOption.Create();
-    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 1024).", 0, 32_768);
+    private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 1024).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<ExecutionProviderKind?> _provider = CliOptions.Enum<ExecutionProviderKind>("--execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP");
     private readonly Option<bool> _requireAccelerator = CliOptions.Flag("--require-accelerator", "Refuse to run on the CPU: exit 5 when no GPU provider can run the model (Rank1:Model:RequireAccelerator).");
     private readonly Option<int?> _threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice).", 1, 1024);

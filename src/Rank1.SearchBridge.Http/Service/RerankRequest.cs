@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Unicode;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -163,7 +164,7 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
             Bool(json, "return_reasoning", Bad) ?? false,
             Str(json, "instructions", Bad) ?? options.Instructions,
-            IntIn(json, "max_think_tokens", 0, 32_768, Bad) ?? options.MaxThinkTokens,
+            IntIn(json, "max_think_tokens", 0, Rank1EngineOptions.MaxThinkTokensLimit, Bad) ?? options.MaxThinkTokens,
             IntIn(json, "deadline_ms", 1, 600_000, Bad) is { } ms ? TimeSpan.FromMilliseconds(ms) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
                 ? Inference.Prompt.Rank1Prompt.IsValidTemplate(template) ? template : throw Bad($"prompt_template: {Inference.Prompt.Rank1Prompt.TemplateProblem}")

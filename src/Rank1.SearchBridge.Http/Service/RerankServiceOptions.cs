@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -29,7 +30,7 @@ public sealed class RerankServiceOptions : IValidatableObject
 
     /// <summary>Reasoning budget per document when a request does not give <c>max_think_tokens</c>.</summary>
     /// <value>Default 256.</value>
-    [Range(0, 32_768)]
+    [Range(0, Rank1EngineOptions.MaxThinkTokensLimit)]
     public int MaxThinkTokens { get; set; } = 256;
 
     /// <summary>Time one call may take when it does not give <c>deadline_ms</c>; then unfinished documents are scored as they stand.</summary>

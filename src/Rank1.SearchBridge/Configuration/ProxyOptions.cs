@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Rank1.Inference;
 
 namespace Rank1.SearchBridge.Configuration;
 
@@ -227,7 +228,7 @@ public sealed class RerankCaps
 
     /// <summary>Largest <c>max_think_tokens</c>.</summary>
     /// <value>Default 8192 (the reference implementation's budget).</value>
-    [Range(0, 32_768)]
+    [Range(0, Rank1EngineOptions.MaxThinkTokensLimit)]
     public int MaxThinkTokens { get; set; } = 8_192;
 
     /// <summary>Longest deadline (a caller's <c>deadline_ms</c>, a rule's <see cref="RerankRule.Deadline"/>).</summary>
@@ -267,7 +268,7 @@ public sealed class RerankRule
 
     /// <summary>Reasoning budget per passage, in tokens.</summary>
     /// <value>Default 256.</value>
-    [Range(0, 32_768)]
+    [Range(0, Rank1EngineOptions.MaxThinkTokensLimit)]
     public int MaxThinkTokens { get; set; } = 256;
 
     /// <summary>Most query tokens (query and instructions) the model sees; longer text is cut and the hits marked <c>_rank1.truncated</c>. At most <c>Rank1:Model:MaxQueryTokens</c> (checked at start-up).</summary>

@@ -167,7 +167,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             { MaxThinkTokens: < 0 } => $"[maxThinkTokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
             // As a rule, the caps and --max-think-tokens: a job of a budget no proxy searches with stores nothing it reads,
             // and a hostile 2147483647 held the engine's batch reasoning up to the model's context for each passage.
-            { MaxThinkTokens: > 32_768 } => $"[maxThinkTokens] must be at most 32768 (got {r.MaxThinkTokens})",
+            { MaxThinkTokens: > Rank1EngineOptions.MaxThinkTokensLimit } => $"[maxThinkTokens] must be at most {Rank1EngineOptions.MaxThinkTokensLimit} (got {r.MaxThinkTokens})",
             { MaxQueryTokens: < 1 } => $"[maxQueryTokens] must be at least 1 (got {r.MaxQueryTokens})",
             { MaxPassageTokens: < 1 } => $"[maxPassageTokens] must be at least 1 (got {r.MaxPassageTokens})",
             { PromptTemplate: { } t } when !Rank1Prompt.IsValidTemplate(t) => $"[promptTemplate]: {Rank1Prompt.TemplateProblem}",

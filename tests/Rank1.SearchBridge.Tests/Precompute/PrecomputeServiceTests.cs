@@ -54,6 +54,7 @@ public sealed class PrecomputeServiceTests
     [InlineData(256, null)]
     [InlineData(-1, "invalid precompute request for 'onion': [maxThinkTokens] must be at least 0 (got -1)")]
     [InlineData(32_768, null)]
+    [InlineData(32_769, "invalid precompute request for 'onion': [maxThinkTokens] must be at most 32768 (got 32769)")]
     [InlineData(int.MaxValue, "invalid precompute request for 'onion': [maxThinkTokens] must be at most 32768 (got 2147483647)")]
     public void Validate_ReasoningBudget_ZeroTo32768IsValid_AsARule(int maxThinkTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(maxThinkTokens)));
