@@ -249,12 +249,6 @@ public sealed class ReasoningStoreTests
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
         using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
-        static JsonObject Doc(string docId) => new()
-        {
-            ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = docId, ["fingerprint"] = "f", ["query"] = "q",
-            ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
-            ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
-        };
         using var http = new HttpClient { BaseAddress = backend.Url };
         await using (var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics))
         {
@@ -267,6 +261,29 @@ public sealed class ReasoningStoreTests
         Assert.Equal(("keyword", "keyword", "double"), (props["fingerprint"]!["type"]!.GetValue<string>(), props["model_id"]!["type"]!.GetValue<string>(), props["score"]!["type"]!.GetValue<string>()));
         var visible = JsonNode.Parse(await http.GetStringAsync("_cat/indices?format=json"))!.AsArray().Select(i => i!["index"]!.GetValue<string>());
         Assert.DoesNotContain("rank1-reasoning", visible);
+    }
+
+    [Fact]
+    public async Task TheIndexDeletedAndMadeAgainWithAnotherMapping_WhileTheHostRuns_IsRefused_NotWrittenInto()
+    {
+        // After its first check the writer only asked whether the index existed (HEAD): one deleted and made again with
+        // dynamic mappings (text where lookups need keyword) was written into, every lookup of it missing.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics);
+        Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("a", Doc("d1"))], CancellationToken.None));
+        (await http.DeleteAsync("rank1-reasoning")).EnsureSuccessStatusCode();
+        (await http.PutAsync("rank1-reasoning/_doc/x?refresh=true", ProxyStack.Json("""{"fingerprint":"f","doc_id":"d0"}"""))).EnsureSuccessStatusCode();
+
+        var error = await Assert.ThrowsAsync<ReasoningStoreException>(() => store.Store.WriteAsync([new JudgementToStore("b", Doc("d2"))], CancellationToken.None));
+
+        Assert.Contains("index rank1-reasoning exists but is not a reasoning index: [model_id] is missing", error.Message, StringComparison.Ordinal);
+        Assert.Contains("[fingerprint] is text, not keyword", error.Message, StringComparison.Ordinal);
+        await http.PostAsync("rank1-reasoning/_refresh", null);
+        Assert.Equal(1, JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
     }
 
     [Fact]
@@ -353,7 +370,7 @@ public sealed class ReasoningStoreTests
             }
 
             context.Response.ContentType = "application/json";
-            context.Response.StatusCode = call == "HEAD /rank1-reasoning" ? 404 : 200; // no index yet: the store creates it
+            context.Response.StatusCode = call == "GET /rank1-reasoning/_mapping" ? 404 : 200; // no index yet: the store creates it
             await context.Response.WriteAsync(call switch
             {
                 "POST /_bulk" => """{"errors":false,"items":[{"create":{"status":201}}]}""",
@@ -374,8 +391,9 @@ public sealed class ReasoningStoreTests
 
         Assert.Equal(
             [
+                ("GET /rank1-reasoning/_mapping", null, "ApiKey c2VjcmV0"),
                 ("PUT /_index_template/rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
-                ("HEAD /rank1-reasoning", null, "ApiKey c2VjcmV0"),
+                ("GET /rank1-reasoning/_mapping", null, "ApiKey c2VjcmV0"),
                 ("PUT /rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
                 ("POST /_bulk", "application/x-ndjson", "ApiKey c2VjcmV0"),
                 ("POST /rank1-reasoning/_mget", "application/json", "ApiKey c2VjcmV0"),
@@ -414,6 +432,14 @@ public sealed class ReasoningStoreTests
         Assert.All(["no-model", "null-hash", "wrong-type"], id => Assert.Equal(StoredJudgement.Unreadable(id), found[id]));
         Assert.Equal(3, Count(operations, "read_failed"));
     }
+
+    // A reasoning-index document of every mapped field.
+    private static JsonObject Doc(string docId) => new()
+    {
+        ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = docId, ["fingerprint"] = "f", ["query"] = "q",
+        ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
+        ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
+    };
 
     private static long Count(MetricCollector<long> operations, string outcome) =>
         operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);

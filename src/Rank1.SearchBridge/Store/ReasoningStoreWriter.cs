@@ -49,7 +49,6 @@ internal sealed class ReasoningStoreWriter : BackgroundService
     private readonly TimeProvider _time;
     private Channel<JudgementToStore>? _queue;
     private BackendClient? _backend;
-    private bool _indexReady;
 
     /// <remarks>
     /// The options and the backend client are read at first use, not here: a host builds its hosted services before it
@@ -101,11 +100,11 @@ internal sealed class ReasoningStoreWriter : BackgroundService
         {
             // Checked before every batch, not once: an index deleted while the host runs was re-created by the _bulk
             // create itself, with dynamic mappings (text for the keyword fields, so no lookup matched) and not hidden
-            // (so an application's wildcard search returned stored queries and reasoning).
-            if (!_indexReady || (await Backend.SendAsync(HttpMethod.Head, Options.Index, null, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false)).Status == 404)
+            // (so an application's wildcard search returned stored queries and reasoning). The check reads the mapping
+            // (one GET, as the HEAD it replaces): an index deleted and made again with another mapping was written into.
+            if (!await ReasoningIndex.IsReadyAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false))
             {
                 await ReasoningIndex.EnsureAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false);
-                _indexReady = true;
             }
 
             var ndjson = new StringBuilder();
