@@ -46,6 +46,39 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         "--max-think-tokens", maxThinkTokens.ToString(CultureInfo.InvariantCulture), "--broker", brokerUrl, "--queue", queue, .. more,
     ];
 
+    // A MassTransit envelope written by hand, as a producer that does not use MassTransit publishes one.
+    private static byte[] Envelope(JsonNode? message, string type = "urn:message:Rank1.SearchBridge.Messages:PrecomputeReasoning") => System.Text.Encoding.UTF8.GetBytes(new JsonObject
+    {
+        ["messageId"] = Guid.NewGuid().ToString(),
+        ["messageType"] = new JsonArray(type),
+        ["message"] = message,
+    }.ToJsonString());
+
+    /// <summary>Publishes these bodies, as they are, through the queue's own exchange, with the plain RabbitMQ client (each confirmed).</summary>
+    private static async Task PublishRawAsync(string url, string exchange, IEnumerable<byte[]> bodies)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        foreach (var body in bodies)
+        {
+            var properties = new RabbitMQ.Client.BasicProperties { ContentType = "application/vnd.masstransit+json", DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent };
+            await channel.BasicPublishAsync(exchange, string.Empty, true, properties, body);
+        }
+    }
+
+    private static Task WaitForConsumerAsync(string url, string queue, WorkerProcess worker) => BrokerProcesses.WaitUntilAsync(async () =>
+    {
+        try
+        {
+            return (await QueueDepth.ReadAsync(url, queue)).Consumers == 1;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return false; // the worker has not declared its queue yet
+        }
+    }, TimeSpan.FromMinutes(2), () => $"the worker never consumed {queue}:\n" + worker.Log);
+
     private static string MultiMatch(string query) =>
         new JsonObject { ["query"] = new JsonObject { ["multi_match"] = new JsonObject { ["query"] = query, ["fields"] = new JsonArray("text") } } }.ToJsonString();
 
@@ -329,32 +362,10 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // A hot-query message published by hand, without its job, is refused as well, saying so.
         var hot = queue + "-hot";
-        await BrokerProcesses.WaitUntilAsync(async () =>
-        {
-            try
-            {
-                return (await QueueDepth.ReadAsync(node.Url, hot)).Consumers == 1;
-            }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-            {
-                return false; // the worker has not declared its queue yet
-            }
-        }, TimeSpan.FromMinutes(2), () => "the worker never consumed its hot-query queue:\n" + worker.Log);
+        await WaitForConsumerAsync(node.Url, hot, worker);
 
         // A MassTransit envelope of the right message type whose message has no job, through the queue's own exchange.
-        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.Url) };
-        await using (var connection = await factory.CreateConnectionAsync())
-        await using (var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
-        {
-            var envelope = new JsonObject
-            {
-                ["messageId"] = Guid.NewGuid().ToString(),
-                ["messageType"] = new JsonArray("urn:message:Rank1.SearchBridge.Messages:PrecomputeHotQuery"),
-                ["message"] = new JsonObject { ["job"] = null },
-            };
-            var properties = new RabbitMQ.Client.BasicProperties { ContentType = "application/vnd.masstransit+json", DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent };
-            await channel.BasicPublishAsync(hot, string.Empty, true, properties, System.Text.Encoding.UTF8.GetBytes(envelope.ToJsonString()));
-        }
+        await PublishRawAsync(node.Url, hot, [Envelope(new JsonObject { ["job"] = null }, "urn:message:Rank1.SearchBridge.Messages:PrecomputeHotQuery")]);
 
         IReadOnlyList<ErrorQueue.Entry> hotFaults = [];
         await BrokerProcesses.WaitUntilAsync(async () => (hotFaults = await ErrorQueue.PollAsync(node.Url, hot + "_error")).Count > 0, TimeSpan.FromMinutes(1),
@@ -366,6 +377,39 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal("invalid hot-query message: [job] is required", hotFault.Reason);
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
         Assert.Equal(1, PrometheusText.Value(await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
+    }
+
+    [Fact]
+    public async Task MessagesNoConsumerCanRead_AreCountedAsUnreadable_AndThoseOfNoKnownType_AsSkipped()
+    {
+        // A message MassTransit cannot turn into a job reached <queue>_error with its fault headers, but the worker's
+        // rank1_precompute_jobs_total never counted it: 18 in the error queue read as 9 refused.
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await WaitForConsumerAsync(node.Url, queue, worker);
+        byte[][] unreadable =
+        [
+            System.Text.Encoding.UTF8.GetBytes("{\"messageId\": "), // not JSON
+            Envelope(new JsonObject { ["targetIndex"] = "docs", ["query"] = "onion", ["window"] = "five" }), // a field of the wrong type
+            [0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d], // not UTF-8
+            System.Text.Encoding.UTF8.GetBytes("\"onion soup\""), // JSON, but no envelope
+        ];
+        byte[][] skipped = [Envelope(new JsonObject { ["query"] = "onion" }, "urn:message:Nobody:Knows")];
+        await PublishRawAsync(node.Url, queue, unreadable.Concat(skipped));
+
+        IReadOnlyList<ErrorQueue.Entry> faults = [], skips = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count == unreadable.Length
+            && (skips = await ErrorQueue.PollAsync(node.Url, queue + "_skipped")).Count == skipped.Length, TimeSpan.FromMinutes(2),
+            () => $"{faults.Count} in the error queue, {skips.Count} skipped:\n" + worker.Log);
+        Assert.All(faults, f => Assert.NotEmpty(f.ExceptionType)); // MassTransit's fault headers
+
+        using var http = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(unreadable.Length, PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "unreadable")));
+        Assert.Equal(skipped.Length, PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "skipped")));
+        Assert.Equal(unreadable.Length + skipped.Length, PrometheusText.Sum(metrics, "rank1_precompute_jobs_total"));
     }
 
     [Fact]

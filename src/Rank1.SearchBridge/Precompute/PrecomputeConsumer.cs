@@ -19,6 +19,8 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank
     /// </summary>
     internal static async Task RunAsync(PrecomputeService service, Rank1Metrics metrics, ILogger logger, ConsumeContext context, PrecomputeReasoning job, string queue)
     {
+        // The error pipe counts only what never reached a consumer (UnreadableJobCounter): this attempt is counted here.
+        JobCounted.Mark(context);
         PrecomputeReasoningCompleted done;
         try
         {
@@ -65,14 +67,60 @@ internal sealed class HotQueryConsumer(PrecomputeService service, Rank1Metrics m
     public Task Consume(ConsumeContext<PrecomputeHotQuery> context)
     {
         // A message published by hand, or by something else than the proxy, may lack its job: a NullReferenceException
-        // was retried RetryLimit times, holding a hot-query slot, and faulted without saying what was wrong. Refused at
-        // once (a poison failure) and counted as every refused job is.
+        // was retried RetryLimit times, holding a hot-query slot, and faulted without saying what was wrong.
         if (context.Message.Job is not { } job)
         {
+            JobCounted.Mark(context);
             metrics.PrecomputeJob("hot", "refused");
             throw new InvalidPrecomputeRequestException("invalid hot-query message: [job] is required");
         }
 
         return PrecomputeConsumer.RunAsync(service, metrics, logger, context, job, "hot");
     }
+}
+
+/// <summary>Marks a received message whose attempt a consumer counted, so that its trip to the error queue is not counted again.</summary>
+internal sealed class JobCounted
+{
+    private static readonly JobCounted Instance = new();
+
+    public static void Mark(ConsumeContext context) => context.ReceiveContext.GetOrAddPayload(() => Instance);
+
+    public static bool IsMarked(ReceiveContext context) => context.TryGetPayload<JobCounted>(out _);
+}
+
+/// <summary>
+/// Counts the messages MassTransit sends to <c>&lt;queue&gt;_error</c> before any consumer saw them (an envelope that is
+/// not JSON, not UTF-8, not an envelope, or whose message has fields of the wrong type: MassTransit's
+/// <c>SerializationException</c>) as <c>unreadable</c>, then lets MassTransit's own error pipe (fault event, error
+/// queue with its fault headers) do the rest. A message a consumer saw was counted by it (<see cref="JobCounted"/>).
+/// </summary>
+internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue) : IFilter<ExceptionReceiveContext>
+{
+    public Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
+    {
+        if (!JobCounted.IsMarked(context))
+        {
+            metrics.PrecomputeJob(queue, "unreadable");
+        }
+
+        return next.Send(context);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("rank1-unreadable-jobs");
+}
+
+/// <summary>
+/// Counts the messages MassTransit moves to <c>&lt;queue&gt;_skipped</c> (no consumer for their message type: a missing
+/// or unknown <c>messageType</c>) as <c>skipped</c>, then lets MassTransit's dead-letter filter move them.
+/// </summary>
+internal sealed class SkippedJobCounter(Rank1Metrics metrics, string queue) : IFilter<ReceiveContext>
+{
+    public Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
+    {
+        metrics.PrecomputeJob(queue, "skipped");
+        return next.Send(context);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("rank1-skipped-jobs");
 }

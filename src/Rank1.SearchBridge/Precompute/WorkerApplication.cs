@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MassTransit;
+using MassTransit.Middleware;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -59,17 +60,18 @@ public static class WorkerApplication
         {
             var broker = context.GetRequiredService<IOptions<BrokerOptions>>().Value;
             var worker = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            var metrics = context.GetRequiredService<Rank1Metrics>();
 
             // Two queues, each with its own concurrency: offline jobs and hot-query jobs share the engine's batch, and a
             // flood queued on one never holds the other back.
             cfg.ReceiveEndpoint(broker.Queue, e =>
             {
-                Configure(e, worker, worker.ConcurrentMessageLimit);
+                Configure(e, worker, worker.ConcurrentMessageLimit, metrics, "offline");
                 e.ConfigureConsumer<PrecomputeConsumer>(context);
             });
             cfg.ReceiveEndpoint(broker.HotQueue, e =>
             {
-                Configure(e, worker, worker.HotQueryConcurrentMessageLimit);
+                Configure(e, worker, worker.HotQueryConcurrentMessageLimit, metrics, "hot");
                 e.ConfigureConsumer<HotQueryConsumer>(context);
             });
         });
@@ -128,8 +130,23 @@ public static class WorkerApplication
 
     private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();
 
-    private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency)
+    private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency, Rank1Metrics metrics, string queue)
     {
+        // MassTransit's own error and dead-letter pipes (ReceivePipeConfigurationExtensions.ConfigureDefaultErrorTransport,
+        // ConfigureDefaultDeadLetterTransport), each behind a counter: a message that failed before any consumer saw it
+        // (not JSON, not an envelope, a field of the wrong type) reached the error queue without being counted, and one
+        // of an unknown message type reached _skipped unseen.
+        e.ConfigureError(x =>
+        {
+            x.UseFilter(new UnreadableJobCounter(metrics, queue));
+            x.UseFilter(new GenerateFaultFilter());
+            x.UseFilter(new ErrorTransportFilter());
+        });
+        e.ConfigureDeadLetter(x =>
+        {
+            x.UseFilter(new SkippedJobCounter(metrics, queue));
+            x.UseFilter(new DeadLetterTransportFilter());
+        });
         e.SetQuorumQueue();
         // Jobs reach the queue through its own exchange only (Rank1Broker): binding the message exchange as well would
         // bring this queue the jobs of every deployment on the vhost.
