@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
@@ -455,6 +456,80 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal(expected.Count - 1, judge.Judged);
         Assert.Equal(expected.Count - 1, stored.Length);
         Assert.Subset(expected, stored.ToHashSet());
+    }
+
+    [Fact]
+    public async Task AWriteTheReasoningIndexRefused_IsRetriedWithTheSameJudgements_TheModelJudgesEachPassageOnce()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        // The worker's backend, in front of the real one: its first _bulk write answers 503, as a cluster briefly down
+        // does; everything else (and every later write) goes through. Each retry judged the whole window again.
+        var bulks = 0;
+        using var forward = new HttpClient { BaseAddress = stack.Backend.Url };
+        var (front, frontUrl) = await LoopbackApp.StartAsync(async context =>
+        {
+            var path = context.Request.Path.Value!.TrimStart('/') + context.Request.QueryString;
+            if (context.Request.Method == "POST" && context.Request.Path == "/_bulk" && Interlocked.Increment(ref bulks) == 1)
+            {
+                context.Response.StatusCode = 503;
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("""{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}""");
+                return;
+            }
+
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), path);
+            if (body.Length > 0)
+            {
+                request.Content = new ByteArrayContent(body.ToArray());
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType);
+            }
+
+            using var answer = await forward.SendAsync(request);
+            context.Response.StatusCode = (int)answer.StatusCode;
+            foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
+            {
+                if (name is not ("Transfer-Encoding" or "Content-Length"))
+                {
+                    context.Response.Headers[name] = values.ToArray();
+                }
+            }
+
+            await answer.Content.CopyToAsync(context.Response.Body);
+        });
+        await using var _ = front;
+        var judge = new InputFailingJudge(_ => false);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rank1:Backend:Url"] = frontUrl.ToString(),
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+            ["Rank1:Worker:RetryMinInterval"] = "00:00:00.200",
+            ["Rank1:Worker:RetryMaxInterval"] = "00:00:01",
+        });
+        builder.Services.AddSingleton<IPassageJudge>(judge).AddRank1Worker(builder.Configuration);
+        await using var worker = builder.Build();
+        worker.MapRank1Worker();
+        await worker.StartAsync();
+
+        const string query = "onion tears";
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([query]), node.Url, queue, 4, "--wait", "--timeout", "120"));
+
+        Assert.True(run.ExitCode == 0, run.Out + run.Error);
+        var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, [query], Window, 4, JudgingModel.Of(judge));
+        Assert.Contains($"Finished: 1 stored ({expected.Count} passages judged, 0 already stored), 0 failed.", run.Out, StringComparison.Ordinal);
+        Assert.Equal(2, Volatile.Read(ref bulks)); // the refused write, then its retry
+        Assert.Equal(1, judge.Windows); // the retry asked the model nothing
+        Assert.Equal(expected.Count, judge.Judged);
+        Assert.Equal(expected.Order(StringComparer.Ordinal), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order(StringComparer.Ordinal));
+        Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
     }
 
     [Fact]

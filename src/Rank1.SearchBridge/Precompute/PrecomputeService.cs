@@ -43,7 +43,7 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// passages' judgements are stored, for the message to go to the error queue without retries (it would fail again).
 /// </summary>
 internal sealed partial class PrecomputeService(BackendClient backend, StoredWindowJudge windowJudge, IOptions<WorkerOptions> options,
-    IOptions<ReasoningStoreOptions> storeOptions, ModelTokenLimits modelLimits, TimeProvider time, ILogger<PrecomputeService> logger)
+    IOptions<ReasoningStoreOptions> storeOptions, ModelTokenLimits modelLimits, UnstoredJudgements unstored, TimeProvider time, ILogger<PrecomputeService> logger)
 {
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
@@ -102,8 +102,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         int judged, already;
         try
         {
-            // Synchronous: the message is acknowledged only after this returns.
-            (outcome, judged, already) = await windowJudge.JudgeAndStoreAsync(query, lookup, started, cancellationToken).ConfigureAwait(false);
+            // Synchronous: the message is acknowledged only after this returns. Judgements the index did not take are kept
+            // (unstored) for the retry to write, not judged again.
+            (outcome, judged, already) = await windowJudge.JudgeAndStoreAsync(query, lookup, started, cancellationToken, unstored).ConfigureAwait(false);
         }
         catch (ReasoningStoreException e)
         {

@@ -52,6 +52,12 @@ public static class WorkerApplication
         services.TryAddSingleton<RerankExecutor>();
         services.TryAddSingleton<StoredWindowJudge>();
         services.AddSingleton<PrecomputeService>();
+        // Room for the windows of every job in flight (each is retried in place, holding its slot): what a failed write left.
+        services.AddSingleton(sp =>
+        {
+            var w = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            return new Store.UnstoredJudgements((w.ConcurrentMessageLimit + w.HotQueryConcurrentMessageLimit) * w.MaxWindow);
+        });
         var configured = services.AddRank1Broker(configuration, x =>
         {
             x.AddConsumer<PrecomputeConsumer>();

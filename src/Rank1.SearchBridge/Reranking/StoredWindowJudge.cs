@@ -75,9 +75,9 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
     public async Task<RerankOutcome> JudgeAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp, CancellationToken cancellationToken)
     {
         var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
-        foreach (var document in judged)
+        foreach (var j in judged)
         {
-            store?.Enqueue(document);
+            store?.Enqueue(j.Document);
         }
 
         return outcome;
@@ -89,23 +89,66 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
     /// their input (<see cref="RerankStatus.Partial"/>) has the others written too: the worker sends it to the error queue
     /// without retrying, so this is their only chance. Returns the outcome, the judgements written and those the store
     /// already held (a racing worker stored the same judgement first). Throws <see cref="ReasoningStoreException"/>
-    /// when the store does not take them.
+    /// when the store does not take them; with <paramref name="unstored"/>, those judgements are kept there, and the
+    /// retry's misses found there are written without being judged again.
     /// </summary>
     public async Task<(RerankOutcome Outcome, int Written, int AlreadyStored)> JudgeAndStoreAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, UnstoredJudgements? unstored = null)
     {
+        // Judgements an earlier attempt made but could not store (the index was down): the model time is not spent again.
+        var kept = new List<(KeyedPassage Miss, UnstoredJudgements.Entry Entry)>();
+        if (unstored is not null && store is not null && unstored.Count > 0)
+        {
+            var misses = new List<KeyedPassage>(lookup.Misses.Count);
+            foreach (var miss in lookup.Misses)
+            {
+                if (unstored.TryTake(miss.Key.Id, out var entry))
+                {
+                    kept.Add((miss, entry));
+                }
+                else
+                {
+                    misses.Add(miss);
+                }
+            }
+
+            lookup = lookup with { Misses = misses };
+        }
+
         var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
+        if (kept.Count > 0)
+        {
+            if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached))
+            {
+                unstored!.Keep(kept.Select(k => k.Entry)); // for the next attempt
+                return (outcome, 0, 0);
+            }
+
+            // As if judged now: the window's verdicts at this attempt's positions, their documents written with the rest.
+            var status = outcome.Status == RerankStatus.Cached ? RerankStatus.Applied : outcome.Status;
+            outcome = outcome with { Status = status, Verdicts = [.. outcome.Verdicts, .. kept.Select(k => new PassageVerdict(k.Miss.Passage.Index, k.Entry.Judgement, PassageSource.Computed))] };
+            judged = [.. judged, .. kept.Select(k => k.Entry with { Document = k.Entry.Document with { Replace = k.Miss.Replace } })];
+        }
+
         if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial) || store is null || judged.Count == 0)
         {
             return (outcome, 0, 0);
         }
 
-        var written = await store.WriteAsync(judged, cancellationToken).ConfigureAwait(false);
-        return (outcome, judged.Count, written.AlreadyStored);
+        try
+        {
+            var written = await store.WriteAsync(judged.Select(j => j.Document).ToArray(), cancellationToken).ConfigureAwait(false);
+            return (outcome, judged.Count, written.AlreadyStored);
+        }
+        catch (ReasoningStoreException)
+        {
+            unstored?.Keep(judged);
+            throw;
+        }
     }
 
     /// <summary>The misses judged through the executor, merged with the cached; and the new (not forced) judgements to store.</summary>
-    private async Task<(RerankOutcome Outcome, IReadOnlyList<JudgementToStore> Judged)> JudgeMissesAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp,
+    private async Task<(RerankOutcome Outcome, IReadOnlyList<UnstoredJudgements.Entry> Judged)> JudgeMissesAsync(WindowQuery query, StoredLookup lookup, long startedTimestamp,
         CancellationToken cancellationToken)
     {
         if (lookup.Misses.Count == 0)
@@ -117,8 +160,8 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             lookup.Cached.Count, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
         var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
-            .Select(v => JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow())
-                with { Replace = byIndex[v.Index].Replace })
+            .Select(v => new UnstoredJudgements.Entry(JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow())
+                with { Replace = byIndex[v.Index].Replace }, v.Judgement))
             .ToArray();
         var outcome = computed.Status is RerankStatus.Applied or RerankStatus.Partial
             ? computed with { Verdicts = [.. computed.Verdicts, .. lookup.Cached], Elapsed = time.GetElapsedTime(startedTimestamp) }
