@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
-/// <summary>One proxy in front of the embedded backend, shared by the response-shaping tests.</summary>
+/// <summary>One proxy in front of the embedded backend, shared by the tests of a class (response shaping, search features).</summary>
 public sealed class ResponseShapingStack : IAsyncLifetime
 {
     internal ProxyStack Stack { get; private set; } = null!;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lucene.Net.Index;
 using Lucene.Net.Search;
 using Lucene.Net.Search.Highlight;
 using Lucene.Net.Util;
@@ -140,12 +141,6 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         ThrowIfAllFailed(failures, targets.Count);
 
         var ordered = Order(hits, request).ToList();
-        if (request.MinScore is { } min)
-        {
-            var before = ordered.Count;
-            ordered = ordered.Where(h => h.Score >= min).ToList();
-            total -= before - ordered.Count;
-        }
 
         var page = (request.SearchAfter is { } after ? ordered.Where(h => IsAfter(h, after, request)) : ordered).Skip(request.From).Take(request.Size).ToList();
         var response = new JsonObject
@@ -257,7 +252,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         var needScores = request.TrackScores || request.SortsByScore;
-        var (docs, timedOut) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock);
+        var (docs, timedOut) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock, request.MinScore is { } min ? (float)min : null);
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
@@ -292,9 +287,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// shard does (best effort: the check runs per matching document). <paramref name="clock"/> counts from the start of
     /// the search, so an index searched after others gets only what is left of the timeout.
     /// </summary>
-    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout, ClockCounter? clock)
+    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore)
     {
-        if (timeout is not { } allowed || clock is null)
+        if (minScore is null && (timeout is null || clock is null))
         {
             return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false);
         }
@@ -303,9 +298,19 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var inOrder = !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
         ITopDocsCollector collector = sort is null ? TopScoreDocCollector.Create(wanted, inOrder)
             : TopFieldCollector.Create(sort, wanted, fillFields: true, trackDocScores: needScores, trackMaxScore: needScores, docsScoredInOrder: inOrder);
+        // min_score filters what is collected, as Elasticsearch's MinimumScoreCollector does: a document scoring below it is
+        // neither a hit nor counted in the total, whatever the page size. Filtered after collection, the total counted every
+        // match less the collected ones below it, so it changed with from + size (13 at size 3, 1 at size 30).
+        ICollector collecting = minScore is { } min ? new MinScoreCollector(collector, min) : collector;
+        if (timeout is not { } allowed || clock is null)
+        {
+            searcher.Search(query, collecting);
+            return (collector.GetTopDocs(), false);
+        }
+
         try
         {
-            var limited = new TimeLimitingCollector(collector, clock, (long)allowed.TotalMilliseconds);
+            var limited = new TimeLimitingCollector(collecting, clock, (long)allowed.TotalMilliseconds);
             limited.SetBaseline(0); // the search's start, where the clock reads 0
             searcher.Search(query, limited);
             return (collector.GetTopDocs(), false);
@@ -313,6 +318,30 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         catch (TimeLimitingCollector.TimeExceededException)
         {
             return (collector.GetTopDocs(), true);
+        }
+    }
+
+    /// <summary>Passes on only the documents scoring at least <c>min_score</c> (Elasticsearch's <c>MinimumScoreCollector</c>: <c>score &gt;= min</c>, as floats).</summary>
+    private sealed class MinScoreCollector(ICollector inner, float min) : ICollector
+    {
+        private Scorer? _scorer;
+
+        public bool AcceptsDocsOutOfOrder => inner.AcceptsDocsOutOfOrder;
+
+        public void SetScorer(Scorer scorer)
+        {
+            _scorer = scorer;
+            inner.SetScorer(scorer);
+        }
+
+        public void SetNextReader(AtomicReaderContext context) => inner.SetNextReader(context);
+
+        public void Collect(int doc)
+        {
+            if (_scorer!.GetScore() >= min)
+            {
+                inner.Collect(doc);
+            }
         }
     }
 
