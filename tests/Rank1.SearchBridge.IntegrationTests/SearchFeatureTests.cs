@@ -42,4 +42,30 @@ public sealed class SearchFeatureTests(ResponseShapingStack fixture) : IClassFix
             Assert.Equal(Math.Min(size, above), json["hits"]!["hits"]!.AsArray().Count);
         }
     }
+    [Theory]
+    [InlineData("docs/_search", "\"stored_fields\":[\"title\"],", "stored title")]
+    [InlineData("docs/_search", "\"stored_fields\":[],", "stored none")]
+    [InlineData("docs/_search?stored_fields=title", "", "stored url")]
+    public async Task StoredFieldsWithoutSource_AreReranked_AndAnsweredWithoutSource_AsElasticsearchAnswersThem(string path, string storedFields, string judged)
+    {
+        // Elasticsearch loads no _source for a search that asks for stored fields and names no _source
+        // (FetchContext.buildFetchSourceContext): the window had no passage, and the search was skipped ("no passage text").
+        // The proxy asks for the passage fields beside the stored fields, and takes them off the answer again.
+        var body = "{" + storedFields + "\"query\":{\"match\":{\"text\":\"onion eyes\"}},\"size\":3";
+        var r = await Stack.SearchAsync(body + ",\"ext\":{\"rank1\":{\"query\":\"" + judged + "\"}}}", path);
+        Assert.Equal(200, r.Status);
+        Assert.Equal("applied", r.Rerank);
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        Assert.Equal(3, hits.Count);
+        Assert.All(hits, h => Assert.Null(h!["_source"]));
+        Assert.All(hits, h => Assert.NotNull(h!["fields"]!["_rank1.score"]));
+
+        // The backend's own answer to the search as sent: no _source either, unless _source is a stored field named.
+        using var backend = new HttpClient { BaseAddress = Stack.Backend.Url };
+        using var direct = await backend.PostAsync(path, ProxyStack.Json(body + "}"));
+        Assert.All(JsonNode.Parse(await direct.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray(), h => Assert.Null(h!["_source"]));
+        var withSource = await Stack.SearchAsync("{\"stored_fields\":[\"title\",\"_source\"],\"query\":{\"match\":{\"text\":\"onion eyes\"}},\"size\":3,\"ext\":{\"rank1\":{\"query\":\"" + judged + " source\"}}}");
+        Assert.Equal("applied", withSource.Rerank);
+        Assert.All(withSource.Json["hits"]!["hits"]!.AsArray(), h => Assert.NotNull(h!["_source"]!["text"]));
+    }
 }

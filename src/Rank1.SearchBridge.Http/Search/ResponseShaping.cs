@@ -92,7 +92,13 @@ internal static class ResponseShaping
     // The type/subtype of a Content-Type or Accept value, its parameters (charset, compatible-with) left out.
     private static string? MediaType(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Split(';')[0].Trim();
 
-    /// <summary>The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).</summary>
+    /// <summary>
+    /// The client's _source filter when it restricts the source (URL parameters win over the body, as in Elasticsearch).
+    /// A search that names no <c>_source</c> but asks for <c>stored_fields</c> (without <c>_source</c> among them) or
+    /// <c>script_fields</c> gets no source from Elasticsearch (<c>FetchContext.buildFetchSourceContext</c>): its filter is
+    /// <see cref="SourceFilter.None"/>, so that the passage fields are asked for and taken off the answer again, as for
+    /// <c>"_source": false</c>.
+    /// </summary>
     public static SourceFilter? ClientSourceFilter(JsonObject body, IQueryCollection query)
     {
         SourceFilter? filter;
@@ -107,7 +113,27 @@ internal static class ResponseShaping
             throw EsException.Parsing(ex.Message);
         }
 
+        if (filter is null && NoImplicitSource(body, query))
+        {
+            return SourceFilter.None;
+        }
+
         return filter is { KeepsEverything: false } ? filter : null;
+    }
+
+    // Elasticsearch loads no source implicitly for a search with stored fields (the URL's stored_fields replacing the
+    // body's; even an empty list) or script fields, unless _source is one of the stored fields named.
+    private static bool NoImplicitSource(JsonObject body, IQueryCollection query)
+    {
+        IEnumerable<string>? stored = query.TryGetValue("stored_fields", out var url)
+            ? url.ToString().Split(',', StringSplitOptions.TrimEntries)
+            : body["stored_fields"] switch
+            {
+                JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => [v.GetValue<string>()],
+                JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == System.Text.Json.JsonValueKind.String).Select(x => x.GetValue<string>()),
+                _ => null,
+            };
+        return stored is not null ? !stored.Contains("_source") : body["script_fields"] is JsonObject { Count: > 0 };
     }
 
     /// <summary>Applies the client's _source filter to every hit of the answer.</summary>
