@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -19,6 +19,9 @@ internal sealed class FrontBackend : IAsyncDisposable
         {"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
         "hits":[{"_index":"lonesurrogate","_id":"s1","_score":1.0,"_source":{"title":"Onion","text":"onion \ud800 tears"}}]}}
         """;
+
+    /// <summary>The <c>index.max_result_window</c> of the index <c>narrow</c> (docs): a search asking past it is refused.</summary>
+    public const int NarrowMaxResultWindow = 5;
 
     public const string Warning = "299 Elasticsearch-9.0.0 \"the front backend warns\"";
 
@@ -132,6 +135,41 @@ internal sealed class FrontBackend : IAsyncDisposable
         if (plain)
         {
             path = "/docs/" + path["/plain/".Length..];
+        }
+
+        // The index narrow is docs with index.max_result_window: 5; a search asking past it (from + size in its body) is
+        // Elasticsearch's 400 (DefaultSearchContext.preProcess), as a cluster answers it.
+        if (path.StartsWith("/narrow/", StringComparison.Ordinal))
+        {
+            path = "/docs/" + path["/narrow/".Length..];
+            context.Request.EnableBuffering();
+            var search = await System.Text.Json.Nodes.JsonNode.ParseAsync(context.Request.Body) as System.Text.Json.Nodes.JsonObject;
+            context.Request.Body.Position = 0;
+            var window = (search?["from"]?.GetValue<int>() ?? 0) + (search?["size"]?.GetValue<int>() ?? 10);
+            if (window > NarrowMaxResultWindow)
+            {
+                var reason = $"Result window is too large, from + size must be less than or equal to: [{NarrowMaxResultWindow}] but was [{window}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.";
+                var cause = new System.Text.Json.Nodes.JsonObject { ["type"] = "illegal_argument_exception", ["reason"] = reason };
+                var error = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["error"] = new System.Text.Json.Nodes.JsonObject
+                    {
+                        ["root_cause"] = new System.Text.Json.Nodes.JsonArray(cause.DeepClone()),
+                        ["type"] = "search_phase_execution_exception",
+                        ["reason"] = "all shards failed",
+                        ["phase"] = "query",
+                        ["grouped"] = true,
+                        ["failed_shards"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["shard"] = 0, ["index"] = "narrow", ["node"] = "front", ["reason"] = cause.DeepClone() }),
+                        ["caused_by"] = cause.DeepClone(),
+                    },
+                    ["status"] = 400,
+                };
+                context.Response.StatusCode = 400;
+                context.Response.ContentType = "application/json";
+                context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+                await context.Response.WriteAsync(error.ToJsonString());
+                return;
+            }
         }
 
         var slow = path.StartsWith("/slow/", StringComparison.Ordinal);

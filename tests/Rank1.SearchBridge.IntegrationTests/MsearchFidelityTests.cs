@@ -734,6 +734,32 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task ARerankWindowPastTheIndexMaxResultWindow_IsSentAsTheClientSentIt_NotTurnedIntoAnError()
+    {
+        // The index narrow refuses a search past its index.max_result_window (5), as Elasticsearch does. The proxy asked for
+        // the rerank window (8) and passed the refusal on: a search of size 3, which the cluster answers, became a 400.
+        const string search = """{"query":{"match":{"text":"onion"}},"size":3,"ext":{"rank1":{"window":8}}}""";
+        var expected = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}},"size":3}""");
+        var r = await _stack.SearchAsync(search, "narrow/_search");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal("the backend refused the rerank window of 8 hits (index.max_result_window)", r.Headers.GetValues("X-Rank1-Reason").Single());
+        Assert.Equal(expected, r.Ids);
+
+        // In an msearch, that item alone; a search whose own from + size is past the limit is still the cluster's 400.
+        var body = "{\"index\":\"narrow\"}\n" + search + "\n{\"index\":\"narrow\"}\n" + """{"query":{"match":{"text":"onion"}},"size":6,"ext":{"rank1":{"window":8}}}""" + "\n";
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", body, "application/x-ndjson");
+        Assert.Equal(200, m.Status);
+        var items = m.Json["responses"]!.AsArray();
+        Assert.Equal(200, items[0]!["status"]!.GetValue<int>());
+        Assert.Equal(expected, items[0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(400, items[1]!["status"]!.GetValue<int>());
+        Assert.StartsWith("Result window is too large, from + size must be less than or equal to: [5] but was [6]", items[1]!["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        var alone = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"size":6}""", "narrow/_search");
+        Assert.Equal(400, alone.Status);
+    }
+
     [Theory]
     [InlineData("", """{"query":{"match":{"text":"onion"}},"_source":false,"stored_fields":"_none_"}""")]
     [InlineData("?_source=false&stored_fields=_none_", """{"query":{"match":{"text":"onion"}}}""")]

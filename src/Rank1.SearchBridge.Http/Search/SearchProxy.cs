@@ -475,6 +475,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         if (response.Status != 200)
         {
+            // An index whose index.max_result_window is below the window the proxy asked for refuses it; the client's own
+            // from + size may be within it. Reranking never turns a working search into an error: sent as the client sent it.
+            if (!handsOutCursors && body["size"] is JsonValue widened && widened.GetValue<int>() > from + size && ResultWindowRefused(response))
+            {
+                return await PassThroughAsync($"the backend refused the rerank window of {widened.GetValue<int>()} hits (index.max_result_window)").ConfigureAwait(false);
+            }
+
             metrics.Search("skipped");
             return new SearchAnswer(response.Status, response.Headers, response.Body, RerankStatus.Skipped, "the backend answered with an error");
         }
@@ -523,6 +530,29 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     }
 
     private const string NoQueryText = "no query text to judge";
+
+    /// <summary>
+    /// Whether the backend refused a search for asking more hits than an index's <c>index.max_result_window</c>: its 400
+    /// whose root cause is Elasticsearch's (and OpenSearch's) "Result window is too large, from + size must be less than
+    /// or equal to: [N] but was [M]" (<c>DefaultSearchContext.preProcess</c>).
+    /// </summary>
+    private static bool ResultWindowRefused(BackendResponse response)
+    {
+        if (response.Status != 400)
+        {
+            return false;
+        }
+
+        try
+        {
+            return DecodeJson(response).Json["error"]?["root_cause"] is JsonArray causes && causes.Any(c =>
+                c?["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal));
+        }
+        catch (EsException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// A body sent without a <c>Content-Type</c>, or with one Elasticsearch does not read, is refused before any handler
