@@ -241,6 +241,39 @@ public sealed class ReasoningStoreTests
     }
 
     [Fact]
+    public async Task ABrokenStoredJudgement_IsReplacedOnlyAtTheRevisionItWasFoundAt()
+    {
+        // Two hosts find the same broken document and both judge its passage: the first replaces it, and the second,
+        // whose bulk index was unconditional, overwrote that judgement (already served, perhaps) with its own, both
+        // counted written. The replace carries the revision the lookup found (if_seq_no, if_primary_term), so the
+        // second is the cluster's 409, counted as already stored, and the first's judgement stays.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics);
+        Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "broken" })], CancellationToken.None));
+
+        var found = (await store.Store.LookupAsync(["id-1"], CancellationToken.None))["id-1"];
+        Assert.False(found.Readable);
+        var atLookup = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_doc/id-1"))!;
+        Assert.Equal(new StoredRevision(atLookup["_seq_no"]!.GetValue<long>(), atLookup["_primary_term"]!.GetValue<long>()), found.Revision);
+
+        // Another host replaces it first.
+        (await http.PutAsync("rank1-reasoning/_doc/id-1?refresh=true", ProxyStack.Json("""{"doc_id":"first"}"""))).EnsureSuccessStatusCode();
+        Assert.Equal(new StoreWriteResult(0, 1),
+            await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "second" }, new Replacing(found.Revision))], CancellationToken.None));
+        Assert.Equal("first", JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_doc/id-1"))!["_source"]!["doc_id"]!.GetValue<string>());
+
+        // At the revision it is now, the replace is written.
+        var now = (await store.Store.LookupAsync(["id-1"], CancellationToken.None))["id-1"];
+        Assert.Equal(new StoreWriteResult(1, 0),
+            await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "second" }, new Replacing(now.Revision))], CancellationToken.None));
+        Assert.Equal("second", JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_doc/id-1"))!["_source"]!["doc_id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task TheIndexDeletedWhileTheHostRuns_IsRecreatedWithTheReasoningMapping_NotByTheBulkWrite()
     {
         // The writer ensured the index once per process; after a delete the _bulk create made it again with dynamic
@@ -358,6 +391,43 @@ public sealed class ReasoningStoreTests
     }
 
     [Fact]
+    public async Task AHostStartedAgainstAnExistingIndex_InstallsTheIndexTemplate_ThenChecksTheMappingBeforeEachBatch()
+    {
+        // The template makes an index that a _bulk re-creates (after a delete, in a race) hidden and mapped. Checking the
+        // mapping before each batch, the writer called EnsureAsync (which installs it) only for a missing index, so a host
+        // started where the index already existed never installed or updated it.
+        var seen = new List<string>();
+        var mapping = new JsonObject { ["rank1-reasoning"] = JsonNode.Parse(ReasoningIndex.Resource("reasoning-index.mapping.json")) }.ToJsonString();
+        var (cluster, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            var call = $"{context.Request.Method} {context.Request.Path}";
+            lock (seen)
+            {
+                seen.Add(call);
+            }
+
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(call switch
+            {
+                "POST /_bulk" => """{"errors":false,"items":[{"create":{"status":201}}]}""",
+                "GET /rank1-reasoning/_mapping" => mapping,
+                _ => "{}",
+            });
+        });
+        await using var _ = cluster;
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        await using (var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics))
+        {
+            Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "d1" })], CancellationToken.None));
+            Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("id-2", new JsonObject { ["doc_id"] = "d2" })], CancellationToken.None));
+        }
+
+        Assert.Equal(["PUT /_index_template/rank1-reasoning", "GET /rank1-reasoning/_mapping", "POST /_bulk", "GET /rank1-reasoning/_mapping", "POST /_bulk"], seen);
+    }
+
+    [Fact]
     public async Task StoreCalls_CarryTheConfiguredAuthorization_AndTheirBodysContentType()
     {
         var seen = new List<(string Call, string? ContentType, string? Authorization)>();
@@ -391,7 +461,6 @@ public sealed class ReasoningStoreTests
 
         Assert.Equal(
             [
-                ("GET /rank1-reasoning/_mapping", null, "ApiKey c2VjcmV0"),
                 ("PUT /_index_template/rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),
                 ("GET /rank1-reasoning/_mapping", null, "ApiKey c2VjcmV0"),
                 ("PUT /rank1-reasoning", "application/json", "ApiKey c2VjcmV0"),

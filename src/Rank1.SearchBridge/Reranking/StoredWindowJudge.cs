@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.Reranking;
 /// One passage of a window with the key of its judgement in the reasoning store; <paramref name="Replace"/>: a document
 /// under that key is there but holds no usable judgement, and the new judgement replaces it.
 /// </summary>
-internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key, bool Replace = false);
+internal sealed record KeyedPassage(PassageToJudge Passage, JudgementKey Key, Replacing? Replace = null);
 
 /// <summary>What the reasoning store already holds for a window: reusable judgements, and the passages still to judge.</summary>
 internal sealed record StoredLookup(IReadOnlyList<PassageVerdict> Cached, IReadOnlyList<KeyedPassage> Misses);
@@ -46,7 +46,7 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             {
                 // Found under its own id yet not usable (a field missing or wrong, or not what the id promises): replaced
                 // by the new judgement, where a create would leave it there and every search would judge it again.
-                misses.Add(s is null ? k : k with { Replace = true });
+                misses.Add(s is null ? k : k with { Replace = new Replacing(s.Revision) });
             }
         }
 

@@ -12,11 +12,22 @@ namespace Rank1.SearchBridge.Store;
 /// field is missing, null or of the wrong type; it is never used, and the next judgement of its key replaces it.
 /// </summary>
 internal sealed record StoredJudgement(string Id, string ModelId, string PassageHash, double Score, bool Relevant, string Reasoning, int ReasoningTokens, ReasoningEnd End,
-    bool Readable = true)
+    bool Readable = true, StoredRevision? Revision = null)
 {
-    /// <summary>The document under <paramref name="id"/> that cannot be read as a judgement.</summary>
-    public static StoredJudgement Unreadable(string id) => new(id, string.Empty, string.Empty, 0, false, string.Empty, 0, ReasoningEnd.Finished, Readable: false);
+    /// <summary>The document under <paramref name="id"/> that cannot be read as a judgement, at <paramref name="revision"/>.</summary>
+    public static StoredJudgement Unreadable(string id, StoredRevision? revision = null) =>
+        new(id, string.Empty, string.Empty, 0, false, string.Empty, 0, ReasoningEnd.Finished, Readable: false, Revision: revision);
 }
+
+/// <summary>A stored document's revision (<c>_seq_no</c>, <c>_primary_term</c>), for a write that replaces only that revision.</summary>
+internal readonly record struct StoredRevision(long SeqNo, long PrimaryTerm);
+
+/// <summary>
+/// A judgement that replaces the document of its id, which holds no usable judgement: only at <paramref name="Revision"/>
+/// when known (<c>if_seq_no</c>, <c>if_primary_term</c>), so that of two hosts that both found it broken, the second does
+/// not overwrite the first's judgement (a 409: already stored).
+/// </summary>
+internal sealed record Replacing(StoredRevision? Revision);
 
 /// <summary>
 /// The reasoning index on the backend, as the window judge sees it (<see cref="IJudgementStore"/>). Reads are one
@@ -62,7 +73,8 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
             {
                 if (doc is { Found: true, Id: { } id, Source: { ValueKind: JsonValueKind.Object } source })
                 {
-                    found[id] = Read(id, source) ?? StoredJudgement.Unreadable(id);
+                    var revision = doc is { SeqNo: { } seqNo, PrimaryTerm: { } term } ? new StoredRevision(seqNo, term) : (StoredRevision?)null;
+                    found[id] = Read(id, source) is { } judgement ? judgement with { Revision = revision } : StoredJudgement.Unreadable(id, revision);
                 }
             }
         }

@@ -14,12 +14,23 @@ namespace Rank1.SearchBridge.Store;
 /// <summary>
 /// A judgement to write: with <c>create</c>, so that writing it twice is a no-op (409); with <c>index</c> when
 /// <paramref name="Replace"/>, over a document of its id that does not hold a usable judgement (hand-edited, or written
-/// by something else), which <c>create</c> would leave in place for ever, every search judging its passage anew.
+/// by something else), which <c>create</c> would leave in place for ever, every search judging its passage anew; only at
+/// the revision it was found at, when known, so a host that replaced it first is not overwritten (409: already stored).
 /// </summary>
-internal sealed record JudgementToStore(string Id, JsonObject Document, bool Replace = false)
+internal sealed record JudgementToStore(string Id, JsonObject Document, Replacing? Replace = null)
 {
-    /// <summary>The <c>_bulk</c> action that writes it.</summary>
-    public string Action => Replace ? "index" : "create";
+    /// <summary>The <c>_bulk</c> action line that writes it into <paramref name="index"/>.</summary>
+    public JsonObject ActionLine(string index)
+    {
+        var target = new JsonObject { ["_index"] = index, ["_id"] = Id };
+        if (Replace?.Revision is { } revision)
+        {
+            target["if_seq_no"] = revision.SeqNo;
+            target["if_primary_term"] = revision.PrimaryTerm;
+        }
+
+        return new JsonObject { [Replace is null ? "create" : "index"] = target };
+    }
 }
 
 /// <summary>What a synchronous write did: judgements newly stored, and judgements that were already there.</summary>
@@ -49,6 +60,7 @@ internal sealed class ReasoningStoreWriter : BackgroundService
     private readonly TimeProvider _time;
     private Channel<JudgementToStore>? _queue;
     private BackendClient? _backend;
+    private bool _indexReady;
 
     /// <remarks>
     /// The options and the backend client are read at first use, not here: a host builds its hosted services before it
@@ -102,15 +114,18 @@ internal sealed class ReasoningStoreWriter : BackgroundService
             // create itself, with dynamic mappings (text for the keyword fields, so no lookup matched) and not hidden
             // (so an application's wildcard search returned stored queries and reasoning). The check reads the mapping
             // (one GET, as the HEAD it replaces): an index deleted and made again with another mapping was written into.
-            if (!await ReasoningIndex.IsReadyAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false))
+            // The first batch of the host installs the index template too (EnsureAsync), so that an index the _bulk of
+            // a later race re-creates is hidden and mapped; a host started against an existing index installed none.
+            if (!_indexReady || !await ReasoningIndex.IsReadyAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false))
             {
                 await ReasoningIndex.EnsureAsync(Backend, Options.Index, ClusterRequest.Headers(Options.Authorization), cancellationToken).ConfigureAwait(false);
+                _indexReady = true;
             }
 
             var ndjson = new StringBuilder();
             foreach (var j in batch)
             {
-                ndjson.Append(new JsonObject { [j.Action] = new JsonObject { ["_index"] = Options.Index, ["_id"] = j.Id } }.ToJsonString()).Append('\n');
+                ndjson.Append(j.ActionLine(Options.Index).ToJsonString()).Append('\n');
                 ndjson.Append(j.Document.ToJsonString()).Append('\n');
             }
 

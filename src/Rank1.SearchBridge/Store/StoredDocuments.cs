@@ -13,7 +13,9 @@ internal sealed record MgetAnswer(IReadOnlyList<MgetDocument>? Docs);
 internal sealed record MgetDocument(
     [property: JsonPropertyName("_id")] string? Id,
     bool Found,
-    [property: JsonPropertyName("_source")] JsonElement? Source);
+    [property: JsonPropertyName("_source")] JsonElement? Source,
+    [property: JsonPropertyName("_seq_no")] long? SeqNo = null,
+    [property: JsonPropertyName("_primary_term")] long? PrimaryTerm = null);
 
 /// <summary>The fields of a stored judgement document that a read uses (the full document: docs/reasoning-store.md).</summary>
 internal sealed record StoredJudgementDocument(
