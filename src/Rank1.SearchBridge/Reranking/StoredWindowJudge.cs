@@ -115,34 +115,38 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
             lookup = lookup with { Misses = misses };
         }
 
-        var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
-        if (kept.Count > 0)
+        // Whatever ends this attempt short of storing them (the store refusing the write, the worker stopping, a fault of
+        // the model's), the judgements taken from unstored and those made now are kept for the next attempt.
+        IReadOnlyList<UnstoredJudgements.Entry> pending = [.. kept.Select(k => k.Entry)];
+        try
         {
-            if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached))
+            var (outcome, judged) = await JudgeMissesAsync(query, lookup, startedTimestamp, cancellationToken).ConfigureAwait(false);
+            if (kept.Count > 0)
             {
-                unstored!.Keep(kept.Select(k => k.Entry)); // for the next attempt
+                if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached))
+                {
+                    unstored!.Keep(pending); // for the next attempt
+                    return (outcome, 0, 0);
+                }
+
+                // As if judged now: the window's verdicts at this attempt's positions, their documents written with the rest.
+                var status = outcome.Status == RerankStatus.Cached ? RerankStatus.Applied : outcome.Status;
+                outcome = outcome with { Status = status, Verdicts = [.. outcome.Verdicts, .. kept.Select(k => new PassageVerdict(k.Miss.Passage.Index, k.Entry.Judgement, PassageSource.Computed))] };
+                judged = [.. judged, .. kept.Select(k => k.Entry with { Document = k.Entry.Document with { Replace = k.Miss.Replace } })];
+            }
+
+            if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial) || store is null || judged.Count == 0)
+            {
                 return (outcome, 0, 0);
             }
 
-            // As if judged now: the window's verdicts at this attempt's positions, their documents written with the rest.
-            var status = outcome.Status == RerankStatus.Cached ? RerankStatus.Applied : outcome.Status;
-            outcome = outcome with { Status = status, Verdicts = [.. outcome.Verdicts, .. kept.Select(k => new PassageVerdict(k.Miss.Passage.Index, k.Entry.Judgement, PassageSource.Computed))] };
-            judged = [.. judged, .. kept.Select(k => k.Entry with { Document = k.Entry.Document with { Replace = k.Miss.Replace } })];
-        }
-
-        if (outcome.Status is not (RerankStatus.Applied or RerankStatus.Partial) || store is null || judged.Count == 0)
-        {
-            return (outcome, 0, 0);
-        }
-
-        try
-        {
+            pending = judged;
             var written = await store.WriteAsync(judged.Select(j => j.Document).ToArray(), cancellationToken).ConfigureAwait(false);
             return (outcome, judged.Count, written.AlreadyStored);
         }
-        catch (ReasoningStoreException)
+        catch (Exception)
         {
-            unstored?.Keep(judged);
+            unstored?.Keep(pending);
             throw;
         }
     }

@@ -34,8 +34,17 @@ internal sealed class InMemoryJudgementStore : IJudgementStore
 
     public int AlreadyHeld { get; set; }
 
+    /// <summary>What the next write throws instead of writing, once.</summary>
+    public Exception? FailNextWrite { get; set; }
+
     public Task<StoreWriteResult> WriteAsync(IReadOnlyList<JudgementToStore> batch, CancellationToken cancellationToken)
     {
+        if (FailNextWrite is { } failure)
+        {
+            FailNextWrite = null;
+            throw failure;
+        }
+
         WrittenNow.Add(batch);
         return Task.FromResult(new StoreWriteResult(batch.Count - AlreadyHeld, AlreadyHeld));
     }
@@ -237,6 +246,37 @@ public sealed class StoredWindowJudgeTests : IDisposable
         Assert.Equal([window[0].Key.Id, window[2].Key.Id], Assert.Single(_store.WrittenNow).Select(w => w.Id));
         Assert.Empty(_store.Written);
         Assert.Equal((2, 1), (written, already));
+    }
+
+    [Theory]
+    // Judgements an attempt made but did not store are kept for the next attempt, whatever ended it: the store refusing
+    // the write, or the worker stopping (only the store's refusal kept them; a cancelled write lost them, and the
+    // message's next delivery paid the model time again).
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task JudgeAndStore_AnAttemptEndedBeforeItsJudgementsAreStored_KeepsThem_TheNextWritesThemWithoutJudgingAgain(bool cancelled)
+    {
+        var judged = 0;
+        var judge = new ScriptedJudge(_time, (input, _, _) =>
+        {
+            Interlocked.Increment(ref judged);
+            return ScriptedJudge.ByText(input);
+        });
+        var windowJudge = WindowJudge(judge);
+        var window = Window("0.1", "0.2");
+        var unstored = new UnstoredJudgements(16);
+        _store.FailNextWrite = cancelled ? new OperationCanceledException("the worker is stopping") : new ReasoningStoreException("the index is down", 2);
+
+        var first = await Record.ExceptionAsync(async () => await windowJudge.JudgeAndStoreAsync(Query with { Deadline = null },
+            await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None, unstored));
+        Assert.IsType(cancelled ? typeof(OperationCanceledException) : typeof(ReasoningStoreException), first);
+        Assert.Equal(2, judged);
+
+        var (outcome, written, _) = await windowJudge.JudgeAndStoreAsync(Query with { Deadline = null },
+            await windowJudge.LookupAsync(window, CancellationToken.None), _time.GetTimestamp(), CancellationToken.None, unstored);
+        Assert.Equal(2, judged);
+        Assert.Equal((RerankStatus.Applied, 2), (outcome.Status, written));
+        Assert.Equal(window.Select(w => w.Key.Id).Order(StringComparer.Ordinal), Assert.Single(_store.WrittenNow).Select(w => w.Id).Order(StringComparer.Ordinal));
     }
 
     [Fact]
