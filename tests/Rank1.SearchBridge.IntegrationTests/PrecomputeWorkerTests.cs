@@ -377,7 +377,10 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", hotFault.ExceptionType);
         Assert.Equal("invalid hot-query message: [job] is required", hotFault.Reason);
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
-        Assert.Equal(1, PrometheusText.Value(await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
+        var counted = await workerHttp.GetStringAsync("_rank1/metrics");
+        Assert.Equal(1, PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
+        // Counted once: the error pipe does not count again what the consumer counted (JobCounted).
+        Assert.Equal(1, PrometheusText.Sum(counted, "rank1_precompute_jobs_total", ("queue", "hot")));
     }
 
     [Fact]

@@ -545,8 +545,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         try
         {
+            // SearchService/DefaultSearchContext.preProcess: IllegalArgumentException "Result window is too large, from + size must be ..."
             return DecodeJson(response).Json["error"]?["root_cause"] is JsonArray causes && causes.Any(c =>
-                c?["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal));
+                c?["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "illegal_argument_exception"
+                && c["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal));
         }
         catch (EsException)
         {
