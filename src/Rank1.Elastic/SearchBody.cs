@@ -10,6 +10,21 @@ namespace Rank1.Elastic;
 internal static class SearchBody
 {
     /// <summary>
+    /// The stored fields a search asks for: the URL's comma list (<paramref name="url"/>) replacing the body's (a name or a
+    /// list of names), or null for none asked. Elasticsearch loads no source for a search that asks for some (even an
+    /// empty list) and names no <c>_source</c>, unless <c>_source</c> is one of them (FetchContext.buildFetchSourceContext);
+    /// <c>_none_</c> among them fetches no fields at all.
+    /// </summary>
+    public static string[]? StoredFields(JsonObject? body, string? url) => url is not null
+        ? url.Split(',', StringSplitOptions.TrimEntries)
+        : body?["stored_fields"] switch
+        {
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+            JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.String).Select(x => x.GetValue<string>()).ToArray(),
+            _ => null,
+        };
+
+    /// <summary>
     /// A search template's <c>explain</c> and <c>profile</c> set on the body it rendered to, replacing whatever the template
     /// wrote (<c>TransportSearchTemplateAction.convert</c>: <c>SearchSourceBuilder.explain(request.isExplain())</c>).
     /// </summary>

@@ -207,7 +207,7 @@ internal sealed class SearchRequest
         {
             r.Source = src;
         }
-        else if (body?["_source"] is null && StoredFields(body, param) is { } stored && !stored.Contains("_source"))
+        else if (body?["_source"] is null && SearchBody.StoredFields(body, param("stored_fields")) is { } stored && !stored.Contains("_source"))
         {
             // FetchContext.buildFetchSourceContext: a search that asks for stored fields (even none) and names no _source
             // loads no source, unless _source is one of the stored fields named.
@@ -348,16 +348,6 @@ internal sealed class SearchRequest
                 "See the scroll api for a more efficient way to request large data sets.");
         }
     }
-
-    // The stored fields asked for: the URL's comma list replacing the body's (a name or a list of names), or null for none.
-    private static string[]? StoredFields(JsonObject? body, Func<string, string?> param) => param("stored_fields") is { } url
-        ? url.Split(',', StringSplitOptions.TrimEntries)
-        : body?["stored_fields"] switch
-        {
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
-            JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.String).Select(x => x.GetValue<string>()).ToArray(),
-            _ => null,
-        };
 
     internal static SourceFilter ParseSource(JsonNode? node)
     {

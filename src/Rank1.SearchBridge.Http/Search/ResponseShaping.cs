@@ -123,18 +123,10 @@ internal static class ResponseShaping
 
     // Elasticsearch loads no source implicitly for a search with stored fields (the URL's stored_fields replacing the
     // body's; even an empty list) or script fields, unless _source is one of the stored fields named.
-    private static bool NoImplicitSource(JsonObject body, IQueryCollection query)
-    {
-        IEnumerable<string>? stored = query.TryGetValue("stored_fields", out var url)
-            ? url.ToString().Split(',', StringSplitOptions.TrimEntries)
-            : body["stored_fields"] switch
-            {
-                JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => [v.GetValue<string>()],
-                JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == System.Text.Json.JsonValueKind.String).Select(x => x.GetValue<string>()),
-                _ => null,
-            };
-        return stored is not null ? !stored.Contains("_source") : body["script_fields"] is JsonObject { Count: > 0 };
-    }
+    private static bool NoImplicitSource(JsonObject body, IQueryCollection query) =>
+        SearchBody.StoredFields(body, query.TryGetValue("stored_fields", out var url) ? url.ToString() : null) is { } stored
+            ? !stored.Contains("_source")
+            : body["script_fields"] is JsonObject { Count: > 0 };
 
     /// <summary>Applies the client's _source filter to every hit of the answer.</summary>
     public static void ApplySourceFilter(JsonObject answer, SourceFilter filter)

@@ -711,14 +711,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     }
 
     // StoredFieldsContext: _none_ in the URL's comma list, else in the body's stored_fields (a name or a list of names).
-    private static bool StoredFieldsNone(JsonObject? body, IQueryCollection query) => query.TryGetValue("stored_fields", out var url)
-        ? url.ToString().Split(',').Any(f => f.Trim() == NoStoredFields)
-        : body?["stored_fields"] switch
-        {
-            JsonValue v => v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == NoStoredFields,
-            JsonArray a => a.Any(x => x is JsonValue xv && xv.GetValueKind() == JsonValueKind.String && xv.GetValue<string>() == NoStoredFields),
-            _ => false,
-        };
+    private static bool StoredFieldsNone(JsonObject? body, IQueryCollection query) =>
+        SearchBody.StoredFields(body, query.TryGetValue("stored_fields", out var url) ? url.ToString() : null)?.Contains(NoStoredFields) == true;
 
     private const string NoStoredFields = "_none_";
 
