@@ -247,12 +247,8 @@ public sealed class ReasoningStoreTests
         // whose bulk index was unconditional, overwrote that judgement (already served, perhaps) with its own, both
         // counted written. The replace carries the revision the lookup found (if_seq_no, if_primary_term), so the
         // second is the cluster's 409, counted as already stored, and the first's judgement stays.
-        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
-        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
-        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
-        using var http = new HttpClient { BaseAddress = backend.Url };
-        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics);
+        await using var onBackend = await StoreOnEmbeddedBackend.StartAsync();
+        var (http, store) = (onBackend.Http, onBackend.Store);
         Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("id-1", new JsonObject { ["doc_id"] = "broken" })], CancellationToken.None));
 
         var found = (await store.Store.LookupAsync(["id-1"], CancellationToken.None))["id-1"];
@@ -301,12 +297,8 @@ public sealed class ReasoningStoreTests
     {
         // After its first check the writer only asked whether the index existed (HEAD): one deleted and made again with
         // dynamic mappings (text where lookups need keyword) was written into, every lookup of it missing.
-        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
-        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
-        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
-        using var http = new HttpClient { BaseAddress = backend.Url };
-        await using var store = await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics);
+        await using var onBackend = await StoreOnEmbeddedBackend.StartAsync();
+        var (http, store) = (onBackend.Http, onBackend.Store);
         Assert.Equal(new StoreWriteResult(1, 0), await store.Store.WriteAsync([new JudgementToStore("a", Doc("d1"))], CancellationToken.None));
         (await http.DeleteAsync("rank1-reasoning")).EnsureSuccessStatusCode();
         (await http.PutAsync("rank1-reasoning/_doc/x?refresh=true", ProxyStack.Json("""{"fingerprint":"f","doc_id":"d0"}"""))).EnsureSuccessStatusCode();
@@ -514,6 +506,45 @@ public sealed class ReasoningStoreTests
         operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
 
     /// <summary>A store with its writer running, stopped when disposed as a host stops it (what is queued is written).</summary>
+    /// <summary>The reasoning store of a host on an embedded backend over loopback, with a client of that backend.</summary>
+    private sealed class StoreOnEmbeddedBackend : IAsyncDisposable
+    {
+        private readonly EmbeddedSearchServer _backend;
+        private readonly ServiceProvider _meters;
+        private readonly BackendClient _client;
+
+        private StoreOnEmbeddedBackend(EmbeddedSearchServer backend, ServiceProvider meters, BackendClient client, RunningStore store)
+        {
+            _backend = backend;
+            _meters = meters;
+            _client = client;
+            Store = store;
+            Http = new HttpClient { BaseAddress = backend.Url };
+        }
+
+        public RunningStore Store { get; }
+
+        public HttpClient Http { get; }
+
+        public static async Task<StoreOnEmbeddedBackend> StartAsync()
+        {
+            var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+            var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+            var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+            return new StoreOnEmbeddedBackend(backend, meters, client, await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Store.DisposeAsync();
+            Http.Dispose();
+            _client.Dispose();
+            await _meters.DisposeAsync();
+            await _backend.DisposeAsync();
+        }
+    }
+
     private sealed class RunningStore : IAsyncDisposable
     {
         private readonly ServiceProvider _services;
