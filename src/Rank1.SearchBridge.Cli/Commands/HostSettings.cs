@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -100,7 +102,7 @@ internal static class HostSettings
     public static IEnumerable<KeyValuePair<string, string?>> OwnCallerCaps() =>
     [
         new("Rank1:Proxy:Caps:Window", "1000"),
-        new("Rank1:Proxy:Caps:MaxThinkTokens", "32768"),
+        new("Rank1:Proxy:Caps:MaxThinkTokens", Rank1EngineOptions.MaxThinkTokensLimit.ToString(CultureInfo.InvariantCulture)),
         new("Rank1:Proxy:Caps:Deadline", "00:10:00"),
     ];
 
