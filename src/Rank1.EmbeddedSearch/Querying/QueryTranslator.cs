@@ -526,8 +526,13 @@ internal sealed class QueryTranslator
         : MultiFieldQueryParser(Lucene.Net.Util.LuceneVersion.LUCENE_48, fields, analyzer, boosts)
     {
         protected override Query GetFieldQuery(string field, string queryText, bool quoted) =>
-            field is null && owner.AnyTyped(m_fields) ? EveryField(queryText, quoted, slop: null)
+            field is null && AnyTyped ? EveryField(queryText, quoted, slop: null)
                 : owner.ParserFieldQuery(field, queryText, quoted, base.GetFieldQuery, GetRangeQuery);
+
+        // Whether a field of the parser is not text: asked once per query, not per bare term.
+        private bool AnyTyped => _anyTyped ??= owner.AnyTyped(m_fields);
+
+        private bool? _anyTyped;
 
         // A quoted term ("x", "x"~2), which MultiFieldQueryParser hands to its base parser itself, past the override
         // above, for a named field too: year:"2001" or "2001" over every field matched nothing on a numeric field.
@@ -535,7 +540,7 @@ internal sealed class QueryTranslator
         {
             if (field is null)
             {
-                return owner.AnyTyped(m_fields) ? EveryField(queryText, quoted: true, slop) : base.GetFieldQuery(field, queryText, slop);
+                return AnyTyped ? EveryField(queryText, quoted: true, slop) : base.GetFieldQuery(field, queryText, slop);
             }
 
             return GetFieldQuery(field, queryText, quoted: true) is { } q ? WithSlop(q, slop) : null!;
