@@ -265,6 +265,38 @@ public sealed class HitRewriterTests
         Assert.NotNull(response["aggregations"]);
     }
 
+    [Fact]
+    public void Apply_CompoundRetrieverHits_TheirRankIsTheirPlaceAfterTheRerank()
+    {
+        // An rrf (or text_similarity_reranker, rule, ...) retriever's hits carry _rank, their 1-based place in its answer
+        // (SearchHit.toXContent writes it; the place counts from, as RRF's rank + 1 + from). Reranked, a hit kept the
+        // backend's place: the hit answered first said "_rank": 3.
+        var response = Response(5);
+        var backendHits = response["hits"]!["hits"]!.AsArray();
+        for (var i = 0; i < backendHits.Count; i++)
+        {
+            backendHits[i]!["_rank"] = i + 1;
+        }
+
+        var outcome = new RerankOutcome(RerankStatus.Applied, [V(2, 0.9), V(0, 0.1), V(1, 0.6)], null, TimeSpan.Zero);
+        HitRewriter.Apply(response, from: 1, size: 3, outcome, includeReasoning: false, explain: false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h1", "h0", "h3"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([2, 3, 4], hits.Select(h => h!["_rank"]!.GetValue<int>()));
+
+        // In backend order (the model could not help) the backend's places stand.
+        var fallback = Response(3);
+        var fallbackHits = fallback["hits"]!["hits"]!.AsArray();
+        for (var i = 0; i < fallbackHits.Count; i++)
+        {
+            fallbackHits[i]!["_rank"] = i + 1;
+        }
+
+        HitRewriter.Apply(fallback, 0, 3, new RerankOutcome(RerankStatus.FallbackTimeout, [], "x", TimeSpan.Zero), false, false);
+        Assert.Equal([1, 2, 3], fallback["hits"]!["hits"]!.AsArray().Select(h => h!["_rank"]!.GetValue<int>()));
+    }
+
     [Theory]
     [InlineData(RerankStatus.FallbackError)]
     [InlineData(RerankStatus.FallbackTimeout)]

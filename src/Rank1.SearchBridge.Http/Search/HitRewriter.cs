@@ -10,7 +10,8 @@ namespace Rank1.SearchBridge.Http.Search;
 /// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (judged hits by
 /// score, then any unjudged window hits in backend order), then the hits past the window in backend order, sliced
 /// to the client's from/size. Everything else in the response (totals, aggregations, suggest, highlight, sort,
-/// _shards, pit_id, _scroll_id, ...) is kept as the backend sent it; max_score and took reflect the rerank.
+/// _shards, pit_id, _scroll_id, ...) is kept as the backend sent it; max_score, took and a hit's _rank (a compound
+/// retriever's place of the hit) reflect the rerank.
 /// </summary>
 internal static class HitRewriter
 {
@@ -26,8 +27,10 @@ internal static class HitRewriter
     {
         var hits = SearchHits.Hits(response);
         IEnumerable<JsonObject> ordered = hits;
+        var reordered = false;
         if (outcome is { Status: RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached } o)
         {
+            reordered = true;
             var judged = o.Verdicts.OrderByDescending(v => v.Judgement.Score).ThenBy(v => v.Index).ToArray();
             var judgedIndices = judged.Select(v => v.Index).ToHashSet();
             foreach (var v in judged)
@@ -61,6 +64,20 @@ internal static class HitRewriter
         }
 
         var page = ordered.Skip(from).Take(size).Select(h => (JsonNode)h.DeepClone()).ToArray();
+        if (reordered)
+        {
+            // A compound retriever's hits (rrf, linear, text_similarity_reranker, rule, ...) carry their place in its
+            // ranking as _rank, from + position + 1 (SearchPhaseController.getHits: searchHit.setRank(rankDoc.rank);
+            // RankFeaturePhaseRankCoordinatorContext and RRF number them so): once reranked, the place is Rank1's.
+            for (var i = 0; i < page.Length; i++)
+            {
+                if (page[i]!["_rank"] is JsonValue)
+                {
+                    page[i]!["_rank"] = from + i + 1;
+                }
+            }
+        }
+
         if (keepSortPositions)
         {
             var cursors = hits.Select(h => h["sort"]).ToArray();
