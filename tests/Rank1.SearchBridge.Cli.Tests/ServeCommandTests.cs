@@ -101,6 +101,11 @@ public sealed partial class ServeCommandTests
 
             // Elasticsearch reads the same order and scores with the json_parser selectors.
             Assert.Equal(direct, r["elasticsearch"]!.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<double>())));
+            // Elasticsearch waits 30 s for a rerank (InferenceAction.Request.DEFAULT_TIMEOUT, which
+            // text_similarity_reranker passes; the request task then fails with "Request timed out after [30s]" and
+            // the search with it): the template asks the service to answer before that, from the reasoning so far,
+            // where the service's own default deadline (Rank1:Service:Deadline, 30 s) would answer too late.
+            Assert.InRange(r["elasticsearchDeadlineMs"]?.GetValue<int>() ?? 0, 1, 29_999);
             Assert.Equal(["rank1", "rank1"], r["elasticsearchInferenceIds"]!.AsArray().Select(x => x!.GetValue<string>()));
 
             // OpenSearch gets one similarity per document, in document order; its rerank processor sorts by them.

@@ -75,6 +75,7 @@ const search = JSON.parse(await load("opensearch/search.json"));
 console.log(JSON.stringify({
   direct: direct.results.map((r) => ({ index: r.index, score: r.relevance_score })),
   elasticsearch: indices.map((index, i) => ({ index, score: scores[i] })),
+  elasticsearchDeadlineMs: JSON.parse(esBody).deadline_ms ?? null,
   elasticsearchInferenceIds: [retriever.inference_id, /"inference_id"\s*:\s*"([^"]+)"/.exec(esql)?.[1] ?? null],
   opensearch: similarity,
   opensearchPipeline: { source: Object.keys(pipeline)[0], fields: pipeline.context.document_fields, queryText: search.ext.rerank.query_context.query_text },
