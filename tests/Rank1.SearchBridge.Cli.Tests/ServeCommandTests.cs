@@ -112,6 +112,10 @@ public sealed partial class ServeCommandTests
             var similarity = r["opensearch"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
             Assert.Equal(direct.OrderBy(x => x.Index).Select(x => x.Score), similarity);
             Assert.Equal(direct.Select(x => x.Index), Enumerable.Range(0, similarity.Length).OrderByDescending(i => similarity[i]));
+            // ML Commons gives up on a connector call after client_config.read_timeout seconds (ConnectorClientConfig's
+            // READ_TIMEOUT_DEFAULT_VALUE, 10, when the connector sets none): the service must answer before that, where
+            // its own default deadline (Rank1:Service:Deadline, 30 s) would not.
+            Assert.InRange(r["opensearchDeadlineMs"]?.GetValue<int>() ?? 0, 1, r["opensearchReadTimeoutMs"]!.GetValue<int>() - 1);
             Assert.Equal("ml_opensearch", r["opensearchPipeline"]!["source"]!.GetValue<string>());
         }
         finally

@@ -78,5 +78,8 @@ console.log(JSON.stringify({
   elasticsearchDeadlineMs: JSON.parse(esBody).deadline_ms ?? null,
   elasticsearchInferenceIds: [retriever.inference_id, /"inference_id"\s*:\s*"([^"]+)"/.exec(esql)?.[1] ?? null],
   opensearch: similarity,
+  // ML Commons waits client_config.read_timeout seconds for the answer (ConnectorClientConfig: 10 when not given).
+  opensearchReadTimeoutMs: (os.client_config?.read_timeout ?? 10) * 1000,
+  opensearchDeadlineMs: JSON.parse(render(action.request_body, parameters, "parameters.")).deadline_ms ?? null,
   opensearchPipeline: { source: Object.keys(pipeline)[0], fields: pipeline.context.document_fields, queryText: search.ext.rerank.query_context.query_text },
 }));
