@@ -913,6 +913,24 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MinScore_AppliesToTheAggregationsAsToTheHits()
+    {
+        // QueryPhaseCollector applies min_score to the aggregations too (the post_filter to the hits alone): both cooking
+        // books match, only book 3 scores over 0.5, so the aggregations count it alone. They counted both.
+        var r = await Es.SearchAsync("library", JsonNode.Parse("""
+            {"min_score":0.5,"query":{"bool":{"filter":[{"term":{"topic":"cooking"}}],"should":[{"ids":{"values":["3"]}}]}},
+             "aggs":{"topics":{"terms":{"field":"topic"}},"years":{"value_count":{"field":"year"}},"oldest":{"min":{"field":"year"}}}}
+            """)!);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(["3"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(1, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        var aggs = r.Json["aggregations"]!;
+        Assert.Equal("""[{"key":"cooking","doc_count":1}]""", aggs["topics"]!["buckets"]!.ToJsonString());
+        Assert.Equal(1, aggs["years"]!["value"]!.GetValue<int>());
+        Assert.Equal(2019, aggs["oldest"]!["value"]!.GetValue<double>());
+    }
+
+    [Fact]
     public async Task Msearch_AnswersEachSearchOrItsError()
     {
         var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", """

@@ -37,13 +37,22 @@ internal static class Aggregations
         }
     }
 
-    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query)> targets, bool typedKeys)
+    /// <summary>
+    /// The aggregations over the matches of each target's query that score at least <paramref name="minScore"/>:
+    /// Elasticsearch's <c>QueryPhaseCollector</c> applies <c>min_score</c> to the aggregations as to the hits (and the
+    /// <c>post_filter</c> to the hits alone).
+    /// </summary>
+    /// <param name="spec">The search's <c>aggs</c>.</param>
+    /// <param name="targets">Each index searched, its searcher and its query (without the post_filter).</param>
+    /// <param name="typedKeys">Whether the answer's names carry their types (<c>typed_keys</c>).</param>
+    /// <param name="minScore">The search's <c>min_score</c>, or null.</param>
+    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query)> targets, bool typedKeys, float? minScore)
     {
         var matches = new List<(SearchIndex Index, JsonNode? Source)>();
         foreach (var (index, searcher, query) in targets)
         {
             var collector = new AllDocs();
-            searcher.Search(query, collector);
+            searcher.Search(query, minScore is { } min ? new MinScoreCollector(collector, min) : collector);
             matches.AddRange(collector.Docs.Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
         }
 

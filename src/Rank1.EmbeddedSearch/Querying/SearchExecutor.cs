@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Lucene.Net.Index;
 using Lucene.Net.Search;
 using Lucene.Net.Search.Highlight;
 using Lucene.Net.Util;
@@ -152,7 +151,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         };
         if (request.Aggregations is not null)
         {
-            response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys);
+            response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys, request.MinScore is { } min ? (float)min : null);
         }
 
         response["took"] = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -318,30 +317,6 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         catch (TimeLimitingCollector.TimeExceededException)
         {
             return (collector.GetTopDocs(), true);
-        }
-    }
-
-    /// <summary>Passes on only the documents scoring at least <c>min_score</c> (Elasticsearch's <c>MinimumScoreCollector</c>: <c>score &gt;= min</c>, as floats).</summary>
-    private sealed class MinScoreCollector(ICollector inner, float min) : ICollector
-    {
-        private Scorer? _scorer;
-
-        public bool AcceptsDocsOutOfOrder => inner.AcceptsDocsOutOfOrder;
-
-        public void SetScorer(Scorer scorer)
-        {
-            _scorer = scorer;
-            inner.SetScorer(scorer);
-        }
-
-        public void SetNextReader(AtomicReaderContext context) => inner.SetNextReader(context);
-
-        public void Collect(int doc)
-        {
-            if (_scorer!.GetScore() >= min)
-            {
-                inner.Collect(doc);
-            }
         }
     }
 
