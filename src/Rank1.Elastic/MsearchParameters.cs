@@ -18,7 +18,7 @@ internal static class MsearchParameters
     [
         MaxConcurrentSearches, "allow_no_indices", "ccs_minimize_roundtrips", "expand_wildcards", "ignore_throttled",
         "ignore_unavailable", "max_concurrent_shard_requests", "pre_filter_shard_size", "rest_total_hits_as_int", "routing",
-        "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
+        "search_type", "typed_keys", .. UnrecognizedParameters.EveryEndpoint,
     ];
 
     private static readonly HashSet<string> Elasticsearch = new([.. Common, "include_named_queries_score"], StringComparer.Ordinal);
@@ -29,10 +29,9 @@ internal static class MsearchParameters
     // _msearch/template takes fewer: those of msearch_template.json in Elasticsearch's and OpenSearch's REST specs,
     // routing (which RestMultiSearchAction.parseMultiLineRequest reads for every msearch), and the parameters every
     // endpoint takes.
-    private static readonly HashSet<string> Templates = new(StringComparer.Ordinal)
-    {
-        MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", "error_trace", "filter_path", "human", "pretty", "format",
-    };
+    private static readonly HashSet<string> Templates = new(
+        [MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", .. UnrecognizedParameters.EveryEndpoint],
+        StringComparer.Ordinal);
 
     /// <summary>
     /// Whether the engine's msearch takes the URL parameter <paramref name="name"/>. Only those reach the msearch's
@@ -60,18 +59,11 @@ internal static class MsearchParameters
     {
         var known = Known(openSearch, templates);
         var given = keys.ToArray();
-        var unknown = given.Where(k => !known.Contains(k)).Order(StringComparer.Ordinal).ToArray();
-        if (unknown.Length == 0)
-        {
-            return;
-        }
-
         string[] readWhenGiven = [MaxConcurrentSearches, "pre_filter_shard_size", "max_concurrent_shard_requests"];
-        var read = known.Where(k => !readWhenGiven.Contains(k, StringComparer.Ordinal) || given.Contains(k, StringComparer.Ordinal)).Append("index").ToArray();
-        throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unknown.Length > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(k => $"[{k}]{DidYouMean(k, read)}"))}");
+        var read = known.Where(k => !readWhenGiven.Contains(k, StringComparer.Ordinal) || given.Contains(k, StringComparer.Ordinal)).Append("index");
+        if (UnrecognizedParameters.Error(path, given.Where(k => !known.Contains(k)), read) is { } error)
+        {
+            throw error;
+        }
     }
-
-    // BaseRestHandler.unrecognized's suggestion.
-    private static string DidYouMean(string invalid, IEnumerable<string> candidates) =>
-        Suggestions.Near(invalid, candidates) is { Length: > 0 } near ? $" -> did you mean {(near.Length > 1 ? "any of " : "")}[{string.Join(", ", near)}]?" : "";
 }

@@ -16,10 +16,18 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 {
     public async Task SearchAsync(HttpContext context, string? index)
     {
-        SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
+        if (flavor == SearchFlavor.Elasticsearch)
+        {
+            // Elasticsearch's urlParamsToQueryBuilder refuses q's parameters without q in its own words; OpenSearch's
+            // does not read them then, so they are unrecognized parameters (SearchParameters).
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
+        }
+
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var body = SearchBody.ReadOptional(raw);
-        var result = executor.Search(index, body, Param(context));
+        var request = SearchRequest.Read(SearchBody.ReadOptional(raw), Param(context));
+        // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
+        SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
+        var result = executor.Search(index, request, Param(context));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 

@@ -84,7 +84,11 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task SearchAsync(HttpContext context, string? index)
     {
-        var rendered = Render(await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false), null, context.RequestAborted);
+        var template = await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false);
+        // RestSearchTemplateAction reads the URL as RestSearchAction does and refuses what it did not read before the
+        // template renders (in the transport action).
+        SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
+        var rendered = Render(template, null, context.RequestAborted);
         await EsHttp.WriteAsync(context, 200, executor.Search(index, SearchOf(rendered), SearchEndpoints.Param(context))).ConfigureAwait(false);
     }
 

@@ -194,6 +194,18 @@ internal sealed class SearchRequest
             }
         }
 
+        if (param("suggest_field") is not null)
+        {
+            // RestSearchAction makes a term suggester of it, which this backend does not have.
+            throw EsException.IllegalArgument("the embedded search backend does not run [suggest]: it has no suggesters");
+        }
+
+        if (param("docvalue_fields") is { Length: > 0 })
+        {
+            // As in the body, where docvalue_fields is an unknown key here: its hits would lack the fields asked for.
+            throw EsException.IllegalArgument("the embedded search backend does not return [docvalue_fields]");
+        }
+
         if (UrlQuery(param) is { } urlQuery)
         {
             r.Query = urlQuery;
@@ -414,10 +426,9 @@ internal sealed class SearchRequest
     /// <param name="path">The request's path, named in the error.</param>
     public static void ThrowIfQueryStringParamsWithBody(Func<string, string?> param, string path)
     {
-        var unused = QueryStringParams.Append("q").Where(k => param(k) is not null).Order(StringComparer.Ordinal).ToArray();
-        if (unused.Length > 0)
+        if (UnrecognizedParameters.Error(path, QueryStringParams.Append("q").Where(k => param(k) is not null), []) is { } error)
         {
-            throw EsException.IllegalArgument($"request [{path}] contains unrecognized parameter{(unused.Length > 1 ? "s" : "")}: {string.Join(", ", unused.Select(k => $"[{k}]"))}");
+            throw error;
         }
     }
 

@@ -1,0 +1,85 @@
+namespace Rank1.Elastic;
+
+/// <summary>
+/// The URL parameters a <c>_search</c> takes, by engine: those its <c>RestSearchAction</c> reads, and its response
+/// parameters (<c>typed_keys</c>, <c>rest_total_hits_as_int</c>, Elasticsearch's <c>include_named_queries_score</c>),
+/// and the parameters every endpoint takes. A <c>_search/template</c> takes the same (<c>RestSearchTemplateAction</c>
+/// reads them with <c>RestSearchAction.parseSearchRequest</c>). Any other is refused as <c>BaseRestHandler</c> refuses
+/// a parameter its handler did not read (<see cref="UnrecognizedParameters"/>), not ignored: <c>?szie=5</c> answered ten
+/// hits as if it were not there.
+/// </summary>
+internal static class SearchParameters
+{
+    // Elasticsearch 9's RestSearchAction reads these whether they are given or not (request.param, paramAsBoolean...):
+    // the parameters BaseRestHandler.unrecognized may suggest. RestActions.urlParamsToQueryBuilder reads q's parameters
+    // without q too (to refuse them), and parseSuggestUrlParameters suggest_field's.
+    private static readonly string[] ElasticsearchRead =
+    [
+        "index", "min_compatible_shard_node", "batched_reduce_size", "search_type", "q", "df", "analyzer", "analyze_wildcard",
+        "lenient", "default_operator", "stored_fields", "docvalue_fields", "_source", "_source_includes", "_source_excludes",
+        "sort", "stats", "suggest_field", "suggest_text", "suggest_size", "suggest_mode", "request_cache", "scroll", "routing",
+        "preference", "expand_wildcards", "ignore_unavailable", "allow_no_indices", "ignore_throttled", "rest_total_hits_as_int",
+        "include_named_queries_score", "ccs_minimize_roundtrips", "force_synthetic_source", "typed_keys",
+        .. UnrecognizedParameters.EveryEndpoint,
+    ];
+
+    // ... and these only when they are given (request.hasParam first), so only then are they suggested.
+    private static readonly string[] ElasticsearchReadWhenGiven =
+    [
+        "pre_filter_shard_size", "enable_fields_emulation", "max_concurrent_shard_requests", "allow_partial_search_results",
+        "from", "size", "explain", "version", "seq_no_primary_term", "timeout", "terminate_after", "track_scores", "track_total_hits",
+    ];
+
+    // OpenSearch 2.x/3.x's RestSearchAction: its urlParamsToQueryBuilder reads q's parameters only with q, and
+    // parseSearchSource the suggest parameters only with suggest_field; it adds search_pipeline,
+    // cancel_after_time_interval and phase_took, and has no min_compatible_shard_node or force_synthetic_source.
+    private static readonly string[] OpenSearchRead =
+    [
+        "index", "batched_reduce_size", "search_type", "q", "stored_fields", "docvalue_fields", "_source", "_source_includes",
+        "_source_excludes", "sort", "stats", "suggest_field", "request_cache", "scroll", "routing", "preference",
+        "expand_wildcards", "ignore_unavailable", "allow_no_indices", "ignore_throttled", "search_pipeline",
+        "rest_total_hits_as_int", "include_named_queries_score", "ccs_minimize_roundtrips", "cancel_after_time_interval",
+        "typed_keys", .. UnrecognizedParameters.EveryEndpoint,
+    ];
+
+    private static readonly string[] OpenSearchReadWhenGiven =
+    [
+        "pre_filter_shard_size", "max_concurrent_shard_requests", "allow_partial_search_results", "phase_took", "from", "size",
+        "explain", "version", "seq_no_primary_term", "timeout", "verbose_pipeline", "terminate_after", "track_scores",
+        "track_total_hits", "streaming_mode",
+    ];
+
+    private static readonly string[] QueryStringParameters = ["df", "analyzer", "analyze_wildcard", "lenient", "default_operator"];
+
+    private static readonly string[] SuggestParameters = ["suggest_text", "suggest_size", "suggest_mode"];
+
+    /// <summary>
+    /// Refuses the URL parameters the engine's <c>_search</c> does not read, once the search has been read (as
+    /// <c>BaseRestHandler</c> checks them after <c>prepareRequest</c>): 400 <c>illegal_argument_exception</c> "request
+    /// [/i/_search] contains unrecognized parameter: [szie] -> did you mean [size]?". With Elasticsearch, the suggest
+    /// parameters without <c>suggest_field</c> are its own 400 first ("request [/i/_search] contains parameters
+    /// [suggest_text] but missing 'suggest_field' parameter.", <c>RestSearchAction.parseSuggestUrlParameters</c>).
+    /// </summary>
+    /// <param name="path">The request's path, named in the error.</param>
+    /// <param name="keys">The request's URL parameter names.</param>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    public static void ThrowIfUnknown(string path, IEnumerable<string> keys, bool openSearch)
+    {
+        var given = keys.ToHashSet(StringComparer.Ordinal);
+        if (!openSearch && !given.Contains("suggest_field") && SuggestParameters.Where(given.Contains).ToArray() is { Length: > 0 } stray)
+        {
+            throw EsException.IllegalArgument($"request [{path}] contains parameters [{string.Join(", ", stray)}] but missing 'suggest_field' parameter.");
+        }
+
+        var read = openSearch
+            ? OpenSearchRead.Concat(OpenSearchReadWhenGiven.Where(given.Contains))
+                .Concat(given.Contains("q") ? QueryStringParameters : Array.Empty<string>())
+                .Concat(given.Contains("suggest_field") ? SuggestParameters : Array.Empty<string>())
+            : ElasticsearchRead.Concat(ElasticsearchReadWhenGiven.Where(given.Contains));
+        var known = read.ToHashSet(StringComparer.Ordinal);
+        if (UnrecognizedParameters.Error(path, given.Where(k => !known.Contains(k)), known) is { } error)
+        {
+            throw error;
+        }
+    }
+}
