@@ -58,6 +58,19 @@ internal sealed class QueryTranslator
         };
     }
 
+    // The options each field query's parser reads (Elasticsearch 9's MatchQueryBuilder, MatchPhraseQueryBuilder and
+    // TermQueryBuilder); those this backend does not apply (fuzziness, analyzer, ...) are read and ignored, as before.
+    private static readonly Dictionary<string, HashSet<string>> FieldOptions = new(StringComparer.Ordinal)
+    {
+        ["match"] =
+        [
+            "query", "operator", "analyzer", "boost", "_name", "minimum_should_match", "fuzziness", "prefix_length", "max_expansions",
+            "fuzzy_transpositions", "fuzzy_rewrite", "lenient", "zero_terms_query", "auto_generate_synonyms_phrase_query",
+        ],
+        ["match_phrase"] = ["query", "analyzer", "slop", "zero_terms_query", "boost", "_name"],
+        ["term"] = ["value", "term", "boost", "_name", "case_insensitive"],
+    };
+
     /// <summary>
     /// Checks a query's names as Elasticsearch checks them while it parses the body, before any index is searched
     /// (<c>AbstractQueryBuilder.parseInnerQueryBuilder</c>: <c>parsing_exception</c> "unknown query [x]"), down through
@@ -76,6 +89,19 @@ internal sealed class QueryTranslator
         if (!Supported.Contains(type))
         {
             throw Unknown(type);
+        }
+
+        if (FieldOptions.TryGetValue(type, out var known) && body is JsonObject fieldQuery)
+        {
+            // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent refuse an option they do not
+            // know: "[match] query does not support [foo]". It was ignored (a misspelt "operater" searched with OR).
+            foreach (var (_, options) in fieldQuery)
+            {
+                if (options is JsonObject fieldSpec && fieldSpec.Select(p => p.Key).FirstOrDefault(k => !known.Contains(k)) is { } unknown)
+                {
+                    throw EsException.Parsing($"[{type}] query does not support [{unknown}]");
+                }
+            }
         }
 
         if (type == "bool" && body is JsonObject spec)
