@@ -998,6 +998,25 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task IndicesBoost_MultipliesTheScoresOfEachIndexsHits()
+    {
+        // indices_boost was refused as an unknown key. Elasticsearch multiplies the scores of an index's hits by the
+        // first entry that names it (TransportSearchAction.resolveIndexBoosts), before min_score is applied.
+        Assert.Equal(201, (await Es.PutAsync("/shelf/_doc/s1?refresh=true", """{"title":"Shelf","topic":"misc"}""")).Status);
+        var r = await Es.PostAsync("/library,shelf/_search", JsonNode.Parse("""
+            {"query":{"match_all":{}},"indices_boost":[{"shelf":3},{"lib*":2},{"library":5}],"min_score":1.5,"size":10}
+            """));
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["s1", "1", "2", "3", "4"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([3d, 2d, 2d, 2d, 2d], hits.Select(h => h!["_score"]!.GetValue<double>()));
+
+        (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":[{"ghost":2}]}"""))).AssertError(404, "index_not_found_exception", "no such index [ghost]");
+        (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":[{"library":"2"}]}"""))).AssertError(400, "parsing_exception", "Expected [VALUE_NUMBER] in [indices_boost] but found [VALUE_STRING]");
+        (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":{"library":2}}"""))).AssertError(400, "parsing_exception", "Unknown key for a START_OBJECT in [indices_boost].");
+    }
+
+    [Fact]
     public async Task Msearch_AnswersEachSearchOrItsError()
     {
         var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", """

@@ -83,6 +83,22 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
     }
 
+    // TransportSearchAction.resolveIndexBoosts: each entry's expression resolved to its indices (a missing one is the
+    // 404 index_not_found_exception), the first entry naming an index giving its boost.
+    private Dictionary<string, float> IndexBoosts(SearchRequest request)
+    {
+        var boosts = new Dictionary<string, float>(StringComparer.Ordinal);
+        foreach (var (expression, boost) in request.IndicesBoost)
+        {
+            foreach (var index in catalog.Resolve(expression))
+            {
+                boosts.TryAdd(index.Name, boost);
+            }
+        }
+
+        return boosts;
+    }
+
     /// <summary>The next page of a scroll (<c>POST /_search/scroll</c>).</summary>
     public JsonObject Scroll(string scrollId, TimeSpan? keepAlive) => NextScrollPage(contexts.Use(scrollId, isPit: false, keepAlive));
 
@@ -118,12 +134,18 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         // another here, where Elasticsearch's shards run side by side).
         var clock = request.Timeout is null ? null : new ClockCounter(time);
         var failures = new List<ShardFailure>();
+        var boosts = IndexBoosts(request);
         foreach (var target in targets)
         {
             OnShard(target.Index, failures, () =>
             {
                 var translator = new QueryTranslator(target.Index);
                 var query = translator.Translate(request.Query);
+                if (boosts.TryGetValue(target.Index.Name, out var boost))
+                {
+                    query.Boost *= boost; // as Elasticsearch boosts the shard's query (SearchService: the index boost as its query boost)
+                }
+
                 // The post_filter narrows the hits and their total, not what the aggregations count; it does not score.
                 var hitQuery = request.PostFilter is { } postFilter ? new FilteredQuery(query, new QueryWrapperFilter(translator.Translate(postFilter))) : query;
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);

@@ -21,7 +21,7 @@ internal sealed class SearchRequest
     {
         "query", "from", "size", "_source", "track_total_hits", "sort", "highlight", "explain", "aggs", "aggregations", "timeout",
         "track_scores", "min_score", "version", "seq_no_primary_term", "stored_fields", "profile", "terminate_after", "search_after", "pit",
-        "retriever", "post_filter", "knn", "rank", "rescore",
+        "retriever", "post_filter", "knn", "rank", "rescore", "indices_boost",
     };
 
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
@@ -86,6 +86,12 @@ internal sealed class SearchRequest
     public string? PitId { get; private set; }
 
     public TimeSpan? PitKeepAlive { get; private set; }
+
+    /// <summary>
+    /// <c>indices_boost</c>: index expressions and the boost that multiplies the scores of their hits (the first entry
+    /// naming an index wins, as <c>TransportSearchAction.resolveIndexBoosts</c> keeps it).
+    /// </summary>
+    public IReadOnlyList<(string Index, float Boost)> IndicesBoost { get; private set; } = [];
 
     /// <summary>
     /// A copy that reads from <paramref name="from"/> with the same size (the next page of a scroll, which the
@@ -178,6 +184,7 @@ internal sealed class SearchRequest
             r.Version = Bool(body["version"], "version");
             r.SeqNoPrimaryTerm = Bool(body["seq_no_primary_term"], "seq_no_primary_term");
             r.MinScore = ParseMinScore(body["min_score"]);
+            r.IndicesBoost = ParseIndicesBoost(body["indices_boost"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
             r.PostFilter = body["post_filter"];
             r.SearchAfter = body["search_after"] switch
@@ -384,6 +391,22 @@ internal sealed class SearchRequest
             ? d
             : throw new EsException(400, "number_format_exception", $"For input string: \"{v.GetValue<string>()}\""),
         _ => throw new EsException(400, "x_content_parse_exception", $"[search] min_score doesn't support values of type: {RequestJson.TokenName(node)}"),
+    };
+
+    // SearchSourceBuilder.parseXContent reads indices_boost as an array of one-entry objects (SearchSourceBuilder.IndexBoost:
+    // an index name and a number); Elasticsearch 8 and later no longer take the object form.
+    private static (string Index, float Boost)[] ParseIndicesBoost(JsonNode? node) => node switch
+    {
+        null => [],
+        JsonArray entries => entries.Select(entry => entry switch
+        {
+            JsonObject { Count: 1 } one when one.First().Value is JsonValue v && v.GetValueKind() == JsonValueKind.Number => (one.First().Key, (float)v.GetValue<double>()),
+            JsonObject { Count: 1 } one => throw EsException.Parsing($"Expected [VALUE_NUMBER] in [indices_boost] but found [{RequestJson.TokenName(one.First().Value)}]"),
+            JsonObject { Count: 0 } => throw EsException.Parsing("Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]"),
+            JsonObject => throw EsException.Parsing("Expected [END_OBJECT] in [indices_boost] but found [FIELD_NAME]"),
+            _ => throw EsException.Parsing($"Expected [START_OBJECT] in [indices_boost] but found [{RequestJson.TokenName(entry)}]"),
+        }).ToArray(),
+        _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(node)} in [indices_boost]."),
     };
 
     // The query string parameters RestActions.urlParamsToQueryBuilder reads with q.
