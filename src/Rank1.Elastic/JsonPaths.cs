@@ -11,7 +11,10 @@ namespace Rank1.Elastic;
 internal static class JsonPaths
 {
     /// <summary>The scalar values at <paramref name="path"/> ("a.b.c") of a source document, as strings (JSON text for non-strings).</summary>
-    public static IEnumerable<string> Values(JsonNode? source, string path)
+    public static IEnumerable<string> Values(JsonNode? source, string path) => Nodes(source, path).OfType<JsonValue>().Select(Text);
+
+    /// <summary>The nodes at <paramref name="path"/> ("a.b.c") of a source document, arrays flattened: scalars, and objects where the path ends at one.</summary>
+    public static IEnumerable<JsonNode> Nodes(JsonNode? source, string path)
     {
         IEnumerable<JsonNode?> current = [source];
         foreach (var part in path.Split('.'))
@@ -24,7 +27,7 @@ internal static class JsonPaths
             });
         }
 
-        return current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonValue>().Select(Text);
+        return current.SelectMany(n => n is JsonArray a ? a.ToArray() : [n]).OfType<JsonNode>();
     }
 
     /// <summary>A JSON scalar as text: strings as they are, everything else as its JSON.</summary>

@@ -503,17 +503,30 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         RerankOutcome? outcome = null;
         RerankStatus status;
         string? why = null;
-        if (window.Length == 0 || window.All(w => w.Passage.Text.Length == 0))
+        // A hit with no passage text is not judged (the model would judge an empty passage): it follows the judged hits of
+        // the window in backend order, as a passage that failed on its input, and the rerank is partial.
+        var textless = window.Where(w => !SearchHits.HasText(w.Passage.Text)).Select(w => new PassageFailure(w.Index, SearchHits.NoText([hits[w.Index]], plan.Fields))).ToArray();
+        if (window.Length == 0 || textless.Length == window.Length)
         {
             status = RerankStatus.Skipped;
-            why = window.Length == 0 ? "no hits" : $"no passage text in fields [{string.Join(", ", plan.Fields)}]";
+            why = window.Length == 0 ? "no hits" : SearchHits.NoText(hits.Take(plan.Window), plan.Fields);
         }
         else
         {
             // Even past the deadline the window goes on: stored reasoning is still served and the query still counts
             // as hot; only the model is skipped (SearchWindowRerank).
-            outcome = await windowRerank.RerankAsync(index, queryText!, plan, body, hits, window.Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray(), share, deadline,
-                rerankCancellation ?? cancellationToken).ConfigureAwait(false);
+            var toJudge = window.Where(w => SearchHits.HasText(w.Passage.Text)).Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray();
+            outcome = await windowRerank.RerankAsync(index, queryText!, plan, body, hits, toJudge, share, deadline, rerankCancellation ?? cancellationToken).ConfigureAwait(false);
+            if (textless.Length > 0)
+            {
+                metrics.PassagesFailed(textless.Length);
+                outcome = outcome with
+                {
+                    Status = outcome.Status is RerankStatus.Applied or RerankStatus.Cached ? RerankStatus.Partial : outcome.Status,
+                    Failures = [.. outcome.Failures, .. textless],
+                };
+            }
+
             status = outcome.Status;
             why = outcome.Reason;
         }

@@ -19,6 +19,34 @@ internal static class SearchHits
         return (title, text);
     }
 
+    /// <summary>
+    /// Whether a passage has text for the model to judge: a hit whose fields are missing, null, empty, blank, empty arrays or
+    /// objects has none, and is not judged (an empty passage's score says nothing of the hit).
+    /// </summary>
+    public static bool HasText(string text) => !string.IsNullOrWhiteSpace(text);
+
+    /// <summary>
+    /// Why <paramref name="hits"/> have no passage text in <paramref name="fields"/>: when one of those fields holds an object
+    /// (which is no text: its own fields are, by their dotted path), the reason says so and names one of them.
+    /// </summary>
+    public static string NoText(IEnumerable<JsonObject> hits, IReadOnlyList<string> fields)
+    {
+        var reason = $"no passage text in fields [{string.Join(", ", fields)}]";
+        foreach (var hit in hits)
+        {
+            foreach (var field in fields)
+            {
+                if (JsonPaths.Nodes(hit["_source"], field).OfType<JsonObject>().FirstOrDefault() is { } found)
+                {
+                    var inside = found.Select(p => p.Key).FirstOrDefault();
+                    return $"{reason}: [{field}] holds an object, not text; name the text fields inside it" + (inside is null ? "" : $", such as [{field}.{inside}]");
+                }
+            }
+        }
+
+        return reason;
+    }
+
     // The hit's _source values at the path, else its stored/docvalue "fields" of that name.
     private static IEnumerable<string> Values(JsonObject hit, string path)
     {

@@ -1,0 +1,121 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Rank1.Inference;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// The edges of a reranked window, through the proxy over real loopback HTTP in front of the embedded backend: hits with no
+/// passage text to judge.
+/// </summary>
+public sealed class ProxyWindowEdgeTests
+{
+    private const string Gaps = "gaps";
+
+    // Each document's body as its _source holds it (null: no body at all). Every title holds "onion", so all match.
+    private static readonly (string Id, string Title, string? Body)[] GapDocs =
+    [
+        ("g1", "Onion soup", "\"French onion soup is made with beef stock.\""),
+        ("g2", "Onion jam", null),
+        ("g3", "Onion rings", "null"),
+        ("g4", "Onion salt", "\"\""),
+        ("g5", "Onion tart", """{"en":"An onion tart with cheese."}"""),
+        ("g6", "Onion bread", """["Bread baked","with onions."]"""),
+        ("g7", "Onion history", """[{"en":"Onions were grown in Egypt."}]"""),
+        ("g8", "Onion dip", "\"   \""),
+        ("g9", "Onion pickles", "[]"),
+    ];
+
+    private static async Task IndexGapsAsync(ProxyStack stack)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+        var bulk = new StringBuilder();
+        foreach (var (id, title, body) in GapDocs)
+        {
+            bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = Gaps, ["_id"] = id } }.ToJsonString()).Append('\n');
+            var source = new JsonObject { ["title"] = title };
+            if (body is not null)
+            {
+                source["body"] = JsonNode.Parse(body);
+            }
+
+            bulk.Append(source.ToJsonString()).Append('\n');
+        }
+
+        var r = await http.PostAsync("_bulk?refresh=true", new StringContent(bulk.ToString(), Encoding.UTF8, "application/x-ndjson"));
+        var answer = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
+        Assert.False(answer["errors"]!.GetValue<bool>(), answer.ToJsonString());
+    }
+
+    private static async Task<JsonArray> BackendHitsAsync(ProxyStack stack, string index, string body)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+        var r = await http.PostAsync($"{index}/_search", ProxyStack.Json(body));
+        return JsonNode.Parse(await r.Content.ReadAsStringAsync())!["hits"]!["hits"]!.AsArray();
+    }
+
+    // A window hit with no passage text (its field missing, null, empty, blank, an empty array, or an object, whose
+    // fields name no text) is never sent to the model: it once was, judged as an empty passage (the model's time spent on
+    // nothing, its score meaningless). It follows the judged hits of the window in backend order, marked failed with the
+    // reason, and counts as a failed passage; the search is partial.
+    [Fact]
+    public async Task WindowHitsWithNoPassageText_AreNotJudged_AndFollowTheJudgedHitsMarkedFailed()
+    {
+        var judge = new PassageRecordingJudge();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(judge));
+        await IndexGapsAsync(stack);
+        const string query = """{"query":{"match":{"title":"onion"}},"size":9}""";
+        var backend = (await BackendHitsAsync(stack, Gaps, query)).Select(h => h!["_id"]!.GetValue<string>()).ToArray();
+        Assert.Equal(GapDocs.Select(d => d.Id).Order(), backend.Order());
+
+        var r = await stack.SearchAsync("""{"query":{"match":{"title":"onion"}},"size":9,"ext":{"rank1":{"fields":["body"],"window":9}}}""", $"{Gaps}/_search");
+
+        Assert.Equal(200, r.Status);
+        Assert.Equal("partial", r.Rerank);
+        Assert.Equal(["Bread baked with onions.", "French onion soup is made with beef stock."], judge.Texts.Order());
+        string[] withText = ["g1", "g6"];
+        // The judge scores every passage alike: the judged hits keep their backend order, as do those not judged after them.
+        Assert.Equal(backend.Where(withText.Contains).Concat(backend.Where(id => !withText.Contains(id))), r.Ids);
+        foreach (var hit in r.Json["hits"]!["hits"]!.AsArray().Where(h => !withText.Contains(h!["_id"]!.GetValue<string>())))
+        {
+            var id = hit!["_id"]!.GetValue<string>();
+            Assert.Equal("failed", hit["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+            Assert.Null(hit["fields"]!["_rank1.score"]);
+            var expected = id is "g5" or "g7"
+                ? "no passage text in fields [body]: [body] holds an object, not text; name the text fields inside it, such as [body.en]"
+                : "no passage text in fields [body]";
+            Assert.Equal(expected, hit["fields"]!["_rank1.error"]![0]!.GetValue<string>());
+        }
+
+        var metrics = await stack.Http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(7, PrometheusText.Value(metrics, "rank1_passages_failed_total"));
+
+        // Named by their dotted path, the objects' text fields are passages, inside an array of objects too.
+        var dotted = await stack.SearchAsync("""{"query":{"match":{"title":"onion"}},"size":9,"ext":{"rank1":{"fields":["body.en"],"window":9}}}""", $"{Gaps}/_search");
+        Assert.Equal("partial", dotted.Rerank);
+        Assert.Contains("An onion tart with cheese.", judge.Texts);
+        Assert.Contains("Onions were grown in Egypt.", judge.Texts);
+    }
+
+    /// <summary>A judge that scores every passage 0.5 and records each passage text it was given.</summary>
+    private sealed class PassageRecordingJudge : IPassageJudge
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Texts { get; } = new();
+
+        public string ModelId => "passage-recording";
+
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            foreach (var (_, text) in passages)
+            {
+                Texts.Enqueue(text);
+            }
+
+            return PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
+                (input, ct) => ValueTask.FromResult(new Rank1Judgement(0.5, true, "seen", 1, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero)), TimeProvider.System, cancellationToken);
+        }
+    }
+}
