@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 
 /// <summary>
 /// The edges of a reranked window, through the proxy over real loopback HTTP in front of the embedded backend: hits with no
-/// passage text to judge.
+/// passage text to judge, and the scores of the hits placed after the judged ones.
 /// </summary>
 public sealed class ProxyWindowEdgeTests
 {
@@ -97,6 +97,63 @@ public sealed class ProxyWindowEdgeTests
         Assert.Equal("partial", dotted.Rerank);
         Assert.Contains("An onion tart with cheese.", judge.Texts);
         Assert.Contains("Onions were grown in Egypt.", judge.Texts);
+    }
+
+    // Elasticsearch answers a search sorted by score with its hits by _score, best first, and max_score the best of them.
+    // The hits after the judged ones (past the window, or in it and not judged) kept their backend scores, BM25 scores
+    // above the Rank1 probabilities of the hits before them: they now sit below the lowest Rank1 score shown, in backend
+    // order and in proportion to their backend scores, which _rank1.original_score keeps.
+    [Fact]
+    public async Task HitsAfterTheJudgedOnes_ScoreBelowThem_KeepingTheirOrderAndTheirBackendScore()
+    {
+        // Boosted, as a query with a boost or a function_score often is: backend scores well above any probability.
+        await using var stack = await ProxyStack.StartAsync();
+        const string query = """{"query":{"match":{"text":{"query":"onion onions","boost":10}}},"size":20}""";
+        var backend = await BackendHitsAsync(stack, ProxyStack.Index, query);
+        Assert.True(backend.Count > 3 && backend[3]!["_score"]!.GetValue<double>() > 1, "the corpus needs a hit past the window scoring above 1");
+        var backendScores = backend.ToDictionary(h => h!["_id"]!.GetValue<string>(), h => h!["_score"]!.GetValue<double>());
+
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":{"query":"onion onions","boost":10}}},"size":20,"ext":{"rank1":{"window":3}}}""");
+
+        Assert.Equal("applied", r.Rerank);
+        var hits = r.Json["hits"]!["hits"]!.AsArray().Select(h => h!.AsObject()).ToArray();
+        var scores = hits.Select(h => h["_score"]!.GetValue<double>()).ToArray();
+        Assert.Equal(scores.OrderDescending(), scores);
+        Assert.Equal(scores[0], r.Json["hits"]!["max_score"]!.GetValue<double>());
+        var lowestJudged = scores[2];
+        var past = hits.Skip(3).ToArray();
+        Assert.Equal(backend.Skip(3).Select(h => h!["_id"]!.GetValue<string>()), past.Select(h => h["_id"]!.GetValue<string>()));
+        var first = backendScores[past[0]["_id"]!.GetValue<string>()];
+        foreach (var hit in past)
+        {
+            var original = backendScores[hit["_id"]!.GetValue<string>()];
+            Assert.Equal(original, hit["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
+            Assert.Equal(lowestJudged * original / (2 * first), hit["_score"]!.GetValue<double>(), 12);
+            Assert.Null(hit["fields"]!["_rank1.score"]);
+        }
+
+        // With explain, such a hit's explanation is worth its _score, the backend's explanation nested in it.
+        var explained = await stack.SearchAsync("""{"query":{"match":{"text":{"query":"onion onions","boost":10}}},"size":20,"explain":true,"ext":{"rank1":{"window":3}}}""");
+        var last = explained.Json["hits"]!["hits"]!.AsArray().Last()!;
+        Assert.Equal(last["_score"]!.GetValue<double>(), last["_explanation"]!["value"]!.GetValue<double>());
+        Assert.Equal(last["fields"]!["_rank1.original_score"]![0]!.GetValue<double>(), last["_explanation"]!["details"]![0]!["value"]!.GetValue<double>(), 5);
+        Assert.StartsWith("rank1: not judged", last["_explanation"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    // When min_score leaves out every judged hit, the hits left keep their backend scores, and max_score is the best of them.
+    [Fact]
+    public async Task MinScoreLeavingNoJudgedHit_MaxScoreIsTheBestHitLeft()
+    {
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(new PassageRecordingJudge()));
+        const string query = """{"query":{"match":{"text":"onion onions"}},"size":20}""";
+        var backend = await BackendHitsAsync(stack, ProxyStack.Index, query);
+
+        var r = await stack.SearchAsync("""{"query":{"match":{"text":"onion onions"}},"size":20,"ext":{"rank1":{"window":3,"min_score":0.9}}}""");
+
+        Assert.Equal("applied", r.Rerank);
+        Assert.Equal(backend.Skip(3).Select(h => h!["_id"]!.GetValue<string>()), r.Ids);
+        Assert.Equal(backend[3]!["_score"]!.GetValue<double>(), r.Json["hits"]!["max_score"]!.GetValue<double>());
+        Assert.Equal(backend[3]!["_score"]!.GetValue<double>(), r.Json["hits"]!["hits"]![0]!["_score"]!.GetValue<double>());
     }
 
     /// <summary>A judge that scores every passage 0.5 and records each passage text it was given.</summary>

@@ -257,8 +257,11 @@ public sealed class HitRewriterTests
         Assert.Equal("forced", hits[0]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
         Assert.Equal(8.0, hits[0]!["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
         Assert.Null(hits[0]!["fields"]!["_rank1.reasoning"]);
-        Assert.Equal(6.0, hits[2]!["_score"]!.GetValue<double>()); // past the window: backend score, no fields
-        Assert.Null(hits[2]!["fields"]);
+        // Past the window: below the lowest Rank1 score (0.1), the best of these at half of it, its backend score kept.
+        Assert.Equal(0.05, hits[2]!["_score"]!.GetValue<double>(), 12);
+        Assert.Equal(0.1 * 5 / 12, hits[3]!["_score"]!.GetValue<double>(), 12);
+        Assert.Equal(6.0, hits[2]!["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
+        Assert.Null(hits[2]!["fields"]!["_rank1.score"]);
         Assert.Equal(0.9, response["hits"]!["max_score"]!.GetValue<double>());
         Assert.Equal("45", response["took"]!.ToJsonString());
         Assert.Equal(123, response["hits"]!["total"]!["value"]!.GetValue<int>());

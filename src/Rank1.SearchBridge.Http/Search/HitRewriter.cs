@@ -39,11 +39,17 @@ internal static class HitRewriter
             }
 
             var kept = judged.Where(v => minScore is not { } min || v.Judgement.Score >= min).ToArray();
-            ordered = kept.Select(v => hits[v.Index])
-                .Concat(hits.Where((h, i) => !judgedIndices.Contains(i)));
+            var rest = hits.Where((h, i) => !judgedIndices.Contains(i)).ToArray();
+            ordered = kept.Select(v => hits[v.Index]).Concat(rest);
             if (kept.Length > 0)
             {
                 response["hits"]!["max_score"] = kept[0].Judgement.Score;
+                Below(rest, kept[^1].Judgement.Score, explain);
+            }
+            else
+            {
+                // Every judged hit left out (min_score): the best of the hits left, in backend order, as Elasticsearch's max_score is.
+                response["hits"]!["max_score"] = rest.Length > 0 ? rest[0]["_score"]?.DeepClone() : null;
             }
         }
 
@@ -110,6 +116,36 @@ internal static class HitRewriter
 
         return fields;
     }
+
+    /// <summary>
+    /// The hits after the judged ones (in the window and not judged, or past it), in backend order: as Elasticsearch answers a
+    /// search sorted by score with its hits by <c>_score</c>, best first, their backend scores (BM25, often above any
+    /// probability) are scaled below <paramref name="lowest"/>, the lowest Rank1 score shown: the best of them gets half
+    /// of it, the others in proportion to their backend scores, which <c>_rank1.original_score</c> keeps.
+    /// </summary>
+    private static void Below(IReadOnlyList<JsonObject> rest, double lowest, bool explain)
+    {
+        var best = rest.Select(Score).Max() ?? 0;
+        foreach (var hit in rest)
+        {
+            var original = hit["_score"]?.DeepClone();
+            var score = best > 0 && Score(hit) is { } s ? lowest * Math.Max(s, 0) / (2 * best) : 0;
+            hit["_score"] = score;
+            Fields(hit)["_rank1.original_score"] = new JsonArray(original);
+            if (explain)
+            {
+                var backend = hit["_explanation"]?.DeepClone();
+                hit["_explanation"] = new JsonObject
+                {
+                    ["value"] = score,
+                    ["description"] = "rank1: not judged, so placed after the judged hits: its backend score scaled below the lowest Rank1 score",
+                    ["details"] = backend is null ? new JsonArray() : new JsonArray(backend),
+                };
+            }
+        }
+    }
+
+    private static double? Score(JsonObject hit) => hit["_score"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number ? v.GetValue<double>() : null;
 
     private static void Annotate(JsonObject hit, PassageVerdict verdict, bool includeReasoning, bool explain)
     {
