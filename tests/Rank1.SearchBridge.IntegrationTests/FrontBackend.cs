@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5, and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -172,6 +172,20 @@ internal sealed class FrontBackend : IAsyncDisposable
             }
         }
 
+        // The index halfnarrow is docs on two shards, one of them (the documents with an even number) in an index with
+        // index.max_result_window: 5: a search asking past it has that shard fail and the other answer, a 200 with the
+        // failure in _shards.failures and the other shard's hits alone, as Elasticsearch answers a search of two indices
+        // when only one refuses it.
+        var halfNarrowRefused = false;
+        if (path.StartsWith("/halfnarrow/", StringComparison.Ordinal))
+        {
+            path = "/docs/" + path["/halfnarrow/".Length..];
+            context.Request.EnableBuffering();
+            var search = await System.Text.Json.Nodes.JsonNode.ParseAsync(context.Request.Body) as System.Text.Json.Nodes.JsonObject;
+            context.Request.Body.Position = 0;
+            halfNarrowRefused = (search?["from"]?.GetValue<int>() ?? 0) + (search?["size"]?.GetValue<int>() ?? 10) > NarrowMaxResultWindow;
+        }
+
         var slow = path.StartsWith("/slow/", StringComparison.Ordinal);
         if (slow)
         {
@@ -218,6 +232,11 @@ internal sealed class FrontBackend : IAsyncDisposable
 
             using var response = await _http.SendAsync(request);
             var bytes = await response.Content.ReadAsByteArrayAsync();
+            if (halfNarrowRefused && response.IsSuccessStatusCode)
+            {
+                bytes = HalfNarrowAnswer(bytes);
+            }
+
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
             if (AskedInYaml(context.Request) && (path.EndsWith("/_search", StringComparison.Ordinal) || path.EndsWith("/_msearch", StringComparison.Ordinal)
@@ -256,6 +275,22 @@ internal sealed class FrontBackend : IAsyncDisposable
                 Interlocked.Decrement(ref _inFlight);
             }
         }
+    }
+
+    /// <summary>The answer of halfnarrow's two shards when the narrow one refused the window: the other's hits alone.</summary>
+    private static byte[] HalfNarrowAnswer(byte[] docsAnswer)
+    {
+        var answer = System.Text.Json.Nodes.JsonNode.Parse(docsAnswer)!.AsObject();
+        var hits = answer["hits"]!["hits"]!.AsArray();
+        foreach (var even in hits.Where(h => (h!["_id"]!.GetValue<string>()[^1] - '0') % 2 == 0).ToArray())
+        {
+            hits.Remove(even);
+        }
+
+        var reason = $"Result window is too large, from + size must be less than or equal to: [{NarrowMaxResultWindow}] but was [8]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.";
+        answer["_shards"] = System.Text.Json.Nodes.JsonNode.Parse("""{"total":2,"successful":1,"skipped":0,"failed":1,"failures":[{"shard":0,"index":"narrow","node":"front","reason":{"type":"illegal_argument_exception"}}]}""");
+        answer["_shards"]!["failures"]![0]!["reason"]!["reason"] = reason;
+        return System.Text.Encoding.UTF8.GetBytes(answer.ToJsonString());
     }
 
     // The format parameter when it names a format, else Accept (AbstractRestChannel.newBuilder).

@@ -760,6 +760,29 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(400, alone.Status);
     }
 
+    [Fact]
+    public async Task ARerankWindowSomeShardsRefuse_IsSentAsTheClientSentIt_NotRerankedWithoutTheirHits()
+    {
+        // Of halfnarrow's two shards, one refuses a search past its index.max_result_window (5) and the other answers: a 200
+        // with the failure in _shards.failures, as Elasticsearch answers a search of two indices of which one refuses it. The
+        // proxy reranked that answer, without the refusing shard's hits, which the search as the client sent it (size 3) gets.
+        const string search = """{"query":{"match":{"text":"onion"}},"size":3,"ext":{"rank1":{"window":8}}}""";
+        var expected = await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion"}},"size":3}""");
+        Assert.Contains(expected, id => (id[^1] - '0') % 2 == 0);
+        var r = await _stack.SearchAsync(search, "halfnarrow/_search");
+        Assert.Equal(200, r.Status);
+        Assert.Equal("skipped", r.Rerank);
+        Assert.Equal("shards of the backend refused the rerank window of 8 hits (index.max_result_window)", r.Headers.GetValues("X-Rank1-Reason").Single());
+        Assert.Equal(expected, r.Ids);
+        Assert.Equal(0, r.Json["_shards"]!["failed"]!.GetValue<int>());
+
+        // In an msearch, that item alone.
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", "{\"index\":\"halfnarrow\"}\n" + search + "\n", "application/x-ndjson");
+        var item = m.Json["responses"]![0]!;
+        Assert.Equal(expected, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal("skipped", item["_rank1"]!["rerank"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("", """{"query":{"match":{"text":"onion"}},"_source":false,"stored_fields":"_none_"}""")]
     [InlineData("?_source=false&stored_fields=_none_", """{"query":{"match":{"text":"onion"}}}""")]

@@ -498,6 +498,14 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return await OverCapAsync().ConfigureAwait(false);
         }
 
+        // Indices whose index.max_result_window differ: the shards of one below the window refused it while the others
+        // answered (a 200, their failures in _shards.failures), so the answer lacks hits that the search as the client sent
+        // it may get. Sent as the client sent it, as when every shard refuses the window.
+        if (!handsOutCursors && body["size"] is JsonValue asked && asked.GetValue<int>() > from + size && ShardsRefusedWindow(json))
+        {
+            return await PassThroughAsync($"shards of the backend refused the rerank window of {asked.GetValue<int>()} hits (index.max_result_window)").ConfigureAwait(false);
+        }
+
         var hits = SearchHits.Hits(json);
         var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray();
         RerankOutcome? outcome = null;
@@ -558,16 +566,22 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         try
         {
-            // SearchService/DefaultSearchContext.preProcess: IllegalArgumentException "Result window is too large, from + size must be ..."
-            return DecodeJson(response).Json["error"]?["root_cause"] is JsonArray causes && causes.Any(c =>
-                c?["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "illegal_argument_exception"
-                && c["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal));
+            return DecodeJson(response).Json["error"]?["root_cause"] is JsonArray causes && causes.Any(WindowTooLarge);
         }
         catch (EsException)
         {
             return false;
         }
     }
+
+    /// <summary>Whether some shards of a search answered 200 refused it as <see cref="ResultWindowRefused"/> describes (<c>_shards.failures[].reason</c>).</summary>
+    private static bool ShardsRefusedWindow(JsonObject answer) =>
+        answer["_shards"]?["failures"] is JsonArray failures && failures.Any(f => WindowTooLarge(f?["reason"]));
+
+    // SearchService/DefaultSearchContext.preProcess: IllegalArgumentException "Result window is too large, from + size must be ..."
+    private static bool WindowTooLarge(JsonNode? cause) =>
+        cause?["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "illegal_argument_exception"
+        && cause["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal);
 
     /// <summary>
     /// A body sent without a <c>Content-Type</c>, or with one Elasticsearch does not read, is refused before any handler
