@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -19,6 +19,50 @@ internal sealed class FrontBackend : IAsyncDisposable
         {"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
         "hits":[{"_index":"lonesurrogate","_id":"s1","_score":1.0,"_source":{"title":"Onion","text":"onion \ud800 tears"}}]}}
         """;
+
+    /// <summary>
+    /// The ids of the answer to any search of the index <c>pinned</c>, in its order: as Elasticsearch answers a search whose
+    /// outermost retriever is a <c>rule</c> retriever whose query rule pins <c>d04</c> and <c>d08</c> (in that order) over
+    /// the organic hits of a match for "onion eyes".
+    /// </summary>
+    public static readonly string[] PinnedOrder = ["d04", "d08", "d01", "d03", "d06"];
+
+    /// <summary>
+    /// The answer to any search of the index <c>pinned</c> (<see cref="PinnedOrder"/>): a compound retriever's hits, each
+    /// with its <c>_rank</c> and the <c>sort</c> Elasticsearch gives it (<c>[score, shard and doc]</c>,
+    /// SearchPhaseController.getHits), the pinned ones scored above any organic hit (PinnedQueryBuilder).
+    /// </summary>
+    public static string PinnedAnswer()
+    {
+        double[] scores = [1.7014117E38, 1.7014116E38, 2.25, 1.5, 0.75];
+        var hits = new System.Text.Json.Nodes.JsonArray();
+        for (var i = 0; i < PinnedOrder.Length; i++)
+        {
+            var doc = ProxyStack.Corpus.Single(c => c.Id == PinnedOrder[i]);
+            hits.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["_index"] = "pinned",
+                ["_id"] = doc.Id,
+                ["_score"] = scores[i],
+                ["_rank"] = i + 1,
+                ["_source"] = new System.Text.Json.Nodes.JsonObject { ["title"] = doc.Title, ["text"] = doc.Text, ["topic"] = doc.Topic },
+                ["sort"] = new System.Text.Json.Nodes.JsonArray(scores[i], 10L + i),
+            });
+        }
+
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["took"] = 3,
+            ["timed_out"] = false,
+            ["_shards"] = new System.Text.Json.Nodes.JsonObject { ["total"] = 1, ["successful"] = 1, ["skipped"] = 0, ["failed"] = 0 },
+            ["hits"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["total"] = new System.Text.Json.Nodes.JsonObject { ["value"] = PinnedOrder.Length, ["relation"] = "eq" },
+                ["max_score"] = scores[0],
+                ["hits"] = hits,
+            },
+        }.ToJsonString();
+    }
 
     /// <summary>The <c>index.max_result_window</c> of the index <c>narrow</c> (docs): a search asking past it is refused.</summary>
     public const int NarrowMaxResultWindow = 5;
@@ -121,6 +165,14 @@ internal sealed class FrontBackend : IAsyncDisposable
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             await context.Response.WriteAsync(LoneSurrogateAnswer);
+            return;
+        }
+
+        if (path == "/pinned/_search")
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            await context.Response.WriteAsync(PinnedAnswer());
             return;
         }
 

@@ -942,6 +942,56 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal("request body or source parameter is required", r.Json["error"]!["reason"]!.GetValue<string>());
     }
 
+    private const string PinnedOrganic = """{"standard":{"query":{"match":{"text":"onion eyes"}}}}""";
+    private const string RuleRetriever = """{"rule":{"retriever":""" + PinnedOrganic + ""","match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}""";
+
+    // A search whose outermost retriever is a rule retriever (query rules) or a pinned retriever, or whose query is a pinned
+    // or rule query, asks for documents on top in the order it pins them; Elasticsearch answers them so (FrontBackend's
+    // index pinned answers as it does). Before, the proxy reranked the window, so Rank1's score put the pinned documents
+    // among the organic hits (and a rule query, whose text it did not read, was skipped only as having no query text).
+    [Theory]
+    [InlineData("""{"retriever":""" + RuleRetriever + "}", "the outermost retriever is [rule]")]
+    [InlineData("""{"retriever":{"pinned":{"ids":["d04","d08"],"retriever":""" + PinnedOrganic + "}}}", "the outermost retriever is [pinned]")]
+    [InlineData("""{"retriever":{"standard":{"query":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}}}""",
+        "the query is [rule]")]
+    [InlineData("""{"query":{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}}}},"ext":{"rank1":{"query":"onion eyes"}}}""", "the query is [pinned]")]
+    public async Task PinningSearch_IsAnsweredInTheOrderItPins_NotReranked(string body, string pinner)
+    {
+        // Rank1 would order these hits otherwise: the test would not tell a rerank from none.
+        Assert.NotEqual(FrontBackend.PinnedOrder, await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.PinnedOrder, 4));
+        var reason = $"the search pins documents on top ({pinner}): they keep the backend's order";
+
+        var r = await _stack.SearchAsync(body, "pinned/_search");
+        Assert.Equal((200, "skipped", reason), (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(JsonNode.Parse(FrontBackend.PinnedAnswer())!["hits"]!.ToJsonString(), r.Json["hits"]!.ToJsonString());
+
+        // An _msearch item is answered the same way, beside one that is reranked.
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch",
+            $"{{\"index\":\"pinned\"}}\n{body}\n{{\"index\":\"docs\"}}\n{{\"query\":{{\"match\":{{\"text\":\"onion eyes\"}}}}}}\n", "application/x-ndjson");
+        Assert.Equal("applied=1, skipped=1", m.Rerank);
+        var item = m.Json["responses"]![0]!;
+        Assert.Equal(("skipped", reason), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
+        Assert.Equal(FrontBackend.PinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    // Under rrf a rule retriever's ranking is fused with the others': nothing stays pinned on top, and the search is
+    // reranked. Each hit's sort is Elasticsearch's [score, shard and doc] of a compound retriever's hit
+    // (SearchPhaseController.getHits): reranked, it holds the score the hit is answered with, beside its own shard and doc;
+    // before, it kept the backend's score beside Rank1's _score.
+    [Fact]
+    public async Task RuleRetrieverUnderRrf_IsReranked_EachHitsSortHoldsItsRank1Score()
+    {
+        var r = await _stack.SearchAsync("""{"retriever":{"rrf":{"retrievers":[""" + RuleRetriever + "," + PinnedOrganic + "]}}}", "pinned/_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.PinnedOrder, 4), r.Ids);
+        foreach (var hit in r.Json["hits"]!["hits"]!.AsArray())
+        {
+            var place = Array.IndexOf(FrontBackend.PinnedOrder, hit!["_id"]!.GetValue<string>());
+            Assert.Equal((hit["_score"]!.GetValue<double>(), 10L + place), (hit["sort"]![0]!.GetValue<double>(), hit["sort"]![1]!.GetValue<long>()));
+        }
+    }
+
     // The hits' ids of a YAML answer (FrontBackend.Yaml writes each as _id: "value"), in order.
     private static string[] YamlIds(string yaml) =>
         System.Text.RegularExpressions.Regex.Matches(yaml, "^ *_id: \"([^\"]*)\"$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToArray();

@@ -301,6 +301,31 @@ public sealed class HitRewriterTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // on a point in time, whose sort values are otherwise kept in place as cursors
+    public void Apply_CompoundRetrieverHits_TheirSortIsTheirOwnScoreAndShardDoc(bool keepSortPositions)
+    {
+        // Elasticsearch gives a compound retriever's hit the sort [its score, its shard and doc] (SearchPhaseController.getHits:
+        // sortValues(score, ShardDocSortField.encodeShardAndDoc)); such a hit is no cursor (a retriever takes no search_after).
+        // Reranked, the sort said the backend's score beside Rank1's _score, and on a point in time another hit's shard and doc.
+        var response = Response(4);
+        var backendHits = response["hits"]!["hits"]!.AsArray();
+        for (var i = 0; i < backendHits.Count; i++)
+        {
+            backendHits[i]!["_rank"] = i + 1;
+            backendHits[i]!["sort"] = new JsonArray(9.0 - i, 100L + i);
+        }
+
+        var outcome = new RerankOutcome(RerankStatus.Applied, [V(0, 0.2), V(1, 0.7), V(2, 0.9)], null, TimeSpan.Zero);
+        HitRewriter.Apply(response, from: 0, size: 4, outcome, includeReasoning: false, explain: false, keepSortPositions: keepSortPositions);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h2", "h1", "h0", "h3"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([(0.9, 102L), (0.7, 101L), (0.2, 100L), (6.0, 103L)],
+            hits.Select(h => (h!["sort"]![0]!.GetValue<double>(), h["sort"]![1]!.GetValue<long>())));
+    }
+
+    [Theory]
     [InlineData(RerankStatus.FallbackError)]
     [InlineData(RerankStatus.FallbackTimeout)]
     [InlineData(RerankStatus.FallbackOverload)]

@@ -80,6 +80,12 @@ internal static class HitRewriter
                 if (page[i]!["_rank"] is JsonValue)
                 {
                     page[i]!["_rank"] = from + i + 1;
+                    // Such a hit's sort is [its score, its shard and doc] (SearchPhaseController.getHits: for a RankDoc,
+                    // sortValues(score, ShardDocSortField.encodeShardAndDoc)): its score there is the one it is answered with.
+                    if (page[i]!["sort"] is JsonArray { Count: 2 } sortValues && page[i]!["_score"] is JsonValue score)
+                    {
+                        sortValues[0] = score.DeepClone();
+                    }
                 }
             }
         }
@@ -89,6 +95,12 @@ internal static class HitRewriter
             var cursors = hits.Select(h => h["sort"]).ToArray();
             for (var i = 0; i < page.Length; i++)
             {
+                if (page[i]!["_rank"] is JsonValue)
+                {
+                    // A compound retriever's hit: its sort names the hit itself, never a cursor (a compound retriever takes no search_after).
+                    continue;
+                }
+
                 if (cursors[cursors.Length - page.Length + i] is { } cursor)
                 {
                     page[i]!["sort"] = cursor.DeepClone();

@@ -689,6 +689,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return "stored_fields is _none_: the hits carry no source to judge";
         }
 
+        if (PinsOnTop(body) is { } pinner)
+        {
+            return $"the search pins documents on top ({pinner}): they keep the backend's order";
+        }
+
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
         // The URL's sort keys come after the body's (RestSearchAction.parseSearchSource adds them to its sort list).
         var bodySort = body?["sort"] ?? standard?["sort"];
@@ -709,6 +714,24 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         return queryText is null ? NoQueryText : null;
+    }
+
+    // What answers the search with documents pinned on top, in the order they were pinned: the outermost retriever when it
+    // is a rule retriever (query rules: RuleQueryRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
+    // own query (the body's, or a standard retriever's) when it is a pinned or rule query (PinnedQueryBuilder scores the
+    // pinned ids above any organic hit). Reranked, the pins would be reordered by Rank1's score among the organic hits.
+    // Under rrf or linear a rule's or pinned retriever's hits are fused like any other ranking, so nothing stays pinned
+    // there; under text_similarity_reranker or rescorer the cluster itself reorders them: such searches are reranked.
+    private static string? PinsOnTop(JsonObject? body)
+    {
+        var retriever = body?["retriever"] as JsonObject;
+        if (retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } outer })
+        {
+            return $"the outermost retriever is [{outer}]";
+        }
+
+        var query = body?["query"] as JsonObject ?? ((retriever?["standard"] as JsonObject)?["query"] as JsonObject);
+        return query?.FirstOrDefault(p => p.Key is "pinned" or "rule" or "rule_query") is { Key: { } type } ? $"the query is [{type}]" : null;
     }
 
     // The sort URL parameter as RestSearchAction reads it, as the body's sort keys it stands for: comma-separated keys, each
