@@ -90,7 +90,7 @@ public sealed partial class ServeCommandTests
     [Fact]
     public async Task IntegrationTemplates_RenderedAsTheClustersDo_RankLikeADirectCall()
     {
-        // integrations/: Elasticsearch's custom inference service and OpenSearch's ML Commons connector, rendered
+        // integrations/: Elasticsearch's custom and hugging_face inference services and OpenSearch's ML Commons connector, rendered
         // and read back the way each documents it (tests/node/rerank-integrations.mjs), against one serve process.
         var (process, url) = await StartWithKeyAsync("cluster-key");
         try
@@ -107,6 +107,15 @@ public sealed partial class ServeCommandTests
             // where the service's own default deadline (Rank1:Service:Deadline, 30 s) would answer too late.
             Assert.InRange(r["elasticsearchDeadlineMs"]?.GetValue<int>() ?? 0, 1, 29_999);
             Assert.Equal(["rank1", "rank1"], r["elasticsearchInferenceIds"]!.AsArray().Select(x => x!.GetValue<string>()));
+
+            // Elasticsearch's hugging_face service (rerank) posts TEI's body to /rerank and reads the same order and scores
+            // from its top-level array, the text left out as the template asks; a refusal's message from "error". Its body
+            // carries no deadline_ms: Rank1:Service:Deadline must be under Elasticsearch's 30 s (docs/rerank-service.md).
+            Assert.Equal(direct.Select(x => (x.Index, x.Score, false)),
+                r["elasticsearchHuggingFace"]!.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<double>(), x["hasText"]!.GetValue<bool>())));
+            Assert.Equal(["api_key", "url"], r["elasticsearchHuggingFaceKeys"]!.AsArray().Select(x => x!.GetValue<string>()));
+            Assert.Equal(401, r["elasticsearchHuggingFaceError"]!["status"]!.GetValue<int>());
+            Assert.False(string.IsNullOrEmpty(r["elasticsearchHuggingFaceError"]!["error"]?.GetValue<string>()));
 
             // OpenSearch gets one similarity per document, in document order; its rerank processor sorts by them.
             var similarity = r["opensearch"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();

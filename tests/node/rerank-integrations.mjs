@@ -50,6 +50,20 @@ const esAnswer = await post(target(settings.url), esHeaders, esBody);
 const indices = JSONPath({ path: settings.response.json_parser.reranked_index, json: esAnswer });
 const scores = JSONPath({ path: settings.response.json_parser.relevance_score, json: esAnswer });
 if (indices.length !== scores.length) throw new Error("reranked_index and relevance_score differ in length");
+// Elasticsearch `hugging_face` service (rerank task): a POST to service_settings.url with `Authorization: Bearer
+// <api_key>` and the body HuggingFaceRerankRequestEntity writes: texts, query, then return_text and top_n only when
+// set (task_settings.return_documents and top_n); HuggingFaceRerankResponseEntity reads a top-level array of
+// {index, score, text?}.
+const hf = JSON.parse(await load("elasticsearch/inference-endpoint-hugging-face.json"));
+if (hf.service !== "hugging_face") throw new Error(`the hugging_face template names service ${hf.service}`);
+const hfBody = { texts: documents, query };
+if (hf.task_settings?.return_documents != null) hfBody.return_text = hf.task_settings.return_documents;
+if (hf.task_settings?.top_n != null) hfBody.top_n = hf.task_settings.top_n;
+const hfAnswer = await post(target(hf.service_settings.url), { "Content-Type": "application/json", Authorization: `Bearer ${key}` }, JSON.stringify(hfBody));
+if (!Array.isArray(hfAnswer)) throw new Error("the hugging_face answer is not a top-level array");
+// An error: HuggingFaceErrorResponseEntity reads its message from the answer's top-level "error".
+const hfRefused = await fetch(target(hf.service_settings.url), { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer not-a-key" }, body: JSON.stringify(hfBody) });
+const hfError = { status: hfRefused.status, error: (await hfRefused.json()).error ?? null };
 const retriever = JSON.parse(await load("elasticsearch/search-text-similarity-reranker.json")).retriever.text_similarity_reranker;
 const esql = await load("elasticsearch/rerank.esql");
 
@@ -76,6 +90,9 @@ console.log(JSON.stringify({
   direct: direct.results.map((r) => ({ index: r.index, score: r.relevance_score })),
   elasticsearch: indices.map((index, i) => ({ index, score: scores[i] })),
   elasticsearchDeadlineMs: JSON.parse(esBody).deadline_ms ?? null,
+  elasticsearchHuggingFace: hfAnswer.map((r) => ({ index: r.index, score: r.score, hasText: "text" in r })),
+  elasticsearchHuggingFaceKeys: Object.keys(hf.service_settings).sort(),
+  elasticsearchHuggingFaceError: hfError,
   elasticsearchInferenceIds: [retriever.inference_id, /"inference_id"\s*:\s*"([^"]+)"/.exec(esql)?.[1] ?? null],
   opensearch: similarity,
   // ML Commons waits client_config.read_timeout seconds for the answer (ConnectorClientConfig: 10 when not given).
