@@ -321,8 +321,10 @@ public sealed class HitRewriterTests
 
         var hits = response["hits"]!["hits"]!.AsArray();
         Assert.Equal(["h2", "h1", "h0", "h3"], hits.Select(h => h!["_id"]!.GetValue<string>()));
-        Assert.Equal([(0.9, 102L), (0.7, 101L), (0.2, 100L), (6.0, 103L)],
-            hits.Select(h => (h!["sort"]![0]!.GetValue<double>(), h["sort"]![1]!.GetValue<long>())));
+        Assert.Equal([0.9, 0.7, 0.2], hits.Take(3).Select(h => h!["_score"]!.GetValue<double>()));
+        Assert.True(hits[3]!["_score"]!.GetValue<double>() < 0.2); // past the window: scaled below the judged hits
+        Assert.Equal(hits.Select(h => (h!["_score"]!.GetValue<double>(), 100L + int.Parse(h["_id"]!.GetValue<string>()[1..]))),
+            hits.Select(h => (h!["sort"]![0]!.GetValue<double>(), h!["sort"]![1]!.GetValue<long>())));
     }
 
     [Theory]
