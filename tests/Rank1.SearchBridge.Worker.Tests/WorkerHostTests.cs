@@ -1,10 +1,8 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Rank1.EmbeddedSearch;
 using Rank1.Testing;
 
@@ -21,7 +19,7 @@ public sealed class WorkerHostTests
 
     private static string HostDll() => TestPaths.Built("Rank1.SearchBridge.Worker");
 
-    private static ProcessStartInfo Host(Dictionary<string, string> environment, params string[] args)
+    internal static ProcessStartInfo Host(Dictionary<string, string> environment, params string[] args)
     {
         var env = new Dictionary<string, string>
         {
@@ -85,50 +83,25 @@ public sealed class WorkerHostTests
             ["Rank1__Broker__Url"] = "amqp://broker-user:broker-secret@127.0.0.1:9/",
             ["Rank1__Proxy__AdminApiKey"] = AdminKey,
         };
-        var psi = Host(environment);
-        using var process = Process.Start(psi)!;
-        var lines = new ConcurrentQueue<string>();
-        using var lineArrived = new SemaphoreSlim(0);
-        void OnLine(object? sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is not null)
-            {
-                lines.Enqueue(e.Data);
-                lineArrived.Release();
-            }
-        }
-
-        process.OutputDataReceived += OnLine;
-        process.ErrorDataReceived += OnLine;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        using var worker = WorkerProcess.Start(Host(environment));
+        var process = worker.Process;
 
         // Started, then more failed connections to the broker than one attempt can log: it keeps retrying instead of
         // exiting. Each user of the broker connection (the bus's own endpoint, the CLI queue and <Queue>-hot) logs
-        // "Connection Failed" at most once per attempt, so the fourth line is a reconnect attempt (each line of output
-        // is an event; nothing here waits for time to pass).
-        using (var startup = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
-        {
-            while (!(lines.Any(l => l.Contains("Application started", StringComparison.Ordinal))
-                     && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) > ConnectionUsers))
-            {
-                Assert.False(process.HasExited, string.Join('\n', lines));
-                try
-                {
-                    await lineArrived.WaitAsync(startup.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    Assert.Fail("the worker did not start and retry the broker:\n" + string.Join('\n', lines));
-                }
-            }
-        }
-
-        Assert.False(process.HasExited, string.Join('\n', lines));
+        // "Connection Failed" at most once per attempt, so the fourth line is a reconnect attempt. The worker's own line
+        // names the cause, once.
+        await worker.WaitForAsync(lines => lines.Any(l => l.Contains("Application started", StringComparison.Ordinal))
+            && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) > ConnectionUsers,
+            "start and retry the broker", TimeSpan.FromSeconds(90));
+        var lines = worker.Lines;
+        Assert.False(process.HasExited, worker.Output);
+        var causeLine = lines.SkipWhile(l => !l.Contains("BrokerFaultLog[2404]", StringComparison.Ordinal)).Skip(1).First();
+        Assert.Equal("      Cannot use the broker at amqp://127.0.0.1:9/; the worker's health is unhealthy, with this cause, until it connects: Connection refused", causeLine);
+        Assert.Single(lines, l => l.Contains("BrokerFaultLog[2404]", StringComparison.Ordinal));
 
         // Its HTTP: /_rank1/* asks for the admin key (Elasticsearch's 401 without it), and the health answer, unhealthy
         // while the broker is down, names neither the broker's user nor its password.
-        var listening = lines.Select(l => Regex.Match(l, "Now listening on: (http://\\S+)")).First(m => m.Success).Groups[1].Value;
+        var listening = worker.Listening;
         using (var http = new HttpClient { BaseAddress = new Uri(listening) })
         {
             using var refused = await http.GetAsync("_rank1/health");
@@ -139,6 +112,8 @@ public sealed class WorkerHostTests
             var text = await health.Content.ReadAsStringAsync();
             Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
             Assert.Equal("unhealthy", JsonNode.Parse(text)!["status"]!.GetValue<string>());
+            // MassTransit says only "Not ready: not started" while it retries: the cause says why, naming the broker.
+            Assert.Equal("amqp://127.0.0.1:9/: Connection refused", JsonNode.Parse(text)!["checks"]!["masstransit-bus"]!["cause"]!.GetValue<string>());
             Assert.DoesNotContain("broker-user", text, StringComparison.Ordinal);
             Assert.DoesNotContain("broker-secret", text, StringComparison.Ordinal);
         }

@@ -95,6 +95,7 @@ public static class WorkerApplication
             o.StopTimeout = w.Value.ShutdownTimeout + ConsumerUnwind;
         });
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + ConsumerUnwind + TimeSpan.FromSeconds(5));
+        services.AddReceiveEndpointObserver<BrokerFaultLog>();
         services.AddHostedService<WorkerStartup>();
         // MassTransit registers its bus and endpoint checks with these health checks.
         services.AddHealthChecks();
@@ -104,7 +105,7 @@ public static class WorkerApplication
     /// <summary>
     /// Maps the worker's HTTP endpoints: <c>GET /_rank1/metrics</c> (Prometheus text of the same meter as the proxy's)
     /// and <c>GET /_rank1/health</c> (the broker connection's health checks: 200 when healthy or degraded, 503 when not,
-    /// without the broker's credentials; and the model, as the proxy's health shows it), both behind <see cref="Configuration.ProxyOptions.AdminApiKey"/> when it is set.
+    /// with the latest connection failure's cause while there is one, without the broker's credentials; and the model, as the proxy's health shows it), both behind <see cref="Configuration.ProxyOptions.AdminApiKey"/> when it is set.
     /// </summary>
     public static IEndpointRouteBuilder MapRank1Worker(this WebApplication app)
     {
@@ -117,11 +118,20 @@ public static class WorkerApplication
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
         var broker = context.RequestServices.GetRequiredService<IOptions<BrokerOptions>>().Value;
+        var address = BrokerAddress.TryParse(broker.Url ?? string.Empty, out var a) is null ? a : null;
         var checks = new JsonObject();
         foreach (var (name, entry) in report.Entries)
         {
             // MassTransit's descriptions may name the broker as user@host: anyone who can reach the port reads this.
-            checks[name] = new JsonObject { ["status"] = Name(entry.Status), ["description"] = Rank1Services.WithoutBrokerCredentials(entry.Description, broker) };
+            var check = new JsonObject { ["status"] = Name(entry.Status), ["description"] = Rank1Services.WithoutBrokerCredentials(entry.Description, broker) };
+            if (entry.Exception is { } failure)
+            {
+                // MassTransit's description says only "Not ready: not started" while it retries the connection: the
+                // latest failure says why (connection refused, ACCESS_REFUSED, a vhost not found, TLS and port at odds).
+                check["cause"] = Rank1Services.WithoutBrokerCredentials(address is null ? BrokerFailure.Cause(failure, null) : $"{address.Endpoint}: {BrokerFailure.Cause(failure, address)}", broker);
+            }
+
+            checks[name] = check;
         }
 
         // The model, as the proxy's health shows it: a worker must run the proxy's (its fingerprint), or it refuses the

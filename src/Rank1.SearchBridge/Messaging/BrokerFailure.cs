@@ -1,0 +1,63 @@
+using System.Security.Authentication;
+using System.Text.RegularExpressions;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Rank1.SearchBridge.Messaging;
+
+/// <summary>
+/// Why a connection to the broker failed, in words an operator can act on: RabbitMQ's own reply when it refused
+/// (<c>ACCESS_REFUSED - Login was refused ...</c>, <c>NOT_ALLOWED - vhost novhost not found</c>), the likely cause when
+/// TLS and the port disagree, else the innermost exception's message (<c>Connection refused</c>). One home for the
+/// worker's health and the <c>precompute</c> command's error.
+/// </summary>
+public static partial class BrokerFailure
+{
+    /// <summary>The cause of <paramref name="failure"/>, a connection to <paramref name="address"/> (null: no TLS hint).</summary>
+    public static string Cause(Exception failure, BrokerAddress? address)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        var innermost = failure;
+        foreach (var e in Chain(failure))
+        {
+            if (e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer } reason })
+            {
+                // A refusal seen on a connection already closed by it comes back wrapped: "Connection is already closed:
+                // AMQP close-reason, initiated by Peer, code=530, text='NOT_ALLOWED - vhost x not found', ...".
+                return WrappedReply().Match(reason.ReplyText) is { Success: true } wrapped ? wrapped.Groups[1].Value : reason.ReplyText;
+            }
+
+            innermost = e;
+        }
+
+        if (address is { Tls: true } && Chain(failure).Any(e => e is AuthenticationException))
+        {
+            // SslStream reading an AMQP server's plain reply: "Cannot determine the frame size or a corrupted frame was received."
+            return $"the TLS handshake with {address.Host}:{address.Port} failed ({innermost.Message}): the URL is amqps://, and the port may be a plain AMQP one (RabbitMQ's default is 5672 for amqp://, 5671 for amqps://)";
+        }
+
+        if (address is { Tls: false } && Chain(failure).Any(e => e is EndOfStreamException) && Chain(failure).Any(e => e is IOException { Message: var m } && m.Contains("connection.start", StringComparison.Ordinal)))
+        {
+            // RabbitMQ.Client's "connection.start was never received, likely due to a network timeout": the server closed
+            // the connection instead of answering the AMQP header, as a TLS listener does.
+            return $"{address.Host}:{address.Port} closed the connection without starting AMQP (connection.start was never received): the URL is amqp://, and the port may take TLS only (use amqps://; RabbitMQ's default TLS port is 5671)";
+        }
+
+        return innermost.Message;
+    }
+
+    /// <summary>True when RabbitMQ refused the login or the vhost: no retry can succeed.</summary>
+    public static bool IsRefusal(Exception failure) => Chain(failure).Any(e => e is AuthenticationFailureException
+        || e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });
+
+    [GeneratedRegex("initiated by Peer, code=[0-9]+, text='([^']*)'")]
+    private static partial Regex WrappedReply();
+
+    private static IEnumerable<Exception> Chain(Exception failure)
+    {
+        for (Exception? e = failure; e is not null; e = e is AggregateException { InnerExceptions.Count: > 0 } a ? a.InnerExceptions[0] : e.InnerException)
+        {
+            yield return e;
+        }
+    }
+}
