@@ -74,8 +74,8 @@ public sealed record PrecomputeHotQuery(PrecomputeReasoning Job);
 /// <param name="BatchId">The request's offline job, if any.</param>
 /// <param name="Query">The query text.</param>
 /// <param name="Hits">Hits in the judged window.</param>
-/// <param name="Judged">Passages the model judged for this request.</param>
-/// <param name="AlreadyStored">Passages whose reasoning was already stored for the same passage text.</param>
+/// <param name="Judged">Passages the model judged for this request and this request stored.</param>
+/// <param name="AlreadyStored">Passages whose reasoning was already stored for the same passage text (before the request, or by a racing worker first): never also counted in <paramref name="Judged"/>.</param>
 /// <param name="ComputeMilliseconds">Time the model spent.</param>
 public sealed record PrecomputeReasoningCompleted(Guid JobId, string? BatchId, string Query, int Hits, int Judged, int AlreadyStored, long ComputeMilliseconds);
 

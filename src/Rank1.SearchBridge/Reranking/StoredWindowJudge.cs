@@ -87,8 +87,8 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
     /// The precompute worker's way: judges the misses as <see cref="JudgeAsync"/> does, but writes the new judgements
     /// before returning (a message is acknowledged only once its work is stored). A window with passages that failed on
     /// their input (<see cref="RerankStatus.Partial"/>) has the others written too: the worker sends it to the error queue
-    /// without retrying, so this is their only chance. Returns the outcome, the judgements written and those the store
-    /// already held (a racing worker stored the same judgement first). Throws <see cref="ReasoningStoreException"/>
+    /// without retrying, so this is their only chance. Returns the outcome, the judgements this call stored and those the
+    /// store already held (a racing worker stored the same judgement first): no judgement is counted in both. Throws <see cref="ReasoningStoreException"/>
     /// when the store does not take them; with <paramref name="unstored"/>, those judgements are kept there, and the
     /// retry's misses found there are written without being judged again.
     /// </summary>
@@ -142,7 +142,9 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
 
             pending = judged;
             var written = await store.WriteAsync(judged.Select(j => j.Document).ToArray(), cancellationToken).ConfigureAwait(false);
-            return (outcome, judged.Count, written.AlreadyStored);
+            // Written and AlreadyStored part the batch: a judgement a racing worker stored first is counted once, as
+            // already stored (counted as written too, a job's written + already stored exceeded its hits).
+            return (outcome, written.Written, written.AlreadyStored);
         }
         catch (Exception)
         {
