@@ -417,6 +417,44 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [Fact]
+    public async Task AnUnreadableMessageWhoseMoveToTheErrorQueueFails_IsCountedOnce_WhenTheMoveSucceeds_NotOnEveryRedelivery()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        // <queue>_error declared as a direct exchange, not MassTransit's fanout: RabbitMQ refuses the error transport's
+        // declaration (PRECONDITION_FAILED), the move fails and the message comes back to its queue, again and again.
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.Url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(queue + "_error", RabbitMQ.Client.ExchangeType.Direct, durable: true, autoDelete: false);
+        }
+
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await WaitForConsumerAsync(node.Url, queue, worker);
+        await PublishRawAsync(node.Url, queue, [System.Text.Encoding.UTF8.GetBytes("{\"messageId\": ")]);
+
+        const string refusal = "inequivalent arg 'type' for exchange";
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Count(l => l.Contains(refusal, StringComparison.Ordinal)) >= 3), TimeSpan.FromMinutes(2),
+            () => "the move to the error queue did not fail three times:\n" + worker.Log);
+        using var http = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        Assert.Equal(0, PrometheusText.Sum(await http.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("outcome", "unreadable")));
+
+        // The exchange as MassTransit declares it: the next move succeeds, and the message is counted once.
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeleteAsync(queue + "_error", ifUnused: false);
+        }
+
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count == 1, TimeSpan.FromMinutes(2),
+            () => "the message never reached the error queue:\n" + worker.Log);
+        Assert.Equal(1, PrometheusText.Value(await http.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "unreadable")));
+    }
+
+    [Fact]
     public async Task APassageTheModelCannotRead_SendsTheJobToTheErrorQueueAfterOneAttempt_WithTheOthersStored()
     {
         var node = Node;

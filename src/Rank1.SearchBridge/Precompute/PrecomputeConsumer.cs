@@ -90,21 +90,23 @@ internal sealed class JobCounted
 }
 
 /// <summary>
-/// Counts the messages MassTransit sends to <c>&lt;queue&gt;_error</c> before any consumer saw them (an envelope that is
+/// Counts the messages MassTransit moved to <c>&lt;queue&gt;_error</c> before any consumer saw them (an envelope that is
 /// not JSON, not UTF-8, not an envelope, or whose message has fields of the wrong type: MassTransit's
 /// <c>SerializationException</c>) as <c>unreadable</c>, then lets MassTransit's own error pipe (fault event, error
-/// queue with its fault headers) do the rest. A message a consumer saw was counted by it (<see cref="JobCounted"/>).
+/// queue with its fault headers) do the rest, counting once the move succeeded. A message a consumer saw was counted
+/// by it (<see cref="JobCounted"/>).
 /// </summary>
 internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue) : IFilter<ExceptionReceiveContext>
 {
-    public Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
+    public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {
+        // Counted once it is in the error queue: a move that fails (the error exchange refused) sends the message back to
+        // its queue, and each redelivery counted it again (23 for one message in 20 s).
+        await next.Send(context).ConfigureAwait(false);
         if (!JobCounted.IsMarked(context))
         {
             metrics.PrecomputeJob(queue, "unreadable");
         }
-
-        return next.Send(context);
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("rank1-unreadable-jobs");
@@ -116,10 +118,11 @@ internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue) :
 /// </summary>
 internal sealed class SkippedJobCounter(Rank1Metrics metrics, string queue) : IFilter<ReceiveContext>
 {
-    public Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
+    public async Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
     {
+        // Counted once it is moved, as UnreadableJobCounter: a failed move returns the message for another delivery.
+        await next.Send(context).ConfigureAwait(false);
         metrics.PrecomputeJob(queue, "skipped");
-        return next.Send(context);
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("rank1-skipped-jobs");
