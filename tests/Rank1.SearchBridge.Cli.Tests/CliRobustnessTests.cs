@@ -110,6 +110,25 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge search-server: {file}: --data is a file, not a folder (give the folder that keeps the indices)", r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// A passage whose text, title or id escapes a lone UTF-16 surrogate (half an emoji) was an unhandled exception
+    /// (exit 134, a stack trace), and a field given twice was read as one of its two values; each is one line naming
+    /// the file, the line and the field, as the rerank service refuses them in a request.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"id\":\"a\",\"text\":\"onions \\ud83d\"}", "\"text\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"id\":\"a\",\"title\":\"\\ude00\",\"text\":\"onions\"}", "\"title\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"id\":\"a\\ud83d\",\"text\":\"onions\"}", "\"id\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"id\":\"a\",\"text\":\"onions\",\"text\":\"garlic\"}", "not valid JSON (Duplicate property 'text' encountered during deserialization.)")]
+    public async Task Rerank_PassageWithALoneSurrogateOrAFieldTwice_OneLineNamingFileLineAndField_Exit4(string passage, string problem)
+    {
+        var file = Path.Combine(TestTemp.Folder("passages-"), "passages.jsonl");
+        await File.WriteAllTextAsync(file, "{\"id\":\"ok\",\"text\":\"fine \\ud83d\\ude00\"}\n" + passage + "\n");
+        var r = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge rerank: {file}:2: {problem}", r.Error.TrimEnd('\n'));
+    }
+
     [Fact]
     public async Task Rerank_PassagesIsADirectory_SaysSo_Exit4()
     {

@@ -271,6 +271,21 @@ public sealed class EvalCommandTests
         return (result, topicsFile, qrelsFile, runs);
     }
 
+    /// <summary>
+    /// <c>eval --dataset</c> on a one-document BEIR folder with <paramref name="queries"/> and the qrels lines
+    /// <paramref name="qrels"/> (after the header), and a model folder that does not exist: for inputs refused before
+    /// the corpus is indexed or a model is looked for.
+    /// </summary>
+    private static async Task<(CliResult Result, string Dataset)> UnindexedDatasetAsync(string queries, string qrels)
+    {
+        var dataset = TestTemp.Folder("rank1-eval-beir-unindexed-");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "corpus.jsonl"), "{\"_id\":\"d1\",\"text\":\"onion\"}\n");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), queries);
+        Directory.CreateDirectory(Path.Combine(dataset, "qrels"));
+        await File.WriteAllTextAsync(Path.Combine(dataset, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\n" + qrels);
+        return (await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", Path.Combine(dataset, "no-model"), "--run-out", Path.Combine(dataset, "runs")), dataset);
+    }
+
     [Fact]
     public async Task Eval_TopicIdGivenTwice_IsRefusedNamingTheFileAndTheSecondLine()
     {
@@ -281,12 +296,7 @@ public sealed class EvalCommandTests
         Assert.False(Directory.Exists(runs));
 
         // A BEIR folder's queries.jsonl: refused before the corpus is indexed or a model is looked for.
-        var dataset = TestTemp.Folder("rank1-eval-beir-duptopic-");
-        await File.WriteAllTextAsync(Path.Combine(dataset, "corpus.jsonl"), "{\"_id\":\"d1\",\"text\":\"onion\"}\n");
-        await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), "{\"_id\":\"q1\",\"text\":\"onion\"}\n\n{\"_id\":\"q1\",\"text\":\"dup\"}\n");
-        Directory.CreateDirectory(Path.Combine(dataset, "qrels"));
-        await File.WriteAllTextAsync(Path.Combine(dataset, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
-        var beir = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", Path.Combine(dataset, "no-model"), "--run-out", Path.Combine(dataset, "runs"));
+        var (beir, dataset) = await UnindexedDatasetAsync("{\"_id\":\"q1\",\"text\":\"onion\"}\n\n{\"_id\":\"q1\",\"text\":\"dup\"}\n", "q1\td1\t1\n");
         Assert.Equal(4, beir.ExitCode);
         Assert.Contains($"{Path.Combine(dataset, "queries.jsonl")}:3: topic 'q1' is given twice (first on line 1)", beir.Error, StringComparison.Ordinal);
     }
@@ -302,6 +312,40 @@ public sealed class EvalCommandTests
     {
         var (result, topics, _, runs) = await UnsearchedAsync(topicLines, "q1 0 d1 1\n");
         Assert.Equal((4, true, false), (result.ExitCode, result.Error.Contains(topics + error, StringComparison.Ordinal), Directory.Exists(runs)));
+    }
+
+    /// <summary>
+    /// A JSON Lines topic that is not a string id and a string query was an unhandled exception (exit 134 and a stack
+    /// trace: a number or an array as the query, a lone surrogate escape, a field given twice); each is one line naming
+    /// the file and line, exit 4, before anything is searched.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"qid\":\"q1\",\"query\":5}", ":1: \"query\" must be a string")]
+    [InlineData("{\"qid\":\"q1\",\"query\":[\"onion\"]}", ":1: \"query\" must be a string")]
+    [InlineData("{\"qid\":\"q1\",\"query\":\"onion \\ud83d\"}", ":1: \"query\" is not valid text: it holds an unpaired UTF-16 surrogate")]
+    [InlineData("{\"qid\":\"q1\",\"qid\":\"q2\",\"query\":\"onion\"}", ":1: not valid JSON (Duplicate property 'qid'")]
+    [InlineData("{\"qid\":{\"n\":1},\"query\":\"onion\"}", ":1: \"qid\" must be a string or a number")]
+    public async Task Eval_JsonTopicNotAnIdAndAString_OneLineNamingFileAndLine_BeforeAnySearch(string topicLine, string error)
+    {
+        var (result, topics, _, runs) = await UnsearchedAsync(topicLine + "\n", "q1 0 d1 1\n");
+        Assert.Equal((4, true, false), (result.ExitCode, result.Error.Contains(topics + error, StringComparison.Ordinal), Directory.Exists(runs)));
+        Assert.DoesNotContain("Unhandled exception", result.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A topic with no query text cannot be searched: the proxy refused it with a 400 halfway through the evaluation
+    /// (after a dataset's corpus was indexed and the runs half written). It is refused before, naming the file and line;
+    /// in a dataset, only the queries its test qrels judge are searched, so only they must have text.
+    /// </summary>
+    [Fact]
+    public async Task Eval_TopicWithoutQueryText_IsRefusedNamingTheLineBeforeAnySearch()
+    {
+        var (tsv, topics, _, runs) = await UnsearchedAsync("q1\tonion\nq2\t \n", "q1 0 d1 1\nq2 0 d1 1\n");
+        Assert.Equal((4, true, false), (tsv.ExitCode, tsv.Error.Contains($"{topics}:2: topic 'q2' has no query text", StringComparison.Ordinal), Directory.Exists(runs)));
+
+        var (beir, dataset) = await UnindexedDatasetAsync("{\"_id\":\"q0\",\"text\":\"\"}\n{\"_id\":\"q1\",\"text\":\"onion\"}\n{\"_id\":\"q2\",\"text\":\"\"}\n", "q1\td1\t1\nq2\td1\t1\n");
+        Assert.Equal(4, beir.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {Path.Combine(dataset, "queries.jsonl")}:3: topic 'q2' has no query text: there is nothing to search for", beir.Error.Trim());
     }
 
     [Fact]

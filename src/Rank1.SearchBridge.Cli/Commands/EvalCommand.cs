@@ -112,6 +112,13 @@ internal sealed class EvalCommand : CliCommand
             topics = topics.Where(t => qrels.QueryIds.Contains(t.Id)).ToList();
         }
 
+        // Every topic is searched: one without text would stop the evaluation midway (the proxy refuses a search it
+        // can find no query text in), after the corpus is indexed and the runs are half written.
+        if (topics.FirstOrDefault(t => string.IsNullOrWhiteSpace(t.Query)) is { } blank)
+        {
+            throw new CliException($"{topicsFile}:{blank.Line}: topic '{blank.Id}' has no query text: there is nothing to search for", ExitCodes.BadInput);
+        }
+
         var judged = topics.Where(t => qrels.QueryIds.Contains(t.Id)).Select(t => t.Id).ToList();
         if (judged.Count == 0)
         {
@@ -388,7 +395,8 @@ internal sealed class EvalCommand : CliCommand
         new(metric.ToString(), Mean(a), Mean(b), b.Zip(a).Count(p => p.First > p.Second + 1e-12), b.Zip(a).Count(p => p.First < p.Second - 1e-12),
             TrecEval.PairedRandomizationPValue(b, a));
 
-    private sealed record Topic(string Id, string Query);
+    /// <summary>A topic and the line of its file that gives it.</summary>
+    private sealed record Topic(string Id, string Query, int Line);
 
     /// <summary>The two runs compared: their names in the output (JSON keys and table columns) and their files.</summary>
     private sealed record Runs(string A, string B, string FileA, string FileB);
@@ -464,25 +472,62 @@ internal sealed class EvalCommand : CliCommand
         return topics.Count > 0 ? topics : throw new CliException($"{file}: no topics", ExitCodes.BadInput);
     }
 
+    /// <summary>
+    /// A JSON Lines topic: its id (<c>qid</c>, <c>id</c> or BEIR's <c>_id</c>: a string or a number) and its text
+    /// (<c>query</c>, or BEIR's <c>text</c>: a string). Anything else (a field given twice included) is a bad input
+    /// naming the file and line, never an unhandled exception.
+    /// </summary>
     private static Topic JsonTopic(string file, int n, string line)
     {
+        var where = $"{file}:{n}";
         try
         {
-            var o = JsonNode.Parse(line)!;
-            var id = (o["qid"] ?? o["id"] ?? o["_id"])?.ToString();
-            var query = (o["query"] ?? o["text"])?.GetValue<string>();
-            return id is null || query is null ? throw new CliException($"{file}:{n}: needs \"qid\" and \"query\"", ExitCodes.BadInput) : new Topic(id, query);
+            using var doc = JsonDocument.Parse(line, JsonLineText.Strict);
+            var o = doc.RootElement;
+            if (o.ValueKind != JsonValueKind.Object)
+            {
+                throw new CliException($"{where}: expected a JSON object", ExitCodes.BadInput);
+            }
+
+            if (Field(o, "qid", "id", "_id") is not (string idName, var idValue) || Field(o, "query", "text") is not (string queryName, var queryValue))
+            {
+                throw new CliException($"{where}: needs \"qid\" and \"query\"", ExitCodes.BadInput);
+            }
+
+            var id = idValue.ValueKind switch
+            {
+                JsonValueKind.String => JsonLineText.Of(idValue, where, idName),
+                JsonValueKind.Number => idValue.GetRawText(),
+                _ => throw new CliException($"{where}: \"{idName}\" must be a string or a number", ExitCodes.BadInput),
+            };
+            return queryValue.ValueKind == JsonValueKind.String
+                ? new Topic(id, JsonLineText.Of(queryValue, where, queryName), n)
+                : throw new CliException($"{where}: \"{queryName}\" must be a string", ExitCodes.BadInput);
         }
         catch (JsonException ex)
         {
-            throw new CliException($"{file}:{n}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+            throw new CliException($"{where}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
         }
+    }
+
+    /// <summary>The first of <paramref name="names"/> that <paramref name="o"/> holds and is not null, with its value.</summary>
+    private static (string Name, JsonElement Value)? Field(JsonElement o, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (o.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
+            {
+                return (name, value);
+            }
+        }
+
+        return null;
     }
 
     private static Topic TsvTopic(string file, int n, string line)
     {
         var tab = line.IndexOf('\t', StringComparison.Ordinal);
-        return tab > 0 ? new Topic(line[..tab].Trim(), line[(tab + 1)..].Trim()) : throw new CliException($"{file}:{n}: expected 'qid<TAB>query'", ExitCodes.BadInput);
+        return tab > 0 ? new Topic(line[..tab].Trim(), line[(tab + 1)..].Trim(), n) : throw new CliException($"{file}:{n}: expected 'qid<TAB>query'", ExitCodes.BadInput);
     }
 
     private static async Task<IReadOnlyList<string>> SearchAsync(HttpClient http, Uri baseUrl, string index, JsonObject body, CancellationToken cancellationToken)

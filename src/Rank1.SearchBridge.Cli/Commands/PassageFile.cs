@@ -37,7 +37,7 @@ internal static class PassageFile
 
             try
             {
-                using var doc = JsonDocument.Parse(line);
+                using var doc = JsonDocument.Parse(line, JsonLineText.Strict);
                 var root = doc.RootElement;
                 if (root.ValueKind != JsonValueKind.Object)
                 {
@@ -49,16 +49,17 @@ internal static class PassageFile
                     throw new CliException($"{path}:{lineNumber}: \"text\" (a string) is required", ExitCodes.BadInput);
                 }
 
+                var where = $"{path}:{lineNumber}";
                 var id = root.TryGetProperty("id", out var idEl)
                     ? idEl.ValueKind switch
                     {
-                        JsonValueKind.String => idEl.GetString()!,
+                        JsonValueKind.String => JsonLineText.Of(idEl, where, "id"),
                         JsonValueKind.Number => idEl.GetRawText(),
-                        _ => throw new CliException($"{path}:{lineNumber}: \"id\" must be a string or a number", ExitCodes.BadInput),
+                        _ => throw new CliException($"{where}: \"id\" must be a string or a number", ExitCodes.BadInput),
                     }
                     : lineNumber.ToString(CultureInfo.InvariantCulture);
-                var title = root.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-                result.Add(new PassageRecord(id, title, text.GetString()!));
+                var title = root.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? JsonLineText.Of(t, where, "title") : null;
+                result.Add(new PassageRecord(id, title, JsonLineText.Of(text, where, "text")));
             }
             catch (JsonException ex)
             {
