@@ -614,6 +614,21 @@ public sealed class EvalCommandTests
         Assert.Contains(message, result.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A BEIR qrels line whose score is not an integer was reported in TREC terms, quoting a line the file does not
+    /// hold ("expected 'qid 0 docid relevance' ..., got 'q1 0 d1 x'"); it is named in the TSV's own terms, as written.
+    /// </summary>
+    [Theory]
+    [InlineData("q1\td1\tx")]
+    [InlineData("q1\td1\t")]
+    [InlineData("q1\td1\t1 2")]
+    public async Task Eval_BeirQrelsScoreNotAnInteger_NamesTheLineAsWritten(string line)
+    {
+        var (result, qrels, _) = await OfflineAsync(System.Text.Encoding.UTF8.GetBytes($"query-id\tcorpus-id\tscore\nq1\td2\t1\n{line}\n"), "q1 Q0 d1 1 1 r\n"u8.ToArray());
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {qrels}: line 3: expected 'query-id<TAB>corpus-id<TAB>score' (score an integer), got '{line}'", result.Error.Trim());
+    }
+
     [Fact]
     public async Task Eval_BadQrelsLine_NamesFileAndLine()
     {

@@ -65,9 +65,11 @@ internal sealed class BeirDataset
             }
 
             header = false;
-            if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(TrecText.IsSeparator) || p[1].Any(TrecText.IsSeparator))
+            // Checked here, in the file's own terms: the TREC line it becomes is not what the user wrote.
+            if (p.Length != 3 || p[0].Length == 0 || p[1].Length == 0 || p[0].Any(TrecText.IsSeparator) || p[1].Any(TrecText.IsSeparator)
+                || TrecText.Fields(p[2]) is not [var score] || !TrecText.TryParseGrade(score, out _))
             {
-                throw new CliException($"{file}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score', got '{lines[i]}'", ExitCodes.BadInput);
+                throw new CliException($"{file}: line {i + 1}: expected 'query-id<TAB>corpus-id<TAB>score' (score an integer), got '{lines[i]}'", ExitCodes.BadInput);
             }
 
             trec.Add($"{p[0]} 0 {p[1]} {p[2]}");
