@@ -629,6 +629,31 @@ public sealed class EvalCommandTests
         Assert.Equal($"rank1-bridge eval: {qrels}: line 3: expected 'query-id<TAB>corpus-id<TAB>score' (score an integer), got '{line}'", result.Error.Trim());
     }
 
+    /// <summary>
+    /// A corpus line with a lone surrogate escape in its text or id, or a field given twice, was an unhandled exception
+    /// while the corpus was sent (exit 134, a stack trace); an id or title that is an object was indexed as its JSON
+    /// text. Each is one line naming the file, the line and the field, exit 4.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Model)]
+    [Theory]
+    [InlineData("{\"_id\":\"d2\",\"text\":\"onion \\ud83d\"}", "\"text\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"_id\":\"d\\udc00\",\"text\":\"onion\"}", "\"_id\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"_id\":\"d2\",\"text\":\"onion\",\"text\":\"garlic\"}", "not valid JSON (Duplicate property 'text' encountered during deserialization.)")]
+    [InlineData("{\"_id\":{\"n\":2},\"text\":\"onion\"}", "\"_id\" must be a string or a number")]
+    [InlineData("{\"_id\":\"d2\",\"title\":[\"t\"],\"text\":\"onion\"}", "\"title\" must be a string")]
+    public async Task Eval_DatasetCorpusLineWithBadText_OneLineNamingFileLineAndField(string corpusLine, string problem)
+    {
+        var dataset = TestTemp.Folder("rank1-eval-beir-corpus-");
+        var corpus = Path.Combine(dataset, "corpus.jsonl");
+        await File.WriteAllTextAsync(corpus, "{\"_id\":\"d1\",\"title\":null,\"text\":\"onion \\ud83d\\ude00\"}\n" + corpusLine + "\n");
+        await File.WriteAllTextAsync(Path.Combine(dataset, "queries.jsonl"), "{\"_id\":\"q1\",\"text\":\"onion\"}\n");
+        Directory.CreateDirectory(Path.Combine(dataset, "qrels"));
+        await File.WriteAllTextAsync(Path.Combine(dataset, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+        var r = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "2", "--run-out", Path.Combine(dataset, "runs"));
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {corpus}: line 2: {problem}", r.Error.Trim().Split('\n')[^1]);
+    }
+
     [Fact]
     public async Task Eval_BadQrelsLine_NamesFileAndLine()
     {

@@ -99,23 +99,19 @@ internal sealed class BeirDataset
                 continue;
             }
 
-            JsonObject doc;
+            var where = $"{Corpus}: line {n}";
+            JsonObject source;
+            string id;
             try
             {
-                doc = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object");
+                using var doc = JsonDocument.Parse(line, JsonLineText.Strict);
+                (id, source) = CorpusDocument(doc.RootElement, where);
             }
             catch (JsonException ex)
             {
-                throw new CliException($"{Corpus}: line {n}: not a JSON object ({ex.Message})", ExitCodes.BadInput);
+                throw new CliException($"{where}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
             }
 
-            var id = doc["_id"]?.ToString();
-            if (string.IsNullOrEmpty(id) || doc["text"] is not JsonValue)
-            {
-                throw new CliException($"{Corpus}: line {n}: needs \"_id\" and \"text\"", ExitCodes.BadInput);
-            }
-
-            var source = new JsonObject { ["title"] = doc["title"]?.DeepClone(), ["text"] = doc["text"]!.DeepClone() };
             bulk.Append(new JsonObject { ["index"] = new JsonObject { ["_index"] = index, ["_id"] = id } }.ToJsonString()).Append('\n')
                 .Append(source.ToJsonString()).Append('\n');
             if (++count % 500 == 0)
@@ -129,6 +125,46 @@ internal sealed class BeirDataset
         progress(count);
         using var refresh = await http.PostAsync(new Uri(cluster, $"{index}/_refresh"), null, cancellationToken).ConfigureAwait(false);
         return count;
+    }
+
+    /// <summary>
+    /// A corpus line's id (<c>_id</c>: a string or a number) and the document indexed for it (<c>text</c>, a string;
+    /// <c>title</c>, a string or absent). Anything else, a lone surrogate escape in a string included, is a bad input
+    /// naming <paramref name="where"/>, never an unhandled exception while the corpus is sent.
+    /// </summary>
+    private static (string Id, JsonObject Source) CorpusDocument(JsonElement doc, string where)
+    {
+        CliException Bad(string problem) => new($"{where}: {problem}", ExitCodes.BadInput);
+        if (doc.ValueKind != JsonValueKind.Object)
+        {
+            throw Bad("not a JSON object");
+        }
+
+        if (!doc.TryGetProperty("_id", out var idValue) || !doc.TryGetProperty("text", out var text) || text.ValueKind == JsonValueKind.Null)
+        {
+            throw Bad("needs \"_id\" and \"text\"");
+        }
+
+        var id = idValue.ValueKind switch
+        {
+            JsonValueKind.String => JsonLineText.Of(idValue, where, "_id"),
+            JsonValueKind.Number => idValue.GetRawText(),
+            _ => throw Bad("\"_id\" must be a string or a number"),
+        };
+        if (id.Length == 0)
+        {
+            throw Bad("needs \"_id\" and \"text\"");
+        }
+
+        string? title = null;
+        if (doc.TryGetProperty("title", out var t) && t.ValueKind != JsonValueKind.Null)
+        {
+            title = t.ValueKind == JsonValueKind.String ? JsonLineText.Of(t, where, "title") : throw Bad("\"title\" must be a string");
+        }
+
+        return text.ValueKind == JsonValueKind.String
+            ? (id, new JsonObject { ["title"] = title, ["text"] = JsonLineText.Of(text, where, "text") })
+            : throw Bad("\"text\" must be a string");
     }
 
     private static async Task SendAsync(HttpClient http, Uri cluster, StringBuilder bulk, CancellationToken cancellationToken)
