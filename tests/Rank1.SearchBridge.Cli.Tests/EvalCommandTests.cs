@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch;
 using Rank1.Testing;
 
@@ -652,6 +655,41 @@ public sealed class EvalCommandTests
         var r = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "2", "--run-out", Path.Combine(dataset, "runs"));
         Assert.Equal(4, r.ExitCode);
         Assert.Equal($"rank1-bridge eval: {corpus}: line 2: {problem}", r.Error.Trim().Split('\n')[^1]);
+    }
+
+    /// <summary>
+    /// A cluster behind a gateway that answers HTML (a 502), an empty body, or a 200 that is no search response was an
+    /// unhandled exception (a JsonException, a NullReferenceException: exit 134, a stack trace); it is the cluster's
+    /// failure in one line, exit 1, with the start of what it answered. A 200 without hits is not read as a query
+    /// that retrieved nothing, which would have scored it 0.
+    /// </summary>
+    [Theory]
+    [InlineData(502, "text/html", "<html><body>502 Bad Gateway</body></html>", "answered 502: <html><body>502 Bad Gateway</body></html>")]
+    [InlineData(200, "application/json", "", "answered 200 with no search response (hits.hits, each with an _id string): (an empty body)")]
+    [InlineData(200, "application/json", "{\"took\":1}", "answered 200 with no search response (hits.hits, each with an _id string): {\"took\":1}")]
+    [InlineData(200, "application/json", "{\"hits\":{\"hits\":[{\"_id\":5}]}}", "answered 200 with no search response (hits.hits, each with an _id string): {\"hits\":{\"hits\":[{\"_id\":5}]}}")]
+    [InlineData(500, "application/json", "{\"error\":\"an old cluster's error is a string\"}", "answered 500: an old cluster's error is a string")]
+    public async Task Eval_ClusterAnswersWhatIsNoSearchResponse_OneLineNamingTheUrlAndTheAnswer_Exit1(int status, string contentType, string body, string problem)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var cluster = builder.Build();
+        cluster.Run(async context =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = contentType;
+            await context.Response.WriteAsync(body);
+        });
+        await cluster.StartAsync();
+        var url = cluster.Urls.First();
+
+        var dir = TestTemp.Folder("rank1-eval-gateway-");
+        await File.WriteAllTextAsync(Path.Combine(dir, "topics.tsv"), "q1\tonion\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "qrels.txt"), "q1 0 d1 1\n");
+        var r = await CliRunner.RunAsync("eval", "--topics", Path.Combine(dir, "topics.tsv"), "--qrels", Path.Combine(dir, "qrels.txt"), "--index", "docs",
+            "--backend", url, "--proxy", url, "--run-out", Path.Combine(dir, "runs"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {url}/docs/_search {problem}", r.Error.Trim().Split('\n')[^1]);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -545,15 +544,38 @@ internal sealed class EvalCommand : CliCommand
 
         using (response)
         {
-            var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
+            // A gateway in front of the cluster may answer anything (an HTML 502, an empty body): that is the
+            // cluster's failure, said in one line, never an unhandled exception; nor is an answer without hits read
+            // as a query that retrieved nothing, which would score it 0.
+            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            JsonObject? json;
+            try
             {
-                throw new CliException($"{url} answered {(int)response.StatusCode}: {json?["error"]?["reason"] ?? json?.ToJsonString()}", ExitCodes.Failure);
+                json = JsonNode.Parse(text) as JsonObject;
+            }
+            catch (JsonException)
+            {
+                json = null;
             }
 
-            return json?["hits"]?["hits"]?.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray() ?? [];
+            if (!response.IsSuccessStatusCode)
+            {
+                var reason = json?["error"] is JsonObject error ? error["reason"] : json?["error"];
+                throw new CliException($"{url} answered {(int)response.StatusCode}: {reason?.ToString() ?? Excerpt(text)}", ExitCodes.Failure);
+            }
+
+            if (json?["hits"]?["hits"] is not JsonArray hits || hits.Any(h => h?["_id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String))
+            {
+                throw new CliException($"{url} answered {(int)response.StatusCode} with no search response (hits.hits, each with an _id string): {Excerpt(text)}", ExitCodes.Failure);
+            }
+
+            return hits.Select(h => h!["_id"]!.GetValue<string>()).ToArray();
         }
     }
+
+    /// <summary>The start of an answer's body, for an error: its first 200 characters, or "(an empty body)".</summary>
+    private static string Excerpt(string body) =>
+        body.Trim() is { Length: > 0 } t ? (t.Length > 200 ? t[..200] + "..." : t) : "(an empty body)";
 
     private static void WriteTable(CliContext context, Runs runs, MetricRow[] rows, string averaged, string legend)
     {
