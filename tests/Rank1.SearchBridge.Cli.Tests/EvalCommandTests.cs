@@ -671,16 +671,7 @@ public sealed class EvalCommandTests
     [InlineData(500, "application/json", "{\"error\":\"an old cluster's error is a string\"}", "answered 500: an old cluster's error is a string")]
     public async Task Eval_ClusterAnswersWhatIsNoSearchResponse_OneLineNamingTheUrlAndTheAnswer_Exit1(int status, string contentType, string body, string problem)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var cluster = builder.Build();
-        cluster.Run(async context =>
-        {
-            context.Response.StatusCode = status;
-            context.Response.ContentType = contentType;
-            await context.Response.WriteAsync(body);
-        });
-        await cluster.StartAsync();
+        await using var cluster = await CannedClusterAsync(status, contentType, body);
         var url = cluster.Urls.First();
 
         var dir = TestTemp.Folder("rank1-eval-gateway-");
@@ -690,6 +681,35 @@ public sealed class EvalCommandTests
             "--backend", url, "--proxy", url, "--run-out", Path.Combine(dir, "runs"));
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"rank1-bridge eval: {url}/docs/_search {problem}", r.Error.Trim().Split('\n')[^1]);
+    }
+
+    /// <summary>A dataset indexed through a gateway that answers an HTML 502 was a JsonException (exit 134); it is one line, exit 1.</summary>
+    [Trait(TestCategory.Name, TestCategory.Model)]
+    [Fact]
+    public async Task Eval_DatasetIndexedThroughAGatewayAnsweringHtml_OneLineNamingTheUrlAndTheAnswer_Exit1()
+    {
+        await using var cluster = await CannedClusterAsync(502, "text/html", "<html><body>502 Bad Gateway</body></html>");
+        var url = cluster.Urls.First();
+        var r = await CliRunner.RunAsync("eval", "--dataset", Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), "--backend", url, "--model", TestPaths.TinyModel,
+            "--run-out", Path.Combine(TestTemp.Folder("rank1-eval-gateway-beir-"), "runs"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {url}/_bulk refused the corpus (502): <html><body>502 Bad Gateway</body></html>", r.Error.Trim().Split('\n')[^1]);
+    }
+
+    /// <summary>A real HTTP server on loopback that answers every request with <paramref name="status"/> and <paramref name="body"/>.</summary>
+    private static async Task<WebApplication> CannedClusterAsync(int status, string contentType, string body)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var cluster = builder.Build();
+        cluster.Run(async context =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = contentType;
+            await context.Response.WriteAsync(body);
+        });
+        await cluster.StartAsync();
+        return cluster;
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -176,11 +175,11 @@ internal sealed class BeirDataset
 
         var url = new Uri(cluster, "_bulk");
         using var response = await http.PostAsync(url, new StringContent(bulk.ToString(), Encoding.UTF8, "application/x-ndjson"), cancellationToken).ConfigureAwait(false);
-        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode || json?["errors"]?.GetValue<bool>() == true)
+        var (json, text) = await ClusterAnswer.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode || json?["errors"] is not JsonValue errors || errors.GetValueKind() != JsonValueKind.False)
         {
-            var reason = json?["items"]?.AsArray().Select(i => i?["index"]?["error"]?["reason"]).FirstOrDefault(r => r is not null) ?? json?["error"]?["reason"];
-            throw new CliException($"{url} refused the corpus ({(int)response.StatusCode}): {reason}", ExitCodes.Failure);
+            var item = (json?["items"] as JsonArray)?.Select(i => (i as JsonObject)?["index"] as JsonObject).FirstOrDefault(i => i?["error"] is not null);
+            throw new CliException($"{url} refused the corpus ({(int)response.StatusCode}): {(item is not null ? ClusterAnswer.Reason(item, text) : ClusterAnswer.Reason(json, text))}", ExitCodes.Failure);
         }
 
         bulk.Clear();
@@ -195,8 +194,8 @@ internal sealed class BeirDataset
             return null;
         }
 
-        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken).ConfigureAwait(false);
-        return json?["count"]?.GetValue<long>();
+        var (json, _) = await ClusterAnswer.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        return json?["count"] is JsonValue count && count.TryGetValue<long>(out var n) ? n : null;
     }
 
     /// <summary>Lines in the corpus that hold a document.</summary>

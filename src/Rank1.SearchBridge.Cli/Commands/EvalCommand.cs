@@ -547,35 +547,20 @@ internal sealed class EvalCommand : CliCommand
             // A gateway in front of the cluster may answer anything (an HTML 502, an empty body): that is the
             // cluster's failure, said in one line, never an unhandled exception; nor is an answer without hits read
             // as a query that retrieved nothing, which would score it 0.
-            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            JsonObject? json;
-            try
-            {
-                json = JsonNode.Parse(text) as JsonObject;
-            }
-            catch (JsonException)
-            {
-                json = null;
-            }
-
+            var (json, text) = await ClusterAnswer.ReadAsync(response, cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                var reason = json?["error"] is JsonObject error ? error["reason"] : json?["error"];
-                throw new CliException($"{url} answered {(int)response.StatusCode}: {reason?.ToString() ?? Excerpt(text)}", ExitCodes.Failure);
+                throw new CliException($"{url} answered {(int)response.StatusCode}: {ClusterAnswer.Reason(json, text)}", ExitCodes.Failure);
             }
 
-            if (json?["hits"]?["hits"] is not JsonArray hits || hits.Any(h => h?["_id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String))
+            if ((json?["hits"] as JsonObject)?["hits"] is not JsonArray hits || hits.Any(h => h?["_id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String))
             {
-                throw new CliException($"{url} answered {(int)response.StatusCode} with no search response (hits.hits, each with an _id string): {Excerpt(text)}", ExitCodes.Failure);
+                throw new CliException($"{url} answered {(int)response.StatusCode} with no search response (hits.hits, each with an _id string): {ClusterAnswer.Excerpt(text)}", ExitCodes.Failure);
             }
 
             return hits.Select(h => h!["_id"]!.GetValue<string>()).ToArray();
         }
     }
-
-    /// <summary>The start of an answer's body, for an error: its first 200 characters, or "(an empty body)".</summary>
-    private static string Excerpt(string body) =>
-        body.Trim() is { Length: > 0 } t ? (t.Length > 200 ? t[..200] + "..." : t) : "(an empty body)";
 
     private static void WriteTable(CliContext context, Runs runs, MetricRow[] rows, string averaged, string legend)
     {
