@@ -54,6 +54,24 @@ public sealed class PrecomputeCommandTests
         Assert.Single(result.Error.Trim().Split('\n'));
     }
 
+    /// <summary>
+    /// A JSON Lines query with a lone UTF-16 surrogate escape (half an emoji) or a field given twice was an unhandled
+    /// exception (exit 134 and a stack trace); each is one line naming the file, the line and the field, exit 4, as
+    /// eval's topics and rerank's passages are.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"query\":\"a \\ud800\"}", "\"query\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"query\":\"a\",\"instructions\":\"\\udc00 only\"}", "\"instructions\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
+    [InlineData("{\"query\":\"a\",\"query\":\"b\"}", "not valid JSON (Duplicate property 'query' encountered during deserialization.)")]
+    [InlineData("{\"query\":\"a\",\"count\":2,\"count\":3}", "not valid JSON (Duplicate property 'count' encountered during deserialization.)")]
+    public async Task JsonQueryWithALoneSurrogateOrAFieldTwice_OneLineNamingFileLineAndField_Exit4(string line, string problem)
+    {
+        var path = File("{\"query\":\"fine \\ud83d\\ude00\"}", line);
+        var result = await CliRunner.RunAsync("precompute", "--queries", path, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal($"rank1-bridge precompute: {path}:2: {problem}", result.Error.Trim());
+    }
+
     [Fact]
     public async Task QueryLogLineNotUtf8_IsAOneLineErrorNamingFileLineAndByte_Exit4()
     {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Store;
 
@@ -64,48 +63,59 @@ internal static class QueryFile
         return query.Length > 0 ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
     }
 
+    /// <summary>
+    /// A JSON Lines query. Anything but a string query, a whole count and string instructions (a lone UTF-16 surrogate
+    /// escape or a field given twice included) is a bad input naming the file and line, as topics and passages are
+    /// (<see cref="JsonLineText"/>), never an unhandled exception.
+    /// </summary>
     private static LoggedQuery ParseJson(string line, string path, int lineNumber, string? defaultInstructions)
     {
-        JsonObject obj;
+        var where = $"{path}:{lineNumber}";
+        string Fail(string message) => throw new CliException($"{where}: {message}", ExitCodes.BadInput);
         try
         {
-            obj = JsonNode.Parse(line) as JsonObject ?? throw new CliException($"{path}:{lineNumber}: expected a JSON object", ExitCodes.BadInput);
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"{path}:{lineNumber}: not valid JSON ({e.Message})", ExitCodes.BadInput);
-        }
+            using var doc = JsonDocument.Parse(line, JsonLineText.Strict);
+            var obj = doc.RootElement;
+            if (obj.ValueKind != JsonValueKind.Object)
+            {
+                Fail("expected a JSON object");
+            }
 
-        string Fail(string message) => throw new CliException($"{path}:{lineNumber}: {message}", ExitCodes.BadInput);
-        var query = obj["query"] is JsonValue qv && qv.GetValueKind() == JsonValueKind.String ? qv.GetValue<string>() : Fail("\"query\" must be a string");
-        if (string.IsNullOrWhiteSpace(query))
-        {
-            Fail("\"query\" must not be blank");
-        }
+            foreach (var property in obj.EnumerateObject())
+            {
+                if (property.Name is not ("query" or "count" or "instructions"))
+                {
+                    Fail($"unknown field \"{property.Name}\" (expected query, count, instructions)");
+                }
+            }
 
-        long count = 1;
-        if (obj["count"] is { } c)
-        {
-            if (c is not JsonValue cv || cv.GetValueKind() != JsonValueKind.Number || !cv.TryGetValue(out count) || count < 1)
+            var query = Given(obj, "query") is { ValueKind: JsonValueKind.String } qv ? JsonLineText.Of(qv, where, "query") : Fail("\"query\" must be a string");
+            if (string.IsNullOrWhiteSpace(query))
+            {
+                Fail("\"query\" must not be blank");
+            }
+
+            long count = 1;
+            if (Given(obj, "count") is { } c && (c.ValueKind != JsonValueKind.Number || !c.TryGetInt64(out count) || count < 1))
             {
                 Fail("\"count\" must be a whole number of at least 1");
             }
-        }
 
-        var instructions = obj["instructions"] switch
-        {
-            null => defaultInstructions,
-            JsonValue iv when iv.GetValueKind() == JsonValueKind.String => iv.GetValue<string>(),
-            _ => Fail("\"instructions\" must be a string"),
-        };
-        foreach (var (key, _) in obj)
-        {
-            if (key is not ("query" or "count" or "instructions"))
+            var instructions = Given(obj, "instructions") switch
             {
-                Fail($"unknown field \"{key}\" (expected query, count, instructions)");
-            }
+                null => defaultInstructions,
+                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions"),
+                _ => Fail("\"instructions\" must be a string"),
+            };
+            return new LoggedQuery(query.Trim(), count, instructions);
         }
-
-        return new LoggedQuery(query.Trim(), count, instructions);
+        catch (JsonException e)
+        {
+            throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
+        }
     }
+
+    /// <summary><paramref name="obj"/>'s <paramref name="name"/>, or null where it is absent or JSON null.</summary>
+    private static JsonElement? Given(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 }
