@@ -454,6 +454,38 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal(1, PrometheusText.Value(await http.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "unreadable")));
     }
 
+    /// <summary>
+    /// A window hit whose passage text is only white space has no passage text: the proxy neither judges it nor looks it
+    /// up (SearchHits.HasText). The worker kept any text longer than nothing, so it judged and stored such a hit: model
+    /// time and a stored judgement that no search ever reads.
+    /// </summary>
+    [Fact]
+    public async Task AWindowHitWithBlankPassageText_IsNotJudgedOrStoredByTheWorker()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        using (var backend = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            var put = await backend.PutAsync($"{ProxyStack.Index}/_doc/blank?refresh=true", ProxyStack.Json("""{"title":"Onion tears","text":" \t\n "}"""));
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await WaitForConsumerAsync(node.Url, queue, worker);
+        var job = new Messages.PrecomputeReasoning(ProxyStack.Index, "onion tears", null, Window, ["text"], "title", 4, Messages.PrecomputeReasoning.HotQuery,
+            SearchBody: """{"query":{"ids":{"values":["blank","d01"]}}}""", JobId: Guid.NewGuid());
+        await PublishRawAsync(node.Url, queue, [Envelope(System.Text.Json.JsonSerializer.SerializeToNode(job, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options))]);
+
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        var metrics = "";
+        await BrokerProcesses.WaitUntilAsync(async () => PrometheusText.Sum(metrics = await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total") > 0,
+            TimeSpan.FromMinutes(2), () => "the job never finished:\n" + worker.Log);
+        Assert.Equal(1, PrometheusText.Sum(metrics, "rank1_precompute_jobs_total", ("outcome", "stored")));
+        Assert.Equal(1, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
+        Assert.Single(await BrokerProcesses.StoredIdsAsync(stack.Backend.Url));
+    }
+
     [Fact]
     public async Task APassageTheModelCannotRead_SendsTheJobToTheErrorQueueAfterOneAttempt_WithTheOthersStored()
     {

@@ -82,7 +82,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
             return (Title: title, Text: text, Hit: h);
-        }).Where(w => w.Text.Length > 0).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
+        }).Where(w => SearchHits.HasText(w.Text)).Select((w, i) => new KeyedPassage(new PassageToJudge(i, w.Title, w.Text),
             JudgementRecords.Key(w.Hit, request.TargetIndex, model, fingerprint, w.Title, w.Text))).ToArray();
 
         var started = time.GetTimestamp();
