@@ -65,7 +65,7 @@ internal sealed class TrecRun
 
             if (p.Length < 6 || !double.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score) || !double.IsFinite(score))
             {
-                throw new FormatException($"line {n}: expected 'qid Q0 docno rank score tag' (TREC run, score a number), got '{line}'");
+                throw new FormatException($"line {n}: expected 'qid Q0 docno rank score tag' (TREC run, score a finite decimal number), got '{line}'");
             }
 
             if (!seen.Add((p[0], p[2])))
