@@ -32,8 +32,10 @@ internal static class TrecText
     public static bool IsRunComment(string line) => line.TrimStart(Separators).StartsWith('#');
 
     /// <summary>
-    /// True for a comment line of qrels, as trec_eval 10 reads qrels (get_qrels.c): its first character is <c>#</c>
-    /// (an indented <c>#</c> starts a topic id there).
+    /// True for a comment line of qrels: its first character is <c>#</c> (an indented <c>#</c> starts a topic id, as in
+    /// trec_eval 10's get_qrels.c). Every such line is a comment here; get_qrels.c skips one only when the line before
+    /// it was not one too (it reads the next as a judgement, or refuses it as malformed), and refuses a blank line,
+    /// which is skipped here: more lenient, the same scores for a file both accept.
     /// </summary>
     /// <param name="line">The line.</param>
     public static bool IsQrelsComment(string line) => line.StartsWith('#');
