@@ -39,6 +39,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
     }
 
+    // The worker's setting that logs each job's query text (event 2406), as an operator sets it.
+    private const string PrecomputeDebug = "Logging__LogLevel__Rank1.SearchBridge.Precompute";
+
+    // The query texts a worker at Debug logged, by their fingerprints.
+    private static Dictionary<string, string> QueryTexts(IEnumerable<string> output) =>
+        output.Select(l => Regex.Match(l, "Query ([0-9a-f]{64}) is '(.*)'$")).Where(m => m.Success)
+            .GroupBy(m => m.Groups[1].Value, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Groups[2].Value, StringComparer.Ordinal);
+
     private static string NewQueue() => "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
 
     private static string[] PrecomputeArgs(string queries, string brokerUrl, string queue, int maxThinkTokens, params string[] more) =>
@@ -300,7 +308,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await BrokerProcesses.WaitUntilAsync(async () => await Published() >= 1, TimeSpan.FromSeconds(30), () => "the proxy never published the hot query");
 
         // The worker's answer to the job: stored, or (before the fixes) an error-queue fault.
-        bool Stored() => worker.Output.Any(l => l.Contains($"Precomputed '{hot}'", StringComparison.Ordinal));
+        // Named by its fingerprint and length, never its text (the only job this worker gets).
+        bool Stored() => worker.Output.Any(l => l.Contains("Precomputed query ", StringComparison.Ordinal) && l.Contains($"({hot.Length} characters) on docs", StringComparison.Ordinal));
         await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
             TimeSpan.FromMinutes(2), () => "the worker never took the hot query:\n" + worker.Log);
         Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
@@ -311,6 +320,26 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var served = await stack.SearchAsync(MultiMatch(hot));
         Assert.Equal("cached", served.Rerank);
         Assert.All(served.Json["hits"]!["hits"]!.AsArray().Take(Window), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task QueryText_IsNotInTheWorkersInformationLog_WhichNamesItsFingerprintAndLength()
+    {
+        // A search query may be personal data: the worker logged it verbatim at Information ("Judging N passages of
+        // '<query>'", "Precomputed '<query>' ..."). As vLLM logs prompts only at DEBUG: the text at Debug, once per job.
+        const string query = "onion tears of jane doe";
+        var (broker, queue) = (Node.Url, NewQueue());
+        await using var stack = await ProxyStack.StartAsync();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, broker, queue); // the appsettings' Information
+        var run = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([query]), broker, queue, 4, "--wait", "--timeout", "120"));
+        Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("Precomputed ", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), () => "the worker never logged the stored job:\n" + worker.Log);
+        Assert.DoesNotContain(worker.Output, l => l.Contains("jane doe", StringComparison.OrdinalIgnoreCase));
+        var named = $"query {ReasoningKeys.Fingerprint(query, null, 4, ["text"], "title")} ({query.Length} characters)";
+        Assert.Contains(worker.Output, l => l.Contains($"Precomputed {named} on docs", StringComparison.Ordinal));
+        Assert.Contains(worker.Output, l => l.Contains("Judging ", StringComparison.Ordinal) && l.Contains($" passages of {named} on docs", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -635,12 +664,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(offline), node.Url, queue, 4));
         Assert.True(published.ExitCode == 0, published.Error);
 
-        // One worker, default limits (one job of each kind at a time), started once everything waits in the queues.
-        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        // One worker, default limits (one job of each kind at a time), started once everything waits in the queues; at
+        // Debug, where it names each job's query fingerprint with its text, so its completions can be told apart.
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() { [PrecomputeDebug] = "Debug" });
         var order = new List<string>();
         await BrokerProcesses.WaitUntilAsync(() =>
         {
-            order = worker.Output.Select(l => Regex.Match(l, "Precomputed '(.+)' on docs")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+            var texts = QueryTexts(worker.Output);
+            order = worker.Output.Select(l => Regex.Match(l, "Precomputed query ([0-9a-f]{64}) \\([0-9]+ characters\\) on docs")).Where(m => m.Success).Select(m => texts[m.Groups[1].Value]).ToList();
             return Task.FromResult(order.Count >= flood.Length + offline.Length);
         }, TimeSpan.FromMinutes(3), () => "the worker did not finish every job:\n" + worker.Log);
 
@@ -688,11 +719,13 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // A job refused as overloaded, then tried again and stored; nothing went to the error queue.
         var lines = worker.Output.ToList();
         int Line(string text) => lines.FindIndex(l => l.Contains(text, StringComparison.Ordinal));
-        var refused = queries.Where(q => Line($"The engine is overloaded; '{q}' waits and is tried again with back-off") >= 0).ToList();
+        // Each query named by its reasoning-store fingerprint and length, never its text.
+        string Named(string q) => $"query {ReasoningKeys.Fingerprint(q, null, SlowThink, ["text"], "title")} ({q.Length} characters)";
+        var refused = queries.Where(q => Line($"The engine is overloaded; {Named(q)} waits and is tried again with back-off") >= 0).ToList();
         Assert.True(refused.Count > 0, $"neither job was refused as overloaded:\n{string.Join('\n', lines)}");
         foreach (var q in refused)
         {
-            Assert.True(Line($"Precomputed '{q}' on docs") > Line($"The engine is overloaded; '{q}' waits"), $"'{q}' was not stored after it was refused:\n{string.Join('\n', lines)}");
+            Assert.True(Line($"Precomputed {Named(q)} on docs") > Line($"The engine is overloaded; {Named(q)} waits"), $"'{q}' was not stored after it was refused:\n{string.Join('\n', lines)}");
         }
 
         Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
@@ -701,7 +734,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // Its metrics say the same: each overloaded attempt (one log line each), and both jobs stored once.
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
         var metrics = await workerHttp.GetStringAsync("_rank1/metrics");
-        Assert.Equal(lines.Count(l => l.Contains("The engine is overloaded; '", StringComparison.Ordinal)),
+        Assert.Equal(lines.Count(l => l.Contains("The engine is overloaded; query ", StringComparison.Ordinal)),
             PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "overloaded")));
         Assert.Equal(queries.Length, PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "stored")));
     }

@@ -124,13 +124,14 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         {
             metrics.PrecomputeRequest("failed");
             hotQueries.PublishFailed(fingerprint);
-            LogPublishFailed(logger, message.Query, ex);
+            LogPublishFailed(logger, fingerprint, message.Query.Length, ex);
         }
     }
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Debug, Message = "Hot query '{Query}' is not sent to the workers: {Reason}")]
     private static partial void LogSkipped(ILogger logger, string query, string reason);
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query '{Query}'")]
-    private static partial void LogPublishFailed(ILogger logger, string query, Exception exception);
+    // A warning names the query by its reasoning-store fingerprint and length, never its text (personal data).
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Could not ask the workers to precompute hot query {Fingerprint} ({QueryLength} characters)")]
+    private static partial void LogPublishFailed(ILogger logger, string fingerprint, int queryLength, Exception exception);
 }

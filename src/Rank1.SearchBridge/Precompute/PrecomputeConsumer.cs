@@ -29,13 +29,13 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank
         catch (Rank1OverloadedException e)
         {
             metrics.PrecomputeJob(queue, "overloaded");
-            LogOverloaded(logger, job.Query, e.Message);
+            LogOverloaded(logger, service.QueryFingerprint(job), job.Query.Length, e.Message);
             throw;
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             metrics.PrecomputeJob(queue, "cancelled");
-            LogHandedBack(logger, job.Query);
+            LogHandedBack(logger, service.QueryFingerprint(job), job.Query.Length);
             throw;
         }
         catch (Exception e) when (PrecomputeFaults.IsPoison(e))
@@ -54,11 +54,12 @@ internal sealed partial class PrecomputeConsumer(PrecomputeService service, Rank
         await context.RespondAsync(done).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 2401, Level = LogLevel.Warning, Message = "The engine is overloaded; '{Query}' waits and is tried again with back-off: {Reason}")]
-    private static partial void LogOverloaded(ILogger logger, string query, string reason);
+    // The query is named by its fingerprint and length, never its text (personal data): PrecomputeService logs the text at Debug.
+    [LoggerMessage(EventId = 2401, Level = LogLevel.Warning, Message = "The engine is overloaded; query {Fingerprint} ({QueryLength} characters) waits and is tried again with back-off: {Reason}")]
+    private static partial void LogOverloaded(ILogger logger, string fingerprint, int queryLength, string reason);
 
-    [LoggerMessage(EventId = 2403, Level = LogLevel.Warning, Message = "The worker is stopping: '{Query}' was cancelled before it was stored and goes back to the queue for another worker")]
-    private static partial void LogHandedBack(ILogger logger, string query);
+    [LoggerMessage(EventId = 2403, Level = LogLevel.Warning, Message = "The worker is stopping: query {Fingerprint} ({QueryLength} characters) was cancelled before it was stored and goes back to the queue for another worker")]
+    private static partial void LogHandedBack(ILogger logger, string fingerprint, int queryLength);
 }
 
 /// <summary>Consumes <see cref="PrecomputeHotQuery"/> (the proxy's hot-query jobs) from the workers' hot-query queue.</summary>

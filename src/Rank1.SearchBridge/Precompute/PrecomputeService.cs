@@ -49,7 +49,10 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
     {
         Validate(request, options.Value.MaxWindow);
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
-        var fingerprint = ReasoningKeys.JobFingerprint(request, modelLimits);
+        var fingerprint = QueryFingerprint(request);
+        // The query may be personal data: only its fingerprint and length are logged at Information and above, its text
+        // once per job at Debug (as vLLM logs prompts only at DEBUG, request logging off by default).
+        LogQueryText(logger, fingerprint, request.Query);
         var model = windowJudge.Model;
         CheckKeys(request, model, fingerprint);
         var fields = request.Fields.ToArray();
@@ -89,7 +92,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         var lookup = await windowJudge.LookupAsync(window, cancellationToken).ConfigureAwait(false);
         if (lookup.Misses.Count > 0)
         {
-            LogJudging(logger, lookup.Misses.Count, request.Query, request.TargetIndex);
+            LogJudging(logger, lookup.Misses.Count, fingerprint, request.Query.Length, request.TargetIndex);
         }
 
         // The engine judges the misses together, prefilling their shared prompt prefix once.
@@ -128,9 +131,15 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
         already += lookup.Cached.Count; // a racing worker stored the same judgement first: a no-op, not a failure
         var computeMs = outcome.Verdicts.Where(v => v.Source == PassageSource.Computed).Sum(v => (long)(v.Judgement.PrefillTime + v.Judgement.DecodeTime).TotalMilliseconds);
-        LogDone(logger, request.Query, request.TargetIndex, hits.Length, judged, already, computeMs);
+        LogDone(logger, fingerprint, request.Query.Length, request.TargetIndex, hits.Length, judged, already, computeMs);
         return new PrecomputeReasoningCompleted(request.JobId, request.BatchId, request.Query, hits.Length, judged, already, computeMs);
     }
+
+    /// <summary>
+    /// The reasoning-store fingerprint of a validated job's query and settings (<see cref="ReasoningKeys.JobFingerprint"/>):
+    /// what the worker's logs name the query by at Information and above, never its text.
+    /// </summary>
+    internal string QueryFingerprint(PrecomputeReasoning request) => ReasoningKeys.JobFingerprint(request, modelLimits);
 
     /// <summary>
     /// A job that names the asker's model or reasoning-store fingerprint (the proxy's hot queries do) is refused when this
@@ -176,7 +185,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         };
         if (problem is not null)
         {
-            throw new InvalidPrecomputeRequestException($"invalid precompute request for '{r.Query}': {problem}");
+            throw new InvalidPrecomputeRequestException($"invalid precompute request: {problem}");
         }
     }
 
@@ -228,9 +237,12 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         return text.Length <= 500 ? text : text[..500] + "...";
     }
 
-    [LoggerMessage(EventId = 2402, Level = LogLevel.Information, Message = "Judging {Count} passages of '{Query}' on {Index}")]
-    private static partial void LogJudging(ILogger logger, int count, string query, string index);
+    [LoggerMessage(EventId = 2406, Level = LogLevel.Debug, Message = "Query {Fingerprint} is '{Query}'")]
+    private static partial void LogQueryText(ILogger logger, string fingerprint, string query);
 
-    [LoggerMessage(EventId = 2400, Level = LogLevel.Information, Message = "Precomputed '{Query}' on {Index}: {Hits} hits, {Judged} judged, {Already} already stored, {ComputeMs} ms of model time")]
-    private static partial void LogDone(ILogger logger, string query, string index, int hits, int judged, int already, long computeMs);
+    [LoggerMessage(EventId = 2402, Level = LogLevel.Information, Message = "Judging {Count} passages of query {Fingerprint} ({QueryLength} characters) on {Index}")]
+    private static partial void LogJudging(ILogger logger, int count, string fingerprint, int queryLength, string index);
+
+    [LoggerMessage(EventId = 2400, Level = LogLevel.Information, Message = "Precomputed query {Fingerprint} ({QueryLength} characters) on {Index}: {Hits} hits, {Judged} judged, {Already} already stored, {ComputeMs} ms of model time")]
+    private static partial void LogDone(ILogger logger, string fingerprint, int queryLength, string index, int hits, int judged, int already, long computeMs);
 }

@@ -52,18 +52,18 @@ public sealed class PrecomputeServiceTests
     [Theory]
     [InlineData(0, null)] // valid for a proxy rule (Rank1:Proxy:*:MaxThinkTokens 0-32768): the worker must take it too
     [InlineData(256, null)]
-    [InlineData(-1, "invalid precompute request for 'onion': [maxThinkTokens] must be at least 0 (got -1)")]
+    [InlineData(-1, "invalid precompute request: [maxThinkTokens] must be at least 0 (got -1)")]
     [InlineData(32_768, null)]
-    [InlineData(32_769, "invalid precompute request for 'onion': [maxThinkTokens] must be at most 32768 (got 32769)")]
-    [InlineData(int.MaxValue, "invalid precompute request for 'onion': [maxThinkTokens] must be at most 32768 (got 2147483647)")]
+    [InlineData(32_769, "invalid precompute request: [maxThinkTokens] must be at most 32768 (got 32769)")]
+    [InlineData(int.MaxValue, "invalid precompute request: [maxThinkTokens] must be at most 32768 (got 2147483647)")]
     public void Validate_ReasoningBudget_ZeroTo32768IsValid_AsARule(int maxThinkTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(maxThinkTokens)));
 
     [Theory]
     [InlineData(null, null, null)]
     [InlineData(1, 512, null)]
-    [InlineData(0, null, "invalid precompute request for 'onion': [maxQueryTokens] must be at least 1 (got 0)")]
-    [InlineData(null, 0, "invalid precompute request for 'onion': [maxPassageTokens] must be at least 1 (got 0)")]
+    [InlineData(0, null, "invalid precompute request: [maxQueryTokens] must be at least 1 (got 0)")]
+    [InlineData(null, 0, "invalid precompute request: [maxPassageTokens] must be at least 1 (got 0)")]
     public void Validate_TokenLimits_AbsentOrPositive(int? maxQueryTokens, int? maxPassageTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(4, maxQueryTokens, maxPassageTokens)));
 
