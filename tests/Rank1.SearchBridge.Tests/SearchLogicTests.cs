@@ -300,6 +300,28 @@ public sealed class HitRewriterTests
         Assert.Equal([1, 2, 3], fallback["hits"]!["hits"]!.AsArray().Select(h => h!["_rank"]!.GetValue<int>()));
     }
 
+    [Fact]
+    public void Apply_CompoundRetrieverHitsOfAPageTheBackendSliced_TheirRankCountsFromTheClientsFrom()
+    {
+        // A search that hands out cursors (a point in time, a sort of several keys) is reranked within its own page: the
+        // backend is sent the client's from (2) and answers that page alone, so the rewrite slices from 0. Elasticsearch
+        // numbers a compound retriever's hits from + position + 1 (3, 4, 5); the proxy answered 1, 2, 3.
+        var response = Response(3);
+        var backendHits = response["hits"]!["hits"]!.AsArray();
+        for (var i = 0; i < backendHits.Count; i++)
+        {
+            backendHits[i]!["_rank"] = 2 + i + 1;
+            backendHits[i]!["sort"] = new JsonArray(9.0 - i, 100L + i);
+        }
+
+        var outcome = new RerankOutcome(RerankStatus.Applied, [V(0, 0.2), V(1, 0.7), V(2, 0.9)], null, TimeSpan.Zero);
+        HitRewriter.Apply(response, from: 0, size: 3, outcome, includeReasoning: false, explain: false, keepSortPositions: true, rankFrom: 2);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h2", "h1", "h0"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([3, 4, 5], hits.Select(h => h!["_rank"]!.GetValue<int>()));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)] // on a point in time, whose sort values are otherwise kept in place as cursors

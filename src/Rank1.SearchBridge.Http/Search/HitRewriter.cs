@@ -21,9 +21,11 @@ internal static class HitRewriter
     /// n-th hit from the end of the answer carries the n-th from the end of the backend's, so the last hit carries the
     /// backend's last cursor and the next page starts right after this one, whatever the rerank or
     /// <paramref name="minScore"/> did within it. With <paramref name="minScore"/>, judged hits scoring below it are left
-    /// out of the answer.
+    /// out of the answer. <paramref name="rankFrom"/> is where a compound retriever's places (<c>_rank</c>) count from: the
+    /// client's <c>from</c>, which is not <paramref name="from"/> when the backend already answered only the client's page
+    /// (it was sent the client's <c>from</c>, and <paramref name="from"/> is 0); <paramref name="from"/> when null.
     /// </remarks>
-    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool keepSortPositions = false, double? minScore = null)
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool keepSortPositions = false, double? minScore = null, int? rankFrom = null)
     {
         var hits = SearchHits.Hits(response);
         IEnumerable<JsonObject> ordered = hits;
@@ -79,7 +81,7 @@ internal static class HitRewriter
             {
                 if (page[i]!["_rank"] is JsonValue)
                 {
-                    page[i]!["_rank"] = from + i + 1;
+                    page[i]!["_rank"] = (rankFrom ?? from) + i + 1;
                     // Such a hit's sort is [its score, its shard and doc] (SearchPhaseController.getHits: for a RankDoc,
                     // sortValues(score, ShardDocSortField.encodeShardAndDoc)): its score there is the one it is answered with.
                     if (page[i]!["sort"] is JsonArray { Count: 2 } sortValues && page[i]!["_score"] is JsonValue score)

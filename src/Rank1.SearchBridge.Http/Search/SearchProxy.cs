@@ -539,7 +539,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             why = outcome.Reason;
         }
 
-        HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore);
+        HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore, rankFrom: from);
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);
