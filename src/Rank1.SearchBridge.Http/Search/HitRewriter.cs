@@ -8,10 +8,14 @@ namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
 /// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (judged hits by
-/// score, then any unjudged window hits in backend order), then the hits past the window in backend order, sliced
-/// to the client's from/size. Everything else in the response (totals, aggregations, suggest, highlight, sort,
-/// _shards, pit_id, _scroll_id, ...) is kept as the backend sent it; max_score, took and a hit's _rank (a compound
-/// retriever's place of the hit) reflect the rerank.
+/// score, those under min_score left out, then any unjudged window hits in backend order), then the hits past the
+/// window in backend order, sliced to the client's from/size. A judged hit's <c>_score</c> and <c>_explanation</c> are
+/// Rank1's, with its verdict in <c>fields._rank1.*</c>; the hits after the judged ones keep their order, but their
+/// <c>_score</c> is their backend score scaled below the lowest kept Rank1 score (see <see cref="Below"/>), their
+/// <c>_explanation</c> says so, and they gain <c>fields._rank1.original_score</c>. max_score, took, and a compound
+/// retriever's hit's <c>_rank</c> (its place) and <c>sort[0]</c> (its score) reflect the rerank; on a page that hands out
+/// cursors the other hits' <c>sort</c> values stay in place by position. Everything else in the response (totals,
+/// aggregations, suggest, highlight, _shards, pit_id, _scroll_id, ...) is kept as the backend sent it.
 /// </summary>
 internal static class HitRewriter
 {
