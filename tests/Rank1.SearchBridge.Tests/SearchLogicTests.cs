@@ -366,6 +366,78 @@ public sealed class HitRewriterTests
     }
 
     [Fact]
+    public void Apply_HitsAfterTheJudgedOnesWithNullScores_AreAnsweredWithZero_TheirNullKept()
+    {
+        // A legacy rank.rrf search answers "_score": null on its hits (SearchHit.toXContent writes a NaN score as null).
+        var response = Response(4);
+        foreach (var hit in response["hits"]!["hits"]!.AsArray())
+        {
+            hit!["_score"] = null;
+        }
+
+        HitRewriter.Apply(response, 0, 4, new RerankOutcome(RerankStatus.Applied, [V(1, 0.8), V(0, 0.4)], null, TimeSpan.Zero), false, false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h1", "h0", "h2", "h3"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([0.8, 0.4, 0.0, 0.0], hits.Select(h => h!["_score"]!.GetValue<double>()));
+        Assert.Equal("[null]", hits[2]!["fields"]!["_rank1.original_score"]!.ToJsonString());
+        Assert.Equal(0.8, response["hits"]!["max_score"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Apply_HitsAfterTheJudgedOnesWithNegativeOrNonNumericScores_AreAnsweredWithZero_InBackendOrder()
+    {
+        var response = Response(5);
+        var backendHits = response["hits"]!["hits"]!.AsArray();
+        backendHits[2]!["_score"] = 6.0;
+        backendHits[3]!["_score"] = -1.0;
+        backendHits[4]!["_score"] = "high";
+
+        HitRewriter.Apply(response, 0, 5, new RerankOutcome(RerankStatus.Applied, [V(0, 0.3), V(1, 0.6)], null, TimeSpan.Zero), false, false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h1", "h0", "h2", "h3", "h4"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        // The best of them at half the lowest Rank1 score (0.3 * 6 / 12); a negative or non-numeric one at 0.
+        Assert.Equal([0.6, 0.3, 0.15, 0.0, 0.0], hits.Select(h => h!["_score"]!.GetValue<double>()));
+        Assert.Equal(-1.0, hits[3]!["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
+        Assert.Equal("[\"high\"]", hits[4]!["fields"]!["_rank1.original_score"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Apply_HitsAfterTheJudgedOnes_AHitWithNoNumericScoreBeforeScoredOnes_TheirScoresNeverRiseDownTheAnswer()
+    {
+        // The answer's hits are by _score, best first, as Elasticsearch answers a search sorted by score: a hit with no
+        // score (0) followed by scored ones was answered 0, then 0.15 and 0.075.
+        var response = Response(5);
+        var backendHits = response["hits"]!["hits"]!.AsArray();
+        backendHits[2]!["_score"] = null;
+        backendHits[3]!["_score"] = 6.0;
+        backendHits[4]!["_score"] = 3.0;
+
+        HitRewriter.Apply(response, 0, 5, new RerankOutcome(RerankStatus.Applied, [V(0, 0.3), V(1, 0.6)], null, TimeSpan.Zero), false, false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h1", "h0", "h2", "h3", "h4"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([0.6, 0.3, 0.0, 0.0, 0.0], hits.Select(h => h!["_score"]!.GetValue<double>()));
+        Assert.Equal(6.0, hits[3]!["fields"]!["_rank1.original_score"]![0]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Apply_PartialWithNoVerdicts_KeepsBackendOrderAndScores_MaxScoreIsTheBestHitLeft()
+    {
+        var response = Response(4);
+        response["hits"]!["max_score"] = 42.0;
+
+        HitRewriter.Apply(response, 1, 2, new RerankOutcome(RerankStatus.Partial, [], "every passage failed", TimeSpan.Zero), false, false);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["h1", "h2"], hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal([8.0, 7.0], hits.Select(h => h!["_score"]!.GetValue<double>()));
+        Assert.Null(hits[0]!["fields"]);
+        Assert.Equal(9.0, response["hits"]!["max_score"]!.GetValue<double>());
+    }
+
+    [Fact]
     public void Passage_JoinsFieldsAndTakesTheFirstTitleValue()
     {
         var hit = Response(1)["hits"]!["hits"]![0]!.AsObject();

@@ -139,15 +139,19 @@ internal static class HitRewriter
     /// The hits after the judged ones (in the window and not judged, or past it), in backend order: as Elasticsearch answers a
     /// search sorted by score with its hits by <c>_score</c>, best first, their backend scores (BM25, often above any
     /// probability) are scaled below <paramref name="lowest"/>, the lowest Rank1 score shown: the best of them gets half
-    /// of it, the others in proportion to their backend scores, which <c>_rank1.original_score</c> keeps.
+    /// of it, the others in proportion to their backend scores, which <c>_rank1.original_score</c> keeps. A hit whose backend
+    /// score is null (a legacy <c>rank.rrf</c> answer's), negative or not a number gets 0, and no hit gets more than the
+    /// hit before it, so the scores never rise down the answer.
     /// </summary>
     private static void Below(IReadOnlyList<JsonObject> rest, double lowest, bool explain)
     {
         var best = rest.Select(Score).Max() ?? 0;
+        var previous = double.PositiveInfinity;
         foreach (var hit in rest)
         {
             var original = hit["_score"]?.DeepClone();
-            var score = best > 0 && Score(hit) is { } s ? lowest * Math.Max(s, 0) / (2 * best) : 0;
+            var score = Math.Min(previous, best > 0 && Score(hit) is { } s ? lowest * Math.Max(s, 0) / (2 * best) : 0);
+            previous = score;
             hit["_score"] = score;
             Fields(hit)["_rank1.original_score"] = new JsonArray(original);
             if (explain)
