@@ -942,6 +942,7 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal("request body or source parameter is required", r.Json["error"]!["reason"]!.GetValue<string>());
     }
 
+    private const string PinnedQuery = """{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}}}}""";
     private const string PinnedOrganic = """{"standard":{"query":{"match":{"text":"onion eyes"}}}}""";
     private const string RuleRetriever = """{"rule":{"retriever":""" + PinnedOrganic + ""","match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}""";
 
@@ -955,6 +956,16 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("""{"retriever":{"standard":{"query":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}}}""",
         "the query is [rule]")]
     [InlineData("""{"query":{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}}}},"ext":{"rank1":{"query":"onion eyes"}}}""", "the query is [pinned]")]
+    // A pinned or rule query where its score is the hit's, or part of it, pins as well (its pins score above any organic
+    // hit): the proxy read only the outermost query, and reranked these.
+    [InlineData("""{"query":{"bool":{"must":[{"match":{"text":"onion eyes"}},""" + PinnedQuery + "]}}}", "the query is [pinned] under [bool]")]
+    [InlineData("""{"query":{"bool":{"should":""" + PinnedQuery + ""","filter":{"match":{"text":"onion"}}}},"ext":{"rank1":{"query":"onion eyes"}}}""",
+        "the query is [pinned] under [bool]")]
+    [InlineData("""{"query":{"dis_max":{"queries":[{"match":{"text":"onion eyes"}},""" + PinnedQuery + "]}}}", "the query is [pinned] under [dis_max]")]
+    [InlineData("""{"query":{"function_score":{"query":{"bool":{"must":""" + PinnedQuery + """}},"boost_mode":"multiply"}}}""",
+        "the query is [pinned] under [function_score]")]
+    [InlineData("""{"retriever":{"standard":{"query":{"boosting":{"positive":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}},"negative":{"match":{"text":"tears"}},"negative_boost":0.5}}}}}""",
+        "the query is [rule] under [boosting]")]
     public async Task PinningSearch_IsAnsweredInTheOrderItPins_NotReranked(string body, string pinner)
     {
         // Rank1 would order these hits otherwise: the test would not tell a rerank from none.
@@ -972,6 +983,20 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         var item = m.Json["responses"]![0]!;
         Assert.Equal(("skipped", reason), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
         Assert.Equal(FrontBackend.PinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    // A pinned query in a filter (bool's filter, constant_score) scores nothing, so it pins nothing on top: the hits are
+    // ordered by the scoring query, and the search is reranked.
+    [Theory]
+    [InlineData("""{"query":{"bool":{"must":{"match":{"text":"onion eyes"}},"filter":""" + PinnedQuery + "}}}")]
+    [InlineData("""{"query":{"bool":{"must":{"match":{"text":"onion eyes"}},"must_not":""" + PinnedQuery + "}}}")]
+    [InlineData("""{"query":{"constant_score":{"filter":""" + PinnedQuery + "}},\"ext\":{\"rank1\":{\"query\":\"onion eyes\"}}}")]
+    public async Task PinnedQueryThatScoresNothing_IsReranked(string body)
+    {
+        var r = await _stack.SearchAsync(body, "pinned/_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.PinnedOrder, 4), r.Ids);
     }
 
     // Under rrf a rule retriever's ranking is fused with the others': nothing stays pinned on top, and the search is

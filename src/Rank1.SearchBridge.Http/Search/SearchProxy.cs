@@ -718,8 +718,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
     // What answers the search with documents pinned on top, in the order they were pinned: the outermost retriever when it
     // is a rule retriever (query rules: RuleQueryRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
-    // own query (the body's, or a standard retriever's) when it is a pinned or rule query (PinnedQueryBuilder scores the
-    // pinned ids above any organic hit). Reranked, the pins would be reordered by Rank1's score among the organic hits.
+    // own query (the body's, or a standard retriever's) when it is, or scores with, a pinned or rule query (PinnedQueryBuilder
+    // scores the pinned ids above any organic hit). Reranked, the pins would be reordered by Rank1's score among the organic hits.
     // Under rrf or linear a rule's or pinned retriever's hits are fused like any other ranking, so nothing stays pinned
     // there; under text_similarity_reranker or rescorer the cluster itself reorders them: such searches are reranked.
     private static string? PinsOnTop(JsonObject? body)
@@ -731,7 +731,52 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var query = body?["query"] as JsonObject ?? ((retriever?["standard"] as JsonObject)?["query"] as JsonObject);
-        return query?.FirstOrDefault(p => p.Key is "pinned" or "rule" or "rule_query") is { Key: { } type } ? $"the query is [{type}]" : null;
+        return PinningQuery(query, under: null);
+    }
+
+    // A pinned or rule query whose score reaches the hit's: the query itself, or one in a scoring place under it (bool's must
+    // and should add the clauses' scores, dis_max takes the best, function_score multiplies by default, boosting keeps its
+    // positive query's), where the pins' scores (PinnedQueryBuilder: above MAX_ORGANIC_SCORE, which caps the organic query)
+    // still put them on top. In a filter (bool's filter, constant_score) or a must_not it scores nothing and pins nothing.
+    private static string? PinningQuery(JsonNode? node, string? under)
+    {
+        if (node is not JsonObject query)
+        {
+            return null;
+        }
+
+        foreach (var (type, spec) in query)
+        {
+            if (type is "pinned" or "rule" or "rule_query")
+            {
+                return under is null ? $"the query is [{type}]" : $"the query is [{type}] under [{under}]";
+            }
+
+            var inner = spec as JsonObject;
+            IEnumerable<JsonNode?> scoring = type switch
+            {
+                "bool" => new[] { "must", "should" }.SelectMany<string, JsonNode?>(clause => inner?[clause] switch
+                {
+                    // Typed: a collection expression here would be a JsonArray, which cannot hold a node that has a parent.
+                    JsonArray many => (IEnumerable<JsonNode?>)many,
+                    JsonObject one => new JsonNode?[] { one },
+                    _ => [],
+                }),
+                "dis_max" => inner?["queries"] as JsonArray ?? [],
+                "function_score" => [inner?["query"]],
+                "boosting" => [inner?["positive"]],
+                _ => [],
+            };
+            foreach (var clause in scoring)
+            {
+                if (PinningQuery(clause, under ?? type) is { } found)
+                {
+                    return found;
+                }
+            }
+        }
+
+        return null;
     }
 
     // The sort URL parameter as RestSearchAction reads it, as the body's sort keys it stands for: comma-separated keys, each
