@@ -91,7 +91,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var app = builder.Build();
         var nodeId = Guid.NewGuid().ToString("N")[..22];
         var contexts = new SearchContexts(time);
-        var executor = new SearchExecutor(catalog, contexts, nodeId, time);
+        var executor = new SearchExecutor(catalog, contexts, nodeId, time, options.Flavor);
         var search = new SearchEndpoints(catalog, executor, contexts, time, options.Flavor);
         var docs = new DocumentEndpoints(catalog, options.Flavor);
 

@@ -998,6 +998,32 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Match_CutoffFrequency_IsReadByOpenSearchAndRefusedByElasticsearch()
+    {
+        // OpenSearch's MatchQueryBuilder.fromXContent still reads the deprecated cutoff_frequency (CUTOFF_FREQUENCY_FIELD);
+        // Elasticsearch 9's refuses it. With --flavor opensearch it was refused as Elasticsearch refuses it.
+        const string body = """{"query":{"match":{"text":{"query":"river trout","operator":"and","cutoff_frequency":0.01}}}}""";
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search", body)).AssertError(400, "parsing_exception", "[match] query does not support [cutoff_frequency]");
+
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var os = new EsClient(server.Url);
+        Assert.Equal(201, (await os.PutAsync("/books/_doc/1?refresh=true", """{"text":"a trout in the river"}""")).Status);
+        Assert.Equal(201, (await os.PutAsync("/books/_doc/2?refresh=true", """{"text":"a trout in the lake"}""")).Status);
+        var r = await os.SendAsync(HttpMethod.Post, "/books/_search", body);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(["1"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        var m = await os.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"books\"}\n" + body + "\n", "application/x-ndjson");
+        Assert.True(m.Status == 200, m.Body?.ToJsonString());
+        Assert.Equal(200, m.Json["responses"]![0]!["status"]!.GetValue<int>());
+
+        // Its match_phrase and term read the same options as Elasticsearch's, so an unknown one is refused there too.
+        (await os.SendAsync(HttpMethod.Post, "/books/_search", """{"query":{"match_phrase":{"text":{"query":"trout","cutoff_frequency":0.01}}}}"""))
+            .AssertError(400, "parsing_exception", "[match_phrase] query does not support [cutoff_frequency]");
+        (await os.SendAsync(HttpMethod.Post, "/books/_search", """{"query":{"match":{"text":{"query":"trout","operater":"and"}}}}"""))
+            .AssertError(400, "parsing_exception", "[match] query does not support [operater]");
+    }
+
+    [Fact]
     public async Task IndicesBoost_MultipliesTheScoresOfEachIndexsHits()
     {
         // indices_boost was refused as an unknown key. Elasticsearch multiplies the scores of an index's hits by the

@@ -24,7 +24,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var request = SearchRequest.Read(SearchBody.ReadOptional(raw), Param(context));
+        var request = SearchRequest.Read(SearchBody.ReadOptional(raw), Param(context), flavor);
         // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var result = executor.Search(index, request, Param(context));
@@ -62,7 +62,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
         var param = Param(context);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-            item => (item.Header, Request: SearchRequest.Read(item.Source, name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null)));
+            item => (item.Header, Request: SearchRequest.Read(item.Source, name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor)));
         // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
         // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);

@@ -71,6 +71,15 @@ internal sealed class QueryTranslator
         ["term"] = ["value", "term", "boost", "_name", "case_insensitive"],
     };
 
+    // OpenSearch's MatchQueryBuilder.fromXContent still reads the deprecated cutoff_frequency (Elasticsearch 8 removed it);
+    // its match_phrase and term read the same options as Elasticsearch's.
+    private static readonly Dictionary<string, HashSet<string>> OpenSearchFieldOptions = new(StringComparer.Ordinal)
+    {
+        ["match"] = [.. FieldOptions["match"], "cutoff_frequency"],
+        ["match_phrase"] = FieldOptions["match_phrase"],
+        ["term"] = FieldOptions["term"],
+    };
+
     /// <summary>
     /// Checks a query's names as Elasticsearch checks them while it parses the body, before any index is searched
     /// (<c>AbstractQueryBuilder.parseInnerQueryBuilder</c>: <c>parsing_exception</c> "unknown query [x]"), down through
@@ -78,7 +87,8 @@ internal sealed class QueryTranslator
     /// when it runs against an index (<see cref="Translate"/>).
     /// </summary>
     /// <param name="node">The query, or null for none.</param>
-    public static void CheckNames(JsonNode? node)
+    /// <param name="flavor">The product whose parsers are followed (OpenSearch's <c>match</c> reads <c>cutoff_frequency</c>).</param>
+    public static void CheckNames(JsonNode? node, SearchFlavor flavor)
     {
         if (node is null)
         {
@@ -91,7 +101,7 @@ internal sealed class QueryTranslator
             throw Unknown(type);
         }
 
-        if (FieldOptions.TryGetValue(type, out var known) && body is JsonObject fieldQuery)
+        if ((flavor == SearchFlavor.OpenSearch ? OpenSearchFieldOptions : FieldOptions).TryGetValue(type, out var known) && body is JsonObject fieldQuery)
         {
             // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent refuse an option they do not
             // know: "[match] query does not support [foo]". It was ignored (a misspelt "operater" searched with OR).
@@ -112,7 +122,7 @@ internal sealed class QueryTranslator
                 {
                     foreach (var clause in value is JsonArray clauses ? clauses.ToArray() : [value])
                     {
-                        CheckNames(clause);
+                        CheckNames(clause, flavor);
                     }
                 }
             }

@@ -10,12 +10,12 @@ using Rank1.Elastic;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>Runs searches and counts over one or more indices and shapes the answers as Elasticsearch does.</summary>
-internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contexts, string nodeId, TimeProvider time)
+internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contexts, string nodeId, TimeProvider time, SearchFlavor flavor)
 {
     private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
 
     /// <summary>A search: on a point in time (<c>pit</c> in the body), opening a scroll (<c>scroll</c>), or on the indices' latest snapshots.</summary>
-    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param) => Search(indexExpression, SearchRequest.Read(body, param), param);
+    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param) => Search(indexExpression, SearchRequest.Read(body, param, flavor), param);
 
     /// <summary>A search read already (<see cref="SearchRequest.Read"/>): validated, then run as <see cref="Search(string?, JsonObject?, Func{string, string?})"/> runs it.</summary>
     /// <param name="indexExpression">The indices searched.</param>

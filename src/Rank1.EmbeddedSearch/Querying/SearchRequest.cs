@@ -137,7 +137,8 @@ internal sealed class SearchRequest
     /// </summary>
     /// <param name="body">The search body, or null.</param>
     /// <param name="param">The URL parameters.</param>
-    public static SearchRequest Read(JsonObject? body, Func<string, string?> param)
+    /// <param name="flavor">The product whose query parsers are followed (<see cref="QueryTranslator.CheckNames"/>).</param>
+    public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor)
     {
         var r = new SearchRequest();
         if (body is not null)
@@ -158,13 +159,13 @@ internal sealed class SearchRequest
                 SearchBody.CheckField(key, value);
                 if (key == "query")
                 {
-                    QueryTranslator.CheckNames(value);
+                    QueryTranslator.CheckNames(value, flavor);
                 }
             }
 
             if (body["retriever"] is { } retriever)
             {
-                body = Standard(body, retriever, param);
+                body = Standard(body, retriever, param, flavor);
             }
             else if (new[] { "knn", "rank", "rescore" }.FirstOrDefault(body.ContainsKey) is { } unsupported)
             {
@@ -276,7 +277,7 @@ internal sealed class SearchRequest
     /// knn, linear, text_similarity_reranker, ...) needs what the embedded backend does not have (vectors, inference, a
     /// license), and is refused saying so.
     /// </summary>
-    private static JsonObject Standard(JsonObject body, JsonNode retriever, Func<string, string?> param)
+    private static JsonObject Standard(JsonObject body, JsonNode retriever, Func<string, string?> param, SearchFlavor flavor)
     {
         if (retriever is not JsonObject { Count: 1 } one)
         {
@@ -332,7 +333,7 @@ internal sealed class SearchRequest
 
         if (search["query"] is { } q)
         {
-            QueryTranslator.CheckNames(q);
+            QueryTranslator.CheckNames(q, flavor);
         }
 
         return search;
