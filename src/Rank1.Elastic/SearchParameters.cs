@@ -49,7 +49,8 @@ internal static class SearchParameters
         "track_total_hits", "streaming_mode",
     ];
 
-    private static readonly string[] QueryStringParameters = ["df", "analyzer", "analyze_wildcard", "lenient", "default_operator"];
+    /// <summary>The URL parameters <c>RestActions.urlParamsToQueryBuilder</c> reads with <c>q</c> (and, in Elasticsearch, refuses without it).</summary>
+    internal static readonly string[] QueryStringParameters = ["df", "analyzer", "analyze_wildcard", "lenient", "default_operator"];
 
     private static readonly string[] SuggestParameters = ["suggest_text", "suggest_size", "suggest_mode"];
 

@@ -574,6 +574,15 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SearchTemplate_UrlQueryParametersWithoutQ_AreA400()
+    {
+        // RestSearchTemplateAction reads the URL with RestSearchAction.parseSearchRequest, whose urlParamsToQueryBuilder
+        // refuses q's parameters without q, as _search does. They were accepted and ignored.
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search/template?df=topic&lenient=true", """{"source":{"query":{"match_all":{}}}}"""))
+            .AssertError(400, "illegal_argument_exception", "request [/library/_search/template] contains parameters [df, lenient] but missing query string parameter 'q'.");
+    }
+
+    [Fact]
     public async Task TermAndRange_OnDateAndLongFields_ReadTheirValuesAsElasticsearchsFieldTypesDo()
     {
         // DateFieldType.termQuery is rangeQuery(v, v, true, true); dateRangeQuery rounds an inclusive upper (and an

@@ -84,6 +84,13 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task SearchAsync(HttpContext context, string? index)
     {
+        if (flavor == SearchFlavor.Elasticsearch)
+        {
+            // RestSearchTemplateAction reads the URL with RestSearchAction.parseSearchRequest before the template, and so
+            // urlParamsToQueryBuilder refuses q's parameters without q, as _search does (SearchEndpoints.SearchAsync).
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(SearchEndpoints.Param(context), context.Request.Path);
+        }
+
         var template = await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false);
         // RestSearchTemplateAction reads the URL as RestSearchAction does and refuses what it did not read before the
         // template renders (in the transport action).

@@ -410,9 +410,6 @@ internal sealed class SearchRequest
         _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(node)} in [indices_boost]."),
     };
 
-    // The query string parameters RestActions.urlParamsToQueryBuilder reads with q.
-    private static readonly string[] QueryStringParams = ["df", "analyzer", "analyze_wildcard", "lenient", "default_operator"];
-
     /// <summary>
     /// The <c>q</c> parameter's query, as <c>RestActions.urlParamsToQueryBuilder</c> builds it: a <c>query_string</c> with
     /// the <c>df</c>, <c>default_operator</c> and <c>lenient</c> parameters; null without <c>q</c>.
@@ -450,7 +447,7 @@ internal sealed class SearchRequest
     /// <param name="path">The request's path, named in the error.</param>
     public static void ThrowIfQueryStringParamsWithBody(Func<string, string?> param, string path)
     {
-        if (UnrecognizedParameters.Error(path, QueryStringParams.Append("q").Where(k => param(k) is not null), []) is { } error)
+        if (UnrecognizedParameters.Error(path, SearchParameters.QueryStringParameters.Append("q").Where(k => param(k) is not null), []) is { } error)
         {
             throw error;
         }
@@ -464,7 +461,7 @@ internal sealed class SearchRequest
     /// <param name="path">The request's path.</param>
     public static void ThrowIfQueryStringParamsWithoutQ(Func<string, string?> param, string path)
     {
-        var stray = QueryStringParams.Where(k => param(k) is not null).ToArray();
+        var stray = SearchParameters.QueryStringParameters.Where(k => param(k) is not null).ToArray();
         if (param("q") is null && stray.Length > 0)
         {
             throw EsException.IllegalArgument($"request [{path}] contains parameters [{string.Join(", ", stray)}] but missing query string parameter 'q'.");
