@@ -1046,6 +1046,23 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(["s1", "1", "2", "3", "4"], hits.Select(h => h!["_id"]!.GetValue<string>()));
         Assert.Equal([3d, 2d, 2d, 2d, 2d], hits.Select(h => h!["_score"]!.GetValue<double>()));
 
+        // With BM25 scores too: each hit's score is its unboosted score times its index's boost.
+        Assert.Equal(201, (await Es.PutAsync("/shelf/_doc/s2?refresh=true", """{"title":"River Shelf","topic":"misc"}""")).Status);
+        const string match = "\"query\":{\"match\":{\"title\":\"river shelf\"}},\"size\":10";
+        var plain = await Es.PostAsync("/library,shelf/_search", JsonNode.Parse("{" + match + "}"));
+        var boosted = await Es.PostAsync("/library,shelf/_search", JsonNode.Parse("""{"indices_boost":[{"shelf":3},{"library":2}],""" + match + "}"));
+        Assert.True(plain.Status == 200, plain.Body?.ToJsonString());
+        Assert.True(boosted.Status == 200, boosted.Body?.ToJsonString());
+        static Dictionary<string, double> Scores(EsResponse r) => r.Json["hits"]!["hits"]!.AsArray()
+            .ToDictionary(h => h!["_index"]!.GetValue<string>() + "/" + h!["_id"]!.GetValue<string>(), h => h!["_score"]!.GetValue<double>());
+        var unboosted = Scores(plain);
+        var withBoost = Scores(boosted);
+        Assert.Equal(["library/4", "shelf/s1", "shelf/s2"], unboosted.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(unboosted.Keys.Order(StringComparer.Ordinal), withBoost.Keys.Order(StringComparer.Ordinal));
+        Assert.All(unboosted, u => Assert.True(u.Value > 0, u.Key));
+        Assert.All(withBoost, b => Assert.Equal(unboosted[b.Key] * (b.Key.StartsWith("shelf/", StringComparison.Ordinal) ? 3 : 2), b.Value, 1e-5 * b.Value));
+        Assert.Equal(withBoost.Values.Max(), boosted.Json["hits"]!["max_score"]!.GetValue<double>());
+
         (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":[{"ghost":2}]}"""))).AssertError(404, "index_not_found_exception", "no such index [ghost]");
         (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":[{"library":"2"}]}"""))).AssertError(400, "parsing_exception", "Expected [VALUE_NUMBER] in [indices_boost] but found [VALUE_STRING]");
         (await Es.PostAsync("/library/_search", JsonNode.Parse("""{"indices_boost":{"library":2}}"""))).AssertError(400, "parsing_exception", "Unknown key for a START_OBJECT in [indices_boost].");
