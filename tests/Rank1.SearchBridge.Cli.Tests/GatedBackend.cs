@@ -22,6 +22,7 @@ internal sealed class GatedBackend : IAsyncDisposable
     private readonly HttpClient _target;
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Func<string, bool> _hold = _ => false;
+    private volatile Tuple<Func<string, bool>, int, string, string>? _insteadAnswer;
 
     private GatedBackend(WebApplication app, Uri target)
     {
@@ -53,6 +54,9 @@ internal sealed class GatedBackend : IAsyncDisposable
     /// <summary>Lets every held request go on, and holds none from now on.</summary>
     public void Release() => _release.TrySetResult();
 
+    /// <summary>From now on, requests whose path matches are answered with this status and body, as a gateway in front of the cluster may answer, and not passed on.</summary>
+    public void AnswerInstead(Func<string, bool> path, int status, string contentType, string body) => _insteadAnswer = Tuple.Create(path, status, contentType, body);
+
     private async Task ForwardAsync(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "/";
@@ -60,6 +64,14 @@ internal sealed class GatedBackend : IAsyncDisposable
         {
             Held.Writer.TryWrite(path);
             await _release.Task;
+        }
+
+        if (_insteadAnswer is { } instead && instead.Item1(path))
+        {
+            context.Response.StatusCode = instead.Item2;
+            context.Response.ContentType = instead.Item3;
+            await context.Response.WriteAsync(instead.Item4);
+            return;
         }
 
         using var body = new MemoryStream();

@@ -1,10 +1,11 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
 /// <summary>
-/// A cluster's answer read for a command that talks to it directly (<c>eval</c>): a gateway in front of the cluster
+/// A cluster's answer read for a command that talks to it directly (<c>eval</c>, <c>seed</c>): a gateway in front of the cluster
 /// may answer anything (an HTML 502, an empty body), which is the cluster's failure to report in one line, never a
 /// JSON exception.
 /// </summary>
@@ -14,6 +15,14 @@ internal static class ClusterAnswer
     public static async Task<(JsonObject? Json, string Text)> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        return Read(text);
+    }
+
+    /// <summary>An answer's body (as the backend client returns it) as text, and as a JSON object when it is one (else null).</summary>
+    public static (JsonObject? Json, string Text) Read(byte[] body) => Read(Encoding.UTF8.GetString(body));
+
+    private static (JsonObject? Json, string Text) Read(string text)
+    {
         try
         {
             return (JsonNode.Parse(text) as JsonObject, text);

@@ -74,11 +74,13 @@ internal sealed class SeedCommand : CliCommand
             }
 
             var response = await backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(bulk.ToString()), ndjsonHeaders, cancellationToken).ConfigureAwait(false);
-            var answer = response.Status == 200 ? JsonNode.Parse(response.Body) : null;
-            if (answer is null || answer["errors"]?.GetValue<bool>() == true)
+            // A gateway in front of the cluster may answer anything (an HTML page, an empty body): the cluster's failure in
+            // one line, as eval reports it (ClusterAnswer), never a JSON exception's stack trace.
+            var (answer, text) = ClusterAnswer.Read(response.Body);
+            if (response.Status != 200 || answer?["errors"] is not JsonValue errors || errors.GetValueKind() != JsonValueKind.False)
             {
-                var reason = answer?["items"]?.AsArray().Select(i => i?["index"]?["error"]?["reason"]?.GetValue<string>()).FirstOrDefault(r => r is not null);
-                throw new CliException($"loading {index} failed: HTTP {response.Status} {reason ?? Encoding.UTF8.GetString(response.Body)}", ExitCodes.Failure);
+                var item = (answer?["items"] as JsonArray)?.Select(i => (i as JsonObject)?["index"] as JsonObject).FirstOrDefault(i => i?["error"] is not null);
+                throw new CliException($"loading {index} failed: HTTP {response.Status} {(item is not null ? ClusterAnswer.Reason(item, text) : ClusterAnswer.Reason(answer, text))}", ExitCodes.Failure);
             }
         }
 
@@ -113,28 +115,46 @@ internal sealed class SeedCommand : CliCommand
                 continue;
             }
 
+            // Strict, as eval and rerank read their JSON Lines: a field given twice is refused, not one of its values picked;
+            // a string with a lone surrogate escape is a bad input naming the line, not an unhandled exception.
+            var where = $"{file}:{lineNumber}";
             JsonObject doc;
+            string id;
             try
             {
-                doc = JsonNode.Parse(line) as JsonObject ?? throw new CliException($"{file}:{lineNumber}: expected a JSON object", ExitCodes.BadInput);
+                using var parsed = JsonDocument.Parse(line, JsonLineText.Strict);
+                var root = parsed.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                {
+                    throw new CliException($"{where}: expected a JSON object", ExitCodes.BadInput);
+                }
+
+                var idValue = root.TryGetProperty("id", out var given) ? given : default;
+                id = idValue.ValueKind switch
+                {
+                    JsonValueKind.String => JsonLineText.Of(idValue, where, "id"),
+                    JsonValueKind.Number => idValue.GetRawText(),
+                    _ => throw new CliException($"{where}: \"id\" must be a string or a number", ExitCodes.BadInput),
+                };
+                if (!root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                {
+                    throw new CliException($"{where}: \"text\" must be a string", ExitCodes.BadInput);
+                }
+
+                _ = JsonLineText.Of(text, where, "text");
+                if (root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String)
+                {
+                    _ = JsonLineText.Of(title, where, "title");
+                }
+
+                doc = JsonObject.Create(root.Clone())!;
             }
             catch (JsonException e)
             {
-                throw new CliException($"{file}:{lineNumber}: not valid JSON ({e.Message})", ExitCodes.BadInput);
-            }
-
-            if (doc["id"] is not JsonValue idValue || idValue.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))
-            {
-                throw new CliException($"{file}:{lineNumber}: \"id\" must be a string or a number", ExitCodes.BadInput);
-            }
-
-            if (doc["text"] is not JsonValue textValue || textValue.GetValueKind() != JsonValueKind.String)
-            {
-                throw new CliException($"{file}:{lineNumber}: \"text\" must be a string", ExitCodes.BadInput);
+                throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
             }
 
             // A repeated id would replace the earlier passage in the index: one passage lost, and a count that overstates.
-            var id = idValue.ToString();
             if (!firstLine.TryAdd(id, lineNumber))
             {
                 throw new CliException($"{file}:{lineNumber}: id \"{id}\" repeats line {firstLine[id]} (the index would keep only the later passage)", ExitCodes.BadInput);
