@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Rank1.EmbeddedSearch;
 using Rank1.Testing;
 
@@ -38,15 +39,18 @@ public sealed class WorkerBrokerFaultTests(RabbitMqFixture broker) : IClassFixtu
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         using var stop = new CancellationTokenSource();
+        var accepted = Channel.CreateUnbounded<EndPoint?>();
         var accepting = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
                 using var client = await listener.AcceptTcpClientAsync(stop.Token);
+                accepted.Writer.TryWrite(client.Client.RemoteEndPoint);
                 await using var tls = new SslStream(client.GetStream());
                 try
                 {
-                    await tls.AuthenticateAsServerAsync(certificate);
+                    // With the stop token: a client that connects and sends nothing must not hold up the test's teardown.
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, stop.Token);
                 }
                 catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException)
                 {
@@ -55,15 +59,24 @@ public sealed class WorkerBrokerFaultTests(RabbitMqFixture broker) : IClassFixtu
             }
         });
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var idle = new TcpClient();
         try
         {
             await AssertCauseAsync($"amqp://guest:guest@127.0.0.1:{port}/",
                 $"amqp://127.0.0.1:{port}/: 127.0.0.1:{port} closed the connection without starting AMQP (connection.start was never received): the URL is amqp://, and the port may take TLS only (use amqps://; RabbitMQ's default TLS port is 5671)");
+
+            // A client that connects and sends nothing (still connected while the listener stops) leaves the listener in
+            // its TLS handshake: stopping must still end it.
+            await idle.ConnectAsync(IPAddress.Loopback, port);
+            var idlePort = ((IPEndPoint)idle.Client.LocalEndPoint!).Port;
+            while ((await accepted.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30))) is not IPEndPoint { } end || end.Port != idlePort)
+            {
+            }
         }
         finally
         {
             await stop.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => accepting);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => accepting.WaitAsync(TimeSpan.FromSeconds(30)));
         }
     }
 
