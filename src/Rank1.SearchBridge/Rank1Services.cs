@@ -140,7 +140,7 @@ public static class Rank1Services
 
         return new JsonObject
         {
-            ["url"] = BrokerAddress.TryParse(options.Url!, out var a) is null ? a!.Endpoint : null,
+            ["url"] = BrokerAddress.Parsed(options.Url)?.Endpoint,
             ["status"] = status,
             ["description"] = WithoutBrokerCredentials(description, options),
         };

@@ -113,7 +113,7 @@ internal sealed class PrecomputeCommand : CliCommand
             {
                 // The broker's own words (ACCESS_REFUSED, vhost not found), not MassTransit's wrapper around them.
                 var cause = refusal.Refused ?? (e is OperationCanceledException ? refusal.Last : e);
-                var reason = cause is null ? $"no connection within {connectTimeout.TotalSeconds:0} s (--connect-timeout)" : BrokerFailure.Cause(cause, BrokerAddress.TryParse(broker.Url!, out var address) is null ? address : null);
+                var reason = cause is null ? $"no connection within {connectTimeout.TotalSeconds:0} s (--connect-timeout)" : BrokerFailure.Cause(cause, BrokerAddress.Parsed(broker.Url));
                 throw new CliException($"cannot reach the broker at {BrokerAddress.Redact(broker.Url!)}: {ConsoleText.Visible(reason)}", ExitCodes.Failure);
             }
         }

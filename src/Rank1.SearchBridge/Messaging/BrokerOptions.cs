@@ -80,6 +80,9 @@ public sealed partial class BrokerOptionsValidator : IValidateOptions<BrokerOpti
 /// <param name="Tls">True for amqps.</param>
 public sealed record BrokerAddress(string Host, int Port, string VirtualHost, string User, string Password, bool Tls)
 {
+    /// <summary>The address <paramref name="url"/> names, or null when it is none (<see cref="TryParse"/> says why).</summary>
+    public static BrokerAddress? Parsed(string? url) => TryParse(url ?? string.Empty, out var address) is null ? address : null;
+
     /// <summary>Parses an <c>amqp://</c> or <c>amqps://</c> URL; returns an error message, or null and the address.</summary>
     public static string? TryParse(string url, out BrokerAddress? address)
     {

@@ -23,7 +23,7 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, IL
         }
 
         var broker = options.Value;
-        var address = BrokerAddress.TryParse(broker.Url ?? string.Empty, out var a) is null ? a : null;
+        var address = BrokerAddress.Parsed(broker.Url);
         var cause = Rank1Services.WithoutBrokerCredentials(BrokerFailure.Cause(faulted.Exception, address), broker)!;
         lock (_gate)
         {

@@ -118,7 +118,7 @@ public static class WorkerApplication
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
         var broker = context.RequestServices.GetRequiredService<IOptions<BrokerOptions>>().Value;
-        var address = BrokerAddress.TryParse(broker.Url ?? string.Empty, out var a) is null ? a : null;
+        var address = BrokerAddress.Parsed(broker.Url);
         var checks = new JsonObject();
         foreach (var (name, entry) in report.Entries)
         {
