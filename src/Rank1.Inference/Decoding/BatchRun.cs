@@ -189,9 +189,10 @@ internal sealed class BatchRun : IDisposable
         {
             AdmitRows(rows, cancellationToken);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
-            // The rows this run does not hold fail here; those it holds fail with the batch (FailAll).
+            // The rows this run does not hold fail here; those it holds fail with the batch (FailAll). Stopped (the engine
+            // disposed mid-admission), they are the scheduler's to fail, as disposed, with every other row it still holds.
             foreach (var row in rows.Where(r => !_rows.Contains(r) && !_prefilling.Exists(p => p.Row == r)))
             {
                 row.Fail(ex);

@@ -174,6 +174,7 @@ internal sealed class BatchScheduler : IDisposable
         using var runOptions = new RunOptions();
         using var registration = _stop.Token.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
         BatchRun? run = null;
+        List<BatchRow>? admitting = null;
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -196,7 +197,9 @@ internal sealed class BatchScheduler : IDisposable
                     if (admit.Count > 0)
                     {
                         run ??= new BatchRun(_lm, _scorer, runOptions, _time, _prefixPositions);
+                        admitting = admit;
                         run.Admit(admit, _stop.Token);
+                        admitting = null;
                         PeakCachePositions = Math.Max(PeakCachePositions, run.CachePositions);
                     }
 
@@ -222,6 +225,9 @@ internal sealed class BatchScheduler : IDisposable
         finally
         {
             var stopped = new ObjectDisposedException("Rank1Engine", "The Rank1 engine was disposed.");
+            // Rows taken from the queue when the stop ended their admission: the run may not hold them (BatchRun.Admit
+            // leaves them to this), and their callers were promised ObjectDisposedException, not the cancellation.
+            admitting?.ForEach(row => row.Fail(stopped));
             run?.FailAll(stopped);
             run?.Dispose();
             lock (_gate)
