@@ -413,6 +413,43 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [Fact]
+    public async Task ABackendErrorThatQuotesTheQuery_NamesItsTypes_NeverTheQuery_InTheFaultAndTheWorkersLog()
+    {
+        // Elasticsearch's reason for a text query on a numeric field quotes it ("failed to create query: For input
+        // string: \"...\""): that reason reached the error queue's MT-Fault-Message and MassTransit's R-FAULT log line.
+        const string query = "onion tears of jane doe";
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        using (var seed = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            using var created = await seed.PutAsync("prices", ProxyStack.Json("""{"mappings":{"properties":{"price":{"type":"long"}}}}"""));
+            created.EnsureSuccessStatusCode();
+            using var answer = await seed.PostAsync("prices/_search", ProxyStack.Json(MultiMatch(query).Replace("\"text\"", "\"price\"", StringComparison.Ordinal)));
+            Assert.Contains(query, await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal); // the backend does quote it
+        }
+
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue); // the appsettings' Information
+        var run = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog([query]), "--index", "prices", "--fields", "price", "--broker", node.Url, "--queue", queue,
+            "--max-think-tokens", "4", "--wait", "--timeout", "120");
+        Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+
+        // The fault answers --wait before the message is moved: wait for the move.
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+            () => "the job never reached the error queue:\n" + worker.Log);
+        var fault = Assert.Single(faults);
+        Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", fault.ExceptionType);
+        Assert.DoesNotContain("jane doe", fault.Reason, StringComparison.OrdinalIgnoreCase);
+        // What the operator acts on stays: the index, the status and Elasticsearch's error types.
+        Assert.Contains("[prices] with HTTP 400", fault.Reason, StringComparison.Ordinal);
+        Assert.Contains("query_shard_exception", fault.Reason, StringComparison.Ordinal);
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("R-FAULT", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), () => "the worker never logged the fault:\n" + worker.Log);
+        Assert.DoesNotContain(worker.Output, l => l.Contains("jane doe", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task MessagesNoConsumerCanRead_AreCountedAsUnreadable_AndThoseOfNoKnownType_AsSkipped()
     {
         // A message MassTransit cannot turn into a job reached <queue>_error with its fault headers, but the worker's

@@ -69,14 +69,18 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             throw new TransientPrecomputeException($"the backend is unavailable: {e.Message}", e);
         }
 
-        if (response.Status is 429 or >= 500)
-        {
-            throw new TransientPrecomputeException($"the backend answered HTTP {response.Status}: {Truncate(response.Body)}");
-        }
-
         if (response.Status != 200)
         {
-            throw new InvalidPrecomputeRequestException($"the backend rejected the search on [{request.TargetIndex}] with HTTP {response.Status}: {Truncate(response.Body)}");
+            // The answer's reason may quote the query: the fault (error queue headers, MassTransit's log) says only the
+            // error's types; the answer itself is logged at Debug, as the query's text is.
+            LogBackendAnswer(logger, fingerprint, response.Status, Truncate(response.Body));
+            var error = BackendErrorSummary.Describe(response.Body);
+            if (response.Status is 429 or >= 500)
+            {
+                throw new TransientPrecomputeException($"the backend answered HTTP {response.Status}: {error}");
+            }
+
+            throw new InvalidPrecomputeRequestException($"the backend rejected the search on [{request.TargetIndex}] with HTTP {response.Status}: {error}");
         }
 
         var json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
@@ -239,6 +243,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
     [LoggerMessage(EventId = 2406, Level = LogLevel.Debug, Message = "Query {Fingerprint} is '{Query}'")]
     private static partial void LogQueryText(ILogger logger, string fingerprint, string query);
+
+    [LoggerMessage(EventId = 2407, Level = LogLevel.Debug, Message = "The backend answered the search of query {Fingerprint} with HTTP {Status}: {Answer}")]
+    private static partial void LogBackendAnswer(ILogger logger, string fingerprint, int status, string answer);
 
     [LoggerMessage(EventId = 2402, Level = LogLevel.Information, Message = "Judging {Count} passages of query {Fingerprint} ({QueryLength} characters) on {Index}")]
     private static partial void LogJudging(ILogger logger, int count, string fingerprint, int queryLength, string index);
