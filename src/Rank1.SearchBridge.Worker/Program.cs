@@ -22,6 +22,6 @@ return await HostExit.RunAsync(
         builder.Services.AddRank1Worker(builder.Configuration);
         var app = builder.Build();
         app.MapRank1Worker();
-        await app.RunAsync().ConfigureAwait(false);
+        await app.RunWorkerAsync().ConfigureAwait(false);
     },
     Console.Error).ConfigureAwait(false);

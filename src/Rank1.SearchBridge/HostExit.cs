@@ -58,6 +58,11 @@ public static class HostExit
             return (AcceleratorUnavailableException.ExitCode, refused.Message);
         }
 
+        if (Find<Precompute.BrokerGaveUpException>(ex) is { } broker)
+        {
+            return (Failure, broker.Message);
+        }
+
         if (Find<ModelLoadException>(ex) is { } model)
         {
             return (BadModel, $"model: {model.Message}");

@@ -20,13 +20,29 @@ public sealed class WorkerBrokerFaultTests(RabbitMqFixture broker) : IClassFixtu
     private RabbitMqNode Node => broker.Node ?? throw new InvalidOperationException(RabbitMqNode.Missing);
 
     [Theory]
-    [InlineData("amqp://guest:wrong-secret@127.0.0.1:{port}/", "amqp://127.0.0.1:{port}/: ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.")]
     [InlineData("amqp://guest:guest@127.0.0.1:{port}/no-such-vhost", "amqp://127.0.0.1:{port}/no-such-vhost: NOT_ALLOWED - vhost no-such-vhost not found")]
     [InlineData("amqps://guest:guest@127.0.0.1:{port}/", "amqps://127.0.0.1:{port}/: the TLS handshake with 127.0.0.1:{port} failed (Cannot determine the frame size or a corrupted frame was received.): the URL is amqps://, and the port may be a plain AMQP one (RabbitMQ's default is 5672 for amqp://, 5671 for amqps://)")]
     public async Task BrokerRefusesOrSpeaksAnotherProtocol_HealthAndLogNameTheCause(string url, string cause)
     {
         var port = Node.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await AssertCauseAsync(url.Replace("{port}", port, StringComparison.Ordinal), cause.Replace("{port}", port, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task LoginRefused_WhichMassTransitNeverTriesAgain_StopsTheWorkerWithExitCode1_NamingTheCause()
+    {
+        // MassTransit's RabbitMqConnectionException is not transient for a refused login: it never connected again, and
+        // the worker stayed up, unhealthy, even once the broker took its login. Now it exits for its supervisor to
+        // restart it, as a worker that cannot start does.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        var port = Node.Port;
+        var result = await TestProcess.RunAsync(WorkerHostTests.Host(new() { ["Rank1__Backend__Url"] = backend.Url.ToString(), ["Rank1__Broker__Url"] = $"amqp://guest:wrong-secret@127.0.0.1:{port}/" }),
+            TimeSpan.FromMinutes(2));
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}:\n{result.Out}\n{result.Error}");
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"rank1: broker: amqp://127.0.0.1:{port}/: ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.", line);
+        Assert.Contains("BrokerFaultLog[2408]", result.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-secret", result.Out + result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

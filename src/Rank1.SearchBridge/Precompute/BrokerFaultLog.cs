@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.SearchBridge.Messaging;
@@ -8,9 +9,11 @@ namespace Rank1.SearchBridge.Precompute;
 /// <summary>
 /// Logs why the worker cannot reach the broker, once for each new cause (MassTransit logs every attempt of every
 /// endpoint, with the cause deep in an exception chain or, when TLS and the port disagree, not at all in plain words),
-/// and once when the broker is reached again.
+/// and once when the broker is reached again. A failure MassTransit does not try again (a login the broker refused:
+/// its <see cref="ConnectionException.IsTransient"/> is false) stops the worker, which then exits non-zero naming the
+/// cause (<see cref="BrokerGaveUp"/>): it stayed up, unhealthy, never retrying, even once the broker took its login.
 /// </summary>
-internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, ILogger<BrokerFaultLog> logger) : IReceiveEndpointObserver
+internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, BrokerGaveUp gaveUp, ILogger<BrokerFaultLog> logger) : IReceiveEndpointObserver
 {
     private readonly Lock _gate = new();
     private string? _cause;
@@ -25,6 +28,12 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, IL
         var broker = options.Value;
         var address = BrokerAddress.Parsed(broker.Url);
         var cause = Rank1Services.WithoutBrokerCredentials(BrokerFailure.Cause(faulted.Exception, address), broker)!;
+        var endpoint = address?.Endpoint ?? string.Empty;
+        if (Permanent(faulted.Exception) && gaveUp.Stop(address is null ? cause : $"{endpoint}: {cause}"))
+        {
+            LogGaveUp(logger, endpoint, cause);
+        }
+
         lock (_gate)
         {
             if (cause == _cause)
@@ -35,8 +44,23 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, IL
             _cause = cause;
         }
 
-        LogFailed(logger, address?.Endpoint ?? string.Empty, cause);
+        LogFailed(logger, endpoint, cause);
         return Task.CompletedTask;
+    }
+
+    // MassTransit's own verdict ("ReceiveTransport Cannot Retry"): RabbitMqConnectionException is not transient for a
+    // login the broker refused, and its connection is never tried again.
+    private static bool Permanent(Exception failure)
+    {
+        for (Exception? e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is ConnectionException { IsTransient: false })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public Task Ready(ReceiveEndpointReady ready)
@@ -62,6 +86,37 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, IL
     [LoggerMessage(EventId = 2404, Level = LogLevel.Warning, Message = "Cannot use the broker at {Broker}; the worker's health is unhealthy, with this cause, until it connects: {Cause}")]
     private static partial void LogFailed(ILogger logger, string broker, string cause);
 
+    [LoggerMessage(EventId = 2408, Level = LogLevel.Critical, Message = "The broker at {Broker} refused the worker, and MassTransit does not try again: the worker stops, exiting 1, to be started again once the broker takes it: {Cause}")]
+    private static partial void LogGaveUp(ILogger logger, string broker, string cause);
+
     [LoggerMessage(EventId = 2405, Level = LogLevel.Information, Message = "The broker is reached again: {Endpoint} is ready")]
     private static partial void LogReconnected(ILogger logger, Uri endpoint);
 }
+
+/// <summary>
+/// The broker failure that stopped the worker, once MassTransit gave up on it: the host then ends with exit code 1 and
+/// this cause on one line (<see cref="HostExit"/>), so that its supervisor (Kubernetes, a compose restart policy) starts
+/// it again, as it would a worker that could not start.
+/// </summary>
+internal sealed class BrokerGaveUp(IHostApplicationLifetime lifetime)
+{
+    private string? _cause;
+
+    /// <summary>The cause, once the worker was stopped for it.</summary>
+    public string? Cause => Volatile.Read(ref _cause);
+
+    /// <summary>Stops the host for <paramref name="cause"/>; false when it was already stopped for one.</summary>
+    public bool Stop(string cause)
+    {
+        if (Interlocked.CompareExchange(ref _cause, cause, null) is not null)
+        {
+            return false;
+        }
+
+        lifetime.StopApplication();
+        return true;
+    }
+}
+
+/// <summary>The worker stopped because MassTransit will not retry the broker (<see cref="BrokerGaveUp"/>).</summary>
+internal sealed class BrokerGaveUpException(string cause) : Exception($"broker: {cause}");

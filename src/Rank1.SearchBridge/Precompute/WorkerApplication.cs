@@ -95,6 +95,7 @@ public static class WorkerApplication
             o.StopTimeout = w.Value.ShutdownTimeout + ConsumerUnwind;
         });
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + ConsumerUnwind + TimeSpan.FromSeconds(5));
+        services.AddSingleton<BrokerGaveUp>();
         services.AddReceiveEndpointObserver<BrokerFaultLog>();
         services.AddHostedService<WorkerStartup>();
         // MassTransit registers its bus and endpoint checks with these health checks.
@@ -113,6 +114,29 @@ public static class WorkerApplication
         app.MapRank1Metrics();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         return app;
+    }
+
+    /// <summary>
+    /// Runs the worker until it stops; a stop because MassTransit gave up on the broker (a refused login) ends in
+    /// <see cref="HostExit"/>'s exit code 1 and one line naming the cause, not a clean exit 0.
+    /// </summary>
+    public static async Task RunWorkerAsync(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var gaveUp = app.Services.GetRequiredService<BrokerGaveUp>();
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (gaveUp.Cause is not null)
+        {
+            // Stopped while the host was still starting (the bus starts before the model and the backend probe end).
+        }
+
+        if (gaveUp.Cause is { } cause)
+        {
+            throw new BrokerGaveUpException(cause);
+        }
     }
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
