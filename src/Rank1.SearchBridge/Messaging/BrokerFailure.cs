@@ -50,6 +50,9 @@ public static partial class BrokerFailure
     public static bool IsRefusal(Exception failure) => Chain(failure).Any(e => e is AuthenticationFailureException
         || e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });
 
+    /// <summary>True when RabbitMQ refused a declaration as inequivalent to what is there (PRECONDITION_FAILED): no retry can succeed.</summary>
+    public static bool IsPreconditionFailed(Exception failure) => Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.PreconditionFailed } });
+
     [GeneratedRegex("initiated by Peer, code=[0-9]+, text='([^']*)'")]
     private static partial Regex WrappedReply();
 

@@ -94,7 +94,9 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 }
 
 /// <summary>
-/// The broker failure that stopped the worker, once MassTransit gave up on it: the host then ends with exit code 1 and
+/// The broker failure that stopped the worker, one no retry can get past (a login MassTransit will not try again, seen
+/// by <see cref="BrokerFaultLog"/>; an <c>_error</c> or <c>_skipped</c> exchange RabbitMQ will not declare, seen by
+/// <see cref="MoveRefusal"/>): the host then ends with exit code 1 and
 /// this cause on one line (<see cref="HostExit"/>), so that its supervisor (Kubernetes, a compose restart policy) starts
 /// it again, as it would a worker that could not start.
 /// </summary>
@@ -118,5 +120,5 @@ internal sealed class BrokerGaveUp(IHostApplicationLifetime lifetime)
     }
 }
 
-/// <summary>The worker stopped because MassTransit will not retry the broker (<see cref="BrokerGaveUp"/>).</summary>
+/// <summary>The worker stopped for a broker failure no retry can get past (<see cref="BrokerGaveUp"/>).</summary>
 internal sealed class BrokerGaveUpException(string cause) : Exception($"broker: {cause}");

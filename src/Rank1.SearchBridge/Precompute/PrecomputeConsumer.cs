@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Rank1.Inference;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Precompute;
@@ -97,13 +98,13 @@ internal sealed class JobCounted
 /// queue with its fault headers) do the rest, counting once the move succeeded. A message a consumer saw was counted
 /// by it (<see cref="JobCounted"/>).
 /// </summary>
-internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue) : IFilter<ExceptionReceiveContext>
+internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue, MoveRefusal refusal) : IFilter<ExceptionReceiveContext>
 {
     public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {
         // Counted once it is in the error queue: a move that fails (the error exchange refused) sends the message back to
         // its queue, and each redelivery counted it again (23 for one message in 20 s).
-        await next.Send(context).ConfigureAwait(false);
+        await refusal.MoveAsync(context, next).ConfigureAwait(false);
         if (!JobCounted.IsMarked(context))
         {
             metrics.PrecomputeJob(queue, "unreadable");
@@ -117,14 +118,46 @@ internal sealed class UnreadableJobCounter(Rank1Metrics metrics, string queue) :
 /// Counts the messages MassTransit moves to <c>&lt;queue&gt;_skipped</c> (no consumer for their message type: a missing
 /// or unknown <c>messageType</c>) as <c>skipped</c>, then lets MassTransit's dead-letter filter move them.
 /// </summary>
-internal sealed class SkippedJobCounter(Rank1Metrics metrics, string queue) : IFilter<ReceiveContext>
+internal sealed class SkippedJobCounter(Rank1Metrics metrics, string queue, MoveRefusal refusal) : IFilter<ReceiveContext>
 {
     public async Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
     {
         // Counted once it is moved, as UnreadableJobCounter: a failed move returns the message for another delivery.
-        await next.Send(context).ConfigureAwait(false);
+        await refusal.MoveAsync(context, next).ConfigureAwait(false);
         metrics.PrecomputeJob(queue, "skipped");
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("rank1-skipped-jobs");
+}
+
+/// <summary>
+/// Stops the worker when RabbitMQ refuses to declare where MassTransit moves a message (<c>&lt;queue&gt;_error</c> or
+/// <c>&lt;queue&gt;_skipped</c>, declared before with other arguments: PRECONDITION_FAILED). The move fails the same way
+/// on every delivery: the message went back to its queue and came again about once a second for ever (and a quorum
+/// queue's <c>x-delivery-limit</c>, 20 by default since RabbitMQ 4.0, drops it in the end). Stopped, the worker exits 1
+/// naming the refusal (<see cref="BrokerGaveUp"/>), and the message, unacknowledged, stays in its queue.
+/// </summary>
+internal sealed partial class MoveRefusal(BrokerGaveUp gaveUp, string? broker, string target, ILogger logger)
+{
+    public async Task MoveAsync<T>(T context, IPipe<T> next)
+        where T : class, PipeContext
+    {
+        try
+        {
+            await next.Send(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (BrokerFailure.IsPreconditionFailed(e))
+        {
+            var cause = $"{BrokerFailure.Cause(e, null)}: MassTransit cannot move a message to {target}, declared with other arguments than its own; the message stays in its queue. Delete {target} (or declare it as MassTransit does), then start the worker again";
+            if (gaveUp.Stop(broker is null ? cause : $"{broker}: {cause}"))
+            {
+                LogRefused(logger, target, cause);
+            }
+
+            throw;
+        }
+    }
+
+    [LoggerMessage(EventId = 2409, Level = LogLevel.Critical, Message = "The broker refuses {Target}; the worker stops, exiting 1: {Cause}")]
+    private static partial void LogRefused(ILogger logger, string target, string cause);
 }

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
@@ -67,17 +68,23 @@ public static class WorkerApplication
             var broker = context.GetRequiredService<IOptions<BrokerOptions>>().Value;
             var worker = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
             var metrics = context.GetRequiredService<Rank1Metrics>();
+            var gaveUp = context.GetRequiredService<BrokerGaveUp>();
+            var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger<BrokerFaultLog>();
+            var endpoint = BrokerAddress.Parsed(broker.Url)?.Endpoint;
+            // MassTransit's names for where it moves a failed message and one of no known type.
+            (MoveRefusal Error, MoveRefusal Skipped) Refusals(string queue) =>
+                (new(gaveUp, endpoint, queue + "_error", logger), new(gaveUp, endpoint, queue + "_skipped", logger));
 
             // Two queues, each with its own concurrency: offline jobs and hot-query jobs share the engine's batch, and a
             // flood queued on one never holds the other back.
             cfg.ReceiveEndpoint(broker.Queue, e =>
             {
-                Configure(e, worker, worker.ConcurrentMessageLimit, metrics, "offline");
+                Configure(e, worker, worker.ConcurrentMessageLimit, metrics, "offline", Refusals(broker.Queue));
                 e.ConfigureConsumer<PrecomputeConsumer>(context);
             });
             cfg.ReceiveEndpoint(broker.HotQueue, e =>
             {
-                Configure(e, worker, worker.HotQueryConcurrentMessageLimit, metrics, "hot");
+                Configure(e, worker, worker.HotQueryConcurrentMessageLimit, metrics, "hot", Refusals(broker.HotQueue));
                 e.ConfigureConsumer<HotQueryConsumer>(context);
             });
         });
@@ -117,7 +124,8 @@ public static class WorkerApplication
     }
 
     /// <summary>
-    /// Runs the worker until it stops; a stop because MassTransit gave up on the broker (a refused login) ends in
+    /// Runs the worker until it stops; a stop for a broker failure no retry can get past (a refused login, an error
+    /// exchange declared with other arguments: <see cref="BrokerGaveUp"/>) ends in
     /// <see cref="HostExit"/>'s exit code 1 and one line naming the cause, not a clean exit 0.
     /// </summary>
     public static async Task RunWorkerAsync(this WebApplication app)
@@ -170,7 +178,7 @@ public static class WorkerApplication
 
     private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();
 
-    private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency, Rank1Metrics metrics, string queue)
+    private static void Configure(IRabbitMqReceiveEndpointConfigurator e, WorkerOptions worker, int concurrency, Rank1Metrics metrics, string queue, (MoveRefusal Error, MoveRefusal Skipped) refusals)
     {
         // MassTransit's own error and dead-letter pipes (ReceivePipeConfigurationExtensions.ConfigureDefaultErrorTransport,
         // ConfigureDefaultDeadLetterTransport), each behind a counter: a message that failed before any consumer saw it
@@ -178,13 +186,13 @@ public static class WorkerApplication
         // of an unknown message type reached _skipped unseen.
         e.ConfigureError(x =>
         {
-            x.UseFilter(new UnreadableJobCounter(metrics, queue));
+            x.UseFilter(new UnreadableJobCounter(metrics, queue, refusals.Error));
             x.UseFilter(new GenerateFaultFilter());
             x.UseFilter(new ErrorTransportFilter());
         });
         e.ConfigureDeadLetter(x =>
         {
-            x.UseFilter(new SkippedJobCounter(metrics, queue));
+            x.UseFilter(new SkippedJobCounter(metrics, queue, refusals.Skipped));
             x.UseFilter(new DeadLetterTransportFilter());
         });
         e.SetQuorumQueue();
