@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
@@ -153,21 +154,7 @@ public sealed partial class CliRobustnessTests
         var file = command == "eval-dataset" ? Path.Combine(folder, "corpus.jsonl") : Path.Combine(folder, "passages.jsonl");
         if (command == "eval-dataset")
         {
-            foreach (var part in Directory.GetFileSystemEntries(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo")))
-            {
-                if (File.Exists(part))
-                {
-                    File.Copy(part, Path.Combine(folder, Path.GetFileName(part)));
-                }
-                else
-                {
-                    Directory.CreateDirectory(Path.Combine(folder, Path.GetFileName(part)));
-                    foreach (var inner in Directory.GetFiles(part))
-                    {
-                        File.Copy(inner, Path.Combine(folder, Path.GetFileName(part), Path.GetFileName(inner)));
-                    }
-                }
-            }
+            CopyFolder(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), folder);
         }
 
         // Line 3 of the passages (the corpus's last line plus 1) holds "caf" 0xE9: Latin-1, not UTF-8.
@@ -184,6 +171,59 @@ public sealed partial class CliRobustnessTests
         Assert.Equal(4, r.ExitCode);
         var where = command == "eval-dataset" ? $"{file}: line {line}" : $"{file}:{line}";
         Assert.Equal($"rank1-bridge {args[0]}: {where}: not valid UTF-8 (byte 0xE9, byte 32 of the line)", r.Error.Trim().Split('\n')[^1]);
+    }
+
+    /// <summary>
+    /// A line longer than 16 MiB (a file that is not one record per line) is one line naming the file and the line, exit
+    /// 4, in every command that reads lines: before, it was read whole (a 150 MB line took 1.45 GB) and judged, scored
+    /// or queued.
+    /// </summary>
+    [Theory]
+    [InlineData("rerank")]
+    [InlineData("seed")]
+    [InlineData("eval-run")]
+    [InlineData("eval-dataset")]
+    [InlineData("precompute")]
+    public async Task ALineLongerThan16MiB_OneLineNamingFileAndLine_Exit4(string command)
+    {
+        var folder = TestTemp.Folder("long-line-");
+        var dataset = Path.Combine(folder, "dataset");
+        CopyFolder(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), dataset);
+        var file = command switch
+        {
+            "eval-dataset" => Path.Combine(dataset, "corpus.jsonl"),
+            "eval-run" => Path.Combine(folder, "run.txt"),
+            "precompute" => Path.Combine(folder, "queries.txt"),
+            _ => Path.Combine(folder, "passages.jsonl"),
+        };
+        var kept = command switch
+        {
+            "eval-dataset" => await File.ReadAllTextAsync(file),
+            "eval-run" => "q1 Q0 a 1 1.0 x\n",
+            "precompute" => "why do onions make people cry\n",
+            _ => "{\"id\":\"a\",\"text\":\"one\"}\n",
+        };
+        var line = kept.Count(c => c == '\n') + 1;
+        await File.WriteAllTextAsync(file, kept + "{\"_id\":\"b\",\"id\":\"b\",\"text\":\"" + new string('y', Utf8Lines.MaxLineBytes) + "\"}\n");
+        var qrels = Path.Combine(folder, "qrels.txt");
+        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
+        string[] args = command switch
+        {
+            "rerank" => ["rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", file],
+            "seed" => ["seed", "--file", file, "--backend", "http://127.0.0.1:9"],
+            "eval-run" => ["eval", "--run", file, "--run", file, "--qrels", qrels],
+            "precompute" => ["precompute", "--queries", file, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/", "--connect-timeout", "1"],
+            _ => ["eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "3", "--run-out", Path.Combine(folder, "runs")],
+        };
+        var r = await CliRunner.RunAsync(args);
+        Assert.Equal(4, r.ExitCode);
+        var where = command switch
+        {
+            "eval-dataset" => $"{file}: line {line}",
+            "eval-run" => $"{file}: line {line}",
+            _ => $"{file}:{line}",
+        };
+        Assert.Equal($"rank1-bridge {args[0]}: {where}: longer than 16 MiB, the most a line may hold (not read further: is the file one record per line?)", r.Error.Trim().Split('\n')[^1]);
     }
 
     [Trait(TestCategory.Name, TestCategory.Process)]
@@ -383,6 +423,21 @@ public sealed partial class CliRobustnessTests
     /// Runs the tool as a process that file permissions apply to: as root (which reads a mode-000 file), without the
     /// capabilities that override them (setpriv), so a file the test made unreadable is unreadable to the tool.
     /// </summary>
+    /// <summary>Copies the files of <paramref name="from"/> and of its folders into <paramref name="to"/>.</summary>
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (var folder in Directory.GetDirectories(from))
+        {
+            CopyFolder(folder, Path.Combine(to, Path.GetFileName(folder)));
+        }
+    }
+
     private static async Task<CliResult> RunWithoutFileOverrideAsync(params string[] args)
     {
         var psi = Environment.IsPrivilegedProcess

@@ -14,7 +14,7 @@ public sealed class PrecomputeCommandTests
     }
 
     [Fact]
-    public void QueryLog_MixesPlainAndJsonLines_MergesRepeats_MostFrequentFirst()
+    public async Task QueryLog_MixesPlainAndJsonLines_MergesRepeats_MostFrequentFirst()
     {
         var path = File(
             "why do onions make you cry",
@@ -22,16 +22,16 @@ public sealed class PrecomputeCommandTests
             """{"query":"Eye drops","count":3}""",
             """{"query":"why do  onions make you CRY","count":4}""",
             """{"query":"eye drops","instructions":"Only medical advice counts."}""");
-        var queries = QueryFile.Read(path, defaultInstructions: null);
+        var queries = await QueryFile.ReadAsync(path, defaultInstructions: null, CancellationToken.None);
         Assert.Equal(
             [("why do onions make you cry", 5L, (string?)null), ("Eye drops", 3L, null), ("eye drops", 1L, "Only medical advice counts.")],
             queries.Select(q => (q.Query, q.Count, q.Instructions)).ToArray());
     }
 
     [Fact]
-    public void TrecTopicsFile_TakesTheTextAfterTheId()
+    public async Task TrecTopicsFile_TakesTheTextAfterTheId()
     {
-        var queries = QueryFile.Read(File("q1\twhy do onions make people cry", "q2\tcan I leave my dog in the car"), defaultInstructions: "Be strict.");
+        var queries = await QueryFile.ReadAsync(File("q1\twhy do onions make people cry", "q2\tcan I leave my dog in the car"), defaultInstructions: "Be strict.", CancellationToken.None);
         Assert.Equal([("why do onions make people cry", "Be strict."), ("can I leave my dog in the car", "Be strict.")], queries.Select(q => (q.Query, q.Instructions)).ToArray());
     }
 

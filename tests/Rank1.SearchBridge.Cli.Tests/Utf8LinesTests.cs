@@ -28,11 +28,53 @@ public sealed class Utf8LinesTests
     }
 
     [Fact]
-    public void AnInvalidByteOnTheFirstLine_IsCountedFromTheFilesFirstByte_ByteOrderMarkIncluded()
+    public async Task AnInvalidByteOnTheFirstLine_IsCountedFromTheFilesFirstByte_ByteOrderMarkIncluded()
     {
         // "caf" 0xE9 after a byte order mark: byte 7 of the line as the file holds it (it was reported as byte 4).
-        var e = Assert.Throws<InvalidDataException>(() => Utf8Lines.Split((byte[])[.. Encoding.UTF8.Preamble, .. "caf"u8, 0xE9, .. "\n"u8], (n, reason) => new InvalidDataException($"{n}: {reason}")));
+        var file = TestTemp.File($"rank1-lines-{Guid.NewGuid():N}.txt");
+        await File.WriteAllBytesAsync(file, [.. Encoding.UTF8.Preamble, .. "caf"u8, 0xE9, .. "\n"u8]);
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(file));
         Assert.Equal("1: not valid UTF-8 (byte 0xE9, byte 7 of the line)", e.Message);
+    }
+
+    [Fact]
+    public async Task ALineOfTheMostBytes_IsRead()
+    {
+        var file = TestTemp.File($"rank1-lines-{Guid.NewGuid():N}.txt");
+        await File.WriteAllTextAsync(file, "a\n" + new string('x', Utf8Lines.MaxLineBytes - 1) + "\r\n");
+        Assert.Equal(["a", new string('x', Utf8Lines.MaxLineBytes - 1)], await ReadAllAsync(file));
+    }
+
+    /// <summary>
+    /// A line longer than <see cref="Utf8Lines.MaxLineBytes"/> is refused naming it once that much of it is read, not
+    /// held to its end: a 150 MB line took 1.45 GB. Read from a FIFO whose writer sends one byte past the bound and
+    /// then waits, the refusal comes without the line's end; before, the reader kept waiting for it.
+    /// </summary>
+    [Fact]
+    public async Task ALineLongerThanTheBound_IsRefusedNamingIt_AsSoonAsThatMuchIsRead()
+    {
+        var folder = TestTemp.Folder("rank1-lines-");
+        var fifo = Path.Combine(folder, "input");
+        Assert.Equal(0, (await TestProcess.RunAsync(TestProcess.StartInfo("mkfifo", [fifo]))).ExitCode);
+        var read = new List<string>();
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var line in Utf8Lines.ReadAsync(fifo, (n, reason) => new InvalidDataException($"{n}: {reason}"), CancellationToken.None))
+            {
+                read.Add(line);
+            }
+        });
+        await using (var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write))
+        {
+            await writer.WriteAsync(Encoding.UTF8.GetBytes("first\n" + new string('x', Utf8Lines.MaxLineBytes + 1)));
+            await writer.FlushAsync();
+
+            // Bounded, so a reader that waits for the line's end fails the test instead of hanging it.
+            var e = await Assert.ThrowsAsync<InvalidDataException>(() => reader.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal("2: longer than 16 MiB, the most a line may hold (not read further: is the file one record per line?)", e.Message);
+        }
+
+        Assert.Equal(["first"], read);
     }
 
     [Fact]
@@ -52,5 +94,16 @@ public sealed class Utf8LinesTests
         });
         Assert.Equal("301: not valid UTF-8 (byte 0xE9, byte 4 of the line)", e.Message);
         Assert.Equal(300, read);
+    }
+
+    private static async Task<List<string>> ReadAllAsync(string file)
+    {
+        var read = new List<string>();
+        await foreach (var line in Utf8Lines.ReadAsync(file, (n, reason) => new InvalidDataException($"{n}: {reason}"), CancellationToken.None))
+        {
+            read.Add(line);
+        }
+
+        return read;
     }
 }

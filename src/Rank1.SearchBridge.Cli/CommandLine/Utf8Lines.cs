@@ -7,36 +7,27 @@ namespace Rank1.SearchBridge.Cli.CommandLine;
 
 /// <summary>
 /// The lines of a UTF-8 text file, decoded strictly: an input's invalid bytes are refused naming the line, never read
-/// as U+FFFD (two different queries or ids would become the same text).
+/// as U+FFFD (two different queries or ids would become the same text); a line longer than <see cref="MaxLineBytes"/>
+/// is refused naming it, as soon as that many bytes of it are read.
 /// </summary>
 internal static class Utf8Lines
 {
     /// <summary>
-    /// <paramref name="bytes"/> split at line feeds (a carriage return before one is dropped, a leading byte order mark
-    /// too). Bytes that are not UTF-8 throw <paramref name="invalid"/>'s exception, given the line number (from 1) and
-    /// what is wrong (<c>not valid UTF-8 (byte 0xE9, byte 4 of the line)</c>).
+    /// The longest line read, in bytes: 16 MiB, far above a passage the model reads (<c>MaxPassageTokens</c> at most
+    /// 131,072 tokens, about 1 MB of text), a topic or a run line. A longer line (a file that is not line-separated, a
+    /// corpus dumped as one JSON array) is refused when that much of it is read, so memory stays bounded: held whole, a
+    /// 150 MB line took 1.45 GB (its bytes, their UTF-16 string, the parser's copy).
     /// </summary>
-    /// <param name="bytes">The file's content.</param>
-    /// <param name="invalid">Makes the exception for an invalid line.</param>
-    public static string[] Split(ReadOnlyMemory<byte> bytes, Func<int, string, Exception> invalid)
-    {
-        ArgumentNullException.ThrowIfNull(invalid);
-        var rest = bytes;
-        var lines = new List<string>();
-        while (!rest.IsEmpty)
-        {
-            var end = rest.Span.IndexOf((byte)'\n');
-            lines.Add(Decode(end < 0 ? rest.Span : rest.Span[..end], lines.Count + 1, invalid));
-            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
-        }
+    public const int MaxLineBytes = 16 * 1024 * 1024;
 
-        return [.. lines];
-    }
+    /// <summary>How the reason for bytes that are not UTF-8 starts.</summary>
+    public const string NotUtf8 = "not valid UTF-8";
 
     /// <summary>
-    /// The lines of the file at <paramref name="path"/> as <see cref="Split"/> reads them, streamed: a corpus of
-    /// gigabytes is never held whole, and bytes that are not UTF-8 throw <paramref name="invalid"/>'s exception when
-    /// their line is reached, naming it.
+    /// The lines of the file at <paramref name="path"/>, split at line feeds (a carriage return before one is dropped, a
+    /// leading byte order mark too), streamed: a corpus of gigabytes is never held whole. Bytes that are not UTF-8, or a
+    /// line longer than <see cref="MaxLineBytes"/>, throw <paramref name="invalid"/>'s exception when their line is
+    /// reached, given the line number (from 1) and what is wrong (<c>not valid UTF-8 (byte 0xE9, byte 4 of the line)</c>).
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="invalid">Makes the exception for an invalid line.</param>
@@ -52,7 +43,7 @@ internal static class Utf8Lines
         while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
         {
             var chunk = new ReadOnlyMemory<byte>(buffer, 0, read);
-            while (NextLine(ref chunk, pending) is { } line)
+            while (NextLine(ref chunk, pending, number + 1, invalid) is { } line)
             {
                 yield return Decode(line.Span, ++number, invalid);
                 pending.ResetWrittenCount();
@@ -66,10 +57,16 @@ internal static class Utf8Lines
     }
 
     // The next whole line of chunk (its start in pending, if a read before this one began it), chunk moved past it; null
-    // when chunk ends inside a line, whose start is then added to pending.
-    private static ReadOnlyMemory<byte>? NextLine(ref ReadOnlyMemory<byte> chunk, ArrayBufferWriter<byte> pending)
+    // when chunk ends inside a line, whose start is then added to pending. A line (number) past MaxLineBytes is invalid's
+    // exception, before more of it is kept.
+    private static ReadOnlyMemory<byte>? NextLine(ref ReadOnlyMemory<byte> chunk, ArrayBufferWriter<byte> pending, int number, Func<int, string, Exception> invalid)
     {
         var end = chunk.Span.IndexOf((byte)'\n');
+        if ((long)pending.WrittenCount + (end < 0 ? chunk.Length : end) > MaxLineBytes)
+        {
+            throw invalid(number, $"longer than {MaxLineBytes / (1024 * 1024)} MiB, the most a line may hold (not read further: is the file one record per line?)");
+        }
+
         if (end < 0)
         {
             pending.Write(chunk.Span);
@@ -104,7 +101,7 @@ internal static class Utf8Lines
         if (Utf8.ToUtf16(line, chars, out var read, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
         {
             // Counted in the line as it is in the file, its byte order mark included.
-            throw invalid(number, $"not valid UTF-8 (byte 0x{line[read]:X2}, byte {skipped + read + 1} of the line)");
+            throw invalid(number, $"{NotUtf8} (byte 0x{line[read]:X2}, byte {skipped + read + 1} of the line)");
         }
 
         return new string(chars, 0, written);

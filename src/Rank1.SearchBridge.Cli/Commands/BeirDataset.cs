@@ -90,7 +90,7 @@ internal sealed class BeirDataset
         var count = 0;
         var n = 0;
         var bulk = new StringBuilder();
-        await foreach (var line in Utf8Lines.ReadAsync(Corpus, (number, reason) => new CliException($"{Corpus}: line {number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
+        await foreach (var line in ReadCorpusAsync(cancellationToken).ConfigureAwait(false))
         {
             n++;
             if (line.Trim().Length == 0)
@@ -198,6 +198,18 @@ internal sealed class BeirDataset
         return json?["count"] is JsonValue count && count.TryGetValue<long>(out var n) ? n : null;
     }
 
-    /// <summary>Lines in the corpus that hold a document.</summary>
-    public int CorpusSize() => File.ReadLines(Corpus).Count(l => l.Trim().Length > 0);
+    /// <summary>Lines in the corpus that hold a document, read as <see cref="IndexAsync"/> reads them (a bad line named as there).</summary>
+    public async Task<int> CorpusSizeAsync(CancellationToken cancellationToken)
+    {
+        var count = 0;
+        await foreach (var line in ReadCorpusAsync(cancellationToken).ConfigureAwait(false))
+        {
+            count += line.Trim().Length > 0 ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    private IAsyncEnumerable<string> ReadCorpusAsync(CancellationToken cancellationToken) =>
+        Utf8Lines.ReadAsync(Corpus, (number, reason) => new CliException($"{Corpus}: line {number}: {reason}", ExitCodes.BadInput), cancellationToken);
 }

@@ -288,7 +288,7 @@ internal sealed class EvalCommand : CliCommand
     private static async Task IndexDatasetAsync(BeirDataset dataset, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        var size = dataset.CorpusSize();
+        var size = await dataset.CorpusSizeAsync(cancellationToken).ConfigureAwait(false);
         if (await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false) == size)
         {
             await context.Error.WriteLineAsync($"{index} already holds the {size} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);

@@ -9,12 +9,12 @@ internal sealed record LoggedQuery(string Query, long Count, string? Instruction
 
 /// <summary>
 /// Reads a query log: one query per line, TREC topics (<c>id&lt;TAB&gt;query</c>: the text after the first tab), or
-/// JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the forms may mix; blank lines are skipped). Queries that normalise to the same text and instructions are merged, their counts
+/// JSON Lines <c>{"query":..,"count":..,"instructions":..}</c> (the forms may mix; blank lines are skipped), read a line at a time. Queries that normalise to the same text and instructions are merged, their counts
 /// added; the result is most frequent first. A bad line (bytes that are not UTF-8 included) is a one-line error naming the file and the line.
 /// </summary>
 internal static class QueryFile
 {
-    public static IReadOnlyList<LoggedQuery> Read(string path, string? defaultInstructions)
+    public static async Task<IReadOnlyList<LoggedQuery>> ReadAsync(string path, string? defaultInstructions, CancellationToken cancellationToken)
     {
         if (!File.Exists(path))
         {
@@ -24,7 +24,7 @@ internal static class QueryFile
         var merged = new Dictionary<(string, string), LoggedQuery>();
         var order = new List<(string, string)>();
         var lineNumber = 0;
-        foreach (var line in Utf8Lines.Split(File.ReadAllBytes(path), (number, reason) => new CliException($"{path}:{number}: {reason}", ExitCodes.BadInput)))
+        await foreach (var line in Utf8Lines.ReadAsync(path, (number, reason) => new CliException($"{path}:{number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
         {
             lineNumber++;
             var trimmed = line.Trim();

@@ -56,16 +56,25 @@ internal static class TrecText
     public static string[] Fields(string line) => line.Split(Separators, StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
-    /// A file's lines, split at line feeds (a carriage return before one is dropped, a leading byte order mark too).
-    /// Bytes that are not UTF-8 are a <see cref="FormatException"/> naming the line and the byte.
+    /// A file's lines as <see cref="Utf8Lines.ReadAsync"/> reads them (a line at a time: the file's bytes are not held
+    /// besides its lines). Bytes that are not UTF-8 are a <see cref="FormatException"/> naming the line and the byte, and
+    /// so is a line longer than <see cref="Utf8Lines.MaxLineBytes"/>.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     public static async Task<string[]> ReadLinesAsync(string path, CancellationToken cancellationToken)
     {
-        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        return Utf8Lines.Split(bytes, (line, reason) =>
-            new FormatException($"line {line}: {reason}: ids are compared as trec_eval compares them, byte for byte, so they are read as UTF-8 or refused"));
+        var lines = new List<string>();
+        await foreach (var line in Utf8Lines.ReadAsync(path, Invalid, cancellationToken).ConfigureAwait(false))
+        {
+            lines.Add(line);
+        }
+
+        return [.. lines];
+
+        static FormatException Invalid(int line, string reason) => new(reason.StartsWith(Utf8Lines.NotUtf8, StringComparison.Ordinal)
+            ? $"line {line}: {reason}: ids are compared as trec_eval compares them, byte for byte, so they are read as UTF-8 or refused"
+            : $"line {line}: {reason}");
     }
 
     /// <summary>
