@@ -113,15 +113,18 @@ public sealed partial class CliRobustnessTests
 
     /// <summary>
     /// A passage whose text, title or id escapes a lone UTF-16 surrogate (half an emoji) was an unhandled exception
-    /// (exit 134, a stack trace), and a field given twice was read as one of its two values; each is one line naming
-    /// the file, the line and the field, as the rerank service refuses them in a request.
+    /// (exit 134, a stack trace), a field given twice was read as one of its two values, and a title that is not a
+    /// string (a number, an object) was dropped without a word; each is one line naming the file, the line and the
+    /// field, as the rerank service refuses the first two in a request and a BEIR corpus line's title is refused.
     /// </summary>
     [Theory]
     [InlineData("{\"id\":\"a\",\"text\":\"onions \\ud83d\"}", "\"text\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
     [InlineData("{\"id\":\"a\",\"title\":\"\\ude00\",\"text\":\"onions\"}", "\"title\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
     [InlineData("{\"id\":\"a\\ud83d\",\"text\":\"onions\"}", "\"id\" is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)")]
     [InlineData("{\"id\":\"a\",\"text\":\"onions\",\"text\":\"garlic\"}", "not valid JSON (Duplicate property 'text' encountered during deserialization.)")]
-    public async Task Rerank_PassageWithALoneSurrogateOrAFieldTwice_OneLineNamingFileLineAndField_Exit4(string passage, string problem)
+    [InlineData("{\"id\":\"a\",\"title\":42,\"text\":\"onions\"}", "\"title\" must be a string")]
+    [InlineData("{\"id\":\"a\",\"title\":{\"en\":\"Onions\"},\"text\":\"onions\"}", "\"title\" must be a string")]
+    public async Task Rerank_PassageWithALoneSurrogateAFieldTwiceOrATitleNotText_OneLineNamingFileLineAndField_Exit4(string passage, string problem)
     {
         var file = Path.Combine(TestTemp.Folder("passages-"), "passages.jsonl");
         await File.WriteAllTextAsync(file, "{\"id\":\"ok\",\"text\":\"fine \\ud83d\\ude00\"}\n" + passage + "\n");

@@ -58,7 +58,11 @@ internal static class PassageFile
                         _ => throw new CliException($"{where}: \"id\" must be a string or a number", ExitCodes.BadInput),
                     }
                     : lineNumber.ToString(CultureInfo.InvariantCulture);
-                var title = root.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? JsonLineText.Of(t, where, "title") : null;
+                // A title that is not a string (a number, an object) is refused, as a BEIR corpus line's is: dropped, the
+                // passage was judged without the title its line gives. JSON null is no title.
+                var title = !root.TryGetProperty("title", out var t) || t.ValueKind == JsonValueKind.Null ? null
+                    : t.ValueKind == JsonValueKind.String ? JsonLineText.Of(t, where, "title")
+                    : throw new CliException($"{where}: \"title\" must be a string", ExitCodes.BadInput);
                 result.Add(new PassageRecord(id, title, JsonLineText.Of(text, where, "text")));
             }
             catch (JsonException ex)
