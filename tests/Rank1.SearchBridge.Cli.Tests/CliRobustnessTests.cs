@@ -234,6 +234,7 @@ public sealed partial class CliRobustnessTests
     [InlineData("rerank")]
     [InlineData("seed")]
     [InlineData("eval-qrels")]
+    [InlineData("precompute")]
     public async Task InputFileUnreadable_OneLineNamingIt_Exit4(string command)
     {
         var folder = TestTemp.Folder("unreadable-");
@@ -244,6 +245,7 @@ public sealed partial class CliRobustnessTests
         {
             "rerank" => ["rerank", "--query", "q", "--passages", file],
             "seed" => ["seed", "--file", file, "--backend", "http://127.0.0.1:9"],
+            "precompute" => ["precompute", "--queries", file, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/", "--connect-timeout", "1"],
             _ => ["eval", "--run", readable, "--run", readable, "--qrels", file],
         };
         var r = await RunWithoutFileOverrideAsync(args);

@@ -101,11 +101,15 @@ public sealed class PrecomputeCommandTests
     }
 
     [Fact]
-    public async Task MissingOrEmptyQueryLog_IsBadInput()
+    public async Task MissingFolderOrEmptyQueryLog_IsBadInputNamingIt()
     {
         var missing = await CliRunner.RunAsync("precompute", "--queries", "/nonexistent/q.txt", "--index", "docs");
         Assert.Equal(4, missing.ExitCode);
-        Assert.Contains("/nonexistent/q.txt: no such file", missing.Error, StringComparison.Ordinal);
+        Assert.Equal("rank1-bridge precompute: /nonexistent/q.txt: file not found (one query per line, TREC topics id<TAB>query, or JSON Lines {\"query\":..})", missing.Error.TrimEnd('\n'));
+        var folder = TestTemp.Folder("queries-");
+        var directory = await CliRunner.RunAsync("precompute", "--queries", folder, "--index", "docs");
+        Assert.Equal(4, directory.ExitCode);
+        Assert.Equal($"rank1-bridge precompute: {folder}: is a directory, not a file", directory.Error.TrimEnd('\n'));
         var empty = await CliRunner.RunAsync("precompute", "--queries", File("", "  "), "--index", "docs");
         Assert.Equal(4, empty.ExitCode);
         Assert.Contains("no queries", empty.Error, StringComparison.Ordinal);

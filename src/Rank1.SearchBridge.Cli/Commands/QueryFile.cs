@@ -14,13 +14,26 @@ internal sealed record LoggedQuery(string Query, long Count, string? Instruction
 /// </summary>
 internal static class QueryFile
 {
+    /// <summary>What the file should hold, said after "file not found".</summary>
+    private const string Expected = "(one query per line, TREC topics id<TAB>query, or JSON Lines {\"query\":..})";
+
     public static async Task<IReadOnlyList<LoggedQuery>> ReadAsync(string path, string? defaultInstructions, CancellationToken cancellationToken)
     {
-        if (!File.Exists(path))
+        // Missing, a folder or unreadable is named as the other commands name their inputs (a folder was "no such file",
+        // a file without read permission .NET's own sentence).
+        InputFile.Check(path, Expected);
+        try
         {
-            throw new CliException($"{path}: no such file", ExitCodes.BadInput);
+            return await ParseAsync(path, defaultInstructions, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception ex) when (InputFile.IsReadError(ex))
+        {
+            throw InputFile.Unreadable(path, ex);
+        }
+    }
 
+    private static async Task<IReadOnlyList<LoggedQuery>> ParseAsync(string path, string? defaultInstructions, CancellationToken cancellationToken)
+    {
         var merged = new Dictionary<(string, string), LoggedQuery>();
         var order = new List<(string, string)>();
         var lineNumber = 0;
