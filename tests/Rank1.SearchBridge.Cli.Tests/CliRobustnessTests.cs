@@ -133,6 +133,29 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge rerank: {file}:2: {problem}", r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// <c>eval --dataset</c> given a file, or a dataset whose <c>corpus.jsonl</c> is a folder, says so: both were
+    /// "file not found" (<c>FILE/corpus.jsonl: file not found</c> for the first).
+    /// </summary>
+    [Fact]
+    public async Task Eval_DatasetIsAFile_OrItsCorpusAFolder_SaysSo_Exit4()
+    {
+        var folder = TestTemp.Folder("dataset-");
+        var file = Path.Combine(folder, "corpus.jsonl");
+        await File.WriteAllTextAsync(file, "{\"_id\":\"a\",\"text\":\"one\"}\n");
+        var r = await CliRunner.RunAsync("eval", "--dataset", file);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {file}: --dataset is a file, not a folder (a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)", r.Error.TrimEnd('\n'));
+
+        var dataset = Path.Combine(folder, "dataset");
+        CopyFolder(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), dataset);
+        File.Delete(Path.Combine(dataset, "corpus.jsonl"));
+        Directory.CreateDirectory(Path.Combine(dataset, "corpus.jsonl"));
+        r = await CliRunner.RunAsync("eval", "--dataset", dataset);
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {Path.Combine(dataset, "corpus.jsonl")}: is a directory, not a file", r.Error.TrimEnd('\n'));
+    }
+
     [Fact]
     public async Task Rerank_PassagesIsADirectory_SaysSo_Exit4()
     {

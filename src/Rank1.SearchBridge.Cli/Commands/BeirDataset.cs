@@ -29,13 +29,17 @@ internal sealed class BeirDataset
 
     public static BeirDataset Open(string folder)
     {
+        const string Layout = "(a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)";
         var dataset = new BeirDataset(Path.GetFullPath(folder));
+        if (File.Exists(dataset.Folder))
+        {
+            // Named as such, not as "FILE/corpus.jsonl: file not found".
+            throw new CliException($"{dataset.Folder}: --dataset is a file, not a folder {Layout}", ExitCodes.BadInput);
+        }
+
         foreach (var file in new[] { dataset.Corpus, dataset.Queries, dataset.QrelsFile })
         {
-            if (!File.Exists(file))
-            {
-                throw new CliException($"{file}: file not found (a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)", ExitCodes.BadInput);
-            }
+            InputFile.Check(file, Layout);
         }
 
         return dataset;
