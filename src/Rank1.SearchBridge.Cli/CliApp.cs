@@ -88,6 +88,13 @@ internal static class CliApp
             await context.Error.WriteLineAsync($"{Name} {command}: permission denied: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
+        catch (IOException ex)
+        {
+            // What the commands do not name themselves: chiefly output that cannot be written (stdout redirected to a
+            // full disk), which was an unhandled stack trace and exit 134.
+            await context.Error.WriteLineAsync($"{Name} {command}: I/O error: {OneLine(ex.Message)}").ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await context.Error.WriteLineAsync($"{Name} {command}: cancelled").ConfigureAwait(false);

@@ -252,6 +252,23 @@ public sealed partial class CliRobustnessTests
         Assert.Equal($"rank1-bridge {args[0]}: {where}: longer than 16 MiB, the most a line may hold (not read further: is the file one record per line?)", r.Error.Trim().Split('\n')[^1]);
     }
 
+    /// <summary>
+    /// Output that cannot be written (stdout redirected to a full disk: /dev/full) is one line and exit 1; it was an
+    /// unhandled IOException, a stack trace and exit 134 (SIGABRT).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task OutputToAFullDisk_OneLine_Exit1()
+    {
+        var folder = TestTemp.Folder("full-");
+        string[] files = [Path.Combine(folder, "run.txt"), Path.Combine(folder, "qrels.txt")];
+        await File.WriteAllTextAsync(files[0], "q1 Q0 a 1 1.0 x\n");
+        await File.WriteAllTextAsync(files[1], "q1 0 a 1\n");
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", "exec dotnet \"$0\" eval --run \"$1\" --run \"$1\" --qrels \"$2\" > /dev/full", CliRunner.Dll, .. files]));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("rank1-bridge eval: I/O error: No space left on device", r.Error.TrimEnd('\n'));
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("rerank")]
