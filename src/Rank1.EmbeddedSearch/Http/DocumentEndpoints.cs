@@ -13,8 +13,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task IndexAsync(HttpContext context, string index, string? id, bool createOnly)
     {
         var refresh = EsHttp.Refresh(context.Request);
-        var body = await EsHttp.ReadObjectAsync(context, "document_parsing_exception").ConfigureAwait(false)
-            ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;");
+        var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        if (RequestJson.IsEmpty(raw))
+        {
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: source is missing;");
+        }
+
         var opType = context.Request.Query.TryGetValue("op_type", out var named) ? named.ToString() : null;
         if (createOnly)
         {
@@ -40,6 +44,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
             createOnly = string.IsNullOrEmpty(id);
         }
         var condition = WriteCondition.FromQuery(Param(context));
+        ThrowIfUnknownParameters(context, ParameterApi.Index);
+        // The document is parsed where Elasticsearch parses it, on the shard: after the handler has read the request.
+        var body = EsHttp.ParseObject(raw, "document_parsing_exception");
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index);
@@ -50,6 +57,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task GetAsync(HttpContext context, string index, string id)
     {
         var condition = WriteCondition.FromQuery(Param(context));
+        ThrowIfUnknownParameters(context, ParameterApi.Get);
         condition.ValidateForRead();
         var target = catalog.Get(index);
         var doc = target.Get(id);
@@ -69,6 +77,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     {
         var refresh = EsHttp.Refresh(context.Request);
         var condition = WriteCondition.FromQuery(Param(context));
+        ThrowIfUnknownParameters(context, ParameterApi.Delete);
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(WriteOp.Delete));
         var target = DeleteTarget(index, condition);
         var result = target.Delete(id, condition);
@@ -197,6 +206,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         {
             throw EsException.IllegalArgument("The bulk request must be terminated by a newline [\\n]");
         }
+
+        // Once every line is read, as BaseRestHandler checks the parameters after prepareRequest; before BulkRequest.validate.
+        ThrowIfUnknownParameters(context, ParameterApi.Bulk);
 
         if (parsed.Count == 0)
         {
@@ -374,7 +386,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
-        var requests = ReadMget(body, pathIndex);
+        var items = ReadMget(body, pathIndex);
+        ThrowIfUnknownParameters(context, ParameterApi.Mget); // once the body is read, before MultiGetRequest.validate
+        var requests = ValidateMget(items);
         var querySource = SourceFilter.FromQuery(context.Request.Query["_source"].FirstOrDefault(), context.Request.Query["_source_includes"].FirstOrDefault(),
             context.Request.Query["_source_excludes"].FirstOrDefault());
         var result = new JsonArray();
@@ -399,9 +413,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     // The fields of a docs element that MultiGetRequest.parseDocuments reads from a value; another is its parse_exception.
     private static readonly HashSet<string> MgetDocFields = new(StringComparer.Ordinal) { "_index", "_id", "routing", "stored_fields", "version", "version_type", "_source" };
 
-    // MultiGetRequest.add: docs and ids, each read in its turn (both may be given: docs and ids in the body's order), then
-    // MultiGetRequest.validate over every item: "index is missing for doc 2", "id is missing for doc 0", each item named.
-    private static List<(string Index, string Id, JsonNode? Source)> ReadMget(JsonObject body, string? pathIndex)
+    // MultiGetRequest.add: docs and ids, each read in its turn (both may be given: docs and ids in the body's order).
+    private static List<(string? Index, string? Id, JsonNode? Source)> ReadMget(JsonObject body, string? pathIndex)
     {
         var items = new List<(string? Index, string? Id, JsonNode? Source)>();
         foreach (var (key, value) in body)
@@ -445,6 +458,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
             }
         }
 
+        return items;
+    }
+
+    // MultiGetRequest.validate over every item: "index is missing for doc 2", "id is missing for doc 0", each item named.
+    private static List<(string Index, string Id, JsonNode? Source)> ValidateMget(List<(string? Index, string? Id, JsonNode? Source)> items)
+    {
         if (items.Count == 0)
         {
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
@@ -539,6 +558,10 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         "" => true,
         var other => RequestJson.ParseBoolean(other),
     };
+
+    // BaseRestHandler's refusal of the URL parameters the engine's handler does not read (ApiParameters).
+    private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api) =>
+        ApiParameters.ThrowIfUnknown(api, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
 
     private static Func<string, string?> Param(HttpContext context) => name =>
         context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;

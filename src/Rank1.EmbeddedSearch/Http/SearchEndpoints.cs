@@ -37,18 +37,18 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
         // follows is never read (unlike _search's checkTrailingTokens).
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        if (raw.Length == 0)
+        if (raw.Length == 0 && flavor == SearchFlavor.Elasticsearch)
         {
-            // Without a body RestCountAction reads the URL's query (RestActions.urlParamsToQueryBuilder).
+            // Without a body RestCountAction reads the URL's query (RestActions.urlParamsToQueryBuilder): Elasticsearch's
+            // refuses q's parameters without q in its own words; OpenSearch's does not read them then (ApiParameters).
             SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
-        }
-        else
-        {
-            // With a body it reads the body's query and never q (RestCountAction: withContentOrSourceParamParserOrNull).
-            SearchRequest.ThrowIfQueryStringParamsWithBody(Param(context), context.Request.Path);
         }
 
         var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
+        SearchRequest.CheckCountBody(body, flavor);
+        // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
+        // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
+        ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
         await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context))).ConfigureAwait(false);
     }
 

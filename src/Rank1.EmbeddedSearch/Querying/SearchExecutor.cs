@@ -209,11 +209,6 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
     public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param)
     {
-        if (body is not null && body.Any(p => p.Key != "query"))
-        {
-            throw EsException.Parsing($"request does not support [{body.First(p => p.Key != "query").Key}]");
-        }
-
         var q = SearchRequest.UrlQuery(param) ?? body?["query"];
         var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
         long count = 0;

@@ -411,6 +411,27 @@ internal sealed class SearchRequest
     };
 
     /// <summary>
+    /// A <c>_count</c> body read as <c>RestActions.getQueryContent</c> reads it, while the request is read and before any
+    /// index is counted: its keys in order, <c>query</c> alone ("request does not support [size]"), the query checked as a
+    /// search's is (<see cref="QueryTranslator.CheckNames"/>: a misspelt <c>operater</c> in a <c>match</c> is its
+    /// <c>parsing_exception</c>, where it counted with OR).
+    /// </summary>
+    /// <param name="body">The body, or null.</param>
+    /// <param name="flavor">The product whose query parsers are followed.</param>
+    public static void CheckCountBody(JsonObject? body, SearchFlavor flavor)
+    {
+        foreach (var (key, value) in body ?? [])
+        {
+            if (key != "query")
+            {
+                throw EsException.Parsing($"request does not support [{key}]");
+            }
+
+            QueryTranslator.CheckNames(value, flavor);
+        }
+    }
+
+    /// <summary>
     /// The <c>q</c> parameter's query, as <c>RestActions.urlParamsToQueryBuilder</c> builds it: a <c>query_string</c> with
     /// the <c>df</c>, <c>default_operator</c> and <c>lenient</c> parameters; null without <c>q</c>.
     /// </summary>
@@ -436,21 +457,6 @@ internal sealed class SearchRequest
         }
 
         return new JsonObject { ["query_string"] = spec };
-    }
-
-    /// <summary>
-    /// <c>RestCountAction</c> with a body reads the query from it and never <c>q</c> or the parameters that go with it, so
-    /// the REST layer refuses them as unconsumed: 400 "request [/i/_count] contains unrecognized parameter: [q]" (sorted,
-    /// without its "did you mean" suggestions).
-    /// </summary>
-    /// <param name="param">The request's URL parameters.</param>
-    /// <param name="path">The request's path, named in the error.</param>
-    public static void ThrowIfQueryStringParamsWithBody(Func<string, string?> param, string path)
-    {
-        if (UnrecognizedParameters.Error(path, SearchParameters.QueryStringParameters.Append("q").Where(k => param(k) is not null), []) is { } error)
-        {
-            throw error;
-        }
     }
 
     /// <summary>
