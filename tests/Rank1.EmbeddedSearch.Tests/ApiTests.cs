@@ -1041,6 +1041,32 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(2019, aggs["oldest"]!["value"]!.GetValue<double>());
     }
 
+    [Fact]
+    public async Task TerminateAfter_StopsEachIndexOnceItCollectedThatMany()
+    {
+        // QueryPhaseCollector stops a shard (an index here) at the document after the terminate_after-th it collected, in
+        // document order: the answer says terminated_early, and its total counts the documents collected. It was accepted
+        // and every match collected, the total and the hits as without it.
+        var r = await Es.SearchAsync("library", JsonNode.Parse("""{"terminate_after":2,"query":{"match_all":{}}}""")!);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(["took", "timed_out", "terminated_early", "_shards", "hits"], r.Json.AsObject().Select(p => p.Key));
+        Assert.True(r.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal("""{"value":2,"relation":"eq"}""", r.Json["hits"]!["total"]!.ToJsonString());
+        Assert.Equal(["1", "2"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        // No more matches than that: the shard ends without terminating early, and says so.
+        var cooking = await Es.GetAsync("/library/_search?q=topic:cooking&terminate_after=2");
+        Assert.False(cooking.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal(2, cooking.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.Null((await Es.GetAsync("/library/_search")).Json["terminated_early"]);
+        // RestCountAction writes terminated_early first, whenever terminate_after is not 0.
+        Assert.StartsWith("""{"terminated_early":true,"count":3,""", (await Es.GetAsync("/library/_count?terminate_after=3")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"terminated_early":false,"count":4,""", (await Es.GetAsync("/library/_count?terminate_after=4")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"count":4,""", (await Es.GetAsync("/library/_count?terminate_after=0")).Json.ToJsonString(), StringComparison.Ordinal);
+        // SearchSourceBuilder.terminateAfter refuses a negative one.
+        (await Es.GetAsync("/library/_search?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
+        (await Es.GetAsync("/library/_count?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
+    }
+
     [Theory]
     // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent refuse an option they do not read.
     // These were ignored: the misspelt operator searched with OR.

@@ -46,10 +46,12 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
         SearchRequest.CheckCountBody(body, flavor);
+        // RestCountAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
+        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", Param(context)("terminate_after")));
         // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
         // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
         ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
-        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context))).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context), terminateAfter)).ConfigureAwait(false);
     }
 
     public async Task MsearchAsync(HttpContext context, string? pathIndex)

@@ -129,6 +129,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var hits = new List<Hit>();
         long total = 0;
         var timedOut = false;
+        // SearchPhaseController.merge: terminated early when any shard was; false when terminate_after was set and none was.
+        var terminatedEarly = request.TerminateAfter is null ? (bool?)null : false;
         var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
         // One clock for the whole search: its timeout bounds the search, not each index (they are searched one after
         // another here, where Elasticsearch's shards run side by side).
@@ -151,11 +153,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
                 // search_after pages read past every earlier hit, so each index hands over all its matches.
                 var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-                var (indexHits, indexTotal, indexTimedOut) = Collect(target, hitQuery, query, request, wanted, clock);
+                var (indexHits, indexTotal, indexTimedOut, indexTerminated) = Collect(target, hitQuery, query, request, wanted, clock);
                 perIndexQueries.Add((target.Index, target.Searcher, query));
                 hits.AddRange(indexHits);
                 total += indexTotal;
                 timedOut |= indexTimedOut;
+                terminatedEarly |= indexTerminated;
             });
         }
 
@@ -168,9 +171,14 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             ["took"] = 0,
             ["timed_out"] = timedOut,
-            ["_shards"] = Shards(targets.Count, failures),
-            ["hits"] = HitsObject(request, page, total, ordered),
         };
+        if (terminatedEarly is { } terminated)
+        {
+            response["terminated_early"] = terminated; // SearchResponse writes it after timed_out, when a shard set it
+        }
+
+        response["_shards"] = Shards(targets.Count, failures);
+        response["hits"] = HitsObject(request, page, total, ordered);
         if (request.Aggregations is not null)
         {
             response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys, request.MinScore is { } min ? (float)min : null);
@@ -207,12 +215,18 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         _ => throw EsException.IllegalArgument($"Failed to parse search_after value [{value.ToJsonString()}]"),
     };
 
-    public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param)
+    /// <summary>A count: the documents matching the body's query or <c>q</c>, each index stopping at <paramref name="terminateAfter"/> when given.</summary>
+    /// <param name="indexExpression">The indices counted.</param>
+    /// <param name="body">The body (its query checked already), or null.</param>
+    /// <param name="param">The URL parameters.</param>
+    /// <param name="terminateAfter">The <c>terminate_after</c> (<see cref="SearchRequest.TerminateAfterOf"/>), or null.</param>
+    public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param, int? terminateAfter)
     {
         var q = SearchRequest.UrlQuery(param) ?? body?["query"];
         var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
         long count = 0;
         var failures = new List<ShardFailure>();
+        var terminatedEarly = false;
         foreach (var index in indices)
         {
             OnShard(index, failures, () =>
@@ -221,14 +235,22 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 count += index.WithSearcher(s =>
                 {
                     var c = new TotalHitCountCollector();
-                    s.Search(query, c);
+                    terminatedEarly |= TerminateAfterCollector.Run(s, query, terminateAfter is { } most ? new TerminateAfterCollector(c, most) : c);
                     return c.TotalHits;
                 });
             });
         }
 
         ThrowIfAllFailed(failures, indices.Count);
-        return new JsonObject { ["count"] = count, ["_shards"] = Shards(indices.Count, failures) };
+        var answer = new JsonObject();
+        if (terminateAfter is not null)
+        {
+            answer["terminated_early"] = terminatedEarly; // RestCountAction writes it first, when terminate_after is not 0
+        }
+
+        answer["count"] = count;
+        answer["_shards"] = Shards(indices.Count, failures);
+        return answer;
     }
 
     // One index's part of a search (its one shard, shard 0): a failure found there is that shard's, kept in failures.
@@ -262,17 +284,17 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
     // The hits of hitQuery (the query, with the post_filter when there is one); each hit explains and highlights by the
     // query alone, as Elasticsearch's do.
-    private (List<Hit>, int, bool) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
+    private (List<Hit>, int, bool, bool) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         var needScores = request.TrackScores || request.SortsByScore;
-        var (docs, timedOut) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock, request.MinScore is { } min ? (float)min : null);
+        var (docs, timedOut, terminated) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock, request.MinScore is { } min ? (float)min : null, request.TerminateAfter);
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
-            return (result, docs.TotalHits, timedOut);
+            return (result, docs.TotalHits, timedOut, terminated);
         }
 
         foreach (var sd in docs.ScoreDocs)
@@ -293,7 +315,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             result.Add(new Hit(index, searcher, query, sd.Doc, sd.Score, values));
         }
 
-        return (result, docs.TotalHits, timedOut);
+        return (result, docs.TotalHits, timedOut, terminated);
     }
 
     /// <summary>
@@ -301,39 +323,44 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// <paramref name="timeout"/> collection stops once it has run that long (Lucene's <see cref="TimeLimitingCollector"/>
     /// on the injected clock), and the hits collected so far are answered with <c>timed_out</c>, as an Elasticsearch
     /// shard does (best effort: the check runs per matching document). <paramref name="clock"/> counts from the start of
-    /// the search, so an index searched after others gets only what is left of the timeout.
+    /// the search, so an index searched after others gets only what is left of the timeout. With
+    /// <paramref name="terminateAfter"/> it stops once that many documents were collected (<see cref="TerminateAfterCollector"/>).
     /// </summary>
-    private (TopDocs Docs, bool TimedOut) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore)
+    private (TopDocs Docs, bool TimedOut, bool TerminatedEarly) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout,
+        ClockCounter? clock, float? minScore, int? terminateAfter)
     {
-        if (minScore is null && (timeout is null || clock is null))
+        if (minScore is null && terminateAfter is null && (timeout is null || clock is null))
         {
-            return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false);
+            return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false, false);
         }
 
-        // The same collectors IndexSearcher.Search makes for these calls, so hits and ties come out the same.
-        var inOrder = !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
+        // The same collectors IndexSearcher.Search makes for these calls, so hits and ties come out the same; in document
+        // order when terminate_after takes the first documents.
+        var inOrder = terminateAfter is not null || !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
         ITopDocsCollector collector = sort is null ? TopScoreDocCollector.Create(wanted, inOrder)
             : TopFieldCollector.Create(sort, wanted, fillFields: true, trackDocScores: needScores, trackMaxScore: needScores, docsScoredInOrder: inOrder);
         // min_score filters what is collected, as Elasticsearch's MinimumScoreCollector does: a document scoring below it is
         // neither a hit nor counted in the total, whatever the page size. Filtered after collection, the total counted every
         // match less the collected ones below it, so it changed with from + size (13 at size 3, 1 at size 30).
-        ICollector collecting = minScore is { } min ? new MinScoreCollector(collector, min) : collector;
+        // terminate_after counts what min_score lets through, as QueryPhaseCollector counts the documents it collects.
+        ICollector collecting = terminateAfter is { } most ? new TerminateAfterCollector(collector, most) : collector;
+        collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         if (timeout is not { } allowed || clock is null)
         {
-            searcher.Search(query, collecting);
-            return (collector.GetTopDocs(), false);
+            var stopped = TerminateAfterCollector.Run(searcher, query, collecting);
+            return (collector.GetTopDocs(), false, stopped);
         }
 
         try
         {
             var limited = new TimeLimitingCollector(collecting, clock, (long)allowed.TotalMilliseconds);
             limited.SetBaseline(0); // the search's start, where the clock reads 0
-            searcher.Search(query, limited);
-            return (collector.GetTopDocs(), false);
+            var terminated = TerminateAfterCollector.Run(searcher, query, limited);
+            return (collector.GetTopDocs(), false, terminated);
         }
         catch (TimeLimitingCollector.TimeExceededException)
         {
-            return (collector.GetTopDocs(), true);
+            return (collector.GetTopDocs(), true, false);
         }
     }
 

@@ -77,6 +77,12 @@ internal sealed class SearchRequest
     /// </summary>
     public TimeSpan? Timeout { get; private set; }
 
+    /// <summary>
+    /// <c>terminate_after</c>: the most documents each index (its one shard) collects, or null (0, the default) for no
+    /// limit. A search or count that stops there says <c>terminated_early</c>, and its total counts only what was collected.
+    /// </summary>
+    public int? TerminateAfter { get; private set; }
+
     public bool SortsByScore => Sort.Count == 0 || Sort.Any(s => s.Field == "_score");
 
     /// <summary>The sort values of the last hit of the previous page; hits after them are answered.</summary>
@@ -195,6 +201,7 @@ internal sealed class SearchRequest
                 _ => throw EsException.Parsing("[search_after] must be an array of sort values"),
             };
             r.Timeout = body["timeout"] is { } timeout ? ParseTimeout(timeout.ToString()) : null;
+            r.TerminateAfter = TerminateAfterOf(SearchBody.Int(body, "terminate_after"));
             if (body["pit"] is { } pit)
             {
                 r.PitId = pit["id"]?.GetValue<string>() ?? throw EsException.Parsing("[pit] requires [id]");
@@ -243,6 +250,12 @@ internal sealed class SearchRequest
         if (param("sort") is { } sort)
         {
             r.Sort = Effective(sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray());
+        }
+
+        // RestSearchAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter, when given.
+        if (XContentInt.Param("terminate_after", param("terminate_after")) is { } terminateAfter)
+        {
+            r.TerminateAfter = TerminateAfterOf(terminateAfter);
         }
 
         if (param("timeout") is { } urlTimeout)
@@ -408,6 +421,18 @@ internal sealed class SearchRequest
             _ => throw EsException.Parsing($"Expected [START_OBJECT] in [indices_boost] but found [{RequestJson.TokenName(entry)}]"),
         }).ToArray(),
         _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(node)} in [indices_boost]."),
+    };
+
+    /// <summary>
+    /// A <c>terminate_after</c> as <c>SearchSourceBuilder.terminateAfter</c> takes it: 0 (<c>DEFAULT_TERMINATE_AFTER</c>)
+    /// is no limit, null here; a negative one its 400 "terminateAfter must be > 0".
+    /// </summary>
+    /// <param name="value">The value read (body or URL), or null when none was given.</param>
+    public static int? TerminateAfterOf(int? value) => value switch
+    {
+        null or 0 => null,
+        < 0 => throw EsException.IllegalArgument("terminateAfter must be > 0"),
+        var n => n,
     };
 
     /// <summary>
