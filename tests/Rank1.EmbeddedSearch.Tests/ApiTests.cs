@@ -1067,6 +1067,35 @@ public sealed class ApiTests : IAsyncLifetime
         (await Es.GetAsync("/library/_count?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
     }
 
+    [Fact]
+    public async Task NamedQueries_AreEachHitsMatchedQueries()
+    {
+        // MatchedQueriesPhase: each hit lists the named queries (_name, in the query and the post_filter) it matches, in
+        // the order of Elasticsearch's HashMap of them (the bucket of Java's String.hashCode: "first" before "second",
+        // wherever they stand; names of one bucket, as "river_text" and "cooking_topic", as they were registered). The
+        // names were accepted and no hit had matched_queries.
+        async Task<Dictionary<string, string?>> Matched(string body, string query = "")
+        {
+            var r = await Es.SendAsync(HttpMethod.Post, "/library/_search" + query, body);
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            return r.Json["hits"]!["hits"]!.AsArray().ToDictionary(h => h!["_id"]!.GetValue<string>(), h => h!["matched_queries"]?.ToJsonString());
+        }
+
+        var named = """{"query":{"bool":{"should":[{"match":{"text":{"query":"river","_name":"second"}}},{"term":{"topic":{"value":"cooking","_name":"first"}}}]}}}""";
+        Assert.Equal(new Dictionary<string, string?> { ["4"] = """["first","second"]""", ["3"] = """["first"]""" }, await Matched(named));
+        Assert.Equal("""["river_text","cooking_topic"]""", (await Matched("""{"query":{"bool":{"should":[{"match":{"text":{"query":"river","_name":"river_text"}}},{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}}]}}}"""))["4"]);
+        Assert.Equal("""["cooking_topic","river_text"]""", (await Matched("""{"query":{"bool":{"should":[{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}},{"match":{"text":{"query":"river","_name":"river_text"}}}]}}}"""))["4"]);
+        Assert.Equal(new Dictionary<string, string?> { ["2"] = """["all","picked"]""" },
+            await Matched("""{"query":{"match_all":{"_name":"all"}},"post_filter":{"ids":{"values":["2"],"_name":"picked"}}}"""));
+        // include_named_queries_score: an object of each named query's own score for the hit, as that query alone scores it.
+        var scored = JsonNode.Parse((await Matched(named, "?include_named_queries_score=true"))["4"]!)!.AsObject();
+        Assert.Equal(["first", "second"], scored.Select(p => p.Key));
+        async Task<double> Alone(string query) => (await Es.SearchAsync("library", JsonNode.Parse(query)!)).Json["hits"]!["hits"]!.AsArray()
+            .Single(h => h!["_id"]!.GetValue<string>() == "4")!["_score"]!.GetValue<double>();
+        Assert.Equal(await Alone("""{"query":{"term":{"topic":"cooking"}}}"""), scored["first"]!.GetValue<double>());
+        Assert.Equal(await Alone("""{"query":{"match":{"text":"river"}}}"""), scored["second"]!.GetValue<double>());
+    }
+
     [Theory]
     // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent refuse an option they do not read.
     // These were ignored: the misspelt operator searched with OR.

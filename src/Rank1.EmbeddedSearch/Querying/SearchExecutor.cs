@@ -178,7 +178,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
 
         response["_shards"] = Shards(targets.Count, failures);
-        response["hits"] = HitsObject(request, page, total, ordered);
+        response["hits"] = HitsObject(request, page, total, ordered, NamedQueries.Of(request.Query, request.PostFilter, request.IncludeNamedQueriesScore));
         if (request.Aggregations is not null)
         {
             response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys, request.MinScore is { } min ? (float)min : null);
@@ -494,7 +494,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             : Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
     };
 
-    private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all)
+    private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all, NamedQueries? named)
     {
         var hits = new JsonObject();
         if (request.TrackTotalHitsUpTo is { } upTo)
@@ -510,14 +510,14 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var array = new JsonArray();
         foreach (var hit in page)
         {
-            array.Add(HitJson(request, hit, scored));
+            array.Add(HitJson(request, hit, scored, named));
         }
 
         hits["hits"] = array;
         return hits;
     }
 
-    private JsonObject HitJson(SearchRequest request, Hit hit, bool scored)
+    private JsonObject HitJson(SearchRequest request, Hit hit, bool scored, NamedQueries? named)
     {
         var doc = hit.Searcher.Doc(hit.Doc);
         var o = new JsonObject();
@@ -567,6 +567,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 double d => (JsonNode)JsonValue.Create(d),
                 _ => JsonValue.Create(v.ToString()),
             }).ToArray());
+        }
+
+        // SearchHit.toXContent: matched_queries after sort, before _explanation.
+        if (named?.Matched(hit.Index, hit.Searcher, hit.Doc) is { } matched)
+        {
+            o["matched_queries"] = matched;
         }
 
         if (request.Explain)

@@ -70,6 +70,9 @@ internal sealed class SearchRequest
 
     public bool TotalHitsAsInt { get; private set; }
 
+    /// <summary><c>include_named_queries_score</c>: each hit's <c>matched_queries</c> is an object of the named queries' scores, not an array of names.</summary>
+    public bool IncludeNamedQueriesScore { get; private set; }
+
     /// <summary>
     /// The search <c>timeout</c> (body, or the URL parameter, which wins as in Elasticsearch); null: none (<c>-1</c>).
     /// Counted from the start of the search over all its indices: past it the search stops collecting and answers the hits
@@ -274,6 +277,7 @@ internal sealed class SearchRequest
 
         r.TypedKeys = param("typed_keys") is "true" or "";
         r.TotalHitsAsInt = param("rest_total_hits_as_int") is "true" or "";
+        r.IncludeNamedQueriesScore = param("include_named_queries_score") is "true" or "";
         if (r.From < 0 || r.Size < 0)
         {
             throw SearchBody.NegativeWindow(r.From < 0 ? "from" : "size", r.From < 0 ? r.From : r.Size);
