@@ -12,12 +12,14 @@ internal static class SearchParameters
 {
     // Elasticsearch 9's RestSearchAction reads these whether they are given or not (request.param, paramAsBoolean...):
     // the parameters BaseRestHandler.unrecognized may suggest. RestActions.urlParamsToQueryBuilder reads q's parameters
-    // without q too (to refuse them), and parseSuggestUrlParameters suggest_field's.
+    // without q too (to refuse them), parseSuggestUrlParameters suggest_field's, and 9.1's
+    // FetchSourceContext.parseFromRestRequest _source_exclude_vectors (which the Python client sends as
+    // source_exclude_vectors=False; this backend has no vectors to exclude).
     private static readonly string[] ElasticsearchRead =
     [
         "index", "min_compatible_shard_node", "batched_reduce_size", "search_type", "q", "df", "analyzer", "analyze_wildcard",
         "lenient", "default_operator", "stored_fields", "docvalue_fields", "_source", "_source_includes", "_source_excludes",
-        "sort", "stats", "suggest_field", "suggest_text", "suggest_size", "suggest_mode", "request_cache", "scroll", "routing",
+        "_source_exclude_vectors", "sort", "stats", "suggest_field", "suggest_text", "suggest_size", "suggest_mode", "request_cache", "scroll", "routing",
         "preference", "expand_wildcards", "ignore_unavailable", "allow_no_indices", "ignore_throttled", "rest_total_hits_as_int",
         "include_named_queries_score", "ccs_minimize_roundtrips", "force_synthetic_source", "typed_keys",
         .. UnrecognizedParameters.EveryEndpoint,

@@ -927,7 +927,7 @@ public sealed class ApiTests : IAsyncLifetime
     // ignored: ?szie=1 answered ten hits, ?_source_include (Elasticsearch 7's name) the whole source.
     [InlineData("/library/_search?szie=1", "request [/library/_search] contains unrecognized parameter: [szie]")]
     [InlineData("/library/_search?typed_key=true", "request [/library/_search] contains unrecognized parameter: [typed_key] -> did you mean [typed_keys]?")]
-    [InlineData("/library/_search?_source_include=title&foo=1", "request [/library/_search] contains unrecognized parameters: [_source_include] -> did you mean any of [_source_includes, _source_excludes]?, [foo]")]
+    [InlineData("/library/_search?_source_include=title&foo=1", "request [/library/_search] contains unrecognized parameters: [_source_include] -> did you mean any of [_source_includes, _source_excludes, _source_exclude_vectors]?, [foo]")]
     [InlineData("/library/_search?q=river&lenent=true", "request [/library/_search] contains unrecognized parameter: [lenent] -> did you mean [lenient]?")]
     // RestSearchAction.parseSuggestUrlParameters' own 400 for suggest parameters without suggest_field.
     [InlineData("/library/_search?suggest_text=rivr", "request [/library/_search] contains parameters [suggest_text] but missing 'suggest_field' parameter.")]
@@ -945,6 +945,9 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("/library/_search?typed_keys=true&rest_total_hits_as_int=true&filter_path=hits.total&error_trace=false&human=false&pretty=false&format=json")]
     [InlineData("/library/_search?request_cache=true&preference=_local&routing=r&search_type=query_then_fetch&batched_reduce_size=512&ccs_minimize_roundtrips=true&allow_partial_search_results=true&max_concurrent_shard_requests=5&pre_filter_shard_size=128&include_named_queries_score=false&allow_no_indices=true&ignore_unavailable=false&expand_wildcards=open&track_scores=true&track_total_hits=true&stats=g&docvalue_fields=")]
     [InlineData("/library/_search/template?typed_keys=true&rest_total_hits_as_int=true&request_cache=true")]
+    // Elasticsearch 9.1's FetchSourceContext.parseFromRestRequest reads _source_exclude_vectors, which the Python client
+    // sends as search(source_exclude_vectors=False): it was this backend's 400 unrecognized parameter.
+    [InlineData("/library/_search?_source_exclude_vectors=false")]
     public async Task Search_TheParametersItReads_AreAccepted(string path)
     {
         var body = path.Contains("/template", StringComparison.Ordinal) ? """{"source":{"query":{"match_all":{}}}}""" : "{}";
@@ -1065,6 +1068,20 @@ public sealed class ApiTests : IAsyncLifetime
         // SearchSourceBuilder.terminateAfter refuses a negative one.
         (await Es.GetAsync("/library/_search?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
         (await Es.GetAsync("/library/_count?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
+    }
+
+    [Fact]
+    public async Task Count_MinScore_CountsOnlyTheMatchesScoringThatMuch()
+    {
+        // RestCountAction sets min_score (request.paramAsFloat) on the count's search: both cooking books match, only book
+        // 3 scores over 0.5, as the search with that min_score finds. The parameter was read and ignored: the count was 2.
+        const string body = """{"query":{"bool":{"filter":[{"term":{"topic":"cooking"}}],"should":[{"ids":{"values":["3"]}}]}}}""";
+        var search = await Es.SendAsync(HttpMethod.Post, "/library/_search?size=0", body.Insert(1, "\"min_score\":0.5,"));
+        Assert.Equal(1, search.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        Assert.Equal(1, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=0.5", body)).Json["count"]!.GetValue<int>());
+        Assert.Equal(2, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=-1", body)).Json["count"]!.GetValue<int>());
+        (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=high", body))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse float parameter [min_score] with value [high]");
     }
 
     [Fact]

@@ -48,11 +48,19 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         SearchRequest.CheckCountBody(body, flavor);
         // RestCountAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
         var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", Param(context)("terminate_after")));
+        // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1.
+        var minScore = MinScoreParam(Param(context)("min_score"));
         // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
         // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
         ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
-        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context), terminateAfter)).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context), terminateAfter, minScore)).ConfigureAwait(false);
     }
+
+    // RestRequest.paramAsFloat: Float.parseFloat, else "Failed to parse float parameter [min_score] with value [x]".
+    private static float? MinScoreParam(string? value) => value is null ? null
+        : float.TryParse(value.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f)
+            ? f == -1f ? null : f
+            : throw EsException.IllegalArgument($"Failed to parse float parameter [min_score] with value [{value}]");
 
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {

@@ -220,7 +220,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// <param name="body">The body (its query checked already), or null.</param>
     /// <param name="param">The URL parameters.</param>
     /// <param name="terminateAfter">The <c>terminate_after</c> (<see cref="SearchRequest.TerminateAfterOf"/>), or null.</param>
-    public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param, int? terminateAfter)
+    /// <param name="minScore">The <c>min_score</c>: only the matches scoring at least that are counted (and count towards <paramref name="terminateAfter"/>), or null.</param>
+    public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param, int? terminateAfter, float? minScore)
     {
         var q = SearchRequest.UrlQuery(param) ?? body?["query"];
         var indices = catalog.Resolve(indexExpression, ignoreUnavailable: param("ignore_unavailable") is "true", expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
@@ -235,7 +236,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 count += index.WithSearcher(s =>
                 {
                     var c = new TotalHitCountCollector();
-                    terminatedEarly |= TerminateAfterCollector.Run(s, query, terminateAfter is { } most ? new TerminateAfterCollector(c, most) : c);
+                    ICollector counting = terminateAfter is { } most ? new TerminateAfterCollector(c, most) : c;
+                    terminatedEarly |= TerminateAfterCollector.Run(s, query, minScore is { } min ? new MinScoreCollector(counting, min) : counting);
                     return c.TotalHits;
                 });
             });
