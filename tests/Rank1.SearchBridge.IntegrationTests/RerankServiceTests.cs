@@ -63,6 +63,35 @@ public sealed class RerankServiceTests
     }
 
     [Fact]
+    public async Task Serve_AnotherMethodThanPost_OnCoherePaths_Is405InCoheresShape_OnTeisPaths_TeisEmpty405()
+    {
+        // A GET (as from a browser or a curl without -d) on /v1/rerank was a 405 with an empty body: every other error
+        // there is Cohere's {"message"}. TEI's axum router answers its POST-only /rerank with an empty 405 and Allow.
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "v1/rerank"), (HttpMethod.Put, "v2/rerank"), (HttpMethod.Delete, "v1/rerank") })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path));
+            Assert.Equal(405, (int)response.StatusCode);
+            Assert.Equal(["POST"], response.Content.Headers.Allow);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal($"invalid request: /{path} takes POST, not {method.Method}", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["message"]!.GetValue<string>());
+        }
+
+        foreach (var path in new[] { "rerank", "reranking" })
+        {
+            using var response = await http.GetAsync(path);
+            Assert.Equal(405, (int)response.StatusCode);
+            Assert.Equal(["POST"], response.Content.Headers.Allow);
+            Assert.Equal("", await response.Content.ReadAsStringAsync());
+        }
+
+        // POST still reaches the service.
+        var ok = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a","b"]}""");
+        Assert.Equal(200, ok.Status);
+    }
+
+    [Fact]
     public async Task V1Rerank_InTheProxyHost_RanksByTheModelsOwnScores_WithDocumentsAndReasoning()
     {
         await using var stack = await ProxyStack.StartAsync(ServiceSettings);

@@ -356,6 +356,17 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Default.CohereError, cancellationToken);
     }
 
+    /// <summary>
+    /// A method other than POST on a Cohere path of <c>rank1-bridge serve</c>: 405 with <c>Allow: POST</c>, in Cohere's
+    /// shape (<c>{"message"}</c>) as every other error there, where ASP.NET Core's routing answered an empty body.
+    /// </summary>
+    internal static Task WrongMethodAsync(HttpContext context, string path)
+    {
+        context.Response.Headers.Allow = HttpMethods.Post;
+        return WriteJsonAsync(context, StatusCodes.Status405MethodNotAllowed,
+            new CohereError($"invalid request: {path} takes POST, not {context.Request.Method}"), HttpJson.Default.CohereError);
+    }
+
     // TEI's statuses per error type (router/src/http/server.rs, impl From<&ErrorType> for StatusCode): Unhealthy 503,
     // Backend 424, Overloaded 429, Tokenizer 422, Validation 413, Empty 400. A 413 is Validation where TEI's is (too many
     // texts, an input over its tokens): those name it; a body over the limit keeps PayloadTooLarge.

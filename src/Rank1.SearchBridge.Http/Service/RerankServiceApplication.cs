@@ -99,6 +99,14 @@ public static class RerankServiceApplication
         // Always: one configuration file serves every host, and Enabled: false there turns the proxy's endpoints off,
         // not the service's own.
         app.MapRank1RerankService(always: true);
+        // Another method on Cohere's paths is a 405 in Cohere's shape (the POST route, order 0, takes POST first). TEI's
+        // paths keep the empty 405 with Allow: POST that TEI's axum router answers (router/src/http/server.rs: post(rerank)
+        // alone). In the proxy host these paths are the cluster's for every other method, and pass through.
+        foreach (var (path, _) in Endpoints.Where(e => e.Protocol is RerankProtocol.CohereV1 or RerankProtocol.CohereV2))
+        {
+            app.Map(path, (HttpContext c) => RerankService.WrongMethodAsync(c, path)).WithOrder(1);
+        }
+
         var health = new HealthCheckOptions { Predicate = c => c.Name == ModelHealthCheck.Name, ResponseWriter = WriteHealthAsync };
         // GET (and HEAD) only, as the routes were before AddHealthChecks: another method is a 405.
         app.MapHealthChecks("/health", health).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
