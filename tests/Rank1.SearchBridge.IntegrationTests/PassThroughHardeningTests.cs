@@ -267,12 +267,30 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
-    public async Task TheRequestLineAndHeaderLimits_AreSettings_ValidatedAtStart()
+    public async Task TheRequestLineAndHeaderLimits_AreSettings_ValidatedAtStart_OverThemTheAnswerIsElasticsearchs()
     {
         await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, MaxInitialLineLength = 64 * 1024, MaxHeaderSize = 64 * 1024 });
         await using (var proxy = await Proxy(backend.Url.ToString(), ("Rank1:Proxy:MaxInitialLineLength", "2048"), ("Rank1:Proxy:MaxHeaderSize", "2048")))
         {
+            // Over the limits: Elasticsearch's own answer over its http.max_initial_line_length and http.max_header_size
+            // (Netty's TooLongHttpLineException and TooLongHttpHeaderException, a 400 from RestController.dispatchBadRequest),
+            // where Kestrel answered a bare 414 or 431 that the client could only report as "Response Error".
+            var es = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(proxy.Url));
+            var indices = global::Elastic.Clients.Elasticsearch.Indices.Parse(string.Join(',', Enumerable.Range(0, 100).Select(i => $"long-urls-none-{i:D5}-*")));
+            var search = await es.SearchAsync<JsonObject>(s => s.Indices(indices));
+            Assert.Equal((400, "too_long_http_line_exception", "An HTTP line is larger than 2048 bytes."),
+                (search.ApiCallDetails?.HttpStatusCode, search.ElasticsearchServerError?.Error?.Type, search.ElasticsearchServerError?.Error?.Reason));
             using var client = new HttpClient { BaseAddress = proxy.Url };
+            using (var padded = new HttpRequestMessage(HttpMethod.Get, "/"))
+            {
+                padded.Headers.Add("X-Pad", new string('p', 3000));
+                using var refused = await client.SendAsync(padded);
+                Assert.Equal((HttpStatusCode.BadRequest, "Elasticsearch"), (refused.StatusCode, refused.Headers.GetValues("X-Elastic-Product").Single()));
+                var refusal = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!;
+                Assert.Equal(("too_long_http_header_exception", "HTTP header is larger than 2048 bytes."), (refusal["type"]!.GetValue<string>(), refusal["reason"]!.GetValue<string>()));
+            }
+
+            // Past twice the limits Kestrel refuses before any middleware runs.
             using var line = await client.GetAsync("/?x=" + new string('a', 4096));
             Assert.Equal(HttpStatusCode.RequestUriTooLong, line.StatusCode);
             using var request = new HttpRequestMessage(HttpMethod.Get, "/");

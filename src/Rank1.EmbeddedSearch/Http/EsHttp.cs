@@ -34,34 +34,12 @@ internal static class EsHttp
         return buffer.ToArray();
     }
 
-    /// <summary>
-    /// Elasticsearch's HTTP decoder limits (Netty's <c>HttpObjectDecoder</c> under <c>http.max_initial_line_length</c> and
-    /// <c>http.max_header_size</c>): the request line, and all the header lines together, counted in bytes without their
-    /// line ends. Over either: a 400 in Elasticsearch's shape, with Netty's message.
-    /// </summary>
+    /// <summary>Elasticsearch's HTTP decoder limits on the request line and the header lines (<see cref="HttpLimits"/>).</summary>
     public static void CheckHttpLimits(HttpContext context, int maxInitialLineLength, int maxHeaderSize)
     {
         var request = context.Request;
         var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? $"{request.PathBase}{request.Path}{request.QueryString}";
-        var line = Encoding.UTF8.GetByteCount(request.Method) + 1 + Encoding.UTF8.GetByteCount(target) + 1 + Encoding.UTF8.GetByteCount(request.Protocol);
-        if (line > maxInitialLineLength)
-        {
-            throw new EsException(400, "too_long_http_line_exception", $"An HTTP line is larger than {maxInitialLineLength} bytes.");
-        }
-
-        long headers = 0;
-        foreach (var (name, values) in request.Headers)
-        {
-            foreach (var value in values)
-            {
-                headers += Encoding.UTF8.GetByteCount(name) + 2 + Encoding.UTF8.GetByteCount(value ?? "");
-            }
-        }
-
-        if (headers > maxHeaderSize)
-        {
-            throw new EsException(400, "too_long_http_header_exception", $"HTTP header is larger than {maxHeaderSize} bytes.");
-        }
+        HttpLimits.Check(request.Method, target, request.Protocol, request.Headers.SelectMany(h => h.Value.Select(v => (h.Key, v))), maxInitialLineLength, maxHeaderSize);
     }
 
     /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>

@@ -63,12 +63,14 @@ public static class ProxyApplication
             kestrel.Limits.MaxRequestHeaderCount = int.MaxValue;
             // The request line and the headers' size are the backend's to judge (http.max_initial_line_length,
             // http.max_header_size): Kestrel's defaults (8 KB, 32 KB) refused with a bare 414/431 long URLs that a
-            // cluster with raised limits takes.
-            kestrel.Limits.MaxRequestLineSize = proxy.Value.MaxInitialLineLength;
-            kestrel.Limits.MaxRequestHeadersTotalSize = proxy.Value.MaxHeaderSize;
-            // Kestrel holds a connection's unread input up to this bound, which must take a whole line and header block.
-            // (at most 1 MB each: Kestrel's default buffer, so no connection may hold more than it did).
-            kestrel.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, Math.Max(proxy.Value.MaxInitialLineLength, proxy.Value.MaxHeaderSize));
+            // cluster with raised limits takes. Over the proxy's own limits the answer is Elasticsearch's 400
+            // (HttpLimits, in MapRank1Proxy); Kestrel, which refuses before any middleware runs, with a bare 414/431,
+            // only past twice them.
+            kestrel.Limits.MaxRequestLineSize = 2 * proxy.Value.MaxInitialLineLength;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 2 * proxy.Value.MaxHeaderSize;
+            // Kestrel holds a connection's unread input up to this bound, which must take a whole line and header block
+            // (at least Kestrel's default buffer, 1 MB).
+            kestrel.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, 2 * Math.Max(proxy.Value.MaxInitialLineLength, proxy.Value.MaxHeaderSize));
         });
         GracefulShutdown.Add(services);
         return services;
@@ -77,7 +79,8 @@ public static class ProxyApplication
     /// <summary>Maps the proxy's routes: health, metrics, searches, node discovery, the rerank service, and everything else passed through.</summary>
     public static IEndpointRouteBuilder MapRank1Proxy(this WebApplication app)
     {
-        var maxContentLength = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value.MaxContentLength;
+        var limits = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;
+        var maxContentLength = limits.MaxContentLength;
         // Errors in Elasticsearch's shape (EsExceptionHandler). What it leaves is answered as Kestrel answers an exception
         // out of the application: a bad request with its status, anything else 500, without a body.
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -87,6 +90,10 @@ public static class ProxyApplication
         });
         app.Use((context, next) =>
         {
+            // A request line or header block over the proxy's limits is answered as Elasticsearch answers one over its own.
+            var request = context.Request;
+            HttpLimits.Check(request.Method, context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? $"{request.PathBase}{request.Path}{request.QueryString}", request.Protocol,
+                request.Headers.SelectMany(h => h.Value.Select(v => (h.Key, v))), limits.MaxInitialLineLength, limits.MaxHeaderSize);
             if (HttpMethods.IsConnect(context.Request.Method))
             {
                 // Elasticsearch has no CONNECT handler; the proxy is no tunnel.

@@ -123,8 +123,9 @@ public sealed class ProxyOptions : IValidatableObject
     public long InFlightLimit => MaxInFlightBytes ?? Math.Max(1, (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * DefaultInFlightShare));
 
     /// <summary>
-    /// Longest request line accepted, in bytes (method, target and version); longer: a 414 without a body, from Kestrel.
-    /// Elasticsearch bounds the same line (<c>http.max_initial_line_length</c>, 4 KB by default, often raised for long
+    /// Longest request line accepted, in bytes (method, target and version); longer: Elasticsearch's 400
+    /// <c>too_long_http_line_exception</c> ("An HTTP line is larger than N bytes."), and past twice this a 414 without a
+    /// body, from Kestrel. Elasticsearch bounds the same line (<c>http.max_initial_line_length</c>, 4 KB by default, often raised for long
     /// index lists): keep this at least your cluster's, so that the cluster, not the proxy, judges a long URL.
     /// </summary>
     /// <value>Default 65536 (64 KB).</value>
@@ -132,7 +133,9 @@ public sealed class ProxyOptions : IValidatableObject
     public int MaxInitialLineLength { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Largest total size of a request's header lines, in bytes; larger: a 431 without a body, from Kestrel.
+    /// Largest total size of a request's header lines, in bytes; larger: Elasticsearch's 400
+    /// <c>too_long_http_header_exception</c> ("HTTP header is larger than N bytes."), and past twice this a 431 without a
+    /// body, from Kestrel.
     /// Elasticsearch bounds the same (<c>http.max_header_size</c>, 16 KB by default): keep this at least your cluster's.
     /// </summary>
     /// <value>Default 65536 (64 KB).</value>
