@@ -324,6 +324,30 @@ public sealed class PassThroughTests
     }
 
     /// <summary>
+    /// An msearch none of whose searches reached the backend is that backend error as a whole, as a _search is: it was a
+    /// 200 whose every item was the 502, which clients take as the answer instead of retrying it (the JavaScript client
+    /// retries a 502, 503 or 504 answer, never a 200).
+    /// </summary>
+    [Fact]
+    public async Task Msearch_BackendGone_IsTheWhole502_AsASearchIs()
+    {
+        await using var stack = await ProxyStack.StartAsync();
+        await stack.StopBackendAsync();
+
+        var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(stack.Proxy.Url));
+        var msearch = await client.MultiSearchAsync<System.Text.Json.Nodes.JsonObject>(new global::Elastic.Clients.Elasticsearch.MultiSearchRequest
+        {
+            Searches =
+            [
+                new global::Elastic.Clients.Elasticsearch.Core.MSearch.SearchRequestItem(
+                    new global::Elastic.Clients.Elasticsearch.Core.MSearch.MultisearchHeader { Indices = "docs" },
+                    new global::Elastic.Clients.Elasticsearch.Core.MSearch.MultisearchBody { Query = new global::Elastic.Clients.Elasticsearch.QueryDsl.MatchQuery { Field = "text", Query = "onion" } }),
+            ],
+        });
+        Assert.Equal((502, "rank1_backend_unreachable_exception"), (msearch.ApiCallDetails?.HttpStatusCode, msearch.ElasticsearchServerError?.Error?.Type));
+    }
+
+    /// <summary>
     /// A search streamed through the forwarder (not reranked: size 0; and a lone template that renders to one) whose
     /// backend is gone is the ES-shaped 502, counted in <c>rank1.backend.failures{kind=unreachable}</c> as a search the
     /// proxy holds is: an outage must not vanish from the alert metric because the traffic was aggregations.

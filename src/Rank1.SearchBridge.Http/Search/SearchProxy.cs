@@ -203,6 +203,14 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             }
         }).ToArray();
         var results = await Task.WhenAll(items).ConfigureAwait(false);
+        if (results.All(r => r.Down is { Status: 502 or 503 }))
+        {
+            // No search reached the backend (unreachable, or its circuit open): the msearch is answered as a _search is,
+            // with that 502 or 503 (and its Retry-After), which clients retry as a node that does not answer; a 200 whose
+            // every item is that error they take as the answer.
+            throw results[0].Down!;
+        }
+
         var answers = results.Select(r => r.Answer).ToArray();
         if (MsearchFraming.RefusedWhileParsing(results.Where(r => r.FromBackend).Select(r => r.Answer)) is { } refused)
         {
@@ -217,9 +225,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         await WriteAsync(context, answer, MsearchFraming.StatusSummary(answers), null, held).ConfigureAwait(false);
     }
 
-    // An item's answer, and whether it is the backend's (not the proxy's own error in its place). An item whose answer
-    // is the backend refusing it while parsing cancels the other items' reranks (refused).
-    private async Task<(SearchAnswer Answer, bool FromBackend)> MsearchItemAsync(MsearchEntry item, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
+    // An item's answer, and whether it is the backend's (not the proxy's own error in its place), and the backend's
+    // failure when the item could not have its answer (Down). An item whose answer is the backend refusing it while
+    // parsing cancels the other items' reranks (refused).
+    private async Task<(SearchAnswer Answer, bool FromBackend, BackendUnavailableException? Down)> MsearchItemAsync(MsearchEntry item, IQueryCollection query, IReadOnlyList<KeyValuePair<string, string[]>> headers,
         SemaphoreSlim share, long arrived, InFlightBudget.Lease held, CancellationTokenSource refused, CancellationToken cancellationToken)
     {
         try
@@ -231,7 +240,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
                 (search, var notRendered) = await RenderAsync(template.Index, template.Path, template.Parameters, template.Body, headers, cancellationToken).ConfigureAwait(false);
                 if (notRendered is not null)
                 {
-                    return (notRendered, false);
+                    return (notRendered, false, null);
                 }
             }
 
@@ -243,20 +252,20 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
                 await refused.CancelAsync().ConfigureAwait(false);
             }
 
-            return (answer, whole);
+            return (answer, whole, null);
         }
         catch (OperationCanceledException) when (refused.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Its rerank stopped because another item was refused: the msearch is answered with that refusal, never with this.
-            return (new SearchAnswer(400, [], [], RerankStatus.Skipped, "another search of the msearch was refused"), false);
+            return (new SearchAnswer(400, [], [], RerankStatus.Skipped, "another search of the msearch was refused"), false, null);
         }
         catch (EsException e)
         {
-            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false);
+            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false, null);
         }
         catch (BackendUnavailableException e)
         {
-            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false);
+            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.ToEsException(), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false, e);
         }
     }
 
