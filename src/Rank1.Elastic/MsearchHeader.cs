@@ -64,7 +64,17 @@ internal static class MsearchHeader
                 throw new EsException(400, "x_content_parse_exception", $"[1:{reader.TokenStartIndex + 1}] Unexpected token after end of object");
             }
 
-            node = RequestJson.Parse(line);
+            if (!openSearch && reader.TokenType == JsonTokenType.StartObject)
+            {
+                // The object first (its own errors: a duplicate key), then what follows it (MsearchLines.ThrowIfAnythingAfter).
+                var end = RequestJson.ObjectEnd(ref reader, line.Length, out _);
+                node = RequestJson.Parse(line[..end]);
+                MsearchLines.ThrowIfAnythingAfter(line, end);
+            }
+            else
+            {
+                node = RequestJson.Parse(line);
+            }
         }
         catch (JsonException e)
         {

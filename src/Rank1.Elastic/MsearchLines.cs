@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Rank1.Elastic;
@@ -7,7 +8,7 @@ internal sealed record MsearchItem(ReadOnlyMemory<byte> Header, ReadOnlyMemory<b
 
 /// <summary>
 /// One search of an <c>_msearch</c> once read: its header's keys, its body line as sent up to its object's end (what
-/// follows it on the line is never read, as Elasticsearch reads a line) and that body read.
+/// follows it on the line, nothing but whitespace or comments in front of Elasticsearch, is not sent on) and that body read.
 /// </summary>
 internal sealed record MsearchSearch(JsonObject Header, ReadOnlyMemory<byte> Body, JsonObject Source);
 
@@ -63,8 +64,49 @@ internal static class MsearchLines
             var header = MsearchHeader.Read(i.Header.Span, openSearch);
             var source = SearchBody.ReadObject(i.Body.Span, checkTrailingTokens: false, out var length);
             // Sent on as far as it was read: a token after the object would be refused by the _search it goes to.
-            return parse(new MsearchSearch(header, i.Body[..length], source));
+            var search = parse(new MsearchSearch(header, i.Body[..length], source));
+            if (!openSearch)
+            {
+                // After the search source is read, as Elasticsearch's consumer reads it before it looks further.
+                ThrowIfAnythingAfter(i.Body.Span, length);
+            }
+
+            return search;
         })]);
+
+    /// <summary>
+    /// Elasticsearch reads on past a line's object (<c>MultiSearchRequest.readMultiLineFormat</c>: <c>parser.nextToken()</c>
+    /// after the header's <c>map()</c> and after the body's search source; its <c>MultiSearchRequestTests.testFailOnExtraCharacters</c>):
+    /// a token there fails the whole msearch with <c>x_content_parse_exception</c> "[1:30] Unexpected token after end of object",
+    /// at the token; text there that is no token, with the parser's own error. OpenSearch reads no further than the object.
+    /// </summary>
+    /// <param name="line">The header or body line.</param>
+    /// <param name="end">Where its object ends.</param>
+    public static void ThrowIfAnythingAfter(ReadOnlySpan<byte> line, int end)
+    {
+        line = RequestJson.ByteOrderMarkAsSpaces(line);
+        var reader = new Utf8JsonReader(line[end..], RequestJson.ReaderOptions with { AllowMultipleValues = true });
+        try
+        {
+            if (!reader.Read())
+            {
+                return;
+            }
+        }
+        catch (JsonException)
+        {
+            try
+            {
+                RequestJson.Parse(line);
+            }
+            catch (JsonException e)
+            {
+                throw RequestJson.ParseFailure(e, line);
+            }
+        }
+
+        throw new EsException(400, "x_content_parse_exception", $"{RequestJson.Location(line, end + reader.TokenStartIndex)} Unexpected token after end of object");
+    }
 
     private static T[] NotEmpty<T>(T[] items) =>
         items.Length > 0 ? items : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");

@@ -56,9 +56,9 @@ internal static class SearchBody
     /// <param name="checkTrailingTokens">
     /// A <c>_search</c>'s body (<c>RestSearchAction</c> parses it with <c>checkTrailingTokens</c>): a token after the
     /// object is <c>parsing_exception</c> "Unexpected token [START_OBJECT] found after the main object.", and text after
-    /// it that is no token the parser's own error. Otherwise (an msearch line, <c>RestMultiSearchAction</c>; a rendered
-    /// template, <c>TransportSearchTemplateAction.convert</c>) the parser stops at the object's end, and whatever follows
-    /// is never read.
+    /// it that is no token the parser's own error. Otherwise (a rendered template, <c>TransportSearchTemplateAction.convert</c>;
+    /// an msearch line, whose rest <see cref="MsearchLines.ThrowIfAnythingAfter"/> reads in Elasticsearch's words) the
+    /// parser stops at the object's end.
     /// </param>
     public static JsonObject Read(ReadOnlySpan<byte> body, bool checkTrailingTokens) => ReadObject(body, checkTrailingTokens, out _);
 

@@ -116,15 +116,18 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TextAfterTheObject_RefusedOnASearch_IsNeverReadOnAnMsearchLine()
+    public async Task TextAfterTheObject_IsRefusedOnASearch_AndOnAnMsearchLine_EachInItsOwnWords()
     {
-        // RestSearchAction checks trailing tokens; RestMultiSearchAction reads each line with fromXContent(parser, false).
+        // RestSearchAction checks trailing tokens; MultiSearchRequest.readMultiLineFormat reads the next token after each
+        // line's object (MultiSearchRequestTests.testFailOnExtraCharacters): a comment is no token, another object is.
         var search = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"match_all":{}}} {"size":1}""");
         Assert.Equal((400, "parsing_exception", "Unexpected token [START_OBJECT] found after the main object."), (search.Status, search.ErrorType, search.ErrorReason));
 
+        var commented = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"library\"} // the shelf\n{\"query\":{\"match_all\":{}}} /* all */\n", "application/x-ndjson");
+        Assert.Equal(200, commented.Status);
+        Assert.Equal(200, commented.Json["responses"]![0]!["status"]!.GetValue<int>());
         var msearch = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"library\"} // the shelf\n{\"query\":{\"match_all\":{}}} {\"size\":1}\n", "application/x-ndjson");
-        Assert.Equal(200, msearch.Status);
-        Assert.Equal(200, msearch.Json["responses"]![0]!["status"]!.GetValue<int>());
+        Assert.Equal((400, "x_content_parse_exception", "[1:28] Unexpected token after end of object"), (msearch.Status, msearch.ErrorType, msearch.ErrorReason));
     }
 
     [Theory]

@@ -215,6 +215,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     // refusal stayed that item's error.
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"track_total_hits\":\"1e20\"}\n", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"track_total_hits\":-5,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[track_total_hits] parameter must be positive or equals to -1, got -5")]
+    // readMultiLineFormat reads on past each line's object (parser.nextToken(), MultiSearchRequestTests.testFailOnExtraCharacters):
+    // a token there is "Unexpected token after end of object" at its column. Before, a body line's was never read (the
+    // search ran) and a header line's was System.Text.Json's "'{' is invalid after a single JSON value".
+    [InlineData("{\"index\":\"docs\"}{{{{{extra chars that shouldn't be here\n{}\n", "x_content_parse_exception", "[1:17] Unexpected token after end of object")]
+    [InlineData("{\"index\":\"docs\"}\n{ \"query\": {\"match_all\": {}}}{{{{even more chars\n", "x_content_parse_exception", "[1:30] Unexpected token after end of object")]
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}} {\"size\":1}\n", "x_content_parse_exception", "[1:72] Unexpected token after end of object")]
     // readMultiLineFormat: searchRequest.searchType(nodeStringValue(..)), SearchType.fromString's IllegalArgumentException.
     [InlineData("{\"index\":\"docs\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
     // The proxy's own settings, read where Elasticsearch reads the body (it would refuse ext.rank1 itself at parse time).
