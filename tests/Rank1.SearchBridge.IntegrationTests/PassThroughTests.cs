@@ -324,14 +324,18 @@ public sealed class PassThroughTests
     }
 
     /// <summary>
-    /// An msearch none of whose searches reached the backend is that backend error as a whole, as a _search is: it was a
-    /// 200 whose every item was the 502, which clients take as the answer instead of retrying it (the JavaScript client
-    /// retries a 502, 503 or 504 answer, never a 200).
+    /// An msearch none of whose searches got the backend's answer is that backend error as a whole, as a _search is: it
+    /// was a 200 whose every item was the 502, which clients take as the answer instead of retrying it (the JavaScript
+    /// client retries a 502, 503 or 504 answer, never a 200). Once the failures open the circuit, the msearch is its 503
+    /// with the break's Retry-After, as a _search is.
     /// </summary>
     [Fact]
-    public async Task Msearch_BackendGone_IsTheWhole502_AsASearchIs()
+    public async Task Msearch_BackendGone_IsTheWhole502_AsASearchIs_ThenTheOpenCircuits503()
     {
-        await using var stack = await ProxyStack.StartAsync();
+        // The breaker's clock is a FakeTimeProvider: the Retry-After is the whole break however slow this machine is.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Backend:BreakerBreakDuration"] = "00:00:05", ["Rank1:Store:FlushInterval"] = "00:10:00" },
+            s => s.AddSingleton<TimeProvider>(clock));
         await stack.StopBackendAsync();
 
         var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(stack.Proxy.Url));
@@ -345,6 +349,63 @@ public sealed class PassThroughTests
             ],
         });
         Assert.Equal((502, "rank1_backend_unreachable_exception"), (msearch.ApiCallDetails?.HttpStatusCode, msearch.ElasticsearchServerError?.Error?.Type));
+
+        const string TwoSearches = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n{\"index\":\"docs\"}\n{\"size\":0}\n";
+        var unreachable = 1;
+        HttpResult next;
+        while ((next = await stack.SendAsync(HttpMethod.Post, "_msearch", TwoSearches, "application/x-ndjson")).Status == 502)
+        {
+            AssertBackendError(next, 502, "rank1_backend_unreachable_exception");
+            Assert.True(++unreachable < 20, "the circuit never opened");
+        }
+
+        AssertBackendError(next, 503, "rank1_backend_circuit_open_exception");
+    }
+
+    /// <summary>
+    /// An msearch one of whose searches got the backend's answer keeps its per-item answers (a 200), the item the backend
+    /// never answered (its connection cut) being the 502 in its place: only an msearch none of whose searches got an
+    /// answer is the whole error.
+    /// </summary>
+    [Fact]
+    public async Task Msearch_OneSearchAnswered_OneCut_IsA200_WithThe502InItsItem()
+    {
+        const string Answer = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":0,"relation":"eq"},"max_score":null,"hits":[]}}""";
+        var (backend, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            if (await AnsweredAsElasticsearchRootAsync(context))
+            {
+                return;
+            }
+
+            if (context.Request.Path.StartsWithSegments("/gone", StringComparison.Ordinal))
+            {
+                context.Abort();
+                return;
+            }
+
+            await context.Response.WriteAsync(Answer);
+        });
+        await using var _ = backend;
+        await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Backend:Url"] = url.ToString(),
+            ["Rank1:Backend:BreakerMinimumThroughput"] = "100",
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        });
+        using var http = new HttpClient { BaseAddress = proxy.Url };
+        using var content = new StringContent("{\"index\":\"gone\"}\n{\"size\":0}\n{\"index\":\"docs\"}\n{\"size\":0}\n", Encoding.UTF8);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-ndjson");
+        using var response = await http.PostAsync("_msearch", content);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = json["responses"]!.AsArray();
+        Assert.Equal(
+            [(502, "rank1_backend_unreachable_exception"), (200, null)],
+            items.Select(i => (i!["status"]!.GetValue<int>(), (string?)i["error"]?["type"])).ToArray());
+        Assert.Equal(0, items[1]!["hits"]!["total"]!["value"]!.GetValue<int>());
     }
 
     /// <summary>

@@ -205,7 +205,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var results = await Task.WhenAll(items).ConfigureAwait(false);
         if (results.All(r => r.Down is { Status: 502 or 503 }))
         {
-            // No search reached the backend (unreachable, or its circuit open): the msearch is answered as a _search is,
+            // No search got the backend's answer (unreachable, cut off mid-answer, or its circuit open): the msearch is answered as a _search is,
             // with that 502 or 503 (and its Retry-After), which clients retry as a node that does not answer; a 200 whose
             // every item is that error they take as the answer.
             throw results[0].Down!;
