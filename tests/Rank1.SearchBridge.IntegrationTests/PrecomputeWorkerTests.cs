@@ -450,6 +450,49 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [Fact]
+    public async Task AReasoningIndexThatRefusesTheJudgementsQuotingTheQuery_NamesItsTypes_NeverTheQuery_InTheFaultAndTheWorkersLog()
+    {
+        // A reasoning index whose query.keyword is mapped as long passes the worker's mapping check (query is text) and
+        // refuses each judgement with a document_parsing_exception that previews the field's value, the query: that
+        // reason reached the error queue's MT-Fault-Message and MassTransit's R-RETRY and R-FAULT log lines.
+        const string query = "onion tears";
+        const string store = "rank1-reasoning-mismapped";
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        using (var seed = new HttpClient { BaseAddress = stack.Backend.Url })
+        {
+            var mapping = JsonNode.Parse(ReasoningIndex.Resource("reasoning-index.mapping.json"))!;
+            mapping["mappings"]!["properties"]!["query"]!["fields"]!["keyword"] = new JsonObject { ["type"] = "long" };
+            using var created = await seed.PutAsync(store, ProxyStack.Json(mapping.ToJsonString()));
+            created.EnsureSuccessStatusCode();
+        }
+
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue, new() // the appsettings' Information
+        {
+            ["Rank1__Store__Index"] = store,
+            ["Rank1__Worker__RetryLimit"] = "1",
+        });
+        var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog([query]), node.Url, queue, 4));
+        Assert.True(published.ExitCode == 0, published.Error);
+
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(2),
+            () => "the job never reached the error queue:\n" + worker.Log);
+        var fault = Assert.Single(faults);
+        // MassTransit's fault headers name the innermost exception (GetBaseException): the store's own.
+        Assert.Equal("Rank1.SearchBridge.Store.ReasoningStoreException", fault.ExceptionType);
+        Assert.DoesNotContain(query, fault.Reason, StringComparison.OrdinalIgnoreCase);
+        // What the operator acts on stays: the status and Elasticsearch's error type.
+        Assert.Contains("HTTP 400", fault.Reason, StringComparison.Ordinal);
+        Assert.Contains("document_parsing_exception", fault.Reason, StringComparison.Ordinal);
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("R-FAULT", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), () => "the worker never logged the fault:\n" + worker.Log);
+        Assert.Contains(worker.Output, l => l.Contains("R-RETRY", StringComparison.Ordinal));
+        Assert.DoesNotContain(worker.Output, l => l.Contains(query, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task MessagesNoConsumerCanRead_AreCountedAsUnreadable_AndThoseOfNoKnownType_AsSkipped()
     {
         // A message MassTransit cannot turn into a job reached <queue>_error with its fault headers, but the worker's

@@ -6,7 +6,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.EmbeddedSearch;
@@ -201,6 +203,56 @@ public sealed class ReasoningStoreTests
 
         Assert.Equal(5, PrometheusText.Value(metrics, "rank1_reasoning_store_operations_total", ("outcome", "failed")));
         Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank); // nothing was stored, the model is asked again
+    }
+
+    [Fact]
+    public async Task AWriteRefusedWithAReasonQuotingTheQuery_NamesOnlyItsStatusAndTypes_TheAnswerAtDebug()
+    {
+        // query.keyword mapped as long: the mapping check passes (query is text), and the backend refuses each document
+        // with a document_parsing_exception whose reason previews the field's value, the query. That reason was the
+        // writer's exception (the worker's fault headers and logs) and the proxy's warning 2300, where a query is named
+        // only by its fingerprint.
+        const string query = "onion tears of jane doe";
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using (var http = new HttpClient { BaseAddress = backend.Url })
+        {
+            var mapping = JsonNode.Parse(ReasoningIndex.Resource("reasoning-index.mapping.json"))!;
+            mapping["mappings"]!["properties"]!["query"]!["fields"]!["keyword"] = new JsonObject { ["type"] = "long" };
+            (await http.PutAsync("rank1-reasoning", ProxyStack.Json(mapping.ToJsonString()))).EnsureSuccessStatusCode();
+        }
+
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+        using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
+        var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
+        var fingerprint = ReasoningKeys.Fingerprint(query, null, 8, ["text"], null);
+        var id = ReasoningKeys.DocumentId("m", "mfp", "v", "docs", "d1", fingerprint, "h");
+        var doc = new JsonObject
+        {
+            ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = "d1", ["fingerprint"] = fingerprint, ["query"] = query,
+            ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
+            ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
+        };
+        var logger = new FakeLogger<ReasoningStore>();
+        await using (var store = await RunningStore.StartAsync(client, options, metrics, logger))
+        {
+            // The worker's way: the exception says the status and the error's type.
+            var refused = await Assert.ThrowsAsync<ReasoningStoreException>(() => store.Store.WriteAsync([new JudgementToStore(id, doc)], CancellationToken.None));
+            Assert.DoesNotContain("jane doe", refused.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("HTTP 400", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("document_parsing_exception", refused.Message, StringComparison.Ordinal);
+
+            // The proxy's way: queued, written in the background (stopping the writer drains the queue).
+            store.Store.Enqueue(new JudgementToStore(id, (JsonObject)doc.DeepClone()));
+        }
+
+        var records = logger.Collector.GetSnapshot();
+        var warning = Assert.Single(records, r => r.Id.Id == 2300);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("document_parsing_exception", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(records, r => r.Level >= LogLevel.Information && r.Message.Contains("jane doe", StringComparison.OrdinalIgnoreCase));
+        // The answer, which does quote the query, is logged at Debug only.
+        Assert.Contains(records, r => r.Id.Id == 2301 && r.Level == LogLevel.Debug && r.Message.Contains(query, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -559,12 +611,13 @@ public sealed class ReasoningStoreTests
 
         public ReasoningStore Store { get; }
 
-        public static async Task<RunningStore> StartAsync(BackendClient client, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics)
+        public static async Task<RunningStore> StartAsync(BackendClient client, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics, ILogger<ReasoningStore>? logger = null)
         {
             var services = new ServiceCollection().AddSingleton(client).BuildServiceProvider();
-            var writer = new ReasoningStoreWriter(services, options, metrics, TimeProvider.System, NullLogger<ReasoningStore>.Instance);
+            logger ??= NullLogger<ReasoningStore>.Instance;
+            var writer = new ReasoningStoreWriter(services, options, metrics, TimeProvider.System, logger);
             await writer.StartAsync(CancellationToken.None);
-            return new RunningStore(services, writer, new ReasoningStore(client, options, writer, metrics, NullLogger<ReasoningStore>.Instance));
+            return new RunningStore(services, writer, new ReasoningStore(client, options, writer, metrics, logger));
         }
 
         public async ValueTask DisposeAsync()

@@ -73,7 +73,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         {
             // The answer's reason may quote the query: the fault (error queue headers, MassTransit's log) says only the
             // error's types; the answer itself is logged at Debug, as the query's text is.
-            LogBackendAnswer(logger, fingerprint, response.Status, Truncate(response.Body));
+            LogBackendAnswer(logger, "the search", fingerprint, response.Status, BackendErrorSummary.Excerpt(response.Body));
             var error = BackendErrorSummary.Describe(response.Body);
             if (response.Status is 429 or >= 500)
             {
@@ -115,6 +115,12 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
         catch (ReasoningStoreException e)
         {
+            // Its message names the status and the error's types; the answer, which may quote the query, only at Debug.
+            if (e.Answer is { } answer)
+            {
+                LogBackendAnswer(logger, "the _bulk write of the judgements", fingerprint, e.Status, answer);
+            }
+
             throw new TransientPrecomputeException($"the reasoning index did not store the judgements: {e.Message}", e);
         }
 
@@ -235,17 +241,11 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         return body;
     }
 
-    private static string Truncate(byte[] body)
-    {
-        var text = Encoding.UTF8.GetString(body);
-        return text.Length <= 500 ? text : text[..500] + "...";
-    }
-
     [LoggerMessage(EventId = 2406, Level = LogLevel.Debug, Message = "Query {Fingerprint} is '{Query}'")]
     private static partial void LogQueryText(ILogger logger, string fingerprint, string query);
 
-    [LoggerMessage(EventId = 2407, Level = LogLevel.Debug, Message = "The backend answered the search of query {Fingerprint} with HTTP {Status}: {Answer}")]
-    private static partial void LogBackendAnswer(ILogger logger, string fingerprint, int status, string answer);
+    [LoggerMessage(EventId = 2407, Level = LogLevel.Debug, Message = "The backend answered {Request} of query {Fingerprint} with HTTP {Status}: {Answer}")]
+    private static partial void LogBackendAnswer(ILogger logger, string request, string fingerprint, int status, string answer);
 
     [LoggerMessage(EventId = 2402, Level = LogLevel.Information, Message = "Judging {Count} passages of query {Fingerprint} ({QueryLength} characters) on {Index}")]
     private static partial void LogJudging(ILogger logger, int count, string fingerprint, int queryLength, string index);

@@ -123,4 +123,8 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
     /// <summary>A read or write of the reasoning index failed (the writer logs through this too, under the store's category).</summary>
     [LoggerMessage(EventId = 2300, Level = LogLevel.Warning, Message = "Reasoning store {Operation} failed: {Reason}")]
     internal static partial void LogStoreFailure(ILogger logger, string operation, string reason);
+
+    /// <summary>The backend's answer to a failed write, which its warning (2300) names only by status and error types: it may quote a query.</summary>
+    [LoggerMessage(EventId = 2301, Level = LogLevel.Debug, Message = "Reasoning store {Operation}: the backend answered HTTP {Status}: {Answer}")]
+    internal static partial void LogStoreAnswer(ILogger logger, string operation, int status, string answer);
 }

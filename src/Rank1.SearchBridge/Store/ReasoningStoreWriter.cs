@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
+using Rank1.SearchBridge.Precompute;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;
@@ -36,10 +37,21 @@ internal sealed record JudgementToStore(string Id, JsonObject Document, Replacin
 /// <summary>What a synchronous write did: judgements newly stored, and judgements that were already there.</summary>
 internal readonly record struct StoreWriteResult(int Written, int AlreadyStored);
 
-/// <summary>A write to the reasoning index failed; <see cref="Count"/> judgements were not stored.</summary>
+/// <summary>
+/// A write to the reasoning index failed; <see cref="Count"/> judgements were not stored. Its message names the backend's
+/// status and error types, never a reason: Elasticsearch's quote the document written (a mis-mapped field's
+/// <c>document_parsing_exception</c>: <c>Preview of field's value: '&lt;query&gt;'</c>), and the message reaches the
+/// worker's fault headers and the logs at Warning and above. The answer itself is <see cref="Answer"/>, for Debug logs.
+/// </summary>
 internal sealed class ReasoningStoreException(string message, int count, Exception? inner = null) : Exception(message, inner)
 {
     public int Count { get; } = count;
+
+    /// <summary>The HTTP status of <see cref="Answer"/> (the request's, or the first failed item's).</summary>
+    public int Status { get; init; }
+
+    /// <summary>The backend's answer the message summarises (the first failed item's, for a <c>_bulk</c> that took the others), when there was one: it may quote a query, so it is logged only at Debug.</summary>
+    public string? Answer { get; init; }
 }
 
 /// <summary>
@@ -133,11 +145,14 @@ internal sealed class ReasoningStoreWriter : BackgroundService
             var response = await Backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
             if (response.Status != 200)
             {
-                throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {Encoding.UTF8.GetString(response.Body)}", batch.Count);
+                throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {BackendErrorSummary.Describe(response.Body)}", batch.Count)
+                {
+                    Status = response.Status, Answer = BackendErrorSummary.Excerpt(response.Body),
+                };
             }
 
-            int written = 0, already = 0, failed = 0;
-            string? firstError = null;
+            int written = 0, already = 0, failed = 0, firstStatus = 0;
+            string? firstError = null, firstAnswer = null;
             foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
             {
                 // Each item answers under its action's name: create, or index for a replaced document.
@@ -154,7 +169,12 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                 else
                 {
                     failed++;
-                    firstError ??= action?["error"]?["reason"]?.GetValue<string>() ?? $"status {status}";
+                    if (firstError is null)
+                    {
+                        // The types, not the reason: a document_parsing_exception previews the field's value, the query.
+                        firstError = $"HTTP {status}: {(action?["error"] is JsonObject error ? BackendErrorSummary.Describe(error) : null) ?? "an answer without an error type"}";
+                        (firstStatus, firstAnswer) = (status, action?.ToJsonString());
+                    }
                 }
             }
 
@@ -162,7 +182,10 @@ internal sealed class ReasoningStoreWriter : BackgroundService
             _metrics.StoreOperations("already_stored", already);
             if (failed > 0 || written + already != batch.Count)
             {
-                throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already);
+                throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already)
+                {
+                    Status = firstStatus, Answer = firstAnswer,
+                };
             }
 
             return new StoreWriteResult(written, already);
@@ -234,6 +257,10 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                 {
                     _metrics.StoreOperations("failed", ex.Count);
                     ReasoningStore.LogStoreFailure(_logger, "write", ex.Message);
+                    if (ex.Answer is { } answer)
+                    {
+                        ReasoningStore.LogStoreAnswer(_logger, "write", ex.Status, answer);
+                    }
                 }
 
                 batch.Clear();
