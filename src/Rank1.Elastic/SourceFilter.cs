@@ -35,6 +35,12 @@ internal sealed class SourceFilter
 
     public bool Enabled { get; }
 
+    /// <summary>
+    /// The body's <c>exclude_vectors</c> (Elasticsearch 9.1 on), null when not given: whether the vectors are left out of
+    /// the source. Kept to be sent on to a backend (<see cref="WithFields"/>); the embedded backend has no vectors.
+    /// </summary>
+    public bool? ExcludeVectors { get; private init; }
+
     /// <summary>True when the filter keeps the whole source.</summary>
     public bool KeepsEverything => Enabled && _includes.Length == 0 && _excludes.Length == 0;
 
@@ -46,15 +52,35 @@ internal sealed class SourceFilter
     /// excludes (what it keeps is not known by name).
     /// </summary>
     /// <param name="needed">The source fields the caller reads besides the client's.</param>
-    public JsonObject? WithFields(IEnumerable<string> needed) => !Enabled || (_includes.Length > 0 && _excludes.Length == 0)
-        ? new JsonObject { ["includes"] = new JsonArray([.. _includes.Concat(needed).Distinct(StringComparer.Ordinal).Select(f => (JsonNode)f)]) }
-        : null;
+    public JsonObject? WithFields(IEnumerable<string> needed)
+    {
+        if (Enabled && (_includes.Length == 0 || _excludes.Length > 0))
+        {
+            return null;
+        }
+
+        var source = new JsonObject { ["includes"] = new JsonArray([.. _includes.Concat(needed).Distinct(StringComparer.Ordinal).Select(f => (JsonNode)f)]) };
+        if (ExcludeVectors is { } excludeVectors)
+        {
+            // The client's choice goes on, so that the vectors it asked to see among its fields come back.
+            source["exclude_vectors"] = excludeVectors;
+        }
+
+        return source;
+    }
 
     /// <summary>
     /// The body's <c>_source</c>, read as Elasticsearch's <c>FetchSourceContext.fromXContent</c> reads it: anything
-    /// else is a <see cref="FormatException"/> with its words, for the caller's 400 <c>parsing_exception</c>.
+    /// else is a <see cref="FormatException"/> with its words, for the caller's 400 <c>parsing_exception</c>. An object
+    /// may hold <c>exclude_vectors</c> (Elasticsearch 9.1 on: a boolean, or its exact text, as <c>booleanValue()</c> reads
+    /// one), which OpenSearch's has not ("Unknown key for a VALUE_BOOLEAN in [exclude_vectors].").
     /// </summary>
-    public static SourceFilter Parse(JsonNode? node)
+    /// <param name="node">The <c>_source</c> value.</param>
+    /// <param name="readsExcludeVectors">
+    /// Whether <c>exclude_vectors</c> is read: Elasticsearch's parser; not OpenSearch's, nor a parser of its own such as
+    /// <c>_mget</c>'s.
+    /// </param>
+    public static SourceFilter Parse(JsonNode? node, bool readsExcludeVectors = true)
     {
         switch (node)
         {
@@ -69,10 +95,17 @@ internal sealed class SourceFilter
                 return new SourceFilter(true, a.Select(x => x is JsonValue xv ? JsonPaths.Text(xv) : throw UnknownKey(x, "_source")).ToArray(), []);
             case JsonObject o:
                 string[] includes = [], excludes = [];
+                bool? excludeVectors = null;
                 foreach (var (key, value) in o)
                 {
                     switch (key)
                     {
+                        case "exclude_vectors" when readsExcludeVectors && value is JsonValue ev && ev.GetValueKind() is JsonValueKind.True or JsonValueKind.False:
+                            excludeVectors = ev.GetValueKind() == JsonValueKind.True;
+                            break;
+                        case "exclude_vectors" when readsExcludeVectors && value is JsonValue ev && ev.GetValueKind() == JsonValueKind.String:
+                            excludeVectors = RequestJson.ParseBoolean(ev.GetValue<string>());
+                            break;
                         case "includes" or "include":
                             includes = Strings(value, key);
                             break;
@@ -84,7 +117,7 @@ internal sealed class SourceFilter
                     }
                 }
 
-                return new SourceFilter(true, includes, excludes);
+                return new SourceFilter(true, includes, excludes) { ExcludeVectors = excludeVectors };
             default:
                 throw new FormatException($"Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] but found [{RequestJson.TokenName(node)}]");
         }

@@ -83,6 +83,25 @@ public sealed class SourceFilterTests
     }
 
     [Fact]
+    public void Parse_ExcludeVectors_IsElasticsearchsAndGoesOnWithTheFields()
+    {
+        // Elasticsearch 9.1's FetchSourceContext.fromXContent reads exclude_vectors (a boolean, or its text through
+        // booleanValue()); elasticsearch-dsl sends it. It was "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].", and
+        // the proxy's backend request, which names the client's fields and the passage fields, must keep the choice.
+        var filter = SourceFilter.Parse(JsonNode.Parse("""{"include":["a"],"exclude_vectors":false}"""));
+        Assert.False(filter.ExcludeVectors);
+        Assert.Equal("""{"includes":["a","text"],"exclude_vectors":false}""", filter.WithFields(["text"])!.ToJsonString());
+        Assert.True(SourceFilter.Parse(JsonNode.Parse("""{"exclude_vectors":"true"}""")).KeepsEverything);
+        Assert.Null(SourceFilter.Parse(JsonNode.Parse("""{"excludes":"b"}""")).ExcludeVectors);
+
+        // OpenSearch's parser (and _mget's own) has no such key.
+        var e = Assert.Throws<FormatException>(() => SourceFilter.Parse(JsonNode.Parse("""{"exclude_vectors":false}"""), readsExcludeVectors: false));
+        Assert.Equal("Unknown key for a VALUE_BOOLEAN in [exclude_vectors].", e.Message);
+        e = Assert.Throws<FormatException>(() => SourceFilter.Parse(JsonNode.Parse("""{"exclude_vectors":1}""")));
+        Assert.Equal("Unknown key for a VALUE_NUMBER in [exclude_vectors].", e.Message);
+    }
+
+    [Fact]
     public void Parse_NumbersInAPatternList_AreTheirText()
     {
         // FetchSourceContext.fromXContent takes parser.text() of each array value: [1] is the pattern "1".

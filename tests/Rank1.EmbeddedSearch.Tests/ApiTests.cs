@@ -958,6 +958,33 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.True(r.Status == 200, r.Body?.ToJsonString());
     }
 
+    [Fact]
+    public async Task Search_SourceObject_TakesElasticsearchsExcludeVectors()
+    {
+        // Elasticsearch 9.1's FetchSourceContext.fromXContent reads exclude_vectors beside includes/excludes (a boolean, or
+        // its text through booleanValue()); elasticsearch-dsl sends "_source":{"exclude_vectors":false} on its searches.
+        // It was this backend's 400 "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].". No vectors here: no effect.
+        const string One = """{"query":{"ids":{"values":["1"]}}""";
+        var whole = (await Es.SearchAsync("library", JsonNode.Parse(One + "}")!)).Json["hits"]!["hits"]![0]!["_source"]!.ToJsonString();
+        var kept = await Es.SearchAsync("library", JsonNode.Parse(One + ""","_source":{"exclude_vectors":false}}""")!);
+        Assert.True(kept.Status == 200, kept.Body?.ToJsonString());
+        Assert.Equal(whole, kept.Json["hits"]!["hits"]![0]!["_source"]!.ToJsonString());
+        var some = await Es.SearchAsync("library", JsonNode.Parse(One + ""","_source":{"include":"title","exclude_vectors":"true"}}""")!);
+        Assert.Equal("""{"title":"Rivers of Europe"}""", some.Json["hits"]!["hits"]![0]!["_source"]!.ToJsonString());
+
+        (await Es.SearchAsync("library", JsonNode.Parse("""{"_source":{"exclude_vectors":"no"}}""")!))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [no] as only [true] or [false] are allowed.");
+        (await Es.SearchAsync("library", JsonNode.Parse("""{"_source":{"exclude_vectors":1}}""")!))
+            .AssertError(400, "parsing_exception", "Unknown key for a VALUE_NUMBER in [exclude_vectors].");
+
+        // OpenSearch's FetchSourceContext has no exclude_vectors: still its 400 there.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/books")).Status);
+        (await es.SearchAsync("books", JsonNode.Parse("""{"_source":{"exclude_vectors":false}}""")!))
+            .AssertError(400, "parsing_exception", "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].");
+    }
+
     [Theory]
     // BaseRestHandler refuses a URL parameter the handler did not read (RestCountAction, RestGetAction, RestIndexAction,
     // RestDeleteAction, RestMultiGetAction, RestBulkAction), suggesting those it read. These were ignored: a misspelt

@@ -90,6 +90,11 @@ public sealed class UpdateApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
 
         var none = await fx.Client.PostAsync("/update-get/_update/1", JsonNode.Parse("""{"doc":{"a":4}}"""));
         Assert.Null(none.Json["get"]);
+
+        // UpdateRequest's _source is FetchSourceContext.fromXContent's: Elasticsearch 9.1's exclude_vectors is read there.
+        var withFlag = await fx.Client.PostAsync("/update-get/_update/1", JsonNode.Parse("""{"doc":{"a":5},"_source":{"includes":"b","exclude_vectors":false}}"""));
+        Assert.True(withFlag.Status == 200, withFlag.Body?.ToJsonString());
+        Assert.Equal("""{"b":"x"}""", withFlag.Json["get"]!["_source"]!.ToJsonString());
     }
 
     [Fact]

@@ -236,6 +236,14 @@ public sealed class ProxySearchTests : IAsyncLifetime
         {
             Assert.Equal(["topic"], hit!["_source"]!.AsObject().Select(p => p.Key));
         }
+
+        // Elasticsearch 9.1's exclude_vectors (elasticsearch-dsl sends it) beside the patterns: the proxy refused the
+        // search ("Unknown key for a VALUE_BOOLEAN in [exclude_vectors].") before the backend saw it.
+        var withFlag = await _stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"_source":{"includes":["topic"],"exclude_vectors":false}}""");
+        Assert.True(withFlag.Status == 200, withFlag.Json.ToJsonString());
+        Assert.Equal("applied", withFlag.Rerank);
+        Assert.Equal(r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>() + h["_source"]!.ToJsonString()),
+            withFlag.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>() + h["_source"]!.ToJsonString()));
     }
 
     [Fact]

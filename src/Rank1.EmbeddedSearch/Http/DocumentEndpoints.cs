@@ -101,7 +101,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var update = RequestJson.IsEmpty(raw)
             ? new UpdateOperation(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
-            : UpdateOperation.Of(UpdateBody.Read(raw), condition, docAsUpsert, source);
+            : UpdateOperation.Of(UpdateBody.Read(raw, flavor), condition, docAsUpsert, source);
         WriteCondition.ThrowIfInvalid(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retryOnConflict));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index); // an update creates a missing index, as TransportUpdateAction does ("auto(update api)")
@@ -190,8 +190,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
                     throw EsException.IllegalArgument("Update requests do not support versioning. Please use `if_seq_no` and `if_primary_term` instead");
                 }
 
-                var fetch = meta["_source"] is { } metaSource ? Querying.SearchRequest.ParseSource(metaSource) : defaultFetch;
-                var update = UpdateOperation.Of(UpdateBody.Read(lines[i].Json.Span), condition, null, null, fetch);
+                var fetch = meta["_source"] is { } metaSource ? Querying.SearchRequest.ParseSource(metaSource, flavor != SearchFlavor.OpenSearch) : defaultFetch;
+                var update = UpdateOperation.Of(UpdateBody.Read(lines[i].Json.Span, flavor), condition, null, null, fetch);
                 var retry = meta["retry_on_conflict"] is { } r ? XContentInt.Read("retry_on_conflict", r) : 0;
                 invalid.AddRange(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retry));
                 parsed.Add(new BulkItem(op, indexName ?? string.Empty, id, update.Condition, default, update));
@@ -404,7 +404,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
             var doc = target.Get(id);
             result.Add(doc is null
                 ? new JsonObject { ["_index"] = index, ["_id"] = id, ["found"] = false }
-                : Found(target, doc, source is null ? querySource ?? SourceFilter.All : SearchRequest.ParseSource(source)));
+                : Found(target, doc, source is null ? querySource ?? SourceFilter.All : SearchRequest.ParseSource(source, readsExcludeVectors: false)));
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);

@@ -50,8 +50,9 @@ internal sealed class UpdateBody
 
     /// <summary>Reads an update body from its UTF-8 text (a 400 in Elasticsearch's words when it is not one).</summary>
     /// <param name="text">The body's text.</param>
+    /// <param name="flavor">The product whose parsers are followed (its <c>_source</c>'s keys).</param>
     /// <param name="errorType">The error type of JSON that does not parse.</param>
-    public static UpdateBody Read(ReadOnlySpan<byte> text, string errorType = "parsing_exception")
+    public static UpdateBody Read(ReadOnlySpan<byte> text, SearchFlavor flavor, string errorType = "parsing_exception")
     {
         var body = EsHttp.ParseObject(text, errorType);
         var result = new UpdateBody();
@@ -83,7 +84,7 @@ internal sealed class UpdateBody
                     break;
                 case "_source":
                     Expect(name, value, valueAt, JsonValueKind.Object, JsonValueKind.Array, JsonValueKind.True, JsonValueKind.False, JsonValueKind.String);
-                    result.Source = Querying.SearchRequest.ParseSource(value);
+                    result.Source = Querying.SearchRequest.ParseSource(value, flavor != SearchFlavor.OpenSearch);
                     break;
                 case "if_seq_no":
                     result.IfSeqNo = Long(name, value, valueAt);

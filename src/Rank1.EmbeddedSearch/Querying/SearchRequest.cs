@@ -185,7 +185,7 @@ internal sealed class SearchRequest
             r.Query = body["query"];
             r.From = SearchBody.Int(body, "from") ?? 0;
             r.Size = SearchBody.Int(body, "size") ?? 10;
-            r.Source = ParseSource(body["_source"]);
+            r.Source = ParseSource(body["_source"], flavor != SearchFlavor.OpenSearch);
             r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
             r.Sort = Effective(ParseSort(body["sort"]));
             r.Highlight = body["highlight"] as JsonObject;
@@ -386,11 +386,11 @@ internal sealed class SearchRequest
         }
     }
 
-    internal static SourceFilter ParseSource(JsonNode? node)
+    internal static SourceFilter ParseSource(JsonNode? node, bool readsExcludeVectors)
     {
         try
         {
-            return SourceFilter.Parse(node);
+            return SourceFilter.Parse(node, readsExcludeVectors);
         }
         catch (FormatException e)
         {
