@@ -20,10 +20,13 @@ internal enum ParameterApi
 
     /// <summary><c>_bulk</c> (<c>RestBulkAction</c>).</summary>
     Bulk,
+
+    /// <summary><c>POST /{index}/_update/{id}</c> (<c>RestUpdateAction</c>).</summary>
+    Update,
 }
 
 /// <summary>
-/// The URL parameters <c>_count</c>, the single-document APIs, <c>_mget</c> and <c>_bulk</c> take, by engine: those each
+/// The URL parameters <c>_count</c>, the single-document APIs (<c>_update</c> included), <c>_mget</c> and <c>_bulk</c> take, by engine: those each
 /// one's <c>Rest*Action.prepareRequest</c> reads (all of them whether given or not, so all may be suggested), and the
 /// parameters every endpoint takes. Any other is refused as <c>BaseRestHandler</c> refuses a parameter its handler did not
 /// read (<see cref="UnrecognizedParameters"/>): <c>?refrsh=true</c> on a write was ignored, and the write not made visible.
@@ -66,6 +69,11 @@ internal static class ApiParameters
             "index", "routing", .. Source, "_source_exclude_vectors", "pipeline", "list_executed_pipelines", "wait_for_active_shards",
             "require_alias", "require_data_stream", "timeout", "refresh", "include_source_on_error",
         ],
+        [ParameterApi.Update] =
+        [
+            "index", "id", "routing", "timeout", "refresh", "wait_for_active_shards", "doc_as_upsert", .. Source, "_source_exclude_vectors",
+            "retry_on_conflict", "if_seq_no", "if_primary_term", "require_alias", "include_source_on_error",
+        ],
     };
 
     // OpenSearch 2.x's handlers: no require_data_stream, include_source_on_error, list_executed_pipelines,
@@ -84,6 +92,11 @@ internal static class ApiParameters
         [
             "index", "routing", .. Source, "pipeline", "wait_for_active_shards", "require_alias", "timeout", "refresh", "batch_size",
         ],
+        [ParameterApi.Update] =
+        [
+            "index", "id", "routing", "timeout", "refresh", "wait_for_active_shards", "doc_as_upsert", .. Source, "retry_on_conflict",
+            "if_seq_no", "if_primary_term", "require_alias",
+        ],
     };
 
     /// <summary>
@@ -99,13 +112,22 @@ internal static class ApiParameters
     /// For <see cref="ParameterApi.Count"/>: whether the request has a body. Without one <c>RestCountAction</c> reads
     /// <c>q</c> and its parameters (Elasticsearch all of them, OpenSearch the others only with <c>q</c>); with one, none.
     /// </param>
-    public static void ThrowIfUnknown(ParameterApi api, string path, IEnumerable<string> keys, bool openSearch, bool hasBody = false)
+    /// <param name="updatesDocument">
+    /// For <see cref="ParameterApi.Update"/>: whether the body has a <c>doc</c> or an <c>upsert</c>, whose index requests
+    /// <c>RestUpdateAction</c> gives the <c>version</c> and <c>version_type</c> it then reads (given, they were refused before).
+    /// </param>
+    public static void ThrowIfUnknown(ParameterApi api, string path, IEnumerable<string> keys, bool openSearch, bool hasBody = false, bool updatesDocument = false)
     {
         var given = keys.ToHashSet(StringComparer.Ordinal);
         IEnumerable<string> read = (openSearch ? OpenSearch : Elasticsearch)[api];
         if (api == ParameterApi.Count && !hasBody)
         {
             read = read.Concat(!openSearch || given.Contains("q") ? QueryString : ["q"]);
+        }
+
+        if (api == ParameterApi.Update && updatesDocument)
+        {
+            read = read.Concat(["version", "version_type"]);
         }
 
         var known = read.Concat(UnrecognizedParameters.EveryEndpoint).ToHashSet(StringComparer.Ordinal);

@@ -998,6 +998,8 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("DELETE", "/library/_doc/1?refresh=true&foo=1", null, "request [/library/_doc/1] contains unrecognized parameter: [foo]")]
     [InlineData("POST", "/_mget?storedfields=title", "{\"docs\":[{\"_index\":\"library\",\"_id\":\"1\"}]}", "request [/_mget] contains unrecognized parameter: [storedfields] -> did you mean [stored_fields]?")]
     [InlineData("POST", "/_bulk?pipline=p", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n", "request [/_bulk] contains unrecognized parameter: [pipline] -> did you mean [pipeline]?")]
+    // RestUpdateAction's: the update was made, and the misspelt refresh ignored.
+    [InlineData("POST", "/library/_update/90?refrsh=true", "{\"doc\":{\"title\":\"x\"},\"doc_as_upsert\":true}", "request [/library/_update/90] contains unrecognized parameter: [refrsh] -> did you mean [refresh]?")]
     public async Task DocumentApisAndCount_AParameterTheyDoNotRead_IsA400WithSuggestions(string method, string path, string? body, string reason)
     {
         var contentType = path.StartsWith("/_bulk", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json";
@@ -1017,6 +1019,7 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("DELETE", "/library/_doc/404?refresh=wait_for&routing=r&timeout=1m&wait_for_active_shards=1", null, 404)]
     [InlineData("POST", "/_mget?refresh=false&routing=r&preference=_local&realtime=true&stored_fields=title&_source=title&force_synthetic_source=false", "{\"docs\":[{\"_index\":\"library\",\"_id\":\"1\"}]}", 200)]
     [InlineData("POST", "/library/_bulk?refresh=true&routing=r&pipeline=_none&timeout=1m&wait_for_active_shards=1&require_alias=false&require_data_stream=false&list_executed_pipelines=false&include_source_on_error=true&_source=false", "{\"index\":{\"_id\":\"1\"}}\n{\"title\":\"Rivers of Europe\"}\n", 200)]
+    [InlineData("POST", "/library/_update/1?refresh=true&routing=r&timeout=1m&wait_for_active_shards=1&doc_as_upsert=false&_source=true&_source_includes=title&_source_excludes=text&_source_exclude_vectors=false&retry_on_conflict=1&require_alias=false&include_source_on_error=true", "{\"doc\":{\"title\":\"Rivers of Europe\"}}", 200)]
     public async Task DocumentApisAndCount_TheParametersTheyRead_AreAccepted(string method, string path, string? body, int status)
     {
         var contentType = path.Contains("/_bulk", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json";
@@ -1039,6 +1042,9 @@ public sealed class ApiTests : IAsyncLifetime
         (await es.GetAsync("/books/_count?df=title")).AssertError(400, "illegal_argument_exception", "request [/books/_count] contains unrecognized parameter: [df]");
         Assert.Equal(1, (await es.GetAsync("/books/_count?q=x&df=title")).Json["count"]!.GetValue<int>());
         Assert.Equal(200, (await es.SendAsync(HttpMethod.Post, "/_bulk?batch_size=10", "{\"delete\":{\"_index\":\"books\",\"_id\":\"2\"}}\n", "application/x-ndjson")).Status);
+        Assert.Equal(200, (await es.PostAsync("/books/_update/1?refresh=true&retry_on_conflict=1&require_alias=false", JsonNode.Parse("""{"doc":{"title":"y"}}"""))).Status);
+        (await es.PostAsync("/books/_update/1?include_source_on_error=true", JsonNode.Parse("""{"doc":{"title":"z"}}""")))
+            .AssertError(400, "illegal_argument_exception", "request [/books/_update/1] contains unrecognized parameter: [include_source_on_error]");
     }
 
     [Fact]

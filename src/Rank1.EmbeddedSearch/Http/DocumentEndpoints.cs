@@ -102,6 +102,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         var update = RequestJson.IsEmpty(raw)
             ? new UpdateOperation(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
             : UpdateOperation.Of(UpdateBody.Read(raw, flavor), condition, docAsUpsert, source);
+        // BaseRestHandler checks the parameters once prepareRequest has read the body, before the request is validated.
+        ApiParameters.ThrowIfUnknown(ParameterApi.Update, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch,
+            updatesDocument: update.Body.Doc is not null || update.Body.Upsert is not null);
         WriteCondition.ThrowIfInvalid(update.Body.ValidationErrors(update.Condition, update.DocAsUpsert, retryOnConflict));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index); // an update creates a missing index, as TransportUpdateAction does ("auto(update api)")
