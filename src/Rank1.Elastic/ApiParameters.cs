@@ -23,10 +23,17 @@ internal enum ParameterApi
 
     /// <summary><c>POST /{index}/_update/{id}</c> (<c>RestUpdateAction</c>).</summary>
     Update,
+
+    /// <summary><c>_refresh</c> (<c>RestRefreshAction</c>).</summary>
+    Refresh,
+
+    /// <summary><c>DELETE /{index}</c> (<c>RestDeleteIndexAction</c>).</summary>
+    DeleteIndex,
 }
 
 /// <summary>
-/// The URL parameters <c>_count</c>, the single-document APIs (<c>_update</c> included), <c>_mget</c> and <c>_bulk</c> take, by engine: those each
+/// The URL parameters <c>_count</c>, the single-document APIs (<c>_update</c> included), <c>_mget</c>, <c>_bulk</c>,
+/// <c>_refresh</c> and the index deletion take, by engine: those each
 /// one's <c>Rest*Action.prepareRequest</c> reads (all of them whether given or not, so all may be suggested), and the
 /// parameters every endpoint takes. Any other is refused as <c>BaseRestHandler</c> refuses a parameter its handler did not
 /// read (<see cref="UnrecognizedParameters"/>): <c>?refrsh=true</c> on a write was ignored, and the write not made visible.
@@ -74,6 +81,8 @@ internal static class ApiParameters
             "index", "id", "routing", "timeout", "refresh", "wait_for_active_shards", "doc_as_upsert", .. Source, "_source_exclude_vectors",
             "retry_on_conflict", "if_seq_no", "if_primary_term", "require_alias", "include_source_on_error",
         ],
+        [ParameterApi.Refresh] = ["index", .. IndicesOptions],
+        [ParameterApi.DeleteIndex] = ["index", "timeout", "master_timeout", .. IndicesOptions],
     };
 
     // OpenSearch 2.x's handlers: no require_data_stream, include_source_on_error, list_executed_pipelines,
@@ -97,6 +106,10 @@ internal static class ApiParameters
             "index", "id", "routing", "timeout", "refresh", "wait_for_active_shards", "doc_as_upsert", .. Source, "retry_on_conflict",
             "if_seq_no", "if_primary_term", "require_alias",
         ],
+        [ParameterApi.Refresh] = Elasticsearch[ParameterApi.Refresh],
+
+        // cluster_manager_timeout, and the deprecated master_timeout (parseDeprecatedMasterTimeoutParameter).
+        [ParameterApi.DeleteIndex] = ["index", "timeout", "cluster_manager_timeout", "master_timeout", .. IndicesOptions],
     };
 
     /// <summary>

@@ -1000,6 +1000,9 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/_bulk?pipline=p", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n", "request [/_bulk] contains unrecognized parameter: [pipline] -> did you mean [pipeline]?")]
     // RestUpdateAction's: the update was made, and the misspelt refresh ignored.
     [InlineData("POST", "/library/_update/90?refrsh=true", "{\"doc\":{\"title\":\"x\"},\"doc_as_upsert\":true}", "request [/library/_update/90] contains unrecognized parameter: [refrsh] -> did you mean [refresh]?")]
+    // RestRefreshAction's and RestDeleteIndexAction's: the index was deleted, whatever the misspelt option said.
+    [InlineData("POST", "/library/_refresh?expand_wildcard=open", null, "request [/library/_refresh] contains unrecognized parameter: [expand_wildcard] -> did you mean [expand_wildcards]?")]
+    [InlineData("DELETE", "/library?expand_wildcard=open", null, "request [/library] contains unrecognized parameter: [expand_wildcard] -> did you mean [expand_wildcards]?")]
     public async Task DocumentApisAndCount_AParameterTheyDoNotRead_IsA400WithSuggestions(string method, string path, string? body, string reason)
     {
         var contentType = path.StartsWith("/_bulk", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json";
@@ -1020,6 +1023,8 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/_mget?refresh=false&routing=r&preference=_local&realtime=true&stored_fields=title&_source=title&force_synthetic_source=false", "{\"docs\":[{\"_index\":\"library\",\"_id\":\"1\"}]}", 200)]
     [InlineData("POST", "/library/_bulk?refresh=true&routing=r&pipeline=_none&timeout=1m&wait_for_active_shards=1&require_alias=false&require_data_stream=false&list_executed_pipelines=false&include_source_on_error=true&_source=false", "{\"index\":{\"_id\":\"1\"}}\n{\"title\":\"Rivers of Europe\"}\n", 200)]
     [InlineData("POST", "/library/_update/1?refresh=true&routing=r&timeout=1m&wait_for_active_shards=1&doc_as_upsert=false&_source=true&_source_includes=title&_source_excludes=text&_source_exclude_vectors=false&retry_on_conflict=1&require_alias=false&include_source_on_error=true", "{\"doc\":{\"title\":\"Rivers of Europe\"}}", 200)]
+    [InlineData("POST", "/library/_refresh?expand_wildcards=open&ignore_unavailable=true&allow_no_indices=true&ignore_throttled=false", null, 200)]
+    [InlineData("DELETE", "/ghost?ignore_unavailable=true&timeout=30s&master_timeout=30s&expand_wildcards=open&allow_no_indices=true", null, 200)]
     public async Task DocumentApisAndCount_TheParametersTheyRead_AreAccepted(string method, string path, string? body, int status)
     {
         var contentType = path.Contains("/_bulk", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json";
@@ -1045,6 +1050,8 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await es.PostAsync("/books/_update/1?refresh=true&retry_on_conflict=1&require_alias=false", JsonNode.Parse("""{"doc":{"title":"y"}}"""))).Status);
         (await es.PostAsync("/books/_update/1?include_source_on_error=true", JsonNode.Parse("""{"doc":{"title":"z"}}""")))
             .AssertError(400, "illegal_argument_exception", "request [/books/_update/1] contains unrecognized parameter: [include_source_on_error]");
+        // OpenSearch's RestDeleteIndexAction reads cluster_manager_timeout.
+        Assert.Equal(200, (await es.SendAsync(HttpMethod.Delete, "/books?cluster_manager_timeout=30s&master_timeout=30s&timeout=30s", null)).Status);
     }
 
     [Fact]

@@ -250,6 +250,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// </summary>
     public async Task DeleteIndexAsync(HttpContext context, string index)
     {
+        ApiParameters.ThrowIfUnknown(ParameterApi.DeleteIndex, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
             throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
@@ -329,6 +330,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task RefreshAsync(HttpContext context, string? index)
     {
+        ApiParameters.ThrowIfUnknown(ParameterApi.Refresh, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var indices = Indices(context, index);
         foreach (var i in indices)
         {
