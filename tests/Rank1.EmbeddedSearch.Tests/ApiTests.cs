@@ -1091,26 +1091,66 @@ public sealed class ApiTests : IAsyncLifetime
     public async Task TerminateAfter_StopsEachIndexOnceItCollectedThatMany()
     {
         // QueryPhaseCollector stops a shard (an index here) at the document after the terminate_after-th it collected, in
-        // document order: the answer says terminated_early, and its total counts the documents collected. It was accepted
-        // and every match collected, the total and the hits as without it.
+        // document order, and says terminated_early. The total is QueryPhaseCollectorManager's: without a post_filter or
+        // min_score (QueryPhase's hasFilterCollector), a match_all or a single term takes shortcutTotalHitCount (every
+        // match), where this backend counted only the documents collected (2).
         var r = await Es.SearchAsync("library", JsonNode.Parse("""{"terminate_after":2,"query":{"match_all":{}}}""")!);
         Assert.True(r.Status == 200, r.Body?.ToJsonString());
         Assert.Equal(["took", "timed_out", "terminated_early", "_shards", "hits"], r.Json.AsObject().Select(p => p.Key));
         Assert.True(r.Json["terminated_early"]!.GetValue<bool>());
-        Assert.Equal("""{"value":2,"relation":"eq"}""", r.Json["hits"]!["total"]!.ToJsonString());
+        Assert.Equal("""{"value":4,"relation":"eq"}""", r.Json["hits"]!["total"]!.ToJsonString());
         Assert.Equal(["1", "2"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        var term = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"terminate_after":1,"query":{"term":{"topic":"geography"}}}""");
+        Assert.True(term.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal(2, term.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        // Any other query, or a post_filter, or a min_score: the total is what was collected before the stop.
+        const string Either = """{"bool":{"should":[{"term":{"topic":"cooking"}},{"term":{"topic":"geography"}}]}}""";
+        var other = await Es.SendAsync(HttpMethod.Post, "/library/_search", $$"""{"terminate_after":2,"query":{{Either}}}""");
+        Assert.True(other.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal("""{"value":2,"relation":"eq"}""", other.Json["hits"]!["total"]!.ToJsonString());
+        var filtered = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"terminate_after":2,"query":{"match_all":{}},"post_filter":{"match_all":{}}}""");
+        Assert.Equal("""{"value":2,"relation":"eq"}""", filtered.Json["hits"]!["total"]!.ToJsonString());
         // No more matches than that: the shard ends without terminating early, and says so.
         var cooking = await Es.GetAsync("/library/_search?q=topic:cooking&terminate_after=2");
         Assert.False(cooking.Json["terminated_early"]!.GetValue<bool>());
         Assert.Equal(2, cooking.Json["hits"]!["total"]!["value"]!.GetValue<int>());
         Assert.Null((await Es.GetAsync("/library/_search")).Json["terminated_early"]);
+        // A size-0 search and a _count (RestCountAction runs one) count with Weight#count what it counts, whole segments
+        // before anything is collected: nothing stops, and terminated_early is false; other queries stop as above.
+        var none = await Es.GetAsync("/library/_search?size=0&terminate_after=2");
+        Assert.False(none.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal("""{"value":4,"relation":"eq"}""", none.Json["hits"]!["total"]!.ToJsonString());
         // RestCountAction writes terminated_early first, whenever terminate_after is not 0.
-        Assert.StartsWith("""{"terminated_early":true,"count":3,""", (await Es.GetAsync("/library/_count?terminate_after=3")).Json.ToJsonString(), StringComparison.Ordinal);
-        Assert.StartsWith("""{"terminated_early":false,"count":4,""", (await Es.GetAsync("/library/_count?terminate_after=4")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"terminated_early":false,"count":4,""", (await Es.GetAsync("/library/_count?terminate_after=3")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"terminated_early":false,"count":2,""", (await Es.GetAsync("/library/_count?q=topic:cooking&terminate_after=1")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"terminated_early":true,"count":3,""", (await Es.SendAsync(HttpMethod.Post, "/library/_count?terminate_after=3", $$"""{"query":{{Either}}}""")).Json.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("""{"terminated_early":false,"count":4,""", (await Es.SendAsync(HttpMethod.Post, "/library/_count?terminate_after=4", $$"""{"query":{{Either}}}""")).Json.ToJsonString(), StringComparison.Ordinal);
         Assert.StartsWith("""{"count":4,""", (await Es.GetAsync("/library/_count?terminate_after=0")).Json.ToJsonString(), StringComparison.Ordinal);
         // SearchSourceBuilder.terminateAfter refuses a negative one.
         (await Es.GetAsync("/library/_search?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
         (await Es.GetAsync("/library/_count?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
+    }
+
+    [Fact]
+    public async Task TerminateAfter_StopsTheAggregationsWhereItStopsTheHits()
+    {
+        // QueryPhaseCollector "terminates aggs collection based on number of filtered top hits": the aggregations count
+        // the matches before the document that stopped the shard (here books 1 and 2, of 1995 and 2001), those the
+        // post_filter leaves out included. They counted every match (4 books, 1995 to 2019).
+        const string Aggs = """ "aggs":{"n":{"value_count":{"field":"year"}},"last":{"max":{"field":"year"}}} """;
+        async Task<string> Counted(string body)
+        {
+            var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            var a = r.Json["aggregations"]!;
+            return $"{r.Json["terminated_early"]} {a["n"]!["value"]} {a["last"]!["value"]}";
+        }
+
+        Assert.Equal("true 2 2001", await Counted("""{"terminate_after":2,"query":{"match_all":{}},""" + Aggs + "}"));
+        // The post_filter passes books 3 and 4: the shard stops at book 4, the second it collects, after aggregating 1 to 3.
+        Assert.Equal("true 3 2019", await Counted("""{"terminate_after":1,"query":{"match_all":{}},"post_filter":{"term":{"topic":"cooking"}},""" + Aggs + "}"));
+        // A size-0 search that counts whole segments collects none for its total, so nothing stops its aggregations.
+        Assert.Equal("false 4 2019", await Counted("""{"size":0,"terminate_after":2,"query":{"match_all":{}},""" + Aggs + "}"));
     }
 
     [Fact]

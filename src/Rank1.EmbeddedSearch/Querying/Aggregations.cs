@@ -40,20 +40,22 @@ internal static class Aggregations
     /// <summary>
     /// The aggregations over the matches of each target's query that score at least <paramref name="minScore"/>:
     /// Elasticsearch's <c>QueryPhaseCollector</c> applies <c>min_score</c> to the aggregations as to the hits (and the
-    /// <c>post_filter</c> to the hits alone).
+    /// <c>post_filter</c> to the hits alone), and only those before the document where <c>terminate_after</c> stopped the
+    /// index, as that stops both.
     /// </summary>
     /// <param name="spec">The search's <c>aggs</c>.</param>
-    /// <param name="targets">Each index searched, its searcher and its query (without the post_filter).</param>
+    /// <param name="targets">Each index searched, its searcher, its query (without the post_filter) and the document at
+    /// which terminate_after stopped it, if it did.</param>
     /// <param name="typedKeys">Whether the answer's names carry their types (<c>typed_keys</c>).</param>
     /// <param name="minScore">The search's <c>min_score</c>, or null.</param>
-    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query)> targets, bool typedKeys, float? minScore)
+    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt)> targets, bool typedKeys, float? minScore)
     {
         var matches = new List<(SearchIndex Index, JsonNode? Source)>();
-        foreach (var (index, searcher, query) in targets)
+        foreach (var (index, searcher, query, stoppedAt) in targets)
         {
             var collector = new AllDocs();
             searcher.Search(query, minScore is { } min ? new MinScoreCollector(collector, min) : collector);
-            matches.AddRange(collector.Docs.Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
+            matches.AddRange(collector.Docs.Where(d => d < (stoppedAt ?? int.MaxValue)).Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
         }
 
         var result = new JsonObject();

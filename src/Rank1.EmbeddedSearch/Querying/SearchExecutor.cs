@@ -131,7 +131,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var timedOut = false;
         // SearchPhaseController.merge: terminated early when any shard was; false when terminate_after was set and none was.
         var terminatedEarly = request.TerminateAfter is null ? (bool?)null : false;
-        var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query)>();
+        var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt)>();
         // One clock for the whole search: its timeout bounds the search, not each index (they are searched one after
         // another here, where Elasticsearch's shards run side by side).
         var clock = request.Timeout is null ? null : new ClockCounter(time);
@@ -153,8 +153,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
                 // search_after pages read past every earlier hit, so each index hands over all its matches.
                 var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-                var (indexHits, indexTotal, indexTimedOut, indexTerminated) = Collect(target, hitQuery, query, request, wanted, clock);
-                perIndexQueries.Add((target.Index, target.Searcher, query));
+                var (indexHits, indexTotal, indexTimedOut, indexTerminated, stoppedAt) = Collect(target, hitQuery, query, request, wanted, clock);
+                perIndexQueries.Add((target.Index, target.Searcher, query, stoppedAt));
                 hits.AddRange(indexHits);
                 total += indexTotal;
                 timedOut |= indexTimedOut;
@@ -235,10 +235,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 var query = new QueryTranslator(index).Translate(q);
                 count += index.WithSearcher(s =>
                 {
+                    // RestCountAction runs a size-0 search: without a min_score, the segments Weight#count counts are
+                    // counted whole, before and without terminate_after (TerminateAfterCollector).
                     var c = new TotalHitCountCollector();
-                    ICollector counting = terminateAfter is { } most ? new TerminateAfterCollector(c, most) : c;
+                    var terminator = terminateAfter is { } most ? new TerminateAfterCollector(c, most, minScore is null ? TerminateAfterCollector.LeafCounter(s, query) : null) : null;
+                    ICollector counting = terminator ?? (ICollector)c;
                     terminatedEarly |= TerminateAfterCollector.Run(s, query, minScore is { } min ? new MinScoreCollector(counting, min) : counting);
-                    return c.TotalHits;
+                    return c.TotalHits + (terminator?.Counted ?? 0);
                 });
             });
         }
@@ -286,17 +289,24 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
     // The hits of hitQuery (the query, with the post_filter when there is one); each hit explains and highlights by the
     // query alone, as Elasticsearch's do.
-    private (List<Hit>, int, bool, bool) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
+    // With terminate_after, the total is what QueryPhaseCollectorManager takes: without a post_filter or a min_score
+    // (QueryPhase's hasFilterCollector), a size-0 search counts the segments Weight#count counts without collecting
+    // them, and a search with hits takes shortcutTotalHitCount; otherwise, what was collected before the stop.
+    private (List<Hit>, long, bool, bool, int?) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         var needScores = request.TrackScores || request.SortsByScore;
-        var (docs, timedOut, terminated) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock, request.MinScore is { } min ? (float)min : null, request.TerminateAfter);
+        var unfiltered = request.TerminateAfter is not null && request.PostFilter is null && request.MinScore is null;
+        var leafCount = unfiltered && request.Size == 0 ? TerminateAfterCollector.LeafCounter(searcher, query) : null;
+        var (docs, timedOut, terminated, counted, stoppedAt) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock,
+            request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount);
+        var total = unfiltered && request.Size > 0 && TerminateAfterCollector.ShortcutTotal(searcher, query) is { } shortcut ? shortcut : docs.TotalHits + counted;
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));
-            return (result, docs.TotalHits, timedOut, terminated);
+            return (result, total, timedOut, terminated, stoppedAt);
         }
 
         foreach (var sd in docs.ScoreDocs)
@@ -317,7 +327,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             result.Add(new Hit(index, searcher, query, sd.Doc, sd.Score, values));
         }
 
-        return (result, docs.TotalHits, timedOut, terminated);
+        return (result, total, timedOut, terminated, stoppedAt);
     }
 
     /// <summary>
@@ -326,14 +336,15 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// on the injected clock), and the hits collected so far are answered with <c>timed_out</c>, as an Elasticsearch
     /// shard does (best effort: the check runs per matching document). <paramref name="clock"/> counts from the start of
     /// the search, so an index searched after others gets only what is left of the timeout. With
-    /// <paramref name="terminateAfter"/> it stops once that many documents were collected (<see cref="TerminateAfterCollector"/>).
+    /// <paramref name="terminateAfter"/> it stops once that many documents were collected (<see cref="TerminateAfterCollector"/>,
+    /// which counts the segments <paramref name="leafCount"/> counts without collecting them).
     /// </summary>
-    private (TopDocs Docs, bool TimedOut, bool TerminatedEarly) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted, bool needScores, TimeSpan? timeout,
-        ClockCounter? clock, float? minScore, int? terminateAfter)
+    private (TopDocs Docs, bool TimedOut, bool TerminatedEarly, long Counted, int? StoppedAt) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted,
+        bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore, int? terminateAfter, Func<Lucene.Net.Index.AtomicReaderContext, int?>? leafCount)
     {
         if (minScore is null && terminateAfter is null && (timeout is null || clock is null))
         {
-            return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false, false);
+            return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false, false, 0, null);
         }
 
         // The same collectors IndexSearcher.Search makes for these calls, so hits and ties come out the same; in document
@@ -345,12 +356,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         // neither a hit nor counted in the total, whatever the page size. Filtered after collection, the total counted every
         // match less the collected ones below it, so it changed with from + size (13 at size 3, 1 at size 30).
         // terminate_after counts what min_score lets through, as QueryPhaseCollector counts the documents it collects.
-        ICollector collecting = terminateAfter is { } most ? new TerminateAfterCollector(collector, most) : collector;
+        var terminator = terminateAfter is { } most ? new TerminateAfterCollector(collector, most, leafCount) : null;
+        ICollector collecting = terminator ?? (ICollector)collector;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         if (timeout is not { } allowed || clock is null)
         {
             var stopped = TerminateAfterCollector.Run(searcher, query, collecting);
-            return (collector.GetTopDocs(), false, stopped);
+            return (collector.GetTopDocs(), false, stopped, terminator?.Counted ?? 0, terminator?.StoppedAt);
         }
 
         try
@@ -358,11 +370,11 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             var limited = new TimeLimitingCollector(collecting, clock, (long)allowed.TotalMilliseconds);
             limited.SetBaseline(0); // the search's start, where the clock reads 0
             var terminated = TerminateAfterCollector.Run(searcher, query, limited);
-            return (collector.GetTopDocs(), false, terminated);
+            return (collector.GetTopDocs(), false, terminated, terminator?.Counted ?? 0, terminator?.StoppedAt);
         }
         catch (TimeLimitingCollector.TimeExceededException)
         {
-            return (collector.GetTopDocs(), true, false);
+            return (collector.GetTopDocs(), true, false, terminator?.Counted ?? 0, null);
         }
     }
 

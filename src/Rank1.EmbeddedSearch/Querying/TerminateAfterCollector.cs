@@ -4,31 +4,58 @@ using Lucene.Net.Search;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>
-/// <c>terminate_after</c> on one index (its one shard): passes on the first <c>max</c> documents, in document order, and
-/// stops the search at the next one, as Elasticsearch's <c>QueryPhaseCollector</c> stops a shard once it has collected
-/// that many (<c>terminated_early: true</c>); a shard with no more matches than that ends normally (<c>false</c>).
+/// <c>terminate_after</c> on one index (its one shard), as Elasticsearch's <c>QueryPhaseCollector</c> applies it: passes
+/// on the first <c>max</c> documents, in document order, and stops the search at the next one, or at the next segment
+/// once it has that many (<c>terminated_early: true</c>); a shard with no more matches ends normally (<c>false</c>).
+/// With <paramref name="leafCount"/> (a count without collecting, as Lucene's <c>Weight#count</c>), a segment it counts
+/// is added to <see cref="Counted"/> and not collected, nor counted towards <c>max</c>, as Elasticsearch's
+/// <c>PartialHitCountCollector</c> and <c>TotalHitCountCollector</c> count a size-0 search's or a <c>_count</c>'s segments.
 /// </summary>
-internal sealed class TerminateAfterCollector(ICollector inner, int max) : ICollector
+internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<AtomicReaderContext, int?>? leafCount = null) : ICollector
 {
     private int _collected;
+    private int _docBase;
+
+    /// <summary>The documents of the segments <c>leafCount</c> counted.</summary>
+    public long Counted { get; private set; }
+
+    /// <summary>The document (of the searcher) at which the search stopped, when it stopped early.</summary>
+    public int? StoppedAt { get; private set; }
 
     // The first documents are the first in document order, so the scorer must hand them over in order.
     public bool AcceptsDocsOutOfOrder => false;
 
     public void SetScorer(Scorer scorer) => inner.SetScorer(scorer);
 
-    public void SetNextReader(AtomicReaderContext context) => inner.SetNextReader(context);
+    public void SetNextReader(AtomicReaderContext context)
+    {
+        // QueryPhaseCollector.getLeafCollector: a segment after the threshold was reached terminates, matches or not.
+        if (_collected >= max)
+        {
+            StoppedAt = context.DocBase;
+            throw new TerminatedException();
+        }
+
+        if (leafCount?.Invoke(context) is { } count)
+        {
+            Counted += count;
+            throw new CollectionTerminatedException(); // IndexSearcher goes on with the next segment
+        }
+
+        _docBase = context.DocBase;
+        inner.SetNextReader(context);
+    }
 
     public void Collect(int doc)
     {
-        if (_collected == max)
+        if (++_collected > max)
         {
             // Not Lucene's CollectionTerminatedException, which IndexSearcher takes as the end of one segment only.
+            StoppedAt = _docBase + doc;
             throw new TerminatedException();
         }
 
         inner.Collect(doc);
-        _collected++;
     }
 
     /// <summary>
@@ -46,6 +73,51 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max) : IColl
         {
             return true;
         }
+    }
+
+    /// <summary>
+    /// Elasticsearch's count of a query's matches in one segment without collecting them (Lucene's <c>Weight#count</c>,
+    /// on the rewritten query less its constant-score wrappers), where it is this backend's query too: a
+    /// <c>match_all</c> counts the segment's live documents, a single term (a <c>term</c>, or a <c>match</c> of one
+    /// term) its document frequency when the segment has no deletions. Null for any other query.
+    /// </summary>
+    /// <param name="searcher">The index's searcher.</param>
+    /// <param name="query">The query.</param>
+    public static Func<AtomicReaderContext, int?>? LeafCounter(IndexSearcher searcher, Query query) => Unwrap(searcher.Rewrite(query)) switch
+    {
+        var q when q.GetType() == typeof(MatchAllDocsQuery) => leaf => leaf.AtomicReader.NumDocs,
+        TermQuery t when t.GetType() == typeof(TermQuery) => leaf => leaf.AtomicReader.HasDeletions ? null : leaf.AtomicReader.DocFreq(t.Term),
+        _ => null,
+    };
+
+    /// <summary>
+    /// <c>QueryPhaseCollectorManager.shortcutTotalHitCount</c>: a search's total taken from the index rather than from
+    /// what was collected, as Elasticsearch takes it when neither a <c>post_filter</c> nor a <c>min_score</c> filters what
+    /// is collected: every live document for a <c>match_all</c>, a single term's document frequency when the index has
+    /// no deletions. Null for any other query.
+    /// </summary>
+    /// <param name="searcher">The index's searcher.</param>
+    /// <param name="query">The query.</param>
+    public static long? ShortcutTotal(IndexSearcher searcher, Query query)
+    {
+        var reader = searcher.IndexReader;
+        return Unwrap(searcher.Rewrite(query)) switch
+        {
+            var q when q.GetType() == typeof(MatchAllDocsQuery) => reader.NumDocs,
+            TermQuery t when t.GetType() == typeof(TermQuery) && !reader.HasDeletions => reader.Leaves.Sum(l => (long)l.AtomicReader.DocFreq(t.Term)),
+            _ => null,
+        };
+    }
+
+    // The wrappers shortcutTotalHitCount removes, "that don't matter for counts" (a boost is a property here).
+    private static Query Unwrap(Query query)
+    {
+        while (query is ConstantScoreQuery { Query: { } inner })
+        {
+            query = inner;
+        }
+
+        return query;
     }
 
     private sealed class TerminatedException : Exception;
