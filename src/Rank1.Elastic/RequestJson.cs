@@ -175,6 +175,18 @@ internal static class RequestJson
     };
 
     /// <summary>
+    /// A URL parameter as <c>RestRequest.paramAsBoolean</c> reads it: null when absent, true when empty (the parameter's
+    /// presence turns it on), otherwise <see cref="ParseBoolean"/>'s strict <c>true</c> or <c>false</c>.
+    /// </summary>
+    /// <param name="value">The parameter's value, or null.</param>
+    public static bool? ParamAsBoolean(string? value) => value switch
+    {
+        null => null,
+        "" => true,
+        _ => ParseBoolean(value),
+    };
+
+    /// <summary>
     /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the
     /// exact strings (<c>Booleans.parseBoolean</c>: not <c>"True"</c>); null when absent; otherwise a 400.
     /// </summary>

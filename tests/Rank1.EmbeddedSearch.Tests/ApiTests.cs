@@ -985,6 +985,17 @@ public sealed class ApiTests : IAsyncLifetime
             .AssertError(400, "parsing_exception", "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].");
     }
 
+    [Fact]
+    public async Task GetAndMget_Fields_IsRefusedAsElasticsearchRefusesIt()
+    {
+        // RestGetAction and RestMultiGetAction read fields only to refuse it (each in its own words; _mget before its
+        // body). It was taken and ignored: the document came back whole.
+        (await Es.GetAsync("/library/_doc/1?fields=title&version=x")).AssertError(400, "illegal_argument_exception",
+            "the parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or [_source] to load the field from _source");
+        (await Es.SendAsync(HttpMethod.Post, "/_mget?fields=title", "not json")).AssertError(400, "illegal_argument_exception",
+            "The parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or _source filtering if the field is not stored");
+    }
+
     [Theory]
     // BaseRestHandler refuses a URL parameter the handler did not read (RestCountAction, RestGetAction, RestIndexAction,
     // RestDeleteAction, RestMultiGetAction, RestBulkAction), suggesting those it read. These were ignored: a misspelt
@@ -1165,6 +1176,9 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(2, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=-1", body)).Json["count"]!.GetValue<int>());
         (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=high", body))
             .AssertError(400, "illegal_argument_exception", "Failed to parse float parameter [min_score] with value [high]");
+        // RestCountAction reads min_score before terminate_after: it was terminate_after's error.
+        (await Es.SendAsync(HttpMethod.Post, "/library/_count?terminate_after=-1&min_score=high", body))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse float parameter [min_score] with value [high]");
     }
 
     [Fact]
@@ -1172,8 +1186,7 @@ public sealed class ApiTests : IAsyncLifetime
     {
         // MatchedQueriesPhase: each hit lists the named queries (_name, in the query and the post_filter) it matches, in
         // the order of Elasticsearch's HashMap of them (the bucket of Java's String.hashCode: "first" before "second",
-        // wherever they stand; names of one bucket, as "river_text" and "cooking_topic", as they were registered). The
-        // names were accepted and no hit had matched_queries.
+        // wherever they stand). The names were accepted and no hit had matched_queries.
         async Task<Dictionary<string, string?>> Matched(string body, string query = "")
         {
             var r = await Es.SendAsync(HttpMethod.Post, "/library/_search" + query, body);
@@ -1183,8 +1196,14 @@ public sealed class ApiTests : IAsyncLifetime
 
         var named = """{"query":{"bool":{"should":[{"match":{"text":{"query":"river","_name":"second"}}},{"term":{"topic":{"value":"cooking","_name":"first"}}}]}}}""";
         Assert.Equal(new Dictionary<string, string?> { ["4"] = """["first","second"]""", ["3"] = """["first"]""" }, await Matched(named));
-        Assert.Equal("""["river_text","cooking_topic"]""", (await Matched("""{"query":{"bool":{"should":[{"match":{"text":{"query":"river","_name":"river_text"}}},{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}}]}}}"""))["4"]);
+        // Names of one bucket, as "river_text" and "cooking_topic": Elasticsearch's order is not defined
+        // (copyNamedQueries hands them over as Map.copyOf, randomised per JVM), so they come by name here, however they
+        // were registered (they came in registration order: the two searches below differed); only the post_filter's
+        // own names come after the query's, as its putAll adds them.
+        Assert.Equal("""["cooking_topic","river_text"]""", (await Matched("""{"query":{"bool":{"should":[{"match":{"text":{"query":"river","_name":"river_text"}}},{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}}]}}}"""))["4"]);
         Assert.Equal("""["cooking_topic","river_text"]""", (await Matched("""{"query":{"bool":{"should":[{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}},{"match":{"text":{"query":"river","_name":"river_text"}}}]}}}"""))["4"]);
+        Assert.Equal(new Dictionary<string, string?> { ["4"] = """["river_text","cooking_topic"]""" },
+            await Matched("""{"query":{"match":{"text":{"query":"river","_name":"river_text"}}},"post_filter":{"term":{"topic":{"value":"cooking","_name":"cooking_topic"}}}}"""));
         Assert.Equal(new Dictionary<string, string?> { ["2"] = """["all","picked"]""" },
             await Matched("""{"query":{"match_all":{"_name":"all"}},"post_filter":{"ids":{"values":["2"],"_name":"picked"}}}"""));
         // include_named_queries_score: an object of each named query's own score for the hit, as that query alone scores it.
@@ -1194,6 +1213,13 @@ public sealed class ApiTests : IAsyncLifetime
             .Single(h => h!["_id"]!.GetValue<string>() == "4")!["_score"]!.GetValue<double>();
         Assert.Equal(await Alone("""{"query":{"term":{"topic":"cooking"}}}"""), scored["first"]!.GetValue<double>());
         Assert.Equal(await Alone("""{"query":{"match":{"text":"river"}}}"""), scored["second"]!.GetValue<double>());
+        // RestSearchAction.validateSearchRequest reads rest_total_hits_as_int and include_named_queries_score with
+        // paramAsBoolean: empty is true, anything but true or false its 400. Any other value was taken as false.
+        Assert.Equal(["first", "second"], JsonNode.Parse((await Matched(named, "?include_named_queries_score"))["4"]!)!.AsObject().Select(p => p.Key));
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search?include_named_queries_score=yes", named))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search?rest_total_hits_as_int=1", named))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [1] as only [true] or [false] are allowed.");
     }
 
     [Theory]

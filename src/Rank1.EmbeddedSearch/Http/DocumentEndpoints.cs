@@ -56,6 +56,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     public async Task GetAsync(HttpContext context, string index, string id)
     {
+        // RestGetAction reads fields only to refuse it, before stored_fields, version and version_type.
+        if (context.Request.Query.ContainsKey("fields"))
+        {
+            throw EsException.IllegalArgument("the parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or [_source] to load the field from _source");
+        }
+
         var condition = WriteCondition.FromQuery(Param(context));
         ThrowIfUnknownParameters(context, ParameterApi.Get);
         condition.ValidateForRead();
@@ -388,6 +394,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
+        // RestMultiGetAction reads fields only to refuse it, in its own words, before it reads the body.
+        if (context.Request.Query.ContainsKey("fields"))
+        {
+            throw EsException.IllegalArgument("The parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or _source filtering if the field is not stored");
+        }
+
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no documents to get;");
         var items = ReadMget(body, pathIndex);
         ThrowIfUnknownParameters(context, ParameterApi.Mget); // once the body is read, before MultiGetRequest.validate
@@ -555,12 +567,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     }
 
     // RestRequest.paramAsBoolean: empty is true, otherwise exactly "true" or "false".
-    private static bool? BoolParam(Func<string, string?> param, string key) => param(key) switch
-    {
-        null => null,
-        "" => true,
-        var other => RequestJson.ParseBoolean(other),
-    };
+    private static bool? BoolParam(Func<string, string?> param, string key) => RequestJson.ParamAsBoolean(param(key));
 
     // BaseRestHandler's refusal of the URL parameters the engine's handler does not read (ApiParameters).
     private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api) =>

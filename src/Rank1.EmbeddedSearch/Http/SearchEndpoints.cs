@@ -46,10 +46,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
         SearchRequest.CheckCountBody(body, flavor);
-        // RestCountAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
-        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", Param(context)("terminate_after")));
-        // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1.
+        // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
+        // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
         var minScore = MinScoreParam(Param(context)("min_score"));
+        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", Param(context)("terminate_after")));
         // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
         // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
         ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);

@@ -28,10 +28,13 @@ internal sealed class NamedQueries
 
     /// <summary>
     /// The named queries of <paramref name="query"/> and <paramref name="postFilter"/>, or null when there are none.
-    /// Elasticsearch registers a name as its query is built (<c>AbstractQueryBuilder.toQuery</c>: a bool's clauses, must,
-    /// must_not, should then filter, before the bool itself), a name given twice keeping its place and its last query
-    /// (<c>HashMap.put</c>), the post_filter's after the query's; it answers them in its <c>HashMap</c>'s order, by the
-    /// bucket of Java's <c>String.hashCode</c>, which is followed here.
+    /// Elasticsearch keeps a name given twice once, with its last query (<c>HashMap.put</c>, then the post_filter's
+    /// <c>putAll</c>), and answers the names in the order of its <c>HashMap</c>s of them (<c>MatchedQueriesPhase</c>): by
+    /// the bucket of Java's <c>String.hashCode</c>, in a table of 16 doubled whenever it holds more than three quarters
+    /// (<c>putAll</c> presizes to the same since JDK 19), which is followed here. Within one bucket its order is not
+    /// defined: <c>SearchExecutionContext.copyNamedQueries</c> hands the query's names over as <c>Map.copyOf</c>, whose
+    /// iteration order is randomised per JVM; only the post_filter's own names come after the query's. Those are
+    /// ordered by name here.
     /// </summary>
     /// <param name="query">The search's query, or null.</param>
     /// <param name="postFilter">Its post_filter, or null.</param>
@@ -40,35 +43,30 @@ internal sealed class NamedQueries
     {
         var found = new List<(string Name, JsonNode Query)>();
         Collect(query, found);
+        var fromQuery = found.Count;
         Collect(postFilter, found);
         if (found.Count == 0)
         {
             return null;
         }
 
-        var places = new List<string>();
-        var last = new Dictionary<string, JsonNode>(StringComparer.Ordinal);
-        foreach (var (name, node) in found)
+        // Each name's last query, and whether the query (0) or only the post_filter (1) names it.
+        var last = new Dictionary<string, (JsonNode Query, int Source)>(StringComparer.Ordinal);
+        for (var i = 0; i < found.Count; i++)
         {
-            if (last.TryAdd(name, node))
-            {
-                places.Add(name);
-            }
-            else
-            {
-                last[name] = node;
-            }
+            var (name, node) = found[i];
+            last[name] = (node, last.TryGetValue(name, out var seen) ? seen.Source : i < fromQuery ? 0 : 1);
         }
 
         // A HashMap filled one entry at a time: 16 buckets, doubled whenever it holds more than three quarters of them.
         var buckets = 16;
-        while (places.Count > buckets * 3 / 4)
+        while (last.Count > buckets * 3 / 4)
         {
             buckets *= 2;
         }
 
-        var ordered = places.Select((name, place) => (name, place)).OrderBy(p => JavaBucket(p.name, buckets)).ThenBy(p => p.place)
-            .Select(p => (p.name, last[p.name])).ToList();
+        var ordered = last.OrderBy(p => JavaBucket(p.Key, buckets)).ThenBy(p => p.Value.Source).ThenBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => (p.Key, p.Value.Query)).ToList();
         return new NamedQueries(ordered, withScores);
     }
 

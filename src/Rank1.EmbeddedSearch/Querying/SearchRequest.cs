@@ -276,8 +276,10 @@ internal sealed class SearchRequest
         r.SeqNoPrimaryTerm = param("seq_no_primary_term") is { } seqNo ? seqNo is "true" or "" : r.SeqNoPrimaryTerm;
 
         r.TypedKeys = param("typed_keys") is "true" or "";
-        r.TotalHitsAsInt = param("rest_total_hits_as_int") is "true" or "";
-        r.IncludeNamedQueriesScore = param("include_named_queries_score") is "true" or "";
+        // RestSearchAction.validateSearchRequest: rest_total_hits_as_int, then include_named_queries_score, each read with
+        // paramAsBoolean (anything but true, false or empty is its 400).
+        r.TotalHitsAsInt = RequestJson.ParamAsBoolean(param("rest_total_hits_as_int")) ?? false;
+        r.IncludeNamedQueriesScore = RequestJson.ParamAsBoolean(param("include_named_queries_score")) ?? false;
         if (r.From < 0 || r.Size < 0)
         {
             throw SearchBody.NegativeWindow(r.From < 0 ? "from" : "size", r.From < 0 ? r.From : r.Size);
