@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using System.Text.RegularExpressions;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 
 namespace Rank1.SearchBridge.Messaging;
@@ -24,7 +25,7 @@ public static partial class BrokerFailure
             {
                 // A refusal seen on a connection already closed by it comes back wrapped: "Connection is already closed:
                 // AMQP close-reason, initiated by Peer, code=530, text='NOT_ALLOWED - vhost x not found', ...".
-                return WrappedReply().Match(reason.ReplyText) is { Success: true } wrapped ? wrapped.Groups[1].Value : reason.ReplyText;
+                return Reply(reason);
             }
 
             innermost = e;
@@ -47,11 +48,25 @@ public static partial class BrokerFailure
     }
 
     /// <summary>True when RabbitMQ refused the login or the vhost: no retry can succeed.</summary>
-    public static bool IsRefusal(Exception failure) => Chain(failure).Any(e => e is AuthenticationFailureException
-        || e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });
+    public static bool IsRefusal(Exception failure) => IsLoginRefused(failure)
+        || Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });
 
-    /// <summary>True when RabbitMQ refused a declaration as inequivalent to what is there (PRECONDITION_FAILED): no retry can succeed.</summary>
-    public static bool IsPreconditionFailed(Exception failure) => Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.PreconditionFailed } });
+    /// <summary>
+    /// True when RabbitMQ refused the login (RabbitMQ.Client's <see cref="AuthenticationFailureException"/>): the one
+    /// connection failure MassTransit never tries again (RabbitMqConnectionException.IsExceptionTransient). A vhost not
+    /// found is tried again.
+    /// </summary>
+    public static bool IsLoginRefused(Exception failure) => Chain(failure).Any(e => e is AuthenticationFailureException);
+
+    /// <summary>
+    /// True when RabbitMQ refused a declaration as inequivalent to what is there (<c>PRECONDITION_FAILED - inequivalent
+    /// arg ...</c>, rabbit_misc:assert_args_equivalence): no retry can succeed. Not any other 406 that closes a channel,
+    /// such as a consumer's <c>delivery acknowledgement on channel N timed out</c> or an <c>unknown delivery tag</c>.
+    /// </summary>
+    public static bool IsPreconditionFailed(Exception failure) => Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.PreconditionFailed } reason }
+        && Reply(reason).StartsWith("PRECONDITION_FAILED - inequivalent arg ", StringComparison.Ordinal));
+
+    private static string Reply(ShutdownEventArgs reason) => WrappedReply().Match(reason.ReplyText) is { Success: true } wrapped ? wrapped.Groups[1].Value : reason.ReplyText;
 
     [GeneratedRegex("initiated by Peer, code=[0-9]+, text='([^']*)'")]
     private static partial Regex WrappedReply();

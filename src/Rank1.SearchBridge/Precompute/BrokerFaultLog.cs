@@ -12,6 +12,8 @@ namespace Rank1.SearchBridge.Precompute;
 /// and once when the broker is reached again. A failure MassTransit does not try again (a login the broker refused:
 /// its <see cref="ConnectionException.IsTransient"/> is false) stops the worker, which then exits non-zero naming the
 /// cause (<see cref="BrokerGaveUp"/>): it stayed up, unhealthy, never retrying, even once the broker took its login.
+/// A login refusal is told by RabbitMQ.Client's AuthenticationFailureException (<see cref="BrokerFailure.IsLoginRefused"/>),
+/// not by IsTransient alone, which MassTransit also leaves false on the connection it refuses while the bus stops.
 /// </summary>
 internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, BrokerGaveUp gaveUp, ILogger<BrokerFaultLog> logger) : IReceiveEndpointObserver
 {
@@ -29,7 +31,10 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
         var address = BrokerAddress.Parsed(broker.Url);
         var cause = Rank1Services.WithoutBrokerCredentials(BrokerFailure.Cause(faulted.Exception, address), broker)!;
         var endpoint = address?.Endpoint ?? string.Empty;
-        if (Permanent(faulted.Exception) && gaveUp.Stop(address is null ? cause : $"{endpoint}: {cause}"))
+        // MassTransit's own verdict ("ReceiveTransport Cannot Retry") for a login the broker refused: its
+        // RabbitMqConnectionException is not transient, and the connection is never tried again. Not any exception that
+        // is not transient: "The connection is stopping and cannot be used", at a shutdown while it reconnects, is one too.
+        if (BrokerFailure.IsLoginRefused(faulted.Exception) && gaveUp.Stop(cause))
         {
             LogGaveUp(logger, endpoint, cause);
         }
@@ -46,21 +51,6 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
         LogFailed(logger, endpoint, cause);
         return Task.CompletedTask;
-    }
-
-    // MassTransit's own verdict ("ReceiveTransport Cannot Retry"): RabbitMqConnectionException is not transient for a
-    // login the broker refused, and its connection is never tried again.
-    private static bool Permanent(Exception failure)
-    {
-        for (Exception? e = failure; e is not null; e = e.InnerException)
-        {
-            if (e is ConnectionException { IsTransient: false })
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     public Task Ready(ReceiveEndpointReady ready)
@@ -100,17 +90,27 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 /// this cause on one line (<see cref="HostExit"/>), so that its supervisor (Kubernetes, a compose restart policy) starts
 /// it again, as it would a worker that could not start.
 /// </summary>
-internal sealed class BrokerGaveUp(IHostApplicationLifetime lifetime)
+internal sealed class BrokerGaveUp(IHostApplicationLifetime lifetime, IOptions<BrokerOptions> options)
 {
     private string? _cause;
 
-    /// <summary>The cause, once the worker was stopped for it.</summary>
+    /// <summary>The cause, once the worker was stopped for it: <c>amqp://host:port/: cause</c>.</summary>
     public string? Cause => Volatile.Read(ref _cause);
 
-    /// <summary>Stops the host for <paramref name="cause"/>; false when it was already stopped for one.</summary>
+    /// <summary>
+    /// Stops the host for <paramref name="cause"/> (without the broker's credentials), which is kept with the broker's
+    /// endpoint in front; false when it was already stopped for one, or is stopping anyway (a SIGTERM: what fails
+    /// then is the stop's doing, and the exit stays 0).
+    /// </summary>
     public bool Stop(string cause)
     {
-        if (Interlocked.CompareExchange(ref _cause, cause, null) is not null)
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        var endpoint = BrokerAddress.Parsed(options.Value.Url)?.Endpoint;
+        if (Interlocked.CompareExchange(ref _cause, endpoint is null ? cause : $"{endpoint}: {cause}", null) is not null)
         {
             return false;
         }

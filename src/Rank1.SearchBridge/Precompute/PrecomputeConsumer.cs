@@ -137,7 +137,7 @@ internal sealed class SkippedJobCounter(Rank1Metrics metrics, string queue, Move
 /// queue's <c>x-delivery-limit</c>, 20 by default since RabbitMQ 4.0, drops it in the end). Stopped, the worker exits 1
 /// naming the refusal (<see cref="BrokerGaveUp"/>), and the message, unacknowledged, stays in its queue.
 /// </summary>
-internal sealed partial class MoveRefusal(BrokerGaveUp gaveUp, string? broker, string target, ILogger logger)
+internal sealed partial class MoveRefusal(BrokerGaveUp gaveUp, BrokerOptions broker, string target, ILogger<MoveRefusal> logger)
 {
     public async Task MoveAsync<T>(T context, IPipe<T> next)
         where T : class, PipeContext
@@ -148,8 +148,8 @@ internal sealed partial class MoveRefusal(BrokerGaveUp gaveUp, string? broker, s
         }
         catch (Exception e) when (BrokerFailure.IsPreconditionFailed(e))
         {
-            var cause = $"{BrokerFailure.Cause(e, null)}: MassTransit cannot move a message to {target}, declared with other arguments than its own; the message stays in its queue. Delete {target} (or declare it as MassTransit does), then start the worker again";
-            if (gaveUp.Stop(broker is null ? cause : $"{broker}: {cause}"))
+            var cause = Rank1Services.WithoutBrokerCredentials($"{BrokerFailure.Cause(e, null)}: MassTransit cannot move a message to {target}, declared with other arguments than its own; the message stays in its queue. Delete {target} (or declare it as MassTransit does), then start the worker again", broker)!;
+            if (gaveUp.Stop(cause))
             {
                 LogRefused(logger, target, cause);
             }

@@ -69,11 +69,10 @@ public static class WorkerApplication
             var worker = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
             var metrics = context.GetRequiredService<Rank1Metrics>();
             var gaveUp = context.GetRequiredService<BrokerGaveUp>();
-            var logger = context.GetRequiredService<ILoggerFactory>().CreateLogger<BrokerFaultLog>();
-            var endpoint = BrokerAddress.Parsed(broker.Url)?.Endpoint;
+            var logger = context.GetRequiredService<ILogger<MoveRefusal>>();
             // MassTransit's names for where it moves a failed message and one of no known type.
             (MoveRefusal Error, MoveRefusal Skipped) Refusals(string queue) =>
-                (new(gaveUp, endpoint, queue + "_error", logger), new(gaveUp, endpoint, queue + "_skipped", logger));
+                (new(gaveUp, broker, queue + "_error", logger), new(gaveUp, broker, queue + "_skipped", logger));
 
             // Two queues, each with its own concurrency: offline jobs and hot-query jobs share the engine's batch, and a
             // flood queued on one never holds the other back.
@@ -139,6 +138,12 @@ public static class WorkerApplication
         catch (OperationCanceledException) when (gaveUp.Cause is not null)
         {
             // Stopped while the host was still starting (the bus starts before the model and the backend probe end).
+        }
+        catch (Exception) when (gaveUp.Cause is { } stopped)
+        {
+            // What failed while the host stopped for it (a hosted service's start or stop) is its consequence: the cause is
+            // the broker's, not a defect to write with its stack trace.
+            throw new BrokerGaveUpException(stopped);
         }
 
         if (gaveUp.Cause is { } cause)
