@@ -175,16 +175,41 @@ internal static class RequestJson
     };
 
     /// <summary>
-    /// A URL parameter as <c>RestRequest.paramAsBoolean</c> reads it: null when absent, true when empty (the parameter's
-    /// presence turns it on), otherwise <see cref="ParseBoolean"/>'s strict <c>true</c> or <c>false</c>.
+    /// A URL parameter as <c>RestRequest.paramAsBoolean(key, boolean defaultValue)</c> reads it: true when empty (the
+    /// parameter's presence turns it on), null (the caller's default) when absent or only whitespace
+    /// (<c>Booleans.parseBoolean</c>'s <c>hasText</c>), otherwise <see cref="ParseBoolean"/>'s strict <c>true</c> or
+    /// <c>false</c>.
     /// </summary>
     /// <param name="value">The parameter's value, or null.</param>
-    public static bool? ParamAsBoolean(string? value) => value switch
+    public static bool? ParamAsBoolean(string? value) => value == "" ? true : ParamAsNullableBoolean(value);
+
+    /// <summary>
+    /// A URL parameter as <c>RestRequest.paramAsBoolean(key, Boolean defaultValue)</c> (the boxed overload, as in
+    /// <c>paramAsBoolean("explain", null)</c>) reads it: <c>Booleans.parseBoolean(value, defaultValue)</c>, so null when
+    /// absent, empty or only whitespace, otherwise <see cref="ParseBoolean"/>'s strict <c>true</c> or <c>false</c>.
+    /// </summary>
+    /// <param name="value">The parameter's value, or null.</param>
+    public static bool? ParamAsNullableBoolean(string? value) => string.IsNullOrWhiteSpace(value) ? null : ParseBoolean(value);
+
+    /// <summary>
+    /// A URL parameter as <c>XContentMapValues.nodeBooleanValue(node, name, defaultValue)</c> reads it (as
+    /// <c>IndicesOptions.fromParameters</c> reads <c>ignore_unavailable</c> and <c>allow_no_indices</c>): null (the
+    /// default) when absent, empty or only whitespace, else exactly <c>true</c> or <c>false</c>, or 400
+    /// <c>illegal_argument_exception</c> "Could not convert [name] to boolean" caused by <see cref="ParseBoolean"/>'s.
+    /// </summary>
+    /// <param name="value">The parameter's value, or null.</param>
+    /// <param name="name">The parameter's name, for the error.</param>
+    public static bool? NodeBooleanValue(string? value, string name)
     {
-        null => null,
-        "" => true,
-        _ => ParseBoolean(value),
-    };
+        try
+        {
+            return ParamAsNullableBoolean(value);
+        }
+        catch (EsException e)
+        {
+            throw EsException.Foreign(400, "illegal_argument_exception", $"Could not convert [{name}] to boolean", e);
+        }
+    }
 
     /// <summary>
     /// A boolean of a request body as Elasticsearch's parser reads one: <c>true</c> or <c>false</c>, as JSON or as the

@@ -985,6 +985,58 @@ public sealed class ApiTests : IAsyncLifetime
             .AssertError(400, "parsing_exception", "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].");
     }
 
+    [Theory]
+    // RestSearchAction, RestGetAction and RestMultiGetAction read these URL parameters with paramAsBoolean: empty is true,
+    // else exactly true or false, anything else its 400. They were taken as false (or, unused here, not read at all).
+    [InlineData("GET", "/library/_search?explain=yes", "yes")]
+    [InlineData("GET", "/library/_search?version=1", "1")]
+    [InlineData("GET", "/library/_search?seq_no_primary_term=True", "True")]
+    [InlineData("GET", "/library/_search?track_scores=on", "on")]
+    [InlineData("GET", "/library/_search?allow_partial_search_results=0", "0")]
+    [InlineData("GET", "/library/_search?ccs_minimize_roundtrips=maybe", "maybe")]
+    [InlineData("GET", "/library/_search?request_cache=off", "off")]
+    [InlineData("GET", "/library/_search?_source_exclude_vectors=False", "False")]
+    [InlineData("GET", "/library/_doc/1?realtime=yes", "yes")]
+    [InlineData("GET", "/library/_doc/1?refresh=wait_for", "wait_for")]
+    [InlineData("POST", "/library/_mget?realtime=yes", "yes")]
+    [InlineData("GET", "/library/_search?q=river&analyze_wildcard=1", "1")]
+    [InlineData("GET", "/library/_count?q=river&analyze_wildcard=1", "1")]
+    public async Task BooleanUrlParameters_ParsedAsParamAsBoolean(string method, string path, string value)
+    {
+        (await Es.SendAsync(new HttpMethod(method), path, method == "POST" ? """{"ids":["1"]}""" : null))
+            .AssertError(400, "illegal_argument_exception", $"Failed to parse value [{value}] as only [true] or [false] are allowed.");
+    }
+
+    [Theory]
+    // IndicesOptions.fromParameters reads these with XContentMapValues.nodeBooleanValue: in its own words, its cause
+    // Booleans.parseBoolean's. Anything but "true" was taken as false.
+    [InlineData("/library/_search?ignore_unavailable=yes", "ignore_unavailable")]
+    [InlineData("/library/_count?ignore_unavailable=1", "ignore_unavailable")]
+    [InlineData("/library/_search?allow_no_indices=no", "allow_no_indices")]
+    [InlineData("/library?ignore_unavailable=True", "ignore_unavailable")]
+    public async Task IndicesOptionsBooleans_ParsedAsNodeBooleanValue(string path, string name)
+    {
+        (await Es.GetAsync(path)).AssertError(400, "illegal_argument_exception", $"Could not convert [{name}] to boolean");
+    }
+
+    [Fact]
+    public async Task Search_BooleanUrlParameters_SetWhatTheyName()
+    {
+        // RestSearchAction: ?explain=false overrides the body's explain (it only ever turned it on), and ?track_scores
+        // (empty: true) keeps the scores of a sorted search (it was ignored: _score null).
+        var body = """{"query":{"match":{"text":"river"}},"explain":true,"sort":[{"topic":"asc"}]}""";
+        var hit = (await Es.SendAsync(HttpMethod.Post, "/library/_search?explain=false&track_scores", body)).Json["hits"]!["hits"]![0]!;
+        Assert.Null(hit["_explanation"]);
+        Assert.True(hit["_score"]!.GetValue<double>() > 0);
+        // explain, version and seq_no_primary_term are read with paramAsBoolean(name, null): empty is null, so off
+        // whatever the body asked (it was true); lenient the same, so ?lenient= on q is no value (and a blank one too).
+        var versioned = """{"query":{"match":{"text":"river"}},"explain":true,"version":true}""";
+        hit = (await Es.SendAsync(HttpMethod.Post, "/library/_search?explain=&version=", versioned)).Json["hits"]!["hits"]![0]!;
+        Assert.Null(hit["_explanation"]);
+        Assert.Null(hit["_version"]);
+        Assert.Equal(200, (await Es.GetAsync("/library/_search?q=river&lenient=%20")).Status);
+    }
+
     [Fact]
     public async Task GetAndMget_Fields_IsRefusedAsElasticsearchRefusesIt()
     {

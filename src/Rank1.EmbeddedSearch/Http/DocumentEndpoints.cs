@@ -57,6 +57,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task GetAsync(HttpContext context, string index, string id)
     {
         // RestGetAction reads fields only to refuse it, before stored_fields, version and version_type.
+        ThrowIfBadReadBooleans(Param(context));
         if (context.Request.Query.ContainsKey("fields"))
         {
             throw EsException.IllegalArgument("the parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or [_source] to load the field from _source");
@@ -394,6 +395,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
+        ThrowIfBadReadBooleans(Param(context));
         // RestMultiGetAction reads fields only to refuse it, in its own words, before it reads the body.
         if (context.Request.Query.ContainsKey("fields"))
         {
@@ -564,6 +566,14 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         }
 
         return o;
+    }
+
+    // RestGetAction and RestMultiGetAction read refresh (a boolean on a read, not a write's RefreshPolicy) and realtime
+    // with paramAsBoolean first of all, before refusing fields; every read here is realtime and sees the latest writes.
+    private static void ThrowIfBadReadBooleans(Func<string, string?> param)
+    {
+        _ = BoolParam(param, "refresh");
+        _ = BoolParam(param, "realtime");
     }
 
     // RestRequest.paramAsBoolean: empty is true, otherwise exactly "true" or "false".

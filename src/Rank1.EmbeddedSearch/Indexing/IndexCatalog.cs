@@ -154,6 +154,18 @@ internal sealed partial class IndexCatalog : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// <c>ignore_unavailable</c> as <c>IndicesOptions.fromParameters</c> reads it (<c>nodeBooleanValue</c>, default
+    /// false), after <c>allow_no_indices</c> (read with the wildcard options, first; a wildcard matching nothing is
+    /// no error here either way).
+    /// </summary>
+    /// <param name="param">The request's URL parameters.</param>
+    public static bool IgnoresUnavailable(Func<string, string?> param)
+    {
+        _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
+        return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;
+    }
+
     /// <summary>Elasticsearch's <c>expand_wildcards</c>: <c>all</c> or <c>hidden</c> reach hidden indices.</summary>
     public static bool ExpandsHidden(string? expandWildcards) =>
         expandWildcards?.Split(',', StringSplitOptions.TrimEntries).Any(w => w is "all" or "hidden") == true;

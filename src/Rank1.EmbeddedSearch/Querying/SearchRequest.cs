@@ -212,6 +212,10 @@ internal sealed class SearchRequest
             }
         }
 
+        // RestSearchAction.parseSearchRequest reads its boolean URL parameters with paramAsBoolean (exactly true or false,
+        // else its 400), even those this backend has no use for; with a null default (the boxed overload) an empty value
+        // is null (ParamAsNullableBoolean), with false or true as default it is true (ParamAsBoolean).
+        _ = RequestJson.ParamAsNullableBoolean(param("allow_partial_search_results"));
         if (param("suggest_field") is not null)
         {
             // RestSearchAction makes a term suggester of it, which this backend does not have.
@@ -233,6 +237,8 @@ internal sealed class SearchRequest
         r.From = XContentInt.Param("from", param("from")) ?? r.From;
         r.Size = XContentInt.Param("size", param("size")) ?? r.Size;
 
+        // FetchSourceContext.parseFromRestRequest (9.1): request.paramAsBoolean("_source_exclude_vectors", null); no vectors here.
+        _ = RequestJson.ParamAsNullableBoolean(param("_source_exclude_vectors"));
         if (SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes")) is { } src)
         {
             r.Source = src;
@@ -244,6 +250,8 @@ internal sealed class SearchRequest
             r.Source = SourceFilter.None;
         }
 
+        // paramAsBoolean("track_scores", false), when given.
+        r.TrackScores = param("track_scores") is null ? r.TrackScores : RequestJson.ParamAsBoolean(param("track_scores")) ?? false;
         if (param("track_total_hits") is { } tth)
         {
             // RestSearchAction: Booleans.isBoolean, else request.paramAsInt (Integer.parseInt).
@@ -266,15 +274,16 @@ internal sealed class SearchRequest
             r.Timeout = ParseTimeout(urlTimeout);
         }
 
-        if (param("explain") is "true" or "")
-        {
-            r.Explain = true;
-        }
+        // RestSearchAction: the explain, version and seq_no_primary_term parameters, when given, set the source's with
+        // paramAsBoolean(name, null): an empty one is null, off, whatever the body asked.
+        r.Explain = param("explain") is null ? r.Explain : RequestJson.ParamAsNullableBoolean(param("explain")) ?? false;
+        r.Version = param("version") is null ? r.Version : RequestJson.ParamAsNullableBoolean(param("version")) ?? false;
+        r.SeqNoPrimaryTerm = param("seq_no_primary_term") is null ? r.SeqNoPrimaryTerm : RequestJson.ParamAsNullableBoolean(param("seq_no_primary_term")) ?? false;
 
-        // RestSearchAction: the version and seq_no_primary_term parameters set the source's (paramAsBoolean).
-        r.Version = param("version") is { } version ? version is "true" or "" : r.Version;
-        r.SeqNoPrimaryTerm = param("seq_no_primary_term") is { } seqNo ? seqNo is "true" or "" : r.SeqNoPrimaryTerm;
-
+        // Read by parseSearchRequest after the source: request_cache (its default a Boolean), ccs_minimize_roundtrips
+        // (a boolean); one shard here, nothing to cache or to send to remote clusters.
+        _ = RequestJson.ParamAsNullableBoolean(param("request_cache"));
+        _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
         r.TypedKeys = param("typed_keys") is "true" or "";
         // RestSearchAction.validateSearchRequest: rest_total_hits_as_int, then include_named_queries_score, each read with
         // paramAsBoolean (anything but true, false or empty is its 400).
@@ -480,11 +489,13 @@ internal sealed class SearchRequest
             spec["default_field"] = df;
         }
 
+        // paramAsBoolean("analyze_wildcard", false): no wildcard analysis here, but a value other than true or false is its 400.
+        _ = RequestJson.ParamAsBoolean(param("analyze_wildcard"));
         spec["default_operator"] = param("default_operator") ?? "OR";
-        // request.paramAsBoolean("lenient", null): Booleans.parseBoolean, an empty value being no value.
-        if (param("lenient") is { Length: > 0 } lenient)
+        // request.paramAsBoolean("lenient", null): Booleans.parseBoolean, an empty (or blank) value being no value.
+        if (RequestJson.ParamAsNullableBoolean(param("lenient")) is { } lenient)
         {
-            spec["lenient"] = RequestJson.ParseBoolean(lenient);
+            spec["lenient"] = lenient;
         }
 
         return new JsonObject { ["query_string"] = spec };
