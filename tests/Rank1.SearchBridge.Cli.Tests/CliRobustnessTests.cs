@@ -212,7 +212,9 @@ public sealed partial class CliRobustnessTests
     [InlineData("precompute")]
     public async Task ALineLongerThan16MiB_OneLineNamingFileAndLine_Exit4(string command)
     {
-        var folder = TestTemp.Folder("long-line-");
+        // 16 MiB a file: removed when the test ends, not when its process exits (a stopped test host runs no exit handler).
+        using var scoped = TestTemp.Scoped("long-line-");
+        var folder = scoped.Path;
         var dataset = Path.Combine(folder, "dataset");
         CopyFolder(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), dataset);
         var file = command switch

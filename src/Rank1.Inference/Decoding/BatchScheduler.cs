@@ -148,15 +148,8 @@ internal sealed class BatchScheduler : IDisposable
             return [];
         }
 
-        Enqueue(caller ?? rows, rows);
-        using var registration = cancellationToken.Register(static o =>
-        {
-            foreach (var row in (BatchRow[])o!)
-            {
-                row.Cancel();
-            }
-        }, rows);
-
+        // The expiry timer is set before the rows are queued: once queued (and Enqueued told), the clock may move, and a
+        // timer whose due time was computed before a move but registered after it would wake a whole due time late.
         using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
             ? _time.CreateTimer(static o =>
             {
@@ -166,6 +159,15 @@ internal sealed class BatchScheduler : IDisposable
                 }
             }, rows, TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
             : null;
+        Enqueue(caller ?? rows, rows);
+        using var registration = cancellationToken.Register(static o =>
+        {
+            foreach (var row in (BatchRow[])o!)
+            {
+                row.Cancel();
+            }
+        }, rows);
+
         return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
     }
 
