@@ -7,7 +7,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
-using Rank1.SearchBridge.Precompute;
 using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Store;

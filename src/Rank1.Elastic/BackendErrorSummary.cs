@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Rank1.SearchBridge.Precompute;
+namespace Rank1.Elastic;
 
 /// <summary>
 /// What a job's fault, or a failed write of the reasoning index, says of a backend's error answer: its error <c>type</c>
