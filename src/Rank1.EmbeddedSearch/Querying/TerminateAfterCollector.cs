@@ -100,13 +100,24 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
     /// <param name="query">The query.</param>
     public static long? ShortcutTotal(IndexSearcher searcher, Query query)
     {
-        var reader = searcher.IndexReader;
-        return Unwrap(searcher.Rewrite(query)) switch
+        // The whole index's count is every segment's (a term's only when no segment has deletions: the index has none).
+        if (LeafCounter(searcher, query) is not { } count)
         {
-            var q when q.GetType() == typeof(MatchAllDocsQuery) => reader.NumDocs,
-            TermQuery t when t.GetType() == typeof(TermQuery) && !reader.HasDeletions => reader.Leaves.Sum(l => (long)l.AtomicReader.DocFreq(t.Term)),
-            _ => null,
-        };
+            return null;
+        }
+
+        long total = 0;
+        foreach (var leaf in searcher.IndexReader.Leaves)
+        {
+            if (count(leaf) is not { } n)
+            {
+                return null;
+            }
+
+            total += n;
+        }
+
+        return total;
     }
 
     // The wrappers shortcutTotalHitCount removes, "that don't matter for counts" (a boost is a property here).
