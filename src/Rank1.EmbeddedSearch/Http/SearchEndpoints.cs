@@ -285,7 +285,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     // The indices an index API names, resolved with its ignore_unavailable and expand_wildcards (IndicesOptions.fromRequest).
     private IReadOnlyList<SearchIndex> Indices(HttpContext context, string? index) =>
-        catalog.Resolve(index, ignoreUnavailable: IndexCatalog.IgnoresUnavailable(Param(context)), expandHidden: IndexCatalog.ExpandsHidden(Param(context)("expand_wildcards")));
+        catalog.Resolve(index, Param(context));
 
     public async Task GetIndexAsync(HttpContext context, string index)
     {

@@ -155,12 +155,22 @@ internal sealed partial class IndexCatalog : IDisposable
     }
 
     /// <summary>
+    /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool)"/>) with the indices options of the
+    /// request's URL, as <c>IndicesOptions.fromRequest</c> reads them: <c>ignore_unavailable</c> and
+    /// <c>expand_wildcards</c>.
+    /// </summary>
+    /// <param name="expression">The index expression.</param>
+    /// <param name="param">The request's URL parameters.</param>
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param) =>
+        Resolve(expression, ignoreUnavailable: IgnoresUnavailable(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
+
+    /// <summary>
     /// <c>ignore_unavailable</c> as <c>IndicesOptions.fromParameters</c> reads it (<c>nodeBooleanValue</c>, default
     /// false), after <c>allow_no_indices</c> (read with the wildcard options, first; a wildcard matching nothing is
     /// no error here either way).
     /// </summary>
     /// <param name="param">The request's URL parameters.</param>
-    public static bool IgnoresUnavailable(Func<string, string?> param)
+    private static bool IgnoresUnavailable(Func<string, string?> param)
     {
         _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
         return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;

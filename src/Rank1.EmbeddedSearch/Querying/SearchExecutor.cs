@@ -52,7 +52,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             }
         }
 
-        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: IndexCatalog.IgnoresUnavailable(param), expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
+        var indices = catalog.Resolve(indexExpression, param);
         if (scroll is not null)
         {
             if (request.From > 0)
@@ -104,7 +104,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
     /// <summary>Opens a point in time on the indices of <paramref name="indexExpression"/>.</summary>
     public SearchContexts.Context OpenPointInTime(string indexExpression, TimeSpan keepAlive, Func<string, string?> param) =>
-        contexts.Open(catalog.Resolve(indexExpression, ignoreUnavailable: IndexCatalog.IgnoresUnavailable(param), expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards"))),
+        contexts.Open(catalog.Resolve(indexExpression, param),
             isPit: true, scroll: null, keepAlive);
 
     private JsonObject NextScrollPage(SearchContexts.Context context)
@@ -224,7 +224,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     public JsonObject Count(string? indexExpression, JsonObject? body, Func<string, string?> param, int? terminateAfter, float? minScore)
     {
         var q = SearchRequest.UrlQuery(param) ?? body?["query"];
-        var indices = catalog.Resolve(indexExpression, ignoreUnavailable: IndexCatalog.IgnoresUnavailable(param), expandHidden: IndexCatalog.ExpandsHidden(param("expand_wildcards")));
+        var indices = catalog.Resolve(indexExpression, param);
         long count = 0;
         var failures = new List<ShardFailure>();
         var terminatedEarly = false;
