@@ -23,8 +23,11 @@ internal static class MsearchParameters
 
     private static readonly HashSet<string> Elasticsearch = new([.. Common, "include_named_queries_score"], StringComparer.Ordinal);
 
-    // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's include_named_queries_score.
-    private static readonly HashSet<string> OpenSearch = new([.. Common, "cancel_after_time_interval"], StringComparer.Ordinal);
+    // OpenSearch's msearch (opensearch-api-specification) takes cancel_after_time_interval, and not Elasticsearch's
+    // include_named_queries_score; recent OpenSearch's RestMultiSearchAction.parseRequest also reads coordinator_timeout
+    // (each search's own, else this one), which an OpenSearch without it refuses itself: the proxy, which does not know
+    // the cluster's version, sends it on with each search for the cluster to judge, rather than refuse what it takes.
+    private static readonly HashSet<string> OpenSearch = new([.. Common, "cancel_after_time_interval", "coordinator_timeout"], StringComparer.Ordinal);
 
     // _msearch/template takes fewer: those of msearch_template.json in Elasticsearch's and OpenSearch's REST specs,
     // routing (which RestMultiSearchAction.parseMultiLineRequest reads for every msearch), and the parameters every

@@ -34,14 +34,15 @@ internal static class SearchParameters
 
     // OpenSearch 2.x/3.x's RestSearchAction: its urlParamsToQueryBuilder reads q's parameters only with q, and
     // parseSearchSource the suggest parameters only with suggest_field; it adds search_pipeline,
-    // cancel_after_time_interval and phase_took, and has no min_compatible_shard_node or force_synthetic_source.
+    // cancel_after_time_interval and phase_took (and, recent ones, coordinator_timeout), and has no
+    // min_compatible_shard_node or force_synthetic_source.
     private static readonly string[] OpenSearchRead =
     [
         "index", "batched_reduce_size", "search_type", "q", "stored_fields", "docvalue_fields", "_source", "_source_includes",
         "_source_excludes", "sort", "stats", "suggest_field", "request_cache", "scroll", "routing", "preference",
         "expand_wildcards", "ignore_unavailable", "allow_no_indices", "ignore_throttled", "search_pipeline",
         "rest_total_hits_as_int", "include_named_queries_score", "ccs_minimize_roundtrips", "cancel_after_time_interval",
-        "typed_keys", .. UnrecognizedParameters.EveryEndpoint,
+        "coordinator_timeout", "typed_keys", .. UnrecognizedParameters.EveryEndpoint,
     ];
 
     private static readonly string[] OpenSearchReadWhenGiven =

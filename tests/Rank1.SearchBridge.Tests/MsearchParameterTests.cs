@@ -13,6 +13,7 @@ public sealed class MsearchParameterTests
     [Theory]
     [InlineData(BackendFlavor.Elasticsearch, "include_named_queries_score")]
     [InlineData(BackendFlavor.OpenSearch, "cancel_after_time_interval")]
+    [InlineData(BackendFlavor.OpenSearch, "coordinator_timeout")]
     [InlineData(BackendFlavor.OpenSearch, "max_concurrent_searches")]
     [InlineData(BackendFlavor.OpenSearch, "typed_keys")]
     [InlineData(BackendFlavor.Elasticsearch, "format")]
@@ -25,6 +26,7 @@ public sealed class MsearchParameterTests
 
     [Theory]
     [InlineData(BackendFlavor.Elasticsearch, "cancel_after_time_interval")]
+    [InlineData(BackendFlavor.Elasticsearch, "coordinator_timeout")]
     [InlineData(BackendFlavor.OpenSearch, "include_named_queries_score")]
     [InlineData(BackendFlavor.Elasticsearch, "source")]
     [InlineData(BackendFlavor.OpenSearch, "source")]

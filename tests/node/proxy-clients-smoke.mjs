@@ -29,7 +29,8 @@ try {
     count = (await client.count({ index })).body.count;
     const q = await client.search({ index, q: 'onion' });
     qOnly = { rerank: q.headers['x-rank1-rerank'], hits: q.body.hits.hits.length };
-    msearch = (await client.msearch({ body: searches })).body;
+    // coordinator_timeout: read by recent OpenSearch's msearch, sent on to the cluster rather than refused by the proxy.
+    msearch = (await client.msearch({ coordinator_timeout: '30s', body: searches })).body;
     const t = await client.searchTemplate({ index, body: { source: templateSource, params: { q: 'onion goggles' } } });
     template = { rerank: t.headers['x-rank1-rerank'], ids: t.body.hits.hits.map(h => h._id) };
     msearchTemplate = seen((await client.msearchTemplate({ index, body: templates })).body);
