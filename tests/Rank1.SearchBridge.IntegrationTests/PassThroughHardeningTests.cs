@@ -189,6 +189,64 @@ public sealed class PassThroughHardeningTests
     }
 
     [Fact]
+    public async Task TheProxysOwnErrors_CarryNoCacheHeaders_AsElasticsearchsErrorsCarryNone()
+    {
+        // ASP.NET Core's exception handler marked every error the proxy made uncacheable (Cache-Control: no-cache,no-store,
+        // Pragma: no-cache, Expires: -1); the cluster's own answer to the same request has none of them.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        await using var proxy = await Proxy(backend.Url.ToString(), ("Rank1:Proxy:AdminApiKey", "an-admin-key-of-24-chars"));
+        string[] cacheHeaders = ["Cache-Control", "Pragma", "Expires"];
+        static async Task<(int Status, string[] Headers)> SendAsync(Uri url, string path)
+        {
+            using var client = new HttpClient { BaseAddress = url };
+            using var response = await client.PostAsync(path, new StringContent("{}\n{}\n", Encoding.UTF8, "application/x-ndjson"));
+            return ((int)response.StatusCode, response.Headers.Concat(response.Content.Headers).Select(h => h.Key).ToArray());
+        }
+
+        var cluster = await SendAsync(backend.Url, "_msearch?q=x");
+        Assert.Equal(400, cluster.Status);
+        Assert.Empty(cluster.Headers.Intersect(cacheHeaders, StringComparer.OrdinalIgnoreCase));
+        foreach (var (path, status) in new[] { ("_msearch?q=x", 400), ("_rank1/health", 401) })
+        {
+            var made = await SendAsync(proxy.Url, path);
+            Assert.Equal(status, made.Status);
+            Assert.Contains("X-Elastic-Product", made.Headers);
+            Assert.Empty(made.Headers.Intersect(cacheHeaders, StringComparer.OrdinalIgnoreCase));
+        }
+    }
+
+    [Fact]
+    public async Task TheProxysOwnEndpoints_TakeGetAndHead_AnotherMethodIsElasticsearchs405()
+    {
+        // /_rank1/health, /_rank1/live and /_rank1/metrics answered any method with their GET answer. Elasticsearch answers
+        // a method a path's handlers do not take with RestController.handleUnsupportedHttpMethod's 405 and Allow, and
+        // OPTIONS with handleOptionsRequest's empty 200 and Allow.
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        await using var proxy = await Proxy(backend.Url.ToString());
+        using var client = new HttpClient { BaseAddress = proxy.Url };
+        foreach (var path in new[] { "/_rank1/health", "/_rank1/live", "/_rank1/metrics" })
+        {
+            foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch })
+            {
+                using var refused = await client.SendAsync(new HttpRequestMessage(method, path));
+                Assert.Equal(HttpStatusCode.MethodNotAllowed, refused.StatusCode);
+                Assert.Equal(["GET"], refused.Content.Headers.Allow);
+                Assert.Equal("Elasticsearch", refused.Headers.GetValues("X-Elastic-Product").Single());
+                Assert.Equal($$"""{"error":"Incorrect HTTP method for uri [{{path}}] and method [{{method.Method}}], allowed: [GET]","status":405}""",
+                    await refused.Content.ReadAsStringAsync());
+            }
+
+            using var options = await client.SendAsync(new HttpRequestMessage(HttpMethod.Options, path));
+            Assert.Equal((HttpStatusCode.OK, ""), (options.StatusCode, await options.Content.ReadAsStringAsync()));
+            Assert.Equal(["GET"], options.Content.Headers.Allow);
+            using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            using var get = await client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task ARequestWithManyHeaders_PassesAsElasticsearchTakesIt()
     {
         // Elasticsearch bounds the headers' size, not their number; Kestrel refused more than 100 with a bare 431.

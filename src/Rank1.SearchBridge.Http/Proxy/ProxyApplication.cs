@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -11,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.SearchBridge.Configuration;
@@ -81,6 +83,16 @@ public static class ProxyApplication
     {
         var limits = app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value;
         var maxContentLength = limits.MaxContentLength;
+        // The exception handler middleware marks every answer it makes uncacheable (Cache-Control: no-cache,no-store,
+        // Pragma: no-cache, Expires: -1, from an OnStarting callback: ExceptionHandlerMiddlewareImpl.ClearCacheHeaders);
+        // Elasticsearch's errors carry none of these. Registered before it, this callback runs after its (Kestrel runs them
+        // last registered first) and takes them off again.
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static state => WithoutCacheHeaders((HttpContext)state), context);
+            return next(context);
+        });
+
         // Errors in Elasticsearch's shape (EsExceptionHandler). What it leaves is answered as Kestrel answers an exception
         // out of the application: a bad request with its status, anything else 500, without a body.
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -124,11 +136,18 @@ public static class ProxyApplication
 
         // Only the backend decides the status: a broker outage only delays precomputation (MassTransit's own checks,
         // registered with the bus, are left out), and the broker's state is shown in the body.
-        app.MapHealthChecks("/_rank1/health", new HealthCheckOptions { Predicate = c => c.Name == BackendHealthCheck.Name, ResponseWriter = WriteHealthAsync });
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = c => c.Name == BackendHealthCheck.Name, ResponseWriter = WriteHealthAsync })
+            .WithMetadata(new HttpMethodMetadata(ReadMethods));
         // Liveness: the process answers, whatever the cluster's state (no check runs). A liveness probe on the backend's
         // health would restart every proxy during a cluster outage; /_rank1/health is the readiness probe.
-        app.MapHealthChecks("/_rank1/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).WithMetadata(new HttpMethodMetadata(ReadMethods));
         app.MapRank1Metrics();
+        foreach (var path in new[] { HealthPath, LivePath, Rank1Telemetry.MetricsPath })
+        {
+            // The proxy's own endpoints take GET (and HEAD); another method is answered as Elasticsearch answers one that
+            // a path's handlers do not take, not passed through to the cluster, which has no such path.
+            app.MapMethods(path, OtherMethods, WrongMethodAsync);
+        }
 
         string[] read = ["GET", "POST"];
         app.MapMethods("/_search", read, (HttpContext c, SearchProxy p) => p.HandleSearchAsync(c, null));
@@ -144,6 +163,64 @@ public static class ProxyApplication
         app.MapRank1RerankService();
         app.Map("/{**catch-all}", (HttpContext c, PassThrough p) => p.ForwardAsync(c));
         return app;
+    }
+
+    private const string HealthPath = "/_rank1/health";
+
+    private const string LivePath = "/_rank1/live";
+
+    // HEAD is answered as GET, as Elasticsearch's RestController answers it with a GET handler.
+    private static readonly string[] ReadMethods = [HttpMethods.Get, HttpMethods.Head];
+
+    // Elasticsearch's RestRequest.Method, less GET and HEAD, and CONNECT, refused before routing.
+    private static readonly string[] OtherMethods = [HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete, HttpMethods.Options, HttpMethods.Patch, HttpMethods.Trace];
+
+    /// <summary>
+    /// A method other than GET or HEAD on one of the proxy's own endpoints, answered as Elasticsearch's
+    /// <c>RestController</c> answers a method a path's handlers do not take: OPTIONS a 200 with <c>Allow: GET</c> and no
+    /// body (<c>handleOptionsRequest</c>), any other a 405 <c>{"error":"Incorrect HTTP method for uri [/_rank1/health]
+    /// and method [POST], allowed: [GET]","status":405}</c> with <c>Allow: GET</c> (<c>handleUnsupportedHttpMethod</c>).
+    /// </summary>
+    private static Task WrongMethodAsync(HttpContext context)
+    {
+        var response = context.Response;
+        response.Headers.Allow = HttpMethods.Get;
+        if (context.RequestServices.GetRequiredService<BackendClient>().Flavor != BackendFlavor.OpenSearch)
+        {
+            response.Headers["X-Elastic-Product"] = "Elasticsearch";
+        }
+
+        if (HttpMethods.IsOptions(context.Request.Method))
+        {
+            response.ContentType = "text/plain; charset=UTF-8";
+            response.ContentLength = 0;
+            return Task.CompletedTask;
+        }
+
+        var uri = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? $"{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+        var body = System.Text.Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["error"] = $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}], allowed: [GET]",
+            ["status"] = StatusCodes.Status405MethodNotAllowed,
+        }.ToJsonString());
+        response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    // Only on an answer the exception handler made: what the backend or an endpoint sets is theirs.
+    private static Task WithoutCacheHeaders(HttpContext context)
+    {
+        if (context.Features.Get<IExceptionHandlerFeature>() is not null)
+        {
+            var headers = context.Response.Headers;
+            headers.Remove(HeaderNames.CacheControl);
+            headers.Remove(HeaderNames.Pragma);
+            headers.Remove(HeaderNames.Expires);
+        }
+
+        return Task.CompletedTask;
     }
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)

@@ -63,7 +63,8 @@ public static class Rank1Telemetry
     /// <summary>Maps the Prometheus scrape endpoint at <see cref="MetricsPath"/>.</summary>
     public static IEndpointRouteBuilder MapRank1Metrics(this IEndpointRouteBuilder app)
     {
-        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        // GET (and HEAD) only, as the health routes: the exporter's endpoint answered any method.
+        app.MapPrometheusScrapingEndpoint(MetricsPath).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         return app;
     }
 }
