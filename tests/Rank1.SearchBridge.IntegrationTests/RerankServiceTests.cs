@@ -335,6 +335,47 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A TEI body (<c>texts</c>) on <c>/rerank</c> or <c>/reranking</c> without a JSON <c>Content-Type</c> is refused as TEI's
+    /// axum <c>Json</c> extractor refuses it before reading the body (MissingJsonContentType): 415, text/plain, "Expected
+    /// request with `Content-Type: application/json`". It was read and judged. A JSON media type with parameters or a
+    /// <c>+json</c> suffix is taken, as axum takes it; a body without <c>texts</c> there is llama.cpp's, whose server
+    /// reads any <c>Content-Type</c>.
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_WithoutAJsonContentType_IsAxums415_AsTeiAnswersIt()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        async Task<(int Status, string? MediaType, string Body)> SendAsync(string path, string body, string? contentType)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            if (contentType is not null)
+            {
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+
+            using var response = await http.SendAsync(request);
+            return ((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsStringAsync());
+        }
+
+        const string Tei = """{"query":"q","texts":["a","b"]}""";
+        foreach (var (path, body, contentType) in new[] { ("rerank", Tei, "text/plain"), ("reranking", Tei, null), ("rerank", "not json", "text/plain"), ("rerank", Tei, "application/x-www-form-urlencoded") })
+        {
+            Assert.Equal((415, "text/plain; charset=utf-8", "Expected request with `Content-Type: application/json`"), await SendAsync(path, body, contentType));
+        }
+
+        foreach (var contentType in new[] { "application/json; charset=utf-8", "application/vnd.api+json" })
+        {
+            var taken = await SendAsync("rerank", Tei, contentType);
+            Assert.True(taken.Status == 200, $"{contentType}: HTTP {taken.Status} {taken.Body}");
+        }
+
+        var llama = await SendAsync("rerank", """{"query":"q","documents":["a","b"]}""", "text/plain");
+        Assert.True(llama.Status == 200, $"HTTP {llama.Status} {llama.Body}");
+    }
+
+    /// <summary>
     /// A UTF-8 byte order mark before the body (a file saved by Windows PowerShell 5.1 or Notepad, posted as is) is skipped,
     /// as RFC 8259 allows and Elasticsearch, llama.cpp and vLLM do. Before, the call was a 400 "'0xEF' is an invalid start of a value".
     /// </summary>

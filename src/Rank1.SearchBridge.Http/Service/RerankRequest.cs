@@ -33,6 +33,9 @@ internal sealed class RerankRequestException(int status, string message) : Excep
 
     /// <summary>TEI's <c>error_type</c> when not the one of <see cref="Status"/> (a 413 that is TEI's Validation error).</summary>
     public string? ErrorType { get; init; }
+
+    /// <summary>Answered as plain text, not in the protocol's JSON shape (an axum extractor's rejection in front of TEI's handler).</summary>
+    public bool PlainText { get; init; }
 }
 
 /// <summary>One document to rerank: the text judged, and what goes back when documents are returned.</summary>

@@ -53,7 +53,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             status = e.Status;
             outcome = $"error_{status}";
-            await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter, errorType: e.ErrorType).ConfigureAwait(false);
+            if (e.PlainText)
+            {
+                await WritePlainAsync(context, status, e.Message).ConfigureAwait(false);
+            }
+            else
+            {
+                await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter, errorType: e.ErrorType).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (shutdown.GraceOver && !context.Response.HasStarted)
         {
@@ -113,7 +120,44 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(401, "invalid api token: send Authorization: Bearer KEY with a key of Rank1:Service:ApiKeys");
         }
 
-        return RerankRequest.Read(endpoint, await ReadBodyAsync(context, endpoint, held).ConfigureAwait(false));
+        var bytes = await ReadBodyAsync(context, endpoint, held).ConfigureAwait(false);
+        if (endpoint != RerankProtocol.Tei || JsonContentType(context.Request.Headers.ContentType.ToString()))
+        {
+            return RerankRequest.Read(endpoint, bytes);
+        }
+
+        // TEI's handler takes its body through axum's Json extractor (router/src/http/server.rs: Json(req): Json<RerankRequest>),
+        // which refuses a request whose Content-Type is missing or not JSON before it reads the body: 415, text/plain, axum's
+        // MissingJsonContentType. A JSON object without texts on these paths is llama.cpp's (RerankRequest.AnsweredIn),
+        // whose server reads the body whatever its Content-Type.
+        JsonObject? body = null;
+        try
+        {
+            body = RerankRequest.Read(endpoint, bytes);
+        }
+        catch (RerankRequestException)
+        {
+        }
+
+        return body is not null && RerankRequest.AnsweredIn(endpoint, body) != RerankProtocol.Tei
+            ? body
+            : throw new RerankRequestException(StatusCodes.Status415UnsupportedMediaType, "Expected request with `Content-Type: application/json`") { PlainText = true };
+    }
+
+    // axum's json_content_type: a media type application/json, or application/*+json, parameters allowed.
+    private static bool JsonContentType(string contentType) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.Type.Equals("application", StringComparison.OrdinalIgnoreCase)
+        && (media.SubType.Equals("json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+
+    private static Task WritePlainAsync(HttpContext context, int status, string message)
+    {
+        var bytes = Encoding.UTF8.GetBytes(message);
+        context.Features.Get<InFlightBudget.Lease>()?.Dispose();
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.ContentLength = bytes.Length;
+        return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
 
     private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request)
