@@ -29,11 +29,54 @@ internal enum ParameterApi
 
     /// <summary><c>DELETE /{index}</c> (<c>RestDeleteIndexAction</c>).</summary>
     DeleteIndex,
+
+    /// <summary><c>PUT /{index}</c> (<c>RestCreateIndexAction</c>).</summary>
+    CreateIndex,
+
+    /// <summary><c>GET</c>/<c>HEAD /{index}</c> (<c>RestGetIndicesAction</c>).</summary>
+    GetIndex,
+
+    /// <summary><c>GET [/{index}]/_mapping</c> (<c>RestGetMappingAction</c>).</summary>
+    GetMapping,
+
+    /// <summary><c>GET /_cat/indices[/{index}]</c> (<c>RestIndicesAction</c>, an <c>AbstractCatAction</c>).</summary>
+    CatIndices,
+
+    /// <summary><c>GET /_cluster/health[/{index}]</c> (<c>RestClusterHealthAction</c>).</summary>
+    ClusterHealth,
+
+    /// <summary><c>GET /_nodes[/{nodeId}[/{metrics}]]</c> (<c>RestNodesInfoAction</c>).</summary>
+    NodesInfo,
+
+    /// <summary><c>GET</c>/<c>POST /_search/scroll[/{scroll_id}]</c> (<c>RestSearchScrollAction</c>).</summary>
+    Scroll,
+
+    /// <summary><c>DELETE /_search/scroll[/{scroll_id}]</c> (<c>RestClearScrollAction</c>).</summary>
+    ClearScroll,
+
+    /// <summary>Elasticsearch's <c>POST /{index}/_pit</c> (<c>RestOpenPointInTimeAction</c>).</summary>
+    OpenPointInTime,
+
+    /// <summary>Elasticsearch's <c>DELETE /_pit</c> (<c>RestClosePointInTimeAction</c>).</summary>
+    ClosePointInTime,
+
+    /// <summary><c>PUT</c>/<c>POST /_scripts/{id}</c> (<c>RestPutStoredScriptAction</c>).</summary>
+    PutScript,
+
+    /// <summary><c>GET</c>/<c>HEAD /_scripts/{id}</c> (<c>RestGetStoredScriptAction</c>).</summary>
+    GetScript,
+
+    /// <summary><c>DELETE /_scripts/{id}</c> (<c>RestDeleteStoredScriptAction</c>).</summary>
+    DeleteScript,
+
+    /// <summary><c>GET</c>/<c>POST /_render/template[/{id}]</c> (lang-mustache's <c>RestRenderSearchTemplateAction</c>).</summary>
+    RenderTemplate,
 }
 
 /// <summary>
 /// The URL parameters <c>_count</c>, the single-document APIs (<c>_update</c> included), <c>_mget</c>, <c>_bulk</c>,
-/// <c>_refresh</c> and the index deletion take, by engine: those each
+/// <c>_refresh</c>, the index APIs (create, get, delete, mapping), <c>_cat/indices</c>, <c>_cluster/health</c>,
+/// <c>_nodes</c>, scroll, point in time, stored scripts and <c>_render/template</c> take, by engine: those each
 /// one's <c>Rest*Action.prepareRequest</c> reads (all of them whether given or not, so all may be suggested), and the
 /// parameters every endpoint takes. Any other is refused as <c>BaseRestHandler</c> refuses a parameter its handler did not
 /// read (<see cref="UnrecognizedParameters"/>): <c>?refrsh=true</c> on a write was ignored, and the write not made visible.
@@ -51,6 +94,20 @@ internal static class ApiParameters
 
     // The versions and compare-and-set parameters of a write (RestActions.parseVersion, VersionType.fromString, paramAsLong).
     private static readonly string[] WriteCondition = ["version", "version_type", "if_seq_no", "if_primary_term"];
+
+    // Settings.FORMAT_PARAMS: the response parameters of the APIs that answer settings.
+    private static readonly string[] SettingsFormat = ["settings_filter", "flat_settings"];
+
+    // AbstractCatAction: help (read by prepareRequest) and its RESPONSE_PARAMS.
+    private static readonly string[] Cat = ["help", "format", "h", "v", "ts", "pri", "bytes", "size", "time", "s"];
+
+    // RestClusterHealthAction.fromRequest (Elasticsearch's ClusterHealthRequest.fromRestRequest), but for the master
+    // timeout, and its response parameter level.
+    private static readonly string[] Health =
+    [
+        "index", .. IndicesOptions, "local", "timeout", "wait_for_status", "wait_for_no_relocating_shards", "wait_for_no_initializing_shards",
+        "wait_for_active_shards", "wait_for_nodes", "wait_for_events", "level",
+    ];
 
     private static readonly Dictionary<ParameterApi, string[]> Elasticsearch = new()
     {
@@ -83,7 +140,36 @@ internal static class ApiParameters
         ],
         [ParameterApi.Refresh] = ["index", .. IndicesOptions],
         [ParameterApi.DeleteIndex] = ["index", "timeout", "master_timeout", .. IndicesOptions],
+        [ParameterApi.CreateIndex] = ["index", "timeout", "master_timeout", "wait_for_active_shards"],
+
+        // RestUtils.consumeDeprecatedLocalParameter reads local; GetIndexRequest.Feature.fromRequest features.
+        [ParameterApi.GetIndex] = ["index", "master_timeout", .. IndicesOptions, "local", "human", "include_defaults", "features", .. SettingsFormat],
+        [ParameterApi.GetMapping] = ["index", "master_timeout", .. IndicesOptions, "local"],
+
+        // RestIndicesAction.doCatRequest and its response parameters local and health.
+        [ParameterApi.CatIndices] = ["index", .. IndicesOptions, "master_timeout", "include_unloaded_segments", "local", "health", .. Cat],
+        [ParameterApi.ClusterHealth] = [.. Health, "master_timeout"],
+
+        // SettingsFilter.addFilterSettingParams reads settings_filter.
+        [ParameterApi.NodesInfo] = ["nodeId", "metrics", "timeout", .. SettingsFormat],
+        [ParameterApi.Scroll] = ["scroll_id", "scroll", "rest_total_hits_as_int"],
+        [ParameterApi.ClearScroll] = ["scroll_id"],
+        [ParameterApi.OpenPointInTime] =
+        [
+            "index", .. IndicesOptions, "routing", "preference", "keep_alive", "allow_partial_search_results", "max_concurrent_shard_requests",
+        ],
+        [ParameterApi.ClosePointInTime] = [],
+        [ParameterApi.PutScript] = ["id", "context", "master_timeout", "timeout"],
+        [ParameterApi.GetScript] = ["id", "master_timeout"],
+        [ParameterApi.DeleteScript] = ["id", "master_timeout", "timeout"],
+
+        // RestRenderSearchTemplateAction reads the body with contentOrSourceParamParser: source and its
+        // source_content_type only without a body (RenderTemplateSource).
+        [ParameterApi.RenderTemplate] = ["id"],
     };
+
+    // The parameters contentOrSourceParam reads when a request has no body.
+    private static readonly string[] RenderTemplateSource = ["source", "source_content_type"];
 
     // OpenSearch 2.x's handlers: no require_data_stream, include_source_on_error, list_executed_pipelines,
     // force_synthetic_source or _source_exclude_vectors; its bulk reads batch_size (2.14 on, deprecated).
@@ -110,6 +196,20 @@ internal static class ApiParameters
 
         // cluster_manager_timeout, and the deprecated master_timeout (parseDeprecatedMasterTimeoutParameter).
         [ParameterApi.DeleteIndex] = ["index", "timeout", "cluster_manager_timeout", "master_timeout", .. IndicesOptions],
+        [ParameterApi.CreateIndex] = ["index", "timeout", "cluster_manager_timeout", "master_timeout", "wait_for_active_shards"],
+        [ParameterApi.GetIndex] =
+        [
+            "index", .. IndicesOptions, "local", "cluster_manager_timeout", "master_timeout", "human", "include_defaults", .. SettingsFormat,
+        ],
+        [ParameterApi.GetMapping] = ["index", .. IndicesOptions, "cluster_manager_timeout", "master_timeout", "local"],
+
+        // ensure_node_weighed_in and awareness_attribute are OpenSearch's own.
+        [ParameterApi.ClusterHealth] = [.. Health, "cluster_manager_timeout", "master_timeout", "ensure_node_weighed_in", "awareness_attribute"],
+        [ParameterApi.Scroll] = Elasticsearch[ParameterApi.Scroll],
+        [ParameterApi.ClearScroll] = Elasticsearch[ParameterApi.ClearScroll],
+        [ParameterApi.RenderTemplate] = Elasticsearch[ParameterApi.RenderTemplate],
+
+        // Not checked with this flavour (its own handlers, not read here): _cat/indices, _nodes, its point-in-time APIs and _scripts.
     };
 
     /// <summary>
@@ -124,6 +224,7 @@ internal static class ApiParameters
     /// <param name="hasBody">
     /// For <see cref="ParameterApi.Count"/>: whether the request has a body. Without one <c>RestCountAction</c> reads
     /// <c>q</c> and its parameters (Elasticsearch all of them, OpenSearch the others only with <c>q</c>); with one, none.
+    /// For <see cref="ParameterApi.RenderTemplate"/>: without one it reads <c>source</c> and <c>source_content_type</c>.
     /// </param>
     /// <param name="updatesDocument">
     /// For <see cref="ParameterApi.Update"/>: whether the body has a <c>doc</c> or an <c>upsert</c>, whose index requests
@@ -131,11 +232,21 @@ internal static class ApiParameters
     /// </param>
     public static void ThrowIfUnknown(ParameterApi api, string path, IEnumerable<string> keys, bool openSearch, bool hasBody = false, bool updatesDocument = false)
     {
+        if (!(openSearch ? OpenSearch : Elasticsearch).TryGetValue(api, out var handler))
+        {
+            return;
+        }
+
         var given = keys.ToHashSet(StringComparer.Ordinal);
-        IEnumerable<string> read = (openSearch ? OpenSearch : Elasticsearch)[api];
+        IEnumerable<string> read = handler;
         if (api == ParameterApi.Count && !hasBody)
         {
             read = read.Concat(!openSearch || given.Contains("q") ? QueryString : ["q"]);
+        }
+
+        if (api == ParameterApi.RenderTemplate && !hasBody)
+        {
+            read = read.Concat(RenderTemplateSource);
         }
 
         if (api == ParameterApi.Update && updatesDocument)

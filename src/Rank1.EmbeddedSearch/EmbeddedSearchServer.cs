@@ -139,7 +139,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         });
 
         var server = new EmbeddedSearchServer(app, catalog, contexts, options, time.CreateTimer(_ => RefreshQuietly(catalog, contexts), null, options.RefreshInterval, options.RefreshInterval), time);
-        MapRoutes(app, server, search, docs, new CatEndpoints(catalog), nodeId);
+        MapRoutes(app, server, search, docs, new CatEndpoints(catalog, options.Flavor), nodeId);
         MapTemplateRoutes(app, new TemplateEndpoints(new StoredScripts(), executor, options.Flavor));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         server.Url = ServerUrls.Bound(app.Urls);
@@ -277,6 +277,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     // client keeps talking to it. Settings come with the "settings" metric (flat with flat_settings).
     private JsonObject Nodes(string nodeId, HttpRequest request)
     {
+        ApiParameters.ThrowIfUnknown(ParameterApi.NodesInfo, request.Path, request.Query.Keys, Options.Flavor == SearchFlavor.OpenSearch);
         var hostPort = $"{Url.Host}:{Url.Port}";
         // Published as the client reached us ("name/ip:port" for a host name, as Elasticsearch writes it).
         var reached = request.Host.HasValue ? request.Host.Host.Trim('[', ']') : Url.Host;
@@ -284,6 +285,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         var publish = IPAddress.TryParse(reached, out _) ? $"{request.Host.Host}:{reachedPort}" : $"{reached}/{Url.Host}:{reachedPort}";
         var path = request.Path.Value ?? string.Empty;
         var withSettings = path.Contains("settings", StringComparison.Ordinal) || path.TrimEnd('/') == "/_nodes";
+        // Settings.toXContent reads flat_settings with paramAsBoolean, strictly, when it writes the settings.
+        var flatSettings = withSettings && (RequestJson.ParamAsBoolean(request.Query.TryGetValue("flat_settings", out var flat) ? flat.ToString() : null) ?? false);
         var answer = new JsonObject
         {
             ["_nodes"] = new JsonObject { ["total"] = 1, ["successful"] = 1, ["failed"] = 0 },
@@ -309,7 +312,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         };
         if (withSettings)
         {
-            answer["nodes"]![nodeId]!["settings"] = NodeSettings(request.Query.ContainsKey("flat_settings") && request.Query["flat_settings"].ToString() is "" or "true");
+            answer["nodes"]![nodeId]!["settings"] = NodeSettings(flatSettings);
         }
 
         return answer;

@@ -1095,8 +1095,127 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.True(r.Status == status && r.ErrorType is null, r.Body?.ToJsonString());
     }
 
+    private const string StoredTemplate = """{"script":{"lang":"mustache","source":{"query":{"match":{"text":"{{q}}"}}}}}""";
+
+    [Theory]
+    // BaseRestHandler refuses a URL parameter the handler did not read (RestCreateIndexAction, RestGetIndicesAction,
+    // RestGetMappingAction, RestIndicesAction, RestClusterHealthAction, RestNodesInfoAction, RestSearchScrollAction,
+    // RestClearScrollAction, RestOpenPointInTimeAction, RestClosePointInTimeAction, the stored script actions and
+    // RestRenderSearchTemplateAction), suggesting those it read. These were all taken and ignored: the index was made
+    // without the misspelt option, the script stored, the health answered at once.
+    [InlineData("PUT", "/fresh?wait_for_active_shard=1", "{}", "request [/fresh] contains unrecognized parameter: [wait_for_active_shard] -> did you mean [wait_for_active_shards]?")]
+    [InlineData("GET", "/library?include_default=true", null, "request [/library] contains unrecognized parameter: [include_default] -> did you mean [include_defaults]?")]
+    [InlineData("GET", "/library/_mapping?expand_wildcard=open", null, "request [/library/_mapping] contains unrecognized parameter: [expand_wildcard] -> did you mean [expand_wildcards]?")]
+    [InlineData("GET", "/_cat/indices?foo=1", null, "request [/_cat/indices] contains unrecognized parameter: [foo]")]
+    [InlineData("GET", "/_cluster/health/library?foo=1", null, "request [/_cluster/health/library] contains unrecognized parameter: [foo]")]
+    [InlineData("GET", "/_nodes/http?foo=1", null, "request [/_nodes/http] contains unrecognized parameter: [foo]")]
+    [InlineData("POST", "/_search/scroll?foo=1", "{\"scroll_id\":\"x\"}", "request [/_search/scroll] contains unrecognized parameter: [foo]")]
+    [InlineData("DELETE", "/_search/scroll?foo=1", "{\"scroll_id\":\"x\"}", "request [/_search/scroll] contains unrecognized parameter: [foo]")]
+    [InlineData("POST", "/library/_pit?keep_alive=1m&foo=1", null, "request [/library/_pit] contains unrecognized parameter: [foo]")]
+    [InlineData("DELETE", "/_pit?foo=1", "{\"id\":\"x\"}", "request [/_pit] contains unrecognized parameter: [foo]")]
+    [InlineData("PUT", "/_scripts/t1?foo=1", StoredTemplate, "request [/_scripts/t1] contains unrecognized parameter: [foo]")]
+    [InlineData("GET", "/_scripts/t1?foo=1", null, "request [/_scripts/t1] contains unrecognized parameter: [foo]")]
+    [InlineData("DELETE", "/_scripts/t1?foo=1", null, "request [/_scripts/t1] contains unrecognized parameter: [foo]")]
+    [InlineData("POST", "/_render/template?foo=1", "{\"source\":\"{}\"}", "request [/_render/template] contains unrecognized parameter: [foo]")]
+    // RestClusterHealthAction's own words for the parameter it no longer takes.
+    [InlineData("GET", "/_cluster/health?wait_for_relocating_shards=0", null, "wait_for_relocating_shards has been removed, use wait_for_no_relocating_shards [true/false] instead")]
+    public async Task IndexClusterScrollAndScriptApis_AParameterTheyDoNotRead_IsA400WithSuggestions(string method, string path, string? body, string reason)
+    {
+        (await Es.SendAsync(new HttpMethod(method), path, body)).AssertError(400, "illegal_argument_exception", reason);
+        // Refused before anything ran: no index made, no script stored.
+        Assert.Equal(404, (await Es.GetAsync("/fresh")).Status);
+        Assert.Equal(404, (await Es.GetAsync("/_scripts/t1")).Status);
+    }
+
+    [Theory]
+    // Every parameter those handlers read is still taken, those this backend does not apply included (timeouts,
+    // local, include_defaults, features, the cat response parameters...).
+    [InlineData("PUT", "/fresh?timeout=30s&master_timeout=30s&wait_for_active_shards=1", "{}")]
+    [InlineData("GET", "/library?master_timeout=30s&expand_wildcards=open&ignore_unavailable=false&allow_no_indices=true&ignore_throttled=false&local=false&human=false&include_defaults=false&features=mappings&flat_settings=true&settings_filter=x", null)]
+    [InlineData("GET", "/library/_mapping?master_timeout=30s&expand_wildcards=open&ignore_unavailable=false&allow_no_indices=true&local=false", null)]
+    [InlineData("GET", "/_cat/indices/library?format=json&h=index&v=true&s=index&bytes=b&help=false&pri=false&health=green&local=false&master_timeout=30s&include_unloaded_segments=false&expand_wildcards=open&time=ms&size=k&ts=false", null)]
+    [InlineData("GET", "/_cluster/health/library?local=false&master_timeout=30s&timeout=30s&wait_for_status=green&wait_for_no_relocating_shards=true&wait_for_no_initializing_shards=true&wait_for_active_shards=1&wait_for_nodes=1&wait_for_events=normal&level=indices&expand_wildcards=open", null)]
+    [InlineData("GET", "/_nodes/_all/http?timeout=30s&flat_settings=true&settings_filter=x", null)]
+    [InlineData("POST", "/library/_pit?keep_alive=1m&routing=r&preference=_local&allow_partial_search_results=false&max_concurrent_shard_requests=5&expand_wildcards=open&ignore_unavailable=false&allow_no_indices=true", null)]
+    [InlineData("PUT", "/_scripts/t2?timeout=30s&master_timeout=30s&context=search", StoredTemplate)]
+    [InlineData("GET", "/_scripts/missing?master_timeout=30s&pretty=true&error_trace=false&human=false&filter_path=found", null)]
+    [InlineData("POST", "/_render/template?filter_path=template_output", "{\"source\":\"{}\"}")]
+    public async Task IndexClusterScrollAndScriptApis_TheParametersTheyRead_AreAccepted(string method, string path, string? body)
+    {
+        var r = await Es.SendAsync(new HttpMethod(method), path, body);
+        Assert.True(r.Status is 200 or 404 && (r.Body as JsonObject)?["error"] is null, r.Body?.ToJsonString());
+    }
+
     [Fact]
-    public async Task DocumentApisAndCount_OpenSearch_ReadTheirOwnParameters()
+    public async Task ScrollAndPointInTime_TakeTheParametersTheyRead()
+    {
+        // RestSearchScrollAction's response parameter rest_total_hits_as_int shapes each page's total as that request
+        // asks: it was ignored, every page's total shaped as the search that opened the scroll asked.
+        var scroll = (await Es.GetAsync("/library/_search?scroll=1m&size=1")).Json["_scroll_id"]!.GetValue<string>();
+        var next = await Es.PostAsync("/_search/scroll?scroll=1m&rest_total_hits_as_int=true", new JsonObject { ["scroll_id"] = scroll });
+        Assert.Equal(4, next.Json["hits"]!["total"]!.GetValue<int>());
+        next = await Es.PostAsync("/_search/scroll?scroll=1m", new JsonObject { ["scroll_id"] = scroll });
+        Assert.Equal(4, next.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+        var asInt = (await Es.GetAsync("/library/_search?scroll=1m&size=1&rest_total_hits_as_int=true")).Json["_scroll_id"]!.GetValue<string>();
+        next = await Es.PostAsync("/_search/scroll", new JsonObject { ["scroll_id"] = asInt, ["scroll"] = "1m" });
+        Assert.Equal("eq", next.Json["hits"]!["total"]!["relation"]!.GetValue<string>());
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Delete, "/_search/scroll?scroll_id=" + Uri.EscapeDataString(scroll))).Status);
+        var pit = (await Es.PostAsync("/library/_pit?keep_alive=1m")).Json["id"]!.GetValue<string>();
+        Assert.Equal(1, (await Es.SendAsync(HttpMethod.Delete, "/_pit?pretty=true", new JsonObject { ["id"] = pit })).Json["num_freed"]!.GetValue<int>());
+    }
+
+    [Theory]
+    // These handlers read their booleans with paramAsBoolean: anything but true, false or empty is a 400 before the
+    // request runs. They were not read (require_alias, require_data_stream, list_executed_pipelines,
+    // include_source_on_error, local, include_unloaded_segments, help, allow_partial_search_results, the health waits)
+    // or read as false when not "true" (v, flat_settings): the write was made, the header left out.
+    [InlineData("PUT", "/library/_doc/90?require_alias=yes", "{\"title\":\"x\"}")]
+    [InlineData("PUT", "/library/_create/90?require_data_stream=1", "{\"title\":\"x\"}")]
+    [InlineData("POST", "/library/_doc?include_source_on_error=no", "{\"title\":\"x\"}")]
+    [InlineData("POST", "/library/_update/90?require_alias=yes", "{\"doc\":{\"title\":\"x\"},\"doc_as_upsert\":true}")]
+    [InlineData("POST", "/library/_update/90?include_source_on_error=True", "{\"doc\":{\"title\":\"x\"},\"doc_as_upsert\":true}")]
+    [InlineData("POST", "/_bulk?list_executed_pipelines=yes", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n")]
+    [InlineData("POST", "/_bulk?require_alias=yes", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n")]
+    [InlineData("POST", "/_bulk?require_data_stream=yes", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n")]
+    [InlineData("POST", "/_bulk?include_source_on_error=yes", "{\"index\":{\"_index\":\"library\",\"_id\":\"90\"}}\n{\"title\":\"x\"}\n")]
+    [InlineData("GET", "/library?local=yes", null)]
+    [InlineData("GET", "/library?include_defaults=yes", null)]
+    [InlineData("GET", "/library/_mapping?local=yes", null)]
+    [InlineData("GET", "/_cat/indices?v=yes", null)]
+    [InlineData("GET", "/_cat/indices?help=yes", null)]
+    [InlineData("GET", "/_cat/indices?include_unloaded_segments=yes", null)]
+    [InlineData("GET", "/_cluster/health?wait_for_no_relocating_shards=yes", null)]
+    [InlineData("GET", "/_cluster/health?local=yes", null)]
+    [InlineData("GET", "/_nodes?flat_settings=yes", null)]
+    [InlineData("POST", "/library/_pit?keep_alive=1m&allow_partial_search_results=yes", null)]
+    public async Task ParametersReadAsBooleans_TakeOnlyTrueOrFalse(string method, string path, string? body)
+    {
+        var contentType = path.StartsWith("/_bulk", StringComparison.Ordinal) ? "application/x-ndjson" : "application/json";
+        var r = await Es.SendAsync(new HttpMethod(method), path, body, contentType);
+        var value = path[(path.LastIndexOf('=') + 1)..];
+        r.AssertError(400, "illegal_argument_exception", $"Failed to parse value [{value}] as only [true] or [false] are allowed.");
+        await Es.PostAsync("/library/_refresh");
+        Assert.Equal(4, (await Es.GetAsync("/library/_count")).Json["count"]!.GetValue<int>());
+    }
+
+    [Theory]
+    // IndicesOptions.fromParameters reads the deprecated ignore_throttled with nodeBooleanValue, as its siblings: it
+    // was not read at all. RestCountAction reads the indices options first of all, before q and its parameters or the
+    // body: the q or body error came first.
+    [InlineData("GET", "/library/_search?ignore_throttled=yes", null, "ignore_throttled")]
+    [InlineData("GET", "/library/_count?ignore_throttled=no", null, "ignore_throttled")]
+    [InlineData("GET", "/library/_count?ignore_unavailable=yes&df=title", null, "ignore_unavailable")]
+    [InlineData("POST", "/library/_count?allow_no_indices=yes", "[]", "allow_no_indices")]
+    public async Task IndicesOptions_AreReadFirst_IgnoreThrottledToo(string method, string path, string? body, string name)
+    {
+        var r = await Es.SendAsync(new HttpMethod(method), path, body);
+        r.AssertError(400, "illegal_argument_exception", $"Could not convert [{name}] to boolean");
+        Assert.Equal($"Failed to parse value [{path[(path.IndexOf('=') + 1)..].Split('&')[0]}] as only [true] or [false] are allowed.",
+            r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task DocumentIndexAndClusterApis_OpenSearch_ReadTheirOwnParameters()
     {
         // OpenSearch 2.x's handlers do not read Elasticsearch's newer parameters, and its RestCountAction reads q's
         // parameters only with q, so df alone is an unrecognized parameter there (Elasticsearch names q as missing).
@@ -1113,6 +1232,15 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await es.PostAsync("/books/_update/1?refresh=true&retry_on_conflict=1&require_alias=false", JsonNode.Parse("""{"doc":{"title":"y"}}"""))).Status);
         (await es.PostAsync("/books/_update/1?include_source_on_error=true", JsonNode.Parse("""{"doc":{"title":"z"}}""")))
             .AssertError(400, "illegal_argument_exception", "request [/books/_update/1] contains unrecognized parameter: [include_source_on_error]");
+        // Its index and health handlers read cluster_manager_timeout (and the deprecated master_timeout), its health
+        // awareness_attribute and ensure_node_weighed_in; its get index no features (Elasticsearch's).
+        Assert.Equal(200, (await es.PutAsync("/shelf?cluster_manager_timeout=30s&master_timeout=30s&timeout=30s&wait_for_active_shards=1")).Status);
+        Assert.Equal(200, (await es.GetAsync("/shelf/_mapping?cluster_manager_timeout=30s&local=false")).Status);
+        Assert.Equal(200, (await es.GetAsync("/shelf?cluster_manager_timeout=30s&include_defaults=false")).Status);
+        Assert.Equal(200, (await es.GetAsync("/_cluster/health?cluster_manager_timeout=30s&awareness_attribute=zone&ensure_node_weighed_in=false")).Status);
+        (await es.GetAsync("/shelf?features=mappings")).AssertError(400, "illegal_argument_exception", "request [/shelf] contains unrecognized parameter: [features]");
+        (await es.PutAsync("/other?foo=1")).AssertError(400, "illegal_argument_exception", "request [/other] contains unrecognized parameter: [foo]");
+        Assert.Equal(404, (await es.GetAsync("/other")).Status);
         // OpenSearch's RestDeleteIndexAction reads cluster_manager_timeout.
         Assert.Equal(200, (await es.SendAsync(HttpMethod.Delete, "/books?cluster_manager_timeout=30s&master_timeout=30s&timeout=30s", null)).Status);
     }

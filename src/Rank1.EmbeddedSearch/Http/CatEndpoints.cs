@@ -12,7 +12,7 @@ namespace Rank1.EmbeddedSearch.Http;
 /// header, <c>h</c> to pick columns, <c>s</c> to sort, <c>bytes</c> for the unit) or, with <c>format=json</c>, an
 /// array of objects whose values are all strings.
 /// </summary>
-internal sealed class CatEndpoints(IndexCatalog catalog)
+internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
 {
     private static readonly (string Name, bool Right)[] IndexColumns =
     [
@@ -23,6 +23,11 @@ internal sealed class CatEndpoints(IndexCatalog catalog)
     public async Task IndicesAsync(HttpContext context, string? index)
     {
         var query = context.Request.Query;
+        // AbstractCatAction.prepareRequest reads help, RestIndicesAction include_unloaded_segments, with paramAsBoolean
+        // (strictly); then BaseRestHandler refuses what they did not read.
+        _ = RequestJson.ParamAsBoolean(Param(query, "help"));
+        _ = RequestJson.ParamAsBoolean(Param(query, "include_unloaded_segments"));
+        SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.CatIndices, flavor);
         var bytes = query["bytes"].ToString();
         var rows = catalog.Resolve(index, expandHidden: IndexCatalog.ExpandsHidden(query["expand_wildcards"].ToString())).Select(i =>
         {
@@ -81,7 +86,8 @@ internal sealed class CatEndpoints(IndexCatalog catalog)
             throw EsException.IllegalArgument($"Unsupported format [{format}]: the embedded search backend answers _cat in text and json");
         }
 
-        var header = query.ContainsKey("v") && query["v"].ToString() is "" or "true";
+        // RestTable.buildResponse: request.paramAsBoolean("v", false), strictly (?v=yes is a 400, not no header).
+        var header = RequestJson.ParamAsBoolean(Param(query, "v")) ?? false;
         var widths = columns.Select(c => rows.Select(r => r[c.Name].Length).Append(header ? c.Name.Length : 0).Max()).ToArray();
         var text = new StringBuilder();
         if (header)
@@ -101,6 +107,8 @@ internal sealed class CatEndpoints(IndexCatalog catalog)
             await context.Response.WriteAsync(text.ToString(), context.RequestAborted).ConfigureAwait(false);
         }
     }
+
+    private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 
     // Elasticsearch pads every cell to its column's width; numbers on the left, text on the right (but the last column).
     private static void AppendRow(StringBuilder text, (string Name, bool Right)[] columns, int[] widths, Dictionary<string, string> row, bool headerRow)

@@ -18,10 +18,20 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
     public async Task AnswerAsync(HttpContext context, string? indexExpression)
     {
         var query = context.Request.Query;
+        // RestClusterHealthAction.fromRequest reads local first, then wait_for_status and the wait_for_no_* flags, with
+        // paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
+        _ = RequestJson.ParamAsBoolean(Param(query, "local"));
         if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))
         {
             // ClusterHealthStatus.fromString.
             throw EsException.IllegalArgument($"unknown cluster health status [{wanted}]");
+        }
+
+        _ = RequestJson.ParamAsBoolean(Param(query, "wait_for_no_relocating_shards"));
+        _ = RequestJson.ParamAsBoolean(Param(query, "wait_for_no_initializing_shards"));
+        if (query.ContainsKey("wait_for_relocating_shards"))
+        {
+            throw EsException.IllegalArgument("wait_for_relocating_shards has been removed, use wait_for_no_relocating_shards [true/false] instead");
         }
 
         var level = query.TryGetValue("level", out var l) ? l.ToString() : "cluster";
@@ -31,6 +41,8 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         }
 
         var timeout = query.TryGetValue("timeout", out var t) ? TimeValue.Parse(t.ToString()) ?? throw EsException.IllegalArgument($"failed to parse setting [timeout] with value [{t}] as a time value: unit is missing or unrecognized") : DefaultTimeout;
+        // Once the request is read, before any wait: BaseRestHandler refuses what RestClusterHealthAction did not read.
+        SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.ClusterHealth, options.Flavor);
         var deadline = time.GetTimestamp();
         while (true)
         {
@@ -51,6 +63,8 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
             await Task.Delay(Poll, time, context.RequestAborted).ConfigureAwait(false);
         }
     }
+
+    private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 
     // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing.
     private List<string> Missing(string? expression) =>

@@ -20,15 +20,17 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         }
 
         var opType = context.Request.Query.TryGetValue("op_type", out var named) ? named.ToString() : null;
-        if (createOnly)
+        if (createOnly && opType is not null && opType.ToLowerInvariant() != "create")
         {
-            // RestIndexAction.CreateHandler.validateOpType.
-            if (opType is not null && opType.ToLowerInvariant() != "create")
-            {
-                throw EsException.IllegalArgument($"opType must be 'create', found: [{opType}]");
-            }
+            // RestIndexAction.CreateHandler.validateOpType, before RestIndexAction reads the request.
+            throw EsException.IllegalArgument($"opType must be 'create', found: [{opType}]");
         }
-        else if (opType is not null)
+
+        // RestIndexAction reads the versions, then require_alias, require_data_stream and include_source_on_error with
+        // paramAsBoolean (strictly: ?require_alias=yes is a 400), then op_type.
+        var condition = WriteCondition.FromQuery(Param(context));
+        ThrowIfBadWriteBooleans(Param(context), "require_alias", "require_data_stream", "include_source_on_error");
+        if (!createOnly && opType is not null)
         {
             // IndexRequest.opType(String), either case; another value is refused, not taken as index (an overwrite).
             createOnly = opType.ToLowerInvariant() switch
@@ -38,12 +40,12 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
                 _ => throw EsException.IllegalArgument($"opType must be 'create' or 'index', found: [{opType}]"),
             };
         }
-        else
+        else if (!createOnly)
         {
             // RestIndexAction's AutoIdHandler makes a request without an id a create unless it names its op_type.
             createOnly = string.IsNullOrEmpty(id);
         }
-        var condition = WriteCondition.FromQuery(Param(context));
+
         ThrowIfUnknownParameters(context, ParameterApi.Index);
         // The document is parsed where Elasticsearch parses it, on the shard: after the handler has read the request.
         var body = EsHttp.ParseObject(raw, "document_parsing_exception");
@@ -105,6 +107,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         }
 
         var condition = WriteCondition.FromQuery(param);
+        // Then require_alias and include_source_on_error, with paramAsBoolean (strictly), before the body.
+        ThrowIfBadWriteBooleans(param, "require_alias", "include_source_on_error");
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var update = RequestJson.IsEmpty(raw)
             ? new UpdateOperation(UpdateBody.Empty, condition, docAsUpsert ?? false, source)
@@ -136,7 +140,11 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task BulkAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var refresh = EsHttp.Refresh(context.Request); // RestBulkAction sets it before the body is read
+        // RestBulkAction reads list_executed_pipelines, require_alias and require_data_stream with paramAsBoolean
+        // (strictly), then refresh, then include_source_on_error, all before the body.
+        ThrowIfBadWriteBooleans(Param(context), "list_executed_pipelines", "require_alias", "require_data_stream");
+        var refresh = EsHttp.Refresh(context.Request);
+        ThrowIfBadWriteBooleans(Param(context), "include_source_on_error");
         var body = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var lines = EsHttp.NdjsonLines(body).ToList();
         // BulkRequestParser.findNextMarker: bytes after the last newline are a line with no end, refused once the parser
@@ -574,6 +582,16 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     {
         _ = BoolParam(param, "refresh");
         _ = BoolParam(param, "realtime");
+    }
+
+    // The booleans a write reads with paramAsBoolean and this backend does not apply (one index, no aliases, data
+    // streams or pipelines): read all the same, so that a value other than true or false is Elasticsearch's 400.
+    private static void ThrowIfBadWriteBooleans(Func<string, string?> param, params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            _ = BoolParam(param, key);
+        }
     }
 
     // RestRequest.paramAsBoolean: empty is true, otherwise exactly "true" or "false".

@@ -35,7 +35,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         // RestCountAction reads the body with RestActions.getQueryContent: its first token must start an object
         // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
-        // follows is never read (unlike _search's checkTrailingTokens).
+        // follows is never read (unlike _search's checkTrailingTokens). It reads the indices options first of all.
+        _ = IndexCatalog.ReadIndicesOptions(Param(context));
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         if (raw.Length == 0 && flavor == SearchFlavor.Elasticsearch)
         {
@@ -130,18 +131,33 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task ScrollAsync(HttpContext context, string? pathScrollId)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
-        var id = body?["scroll_id"]?.GetValue<string>() ?? pathScrollId ?? Param(context)("scroll_id")
-            ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;");
+        var id = body?["scroll_id"]?.GetValue<string>() ?? pathScrollId ?? Param(context)("scroll_id");
+        if (id is null)
+        {
+            // SearchScrollRequest.validate, in the transport action: after BaseRestHandler's check.
+            ThrowIfUnknownParameters(context, ParameterApi.Scroll);
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;");
+        }
+
         var keepAlive = (body?["scroll"]?.ToString() ?? Param(context)("scroll")) is { } k ? SearchContexts.ParseKeepAlive(k, "scroll") : (TimeSpan?)null;
-        await EsHttp.WriteAsync(context, 200, executor.Scroll(id, keepAlive)).ConfigureAwait(false);
+        ThrowIfUnknownParameters(context, ParameterApi.Scroll);
+        // The page's total as this request asks (rest_total_hits_as_int, a response parameter of RestSearchScrollAction
+        // read with paramAsBoolean as SearchResponse writes it), not as the search that opened the scroll asked.
+        var totalAsInt = RequestJson.ParamAsBoolean(Param(context)("rest_total_hits_as_int")) ?? false;
+        await EsHttp.WriteAsync(context, 200, SearchExecutor.WithTotalHitsAsInt(executor.Scroll(id, keepAlive), totalAsInt)).ConfigureAwait(false);
     }
 
     /// <summary><c>DELETE /_search/scroll</c>: the ids in the body, the URL, or <c>_all</c>; 404 when nothing was freed, as Elasticsearch answers.</summary>
     public async Task ClearScrollAsync(HttpContext context, string? pathScrollIds)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
-        var ids = Ids(body?["scroll_id"]) ?? pathScrollIds?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? Param(context)("scroll_id")?.Split(',', StringSplitOptions.RemoveEmptyEntries)
-            ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;");
+        var ids = Ids(body?["scroll_id"]) ?? pathScrollIds?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? Param(context)("scroll_id")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        ThrowIfUnknownParameters(context, ParameterApi.ClearScroll); // before ClearScrollRequest.validate, in the transport action
+        if (ids is null)
+        {
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;");
+        }
+
         var freed = contexts.Clear(ids is ["_all"] ? null : ids, isPit: false);
         await EsHttp.WriteAsync(context, freed > 0 ? 200 : 404, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
     }
@@ -153,9 +169,16 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task OpenPointInTimeAsync(HttpContext context, string index, bool openSearch)
     {
         await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive")
-            : throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;");
-        var pit = executor.OpenPointInTime(index, keepAlive, Param(context));
+        var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive") : (TimeSpan?)null;
+        // RestOpenPointInTimeAction reads allow_partial_search_results with paramAsBoolean, strictly.
+        _ = RequestJson.ParamAsBoolean(Param(context)("allow_partial_search_results"));
+        ThrowIfUnknownParameters(context, ParameterApi.OpenPointInTime); // before OpenPointInTimeRequest.validate, in the transport action
+        if (keepAlive is null)
+        {
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;");
+        }
+
+        var pit = executor.OpenPointInTime(index, keepAlive.Value, Param(context));
         var shards = SearchExecutor.Shards(pit.Targets.Count);
         await EsHttp.WriteAsync(context, 200, openSearch
             ? new JsonObject { ["pit_id"] = pit.Id, ["_shards"] = shards, ["creation_time"] = time.GetUtcNow().ToUnixTimeMilliseconds() }
@@ -170,6 +193,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task ClosePointInTimeAsync(HttpContext context)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        ThrowIfUnknownParameters(context, ParameterApi.ClosePointInTime);
         var id = body?["id"]?.GetValue<string>() ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: point in time id is missing;");
         var freed = contexts.Clear([id], isPit: true);
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["succeeded"] = true, ["num_freed"] = freed }).ConfigureAwait(false);
@@ -209,7 +233,12 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
                     throw EsException.Parsing($"unknown key [{key}] for create index");
                 }
             }
+        }
 
+        // Once the body is read (CreateIndexRequest.source, in RestCreateIndexAction.prepareRequest), before the index is made.
+        ThrowIfUnknownParameters(context, ParameterApi.CreateIndex);
+        if (body is not null)
+        {
             if (body["settings"] is JsonObject { Count: > 0 } settings && IsHidden(settings) is { } hidden)
             {
                 catalog.Create(index, body["mappings"], hidden);
@@ -250,7 +279,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// </summary>
     public async Task DeleteIndexAsync(HttpContext context, string index)
     {
-        ApiParameters.ThrowIfUnknown(ParameterApi.DeleteIndex, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
+        ThrowIfUnknownParameters(context, ParameterApi.DeleteIndex);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
             throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
@@ -270,6 +299,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     // unless ignore_unavailable; no index at all (a wildcard matching none) is a 404 here too.
     public Task IndexExistsAsync(HttpContext context, string index)
     {
+        ReadGetIndexParameters(context);
         int found;
         try
         {
@@ -289,6 +319,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task GetIndexAsync(HttpContext context, string index)
     {
+        ReadGetIndexParameters(context);
         var result = new JsonObject();
         foreach (var i in Indices(context, index))
         {
@@ -319,6 +350,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task MappingAsync(HttpContext context, string? index)
     {
+        // RestGetMappingAction reads local with paramAsBoolean (RestUtils.consumeDeprecatedLocalParameter), strictly.
+        _ = RequestJson.ParamAsBoolean(Param(context)("local"));
+        ThrowIfUnknownParameters(context, ParameterApi.GetMapping);
         var result = new JsonObject();
         foreach (var i in Indices(context, index))
         {
@@ -330,7 +364,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task RefreshAsync(HttpContext context, string? index)
     {
-        ApiParameters.ThrowIfUnknown(ParameterApi.Refresh, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
+        ThrowIfUnknownParameters(context, ParameterApi.Refresh);
         var indices = Indices(context, index);
         foreach (var i in indices)
         {
@@ -339,6 +373,26 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["_shards"] = new JsonObject { ["total"] = indices.Count, ["successful"] = indices.Count, ["failed"] = 0 } }).ConfigureAwait(false);
     }
+
+    // RestGetIndicesAction (GET and HEAD) reads local, human and include_defaults with paramAsBoolean, strictly.
+    private void ReadGetIndexParameters(HttpContext context)
+    {
+        foreach (var name in (string[])["local", "human", "include_defaults"])
+        {
+            _ = RequestJson.ParamAsBoolean(Param(context)(name));
+        }
+
+        ThrowIfUnknownParameters(context, ParameterApi.GetIndex);
+    }
+
+    /// <summary>
+    /// Refuses the URL parameters the handler for <paramref name="api"/> did not read (<see cref="ApiParameters"/>), once
+    /// it has read the request, as <c>BaseRestHandler</c> does.
+    /// </summary>
+    internal static void ThrowIfUnknownParameters(HttpContext context, ParameterApi api, SearchFlavor flavor, bool hasBody = false) =>
+        ApiParameters.ThrowIfUnknown(api, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody);
+
+    private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api) => ThrowIfUnknownParameters(context, api, flavor);
 
     /// <summary>The request's URL parameters, read one by name.</summary>
     internal static Func<string, string?> Param(HttpContext context) => name =>

@@ -25,13 +25,16 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// <summary><c>PUT|POST /_scripts/{id}</c>.</summary>
     public async Task PutScriptAsync(HttpContext context, string id)
     {
-        scripts.Put(id, await EsHttp.ReadObjectAsync(context).ConfigureAwait(false));
+        // The body read (StoredScriptSource.parse, in RestPutStoredScriptAction.prepareRequest), BaseRestHandler refuses the
+        // parameters it did not read before the script is kept.
+        scripts.Put(id, await EsHttp.ReadObjectAsync(context).ConfigureAwait(false), () => ThrowIfUnknownParameters(context, ParameterApi.PutScript));
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
     }
 
     /// <summary><c>GET /_scripts/{id}</c>: <c>{"_id":..,"found":true,"script":{"lang":..,"source":..}}</c>, or a 404 with <c>found: false</c>.</summary>
     public Task GetScriptAsync(HttpContext context, string id)
     {
+        ThrowIfUnknownParameters(context, ParameterApi.GetScript);
         if (scripts.Get(id) is not { } script)
         {
             return EsHttp.WriteAsync(context, 404, new JsonObject { ["_id"] = id, ["found"] = false });
@@ -47,9 +50,16 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     }
 
     /// <summary><c>DELETE /_scripts/{id}</c>.</summary>
-    public Task DeleteScriptAsync(HttpContext context, string id) => scripts.Delete(id)
-        ? EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true })
-        : throw new EsException(404, "resource_not_found_exception", $"stored script [{id}] does not exist and cannot be deleted");
+    public Task DeleteScriptAsync(HttpContext context, string id)
+    {
+        ThrowIfUnknownParameters(context, ParameterApi.DeleteScript);
+        return scripts.Delete(id)
+            ? EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true })
+            : throw new EsException(404, "resource_not_found_exception", $"stored script [{id}] does not exist and cannot be deleted");
+    }
+
+    private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api, bool hasBody = false) =>
+        SearchEndpoints.ThrowIfUnknownParameters(context, api, flavor, hasBody);
 
     /// <summary>
     /// <c>GET|POST /_render/template[/{id}]</c>: <c>{"template_output":..}</c>. Elasticsearch copies the rendered text
@@ -58,7 +68,10 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     /// </summary>
     public async Task RenderAsync(HttpContext context, string? id)
     {
-        var rendered = Render(await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false), id, context.RequestAborted);
+        var body = await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false);
+        // Once the body is read, before the template renders (in the transport action).
+        ThrowIfUnknownParameters(context, ParameterApi.RenderTemplate, hasBody: body is not null);
+        var rendered = Render(body, id, context.RequestAborted);
         JsonNode? output;
         try
         {

@@ -162,17 +162,20 @@ internal sealed partial class IndexCatalog : IDisposable
     /// <param name="expression">The index expression.</param>
     /// <param name="param">The request's URL parameters.</param>
     public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param) =>
-        Resolve(expression, ignoreUnavailable: IgnoresUnavailable(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
+        Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
 
     /// <summary>
-    /// <c>ignore_unavailable</c> as <c>IndicesOptions.fromParameters</c> reads it (<c>nodeBooleanValue</c>, default
-    /// false), after <c>allow_no_indices</c> (read with the wildcard options, first; a wildcard matching nothing is
-    /// no error here either way).
+    /// The URL's indices options as <c>IndicesOptions.fromParameters</c> reads them (<c>nodeBooleanValue</c>):
+    /// <c>allow_no_indices</c> with the wildcard options first (a wildcard matching nothing is no error here either
+    /// way), then the deprecated <c>ignore_throttled</c> (no index is throttled here), then <c>ignore_unavailable</c>,
+    /// whose value (default false) it answers. A handler reads them first of all (<c>RestCountAction</c> before its
+    /// query): call it there.
     /// </summary>
     /// <param name="param">The request's URL parameters.</param>
-    private static bool IgnoresUnavailable(Func<string, string?> param)
+    public static bool ReadIndicesOptions(Func<string, string?> param)
     {
         _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
+        _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled");
         return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;
     }
 

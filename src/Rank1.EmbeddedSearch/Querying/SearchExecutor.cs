@@ -107,6 +107,25 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         contexts.Open(catalog.Resolve(indexExpression, param),
             isPit: true, scroll: null, keepAlive);
 
+    /// <summary>
+    /// An answer's <c>hits.total</c> written as a number (<c>rest_total_hits_as_int</c>) or as
+    /// <c>{"value":..,"relation":..}</c>; a number is an exact count (Elasticsearch counts exactly when it is asked for one).
+    /// </summary>
+    public static JsonObject WithTotalHitsAsInt(JsonObject answer, bool asInt)
+    {
+        if (answer["hits"] is JsonObject hits && hits["total"] is { } total)
+        {
+            hits["total"] = (total, asInt) switch
+            {
+                (JsonObject o, true) => JsonValue.Create(o["value"]!.GetValue<long>()),
+                (JsonValue v, false) => new JsonObject { ["value"] = v.GetValue<long>(), ["relation"] = "eq" },
+                _ => total,
+            };
+        }
+
+        return answer;
+    }
+
     private JsonObject NextScrollPage(SearchContexts.Context context)
     {
         lock (context.Gate)

@@ -22,13 +22,15 @@ internal sealed class StoredScripts
     /// <c>PUT /_scripts/{id}</c>'s body as <c>StoredScriptSource.parse</c> reads it: <c>{"script":{"lang":..,"source":..}}</c>,
     /// a template's source a string or an object (kept as its JSON text, with the JSON content type).
     /// </summary>
-    public void Put(string id, JsonObject? body)
+    /// <param name="id">The script's id.</param>
+    /// <param name="body">The request's body.</param>
+    /// <param name="parsed">
+    /// Run once the body is read, before the id is checked and the template compiled: where the URL's parameters are
+    /// checked, as <c>RestPutStoredScriptAction.prepareRequest</c> parses the body and <c>PutStoredScriptRequest.validate</c>
+    /// (the id) and the compilation run after <c>BaseRestHandler</c>'s check.
+    /// </param>
+    public void Put(string id, JsonObject? body, Action? parsed = null)
     {
-        if (id.Contains('#', StringComparison.Ordinal))
-        {
-            throw EsException.IllegalArgument($"stored script id [{id}] cannot contain '#'");
-        }
-
         if (body?["script"] is not JsonObject script)
         {
             throw EsException.Parsing("unexpected stored script format");
@@ -55,6 +57,12 @@ internal sealed class StoredScripts
         if (text.Length == 0)
         {
             throw EsException.IllegalArgument("source cannot be empty");
+        }
+
+        parsed?.Invoke();
+        if (id.Contains('#', StringComparison.Ordinal))
+        {
+            throw EsException.IllegalArgument($"stored script id [{id}] cannot contain '#'");
         }
 
         MustacheTemplate.Compile(text, id); // refused at PUT, as Elasticsearch compiles a stored script before it keeps it
