@@ -115,7 +115,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                 // As RestRequest decodes them (RestUtils.decodeQueryString), before its media types.
                 context.Features.Set<IQueryFeature>(new QueryFeature(new QueryCollection(
                     UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));
-                if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false))
+                if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false)
+                    || await EsHttp.RejectedChannelParametersAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false))
                 {
                     return;
                 }

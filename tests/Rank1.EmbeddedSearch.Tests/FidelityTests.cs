@@ -47,6 +47,36 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal(("illegal_argument_exception", cause), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
     }
 
+    // AbstractRestChannel reads pretty and human with paramAsBoolean when it is made, RestController.tryAllHandlers
+    // error_trace, on every path, before any handler: another value than true, false or empty is a 400 (the channel's
+    // the exception, answered without the request's parameters; error_trace Elasticsearch's simple error). They were
+    // taken (pretty=false pretty-printed, error_trace=yes was no trace), and the search answered.
+    [Theory]
+    [InlineData("/books/_search?pretty=yes&filter_path=took")]
+    [InlineData("/_cluster/health?human=1")]
+    [InlineData("/books/_search?error_trace=yes")]
+    [InlineData("/_nope?error_trace=TRUE")]
+    public async Task PrettyHumanAndErrorTrace_TakeOnlyTrueOrFalse(string path)
+    {
+        var r = await Es.GetAsync(path);
+        var value = path[(path.IndexOf('=') + 1)..].Split('&')[0];
+        var reason = $"Failed to parse value [{value}] as only [true] or [false] are allowed.";
+        if (path.Contains("error_trace", StringComparison.Ordinal))
+        {
+            Assert.Equal(400, r.Status);
+            Assert.Equal(new JsonObject { ["error"] = reason, ["status"] = 400 }.ToJsonString(), r.Json.ToJsonString());
+        }
+        else
+        {
+            r.AssertError(400, "illegal_argument_exception", reason);
+        }
+
+        // pretty=false is not pretty; pretty (empty) is.
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        Assert.DoesNotContain("\n", await http.GetStringAsync("/_cluster/health?pretty=false"), StringComparison.Ordinal);
+        Assert.Contains("\n", await http.GetStringAsync("/_cluster/health?pretty"), StringComparison.Ordinal);
+    }
+
     // RestMultiSearchAction (and RestMultiSearchTemplateAction) read max_concurrent_searches with paramAsInt and hand it to
     // MultiSearchRequest.maxConcurrentSearchRequests, which refuses one below 1. This server ignored the parameter.
     [Theory]
