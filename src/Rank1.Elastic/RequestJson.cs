@@ -199,11 +199,15 @@ internal static class RequestJson
     /// </summary>
     /// <param name="value">The parameter's value, or null.</param>
     /// <param name="name">The parameter's name, for the error.</param>
-    public static bool? NodeBooleanValue(string? value, string name)
+    /// <param name="withDefault">
+    /// False for <c>nodeBooleanValue(node, name)</c>, with no default (Elasticsearch 9's <c>IndicesOptions</c>): null
+    /// only when absent, an empty or blank value refused as any other but <c>true</c> or <c>false</c>.
+    /// </param>
+    public static bool? NodeBooleanValue(string? value, string name, bool withDefault = true)
     {
         try
         {
-            return ParamAsNullableBoolean(value);
+            return withDefault || value is null ? ParamAsNullableBoolean(value) : ParseBoolean(value);
         }
         catch (EsException e)
         {

@@ -87,7 +87,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         });
         builder.Services.AddRoutingCore().Configure<RouteOptions>(o => o.SetParameterPolicy<IndexRoute>(IndexRoute.Name));
 
-        var catalog = new IndexCatalog(options.DataPath, time);
+        var catalog = new IndexCatalog(options.DataPath, time, options.Flavor);
         var app = builder.Build();
         var nodeId = Guid.NewGuid().ToString("N")[..22];
         var contexts = new SearchContexts(time);

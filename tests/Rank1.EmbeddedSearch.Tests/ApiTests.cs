@@ -1206,12 +1206,26 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("GET", "/library/_count?ignore_throttled=no", null, "ignore_throttled")]
     [InlineData("GET", "/library/_count?ignore_unavailable=yes&df=title", null, "ignore_unavailable")]
     [InlineData("POST", "/library/_count?allow_no_indices=yes", "[]", "allow_no_indices")]
-    public async Task IndicesOptions_AreReadFirst_IgnoreThrottledToo(string method, string path, string? body, string name)
+    // Elasticsearch 9's IndicesOptions reads them with nodeBooleanValue(node, name), which has no default: a value given
+    // empty is refused too (it was the default), and before the parameters it did not read; expand_wildcards takes
+    // open, closed, hidden, all and none only (anything was taken).
+    [InlineData("GET", "/library/_search?ignore_unavailable=&foo=1", null, "ignore_unavailable")]
+    [InlineData("GET", "/library?allow_no_indices=", null, "allow_no_indices")]
+    [InlineData("POST", "/library/_refresh?ignore_throttled=&foo=1", null, "ignore_throttled")]
+    [InlineData("GET", "/_cat/indices?expand_wildcards=opne", null, null)]
+    [InlineData("GET", "/library/_mapping?expand_wildcards=open,bogus&foo=1", null, null)]
+    public async Task IndicesOptions_AreReadFirst_IgnoreThrottledToo(string method, string path, string? body, string? name)
     {
         var r = await Es.SendAsync(new HttpMethod(method), path, body);
+        var value = path[(path.IndexOf('=') + 1)..].Split('&')[0];
+        if (name is null)
+        {
+            r.AssertError(400, "illegal_argument_exception", $"No valid expand wildcard value [{value.Split(',')[^1]}]");
+            return;
+        }
+
         r.AssertError(400, "illegal_argument_exception", $"Could not convert [{name}] to boolean");
-        Assert.Equal($"Failed to parse value [{path[(path.IndexOf('=') + 1)..].Split('&')[0]}] as only [true] or [false] are allowed.",
-            r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        Assert.Equal($"Failed to parse value [{value}] as only [true] or [false] are allowed.", r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
 
     [Fact]

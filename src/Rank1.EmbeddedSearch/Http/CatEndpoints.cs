@@ -26,6 +26,7 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         // AbstractCatAction.prepareRequest reads help, RestIndicesAction include_unloaded_segments, with paramAsBoolean
         // (strictly); then BaseRestHandler refuses what they did not read.
         _ = RequestJson.ParamAsBoolean(Param(query, "help"));
+        _ = catalog.ReadIndicesOptions(name => Param(query, name)); // RestIndicesAction: IndicesOptions.fromRequest
         _ = RequestJson.ParamAsBoolean(Param(query, "include_unloaded_segments"));
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.CatIndices, flavor);
         var bytes = query["bytes"].ToString();

@@ -20,6 +20,7 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         var query = context.Request.Query;
         // RestClusterHealthAction.fromRequest reads local first, then wait_for_status and the wait_for_no_* flags, with
         // paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
+        _ = catalog.ReadIndicesOptions(name => Param(query, name));
         _ = RequestJson.ParamAsBoolean(Param(query, "local"));
         if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))
         {

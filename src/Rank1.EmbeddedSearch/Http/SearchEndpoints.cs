@@ -25,6 +25,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var request = SearchRequest.Read(SearchBody.ReadOptional(raw), Param(context), flavor);
+        _ = catalog.ReadIndicesOptions(Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
         // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var result = executor.Search(index, request, Param(context));
@@ -36,7 +37,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // RestCountAction reads the body with RestActions.getQueryContent: its first token must start an object
         // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
         // follows is never read (unlike _search's checkTrailingTokens). It reads the indices options first of all.
-        _ = IndexCatalog.ReadIndicesOptions(Param(context));
+        _ = catalog.ReadIndicesOptions(Param(context));
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         if (raw.Length == 0 && flavor == SearchFlavor.Elasticsearch)
         {
@@ -169,6 +170,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task OpenPointInTimeAsync(HttpContext context, string index, bool openSearch)
     {
         await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
+        _ = catalog.ReadIndicesOptions(Param(context)); // RestOpenPointInTimeAction reads them first
         var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive") : (TimeSpan?)null;
         // RestOpenPointInTimeAction reads allow_partial_search_results with paramAsBoolean, strictly.
         _ = RequestJson.ParamAsBoolean(Param(context)("allow_partial_search_results"));
@@ -279,6 +281,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// </summary>
     public async Task DeleteIndexAsync(HttpContext context, string index)
     {
+        _ = catalog.ReadIndicesOptions(Param(context)); // RestDeleteIndexAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.DeleteIndex);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
@@ -350,7 +353,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task MappingAsync(HttpContext context, string? index)
     {
-        // RestGetMappingAction reads local with paramAsBoolean (RestUtils.consumeDeprecatedLocalParameter), strictly.
+        // RestGetMappingAction reads the indices options, then local with paramAsBoolean
+        // (RestUtils.consumeDeprecatedLocalParameter), strictly.
+        _ = catalog.ReadIndicesOptions(Param(context));
         _ = RequestJson.ParamAsBoolean(Param(context)("local"));
         ThrowIfUnknownParameters(context, ParameterApi.GetMapping);
         var result = new JsonObject();
@@ -364,6 +369,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task RefreshAsync(HttpContext context, string? index)
     {
+        _ = catalog.ReadIndicesOptions(Param(context)); // RestRefreshAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.Refresh);
         var indices = Indices(context, index);
         foreach (var i in indices)
@@ -377,6 +383,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     // RestGetIndicesAction (GET and HEAD) reads local, human and include_defaults with paramAsBoolean, strictly.
     private void ReadGetIndexParameters(HttpContext context)
     {
+        _ = catalog.ReadIndicesOptions(Param(context)); // first, with the index
         foreach (var name in (string[])["local", "human", "include_defaults"])
         {
             _ = RequestJson.ParamAsBoolean(Param(context)(name));

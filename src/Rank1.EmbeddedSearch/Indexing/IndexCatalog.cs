@@ -16,11 +16,13 @@ internal sealed partial class IndexCatalog : IDisposable
     private readonly Lock _createLock = new();
     private readonly string? _dataPath;
     private readonly TimeProvider _time;
+    private readonly SearchFlavor _flavor;
 
-    public IndexCatalog(string? dataPath, TimeProvider time)
+    public IndexCatalog(string? dataPath, TimeProvider time, SearchFlavor flavor = SearchFlavor.Elasticsearch)
     {
         _dataPath = dataPath is null ? null : Path.GetFullPath(dataPath);
         _time = time;
+        _flavor = flavor;
         if (_dataPath is null)
         {
             return;
@@ -165,18 +167,37 @@ internal sealed partial class IndexCatalog : IDisposable
         Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
 
     /// <summary>
-    /// The URL's indices options as <c>IndicesOptions.fromParameters</c> reads them (<c>nodeBooleanValue</c>):
-    /// <c>allow_no_indices</c> with the wildcard options first (a wildcard matching nothing is no error here either
-    /// way), then the deprecated <c>ignore_throttled</c> (no index is throttled here), then <c>ignore_unavailable</c>,
-    /// whose value (default false) it answers. A handler reads them first of all (<c>RestCountAction</c> before its
-    /// query): call it there.
+    /// The URL's indices options as <c>IndicesOptions.fromParameters</c> reads them: <c>expand_wildcards</c> first
+    /// (each of <c>open</c>, <c>closed</c>, <c>hidden</c>, <c>all</c>, <c>none</c>, or "No valid expand wildcard
+    /// value [x]"), then Elasticsearch 9's <c>allow_no_indices</c> (a wildcard matching nothing is no error here either
+    /// way), the deprecated <c>ignore_throttled</c> (no index is throttled here) and <c>ignore_unavailable</c>, whose
+    /// value (default false) it answers: each with <c>nodeBooleanValue(value, name)</c>, so exactly <c>true</c> or
+    /// <c>false</c>, an empty one too being "Could not convert [ignore_unavailable] to boolean". OpenSearch 2.x reads
+    /// them with a default (empty is the default), <c>ignore_unavailable</c> first. A handler reads them first of
+    /// all (<c>RestCountAction</c> before its query): call it there.
     /// </summary>
     /// <param name="param">The request's URL parameters.</param>
-    public static bool ReadIndicesOptions(Func<string, string?> param)
+    public bool ReadIndicesOptions(Func<string, string?> param)
     {
-        _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
-        _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled");
-        return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;
+        foreach (var state in (param("expand_wildcards") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (state is not ("open" or "closed" or "hidden" or "all" or "none"))
+            {
+                throw EsException.IllegalArgument($"No valid expand wildcard value [{state}]");
+            }
+        }
+
+        if (_flavor == SearchFlavor.OpenSearch)
+        {
+            var ignoreUnavailable = RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;
+            _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
+            _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled");
+            return ignoreUnavailable;
+        }
+
+        _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices", withDefault: false);
+        _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled", withDefault: false);
+        return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable", withDefault: false) ?? false;
     }
 
     /// <summary>Elasticsearch's <c>expand_wildcards</c>: <c>all</c> or <c>hidden</c> reach hidden indices.</summary>
