@@ -47,14 +47,14 @@ internal static class CliApp
             // Failures are mapped to exit codes below.
             EnableDefaultExceptionHandler = false,
         };
+        // Who says a failure: the command, or the tool itself (its --help, a bad first argument).
+        var who = parse.CommandResult.Command == root ? Name : $"{Name} {parse.CommandResult.Command.Name}";
         if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
         {
-            var who = parse.CommandResult.Command == root ? Name : $"{Name} {parse.CommandResult.Command.Name}";
             await context.Error.WriteLineAsync($"{who}: {string.Join("; ", parse.Errors.Select(e => e.Message.TrimEnd('.')))} (see {who} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
-        var command = parse.CommandResult.Command.Name;
         try
         {
             var code = await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
@@ -63,41 +63,41 @@ internal static class CliApp
         }
         catch (UsageException ex)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)} (see {Name} {command} --help)").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: {OneLine(ex.Message)} (see {who} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
         catch (ModelLoadException ex)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: model: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: model: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadModel;
         }
         catch (AcceleratorUnavailableException ex)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.NoAccelerator;
         }
         catch (CliException ex)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ex.ExitCode;
         }
         catch (UnauthorizedAccessException ex)
         {
             // A file or folder the command may not read or write (permissions): the commands name their inputs
             // themselves; this is the one line for any other, an output folder included (.NET's message names the path).
-            await context.Error.WriteLineAsync($"{Name} {command}: permission denied: {OneLine(ex.Message)}").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: permission denied: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
         catch (IOException ex)
         {
-            // What the commands do not name themselves: chiefly output that cannot be written (stdout redirected to a
-            // full disk), which was an unhandled stack trace and exit 134.
-            await context.Error.WriteLineAsync($"{Name} {command}: I/O error: {OneLine(ex.Message)}").ConfigureAwait(false);
+            // What the commands do not name themselves: chiefly output that cannot be written (standard output redirected
+            // to a full disk, or closed: StandardStreams names it), which was an unhandled stack trace and exit 134.
+            await context.Error.WriteLineAsync($"{who}: I/O error: {OneLine(ex.Message)}").ConfigureAwait(false);
             return ExitCodes.Failure;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await context.Error.WriteLineAsync($"{Name} {command}: cancelled").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{who}: cancelled").ConfigureAwait(false);
             return ExitCodes.Cancelled;
         }
     }

@@ -23,6 +23,9 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =
     cts.Cancel();
 });
 
+// A write to a closed or full standard output is an I/O error naming it; to a closed standard error, left unsaid.
+StandardStreams.Guard();
+
 var level = Environment.GetEnvironmentVariable("RANK1_LOG_LEVEL") is { } l && Enum.TryParse<LogLevel>(l, true, out var parsed) ? parsed : LogLevel.Warning;
 using var loggerFactory = LoggerFactory.Create(b =>
 {

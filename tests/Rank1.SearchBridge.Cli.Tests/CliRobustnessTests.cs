@@ -255,20 +255,64 @@ public sealed partial class CliRobustnessTests
     }
 
     /// <summary>
-    /// Output that cannot be written (stdout redirected to a full disk: /dev/full) is one line and exit 1; it was an
-    /// unhandled IOException, a stack trace and exit 134 (SIGABRT).
+    /// Output that cannot be written is one line naming standard output and the system's reason, and exit 1, as GNU
+    /// coreutils say <c>write error: No space left on device</c>: redirected to a full disk (/dev/full) it was an unhandled
+    /// IOException, a stack trace and exit 134 (SIGABRT); closed (<c>&gt;&amp;-</c>) it was .NET's "permission denied:
+    /// Access to the path is denied." naming no path, and exit 4 as for an input file; the root's <c>--help</c> named the
+    /// tool twice (<c>rank1-bridge rank1-bridge:</c>).
     /// </summary>
     [Trait(TestCategory.Name, TestCategory.Process)]
-    [Fact]
-    public async Task OutputToAFullDisk_OneLine_Exit1()
+    [Theory]
+    [InlineData("eval", "> /dev/full", "rank1-bridge eval: I/O error: standard output: No space left on device")]
+    [InlineData("eval", ">&-", "rank1-bridge eval: I/O error: standard output: Bad file descriptor")]
+    [InlineData("help", ">&-", "rank1-bridge: I/O error: standard output: Bad file descriptor")]
+    [InlineData("rerank-help", ">&-", "rank1-bridge rerank: I/O error: standard output: Bad file descriptor")]
+    public async Task OutputThatCannotBeWritten_OneLineNamingStandardOutput_Exit1(string command, string redirection, string message)
     {
-        var folder = TestTemp.Folder("full-");
-        string[] files = [Path.Combine(folder, "run.txt"), Path.Combine(folder, "qrels.txt")];
-        await File.WriteAllTextAsync(files[0], "q1 Q0 a 1 1.0 x\n");
-        await File.WriteAllTextAsync(files[1], "q1 0 a 1\n");
-        var r = await TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", "exec dotnet \"$0\" eval --run \"$1\" --run \"$1\" --qrels \"$2\" > /dev/full", CliRunner.Dll, .. files]));
+        var r = await RunRedirectedAsync(command, redirection);
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("rank1-bridge eval: I/O error: No space left on device", r.Error.TrimEnd('\n'));
+        Assert.Equal(message, r.Error.TrimEnd('\n'));
+    }
+
+    /// <summary>
+    /// A closed standard error (<c>2&gt;&amp;-</c>) leaves the one-line error unsaid, as there is nowhere to say it, and the
+    /// command ends with its own exit code, as GNU coreutils do; writing that line threw (EBADF) and every failing command
+    /// ended in an unhandled exception and exit 134 (SIGABRT, a core dump).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("eval-missing", 4)]
+    [InlineData("rerank-missing", 4)]
+    [InlineData("seed-missing", 4)]
+    [InlineData("unknown-option", 2)]
+    public async Task StandardErrorClosed_TheCommandsOwnExitCode_NeverAnAbort(string command, int exitCode)
+    {
+        var r = await RunRedirectedAsync(command, "2>&-");
+        Assert.Equal(exitCode, r.ExitCode);
+        Assert.Equal(string.Empty, r.Out);
+    }
+
+    // The built tool as a real process under sh, its streams redirected as a user's shell does (the redirection applies to
+    // the tool alone: sh's own stderr stays the test's).
+    private static async Task<TestProcess.Result> RunRedirectedAsync(string command, string redirection)
+    {
+        var folder = TestTemp.Folder("streams-");
+        var run = Path.Combine(folder, "run.txt");
+        var qrels = Path.Combine(folder, "qrels.txt");
+        await File.WriteAllTextAsync(run, "q1 Q0 a 1 1.0 x\n");
+        await File.WriteAllTextAsync(qrels, "q1 0 a 1\n");
+        var missing = Path.Combine(folder, "missing.jsonl");
+        string[] args = command switch
+        {
+            "eval" => ["eval", "--run", run, "--run", run, "--qrels", qrels],
+            "eval-missing" => ["eval", "--run", run, "--run", run, "--qrels", missing],
+            "rerank-missing" => ["rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", missing],
+            "seed-missing" => ["seed", "--file", missing, "--backend", "http://127.0.0.1:9"],
+            "unknown-option" => ["--bogus"],
+            "rerank-help" => ["rerank", "--help"],
+            _ => ["--help"],
+        };
+        return await TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", $"exec dotnet \"$@\" {redirection}", "sh", CliRunner.Dll, .. args]));
     }
 
     [Trait(TestCategory.Name, TestCategory.Process)]
