@@ -315,6 +315,32 @@ public sealed partial class CliRobustnessTests
         return await TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", $"exec dotnet \"$@\" {redirection}", "sh", CliRunner.Dll, .. args]));
     }
 
+    /// <summary>
+    /// An input file's messages name it as typed, as GNU coreutils do and as rerank and eval's runs, qrels and topics did:
+    /// seed, precompute and eval's --dataset named a relative path made absolute (<c>/home/.../passages.jsonl:2: ...</c>).
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Theory]
+    [InlineData("seed", "rank1-bridge seed: in/passages.jsonl:2: id \"a\" repeats line 1 (the index would keep only the later passage)")]
+    [InlineData("precompute", "rank1-bridge precompute: in/queries.txt:2: not valid UTF-8 (byte 0xFF, byte 1 of the line)")]
+    [InlineData("eval-dataset", "rank1-bridge eval: in/corpus.jsonl: file not found (a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)")]
+    public async Task InputFileGivenRelative_NamedAsTyped(string command, string message)
+    {
+        var folder = TestTemp.Folder("relative-");
+        Directory.CreateDirectory(Path.Combine(folder, "in"));
+        await File.WriteAllTextAsync(Path.Combine(folder, "in", "passages.jsonl"), "{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"a\",\"text\":\"y\"}\n");
+        await File.WriteAllBytesAsync(Path.Combine(folder, "in", "queries.txt"), [(byte)'q', (byte)'\n', 0xFF, (byte)'\n']);
+        string[] args = command switch
+        {
+            "seed" => ["seed", "--file", "in/passages.jsonl", "--backend", "http://127.0.0.1:9"],
+            "precompute" => ["precompute", "--queries", "in/queries.txt", "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/", "--connect-timeout", "1"],
+            _ => ["eval", "--dataset", "in", "--model", TestPaths.TinyModel],
+        };
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, .. args], workingDirectory: folder));
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal(message, r.Error.TrimEnd('\n'));
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("rerank")]

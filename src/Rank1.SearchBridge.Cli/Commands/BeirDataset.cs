@@ -15,6 +15,7 @@ internal sealed class BeirDataset
 {
     private BeirDataset(string folder) => Folder = folder;
 
+    /// <summary>The folder as the user typed it (relative to the current directory, or not): what messages name, as for every input file.</summary>
     public string Folder { get; }
 
     public string Corpus => Path.Combine(Folder, "corpus.jsonl");
@@ -24,13 +25,13 @@ internal sealed class BeirDataset
     public string QrelsFile => Path.Combine(Folder, "qrels", "test.tsv");
 
     /// <summary>The name of the index the corpus goes into: <c>beir-</c> and the folder's name, lower case.</summary>
-    public string IndexName => "beir-" + new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(Folder)).ToLowerInvariant()
+    public string IndexName => "beir-" + new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(Folder))).ToLowerInvariant()
         .Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray());
 
     public static BeirDataset Open(string folder)
     {
         const string Layout = "(a BEIR-format folder has corpus.jsonl, queries.jsonl and qrels/test.tsv)";
-        var dataset = new BeirDataset(Path.GetFullPath(folder));
+        var dataset = new BeirDataset(folder);
         if (File.Exists(dataset.Folder))
         {
             // Named as such, not as "FILE/corpus.jsonl: file not found".

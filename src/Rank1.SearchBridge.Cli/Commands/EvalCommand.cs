@@ -128,7 +128,7 @@ internal sealed class EvalCommand : CliCommand
         var model = inProcess ? Path.GetFullPath(ModelLocator.Resolve(args.GetValue(_model), context)) : null;
         var maxThinkTokens = inProcess ? args.GetValue(_maxThinkTokens) ?? 64 : (int?)null;
         var settings = EvalRunManifest.Describe(cluster is null ? "embedded" : Url(cluster).ToString(),
-            dataset is not null ? $"{dataset.Corpus} ({new FileInfo(dataset.Corpus).Length} bytes)" : sample ? "the sample corpus" : null,
+            dataset is not null ? $"{Path.GetFullPath(dataset.Corpus)} ({new FileInfo(dataset.Corpus).Length} bytes)" : sample ? "the sample corpus" : null,
             index, inProcess ? "in-process" : Url(args.GetValue(_proxy) ?? "http://127.0.0.1:8080").ToString(), model, maxThinkTokens,
             fields, depth, window, template, topics.Select(t => (t.Id, t.Query)));
 

@@ -69,7 +69,7 @@ internal sealed class PrecomputeCommand : CliCommand
         }
 
         var template = args.GetValue(_template);
-        var queries = await QueryFile.ReadAsync(Path.GetFullPath(args.GetRequiredValue(_queries), context.CurrentDirectory), args.GetValue(_instructions), cancellationToken).ConfigureAwait(false);
+        var queries = await QueryFile.ReadAsync(args.GetRequiredValue(_queries), args.GetValue(_instructions), cancellationToken).ConfigureAwait(false);
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
         var (maxQueryTokens, maxPassageTokens) = (args.GetValue(_maxQueryTokens), args.GetValue(_maxPassageTokens));
         var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.GetValue(_titleField), maxThink, PrecomputeReasoning.Offline, null,

@@ -34,7 +34,7 @@ internal sealed class SeedCommand : CliCommand
         var backendUrl = args.GetValue(_backend) ?? ClusterAccess.DefaultUrl;
         var index = args.GetValue(_index) ?? SearchServerCommand.SampleIndex;
         var reasoningIndex = args.GetValue(_reasoningIndex) ?? "rank1-reasoning";
-        var file = args.GetValue(_file) is { } f ? Path.GetFullPath(f, context.CurrentDirectory) : Path.Combine(SampleCorpus.Folder, "passages.jsonl");
+        var file = args.GetValue(_file) ?? Path.Combine(SampleCorpus.Folder, "passages.jsonl");
         var passages = await ReadPassagesAsync(file, cancellationToken).ConfigureAwait(false);
         var wait = TimeSpan.FromSeconds(args.GetValue(_wait) ?? 0);
 
