@@ -37,13 +37,35 @@ public sealed class Utf8LinesTests
         Assert.Equal("1: not valid UTF-8 (byte 0xE9, byte 7 of the line)", e.Message);
     }
 
-    [Fact]
-    public async Task ALineOfTheMostBytes_IsRead()
+    /// <summary>
+    /// The bound counts a line's content, as the line read holds it: a CRLF line's carriage return and the file's byte
+    /// order mark are not counted. They were, so a line of the most bytes was refused in a file saved on Windows (CRLF,
+    /// or Notepad's byte order mark on the first line), and read with LF line ends.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "\r\n", "\r\n")]
+    [InlineData(true, "\r\n", "\r\n")]
+    [InlineData(true, "\n", "\r")]
+    public async Task ALineOfTheMostBytes_IsRead_ItsCarriageReturnAndByteOrderMarkNotCounted(bool byteOrderMark, string newline, string last)
     {
-        using var folder = TestTemp.Scoped("rank1-lines-"); // 16 MiB: removed when the test ends
+        using var folder = TestTemp.Scoped("rank1-lines-"); // 32 MiB: removed when the test ends
         var file = Path.Combine(folder.Path, "lines.txt");
-        await File.WriteAllTextAsync(file, "a\n" + new string('x', Utf8Lines.MaxLineBytes - 1) + "\r\n");
-        Assert.Equal(["a", new string('x', Utf8Lines.MaxLineBytes - 1)], await ReadAllAsync(file));
+        var longest = new string('x', Utf8Lines.MaxLineBytes);
+        await File.WriteAllBytesAsync(file, [.. byteOrderMark ? Encoding.UTF8.Preamble : [], .. Encoding.UTF8.GetBytes(longest + newline + "a" + newline + longest + last)]);
+        Assert.Equal([longest, "a", longest], await ReadAllAsync(file));
+    }
+
+    [Theory]
+    [InlineData(true, "\r\n")]
+    [InlineData(false, "\r\r\n")]
+    public async Task ALineOfOneByteMore_IsRefused_ItsByteOrderMarkOrCarriageReturnNotTakenForContentsRoom(bool byteOrderMark, string newline)
+    {
+        using var folder = TestTemp.Scoped("rank1-lines-");
+        var file = Path.Combine(folder.Path, "lines.txt");
+        // The extra byte: an 'x' after the mark, or a second carriage return, which the read line keeps.
+        await File.WriteAllBytesAsync(file, [.. byteOrderMark ? Encoding.UTF8.Preamble : [], .. Encoding.UTF8.GetBytes(new string('x', Utf8Lines.MaxLineBytes + (byteOrderMark ? 1 : 0)) + newline)]);
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAllAsync(file));
+        Assert.Equal("1: longer than 16 MiB, the most a line may hold (not read further: is the file one record per line?)", e.Message);
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ namespace Rank1.SearchBridge.Cli.CommandLine;
 internal static class Utf8Lines
 {
     /// <summary>
-    /// The longest line read, in bytes: 16 MiB, far above a passage the model reads (<c>MaxPassageTokens</c> at most
+    /// The longest line read, in bytes of its content (a CRLF line's carriage return and the file's byte order mark not
+    /// counted): 16 MiB, far above a passage the model reads (<c>MaxPassageTokens</c> at most
     /// 131,072 tokens, about 1 MB of text), a topic or a run line. A longer line (a file that is not line-separated, a
     /// corpus dumped as one JSON array) is refused when that much of it is read, so memory stays bounded: held whole, a
     /// 150 MB line took 1.45 GB (its bytes, their UTF-16 string, the parser's copy).
@@ -62,7 +63,8 @@ internal static class Utf8Lines
     private static ReadOnlyMemory<byte>? NextLine(ref ReadOnlyMemory<byte> chunk, ArrayBufferWriter<byte> pending, int number, Func<int, string, Exception> invalid)
     {
         var end = chunk.Span.IndexOf((byte)'\n');
-        if ((long)pending.WrittenCount + (end < 0 ? chunk.Length : end) > MaxLineBytes)
+        var head = chunk.Span[..(end < 0 ? chunk.Length : end)];
+        if ((long)pending.WrittenCount + head.Length - NotContent(pending.WrittenSpan, head, number) > MaxLineBytes)
         {
             throw invalid(number, $"longer than {MaxLineBytes / (1024 * 1024)} MiB, the most a line may hold (not read further: is the file one record per line?)");
         }
@@ -83,6 +85,16 @@ internal static class Utf8Lines
 
         pending.Write(line.Span);
         return pending.WrittenMemory;
+    }
+
+    // How many of the bytes read of a line (pending, then head) are not its content, which alone the bound counts: a byte
+    // order mark at the start of the file, and a carriage return at the end (before the line feed, or, that not read yet,
+    // perhaps before it), as Decode drops them.
+    private static int NotContent(ReadOnlySpan<byte> pending, ReadOnlySpan<byte> head, int number)
+    {
+        var mark = number == 1 && (pending.IsEmpty ? head : pending).StartsWith(Encoding.UTF8.Preamble) ? Encoding.UTF8.Preamble.Length : 0;
+        var last = head.IsEmpty ? pending : head;
+        return mark + (last.EndsWith("\r"u8) ? 1 : 0);
     }
 
     // One line's bytes (without its line feed) as text: a carriage return before the line feed dropped, and a byte order
