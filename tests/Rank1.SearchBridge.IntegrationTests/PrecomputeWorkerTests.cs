@@ -480,8 +480,10 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(2),
             () => "the job never reached the error queue:\n" + worker.Log);
         var fault = Assert.Single(faults);
-        // MassTransit's fault headers name the innermost exception (GetBaseException): the store's own.
-        Assert.Equal("Rank1.SearchBridge.Store.ReasoningStoreException", fault.ExceptionType);
+        // MassTransit's fault headers name GetBaseException(): the worker's exception, saying what failed and why, as
+        // --wait and the worker's log do; they named the store's exception alone, without what the worker was doing.
+        Assert.Equal("Rank1.SearchBridge.Precompute.TransientPrecomputeException", fault.ExceptionType);
+        Assert.StartsWith("the reasoning index did not store the judgements: ", fault.Reason, StringComparison.Ordinal);
         Assert.DoesNotContain(query, fault.Reason, StringComparison.OrdinalIgnoreCase);
         // What the operator acts on stays: the status and Elasticsearch's error type.
         Assert.Contains("HTTP 400", fault.Reason, StringComparison.Ordinal);

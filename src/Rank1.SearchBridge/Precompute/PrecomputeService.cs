@@ -31,7 +31,17 @@ internal static class PrecomputeFaults
 }
 
 /// <summary>A failure worth retrying: the backend or the reasoning index is unavailable or overloaded.</summary>
-public sealed class TransientPrecomputeException(string message, Exception? inner = null) : Exception(message, inner);
+/// <remarks>
+/// Its message already says its cause's (<c>the reasoning index did not store the judgements: N of N judgements were not
+/// stored: HTTP 400: ...</c>), so it is its own base exception: MassTransit's fault headers (<c>MT-Fault-Message</c>,
+/// <c>MT-Fault-ExceptionType</c>) name <see cref="Exception.GetBaseException"/>, and named the cause alone, without what
+/// the worker was doing, while <c>--wait</c>'s report and the R-RETRY and R-FAULT logs said the whole. The cause stays
+/// its <see cref="Exception.InnerException"/>, with its stack trace, for the logs.
+/// </remarks>
+public sealed class TransientPrecomputeException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    public override Exception GetBaseException() => this;
+}
 
 /// <summary>
 /// Does one <see cref="PrecomputeReasoning"/> request: runs the search on the backend, then, through the
