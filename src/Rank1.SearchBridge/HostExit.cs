@@ -7,7 +7,7 @@ namespace Rank1.SearchBridge;
 /// How a host that fails ends: one line saying why and an exit code the operator can act on, never an unhandled
 /// exception (the runtime aborted the Proxy and Worker hosts with SIGABRT, exit 134, and a stack trace). A failure it
 /// cannot classify, a defect, is written with its stack trace after that line. <c>rank1-bridge</c>'s in-process hosts
-/// read the same classification.
+/// read the same classification. With standard error closed the line is left unsaid and the exit code is the same.
 /// </summary>
 public static class HostExit
 {
@@ -34,15 +34,27 @@ public static class HostExit
         {
             if (Classify(ex) is { } known)
             {
-                await error.WriteLineAsync($"rank1: {known.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+                await SayAsync(error, $"rank1: {known.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
                 return known.Code;
             }
 
             // Not a setting or a model to fix: a defect, whose stack trace is all there is to go on (a host that failed
             // while being built has no log yet).
-            await error.WriteLineAsync($"rank1: {ex.GetBaseException().Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
-            await error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            await SayAsync(error, $"rank1: {ex.GetBaseException().Message.ReplaceLineEndings(" ")}{Environment.NewLine}{ex}").ConfigureAwait(false);
             return Failure;
+        }
+    }
+
+    // A standard error that cannot be written (closed: 2>&-) leaves the reason unsaid, as there is nowhere to say it, and
+    // the exit code still says what kind of failure it was; the write threw, and the host aborted (exit 134).
+    private static async Task SayAsync(TextWriter error, string text)
+    {
+        try
+        {
+            await error.WriteLineAsync(text).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 

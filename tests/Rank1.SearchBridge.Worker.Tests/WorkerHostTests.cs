@@ -62,6 +62,22 @@ public sealed class WorkerHostTests
         Assert.Contains(named, line, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// With standard error closed (<c>2&gt;&amp;-</c>) the host cannot say why it stops, and ends with the exit code that
+    /// says it (2, bad configuration), as GNU coreutils do; writing that line threw (EBADF), and the runtime aborted the
+    /// worker (SIGABRT, exit 134, a core dump). The Proxy host ends through the same HostExit.
+    /// </summary>
+    [Fact]
+    public async Task BadConfiguration_StandardErrorClosed_TheExitCodeStill_NeverAnAbort()
+    {
+        var host = Host(new() { ["Rank1__Worker__RetryLimit"] = "many" });
+        var psi = TestProcess.StartInfo("sh", ["-c", "exec dotnet \"$@\" 2>&-", "sh", .. host.ArgumentList], host.WorkingDirectory,
+            host.Environment.Where(e => e.Key.StartsWith("Rank1__", StringComparison.Ordinal) || e.Key == "Urls").ToDictionary(e => e.Key, e => e.Value!));
+        var result = await TestProcess.RunAsync(psi);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(string.Empty, result.Out);
+    }
+
     [Fact]
     public async Task AddressInUse_StopsTheWorkerWithOneLine_AndExitCode1()
     {
