@@ -152,7 +152,11 @@ public sealed class EsException : Exception
     {
         if (!e.OwnType)
         {
-            return [Wrapper(e)];
+            // An XContentParseException is unwrapped down to its cause when that is another one or Elasticsearch's own.
+            return e.Type is "x_content_parse_exception" or "named_object_not_found_exception" && e.CausedBy is { } cause
+                && (cause.OwnType || cause.Type is "x_content_parse_exception" or "named_object_not_found_exception" or "x_content_e_o_f_exception")
+                ? RootCauses(cause)
+                : [Wrapper(e)];
         }
 
         var root = e;
@@ -263,6 +267,34 @@ public sealed class EsException : Exception
 
     /// <summary><c>parsing_exception</c> (400).</summary>
     public static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
+
+    /// <summary>
+    /// <c>parsing_exception</c> (400) raised at the token <paramref name="at"/>: <c>ParsingException.metadataToXContent</c>
+    /// writes its <c>line</c> and <c>col</c> after the reason (and in each root cause it is), none when unknown.
+    /// </summary>
+    /// <param name="reason">The reason.</param>
+    /// <param name="at">Where the parser stood, or null.</param>
+    /// <param name="causedBy">Its cause, if any.</param>
+    internal static EsException Parsing(string reason, Location? at, EsException? causedBy = null) =>
+        new(400, "parsing_exception", reason, null, causedBy)
+        {
+            Numbers = at is { } l ? new Dictionary<string, long> { ["line"] = l.Line, ["col"] = l.Column } : new Dictionary<string, long>(),
+        };
+
+    /// <summary>
+    /// An <c>x_content_parse_exception</c> (400) raised at <paramref name="at"/>: Jackson's or <c>ObjectParser</c>'s error,
+    /// whose reason starts with the place (<c>[1:23] [bool] unknown field [x]</c>). Not one of Elasticsearch's own
+    /// exceptions: a root-cause guess goes down through it to a cause that is (<see cref="RootCauses"/>).
+    /// </summary>
+    /// <param name="reason">The reason, without the place.</param>
+    /// <param name="at">Where the parser stood, or null.</param>
+    /// <param name="causedBy">Its cause, if any.</param>
+    /// <param name="type">Its type: <c>x_content_parse_exception</c>, or a subclass's (<c>named_object_not_found_exception</c>).</param>
+    internal static EsException XContentParse(string reason, Location? at, EsException? causedBy = null, string type = "x_content_parse_exception") =>
+        Foreign(400, type, at is { } l ? $"{l} {reason}" : reason, causedBy);
+
+    /// <summary>Where a <see cref="Parsing(string, Location?, EsException?)"/> error was raised, or null.</summary>
+    internal Location? At => Numbers.TryGetValue("line", out var line) && Numbers.TryGetValue("col", out var col) ? new Location((int)line, (int)col) : null;
 
     /// <summary><c>illegal_argument_exception</c> (400).</summary>
     public static EsException IllegalArgument(string reason) => Foreign(400, "illegal_argument_exception", reason);

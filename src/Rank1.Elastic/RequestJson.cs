@@ -153,13 +153,7 @@ internal static class RequestJson
     /// </summary>
     /// <param name="text">The UTF-8 text.</param>
     /// <param name="index">A byte offset into it.</param>
-    public static string Location(ReadOnlySpan<byte> text, long index)
-    {
-        var before = text[..(int)index];
-        var line = before.Count((byte)'\n') + 1;
-        var column = before.Length - (before.LastIndexOf((byte)'\n') + 1) + 1;
-        return $"[{line}:{column}]";
-    }
+    public static string Location(ReadOnlySpan<byte> text, long index) => Elastic.Location.Of(text, index).ToString();
 
     /// <summary>
     /// A boolean's text as Elasticsearch's <c>Booleans.parseBoolean</c> reads it: exactly <c>true</c> or <c>false</c>

@@ -106,6 +106,7 @@ internal static class SearchBody
         }
 
         XContentInt.NoteLocations(read, body, IntFields);
+        JsonLocations.Remember(read, body);
         length = end;
         return read;
     }

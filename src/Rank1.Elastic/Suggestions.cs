@@ -12,6 +12,19 @@ internal static class Suggestions
         candidates.Select(c => (Score: Similarity(invalid, c), Name: c)).Where(c => c.Score > 0.5f)
             .OrderByDescending(c => c.Score).ThenBy(c => c.Name, StringComparer.Ordinal).Select(c => c.Name).ToArray();
 
+    /// <summary>
+    /// <c>SuggestingErrorOnUnknown.suggest</c>'s words for an unknown body field: " did you mean [must]?", " did you
+    /// mean any of [a, b]?" (<see cref="Near"/>), or nothing.
+    /// </summary>
+    /// <param name="unknown">The field's name.</param>
+    /// <param name="candidates">The names its parser declares.</param>
+    public static string DidYouMean(string unknown, IEnumerable<string> candidates) => Near(unknown, candidates) switch
+    {
+        [] => "",
+        [var one] => $" did you mean [{one}]?",
+        var close => $" did you mean any of [{string.Join(", ", close)}]?",
+    };
+
     // Lucene's LevenshteinDistance.getDistance: 1 - edits / the longer length.
     private static float Similarity(string target, string other)
     {

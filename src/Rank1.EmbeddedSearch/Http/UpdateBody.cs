@@ -198,12 +198,7 @@ internal sealed class UpdateBody
         EsException.Foreign(400, "x_content_parse_exception", $"{valueAt} [UpdateRequest] failed to parse field [{name}]", cause);
 
     // SuggestingErrorOnUnknown: the fields within Lucene's Levenshtein similarity 0.5, closest first.
-    private static string Suggest(string unknown) => Suggestions.Near(unknown, Fields) switch
-    {
-        [] => "",
-        [var one] => $" did you mean [{one}]?",
-        var close => $" did you mean any of [{string.Join(", ", close)}]?",
-    };
+    private static string Suggest(string unknown) => Suggestions.DidYouMean(unknown, Fields);
 
     // The body's top-level fields in order, with "[line:column]" of each name and of its value, as Jackson reports them.
     private static List<(string Name, string NameAt, string ValueAt)> TopLevelFields(ReadOnlySpan<byte> text)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lucene.Net.Analysis;
@@ -81,52 +82,140 @@ internal sealed class QueryTranslator
     };
 
     /// <summary>
-    /// Checks a query's names as Elasticsearch checks them while it parses the body, before any index is searched
-    /// (<c>AbstractQueryBuilder.parseInnerQueryBuilder</c>: <c>parsing_exception</c> "unknown query [x]"), down through
-    /// <c>bool</c> clauses: so an <c>_msearch</c> holding one fails whole, as a bad line does. The rest of a query is read
-    /// when it runs against an index (<see cref="Translate"/>).
+    /// Checks a query as Elasticsearch's parser reads it from the body, before any index is searched
+    /// (<c>AbstractQueryBuilder.parseInnerQueryBuilder</c>), down through <c>bool</c> clauses: so an <c>_msearch</c>
+    /// holding a bad one fails whole, as a bad line does. Each error is raised where Elasticsearch's parser raises it,
+    /// and says where that parser stood (<see cref="JsonLocations"/>): a <c>parsing_exception</c>'s <c>line</c> and
+    /// <c>col</c>, an <c>x_content_parse_exception</c>'s <c>[line:col]</c>. The rest of a query is read when it runs
+    /// against an index (<see cref="Translate"/>).
     /// </summary>
-    /// <param name="node">The query, or null for none.</param>
+    /// <param name="node">The query (the body field that holds it checks it is an object; a bool clause may be anything).</param>
     /// <param name="flavor">The product whose parsers are followed (OpenSearch's <c>match</c> reads <c>cutoff_frequency</c>).</param>
     public static void CheckNames(JsonNode? node, SearchFlavor flavor)
     {
-        if (node is null)
+        if (node is not JsonObject obj)
         {
-            return;
+            // Only a bool clause gets here with something else (the body's query field is checked by its reader): the
+            // parser reads on from it for a START_OBJECT, and fails at the token it finds.
+            throw Stood(EsException.Parsing("[_na] query malformed, must start with start_object", node is null ? null : JsonLocations.OfNext(node)));
         }
 
-        var (type, body) = Named(node);
+        if (obj.Count == 0)
+        {
+            // A {} clause: IllegalArgumentException, the place of its closing brace in the words.
+            var at = JsonLocations.OfNext(obj) ?? new Location(-1, -1);
+            throw Stood(EsException.IllegalArgument($"query malformed, empty clause found at [{at.Line}:{at.Column}]"), at);
+        }
+
+        var (type, body) = obj.First();
+        if (body is not JsonObject spec)
+        {
+            throw Stood(EsException.Parsing($"[{type}] query malformed, no start_object after query name", JsonLocations.OfValue(obj, type)));
+        }
+
         if (!Supported.Contains(type))
         {
-            throw Unknown(type);
+            // NamedXContentRegistry's NamedObjectNotFoundException, at the query's START_OBJECT, is the cause.
+            var at = JsonLocations.Of(spec);
+            throw Stood(EsException.Parsing(Unknown(type).Message, at, EsException.XContentParse($"unknown field [{type}]", at, null, "named_object_not_found_exception")));
         }
 
-        if ((flavor == SearchFlavor.OpenSearch ? OpenSearchFieldOptions : FieldOptions).TryGetValue(type, out var known) && body is JsonObject fieldQuery)
+        if ((flavor == SearchFlavor.OpenSearch ? OpenSearchFieldOptions : FieldOptions).TryGetValue(type, out var known))
         {
-            // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent refuse an option they do not
-            // know: "[match] query does not support [foo]". It was ignored (a misspelt "operater" searched with OR).
-            foreach (var (_, options) in fieldQuery)
+            CheckFieldOptions(type, spec, known);
+        }
+
+        if (type == "bool")
+        {
+            CheckBool(spec, flavor);
+        }
+
+        if (obj.Count > 1)
+        {
+            var second = obj.ElementAt(1).Key;
+            throw Stood(EsException.Parsing($"[{type}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]", JsonLocations.OfName(obj, second)));
+        }
+    }
+
+    // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent read a field's object option by
+    // option: a value of an option they do not know is "[match] query does not support [foo]", an object or array for
+    // any option "[match] unknown token [START_OBJECT] after [foo]", each where that value starts. (A misspelt
+    // "operater" searched with OR when it was ignored.)
+    private static void CheckFieldOptions(string type, JsonObject spec, HashSet<string> known)
+    {
+        foreach (var (_, options) in spec)
+        {
+            if (options is not JsonObject fieldSpec)
             {
-                if (options is JsonObject fieldSpec && fieldSpec.Select(p => p.Key).FirstOrDefault(k => !known.Contains(k)) is { } unknown)
+                continue;
+            }
+
+            foreach (var (option, value) in fieldSpec)
+            {
+                if (value is JsonObject or JsonArray)
                 {
-                    throw EsException.Parsing($"[{type}] query does not support [{unknown}]");
+                    throw Stood(EsException.Parsing($"[{type}] unknown token [{RequestJson.TokenName(value)}] after [{option}]", JsonLocations.OfValue(fieldSpec, option)));
+                }
+
+                if (!known.Contains(option))
+                {
+                    throw Stood(EsException.Parsing($"[{type}] query does not support [{option}]", JsonLocations.OfValue(fieldSpec, option)));
                 }
             }
         }
+    }
 
-        if (type == "bool" && body is JsonObject spec)
+    // BoolQueryBuilder's ObjectParser: a field it does not declare is "[1:20] [bool] unknown field [x]" (at the field's
+    // name, with ErrorOnUnknown's suggestion); a clause that fails is wrapped, "[bool] failed to parse field [must]",
+    // where the parser stood when it failed.
+    private static void CheckBool(JsonObject spec, SearchFlavor flavor)
+    {
+        foreach (var (key, value) in spec)
         {
-            foreach (var (key, value) in spec)
+            if (!BoolFields.Contains(key))
             {
-                if (key is "must" or "should" or "filter" or "must_not")
+                // Said at the field's name; the parser itself stands on its value (where a wrapping bool says it failed).
+                throw Stood(EsException.XContentParse($"[bool] unknown field [{key}]{Suggestions.DidYouMean(key, BoolFields)}", JsonLocations.OfName(spec, key)), JsonLocations.OfValue(spec, key));
+            }
+
+            if (key is not ("must" or "should" or "filter" or "must_not" or "mustNot") || value is null)
+            {
+                continue;
+            }
+
+            if (value is JsonValue)
+            {
+                // ObjectParser's assertSupports: an object, an array or null.
+                var at = JsonLocations.OfValue(spec, key);
+                throw Stood(EsException.XContentParse($"[bool] {key} doesn't support values of type: {RequestJson.TokenName(value)}", at), at);
+            }
+
+            foreach (var clause in value is JsonArray clauses ? clauses.ToArray() : [value])
+            {
+                try
                 {
-                    foreach (var clause in value is JsonArray clauses ? clauses.ToArray() : [value])
-                    {
-                        CheckNames(clause, flavor);
-                    }
+                    CheckNames(clause, flavor);
+                }
+                catch (EsException e)
+                {
+                    var at = StoodAt.TryGetValue(e, out var stood) ? stood.Value : e.At;
+                    throw Stood(EsException.XContentParse($"[bool] failed to parse field [{key}]", at, e), at);
                 }
             }
         }
+    }
+
+    // The fields BoolQueryBuilder's ObjectParser declares, each name it answers to (must_not's deprecated mustNot too).
+    private static readonly string[] BoolFields =
+        ["must", "should", "must_not", "mustNot", "filter", "adjust_pure_negative", "minimum_should_match", "_name", "boost"];
+
+    // Where the parser stood when an error of CheckNames was raised: ObjectParser wraps a clause's error at that place.
+    private static readonly ConditionalWeakTable<EsException, StrongBox<Location?>> StoodAt = [];
+
+    private static EsException Stood(EsException e, Location? at = null)
+    {
+        StoodAt.AddOrUpdate(e, new StrongBox<Location?>(at ?? e.At));
+        return e;
     }
 
     // A query is an object of one name: {"match": {...}}.

@@ -160,13 +160,15 @@ internal sealed class SearchRequest
                     throw EsException.Parsing($"Unknown NamedObject [search_ext_builder][{name}]: the cluster has no search extension named [{name}]");
                 }
 
-                if (!KnownKeys.Contains(key))
+                // SearchSourceBuilder.parseXContent: a key it does not know for the token its value starts with, or a
+                // query that is not an object, is refused where that value starts.
+                if (!KnownKeys.Contains(key) || (key is "query" or "post_filter" && value is not JsonObject))
                 {
-                    throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].");
+                    throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", JsonLocations.OfValue(body, key));
                 }
 
                 SearchBody.CheckField(key, value);
-                if (key == "query")
+                if (key is "query" or "post_filter")
                 {
                     QueryTranslator.CheckNames(value, flavor);
                 }
@@ -464,10 +466,11 @@ internal sealed class SearchRequest
         {
             if (key != "query")
             {
-                throw EsException.Parsing($"request does not support [{key}]");
+                throw EsException.Parsing($"request does not support [{key}]", JsonLocations.OfName(body!, key));
             }
 
-            QueryTranslator.CheckNames(value, flavor);
+            // parseInnerQueryBuilder reads on from the field's name for a START_OBJECT.
+            QueryTranslator.CheckNames(value as JsonObject ?? throw EsException.Parsing("[_na] query malformed, must start with start_object", JsonLocations.OfValue(body!, key)), flavor);
         }
     }
 

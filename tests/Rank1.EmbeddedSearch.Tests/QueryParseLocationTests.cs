@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// A bad query says where Elasticsearch's parser stood when it refused it: a <c>parsing_exception</c>'s <c>line</c> and
+/// <c>col</c> (<c>ParsingException.metadataToXContent</c>, in the error and in its root cause), an
+/// <c>x_content_parse_exception</c>'s <c>[line:col]</c> (<c>ObjectParser</c>'s). The places are Jackson's
+/// <c>getTokenLocation()</c>: line and column from 1, the column in bytes, of the token the parser stood on, as
+/// <c>AbstractQueryBuilder.parseInnerQueryBuilder</c>, <c>MatchQueryBuilder.fromXContent</c>,
+/// <c>SearchSourceBuilder.parseXContent</c> and <c>BoolQueryBuilder</c>'s <c>ObjectParser</c> raise their errors.
+/// </summary>
+public sealed class QueryParseLocationTests : IAsyncLifetime
+{
+    private readonly ServerFixture _fx = new();
+
+    private EsClient Es => _fx.Client;
+
+    public async Task InitializeAsync()
+    {
+        await _fx.InitializeAsync();
+        Assert.Equal(200, (await Es.PutAsync("/library", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"}}}}"""))).Status);
+    }
+
+    public Task DisposeAsync() => _fx.DisposeAsync();
+
+    [Theory]
+    // NamedXContentRegistry's NamedObjectNotFoundException is raised at the query's START_OBJECT (col 18), the cause of
+    // parseInnerQueryBuilder's "unknown query [nope]" at the same place.
+    [InlineData("""{"query":{"nope":{}}}""", "unknown query [nope]", 1, 18)]
+    // Not an object after the query's name: the token found (the string at col 19).
+    [InlineData("""{"query":{"match":"x"}}""", "[match] query malformed, no start_object after query name", 1, 19)]
+    // A second name after a whole query: that FIELD_NAME (col 26).
+    [InlineData("""{"query":{"match_all":{},"term":{"a":"b"}}}""", "[match_all] malformed query, expected [END_OBJECT] but found [FIELD_NAME]", 1, 26)]
+    // MatchQueryBuilder refuses an option when it reads its value: the value's token ("and", col 51).
+    [InlineData("""{"query":{"match":{"text":{"query":"x","operater":"and"}}}}""", "[match] query does not support [operater]", 1, 51)]
+    [InlineData("""{"query":{"match":{"text":{"query":"x","operator":{"a":1}}}}}""", "[match] unknown token [START_OBJECT] after [operator]", 1, 51)]
+    // SearchSourceBuilder.parseXContent: a query that is not an object, at its value (col 10).
+    [InlineData("""{"query":"x"}""", "Unknown key for a VALUE_STRING in [query].", 1, 10)]
+    [InlineData("""{"size":1,"qeury":[1]}""", "Unknown key for a START_ARRAY in [qeury].", 1, 19)]
+    // Lines count from 1, columns restart after each newline.
+    [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
+    public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        AssertParsingException(r.Json["error"]!, reason, line, col);
+        Assert.Equal(400, r.Status);
+    }
+
+    [Fact]
+    public async Task UnknownQuery_IsCausedByTheRegistrysNamedObjectNotFoundException()
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"nope":{}}}""");
+        var cause = r.Json["error"]!["caused_by"]!;
+        Assert.Equal("named_object_not_found_exception", cause["type"]!.GetValue<string>());
+        Assert.Equal("[1:18] unknown field [nope]", cause["reason"]!.GetValue<string>());
+        // ElasticsearchException.guessRootCauses stops above a cause that is not Elasticsearch's own.
+        Assert.Single(r.Json["error"]!["root_cause"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task EmptyClause_IsAnIllegalArgumentNamingItsClosingBrace()
+    {
+        // parseInnerQueryBuilder: '{}' is an IllegalArgumentException "... found at [" + parser.getTokenLocation() + "]".
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{ }}""");
+        r.AssertError(400, "illegal_argument_exception", "query malformed, empty clause found at [1:12]");
+    }
+
+    [Fact]
+    public async Task Bool_UnknownField_IsObjectParsersError_AtTheFieldsName()
+    {
+        // BoolQueryBuilder is an ObjectParser: "[bool] unknown field [x]" (ErrorOnUnknown), an XContentParseException
+        // placed at the field's name. It was "[bool] query does not support [x]" when the query ran, with no place.
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"bool":{"x":1}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:19] [bool] unknown field [x]");
+        // SuggestingErrorOnUnknown: the declared names whose Levenshtein similarity is above 0.5.
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"bool":{"shuold":[]}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:19] [bool] unknown field [shuold] did you mean [should]?");
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search", """{"query":{"bool":{"must":"x"}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:26] [bool] must doesn't support values of type: VALUE_STRING");
+    }
+
+    [Fact]
+    public async Task Bool_AClauseThatFails_IsWrappedWhereTheParserStood_TheRootCauseIsTheClausesError()
+    {
+        // ObjectParser.parseValue wraps a field's failure: "[bool] failed to parse field [must]" at the parser's place
+        // (the unknown query's START_OBJECT, col 52); guessRootCauses unwraps an XContentParseException to its cause.
+        const string Body = """{"query":{"bool":{"must":[{"match_all":{}},{"nope":{}}]}}}""";
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", Body);
+        r.AssertError(400, "x_content_parse_exception", "[1:52] [bool] failed to parse field [must]");
+        var error = r.Json["error"]!;
+        Assert.Null(error["line"]);
+        AssertParsingException(error["caused_by"]!, "unknown query [nope]", 1, 52);
+        var root = Assert.Single(error["root_cause"]!.AsArray())!;
+        AssertParsingException(root, "unknown query [nope]", 1, 52);
+
+        // Found while the body is read: one such search fails its whole msearch, placed within its own line.
+        var m = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"library\"}\n{}\n{\"index\":\"library\"}\n" + Body + "\n", "application/x-ndjson");
+        m.AssertError(400, "x_content_parse_exception", "[1:52] [bool] failed to parse field [must]");
+    }
+
+    [Fact]
+    public async Task Count_PlacesItsErrorsAsASearchDoes()
+    {
+        // RestActions.getQueryContent: "request does not support [size]" at that FIELD_NAME; the query as a search's.
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_count", """{"size":1}""");
+        AssertParsingException(r.Json["error"]!, "request does not support [size]", 1, 2);
+        r = await Es.SendAsync(HttpMethod.Post, "/library/_count", """{"query":{"nope":{}}}""");
+        AssertParsingException(r.Json["error"]!, "unknown query [nope]", 1, 18);
+    }
+
+    private static void AssertParsingException(JsonNode error, string reason, int line, int col)
+    {
+        Assert.Equal("parsing_exception", error["type"]!.GetValue<string>());
+        Assert.StartsWith(reason, error["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(line, error["line"]?.GetValue<int>());
+        Assert.Equal(col, error["col"]?.GetValue<int>());
+        if (error["root_cause"] is JsonArray roots)
+        {
+            var root = Assert.Single(roots)!;
+            Assert.Equal(line, root["line"]?.GetValue<int>());
+            Assert.Equal(col, root["col"]?.GetValue<int>());
+        }
+    }
+}
