@@ -33,6 +33,11 @@ internal sealed class SourceFilter
     /// <summary><c>_source: false</c>: no source.</summary>
     public static SourceFilter None { get; } = new(false, [], []);
 
+    /// <summary>The source filtered to <paramref name="includes"/> (none: all of it) less <paramref name="excludes"/>.</summary>
+    /// <param name="includes">The patterns to keep.</param>
+    /// <param name="excludes">The patterns to leave out.</param>
+    public static SourceFilter Of(string[] includes, string[] excludes) => new(true, includes, excludes);
+
     public bool Enabled { get; }
 
     /// <summary>
@@ -121,6 +126,22 @@ internal sealed class SourceFilter
             default:
                 throw new FormatException($"Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] but found [{RequestJson.TokenName(node)}]");
         }
+    }
+
+    /// <summary>
+    /// A write's fetch of the source from the URL, as <c>FetchSourceContext.parseFromRestRequest</c> reads it for
+    /// <c>_update</c> and <c>_bulk</c>: <see cref="FromQuery"/>'s, or, with none of those given, one that fetches the
+    /// whole source when <c>_source_exclude_vectors</c> is (Elasticsearch 9.1 on: <c>paramAsBoolean(key, null)</c>, so
+    /// empty is not given, and anything but <c>true</c> or <c>false</c> its 400), for the context it makes asks for the
+    /// source: an update answers its <c>get</c>. Null when none is given.
+    /// </summary>
+    /// <param name="param">The URL parameters.</param>
+    /// <param name="readsExcludeVectors">Whether <c>_source_exclude_vectors</c> is read (Elasticsearch's, not OpenSearch's).</param>
+    public static SourceFilter? FromRestRequest(Func<string, string?> param, bool readsExcludeVectors)
+    {
+        var filter = FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
+        var excludeVectors = readsExcludeVectors ? RequestJson.ParamAsNullableBoolean(param("_source_exclude_vectors")) : null;
+        return filter ?? (excludeVectors is null ? null : All);
     }
 
     /// <summary>From the URL: <c>_source=false</c>, <c>_source=a,b</c>, <c>_source_includes</c>, <c>_source_excludes</c>.</summary>

@@ -415,6 +415,29 @@ public sealed class ApiTests : IAsyncLifetime
         r.AssertError(status, type, reason);
     }
 
+    [Theory]
+    // MultiGetRequest.parseDocuments reads a doc's _source itself (not FetchSourceContext.fromXContent): an object's key
+    // other than includes/include/excludes/exclude is its ElasticsearchParseException, exclude_vectors too; they were
+    // FetchSourceContext's "Unknown key for a VALUE_BOOLEAN in [exclude_vectors].".
+    [InlineData("""{"docs":[{"_id":"1","_source":{"exclude_vectors":false}}]}""", "source definition may not contain [exclude_vectors]")]
+    [InlineData("""{"docs":[{"_id":"1","_source":{"includes":["title"],"foo":["x"]}}]}""", "source definition may not contain [foo]")]
+    [InlineData("""{"docs":[{"_id":"1","_source":{"includes":{"a":1}}}]}""", "unexpected token while parsing source settings")]
+    [InlineData("""{"docs":[{"_id":"1","_source":5}]}""", "illegal type for _source: [VALUE_NUMBER]")]
+    public async Task Mget_DocSource_IsReadByMultiGetRequestsOwnParser(string body, string reason)
+    {
+        (await Es.PostAsync("/library/_mget", body)).AssertError(400, "parse_exception", reason);
+    }
+
+    [Fact]
+    public async Task Mget_DocSource_TakesTheTextOfEachValue_AndBooleanText()
+    {
+        // parser.text() of each value (a number's too), and parser.isBooleanValue() takes "false" as false.
+        var r = await Es.PostAsync("/library/_mget", """{"docs":[{"_id":"1","_source":{"include":2001,"includes":["title"]}},{"_id":"2","_source":"false"}]}""");
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal("""{"title":"Rivers of Europe"}""", r.Json["docs"]![0]!["_source"]!.ToJsonString());
+        Assert.Null(r.Json["docs"]![1]!["_source"]);
+    }
+
     [Fact]
     public async Task Mget_DocsAndIdsTogether_AreBothRead_InTheBodysOrder()
     {

@@ -98,6 +98,27 @@ public sealed class UpdateApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     }
 
     [Fact]
+    public async Task Update_SourceExcludeVectorsAlone_AsksForTheSourceToo()
+    {
+        // FetchSourceContext.parseFromRestRequest (Elasticsearch 9.1 on) makes a context, fetching the source, when only
+        // _source_exclude_vectors is given: RestUpdateAction sets it on the update, so the answer has its get, as
+        // RestBulkAction's default context gives a bulk update's item one. It had none.
+        await fx.Client.PutAsync("/update-vectors/_doc/1", JsonNode.Parse("""{"a":1}"""));
+        var update = await fx.Client.PostAsync("/update-vectors/_update/1?_source_exclude_vectors=false", JsonNode.Parse("""{"doc":{"a":2}}"""));
+        Assert.True(update.Status == 200, update.Body?.ToJsonString());
+        Assert.Equal("""{"_seq_no":1,"_primary_term":1,"found":true,"_source":{"a":2}}""", update.Json["get"]!.ToJsonString());
+
+        var bulk = await fx.Client.BulkAsync("{\"update\":{\"_index\":\"update-vectors\",\"_id\":\"1\"}}\n{\"doc\":{\"a\":3}}\n", "?_source_exclude_vectors=true");
+        Assert.True(bulk.Status == 200, bulk.Body?.ToJsonString());
+        Assert.Equal("""{"a":3}""", bulk.Json["items"]![0]!["update"]!["get"]!["_source"]!.ToJsonString());
+
+        // paramAsBoolean(key, null): empty is not given.
+        var empty = await fx.Client.PostAsync("/update-vectors/_update/1?_source_exclude_vectors=", JsonNode.Parse("""{"doc":{"a":4}}"""));
+        Assert.True(empty.Status == 200, empty.Body?.ToJsonString());
+        Assert.Null(empty.Json["get"]);
+    }
+
+    [Fact]
     public async Task Update_UnknownBodyField_IsXContentParseError()
     {
         await fx.Client.PutAsync("/update-unknown/_doc/1", JsonNode.Parse("""{"a":1}"""));

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.Elastic;
-using Rank1.EmbeddedSearch.Querying;
 
 namespace Rank1.EmbeddedSearch.Http;
 
@@ -99,7 +98,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         var refresh = EsHttp.Refresh(context.Request);
         // RestUpdateAction reads its parameters in this order, then the body, then validates the whole request.
         var docAsUpsert = BoolParam(param, "doc_as_upsert");
-        var source = SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
+        var source = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
         var retryOnConflict = XContentInt.Param("retry_on_conflict", param("retry_on_conflict")) ?? 0;
         if (param("version") is not null || param("version_type") is not null)
         {
@@ -159,7 +158,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         // As Elasticsearch's BulkRequestParser and BulkRequest.validate: every line is read, and every item validated,
         // before any item runs, so a malformed line or an invalid item is a 400 for the whole request with nothing written.
         var param = Param(context);
-        var defaultFetch = SourceFilter.FromQuery(param("_source"), param("_source_includes"), param("_source_excludes"));
+        var defaultFetch = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
         var parsed = new List<BulkItem>();
         var invalid = new List<string>();
         for (var i = 0; i < lines.Count; i++)
@@ -429,7 +428,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
             var doc = target.Get(id);
             result.Add(doc is null
                 ? new JsonObject { ["_index"] = index, ["_id"] = id, ["found"] = false }
-                : Found(target, doc, source is null ? querySource ?? SourceFilter.All : SearchRequest.ParseSource(source, readsExcludeVectors: false)));
+                : Found(target, doc, source ?? querySource ?? SourceFilter.All));
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["docs"] = result }).ConfigureAwait(false);
@@ -438,10 +437,59 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     // The fields of a docs element that MultiGetRequest.parseDocuments reads from a value; another is its parse_exception.
     private static readonly HashSet<string> MgetDocFields = new(StringComparer.Ordinal) { "_index", "_id", "routing", "stored_fields", "version", "version_type", "_source" };
 
-    // MultiGetRequest.add: docs and ids, each read in its turn (both may be given: docs and ids in the body's order).
-    private static List<(string? Index, string? Id, JsonNode? Source)> ReadMget(JsonObject body, string? pathIndex)
+    // MultiGetRequest.parseDocuments reads a doc's _source itself, not with FetchSourceContext.fromXContent: a boolean
+    // (or its text) or a string; an array of values; an object of includes/include and excludes/exclude, each a value or
+    // an array of them (the text of each, numbers too). Anything else is its ElasticsearchParseException: "source
+    // definition may not contain [exclude_vectors]" (no other key, whatever its value), "unexpected token while parsing
+    // source settings", "illegal type for _source: [VALUE_NUMBER]". Null: not given.
+    private static SourceFilter? MgetSource(JsonNode? node)
     {
-        var items = new List<(string? Index, string? Id, JsonNode? Source)>();
+        switch (node)
+        {
+            case null:
+                return null;
+            case JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False:
+                return v.GetValueKind() == JsonValueKind.True ? SourceFilter.All : SourceFilter.None;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                return v.GetValue<string>() switch
+                {
+                    "true" => SourceFilter.All,
+                    "false" => SourceFilter.None,
+                    var include => SourceFilter.Of([include], []),
+                };
+            case JsonArray a:
+                return SourceFilter.Of(a.Select(MgetSourceText).ToArray(), []);
+            case JsonObject o:
+                List<string> includes = [], excludes = [];
+                foreach (var (key, value) in o)
+                {
+                    var list = key switch
+                    {
+                        "includes" or "include" => includes,
+                        "excludes" or "exclude" => excludes,
+                        _ => throw new EsException(400, "parse_exception", $"source definition may not contain [{key}]"),
+                    };
+                    list.AddRange(value switch
+                    {
+                        JsonArray values => values.Select(MgetSourceText),
+                        JsonObject => throw new EsException(400, "parse_exception", "unexpected token while parsing source settings"),
+                        _ => [MgetSourceText(value)],
+                    });
+                }
+
+                return SourceFilter.Of([.. includes], [.. excludes]);
+            default:
+                throw new EsException(400, "parse_exception", $"illegal type for _source: [{RequestJson.TokenName(node)}]");
+        }
+    }
+
+    // parser.text() of a value in a doc's _source.
+    private static string MgetSourceText(JsonNode? value) => value is JsonValue v ? JsonPaths.Text(v) : throw new EsException(400, "parse_exception", "unexpected token while parsing source settings");
+
+    // MultiGetRequest.add: docs and ids, each read in its turn (both may be given: docs and ids in the body's order).
+    private static List<(string? Index, string? Id, SourceFilter? Source)> ReadMget(JsonObject body, string? pathIndex)
+    {
+        var items = new List<(string? Index, string? Id, SourceFilter? Source)>();
         foreach (var (key, value) in body)
         {
             if (value is not JsonArray array)
@@ -464,7 +512,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
                             throw new EsException(400, "parse_exception", $"failed to parse multi get request. unknown field [{unknown}]");
                         }
 
-                        items.Add((doc["_index"].GetString() ?? pathIndex, doc["_id"].GetString(), doc["_source"]));
+                        items.Add((doc["_index"].GetString() ?? pathIndex, doc["_id"].GetString(), MgetSource(doc["_source"])));
                     }
 
                     break;
@@ -487,7 +535,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     }
 
     // MultiGetRequest.validate over every item: "index is missing for doc 2", "id is missing for doc 0", each item named.
-    private static List<(string Index, string Id, JsonNode? Source)> ValidateMget(List<(string? Index, string? Id, JsonNode? Source)> items)
+    private static List<(string Index, string Id, SourceFilter? Source)> ValidateMget(List<(string? Index, string? Id, SourceFilter? Source)> items)
     {
         if (items.Count == 0)
         {
