@@ -1359,6 +1359,30 @@ public sealed class ApiTests : IAsyncLifetime
         (await Es.GetAsync("/library/_count?terminate_after=-1")).AssertError(400, "illegal_argument_exception", "terminateAfter must be > 0");
     }
 
+    [Theory]
+    // Elasticsearch 9 takes a match_all's total from the index (shortcutTotalHitCount: terminate_after is no filter
+    // collector), so Lucene's TopScoreDocCollector gets a total hits threshold of 1: once its queue of from + size is full
+    // and more than one hit was counted, it sets a minimum competitive score above the constant score, and
+    // ConstantScoreScorer ends its iterator. max(from + size, 2) documents reach terminate_after's count: a smaller page
+    // does not terminate early. This backend collected every match and said terminated_early: true.
+    [InlineData("""{"size":1,"terminate_after":3,"query":{"match_all":{}}}""", false, new[] { "1" })]
+    [InlineData("""{"size":2,"terminate_after":2,"query":{"match_all":{}}}""", false, new[] { "1", "2" })]
+    [InlineData("""{"from":1,"size":1,"terminate_after":2,"query":{"match_all":{}}}""", false, new[] { "2" })]
+    // Two documents are counted before the threshold of 1 is passed: one more than terminate_after 1.
+    [InlineData("""{"size":1,"terminate_after":1,"query":{"match_all":{}}}""", true, new[] { "1" })]
+    // A term, aggregations (whose collector never lets scores be skipped) or a post_filter (then the total is counted,
+    // up to track_total_hits): every match is collected up to terminate_after, as before.
+    [InlineData("""{"size":1,"terminate_after":1,"query":{"term":{"topic":"geography"}}}""", true, new[] { "1" })]
+    [InlineData("""{"size":1,"terminate_after":3,"query":{"match_all":{}},"aggs":{"n":{"value_count":{"field":"year"}}}}""", true, new[] { "1" })]
+    [InlineData("""{"size":1,"terminate_after":3,"query":{"match_all":{}},"post_filter":{"match_all":{}}}""", true, new[] { "1" })]
+    public async Task TerminateAfter_AMatchAllPageSmallerThanIt_StopsWhereLuceneStopsScoring(string body, bool terminated, string[] ids)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(terminated, r.Json["terminated_early"]!.GetValue<bool>());
+        Assert.Equal(ids, r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task TerminateAfter_StopsTheAggregationsWhereItStopsTheHits()
     {

@@ -319,8 +319,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var needScores = request.TrackScores || request.SortsByScore;
         var unfiltered = request.TerminateAfter is not null && request.PostFilter is null && request.MinScore is null;
         var leafCount = unfiltered && request.Size == 0 ? TerminateAfterCollector.LeafCounter(searcher, query) : null;
+        var competitive = unfiltered && request.Size > 0 && sort is null && request.Aggregations is null
+            ? TerminateAfterCollector.CompetitiveHits(searcher, query, wanted) : null;
         var (docs, timedOut, terminated, counted, stoppedAt) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock,
-            request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount);
+            request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount, competitive);
         var total = unfiltered && request.Size > 0 && TerminateAfterCollector.ShortcutTotal(searcher, query) is { } shortcut ? shortcut : docs.TotalHits + counted;
         if (sort is null)
         {
@@ -359,7 +361,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// which counts the segments <paramref name="leafCount"/> counts without collecting them).
     /// </summary>
     private (TopDocs Docs, bool TimedOut, bool TerminatedEarly, long Counted, int? StoppedAt) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted,
-        bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore, int? terminateAfter, Func<Lucene.Net.Index.AtomicReaderContext, int?>? leafCount)
+        bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore, int? terminateAfter, Func<Lucene.Net.Index.AtomicReaderContext, int?>? leafCount,
+        int? competitiveHits)
     {
         if (minScore is null && terminateAfter is null && (timeout is null || clock is null))
         {
@@ -375,7 +378,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         // neither a hit nor counted in the total, whatever the page size. Filtered after collection, the total counted every
         // match less the collected ones below it, so it changed with from + size (13 at size 3, 1 at size 30).
         // terminate_after counts what min_score lets through, as QueryPhaseCollector counts the documents it collects.
-        var terminator = terminateAfter is { } most ? new TerminateAfterCollector(collector, most, leafCount) : null;
+        var terminator = terminateAfter is { } most ? new TerminateAfterCollector(collector, most, leafCount, competitiveHits) : null;
         ICollector collecting = terminator ?? (ICollector)collector;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         if (timeout is not { } allowed || clock is null)

@@ -10,11 +10,19 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// With <paramref name="leafCount"/> (a count without collecting, as Lucene's <c>Weight#count</c>), a segment it counts
 /// is added to <see cref="Counted"/> and not collected, nor counted towards <c>max</c>, as Elasticsearch's
 /// <c>PartialHitCountCollector</c> and <c>TotalHitCountCollector</c> count a size-0 search's or a <c>_count</c>'s segments.
+/// With <paramref name="competitiveHits"/> (<see cref="CompetitiveHits"/>), a segment small enough for Lucene 10's
+/// <c>DefaultBulkScorer</c> is left once that many documents were collected, and a later one skipped whole, as the top-hits
+/// collector's minimum competitive score stops a constant-score scorer there: those documents never reach the count.
 /// </summary>
-internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<AtomicReaderContext, int?>? leafCount = null) : ICollector
+internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<AtomicReaderContext, int?>? leafCount = null, int? competitiveHits = null) : ICollector
 {
+    // ConstantScoreScorerSupplier.bulkScorer: a segment of at least DenseConjunctionBulkScorer.WINDOW_SIZE / 2 documents is
+    // scored window by window, not by the scorer whose iterator setMinCompetitiveScore empties; it is collected whole here.
+    private const int DenseSegment = 4096 / 2;
+
     private int _collected;
     private int _docBase;
+    private bool _skips;
 
     /// <summary>The documents of the segments <c>leafCount</c> counted.</summary>
     public long Counted { get; private set; }
@@ -42,6 +50,12 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
             throw new CollectionTerminatedException(); // IndexSearcher goes on with the next segment
         }
 
+        _skips = competitiveHits is not null && context.AtomicReader.MaxDoc < DenseSegment;
+        if (_skips && _collected >= competitiveHits)
+        {
+            throw new CollectionTerminatedException(); // the new scorer is told the minimum at once: nothing competes
+        }
+
         _docBase = context.DocBase;
         inner.SetNextReader(context);
     }
@@ -56,7 +70,28 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
         }
 
         inner.Collect(doc);
+        if (_skips && _collected >= competitiveHits)
+        {
+            throw new CollectionTerminatedException(); // the rest of this segment cannot compete
+        }
     }
+
+    /// <summary>
+    /// How many documents Elasticsearch 9 collects before its top-hits collector stops a search's scorer, when it does
+    /// so deterministically: a <c>match_all</c> (constant scores) by score, whose total <c>QueryPhaseCollectorManager</c>
+    /// takes from the index (<c>shortcutTotalHitCount</c>: no <c>post_filter</c> or <c>min_score</c>, its
+    /// <c>hasFilterCollector</c>; <c>terminate_after</c> is not one), with hits and no aggregations (whose collector
+    /// never lets scores be skipped). Lucene's <c>TopScoreDocCollector</c>, with a total hits threshold of 1, sets the
+    /// minimum competitive score above the constant once its queue of <paramref name="wanted"/> is full and more than one
+    /// hit was counted; <c>ConstantScoreScorer.setMinCompetitiveScore</c> then ends the scorer's iterator. So
+    /// <c>max(from + size, 2)</c> documents reach <c>QueryPhaseCollector</c>'s <c>terminate_after</c> count, and a smaller
+    /// page than <c>terminate_after</c> is not <c>terminated_early</c>. Null for any other search, collected whole.
+    /// </summary>
+    /// <param name="searcher">The index's searcher.</param>
+    /// <param name="query">The query.</param>
+    /// <param name="wanted"><c>from + size</c>.</param>
+    public static int? CompetitiveHits(IndexSearcher searcher, Query query, int wanted) =>
+        Unwrap(searcher.Rewrite(query)).GetType() == typeof(MatchAllDocsQuery) ? Math.Max(wanted, 2) : null;
 
     /// <summary>
     /// Runs <paramref name="query"/> into <paramref name="collector"/>, which may hold a <see cref="TerminateAfterCollector"/>;
