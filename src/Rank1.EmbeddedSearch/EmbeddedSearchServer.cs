@@ -121,6 +121,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                     return;
                 }
 
+                EsHttp.SourceParameterAsBody(context);
+
                 await next(context).ConfigureAwait(false);
                 await EsHttp.AnswerUnroutedAsync(context).ConfigureAwait(false);
             }

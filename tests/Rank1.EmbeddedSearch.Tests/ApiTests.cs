@@ -982,6 +982,35 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SourceParameter_IsTheBodyOfARequestWithoutOne()
+    {
+        // RestRequest.contentOrSourceParam: a request without content reads source, of the media type source_content_type,
+        // as its body (RestSearchAction, RestCountAction, RestMultiSearchAction, RestMultiGetAction), both parameters
+        // consumed. They were refused as unrecognized parameters.
+        static string Url(string path, string source, string type = "application/json") =>
+            $"{path}?source={Uri.EscapeDataString(source)}&source_content_type={Uri.EscapeDataString(type)}";
+        const string Third = """{"query":{"ids":{"values":["3"]}}}""";
+        var search = await Es.GetAsync(Url("/library/_search", Third));
+        Assert.True(search.Status == 200, search.Body?.ToJsonString());
+        Assert.Equal(["3"], search.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        var count = await Es.GetAsync(Url("/library/_count", Third));
+        Assert.True(count.Status == 200, count.Body?.ToJsonString());
+        Assert.Equal(1, count.Json["count"]!.GetValue<int>());
+        var msearch = await Es.GetAsync(Url("/library/_msearch", "{}\n{\"query\":{\"ids\":{\"values\":[\"2\"]}}}\n", "application/x-ndjson"));
+        Assert.True(msearch.Status == 200, msearch.Body?.ToJsonString());
+        Assert.Equal("2", msearch.Json["responses"]![0]!["hits"]!["hits"]![0]!["_id"]!.GetValue<string>());
+        var mget = await Es.GetAsync(Url("/library/_mget", """{"ids":["4"]}"""));
+        Assert.True(mget.Status == 200, mget.Body?.ToJsonString());
+        Assert.True(mget.Json["docs"]![0]!["found"]!.GetValue<bool>());
+
+        // With content the body is read and source is not: a parameter the API does not know.
+        var withBody = await Es.SendAsync(HttpMethod.Post, Url("/library/_search", Third), "{}");
+        Assert.Equal(400, withBody.Status);
+        Assert.Equal("illegal_argument_exception", withBody.ErrorType);
+        Assert.StartsWith("request [/library/_search] contains unrecognized parameters: [source]", withBody.ErrorReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Search_SourceObject_TakesElasticsearchsExcludeVectors()
     {
         // Elasticsearch 9.1's FetchSourceContext.fromXContent reads exclude_vectors beside includes/excludes (a boolean, or

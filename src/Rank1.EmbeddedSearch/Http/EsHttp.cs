@@ -261,6 +261,48 @@ internal static class EsHttp
         return false;
     }
 
+    /// <summary>
+    /// <c>RestRequest.contentOrSourceParam</c>, for the APIs that read their body with it (<c>_search</c>, <c>_count</c>,
+    /// <c>_msearch</c>, <c>_mget</c>, the search template APIs, <c>_search/scroll</c>): a request without content
+    /// (<c>contentLength() == 0</c>) that gives <c>source</c> and <c>source_content_type</c> is read with
+    /// <c>source</c> as its body, of that media type, and both parameters are consumed (not unrecognized). A request with
+    /// content keeps them as parameters, which its API then refuses as unrecognized, as Elasticsearch does. Run after the
+    /// media-type headers are checked: Elasticsearch reads them as a request without content.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    public static void SourceParameterAsBody(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0) || !ReadsContentOrSource(request.Path)
+            || !request.Query.TryGetValue("source", out var source) || source.ToString().Length == 0
+            || !request.Query.TryGetValue("source_content_type", out var type)
+            || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type.ToString(), out var parsed)
+            || !ReadableMediaTypes.Contains(parsed.MediaType.Value?.ToLowerInvariant()))
+        {
+            return;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(source.ToString());
+        request.Body = new MemoryStream(bytes);
+        request.ContentLength = bytes.Length;
+        request.ContentType = type.ToString();
+        context.Features.Set<Microsoft.AspNetCore.Http.Features.IQueryFeature>(new Microsoft.AspNetCore.Http.Features.QueryFeature(new QueryCollection(
+            request.Query.Where(p => p.Key is not ("source" or "source_content_type")).ToDictionary(p => p.Key, p => p.Value))));
+    }
+
+    // The routes whose Rest*Action reads contentOrSourceParam: .../_search, _count, _msearch, _mget, _search/template,
+    // _msearch/template, _render/template[/{id}], _search/scroll[/{id}].
+    private static bool ReadsContentOrSource(PathString path)
+    {
+        var s = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        bool At(int fromEnd, string name) => s.Length >= fromEnd && s[^fromEnd] == name;
+        return s.Length > 0 && (s[^1] is "_search" or "_count" or "_msearch" or "_mget"
+            || (At(1, "template") && (At(2, "_search") || At(2, "_msearch") || At(2, "_render")))
+            || (s.Length == 3 && s[0] == "_render" && s[1] == "template")
+            || (At(1, "scroll") && At(2, "_search"))
+            || (s.Length == 3 && s[0] == "_search" && s[1] == "scroll"));
+    }
+
     /// <summary>Elasticsearch's 400 for media-type headers it refuses: a <c>media_type_header_exception</c> caused by a <c>status_exception</c>.</summary>
     private static Task WriteMediaTypeErrorAsync(HttpContext context, string headers, string cause)
     {
