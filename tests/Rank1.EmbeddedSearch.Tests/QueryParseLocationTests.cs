@@ -38,6 +38,9 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     // SearchSourceBuilder.parseXContent: a query that is not an object, at its value (col 10).
     [InlineData("""{"query":"x"}""", "Unknown key for a VALUE_STRING in [query].", 1, 10)]
     [InlineData("""{"size":1,"qeury":[1]}""", "Unknown key for a START_ARRAY in [qeury].", 1, 19)]
+    // SearchSourceBuilder parses post_filter as it parses query (parseTopLevelQuery), while the body is read: it was
+    // refused only when the search ran, with no place.
+    [InlineData("""{"post_filter":{"nope":{}}}""", "unknown query [nope]", 1, 24)]
     // Lines count from 1, columns restart after each newline.
     [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
     public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)
