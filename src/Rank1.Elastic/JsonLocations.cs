@@ -16,10 +16,20 @@ internal static class JsonLocations
 {
     private static readonly ConditionalWeakTable<JsonNode, byte[]> Texts = [];
 
-    /// <summary>Remembers <paramref name="text"/> as the text <paramref name="root"/> was parsed from.</summary>
+    /// <summary>
+    /// Remembers <paramref name="text"/> (a copy) as the text <paramref name="root"/> was parsed from, for as long as the
+    /// root lives. Only the embedded backend, which makes query errors with their places, asks for it: the proxy, which
+    /// sends every body on, keeps no second copy of it.
+    /// </summary>
     /// <param name="root">The parsed body.</param>
     /// <param name="text">Its UTF-8 text.</param>
-    public static void Remember(JsonNode root, ReadOnlySpan<byte> text) => Texts.AddOrUpdate(root, text.ToArray());
+    /// <returns><paramref name="root"/>.</returns>
+    public static T Remember<T>(T root, ReadOnlySpan<byte> text)
+        where T : JsonNode
+    {
+        Texts.AddOrUpdate(root, RequestJson.ByteOrderMarkAsSpaces(text).ToArray()); // read as SearchBody read it
+        return root;
+    }
 
     /// <summary>Where <paramref name="node"/>'s first token starts (<c>{</c>, <c>[</c>, or the value).</summary>
     /// <param name="node">A node of a remembered body.</param>

@@ -106,7 +106,6 @@ internal static class SearchBody
         }
 
         XContentInt.NoteLocations(read, body, IntFields);
-        JsonLocations.Remember(read, body);
         length = end;
         return read;
     }

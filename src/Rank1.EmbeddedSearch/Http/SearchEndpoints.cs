@@ -24,7 +24,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var request = SearchRequest.Read(SearchBody.ReadOptional(raw), Param(context), flavor);
+        var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, Param(context), flavor);
         _ = catalog.ReadIndicesOptions(Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
         // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
@@ -46,7 +46,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
         }
 
-        var body = RequestJson.IsEmpty(raw) ? null : SearchBody.Read(raw, checkTrailingTokens: false);
+        var body = RequestJson.IsEmpty(raw) ? null : JsonLocations.Remember(SearchBody.Read(raw, checkTrailingTokens: false), raw);
         SearchRequest.CheckCountBody(body, flavor);
         // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
         // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
@@ -74,7 +74,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
         var param = Param(context);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-            item => (item.Header, Request: SearchRequest.Read(item.Source, name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor)));
+            item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor)));
         // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
         // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);

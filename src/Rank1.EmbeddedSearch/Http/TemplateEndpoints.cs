@@ -135,7 +135,8 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     // with the request's explain and profile.
     private static JsonObject SearchOf(Rendered rendered)
     {
-        var body = SearchBody.Read(Encoding.UTF8.GetBytes(rendered.Output), checkTrailingTokens: false);
+        var text = Encoding.UTF8.GetBytes(rendered.Output);
+        var body = JsonLocations.Remember(SearchBody.Read(text, checkTrailingTokens: false), text);
         SearchBody.SetTemplateFlags(body, rendered.Explain, rendered.Profile);
         return body;
     }
