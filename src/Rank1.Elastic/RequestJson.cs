@@ -130,14 +130,28 @@ internal static class RequestJson
     }
 
     /// <summary>
-    /// JSON that does not parse, as Elasticsearch answers it: <c>x_content_parse_exception</c> at its
-    /// <c>[line:column]</c>, or <c>x_content_e_o_f_exception</c> when the text ends inside a value (Jackson's
-    /// <c>JsonEOFException</c>, which <c>JsonXContentParser.nextToken</c> turns into an <c>XContentEOFException</c>).
+    /// JSON that does not parse, as Elasticsearch answers it. For the common syntax errors (<see cref="JacksonSyntax"/>)
+    /// in Jackson 2.15's words and at its position, as <c>JsonXContentParser</c> wraps them: <c>x_content_parse_exception</c>
+    /// "[line:column] " and Jackson's message with its location (<c>\n at [Source: (byte[])"..."; line: 1, column: 5]</c>),
+    /// caused by <c>json_parse_exception</c> with that message; or, where the text ends before its objects or arrays do
+    /// (Jackson's <c>JsonEOFException</c>, which <c>JsonXContentParser.nextToken</c> turns into an
+    /// <c>XContentEOFException</c>), <c>x_content_e_o_f_exception</c> "[line:column] Unexpected end of file" caused by
+    /// <c>json_e_o_f_exception</c>. Otherwise (a malformed number, the text ending inside a string value) the same types
+    /// at System.Text.Json's position, with its words.
     /// </summary>
     /// <param name="e">System.Text.Json's error.</param>
     /// <param name="text">The text it read (a search body, an msearch line).</param>
     public static EsException ParseFailure(JsonException e, ReadOnlySpan<byte> text)
     {
+        if (JacksonSyntax.Find(text) is { } found)
+        {
+            var at = $"[{found.Line}:{found.Column}]";
+            var jackson = $"{found.Message}\n at {JacksonSyntax.Location(text, found.Line, found.Column)}";
+            return found.EndOfInput
+                ? EsException.Foreign(400, "x_content_e_o_f_exception", $"{at} Unexpected end of file", EsException.Foreign(400, "json_e_o_f_exception", jackson))
+                : EsException.Foreign(400, "x_content_parse_exception", $"{at} {jackson}", EsException.Foreign(400, "json_parse_exception", jackson));
+        }
+
         var line = e.LineNumber ?? 0;
         var column = (e.BytePositionInLine ?? 0) + 1;
         var reason = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal) is var cut and > 0 ? e.Message[..cut] : e.Message;

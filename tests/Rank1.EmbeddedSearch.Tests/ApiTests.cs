@@ -1824,7 +1824,7 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"query\":{\"fuzzy\":{\"title\":\"x\"}}}", 400, "parsing_exception", "unknown query [fuzzy]")]
     // JsonXContentParser.nextToken: Jackson's JsonEOFException is XContentEOFException, its other errors XContentParseException.
     [InlineData("POST", "/library/_search", "{\"query\":{\"match\":", 400, "x_content_e_o_f_exception", "[1:19] ")]
-    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":}}", 400, "x_content_parse_exception", "[1:19] ")]
+    [InlineData("POST", "/library/_search", "{\"query\":{\"match\":}}", 400, "x_content_parse_exception", "[1:20] ")]
     [InlineData("POST", "/library/_search", "[1]", 400, "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
     [InlineData("POST", "/library/_search", "{\"qeury\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [qeury].")]
     [InlineData("POST", "/library/_search", "{\"size\":1,\"size\":2}", 400, "x_content_parse_exception", "[1:11] Duplicate field 'size'")]
@@ -1851,5 +1851,42 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains(reason, r.ErrorReason, StringComparison.Ordinal);
         Assert.Equal(type, r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
         Assert.DoesNotContain("   at ", r.Body!.ToJsonString(), StringComparison.Ordinal); // never a stack trace
+    }
+
+    // Jackson 2.15 (Elasticsearch 9's, build-tools-internal/version.properties) words each syntax error, at the column
+    // after the last byte it read (UTF8StreamJsonParser.getCurrentLocation), with its location (JsonXContentImpl turns
+    // INCLUDE_SOURCE_IN_LOCATION on); JsonXContentParser.nextToken wraps it as XContentParseException "[line:col] " and
+    // the message (caused by json_parse_exception), or its JsonEOFException as XContentEOFException "Unexpected end of
+    // file". Before, these reasons were System.Text.Json's ("'}' is an invalid start of a value. ...").
+    [Theory]
+    [InlineData("{\"query\":}", "x_content_parse_exception", "Unexpected character ('}' (code 125)): expected a value", 11)]
+    [InlineData("{\"query\": tru}", "x_content_parse_exception", "Unrecognized token 'tru': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", 15)]
+    [InlineData("{\"query\": @}", "x_content_parse_exception", "Unexpected character ('@' (code 64)): expected a valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", 12)]
+    [InlineData("{\"a\" 1}", "x_content_parse_exception", "Unexpected character ('1' (code 49)): was expecting a colon to separate field name and value", 7)]
+    [InlineData("{\"query\":{} \"size\":1}", "x_content_parse_exception", "Unexpected character ('\"' (code 34)): was expecting comma to separate Object entries", 14)]
+    [InlineData("{size:1}", "x_content_parse_exception", "Unexpected character ('s' (code 115)): was expecting double-quote to start field name", 3)]
+    [InlineData("{\"query\":{]", "x_content_parse_exception", "Unexpected close marker ']': expected '}' (for Object starting at [Source: (byte[])\"{\"query\":{]\"; line: 1, column: 10])", 12)]
+    [InlineData("{\"query\":{", "x_content_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: (byte[])\"{\"query\":{\"; line: 1, column: 10])", 11)]
+    public async Task MalformedSearchBody_IsJacksonsError_AsElasticsearchWrapsIt(string body, string type, string jackson, int column)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        var message = $"{jackson}\n at [Source: (byte[])\"{body}\"; line: 1, column: {column}]";
+        var reason = type == "x_content_e_o_f_exception" ? $"[1:{column}] Unexpected end of file" : $"[1:{column}] {message}";
+        var cause = type == "x_content_e_o_f_exception" ? "json_e_o_f_exception" : "json_parse_exception";
+        Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
+        Assert.Equal((type, reason), (r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>(), r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>()));
+        Assert.Equal((cause, message), (r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task MsearchLine_WithNoTokenAfterItsObject_IsJacksonsUnrecognizedToken()
+    {
+        // MultiSearchRequest.readMultiLineFormat's parser.nextToken() after the header's object meets 'x': Jackson's
+        // "Unrecognized token", at the column after the line's end (its source is the line's slice). Before:
+        // "[1:4] 'x' is invalid after a single JSON value. Expected end of data.".
+        var r = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{} x\n{}\n", "application/x-ndjson");
+        const string Message = "Unrecognized token 'x': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: (byte[])\"{} x\"; line: 1, column: 5]";
+        Assert.Equal((400, "x_content_parse_exception", "[1:5] " + Message), (r.Status, r.ErrorType, r.ErrorReason));
+        Assert.Equal(("json_parse_exception", Message), (r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));
     }
 }

@@ -243,11 +243,11 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
     public async Task SearchTemplate_RenderedTextNotJson_IsTheParsersError()
     {
         // TransportSearchTemplateAction.convert parses the rendered text as a search body: an unquoted empty value is
-        // the JSON parser's 400 at its [line:column] (Jackson: "[1:11] Unexpected character (..): expected a value").
+        // the JSON parser's 400 at its [line:column]: Jackson's column is the one after the '}' it read (12, not 11).
         var response = await Es.PostAsync("/_search/template", JsonNode.Parse("""{"source":"{\"size\": {{size}} }","params":{}}"""));
         Assert.Equal(400, response.Status);
         Assert.Equal("x_content_parse_exception", response.ErrorType);
-        Assert.StartsWith("[1:11] ", response.ErrorReason);
+        Assert.StartsWith("[1:12] Unexpected character ('}' (code 125)): expected a value", response.ErrorReason);
     }
 
     [Fact]

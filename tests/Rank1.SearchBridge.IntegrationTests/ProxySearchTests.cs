@@ -321,7 +321,7 @@ public sealed class ProxySearchTests : IAsyncLifetime
     // XContentParseException, at [line:column]; a body that is not an object is SearchSourceBuilder.parseXContent's
     // ParsingException. Before, the proxy answered parsing_exception "request body is not valid JSON".
     [InlineData("""{"query":{"match":""", "x_content_e_o_f_exception", "[1:19] ")]
-    [InlineData("""{"query":{"match":}}""", "x_content_parse_exception", "[1:19] ")]
+    [InlineData("""{"query":{"match":}}""", "x_content_parse_exception", "[1:20] ")]
     [InlineData("""[1]""", "parsing_exception", "Expected [START_OBJECT] but found [START_ARRAY]")]
     // Whitespace is a body (RestRequest.hasContent: contentLength() > 0) with no token; the proxy took it for no body
     // and answered a reranked match_all.
@@ -348,6 +348,27 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(type, r.Json["error"]!["type"]!.GetValue<string>());
         Assert.Contains(reason, r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("Elasticsearch", r.Headers.GetValues("X-Elastic-Product").Single());
+    }
+
+    // Jackson 2.15's words (Elasticsearch 9's parser), at the column after the last byte it read, with its location
+    // (JsonXContentImpl turns INCLUDE_SOURCE_IN_LOCATION on), as JsonXContentParser.nextToken wraps them: "[line:col] "
+    // and the message, caused by json_parse_exception; a JsonEOFException is "Unexpected end of file" caused by
+    // json_e_o_f_exception. Before, the proxy answered System.Text.Json's words ("'x' is invalid after a single JSON value").
+    [Theory]
+    [InlineData("_search", "{\"query\": tru}", "{\"query\": tru}", "[1:15] ", "Unrecognized token 'tru': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", 15)]
+    [InlineData("_search", "{\"a\" 1}", "{\"a\" 1}", "[1:7] ", "Unexpected character ('1' (code 49)): was expecting a colon to separate field name and value", 7)]
+    [InlineData("_search", "{\"query\":{", "{\"query\":{", "[1:11] Unexpected end of file", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: (byte[])\"{\"query\":{\"; line: 1, column: 10])", 11)]
+    [InlineData("_msearch", "{} x\n{}\n", "{} x", "[1:5] ", "Unrecognized token 'x': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", 5)]
+    public async Task MalformedJson_IsJacksonsError_AsElasticsearchWrapsIt(string endpoint, string body, string source, string reasonStart, string jackson, int column)
+    {
+        var r = endpoint == "_search" ? await _stack.SearchAsync(body) : await _stack.SendAsync(HttpMethod.Post, endpoint, body, "application/x-ndjson");
+        var message = $"{jackson}\n at [Source: (byte[])\"{source}\"; line: 1, column: {column}]";
+        var eof = reasonStart.EndsWith("file", StringComparison.Ordinal);
+        var error = r.Json["error"]!;
+        Assert.Equal(
+            (400, eof ? "x_content_e_o_f_exception" : "x_content_parse_exception", eof ? reasonStart : reasonStart + message),
+            (r.Status, error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        Assert.Equal((eof ? "json_e_o_f_exception" : "json_parse_exception", message), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
     }
 
     [Fact]
