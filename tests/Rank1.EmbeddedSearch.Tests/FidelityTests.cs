@@ -485,6 +485,17 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal("index pri docs.count\nbooks   1          5\n", await text.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("/_cluster/health", "GET")]
+    [InlineData("/books/_search", "GET,POST")]
+    public async Task Options_OnAKnownPath_Is200WithAllowAndNoBody(string path, string allow)
+    {
+        // RestController.handleOptionsRequest: OPTIONS that no handler of a known path takes is a 200 with an empty
+        // text/plain body and Allow naming the path's methods. It was the 405 "Incorrect HTTP method ..." answer.
+        var r = await Es.SendAsync(HttpMethod.Options, path);
+        Assert.Equal((200, (JsonNode?)null, allow, "text/plain", 0L), (r.Status, r.Body, string.Join(',', r.ContentHeaders!.Allow), r.ContentHeaders.ContentType?.MediaType, r.ContentHeaders.ContentLength));
+    }
+
     [Fact]
     public async Task WrongMethodOrPath_GetsElasticsearchsOwnAnswers()
     {

@@ -322,7 +322,7 @@ internal static class EsHttp
     /// <summary>
     /// What Elasticsearch answers when no route takes a request (routing found no endpoint, or only ASP.NET's
     /// method-rejection endpoint): a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the
-    /// path exists for other methods, else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry
+    /// path exists for other methods (OPTIONS there: a 200 with <c>Allow</c> and no body, <c>handleOptionsRequest</c>), else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry
     /// <c>error</c> as a string, as Elasticsearch's do.
     /// </summary>
     public static async Task AnswerUnroutedAsync(HttpContext context)
@@ -348,6 +348,15 @@ internal static class EsHttp
             var allowed = context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Where(m => m != "HEAD").OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
             context.Response.Headers.Allow = string.Join(',', allowed);
+            if (HttpMethods.IsOptions(context.Request.Method))
+            {
+                // RestController.handleOptionsRequest: OPTIONS on a path whose handlers do not take it is a 200 with no body.
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "text/plain; charset=UTF-8";
+                context.Response.ContentLength = 0;
+                return;
+            }
+
             await WriteUnfilteredAsync(context, 405, new JsonObject
             {
                 ["error"] = $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}], allowed: [{string.Join(", ", allowed)}]",
