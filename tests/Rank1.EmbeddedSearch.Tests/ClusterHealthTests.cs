@@ -37,6 +37,18 @@ public sealed class ClusterHealthTests(ServerFixture fx) : IClassFixture<ServerF
         Assert.Equal((400, "illegal_argument_exception", "unknown cluster health status [purple]"), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    [Theory]
+    // RestClusterHealthAction.fromRequest reads master_timeout and timeout (paramAsTime: TimeValue's parse_exception)
+    // right after local, before wait_for_status: the status was refused first, and a bad timeout was an
+    // illegal_argument_exception.
+    [InlineData("timeout")]
+    [InlineData("master_timeout")]
+    public async Task ATimeoutThatIsNoTimeValue_IsTimeValuesParseException_BeforeTheStatus(string name)
+    {
+        var r = await fx.Client.GetAsync($"/_cluster/health?wait_for_status=purple&{name}=soon");
+        Assert.Equal((400, "parse_exception", $"failed to parse setting [{name}] with value [soon] as a time value: unit is missing or unrecognized"), (r.Status, r.ErrorType, r.ErrorReason));
+    }
+
     [Fact]
     public async Task TheWholeCluster_CountsEveryIndexAsOneActivePrimary()
     {

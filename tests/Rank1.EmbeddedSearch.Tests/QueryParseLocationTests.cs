@@ -35,6 +35,9 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     // MatchQueryBuilder refuses an option when it reads its value: the value's token ("and", col 51).
     [InlineData("""{"query":{"match":{"text":{"query":"x","operater":"and"}}}}""", "[match] query does not support [operater]", 1, 51)]
     [InlineData("""{"query":{"match":{"text":{"query":"x","operator":{"a":1}}}}}""", "[match] unknown token [START_OBJECT] after [operator]", 1, 51)]
+    // A null is no value to XContentParser.Token.isValue either: it was taken as the option not given.
+    [InlineData("""{"query":{"match":{"text":{"query":"x","operator":null}}}}""", "[match] unknown token [VALUE_NULL] after [operator]", 1, 51)]
+    [InlineData("""{"query":{"term":{"text":{"value":null}}}}""", "[term] unknown token [VALUE_NULL] after [value]", 1, 35)]
     // SearchSourceBuilder.parseXContent: a query that is not an object, at its value (col 10).
     [InlineData("""{"query":"x"}""", "Unknown key for a VALUE_STRING in [query].", 1, 10)]
     [InlineData("""{"size":1,"qeury":[1]}""", "Unknown key for a START_ARRAY in [qeury].", 1, 19)]

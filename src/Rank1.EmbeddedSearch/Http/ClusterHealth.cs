@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Rank1.EmbeddedSearch.Indexing;
+using Rank1.EmbeddedSearch.Querying;
 using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Http;
@@ -18,10 +19,13 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
     public async Task AnswerAsync(HttpContext context, string? indexExpression)
     {
         var query = context.Request.Query;
-        // RestClusterHealthAction.fromRequest reads local first, then wait_for_status and the wait_for_no_* flags, with
-        // paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
+        // RestClusterHealthAction.fromRequest reads the indices options, local, the timeouts, then wait_for_status and the
+        // wait_for_no_* flags, with paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
         _ = catalog.ReadIndicesOptions(name => Param(query, name));
         _ = RequestJson.ParamAsBoolean(Param(query, "local"));
+        // Then master_timeout and timeout (paramAsTime), before wait_for_status.
+        _ = TimeParam(query, "master_timeout");
+        var timeout = TimeParam(query, "timeout") ?? DefaultTimeout;
         if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))
         {
             // ClusterHealthStatus.fromString.
@@ -41,7 +45,6 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
             throw EsException.IllegalArgument($"level must be one of [cluster, indices, shards] but was [{level}]");
         }
 
-        var timeout = query.TryGetValue("timeout", out var t) ? TimeValue.Parse(t.ToString()) ?? throw EsException.IllegalArgument($"failed to parse setting [timeout] with value [{t}] as a time value: unit is missing or unrecognized") : DefaultTimeout;
         // Once the request is read, before any wait: BaseRestHandler refuses what RestClusterHealthAction did not read.
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.ClusterHealth, options.Flavor);
         var deadline = time.GetTimestamp();
@@ -64,6 +67,11 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
             await Task.Delay(Poll, time, context.RequestAborted).ConfigureAwait(false);
         }
     }
+
+    // RestRequest.paramAsTime: TimeValue.parseTimeValue's parse_exception names the setting (it was an
+    // illegal_argument_exception here).
+    private static TimeSpan? TimeParam(IQueryCollection query, string name) =>
+        query.TryGetValue(name, out var v) ? SearchContexts.ParseKeepAlive(v.ToString(), name) : null;
 
     private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 

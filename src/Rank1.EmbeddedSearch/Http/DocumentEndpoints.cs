@@ -139,8 +139,11 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task BulkAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        // RestBulkAction reads list_executed_pipelines, require_alias and require_data_stream with paramAsBoolean
-        // (strictly), then refresh, then include_source_on_error, all before the body.
+        // RestBulkAction reads the default _source filtering (FetchSourceContext.parseFromRestRequest), then
+        // list_executed_pipelines, require_alias and require_data_stream with paramAsBoolean (strictly), then refresh,
+        // then include_source_on_error, all before the body.
+        var param = Param(context);
+        var defaultFetch = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
         ThrowIfBadWriteBooleans(Param(context), "list_executed_pipelines", "require_alias", "require_data_stream");
         var refresh = EsHttp.Refresh(context.Request);
         ThrowIfBadWriteBooleans(Param(context), "include_source_on_error");
@@ -157,8 +160,6 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
         // As Elasticsearch's BulkRequestParser and BulkRequest.validate: every line is read, and every item validated,
         // before any item runs, so a malformed line or an invalid item is a 400 for the whole request with nothing written.
-        var param = Param(context);
-        var defaultFetch = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
         var parsed = new List<BulkItem>();
         var invalid = new List<string>();
         for (var i = 0; i < lines.Count; i++)
@@ -634,11 +635,16 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     // The booleans a write reads with paramAsBoolean and this backend does not apply (one index, no aliases, data
     // streams or pipelines): read all the same, so that a value other than true or false is Elasticsearch's 400.
-    private static void ThrowIfBadWriteBooleans(Func<string, string?> param, params string[] keys)
+    // OpenSearch's write handlers read only require_alias of these: the others are parameters they do not know
+    // (ApiParameters' 400), whatever their value.
+    private void ThrowIfBadWriteBooleans(Func<string, string?> param, params string[] keys)
     {
         foreach (var key in keys)
         {
-            _ = BoolParam(param, key);
+            if (flavor == SearchFlavor.Elasticsearch || key == "require_alias")
+            {
+                _ = BoolParam(param, key);
+            }
         }
     }
 

@@ -179,7 +179,16 @@ internal sealed partial class IndexCatalog : IDisposable
     /// <param name="param">The request's URL parameters.</param>
     public bool ReadIndicesOptions(Func<string, string?> param)
     {
-        foreach (var state in (param("expand_wildcards") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        // Strings.splitStringByCommaToArray is Java's split(","): an empty value gives none, and empty entries are kept
+        // but for the trailing ones (",open" and "open,,closed" name the empty state).
+        var states = (param("expand_wildcards") ?? "").Split(',');
+        var count = states.Length;
+        while (count > 0 && states[count - 1].Length == 0)
+        {
+            count--;
+        }
+
+        foreach (var state in states.Take(count))
         {
             if (state is not ("open" or "closed" or "hidden" or "all" or "none"))
             {

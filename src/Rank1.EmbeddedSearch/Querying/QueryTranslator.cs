@@ -139,7 +139,8 @@ internal sealed class QueryTranslator
 
     // MatchQueryBuilder, MatchPhraseQueryBuilder and TermQueryBuilder.fromXContent read a field's object option by
     // option: a value of an option they do not know is "[match] query does not support [foo]", an object or array for
-    // any option "[match] unknown token [START_OBJECT] after [foo]", each where that value starts. (A misspelt
+    // any option "[match] unknown token [START_OBJECT] after [foo]" (and a null: VALUE_NULL is no value to
+    // XContentParser.Token.isValue), each where that value starts. (A misspelt
     // "operater" searched with OR when it was ignored.)
     private static void CheckFieldOptions(string type, JsonObject spec, HashSet<string> known)
     {
@@ -152,7 +153,7 @@ internal sealed class QueryTranslator
 
             foreach (var (option, value) in fieldSpec)
             {
-                if (value is JsonObject or JsonArray)
+                if (value is null or JsonObject or JsonArray)
                 {
                     throw Stood(EsException.Parsing($"[{type}] unknown token [{RequestJson.TokenName(value)}] after [{option}]", JsonLocations.OfValue(fieldSpec, option)));
                 }
