@@ -104,6 +104,57 @@ public sealed class MappingTests
     }
 
     /// <summary>
+    /// An object (or an array of objects) given to a text, keyword, number, date or boolean field is refused as
+    /// Elasticsearch's <c>FieldMapper.parse</c> refuses it: a 400 <c>document_parsing_exception</c> naming the field, its
+    /// type and the document, with the value as Java's <c>HashMap</c> writes it, through <c>_doc</c>, <c>_create</c>,
+    /// <c>_update</c> and a <c>_bulk</c> item (the others indexed); and a refused document leaves the mapping as it was,
+    /// the fields new in it included (DocumentParser merges a document's dynamic update only once it parsed). Before, the
+    /// object was taken and mapped under the field (<c>"title":{"type":"text","properties":{"x":{"type":"long"}}}</c>),
+    /// and a refused document's new fields stayed mapped.
+    /// </summary>
+    [Fact]
+    public async Task AnObjectInAConcreteField_IsRefused_AndARefusedDocumentLeavesTheMappingAsItWas()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        const string Mapped = """{"properties":{"d":{"type":"date"},"flag":{"type":"boolean"},"n":{"type":"long"},"tag":{"type":"keyword"},"title":{"type":"text"}}}""";
+        Assert.Equal(200, (await es.PutAsync("/t2", JsonNode.Parse("{\"mappings\":" + Mapped + "}"))).Status);
+        Assert.Equal(201, (await es.PutAsync("/t2/_doc/u", JsonNode.Parse("""{"title":"onions"}"""))).Status);
+
+        foreach (var (field, type) in new[] { ("title", "text"), ("tag", "keyword"), ("n", "long"), ("d", "date"), ("flag", "boolean") })
+        {
+            var reason = $"failed to parse field [{field}] of type [{type}] in document with id 'e'. Preview of field's value: '{{x=1}}'";
+            var put = await es.PutAsync("/t2/_doc/e", new JsonObject { [field] = JsonNode.Parse("""{"x":1}""") });
+            Assert.Equal((400, "document_parsing_exception"), (put.Status, put.ErrorType));
+            Assert.EndsWith(reason, put.ErrorReason, StringComparison.Ordinal);
+            var created = await es.PutAsync("/t2/_create/e", new JsonObject { [field] = JsonNode.Parse("""[{"x":1}]""") });
+            Assert.Equal((400, "document_parsing_exception"), (created.Status, created.ErrorType));
+            Assert.EndsWith(reason, created.ErrorReason, StringComparison.Ordinal);
+            var updated = await es.PostAsync("/t2/_update/u", new JsonObject { ["doc"] = new JsonObject { [field] = JsonNode.Parse("""{"x":1}""") } });
+            Assert.Equal((400, "document_parsing_exception"), (updated.Status, updated.ErrorType));
+            Assert.EndsWith(reason.Replace("id 'e'", "id 'u'", StringComparison.Ordinal), updated.ErrorReason, StringComparison.Ordinal);
+        }
+
+        // Java's HashMap order for the preview; a new field before the bad one is not mapped.
+        var several = await es.PutAsync("/t2/_doc/e", JsonNode.Parse("""{"fresh":"new","title":{"b":2,"a":"x","c":[1,2.5]}}"""));
+        Assert.EndsWith("Preview of field's value: '{a=x, b=2, c=[1, 2.5]}'", several.ErrorReason, StringComparison.Ordinal);
+        var badNumber = await es.PutAsync("/t2/_doc/e", JsonNode.Parse("""{"fresh":"new","n":"many"}"""));
+        Assert.Equal((400, "document_parsing_exception"), (badNumber.Status, badNumber.ErrorType));
+
+        var bulk = await es.BulkAsync(
+            "{\"index\":{\"_index\":\"t2\",\"_id\":\"b1\"}}\n{\"title\":{\"x\":1},\"fresh\":1}\n" +
+            "{\"index\":{\"_index\":\"t2\",\"_id\":\"b2\"}}\n{\"title\":\"leeks\"}\n");
+        var items = bulk.Json["items"]!.AsArray().Select(i => i!["index"]!).ToArray();
+        Assert.Equal([400, 201], items.Select(i => i["status"]!.GetValue<int>()));
+        Assert.EndsWith("failed to parse field [title] of type [text] in document with id 'b1'. Preview of field's value: '{x=1}'", items[0]["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var mapping = (await es.GetAsync("/t2/_mapping")).Json["t2"]!["mappings"]!;
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(Mapped), mapping), mapping.ToJsonString());
+        Assert.Equal(404, (await es.GetAsync("/t2/_doc/e")).Status);
+        Assert.Equal("onions", (await es.GetAsync("/t2/_doc/u")).Json["_source"]!["title"]!.GetValue<string>());
+    }
+
+    /// <summary>
     /// Dates as the default format <c>strict_date_optional_time||epoch_millis</c> reads them, a JSON number's text
     /// included: <c>"2019"</c> (or 2019) is the year 2019 and a 13-digit number epoch milliseconds, in documents and in
     /// queries alike; a US-style date is no date. Before, any digits were epoch milliseconds ("2019" was 1970) and

@@ -243,48 +243,76 @@ internal sealed class IndexMapping
     /// <summary>
     /// Maps <paramref name="path"/> from a first value, as Elasticsearch's dynamic mapping does; returns the mapping in
     /// force, or null when the nearest mapped object (or the root) is <c>"dynamic": false</c> (the value is not indexed).
-    /// Under <c>"dynamic": "strict"</c> the document is refused: <c>strict_dynamic_mapping_exception</c>, naming the
-    /// first field new to that object.
+    /// A field new to the mapping goes into <paramref name="pending"/>, the document's own dynamic update, which
+    /// <see cref="Commit"/> adds once the whole document has parsed (DocumentParser merges it only then), so a document
+    /// refused leaves the mapping as it was. Under <c>"dynamic": "strict"</c> the document is refused:
+    /// <c>strict_dynamic_mapping_exception</c>, naming the first field new to that object.
     /// </summary>
-    public FieldMapping? GetOrAddDynamic(string path, JsonValue value)
+    public FieldMapping? GetOrAddDynamic(string path, JsonValue value, Dictionary<string, FieldMapping> pending)
     {
-        FieldMapping? added = null;
+        if (pending.TryGetValue(path, out var earlier))
+        {
+            return earlier;
+        }
+
         lock (_lock)
         {
-            if (!_fields.TryGetValue(path, out var existing))
-            {
-                switch (Rule(path, out var parent))
-                {
-                    case "false":
-                        return null;
-                    case "strict":
-                        throw Strict(path, parent);
-                }
-
-                if (DepthExceeded(path) is { } tooDeep)
-                {
-                    // DocumentParser wraps what the dynamic update breaks: the document is refused, the mapping left as it was.
-                    throw new EsException(400, "document_parsing_exception", "failed to parse: " + tooDeep, null, EsException.IllegalArgument(tooDeep));
-                }
-
-                existing = value.GetValueKind() switch
-                {
-                    JsonValueKind.True or JsonValueKind.False => new FieldMapping(FieldKind.Boolean, FieldMapping.NoSubFields),
-                    JsonValueKind.Number => value.TryGetValue<long>(out _) || IsWhole(value) ? new FieldMapping(FieldKind.Long, FieldMapping.NoSubFields) : new FieldMapping(FieldKind.Float, FieldMapping.NoSubFields),
-                    _ => new FieldMapping(FieldKind.Text, new Dictionary<string, FieldMapping> { ["keyword"] = new(FieldKind.Keyword, FieldMapping.NoSubFields, 256) }),
-                };
-                _fields[path] = existing;
-                added = existing;
-            }
-
-            if (added is null)
+            if (_fields.TryGetValue(path, out var existing))
             {
                 return existing;
+            }
+
+            switch (Rule(path, out var parent))
+            {
+                case "false":
+                    return null;
+                case "strict":
+                    throw Strict(path, parent);
+            }
+
+            if (DepthExceeded(path) is { } tooDeep)
+            {
+                // DocumentParser wraps what the dynamic update breaks: the document is refused, the mapping left as it was.
+                throw new EsException(400, "document_parsing_exception", "failed to parse: " + tooDeep, null, EsException.IllegalArgument(tooDeep));
+            }
+        }
+
+        var added = value.GetValueKind() switch
+        {
+            JsonValueKind.True or JsonValueKind.False => new FieldMapping(FieldKind.Boolean, FieldMapping.NoSubFields),
+            JsonValueKind.Number => value.TryGetValue<long>(out _) || IsWhole(value) ? new FieldMapping(FieldKind.Long, FieldMapping.NoSubFields) : new FieldMapping(FieldKind.Float, FieldMapping.NoSubFields),
+            _ => new FieldMapping(FieldKind.Text, new Dictionary<string, FieldMapping> { ["keyword"] = new(FieldKind.Keyword, FieldMapping.NoSubFields, 256) }),
+        };
+        pending[path] = added;
+        return added;
+    }
+
+    /// <summary>The field mapped at exactly <paramref name="path"/> (no multi-field), or the document's own new one there.</summary>
+    public FieldMapping? FieldAt(string path, Dictionary<string, FieldMapping> pending)
+    {
+        lock (_lock)
+        {
+            return _fields.GetValueOrDefault(path) ?? pending.GetValueOrDefault(path);
+        }
+    }
+
+    /// <summary>Adds a parsed document's dynamic update (<see cref="GetOrAddDynamic"/>) to the mapping.</summary>
+    public void Commit(Dictionary<string, FieldMapping> pending)
+    {
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            foreach (var (path, field) in pending)
+            {
+                _fields.TryAdd(path, field);
             }
         }
 
         Changed?.Invoke();
-        return added;
     }
 
     /// <summary>
