@@ -209,7 +209,21 @@ internal static class ApiParameters
         [ParameterApi.ClearScroll] = Elasticsearch[ParameterApi.ClearScroll],
         [ParameterApi.RenderTemplate] = Elasticsearch[ParameterApi.RenderTemplate],
 
-        // Not checked with this flavour (its own handlers, not read here): _cat/indices, _nodes, its point-in-time APIs and _scripts.
+        // RestNodesInfoAction: timeout, SettingsFilter.addFilterSettingParams and its responseParams, Settings.FORMAT_PARAMS.
+        [ParameterApi.NodesInfo] = Elasticsearch[ParameterApi.NodesInfo],
+
+        // RestCreatePitAction (POST /{index}/_search/point_in_time): allow_partial_pit_creation, keep_alive, the indices
+        // options, preference and routing.
+        [ParameterApi.OpenPointInTime] = ["index", "allow_partial_pit_creation", "keep_alive", .. IndicesOptions, "preference", "routing"],
+
+        // RestPutStoredScriptAction, RestGetStoredScriptAction, RestDeleteStoredScriptAction: cluster_manager_timeout and the
+        // deprecated master_timeout (parseDeprecatedMasterTimeoutParameter).
+        [ParameterApi.PutScript] = ["id", "context", "cluster_manager_timeout", "master_timeout", "timeout"],
+        [ParameterApi.GetScript] = ["id", "cluster_manager_timeout", "master_timeout"],
+        [ParameterApi.DeleteScript] = ["id", "timeout", "cluster_manager_timeout", "master_timeout"],
+
+        // Not checked with this flavour: _cat/indices (its AbstractListAction reads pagination parameters) and the
+        // deletion of points in time (RestDeletePitAction reads a body from source without one).
     };
 
     /// <summary>

@@ -1323,6 +1323,39 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await es.SendAsync(HttpMethod.Delete, "/books?cluster_manager_timeout=30s&master_timeout=30s&timeout=30s", null)).Status);
     }
 
+    /// <summary>
+    /// With the OpenSearch flavour, <c>_nodes</c>, <c>POST /{index}/_search/point_in_time</c> and <c>_scripts</c> refuse
+    /// the parameters OpenSearch's handlers do not read (RestNodesInfoAction; RestCreatePitAction's
+    /// allow_partial_pit_creation, keep_alive, indices options, preference, routing; the stored script actions'
+    /// cluster_manager_timeout beside the deprecated master_timeout). Before, they took any parameter.
+    /// </summary>
+    [Fact]
+    public async Task NodesPitAndScripts_OpenSearch_RefuseParametersItsHandlersDoNotRead()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(201, (await es.PutAsync("/books/_doc/1?refresh=true", JsonNode.Parse("""{"title":"x"}"""))).Status);
+
+        Assert.Equal(200, (await es.GetAsync("/_nodes?timeout=30s&flat_settings=true")).Status);
+        (await es.GetAsync("/_nodes?timeot=30s")).AssertError(400, "illegal_argument_exception", "request [/_nodes] contains unrecognized parameter: [timeot] -> did you mean [timeout]?");
+
+        Assert.Equal(200, (await es.PostAsync("/books/_search/point_in_time?keep_alive=1m&allow_partial_pit_creation=false&preference=_local&routing=r&ignore_unavailable=true")).Status);
+        (await es.PostAsync("/books/_search/point_in_time?keep_alive=1m&allow_partial_search_results=true"))
+            .AssertError(400, "illegal_argument_exception", "request [/books/_search/point_in_time] contains unrecognized parameter: [allow_partial_search_results] -> did you mean [allow_partial_pit_creation]?");
+        (await es.PostAsync("/books/_search/point_in_time?keep_alive=1m&allow_partial_pit_creation=yes"))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
+
+        var script = JsonNode.Parse("""{"script":{"lang":"mustache","source":{"query":{"match":{"title":"{{q}}"}}}}}""");
+        Assert.Equal(200, (await es.PutAsync("/_scripts/s1?cluster_manager_timeout=30s&timeout=30s", script)).Status);
+        (await es.PutAsync("/_scripts/s2?refresh=true", script)).AssertError(400, "illegal_argument_exception", "request [/_scripts/s2] contains unrecognized parameter: [refresh]");
+        Assert.Equal(404, (await es.GetAsync("/_scripts/s2")).Status);
+        Assert.Equal(200, (await es.GetAsync("/_scripts/s1?cluster_manager_timeout=30s&master_timeout=30s")).Status);
+        (await es.GetAsync("/_scripts/s1?timeout=30s")).AssertError(400, "illegal_argument_exception", "request [/_scripts/s1] contains unrecognized parameter: [timeout]");
+        (await es.DeleteAsync("/_scripts/s1?cluster_manager_timout=30s"))
+            .AssertError(400, "illegal_argument_exception", "request [/_scripts/s1] contains unrecognized parameter: [cluster_manager_timout] -> did you mean [cluster_manager_timeout]?");
+        Assert.Equal(200, (await es.DeleteAsync("/_scripts/s1?cluster_manager_timeout=30s&timeout=30s")).Status);
+    }
+
     [Fact]
     public async Task Search_OpenSearch_ReadsItsOwnParameters()
     {

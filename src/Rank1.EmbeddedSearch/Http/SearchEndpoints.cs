@@ -172,8 +172,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         _ = catalog.ReadIndicesOptions(Param(context)); // RestOpenPointInTimeAction reads them first
         var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive") : (TimeSpan?)null;
-        // RestOpenPointInTimeAction reads allow_partial_search_results with paramAsBoolean, strictly.
-        _ = RequestJson.ParamAsBoolean(Param(context)("allow_partial_search_results"));
+        // RestOpenPointInTimeAction reads allow_partial_search_results with paramAsBoolean, strictly; OpenSearch's
+        // RestCreatePitAction allow_partial_pit_creation.
+        _ = RequestJson.ParamAsBoolean(Param(context)(openSearch ? "allow_partial_pit_creation" : "allow_partial_search_results"));
         ThrowIfUnknownParameters(context, ParameterApi.OpenPointInTime); // before OpenPointInTimeRequest.validate, in the transport action
         if (keepAlive is null)
         {
