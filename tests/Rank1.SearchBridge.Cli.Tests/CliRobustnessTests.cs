@@ -275,6 +275,20 @@ public sealed partial class CliRobustnessTests
     }
 
     /// <summary>
+    /// With every standard stream closed (<c>&lt;&amp;- &gt;&amp;- 2&gt;&amp;-</c>, as a daemon may start a command), the
+    /// output that cannot be written is still exit 1, as GNU coreutils' <c>seq 3 &lt;&amp;- &gt;&amp;- 2&gt;&amp;-</c> is:
+    /// the runtime's own pipe took descriptors 0 and 1 before <c>Main</c> ran, the table went into that pipe (read by the
+    /// runtime's worker thread as its commands) and the command exited 0 having written nothing.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task EveryStandardStreamClosed_OutputThatCannotBeWritten_Exit1()
+    {
+        var r = await RunRedirectedAsync("eval", "<&- >&- 2>&-");
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    /// <summary>
     /// A closed standard error (<c>2&gt;&amp;-</c>) leaves the one-line error unsaid, as there is nowhere to say it, and the
     /// command ends with its own exit code, as GNU coreutils do; writing that line threw (EBADF) and every failing command
     /// ended in an unhandled exception and exit 134 (SIGABRT, a core dump).
