@@ -355,6 +355,24 @@ public sealed partial class CliRobustnessTests
         Assert.Equal(message, r.Error.TrimEnd('\n'));
     }
 
+    /// <summary>
+    /// A relative <c>--dataset</c> and eval's default <c>--run-out</c> (<c>./eval-runs/beir-NAME</c>) are both the process's
+    /// current directory's, as every input path is: the default folder was the only output path taken from a directory
+    /// the command was handed apart from the process's own.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Process)]
+    [Fact]
+    public async Task Eval_DatasetGivenRelative_DefaultRunOutUnderTheCurrentDirectory()
+    {
+        var folder = TestTemp.Folder("relative-");
+        CopyFolder(Path.Combine(TestPaths.RepoRoot, "samples", "beir-demo"), Path.Combine(folder, "in"));
+        var r = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet",
+            [CliRunner.Dll, "eval", "--dataset", "in", "--model", TestPaths.TinyModel, "--max-think-tokens", "1", "--window", "3"], workingDirectory: folder));
+        Assert.Equal(0, r.ExitCode);
+        var runs = Path.Combine(Path.GetFullPath(folder), "eval-runs", "beir-in");
+        Assert.Equal(["backend.run", "manifest.json", "proxy.run"], Directory.GetFiles(runs).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Theory]
     [InlineData("rerank")]

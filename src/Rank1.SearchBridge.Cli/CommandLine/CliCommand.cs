@@ -3,7 +3,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Rank1.SearchBridge.Cli.CommandLine;
 
-/// <summary>What a command runs with: output streams, environment and logging (injected so tests drive the tool in-process).</summary>
+/// <summary>
+/// What a command runs with: output streams, environment and logging (injected so tests drive the tool in-process). Paths
+/// are the process's own: a relative one (an input file, <c>--run-out</c>, the folder the test model is looked for from)
+/// is relative to its current directory, and messages name it as typed.
+/// </summary>
 internal sealed class CliContext
 {
     public required TextWriter Out { get; init; }
@@ -15,8 +19,6 @@ internal sealed class CliContext
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
-
-    public string CurrentDirectory { get; init; } = Environment.CurrentDirectory;
 
     /// <summary>
     /// For commands that serve (proxy, search-server, demo): returns when the user presses Ctrl+C, also when that came

@@ -71,7 +71,7 @@ internal sealed class EvalCommand : CliCommand
         }
 
         var dataset = args.GetValue(_dataset) is { } datasetFolder ? BeirDataset.Open(datasetFolder) : null;
-        var runDir = Path.GetFullPath(args.GetValue(_runOut) ?? Path.Combine(context.CurrentDirectory, "eval-runs", dataset?.IndexName ?? string.Empty));
+        var runDir = Path.GetFullPath(args.GetValue(_runOut) ?? Path.Combine("eval-runs", dataset?.IndexName ?? string.Empty));
         var sample = dataset is null && args.GetValue(_sample);
 
         // The inputs are read and checked before anything starts or is indexed: a bad file fails at once.

@@ -25,7 +25,7 @@ internal static class ModelLocator
             return env;
         }
 
-        foreach (var start in new[] { context.CurrentDirectory, AppContext.BaseDirectory })
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
