@@ -273,8 +273,9 @@ internal static class EsHttp
     public static void SourceParameterAsBody(HttpContext context)
     {
         var request = context.Request;
-        if (request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0) || !ReadsContentOrSource(request.Path)
-            || !request.Query.TryGetValue("source", out var source) || source.ToString().Length == 0
+        // The source parameter first: most requests have none, and the path is split only for those that do.
+        if (!request.Query.TryGetValue("source", out var source) || source.ToString().Length == 0
+            || request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0) || !ReadsContentOrSource(request.Path)
             || !request.Query.TryGetValue("source_content_type", out var type)
             || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type.ToString(), out var parsed)
             || !ReadableMediaTypes.Contains(parsed.MediaType.Value?.ToLowerInvariant()))

@@ -36,7 +36,10 @@ internal static class PrecomputeFaults
 /// stored: HTTP 400: ...</c>), so it is its own base exception: MassTransit's fault headers (<c>MT-Fault-Message</c>,
 /// <c>MT-Fault-ExceptionType</c>) name <see cref="Exception.GetBaseException"/>, and named the cause alone, without what
 /// the worker was doing, while <c>--wait</c>'s report and the R-RETRY and R-FAULT logs said the whole. The cause stays
-/// its <see cref="Exception.InnerException"/>, with its stack trace, for the logs.
+/// its <see cref="Exception.InnerException"/>, with its stack trace, for the logs; <c>MT-Fault-StackTrace</c> is this
+/// exception's. MassTransit's retry and ignore filters match the exception thrown, not its base, so they are not changed.
+/// The override holds only while this exception is the outermost: <see cref="Exception.GetBaseException"/> on an
+/// exception wrapping it walks the inner exceptions without calling it, and so reaches the cause.
 /// </remarks>
 public sealed class TransientPrecomputeException(string message, Exception? inner = null) : Exception(message, inner)
 {
