@@ -49,6 +49,17 @@ public sealed class ClusterHealthTests(ServerFixture fx) : IClassFixture<ServerF
         Assert.Equal((400, "parse_exception", $"failed to parse setting [{name}] with value [soon] as a time value: unit is missing or unrecognized"), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    [Theory]
+    // TimeValue.parseTimeValue's unit-less values: -1 (no timeout) and 0.
+    [InlineData("timeout=-1")]
+    [InlineData("master_timeout=-1")]
+    [InlineData("master_timeout=0&timeout=0")]
+    public async Task TimeoutsWithoutAUnit_MinusOneAndZero_AreTaken(string query)
+    {
+        var r = await fx.Client.GetAsync($"/_cluster/health?{query}");
+        Assert.Equal((200, false), (r.Status, r.Json["timed_out"]!.GetValue<bool>()));
+    }
+
     [Fact]
     public async Task TheWholeCluster_CountsEveryIndexAsOneActivePrimary()
     {

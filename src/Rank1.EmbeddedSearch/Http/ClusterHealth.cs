@@ -68,10 +68,15 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         }
     }
 
-    // RestRequest.paramAsTime: TimeValue.parseTimeValue's parse_exception names the setting (it was an
-    // illegal_argument_exception here).
-    private static TimeSpan? TimeParam(IQueryCollection query, string name) =>
-        query.TryGetValue(name, out var v) ? SearchContexts.ParseKeepAlive(v.ToString(), name) : null;
+    // RestRequest.paramAsTime: TimeValue.parseTimeValue takes -1 (no timeout: wait for ever) and 0 without a unit; anything
+    // else that is no time value is its parse_exception naming the setting (it was an illegal_argument_exception here).
+    private static TimeSpan? TimeParam(IQueryCollection query, string name) => Param(query, name) switch
+    {
+        null => null,
+        "-1" => TimeSpan.MaxValue,
+        "0" => TimeSpan.Zero,
+        var v => SearchContexts.ParseKeepAlive(v, name),
+    };
 
     private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 

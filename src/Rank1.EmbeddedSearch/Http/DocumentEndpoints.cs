@@ -144,9 +144,9 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         // then include_source_on_error, all before the body.
         var param = Param(context);
         var defaultFetch = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
-        ThrowIfBadWriteBooleans(Param(context), "list_executed_pipelines", "require_alias", "require_data_stream");
+        ThrowIfBadWriteBooleans(param, "list_executed_pipelines", "require_alias", "require_data_stream");
         var refresh = EsHttp.Refresh(context.Request);
-        ThrowIfBadWriteBooleans(Param(context), "include_source_on_error");
+        ThrowIfBadWriteBooleans(param, "include_source_on_error");
         var body = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         var lines = EsHttp.NdjsonLines(body).ToList();
         // BulkRequestParser.findNextMarker: bytes after the last newline are a line with no end, refused once the parser

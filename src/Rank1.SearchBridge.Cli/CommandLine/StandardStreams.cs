@@ -39,8 +39,24 @@ internal static class StandardStreams
     }
 
     /// <summary>Whether the descriptor is open and was given to the process by the one that started it (no close-on-exec flag); always on Windows.</summary>
-    internal static bool Inherited(int descriptor) =>
-        OperatingSystem.IsWindows() || GetDescriptorFlags(descriptor, FGetfd) is var flags && flags != -1 && (flags & FdCloexec) == 0;
+    internal static bool Inherited(int descriptor)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return true;
+        }
+
+        try
+        {
+            return GetDescriptorFlags(descriptor, FGetfd) is var flags && flags != -1 && (flags & FdCloexec) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // A C library without fcntl where the runtime looks for it: the stream is taken as given, as before this check,
+            // rather than every command failing before it starts.
+            return true;
+        }
+    }
 
     // fcntl(fd, F_GETFD): the descriptor's flags, or -1 (EBADF) for one that is not open. DllImport, not LibraryImport:
     // the signature is blittable and LibraryImport would need unsafe code in the project.
