@@ -25,9 +25,10 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         var query = context.Request.Query;
         // AbstractCatAction.prepareRequest reads help, RestIndicesAction include_unloaded_segments, with paramAsBoolean
         // (strictly); then BaseRestHandler refuses what they did not read.
-        _ = RequestJson.ParamAsBoolean(Param(query, "help"));
-        _ = catalog.ReadIndicesOptions(name => Param(query, name)); // RestIndicesAction: IndicesOptions.fromRequest
-        _ = RequestJson.ParamAsBoolean(Param(query, "include_unloaded_segments"));
+        var param = SearchEndpoints.Param(context);
+        _ = RequestJson.ParamAsBoolean(param("help"));
+        _ = catalog.ReadIndicesOptions(param); // RestIndicesAction: IndicesOptions.fromRequest
+        _ = RequestJson.ParamAsBoolean(param("include_unloaded_segments"));
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.CatIndices, flavor);
         var bytes = query["bytes"].ToString();
         var rows = catalog.Resolve(index, expandHidden: IndexCatalog.ExpandsHidden(query["expand_wildcards"].ToString())).Select(i =>
@@ -88,7 +89,7 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         }
 
         // RestTable.buildResponse: request.paramAsBoolean("v", false), strictly (?v=yes is a 400, not no header).
-        var header = RequestJson.ParamAsBoolean(Param(query, "v")) ?? false;
+        var header = RequestJson.ParamAsBoolean(SearchEndpoints.Param(context)("v")) ?? false;
         var widths = columns.Select(c => rows.Select(r => r[c.Name].Length).Append(header ? c.Name.Length : 0).Max()).ToArray();
         var text = new StringBuilder();
         if (header)
@@ -109,7 +110,6 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         }
     }
 
-    private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 
     // Elasticsearch pads every cell to its column's width; numbers on the left, text on the right (but the last column).
     private static void AppendRow(StringBuilder text, (string Name, bool Right)[] columns, int[] widths, Dictionary<string, string> row, bool headerRow)

@@ -21,19 +21,20 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         var query = context.Request.Query;
         // RestClusterHealthAction.fromRequest reads the indices options, local, the timeouts, then wait_for_status and the
         // wait_for_no_* flags, with paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
-        _ = catalog.ReadIndicesOptions(name => Param(query, name));
-        _ = RequestJson.ParamAsBoolean(Param(query, "local"));
+        var param = SearchEndpoints.Param(context);
+        _ = catalog.ReadIndicesOptions(param);
+        _ = RequestJson.ParamAsBoolean(param("local"));
         // Then master_timeout and timeout (paramAsTime), before wait_for_status.
-        _ = TimeParam(query, "master_timeout");
-        var timeout = TimeParam(query, "timeout") ?? DefaultTimeout;
+        _ = TimeParam(param, "master_timeout");
+        var timeout = TimeParam(param, "timeout") ?? DefaultTimeout;
         if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))
         {
             // ClusterHealthStatus.fromString.
             throw EsException.IllegalArgument($"unknown cluster health status [{wanted}]");
         }
 
-        _ = RequestJson.ParamAsBoolean(Param(query, "wait_for_no_relocating_shards"));
-        _ = RequestJson.ParamAsBoolean(Param(query, "wait_for_no_initializing_shards"));
+        _ = RequestJson.ParamAsBoolean(param("wait_for_no_relocating_shards"));
+        _ = RequestJson.ParamAsBoolean(param("wait_for_no_initializing_shards"));
         if (query.ContainsKey("wait_for_relocating_shards"))
         {
             throw EsException.IllegalArgument("wait_for_relocating_shards has been removed, use wait_for_no_relocating_shards [true/false] instead");
@@ -70,7 +71,7 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
 
     // RestRequest.paramAsTime: TimeValue.parseTimeValue takes -1 (no timeout: wait for ever) and 0 without a unit; anything
     // else that is no time value is its parse_exception naming the setting (it was an illegal_argument_exception here).
-    private static TimeSpan? TimeParam(IQueryCollection query, string name) => Param(query, name) switch
+    private static TimeSpan? TimeParam(Func<string, string?> param, string name) => param(name) switch
     {
         null => null,
         "-1" => TimeSpan.MaxValue,
@@ -78,7 +79,6 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         var v => SearchContexts.ParseKeepAlive(v, name),
     };
 
-    private static string? Param(IQueryCollection query, string name) => query.TryGetValue(name, out var v) ? v.ToString() : null;
 
     // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing.
     private List<string> Missing(string? expression) =>
