@@ -145,7 +145,7 @@ internal static class RequestJson
     {
         if (JacksonSyntax.Find(text) is { } found)
         {
-            var at = $"[{found.Line}:{found.Column}]";
+            var at = new Elastic.Location(found.Line, found.Column).ToString();
             var jackson = $"{found.Message}\n at {JacksonSyntax.Location(text, found.Line, found.Column)}";
             return found.EndOfInput
                 ? EsException.Foreign(400, "x_content_e_o_f_exception", $"{at} Unexpected end of file", EsException.Foreign(400, "json_e_o_f_exception", jackson))
