@@ -147,7 +147,7 @@ internal static partial class XContentInt
     // Java's Double.parseDouble (FloatingDecimal.readJavaFormatString): trimmed of every char up to U+0020, an optional
     // sign, then NaN, Infinity, a hexadecimal float (0x1.8p1) or a decimal one (1, 1., .5, 1e1) with an optional
     // f/F/d/D suffix; ASCII digits only. Anything else is a NumberFormatException naming the trimmed text.
-    private static double ParseJavaDouble(string text)
+    internal static double ParseJavaDouble(string text)
     {
         var trimmed = text.AsSpan().Trim(JavaWhitespace).ToString();
         if (trimmed.Length == 0)
@@ -185,7 +185,7 @@ internal static partial class XContentInt
     }
 
     // Java's Integer.parseInt: an optional sign and at least one digit (Character.digit: any Unicode decimal digit).
-    private static int? ParseJavaInt(string text)
+    internal static int? ParseJavaInt(string text)
     {
         var digits = text.Length > 0 && text[0] is '-' or '+' ? text.AsSpan(1) : text.AsSpan();
         if (digits.IsEmpty)

@@ -45,8 +45,8 @@ internal sealed class QueryTranslator
         {
             "match_all" => Boosted(new MatchAllDocsQuery(), body),
             "match_none" => new BooleanQuery(),
-            "match" => FieldQuery(type, body, (field, spec) => Match(field, spec, phrase: false)),
-            "match_phrase" => FieldQuery(type, body, (field, spec) => Match(field, spec, phrase: true)),
+            "match" => FieldQuery(type, body, (field, spec) => Match(type, field, spec, phrase: false)),
+            "match_phrase" => FieldQuery(type, body, (field, spec) => Match(type, field, spec, phrase: true)),
             "multi_match" => MultiMatch(Obj(type, body)),
             "term" => FieldQuery(type, body, Term),
             "terms" => Terms(Obj(type, body)),
@@ -60,7 +60,8 @@ internal sealed class QueryTranslator
     }
 
     // The options each field query's parser reads (Elasticsearch 9's MatchQueryBuilder, MatchPhraseQueryBuilder and
-    // TermQueryBuilder); those this backend does not apply (fuzziness, analyzer, ...) are read and ignored, as before.
+    // TermQueryBuilder), each applied (MatchOptions; auto_generate_synonyms_phrase_query changes nothing without
+    // synonym graphs, which no analyzer here makes).
     private static readonly Dictionary<string, HashSet<string>> FieldOptions = new(StringComparer.Ordinal)
     {
         ["match"] =
@@ -130,6 +131,11 @@ internal sealed class QueryTranslator
             CheckBool(spec, flavor);
         }
 
+        if (type == "multi_match")
+        {
+            CheckMultiMatch(spec);
+        }
+
         if (obj.Count > 1)
         {
             var second = obj.ElementAt(1).Key;
@@ -162,7 +168,30 @@ internal sealed class QueryTranslator
                 {
                     throw Stood(EsException.Parsing($"[{type}] query does not support [{option}]", JsonLocations.OfValue(fieldSpec, option)));
                 }
+
+                if (type != "term")
+                {
+                    MatchOptions.Check(type, fieldSpec, option, (JsonValue)value);
+                }
             }
+        }
+    }
+
+    // MultiMatchQueryBuilder.fromXContent: the values of the options it shares with match, checked as match's are, then
+    // "Fuzziness not allowed for type [phrase]" (and phrase_prefix, cross_fields).
+    private static void CheckMultiMatch(JsonObject spec)
+    {
+        foreach (var (option, value) in spec)
+        {
+            if (value is JsonValue v)
+            {
+                MatchOptions.Check("multi_match", spec, option, v);
+            }
+        }
+
+        if (spec["fuzziness"] is not null && ValueText(spec["type"]) is "phrase" or "phrase_prefix" or "cross_fields")
+        {
+            throw Stood(EsException.Parsing($"Fuzziness not allowed for type [{ValueText(spec["type"])}]"));
         }
     }
 
@@ -260,29 +289,36 @@ internal sealed class QueryTranslator
         return Boosted(q, obj["boost"] is { } b ? new JsonObject { ["boost"] = b.DeepClone() } : normalized);
     }
 
-    private Query Match(string field, JsonObject spec, bool phrase)
+    // MatchQueryParser.parse: an unmapped field matches nothing; a field searched with its own analyzer and not text
+    // (keyword, numbers, dates, booleans: Lucene.KEYWORD_ANALYZER) is one term of the whole text; otherwise the text is
+    // analysed (with the query's analyzer when it names one, which doToQuery resolves first), no term at all being
+    // zero_terms_query's answer, and each term is the field's term query, or its fuzzy query with fuzziness.
+    private Query Match(string type, string field, JsonObject spec, bool phrase)
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing($"[match] requires query value for field [{field}]");
+        var options = MatchOptions.Read(type, spec);
+        var analyzer = options.Analyzer is { } name ? BuiltInAnalyzers.Get(type, name, _index) : null;
+        var rewrite = FuzzyRewrite(options.FuzzyRewrite);
         var mapping = _index.Mapping.Get(field);
         if (mapping is null)
         {
             return new BooleanQuery(); // unmapped: matches nothing, as in Elasticsearch
         }
 
-        if (mapping.Kind != FieldKind.Text)
+        if (mapping.Kind != FieldKind.Text && (analyzer is null || phrase))
         {
-            return ExactValue(field, mapping, text);
+            return FieldTerm(field, mapping, text, options, rewrite);
         }
 
-        var terms = Analyze(field, text);
+        var terms = Analyze(analyzer ?? _analyzer, field, text);
         if (terms.Count == 0)
         {
-            return new BooleanQuery();
+            return options.ZeroTermsAll ? new MatchAllDocsQuery() : new BooleanQuery();
         }
 
         if (phrase)
         {
-            var pq = new PhraseQuery { Slop = spec["slop"]?.GetValue<int>() ?? 0 };
+            var pq = new PhraseQuery { Slop = spec["slop"] is { } slop ? XContentInt.Read("slop", slop) : 0 };
             foreach (var (term, position) in terms)
             {
                 pq.Add(new Term(field, term), position);
@@ -293,14 +329,14 @@ internal sealed class QueryTranslator
 
         if (terms.Count == 1)
         {
-            return new TermQuery(new Term(field, terms[0].Term));
+            return FieldTerm(field, mapping, terms[0].Term, options, rewrite);
         }
 
         var and = string.Equals(spec["operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase);
         var bq = new BooleanQuery();
         foreach (var (term, _) in terms)
         {
-            bq.Add(new TermQuery(new Term(field, term)), and ? Occur.MUST : Occur.SHOULD);
+            bq.Add(FieldTerm(field, mapping, term, options, rewrite), and ? Occur.MUST : Occur.SHOULD);
         }
 
         if (!and && spec["minimum_should_match"] is { } msm)
@@ -309,6 +345,53 @@ internal sealed class QueryTranslator
         }
 
         return bq;
+    }
+
+    // doToQuery's QueryParsers.parseRewriteMethod: a name it does not know fails the shard, SearchExecutionContext.toQuery
+    // wrapping its exception in "failed to create query: ..".
+    private MultiTermQuery.RewriteMethod? FuzzyRewrite(string? name)
+    {
+        try
+        {
+            return MatchOptions.RewriteMethod(name);
+        }
+        catch (EsException e)
+        {
+            throw ShardSearchException.QueryShard(_index, $"failed to create query: {e.Message}", e);
+        }
+    }
+
+    // MatchQueryParser's newTermQuery: the field's term query, or with fuzziness its fuzzyQuery (StringFieldType's
+    // FuzzyQuery of fuzziness.asDistance(term) edits, prefix_length, max_expansions and fuzzy_transpositions; any other
+    // type's "Can only use fuzzy queries on keyword and text fields"); with lenient, a term the field cannot take
+    // matches nothing (Queries.newLenientFieldQuery) rather than failing the shard.
+    private Query FieldTerm(string field, FieldMapping mapping, string value, MatchOptions options, MultiTermQuery.RewriteMethod? rewrite)
+    {
+        try
+        {
+            if (options.Fuzziness is not { } fuzziness)
+            {
+                return mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, value)) : ExactValue(field, mapping, value);
+            }
+
+            if (mapping.Kind is not (FieldKind.Text or FieldKind.Keyword))
+            {
+                var message = $"Can only use fuzzy queries on keyword and text fields - not on [{field}] which is of type [{mapping.Kind.ToString().ToLowerInvariant()}]";
+                throw ShardSearchException.QueryShard(_index, $"failed to create query: {message}", EsException.IllegalArgument(message));
+            }
+
+            var fuzzy = new FuzzyQuery(new Term(field, value), fuzziness.AsDistance(value), options.PrefixLength, options.MaxExpansions, options.Transpositions);
+            if (rewrite is not null)
+            {
+                fuzzy.MultiTermRewriteMethod = rewrite;
+            }
+
+            return fuzzy;
+        }
+        catch (ShardSearchException) when (options.Lenient)
+        {
+            return new BooleanQuery();
+        }
     }
 
     private Query MultiMatch(JsonObject spec)
@@ -329,7 +412,7 @@ internal sealed class QueryTranslator
             var (pattern, boost) = SplitBoost(raw);
             foreach (var field in ExpandFields(pattern))
             {
-                var q = Match(field, new JsonObject { ["query"] = text, ["operator"] = spec["operator"]?.DeepClone(), ["minimum_should_match"] = spec["minimum_should_match"]?.DeepClone() }, phrase: type == "phrase");
+                var q = Match("multi_match", field, spec, phrase: type == "phrase");
                 q.Boost *= boost;
                 perField.Add(q);
             }
@@ -487,7 +570,7 @@ internal sealed class QueryTranslator
                     }
 
                     break;
-                case "must_not":
+                case "must_not" or "mustNot": // ParseField("must_not").withDeprecation("mustNot")
                     foreach (var c in clauses)
                     {
                         bq.Add(Translate(c), Occur.MUST_NOT);
@@ -918,10 +1001,10 @@ internal sealed class QueryTranslator
         return ShardSearchException.QueryShard(_index, $"failed to create query: {parse.Message}", parse);
     }
 
-    private List<(string Term, int Position)> Analyze(string field, string text)
+    private static List<(string Term, int Position)> Analyze(Analyzer analyzer, string field, string text)
     {
         var result = new List<(string, int)>();
-        using var stream = _analyzer.GetTokenStream(field, text);
+        using var stream = analyzer.GetTokenStream(field, text);
         var term = stream.AddAttribute<ICharTermAttribute>();
         var inc = stream.AddAttribute<IPositionIncrementAttribute>();
         stream.Reset();

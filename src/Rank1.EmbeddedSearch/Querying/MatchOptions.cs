@@ -1,0 +1,295 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lucene.Net.Analysis;
+using Lucene.Net.Analysis.Core;
+using Lucene.Net.Analysis.En;
+using Lucene.Net.Search;
+using Rank1.EmbeddedSearch.Indexing;
+using Rank1.Elastic;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>
+/// Elasticsearch's <c>Fuzziness</c>: an edit distance of 0, 1 or 2, or <c>AUTO</c> (<c>AUTO:low,high</c>), whose
+/// distance depends on the term's length in code points: under <c>low</c> (3) none, under <c>high</c> (6) one, else two.
+/// </summary>
+/// <param name="Edits">The distance given, or null for <c>AUTO</c>.</param>
+/// <param name="Low">AUTO's low bound.</param>
+/// <param name="High">AUTO's high bound.</param>
+internal readonly record struct Fuzziness(int? Edits, int Low = 3, int High = 6)
+{
+    /// <summary>
+    /// <c>Fuzziness.parse</c>: a string as <c>fromString</c> reads it, a number as <c>fromEdits(parser.intValue())</c>,
+    /// any other token "Can't parse fuzziness on token: [VALUE_BOOLEAN]", each with its exception.
+    /// </summary>
+    /// <param name="value">The option's value.</param>
+    public static Fuzziness Parse(JsonNode value) => value.GetValueKind() switch
+    {
+        JsonValueKind.String => FromString(value.GetValue<string>()),
+        JsonValueKind.Number => FromEdits(XContentInt.Read(FieldName, value)),
+        _ => throw EsException.IllegalArgument($"Can't parse fuzziness on token: [{RequestJson.TokenName(value)}]"),
+    };
+
+    private const string FieldName = "fuzziness";
+
+    /// <summary>The edit distance for <paramref name="term"/> (<c>asDistance</c>).</summary>
+    /// <param name="term">The analysed term.</param>
+    public int AsDistance(string term)
+    {
+        if (Edits is { } edits)
+        {
+            return Math.Min(2, edits);
+        }
+
+        var length = term.EnumerateRunes().Count();
+        return length < Low ? 0 : length < High ? 1 : 2;
+    }
+
+    private static Fuzziness FromEdits(int edits) => edits is >= 0 and <= 2
+        ? new Fuzziness(edits)
+        : throw EsException.IllegalArgument($"Valid edit distances are [0, 1, 2] but was [{edits}]");
+
+    // Fuzziness.fromString: AUTO and AUTO:low,high in any case, else Float.parseFloat of the text upper-cased, a whole
+    // number of edits.
+    private static Fuzziness FromString(string text)
+    {
+        if (text.Length == 0)
+        {
+            throw EsException.IllegalArgument("fuzziness cannot be null or empty.");
+        }
+
+        var upper = text.ToUpperInvariant();
+        if (upper == "AUTO")
+        {
+            return new Fuzziness(null);
+        }
+
+        if (upper.StartsWith("AUTO:", StringComparison.Ordinal))
+        {
+            return CustomAuto(upper);
+        }
+
+        float parsed;
+        try
+        {
+            parsed = (float)XContentInt.ParseJavaDouble(upper);
+        }
+        catch (EsException e) when (e.Type == "number_format_exception")
+        {
+            throw EsException.Foreign(400, "illegal_argument_exception", $"fuzziness cannot be [{text}].", e);
+        }
+
+        if (parsed % 1 > 0)
+        {
+            throw EsException.IllegalArgument($"fuzziness needs to be one of 0.0, 1.0 or 2.0 but was {JavaFloat(parsed)}");
+        }
+
+        return FromEdits(float.IsNaN(parsed) ? 0 : (int)Math.Clamp(parsed, int.MinValue, int.MaxValue));
+    }
+
+    // parseCustomAuto: the text after "AUTO:" split at commas as Java's String.split does (trailing empty parts dropped).
+    private static Fuzziness CustomAuto(string upper)
+    {
+        var parts = upper["AUTO:".Length..].Split(',').ToList();
+        while (parts.Count > 0 && parts[^1].Length == 0)
+        {
+            parts.RemoveAt(parts.Count - 1);
+        }
+
+        if (parts.Count != 2)
+        {
+            throw new EsException(400, "parse_exception", "failed to find low and high distance values");
+        }
+
+        var bad = parts.FirstOrDefault(p => XContentInt.ParseJavaInt(p) is null);
+        if (bad is not null)
+        {
+            throw new EsException(400, "parse_exception", $"failed to parse [{upper}] as a \"auto:int,int\"", null,
+                EsException.Foreign(400, "number_format_exception", $"For input string: \"{bad}\""));
+        }
+
+        var low = XContentInt.ParseJavaInt(parts[0])!.Value;
+        var high = XContentInt.ParseJavaInt(parts[1])!.Value;
+        if (low < 0 || high < 0 || low > high)
+        {
+            throw new EsException(400, "parse_exception", $"fuzziness wrongly configured [{upper}]. Must be 0 < lower value <= higher value.");
+        }
+
+        return new Fuzziness(null, low, high);
+    }
+
+    // Java's Float.toString of a float with a fractional part.
+    private static string JavaFloat(float f) => Math.Abs(f) is >= 1e-3f and < 1e7f
+        ? f.ToString("R", CultureInfo.InvariantCulture)
+        : f.ToString("0.0######E0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The options of a <c>match</c>, <c>match_phrase</c> or <c>multi_match</c> query, read and checked as
+/// <c>MatchQueryBuilder</c>, <c>MatchPhraseQueryBuilder</c> and <c>MultiMatchQueryBuilder.fromXContent</c> read and
+/// check them while the body is parsed (<see cref="Check"/>), and applied as <c>MatchQueryParser</c> applies them.
+/// </summary>
+internal sealed record MatchOptions(
+    Fuzziness? Fuzziness,
+    int PrefixLength,
+    int MaxExpansions,
+    bool Transpositions,
+    string? FuzzyRewrite,
+    string? Analyzer,
+    bool ZeroTermsAll,
+    bool Lenient)
+{
+    /// <summary>Reads the options of <paramref name="spec"/> (a field's object, or a <c>multi_match</c>'s), checked as <see cref="Check"/> checks them.</summary>
+    /// <param name="type">The query's name (<c>match</c>, ...), for the errors.</param>
+    /// <param name="spec">The options.</param>
+    public static MatchOptions Read(string type, JsonObject spec)
+    {
+        foreach (var (option, value) in spec)
+        {
+            if (value is JsonValue v)
+            {
+                Check(type, spec, option, v);
+            }
+        }
+
+        return new MatchOptions(
+            spec["fuzziness"] is JsonValue f ? Querying.Fuzziness.Parse(f) : null,
+            spec["prefix_length"] is JsonValue p ? XContentInt.Read("prefix_length", p) : 0,
+            spec["max_expansions"] is JsonValue m ? XContentInt.Read("max_expansions", m) : 50,
+            spec["fuzzy_transpositions"] is not JsonValue t || BooleanValue(t),
+            spec["fuzzy_rewrite"] is JsonValue r ? QueryTranslator.ValueText(r) : null,
+            spec["analyzer"] is JsonValue a ? QueryTranslator.ValueText(a) : null,
+            spec["zero_terms_query"] is JsonValue z && QueryTranslator.ValueText(z)!.Equals("all", StringComparison.OrdinalIgnoreCase),
+            spec["lenient"] is JsonValue l && BooleanValue(l));
+    }
+
+    /// <summary>
+    /// Checks one option's value as the query's <c>fromXContent</c> reads it (<c>parser.intValue()</c>,
+    /// <c>booleanValue()</c>, <c>Fuzziness.parse</c>, the zero-terms values) and its builder's setters check it
+    /// ("[match] requires prefix length to be non-negative.", ...). Options it does not know are left alone.
+    /// </summary>
+    /// <param name="type">The query's name.</param>
+    /// <param name="spec">The object holding the option.</param>
+    /// <param name="option">The option.</param>
+    /// <param name="value">Its value.</param>
+    public static void Check(string type, JsonObject spec, string option, JsonValue value)
+    {
+        switch (option)
+        {
+            case "fuzziness":
+                _ = Querying.Fuzziness.Parse(value);
+                break;
+            case "prefix_length" when XContentInt.Read(option, value) < 0:
+                throw EsException.IllegalArgument($"[{type}] requires prefix length to be non-negative.");
+            case "max_expansions" when XContentInt.Read(option, value) <= 0:
+                throw EsException.IllegalArgument($"[{type}] requires maxExpansions to be positive.");
+            case "slop" when XContentInt.Read(option, value) < 0:
+                throw EsException.IllegalArgument("No negative slop allowed.");
+            case "fuzzy_transpositions" or "lenient" or "auto_generate_synonyms_phrase_query":
+                _ = BooleanValue(value);
+                break;
+            case "zero_terms_query" when QueryTranslator.ValueText(value) is var zero && !zero!.Equals("none", StringComparison.OrdinalIgnoreCase)
+                                         && !zero.Equals("all", StringComparison.OrdinalIgnoreCase):
+                throw EsException.Parsing($"Unsupported zero_terms_query value [{zero}]", JsonLocations.OfValue(spec, option));
+        }
+    }
+
+    // AbstractXContentParser.booleanValue(): a string is Booleans.parseBoolean's (empty is false, else exactly true or
+    // false); a number is Jackson's getBooleanValue() error.
+    private static bool BooleanValue(JsonValue value) => value.GetValueKind() switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.String => value.GetValue<string>() is { Length: > 0 } text && RequestJson.ParseBoolean(text),
+        _ => throw EsException.Foreign(400, "x_content_parse_exception",
+            $"Current token ({(value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? "VALUE_NUMBER_FLOAT" : "VALUE_NUMBER_INT")}) not of boolean type"),
+    };
+
+    /// <summary>
+    /// <c>QueryParsers.parseRewriteMethod</c> for a fuzzy query: null keeps FuzzyQuery's own (its top
+    /// <c>max_expansions</c> terms); <c>top_terms_blended_freqs_N</c>, which Lucene.Net 4.8 lacks, takes the same N
+    /// terms, scored as <c>top_terms_N</c>. Another name is its <c>illegal_argument_exception</c>.
+    /// </summary>
+    /// <param name="name">The <c>fuzzy_rewrite</c> given, or null.</param>
+    public static MultiTermQuery.RewriteMethod? RewriteMethod(string? name)
+    {
+        switch (name)
+        {
+            case null:
+                return null;
+            case "constant_score":
+                return MultiTermQuery.CONSTANT_SCORE_FILTER_REWRITE;
+            case "scoring_boolean":
+                return MultiTermQuery.SCORING_BOOLEAN_QUERY_REWRITE;
+            case "constant_score_boolean":
+                return MultiTermQuery.CONSTANT_SCORE_BOOLEAN_QUERY_REWRITE;
+        }
+
+        var firstDigit = name.AsSpan().IndexOfAnyInRange('0', '9');
+        if (firstDigit >= 0)
+        {
+            var digits = name[firstDigit..];
+            var size = XContentInt.ParseJavaInt(digits)
+                ?? throw EsException.Foreign(400, "number_format_exception", $"For input string: \"{digits}\"");
+            switch (name[..firstDigit])
+            {
+                case "top_terms_" or "top_terms_blended_freqs_":
+                    return new MultiTermQuery.TopTermsScoringBooleanQueryRewrite(size);
+                case "top_terms_boost_":
+                    return new MultiTermQuery.TopTermsBoostOnlyBooleanQueryRewrite(size);
+            }
+        }
+
+        throw EsException.IllegalArgument($"Failed to parse rewrite_method [{name}]");
+    }
+}
+
+/// <summary>
+/// The analyzers a query's <c>analyzer</c> may name: those of Elasticsearch's built-in analyzers this backend has
+/// (Lucene.Net 4.8's own, as Elasticsearch builds them), and the names of the others, which it refuses.
+/// </summary>
+internal static class BuiltInAnalyzers
+{
+    private static readonly Lucene.Net.Util.LuceneVersion Version = Lucene.Net.Util.LuceneVersion.LUCENE_48;
+
+    // standard (and the index's default, which is standard here): StandardTokenizer and lower case, no stop words;
+    // simple: letters, lower case; whitespace; keyword: the whole text; stop: simple with English stop words;
+    // english: EnglishAnalyzer (possessives, lower case, English stop words, Porter stemming).
+    private static readonly Dictionary<string, Analyzer> Applied = new(StringComparer.Ordinal)
+    {
+        ["standard"] = SearchIndex.IndexAnalyzer,
+        ["default"] = SearchIndex.IndexAnalyzer,
+        ["simple"] = new SimpleAnalyzer(Version),
+        ["whitespace"] = new WhitespaceAnalyzer(Version),
+        ["keyword"] = new KeywordAnalyzer(),
+        ["stop"] = new StopAnalyzer(Version),
+        ["english"] = new EnglishAnalyzer(Version),
+    };
+
+    // Elasticsearch's other built-in analyzers (the analysis-common module's): found there, not applied here.
+    private static readonly HashSet<string> NotApplied = new(StringComparer.Ordinal)
+    {
+        "pattern", "fingerprint", "snowball", "arabic", "armenian", "basque", "bengali", "brazilian", "bulgarian", "catalan", "cjk",
+        "czech", "danish", "dutch", "estonian", "finnish", "french", "galician", "german", "greek", "hindi", "hungarian",
+        "indonesian", "irish", "italian", "latvian", "lithuanian", "norwegian", "persian", "portuguese", "romanian", "russian",
+        "serbian", "sorani", "spanish", "swedish", "turkish", "thai",
+    };
+
+    /// <summary>The names this backend applies, for its error and its documentation.</summary>
+    public static string Names => string.Join(", ", Applied.Keys);
+
+    /// <summary>
+    /// The analyzer <paramref name="name"/> for <paramref name="type"/>'s query on <paramref name="index"/>, or its
+    /// shard failure: the <c>query_shard_exception</c> "[match] analyzer [foo] not found" Elasticsearch raises for a name
+    /// no analyzer of the index has, or this backend's for one of Elasticsearch's that it does not apply.
+    /// </summary>
+    /// <param name="type">The query's name.</param>
+    /// <param name="name">The analyzer's name.</param>
+    /// <param name="index">The index searched.</param>
+    public static Analyzer Get(string type, string name, SearchIndex index) =>
+        Applied.TryGetValue(name, out var analyzer) ? analyzer
+            : throw ShardSearchException.QueryShard(index, NotApplied.Contains(name)
+                ? $"[{type}] analyzer [{name}] is not supported by the embedded search backend (supported: {Names})"
+                : $"[{type}] analyzer [{name}] not found");
+}
