@@ -293,3 +293,96 @@ internal static class BuiltInAnalyzers
                 ? $"[{type}] analyzer [{name}] is not supported by the embedded search backend (supported: {Names})"
                 : $"[{type}] analyzer [{name}] not found");
 }
+
+/// <summary>
+/// Lucene 9's <c>FuzzyQuery</c>, as Elasticsearch 9 runs it: every term within <c>maxEdits</c> of the query's term
+/// (after <c>prefixLength</c> characters that must match exactly), boosted <c>1 - edits / min(both lengths)</c>, the top
+/// <c>maxExpansions</c> of them taken. Lucene.Net 4.8's <c>FuzzyQuery</c> also drops a term whose edits are not fewer
+/// than the shorter term's length ("fx" with two edits never found "to"), a filter Lucene 9's <c>FuzzyTermsEnum</c> no
+/// longer has, and takes the term alone when the prefix is as long as it is.
+/// </summary>
+internal sealed class ElasticFuzzyQuery : MultiTermQuery
+{
+    private readonly Lucene.Net.Index.Term _term;
+    private readonly int _maxEdits;
+    private readonly int _prefixLength;
+    private readonly bool _transpositions;
+
+    /// <summary>Creates the query; its default rewrite takes the <paramref name="maxExpansions"/> best terms, as FuzzyQuery's does.</summary>
+    /// <param name="term">The analysed term.</param>
+    /// <param name="maxEdits">The edit distance (0 to 2).</param>
+    /// <param name="prefixLength">Leading characters that must match exactly.</param>
+    /// <param name="maxExpansions">How many terms the default rewrite takes.</param>
+    /// <param name="transpositions">Whether a swap of two neighbours is one edit.</param>
+    public ElasticFuzzyQuery(Lucene.Net.Index.Term term, int maxEdits, int prefixLength, int maxExpansions, bool transpositions)
+        : base(term.Field)
+    {
+        _term = term;
+        _maxEdits = maxEdits;
+        _prefixLength = prefixLength;
+        _transpositions = transpositions;
+        MultiTermRewriteMethod = new TopTermsScoringBooleanQueryRewrite(maxExpansions);
+    }
+
+    /// <inheritdoc/>
+    protected override Lucene.Net.Index.TermsEnum GetTermsEnum(Lucene.Net.Index.Terms terms, Lucene.Net.Util.AttributeSource atts)
+    {
+        // Only no edit at all is the term alone: a prefix as long as the term still takes terms that add characters to it
+        // (Lucene.Net 4.8 took the term alone then).
+        var text = _term.Text;
+        if (_maxEdits == 0)
+        {
+            return new Lucene.Net.Index.SingleTermsEnum(terms.GetEnumerator(), _term.Bytes);
+        }
+
+        // FuzzyAutomatonBuilder: the prefix (in code points) then a Levenshtein automaton of the rest, one per distance.
+        var codePoints = text.EnumerateRunes().Select(r => r.Value).ToArray();
+        var prefix = Math.Min(_prefixLength, codePoints.Length);
+        var prefixText = string.Concat(codePoints.Take(prefix).Select(char.ConvertFromUtf32));
+        var levenshtein = new Lucene.Net.Util.Automaton.LevenshteinAutomata(string.Concat(codePoints.Skip(prefix).Select(char.ConvertFromUtf32)), _transpositions);
+        var automata = Enumerable.Range(0, _maxEdits + 1).Select(edits =>
+        {
+            var a = levenshtein.ToAutomaton(edits);
+            return prefix > 0 ? Lucene.Net.Util.Automaton.BasicOperations.Concatenate(Lucene.Net.Util.Automaton.BasicAutomata.MakeString(prefixText), a) : a;
+        }).ToArray();
+        var all = new Lucene.Net.Util.Automaton.CompiledAutomaton(automata[^1], true, false);
+        var within = automata[..^1].Select(a => new Lucene.Net.Util.Automaton.ByteRunAutomaton(a, true)).ToArray();
+        return new BoostedTermsEnum(all.GetTermsEnum(terms), _term.Bytes, within, codePoints.Length);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString(string field) =>
+        $"{(_term.Field == field ? string.Empty : _term.Field + ":")}{_term.Text}~{_maxEdits}";
+
+    // FuzzyTermsEnum.next's boost: 1 for the term itself, else 1 - edits / min(both lengths in code points).
+    private sealed class BoostedTermsEnum : Lucene.Net.Index.FilteredTermsEnum
+    {
+        private readonly Lucene.Net.Util.BytesRef _term;
+        private readonly Lucene.Net.Util.Automaton.ByteRunAutomaton[] _within;
+        private readonly int _termLength;
+        private readonly IBoostAttribute _boost;
+
+        public BoostedTermsEnum(Lucene.Net.Index.TermsEnum candidates, Lucene.Net.Util.BytesRef term, Lucene.Net.Util.Automaton.ByteRunAutomaton[] within, int termLength)
+            : base(candidates, false)
+        {
+            _term = term;
+            _within = within;
+            _termLength = termLength;
+            _boost = Attributes.AddAttribute<IBoostAttribute>();
+        }
+
+        protected override AcceptStatus Accept(Lucene.Net.Util.BytesRef term)
+        {
+            var edits = _within.Length;
+            while (edits > 0 && (edits == 1 ? term.BytesEquals(_term) : _within[edits - 1].Run(term.Bytes, term.Offset, term.Length)))
+            {
+                edits--;
+            }
+
+            // Below 0 (two edits from a term of one character) it is 0 here: a clause's negative boost would score the
+            // document below those it does not match.
+            _boost.Boost = edits == 0 ? 1f : Math.Max(0f, 1f - ((float)edits / Math.Min(Lucene.Net.Util.UnicodeUtil.CodePointCount(term), _termLength)));
+            return AcceptStatus.YES;
+        }
+    }
+}

@@ -362,7 +362,8 @@ internal sealed class QueryTranslator
     }
 
     // MatchQueryParser's newTermQuery: the field's term query, or with fuzziness its fuzzyQuery (StringFieldType's
-    // FuzzyQuery of fuzziness.asDistance(term) edits, prefix_length, max_expansions and fuzzy_transpositions; any other
+    // FuzzyQuery (Lucene 9's: ElasticFuzzyQuery) of fuzziness.asDistance(term) edits, prefix_length, max_expansions and
+    // fuzzy_transpositions; any other
     // type's "Can only use fuzzy queries on keyword and text fields"); with lenient, a term the field cannot take
     // matches nothing (Queries.newLenientFieldQuery) rather than failing the shard.
     private Query FieldTerm(string field, FieldMapping mapping, string value, MatchOptions options, MultiTermQuery.RewriteMethod? rewrite)
@@ -380,7 +381,7 @@ internal sealed class QueryTranslator
                 throw ShardSearchException.QueryShard(_index, $"failed to create query: {message}", EsException.IllegalArgument(message));
             }
 
-            var fuzzy = new FuzzyQuery(new Term(field, value), fuzziness.AsDistance(value), options.PrefixLength, options.MaxExpansions, options.Transpositions);
+            var fuzzy = new ElasticFuzzyQuery(new Term(field, value), fuzziness.AsDistance(value), options.PrefixLength, options.MaxExpansions, options.Transpositions);
             if (rewrite is not null)
             {
                 fuzzy.MultiTermRewriteMethod = rewrite;
