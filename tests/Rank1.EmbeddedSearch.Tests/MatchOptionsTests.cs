@@ -84,6 +84,7 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     // Each analysed term is fuzzy, combined by the operator.
     [InlineData("""{"match":{"title":{"query":"quikc lazzy","fuzziness":"AUTO"}}}""", new[] { "1", "2" })]
     [InlineData("""{"match":{"title":{"query":"quikc lazzy","fuzziness":"AUTO","operator":"and"}}}""", new string[0])]
+    [InlineData("""{"match":{"title":{"query":"quikc lazzy","fuzziness":"AUTO","operator":"AND"}}}""", new string[0])]
     // A keyword field's whole value is one fuzzy term (KeywordFieldType.fuzzyQuery).
     [InlineData("""{"match":{"tag":{"query":"Spian","fuzziness":"AUTO"}}}""", new[] { "1" })]
     [InlineData("""{"match":{"tag":{"query":"Spian"}}}""", new string[0])]
@@ -167,6 +168,9 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     [InlineData("""{"match":{"title":{"query":"fox","max_expansions":0}}}""", "illegal_argument_exception", "[match] requires maxExpansions to be positive.")]
     [InlineData("""{"match":{"title":{"query":"fox","fuzzy_transpositions":"yes"}}}""", "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.")]
     [InlineData("""{"match":{"title":{"query":"fox","lenient":"no"}}}""", "illegal_argument_exception", "Failed to parse value [no] as only [true] or [false] are allowed.")]
+    // Operator.fromString: Enum.valueOf of the text upper-cased (a misspelt operator searched with OR).
+    [InlineData("""{"match":{"title":{"query":"fox","operator":"xor"}}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.XOR")]
+    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"operator":"nand"}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.NAND")]
     [InlineData("""{"match":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","slop":-1}}}""", "illegal_argument_exception", "No negative slop allowed.")]

@@ -166,7 +166,7 @@ internal sealed record MatchOptions(
 
     /// <summary>
     /// Checks one option's value as the query's <c>fromXContent</c> reads it (<c>parser.intValue()</c>,
-    /// <c>booleanValue()</c>, <c>Fuzziness.parse</c>, the zero-terms values) and its builder's setters check it
+    /// <c>booleanValue()</c>, <c>Fuzziness.parse</c>, <c>Operator.fromString</c>, the zero-terms values) and its builder's setters check it
     /// ("[match] requires prefix length to be non-negative.", ...). Options it does not know are left alone.
     /// </summary>
     /// <param name="type">The query's name.</param>
@@ -186,6 +186,9 @@ internal sealed record MatchOptions(
                 throw EsException.IllegalArgument($"[{type}] requires maxExpansions to be positive.");
             case "slop" when XContentInt.Read(option, value) < 0:
                 throw EsException.IllegalArgument("No negative slop allowed.");
+            case "operator" when QueryTranslator.ValueText(value)!.ToUpperInvariant() is var op && op is not ("AND" or "OR"):
+                // Operator.fromString: Enum.valueOf of the text upper-cased.
+                throw EsException.IllegalArgument($"No enum constant org.elasticsearch.index.query.Operator.{op}");
             case "fuzzy_transpositions" or "lenient" or "auto_generate_synonyms_phrase_query":
                 _ = BooleanValue(value);
                 break;

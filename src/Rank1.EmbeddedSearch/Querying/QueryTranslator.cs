@@ -332,7 +332,7 @@ internal sealed class QueryTranslator
             return FieldTerm(field, mapping, terms[0].Term, options, rewrite);
         }
 
-        var and = string.Equals(spec["operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase);
+        var and = string.Equals(ValueText(spec["operator"]), "and", StringComparison.OrdinalIgnoreCase);
         var bq = new BooleanQuery();
         foreach (var (term, _) in terms)
         {
