@@ -126,6 +126,14 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     [InlineData("""{"match":{"year":{"query":"abc","lenient":true}}}""", new string[0])]
     [InlineData("""{"match":{"year":{"query":"2001","fuzziness":1,"lenient":"true"}}}""", new string[0])]
     [InlineData("""{"multi_match":{"query":"dog","fields":["title","year"],"lenient":true}}""", new[] { "2" })]
+    // multi_match over every field (no fields, [], or "*") searches numeric fields too, leniently unless told
+    // (MultiMatchQueryBuilder.doToQuery's isAllField); fields may be one string.
+    [InlineData("""{"multi_match":{"query":"2001"}}""", new[] { "1" })]
+    [InlineData("""{"multi_match":{"query":"2001","fields":["*"]}}""", new[] { "1" })]
+    [InlineData("""{"multi_match":{"query":"dog"}}""", new[] { "2" })]
+    [InlineData("""{"multi_match":{"query":"fox","fields":[]}}""", new[] { "1" })]
+    [InlineData("""{"multi_match":{"query":"fox","fields":"tag"}}""", new string[0])]
+    [InlineData("""{"multi_match":{"query":"Spain","fields":"tag"}}""", new[] { "1" })]
     // auto_generate_synonyms_phrase_query changes nothing without synonyms.
     [InlineData("""{"match":{"title":{"query":"lazy","auto_generate_synonyms_phrase_query":false}}}""", new[] { "2" })]
     public async Task AnalyzerZeroTermsAndLenient_AreApplied(string query, string[] expected) =>
@@ -141,6 +149,9 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     // MappedFieldType.fuzzyQuery of a number, and the number's own failure, without lenient.
     [InlineData("""{"match":{"year":{"query":"2001","fuzziness":1}}}""", "failed to create query: Can only use fuzzy queries on keyword and text fields - not on [year] which is of type [integer]")]
     [InlineData("""{"match":{"year":{"query":"abc"}}}""", "failed to create query: For input string: \"abc\"")]
+    // A pattern other than "*" takes numeric fields too, and is not lenient by default.
+    [InlineData("""{"multi_match":{"query":"dog","fields":["*ear"]}}""", "failed to create query: For input string: \"dog\"")]
+    [InlineData("""{"multi_match":{"query":"dog","fields":["*"],"lenient":false}}""", "failed to create query: For input string: \"dog\"")]
     // QueryParsers.parseRewriteMethod.
     [InlineData("""{"match":{"title":{"query":"fox","fuzzy_rewrite":"bogus"}}}""", "failed to create query: Failed to parse rewrite_method [bogus]")]
     public async Task WhatTheShardCannotBuild_IsItsFailure(string query, string reason) =>

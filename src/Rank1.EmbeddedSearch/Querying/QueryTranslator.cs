@@ -404,14 +404,26 @@ internal sealed class QueryTranslator
             throw EsException.Parsing($"[multi_match] type [{type}] is not supported by the embedded search backend (supported: best_fields, most_fields, phrase)");
         }
 
-        var fields = spec["fields"] is JsonArray arr
-            ? arr.Select(f => f!.GetValue<string>()).ToArray()
-            : ["*"];
+        // MultiMatchQueryBuilder: fields as an array or one string; none is index.query.default_field ("*"). A pattern
+        // takes every field with text search (QueryParserHelper.resolveMappingField: numbers, dates and booleans too, as
+        // query_string does), and a search over "*" is lenient unless lenient is given (doToQuery's isAllField).
+        string[] fields = spec["fields"] switch
+        {
+            JsonArray { Count: > 0 } arr => [.. arr.Select(f => ValueText(f)!)],
+            JsonValue one => [ValueText(one)!],
+            _ => ["*"],
+        };
+        if (spec["lenient"] is null && fields.Any(f => SplitBoost(f).Field == "*"))
+        {
+            spec = (JsonObject)spec.DeepClone();
+            spec["lenient"] = true;
+        }
+
         var perField = new List<Query>();
         foreach (var raw in fields)
         {
             var (pattern, boost) = SplitBoost(raw);
-            foreach (var field in ExpandFields(pattern))
+            foreach (var field in ExpandFields(pattern, everyType: true))
             {
                 var q = Match("multi_match", field, spec, phrase: type == "phrase");
                 q.Boost *= boost;
@@ -833,8 +845,8 @@ internal sealed class QueryTranslator
         var regex = JsonPaths.Wildcard(pattern);
         // A pattern, "*" (the default field) included, takes the fields QueryParserHelper.resolveMappingField keeps for it:
         // those with text search (TextSearchInfo other than NONE), text and keyword fields and their multi-fields alike,
-        // and numeric, date and boolean fields, which query_string searches with the text as field:value does (everyType).
-        // multi_match and simple_query_string keep to text and keyword fields here.
+        // and numeric, date and boolean fields, which query_string and multi_match search with the text as field:value
+        // does (everyType). simple_query_string keeps to text and keyword fields here.
         return _index.Mapping.AllPaths()
             .Where(p => regex.IsMatch(p.Key) && (everyType || p.Value.Kind is FieldKind.Text or FieldKind.Keyword))
             .Select(p => p.Key);
