@@ -196,6 +196,24 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MultiMatch_AppliesItsSlopAndBoost()
+    {
+        // MultiMatchQueryBuilder reads slop for type phrase (it was ignored: "quick fox" is one position apart).
+        Assert.Empty(await Ids("""{"multi_match":{"query":"quick fox","fields":["title"],"type":"phrase"}}"""));
+        Assert.Equal(["1"], await Ids("""{"multi_match":{"query":"quick fox","fields":["title"],"type":"phrase","slop":1}}"""));
+
+        // AbstractQueryBuilder.toQuery boosts every query by its boost; multi_match's was read and not applied.
+        async Task<double> Score(string body)
+        {
+            var r = await Es.SearchAsync("words", JsonNode.Parse(body)!);
+            return r.Json["hits"]!["hits"]![0]!["_score"]!.GetValue<double>();
+        }
+
+        var plain = await Score("""{"query":{"multi_match":{"query":"fox","fields":["title"]}}}""");
+        Assert.Equal(plain * 3, await Score("""{"query":{"multi_match":{"query":"fox","fields":["title"],"boost":3}}}"""), plain * 1e-5);
+    }
+
+    [Fact]
     public async Task Bool_TheDeprecatedMustNot_IsMustNot()
     {
         // BoolQueryBuilder: new ParseField("must_not").withDeprecation("mustNot"). It was taken while the body was read

@@ -47,7 +47,7 @@ internal sealed class QueryTranslator
             "match_none" => new BooleanQuery(),
             "match" => FieldQuery(type, body, (field, spec) => Match(type, field, spec, phrase: false)),
             "match_phrase" => FieldQuery(type, body, (field, spec) => Match(type, field, spec, phrase: true)),
-            "multi_match" => MultiMatch(Obj(type, body)),
+            "multi_match" => Boosted(MultiMatch(Obj(type, body)), body),
             "term" => FieldQuery(type, body, Term),
             "terms" => Terms(Obj(type, body)),
             "ids" => Ids(Obj(type, body)),
