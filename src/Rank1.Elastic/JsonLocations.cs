@@ -42,6 +42,13 @@ internal static class JsonLocations
     /// <param name="node">A node of a remembered body.</param>
     public static Location? OfNext(JsonNode node) => Find(node, null, name: false, next: true);
 
+    /// <summary>
+    /// Where <paramref name="node"/>'s last token starts: an object's closing <c>}</c> (where a parser stands once it has
+    /// read the object), an array's <c>]</c>, or the value itself.
+    /// </summary>
+    /// <param name="node">A node of a remembered body.</param>
+    public static Location? OfEnd(JsonNode node) => Find(node, null, name: false, end: true);
+
     /// <summary>Where the value of <paramref name="key"/> in <paramref name="parent"/> starts (JSON <c>null</c> included).</summary>
     /// <param name="parent">An object of a remembered body.</param>
     /// <param name="key">One of its fields.</param>
@@ -52,7 +59,7 @@ internal static class JsonLocations
     /// <param name="key">One of its fields.</param>
     public static Location? OfName(JsonObject parent, string key) => Find(parent, key, name: true);
 
-    private static Location? Find(JsonNode node, string? key, bool name, bool next = false)
+    private static Location? Find(JsonNode node, string? key, bool name, bool next = false, bool end = false)
     {
         if (!Texts.TryGetValue(node.Root, out var text))
         {
@@ -73,7 +80,7 @@ internal static class JsonLocations
         steps.Reverse();
         try
         {
-            return Offset(text, steps, name, next) is { } offset ? Location.Of(text, offset) : null;
+            return Offset(text, steps, name, next, end) is { } offset ? Location.Of(text, offset) : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -82,7 +89,7 @@ internal static class JsonLocations
     }
 
     // The byte offset of the token at the end of steps (field names and array indices from the root).
-    private static long? Offset(byte[] text, List<object> steps, bool name, bool next)
+    private static long? Offset(byte[] text, List<object> steps, bool name, bool next, bool end)
     {
         var reader = new Utf8JsonReader(text, RequestJson.ReaderOptions with { AllowMultipleValues = true });
         if (!reader.Read())
@@ -142,6 +149,12 @@ internal static class JsonLocations
                     }
                 }
             }
+        }
+
+        if (end)
+        {
+            reader.Skip();
+            return reader.TokenStartIndex;
         }
 
         return !next ? reader.TokenStartIndex : reader.Read() ? reader.TokenStartIndex : null;

@@ -185,7 +185,13 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     [InlineData("""{"match":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","slop":-1}}}""", "illegal_argument_exception", "No negative slop allowed.")]
-    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"max_expansions":0}}""", "illegal_argument_exception", "[multi_match] requires maxExpansions to be positive.")]
+    // MultiMatchQueryBuilder's setters, in their own words and order (max_expansions before prefix_length).
+    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"max_expansions":0}}""", "illegal_argument_exception", "Max expansions must be strictly great than zero.")]
+    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"prefix_length":-1,"max_expansions":0}}""", "illegal_argument_exception", "Max expansions must be strictly great than zero.")]
+    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"prefix_length":-1}}""", "illegal_argument_exception", "No negative prefix length allowed.")]
+    [InlineData("""{"multi_match":{"query":"fox phrase","fields":["title"],"type":"phrase","slop":-2}}""", "illegal_argument_exception", "No negative slop allowed.")]
+    // A setter runs once every value is read: the bad fuzziness after it is found first.
+    [InlineData("""{"match":{"title":{"query":"fox","prefix_length":-1,"fuzziness":"abc"}}}""", "illegal_argument_exception", "fuzziness cannot be [abc].")]
     [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"type":"phrase","fuzziness":1}}""", "parsing_exception", "Fuzziness not allowed for type [phrase]")]
     public async Task ABadValue_IsRefusedWhileTheBodyIsRead(string query, string type, string reason)
     {
@@ -211,6 +217,21 @@ public sealed class MatchOptionsTests : IAsyncLifetime
 
         var plain = await Score("""{"query":{"multi_match":{"query":"fox","fields":["title"]}}}""");
         Assert.Equal(plain * 3, await Score("""{"query":{"multi_match":{"query":"fox","fields":["title"],"boost":3}}}"""), plain * 1e-5);
+    }
+
+    [Theory]
+    // In a bool, ObjectParser wraps the error where the parser stood: on the value it read (the fuzziness, col 71), or,
+    // for a setter's, on the match query's closing brace (col 78), as for the other errors of a clause.
+    [InlineData("""{"query":{"bool":{"must":{"match":{"title":{"query":"fox","fuzziness":"abc"}}}}}}""", "[1:71] [bool] failed to parse field [must]", "fuzziness cannot be [abc].")]
+    [InlineData("""{"query":{"bool":{"must":{"match":{"title":{"query":"fox","prefix_length":-1}}}}}}""", "[1:78] [bool] failed to parse field [must]", "[match] requires prefix length to be non-negative.")]
+    public async Task InABool_TheErrorIsWrappedWhereTheParserStood(string body, string reason, string cause)
+    {
+        var r = await Es.SearchAsync("words", JsonNode.Parse(body)!);
+        r.AssertError(400, "x_content_parse_exception", reason);
+        // ElasticsearchException.guessRootCauses goes down through an XContentParseException only to another one or to
+        // one of Elasticsearch's own: an IllegalArgumentException cause leaves the wrapper the root cause.
+        Assert.Equal(reason, r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
+        Assert.Equal(cause, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
 
     [Fact]

@@ -180,12 +180,9 @@ internal sealed record MatchOptions(
             case "fuzziness":
                 _ = Querying.Fuzziness.Parse(value);
                 break;
-            case "prefix_length" when XContentInt.Read(option, value) < 0:
-                throw EsException.IllegalArgument($"[{type}] requires prefix length to be non-negative.");
-            case "max_expansions" when XContentInt.Read(option, value) <= 0:
-                throw EsException.IllegalArgument($"[{type}] requires maxExpansions to be positive.");
-            case "slop" when XContentInt.Read(option, value) < 0:
-                throw EsException.IllegalArgument("No negative slop allowed.");
+            case "prefix_length" or "max_expansions" or "slop":
+                _ = XContentInt.Read(option, value);
+                break;
             case "operator" when QueryTranslator.ValueText(value)!.ToUpperInvariant() is var op && op is not ("AND" or "OR"):
                 // Operator.fromString: Enum.valueOf of the text upper-cased.
                 throw EsException.IllegalArgument($"No enum constant org.elasticsearch.index.query.Operator.{op}");
@@ -195,6 +192,34 @@ internal sealed record MatchOptions(
             case "zero_terms_query" when QueryTranslator.ValueText(value) is var zero && !zero!.Equals("none", StringComparison.OrdinalIgnoreCase)
                                          && !zero.Equals("all", StringComparison.OrdinalIgnoreCase):
                 throw EsException.Parsing($"Unsupported zero_terms_query value [{zero}]", JsonLocations.OfValue(spec, option));
+        }
+    }
+
+    /// <summary>
+    /// The checks of the query builder's setters, which <c>fromXContent</c> calls once it has read the whole query (the
+    /// parser standing on its closing brace), in its order: <c>match</c>'s prefixLength then maxExpansions,
+    /// <c>multi_match</c>'s maxExpansions, prefixLength then slop (in its own words), <c>match_phrase</c>'s slop.
+    /// </summary>
+    /// <param name="type">The query's name.</param>
+    /// <param name="spec">The options, already read.</param>
+    public static void CheckSetters(string type, JsonObject spec)
+    {
+        int Int(string option, int otherwise) => spec[option] is JsonValue v ? XContentInt.Read(option, v) : otherwise;
+        var prefixLength = Int("prefix_length", 0);
+        var maxExpansions = Int("max_expansions", 50);
+        var slop = Int("slop", 0);
+        switch (type)
+        {
+            case "match" when prefixLength < 0:
+                throw EsException.IllegalArgument("[match] requires prefix length to be non-negative.");
+            case "match" when maxExpansions <= 0:
+                throw EsException.IllegalArgument("[match] requires maxExpansions to be positive.");
+            case "multi_match" when maxExpansions <= 0:
+                throw EsException.IllegalArgument("Max expansions must be strictly great than zero.");
+            case "multi_match" when prefixLength < 0:
+                throw EsException.IllegalArgument("No negative prefix length allowed.");
+            case "multi_match" or "match_phrase" when slop < 0:
+                throw EsException.IllegalArgument("No negative slop allowed.");
         }
     }
 

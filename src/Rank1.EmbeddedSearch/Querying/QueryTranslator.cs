@@ -171,9 +171,28 @@ internal sealed class QueryTranslator
 
                 if (type != "term")
                 {
-                    MatchOptions.Check(type, fieldSpec, option, (JsonValue)value);
+                    ValueRead(() => MatchOptions.Check(type, fieldSpec, option, (JsonValue)value), JsonLocations.OfValue(fieldSpec, option));
                 }
             }
+
+            if (type != "term")
+            {
+                ValueRead(() => MatchOptions.CheckSetters(type, fieldSpec), JsonLocations.OfEnd(spec));
+            }
+        }
+    }
+
+    // An error of a value fromXContent reads (or of a setter it calls) says where the parser stood, for a bool that
+    // wraps it: the value, or the query's closing brace.
+    private static void ValueRead(Action read, Location? at)
+    {
+        try
+        {
+            read();
+        }
+        catch (EsException e)
+        {
+            throw Stood(e, e.At ?? at);
         }
     }
 
@@ -185,14 +204,16 @@ internal sealed class QueryTranslator
         {
             if (value is JsonValue v)
             {
-                MatchOptions.Check("multi_match", spec, option, v);
+                ValueRead(() => MatchOptions.Check("multi_match", spec, option, v), JsonLocations.OfValue(spec, option));
             }
         }
 
         if (spec["fuzziness"] is not null && ValueText(spec["type"]) is "phrase" or "phrase_prefix" or "cross_fields")
         {
-            throw Stood(EsException.Parsing($"Fuzziness not allowed for type [{ValueText(spec["type"])}]"));
+            throw Stood(EsException.Parsing($"Fuzziness not allowed for type [{ValueText(spec["type"])}]", JsonLocations.OfEnd(spec)));
         }
+
+        ValueRead(() => MatchOptions.CheckSetters("multi_match", spec), JsonLocations.OfEnd(spec));
     }
 
     // BoolQueryBuilder's ObjectParser: a field it does not declare is "[1:20] [bool] unknown field [x]" (at the field's
