@@ -185,6 +185,10 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     [InlineData("""{"match":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","slop":-1}}}""", "illegal_argument_exception", "No negative slop allowed.")]
+    // MultiMatchQueryBuilder.fromXContent refuses an option it does not read (a misspelt fuzziness was ignored).
+    [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"fuzzyness":1}}""", "parsing_exception", "[multi_match] query does not support [fuzzyness]")]
+    [InlineData("""{"multi_match":{"query":"fox","fields":{"title":1}}}""", "parsing_exception", "[multi_match] query does not support [fields]")]
+    [InlineData("""{"multi_match":{"query":"fox","fields":"title","type":["phrase"]}}""", "parsing_exception", "[multi_match] unknown token [START_ARRAY] after [type]")]
     // MultiMatchQueryBuilder's setters, in their own words and order (max_expansions before prefix_length).
     [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"max_expansions":0}}""", "illegal_argument_exception", "Max expansions must be strictly great than zero.")]
     [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"prefix_length":-1,"max_expansions":0}}""", "illegal_argument_exception", "Max expansions must be strictly great than zero.")]

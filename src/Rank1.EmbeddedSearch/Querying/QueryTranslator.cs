@@ -133,7 +133,7 @@ internal sealed class QueryTranslator
 
         if (type == "multi_match")
         {
-            CheckMultiMatch(spec);
+            CheckMultiMatch(spec, flavor);
         }
 
         if (obj.Count > 1)
@@ -196,15 +196,33 @@ internal sealed class QueryTranslator
         }
     }
 
-    // MultiMatchQueryBuilder.fromXContent: the values of the options it shares with match, checked as match's are, then
-    // "Fuzziness not allowed for type [phrase]" (and phrase_prefix, cross_fields).
-    private static void CheckMultiMatch(JsonObject spec)
+    // MultiMatchQueryBuilder.fromXContent: fields as an array or a value, every other option a value it reads ("[multi_match]
+    // query does not support [x]" for another, "unknown token [START_OBJECT] after [x]" for an object or array), those
+    // it shares with match checked as match's are; then "Fuzziness not allowed for type [phrase]" (and phrase_prefix,
+    // cross_fields) and its setters. (OpenSearch's, whose options this backend does not list, is not checked for names.)
+    private static void CheckMultiMatch(JsonObject spec, SearchFlavor flavor)
     {
         foreach (var (option, value) in spec)
         {
+            var at = JsonLocations.OfValue(spec, option);
+            if (flavor == SearchFlavor.Elasticsearch && option == "fields" && value is not (JsonArray or JsonValue))
+            {
+                throw Stood(EsException.Parsing("[multi_match] query does not support [fields]", at));
+            }
+
+            if (flavor == SearchFlavor.Elasticsearch && option != "fields" && value is not JsonValue)
+            {
+                throw Stood(EsException.Parsing($"[multi_match] unknown token [{RequestJson.TokenName(value)}] after [{option}]", at));
+            }
+
+            if (flavor == SearchFlavor.Elasticsearch && option != "fields" && !MultiMatchOptions.Contains(option))
+            {
+                throw Stood(EsException.Parsing($"[multi_match] query does not support [{option}]", at));
+            }
+
             if (value is JsonValue v)
             {
-                ValueRead(() => MatchOptions.Check("multi_match", spec, option, v), JsonLocations.OfValue(spec, option));
+                ValueRead(() => MatchOptions.Check("multi_match", spec, option, v), at);
             }
         }
 
@@ -255,6 +273,13 @@ internal sealed class QueryTranslator
             }
         }
     }
+
+    // The value options MultiMatchQueryBuilder.fromXContent reads (beside fields).
+    private static readonly HashSet<string> MultiMatchOptions =
+    [
+        "query", "type", "analyzer", "boost", "slop", "fuzziness", "prefix_length", "max_expansions", "operator", "minimum_should_match",
+        "fuzzy_rewrite", "tie_breaker", "lenient", "zero_terms_query", "_name", "auto_generate_synonyms_phrase_query", "fuzzy_transpositions",
+    ];
 
     // The fields BoolQueryBuilder's ObjectParser declares, each name it answers to (must_not's deprecated mustNot too).
     private static readonly string[] BoolFields =
