@@ -18,7 +18,7 @@ internal static class JsonLocations
 
     /// <summary>
     /// Remembers <paramref name="text"/> (a copy) as the text <paramref name="root"/> was parsed from, for as long as the
-    /// root lives. Only the embedded backend, which makes query errors with their places, asks for it: the proxy, which
+    /// root lives. Only the embedded backend, which makes query and document errors with their places, asks for it: the proxy, which
     /// sends every body on, keeps no second copy of it.
     /// </summary>
     /// <param name="root">The parsed body.</param>
@@ -40,14 +40,30 @@ internal static class JsonLocations
     /// value (the parser's <c>nextToken()</c> from it).
     /// </summary>
     /// <param name="node">A node of a remembered body.</param>
-    public static Location? OfNext(JsonNode node) => Find(node, null, name: false, next: true);
+    public static Location? OfNext(JsonNode node) => Find(node, null, name: false, Step.Next);
 
     /// <summary>
-    /// Where <paramref name="node"/>'s last token starts: an object's closing <c>}</c> (where a parser stands once it has
-    /// read the object), an array's <c>]</c>, or the value itself.
+    /// Where <paramref name="node"/>'s last token starts: an object's or array's closing <c>}</c> or <c>]</c> (where the
+    /// parser stands once <c>readValue</c> has read it), a value's own token.
     /// </summary>
     /// <param name="node">A node of a remembered body.</param>
-    public static Location? OfEnd(JsonNode node) => Find(node, null, name: false, end: true);
+    public static Location? OfLast(JsonNode node) => Find(node, null, name: false, Step.Last);
+
+    /// <summary>
+    /// Where Jackson stands once <c>nextToken()</c> has read <paramref name="node"/>'s first token (a value, or an
+    /// object's <c>{</c>): the byte after it (<c>getCurrentLocation()</c>, the place of an error raised by a value accessor
+    /// such as <c>getLongValue()</c>). Not for a string, whose text Jackson reads only when asked.
+    /// </summary>
+    /// <param name="node">A node of a remembered body.</param>
+    public static Location? After(JsonNode node) => Find(node, null, name: false, Step.After);
+
+    /// <summary>Whether <paramref name="root"/>'s text is remembered.</summary>
+    /// <param name="root">A parsed body.</param>
+    public static bool Knows(JsonNode root) => Texts.TryGetValue(root, out _);
+
+    /// <summary>The remembered text of <paramref name="node"/>'s body, or null (for Jackson's <c>[Source: ..]</c>).</summary>
+    /// <param name="node">A node of a remembered body.</param>
+    public static ReadOnlySpan<byte> TextOf(JsonNode node) => Texts.TryGetValue(node.Root, out var text) ? text : default;
 
     /// <summary>Where the value of <paramref name="key"/> in <paramref name="parent"/> starts (JSON <c>null</c> included).</summary>
     /// <param name="parent">An object of a remembered body.</param>
@@ -59,7 +75,16 @@ internal static class JsonLocations
     /// <param name="key">One of its fields.</param>
     public static Location? OfName(JsonObject parent, string key) => Find(parent, key, name: true);
 
-    private static Location? Find(JsonNode node, string? key, bool name, bool next = false, bool end = false)
+    // Which token of the node found: its first, the one after it, its last, or the byte after its first.
+    private enum Step
+    {
+        First,
+        Next,
+        Last,
+        After,
+    }
+
+    private static Location? Find(JsonNode node, string? key, bool name, Step step = Step.First)
     {
         if (!Texts.TryGetValue(node.Root, out var text))
         {
@@ -80,7 +105,7 @@ internal static class JsonLocations
         steps.Reverse();
         try
         {
-            return Offset(text, steps, name, next, end) is { } offset ? Location.Of(text, offset) : null;
+            return Offset(text, steps, name, step) is { } offset ? Location.Of(text, offset) : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -89,7 +114,7 @@ internal static class JsonLocations
     }
 
     // The byte offset of the token at the end of steps (field names and array indices from the root).
-    private static long? Offset(byte[] text, List<object> steps, bool name, bool next, bool end)
+    private static long? Offset(byte[] text, List<object> steps, bool name, Step step)
     {
         var reader = new Utf8JsonReader(text, RequestJson.ReaderOptions with { AllowMultipleValues = true });
         if (!reader.Read())
@@ -151,13 +176,18 @@ internal static class JsonLocations
             }
         }
 
-        if (end)
+        switch (step)
         {
-            reader.Skip();
-            return reader.TokenStartIndex;
+            case Step.Next:
+                return reader.Read() ? reader.TokenStartIndex : null;
+            case Step.Last:
+                reader.Skip(); // to an object's or array's closing token; a value stays where it is
+                return reader.TokenStartIndex;
+            case Step.After:
+                return reader.BytesConsumed;
+            default:
+                return reader.TokenStartIndex;
         }
-
-        return !next ? reader.TokenStartIndex : reader.Read() ? reader.TokenStartIndex : null;
     }
 }
 

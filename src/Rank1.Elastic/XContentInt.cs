@@ -113,7 +113,9 @@ internal static partial class XContentInt
         return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}");
     }
 
-    private static int? NumberInRange(string text)
+    /// <summary>Jackson's <c>getIntValue()</c> on a JSON number's literal: the int, or null past an int's range.</summary>
+    /// <param name="text">The number as written.</param>
+    internal static int? NumberInRange(string text)
     {
         if (text.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
         {
@@ -132,8 +134,12 @@ internal static partial class XContentInt
         return d is < int.MinValue or > int.MaxValue ? null : (int)d;
     }
 
-    // AbstractXContentParser.intValue(coerce: true) on a string: Double.parseDouble, a range check, then the cast.
-    private static int FromString(string text)
+    /// <summary>
+    /// <c>AbstractXContentParser.intValue(coerce: true)</c> on a string: <c>Double.parseDouble</c>, a range check, then the
+    /// cast; refused as <see cref="Read"/> refuses a string.
+    /// </summary>
+    /// <param name="text">The string's text.</param>
+    internal static int FromString(string text)
     {
         var d = ParseJavaDouble(text);
         if (d is < int.MinValue or > int.MaxValue)

@@ -47,7 +47,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
         ThrowIfUnknownParameters(context, ParameterApi.Index);
         // The document is parsed where Elasticsearch parses it, on the shard: after the handler has read the request.
-        var body = EsHttp.ParseObject(raw, "document_parsing_exception");
+        // Its text is kept for the place of a value the mapping refuses, as the shard's parser reads the body sent.
+        var body = JsonLocations.Remember(EsHttp.ParseObject(raw, "document_parsing_exception"), raw);
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index);
@@ -265,7 +266,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
                             throw EsException.IllegalArgument("if _id is specified it must not be empty");
                         }
 
-                        var source = EsHttp.ParseObject(item.Source.Span, "document_parsing_exception");
+                        var source = JsonLocations.Remember(EsHttp.ParseObject(item.Source.Span, "document_parsing_exception"), item.Source.Span);
                         result = target.Index(item.Id ?? NewId(), source, createOnly: item.Op == "create", item.Condition);
                         break;
                 }

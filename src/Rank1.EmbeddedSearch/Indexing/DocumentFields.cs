@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lucene.Net.Documents;
@@ -10,7 +12,7 @@ namespace Rank1.EmbeddedSearch.Indexing;
 /// JSON to Lucene: the fields of one document as <see cref="SearchIndex"/> writes them, typed by the index's mapping
 /// (text analysed, keyword exact with sort values, boolean, date and numbers as points with doc values for sorting).
 /// </summary>
-internal static class DocumentFields
+internal static partial class DocumentFields
 {
     /// <summary>The document id: indexed untokenized and stored.</summary>
     public const string IdField = "_id";
@@ -45,14 +47,17 @@ internal static class DocumentFields
         return doc;
     }
 
-    private static void AddFields(Document doc, IndexMapping mappings, string id, JsonNode? node, string path, HashSet<string> sortable, Dictionary<string, FieldMapping> pending)
+    // node: the value at path (null for JSON null); container and key: the object or array that holds it, and its name
+    // there (for a null's place, and for the place of a value in an array of a new field).
+    private static void AddFields(Document doc, IndexMapping mappings, string id, JsonNode? node, string path, HashSet<string> sortable, Dictionary<string, FieldMapping> pending,
+        JsonNode? container = null, string key = "")
     {
         switch (node)
         {
             case null:
                 if (path.Length > 0 && mappings.ObjectAt(path) is not { Enabled: false })
                 {
-                    mappings.CheckNew(path); // a null for an unmapped field is a new field under "strict"
+                    mappings.CheckNew(path, () => NewFieldAt(node, container, key)); // a null for an unmapped field is a new field under "strict"
                 }
 
                 return;
@@ -69,22 +74,22 @@ internal static class DocumentFields
                         // FieldMapper.parse: a text, keyword, number, date or boolean field has no object value (its parser
                         // asks the START_OBJECT for text or a number); the document is refused, its preview the object as
                         // Java's HashMap writes it.
-                        throw ParseFailure(path, leaf, id, JavaPreview(obj));
+                        throw ParseFailure(path, leaf, id, obj, ObjectCause(leaf, obj));
                     }
 
-                    mappings.CheckNew(path); // a new object, empty or not, under "strict"
+                    mappings.CheckNew(path, () => NewFieldAt(obj, container, key)); // a new object, empty or not, under "strict"
                 }
 
-                foreach (var (key, child) in obj)
+                foreach (var (name, child) in obj)
                 {
-                    AddFields(doc, mappings, id, child, path.Length == 0 ? key : $"{path}.{key}", sortable, pending);
+                    AddFields(doc, mappings, id, child, path.Length == 0 ? name : $"{path}.{name}", sortable, pending, obj, name);
                 }
 
                 return;
             case JsonArray arr:
                 foreach (var item in arr)
                 {
-                    AddFields(doc, mappings, id, item, path, sortable, pending);
+                    AddFields(doc, mappings, id, item, path, sortable, pending, arr, key);
                 }
 
                 return;
@@ -94,11 +99,12 @@ internal static class DocumentFields
                     case { Enabled: false }:
                         return; // a disabled object takes any JSON
                     case not null:
-                        throw new EsException(400, "document_parsing_exception",
+                        // DocumentParser.throwOnConcreteValue, at the value's token.
+                        throw DocumentParsing(JsonLocations.Of(Placed(value)),
                             $"object mapping for [{path}] tried to parse field [{path[(path.LastIndexOf('.') + 1)..]}] as object, but found a concrete value");
                 }
 
-                if ((mappings.Get(path) ?? mappings.GetOrAddDynamic(path, value, pending)) is not { } mapping)
+                if ((mappings.Get(path) ?? mappings.GetOrAddDynamic(path, value, pending, () => NewFieldAt(value, container, key))) is not { } mapping)
                 {
                     return; // "dynamic": false: kept in _source, not indexed
                 }
@@ -145,7 +151,12 @@ internal static class DocumentFields
                     JsonValueKind.True => "true",
                     JsonValueKind.False => "false",
                     JsonValueKind.String when value.GetValue<string>() is "true" or "false" => value.GetValue<string>(),
-                    _ => throw ParseFailure(path, mapping, id, AsString(value)),
+                    // AbstractXContentParser.booleanValue: Booleans.parseBoolean on a string, Jackson's getBooleanValue() on
+                    // a number. (An empty string is not modelled: Booleans reads it as the default.)
+                    JsonValueKind.String when value.GetValue<string>().Length > 0 =>
+                        throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"Failed to parse value [{value.GetValue<string>()}] as only [true] or [false] are allowed.")),
+                    JsonValueKind.Number => throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({JacksonNumberToken(value)}) not of boolean type")),
+                    _ => throw ParseFailure(path, mapping, id, value, null),
                 };
                 doc.Add(new StringField(path, b, Field.Store.NO));
                 break;
@@ -155,7 +166,7 @@ internal static class DocumentFields
             {
                 if (!IndexMapping.TryParseDate(value, out var ms))
                 {
-                    throw ParseFailure(path, mapping, id, AsString(value));
+                    throw ParseFailure(path, mapping, id, value, DateCause(AsString(value)));
                 }
 
                 doc.Add(new Int64Field(path, ms, Field.Store.NO));
@@ -169,12 +180,13 @@ internal static class DocumentFields
 
             case FieldKind.Long or FieldKind.Integer:
             {
-                if (!TryNumber(value, out var d) || d != Math.Truncate(d))
+                // NumberFieldMapper.value: an empty string is the null value (coerce, on by default); the number is read
+                // as parser.longValue(coerce)/intValue(coerce) read it (a fraction is truncated).
+                if (ReadWhole(path, mapping, id, value) is not { } l)
                 {
-                    throw ParseFailure(path, mapping, id, AsString(value));
+                    break;
                 }
 
-                var l = (long)d;
                 doc.Add(new Int64Field(path, l, Field.Store.NO));
                 if (firstValue)
                 {
@@ -186,9 +198,9 @@ internal static class DocumentFields
 
             default:
             {
-                if (!TryNumber(value, out var d))
+                if (ReadFloatingPoint(path, mapping, id, value) is not { } d)
                 {
-                    throw ParseFailure(path, mapping, id, AsString(value));
+                    break;
                 }
 
                 doc.Add(new DoubleField(path, d, Field.Store.NO));
@@ -201,6 +213,207 @@ internal static class DocumentFields
             }
         }
     }
+
+    // NumberFieldMapper's LONG and INTEGER: parser.longValue(coerce)/intValue(coerce). A JSON number is Jackson's
+    // getLongValue()/getIntValue() (a fraction truncated, past the type's range its InputCoercionException); a string is
+    // AbstractXContentParser.toLong (Long.parseLong, then BigDecimal, truncated) or intValue's Double.parseDouble; a
+    // boolean is Jackson's "not numeric". Null for an empty string (the field's null value: nothing indexed).
+    private static long? ReadWhole(string path, FieldMapping mapping, string id, JsonValue value)
+    {
+        var isLong = mapping.Kind == FieldKind.Long;
+        switch (value.GetValueKind())
+        {
+            case JsonValueKind.Number:
+            {
+                var literal = value.ToJsonString();
+                var read = isLong ? LongInRange(literal) : XContentInt.NumberInRange(literal);
+                return read ?? throw ParseFailure(path, mapping, id, value, JacksonAccessor(value,
+                    isLong ? $"Numeric value ({literal}) out of range of long ({long.MinValue} - {long.MaxValue})" : $"Numeric value ({literal}) out of range of int ({int.MinValue} - {int.MaxValue})",
+                    "input_coercion_exception"));
+            }
+
+            case JsonValueKind.String:
+            {
+                var text = value.GetValue<string>();
+                if (text.Length == 0)
+                {
+                    return null;
+                }
+
+                try
+                {
+                    return isLong ? JavaToLong(text) : XContentInt.FromString(text);
+                }
+                catch (EsException cause)
+                {
+                    // Java's NumberFormatException or IllegalArgumentException: not Elasticsearch's, so the root cause
+                    // guessed is the document_parsing_exception above it.
+                    throw ParseFailure(path, mapping, id, value, EsException.Foreign(cause.Status, cause.Type, cause.Message));
+                }
+            }
+
+            default:
+                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"));
+        }
+    }
+
+    // NumberFieldMapper's DOUBLE and FLOAT: parser.doubleValue(coerce)/floatValue(coerce), then the finite check. A string
+    // is Double.parseDouble/Float.parseFloat (an empty one the null value: null).
+    private static double? ReadFloatingPoint(string path, FieldMapping mapping, string id, JsonValue value)
+    {
+        double d;
+        switch (value.GetValueKind())
+        {
+            case JsonValueKind.Number:
+                // Jackson's getDoubleValue(): a literal past a double's range is an infinity (refused below).
+                d = value.TryGetValue<double>(out var read) ? read : value.ToJsonString().StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
+                break;
+            case JsonValueKind.String:
+                var text = value.GetValue<string>();
+                if (text.Length == 0)
+                {
+                    return null;
+                }
+
+                try
+                {
+                    d = XContentInt.ParseJavaDouble(text);
+                }
+                catch (EsException cause)
+                {
+                    // Java's NumberFormatException or IllegalArgumentException: not Elasticsearch's, so the root cause
+                    // guessed is the document_parsing_exception above it.
+                    throw ParseFailure(path, mapping, id, value, EsException.Foreign(cause.Status, cause.Type, cause.Message));
+                }
+
+                break;
+            default:
+                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"));
+        }
+
+        if (mapping.Kind == FieldKind.Float)
+        {
+            d = (float)d;
+        }
+
+        return double.IsFinite(d) ? d
+            : throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"[{mapping.TypeName}] supports only finite values, but got [{(double.IsNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity")}]"));
+    }
+
+    // Jackson's getLongValue() on a JSON number: an integer literal must fit a long; a fraction or exponent is read as a
+    // double, which must lie within a long's range, then cast (toward zero). Null past the range.
+    private static long? LongInRange(string literal)
+    {
+        if (literal.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
+        {
+            return literal.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(literal, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
+        }
+
+        var d = double.Parse(literal, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return d is < long.MinValue or > long.MaxValue ? null : (long)d;
+    }
+
+    // AbstractXContentParser.toLong(text, coerce: true): Long.parseLong, else Java's BigDecimal truncated toward zero
+    // (a scale past 19 either way: out of range, or zero); not a BigDecimal is "For input string".
+    private static long JavaToLong(string text)
+    {
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var direct))
+        {
+            return direct; // Long.parseLong: a sign and ASCII digits, as AllowLeadingSign takes them (no blanks)
+        }
+
+        var m = JavaBigDecimal().Match(text);
+        if (!m.Success)
+        {
+            throw EsException.IllegalArgument($"For input string: \"{text}\"");
+        }
+
+        var outOfRange = EsException.IllegalArgument($"Value [{text}] is out of range for a long");
+        var digits = m.Groups["int"].Value + m.Groups["frac"].Value;
+        var exponent = m.Groups["exp"].Success ? (long.TryParse(m.Groups["exp"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var e) ? e : (m.Groups["exp"].Value.StartsWith('-') ? long.MinValue / 2 : long.MaxValue / 2)) : 0;
+        var scale = m.Groups["frac"].Length - exponent;
+        if (scale < -19)
+        {
+            throw outOfRange;
+        }
+
+        if (scale > 19)
+        {
+            return 0;
+        }
+
+        var unscaled = BigInteger.Parse("0" + digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        var whole = scale >= 0 ? unscaled / BigInteger.Pow(10, (int)scale) : unscaled * BigInteger.Pow(10, (int)-scale);
+        whole = m.Groups["sign"].Value == "-" ? -whole : whole;
+        return whole >= long.MinValue && whole <= long.MaxValue ? (long)whole : throw outOfRange;
+    }
+
+    // java.math.BigDecimal(String): an optional sign, digits with an optional point (at least one digit), an optional
+    // exponent.
+    [System.Text.RegularExpressions.GeneratedRegex("^(?<sign>[+-]?)(?:(?<int>[0-9]+)(?:\\.(?<frac>[0-9]*))?|\\.(?<frac>[0-9]+))(?:[eE](?<exp>[+-]?[0-9]+))?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex JavaBigDecimal();
+
+    // What a field's parser throws on an object (FieldMapper.parse's cause): a number's "Cannot parse object as number"
+    // (NumberFieldMapper.value), a boolean's Jackson getBooleanValue(), and for text, keyword and date the parser's text()
+    // (JsonXContentParser.throwOnNoText, naming the object's START_OBJECT).
+    private static EsException ObjectCause(FieldMapping mapping, JsonObject obj) => mapping.Kind switch
+    {
+        FieldKind.Long or FieldKind.Integer or FieldKind.Float or FieldKind.Double => EsException.IllegalArgument("Cannot parse object as number"),
+        FieldKind.Boolean => JacksonAccessor(obj, "Current token (START_OBJECT) not of boolean type"),
+        _ => EsException.Foreign(500, "illegal_state_exception",
+            $"Can't get text on a START_OBJECT at {(JsonLocations.Of(Placed(obj)) is { } at ? $"{at.Line}:{at.Column}" : "null")}"),
+    };
+
+    // DateFieldMapper with the default format: JavaDateFormatter.parse's IllegalArgumentException, caused by java.time's
+    // DateTimeParseException after both of its parsers.
+    internal static EsException DateCause(string text) => EsException.Foreign(400, "illegal_argument_exception",
+        $"failed to parse date field [{text}] with format [strict_date_optional_time||epoch_millis]",
+        EsException.Foreign(500, "date_time_parse_exception", "Failed to parse with all enclosed parsers"));
+
+    // A Jackson value accessor's error (getLongValue() on a boolean, getBooleanValue() on a number), as JsonXContentParser
+    // wraps it: an x_content_parse_exception at where Jackson stands, after the token, caused by Jackson's own, whose
+    // message names its source.
+    private static EsException JacksonAccessor(JsonNode node, string message, string type = "json_parse_exception")
+    {
+        var at = JsonLocations.After(Placed(node));
+        var jackson = at is { } l ? $"{message}\n at {JacksonSyntax.Location(JsonLocations.TextOf(node), l.Line, l.Column)}" : message;
+        return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
+    }
+
+    private static string JacksonNumberToken(JsonValue value) => value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') < 0 ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT";
+
+    // Where DocumentParser refuses a field new to a "strict" object (ensureNotStrict): at the token it stands on, the
+    // field's value; for a value in an array, the array's START_ARRAY (parseArrayDynamic refuses before the elements).
+    private static Location? NewFieldAt(JsonNode? node, JsonNode? container, string key)
+    {
+        while (container is JsonArray array)
+        {
+            node = array;
+            container = array.Parent;
+        }
+
+        return node is not null ? JsonLocations.Of(Placed(node))
+            : container is JsonObject parent ? JsonLocations.OfValue((JsonObject)Placed(parent), key) : null;
+    }
+
+    // The node, its document's text remembered: the text the request sent (the endpoints remember it), else the document
+    // as Elasticsearch writes it again before it parses it (an update's merged document, an upsert: UpdateHelper's
+    // compact JSON), written only now, for an error.
+    private static JsonNode Placed(JsonNode node)
+    {
+        if (!JsonLocations.Knows(node.Root))
+        {
+            JsonLocations.Remember(node.Root, System.Text.Encoding.UTF8.GetBytes(node.Root.ToJsonString(Rewritten)));
+        }
+
+        return node;
+    }
+
+    private static readonly JsonSerializerOptions Rewritten = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = AnswerJson.MaxDepth };
+
+    // A DocumentParsingException: its reason after the place it was raised at, when known.
+    private static EsException DocumentParsing(Location? at, string reason, EsException? cause = null) =>
+        new(400, "document_parsing_exception", at is { } l ? $"{l} {reason}" : reason, null, cause);
 
     private static string AsString(JsonValue value) => value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString();
 
@@ -216,10 +429,12 @@ internal static class DocumentFields
         };
     }
 
-    // FieldMapper.rethrowAsDocumentParsingException, the document described as ProvidedIdFieldMapper.documentDescription
-    // describes one with its id.
-    private static EsException ParseFailure(string path, FieldMapping mapping, string id, string preview) =>
-        new(400, "document_parsing_exception", $"failed to parse field [{path}] of type [{mapping.TypeName}] in document with id '{id}'. Preview of field's value: '{preview}'");
+    // FieldMapper.rethrowAsDocumentParsingException: the document described as ProvidedIdFieldMapper.documentDescription
+    // describes one with its id, at the parser's token once the preview has read the value (an object's closing brace),
+    // caused by what the field's parser threw.
+    private static EsException ParseFailure(string path, FieldMapping mapping, string id, JsonNode value, EsException? cause) =>
+        DocumentParsing(JsonLocations.OfLast(Placed(value)),
+            $"failed to parse field [{path}] of type [{mapping.TypeName}] in document with id '{id}'. Preview of field's value: '{JavaPreview(value)}'", cause);
 
     /// <summary>
     /// A value as <c>FieldMapper</c> previews it: read back by <c>AbstractXContentParser.readValue</c> into Java maps

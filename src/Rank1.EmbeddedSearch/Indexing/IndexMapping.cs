@@ -248,7 +248,7 @@ internal sealed class IndexMapping
     /// refused leaves the mapping as it was. Under <c>"dynamic": "strict"</c> the document is refused:
     /// <c>strict_dynamic_mapping_exception</c>, naming the first field new to that object.
     /// </summary>
-    public FieldMapping? GetOrAddDynamic(string path, JsonValue value, Dictionary<string, FieldMapping> pending)
+    public FieldMapping? GetOrAddDynamic(string path, JsonValue value, Dictionary<string, FieldMapping> pending, Func<Location?>? at = null)
     {
         if (pending.TryGetValue(path, out var earlier))
         {
@@ -267,7 +267,7 @@ internal sealed class IndexMapping
                 case "false":
                     return null;
                 case "strict":
-                    throw Strict(path, parent);
+                    throw Strict(path, parent, at);
             }
 
             if (DepthExceeded(path) is { } tooDeep)
@@ -320,14 +320,14 @@ internal sealed class IndexMapping
     /// new to is <c>"dynamic": "strict"</c> (Elasticsearch's <c>DocumentParser</c> refuses a new object or a null for an
     /// unmapped field there as it refuses a new value); otherwise does nothing (they add no field).
     /// </summary>
-    public void CheckNew(string path)
+    public void CheckNew(string path, Func<Location?>? at = null)
     {
         lock (_lock)
         {
             if (!_fields.ContainsKey(path) && !_objects.ContainsKey(path) && Rule(path, out var parent) == "strict"
                 && !_fields.Keys.Any(f => f.StartsWith(path + ".", StringComparison.Ordinal)))
             {
-                throw Strict(path, parent);
+                throw Strict(path, parent, at);
             }
         }
     }
@@ -351,13 +351,16 @@ internal sealed class IndexMapping
         return dynamic;
     }
 
-    // DocumentParser's refusal under "strict", naming the first name below the mapped object the path is new to.
-    private static EsException Strict(string path, string parent)
+    // DocumentParser's refusal under "strict", naming the first name below the mapped object the path is new to: a
+    // StrictDynamicMappingException, a DocumentParsingException whose reason starts with the place of the token the parser
+    // stood on (the new field's value), when known.
+    private static EsException Strict(string path, string parent, Func<Location?>? at)
     {
         var rest = parent.Length == 0 ? path : path[(parent.Length + 1)..];
         var name = rest.IndexOf('.') is var cut and > 0 ? rest[..cut] : rest;
+        var place = at?.Invoke() is { } l ? $"{l} " : string.Empty;
         return new EsException(400, "strict_dynamic_mapping_exception",
-            $"mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
+            $"{place}mapping set to strict, dynamic introduction of [{name}] within [{(parent.Length == 0 ? "_doc" : parent)}] is not allowed");
     }
 
     /// <summary>

@@ -177,7 +177,7 @@ internal sealed class QueryTranslator
 
             if (type != "term")
             {
-                ValueRead(() => MatchOptions.CheckSetters(type, fieldSpec), JsonLocations.OfEnd(spec));
+                ValueRead(() => MatchOptions.CheckSetters(type, fieldSpec), JsonLocations.OfLast(spec));
             }
         }
     }
@@ -228,10 +228,10 @@ internal sealed class QueryTranslator
 
         if (spec["fuzziness"] is not null && ValueText(spec["type"]) is "phrase" or "phrase_prefix" or "cross_fields")
         {
-            throw Stood(EsException.Parsing($"Fuzziness not allowed for type [{ValueText(spec["type"])}]", JsonLocations.OfEnd(spec)));
+            throw Stood(EsException.Parsing($"Fuzziness not allowed for type [{ValueText(spec["type"])}]", JsonLocations.OfLast(spec)));
         }
 
-        ValueRead(() => MatchOptions.CheckSetters("multi_match", spec), JsonLocations.OfEnd(spec));
+        ValueRead(() => MatchOptions.CheckSetters("multi_match", spec), JsonLocations.OfLast(spec));
     }
 
     // BoolQueryBuilder's ObjectParser: a field it does not declare is "[1:20] [bool] unknown field [x]" (at the field's

@@ -1,0 +1,126 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// A document the mapping refuses says where, as Elasticsearch 9's <c>DocumentParsingException</c> does: its reason
+/// starts with the <c>[line:col]</c> of the token the shard's parser stood on (<c>FieldMapper.rethrowAsDocumentParsingException</c>:
+/// <c>parser.getTokenLocation()</c> once the preview has read the value, so an object's closing brace;
+/// <c>DocumentParser.throwOnConcreteValue</c> and <c>ensureNotStrict</c>: the value's token), and it is
+/// <c>caused_by</c> what the field's parser threw (<c>AbstractXContentParser.toLong</c>'s "For input string",
+/// <c>Double.parseDouble</c>'s <c>number_format_exception</c>, <c>NumberFieldMapper.value</c>'s "Cannot parse object as
+/// number", <c>JsonXContentParser.throwOnNoText</c>, Jackson's accessor errors). Before, the reason had no place and
+/// there was no cause. Numbers are read with <c>coerce</c> on, as <c>NumberFieldMapper</c>'s default: a fraction in a
+/// long or integer field is truncated, an empty string is the null value; before, both were refused.
+/// </summary>
+public sealed class DocumentParseLocationTests : IAsyncLifetime
+{
+    private const string Mapping = """
+        {"mappings":{"properties":{"age":{"type":"long"},"n":{"type":"integer"},"d":{"type":"double"},"b":{"type":"boolean"},
+          "dt":{"type":"date"},"k":{"type":"keyword"},"o":{"type":"object","dynamic":"strict"}}}}
+        """;
+
+    private readonly ServerFixture _fx = new();
+
+    private EsClient Es => _fx.Client;
+
+    public async Task InitializeAsync()
+    {
+        await _fx.InitializeAsync();
+        Assert.Equal(200, (await Es.PutAsync("/people", JsonNode.Parse(Mapping))).Status);
+    }
+
+    public Task DisposeAsync() => _fx.DisposeAsync();
+
+    [Theory]
+    [InlineData("""{"age": "abc"}""", "[1:9] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: 'abc'",
+        "illegal_argument_exception", "For input string: \"abc\"")]
+    // Lines count from 1; the column restarts after each newline.
+    [InlineData("{\n  \"n\": \"abc\"\n}", "[2:8] failed to parse field [n] of type [integer] in document with id '1'. Preview of field's value: 'abc'",
+        "number_format_exception", "For input string: \"abc\"")]
+    // An object: the place of its closing brace, where the preview's readValue leaves the parser.
+    [InlineData("""{"age":{"a":1}}""", "[1:14] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: '{a=1}'",
+        "illegal_argument_exception", "Cannot parse object as number")]
+    [InlineData("""{"k":{"a":1}}""", "[1:12] failed to parse field [k] of type [keyword] in document with id '1'. Preview of field's value: '{a=1}'",
+        "illegal_state_exception", "Can't get text on a START_OBJECT at 1:6")]
+    [InlineData("""{"dt":"nope"}""", "[1:7] failed to parse field [dt] of type [date] in document with id '1'. Preview of field's value: 'nope'",
+        "illegal_argument_exception", "failed to parse date field [nope] with format [strict_date_optional_time||epoch_millis]")]
+    [InlineData("""{"b":"yes"}""", "[1:6] failed to parse field [b] of type [boolean] in document with id '1'. Preview of field's value: 'yes'",
+        "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.")]
+    [InlineData("""{"d":"NaN"}""", "[1:6] failed to parse field [d] of type [double] in document with id '1'. Preview of field's value: 'NaN'",
+        "illegal_argument_exception", "[double] supports only finite values, but got [NaN]")]
+    // Jackson's getLongValue() on a boolean: an x_content_parse_exception where Jackson stands, after the token.
+    [InlineData("""{"age": true}""", "[1:9] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: 'true'",
+        "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"age\": true}\"; line: 1, column: 13]")]
+    // An element of an array: its own place.
+    [InlineData("""{"x":1, "age": [1, "q"]}""", "[1:20] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: 'q'",
+        "illegal_argument_exception", "For input string: \"q\"")]
+    public async Task AFieldsRefusal_SaysWhere_AndIsCausedByWhatItsParserThrew(string document, string reason, string causeType, string causeReason)
+    {
+        var r = await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", document);
+        r.AssertError(400, "document_parsing_exception", reason);
+        Assert.Equal(causeType, r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal(causeReason, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        // The cause is not Elasticsearch's own exception: the root cause guessed is the document_parsing_exception.
+        Assert.Equal("document_parsing_exception", Assert.Single(r.Json["error"]!["root_cause"]!.AsArray())!["type"]!.GetValue<string>());
+    }
+
+    [Theory]
+    // DocumentParser.ensureNotStrict: at the new field's value; for an array, its START_ARRAY; a null too.
+    [InlineData("""{"o":{"zz":1}}""", "strict_dynamic_mapping_exception", "[1:12] mapping set to strict, dynamic introduction of [zz] within [o] is not allowed")]
+    [InlineData("""{"o":{"zz":[1]}}""", "strict_dynamic_mapping_exception", "[1:12] mapping set to strict, dynamic introduction of [zz] within [o] is not allowed")]
+    [InlineData("""{"o":{"zz": null}}""", "strict_dynamic_mapping_exception", "[1:13] mapping set to strict, dynamic introduction of [zz] within [o] is not allowed")]
+    // DocumentParser.throwOnConcreteValue: at the value.
+    [InlineData("""{"o":5}""", "document_parsing_exception", "[1:6] object mapping for [o] tried to parse field [o] as object, but found a concrete value")]
+    public async Task AnObjectsRefusal_SaysWhere(string document, string type, string reason)
+    {
+        (await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", document)).AssertError(400, type, reason);
+    }
+
+    [Fact]
+    public async Task BulkItemsAndUpdates_SayWhere_InTheDocumentTheShardParses()
+    {
+        // A bulk item's source is parsed on its own: its line is line 1, its columns counted from the line's start.
+        var bulk = await Es.BulkAsync(
+            "{\"index\":{\"_index\":\"people\",\"_id\":\"4\"}}\n{\"a\":1, \"age\":\"zz\"}\n" +
+            "{\"create\":{\"_index\":\"people\",\"_id\":\"5\"}}\n  {\"age\":{\"q\":[1]}}\n");
+        var items = bulk.Json["items"]!.AsArray();
+        Assert.Equal(
+            "[1:15] failed to parse field [age] of type [long] in document with id '4'. Preview of field's value: 'zz'",
+            items[0]!["index"]!["error"]!["reason"]!.GetValue<string>());
+        Assert.Equal("For input string: \"zz\"", items[0]!["index"]!["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        Assert.Equal(
+            "[1:18] failed to parse field [age] of type [long] in document with id '5'. Preview of field's value: '{q=[1]}'",
+            items[1]!["create"]!["error"]!["reason"]!.GetValue<string>());
+
+        // An update parses the merged document as UpdateHelper writes it again, compact JSON, its fields in their order.
+        Assert.Equal(201, (await Es.SendAsync(HttpMethod.Put, "/people/_doc/2", "{\n  \"k\": \"x\",\n  \"age\": 3\n}")).Status);
+        (await Es.SendAsync(HttpMethod.Post, "/people/_update/2", """{"doc":{"age":"zz"}}""")).AssertError(400, "document_parsing_exception",
+            "[1:16] failed to parse field [age] of type [long] in document with id '2'. Preview of field's value: 'zz'");
+        // An upsert: the doc, written again compact.
+        (await Es.SendAsync(HttpMethod.Post, "/people/_update/3", """{"doc":{"age":   "zz"},"doc_as_upsert":true}""")).AssertError(400, "document_parsing_exception",
+            "[1:8] failed to parse field [age] of type [long] in document with id '3'. Preview of field's value: 'zz'");
+    }
+
+    [Fact]
+    public async Task Numbers_AreCoerced_AsNumberFieldMappersDefaultReadsThem()
+    {
+        // parser.longValue(coerce)/intValue(coerce): a JSON fraction truncated (Jackson's getLongValue()), a string's
+        // fraction too (BigDecimal.toBigInteger, Double.parseDouble then the cast); an empty string is the null value.
+        foreach (var (id, document) in new[] { ("f1", """{"age":1.5,"n":"2.7"}"""), ("f2", """{"age":"1.9","n":2.2}"""), ("f3", """{"age":"","n":""}""") })
+        {
+            var put = await Es.SendAsync(HttpMethod.Put, $"/people/_doc/{id}?refresh=true", document);
+            Assert.True(put.Status == 201, put.Json.ToJsonString());
+        }
+
+        async Task<string[]> IdsAsync(string query) =>
+            (await Es.SearchAsync("people", JsonNode.Parse($$"""{"query":{{query}}}""")!)).Json["hits"]!["hits"]!.AsArray()
+                .Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["f1", "f2"], await IdsAsync("""{"term":{"age":1}}"""));
+        Assert.Equal(["f1", "f2"], await IdsAsync("""{"term":{"n":2}}"""));
+        // f3 was taken, with no value for either field.
+        Assert.Equal(200, (await Es.GetAsync("/people/_doc/f3")).Status);
+        Assert.Equal(["f1", "f2"], await IdsAsync("""{"range":{"age":{"gte":-1000}}}"""));
+        Assert.Equal(["f1", "f2"], await IdsAsync("""{"range":{"n":{"gte":-1000}}}"""));
+    }
+}
