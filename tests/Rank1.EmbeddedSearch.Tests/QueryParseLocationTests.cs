@@ -44,6 +44,12 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     // SearchSourceBuilder parses post_filter as it parses query (parseTopLevelQuery), while the body is read: it was
     // refused only when the search ran, with no place.
     [InlineData("""{"post_filter":{"nope":{}}}""", "unknown query [nope]", 1, 24)]
+    // AbstractQueryBuilder.throwParsingExceptionOnMultipleFields: at the second field's value, naming the first two
+    // fields (a third is never read). They were refused when the query ran, with no place, all fields named.
+    [InlineData("""{"query":{"match":{"text":"a","k":"b"}}}""", "[match] query doesn't support multiple fields, found [text] and [k]", 1, 35)]
+    [InlineData("""{"query":{"term":{"a":"x","b":{"value":"y"},"c":"z"}}}""", "[term] query doesn't support multiple fields, found [a] and [b]", 1, 31)]
+    // RangeQueryBuilder.fromXContent refuses an option at its value.
+    [InlineData("""{"query":{"range":{"text":{"gte":1,"foo":2}}}}""", "[range] query does not support [foo]", 1, 42)]
     // Lines count from 1, columns restart after each newline.
     [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
     public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)

@@ -321,7 +321,11 @@ internal sealed class QueryTranslator
         var fields = obj.Where(p => p.Key is not ("boost" or "_name")).ToArray();
         if (fields.Length != 1)
         {
-            throw EsException.Parsing($"[{type}] query doesn't support multiple fields, found [{string.Join("] and [", fields.Select(f => f.Key))}]");
+            // AbstractQueryBuilder.throwParsingExceptionOnMultipleFields, when the builder reaches the second field's value:
+            // the first two fields named, at that value's token.
+            throw fields.Length == 0
+                ? EsException.Parsing($"[{type}] query doesn't support multiple fields, found []")
+                : EsException.Parsing($"[{type}] query doesn't support multiple fields, found [{fields[0].Key}] and [{fields[1].Key}]", JsonLocations.OfValue(obj, fields[1].Key));
         }
 
         var (field, spec) = fields[0];
@@ -563,7 +567,8 @@ internal sealed class QueryTranslator
         var known = new[] { "gte", "gt", "lte", "lt", "boost", "format", "time_zone", "relation", "_name" };
         if (spec.FirstOrDefault(p => !known.Contains(p.Key)) is { Key: { } unknown })
         {
-            throw EsException.Parsing($"[range] query does not support [{unknown}]");
+            // RangeQueryBuilder.fromXContent, at the option's value.
+            throw EsException.Parsing($"[range] query does not support [{unknown}]", JsonLocations.OfValue(spec, unknown));
         }
 
         var mapping = _index.Mapping.Get(field);
