@@ -70,31 +70,13 @@ internal static partial class XContentInt
             return;
         }
 
-        var reader = new Utf8JsonReader(text, RequestJson.ReaderOptions);
-        try
+        foreach (var key in refused)
         {
-            while (reader.Read())
+            // Found again in the text as JsonLocations finds a node's place; none when the text does not hold it.
+            if (JsonLocations.AfterValue(text, key) is { } at)
             {
-                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
-                {
-                    continue;
-                }
-
-                string? key = null;
-                foreach (var k in refused)
-                {
-                    key ??= reader.ValueTextEquals(k) ? k : null;
-                }
-
-                if (key is not null && reader.Read())
-                {
-                    Locations.AddOrUpdate(body[key]!, RequestJson.Location(text, reader.BytesConsumed) + " ");
-                }
+                Locations.AddOrUpdate(body[key]!, at + " ");
             }
-        }
-        catch (JsonException)
-        {
-            // The text parsed already; a reader that fails here leaves the reason without its location.
         }
     }
 
