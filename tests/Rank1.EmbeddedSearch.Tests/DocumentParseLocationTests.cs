@@ -16,7 +16,7 @@ namespace Rank1.EmbeddedSearch.Tests;
 public sealed class DocumentParseLocationTests : IAsyncLifetime
 {
     private const string Mapping = """
-        {"mappings":{"properties":{"age":{"type":"long"},"n":{"type":"integer"},"d":{"type":"double"},"b":{"type":"boolean"},
+        {"mappings":{"properties":{"age":{"type":"long"},"n":{"type":"integer"},"d":{"type":"double"},"fl":{"type":"float"},"b":{"type":"boolean"},
           "dt":{"type":"date"},"k":{"type":"keyword"},"o":{"type":"object","dynamic":"strict"}}}}
         """;
 
@@ -118,6 +118,11 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
                 .Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(["f1", "f2"], await IdsAsync("""{"term":{"age":1}}"""));
         Assert.Equal(["f1", "f2"], await IdsAsync("""{"term":{"n":2}}"""));
+        // A float in range is indexed as it is read by a query.
+        Assert.Equal(201, (await Es.SendAsync(HttpMethod.Put, "/people/_doc/f4?refresh=true", """{"fl":0.1}""")).Status);
+        Assert.Equal(["f4"], await IdsAsync("""{"term":{"fl":0.1}}"""));
+        (await Es.SendAsync(HttpMethod.Put, "/people/_doc/f5", """{"fl":1e39}""")).AssertError(400, "document_parsing_exception",
+            "[1:7] failed to parse field [fl] of type [float] in document with id 'f5'. Preview of field's value: '1.0E39'");
         // f3 was taken, with no value for either field.
         Assert.Equal(200, (await Es.GetAsync("/people/_doc/f3")).Status);
         Assert.Equal(["f1", "f2"], await IdsAsync("""{"range":{"age":{"gte":-1000}}}"""));

@@ -291,13 +291,11 @@ internal static partial class DocumentFields
                 throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"));
         }
 
-        if (mapping.Kind == FieldKind.Float)
-        {
-            d = (float)d;
-        }
-
-        return double.IsFinite(d) ? d
-            : throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"[{mapping.TypeName}] supports only finite values, but got [{(double.IsNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity")}]"));
+        // The finite check on the value as the type reads it (a float past 3.4e38 is an infinity); the value is indexed
+        // as a double, as queries read it.
+        var asTyped = mapping.Kind == FieldKind.Float ? (float)d : d;
+        return double.IsFinite(asTyped) ? d
+            : throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"[{mapping.TypeName}] supports only finite values, but got [{(double.IsNaN(asTyped) ? "NaN" : asTyped > 0 ? "Infinity" : "-Infinity")}]"));
     }
 
     // Jackson's getLongValue() on a JSON number: an integer literal must fit a long; a fraction or exponent is read as a
