@@ -50,6 +50,10 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     [InlineData("""{"query":{"term":{"a":"x","b":{"value":"y"},"c":"z"}}}""", "[term] query doesn't support multiple fields, found [a] and [b]", 1, 31)]
     // RangeQueryBuilder.fromXContent refuses an option at its value.
     [InlineData("""{"query":{"range":{"text":{"gte":1,"foo":2}}}}""", "[range] query does not support [foo]", 1, 42)]
+    // MatchAllQueryBuilder and IdsQueryBuilder rethrow their ObjectParser's "unknown field" (placed at the name) as a
+    // ParsingException where the parser stands, the value. The field was taken and ignored.
+    [InlineData("""{"query":{"match_all":{"bost":1}}}""", "[1:24] [match_all] unknown field [bost] did you mean [boost]?", 1, 31)]
+    [InlineData("""{"query":{"ids":{"values":["1"],"nope":1}}}""", "[1:33] [ids] unknown field [nope]", 1, 40)]
     // Lines count from 1, columns restart after each newline.
     [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
     public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)

@@ -136,6 +136,11 @@ internal sealed class QueryTranslator
             CheckMultiMatch(spec, flavor);
         }
 
+        if (flavor == SearchFlavor.Elasticsearch && ObjectParserFields.TryGetValue(type, out var declared))
+        {
+            CheckDeclared(type, spec, declared);
+        }
+
         if (obj.Count > 1)
         {
             var second = obj.ElementAt(1).Key;
@@ -280,6 +285,29 @@ internal sealed class QueryTranslator
         "query", "type", "analyzer", "boost", "slop", "fuzziness", "prefix_length", "max_expansions", "operator", "minimum_should_match",
         "fuzzy_rewrite", "tie_breaker", "lenient", "zero_terms_query", "_name", "auto_generate_synonyms_phrase_query", "fuzzy_transpositions",
     ];
+
+    // MatchAllQueryBuilder's and IdsQueryBuilder's ObjectParser: a field it does not declare is ErrorOnUnknown's
+    // "[1:24] [match_all] unknown field [x]" (placed at the field's name, with its suggestion), which fromXContent
+    // rethrows as a ParsingException of that message where the parser stands, on the field's value. (It was taken and
+    // ignored.)
+    private static void CheckDeclared(string type, JsonObject spec, string[] declared)
+    {
+        foreach (var (key, _) in spec)
+        {
+            if (!declared.Contains(key))
+            {
+                var unknown = EsException.XContentParse($"[{type}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(spec, key));
+                throw Stood(EsException.Parsing(unknown.Message, JsonLocations.OfValue(spec, key), unknown));
+            }
+        }
+    }
+
+    // The fields those ObjectParsers declare (declareStandardFields: boost and _name).
+    private static readonly Dictionary<string, string[]> ObjectParserFields = new(StringComparer.Ordinal)
+    {
+        ["match_all"] = ["boost", "_name"],
+        ["ids"] = ["values", "boost", "_name"],
+    };
 
     // The fields BoolQueryBuilder's ObjectParser declares, each name it answers to (must_not's deprecated mustNot too).
     private static readonly string[] BoolFields =
