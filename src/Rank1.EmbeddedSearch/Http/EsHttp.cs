@@ -81,7 +81,11 @@ internal static class EsHttp
             throw errorType == DefaultErrorType ? RequestJson.ParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)) : new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
         }
 
-        return node as JsonObject ?? throw new EsException(400, errorType, $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
+        // A document that is not an object: DocumentParser.validateStart's "Malformed content, must start with an object"
+        // (placed at XContentLocation.UNKNOWN, so without a [line:col]).
+        return node as JsonObject ?? throw new EsException(400, errorType, errorType == "document_parsing_exception"
+            ? "Malformed content, must start with an object"
+            : $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
     }
 
     public static IEnumerable<(int Line, ReadOnlyMemory<byte> Json)> NdjsonLines(byte[] body)
