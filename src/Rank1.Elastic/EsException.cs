@@ -92,6 +92,16 @@ public sealed class EsException : Exception
     /// <summary>The cause, rendered as <c>caused_by</c>.</summary>
     public EsException? CausedBy => InnerException as EsException;
 
+    /// <summary>
+    /// The same error as OpenSearch words it, where its words differ (a JSON syntax error: <see cref="RequestJson.ParseFailure"/>);
+    /// null where they are the same. Set once, where the error is made.
+    /// </summary>
+    internal EsException? OpenSearchForm { get; set; }
+
+    /// <summary>This error as the engine of the flavour answers it: <see cref="OpenSearchForm"/> for OpenSearch where there is one.</summary>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    internal EsException For(bool openSearch) => openSearch && OpenSearchForm is { } form ? form : this;
+
     /// <summary>The <c>error</c> object (without the outer <c>status</c>).</summary>
     public JsonObject ToErrorObject()
     {

@@ -18,7 +18,15 @@ internal static class JacksonSyntax
     /// <param name="Message">Jackson's message, without <c>\n at [Source: ...]</c>.</param>
     /// <param name="Line">Jackson's line, from 1.</param>
     /// <param name="Column">Jackson's column, from 1: the byte after the last one it read.</param>
-    internal sealed record Error(bool EndOfInput, string Message, int Line, int Column);
+    /// <param name="AtCharacter">
+    /// Whether Jackson 2.17 and later (jackson-core #1173) report it one column earlier, at the character that was wrong
+    /// (<c>_currentLocationMinusOne</c>: an unexpected character, a close marker of the wrong kind, an unrecognized escape).
+    /// </param>
+    internal sealed record Error(bool EndOfInput, string Message, int Line, int Column, bool AtCharacter = false)
+    {
+        /// <summary>The column as Jackson 2.17 and later report it (OpenSearch 2.16 and later pin one).</summary>
+        public int ColumnSince217 => AtCharacter ? Column - 1 : Column;
+    }
 
     private const string ValidValues = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')";
 
@@ -58,12 +66,22 @@ internal static class JacksonSyntax
         return sb.ToString();
     }
 
+    /// <summary>
+    /// How Jackson 2.16 and later name the source where <c>INCLUDE_SOURCE_IN_LOCATION</c> is off, its default since 2.16
+    /// (<c>ContentReference.redacted()</c>), as OpenSearch 2.x/3.x leaves it (<c>JsonXContent</c> does not turn it on).
+    /// </summary>
+    public const string Redacted = "REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled)";
+
     /// <summary>A location as Jackson prints it: <c>[Source: (byte[])"..."; line: 1, column: 5]</c>.</summary>
-    public static string Location(ReadOnlySpan<byte> text, int line, int column) => $"[Source: {Source(text)}; line: {line}, column: {column}]";
+    /// <param name="source">How the source is named: <see cref="Source"/>'s quote, or <see cref="Redacted"/>.</param>
+    /// <param name="line">Jackson's line.</param>
+    /// <param name="column">Jackson's column.</param>
+    public static string Location(string source, int line, int column) => $"[Source: {source}; line: {line}, column: {column}]";
 
     /// <summary>The first syntax error in <paramref name="text"/>, as Jackson finds it; null where none is found or its wording is not modelled.</summary>
     /// <param name="text">The UTF-8 text, read as a sequence of root values.</param>
-    public static Error? Find(ReadOnlySpan<byte> text) => new Scanner(text).Run();
+    /// <param name="source">How a location in the message names the source: <see cref="Source"/>'s quote of <paramref name="text"/> when null.</param>
+    public static Error? Find(ReadOnlySpan<byte> text, string? source = null) => new Scanner(text, source).Run();
 
     private enum State
     {
@@ -76,9 +94,10 @@ internal static class JacksonSyntax
         AfterValue,
     }
 
-    private ref struct Scanner(ReadOnlySpan<byte> text)
+    private ref struct Scanner(ReadOnlySpan<byte> text, string? source)
     {
         private readonly ReadOnlySpan<byte> text = text;
+        private readonly string source = source ?? Source(text);
         private readonly Stack<(bool Object, int Line, int Column)> open = new();
         private int pos;
         private int line = 1;
@@ -191,7 +210,7 @@ internal static class JacksonSyntax
             if (isObject != (c == '}'))
             {
                 var kind = isObject ? "Object" : "Array";
-                throw Fail($"Unexpected close marker '{(char)c}': expected '{(isObject ? '}' : ']')}' (for {kind} starting at {Location(text, startLine, startColumn)})");
+                throw Fail($"Unexpected close marker '{(char)c}': expected '{(isObject ? '}' : ']')}' (for {kind} starting at {Location(source, startLine, startColumn)})", atCharacter: true);
             }
 
             open.Pop();
@@ -317,7 +336,7 @@ internal static class JacksonSyntax
                 }
                 else if (e is not ((byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t'))
                 {
-                    throw Fail($"Unrecognized character escape {CharDescription(e)}");
+                    throw Fail($"Unrecognized character escape {CharDescription(e)}", atCharacter: true);
                 }
             }
         }
@@ -433,7 +452,7 @@ internal static class JacksonSyntax
             }
 
             var (isObject, startLine, startColumn) = open.Peek();
-            throw Eof($": expected close marker for {(isObject ? "Object" : "Array")} (start marker at {Location(text, startLine, startColumn)})");
+            throw Eof($": expected close marker for {(isObject ? "Object" : "Array")} (start marker at {Location(source, startLine, startColumn)})");
         }
 
         private readonly string Kind() => open.Count == 0 ? "root" : open.Peek().Object ? "Object" : "Array";
@@ -505,9 +524,9 @@ internal static class JacksonSyntax
         }
 
         private readonly Found Unexpected(int c, string comment) =>
-            c >= 0x80 ? throw new NotModelled() : Fail($"Unexpected character ({CharDescription(c)}): {comment}");
+            c >= 0x80 ? throw new NotModelled() : Fail($"Unexpected character ({CharDescription(c)}): {comment}", atCharacter: true);
 
-        private readonly Found Fail(string message) => new(new Error(false, message, line, Column));
+        private readonly Found Fail(string message, bool atCharacter = false) => new(new Error(false, message, line, Column, atCharacter));
 
         private readonly Found Eof(string message) => new(new Error(true, "Unexpected end-of-input" + message, line, Column));
     }

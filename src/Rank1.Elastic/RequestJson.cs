@@ -137,7 +137,9 @@ internal static class RequestJson
     /// (Jackson's <c>JsonEOFException</c>, which <c>JsonXContentParser.nextToken</c> turns into an
     /// <c>XContentEOFException</c>), <c>x_content_e_o_f_exception</c> "[line:column] Unexpected end of file" caused by
     /// <c>json_e_o_f_exception</c>. Otherwise (a malformed number, the text ending inside a string value) the same types
-    /// at System.Text.Json's position, with its words.
+    /// at System.Text.Json's position, with its words. For a Jackson-worded error, <see cref="EsException.OpenSearchForm"/>
+    /// holds OpenSearch's answer: the <c>json_parse_exception</c> (<c>json_e_o_f_exception</c>) itself, unwrapped, its
+    /// source <see cref="JacksonSyntax.Redacted"/>, at Jackson 2.17's column.
     /// </summary>
     /// <param name="e">System.Text.Json's error.</param>
     /// <param name="text">The text it read (a search body, an msearch line).</param>
@@ -146,10 +148,19 @@ internal static class RequestJson
         if (JacksonSyntax.Find(text) is { } found)
         {
             var at = new Elastic.Location(found.Line, found.Column).ToString();
-            var jackson = $"{found.Message}\n at {JacksonSyntax.Location(text, found.Line, found.Column)}";
-            return found.EndOfInput
-                ? EsException.Foreign(400, "x_content_e_o_f_exception", $"{at} Unexpected end of file", EsException.Foreign(400, "json_e_o_f_exception", jackson))
-                : EsException.Foreign(400, "x_content_parse_exception", $"{at} {jackson}", EsException.Foreign(400, "json_parse_exception", jackson));
+            var jackson = $"{found.Message}\n at {JacksonSyntax.Location(JacksonSyntax.Source(text), found.Line, found.Column)}";
+            var jsonType = found.EndOfInput ? "json_e_o_f_exception" : "json_parse_exception";
+            var elasticsearch = found.EndOfInput
+                ? EsException.Foreign(400, "x_content_e_o_f_exception", $"{at} Unexpected end of file", EsException.Foreign(400, jsonType, jackson))
+                : EsException.Foreign(400, "x_content_parse_exception", $"{at} {jackson}", EsException.Foreign(400, jsonType, jackson));
+
+            // OpenSearch's JsonXContentParser does not wrap Jackson's exception, and its JsonXContent leaves
+            // INCLUDE_SOURCE_IN_LOCATION at Jackson 2.16+'s default (off): ExceptionsHelper.status makes the
+            // JsonParseException itself a 400, its message naming no source, at the column Jackson 2.17+ reports.
+            var redacted = JacksonSyntax.Find(text, JacksonSyntax.Redacted)!;
+            elasticsearch.OpenSearchForm = EsException.Foreign(400, jsonType,
+                $"{redacted.Message}\n at {JacksonSyntax.Location(JacksonSyntax.Redacted, redacted.Line, redacted.ColumnSince217)}");
+            return elasticsearch;
         }
 
         var line = e.LineNumber ?? 0;

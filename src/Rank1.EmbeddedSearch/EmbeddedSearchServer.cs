@@ -128,7 +128,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             }
             catch (EsException ex) when (!context.Response.HasStarted)
             {
-                await EsHttp.WriteErrorAsync(context, ex).ConfigureAwait(false);
+                await EsHttp.WriteErrorAsync(context, ex.For(options.Flavor == SearchFlavor.OpenSearch)).ConfigureAwait(false);
             }
             catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
             {

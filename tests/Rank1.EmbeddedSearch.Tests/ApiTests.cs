@@ -1356,6 +1356,28 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await es.DeleteAsync("/_scripts/s1?cluster_manager_timeout=30s&timeout=30s")).Status);
     }
 
+    // OpenSearch's JsonXContentParser does not wrap Jackson's exception as Elasticsearch 9's does (ExceptionsHelper.status
+    // makes a JsonParseException a 400 of its own), and its JsonXContent leaves INCLUDE_SOURCE_IN_LOCATION off, Jackson
+    // 2.16+'s default: the error is json_parse_exception (json_e_o_f_exception) with Jackson's message, its source
+    // REDACTED, and (Jackson 2.17+, jackson-core #1173, as OpenSearch 2.16+ pins) an unexpected character or close
+    // marker at its own column. Before, the OpenSearch flavour answered Elasticsearch 9's x_content_parse_exception,
+    // quoting the body.
+    [Theory]
+    [InlineData("{\"query\":}", "json_parse_exception", "Unexpected character ('}' (code 125)): expected a value", 10)]
+    [InlineData("{\"a\" 1}", "json_parse_exception", "Unexpected character ('1' (code 49)): was expecting a colon to separate field name and value", 6)]
+    [InlineData("{\"query\":{]", "json_parse_exception", "Unexpected close marker ']': expected '}' (for Object starting at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10])", 11)]
+    [InlineData("{\"query\":{", "json_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10])", 11)]
+    public async Task MalformedSearchBody_OpenSearch_IsJacksonsOwnError(string body, string type, string jackson, int column)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        var r = await es.SendAsync(HttpMethod.Post, "/_search", body);
+        var reason = $"{jackson}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: {column}]";
+        Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
+        Assert.Equal((type, reason), (r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>(), r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>()));
+        Assert.Null(r.Json["error"]!["caused_by"]);
+    }
+
     [Fact]
     public async Task Search_OpenSearch_ReadsItsOwnParameters()
     {

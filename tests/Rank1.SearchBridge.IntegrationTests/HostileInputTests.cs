@@ -162,6 +162,25 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200 ", taken, StringComparison.Ordinal);
     }
 
+    // In front of OpenSearch a body that is no JSON is OpenSearch's answer, not Elasticsearch 9's: its JsonXContentParser
+    // does not wrap Jackson's exception (a JsonParseException is a 400 of its own, ExceptionsHelper.status) and Jackson
+    // 2.16+ names no source (INCLUDE_SOURCE_IN_LOCATION off, as OpenSearch's JsonXContent leaves it); Jackson 2.17+
+    // (jackson-core #1173) places an unexpected character at its own column. Before, the proxy answered
+    // x_content_parse_exception "[1:11] ..." quoting the body, caused by json_parse_exception.
+    [Theory]
+    [InlineData("{\"query\":}", "json_parse_exception", "Unexpected character ('}' (code 125)): expected a value\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10]")]
+    [InlineData("{\"query\":{", "json_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10])\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 11]")]
+    public async Task Search_InFrontOfOpenSearch_MalformedJson_IsOpenSearchsJsonParseException(string body, string type, string reason)
+    {
+        await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
+        var r = await stack.SearchAsync(body);
+        var error = r.Body!["error"]!;
+        Assert.Equal((400, type, reason), (r.Status, error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        Assert.Equal((type, reason), (error["root_cause"]![0]!["type"]!.GetValue<string>(), error["root_cause"]![0]!["reason"]!.GetValue<string>()));
+        Assert.Null(error["caused_by"]);
+        Assert.False(r.Headers.Contains("X-Elastic-Product"));
+    }
+
     // RestRequest decodes the URL parameters with RestUtils.decodeQueryString (Elasticsearch and OpenSearch alike):
     // ';' separates parameters as '&' does, a repeated name keeps its last value (params.put), "%%" is a percent sign,
     // and a name after a leading '=' is that name. The proxy read them as ASP.NET Core does: "1,2" for a repeated size

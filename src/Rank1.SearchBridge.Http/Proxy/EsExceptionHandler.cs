@@ -22,7 +22,7 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, Gracefu
     {
         var error = exception switch
         {
-            EsException e => e,
+            EsException e => e.For(backend.Flavor == BackendFlavor.OpenSearch),
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => SearchHttp.TooLarge(null, options.Value.MaxContentLength),
             // The client's fault (a body that came too slowly, malformed chunks): Kestrel's status in Elasticsearch's shape,
             // handled, so not logged as an unhandled exception (a slow client filled the log with errors).
