@@ -216,6 +216,10 @@ internal static class ApiParameters
         // options, preference and routing.
         [ParameterApi.OpenPointInTime] = ["index", "allow_partial_pit_creation", "keep_alive", .. IndicesOptions, "preference", "routing"],
 
+        // RestDeletePitAction (DELETE /_search/point_in_time[/_all]) reads no parameter: its body only, or source and
+        // source_content_type in its stead (withContentOrSourceParamParserOrNull), which the embedded server has made the body.
+        [ParameterApi.ClosePointInTime] = [],
+
         // RestPutStoredScriptAction, RestGetStoredScriptAction, RestDeleteStoredScriptAction: cluster_manager_timeout and the
         // deprecated master_timeout (parseDeprecatedMasterTimeoutParameter).
         [ParameterApi.PutScript] = ["id", "context", "cluster_manager_timeout", "master_timeout", "timeout"],
@@ -224,10 +228,9 @@ internal static class ApiParameters
 
     };
 
-    // Not checked with the OpenSearch flavour: _cat/indices (its AbstractListAction reads pagination parameters) and the
-    // deletion of points in time (RestDeletePitAction reads a body from source without one). Any other API missing from
-    // a table is a mistake here, not a parameter check quietly skipped.
-    private static readonly HashSet<ParameterApi> OpenSearchUnchecked = [ParameterApi.CatIndices, ParameterApi.ClosePointInTime];
+    // Not checked with the OpenSearch flavour: _cat/indices (its AbstractListAction reads pagination parameters). Any
+    // other API missing from a table is a mistake here, not a parameter check quietly skipped.
+    private static readonly HashSet<ParameterApi> OpenSearchUnchecked = [ParameterApi.CatIndices];
 
     /// <summary>
     /// Refuses the URL parameters the engine's handler for <paramref name="api"/> does not read, once it has read the

@@ -1356,6 +1356,49 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await es.DeleteAsync("/_scripts/s1?cluster_manager_timeout=30s&timeout=30s")).Status);
     }
 
+    /// <summary>
+    /// With the OpenSearch flavour, <c>DELETE /_search/point_in_time</c> and <c>/_all</c> refuse any parameter
+    /// (RestDeletePitAction reads none; its body may come as <c>source</c> and <c>source_content_type</c>, read as the
+    /// body). Before, they took any parameter, and a body sent as <c>source</c> was not read.
+    /// </summary>
+    [Fact]
+    public async Task DeletePit_OpenSearch_RefusesParameters_AndReadsItsBodyFromSource()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(201, (await es.PutAsync("/books/_doc/1?refresh=true", JsonNode.Parse("""{"title":"x"}"""))).Status);
+        var pit = (await es.PostAsync("/books/_search/point_in_time?keep_alive=1m")).Json["pit_id"]!.GetValue<string>();
+
+        (await es.SendAsync(HttpMethod.Delete, "/_search/point_in_time?keep_alive=1m", new JsonObject { ["pit_id"] = new JsonArray(pit) }))
+            .AssertError(400, "illegal_argument_exception", "request [/_search/point_in_time] contains unrecognized parameter: [keep_alive]");
+        (await es.SendAsync(HttpMethod.Delete, "/_search/point_in_time/_all?pit_id=x", null))
+            .AssertError(400, "illegal_argument_exception", "request [/_search/point_in_time/_all] contains unrecognized parameter: [pit_id]");
+
+        var source = Uri.EscapeDataString(new JsonObject { ["pit_id"] = new JsonArray(pit) }.ToJsonString());
+        var deleted = await es.SendAsync(HttpMethod.Delete, $"/_search/point_in_time?source={source}&source_content_type=application/json", null);
+        Assert.Equal(200, deleted.Status);
+        Assert.Equal(new JsonObject { ["pits"] = new JsonArray(new JsonObject { ["successful"] = true, ["pit_id"] = pit }) }.ToJsonString(), deleted.Json.ToJsonString());
+    }
+
+    /// <summary>
+    /// With the OpenSearch flavour, <c>_cluster/health</c> reads <c>cluster_manager_timeout</c> as a time value, then the
+    /// deprecated <c>master_timeout</c>, which must have the same value where both are given
+    /// (RestClusterHealthAction.fromRequest, parseDeprecatedMasterTimeoutParameter, RestRequest.validateParamValuesAreEqual:
+    /// an OpenSearchParseException). Before, any cluster_manager_timeout was taken.
+    /// </summary>
+    [Fact]
+    public async Task ClusterHealth_OpenSearch_ReadsClusterManagerTimeout()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        (await es.GetAsync("/_cluster/health?wait_for_status=purple&cluster_manager_timeout=soon"))
+            .AssertError(400, "parse_exception", "failed to parse setting [cluster_manager_timeout] with value [soon] as a time value: unit is missing or unrecognized");
+        (await es.GetAsync("/_cluster/health?cluster_manager_timeout=30s&master_timeout=10s"))
+            .AssertError(400, "parse_exception", "The values of the request parameters: [master_timeout, cluster_manager_timeout] are required to be equal, otherwise please only assign value to one of the request parameters.");
+        Assert.Equal(200, (await es.GetAsync("/_cluster/health?cluster_manager_timeout=30s&master_timeout=30s")).Status);
+        Assert.Equal(200, (await es.GetAsync("/_cluster/health?cluster_manager_timeout=-1")).Status);
+    }
+
     // OpenSearch's JsonXContentParser does not wrap Jackson's exception as Elasticsearch 9's does (ExceptionsHelper.status
     // makes a JsonParseException a 400 of its own), and its JsonXContent leaves INCLUDE_SOURCE_IN_LOCATION off, Jackson
     // 2.16+'s default: the error is json_parse_exception (json_e_o_f_exception) with Jackson's message, its source

@@ -24,7 +24,19 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         var param = SearchEndpoints.Param(context);
         _ = catalog.ReadIndicesOptions(param);
         _ = RequestJson.ParamAsBoolean(param("local"));
-        // Then master_timeout and timeout (paramAsTime), before wait_for_status.
+        // Then master_timeout and timeout (paramAsTime), before wait_for_status. OpenSearch's reads cluster_manager_timeout
+        // first, then the deprecated master_timeout (parseDeprecatedMasterTimeoutParameter), which must have the same value
+        // where both are given (RestRequest.validateParamValuesAreEqual).
+        if (options.Flavor == SearchFlavor.OpenSearch)
+        {
+            _ = TimeParam(param, "cluster_manager_timeout");
+            if (param("master_timeout") is { Length: > 0 } master && param("cluster_manager_timeout") is { Length: > 0 } manager && master != manager)
+            {
+                throw new EsException(400, "parse_exception",
+                    "The values of the request parameters: [master_timeout, cluster_manager_timeout] are required to be equal, otherwise please only assign value to one of the request parameters.");
+            }
+        }
+
         _ = TimeParam(param, "master_timeout");
         var timeout = TimeParam(param, "timeout") ?? DefaultTimeout;
         if (query.TryGetValue("wait_for_status", out var wanted) && wanted.ToString() is not ("green" or "yellow" or "red"))

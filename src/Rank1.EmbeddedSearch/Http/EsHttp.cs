@@ -296,7 +296,7 @@ internal static class EsHttp
     }
 
     // The routes whose Rest*Action reads contentOrSourceParam: .../_search, _count, _msearch, _mget, _search/template,
-    // _msearch/template, _render/template[/{id}], _search/scroll[/{id}].
+    // _msearch/template, _render/template[/{id}], _search/scroll[/{id}], and OpenSearch's DELETE _search/point_in_time.
     private static bool ReadsContentOrSource(PathString path)
     {
         var s = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -304,6 +304,7 @@ internal static class EsHttp
         return s.Length > 0 && (s[^1] is "_search" or "_count" or "_msearch" or "_mget"
             || (At(1, "template") && (At(2, "_search") || At(2, "_msearch") || At(2, "_render")))
             || (s.Length == 3 && s[0] == "_render" && s[1] == "template")
+            || (s.Length == 2 && s[0] == "_search" && s[1] == "point_in_time") // OpenSearch's RestDeletePitAction
             || (At(1, "scroll") && At(2, "_search"))
             || (s.Length == 3 && s[0] == "_search" && s[1] == "scroll"));
     }

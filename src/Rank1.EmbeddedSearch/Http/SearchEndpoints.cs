@@ -206,6 +206,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task DeletePointInTimesAsync(HttpContext context, bool all)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
+        ThrowIfUnknownParameters(context, ParameterApi.ClosePointInTime); // once the body is read, before DeletePitRequest.validate
         var ids = all ? contexts.OpenIds(isPit: true)
             : Ids(body?["pit_id"]) ?? throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no pit ids specified;");
         var pits = new JsonArray();
