@@ -216,6 +216,14 @@ internal static class ApiParameters
         // options, preference and routing.
         [ParameterApi.OpenPointInTime] = ["index", "allow_partial_pit_creation", "keep_alive", .. IndicesOptions, "preference", "routing"],
 
+        // RestIndicesAction (not paginated: AbstractListAction reads no page parameters for it): the indices options,
+        // local, cluster_manager_timeout, master_timeout, include_unloaded_segments; AbstractCatAction's help and
+        // response parameters, with OpenSearch's timeout and limit, and its own health.
+        [ParameterApi.CatIndices] =
+        [
+            "index", .. IndicesOptions, "local", "cluster_manager_timeout", "master_timeout", "include_unloaded_segments", "health", .. Cat, "timeout", "limit",
+        ],
+
         // RestDeletePitAction (DELETE /_search/point_in_time[/_all]) reads no parameter: its body only, or source and
         // source_content_type in its stead (withContentOrSourceParamParserOrNull), which the embedded server has made the body.
         [ParameterApi.ClosePointInTime] = [],
@@ -227,10 +235,6 @@ internal static class ApiParameters
         [ParameterApi.DeleteScript] = ["id", "timeout", "cluster_manager_timeout", "master_timeout"],
 
     };
-
-    // Not checked with the OpenSearch flavour: _cat/indices (its AbstractListAction reads pagination parameters). Any
-    // other API missing from a table is a mistake here, not a parameter check quietly skipped.
-    private static readonly HashSet<ParameterApi> OpenSearchUnchecked = [ParameterApi.CatIndices];
 
     /// <summary>
     /// Refuses the URL parameters the engine's handler for <paramref name="api"/> does not read, once it has read the
@@ -252,11 +256,6 @@ internal static class ApiParameters
     /// </param>
     public static void ThrowIfUnknown(ParameterApi api, string path, IEnumerable<string> keys, bool openSearch, bool hasBody = false, bool updatesDocument = false)
     {
-        if (openSearch && OpenSearchUnchecked.Contains(api))
-        {
-            return;
-        }
-
         var handler = (openSearch ? OpenSearch : Elasticsearch)[api];
 
         var given = keys.ToHashSet(StringComparer.Ordinal);

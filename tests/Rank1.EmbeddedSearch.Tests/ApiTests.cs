@@ -1357,6 +1357,36 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// With the OpenSearch flavour, <c>_cat/indices</c> is OpenSearch's RestIndicesAction: its default columns without
+    /// Elasticsearch 8's dataset.size; local, cluster_manager_timeout and the deprecated master_timeout read (paramAsBoolean,
+    /// paramAsTime), master_timeout refused beside cluster_manager_timeout whatever their values (an
+    /// OpenSearchParseException); AbstractCatAction's response parameters with OpenSearch's timeout and limit; any other
+    /// parameter refused (the _cat route is not paginated: no next_token). Before, it took any parameter and answered
+    /// Elasticsearch's columns.
+    /// </summary>
+    [Fact]
+    public async Task CatIndices_OpenSearch_IsRestIndicesAction()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(201, (await es.PutAsync("/books/_doc/1?refresh=true", JsonNode.Parse("""{"title":"x"}"""))).Status);
+
+        var cat = await es.GetAsync("/_cat/indices/books?format=json&local=true&cluster_manager_timeout=30s&timeout=1m&limit=5&health=green");
+        Assert.Equal(200, cat.Status);
+        Assert.Equal(["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size", "pri.store.size"],
+            cat.Json[0]!.AsObject().Select(p => p.Key));
+        Assert.Equal(200, (await es.GetAsync("/_cat/indices?master_timeout=30s&format=json")).Status);
+        (await es.GetAsync("/_cat/indices?master_timeout=30s&cluster_manager_timeout=30s"))
+            .AssertError(400, "parse_exception", "Please only use one of the request parameters [master_timeout, cluster_manager_timeout].");
+        (await es.GetAsync("/_cat/indices?cluster_manager_timeout=soon"))
+            .AssertError(400, "parse_exception", "failed to parse setting [cluster_manager_timeout] with value [soon] as a time value: unit is missing or unrecognized");
+        (await es.GetAsync("/_cat/indices?local=yes"))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
+        (await es.GetAsync("/_cat/indices?next_token=x"))
+            .AssertError(400, "illegal_argument_exception", "request [/_cat/indices] contains unrecognized parameter: [next_token]");
+    }
+
+    /// <summary>
     /// With the OpenSearch flavour, <c>DELETE /_search/point_in_time</c> and <c>/_all</c> refuse any parameter
     /// (RestDeletePitAction reads none; its body may come as <c>source</c> and <c>source_content_type</c>, read as the
     /// body). Before, they took any parameter, and a body sent as <c>source</c> was not read.

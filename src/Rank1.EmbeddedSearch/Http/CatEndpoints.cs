@@ -20,6 +20,9 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         ("docs.count", true), ("docs.deleted", true), ("store.size", true), ("pri.store.size", true), ("dataset.size", true),
     ];
 
+    // OpenSearch's RestIndicesAction has no dataset.size (Elasticsearch 8's); its other columns are not shown by default.
+    private static readonly (string Name, bool Right)[] OpenSearchIndexColumns = IndexColumns.Where(c => c.Name != "dataset.size").ToArray();
+
     public async Task IndicesAsync(HttpContext context, string? index)
     {
         var query = context.Request.Query;
@@ -28,6 +31,23 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         var param = SearchEndpoints.Param(context);
         _ = RequestJson.ParamAsBoolean(param("help"));
         _ = catalog.ReadIndicesOptions(param); // RestIndicesAction: IndicesOptions.fromRequest
+        if (flavor == SearchFlavor.OpenSearch)
+        {
+            // OpenSearch's RestIndicesAction.doCatRequest: local (paramAsBoolean), cluster_manager_timeout (paramAsTime),
+            // then the deprecated master_timeout, refused beside cluster_manager_timeout whatever their values.
+            _ = RequestJson.ParamAsBoolean(param("local"));
+            _ = ClusterHealth.TimeParam(param, "cluster_manager_timeout");
+            if (query.ContainsKey("master_timeout"))
+            {
+                if (query.ContainsKey("cluster_manager_timeout"))
+                {
+                    throw new EsException(400, "parse_exception", "Please only use one of the request parameters [master_timeout, cluster_manager_timeout].");
+                }
+
+                _ = ClusterHealth.TimeParam(param, "master_timeout");
+            }
+        }
+
         _ = RequestJson.ParamAsBoolean(param("include_unloaded_segments"));
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.CatIndices, flavor);
         var bytes = query["bytes"].ToString();
@@ -49,7 +69,7 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
                 ["dataset.size"] = size,
             };
         }).ToList();
-        await WriteTableAsync(context, IndexColumns, rows).ConfigureAwait(false);
+        await WriteTableAsync(context, flavor == SearchFlavor.OpenSearch ? OpenSearchIndexColumns : IndexColumns, rows).ConfigureAwait(false);
     }
 
     private static async Task WriteTableAsync(HttpContext context, (string Name, bool Right)[] all, List<Dictionary<string, string>> rows)

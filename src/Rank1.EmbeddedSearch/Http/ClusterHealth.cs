@@ -83,7 +83,7 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
 
     // RestRequest.paramAsTime: TimeValue.parseTimeValue takes -1 (no timeout: wait for ever) and 0 without a unit; anything
     // else that is no time value is its parse_exception naming the setting (it was an illegal_argument_exception here).
-    private static TimeSpan? TimeParam(Func<string, string?> param, string name) => param(name) switch
+    internal static TimeSpan? TimeParam(Func<string, string?> param, string name) => param(name) switch
     {
         null => null,
         "-1" => TimeSpan.MaxValue,
