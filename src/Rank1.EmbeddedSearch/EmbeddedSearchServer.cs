@@ -124,7 +124,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                 EsHttp.SourceParameterAsBody(context);
 
                 await next(context).ConfigureAwait(false);
-                await EsHttp.AnswerUnroutedAsync(context).ConfigureAwait(false);
+                await EsHttp.AnswerUnroutedAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false);
             }
             catch (EsException ex) when (!context.Response.HasStarted)
             {

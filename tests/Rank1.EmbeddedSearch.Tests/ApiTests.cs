@@ -1357,6 +1357,23 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// With the OpenSearch flavour, a path no handler takes is OpenSearch's 400, naming the path alone
+    /// (RestController.handleBadRequest: <c>new URI(uri).getPath()</c>, no query); Elasticsearch names the whole uri.
+    /// Before, the OpenSearch flavour named the query too. A wrong method keeps the whole uri in both.
+    /// </summary>
+    [Fact]
+    public async Task NoHandler_OpenSearch_NamesThePathWithoutTheQuery()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        var none = await es.GetAsync("/books/_nope?pretty");
+        Assert.Equal((400, """{"error":"no handler found for uri [/books/_nope] and method [GET]"}"""), (none.Status, none.Json.ToJsonString()));
+        var put = await es.PutAsync("/books/_search?pretty", JsonNode.Parse("{}"));
+        Assert.Equal(405, put.Status);
+        Assert.StartsWith("Incorrect HTTP method for uri [/books/_search?pretty] and method [PUT], allowed: [", put.Json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// With the OpenSearch flavour, <c>_cat/indices</c> is OpenSearch's RestIndicesAction: its default columns without
     /// Elasticsearch 8's dataset.size; local, cluster_manager_timeout and the deprecated master_timeout read (paramAsBoolean,
     /// paramAsTime), master_timeout refused beside cluster_manager_timeout whatever their values (an

@@ -329,9 +329,12 @@ internal static class EsHttp
     /// What Elasticsearch answers when no route takes a request (routing found no endpoint, or only ASP.NET's
     /// method-rejection endpoint): a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the
     /// path exists for other methods (OPTIONS there: a 200 with <c>Allow</c> and no body, <c>handleOptionsRequest</c>), else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry
-    /// <c>error</c> as a string, as Elasticsearch's do.
+    /// <c>error</c> as a string, as Elasticsearch's do. OpenSearch's "no handler found" names the path alone, decoded,
+    /// without the query (<c>handleBadRequest</c>: <c>new URI(uri).getPath()</c>).
     /// </summary>
-    public static async Task AnswerUnroutedAsync(HttpContext context)
+    /// <param name="context">The request no route took.</param>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    public static async Task AnswerUnroutedAsync(HttpContext context, bool openSearch)
     {
         if (context.Response.HasStarted)
         {
@@ -339,15 +342,16 @@ internal static class EsHttp
         }
 
         var uri = $"{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+        var noHandler = $"no handler found for uri [{(openSearch ? $"{context.Request.PathBase}{context.Request.Path}" : uri)}] and method [{context.Request.Method}]";
         var endpoint = context.GetEndpoint();
         if (endpoint is null && context.Response.StatusCode == 404)
         {
-            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = $"no handler found for uri [{uri}] and method [{context.Request.Method}]" }).ConfigureAwait(false);
+            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
         }
         else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true && IsApiOfOneSegment(context))
         {
             // Routing picks the methods before the index name's constraint: POST /_aliases met the /{index} routes' methods.
-            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = $"no handler found for uri [{uri}] and method [{context.Request.Method}]" }).ConfigureAwait(false);
+            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
         }
         else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
         {
