@@ -12,8 +12,22 @@ namespace Rank1.Elastic;
 /// </summary>
 internal static class AnswerJson
 {
-    /// <summary>The deepest nesting read or written: Jackson's default <c>maxNestingDepth</c>, which Elasticsearch keeps.</summary>
-    public const int MaxDepth = 1000;
+    /// <summary>The deepest document Elasticsearch takes: Jackson's default <c>maxNestingDepth</c>, which it keeps.</summary>
+    public const int MaxDocumentDepth = 1000;
+
+    /// <summary>
+    /// The levels an answer holds a document under, at most: an msearch item's hit's <c>_source</c> sits 6 levels down
+    /// (the answer, <c>responses</c>, the item, <c>hits</c>, its array, the hit), an <c>inner_hits</c> or a <c>top_hits</c>
+    /// aggregation's deeper. Elasticsearch writes a stored <c>_source</c> into its answer as it holds it, not bounded by
+    /// its parser's depth, so a document <see cref="MaxDocumentDepth"/> deep comes back deeper than that.
+    /// </summary>
+    public const int MaxEnvelopeDepth = 64;
+
+    /// <summary>
+    /// The deepest nesting read or written: a document as deep as Elasticsearch takes (<see cref="MaxDocumentDepth"/>)
+    /// in an answer's levels (<see cref="MaxEnvelopeDepth"/>).
+    /// </summary>
+    public const int MaxDepth = MaxDocumentDepth + MaxEnvelopeDepth;
 
     /// <summary>Reading options: as deep as <see cref="MaxDepth"/>.</summary>
     public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };

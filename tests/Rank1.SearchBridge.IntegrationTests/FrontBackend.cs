@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -19,6 +19,23 @@ internal sealed class FrontBackend : IAsyncDisposable
         {"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
         "hits":[{"_index":"lonesurrogate","_id":"s1","_score":1.0,"_source":{"title":"Onion","text":"onion \ud800 tears"}}]}}
         """;
+
+    /// <summary>
+    /// The levels of <c>{"a":..}</c> under <c>blob</c> in the first hit of <see cref="DeepSourceAnswer"/>: its <c>_source</c>
+    /// nests 1,000 levels, the most Elasticsearch's parser (Jackson's <c>maxNestingDepth</c>) takes when it indexes it.
+    /// </summary>
+    public const int DeepSourceLevels = 998;
+
+    /// <summary>
+    /// What the front backend answers any search of the index <c>deepsource</c>: two hits, the first a document
+    /// Elasticsearch takes at its deepest under <c>"dynamic": false</c> (<see cref="DeepSourceLevels"/>), its
+    /// <c>_source</c> written as stored, so the answer nests 4 levels deeper than the document.
+    /// </summary>
+    public static string DeepSourceAnswer() =>
+        """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":2,"relation":"eq"},"max_score":2.0,"hits":["""
+        + """{"_index":"deepsource","_id":"deep","_score":2.0,"_source":{"title":"Onion layers","text":"onion layers all the way down","blob":"""
+        + string.Concat(Enumerable.Repeat("""{"a":""", DeepSourceLevels)) + "1" + new string('}', DeepSourceLevels) + "}},"
+        + """{"_index":"deepsource","_id":"flat","_score":1.0,"_source":{"title":"Onion soup","text":"onion soup"}}]}}""";
 
     /// <summary>
     /// The ids of the answer to any search of the index <c>pinned</c>, in its order: as Elasticsearch answers a search whose
@@ -165,6 +182,14 @@ internal sealed class FrontBackend : IAsyncDisposable
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             await context.Response.WriteAsync(LoneSurrogateAnswer);
+            return;
+        }
+
+        if (path == "/deepsource/_search")
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            await context.Response.WriteAsync(DeepSourceAnswer());
             return;
         }
 

@@ -285,9 +285,9 @@ public sealed class HostileInputTests : IAsyncLifetime
         var text = await search.Content.ReadAsStringAsync();
         Assert.True(search.StatusCode == System.Net.HttpStatusCode.OK, text);
         Assert.Equal("applied", search.Headers.GetValues("X-Rank1-Rerank").Single());
-        var hits = Deep(text)["hits"]!["hits"]!.AsArray();
+        var hits = ProxyStack.ParseDeep(text)["hits"]!["hits"]!.AsArray();
         Assert.Equal(["flat", "nested"], hits.Select(h => h!["_id"]!.GetValue<string>()).Order());
-        Assert.Equal(Depth, Levels(hits.Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
+        Assert.Equal(Depth, ProxyStack.NestedLevels(hits.Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
 
         var msearch = await _stack.Http.PostAsync("_msearch", new StringContent("""
             {"index":"deep"}
@@ -296,24 +296,9 @@ public sealed class HostileInputTests : IAsyncLifetime
             """, System.Text.Encoding.UTF8, "application/x-ndjson"));
         text = await msearch.Content.ReadAsStringAsync();
         Assert.True(msearch.StatusCode == System.Net.HttpStatusCode.OK, text);
-        var item = Deep(text)["responses"]![0]!;
+        var item = ProxyStack.ParseDeep(text)["responses"]![0]!;
         Assert.Equal((200, "applied"), (item["status"]!.GetValue<int>(), item["_rank1"]!["rerank"]!.GetValue<string>()));
-        Assert.Equal(Depth, Levels(item["hits"]!["hits"]!.AsArray().Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
-
-        static JsonNode Deep(string json) => JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 1000 })!;
-
-        // How many {"a":..} levels down to the 1 at the bottom.
-        static int Levels(JsonNode? node)
-        {
-            var levels = 0;
-            for (; node is JsonObject o; node = o["a"])
-            {
-                levels++;
-            }
-
-            Assert.Equal(1, node!.GetValue<int>());
-            return levels;
-        }
+        Assert.Equal(Depth, ProxyStack.NestedLevels(item["hits"]!["hits"]!.AsArray().Single(h => h!["_id"]!.GetValue<string>() == "nested")!["_source"]!["blob"]));
     }
 }
 

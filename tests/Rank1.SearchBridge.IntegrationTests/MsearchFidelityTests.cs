@@ -386,6 +386,30 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal("onion \uFFFD tears", responses[0]!["hits"]!["hits"]![0]!["_source"]!["text"]!.GetValue<string>());
     }
 
+    // Elasticsearch takes a document as deep as Jackson reads (1,000 levels) under "dynamic": false and writes its stored
+    // _source into the answer as it is, 4 levels deeper in a search answer and 6 in an msearch's. The proxy read answers
+    // 1,000 levels deep: one such hit made every reranked search finding it a 502 (an msearch item's 502).
+    [Fact]
+    public async Task SearchAndMsearch_HitWhoseSourceIsAsDeepAsElasticsearchTakes_IsRerankedAndAnsweredWhole()
+    {
+        var search = await _stack.Http.PostAsync("deepsource/_search", ProxyStack.Json("""{"query":{"match":{"text":"onion"}}}"""));
+        var text = await search.Content.ReadAsStringAsync();
+        Assert.True(search.StatusCode == HttpStatusCode.OK, text[..Math.Min(text.Length, 600)]);
+        Assert.Equal("applied", search.Headers.GetValues("X-Rank1-Rerank").Single());
+        Assert.Equal(FrontBackend.DeepSourceLevels, ProxyStack.NestedLevels(Hit(ProxyStack.ParseDeep(text)["hits"]!["hits"]!)["_source"]!["blob"]));
+
+        var body = "{\"index\":\"deepsource\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n" + OkPair;
+        var msearch = await _stack.Http.PostAsync("_msearch", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+        text = await msearch.Content.ReadAsStringAsync();
+        Assert.True(msearch.StatusCode == HttpStatusCode.OK, text[..Math.Min(text.Length, 600)]);
+        var item = ProxyStack.ParseDeep(text)["responses"]![0]!;
+        Assert.True(item["status"]!.GetValue<int>() == 200, item.ToJsonString(new System.Text.Json.JsonSerializerOptions { MaxDepth = 2000 })[..600]);
+        Assert.Equal("applied", item["_rank1"]!["rerank"]!.GetValue<string>());
+        Assert.Equal(FrontBackend.DeepSourceLevels, ProxyStack.NestedLevels(Hit(item["hits"]!["hits"]!)["_source"]!["blob"]));
+
+        static JsonNode Hit(JsonNode hits) => hits.AsArray().Single(h => h!["_id"]!.GetValue<string>() == "deep")!;
+    }
+
     [Fact]
     public async Task Msearch_HeaderExpandWildcardsList_ReachesTheBackendCommaJoined()
     {

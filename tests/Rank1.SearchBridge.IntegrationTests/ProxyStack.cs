@@ -123,6 +123,22 @@ internal sealed class ProxyStack : IAsyncDisposable
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
+    /// <summary>An answer read as deep as the proxy writes one (a hit's <c>_source</c> past System.Text.Json's default of 64 levels).</summary>
+    public static JsonNode ParseDeep(string json) => JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 2000 })!;
+
+    /// <summary>How many <c>{"a":..}</c> levels down <paramref name="node"/> holds the 1 at its bottom.</summary>
+    public static int NestedLevels(JsonNode? node)
+    {
+        var levels = 0;
+        for (; node is JsonObject o; node = o["a"])
+        {
+            levels++;
+        }
+
+        Xunit.Assert.Equal(1, node!.GetValue<int>());
+        return levels;
+    }
+
     public async Task<HttpResult> SendAsync(HttpMethod method, string path, string? body = null, string contentType = "application/json")
     {
         using var request = new HttpRequestMessage(method, path);
