@@ -11,11 +11,18 @@ namespace Rank1.Elastic;
 internal static class LoneSurrogates
 {
     /// <summary>
-    /// A backend's answer (a search's hits, an msearch item) read with each lone surrogate escape as U+FFFD: one such
+    /// A backend's answer (a search's hits, an msearch item) read with each lone surrogate escape as U+FFFD, and each
+    /// byte sequence that is not UTF-8 as U+FFFD (as <see cref="System.Text.Encoding.UTF8"/> decodes it): one such
     /// document must not make the answer unreadable (a 500) when the proxy reads its passages or writes it again.
+    /// System.Text.Json checks a string's UTF-8 only when it is read, so such bytes in a string once passed the parse
+    /// and failed the search where its passage was read.
     /// </summary>
     /// <param name="json">The answer's UTF-8 JSON text.</param>
-    public static JsonNode? ParseAnswer(byte[] json) => AnswerJson.Parse(Replaced(json) ?? json);
+    public static JsonNode? ParseAnswer(byte[] json)
+    {
+        var utf8 = System.Text.Unicode.Utf8.IsValid(json) ? json : System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(json));
+        return AnswerJson.Parse(Replaced(utf8) ?? utf8);
+    }
 
     /// <summary>
     /// A copy of <paramref name="json"/> with every lone surrogate escape replaced by <c>\uFFFD</c> (the same six

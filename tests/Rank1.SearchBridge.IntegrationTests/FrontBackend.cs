@@ -8,7 +8,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
-/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -19,6 +19,16 @@ internal sealed class FrontBackend : IAsyncDisposable
         {"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
         "hits":[{"_index":"lonesurrogate","_id":"s1","_score":1.0,"_source":{"title":"Onion","text":"onion \ud800 tears"}}]}}
         """;
+
+    /// <summary>
+    /// What the front backend answers any search of the index <c>notutf8</c>: <see cref="LoneSurrogateAnswer"/> with a
+    /// byte that is not UTF-8 (0xFF) where its text has the lone surrogate, as a cluster's gateway or plugin could pass on.
+    /// </summary>
+    public static byte[] NotUtf8Answer()
+    {
+        var halves = LoneSurrogateAnswer.Replace("lonesurrogate", "notutf8", StringComparison.Ordinal).Split("\\ud800");
+        return [.. System.Text.Encoding.UTF8.GetBytes(halves[0]), 0xFF, .. System.Text.Encoding.UTF8.GetBytes(halves[1])];
+    }
 
     /// <summary>
     /// The levels of <c>{"a":..}</c> under <c>blob</c> in the first hit of <see cref="DeepSourceAnswer"/>: its <c>_source</c>
@@ -182,6 +192,14 @@ internal sealed class FrontBackend : IAsyncDisposable
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             await context.Response.WriteAsync(LoneSurrogateAnswer);
+            return;
+        }
+
+        if (path.StartsWith("/notutf8/", StringComparison.Ordinal))
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            await context.Response.Body.WriteAsync(NotUtf8Answer());
             return;
         }
 

@@ -386,6 +386,23 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal("onion \uFFFD tears", responses[0]!["hits"]!["hits"]![0]!["_source"]!["text"]!.GetValue<string>());
     }
 
+    // System.Text.Json checks a string's UTF-8 only when it is read: a hit whose text held a byte that is not UTF-8 passed
+    // the parse and failed the search with an empty 500 where its passage was read. It is read with U+FFFD, as the lone
+    // surrogate above.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SearchAndMsearch_BackendHitWithAByteThatIsNotUtf8_IsRerankedWithU_FFFD_NotA500(bool msearch)
+    {
+        var r = msearch
+            ? await _stack.SendAsync(HttpMethod.Post, "_msearch", "{\"index\":\"notutf8\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n" + OkPair, "application/x-ndjson")
+            : await _stack.SearchAsync("""{"query":{"match":{"text":"onion tears"}}}""", "notutf8/_search");
+        Assert.Equal(200, r.Status);
+        var answer = msearch ? r.Json["responses"]![0]! : r.Json;
+        Assert.Equal("applied", msearch ? answer["_rank1"]!["rerank"]!.GetValue<string>() : r.Rerank);
+        Assert.Equal("onion \uFFFD tears", answer["hits"]!["hits"]![0]!["_source"]!["text"]!.GetValue<string>());
+    }
+
     // Elasticsearch takes a document as deep as Jackson reads (1,000 levels) under "dynamic": false and writes its stored
     // _source into the answer as it is, 4 levels deeper in a search answer and 6 in an msearch's. The proxy read answers
     // 1,000 levels deep: one such hit made every reranked search finding it a 502 (an msearch item's 502).
