@@ -245,6 +245,13 @@ public sealed class RerankServiceTests
             ("v2/rerank", """{"query":"q \ude00","documents":["a"]}""", 400, "invalid request: query is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v1/rerank", """{"query":"q","documents":[{"text":"\ud83d"}]}""", 400, "invalid request: documents[0].text is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("rerank", """{"query":"q","texts":["ok","\ud83d end"]}""", 422, "invalid request: texts[1] is not valid text: it holds an unpaired UTF-16 surrogate"),
+
+            // One in a key, or in a field of a returned document that is not judged: JsonNode read it only when the answer was
+            // written (or the keys looked up), a 500 "internal error". Refused wherever it is, naming where.
+            ("v1/rerank", """{"query":"q","documents":[{"text":"a","title":"\ud83d"}],"return_documents":true}""", 400, "invalid request: documents[0].title is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("v2/rerank", """{"query":"q","documents":[{"text":"a","m":[1,{"\ud83d":1}]}]}""", 400, "invalid request: a key in documents[0].m[1] is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("v1/rerank", """{"query":"q","\ud83d":1,"documents":["a"]}""", 400, "invalid request: a key of the body is not valid text: it holds an unpaired UTF-16 surrogate"),
+            ("rerank", """{"query":"q","texts":["a"],"\ude00":1}""", 422, "invalid request: a key of the body is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v1/rerank", """{"query":"q","query":"r","documents":["a"]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
             ("v2/rerank", """{"query":"q","documents":[{"text":"a","text":"b"}]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
             ("rerank", """{"query":"q","texts":["a"],"texts":["b"]}""", 422, "invalid request: the body is not valid JSON: Duplicate"),
@@ -295,7 +302,7 @@ public sealed class RerankServiceTests
 
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(4, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(5, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_413")));
     }

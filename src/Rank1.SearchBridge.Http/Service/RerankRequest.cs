@@ -83,6 +83,14 @@ internal sealed record RerankRequest(
             throw new RerankRequestException(InvalidStatus(protocol), $"invalid request: the body is not valid UTF-8 ({InvalidUtf8(body)})");
         }
 
+        if (Rank1.Elastic.LoneSurrogates.Replaced(body) is not null && UnpairedSurrogateIn(body) is { } where)
+        {
+            // JsonNode makes a string of a key or value only when it is read: a lone surrogate escape in a key (its
+            // duplicate check included), or in a returned document's other fields, was a 500 "internal error" (which
+            // Cohere's SDK retries). Refused wherever it is, as a read string holding one is, and as invalid UTF-8 is above.
+            throw new RerankRequestException(InvalidStatus(protocol), $"invalid request: {where} is not valid text: {UnpairedSurrogateReason}");
+        }
+
         try
         {
             // Duplicate keys are refused while parsing: JsonObject would otherwise throw on its first lookup (an ArgumentException, a 500).
@@ -92,6 +100,74 @@ internal sealed record RerankRequest(
         catch (JsonException e)
         {
             throw new RerankRequestException(InvalidStatus(protocol), $"invalid request: the body is not valid JSON: {e.Message}");
+        }
+    }
+
+    // Where the body first holds a key or string with a lone surrogate escape, or null (also when it is no JSON: the
+    // strict parse says why).
+    private static string? UnpairedSurrogateIn(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body.ToArray());
+            return UnpairedSurrogate(document.RootElement, null);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private const string UnpairedSurrogateReason = "it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)";
+
+    // Where the first key or string under element (at path; null for the body) holds a lone surrogate escape, or null.
+    private static string? UnpairedSurrogate(JsonElement element, string? path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Readable(element.GetString) ? null : path;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (UnpairedSurrogate(item, $"{path}[{i++}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!Readable(() => property.Name))
+                    {
+                        return path is null ? "a key of the body" : $"a key in {path}";
+                    }
+
+                    if (UnpairedSurrogate(property.Value, path is null ? property.Name : $"{path}.{property.Name}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
+        }
+
+        static bool Readable(Func<string?> read)
+        {
+            try
+            {
+                read();
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
         }
     }
 
@@ -235,7 +311,7 @@ internal sealed record RerankRequest(
         }
         catch (InvalidOperationException)
         {
-            throw bad($"{field} is not valid text: it holds an unpaired UTF-16 surrogate (half a character, e.g. an emoji cut in two)");
+            throw bad($"{field} is not valid text: {UnpairedSurrogateReason}");
         }
     }
 
