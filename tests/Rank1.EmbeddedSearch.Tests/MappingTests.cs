@@ -104,6 +104,30 @@ public sealed class MappingTests
     }
 
     /// <summary>
+    /// A number past its field's type is refused as Elasticsearch's <c>NumberFieldMapper</c> refuses it, a 400
+    /// <c>document_parsing_exception</c> naming the field and previewing the value as sent: 1e400 in a double ("supports
+    /// only finite values"), 1e39 in a float, 123456789012345678901234567890 in a long and 3000000000 in an integer.
+    /// Before, they were indexed as infinity or a wrapped number.
+    /// The values in range are taken, and a refused document is not kept.
+    /// </summary>
+    [Fact]
+    public async Task ANumberPastItsFieldsType_IsRefused_AsElasticsearchRefusesIt()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/nums", JsonNode.Parse("""{"mappings":{"properties":{"d":{"type":"double"},"f":{"type":"float"},"l":{"type":"long"},"i":{"type":"integer"}}}}"""))).Status);
+        foreach (var (field, type, number) in new[] { ("d", "double", "1e400"), ("d", "double", "-1e400"), ("f", "float", "1e39"), ("l", "long", "123456789012345678901234567890"), ("i", "integer", "3000000000") })
+        {
+            var put = await es.PutAsync("/nums/_doc/e", new JsonObject { [field] = JsonNode.Parse(number) });
+            Assert.True((put.Status, put.ErrorType) == (400, "document_parsing_exception"), $"{field} {number}: {put.Status} {put.Json.ToJsonString()}");
+            Assert.EndsWith($"failed to parse field [{field}] of type [{type}] in document with id 'e'. Preview of field's value: '{number}'", put.ErrorReason, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(404, (await es.GetAsync("/nums/_doc/e")).Status);
+        Assert.Equal(201, (await es.PutAsync("/nums/_doc/ok", JsonNode.Parse("""{"d":1.7976931348623157e308,"f":3.4e38,"l":-9223372036854775808,"i":2147483647}"""))).Status);
+    }
+
+    /// <summary>
     /// An object (or an array of objects) given to a text, keyword, number, date or boolean field is refused as
     /// Elasticsearch's <c>FieldMapper.parse</c> refuses it: a 400 <c>document_parsing_exception</c> naming the field, its
     /// type and the document, with the value as Java's <c>HashMap</c> writes it, through <c>_doc</c>, <c>_create</c>,
