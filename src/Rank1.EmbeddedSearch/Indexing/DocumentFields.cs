@@ -374,7 +374,7 @@ internal static partial class DocumentFields
     private static EsException JacksonAccessor(JsonNode node, string message, string type = "json_parse_exception")
     {
         var at = JsonLocations.After(Placed(node));
-        var jackson = at is { } l ? $"{message}\n at {JacksonSyntax.Location(JsonLocations.TextOf(node), l.Line, l.Column)}" : message;
+        var jackson = at is { } l ? $"{message}\n at {JacksonSyntax.Location(JacksonSyntax.Source(JsonLocations.TextOf(node)), l.Line, l.Column)}" : message;
         return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
     }
 
