@@ -22,8 +22,12 @@ internal static class EsAnswers
     /// <summary>The same, indented (<c>pretty</c>).</summary>
     public static readonly JsonSerializerOptions Pretty = new(Compact) { WriteIndented = true };
 
-    /// <summary>A boolean URL parameter as Elasticsearch reads it: present with no value, or <c>true</c>.</summary>
-    public static bool Flag(IQueryCollection query, string name) => query.TryGetValue(name, out var v) && v.ToString() is "" or "true";
+    /// <summary>
+    /// A flag of every request (<c>pretty</c>, <c>error_trace</c>) as Elasticsearch reads it
+    /// (<see cref="ChannelParameters.Flag"/>): on when empty or <c>true</c>; a value it refuses, which the host answers
+    /// before anything else (<see cref="ChannelParameters.Refusal"/>), is off.
+    /// </summary>
+    public static bool Flag(IQueryCollection query, string name) => ChannelParameters.Flag(query.TryGetValue(name, out var v) ? v.ToString() : null);
 
     /// <summary>
     /// An error the host answers itself: never filtered (Elasticsearch turns <c>filter_path</c> off for errors, so

@@ -140,55 +140,22 @@ internal static class EsHttp
 
     // A flag every endpoint reads (pretty, error_trace) as paramAsBoolean reads it; a value it refuses, already
     // answered by RejectedChannelParametersAsync, is off here.
-    private static bool FlagParam(HttpContext context, string name)
-    {
-        try
-        {
-            return RequestJson.ParamAsBoolean(context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null) ?? false;
-        }
-        catch (EsException)
-        {
-            return false;
-        }
-    }
+    private static bool FlagParam(HttpContext context, string name) =>
+        ChannelParameters.Flag(context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null);
 
     /// <summary>
-    /// The flags every request's channel and dispatch read with <c>paramAsBoolean</c>, before any handler: <c>pretty</c>
-    /// and <c>human</c> (<c>AbstractRestChannel</c>'s constructor: a value other than <c>true</c>, <c>false</c> or empty
-    /// is the request's 400 <c>illegal_argument_exception</c>, answered without its parameters, so neither pretty nor
-    /// filtered), then <c>error_trace</c> (<c>RestController.tryAllHandlers</c>: Elasticsearch answers its simple
-    /// <c>{"error":"..","status":400}</c>, OpenSearch, which does not catch it there, the exception). True when it answered.
+    /// The flags every request's channel and dispatch read with <c>paramAsBoolean</c>, before any handler: a value the
+    /// cluster refuses is answered as it answers it (<see cref="ChannelParameters.Refusal"/>). True when it answered.
     /// </summary>
     public static async Task<bool> RejectedChannelParametersAsync(HttpContext context, bool openSearch)
     {
-        string? Value(string name) => context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
-        EsException? channel = null;
-        try
+        if (ChannelParameters.Refusal(name => context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null, openSearch) is not { } refused)
         {
-            _ = RequestJson.ParamAsBoolean(Value("pretty"));
-            _ = RequestJson.ParamAsBoolean(Value("human"));
-        }
-        catch (EsException e)
-        {
-            channel = e;
-        }
-
-        if (channel is not null)
-        {
-            await WriteUnfilteredAsync(context, 400, channel.ToBody(null), pretty: false).ConfigureAwait(false);
-            return true;
-        }
-
-        try
-        {
-            _ = RequestJson.ParamAsBoolean(Value("error_trace"));
             return false;
         }
-        catch (EsException e)
-        {
-            await WriteUnfilteredAsync(context, 400, openSearch ? e.ToBody(null) : new JsonObject { ["error"] = e.Message, ["status"] = 400 }).ConfigureAwait(false);
-            return true;
-        }
+
+        await WriteUnfilteredAsync(context, 400, refused.Body, refused.Pretty).ConfigureAwait(false);
+        return true;
     }
 
     // The JSON media types this backend reads (Elasticsearch also reads smile, cbor and yaml; these it cannot).

@@ -414,7 +414,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return await PassThroughAsync(plan.SkipReason).ConfigureAwait(false);
         }
 
-        var explain = query.ContainsKey("explain") ? EsAnswers.Flag(query, "explain") : BodyBool(body, "explain") ?? false;
+        // RestSearchAction.parseSearchRequest: a URL explain replaces the body's, read with paramAsBoolean("explain", null),
+        // so that an empty one is no explanation (explain(null)) and one neither true nor false a 400.
+        var explain = (query.TryGetValue("explain", out var explainParameter) ? RequestJson.ParamAsNullableBoolean(explainParameter.ToString()) : BodyBool(body, "explain")) ?? false;
         body ??= new JsonObject();
         // A search whose hits carry sort values (a point in time's, with its implicit _shard_doc tiebreaker; a sort of
         // more than the lone descending _score that Elasticsearch runs as no sort) hands out cursors: the last hit's are
@@ -609,12 +611,30 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             throw refused;
         }
 
+        // Then the flags every request's channel reads, strictly: a pretty, human or error_trace that is neither empty,
+        // true nor false is the cluster's 400 before anything else is read (the proxy would have read it as off and
+        // answered an msearch, or its own error, where the cluster answers this).
+        var query = context.Request.Query;
+        if (ChannelParameters.Refusal(name => query.TryGetValue(name, out var v) ? v.ToString() : null, backend.Flavor == BackendFlavor.OpenSearch) is { } channel)
+        {
+            await WriteRefusalAsync(context, 400, channel.Body, channel.Pretty, channel.Reason).ConfigureAwait(false);
+            return true;
+        }
+
         var contentType = context.Request.Headers.ContentType;
         if (sent.Length == 0 || (contentType.Count > 0 && ResponseShaping.Readable(contentType.ToString())))
         {
             return false;
         }
 
+        var problem = contentType.Count == 0 ? "Content-Type header is missing" : $"Content-Type header [{string.Join(",", contentType.ToArray())}] is not supported";
+        await WriteRefusalAsync(context, 406, new JsonObject { ["error"] = problem, ["status"] = 406 }, EsAnswers.Flag(query, "pretty"), problem).ConfigureAwait(false);
+        return true;
+    }
+
+    // A request the cluster refuses before any handler reads it, answered as it answers it, not reranked.
+    private async Task WriteRefusalAsync(HttpContext context, int status, JsonObject error, bool pretty, string problem)
+    {
         metrics.Search("skipped");
         List<KeyValuePair<string, string[]>> headers = [new("Content-Type", ["application/json"])];
         if (backend.Flavor != BackendFlavor.OpenSearch)
@@ -622,10 +642,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             headers.Add(new("X-Elastic-Product", ["Elasticsearch"]));
         }
 
-        var problem = contentType.Count == 0 ? "Content-Type header is missing" : $"Content-Type header [{string.Join(",", contentType.ToArray())}] is not supported";
-        var body = Encoding.UTF8.GetBytes(new JsonObject { ["error"] = problem, ["status"] = 406 }.ToJsonString(EsAnswers.Flag(context.Request.Query, "pretty") ? EsAnswers.Pretty : Compact));
-        await WriteAsync(context, new SearchAnswer(406, headers, body, RerankStatus.Skipped, problem), RerankStatus.Skipped.ToHeaderValue(), problem).ConfigureAwait(false);
-        return true;
+        var body = Encoding.UTF8.GetBytes(error.ToJsonString(pretty ? EsAnswers.Pretty : Compact));
+        await WriteAsync(context, new SearchAnswer(status, headers, body, RerankStatus.Skipped, problem), RerankStatus.Skipped.ToHeaderValue(), problem).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,0 +1,111 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// The flags every request's channel reads, on the searches the proxy answers itself: Elasticsearch reads
+/// <c>pretty</c> and <c>human</c> with <c>paramAsBoolean</c> as it makes the channel (<c>AbstractRestChannel</c>), then
+/// <c>error_trace</c> (<c>RestController.tryAllHandlers</c>), strictly (<c>Booleans.parseBoolean</c>: "Failed to parse
+/// value [yes] as only [true] or [false] are allowed."), before the 406 media-type check and before any handler reads
+/// the request; and <c>RestSearchAction</c> reads <c>explain</c> with <c>paramAsBoolean("explain", null)</c>, so an
+/// empty one is no explanation.
+/// </summary>
+public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClassFixture<ResponseShapingStack>
+{
+    private ProxyStack Stack => fixture.Stack;
+
+    private static string Reranked(string text) => "{\"query\":{\"match\":{\"text\":\"" + text + "\"}}}";
+
+    // Read by the proxy, which refuses it itself: parser.intValue() on "many" (number_format_exception).
+    private const string ProxyRefuses = """{"query":{"match":{"text":"onion"}},"size":"many"}""";
+
+    private static string Msearch(string text) => string.Join('\n', """{"index":"docs"}""", Reranked(text), "");
+
+    private static string Refused(string value) => $"Failed to parse value [{value}] as only [true] or [false] are allowed.";
+
+    // dispatchBadRequest: the full illegal_argument_exception, through a channel made without the request's parameters.
+    private static string ChannelError(string value) =>
+        "{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"" + Refused(value) + "\"}],"
+        + "\"type\":\"illegal_argument_exception\",\"reason\":\"" + Refused(value) + "\"},\"status\":400}";
+
+    private static async Task<(int Status, string Text)> PostAsync(HttpClient client, string path, string body, string contentType)
+    {
+        using var response = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, contentType));
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    // The embedded backend's own answer to the same request: the cluster the proxy stands in front of.
+    private static async Task<(int Status, string Text)> BackendPostAsync(ProxyStack stack, string path, string body, string contentType)
+    {
+        using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+        return await PostAsync(http, path, body, contentType);
+    }
+
+    [Theory]
+    [InlineData("_msearch?pretty=yes", "yes")]
+    [InlineData("_msearch?human=True", "True")]
+    [InlineData("docs/_msearch?pretty=1&error_trace=true", "1")]
+    public async Task Msearch_PrettyOrHumanNeitherTrueNorFalse_IsTheClustersBadRequest_NotTheSearches(string path, string value)
+    {
+        var (status, text) = await PostAsync(Stack.Http, path, Msearch("onion crown"), "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError(value), text); // neither indented nor traced: the channel that answers has no parameters
+        Assert.Equal((status, text), await BackendPostAsync(Stack, path, Msearch("onion crown"), "application/x-ndjson"));
+    }
+
+    [Fact]
+    public async Task ErrorTraceNeitherTrueNorFalse_IsTheSimpleBadRequest_BeforeTheSearchIsRead()
+    {
+        var (status, text) = await PostAsync(Stack.Http, "_msearch?error_trace=yes", Msearch("onion crumbs"), "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal("{\"error\":\"" + Refused("yes") + "\",\"status\":400}", text);
+
+        // Before the body the proxy would refuse itself, indented when pretty asks.
+        (status, text) = await PostAsync(Stack.Http, "docs/_search?error_trace=no&pretty", ProxyRefuses, "application/json");
+        Assert.Equal(400, status);
+        Assert.StartsWith("{\n  \"error\"", text, StringComparison.Ordinal);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("{\"error\":\"" + Refused("no") + "\",\"status\":400}"), JsonNode.Parse(text)), text);
+    }
+
+    [Fact]
+    public async Task PrettyNeitherTrueNorFalse_ComesBeforeTheProxysOwnErrors_AndTheMediaTypeCheck()
+    {
+        var (status, text) = await PostAsync(Stack.Http, "docs/_search?pretty=on", ProxyRefuses, "application/json");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError("on"), text);
+
+        // RestController.dispatchRequest checks the Content-Type (406) only after the channel and error_trace.
+        (status, text) = await PostAsync(Stack.Http, "docs/_search?human=yes", Reranked("onion"), "text/plain");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError("yes"), text);
+    }
+
+    [Fact]
+    public async Task EmptyExplain_IsNoExplanation_AsTheClusterReadsIt()
+    {
+        var empty = await Stack.SearchAsync(Reranked("onion skins"), "docs/_search?explain");
+        Assert.Equal(200, empty.Status);
+        Assert.Equal("applied", empty.Rerank);
+        Assert.All(empty.Json["hits"]!["hits"]!.AsArray(), hit => Assert.False(hit!.AsObject().ContainsKey("_explanation")));
+
+        var asked = await Stack.SearchAsync(Reranked("onion peel"), "docs/_search?explain=true");
+        Assert.Equal("applied", asked.Rerank);
+        Assert.All(asked.Json["hits"]!["hits"]!.AsArray(), hit => Assert.StartsWith("rank1", hit!["_explanation"]!["description"]!.GetValue<string>(), StringComparison.Ordinal));
+
+        var refused = await Stack.SearchAsync(Reranked("onion"), "docs/_search?explain=yes");
+        Assert.Equal(400, refused.Status);
+        Assert.Equal("illegal_argument_exception", refused.Json["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(Refused("yes"), refused.Json["error"]!["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task OpenSearch_ErrorTraceNeitherTrueNorFalse_IsTheFullException()
+    {
+        await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
+        var (status, text) = await PostAsync(stack.Http, "_msearch?error_trace=yes", Msearch("onion"), "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError("yes"), text);
+        Assert.Equal((status, text), await BackendPostAsync(stack, "_msearch?error_trace=yes", Msearch("onion"), "application/x-ndjson"));
+    }
+}
