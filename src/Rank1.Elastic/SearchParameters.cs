@@ -58,6 +58,23 @@ internal static class SearchParameters
     private static readonly string[] SuggestParameters = ["suggest_text", "suggest_size", "suggest_mode"];
 
     /// <summary>
+    /// The flags <c>RestSearchAction.parseSearchRequest</c> reads after the source, each with <c>paramAsBoolean</c>
+    /// (<see cref="RequestJson.ParamAsBoolean"/>, strictly: anything but <c>true</c>, <c>false</c> or empty is its 400):
+    /// <c>request_cache</c> (its default a <c>Boolean</c>), <c>ccs_minimize_roundtrips</c>, then, in
+    /// <c>validateSearchRequest</c>, <c>rest_total_hits_as_int</c> and <c>include_named_queries_score</c>. Read as each
+    /// search of an <c>_msearch</c> is read, they fail the whole msearch before any search runs.
+    /// </summary>
+    /// <param name="param">A URL parameter's value by name, or null when absent.</param>
+    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ReadFlagsAfterSource(Func<string, string?> param)
+    {
+        ArgumentNullException.ThrowIfNull(param);
+        _ = RequestJson.ParamAsNullableBoolean(param("request_cache"));
+        _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
+        var totalHitsAsInt = RequestJson.ParamAsBoolean(param("rest_total_hits_as_int")) ?? false;
+        return (totalHitsAsInt, RequestJson.ParamAsBoolean(param("include_named_queries_score")) ?? false);
+    }
+
+    /// <summary>
     /// Refuses the URL parameters the engine's <c>_search</c> does not read, once the search has been read (as
     /// <c>BaseRestHandler</c> checks them after <c>prepareRequest</c>): 400 <c>illegal_argument_exception</c> "request
     /// [/i/_search] contains unrecognized parameter: [szie] -> did you mean [size]?". With Elasticsearch, the suggest

@@ -99,6 +99,23 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal(Refused("yes"), refused.Json["error"]!["reason"]!.GetValue<string>());
     }
 
+    // RestMultiSearchAction reads each line as a search (RestSearchAction.validateSearchRequest: rest_total_hits_as_int,
+    // include_named_queries_score; then ccs_minimize_roundtrips), with paramAsBoolean: a bad value fails the whole msearch
+    // before any search runs, not each search as its own error in a 200.
+    [Theory]
+    [InlineData("rest_total_hits_as_int", "yes")]
+    [InlineData("ccs_minimize_roundtrips", "no")]
+    [InlineData("include_named_queries_score", "1")]
+    public async Task Msearch_ASearchFlagNeitherTrueNorFalse_FailsTheWholeMsearch(string name, string value)
+    {
+        var path = $"_msearch?{name}={value}";
+        var body = Msearch("onion sets") + """{"index":"docs"}""" + "\n" + """{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"enabled":false}}}""" + "\n";
+        var (status, text) = await PostAsync(Stack.Http, path, body, "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError(value), text);
+        Assert.Equal((status, text), await BackendPostAsync(Stack, path, body, "application/x-ndjson"));
+    }
+
     [Fact]
     public async Task OpenSearch_ErrorTraceNeitherTrueNorFalse_IsTheFullException()
     {

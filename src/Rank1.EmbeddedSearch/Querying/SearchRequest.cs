@@ -282,15 +282,10 @@ internal sealed class SearchRequest
         r.Version = param("version") is null ? r.Version : RequestJson.ParamAsNullableBoolean(param("version")) ?? false;
         r.SeqNoPrimaryTerm = param("seq_no_primary_term") is null ? r.SeqNoPrimaryTerm : RequestJson.ParamAsNullableBoolean(param("seq_no_primary_term")) ?? false;
 
-        // Read by parseSearchRequest after the source: request_cache (its default a Boolean), ccs_minimize_roundtrips
-        // (a boolean); one shard here, nothing to cache or to send to remote clusters.
-        _ = RequestJson.ParamAsNullableBoolean(param("request_cache"));
-        _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
+        // Read by parseSearchRequest after the source: request_cache and ccs_minimize_roundtrips (one shard here, nothing
+        // to cache or to send to remote clusters), then rest_total_hits_as_int and include_named_queries_score.
         r.TypedKeys = param("typed_keys") is "true" or "";
-        // RestSearchAction.validateSearchRequest: rest_total_hits_as_int, then include_named_queries_score, each read with
-        // paramAsBoolean (anything but true, false or empty is its 400).
-        r.TotalHitsAsInt = RequestJson.ParamAsBoolean(param("rest_total_hits_as_int")) ?? false;
-        r.IncludeNamedQueriesScore = RequestJson.ParamAsBoolean(param("include_named_queries_score")) ?? false;
+        (r.TotalHitsAsInt, r.IncludeNamedQueriesScore) = SearchParameters.ReadFlagsAfterSource(param);
         if (r.From < 0 || r.Size < 0)
         {
             throw SearchBody.NegativeWindow(r.From < 0 ? "from" : "size", r.From < 0 ? r.From : r.Size);

@@ -313,6 +313,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             // An msearch item the backend would refuse at parse time, whole; it is asked one search at a time, and would answer it as that item's error.
             SearchBody.CheckWindow(source, openSearch);
+            // So would it a flag of the msearch's URL that each of its searches reads, strictly, after its source.
+            _ = SearchParameters.ReadFlagsAfterSource(name => query.TryGetValue(name, out var v) ? v.ToString() : null);
         }
 
         var body = source ?? SearchBody.ReadOptional(raw);
