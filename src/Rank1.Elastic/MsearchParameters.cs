@@ -37,6 +37,31 @@ internal static class MsearchParameters
         StringComparer.Ordinal);
 
     /// <summary>
+    /// What the msearch reads of its URL before its lines, in its order, and its <c>max_concurrent_searches</c>
+    /// (<see cref="MsearchLines.MaxConcurrentSearches"/>), or null when absent. <c>RestMultiSearchAction.parseRequest</c>:
+    /// <c>max_concurrent_searches</c>, then <c>pre_filter_shard_size</c> and <c>max_concurrent_shard_requests</c> with
+    /// <c>paramAsInt</c> ("Failed to parse int parameter [pre_filter_shard_size] with value [x]"), then
+    /// <c>parseMultiLineRequest</c>'s <c>paramAsBoolean("ccs_minimize_roundtrips", true)</c>; an
+    /// <c>_msearch/template</c> (<c>RestMultiSearchTemplateAction</c>) the first and the last. Each refusal is a 400 for
+    /// the whole msearch, before its body is read.
+    /// </summary>
+    /// <param name="param">A URL parameter's value by name, or null when absent.</param>
+    /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
+    public static int? ReadBeforeLines(Func<string, string?> param, bool templates)
+    {
+        ArgumentNullException.ThrowIfNull(param);
+        var concurrency = MsearchLines.MaxConcurrentSearches(param(MaxConcurrentSearches));
+        if (!templates)
+        {
+            _ = XContentInt.Param("pre_filter_shard_size", param("pre_filter_shard_size"));
+            _ = XContentInt.Param("max_concurrent_shard_requests", param("max_concurrent_shard_requests"));
+        }
+
+        _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
+        return concurrency;
+    }
+
+    /// <summary>
     /// Whether the engine's msearch takes the URL parameter <paramref name="name"/>. Only those reach the msearch's
     /// searches: the lines are read before <see cref="ThrowIfUnknown"/> refuses the others, as Elasticsearch reads them
     /// before BaseRestHandler does, and RestMultiSearchAction never reads a search's <c>size</c> or <c>sort</c> from the

@@ -116,6 +116,33 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal((status, text), await BackendPostAsync(Stack, path, body, "application/x-ndjson"));
     }
 
+    // RestMultiSearchAction.parseRequest reads these of the URL before any line (max_concurrent_searches,
+    // pre_filter_shard_size and max_concurrent_shard_requests with paramAsInt, then parseMultiLineRequest's
+    // ccs_minimize_roundtrips; RestMultiSearchTemplateAction the first and the last): before a bad first line, and
+    // refused for the whole msearch, where the proxy had run its searches and answered 200.
+    [Theory]
+    [InlineData("_msearch?pre_filter_shard_size=abc", "Failed to parse int parameter [pre_filter_shard_size] with value [abc]")]
+    [InlineData("_msearch?max_concurrent_shard_requests=1.5", "Failed to parse int parameter [max_concurrent_shard_requests] with value [1.5]")]
+    [InlineData("_msearch?ccs_minimize_roundtrips=yes", "Failed to parse value [yes] as only [true] or [false] are allowed.")]
+    [InlineData("_msearch/template?ccs_minimize_roundtrips=yes", "Failed to parse value [yes] as only [true] or [false] are allowed.")]
+    public async Task Msearch_WhatIsReadBeforeTheLines_IsRefusedBeforeABadLine(string path, string reason)
+    {
+        // The first line's body does not parse: it would be the answer if the parameter were read after it.
+        var body = """{"index":"docs"}""" + "\n" + """{"query":""" + "\n";
+        var (status, text) = await PostAsync(Stack.Http, path, body, "application/x-ndjson");
+        Assert.Equal(400, status);
+        var error = JsonNode.Parse(text)!["error"]!;
+        Assert.Equal("illegal_argument_exception", error["type"]!.GetValue<string>());
+        Assert.Equal(reason, error["reason"]!.GetValue<string>());
+        Assert.Equal((status, text), await BackendPostAsync(Stack, path, body, "application/x-ndjson"));
+
+        // With good lines too: the whole msearch is refused, no search answered.
+        (status, text) = await PostAsync(Stack.Http, path, path.StartsWith("_msearch/template", StringComparison.Ordinal)
+            ? """{"index":"docs"}""" + "\n" + """{"source":{"query":{"match":{"text":"onion"}}}}""" + "\n" : Msearch("onion jam"), "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal(reason, JsonNode.Parse(text)!["error"]!["reason"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task OpenSearch_ErrorTraceNeitherTrueNorFalse_IsTheFullException()
     {

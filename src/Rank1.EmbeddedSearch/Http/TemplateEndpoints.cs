@@ -156,7 +156,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchLines.MaxConcurrentSearches(SearchEndpoints.Param(context)(MsearchParameters.MaxConcurrentSearches)); // as RestMultiSearchTemplateAction reads it
+        MsearchParameters.ReadBeforeLines(SearchEndpoints.Param(context), templates: true); // as RestMultiSearchTemplateAction reads them
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));

@@ -45,16 +45,12 @@ internal static class MsearchFraming
         query.All(p => MsearchParameters.Takes(p.Key, flavor == BackendFlavor.OpenSearch, templates)) ? query
             : new QueryCollection(query.Where(p => MsearchParameters.Takes(p.Key, flavor == BackendFlavor.OpenSearch, templates)).ToDictionary(StringComparer.Ordinal));
 
-    /// <summary>The msearch's <c>max_concurrent_searches</c>, within the operator's cap.</summary>
-    public static int Concurrency(IQueryCollection query, int cap)
-    {
-        if (!query.TryGetValue(MsearchParameters.MaxConcurrentSearches, out var v))
-        {
-            return cap;
-        }
-
-        return Math.Min(MsearchLines.MaxConcurrentSearches(v.ToString())!.Value, cap);
-    }
+    /// <summary>
+    /// The msearch's <c>max_concurrent_searches</c>, within the operator's cap, read with what the engine reads of the
+    /// URL before the lines (<see cref="MsearchParameters.ReadBeforeLines"/>): a bad one is a 400 for the whole msearch.
+    /// </summary>
+    public static int Concurrency(IQueryCollection query, int cap, bool templates) =>
+        MsearchParameters.ReadBeforeLines(name => query.TryGetValue(name, out var v) ? v.ToString() : null, templates) is { } n ? Math.Min(n, cap) : cap;
 
     /// <summary>
     /// The index and URL parameters of one item's search: the header's index (else the path's), the msearch's own
