@@ -47,12 +47,15 @@ internal static partial class XContentInt
     /// <summary>
     /// A URL parameter as <c>RestRequest.paramAsInt</c> reads it, with Java's <c>Integer.parseInt</c>: an optional sign
     /// and decimal digits, nothing else (<c>"1.5"</c>, <c>" 10"</c>, <c>""</c> are refused); null when absent. Refused, a
-    /// 400 <c>illegal_argument_exception</c> "Failed to parse int parameter [from] with value [1.5]".
+    /// 400 <c>illegal_argument_exception</c> "Failed to parse int parameter [from] with value [1.5]", caused by
+    /// <c>Integer.parseInt</c>'s <c>number_format_exception</c> "For input string: "1.5"" (<c>paramAsInt</c> passes it on
+    /// as the cause, which Elasticsearch's error body shows as <c>caused_by</c>).
     /// </summary>
     /// <param name="key">The parameter's name.</param>
     /// <param name="value">Its value, or null when absent.</param>
     public static int? Param(string key, string? value) => value is null ? null
-        : ParseJavaInt(value) ?? throw EsException.IllegalArgument($"Failed to parse int parameter [{key}] with value [{value}]");
+        : ParseJavaInt(value) ?? throw EsException.Foreign(400, "illegal_argument_exception", $"Failed to parse int parameter [{key}] with value [{value}]",
+            EsException.Foreign(400, "number_format_exception", $"For input string: \"{value}\""));
 
     /// <summary>
     /// Notes where, in <paramref name="text"/>, Jackson stands after each of <paramref name="keys"/>' values of

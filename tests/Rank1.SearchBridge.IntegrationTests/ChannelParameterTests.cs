@@ -143,6 +143,21 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal(reason, JsonNode.Parse(text)!["error"]!["reason"]!.GetValue<string>());
     }
 
+    // RestRequest.paramAsInt: new IllegalArgumentException("Failed to parse int parameter [..] with value [..]", e), e
+    // Integer.parseInt's NumberFormatException, which the error body shows as caused_by. The proxy reads size itself.
+    [Fact]
+    public async Task SizeNotAnInt_IsCausedByParseIntsNumberFormatException()
+    {
+        var refused = await Stack.SearchAsync(Reranked("onion"), "docs/_search?size=1.5");
+        Assert.Equal(400, refused.Status);
+        Assert.Equal("applied", (await Stack.SearchAsync(Reranked("onion relish"), "docs/_search?size=2")).Rerank); // the proxy's own reading
+        var error = refused.Json["error"]!;
+        Assert.Equal("Failed to parse int parameter [size] with value [1.5]", error["reason"]!.GetValue<string>());
+        Assert.Equal("illegal_argument_exception", error["root_cause"]![0]!["type"]!.GetValue<string>());
+        Assert.Equal("number_format_exception", error["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal("For input string: \"1.5\"", error["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task OpenSearch_ErrorTraceNeitherTrueNorFalse_IsTheFullException()
     {
