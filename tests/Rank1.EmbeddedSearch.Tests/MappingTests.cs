@@ -105,7 +105,7 @@ public sealed class MappingTests
 
     /// <summary>
     /// A number past its field's type is refused as Elasticsearch's <c>NumberFieldMapper</c> refuses it, a 400
-    /// <c>document_parsing_exception</c> naming the field and previewing the value as sent: 1e400 in a double ("supports
+    /// <c>document_parsing_exception</c> naming the field and previewing the value as Java writes what Jackson read: 1e400 in a double ("supports
     /// only finite values"), 1e39 in a float, 123456789012345678901234567890 in a long and 3000000000 in an integer.
     /// Before, they were indexed as infinity or a wrapped number.
     /// The values in range are taken, and a refused document is not kept.
@@ -116,11 +116,13 @@ public sealed class MappingTests
         await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
         using var es = new EsClient(server.Url);
         Assert.Equal(200, (await es.PutAsync("/nums", JsonNode.Parse("""{"mappings":{"properties":{"d":{"type":"double"},"f":{"type":"float"},"l":{"type":"long"},"i":{"type":"integer"}}}}"""))).Status);
-        foreach (var (field, type, number) in new[] { ("d", "double", "1e400"), ("d", "double", "-1e400"), ("f", "float", "1e39"), ("l", "long", "123456789012345678901234567890"), ("i", "integer", "3000000000") })
+        // The preview is FieldMapper's: the value read back with AbstractXContentParser.readValue, Jackson's numberValue()
+        // (a Double for a fraction or exponent, a BigInteger or Long for a whole number), written with Java's toString.
+        foreach (var (field, type, number, preview) in new[] { ("d", "double", "1e400", "Infinity"), ("d", "double", "-1e400", "-Infinity"), ("f", "float", "1e39", "1.0E39"), ("l", "long", "123456789012345678901234567890", "123456789012345678901234567890"), ("i", "integer", "3000000000", "3000000000") })
         {
             var put = await es.PutAsync("/nums/_doc/e", new JsonObject { [field] = JsonNode.Parse(number) });
             Assert.True((put.Status, put.ErrorType) == (400, "document_parsing_exception"), $"{field} {number}: {put.Status} {put.Json.ToJsonString()}");
-            Assert.EndsWith($"failed to parse field [{field}] of type [{type}] in document with id 'e'. Preview of field's value: '{number}'", put.ErrorReason, StringComparison.Ordinal);
+            Assert.EndsWith($"failed to parse field [{field}] of type [{type}] in document with id 'e'. Preview of field's value: '{preview}'", put.ErrorReason, StringComparison.Ordinal);
         }
 
         Assert.Equal(404, (await es.GetAsync("/nums/_doc/e")).Status);

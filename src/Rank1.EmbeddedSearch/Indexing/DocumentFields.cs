@@ -453,6 +453,11 @@ internal static partial class DocumentFields
     // Double.toString: shortest digits, decimal for 1e-3 <= |d| < 1e7 (with a ".0" when whole), else d.dddE[-]n.
     private static string JavaDouble(double d)
     {
+        if (double.IsInfinity(d))
+        {
+            return d > 0 ? "Infinity" : "-Infinity"; // a literal past double's range (1e400), as Jackson's numberValue() reads it
+        }
+
         var abs = Math.Abs(d);
         if (abs is >= 1e-3 and < 1e7 || d == 0)
         {
