@@ -61,6 +61,9 @@ internal static class ChannelParameters
         }
         catch (EsException e)
         {
+            // OpenSearch's RestController throws this out of tryAllHandlers and, reading error_trace again as it answers,
+            // throws once more and sends nothing ("failed to send failure response"); a client is better served by the
+            // full exception as a 400, which is what its error would be.
             return (openSearch ? e.ToBody() : new JsonObject { ["error"] = e.Message, ["status"] = e.Status }, Flag(value("pretty")), e.Message);
         }
     }

@@ -181,6 +181,22 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.False(r.Headers.Contains("X-Elastic-Product"));
     }
 
+    // An _msearch/template item whose template renders to JSON that does not parse fails alone, in the flavour's words:
+    // in front of OpenSearch its json_parse_exception with the source redacted. Before, the item got Elasticsearch 9's
+    // x_content_parse_exception quoting the rendered source.
+    [Fact]
+    public async Task MsearchTemplate_InFrontOfOpenSearch_ATemplateRenderedToBadJson_IsOpenSearchsJsonParseException()
+    {
+        await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
+        var lines = string.Join('\n', "{}", """{"source":"{\"size\": {{size}} }","params":{}}""") + "\n";
+        var answer = await stack.SendAsync(HttpMethod.Post, $"{ProxyStack.Index}/_msearch/template", lines, "application/x-ndjson");
+        Assert.Equal(200, answer.Status);
+        var error = answer.Json["responses"]![0]!["error"]!;
+        Assert.Equal("json_parse_exception", error["type"]!.GetValue<string>());
+        Assert.StartsWith("Unexpected character ('}' (code 125)): expected a value\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: ", error["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(error["caused_by"]);
+    }
+
     // RestRequest decodes the URL parameters with RestUtils.decodeQueryString (Elasticsearch and OpenSearch alike):
     // ';' separates parameters as '&' does, a repeated name keeps its last value (params.put), "%%" is a percent sign,
     // and a name after a leading '=' is that name. The proxy read them as ASP.NET Core does: "1,2" for a repeated size

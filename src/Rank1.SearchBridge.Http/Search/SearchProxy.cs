@@ -33,7 +33,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
         using var held = budget.Open();
         var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
-        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
+        if (await RefusedBeforeHandlerAsync(context, sent).ConfigureAwait(false))
         {
             return;
         }
@@ -59,7 +59,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
         using var held = budget.Open();
         var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
-        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
+        if (await RefusedBeforeHandlerAsync(context, sent).ConfigureAwait(false))
         {
             return;
         }
@@ -123,7 +123,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // What the request holds of the in-flight budget, given back however it ends (an answer the proxy writes: before its bytes go out).
         using var held = budget.Open();
         var sent = await ReadBodyAsync(context.Request, options.Value.MaxContentLength, held).ConfigureAwait(false);
-        if (await RefusedMediaTypeAsync(context, sent).ConfigureAwait(false))
+        if (await RefusedBeforeHandlerAsync(context, sent).ConfigureAwait(false))
         {
             return;
         }
@@ -261,7 +261,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
         catch (EsException e)
         {
-            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e, e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false, null);
+            // In the flavour's form: a template that renders to JSON that does not parse is OpenSearch's own json_parse_exception there.
+            return (new SearchAnswer(e.Status, [], Encoding.UTF8.GetBytes(EsAnswers.ErrorBody(e.For(backend.Flavor == BackendFlavor.OpenSearch), e, query).ToJsonString(Compact)), RerankStatus.Skipped, e.Message), false, null);
         }
         catch (BackendUnavailableException e)
         {
@@ -604,7 +605,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     /// <c>application/json</c> (for the body the proxy makes up for a search sent with none), and an msearch's searches
     /// would each have been the backend's 406 in a 200.
     /// </summary>
-    private async Task<bool> RefusedMediaTypeAsync(HttpContext context, byte[] sent)
+    private async Task<bool> RefusedBeforeHandlerAsync(HttpContext context, byte[] sent)
     {
         // What the cluster refuses as it makes the request, before its other checks: a header sent twice, empty or malformed
         // (Elasticsearch's media_type_header_exception, OpenSearch's content_type_header_exception).
