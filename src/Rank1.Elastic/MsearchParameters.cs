@@ -36,6 +36,10 @@ internal static class MsearchParameters
         [MaxConcurrentSearches, "ccs_minimize_roundtrips", "rest_total_hits_as_int", "routing", "search_type", "typed_keys", .. UnrecognizedParameters.EveryEndpoint],
         StringComparer.Ordinal);
 
+    // Elasticsearch's RestMultiSearchTemplateAction also consumes include_named_queries_score, reading each line with
+    // RestSearchAction.validateSearchRequest (OpenSearch's reads rest_total_hits_as_int alone).
+    private static readonly HashSet<string> ElasticsearchTemplates = new([.. Templates, "include_named_queries_score"], StringComparer.Ordinal);
+
     /// <summary>
     /// What the msearch reads of its URL before its lines, in its order, and its <c>max_concurrent_searches</c>
     /// (<see cref="MsearchLines.MaxConcurrentSearches"/>), or null when absent. <c>RestMultiSearchAction.parseRequest</c>:
@@ -69,7 +73,7 @@ internal static class MsearchParameters
     /// </summary>
     public static bool Takes(string name, bool openSearch, bool templates) => Known(openSearch, templates).Contains(name);
 
-    private static HashSet<string> Known(bool openSearch, bool templates) => templates ? Templates : openSearch ? OpenSearch : Elasticsearch;
+    private static HashSet<string> Known(bool openSearch, bool templates) => templates ? (openSearch ? Templates : ElasticsearchTemplates) : openSearch ? OpenSearch : Elasticsearch;
 
     /// <summary>
     /// Refuses the parameters the engine's msearch does not take: 400 <c>illegal_argument_exception</c> naming them in

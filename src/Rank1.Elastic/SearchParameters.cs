@@ -70,6 +70,19 @@ internal static class SearchParameters
         ArgumentNullException.ThrowIfNull(param);
         _ = RequestJson.ParamAsNullableBoolean(param("request_cache"));
         _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
+        return ValidateSearchRequest(param);
+    }
+
+    /// <summary>
+    /// What <c>RestSearchAction.validateSearchRequest</c> reads, strictly as <see cref="RequestJson.ParamAsBoolean"/>:
+    /// <c>rest_total_hits_as_int</c> (<c>checkRestTotalHits</c>), then <c>include_named_queries_score</c>. Called for
+    /// every line of an <c>_msearch/template</c> too (<c>RestMultiSearchTemplateAction.parseRequest</c>), so a bad value
+    /// fails the whole request before any template is rendered.
+    /// </summary>
+    /// <param name="param">A URL parameter's value by name, or null when absent.</param>
+    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ValidateSearchRequest(Func<string, string?> param)
+    {
+        ArgumentNullException.ThrowIfNull(param);
         var totalHitsAsInt = RequestJson.ParamAsBoolean(param("rest_total_hits_as_int")) ?? false;
         return (totalHitsAsInt, RequestJson.ParamAsBoolean(param("include_named_queries_score")) ?? false);
     }

@@ -116,6 +116,26 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal((status, text), await BackendPostAsync(Stack, path, body, "application/x-ndjson"));
     }
 
+    // RestMultiSearchTemplateAction reads each line with RestSearchAction.validateSearchRequest too (rest_total_hits_as_int,
+    // include_named_queries_score): a bad value fails the whole request before any template is rendered, where the proxy
+    // and the embedded backend answered each item's own error in a 200 (rest_total_hits_as_int) or refused the parameter as
+    // unrecognized (include_named_queries_score, which Elasticsearch consumes there and so takes).
+    [Theory]
+    [InlineData("rest_total_hits_as_int", "yes")]
+    [InlineData("include_named_queries_score", "1")]
+    public async Task MsearchTemplate_ASearchFlagNeitherTrueNorFalse_FailsTheWholeRequest(string name, string value)
+    {
+        var body = string.Join('\n', """{"index":"docs"}""", """{"source":{"query":{"match":{"text":"{{q}}"}}},"params":{"q":"onion"}}""", "");
+        var (status, text) = await PostAsync(Stack.Http, $"_msearch/template?{name}={value}", body, "application/x-ndjson");
+        Assert.Equal(400, status);
+        Assert.Equal(ChannelError(value), text);
+        Assert.Equal((status, text), await BackendPostAsync(Stack, $"_msearch/template?{name}={value}", body, "application/x-ndjson"));
+
+        var (taken, answer) = await PostAsync(Stack.Http, $"_msearch/template?{name}=true", body, "application/x-ndjson");
+        Assert.True(taken == 200, answer);
+        Assert.Equal(200, JsonNode.Parse(answer)!["responses"]![0]!["status"]!.GetValue<int>());
+    }
+
     // RestMultiSearchAction.parseRequest reads these of the URL before any line (max_concurrent_searches,
     // pre_filter_shard_size and max_concurrent_shard_requests with paramAsInt, then parseMultiLineRequest's
     // ccs_minimize_roundtrips; RestMultiSearchTemplateAction the first and the last): before a bad first line, and

@@ -142,9 +142,10 @@ public sealed class ProxySearchTemplateTests : IAsyncLifetime
         var noTemplate = await _stack.SendAsync(HttpMethod.Post, "_msearch/template", "{}\n" + good + "\n{}\n{\"params\":{}}\n", "application/x-ndjson");
         Assert.Equal((400, "illegal_argument_exception", "Malformed search template"),
             (noTemplate.Status, noTemplate.Json["error"]!["type"]!.GetValue<string>(), noTemplate.Json["error"]!["reason"]!.GetValue<string>()));
-        // msearch_template.json takes no include_named_queries_score, which _msearch takes.
-        var parameter = await _stack.SendAsync(HttpMethod.Post, "_msearch/template?include_named_queries_score=true", "{}\n" + good + "\n", "application/x-ndjson");
-        Assert.Equal((400, "request [/_msearch/template] contains unrecognized parameter: [include_named_queries_score]"),
+        // RestMultiSearchTemplateAction reads no pre_filter_shard_size, which _msearch reads. (It does consume
+        // include_named_queries_score, line by line: ChannelParameterTests.)
+        var parameter = await _stack.SendAsync(HttpMethod.Post, "_msearch/template?pre_filter_shard_size=1", "{}\n" + good + "\n", "application/x-ndjson");
+        Assert.Equal((400, "request [/_msearch/template] contains unrecognized parameter: [pre_filter_shard_size]"),
             (parameter.Status, parameter.Json["error"]!["reason"]!.GetValue<string>()));
     }
 

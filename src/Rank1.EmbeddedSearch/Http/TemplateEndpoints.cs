@@ -159,7 +159,12 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         MsearchParameters.ReadBeforeLines(SearchEndpoints.Param(context), templates: true); // as RestMultiSearchTemplateAction reads them
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-            item => (item.Header, Request: SearchTemplateRequest.ReadMsearchLine(item.Source)));
+            item =>
+            {
+                var request = SearchTemplateRequest.ReadMsearchLine(item.Source);
+                _ = SearchParameters.ValidateSearchRequest(SearchEndpoints.Param(context)); // RestSearchAction.validateSearchRequest, line by line
+                return (item.Header, Request: request);
+            });
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {

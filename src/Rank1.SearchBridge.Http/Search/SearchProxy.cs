@@ -175,6 +175,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             }
 
             SearchTemplateRequest.ReadMsearchLine(item.Source); // a bad template line fails the whole request, before any search
+            _ = SearchParameters.ValidateSearchRequest(name => query.TryGetValue(name, out var v) ? v.ToString() : null); // as each line is read
             return new MsearchEntry(null, null, new MsearchTemplate(target.Index, path, target.Parameters, item.Body.ToArray()));
         });
         MsearchFraming.CheckParameters(requestPath, query, backend.Flavor, templates);
