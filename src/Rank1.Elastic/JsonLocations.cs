@@ -75,6 +75,11 @@ internal static class JsonLocations
     /// <param name="key">One of its fields.</param>
     public static Location? OfName(JsonObject parent, string key) => Find(parent, key, name: true);
 
+    /// <summary>Where element <paramref name="index"/> of <paramref name="parent"/> starts (JSON <c>null</c> included).</summary>
+    /// <param name="parent">An array of a remembered body.</param>
+    /// <param name="index">One of its indexes.</param>
+    public static Location? OfElement(JsonArray parent, int index) => Find(parent, index, name: false);
+
     // Which token of the node found: its first, the one after it, its last, or the byte after its first.
     private enum Step
     {
@@ -84,7 +89,7 @@ internal static class JsonLocations
         After,
     }
 
-    private static Location? Find(JsonNode node, string? key, bool name, Step step = Step.First)
+    private static Location? Find(JsonNode node, object? key, bool name, Step step = Step.First)
     {
         if (!Texts.TryGetValue(node.Root, out var text))
         {

@@ -238,6 +238,22 @@ public sealed class MatchOptionsTests : IAsyncLifetime
         Assert.Equal(cause, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
 
+    [Theory]
+    // MultiMatchQueryBuilder.parseFieldAndBoost reads each element of fields with text(): a null or an object is
+    // JsonXContentParser's IllegalStateException at that element, Elasticsearch's 500 (it was a NullReferenceException).
+    [InlineData("""{"query":{"multi_match":{"query":"a","fields":[null]}}}""", "Can't get text on a VALUE_NULL at 1:48")]
+    [InlineData("""{"query":{"multi_match":{"query":"a","fields":["title",{"a":1}]}}}""", "Can't get text on a START_OBJECT at 1:56")]
+    public async Task MultiMatch_AFieldsElementWithNoText_IsTheParsersIllegalState(string body, string reason)
+    {
+        (await Es.SearchAsync("words", JsonNode.Parse(body)!)).AssertError(500, "illegal_state_exception", reason);
+
+        // In a bool, ObjectParser wraps it where the parser stood: on the null.
+        var r = await Es.SearchAsync("words", JsonNode.Parse("""{"query":{"bool":{"must":{"multi_match":{"query":"a","fields":[null]}}}}}""")!);
+        r.AssertError(400, "x_content_parse_exception", "[1:64] [bool] failed to parse field [must]");
+        Assert.Equal("illegal_state_exception", r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal("Can't get text on a VALUE_NULL at 1:64", r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Bool_TheDeprecatedMustNot_IsMustNot()
     {

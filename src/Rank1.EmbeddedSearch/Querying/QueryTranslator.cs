@@ -205,6 +205,21 @@ internal sealed class QueryTranslator
     // query does not support [x]" for another, "unknown token [START_OBJECT] after [x]" for an object or array), those
     // it shares with match checked as match's are; then "Fuzziness not allowed for type [phrase]" (and phrase_prefix,
     // cross_fields) and its setters. (OpenSearch's, whose options this backend does not list, is not checked for names.)
+    // MultiMatchQueryBuilder.parseFieldAndBoost reads each element of fields with the parser's text(): a null, object or
+    // array is JsonXContentParser.throwOnNoText's IllegalStateException (Elasticsearch's 500), at that element.
+    private static void CheckFieldsElements(JsonArray fields)
+    {
+        for (var i = 0; i < fields.Count; i++)
+        {
+            if (fields[i] is null or JsonObject or JsonArray)
+            {
+                var at = JsonLocations.OfElement(fields, i);
+                throw Stood(EsException.Foreign(500, "illegal_state_exception",
+                    $"Can't get text on a {RequestJson.TokenName(fields[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}"), at);
+            }
+        }
+    }
+
     private static void CheckMultiMatch(JsonObject spec, SearchFlavor flavor)
     {
         foreach (var (option, value) in spec)
@@ -213,6 +228,11 @@ internal sealed class QueryTranslator
             if (flavor == SearchFlavor.Elasticsearch && option == "fields" && value is not (JsonArray or JsonValue))
             {
                 throw Stood(EsException.Parsing("[multi_match] query does not support [fields]", at));
+            }
+
+            if (option == "fields" && value is JsonArray fields)
+            {
+                CheckFieldsElements(fields);
             }
 
             if (flavor == SearchFlavor.Elasticsearch && option != "fields" && value is not JsonValue)
