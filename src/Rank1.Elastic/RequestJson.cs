@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -192,6 +193,21 @@ internal static class RequestJson
         "false" => false,
         _ => throw EsException.IllegalArgument($"Failed to parse value [{text}] as only [true] or [false] are allowed."),
     };
+
+    /// <summary>
+    /// A string token as <c>AbstractXContentParser.booleanValue()</c> reads it (a body's boolean option, a document's
+    /// <c>boolean</c> field): <c>Booleans.parseBoolean(chars, offset, length, false)</c>, so false when empty or only
+    /// whitespace (Java's <c>Character.isWhitespace</c>), otherwise <see cref="ParseBoolean"/>'s strict <c>true</c> or
+    /// <c>false</c>.
+    /// </summary>
+    /// <param name="text">The string's text.</param>
+    public static bool StringBooleanValue(string text) => text.Any(c => !IsJavaWhitespace(c)) && ParseBoolean(text);
+
+    // Character.isWhitespace: a space, line or paragraph separator other than the no-break spaces, or \t..\r, \u001C..\u001F.
+    private static bool IsJavaWhitespace(char c) =>
+        c is (>= '\t' and <= '\r') or (>= '\u001C' and <= '\u001F')
+        || (char.GetUnicodeCategory(c) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+            && c is not ('\u00A0' or '\u2007' or '\u202F'));
 
     /// <summary>
     /// A URL parameter as <c>RestRequest.paramAsBoolean(key, boolean defaultValue)</c> reads it: true when empty (the

@@ -128,4 +128,19 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
         Assert.Equal(["f1", "f2"], await IdsAsync("""{"range":{"age":{"gte":-1000}}}"""));
         Assert.Equal(["f1", "f2"], await IdsAsync("""{"range":{"n":{"gte":-1000}}}"""));
     }
+
+    [Fact]
+    public async Task ABooleanFieldsEmptyString_IsFalse_AsBooleansParseBooleanReadsIt()
+    {
+        // BooleanFieldMapper reads parser.booleanValue(): Booleans.parseBoolean(chars, offset, length, false), so an empty
+        // or blank string is false, indexed as false. It was refused.
+        foreach (var (id, document) in new[] { ("b1", """{"b":""}"""), ("b2", """{"b":" "}"""), ("b3", """{"b":"true"}""") })
+        {
+            var put = await Es.SendAsync(HttpMethod.Put, $"/people/_doc/{id}?refresh=true", document);
+            Assert.True(put.Status == 201, put.Json.ToJsonString());
+        }
+
+        var hits = (await Es.SearchAsync("people", JsonNode.Parse("""{"query":{"term":{"b":false}}}""")!)).Json["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["b1", "b2"], hits.Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+    }
 }

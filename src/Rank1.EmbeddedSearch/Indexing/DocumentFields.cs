@@ -150,11 +150,9 @@ internal static partial class DocumentFields
                 {
                     JsonValueKind.True => "true",
                     JsonValueKind.False => "false",
-                    JsonValueKind.String when value.GetValue<string>() is "true" or "false" => value.GetValue<string>(),
-                    // AbstractXContentParser.booleanValue: Booleans.parseBoolean on a string, Jackson's getBooleanValue() on
-                    // a number. (An empty string is not modelled: Booleans reads it as the default.)
-                    JsonValueKind.String when value.GetValue<string>().Length > 0 =>
-                        throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"Failed to parse value [{value.GetValue<string>()}] as only [true] or [false] are allowed.")),
+                    // AbstractXContentParser.booleanValue: Booleans.parseBoolean on a string (empty or blank is false),
+                    // Jackson's getBooleanValue() on a number.
+                    JsonValueKind.String => StringBoolean(path, mapping, id, value) ? "true" : "false",
                     JsonValueKind.Number => throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({JacksonNumberToken(value)}) not of boolean type")),
                     _ => throw ParseFailure(path, mapping, id, value, null),
                 };
@@ -350,6 +348,18 @@ internal static partial class DocumentFields
     // exponent.
     [System.Text.RegularExpressions.GeneratedRegex("^(?<sign>[+-]?)(?:(?<int>[0-9]+)(?:\\.(?<frac>[0-9]*))?|\\.(?<frac>[0-9]+))(?:[eE](?<exp>[+-]?[0-9]+))?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex JavaBigDecimal();
+
+    private static bool StringBoolean(string path, FieldMapping mapping, string id, JsonValue value)
+    {
+        try
+        {
+            return RequestJson.StringBooleanValue(value.GetValue<string>());
+        }
+        catch (EsException e)
+        {
+            throw ParseFailure(path, mapping, id, value, e);
+        }
+    }
 
     // What a field's parser throws on an object (FieldMapper.parse's cause): a number's "Cannot parse object as number"
     // (NumberFieldMapper.value), a boolean's Jackson getBooleanValue(), and for text, keyword and date the parser's text()

@@ -223,13 +223,13 @@ internal sealed record MatchOptions(
         }
     }
 
-    // AbstractXContentParser.booleanValue(): a string is Booleans.parseBoolean's (empty is false, else exactly true or
-    // false); a number is Jackson's getBooleanValue() error.
+    // AbstractXContentParser.booleanValue(): a string is Booleans.parseBoolean's (RequestJson.StringBooleanValue); a
+    // number is Jackson's getBooleanValue() error.
     private static bool BooleanValue(JsonValue value) => value.GetValueKind() switch
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        JsonValueKind.String => value.GetValue<string>() is { Length: > 0 } text && RequestJson.ParseBoolean(text),
+        JsonValueKind.String => RequestJson.StringBooleanValue(value.GetValue<string>()),
         _ => throw EsException.Foreign(400, "x_content_parse_exception",
             $"Current token ({(value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? "VALUE_NUMBER_FLOAT" : "VALUE_NUMBER_INT")}) not of boolean type"),
     };
