@@ -334,6 +334,7 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
     private readonly Lucene.Net.Index.Term _term;
     private readonly int _maxEdits;
     private readonly int _prefixLength;
+    private readonly int _maxExpansions;
     private readonly bool _transpositions;
 
     /// <summary>Creates the query; its default rewrite takes the <paramref name="maxExpansions"/> best terms, as FuzzyQuery's does.</summary>
@@ -348,6 +349,7 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
         _term = term;
         _maxEdits = maxEdits;
         _prefixLength = prefixLength;
+        _maxExpansions = maxExpansions;
         _transpositions = transpositions;
         MultiTermRewriteMethod = new TopTermsScoringBooleanQueryRewrite(maxExpansions);
     }
@@ -381,6 +383,18 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
     /// <inheritdoc/>
     public override string ToString(string field) =>
         $"{(_term.Field == field ? string.Empty : _term.Field + ":")}{_term.Text}~{_maxEdits}";
+
+    /// <inheritdoc/>
+    /// <remarks>As Lucene's <c>FuzzyQuery.equals</c>: the term, maxEdits, prefixLength, maxExpansions and transpositions,
+    /// beside what <c>MultiTermQuery</c> compares (field, rewrite method, boost).</remarks>
+    public override bool Equals(object? obj) =>
+        ReferenceEquals(this, obj)
+        || (base.Equals(obj) && obj is ElasticFuzzyQuery other
+            && _maxEdits == other._maxEdits && _prefixLength == other._prefixLength && _maxExpansions == other._maxExpansions
+            && _transpositions == other._transpositions && _term.Equals(other._term));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), _maxEdits, _prefixLength, _maxExpansions, _transpositions, _term);
 
     // FuzzyTermsEnum.next's boost: 1 for the term itself, else 1 - edits / min(both lengths in code points).
     private sealed class BoostedTermsEnum : Lucene.Net.Index.FilteredTermsEnum
