@@ -143,4 +143,19 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
         var hits = (await Es.SearchAsync("people", JsonNode.Parse("""{"query":{"term":{"b":false}}}""")!)).Json["hits"]!["hits"]!.AsArray();
         Assert.Equal(["b1", "b2"], hits.Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal));
     }
+
+    [Theory]
+    // AbstractXContentParser.toLong: a string BigDecimal reads (its scale, unscaled digits apart, decides: past -19 out
+    // of range, past 19 zero), whose exponent BigDecimal refuses (more than 10 digits, a scale past an int) is the
+    // NumberFormatException's "For input string"; it was out of range, or 0.
+    [InlineData("e1", "1e9999999999", "For input string: \"1e9999999999\"")]
+    [InlineData("e2", "1e-9999999999", "For input string: \"1e-9999999999\"")]
+    [InlineData("e3", "1e00000000000000000000025", "Value [1e00000000000000000000025] is out of range for a long")]
+    public async Task ALongStringsExponent_IsReadAsBigDecimalReadsIt(string id, string text, string cause)
+    {
+        var r = await Es.SendAsync(HttpMethod.Put, $"/people/_doc/{id}", $$"""{"age":"{{text}}"}""");
+        r.AssertError(400, "document_parsing_exception",
+            $"[1:8] failed to parse field [age] of type [long] in document with id '{id}'. Preview of field's value: '{text}'");
+        Assert.Equal(cause, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
 }

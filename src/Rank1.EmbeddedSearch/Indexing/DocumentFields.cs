@@ -310,7 +310,8 @@ internal static partial class DocumentFields
     }
 
     // AbstractXContentParser.toLong(text, coerce: true): Long.parseLong, else Java's BigDecimal truncated toward zero
-    // (a scale past 19 either way: out of range, or zero); not a BigDecimal is "For input string".
+    // (its scale past 19 either way, however many digits: out of range, or zero, so "1e-25" is 0 and "0e25" out of
+    // range); not a BigDecimal is "For input string".
     private static long JavaToLong(string text)
     {
         if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var direct))
@@ -326,8 +327,18 @@ internal static partial class DocumentFields
 
         var outOfRange = EsException.IllegalArgument($"Value [{text}] is out of range for a long");
         var digits = m.Groups["int"].Value + m.Groups["frac"].Value;
-        var exponent = m.Groups["exp"].Success ? (long.TryParse(m.Groups["exp"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var e) ? e : (m.Groups["exp"].Value.StartsWith('-') ? long.MinValue / 2 : long.MaxValue / 2)) : 0;
-        var scale = m.Groups["frac"].Length - exponent;
+
+        // BigDecimal.parseExp: more than 10 digits once leading zeros are dropped is "Too many nonzero exponent digits.",
+        // and adjustScale a scale past an int "Scale out of range." (NumberFormatExceptions, so "For input string").
+        var exponentDigits = m.Groups["exp"].Value.TrimStart('+', '-').TrimStart('0');
+        var scale = m.Groups["frac"].Length - (exponentDigits.Length is > 0 and <= 10
+            ? (m.Groups["exp"].Value.StartsWith('-') ? -1 : 1) * long.Parse(exponentDigits, NumberStyles.None, CultureInfo.InvariantCulture)
+            : 0);
+        if (exponentDigits.Length > 10 || scale is < int.MinValue or > int.MaxValue)
+        {
+            throw EsException.IllegalArgument($"For input string: \"{text}\"");
+        }
+
         if (scale < -19)
         {
             throw outOfRange;
