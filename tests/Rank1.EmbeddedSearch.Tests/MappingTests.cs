@@ -299,6 +299,28 @@ public sealed class MappingTests
         Assert.Equal(1, (await es2.PostAsync("/deep/_count", match)).Json["count"]!.GetValue<int>());
     }
 
+    /// <summary>
+    /// A new number is mapped by Jackson's token, as <c>DynamicFieldsBuilder.createDynamicFieldFromValue</c> reads
+    /// <c>numberType()</c>: a VALUE_NUMBER_INT (INT, LONG, BIG_INTEGER) is a <c>long</c>, so one past a long's range is
+    /// then refused as a long refuses it, and a VALUE_NUMBER_FLOAT (<c>1e2</c>) is a <c>float</c>. Before, <c>1e2</c> was
+    /// mapped as a long and the big integer as a float.
+    /// </summary>
+    [Fact]
+    public async Task ANewNumber_IsMappedByItsJacksonToken()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(201, (await es.PutAsync("/nums/_doc/1", JsonNode.Parse("""{"e":1e2,"i":7}"""))).Status);
+        var mapping = (await es.GetAsync("/nums/_mapping")).Json["nums"]!["mappings"]!;
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"properties":{"e":{"type":"float"},"i":{"type":"long"}}}"""), mapping), mapping.ToJsonString());
+
+        var big = await es.SendAsync(HttpMethod.Put, "/nums/_doc/2", """{"big":123456789012345678901234567890}""");
+        big.AssertError(400, "document_parsing_exception",
+            "[1:8] failed to parse field [big] of type [long] in document with id '2'. Preview of field's value: '123456789012345678901234567890'");
+        mapping = (await es.GetAsync("/nums/_mapping")).Json["nums"]!["mappings"]!;
+        Assert.Null(mapping["properties"]!["big"]);
+    }
+
     private static async Task<int> CountAsync(EsClient es, string query) =>
         (await es.PostAsync("/shop/_count", JsonNode.Parse($$"""{"query":{{query}}}"""))).Json["count"]!.GetValue<int>();
 }

@@ -399,7 +399,8 @@ internal static partial class DocumentFields
         return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
     }
 
-    private static string JacksonNumberToken(JsonValue value) => value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') < 0 ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT";
+    // Jackson's token for a JSON number: VALUE_NUMBER_INT without '.', 'e' or 'E' (however many digits), else VALUE_NUMBER_FLOAT.
+    internal static string JacksonNumberToken(JsonValue value) => value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') < 0 ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT";
 
     // Where DocumentParser refuses a field new to a "strict" object (ensureNotStrict): at the token it stands on, the
     // field's value; for a value in an array, the array's START_ARRAY (parseArrayDynamic refuses before the elements).

@@ -280,7 +280,10 @@ internal sealed class IndexMapping
         var added = value.GetValueKind() switch
         {
             JsonValueKind.True or JsonValueKind.False => new FieldMapping(FieldKind.Boolean, FieldMapping.NoSubFields),
-            JsonValueKind.Number => value.TryGetValue<long>(out _) || IsWhole(value) ? new FieldMapping(FieldKind.Long, FieldMapping.NoSubFields) : new FieldMapping(FieldKind.Float, FieldMapping.NoSubFields),
+            // DynamicFieldsBuilder.createDynamicFieldFromValue: by the parser's numberType(), INT, LONG or BIG_INTEGER (a
+            // VALUE_NUMBER_INT, however long: a long then refuses one past its range) is long, a VALUE_NUMBER_FLOAT (1e2,
+            // 1.0) float.
+            JsonValueKind.Number => DocumentFields.JacksonNumberToken(value) == "VALUE_NUMBER_INT" ? new FieldMapping(FieldKind.Long, FieldMapping.NoSubFields) : new FieldMapping(FieldKind.Float, FieldMapping.NoSubFields),
             _ => new FieldMapping(FieldKind.Text, new Dictionary<string, FieldMapping> { ["keyword"] = new(FieldKind.Keyword, FieldMapping.NoSubFields, 256) }),
         };
         pending[path] = added;
@@ -386,9 +389,6 @@ internal sealed class IndexMapping
     private const int MaxDepth = 20;
 
     private static string Parent(string path) => path.LastIndexOf('.') is var dot and > 0 ? path[..dot] : string.Empty;
-
-    private static bool IsWhole(JsonValue value) =>
-        value.TryGetValue<decimal>(out var d) && decimal.Truncate(d) == d && !value.ToJsonString().Contains('.', StringComparison.Ordinal);
 
     /// <summary>
     /// The mapping as <c>{"properties":{..}}</c> with dotted paths nested back into objects, as
