@@ -66,10 +66,10 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     [InlineData("""{"match":{"title":{"query":"fx","fuzziness":"AUTO:1,3"}}}""", new[] { "1" })]
     [InlineData("""{"match":{"title":{"query":"fx","fuzziness":"1"}}}""", new[] { "1" })]
     [InlineData("""{"match":{"title":{"query":"fx","fuzziness":1.0}}}""", new[] { "1" })]
-    // Lucene 9's FuzzyTermsEnum takes every term within the distance, one as many edits from "fx" as it is long ("to",
+    // Lucene 10's FuzzyTermsEnum takes every term within the distance, one as many edits from "fx" as it is long ("to",
     // two) too.
     [InlineData("""{"match":{"title":{"query":"fx","fuzziness":2}}}""", new[] { "1", "3" })]
-    // A prefix as long as the term: the term and those one character longer (Lucene 9's FuzzyQuery).
+    // A prefix as long as the term: the term and those one character longer (Lucene 10's FuzzyQuery).
     [InlineData("""{"match":{"title":{"query":"ca","fuzziness":1,"prefix_length":2}}}""", new[] { "4", "5", "6" })]
     // A transposition is one edit (Damerau-Levenshtein) unless fuzzy_transpositions is false: then "quikc" is two from "quick".
     [InlineData("""{"match":{"title":{"query":"quikc","fuzziness":"AUTO"}}}""", new[] { "1" })]

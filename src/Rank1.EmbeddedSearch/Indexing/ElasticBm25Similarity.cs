@@ -12,7 +12,7 @@ namespace Rank1.EmbeddedSearch.Indexing;
 /// removes it, and constant-score queries (terms, range, ids) still score 1.0.</item>
 /// <item>Lucene 4.8 stores the document length as 1/sqrt(length) in a byte with 3 mantissa bits, so a 2-word
 /// document reads back as about 2.56 words (a 7% score error). Here lengths below 128 are stored exactly and longer
-/// ones on a log scale in steps of 2^(1/16) (about 4%). That is as fine as Lucene 9's encoding, which Elasticsearch
+/// ones on a log scale in steps of 2^(1/16) (about 4%). That is as fine as Lucene 10's encoding, which Elasticsearch 9
 /// uses. Indices are written and read with this class, so the encoding is consistent.</item>
 /// </list>
 /// </remarks>

@@ -323,10 +323,10 @@ internal static class BuiltInAnalyzers
 }
 
 /// <summary>
-/// Lucene 9's <c>FuzzyQuery</c>, as Elasticsearch 9 runs it: every term within <c>maxEdits</c> of the query's term
+/// Lucene 10's <c>FuzzyQuery</c>, as Elasticsearch 9 runs it: every term within <c>maxEdits</c> of the query's term
 /// (after <c>prefixLength</c> characters that must match exactly), boosted <c>1 - edits / min(both lengths)</c>, the top
 /// <c>maxExpansions</c> of them taken. Lucene.Net 4.8's <c>FuzzyQuery</c> also drops a term whose edits are not fewer
-/// than the shorter term's length ("fx" with two edits never found "to"), a filter Lucene 9's <c>FuzzyTermsEnum</c> no
+/// than the shorter term's length ("fx" with two edits never found "to"), a filter Lucene 10's <c>FuzzyTermsEnum</c> no
 /// longer has, and takes the term alone when the prefix is as long as it is.
 /// </summary>
 internal sealed class ElasticFuzzyQuery : MultiTermQuery

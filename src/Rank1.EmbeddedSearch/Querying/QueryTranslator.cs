@@ -460,7 +460,7 @@ internal sealed class QueryTranslator
     }
 
     // MatchQueryParser's newTermQuery: the field's term query, or with fuzziness its fuzzyQuery (StringFieldType's
-    // FuzzyQuery (Lucene 9's: ElasticFuzzyQuery) of fuzziness.asDistance(term) edits, prefix_length, max_expansions and
+    // FuzzyQuery (Lucene 10's: ElasticFuzzyQuery) of fuzziness.asDistance(term) edits, prefix_length, max_expansions and
     // fuzzy_transpositions; any other
     // type's "Can only use fuzzy queries on keyword and text fields"); with lenient, a term the field cannot take
     // matches nothing (Queries.newLenientFieldQuery) rather than failing the shard.
