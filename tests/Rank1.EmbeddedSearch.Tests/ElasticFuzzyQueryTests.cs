@@ -35,4 +35,27 @@ public sealed class ElasticFuzzyQueryTests
         a.MultiTermRewriteMethod = b.MultiTermRewriteMethod = Lucene.Net.Search.MultiTermQuery.CONSTANT_SCORE_FILTER_REWRITE;
         Assert.NotEqual(a, b);
     }
+
+    [Fact]
+    public void ItsAutomata_AreBuiltOnce_ForEverySegment()
+    {
+        // Two segments (a commit after each document): the automata were built again for each.
+        using var dir = new Lucene.Net.Store.RAMDirectory();
+        using (var writer = new IndexWriter(dir, new IndexWriterConfig(Lucene.Net.Util.LuceneVersion.LUCENE_48, new Lucene.Net.Analysis.Core.KeywordAnalyzer())))
+        {
+            foreach (var word in new[] { "fox", "fax" })
+            {
+                writer.AddDocument([new Lucene.Net.Documents.StringField("title", word, Lucene.Net.Documents.Field.Store.NO)]);
+                writer.Commit();
+            }
+        }
+
+        using var reader = DirectoryReader.Open(dir);
+        Assert.Equal(2, reader.Leaves.Count);
+        var query = Fuzzy();
+        Assert.Equal(2, new Lucene.Net.Search.IndexSearcher(reader).Search(query, 10).TotalHits);
+        query.MultiTermRewriteMethod = Lucene.Net.Search.MultiTermQuery.CONSTANT_SCORE_FILTER_REWRITE;
+        Assert.Equal(2, new Lucene.Net.Search.IndexSearcher(reader).Search(query, 10).TotalHits);
+        Assert.Equal(1, query.AutomataBuilds);
+    }
 }

@@ -336,6 +336,8 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
     private readonly int _prefixLength;
     private readonly int _maxExpansions;
     private readonly bool _transpositions;
+    private readonly Lazy<(Lucene.Net.Util.Automaton.CompiledAutomaton All, Lucene.Net.Util.Automaton.ByteRunAutomaton[] Within, int TermLength)> _automata;
+    private int _automataBuilds;
 
     /// <summary>Creates the query; its default rewrite takes the <paramref name="maxExpansions"/> best terms, as FuzzyQuery's does.</summary>
     /// <param name="term">The analysed term.</param>
@@ -351,22 +353,34 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
         _prefixLength = prefixLength;
         _maxExpansions = maxExpansions;
         _transpositions = transpositions;
+        _automata = new(BuildAutomata, LazyThreadSafetyMode.ExecutionAndPublication);
         MultiTermRewriteMethod = new TopTermsScoringBooleanQueryRewrite(maxExpansions);
     }
+
+    /// <summary>How many times the automata were built: once a query, whatever its segments and threads.</summary>
+    internal int AutomataBuilds => _automataBuilds;
 
     /// <inheritdoc/>
     protected override Lucene.Net.Index.TermsEnum GetTermsEnum(Lucene.Net.Index.Terms terms, Lucene.Net.Util.AttributeSource atts)
     {
         // Only no edit at all is the term alone: a prefix as long as the term still takes terms that add characters to it
         // (Lucene.Net 4.8 took the term alone then).
-        var text = _term.Text;
         if (_maxEdits == 0)
         {
             return new Lucene.Net.Index.SingleTermsEnum(terms.GetEnumerator(), _term.Bytes);
         }
 
-        // FuzzyAutomatonBuilder: the prefix (in code points) then a Levenshtein automaton of the rest, one per distance.
-        var codePoints = text.EnumerateRunes().Select(r => r.Value).ToArray();
+        var (all, within, termLength) = _automata.Value;
+        return new BoostedTermsEnum(all.GetTermsEnum(terms), _term.Bytes, within, termLength);
+    }
+
+    // FuzzyAutomatonBuilder: the prefix (in code points) then a Levenshtein automaton of the rest, one per distance. Built
+    // once for the query, on its first segment, and shared by the others (FuzzyTermsEnum's AutomatonAttribute shares them
+    // between segments; here every rewrite, the constant-score ones too, gets them).
+    private (Lucene.Net.Util.Automaton.CompiledAutomaton All, Lucene.Net.Util.Automaton.ByteRunAutomaton[] Within, int TermLength) BuildAutomata()
+    {
+        Interlocked.Increment(ref _automataBuilds);
+        var codePoints = _term.Text.EnumerateRunes().Select(r => r.Value).ToArray();
         var prefix = Math.Min(_prefixLength, codePoints.Length);
         var prefixText = string.Concat(codePoints.Take(prefix).Select(char.ConvertFromUtf32));
         var levenshtein = new Lucene.Net.Util.Automaton.LevenshteinAutomata(string.Concat(codePoints.Skip(prefix).Select(char.ConvertFromUtf32)), _transpositions);
@@ -375,9 +389,8 @@ internal sealed class ElasticFuzzyQuery : MultiTermQuery
             var a = levenshtein.ToAutomaton(edits);
             return prefix > 0 ? Lucene.Net.Util.Automaton.BasicOperations.Concatenate(Lucene.Net.Util.Automaton.BasicAutomata.MakeString(prefixText), a) : a;
         }).ToArray();
-        var all = new Lucene.Net.Util.Automaton.CompiledAutomaton(automata[^1], true, false);
-        var within = automata[..^1].Select(a => new Lucene.Net.Util.Automaton.ByteRunAutomaton(a, true)).ToArray();
-        return new BoostedTermsEnum(all.GetTermsEnum(terms), _term.Bytes, within, codePoints.Length);
+        return (new Lucene.Net.Util.Automaton.CompiledAutomaton(automata[^1], true, false),
+            [.. automata[..^1].Select(a => new Lucene.Net.Util.Automaton.ByteRunAutomaton(a, true))], codePoints.Length);
     }
 
     /// <inheritdoc/>
