@@ -255,6 +255,19 @@ public sealed class MappingTests
         Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
     }
 
+    [Fact]
+    public async Task QueryStringLenient_AnEmptyString_IsFalse()
+    {
+        // QueryStringQueryBuilder reads lenient with parser.booleanValue(): Booleans.parseBoolean's default false for an
+        // empty or blank string. It was refused.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        await es.PutAsync("/notes/_doc/1?refresh=true", JsonNode.Parse("""{"text":"onions"}"""));
+        var r = await es.PostAsync("/notes/_search", JsonNode.Parse("""{"query":{"query_string":{"query":"onions","lenient":""}}}"""));
+        Assert.True(r.Status == 200, r.Json.ToJsonString());
+        Assert.Equal(1, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+    }
+
     /// <summary>
     /// index.mapping.depth.limit (20; an object's depth is its dots plus 2, MappingLookup.checkObjectDepthLimit): a field
     /// under 19 new objects is mapped and kept across a restart; under 20 the document is refused, naming the object, and

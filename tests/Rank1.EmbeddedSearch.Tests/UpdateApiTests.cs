@@ -142,6 +142,11 @@ public sealed class UpdateApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
         Assert.Equal("illegal_argument_exception", yes.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
         Assert.Equal("Failed to parse value [yes] as only [true] or [false] are allowed.", yes.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
 
+        // ObjectParser's declareBoolean reads a string with booleanValue(): an empty one is false (it was refused), so
+        // the missing document is not upserted.
+        var empty = await fx.Client.PostAsync("/update-bool/_update/4", """{"doc":{"a":1},"doc_as_upsert":""}""");
+        Assert.Equal((404, "document_missing_exception"), (empty.Status, empty.ErrorType));
+
         var number = await fx.Client.PostAsync("/update-bool/_update/1", """{"doc":{"a":1},"detect_noop":1}""");
         Assert.Equal(400, number.Status);
         Assert.Equal("[1:30] [UpdateRequest] detect_noop doesn't support values of type: VALUE_NUMBER", number.ErrorReason);

@@ -157,7 +157,8 @@ internal sealed class UpdateBody
         }
     }
 
-    // declareBoolean: a JSON boolean, or the string "true"/"false" (Booleans.parseBoolean); any other string fails the field.
+    // declareBoolean: a JSON boolean, or a string as booleanValue() reads it (Booleans.parseBoolean: "true", "false", empty
+    // or blank false); any other string fails the field.
     private static bool Bool(string name, JsonNode? value, string valueAt)
     {
         Expect(name, value, valueAt, JsonValueKind.True, JsonValueKind.False, JsonValueKind.String);
@@ -168,7 +169,7 @@ internal sealed class UpdateBody
 
         try
         {
-            return RequestJson.ParseBoolean(value.GetValue<string>());
+            return RequestJson.StringBooleanValue(value.GetValue<string>());
         }
         catch (EsException e)
         {

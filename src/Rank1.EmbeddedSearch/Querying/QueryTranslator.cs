@@ -723,11 +723,12 @@ internal sealed class QueryTranslator
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
-        // XContentParser.booleanValue: a string is Booleans.parseBoolean's, strict; any other token than a boolean, a 400.
+        // XContentParser.booleanValue: a string is Booleans.parseBoolean's (empty or blank false, else strict); any other
+        // token than a boolean, a 400.
         // Without one, QueryStringQueryBuilder.doToQuery makes a query over every field ("*": no fields and no
         // default_field, or either naming "*") lenient, as it searches numeric, date and boolean fields with the text.
         _lenient = spec["lenient"] is JsonValue l && l.GetValueKind() == JsonValueKind.String
-            ? RequestJson.ParseBoolean(l.GetValue<string>())
+            ? RequestJson.StringBooleanValue(l.GetValue<string>())
             : RequestJson.Bool(spec["lenient"], "lenient") ?? SearchesEveryField(spec);
         try
         {
