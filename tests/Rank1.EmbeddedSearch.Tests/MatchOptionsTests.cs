@@ -152,6 +152,8 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     // A pattern other than "*" takes numeric fields too, and is not lenient by default.
     [InlineData("""{"multi_match":{"query":"dog","fields":["*ear"]}}""", "failed to create query: For input string: \"dog\"")]
     [InlineData("""{"multi_match":{"query":"dog","fields":["*"],"lenient":false}}""", "failed to create query: For input string: \"dog\"")]
+    // booleanValue(): a blank string is Booleans.parseBoolean's default false (it was refused as no boolean).
+    [InlineData("""{"multi_match":{"query":"dog","fields":["*"],"lenient":" "}}""", "failed to create query: For input string: \"dog\"")]
     // QueryParsers.parseRewriteMethod.
     [InlineData("""{"match":{"title":{"query":"fox","fuzzy_rewrite":"bogus"}}}""", "failed to create query: Failed to parse rewrite_method [bogus]")]
     public async Task WhatTheShardCannotBuild_IsItsFailure(string query, string reason) =>
