@@ -27,7 +27,11 @@ internal static class EsAnswers
     /// (<see cref="ChannelParameters.Flag"/>): on when empty or <c>true</c>; a value it refuses, which the host answers
     /// before anything else (<see cref="ChannelParameters.Refusal"/>), is off.
     /// </summary>
-    public static bool Flag(IQueryCollection query, string name) => ChannelParameters.Flag(query.TryGetValue(name, out var v) ? v.ToString() : null);
+    public static bool Flag(IQueryCollection query, string name) => ChannelParameters.Flag(Param(query)(name));
+
+    /// <summary>The URL parameters of <paramref name="query"/>, read one by name (null when absent), as the shared readers take them.</summary>
+    /// <param name="query">The request's decoded URL parameters.</param>
+    public static Func<string, string?> Param(IQueryCollection query) => name => query.TryGetValue(name, out var v) ? v.ToString() : null;
 
     /// <summary>
     /// An error the host answers itself: never filtered (Elasticsearch turns <c>filter_path</c> off for errors, so

@@ -28,7 +28,7 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         var query = context.Request.Query;
         // AbstractCatAction.prepareRequest reads help, RestIndicesAction include_unloaded_segments, with paramAsBoolean
         // (strictly); then BaseRestHandler refuses what they did not read.
-        var param = SearchEndpoints.Param(context);
+        var param = EsHttp.Param(context);
         _ = RequestJson.ParamAsBoolean(param("help"));
         _ = catalog.ReadIndicesOptions(param); // RestIndicesAction: IndicesOptions.fromRequest
         if (flavor == SearchFlavor.OpenSearch)
@@ -109,7 +109,7 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
         }
 
         // RestTable.buildResponse: request.paramAsBoolean("v", false), strictly (?v=yes is a 400, not no header).
-        var header = RequestJson.ParamAsBoolean(SearchEndpoints.Param(context)("v")) ?? false;
+        var header = RequestJson.ParamAsBoolean(EsHttp.Param(context)("v")) ?? false;
         var widths = columns.Select(c => rows.Select(r => r[c.Name].Length).Append(header ? c.Name.Length : 0).Max()).ToArray();
         var text = new StringBuilder();
         if (header)

@@ -21,7 +21,7 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
         var query = context.Request.Query;
         // RestClusterHealthAction.fromRequest reads the indices options, local, the timeouts, then wait_for_status and the
         // wait_for_no_* flags, with paramAsBoolean (strictly), and refuses wait_for_relocating_shards in its own words.
-        var param = SearchEndpoints.Param(context);
+        var param = EsHttp.Param(context);
         _ = catalog.ReadIndicesOptions(param);
         _ = RequestJson.ParamAsBoolean(param("local"));
         // Then master_timeout and timeout (paramAsTime), before wait_for_status. OpenSearch's reads cluster_manager_timeout

@@ -27,8 +27,8 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
         // RestIndexAction reads the versions, then require_alias, require_data_stream and include_source_on_error with
         // paramAsBoolean (strictly: ?require_alias=yes is a 400), then op_type.
-        var condition = WriteCondition.FromQuery(SearchEndpoints.Param(context));
-        ThrowIfBadWriteBooleans(SearchEndpoints.Param(context), "require_alias", "require_data_stream", "include_source_on_error");
+        var condition = WriteCondition.FromQuery(EsHttp.Param(context));
+        ThrowIfBadWriteBooleans(EsHttp.Param(context), "require_alias", "require_data_stream", "include_source_on_error");
         if (!createOnly && opType is not null)
         {
             // IndexRequest.opType(String), either case; another value is refused, not taken as index (an overwrite).
@@ -59,13 +59,13 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task GetAsync(HttpContext context, string index, string id)
     {
         // RestGetAction reads fields only to refuse it, before stored_fields, version and version_type.
-        ThrowIfBadReadBooleans(SearchEndpoints.Param(context));
+        ThrowIfBadReadBooleans(EsHttp.Param(context));
         if (context.Request.Query.ContainsKey("fields"))
         {
             throw EsException.IllegalArgument("the parameter [fields] is no longer supported, please use [stored_fields] to retrieve stored fields or [_source] to load the field from _source");
         }
 
-        var condition = WriteCondition.FromQuery(SearchEndpoints.Param(context));
+        var condition = WriteCondition.FromQuery(EsHttp.Param(context));
         ThrowIfUnknownParameters(context, ParameterApi.Get);
         condition.ValidateForRead();
         var target = catalog.Get(index);
@@ -85,7 +85,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
     public async Task DeleteAsync(HttpContext context, string index, string id)
     {
         var refresh = EsHttp.Refresh(context.Request);
-        var condition = WriteCondition.FromQuery(SearchEndpoints.Param(context));
+        var condition = WriteCondition.FromQuery(EsHttp.Param(context));
         ThrowIfUnknownParameters(context, ParameterApi.Delete);
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(WriteOp.Delete));
         var target = DeleteTarget(index, condition);
@@ -95,7 +95,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     public async Task UpdateAsync(HttpContext context, string index, string id)
     {
-        var param = SearchEndpoints.Param(context);
+        var param = EsHttp.Param(context);
         var refresh = EsHttp.Refresh(context.Request);
         // RestUpdateAction reads its parameters in this order, then the body, then validates the whole request.
         var docAsUpsert = BoolParam(param, "doc_as_upsert");
@@ -143,7 +143,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         // RestBulkAction reads the default _source filtering (FetchSourceContext.parseFromRestRequest), then
         // list_executed_pipelines, require_alias and require_data_stream with paramAsBoolean (strictly), then refresh,
         // then include_source_on_error, all before the body.
-        var param = SearchEndpoints.Param(context);
+        var param = EsHttp.Param(context);
         var defaultFetch = SourceFilter.FromRestRequest(param, flavor == SearchFlavor.Elasticsearch);
         ThrowIfBadWriteBooleans(param, "list_executed_pipelines", "require_alias", "require_data_stream");
         var refresh = EsHttp.Refresh(context.Request);
@@ -404,7 +404,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
     public async Task MgetAsync(HttpContext context, string? pathIndex)
     {
-        ThrowIfBadReadBooleans(SearchEndpoints.Param(context));
+        ThrowIfBadReadBooleans(EsHttp.Param(context));
         // RestMultiGetAction reads fields only to refuse it, in its own words, before it reads the body.
         if (context.Request.Query.ContainsKey("fields"))
         {

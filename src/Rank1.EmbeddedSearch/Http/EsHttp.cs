@@ -138,10 +138,13 @@ internal static class EsHttp
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>The request's URL parameters, read one by name.</summary>
+    internal static Func<string, string?> Param(HttpContext context) => name =>
+        context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+
     // A flag every endpoint reads (pretty, error_trace) as paramAsBoolean reads it; a value it refuses, already
     // answered by RejectedChannelParametersAsync, is off here.
-    private static bool FlagParam(HttpContext context, string name) =>
-        ChannelParameters.Flag(context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null);
+    private static bool FlagParam(HttpContext context, string name) => ChannelParameters.Flag(Param(context)(name));
 
     /// <summary>
     /// The flags every request's channel and dispatch read with <c>paramAsBoolean</c>, before any handler: a value the
@@ -149,7 +152,7 @@ internal static class EsHttp
     /// </summary>
     public static async Task<bool> RejectedChannelParametersAsync(HttpContext context, bool openSearch)
     {
-        if (ChannelParameters.Refusal(name => context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null, openSearch) is not { } refused)
+        if (ChannelParameters.Refusal(Param(context), openSearch) is not { } refused)
         {
             return false;
         }

@@ -20,15 +20,15 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         {
             // Elasticsearch's urlParamsToQueryBuilder refuses q's parameters without q in its own words; OpenSearch's
             // does not read them then, so they are unrecognized parameters (SearchParameters).
-            SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(EsHttp.Param(context), context.Request.Path);
         }
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, Param(context), flavor);
-        _ = catalog.ReadIndicesOptions(Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
+        var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor);
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
         // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
-        var result = executor.Search(index, request, Param(context));
+        var result = executor.Search(index, request, EsHttp.Param(context));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 
@@ -37,25 +37,25 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // RestCountAction reads the body with RestActions.getQueryContent: its first token must start an object
         // ("Expected [START_OBJECT] but found [START_ARRAY]"), and it reads to that object's end and no further, so what
         // follows is never read (unlike _search's checkTrailingTokens). It reads the indices options first of all.
-        _ = catalog.ReadIndicesOptions(Param(context));
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context));
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         if (raw.Length == 0 && flavor == SearchFlavor.Elasticsearch)
         {
             // Without a body RestCountAction reads the URL's query (RestActions.urlParamsToQueryBuilder): Elasticsearch's
             // refuses q's parameters without q in its own words; OpenSearch's does not read them then (ApiParameters).
-            SearchRequest.ThrowIfQueryStringParamsWithoutQ(Param(context), context.Request.Path);
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(EsHttp.Param(context), context.Request.Path);
         }
 
         var body = RequestJson.IsEmpty(raw) ? null : JsonLocations.Remember(SearchBody.Read(raw, checkTrailingTokens: false), raw);
         SearchRequest.CheckCountBody(body, flavor);
         // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
         // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
-        var minScore = MinScoreParam(Param(context)("min_score"));
-        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", Param(context)("terminate_after")));
+        var minScore = MinScoreParam(EsHttp.Param(context)("min_score"));
+        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", EsHttp.Param(context)("terminate_after")));
         // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
         // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
         ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
-        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, Param(context), terminateAfter, minScore)).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, EsHttp.Param(context), terminateAfter, minScore)).ConfigureAwait(false);
     }
 
     // RestRequest.paramAsFloat: Float.parseFloat, else "Failed to parse float parameter [min_score] with value [x]".
@@ -67,18 +67,18 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchParameters.ReadBeforeLines(Param(context), templates: false); // read before the lines, as RestMultiSearchAction does; searches run one by one here
+        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: false); // read before the lines, as RestMultiSearchAction does; searches run one by one here
         // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
-        var param = Param(context);
+        var param = EsHttp.Param(context);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor)));
         // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
         // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
-        await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, Param(context))))).ConfigureAwait(false);
+        await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, EsHttp.Param(context))))).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -132,7 +132,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task ScrollAsync(HttpContext context, string? pathScrollId)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
-        var id = body?["scroll_id"]?.GetValue<string>() ?? pathScrollId ?? Param(context)("scroll_id");
+        var id = body?["scroll_id"]?.GetValue<string>() ?? pathScrollId ?? EsHttp.Param(context)("scroll_id");
         if (id is null)
         {
             // SearchScrollRequest.validate, in the transport action: after BaseRestHandler's check.
@@ -140,11 +140,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;");
         }
 
-        var keepAlive = (body?["scroll"]?.ToString() ?? Param(context)("scroll")) is { } k ? SearchContexts.ParseKeepAlive(k, "scroll") : (TimeSpan?)null;
+        var keepAlive = (body?["scroll"]?.ToString() ?? EsHttp.Param(context)("scroll")) is { } k ? SearchContexts.ParseKeepAlive(k, "scroll") : (TimeSpan?)null;
         ThrowIfUnknownParameters(context, ParameterApi.Scroll);
         // The page's total as this request asks (rest_total_hits_as_int, a response parameter of RestSearchScrollAction
         // read with paramAsBoolean as SearchResponse writes it), not as the search that opened the scroll asked.
-        var totalAsInt = RequestJson.ParamAsBoolean(Param(context)("rest_total_hits_as_int")) ?? false;
+        var totalAsInt = RequestJson.ParamAsBoolean(EsHttp.Param(context)("rest_total_hits_as_int")) ?? false;
         await EsHttp.WriteAsync(context, 200, SearchExecutor.WithTotalHitsAsInt(executor.Scroll(id, keepAlive), totalAsInt)).ConfigureAwait(false);
     }
 
@@ -152,7 +152,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task ClearScrollAsync(HttpContext context, string? pathScrollIds)
     {
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false);
-        var ids = Ids(body?["scroll_id"]) ?? pathScrollIds?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? Param(context)("scroll_id")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var ids = Ids(body?["scroll_id"]) ?? pathScrollIds?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? EsHttp.Param(context)("scroll_id")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
         ThrowIfUnknownParameters(context, ParameterApi.ClearScroll); // before ClearScrollRequest.validate, in the transport action
         if (ids is null)
         {
@@ -170,18 +170,18 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task OpenPointInTimeAsync(HttpContext context, string index, bool openSearch)
     {
         await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        _ = catalog.ReadIndicesOptions(Param(context)); // RestOpenPointInTimeAction reads them first
-        var keepAlive = Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive") : (TimeSpan?)null;
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestOpenPointInTimeAction reads them first
+        var keepAlive = EsHttp.Param(context)("keep_alive") is { } k ? SearchContexts.ParseKeepAlive(k, "keep_alive") : (TimeSpan?)null;
         // RestOpenPointInTimeAction reads allow_partial_search_results with paramAsBoolean, strictly; OpenSearch's
         // RestCreatePitAction allow_partial_pit_creation.
-        _ = RequestJson.ParamAsBoolean(Param(context)(openSearch ? "allow_partial_pit_creation" : "allow_partial_search_results"));
+        _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)(openSearch ? "allow_partial_pit_creation" : "allow_partial_search_results"));
         ThrowIfUnknownParameters(context, ParameterApi.OpenPointInTime); // before OpenPointInTimeRequest.validate, in the transport action
         if (keepAlive is null)
         {
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;");
         }
 
-        var pit = executor.OpenPointInTime(index, keepAlive.Value, Param(context));
+        var pit = executor.OpenPointInTime(index, keepAlive.Value, EsHttp.Param(context));
         var shards = SearchExecutor.Shards(pit.Targets.Count);
         await EsHttp.WriteAsync(context, 200, openSearch
             ? new JsonObject { ["pit_id"] = pit.Id, ["_shards"] = shards, ["creation_time"] = time.GetUtcNow().ToUnixTimeMilliseconds() }
@@ -283,7 +283,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// </summary>
     public async Task DeleteIndexAsync(HttpContext context, string index)
     {
-        _ = catalog.ReadIndicesOptions(Param(context)); // RestDeleteIndexAction: IndicesOptions.fromRequest
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestDeleteIndexAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.DeleteIndex);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
@@ -320,7 +320,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     // The indices an index API names, resolved with its ignore_unavailable and expand_wildcards (IndicesOptions.fromRequest).
     private IReadOnlyList<SearchIndex> Indices(HttpContext context, string? index) =>
-        catalog.Resolve(index, Param(context));
+        catalog.Resolve(index, EsHttp.Param(context));
 
     public async Task GetIndexAsync(HttpContext context, string index)
     {
@@ -357,8 +357,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         // RestGetMappingAction reads the indices options, then local with paramAsBoolean
         // (RestUtils.consumeDeprecatedLocalParameter), strictly.
-        _ = catalog.ReadIndicesOptions(Param(context));
-        _ = RequestJson.ParamAsBoolean(Param(context)("local"));
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context));
+        _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)("local"));
         ThrowIfUnknownParameters(context, ParameterApi.GetMapping);
         var result = new JsonObject();
         foreach (var i in Indices(context, index))
@@ -371,7 +371,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     public async Task RefreshAsync(HttpContext context, string? index)
     {
-        _ = catalog.ReadIndicesOptions(Param(context)); // RestRefreshAction: IndicesOptions.fromRequest
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestRefreshAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.Refresh);
         var indices = Indices(context, index);
         foreach (var i in indices)
@@ -385,10 +385,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     // RestGetIndicesAction (GET and HEAD) reads local, human and include_defaults with paramAsBoolean, strictly.
     private void ReadGetIndexParameters(HttpContext context)
     {
-        _ = catalog.ReadIndicesOptions(Param(context)); // first, with the index
+        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // first, with the index
         foreach (var name in (string[])["local", "human", "include_defaults"])
         {
-            _ = RequestJson.ParamAsBoolean(Param(context)(name));
+            _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)(name));
         }
 
         ThrowIfUnknownParameters(context, ParameterApi.GetIndex);
@@ -402,8 +402,4 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         ApiParameters.ThrowIfUnknown(api, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody);
 
     private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api) => ThrowIfUnknownParameters(context, api, flavor);
-
-    /// <summary>The request's URL parameters, read one by name.</summary>
-    internal static Func<string, string?> Param(HttpContext context) => name =>
-        context.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
 }

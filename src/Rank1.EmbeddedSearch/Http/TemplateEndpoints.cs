@@ -101,7 +101,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         {
             // RestSearchTemplateAction reads the URL with RestSearchAction.parseSearchRequest before the template, and so
             // urlParamsToQueryBuilder refuses q's parameters without q, as _search does (SearchEndpoints.SearchAsync).
-            SearchRequest.ThrowIfQueryStringParamsWithoutQ(SearchEndpoints.Param(context), context.Request.Path);
+            SearchRequest.ThrowIfQueryStringParamsWithoutQ(EsHttp.Param(context), context.Request.Path);
         }
 
         var template = await EsHttp.ReadTemplateRequestAsync(context).ConfigureAwait(false);
@@ -109,7 +109,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         // template renders (in the transport action).
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var rendered = Render(template, null, context.RequestAborted);
-        await EsHttp.WriteAsync(context, 200, executor.Search(index, SearchOf(rendered), SearchEndpoints.Param(context))).ConfigureAwait(false);
+        await EsHttp.WriteAsync(context, 200, executor.Search(index, SearchOf(rendered), EsHttp.Param(context))).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -156,19 +156,19 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchParameters.ReadBeforeLines(SearchEndpoints.Param(context), templates: true); // as RestMultiSearchTemplateAction reads them
+        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: true); // as RestMultiSearchTemplateAction reads them
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item =>
             {
                 var request = SearchTemplateRequest.ReadMsearchLine(item.Source);
-                _ = SearchParameters.ValidateSearchRequest(SearchEndpoints.Param(context)); // RestSearchAction.validateSearchRequest, line by line
+                _ = SearchParameters.ValidateSearchRequest(EsHttp.Param(context)); // RestSearchAction.validateSearchRequest, line by line
                 return (item.Header, Request: request);
             });
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
         await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
         {
-            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), SearchEndpoints.Param(context));
+            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context));
         }))).ConfigureAwait(false);
     }
 }

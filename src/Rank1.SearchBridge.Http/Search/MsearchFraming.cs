@@ -50,7 +50,7 @@ internal static class MsearchFraming
     /// URL before the lines (<see cref="MsearchParameters.ReadBeforeLines"/>): a bad one is a 400 for the whole msearch.
     /// </summary>
     public static int Concurrency(IQueryCollection query, int cap, bool templates) =>
-        MsearchParameters.ReadBeforeLines(name => query.TryGetValue(name, out var v) ? v.ToString() : null, templates) is { } n ? Math.Min(n, cap) : cap;
+        MsearchParameters.ReadBeforeLines(EsAnswers.Param(query), templates) is { } n ? Math.Min(n, cap) : cap;
 
     /// <summary>
     /// The index and URL parameters of one item's search: the header's index (else the path's), the msearch's own

@@ -175,7 +175,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             }
 
             SearchTemplateRequest.ReadMsearchLine(item.Source); // a bad template line fails the whole request, before any search
-            _ = SearchParameters.ValidateSearchRequest(name => query.TryGetValue(name, out var v) ? v.ToString() : null); // as each line is read
+            _ = SearchParameters.ValidateSearchRequest(EsAnswers.Param(query)); // as each line is read
             return new MsearchEntry(null, null, new MsearchTemplate(target.Index, path, target.Parameters, item.Body.ToArray()));
         });
         MsearchFraming.CheckParameters(requestPath, query, backend.Flavor, templates);
@@ -316,7 +316,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             // An msearch item the backend would refuse at parse time, whole; it is asked one search at a time, and would answer it as that item's error.
             SearchBody.CheckWindow(source, openSearch);
             // So would it a flag of the msearch's URL that each of its searches reads, strictly, after its source.
-            _ = SearchParameters.ReadFlagsAfterSource(name => query.TryGetValue(name, out var v) ? v.ToString() : null);
+            _ = SearchParameters.ReadFlagsAfterSource(EsAnswers.Param(query));
         }
 
         var body = source ?? SearchBody.ReadOptional(raw);
@@ -619,7 +619,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // true nor false is the cluster's 400 before anything else is read (the proxy would have read it as off and
         // answered an msearch, or its own error, where the cluster answers this).
         var query = context.Request.Query;
-        if (ChannelParameters.Refusal(name => query.TryGetValue(name, out var v) ? v.ToString() : null, backend.Flavor == BackendFlavor.OpenSearch) is { } channel)
+        if (ChannelParameters.Refusal(EsAnswers.Param(query), backend.Flavor == BackendFlavor.OpenSearch) is { } channel)
         {
             await WriteRefusalAsync(context, 400, channel.Body, channel.Pretty, channel.Reason).ConfigureAwait(false);
             return true;
@@ -855,7 +855,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         order is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Equals("asc", StringComparison.OrdinalIgnoreCase);
 
     // As RestSearchAction reads them (request.paramAsInt: Integer.parseInt, so "1.5" and " 10" are refused).
-    private static int? Int(IQueryCollection query, string name) => XContentInt.Param(name, query.TryGetValue(name, out var v) ? v.ToString() : null);
+    private static int? Int(IQueryCollection query, string name) => XContentInt.Param(name, EsAnswers.Param(query)(name));
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
     private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);
