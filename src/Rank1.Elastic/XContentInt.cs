@@ -98,11 +98,22 @@ internal static partial class XContentInt
         return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}");
     }
 
+    /// <summary>
+    /// Whether Jackson reads a JSON number's literal as a <c>VALUE_NUMBER_INT</c> (no '.', 'e' or 'E', however many
+    /// digits) rather than a <c>VALUE_NUMBER_FLOAT</c>.
+    /// </summary>
+    /// <param name="literal">The number as written.</param>
+    internal static bool IsIntegerLiteral(ReadOnlySpan<char> literal) => literal.IndexOfAny('.', 'e', 'E') < 0;
+
+    /// <summary>Jackson's token name for a JSON number's literal (<see cref="IsIntegerLiteral"/>), as its errors name it.</summary>
+    /// <param name="literal">The number as written.</param>
+    internal static string NumberToken(string literal) => IsIntegerLiteral(literal) ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT";
+
     /// <summary>Jackson's <c>getIntValue()</c> on a JSON number's literal: the int, or null past an int's range.</summary>
     /// <param name="text">The number as written.</param>
     internal static int? NumberInRange(string text)
     {
-        if (text.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
+        if (IsIntegerLiteral(text))
         {
             // JSON allows no leading zero, so an integer literal of more digits than int.MaxValue's 10 is past an
             // int's range: refused without parsing (a literal of millions of digits would take BigInteger seconds).

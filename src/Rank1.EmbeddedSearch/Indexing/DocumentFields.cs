@@ -300,7 +300,7 @@ internal static partial class DocumentFields
     // double, which must lie within a long's range, then cast (toward zero). Null past the range.
     private static long? LongInRange(string literal)
     {
-        if (literal.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
+        if (XContentInt.IsIntegerLiteral(literal))
         {
             return literal.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(literal, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
         }
@@ -399,8 +399,8 @@ internal static partial class DocumentFields
         return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
     }
 
-    // Jackson's token for a JSON number: VALUE_NUMBER_INT without '.', 'e' or 'E' (however many digits), else VALUE_NUMBER_FLOAT.
-    internal static string JacksonNumberToken(JsonValue value) => value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') < 0 ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT";
+    // Jackson's token for a JSON number (XContentInt.NumberToken).
+    internal static string JacksonNumberToken(JsonValue value) => XContentInt.NumberToken(value.ToJsonString());
 
     // Where DocumentParser refuses a field new to a "strict" object (ensureNotStrict): at the token it stands on, the
     // field's value; for a value in an array, the array's START_ARRAY (parseArrayDynamic refuses before the elements).

@@ -231,7 +231,7 @@ internal sealed record MatchOptions(
         JsonValueKind.False => false,
         JsonValueKind.String => RequestJson.StringBooleanValue(value.GetValue<string>()),
         _ => throw EsException.Foreign(400, "x_content_parse_exception",
-            $"Current token ({(value.ToJsonString().AsSpan().IndexOfAny('.', 'e', 'E') >= 0 ? "VALUE_NUMBER_FLOAT" : "VALUE_NUMBER_INT")}) not of boolean type"),
+            $"Current token ({XContentInt.NumberToken(value.ToJsonString())}) not of boolean type"),
     };
 
     /// <summary>
