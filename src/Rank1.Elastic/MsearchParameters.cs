@@ -43,6 +43,7 @@ internal static class MsearchParameters
     /// <summary>
     /// What the msearch reads of its URL before its lines, in its order, and its <c>max_concurrent_searches</c>
     /// (<see cref="MsearchLines.MaxConcurrentSearches"/>), or null when absent. <c>RestMultiSearchAction.parseRequest</c>:
+    /// the indices options (<c>IndicesOptions.fromRequest</c>, <see cref="IndicesOptionsParameters.Read"/>), then
     /// <c>max_concurrent_searches</c>, then <c>pre_filter_shard_size</c> and <c>max_concurrent_shard_requests</c> with
     /// <c>paramAsInt</c> ("Failed to parse int parameter [pre_filter_shard_size] with value [x]"), then
     /// <c>parseMultiLineRequest</c>'s <c>paramAsBoolean("ccs_minimize_roundtrips", true)</c>; an
@@ -51,9 +52,15 @@ internal static class MsearchParameters
     /// </summary>
     /// <param name="param">A URL parameter's value by name, or null when absent.</param>
     /// <param name="templates">Whether it is an <c>_msearch/template</c>.</param>
-    public static int? ReadBeforeLines(Func<string, string?> param, bool templates)
+    /// <param name="openSearch">Whether OpenSearch's reading of the indices options applies.</param>
+    public static int? ReadBeforeLines(Func<string, string?> param, bool templates, bool openSearch)
     {
         ArgumentNullException.ThrowIfNull(param);
+        if (!templates)
+        {
+            _ = IndicesOptionsParameters.Read(param, openSearch); // IndicesOptions.fromRequest, first of all
+        }
+
         var concurrency = MsearchLines.MaxConcurrentSearches(param(MaxConcurrentSearches));
         if (!templates)
         {

@@ -136,11 +136,14 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal(200, JsonNode.Parse(answer)!["responses"]![0]!["status"]!.GetValue<int>());
     }
 
-    // RestMultiSearchAction.parseRequest reads these of the URL before any line (max_concurrent_searches,
-    // pre_filter_shard_size and max_concurrent_shard_requests with paramAsInt, then parseMultiLineRequest's
-    // ccs_minimize_roundtrips; RestMultiSearchTemplateAction the first and the last): before a bad first line, and
-    // refused for the whole msearch, where the proxy had run its searches and answered 200.
+    // RestMultiSearchAction.parseRequest reads these of the URL before any line (the indices options with
+    // IndicesOptions.fromRequest, max_concurrent_searches, pre_filter_shard_size and max_concurrent_shard_requests with
+    // paramAsInt, then parseMultiLineRequest's ccs_minimize_roundtrips; RestMultiSearchTemplateAction the second and the
+    // last): before a bad first line, and refused for the whole msearch, where the proxy had run its searches and
+    // answered 200 (the indices options: each search its own 400).
     [Theory]
+    [InlineData("_msearch?ignore_unavailable=yes", "Could not convert [ignore_unavailable] to boolean")]
+    [InlineData("_msearch?expand_wildcards=bogus", "No valid expand wildcard value [bogus]")]
     [InlineData("_msearch?pre_filter_shard_size=abc", "Failed to parse int parameter [pre_filter_shard_size] with value [abc]")]
     [InlineData("_msearch?max_concurrent_shard_requests=1.5", "Failed to parse int parameter [max_concurrent_shard_requests] with value [1.5]")]
     [InlineData("_msearch?ccs_minimize_roundtrips=yes", "Failed to parse value [yes] as only [true] or [false] are allowed.")]

@@ -67,7 +67,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: false); // read before the lines, as RestMultiSearchAction does; searches run one by one here
+        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: false, flavor == SearchFlavor.OpenSearch); // read before the lines, as RestMultiSearchAction does; searches run one by one here
         // Every line is read, and every search body parsed, before any search runs, as Elasticsearch reads them: one bad
         // line, unknown key, negative from or size, or unknown query is a 400 for the whole msearch (SearchRequest.Read).
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);

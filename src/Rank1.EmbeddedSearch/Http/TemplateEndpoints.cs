@@ -156,7 +156,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: true); // as RestMultiSearchTemplateAction reads them
+        MsearchParameters.ReadBeforeLines(EsHttp.Param(context), templates: true, flavor == SearchFlavor.OpenSearch); // as RestMultiSearchTemplateAction reads them
         var body = await SearchEndpoints.MsearchBodyAsync(context).ConfigureAwait(false);
         var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
             item =>

@@ -166,48 +166,9 @@ internal sealed partial class IndexCatalog : IDisposable
     public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param) =>
         Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
 
-    /// <summary>
-    /// The URL's indices options as <c>IndicesOptions.fromParameters</c> reads them: <c>expand_wildcards</c> first
-    /// (each of <c>open</c>, <c>closed</c>, <c>hidden</c>, <c>all</c>, <c>none</c>, or "No valid expand wildcard
-    /// value [x]"), then Elasticsearch 9's <c>allow_no_indices</c> (a wildcard matching nothing is no error here either
-    /// way), the deprecated <c>ignore_throttled</c> (no index is throttled here) and <c>ignore_unavailable</c>, whose
-    /// value (default false) it answers: each with <c>nodeBooleanValue(value, name)</c>, so exactly <c>true</c> or
-    /// <c>false</c>, an empty one too being "Could not convert [ignore_unavailable] to boolean". OpenSearch 2.x reads
-    /// them with a default (empty is the default), <c>ignore_unavailable</c> first. A handler reads them first of
-    /// all (<c>RestCountAction</c> before its query): call it there.
-    /// </summary>
+    /// <summary>The URL's indices options (<see cref="IndicesOptionsParameters.Read"/>, in this catalog's flavour): whether <c>ignore_unavailable</c> is on.</summary>
     /// <param name="param">The request's URL parameters.</param>
-    public bool ReadIndicesOptions(Func<string, string?> param)
-    {
-        // Strings.splitStringByCommaToArray is Java's split(","): an empty value gives none, and empty entries are kept
-        // but for the trailing ones (",open" and "open,,closed" name the empty state).
-        var states = (param("expand_wildcards") ?? "").Split(',');
-        var count = states.Length;
-        while (count > 0 && states[count - 1].Length == 0)
-        {
-            count--;
-        }
-
-        foreach (var state in states.Take(count))
-        {
-            if (state is not ("open" or "closed" or "hidden" or "all" or "none"))
-            {
-                throw EsException.IllegalArgument($"No valid expand wildcard value [{state}]");
-            }
-        }
-
-        if (_flavor == SearchFlavor.OpenSearch)
-        {
-            var ignoreUnavailable = RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable") ?? false;
-            _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices");
-            _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled");
-            return ignoreUnavailable;
-        }
-
-        _ = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices", withDefault: false);
-        _ = RequestJson.NodeBooleanValue(param("ignore_throttled"), "ignore_throttled", withDefault: false);
-        return RequestJson.NodeBooleanValue(param("ignore_unavailable"), "ignore_unavailable", withDefault: false) ?? false;
-    }
+    public bool ReadIndicesOptions(Func<string, string?> param) => IndicesOptionsParameters.Read(param, _flavor == SearchFlavor.OpenSearch);
 
     /// <summary>Elasticsearch's <c>expand_wildcards</c>: <c>all</c> or <c>hidden</c> reach hidden indices.</summary>
     public static bool ExpandsHidden(string? expandWildcards) =>

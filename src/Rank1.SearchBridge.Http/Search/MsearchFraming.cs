@@ -49,8 +49,8 @@ internal static class MsearchFraming
     /// The msearch's <c>max_concurrent_searches</c>, within the operator's cap, read with what the engine reads of the
     /// URL before the lines (<see cref="MsearchParameters.ReadBeforeLines"/>): a bad one is a 400 for the whole msearch.
     /// </summary>
-    public static int Concurrency(IQueryCollection query, int cap, bool templates) =>
-        MsearchParameters.ReadBeforeLines(EsAnswers.Param(query), templates) is { } n ? Math.Min(n, cap) : cap;
+    public static int Concurrency(IQueryCollection query, int cap, bool templates, BackendFlavor flavor) =>
+        MsearchParameters.ReadBeforeLines(EsAnswers.Param(query), templates, flavor == BackendFlavor.OpenSearch) is { } n ? Math.Min(n, cap) : cap;
 
     /// <summary>
     /// The index and URL parameters of one item's search: the header's index (else the path's), the msearch's own

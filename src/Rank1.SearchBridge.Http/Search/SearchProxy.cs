@@ -133,7 +133,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // Elasticsearch's order (RestMultiSearchAction.parseRequest, then BaseRestHandler.handleRequest): max_concurrent_searches
         // is read first, then the lines (contentOrSourceParam, which refuses a request with neither a body nor a source),
         // and only once every line is read are the parameters nothing read refused (MsearchFraming.CheckParameters).
-        var concurrency = MsearchFraming.Concurrency(query, o.MaxConcurrentSearches, templates);
+        var concurrency = MsearchFraming.Concurrency(query, o.MaxConcurrentSearches, templates, backend.Flavor);
         if (raw.Length == 0)
         {
             throw new EsException(400, "parse_exception", "request body or source parameter is required");
