@@ -146,6 +146,44 @@ internal static partial class XContentInt
         return double.IsNaN(d) ? 0 : (int)d;
     }
 
+    /// <summary>
+    /// Java's <c>Double.toString</c>: <c>Infinity</c>, <c>-0.0</c>, shortest digits, plain between 10^-3 and 10^7 (with a
+    /// <c>.0</c> when whole), else computerized scientific notation (<c>d.dddEn</c>).
+    /// </summary>
+    /// <param name="d">The double.</param>
+    internal static string JavaDoubleToString(double d)
+    {
+        if (double.IsInfinity(d))
+        {
+            return d > 0 ? "Infinity" : "-Infinity";
+        }
+
+        if (d == 0)
+        {
+            return double.IsNegative(d) ? "-0.0" : "0.0";
+        }
+
+        // Plain between 10^-3 and 10^7, else computerized scientific notation (d.dddEn), its digits and exponent both
+        // from the shortest round-trip text (an exponent from a 17-digit rounding would make 1e39, held as
+        // 9.99999999999999939E38, 1.0E38).
+        var abs = Math.Abs(d);
+        var r = abs.ToString("R", CultureInfo.InvariantCulture);
+        if (abs is >= 1e-3 and < 1e7)
+        {
+            return (d < 0 ? "-" : string.Empty) + r + (r.Contains('.', StringComparison.Ordinal) ? string.Empty : ".0");
+        }
+
+        var cut = r.IndexOf('E', StringComparison.Ordinal);
+        var mantissa = cut < 0 ? r : r[..cut];
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length;
+        var digits = mantissa.Replace(".", string.Empty, StringComparison.Ordinal);
+        point += cut < 0 ? 0 : int.Parse(r[(cut + 1)..], CultureInfo.InvariantCulture);
+        var lead = digits.Length - digits.TrimStart('0').Length;
+        digits = digits.Trim('0');
+        return (d < 0 ? "-" : string.Empty) + digits[0] + "." + (digits.Length > 1 ? digits[1..] : "0") + "E"
+            + (point - lead - 1).ToString(CultureInfo.InvariantCulture);
+    }
+
     // Java's Double.parseDouble (FloatingDecimal.readJavaFormatString): trimmed of every char up to U+0020, an optional
     // sign, then NaN, Infinity, a hexadecimal float (0x1.8p1) or a decimal one (1, 1., .5, 1e1) with an optional
     // f/F/d/D suffix; ASCII digits only. Anything else is a NumberFormatException naming the trimmed text.

@@ -104,6 +104,19 @@ public sealed class SearchTemplateTests(ServerFixture fx) : IClassFixture<Server
         AssertJson("""{"a":"say \"hi\"\\\n\ttab","b":42,"c":"x","d":""}""", output);
     }
 
+    // A number param is the Double Jackson reads, written with Java's Double.toString: shortest digits, and an exponent
+    // from those digits (1e39, held as 9.99999999999999939E38, is 1.0E39; it rendered 1.0E38).
+    [Fact]
+    public async Task RenderTemplate_NumberParams_AreWrittenAsJavasDoubleToString()
+    {
+        var output = await RenderAsync(new JsonObject
+        {
+            ["source"] = """{"a":"{{big}}","b":"{{small}}","c":"{{plain}}","d":"{{whole}}"}""",
+            ["params"] = JsonNode.Parse("""{"big":1e39,"small":1.5e-5,"plain":2.50,"whole":7}"""),
+        });
+        AssertJson("""{"a":"1.0E39","b":"1.5E-5","c":"2.5","d":"7"}""", output);
+    }
+
     [Fact]
     public async Task RenderTemplate_DottedNamesAndListIndices_ResolveAsElasticsearch()
     {

@@ -466,38 +466,11 @@ internal static partial class DocumentFields
         null => "null",
         JsonObject o => "{" + string.Join(", ", JavaHashMapOrder(o.Select(p => p.Key).ToList()).Select(k => k + "=" + JavaPreview(o[k]))) + "}",
         JsonArray a => "[" + string.Join(", ", a.Select(JavaPreview)) + "]",
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && !v.TryGetValue<long>(out _) && v.TryGetValue<double>(out var d) && !IsIntegerLiteral(v) => JavaDouble(d),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && !v.TryGetValue<long>(out _) && v.TryGetValue<double>(out var d) && !IsIntegerLiteral(v) => XContentInt.JavaDoubleToString(d),
         _ => AsString(node.AsValue()),
     };
 
     private static bool IsIntegerLiteral(JsonValue v) => v.ToJsonString().All(c => c is '-' || char.IsAsciiDigit(c));
-
-    // Double.toString: shortest digits, decimal for 1e-3 <= |d| < 1e7 (with a ".0" when whole), else d.dddE[-]n.
-    private static string JavaDouble(double d)
-    {
-        if (double.IsInfinity(d))
-        {
-            return d > 0 ? "Infinity" : "-Infinity"; // a literal past double's range (1e400), as Jackson's numberValue() reads it
-        }
-
-        var abs = Math.Abs(d);
-        if (abs is >= 1e-3 and < 1e7 || d == 0)
-        {
-            var s = d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-            return s.Contains('.', StringComparison.Ordinal) || s.Contains('E', StringComparison.Ordinal) ? s : s + ".0";
-        }
-
-        var r = abs.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        var cut = r.IndexOf('E', StringComparison.Ordinal);
-        var mantissa = cut < 0 ? r : r[..cut];
-        var point = mantissa.IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length;
-        var digits = mantissa.Replace(".", string.Empty, StringComparison.Ordinal);
-        point += cut < 0 ? 0 : int.Parse(r[(cut + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        var lead = digits.Length - digits.TrimStart('0').Length;
-        digits = digits.Trim('0');
-        return (d < 0 ? "-" : string.Empty) + digits[0] + "." + (digits.Length > 1 ? digits[1..] : "0") + "E"
-            + (point - lead - 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
 
     // The order a java.util.HashMap filled with these keys in turn iterates them: by bucket (String.hashCode spread by
     // h ^ h >>> 16, masked by the table size, 16 doubled whenever the size passes three quarters of it), and in a

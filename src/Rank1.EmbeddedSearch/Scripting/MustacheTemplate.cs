@@ -426,39 +426,8 @@ internal sealed class MustacheTemplate
         _ => "null",
     };
 
-    private static string JavaNumber(string raw)
-    {
-        if (!raw.Contains('.', StringComparison.Ordinal) && !raw.Contains('e', StringComparison.OrdinalIgnoreCase))
-        {
-            return raw;
-        }
-
-        var d = double.Parse(raw, CultureInfo.InvariantCulture);
-        if (double.IsInfinity(d))
-        {
-            return d > 0 ? "Infinity" : "-Infinity";
-        }
-
-        if (d == 0)
-        {
-            return double.IsNegative(d) ? "-0.0" : "0.0";
-        }
-
-        // Double.toString: plain between 10^-3 and 10^7, else computerized scientific notation (d.dddEn).
-        var sign = d < 0 ? "-" : "";
-        var abs = Math.Abs(d);
-        var roundTrip = abs.ToString("R", CultureInfo.InvariantCulture);
-        if (abs is >= 1e-3 and < 1e7)
-        {
-            return sign + roundTrip + (roundTrip.Contains('.', StringComparison.Ordinal) ? "" : ".0");
-        }
-
-        var scientific = abs.ToString("E16", CultureInfo.InvariantCulture);
-        var exponent = int.Parse(scientific[(scientific.IndexOf('E', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture);
-        var digits = new string(roundTrip.TakeWhile(c => c != 'E').Where(char.IsAsciiDigit).ToArray()).TrimStart('0').TrimEnd('0');
-        digits = digits.Length == 0 ? "0" : digits;
-        return $"{sign}{digits[0]}.{(digits.Length > 1 ? digits[1..] : "0")}E{exponent}";
-    }
+    private static string JavaNumber(string raw) =>
+        XContentInt.IsIntegerLiteral(raw) ? raw : XContentInt.JavaDoubleToString(double.Parse(raw, CultureInfo.InvariantCulture));
 
     /// <summary>Jackson's <c>JsonStringEncoder.quoteAsString</c>: <c>"</c> and <c>\</c> escaped, control characters as <c>\n</c>, <c>\t</c>.. or <c>\u00XX</c>.</summary>
     internal static string JsonEscape(string text)
