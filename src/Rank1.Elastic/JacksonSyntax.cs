@@ -22,7 +22,14 @@ internal static class JacksonSyntax
     /// Whether Jackson 2.17 and later (jackson-core #1173) report it one column earlier, at the character that was wrong
     /// (<c>_currentLocationMinusOne</c>: an unexpected character, a close marker of the wrong kind, an unrecognized escape).
     /// </param>
-    internal sealed record Error(bool EndOfInput, string Message, int Line, int Column, bool AtCharacter = false)
+    /// <param name="Token">
+    /// Where the token Jackson stood on when it failed starts (<c>getTokenLocation()</c>: the last token it returned, or
+    /// the field name whose value it was reading, or a close marker it read), as Elasticsearch's <c>DocumentParser</c>
+    /// places the <c>document_parsing_exception</c> that wraps the error; null when the error is inside a string value,
+    /// which a document's parser reads with <c>text()</c>, not <c>nextToken()</c>.
+    /// </param>
+    /// <param name="AtRoot">Whether the error is outside every object and array (before or after the first root value, or in a root scalar).</param>
+    internal sealed record Error(bool EndOfInput, string Message, int Line, int Column, bool AtCharacter = false, Location? Token = null, bool AtRoot = false)
     {
         /// <summary>The column as Jackson 2.17 and later report it (OpenSearch 2.16 and later pin one).</summary>
         public int ColumnSince217 => AtCharacter ? Column - 1 : Column;
@@ -103,6 +110,10 @@ internal static class JacksonSyntax
         private int line = 1;
         private int rowStart;
 
+        // Jackson's getTokenLocation(): where the token it stands on starts; unknown inside a string value.
+        private Location token = new(1, 1);
+        private bool inValueString;
+
         private readonly int Column => pos - rowStart + 1;
 
         public Error? Run()
@@ -125,7 +136,7 @@ internal static class JacksonSyntax
                         return null;
                     }
 
-                    state = c is '}' or ']' ? throw new NotModelled() : ReadValue(c);
+                    state = c is '}' or ']' ? throw new NotModelled() : ReadValue(c, afterName: false);
                 }
             }
             catch (Found found)
@@ -143,7 +154,7 @@ internal static class JacksonSyntax
             switch (state)
             {
                 case State.ValueAfterComma:
-                    return ReadValue(SkipWhitespace(endAllowed: false));
+                    return ReadValue(SkipWhitespace(endAllowed: false), afterName: false);
                 case State.AfterOpenObject:
                 case State.NameAfterComma:
                 {
@@ -158,14 +169,17 @@ internal static class JacksonSyntax
                         throw Unexpected(c, "was expecting double-quote to start field name");
                     }
 
+                    // The name's token is its quote (_updateNameLocation); until it is read, the one before it.
+                    var name = new Location(line, pos - rowStart);
                     ReadString("name");
+                    token = name;
                     return State.Colon;
                 }
 
                 case State.AfterOpenArray:
                 {
                     var c = SkipWhitespace(endAllowed: true);
-                    return c is ']' or '}' ? Close(c) : ReadValue(c);
+                    return c is ']' or '}' ? Close(c) : ReadValue(c, afterName: false);
                 }
 
                 case State.Colon:
@@ -176,7 +190,7 @@ internal static class JacksonSyntax
                         throw Unexpected(c, "was expecting a colon to separate field name and value");
                     }
 
-                    return ReadValue(SkipWhitespace(endAllowed: true, withinEntries: true));
+                    return ReadValue(SkipWhitespace(endAllowed: true, withinEntries: true), afterName: true);
                 }
 
                 default:
@@ -206,6 +220,8 @@ internal static class JacksonSyntax
                 throw new NotModelled();
             }
 
+            token = new(line, pos - rowStart); // _closeArrayScope/_closeObjectScope: _updateLocation, then the check
+
             var (isObject, startLine, startColumn) = open.Peek();
             if (isObject != (c == '}'))
             {
@@ -217,22 +233,36 @@ internal static class JacksonSyntax
             return open.Count == 0 ? State.Value : State.AfterValue;
         }
 
-        // A value starting with c, already read (_nextTokenNotInObject, _handleUnexpectedValue).
-        private State ReadValue(int c)
+        // A value starting with c, already read (_nextTokenNotInObject, _handleUnexpectedValue). Outside an object its
+        // token is where Jackson stands from the start (_updateLocation); after a field name Jackson reads it within the
+        // name's nextToken, so the name stays the token until the value is read.
+        private State ReadValue(int c, bool afterName)
         {
+            var at = new Location(line, pos - rowStart);
+            if (!afterName)
+            {
+                token = at;
+            }
+
             switch (c)
             {
                 case '{':
+                    token = at;
                     open.Push((true, line, pos - rowStart));
                     return State.AfterOpenObject;
                 case '[':
+                    token = at;
                     open.Push((false, line, pos - rowStart));
                     return State.AfterOpenArray;
                 case '"':
+                    token = at;
+                    inValueString = true;
                     ReadString(null);
+                    inValueString = false;
                     return Done();
                 case '-' or (>= '0' and <= '9'):
                     ReadNumber(c);
+                    token = at;
                     return Done();
                 case ']' when open.Count > 0 && !open.Peek().Object:
                 case ',':
@@ -249,10 +279,11 @@ internal static class JacksonSyntax
                     end++;
                 }
 
-                var token = Encoding.ASCII.GetString(text[start..end]);
-                if (token is "true" or "false" or "null")
+                var word = Encoding.ASCII.GetString(text[start..end]);
+                if (word is "true" or "false" or "null")
                 {
                     pos = end;
+                    token = at;
                     return Done();
                 }
 
@@ -261,9 +292,9 @@ internal static class JacksonSyntax
                     throw new NotModelled();
                 }
 
-                if (token.Length >= MaxErrorToken)
+                if (word.Length >= MaxErrorToken)
                 {
-                    token = token[..MaxErrorToken] + "...";
+                    word = word[..MaxErrorToken] + "...";
                     pos = start + MaxErrorToken;
                 }
                 else
@@ -271,7 +302,7 @@ internal static class JacksonSyntax
                     pos = Math.Min(end + 1, text.Length);
                 }
 
-                throw Fail($"Unrecognized token '{token}': was expecting {ValidValues}");
+                throw Fail($"Unrecognized token '{word}': was expecting {ValidValues}");
             }
 
             throw Unexpected(c, $"expected a valid value {ValidValues}");
@@ -526,9 +557,11 @@ internal static class JacksonSyntax
         private readonly Found Unexpected(int c, string comment) =>
             c >= 0x80 ? throw new NotModelled() : Fail($"Unexpected character ({CharDescription(c)}): {comment}", atCharacter: true);
 
-        private readonly Found Fail(string message, bool atCharacter = false) => new(new Error(false, message, line, Column, atCharacter));
+        private readonly Found Fail(string message, bool atCharacter = false) =>
+            new(new Error(false, message, line, Column, atCharacter, inValueString ? null : token, open.Count == 0));
 
-        private readonly Found Eof(string message) => new(new Error(true, "Unexpected end-of-input" + message, line, Column));
+        private readonly Found Eof(string message) =>
+            new(new Error(true, "Unexpected end-of-input" + message, line, Column, Token: inValueString ? null : token, AtRoot: open.Count == 0));
     }
 
     // ParserMinimalBase._getCharDesc, for an ASCII character.

@@ -174,6 +174,77 @@ internal static class RequestJson
     }
 
     /// <summary>
+    /// A document (an index or create request's source, a bulk item's) that does not parse, as Elasticsearch 9's
+    /// <c>DocumentParser.parseDocument</c> answers it on the shard: the parser's error (<see cref="ParseFailure"/>'s
+    /// <c>x_content_parse_exception</c> or <c>x_content_e_o_f_exception</c>, Jackson's error under it) met inside the
+    /// document's object is wrapped by <c>wrapInDocumentParsingException</c>, a <c>document_parsing_exception</c>
+    /// "[line:col] failed to parse: " and the error's reason, placed at the token the parser stood on
+    /// (<see cref="JacksonSyntax.Error.Token"/>); one met before or after that object (<c>validateStart</c>,
+    /// <c>validateEnd</c>) is rethrown as a <c>document_parsing_exception</c> at the error's own place, its reason the
+    /// error's ("[1:10] [1:10] Unrecognized token ..."); a document that starts with no object is "Malformed content, must
+    /// start with an object"; a value after the object is <c>validateEnd</c>'s <c>illegal_argument_exception</c>
+    /// "Malformed content, found extra data after parsing: START_OBJECT". The root cause is the
+    /// <c>document_parsing_exception</c>: its cause is not Elasticsearch's own. <see cref="EsException.OpenSearchForm"/>
+    /// holds OpenSearch's answer, whose <c>DocumentParser</c> wraps every failure in a <c>mapper_parsing_exception</c>
+    /// "failed to parse" caused by the parser's own error.
+    /// </summary>
+    /// <param name="e">System.Text.Json's error.</param>
+    /// <param name="text">The document's text.</param>
+    public static EsException DocumentParseFailure(JsonException e, ReadOnlySpan<byte> text)
+    {
+        var parsed = ParseFailure(e, text);
+        var cause = EsException.Foreign(parsed.Status, parsed.Type, parsed.Message, parsed.CausedBy);
+        EsException elasticsearch;
+        if (JacksonSyntax.Find(text) is not { } found)
+        {
+            var reader = new Utf8JsonReader(text, ReaderOptions with { AllowMultipleValues = true });
+            var extra = JsonTokenType.None;
+            var objectEnd = false;
+            try
+            {
+                objectEnd = reader.Read() && reader.TokenType == JsonTokenType.StartObject && ObjectEnd(ref reader, text.Length, out extra) < text.Length;
+            }
+            catch (JsonException)
+            {
+            }
+
+            elasticsearch = objectEnd && extra != JsonTokenType.None
+                ? EsException.Foreign(400, "illegal_argument_exception", $"Malformed content, found extra data after parsing: {TokenName(extra)}")
+                : new EsException(400, "document_parsing_exception", $"failed to parse: {parsed.Message}", null, cause);
+        }
+        else if (found.AtRoot)
+        {
+            elasticsearch = new EsException(400, "document_parsing_exception", $"{new Elastic.Location(found.Line, found.Column)} {parsed.Message}", null, cause);
+        }
+        else if (!StartsWithObject(text))
+        {
+            elasticsearch = new EsException(400, "document_parsing_exception", "Malformed content, must start with an object");
+        }
+        else
+        {
+            elasticsearch = new EsException(400, "document_parsing_exception", $"{(found.Token is { } token ? $"{token} " : "")}failed to parse: {parsed.Message}", null, cause);
+        }
+
+        elasticsearch.OpenSearchForm = elasticsearch.Message == "Malformed content, must start with an object" ? new EsException(400, "mapper_parsing_exception", elasticsearch.Message)
+            : new EsException(400, "mapper_parsing_exception", "failed to parse", null, elasticsearch.Type == "illegal_argument_exception" ? elasticsearch : parsed.OpenSearchForm ?? cause);
+        return elasticsearch;
+    }
+
+    // Whether the first token of text is an object's start (DocumentParser.validateStart).
+    private static bool StartsWithObject(ReadOnlySpan<byte> text)
+    {
+        var reader = new Utf8JsonReader(text, ReaderOptions with { AllowMultipleValues = true });
+        try
+        {
+            return reader.Read() && reader.TokenType == JsonTokenType.StartObject;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Where byte <paramref name="index"/> of <paramref name="text"/> is, as Jackson's <c>XContentLocation</c> prints it
     /// in an error reason: <c>[line:column]</c>, both from 1.
     /// </summary>

@@ -158,4 +158,80 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
             $"[1:8] failed to parse field [age] of type [long] in document with id '{id}'. Preview of field's value: '{text}'");
         Assert.Equal(cause, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
+
+    [Theory]
+    // DocumentParser.internalParseDocument: the parser's error (JsonXContentParser.nextToken wraps Jackson's) met inside
+    // the document's object is wrapped by wrapInDocumentParsingException at parser.getTokenLocation(): a field name whose
+    // value Jackson was reading (it reads a value's first token within the name's nextToken), else the last token read.
+    [InlineData("{\"a\":}", "[1:2] failed to parse: ", "x_content_parse_exception", "[1:7] ",
+        "json_parse_exception", "Unexpected character ('}' (code 125)): expected a value\n at [Source: (byte[])\"{\"a\":}\"; line: 1, column: 7]")]
+    [InlineData("{\"a\":tru}", "[1:2] failed to parse: ", "x_content_parse_exception", "[1:10] ",
+        "json_parse_exception", "Unrecognized token 'tru': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: (byte[])\"{\"a\":tru}\"; line: 1, column: 10]")]
+    [InlineData("{\"x\": [1, 2 3]}", "[1:11] failed to parse: ", "x_content_parse_exception", "[1:14] ",
+        "json_parse_exception", "Unexpected character ('3' (code 51)): was expecting comma to separate Array entries\n at [Source: (byte[])\"{\"x\": [1, 2 3]}\"; line: 1, column: 14]")]
+    // A close marker of the wrong kind: Jackson stands on it (_closeArrayScope updates the location before it checks).
+    [InlineData("{\n\"o\": {\"a\": 1]}", "[2:13] failed to parse: ", "x_content_parse_exception", "[2:14] ",
+        "json_parse_exception", "Unexpected close marker ']': expected '}' (for Object starting at [Source: (byte[])\"{\n\"o\": {\"a\": 1]}\"; line: 2, column: 6])\n at [Source: (byte[])\"{\n\"o\": {\"a\": 1]}\"; line: 2, column: 14]")]
+    // The end of the text inside the object: XContentEOFException, "Unexpected end of file".
+    [InlineData("{\"a\":1", "[1:6] failed to parse: ", "x_content_e_o_f_exception", "[1:7] ",
+        "json_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: (byte[])\"{\"a\":1\"; line: 1, column: 1])\n at [Source: (byte[])\"{\"a\":1\"; line: 1, column: 7]")]
+    public async Task ADocumentThatIsNotJson_IsDocumentParsersError_WrappingTheParsers(string document, string prefix, string causeType, string causeAt, string jacksonType, string jackson)
+    {
+        var r = await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", document);
+        var inner = causeType == "x_content_e_o_f_exception" ? "Unexpected end of file" : jackson;
+        r.AssertError(400, "document_parsing_exception", prefix + causeAt + inner);
+        var cause = r.Json["error"]!["caused_by"]!;
+        Assert.Equal(causeType, cause["type"]!.GetValue<string>());
+        Assert.Equal(causeAt + inner, cause["reason"]!.GetValue<string>());
+        Assert.Equal(jacksonType, cause["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal(jackson, cause["caused_by"]!["reason"]!.GetValue<string>());
+        Assert.Equal("document_parsing_exception", Assert.Single(r.Json["error"]!["root_cause"]!.AsArray())!["type"]!.GetValue<string>());
+
+        // A bulk item's source (a line: the document on one line) is parsed on the shard the same way: that item's error alone.
+        if (!document.Contains('\n', StringComparison.Ordinal))
+        {
+            var bulk = await Es.BulkAsync($"{{\"index\":{{\"_index\":\"people\",\"_id\":\"2\"}}}}\n{document}\n{{\"index\":{{\"_index\":\"people\",\"_id\":\"3\"}}}}\n{{\"k\":\"x\"}}\n");
+            var items = bulk.Json["items"]!.AsArray();
+            Assert.Equal(400, items[0]!["index"]!["status"]!.GetValue<int>());
+            Assert.Equal("document_parsing_exception", items[0]!["index"]!["error"]!["type"]!.GetValue<string>());
+            Assert.Equal(prefix + causeAt + inner, items[0]!["index"]!["error"]!["reason"]!.GetValue<string>());
+            Assert.Equal(201, items[1]!["index"]!["status"]!.GetValue<int>());
+        }
+    }
+
+    [Fact]
+    public async Task WhatComesAfterTheDocumentsObject_IsRefusedAsValidateEndRefusesIt()
+    {
+        // DocumentParser.validateEnd, outside internalParseDocument: a token the parser cannot read is its
+        // XContentParseException rethrown as a DocumentParsingException at its own place (so the place twice); a value
+        // it can read is the IllegalArgumentException "found extra data".
+        var r = await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", "{\"a\":1} x");
+        const string jackson = "Unrecognized token 'x': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: (byte[])\"{\"a\":1} x\"; line: 1, column: 10]";
+        r.AssertError(400, "document_parsing_exception", "[1:10] [1:10] " + jackson);
+        Assert.Equal("[1:10] " + jackson, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        (await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", "{\"a\":1} {\"b\":2}")).AssertError(400, "illegal_argument_exception", "Malformed content, found extra data after parsing: START_OBJECT");
+        (await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", "[1, 2")).AssertError(400, "document_parsing_exception", "Malformed content, must start with an object");
+        Assert.Equal(404, (await Es.GetAsync("/people/_doc/1")).Status);
+
+        // The index is created before the shard parses the document (TransportBulkAction's auto-create), as for a value
+        // the mapping refuses.
+        Assert.Equal(400, (await Es.SendAsync(HttpMethod.Put, "/fresh/_doc/1", "{\"a\":}")).Status);
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/fresh")).Status);
+    }
+
+    [Fact]
+    public async Task ADocumentThatIsNotJson_IsOpenSearchsMapperParsingException()
+    {
+        // OpenSearch's DocumentParser.wrapInMapperParsingException: "failed to parse", caused by Jackson's own error (its
+        // JsonXContentParser does not wrap it), the source redacted and the column Jackson 2.17 reports.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        var r = await es.SendAsync(HttpMethod.Put, "/people/_doc/1", "{\"a\":}");
+        r.AssertError(400, "mapper_parsing_exception", "failed to parse");
+        Assert.Equal("json_parse_exception", r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal("Unexpected character ('}' (code 125)): expected a value\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 6]",
+            r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        var bulk = await es.BulkAsync("{\"index\":{\"_index\":\"people\",\"_id\":\"2\"}}\n{\"a\":}\n");
+        Assert.Equal("mapper_parsing_exception", bulk.Json["items"]![0]!["index"]!["error"]!["type"]!.GetValue<string>());
+    }
 }

@@ -46,12 +46,13 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         }
 
         ThrowIfUnknownParameters(context, ParameterApi.Index);
-        // The document is parsed where Elasticsearch parses it, on the shard: after the handler has read the request.
-        // Its text is kept for the place of a value the mapping refuses, as the shard's parser reads the body sent.
-        var body = JsonLocations.Remember(EsHttp.ParseObject(raw, "document_parsing_exception"), raw);
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(createOnly ? WriteOp.Create : WriteOp.Index, hasId: !string.IsNullOrEmpty(id)));
         IndexCatalog.ValidateName(index);
         var target = catalog.GetOrCreate(index);
+        // The document is parsed where Elasticsearch parses it, on the shard: once the request is validated and its index
+        // created (TransportBulkAction creates it first, so a document that does not parse leaves it created). Its text is
+        // kept for the place of a value the mapping refuses, as the shard's parser reads the body sent.
+        var body = JsonLocations.Remember(EsHttp.ParseObject(raw, EsHttp.DocumentErrorType), raw);
         var result = target.Index(string.IsNullOrEmpty(id) ? NewId() : id, body, createOnly, condition);
         await AnswerWriteAsync(context, target, result, refresh).ConfigureAwait(false);
     }
@@ -266,7 +267,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
                             throw EsException.IllegalArgument("if _id is specified it must not be empty");
                         }
 
-                        var source = JsonLocations.Remember(EsHttp.ParseObject(item.Source.Span, "document_parsing_exception"), item.Source.Span);
+                        var source = JsonLocations.Remember(EsHttp.ParseObject(item.Source.Span, EsHttp.DocumentErrorType), item.Source.Span);
                         result = target.Index(item.Id ?? NewId(), source, createOnly: item.Op == "create", item.Condition);
                         break;
                 }
@@ -279,7 +280,7 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
             catch (EsException ex)
             {
                 errors = true;
-                answer = new JsonObject { ["_index"] = item.Index, ["_id"] = item.Id, ["status"] = ex.Status, ["error"] = ex.ToErrorObject().Without("root_cause") };
+                answer = new JsonObject { ["_index"] = item.Index, ["_id"] = item.Id, ["status"] = ex.Status, ["error"] = ex.For(flavor == SearchFlavor.OpenSearch).ToErrorObject().Without("root_cause") };
             }
 
             items.Add(new JsonObject { [item.Op] = answer });

@@ -67,6 +67,9 @@ internal static class EsHttp
 
     private const string DefaultErrorType = "parsing_exception";
 
+    /// <summary>The error type of a document that does not parse (<c>DocumentParsingException</c>).</summary>
+    public const string DocumentErrorType = "document_parsing_exception";
+
     public static JsonObject ParseObject(ReadOnlySpan<byte> json, string errorType = DefaultErrorType)
     {
         JsonNode? node;
@@ -77,8 +80,13 @@ internal static class EsHttp
         catch (JsonException ex)
         {
             // A request body that is not JSON, as Elasticsearch's parser words it: x_content_parse_exception at its
-            // [line:column] (or x_content_e_o_f_exception); a document's keeps the type its API gives.
-            throw errorType == DefaultErrorType ? RequestJson.ParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)) : new EsException(400, errorType, $"Failed to parse request body: {ex.Message}");
+            // [line:column] (or x_content_e_o_f_exception); a document's as DocumentParser wraps that error.
+            throw errorType switch
+            {
+                DefaultErrorType => RequestJson.ParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)),
+                DocumentErrorType => RequestJson.DocumentParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)),
+                _ => new EsException(400, errorType, $"Failed to parse request body: {ex.Message}"),
+            };
         }
 
         // A document that is not an object: DocumentParser.validateStart's "Malformed content, must start with an object"
