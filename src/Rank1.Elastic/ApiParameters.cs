@@ -71,12 +71,15 @@ internal enum ParameterApi
 
     /// <summary><c>GET</c>/<c>POST /_render/template[/{id}]</c> (lang-mustache's <c>RestRenderSearchTemplateAction</c>).</summary>
     RenderTemplate,
+
+    /// <summary><c>GET</c>/<c>HEAD /</c> (<c>RestMainAction</c>, which reads no parameter).</summary>
+    Main,
 }
 
 /// <summary>
 /// The URL parameters <c>_count</c>, the single-document APIs (<c>_update</c> included), <c>_mget</c>, <c>_bulk</c>,
 /// <c>_refresh</c>, the index APIs (create, get, delete, mapping), <c>_cat/indices</c>, <c>_cluster/health</c>,
-/// <c>_nodes</c>, scroll, point in time, stored scripts and <c>_render/template</c> take, by engine: those each
+/// <c>_nodes</c>, scroll, point in time, stored scripts, <c>_render/template</c> and the root (<c>GET /</c>) take, by engine: those each
 /// one's <c>Rest*Action.prepareRequest</c> reads (all of them whether given or not, so all may be suggested), and the
 /// parameters every endpoint takes. Any other is refused as <c>BaseRestHandler</c> refuses a parameter its handler did not
 /// read (<see cref="UnrecognizedParameters"/>): <c>?refrsh=true</c> on a write was ignored, and the write not made visible.
@@ -166,6 +169,7 @@ internal static class ApiParameters
         // RestRenderSearchTemplateAction reads the body with contentOrSourceParamParser: source and its
         // source_content_type only without a body (RenderTemplateSource).
         [ParameterApi.RenderTemplate] = ["id"],
+        [ParameterApi.Main] = [],
     };
 
     // The parameters contentOrSourceParam reads when a request has no body.
@@ -233,7 +237,7 @@ internal static class ApiParameters
         [ParameterApi.PutScript] = ["id", "context", "cluster_manager_timeout", "master_timeout", "timeout"],
         [ParameterApi.GetScript] = ["id", "cluster_manager_timeout", "master_timeout"],
         [ParameterApi.DeleteScript] = ["id", "timeout", "cluster_manager_timeout", "master_timeout"],
-
+        [ParameterApi.Main] = [],
     };
 
     /// <summary>

@@ -167,7 +167,12 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     {
         string[] get = ["GET", "HEAD"];
         string[] read = ["GET", "HEAD", "POST"];
-        app.MapMethods("/", get, context => EsHttp.WriteAsync(context, 200, server.Info()));
+        app.MapMethods("/", get, context =>
+        {
+            SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.Main, server.Options.Flavor);
+            EsHttp.ThrowIfBody(context);
+            return EsHttp.WriteAsync(context, 200, server.Info());
+        });
         var health = new ClusterHealth(server.Catalog, server.Options, server._time);
         app.MapMethods("/_cluster/health", get, context => health.AnswerAsync(context, null));
         app.MapMethods("/_cluster/health/{index}", get, (HttpContext c, string index) => health.AnswerAsync(c, index));
@@ -281,6 +286,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     private JsonObject Nodes(string nodeId, HttpRequest request)
     {
         ApiParameters.ThrowIfUnknown(ParameterApi.NodesInfo, request.Path, request.Query.Keys, Options.Flavor == SearchFlavor.OpenSearch);
+        EsHttp.ThrowIfBody(request.HttpContext);
         var hostPort = $"{Url.Host}:{Url.Port}";
         // Published as the client reached us ("name/ip:port" for a host name, as Elasticsearch writes it).
         var reached = request.Host.HasValue ? request.Host.Host.Trim('[', ']') : Url.Host;

@@ -593,6 +593,33 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Theory]
+    // BaseRestHandler.handleRequest: a handler that never read the body it was sent ("request.isContentConsumed() ==
+    // false") is refused once its parameters have passed, before anything runs (so a missing index or document is never
+    // looked up, and nothing is deleted). The body was ignored.
+    [InlineData("GET", "/_cat/indices?v")]
+    [InlineData("GET", "/_cluster/health")]
+    [InlineData("GET", "/")]
+    [InlineData("GET", "/_nodes/http")]
+    [InlineData("DELETE", "/library")]
+    [InlineData("GET", "/library")]
+    [InlineData("GET", "/no-such-index/_mapping")]
+    [InlineData("POST", "/library/_refresh")]
+    [InlineData("GET", "/library/_doc/1")]
+    [InlineData("DELETE", "/library/_doc/1")]
+    [InlineData("GET", "/_scripts/none")]
+    [InlineData("DELETE", "/_scripts/none")]
+    public async Task ABodySentToAnApiThatReadsNone_IsRefused(string method, string pathAndQuery)
+    {
+        var path = pathAndQuery.Split('?')[0];
+        (await Es.SendAsync(new HttpMethod(method), pathAndQuery, """{"query":{"match_all":{}}}"""))
+            .AssertError(400, "illegal_argument_exception", $"request [{method} {path}] does not support having a body");
+        // The parameters are checked first.
+        (await Es.SendAsync(new HttpMethod(method), path + "?bogus=1", "{}")).AssertError(400, "illegal_argument_exception", $"request [{path}] contains unrecognized parameter: [bogus]");
+        Assert.Equal(200, (await Es.GetAsync("/library/_doc/1")).Status);
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/library")).Status);
+    }
+
+    [Theory]
     [InlineData("/library/_count?df=topic", "request [/library/_count] contains parameters [df] but missing query string parameter 'q'.")]
     [InlineData("/library/_search?default_operator=AND&df=topic", "request [/library/_search] contains parameters [df, default_operator] but missing query string parameter 'q'.")]
     public async Task UrlQuery_ItsParametersWithoutQ_AreA400(string path, string reason)

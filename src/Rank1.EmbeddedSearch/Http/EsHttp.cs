@@ -191,7 +191,7 @@ internal static class EsHttp
             return true;
         }
 
-        var hasBody = request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+        var hasBody = HasContent(request);
         if (hasBody)
         {
             var contentType = request.Headers.ContentType;
@@ -257,7 +257,7 @@ internal static class EsHttp
         var request = context.Request;
         // The source parameter first: most requests have none, and the path is split only for those that do.
         if (!request.Query.TryGetValue("source", out var source) || source.ToString().Length == 0
-            || request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0) || !ReadsContentOrSource(request.Path)
+            || HasContent(request) || !ReadsContentOrSource(request.Path)
             || !request.Query.TryGetValue("source_content_type", out var type)
             || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type.ToString(), out var parsed)
             || !ReadableMediaTypes.Contains(parsed.MediaType.Value?.ToLowerInvariant()))
@@ -285,6 +285,26 @@ internal static class EsHttp
             || (s.Length == 2 && s[0] == "_search" && s[1] == "point_in_time") // OpenSearch's RestDeletePitAction
             || (At(1, "scroll") && At(2, "_search"))
             || (s.Length == 3 && s[0] == "_search" && s[1] == "scroll"));
+    }
+
+    // RestRequest.hasContent: a body of some length, or one that comes in chunks.
+    private static bool HasContent(HttpRequest request) =>
+        request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+
+    /// <summary>
+    /// <c>BaseRestHandler.handleRequest</c>'s last check, once its handler has read the request and the parameters have
+    /// passed, before anything runs: a body sent to an API that reads none (<c>_cat/indices</c>, <c>_cluster/health</c>,
+    /// <c>GET</c>/<c>DELETE</c> of an index or a document, ...) is the 400 <c>illegal_argument_exception</c> "request
+    /// [GET /_cat/indices] does not support having a body", in Elasticsearch and OpenSearch alike, not ignored.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    public static void ThrowIfBody(HttpContext context)
+    {
+        var request = context.Request;
+        if (HasContent(request))
+        {
+            throw EsException.IllegalArgument($"request [{request.Method} {request.PathBase}{request.Path}] does not support having a body");
+        }
     }
 
     /// <summary>Elasticsearch's 400 for media-type headers it refuses: a <c>media_type_header_exception</c> caused by a <c>status_exception</c>.</summary>

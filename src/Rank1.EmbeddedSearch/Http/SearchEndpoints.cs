@@ -285,6 +285,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestDeleteIndexAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.DeleteIndex);
+        EsHttp.ThrowIfBody(context);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
             throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
@@ -360,6 +361,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context));
         _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)("local"));
         ThrowIfUnknownParameters(context, ParameterApi.GetMapping);
+        EsHttp.ThrowIfBody(context);
         var result = new JsonObject();
         foreach (var i in Indices(context, index))
         {
@@ -373,6 +375,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestRefreshAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.Refresh);
+        EsHttp.ThrowIfBody(context);
         var indices = Indices(context, index);
         foreach (var i in indices)
         {
@@ -392,6 +395,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         ThrowIfUnknownParameters(context, ParameterApi.GetIndex);
+        EsHttp.ThrowIfBody(context);
     }
 
     /// <summary>
