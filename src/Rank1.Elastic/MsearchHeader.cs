@@ -105,7 +105,7 @@ internal static class MsearchHeader
     }
 
     // SearchType.fromString's names; OpenSearch 2.x adds "stream".
-    private static string[] SearchTypes(bool openSearch) => openSearch ? ["query_then_fetch", "dfs_query_then_fetch", "stream"] : ["query_then_fetch", "dfs_query_then_fetch"];
+    internal static string[] SearchTypes(bool openSearch) => openSearch ? ["query_then_fetch", "dfs_query_then_fetch", "stream"] : ["query_then_fetch", "dfs_query_then_fetch"];
 
     /// <summary>The URL parameter a header key sets: its own name, or the snake_case one of a camelCase alias (<c>searchType</c>).</summary>
     /// <param name="key">A key <see cref="Read"/> accepted.</param>

@@ -58,6 +58,48 @@ internal static class SearchParameters
     private static readonly string[] SuggestParameters = ["suggest_text", "suggest_size", "suggest_mode"];
 
     /// <summary>
+    /// What <c>RestSearchAction.parseSearchRequest</c> reads of the URL right after the body, in its order, none of which
+    /// changes a search of one shard, but each refused as there: <c>batched_reduce_size</c> (always),
+    /// <c>pre_filter_shard_size</c>, Elasticsearch's <c>enable_fields_emulation</c> and <c>max_concurrent_shard_requests</c>
+    /// (when given), each with <c>paramAsInt</c> ("Failed to parse int parameter [pre_filter_shard_size] with value [abc]")
+    /// or <c>paramAsBoolean</c>, and within <c>SearchRequest</c>'s setters' bounds ("batchedReduceSize must be &gt;= 2",
+    /// "preFilterShardSize must be &gt;= 1", "maxConcurrentShardRequests must be &gt;= 1"); then
+    /// <c>allow_partial_search_results</c> (<c>paramAsBoolean(name, null)</c>) and <c>search_type</c>
+    /// (<c>SearchType.fromString</c>: "No search type for [x]").
+    /// </summary>
+    /// <param name="param">A URL parameter's value by name, or null when absent.</param>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    public static void ReadAfterBody(Func<string, string?> param, bool openSearch)
+    {
+        ArgumentNullException.ThrowIfNull(param);
+        if (XContentInt.Param("batched_reduce_size", param("batched_reduce_size")) is <= 1)
+        {
+            throw EsException.IllegalArgument("batchedReduceSize must be >= 2");
+        }
+
+        if (XContentInt.Param("pre_filter_shard_size", param("pre_filter_shard_size")) is < 1)
+        {
+            throw EsException.IllegalArgument("preFilterShardSize must be >= 1");
+        }
+
+        if (!openSearch)
+        {
+            _ = RequestJson.ParamAsBoolean(param("enable_fields_emulation"));
+        }
+
+        if (XContentInt.Param("max_concurrent_shard_requests", param("max_concurrent_shard_requests")) is < 1)
+        {
+            throw EsException.IllegalArgument("maxConcurrentShardRequests must be >= 1");
+        }
+
+        _ = RequestJson.ParamAsNullableBoolean(param("allow_partial_search_results"));
+        if (param("search_type") is { } searchType && !MsearchHeader.SearchTypes(openSearch).Contains(searchType))
+        {
+            throw EsException.IllegalArgument($"No search type for [{searchType}]");
+        }
+    }
+
+    /// <summary>
     /// The flags <c>RestSearchAction.parseSearchRequest</c> reads after the source, each with <c>paramAsBoolean</c>
     /// (<see cref="RequestJson.ParamAsBoolean"/>, strictly: anything but <c>true</c>, <c>false</c> or empty is its 400):
     /// <c>request_cache</c> (its default a <c>Boolean</c>), <c>ccs_minimize_roundtrips</c>, then, in

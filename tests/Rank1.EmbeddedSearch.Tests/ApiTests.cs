@@ -620,6 +620,25 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Theory]
+    // RestSearchAction.parseSearchRequest reads these right after the body, with paramAsInt and SearchRequest's setters'
+    // bounds, paramAsBoolean, and SearchType.fromString; they were accepted whatever their value (one shard here: a
+    // valid one changes nothing).
+    [InlineData("pre_filter_shard_size=abc", "Failed to parse int parameter [pre_filter_shard_size] with value [abc]")]
+    [InlineData("pre_filter_shard_size=0", "preFilterShardSize must be >= 1")]
+    [InlineData("batched_reduce_size=1", "batchedReduceSize must be >= 2")]
+    [InlineData("batched_reduce_size=1.5", "Failed to parse int parameter [batched_reduce_size] with value [1.5]")]
+    [InlineData("max_concurrent_shard_requests=0", "maxConcurrentShardRequests must be >= 1")]
+    [InlineData("enable_fields_emulation=yes", "Failed to parse value [yes] as only [true] or [false] are allowed.")]
+    [InlineData("search_type=query_and_fetch", "No search type for [query_and_fetch]")]
+    public async Task Search_ShardParametersOfTheUrl_AreReadAsRestSearchActionReadsThem(string query, string reason)
+    {
+        (await Es.GetAsync("/library/_search?" + query)).AssertError(400, "illegal_argument_exception", reason);
+        (await Es.SendAsync(HttpMethod.Post, "/library/_search/template?" + query, """{"source":{"query":{"match_all":{}}}}""")).AssertError(400, "illegal_argument_exception", reason);
+        var valid = (await Es.GetAsync("/library/_search?pre_filter_shard_size=1&batched_reduce_size=2&max_concurrent_shard_requests=3&search_type=dfs_query_then_fetch&enable_fields_emulation=true")).Json;
+        Assert.Equal(4, valid["hits"]!["total"]!["value"]!.GetValue<int>());
+    }
+
+    [Theory]
     [InlineData("/library/_count?df=topic", "request [/library/_count] contains parameters [df] but missing query string parameter 'q'.")]
     [InlineData("/library/_search?default_operator=AND&df=topic", "request [/library/_search] contains parameters [df, default_operator] but missing query string parameter 'q'.")]
     public async Task UrlQuery_ItsParametersWithoutQ_AreA400(string path, string reason)

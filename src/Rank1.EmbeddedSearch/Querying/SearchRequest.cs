@@ -217,7 +217,7 @@ internal sealed class SearchRequest
         // RestSearchAction.parseSearchRequest reads its boolean URL parameters with paramAsBoolean (exactly true or false,
         // else its 400), even those this backend has no use for; with a null default (the boxed overload) an empty value
         // is null (ParamAsNullableBoolean), with false or true as default it is true (ParamAsBoolean).
-        _ = RequestJson.ParamAsNullableBoolean(param("allow_partial_search_results"));
+        SearchParameters.ReadAfterBody(param, flavor == SearchFlavor.OpenSearch);
         if (param("suggest_field") is not null)
         {
             // RestSearchAction makes a term suggester of it, which this backend does not have.
