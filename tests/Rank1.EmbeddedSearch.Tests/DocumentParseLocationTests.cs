@@ -103,6 +103,21 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnUpdatesPlaces_AreInTheDocumentAsJacksonWritesItAgain()
+    {
+        // UpdateHelper writes the merged document from the maps it read (XContentBuilder on Jackson's generator): a
+        // fraction as Java's Double.toString writes the double (1.50 is 1.5), a string in UTF-8 with only quotes,
+        // backslashes and control characters escaped (\u00e9 is two bytes, an emoji four). The place was counted in
+        // System.Text.Json's writing of it (1.50, an emoji as twelve bytes of escapes): age at column 38, not 29.
+        Assert.Equal(201, (await Es.SendAsync(HttpMethod.Put, "/people/_doc/u1", "{\"r\": 1.50, \"s\": \"\\u00e9\\ud83d\\ude00\", \"age\": 3}")).Status);
+        (await Es.SendAsync(HttpMethod.Post, "/people/_update/u1", """{"doc":{"age":"zz"}}""")).AssertError(400, "document_parsing_exception",
+            "[1:29] failed to parse field [age] of type [long] in document with id 'u1'. Preview of field's value: 'zz'");
+        // An upsert: the doc as copyCurrentStructure wrote it (1e2 read as a double, written 100.0; a tab as \t).
+        (await Es.SendAsync(HttpMethod.Post, "/people/_update/u2", """{"doc":{"r":1e2,"s":"a\u0009/","age":"zz"},"doc_as_upsert":true}""")).AssertError(400, "document_parsing_exception",
+            "[1:29] failed to parse field [age] of type [long] in document with id 'u2'. Preview of field's value: 'zz'");
+    }
+
+    [Fact]
     public async Task Numbers_AreCoerced_AsNumberFieldMappersDefaultReadsThem()
     {
         // parser.longValue(coerce)/intValue(coerce): a JSON fraction truncated (Jackson's getLongValue()), a string's
