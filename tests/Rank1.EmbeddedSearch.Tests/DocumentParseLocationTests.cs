@@ -249,4 +249,24 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
         var bulk = await es.BulkAsync("{\"index\":{\"_index\":\"people\",\"_id\":\"2\"}}\n{\"a\":}\n");
         Assert.Equal("mapper_parsing_exception", bulk.Json["items"]![0]!["index"]!["error"]!["type"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task ACreateIndexBodyThatIsNotJson_IsTheParsersError()
+    {
+        // RestCreateIndexAction reads the body with XContentHelper.convertToMap, which lets JsonXContentParser's
+        // XContentParseException through; OpenSearch's convertToMap catches Jackson's IOException in a parse_exception.
+        // It was a mapper_parsing_exception in System.Text.Json's words.
+        const string jackson = "Unexpected character ('}' (code 125)): expected a value\n at [Source: (byte[])\"{\"mappings\":}\"; line: 1, column: 14]";
+        var r = await Es.SendAsync(HttpMethod.Put, "/fresh", "{\"mappings\":}");
+        r.AssertError(400, "x_content_parse_exception", "[1:14] " + jackson);
+        Assert.Equal(jackson, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        Assert.Equal(404, (await Es.SendAsync(HttpMethod.Head, "/fresh")).Status);
+
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        var os = await es.SendAsync(HttpMethod.Put, "/fresh", "{\"mappings\":}");
+        os.AssertError(400, "parse_exception", "Failed to parse content to map");
+        Assert.Equal("Unexpected character ('}' (code 125)): expected a value\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 13]",
+            os.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
 }

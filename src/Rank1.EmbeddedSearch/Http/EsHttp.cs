@@ -85,7 +85,7 @@ internal static class EsHttp
             {
                 DefaultErrorType => RequestJson.ParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)),
                 DocumentErrorType => RequestJson.DocumentParseFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)),
-                _ => new EsException(400, errorType, $"Failed to parse request body: {ex.Message}"),
+                _ => ContentToMapFailure(ex, RequestJson.ByteOrderMarkAsSpaces(json)),
             };
         }
 
@@ -94,6 +94,20 @@ internal static class EsHttp
         return node as JsonObject ?? throw new EsException(400, errorType, errorType == "document_parsing_exception"
             ? "Malformed content, must start with an object"
             : $"request body must be a JSON object, found {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}");
+    }
+
+    // A body read whole into a map (PUT /{index}: RestCreateIndexAction's XContentHelper.convertToMap): the parser's error
+    // (JsonXContentParser.nextToken's x_content_parse_exception) passes through, as for a search body; OpenSearch's, whose
+    // parser throws Jackson's IOException, convertToMap wraps in a parse_exception "Failed to parse content to map".
+    private static EsException ContentToMapFailure(JsonException ex, ReadOnlySpan<byte> text)
+    {
+        var failure = RequestJson.ParseFailure(ex, text);
+        if (failure.OpenSearchForm is { } jackson)
+        {
+            failure.OpenSearchForm = new EsException(400, "parse_exception", "Failed to parse content to map", null, jackson);
+        }
+
+        return failure;
     }
 
     public static IEnumerable<(int Line, ReadOnlyMemory<byte> Json)> NdjsonLines(byte[] body)
