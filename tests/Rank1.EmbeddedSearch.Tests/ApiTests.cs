@@ -619,6 +619,20 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, "/library")).Status);
     }
 
+    [Fact]
+    public async Task ABodySentToAnApiThatReadsNone_IsRefusedByOpenSearchToo()
+    {
+        // OpenSearch's BaseRestHandler words it the same; its RestCreatePitAction reads no body (Elasticsearch's open
+        // point in time reads one).
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(201, (await es.SendAsync(HttpMethod.Put, "/library/_doc/1", "{}")).Status);
+        (await es.SendAsync(HttpMethod.Post, "/library/_search/point_in_time?keep_alive=1m", "{}"))
+            .AssertError(400, "illegal_argument_exception", "request [POST /library/_search/point_in_time] does not support having a body");
+        (await es.SendAsync(HttpMethod.Get, "/_cat/indices", "{}")).AssertError(400, "illegal_argument_exception", "request [GET /_cat/indices] does not support having a body");
+        Assert.Equal(200, (await es.SendAsync(HttpMethod.Post, "/library/_search/point_in_time?keep_alive=1m")).Status);
+    }
+
     [Theory]
     // RestSearchAction.parseSearchRequest reads these right after the body, with paramAsInt and SearchRequest's setters'
     // bounds, paramAsBoolean, and SearchType.fromString; they were accepted whatever their value (one shard here: a

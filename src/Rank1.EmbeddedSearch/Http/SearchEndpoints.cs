@@ -176,6 +176,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // RestCreatePitAction allow_partial_pit_creation.
         _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)(openSearch ? "allow_partial_pit_creation" : "allow_partial_search_results"));
         ThrowIfUnknownParameters(context, ParameterApi.OpenPointInTime); // before OpenPointInTimeRequest.validate, in the transport action
+        if (openSearch)
+        {
+            EsHttp.ThrowIfBody(context); // RestCreatePitAction reads none (Elasticsearch's reads its index_filter)
+        }
+
         if (keepAlive is null)
         {
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;");
