@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.IO.Compression;
 using System.Net.Sockets;
@@ -400,6 +401,40 @@ public sealed class RerankServiceTests
             var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
             Assert.True(response.IsSuccessStatusCode, $"{path}: HTTP {(int)response.StatusCode} {answer.ToJsonString()}");
             Assert.Equal(2, (path == "rerank" ? answer : answer["results"])!.AsArray().Count);
+        }
+    }
+
+    /// <summary>
+    /// A document object nested as deep as a body may be (64 levels, System.Text.Json's default depth, which the service reads
+    /// with) comes back whole with <c>return_documents</c>; one level more is refused as the body is read. Before, the answer,
+    /// which holds the document one level deeper than the request did, went past the writer's 64 levels after the call was
+    /// judged: a 500 "internal error", which Cohere's SDK retries twice, judging the documents three times for nothing.
+    /// </summary>
+    [Fact]
+    public async Task ADocumentAsDeepAsTheBodyMayBe_ComesBackWhole_WithReturnDocuments()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        foreach (var (arrays, status) in new[] { (61, 200), (62, 400) })
+        {
+            // The body, the documents list and the document are three levels; the arrays inside it the rest.
+            var document = $$"""{"text":"a","m":{{new string('[', arrays)}}1{{new string(']', arrays)}}}""";
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/rerank")
+            {
+                Content = new StringContent($$"""{"query":"q","documents":[{{document}}],"return_documents":true}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            using var response = await http.SendAsync(request);
+            var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync(), documentOptions: new JsonDocumentOptions { MaxDepth = 128 })!;
+            Assert.True(status == (int)response.StatusCode, $"{arrays} arrays: HTTP {(int)response.StatusCode} {answer.ToJsonString()[..Math.Min(300, answer.ToJsonString().Length)]}");
+            if (status == 200)
+            {
+                Assert.True(JsonNode.DeepEquals(JsonNode.Parse(document), answer["results"]![0]!["document"]), answer.ToJsonString());
+            }
+            else
+            {
+                Assert.StartsWith("invalid request: the body is not valid JSON: The maximum configured depth of 64 has been exceeded", answer["message"]!.GetValue<string>(), StringComparison.Ordinal);
+            }
         }
     }
 

@@ -109,7 +109,7 @@ internal sealed record RerankRequest(
     {
         try
         {
-            using var document = JsonDocument.Parse(body.ToArray());
+            using var document = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = MaxDepth });
             return UnpairedSurrogate(document.RootElement, null);
         }
         catch (JsonException)
@@ -297,7 +297,13 @@ internal sealed record RerankRequest(
         throw bad(objectsAllowed ? $"{field}[{i}] must be a string or an object with a \"text\" string" : $"{field}[{i}] must be a string");
     }
 
-    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+    /// <summary>
+    /// How deeply a body may nest (System.Text.Json's default, said here so that the answer's writer can take one level
+    /// more: <see cref="HttpJson"/>, since <c>return_documents</c> puts a document one level deeper than the request had it).
+    /// </summary>
+    internal const int MaxDepth = 64;
+
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = MaxDepth };
 
     /// <summary>
     /// The one way a string field is read: JSON may escape a lone UTF-16 surrogate (<c>"\ud83d"</c>), which .NET cannot
