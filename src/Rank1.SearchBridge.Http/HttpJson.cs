@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rank1.SearchBridge.Http.Service;
 
@@ -15,4 +17,15 @@ namespace Rank1.SearchBridge.Http;
 [JsonSerializable(typeof(TeiResult[]))]
 [JsonSerializable(typeof(CohereError))]
 [JsonSerializable(typeof(TeiError))]
-internal sealed partial class HttpJson : JsonSerializerContext;
+internal sealed partial class HttpJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The answers as written: <see cref="Default"/>'s settings, with text as UTF-8 (only what JSON must escape is escaped), as
+    /// TEI's serde_json, Elasticsearch's Jackson and the proxy's own answers (<c>EsAnswers.Compact</c>) write it. The default
+    /// HTML-safe encoder wrote every character past ASCII as <c>\uXXXX</c>: a returned Japanese document at twice its size.
+    /// </summary>
+    /// <remarks>Made on first use: a static initializer here could run before the generated <see cref="Default"/>'s.</remarks>
+    public static HttpJson Answers => _answers ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    private static HttpJson? _answers;
+}

@@ -439,6 +439,35 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// Returned text is written as UTF-8, as TEI's serde_json and Elasticsearch's Jackson write it (and as the proxy's own
+    /// answers are written): before, every character past ASCII and every <c>&lt;</c>, <c>&gt;</c>, <c>&amp;</c>, <c>'</c> and
+    /// <c>+</c> became a <c>\uXXXX</c> escape (System.Text.Json's HTML-safe default), so Japanese or Chinese documents came
+    /// back at twice their size.
+    /// </summary>
+    [Fact]
+    public async Task ReturnedText_IsWrittenAsUtf8_NotEscaped()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        const string Text = "日本語の文書 <b>café & crème</b> 'x+y'";
+        foreach (var (path, body) in new[]
+        {
+            ("v1/rerank", $$"""{"query":"q","documents":[{"text":"{{Text}}","title":"タイトル"}],"return_documents":true}"""),
+            ("v2/rerank", $$"""{"query":"q","documents":["{{Text}}"],"return_documents":true}"""),
+            ("rerank", $$"""{"query":"q","texts":["{{Text}}"],"return_text":true}"""),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            using var response = await http.SendAsync(request);
+            var answer = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"{path}: HTTP {(int)response.StatusCode} {answer}");
+            Assert.Contains($"\"{Text}\"", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("\\u", answer, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
     /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
     /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
     /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.

@@ -26,7 +26,7 @@ public sealed class RerankAnswerJsonTests
         var cohere = new CohereAnswer("id", Scores.Select((s, i) => new CohereResult(i, s, null, null, null, null)).ToArray(),
             new CohereMeta(new CohereApiVersion("1"), new CohereBilledUnits(1)), "rank1", new CohereUsage(0));
         var tei = Scores.Select((s, i) => new TeiResult(i, s, null, null, null, null)).ToArray();
-        foreach (var json in new[] { JsonSerializer.Serialize(cohere, HttpJson.Default.CohereAnswer), JsonSerializer.Serialize(tei, HttpJson.Default.TeiResultArray) })
+        foreach (var json in new[] { JsonSerializer.Serialize(cohere, HttpJson.Answers.CohereAnswer), JsonSerializer.Serialize(tei, HttpJson.Answers.TeiResultArray) })
         {
             var literals = NumberLiterals(json, json.Contains("relevance_score", StringComparison.Ordinal) ? "relevance_score" : "score");
             Assert.Equal(Scores.Length, literals.Count);

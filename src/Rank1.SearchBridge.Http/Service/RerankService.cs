@@ -258,7 +258,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             var tei = ranked.Select(r => new TeiResult(r.Index, Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
                 extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
-            return WriteJsonAsync(context, 200, tei, HttpJson.Default.TeiResultArray);
+            return WriteJsonAsync(context, 200, tei, HttpJson.Answers.TeiResultArray);
         }
 
         var results = ranked.Select(r => new CohereResult(r.Index, Score(r.Verdict, raw: false), request.ReturnDocuments ? request.Documents[r.Index].Returned.DeepClone() : null,
@@ -267,7 +267,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var answer = new CohereAnswer(Guid.NewGuid().ToString(), results,
             new CohereMeta(new CohereApiVersion(request.Protocol == RerankProtocol.CohereV2 ? "2" : "1"), new CohereBilledUnits(1)),
             request.Model ?? _options.ModelName, new CohereUsage(tokens));
-        return WriteJsonAsync(context, 200, answer, HttpJson.Default.CohereAnswer);
+        return WriteJsonAsync(context, 200, answer, HttpJson.Answers.CohereAnswer);
     }
 
     // "cached" judgements keep how their reasoning ended; the source says where the judgement came from.
@@ -396,8 +396,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         }
 
         return protocol == RerankProtocol.Tei
-            ? WriteJsonAsync(context, status, new TeiError(message, errorType ?? TeiErrorType(status)), HttpJson.Default.TeiError, cancellationToken)
-            : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Default.CohereError, cancellationToken);
+            ? WriteJsonAsync(context, status, new TeiError(message, errorType ?? TeiErrorType(status)), HttpJson.Answers.TeiError, cancellationToken)
+            : WriteJsonAsync(context, status, new CohereError(message), HttpJson.Answers.CohereError, cancellationToken);
     }
 
     /// <summary>
@@ -408,7 +408,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     {
         context.Response.Headers.Allow = HttpMethods.Post;
         return WriteJsonAsync(context, StatusCodes.Status405MethodNotAllowed,
-            new CohereError($"invalid request: {path} takes POST, not {context.Request.Method}"), HttpJson.Default.CohereError);
+            new CohereError($"invalid request: {path} takes POST, not {context.Request.Method}"), HttpJson.Answers.CohereError);
     }
 
     // TEI's statuses per error type (router/src/http/server.rs, impl From<&ErrorType> for StatusCode): Unhealthy 503,
