@@ -28,6 +28,21 @@ public sealed class PrecomputeCommandTests
             queries.Select(q => (q.Query, q.Count, q.Instructions)).ToArray());
     }
 
+    /// <summary>
+    /// Counts merged past the largest a count can be stay there: the query is still the most frequent. Before, the sum
+    /// wrapped round to a negative count, and the most frequent query of the log went last.
+    /// </summary>
+    [Fact]
+    public async Task QueryLog_MergedCountsPastTheLargest_StayTheLargest_StillMostFrequentFirst()
+    {
+        var path = File(
+            """{"query":"asked most","count":9223372036854775807}""",
+            """{"query":"asked less","count":5}""",
+            """{"query":"asked most","count":2}""");
+        var queries = await QueryFile.ReadAsync(path, defaultInstructions: null, CancellationToken.None);
+        Assert.Equal([("asked most", long.MaxValue), ("asked less", 5L)], queries.Select(q => (q.Query, q.Count)).ToArray());
+    }
+
     [Fact]
     public async Task TrecTopicsFile_TakesTheTextAfterTheId()
     {

@@ -50,7 +50,8 @@ internal static class QueryFile
             var key = (ReasoningKeys.Normalize(q.Query), ReasoningKeys.Normalize(q.Instructions ?? string.Empty));
             if (merged.TryGetValue(key, out var seen))
             {
-                merged[key] = seen with { Count = seen.Count + q.Count };
+                // At most long.MaxValue: a sum past it wrapped round to a negative count, and the query went last.
+                merged[key] = seen with { Count = seen.Count > long.MaxValue - q.Count ? long.MaxValue : seen.Count + q.Count };
             }
             else
             {
