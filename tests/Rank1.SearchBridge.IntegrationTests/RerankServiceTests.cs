@@ -468,6 +468,38 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A <c>prompt_template</c> repeating <c>FILL_QUERY_HERE</c> puts the query in each time: 40,000 of them around a
+    /// 60,000-character query (a body of 700 KB) made a query text of 2.4 billion characters. It is refused (400, naming
+    /// the field) when the query text it makes would be longer than a body may be; before, .NET could not make the string
+    /// ("String length exceeded supported range"), the call was a 503 counted as a failure of the model, and five such
+    /// calls opened the model circuit: every other caller then got 503 for the break. Smaller expansions made strings of
+    /// hundreds of MB per call. A template that uses the query twice and fits is judged.
+    /// </summary>
+    [Fact]
+    public async Task APromptTemplateRepeatingThePlaceholder_PastTheBodyLimit_Is400_AndTheModelCircuitStaysClosed()
+    {
+        await using var service = await StandaloneAsync(new() { ["Rank1:Service:MaxBodyBytes"] = "1048576" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var bomb = new JsonObject
+        {
+            ["query"] = new string('q', 60_000),
+            ["documents"] = new JsonArray("a", "b"),
+            ["prompt_template"] = string.Concat(Enumerable.Repeat("FILL_QUERY_HERE ", 40_000)),
+        }.ToJsonString();
+        for (var i = 0; i < 6; i++)
+        {
+            var r = await PostAsync(http, "v1/rerank", bomb);
+            Assert.True(r.Status == 400, $"call {i}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+            Assert.Equal("invalid request: prompt_template: with the query in each of its 40000 FILL_QUERY_HERE, the query text would be 2400040000 characters, "
+                + "more than a body may hold (1048576 bytes, Rank1:Service:MaxBodyBytes)", r.Body!["message"]!.GetValue<string>());
+        }
+
+        var twice = await PostAsync(http, "v1/rerank", """{"query":"onion eyes","documents":["a","b"],"prompt_template":"Query: FILL_QUERY_HERE. Again: FILL_QUERY_HERE"}""");
+        Assert.True(twice.Status == 200, $"HTTP {twice.Status} {twice.Body?.ToJsonString()}");
+        Assert.Equal(2, twice.Body!["results"]!.AsArray().Count);
+    }
+
+    /// <summary>
     /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
     /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
     /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.
@@ -949,8 +981,10 @@ public sealed class RerankServiceTests
         }
     }
 
+    // The settings given take the place of the standalone ones of the same key.
     private static Task<RerankServiceServer> StandaloneAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, ILoggerFactory? logs = null) =>
-        RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings.Concat(settings ?? [])), configureServices: services, loggerFactory: logs);
+        RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings.Where(s => settings?.ContainsKey(s.Key) != true).Concat(settings ?? [])),
+            configureServices: services, loggerFactory: logs);
 
     private static readonly Dictionary<string, string?> StandaloneSettings = new()
     {

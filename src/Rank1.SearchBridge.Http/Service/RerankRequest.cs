@@ -233,7 +233,7 @@ internal sealed record RerankRequest(
             throw Bad($"top_n must be at least 1 (got {topN})");
         }
 
-        return new RerankRequest(
+        var request = new RerankRequest(
             protocol,
             Str(json, "model", Bad),
             query,
@@ -252,6 +252,30 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
+        if (request.PromptTemplate is { } used && TemplatedLength(used, Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions)) is var (count, length)
+            && length > options.MaxBodyBytes)
+        {
+            // The query goes into each placeholder (the reference's prompt.replace): 40,000 of them around a 60,000-character
+            // query, a body of 700 KB, made a string .NET cannot hold, which failed in the model as a failure of the model
+            // (a 503, and five opened the model circuit for every caller); a little less made one of gigabytes.
+            throw Bad($"prompt_template: with the query in each of its {count} {Inference.Prompt.Rank1Prompt.QueryPlaceholder}, the query text would be {length} characters, "
+                + $"more than a body may hold ({options.MaxBodyBytes} bytes, Rank1:Service:MaxBodyBytes)");
+        }
+
+        return request;
+    }
+
+    /// <summary>How many placeholders <paramref name="template"/> holds, and the length of the text it makes around <paramref name="queryText"/>.</summary>
+    private static (int Count, long Length) TemplatedLength(string template, string queryText)
+    {
+        var placeholder = Inference.Prompt.Rank1Prompt.QueryPlaceholder;
+        var count = 0;
+        for (var at = template.IndexOf(placeholder, StringComparison.Ordinal); at >= 0; at = template.IndexOf(placeholder, at + placeholder.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return (count, template.Length + ((long)count * (queryText.Length - placeholder.Length)));
     }
 
     /// <summary>Where <paramref name="body"/>, not valid UTF-8, first goes wrong: the byte and its offset.</summary>
