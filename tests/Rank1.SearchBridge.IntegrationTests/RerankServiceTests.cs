@@ -500,6 +500,31 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// U+FFFE (a noncharacter: valid UTF-8, valid JSON, kept by Python's and the Hugging Face tokenizers' normalization) is
+    /// judged like any character. Before, .NET's <c>string.Normalize</c> refused it ("String contains invalid Unicode code
+    /// points"): in a document the model's tokenizer threw, answered 503 as a failure of the model, and five such calls
+    /// opened the model circuit for every caller; in the query the store key threw, a 500 "internal error".
+    /// </summary>
+    [Fact]
+    public async Task UFFFE_InADocumentOrTheQuery_IsJudged_NotAFailureOfTheModel()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        for (var i = 0; i < 6; i++)
+        {
+            var r = await PostAsync(http, "v1/rerank", $$"""{"query":"onion eyes","documents":["a￾b {{i}}","c"]}""");
+            Assert.True(r.Status == 200, $"call {i}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+            Assert.Equal([0, 1], r.Body!["results"]!.AsArray().Select(x => x!["index"]!.GetValue<int>()).Order());
+        }
+
+        foreach (var (path, body) in new[] { ("v2/rerank", """{"query":"onion￾ eyes","documents":["a","b"]}"""), ("rerank", """{"query":"onion eyes","texts":["￾","b"]}""") })
+        {
+            var r = await PostAsync(http, path, body);
+            Assert.True(r.Status == 200, $"{path}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+        }
+    }
+
+    /// <summary>
     /// Malformed chunked encoding (Kestrel's BadHttpRequestException, 400 "Bad chunk size data.") sent over a raw socket: the
     /// client's fault, answered with Kestrel's status in the protocol's shape, counted under it, and not logged as a failure.
     /// Before, it was a 500 "internal error", counted as error_500 and logged as an error with its stack trace.

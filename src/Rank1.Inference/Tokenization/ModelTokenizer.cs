@@ -273,7 +273,7 @@ internal sealed class ModelTokenizer
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var normalized = _useNfc ? text.Normalize(System.Text.NormalizationForm.FormC) : text;
+        var normalized = _useNfc ? UnicodeNormalization.Normalize(text, System.Text.NormalizationForm.FormC) : text;
         var piece = new List<int>();
         foreach (var (offset, length) in split.Split(normalized))
         {

@@ -89,7 +89,7 @@ public static partial class ReasoningKeys
 
     /// <summary>NFKC, lower case, white space collapsed, trimmed.</summary>
     public static string Normalize(string text) =>
-        Whitespace().Replace(text.Normalize(NormalizationForm.FormKC).ToLowerInvariant(), " ").Trim();
+        Whitespace().Replace(Inference.Tokenization.UnicodeNormalization.Normalize(text, NormalizationForm.FormKC).ToLowerInvariant(), " ").Trim();
 
     private static string Sha256(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 

@@ -50,6 +50,20 @@ public sealed class ModelTokenizerTests(QwenTokenizerFixture fx) : IClassFixture
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} mismatches, first ones:\n{string.Join('\n', mismatches.Take(5))}");
     }
 
+    /// <summary>
+    /// U+FFFE, a noncharacter that is valid UTF-8 and JSON, is encoded as the Hugging Face tokenizer encodes it, NFC applied
+    /// around it. Before, .NET's string.Normalize threw on it ("String contains invalid Unicode code points"), a failure of
+    /// the model for every document or query holding one.
+    /// </summary>
+    [Fact]
+    public void Encode_TextWithUFFFE_MatchesHuggingFaceIds()
+    {
+        foreach (var text in new[] { "\uFFFE", "a\uFFFEb", "cafe\u0301\uFFFE\u0301e\u0301 na\u00EFve", "\uFFFE\uFFFE A\u030A \uFFFF" })
+        {
+            Assert.True(fx.Reference(text).SequenceEqual(fx.Ours.Encode(text).ToArray()), Escape(text));
+        }
+    }
+
     /// <summary>Long text without spaces: one pre-token of tens of thousands of bytes, where the merge order matters most.</summary>
     public static TheoryData<string> LongNoSpaceTexts()
     {
