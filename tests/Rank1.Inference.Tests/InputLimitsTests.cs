@@ -53,6 +53,35 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
     }
 
     [Fact]
+    public void Judge_TemplateRepeatingTheQuery_IsCutAsTheReplacedTextIs()
+    {
+        // The reference's prompt.replace("FILL_QUERY_HERE", query), cut as any query is: the same prompt as that text given as the query.
+        var query = string.Join(' ', Enumerable.Repeat("onion tears", 10));
+        var template = string.Concat(Enumerable.Repeat("Find: FILL_QUERY_HERE | again FILL_QUERY_HERE; ", 300));
+        const string passage = "Cutting an onion releases a gas that irritates the eyes.";
+        var templated = Engine.JudgeTraced(new Rank1Input(query, passage), new JudgeSettings { MaxThinkTokens = 1, PromptTemplate = template }, CancellationToken.None);
+        var replaced = Engine.JudgeTraced(new Rank1Input(template.Replace("FILL_QUERY_HERE", query, StringComparison.Ordinal), passage), new JudgeSettings { MaxThinkTokens = 1 }, CancellationToken.None);
+        Assert.True(templated.Judgement.Truncated);
+        Assert.Equal(replaced.Prompt, templated.Prompt);
+    }
+
+    [Fact]
+    public void Judge_TemplateWhoseTextIsLongerThanAStringHolds_IsCutNotAFailure()
+    {
+        // 40,000 placeholders around a 60,000-character query: replaced whole, 2.4 billion characters, more than .NET's
+        // strings hold ("String length exceeded supported range"), a failure of the model for every search carrying it
+        // (five opened the model circuit). Its start, all that is kept, is the query's.
+        var query = string.Concat(Enumerable.Repeat("onion tears ", 5_000));
+        var template = string.Concat(Enumerable.Repeat("FILL_QUERY_HERE ", 40_000));
+        const string passage = "Cutting an onion releases a gas that irritates the eyes.";
+        var trace = Engine.JudgeTraced(new Rank1Input(query, passage), new JudgeSettings { MaxThinkTokens = 1, PromptTemplate = template }, CancellationToken.None);
+        Assert.True(trace.Judgement.Truncated);
+        var kept = Engine.Tokenizer.Decode(trace.Prompt).Split('\n')[1]["Query: ".Length..];
+        Assert.StartsWith(kept, query, StringComparison.Ordinal);
+        Assert.Equal(Oracle(kept, passage), trace.Prompt);
+    }
+
+    [Fact]
     public void Judge_PromptNearTheContext_ClampsTheReasoningBudget()
     {
         // Caps above the model's context (4,096 tokens): only the context clamp keeps prompt + reasoning inside it.

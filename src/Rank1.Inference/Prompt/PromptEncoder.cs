@@ -33,9 +33,13 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
     public (int[] Ids, bool Truncated) Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var queryText = Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate);
         var queryLimit = Cap(settings?.MaxQueryTokens, maxQueryTokens);
         var refuse = settings is { Truncate: false };
+        // Cut, only the start the character pre-cut keeps is made of a template (one that repeats the placeholder makes
+        // text many times the request's size); refused rather than cut, the whole text is counted (see Refused).
+        var queryText = refuse
+            ? Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate)
+            : Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate, CharLimit(queryLimit));
         var (query, queryCut) = Refused(LimitQuery(queryText, queryLimit, cancellationToken), queryText, queryLimit, refuse, cancellationToken);
         var passageText = Rank1Prompt.PassageText(input.Title, input.Text);
         var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);
@@ -110,15 +114,17 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         return (kept, truncated);
     }
 
+    /// <summary>The characters a text is pre-cut to before it is tokenized to <paramref name="maxTokens"/>.</summary>
+    private static int CharLimit(int maxTokens) => (int)Math.Min((long)maxTokens * CharsPerToken, Array.MaxLength - 1);
+
     private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
     {
-        var chars = (long)maxTokens * CharsPerToken;
+        var chars = CharLimit(maxTokens);
         var charCut = false;
         if (text.Length > chars)
         {
             // Never split a surrogate pair: the cut text must stay valid UTF-16.
-            var at = (int)chars;
-            text = text[..(char.IsHighSurrogate(text[at - 1]) ? at - 1 : at)];
+            text = text[..(char.IsHighSurrogate(text[chars - 1]) ? chars - 1 : chars)];
             charCut = true;
         }
 

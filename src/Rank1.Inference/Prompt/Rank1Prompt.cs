@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Rank1.Inference.Prompt;
 
 /// <summary>
@@ -34,6 +36,45 @@ public static class Rank1Prompt
         template is null ? queryText
         : template.Contains(QueryPlaceholder, StringComparison.Ordinal) ? template.Replace(QueryPlaceholder, queryText, StringComparison.Ordinal)
         : throw new ArgumentException(TemplateProblem, nameof(template));
+
+    /// <summary>
+    /// <see cref="ApplyTemplate(string, string?)"/>'s text made no further than <paramref name="maxLength"/> characters and one
+    /// more (so a caller cutting at <paramref name="maxLength"/> sees that it cut): its start is the same. A template that repeats
+    /// the placeholder makes its text many times the request's size (40,000 of them around a 60,000-character query: 2.4
+    /// billion characters, more than a string holds), where the encoder keeps only its start.
+    /// </summary>
+    public static string ApplyTemplate(string queryText, string? template, int maxLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
+        if (template is null)
+        {
+            return queryText;
+        }
+
+        if (!IsValidTemplate(template))
+        {
+            throw new ArgumentException(TemplateProblem, nameof(template));
+        }
+
+        var limit = maxLength + 1L;
+        var text = new StringBuilder((int)Math.Min(limit, template.Length + (long)queryText.Length));
+        var from = 0;
+        while (text.Length < limit)
+        {
+            var at = template.IndexOf(QueryPlaceholder, from, StringComparison.Ordinal);
+            var literal = template.AsSpan(from, (at < 0 ? template.Length : at) - from);
+            text.Append(literal[..(int)Math.Min(literal.Length, limit - text.Length)]);
+            if (at < 0)
+            {
+                break;
+            }
+
+            text.Append(queryText.AsSpan(0, (int)Math.Min(queryText.Length, limit - text.Length)));
+            from = at + QueryPlaceholder.Length;
+        }
+
+        return text.ToString();
+    }
 
     /// <summary>Why a template is refused: the one wording for options, requests and the command line.</summary>
     public const string TemplateProblem = "a prompt template must contain FILL_QUERY_HERE, where the query goes";
