@@ -54,6 +54,26 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     // ParsingException where the parser stands, the value. The field was taken and ignored.
     [InlineData("""{"query":{"match_all":{"bost":1}}}""", "[1:24] [match_all] unknown field [bost] did you mean [boost]?", 1, 31)]
     [InlineData("""{"query":{"ids":{"values":["1"],"nope":1}}}""", "[1:33] [ids] unknown field [nope]", 1, 40)]
+    // QueryStringQueryBuilder.fromXContent refuses an option it does not read at its value: a value, an array other than
+    // fields (a string fields too), and "unknown token" for an object; no query at all at its closing brace. Each was
+    // taken and ignored (a misspelt default_operater searched with OR), the missing query refused only when it ran.
+    [InlineData("""{"query":{"query_string":{"query":"x","default_operater":"and"}}}""", "[query_string] query does not support [default_operater]", 1, 58)]
+    [InlineData("""{"query":{"query_string":{"query":"x","fields":"text"}}}""", "[query_string] query does not support [fields]", 1, 48)]
+    [InlineData("""{"query":{"query_string":{"query":"x","analyzer":["standard"]}}}""", "[query_string] query does not support [analyzer]", 1, 50)]
+    [InlineData("""{"query":{"query_string":{"query":"x","lenient":{"a":1}}}}""", "[query_string] unknown token [START_OBJECT] after [lenient]", 1, 49)]
+    [InlineData("""{"query":{"query_string":{"default_field":"text"}}}""", "[query_string] must be provided with a [query]", 1, 49)]
+    // SimpleQueryStringBuilder.fromXContent: its own words for a value it does not read.
+    [InlineData("""{"query":{"simple_query_string":{"query":"x","default_operater":"and"}}}""", "[simple_query_string] unsupported field [default_operater]", 1, 65)]
+    [InlineData("""{"query":{"simple_query_string":{"query":"x","flags":["AND"]}}}""", "[simple_query_string] query does not support [flags]", 1, 54)]
+    [InlineData("""{"query":{"simple_query_string":{"fields":["text"]}}}""", "[simple_query_string] query text missing", 1, 51)]
+    // match, match_phrase and term read boost and _name only inside the field's object: beside it they are a second
+    // field (throwParsingExceptionOnMultipleFields); range refuses a value beside the field's object. Each was taken,
+    // with its boost.
+    [InlineData("""{"query":{"match":{"text":"x","boost":2}}}""", "[match] query doesn't support multiple fields, found [text] and [boost]", 1, 39)]
+    [InlineData("""{"query":{"match_phrase":{"text":{"query":"x"},"_name":"n"}}}""", "[match_phrase] query doesn't support multiple fields, found [text] and [_name]", 1, 56)]
+    [InlineData("""{"query":{"term":{"text":"x","boost":2}}}""", "[term] query doesn't support multiple fields, found [text] and [boost]", 1, 38)]
+    [InlineData("""{"query":{"range":{"text":{"gte":"a"},"boost":2}}}""", "[range] query does not support [boost]", 1, 47)]
+    [InlineData("""{"query":{"range":{"text":"a"}}}""", "[range] query does not support [text]", 1, 27)]
     // Lines count from 1, columns restart after each newline.
     [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
     public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)

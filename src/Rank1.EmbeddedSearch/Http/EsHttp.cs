@@ -130,6 +130,25 @@ internal static class EsHttp
         }
     }
 
+    /// <summary>
+    /// The deprecation warnings of a request as the product's <c>HeaderWarning</c> adds them to the answer: each once, a
+    /// <c>Warning</c> header "299 Elasticsearch-9.1.0-rank1-embedded \"Deprecated field [mustNot] used, expected
+    /// [must_not] instead\"" (the product, its version and build hash as <c>GET /</c> reports them; <c>\</c> and
+    /// <c>"</c> escaped).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="warnings">The warnings, in the order logged.</param>
+    /// <param name="flavor">The product the server stands in for.</param>
+    public static void AddDeprecationWarnings(HttpContext context, IEnumerable<string> warnings, SearchFlavor flavor)
+    {
+        var agent = flavor == SearchFlavor.OpenSearch ? $"OpenSearch-{EmbeddedSearchServer.OpenSearchVersion}" : $"Elasticsearch-{EmbeddedSearchServer.ElasticsearchVersion}";
+        foreach (var warning in warnings.Distinct(StringComparer.Ordinal))
+        {
+            var escaped = warning.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+            context.Response.Headers.Append("Warning", $"299 {agent}-rank1-embedded \"{escaped}\"");
+        }
+    }
+
     /// <summary>Writes an answer, shaped by <c>filter_path</c> and <c>pretty</c> as Elasticsearch shapes its answers.</summary>
     public static Task WriteAsync(HttpContext context, int status, JsonNode? body)
     {

@@ -29,6 +29,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var result = executor.Search(index, request, EsHttp.Param(context));
+        EsHttp.AddDeprecationWarnings(context, request.Deprecations, flavor);
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 
@@ -47,7 +48,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var body = RequestJson.IsEmpty(raw) ? null : JsonLocations.Remember(SearchBody.Read(raw, checkTrailingTokens: false), raw);
-        SearchRequest.CheckCountBody(body, flavor);
+        var deprecations = SearchRequest.CheckCountBody(body, flavor);
         // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
         // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
         var minScore = MinScoreParam(EsHttp.Param(context)("min_score"));
@@ -55,7 +56,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
         // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
         ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
-        await EsHttp.WriteAsync(context, 200, executor.Count(index, body, EsHttp.Param(context), terminateAfter, minScore)).ConfigureAwait(false);
+        var count = executor.Count(index, body, EsHttp.Param(context), terminateAfter, minScore);
+        EsHttp.AddDeprecationWarnings(context, deprecations, flavor);
+        await EsHttp.WriteAsync(context, 200, count).ConfigureAwait(false);
     }
 
     // RestRequest.paramAsFloat: Float.parseFloat, else "Failed to parse float parameter [min_score] with value [x]".
@@ -78,6 +81,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
         // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
+        EsHttp.AddDeprecationWarnings(context, items.SelectMany(i => i.Request.Deprecations), flavor);
         await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, EsHttp.Param(context))))).ConfigureAwait(false);
     }
 

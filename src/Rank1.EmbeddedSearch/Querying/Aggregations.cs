@@ -17,6 +17,38 @@ internal static class Aggregations
 {
     private static readonly string[] Supported = ["terms", "min", "max", "avg", "sum", "value_count"];
 
+    // TermsAggregationBuilder's ObjectParser ("terms"): ValuesSourceAggregationBuilder.declareFields' field, missing,
+    // value_type, format and script, and its own options.
+    private static readonly string[] TermsFields =
+    [
+        "field", "missing", "value_type", "format", "script", "show_term_doc_count_error", "shard_size", "min_doc_count",
+        "shard_min_doc_count", "size", "execution_hint", "collect_mode", "order", "include", "exclude",
+    ];
+
+    /// <summary>
+    /// The aggregations' names checked as Elasticsearch's parsers check them while the body is read
+    /// (<c>AggregatorFactories.parseAggregators</c>): a field the <c>terms</c> aggregation's <c>ObjectParser</c> does not
+    /// declare is its 400 <c>x_content_parse_exception</c> "[1:45] [terms] unknown field [sise] did you mean [size]?", at
+    /// the field's name (it was taken and ignored). The rest is read when the aggregations run (<see cref="Compute"/>).
+    /// </summary>
+    /// <param name="spec">The search's <c>aggs</c>.</param>
+    public static void CheckNames(JsonObject spec)
+    {
+        foreach (var (_, node) in spec)
+        {
+            if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ("terms", JsonObject body))
+            {
+                foreach (var (key, _) in body)
+                {
+                    if (!TermsFields.Contains(key))
+                    {
+                        throw EsException.XContentParse($"[terms] unknown field [{key}]{Suggestions.DidYouMean(key, TermsFields)}", JsonLocations.OfName(body, key));
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// What Elasticsearch finds on each shard while it builds the aggregators (<c>ValuesSourceConfig.resolve</c> asks
     /// the field for its fielddata): an aggregation on a field <paramref name="index"/> maps as text fails that shard.
@@ -97,9 +129,28 @@ internal static class Aggregations
         return result;
     }
 
+    // The terms options this backend does not apply, whose answer would differ from Elasticsearch's: refused, not ignored.
+    // (shard_size, shard_min_doc_count, execution_hint and collect_mode change nothing on its one shard.)
+    private static readonly string[] TermsNotApplied = ["missing", "value_type", "format", "script", "include", "exclude"];
+
     private static (string, JsonObject) Terms(FieldMapping? mapping, string[][] perDoc, JsonObject body)
     {
+        var refused = TermsNotApplied.FirstOrDefault(body.ContainsKey)
+            ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null);
+        if (refused is { } option)
+        {
+            throw EsException.IllegalArgument($"the embedded search backend does not apply [{option}] in the [terms] aggregation");
+        }
+
         var size = body["size"]?.GetValue<int>() ?? 10;
+        // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
+        // InternalTerms' reduce drops them; 0, every term of the index, is not applied here.
+        var minDocCount = body["min_doc_count"] is { } min ? XContentInt.Read("min_doc_count", min) : 1;
+        if (minDocCount < 1)
+        {
+            throw EsException.IllegalArgument("the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation");
+        }
+
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var values in perDoc)
         {
@@ -109,7 +160,7 @@ internal static class Aggregations
             }
         }
 
-        var ordered = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
+        var ordered = Order(counts.Where(c => c.Value >= minDocCount), body["order"], mapping);
         var buckets = new JsonArray();
         foreach (var (key, count) in ordered.Take(size))
         {
@@ -147,6 +198,44 @@ internal static class Aggregations
             ["sum_other_doc_count"] = ordered.Skip(size).Sum(c => c.Value),
             ["buckets"] = buckets,
         });
+    }
+
+    // The bucket order: InternalOrder.Parser.parseOrderParam's {"_count": "asc"|"desc"} or {"_key": ..} (or an array of
+    // them), ties broken by the key ascending as BucketOrder.compound adds it; by default the count descending. A key
+    // orders as its field's values do (numbers by value). An order by a sub-aggregation, which this backend does not run,
+    // is refused.
+    private static List<KeyValuePair<string, long>> Order(IEnumerable<KeyValuePair<string, long>> counts, JsonNode? order, FieldMapping? mapping)
+    {
+        IComparer<string> keys = mapping?.IsNumeric == true
+            ? Comparer<string>.Create((a, b) => double.Parse(a, CultureInfo.InvariantCulture).CompareTo(double.Parse(b, CultureInfo.InvariantCulture)))
+            : StringComparer.Ordinal;
+        var criteria = order switch
+        {
+            null => [new KeyValuePair<string, JsonNode?>("_count", "desc")],
+            JsonObject one => one.ToList(),
+            JsonArray many => many.OfType<JsonObject>().SelectMany(o => o).ToList(),
+            _ => throw EsException.IllegalArgument("the embedded search backend does not apply this [order] in the [terms] aggregation"),
+        };
+        IOrderedEnumerable<KeyValuePair<string, long>>? sorted = null;
+        foreach (var (by, direction) in criteria)
+        {
+            var descending = (direction as JsonValue)?.ToString() switch
+            {
+                "desc" => true,
+                "asc" => false,
+                _ => throw EsException.IllegalArgument($"the embedded search backend does not apply this [order] in the [terms] aggregation"),
+            };
+            sorted = by switch
+            {
+                "_count" => sorted is null ? (descending ? counts.OrderByDescending(c => c.Value) : counts.OrderBy(c => c.Value))
+                    : descending ? sorted.ThenByDescending(c => c.Value) : sorted.ThenBy(c => c.Value),
+                "_key" => sorted is null ? (descending ? counts.OrderByDescending(c => c.Key, keys) : counts.OrderBy(c => c.Key, keys))
+                    : descending ? sorted.ThenByDescending(c => c.Key, keys) : sorted.ThenBy(c => c.Key, keys),
+                _ => throw EsException.IllegalArgument($"the embedded search backend does not apply an [order] by [{by}] in the [terms] aggregation: it runs no sub-aggregations"),
+            };
+        }
+
+        return [.. (sorted ?? counts.OrderByDescending(c => c.Value)).ThenBy(c => c.Key, keys)];
     }
 
     private static (string, JsonObject) Metric(string type, FieldMapping? mapping, string[][] perDoc)

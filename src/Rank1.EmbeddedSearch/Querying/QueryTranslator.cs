@@ -92,7 +92,9 @@ internal sealed class QueryTranslator
     /// </summary>
     /// <param name="node">The query (the body field that holds it checks it is an object; a bool clause may be anything).</param>
     /// <param name="flavor">The product whose parsers are followed (OpenSearch's <c>match</c> reads <c>cutoff_frequency</c>).</param>
-    public static void CheckNames(JsonNode? node, SearchFlavor flavor)
+    /// <param name="deprecations">Where the deprecation warnings the parser logs are added (a deprecated name it still
+    /// reads: <c>ParseField.match</c>'s "Deprecated field [mustNot] used, expected [must_not] instead"), or null.</param>
+    public static void CheckNames(JsonNode? node, SearchFlavor flavor, ICollection<string>? deprecations = null)
     {
         if (node is not JsonObject obj)
         {
@@ -128,12 +130,22 @@ internal sealed class QueryTranslator
 
         if (type == "bool")
         {
-            CheckBool(spec, flavor);
+            CheckBool(spec, flavor, deprecations);
         }
 
         if (type == "multi_match")
         {
             CheckMultiMatch(spec, flavor);
+        }
+
+        if (type == "range")
+        {
+            CheckRangeFields(spec);
+        }
+
+        if (type is "query_string" or "simple_query_string")
+        {
+            CheckQueryStringOptions(type, spec);
         }
 
         if (flavor == SearchFlavor.Elasticsearch && ObjectParserFields.TryGetValue(type, out var declared))
@@ -155,8 +167,13 @@ internal sealed class QueryTranslator
     // "operater" searched with OR when it was ignored.)
     private static void CheckFieldOptions(string type, JsonObject spec, HashSet<string> known)
     {
-        foreach (var (_, options) in spec)
+        string? first = null;
+        foreach (var (field, options) in spec)
         {
+            // A second key, boost and _name too (fromXContent reads them only inside the field's object), is
+            // throwParsingExceptionOnMultipleFields' at its value: {"match":{"title":"x","boost":2}} was taken with the boost.
+            ThrowIfSecondField(type, spec, first, field);
+            first = field;
             if (options is not JsonObject fieldSpec)
             {
                 continue;
@@ -183,6 +200,36 @@ internal sealed class QueryTranslator
             if (type != "term")
             {
                 ValueRead(() => MatchOptions.CheckSetters(type, fieldSpec), JsonLocations.OfLast(spec));
+            }
+        }
+    }
+
+    // AbstractQueryBuilder.throwParsingExceptionOnMultipleFields, when the builder reaches the second field's value: the
+    // first two fields named, at that value's token.
+    private static void ThrowIfSecondField(string type, JsonObject spec, string? first, string field)
+    {
+        if (first is not null)
+        {
+            throw Stood(EsException.Parsing($"[{type}] query doesn't support multiple fields, found [{first}] and [{field}]", JsonLocations.OfValue(spec, field)));
+        }
+    }
+
+    // RangeQueryBuilder.fromXContent: a field's object, one only; a value beside it (boost and _name too, which it reads
+    // only inside the field's object) is "[range] query does not support [x]" at that value.
+    private static void CheckRangeFields(JsonObject spec)
+    {
+        string? first = null;
+        foreach (var (field, value) in spec)
+        {
+            if (value is JsonValue)
+            {
+                throw Stood(EsException.Parsing($"[range] query does not support [{field}]", JsonLocations.OfValue(spec, field)));
+            }
+
+            if (value is JsonObject)
+            {
+                ThrowIfSecondField("range", spec, first, field);
+                first = field;
             }
         }
     }
@@ -262,7 +309,7 @@ internal sealed class QueryTranslator
     // BoolQueryBuilder's ObjectParser: a field it does not declare is "[1:20] [bool] unknown field [x]" (at the field's
     // name, with ErrorOnUnknown's suggestion); a clause that fails is wrapped, "[bool] failed to parse field [must]",
     // where the parser stood when it failed.
-    private static void CheckBool(JsonObject spec, SearchFlavor flavor)
+    private static void CheckBool(JsonObject spec, SearchFlavor flavor, ICollection<string>? deprecations)
     {
         foreach (var (key, value) in spec)
         {
@@ -270,6 +317,12 @@ internal sealed class QueryTranslator
             {
                 // Said at the field's name; the parser itself stands on its value (where a wrapping bool says it failed).
                 throw Stood(EsException.XContentParse($"[bool] unknown field [{key}]{Suggestions.DidYouMean(key, BoolFields)}", JsonLocations.OfName(spec, key)), JsonLocations.OfValue(spec, key));
+            }
+
+            if (key == "mustNot")
+            {
+                // ParseField("must_not").withDeprecation("mustNot"): matched, and logged as deprecated.
+                deprecations?.Add("Deprecated field [mustNot] used, expected [must_not] instead");
             }
 
             if (key is not ("must" or "should" or "filter" or "must_not" or "mustNot") || value is null)
@@ -288,7 +341,7 @@ internal sealed class QueryTranslator
             {
                 try
                 {
-                    CheckNames(clause, flavor);
+                    CheckNames(clause, flavor, deprecations);
                 }
                 catch (EsException e)
                 {
@@ -298,6 +351,54 @@ internal sealed class QueryTranslator
             }
         }
     }
+
+    // QueryStringQueryBuilder.fromXContent and SimpleQueryStringBuilder.fromXContent (OpenSearch's read the same names):
+    // an array is fields alone ("[query_string] query does not support [x]" for another), a value one of the options they
+    // read (another: query_string's "does not support [x]", simple_query_string's "unsupported field [x]"; a string
+    // fields too), an object or null "unknown token [START_OBJECT] after [x]", each at that value; no query at all, at
+    // the query's closing brace. (Unknown options were taken and ignored: a misspelt default_operater searched with OR.)
+    private static void CheckQueryStringOptions(string type, JsonObject spec)
+    {
+        var known = type == "query_string" ? QueryStringOptions : SimpleQueryStringOptions;
+        foreach (var (option, value) in spec)
+        {
+            var at = JsonLocations.OfValue(spec, option);
+            switch (value)
+            {
+                case JsonArray when option != "fields":
+                    throw Stood(EsException.Parsing($"[{type}] query does not support [{option}]", at));
+                case JsonArray:
+                    break;
+                case JsonValue when !known.Contains(option):
+                    throw Stood(EsException.Parsing(type == "query_string" ? $"[{type}] query does not support [{option}]" : $"[{type}] unsupported field [{option}]", at));
+                case JsonValue:
+                    break;
+                default:
+                    throw Stood(EsException.Parsing($"[{type}] unknown token [{RequestJson.TokenName(value)}] after [{option}]", at));
+            }
+        }
+
+        if (!spec.ContainsKey("query"))
+        {
+            throw Stood(EsException.Parsing(type == "query_string" ? "[query_string] must be provided with a [query]" : "[simple_query_string] query text missing", JsonLocations.OfLast(spec)));
+        }
+    }
+
+    // The value options QueryStringQueryBuilder.fromXContent reads (fields is an array).
+    private static readonly HashSet<string> QueryStringOptions =
+    [
+        "query", "default_field", "default_operator", "analyzer", "quote_analyzer", "allow_leading_wildcard", "max_determinized_states",
+        "enable_position_increments", "escape", "fuzzy_prefix_length", "fuzzy_max_expansions", "fuzzy_rewrite", "phrase_slop", "fuzziness",
+        "boost", "type", "tie_breaker", "analyze_wildcard", "rewrite", "minimum_should_match", "quote_field_suffix", "lenient", "time_zone",
+        "_name", "auto_generate_synonyms_phrase_query", "fuzzy_transpositions",
+    ];
+
+    // The value options SimpleQueryStringBuilder.fromXContent reads (fields is an array).
+    private static readonly HashSet<string> SimpleQueryStringOptions =
+    [
+        "query", "boost", "analyzer", "default_operator", "flags", "lenient", "analyze_wildcard", "_name", "minimum_should_match",
+        "quote_field_suffix", "auto_generate_synonyms_phrase_query", "fuzzy_prefix_length", "fuzzy_max_expansions", "fuzzy_transpositions",
+    ];
 
     // The value options MultiMatchQueryBuilder.fromXContent reads (beside fields).
     private static readonly HashSet<string> MultiMatchOptions =
@@ -366,7 +467,7 @@ internal sealed class QueryTranslator
     private static Query FieldQuery(string type, JsonNode? body, Func<string, JsonObject, Query> build)
     {
         var obj = Obj(type, body);
-        var fields = obj.Where(p => p.Key is not ("boost" or "_name")).ToArray();
+        var fields = obj.ToArray();
         if (fields.Length != 1)
         {
             // AbstractQueryBuilder.throwParsingExceptionOnMultipleFields, when the builder reaches the second field's value:
@@ -383,8 +484,7 @@ internal sealed class QueryTranslator
             throw EsException.Parsing($"[range] query malformed, no start_object after field [{field}]");
         }
 
-        var q = build(field, normalized);
-        return Boosted(q, obj["boost"] is { } b ? new JsonObject { ["boost"] = b.DeepClone() } : normalized);
+        return Boosted(build(field, normalized), normalized);
     }
 
     // MatchQueryParser.parse: an unmapped field matches nothing; a field searched with its own analyzer and not text
@@ -637,6 +737,11 @@ internal sealed class QueryTranslator
         else if (mapping.IsFloatingPoint)
         {
             q = NumericRangeQuery.NewDoubleRange(field, ToDouble(lowerNode), ToDouble(upperNode), includeLower, includeUpper);
+        }
+        else if (mapping.Kind == FieldKind.Boolean)
+        {
+            // BooleanFieldType.rangeQuery reads each bound as a term does.
+            q = TermRangeQuery.NewStringRange(field, ValueText(lowerNode) is { } l ? BooleanTerm(l) : null, ValueText(upperNode) is { } u ? BooleanTerm(u) : null, includeLower, includeUpper);
         }
         else
         {
@@ -982,7 +1087,20 @@ internal sealed class QueryTranslator
             return NumericRangeQuery.NewDoubleRange(field, d, d, true, true);
         }
 
-        return new TermQuery(new Term(field, text));
+        return new TermQuery(new Term(field, mapping.Kind == FieldKind.Boolean ? BooleanTerm(text) : text));
+    }
+
+    // BooleanFieldType.indexedValueForSearch: exactly "true" or "false" (a JSON boolean's text); anything else fails the
+    // shard, SearchExecutionContext.toQuery wrapping its IllegalArgumentException. ("flag":"abc" matched nothing.)
+    private string BooleanTerm(string text)
+    {
+        if (text is "true" or "false")
+        {
+            return text;
+        }
+
+        var message = $"Can't parse boolean value [{text}], expected [true] or [false]";
+        throw ShardSearchException.QueryShard(_index, $"failed to create query: {message}", EsException.IllegalArgument(message));
     }
 
     // The one home of a term or range on a long, integer or date field (the term, terms and range queries, and

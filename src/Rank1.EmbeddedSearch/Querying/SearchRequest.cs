@@ -24,6 +24,28 @@ internal sealed class SearchRequest
         "retriever", "post_filter", "knn", "rank", "rescore", "indices_boost",
     };
 
+    // HighlightBuilder's ObjectParser ("highlight"): fields, and the options AbstractHighlighterBuilder.setupParser declares.
+    private static readonly string[] HighlightFields =
+    [
+        "fields", "pre_tags", "post_tags", "order", "highlight_filter", "fragment_size", "number_of_fragments", "encoder", "tags_schema",
+        "require_field_match", "boundary_scanner", "boundary_max_scan", "boundary_chars", "boundary_scanner_locale", "type", "fragmenter",
+        "no_match_size", "phrase_limit", "max_analyzed_offset", "options", "highlight_query",
+    ];
+
+    // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
+    // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion. (It was
+    // taken and ignored.)
+    private static void CheckHighlightNames(JsonObject highlight)
+    {
+        foreach (var (key, _) in highlight)
+        {
+            if (!HighlightFields.Contains(key))
+            {
+                throw EsException.XContentParse($"[highlight] unknown field [{key}]{Suggestions.DidYouMean(key, HighlightFields)}", JsonLocations.OfName(highlight, key));
+            }
+        }
+    }
+
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
     private static readonly string[] RetrieverReplaces = ["query", "knn", "search_after", "terminate_after", "sort", "rank", "rescore"];
 
@@ -51,6 +73,14 @@ internal sealed class SearchRequest
     public IReadOnlyList<SortKey> Sort { get; private set; } = [];
 
     public JsonObject? Highlight { get; private set; }
+
+    /// <summary>
+    /// The deprecation warnings Elasticsearch's parser logs while it reads the search (a deprecated name it still reads,
+    /// such as <c>bool</c>'s <c>mustNot</c>), in the order logged: the answer's <c>Warning</c> headers, each once (<see cref="Http.EsHttp.AddDeprecationWarnings"/>).
+    /// </summary>
+    public IReadOnlyCollection<string> Deprecations => _deprecations;
+
+    private readonly List<string> _deprecations = [];
 
     public bool Explain { get; private set; }
 
@@ -162,7 +192,7 @@ internal sealed class SearchRequest
 
                 // SearchSourceBuilder.parseXContent: a key it does not know for the token its value starts with, or a
                 // query that is not an object, is refused where that value starts.
-                if (!KnownKeys.Contains(key) || (key is "query" or "post_filter" && value is not JsonObject))
+                if (!KnownKeys.Contains(key) || (key is "query" or "post_filter" or "highlight" or "aggs" or "aggregations" && value is not JsonObject))
                 {
                     throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", JsonLocations.OfValue(body, key));
                 }
@@ -170,13 +200,23 @@ internal sealed class SearchRequest
                 SearchBody.CheckField(key, value);
                 if (key is "query" or "post_filter")
                 {
-                    QueryTranslator.CheckNames(value, flavor);
+                    QueryTranslator.CheckNames(value, flavor, r._deprecations);
+                }
+
+                if (key == "highlight" && flavor == SearchFlavor.Elasticsearch)
+                {
+                    CheckHighlightNames((JsonObject)value!);
+                }
+
+                if (key is "aggs" or "aggregations" && flavor == SearchFlavor.Elasticsearch)
+                {
+                    Querying.Aggregations.CheckNames((JsonObject)value!);
                 }
             }
 
             if (body["retriever"] is { } retriever)
             {
-                body = Standard(body, retriever, param, flavor);
+                body = Standard(body, retriever, param, flavor, r._deprecations);
             }
             else if (new[] { "knn", "rank", "rescore" }.FirstOrDefault(body.ContainsKey) is { } unsupported)
             {
@@ -302,7 +342,7 @@ internal sealed class SearchRequest
     /// knn, linear, text_similarity_reranker, ...) needs what the embedded backend does not have (vectors, inference, a
     /// license), and is refused saying so.
     /// </summary>
-    private static JsonObject Standard(JsonObject body, JsonNode retriever, Func<string, string?> param, SearchFlavor flavor)
+    private static JsonObject Standard(JsonObject body, JsonNode retriever, Func<string, string?> param, SearchFlavor flavor, ICollection<string> deprecations)
     {
         if (retriever is not JsonObject { Count: 1 } one)
         {
@@ -358,7 +398,7 @@ internal sealed class SearchRequest
 
         if (search["query"] is { } q)
         {
-            QueryTranslator.CheckNames(q, flavor);
+            QueryTranslator.CheckNames(q, flavor, deprecations);
         }
 
         return search;
@@ -455,8 +495,10 @@ internal sealed class SearchRequest
     /// </summary>
     /// <param name="body">The body, or null.</param>
     /// <param name="flavor">The product whose query parsers are followed.</param>
-    public static void CheckCountBody(JsonObject? body, SearchFlavor flavor)
+    /// <returns>The deprecation warnings the parser logged (<see cref="Deprecations"/>).</returns>
+    public static IReadOnlyCollection<string> CheckCountBody(JsonObject? body, SearchFlavor flavor)
     {
+        var deprecations = new List<string>();
         foreach (var (key, value) in body ?? [])
         {
             if (key != "query")
@@ -465,8 +507,10 @@ internal sealed class SearchRequest
             }
 
             // parseInnerQueryBuilder reads on from the field's name for a START_OBJECT.
-            QueryTranslator.CheckNames(value as JsonObject ?? throw EsException.Parsing("[_na] query malformed, must start with start_object", JsonLocations.OfValue(body!, key)), flavor);
+            QueryTranslator.CheckNames(value as JsonObject ?? throw EsException.Parsing("[_na] query malformed, must start with start_object", JsonLocations.OfValue(body!, key)), flavor, deprecations);
         }
+
+        return deprecations;
     }
 
     /// <summary>

@@ -1,0 +1,154 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// What Elasticsearch 9 refuses, warns about or reads strictly in a search body, over real HTTP: a boolean field's
+/// value (<c>BooleanFieldType.indexedValueForSearch</c>), the deprecated <c>mustNot</c> (<c>HeaderWarning</c>), the
+/// <c>terms</c> aggregation's and <c>highlight</c>'s <c>ObjectParser</c>s, and the <c>terms</c> options applied or refused.
+/// Each was taken, and ignored or answered otherwise.
+/// </summary>
+public sealed class DslStrictnessTests : IAsyncLifetime
+{
+    private readonly ServerFixture _fx = new();
+
+    private EsClient Es => _fx.Client;
+
+    public async Task InitializeAsync()
+    {
+        await _fx.InitializeAsync();
+        Assert.Equal(200, (await Es.PutAsync("/shop", JsonNode.Parse("""
+            {"mappings":{"properties":{"title":{"type":"text"},"tag":{"type":"keyword"},"flag":{"type":"boolean"},"n":{"type":"integer"}}}}
+            """))).Status);
+        var r = await Es.BulkAsync("""
+            {"index":{"_index":"shop","_id":"1"}}
+            {"title":"red fox","tag":"b","flag":true,"n":10}
+            {"index":{"_index":"shop","_id":"2"}}
+            {"title":"blue fox","tag":"a","flag":false,"n":9}
+            {"index":{"_index":"shop","_id":"3"}}
+            {"title":"green dog","tag":"c","flag":true,"n":10}
+            {"index":{"_index":"shop","_id":"4"}}
+            {"title":"grey dog","tag":"c","n":2}
+            {"index":{"_index":"shop","_id":"5"}}
+            {"title":"white cat","tag":"a","n":9}
+            {"index":{"_index":"shop","_id":"6"}}
+            {"title":"black cat","tag":"c","n":9}
+
+            """);
+        Assert.False(r.Json["errors"]!.GetValue<bool>());
+    }
+
+    public Task DisposeAsync() => _fx.DisposeAsync();
+
+    private Task<EsResponse> Search(string body) => Es.SendAsync(HttpMethod.Post, "/shop/_search", body);
+
+    [Theory]
+    [InlineData("""{"match":{"flag":"abc"}}""", "abc")]
+    [InlineData("""{"term":{"flag":"True"}}""", "True")]
+    [InlineData("""{"terms":{"flag":["true","yes"]}}""", "yes")]
+    [InlineData("""{"range":{"flag":{"gte":"no"}}}""", "no")]
+    // Over every field (no default field) query_string is lenient; over title it is not.
+    [InlineData("""{"query_string":{"query":"flag:abc","default_field":"title"}}""", "abc")]
+    public async Task ABooleanFieldsValue_OtherThanTrueOrFalse_FailsTheShard(string query, string value)
+    {
+        // BooleanFieldType.indexedValueForSearch's IllegalArgumentException, wrapped by SearchExecutionContext.toQuery.
+        // It matched nothing.
+        var r = await Search($$"""{"query":{{query}}}""");
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        var root = r.Json["error"]!["root_cause"]![0]!;
+        Assert.Equal("query_shard_exception", root["type"]!.GetValue<string>());
+        Assert.Equal($"failed to create query: Can't parse boolean value [{value}], expected [true] or [false]", root["reason"]!.GetValue<string>());
+        var cause = r.Json["error"]!["failed_shards"]![0]!["reason"]!["caused_by"]!;
+        Assert.Equal("illegal_argument_exception", cause["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task ABooleanFieldsValue_TrueOrFalse_OrLenient_Matches()
+    {
+        Assert.Equal(["1", "3"], Ids(await Search("""{"query":{"match":{"flag":"true"}}}""")));
+        Assert.Equal(["2"], Ids(await Search("""{"query":{"term":{"flag":false}}}""")));
+        // Lenient: the field's match-nothing query (Queries.newLenientFieldQuery), not a failure; and query_string over
+        // every field (lenient by default) finds the text field's match.
+        Assert.Empty(Ids(await Search("""{"query":{"match":{"flag":{"query":"abc","lenient":true}}}}""")));
+        Assert.Equal(["1", "2"], Ids(await Search("""{"query":{"query_string":{"query":"fox"}}}""")));
+    }
+
+    [Fact]
+    public async Task Bool_TheDeprecatedMustNot_IsAnsweredWithElasticsearchsDeprecationWarning()
+    {
+        // ParseField("must_not").withDeprecation("mustNot"): DeprecationLogger's HeaderWarning, once per request.
+        const string Expected = "299 Elasticsearch-9.1.0-rank1-embedded \"Deprecated field [mustNot] used, expected [must_not] instead\"";
+        var r = await Search("""{"query":{"bool":{"mustNot":{"match":{"title":"fox"}},"filter":{"bool":{"mustNot":{"term":{"tag":"a"}}}}}}}""");
+        Assert.Equal(200, r.Status);
+        Assert.Equal(["3", "4", "6"], Ids(r));
+        Assert.Equal([Expected], r.Headers.GetValues("Warning"));
+
+        var count = await Es.SendAsync(HttpMethod.Post, "/shop/_count", """{"query":{"bool":{"mustNot":{"match":{"title":"fox"}}}}}""");
+        Assert.Equal([Expected], count.Headers.GetValues("Warning"));
+        var m = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"shop\"}\n{\"query\":{\"bool\":{\"mustNot\":{\"match_all\":{}}}}}\n", "application/x-ndjson");
+        Assert.Equal([Expected], m.Headers.GetValues("Warning"));
+
+        // must_not is no deprecated name: no warning.
+        Assert.False((await Search("""{"query":{"bool":{"must_not":{"match":{"title":"fox"}}}}}""")).Headers.Contains("Warning"));
+    }
+
+    [Fact]
+    public async Task TermsAggregation_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AtTheFieldsName()
+    {
+        // TermsAggregationBuilder's ObjectParser (ErrorOnUnknown, with its suggestion), at the name (col 47), while the
+        // body is read.
+        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","sise":1}}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:47] [terms] unknown field [sise] did you mean [size]?");
+        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","foo":1}}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:47] [terms] unknown field [foo]");
+        // SearchSourceBuilder.parseXContent reads aggs only as an object.
+        (await Search("""{"aggs":"x"}""")).AssertError(400, "parsing_exception", "Unknown key for a VALUE_STRING in [aggs].");
+    }
+
+    [Fact]
+    public async Task TermsAggregation_OrderAndMinDocCount_AreApplied()
+    {
+        // c: 3 documents, a: 2, b: 1; by the key ascending, and only those with 2 documents or more.
+        Assert.Equal(["a:2", "b:1", "c:3"], Buckets(await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","order":{"_key":"asc"}}}}}""")));
+        Assert.Equal(["b:1", "a:2", "c:3"], Buckets(await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","order":[{"_count":"asc"}]}}}}""")));
+        var r = await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","min_doc_count":2,"size":1}}}}""");
+        Assert.Equal(["c:3"], Buckets(r));
+        Assert.Equal(2, r.Json["aggregations"]!["t"]!["sum_other_doc_count"]!.GetValue<long>());
+        // A number's key orders by value (9 before 10), ties by the key.
+        Assert.Equal(["9:3", "10:2", "2:1"], Buckets(await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"n"}}}}""")));
+        Assert.Equal(["2:1", "9:3", "10:2"], Buckets(await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"n","order":{"_key":"asc"}}}}}""")));
+    }
+
+    [Theory]
+    [InlineData("\"include\":\"a.*\"", "the embedded search backend does not apply [include] in the [terms] aggregation")]
+    [InlineData("\"missing\":\"none\"", "the embedded search backend does not apply [missing] in the [terms] aggregation")]
+    [InlineData("\"min_doc_count\":0", "the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation")]
+    [InlineData("\"order\":{\"avg_n\":\"desc\"}", "the embedded search backend does not apply an [order] by [avg_n] in the [terms] aggregation: it runs no sub-aggregations")]
+    public async Task TermsAggregation_AnOptionNotApplied_IsRefused(string option, string reason)
+    {
+        // Elasticsearch would answer other buckets: refused, not ignored.
+        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag",""" + option + "}}}}"))
+            .AssertError(400, "illegal_argument_exception", reason);
+    }
+
+    [Fact]
+    public async Task Highlight_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AtTheFieldsName()
+    {
+        // HighlightBuilder's ObjectParser ("highlight"), at the name (col 71), while the body is read.
+        (await Search("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{}},"foo":1}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:71] [highlight] unknown field [foo]");
+        (await Search("""{"highlight":"title"}""")).AssertError(400, "parsing_exception", "Unknown key for a VALUE_STRING in [highlight].");
+    }
+
+    private static string[] Ids(EsResponse r)
+    {
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        return [.. r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).Order()];
+    }
+
+    private static string[] Buckets(EsResponse r)
+    {
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        return [.. r.Json["aggregations"]!["t"]!["buckets"]!.AsArray().Select(b => $"{b!["key"]}:{b["doc_count"]}")];
+    }
+}
