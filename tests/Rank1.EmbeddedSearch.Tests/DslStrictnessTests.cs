@@ -140,6 +140,35 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         (await Search("""{"highlight":"title"}""")).AssertError(400, "parsing_exception", "Unknown key for a VALUE_STRING in [highlight].");
     }
 
+    [Theory]
+    // Queries.maybeApplyMinimumShouldMatch on the parsed boolean query: two of red, fox, cat (without it: 1, 2, 5, 6).
+    [InlineData("""{"query_string":{"query":"red fox cat","default_field":"title","minimum_should_match":"2"}}""", new[] { "1" })]
+    [InlineData("""{"simple_query_string":{"query":"red fox cat","fields":["title"],"minimum_should_match":"2"}}""", new[] { "1" })]
+    // phrase_slop: the parser's default slop for a phrase ("fox red" is two moves from "red fox"; without it, nothing).
+    [InlineData("""{"query_string":{"query":"\"fox red\"","default_field":"title","phrase_slop":2}}""", new[] { "1" })]
+    // escape: the text's reserved characters escaped before it is parsed (without it "(red" is the parser's failure).
+    [InlineData("""{"query_string":{"query":"(red","default_field":"title","escape":true}}""", new[] { "1" })]
+    // A bare "doc~" is the query's fuzziness for the term, AUTO by default: one edit for three letters, dog and not fox
+    // (Lucene's parser took two edits); a fuzziness given applies.
+    [InlineData("""{"query_string":{"query":"doc~","default_field":"title"}}""", new[] { "3", "4" })]
+    [InlineData("""{"query_string":{"query":"doc~","default_field":"title","fuzziness":2}}""", new[] { "1", "2", "3", "4" })]
+    [InlineData("""{"query_string":{"query":"doc~","default_field":"title","fuzzy_prefix_length":1}}""", new[] { "3", "4" })]
+    [InlineData("""{"query_string":{"query":"doc~2","default_field":"title","fuzzy_prefix_length":1}}""", new[] { "3", "4" })]
+    // analyzer replaces the fields' analyzers: keyword keeps "Red" whole, which the title never holds.
+    [InlineData("""{"query_string":{"query":"Red","default_field":"title","analyzer":"keyword"}}""", new string[0])]
+    public async Task QueryString_ItsOptions_AreApplied(string query, string[] ids)
+    {
+        Assert.Equal(ids, Ids(await Search($$"""{"query":{{query}}}""")));
+    }
+
+    [Fact]
+    public async Task QueryString_AnAnalyzerTheIndexLacks_FailsTheShard()
+    {
+        var r = await Search("""{"query":{"query_string":{"query":"red","analyzer":"nope"}}}""");
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        Assert.Equal("[query_string] analyzer [nope] not found", r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
+    }
+
     private static string[] Ids(EsResponse r)
     {
         Assert.True(r.Status == 200, r.Body?.ToJsonString());

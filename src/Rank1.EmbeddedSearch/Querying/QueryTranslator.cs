@@ -143,6 +143,11 @@ internal sealed class QueryTranslator
             CheckRangeFields(spec);
         }
 
+        if (type == "terms")
+        {
+            CheckTermsQuery(spec);
+        }
+
         if (type is "query_string" or "simple_query_string")
         {
             CheckQueryStringOptions(type, spec);
@@ -174,6 +179,17 @@ internal sealed class QueryTranslator
             // throwParsingExceptionOnMultipleFields' at its value: {"match":{"title":"x","boost":2}} was taken with the boost.
             ThrowIfSecondField(type, spec, first, field);
             first = field;
+            if (options is JsonArray array)
+            {
+                // TermQueryBuilder refuses an array at its START_ARRAY; MatchQueryBuilder and MatchPhraseQueryBuilder read
+                // it with objectText(), whose text() is JsonXContentParser.throwOnNoText's IllegalStateException (a 500).
+                // It was a 400 "expected a value but found array" when the query ran.
+                var at = JsonLocations.Of(array);
+                throw Stood(type == "term"
+                    ? EsException.Parsing("[term] query does not support array of values", at)
+                    : EsException.Foreign(500, "illegal_state_exception", $"Can't get text on a START_ARRAY at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}"), at);
+            }
+
             if (options is not JsonObject fieldSpec)
             {
                 continue;
@@ -211,6 +227,52 @@ internal sealed class QueryTranslator
         if (first is not null)
         {
             throw Stood(EsException.Parsing($"[{type}] query doesn't support multiple fields, found [{first}] and [{field}]", JsonLocations.OfValue(spec, field)));
+        }
+    }
+
+    // TermsQueryBuilder.fromXContent: one field with an array of values (a second: "[terms] query does not support
+    // multiple fields"; a null among them: "No value specified for terms query"), or a lookup object; beside it only
+    // boost and _name ("[terms] query does not support [x]" for another value, "unknown token [VALUE_NULL] after [x]"
+    // for a null); no field at all, at the query's closing brace. Each at the parser's place; they were refused only when
+    // the query ran, in words of this backend's own.
+    private static void CheckTermsQuery(JsonObject spec)
+    {
+        string? field = null;
+        foreach (var (key, value) in spec)
+        {
+            var at = JsonLocations.OfValue(spec, key);
+            switch (value)
+            {
+                case JsonArray values when field is not null:
+                    throw Stood(EsException.Parsing("[terms] query does not support multiple fields", at));
+                case JsonArray values:
+                    field = key;
+                    for (var i = 0; i < values.Count; i++)
+                    {
+                        if (values[i] is null)
+                        {
+                            throw Stood(EsException.Parsing("No value specified for terms query", JsonLocations.OfElement(values, i)));
+                        }
+                    }
+
+                    break;
+                case JsonObject when field is not null:
+                    throw Stood(EsException.Parsing($"[terms] query does not support more than one field. Already got: [{field}] but also found [{key}]", at));
+                case JsonObject:
+                    field = key;
+                    break;
+                case JsonValue when key is not ("boost" or "_name"):
+                    throw Stood(EsException.Parsing($"[terms] query does not support [{key}]", at));
+                case JsonValue:
+                    break;
+                default:
+                    throw Stood(EsException.Parsing($"[terms] unknown token [{RequestJson.TokenName(value)}] after [{key}]", at));
+            }
+        }
+
+        if (field is null)
+        {
+            throw Stood(EsException.Parsing("[terms] query requires a field name, followed by array of terms or a document lookup specification", JsonLocations.OfLast(spec)));
         }
     }
 
@@ -371,7 +433,16 @@ internal sealed class QueryTranslator
                     break;
                 case JsonValue when !known.Contains(option):
                     throw Stood(EsException.Parsing(type == "query_string" ? $"[{type}] query does not support [{option}]" : $"[{type}] unsupported field [{option}]", at));
-                case JsonValue:
+                case JsonValue v:
+                    // The values fromXContent reads with intValue(), booleanValue() and Fuzziness.parse, refused there.
+                    ValueRead(() => _ = option switch
+                    {
+                        "phrase_slop" or "fuzzy_prefix_length" or "fuzzy_max_expansions" or "max_determinized_states" => XContentInt.Read(option, v),
+                        "fuzziness" => Fuzziness.Parse(v).AsDistance(string.Empty),
+                        "escape" or "enable_position_increments" or "fuzzy_transpositions" or "lenient" or "allow_leading_wildcard" or "analyze_wildcard"
+                            or "auto_generate_synonyms_phrase_query" => OptionBool(spec, option) == true ? 1 : 0,
+                        _ => 0,
+                    }, at);
                     break;
                 default:
                     throw Stood(EsException.Parsing($"[{type}] unknown token [{RequestJson.TokenName(value)}] after [{option}]", at));
@@ -823,21 +894,35 @@ internal sealed class QueryTranslator
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[query_string] requires query value");
         var fields = QueryFields(spec, everyType: true);
+        // doToQuery: analyzer forces one analyzer on every field (setForceAnalyzer), a name the index lacks failing the shard.
+        var analyzer = ValueText(spec["analyzer"]) is { } name ? BuiltInAnalyzers.Get("query_string", name, _index) : _analyzer;
         QueryParser parser = fields.Count == 1
-            ? new TypedQueryParser(this, fields.Keys.First(), _analyzer)
-            : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), _analyzer, fields);
+            ? new TypedQueryParser(this, fields.Keys.First(), analyzer)
+            : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), analyzer, fields);
         parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
         parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
+        // phrase_slop, enable_position_increments and escape as QueryStringQueryBuilder.doToQuery sets them; the fuzzy
+        // options as QueryStringQueryParser's fuzzy queries read them (ParserFuzzyQuery).
+        parser.PhraseSlop = spec["phrase_slop"] is { } slop ? XContentInt.Read("phrase_slop", slop) : 0;
+        parser.EnablePositionIncrements = OptionBool(spec, "enable_position_increments") ?? true;
+        parser.FuzzyMinSim = BareFuzzy;
+        _fuzzy = new ParserFuzziness(
+            spec["fuzziness"] is { } fuzziness ? Fuzziness.Parse(fuzziness) : new Fuzziness(null),
+            spec["fuzzy_prefix_length"] is { } prefix ? XContentInt.Read("fuzzy_prefix_length", prefix) : 0,
+            spec["fuzzy_max_expansions"] is { } expansions ? XContentInt.Read("fuzzy_max_expansions", expansions) : 50,
+            OptionBool(spec, "fuzzy_transpositions") ?? true);
+        if (OptionBool(spec, "escape") == true)
+        {
+            text = QueryParserBase.Escape(text);
+        }
         // XContentParser.booleanValue: a string is Booleans.parseBoolean's (empty or blank false, else strict); any other
         // token than a boolean, a 400.
         // Without one, QueryStringQueryBuilder.doToQuery makes a query over every field ("*": no fields and no
         // default_field, or either naming "*") lenient, as it searches numeric, date and boolean fields with the text.
-        _lenient = spec["lenient"] is JsonValue l && l.GetValueKind() == JsonValueKind.String
-            ? RequestJson.StringBooleanValue(l.GetValue<string>())
-            : RequestJson.Bool(spec["lenient"], "lenient") ?? SearchesEveryField(spec);
+        _lenient = OptionBool(spec, "lenient") ?? SearchesEveryField(spec);
         try
         {
-            return Boosted(parser.Parse(text), spec);
+            return Boosted(WithMinimumShouldMatch(parser.Parse(text), spec), spec);
         }
         catch (ParseException ex)
         {
@@ -880,6 +965,45 @@ internal sealed class QueryTranslator
         Lenient(() => TypedFieldQuery(field, text) ?? parsed(field!, text, quoted));
 
     private bool _lenient;
+
+    // The fuzzy options of the query_string being parsed: fuzziness (AUTO by default), fuzzy_prefix_length,
+    // fuzzy_max_expansions and fuzzy_transpositions.
+    private ParserFuzziness _fuzzy = new(new Fuzziness(null), 0, 50, true);
+
+    private sealed record ParserFuzziness(Fuzziness Fuzziness, int PrefixLength, int MaxExpansions, bool Transpositions);
+
+    // What Lucene's parser hands over as the similarity of a bare "term~" (its FuzzyMinSim; handleBareFuzzy is not open
+    // to subclasses in Lucene.Net), which QueryStringQueryParser.handleBareFuzzy reads as the query's fuzziness for the
+    // term (AUTO: one edit for "fox~", where Lucene's default took two).
+    private const float BareFuzzy = 0.000123f;
+
+    // QueryStringQueryParser.getFuzzyQuerySingle: Fuzziness.fromEdits((int) minSimilarity) edits (at most 2), on the term
+    // the parser lower-cased as Elasticsearch's normalizer does, with fuzzy_prefix_length, fuzzy_max_expansions and
+    // fuzzy_transpositions (Lucene's parser took its own defaults and ignored them).
+    private ElasticFuzzyQuery ParserFuzzyQuery(Term term, float minimumSimilarity) =>
+        new(term, minimumSimilarity == BareFuzzy ? _fuzzy.Fuzziness.AsDistance(term.Text) : Math.Min(2, (int)minimumSimilarity),
+            _fuzzy.PrefixLength, _fuzzy.MaxExpansions, _fuzzy.Transpositions);
+
+    // Queries.maybeApplyMinimumShouldMatch, after query_string or simple_query_string parsed: on a boolean query with
+    // clauses, minimum_should_match of its optional ones, set when above 0. (It was read and ignored.)
+    private static Query WithMinimumShouldMatch(Query query, JsonObject spec)
+    {
+        if (spec["minimum_should_match"] is { } msm && query is BooleanQuery { Clauses.Count: > 0 } bq)
+        {
+            var n = MinimumShouldMatch(msm, bq.Clauses.Count(c => c.Occur == Occur.SHOULD));
+            if (n > 0)
+            {
+                bq.MinimumNumberShouldMatch = n;
+            }
+        }
+
+        return query;
+    }
+
+    // A boolean option as XContentParser.booleanValue() reads it: a JSON boolean, or a string as Booleans.parseBoolean.
+    private static bool? OptionBool(JsonObject spec, string name) => spec[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String
+        ? RequestJson.StringBooleanValue(v.GetValue<string>())
+        : RequestJson.Bool(spec[name], name);
 
     private Query ParserRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive, Func<string, string, string, bool, bool, Query> parsed) =>
         Lenient(() => TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? parsed(field, part1, part2, startInclusive, endInclusive));
@@ -947,6 +1071,8 @@ internal sealed class QueryTranslator
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
             owner.ParserRangeQuery(field, part1, part2, startInclusive, endInclusive, base.GetRangeQuery);
+
+        protected override Query NewFuzzyQuery(Term term, float minimumSimilarity, int prefixLength) => owner.ParserFuzzyQuery(term, minimumSimilarity);
     }
 
     private sealed class TypedMultiFieldQueryParser(QueryTranslator owner, string[] fields, Analyzer analyzer, IDictionary<string, float> boosts)
@@ -1008,16 +1134,19 @@ internal sealed class QueryTranslator
 
         protected override Query GetRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive) =>
             owner.ParserRangeQuery(field, part1, part2, startInclusive, endInclusive, base.GetRangeQuery);
+
+        protected override Query NewFuzzyQuery(Term term, float minimumSimilarity, int prefixLength) => owner.ParserFuzzyQuery(term, minimumSimilarity);
     }
 
     private Query SimpleQueryString(JsonObject spec)
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[simple_query_string] requires query value");
-        var parser = new SimpleQueryParser(_analyzer, QueryFields(spec))
+        var analyzer = ValueText(spec["analyzer"]) is { } name ? BuiltInAnalyzers.Get("simple_query_string", name, _index) : _analyzer;
+        var parser = new SimpleQueryParser(analyzer, QueryFields(spec))
         {
             DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? Occur.MUST : Occur.SHOULD,
         };
-        return Boosted(parser.Parse(text) ?? new BooleanQuery(), spec);
+        return Boosted(WithMinimumShouldMatch(parser.Parse(text) ?? new BooleanQuery(), spec), spec);
     }
 
     // Fields of query_string / simple_query_string: "fields" with ^boosts, else "default_field", else every text/keyword
