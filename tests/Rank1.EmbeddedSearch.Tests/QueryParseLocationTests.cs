@@ -81,6 +81,9 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     [InlineData("""{"query":{"terms":{"text":["a",null]}}}""", "No value specified for terms query", 1, 32)]
     [InlineData("""{"query":{"terms":{"boost":2}}}""", "[terms] query requires a field name, followed by array of terms or a document lookup specification", 1, 29)]
     [InlineData("""{"query":{"term":{"text":["a"]}}}""", "[term] query does not support array of values", 1, 26)]
+    // MatchNoneQueryBuilder.fromXContent: _name and boost only (others were taken and ignored).
+    [InlineData("""{"query":{"match_none":{"foo":1}}}""", "[match_none] query does not support [foo]", 1, 31)]
+    [InlineData("""{"query":{"match_none":{"boost":[1]}}}""", "[match_none] unknown token [START_ARRAY] after [boost]", 1, 33)]
     // Lines count from 1, columns restart after each newline.
     [InlineData("{\n  \"query\": {\n    \"nope\": {}\n  }\n}", "unknown query [nope]", 3, 13)]
     public async Task ParsingException_SaysWhereTheParserStood(string body, string reason, int line, int col)

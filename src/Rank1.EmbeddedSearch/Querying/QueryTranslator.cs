@@ -148,6 +148,11 @@ internal sealed class QueryTranslator
             CheckTermsQuery(spec);
         }
 
+        if (type == "match_none")
+        {
+            CheckMatchNone(spec);
+        }
+
         if (type is "query_string" or "simple_query_string")
         {
             CheckQueryStringOptions(type, spec);
@@ -273,6 +278,20 @@ internal sealed class QueryTranslator
         if (field is null)
         {
             throw Stood(EsException.Parsing("[terms] query requires a field name, followed by array of terms or a document lookup specification", JsonLocations.OfLast(spec)));
+        }
+    }
+
+    // MatchNoneQueryBuilder.fromXContent: _name and boost, as values; another value "[match_none] query does not support
+    // [x]", anything else "unknown token [START_OBJECT] after [x]", at that value. (They were taken and ignored.)
+    private static void CheckMatchNone(JsonObject spec)
+    {
+        foreach (var (key, value) in spec)
+        {
+            if (value is not JsonValue || key is not ("_name" or "boost"))
+            {
+                throw Stood(EsException.Parsing(value is JsonValue ? $"[match_none] query does not support [{key}]"
+                    : $"[match_none] unknown token [{RequestJson.TokenName(value)}] after [{key}]", JsonLocations.OfValue(spec, key)));
+            }
         }
     }
 
