@@ -106,6 +106,17 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MetricAggregation_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AnOptionNotApplied_IsRefused()
+    {
+        // MaxAggregationBuilder's ObjectParser (ValuesSourceAggregationBuilder.declareFields), at the name (col 43).
+        (await Search("""{"size":0,"aggs":{"m":{"max":{"field":"n","foo":1}}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:43] [max] unknown field [foo]");
+        // missing (and value_type, format, script) would change the value: refused, not ignored.
+        (await Search("""{"size":0,"aggs":{"m":{"max":{"field":"n","missing":100}}}}"""))
+            .AssertError(400, "illegal_argument_exception", "the embedded search backend does not apply [missing] in the [max] aggregation");
+    }
+
+    [Fact]
     public async Task TermsAggregation_OrderAndMinDocCount_AreApplied()
     {
         // c: 3 documents, a: 2, b: 1; by the key ascending, and only those with 2 documents or more.

@@ -17,12 +17,15 @@ internal static class Aggregations
 {
     private static readonly string[] Supported = ["terms", "min", "max", "avg", "sum", "value_count"];
 
-    // TermsAggregationBuilder's ObjectParser ("terms"): ValuesSourceAggregationBuilder.declareFields' field, missing,
-    // value_type, format and script, and its own options.
+    // ValuesSourceAggregationBuilder.declareFields(parser, scriptable, formattable, false): what the metrics' ObjectParsers
+    // (min, max, avg, sum, value_count) declare.
+    private static readonly string[] ValuesSourceFields = ["field", "missing", "value_type", "format", "script"];
+
+    // TermsAggregationBuilder's ObjectParser ("terms"): those, and its own options.
     private static readonly string[] TermsFields =
     [
-        "field", "missing", "value_type", "format", "script", "show_term_doc_count_error", "shard_size", "min_doc_count",
-        "shard_min_doc_count", "size", "execution_hint", "collect_mode", "order", "include", "exclude",
+        .. ValuesSourceFields, "show_term_doc_count_error", "shard_size", "min_doc_count", "shard_min_doc_count", "size", "execution_hint",
+        "collect_mode", "order", "include", "exclude",
     ];
 
     /// <summary>
@@ -36,13 +39,15 @@ internal static class Aggregations
     {
         foreach (var (_, node) in spec)
         {
-            if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ("terms", JsonObject body))
+            if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ({ } type, JsonObject body)
+                && Supported.Contains(type))
             {
+                var declared = type == "terms" ? TermsFields : ValuesSourceFields;
                 foreach (var (key, _) in body)
                 {
-                    if (!TermsFields.Contains(key))
+                    if (!declared.Contains(key))
                     {
-                        throw EsException.XContentParse($"[terms] unknown field [{key}]{Suggestions.DidYouMean(key, TermsFields)}", JsonLocations.OfName(body, key));
+                        throw EsException.XContentParse($"[{type}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(body, key));
                     }
                 }
             }
@@ -122,7 +127,7 @@ internal static class Aggregations
             var values = matches.Select(m => JsonPaths.Values(m.Source, sourcePath).ToArray()).ToArray();
             var (typedName, value) = type == "terms"
                 ? Terms(mapping, values, (JsonObject)body!)
-                : Metric(type, mapping, values);
+                : Metric(type, mapping, values, (JsonObject)body!);
             result[typedKeys ? $"{typedName}#{name}" : name] = value;
         }
 
@@ -135,12 +140,8 @@ internal static class Aggregations
 
     private static (string, JsonObject) Terms(FieldMapping? mapping, string[][] perDoc, JsonObject body)
     {
-        var refused = TermsNotApplied.FirstOrDefault(body.ContainsKey)
-            ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null);
-        if (refused is { } option)
-        {
-            throw EsException.IllegalArgument($"the embedded search backend does not apply [{option}] in the [terms] aggregation");
-        }
+        ThrowIfNotApplied("terms", TermsNotApplied.FirstOrDefault(body.ContainsKey)
+            ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null));
 
         var size = body["size"]?.GetValue<int>() ?? 10;
         // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
@@ -238,8 +239,18 @@ internal static class Aggregations
         return [.. (sorted ?? counts.OrderByDescending(c => c.Value)).ThenBy(c => c.Key, keys)];
     }
 
-    private static (string, JsonObject) Metric(string type, FieldMapping? mapping, string[][] perDoc)
+    private static void ThrowIfNotApplied(string type, string? option)
     {
+        if (option is not null)
+        {
+            throw EsException.IllegalArgument($"the embedded search backend does not apply [{option}] in the [{type}] aggregation");
+        }
+    }
+
+    private static (string, JsonObject) Metric(string type, FieldMapping? mapping, string[][] perDoc, JsonObject body)
+    {
+        // What ValuesSourceAggregationBuilder reads besides the field changes the value: refused, not ignored.
+        ThrowIfNotApplied(type, ValuesSourceFields.Skip(1).FirstOrDefault(body.ContainsKey));
         var all = perDoc.SelectMany(v => v).ToArray();
         if (type == "value_count")
         {
