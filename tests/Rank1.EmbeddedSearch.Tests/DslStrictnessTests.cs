@@ -92,28 +92,22 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.False((await Search("""{"query":{"bool":{"must_not":{"match":{"title":"fox"}}}}}""")).Headers.Contains("Warning"));
     }
 
-    [Fact]
-    public async Task TermsAggregation_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AtTheFieldsName()
+    [Theory]
+    // TermsAggregationBuilder's ObjectParser (ErrorOnUnknown, with its suggestion), at the name (col 47), while the body
+    // is read; MaxAggregationBuilder's (ValuesSourceAggregationBuilder.declareFields) likewise (col 43).
+    [InlineData("""{"t":{"terms":{"field":"tag","sise":1}}}""", "[1:47] [terms] unknown field [sise] did you mean [size]?")]
+    [InlineData("""{"t":{"terms":{"field":"tag","foo":1}}}""", "[1:47] [terms] unknown field [foo]")]
+    [InlineData("""{"m":{"max":{"field":"n","foo":1}}}""", "[1:43] [max] unknown field [foo]")]
+    public async Task Aggregation_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AtTheFieldsName(string aggs, string reason)
     {
-        // TermsAggregationBuilder's ObjectParser (ErrorOnUnknown, with its suggestion), at the name (col 47), while the
-        // body is read.
-        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","sise":1}}}}"""))
-            .AssertError(400, "x_content_parse_exception", "[1:47] [terms] unknown field [sise] did you mean [size]?");
-        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","foo":1}}}}"""))
-            .AssertError(400, "x_content_parse_exception", "[1:47] [terms] unknown field [foo]");
-        // SearchSourceBuilder.parseXContent reads aggs only as an object.
-        (await Search("""{"aggs":"x"}""")).AssertError(400, "parsing_exception", "Unknown key for a VALUE_STRING in [aggs].");
+        (await Search("""{"size":0,"aggs":""" + aggs + "}")).AssertError(400, "x_content_parse_exception", reason);
     }
 
     [Fact]
-    public async Task MetricAggregation_AFieldItsParserDoesNotDeclare_IsObjectParsersError_AnOptionNotApplied_IsRefused()
+    public async Task Aggregations_ThatAreNoObject_AreRefusedAsAnUnknownKey()
     {
-        // MaxAggregationBuilder's ObjectParser (ValuesSourceAggregationBuilder.declareFields), at the name (col 43).
-        (await Search("""{"size":0,"aggs":{"m":{"max":{"field":"n","foo":1}}}}"""))
-            .AssertError(400, "x_content_parse_exception", "[1:43] [max] unknown field [foo]");
-        // missing (and value_type, format, script) would change the value: refused, not ignored.
-        (await Search("""{"size":0,"aggs":{"m":{"max":{"field":"n","missing":100}}}}"""))
-            .AssertError(400, "illegal_argument_exception", "the embedded search backend does not apply [missing] in the [max] aggregation");
+        // SearchSourceBuilder.parseXContent reads aggs only as an object.
+        (await Search("""{"aggs":"x"}""")).AssertError(400, "parsing_exception", "Unknown key for a VALUE_STRING in [aggs].");
     }
 
     [Fact]
@@ -131,15 +125,15 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("\"include\":\"a.*\"", "the embedded search backend does not apply [include] in the [terms] aggregation")]
-    [InlineData("\"missing\":\"none\"", "the embedded search backend does not apply [missing] in the [terms] aggregation")]
-    [InlineData("\"min_doc_count\":0", "the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation")]
-    [InlineData("\"order\":{\"avg_n\":\"desc\"}", "the embedded search backend does not apply an [order] by [avg_n] in the [terms] aggregation: it runs no sub-aggregations")]
-    public async Task TermsAggregation_AnOptionNotApplied_IsRefused(string option, string reason)
+    [InlineData("\"terms\":{\"field\":\"tag\",\"include\":\"a.*\"}", "the embedded search backend does not apply [include] in the [terms] aggregation")]
+    [InlineData("\"terms\":{\"field\":\"tag\",\"missing\":\"none\"}", "the embedded search backend does not apply [missing] in the [terms] aggregation")]
+    [InlineData("\"terms\":{\"field\":\"tag\",\"min_doc_count\":0}", "the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation")]
+    [InlineData("\"terms\":{\"field\":\"tag\",\"order\":{\"avg_n\":\"desc\"}}", "the embedded search backend does not apply an [order] by [avg_n] in the [terms] aggregation: it runs no sub-aggregations")]
+    [InlineData("\"max\":{\"field\":\"n\",\"missing\":100}", "the embedded search backend does not apply [missing] in the [max] aggregation")]
+    public async Task Aggregation_AnOptionNotApplied_IsRefused(string agg, string reason)
     {
-        // Elasticsearch would answer other buckets: refused, not ignored.
-        (await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag",""" + option + "}}}}"))
-            .AssertError(400, "illegal_argument_exception", reason);
+        // Elasticsearch would answer other buckets or another value: refused, not ignored.
+        (await Search("""{"size":0,"aggs":{"a":{""" + agg + "}}}")).AssertError(400, "illegal_argument_exception", reason);
     }
 
     [Fact]
