@@ -87,6 +87,9 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.Equal([Expected], count.Headers.GetValues("Warning"));
         var m = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"shop\"}\n{\"query\":{\"bool\":{\"mustNot\":{\"match_all\":{}}}}}\n", "application/x-ndjson");
         Assert.Equal([Expected], m.Headers.GetValues("Warning"));
+        var t = await Es.SendAsync(HttpMethod.Post, "/shop/_search/template", """{"source":{"query":{"bool":{"mustNot":{"match":{"title":"{{w}}"}}}}},"params":{"w":"fox"}}""");
+        Assert.Equal(200, t.Status);
+        Assert.Equal([Expected], t.Headers.GetValues("Warning"));
 
         // must_not is no deprecated name: no warning.
         Assert.False((await Search("""{"query":{"bool":{"must_not":{"match":{"title":"fox"}}}}}""")).Headers.Contains("Warning"));
