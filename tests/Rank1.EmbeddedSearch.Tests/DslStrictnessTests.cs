@@ -177,6 +177,27 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.Equal("[query_string] analyzer [nope] not found", r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
     }
 
+    [Theory]
+    // XContentParser's floatValue(), booleanValue() and intValue() read a number's or a boolean's text as the value, as
+    // Elasticsearch answers these (each was a 500 of .NET's words).
+    [InlineData("""{"query":{"multi_match":{"query":"fox","fields":"title","tie_breaker":"0.3"}}}""")]
+    [InlineData("""{"query":{"query_string":{"query":"*ox","default_field":"title","allow_leading_wildcard":"true"}}}""")]
+    [InlineData("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{}},"fragment_size":"50","number_of_fragments":"1"}}""")]
+    public async Task ANumbersOrABooleansText_IsReadAsTheValue(string body)
+    {
+        Assert.Equal(["1", "2"], Ids(await Search(body)));
+    }
+
+    [Fact]
+    public async Task TheAggregationsAndHighlightsOptions_AreReadAsTheirParsersReadThem()
+    {
+        // TermsAggregationBuilder's declareInt: "1" is 1 (a 500 before).
+        Assert.Equal(["c:3"], Buckets(await Search("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","size":"1"}}}}""")));
+        // declareStringArray: one string is a list of one (it was ignored: <em>).
+        var r = await Search("""{"query":{"match":{"title":"red"}},"highlight":{"fields":{"title":{}},"pre_tags":"<b>","post_tags":"</b>"}}""");
+        Assert.Equal("<b>red</b> fox", r.Json["hits"]!["hits"]![0]!["highlight"]!["title"]![0]!.GetValue<string>());
+    }
+
     private static string[] Ids(EsResponse r)
     {
         Assert.True(r.Status == 200, r.Body?.ToJsonString());

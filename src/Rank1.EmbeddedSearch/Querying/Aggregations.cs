@@ -143,7 +143,7 @@ internal static class Aggregations
         ThrowIfNotApplied("terms", TermsNotApplied.FirstOrDefault(body.ContainsKey)
             ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null));
 
-        var size = body["size"]?.GetValue<int>() ?? 10;
+        var size = body["size"] is { } sizeNode ? XContentInt.Read("size", sizeNode) : 10; // declareInt: "5" too
         // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
         // InternalTerms' reduce drops them; 0, every term of the index, is not applied here.
         var minDocCount = body["min_doc_count"] is { } min ? XContentInt.Read("min_doc_count", min) : 1;

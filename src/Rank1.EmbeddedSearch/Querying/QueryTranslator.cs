@@ -686,7 +686,7 @@ internal sealed class QueryTranslator
     private Query MultiMatch(JsonObject spec)
     {
         var text = ValueText(spec["query"]) ?? throw EsException.Parsing("[multi_match] requires query value");
-        var type = spec["type"]?.GetValue<string>() ?? "best_fields";
+        var type = ValueText(spec["type"]) ?? "best_fields";
         if (type is not ("best_fields" or "most_fields" or "phrase"))
         {
             throw EsException.Parsing($"[multi_match] type [{type}] is not supported by the embedded search backend (supported: best_fields, most_fields, phrase)");
@@ -726,7 +726,7 @@ internal sealed class QueryTranslator
             return bq;
         }
 
-        var dis = new DisjunctionMaxQuery(spec["tie_breaker"] is { } tb ? (float)tb.GetValue<double>() : 0f);
+        var dis = new DisjunctionMaxQuery(spec["tie_breaker"] is { } tb ? FloatValue("tie_breaker", tb) : 0f);
         perField.ForEach(dis.Add);
         return dis;
     }
@@ -918,8 +918,8 @@ internal sealed class QueryTranslator
         QueryParser parser = fields.Count == 1
             ? new TypedQueryParser(this, fields.Keys.First(), analyzer)
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), analyzer, fields);
-        parser.DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
-        parser.AllowLeadingWildcard = spec["allow_leading_wildcard"]?.GetValue<bool>() ?? true;
+        parser.DefaultOperator = string.Equals(ValueText(spec["default_operator"]), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
+        parser.AllowLeadingWildcard = OptionBool(spec, "allow_leading_wildcard") ?? true;
         // phrase_slop, enable_position_increments and escape as QueryStringQueryBuilder.doToQuery sets them; the fuzzy
         // options as QueryStringQueryParser's fuzzy queries read them (ParserFuzzyQuery).
         parser.PhraseSlop = spec["phrase_slop"] is { } slop ? XContentInt.Read("phrase_slop", slop) : 0;
@@ -1041,7 +1041,7 @@ internal sealed class QueryTranslator
 
     private static bool SearchesEveryField(JsonObject spec) =>
         spec["fields"] is JsonArray { Count: > 0 } fields ? fields.Any(f => f is JsonValue v && v.GetValueKind() == JsonValueKind.String && SplitBoost(v.GetValue<string>()).Field == "*")
-            : spec["default_field"]?.GetValue<string>() is not { } df || df == "*";
+            : ValueText(spec["default_field"]) is not { } df || df == "*";
 
     // A bare term of a query_string over several fields (Lucene's MultiFieldQueryParser asks its base parser for each
     // field's query, which analyses the text as text, so a numeric or date field never matched): each field's own query
@@ -1163,7 +1163,7 @@ internal sealed class QueryTranslator
         var analyzer = ValueText(spec["analyzer"]) is { } name ? BuiltInAnalyzers.Get("simple_query_string", name, _index) : _analyzer;
         var parser = new SimpleQueryParser(analyzer, QueryFields(spec))
         {
-            DefaultOperator = string.Equals(spec["default_operator"]?.GetValue<string>(), "and", StringComparison.OrdinalIgnoreCase) ? Occur.MUST : Occur.SHOULD,
+            DefaultOperator = string.Equals(ValueText(spec["default_operator"]), "and", StringComparison.OrdinalIgnoreCase) ? Occur.MUST : Occur.SHOULD,
         };
         return Boosted(WithMinimumShouldMatch(parser.Parse(text) ?? new BooleanQuery(), spec), spec);
     }
@@ -1173,8 +1173,8 @@ internal sealed class QueryTranslator
     private Dictionary<string, float> QueryFields(JsonObject spec, bool everyType = false)
     {
         // An empty "fields" is none given: the default field (QueryStringQueryBuilder reads fieldsAndWeights only when not empty).
-        var raw = spec["fields"] is JsonArray { Count: > 0 } arr ? arr.Select(f => f!.GetValue<string>()).ToArray()
-            : spec["default_field"]?.GetValue<string>() is { } df ? [df] : ["*"];
+        var raw = spec["fields"] is JsonArray { Count: > 0 } arr ? arr.Select(f => ValueText(f)!).ToArray()
+            : ValueText(spec["default_field"]) is { } df ? [df] : ["*"];
         var result = new Dictionary<string, float>(StringComparer.Ordinal);
         foreach (var r in raw)
         {
@@ -1425,6 +1425,30 @@ internal sealed class QueryTranslator
 
         var result = negative ? optional - n : n;
         return Math.Clamp(result, 0, optional);
+    }
+
+    /// <summary>
+    /// A float option as <c>XContentParser.floatValue()</c> reads it: a number, or a string as <c>Float.parseFloat</c>
+    /// reads it (<c>"0.3"</c>; another is its <c>number_format_exception</c>); any other token as
+    /// <see cref="XContentInt.Read"/> refuses it. (A string was a 500 of .NET's words.)
+    /// </summary>
+    /// <param name="name">The option's name.</param>
+    /// <param name="node">Its value.</param>
+    internal static float FloatValue(string name, JsonNode node)
+    {
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
+        {
+            return (float)v.GetValue<double>();
+        }
+
+        if (node is JsonValue s && s.GetValueKind() == JsonValueKind.String)
+        {
+            var text = s.GetValue<string>();
+            return float.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f
+                : throw EsException.Foreign(400, "number_format_exception", text.Trim().Length == 0 ? "empty String" : $"For input string: \"{text}\"");
+        }
+
+        return XContentInt.Read(name, node);
     }
 
     private static Query Boosted(Query q, JsonNode? spec)

@@ -630,8 +630,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     {
         var result = new JsonObject();
         var source = AnswerJson.Parse(sourceJson);
-        var pre = (spec["pre_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "<em>";
-        var post = (spec["post_tags"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "</em>";
+        // declareStringArray: an array, or one value (ObjectParser reads a value as a list of one); "1" as "50" for the ints.
+        var pre = FirstTag(spec["pre_tags"]) ?? "<em>";
+        var post = FirstTag(spec["post_tags"]) ?? "</em>";
         var fieldSpecs = spec["fields"] switch
         {
             JsonObject o => o.Select(p => (p.Key, p.Value as JsonObject)).ToList(),
@@ -644,8 +645,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             var glob = JsonPaths.Wildcard(pattern);
             foreach (var (field, mapping) in hit.Index.Mapping.AllPaths().Where(p => p.Value.Kind == FieldKind.Text && glob.IsMatch(p.Key)))
             {
-                var fragmentSize = fieldSpec?["fragment_size"]?.GetValue<int>() ?? spec["fragment_size"]?.GetValue<int>() ?? 100;
-                var count = fieldSpec?["number_of_fragments"]?.GetValue<int>() ?? spec["number_of_fragments"]?.GetValue<int>() ?? 5;
+                var fragmentSize = IntOption(fieldSpec, spec, "fragment_size") ?? 100;
+                var count = IntOption(fieldSpec, spec, "number_of_fragments") ?? 5;
                 var scorer = new QueryScorer(hit.Query, field);
                 var highlighter = new Highlighter(new SimpleHTMLFormatter(pre, post), scorer)
                 {
@@ -670,6 +671,17 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
         return result;
     }
+
+    private static string? FirstTag(JsonNode? tags) => tags switch
+    {
+        JsonArray a => QueryTranslator.ValueText(a.FirstOrDefault()),
+        JsonValue v => QueryTranslator.ValueText(v),
+        _ => null,
+    };
+
+    // A highlight int option, the field's own before the highlight's.
+    private static int? IntOption(JsonObject? field, JsonObject highlight, string name) =>
+        (field?[name] ?? highlight[name]) is { } value ? XContentInt.Read(name, value) : null;
 
     internal static JsonObject Shards(int total) => Shards(total, []);
 
