@@ -189,6 +189,15 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Term_CaseInsensitive_MatchesEitherCase()
+    {
+        // StringFieldType.termQueryCaseInsensitive, on keyword and text fields; it was read and ignored (no hits).
+        Assert.Equal(["3", "4", "6"], Ids(await Search("""{"query":{"term":{"tag":{"value":"C","case_insensitive":true}}}}""")));
+        Assert.Equal(["1", "2"], Ids(await Search("""{"query":{"term":{"title":{"value":"FoX","case_insensitive":"true"}}}}""")));
+        Assert.Empty(Ids(await Search("""{"query":{"term":{"tag":{"value":"C","case_insensitive":false}}}}""")));
+    }
+
+    [Fact]
     public async Task TheAggregationsAndHighlightsOptions_AreReadAsTheirParsersReadThem()
     {
         // TermsAggregationBuilder's declareInt: "1" is 1 (a 500 before).

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lucene.Net.Analysis;
@@ -8,6 +9,7 @@ using Lucene.Net.Index;
 using Lucene.Net.QueryParsers.Classic;
 using Lucene.Net.QueryParsers.Simple;
 using Lucene.Net.Search;
+using Lucene.Net.Util.Automaton;
 using Rank1.EmbeddedSearch.Indexing;
 using Rank1.Elastic;
 using ClassicOperator = Lucene.Net.QueryParsers.Classic.Operator;
@@ -735,7 +737,25 @@ internal sealed class QueryTranslator
     {
         var value = ValueText(spec["value"]) ?? throw EsException.Parsing($"[term] query malformed: no value for field [{field}]");
         var mapping = _index.Mapping.Get(field);
+        if (mapping is { Kind: FieldKind.Text or FieldKind.Keyword } && OptionBool(spec, "case_insensitive") == true)
+        {
+            return CaseInsensitiveTerm(field, value);
+        }
+
         return mapping is null ? new BooleanQuery() : mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, value)) : ExactValue(field, mapping, value);
+    }
+
+    // StringFieldType.termQueryCaseInsensitive (AutomatonQueries.caseInsensitiveTermQuery): each code point, or its other
+    // case (Character.toUpperCase of a lower-case one, else toLowerCase). case_insensitive was read and ignored.
+    private static AutomatonQuery CaseInsensitiveTerm(string field, string value)
+    {
+        var chars = value.EnumerateRunes().Select(r =>
+        {
+            var other = Rune.IsLower(r) ? Rune.ToUpperInvariant(r) : Rune.ToLowerInvariant(r);
+            var one = BasicAutomata.MakeChar(r.Value);
+            return other == r ? one : BasicOperations.Union(one, BasicAutomata.MakeChar(other.Value));
+        }).ToList();
+        return new AutomatonQuery(new Term(field, value), chars.Count == 0 ? BasicAutomata.MakeEmptyString() : BasicOperations.Concatenate(chars));
     }
 
     private Query Terms(JsonObject spec)
