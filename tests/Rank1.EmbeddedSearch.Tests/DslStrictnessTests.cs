@@ -189,6 +189,17 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Boost_IsReadWithFloatValue()
+    {
+        // floatValue(): a number's text is the number (the boost was ignored), another text its NumberFormatException.
+        var plain = (await Search("""{"query":{"match":{"title":"red"}}}""")).Json["hits"]!["max_score"]!.GetValue<double>();
+        var boosted = (await Search("""{"query":{"match":{"title":{"query":"red","boost":"3"}}}}""")).Json["hits"]!["max_score"]!.GetValue<double>();
+        Assert.Equal(plain * 3, boosted, plain * 1e-5);
+        (await Search("""{"query":{"match":{"title":{"query":"red","boost":"x"}}}}"""))
+            .AssertError(400, "number_format_exception", "For input string: \"x\"");
+    }
+
+    [Fact]
     public async Task Term_CaseInsensitive_MatchesEitherCase()
     {
         // StringFieldType.termQueryCaseInsensitive, on keyword and text fields; it was read and ignored (no hits).

@@ -1471,11 +1471,13 @@ internal sealed class QueryTranslator
         return XContentInt.Read(name, node);
     }
 
+    // A query's boost, read with floatValue() as every query's parser reads it: "2" is 2 (it was ignored), "x" its
+    // number_format_exception (it was ignored too).
     private static Query Boosted(Query q, JsonNode? spec)
     {
-        if (spec is JsonObject o && o["boost"] is JsonValue b && b.TryGetValue<double>(out var boost))
+        if (spec is JsonObject o && o["boost"] is JsonValue b)
         {
-            q.Boost *= (float)boost;
+            q.Boost *= FloatValue("boost", b);
         }
 
         return q;
