@@ -275,6 +275,53 @@ public sealed class EsException : Exception
     internal static EsException Foreign(int status, string type, string reason, EsException? causedBy = null) =>
         new(status, type, reason, null, causedBy) { OwnType = false };
 
+    /// <summary>
+    /// An exception the host did not anticipate (a fault of its own), as Elasticsearch's REST layer answers one that is
+    /// none of its own (<c>RestResponse</c>, <c>ElasticsearchException.generateThrowableXContent</c>): a 500 whose type is
+    /// the exception's class name in underscore case (<see cref="ExceptionName"/>), whose reason is its message, and whose
+    /// <c>caused_by</c> is its inner exception, rendered alike; a root-cause guess reports it through a wrapper of its type
+    /// and reason (<see cref="Foreign"/>). Its stack trace only with <c>error_trace</c>, as Elasticsearch's.
+    /// </summary>
+    /// <param name="exception">What was thrown.</param>
+    internal static EsException Unanticipated(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return Foreign(500, ExceptionName(exception.GetType()), exception.Message, exception.InnerException is { } inner ? Unanticipated(inner) : null);
+    }
+
+    /// <summary>
+    /// <c>ElasticsearchException.getExceptionName</c>: the class's simple name (a generic one's without its arity), each
+    /// upper-case letter but a leading one turned into an underscore and its lower case (<c>toUnderscoreCase</c>):
+    /// <c>InvalidOperationException</c> is <c>invalid_operation_exception</c>, <c>IOException</c> <c>i_o_exception</c>.
+    /// </summary>
+    /// <param name="type">The exception's type.</param>
+    internal static string ExceptionName(Type type)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        var name = type.Name;
+        var arity = name.IndexOf('`', StringComparison.Ordinal);
+        var simple = arity < 0 ? name : name[..arity];
+        var underscored = new System.Text.StringBuilder(simple.Length + 8);
+        for (var i = 0; i < simple.Length; i++)
+        {
+            if (char.IsUpper(simple[i]))
+            {
+                if (i > 0)
+                {
+                    underscored.Append('_');
+                }
+
+                underscored.Append(char.ToLowerInvariant(simple[i]));
+            }
+            else
+            {
+                underscored.Append(simple[i]);
+            }
+        }
+
+        return underscored.ToString();
+    }
+
     /// <summary><c>parsing_exception</c> (400).</summary>
     public static EsException Parsing(string reason) => new(400, "parsing_exception", reason);
 

@@ -47,14 +47,14 @@ internal static class RawHttp
 /// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>
 internal sealed class RecordingLogs : ILoggerProvider
 {
-    private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message)> _entries = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message, Exception? Exception)> _entries = new();
     private readonly TaskCompletionSource<(LogLevel Level, int EventId)> _serviceLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RecordingLogs() => Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
 
     public ILoggerFactory Factory { get; }
 
-    public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message)> Entries => [.. _entries];
+    public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message, Exception? Exception)> Entries => [.. _entries];
 
     public Task<(LogLevel Level, int EventId)> ServiceLogged => _serviceLogged.Task;
 
@@ -70,7 +70,7 @@ internal sealed class RecordingLogs : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            logs._entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception)));
+            logs._entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception), exception));
             if (category == typeof(RerankServiceServer).Namespace + ".RerankService")
             {
                 logs._serviceLogged.TrySetResult((logLevel, eventId.Id));

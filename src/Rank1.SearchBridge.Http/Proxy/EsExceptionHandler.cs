@@ -11,13 +11,25 @@ namespace Rank1.SearchBridge.Http.Proxy;
 /// The proxy's errors in Elasticsearch's shape, through ASP.NET Core's exception handler: an <see cref="EsException"/>
 /// as it is, a body over the limit as 413 <c>content_too_long_exception</c>, a request Kestrel could not read as its status
 /// (408 <c>rank1_request_timeout_exception</c>, 400 <c>illegal_argument_exception</c>), an open backend circuit as its 503, and a
-/// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>; each 503 with <c>Retry-After</c>. Anything else is left to
-/// the middleware: a bad request keeps Kestrel's status (<see cref="ProxyApplication"/>'s status selector), the rest is a 500.
+/// request cut at the end of the shutdown grace as 503 <c>rank1_shutting_down_exception</c>; each 503 with <c>Retry-After</c>. Anything else
+/// the proxy did not anticipate (a fault of its own) is a 500 as Elasticsearch answers an exception that is none of its own
+/// (<see cref="EsException.Unanticipated"/>: <c>{"type":"invalid_operation_exception","reason":..}</c>), and is still logged
+/// as an error (<see cref="Unanticipated(HttpContext)"/>); one thrown after the client went away is answered to nobody and
+/// not logged, as the middleware treats a request aborted by its client.
 /// The middleware clears the response's headers before it calls this handler, so the headers of the error itself are set
 /// here (the product header, a 401's <c>WWW-Authenticate</c>).
 /// </summary>
 internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, GracefulShutdown shutdown, BackendClient backend) : IExceptionHandler
 {
+    private static readonly object UnanticipatedKey = new();
+
+    /// <summary>
+    /// Whether this handler answered an exception it did not anticipate on <paramref name="context"/>: the middleware
+    /// records its diagnostics (the error-level "unhandled exception" log entry with the exception) for such an answer,
+    /// as it does for an exception no handler takes, and suppresses them for the errors that are the request's own fault.
+    /// </summary>
+    public static bool Unanticipated(HttpContext context) => context.Items.ContainsKey(UnanticipatedKey);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         var error = exception switch
@@ -34,7 +46,16 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, Gracefu
         };
         if (error is null)
         {
-            return false;
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away (the middleware itself answers an OperationCanceledException or IOException of an
+                // aborted request so, before any handler): its status, no body, no error in the log.
+                context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+                return true;
+            }
+
+            error = EsException.Unanticipated(exception);
+            context.Items[UnanticipatedKey] = exception;
         }
 
         if (backend.Flavor != BackendFlavor.OpenSearch)

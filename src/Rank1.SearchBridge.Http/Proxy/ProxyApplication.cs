@@ -93,12 +93,13 @@ public static class ProxyApplication
             return next(context);
         });
 
-        // Errors in Elasticsearch's shape (EsExceptionHandler). What it leaves is answered as Kestrel answers an exception
-        // out of the application: a bad request with its status, anything else 500, without a body.
+        // Errors in Elasticsearch's shape (EsExceptionHandler), every one. The middleware demands a handler of its own,
+        // which never runs. Since .NET 10 it records no diagnostics for an exception an IExceptionHandler handled: the
+        // proxy's own faults, answered as Elasticsearch answers them, are still logged as errors (with the exception).
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            StatusCodeSelector = e => e is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
             ExceptionHandler = _ => Task.CompletedTask,
+            SuppressDiagnosticsCallback = c => c.ExceptionHandledBy == ExceptionHandledType.ExceptionHandlerService && !EsExceptionHandler.Unanticipated(c.HttpContext),
         });
         app.Use((context, next) =>
         {

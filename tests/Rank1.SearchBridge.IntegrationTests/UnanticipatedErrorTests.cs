@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Rank1.SearchBridge.Http.Proxy;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// What the proxy answers for an exception it did not anticipate (a fault of its own): Elasticsearch's (or OpenSearch's)
+/// answer to an exception that is none of its own, and an error in the log.
+/// </summary>
+public sealed class UnanticipatedErrorTests
+{
+    // A search answer whose hits is an array, not an object: the proxy reads hits.hits of it (JsonNode's indexer, an
+    // InvalidOperationException), a path it does not guard.
+    private const string HitsNotAnObject = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":[]}""";
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AnExceptionTheProxyDidNotAnticipate_IsA500InTheEnginesErrorShape_AndStillAnErrorInTheLog(bool openSearch)
+    {
+        // It was an empty 500 (ASP.NET Core's exception handler, with no handler of the proxy's taking it): a client
+        // found no error to report. Elasticsearch answers an exception that is none of its own with a 500 whose type is
+        // the class name in underscore case and whose reason is its message (ElasticsearchException.generateThrowableXContent).
+        var (backend, url) = await LoopbackApp.StartAsync(context =>
+        {
+            context.Response.ContentType = "application/json";
+            if (!openSearch)
+            {
+                context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            }
+
+            return context.Response.WriteAsync(context.Request.Path == "/"
+                ? openSearch ? """{"version":{"distribution":"opensearch","number":"2.19.0"}}""" : """{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}"""
+                : HitsNotAnObject);
+        });
+        await using (backend)
+        {
+            using var logs = new RecordingLogs();
+            await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+            {
+                ["Urls"] = "http://127.0.0.1:0",
+                ["Rank1:Backend:Url"] = url.ToString(),
+                ["Rank1:Model:Path"] = TestPaths.TinyModel,
+                ["Rank1:Model:ExecutionProvider"] = "Cpu",
+            }, loggerFactory: logs.Factory);
+            using var http = new HttpClient { BaseAddress = proxy.Url };
+            using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
+
+            var message = Assert.Throws<InvalidOperationException>(() => JsonNode.Parse("[]")!["hits"]).Message;
+            var cause = new JsonObject { ["type"] = "invalid_operation_exception", ["reason"] = message };
+            var expected = new JsonObject { ["error"] = new JsonObject { ["root_cause"] = new JsonArray(cause.DeepClone()), ["type"] = "invalid_operation_exception", ["reason"] = message }, ["status"] = 500 };
+            Assert.Equal(500, (int)response.StatusCode);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(expected.ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), await response.Content.ReadAsStringAsync());
+            Assert.Equal(!openSearch, response.Headers.Contains("X-Elastic-Product"));
+            var logged = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error);
+            Assert.Equal(("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", 1), (logged.Category, logged.EventId));
+            Assert.Equal(typeof(InvalidOperationException), logged.Exception?.GetType());
+
+            if (!openSearch)
+            {
+                // The official client reads it as the cluster's own error.
+                var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(proxy.Url));
+                var search = await client.SearchAsync<JsonObject>(s => s.Indices("docs").Query(q => q.Match(m => m.Field("text").Query("onion"))));
+                Assert.Equal((500, "invalid_operation_exception", message), (search.ApiCallDetails?.HttpStatusCode, search.ElasticsearchServerError?.Error?.Type, search.ElasticsearchServerError?.Error?.Reason));
+            }
+        }
+    }
+}
