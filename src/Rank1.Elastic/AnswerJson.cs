@@ -39,4 +39,50 @@ internal static class AnswerJson
     /// <summary>A stored document or an answer, read as deep as <see cref="MaxDepth"/>.</summary>
     /// <param name="json">The UTF-8 JSON text.</param>
     public static JsonNode? Parse(ReadOnlySpan<byte> json) => JsonNode.Parse(json, documentOptions: DocumentOptions);
+
+    // The same, refusing a key given twice in an object (what System.Text.Json's JsonObject throws on when it is read).
+    private static readonly JsonDocumentOptions KeysOnceOptions = DocumentOptions with { AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// A backend's answer, read as deep as <see cref="MaxDepth"/>, with a key that an object holds twice (a <c>_source</c>
+    /// from a backend or gateway that is not Elasticsearch, whose parser refuses such a document) read as Jackson's tree
+    /// model (<c>ObjectNode</c>, a <c>LinkedHashMap</c>'s <c>put</c>) and the clients' JSON readers read it: its last value,
+    /// at its first place. System.Text.Json's <c>JsonObject</c> threw on it where it was read (an ArgumentException: the
+    /// search's 500).
+    /// </summary>
+    /// <param name="json">The UTF-8 JSON text.</param>
+    public static JsonNode? ParseKeysOnce(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonNode.Parse(json, documentOptions: KeysOnceOptions);
+        }
+        catch (JsonException)
+        {
+            // Malformed: the parser's own error, as without the check. Else a key given twice, read again with each once.
+            using var document = JsonDocument.Parse(json.ToArray(), DocumentOptions);
+            return LastValues(document.RootElement.Clone());
+        }
+    }
+
+    // The element as a node holding each key of an object once: its last value, at its first place (JsonObject's indexer
+    // replaces a value where it stands).
+    private static JsonNode? LastValues(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var o = new JsonObject();
+                foreach (var property in element.EnumerateObject())
+                {
+                    o[property.Name] = LastValues(property.Value);
+                }
+
+                return o;
+            case JsonValueKind.Array:
+                return new JsonArray([.. element.EnumerateArray().Select(LastValues)]);
+            default:
+                return JsonValue.Create(element);
+        }
+    }
 }

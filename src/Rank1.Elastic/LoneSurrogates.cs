@@ -15,13 +15,14 @@ internal static class LoneSurrogates
     /// byte sequence that is not UTF-8 as U+FFFD (as <see cref="System.Text.Encoding.UTF8"/> decodes it): one such
     /// document must not make the answer unreadable (a 500) when the proxy reads its passages or writes it again.
     /// System.Text.Json checks a string's UTF-8 only when it is read, so such bytes in a string once passed the parse
-    /// and failed the search where its passage was read.
+    /// and failed the search where its passage was read. A key an object holds twice is read once, its last value
+    /// (<see cref="AnswerJson.ParseKeysOnce"/>).
     /// </summary>
     /// <param name="json">The answer's UTF-8 JSON text.</param>
     public static JsonNode? ParseAnswer(byte[] json)
     {
         var utf8 = System.Text.Unicode.Utf8.IsValid(json) ? json : System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(json));
-        return AnswerJson.Parse(Replaced(utf8) ?? utf8);
+        return AnswerJson.ParseKeysOnce(Replaced(utf8) ?? utf8);
     }
 
     /// <summary>

@@ -166,24 +166,24 @@ public sealed class ProxyWindowEdgeTests
         Assert.Equal(backend[3]!["_score"]!.GetValue<double>(), r.Json["hits"]!["max_score"]!.GetValue<double>());
         Assert.Equal(backend[3]!["_score"]!.GetValue<double>(), r.Json["hits"]!["hits"]![0]!["_score"]!.GetValue<double>());
     }
+}
 
-    /// <summary>A judge that scores every passage 0.5 and records each passage text it was given.</summary>
-    private sealed class PassageRecordingJudge : IPassageJudge
+/// <summary>A judge that scores every passage 0.5 and records each passage text it was given.</summary>
+internal sealed class PassageRecordingJudge : IPassageJudge
+{
+    public System.Collections.Concurrent.ConcurrentQueue<string> Texts { get; } = new();
+
+    public string ModelId => "passage-recording";
+
+    public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+        JudgeSettings? settings = null, CancellationToken cancellationToken = default)
     {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Texts { get; } = new();
-
-        public string ModelId => "passage-recording";
-
-        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
-            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        foreach (var (_, text) in passages)
         {
-            foreach (var (_, text) in passages)
-            {
-                Texts.Enqueue(text);
-            }
-
-            return PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
-                (input, ct) => ValueTask.FromResult(new Rank1Judgement(0.5, true, "seen", 1, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero)), TimeProvider.System, cancellationToken);
+            Texts.Enqueue(text);
         }
+
+        return PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
+            (input, ct) => ValueTask.FromResult(new Rank1Judgement(0.5, true, "seen", 1, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero)), TimeProvider.System, cancellationToken);
     }
 }
