@@ -36,7 +36,9 @@ internal static class MsearchHeader
     /// refuse any token after what it read (<c>x_content_parse_exception</c> "Unexpected token after end of object":
     /// an array's first token), OpenSearch reads none. A key it does not take is an <c>illegal_argument_exception</c>
     /// "key [x] is not supported in the metadata section", a <c>search_type</c> that is not one an
-    /// <c>illegal_argument_exception</c> "No search type for [x]" (<c>SearchType.fromString</c>). JSON that does not parse: <see cref="RequestJson.ParseFailure"/>.
+    /// <c>illegal_argument_exception</c> "No search type for [x]" (<c>SearchType.fromString</c>), a boolean that is not
+    /// <c>true</c> or <c>false</c> its refusal (<c>request_cache</c>'s "Could not convert [request_cache] to boolean").
+    /// JSON that does not parse: <see cref="RequestJson.ParseFailure"/>.
     /// </summary>
     /// <param name="line">The header line (an empty one is the default header <c>{}</c>).</param>
     /// <param name="openSearch">Whether OpenSearch's keys and leniency apply.</param>
@@ -99,9 +101,35 @@ internal static class MsearchHeader
             {
                 throw EsException.IllegalArgument($"No search type for [{JsonPaths.Text(v)}]");
             }
+
+            if (value is not null)
+            {
+                ReadBoolean(key, parameter, value);
+            }
         }
 
         return header;
+    }
+
+    // The booleans, each as readMultiLineFormat reads it, from the value's Java toString (Booleans.parseBoolean: exactly
+    // true or false): request_cache with nodeBooleanValue(value, key), "Could not convert [key] to boolean" caused by the
+    // refusal; ccs_minimize_roundtrips (and OpenSearch's phase_took) with nodeBooleanValue(value), the refusal itself;
+    // allow_partial_search_results with nodeBooleanValue(value, null), so "Could not convert [null] to boolean". A JSON
+    // null is left to the search it is sent with.
+    private static void ReadBoolean(string key, string parameter, JsonNode value)
+    {
+        switch (parameter)
+        {
+            case "request_cache":
+                _ = RequestJson.NodeBooleanValue(JavaObjects.Text(value), key, withDefault: false);
+                break;
+            case "ccs_minimize_roundtrips" or "phase_took":
+                _ = RequestJson.ParseBoolean(JavaObjects.Text(value));
+                break;
+            case "allow_partial_search_results":
+                _ = RequestJson.NodeBooleanValue(JavaObjects.Text(value), "null", withDefault: false);
+                break;
+        }
     }
 
     // SearchType.fromString's names; OpenSearch 2.x adds "stream".

@@ -2009,6 +2009,11 @@ public sealed class ApiTests : IAsyncLifetime
     // Down a bool clause, BoolQueryBuilder's ObjectParser wraps it: "[bool] failed to parse field [must]" (QueryParseLocationTests).
     [InlineData("{\"index\":\"library\"}\n{\"query\":{\"bool\":{\"must\":[{\"match_all\":{}},{\"nope\":{}}]}}}\n", "x_content_parse_exception", "[1:52] [bool] failed to parse field [must]")]
     [InlineData("{\"index\":\"library\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
+    // readMultiLineFormat's booleans: request_cache's nodeBooleanValue(value, key), ccs_minimize_roundtrips'
+    // nodeBooleanValue(value), allow_partial_search_results' nodeBooleanValue(value, null). Before, each was taken.
+    [InlineData("{\"index\":\"library\",\"request_cache\":\"yes\"}\n{}\n", "illegal_argument_exception", "Could not convert [request_cache] to boolean")]
+    [InlineData("{\"index\":\"library\",\"ccs_minimize_roundtrips\":\"no\"}\n{}\n", "illegal_argument_exception", "Failed to parse value [no] as only [true] or [false] are allowed.")]
+    [InlineData("{\"index\":\"library\",\"allow_partial_search_results\":\"\"}\n{}\n", "illegal_argument_exception", "Could not convert [null] to boolean")]
     public async Task Msearch_BadHeaderOrBodyLine_FailsTheWholeRequest(string badPair, string type, string reason)
     {
         // MultiSearchRequest.readMultiLineFormat (header) and SearchSourceBuilder.parseXContent (body) run on every line

@@ -223,6 +223,14 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"enabled\":false}}} {\"size\":1}\n", "x_content_parse_exception", "[1:72] Unexpected token after end of object")]
     // readMultiLineFormat: searchRequest.searchType(nodeStringValue(..)), SearchType.fromString's IllegalArgumentException.
     [InlineData("{\"index\":\"docs\",\"search_type\":\"scan\"}\n{}\n", "illegal_argument_exception", "No search type for [scan]")]
+    // Its booleans: request_cache with nodeBooleanValue(value, key) ("Could not convert [key] to boolean", caused by
+    // Booleans.parseBoolean's refusal), ccs_minimize_roundtrips with nodeBooleanValue(value) (that refusal itself), and
+    // allow_partial_search_results with nodeBooleanValue(value, null), so naming [null]. Before, the proxy sent each one
+    // on as that search's URL parameter, and the backend's refusal was that item's error.
+    [InlineData("{\"index\":\"docs\",\"request_cache\":\"yes\"}\n{}\n", "illegal_argument_exception", "Could not convert [request_cache] to boolean")]
+    [InlineData("{\"index\":\"docs\",\"requestCache\":1}\n{}\n", "illegal_argument_exception", "Could not convert [requestCache] to boolean")]
+    [InlineData("{\"index\":\"docs\",\"ccs_minimize_roundtrips\":\"no\"}\n{}\n", "illegal_argument_exception", "Failed to parse value [no] as only [true] or [false] are allowed.")]
+    [InlineData("{\"index\":\"docs\",\"allow_partial_search_results\":0}\n{}\n", "illegal_argument_exception", "Could not convert [null] to boolean")]
     // The proxy's own settings, read where Elasticsearch reads the body (it would refuse ext.rank1 itself at parse time).
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"ext\":{\"rank1\":{\"window\":\"many\"}}}\n", "illegal_argument_exception", "[ext.rank1.window]")]
     public async Task Msearch_BadHeaderOrBodyLine_FailsTheWholeRequestAsElasticsearchDoes_BeforeAnySearchRuns(string badPair, string type, string reason)

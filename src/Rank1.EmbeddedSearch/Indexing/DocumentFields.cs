@@ -534,46 +534,5 @@ internal static partial class DocumentFields
     // caused by what the field's parser threw.
     private static EsException ParseFailure(string path, FieldMapping mapping, string id, JsonNode value, EsException? cause) =>
         DocumentParsing(JsonLocations.OfLast(Placed(value)),
-            $"failed to parse field [{path}] of type [{mapping.TypeName}] in document with id '{id}'. Preview of field's value: '{JavaPreview(value)}'", cause);
-
-    /// <summary>
-    /// A value as <c>FieldMapper</c> previews it: read back by <c>AbstractXContentParser.readValue</c> into Java maps
-    /// (<c>HashMap</c>, iterated in its bucket order), lists and scalars, and written with their <c>toString</c>:
-    /// <c>{x=1, y=[a, b]}</c>.
-    /// </summary>
-    internal static string JavaPreview(JsonNode? node) => node switch
-    {
-        null => "null",
-        JsonObject o => "{" + string.Join(", ", JavaHashMapOrder(o.Select(p => p.Key).ToList()).Select(k => k + "=" + JavaPreview(o[k]))) + "}",
-        JsonArray a => "[" + string.Join(", ", a.Select(JavaPreview)) + "]",
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && !v.TryGetValue<long>(out _) && v.TryGetValue<double>(out var d) && !IsIntegerLiteral(v) => XContentInt.JavaDoubleToString(d),
-        _ => AsString(node.AsValue()),
-    };
-
-    private static bool IsIntegerLiteral(JsonValue v) => v.ToJsonString().All(c => c is '-' || char.IsAsciiDigit(c));
-
-    // The order a java.util.HashMap filled with these keys in turn iterates them: by bucket (String.hashCode spread by
-    // h ^ h >>> 16, masked by the table size, 16 doubled whenever the size passes three quarters of it), and in a
-    // bucket by insertion.
-    private static IEnumerable<string> JavaHashMapOrder(List<string> keys)
-    {
-        var table = 16;
-        while (keys.Count > table * 3 / 4)
-        {
-            table *= 2;
-        }
-
-        return keys.Select((k, i) => (k, i, bucket: Spread(k) & (table - 1))).OrderBy(e => e.bucket).ThenBy(e => e.i).Select(e => e.k);
-
-        static int Spread(string s)
-        {
-            var h = 0;
-            foreach (var c in s)
-            {
-                h = unchecked((31 * h) + c);
-            }
-
-            return h ^ (int)((uint)h >> 16);
-        }
-    }
+            $"failed to parse field [{path}] of type [{mapping.TypeName}] in document with id '{id}'. Preview of field's value: '{JavaObjects.Text(value)}'", cause);
 }
