@@ -107,25 +107,37 @@ internal static class SearchParameters
     /// search of an <c>_msearch</c> is read, they fail the whole msearch before any search runs.
     /// </summary>
     /// <param name="param">A URL parameter's value by name, or null when absent.</param>
-    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ReadFlagsAfterSource(Func<string, string?> param)
+    /// <param name="trackTotalHitsUpTo">The search's <c>track_total_hits</c> (see <see cref="ValidateSearchRequest"/>).</param>
+    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ReadFlagsAfterSource(Func<string, string?> param, int? trackTotalHitsUpTo = null)
     {
         ArgumentNullException.ThrowIfNull(param);
         _ = RequestJson.ParamAsNullableBoolean(param("request_cache"));
         _ = RequestJson.ParamAsBoolean(param("ccs_minimize_roundtrips"));
-        return ValidateSearchRequest(param);
+        return ValidateSearchRequest(param, trackTotalHitsUpTo);
     }
 
     /// <summary>
     /// What <c>RestSearchAction.validateSearchRequest</c> reads, strictly as <see cref="RequestJson.ParamAsBoolean"/>:
-    /// <c>rest_total_hits_as_int</c> (<c>checkRestTotalHits</c>), then <c>include_named_queries_score</c>. Called for
-    /// every line of an <c>_msearch/template</c> too (<c>RestMultiSearchTemplateAction.parseRequest</c>), so a bad value
-    /// fails the whole request before any template is rendered.
+    /// <c>rest_total_hits_as_int</c> (<c>checkRestTotalHits</c>, which refuses it beside a <c>track_total_hits</c> that
+    /// counts up to a number: 400 <c>illegal_argument_exception</c> "[rest_total_hits_as_int] cannot be used if the
+    /// tracking of total hits is not accurate, got 100"), then <c>include_named_queries_score</c>. Called for every line
+    /// of an <c>_msearch/template</c> too (<c>RestMultiSearchTemplateAction.parseRequest</c>, before the template is
+    /// rendered: no <c>track_total_hits</c> yet), so a bad value fails the whole request before any template is rendered.
     /// </summary>
     /// <param name="param">A URL parameter's value by name, or null when absent.</param>
-    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ValidateSearchRequest(Func<string, string?> param)
+    /// <param name="trackTotalHitsUpTo">
+    /// The search's <c>track_total_hits</c> (its body's, or its URL's over it) as <see cref="SearchBody.TrackTotalHits"/>
+    /// reads it: null when not given or off (<c>false</c>, <c>-1</c>), <see cref="int.MaxValue"/> when accurate.
+    /// </param>
+    public static (bool TotalHitsAsInt, bool IncludeNamedQueriesScore) ValidateSearchRequest(Func<string, string?> param, int? trackTotalHitsUpTo = null)
     {
         ArgumentNullException.ThrowIfNull(param);
         var totalHitsAsInt = RequestJson.ParamAsBoolean(param("rest_total_hits_as_int")) ?? false;
+        if (totalHitsAsInt && trackTotalHitsUpTo is { } upTo && upTo != int.MaxValue)
+        {
+            throw EsException.IllegalArgument($"[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {upTo}");
+        }
+
         return (totalHitsAsInt, RequestJson.ParamAsBoolean(param("include_named_queries_score")) ?? false);
     }
 

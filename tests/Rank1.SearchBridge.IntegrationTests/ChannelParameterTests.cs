@@ -99,6 +99,33 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal(Refused("yes"), refused.Json["error"]!["reason"]!.GetValue<string>());
     }
 
+    // RestSearchAction.checkRestTotalHits (validateSearchRequest, for a _search and for each line of an _msearch) refuses
+    // rest_total_hits_as_int beside a track_total_hits that counts up to a number (true and false, -1, are taken), in
+    // Elasticsearch's words (RestSearchActionTests: "... not accurate, got 100"). The embedded backend took it, and the
+    // proxy sent each msearch search on, as that item's answer in a 200.
+    [Theory]
+    [InlineData("_search", "100", 400)]
+    [InlineData("_msearch", "100", 400)]
+    [InlineData("_search", "true", 200)]
+    [InlineData("_msearch", "false", 200)]
+    [InlineData("_msearch", "-1", 200)]
+    public async Task RestTotalHitsAsInt_BesideATrackTotalHitsUpToANumber_IsRefusedAsElasticsearchRefusesIt(string endpoint, string track, int expected)
+    {
+        var search = "{\"query\":{\"match\":{\"text\":\"onion\"}},\"track_total_hits\":" + track + "}";
+        var (path, body, contentType) = endpoint == "_search"
+            ? ("docs/_search?rest_total_hits_as_int=true", search, "application/json")
+            : ("_msearch?rest_total_hits_as_int=true", Msearch("onion sets") + "{\"index\":\"docs\"}\n" + search + "\n", "application/x-ndjson");
+        var (status, text) = await PostAsync(Stack.Http, path, body, contentType);
+        Assert.Equal(expected, status);
+        if (expected == 400)
+        {
+            var error = JsonNode.Parse(text)!["error"]!;
+            Assert.Equal(("illegal_argument_exception", "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got 100"),
+                (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+            Assert.Equal((status, text), await BackendPostAsync(Stack, path, body, contentType));
+        }
+    }
+
     // RestMultiSearchAction reads each line as a search (RestSearchAction.validateSearchRequest: rest_total_hits_as_int,
     // include_named_queries_score; then ccs_minimize_roundtrips), with paramAsBoolean: a bad value fails the whole msearch
     // before any search runs, not each search as its own error in a 200.

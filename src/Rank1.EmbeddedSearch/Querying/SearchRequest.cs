@@ -325,7 +325,8 @@ internal sealed class SearchRequest
         // Read by parseSearchRequest after the source: request_cache and ccs_minimize_roundtrips (one shard here, nothing
         // to cache or to send to remote clusters), then rest_total_hits_as_int and include_named_queries_score.
         r.TypedKeys = param("typed_keys") is "true" or "";
-        (r.TotalHitsAsInt, r.IncludeNamedQueriesScore) = SearchParameters.ReadFlagsAfterSource(param);
+        var trackTotalHitsGiven = body?.ContainsKey("track_total_hits") == true || param("track_total_hits") is not null;
+        (r.TotalHitsAsInt, r.IncludeNamedQueriesScore) = SearchParameters.ReadFlagsAfterSource(param, trackTotalHitsGiven ? r.TrackTotalHitsUpTo : null);
         if (r.From < 0 || r.Size < 0)
         {
             throw SearchBody.NegativeWindow(r.From < 0 ? "from" : "size", r.From < 0 ? r.From : r.Size);

@@ -315,8 +315,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         {
             // An msearch item the backend would refuse at parse time, whole; it is asked one search at a time, and would answer it as that item's error.
             SearchBody.CheckWindow(source, openSearch);
-            // So would it a flag of the msearch's URL that each of its searches reads, strictly, after its source.
-            _ = SearchParameters.ReadFlagsAfterSource(EsAnswers.Param(query));
+            // So would it a flag of the msearch's URL that each of its searches reads, strictly, after its source
+            // (rest_total_hits_as_int beside the body's track_total_hits too).
+            _ = SearchParameters.ReadFlagsAfterSource(EsAnswers.Param(query), source.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(source["track_total_hits"]) : null);
         }
 
         var body = source ?? SearchBody.ReadOptional(raw);
