@@ -44,11 +44,15 @@ internal static class RawHttp
     }
 }
 
-/// <summary>Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry.</summary>
+/// <summary>
+/// Every log entry of a host, in memory; <see cref="ServiceLogged"/> completes with the rerank service's first entry,
+/// <see cref="RequestFinished"/> with ASP.NET Core's "Request finished" entry of the host's first request.
+/// </summary>
 internal sealed class RecordingLogs : ILoggerProvider
 {
     private readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message, Exception? Exception)> _entries = new();
     private readonly TaskCompletionSource<(LogLevel Level, int EventId)> _serviceLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _requestFinished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RecordingLogs() => Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
 
@@ -57,6 +61,8 @@ internal sealed class RecordingLogs : ILoggerProvider
     public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message, Exception? Exception)> Entries => [.. _entries];
 
     public Task<(LogLevel Level, int EventId)> ServiceLogged => _serviceLogged.Task;
+
+    public Task<string> RequestFinished => _requestFinished.Task;
 
     public ILogger CreateLogger(string categoryName) => new Recorder(categoryName, this);
 
@@ -74,6 +80,11 @@ internal sealed class RecordingLogs : ILoggerProvider
             if (category == typeof(RerankServiceServer).Namespace + ".RerankService")
             {
                 logs._serviceLogged.TrySetResult((logLevel, eventId.Id));
+            }
+
+            if (category == "Microsoft.AspNetCore.Hosting.Diagnostics" && eventId.Id == 2)
+            {
+                logs._requestFinished.TrySetResult(formatter(state, exception));
             }
         }
     }

@@ -17,6 +17,14 @@ public sealed class UnanticipatedErrorTests
     // InvalidOperationException), a path it does not guard.
     private const string HitsNotAnObject = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":[]}""";
 
+    private static Task<ProxyServer> Proxy(Uri backend, RecordingLogs logs) => ProxyServer.StartAsync(new Dictionary<string, string?>
+    {
+        ["Urls"] = "http://127.0.0.1:0",
+        ["Rank1:Backend:Url"] = backend.ToString(),
+        ["Rank1:Model:Path"] = TestPaths.TinyModel,
+        ["Rank1:Model:ExecutionProvider"] = "Cpu",
+    }, loggerFactory: logs.Factory);
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -40,13 +48,7 @@ public sealed class UnanticipatedErrorTests
         await using (backend)
         {
             using var logs = new RecordingLogs();
-            await using var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
-            {
-                ["Urls"] = "http://127.0.0.1:0",
-                ["Rank1:Backend:Url"] = url.ToString(),
-                ["Rank1:Model:Path"] = TestPaths.TinyModel,
-                ["Rank1:Model:ExecutionProvider"] = "Cpu",
-            }, loggerFactory: logs.Factory);
+            await using var proxy = await Proxy(url, logs);
             using var http = new HttpClient { BaseAddress = proxy.Url };
             using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
 
@@ -68,6 +70,42 @@ public sealed class UnanticipatedErrorTests
                 var search = await client.SearchAsync<JsonObject>(s => s.Indices("docs").Query(q => q.Match(m => m.Field("text").Query("onion"))));
                 Assert.Equal((500, "invalid_operation_exception", message), (search.ApiCallDetails?.HttpStatusCode, search.ElasticsearchServerError?.Error?.Type, search.ElasticsearchServerError?.Error?.Reason));
             }
+        }
+    }
+
+    [Fact]
+    public async Task ASearchItsClientAbandons_IsNoErrorInTheLog()
+    {
+        // The client gone while the backend is still searching: nobody to answer, and no fault of the proxy's. ASP.NET
+        // Core's middleware records such a request as 499, at debug level, before any exception handler runs; the
+        // proxy's handler must not make it an error-level 500.
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (backend, url) = await LoopbackApp.StartAsync(async context =>
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            if (context.Request.Path == "/")
+            {
+                await context.Response.WriteAsync("""{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}""");
+                return;
+            }
+
+            arrived.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        });
+        await using (backend)
+        {
+            using var logs = new RecordingLogs();
+            await using var proxy = await Proxy(url, logs);
+            using var http = new HttpClient { BaseAddress = proxy.Url };
+            using var abandon = new CancellationTokenSource();
+            var search = http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"), abandon.Token);
+            await arrived.Task;
+            await abandon.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => search);
+
+            Assert.Contains(" - 499 ", await logs.RequestFinished.WaitAsync(TimeSpan.FromMinutes(1)), StringComparison.Ordinal);
+            Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
         }
     }
 }
