@@ -22,6 +22,27 @@ public sealed class EsExceptionTests
             EsException.IndexNotFound("ghost").ToErrorObject().ToJsonString());
     }
 
+    [Theory]
+    // ElasticsearchException.getExceptionName: the simple class name through Strings.toUnderscoreCase (every upper-case
+    // letter but a leading one an underscore and its lower case), as ES names NullPointerException null_pointer_exception.
+    [InlineData(typeof(InvalidOperationException), "invalid_operation_exception")]
+    [InlineData(typeof(IOException), "i_o_exception")]
+    [InlineData(typeof(NullReferenceException), "null_reference_exception")]
+    [InlineData(typeof(Dictionary<string, int>), "dictionary")]
+    public void ExceptionName_IsTheClassNameInUnderscoreCase(Type type, string expected) =>
+        Assert.Equal(expected, EsException.ExceptionName(type));
+
+    [Fact]
+    public void Unanticipated_ItsInnerIsTheCause_AndItselfTheRootCause()
+    {
+        // generateThrowableXContent of an exception that is none of Elasticsearch's: its cause as caused_by; guessRootCauses
+        // unwraps only Elasticsearch's wrappers, so the root cause is the exception itself, not its inner one.
+        var body = EsException.Unanticipated(new InvalidOperationException("outer", new IOException("disk"))).ToBody().ToJsonString();
+        Assert.Equal(
+            """{"error":{"root_cause":[{"type":"invalid_operation_exception","reason":"outer"}],"type":"invalid_operation_exception","reason":"outer","caused_by":{"type":"i_o_exception","reason":"disk"}},"status":500}""",
+            body);
+    }
+
     [Fact]
     public void ErrorTrace_AddsTheStackTraceLastToTheErrorAndEachRootCause()
     {

@@ -46,10 +46,11 @@ internal sealed class EsExceptionHandler(IOptions<ProxyOptions> options, Gracefu
         };
         if (error is null)
         {
-            if (context.RequestAborted.IsCancellationRequested)
+            if (context.RequestAborted.IsCancellationRequested && exception is OperationCanceledException or IOException)
             {
                 // The client went away (the middleware itself answers an OperationCanceledException or IOException of an
-                // aborted request so, before any handler): its status, no body, no error in the log.
+                // aborted request so, before any handler): its status, no body, no error in the log. Any other exception
+                // is a fault of the proxy's even then, answered and logged as one below (nobody may read the answer).
                 context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
                 return true;
             }
