@@ -469,29 +469,30 @@ public sealed class RerankServiceTests
 
     /// <summary>
     /// A <c>prompt_template</c> repeating <c>FILL_QUERY_HERE</c> puts the query in each time: 40,000 of them around a
-    /// 60,000-character query (a body of 700 KB) made a query text of 2.4 billion characters. It is refused (400, naming
-    /// the field) when the query text it makes would be longer than a body may be; before, .NET could not make the string
-    /// ("String length exceeded supported range"), the call was a 503 counted as a failure of the model, and five such
-    /// calls opened the model circuit: every other caller then got 503 for the break. Smaller expansions made strings of
-    /// hundreds of MB per call. A template that uses the query twice and fits is judged.
+    /// 60,000-character query (a body of 700 KB) made a query text of 2.4 billion characters. Before, .NET could not make
+    /// the string ("String length exceeded supported range"), the call was a 503 counted as a failure of the model, and
+    /// five such calls opened the model circuit: every other caller then got 503 for the break. Cut (every protocol's
+    /// default), only the start that is kept is made, and it is judged; refused rather than cut (TEI's <c>truncate: false</c>),
+    /// the whole text would be counted, and one longer than a body may be is TEI's 422 naming the field.
     /// </summary>
     [Fact]
-    public async Task APromptTemplateRepeatingThePlaceholder_PastTheBodyLimit_Is400_AndTheModelCircuitStaysClosed()
+    public async Task APromptTemplateRepeatingThePlaceholder_IsCutAndJudged_OrPastTheBodyLimit422_AndTheModelCircuitStaysClosed()
     {
         await using var service = await StandaloneAsync(new() { ["Rank1:Service:MaxBodyBytes"] = "1048576" });
         using var http = new HttpClient { BaseAddress = service.Url };
-        var bomb = new JsonObject
-        {
-            ["query"] = new string('q', 60_000),
-            ["documents"] = new JsonArray("a", "b"),
-            ["prompt_template"] = string.Concat(Enumerable.Repeat("FILL_QUERY_HERE ", 40_000)),
-        }.ToJsonString();
+        var query = new string('q', 60_000);
+        var template = string.Concat(Enumerable.Repeat("FILL_QUERY_HERE ", 40_000));
+        var cut = new JsonObject { ["query"] = query, ["documents"] = new JsonArray("a", "b"), ["prompt_template"] = template }.ToJsonString();
+        var refused = new JsonObject { ["query"] = query, ["texts"] = new JsonArray("a", "b"), ["prompt_template"] = template, ["truncate"] = false }.ToJsonString();
         for (var i = 0; i < 6; i++)
         {
-            var r = await PostAsync(http, "v1/rerank", bomb);
-            Assert.True(r.Status == 400, $"call {i}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+            var r = await PostAsync(http, "v1/rerank", cut);
+            Assert.True(r.Status == 200, $"call {i}: HTTP {r.Status} {r.Body?.ToJsonString()}");
+            Assert.Equal([0, 1], r.Body!["results"]!.AsArray().Select(x => x!["index"]!.GetValue<int>()).Order());
+            var tei = await PostAsync(http, "rerank", refused);
+            Assert.True(tei.Status == 422, $"call {i}: HTTP {tei.Status} {tei.Body?.ToJsonString()}");
             Assert.Equal("invalid request: prompt_template: with the query in each of its 40000 FILL_QUERY_HERE, the query text would be 2400040000 characters, "
-                + "more than a body may hold (1048576 bytes, Rank1:Service:MaxBodyBytes)", r.Body!["message"]!.GetValue<string>());
+                + "more than a body may hold (1048576 bytes, Rank1:Service:MaxBodyBytes)", tei.Body!["error"]!.GetValue<string>());
         }
 
         var twice = await PostAsync(http, "v1/rerank", """{"query":"onion eyes","documents":["a","b"],"prompt_template":"Query: FILL_QUERY_HERE. Again: FILL_QUERY_HERE"}""");

@@ -114,8 +114,11 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         return (kept, truncated);
     }
 
-    /// <summary>The characters a text is pre-cut to before it is tokenized to <paramref name="maxTokens"/>.</summary>
-    private static int CharLimit(int maxTokens) => (int)Math.Min((long)maxTokens * CharsPerToken, Array.MaxLength - 1);
+    /// <summary>
+    /// The characters a text is pre-cut to before it is tokenized to <paramref name="maxTokens"/>: below the longest string
+    /// .NET makes (0x3FFFFFDF characters), so the cut and the character past it can be held.
+    /// </summary>
+    private static int CharLimit(int maxTokens) => (int)Math.Min((long)maxTokens * CharsPerToken, 0x3FFFFFDF - 1);
 
     private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
     {

@@ -43,7 +43,7 @@ public static class Rank1Prompt
     /// the placeholder makes its text many times the request's size (40,000 of them around a 60,000-character query: 2.4
     /// billion characters, more than a string holds), where the encoder keeps only its start.
     /// </summary>
-    public static string ApplyTemplate(string queryText, string? template, int maxLength)
+    internal static string ApplyTemplate(string queryText, string? template, int maxLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
         if (template is null)

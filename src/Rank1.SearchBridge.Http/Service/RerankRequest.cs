@@ -252,12 +252,12 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
-        if (request.PromptTemplate is { } used && TemplatedLength(used, Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions)) is var (count, length)
+        if (!request.Truncate && request.PromptTemplate is { } used && TemplatedLength(used, Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions)) is var (count, length)
             && length > options.MaxBodyBytes)
         {
             // The query goes into each placeholder (the reference's prompt.replace): 40,000 of them around a 60,000-character
-            // query, a body of 700 KB, made a string .NET cannot hold, which failed in the model as a failure of the model
-            // (a 503, and five opened the model circuit for every caller); a little less made one of gigabytes.
+            // query, a body of 700 KB, make a string .NET cannot hold. Cut, the encoder makes only the start it keeps; refused
+            // rather than cut (TEI's truncate: false), it counts the whole text, so that text is bounded here.
             throw Bad($"prompt_template: with the query in each of its {count} {Inference.Prompt.Rank1Prompt.QueryPlaceholder}, the query text would be {length} characters, "
                 + $"more than a body may hold ({options.MaxBodyBytes} bytes, Rank1:Service:MaxBodyBytes)");
         }
