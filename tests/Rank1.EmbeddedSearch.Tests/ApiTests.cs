@@ -1260,6 +1260,18 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.True(r.Status == status && (r.Body as JsonObject)?["error"] is null, r.Body?.ToJsonString());
     }
 
+    [Theory]
+    [InlineData("false", -1)]
+    [InlineData("-1", -1)]
+    [InlineData("true", 4)]
+    public async Task Search_RestTotalHitsAsInt_WithTotalHitsNotTracked_IsMinusOne(string track, int expected)
+    {
+        // SearchHits.toXContent writes rest_total_hits_as_int's total as "totalHits == null ? -1 : value": not counted, -1.
+        // It was left out, where clients reading the int (the 7.x-compatible ones) found no total.
+        var answer = await Es.PostAsync("/library/_search?rest_total_hits_as_int=true", JsonNode.Parse("{\"track_total_hits\":" + track + "}")!.AsObject());
+        Assert.Equal(expected, answer.Json["hits"]!["total"]!.GetValue<int>());
+    }
+
     [Fact]
     public async Task ScrollAndPointInTime_TakeTheParametersTheyRead()
     {

@@ -540,6 +540,11 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 ? JsonValue.Create(total)
                 : new JsonObject { ["value"] = capped ? upTo : total, ["relation"] = capped ? "gte" : "eq" };
         }
+        else if (request.TotalHitsAsInt)
+        {
+            // Not counted, as a number: -1 (SearchHits.toXContent, "totalHits == null ? -1").
+            hits["total"] = -1;
+        }
 
         var scored = request.Sort.Count == 0 || request.TrackScores;
         hits["max_score"] = scored && all.Count > 0 && request.Size > 0 ? all.Max(h => h.Score) : null;
