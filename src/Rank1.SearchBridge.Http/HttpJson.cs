@@ -24,8 +24,12 @@ internal sealed partial class HttpJson : JsonSerializerContext
     /// TEI's serde_json, Elasticsearch's Jackson and the proxy's own answers (<c>EsAnswers.Compact</c>) write it. The default
     /// HTML-safe encoder wrote every character past ASCII as <c>\uXXXX</c>: a returned Japanese document at twice its size.
     /// </summary>
-    /// <remarks>Made on first use: a static initializer here could run before the generated <see cref="Default"/>'s.</remarks>
-    public static HttpJson Answers => _answers ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    /// <remarks>Made on first use (a nested holder): a static initializer here could run before the generated <see cref="Default"/>'s.</remarks>
+    public static HttpJson Answers => AnswersHolder.Value;
 
-    private static HttpJson? _answers;
+    // A nested type's static initializer runs on first use of Answers, after Default's; once, whoever comes first.
+    private static class AnswersHolder
+    {
+        public static readonly HttpJson Value = new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    }
 }
