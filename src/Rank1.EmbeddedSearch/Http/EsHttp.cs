@@ -132,8 +132,8 @@ internal static class EsHttp
 
     /// <summary>
     /// The deprecation warnings of a request as the product's <c>HeaderWarning</c> adds them to the answer: each once, a
-    /// <c>Warning</c> header "299 Elasticsearch-9.1.0-rank1-embedded \"Deprecated field [mustNot] used, expected
-    /// [must_not] instead\"" (the product, its version and build hash as <c>GET /</c> reports them; <c>\</c> and
+    /// <c>Warning</c> header "299 Elasticsearch-9.1.0-rank1-embedded \"[bool][1:29] Deprecated field [mustNot] used,
+    /// expected [must_not] instead\"" (the product, its version and build hash as <c>GET /</c> reports them; <c>\</c> and
     /// <c>"</c> escaped).
     /// </summary>
     /// <param name="context">The request.</param>

@@ -95,7 +95,7 @@ internal sealed class QueryTranslator
     /// <param name="node">The query (the body field that holds it checks it is an object; a bool clause may be anything).</param>
     /// <param name="flavor">The product whose parsers are followed (OpenSearch's <c>match</c> reads <c>cutoff_frequency</c>).</param>
     /// <param name="deprecations">Where the deprecation warnings the parser logs are added (a deprecated name it still
-    /// reads: <c>ParseField.match</c>'s "Deprecated field [mustNot] used, expected [must_not] instead"), or null.</param>
+    /// reads: <c>ParseField.match</c>'s "[bool][1:29] Deprecated field [mustNot] used, expected [must_not] instead"), or null.</param>
     public static void CheckNames(JsonNode? node, SearchFlavor flavor, ICollection<string>? deprecations = null)
     {
         if (node is not JsonObject obj)
@@ -404,8 +404,11 @@ internal sealed class QueryTranslator
 
             if (key == "mustNot")
             {
-                // ParseField("must_not").withDeprecation("mustNot"): matched, and logged as deprecated.
-                deprecations?.Add("Deprecated field [mustNot] used, expected [must_not] instead");
+                // ParseField("must_not").withDeprecation("mustNot"), matched by ObjectParser's assertSupports once the parser
+                // stands on the value: LoggingDeprecationHandler.logRenamedField's "[bool][1:29] " prefix is the parser's
+                // name and that value token's place (XContentLocation's "line:col").
+                var at = JsonLocations.OfValue(spec, key) ?? new Location(-1, -1);
+                deprecations?.Add($"[bool][{at.Line}:{at.Column}] Deprecated field [mustNot] used, expected [must_not] instead");
             }
 
             if (key is not ("must" or "should" or "filter" or "must_not" or "mustNot") || value is null)
