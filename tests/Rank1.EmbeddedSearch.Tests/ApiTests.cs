@@ -620,6 +620,60 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABodySentInChunks_IsABody_OnlyWhenAChunkHoldsAByte()
+    {
+        // RestRequest.hasContent is contentLength() > 0 once Netty has aggregated the body (Elasticsearch and OpenSearch
+        // alike): an empty body sent in chunks is no body, neither refused nor asked for its Content-Type. Every request
+        // with Transfer-Encoding and no Content-Length was counted as a body.
+        Assert.Equal(200, (await Es.PutAsync("/chunked")).Status);
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        async Task<(int Status, string Body)> Send(string method, string path, HttpContent content)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = content };
+            using var response = await http.SendAsync(request);
+            Assert.Equal(content is ChunkedContent, response.RequestMessage!.Headers.TransferEncodingChunked == true);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(200, (await Send("GET", "/_cat/indices", new ByteArrayContent([]))).Status);
+        Assert.Equal(200, (await Send("GET", "/_cat/indices", new ChunkedContent(""))).Status);
+        Assert.Equal(200, (await Send("GET", "/_cat/indices", new ChunkedContent("", "application/json"))).Status);
+        Assert.Equal(200, (await Send("DELETE", "/chunked", new ChunkedContent(""))).Status);
+        Assert.Equal(404, (await Es.GetAsync("/chunked")).Status);
+
+        var refused = await Send("GET", "/_cat/indices", new ChunkedContent("{}", "application/json"));
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("request [GET /_cat/indices] does not support having a body", refused.Body, StringComparison.Ordinal);
+        Assert.Equal((406, """{"error":"Content-Type header is missing","status":406}"""), await Send("GET", "/_cat/indices", new ChunkedContent("{}")));
+        // A body read in chunks is read whole, its first byte too.
+        var count = await Send("POST", "/library/_count", new ChunkedContent("""{"query":{"term":{"topic":"cooking"}}}""", "application/json"));
+        Assert.Equal((200, 2), (count.Status, JsonNode.Parse(count.Body)!["count"]!.GetValue<int>()));
+    }
+
+    // Content of no known length: HttpClient sends it chunked, an empty one as the last chunk alone.
+    private sealed class ChunkedContent : HttpContent
+    {
+        private readonly byte[] _bytes;
+
+        public ChunkedContent(string text, string? contentType = null)
+        {
+            _bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            if (contentType is not null)
+            {
+                Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+            }
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(_bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task ABodySentToAnApiThatReadsNone_IsRefusedByOpenSearchToo()
     {
         // OpenSearch's BaseRestHandler words it the same; its RestCreatePitAction reads no body (Elasticsearch's open

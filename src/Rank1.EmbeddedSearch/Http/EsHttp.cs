@@ -224,6 +224,7 @@ internal static class EsHttp
             return true;
         }
 
+        await ReadChunkedContentAsync(request).ConfigureAwait(false);
         var hasBody = HasContent(request);
         if (hasBody)
         {
@@ -320,9 +321,32 @@ internal static class EsHttp
             || (s.Length == 3 && s[0] == "_search" && s[1] == "scroll"));
     }
 
-    // RestRequest.hasContent: a body of some length, or one that comes in chunks.
+    // RestRequest.hasContent: contentLength() > 0 once Netty has aggregated the body, so a body sent in chunks counts
+    // only when a chunk holds a byte (ReadChunkedContentAsync found whether one does).
     private static bool HasContent(HttpRequest request) =>
-        request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+        request.ContentLength > 0
+        || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0 && request.HttpContext.Items[ChunkedContentKey] is not false);
+
+    private static readonly object ChunkedContentKey = new();
+
+    /// <summary>
+    /// Whether a body sent in chunks (no <c>Content-Length</c>) holds any byte, found once before the media types are
+    /// checked: the body is buffered and rewound after its first byte is read, so it is read again whole. Elasticsearch
+    /// and OpenSearch aggregate the body before any handler runs, and an empty one is no content.
+    /// </summary>
+    private static async Task ReadChunkedContentAsync(HttpRequest request)
+    {
+        if (request.ContentLength is not null || request.Headers.TransferEncoding.Count == 0)
+        {
+            return;
+        }
+
+        request.EnableBuffering();
+        var first = new byte[1];
+        var read = await request.Body.ReadAsync(first, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        request.Body.Position = 0;
+        request.HttpContext.Items[ChunkedContentKey] = read > 0;
+    }
 
     /// <summary>
     /// <c>BaseRestHandler.handleRequest</c>'s last check, once its handler has read the request and the parameters have
