@@ -211,6 +211,23 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.Empty(Ids(await Search("""{"query":{"term":{"tag":{"value":"C","case_insensitive":false}}}}""")));
     }
 
+    [Theory]
+    [InlineData("n", "integer", "9")]
+    [InlineData("n", "integer", "x")]
+    public async Task Term_CaseInsensitive_OnANumberField_FailsTheShard(string field, string type, string value)
+    {
+        // MappedFieldType.termQueryCaseInsensitive, not overridden by NumberFieldType or DateFieldType: its
+        // QueryShardException, unwrapped, before the value is read. It was ignored (the plain term's hits).
+        var r = await Search("{\"query\":{\"term\":{\"" + field + "\":{\"value\":\"" + value + "\",\"case_insensitive\":true}}}}");
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        var root = r.Json["error"]!["root_cause"]![0]!;
+        Assert.Equal("query_shard_exception", root["type"]!.GetValue<string>());
+        Assert.Equal($"[{field}] field which is of type [{type}], does not support case insensitive term queries", root["reason"]!.GetValue<string>());
+        Assert.Null(r.Json["error"]!["failed_shards"]![0]!["reason"]!["caused_by"]);
+        // A boolean field is TermBasedFieldType's, and reads it.
+        Assert.Equal(["1", "3"], Ids(await Search("""{"query":{"term":{"flag":{"value":true,"case_insensitive":true}}}}""")));
+    }
+
     [Fact]
     public async Task TheAggregationsAndHighlightsOptions_AreReadAsTheirParsersReadThem()
     {

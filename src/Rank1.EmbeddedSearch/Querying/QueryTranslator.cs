@@ -740,9 +740,19 @@ internal sealed class QueryTranslator
     {
         var value = ValueText(spec["value"]) ?? throw EsException.Parsing($"[term] query malformed: no value for field [{field}]");
         var mapping = _index.Mapping.Get(field);
-        if (mapping is { Kind: FieldKind.Text or FieldKind.Keyword } && OptionBool(spec, "case_insensitive") == true)
+        if (mapping is not null && OptionBool(spec, "case_insensitive") == true)
         {
-            return CaseInsensitiveTerm(field, value);
+            switch (mapping.Kind)
+            {
+                case FieldKind.Text or FieldKind.Keyword:
+                    return CaseInsensitiveTerm(field, value);
+                case FieldKind.Boolean:
+                    break; // TermBasedFieldType's: the indexed T or F, either case of which is itself.
+                default:
+                    // MappedFieldType.termQueryCaseInsensitive, which a number or date field does not override: its
+                    // QueryShardException, which SearchExecutionContext.toQuery lets through unwrapped.
+                    throw ShardSearchException.QueryShard(_index, $"[{field}] field which is of type [{mapping.Kind.ToString().ToLowerInvariant()}], does not support case insensitive term queries");
+            }
         }
 
         return mapping is null ? new BooleanQuery() : mapping.Kind == FieldKind.Text ? new TermQuery(new Term(field, value)) : ExactValue(field, mapping, value);
