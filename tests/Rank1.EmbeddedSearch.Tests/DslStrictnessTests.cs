@@ -163,7 +163,9 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     // (Lucene's parser took two edits); a fuzziness given applies.
     [InlineData("""{"query_string":{"query":"doc~","default_field":"title"}}""", new[] { "3", "4" })]
     [InlineData("""{"query_string":{"query":"doc~","default_field":"title","fuzziness":2}}""", new[] { "1", "2", "3", "4" })]
-    [InlineData("""{"query_string":{"query":"doc~","default_field":"title","fuzzy_prefix_length":1}}""", new[] { "3", "4" })]
+    // fuzzy_prefix_length: "fog~" is one edit from fox and from dog; with a prefix of one letter kept, fox alone.
+    [InlineData("""{"query_string":{"query":"fog~","default_field":"title"}}""", new[] { "1", "2", "3", "4" })]
+    [InlineData("""{"query_string":{"query":"fog~","default_field":"title","fuzzy_prefix_length":1}}""", new[] { "1", "2" })]
     [InlineData("""{"query_string":{"query":"doc~2","default_field":"title","fuzzy_prefix_length":1}}""", new[] { "3", "4" })]
     // analyzer replaces the fields' analyzers: keyword keeps "Red" whole, which the title never holds.
     [InlineData("""{"query_string":{"query":"Red","default_field":"title","analyzer":"keyword"}}""", new string[0])]
