@@ -98,6 +98,31 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.False((await Search("""{"query":{"bool":{"must_not":{"match":{"title":"fox"}}}}}""")).Headers.Contains("Warning"));
     }
 
+    [Fact]
+    public async Task Bool_TheDeprecatedMustNot_IsWarnedOf_WhenTheSearchFailsToo()
+    {
+        // The warning is logged into the thread context while the body is parsed; RestChannel sends the context's response
+        // headers with an error as with a hit list. It was added only once the search had succeeded.
+        const string Expected = "299 Elasticsearch-9.1.0-rank1-embedded \"[bool][1:29] Deprecated field [mustNot] used, expected [must_not] instead\"";
+        var count = await Es.SendAsync(HttpMethod.Post, "/shop/_count?bogus=1", """{"query":{"bool":{"mustNot":{"match_all":{}}}}}""");
+        count.AssertError(400, "illegal_argument_exception", "request [/shop/_count] contains unrecognized parameter: [bogus]");
+        Assert.Equal([Expected], count.Headers.GetValues("Warning"));
+
+        const string Failing = """{"query":{"bool":{"mustNot":{"match_all":{}},"filter":{"term":{"n":{"value":1,"case_insensitive":true}}}}}}""";
+        var r = await Search(Failing);
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        Assert.Equal([Expected], r.Headers.GetValues("Warning"));
+
+        // The first line read, the second refused: the first's warning still answers.
+        var m = await Es.SendAsync(HttpMethod.Post, "/_msearch", "{\"index\":\"shop\"}\n{\"query\":{\"bool\":{\"mustNot\":{\"match_all\":{}}}}}\n{\"index\":\"shop\"}\n{\"query\":{\"nope\":{}}}\n", "application/x-ndjson");
+        Assert.Equal(400, m.Status);
+        Assert.Equal([Expected], m.Headers.GetValues("Warning"));
+
+        var t = await Es.SendAsync(HttpMethod.Post, "/shop/_search/template", """{"source":""" + Failing + "}");
+        t.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        Assert.Equal([Expected], t.Headers.GetValues("Warning"));
+    }
+
     [Theory]
     // TermsAggregationBuilder's ObjectParser (ErrorOnUnknown, with its suggestion), at the name (col 47), while the body
     // is read; MaxAggregationBuilder's (ValuesSourceAggregationBuilder.declareFields) likewise (col 43).

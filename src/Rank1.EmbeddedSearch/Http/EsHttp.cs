@@ -149,6 +149,29 @@ internal static class EsHttp
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="read"/> (which reads a search and runs it, logging its deprecation warnings into
+    /// <paramref name="deprecations"/> as they are met), then adds the warnings logged to the answer, whether it succeeded
+    /// or threw: Elasticsearch's warnings are the thread context's response headers, which its <c>RestChannel</c> sends
+    /// with an error too.
+    /// </summary>
+    /// <typeparam name="T">What <paramref name="read"/> answers.</typeparam>
+    /// <param name="context">The request.</param>
+    /// <param name="deprecations">The warnings <paramref name="read"/> logs into.</param>
+    /// <param name="flavor">The product the server stands in for.</param>
+    /// <param name="read">The work that logs them.</param>
+    public static T WithDeprecationWarnings<T>(HttpContext context, List<string> deprecations, SearchFlavor flavor, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            AddDeprecationWarnings(context, deprecations, flavor);
+        }
+    }
+
     /// <summary>Writes an answer, shaped by <c>filter_path</c> and <c>pretty</c> as Elasticsearch shapes its answers.</summary>
     public static Task WriteAsync(HttpContext context, int status, JsonNode? body)
     {

@@ -24,12 +24,16 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
-        var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor);
-        _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
-        // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
-        SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
-        var result = executor.Search(index, request, EsHttp.Param(context));
-        EsHttp.AddDeprecationWarnings(context, request.Deprecations, flavor);
+        // The deprecation warnings logged answer the search whether it succeeds or fails (EsHttp.WithDeprecationWarnings).
+        var deprecations = new List<string>();
+        var result = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        {
+            var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor, deprecations);
+            _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
+            // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
+            SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
+            return executor.Search(index, request, EsHttp.Param(context));
+        });
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 
@@ -48,16 +52,19 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var body = RequestJson.IsEmpty(raw) ? null : JsonLocations.Remember(SearchBody.Read(raw, checkTrailingTokens: false), raw);
-        var deprecations = SearchRequest.CheckCountBody(body, flavor);
-        // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
-        // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
-        var minScore = MinScoreParam(EsHttp.Param(context)("min_score"));
-        var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", EsHttp.Param(context)("terminate_after")));
-        // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
-        // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
-        ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
-        var count = executor.Count(index, body, EsHttp.Param(context), terminateAfter, minScore);
-        EsHttp.AddDeprecationWarnings(context, deprecations, flavor);
+        var deprecations = new List<string>();
+        var count = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        {
+            SearchRequest.CheckCountBody(body, flavor, deprecations);
+            // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
+            // terminate_after, request.paramAsInt and SearchSourceBuilder.terminateAfter ("terminateAfter must be > 0").
+            var minScore = MinScoreParam(EsHttp.Param(context)("min_score"));
+            var terminateAfter = SearchRequest.TerminateAfterOf(XContentInt.Param("terminate_after", EsHttp.Param(context)("terminate_after")));
+            // Once the request is read, as BaseRestHandler refuses the parameters RestCountAction did not read: with a body it
+            // reads the body's query and never q or its parameters (withContentOrSourceParamParserOrNull).
+            ApiParameters.ThrowIfUnknown(ParameterApi.Count, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody: raw.Length > 0);
+            return executor.Count(index, body, EsHttp.Param(context), terminateAfter, minScore);
+        });
         await EsHttp.WriteAsync(context, 200, count).ConfigureAwait(false);
     }
 
@@ -76,12 +83,17 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
         var param = EsHttp.Param(context);
-        var items = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-            item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor)));
-        // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
-        // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
-        MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
-        EsHttp.AddDeprecationWarnings(context, items.SelectMany(i => i.Request.Deprecations), flavor);
+        // Every line's deprecation warnings, those logged before a line is refused too (as _search's).
+        var deprecations = new List<string>();
+        var items = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        {
+            var read = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
+                item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor, deprecations)));
+            // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
+            // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
+            MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
+            return read;
+        });
         await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, EsHttp.Param(context))))).ConfigureAwait(false);
     }
 

@@ -111,10 +111,11 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         // template renders (in the transport action).
         SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
         var rendered = Render(template, null, context.RequestAborted);
-        var request = SearchRequest.Read(SearchOf(rendered), EsHttp.Param(context), flavor);
-        var result = executor.Search(index, request, EsHttp.Param(context));
-        // The rendered search's deprecation warnings, as _search answers them (the same thread context in Elasticsearch).
-        EsHttp.AddDeprecationWarnings(context, request.Deprecations, flavor);
+        // The rendered search's deprecation warnings, as _search answers them, its error too (the same thread context in
+        // Elasticsearch).
+        var deprecations = new List<string>();
+        var result = EsHttp.WithDeprecationWarnings(context, deprecations, flavor,
+            () => executor.Search(index, SearchRequest.Read(SearchOf(rendered), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context)));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 

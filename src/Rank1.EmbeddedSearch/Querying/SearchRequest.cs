@@ -80,7 +80,7 @@ internal sealed class SearchRequest
     /// </summary>
     public IReadOnlyCollection<string> Deprecations => _deprecations;
 
-    private readonly List<string> _deprecations = [];
+    private List<string> _deprecations = [];
 
     public bool Explain { get; private set; }
 
@@ -177,9 +177,13 @@ internal sealed class SearchRequest
     /// <param name="body">The search body, or null.</param>
     /// <param name="param">The URL parameters.</param>
     /// <param name="flavor">The product whose query parsers are followed (<see cref="QueryTranslator.CheckNames"/>).</param>
-    public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor)
+    /// <param name="deprecations">Where the deprecation warnings are logged as they are met (the request's
+    /// <see cref="Deprecations"/>), so that those logged before the search is refused still answer it, as Elasticsearch's
+    /// thread context keeps them for its error; or null for a list of the request's own.</param>
+    public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor, List<string>? deprecations = null)
     {
         var r = new SearchRequest();
+        r._deprecations = deprecations ?? r._deprecations;
         if (body is not null)
         {
             foreach (var (key, value) in body)
@@ -496,10 +500,9 @@ internal sealed class SearchRequest
     /// </summary>
     /// <param name="body">The body, or null.</param>
     /// <param name="flavor">The product whose query parsers are followed.</param>
-    /// <returns>The deprecation warnings the parser logged (<see cref="Deprecations"/>).</returns>
-    public static IReadOnlyCollection<string> CheckCountBody(JsonObject? body, SearchFlavor flavor)
+    /// <param name="deprecations">Where the deprecation warnings the parser logs are added as they are met (<see cref="Deprecations"/>).</param>
+    public static void CheckCountBody(JsonObject? body, SearchFlavor flavor, ICollection<string> deprecations)
     {
-        var deprecations = new List<string>();
         foreach (var (key, value) in body ?? [])
         {
             if (key != "query")
@@ -510,8 +513,6 @@ internal sealed class SearchRequest
             // parseInnerQueryBuilder reads on from the field's name for a START_OBJECT.
             QueryTranslator.CheckNames(value as JsonObject ?? throw EsException.Parsing("[_na] query malformed, must start with start_object", JsonLocations.OfValue(body!, key)), flavor, deprecations);
         }
-
-        return deprecations;
     }
 
     /// <summary>
