@@ -118,6 +118,20 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnUpdatesPlaces_FollowANumberPastADouble_AsJacksonQuotesIt()
+    {
+        // 1e400 is read as the double Infinity, which Jackson's generator writes quoted (QUOTE_NON_NUMERIC_NUMBERS):
+        // {"r":"Infinity","age":"zz"}, age's value at column 23. It was written bare (not JSON), and the place lost.
+        Assert.Equal(200, (await Es.PutAsync("/loose", JsonNode.Parse("""{"mappings":{"dynamic":false,"properties":{"age":{"type":"long"}}}}"""))).Status);
+        (await Es.SendAsync(HttpMethod.Post, "/loose/_update/1", """{"doc":{"r":1e400,"age":"zz"},"doc_as_upsert":true}""")).AssertError(400, "document_parsing_exception",
+            "[1:23] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: 'zz'");
+        // A merged document: {"r":"-Infinity","age":"zz"}.
+        Assert.Equal(201, (await Es.SendAsync(HttpMethod.Put, "/loose/_doc/2", """{"r":0,"age":1}""")).Status);
+        (await Es.SendAsync(HttpMethod.Post, "/loose/_update/2", """{"doc":{"r":-1e400,"age":"zz"}}""")).AssertError(400, "document_parsing_exception",
+            "[1:24] failed to parse field [age] of type [long] in document with id '2'. Preview of field's value: 'zz'");
+    }
+
+    [Fact]
     public async Task Numbers_AreCoerced_AsNumberFieldMappersDefaultReadsThem()
     {
         // parser.longValue(coerce)/intValue(coerce): a JSON fraction truncated (Jackson's getLongValue()), a string's

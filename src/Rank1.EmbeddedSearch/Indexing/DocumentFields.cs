@@ -424,91 +424,11 @@ internal static partial class DocumentFields
         if (!JsonLocations.Knows(node.Root))
         {
             var text = new System.Text.StringBuilder();
-            WriteAsJackson(node.Root, text);
+            JacksonWriter.Write(node.Root, text);
             JsonLocations.Remember(node.Root, System.Text.Encoding.UTF8.GetBytes(text.ToString()));
         }
 
         return node;
-    }
-
-    // A document as UpdateHelper writes it again (XContentBuilder on Jackson's UTF8JsonGenerator, from the maps
-    // Elasticsearch read it into, or copyCurrentStructure for an upsert): compact; a fraction as the double read, in
-    // Java's Double.toString (1.50 is 1.5, 1e2 100.0), an integer as the int, long or BigInteger read (-0 is 0); a
-    // string with only what Jackson escapes escaped (quote, backslash, control characters: \b \t \n \f \r, else
-    // \u00XX), anything else in UTF-8 as it is (an emoji's four bytes, not System.Text.Json's twelve of escapes).
-    private static void WriteAsJackson(JsonNode? node, System.Text.StringBuilder text)
-    {
-        switch (node)
-        {
-            case null:
-                text.Append("null");
-                break;
-            case JsonObject o:
-                text.Append('{');
-                var first = true;
-                foreach (var (key, value) in o)
-                {
-                    text.Append(first ? "" : ",");
-                    first = false;
-                    WriteJacksonString(key, text);
-                    text.Append(':');
-                    WriteAsJackson(value, text);
-                }
-
-                text.Append('}');
-                break;
-            case JsonArray a:
-                text.Append('[');
-                for (var i = 0; i < a.Count; i++)
-                {
-                    text.Append(i == 0 ? "" : ",");
-                    WriteAsJackson(a[i], text);
-                }
-
-                text.Append(']');
-                break;
-            default:
-                var v = node.AsValue();
-                switch (v.GetValueKind())
-                {
-                    case JsonValueKind.String:
-                        WriteJacksonString(v.GetValue<string>(), text);
-                        break;
-                    case JsonValueKind.Number:
-                        var literal = v.ToJsonString();
-                        text.Append(!XContentInt.IsIntegerLiteral(literal)
-                            ? XContentInt.JavaDoubleToString(double.Parse(literal, CultureInfo.InvariantCulture))
-                            : BigInteger.Parse(literal, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture));
-                        break;
-                    default:
-                        text.Append(v.ToJsonString());
-                        break;
-                }
-
-                break;
-        }
-    }
-
-    private static void WriteJacksonString(string s, System.Text.StringBuilder text)
-    {
-        text.Append('"');
-        foreach (var c in s)
-        {
-            _ = c switch
-            {
-                '"' => text.Append("\\\""),
-                '\\' => text.Append("\\\\"),
-                '\b' => text.Append("\\b"),
-                '\t' => text.Append("\\t"),
-                '\n' => text.Append("\\n"),
-                '\f' => text.Append("\\f"),
-                '\r' => text.Append("\\r"),
-                < ' ' => text.Append("\\u00").Append(((int)c).ToString("X2", CultureInfo.InvariantCulture)),
-                _ => text.Append(c),
-            };
-        }
-
-        text.Append('"');
     }
 
     // A DocumentParsingException: its reason after the place it was raised at, when known.
