@@ -1726,6 +1726,9 @@ public sealed class ApiTests : IAsyncLifetime
         var search = await Es.SendAsync(HttpMethod.Post, "/library/_search?size=0", body.Insert(1, "\"min_score\":0.5,"));
         Assert.Equal(1, search.Json["hits"]!["total"]!["value"]!.GetValue<int>());
         Assert.Equal(1, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=0.5", body)).Json["count"]!.GetValue<int>());
+        // Float.parseFloat's text: a suffix, a hexadecimal float (they were refused).
+        Assert.Equal(1, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=0.5f", body)).Json["count"]!.GetValue<int>());
+        Assert.Equal(1, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=0x1p-1", body)).Json["count"]!.GetValue<int>());
         Assert.Equal(2, (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=-1", body)).Json["count"]!.GetValue<int>());
         (await Es.SendAsync(HttpMethod.Post, "/library/_count?min_score=high", body))
             .AssertError(400, "illegal_argument_exception", "Failed to parse float parameter [min_score] with value [high]");

@@ -225,6 +225,17 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         var plain = (await Search("""{"query":{"match":{"title":"red"}}}""")).Json["hits"]!["max_score"]!.GetValue<double>();
         var boosted = (await Search("""{"query":{"match":{"title":{"query":"red","boost":"3"}}}}""")).Json["hits"]!["max_score"]!.GetValue<double>();
         Assert.Equal(plain * 3, boosted, plain * 1e-5);
+        // Float.parseFloat's text: a float or double suffix, a hexadecimal float, blanks around it (they were the
+        // number_format_exception); what it refuses is named trimmed.
+        foreach (var text in new[] { "3f", "3D", "0x1.8p1", " 3.0d\\t" })
+        {
+            var r = await Search("{\"query\":{\"match\":{\"title\":{\"query\":\"red\",\"boost\":\"" + text + "\"}}}}");
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            Assert.Equal(plain * 3, r.Json["hits"]!["max_score"]!.GetValue<double>(), plain * 1e-5);
+        }
+
+        (await Search("""{"query":{"match":{"title":{"query":"red","boost":" 3x "}}}}"""))
+            .AssertError(400, "number_format_exception", "For input string: \"3x\"");
         (await Search("""{"query":{"match":{"title":{"query":"red","boost":"x"}}}}"""))
             .AssertError(400, "number_format_exception", "For input string: \"x\"");
     }

@@ -68,11 +68,27 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         await EsHttp.WriteAsync(context, 200, count).ConfigureAwait(false);
     }
 
-    // RestRequest.paramAsFloat: Float.parseFloat, else "Failed to parse float parameter [min_score] with value [x]".
-    private static float? MinScoreParam(string? value) => value is null ? null
-        : float.TryParse(value.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f)
-            ? f == -1f ? null : f
-            : throw EsException.IllegalArgument($"Failed to parse float parameter [min_score] with value [{value}]");
+    // RestRequest.paramAsFloat: Float.parseFloat ("0.5f" and "0x1p-1" too: XContentInt.ParseJavaDouble, narrowed), else
+    // "Failed to parse float parameter [min_score] with value [x]".
+    private static float? MinScoreParam(string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        float f;
+        try
+        {
+            f = (float)XContentInt.ParseJavaDouble(value);
+        }
+        catch (EsException)
+        {
+            throw EsException.IllegalArgument($"Failed to parse float parameter [min_score] with value [{value}]");
+        }
+
+        return f == -1f ? null : f;
+    }
 
     public async Task MsearchAsync(HttpContext context, string? pathIndex)
     {

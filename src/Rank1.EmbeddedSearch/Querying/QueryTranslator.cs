@@ -1462,7 +1462,7 @@ internal sealed class QueryTranslator
 
     /// <summary>
     /// A float option as <c>XContentParser.floatValue()</c> reads it: a number, or a string as <c>Float.parseFloat</c>
-    /// reads it (<c>"0.3"</c>; another is its <c>number_format_exception</c>); any other token as
+    /// reads it (<c>"0.3"</c>, <c>"2f"</c>, <c>"0x1p1"</c>; another is its <c>number_format_exception</c>); any other token as
     /// <see cref="XContentInt.Read"/> refuses it. (A string was a 500 of .NET's words.)
     /// </summary>
     /// <param name="name">The option's name.</param>
@@ -1476,9 +1476,9 @@ internal sealed class QueryTranslator
 
         if (node is JsonValue s && s.GetValueKind() == JsonValueKind.String)
         {
-            var text = s.GetValue<string>();
-            return float.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f
-                : throw EsException.Foreign(400, "number_format_exception", text.Trim().Length == 0 ? "empty String" : $"For input string: \"{text}\"");
+            // Float.parseFloat, as Double.parseDouble reads the text (XContentInt.ParseJavaDouble: "2f", "0x1p1", NaN,
+            // blanks trimmed), narrowed to a float; what it refuses is its NumberFormatException, the text trimmed.
+            return (float)XContentInt.ParseJavaDouble(s.GetValue<string>());
         }
 
         return XContentInt.Read(name, node);
