@@ -354,8 +354,9 @@ internal static class EsHttp
 
     /// <summary>
     /// Whether a body sent in chunks (no <c>Content-Length</c>) holds any byte, found once before the media types are
-    /// checked: the body is buffered and rewound after its first byte is read, so it is read again whole. Elasticsearch
-    /// and OpenSearch aggregate the body before any handler runs, and an empty one is no content.
+    /// checked: its first chunk is peeked at in the request's pipe and left there unconsumed, so the handler reads the body
+    /// whole, with no copy (a chunked <c>_bulk</c> of hundreds of MB is not buffered for it). Elasticsearch and OpenSearch
+    /// aggregate the body before any handler runs, and an empty one is no content.
     /// </summary>
     private static async Task ReadChunkedContentAsync(HttpRequest request)
     {
@@ -364,11 +365,10 @@ internal static class EsHttp
             return;
         }
 
-        request.EnableBuffering();
-        var first = new byte[1];
-        var read = await request.Body.ReadAsync(first, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        request.Body.Position = 0;
-        request.HttpContext.Items[ChunkedContentKey] = read > 0;
+        var reader = request.BodyReader;
+        var first = await reader.ReadAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+        request.HttpContext.Items[ChunkedContentKey] = !first.Buffer.IsEmpty;
+        reader.AdvanceTo(first.Buffer.Start);
     }
 
     /// <summary>
