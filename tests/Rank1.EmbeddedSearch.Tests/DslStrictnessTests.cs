@@ -63,6 +63,32 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TermsQuery_ValueType_IsOpenSearchsOption_AndNotElasticsearchs()
+    {
+        // OpenSearch's TermsQueryBuilder.fromXContent (2.17 on) reads value_type, ValueType.fromString "default" or
+        // "bitmap" in any case, else "<text> is not valid value_type"; Elasticsearch's has no such option. The OpenSearch
+        // flavour refused it in Elasticsearch's words.
+        const string Terms = """{"query":{"terms":{"tag":["a"],"value_type":"VALUE"}}}""";
+        (await Search(Terms.Replace("VALUE", "default", StringComparison.Ordinal)))
+            .AssertError(400, "parsing_exception", "[terms] query does not support [value_type]");
+
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var os = new EsClient(server.Url);
+        Assert.Equal(201, (await os.PutAsync("/shop/_doc/1?refresh=true", JsonNode.Parse("""{"tag":"a"}"""))).Status);
+        Assert.Equal(201, (await os.PutAsync("/shop/_doc/2?refresh=true", JsonNode.Parse("""{"tag":"b"}"""))).Status);
+        foreach (var taken in new[] { "default", "Default" })
+        {
+            var r = await os.SendAsync(HttpMethod.Post, "/shop/_search", Terms.Replace("VALUE", taken, StringComparison.Ordinal));
+            Assert.Equal(["1"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        }
+
+        (await os.SendAsync(HttpMethod.Post, "/shop/_search", Terms.Replace("VALUE", "dense", StringComparison.Ordinal)))
+            .AssertError(400, "illegal_argument_exception", "dense is not valid value_type");
+        (await os.SendAsync(HttpMethod.Post, "/shop/_search", Terms.Replace("VALUE", "bitmap", StringComparison.Ordinal)))
+            .AssertError(400, "illegal_argument_exception", "[terms] value_type [bitmap] is not supported by the embedded backend, which has no bitmap field type");
+    }
+
+    [Fact]
     public async Task ABooleanFieldsValue_TrueOrFalse_OrLenient_Matches()
     {
         Assert.Equal(["1", "3"], Ids(await Search("""{"query":{"match":{"flag":"true"}}}""")));

@@ -147,7 +147,7 @@ internal sealed class QueryTranslator
 
         if (type == "terms")
         {
-            CheckTermsQuery(spec);
+            CheckTermsQuery(spec, flavor);
         }
 
         if (type == "match_none")
@@ -242,9 +242,13 @@ internal sealed class QueryTranslator
     // boost and _name ("[terms] query does not support [x]" for another value, "unknown token [VALUE_NULL] after [x]"
     // for a null); no field at all, at the query's closing brace. Each at the parser's place; they were refused only when
     // the query ran, in words of this backend's own.
-    private static void CheckTermsQuery(JsonObject spec)
+    // OpenSearch's TermsQueryBuilder.fromXContent (2.17 on) reads value_type beside boost and _name, then
+    // ValueType.fromString: "default" or "bitmap" in any case, else "<text> is not valid value_type". This backend has no
+    // bitmap field type, so a bitmap is refused in its own words.
+    private static void CheckTermsQuery(JsonObject spec, SearchFlavor flavor)
     {
         string? field = null;
+        string? valueType = null;
         foreach (var (key, value) in spec)
         {
             var at = JsonLocations.OfValue(spec, key);
@@ -268,6 +272,9 @@ internal sealed class QueryTranslator
                 case JsonObject:
                     field = key;
                     break;
+                case JsonValue when flavor == SearchFlavor.OpenSearch && key == ValueTypeOption:
+                    valueType = ValueText(value);
+                    break;
                 case JsonValue when key is not ("boost" or "_name"):
                     throw Stood(EsException.Parsing($"[terms] query does not support [{key}]", at));
                 case JsonValue:
@@ -281,7 +288,16 @@ internal sealed class QueryTranslator
         {
             throw Stood(EsException.Parsing("[terms] query requires a field name, followed by array of terms or a document lookup specification", JsonLocations.OfLast(spec)));
         }
+
+        if (valueType is not null && !valueType.Equals("default", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Stood(valueType.Equals("bitmap", StringComparison.OrdinalIgnoreCase)
+                ? EsException.IllegalArgument("[terms] value_type [bitmap] is not supported by the embedded backend, which has no bitmap field type")
+                : EsException.IllegalArgument($"{valueType} is not valid {ValueTypeOption}"));
+        }
     }
+
+    private const string ValueTypeOption = "value_type";
 
     // MatchNoneQueryBuilder.fromXContent: _name and boost, as values; another value "[match_none] query does not support
     // [x]", anything else "unknown token [START_OBJECT] after [x]", at that value. (They were taken and ignored.)
@@ -773,7 +789,7 @@ internal sealed class QueryTranslator
 
     private Query Terms(JsonObject spec)
     {
-        var fields = spec.Where(p => p.Key is not ("boost" or "_name")).ToArray();
+        var fields = spec.Where(p => p.Key is not ("boost" or "_name" or ValueTypeOption)).ToArray();
         if (fields.Length != 1 || fields[0].Value is not JsonArray values)
         {
             throw EsException.Parsing("[terms] query requires exactly one field with an array of values");
