@@ -37,9 +37,10 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         var refuse = settings is { Truncate: false };
         // Cut, only the start the character pre-cut keeps is made of a template (one that repeats the placeholder makes
         // text many times the request's size); refused rather than cut, the whole text is counted (see Refused).
+        var plainQuery = Rank1Prompt.QueryText(input.Query, input.Instructions);
         var queryText = refuse
-            ? Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate)
-            : Rank1Prompt.ApplyTemplate(Rank1Prompt.QueryText(input.Query, input.Instructions), settings?.PromptTemplate, CharLimit(queryLimit));
+            ? Rank1Prompt.ApplyTemplate(plainQuery, settings?.PromptTemplate)
+            : Rank1Prompt.ApplyTemplate(plainQuery, settings?.PromptTemplate, CharLimit(queryLimit));
         var (query, queryCut) = Refused(LimitQuery(queryText, queryLimit, cancellationToken), queryText, queryLimit, refuse, cancellationToken);
         var passageText = Rank1Prompt.PassageText(input.Title, input.Text);
         var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);

@@ -76,6 +76,24 @@ public static class Rank1Prompt
         return text.ToString();
     }
 
+    /// <summary>
+    /// How many <see cref="QueryPlaceholder"/>s <paramref name="template"/> holds, and the length of the text
+    /// <see cref="ApplyTemplate(string, string?)"/> makes of it around <paramref name="queryText"/>, without making it (a
+    /// template repeating the placeholder makes text many times its size).
+    /// </summary>
+    public static (int Count, long Length) TemplatedLength(string queryText, string template)
+    {
+        ArgumentNullException.ThrowIfNull(queryText);
+        ArgumentNullException.ThrowIfNull(template);
+        var count = 0;
+        for (var at = template.IndexOf(QueryPlaceholder, StringComparison.Ordinal); at >= 0; at = template.IndexOf(QueryPlaceholder, at + QueryPlaceholder.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return (count, template.Length + ((long)count * (queryText.Length - QueryPlaceholder.Length)));
+    }
+
     /// <summary>Why a template is refused: the one wording for options, requests and the command line.</summary>
     public const string TemplateProblem = "a prompt template must contain FILL_QUERY_HERE, where the query goes";
 

@@ -252,7 +252,7 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
-        if (!request.Truncate && request.PromptTemplate is { } used && TemplatedLength(used, Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions)) is var (count, length)
+        if (!request.Truncate && request.PromptTemplate is { } used && Inference.Prompt.Rank1Prompt.TemplatedLength(Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions), used) is var (count, length)
             && length > options.MaxBodyBytes)
         {
             // The query goes into each placeholder (the reference's prompt.replace): 40,000 of them around a 60,000-character
@@ -263,19 +263,6 @@ internal sealed record RerankRequest(
         }
 
         return request;
-    }
-
-    /// <summary>How many placeholders <paramref name="template"/> holds, and the length of the text it makes around <paramref name="queryText"/>.</summary>
-    private static (int Count, long Length) TemplatedLength(string template, string queryText)
-    {
-        var placeholder = Inference.Prompt.Rank1Prompt.QueryPlaceholder;
-        var count = 0;
-        for (var at = template.IndexOf(placeholder, StringComparison.Ordinal); at >= 0; at = template.IndexOf(placeholder, at + placeholder.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return (count, template.Length + ((long)count * (queryText.Length - placeholder.Length)));
     }
 
     /// <summary>Where <paramref name="body"/>, not valid UTF-8, first goes wrong: the byte and its offset.</summary>
