@@ -89,6 +89,18 @@ internal static class JacksonWriter
     public static void WriteString(string s, StringBuilder text)
     {
         text.Append('"');
+        QuoteAsString(s, text);
+        text.Append('"');
+    }
+
+    /// <summary>
+    /// Jackson's <c>JsonStringEncoder.quoteAsString</c>: <paramref name="s"/>'s characters with quote and backslash escaped,
+    /// control characters as <c>\b \t \n \f \r</c> or <c>\u00XX</c>, anything else as it is (no surrounding quotes).
+    /// </summary>
+    /// <param name="s">The string.</param>
+    /// <param name="text">Where it is written.</param>
+    public static void QuoteAsString(string s, StringBuilder text)
+    {
         foreach (var c in s)
         {
             _ = c switch
@@ -104,7 +116,5 @@ internal static class JacksonWriter
                 _ => text.Append(c),
             };
         }
-
-        text.Append('"');
     }
 }

@@ -228,7 +228,15 @@ internal sealed class MustacheTemplate
                     break;
                 case Value v when Lookup(v.Name, scopes) is { } value:
                     var text = Stringify(value, top: true);
-                    output.Append(v.Escaped ? JsonEscape(text) : text);
+                    if (v.Escaped)
+                    {
+                        JacksonWriter.QuoteAsString(text, output);
+                    }
+                    else
+                    {
+                        output.Append(text);
+                    }
+
                     break;
                 case Section s when !s.Inverted && Function(s) is { } function:
                     function(s, scopes, output);
@@ -428,27 +436,4 @@ internal sealed class MustacheTemplate
 
     private static string JavaNumber(string raw) =>
         XContentInt.IsIntegerLiteral(raw) ? raw : XContentInt.JavaDoubleToString(double.Parse(raw, CultureInfo.InvariantCulture));
-
-    /// <summary>Jackson's <c>JsonStringEncoder.quoteAsString</c>: <c>"</c> and <c>\</c> escaped, control characters as <c>\n</c>, <c>\t</c>.. or <c>\u00XX</c>.</summary>
-    internal static string JsonEscape(string text)
-    {
-        var output = new StringBuilder(text.Length + 8);
-        foreach (var c in text)
-        {
-            switch (c)
-            {
-                case '"': output.Append("\\\""); break;
-                case '\\': output.Append("\\\\"); break;
-                case '\n': output.Append("\\n"); break;
-                case '\r': output.Append("\\r"); break;
-                case '\t': output.Append("\\t"); break;
-                case '\b': output.Append("\\b"); break;
-                case '\f': output.Append("\\f"); break;
-                case < ' ': output.Append("\\u").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture)); break;
-                default: output.Append(c); break;
-            }
-        }
-
-        return output.ToString();
-    }
 }
