@@ -218,15 +218,15 @@ internal static class RequestJson
         }
         else if (!StartsWithObject(text))
         {
-            elasticsearch = new EsException(400, "document_parsing_exception", "Malformed content, must start with an object");
+            const string NotAnObject = "Malformed content, must start with an object";
+            return new EsException(400, "document_parsing_exception", NotAnObject) { OpenSearchForm = new EsException(400, "mapper_parsing_exception", NotAnObject) };
         }
         else
         {
             elasticsearch = new EsException(400, "document_parsing_exception", $"{(found.Token is { } token ? $"{token} " : "")}failed to parse: {parsed.Message}", null, cause);
         }
 
-        elasticsearch.OpenSearchForm = elasticsearch.Message == "Malformed content, must start with an object" ? new EsException(400, "mapper_parsing_exception", elasticsearch.Message)
-            : new EsException(400, "mapper_parsing_exception", "failed to parse", null, elasticsearch.Type == "illegal_argument_exception" ? elasticsearch : parsed.OpenSearchForm ?? cause);
+        elasticsearch.OpenSearchForm = new EsException(400, "mapper_parsing_exception", "failed to parse", null, elasticsearch.Type == "illegal_argument_exception" ? elasticsearch : parsed.OpenSearchForm ?? cause);
         return elasticsearch;
     }
 

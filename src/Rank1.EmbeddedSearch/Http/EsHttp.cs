@@ -150,21 +150,20 @@ internal static class EsHttp
     }
 
     /// <summary>
-    /// Runs <paramref name="read"/> (which reads a search and runs it, logging its deprecation warnings into
-    /// <paramref name="deprecations"/> as they are met), then adds the warnings logged to the answer, whether it succeeded
-    /// or threw: Elasticsearch's warnings are the thread context's response headers, which its <c>RestChannel</c> sends
-    /// with an error too.
+    /// Runs <paramref name="read"/> (which reads a search and runs it, logging its deprecation warnings into the list it is
+    /// given as they are met), then adds the warnings logged to the answer, whether it succeeded or threw: Elasticsearch's
+    /// warnings are the thread context's response headers, which its <c>RestChannel</c> sends with an error too.
     /// </summary>
     /// <typeparam name="T">What <paramref name="read"/> answers.</typeparam>
     /// <param name="context">The request.</param>
-    /// <param name="deprecations">The warnings <paramref name="read"/> logs into.</param>
     /// <param name="flavor">The product the server stands in for.</param>
-    /// <param name="read">The work that logs them.</param>
-    public static T WithDeprecationWarnings<T>(HttpContext context, List<string> deprecations, SearchFlavor flavor, Func<T> read)
+    /// <param name="read">The work that logs them, into the list it is given.</param>
+    public static T WithDeprecationWarnings<T>(HttpContext context, SearchFlavor flavor, Func<List<string>, T> read)
     {
+        var deprecations = new List<string>();
         try
         {
-            return read();
+            return read(deprecations);
         }
         finally
         {

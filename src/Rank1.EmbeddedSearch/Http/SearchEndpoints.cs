@@ -25,8 +25,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         var raw = await EsHttp.ReadBodyAsync(context).ConfigureAwait(false);
         // The deprecation warnings logged answer the search whether it succeeds or fails (EsHttp.WithDeprecationWarnings).
-        var deprecations = new List<string>();
-        var result = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        var result = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
             var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor, deprecations);
             _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
@@ -52,8 +51,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         var body = RequestJson.IsEmpty(raw) ? null : JsonLocations.Remember(SearchBody.Read(raw, checkTrailingTokens: false), raw);
-        var deprecations = new List<string>();
-        var count = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        var count = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
             SearchRequest.CheckCountBody(body, flavor, deprecations);
             // RestCountAction: request.paramAsFloat("min_score", -1f), set on the count's search unless it is -1; then
@@ -100,8 +98,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
         var param = EsHttp.Param(context);
         // Every line's deprecation warnings, those logged before a line is refused too (as _search's).
-        var deprecations = new List<string>();
-        var items = EsHttp.WithDeprecationWarnings(context, deprecations, flavor, () =>
+        var items = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
             var read = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
                 item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor, deprecations)));

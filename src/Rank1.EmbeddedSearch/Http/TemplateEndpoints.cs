@@ -113,9 +113,8 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         var rendered = Render(template, null, context.RequestAborted);
         // The rendered search's deprecation warnings, as _search answers them, its error too (the same thread context in
         // Elasticsearch).
-        var deprecations = new List<string>();
-        var result = EsHttp.WithDeprecationWarnings(context, deprecations, flavor,
-            () => executor.Search(index, SearchRequest.Read(SearchOf(rendered), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context)));
+        var result = EsHttp.WithDeprecationWarnings(context, flavor,
+            deprecations => executor.Search(index, SearchRequest.Read(SearchOf(rendered), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context)));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 

@@ -74,14 +74,6 @@ internal sealed class SearchRequest
 
     public JsonObject? Highlight { get; private set; }
 
-    /// <summary>
-    /// The deprecation warnings Elasticsearch's parser logs while it reads the search (a deprecated name it still reads,
-    /// such as <c>bool</c>'s <c>mustNot</c>), in the order logged: the answer's <c>Warning</c> headers, each once (<see cref="Http.EsHttp.AddDeprecationWarnings"/>).
-    /// </summary>
-    public IReadOnlyCollection<string> Deprecations => _deprecations;
-
-    private List<string> _deprecations = [];
-
     public bool Explain { get; private set; }
 
     /// <summary><c>version</c>: each hit carries its document's <c>_version</c>.</summary>
@@ -177,13 +169,14 @@ internal sealed class SearchRequest
     /// <param name="body">The search body, or null.</param>
     /// <param name="param">The URL parameters.</param>
     /// <param name="flavor">The product whose query parsers are followed (<see cref="QueryTranslator.CheckNames"/>).</param>
-    /// <param name="deprecations">Where the deprecation warnings are logged as they are met (the request's
-    /// <see cref="Deprecations"/>), so that those logged before the search is refused still answer it, as Elasticsearch's
-    /// thread context keeps them for its error; or null for a list of the request's own.</param>
+    /// <param name="deprecations">Where the deprecation warnings Elasticsearch's parser logs while it reads the search (a
+    /// deprecated name it still reads, such as <c>bool</c>'s <c>mustNot</c>) are added as they are met, in the order logged: the
+    /// answer's <c>Warning</c> headers (<see cref="Http.EsHttp.WithDeprecationWarnings"/>), so that those logged before the
+    /// search is refused still answer it, as Elasticsearch's thread context keeps them for its error; or null, not kept.</param>
     public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor, List<string>? deprecations = null)
     {
         var r = new SearchRequest();
-        r._deprecations = deprecations ?? r._deprecations;
+        deprecations ??= [];
         if (body is not null)
         {
             foreach (var (key, value) in body)
@@ -204,7 +197,7 @@ internal sealed class SearchRequest
                 SearchBody.CheckField(key, value);
                 if (key is "query" or "post_filter")
                 {
-                    QueryTranslator.CheckNames(value, flavor, r._deprecations);
+                    QueryTranslator.CheckNames(value, flavor, deprecations);
                 }
 
                 if (key == "highlight" && flavor == SearchFlavor.Elasticsearch)
@@ -220,7 +213,7 @@ internal sealed class SearchRequest
 
             if (body["retriever"] is { } retriever)
             {
-                body = Standard(body, retriever, param, flavor, r._deprecations);
+                body = Standard(body, retriever, param, flavor, deprecations);
             }
             else if (new[] { "knn", "rank", "rescore" }.FirstOrDefault(body.ContainsKey) is { } unsupported)
             {
@@ -500,7 +493,7 @@ internal sealed class SearchRequest
     /// </summary>
     /// <param name="body">The body, or null.</param>
     /// <param name="flavor">The product whose query parsers are followed.</param>
-    /// <param name="deprecations">Where the deprecation warnings the parser logs are added as they are met (<see cref="Deprecations"/>).</param>
+    /// <param name="deprecations">Where the deprecation warnings the parser logs are added as they are met.</param>
     public static void CheckCountBody(JsonObject? body, SearchFlavor flavor, ICollection<string> deprecations)
     {
         foreach (var (key, value) in body ?? [])
