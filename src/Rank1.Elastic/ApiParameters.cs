@@ -241,6 +241,22 @@ internal static class ApiParameters
     };
 
     /// <summary>
+    /// Whether the engine's handler for <paramref name="api"/> reads no body, so that <c>BaseRestHandler</c> refuses one
+    /// ("request [GET /_cat/indices] does not support having a body") once the parameters have passed: the root, nodes
+    /// info, <c>_cat/indices</c>, cluster health, GET/HEAD/DELETE of an index or a document, mappings, refresh, GET/DELETE of
+    /// a stored script, and OpenSearch's point in time (<c>RestCreatePitAction</c>; Elasticsearch's reads an <c>index_filter</c>).
+    /// </summary>
+    /// <param name="api">The API.</param>
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    public static bool ReadsNoBody(ParameterApi api, bool openSearch) => api switch
+    {
+        ParameterApi.Main or ParameterApi.NodesInfo or ParameterApi.CatIndices or ParameterApi.ClusterHealth or ParameterApi.Get or ParameterApi.Delete
+            or ParameterApi.GetIndex or ParameterApi.DeleteIndex or ParameterApi.GetMapping or ParameterApi.Refresh or ParameterApi.GetScript or ParameterApi.DeleteScript => true,
+        ParameterApi.OpenPointInTime => openSearch,
+        _ => false,
+    };
+
+    /// <summary>
     /// Refuses the URL parameters the engine's handler for <paramref name="api"/> does not read, once it has read the
     /// request (as <c>BaseRestHandler</c> checks them after <c>prepareRequest</c>): 400 <c>illegal_argument_exception</c>
     /// "request [/i/_doc/1] contains unrecognized parameter: [refrsh] -> did you mean [refresh]?".

@@ -170,7 +170,6 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/", get, context =>
         {
             SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.Main, server.Options.Flavor);
-            EsHttp.ThrowIfBody(context);
             return EsHttp.WriteAsync(context, 200, server.Info());
         });
         var health = new ClusterHealth(server.Catalog, server.Options, server._time);
@@ -285,8 +284,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     // client keeps talking to it. Settings come with the "settings" metric (flat with flat_settings).
     private JsonObject Nodes(string nodeId, HttpRequest request)
     {
-        ApiParameters.ThrowIfUnknown(ParameterApi.NodesInfo, request.Path, request.Query.Keys, Options.Flavor == SearchFlavor.OpenSearch);
-        EsHttp.ThrowIfBody(request.HttpContext);
+        SearchEndpoints.ThrowIfUnknownParameters(request.HttpContext, ParameterApi.NodesInfo, Options.Flavor);
         var hostPort = $"{Url.Host}:{Url.Port}";
         // Published as the client reached us ("name/ip:port" for a host name, as Elasticsearch writes it).
         var reached = request.Host.HasValue ? request.Host.Host.Trim('[', ']') : Url.Host;

@@ -50,7 +50,6 @@ internal sealed class CatEndpoints(IndexCatalog catalog, SearchFlavor flavor)
 
         _ = RequestJson.ParamAsBoolean(param("include_unloaded_segments"));
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.CatIndices, flavor);
-        EsHttp.ThrowIfBody(context);
         var bytes = query["bytes"].ToString();
         var rows = catalog.Resolve(index, expandHidden: IndexCatalog.ExpandsHidden(query["expand_wildcards"].ToString())).Select(i =>
         {

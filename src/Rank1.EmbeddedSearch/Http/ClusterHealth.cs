@@ -60,7 +60,6 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
 
         // Once the request is read, before any wait: BaseRestHandler refuses what RestClusterHealthAction did not read.
         SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.ClusterHealth, options.Flavor);
-        EsHttp.ThrowIfBody(context);
         var deadline = time.GetTimestamp();
         while (true)
         {

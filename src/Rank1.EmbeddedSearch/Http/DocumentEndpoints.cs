@@ -68,7 +68,6 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
 
         var condition = WriteCondition.FromQuery(EsHttp.Param(context));
         ThrowIfUnknownParameters(context, ParameterApi.Get);
-        EsHttp.ThrowIfBody(context);
         condition.ValidateForRead();
         var target = catalog.Get(index);
         var doc = target.Get(id);
@@ -89,7 +88,6 @@ internal sealed class DocumentEndpoints(IndexCatalog catalog, SearchFlavor flavo
         var refresh = EsHttp.Refresh(context.Request);
         var condition = WriteCondition.FromQuery(EsHttp.Param(context));
         ThrowIfUnknownParameters(context, ParameterApi.Delete);
-        EsHttp.ThrowIfBody(context);
         WriteCondition.ThrowIfInvalid(condition.ValidationErrors(WriteOp.Delete));
         var target = DeleteTarget(index, condition);
         var result = target.Delete(id, condition);

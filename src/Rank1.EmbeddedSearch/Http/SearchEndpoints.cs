@@ -205,10 +205,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // RestCreatePitAction allow_partial_pit_creation.
         _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)(openSearch ? "allow_partial_pit_creation" : "allow_partial_search_results"));
         ThrowIfUnknownParameters(context, ParameterApi.OpenPointInTime); // before OpenPointInTimeRequest.validate, in the transport action
-        if (openSearch)
-        {
-            EsHttp.ThrowIfBody(context); // RestCreatePitAction reads none (Elasticsearch's reads its index_filter)
-        }
 
         if (keepAlive is null)
         {
@@ -319,7 +315,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestDeleteIndexAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.DeleteIndex);
-        EsHttp.ThrowIfBody(context);
         if (flavor == SearchFlavor.Elasticsearch && RequiresName(index))
         {
             throw EsException.IllegalArgument("Wildcard expressions or all indices are not allowed");
@@ -395,7 +390,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context));
         _ = RequestJson.ParamAsBoolean(EsHttp.Param(context)("local"));
         ThrowIfUnknownParameters(context, ParameterApi.GetMapping);
-        EsHttp.ThrowIfBody(context);
         var result = new JsonObject();
         foreach (var i in Indices(context, index))
         {
@@ -409,7 +403,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     {
         _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestRefreshAction: IndicesOptions.fromRequest
         ThrowIfUnknownParameters(context, ParameterApi.Refresh);
-        EsHttp.ThrowIfBody(context);
         var indices = Indices(context, index);
         foreach (var i in indices)
         {
@@ -429,15 +422,20 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         ThrowIfUnknownParameters(context, ParameterApi.GetIndex);
-        EsHttp.ThrowIfBody(context);
     }
 
     /// <summary>
     /// Refuses the URL parameters the handler for <paramref name="api"/> did not read (<see cref="ApiParameters"/>), once
     /// it has read the request, as <c>BaseRestHandler</c> does.
     /// </summary>
-    internal static void ThrowIfUnknownParameters(HttpContext context, ParameterApi api, SearchFlavor flavor, bool hasBody = false) =>
+    internal static void ThrowIfUnknownParameters(HttpContext context, ParameterApi api, SearchFlavor flavor, bool hasBody = false)
+    {
         ApiParameters.ThrowIfUnknown(api, context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, hasBody);
+        if (ApiParameters.ReadsNoBody(api, flavor == SearchFlavor.OpenSearch))
+        {
+            EsHttp.ThrowIfBody(context);
+        }
+    }
 
     private void ThrowIfUnknownParameters(HttpContext context, ParameterApi api) => ThrowIfUnknownParameters(context, api, flavor);
 }

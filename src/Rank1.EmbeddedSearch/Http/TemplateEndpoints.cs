@@ -35,7 +35,6 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public Task GetScriptAsync(HttpContext context, string id)
     {
         ThrowIfUnknownParameters(context, ParameterApi.GetScript);
-        EsHttp.ThrowIfBody(context);
         if (scripts.Get(id) is not { } script)
         {
             return EsHttp.WriteAsync(context, 404, new JsonObject { ["_id"] = id, ["found"] = false });
@@ -54,7 +53,6 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
     public Task DeleteScriptAsync(HttpContext context, string id)
     {
         ThrowIfUnknownParameters(context, ParameterApi.DeleteScript);
-        EsHttp.ThrowIfBody(context);
         return scripts.Delete(id)
             ? EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true })
             : throw new EsException(404, "resource_not_found_exception", $"stored script [{id}] does not exist and cannot be deleted");
