@@ -42,13 +42,9 @@ internal static class Aggregations
             if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ({ } type, JsonObject body)
                 && Supported.Contains(type))
             {
-                var declared = type == "terms" ? TermsFields : ValuesSourceFields;
-                foreach (var (key, _) in body)
+                if (QueryTranslator.UndeclaredField(type, body, type == "terms" ? TermsFields : ValuesSourceFields) is ({ } unknown, _))
                 {
-                    if (!declared.Contains(key))
-                    {
-                        throw EsException.XContentParse($"[{type}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(body, key));
-                    }
+                    throw unknown;
                 }
             }
         }

@@ -524,14 +524,31 @@ internal sealed class QueryTranslator
     // ignored.)
     private static void CheckDeclared(string type, JsonObject spec, string[] declared)
     {
+        if (UndeclaredField(type, spec, declared) is ({ } unknown, var key))
+        {
+            throw Stood(EsException.Parsing(unknown.Message, JsonLocations.OfValue(spec, key), unknown));
+        }
+    }
+
+    /// <summary>
+    /// An <c>ObjectParser</c>'s refusal of the first field of <paramref name="spec"/> it does not declare: the 400
+    /// <c>x_content_parse_exception</c> "[1:45] [terms] unknown field [sise] did you mean [size]?", at the field's name, with
+    /// that field; null when every field is declared. The one wording for queries, aggregations and <c>highlight</c>.
+    /// </summary>
+    /// <param name="parser">The parser's name.</param>
+    /// <param name="spec">The object it reads.</param>
+    /// <param name="declared">The fields it declares.</param>
+    internal static (EsException Error, string Key)? UndeclaredField(string parser, JsonObject spec, string[] declared)
+    {
         foreach (var (key, _) in spec)
         {
             if (!declared.Contains(key))
             {
-                var unknown = EsException.XContentParse($"[{type}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(spec, key));
-                throw Stood(EsException.Parsing(unknown.Message, JsonLocations.OfValue(spec, key), unknown));
+                return (EsException.XContentParse($"[{parser}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(spec, key)), key);
             }
         }
+
+        return null;
     }
 
     // The fields those ObjectParsers declare (declareStandardFields: boost and _name).

@@ -37,12 +37,9 @@ internal sealed class SearchRequest
     // taken and ignored.)
     private static void CheckHighlightNames(JsonObject highlight)
     {
-        foreach (var (key, _) in highlight)
+        if (QueryTranslator.UndeclaredField("highlight", highlight, HighlightFields) is ({ } unknown, _))
         {
-            if (!HighlightFields.Contains(key))
-            {
-                throw EsException.XContentParse($"[highlight] unknown field [{key}]{Suggestions.DidYouMean(key, HighlightFields)}", JsonLocations.OfName(highlight, key));
-            }
+            throw unknown;
         }
     }
 
