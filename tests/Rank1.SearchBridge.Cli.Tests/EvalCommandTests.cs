@@ -464,6 +464,24 @@ public sealed class EvalCommandTests
     }
 
     [Fact]
+    public async Task Eval_Json_WritesTextPastAsciiAsUtf8_EscapingOnlyWhatJsonRequires()
+    {
+        // A run folder named in German and Japanese, with a quote: the paths come back as written (before, each character
+        // past ASCII was a \uXXXX escape in a file piped to disk), the quote escaped as JSON requires.
+        var dir = Path.Combine(TestTemp.Folder("rank1-eval-utf8-"), "Läufe \"東京\"");
+        Directory.CreateDirectory(dir);
+        var (qrels, run) = (Path.Combine(dir, "qrels.txt"), Path.Combine(dir, "ä.run"));
+        await File.WriteAllTextAsync(qrels, "1 0 d1 1\n");
+        await File.WriteAllTextAsync(run, "1 Q0 d1 1 2 r\n");
+        var result = await CliRunner.RunAsync("eval", "--run", run, "--run", run, "--qrels", qrels, "--metrics", "p@1", "--json");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Contains("Läufe \\\"東京\\\"", result.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", result.Out, StringComparison.Ordinal);
+        Assert.Equal(Path.GetFullPath(run), JsonNode.Parse(result.Out)!["runs"]!["a"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Eval_TwoRunsOffline_Table()
     {
         var result = await CliRunner.RunAsync("eval", "--run", TrecFixture("run.txt"), "--run", TrecFixture("run-good.txt"), "--qrels", TrecFixture("qrels.txt"));

@@ -612,6 +612,9 @@ internal sealed class EvalCommand : CliCommand
                 ["p_value"] = r.PValue,
             }).ToArray()),
         };
-        await output.WriteLineAsync(doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+        await output.WriteLineAsync(doc.ToJsonString(IndentedJson)).ConfigureAwait(false);
     }
+
+    /// <summary>Indented, with text past ASCII (a run file's path) written as is, as the rerank service writes it; what JSON requires is still escaped.</summary>
+    internal static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -72,7 +72,7 @@ internal static class EvalRunManifest
         var file = Path.Combine(folder, FileName);
         if (!holdsRuns)
         {
-            await File.WriteAllTextAsync(file, settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(file, settings.ToJsonString(EvalCommand.IndentedJson) + "\n", cancellationToken).ConfigureAwait(false);
             return;
         }
 

@@ -12,7 +12,8 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// </summary>
 internal static class RerankOutput
 {
-    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true };
+    // Text past ASCII is written as is (UTF-8), as the rerank service writes it; what JSON requires is still escaped.
+    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static async Task WriteTextAsync(TextWriter output, string query, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
     {
