@@ -211,6 +211,42 @@ public sealed class RerankServiceTests
     }
 
     [Fact]
+    public async Task Tei_AnEmptyQuery_IsRanked_AsTeiTakesIt_OnlyAnEmptyQueryWithAnEmptyTextIsTeisEmpty400()
+    {
+        // TEI validates texts only (router/src/http/server.rs, rerank) and refuses a (query, text) pair only when both are
+        // empty (core/src/tokenization.rs, EncodingInput::Dual is_empty: Empty, 400). Before, any blank query was a 422.
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        foreach (var query in new[] { "", "  " })
+        {
+            var r = await PostAsync(http, "rerank", new JsonObject { ["query"] = query, ["texts"] = new JsonArray(Documents[0], Documents[1]) }.ToJsonString());
+            Assert.True(r.Status == 200, $"'{query}': HTTP {r.Status} {r.Body?.ToJsonString()}");
+            var alone = new double[2];
+            for (var i = 0; i < 2; i++)
+            {
+                alone[i] = (await engine.JudgeAsync(new Rank1Input(query, Documents[i]), new JudgeSettings { MaxThinkTokens = 2 })).Score;
+            }
+
+            Assert.Equal(BestFirst(alone), r.Body!.AsArray().Select(x => x!["index"]!.GetValue<int>()));
+            Assert.All(r.Body!.AsArray(), x => Assert.Equal(alone[x!["index"]!.GetValue<int>()], x!["score"]!.GetValue<double>(), 5));
+        }
+
+        var empty = await PostAsync(http, "rerank", """{"query":"","texts":["a",""]}""");
+        Assert.Equal(400, empty.Status);
+        Assert.Equal("`inputs` cannot be empty", empty.Body!["error"]!.GetValue<string>());
+        Assert.Equal("Empty", empty.Body!["error_type"]!.GetValue<string>());
+
+        // Cohere's endpoints keep refusing a blank query, on /rerank without texts too.
+        foreach (var path in new[] { "v1/rerank", "v2/rerank", "rerank" })
+        {
+            var cohere = await PostAsync(http, path, """{"query":" ","documents":["a"]}""");
+            Assert.Equal(400, cohere.Status);
+            Assert.Equal("invalid request: query must not be blank", cohere.Body!["message"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task BadInput_GetsAClearErrorInTheProtocolsShape_AndTheServiceKeepsServing()
     {
         await using var service = await StandaloneAsync();
@@ -234,6 +270,8 @@ public sealed class RerankServiceTests
             // An integer past int is out of range, not "not an integer".
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1000000000000}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1000000000000)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1e300}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1e300)"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":1e400}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got 1e400)"),
+            ("v2/rerank", """{"query":"q","documents":["a"],"deadline_ms":-1E+400}""", 400, "invalid request: deadline_ms must be between 1 and 600000 (got -1E+400)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":1.5}""", 400, "invalid request: top_n must be an integer"),
             ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
             ("rerank", """{"query":"q","texts":["a"],"truncate":"no"}""", 422, "invalid request: truncate must be true or false"),
@@ -294,7 +332,7 @@ public sealed class RerankServiceTests
 
         // Nothing crashed: a good call still works, and every error was counted. A top_n past long (Python's sys.maxsize
         // is 2^63 - 1; a double past it) answers every document.
-        foreach (var topN in new[] { "", ",\"top_n\":9223372036854775807", ",\"top_n\":1e19" })
+        foreach (var topN in new[] { "", ",\"top_n\":9223372036854775807", ",\"top_n\":1e19", ",\"top_n\":1e400" })
         {
             var ok = await PostAsync(http, "v1/rerank", $$"""{"query":"q","documents":["a","b"]{{topN}}}""");
             Assert.True(ok.Status == 200, $"{topN}: HTTP {ok.Status} {ok.Body?.ToJsonString()}");

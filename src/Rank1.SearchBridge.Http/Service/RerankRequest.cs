@@ -195,7 +195,9 @@ internal sealed record RerankRequest(
             JsonValue v when v.GetValueKind() == JsonValueKind.String => Text(v, "query", Bad),
             _ => throw Bad("query must be a string"),
         };
-        if (string.IsNullOrWhiteSpace(query))
+        // TEI takes any query string, an empty one included (router/src/http/server.rs, rerank, validates texts only):
+        // each (query, text) pair is refused only when both are empty (below).
+        if (protocol != RerankProtocol.Tei && string.IsNullOrWhiteSpace(query))
         {
             throw Bad("query must not be blank");
         }
@@ -252,6 +254,13 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
+        if (protocol == RerankProtocol.Tei && query.Length == 0 && documents.Any(d => d.Text.Length == 0))
+        {
+            // TEI tokenizes each (query, text) pair and refuses one whose two strings are both empty as its Empty error, 400
+            // (core/src/tokenization.rs: EncodingInput::Dual is_empty, "`inputs` cannot be empty").
+            throw new RerankRequestException(400, "`inputs` cannot be empty");
+        }
+
         if (!request.Truncate && request.PromptTemplate is { } used && Inference.Prompt.Rank1Prompt.TemplatedLength(Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions), used) is var (count, length)
             && length > options.MaxBodyBytes)
         {
@@ -347,7 +356,7 @@ internal sealed record RerankRequest(
     };
 
     /// <summary>
-    /// An integer field, however large: one past <see cref="long"/> (<c>1e300</c>) stands at its end, for the range check
+    /// An integer field, however large: one past <see cref="long"/> (<c>1e300</c>, or <c>1e400</c>, past double) stands at its end, for the range check
     /// to name (a <c>top_n</c> of Python's <c>sys.maxsize</c> means all, as vLLM reads it; before, it was "not an integer").
     /// </summary>
     private static long? Int(JsonObject json, string name, Func<string, RerankRequestException> bad) => json[name] switch
@@ -356,6 +365,9 @@ internal sealed record RerankRequest(
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var i) => i,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && double.IsFinite(d) && d == Math.Floor(d) =>
             d >= LongEnd ? long.MaxValue : d <= -LongEnd ? long.MinValue : (long)d,
+
+        // Past double's range (1e400): a whole number too, standing at long's end as 1e300 does (before, "not an integer").
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && !(v.TryGetValue<double>(out var f) && double.IsFinite(f)) => v.ToJsonString().StartsWith('-') ? long.MinValue : long.MaxValue,
         _ => throw bad($"{name} must be an integer"),
     };
 
