@@ -547,6 +547,20 @@ public sealed class EvalCommandTests
     }
 
     [Fact]
+    public async Task Eval_InfiniteScores_AreRankedFirstAndLast_AsTrecEvalReadsThem()
+    {
+        // trec_eval reads a score with atof (get_trec_results.c): inf, Infinity, -INF and 1e400 are infinities, ranked
+        // first and last, ties by docno (descending). trec_eval 10.0-rc3 (usnistgov/trec_eval f4253652), "trec_eval -c
+        // -m P.1,2,3,4,5,6,7 -m map -m recip_rank -m ndcg", gave these values; before, the run was refused.
+        var (result, _, _) = await OfflineAsync("1 0 d1 1\n1 0 d2 0\n1 0 d3 1\n1 0 d5 2\n"u8.ToArray(),
+            "1 Q0 d1 1 -inf r\n1 Q0 d2 2 inf r\n1 Q0 d3 3 1.5 r\n1 Q0 d4 4 1e400 r\n1 Q0 d5 5 Infinity r\n1 Q0 d6 6 -INF r\n1 Q0 d7 7 -1e999 r\n"u8.ToArray(),
+            "p@1,p@2,p@3,p@4,p@5,p@6,p@7,map,mrr,ndcg");
+        Assert.True(result.ExitCode == 0, result.Error);
+        double[] trecEval = [1.0, 0.5, 0.3333, 0.5, 0.4, 0.3333, 0.4286, 0.6429, 1.0, 0.8828];
+        Assert.Equal(trecEval, JsonNode.Parse(result.Out)!["metrics"]!.AsArray().Select(m => Math.Round(m!["a"]!.GetValue<double>(), 4)));
+    }
+
+    [Fact]
     public async Task Eval_QrelsJudgingADocumentTwice_IsRefusedNamingFileLineTopicAndDocument()
     {
         // trec_eval refuses these qrels ("trec_eval.form_res_rels: duplicate docs d1"); we kept the last grade.

@@ -95,10 +95,11 @@ public sealed class TrecEvalTests
     [Theory]
     [InlineData("q1 Q0 d2 2 1.0", "line 2: expected 'qid Q0 docno rank score tag'")]
     [InlineData("q1 Q0 d2 2 high x", "line 2: expected 'qid Q0 docno rank score tag'")]
-    // A score that is not a finite decimal number cannot be ranked: the message says which numbers are taken.
-    [InlineData("q1 Q0 d2 2 inf x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a finite decimal number), got 'q1 Q0 d2 2 inf x'")]
-    [InlineData("q1 Q0 d2 2 nan x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a finite decimal number), got 'q1 Q0 d2 2 nan x'")]
-    [InlineData("q1 Q0 d2 2 1e400 x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a finite decimal number), got 'q1 Q0 d2 2 1e400 x'")]
+    // A score that is not a number trec_eval and this tool both read the same way is refused: the message says which numbers are taken.
+    [InlineData("q1 Q0 d2 2 nan x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a decimal number, inf or -inf), got 'q1 Q0 d2 2 nan x'")]
+    [InlineData("q1 Q0 d2 2 0x1p3 x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a decimal number, inf or -inf), got 'q1 Q0 d2 2 0x1p3 x'")]
+    [InlineData("q1 Q0 d2 2 \u221E x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a decimal number, inf or -inf), got 'q1 Q0 d2 2 \u221E x'")]
+    [InlineData("q1 Q0 d2 2 -infinite x", "line 2: expected 'qid Q0 docno rank score tag' (TREC run, score a decimal number, inf or -inf), got 'q1 Q0 d2 2 -infinite x'")]
     [InlineData("q1 Q0 d1 2 0.5 x", "line 2: document 'd1' appears twice for query 'q1'")]
     public void TrecRun_BadLine_NamesIt(string line, string message)
     {

@@ -63,9 +63,9 @@ internal sealed class TrecRun
                 continue;
             }
 
-            if (p.Length < 6 || !double.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score) || !double.IsFinite(score))
+            if (p.Length < 6 || Score(p[4]) is not { } score)
             {
-                throw new FormatException($"line {n}: expected 'qid Q0 docno rank score tag' (TREC run, score a finite decimal number), got '{line}'");
+                throw new FormatException($"line {n}: expected 'qid Q0 docno rank score tag' (TREC run, score a decimal number, inf or -inf), got '{line}'");
             }
 
             if (!seen.Add((p[0], p[2])))
@@ -97,5 +97,24 @@ internal sealed class TrecRun
         {
             throw new FormatException($"{path}: {ex.Message}", ex);
         }
+    }
+    /// <summary>
+    /// A score as trec_eval reads it with <c>atof</c> (get_trec_results.c), where both are numbers: a decimal number,
+    /// one past double's range (<c>1e400</c>: strtod's HUGE_VAL) and <c>inf</c> or <c>infinity</c> in any case, signed,
+    /// as infinities (trec_eval ranks them first and last, ties by docno). Null for anything else: NaN (trec_eval's sort
+    /// has no order for it), C99 hex floats, and text that atof would read as 0 or by its leading digits.
+    /// </summary>
+    private static double? Score(string field)
+    {
+        var unsigned = field.StartsWith('+') || field.StartsWith('-') ? field[1..] : field;
+        if (unsigned.Equals("inf", StringComparison.OrdinalIgnoreCase) || unsigned.Equals("infinity", StringComparison.OrdinalIgnoreCase))
+        {
+            return field.StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
+        }
+
+        // .NET's own infinity symbols (∞) and NaN are not strtod's numbers: a decimal number has a digit.
+        return double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var score) && !double.IsNaN(score) && unsigned.Any(char.IsAsciiDigit)
+            ? score
+            : null;
     }
 }
