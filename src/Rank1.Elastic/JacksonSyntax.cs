@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Rank1.Elastic;
 
@@ -84,6 +85,22 @@ internal static class JacksonSyntax
     /// <param name="line">Jackson's line.</param>
     /// <param name="column">Jackson's column.</param>
     public static string Location(string source, int line, int column) => $"[Source: {source}; line: {line}, column: {column}]";
+
+    /// <summary>
+    /// A Jackson value accessor's refusal (<c>getBooleanValue()</c> on a number, <c>getLongValue()</c> on a boolean) as
+    /// <c>JsonXContentParser</c> wraps it: an <c>x_content_parse_exception</c> at where Jackson stands, after the token
+    /// (<see cref="JsonLocations.After"/>), caused by Jackson's own, whose message names its source (<see cref="Source"/>).
+    /// Without the place when the node's text is not remembered.
+    /// </summary>
+    /// <param name="node">The value refused, of a remembered body.</param>
+    /// <param name="message">Jackson's message, without its location.</param>
+    /// <param name="type">The type of Jackson's exception.</param>
+    public static EsException AccessorFailure(JsonNode node, string message, string type = "json_parse_exception")
+    {
+        var at = JsonLocations.After(node);
+        var jackson = at is { } l ? $"{message}\n at {Location(Source(JsonLocations.TextOf(node)), l.Line, l.Column)}" : message;
+        return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
+    }
 
     /// <summary>The first syntax error in <paramref name="text"/>, as Jackson finds it; null where none is found or its wording is not modelled.</summary>
     /// <param name="text">The UTF-8 text, read as a sequence of root values.</param>

@@ -274,6 +274,26 @@ internal static class RequestJson
     /// <param name="text">The string's text.</param>
     public static bool StringBooleanValue(string text) => text.Any(c => !IsJavaWhitespace(c)) && ParseBoolean(text);
 
+    /// <summary>
+    /// A body value as <c>AbstractXContentParser.booleanValue()</c> reads it, the one reading of a boolean option of a
+    /// query (<c>lenient</c>, <c>fuzzy_transpositions</c>, <c>case_insensitive</c>, <c>query_string</c>'s and
+    /// <c>simple_query_string</c>'s): a JSON boolean; a string as <see cref="StringBooleanValue"/>; any other token
+    /// Jackson's <c>getBooleanValue()</c> refusal as <c>JsonXContentParser</c> wraps it, the 400
+    /// <c>x_content_parse_exception</c> "[1:55] Current token (VALUE_NUMBER_INT) not of boolean type\n at [Source: ..]"
+    /// (<see cref="JacksonSyntax.AccessorFailure"/>). Null when absent.
+    /// </summary>
+    /// <param name="value">The value (JSON null is null).</param>
+    public static bool? BooleanValue(JsonNode? value) => value switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.True => true,
+        JsonValue v when v.GetValueKind() == JsonValueKind.False => false,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => StringBooleanValue(v.GetValue<string>()),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number =>
+            throw JacksonSyntax.AccessorFailure(v, $"Current token ({XContentInt.NumberToken(v.ToJsonString())}) not of boolean type"),
+        _ => throw JacksonSyntax.AccessorFailure(value, $"Current token ({TokenName(value)}) not of boolean type"),
+    };
+
     // Character.isWhitespace: a space, line or paragraph separator other than the no-break spaces, or \t..\r, \u001C..\u001F.
     private static bool IsJavaWhitespace(char c) =>
         c is (>= '\t' and <= '\r') or (>= '\u001C' and <= '\u001F')

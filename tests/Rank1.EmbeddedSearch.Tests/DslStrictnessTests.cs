@@ -302,6 +302,116 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.Equal("<b>red</b> fox", r.Json["hits"]!["hits"]![0]!["highlight"]!["title"]![0]!.GetValue<string>());
     }
 
+    [Theory]
+    // AbstractXContentParser.booleanValue() on a number, for every boolean option of a query: Jackson's getBooleanValue()
+    // refusal, placed where Jackson stands (after the number) and naming its source, as JsonXContentParser wraps it, caused
+    // by Jackson's own. match's lacked the place and the cause; term's case_insensitive was refused in words of this
+    // backend's own, once the query ran; simple_query_string's was taken.
+    [InlineData("""{"query":{"match":{"title":{"query":"fox","lenient":1}}}}""", "VALUE_NUMBER_INT", 54)]
+    [InlineData("""{"query":{"term":{"tag":{"value":"a","case_insensitive":1.5}}}}""", "VALUE_NUMBER_FLOAT", 60)]
+    [InlineData("""{"query":{"simple_query_string":{"query":"fox","lenient":0}}}""", "VALUE_NUMBER_INT", 59)]
+    public async Task ABooleanOption_GivenANumber_IsJacksonsRefusal(string body, string token, int column)
+    {
+        var jackson = $"Current token ({token}) not of boolean type\n at [Source: (byte[])\"{body}\"; line: 1, column: {column}]";
+        var r = await Search(body);
+        r.AssertError(400, "x_content_parse_exception", $"[1:{column}] {jackson}");
+        Assert.Equal("json_parse_exception", r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal(jackson, r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Ids_ValuesAsOneString_IsAListOfOne()
+    {
+        // IdsQueryBuilder's ObjectParser.declareStringArray: a single value is a list of one (it was refused); no values is
+        // no ids, which doRewrite makes match_none (it was refused).
+        Assert.Equal(["3"], Ids(await Search("""{"query":{"ids":{"values":"3"}}}""")));
+        Assert.Empty(Ids(await Search("""{"query":{"ids":{}}}""")));
+
+        // Another token is assertSupports' error, rethrown by fromXContent as a ParsingException at the value.
+        var number = await Search("""{"query":{"ids":{"values":1}}}""");
+        number.AssertError(400, "parsing_exception", "[1:27] [ids] values doesn't support values of type: VALUE_NUMBER");
+        Assert.Equal("x_content_parse_exception", number.Json["error"]!["caused_by"]!["type"]!.GetValue<string>());
+
+        // An element with no text: JsonXContentParser's IllegalStateException, wrapped by ObjectParser, at the element.
+        var nil = await Search("""{"query":{"ids":{"values":["1",null]}}}""");
+        nil.AssertError(400, "parsing_exception", "[1:32] [ids] failed to parse field [values]");
+        Assert.Equal("Can't get text on a VALUE_NULL at 1:32", nil.Json["error"]!["caused_by"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
+    [Theory]
+    // RangeQueryBuilder.relation, once the query is read: disjoint is no relation of a range query, and a name
+    // ShapeRelation.getRelationByName does not know is none (both were taken, and searched as intersects).
+    [InlineData("disjoint", "[range] query does not support relation [disjoint]")]
+    [InlineData("Bogus", "Bogus is not a valid relation")]
+    public async Task Range_ARelationItRefuses_IsRefusedWhileTheBodyIsRead(string relation, string reason)
+    {
+        (await Search("{\"query\":{\"range\":{\"n\":{\"gte\":9,\"relation\":\"" + relation + "\"}}}}")).AssertError(400, "illegal_argument_exception", reason);
+    }
+
+    [Fact]
+    public async Task Range_TheRelationsItTakes_AreTakenInAnyCase()
+    {
+        Assert.Equal(["1", "2", "3", "5", "6"], Ids(await Search("""{"query":{"range":{"n":{"gte":9,"relation":"WITHIN"}}}}""")));
+        Assert.Equal(["1", "2", "3", "5", "6"], Ids(await Search("""{"query":{"range":{"n":{"gte":9,"relation":"intersects"}}}}""")));
+    }
+
+    [Theory]
+    // FieldSortBuilder's ObjectParser ("field_sort") and ScoreSortBuilder's ("_score"): a field they do not declare is
+    // ErrorOnUnknown's error at its name (it was taken and ignored); a string field given a number assertSupports'; an
+    // order SortOrder.fromString refuses, or a mode SortMode.fromString refuses, wrapped where the parser stands.
+    [InlineData("""{"sort":[{"n":{"order":"asc","bogus":1}}]}""", "[1:30] [field_sort] unknown field [bogus]", null)]
+    [InlineData("""{"sort":[{"_score":{"order":"desc","mode":"max"}}]}""", "[1:36] [_score] unknown field [mode]", null)]
+    [InlineData("""{"sort":[{"n":{"order":1}}]}""", "[1:24] [field_sort] order doesn't support values of type: VALUE_NUMBER", null)]
+    [InlineData("""{"sort":[{"n":{"order":"up"}}]}""", "[1:24] [field_sort] failed to parse field [order]", "No enum constant org.elasticsearch.search.sort.SortOrder.UP")]
+    [InlineData("""{"sort":[{"n":{"mode":"middle"}}]}""", "[1:23] [field_sort] failed to parse field [mode]", "Unknown SortMode [middle]")]
+    public async Task Sort_AnOptionItsParserRefuses_IsRefusedInItsWords(string body, string reason, string? cause)
+    {
+        var r = await Search(body);
+        r.AssertError(400, "x_content_parse_exception", reason);
+        Assert.Equal(cause, r.Json["error"]!["caused_by"]?["reason"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Sort_AnOrderGivenAsText_IsSortOrderFromString()
+    {
+        // SortBuilder.parseCompoundSortField: SortOrder.fromString, its IllegalArgumentException bare ("Unknown SortOrder
+        // [up]" before, nobody's words); either case of asc and desc is taken.
+        (await Search("""{"sort":[{"n":"up"}]}""")).AssertError(400, "illegal_argument_exception", "No enum constant org.elasticsearch.search.sort.SortOrder.UP");
+        var r = await Search("""{"sort":[{"n":"DESC"},{"tag":{"order":"Asc","mode":"MIN"}}],"size":2}""");
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(["1", "3"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Highlight_AnOptionAFieldsParserDoesNotDeclare_IsRefused()
+    {
+        // HighlightBuilder.Field's ObjectParser ("highlight_field"), wrapped by declareNamedObjects and by the highlight's
+        // parser, both on the unknown option's value (col 76), the option named at its name (col 68). It was ignored.
+        var r = await Search("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{"bogus":1}}}}""");
+        r.AssertError(400, "x_content_parse_exception", "[1:76] [highlight] failed to parse field [fields]");
+        var cause = r.Json["error"]!["caused_by"]!;
+        Assert.Equal("[1:76] [fields] failed to parse field [title]", cause["reason"]!.GetValue<string>());
+        Assert.Equal("[1:68] [highlight_field] unknown field [bogus]", cause["caused_by"]!["reason"]!.GetValue<string>());
+
+        // The options a field's parser declares (setupParser's, fragment_offset, matched_fields), in either form of fields.
+        var ok = await Search("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":[{"title":{"fragment_offset":0,"matched_fields":["title"],"encoder":"html","number_of_fragments":1}}]}}""");
+        Assert.Equal(["1", "2"], Ids(ok));
+    }
+
+    [Fact]
+    public async Task MsearchTemplate_AnswersTheRenderedSearchesDeprecationWarnings()
+    {
+        // TransportSearchTemplateAction.convert parses each rendered search with LoggingDeprecationHandler, in the
+        // request's thread context, as _search/template and _msearch do: the warning answers the msearch (it had none).
+        const string Expected = "299 Elasticsearch-9.1.0-rank1-embedded \"[bool][1:29] Deprecated field [mustNot] used, expected [must_not] instead\"";
+        var m = await Es.SendAsync(HttpMethod.Post, "/_msearch/template",
+            "{\"index\":\"shop\"}\n{\"source\":{\"query\":{\"bool\":{\"mustNot\":{\"match_all\":{}}}}}}\n{\"index\":\"shop\"}\n{\"source\":{\"query\":{\"bool\":{\"mustNot\":{\"term\":{\"tag\":\"a\"}}}}}}\n",
+            "application/x-ndjson");
+        Assert.Equal(200, m.Status);
+        Assert.Equal([200, 200], m.Json["responses"]!.AsArray().Select(x => x!["status"]!.GetValue<int>()));
+        Assert.Equal([Expected], m.Headers.GetValues("Warning"));
+    }
+
     private static string[] Ids(EsResponse r)
     {
         Assert.True(r.Status == 200, r.Body?.ToJsonString());

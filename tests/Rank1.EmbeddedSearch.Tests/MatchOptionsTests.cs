@@ -184,6 +184,10 @@ public sealed class MatchOptionsTests : IAsyncLifetime
     // Operator.fromString: Enum.valueOf of the text upper-cased (a misspelt operator searched with OR).
     [InlineData("""{"match":{"title":{"query":"fox","operator":"xor"}}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.XOR")]
     [InlineData("""{"multi_match":{"query":"fox","fields":["title"],"operator":"nand"}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.NAND")]
+    // QueryStringQueryBuilder's and SimpleQueryStringBuilder's default_operator, read with Operator.fromString too (it
+    // searched with OR).
+    [InlineData("""{"query_string":{"query":"fox","default_operator":"xor"}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.XOR")]
+    [InlineData("""{"simple_query_string":{"query":"fox","default_operator":"Nand"}}""", "illegal_argument_exception", "No enum constant org.elasticsearch.index.query.Operator.NAND")]
     [InlineData("""{"match":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","zero_terms_query":"some"}}}""", "parsing_exception", "Unsupported zero_terms_query value [some]")]
     [InlineData("""{"match_phrase":{"title":{"query":"fox","slop":-1}}}""", "illegal_argument_exception", "No negative slop allowed.")]

@@ -124,7 +124,11 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// An msearch's answer: each item run in order, its answer with <c>status</c> 200, or its error (an
     /// <see cref="EsException"/>) in its place; <c>took</c> counted from <paramref name="started"/>.
     /// </summary>
-    internal static Task AnswerMsearchAsync(HttpContext context, long started, IEnumerable<Func<JsonObject>> items)
+    internal static Task AnswerMsearchAsync(HttpContext context, long started, IEnumerable<Func<JsonObject>> items) =>
+        WriteMsearchAsync(context, started, RunMsearch(items));
+
+    /// <summary>An msearch's items run in order: each its answer with <c>status</c> 200, or its error (an <see cref="EsException"/>) in its place.</summary>
+    internal static JsonArray RunMsearch(IEnumerable<Func<JsonObject>> items)
     {
         var responses = new JsonArray();
         foreach (var run in items)
@@ -141,6 +145,12 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             }
         }
 
+        return responses;
+    }
+
+    /// <summary>An msearch's answer: its <paramref name="responses"/>, <c>took</c> counted from <paramref name="started"/>.</summary>
+    internal static Task WriteMsearchAsync(HttpContext context, long started, JsonArray responses)
+    {
         return EsHttp.WriteAsync(context, 200, new JsonObject
         {
             ["took"] = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,

@@ -170,9 +170,11 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
                 return (item.Header, Request: request);
             });
         MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: true);
-        await SearchEndpoints.AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() =>
-        {
-            return executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context));
-        }))).ConfigureAwait(false);
+        // Every rendered search's deprecation warnings, as _msearch and _search/template answer theirs (each is parsed in
+        // the request's thread context in Elasticsearch: TransportSearchTemplateAction.convert's LoggingDeprecationHandler).
+        var responses = EsHttp.WithDeprecationWarnings(context, flavor, deprecations => SearchEndpoints.RunMsearch(items.Select(i => (Func<JsonObject>)(() =>
+            executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex),
+                SearchRequest.Read(SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context))))));
+        await SearchEndpoints.WriteMsearchAsync(context, started, responses).ConfigureAwait(false);
     }
 }

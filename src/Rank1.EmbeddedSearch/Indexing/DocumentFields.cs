@@ -148,12 +148,9 @@ internal static partial class DocumentFields
             {
                 var b = value.GetValueKind() switch
                 {
-                    JsonValueKind.True => "true",
-                    JsonValueKind.False => "false",
-                    // AbstractXContentParser.booleanValue: Booleans.parseBoolean on a string (empty or blank is false),
-                    // Jackson's getBooleanValue() on a number.
-                    JsonValueKind.String => StringBoolean(path, mapping, id, value) ? "true" : "false",
-                    JsonValueKind.Number => throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({JacksonNumberToken(value)}) not of boolean type")),
+                    // AbstractXContentParser.booleanValue (RequestJson.BooleanValue): Booleans.parseBoolean on a string
+                    // (empty or blank is false), Jackson's getBooleanValue() on a number.
+                    JsonValueKind.True or JsonValueKind.False or JsonValueKind.String or JsonValueKind.Number => BooleanValue(path, mapping, id, value) ? "true" : "false",
                     _ => throw ParseFailure(path, mapping, id, value, null),
                 };
                 doc.Add(new StringField(path, b, Field.Store.NO));
@@ -360,11 +357,11 @@ internal static partial class DocumentFields
     [System.Text.RegularExpressions.GeneratedRegex("^(?<sign>[+-]?)(?:(?<int>[0-9]+)(?:\\.(?<frac>[0-9]*))?|\\.(?<frac>[0-9]+))(?:[eE](?<exp>[+-]?[0-9]+))?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex JavaBigDecimal();
 
-    private static bool StringBoolean(string path, FieldMapping mapping, string id, JsonValue value)
+    private static bool BooleanValue(string path, FieldMapping mapping, string id, JsonValue value)
     {
         try
         {
-            return RequestJson.StringBooleanValue(value.GetValue<string>());
+            return RequestJson.BooleanValue(Placed(value))!.Value;
         }
         catch (EsException e)
         {
@@ -389,15 +386,9 @@ internal static partial class DocumentFields
         $"failed to parse date field [{text}] with format [strict_date_optional_time||epoch_millis]",
         EsException.Foreign(500, "date_time_parse_exception", "Failed to parse with all enclosed parsers"));
 
-    // A Jackson value accessor's error (getLongValue() on a boolean, getBooleanValue() on a number), as JsonXContentParser
-    // wraps it: an x_content_parse_exception at where Jackson stands, after the token, caused by Jackson's own, whose
-    // message names its source.
-    private static EsException JacksonAccessor(JsonNode node, string message, string type = "json_parse_exception")
-    {
-        var at = JsonLocations.After(Placed(node));
-        var jackson = at is { } l ? $"{message}\n at {JacksonSyntax.Location(JacksonSyntax.Source(JsonLocations.TextOf(node)), l.Line, l.Column)}" : message;
-        return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
-    }
+    // A Jackson value accessor's error (getLongValue() on a boolean, getBooleanValue() on a number), in the document's text.
+    private static EsException JacksonAccessor(JsonNode node, string message, string type = "json_parse_exception") =>
+        JacksonSyntax.AccessorFailure(Placed(node), message, type);
 
     // Jackson's token for a JSON number (XContentInt.NumberToken).
     internal static string JacksonNumberToken(JsonValue value) => XContentInt.NumberToken(value.ToJsonString());

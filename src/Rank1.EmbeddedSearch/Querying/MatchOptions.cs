@@ -157,11 +157,11 @@ internal sealed record MatchOptions(
             spec["fuzziness"] is JsonValue f ? Querying.Fuzziness.Parse(f) : null,
             spec["prefix_length"] is JsonValue p ? XContentInt.Read("prefix_length", p) : 0,
             spec["max_expansions"] is JsonValue m ? XContentInt.Read("max_expansions", m) : 50,
-            spec["fuzzy_transpositions"] is not JsonValue t || BooleanValue(t),
+            RequestJson.BooleanValue(spec["fuzzy_transpositions"]) ?? true,
             spec["fuzzy_rewrite"] is JsonValue r ? QueryTranslator.ValueText(r) : null,
             spec["analyzer"] is JsonValue a ? QueryTranslator.ValueText(a) : null,
             spec["zero_terms_query"] is JsonValue z && QueryTranslator.ValueText(z)!.Equals("all", StringComparison.OrdinalIgnoreCase),
-            spec["lenient"] is JsonValue l && BooleanValue(l));
+            RequestJson.BooleanValue(spec["lenient"]) ?? false);
     }
 
     /// <summary>
@@ -183,11 +183,11 @@ internal sealed record MatchOptions(
             case "prefix_length" or "max_expansions" or "slop":
                 _ = XContentInt.Read(option, value);
                 break;
-            case "operator" when QueryTranslator.ValueText(value)!.ToUpperInvariant() is var op && op is not ("AND" or "OR"):
-                // Operator.fromString: Enum.valueOf of the text upper-cased.
-                throw EsException.IllegalArgument($"No enum constant org.elasticsearch.index.query.Operator.{op}");
+            case "operator":
+                _ = IsAnd(value);
+                break;
             case "fuzzy_transpositions" or "lenient" or "auto_generate_synonyms_phrase_query":
-                _ = BooleanValue(value);
+                _ = RequestJson.BooleanValue(value);
                 break;
             case "zero_terms_query" when QueryTranslator.ValueText(value) is var zero && !zero!.Equals("none", StringComparison.OrdinalIgnoreCase)
                                          && !zero.Equals("all", StringComparison.OrdinalIgnoreCase):
@@ -223,15 +223,18 @@ internal sealed record MatchOptions(
         }
     }
 
-    // AbstractXContentParser.booleanValue(): a string is Booleans.parseBoolean's (RequestJson.StringBooleanValue); a
-    // number is Jackson's getBooleanValue() error.
-    private static bool BooleanValue(JsonValue value) => value.GetValueKind() switch
+    /// <summary>
+    /// An operator as <c>Operator.fromString</c> reads it (<c>Enum.valueOf</c> of the text upper-cased): whether it is
+    /// <c>AND</c> rather than <c>OR</c>, in any case; another is its <c>illegal_argument_exception</c> "No enum constant
+    /// org.elasticsearch.index.query.Operator.XOR". The one reading of <c>match</c>'s and <c>multi_match</c>'s
+    /// <c>operator</c> and of <c>query_string</c>'s and <c>simple_query_string</c>'s <c>default_operator</c>; absent, OR.
+    /// </summary>
+    /// <param name="value">The option's value, or null when absent.</param>
+    public static bool IsAnd(JsonNode? value) => value is not null && QueryTranslator.ValueText(value)!.ToUpperInvariant() switch
     {
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.String => RequestJson.StringBooleanValue(value.GetValue<string>()),
-        _ => throw EsException.Foreign(400, "x_content_parse_exception",
-            $"Current token ({XContentInt.NumberToken(value.ToJsonString())}) not of boolean type"),
+        "AND" => true,
+        "OR" => false,
+        var op => throw EsException.IllegalArgument($"No enum constant org.elasticsearch.index.query.Operator.{op}"),
     };
 
     /// <summary>

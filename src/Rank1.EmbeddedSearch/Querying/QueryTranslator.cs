@@ -160,6 +160,11 @@ internal sealed class QueryTranslator
             CheckQueryStringOptions(type, spec);
         }
 
+        if (type == "ids")
+        {
+            CheckIdsValues(spec);
+        }
+
         if (flavor == SearchFlavor.Elasticsearch && ObjectParserFields.TryGetValue(type, out var declared))
         {
             CheckDeclared(type, spec, declared);
@@ -217,6 +222,11 @@ internal sealed class QueryTranslator
                 if (type != "term")
                 {
                     ValueRead(() => MatchOptions.Check(type, fieldSpec, option, (JsonValue)value), JsonLocations.OfValue(fieldSpec, option));
+                }
+                else if (option == "case_insensitive")
+                {
+                    // TermQueryBuilder.fromXContent: parser.booleanValue(), while the body is read.
+                    ValueRead(() => RequestJson.BooleanValue(value), JsonLocations.OfValue(fieldSpec, option));
                 }
             }
 
@@ -330,6 +340,27 @@ internal sealed class QueryTranslator
                 ThrowIfSecondField("range", spec, first, field);
                 first = field;
             }
+        }
+
+        // RangeQueryBuilder.relation, once the whole query is read (the parser on its closing brace): a name
+        // ShapeRelation.getRelationByName does not know (any case), or disjoint, which a range query refuses. (Both were
+        // taken, and the range searched as intersects.)
+        if (first is not null && spec[first] is JsonObject options && options["relation"] is JsonValue relation)
+        {
+            ValueRead(() => RangeRelation(ValueText(relation)!), JsonLocations.OfLast(spec));
+        }
+    }
+
+    private static void RangeRelation(string relation)
+    {
+        switch (relation.ToLowerInvariant())
+        {
+            case "intersects" or "within" or "contains":
+                return;
+            case "disjoint":
+                throw EsException.IllegalArgument($"[range] query does not support relation [{relation}]");
+            default:
+                throw EsException.IllegalArgument($"{relation} is not a valid relation");
         }
     }
 
@@ -474,13 +505,15 @@ internal sealed class QueryTranslator
                 case JsonValue when !known.Contains(option):
                     throw Stood(EsException.Parsing(type == "query_string" ? $"[{type}] query does not support [{option}]" : $"[{type}] unsupported field [{option}]", at));
                 case JsonValue v:
-                    // The values fromXContent reads with intValue(), booleanValue() and Fuzziness.parse, refused there.
+                    // The values fromXContent reads with intValue(), booleanValue(), Fuzziness.parse and Operator.fromString,
+                    // refused there (a default_operator other than and or or searched with OR).
                     ValueRead(() => _ = option switch
                     {
                         "phrase_slop" or "fuzzy_prefix_length" or "fuzzy_max_expansions" or "max_determinized_states" => XContentInt.Read(option, v),
                         "fuzziness" => Fuzziness.Parse(v).AsDistance(string.Empty),
+                        "default_operator" => MatchOptions.IsAnd(v) ? 1 : 0,
                         "escape" or "enable_position_increments" or "fuzzy_transpositions" or "lenient" or "allow_leading_wildcard" or "analyze_wildcard"
-                            or "auto_generate_synonyms_phrase_query" => OptionBool(spec, option) == true ? 1 : 0,
+                            or "auto_generate_synonyms_phrase_query" => RequestJson.BooleanValue(v) == true ? 1 : 0,
                         _ => 0,
                     }, at);
                     break;
@@ -549,6 +582,46 @@ internal sealed class QueryTranslator
         }
 
         return null;
+    }
+
+    // IdsQueryBuilder's ObjectParser reads values with declareStringArray (ValueType.STRING_ARRAY): an array, or one
+    // string as a list of one (it was refused); another token is assertSupports' "[ids] values doesn't support values
+    // of type: VALUE_NUMBER", an element with no text (null, an object) JsonXContentParser's IllegalStateException,
+    // wrapped "[ids] failed to parse field [values]"; each rethrown by fromXContent as a ParsingException where the parser
+    // stands. Those of a field before values that the parser does not declare come first (CheckDeclared).
+    private static void CheckIdsValues(JsonObject spec)
+    {
+        foreach (var (key, value) in spec)
+        {
+            if (!ObjectParserFields["ids"].Contains(key))
+            {
+                return;
+            }
+
+            if (key != "values" || value is JsonValue { } v && v.GetValueKind() == JsonValueKind.String)
+            {
+                continue;
+            }
+
+            if (value is not JsonArray values)
+            {
+                var at = JsonLocations.OfValue(spec, key);
+                var unsupported = EsException.XContentParse($"[ids] values doesn't support values of type: {RequestJson.TokenName(value)}", at);
+                throw Stood(EsException.Parsing(unsupported.Message, at, unsupported));
+            }
+
+            for (var i = 0; i < values.Count; i++)
+            {
+                if (values[i] is null or JsonObject)
+                {
+                    var at = JsonLocations.OfElement(values, i);
+                    var noText = EsException.Foreign(500, "illegal_state_exception",
+                        $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
+                    var failed = EsException.XContentParse("[ids] failed to parse field [values]", at, noText);
+                    throw Stood(EsException.Parsing(failed.Message, at, failed));
+                }
+            }
+        }
     }
 
     // The fields those ObjectParsers declare (declareStandardFields: boost and _name).
@@ -658,7 +731,7 @@ internal sealed class QueryTranslator
             return FieldTerm(field, mapping, terms[0].Term, options, rewrite);
         }
 
-        var and = string.Equals(ValueText(spec["operator"]), "and", StringComparison.OrdinalIgnoreCase);
+        var and = MatchOptions.IsAnd(spec["operator"]);
         var bq = new BooleanQuery();
         foreach (var (term, _) in terms)
         {
@@ -773,7 +846,7 @@ internal sealed class QueryTranslator
     {
         var value = ValueText(spec["value"]) ?? throw EsException.Parsing($"[term] query malformed: no value for field [{field}]");
         var mapping = _index.Mapping.Get(field);
-        if (mapping is not null && OptionBool(spec, "case_insensitive") == true)
+        if (mapping is not null && RequestJson.BooleanValue(spec["case_insensitive"]) == true)
         {
             switch (mapping.Kind)
             {
@@ -858,10 +931,13 @@ internal sealed class QueryTranslator
 
     private static Query Ids(JsonObject spec)
     {
-        if (spec["values"] is not JsonArray values)
+        // One string is a list of one (CheckIdsValues); none, no ids, which IdsQueryBuilder.doRewrite makes match_none.
+        var values = spec["values"] switch
         {
-            throw EsException.Parsing("[ids] query requires [values] to be an array");
-        }
+            JsonArray array => array,
+            JsonValue one => new JsonArray(one.DeepClone()),
+            _ => new JsonArray(),
+        };
 
         return Boosted(new ConstantScoreQuery(AnyOf(values.Select(v => new TermQuery(new Term(DocumentFields.IdField, ValueText(v) ?? string.Empty))))), spec);
     }
@@ -984,27 +1060,25 @@ internal sealed class QueryTranslator
         QueryParser parser = fields.Count == 1
             ? new TypedQueryParser(this, fields.Keys.First(), analyzer)
             : new TypedMultiFieldQueryParser(this, fields.Keys.ToArray(), analyzer, fields);
-        parser.DefaultOperator = string.Equals(ValueText(spec["default_operator"]), "and", StringComparison.OrdinalIgnoreCase) ? ClassicOperator.AND : ClassicOperator.OR;
-        parser.AllowLeadingWildcard = OptionBool(spec, "allow_leading_wildcard") ?? true;
+        parser.DefaultOperator = MatchOptions.IsAnd(spec["default_operator"]) ? ClassicOperator.AND : ClassicOperator.OR;
+        parser.AllowLeadingWildcard = RequestJson.BooleanValue(spec["allow_leading_wildcard"]) ?? true;
         // phrase_slop, enable_position_increments and escape as QueryStringQueryBuilder.doToQuery sets them; the fuzzy
         // options as QueryStringQueryParser's fuzzy queries read them (ParserFuzzyQuery).
         parser.PhraseSlop = spec["phrase_slop"] is { } slop ? XContentInt.Read("phrase_slop", slop) : 0;
-        parser.EnablePositionIncrements = OptionBool(spec, "enable_position_increments") ?? true;
+        parser.EnablePositionIncrements = RequestJson.BooleanValue(spec["enable_position_increments"]) ?? true;
         parser.FuzzyMinSim = BareFuzzy;
         _fuzzy = new ParserFuzziness(
             spec["fuzziness"] is { } fuzziness ? Fuzziness.Parse(fuzziness) : new Fuzziness(null),
             spec["fuzzy_prefix_length"] is { } prefix ? XContentInt.Read("fuzzy_prefix_length", prefix) : 0,
             spec["fuzzy_max_expansions"] is { } expansions ? XContentInt.Read("fuzzy_max_expansions", expansions) : 50,
-            OptionBool(spec, "fuzzy_transpositions") ?? true);
-        if (OptionBool(spec, "escape") == true)
+            RequestJson.BooleanValue(spec["fuzzy_transpositions"]) ?? true);
+        if (RequestJson.BooleanValue(spec["escape"]) == true)
         {
             text = QueryParserBase.Escape(text);
         }
-        // XContentParser.booleanValue: a string is Booleans.parseBoolean's (empty or blank false, else strict); any other
-        // token than a boolean, a 400.
         // Without one, QueryStringQueryBuilder.doToQuery makes a query over every field ("*": no fields and no
         // default_field, or either naming "*") lenient, as it searches numeric, date and boolean fields with the text.
-        _lenient = OptionBool(spec, "lenient") ?? SearchesEveryField(spec);
+        _lenient = RequestJson.BooleanValue(spec["lenient"]) ?? SearchesEveryField(spec);
         try
         {
             return Boosted(WithMinimumShouldMatch(parser.Parse(text), spec), spec);
@@ -1084,11 +1158,6 @@ internal sealed class QueryTranslator
 
         return query;
     }
-
-    // A boolean option as XContentParser.booleanValue() reads it: a JSON boolean, or a string as Booleans.parseBoolean.
-    private static bool? OptionBool(JsonObject spec, string name) => spec[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String
-        ? RequestJson.StringBooleanValue(v.GetValue<string>())
-        : RequestJson.Bool(spec[name], name);
 
     private Query ParserRangeQuery(string field, string part1, string part2, bool startInclusive, bool endInclusive, Func<string, string, string, bool, bool, Query> parsed) =>
         Lenient(() => TypedRangeQuery(field, part1, part2, startInclusive, endInclusive) ?? parsed(field, part1, part2, startInclusive, endInclusive));
@@ -1229,7 +1298,7 @@ internal sealed class QueryTranslator
         var analyzer = ValueText(spec["analyzer"]) is { } name ? BuiltInAnalyzers.Get("simple_query_string", name, _index) : _analyzer;
         var parser = new SimpleQueryParser(analyzer, QueryFields(spec))
         {
-            DefaultOperator = string.Equals(ValueText(spec["default_operator"]), "and", StringComparison.OrdinalIgnoreCase) ? Occur.MUST : Occur.SHOULD,
+            DefaultOperator = MatchOptions.IsAnd(spec["default_operator"]) ? Occur.MUST : Occur.SHOULD,
         };
         return Boosted(WithMinimumShouldMatch(parser.Parse(text) ?? new BooleanQuery(), spec), spec);
     }

@@ -32,14 +32,49 @@ internal sealed class SearchRequest
         "no_match_size", "phrase_limit", "max_analyzed_offset", "options", "highlight_query",
     ];
 
+    // HighlightBuilder.Field's ObjectParser ("highlight_field"): AbstractHighlighterBuilder.setupParser's options (all
+    // of the highlight's but fields), fragment_offset and matched_fields.
+    private static readonly string[] HighlightFieldFields = [.. HighlightFields.Where(f => f != "fields"), "fragment_offset", "matched_fields"];
+
     // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
-    // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion. (It was
-    // taken and ignored.)
+    // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion; so is one
+    // in a field's options, "[highlight_field] unknown field [x]", which declareNamedObjects wraps ("[fields] failed to
+    // parse field [title]") and the highlight's parser again ("[highlight] failed to parse field [fields]"), both where
+    // the parser stands, on the unknown field's value. (They were taken and ignored.)
     private static void CheckHighlightNames(JsonObject highlight)
     {
-        if (QueryTranslator.UndeclaredField("highlight", highlight, HighlightFields) is ({ } unknown, _))
+        var undeclared = QueryTranslator.UndeclaredField("highlight", highlight, HighlightFields);
+        foreach (var (key, value) in highlight)
         {
-            throw unknown;
+            if (undeclared is ({ } unknown, var name) && name == key)
+            {
+                throw unknown;
+            }
+
+            if (key != "fields")
+            {
+                continue;
+            }
+
+            // A single object of fields, or an array of objects of one field each.
+            var fields = value switch
+            {
+                JsonObject o => new[] { o },
+                JsonArray a => a.OfType<JsonObject>().ToArray(),
+                _ => [],
+            };
+            foreach (var holder in fields)
+            {
+                foreach (var (field, options) in holder)
+                {
+                    if (options is JsonObject spec && QueryTranslator.UndeclaredField("highlight_field", spec, HighlightFieldFields) is ({ } inner, var option))
+                    {
+                        var at = JsonLocations.OfValue(spec, option);
+                        throw EsException.XContentParse("[highlight] failed to parse field [fields]", at,
+                            EsException.XContentParse($"[fields] failed to parse field [{field}]", at, inner));
+                    }
+                }
+            }
         }
     }
 
@@ -223,7 +258,7 @@ internal sealed class SearchRequest
             r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"], flavor != SearchFlavor.OpenSearch);
             r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
-            r.Sort = Effective(ParseSort(body["sort"]));
+            r.Sort = Effective(ParseSort(body["sort"], flavor));
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
             r.TrackScores = Bool(body["track_scores"], "track_scores");
@@ -550,7 +585,7 @@ internal sealed class SearchRequest
         }
     }
 
-    private static SortKey[] ParseSort(JsonNode? node)
+    private static SortKey[] ParseSort(JsonNode? node, SearchFlavor flavor)
     {
         if (node is null)
         {
@@ -563,8 +598,9 @@ internal sealed class SearchRequest
             JsonValue v when v.GetValueKind() == JsonValueKind.String => new SortKey(v.GetValue<string>(), v.GetValue<string>() == "_score"),
             JsonObject { Count: 1 } o => o.First() switch
             {
-                (var field, JsonValue dir) => new SortKey(field, Order(dir.GetValue<string>())),
-                (var field, JsonObject spec) => FieldSort(field, spec),
+                // SortBuilder.parseCompoundSortField: SortOrder.fromString of the text, its IllegalArgumentException bare.
+                (var field, JsonValue dir) when dir.GetValueKind() == JsonValueKind.String => new SortKey(field, Order(dir.GetValue<string>(), flavor)),
+                (var field, JsonObject spec) => FieldSort(field, spec, flavor),
                 var (field, _) => throw EsException.Parsing($"[sort] malformed for field [{field}]"),
             },
             _ => throw EsException.Parsing("[sort] must be a field name, an object or an array of them"),
@@ -572,10 +608,12 @@ internal sealed class SearchRequest
     }
 
     // FieldSortBuilder's order, missing (_last, the default, _first, or a value documents without the field sort as) and
-    // unmapped_type (an index without the field sorts as if it were of that type, every document missing it).
-    private static SortKey FieldSort(string field, JsonObject spec)
+    // unmapped_type (an index without the field sorts as if it were of that type, every document missing it); its mode,
+    // nested, numeric_type and format are checked (CheckSortOptions) and not applied.
+    private static SortKey FieldSort(string field, JsonObject spec, SearchFlavor flavor)
     {
-        var descending = spec["order"] is { } ord ? Order(ord.GetValue<string>()) : field == "_score";
+        CheckSortOptions(field, spec, flavor);
+        var descending = spec["order"] is { } ord ? Order(ord.GetValue<string>(), flavor) : field == "_score";
         var missing = spec["missing"] as JsonValue;
         var missingText = missing?.ToString();
         double? missingValue = null;
@@ -590,10 +628,70 @@ internal sealed class SearchRequest
         return new SortKey(field, descending, missingText == "_first", missingValue, unmapped);
     }
 
-    private static bool Order(string order) => order.ToLowerInvariant() switch
+    // The fields FieldSortBuilder's ObjectParser ("field_sort") declares, those of its declareString among them; _score's
+    // is ScoreSortBuilder's ("_score"), which declares order alone.
+    private static readonly string[] FieldSortFields = ["missing", "unmapped_type", "order", "mode", "nested", "numeric_type", "format"];
+    private static readonly string[] FieldSortStrings = ["unmapped_type", "order", "mode", "numeric_type", "format"];
+    private static readonly string[] ScoreSortFields = ["order"];
+
+    // A sort's options read in order as its ObjectParser reads them: a field it does not declare is ErrorOnUnknown's
+    // x_content_parse_exception "[1:30] [field_sort] unknown field [bogus]" at the name (Elasticsearch's; OpenSearch's
+    // parser declares other names, not listed here); a string field given another token assertSupports' "[field_sort]
+    // order doesn't support values of type: VALUE_NUMBER", and an order or mode that SortOrder.fromString or
+    // SortMode.fromString refuses "[field_sort] failed to parse field [order]" caused by its IllegalArgumentException,
+    // both at the value. (An unknown field, a mode, were taken and ignored.)
+    private static void CheckSortOptions(string field, JsonObject spec, SearchFlavor flavor)
     {
-        "desc" => true,
-        "asc" => false,
-        _ => throw EsException.IllegalArgument($"Unknown SortOrder [{order}]"),
+        var parser = field == "_score" ? "_score" : "field_sort";
+        var undeclared = flavor == SearchFlavor.Elasticsearch ? QueryTranslator.UndeclaredField(parser, spec, field == "_score" ? ScoreSortFields : FieldSortFields) : null;
+        foreach (var (key, value) in spec)
+        {
+            if (undeclared is ({ } unknown, var name) && name == key)
+            {
+                throw unknown;
+            }
+
+            var at = JsonLocations.OfValue(spec, key);
+            if (FieldSortStrings.Contains(key) && !(value is JsonValue v && v.GetValueKind() == JsonValueKind.String))
+            {
+                throw EsException.XContentParse($"[{parser}] {key} doesn't support values of type: {RequestJson.TokenName(value)}", at);
+            }
+
+            try
+            {
+                switch (key)
+                {
+                    case "order":
+                        _ = Order(value!.GetValue<string>(), flavor);
+                        break;
+                    case "mode":
+                        SortMode(value!.GetValue<string>());
+                        break;
+                }
+            }
+            catch (EsException e)
+            {
+                throw EsException.XContentParse($"[{parser}] failed to parse field [{key}]", at, e);
+            }
+        }
+    }
+
+    // SortMode.fromString: min, max, sum, avg, median or first, in any case.
+    private static void SortMode(string mode)
+    {
+        if (mode.ToLowerInvariant() is not ("min" or "max" or "sum" or "avg" or "median" or "first"))
+        {
+            throw EsException.IllegalArgument($"Unknown SortMode [{mode}]");
+        }
+    }
+
+    // SortOrder.fromString: Enum.valueOf of the text upper-cased, so asc or desc in any case; another is its
+    // IllegalArgumentException, naming the product's enum (it was "Unknown SortOrder [x]", nobody's words).
+    private static bool Order(string order, SearchFlavor flavor) => order.ToUpperInvariant() switch
+    {
+        "DESC" => true,
+        "ASC" => false,
+        var other => throw EsException.IllegalArgument(
+            $"No enum constant org.{(flavor == SearchFlavor.OpenSearch ? "opensearch" : "elasticsearch")}.search.sort.SortOrder.{other}"),
     };
 }
