@@ -383,6 +383,24 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UrlSort_IsReadAsRestSearchActionReadsIt()
+    {
+        // RestSearchAction.parseSearchSource: each sort split at its last colon; a direction other than exactly asc or desc
+        // adds no sort at all (it sorted ascending), so the hits come in the match_all's order, with no sort values.
+        foreach (var unsorted in new[] { "n:up", "n:DESC" })
+        {
+            var r = await Es.GetAsync($"/shop/_search?sort={unsorted}&size=1");
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            var hit = r.Json["hits"]!["hits"]![0]!.AsObject();
+            Assert.Equal("1", hit["_id"]!.GetValue<string>());
+            Assert.False(hit.ContainsKey("sort"));
+        }
+
+        var sorted = await Es.GetAsync("/shop/_search?sort=n:asc,tag:desc&size=2");
+        Assert.Equal(["4", "6"], sorted.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Highlight_AnOptionAFieldsParserDoesNotDeclare_IsRefused()
     {
         // HighlightBuilder.Field's ObjectParser ("highlight_field"), wrapped by declareNamedObjects and by the highlight's
@@ -396,6 +414,26 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         // The options a field's parser declares (setupParser's, fragment_offset, matched_fields), in either form of fields.
         var ok = await Search("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":[{"title":{"fragment_offset":0,"matched_fields":["title"],"encoder":"html","number_of_fragments":1}}]}}""");
         Assert.Equal(["1", "2"], Ids(ok));
+    }
+
+    [Fact]
+    public async Task Highlight_WithTheOpenSearchFlavor_IsCheckedAgainstOpenSearchsParsers()
+    {
+        // OpenSearch 2.x's HighlightBuilder and HighlightBuilder.Field ObjectParsers: setupParser reads force_source and
+        // max_analyzer_offset; encoder and tags_schema are the highlight's own. Nothing was checked with this flavour.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var os = new EsClient(server.Url);
+        Assert.Equal(201, (await os.PutAsync("/shop/_doc/1?refresh=true", JsonNode.Parse("""{"title":"red fox"}"""))).Status);
+        Task<EsResponse> OsSearch(string body) => os.SendAsync(HttpMethod.Post, "/shop/_search", body);
+
+        (await OsSearch("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{}},"bogus":1}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:71] [highlight] unknown field [bogus]");
+        var field = await OsSearch("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{"encoder":"html"}}}}""");
+        field.AssertError(400, "x_content_parse_exception", "[1:78] [highlight] failed to parse field [fields]");
+        Assert.Equal("[1:68] [highlight_field] unknown field [encoder]", field.Json["error"]!["caused_by"]!["caused_by"]!["reason"]!.GetValue<string>());
+
+        var ok = await OsSearch("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{"force_source":true,"max_analyzer_offset":100}},"encoder":"html","force_source":true}}""");
+        Assert.Equal(["1"], Ids(ok));
     }
 
     [Fact]

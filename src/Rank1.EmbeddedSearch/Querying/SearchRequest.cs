@@ -36,14 +36,22 @@ internal sealed class SearchRequest
     // of the highlight's but fields), fragment_offset and matched_fields.
     private static readonly string[] HighlightFieldFields = [.. HighlightFields.Where(f => f != "fields"), "fragment_offset", "matched_fields"];
 
+    // OpenSearch 2.x's: its setupParser reads force_source and max_analyzer_offset (not max_analyzed_offset), and not
+    // encoder or tags_schema, which its HighlightBuilder's own parser declares for the highlight alone.
+    private static readonly string[] OpenSearchHighlightFields = [.. HighlightFields.Where(f => f != "max_analyzed_offset"), "force_source", "max_analyzer_offset"];
+
+    private static readonly string[] OpenSearchHighlightFieldFields =
+        [.. OpenSearchHighlightFields.Where(f => f is not ("fields" or "encoder" or "tags_schema")), "fragment_offset", "matched_fields"];
+
     // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
     // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion; so is one
     // in a field's options, "[highlight_field] unknown field [x]", which declareNamedObjects wraps ("[fields] failed to
     // parse field [title]") and the highlight's parser again ("[highlight] failed to parse field [fields]"), both where
     // the parser stands, on the unknown field's value. (They were taken and ignored.)
-    private static void CheckHighlightNames(JsonObject highlight)
+    private static void CheckHighlightNames(JsonObject highlight, SearchFlavor flavor)
     {
-        var undeclared = QueryTranslator.UndeclaredField("highlight", highlight, HighlightFields);
+        var openSearch = flavor == SearchFlavor.OpenSearch;
+        var undeclared = QueryTranslator.UndeclaredField("highlight", highlight, openSearch ? OpenSearchHighlightFields : HighlightFields);
         foreach (var (key, value) in highlight)
         {
             if (undeclared is ({ } unknown, var name) && name == key)
@@ -67,7 +75,7 @@ internal sealed class SearchRequest
             {
                 foreach (var (field, options) in holder)
                 {
-                    if (options is JsonObject spec && QueryTranslator.UndeclaredField("highlight_field", spec, HighlightFieldFields) is ({ } inner, var option))
+                    if (options is JsonObject spec && QueryTranslator.UndeclaredField("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : HighlightFieldFields) is ({ } inner, var option))
                     {
                         var at = JsonLocations.OfValue(spec, option);
                         throw EsException.XContentParse("[highlight] failed to parse field [fields]", at,
@@ -232,9 +240,9 @@ internal sealed class SearchRequest
                     QueryTranslator.CheckNames(value, flavor, deprecations);
                 }
 
-                if (key == "highlight" && flavor == SearchFlavor.Elasticsearch)
+                if (key == "highlight")
                 {
-                    CheckHighlightNames((JsonObject)value!);
+                    CheckHighlightNames((JsonObject)value!, flavor);
                 }
 
                 if (key is "aggs" or "aggregations" && flavor == SearchFlavor.Elasticsearch)
@@ -331,7 +339,7 @@ internal sealed class SearchRequest
 
         if (param("sort") is { } sort)
         {
-            r.Sort = Effective(sort.Split(',').Select(s => s.Split(':')).Select(p => new SortKey(p[0], p.Length > 1 ? p[1] == "desc" : p[0] == "_score")).ToArray());
+            r.Sort = Effective(UrlSort(sort));
         }
 
         // RestSearchAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter, when given.
@@ -583,6 +591,34 @@ internal sealed class SearchRequest
         {
             throw EsException.IllegalArgument($"request [{path}] contains parameters [{string.Join(", ", stray)}] but missing query string parameter 'q'.");
         }
+    }
+
+    // RestSearchAction.parseSearchSource: the comma-separated sorts (String.split, trailing empty ones dropped), each split
+    // at its last colon: a direction exactly asc or desc sorts by the field before it, any other adds no sort at all (it
+    // sorted ascending, "n:DESC" too); without a colon, the field in its default order (_score's descending).
+    private static SortKey[] UrlSort(string param)
+    {
+        var sorts = param.Split(',').ToList();
+        while (sorts.Count > 0 && sorts[^1].Length == 0)
+        {
+            sorts.RemoveAt(sorts.Count - 1);
+        }
+
+        var keys = new List<SortKey>();
+        foreach (var sort in sorts)
+        {
+            var colon = sort.LastIndexOf(':');
+            if (colon < 0)
+            {
+                keys.Add(new SortKey(sort, sort == "_score"));
+            }
+            else if (sort[(colon + 1)..] is "asc" or "desc")
+            {
+                keys.Add(new SortKey(sort[..colon], sort[(colon + 1)..] == "desc"));
+            }
+        }
+
+        return [.. keys];
     }
 
     private static SortKey[] ParseSort(JsonNode? node, SearchFlavor flavor)
