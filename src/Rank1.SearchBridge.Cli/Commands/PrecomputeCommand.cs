@@ -72,9 +72,11 @@ internal sealed class PrecomputeCommand : CliCommand
         var queries = await QueryFile.ReadAsync(args.GetRequiredValue(_queries), args.GetValue(_instructions), cancellationToken).ConfigureAwait(false);
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
         var (maxQueryTokens, maxPassageTokens) = (args.GetValue(_maxQueryTokens), args.GetValue(_maxPassageTokens));
+        // Made as they are published, not all at once: a log of a million distinct queries held a million jobs besides
+        // its queries (and the map of --wait, which only --wait needs).
         var jobs = queries.Select(q => new PrecomputeReasoning(index, q.Query, q.Instructions, window, fields, args.GetValue(_titleField), maxThink, PrecomputeReasoning.Offline, null,
-            Guid.NewGuid(), batch, template, maxQueryTokens, maxPassageTokens)).ToArray();
-        var progress = new Progress(jobs);
+            Guid.NewGuid(), batch, template, maxQueryTokens, maxPassageTokens));
+        var progress = args.GetValue(_wait) ? new Progress(queries.Count) : null;
 
         // With --wait, the workers answer each job's completion or fault to this batch's own progress queue, through the
         // exchange in front of it (a queue:NAME address would redeclare the queue without its x-expires and be refused).
@@ -94,8 +96,8 @@ internal sealed class PrecomputeCommand : CliCommand
                     e.Durable = true;
                     e.ConfigureConsumeTopology = false;
                     e.SetQueueArgument("x-expires", (int)TimeSpan.FromHours(1).TotalMilliseconds);
-                    e.Handler<PrecomputeReasoningCompleted>(c => { progress.Completed(c.Message); return Task.CompletedTask; });
-                    e.Handler<Fault<PrecomputeReasoning>>(c => { progress.Faulted(c.Message); return Task.CompletedTask; });
+                    e.Handler<PrecomputeReasoningCompleted>(c => { progress!.Completed(c.Message); return Task.CompletedTask; });
+                    e.Handler<Fault<PrecomputeReasoning>>(c => { progress!.Faulted(c.Message); return Task.CompletedTask; });
                 });
             }
         });
@@ -121,14 +123,18 @@ internal sealed class PrecomputeCommand : CliCommand
         try
         {
             await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
-                async (job, ct) => await bus.Publish(job, c =>
+                async (job, ct) =>
                 {
-                    c.ResponseAddress = replyTo;
-                    c.FaultAddress = replyTo;
-                }, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                    progress?.Sent(job); // before its answer can come
+                    await bus.Publish(job, c =>
+                    {
+                        c.ResponseAddress = replyTo;
+                        c.FaultAddress = replyTo;
+                    }, ct).ConfigureAwait(false);
+                }).ConfigureAwait(false);
             await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Published {jobs.Length} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
-            if (!args.GetValue(_wait))
+                $"Published {queries.Count} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
+            if (progress is null)
             {
                 return ExitCodes.Ok;
             }
@@ -209,13 +215,13 @@ internal sealed class PrecomputeCommand : CliCommand
     }
 
     /// <summary>What the workers have reported for this batch's jobs (each job counted once, however often it is redelivered).</summary>
-    private sealed class Progress(IReadOnlyList<PrecomputeReasoning> jobs)
+    private sealed class Progress(int total)
     {
-        private readonly Dictionary<Guid, string> _queries = jobs.ToDictionary(j => j.JobId, j => j.Query);
+        private readonly ConcurrentDictionary<Guid, string> _queries = new();
         private readonly ConcurrentDictionary<Guid, PrecomputeReasoningCompleted> _done = new();
         private readonly ConcurrentDictionary<Guid, string> _failed = new();
 
-        public int Total => _queries.Count;
+        public int Total => total;
 
         public int Done => _done.Count;
 
@@ -228,6 +234,9 @@ internal sealed class PrecomputeCommand : CliCommand
         public long AlreadyStored => _done.Values.Sum(d => (long)d.AlreadyStored);
 
         public IEnumerable<(string Query, string Reason)> Failures => _failed.Select(f => (_queries[f.Key], f.Value));
+
+        /// <summary>A job of this batch, counted from now on; every job is sent before the wait begins.</summary>
+        public void Sent(PrecomputeReasoning job) => _queries[job.JobId] = job.Query;
 
         public void Completed(PrecomputeReasoningCompleted message)
         {

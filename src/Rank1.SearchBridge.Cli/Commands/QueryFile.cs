@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Store;
@@ -34,8 +35,10 @@ internal static class QueryFile
 
     private static async Task<IReadOnlyList<LoggedQuery>> ParseAsync(string path, string? defaultInstructions, CancellationToken cancellationToken)
     {
-        var merged = new Dictionary<(string, string), LoggedQuery>();
-        var order = new List<(string, string)>();
+        // Per distinct query only, never per line: its first form and count (in file order), and where that stands, by
+        // its normalised text and instructions (the same strings as the query's where normalising changes nothing).
+        var queries = new List<LoggedQuery>();
+        var merged = new Dictionary<(string, string), int>();
         var lineNumber = 0;
         await foreach (var line in Utf8Lines.ReadAsync(path, (number, reason) => new CliException($"{path}:{number}: {reason}", ExitCodes.BadInput), cancellationToken).ConfigureAwait(false))
         {
@@ -47,27 +50,33 @@ internal static class QueryFile
             }
 
             var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : PlainLine(line, path, lineNumber, defaultInstructions);
-            var key = (ReasoningKeys.Normalize(q.Query), ReasoningKeys.Normalize(q.Instructions ?? string.Empty));
-            if (merged.TryGetValue(key, out var seen))
+            var instructions = q.Instructions ?? string.Empty;
+            ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, (Normalized(q.Query), Normalized(instructions)), out var seen);
+            if (seen)
             {
                 // At most long.MaxValue: a sum past it wrapped round to a negative count, and the query went last.
-                merged[key] = seen with { Count = seen.Count > long.MaxValue - q.Count ? long.MaxValue : seen.Count + q.Count };
+                var first = queries[at];
+                queries[at] = first with { Count = first.Count > long.MaxValue - q.Count ? long.MaxValue : first.Count + q.Count };
             }
             else
             {
-                merged[key] = q;
-                order.Add(key);
+                at = queries.Count;
+                queries.Add(q);
             }
         }
 
-        if (merged.Count == 0)
+        if (queries.Count == 0)
         {
             throw new CliException($"{path}: no queries (one query per line, or JSON Lines {{\"query\":..}})", ExitCodes.BadInput);
         }
 
-        // Most frequent first; ties keep file order.
-        return order.Select((k, i) => (Query: merged[k], Index: i)).OrderByDescending(x => x.Query.Count).ThenBy(x => x.Index).Select(x => x.Query).ToArray();
+        // Most frequent first; ties keep file order (OrderBy is a stable sort).
+        merged = null!;
+        return queries.OrderByDescending(q => q.Count).ToArray();
     }
+
+    /// <summary><paramref name="text"/> normalised as the reasoning store's keys are, the same string when that changes nothing.</summary>
+    private static string Normalized(string text) => ReasoningKeys.Normalize(text) is var normal && normal == text ? text : normal;
 
     /// <summary>A plain line or a TREC topic; <paramref name="line"/> is untrimmed, so that a tab at its end is still the topic's separator.</summary>
     private static LoggedQuery PlainLine(string line, string path, int lineNumber, string? defaultInstructions)
