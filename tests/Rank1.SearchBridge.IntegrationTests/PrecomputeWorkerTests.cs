@@ -63,6 +63,15 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         ["message"] = message,
     }.ToJsonString());
 
+    /// <summary>Runs <paramref name="declare"/> on a channel of the plain RabbitMQ client: what an operator declares or deletes by hand.</summary>
+    private static async Task OnChannelAsync(string url, Func<RabbitMQ.Client.IChannel, Task> declare)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(url) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await declare(channel);
+    }
+
     /// <summary>Publishes these bodies, as they are, through the queue's own exchange, with the plain RabbitMQ client (each confirmed).</summary>
     private static async Task PublishRawAsync(string url, string exchange, IEnumerable<byte[]> bodies)
     {
@@ -536,12 +545,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // <queue>_error declared as a direct exchange, not MassTransit's fanout: RabbitMQ refuses the error transport's
         // declaration (PRECONDITION_FAILED) on every delivery. The message came back to its queue about once a second
         // for ever (and RabbitMQ 4's default delivery limit of a quorum queue drops it after 20): the worker now stops.
-        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.Url) };
-        await using (var connection = await factory.CreateConnectionAsync())
-        await using (var channel = await connection.CreateChannelAsync())
-        {
-            await channel.ExchangeDeclareAsync(queue + "_error", RabbitMQ.Client.ExchangeType.Direct, durable: true, autoDelete: false);
-        }
+        await OnChannelAsync(node.Url, c => c.ExchangeDeclareAsync(queue + "_error", RabbitMQ.Client.ExchangeType.Direct, durable: true, autoDelete: false));
 
         await using (var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue))
         {
@@ -558,11 +562,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             () => "the message is not back in its queue");
 
         // The exchange as MassTransit declares it: the next worker moves the message, and counts it once.
-        await using (var connection = await factory.CreateConnectionAsync())
-        await using (var channel = await connection.CreateChannelAsync())
-        {
-            await channel.ExchangeDeleteAsync(queue + "_error", ifUnused: false);
-        }
+        await OnChannelAsync(node.Url, c => c.ExchangeDeleteAsync(queue + "_error", ifUnused: false));
 
         await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         IReadOnlyList<ErrorQueue.Entry> faults = [];
@@ -570,6 +570,36 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             () => "the message never reached the error queue:\n" + next.Log);
         using var http = new HttpClient { BaseAddress = await next.UrlAsync() };
         Assert.Equal(1, PrometheusText.Value(await http.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "unreadable")));
+    }
+
+    /// <summary>
+    /// The job queue declared by an operator as a classic queue before any worker ran: RabbitMQ refuses the worker's
+    /// quorum declaration (PRECONDITION_FAILED - inequivalent arg 'x-queue-type') at every retry. The worker stayed up,
+    /// unhealthy, retrying for ever with a stack trace each time and never taking a job; it now exits 1 naming the
+    /// refusal, and the queue's message is still there.
+    /// </summary>
+    [Fact]
+    public async Task AJobQueueDeclaredAsAClassicQueue_StopsTheWorkerWithExit1NamingTheRefusal_TheMessageStaysQueued()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        await OnChannelAsync(node.Url, async c =>
+        {
+            await c.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+            await c.BasicPublishAsync(string.Empty, queue, true, new RabbitMQ.Client.BasicProperties { DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent }, System.Text.Encoding.UTF8.GetBytes("a job published by hand"));
+        });
+
+        await using (var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue))
+        {
+            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromMinutes(2), () => "the worker did not stop:\n" + worker.Log);
+            Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
+            Assert.Single(worker.Output, l => l == $"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}' in vhost '/': " +
+                $"received the value 'quorum' of type 'longstr' but current is none: the worker declares its endpoint {queue} as MassTransit does (a durable quorum queue behind a durable " +
+                "fanout exchange of that name), and RabbitMQ keeps what was declared first: delete what it names (its messages moved out first) or declare it as the worker does, then start the worker again");
+        }
+
+        Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue));
     }
 
     /// <summary>

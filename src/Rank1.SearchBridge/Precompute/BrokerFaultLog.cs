@@ -11,7 +11,8 @@ namespace Rank1.SearchBridge.Precompute;
 /// endpoint, with the cause deep in an exception chain or, when TLS and the port disagree, not at all in plain words),
 /// and once when the broker is reached again. A failure MassTransit does not try again (a login the broker refused:
 /// its <see cref="ConnectionException.IsTransient"/> is false) stops the worker, which then exits non-zero naming the
-/// cause (<see cref="BrokerGaveUp"/>): it stayed up, unhealthy, never retrying, even once the broker took its login.
+/// cause (<see cref="BrokerGaveUp"/>): it stayed up, unhealthy, never retrying, even once the broker took its login. So
+/// does a declaration RabbitMQ refuses as inequivalent to what is there (PRECONDITION_FAILED), which no retry gets past.
 /// A login refusal is told by RabbitMQ.Client's AuthenticationFailureException (<see cref="BrokerFailure.IsLoginRefused"/>),
 /// not by IsTransient alone, which MassTransit also leaves false on the connection it refuses while the bus stops.
 /// </summary>
@@ -37,6 +38,18 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
         if (BrokerFailure.IsLoginRefused(faulted.Exception) && gaveUp.Stop(cause))
         {
             LogGaveUp(logger, endpoint, cause);
+        }
+
+        // A queue or exchange of the endpoint declared before with other arguments (an operator's classic queue where the
+        // worker declares a quorum one): RabbitMQ refuses it the same way at every retry, and the worker stayed up,
+        // unhealthy, retrying for ever with a stack trace each time, its jobs never taken.
+        if (BrokerFailure.IsPreconditionFailed(faulted.Exception))
+        {
+            var refused = $"{cause}: the worker declares its endpoint {faulted.InputAddress.Segments[^1]} as MassTransit does (a durable quorum queue behind a durable fanout exchange of that name), and RabbitMQ keeps what was declared first: delete what it names (its messages moved out first) or declare it as the worker does, then start the worker again";
+            if (gaveUp.Stop(refused))
+            {
+                LogDeclarationRefused(logger, endpoint, refused);
+            }
         }
 
         lock (_gate)
@@ -78,6 +91,9 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
     [LoggerMessage(EventId = 2408, Level = LogLevel.Critical, Message = "The broker at {Broker} refused the worker, and MassTransit does not try again: the worker stops, exiting 1, to be started again once the broker takes it: {Cause}")]
     private static partial void LogGaveUp(ILogger logger, string broker, string cause);
+
+    [LoggerMessage(EventId = 2410, Level = LogLevel.Critical, Message = "The broker at {Broker} refuses the worker's declaration of its queue, the same way at every retry: the worker stops, exiting 1: {Cause}")]
+    private static partial void LogDeclarationRefused(ILogger logger, string broker, string cause);
 
     [LoggerMessage(EventId = 2405, Level = LogLevel.Information, Message = "The broker is reached again: {Endpoint} is ready")]
     private static partial void LogReconnected(ILogger logger, Uri endpoint);
