@@ -39,6 +39,36 @@ public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed.TotalSeconds:0} s: {line}");
     }
 
+    /// <summary>
+    /// The workers' queue declared by an operator as a classic queue: RabbitMQ refuses the tool's quorum declaration
+    /// (PRECONDITION_FAILED) at every publish, which MassTransit tries again for ever. The tool hung without a word
+    /// (until Ctrl+C: "cancelled", exit 0); it now says the broker's refusal in one line and exits 1, nothing published.
+    /// </summary>
+    [Fact]
+    public async Task TheWorkersQueueDeclaredAsAClassicQueue_OneLineWithRabbitMqsRefusal_Exit1_InsteadOfRetryingForEver()
+    {
+        var queue = "rank1-classic-" + Guid.NewGuid().ToString("N")[..8];
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(Node.Url) };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+        }
+
+        var result = await CliRunner.RunProcessAsync("precompute", "--queries", QueryLog("onion", "eye drops"), "--index", "docs", "--broker", Node.Url, "--queue", queue);
+
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.Error}");
+        var line = Assert.Single(result.Error.Trim().Split('\n'));
+        Assert.Equal($"rank1-bridge precompute: the broker at amqp://guest:***@127.0.0.1:{Node.Port}/ refuses the workers' queue: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' " +
+            $"for queue '{queue}' in vhost '/': received the value 'quorum' of type 'longstr' but current is none: the workers and this tool declare {queue} as a durable quorum queue " +
+            "behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so. No job was published", line);
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            Assert.Equal(0u, (await channel.QueueDeclarePassiveAsync(queue)).MessageCount);
+        }
+    }
+
     [Fact]
     public async Task Wait_NotOnATerminal_PrintsALinePerChangeOfTheCounts_NotPerTick()
     {

@@ -120,9 +120,12 @@ internal sealed class PrecomputeCommand : CliCommand
             }
         }
 
+        using var publishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var declaration = new DeclarationRefusal(publishing);
+        using var observing = bus.ConnectPublishObserver(declaration);
         try
         {
-            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = publishing.Token },
                 async (job, ct) =>
                 {
                     progress?.Sent(job); // before its answer can come
@@ -140,6 +143,12 @@ internal sealed class PrecomputeCommand : CliCommand
             }
 
             return await WaitAsync(progress, timeout is { } s ? TimeSpan.FromSeconds(s) : null, context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (declaration.Refused is { } refused && !cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"the broker at {BrokerAddress.Redact(broker.Url!)} refuses the workers' queue: {ConsoleText.Visible(BrokerFailure.Cause(refused, null))}: " +
+                $"the workers and this tool declare {broker.Queue} as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; " +
+                "delete what it names (its messages moved out first) or declare it so. No job was published", ExitCodes.Failure);
         }
         finally
         {
