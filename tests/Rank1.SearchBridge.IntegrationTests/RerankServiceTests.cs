@@ -234,7 +234,7 @@ public sealed class RerankServiceTests
 
         var empty = await PostAsync(http, "rerank", """{"query":"","texts":["a",""]}""");
         Assert.Equal(400, empty.Status);
-        Assert.Equal("`inputs` cannot be empty", empty.Body!["error"]!.GetValue<string>());
+        Assert.Equal("Input validation error: `inputs` cannot be empty", empty.Body!["error"]!.GetValue<string>()); // TextEmbeddingsError::Empty's display
         Assert.Equal("Empty", empty.Body!["error_type"]!.GetValue<string>());
 
         // Cohere's endpoints keep refusing a blank query, on /rerank without texts too.
@@ -257,8 +257,8 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"query":"q","documents":[]}""", 400, "invalid request: list of documents must not be empty"),
             ("v2/rerank", many, 400, "invalid request: too many documents: 10000 (at most 200 in one call, Rank1:Service:MaxDocuments)"),
 
-            // TEI refuses more texts than its max_client_batch_size as a Validation error, which TEI answers 413 (router/src/http/server.rs).
-            ("rerank", """{"query":"q","texts":[""" + string.Join(',', Enumerable.Repeat("\"t\"", 201)) + "]}", 413, "batch size 201 > maximum allowed batch size 200 (Rank1:Service:MaxDocuments)"),
+            // TEI refuses more texts than its max_client_batch_size as a Validation error, which TEI answers 422 (router/src/http/server.rs; 413 before 1.9.0).
+            ("rerank", """{"query":"q","texts":[""" + string.Join(',', Enumerable.Repeat("\"t\"", 201)) + "]}", 422, "batch size 201 > maximum allowed batch size 200 (Rank1:Service:MaxDocuments)"),
             ("v1/rerank", """{"query":42,"documents":["a"]}""", 400, "invalid request: query must be a string"),
             ("v1/rerank", """{"documents":["a"]}""", 400, "invalid request: query is required"),
             ("v1/rerank", """{"query":"q","documents":[{"title":"no text"}]}""", 400, "invalid request: documents[0] has no \"text\" field"),
@@ -341,9 +341,8 @@ public sealed class RerankServiceTests
 
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(5, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(6, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
-        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_413")));
     }
 
     /// <summary>
@@ -776,7 +775,7 @@ public sealed class RerankServiceTests
     /// <summary>
     /// Long documents are cut to the passage token limit: Cohere v2's <c>max_tokens_per_doc</c> sets it per call (the
     /// model's limit caps it), judged exactly as the engine judges the document cut to it alone; TEI's <c>"truncate": false</c>
-    /// refuses an over-long text with TEI's 413 (its Validation error) instead of cutting it, while TEI's default still cuts.
+    /// refuses an over-long text with TEI's 422 (its Validation error) instead of cutting it, while TEI's default still cuts.
     /// </summary>
     [Fact]
     public async Task LongDocuments_AreCutToTheTokenLimit_MaxTokensPerDocSetsIt_TeiTruncateFalseRefuses()
@@ -797,10 +796,10 @@ public sealed class RerankServiceTests
         Assert.Equal(whole.PromptTokens + whole.ReasoningTokens, capped.Body!["usage"]!["total_tokens"]!.GetValue<long>());
 
         var refused = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short", longText), ["truncate"] = false }.ToJsonString());
-        Assert.Equal(413, refused.Status); // TEI's Validation error (core/src/tokenization.rs), 413 (router/src/http/server.rs)
+        Assert.Equal(422, refused.Status); // TEI's Validation error (core/src/tokenization.rs), 422 (router/src/http/server.rs, since 1.9.0)
         Assert.Equal("Validation", refused.Body!["error_type"]!.GetValue<string>());
         var message = refused.Body!["error"]!.GetValue<string>();
-        const string Prefix = "`inputs` must have less than 48 tokens. Given: ";
+        const string Prefix = "Input validation error: `inputs` must have less than 48 tokens. Given: ";
         Assert.StartsWith(Prefix, message, StringComparison.Ordinal);
         Assert.InRange(int.Parse(message[Prefix.Length..], System.Globalization.CultureInfo.InvariantCulture), 49, 2000);
         Assert.Equal(200, (await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short"), ["truncate"] = false }.ToJsonString())).Status);
@@ -831,14 +830,14 @@ public sealed class RerankServiceTests
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
         using var response = await http.SendAsync(request);
 
-        Assert.Equal(413, (int)response.StatusCode);
+        Assert.Equal(422, (int)response.StatusCode);
         Assert.False(response.Headers.Contains("X-Rank1-Rerank"), string.Join(",", response.Headers.Select(h => h.Key)));
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("Validation", body["error_type"]!.GetValue<string>());
-        Assert.StartsWith("`inputs` must have less than 48 tokens. Given: ", body["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("Input validation error: `inputs` must have less than 48 tokens. Given: ", body["error"]!.GetValue<string>(), StringComparison.Ordinal);
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(0, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
-        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_413")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
     }
 
     /// <summary>

@@ -31,7 +31,7 @@ internal sealed class RerankRequestException(int status, string message) : Excep
     /// <summary>The <c>Retry-After</c> of a 429 or 503 when not the default (<see cref="Http.RetryAfter.Soon"/>).</summary>
     public string? RetryAfter { get; init; }
 
-    /// <summary>TEI's <c>error_type</c> when not the one of <see cref="Status"/> (a 413 that is TEI's Validation error).</summary>
+    /// <summary>TEI's <c>error_type</c> when not the one of <see cref="Status"/> (a 415 for an unknown encoding, Validation).</summary>
     public string? ErrorType { get; init; }
 
     /// <summary>Answered as plain text, not in the protocol's JSON shape (an axum extractor's rejection in front of TEI's handler).</summary>
@@ -216,9 +216,10 @@ internal sealed record RerankRequest(
 
         if (items.Count > options.MaxDocuments)
         {
-            // TEI refuses more texts than its max_client_batch_size as a Validation error, 413 (router/src/http/server.rs, rerank).
+            // TEI refuses more texts than its max_client_batch_size as a Validation error, 422 (router/src/http/server.rs,
+            // rerank; Validation was 413 before TEI 1.9.0, PR #818), in words its handler writes (no "Input validation error").
             throw protocol == RerankProtocol.Tei
-                ? new RerankRequestException(413, $"batch size {items.Count} > maximum allowed batch size {options.MaxDocuments} (Rank1:Service:MaxDocuments)") { ErrorType = "Validation" }
+                ? new RerankRequestException(422, $"batch size {items.Count} > maximum allowed batch size {options.MaxDocuments} (Rank1:Service:MaxDocuments)")
                 : Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
         }
 
@@ -257,8 +258,8 @@ internal sealed record RerankRequest(
         if (protocol == RerankProtocol.Tei && query.Length == 0 && documents.Any(d => d.Text.Length == 0))
         {
             // TEI tokenizes each (query, text) pair and refuses one whose two strings are both empty as its Empty error, 400
-            // (core/src/tokenization.rs: EncodingInput::Dual is_empty, "`inputs` cannot be empty").
-            throw new RerankRequestException(400, "`inputs` cannot be empty");
+            // (core/src/tokenization.rs: EncodingInput::Dual is_empty), written as TextEmbeddingsError displays it (core/src/lib.rs).
+            throw new RerankRequestException(400, TeiInputError("`inputs` cannot be empty"));
         }
 
         if (!request.Truncate && request.PromptTemplate is { } used && Inference.Prompt.Rank1Prompt.TemplatedLength(Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions), used) is var (count, length)
@@ -285,6 +286,12 @@ internal sealed record RerankRequest(
 
         return $"byte 0x{body[at]:X2} at offset {at}";
     }
+
+    /// <summary>
+    /// TEI's words for an error of its tokenizer (Validation or Empty): <c>TextEmbeddingsError</c> displays both as
+    /// <c>Input validation error: {0}</c> (core/src/lib.rs), and the router answers that text (router/src/lib.rs).
+    /// </summary>
+    internal static string TeiInputError(string reason) => $"Input validation error: {reason}";
 
     /// <summary>The status of a request the <paramref name="protocol"/> cannot read: 400, or TEI's 422.</summary>
     internal static int InvalidStatus(RerankProtocol protocol) => protocol == RerankProtocol.Tei ? 422 : 400;

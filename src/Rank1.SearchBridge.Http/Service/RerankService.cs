@@ -236,10 +236,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     }
 
     /// <summary>
-    /// TEI's refusal of an over-long input under <c>"truncate": false</c>, in its own words (the engine's), as a Validation
-    /// error: 413 (core/src/tokenization.rs: TextEmbeddingsError::Validation; router/src/http/server.rs: Validation => 413).
+    /// TEI's refusal of an over-long input under <c>"truncate": false</c>, in its own words (the engine's, as
+    /// TextEmbeddingsError displays them), as a Validation error: 422 (core/src/tokenization.rs: TextEmbeddingsError::Validation;
+    /// router/src/http/server.rs: Validation => 422 since TEI 1.9.0, 413 before).
     /// </summary>
-    private static RerankRequestException OverLong(string reason) => new(413, reason) { ErrorType = "Validation" };
+    private static RerankRequestException OverLong(string reason) => new(422, RerankRequest.TeiInputError(reason));
 
     /// <summary>Judged documents best first (ties in input order), then any the deadline left unjudged, in input order with score 0.</summary>
     internal static IReadOnlyList<(int Index, PassageVerdict? Verdict)> Ranked(RerankRequest request, RerankOutcome outcome)
@@ -412,8 +413,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     }
 
     // TEI's statuses per error type (router/src/http/server.rs, impl From<&ErrorType> for StatusCode): Unhealthy 503,
-    // Backend 424, Overloaded 429, Tokenizer 422, Validation 413, Empty 400. A 413 is Validation where TEI's is (too many
-    // texts, an input over its tokens): those name it; a body over the limit keeps PayloadTooLarge.
+    // Backend 424, Overloaded 429, Tokenizer 422, Validation 422 (413 before TEI 1.9.0, PR #818), Empty 400. A body over
+    // the limit is a 413 PayloadTooLarge (axum's own 413 is plain text; the JSON shape is kept for clients that read it).
     private static string TeiErrorType(int status) => status switch
     {
         401 => "Unauthorized",

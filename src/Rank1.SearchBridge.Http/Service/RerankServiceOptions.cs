@@ -18,7 +18,7 @@ public sealed class RerankServiceOptions : IValidatableObject
     /// <value>Default empty.</value>
     public IList<string> ApiKeys { get; } = [];
 
-    /// <summary>Most documents in one call; more is a 400 in the protocol's shape (TEI's <c>/rerank</c>: its 413 <c>Validation</c>, as its <c>max_client_batch_size</c>).</summary>
+    /// <summary>Most documents in one call; more is a 400 in the protocol's shape (TEI's <c>/rerank</c>: its 422 <c>Validation</c>, as its <c>max_client_batch_size</c>).</summary>
     /// <value>Default 1000 (the most Cohere recommends in one call; Cohere itself refuses more than 10,000).</value>
     [Range(1, 100_000)]
     public int MaxDocuments { get; set; } = 1000;
