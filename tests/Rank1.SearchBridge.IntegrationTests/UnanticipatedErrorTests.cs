@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.Http.Proxy;
+using Rank1.SearchBridge.Store;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -13,17 +15,21 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// </summary>
 public sealed class UnanticipatedErrorTests
 {
-    // A search answer whose hits is an array, not an object: the proxy reads hits.hits of it (JsonNode's indexer, an
-    // InvalidOperationException), a path it does not guard.
-    private const string HitsNotAnObject = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":[]}""";
+    // What throws: the reasoning store, looked up for the window, failing where its contract says it never does
+    // (IJudgementStore.LookupAsync: "Never throws: a failed read is a miss"); the proxy does not guard that call. A real
+    // backend cannot make the proxy fault any more (a malformed answer is the backend's 502, MalformedBackendAnswerTests),
+    // so the test host puts this store in, as other tests put in a judge or a publisher.
+    private static readonly InvalidOperationException StoreFault = new("the store broke its contract");
 
-    private static Task<ProxyServer> Proxy(Uri backend, RecordingLogs logs) => ProxyServer.StartAsync(new Dictionary<string, string?>
+    private static Task<ProxyServer> Proxy(Uri backend, RecordingLogs logs, Action<IServiceCollection>? services = null) => ProxyServer.StartAsync(new Dictionary<string, string?>
     {
         ["Urls"] = "http://127.0.0.1:0",
         ["Rank1:Backend:Url"] = backend.ToString(),
         ["Rank1:Model:Path"] = TestPaths.TinyModel,
         ["Rank1:Model:ExecutionProvider"] = "Cpu",
-    }, loggerFactory: logs.Factory);
+    }, configureServices: services, loggerFactory: logs.Factory);
+
+    private const string OneHit = """{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,"hits":[{"_index":"docs","_id":"1","_score":1.0,"_source":{"text":"onion soup"}}]}}""";
 
     [Theory]
     [InlineData(false)]
@@ -43,16 +49,16 @@ public sealed class UnanticipatedErrorTests
 
             return context.Response.WriteAsync(context.Request.Path == "/"
                 ? openSearch ? """{"version":{"distribution":"opensearch","number":"2.19.0"}}""" : """{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}"""
-                : HitsNotAnObject);
+                : OneHit);
         });
         await using (backend)
         {
             using var logs = new RecordingLogs();
-            await using var proxy = await Proxy(url, logs);
+            await using var proxy = await Proxy(url, logs, s => s.AddSingleton<IJudgementStore>(new FaultyStore()));
             using var http = new HttpClient { BaseAddress = proxy.Url };
             using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
 
-            var message = Assert.Throws<InvalidOperationException>(() => JsonNode.Parse("[]")!["hits"]).Message;
+            var message = StoreFault.Message;
             var cause = new JsonObject { ["type"] = "invalid_operation_exception", ["reason"] = message };
             var expected = new JsonObject { ["error"] = new JsonObject { ["root_cause"] = new JsonArray(cause.DeepClone()), ["type"] = "invalid_operation_exception", ["reason"] = message }, ["status"] = 500 };
             Assert.Equal(500, (int)response.StatusCode);
@@ -107,5 +113,16 @@ public sealed class UnanticipatedErrorTests
             Assert.Contains(" - 499 ", await logs.RequestFinished.WaitAsync(TimeSpan.FromMinutes(1)), StringComparison.Ordinal);
             Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
         }
+    }
+
+    private sealed class FaultyStore : IJudgementStore
+    {
+        public Task<IReadOnlyDictionary<string, StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken) => throw StoreFault;
+
+        public void Enqueue(JudgementToStore judgement)
+        {
+        }
+
+        public Task<StoreWriteResult> WriteAsync(IReadOnlyList<JudgementToStore> batch, CancellationToken cancellationToken) => throw StoreFault;
     }
 }

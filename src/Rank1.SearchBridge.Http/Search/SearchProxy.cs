@@ -514,6 +514,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return await OverCapAsync().ConfigureAwait(false);
         }
 
+        CheckSearchAnswer(json);
+
         // Indices whose index.max_result_window differ: the shards of one below the window refused it while the others
         // answered (a 200, their failures in _shards.failures), so the answer lacks hits that the search as the client sent
         // it may get. Sent as the client sent it, as when every shard refuses the window.
@@ -582,7 +584,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         try
         {
-            return DecodeJson(response).Json["error"]?["root_cause"] is JsonArray causes && causes.Any(WindowTooLarge);
+            // An error that is no object ("error": "a string", as a gateway in front may answer) names no window refused.
+            return DecodeJson(response).Json["error"] is JsonObject error && error["root_cause"] is JsonArray causes && causes.Any(WindowTooLarge);
         }
         catch (EsException)
         {
@@ -592,11 +595,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
     /// <summary>Whether some shards of a search answered 200 refused it as <see cref="ResultWindowRefused"/> describes (<c>_shards.failures[].reason</c>).</summary>
     private static bool ShardsRefusedWindow(JsonObject answer) =>
-        answer["_shards"]?["failures"] is JsonArray failures && failures.Any(f => WindowTooLarge(f?["reason"]));
+        answer["_shards"] is JsonObject shards && shards["failures"] is JsonArray failures && failures.Any(f => f is JsonObject failure && WindowTooLarge(failure["reason"]));
 
     // SearchService/DefaultSearchContext.preProcess: IllegalArgumentException "Result window is too large, from + size must be ..."
     private static bool WindowTooLarge(JsonNode? cause) =>
-        cause?["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "illegal_argument_exception"
+        cause is JsonObject && cause["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "illegal_argument_exception"
         && cause["reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String && reason.GetValue<string>().StartsWith("Result window is too large", StringComparison.Ordinal);
 
     /// <summary>

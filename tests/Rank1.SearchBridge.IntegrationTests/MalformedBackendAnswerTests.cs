@@ -1,0 +1,115 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Rank1.SearchBridge.Http.Proxy;
+using Rank1.Testing;
+
+namespace Rank1.SearchBridge.IntegrationTests;
+
+/// <summary>
+/// A backend that answers a search 200 with a body that is JSON but not a search answer as Elasticsearch and OpenSearch
+/// write one (a gateway, a mock, a broken plugin in front of the cluster): the backend's fault, a 502 naming what is
+/// wrong, as the proxy answers a body that is no JSON at all.
+/// </summary>
+public sealed class MalformedBackendAnswerTests
+{
+    private const string Shards = "\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}";
+
+    private static string Answer(string hits) => "{" + Shards + ",\"hits\":" + hits + "}";
+
+    private static async Task<(WebApplication Backend, ProxyServer Proxy, HttpClient Http)> StartAsync(string answer, bool openSearch = false, int status = 200)
+    {
+        var (backend, url) = await LoopbackApp.StartAsync(context =>
+        {
+            context.Response.ContentType = "application/json";
+            if (!openSearch)
+            {
+                context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            }
+
+            var root = context.Request.Path == "/";
+            context.Response.StatusCode = root ? 200 : status;
+            return context.Response.WriteAsync(root
+                ? openSearch ? """{"version":{"distribution":"opensearch","number":"2.19.0"}}""" : """{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}"""
+                : answer);
+        });
+        var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Rank1:Backend:Url"] = url.ToString(),
+            ["Rank1:Model:Path"] = TestPaths.TinyModel,
+            ["Rank1:Model:ExecutionProvider"] = "Cpu",
+        });
+        return (backend, proxy, new HttpClient { BaseAddress = proxy.Url });
+    }
+
+    // Before: hits an array, a hit's _id a number or its fields an array was an InvalidOperationException of the proxy's
+    // own (a 500 invalid_operation_exception); hits.hits an object was a 200 with no hits ("no hits"); a hit that is no
+    // object was left out of a 200; a _source that is an array was read for its passage, a string skipped as no text.
+    [Theory]
+    [InlineData("[]", "[hits] is an array, not an object")]
+    [InlineData("{\"total\":{\"value\":0,\"relation\":\"eq\"},\"max_score\":null,\"hits\":{}}", "[hits.hits] is an object, not an array")]
+    [InlineData("{\"total\":{\"value\":2,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":{\"text\":\"onion\"}},\"two\"]}", "[hits.hits[1]] is a string, not an object")]
+    [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":1,\"_score\":1.0,\"_source\":{\"text\":\"onion\"}}]}", "[hits.hits[0]._id] is a number, not a string")]
+    [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":[\"docs\"],\"_id\":\"1\",\"_score\":1.0,\"_source\":{\"text\":\"onion\"}}]}", "[hits.hits[0]._index] is an array, not a string")]
+    [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":[{\"text\":\"onion\"}]}]}", "[hits.hits[0]._source] is an array, not an object")]
+    [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":\"onion\"}]}", "[hits.hits[0]._source] is a string, not an object")]
+    [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"fields\":[\"onion\"]}]}", "[hits.hits[0].fields] is an array, not an object")]
+    public async Task Search_AnswerThatIsNoSearchAnswer_Is502NamingTheBackend(string hits, string what)
+    {
+        var (backend, proxy, http) = await StartAsync(Answer(hits));
+        await using (backend)
+        await using (proxy)
+        using (http)
+        {
+            using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
+
+            var reason = "the backend's search answer is not a search answer: " + what;
+            var cause = new JsonObject { ["type"] = "rank1_backend_response_exception", ["reason"] = reason };
+            var expected = new JsonObject { ["error"] = new JsonObject { ["root_cause"] = new JsonArray(cause.DeepClone()), ["type"] = "rank1_backend_response_exception", ["reason"] = reason }, ["status"] = 502 };
+            Assert.Equal(502, (int)response.StatusCode);
+            Assert.Equal(expected.ToJsonString(), JsonNode.Parse(await response.Content.ReadAsStringAsync())!.ToJsonString());
+            Assert.True(response.Headers.Contains("X-Elastic-Product"));
+        }
+    }
+
+    // In an _msearch the malformed answer is that item's 502, the other items answered; in front of OpenSearch too.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Msearch_AnItemAnsweredWithNoSearchAnswer_IsThatItems502(bool openSearch)
+    {
+        var (backend, proxy, http) = await StartAsync(Answer("[]"), openSearch);
+        await using (backend)
+        await using (proxy)
+        using (http)
+        {
+            using var response = await http.PostAsync("_msearch", new StringContent("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}}}\n", Encoding.UTF8, "application/x-ndjson"));
+
+            Assert.Equal(200, (int)response.StatusCode);
+            var item = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["responses"]![0]!;
+            Assert.Equal((502, "rank1_backend_response_exception", "the backend's search answer is not a search answer: [hits] is an array, not an object"),
+                (item["status"]!.GetValue<int>(), item["error"]!["type"]!.GetValue<string>(), item["error"]!["reason"]!.GetValue<string>()));
+        }
+    }
+
+    // The backend refusing the rerank window with an error that is no object ("error": "..." , as a gateway in front of
+    // the cluster may answer): the backend's answer, passed on. Before, reading it for Elasticsearch's "Result window is
+    // too large" was the proxy's own 500 invalid_operation_exception.
+    [Fact]
+    public async Task Search_WindowRefusedWithAStringError_IsTheBackendsAnswer()
+    {
+        var (backend, proxy, http) = await StartAsync("""{"error":"no such route","status":400}""", status: 400);
+        await using (backend)
+        await using (proxy)
+        using (http)
+        {
+            using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}},"size":1}""", Encoding.UTF8, "application/json"));
+
+            Assert.Equal(400, (int)response.StatusCode);
+            Assert.Equal("""{"error":"no such route","status":400}""", await response.Content.ReadAsStringAsync());
+            Assert.Equal("skipped", response.Headers.GetValues("X-Rank1-Rerank").Single());
+        }
+    }
+}
