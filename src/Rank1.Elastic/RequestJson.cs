@@ -420,7 +420,16 @@ internal static class RequestJson
                         names.Pop();
                         break;
                     case JsonTokenType.PropertyName when !names.Peek().Add(reader.GetString()!):
-                        return new EsException(400, "x_content_parse_exception", $"{Location(raw, reader.TokenStartIndex)} Duplicate field '{reader.GetString()}'");
+                        // OpenSearch's JsonXContentParser does not wrap the JsonParseException of Jackson's strict duplicate
+                        // detection (JsonReadContext._checkDup, as its JsonXContent turns STRICT_DUPLICATE_DETECTION on): a
+                        // 400 of its own (ExceptionsHelper.status), at the parser's current location, just past the name's
+                        // closing quote, its source redacted (Jackson 2.16+).
+                        var after = Elastic.Location.Of(raw, reader.TokenStartIndex + reader.ValueSpan.Length + 2);
+                        return new EsException(400, "x_content_parse_exception", $"{Location(raw, reader.TokenStartIndex)} Duplicate field '{reader.GetString()}'")
+                        {
+                            OpenSearchForm = EsException.Foreign(400, "json_parse_exception",
+                                $"Duplicate field '{reader.GetString()}'\n at {JacksonSyntax.Location(JacksonSyntax.Redacted, after.Line, after.Column)}"),
+                        };
                 }
             }
         }

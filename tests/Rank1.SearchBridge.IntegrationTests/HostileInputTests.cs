@@ -170,6 +170,12 @@ public sealed class HostileInputTests : IAsyncLifetime
     [Theory]
     [InlineData("{\"query\":}", "json_parse_exception", "Unexpected character ('}' (code 125)): expected a value\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10]")]
     [InlineData("{\"query\":{", "json_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 10])\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 11]")]
+    // A repeated field likewise: OpenSearch's JsonXContent turns on Jackson's STRICT_DUPLICATE_DETECTION and its parser
+    // does not wrap the JsonParseException (JsonReadContext._checkDup), whose location is the parser's current one, just
+    // past the name's closing quote. Before, the proxy answered Elasticsearch's x_content_parse_exception "[1:11] Duplicate field 'size'".
+    [InlineData("{\"size\":1,\"size\":2,\"query\":{\"match\":{\"text\":\"x\"}}}", "json_parse_exception", "Duplicate field 'size'\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 17]")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"x\",\"text\":\"y\"}}}", "json_parse_exception", "Duplicate field 'text'\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 37]")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"x\"}},\n \"size\":1,\"size\":2}", "json_parse_exception", "Duplicate field 'size'\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 2, column: 17]")]
     public async Task Search_InFrontOfOpenSearch_MalformedJson_IsOpenSearchsJsonParseException(string body, string type, string reason)
     {
         await using var stack = await ProxyStack.StartAsync(flavor: Rank1.EmbeddedSearch.SearchFlavor.OpenSearch);
