@@ -94,6 +94,28 @@ public sealed class MalformedBackendAnswerTests
         }
     }
 
+    // A hit placed after the judged ones whose backend _score is a number past a double's range (1e400: no Java float,
+    // so no Elasticsearch score, is one) gets 0, as a score that is not a number does, and keeps it as its original
+    // score. Before, it read as infinity and the scaled score as NaN, which cannot be written: a 500 argument_exception.
+    [Fact]
+    public async Task Search_AHitPlacedAfterTheJudgedWithAScorePastADoublesRange_Gets0()
+    {
+        var hits = "{\"total\":{\"value\":2,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":{\"text\":\"onion soup\"}},"
+            + "{\"_index\":\"docs\",\"_id\":\"2\",\"_score\":1e400,\"_source\":{\"text\":\"\"}}]}";
+        var (backend, proxy, http) = await StartAsync(Answer(hits));
+        await using (backend)
+        await using (proxy)
+        using (http)
+        {
+            using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
+
+            Assert.Equal(200, (int)response.StatusCode);
+            Assert.Equal("partial", response.Headers.GetValues("X-Rank1-Rerank").Single());
+            var second = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![1]!;
+            Assert.Equal(("2", 0.0, "[1e400]"), (second["_id"]!.GetValue<string>(), second["_score"]!.GetValue<double>(), second["fields"]!["_rank1.original_score"]!.ToJsonString()));
+        }
+    }
+
     // The backend refusing the rerank window with an error that is no object ("error": "..." , as a gateway in front of
     // the cluster may answer): the backend's answer, passed on. Before, reading it for Elasticsearch's "Result window is
     // too large" was the proxy's own 500 invalid_operation_exception.

@@ -167,7 +167,9 @@ internal static class HitRewriter
         }
     }
 
-    private static double? Score(JsonObject hit) => hit["_score"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number ? v.GetValue<double>() : null;
+    // A number past a double's range (1e400, which no Java float is) reads as infinity: no score, as one that is not a number.
+    private static double? Score(JsonObject hit) =>
+        hit["_score"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number && v.GetValue<double>() is var d && double.IsFinite(d) ? d : null;
 
     private static void Annotate(JsonObject hit, PassageVerdict verdict, bool includeReasoning, bool explain)
     {
