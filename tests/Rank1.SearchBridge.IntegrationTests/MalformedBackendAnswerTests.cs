@@ -10,7 +10,8 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// <summary>
 /// A backend that answers a search 200 with a body that is JSON but not a search answer as Elasticsearch and OpenSearch
 /// write one (a gateway, a mock, a broken plugin in front of the cluster): the backend's fault, a 502 naming what is
-/// wrong, as the proxy answers a body that is no JSON at all.
+/// wrong, as the proxy answers a body that is no JSON at all. And the edges of what a stand-in cluster answers that the
+/// embedded backend cannot show: a score past a double's range, an error that is a string, a page past the largest int.
 /// </summary>
 public sealed class MalformedBackendAnswerTests
 {
@@ -18,7 +19,16 @@ public sealed class MalformedBackendAnswerTests
 
     private static string Answer(string hits) => "{" + Shards + ",\"hits\":" + hits + "}";
 
-    private static async Task<(WebApplication Backend, ProxyServer Proxy, HttpClient Http)> StartAsync(string answer, bool openSearch = false, int status = 200)
+    private static Task<(WebApplication Backend, ProxyServer Proxy, HttpClient Http)> StartAsync(string answer, bool openSearch = false, int status = 200) =>
+        StartAsync(context =>
+        {
+            context.Response.StatusCode = status;
+            return context.Response.WriteAsync(answer);
+        }, openSearch);
+
+    // A stand-in cluster that answers GET / as Elasticsearch 9 (or OpenSearch) does and every other request with search,
+    // and the proxy in front of it.
+    private static async Task<(WebApplication Backend, ProxyServer Proxy, HttpClient Http)> StartAsync(Func<HttpContext, Task> search, bool openSearch = false)
     {
         var (backend, url) = await LoopbackApp.StartAsync(context =>
         {
@@ -28,11 +38,9 @@ public sealed class MalformedBackendAnswerTests
                 context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
             }
 
-            var root = context.Request.Path == "/";
-            context.Response.StatusCode = root ? 200 : status;
-            return context.Response.WriteAsync(root
-                ? openSearch ? """{"version":{"distribution":"opensearch","number":"2.19.0"}}""" : """{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}"""
-                : answer);
+            return context.Request.Path == "/"
+                ? context.Response.WriteAsync(openSearch ? """{"version":{"distribution":"opensearch","number":"2.19.0"}}""" : """{"version":{"number":"9.0.0"},"tagline":"You Know, for Search"}""")
+                : search(context);
         });
         var proxy = await ProxyServer.StartAsync(new Dictionary<string, string?>
         {
@@ -113,6 +121,47 @@ public sealed class MalformedBackendAnswerTests
             Assert.Equal("partial", response.Headers.GetValues("X-Rank1-Rerank").Single());
             var second = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["hits"]!["hits"]![1]!;
             Assert.Equal(("2", 0.0, "[1e400]"), (second["_id"]!.GetValue<string>(), second["_score"]!.GetValue<double>(), second["fields"]!["_rank1.original_score"]!.ToJsonString()));
+        }
+    }
+
+    // A client's from + size past the largest int: the proxy asked the backend from 0 for that many hits, and the sum
+    // wrapped round to a negative page, so it asked for the window and answered an empty page 200 "applied", where
+    // Elasticsearch (which adds them as longs) refuses the search. It goes to the backend as the client sent it.
+    [Fact]
+    public async Task Search_FromPlusSizePastTheLargestInt_GoesToTheBackendAsSent()
+    {
+        var sent = new List<string>();
+        var (backend, proxy, http) = await StartAsync(async context =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var text = await reader.ReadToEndAsync();
+            lock (sent)
+            {
+                sent.Add(text);
+            }
+
+            // As Elasticsearch's DefaultSearchContext: from + size added as longs, refused past index.max_result_window.
+            var body = JsonNode.Parse(text)!;
+            if ((long)(body["from"]?.GetValue<int>() ?? 0) + (body["size"]?.GetValue<int>() ?? 10) > 10_000)
+            {
+                context.Response.StatusCode = 400;
+                await context.Response.WriteAsync("""{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Result window is too large"}],"type":"search_phase_execution_exception","reason":"all shards failed"},"status":400}""");
+                return;
+            }
+
+            await context.Response.WriteAsync(Answer("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":{\"text\":\"onion soup\"}}]}"));
+        });
+        await using (backend)
+        await using (proxy)
+        using (http)
+        {
+            const string Body = """{"query":{"match":{"text":"onion"}},"from":2147483647,"size":1}""";
+            using var response = await http.PostAsync("docs/_search", new StringContent(Body, Encoding.UTF8, "application/json"));
+
+            Assert.Equal(400, (int)response.StatusCode);
+            Assert.Equal("skipped", response.Headers.GetValues("X-Rank1-Rerank").Single());
+            Assert.Equal("from + size is past the largest int the backend can be asked for", response.Headers.GetValues("X-Rank1-Reason").Single());
+            Assert.Equal([Body], sent);
         }
     }
 

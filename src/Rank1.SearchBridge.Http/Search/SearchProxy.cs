@@ -347,6 +347,14 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             throw SearchBody.NegativeWindow(from < 0 ? "from" : "size", from < 0 ? from : size, openSearch);
         }
 
+        // The backend would be asked from 0 for from + size hits, which past the largest int no size can say (the sum
+        // wrapped round to a negative page: the window was asked and an empty page answered 200 "applied"). Elasticsearch
+        // adds them as longs and refuses the search past index.max_result_window: sent as it came, for the backend to answer.
+        if ((long)from + size > int.MaxValue)
+        {
+            return new PreparedSearch(index, path, raw, query, body, hadExt, plan.Skip("from + size is past the largest int the backend can be asked for"), queryText, 0, 0, null);
+        }
+
         return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize);
     }
 
