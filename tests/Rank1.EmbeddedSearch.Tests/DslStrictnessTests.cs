@@ -336,6 +336,13 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         var nil = await Search("""{"query":{"ids":{"values":["1",null]}}}""");
         nil.AssertError(400, "parsing_exception", "[1:32] [ids] failed to parse field [values]");
         Assert.Equal("Can't get text on a VALUE_NULL at 1:32", nil.Json["error"]!["caused_by"]!["caused_by"]!["reason"]!.GetValue<string>());
+
+        // An array in it: AbstractObjectParser.parseArray's IllegalStateException before the element is read (it was
+        // refused in words of its own, "expected a value but found array"), wrapped the same way at the inner array.
+        var nested = await Search("""{"query":{"ids":{"values":["1",["2"]]}}}""");
+        nested.AssertError(400, "parsing_exception", "[1:32] [ids] failed to parse field [values]");
+        Assert.Equal("illegal_state_exception", nested.Json["error"]!["caused_by"]!["caused_by"]!["type"]!.GetValue<string>());
+        Assert.Equal("expected value but got [START_ARRAY]", nested.Json["error"]!["caused_by"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
 
     [Theory]

@@ -586,8 +586,8 @@ internal sealed class QueryTranslator
 
     // IdsQueryBuilder's ObjectParser reads values with declareStringArray (ValueType.STRING_ARRAY): an array, or one
     // string as a list of one (it was refused); another token is assertSupports' "[ids] values doesn't support values
-    // of type: VALUE_NUMBER", an element with no text (null, an object) JsonXContentParser's IllegalStateException,
-    // wrapped "[ids] failed to parse field [values]"; each rethrown by fromXContent as a ParsingException where the parser
+    // of type: VALUE_NUMBER", an element with no text (null, an object) JsonXContentParser's IllegalStateException and
+    // an array in it parseArray's ("expected value but got [START_ARRAY]"), wrapped "[ids] failed to parse field [values]"; each rethrown by fromXContent as a ParsingException where the parser
     // stands. Those of a field before values that the parser does not declare come first (CheckDeclared).
     private static void CheckIdsValues(JsonObject spec)
     {
@@ -612,11 +612,12 @@ internal sealed class QueryTranslator
 
             for (var i = 0; i < values.Count; i++)
             {
-                if (values[i] is null or JsonObject)
+                if (values[i] is null or JsonObject or JsonArray)
                 {
                     var at = JsonLocations.OfElement(values, i);
-                    var noText = EsException.Foreign(500, "illegal_state_exception",
-                        $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
+                    var noText = EsException.Foreign(500, "illegal_state_exception", values[i] is JsonArray
+                        ? "expected value but got [START_ARRAY]" // AbstractObjectParser.parseArray, before the element is read
+                        : $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
                     var failed = EsException.XContentParse("[ids] failed to parse field [values]", at, noText);
                     throw Stood(EsException.Parsing(failed.Message, at, failed));
                 }

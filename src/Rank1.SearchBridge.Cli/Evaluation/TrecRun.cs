@@ -98,6 +98,7 @@ internal sealed class TrecRun
             throw new FormatException($"{path}: {ex.Message}", ex);
         }
     }
+
     /// <summary>
     /// A score as trec_eval reads it with <c>atof</c> (get_trec_results.c), where both are numbers: a decimal number,
     /// one past double's range (<c>1e400</c>: strtod's HUGE_VAL) and <c>inf</c> or <c>infinity</c> in any case, signed,
