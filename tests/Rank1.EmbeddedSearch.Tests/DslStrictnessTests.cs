@@ -390,6 +390,127 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sort_AnObjectOfSeveralFields_SortsByEachInOrder()
+    {
+        // SortBuilder.parseCompoundSortField reads every field of the object, in order (it was a 400 "[sort] must be a
+        // field name, an object or an array of them"), in the body and in an array.
+        foreach (var sort in new[] { """{"n":"desc","tag":{"order":"asc"}}""", """[{"n":"desc","tag":"asc"}]""" })
+        {
+            var r = await Search($$"""{"sort":{{sort}}}""");
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            Assert.Equal(["1", "3", "2", "5", "6", "4"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+            Assert.Equal("[10,\"b\"]", r.Json["hits"]!["hits"]![0]!["sort"]!.ToJsonString());
+        }
+    }
+
+    [Theory]
+    // FieldSortBuilder's ObjectParser, given a field's value that is neither a string (an order) nor an object: from that
+    // token it reads the next one, which must start an object (ObjectParser.throwExpectedStartObject, at the next token).
+    // It was a parsing_exception "[sort] malformed for field [n]".
+    [InlineData("""{"sort":[{"n":1}]}""", "[1:16] [field_sort] Expected START_OBJECT but was: END_OBJECT")]
+    [InlineData("""{"sort":{"n":null,"tag":"asc"}}""", "[1:19] [field_sort] Expected START_OBJECT but was: FIELD_NAME")]
+    [InlineData("""{"sort":{"n":[1]}}""", "[1:15] [field_sort] Expected START_OBJECT but was: VALUE_NUMBER")]
+    [InlineData("""{"sort":[{"_score":true}]}""", "[1:24] [_score] Expected START_OBJECT but was: END_OBJECT")]
+    public async Task Sort_AFieldsValueThatIsNoOrderOrObject_IsObjectParsersExpectedStartObject(string body, string reason)
+    {
+        (await Search(body)).AssertError(400, "x_content_parse_exception", reason);
+    }
+
+    [Fact]
+    public async Task Sort_AnArrayElementThatIsNoStringOrObject_IsSortBuildersMalformedSortFormat()
+    {
+        // SortBuilder.fromXContent's IllegalArgumentException (it was a parsing_exception in nobody's words).
+        (await Search("""{"sort":["n",1]}"""))
+            .AssertError(400, "illegal_argument_exception", "malformed sort format, within the sort array, an object, or an actual string are allowed");
+    }
+
+    [Fact]
+    public async Task Sort_AMultiValuedField_SortsByItsLowestValueAscending_ItsHighestDescending_OrWhatItsModePicks()
+    {
+        // FieldSortBuilder.localSortMode: MultiValueMode MIN ascending, MAX descending, else the mode given; sum, avg and
+        // median only on numbers (a keyword's field data: "we only support AVG, MEDIAN and SUM on number based fields").
+        // The first value sorted, both ways.
+        Assert.Equal(200, (await Es.PutAsync("/multi", JsonNode.Parse("""
+            {"mappings":{"properties":{"m":{"type":"integer"},"d":{"type":"double"},"k":{"type":"keyword"}}}}
+            """))).Status);
+        var bulk = await Es.BulkAsync("""
+            {"index":{"_index":"multi","_id":"many"}}
+            {"m":[10,3,2,1],"d":[1.5,2.5],"k":["x","b"]}
+            {"index":{"_index":"multi","_id":"one"}}
+            {"m":5,"d":[2.25],"k":"c"}
+
+            """);
+        Assert.False(bulk.Json["errors"]!.GetValue<bool>());
+        async Task<string> Sorted(string sort)
+        {
+            var r = await Es.SendAsync(HttpMethod.Post, "/multi/_search", $$"""{"sort":[{{sort}}]}""");
+            Assert.True(r.Status == 200, r.Body?.ToJsonString());
+            return string.Join(" ", r.Json["hits"]!["hits"]!.AsArray().Select(h => $"{h!["_id"]}:{h["sort"]![0]!.ToJsonString()}"));
+        }
+
+        // m: 1, 2, 3 and 10 against 5: sum 16, avg 4, median 2.5, which a long field rounds as Math.round does (3).
+        Assert.Equal("many:1 one:5", await Sorted("""{"m":"asc"}"""));
+        Assert.Equal("many:10 one:5", await Sorted("""{"m":"desc"}"""));
+        Assert.Equal("one:5 many:16", await Sorted("""{"m":{"mode":"sum"}}"""));
+        Assert.Equal("one:5 many:4", await Sorted("""{"m":{"mode":"AVG","order":"desc"}}"""));
+        Assert.Equal("many:3 one:5", await Sorted("""{"m":{"mode":"median"}}"""));
+        Assert.Equal("one:5 many:1", await Sorted("""{"m":{"mode":"min","order":"desc"}}"""));
+        Assert.Equal("many:1.5 one:2.25", await Sorted("""{"d":"asc"}"""));
+        Assert.Equal("many:2.0 one:2.25", await Sorted("""{"d":{"mode":"avg"}}"""));
+        Assert.Equal("many:2.5 one:2.25", await Sorted("""{"d":"desc"}"""));
+        Assert.Equal("many:\"b\" one:\"c\"", await Sorted("""{"k":"asc"}"""));
+        Assert.Equal("many:\"x\" one:\"c\"", await Sorted("""{"k":"desc"}"""));
+        Assert.Equal("one:\"c\" many:\"x\"", await Sorted("""{"k":{"mode":"max"}}"""));
+
+        var r = await Es.SendAsync(HttpMethod.Post, "/multi/_search", """{"sort":[{"k":{"mode":"avg"}}]}""");
+        r.AssertError(400, "search_phase_execution_exception", "all shards failed");
+        Assert.Equal("we only support AVG, MEDIAN and SUM on number based fields", r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
+        Assert.Equal("query_shard_exception", r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Sort_ADoubleSortValue_IsWrittenAsJacksonWritesADouble()
+    {
+        // SearchHit's sort values go through XContentBuilder.value(Double): Jackson's Double.toString, so a whole value
+        // keeps its ".0" and a large one is in Java's notation. They were 2 and 1E+20.
+        Assert.Equal(200, (await Es.PutAsync("/doubles", JsonNode.Parse("""{"mappings":{"properties":{"d":{"type":"double"}}}}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/doubles/_doc/1?refresh=true", JsonNode.Parse("""{"d":2}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/doubles/_doc/2?refresh=true", JsonNode.Parse("""{"d":1e20}"""))).Status);
+        var r = await Es.SendAsync(HttpMethod.Post, "/doubles/_search", """{"sort":["d"]}""");
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        Assert.Equal(["[2.0]", "[1.0E20]"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["sort"]!.ToJsonString()));
+    }
+
+    [Fact]
+    public async Task Sort_ModeFirst_IsNoSortMode()
+    {
+        // SortMode.fromString takes min, max, sum, avg and median; "first" was taken.
+        var r = await Search("""{"sort":[{"n":{"mode":"first"}}]}""");
+        r.AssertError(400, "x_content_parse_exception", "[1:23] [field_sort] failed to parse field [mode]");
+        Assert.Equal("Unknown SortMode [first]", r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task SortAndTermsAggregation_WithTheOpenSearchFlavor_AreCheckedAgainstOpenSearchsParsers()
+    {
+        // OpenSearch 2.x's FieldSortBuilder ObjectParser declares nested_path and nested_filter but no format; its
+        // TermsAggregationBuilder the same fields as Elasticsearch's. Nothing was checked with this flavour.
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var os = new EsClient(server.Url);
+        Assert.Equal(201, (await os.PutAsync("/shop/_doc/1?refresh=true", JsonNode.Parse("""{"tag":"a","n":1}"""))).Status);
+        Task<EsResponse> OsSearch(string body) => os.SendAsync(HttpMethod.Post, "/shop/_search", body);
+
+        (await OsSearch("""{"sort":[{"n":{"order":"asc","format":"x"}}]}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:30] [field_sort] unknown field [format]");
+        (await OsSearch("""{"sort":[{"_score":{"mode":"max"}}]}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:21] [_score] unknown field [mode]");
+        (await OsSearch("""{"size":0,"aggs":{"t":{"terms":{"field":"tag","sise":1}}}}"""))
+            .AssertError(400, "x_content_parse_exception", "[1:47] [terms] unknown field [sise] did you mean [size]?");
+        var ok = await OsSearch("""{"sort":[{"n":{"order":"asc","nested_path":"p","numeric_type":"long"}}]}""");
+        Assert.True(ok.Status == 200, ok.Body?.ToJsonString());
+    }
+
+    [Fact]
     public async Task UrlSort_IsReadAsRestSearchActionReadsIt()
     {
         // RestSearchAction.parseSearchSource: each sort split at its last colon; a direction other than exactly asc or desc

@@ -40,16 +40,17 @@ internal static partial class DocumentFields
             new StoredField(VersionField, version),
             new StoredField(SeqNoField, seqNo),
         };
-        var sortable = new HashSet<string>(StringComparer.Ordinal);
+        var sortable = new SortValues();
         var pending = new Dictionary<string, FieldMapping>(StringComparer.Ordinal);
         AddFields(doc, mapping, id, source, string.Empty, sortable, pending);
+        sortable.AddMultiValued(doc);
         mapping.Commit(pending); // the dynamic update, once the whole document parsed
         return doc;
     }
 
     // node: the value at path (null for JSON null); container and key: the object or array that holds it, and its name
     // there (for a null's place, and for the place of a value in an array of a new field).
-    private static void AddFields(Document doc, IndexMapping mappings, string id, JsonNode? node, string path, HashSet<string> sortable, Dictionary<string, FieldMapping> pending,
+    private static void AddFields(Document doc, IndexMapping mappings, string id, JsonNode? node, string path, SortValues sortable, Dictionary<string, FieldMapping> pending,
         JsonNode? container = null, string key = "")
     {
         switch (node)
@@ -119,9 +120,8 @@ internal static partial class DocumentFields
         }
     }
 
-    private static void AddValue(Document doc, string id, string path, FieldMapping mapping, JsonValue value, HashSet<string> sortable)
+    private static void AddValue(Document doc, string id, string path, FieldMapping mapping, JsonValue value, SortValues sortable)
     {
-        var firstValue = sortable.Add(path); // doc values hold one value per field: the first one sorts
         switch (mapping.Kind)
         {
             case FieldKind.Text:
@@ -136,7 +136,7 @@ internal static partial class DocumentFields
                 }
 
                 doc.Add(new StringField(path, s, Field.Store.NO));
-                if (firstValue)
+                if (sortable.Add(path, s))
                 {
                     doc.Add(new SortedDocValuesField(path, new BytesRef(s)));
                 }
@@ -165,7 +165,7 @@ internal static partial class DocumentFields
                 }
 
                 doc.Add(new Int64Field(path, ms, Field.Store.NO));
-                if (firstValue)
+                if (sortable.Add(path, ms))
                 {
                     doc.Add(new NumericDocValuesField(path, ms));
                 }
@@ -183,7 +183,7 @@ internal static partial class DocumentFields
                 }
 
                 doc.Add(new Int64Field(path, l, Field.Store.NO));
-                if (firstValue)
+                if (sortable.Add(path, l))
                 {
                     doc.Add(new NumericDocValuesField(path, l));
                 }
@@ -199,7 +199,7 @@ internal static partial class DocumentFields
                 }
 
                 doc.Add(new DoubleField(path, d, Field.Store.NO));
-                if (firstValue)
+                if (sortable.Add(path, d))
                 {
                     doc.Add(new DoubleDocValuesField(path, d));
                 }

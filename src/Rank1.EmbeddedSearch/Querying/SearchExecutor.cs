@@ -461,33 +461,26 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
 
         // Missing values sort last in both directions, as Elasticsearch's default "missing": "_last" puts them; first
-        // with "_first"; or as the number "missing" names.
-        var field = new SortField(key.Field, kind switch
-        {
-            FieldKind.Keyword => SortFieldType.STRING,
-            FieldKind.Float or FieldKind.Double => SortFieldType.DOUBLE,
-            _ => SortFieldType.INT64,
-        }, key.Descending);
+        // with "_first"; or as the number "missing" names. A multi-valued document sorts by the value its mode picks
+        // (MultiValueSort): the lowest ascending, the highest descending, unless mode says otherwise.
         var low = key.Descending ^ key.MissingFirst; // the missing value sorts as the lowest value rather than the highest
+        var mode = key.PickMode;
         switch (kind)
         {
             case FieldKind.Keyword when key.MissingValue is not null:
                 throw EsException.IllegalArgument($"the embedded search backend sorts documents without the keyword field [{key.Field}] as [_first] or [_last], not a value");
+            case FieldKind.Keyword when mode is not ("min" or "max"):
+                // FieldSortBuilder.build: a mode other than min or max on a field whose field data is not numeric.
+                throw ShardSearchException.QueryShard(index, "we only support AVG, MEDIAN and SUM on number based fields");
             case FieldKind.Keyword:
-                field.SetMissingValue(low ? Lucene.Net.Search.SortField.STRING_FIRST : Lucene.Net.Search.SortField.STRING_LAST);
-                break;
+                return MultiValueSort.Keywords(key.Field, mode == "max", low, key.Descending);
             case FieldKind.Float or FieldKind.Double:
-                field.SetMissingValue(key.MissingValue ?? (low ? double.NegativeInfinity : double.PositiveInfinity));
-                break;
+                return MultiValueSort.Doubles(key.Field, mode, key.MissingValue ?? (low ? double.NegativeInfinity : double.PositiveInfinity), key.Descending);
             case FieldKind.Integer:
-                field.SetMissingValue(key.MissingValue is { } i ? (long)i : low ? int.MinValue : (long)int.MaxValue);
-                break;
+                return MultiValueSort.Longs(key.Field, mode, key.MissingValue is { } i ? (long)i : low ? int.MinValue : (long)int.MaxValue, key.Descending);
             default:
-                field.SetMissingValue(key.MissingValue is { } v ? (long)v : low ? long.MinValue : long.MaxValue);
-                break;
+                return MultiValueSort.Longs(key.Field, mode, key.MissingValue is { } v ? (long)v : low ? long.MinValue : long.MaxValue, key.Descending);
         }
-
-        return field;
     }
 
     private static IEnumerable<Hit> Order(List<Hit> hits, SearchRequest request)
@@ -605,7 +598,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 // Jackson writes a non-finite number as Java prints it, quoted: "Infinity", "-Infinity".
                 double d when double.IsInfinity(d) => JsonValue.Create(d > 0 ? "Infinity" : "-Infinity"),
                 float f => JsonValue.Create(f),
-                double d => (JsonNode)JsonValue.Create(d),
+                // Jackson's writeNumber(double) is Double.toString: a whole value keeps its ".0" (2.0, not 2), a large
+                // or small one is written in Java's notation (1.0E20).
+                double d => JsonNode.Parse(XContentInt.JavaDoubleToString(d)),
                 _ => JsonValue.Create(v.ToString()),
             }).ToArray());
         }

@@ -10,7 +10,13 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// <param name="MissingFirst">Whether documents without the field come first (<c>"missing": "_first"</c>); else last.</param>
 /// <param name="MissingValue">A <c>missing</c> number that documents without the field sort as, or null.</param>
 /// <param name="UnmappedType">The <c>unmapped_type</c>: the type to sort an index without the field by, or null.</param>
-internal sealed record SortKey(string Field, bool Descending, bool MissingFirst = false, double? MissingValue = null, string? UnmappedType = null);
+/// <param name="Mode">The <c>mode</c> (<c>min</c>, <c>max</c>, <c>sum</c>, <c>avg</c> or <c>median</c>, lower-cased) that picks a
+/// multi-valued document's value, or null: <c>min</c> ascending, <c>max</c> descending (FieldSortBuilder.localSortMode).</param>
+internal sealed record SortKey(string Field, bool Descending, bool MissingFirst = false, double? MissingValue = null, string? UnmappedType = null, string? Mode = null)
+{
+    /// <summary>The mode that picks a multi-valued document's value: the one given, else min ascending and max descending.</summary>
+    public string PickMode => Mode ?? (Descending ? "max" : "min");
+}
 
 /// <summary>A parsed search body plus URL parameters.</summary>
 internal sealed class SearchRequest
@@ -245,7 +251,9 @@ internal sealed class SearchRequest
                     CheckHighlightNames((JsonObject)value!, flavor);
                 }
 
-                if (key is "aggs" or "aggregations" && flavor == SearchFlavor.Elasticsearch)
+                // OpenSearch 2.x's TermsAggregationBuilder and metric parsers declare the same fields (its
+                // ValuesSourceAggregationBuilder.declareFields, and the same terms options), in the same ObjectParser words.
+                if (key is "aggs" or "aggregations")
                 {
                     Querying.Aggregations.CheckNames((JsonObject)value!);
                 }
@@ -610,7 +618,7 @@ internal sealed class SearchRequest
             var colon = sort.LastIndexOf(':');
             if (colon < 0)
             {
-                keys.Add(new SortKey(sort, sort == "_score"));
+                keys.Add(FieldOrScore(sort));
             }
             else if (sort[(colon + 1)..] is "asc" or "desc")
             {
@@ -621,31 +629,71 @@ internal sealed class SearchRequest
         return [.. keys];
     }
 
+    // SearchSourceBuilder.parseXContent and SortBuilder.fromXContent: a string (or another value, read as its text) is a
+    // field in its default order; an object holds one sort per field, in order (SortBuilder.parseCompoundSortField); an
+    // array holds strings and such objects, anything else in it SortBuilder's IllegalArgumentException.
     private static SortKey[] ParseSort(JsonNode? node, SearchFlavor flavor)
     {
-        if (node is null)
+        switch (node)
         {
-            return [];
+            case null:
+                return [];
+            case JsonValue v:
+                return [FieldOrScore(v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString())];
+            case JsonObject o:
+                return Compound(o, flavor);
         }
 
-        var items = node is JsonArray a ? a.ToArray() : [node];
-        return items.Select(item => item switch
+        var keys = new List<SortKey>();
+        foreach (var item in node.AsArray())
         {
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => new SortKey(v.GetValue<string>(), v.GetValue<string>() == "_score"),
-            JsonObject { Count: 1 } o => o.First() switch
+            keys.AddRange(item switch
             {
-                // SortBuilder.parseCompoundSortField: SortOrder.fromString of the text, its IllegalArgumentException bare.
-                (var field, JsonValue dir) when dir.GetValueKind() == JsonValueKind.String => new SortKey(field, Order(dir.GetValue<string>(), flavor)),
-                (var field, JsonObject spec) => FieldSort(field, spec, flavor),
-                var (field, _) => throw EsException.Parsing($"[sort] malformed for field [{field}]"),
-            },
-            _ => throw EsException.Parsing("[sort] must be a field name, an object or an array of them"),
-        }).ToArray();
+                JsonValue v when v.GetValueKind() == JsonValueKind.String => [FieldOrScore(v.GetValue<string>())],
+                JsonObject o => Compound(o, flavor),
+                _ => throw EsException.IllegalArgument("malformed sort format, within the sort array, an object, or an actual string are allowed"),
+            });
+        }
+
+        return [.. keys];
+    }
+
+    private static SortKey FieldOrScore(string field) => new(field, field == "_score");
+
+    private static string SortParser(string field) => field == "_score" ? "_score" : "field_sort";
+
+    // SortBuilder.parseCompoundSortField: each field of the object, in order; a string is SortOrder.fromString's order
+    // (its IllegalArgumentException bare), anything else FieldSortBuilder's ObjectParser, which takes the object it stands
+    // on or, from another token, the next one: "[field_sort] Expected START_OBJECT but was: END_OBJECT" at that token
+    // (_score's is ScoreSortBuilder's, "[_score] ...").
+    private static SortKey[] Compound(JsonObject sorts, SearchFlavor flavor)
+    {
+        var keys = new List<SortKey>();
+        var names = sorts.Select(p => p.Key).ToList();
+        for (var i = 0; i < names.Count; i++)
+        {
+            var (field, value) = (names[i], sorts[names[i]]);
+            keys.Add(value switch
+            {
+                JsonValue dir when dir.GetValueKind() == JsonValueKind.String => new SortKey(field, Order(dir.GetValue<string>(), flavor)),
+                JsonObject spec => FieldSort(field, spec, flavor),
+                JsonArray { Count: > 0 } a when a[0] is JsonObject spec => FieldSort(field, spec, flavor),
+                JsonArray a => throw EsException.XContentParse(
+                    $"[{SortParser(field)}] Expected START_OBJECT but was: {(a.Count == 0 ? "END_ARRAY" : RequestJson.TokenName(a[0]))}",
+                    a.Count == 0 ? JsonLocations.OfLast(a) : JsonLocations.OfElement(a, 0)),
+                _ => throw EsException.XContentParse(
+                    $"[{SortParser(field)}] Expected START_OBJECT but was: {(i + 1 < names.Count ? "FIELD_NAME" : "END_OBJECT")}",
+                    i + 1 < names.Count ? JsonLocations.OfName(sorts, names[i + 1]) : JsonLocations.OfLast(sorts)),
+            });
+        }
+
+        return [.. keys];
     }
 
     // FieldSortBuilder's order, missing (_last, the default, _first, or a value documents without the field sort as) and
-    // unmapped_type (an index without the field sorts as if it were of that type, every document missing it); its mode,
-    // nested, numeric_type and format are checked (CheckSortOptions) and not applied.
+    // unmapped_type (an index without the field sorts as if it were of that type, every document missing it) and mode
+    // (which of a multi-valued document's values sorts); its nested, numeric_type and format are checked
+    // (CheckSortOptions) and not applied.
     private static SortKey FieldSort(string field, JsonObject spec, SearchFlavor flavor)
     {
         CheckSortOptions(field, spec, flavor);
@@ -661,25 +709,29 @@ internal sealed class SearchRequest
         }
 
         var unmapped = spec["unmapped_type"] is JsonValue type ? type.ToString() : null;
-        return new SortKey(field, descending, missingText == "_first", missingValue, unmapped);
+        var mode = spec["mode"] is JsonValue m ? m.GetValue<string>().ToLowerInvariant() : null;
+        return new SortKey(field, descending, missingText == "_first", missingValue, unmapped, mode);
     }
 
     // The fields FieldSortBuilder's ObjectParser ("field_sort") declares, those of its declareString among them; _score's
-    // is ScoreSortBuilder's ("_score"), which declares order alone.
+    // is ScoreSortBuilder's ("_score"), which declares order alone. OpenSearch 2.x's FieldSortBuilder declares no format
+    // and still the deprecated nested_path (a string) and nested_filter (a query), taken and, like nested, not applied.
     private static readonly string[] FieldSortFields = ["missing", "unmapped_type", "order", "mode", "nested", "numeric_type", "format"];
-    private static readonly string[] FieldSortStrings = ["unmapped_type", "order", "mode", "numeric_type", "format"];
+    private static readonly string[] OpenSearchFieldSortFields = ["missing", "nested_path", "unmapped_type", "order", "mode", "nested_filter", "nested", "numeric_type"];
+    private static readonly string[] FieldSortStrings = ["unmapped_type", "order", "mode", "numeric_type", "format", "nested_path"];
     private static readonly string[] ScoreSortFields = ["order"];
 
     // A sort's options read in order as its ObjectParser reads them: a field it does not declare is ErrorOnUnknown's
-    // x_content_parse_exception "[1:30] [field_sort] unknown field [bogus]" at the name (Elasticsearch's; OpenSearch's
-    // parser declares other names, not listed here); a string field given another token assertSupports' "[field_sort]
+    // x_content_parse_exception "[1:30] [field_sort] unknown field [bogus]" at the name (Elasticsearch's names, or
+    // OpenSearch's with that flavour); a string field given another token assertSupports' "[field_sort]
     // order doesn't support values of type: VALUE_NUMBER", and an order or mode that SortOrder.fromString or
     // SortMode.fromString refuses "[field_sort] failed to parse field [order]" caused by its IllegalArgumentException,
     // both at the value. (An unknown field, a mode, were taken and ignored.)
     private static void CheckSortOptions(string field, JsonObject spec, SearchFlavor flavor)
     {
-        var parser = field == "_score" ? "_score" : "field_sort";
-        var undeclared = flavor == SearchFlavor.Elasticsearch ? QueryTranslator.UndeclaredField(parser, spec, field == "_score" ? ScoreSortFields : FieldSortFields) : null;
+        var parser = SortParser(field);
+        var declared = field == "_score" ? ScoreSortFields : flavor == SearchFlavor.OpenSearch ? OpenSearchFieldSortFields : FieldSortFields;
+        var undeclared = QueryTranslator.UndeclaredField(parser, spec, declared);
         foreach (var (key, value) in spec)
         {
             if (undeclared is ({ } unknown, var name) && name == key)
@@ -712,10 +764,10 @@ internal sealed class SearchRequest
         }
     }
 
-    // SortMode.fromString: min, max, sum, avg, median or first, in any case.
+    // SortMode.fromString: min, max, sum, avg or median, in any case (not "first", which it refuses).
     private static void SortMode(string mode)
     {
-        if (mode.ToLowerInvariant() is not ("min" or "max" or "sum" or "avg" or "median" or "first"))
+        if (mode.ToLowerInvariant() is not ("min" or "max" or "sum" or "avg" or "median"))
         {
             throw EsException.IllegalArgument($"Unknown SortMode [{mode}]");
         }
