@@ -7,7 +7,8 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// <summary>
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
-/// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c>, holds searches on the index
+/// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
+/// <c>hits.hits</c> an object, for <c>hitsobject</c>), holds searches on the index
 /// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
@@ -182,6 +183,14 @@ internal sealed class FrontBackend : IAsyncDisposable
         {
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync("<html>not json</html>");
+            return;
+        }
+
+        if (path.StartsWith("/hitsobject/", StringComparison.Ordinal))
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+            await context.Response.WriteAsync("""{"took":1,"timed_out":false,"hits":{"total":{"value":1,"relation":"eq"},"hits":{"_id":"d1"}}}""");
             return;
         }
 

@@ -422,6 +422,29 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     [Fact]
+    public async Task ABackendSearchAnswerOfTheWrongStructure_FailsTheJob_NamingWhatIsWrong()
+    {
+        // A 200 that is JSON but no search answer (a gateway or plugin answering in its own shape), its hits.hits an
+        // object: the worker read it as no hits and reported the job done with nothing judged (a hits array was an
+        // InvalidOperationException). It fails the job now, as the proxy answers such an answer (its 502), saying what is wrong.
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        await using var front = await FrontBackend.StartAsync(stack.Backend.Url);
+        var queue = NewQueue();
+        await using var worker = BrokerProcesses.StartWorker(front.Url, node.Url, queue, new() { ["Rank1__Worker__RetryLimit"] = "0" });
+        var run = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog(["onion tears"]), "--index", "hitsobject", "--fields", "text", "--broker", node.Url,
+            "--queue", queue, "--max-think-tokens", "4", "--wait", "--timeout", "120");
+        Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+            () => "the job never reached the error queue:\n" + worker.Log);
+        var fault = Assert.Single(faults);
+        Assert.Equal("Rank1.SearchBridge.Precompute.TransientPrecomputeException", fault.ExceptionType);
+        Assert.Equal("the backend's search answer is not a search answer: [hits.hits] is an object, not an array", fault.Reason);
+    }
+
+    [Fact]
     public async Task ABackendErrorThatQuotesTheQuery_NamesItsTypes_NeverTheQuery_InTheFaultAndTheWorkersLog()
     {
         // Elasticsearch's reason for a text query on a numeric field quotes it ("failed to create query: For input

@@ -181,68 +181,18 @@ internal static class SearchHttp
     }
 
     /// <summary>
-    /// Throws unless <paramref name="answer"/>, a backend's 200 to a search, has the structure the proxy reads, as
-    /// Elasticsearch and OpenSearch write it (<c>SearchHits.toXContent</c>, <c>SearchHit.toInnerXContent</c>): <c>hits</c>
-    /// an object, its <c>hits</c> an array of objects, and in each hit <c>_index</c> and <c>_id</c> strings,
-    /// <c>_source</c> and <c>fields</c> objects, where they are present. Any other is the backend's fault, a 502 naming
-    /// what is wrong, never the proxy's own 500 (a hits array) nor a 200 that drops what it could not read (a hits.hits
-    /// object answered as no hits, a hit that is no object left out).
+    /// Throws unless <paramref name="answer"/>, a backend's 200 to a search, has the structure the proxy reads
+    /// (<see cref="SearchHits.Malformation"/>): any other is the backend's fault, a 502 naming what is wrong, never the
+    /// proxy's own 500 (a hits array) nor a 200 that drops what it could not read (a hits.hits object answered as no hits,
+    /// a hit that is no object left out).
     /// </summary>
     public static void CheckSearchAnswer(JsonObject answer)
     {
-        if (answer["hits"] is not { } hits)
+        if (SearchHits.Malformation(answer) is { } problem)
         {
-            return;
-        }
-
-        if (hits is not JsonObject)
-        {
-            throw Malformed("hits", hits, "an object");
-        }
-
-        if (hits["hits"] is not { } list)
-        {
-            return;
-        }
-
-        if (list is not JsonArray array)
-        {
-            throw Malformed("hits.hits", list, "an array");
-        }
-
-        for (var i = 0; i < array.Count; i++)
-        {
-            if (array[i] is not JsonObject hit)
-            {
-                throw Malformed($"hits.hits[{i}]", array[i], "an object");
-            }
-
-            foreach (var (key, expected) in HitMembers)
-            {
-                if (hit[key] is { } member && member.GetValueKind() != expected)
-                {
-                    throw Malformed($"hits.hits[{i}].{key}", member, expected == JsonValueKind.String ? "a string" : "an object");
-                }
-            }
+            throw BadBackendAnswer($"is not a search answer: {problem}");
         }
     }
-
-    // What the proxy reads of a hit, where the hit has it: the store's key (_index, _id) and the passage (_source, fields).
-    private static readonly (string Key, JsonValueKind Kind)[] HitMembers =
-        [("_index", JsonValueKind.String), ("_id", JsonValueKind.String), ("_source", JsonValueKind.Object), ("fields", JsonValueKind.Object)];
-
-    private static EsException Malformed(string path, JsonNode? found, string expected) =>
-        BadBackendAnswer($"is not a search answer: [{path}] is {Kind(found)}, not {expected}");
-
-    private static string Kind(JsonNode? node) => node?.GetValueKind() switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        _ => "null",
-    };
 
     private static EsException BadBackendAnswer(string what) => new(502, "rank1_backend_response_exception", $"the backend's search answer {what}");
 

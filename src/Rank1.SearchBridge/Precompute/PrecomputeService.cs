@@ -97,6 +97,13 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         }
 
         var json = LoneSurrogates.ParseAnswer(ContentCoding.Decoded(response)) as JsonObject ?? throw new TransientPrecomputeException("the backend's search answer is not a JSON object");
+        if (SearchHits.Malformation(json) is { } problem)
+        {
+            // As the proxy answers it (its 502): a hits array was an InvalidOperationException, a hits.hits object a job
+            // done with nothing judged.
+            throw new TransientPrecomputeException($"the backend's search answer is not a search answer: {problem}");
+        }
+
         var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
         var window = hits.Select(h =>
         {

@@ -214,6 +214,13 @@ public static class WorkerApplication
             r.Exponential(int.MaxValue, worker.OverloadRetryMinInterval, worker.OverloadRetryMaxInterval, worker.OverloadRetryMinInterval);
             r.Handle<Rank1OverloadedException>();
         });
+        if (worker.RetryLimit == 0)
+        {
+            // No retries: a transient failure goes to the error queue at once. MassTransit's exponential policy with a
+            // limit of 0 has no interval to wait and faulted the message with its own IndexOutOfRangeException instead.
+            return;
+        }
+
         e.UseMessageRetry(r =>
         {
             r.Exponential(worker.RetryLimit, worker.RetryMinInterval, worker.RetryMaxInterval, worker.RetryMinInterval);
