@@ -43,6 +43,23 @@ public sealed class PrecomputeCommandTests
         Assert.Equal([("asked most", long.MaxValue), ("asked less", 5L)], queries.Select(q => (q.Query, q.Count)).ToArray());
     }
 
+    /// <summary>
+    /// A line of control characters only (a NUL byte: <c>printf '\x00\n'</c>) holds no query, as a line of spaces
+    /// does: it is skipped like any blank line. It was sent to the workers as a query of its own, while a JSON line's
+    /// query of the same characters is refused as blank.
+    /// </summary>
+    [Fact]
+    public async Task QueryLog_ALineOfControlCharactersOnly_IsBlank_Skipped()
+    {
+        var queries = await QueryFile.ReadAsync(File("onion tears", "\0", "\u0001\u0007 \u001b", "eye drops"), defaultInstructions: null, CancellationToken.None);
+        Assert.Equal(["onion tears", "eye drops"], queries.Select(q => q.Query).ToArray());
+
+        var nothing = File("\0", "  ");
+        var result = await CliRunner.RunAsync("precompute", "--queries", nothing, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal($"rank1-bridge precompute: {nothing}: no queries (one query per line, or JSON Lines {{\"query\":..}})", result.Error.Trim());
+    }
+
     [Fact]
     public async Task TrecTopicsFile_TakesTheTextAfterTheId()
     {
@@ -60,6 +77,9 @@ public sealed class PrecomputeCommandTests
     [InlineData("{\"query\":\"x\",\"qurey\":\"y\"}", ":1: unknown field \"qurey\"")]
     [InlineData("q1\t", ":1: no query after the tab")]
     [InlineData("q1\t  ", ":1: no query after the tab")]
+    [InlineData("{\"query\":\"\\u0000\"}", ":1: \"query\" must not be blank")]
+    [InlineData("{\"query\":\" \\u0007\\t\"}", ":1: \"query\" must not be blank")]
+    [InlineData("q1\t\u0000", ":1: no query after the tab")]
     public async Task BadQueryLogLine_IsAOneLineErrorNamingFileAndLine_Exit4(string line, string expected)
     {
         var path = File(line);

@@ -44,7 +44,7 @@ internal static class QueryFile
         {
             lineNumber++;
             var trimmed = line.Trim();
-            if (trimmed.Length == 0)
+            if (IsBlank(trimmed))
             {
                 continue;
             }
@@ -85,7 +85,7 @@ internal static class QueryFile
     {
         var tab = line.IndexOf('\t', StringComparison.Ordinal);
         var query = (tab < 0 ? line : line[(tab + 1)..]).Trim();
-        return query.Length > 0 ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
+        return !IsBlank(query) ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
     }
 
     /// <summary>
@@ -115,7 +115,7 @@ internal static class QueryFile
             }
 
             var query = Given(obj, "query") is { ValueKind: JsonValueKind.String } qv ? JsonLineText.Of(qv, where, "query") : Fail("\"query\" must be a string");
-            if (string.IsNullOrWhiteSpace(query))
+            if (IsBlank(query))
             {
                 Fail("\"query\" must not be blank");
             }
@@ -139,6 +139,13 @@ internal static class QueryFile
             throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
         }
     }
+
+    /// <summary>
+    /// True when <paramref name="text"/> holds nothing a user reads: white space and control characters only (a line of
+    /// a NUL byte, <c>printf '\x00\n'</c>). String.Trim and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white
+    /// space, so such a line was sent to the workers as a query while a line of spaces was skipped.
+    /// </summary>
+    private static bool IsBlank(string text) => text.All(c => char.IsWhiteSpace(c) || char.IsControl(c));
 
     /// <summary><paramref name="obj"/>'s <paramref name="name"/>, or null where it is absent or JSON null.</summary>
     private static JsonElement? Given(JsonElement obj, string name) =>
