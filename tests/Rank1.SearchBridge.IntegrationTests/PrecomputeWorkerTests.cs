@@ -626,6 +626,56 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     /// <summary>
+    /// Both of the worker's queues held exclusively by another connection (RESOURCE_LOCKED, which MassTransit tries
+    /// again), then freed one after the other. The worker kept one cause for both endpoints: it logged a warning at each
+    /// retry of either (their causes name their queues), and "The broker is reached again" as soon as the job queue's
+    /// endpoint was ready, while the hot-query queue's still failed. Now each cause is said once, and the broker is
+    /// reached again once both are ready.
+    /// </summary>
+    [Fact]
+    public async Task OneQueueReadyWhileTheOtherStillFails_ReachedAgainIsLoggedOnceBothAreReady_EachCauseOnce()
+    {
+        var node = Node;
+        await using var stack = await ProxyStack.StartAsync();
+        var queue = NewQueue();
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(node.Url) };
+        var holdsJobs = await factory.CreateConnectionAsync();
+        var holdsHot = await factory.CreateConnectionAsync();
+        try
+        {
+            foreach (var (holder, name) in new[] { (holdsJobs, queue), (holdsHot, queue + "-hot") })
+            {
+                await using var channel = await holder.CreateChannelAsync();
+                await channel.QueueDeclareAsync(name, durable: false, exclusive: true, autoDelete: false);
+            }
+
+            await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+            string[] Warned(string name) => worker.Output.Where(l => l.Contains("Cannot use the broker at ", StringComparison.Ordinal) && l.Contains($"locked queue '{name}'", StringComparison.Ordinal)).ToArray();
+            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Warned(queue).Length > 0 && Warned(queue + "-hot").Length > 0), TimeSpan.FromMinutes(2),
+                () => "the worker did not say why it cannot use either queue:\n" + worker.Log);
+
+            // The job queue freed (an exclusive queue goes with its connection): the worker declares it and consumes it.
+            await holdsJobs.DisposeAsync();
+            await WaitForConsumerAsync(node.Url, queue, worker);
+
+            await holdsHot.DisposeAsync();
+            await WaitForConsumerAsync(node.Url, queue + "-hot", worker);
+            string[] Reached() => worker.Output.Where(l => l.Contains("The broker is reached again: ", StringComparison.Ordinal)).ToArray();
+            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Reached().Any(l => l.Contains(queue + "-hot", StringComparison.Ordinal))), TimeSpan.FromMinutes(1),
+                () => "the worker never said the broker is reached again for the hot-query queue:\n" + worker.Log);
+
+            Assert.True(Reached().Length == 1, worker.Log);
+            Assert.True(Warned(queue).Length == 1 && Warned(queue + "-hot").Length == 1, worker.Log);
+            Assert.False(worker.HasExited, worker.Log);
+        }
+        finally
+        {
+            await holdsJobs.DisposeAsync();
+            await holdsHot.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// A window hit whose passage text is only white space has no passage text: the proxy neither judges it nor looks it
     /// up (SearchHits.HasText). The worker kept any text longer than nothing, so it judged and stored such a hit: model
     /// time and a stored judgement that no search ever reads.

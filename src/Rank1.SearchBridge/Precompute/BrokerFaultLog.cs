@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.Precompute;
 /// <summary>
 /// Logs why the worker cannot reach the broker, once for each new cause (MassTransit logs every attempt of every
 /// endpoint, with the cause deep in an exception chain or, when TLS and the port disagree, not at all in plain words),
-/// and once when the broker is reached again. A failure MassTransit does not try again (a login the broker refused:
+/// and once when the broker is reached again: when every endpoint that failed is ready. A failure MassTransit does not try again (a login the broker refused:
 /// its <see cref="ConnectionException.IsTransient"/> is false) stops the worker, which then exits non-zero naming the
 /// cause (<see cref="BrokerGaveUp"/>): it stayed up, unhealthy, never retrying, even once the broker took its login. So
 /// does a declaration RabbitMQ refuses as inequivalent to what is there (PRECONDITION_FAILED), which no retry gets past.
@@ -18,8 +18,12 @@ namespace Rank1.SearchBridge.Precompute;
 /// </summary>
 internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, BrokerGaveUp gaveUp, ILogger<BrokerFaultLog> logger) : IReceiveEndpointObserver
 {
+    // The cause each failing endpoint last failed with, by its input address: the worker has two (the job queue and the
+    // hot-query queue), and one can fail while the other is ready (a queue that another connection holds exclusively).
+    // With one cause for both, the endpoint that came up logged "reached again" while the other still failed, and two
+    // endpoints failing for two causes logged a warning at each retry of either.
     private readonly Lock _gate = new();
-    private string? _cause;
+    private readonly Dictionary<Uri, string> _causes = [];
 
     public Task Faulted(ReceiveEndpointFaulted faulted)
     {
@@ -54,12 +58,13 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
         lock (_gate)
         {
-            if (cause == _cause)
+            // A cause already said for this endpoint or another (a broker down fails both alike) is not said again.
+            var said = _causes.ContainsValue(cause);
+            _causes[faulted.InputAddress] = cause;
+            if (said)
             {
                 return Task.CompletedTask;
             }
-
-            _cause = cause;
         }
 
         LogFailed(logger, endpoint, cause);
@@ -70,12 +75,11 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
     {
         lock (_gate)
         {
-            if (_cause is null)
+            // Reached again once no endpoint fails any more, not while the other one still does.
+            if (!_causes.Remove(ready.InputAddress) || _causes.Count > 0)
             {
                 return Task.CompletedTask;
             }
-
-            _cause = null;
         }
 
         LogReconnected(logger, ready.InputAddress);
