@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -136,6 +137,11 @@ public static class Rank1Services
             // A bus that only publishes (the proxy's) has no endpoint of its own whose health falls with the connection:
             // MassTransit says Healthy/Ready all through an outage. The host's connection supervisor knows.
             (status, description) = ("unhealthy", "Not connected: the connection to the broker is down; MassTransit reconnects by itself, and hot queries are not published until it does");
+        }
+        else if (health?.Status == BusHealthStatus.Healthy && services.GetService<IPrecomputePublisher>() is BrokerPrecomputePublisher { Refused: { } refused })
+        {
+            // Connected, and every publish refused: MassTransit's health does not see a publish's declaration.
+            (status, description) = ("unhealthy", "Refused: " + refused);
         }
 
         return new JsonObject

@@ -626,6 +626,60 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     /// <summary>
+    /// The hot-query queue declared by an operator as a classic queue: RabbitMQ refuses the proxy's quorum declaration
+    /// at each publish, which MassTransit tries again until the publish timeout. Each hot query was a publish pending
+    /// for Rank1:Broker:PublishTimeout and then a warning (event 2201) with a stack trace, and the health said the
+    /// broker was healthy. Now the publish fails at the first refusal, the
+    /// refusal is logged once in RabbitMQ's words (event 2203) and is the broker's health until a publish goes through.
+    /// </summary>
+    [Fact]
+    public async Task TheHotQueryQueueDeclaredAsAClassicQueue_TheProxySaysRabbitMqsRefusalOnce_AtOnce_AndInItsHealth()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        await OnChannelAsync(node.Url, c => c.QueueDeclareAsync(queue + "-hot", durable: true, exclusive: false, autoDelete: false));
+        using var logs = new RecordingLogs();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:Broker:PublishTimeout"] = "00:05:00", // a refusal waited for all of it
+            ["Rank1:HotQueries:Threshold"] = "2",
+            ["Rank1:Store:Enabled"] = "false",
+        }, loggerFactory: logs.Factory);
+        async Task<double> Requests(string outcome) => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", outcome));
+        async Task SearchedUntilSent(string query, string outcome, double count)
+        {
+            for (var i = 0; i < 10 && await Requests(outcome) < count; i++)
+            {
+                Assert.Equal(200, (await stack.SearchAsync(MultiMatch(query))).Status);
+            }
+
+            await BrokerProcesses.WaitUntilAsync(async () => await Requests(outcome) >= count, TimeSpan.FromSeconds(60), () => $"the proxy's publish of '{query}' did not end {outcome}");
+        }
+
+        await SearchedUntilSent("onion gas irritates", "failed", 1);
+        await SearchedUntilSent("onion soup beef", "failed", 2);
+
+        var refusal = $"PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}-hot' in vhost '/': received the value 'quorum' of type 'longstr' but current is none: " +
+            $"the workers and the proxy declare {queue}-hot as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so";
+        var warnings = logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).ToArray();
+        Assert.True(warnings.Count(e => e.EventId is 2201 or 2203 && e.Category.StartsWith("Rank1", StringComparison.Ordinal)) == 1, string.Join("\n", warnings.Select(w => $"{w.Category}[{w.EventId}] {w.Level} {w.Message} {w.Exception?.GetType()}")));
+        var said = warnings.Single(e => e.EventId is 2201 or 2203 && e.Category.StartsWith("Rank1", StringComparison.Ordinal));
+        Assert.Equal((2203, $"The broker at amqp://127.0.0.1:{node.Port}/ refuses the proxy's declaration of the workers' queue, so no precompute job reaches the workers until it is declared as they declare it: {refusal}"),
+            (said.EventId, said.Message));
+        var broker = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
+        Assert.Equal(("unhealthy", "Refused: " + refusal), (broker["status"]!.GetValue<string>(), broker["description"]!.GetValue<string>()));
+
+        // The queue deleted: the next hot query is published, and the health is the bus's again.
+        await OnChannelAsync(node.Url, c => c.QueueDeleteAsync(queue + "-hot", ifUnused: false, ifEmpty: false));
+        await SearchedUntilSent("eye drops irritation", "published", 1);
+        Assert.Single(logs.Entries, e => e.EventId == 2204);
+        Assert.Equal("healthy", JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!["status"]!.GetValue<string>());
+        Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue + "-hot"));
+    }
+
+    /// <summary>
     /// Both of the worker's queues held exclusively by another connection (RESOURCE_LOCKED, which MassTransit tries
     /// again), then freed one after the other. The worker kept one cause for both endpoints: it logged a warning at each
     /// retry of either (their causes name their queues), and "The broker is reached again" as soon as the job queue's

@@ -78,7 +78,8 @@ internal sealed class ProxyStack : IAsyncDisposable
     ];
 
     public static async Task<ProxyStack> StartAsync(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null,
-        SearchFlavor flavor = SearchFlavor.Elasticsearch, string? dataPath = null, int backendPort = 0, Func<Uri, Task<Uri>>? inFront = null)
+        SearchFlavor flavor = SearchFlavor.Elasticsearch, string? dataPath = null, int backendPort = 0, Func<Uri, Task<Uri>>? inFront = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = backendPort, Flavor = flavor, DataPath = dataPath });
         using (var seed = new HttpClient { BaseAddress = backend.Url })
@@ -117,7 +118,7 @@ internal sealed class ProxyStack : IAsyncDisposable
             config[k] = v;
         }
 
-        var proxy = await ProxyServer.StartAsync(config, configureServices: services);
+        var proxy = await ProxyServer.StartAsync(config, configureServices: services, loggerFactory: loggerFactory);
         return new ProxyStack(backend, proxy, new HttpClient { BaseAddress = proxy.Url });
     }
 

@@ -41,34 +41,3 @@ internal sealed class BrokerRefusal(CancellationTokenSource connect) : IReceiveE
 
     public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
 }
-
-/// <summary>
-/// Watches the publishes for RabbitMQ refusing the declaration of the workers' queue or its exchange as inequivalent to
-/// what is there (<c>PRECONDITION_FAILED - inequivalent arg 'x-queue-type'</c>: a classic queue of that name).
-/// MassTransit tries such a publish again for ever, so the tool hung without a word; this cancels the publishing
-/// instead, keeping the refusal for the error.
-/// </summary>
-internal sealed class DeclarationRefusal(CancellationTokenSource publishing) : IPublishObserver
-{
-    private Exception? _refused;
-
-    /// <summary>The refusal seen, once there is one.</summary>
-    public Exception? Refused => Volatile.Read(ref _refused);
-
-    public Task PublishFault<T>(PublishContext<T> context, Exception exception)
-        where T : class
-    {
-        if (BrokerFailure.IsPreconditionFailed(exception) && Interlocked.CompareExchange(ref _refused, exception, null) is null)
-        {
-            publishing.Cancel();
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public Task PrePublish<T>(PublishContext<T> context)
-        where T : class => Task.CompletedTask;
-
-    public Task PostPublish<T>(PublishContext<T> context)
-        where T : class => Task.CompletedTask;
-}

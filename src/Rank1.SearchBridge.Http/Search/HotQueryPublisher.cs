@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -119,6 +120,12 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         {
             await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
             metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
+        }
+        catch (PublishRefusedException)
+        {
+            // RabbitMQ's refusal, said once by the publisher (event 2203) and in the health: not a warning per query.
+            metrics.PrecomputeRequest("failed");
+            hotQueries.PublishFailed(fingerprint);
         }
         catch (Exception ex)
         {
