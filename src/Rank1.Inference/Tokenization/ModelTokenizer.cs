@@ -321,6 +321,9 @@ internal sealed class ModelTokenizer
         return chars;
     }
 
+    /// <summary>Pre-tokens merged afresh since the tokenizer was loaded (not kept from before, <see cref="ByteLevelBpe"/>): the tests count them.</summary>
+    internal long PiecesMerged => _bpe.Merged;
+
     /// <summary>Decodes ids back to text; added tokens appear as their text unless <paramref name="skipSpecialTokens"/>.</summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
     {
