@@ -42,7 +42,7 @@ public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixtur
     /// <summary>
     /// The workers' queue declared by an operator as a classic queue: RabbitMQ refuses the tool's quorum declaration
     /// (PRECONDITION_FAILED) at every publish, which MassTransit tries again for ever. The tool hung without a word
-    /// (until Ctrl+C: "cancelled", exit 0); it now says the broker's refusal in one line and exits 1, nothing published.
+    /// (until Ctrl+C: "cancelled", exit 130); it now says the broker's refusal in one line and exits 1, saying how many jobs were published (none).
     /// </summary>
     [Fact]
     public async Task TheWorkersQueueDeclaredAsAClassicQueue_OneLineWithRabbitMqsRefusal_Exit1_InsteadOfRetryingForEver()
@@ -59,9 +59,10 @@ public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixtur
 
         Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.Error}");
         var line = Assert.Single(result.Error.Trim().Split('\n'));
+        var batch = System.Text.RegularExpressions.Regex.Match(line, @"\(batch ([0-9a-f-]+)\) were published$").Groups[1].Value;
         Assert.Equal($"rank1-bridge precompute: the broker at amqp://guest:***@127.0.0.1:{Node.Port}/ refuses the workers' queue: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' " +
             $"for queue '{queue}' in vhost '/': received the value 'quorum' of type 'longstr' but current is none: the workers and this tool declare {queue} as a durable quorum queue " +
-            "behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so. No job was published", line);
+            $"behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so. 0 of 2 jobs (batch {batch}) were published", line);
         await using (var connection = await factory.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {

@@ -421,6 +421,19 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal(1, PrometheusText.Sum(counted, "rank1_precompute_jobs_total", ("queue", "hot")));
     }
 
+    // Publishes one query of the index with --wait, which must say the job failed (exit 1), then waits for the job's move
+    // to the error queue (the fault answers --wait before the message is moved): the one fault there.
+    private static async Task<ErrorQueue.Entry> FailedJobAsync(string brokerUrl, string queue, WorkerProcess worker, string query, string index, string fields)
+    {
+        var run = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog([query]), "--index", index, "--fields", fields, "--broker", brokerUrl, "--queue", queue,
+            "--max-think-tokens", "4", "--wait", "--timeout", "120");
+        Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
+        IReadOnlyList<ErrorQueue.Entry> faults = [];
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(brokerUrl, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+            () => "the job never reached the error queue:\n" + worker.Log);
+        return Assert.Single(faults);
+    }
+
     [Fact]
     public async Task ABackendSearchAnswerOfTheWrongStructure_FailsTheJob_NamingWhatIsWrong()
     {
@@ -432,14 +445,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await using var front = await FrontBackend.StartAsync(stack.Backend.Url);
         var queue = NewQueue();
         await using var worker = BrokerProcesses.StartWorker(front.Url, node.Url, queue, new() { ["Rank1__Worker__RetryLimit"] = "0" });
-        var run = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog(["onion tears"]), "--index", "hitsobject", "--fields", "text", "--broker", node.Url,
-            "--queue", queue, "--max-think-tokens", "4", "--wait", "--timeout", "120");
-        Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
-
-        IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
-            () => "the job never reached the error queue:\n" + worker.Log);
-        var fault = Assert.Single(faults);
+        var fault = await FailedJobAsync(node.Url, queue, worker, "onion tears", "hitsobject", "text");
         Assert.Equal("Rank1.SearchBridge.Precompute.TransientPrecomputeException", fault.ExceptionType);
         Assert.Equal("the backend's search answer is not a search answer: [hits.hits] is an object, not an array", fault.Reason);
     }
@@ -462,15 +468,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         var queue = NewQueue();
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue); // the appsettings' Information
-        var run = await BrokerProcesses.PrecomputeAsync("--queries", BrokerProcesses.QueryLog([query]), "--index", "prices", "--fields", "price", "--broker", node.Url, "--queue", queue,
-            "--max-think-tokens", "4", "--wait", "--timeout", "120");
-        Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
-
-        // The fault answers --wait before the message is moved: wait for the move.
-        IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
-            () => "the job never reached the error queue:\n" + worker.Log);
-        var fault = Assert.Single(faults);
+        var fault = await FailedJobAsync(node.Url, queue, worker, query, "prices", "price");
         Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", fault.ExceptionType);
         Assert.DoesNotContain("jane doe", fault.Reason, StringComparison.OrdinalIgnoreCase);
         // What the operator acts on stays: the index, the status and Elasticsearch's error types.
@@ -618,8 +616,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromMinutes(2), () => "the worker did not stop:\n" + worker.Log);
             Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
             Assert.Single(worker.Output, l => l == $"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}' in vhost '/': " +
-                $"received the value 'quorum' of type 'longstr' but current is none: the worker declares its endpoint {queue} as MassTransit does (a durable quorum queue behind a durable " +
-                "fanout exchange of that name), and RabbitMQ keeps what was declared first: delete what it names (its messages moved out first) or declare it as the worker does, then start the worker again");
+                $"received the value 'quorum' of type 'longstr' but current is none: the worker declares its endpoint {queue} as a durable quorum queue behind a durable " +
+                "fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so, then start the worker again");
         }
 
         Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue));

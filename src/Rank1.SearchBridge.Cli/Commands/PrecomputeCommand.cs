@@ -123,6 +123,8 @@ internal sealed class PrecomputeCommand : CliCommand
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var declaration = new DeclarationRefusal(publishing);
         using var observing = bus.ConnectPublishObserver(declaration);
+        var published = 0;
+        string Published() => string.Create(CultureInfo.InvariantCulture, $"{Volatile.Read(ref published)} of {queries.Count} jobs (batch {batch}) were published");
         try
         {
             await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = publishing.Token },
@@ -134,6 +136,7 @@ internal sealed class PrecomputeCommand : CliCommand
                         c.ResponseAddress = replyTo;
                         c.FaultAddress = replyTo;
                     }, ct).ConfigureAwait(false);
+                    Interlocked.Increment(ref published);
                 }).ConfigureAwait(false);
             await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"Published {queries.Count} precompute jobs (batch {batch}) for index {index} to queue {broker.Queue} at {BrokerAddress.Redact(broker.Url!)}.")).ConfigureAwait(false);
@@ -147,8 +150,14 @@ internal sealed class PrecomputeCommand : CliCommand
         catch (OperationCanceledException) when (declaration.Refused is { } refused && !cancellationToken.IsCancellationRequested)
         {
             throw new CliException($"the broker at {BrokerAddress.Redact(broker.Url!)} refuses the workers' queue: {ConsoleText.Visible(BrokerFailure.Cause(refused, null))}: " +
-                $"the workers and this tool declare {broker.Queue} as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; " +
-                "delete what it names (its messages moved out first) or declare it so. No job was published", ExitCodes.Failure);
+                $"{BrokerFailure.DeclaredBefore("the workers and this tool declare", broker.Queue!)}. {Published()}", ExitCodes.Failure);
+        }
+        catch (Exception) when (Volatile.Read(ref published) < queries.Count)
+        {
+            // Stopped while publishing (Ctrl+C, the broker lost): what was published stays queued for the workers, and
+            // the batch id finds it (the reasoning store's batch); the error itself follows.
+            await context.Error.WriteLineAsync($"rank1-bridge precompute: {Published()}; those stay queued for the workers").ConfigureAwait(false);
+            throw;
         }
         finally
         {

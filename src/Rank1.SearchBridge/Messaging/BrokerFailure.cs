@@ -59,6 +59,16 @@ public static partial class BrokerFailure
     public static bool IsLoginRefused(Exception failure) => Chain(failure).Any(e => e is AuthenticationFailureException);
 
     /// <summary>
+    /// What an operator reads after RabbitMQ's refusal of a queue declared before with other arguments (an operator's
+    /// classic queue where the product declares a quorum one, <see cref="IsPreconditionFailed"/>), the same wherever it is
+    /// met (the worker, the proxy, the precompute tool): <paramref name="declarers"/> (<c>the workers and the proxy
+    /// declare</c>) and the queue, then what the topology is (Rank1Broker) and what to do.
+    /// </summary>
+    public static string DeclaredBefore(string declarers, string queue) =>
+        $"{declarers} {queue} as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; " +
+        "delete what it names (its messages moved out first) or declare it so";
+
+    /// <summary>
     /// True when RabbitMQ refused a declaration as inequivalent to what is there (<c>PRECONDITION_FAILED - inequivalent
     /// arg ...</c>, rabbit_misc:assert_args_equivalence): no retry can succeed. Not any other 406 that closes a channel,
     /// such as a consumer's <c>delivery acknowledgement on channel N timed out</c> or an <c>unknown delivery tag</c>.

@@ -37,8 +37,7 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             catch (Exception) when (declaration.Refused is { } refusal && !cancellationToken.IsCancellationRequested)
             {
                 var queue = hot ? options.Value.HotQueue : options.Value.Queue;
-                var refused = $"{BrokerFailure.Cause(refusal, null)}: the workers and the proxy declare {queue} as a durable quorum queue behind a durable fanout exchange of that name, " +
-                    "and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so";
+                var refused = $"{BrokerFailure.Cause(refusal, null)}: {BrokerFailure.DeclaredBefore("the workers and the proxy declare", queue)}";
                 if (Interlocked.Exchange(ref _refused, refused) != refused)
                 {
                     LogRefused(logger, BrokerAddress.Parsed(options.Value.Url)?.Endpoint ?? string.Empty, refused);

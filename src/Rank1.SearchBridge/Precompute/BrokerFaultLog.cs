@@ -39,9 +39,14 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
         // MassTransit's own verdict ("ReceiveTransport Cannot Retry") for a login the broker refused: its
         // RabbitMqConnectionException is not transient, and the connection is never tried again. Not any exception that
         // is not transient: "The connection is stopping and cannot be used", at a shutdown while it reconnects, is one too.
-        if (BrokerFailure.IsLoginRefused(faulted.Exception) && gaveUp.Stop(cause))
+        if (BrokerFailure.IsLoginRefused(faulted.Exception))
         {
-            LogGaveUp(logger, endpoint, cause);
+            if (gaveUp.Stop(cause))
+            {
+                LogGaveUp(logger, endpoint, cause);
+            }
+
+            return Task.CompletedTask; // the worker stops: not the warning's "unhealthy until it connects"
         }
 
         // A queue or exchange of the endpoint declared before with other arguments (an operator's classic queue where the
@@ -49,11 +54,13 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
         // unhealthy, retrying for ever with a stack trace each time, its jobs never taken.
         if (BrokerFailure.IsPreconditionFailed(faulted.Exception))
         {
-            var refused = $"{cause}: the worker declares its endpoint {faulted.InputAddress.Segments[^1]} as MassTransit does (a durable quorum queue behind a durable fanout exchange of that name), and RabbitMQ keeps what was declared first: delete what it names (its messages moved out first) or declare it as the worker does, then start the worker again";
+            var refused = $"{cause}: {BrokerFailure.DeclaredBefore("the worker declares its endpoint", faulted.InputAddress.Segments[^1])}, then start the worker again";
             if (gaveUp.Stop(refused))
             {
                 LogDeclarationRefused(logger, endpoint, refused);
             }
+
+            return Task.CompletedTask;
         }
 
         lock (_gate)
@@ -105,7 +112,8 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
 /// <summary>
 /// The broker failure that stopped the worker, one no retry can get past (a login MassTransit will not try again, seen
-/// by <see cref="BrokerFaultLog"/>; an <c>_error</c> or <c>_skipped</c> exchange RabbitMQ will not declare, seen by
+/// by <see cref="BrokerFaultLog"/>; a queue of its endpoints that RabbitMQ will not declare as the worker does, an operator's
+/// classic queue, seen there too; an <c>_error</c> or <c>_skipped</c> exchange RabbitMQ will not declare, seen by
 /// <see cref="MoveRefusal"/>): the host then ends with exit code 1 and
 /// this cause on one line (<see cref="HostExit"/>), so that its supervisor (Kubernetes, a compose restart policy) starts
 /// it again, as it would a worker that could not start.
