@@ -526,6 +526,12 @@ public sealed class DslStrictnessTests : IAsyncLifetime
 
         var sorted = await Es.GetAsync("/shop/_search?sort=n:asc,tag:desc&size=2");
         Assert.Equal(["4", "6"], sorted.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+
+        // With a body sort, the URL's keys come after the body's (SearchSourceBuilder.sort adds to its list); they
+        // replaced it, and the search was sorted by tag alone.
+        var both = await Es.PostAsync("/shop/_search?sort=tag:desc&size=2", """{"sort":[{"n":"asc"}]}""");
+        Assert.Equal(["4", "6"], both.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal(2, both.Json["hits"]!["hits"]![0]!["sort"]!.AsArray().Count);
     }
 
     [Fact]

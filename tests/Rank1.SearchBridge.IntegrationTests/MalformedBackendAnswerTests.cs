@@ -64,16 +64,23 @@ public sealed class MalformedBackendAnswerTests
     [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":[{\"text\":\"onion\"}]}]}", "[hits.hits[0]._source] is an array, not an object")]
     [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"_source\":\"onion\"}]}", "[hits.hits[0]._source] is a string, not an object")]
     [InlineData("{\"total\":{\"value\":1,\"relation\":\"eq\"},\"max_score\":1.0,\"hits\":[{\"_index\":\"docs\",\"_id\":\"1\",\"_score\":1.0,\"fields\":[\"onion\"]}]}", "[hits.hits[0].fields] is an array, not an object")]
-    public async Task Search_AnswerThatIsNoSearchAnswer_Is502NamingTheBackend(string hits, string what)
+    public Task Search_AnswerThatIsNoSearchAnswer_Is502NamingTheBackend(string hits, string what) =>
+        AssertSearchIs502Async(Answer(hits), "the backend's search answer is not a search answer: " + what);
+
+    // JSON that is no object at all (a gateway's list): said as such, where the reason read "is not a JSON object: not a JSON object".
+    [Fact]
+    public Task Search_AnswerThatIsJsonButNoObject_Is502SayingSo() =>
+        AssertSearchIs502Async("[" + Answer("[]") + "]", "the backend's search answer is JSON, but not a JSON object");
+
+    private static async Task AssertSearchIs502Async(string answer, string reason)
     {
-        var (backend, proxy, http) = await StartAsync(Answer(hits));
+        var (backend, proxy, http) = await StartAsync(answer);
         await using (backend)
         await using (proxy)
         using (http)
         {
             using var response = await http.PostAsync("docs/_search", new StringContent("""{"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"));
 
-            var reason = "the backend's search answer is not a search answer: " + what;
             var cause = new JsonObject { ["type"] = "rank1_backend_response_exception", ["reason"] = reason };
             var expected = new JsonObject { ["error"] = new JsonObject { ["root_cause"] = new JsonArray(cause.DeepClone()), ["type"] = "rank1_backend_response_exception", ["reason"] = reason }, ["status"] = 502 };
             Assert.Equal(502, (int)response.StatusCode);

@@ -222,6 +222,7 @@ internal sealed class SearchRequest
     public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor, List<string>? deprecations = null)
     {
         var r = new SearchRequest();
+        SortKey[] bodySort = [];
         deprecations ??= [];
         if (body is not null)
         {
@@ -274,7 +275,8 @@ internal sealed class SearchRequest
             r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"], flavor != SearchFlavor.OpenSearch);
             r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
-            r.Sort = Effective(ParseSort(body["sort"], flavor));
+            bodySort = ParseSort(body["sort"], flavor);
+            r.Sort = Effective(bodySort);
             r.Highlight = body["highlight"] as JsonObject;
             r.Explain = Bool(body["explain"], "explain");
             r.TrackScores = Bool(body["track_scores"], "track_scores");
@@ -347,7 +349,9 @@ internal sealed class SearchRequest
 
         if (param("sort") is { } sort)
         {
-            r.Sort = Effective(UrlSort(sort));
+            // After the body's keys: RestSearchAction.parseSearchSource adds them with SearchSourceBuilder.sort (they
+            // replaced the body's sort).
+            r.Sort = Effective([.. bodySort, .. UrlSort(sort)]);
         }
 
         // RestSearchAction: request.paramAsInt, then SearchSourceBuilder.terminateAfter, when given.

@@ -177,7 +177,7 @@ internal static class SearchHttp
         }
 
         var headers = response.Headers.Where(h => !h.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)).ToList();
-        return (json ?? throw BadBackendAnswer("is not a JSON object: not a JSON object"), headers, ContentCoding.CompressionOf(response.Headers));
+        return (json ?? throw BadBackendAnswer("is JSON, but not a JSON object"), headers, ContentCoding.CompressionOf(response.Headers));
     }
 
     /// <summary>

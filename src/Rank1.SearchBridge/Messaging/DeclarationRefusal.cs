@@ -26,7 +26,14 @@ public sealed class DeclarationRefusal(CancellationTokenSource publishing, objec
         if ((message is null || ReferenceEquals(context.Message, message)) && BrokerFailure.IsPreconditionFailed(exception)
             && Interlocked.CompareExchange(ref _refused, exception, null) is null)
         {
-            publishing.Cancel();
+            try
+            {
+                publishing.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The publish it watched has ended (and its source with it): nothing is left to stop.
+            }
         }
 
         return Task.CompletedTask;
