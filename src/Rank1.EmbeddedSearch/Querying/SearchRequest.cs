@@ -278,10 +278,11 @@ internal sealed class SearchRequest
             bodySort = ParseSort(body["sort"], flavor);
             r.Sort = Effective(bodySort);
             r.Highlight = body["highlight"] as JsonObject;
-            r.Explain = Bool(body["explain"], "explain");
-            r.TrackScores = Bool(body["track_scores"], "track_scores");
-            r.Version = Bool(body["version"], "version");
-            r.SeqNoPrimaryTerm = Bool(body["seq_no_primary_term"], "seq_no_primary_term");
+            // SearchSourceBuilder.parseXContent reads each with parser.booleanValue().
+            r.Explain = Bool(body["explain"]);
+            r.TrackScores = Bool(body["track_scores"]);
+            r.Version = Bool(body["version"]);
+            r.SeqNoPrimaryTerm = Bool(body["seq_no_primary_term"]);
             r.MinScore = ParseMinScore(body["min_score"]);
             r.IndicesBoost = ParseIndicesBoost(body["indices_boost"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
@@ -496,7 +497,7 @@ internal sealed class SearchRequest
         }
     }
 
-    private static bool Bool(JsonNode? node, string name) => RequestJson.Bool(node, name) ?? false;
+    private static bool Bool(JsonNode? node) => RequestJson.BooleanValue(node) ?? false;
 
     // As SearchSourceBuilder reads it (parser.floatValue(), strings coerced): a number, or a string of one.
     private static double? ParseMinScore(JsonNode? node) => node switch

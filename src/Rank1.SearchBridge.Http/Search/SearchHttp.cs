@@ -220,8 +220,12 @@ internal static class SearchHttp
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
 
-    /// <summary>A boolean of the search body (<c>explain</c>), or a 400 when it is not one.</summary>
-    public static bool? BodyBool(JsonObject? body, string name) => RequestJson.Bool(body?[name], name);
+    /// <summary>
+    /// A boolean of the search body (<c>explain</c>) as <c>SearchSourceBuilder.parseXContent</c> reads it, with
+    /// <c>parser.booleanValue()</c> (<see cref="RequestJson.BooleanValue"/>: <c>""</c> is false, another string the
+    /// 400 "Failed to parse value [maybe] as only [true] or [false] are allowed.", a number Jackson's refusal).
+    /// </summary>
+    public static bool? BodyBool(JsonObject? body, string name) => RequestJson.BooleanValue(body?[name]);
 
     public static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 }
