@@ -468,6 +468,174 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         Assert.Equal("query_shard_exception", r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>());
     }
 
+    private async Task<string> SortedIds(string path, string body)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, path, body);
+        Assert.True(r.Status == 200, r.Body?.ToJsonString());
+        return string.Join(" ", r.Json["hits"]!["hits"]!.AsArray().Select(h => $"{h!["_id"]}:{h["sort"]![0]!.ToJsonString()}"));
+    }
+
+    // Each sort's hits, one string for each sort given.
+    private async Task<string[]> SortedBy(string path, params string[] sorts)
+    {
+        var sorted = new string[sorts.Length];
+        for (var i = 0; i < sorts.Length; i++)
+        {
+            sorted[i] = await SortedIds(path, $$"""{"sort":[{{sorts[i]}}]}""");
+        }
+
+        return sorted;
+    }
+
+    [Fact]
+    public async Task Sort_MultiValuedDocuments_InTwoIndices_MergeByThePickedValue()
+    {
+        // FieldSortBuilder's MultiValueMode picks each document's value in its own shard; the reduce merges those values.
+        foreach (var index in new[] { "mv-a", "mv-b" })
+        {
+            Assert.Equal(200, (await Es.PutAsync("/" + index, JsonNode.Parse("""{"mappings":{"properties":{"m":{"type":"long"},"d":{"type":"double"},"k":{"type":"keyword"}}}}"""))).Status);
+        }
+
+        var bulk = await Es.BulkAsync("""
+            {"index":{"_index":"mv-a","_id":"a1"}}
+            {"m":[7,1],"d":[0.5,9.5],"k":["m","z"]}
+            {"index":{"_index":"mv-a","_id":"a2"}}
+            {"m":4,"d":4.0,"k":"n"}
+            {"index":{"_index":"mv-b","_id":"b1"}}
+            {"m":[3,8,2],"d":[1.0,2.0],"k":["a","o"]}
+            {"index":{"_index":"mv-b","_id":"b2"}}
+            {"m":6,"d":6.0,"k":"p"}
+
+            """);
+        Assert.False(bulk.Json["errors"]!.GetValue<bool>());
+        const string Both = "/mv-a,mv-b/_search";
+        Assert.Equal(
+            [
+                "a1:1 b1:2 a2:4 b2:6",
+                "b1:8 a1:7 b2:6 a2:4",
+                "a2:4 b2:6 a1:8 b1:13",
+                "b1:1.5 a2:4.0 a1:5.0 b2:6.0",
+                "b1:\"a\" a1:\"m\" a2:\"n\" b2:\"p\"",
+                "a1:\"z\" b2:\"p\" b1:\"o\" a2:\"n\"",
+            ],
+            await SortedBy(Both, """{"m":"asc"}""", """{"m":"desc"}""", """{"m":{"mode":"sum"}}""", """{"d":{"mode":"avg"}}""", """{"k":"asc"}""", """{"k":"desc"}"""));
+    }
+
+    [Fact]
+    public async Task Sort_SearchAfter_PagesThroughMultiValuedDocuments_ByThePickedValue()
+    {
+        // search_after compares each document's picked value (MultiValueMode) with the page's last sort value.
+        Assert.Equal(200, (await Es.PutAsync("/mv-page", JsonNode.Parse("""{"mappings":{"properties":{"m":{"type":"long"},"k":{"type":"keyword"}}}}"""))).Status);
+        var bulk = await Es.BulkAsync("""
+            {"index":{"_index":"mv-page","_id":"p1"}}
+            {"m":[5,1],"k":["d","w"]}
+            {"index":{"_index":"mv-page","_id":"p2"}}
+            {"m":3,"k":"b"}
+            {"index":{"_index":"mv-page","_id":"p3"}}
+            {"m":[2,9],"k":["c","x"]}
+            {"index":{"_index":"mv-page","_id":"p4"}}
+            {"m":4,"k":"e"}
+
+            """);
+        Assert.False(bulk.Json["errors"]!.GetValue<bool>());
+        async Task<string> Paged(string sort)
+        {
+            var seen = new List<string>();
+            JsonNode? after = null;
+            for (var page = 0; page < 5; page++)
+            {
+                var body = JsonNode.Parse($$"""{"size":1,"sort":[{{sort}}]}""")!.AsObject();
+                if (after is not null)
+                {
+                    body["search_after"] = after.DeepClone();
+                }
+
+                var r = await Es.SendAsync(HttpMethod.Post, "/mv-page/_search", body.ToJsonString());
+                Assert.True(r.Status == 200, r.Body?.ToJsonString());
+                var hits = r.Json["hits"]!["hits"]!.AsArray();
+                if (hits.Count == 0)
+                {
+                    break;
+                }
+
+                seen.Add($"{hits[0]!["_id"]}:{hits[0]!["sort"]![0]!.ToJsonString()}");
+                after = hits[0]!["sort"];
+            }
+
+            return string.Join(" ", seen);
+        }
+
+        Assert.Equal("p1:1 p3:2 p2:3 p4:4", await Paged("""{"m":"asc"}"""));
+        Assert.Equal("p3:9 p1:5 p4:4 p2:3", await Paged("""{"m":"desc"}"""));
+        Assert.Equal("p2:3 p4:4 p1:6 p3:11", await Paged("""{"m":{"mode":"sum"}}"""));
+        Assert.Equal("p2:\"b\" p3:\"c\" p1:\"d\" p4:\"e\"", await Paged("""{"k":"asc"}"""));
+        Assert.Equal("p3:\"x\" p1:\"w\" p4:\"e\" p2:\"b\"", await Paged("""{"k":"desc"}"""));
+    }
+
+    [Fact]
+    public async Task Sort_SegmentsWithAndWithoutMultiValuedDocuments_SortTogether()
+    {
+        // Each refresh writes a segment: one holding only single-valued documents has no field of several values.
+        Assert.Equal(200, (await Es.PutAsync("/mv-seg", JsonNode.Parse("""{"mappings":{"properties":{"m":{"type":"long"},"d":{"type":"double"},"k":{"type":"keyword"}}}}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-seg/_doc/1?refresh=true", JsonNode.Parse("""{"m":5,"d":5.5,"k":"e"}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-seg/_doc/2?refresh=true", JsonNode.Parse("""{"m":[9,1],"d":[9.5,0.5],"k":["z","a"]}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-seg/_doc/3?refresh=true", JsonNode.Parse("""{"m":3,"d":3.5,"k":"c"}"""))).Status);
+        const string Path = "/mv-seg/_search";
+        Assert.Equal(
+            [
+                "2:1 3:3 1:5",
+                "2:9 1:5 3:3",
+                "2:0.5 3:3.5 1:5.5",
+                "3:3.5 2:5.0 1:5.5",
+                "2:\"a\" 3:\"c\" 1:\"e\"",
+                "2:\"z\" 1:\"e\" 3:\"c\"",
+            ],
+            await SortedBy(Path, """{"m":"asc"}""", """{"m":"desc"}""", """{"d":"asc"}""", """{"d":{"mode":"avg"}}""", """{"k":"asc"}""", """{"k":"desc"}"""));
+    }
+
+    [Fact]
+    public async Task Sort_ADocumentUpdatedFromSeveralValuesToOne_SortsByItsOneValue()
+    {
+        // The update replaces the document, its recorded values with it.
+        Assert.Equal(200, (await Es.PutAsync("/mv-upd", JsonNode.Parse("""{"mappings":{"properties":{"m":{"type":"long"},"k":{"type":"keyword"}}}}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-upd/_doc/1?refresh=true", JsonNode.Parse("""{"m":[1,9],"k":["a","z"]}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-upd/_doc/2?refresh=true", JsonNode.Parse("""{"m":5,"k":"m"}"""))).Status);
+        Assert.Equal("1:1 2:5", await SortedIds("/mv-upd/_search", """{"sort":[{"m":"asc"}]}"""));
+        Assert.Equal(200, (await Es.PutAsync("/mv-upd/_doc/1?refresh=true", JsonNode.Parse("""{"m":7,"k":"q"}"""))).Status);
+        Assert.Equal("2:5 1:7", await SortedIds("/mv-upd/_search", """{"sort":[{"m":"asc"}]}"""));
+        Assert.Equal("1:7 2:5", await SortedIds("/mv-upd/_search", """{"sort":[{"m":"desc"}]}"""));
+        Assert.Equal("2:\"m\" 1:\"q\"", await SortedIds("/mv-upd/_search", """{"sort":[{"k":"asc"}]}"""));
+        Assert.Equal("1:\"q\" 2:\"m\"", await SortedIds("/mv-upd/_search", """{"sort":[{"k":"desc"}]}"""));
+    }
+
+    [Theory]
+    [InlineData(0.49999999999999994, 0L)]
+    [InlineData(4503599627370497.0, 4503599627370497L)]
+    [InlineData(-4503599627370497.0, -4503599627370497L)]
+    [InlineData(2.5, 3L)]
+    [InlineData(-2.5, -2L)]
+    [InlineData(-0.5, 0L)]
+    [InlineData(-0.49999999999999994, 0L)]
+    [InlineData(double.NaN, 0L)]
+    [InlineData(1e300, long.MaxValue)]
+    [InlineData(-1e300, long.MinValue)]
+    public void Sort_ALongsAverageOrMedian_IsRoundedAsJavasMathRound(double value, long rounded)
+    {
+        // Java 7 on: Math.round is the closest long, ties towards positive infinity (Java 6's floor(x + 0.5) rounded
+        // 0.49999999999999994 to 1 and 2^52 + 1 to 2^52 + 2, as this did).
+        Assert.Equal(rounded, Querying.MultiValueSort.JavaRound(value));
+    }
+
+    [Fact]
+    public async Task Sort_ALongsAverage_AboveTwoToThe52_IsTheExactValue()
+    {
+        // MultiValueMode.AVG on a long: Math.round(sum / count); 2^52 + 1 twice averages to itself. It was 2^52 + 2.
+        Assert.Equal(200, (await Es.PutAsync("/mv-big", JsonNode.Parse("""{"mappings":{"properties":{"m":{"type":"long"}}}}"""))).Status);
+        Assert.Equal(201, (await Es.PutAsync("/mv-big/_doc/1?refresh=true", JsonNode.Parse("""{"m":[4503599627370497,4503599627370497]}"""))).Status);
+        Assert.Equal("1:4503599627370497", await SortedIds("/mv-big/_search", """{"sort":[{"m":{"mode":"avg"}}]}"""));
+        Assert.Equal("1:4503599627370497", await SortedIds("/mv-big/_search", """{"sort":[{"m":{"mode":"median"}}]}"""));
+    }
+
     [Fact]
     public async Task Sort_ADoubleSortValue_IsWrittenAsJacksonWritesADouble()
     {

@@ -14,7 +14,7 @@ internal sealed class SortValues
 {
     private readonly Dictionary<string, List<long>> _longs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<double>> _doubles = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<BytesRef>> _keywords = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _keywords = new(StringComparer.Ordinal);
 
     /// <summary>The Lucene field that holds every value of <paramref name="path"/> in a document with several.</summary>
     /// <param name="path">A field's path.</param>
@@ -27,7 +27,7 @@ internal sealed class SortValues
     public bool Add(string path, double value) => Add(_doubles, path, value);
 
     /// <summary>Records a keyword value; true when it is the field's first.</summary>
-    public bool Add(string path, string value) => Add(_keywords, path, new BytesRef(value));
+    public bool Add(string path, string value) => Add(_keywords, path, value);
 
     /// <summary>
     /// Adds the binary doc value of every field given more than one value: whole numbers and floating-point ones as 8
@@ -50,7 +50,9 @@ internal sealed class SortValues
 
         foreach (var (path, values) in _keywords.Where(e => e.Value.Count > 1))
         {
-            var (min, max) = (values.Min()!, values.Max()!);
+            // In UTF-8 byte order, as a keyword's sorted doc values are (UTF-16's ordinal order differs past U+D7FF).
+            var utf8 = values.ConvertAll(v => new BytesRef(v));
+            var (min, max) = (utf8.Min()!, utf8.Max()!);
             var bytes = new byte[4 + min.Length + max.Length];
             BinaryPrimitives.WriteInt32BigEndian(bytes, min.Length);
             Array.Copy(min.Bytes, min.Offset, bytes, 4, min.Length);

@@ -73,25 +73,16 @@ internal static class MultiValueSort
         return total;
     }
 
-    // Java's Math.round(double): the closest long, ties towards positive infinity.
-    private static long JavaRound(double value) => (long)Math.Floor(value + 0.5);
-
-    // The values a document's multi-valued doc value holds, or an empty span (one value or none).
-    private static long[] Values(BinaryDocValues? multi, int doc, BytesRef scratch)
+    /// <summary>
+    /// Java's <c>Math.round(double)</c> (Java 7 on): the closest long, ties towards positive infinity, NaN 0, beyond a
+    /// long's range its end. <c>Math.Floor(value + 0.5)</c> rounded 0.49999999999999994 to 1 and an odd value above
+    /// 2^52 up by one, as Java 6 did.
+    /// </summary>
+    /// <param name="value">The value to round.</param>
+    internal static long JavaRound(double value)
     {
-        if (multi is null)
-        {
-            return [];
-        }
-
-        multi.Get(doc, scratch);
-        var values = new long[scratch.Length / 8];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = BinaryPrimitives.ReadInt64BigEndian(scratch.Bytes.AsSpan(scratch.Offset + (i * 8), 8));
-        }
-
-        return values;
+        var floor = Math.Floor(value);
+        return (long)(value - floor >= 0.5 ? floor + 1 : floor);
     }
 
     // Lucene.Net's comparers hand values out as J2N boxes (FieldComparer<T> takes a class), as its Int64Comparer does.
@@ -103,13 +94,14 @@ internal static class MultiValueSort
     {
         private readonly T[] _slots = new T[hits];
         private readonly BytesRef _scratch = new();
+        private long[] _bits = new long[8];
         private NumericDocValues? _values;
         private IBits? _has;
         private BinaryDocValues? _multi;
         private T _bottom;
         private T _top;
 
-        protected abstract T Pick(long[] bits);
+        protected abstract T Pick(ReadOnlySpan<long> bits);
 
         protected abstract T FromBits(long bits);
 
@@ -117,9 +109,33 @@ internal static class MultiValueSort
 
         protected abstract T Unbox(TBox value);
 
+        // The values a document's multi-valued doc value holds, read into a buffer kept for the next document; none
+        // when it has one value or none.
+        private ReadOnlySpan<long> Several(int doc)
+        {
+            if (_multi is null)
+            {
+                return [];
+            }
+
+            _multi.Get(doc, _scratch);
+            var count = _scratch.Length / 8;
+            if (count > _bits.Length)
+            {
+                _bits = new long[Math.Max(count, _bits.Length * 2)];
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                _bits[i] = BinaryPrimitives.ReadInt64BigEndian(_scratch.Bytes.AsSpan(_scratch.Offset + (i * 8), 8));
+            }
+
+            return _bits.AsSpan(0, count);
+        }
+
         private T ValueOf(int doc)
         {
-            var all = Values(_multi, doc, _scratch);
+            var all = Several(doc);
             return all.Length > 1 ? Pick(all) : _values is not null && _has is not null && _has.Get(doc) ? FromBits(_values.Get(doc)) : missing;
         }
 
@@ -150,7 +166,7 @@ internal static class MultiValueSort
 
     private sealed class LongComparer(int hits, string field, string mode, long missing) : NumberComparer<long, J2N.Numerics.Int64>(hits, field, missing)
     {
-        protected override long Pick(long[] bits) => MultiValueSort.Pick(bits, mode);
+        protected override long Pick(ReadOnlySpan<long> bits) => MultiValueSort.Pick(bits, mode);
 
         protected override long FromBits(long bits) => bits;
 
@@ -161,7 +177,22 @@ internal static class MultiValueSort
 
     private sealed class DoubleComparer(int hits, string field, string mode, double missing) : NumberComparer<double, J2N.Numerics.Double>(hits, field, missing)
     {
-        protected override double Pick(long[] bits) => MultiValueSort.Pick(Array.ConvertAll(bits, BitConverter.Int64BitsToDouble), mode);
+        private double[] _doubles = new double[8];
+
+        protected override double Pick(ReadOnlySpan<long> bits)
+        {
+            if (bits.Length > _doubles.Length)
+            {
+                _doubles = new double[Math.Max(bits.Length, _doubles.Length * 2)];
+            }
+
+            for (var i = 0; i < bits.Length; i++)
+            {
+                _doubles[i] = BitConverter.Int64BitsToDouble(bits[i]);
+            }
+
+            return MultiValueSort.Pick(_doubles.AsSpan(0, bits.Length), mode);
+        }
 
         protected override double FromBits(long bits) => BitConverter.Int64BitsToDouble(bits);
 
@@ -175,6 +206,7 @@ internal static class MultiValueSort
     {
         private readonly BytesRef?[] _slots = new BytesRef?[hits];
         private readonly BytesRef _scratch = new();
+        private readonly BytesRef _view = new();
         private BytesRef? _bottom;
         private BytesRef? _top;
         private SortedDocValues? _values;
@@ -188,9 +220,11 @@ internal static class MultiValueSort
                 if (_scratch.Length > 0)
                 {
                     var minLength = BinaryPrimitives.ReadInt32BigEndian(_scratch.Bytes.AsSpan(_scratch.Offset, 4));
-                    return max
-                        ? new BytesRef(_scratch.Bytes, _scratch.Offset + 4 + minLength, _scratch.Length - 4 - minLength)
-                        : new BytesRef(_scratch.Bytes, _scratch.Offset + 4, minLength);
+                    _view.Bytes = _scratch.Bytes;
+                    (_view.Offset, _view.Length) = max
+                        ? (_scratch.Offset + 4 + minLength, _scratch.Length - 4 - minLength)
+                        : (_scratch.Offset + 4, minLength);
+                    return _view;
                 }
             }
 
@@ -199,9 +233,8 @@ internal static class MultiValueSort
                 return null;
             }
 
-            var value = new BytesRef();
-            _values.LookupOrd(ord, value);
-            return value;
+            _values.LookupOrd(ord, _view);
+            return _view;
         }
 
         private int CompareKeys(BytesRef? a, BytesRef? b) => (a, b) switch
