@@ -472,7 +472,7 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     {
         var r = await Es.SendAsync(HttpMethod.Post, path, body);
         Assert.True(r.Status == 200, r.Body?.ToJsonString());
-        return string.Join(" ", r.Json["hits"]!["hits"]!.AsArray().Select(h => $"{h!["_id"]}:{h["sort"]![0]!.ToJsonString()}"));
+        return string.Join(" ", r.Json["hits"]!["hits"]!.AsArray().Select(h => $"{h!["_id"]}:{h["sort"]![0]?.ToJsonString() ?? "null"}"));
     }
 
     // Each sort's hits, one string for each sort given.
@@ -591,6 +591,33 @@ public sealed class DslStrictnessTests : IAsyncLifetime
                 "2:\"z\" 1:\"e\" 3:\"c\"",
             ],
             await SortedBy(Path, """{"m":"asc"}""", """{"m":"desc"}""", """{"d":"asc"}""", """{"d":{"mode":"avg"}}""", """{"k":"asc"}""", """{"k":"desc"}"""));
+    }
+
+    [Fact]
+    public async Task Sort_AKeywordsTopHits_AcrossSegments_ComeInByteOrder_WhenTheBottomIsNoTermOfTheSegment()
+    {
+        // Three segments: a page's lowest (or highest) hit so far is often a keyword the next segment lacks.
+        Assert.Equal(200, (await Es.PutAsync("/mv-ords", JsonNode.Parse("""{"mappings":{"properties":{"k":{"type":"keyword"}}}}"""))).Status);
+        foreach (var (segment, docs) in new[] { ("s1", """["b","d","f","h"]"""), ("s2", """["a","c","e","g","i",null]"""), ("s3", """[["cc","zz"],"ca"]""") })
+        {
+            var lines = JsonNode.Parse(docs)!.AsArray().Select((k, i) =>
+                $$$"""{"index":{"_index":"mv-ords","_id":"{{{segment}}}-{{{i}}}"}}""" + "\n" + (k is null ? "{}" : $$$"""{"k":{{{k.ToJsonString()}}}}"""));
+            var bulk = await Es.BulkAsync(string.Join("\n", lines) + "\n");
+            Assert.False(bulk.Json["errors"]!.GetValue<bool>());
+        }
+
+        Assert.Equal(
+            [
+                "s2-0:\"a\" s1-0:\"b\" s2-1:\"c\" s3-1:\"ca\" s3-0:\"cc\"",
+                "s3-0:\"zz\" s2-4:\"i\" s1-3:\"h\" s2-3:\"g\" s1-2:\"f\"",
+                "s2-5:null s2-0:\"a\" s1-0:\"b\" s2-1:\"c\" s3-1:\"ca\"",
+                "s2-5:null s3-0:\"zz\" s2-4:\"i\" s1-3:\"h\" s2-3:\"g\"",
+            ],
+            await SortedBy("/mv-ords/_search?size=5", """{"k":"asc"}""", """{"k":"desc"}""", """{"k":{"missing":"_first"}}""", """{"k":{"order":"desc","missing":"_first"}}"""));
+        // Ascending, ["cc","zz"] sorts by "cc": not after "ee".
+        Assert.Equal(
+            "s1-2:\"f\" s2-3:\"g\" s1-3:\"h\" s2-4:\"i\" s2-5:null",
+            await SortedIds("/mv-ords/_search?size=6", """{"sort":["k"],"search_after":["ee"]}"""));
     }
 
     [Fact]

@@ -212,6 +212,10 @@ internal static class MultiValueSort
         private SortedDocValues? _values;
         private BinaryDocValues? _multi;
 
+        // In a segment without several-valued documents the bottom's place among the segment's ordinals, as Lucene's
+        // TermOrdValComparer keeps it: its ordinal, or where it would be inserted (-(point) - 1); null when not kept.
+        private int? _bottomOrd;
+
         private BytesRef? ValueOf(int doc)
         {
             if (_multi is not null)
@@ -247,11 +251,27 @@ internal static class MultiValueSort
 
         public override int Compare(int slot1, int slot2) => CompareKeys(_slots[slot1], _slots[slot2]);
 
-        public override void SetBottom(int slot) => _bottom = _slots[slot];
+        public override void SetBottom(int slot)
+        {
+            _bottom = _slots[slot];
+            PlaceBottom();
+        }
+
+        private void PlaceBottom() =>
+            _bottomOrd = _multi is null && _values is not null && _bottom is not null ? _values.LookupTerm(_bottom) : null;
 
         public override void SetTopValue(BytesRef value) => _top = value;
 
-        public override int CompareBottom(int doc) => CompareKeys(_bottom, ValueOf(doc));
+        public override int CompareBottom(int doc)
+        {
+            if (_bottomOrd is not { } bottomOrd || _values!.GetOrd(doc) is var ord && ord < 0)
+            {
+                return CompareKeys(_bottom, ValueOf(doc));
+            }
+
+            // The bottom is the segment's term bottomOrd, or sits just below the term at the insertion point.
+            return bottomOrd >= 0 ? bottomOrd.CompareTo(ord) : ord >= -bottomOrd - 1 ? -1 : 1;
+        }
 
         public override int CompareTop(int doc) => CompareKeys(_top, ValueOf(doc));
 
@@ -261,6 +281,7 @@ internal static class MultiValueSort
         {
             _values = context.AtomicReader.GetSortedDocValues(field);
             _multi = context.AtomicReader.GetBinaryDocValues(SortValues.MultiValuedField(field));
+            PlaceBottom();
             return this;
         }
 
