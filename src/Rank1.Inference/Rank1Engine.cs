@@ -262,12 +262,10 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch > 1)
         {
-            // The rows are queued as they are tokenized (WindowRows), so the first are judged while the rest are tokenized.
-            cancellationToken.ThrowIfCancellationRequested();
-            using var feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
             // Not cancelled before it starts: WindowRows answers a cancelled or late window's passages itself.
-            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
-            var traces = await feed.Completion().ConfigureAwait(false);
+            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+            var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
+            var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
             var next = 0;
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
@@ -278,34 +276,22 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     }
 
     /// <summary>
-    /// Most time the rows of a window wait, tokenized, for the rest of it before they are queued: a window tokenized within
-    /// it is queued at once, as one call; a longer one (thousands of passages on a busy CPU take seconds) has its first
-    /// rows judged while the rest are tokenized, so a deadline that passes during tokenizing still finds passages judged.
-    /// </summary>
-    internal static readonly TimeSpan QueueEvery = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>
-    /// The window's passages, each encoded within the deadline and queued to <paramref name="feed"/> as it is (in parts,
-    /// <see cref="QueueEvery"/>): a batch row, or a result already known (failed because of its input, or not started
-    /// when the deadline passed during tokenizing).
+    /// The window's passages, each encoded within the deadline: a batch row to judge, or a result already known (failed
+    /// because of its input, or not started when the deadline passed during tokenizing).
     /// </summary>
     private (BatchRow? Row, PassageResult? Known)[] WindowRows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
-        BatchScheduler.Feed feed, CancellationToken cancellationToken)
+        CancellationToken cancellationToken)
     {
         using var deadline = settings?.Deadline is { } d ? new CancellationTokenSource(Max(d - _time.GetUtcNow(), TimeSpan.Zero), _time) : null;
         using var linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var token = linked?.Token ?? cancellationToken;
         var results = new (BatchRow? Row, PassageResult? Known)[passages.Count];
-        var pending = new List<BatchRow>();
-        var queued = _time.GetTimestamp();
         for (var i = 0; i < passages.Count; i++)
         {
             try
             {
                 var prompt = Encode(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, token);
-                var row = new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: true, cancellationToken, prompt.Truncated);
-                results[i] = (row, null);
-                pending.Add(row);
+                results[i] = (new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: true, cancellationToken, prompt.Truncated), null);
             }
             catch (Rank1InputException ex)
             {
@@ -317,16 +303,8 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
                 results.AsSpan(i).Fill((null, PassageResult.NotStarted));
                 break;
             }
-
-            if (pending.Count > 0 && _time.GetElapsedTime(queued) >= QueueEvery)
-            {
-                feed.Add([.. pending]);
-                pending.Clear();
-                queued = _time.GetTimestamp();
-            }
         }
 
-        feed.Add([.. pending]);
         return results;
     }
 

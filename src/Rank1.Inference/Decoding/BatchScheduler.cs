@@ -102,7 +102,7 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: called on the batch thread after each step, with <see cref="Steps"/>; what it queues is seen by the next admission.</summary>
     internal Action<long>? Stepped { get; set; }
 
-    /// <summary>Tests: called with the caller of each call whose rows were queued, once they are (a window tokenized past <see cref="Rank1Engine.QueueEvery"/>: once for each part).</summary>
+    /// <summary>Tests: called with the caller of each call whose rows were queued, once they are.</summary>
     internal Action<object>? Enqueued { get; set; }
 
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
@@ -123,15 +123,12 @@ internal sealed class BatchScheduler : IDisposable
     internal void Resume() => _resumed.Set();
 
     /// <summary>Queues rows of <paramref name="caller"/> together (all or none). Throws <see cref="Rank1OverloadedException"/> when they do not fit.</summary>
-    public void Enqueue(object caller, IReadOnlyList<BatchRow> rows) => Enqueue(caller, rows, rows.Count);
-
-    /// <summary>As <see cref="FairQueue.Add(object, IReadOnlyList{BatchRow}, int?)"/>: admitted as a call of <paramref name="admitAs"/> passages, or (null) more rows of one admitted already.</summary>
-    private void Enqueue(object caller, IReadOnlyList<BatchRow> rows, int? admitAs)
+    public void Enqueue(object caller, IReadOnlyList<BatchRow> rows)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            _queue.Add(caller, rows, admitAs);
+            _queue.Add(caller, rows);
         }
 
         Enqueued?.Invoke(caller);
@@ -151,111 +148,27 @@ internal sealed class BatchScheduler : IDisposable
             return [];
         }
 
-        using var feed = Open(caller ?? rows, rows.Length, rows[0] is { SkipIfLate: true, Deadline: { } deadline } ? deadline : null, cancellationToken);
-        feed.Add(rows);
-        return await feed.Completion().ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// A call of <paramref name="count"/> passages whose rows are queued as they are made (<see cref="Feed.Add"/>): a
-    /// window's first rows are judged while the rest are still being tokenized. The call is admitted whole with its first
-    /// rows (<see cref="Rank1OverloadedException"/> then, as for rows queued at once); rows still waiting at
-    /// <paramref name="deadline"/> (window rows: null, not started) are answered then, and the caller's cancellation
-    /// cancels every row, those queued after it included.
-    /// </summary>
-    public Feed Open(object caller, int count, DateTimeOffset? deadline, CancellationToken cancellationToken) => new(this, caller, count, deadline, cancellationToken);
-
-    /// <summary>The rows of one call, queued in parts (<see cref="Open"/>).</summary>
-    internal sealed class Feed : IDisposable
-    {
-        private readonly BatchScheduler _scheduler;
-        private readonly object _caller;
-        private readonly int _count;
-        private readonly Lock _gate = new();
-        private readonly List<BatchRow> _rows = [];
-        private readonly ITimer? _expiry;
-        private readonly CancellationTokenRegistration _registration;
-        private bool _expired;
-        private bool _cancelled;
-
-        internal Feed(BatchScheduler scheduler, object caller, int count, DateTimeOffset? deadline, CancellationToken cancellationToken)
-        {
-            _scheduler = scheduler;
-            _caller = caller;
-            _count = count;
-            // The expiry timer is set before any row is queued: once queued (and Enqueued told), the clock may move, and a
-            // timer whose due time was computed before a move but registered after it would wake a whole due time late.
-            _expiry = deadline is { } d
-                ? scheduler._time.CreateTimer(static o => ((Feed)o!).Expire(), this, TimeSpan.FromTicks(Math.Max((d - scheduler._time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
-                : null;
-            _registration = cancellationToken.Register(static o => ((Feed)o!).Cancel(), this);
-        }
-
-        /// <summary>Queues the next rows of the call (the first ones admit it). Throws <see cref="Rank1OverloadedException"/> when the call is refused.</summary>
-        public void Add(BatchRow[] rows)
-        {
-            if (rows.Length == 0)
+        // The expiry timer is set before the rows are queued: once queued (and Enqueued told), the clock may move, and a
+        // timer whose due time was computed before a move but registered after it would wake a whole due time late.
+        using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
+            ? _time.CreateTimer(static o =>
             {
-                return;
-            }
-
-            bool first;
-            lock (_gate)
-            {
-                first = _rows.Count == 0;
-            }
-
-            _scheduler.Enqueue(_caller, rows, first ? _count : null);
-            lock (_gate)
-            {
-                _rows.AddRange(rows);
-                foreach (var row in rows)
+                foreach (var row in (BatchRow[])o!)
                 {
-                    // Queued after the deadline or the cancellation already answered the rows queued before.
-                    if (_cancelled)
-                    {
-                        row.Cancel();
-                    }
-                    else if (_expired)
-                    {
-                        row.TryExpire();
-                    }
+                    row.TryExpire();
                 }
-            }
-        }
-
-        /// <summary>Every row queued, in the order queued, once all are answered (call after the last <see cref="Add"/>).</summary>
-        public Task<JudgeTrace?[]> Completion()
+            }, rows, TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
+            : null;
+        Enqueue(caller ?? rows, rows);
+        using var registration = cancellationToken.Register(static o =>
         {
-            lock (_gate)
+            foreach (var row in (BatchRow[])o!)
             {
-                return Task.WhenAll(_rows.Select(r => r.Completion));
+                row.Cancel();
             }
-        }
+        }, rows);
 
-        private void Expire()
-        {
-            lock (_gate)
-            {
-                _expired = true;
-                _rows.ForEach(row => row.TryExpire());
-            }
-        }
-
-        private void Cancel()
-        {
-            lock (_gate)
-            {
-                _cancelled = true;
-                _rows.ForEach(row => row.Cancel());
-            }
-        }
-
-        public void Dispose()
-        {
-            _registration.Dispose();
-            _expiry?.Dispose();
-        }
+        return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
     }
 
     private void Loop()

@@ -33,35 +33,25 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
     public int MostWaitingForOneCaller => _callers.Values.Select(c => c.Waiting.Count).DefaultIfEmpty(0).Max();
 
     /// <summary>Queues a call's rows (all or none) for <paramref name="caller"/>; throws <see cref="Rank1OverloadedException"/> when they are refused.</summary>
-    public void Add(object caller, IReadOnlyList<BatchRow> rows) => Add(caller, rows, rows.Count);
-
-    /// <summary>
-    /// Queues rows for <paramref name="caller"/>, admitted as a call of <paramref name="admitAs"/> passages (all or none;
-    /// <see cref="Rank1OverloadedException"/> when refused), or, with null, as more rows of a call admitted already: a
-    /// window queued as it is tokenized is admitted whole with its first rows, and the rest follow without a second check.
-    /// </summary>
-    public void Add(object caller, IReadOnlyList<BatchRow> rows, int? admitAs)
+    public void Add(object caller, IReadOnlyList<BatchRow> rows)
     {
         _callers.TryGetValue(caller, out var c);
         var waiting = c?.Waiting.Count ?? 0;
-        if (admitAs is { } count)
+        if (waiting > 0 && waiting + rows.Count > perCaller)
         {
-            if (waiting > 0 && waiting + count > perCaller)
-            {
-                throw new Rank1OverloadedException(
-                    $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
-            }
+            throw new Rank1OverloadedException(
+                $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
+        }
 
-            // Each caller counts its waiting passages up to its share, never beyond: a big call weighs one share, so a few
-            // big calls at once (capacity / perCaller of them, as many as a front end with that many concurrent reranks sends)
-            // are admitted side by side, and small callers fill the rest. Counting all but one big caller's excess refused a
-            // second big call while the first still waited, though the rerank limiter in front had admitted both.
-            var load = Math.Min(waiting + count, perCaller) + _callers.Values.Where(x => !ReferenceEquals(x, c)).Sum(x => Math.Min(x.Waiting.Count, perCaller));
-            if (Count > 0 && load > capacity)
-            {
-                throw new Rank1OverloadedException(
-                    $"The Rank1 engine's queue is full: {Count} passages wait and {count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
-            }
+        // Each caller counts its waiting passages up to its share, never beyond: a big call weighs one share, so a few
+        // big calls at once (capacity / perCaller of them, as many as a front end with that many concurrent reranks sends)
+        // are admitted side by side, and small callers fill the rest. Counting all but one big caller's excess refused a
+        // second big call while the first still waited, though the rerank limiter in front had admitted both.
+        var load = Math.Min(waiting + rows.Count, perCaller) + _callers.Values.Where(x => !ReferenceEquals(x, c)).Sum(x => Math.Min(x.Waiting.Count, perCaller));
+        if (Count > 0 && load > capacity)
+        {
+            throw new Rank1OverloadedException(
+                $"The Rank1 engine's queue is full: {Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
         if (c is null)

@@ -39,7 +39,10 @@ internal sealed class ByteLevelBpe
     /// <summary>Most pre-tokens kept merged (Hugging Face's <c>DEFAULT_CACHE_CAPACITY</c>).</summary>
     internal const int CacheCapacity = 10_000;
 
-    /// <summary>Pre-tokens under this many UTF-8 bytes are kept merged (Hugging Face's <c>MAX_LENGTH</c>).</summary>
+    /// <summary>
+    /// Pre-tokens under this many bytes of UTF-8 input are kept merged (Hugging Face's <c>MAX_LENGTH</c>, which it
+    /// measures on the byte-level string, where a byte past ASCII is two; what is kept differs, the ids do not).
+    /// </summary>
     internal const int CacheMaxBytes = 256;
 
     /// <summary>Pre-tokens merged (not found among those kept) since the tokenizer was loaded: the tests count them.</summary>
