@@ -152,11 +152,12 @@ internal sealed class PrecomputeCommand : CliCommand
             throw new CliException($"the broker at {BrokerAddress.Redact(broker.Url!)} refuses the workers' queue: {ConsoleText.Visible(BrokerFailure.Cause(refused, null))}: " +
                 $"{BrokerFailure.DeclaredBefore("the workers and this tool declare", broker.Queue!)}. {Published()}", ExitCodes.Failure);
         }
-        catch (Exception) when (Volatile.Read(ref published) < queries.Count)
+        catch (Exception) when (Volatile.Read(ref published) is > 0 and var done && done < queries.Count)
         {
             // Stopped while publishing (Ctrl+C, the broker lost): what was published stays queued for the workers, and
-            // the batch id finds it (the reasoning store's batch); the error itself follows.
-            await context.Error.WriteLineAsync($"rank1-bridge precompute: {Published()}; those stay queued for the workers").ConfigureAwait(false);
+            // the batch id finds it (the reasoning store's batch); the error itself follows. At least: a publish cut off
+            // on its way may have reached the broker too.
+            await context.Error.WriteLineAsync($"rank1-bridge precompute: at least {Published()}; they stay queued for the workers").ConfigureAwait(false);
             throw;
         }
         finally
