@@ -112,7 +112,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         // The rendered search's deprecation warnings, as _search answers them, its error too (the same thread context in
         // Elasticsearch).
         var result = EsHttp.WithDeprecationWarnings(context, flavor,
-            deprecations => executor.Search(index, SearchRequest.Read(SearchOf(rendered), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context)));
+            deprecations => executor.Search(index, SearchOf(rendered), EsHttp.Param(context), deprecations));
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
     }
 
@@ -173,8 +173,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         // Every rendered search's deprecation warnings, as _msearch and _search/template answer theirs (each is parsed in
         // the request's thread context in Elasticsearch: TransportSearchTemplateAction.convert's LoggingDeprecationHandler).
         var responses = EsHttp.WithDeprecationWarnings(context, flavor, deprecations => SearchEndpoints.RunMsearch(items.Select(i => (Func<JsonObject>)(() =>
-            executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex),
-                SearchRequest.Read(SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context), flavor, deprecations), EsHttp.Param(context))))));
+            executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context), deprecations)))));
         await SearchEndpoints.WriteMsearchAsync(context, started, responses).ConfigureAwait(false);
     }
 }

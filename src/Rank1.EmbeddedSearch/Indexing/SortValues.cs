@@ -16,6 +16,9 @@ internal sealed class SortValues
     private readonly Dictionary<string, List<double>> _doubles = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _keywords = new(StringComparer.Ordinal);
 
+    // Whether a field was given a second value.
+    private bool _several;
+
     /// <summary>The Lucene field that holds every value of <paramref name="path"/> in a document with several.</summary>
     /// <param name="path">A field's path.</param>
     public static string MultiValuedField(string path) => "\u0001values\u0001" + path;
@@ -36,6 +39,11 @@ internal sealed class SortValues
     /// </summary>
     public void AddMultiValued(Document doc)
     {
+        if (!_several)
+        {
+            return; // most documents: every field one value, nothing to add
+        }
+
         foreach (var (path, values) in _longs.Where(e => e.Value.Count > 1))
         {
             values.Sort();
@@ -61,7 +69,7 @@ internal sealed class SortValues
         }
     }
 
-    private static bool Add<T>(Dictionary<string, List<T>> values, string path, T value)
+    private bool Add<T>(Dictionary<string, List<T>> values, string path, T value)
     {
         if (!values.TryGetValue(path, out var list))
         {
@@ -70,6 +78,7 @@ internal sealed class SortValues
         }
 
         list.Add(value);
+        _several = true;
         return false;
     }
 

@@ -177,22 +177,8 @@ internal static class MultiValueSort
 
     private sealed class DoubleComparer(int hits, string field, string mode, double missing) : NumberComparer<double, J2N.Numerics.Double>(hits, field, missing)
     {
-        private double[] _doubles = new double[8];
-
-        protected override double Pick(ReadOnlySpan<long> bits)
-        {
-            if (bits.Length > _doubles.Length)
-            {
-                _doubles = new double[Math.Max(bits.Length, _doubles.Length * 2)];
-            }
-
-            for (var i = 0; i < bits.Length; i++)
-            {
-                _doubles[i] = BitConverter.Int64BitsToDouble(bits[i]);
-            }
-
-            return MultiValueSort.Pick(_doubles.AsSpan(0, bits.Length), mode);
-        }
+        // The same bits read as doubles (BitConverter.Int64BitsToDouble each), ascending as SortValues sorted them.
+        protected override double Pick(ReadOnlySpan<long> bits) => MultiValueSort.Pick(System.Runtime.InteropServices.MemoryMarshal.Cast<long, double>(bits), mode);
 
         protected override double FromBits(long bits) => BitConverter.Int64BitsToDouble(bits);
 

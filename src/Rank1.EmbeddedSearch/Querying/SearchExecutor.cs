@@ -14,10 +14,14 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 {
     private sealed record Hit(SearchIndex Index, IndexSearcher Searcher, Query Query, int Doc, float Score, object?[]? SortValues);
 
-    /// <summary>A search: on a point in time (<c>pit</c> in the body), opening a scroll (<c>scroll</c>), or on the indices' latest snapshots.</summary>
-    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param) => Search(indexExpression, SearchRequest.Read(body, param, flavor), param);
+    /// <summary>
+    /// A search: on a point in time (<c>pit</c> in the body), opening a scroll (<c>scroll</c>), or on the indices' latest
+    /// snapshots; what reading it deprecates is added to <paramref name="deprecations"/>.
+    /// </summary>
+    public JsonObject Search(string? indexExpression, JsonObject? body, Func<string, string?> param, List<string>? deprecations = null) =>
+        Search(indexExpression, SearchRequest.Read(body, param, flavor, deprecations), param);
 
-    /// <summary>A search read already (<see cref="SearchRequest.Read"/>): validated, then run as <see cref="Search(string?, JsonObject?, Func{string, string?})"/> runs it.</summary>
+    /// <summary>A search read already (<see cref="SearchRequest.Read"/>): validated, then run as <see cref="Search(string?, JsonObject?, Func{string, string?}, List{string}?)"/> runs it.</summary>
     /// <param name="indexExpression">The indices searched.</param>
     /// <param name="request">The search as read.</param>
     /// <param name="param">The URL parameters.</param>

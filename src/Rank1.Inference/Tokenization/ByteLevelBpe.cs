@@ -121,7 +121,7 @@ internal sealed class ByteLevelBpe
         var from = into.Count;
         var bytes = Encoding.UTF8.GetBytes(preToken.ToArray());
         Merge(bytes, into, cancellationToken);
-        if (bytes.Length < CacheMaxBytes && Volatile.Read(ref _cachedCount) < CacheCapacity && _cache.TryAdd(preToken.ToString(), into[from..].ToArray()))
+        if (bytes.Length < CacheMaxBytes && Volatile.Read(ref _cachedCount) < CacheCapacity && _cache.TryAdd(preToken.ToString(), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(into)[from..].ToArray()))
         {
             Interlocked.Increment(ref _cachedCount);
         }

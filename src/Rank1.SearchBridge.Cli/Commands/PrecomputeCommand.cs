@@ -147,7 +147,9 @@ internal sealed class PrecomputeCommand : CliCommand
 
             return await WaitAsync(progress, timeout is { } s ? TimeSpan.FromSeconds(s) : null, context, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (declaration.Refused is { } refused && !cancellationToken.IsCancellationRequested)
+        // MassTransit, cancelled while it retries the refused declaration, throws a cancellation or the refusal itself (as
+        // the proxy's BrokerPrecomputePublisher catches it).
+        catch (Exception) when (declaration.Refused is { } refused && !cancellationToken.IsCancellationRequested)
         {
             throw new CliException($"the broker at {BrokerAddress.Redact(broker.Url!)} refuses the workers' queue: {ConsoleText.Visible(BrokerFailure.Cause(refused, null))}: " +
                 $"{BrokerFailure.DeclaredBefore("the workers and this tool declare", broker.Queue!)}. {Published()}", ExitCodes.Failure);

@@ -121,17 +121,15 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
             await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
             metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
         }
-        catch (PublishRefusedException)
-        {
-            // RabbitMQ's refusal, said once by the publisher (event 2203) and in the health: not a warning per query.
-            metrics.PrecomputeRequest("failed");
-            hotQueries.PublishFailed(fingerprint);
-        }
         catch (Exception ex)
         {
             metrics.PrecomputeRequest("failed");
             hotQueries.PublishFailed(fingerprint);
-            LogPublishFailed(logger, fingerprint, message.Query.Length, ex);
+            if (ex is not PublishRefusedException)
+            {
+                // RabbitMQ's refusal is said once by the publisher (event 2203) and in the health: not a warning per query.
+                LogPublishFailed(logger, fingerprint, message.Query.Length, ex);
+            }
         }
     }
 
