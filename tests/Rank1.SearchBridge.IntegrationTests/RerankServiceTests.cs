@@ -841,6 +841,41 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's order of its checks: axum's Json extractor reads every field (serde) before the handler looks at the batch, the
+    /// handler refuses an empty batch (400 Empty) before a too large one (422), and then checks each (query, text) pair in
+    /// order, answering the first failing pair's error (router/src/http/server.rs, rerank: the pairs' results collected into
+    /// one Result; core/src/tokenization.rs: an empty pair is Empty, 400, an over-long one under <c>"truncate": false</c>
+    /// Validation, 422). Before, every empty pair was refused ahead of any over-long one, and an empty batch ahead of a
+    /// field of the wrong type.
+    /// </summary>
+    [Fact]
+    public async Task Tei_ChecksInTeisOrder_FieldsThenBatch_ThenEachPairInOrder_FirstFailingPairAnswers()
+    {
+        var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var cases = new (JsonObject Body, int Status, string ErrorType, string Message)[]
+        {
+            (new() { ["query"] = "", ["texts"] = new JsonArray(longText, ""), ["truncate"] = false }, 422, "Validation", "Input validation error: `inputs` must have less than 48 tokens. Given: "),
+            (new() { ["query"] = "", ["texts"] = new JsonArray("short", longText, "", longText), ["truncate"] = false }, 422, "Validation", "Input validation error: `inputs` must have less than 48 tokens. Given: "),
+            (new() { ["query"] = "", ["texts"] = new JsonArray("short", "", longText), ["truncate"] = false }, 400, "Empty", "Input validation error: `inputs` cannot be empty"),
+            (new() { ["query"] = "", ["texts"] = new JsonArray(longText, "") }, 400, "Empty", "Input validation error: `inputs` cannot be empty"),
+            (new() { ["query"] = "q", ["texts"] = new JsonArray(), ["truncate"] = "no" }, 422, "Validation", "invalid request: truncate must be true or false"),
+            (new() { ["query"] = "q", ["texts"] = new JsonArray(), ["raw_scores"] = 1 }, 422, "Validation", "invalid request: raw_scores must be true or false"),
+            (new() { ["query"] = "q", ["texts"] = new JsonArray(Enumerable.Range(0, 201).Select(i => (JsonNode)(i == 200 ? 7 : "t")).ToArray()) }, 422, "Validation", "invalid request: texts[200] must be a string"),
+            (new() { ["query"] = "q", ["texts"] = new JsonArray() }, 400, "Empty", "`texts` cannot be empty"),
+        };
+        foreach (var (body, status, errorType, message) in cases)
+        {
+            var r = await PostAsync(http, "rerank", body.ToJsonString());
+            var said = $"{body.ToJsonString()[..Math.Min(120, body.ToJsonString().Length)]}: HTTP {r.Status} {r.Body?.ToJsonString()}";
+            Assert.True(status == r.Status, said);
+            Assert.True(errorType == r.Body!["error_type"]!.GetValue<string>(), said);
+            Assert.StartsWith(message, r.Body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
     /// An overloaded call's Retry-After is when the backlog will have drained at the recent pace: the windows holding a
     /// rerank slot and those queued for one, each taking about the recent mean, MaxConcurrentReranks at a time. Cohere's
     /// SDK waits exactly Retry-After; at a fixed "1" every refused caller came back together into the same full queue.

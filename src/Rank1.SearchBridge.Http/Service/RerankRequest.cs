@@ -208,19 +208,27 @@ internal sealed record RerankRequest(
             throw Bad(json[documentsField] is null ? $"{documentsField} is required" : $"{documentsField} must be a list");
         }
 
-        if (items.Count == 0)
+        void CheckCount()
         {
-            // TEI answers an empty batch with its own status and type (400, "Empty"), not as a validation error.
-            throw protocol == RerankProtocol.Tei ? new RerankRequestException(400, "`texts` cannot be empty") : Bad($"list of {documentsField} must not be empty");
+            if (items.Count == 0)
+            {
+                // TEI answers an empty batch with its own status and type (400, "Empty"), not as a validation error.
+                throw protocol == RerankProtocol.Tei ? new RerankRequestException(400, "`texts` cannot be empty") : Bad($"list of {documentsField} must not be empty");
+            }
+
+            if (items.Count > options.MaxDocuments)
+            {
+                // TEI refuses more texts than its max_client_batch_size as a Validation error, 422 (router/src/http/server.rs,
+                // rerank; Validation was 413 before TEI 1.9.0, PR #818), in words its handler writes (no "Input validation error").
+                throw protocol == RerankProtocol.Tei
+                    ? new RerankRequestException(422, $"batch size {items.Count} > maximum allowed batch size {options.MaxDocuments} (Rank1:Service:MaxDocuments)")
+                    : Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
+            }
         }
 
-        if (items.Count > options.MaxDocuments)
+        if (protocol != RerankProtocol.Tei)
         {
-            // TEI refuses more texts than its max_client_batch_size as a Validation error, 422 (router/src/http/server.rs,
-            // rerank; Validation was 413 before TEI 1.9.0, PR #818), in words its handler writes (no "Input validation error").
-            throw protocol == RerankProtocol.Tei
-                ? new RerankRequestException(422, $"batch size {items.Count} > maximum allowed batch size {options.MaxDocuments} (Rank1:Service:MaxDocuments)")
-                : Bad($"too many {documentsField}: {items.Count} (at most {options.MaxDocuments} in one call, Rank1:Service:MaxDocuments)");
+            CheckCount();
         }
 
         var rankFields = protocol == RerankProtocol.CohereV1 ? StringList(json, "rank_fields", Bad) : null;
@@ -230,7 +238,8 @@ internal sealed record RerankRequest(
             documents[i] = Document(items[i], i, documentsField, protocol != RerankProtocol.Tei, rankFields, Bad);
         }
 
-        var topN = Int(json, "top_n", Bad) ?? documents.Length;
+        // An absent top_n is all the documents (none in an empty batch, refused below as such).
+        var topN = Int(json, "top_n", Bad) ?? Math.Max(1, documents.Length);
         if (topN < 1)
         {
             throw Bad($"top_n must be at least 1 (got {topN})");
@@ -255,11 +264,12 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
             protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
-        if (protocol == RerankProtocol.Tei && query.Length == 0 && documents.Any(d => d.Text.Length == 0))
+        if (protocol == RerankProtocol.Tei)
         {
-            // TEI tokenizes each (query, text) pair and refuses one whose two strings are both empty as its Empty error, 400
-            // (core/src/tokenization.rs: EncodingInput::Dual is_empty), written as TextEmbeddingsError displays it (core/src/lib.rs).
-            throw new RerankRequestException(400, TeiInputError("`inputs` cannot be empty"));
+            // TEI's handler sees the body only once axum's Json extractor has read all of it into its request (serde): a field
+            // of the wrong type is refused before an empty or too large batch (router/src/http/server.rs, rerank). An empty
+            // (query, text) pair is refused when the pairs are checked in order (RerankService, TeiPairsChecked).
+            CheckCount();
         }
 
         if (!request.Truncate && request.PromptTemplate is { } used && Inference.Prompt.Rank1Prompt.TemplatedLength(Inference.Prompt.Rank1Prompt.QueryText(query, request.Instructions), used) is var (count, length)

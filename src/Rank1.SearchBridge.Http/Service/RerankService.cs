@@ -170,19 +170,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
         };
-        if (!request.Truncate && judge is Inference.Rank1Engine engine)
-        {
-            // TEI with "truncate": false refuses the whole call for one over-long input: every text is measured before any
-            // is judged, so the refusal is immediate rather than after the model has judged all the others.
-            try
-            {
-                engine.CheckInputs(request.Query, request.Instructions, request.Documents.Select(d => ((string?)null, d.Text)).ToArray(), settings, context.RequestAborted);
-            }
-            catch (Inference.Rank1InputException e)
-            {
-                throw OverLong(e.Message);
-            }
-        }
+        TeiPairsChecked(context, request, settings);
 
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
@@ -233,6 +221,43 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
         return (200, header);
+    }
+
+    /// <summary>
+    /// TEI's checks of each (query, text) pair, made in order before any text is judged, the first failing pair's error
+    /// answered, as TEI answers it (router/src/http/server.rs, rerank: the pairs' results are collected into one Result, the
+    /// first error in input order): a pair whose query and text are both empty is TEI's Empty error, 400
+    /// (core/src/tokenization.rs: EncodingInput::Dual is_empty); under <c>"truncate": false</c> an over-long pair is its
+    /// Validation error, 422 (<see cref="OverLong"/>). Every text before the first empty pair is measured, so that
+    /// <c>["too long", ""]</c> with an empty query is the 422 of the first, not the 400 of the second. The refusal is
+    /// immediate rather than after the model has judged all the other texts.
+    /// </summary>
+    private void TeiPairsChecked(HttpContext context, RerankRequest request, Inference.JudgeSettings settings)
+    {
+        if (request.Protocol != RerankProtocol.Tei)
+        {
+            return;
+        }
+
+        var firstEmpty = request.Query.Length == 0 ? request.Documents.ToList().FindIndex(d => d.Text.Length == 0) : -1;
+        if (!request.Truncate && judge is Inference.Rank1Engine engine)
+        {
+            try
+            {
+                engine.CheckInputs(request.Query, request.Instructions,
+                    request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray(), settings, context.RequestAborted);
+            }
+            catch (Inference.Rank1InputException e)
+            {
+                throw OverLong(e.Message);
+            }
+        }
+
+        if (firstEmpty >= 0)
+        {
+            // Written as TextEmbeddingsError displays it (core/src/lib.rs).
+            throw new RerankRequestException(400, RerankRequest.TeiInputError("`inputs` cannot be empty"));
+        }
     }
 
     /// <summary>
