@@ -44,6 +44,24 @@ public sealed class PrecomputeCommandTests
     }
 
     /// <summary>
+    /// JSON numbers have no integer type (RFC 8259, section 6): a log written by a tool that writes counts as floats
+    /// (Python's <c>json.dumps</c> of a pandas count column: <c>1.0</c>) is read with its whole counts, however written,
+    /// and a count past the largest stands at it. Before, <c>1.0</c> was refused as "not a whole number"; <c>1.5</c> still is.
+    /// </summary>
+    [Fact]
+    public async Task QueryLog_AWholeCountWrittenAsAFloat_IsThatCount()
+    {
+        var path = File(
+            """{"query":"once","count":1.0}""",
+            """{"query":"thrice","count":3e0}""",
+            """{"query":"often","count":2.50E1}""",
+            """{"query":"always","count":1e30}""",
+            """{"query":"beyond","count":1e400}""");
+        var queries = await QueryFile.ReadAsync(path, defaultInstructions: null, CancellationToken.None);
+        Assert.Equal([("always", long.MaxValue), ("beyond", long.MaxValue), ("often", 25L), ("thrice", 3L), ("once", 1L)], queries.Select(q => (q.Query, q.Count)).ToArray());
+    }
+
+    /// <summary>
     /// A line of control characters only (a NUL byte: <c>printf '\x00\n'</c>) holds no query, as a line of spaces
     /// does: it is skipped like any blank line. It was sent to the workers as a query of its own, while a JSON line's
     /// query of the same characters is refused as blank.
@@ -73,6 +91,9 @@ public sealed class PrecomputeCommandTests
     [InlineData("{\"query\":\"  \"}", ":1: \"query\" must not be blank")]
     [InlineData("{\"query\":\"x\",\"count\":0}", ":1: \"count\" must be a whole number of at least 1")]
     [InlineData("{\"query\":\"x\",\"count\":1.5}", ":1: \"count\" must be a whole number of at least 1")]
+    [InlineData("{\"query\":\"x\",\"count\":1e-3}", ":1: \"count\" must be a whole number of at least 1")]
+    [InlineData("{\"query\":\"x\",\"count\":-1e400}", ":1: \"count\" must be a whole number of at least 1")]
+    [InlineData("{\"query\":\"x\",\"count\":\"2\"}", ":1: \"count\" must be a whole number of at least 1")]
     [InlineData("{\"query\":\"x\",\"instructions\":3}", ":1: \"instructions\" must be a string")]
     [InlineData("{\"query\":\"x\",\"qurey\":\"y\"}", ":1: unknown field \"qurey\"")]
     [InlineData("q1\t", ":1: no query after the tab")]

@@ -120,11 +120,7 @@ internal static class QueryFile
                 Fail("\"query\" must not be blank");
             }
 
-            long count = 1;
-            if (Given(obj, "count") is { } c && (c.ValueKind != JsonValueKind.Number || !c.TryGetInt64(out count) || count < 1))
-            {
-                Fail("\"count\" must be a whole number of at least 1");
-            }
+            var count = Given(obj, "count") is { } c ? Count(c) ?? throw new CliException($"{where}: \"count\" must be a whole number of at least 1", ExitCodes.BadInput) : 1;
 
             var instructions = Given(obj, "instructions") switch
             {
@@ -139,6 +135,21 @@ internal static class QueryFile
             throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
         }
     }
+
+    /// <summary>
+    /// A count: a whole number of at least 1 however JSON writes it (JSON numbers have no integer type, RFC 8259 section 6),
+    /// so <c>1.0</c> or <c>1e3</c> from a tool that writes counts as floats (Python's <c>json.dumps</c> of a pandas count
+    /// column) is 1 or 1000; one past the largest count (<c>1e30</c>, <c>1e400</c>) stands at it, as merged counts do. Null for anything else
+    /// (<c>1.5</c>, <c>0</c>, a string). Before, <c>1.0</c> was refused as "not a whole number".
+    /// </summary>
+    private static long? Count(JsonElement value) => value.ValueKind != JsonValueKind.Number ? null
+        : value.TryGetInt64(out var whole) ? whole >= 1 ? whole : null
+        : !value.TryGetDouble(out var d) ? value.GetRawText().StartsWith('-') ? null : long.MaxValue // past a double's range (1e400): whole, and past the largest
+        : d >= 1 && d == Math.Floor(d) ? d >= LongEnd ? long.MaxValue : (long)d
+        : null;
+
+    // 2^63, the first double past long.MaxValue.
+    private const double LongEnd = 9_223_372_036_854_775_808d;
 
     /// <summary>
     /// True when <paramref name="text"/> holds nothing a user reads: white space and control characters only (a line of
