@@ -68,8 +68,8 @@ internal static class LoneSurrogates
         return copy;
     }
 
-    // The UTF-16 unit of the \uXXXX escape at json[at], or null when there is none there.
-    private static char? Unit(ReadOnlySpan<byte> json, int at)
+    /// <summary>The UTF-16 unit of the <c>\uXXXX</c> escape at <c>json[at]</c>, or null when there is none there.</summary>
+    internal static char? Unit(ReadOnlySpan<byte> json, int at)
     {
         if (at + 6 > json.Length || json[at] != (byte)'\\' || json[at + 1] != (byte)'u')
         {

@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rank1.SearchBridge.Http.Service;
@@ -20,9 +19,9 @@ namespace Rank1.SearchBridge.Http;
 internal sealed partial class HttpJson : JsonSerializerContext
 {
     /// <summary>
-    /// The answers as written: <see cref="Default"/>'s settings, with text as UTF-8 (only what JSON must escape is escaped), as
-    /// TEI's serde_json, Elasticsearch's Jackson and the proxy's own answers (<c>EsAnswers.Compact</c>) write it. The default
-    /// HTML-safe encoder wrote every character past ASCII as <c>\uXXXX</c>: a returned Japanese document at twice its size.
+    /// The answers as written: <see cref="Default"/>'s settings, with text as UTF-8 (only what JSON must escape is escaped,
+    /// once <see cref="OutputJson.Utf8(ReadOnlySpan{byte})"/> has written an emoji as itself), as TEI's serde_json writes it.
+    /// The default HTML-safe encoder wrote every character past ASCII as <c>\uXXXX</c>: a returned Japanese document at twice its size.
     /// </summary>
     /// <remarks>Made on first use (a nested holder): a static initializer here could run before the generated <see cref="Default"/>'s.</remarks>
     public static HttpJson Answers => AnswersHolder.Value;
@@ -30,6 +29,6 @@ internal sealed partial class HttpJson : JsonSerializerContext
     // A nested type's static initializer runs on first use of Answers, after Default's; once, whoever comes first.
     private static class AnswersHolder
     {
-        public static readonly HttpJson Value = new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        public static readonly HttpJson Value = new(new JsonSerializerOptions(Default.Options) { Encoder = OutputJson.Encoder });
     }
 }

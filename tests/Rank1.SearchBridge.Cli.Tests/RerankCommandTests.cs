@@ -132,13 +132,15 @@ public sealed class RerankCommandTests
     {
         // Before, every character past ASCII was a \uXXXX escape (a Japanese passage twice its size in a file piped to disk).
         var passages = Path.Combine(TestTemp.Folder("rank1-rerank-utf8-"), "p.jsonl");
-        await File.WriteAllTextAsync(passages, "{\"id\":\"文書1\",\"title\":\"玉ねぎを切ると涙が出る \\\"Zwiebel\\\"\\n\",\"text\":\"t\"}\n");
-        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "なぜ玉ねぎで泣くのか", "--passages", passages, "--max-think-tokens", "0", "--json");
+        // An emoji (past U+FFFF) and a backtick, which .NET's relaxed encoder still escapes (the emoji as its \uD83E\uDDC5
+        // pair), are written as themselves too (OutputJson), as the rerank service writes them.
+        await File.WriteAllTextAsync(passages, "{\"id\":\"文書1 🧅\",\"title\":\"玉ねぎを切ると涙が出る \\\"Zwiebel\\\"\\n `😢`\",\"text\":\"t\"}\n");
+        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "なぜ玉ねぎで泣くのか 😢", "--passages", passages, "--max-think-tokens", "0", "--json");
 
         Assert.True(result.ExitCode == 0, result.Error);
-        Assert.Contains("\"query\": \"なぜ玉ねぎで泣くのか\"", result.Out, StringComparison.Ordinal);
-        Assert.Contains("\"id\": \"文書1\"", result.Out, StringComparison.Ordinal);
-        Assert.Contains("\"title\": \"玉ねぎを切ると涙が出る \\\"Zwiebel\\\"\\n\"", result.Out, StringComparison.Ordinal);
+        Assert.Contains("\"query\": \"なぜ玉ねぎで泣くのか 😢\"", result.Out, StringComparison.Ordinal);
+        Assert.Contains("\"id\": \"文書1 🧅\"", result.Out, StringComparison.Ordinal);
+        Assert.Contains("\"title\": \"玉ねぎを切ると涙が出る \\\"Zwiebel\\\"\\n `😢`\"", result.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("\\u", result.Out, StringComparison.Ordinal);
     }
 

@@ -479,14 +479,15 @@ public sealed class RerankServiceTests
     /// Returned text is written as UTF-8, as TEI's serde_json and Elasticsearch's Jackson write it (and as the proxy's own
     /// answers are written): before, every character past ASCII and every <c>&lt;</c>, <c>&gt;</c>, <c>&amp;</c>, <c>'</c> and
     /// <c>+</c> became a <c>\uXXXX</c> escape (System.Text.Json's HTML-safe default), so Japanese or Chinese documents came
-    /// back at twice their size.
+    /// back at twice their size. An emoji (past U+FFFF) and a backtick, which .NET's relaxed encoder still escapes (the emoji
+    /// as its <c>\uD83E\uDDC5</c> pair), are written as themselves too, as TEI's serde_json writes them (<c>OutputJson</c>).
     /// </summary>
     [Fact]
     public async Task ReturnedText_IsWrittenAsUtf8_NotEscaped()
     {
         await using var service = await StandaloneAsync();
         using var http = new HttpClient { BaseAddress = service.Url };
-        const string Text = "日本語の文書 <b>café & crème</b> 'x+y'";
+        const string Text = "日本語の文書 <b>café & crème</b> 'x+y' 🧅 `code`";
         foreach (var (path, body) in new[]
         {
             ("v1/rerank", $$"""{"query":"q","documents":[{"text":"{{Text}}","title":"タイトル"}],"return_documents":true}"""),

@@ -7,6 +7,7 @@ using Rank1.EmbeddedSearch;
 using Rank1.Inference;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Cli.Evaluation;
+using Rank1.SearchBridge.Http;
 using Rank1.SearchBridge.Http.Proxy;
 using Spectre.Console;
 
@@ -612,9 +613,7 @@ internal sealed class EvalCommand : CliCommand
                 ["p_value"] = r.PValue,
             }).ToArray()),
         };
-        await output.WriteLineAsync(doc.ToJsonString(IndentedJson)).ConfigureAwait(false);
+        // Text past ASCII (a run file's path) is written as is, as the rerank service writes it; what JSON requires is still escaped.
+        await output.WriteLineAsync(OutputJson.Utf8(doc.ToJsonString(OutputJson.Indented))).ConfigureAwait(false);
     }
-
-    /// <summary>Indented, with text past ASCII (a run file's path) written as is, as the rerank service writes it; what JSON requires is still escaped.</summary>
-    internal static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Http;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -72,7 +73,7 @@ internal static class EvalRunManifest
         var file = Path.Combine(folder, FileName);
         if (!holdsRuns)
         {
-            await File.WriteAllTextAsync(file, settings.ToJsonString(EvalCommand.IndentedJson) + "\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(file, OutputJson.Utf8(settings.ToJsonString(OutputJson.Indented)) + "\n", cancellationToken).ConfigureAwait(false);
             return;
         }
 

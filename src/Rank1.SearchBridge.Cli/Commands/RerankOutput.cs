@@ -3,6 +3,7 @@ using System.Text.Json;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Http;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -12,9 +13,6 @@ namespace Rank1.SearchBridge.Cli.Commands;
 /// </summary>
 internal static class RerankOutput
 {
-    // Text past ASCII is written as is (UTF-8), as the rerank service writes it; what JSON requires is still escaped.
-    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static async Task WriteTextAsync(TextWriter output, string query, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked)
     {
         await output.WriteLineAsync($"Query: {ConsoleText.Visible(query.ReplaceLineEndings(" "))}").ConfigureAwait(false);
@@ -37,7 +35,9 @@ internal static class RerankOutput
 
     public static async Task WriteJsonAsync(Stream output, string query, string? instructions, string modelId, bool randomWeights, ExecutionProviderChoice provider, IReadOnlyList<PassageRecord> passages, IReadOnlyList<RankedPassage> ranked, CancellationToken cancellationToken)
     {
-        await using var w = new Utf8JsonWriter(output, JsonOptions);
+        // Text past ASCII is written as is (UTF-8), as the rerank service writes it; what JSON requires is still escaped.
+        using var buffer = new MemoryStream();
+        await using var w = new Utf8JsonWriter(buffer, OutputJson.IndentedWriter);
         w.WriteStartObject();
         w.WriteString("query", query);
         if (instructions is not null)
@@ -86,6 +86,7 @@ internal static class RerankOutput
         w.WriteEndArray();
         w.WriteEndObject();
         await w.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync(OutputJson.Utf8(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)), cancellationToken).ConfigureAwait(false);
         await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
     }
 

@@ -453,7 +453,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken? cancellationToken = null)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(value, type);
+        var bytes = OutputJson.Utf8(JsonSerializer.SerializeToUtf8Bytes(value, type));
         // A client that has read the whole answer finds the call's in-flight bytes back already (as SearchHttp.WriteAsync).
         context.Features.Get<InFlightBudget.Lease>()?.Dispose();
         context.Response.StatusCode = status;
