@@ -19,18 +19,23 @@ internal static partial class XContentInt
     // Digits of int.MaxValue: a number of more significant digits is past an int's range.
     private const int MaxIntDigits = 10;
 
-    // Where Jackson stands after a value that SearchBody.Read found it would refuse: "[line:column] ", for its reason.
-    private static readonly ConditionalWeakTable<JsonNode, string> Locations = [];
+    // Where Jackson stands after a value that SearchBody.Read found it would refuse, and how it names the text it read
+    // (JacksonSyntax.Source), for its error's place and location.
+    private static readonly ConditionalWeakTable<JsonNode, Noted> Locations = [];
+
+    private sealed record Noted(Location At, string Source);
 
     /// <summary>
     /// A body value as <c>SearchSourceBuilder.parseXContent</c> reads <c>from</c>, <c>size</c> or
     /// <c>track_total_hits</c>: a JSON number is Jackson's <c>getIntValue()</c> (truncated toward zero: <c>1.5</c> is 1,
     /// <c>-0.5</c> is 0, <c>1e1</c> is 10); past an <see cref="int"/>'s range it is an <c>x_content_parse_exception</c>
-    /// "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)". A string is
+    /// "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: ..]", caused by
+    /// Jackson's <c>input_coercion_exception</c>. A string is
     /// <c>Double.parseDouble</c>'s number, truncated (<c>"1.5"</c> is 1, <c>" 10"</c> is 10, <c>"NaN"</c> is 0): not a number
     /// is a <c>number_format_exception</c> (<c>For input string: "abc"</c>, <c>empty String</c>), past an int's range an
     /// <c>illegal_argument_exception</c> "Value [1e20] is out of range for an integer". A boolean is an
-    /// <c>x_content_parse_exception</c> "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors";
+    /// <c>x_content_parse_exception</c> "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at
+    /// [Source: ..]", caused by Jackson's <c>json_parse_exception</c>;
     /// null, an array or an object a <c>parsing_exception</c> "Unknown key for a VALUE_NULL in [from].".
     /// </summary>
     /// <param name="key">The field's name.</param>
@@ -40,7 +45,7 @@ internal static partial class XContentInt
         JsonValue v when v.GetValueKind() == JsonValueKind.Number => FromNumber(v),
         JsonValue v when v.GetValueKind() == JsonValueKind.String => FromString(v.GetValue<string>()),
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False =>
-            throw ParseFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"),
+            throw ParseFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors", "json_parse_exception"),
         _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}]."),
     };
 
@@ -78,7 +83,7 @@ internal static partial class XContentInt
             // Found again in the text as JsonLocations finds a node's place; none when the text does not hold it.
             if (JsonLocations.AfterValue(text, key) is { } at)
             {
-                Locations.AddOrUpdate(body[key]!, at + " ");
+                Locations.AddOrUpdate(body[key]!, new Noted(at, JacksonSyntax.Source(text)));
             }
         }
     }
@@ -95,7 +100,7 @@ internal static partial class XContentInt
     private static int FromNumber(JsonValue v)
     {
         var text = v.ToJsonString();
-        return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}");
+        return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}", "input_coercion_exception");
     }
 
     /// <summary>
@@ -247,9 +252,16 @@ internal static partial class XContentInt
         return n is >= int.MinValue and <= int.MaxValue ? (int)n : null;
     }
 
-    // Jackson's errors, as JsonXContentParser words them: an x_content_parse_exception at where the parser stands.
-    private static EsException ParseFailure(JsonNode value, string reason) =>
-        new(400, "x_content_parse_exception", (Locations.TryGetValue(value, out var at) ? at : "") + reason);
+    // Jackson's refusal (a JsonParseException, or an InputCoercionException past an int's range) as JsonXContentParser
+    // wraps it: an x_content_parse_exception at where Jackson stands, its reason Jackson's message with its location
+    // ("\n at [Source: (byte[])\"..\"; line: 1, column: 13]"), caused by Jackson's own. Without the place and
+    // location where the text was not noted.
+    private static EsException ParseFailure(JsonNode value, string message, string type)
+    {
+        var noted = Locations.TryGetValue(value, out var n) ? n : null;
+        var jackson = noted is null ? message : $"{message}\n at {JacksonSyntax.Location(noted.Source, noted.At.Line, noted.At.Column)}";
+        return EsException.XContentParse(jackson, noted?.At, EsException.Foreign(400, type, jackson));
+    }
 
     private static readonly char[] JavaWhitespace = [.. Enumerable.Range(0, 0x21).Select(c => (char)c)];
 

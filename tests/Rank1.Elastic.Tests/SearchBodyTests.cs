@@ -62,13 +62,13 @@ public sealed class SearchBodyTests
 
     [Theory]
     // Jackson's InputCoercionException / JsonParseException, as JsonXContentParser makes them x_content_parse_exception.
-    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"from\":-2147483649}", "x_content_parse_exception", "[1:20] Numeric value (-2147483649) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"from\": 1e20 }", "x_content_parse_exception", "[1:14] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"size\":1,\n \"from\":1e400}", "x_content_parse_exception", "[2:14] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"from\":2147483647.5}", "x_content_parse_exception", "[1:21] Numeric value (2147483647.5) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"from\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors")]
-    [InlineData("{\"from\":false}", "x_content_parse_exception", "[1:14] Current token (VALUE_FALSE) not numeric, can not use numeric value accessors")]
+    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"from\":2147483648}\"; line: 1, column: 19]")]
+    [InlineData("{\"from\":-2147483649}", "x_content_parse_exception", "[1:20] Numeric value (-2147483649) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"from\":-2147483649}\"; line: 1, column: 20]")]
+    [InlineData("{\"from\": 1e20 }", "x_content_parse_exception", "[1:14] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"from\": 1e20 }\"; line: 1, column: 14]")]
+    [InlineData("{\"size\":1,\n \"from\":1e400}", "x_content_parse_exception", "[2:14] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"size\":1,\n \"from\":1e400}\"; line: 2, column: 14]")]
+    [InlineData("{\"from\":2147483647.5}", "x_content_parse_exception", "[1:21] Numeric value (2147483647.5) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"from\":2147483647.5}\"; line: 1, column: 21]")]
+    [InlineData("{\"from\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"from\":true}\"; line: 1, column: 13]")]
+    [InlineData("{\"from\":false}", "x_content_parse_exception", "[1:14] Current token (VALUE_FALSE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"from\":false}\"; line: 1, column: 14]")]
     // intValue() on a string: Double.parseDouble's NumberFormatException, or its own IllegalArgumentException.
     [InlineData("{\"from\":\"abc\"}", "number_format_exception", "For input string: \"abc\"")]
     [InlineData("{\"from\":\" 1x \"}", "number_format_exception", "For input string: \"1x\"")]
@@ -129,7 +129,9 @@ public sealed class SearchBodyTests
     {
         var literal = sign + "1" + new string('0', 999_999);
         var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes("{\"from\":" + literal + "}"), checkTrailingTokens: true), "from"));
-        Assert.Equal((400, "x_content_parse_exception", $"[1:{9 + literal.Length}] Numeric value ({literal}) out of range of int (-2147483648 - 2147483647)"), (e.Status, e.Type, e.Message));
+        Assert.Equal((400, "x_content_parse_exception"), (e.Status, e.Type));
+        Assert.StartsWith($"[1:{9 + literal.Length}] Numeric value ({literal}) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"; line: 1, column: {9 + literal.Length}]", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

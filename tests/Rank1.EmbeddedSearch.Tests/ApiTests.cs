@@ -2000,9 +2000,9 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"size\":1e20}", "x_content_parse_exception", "[1:13] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("{\"size\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors")]
+    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "[1:19] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"from\":2147483648}\"; line: 1, column: 19]")]
+    [InlineData("{\"size\":1e20}", "x_content_parse_exception", "[1:13] Numeric value (1e20) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"size\":1e20}\"; line: 1, column: 13]")]
+    [InlineData("{\"size\":true}", "x_content_parse_exception", "[1:13] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"size\":true}\"; line: 1, column: 13]")]
     [InlineData("{\"from\":\"abc\"}", "number_format_exception", "For input string: \"abc\"")]
     [InlineData("{\"size\":\"\"}", "number_format_exception", "empty String")]
     [InlineData("{\"from\":\"1e20\"}", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
@@ -2133,6 +2133,9 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"aggs\":{\"a\":{\"terms\":{\"field\":5}}}}", 400, "x_content_parse_exception", "[terms] field doesn't support values of type: VALUE_NUMBER")]
     [InlineData("POST", "/library/_search", "{\"ext\":{\"rank1\":{\"enabled\":true}}}", 400, "parsing_exception", "[rank1]")]
     [InlineData("POST", "/library/_search", "{\"from\":9990,\"size\":20}", 400, "illegal_argument_exception", "Result window is too large")]
+    // DefaultSearchContext.preProcess adds from and size as longs: past an int's range the window is still too large
+    // (it overflowed to a negative window here, a 200 with no hits).
+    [InlineData("GET", "/library/_search?from=2147483647&size=1", null, 400, "illegal_argument_exception", "Result window is too large, from + size must be less than or equal to: [10000] but was [2147483648].")]
     [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
     [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]
@@ -2164,12 +2167,17 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("{size:1}", "x_content_parse_exception", "Unexpected character ('s' (code 115)): was expecting double-quote to start field name", 3)]
     [InlineData("{\"query\":{]", "x_content_parse_exception", "Unexpected close marker ']': expected '}' (for Object starting at [Source: (byte[])\"{\"query\":{]\"; line: 1, column: 10])", 12)]
     [InlineData("{\"query\":{", "x_content_e_o_f_exception", "Unexpected end-of-input: expected close marker for Object (start marker at [Source: (byte[])\"{\"query\":{\"; line: 1, column: 10])", 11)]
-    public async Task MalformedSearchBody_IsJacksonsError_AsElasticsearchWrapsIt(string body, string type, string jackson, int column)
+    // parser.intValue() on from or size: JsonXContentParser.doIntValue wraps Jackson's refusal alike, its JsonParseException,
+    // or the InputCoercionException of a number past an int's range. The reason lacked the location, and had no cause.
+    [InlineData("{\"size\":true}", "x_content_parse_exception", "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors", 13)]
+    [InlineData("{\"from\":2147483648}", "x_content_parse_exception", "Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)", 19, "input_coercion_exception")]
+    [InlineData("{\"size\":1e20}", "x_content_parse_exception", "Numeric value (1e20) out of range of int (-2147483648 - 2147483647)", 13, "input_coercion_exception")]
+    public async Task MalformedSearchBody_IsJacksonsError_AsElasticsearchWrapsIt(string body, string type, string jackson, int column, string? jacksonType = null)
     {
         var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
         var message = $"{jackson}\n at [Source: (byte[])\"{body}\"; line: 1, column: {column}]";
         var reason = type == "x_content_e_o_f_exception" ? $"[1:{column}] Unexpected end of file" : $"[1:{column}] {message}";
-        var cause = type == "x_content_e_o_f_exception" ? "json_e_o_f_exception" : "json_parse_exception";
+        var cause = jacksonType ?? (type == "x_content_e_o_f_exception" ? "json_e_o_f_exception" : "json_parse_exception");
         Assert.Equal((400, type, reason), (r.Status, r.ErrorType, r.ErrorReason));
         Assert.Equal((type, reason), (r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>(), r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>()));
         Assert.Equal((cause, message), (r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));

@@ -41,6 +41,18 @@ public sealed class QueryParseLocationTests : IAsyncLifetime
     // SearchSourceBuilder.parseXContent: a query that is not an object, at its value (col 10).
     [InlineData("""{"query":"x"}""", "Unknown key for a VALUE_STRING in [query].", 1, 10)]
     [InlineData("""{"size":1,"qeury":[1]}""", "Unknown key for a START_ARRAY in [qeury].", 1, 19)]
+    // SearchSourceBuilder.parseXContent: a null is no value to XContentParser.Token.isValue(), so every key refuses it as
+    // it refuses an unknown key (throwUnknownKey), at the null. A null sort, explain, track_scores, version,
+    // seq_no_primary_term, timeout, search_after or pit was taken as absent; a null from had no place.
+    [InlineData("""{"sort":null}""", "Unknown key for a VALUE_NULL in [sort].", 1, 9)]
+    [InlineData("""{"size":1,"explain":null}""", "Unknown key for a VALUE_NULL in [explain].", 1, 21)]
+    [InlineData("""{"track_scores":null}""", "Unknown key for a VALUE_NULL in [track_scores].", 1, 17)]
+    [InlineData("""{"version":null}""", "Unknown key for a VALUE_NULL in [version].", 1, 12)]
+    [InlineData("""{"seq_no_primary_term":null}""", "Unknown key for a VALUE_NULL in [seq_no_primary_term].", 1, 24)]
+    [InlineData("""{"timeout":null}""", "Unknown key for a VALUE_NULL in [timeout].", 1, 12)]
+    [InlineData("""{"search_after":null}""", "Unknown key for a VALUE_NULL in [search_after].", 1, 17)]
+    [InlineData("""{"pit":null}""", "Unknown key for a VALUE_NULL in [pit].", 1, 8)]
+    [InlineData("""{"from":null}""", "Unknown key for a VALUE_NULL in [from].", 1, 9)]
     // SearchSourceBuilder parses post_filter as it parses query (parseTopLevelQuery), while the body is read: it was
     // refused only when the search ran, with no place.
     [InlineData("""{"post_filter":{"nope":{}}}""", "unknown query [nope]", 1, 24)]

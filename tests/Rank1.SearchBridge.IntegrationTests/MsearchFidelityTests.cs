@@ -538,8 +538,8 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     // NumberFormatException for a string, Jackson's out-of-range error for a number, at where its parser stands).
     [Theory]
     [InlineData("""{"query":{"match":{"text":"onion"}},"size":"abc"}""", "number_format_exception", "For input string: \"abc\"")]
-    [InlineData("""{"query":{"match":{"text":"onion"}},"size":1e400}""", "x_content_parse_exception", "[1:49] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)")]
-    [InlineData("""{"query":{"match":{"text":"onion"}},"size":true}""", "x_content_parse_exception", "[1:48] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":1e400}""", "x_content_parse_exception", "[1:49] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":1e400}\"; line: 1, column: 49]")]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":true}""", "x_content_parse_exception", "[1:48] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":true}\"; line: 1, column: 48]")]
     [InlineData("""{"query":{"match":{"text":"onion"}},"from":"1e20"}""", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     [InlineData("""{"query":{"match":{"text":"onion"}},"from":null}""", "parsing_exception", "Unknown key for a VALUE_NULL in [from].")]
     // explain as SearchSourceBuilder reads it, with parser.booleanValue(): Booleans.parseBoolean's refusal of a string

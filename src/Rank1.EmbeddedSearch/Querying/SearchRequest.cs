@@ -234,9 +234,10 @@ internal sealed class SearchRequest
                     throw EsException.Parsing($"Unknown NamedObject [search_ext_builder][{name}]: the cluster has no search extension named [{name}]");
                 }
 
-                // SearchSourceBuilder.parseXContent: a key it does not know for the token its value starts with, or a
-                // query that is not an object, is refused where that value starts.
-                if (!KnownKeys.Contains(key) || (key is "query" or "post_filter" or "highlight" or "aggs" or "aggregations" && value is not JsonObject))
+                // SearchSourceBuilder.parseXContent: a key it does not know for the token its value starts with, a query
+                // that is not an object, or a null (no value to Token.isValue(), so any key's throwUnknownKey), is
+                // refused where that value starts.
+                if (!KnownKeys.Contains(key) || value is null || (key is "query" or "post_filter" or "highlight" or "aggs" or "aggregations" && value is not JsonObject))
                 {
                     throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", JsonLocations.OfValue(body, key));
                 }
@@ -477,10 +478,11 @@ internal sealed class SearchRequest
             }
         }
 
-        if (From + Size > MaxResultWindow)
+        // DefaultSearchContext.preProcess adds them as longs: a window past an int's range is too large too.
+        if ((long)From + Size is var window && window > MaxResultWindow)
         {
             throw EsException.IllegalArgument(
-                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{From + Size}]. " +
+                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{window}]. " +
                 "See the scroll api for a more efficient way to request large data sets.");
         }
     }
