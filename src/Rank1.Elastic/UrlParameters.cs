@@ -75,10 +75,28 @@ internal static class UrlParameters
         return parameters;
     }
 
-    // RestUtils.decodeComponent with plusAsSpace, as the query string is decoded.
-    private static string DecodeComponent(string s)
+    /// <summary>
+    /// A segment of a raw path as Elasticsearch's <c>PathTrie</c> decodes a path parameter once it has split the path at
+    /// its slashes (<c>RestUtils.decodeComponent</c>, <c>es.rest.url_plus_as_space</c> off): <c>%XX</c> a byte of UTF-8
+    /// (<c>%2F</c> a slash in the name), <c>%%</c> a percent sign, <c>+</c> as it is. Null for a malformed escape.
+    /// </summary>
+    /// <param name="segment">The segment as sent.</param>
+    public static string? DecodePathSegment(string segment)
     {
-        if (!s.Contains('%', StringComparison.Ordinal) && !s.Contains('+', StringComparison.Ordinal))
+        try
+        {
+            return DecodeComponent(segment, plusAsSpace: false);
+        }
+        catch (EsException)
+        {
+            return null;
+        }
+    }
+
+    // RestUtils.decodeComponent, with plusAsSpace as the query string is decoded.
+    private static string DecodeComponent(string s, bool plusAsSpace = true)
+    {
+        if (!s.Contains('%', StringComparison.Ordinal) && !(plusAsSpace && s.Contains('+', StringComparison.Ordinal)))
         {
             return s;
         }
@@ -88,7 +106,7 @@ internal static class UrlParameters
         for (var i = 0; i < s.Length; i++)
         {
             var c = s[i];
-            if (c == '+')
+            if (c == '+' && plusAsSpace)
             {
                 bytes.Add((byte)' ');
             }

@@ -112,6 +112,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             try
             {
                 EsHttp.CheckHttpLimits(context, options.MaxInitialLineLength, options.MaxHeaderSize);
+                EsHttp.DecodeRouteValues(context);
                 // As RestRequest decodes them (RestUtils.decodeQueryString), before its media types.
                 context.Features.Set<IQueryFeature>(new QueryFeature(new QueryCollection(
                     UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));

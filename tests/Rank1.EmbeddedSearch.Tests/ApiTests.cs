@@ -2136,6 +2136,12 @@ public sealed class ApiTests : IAsyncLifetime
     // DefaultSearchContext.preProcess adds from and size as longs: past an int's range the window is still too large
     // (it overflowed to a negative window here, a 200 with no hits).
     [InlineData("GET", "/library/_search?from=2147483647&size=1", null, 400, "illegal_argument_exception", "Result window is too large, from + size must be less than or equal to: [10000] but was [2147483648].")]
+    // RestController's PathTrie splits the raw path at its slashes, then decodes each segment (RestUtils.decodeComponent):
+    // %2F is a slash in the name, which IndexNameExpressionResolver does not trim. "library%2F_doc" and "library" were searched.
+    [InlineData("GET", "/library%2F_doc/_search", null, 404, "index_not_found_exception", "no such index [library/_doc]")]
+    [InlineData("GET", "/library%20/_search", null, 404, "index_not_found_exception", "no such index [library ]")]
+    // MetadataCreateIndexService.validateIndexOrAliasName sees the slash; an index "new%2fone" was created.
+    [InlineData("PUT", "/new%2fone", "{}", 400, "invalid_index_name_exception", "Invalid index name [new/one], must not contain")]
     [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
     [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]

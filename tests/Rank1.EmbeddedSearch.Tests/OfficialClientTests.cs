@@ -106,6 +106,25 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task OfficialClient_IdWithASlash_IsTheIdItSent()
+    {
+        // The client escapes the id in the path (Uri.EscapeDataString: "a/b" is "a%2Fb"); Elasticsearch's PathTrie
+        // splits the raw path at its slashes, then decodes each segment (RestUtils.decodeComponent), so the id is "a/b".
+        // Kestrel leaves "%2F" encoded in a path: the document was stored, and answered, as "a%2Fb".
+        var client = Client();
+        await client.Indices.CreateAsync("slashed");
+        var index = await client.IndexAsync(new Book { Title = "Paths" }, i => i.Index("slashed").Id("a/b").Refresh(Refresh.True));
+        Assert.True(index.IsValidResponse, index.DebugInformation);
+        Assert.Equal("a/b", index.Id);
+
+        var get = await client.GetAsync<Book>("slashed", "a/b");
+        Assert.True(get.Found, get.DebugInformation);
+        Assert.Equal("a/b", get.Id);
+        var search = await client.SearchAsync<Book>(s => s.Indices("slashed").Query(q => q.Ids(ids => ids.Values(new Ids(["a/b"])))));
+        Assert.Equal(["a/b"], search.Hits.Select(h => h.Id));
+    }
+
+    [Fact]
     public async Task OfficialClient_MissingIndex_GetsElasticsearchErrorType()
     {
         var response = await Client().SearchAsync<Book>(s => s.Indices("no-such-index").Query(q => q.MatchAll(new MatchAllQuery())));

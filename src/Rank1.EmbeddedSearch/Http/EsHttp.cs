@@ -42,6 +42,39 @@ internal static class EsHttp
         HttpLimits.Check(request.Method, target, request.Protocol, request.Headers.SelectMany(h => h.Value.Select(v => (h.Key, v))), maxInitialLineLength, maxHeaderSize);
     }
 
+    /// <summary>
+    /// The route's parameters (an index expression, an id) as Elasticsearch's <c>RestController</c> gives them: its
+    /// <c>PathTrie</c> splits the raw path at its slashes, then decodes each segment (<see cref="UrlParameters.DecodePathSegment"/>),
+    /// so <c>%2F</c> is a slash within an index name or an id (the official clients escape an id <c>a/b</c> so). Kestrel
+    /// decodes the path but leaves <c>%2F</c> as it is: the document was stored as <c>a%2Fb</c>. Left as Kestrel gave them
+    /// where the raw path's segments do not line up with the decoded path's (dot segments removed), or where a segment's
+    /// escape is malformed.
+    /// </summary>
+    public static void DecodeRouteValues(HttpContext context)
+    {
+        if (context.GetEndpoint() is not Microsoft.AspNetCore.Routing.RouteEndpoint endpoint
+            || context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is not { } raw || !raw.StartsWith('/'))
+        {
+            return;
+        }
+
+        var rawSegments = (raw.IndexOf('?', StringComparison.Ordinal) is var query and >= 0 ? raw[..query] : raw).Split('/');
+        if (rawSegments.Length != (context.Request.Path.Value ?? "").Split('/').Length)
+        {
+            return;
+        }
+
+        var pattern = endpoint.RoutePattern.PathSegments;
+        for (var i = 0; i < pattern.Count && i + 1 < rawSegments.Length; i++)
+        {
+            if (pattern[i].Parts is [Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart { IsCatchAll: false } parameter]
+                && context.Request.RouteValues.ContainsKey(parameter.Name) && UrlParameters.DecodePathSegment(rawSegments[i + 1]) is { } decoded)
+            {
+                context.Request.RouteValues[parameter.Name] = decoded;
+            }
+        }
+    }
+
     /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>
     public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = DefaultErrorType)
     {

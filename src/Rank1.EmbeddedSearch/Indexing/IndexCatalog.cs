@@ -123,7 +123,8 @@ internal sealed partial class IndexCatalog : IDisposable
         }
 
         var result = new List<SearchIndex>();
-        foreach (var raw in expression.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        // Strings.splitStringByCommaToArray: String.split, nothing trimmed ("i " names no index "i").
+        foreach (var raw in expression.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
             if (raw.StartsWith('-') && result.Count > 0)
             {
