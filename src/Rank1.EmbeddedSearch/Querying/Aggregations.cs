@@ -42,10 +42,7 @@ internal static class Aggregations
             if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ({ } type, JsonObject body)
                 && Supported.Contains(type))
             {
-                if (QueryTranslator.UndeclaredField(type, body, type == "terms" ? TermsFields : ValuesSourceFields) is ({ } unknown, _))
-                {
-                    throw unknown;
-                }
+                QueryTranslator.ReadFields(type, body, type == "terms" ? TermsFields : ValuesSourceFields);
             }
         }
     }

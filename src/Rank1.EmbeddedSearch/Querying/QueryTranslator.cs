@@ -160,14 +160,14 @@ internal sealed class QueryTranslator
             CheckQueryStringOptions(type, spec);
         }
 
-        if (type == "ids")
+        if (ObjectParserFields.TryGetValue(type, out var declared))
         {
-            CheckIdsValues(spec);
-        }
-
-        if (flavor == SearchFlavor.Elasticsearch && ObjectParserFields.TryGetValue(type, out var declared))
-        {
-            CheckDeclared(type, spec, declared);
+            // MatchAllQueryBuilder's and IdsQueryBuilder's ObjectParser: a field it does not declare is ErrorOnUnknown's
+            // "[1:24] [match_all] unknown field [x]" (placed at the field's name, with its suggestion), which fromXContent
+            // rethrows as a ParsingException of that message where the parser stands, on the field's value (it was taken
+            // and ignored); with the OpenSearch flavour the walk stops there. The ids' values are read as met (CheckIdsValue).
+            ReadFields(type, spec, declared, type == "ids" ? (key, value) => CheckIdsValue(spec, key, value) : null,
+                (unknown, key) => flavor == SearchFlavor.Elasticsearch ? Stood(EsException.Parsing(unknown.Message, JsonLocations.OfValue(spec, key), unknown)) : null);
         }
 
         if (obj.Count > 1)
@@ -551,76 +551,67 @@ internal sealed class QueryTranslator
         "fuzzy_rewrite", "tie_breaker", "lenient", "zero_terms_query", "_name", "auto_generate_synonyms_phrase_query", "fuzzy_transpositions",
     ];
 
-    // MatchAllQueryBuilder's and IdsQueryBuilder's ObjectParser: a field it does not declare is ErrorOnUnknown's
-    // "[1:24] [match_all] unknown field [x]" (placed at the field's name, with its suggestion), which fromXContent
-    // rethrows as a ParsingException of that message where the parser stands, on the field's value. (It was taken and
-    // ignored.)
-    private static void CheckDeclared(string type, JsonObject spec, string[] declared)
-    {
-        if (UndeclaredField(type, spec, declared) is ({ } unknown, var key))
-        {
-            throw Stood(EsException.Parsing(unknown.Message, JsonLocations.OfValue(spec, key), unknown));
-        }
-    }
-
     /// <summary>
-    /// An <c>ObjectParser</c>'s refusal of the first field of <paramref name="spec"/> it does not declare: the 400
-    /// <c>x_content_parse_exception</c> "[1:45] [terms] unknown field [sise] did you mean [size]?", at the field's name, with
-    /// that field; null when every field is declared. The one wording for queries, aggregations and <c>highlight</c>.
+    /// An <c>ObjectParser</c>'s reading of <paramref name="spec"/>'s fields, in order, the one walk for queries,
+    /// aggregations, <c>highlight</c> and sorts: each field it declares is given to <paramref name="read"/> (its value's
+    /// checks) before the next is met; the first it does not declare is <c>ErrorOnUnknown</c>'s 400
+    /// <c>x_content_parse_exception</c> "[1:45] [terms] unknown field [sise] did you mean [size]?", at the field's name,
+    /// thrown as <paramref name="refuse"/> makes it what the caller's parser throws (a rethrow, a wrapping), or, where
+    /// that is null, ending the walk.
     /// </summary>
     /// <param name="parser">The parser's name.</param>
     /// <param name="spec">The object it reads.</param>
     /// <param name="declared">The fields it declares.</param>
-    internal static (EsException Error, string Key)? UndeclaredField(string parser, JsonObject spec, string[] declared)
+    /// <param name="read">What reading a declared field checks, given its name and value; null: nothing.</param>
+    /// <param name="refuse">The error thrown for the unknown field's error and name; null: that error itself.</param>
+    internal static void ReadFields(string parser, JsonObject spec, string[] declared, Action<string, JsonNode?>? read = null, Func<EsException, string, EsException?>? refuse = null)
     {
-        foreach (var (key, _) in spec)
+        foreach (var (key, value) in spec)
         {
             if (!declared.Contains(key))
             {
-                return (EsException.XContentParse($"[{parser}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(spec, key)), key);
-            }
-        }
+                var unknown = EsException.XContentParse($"[{parser}] unknown field [{key}]{Suggestions.DidYouMean(key, declared)}", JsonLocations.OfName(spec, key));
+                if ((refuse is null ? unknown : refuse(unknown, key)) is { } error)
+                {
+                    throw error;
+                }
 
-        return null;
+                return;
+            }
+
+            read?.Invoke(key, value);
+        }
     }
 
     // IdsQueryBuilder's ObjectParser reads values with declareStringArray (ValueType.STRING_ARRAY): an array, or one
     // string as a list of one (it was refused); another token is assertSupports' "[ids] values doesn't support values
     // of type: VALUE_NUMBER", an element with no text (null, an object) JsonXContentParser's IllegalStateException and
-    // an array in it parseArray's ("expected value but got [START_ARRAY]"), wrapped "[ids] failed to parse field [values]"; each rethrown by fromXContent as a ParsingException where the parser
-    // stands. Those of a field before values that the parser does not declare come first (CheckDeclared).
-    private static void CheckIdsValues(JsonObject spec)
+    // an array in it parseArray's ("expected value but got [START_ARRAY]"), wrapped "[ids] failed to parse field [values]";
+    // each rethrown by fromXContent as a ParsingException where the parser stands, once the fields before it are read.
+    private static void CheckIdsValue(JsonObject spec, string key, JsonNode? value)
     {
-        foreach (var (key, value) in spec)
+        if (key != "values" || value is JsonValue { } v && v.GetValueKind() == JsonValueKind.String)
         {
-            if (!ObjectParserFields["ids"].Contains(key))
-            {
-                return;
-            }
+            return;
+        }
 
-            if (key != "values" || value is JsonValue { } v && v.GetValueKind() == JsonValueKind.String)
-            {
-                continue;
-            }
+        if (value is not JsonArray values)
+        {
+            var at = JsonLocations.OfValue(spec, key);
+            var unsupported = EsException.XContentParse($"[ids] values doesn't support values of type: {RequestJson.TokenName(value)}", at);
+            throw Stood(EsException.Parsing(unsupported.Message, at, unsupported));
+        }
 
-            if (value is not JsonArray values)
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (values[i] is null or JsonObject or JsonArray)
             {
-                var at = JsonLocations.OfValue(spec, key);
-                var unsupported = EsException.XContentParse($"[ids] values doesn't support values of type: {RequestJson.TokenName(value)}", at);
-                throw Stood(EsException.Parsing(unsupported.Message, at, unsupported));
-            }
-
-            for (var i = 0; i < values.Count; i++)
-            {
-                if (values[i] is null or JsonObject or JsonArray)
-                {
-                    var at = JsonLocations.OfElement(values, i);
-                    var noText = EsException.Foreign(500, "illegal_state_exception", values[i] is JsonArray
-                        ? "expected value but got [START_ARRAY]" // AbstractObjectParser.parseArray, before the element is read
-                        : $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
-                    var failed = EsException.XContentParse("[ids] failed to parse field [values]", at, noText);
-                    throw Stood(EsException.Parsing(failed.Message, at, failed));
-                }
+                var at = JsonLocations.OfElement(values, i);
+                var noText = EsException.Foreign(500, "illegal_state_exception", values[i] is JsonArray
+                    ? "expected value but got [START_ARRAY]" // AbstractObjectParser.parseArray, before the element is read
+                    : $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
+                var failed = EsException.XContentParse("[ids] failed to parse field [values]", at, noText);
+                throw Stood(EsException.Parsing(failed.Message, at, failed));
             }
         }
     }
@@ -932,7 +923,7 @@ internal sealed class QueryTranslator
 
     private static Query Ids(JsonObject spec)
     {
-        // One string is a list of one (CheckIdsValues); none, no ids, which IdsQueryBuilder.doRewrite makes match_none.
+        // One string is a list of one (CheckIdsValue); none, no ids, which IdsQueryBuilder.doRewrite makes match_none.
         var values = spec["values"] switch
         {
             JsonArray array => array,

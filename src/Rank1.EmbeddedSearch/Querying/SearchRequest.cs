@@ -57,17 +57,11 @@ internal sealed class SearchRequest
     private static void CheckHighlightNames(JsonObject highlight, SearchFlavor flavor)
     {
         var openSearch = flavor == SearchFlavor.OpenSearch;
-        var undeclared = QueryTranslator.UndeclaredField("highlight", highlight, openSearch ? OpenSearchHighlightFields : HighlightFields);
-        foreach (var (key, value) in highlight)
+        QueryTranslator.ReadFields("highlight", highlight, openSearch ? OpenSearchHighlightFields : HighlightFields, (key, value) =>
         {
-            if (undeclared is ({ } unknown, var name) && name == key)
-            {
-                throw unknown;
-            }
-
             if (key != "fields")
             {
-                continue;
+                return;
             }
 
             // A single object of fields, or an array of objects of one field each.
@@ -81,15 +75,18 @@ internal sealed class SearchRequest
             {
                 foreach (var (field, options) in holder)
                 {
-                    if (options is JsonObject spec && QueryTranslator.UndeclaredField("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : HighlightFieldFields) is ({ } inner, var option))
+                    if (options is JsonObject spec)
                     {
-                        var at = JsonLocations.OfValue(spec, option);
-                        throw EsException.XContentParse("[highlight] failed to parse field [fields]", at,
-                            EsException.XContentParse($"[fields] failed to parse field [{field}]", at, inner));
+                        QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : HighlightFieldFields, refuse: (inner, option) =>
+                        {
+                            var at = JsonLocations.OfValue(spec, option);
+                            return EsException.XContentParse("[highlight] failed to parse field [fields]", at,
+                                EsException.XContentParse($"[fields] failed to parse field [{field}]", at, inner));
+                        });
                     }
                 }
             }
-        }
+        });
     }
 
     // What a retriever replaces (SearchSourceBuilder.validate: "cannot specify [retriever] and [query, sort]"), in its order.
@@ -700,11 +697,10 @@ internal sealed class SearchRequest
     // FieldSortBuilder's order, missing (_last, the default, _first, or a value documents without the field sort as) and
     // unmapped_type (an index without the field sorts as if it were of that type, every document missing it) and mode
     // (which of a multi-valued document's values sorts); its nested, numeric_type and format are checked
-    // (CheckSortOptions) and not applied.
+    // (ReadSortOptions) and not applied.
     private static SortKey FieldSort(string field, JsonObject spec, SearchFlavor flavor)
     {
-        CheckSortOptions(field, spec, flavor);
-        var descending = spec["order"] is { } ord ? Order(ord.GetValue<string>(), flavor) : field == "_score";
+        var (descending, mode) = ReadSortOptions(field, spec, flavor);
         var missing = spec["missing"] as JsonValue;
         var missingText = missing?.ToString();
         double? missingValue = null;
@@ -716,8 +712,7 @@ internal sealed class SearchRequest
         }
 
         var unmapped = spec["unmapped_type"] is JsonValue type ? type.ToString() : null;
-        var mode = spec["mode"] is JsonValue m ? m.GetValue<string>().ToLowerInvariant() : null;
-        return new SortKey(field, descending, missingText == "_first", missingValue, unmapped, mode);
+        return new SortKey(field, descending ?? field == "_score", missingText == "_first", missingValue, unmapped, mode);
     }
 
     // The fields FieldSortBuilder's ObjectParser ("field_sort") declares, those of its declareString among them; _score's
@@ -728,24 +723,21 @@ internal sealed class SearchRequest
     private static readonly string[] FieldSortStrings = ["unmapped_type", "order", "mode", "numeric_type", "format", "nested_path"];
     private static readonly string[] ScoreSortFields = ["order"];
 
-    // A sort's options read in order as its ObjectParser reads them: a field it does not declare is ErrorOnUnknown's
-    // x_content_parse_exception "[1:30] [field_sort] unknown field [bogus]" at the name (Elasticsearch's names, or
-    // OpenSearch's with that flavour); a string field given another token assertSupports' "[field_sort]
-    // order doesn't support values of type: VALUE_NUMBER", and an order or mode that SortOrder.fromString or
+    // A sort's options read in order as its ObjectParser reads them (QueryTranslator.ReadFields): a field it does not
+    // declare is ErrorOnUnknown's x_content_parse_exception "[1:30] [field_sort] unknown field [bogus]" at the name
+    // (Elasticsearch's names, or OpenSearch's with that flavour); a string field given another token assertSupports'
+    // "[field_sort] order doesn't support values of type: VALUE_NUMBER", and an order or mode that SortOrder.fromString or
     // SortMode.fromString refuses "[field_sort] failed to parse field [order]" caused by its IllegalArgumentException,
-    // both at the value. (An unknown field, a mode, were taken and ignored.)
-    private static void CheckSortOptions(string field, JsonObject spec, SearchFlavor flavor)
+    // both at the value. (An unknown field, a mode, were taken and ignored.) The order read (descending or not) and the
+    // mode (lower-cased), each null when not given.
+    private static (bool? Descending, string? Mode) ReadSortOptions(string field, JsonObject spec, SearchFlavor flavor)
     {
         var parser = SortParser(field);
         var declared = field == "_score" ? ScoreSortFields : flavor == SearchFlavor.OpenSearch ? OpenSearchFieldSortFields : FieldSortFields;
-        var undeclared = QueryTranslator.UndeclaredField(parser, spec, declared);
-        foreach (var (key, value) in spec)
+        bool? descending = null;
+        string? mode = null;
+        QueryTranslator.ReadFields(parser, spec, declared, (key, value) =>
         {
-            if (undeclared is ({ } unknown, var name) && name == key)
-            {
-                throw unknown;
-            }
-
             var at = JsonLocations.OfValue(spec, key);
             if (FieldSortStrings.Contains(key) && !(value is JsonValue v && v.GetValueKind() == JsonValueKind.String))
             {
@@ -757,10 +749,10 @@ internal sealed class SearchRequest
                 switch (key)
                 {
                     case "order":
-                        _ = Order(value!.GetValue<string>(), flavor);
+                        descending = Order(value!.GetValue<string>(), flavor);
                         break;
                     case "mode":
-                        SortMode(value!.GetValue<string>());
+                        mode = SortMode(value!.GetValue<string>());
                         break;
                 }
             }
@@ -768,17 +760,14 @@ internal sealed class SearchRequest
             {
                 throw EsException.XContentParse($"[{parser}] failed to parse field [{key}]", at, e);
             }
-        }
+        });
+        return (descending, mode);
     }
 
-    // SortMode.fromString: min, max, sum, avg or median, in any case (not "first", which it refuses).
-    private static void SortMode(string mode)
-    {
-        if (mode.ToLowerInvariant() is not ("min" or "max" or "sum" or "avg" or "median"))
-        {
-            throw EsException.IllegalArgument($"Unknown SortMode [{mode}]");
-        }
-    }
+    // SortMode.fromString: min, max, sum, avg or median, in any case (not "first", which it refuses); lower-cased.
+    private static string SortMode(string mode) => mode.ToLowerInvariant() is "min" or "max" or "sum" or "avg" or "median"
+        ? mode.ToLowerInvariant()
+        : throw EsException.IllegalArgument($"Unknown SortMode [{mode}]");
 
     // SortOrder.fromString: Enum.valueOf of the text upper-cased, so asc or desc in any case; another is its
     // IllegalArgumentException, naming the product's enum (it was "Unknown SortOrder [x]", nobody's words).
