@@ -2144,6 +2144,13 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("PUT", "/new%2fone", "{}", 400, "invalid_index_name_exception", "Invalid index name [new/one], must not contain")]
     [InlineData("PUT", "/library", "{}", 400, "resource_already_exists_exception", "already exists")]
     [InlineData("PUT", "/Bad", "{}", 400, "invalid_index_name_exception", "must be lowercase")]
+    // MetadataCreateIndexService.validateIndexName: validateIndexOrAliasName first (Strings.INVALID_FILENAME_CHARS in its
+    // HashSet's order, then '#' and ':' each in words of their own, then the first character), upper case last. '#' and
+    // ':' were listed with the invalid characters, and upper case was refused before the rest.
+    [InlineData("PUT", "/a:b", "{}", 400, "invalid_index_name_exception", "Invalid index name [a:b], must not contain ':'")]
+    [InlineData("PUT", "/a%23b", "{}", 400, "invalid_index_name_exception", "Invalid index name [a#b], must not contain '#'")]
+    [InlineData("PUT", "/B*ad", "{}", 400, "invalid_index_name_exception", "Invalid index name [B*ad], must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]")]
+    [InlineData("PUT", "/-Bad", "{}", 400, "invalid_index_name_exception", "Invalid index name [-Bad], must not start with '_', '-', or '+'")]
     [InlineData("PUT", "/badtype", "{\"mappings\":{\"properties\":{\"x\":{\"type\":\"vector9\"}}}}", 400, "mapper_parsing_exception", "No handler for type [vector9]")]
     // DocumentParser.validateStart (XContentLocation.UNKNOWN: no [line:col]); it was "request body must be a JSON object, found array".
     [InlineData("PUT", "/library/_doc/77", "[1,2]", 400, "document_parsing_exception", "Malformed content, must start with an object")]

@@ -175,16 +175,26 @@ internal sealed partial class IndexCatalog : IDisposable
     public static bool ExpandsHidden(string? expandWildcards) =>
         expandWildcards?.Split(',', StringSplitOptions.TrimEntries).Any(w => w is "all" or "hidden") == true;
 
+    /// <summary>
+    /// A new index's name checked as <c>MetadataCreateIndexService.validateIndexName</c> checks it, in its order:
+    /// <c>validateIndexOrAliasName</c> (empty; a character of <c>Strings.INVALID_FILENAME_CHARS</c>, listed in its
+    /// <c>HashSet</c>'s order; '#'; ':'; a leading '_', '-' or '+'; over 255 bytes; '.' or '..'), then upper case. A 400
+    /// <c>invalid_index_name_exception</c> "Invalid index name [a:b], must not contain ':'". ('#' and ':' were listed
+    /// with the invalid characters, and upper case was refused before the characters and the first one.)
+    /// </summary>
+    /// <param name="name">The name.</param>
     public static void ValidateName(string name)
     {
         string? problem = name switch
         {
             "" => "must not be empty",
+            _ when InvalidChars().IsMatch(name) => "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]",
+            _ when name.Contains('#', StringComparison.Ordinal) => "must not contain '#'",
+            _ when name.Contains(':', StringComparison.Ordinal) => "must not contain ':'",
+            _ when name[0] is '_' or '-' or '+' => "must not start with '_', '-', or '+'",
+            _ when System.Text.Encoding.UTF8.GetByteCount(name) > 255 => "index name is too long, (" + System.Text.Encoding.UTF8.GetByteCount(name) + " > 255)",
             "." or ".." => "must not be '.' or '..'",
             _ when name != name.ToLowerInvariant() => "must be lowercase",
-            _ when name[0] is '_' or '-' or '+' => "must not start with '_', '-', or '+'",
-            _ when InvalidChars().IsMatch(name) => "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?, #, :]",
-            _ when System.Text.Encoding.UTF8.GetByteCount(name) > 255 => "index name is too long, (" + System.Text.Encoding.UTF8.GetByteCount(name) + " > 255)",
             _ => null,
         };
         if (problem is not null)
@@ -212,6 +222,6 @@ internal sealed partial class IndexCatalog : IDisposable
         _indices.Clear();
     }
 
-    [GeneratedRegex("[ \"*\\\\<|,>/?#:]")]
+    [GeneratedRegex("[ \"*\\\\<|,>/?]")]
     private static partial Regex InvalidChars();
 }
