@@ -774,6 +774,73 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// <c>deadline_ms</c> counts from the call's arrival, as a search's does: what is spent before the model (here the
+    /// reasoning-store lookup, 400 ms of the service's clock) is no longer given to the model again. With 1000 ms the model
+    /// is given the 600 ms left; with 300 ms it is not asked at all, and the call is a 504 at once. Before, the clock
+    /// started at the model call: the model was given the whole deadline after the lookup (1000 ms; 300 ms), and the
+    /// answer came that much past <c>deadline_ms</c> (0.2-0.9 s for 10,000 documents with 5000 ms, reliability.md).
+    /// </summary>
+    [Fact]
+    public async Task DeadlineMs_CountsFromTheCallsArrival_WorkBeforeTheModelSpendsFromIt()
+    {
+        // The service's clock moves only in the store lookup, which the test makes take 400 ms.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var judge = new DeadlineJudge(clock);
+        await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:DeadlineGrace"] = "00:00:00" },
+            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge).AddSingleton<Store.IJudgementStore>(new SlowStore(clock, TimeSpan.FromMilliseconds(400))));
+        using var http = new HttpClient { BaseAddress = service.Url };
+
+        var judged = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a","b"],"deadline_ms":1000}""");
+        Assert.True(judged.Status == 200, $"HTTP {judged.Status} {judged.Body?.ToJsonString()}");
+        Assert.Equal([TimeSpan.FromMilliseconds(600)], judge.LeftAtTheModel);
+
+        foreach (var (path, field, error) in new[] { ("v2/rerank", "documents", "message"), ("rerank", "texts", "error") })
+        {
+            var late = await PostAsync(http, path, $$"""{"query":"q","{{field}}":["a","b"],"deadline_ms":300}""");
+            Assert.True(late.Status == 504, $"HTTP {late.Status} {late.Body?.ToJsonString()}");
+            Assert.Null(late.RetryAfter);
+            Assert.Equal("rank1 could not rerank: the deadline passed before the model was asked", late.Body![error]!.GetValue<string>());
+        }
+
+        Assert.Single(judge.LeftAtTheModel); // the late calls never reached the model
+    }
+
+    /// <summary>A judge that notes how much of the deadline is left, on the service's clock, when a window reaches it.</summary>
+    private sealed class DeadlineJudge(TimeProvider clock) : IPassageJudge
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<TimeSpan?> _left = new();
+
+        public IReadOnlyList<TimeSpan?> LeftAtTheModel => [.. _left];
+
+        public string ModelId => "deadline";
+
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default)
+        {
+            _left.Enqueue(settings?.Deadline - clock.GetUtcNow());
+            return ValueTask.FromResult<IReadOnlyList<PassageResult>>(
+                passages.Select(_ => PassageResult.Judged(new Rank1Judgement(0.5, true, "ok", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero))).ToArray());
+        }
+    }
+
+    /// <summary>A reasoning store that holds nothing and whose every lookup takes <paramref name="takes"/> of the service's clock.</summary>
+    private sealed class SlowStore(FakeTimeProvider clock, TimeSpan takes) : Store.IJudgementStore
+    {
+        public Task<IReadOnlyDictionary<string, Store.StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
+        {
+            clock.Advance(takes);
+            return Task.FromResult<IReadOnlyDictionary<string, Store.StoredJudgement>>(new Dictionary<string, Store.StoredJudgement>());
+        }
+
+        public void Enqueue(Store.JudgementToStore judgement)
+        {
+        }
+
+        public Task<Store.StoreWriteResult> WriteAsync(IReadOnlyList<Store.JudgementToStore> batch, CancellationToken cancellationToken) =>
+            Task.FromResult(new Store.StoreWriteResult(batch.Count, 0));
+    }
+
+    /// <summary>
     /// Long documents are cut to the passage token limit: Cohere v2's <c>max_tokens_per_doc</c> sets it per call (the
     /// model's limit caps it), judged exactly as the engine judges the document cut to it alone; TEI's <c>"truncate": false</c>
     /// refuses an over-long text with TEI's 422 (its Validation error) instead of cutting it, while TEI's default still cuts.

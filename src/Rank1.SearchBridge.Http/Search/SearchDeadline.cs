@@ -9,7 +9,8 @@ namespace Rank1.SearchBridge.Http.Search;
 /// A search's <c>deadline_ms</c>, counted from the request's arrival at the proxy (before its body is read): the
 /// backend's answer, reading it, the stored-reasoning lookup, tokenizing and judging all spend from the same budget,
 /// so a search answers within <c>deadline_ms</c> plus <see cref="Configuration.ProxyOptions.DeadlineGrace"/> and the
-/// time to write its answer. The searches of an <c>_msearch</c> count from the msearch's arrival.
+/// time to write its answer. The searches of an <c>_msearch</c> count from the msearch's arrival. A rerank service call's
+/// <c>deadline_ms</c> is one too, counted from the call's arrival (<see cref="Service.RerankService"/>).
 /// </summary>
 /// <remarks>
 /// The backend call of a reranked search spends from it too: the backend is asked with Elasticsearch's own search

@@ -34,6 +34,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     public async Task HandleAsync(HttpContext context, RerankProtocol endpoint)
     {
+        // The call's arrival, before its body is read: deadline_ms counts from here (as a search's, SearchDeadline).
+        var arrived = time.GetTimestamp();
         // The protocol the call is answered in (errors and metrics included): the endpoint's until the body is read,
         // then the one the body is in (RerankRequest.AnsweredIn: on /rerank, TEI's texts or Jina's documents).
         var protocol = endpoint;
@@ -47,7 +49,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             var body = await ReadRequestAsync(context, endpoint, held).ConfigureAwait(false);
             protocol = RerankRequest.AnsweredIn(endpoint, body);
-            (status, outcome) = await AnswerAsync(context, RerankRequest.Parse(protocol, body, _options)).ConfigureAwait(false);
+            (status, outcome) = await AnswerAsync(context, RerankRequest.Parse(protocol, body, _options), arrived).ConfigureAwait(false);
         }
         catch (RerankRequestException e)
         {
@@ -160,9 +162,15 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
 
-    private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request)
+    /// <summary>
+    /// Judges the call's documents and writes the answer. <c>deadline_ms</c> counts from <paramref name="arrivedTimestamp"/>
+    /// (before the body was read): reading and checking the body, measuring the documents (TEI's <c>"truncate": false</c>),
+    /// keying them and the store lookup spend from it, and the model is given what is left (none: not asked, 504).
+    /// </summary>
+    private async Task<(int Status, string Outcome)> AnswerAsync(HttpContext context, RerankRequest request, long arrivedTimestamp)
     {
         var started = time.GetTimestamp();
+        var deadline = new SearchDeadline(time, arrivedTimestamp, request.Deadline);
         // A max_tokens_per_doc at or above the engine's passage limit is judged as no value and shares its store key (ReasoningKeys.Limits).
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
             ReasoningKeys.Limits(null, request.MaxPassageTokens, modelLimits, request.Truncate), request.PromptTemplate);
@@ -175,8 +183,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
         var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
-        var query = new WindowQuery(request.Query, request.Instructions, settings, request.Deadline, fingerprint);
-        var outcome = await windowJudge.JudgeAsync(query, lookup, started, context.RequestAborted).ConfigureAwait(false);
+        var modelGets = deadline.Left;
+        var outcome = lookup.Misses.Count > 0 && modelGets == TimeSpan.Zero
+            ? new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed before the model was asked", time.GetElapsedTime(started))
+            : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, modelGets, fingerprint), lookup, started, context.RequestAborted)
+                .ConfigureAwait(false);
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;
         if (outcome.Reason is not null)
