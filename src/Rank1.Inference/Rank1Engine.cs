@@ -262,10 +262,30 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
         ArgumentNullException.ThrowIfNull(passages);
         if (_maxBatch > 1)
         {
-            // Not cancelled before it starts: WindowRows answers a cancelled or late window's passages itself.
-            var encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, cancellationToken), CancellationToken.None).ConfigureAwait(false);
-            var rows = encoded.Where(e => e.Row is not null).Select(e => e.Row!).ToArray();
-            var traces = await Scheduler.ScheduleAsync(settings?.Caller, rows, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (passages.Count == 0 || settings?.Deadline <= _time.GetUtcNow())
+            {
+                // Nothing to queue: none of a late window's passages is started, and it takes no place in the queue.
+                return passages.Select(_ => PassageResult.NotStarted).ToArray();
+            }
+
+            // The window is admitted whole before any passage is tokenized (its rows not yet queued count against the
+            // queue's bounds), then its rows are queued as they are tokenized, so the first are judged while the rest are.
+            using var feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
+            (BatchRow? Row, PassageResult? Known)[] encoded;
+            try
+            {
+                // Not cancelled before it starts: WindowRows answers a late window's passages itself.
+                encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Cancelled, or an unexpected failure while tokenizing: nobody waits for the rows queued already.
+                feed.Abandon();
+                throw;
+            }
+
+            var traces = await feed.Completion().ConfigureAwait(false);
             var next = 0;
             return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
@@ -276,22 +296,34 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     }
 
     /// <summary>
-    /// The window's passages, each encoded within the deadline: a batch row to judge, or a result already known (failed
-    /// because of its input, or not started when the deadline passed during tokenizing).
+    /// Most time the rows of a window wait, tokenized, for the rest of it before they are queued: a window tokenized within
+    /// it is queued at once, in one part; a longer one (thousands of passages on a busy CPU take seconds) has its first
+    /// rows judged while the rest are tokenized, so a deadline that passes during tokenizing still finds passages judged.
+    /// </summary>
+    internal static readonly TimeSpan QueueEvery = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The window's passages, each encoded within the deadline and queued to <paramref name="feed"/> as it is (what is
+    /// ready every <see cref="QueueEvery"/>, and the rest at the end; the feed is then closed): a batch row, or a result
+    /// already known (failed because of its input, or not started when the deadline passed during tokenizing).
     /// </summary>
     private (BatchRow? Row, PassageResult? Known)[] WindowRows(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
-        CancellationToken cancellationToken)
+        BatchScheduler.Feed feed, CancellationToken cancellationToken)
     {
         using var deadline = settings?.Deadline is { } d ? new CancellationTokenSource(Max(d - _time.GetUtcNow(), TimeSpan.Zero), _time) : null;
         using var linked = deadline is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var token = linked?.Token ?? cancellationToken;
         var results = new (BatchRow? Row, PassageResult? Known)[passages.Count];
+        var pending = new List<BatchRow>();
+        var queued = _time.GetTimestamp();
         for (var i = 0; i < passages.Count; i++)
         {
             try
             {
                 var prompt = Encode(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, token);
-                results[i] = (new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: true, cancellationToken, prompt.Truncated), null);
+                var row = new BatchRow(prompt.Ids, prompt.Budget, settings?.Deadline, skipIfLate: true, cancellationToken, prompt.Truncated);
+                results[i] = (row, null);
+                pending.Add(row);
             }
             catch (Rank1InputException ex)
             {
@@ -303,8 +335,17 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
                 results.AsSpan(i).Fill((null, PassageResult.NotStarted));
                 break;
             }
+
+            if (pending.Count > 0 && _time.GetElapsedTime(queued) >= QueueEvery)
+            {
+                feed.Add(pending);
+                pending = [];
+                queued = _time.GetTimestamp();
+            }
         }
 
+        feed.Add(pending);
+        feed.Close();
         return results;
     }
 
@@ -355,7 +396,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <summary>Most rows one step of the cross-request batch has fed since the engine started (0 before any async call).</summary>
     public int PeakBatchRows => _scheduler?.PeakStepRows ?? 0;
 
-    /// <summary>Passages waiting for a slot in the cross-request batch (0 when the async calls do not batch).</summary>
+    /// <summary>Passages waiting for a slot in the cross-request batch, those of a window still being tokenized included (0 when the async calls do not batch).</summary>
     public int QueuedPassages => _scheduler?.Queued ?? 0;
 
     /// <summary>Callers (<see cref="JudgeSettings.Caller"/>; by default each call) with passages waiting for a slot.</summary>

@@ -336,6 +336,177 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hog);
     }
 
+    private static Rank1Engine LoadTiny(FakeTimeProvider clock, int maxThinkTokens, int maxQueued = 256, int perCaller = 64) => Rank1Engine.Load(new Rank1EngineOptions
+    {
+        Path = TestPaths.TinyModel,
+        ExecutionProvider = ExecutionProviderKind.Cpu,
+        MaxThinkTokens = maxThinkTokens,
+        MaxBatch = 2,
+        MaxQueuedPassages = maxQueued,
+        MaxQueuedPassagesPerCaller = perCaller,
+    }, timeProvider: clock);
+
+    /// <summary>
+    /// A window whose tokenizing is slow has its first passages judged while the rest are still being tokenized: its rows
+    /// are queued as they are tokenized (what is ready every Rank1Engine.QueueEvery), so a deadline that passes during
+    /// tokenizing (10,000 documents took seconds on a busy host) still finds passages judged. Each is judged as alone.
+    /// Before, no row was queued until every passage was tokenized.
+    /// </summary>
+    [Fact]
+    public async Task Window_WhoseTokenizingIsSlow_HasItsFirstPassagesJudgedWhileTheRestAreTokenized()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = LoadTiny(clock, maxThinkTokens: 2);
+        var firstTwoJudged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var judged = 0;
+        engine.Scheduler.Admitted = (_, row) => _ = row.Completion.ContinueWith(
+            t =>
+            {
+                if (t.IsCompletedSuccessfully && t.Result is not null && Interlocked.Increment(ref judged) == 2)
+                {
+                    firstTwoJudged.TrySetResult();
+                }
+            }, TaskScheduler.Default);
+        var encodes = 0;
+        var judgedBeforeTheThird = false;
+        engine.Encoding = () =>
+        {
+            switch (Interlocked.Increment(ref encodes))
+            {
+                case 2:
+                    // Tokenizing the first passage took longer than the engine waits before it queues what it has.
+                    clock.Advance(Rank1Engine.QueueEvery);
+                    break;
+                case 3:
+                    // The third passage is tokenized only once the first two are judged. (The timeout only ends a run where
+                    // they are never queued, instead of hanging the suite.)
+                    judgedBeforeTheThird = firstTwoJudged.Task.Wait(TimeSpan.FromMinutes(1));
+                    break;
+            }
+        };
+        var passages = Onions.Take(3).Concat(Bridges).ToArray();
+        var settings = new JudgeSettings { MaxThinkTokens = 2, Deadline = clock.GetUtcNow().AddMinutes(10) };
+
+        var results = await engine.JudgeWindowAsync("onions", null, passages, settings);
+
+        Assert.True(judgedBeforeTheThird);
+        engine.Encoding = null;
+        for (var i = 0; i < passages.Length; i++)
+        {
+            var alone = engine.Judge(new Rank1Input("onions", passages[i].Text, passages[i].Title), new JudgeSettings { MaxThinkTokens = 2 });
+            Assert.Equal(alone.Reasoning, results[i].Judgement!.Reasoning);
+            Assert.InRange(Math.Abs(alone.Score - results[i].Judgement!.Score), 0, 1e-4);
+        }
+    }
+
+    /// <summary>
+    /// A window still being tokenized holds its place in the queue whole (its rows not yet queued are reserved): a later
+    /// call of the same caller past its share, or of another caller past the queue's bound, is refused at once with the
+    /// words of a refusal of rows queued at once; once the window is done its place is free again. Before, a window's rows
+    /// counted only once all were tokenized, so the later calls were admitted past the bounds.
+    /// </summary>
+    [Fact]
+    public async Task Window_BeingTokenized_CountsWholeAgainstTheQueueBounds()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = LoadTiny(clock, maxThinkTokens: 2, maxQueued: 8, perCaller: 6);
+        var tokenizing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        var encodes = 0;
+        engine.Encoding = () =>
+        {
+            if (Interlocked.Increment(ref encodes) == 1)
+            {
+                tokenizing.TrySetResult();
+                release.Wait(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+            }
+        };
+        var settings = new JudgeSettings { MaxThinkTokens = 2 };
+        object msearch = new(), other = new();
+        var passages = Onions.Concat(Onions).ToArray();
+        var first = engine.JudgeWindowAsync("onions", null, passages, settings with { Caller = msearch }).AsTask();
+        await tokenizing.Task.WaitAsync(TimeSpan.FromMinutes(1));
+
+        var share = await Assert.ThrowsAsync<Rank1OverloadedException>(() => engine.JudgeWindowAsync("onions", null, Onions, settings with { Caller = msearch }).AsTask());
+        var full = await Assert.ThrowsAsync<Rank1OverloadedException>(() => engine.JudgeWindowAsync("bridges", null, [.. Bridges, Bridges[0]], settings with { Caller = other }).AsTask());
+        Assert.Equal(6, engine.QueuedPassages);
+        release.Set();
+
+        Assert.Equal(
+            "This caller's share of the Rank1 engine's queue is full: 6 of its passages wait and 3 more would pass Rank1:Model:MaxQueuedPassagesPerCaller (6).",
+            share.Message);
+        Assert.Equal(
+            "The Rank1 engine's queue is full: 6 passages wait and 3 more would pass Rank1:Model:MaxQueuedPassages (8), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller (6).",
+            full.Message);
+        Assert.All(await first, r => Assert.NotNull(r.Judgement));
+        Assert.Equal(0, engine.QueuedPassages);
+        Assert.All(await engine.JudgeWindowAsync("bridges", null, [.. Bridges, Bridges[0]], settings with { Caller = other }), r => Assert.NotNull(r.Judgement));
+    }
+
+    /// <summary>
+    /// A window whose tokenizing fails unexpectedly, or whose caller cancels, once its first rows are in the batch: the
+    /// call fails (the tokenizer's exception, the cancellation), the rows already queued are cancelled and leave the batch
+    /// (a row would think 30,000 tokens), and the window's place in the queue is given up: a window as large as the queue
+    /// is then admitted and judged.
+    /// </summary>
+    [Theory]
+    [InlineData("fault")]
+    [InlineData("cancel")]
+    public async Task Window_FailingOrCancelledWhileTokenized_LeavesNoRowInTheBatch_NorAPlaceInTheQueue(string how)
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = LoadTiny(clock, maxThinkTokens: 30_000, maxQueued: 4, perCaller: 4);
+        var admitted = new System.Collections.Concurrent.ConcurrentQueue<BatchRow>();
+        var twoAdmitted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Admitted = (_, row) =>
+        {
+            admitted.Enqueue(row);
+            if (admitted.Count == 2)
+            {
+                twoAdmitted.TrySetResult();
+            }
+        };
+        using var cts = new CancellationTokenSource();
+        var encodes = 0;
+        engine.Encoding = () =>
+        {
+            switch (Interlocked.Increment(ref encodes))
+            {
+                case 2:
+                    clock.Advance(Rank1Engine.QueueEvery); // the first two rows are queued once the second is tokenized
+                    break;
+                case 3:
+                    // The timeout only ends a run where they are never queued, instead of hanging the suite.
+                    twoAdmitted.Task.Wait(TimeSpan.FromMinutes(1));
+                    if (how == "fault")
+                    {
+                        throw new InvalidOperationException("the tokenizer broke");
+                    }
+
+                    cts.Cancel();
+                    break;
+            }
+        };
+        var window = engine.JudgeWindowAsync("onions", null, [.. Onions, Bridges[0]], new JudgeSettings(), cts.Token).AsTask();
+
+        if (how == "fault")
+        {
+            Assert.Equal("the tokenizer broke", (await Assert.ThrowsAsync<InvalidOperationException>(() => window)).Message);
+        }
+        else
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => window);
+        }
+
+        Assert.Equal(2, admitted.Count);
+        await Task.WhenAll(admitted.Select(r => r.Completion)).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.All(admitted, r => Assert.True(r.Completion.IsCanceled));
+        Assert.Equal(0, engine.QueuedPassages);
+        engine.Encoding = null;
+        var next = await engine.JudgeWindowAsync("bridges", null, [.. Bridges, .. Bridges], new JudgeSettings { MaxThinkTokens = 2 }).AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.All(next, r => Assert.NotNull(r.Judgement));
+    }
+
     [Fact]
     public async Task Dispose_FailsWaitingCalls_AndRefusesNewOnes()
     {

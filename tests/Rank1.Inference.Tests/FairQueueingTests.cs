@@ -203,6 +203,43 @@ public sealed class FairQueueingTests
         Assert.Equal(2, queue.WaitingCallers);
     }
 
+    /// <summary>
+    /// A window queued as it is tokenized is admitted whole (its rows reserved): the rows not yet queued count against
+    /// both bounds as queued ones do, its caller is kept while they are to come (its queued rows judged meanwhile), and
+    /// they stop counting once queued and taken, or given up.
+    /// </summary>
+    [Fact]
+    public void Reserve_CountsAWindowsRowsNotYetQueued_AgainstBothBounds_UntilQueuedOrGivenUp()
+    {
+        var queue = new FairQueue(capacity: 8, perCaller: 6);
+        queue.Reserve("window", 6);
+        Assert.Equal((6, 6, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Equal("This caller's share of the Rank1 engine's queue is full: 6 of its passages wait and 3 more would pass Rank1:Model:MaxQueuedPassagesPerCaller (6).",
+            Assert.Throws<Rank1OverloadedException>(() => queue.Add("window", Rows(3))).Message);
+        Assert.Equal(
+            "The Rank1 engine's queue is full: 6 passages wait and 3 more would pass Rank1:Model:MaxQueuedPassages (8), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller (6).",
+            Assert.Throws<Rank1OverloadedException>(() => queue.Reserve("other", 3)).Message);
+
+        var first = Rows(2);
+        queue.Fill("window", first);
+        Assert.Equal(first, Take(queue, 8));
+        Assert.Equal(4, queue.Count);
+        foreach (var row in first)
+        {
+            row.Complete(null);
+        }
+
+        Assert.Empty(Take(queue, 8)); // nothing waiting, nothing running: the caller is kept for the rows to come
+        var second = Rows(2);
+        queue.Fill("window", second);
+        queue.Release("window", 2); // the last two failed on their input
+        Assert.Equal(2, queue.Count);
+        queue.Add("other", Rows(3)); // 2 + 3 of 8
+        Assert.Equal(5, Take(queue, 8).Count);
+        Assert.Equal(0, queue.Count);
+        Assert.Throws<InvalidOperationException>(() => queue.Fill("window", Rows(1))); // past its reservation
+    }
+
     [Fact]
     public void Add_LoneCallLargerThanTheShare_IsAccepted_ButNeverShutsOutOthers()
     {

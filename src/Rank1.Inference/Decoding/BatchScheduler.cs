@@ -7,8 +7,9 @@ namespace Rank1.Inference.Decoding;
 /// (one sub-queue per caller, free rows shared between callers by the prompt tokens each has in the batch, each
 /// admission bounded by <see cref="PrefillBudget"/> prefill positions and the KV cache by <see cref="MaxCachePositions"/>), and one thread runs a single
 /// <see cref="BatchRun"/> of up to <c>maxBatch</c> rows. Between steps, finished rows leave and waiting rows join, so
-/// concurrent requests share decode steps instead of queueing one behind another. A full queue, or a caller's full
-/// share of it, refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at
+/// concurrent requests share decode steps instead of queueing one behind another. A window's rows are queued as they
+/// are tokenized (<see cref="Open"/>, <see cref="Feed"/>), the window admitted whole before the first. A full queue, or a
+/// caller's full share of it, refuses at once (<see cref="Rank1OverloadedException"/>); a caller that cancels gets its cancellation at
 /// once and its rows leave the batch at the next step; a model failure fails the rows in the batch and the thread
 /// starts afresh.
 /// </summary>
@@ -102,7 +103,7 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: called on the batch thread after each step, with <see cref="Steps"/>; what it queues is seen by the next admission.</summary>
     internal Action<long>? Stepped { get; set; }
 
-    /// <summary>Tests: called with the caller of each call whose rows were queued, once they are.</summary>
+    /// <summary>Tests: called with the caller of each call whose rows were queued, once they are (a window's: once for each part, <see cref="Feed.Add"/>).</summary>
     internal Action<object>? Enqueued { get; set; }
 
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
@@ -169,6 +170,165 @@ internal sealed class BatchScheduler : IDisposable
         }, rows);
 
         return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Admits a call of <paramref name="count"/> passages whose rows are queued as they are made (<see cref="Feed.Add"/>),
+    /// so that a window's first rows are judged while the rest are still being tokenized. The call is admitted whole now,
+    /// before any row is made (<see cref="FairQueue.Reserve"/>: the rows not yet queued count against both queue bounds;
+    /// <see cref="Rank1OverloadedException"/> as for rows queued at once). Rows still waiting at <paramref name="deadline"/>
+    /// (window rows: answered null, not started) are answered then, and the caller's cancellation cancels every row, those
+    /// queued after it included. <see cref="Feed.Close"/> gives up the rows never queued; <see cref="Feed.Abandon"/> cancels
+    /// those queued too (the rest of the call failed: nobody waits for them).
+    /// </summary>
+    public Feed Open(object caller, int count, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            _queue.Reserve(caller, count);
+        }
+
+        return new Feed(this, caller, count, deadline, cancellationToken);
+    }
+
+    /// <summary>The rows of one call admitted by <see cref="Open"/>, queued in parts as they are made.</summary>
+    internal sealed class Feed : IDisposable
+    {
+        private readonly BatchScheduler _scheduler;
+        private readonly object _caller;
+        private readonly int _count;
+        private readonly Lock _gate = new();
+        private readonly List<BatchRow> _rows = [];
+        private readonly ITimer? _expiry;
+        private readonly CancellationTokenRegistration _registration;
+        private int _filled;
+        private bool _closed;
+        private bool _expired;
+        private bool _cancelled;
+
+        internal Feed(BatchScheduler scheduler, object caller, int count, DateTimeOffset? deadline, CancellationToken cancellationToken)
+        {
+            _scheduler = scheduler;
+            _caller = caller;
+            _count = count;
+            // The expiry timer is set before any row is queued: once queued (and Enqueued told), the clock may move, and a
+            // timer whose due time was computed before a move but registered after it would wake a whole due time late.
+            _expiry = deadline is { } d
+                ? scheduler._time.CreateTimer(static o => ((Feed)o!).Expire(), this, TimeSpan.FromTicks(Math.Max((d - scheduler._time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
+                : null;
+            _registration = cancellationToken.Register(static o => ((Feed)o!).Cancel(), this);
+        }
+
+        /// <summary>
+        /// Queues the next rows of the call, in order, within its reservation. Throws <see cref="ObjectDisposedException"/>
+        /// once the engine is disposed (the caller then abandons the feed).
+        /// </summary>
+        public void Add(IReadOnlyList<BatchRow> rows)
+        {
+            if (rows.Count == 0)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                if (_closed || _filled + rows.Count > _count)
+                {
+                    throw new InvalidOperationException("Rows queued past the call's reservation, or after it was closed.");
+                }
+
+                _filled += rows.Count;
+                _rows.AddRange(rows);
+                foreach (var row in rows)
+                {
+                    // The deadline or the cancellation came before these rows: they are answered as those queued before.
+                    if (_cancelled)
+                    {
+                        row.Cancel();
+                    }
+                    else if (_expired)
+                    {
+                        row.TryExpire();
+                    }
+                }
+            }
+
+            lock (_scheduler._gate)
+            {
+                ObjectDisposedException.ThrowIf(_scheduler._stopped, _scheduler);
+                _scheduler._queue.Fill(_caller, rows);
+            }
+
+            _scheduler.Enqueued?.Invoke(_caller);
+            _scheduler._wake.Release();
+        }
+
+        /// <summary>Gives up the reserved rows never queued (the call made all it will make). Idempotent.</summary>
+        public void Close()
+        {
+            int unfilled;
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                _closed = true;
+                unfilled = _count - _filled;
+            }
+
+            lock (_scheduler._gate)
+            {
+                _scheduler._queue.Release(_caller, unfilled);
+            }
+        }
+
+        /// <summary>
+        /// The call failed while its rows were being made: the rows queued are cancelled (they leave the queue, and the
+        /// batch at its next step) and those never queued are given up.
+        /// </summary>
+        public void Abandon()
+        {
+            Cancel();
+            Close();
+        }
+
+        /// <summary>Every row queued, in the order queued, once all are answered (after <see cref="Close"/>).</summary>
+        public Task<JudgeTrace?[]> Completion()
+        {
+            lock (_gate)
+            {
+                return Task.WhenAll(_rows.Select(r => r.Completion));
+            }
+        }
+
+        private void Expire()
+        {
+            lock (_gate)
+            {
+                _expired = true;
+                _rows.ForEach(row => row.TryExpire());
+            }
+        }
+
+        private void Cancel()
+        {
+            lock (_gate)
+            {
+                _cancelled = true;
+                _rows.ForEach(row => row.Cancel());
+            }
+        }
+
+        public void Dispose()
+        {
+            _registration.Dispose();
+            _expiry?.Dispose();
+            Close();
+        }
     }
 
     private void Loop()

@@ -14,6 +14,9 @@ namespace Rank1.Inference.Decoding;
 /// <c>perCaller</c> of them, and the queue as a whole holds <c>capacity</c> passages, each caller's counted up to
 /// <c>perCaller</c> (so a big call weighs one share: it never shuts out another caller, <c>capacity / perCaller</c> big
 /// calls are admitted side by side, and the passages waiting never pass <c>capacity</c> plus the excess of that many calls).
+/// A window queued as it is tokenized (<see cref="BatchScheduler.Feed"/>) is admitted whole before any of it is
+/// tokenized (<see cref="Reserve"/>): its rows not yet queued count as waiting for both bounds until they are queued
+/// (<see cref="Fill"/>) or given up (<see cref="Release"/>).
 /// Not thread-safe: <see cref="BatchScheduler"/> calls it under its lock. <paramref name="time"/> (default: the system
 /// clock) says when a waiting row is late.
 /// </summary>
@@ -23,35 +26,85 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
     private readonly Dictionary<object, Caller> _callers = new(ReferenceEqualityComparer.Instance);
     private long _served;
 
-    /// <summary>Passages waiting.</summary>
-    public int Count { get; private set; }
+    // Rows queued, and rows of admitted windows not yet queued (reserved).
+    private int _queued;
+    private int _reserved;
+
+    /// <summary>Passages waiting: queued, and those of admitted windows still being tokenized.</summary>
+    public int Count => _queued + _reserved;
 
     /// <summary>Callers with passages waiting.</summary>
-    public int WaitingCallers => _callers.Values.Count(c => c.Waiting.Count > 0);
+    public int WaitingCallers => _callers.Values.Count(c => c.Pending > 0);
 
     /// <summary>Most passages one caller has waiting.</summary>
-    public int MostWaitingForOneCaller => _callers.Values.Select(c => c.Waiting.Count).DefaultIfEmpty(0).Max();
+    public int MostWaitingForOneCaller => _callers.Values.Select(c => c.Pending).DefaultIfEmpty(0).Max();
 
     /// <summary>Queues a call's rows (all or none) for <paramref name="caller"/>; throws <see cref="Rank1OverloadedException"/> when they are refused.</summary>
     public void Add(object caller, IReadOnlyList<BatchRow> rows)
     {
+        var c = Admit(caller, rows.Count);
+        Enqueue(c, rows);
+    }
+
+    /// <summary>
+    /// Admits a call of <paramref name="count"/> passages whose rows are queued later, as they are made (<see cref="Fill"/>):
+    /// checked against both bounds as if all were queued now, and counted as waiting until they are queued or given up
+    /// (<see cref="Release"/>). Throws <see cref="Rank1OverloadedException"/> when the call is refused (nothing is reserved).
+    /// </summary>
+    public void Reserve(object caller, int count)
+    {
+        var c = Admit(caller, count);
+        c.Reserved += count;
+        _reserved += count;
+    }
+
+    /// <summary>Queues rows reserved for <paramref name="caller"/> (<see cref="Reserve"/>), without a second check.</summary>
+    public void Fill(object caller, IReadOnlyList<BatchRow> rows)
+    {
+        if (!_callers.TryGetValue(caller, out var c) || c.Reserved < rows.Count)
+        {
+            throw new InvalidOperationException("Rows queued past the caller's reservation.");
+        }
+
+        c.Reserved -= rows.Count;
+        _reserved -= rows.Count;
+        Enqueue(c, rows);
+    }
+
+    /// <summary>Gives up <paramref name="count"/> reserved rows of <paramref name="caller"/> that will not be queued (failed, late, abandoned).</summary>
+    public void Release(object caller, int count)
+    {
+        if (count <= 0 || !_callers.TryGetValue(caller, out var c))
+        {
+            return; // cleared (the scheduler stopped): nothing is held
+        }
+
+        var released = Math.Min(count, c.Reserved);
+        c.Reserved -= released;
+        _reserved -= released;
+        Forget(c);
+    }
+
+    // The bounds of a call of count passages for caller, its rows reserved or queued counted alike; the caller, made if new.
+    private Caller Admit(object caller, int count)
+    {
         _callers.TryGetValue(caller, out var c);
-        var waiting = c?.Waiting.Count ?? 0;
-        if (waiting > 0 && waiting + rows.Count > perCaller)
+        var waiting = c?.Pending ?? 0;
+        if (waiting > 0 && waiting + count > perCaller)
         {
             throw new Rank1OverloadedException(
-                $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
+                $"This caller's share of the Rank1 engine's queue is full: {waiting} of its passages wait and {count} more would pass Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
         // Each caller counts its waiting passages up to its share, never beyond: a big call weighs one share, so a few
         // big calls at once (capacity / perCaller of them, as many as a front end with that many concurrent reranks sends)
         // are admitted side by side, and small callers fill the rest. Counting all but one big caller's excess refused a
         // second big call while the first still waited, though the rerank limiter in front had admitted both.
-        var load = Math.Min(waiting + rows.Count, perCaller) + _callers.Values.Where(x => !ReferenceEquals(x, c)).Sum(x => Math.Min(x.Waiting.Count, perCaller));
+        var load = Math.Min(waiting + count, perCaller) + _callers.Values.Where(x => !ReferenceEquals(x, c)).Sum(x => Math.Min(x.Pending, perCaller));
         if (Count > 0 && load > capacity)
         {
             throw new Rank1OverloadedException(
-                $"The Rank1 engine's queue is full: {Count} passages wait and {rows.Count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
+                $"The Rank1 engine's queue is full: {Count} passages wait and {count} more would pass Rank1:Model:MaxQueuedPassages ({capacity}), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller ({perCaller}).");
         }
 
         if (c is null)
@@ -60,12 +113,27 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             _callers.Add(caller, c);
         }
 
+        return c;
+    }
+
+    private void Enqueue(Caller c, IReadOnlyList<BatchRow> rows)
+    {
         foreach (var row in rows)
         {
             c.Waiting.Enqueue(row);
         }
 
-        Count += rows.Count;
+        _queued += rows.Count;
+    }
+
+    // A caller with nothing waiting, reserved or in the batch is forgotten; one with rows still running keeps its place,
+    // so its next call does not count as a newcomer's.
+    private void Forget(Caller c)
+    {
+        if (c.Pending == 0 && c.Running.Count == 0)
+        {
+            _callers.Remove(c.Key);
+        }
     }
 
     /// <summary>As <see cref="Take(int, int, BatchCache, int, int, Func{object, BatchRow, bool})"/> with no ceiling on the cache and no limit on long prompts.</summary>
@@ -104,7 +172,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             if (next.IsDeadAt(now))
             {
                 c.Waiting.Dequeue();
-                Count--;
+                _queued--;
                 continue;
             }
 
@@ -122,7 +190,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             }
 
             var row = c.Waiting.Dequeue();
-            Count--;
+            _queued--;
             if (start(c.Key, row))
             {
                 longTaken += isLong ? 1 : 0;
@@ -134,11 +202,9 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             }
         }
 
-        // A caller with nothing waiting and nothing in the batch is forgotten; one with rows still running keeps its
-        // place, so its next call does not count as a newcomer's.
-        foreach (var key in _callers.Where(p => p.Value.Waiting.Count == 0 && p.Value.Running.Count == 0).Select(p => p.Key).ToArray())
+        foreach (var c in _callers.Values.ToArray())
         {
-            _callers.Remove(key);
+            Forget(c);
         }
 
         return taken;
@@ -153,7 +219,8 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         }
 
         _callers.Clear();
-        Count = 0;
+        _queued = 0;
+        _reserved = 0;
     }
 
     // The waiting caller with the fewest prompt tokens in the batch, not passed over in this admission; among those, the one served longest ago.
@@ -178,6 +245,12 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         public Queue<BatchRow> Waiting { get; } = new();
 
         public List<BatchRow> Running { get; } = [];
+
+        /// <summary>Rows of its admitted windows not queued yet (<see cref="Reserve"/>).</summary>
+        public int Reserved { get; set; }
+
+        /// <summary>Its passages waiting: queued and reserved.</summary>
+        public int Pending => Waiting.Count + Reserved;
 
         public long RunningTokens => Running.Sum(r => (long)r.Prompt.Length);
 
