@@ -805,6 +805,51 @@ public sealed class RerankServiceTests
         Assert.Single(judge.LeftAtTheModel); // the late calls never reached the model
     }
 
+    /// <summary>
+    /// A reasoning store that does not answer cannot hold a call past its deadline: the lookup is given what is left of
+    /// <c>deadline_ms</c> (at least 50 ms), as a search's is, then the call is a 504 without the model. Before, the call
+    /// waited for the store as long as the backend client let it (Rank1:Backend:Timeout, 30 s by default).
+    /// </summary>
+    [Fact]
+    public async Task AStoreThatDoesNotAnswer_CannotHoldACallPastItsDeadline()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var judge = new DeadlineJudge(clock);
+        var store = new SilentStore();
+        await using var service = await StandaloneAsync(null, s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge).AddSingleton<Store.IJudgementStore>(store));
+        using var http = new HttpClient { BaseAddress = service.Url };
+
+        var call = PostAsync(http, "rerank", """{"query":"q","texts":["a","b"],"deadline_ms":1000}""");
+        await store.Asked.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        clock.Advance(TimeSpan.FromMilliseconds(1000));
+        var late = await call.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+
+        Assert.True(late.Status == 504, $"HTTP {late.Status} {late.Body?.ToJsonString()}");
+        Assert.Equal(("rank1 could not rerank: the deadline passed while reading stored reasoning", "Backend"),
+            (late.Body!["error"]!.GetValue<string>(), late.Body!["error_type"]!.GetValue<string>()));
+        Assert.Empty(judge.LeftAtTheModel);
+    }
+
+    /// <summary>A reasoning store whose lookups never answer (until cancelled).</summary>
+    private sealed class SilentStore : Store.IJudgementStore
+    {
+        public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<IReadOnlyDictionary<string, Store.StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
+        {
+            Asked.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+
+        public void Enqueue(Store.JudgementToStore judgement)
+        {
+        }
+
+        public Task<Store.StoreWriteResult> WriteAsync(IReadOnlyList<Store.JudgementToStore> batch, CancellationToken cancellationToken) =>
+            Task.FromResult(new Store.StoreWriteResult(batch.Count, 0));
+    }
+
     /// <summary>A judge that notes how much of the deadline is left, on the service's clock, when a window reaches it.</summary>
     private sealed class DeadlineJudge(TimeProvider clock) : IPassageJudge
     {

@@ -23,21 +23,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
         var fingerprint = plan.Fingerprint(queryText, modelLimits);
         var model = windowJudge.Model;
         var keyed = window.Select(p => new KeyedPassage(p, JudgementRecords.Key(hits[p.Index], index, model, fingerprint, p.Title, p.Text))).ToArray();
-        StoredLookup? lookup = null;
-        // The store is read even when the deadline has passed (while the backend answered, say): precomputed reasoning
-        // costs one _mget, and a hot query must still be served from it. Its wait is bounded by the deadline's rest, at
-        // least StoreLookupFloor.
-        using (var lookupTimeout = new CancellationTokenSource(deadline.Left > StoreLookupFloor ? deadline.Left : StoreLookupFloor, time))
-        using (var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token))
-        {
-            try
-            {
-                lookup = await windowJudge.LookupAsync(keyed, lookupToken.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-        }
+        var lookup = await LookupWithinAsync(windowJudge, time, keyed, deadline, cancellationToken).ConfigureAwait(false);
 
         // Every search counts towards its query's heat, whatever its deadline; an unanswered lookup counts as unstored.
         hotQueries.Observe(index, queryText, plan, fingerprint, searchBody, lookup?.Misses);
@@ -84,6 +70,27 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
 
     /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
     internal static readonly TimeSpan StoreLookupFloor = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The store lookup of a window within <paramref name="deadline"/> (a search's, or a rerank service call's); null when
+    /// the store had not answered by then. The store is read even when the deadline has passed (while the backend
+    /// answered, say): precomputed reasoning costs one _mget, and a hot query must still be served from it. Its wait is
+    /// bounded by the deadline's rest, at least <see cref="StoreLookupFloor"/>.
+    /// </summary>
+    internal static async Task<StoredLookup?> LookupWithinAsync(StoredWindowJudge windowJudge, TimeProvider time, IReadOnlyList<KeyedPassage> window, SearchDeadline deadline,
+        CancellationToken cancellationToken)
+    {
+        using var lookupTimeout = new CancellationTokenSource(deadline.Left > StoreLookupFloor ? deadline.Left : StoreLookupFloor, time);
+        using var lookupToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lookupTimeout.Token);
+        try
+        {
+            return await windowJudge.LookupAsync(window, lookupToken.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
 
     // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
     private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);

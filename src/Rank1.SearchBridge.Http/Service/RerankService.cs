@@ -182,9 +182,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
-        var lookup = await windowJudge.LookupAsync(window, context.RequestAborted).ConfigureAwait(false);
+        // Bounded by the deadline as a search's lookup is (at least SearchWindowRerank.StoreLookupFloor): a store that does
+        // not answer cannot hold the call past it.
+        var lookup = await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false);
         var modelGets = deadline.Left;
-        var outcome = lookup.Misses.Count > 0 && modelGets == TimeSpan.Zero
+        var outcome = lookup is null
+            ? new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed while reading stored reasoning", time.GetElapsedTime(started))
+            : lookup.Misses.Count > 0 && modelGets == TimeSpan.Zero
             ? new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed before the model was asked", time.GetElapsedTime(started))
             : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, modelGets, fingerprint), lookup, started, context.RequestAborted)
                 .ConfigureAwait(false);
@@ -206,7 +210,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var failed = outcome.Status switch
         {
             // Every document failed because of its input (the caller's to fix), not because of the model.
-            RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - lookup.Cached.Count && outcome.Failures.Count > 0 => request.Protocol == RerankProtocol.Tei ? 422 : 400,
+            RerankStatus.FallbackError when outcome.Failures.Count == request.Documents.Count - (lookup?.Cached.Count ?? 0) && outcome.Failures.Count > 0 => request.Protocol == RerankProtocol.Tei ? 422 : 400,
             RerankStatus.FallbackOverload => 429,
             // The deadline passed before the model took the call (a rerank slot or a batch row): overload, answered
             // so, rather than a 504 that clients retry at once (Cohere's SDK twice), tripling the wait.
