@@ -7,7 +7,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.Inference;
-using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -122,7 +121,10 @@ public static class Rank1Services
     }
 
     /// <summary>The broker's part of a health answer: null when none is configured.</summary>
-    internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options)
+    /// <param name="services">The host's services.</param>
+    /// <param name="options">The broker's settings.</param>
+    /// <param name="refused">RabbitMQ's refusal of the proxy's latest publish, with what to do; null when none stands.</param>
+    internal static JsonObject? BrokerHealth(IServiceProvider services, BrokerOptions options, string? refused)
     {
         if (!options.Configured)
         {
@@ -138,7 +140,7 @@ public static class Rank1Services
             // MassTransit says Healthy/Ready all through an outage. The host's connection supervisor knows.
             (status, description) = ("unhealthy", "Not connected: the connection to the broker is down; MassTransit reconnects by itself, and hot queries are not published until it does");
         }
-        else if (health?.Status == BusHealthStatus.Healthy && services.GetService<IPrecomputePublisher>() is BrokerPrecomputePublisher { Refused: { } refused })
+        else if (health?.Status == BusHealthStatus.Healthy && refused is not null)
         {
             // Connected, and every publish refused: MassTransit's health does not see a publish's declaration.
             (status, description) = ("unhealthy", "Refused: " + refused);

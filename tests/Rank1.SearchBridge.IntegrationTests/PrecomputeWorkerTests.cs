@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Precompute;
@@ -627,16 +628,22 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     /// The hot-query queue declared by an operator as a classic queue: RabbitMQ refuses the proxy's quorum declaration
     /// at each publish, which MassTransit tries again until the publish timeout. Each hot query was a publish pending
     /// for Rank1:Broker:PublishTimeout and then a warning (event 2201) with a stack trace, and the health said the
-    /// broker was healthy. Now the publish fails at the first refusal, the
-    /// refusal is logged once in RabbitMQ's words (event 2203) and is the broker's health until a publish goes through.
+    /// broker was healthy. Then the publish failed at the first refusal, logged once in RabbitMQ's words (event 2203)
+    /// and in the health, but each hot query still cost a channel and MassTransit's two errors, and the health stayed
+    /// unhealthy after the operator's fix until a query turned hot. Now the proxy backs off after a refusal (5 s, then
+    /// twice as long at each refusal, up to a minute): the hot queries of that time are held back, the broker not asked,
+    /// and the latest is published again when it ends, which turns the health healthy without a search.
+    /// The proxy's clock is a <see cref="FakeTimeProvider"/>: the back-off ends when the test moves it.
     /// </summary>
     [Fact]
-    public async Task TheHotQueryQueueDeclaredAsAClassicQueue_TheProxySaysRabbitMqsRefusalOnce_AtOnce_AndInItsHealth()
+    public async Task TheHotQueryQueueDeclaredAsAClassicQueue_TheProxySaysRabbitMqsRefusalOnce_BacksOff_AndIsHealthyAgainAfterTheFixWithoutASearch()
     {
         var node = Node;
         var queue = NewQueue();
         await OnChannelAsync(node.Url, c => c.QueueDeclareAsync(queue + "-hot", durable: true, exclusive: false, autoDelete: false));
         using var logs = new RecordingLogs();
+        var firstBackOff = TimeSpan.FromSeconds(5); // the proxy's first back-off, as docs/reliability.md says
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var stack = await ProxyStack.StartAsync(new()
         {
             ["Rank1:Broker:Url"] = node.Url,
@@ -644,7 +651,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             ["Rank1:Broker:PublishTimeout"] = "00:05:00", // a refusal waited for all of it
             ["Rank1:HotQueries:Threshold"] = "2",
             ["Rank1:Store:Enabled"] = "false",
-        }, loggerFactory: logs.Factory);
+        }, services: s => s.AddSingleton<TimeProvider>(clock), loggerFactory: logs.Factory);
         async Task<double> Requests(string outcome) => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", outcome));
         async Task SearchedUntilSent(string query, string outcome, double count)
         {
@@ -656,8 +663,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             await BrokerProcesses.WaitUntilAsync(async () => await Requests(outcome) >= count, TimeSpan.FromSeconds(60), () => $"the proxy's publish of '{query}' did not end {outcome}");
         }
 
+        int BackOffs() => logs.Entries.Count(e => e.EventId == 2205 && e.Category.StartsWith("Rank1", StringComparison.Ordinal));
+        async Task<JsonNode> BrokerHealth() => JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
+
         await SearchedUntilSent("onion gas irritates", "failed", 1);
-        await SearchedUntilSent("onion soup beef", "failed", 2);
+
+        // Within the back-off, the next hot query is held back: no publish, so no second refusal.
+        await SearchedUntilSent("onion soup beef", "held_back", 1);
+        Assert.Equal((1, 1), (await Requests("failed"), BackOffs()));
 
         var refusal = $"PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}-hot' in vhost '/': received the value 'quorum' of type 'longstr' but current is none: " +
             $"the workers and the proxy declare {queue}-hot as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so";
@@ -666,14 +679,25 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var said = warnings.Single(e => e.EventId is 2201 or 2203 && e.Category.StartsWith("Rank1", StringComparison.Ordinal));
         Assert.Equal((2203, $"The broker at amqp://127.0.0.1:{node.Port}/ refuses the proxy's declaration of the workers' queue, so no precompute job reaches the workers until it is declared as they declare it: {refusal}"),
             (said.EventId, said.Message));
-        var broker = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
+        var broker = await BrokerHealth();
         Assert.Equal(("unhealthy", "Refused: " + refusal), (broker["status"]!.GetValue<string>(), broker["description"]!.GetValue<string>()));
 
-        // The queue deleted: the next hot query is published, and the health is the bus's again.
+        // The back-off's end: the held query is published again, refused again (not logged again), and the back-off doubles.
+        clock.Advance(firstBackOff);
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(BackOffs() == 2), TimeSpan.FromSeconds(60), () => "the held query was not tried again when the back-off ended");
+        clock.Advance(firstBackOff);
+        await SearchedUntilSent("eye drops irritation", "held_back", 2);
+        Assert.Equal((1, 0, 2), (await Requests("failed"), await Requests("published"), BackOffs()));
+        Assert.Single(logs.Entries, e => e.EventId == 2203);
+
+        // The operator deletes the queue. No search: when the back-off ends, the latest held query is published, and the
+        // health is the bus's again.
         await OnChannelAsync(node.Url, c => c.QueueDeleteAsync(queue + "-hot", ifUnused: false, ifEmpty: false));
-        await SearchedUntilSent("eye drops irritation", "published", 1);
-        Assert.Single(logs.Entries, e => e.EventId == 2204);
-        Assert.Equal("healthy", JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!["status"]!.GetValue<string>());
+        clock.Advance(firstBackOff);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerHealth())["status"]!.GetValue<string>() == "healthy", TimeSpan.FromSeconds(60),
+            () => "the health did not turn healthy after the fix");
+        Assert.Equal("The broker takes the proxy's precompute jobs again (2 hot queries held back while it refused)", Assert.Single(logs.Entries, e => e.EventId == 2204).Message);
+        Assert.Equal(1, await Requests("published"));
         Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue + "-hot"));
     }
 

@@ -239,7 +239,7 @@ public static class ProxyApplication
             ["status"] = reachable ? "green" : "red",
             ["model"] = ModelHealth.Describe(judge),
             ["backend"] = new JsonObject { ["url"] = backend.DisplayUri.ToString(), ["reachable"] = reachable, ["flavor"] = flavor.ToString().ToLowerInvariant() },
-            ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value),
+            ["broker"] = Rank1Services.BrokerHealth(context.RequestServices, broker.Value, (context.RequestServices.GetService<IPrecomputePublisher>() as BrokerPrecomputePublisher)?.Refused),
         };
         return context.Response.WriteAsJsonAsync(body, context.RequestAborted);
     }

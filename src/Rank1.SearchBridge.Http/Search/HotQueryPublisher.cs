@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
-using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
 using Rank1.SearchBridge.Telemetry;
@@ -123,7 +122,8 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
         }
         catch (Exception ex)
         {
-            metrics.PrecomputeRequest("failed");
+            // Held back while the proxy backs off after RabbitMQ's refusal: the broker was not asked.
+            metrics.PrecomputeRequest(ex is PublishRefusedException { HeldBack: true } ? "held_back" : "failed");
             hotQueries.PublishFailed(fingerprint);
             if (ex is not PublishRefusedException)
             {

@@ -1,0 +1,188 @@
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.Messages;
+using Rank1.SearchBridge.Messaging;
+using Rank1.SearchBridge.Telemetry;
+
+namespace Rank1.SearchBridge.Http.Search;
+
+/// <summary>
+/// The proxy's publisher of hot-query jobs to RabbitMQ (to the hot-query queue), waiting (up to
+/// <see cref="BrokerOptions.PublishTimeout"/>) for the broker to confirm them. A queue RabbitMQ will not declare as the
+/// workers do (an operator's classic queue of that name: <c>PRECONDITION_FAILED - inequivalent arg 'x-queue-type'</c>)
+/// fails the publish at the broker's first refusal (<see cref="DeclarationRefusal"/>), not after the timeout (each
+/// retry refused alike): the refusal is logged once, in RabbitMQ's words (event 2203), and shown in the proxy's health.
+/// Each publish would cost a channel and MassTransit's two errors, so after a refusal the proxy backs off: no job is
+/// published for <see cref="FirstBackOff"/>, doubled at each refusal up to <see cref="MaxBackOff"/>; the hot queries
+/// of that time are held back (counted <c>held_back</c>), and when it ends the latest of them (or the refused one) is
+/// published again, without waiting for a search, so the health turns healthy at most <see cref="MaxBackOff"/> after
+/// the operator's fix (event 2204, with how many were held back).
+/// </summary>
+internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<BrokerOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BrokerPrecomputePublisher> logger)
+    : IPrecomputePublisher, IDisposable
+{
+    /// <summary>How long the proxy publishes nothing after a first refusal.</summary>
+    public static readonly TimeSpan FirstBackOff = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest back-off: the longest an operator's fix waits for the health to say so.</summary>
+    public static readonly TimeSpan MaxBackOff = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _gate = new();
+    private string? _refused;
+    private TimeSpan _backOff;
+    private DateTimeOffset _until;
+    private PrecomputeReasoning? _held;
+    private long _heldBack;
+    private ITimer? _retry;
+    private bool _disposed;
+
+    /// <summary>RabbitMQ's refusal of the latest publish's declaration, with what to do; null once a publish went through.</summary>
+    public string? Refused => Volatile.Read(ref _refused);
+
+    public async Task PublishAsync(PrecomputeReasoning message, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_refused is { } refused && time.GetUtcNow() < _until)
+            {
+                // Backing off: the job is held (the latest one is tried again when the back-off ends), the broker not asked.
+                _held = message;
+                _heldBack++;
+                throw new PublishRefusedException(refused, null, heldBack: true);
+            }
+        }
+
+        await SendAsync(message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(PrecomputeReasoning message, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(options.Value.PublishTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        var hot = message.Reason == PrecomputeReasoning.HotQuery;
+        object sent = hot ? new PrecomputeHotQuery(message) : message;
+        var declaration = new DeclarationRefusal(linked, sent);
+        using (bus.ConnectPublishObserver(declaration))
+        {
+            try
+            {
+                await (sent is PrecomputeHotQuery job ? bus.Publish(job, linked.Token) : bus.Publish(message, linked.Token)).ConfigureAwait(false);
+            }
+            // MassTransit, cancelled while it retries, throws the refusal itself (or a cancellation).
+            catch (Exception) when (declaration.Refused is { } refusal && !cancellationToken.IsCancellationRequested)
+            {
+                var queue = hot ? options.Value.HotQueue : options.Value.Queue;
+                var refused = $"{BrokerFailure.Cause(refusal, null)}: {BrokerFailure.DeclaredBefore("the workers and the proxy declare", queue)}";
+                if (Interlocked.Exchange(ref _refused, refused) != refused)
+                {
+                    LogRefused(logger, BrokerAddress.Parsed(options.Value.Url)?.Endpoint ?? string.Empty, refused);
+                }
+
+                BackOff(message);
+                throw new PublishRefusedException(refused, refusal);
+            }
+        }
+
+        long heldBack;
+        lock (_gate)
+        {
+            heldBack = _heldBack;
+            (_backOff, _until, _held, _heldBack) = (TimeSpan.Zero, default, null, 0);
+            _retry?.Dispose();
+            _retry = null;
+        }
+
+        if (Interlocked.Exchange(ref _refused, null) is not null)
+        {
+            LogAccepted(logger, heldBack);
+        }
+    }
+
+    /// <summary>After a refusal: no publish for the back-off (doubled, up to the cap), then the job held last tried again.</summary>
+    private void BackOff(PrecomputeReasoning refused)
+    {
+        TimeSpan backOff;
+        lock (_gate)
+        {
+            _held ??= refused;
+            if (_disposed || (_retry is not null && time.GetUtcNow() < _until))
+            {
+                // Stopping, or already backing off (publishes that were under way when the first was refused): one back-off.
+                return;
+            }
+
+            _backOff = _backOff == TimeSpan.Zero ? FirstBackOff : TimeSpan.FromTicks(Math.Min(_backOff.Ticks * 2, MaxBackOff.Ticks));
+            _until = time.GetUtcNow() + _backOff;
+            _retry?.Dispose();
+            _retry = time.CreateTimer(_ => _ = RetryAsync(), null, _backOff, Timeout.InfiniteTimeSpan);
+            backOff = _backOff;
+        }
+
+        LogBackingOff(logger, backOff.TotalSeconds);
+    }
+
+    /// <summary>The back-off's end: the job held last is published again, which asks the broker to declare the queue anew.</summary>
+    private async Task RetryAsync()
+    {
+        PrecomputeReasoning? job;
+        lock (_gate)
+        {
+            (job, _held) = (_held, null);
+        }
+
+        if (job is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await SendAsync(job, CancellationToken.None).ConfigureAwait(false);
+            metrics.PrecomputeRequest("published");
+        }
+        catch (PublishRefusedException)
+        {
+            // Refused again: backed off longer (SendAsync), the job held for the next try.
+        }
+        catch (Exception e)
+        {
+            // The broker unreachable, or no confirmation in time: the refusal may still stand, so try again later.
+            LogRetryFailed(logger, e.Message);
+            BackOff(job);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _retry?.Dispose();
+            _retry = null;
+        }
+    }
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The broker at {Broker} refuses the proxy's declaration of the workers' queue, so no precompute job reaches the workers until it is declared as they declare it: {Cause}")]
+    private static partial void LogRefused(ILogger logger, string broker, string cause);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "The broker takes the proxy's precompute jobs again ({HeldBack} hot queries held back while it refused)")]
+    private static partial void LogAccepted(ILogger logger, long heldBack);
+
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Debug, Message = "Hot queries are held back for {Seconds} s after the broker's refusal, then the latest is published again")]
+    private static partial void LogBackingOff(ILogger logger, double seconds);
+
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Debug, Message = "A hot query held back after the broker's refusal could not be published again: {Reason}")]
+    private static partial void LogRetryFailed(ILogger logger, string reason);
+}
+
+/// <summary>
+/// A publish RabbitMQ refused at once, as it will again until an operator changes what it names, or one held back
+/// (<paramref name="heldBack"/>) while the proxy backs off after such a refusal (<see cref="BrokerPrecomputePublisher"/>);
+/// its message is the refusal and what to do, already logged.
+/// </summary>
+internal sealed class PublishRefusedException(string refused, Exception? inner, bool heldBack = false) : Exception(refused, inner)
+{
+    /// <summary>Held back by the back-off: the broker was not asked.</summary>
+    public bool HeldBack { get; } = heldBack;
+}
