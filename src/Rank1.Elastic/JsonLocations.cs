@@ -18,8 +18,9 @@ internal static class JsonLocations
 
     /// <summary>
     /// Remembers <paramref name="text"/> (a copy) as the text <paramref name="root"/> was parsed from, for as long as the
-    /// root lives. Only the embedded backend, which makes query and document errors with their places, asks for it: the proxy, which
-    /// sends every body on, keeps no second copy of it.
+    /// root lives. The embedded backend, which makes query and document errors with their places, asks for it for every
+    /// body; the proxy, which sends every body on, only for one with a value Jackson's accessor refuses
+    /// (<see cref="SearchBody.ReadObject"/>): it keeps no second copy of another.
     /// </summary>
     /// <param name="root">The parsed body.</param>
     /// <param name="text">Its UTF-8 text.</param>

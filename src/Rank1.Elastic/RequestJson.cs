@@ -294,6 +294,10 @@ internal static class RequestJson
         _ => throw JacksonSyntax.AccessorFailure(value, $"Current token ({TokenName(value)}) not of boolean type"),
     };
 
+    /// <summary>Whether <see cref="BooleanValue"/> reads <paramref name="value"/> without Jackson's refusal: a JSON boolean or a string.</summary>
+    /// <param name="value">A present value.</param>
+    internal static bool ReadsAsBoolean(JsonNode value) => value is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False or JsonValueKind.String;
+
     // Character.isWhitespace: a space, line or paragraph separator other than the no-break spaces, or \t..\r, \u001C..\u001F.
     private static bool IsJavaWhitespace(char c) =>
         c is (>= '\t' and <= '\r') or (>= '\u001C' and <= '\u001F')

@@ -105,13 +105,22 @@ internal static class SearchBody
             throw (checkTrailingTokens ? trailing : null) ?? RequestJson.ParseFailure(e, body);
         }
 
-        XContentInt.NoteLocations(read, body, IntFields);
+        if (IntFields.Any(k => read[k] is JsonValue v && XContentInt.RefusedByJackson(v)) || BooleanFields.Any(k => read[k] is { } n && !RequestJson.ReadsAsBoolean(n)))
+        {
+            // A value Jackson's accessor refuses: its error names the value's place and quotes the text
+            // (JacksonSyntax.AccessorFailure), so the text is remembered, for this body only (the proxy keeps no copy of another).
+            JsonLocations.Remember(read, body);
+        }
+
         length = end;
         return read;
     }
 
     // The body's fields read as parser.intValue() (track_total_hits when it is not a boolean).
     private static readonly string[] IntFields = ["from", "size", "track_total_hits"];
+
+    // The body's fields read as parser.booleanValue() (SearchSourceBuilder.parseXContent).
+    private static readonly string[] BooleanFields = ["explain", "version", "seq_no_primary_term", "track_scores", "profile"];
 
     /// <summary>
     /// A <c>_search</c>'s body: null when there is none (no bytes at all), as a <c>_search</c> with no body searches

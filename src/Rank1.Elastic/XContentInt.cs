@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -18,12 +17,6 @@ internal static partial class XContentInt
 
     // Digits of int.MaxValue: a number of more significant digits is past an int's range.
     private const int MaxIntDigits = 10;
-
-    // Where Jackson stands after a value that SearchBody.Read found it would refuse, and how it names the text it read
-    // (JacksonSyntax.Source), for its error's place and location.
-    private static readonly ConditionalWeakTable<JsonNode, Noted> Locations = [];
-
-    private sealed record Noted(Location At, string Source);
 
     /// <summary>
     /// A body value as <c>SearchSourceBuilder.parseXContent</c> reads <c>from</c>, <c>size</c> or
@@ -63,32 +56,11 @@ internal static partial class XContentInt
             EsException.Foreign(400, "number_format_exception", $"For input string: \"{value}\""));
 
     /// <summary>
-    /// Notes where, in <paramref name="text"/>, Jackson stands after each of <paramref name="keys"/>' values of
-    /// <paramref name="body"/> that <see cref="Read"/> would refuse with Jackson's own error (a boolean, a number past an
-    /// int's range), for that error's <c>[line:column]</c>. Nothing is scanned when there is none.
+    /// Whether <see cref="Read"/> refuses <paramref name="v"/> with Jackson's own error (a boolean, a number past an
+    /// int's range), which names the value's place and its body's text (<see cref="JacksonSyntax.AccessorFailure"/>).
     /// </summary>
-    /// <param name="body">The body, parsed from <paramref name="text"/>.</param>
-    /// <param name="text">Its UTF-8 text.</param>
-    /// <param name="keys">The body's integer fields.</param>
-    public static void NoteLocations(JsonObject body, ReadOnlySpan<byte> text, IReadOnlyCollection<string> keys)
-    {
-        var refused = keys.Where(k => body[k] is JsonValue v && RefusedByJackson(v)).ToList();
-        if (refused.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var key in refused)
-        {
-            // Found again in the text as JsonLocations finds a node's place; none when the text does not hold it.
-            if (JsonLocations.AfterValue(text, key) is { } at)
-            {
-                Locations.AddOrUpdate(body[key]!, new Noted(at, JacksonSyntax.Source(text)));
-            }
-        }
-    }
-
-    private static bool RefusedByJackson(JsonValue v) => v.GetValueKind() switch
+    /// <param name="v">A value of an int field.</param>
+    internal static bool RefusedByJackson(JsonValue v) => v.GetValueKind() switch
     {
         JsonValueKind.True or JsonValueKind.False => true,
         JsonValueKind.Number => NumberInRange(v.ToJsonString()) is null,
@@ -252,16 +224,8 @@ internal static partial class XContentInt
         return n is >= int.MinValue and <= int.MaxValue ? (int)n : null;
     }
 
-    // Jackson's refusal (a JsonParseException, or an InputCoercionException past an int's range) as JsonXContentParser
-    // wraps it: an x_content_parse_exception at where Jackson stands, its reason Jackson's message with its location
-    // ("\n at [Source: (byte[])\"..\"; line: 1, column: 13]"), caused by Jackson's own. Without the place and
-    // location where the text was not noted.
-    private static EsException ParseFailure(JsonNode value, string message, string type)
-    {
-        var noted = Locations.TryGetValue(value, out var n) ? n : null;
-        var jackson = noted is null ? message : $"{message}\n at {JacksonSyntax.Location(noted.Source, noted.At.Line, noted.At.Column)}";
-        return EsException.XContentParse(jackson, noted?.At, EsException.Foreign(400, type, jackson));
-    }
+    // Jackson's errors (JsonParseException, InputCoercionException), as JsonXContentParser wraps them in doIntValue.
+    private static EsException ParseFailure(JsonNode value, string reason, string type) => JacksonSyntax.AccessorFailure(value, reason, type);
 
     private static readonly char[] JavaWhitespace = [.. Enumerable.Range(0, 0x21).Select(c => (char)c)];
 

@@ -207,7 +207,7 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":-1.0,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "illegal_argument_exception", "[from] parameter cannot be negative but was [-1]")]
     // parser.intValue()'s own refusals are thrown while the line is read too: reranked or not, before any search runs.
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":\"abc\",\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "number_format_exception", "For input string: \"abc\"")]
-    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":2147483648,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "x_content_parse_exception", "[1:54] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":2147483648,\"ext\":{\"rank1\":{\"enabled\":false}}}\n", "x_content_parse_exception", "[1:54] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"from\":2147483648,\"ext\":{\"rank1\":{\"enabled\":false}}}\"; line: 1, column: 54]")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":\"1e20\"}\n", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     [InlineData("{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":-1.5}\n", "illegal_argument_exception", "[size] parameter cannot be negative, found [-1]")]
     // track_total_hits is read there too: a boolean (or "true"/"false"), else parser.intValue() with its errors, then
@@ -538,13 +538,17 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     // NumberFormatException for a string, Jackson's out-of-range error for a number, at where its parser stands).
     [Theory]
     [InlineData("""{"query":{"match":{"text":"onion"}},"size":"abc"}""", "number_format_exception", "For input string: \"abc\"")]
-    [InlineData("""{"query":{"match":{"text":"onion"}},"size":1e400}""", "x_content_parse_exception", "[1:49] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":1e400}\"; line: 1, column: 49]")]
-    [InlineData("""{"query":{"match":{"text":"onion"}},"size":true}""", "x_content_parse_exception", "[1:48] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":true}\"; line: 1, column: 48]")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":1e400}", "x_content_parse_exception", "[1:49] Numeric value (1e400) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":1e400}\"; line: 1, column: 49]")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":true}", "x_content_parse_exception", "[1:48] Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"size\":true}\"; line: 1, column: 48]")]
     [InlineData("""{"query":{"match":{"text":"onion"}},"from":"1e20"}""", "illegal_argument_exception", "Value [1e20] is out of range for an integer")]
     [InlineData("""{"query":{"match":{"text":"onion"}},"from":null}""", "parsing_exception", "Unknown key for a VALUE_NULL in [from].")]
     // explain as SearchSourceBuilder reads it, with parser.booleanValue(): Booleans.parseBoolean's refusal of a string
     // (it was a parsing_exception in words of this proxy's own).
     [InlineData("""{"query":{"match":{"text":"onion"}},"explain":"maybe"}""", "illegal_argument_exception", "Failed to parse value [maybe] as only [true] or [false] are allowed.")]
+    // A number: Jackson's getBooleanValue() refusal, wrapped by JsonXContentParser.doBooleanValue with the
+    // place and Jackson's location (its source quoted), as for any value an accessor refuses. Before, the proxy said it
+    // with neither ("Current token (VALUE_NUMBER_INT) not of boolean type"), where the backend gives both.
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":1}", "x_content_parse_exception", "[1:48] Current token (VALUE_NUMBER_INT) not of boolean type\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":1}\"; line: 1, column: 48]")]
     public async Task Search_BadValues_Get400InElasticsearchShape(string body, string type, string reason)
     {
         var r = await _stack.SearchAsync(body);
