@@ -15,6 +15,9 @@ internal static class AdminApiKey
 {
     public const string Scheme = "ApiKey";
 
+    /// <summary>The path under which the hosts' own endpoints are.</summary>
+    public const string Prefix = "/_rank1";
+
     /// <summary>
     /// Guards <c>/_rank1/*</c> of a host without the proxy's error handling (the worker): a request refused by
     /// <see cref="Demand"/> is answered with its Elasticsearch-shaped 401 here.
@@ -40,7 +43,7 @@ internal static class AdminApiKey
     /// <summary>Throws an Elasticsearch-shaped 401 unless the request may reach <c>/_rank1/*</c>.</summary>
     public static void Demand(HttpContext context, string? key)
     {
-        if (key is null || !context.Request.Path.StartsWithSegments("/_rank1", StringComparison.Ordinal))
+        if (key is null || !context.Request.Path.StartsWithSegments(Prefix, StringComparison.Ordinal))
         {
             return;
         }

@@ -81,6 +81,37 @@ public sealed class ChannelParameterTests(ResponseShapingStack fixture) : IClass
         Assert.Equal(ChannelError("yes"), text);
     }
 
+    /// <summary>
+    /// The proxy's own endpoints took any <c>pretty</c>, <c>human</c> or <c>error_trace</c> (<c>/_rank1/health?pretty=maybe</c>
+    /// with a valid admin key was a 200), where the cluster refuses them on any route, before its handler. Now they are
+    /// the 400 the searches answer, the cluster's own on its <c>_cluster/health</c>.
+    /// </summary>
+    [Fact]
+    public async Task AdminEndpoints_FlagsNeitherTrueNorFalse_AreTheClustersBadRequest_AsOnAnyRoute()
+    {
+        const string key = "an-admin-key-of-24-chars";
+        await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:AdminApiKey"] = key });
+        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        async Task<(int Status, string Text)> GetAsync(string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("ApiKey", key);
+            using var response = await stack.Http.SendAsync(request);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        foreach (var (path, value) in new[] { ("_rank1/health?pretty=maybe", "maybe"), ("_rank1/live?human=yes", "yes"), ("_rank1/metrics?pretty=1&error_trace=true", "1") })
+        {
+            var answer = await GetAsync(path);
+            Assert.Equal((400, ChannelError(value)), answer);
+            using var cluster = await backend.GetAsync("_cluster/health?" + path.Split('?')[1]);
+            Assert.Equal(((int)cluster.StatusCode, await cluster.Content.ReadAsStringAsync()), answer);
+        }
+
+        Assert.Equal((400, "{\"error\":\"" + Refused("yes") + "\",\"status\":400}"), await GetAsync("_rank1/health?error_trace=yes"));
+        Assert.Equal(200, (await GetAsync("_rank1/health?pretty=true&human&error_trace=false")).Status);
+    }
+
     [Fact]
     public async Task EmptyExplain_IsNoExplanation_AsTheClusterReadsIt()
     {
