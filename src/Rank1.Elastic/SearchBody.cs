@@ -105,7 +105,8 @@ internal static class SearchBody
             throw (checkTrailingTokens ? trailing : null) ?? RequestJson.ParseFailure(e, body);
         }
 
-        if (IntFields.Any(k => read[k] is JsonValue v && XContentInt.RefusedByJackson(v)) || BooleanFields.Any(k => read[k] is { } n && !RequestJson.ReadsAsBoolean(n)))
+        if (IntFields.Any(k => read[k] is JsonValue v && XContentInt.RefusedByJackson(v))
+            || BooleanFields.Any(k => read.TryGetPropertyValue(k, out var n) && (n is null || !RequestJson.ReadsAsBoolean(n))))
         {
             // A value Jackson's accessor refuses: its error names the value's place and quotes the text
             // (JacksonSyntax.AccessorFailure), so the text is remembered, for this body only (the proxy keeps no copy of another).
@@ -121,6 +122,20 @@ internal static class SearchBody
 
     // The body's fields read as parser.booleanValue() (SearchSourceBuilder.parseXContent).
     private static readonly string[] BooleanFields = ["explain", "version", "seq_no_primary_term", "track_scores", "profile"];
+
+    /// <summary>
+    /// A boolean field of a search body (<c>explain</c>, <c>track_scores</c>, <c>version</c>, <c>seq_no_primary_term</c>)
+    /// as <c>SearchSourceBuilder.parseXContent</c> reads it: a value (string, number, boolean) with
+    /// <c>parser.booleanValue()</c> (<see cref="RequestJson.BooleanValue"/>); <c>null</c>, an object or an array is no
+    /// token it reads for that key, its <c>parsing_exception</c> "Unknown key for a START_OBJECT in [explain]." at the
+    /// value. Null when absent.
+    /// </summary>
+    /// <param name="body">The search body, or null.</param>
+    /// <param name="key">The field's name.</param>
+    public static bool? Bool(JsonObject? body, string key) => body is null || !body.TryGetPropertyValue(key, out var value) ? null
+        : value is null or JsonObject or JsonArray
+            ? throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", JsonLocations.OfValue(body, key))
+            : RequestJson.BooleanValue(value);
 
     /// <summary>
     /// A <c>_search</c>'s body: null when there is none (no bytes at all), as a <c>_search</c> with no body searches

@@ -2128,6 +2128,11 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"explain\":\"maybe\"}", 400, "illegal_argument_exception", "Failed to parse value [maybe] as only [true] or [false] are allowed.")]
     [InlineData("POST", "/library/_search", "{\"explain\":\"True\"}", 400, "illegal_argument_exception", "Failed to parse value [True] as only [true] or [false] are allowed.")]
     [InlineData("POST", "/library/_search", "{\"version\":1}", 400, "x_content_parse_exception", "[1:13] Current token (VALUE_NUMBER_INT) not of boolean type")]
+    // null, an object or an array is no token parseXContent reads for these keys: "Unknown key for a ..". Before, an
+    // object or an array was Jackson's refusal, and null was taken as false.
+    [InlineData("POST", "/library/_search", "{\"explain\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [explain].")]
+    [InlineData("POST", "/library/_search", "{\"track_scores\":[true]}", 400, "parsing_exception", "Unknown key for a START_ARRAY in [track_scores].")]
+    [InlineData("POST", "/library/_search", "{\"version\":null}", 400, "parsing_exception", "Unknown key for a VALUE_NULL in [version].")]
     [InlineData("POST", "/library/_search", "{\"min_score\":\"abc\"}", 400, "number_format_exception", "For input string: \"abc\"")]
     [InlineData("POST", "/library/_search", "{\"min_score\":true}", 400, "x_content_parse_exception", "min_score doesn't support values of type: VALUE_BOOLEAN")]
     [InlineData("POST", "/library/_search", "{\"aggs\":{\"a\":{\"terms\":{\"field\":5}}}}", 400, "x_content_parse_exception", "[terms] field doesn't support values of type: VALUE_NUMBER")]

@@ -549,6 +549,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     // place and Jackson's location (its source quoted), as for any value an accessor refuses. Before, the proxy said it
     // with neither ("Current token (VALUE_NUMBER_INT) not of boolean type"), where the backend gives both.
     [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":1}", "x_content_parse_exception", "[1:48] Current token (VALUE_NUMBER_INT) not of boolean type\n at [Source: (byte[])\"{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":1}\"; line: 1, column: 48]")]
+    // null, an object or an array is no token SearchSourceBuilder.parseXContent reads for explain: its ParsingException
+    // "Unknown key for a .. in [explain]." (server/.../search/builder/SearchSourceBuilder.java). Before, the proxy
+    // answered Jackson's refusal of an object or an array, and took null as false.
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":{}}", "parsing_exception", "Unknown key for a START_OBJECT in [explain].")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":[true]}", "parsing_exception", "Unknown key for a START_ARRAY in [explain].")]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\"explain\":null}", "parsing_exception", "Unknown key for a VALUE_NULL in [explain].")]
     public async Task Search_BadValues_Get400InElasticsearchShape(string body, string type, string reason)
     {
         var r = await _stack.SearchAsync(body);

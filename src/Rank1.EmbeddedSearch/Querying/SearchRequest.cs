@@ -277,10 +277,10 @@ internal sealed class SearchRequest
             r.Sort = Effective(bodySort);
             r.Highlight = body["highlight"] as JsonObject;
             // SearchSourceBuilder.parseXContent reads each with parser.booleanValue().
-            r.Explain = Bool(body["explain"]);
-            r.TrackScores = Bool(body["track_scores"]);
-            r.Version = Bool(body["version"]);
-            r.SeqNoPrimaryTerm = Bool(body["seq_no_primary_term"]);
+            r.Explain = SearchBody.Bool(body, "explain") ?? false;
+            r.TrackScores = SearchBody.Bool(body, "track_scores") ?? false;
+            r.Version = SearchBody.Bool(body, "version") ?? false;
+            r.SeqNoPrimaryTerm = SearchBody.Bool(body, "seq_no_primary_term") ?? false;
             r.MinScore = ParseMinScore(body["min_score"]);
             r.IndicesBoost = ParseIndicesBoost(body["indices_boost"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
@@ -495,8 +495,6 @@ internal sealed class SearchRequest
             throw EsException.Parsing(e.Message);
         }
     }
-
-    private static bool Bool(JsonNode? node) => RequestJson.BooleanValue(node) ?? false;
 
     // As SearchSourceBuilder reads it (parser.floatValue(), strings coerced): a number, or a string of one.
     private static double? ParseMinScore(JsonNode? node) => node switch

@@ -221,11 +221,11 @@ internal static class SearchHttp
     public const int MaxHeaderText = 256;
 
     /// <summary>
-    /// A boolean of the search body (<c>explain</c>) as <c>SearchSourceBuilder.parseXContent</c> reads it, with
-    /// <c>parser.booleanValue()</c> (<see cref="RequestJson.BooleanValue"/>: <c>""</c> is false, another string the
-    /// 400 "Failed to parse value [maybe] as only [true] or [false] are allowed.", a number Jackson's refusal).
+    /// A boolean of the search body (<c>explain</c>) as <c>SearchSourceBuilder.parseXContent</c> reads it
+    /// (<see cref="SearchBody.Bool"/>: <c>""</c> is false, another string the 400 "Failed to parse value [maybe] as only
+    /// [true] or [false] are allowed.", a number Jackson's refusal, null, an object or an array "Unknown key for a ..").
     /// </summary>
-    public static bool? BodyBool(JsonObject? body, string name) => RequestJson.BooleanValue(body?[name]);
+    public static bool? BodyBool(JsonObject? body, string name) => SearchBody.Bool(body, name);
 
     public static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 }
