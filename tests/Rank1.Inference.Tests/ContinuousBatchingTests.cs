@@ -54,15 +54,17 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     /// <summary>
     /// Starts a window call and returns it once its rows are queued (or it ended without queueing them): a window is
     /// tokenized on a thread of its own, so the call itself returns before they are. With the batch thread held, windows
-    /// queued one after another this way are admitted as if they came in this order at once.
+    /// queued one after another this way are admitted as if they came in this order at once. It waits for the window's
+    /// feed to close, not for its first rows: a window is queued in parts as it is tokenized (Rank1Engine.QueueEvery on
+    /// the engine's clock, the real one here), so on a loaded machine the first part may be queued alone.
     /// </summary>
     internal static async Task<Task<IReadOnlyList<PassageResult>>> QueueWindowAsync(Rank1Engine engine, string query, (string? Title, string Text)[] passages, JudgeSettings settings)
     {
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        engine.Scheduler.Enqueued = _ => queued.TrySetResult();
+        engine.Scheduler.Closed = _ => queued.TrySetResult();
         var window = engine.JudgeWindowAsync(query, null, passages, settings).AsTask();
         await Task.WhenAny(queued.Task, window);
-        engine.Scheduler.Enqueued = null;
+        engine.Scheduler.Closed = null;
         return window;
     }
 

@@ -106,6 +106,9 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: called with the caller of each call whose rows were queued, once they are (a window's: once for each part, <see cref="Feed.Add"/>).</summary>
     internal Action<object>? Enqueued { get; set; }
 
+    /// <summary>Tests: called with the caller of each window once it has queued all it will (<see cref="Feed.Close"/>; once per window).</summary>
+    internal Action<object>? Closed { get; set; }
+
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
     internal Action<object, BatchRow>? Admitted { get; set; }
 
@@ -190,7 +193,20 @@ internal sealed class BatchScheduler : IDisposable
             _queue.Reserve(caller, count);
         }
 
-        return new Feed(this, caller, count, deadline, cancellationToken);
+        try
+        {
+            return new Feed(this, caller, count, deadline, cancellationToken);
+        }
+        catch
+        {
+            // No feed holds the places just reserved (a deadline past a timer's range): given back, or they stay taken.
+            lock (_gate)
+            {
+                _queue.Release(caller, count);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>The rows of one call admitted by <see cref="Open"/>, queued in parts as they are made.</summary>
@@ -284,6 +300,8 @@ internal sealed class BatchScheduler : IDisposable
             {
                 _scheduler._queue.Release(_caller, unfilled);
             }
+
+            _scheduler.Closed?.Invoke(_caller);
         }
 
         /// <summary>
