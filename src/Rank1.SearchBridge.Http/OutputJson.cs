@@ -30,7 +30,15 @@ internal static class OutputJson
     /// character from U+0020 on but a quote and a backslash as itself. A control character, a quote, a backslash and a
     /// lone surrogate stay escaped. A backslash stands only inside a string in JSON, so every escape is found.
     /// </summary>
-    public static byte[] Utf8(ReadOnlySpan<byte> json)
+    public static byte[] Utf8(ReadOnlySpan<byte> json) => json.IndexOf("\\u"u8) < 0 ? json.ToArray() : WrittenAgain(json);
+
+    /// <summary>
+    /// <see cref="Utf8(ReadOnlySpan{byte})"/> of a whole array: the array itself when it holds no <c>\u</c> (no escape to
+    /// write again; an escaped backslash before a <c>u</c> holds one too, so it is never missed), as most answers are.
+    /// </summary>
+    public static byte[] Utf8(byte[] json) => json.AsSpan().IndexOf("\\u"u8) < 0 ? json : WrittenAgain(json);
+
+    private static byte[] WrittenAgain(ReadOnlySpan<byte> json)
     {
         var at = json.IndexOf((byte)'\\');
         if (at < 0)

@@ -37,6 +37,9 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     private ITimer? _retry;
     private bool _disposed;
 
+    // Cancelled at disposal: a retry under way when the host stops ends then, not at PublishTimeout on a stopped bus.
+    private readonly CancellationTokenSource _stopping = new();
+
     /// <summary>RabbitMQ's refusal of the latest publish's declaration, with what to do; null once a publish went through.</summary>
     public string? Refused => Volatile.Read(ref _refused);
 
@@ -115,7 +118,12 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             _backOff = _backOff == TimeSpan.Zero ? FirstBackOff : TimeSpan.FromTicks(Math.Min(_backOff.Ticks * 2, MaxBackOff.Ticks));
             _until = time.GetUtcNow() + _backOff;
             _retry?.Dispose();
-            _retry = time.CreateTimer(_ => _ = RetryAsync(), null, _backOff, Timeout.InfiniteTimeSpan);
+            // The retry is no part of the search whose publish was refused: it does not carry its Activity or AsyncLocals.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _retry = time.CreateTimer(_ => _ = RetryAsync(), null, _backOff, Timeout.InfiniteTimeSpan);
+            }
+
             backOff = _backOff;
         }
 
@@ -126,9 +134,16 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     private async Task RetryAsync()
     {
         PrecomputeReasoning? job;
+        CancellationToken stopping;
         lock (_gate)
         {
+            if (_disposed)
+            {
+                return; // the timer fired as the host stopped: its bus is stopping too
+            }
+
             (job, _held) = (_held, null);
+            stopping = _stopping.Token;
         }
 
         if (job is null)
@@ -138,12 +153,16 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
 
         try
         {
-            await SendAsync(job, CancellationToken.None).ConfigureAwait(false);
+            await SendAsync(job, stopping).ConfigureAwait(false);
             metrics.PrecomputeRequest("published");
         }
         catch (PublishRefusedException)
         {
             // Refused again: backed off longer (SendAsync), the job held for the next try.
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The host stopped during the retry: nothing more to do.
         }
         catch (Exception e)
         {
@@ -157,10 +176,18 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     {
         lock (_gate)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
             _retry?.Dispose();
             _retry = null;
         }
+
+        _stopping.Cancel();
+        _stopping.Dispose();
     }
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "The broker at {Broker} refuses the proxy's declaration of the workers' queue, so no precompute job reaches the workers until it is declared as they declare it: {Cause}")]
