@@ -349,6 +349,28 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     }, timeProvider: clock);
 
     /// <summary>
+    /// A tokenizer hook (<see cref="Rank1Engine.Encoding"/>): the second passage takes <see cref="Rank1Engine.QueueEvery"/>
+    /// to tokenize, so the window's first two rows are queued, as one part, once it is; <paramref name="atTheThird"/> runs
+    /// as the third passage is tokenized, before it is.
+    /// </summary>
+    private static Action FirstTwoQueuedThen(FakeTimeProvider clock, Action atTheThird)
+    {
+        var encodes = 0;
+        return () =>
+        {
+            switch (Interlocked.Increment(ref encodes))
+            {
+                case 2:
+                    clock.Advance(Rank1Engine.QueueEvery);
+                    break;
+                case 3:
+                    atTheThird();
+                    break;
+            }
+        };
+    }
+
+    /// <summary>
     /// A window whose tokenizing is slow has its first passages judged while the rest are still being tokenized: its rows
     /// are queued as they are tokenized (what is ready every Rank1Engine.QueueEvery), so a deadline that passes during
     /// tokenizing (10,000 documents took seconds on a busy host) still finds passages judged. Each is judged as alone.
@@ -369,23 +391,10 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
                     firstTwoJudged.TrySetResult();
                 }
             }, TaskScheduler.Default);
-        var encodes = 0;
         var judgedBeforeTheThird = false;
-        engine.Encoding = () =>
-        {
-            switch (Interlocked.Increment(ref encodes))
-            {
-                case 2:
-                    // Tokenizing the first passage took longer than the engine waits before it queues what it has.
-                    clock.Advance(Rank1Engine.QueueEvery);
-                    break;
-                case 3:
-                    // The third passage is tokenized only once the first two are judged. (The timeout only ends a run where
-                    // they are never queued, instead of hanging the suite.)
-                    judgedBeforeTheThird = firstTwoJudged.Task.Wait(TimeSpan.FromMinutes(1));
-                    break;
-            }
-        };
+        // The third passage is tokenized only once the first two are judged. (The timeout only ends a run where they are
+        // never queued, instead of hanging the suite.)
+        engine.Encoding = FirstTwoQueuedThen(clock, () => judgedBeforeTheThird = firstTwoJudged.Task.Wait(TimeSpan.FromMinutes(1)));
         var passages = Onions.Take(3).Concat(Bridges).ToArray();
         var settings = new JudgeSettings { MaxThinkTokens = 2, Deadline = clock.GetUtcNow().AddMinutes(10) };
 
@@ -469,26 +478,17 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
             }
         };
         using var cts = new CancellationTokenSource();
-        var encodes = 0;
-        engine.Encoding = () =>
+        engine.Encoding = FirstTwoQueuedThen(clock, () =>
         {
-            switch (Interlocked.Increment(ref encodes))
+            // The timeout only ends a run where they are never queued, instead of hanging the suite.
+            twoAdmitted.Task.Wait(TimeSpan.FromMinutes(1));
+            if (how == "fault")
             {
-                case 2:
-                    clock.Advance(Rank1Engine.QueueEvery); // the first two rows are queued once the second is tokenized
-                    break;
-                case 3:
-                    // The timeout only ends a run where they are never queued, instead of hanging the suite.
-                    twoAdmitted.Task.Wait(TimeSpan.FromMinutes(1));
-                    if (how == "fault")
-                    {
-                        throw new InvalidOperationException("the tokenizer broke");
-                    }
-
-                    cts.Cancel();
-                    break;
+                throw new InvalidOperationException("the tokenizer broke");
             }
-        };
+
+            cts.Cancel();
+        });
         var window = engine.JudgeWindowAsync("onions", null, [.. Onions, Bridges[0]], new JudgeSettings(), cts.Token).AsTask();
 
         if (how == "fault")
@@ -507,6 +507,128 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         engine.Encoding = null;
         var next = await engine.JudgeWindowAsync("bridges", null, [.. Bridges, .. Bridges], new JudgeSettings { MaxThinkTokens = 2 }).AsTask().WaitAsync(TimeSpan.FromMinutes(2));
         Assert.All(next, r => Assert.NotNull(r.Judgement));
+    }
+
+    /// <summary>
+    /// A window whose deadline passes while it is still being tokenized, its first two rows queued and judged (or still
+    /// decoding, then cut short at the deadline): the call answers in passage order, those two judged, the rest not started
+    /// (<see cref="PassageResult.NotStarted"/>, never tokenized); afterwards nothing of it waits (its places not queued are
+    /// given back, <see cref="BatchScheduler.Feed.Close"/>), so a window as large as the queue is then admitted.
+    /// </summary>
+    [Theory]
+    [InlineData("judged")]
+    [InlineData("decoding")]
+    public async Task Window_WhoseDeadlinePassesWhileTokenized_AnswersItsQueuedRows_TheRestNotStarted_AndGivesBackItsPlaces(string firstTwo)
+    {
+        var decoding = firstTwo == "decoding";
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = LoadTiny(clock, maxThinkTokens: 30_000, maxQueued: 6, perCaller: 6);
+        var firstTwoReady = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var admitted = 0;
+        var judged = 0;
+        engine.Scheduler.Admitted = (_, row) =>
+        {
+            Interlocked.Increment(ref admitted);
+            _ = row.Completion.ContinueWith(
+                t =>
+                {
+                    if (!decoding && t.IsCompletedSuccessfully && t.Result is not null && Interlocked.Increment(ref judged) == 2)
+                    {
+                        firstTwoReady.TrySetResult();
+                    }
+                }, TaskScheduler.Default);
+        };
+        // Both rows admitted before a step: that step prefilled them, so they are decoding (30,000 tokens to think).
+        engine.Scheduler.Stepped = _ =>
+        {
+            if (decoding && Volatile.Read(ref admitted) == 2)
+            {
+                firstTwoReady.TrySetResult();
+            }
+        };
+        var settings = new JudgeSettings { MaxThinkTokens = decoding ? 30_000 : 2, Deadline = clock.GetUtcNow().AddSeconds(10) };
+        var readyBeforeTheDeadline = false;
+        var hook = FirstTwoQueuedThen(clock, () =>
+        {
+            // The timeout only ends a run where they are never ready, instead of hanging the suite.
+            readyBeforeTheDeadline = firstTwoReady.Task.Wait(TimeSpan.FromMinutes(1));
+            clock.Advance(TimeSpan.FromSeconds(10)); // the deadline passes while the third passage is tokenized
+        });
+        var encodes = 0;
+        engine.Encoding = () =>
+        {
+            Interlocked.Increment(ref encodes);
+            hook();
+        };
+        var passages = Onions.Concat(Bridges).Append(Onions[0]).ToArray(); // 6: the queue's whole
+
+        var results = await engine.JudgeWindowAsync("onions", null, passages, settings).AsTask().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(readyBeforeTheDeadline);
+        Assert.Equal(3, encodes); // the rest were never tokenized
+        Assert.Equal(passages.Length, results.Count);
+        engine.Encoding = null;
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Null(results[i].Error);
+            Assert.NotNull(results[i].Judgement);
+            if (!decoding)
+            {
+                var alone = engine.Judge(new Rank1Input("onions", passages[i].Text, passages[i].Title), new JudgeSettings { MaxThinkTokens = 2 });
+                Assert.Equal(alone.Reasoning, results[i].Judgement!.Reasoning);
+                Assert.InRange(Math.Abs(alone.Score - results[i].Judgement!.Score), 0, 1e-4);
+            }
+        }
+
+        Assert.All(results.Skip(2), r => Assert.Same(PassageResult.NotStarted, r));
+        Assert.Equal((0, 0, 0), (engine.QueuedPassages, engine.WaitingCallers, engine.MostQueuedForOneCaller));
+        var next = await engine.JudgeWindowAsync("bridges", null, [.. Bridges, .. Bridges, .. Bridges], new JudgeSettings { MaxThinkTokens = 2 }).AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.All(next, r => Assert.NotNull(r.Judgement));
+    }
+
+    /// <summary>
+    /// A passage refused for its input (over its token limit, <see cref="JudgeSettings.Truncate"/> false) between two parts
+    /// of a window queued as it is tokenized: each result is its own passage's (equal to judging it alone), the refused
+    /// one has the input error that judging it alone throws, and the window's place is given back.
+    /// </summary>
+    [Fact]
+    public async Task Window_WithAnInputErrorBetweenTwoQueuedParts_KeepsEachResultWithItsPassage()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = LoadTiny(clock, maxThinkTokens: 2);
+        var parts = 0;
+        engine.Scheduler.Enqueued = _ => Interlocked.Increment(ref parts);
+        var encodes = 0;
+        engine.Encoding = () =>
+        {
+            switch (Interlocked.Increment(ref encodes))
+            {
+                case 2: // the first two rows are queued once the second is tokenized
+                case 4: // the fourth alone once it is: the third failed on its input
+                    clock.Advance(Rank1Engine.QueueEvery);
+                    break;
+            }
+        };
+        var settings = new JudgeSettings { MaxThinkTokens = 2, Truncate = false, MaxPassageTokens = 64 };
+        (string? Title, string Text) refused = ("Essay", string.Concat(Enumerable.Repeat("tear ", 100))); // 102 tokens
+        (string? Title, string Text)[] passages = [Onions[0], Onions[1], refused, Bridges[0], Onions[2]];
+
+        var results = await engine.JudgeWindowAsync("onions", null, passages, settings).AsTask().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(3, parts); // [0, 1], [3], [4]
+        engine.Encoding = null;
+        Assert.Equal(passages.Length, results.Count);
+        Assert.Null(results[2].Judgement);
+        Assert.Equal(Assert.Throws<Rank1InputException>(() => engine.Judge(new Rank1Input("onions", refused.Text, refused.Title), settings)).Message, results[2].Error);
+        foreach (var i in new[] { 0, 1, 3, 4 })
+        {
+            Assert.Null(results[i].Error);
+            var alone = engine.Judge(new Rank1Input("onions", passages[i].Text, passages[i].Title), settings);
+            Assert.Equal(alone.Reasoning, results[i].Judgement!.Reasoning);
+            Assert.InRange(Math.Abs(alone.Score - results[i].Judgement!.Score), 0, 1e-4);
+        }
+
+        Assert.Equal((0, 0, 0), (engine.QueuedPassages, engine.WaitingCallers, engine.MostQueuedForOneCaller));
     }
 
     [Fact]

@@ -240,6 +240,36 @@ public sealed class FairQueueingTests
         Assert.Throws<InvalidOperationException>(() => queue.Fill("window", Rows(1))); // past its reservation
     }
 
+    /// <summary>
+    /// Two windows of one caller (an msearch's, sharing its caller) reserved side by side and given up independently:
+    /// each release gives back only its own places, so the other's rows still count (and may still be queued) until
+    /// they are queued and taken, or given up in turn.
+    /// </summary>
+    [Fact]
+    public void Release_OfOneOfACallersTwoReservations_GivesBackOnlyItsOwnPlaces()
+    {
+        var queue = new FairQueue(capacity: 8, perCaller: 6);
+        queue.Reserve("msearch", 3);
+        queue.Reserve("msearch", 2);
+        Assert.Equal((5, 5, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+
+        var first = Rows(1);
+        queue.Fill("msearch", first); // the first window queues one row, and its two others fail on their input
+        queue.Release("msearch", 2);
+        Assert.Equal((3, 3, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Equal(first, Take(queue, 8));
+        Assert.Equal((2, 2, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers)); // the second's places
+
+        var second = Rows(1);
+        queue.Fill("msearch", second); // the second window queues one row, and its deadline passes before the other
+        Assert.Equal((2, 2, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        queue.Release("msearch", 1);
+        Assert.Equal((1, 1, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Equal(second, Take(queue, 8));
+        Assert.Equal((0, 0, 0), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Throws<InvalidOperationException>(() => queue.Fill("msearch", Rows(1))); // nothing is reserved any more
+    }
+
     [Fact]
     public void Add_LoneCallLargerThanTheShare_IsAccepted_ButNeverShutsOutOthers()
     {

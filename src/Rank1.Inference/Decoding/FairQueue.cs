@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Rank1.Inference.Decoding;
 
 /// <summary>
@@ -79,6 +81,9 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             return; // cleared (the scheduler stopped): nothing is held
         }
 
+        // A call gives up only places it reserved and never queued: more would hand back another call's of this caller
+        // (an msearch's windows share one) and let the queue pass its bounds. Only a cleared queue forgets reservations.
+        Debug.Assert(count <= c.Reserved, $"Released {count} places of a caller holding {c.Reserved} reserved.");
         var released = Math.Min(count, c.Reserved);
         c.Reserved -= released;
         _reserved -= released;
