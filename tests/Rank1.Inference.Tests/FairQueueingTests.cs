@@ -19,6 +19,28 @@ public sealed class FairQueueingTests
 
     private static List<BatchRow> Take(FairQueue queue, int max) => queue.Take(max, int.MaxValue, (_, row) => row.TryStart());
 
+    /// <summary>
+    /// Rows answered while they wait (cancelled, or past their deadline) leave the queue at the next admission even when
+    /// the batch has no free row (max 0): they held their places until a batch row freed, and a newcomer was refused.
+    /// </summary>
+    [Fact]
+    public void Take_WithNoFreeBatchRow_StillDropsTheRowsAnsweredWhileTheyWaited()
+    {
+        var queue = new FairQueue(capacity: 4, perCaller: 4);
+        var waiting = Rows(4);
+        queue.Add("window", waiting);
+        Assert.Throws<Rank1OverloadedException>(() => queue.Add("newcomer", Rows(1)));
+        waiting[0].Cancel();
+        waiting[2].Cancel();
+
+        Assert.Empty(Take(queue, 0));
+
+        Assert.Equal((2, 1, 2), (queue.Count, queue.WaitingCallers, queue.MostWaitingForOneCaller));
+        queue.Add("newcomer", Rows(2)); // the places given back
+        Assert.Equal(4, queue.Count);
+        Assert.Equal([waiting[1], waiting[3]], Take(queue, 4).Where(waiting.Contains)); // the live rows kept their order
+    }
+
     [Fact]
     public void Take_BigWindowFirst_SmallWindowJoinsAtTheNextFreeSlots()
     {

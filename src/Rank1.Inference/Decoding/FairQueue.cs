@@ -169,6 +169,7 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         foreach (var c in _callers.Values)
         {
             c.Running.RemoveAll(r => r.IsDone);
+            DropDead(c, now);
         }
 
         while (taken.Count < max && Next(passedOver) is { } c)
@@ -213,6 +214,40 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         }
 
         return taken;
+    }
+
+    // Rows answered while they waited (their deadline passed, their caller cancelled) leave the queue at each admission,
+    // full batch or not: taken off only when a free batch row reached them, they held places while the batch was full,
+    // and a newcomer was refused for them (the 429 of a full queue). Order is kept; nothing is allocated when none is dead.
+    private void DropDead(Caller c, DateTimeOffset now)
+    {
+        var any = false;
+        foreach (var row in c.Waiting)
+        {
+            if (row.IsDeadAt(now))
+            {
+                any = true;
+                break;
+            }
+        }
+
+        if (!any)
+        {
+            return;
+        }
+
+        for (var count = c.Waiting.Count; count > 0; count--)
+        {
+            var row = c.Waiting.Dequeue();
+            if (row.IsDeadAt(now))
+            {
+                _queued--;
+            }
+            else
+            {
+                c.Waiting.Enqueue(row);
+            }
+        }
     }
 
     /// <summary>Empties the queue, handing every waiting row to <paramref name="drop"/>.</summary>
