@@ -92,6 +92,28 @@ public sealed class ShardFailureTests : IAsyncLifetime
         Assert.Equal(await Expected(expected), r.Json.ToJsonString());
     }
 
+    // DefaultSearchContext.preProcess's IllegalArgumentException, on the shard: the search's "all shards failed", its root
+    // cause the shard's reason, held twice in caused_by (guessRootCauses' wrapper, as for fielddata above).
+    private const string WindowFailure =
+        """{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"{window}"}],"type":"search_phase_execution_exception","reason":"all shards failed","phase":"query","grouped":true,"failed_shards":[{"shard":0,"index":"library","node":"{node}","reason":{"type":"illegal_argument_exception","reason":"{window}"}}],"caused_by":{"type":"illegal_argument_exception","reason":"{window}","caused_by":{"type":"illegal_argument_exception","reason":"{window}"}}},"status":400}""";
+
+    [Theory]
+    // It was a bare 400 illegal_argument_exception, without Elasticsearch's last sentence.
+    [InlineData("/library/_search?from=9999&size=2",
+        "Result window is too large, from + size must be less than or equal to: [10000] but was [10001]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.")]
+    // preProcess adds from and size as longs: past an int's range the window is still too large.
+    [InlineData("/library/_search?from=2147483647&size=1",
+        "Result window is too large, from + size must be less than or equal to: [10000] but was [2147483648]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.")]
+    // A scroll's batch is bounded alike, in its own words (it was the result window's).
+    [InlineData("/library/_search?scroll=1m&size=10001",
+        "Batch size is too large, size must be less than or equal to: [10000] but was [10001]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting.")]
+    public async Task Search_PastTheResultWindow_IsEachShardsFailure(string path, string reason)
+    {
+        var r = await Es.GetAsync(path);
+        Assert.Equal(400, r.Status);
+        Assert.Equal(await Expected(WindowFailure.Replace("{window}", reason, StringComparison.Ordinal)), r.Json.ToJsonString());
+    }
+
     [Fact]
     public async Task Search_MoreTermsThanMaxClauseCount_IsTheShardsQueryShardException_ABadRequest()
     {

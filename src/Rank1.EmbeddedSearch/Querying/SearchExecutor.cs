@@ -70,7 +70,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             }
 
             var context = contexts.Open(indices, isPit: false, request, SearchContexts.ParseKeepAlive(scroll, "scroll"));
-            return NextScrollPage(context);
+            return NextScrollPage(context, opens: true);
         }
 
         var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
@@ -104,7 +104,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     }
 
     /// <summary>The next page of a scroll (<c>POST /_search/scroll</c>).</summary>
-    public JsonObject Scroll(string scrollId, TimeSpan? keepAlive) => NextScrollPage(contexts.Use(scrollId, isPit: false, keepAlive));
+    public JsonObject Scroll(string scrollId, TimeSpan? keepAlive) => NextScrollPage(contexts.Use(scrollId, isPit: false, keepAlive), opens: false);
 
     /// <summary>Opens a point in time on the indices of <paramref name="indexExpression"/>.</summary>
     public SearchContexts.Context OpenPointInTime(string indexExpression, TimeSpan keepAlive, Func<string, string?> param) =>
@@ -130,7 +130,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         return answer;
     }
 
-    private JsonObject NextScrollPage(SearchContexts.Context context)
+    private JsonObject NextScrollPage(SearchContexts.Context context, bool opens)
     {
         lock (context.Gate)
         {
@@ -139,7 +139,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 throw SearchContexts.Missing(context.Id);
             }
 
-            var answer = Run(context.Targets, context.Scroll!.Page(context.Position));
+            var answer = Run(context.Targets, context.Scroll!.Page(context.Position, opens));
             context.Position += answer["hits"]!["hits"]!.AsArray().Count;
             answer.Insert(0, "_scroll_id", context.Id);
             return answer;
@@ -320,6 +320,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
+        // SearchService.createContext: the shard's query, sort and aggregations are built (parseSource), then its window checked (preProcess).
+        request.CheckWindow();
         var needScores = request.TrackScores || request.SortsByScore;
         var unfiltered = request.TerminateAfter is not null && request.PostFilter is null && request.MinScore is null;
         var leafCount = unfiltered && request.Size == 0 ? TerminateAfterCollector.LeafCounter(searcher, query) : null;

@@ -168,15 +168,26 @@ internal sealed class SearchRequest
     public IReadOnlyList<(string Index, float Boost)> IndicesBoost { get; private set; } = [];
 
     /// <summary>
-    /// A copy that reads from <paramref name="from"/> with the same size (the next page of a scroll, which the
-    /// result window does not bound).
+    /// A copy that reads from <paramref name="from"/> with the same size: a scroll's page, whose batch
+    /// <see cref="CheckWindow"/> bounds when the scroll <paramref name="opens"/>, and no later page.
     /// </summary>
-    public SearchRequest Page(int from)
+    public SearchRequest Page(int from, bool opens)
     {
         var page = (SearchRequest)MemberwiseClone();
         page.From = from;
+        page.window = opens ? WindowBound.ScrollBatch : WindowBound.None;
         return page;
     }
+
+    // What CheckWindow bounds: a search's result window, a scroll's first batch, or nothing (a scroll's later page).
+    private enum WindowBound
+    {
+        ResultWindow,
+        ScrollBatch,
+        None,
+    }
+
+    private WindowBound window = WindowBound.ResultWindow;
 
     /// <summary>
     /// The sort a point-in-time search runs with: Elasticsearch's implicit <c>_shard_doc</c> tiebreaker after its sort
@@ -474,14 +485,29 @@ internal sealed class SearchRequest
                 throw EsException.IllegalArgument($"search_after has {SearchAfter.Count} value(s) but sort has {sortCount}.");
             }
         }
+    }
 
-        // DefaultSearchContext.preProcess adds them as longs: a window past an int's range is too large too.
-        if ((long)From + Size is var window && window > MaxResultWindow)
+    /// <summary>
+    /// <c>DefaultSearchContext.preProcess</c>, run on each shard once its query, sort and aggregations are built: a search
+    /// whose <c>from + size</c> (added as longs, so a window past an int's range is too large too) is past
+    /// <see cref="MaxResultWindow"/>, or a scroll whose batch is, is that shard's <c>illegal_argument_exception</c>
+    /// (so the search's <c>search_phase_execution_exception</c> "all shards failed"). A scroll's later pages are not
+    /// bounded (<see cref="Page"/>).
+    /// </summary>
+    internal void CheckWindow()
+    {
+        var size = (long)From + Size;
+        if (window == WindowBound.None || size <= MaxResultWindow)
         {
-            throw EsException.IllegalArgument(
-                $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{window}]. " +
-                "See the scroll api for a more efficient way to request large data sets.");
+            return;
         }
+
+        throw new ShardSearchException(EsException.IllegalArgument(window == WindowBound.ScrollBatch
+            ? $"Batch size is too large, size must be less than or equal to: [{MaxResultWindow}] but was [{size}]. " +
+              "Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
+            : $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{size}]. " +
+              "See the scroll api for a more efficient way to request large data sets. " +
+              "This limit can be set by changing the [index.max_result_window] index level setting."));
     }
 
     internal static SourceFilter ParseSource(JsonNode? node, bool readsExcludeVectors)
