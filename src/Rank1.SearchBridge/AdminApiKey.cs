@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Rank1.Elastic;
 
 namespace Rank1.SearchBridge;
@@ -20,7 +21,8 @@ internal static class AdminApiKey
 
     /// <summary>
     /// Guards <c>/_rank1/*</c> of a host without the proxy's error handling (the worker): a request refused by
-    /// <see cref="Demand"/> is answered with its Elasticsearch-shaped 401 here.
+    /// <see cref="Demand"/> is answered with its Elasticsearch-shaped 401 here, then its channel's flags are read as the
+    /// proxy reads them (<see cref="ChannelCheckedAsync"/>).
     /// </summary>
     public static void Use(IApplicationBuilder app, string? key) => app.Use(async (context, next) =>
     {
@@ -37,8 +39,38 @@ internal static class AdminApiKey
             return;
         }
 
-        await next(context).ConfigureAwait(false);
+        await ChannelCheckedAsync(context, next, context.RequestServices.GetRequiredService<BackendClient>().Flavor).ConfigureAwait(false);
     });
+
+    /// <summary>
+    /// Runs <paramref name="next"/> unless the request to <c>/_rank1/*</c> has a <c>pretty</c>, <c>human</c> or
+    /// <c>error_trace</c> the cluster refuses on any route (<see cref="ChannelParameters.Refusal"/>): that 400 instead, as
+    /// the searches answer it, with <c>X-Elastic-Product</c> in front of Elasticsearch. The proxy's and the worker's own
+    /// endpoints, after the admin key (<see cref="Demand"/>).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="next">What answers it otherwise.</param>
+    /// <param name="flavor">The cluster's engine, whose words the refusal takes.</param>
+    public static Task ChannelCheckedAsync(HttpContext context, RequestDelegate next, BackendFlavor flavor)
+    {
+        if (!context.Request.Path.StartsWithSegments(Prefix, StringComparison.Ordinal)
+            || ChannelParameters.Refusal(EsAnswers.Param(context.Request.Query), flavor == BackendFlavor.OpenSearch) is not { } refused)
+        {
+            return next(context);
+        }
+
+        var response = context.Response;
+        if (flavor != BackendFlavor.OpenSearch)
+        {
+            response.Headers["X-Elastic-Product"] = "Elasticsearch";
+        }
+
+        var body = Encoding.UTF8.GetBytes(refused.Body.ToJsonString(refused.Pretty ? EsAnswers.Pretty : EsAnswers.Compact));
+        response.StatusCode = StatusCodes.Status400BadRequest;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
 
     /// <summary>Throws an Elasticsearch-shaped 401 unless the request may reach <c>/_rank1/*</c>.</summary>
     public static void Demand(HttpContext context, string? key)

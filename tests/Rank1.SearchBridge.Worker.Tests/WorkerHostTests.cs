@@ -132,6 +132,17 @@ public sealed class WorkerHostTests
             Assert.Equal("amqp://127.0.0.1:9/: Connection refused", JsonNode.Parse(text)!["checks"]!["masstransit-bus"]!["cause"]!.GetValue<string>());
             Assert.DoesNotContain("broker-user", text, StringComparison.Ordinal);
             Assert.DoesNotContain("broker-secret", text, StringComparison.Ordinal);
+
+            // Its flags read as the proxy's /_rank1/* read them, the cluster's on any route: pretty=maybe was taken as off
+            // (a 503 here, a 200 once connected); now the cluster's own 400 on its _cluster/health, after the admin key.
+            using var cluster = new HttpClient { BaseAddress = backend.Url };
+            foreach (var query in new[] { "pretty=maybe", "human=yes", "error_trace=yes" })
+            {
+                using var flagged = await http.GetAsync("_rank1/health?" + query);
+                using var clusters = await cluster.GetAsync("_cluster/health?" + query);
+                Assert.Equal(((int)clusters.StatusCode, await clusters.Content.ReadAsStringAsync()), ((int)flagged.StatusCode, await flagged.Content.ReadAsStringAsync()));
+                Assert.Equal(HttpStatusCode.BadRequest, flagged.StatusCode);
+            }
         }
 
         // The image's HEALTHCHECK: the worker binary's --health-check, a second process with the worker's configuration

@@ -134,10 +134,7 @@ public static class ProxyApplication
             AdminApiKey.Demand(context, context.RequestServices.GetRequiredService<IOptions<ProxyOptions>>().Value.AdminApiKey);
             // The proxy's own endpoints read the flags every request's channel reads as the cluster reads them on any
             // route, strictly, in the words of the searches' refusal (a pretty=maybe was taken as off, and answered 200).
-            return context.Request.Path.StartsWithSegments(AdminApiKey.Prefix, StringComparison.Ordinal)
-                && ChannelParameters.Refusal(EsAnswers.Param(context.Request.Query), context.RequestServices.GetRequiredService<BackendClient>().Flavor == BackendFlavor.OpenSearch) is { } refused
-                ? WriteChannelRefusalAsync(context, refused)
-                : next(context);
+            return AdminApiKey.ChannelCheckedAsync(context, next, context.RequestServices.GetRequiredService<BackendClient>().Flavor);
         });
 
         // Only the backend decides the status: a broker outage only delays precomputation (MassTransit's own checks,
@@ -210,26 +207,6 @@ public static class ProxyApplication
             ["status"] = StatusCodes.Status405MethodNotAllowed,
         }.ToJsonString());
         response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-        response.ContentType = "application/json";
-        response.ContentLength = body.Length;
-        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
-    }
-
-    /// <summary>
-    /// A <c>pretty</c>, <c>human</c> or <c>error_trace</c> of a request to <c>/_rank1/*</c> that the cluster would refuse
-    /// on any route (<see cref="ChannelParameters.Refusal"/>), answered as the searches answer it: its 400, with
-    /// <c>X-Elastic-Product</c> in front of Elasticsearch.
-    /// </summary>
-    private static Task WriteChannelRefusalAsync(HttpContext context, (JsonObject Body, bool Pretty, string Reason) refused)
-    {
-        var response = context.Response;
-        if (context.RequestServices.GetRequiredService<BackendClient>().Flavor != BackendFlavor.OpenSearch)
-        {
-            response.Headers["X-Elastic-Product"] = "Elasticsearch";
-        }
-
-        var body = System.Text.Encoding.UTF8.GetBytes(refused.Body.ToJsonString(refused.Pretty ? EsAnswers.Pretty : EsAnswers.Compact));
-        response.StatusCode = StatusCodes.Status400BadRequest;
         response.ContentType = "application/json";
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
