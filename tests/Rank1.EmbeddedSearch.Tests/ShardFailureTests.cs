@@ -112,6 +112,9 @@ public sealed class ShardFailureTests : IAsyncLifetime
         var r = await Es.GetAsync(path);
         Assert.Equal(400, r.Status);
         Assert.Equal(await Expected(WindowFailure.Replace("{window}", reason, StringComparison.Ordinal)), r.Json.ToJsonString());
+        // A failed scroll holds no context (SearchService.processFailure frees it): nothing is left to clear.
+        var cleared = await Es.SendAsync(HttpMethod.Delete, "/_search/scroll/_all");
+        Assert.Equal(0, cleared.Json["num_freed"]!.GetValue<int>());
     }
 
     [Fact]

@@ -70,7 +70,16 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             }
 
             var context = contexts.Open(indices, isPit: false, request, SearchContexts.ParseKeepAlive(scroll, "scroll"));
-            return NextScrollPage(context, opens: true);
+            try
+            {
+                return NextScrollPage(context, opens: true);
+            }
+            catch (EsException)
+            {
+                // SearchService.processFailure frees a scroll's reader context when its search fails: no scroll id names it.
+                contexts.Clear([context.Id], isPit: false);
+                throw;
+            }
         }
 
         var targets = indices.Select((index, shard) => new SearchTarget(index, index.AcquireSearcher(), shard)).ToArray();
