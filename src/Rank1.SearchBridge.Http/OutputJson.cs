@@ -13,7 +13,7 @@ namespace Rank1.SearchBridge.Http;
 /// as its <c>\uD83D\uDE00</c> pair, and a few below it (<c>`</c>, U+FFFE) as escapes, which <see cref="Utf8(ReadOnlySpan{byte})"/>
 /// writes as their UTF-8 again. Before, the three places each had their own settings.
 /// </summary>
-internal static class OutputJson
+public static class OutputJson
 {
     /// <summary>The encoder the writers start with: no <c>\uXXXX</c> for text past ASCII (the default's HTML-safe one wrote them all).</summary>
     public static JavaScriptEncoder Encoder => JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
