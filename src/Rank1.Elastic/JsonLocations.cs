@@ -112,15 +112,6 @@ internal static class JsonLocations
         return At(text, steps, name, step);
     }
 
-    /// <summary>
-    /// Where Jackson stands once it has read the value of the root object's field <paramref name="key"/> in
-    /// <paramref name="text"/> (<see cref="After"/>), for a text that is not remembered: the proxy's search bodies, whose
-    /// <c>from</c>/<c>size</c> errors <see cref="XContentInt"/> places.
-    /// </summary>
-    /// <param name="text">A body's UTF-8 text.</param>
-    /// <param name="key">A field of its root object.</param>
-    public static Location? AfterValue(ReadOnlySpan<byte> text, string key) => At(text, [key], name: false, Step.After);
-
     private static Location? At(ReadOnlySpan<byte> text, List<object> steps, bool name, Step step)
     {
         try

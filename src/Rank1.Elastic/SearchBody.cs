@@ -105,7 +105,8 @@ internal static class SearchBody
             throw (checkTrailingTokens ? trailing : null) ?? RequestJson.ParseFailure(e, body);
         }
 
-        if (IntFields.Any(k => read[k] is JsonValue v && XContentInt.RefusedByJackson(v))
+        // track_total_hits's true or false is no int to read (TrackTotalHits): a body that says it is not copied for it.
+        if (IntFields.Any(k => read[k] is JsonValue v && !(k == "track_total_hits" && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) && XContentInt.RefusedByJackson(v))
             || BooleanFields.Any(k => read.TryGetPropertyValue(k, out var n) && (n is null || !RequestJson.ReadsAsBoolean(n))))
         {
             // A value Jackson's accessor refuses: its error names the value's place and quotes the text

@@ -20,7 +20,7 @@ internal sealed partial class HttpJson : JsonSerializerContext
 {
     /// <summary>
     /// The answers as written: <see cref="Default"/>'s settings, with text as UTF-8 (only what JSON must escape is escaped,
-    /// once <see cref="OutputJson.Utf8(ReadOnlySpan{byte})"/> has written an emoji as itself), as TEI's serde_json writes it.
+    /// once <see cref="OutputJson.Utf8(byte[])"/> has written an emoji as itself), as TEI's serde_json writes it.
     /// The default HTML-safe encoder wrote every character past ASCII as <c>\uXXXX</c>: a returned Japanese document at twice its size.
     /// </summary>
     /// <remarks>Made on first use (a nested holder): a static initializer here could run before the generated <see cref="Default"/>'s.</remarks>

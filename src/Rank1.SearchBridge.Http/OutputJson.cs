@@ -10,7 +10,7 @@ namespace Rank1.SearchBridge.Http;
 /// (<see cref="HttpJson.Answers"/>) and the CLI's <c>rerank --json</c> and <c>eval --json</c> (and <c>eval</c>'s run
 /// manifest). Text is UTF-8, with only what JSON requires escaped (a quote, a backslash, a control character), as TEI's
 /// serde_json writes it: .NET's relaxed encoder (<see cref="Encoder"/>) still writes a character past U+FFFF, an emoji,
-/// as its <c>\uD83D\uDE00</c> pair, and a few below it (<c>`</c>, U+FFFE) as escapes, which <see cref="Utf8(ReadOnlySpan{byte})"/>
+/// as its <c>\uD83D\uDE00</c> pair, and a few below it (<c>`</c>, U+FFFE) as escapes, which <see cref="Utf8(byte[])"/>
 /// writes as their UTF-8 again. Before, the three places each had their own settings.
 /// </summary>
 public static class OutputJson
@@ -21,7 +21,7 @@ public static class OutputJson
     /// <summary>Indented, for a document a person may read (<c>eval --json</c>, a run manifest); then <see cref="Utf8(string)"/>.</summary>
     public static JsonSerializerOptions Indented { get; } = new() { WriteIndented = true, Encoder = Encoder };
 
-    /// <summary>The same for a <see cref="Utf8JsonWriter"/> (<c>rerank --json</c>); then <see cref="Utf8(ReadOnlySpan{byte})"/>.</summary>
+    /// <summary>The same for a <see cref="Utf8JsonWriter"/> (<c>rerank --json</c>); then <see cref="Utf8(byte[])"/>.</summary>
     public static JsonWriterOptions IndentedWriter { get; } = new() { Indented = true, Encoder = Encoder };
 
     /// <summary>
@@ -30,22 +30,13 @@ public static class OutputJson
     /// character from U+0020 on but a quote and a backslash as itself. A control character, a quote, a backslash and a
     /// lone surrogate stay escaped. A backslash stands only inside a string in JSON, so every escape is found.
     /// </summary>
-    public static byte[] Utf8(ReadOnlySpan<byte> json) => json.IndexOf("\\u"u8) < 0 ? json.ToArray() : WrittenAgain(json);
-
-    /// <summary>
-    /// <see cref="Utf8(ReadOnlySpan{byte})"/> of a whole array: the array itself when it holds no <c>\u</c> (no escape to
-    /// write again; an escaped backslash before a <c>u</c> holds one too, so it is never missed), as most answers are.
-    /// </summary>
+    /// <remarks>The array itself when it holds no <c>\u</c> (no escape to write again; an escaped backslash before a
+    /// <c>u</c> holds one too, so it is never missed), as most answers are.</remarks>
     public static byte[] Utf8(byte[] json) => json.AsSpan().IndexOf("\\u"u8) < 0 ? json : WrittenAgain(json);
 
     private static byte[] WrittenAgain(ReadOnlySpan<byte> json)
     {
         var at = json.IndexOf((byte)'\\');
-        if (at < 0)
-        {
-            return json.ToArray();
-        }
-
         var output = new ArrayBufferWriter<byte>(json.Length);
         while (at >= 0)
         {
@@ -67,7 +58,7 @@ public static class OutputJson
         return output.WrittenSpan.ToArray();
     }
 
-    /// <summary><see cref="Utf8(ReadOnlySpan{byte})"/> of a string.</summary>
+    /// <summary><see cref="Utf8(byte[])"/> of a string.</summary>
     public static string Utf8(string json) => Encoding.UTF8.GetString(Utf8(Encoding.UTF8.GetBytes(json)));
 
     // The escape at the start of json (\u and the code unit) written as UTF-8 when JSON does not require it: how many bytes it took, or 0.

@@ -39,7 +39,7 @@ internal static class AdminApiKey
             return;
         }
 
-        await ChannelCheckedAsync(context, next, context.RequestServices.GetRequiredService<BackendClient>().Flavor).ConfigureAwait(false);
+        await ChannelCheckedAsync(context, next).ConfigureAwait(false);
     });
 
     /// <summary>
@@ -50,11 +50,16 @@ internal static class AdminApiKey
     /// </summary>
     /// <param name="context">The request.</param>
     /// <param name="next">What answers it otherwise.</param>
-    /// <param name="flavor">The cluster's engine, whose words the refusal takes.</param>
-    public static Task ChannelCheckedAsync(HttpContext context, RequestDelegate next, BackendFlavor flavor)
+    public static Task ChannelCheckedAsync(HttpContext context, RequestDelegate next)
     {
-        if (!context.Request.Path.StartsWithSegments(Prefix, StringComparison.Ordinal)
-            || ChannelParameters.Refusal(EsAnswers.Param(context.Request.Query), flavor == BackendFlavor.OpenSearch) is not { } refused)
+        if (!context.Request.Path.StartsWithSegments(Prefix, StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
+        // The cluster's engine, whose words the refusal takes: looked up only for the product's own endpoints.
+        var flavor = context.RequestServices.GetRequiredService<BackendClient>().Flavor;
+        if (ChannelParameters.Refusal(EsAnswers.Param(context.Request.Query), flavor == BackendFlavor.OpenSearch) is not { } refused)
         {
             return next(context);
         }

@@ -74,9 +74,10 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             {
                 return NextScrollPage(context, opens: true);
             }
-            catch (EsException)
+            catch
             {
-                // SearchService.processFailure frees a scroll's reader context when its search fails: no scroll id names it.
+                // SearchService.processFailure frees a scroll's reader context when its search fails, however it fails: no
+                // scroll id names it.
                 contexts.Clear([context.Id], isPit: false);
                 throw;
             }

@@ -208,9 +208,9 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
             }
         }
 
-        foreach (var c in _callers.Values.ToArray())
+        foreach (var c in _callers.Values)
         {
-            Forget(c);
+            Forget(c); // removing the entry being enumerated is allowed (Dictionary, since .NET Core 3.0)
         }
 
         return taken;

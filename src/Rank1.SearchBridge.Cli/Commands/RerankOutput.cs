@@ -86,7 +86,7 @@ internal static class RerankOutput
         w.WriteEndArray();
         w.WriteEndObject();
         await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-        await output.WriteAsync(OutputJson.Utf8(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)), cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync(OutputJson.Utf8(buffer.ToArray()), cancellationToken).ConfigureAwait(false);
         await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
     }
 

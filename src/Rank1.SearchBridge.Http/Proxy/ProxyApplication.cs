@@ -134,7 +134,7 @@ public static class ProxyApplication
             AdminApiKey.Demand(context, context.RequestServices.GetRequiredService<IOptions<ProxyOptions>>().Value.AdminApiKey);
             // The proxy's own endpoints read the flags every request's channel reads as the cluster reads them on any
             // route, strictly, in the words of the searches' refusal (a pretty=maybe was taken as off, and answered 200).
-            return AdminApiKey.ChannelCheckedAsync(context, next, context.RequestServices.GetRequiredService<BackendClient>().Flavor);
+            return AdminApiKey.ChannelCheckedAsync(context, next);
         });
 
         // Only the backend decides the status: a broker outage only delays precomputation (MassTransit's own checks,

@@ -220,12 +220,5 @@ internal static class SearchHttp
     /// <summary>Longest reason put into a response header.</summary>
     public const int MaxHeaderText = 256;
 
-    /// <summary>
-    /// A boolean of the search body (<c>explain</c>) as <c>SearchSourceBuilder.parseXContent</c> reads it
-    /// (<see cref="SearchBody.Bool"/>: <c>""</c> is false, another string the 400 "Failed to parse value [maybe] as only
-    /// [true] or [false] are allowed.", a number Jackson's refusal, null, an object or an array "Unknown key for a ..").
-    /// </summary>
-    public static bool? BodyBool(JsonObject? body, string name) => SearchBody.Bool(body, name);
-
     public static string ToQueryString(IEnumerable<KeyValuePair<string, StringValues>> query) => QueryString.Create(query).ToUriComponent();
 }

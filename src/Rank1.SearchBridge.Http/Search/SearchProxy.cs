@@ -429,7 +429,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         // RestSearchAction.parseSearchRequest: a URL explain replaces the body's, read with paramAsBoolean("explain", null),
         // so that an empty one is no explanation (explain(null)) and one neither true nor false a 400.
-        var explain = (query.TryGetValue("explain", out var explainParameter) ? RequestJson.ParamAsNullableBoolean(explainParameter.ToString()) : BodyBool(body, "explain")) ?? false;
+        var explain = (query.TryGetValue("explain", out var explainParameter) ? RequestJson.ParamAsNullableBoolean(explainParameter.ToString()) : SearchBody.Bool(body, "explain")) ?? false;
         body ??= new JsonObject();
         // A search whose hits carry sort values (a point in time's, with its implicit _shard_doc tiebreaker; a sort of
         // more than the lone descending _score that Elasticsearch runs as no sort) hands out cursors: the last hit's are

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Nodes;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
@@ -30,16 +31,12 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
 
         // The searches of one msearch are one caller of the engine (its share semaphore is per request): they share one
         // sub-queue and one Rank1:Model:MaxQueuedPassagesPerCaller, and an item that would pass it is refused alone.
-        if (lookup is null)
+        if (CutOff(lookup, deadline, time, started, out var cutOff))
         {
-            return TimedOut("the deadline passed while reading stored reasoning", started);
+            return cutOff;
         }
 
         var query = new WindowQuery(queryText, plan.Instructions, plan.JudgeSettings() with { Caller = share }, Remaining(deadline), fingerprint);
-        if (lookup.Misses.Count > 0 && deadline.Passed)
-        {
-            return TimedOut("the deadline passed before the model was asked", started);
-        }
 
         if (share is null || lookup.Misses.Count == 0)
         {
@@ -93,10 +90,25 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
     }
 
     // What is left of the deadline (at least a moment: the executor then answers fallback-timeout itself).
-    private static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
+    internal static TimeSpan Remaining(SearchDeadline deadline) => deadline.Left > TimeSpan.FromMilliseconds(1) ? deadline.Left : TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// Whether the deadline cut a window off before the model was asked (a search's, or a rerank service call's): the
+    /// store did not answer in time (<paramref name="lookup"/> null, <see cref="LookupWithinAsync"/>), or passages still
+    /// need the model and nothing is left. Then <paramref name="outcome"/> is its fallback-timeout, in first-stage order.
+    /// </summary>
+    internal static bool CutOff([NotNullWhen(false)] StoredLookup? lookup, SearchDeadline deadline, TimeProvider time, long started, [NotNullWhen(true)] out RerankOutcome? outcome)
+    {
+        outcome = lookup is null ? TimedOut(time, "the deadline passed while reading stored reasoning", started)
+            : lookup.Misses.Count > 0 && deadline.Passed ? TimedOut(time, "the deadline passed before the model was asked", started)
+            : null;
+        return outcome is not null;
+    }
 
     /// <summary>A search whose deadline passed before the model judged anything: backend order.</summary>
-    private RerankOutcome TimedOut(string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
+    private RerankOutcome TimedOut(string reason, long started) => TimedOut(time, reason, started);
+
+    private static RerankOutcome TimedOut(TimeProvider time, string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
 
     /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
     private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)

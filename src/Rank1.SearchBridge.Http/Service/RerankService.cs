@@ -185,12 +185,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         // Bounded by the deadline as a search's lookup is (at least SearchWindowRerank.StoreLookupFloor): a store that does
         // not answer cannot hold the call past it.
         var lookup = await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false);
-        var modelGets = deadline.Left;
-        var outcome = lookup is null
-            ? new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed while reading stored reasoning", time.GetElapsedTime(started))
-            : lookup.Misses.Count > 0 && modelGets == TimeSpan.Zero
-            ? new RerankOutcome(RerankStatus.FallbackTimeout, [], "the deadline passed before the model was asked", time.GetElapsedTime(started))
-            : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, modelGets, fingerprint), lookup, started, context.RequestAborted)
+        var outcome = SearchWindowRerank.CutOff(lookup, deadline, time, started, out var cutOff)
+            ? cutOff
+            : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, SearchWindowRerank.Remaining(deadline), fingerprint), lookup, started, context.RequestAborted)
                 .ConfigureAwait(false);
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;
