@@ -445,12 +445,12 @@ public sealed class FairQueueingTests
         {
             if (steps == 4)
             {
-                engine.Scheduler.Enqueue(newcomer, wellFormed);
+                _ = engine.Scheduler.ScheduleAsync(newcomer, wellFormed, CancellationToken.None); // queued before it returns; awaited through the rows
             }
         };
 
         engine.Scheduler.Hold();
-        engine.Scheduler.Enqueue(hostileCaller, hostile);
+        _ = engine.Scheduler.ScheduleAsync(hostileCaller, hostile, CancellationToken.None);
         engine.Scheduler.Resume();
         var traces = await Task.WhenAll(hostile.Concat(wellFormed).Select(r => r.Completion));
 

@@ -106,7 +106,7 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: called with the caller of each call whose rows were queued, once they are (a window's: once for each part, <see cref="Feed.Add"/>).</summary>
     internal Action<object>? Enqueued { get; set; }
 
-    /// <summary>Tests: called with the caller of each window once it has queued all it will (<see cref="Feed.Close"/>; once per window).</summary>
+    /// <summary>Tests: called with the caller of each call once it has queued all it will (<see cref="Feed.Close"/>; once per call, a window's after its last part).</summary>
     internal Action<object>? Closed { get; set; }
 
     /// <summary>Tests: called on the batch thread with each row as it joins the batch, and its caller.</summary>
@@ -126,23 +126,11 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Tests: ends <see cref="Hold"/>.</summary>
     internal void Resume() => _resumed.Set();
 
-    /// <summary>Queues rows of <paramref name="caller"/> together (all or none). Throws <see cref="Rank1OverloadedException"/> when they do not fit.</summary>
-    public void Enqueue(object caller, IReadOnlyList<BatchRow> rows)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_stopped, this);
-            _queue.Add(caller, rows);
-        }
-
-        Enqueued?.Invoke(caller);
-        _wake.Release();
-    }
-
     /// <summary>
-    /// Queues rows in the sub-queue of <paramref name="caller"/> (null: this call's own) and waits for all of them; the
-    /// caller's cancellation returns at once. Window rows still waiting for a slot at their deadline are answered then
-    /// (null: not started), not when a slot frees up: a search must not wait past its deadline behind other searches.
+    /// Queues rows in the sub-queue of <paramref name="caller"/> (null: this call's own), all or none, and waits for all of
+    /// them: a call whose rows are all made before it is queued, put through one <see cref="Feed"/> in one part, so its
+    /// deadline and cancellation are those of a window (<see cref="Open"/>). Throws <see cref="Rank1OverloadedException"/>
+    /// when they do not fit.
     /// </summary>
     public async Task<JudgeTrace?[]> ScheduleAsync(object? caller, BatchRow[] rows, CancellationToken cancellationToken)
     {
@@ -152,27 +140,11 @@ internal sealed class BatchScheduler : IDisposable
             return [];
         }
 
-        // The expiry timer is set before the rows are queued: once queued (and Enqueued told), the clock may move, and a
-        // timer whose due time was computed before a move but registered after it would wake a whole due time late.
-        using var expiry = rows[0] is { SkipIfLate: true, Deadline: { } deadline }
-            ? _time.CreateTimer(static o =>
-            {
-                foreach (var row in (BatchRow[])o!)
-                {
-                    row.TryExpire();
-                }
-            }, rows, TimeSpan.FromTicks(Math.Max((deadline - _time.GetUtcNow()).Ticks, 0)), Timeout.InfiniteTimeSpan)
-            : null;
-        Enqueue(caller ?? rows, rows);
-        using var registration = cancellationToken.Register(static o =>
-        {
-            foreach (var row in (BatchRow[])o!)
-            {
-                row.Cancel();
-            }
-        }, rows);
-
-        return await Task.WhenAll(rows.Select(r => r.Completion)).ConfigureAwait(false);
+        // Window rows (skipIfLate) still waiting at their deadline are answered then; a pair's or a JudgeAll's never are.
+        using var feed = Open(caller ?? rows, rows.Length, rows[0] is { SkipIfLate: true, Deadline: { } deadline } ? deadline : null, cancellationToken);
+        feed.Add(rows);
+        feed.Close();
+        return await feed.Completion().ConfigureAwait(false);
     }
 
     /// <summary>
