@@ -292,6 +292,27 @@ public sealed class FairQueueingTests
         Assert.Throws<InvalidOperationException>(() => queue.Fill("msearch", Rows(1))); // nothing is reserved any more
     }
 
+    /// <summary>
+    /// Giving up more places than a caller holds reserved is a scheduler bug: refused, in a Release build too, with nothing
+    /// given back. Clamped, it handed back the places its other call still holds and let the queue pass its bounds.
+    /// </summary>
+    [Fact]
+    public void Release_OfMorePlacesThanTheCallerReserved_Throws_AndGivesBackNothing()
+    {
+        var queue = new FairQueue(capacity: 8, perCaller: 6);
+        queue.Reserve("msearch", 3);
+        queue.Add("msearch", Rows(1));
+        Assert.Equal("Released 4 places of a caller holding 3 reserved.", Assert.Throws<InvalidOperationException>(() => queue.Release("msearch", 4)).Message);
+        Assert.Equal((4, 4, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Equal(
+            "The Rank1 engine's queue is full: 4 passages wait and 5 more would pass Rank1:Model:MaxQueuedPassages (8), each caller counted up to Rank1:Model:MaxQueuedPassagesPerCaller (6).",
+            Assert.Throws<Rank1OverloadedException>(() => queue.Reserve("other", 5)).Message);
+
+        queue.Release("msearch", 3);
+        Assert.Equal((1, 1, 1), (queue.Count, queue.MostWaitingForOneCaller, queue.WaitingCallers));
+        Assert.Throws<InvalidOperationException>(() => queue.Release("msearch", 1)); // its queued row is not a reserved place
+    }
+
     [Fact]
     public void Add_LoneCallLargerThanTheShare_IsAccepted_ButNeverShutsOutOthers()
     {

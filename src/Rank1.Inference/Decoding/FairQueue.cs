@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Rank1.Inference.Decoding;
 
 /// <summary>
@@ -73,20 +71,27 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
         Enqueue(c, rows);
     }
 
-    /// <summary>Gives up <paramref name="count"/> reserved rows of <paramref name="caller"/> that will not be queued (failed, late, abandoned).</summary>
+    /// <summary>
+    /// Gives up <paramref name="count"/> reserved rows of <paramref name="caller"/> that will not be queued (failed, late,
+    /// abandoned). Throws <see cref="InvalidOperationException"/>, releasing nothing, when the caller holds fewer: a
+    /// scheduler bug, which would otherwise hand back places of another call of this caller (an msearch's windows share one)
+    /// and let the queue pass its bounds.
+    /// </summary>
     public void Release(object caller, int count)
     {
-        if (count <= 0 || !_callers.TryGetValue(caller, out var c))
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0 || !_callers.TryGetValue(caller, out var c))
         {
-            return; // cleared (the scheduler stopped): nothing is held
+            return; // cleared (the scheduler stopped): nothing is held; only a cleared queue forgets reservations
         }
 
-        // A call gives up only places it reserved and never queued: more would hand back another call's of this caller
-        // (an msearch's windows share one) and let the queue pass its bounds. Only a cleared queue forgets reservations.
-        Debug.Assert(count <= c.Reserved, $"Released {count} places of a caller holding {c.Reserved} reserved.");
-        var released = Math.Min(count, c.Reserved);
-        c.Reserved -= released;
-        _reserved -= released;
+        if (count > c.Reserved)
+        {
+            throw new InvalidOperationException($"Released {count} places of a caller holding {c.Reserved} reserved.");
+        }
+
+        c.Reserved -= count;
+        _reserved -= count;
         Forget(c);
     }
 
