@@ -271,28 +271,74 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
             // The window is admitted whole before any passage is tokenized (its rows not yet queued count against the
             // queue's bounds), then its rows are queued as they are tokenized, so the first are judged while the rest are.
-            using var feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
-            (BatchRow? Row, PassageResult? Known)[] encoded;
+            BatchScheduler.Feed feed;
             try
             {
-                // Not cancelled before it starts: WindowRows answers a late window's passages itself.
-                encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+                feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
             }
-            catch
+            catch (Rank1OverloadedException) when (settings is { Truncate: false })
             {
-                // Cancelled, or an unexpected failure while tokenizing: nobody waits for the rows queued already.
-                feed.Abandon();
-                throw;
+                // Refused whole before any passage was tokenized; a window that needs no model is answered all the same.
+                var failures = await OffThreadPool(() => InputFailures(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
+                if (failures is null)
+                {
+                    throw;
+                }
+
+                return failures;
             }
 
-            var traces = await feed.Completion().ConfigureAwait(false);
-            var next = 0;
-            return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
+            using (feed)
+            {
+                (BatchRow? Row, PassageResult? Known)[] encoded;
+                try
+                {
+                    // Not cancelled before it starts: WindowRows answers a late window's passages itself.
+                    encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Cancelled, or an unexpected failure while tokenizing: nobody waits for the rows queued already.
+                    feed.Abandon();
+                    throw;
+                }
+
+                var traces = await feed.Completion().ConfigureAwait(false);
+                var next = 0;
+                return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
+            }
         }
 
         // One passage at a time, each judged on a thread of its own (the judging is seconds of CPU).
         return await PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
             async (input, ct) => await OffThreadPool(() => Judge(input, settings, ct), ct).ConfigureAwait(false), _time, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A window refused by a full queue (<see cref="Rank1OverloadedException"/>): each passage's input error when every one
+    /// fails on its input, as it would be answered with the queue empty (the caller's to fix, known without the model, where
+    /// the refusal's retry would fail again); null, stopping at the first passage that encodes, when the model is needed,
+    /// so a refusal costs the tokenizing of the passages before it only. Only under <see cref="JudgeSettings.Truncate"/>
+    /// false: truncated, no passage fails on its input (the load checks that the token caps leave room in the context).
+    /// </summary>
+    private PassageResult[]? InputFailures(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
+        CancellationToken cancellationToken)
+    {
+        var failures = new PassageResult[passages.Count];
+        for (var i = 0; i < passages.Count; i++)
+        {
+            try
+            {
+                _ = EncodePrompt(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken);
+                return null;
+            }
+            catch (Rank1InputException ex)
+            {
+                failures[i] = PassageResult.Failed(ex.Message);
+            }
+        }
+
+        return failures;
     }
 
     /// <summary>
