@@ -374,6 +374,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
             catch (Rank1InputException ex)
             {
                 results[i] = (null, PassageResult.Failed(ex.Message));
+                feed.GiveUpOne(); // only the passages the model will judge count against the queue's bounds
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -293,6 +293,25 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         Assert.Equal(overLong, await engine.JudgeWindowAsync("bridges", null, Bridges, refuse)); // as answered with the queue empty
     }
 
+    /// <summary>
+    /// Only the passages the model will judge count against the queue's bounds: a passage failing on its input while its
+    /// window is tokenized gives its reserved place back at once, not when the whole window has been tokenized.
+    /// </summary>
+    [Fact]
+    public async Task Window_PassageFailingOnItsInputWhileTokenized_GivesBackItsPlaceAtOnce()
+    {
+        using var engine = LoadTiny(maxBatch: 2);
+        var waiting = new List<int>();
+        engine.Encoding = () => waiting.Add(engine.QueuedPassages); // before each passage is encoded, on the tokenizing thread
+        var results = await engine.JudgeWindowAsync("bridges", null, [.. Bridges, (null, "Spans.")], new JudgeSettings { MaxThinkTokens = 4, Truncate = false, MaxPassageTokens = 4 });
+        engine.Encoding = null;
+
+        Assert.Equal([3, 2, 1], waiting);
+        Assert.Equal([true, true, false], results.Select(r => r.Error is not null));
+        Assert.NotNull(results[2].Judgement);
+        Assert.Equal(0, engine.QueuedPassages);
+    }
+
     [Fact]
     public async Task CancelledCall_ReturnsAtOnce_OthersAreUnaffected()
     {

@@ -153,7 +153,8 @@ internal sealed class BatchScheduler : IDisposable
     /// before any row is made (<see cref="FairQueue.Reserve"/>: the rows not yet queued count against both queue bounds;
     /// <see cref="Rank1OverloadedException"/> as for rows queued at once). Rows still waiting at <paramref name="deadline"/>
     /// (window rows: answered null, not started) are answered then, and the caller's cancellation cancels every row, those
-    /// queued after it included. <see cref="Feed.Close"/> gives up the rows never queued; <see cref="Feed.Abandon"/> cancels
+    /// queued after it included. <see cref="Feed.GiveUpOne"/> gives up a row that will never be made (its passage failed on
+    /// its input) at once, <see cref="Feed.Close"/> the rows never queued; <see cref="Feed.Abandon"/> cancels
     /// those queued too (the rest of the call failed: nobody waits for them).
     /// </summary>
     public Feed Open(object caller, int count, DateTimeOffset? deadline, CancellationToken cancellationToken)
@@ -186,11 +187,11 @@ internal sealed class BatchScheduler : IDisposable
     {
         private readonly BatchScheduler _scheduler;
         private readonly object _caller;
-        private readonly int _count;
         private readonly Lock _gate = new();
         private readonly List<BatchRow> _rows = [];
         private readonly ITimer? _expiry;
         private readonly CancellationTokenRegistration _registration;
+        private int _count;
         private int _filled;
         private bool _closed;
         private bool _expired;
@@ -251,6 +252,28 @@ internal sealed class BatchScheduler : IDisposable
 
             _scheduler.Enqueued?.Invoke(_caller);
             _scheduler._wake.Release();
+        }
+
+        /// <summary>
+        /// Gives up one reserved row at once, before <see cref="Close"/>: a passage that failed on its input is never
+        /// queued, so its place stops counting against the queue's bounds while the rest of the call is being made.
+        /// </summary>
+        public void GiveUpOne()
+        {
+            lock (_gate)
+            {
+                if (_closed || _filled == _count)
+                {
+                    throw new InvalidOperationException("A row given up past the call's reservation, or after it was closed.");
+                }
+
+                _count--;
+            }
+
+            lock (_scheduler._gate)
+            {
+                _scheduler._queue.Release(_caller, 1);
+            }
         }
 
         /// <summary>Gives up the reserved rows never queued (the call made all it will make). Idempotent.</summary>
