@@ -256,6 +256,11 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     internal Action? Encoding { get; set; }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// With <see cref="Rank1EngineOptions.MaxBatch"/> above 1, a window the engine's queue cannot take throws
+    /// <see cref="Rank1OverloadedException"/> before any passage is judged, unless under <see cref="JudgeSettings.Truncate"/>
+    /// false every passage fails on its input: then it is answered with those failures, as with the queue empty.
+    /// </remarks>
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
     {
