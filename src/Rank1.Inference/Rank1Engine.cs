@@ -258,8 +258,9 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// With <see cref="Rank1EngineOptions.MaxBatch"/> above 1, a window the engine's queue cannot take throws
-    /// <see cref="Rank1OverloadedException"/> before any passage is judged, unless under <see cref="JudgeSettings.Truncate"/>
-    /// false every passage fails on its input: then it is answered with those failures, as with the queue empty.
+    /// <see cref="Rank1OverloadedException"/> before any passage is tokenized or judged (the whole window is reserved
+    /// first), even one whose passages would all fail on their input: callers that want input errors first check the
+    /// passages with <see cref="CheckInputs"/> (the rerank service's TEI route does, under <c>"truncate": false</c>).
     /// </remarks>
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)
@@ -276,74 +277,28 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
             // The window is admitted whole before any passage is tokenized (its rows not yet queued count against the
             // queue's bounds), then its rows are queued as they are tokenized, so the first are judged while the rest are.
-            BatchScheduler.Feed feed;
+            using var feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
+            (BatchRow? Row, PassageResult? Known)[] encoded;
             try
             {
-                feed = Scheduler.Open(settings?.Caller ?? new object(), passages.Count, settings?.Deadline, cancellationToken);
+                // Not cancelled before it starts: WindowRows answers a late window's passages itself.
+                encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Rank1OverloadedException) when (settings is { Truncate: false })
+            catch
             {
-                // Refused whole before any passage was tokenized; a window that needs no model is answered all the same.
-                var failures = await OffThreadPool(() => InputFailures(query, instructions, passages, settings, cancellationToken), cancellationToken).ConfigureAwait(false);
-                if (failures is null)
-                {
-                    throw;
-                }
-
-                return failures;
+                // Cancelled, or an unexpected failure while tokenizing: nobody waits for the rows queued already.
+                feed.Abandon();
+                throw;
             }
 
-            using (feed)
-            {
-                (BatchRow? Row, PassageResult? Known)[] encoded;
-                try
-                {
-                    // Not cancelled before it starts: WindowRows answers a late window's passages itself.
-                    encoded = await OffThreadPool(() => WindowRows(query, instructions, passages, settings, feed, cancellationToken), CancellationToken.None).ConfigureAwait(false);
-                }
-                catch
-                {
-                    // Cancelled, or an unexpected failure while tokenizing: nobody waits for the rows queued already.
-                    feed.Abandon();
-                    throw;
-                }
-
-                var traces = await feed.Completion().ConfigureAwait(false);
-                var next = 0;
-                return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
-            }
+            var traces = await feed.Completion().ConfigureAwait(false);
+            var next = 0;
+            return encoded.Select(e => e.Row is null ? e.Known! : traces[next++] is { } t ? PassageResult.Judged(t.Judgement) : PassageResult.NotStarted).ToArray();
         }
 
         // One passage at a time, each judged on a thread of its own (the judging is seconds of CPU).
         return await PassageJudge.JudgeEachAsync(query, instructions, passages, settings,
             async (input, ct) => await OffThreadPool(() => Judge(input, settings, ct), ct).ConfigureAwait(false), _time, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// A window refused by a full queue (<see cref="Rank1OverloadedException"/>): each passage's input error when every one
-    /// fails on its input, as it would be answered with the queue empty (the caller's to fix, known without the model, where
-    /// the refusal's retry would fail again); null, stopping at the first passage that encodes, when the model is needed,
-    /// so a refusal costs the tokenizing of the passages before it only. Only under <see cref="JudgeSettings.Truncate"/>
-    /// false: truncated, no passage fails on its input (the load checks that the token caps leave room in the context).
-    /// </summary>
-    private PassageResult[]? InputFailures(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings,
-        CancellationToken cancellationToken)
-    {
-        var failures = new PassageResult[passages.Count];
-        for (var i = 0; i < passages.Count; i++)
-        {
-            try
-            {
-                _ = EncodePrompt(new Rank1Input(query, passages[i].Text, passages[i].Title, instructions), settings, cancellationToken);
-                return null;
-            }
-            catch (Rank1InputException ex)
-            {
-                failures[i] = PassageResult.Failed(ex.Message);
-            }
-        }
-
-        return failures;
     }
 
     /// <summary>

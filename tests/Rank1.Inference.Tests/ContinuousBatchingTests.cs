@@ -2,7 +2,6 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 using Rank1.Inference.Model;
-using Rank1.Inference.Prompt;
 using Rank1.Testing;
 
 namespace Rank1.Inference.Tests;
@@ -57,13 +56,22 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     /// tokenized on a thread of its own, so the call itself returns before they are. With the batch thread held, windows
     /// queued one after another this way are admitted as if they came in this order at once. It waits for the window's
     /// feed to close, not for its first rows: a window is queued in parts as it is tokenized (Rank1Engine.QueueEvery on
-    /// the engine's clock, the real one here), so on a loaded machine the first part may be queued alone.
+    /// the engine's clock, the real one here), so on a loaded machine the first part may be queued alone. A window given no
+    /// <see cref="JudgeSettings.Caller"/> gets one of its own here; one given a caller must be that caller's only call in flight.
     /// </summary>
     internal static async Task<Task<IReadOnlyList<PassageResult>>> QueueWindowAsync(Rank1Engine engine, string query, (string? Title, string Text)[] passages, JudgeSettings settings)
     {
+        // Every call's feed closes (JudgeAllAsync's too): wait for this window's, known by its caller.
+        var caller = settings.Caller ?? new object();
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        engine.Scheduler.Closed = _ => queued.TrySetResult();
-        var window = engine.JudgeWindowAsync(query, null, passages, settings).AsTask();
+        engine.Scheduler.Closed = c =>
+        {
+            if (ReferenceEquals(c, caller))
+            {
+                queued.TrySetResult();
+            }
+        };
+        var window = engine.JudgeWindowAsync(query, null, passages, settings with { Caller = caller }).AsTask();
         await Task.WhenAny(queued.Task, window);
         engine.Scheduler.Closed = null;
         return window;
@@ -261,36 +269,6 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         engine.Scheduler.Resume();
         Assert.Equal(9, (await big).Count);
         Assert.Equal(2, (await engine.JudgeAllAsync("bridges", null, Bridges, settings)).Count); // drained: accepted again
-    }
-
-    /// <summary>
-    /// A window every passage of which fails on its input ("truncate": false, each over its token limit), sent while the
-    /// queue is full, is answered with those errors as with the queue empty, not refused: they are the caller's to fix and
-    /// known without the model, where a 429 invites a retry that fails again. A window with one passage the model must
-    /// judge is still refused.
-    /// </summary>
-    [Fact]
-    public async Task FullQueue_WindowWhosePassagesAllFailOnTheirInput_IsAnsweredWithTheirErrors_NotRefused()
-    {
-        using var engine = LoadTiny(maxBatch: 2, maxQueued: 3);
-        var refuse = new JudgeSettings { MaxThinkTokens = 16, Truncate = false, MaxPassageTokens = 4 };
-        engine.Scheduler.Hold(); // the big call's nine rows stay queued: the queue is full
-        var bigQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        engine.Scheduler.Enqueued = _ => bigQueued.TrySetResult();
-        var big = engine.JudgeAllAsync("onions", null, [.. Onions, .. Onions, .. Onions], new JudgeSettings { MaxThinkTokens = 16 }).AsTask();
-        await bigQueued.Task.WaitAsync(TimeSpan.FromMinutes(1));
-
-        var overLong = await engine.JudgeWindowAsync("bridges", null, Bridges, refuse);
-        Assert.Equal(
-            Bridges.Select(p => $"`inputs` must have less than 4 tokens. Given: {engine.Tokenizer.EncodeText(Rank1Prompt.PassageText(p.Title, p.Text)).Count}"),
-            overLong.Select(r => r.Error));
-        Assert.All(overLong, r => Assert.Null(r.Judgement));
-        var refused = await Assert.ThrowsAsync<Rank1OverloadedException>(async () => await engine.JudgeWindowAsync("bridges", null, [Bridges[0], (null, "Spans.")], refuse));
-        Assert.Contains("MaxQueuedPassages (3)", refused.Message, StringComparison.Ordinal);
-
-        engine.Scheduler.Resume();
-        Assert.Equal(9, (await big).Count);
-        Assert.Equal(overLong, await engine.JudgeWindowAsync("bridges", null, Bridges, refuse)); // as answered with the queue empty
     }
 
     /// <summary>

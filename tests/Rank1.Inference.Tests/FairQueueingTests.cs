@@ -462,17 +462,22 @@ public sealed class FairQueueingTests
         object hostileCaller = new(), newcomer = new();
         var admitted = new List<(object Caller, long Step)>();
         engine.Scheduler.Admitted = (caller, _) => admitted.Add((caller, engine.Scheduler.Steps)); // both hooks run on the batch thread
+        var newcomerCall = new TaskCompletionSource<Task<JudgeTrace?[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Scheduler.Stepped = steps =>
         {
             if (steps == 4)
             {
-                _ = engine.Scheduler.ScheduleAsync(newcomer, wellFormed, CancellationToken.None); // queued before it returns; awaited through the rows
+                newcomerCall.TrySetResult(engine.Scheduler.ScheduleAsync(newcomer, wellFormed, CancellationToken.None)); // queued before it returns
             }
         };
 
         engine.Scheduler.Hold();
-        _ = engine.Scheduler.ScheduleAsync(hostileCaller, hostile, CancellationToken.None);
+        var hostileCall = engine.Scheduler.ScheduleAsync(hostileCaller, hostile, CancellationToken.None);
         engine.Scheduler.Resume();
+        // Awaited through the calls, so a refusal fails the test rather than leaving its rows waiting; the timeout only
+        // ends a broken run instead of hanging the suite.
+        await hostileCall.WaitAsync(TimeSpan.FromMinutes(2));
+        await (await newcomerCall.Task.WaitAsync(TimeSpan.FromMinutes(2))).WaitAsync(TimeSpan.FromMinutes(2));
         var traces = await Task.WhenAll(hostile.Concat(wellFormed).Select(r => r.Completion));
 
         Assert.All(traces, t => Assert.NotNull(t));
