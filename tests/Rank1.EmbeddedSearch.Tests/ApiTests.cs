@@ -2128,6 +2128,10 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData("POST", "/library/_search", "{\"explain\":\"maybe\"}", 400, "illegal_argument_exception", "Failed to parse value [maybe] as only [true] or [false] are allowed.")]
     [InlineData("POST", "/library/_search", "{\"explain\":\"True\"}", 400, "illegal_argument_exception", "Failed to parse value [True] as only [true] or [false] are allowed.")]
     [InlineData("POST", "/library/_search", "{\"version\":1}", 400, "x_content_parse_exception", "[1:13] Current token (VALUE_NUMBER_INT) not of boolean type")]
+    // profile alike (it was taken, whatever its value, and ignored).
+    [InlineData("POST", "/library/_search", "{\"profile\":\"maybe\"}", 400, "illegal_argument_exception", "Failed to parse value [maybe] as only [true] or [false] are allowed.")]
+    [InlineData("POST", "/library/_search", "{\"profile\":1}", 400, "x_content_parse_exception", "[1:13] Current token (VALUE_NUMBER_INT) not of boolean type")]
+    [InlineData("POST", "/library/_search", "{\"profile\":[]}", 400, "parsing_exception", "Unknown key for a START_ARRAY in [profile].")]
     // null, an object or an array is no token parseXContent reads for these keys: "Unknown key for a ..". Before, an
     // object or an array was Jackson's refusal, and null was taken as false.
     [InlineData("POST", "/library/_search", "{\"explain\":{}}", 400, "parsing_exception", "Unknown key for a START_OBJECT in [explain].")]

@@ -127,6 +127,9 @@ internal sealed class SearchRequest
 
     public bool TrackScores { get; private set; }
 
+    /// <summary><c>profile</c>: the answer carries a <c>profile</c> of where each index's search spent its time.</summary>
+    public bool Profile { get; private set; }
+
     public double? MinScore { get; private set; }
 
     public JsonObject? Aggregations { get; private set; }
@@ -292,6 +295,7 @@ internal sealed class SearchRequest
             r.TrackScores = SearchBody.Bool(body, "track_scores") ?? false;
             r.Version = SearchBody.Bool(body, "version") ?? false;
             r.SeqNoPrimaryTerm = SearchBody.Bool(body, "seq_no_primary_term") ?? false;
+            r.Profile = SearchBody.Bool(body, "profile") ?? false;
             r.MinScore = ParseMinScore(body["min_score"]);
             r.IndicesBoost = ParseIndicesBoost(body["indices_boost"]);
             r.Aggregations = (body["aggs"] ?? body["aggregations"]) as JsonObject;
