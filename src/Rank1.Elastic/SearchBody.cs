@@ -125,7 +125,7 @@ internal static class SearchBody
     private static readonly string[] BooleanFields = ["explain", "version", "seq_no_primary_term", "track_scores", "profile"];
 
     /// <summary>
-    /// A boolean field of a search body (<c>explain</c>, <c>track_scores</c>, <c>version</c>, <c>seq_no_primary_term</c>)
+    /// A boolean field of a search body (<c>explain</c>, <c>track_scores</c>, <c>version</c>, <c>seq_no_primary_term</c>, <c>profile</c>)
     /// as <c>SearchSourceBuilder.parseXContent</c> reads it: a value (string, number, boolean) with
     /// <c>parser.booleanValue()</c> (<see cref="RequestJson.BooleanValue"/>); <c>null</c>, an object or an array is no
     /// token it reads for that key, its <c>parsing_exception</c> "Unknown key for a START_OBJECT in [explain]." at the

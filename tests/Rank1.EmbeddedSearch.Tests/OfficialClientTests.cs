@@ -125,6 +125,55 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task OfficialClient_ProfiledSearch_ReadsEachShardsTimedQueryTreeCollectorsAndFetch()
+    {
+        // "profile": true was read and ignored: the answer had no profile. Elasticsearch 9's SearchProfileResults writes
+        // one entry per shard, ordered by its id "[nodeId][index][shard]", with the query tree of the rewritten Lucene
+        // query (ProfileResult: type, description, time_in_nanos, breakdown, children), the rewrite time, the collectors
+        // (CollectorResult) and the fetch (FetchProfiler), which the client (and Kibana's search profiler) reads.
+        var client = Client();
+        foreach (var (index, books) in new[] { ("profiled-b", Books[..2]), ("profiled-a", Books[2..]) })
+        {
+            await client.Indices.CreateAsync(index, c => c.Mappings(m => m.Properties<Book>(p => p.Text(b => b.Body))));
+            var bulk = await client.BulkAsync(b => b.Index(index).IndexMany(books, (d, book) => d.Id(book.Id)).Refresh(Refresh.True));
+            Assert.False(bulk.Errors, bulk.DebugInformation);
+        }
+
+        var response = await client.SearchAsync<Book>(s => s.Indices("profiled-*").Profile(true).Query(q => q.Match(m => m.Field(f => f.Body).Query("dragon cave"))));
+        Assert.True(response.IsValidResponse, response.DebugInformation);
+        Assert.Equal(["b1", "b4"], response.Hits.Select(h => h.Id).Order());
+        var shards = response.Profile!.Shards;
+        Assert.Equal(["profiled-a", "profiled-b"], shards.Select(s => s.Index));
+        foreach (var shard in shards)
+        {
+            Assert.Equal($"[{shard.NodeId}][{shard.Index}][0]", shard.Id);
+            Assert.False(string.IsNullOrEmpty(shard.NodeId));
+            Assert.Equal((0, "(local)"), (shard.ShardId, shard.Cluster));
+            Assert.Empty(shard.Aggregations);
+
+            var search = Assert.Single(shard.Searches);
+            var root = Assert.Single(search.Query);
+            Assert.Equal(("BooleanQuery", "body:dragon body:cave"), (root.Type, root.Description));
+            Assert.Equal([("TermQuery", "body:dragon"), ("TermQuery", "body:cave")], root.Children!.Select(c => (c.Type, c.Description)));
+            // Each index has one segment with one match: one weight, one scorer, next_doc to the match and past the
+            // last document, one score (the top-hits collector's).
+            Assert.Equal((1L, 1L, 2L, 1L), (root.Breakdown.CreateWeightCount, root.Breakdown.BuildScorerCount, root.Breakdown.NextDocCount, root.Breakdown.ScoreCount));
+            Assert.True(root.Breakdown.CreateWeight > 0);
+            Assert.True(root.TimeInNanos > TimeSpan.Zero);
+            Assert.All(root.Children!, c => Assert.Equal((1L, 1L), (c.Breakdown.CreateWeightCount, c.Breakdown.BuildScorerCount)));
+
+            var collector = Assert.Single(search.Collector);
+            Assert.Equal(("QueryPhaseCollector", "search_query_phase"), (collector.Name, collector.Reason));
+            var topHits = Assert.Single(collector.Children!);
+            Assert.Equal(("TopScoreDocCollector", "search_top_hits"), (topHits.Name, topHits.Reason));
+
+            var fetch = shard.Fetch!;
+            Assert.Equal(("fetch", (int?)1), (fetch.Type, fetch.Breakdown.LoadStoredFieldsCount));
+            Assert.Equal(["FetchSourcePhase"], fetch.Children!.Select(c => c.Type));
+        }
+    }
+
+    [Fact]
     public async Task OfficialClient_MissingIndex_GetsElasticsearchErrorType()
     {
         var response = await Client().SearchAsync<Book>(s => s.Indices("no-such-index").Query(q => q.MatchAll(new MatchAllQuery())));

@@ -170,10 +170,13 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var clock = request.Timeout is null ? null : new ClockCounter(time);
         var failures = new List<ShardFailure>();
         var boosts = IndexBoosts(request);
+        // "profile": true: each index's search timed (SearchProfile); a shard that failed has none, as in Elasticsearch.
+        var profiles = new Dictionary<SearchIndex, SearchProfile>();
         foreach (var target in targets)
         {
             OnShard(target.Index, failures, () =>
             {
+                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name) : null;
                 var translator = new QueryTranslator(target.Index);
                 var query = translator.Translate(request.Query);
                 if (boosts.TryGetValue(target.Index.Name, out var boost))
@@ -186,7 +189,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
                 // search_after pages read past every earlier hit, so each index hands over all its matches.
                 var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
-                var (indexHits, indexTotal, indexTimedOut, indexTerminated, stoppedAt) = Collect(target, hitQuery, query, request, wanted, clock);
+                var (indexHits, indexTotal, indexTimedOut, indexTerminated, stoppedAt) = Collect(target, hitQuery, query, request, wanted, clock, profile);
+                if (profile is not null)
+                {
+                    profiles[target.Index] = profile;
+                }
+
                 perIndexQueries.Add((target.Index, target.Searcher, query, stoppedAt));
                 hits.AddRange(indexHits);
                 total += indexTotal;
@@ -211,10 +219,19 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
 
         response["_shards"] = Shards(targets.Count, failures);
-        response["hits"] = HitsObject(request, page, total, ordered, NamedQueries.Of(request.Query, request.PostFilter, request.IncludeNamedQueriesScore));
+        response["hits"] = HitsObject(request, page, total, ordered, NamedQueries.Of(request.Query, request.PostFilter, request.IncludeNamedQueriesScore), profiles);
         if (request.Aggregations is not null)
         {
             response["aggregations"] = Aggregations.Compute(request.Aggregations, perIndexQueries, request.TypedKeys, request.MinScore is { } min ? (float)min : null);
+        }
+
+        if (request.Profile)
+        {
+            // SearchProfileResults.toXContent: after the aggregations, the shards in the order of their ids.
+            response["profile"] = new JsonObject
+            {
+                ["shards"] = new JsonArray([.. profiles.Values.OrderBy(p => p.Id, StringComparer.Ordinal).Select(p => (JsonNode)p.ToJson())]),
+            };
         }
 
         response["took"] = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -325,7 +342,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     // With terminate_after, the total is what QueryPhaseCollectorManager takes: without a post_filter or a min_score
     // (QueryPhase's hasFilterCollector), a size-0 search counts the segments Weight#count counts without collecting
     // them, and a search with hits takes shortcutTotalHitCount; otherwise, what was collected before the stop.
-    private (List<Hit>, long, bool, bool, int?) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock)
+    private (List<Hit>, long, bool, bool, int?) Collect(SearchTarget target, Query hitQuery, Query query, SearchRequest request, int wanted, ClockCounter? clock, SearchProfile? profile)
     {
         var (index, searcher) = (target.Index, target.Searcher);
         var result = new List<Hit>();
@@ -338,7 +355,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var competitive = unfiltered && request.Size > 0 && sort is null && request.Aggregations is null
             ? TerminateAfterCollector.CompetitiveHits(searcher, query, wanted) : null;
         var (docs, timedOut, terminated, counted, stoppedAt) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock,
-            request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount, competitive);
+            request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount, competitive, profile);
         var total = unfiltered && request.Size > 0 && TerminateAfterCollector.ShortcutTotal(searcher, query) is { } shortcut ? shortcut : docs.TotalHits + counted;
         if (sort is null)
         {
@@ -378,25 +395,30 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
     /// </summary>
     private (TopDocs Docs, bool TimedOut, bool TerminatedEarly, long Counted, int? StoppedAt) TopDocs(IndexSearcher searcher, Query query, Sort? sort, int wanted,
         bool needScores, TimeSpan? timeout, ClockCounter? clock, float? minScore, int? terminateAfter, Func<Lucene.Net.Index.AtomicReaderContext, int?>? leafCount,
-        int? competitiveHits)
+        int? competitiveHits, SearchProfile? profile)
     {
-        if (minScore is null && terminateAfter is null && (timeout is null || clock is null))
+        // Profiled, the query is rewritten and wrapped to be timed, and collected by the same collectors, timed too.
+        query = profile?.Profile(searcher, query) ?? query;
+        if (profile is null && minScore is null && terminateAfter is null && (timeout is null || clock is null))
         {
             return (sort is null ? searcher.Search(query, wanted) : searcher.Search(query, null, wanted, sort, needScores, needScores), false, false, 0, null);
         }
 
         // The same collectors IndexSearcher.Search makes for these calls, so hits and ties come out the same; in document
         // order when terminate_after takes the first documents.
-        var inOrder = terminateAfter is not null || !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
+        // (A profiled weight scores in order: asking it would time a weight more.)
+        var inOrder = terminateAfter is not null || profile is not null || !searcher.CreateNormalizedWeight(query).ScoresDocsOutOfOrder;
         ITopDocsCollector collector = sort is null ? TopScoreDocCollector.Create(wanted, inOrder)
             : TopFieldCollector.Create(sort, wanted, fillFields: true, trackDocScores: needScores, trackMaxScore: needScores, docsScoredInOrder: inOrder);
         // min_score filters what is collected, as Elasticsearch's MinimumScoreCollector does: a document scoring below it is
         // neither a hit nor counted in the total, whatever the page size. Filtered after collection, the total counted every
         // match less the collected ones below it, so it changed with from + size (13 at size 3, 1 at size 30).
         // terminate_after counts what min_score lets through, as QueryPhaseCollector counts the documents it collects.
-        var terminator = terminateAfter is { } most ? new TerminateAfterCollector(collector, most, leafCount, competitiveHits) : null;
-        ICollector collecting = terminator ?? (ICollector)collector;
+        var topHits = profile?.TopHits(collector) ?? collector;
+        var terminator = terminateAfter is { } most ? new TerminateAfterCollector(topHits, most, leafCount, competitiveHits) : null;
+        ICollector collecting = terminator ?? topHits;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
+        collecting = profile?.QueryPhase(collecting) ?? collecting;
         if (timeout is not { } allowed || clock is null)
         {
             var stopped = TerminateAfterCollector.Run(searcher, query, collecting);
@@ -539,7 +561,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             : Convert.ToDouble(a, CultureInfo.InvariantCulture).CompareTo(Convert.ToDouble(b, CultureInfo.InvariantCulture)),
     };
 
-    private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all, NamedQueries? named)
+    private JsonObject HitsObject(SearchRequest request, List<Hit> page, long total, List<Hit> all, NamedQueries? named, Dictionary<SearchIndex, SearchProfile> profiles)
     {
         var hits = new JsonObject();
         if (request.TrackTotalHitsUpTo is { } upTo)
@@ -560,16 +582,18 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var array = new JsonArray();
         foreach (var hit in page)
         {
-            array.Add(HitJson(request, hit, scored, named));
+            array.Add(profiles.TryGetValue(hit.Index, out var profile)
+                ? profile.Fetching.Hit(() => HitJson(request, hit, scored, named, profile.Fetching))
+                : HitJson(request, hit, scored, named, null));
         }
 
         hits["hits"] = array;
         return hits;
     }
 
-    private JsonObject HitJson(SearchRequest request, Hit hit, bool scored, NamedQueries? named)
+    private JsonObject HitJson(SearchRequest request, Hit hit, bool scored, NamedQueries? named, SearchProfile.Fetch? fetch)
     {
-        var doc = hit.Searcher.Doc(hit.Doc);
+        var doc = fetch is null ? hit.Searcher.Doc(hit.Doc) : fetch.StoredFields(() => hit.Searcher.Doc(hit.Doc));
         var o = new JsonObject();
         if (request.Explain)
         {
@@ -595,7 +619,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var sourceJson = doc.Get(DocumentFields.SourceField);
         if (request.Source.Enabled)
         {
-            o["_source"] = request.Source.Apply(sourceJson);
+            o["_source"] = fetch is null ? request.Source.Apply(sourceJson) : fetch.Source(() => request.Source.Apply(sourceJson));
         }
 
         if (request.Highlight is not null && Highlight(request.Highlight, hit, sourceJson) is { Count: > 0 } h)

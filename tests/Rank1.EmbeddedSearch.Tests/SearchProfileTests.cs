@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// <c>"profile": true</c> over real HTTP, its JSON as Elasticsearch 9 writes it (SearchProfileResults,
+/// SearchProfileShardResult, QueryProfileShardResult, ProfileResult, CollectorResult, FetchProfiler), with times measured.
+/// </summary>
+public sealed class SearchProfileTests : IAsyncLifetime
+{
+    // QueryTimingType (Elasticsearch 9), each with its _count: AbstractProfileBreakdown.toBreakdownMap writes them all.
+    private static readonly string[] QueryTimings =
+    [
+        "create_weight", "count_weight", "build_scorer", "next_doc", "advance", "match", "score", "shallow_advance", "compute_max_score",
+        "set_min_competitive_score",
+    ];
+
+    private readonly ServerFixture _fx = new();
+
+    private EsClient Es => _fx.Client;
+
+    public async Task InitializeAsync()
+    {
+        await _fx.InitializeAsync();
+        Assert.Equal(200, (await Es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""))).Status);
+        var r = await Es.BulkAsync("""
+            {"index":{"_index":"shelf","_id":"1"}}
+            {"text":"The river bends past the mill.","topic":"geography"}
+            {"index":{"_index":"shelf","_id":"2"}}
+            {"text":"Trout from the river, baked.","topic":"cooking"}
+            {"index":{"_index":"shelf","_id":"3"}}
+            {"text":"Sourdough bread.","topic":"cooking"}
+
+            """);
+        Assert.False(r.Json["errors"]!.GetValue<bool>());
+    }
+
+    public Task DisposeAsync() => _fx.DisposeAsync();
+
+    [Fact]
+    public async Task Search_ProfileTrue_AnswersEachShardsTimedQueryTreeCollectorsAndFetch()
+    {
+        // It was read and ignored: no profile in the answer.
+        var r = await Es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"bool":{"must":{"match":{"text":"river"}},"should":{"term":{"topic":"cooking"}}}}}""")!);
+        Assert.Equal(200, r.Status);
+        Assert.Equal(["took", "timed_out", "_shards", "hits", "profile"], r.Json.AsObject().Select(p => p.Key));
+        var shard = Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!.AsObject();
+        Assert.Equal(["id", "node_id", "shard_id", "index", "cluster", "searches", "aggregations", "fetch"], shard.Select(p => p.Key));
+        var node = shard["node_id"]!.GetValue<string>();
+        Assert.Equal(($"[{node}][shelf][0]", 0, "shelf", "(local)"),
+            (shard["id"]!.GetValue<string>(), shard["shard_id"]!.GetValue<int>(), shard["index"]!.GetValue<string>(), shard["cluster"]!.GetValue<string>()));
+        Assert.Empty(shard["aggregations"]!.AsArray());
+
+        var search = Assert.Single(shard["searches"]!.AsArray())!.AsObject();
+        Assert.Equal(["query", "rewrite_time", "collector"], search.Select(p => p.Key));
+        var root = Assert.Single(search["query"]!.AsArray())!.AsObject();
+        Assert.Equal(["type", "description", "time_in_nanos", "breakdown", "children"], root.Select(p => p.Key));
+        Assert.Equal(("BooleanQuery", "+text:river topic:cooking"), (root["type"]!.GetValue<string>(), root["description"]!.GetValue<string>()));
+        var children = root["children"]!.AsArray().Select(c => c!.AsObject()).ToArray();
+        Assert.Equal([("TermQuery", "text:river"), ("TermQuery", "topic:cooking")], children.Select(c => (c["type"]!.GetValue<string>(), c["description"]!.GetValue<string>())));
+        foreach (var query in children.Prepend(root))
+        {
+            var breakdown = query["breakdown"]!.AsObject();
+            Assert.Equal(QueryTimings.SelectMany(t => new[] { t, t + "_count" }), breakdown.Select(p => p.Key));
+            // time_in_nanos is the node's timings summed (AbstractProfileBreakdown.toNodeTime).
+            Assert.Equal(QueryTimings.Sum(t => breakdown[t]!.GetValue<long>()), query["time_in_nanos"]!.GetValue<long>());
+            Assert.Equal((1, 1), (breakdown["create_weight_count"]!.GetValue<long>(), breakdown["build_scorer_count"]!.GetValue<long>()));
+            Assert.True(breakdown["create_weight"]!.GetValue<long>() > 0);
+            // Nothing of Lucene 4.8 does these.
+            Assert.All(["count_weight", "match", "shallow_advance", "compute_max_score", "set_min_competitive_score"], t => Assert.Equal(0, breakdown[t + "_count"]!.GetValue<long>()));
+        }
+
+        // The children's weights and scorers are built within their parent's: measured, their time is part of the parent's.
+        foreach (var timing in new[] { "create_weight", "build_scorer" })
+        {
+            Assert.True(root["breakdown"]![timing]!.GetValue<long>() >= children.Sum(c => c["breakdown"]![timing]!.GetValue<long>()), timing);
+        }
+
+        // Two documents match: the root iterates to each and past the last, scoring each once.
+        Assert.Equal((3, 2), (root["breakdown"]!["next_doc_count"]!.GetValue<long>(), root["breakdown"]!["score_count"]!.GetValue<long>()));
+        Assert.True(search["rewrite_time"]!.GetValue<long>() >= 0);
+
+        var collector = Assert.Single(search["collector"]!.AsArray())!.AsObject();
+        Assert.Equal(["name", "reason", "time_in_nanos", "children"], collector.Select(p => p.Key));
+        var topHits = Assert.Single(collector["children"]!.AsArray())!.AsObject();
+        Assert.Equal(("QueryPhaseCollector", "search_query_phase", "TopScoreDocCollector", "search_top_hits"),
+            (collector["name"]!.GetValue<string>(), collector["reason"]!.GetValue<string>(), topHits["name"]!.GetValue<string>(), topHits["reason"]!.GetValue<string>()));
+        Assert.InRange(topHits["time_in_nanos"]!.GetValue<long>(), 1, collector["time_in_nanos"]!.GetValue<long>());
+
+        var fetch = shard["fetch"]!.AsObject();
+        Assert.Equal(["type", "description", "time_in_nanos", "breakdown", "children"], fetch.Select(p => p.Key));
+        Assert.Equal(("fetch", "", 2), (fetch["type"]!.GetValue<string>(), fetch["description"]!.GetValue<string>(), fetch["breakdown"]!["load_stored_fields_count"]!.GetValue<long>()));
+        Assert.InRange(fetch["breakdown"]!["load_stored_fields"]!.GetValue<long>(), 1, fetch["time_in_nanos"]!.GetValue<long>());
+        var source = Assert.Single(fetch["children"]!.AsArray())!;
+        Assert.Equal(("FetchSourcePhase", 2), (source["type"]!.GetValue<string>(), source["breakdown"]!["process_count"]!.GetValue<long>()));
+    }
+
+    [Fact]
+    public async Task Search_ProfileWithNoHitsOnThePage_HasNoFetch()
+    {
+        // A shard with nothing to fetch is not fetched: SearchProfileShardResult writes fetch only when it ran.
+        var r = await Es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"size":0,"query":{"match":{"text":"river"}}}""")!);
+        var shard = Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!.AsObject();
+        Assert.Equal(["id", "node_id", "shard_id", "index", "cluster", "searches", "aggregations"], shard.Select(p => p.Key));
+        var root = Assert.Single(shard["searches"]![0]!["query"]!.AsArray())!.AsObject();
+        // A leaf has no children array (ProfileResult.toXContent writes it only when there are some).
+        Assert.Equal(["type", "description", "time_in_nanos", "breakdown"], root.Select(p => p.Key));
+        Assert.Equal("TermQuery", root["type"]!.GetValue<string>());
+
+        var plain = await Es.SearchAsync("shelf", JsonNode.Parse("""{"profile":false,"query":{"match":{"text":"river"}}}""")!);
+        Assert.Null(plain.Json["profile"]);
+    }
+}
