@@ -746,6 +746,44 @@ public sealed class DslStrictnessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Highlight_ForceSourceUnderCompatibleWith8_IsIgnoredWithElasticsearchsDeprecationWarning()
+    {
+        // Elasticsearch 9.0 (#124873, backported as #124881) declares force_source again for RestApiVersion V_8 alone, a
+        // ParseField withAllDeprecated(): read and ignored, each use logged by LoggingDeprecationHandler.logRemovedField
+        // with the parser's name and the value's place. It was refused under compatible-with=8 as without it.
+        const string Body = """{"query":{"match":{"title":"fox"}},"highlight":{"force_source":true,"fields":{"title":{"force_source":"false"}}}}""";
+        async Task<HttpResponseMessage> SearchAs(string mediaType)
+        {
+            using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/shop/_search") { Content = new StringContent(Body, System.Text.Encoding.UTF8) };
+            request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(mediaType);
+            request.Headers.TryAddWithoutValidation("Accept", mediaType);
+            return await http.SendAsync(request);
+        }
+
+        using var v8 = await SearchAs("application/vnd.elasticsearch+json;compatible-with=8");
+        var answer = JsonNode.Parse(await v8.Content.ReadAsStringAsync())!;
+        Assert.True(v8.IsSuccessStatusCode, answer.ToJsonString());
+        Assert.Equal(["1", "2"], answer["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Contains("<em>fox</em>", answer["hits"]!["hits"]![0]!["highlight"]!["title"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(
+        [
+            "299 Elasticsearch-9.1.0-rank1-embedded \"[highlight][1:64] Deprecated field [force_source] used, this field is unused and will be removed entirely\"",
+            "299 Elasticsearch-9.1.0-rank1-embedded \"[highlight_field][1:103] Deprecated field [force_source] used, this field is unused and will be removed entirely\"",
+        ], v8.Headers.GetValues("Warning"));
+
+        // Elasticsearch 9's own API (no compatible-with, or 9) does not declare it.
+        foreach (var mediaType in new[] { "application/json", "application/vnd.elasticsearch+json;compatible-with=9" })
+        {
+            using var v9 = await SearchAs(mediaType);
+            var error = JsonNode.Parse(await v9.Content.ReadAsStringAsync())!["error"]!;
+            Assert.Equal((400, "x_content_parse_exception", "[1:49] [highlight] unknown field [force_source]"),
+                ((int)v9.StatusCode, error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+            Assert.False(v9.Headers.Contains("Warning"));
+        }
+    }
+
+    [Fact]
     public async Task Highlight_WithTheOpenSearchFlavor_IsCheckedAgainstOpenSearchsParsers()
     {
         // OpenSearch 2.x's HighlightBuilder and HighlightBuilder.Field ObjectParsers: setupParser reads force_source and

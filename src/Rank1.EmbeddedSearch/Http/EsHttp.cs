@@ -164,6 +164,16 @@ internal static class EsHttp
     }
 
     /// <summary>
+    /// Whether the request speaks Elasticsearch 8's REST API: its <c>Accept</c> asks for <c>compatible-with=8</c> (with a
+    /// body its <c>Content-Type</c> says the same, or <see cref="RejectedMediaTypeAsync"/> refused it), as
+    /// <c>RestCompatibleVersionHelper.getCompatibleVersion</c> makes the request's <c>RestApiVersion</c>. OpenSearch has none.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="flavor">The product the server stands in for.</param>
+    public static bool CompatibleWith8(HttpContext context, SearchFlavor flavor) =>
+        flavor == SearchFlavor.Elasticsearch && BackendClient.CompatibleWith(context.Request.Headers.Accept.ToString()) == 8;
+
+    /// <summary>
     /// The deprecation warnings of a request as the product's <c>HeaderWarning</c> adds them to the answer: each once, a
     /// <c>Warning</c> header "299 Elasticsearch-9.1.0-rank1-embedded \"[bool][1:29] Deprecated field [mustNot] used,
     /// expected [must_not] instead\"" (the product, its version and build hash as <c>GET /</c> reports them; <c>\</c> and

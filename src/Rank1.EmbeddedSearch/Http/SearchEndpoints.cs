@@ -27,7 +27,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // The deprecation warnings logged answer the search whether it succeeds or fails (EsHttp.WithDeprecationWarnings).
         var result = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
-            var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor, deprecations);
+            var request = SearchRequest.Read(SearchBody.ReadOptional(raw) is { } source ? JsonLocations.Remember(source, raw) : null, EsHttp.Param(context), flavor, deprecations,
+                EsHttp.CompatibleWith8(context, flavor));
             _ = catalog.ReadIndicesOptions(EsHttp.Param(context)); // RestSearchAction.parseSearchRequest reads them after the body and q
             // Once the search is read, as BaseRestHandler refuses the parameters its handler did not read.
             SearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch);
@@ -101,7 +102,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var items = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
             var read = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
-                item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor, deprecations)));
+                item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor, deprecations,
+                    EsHttp.CompatibleWith8(context, flavor))));
             // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
             // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
             MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);

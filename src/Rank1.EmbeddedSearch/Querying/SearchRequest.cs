@@ -49,16 +49,36 @@ internal sealed class SearchRequest
     private static readonly string[] OpenSearchHighlightFieldFields =
         [.. OpenSearchHighlightFields.Where(f => f is not ("fields" or "encoder" or "tags_schema")), "fragment_offset", "matched_fields"];
 
+    // Elasticsearch 9.0 under compatible-with=8 (#124873): AbstractHighlighterBuilder.setupParser declares force_source again,
+    // a ParseField withAllDeprecated() for RestApiVersion V_8 alone, read and ignored.
+    private static readonly string[] V8HighlightFields = [.. HighlightFields, "force_source"];
+
+    private static readonly string[] V8HighlightFieldFields = [.. HighlightFieldFields, "force_source"];
+
     // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
     // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion; so is one
     // in a field's options, "[highlight_field] unknown field [x]", which declareNamedObjects wraps ("[fields] failed to
     // parse field [title]") and the highlight's parser again ("[highlight] failed to parse field [fields]"), both where
     // the parser stands, on the unknown field's value. (They were taken and ignored.)
-    private static void CheckHighlightNames(JsonObject highlight, SearchFlavor flavor)
+    // Under compatible-with=8, force_source is matched by ObjectParser's assertSupports once the parser stands on its value
+    // (ParseField.match: fully deprecated, LoggingDeprecationHandler.logRemovedField's "[highlight][1:40] " prefix, the
+    // parser's name and that value's place), its warning added to deprecations.
+    private static void CheckHighlightNames(JsonObject highlight, SearchFlavor flavor, bool compatibleWith8, ICollection<string> deprecations)
     {
         var openSearch = flavor == SearchFlavor.OpenSearch;
-        QueryTranslator.ReadFields("highlight", highlight, openSearch ? OpenSearchHighlightFields : HighlightFields, (key, value) =>
+        void RemovedField(string parser, JsonObject spec, string key)
         {
+            if (key == "force_source" && !openSearch)
+            {
+                var at = JsonLocations.OfValue(spec, key) ?? new Location(-1, -1);
+                deprecations.Add($"[{parser}][{at.Line}:{at.Column}] Deprecated field [force_source] used, this field is unused and will be removed entirely");
+            }
+        }
+
+        var declared = openSearch ? OpenSearchHighlightFields : compatibleWith8 ? V8HighlightFields : HighlightFields;
+        QueryTranslator.ReadFields("highlight", highlight, declared, (key, value) =>
+        {
+            RemovedField("highlight", highlight, key);
             if (key != "fields")
             {
                 return;
@@ -77,7 +97,8 @@ internal sealed class SearchRequest
                 {
                     if (options is JsonObject spec)
                     {
-                        QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : HighlightFieldFields, refuse: (inner, option) =>
+                        QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : compatibleWith8 ? V8HighlightFieldFields : HighlightFieldFields,
+                            (option, _) => RemovedField("highlight_field", spec, option), refuse: (inner, option) =>
                         {
                             var at = JsonLocations.OfValue(spec, option);
                             return EsException.XContentParse("[highlight] failed to parse field [fields]", at,
@@ -230,7 +251,9 @@ internal sealed class SearchRequest
     /// deprecated name it still reads, such as <c>bool</c>'s <c>mustNot</c>) are added as they are met, in the order logged: the
     /// answer's <c>Warning</c> headers (<see cref="Http.EsHttp.WithDeprecationWarnings"/>), so that those logged before the
     /// search is refused still answer it, as Elasticsearch's thread context keeps them for its error; or null, not kept.</param>
-    public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor, List<string>? deprecations = null)
+    /// <param name="compatibleWith8">Whether the request asked for Elasticsearch 8's REST API (<c>compatible-with=8</c>,
+    /// <see cref="Http.EsHttp.CompatibleWith8"/>), whose parsers read what 9 no longer does (a highlight's <c>force_source</c>).</param>
+    public static SearchRequest Read(JsonObject? body, Func<string, string?> param, SearchFlavor flavor, List<string>? deprecations = null, bool compatibleWith8 = false)
     {
         var r = new SearchRequest();
         SortKey[] bodySort = [];
@@ -261,7 +284,7 @@ internal sealed class SearchRequest
 
                 if (key == "highlight")
                 {
-                    CheckHighlightNames((JsonObject)value!, flavor);
+                    CheckHighlightNames((JsonObject)value!, flavor, compatibleWith8, deprecations);
                 }
 
                 // OpenSearch 2.x's TermsAggregationBuilder and metric parsers declare the same fields (its
