@@ -90,7 +90,11 @@ internal static class JacksonSyntax
     /// A Jackson value accessor's refusal (<c>getBooleanValue()</c> on a number, <c>getLongValue()</c> on a boolean) as
     /// <c>JsonXContentParser</c> wraps it: an <c>x_content_parse_exception</c> at where Jackson stands, after the token
     /// (<see cref="JsonLocations.After"/>), caused by Jackson's own, whose message names its source (<see cref="Source"/>).
-    /// Without the place when the node's text is not remembered.
+    /// Without the place when the node's text is not remembered. <see cref="EsException.OpenSearchForm"/> holds OpenSearch's
+    /// answer: its <c>JsonXContentParser.doIntValue</c>/<c>doBooleanValue</c> call Jackson's accessor unwrapped, so Jackson's
+    /// exception is the answer itself, its source <see cref="Redacted"/>: a <c>json_parse_exception</c> is a 400 and an
+    /// <c>input_coercion_exception</c> (a number past an int's range) a 500, as 2.19.1's <c>ExceptionsHelper.status</c> has no
+    /// case for it (a 400 from 2.19.2 and 3.1, opensearch-project/OpenSearch#18161).
     /// </summary>
     /// <param name="node">The value refused, of a remembered body.</param>
     /// <param name="message">Jackson's message, without its location.</param>
@@ -99,7 +103,10 @@ internal static class JacksonSyntax
     {
         var at = JsonLocations.After(node);
         var jackson = at is { } l ? $"{message}\n at {Location(Source(JsonLocations.TextOf(node)), l.Line, l.Column)}" : message;
-        return EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
+        var openSearch = at is { } o ? $"{message}\n at {Location(Redacted, o.Line, o.Column)}" : message;
+        var elasticsearch = EsException.XContentParse(jackson, at, EsException.Foreign(400, type, jackson));
+        elasticsearch.OpenSearchForm = EsException.Foreign(type == "input_coercion_exception" ? 500 : 400, type, openSearch);
+        return elasticsearch;
     }
 
     /// <summary>The first syntax error in <paramref name="text"/>, as Jackson finds it; null where none is found or its wording is not modelled.</summary>

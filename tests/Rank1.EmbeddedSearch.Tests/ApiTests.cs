@@ -1594,6 +1594,26 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Null(r.Json["error"]!["caused_by"]);
     }
 
+    // The accessors alike: OpenSearch 2.x's JsonXContentParser.doIntValue and doBooleanValue call Jackson's getIntValue and
+    // getBooleanValue unwrapped (AbstractXContentParser.intValue, booleanValue), so Jackson's exception is the answer, its
+    // source REDACTED, at where Jackson stands (after the token). ExceptionsHelper.status makes a JsonParseException a 400;
+    // 2.19.1's has no case for Jackson's InputCoercionException, a 500 (a 400 from 2.19.2 and 3.1, OpenSearch #18161).
+    // Before, the OpenSearch flavour answered Elasticsearch 9's wrapped x_content_parse_exception, quoting the body.
+    [Theory]
+    [InlineData("{\"size\":true}", 400, "json_parse_exception", "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors", 13)]
+    [InlineData("{\"explain\":1}", 400, "json_parse_exception", "Current token (VALUE_NUMBER_INT) not of boolean type", 13)]
+    [InlineData("{\"from\":2147483648}", 500, "input_coercion_exception", "Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)", 19)]
+    public async Task SearchBodyValueJacksonsAccessorRefuses_OpenSearch_IsJacksonsOwnError(string body, int status, string type, string jackson, int column)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        var r = await es.SendAsync(HttpMethod.Post, "/_search", body);
+        var reason = $"{jackson}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: {column}]";
+        Assert.Equal((status, status, type, reason), (r.Status, r.Json["status"]!.GetValue<int>(), r.ErrorType, r.ErrorReason));
+        Assert.Equal((type, reason), (r.Json["error"]!["root_cause"]![0]!["type"]!.GetValue<string>(), r.Json["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>()));
+        Assert.Null(r.Json["error"]!["caused_by"]);
+    }
+
     [Fact]
     public async Task Search_OpenSearch_ReadsItsOwnParameters()
     {
