@@ -78,19 +78,18 @@ internal static class UrlParameters
     /// <summary>
     /// A segment of a raw path as Elasticsearch's <c>PathTrie</c> decodes a path parameter once it has split the path at
     /// its slashes (<c>RestUtils.decodeComponent</c>, <c>es.rest.url_plus_as_space</c> off): <c>%XX</c> a byte of UTF-8
-    /// (<c>%2F</c> a slash in the name), <c>%%</c> a percent sign, <c>+</c> as it is. Null for a malformed escape.
+    /// (<c>%2F</c> a slash in the name), <c>%%</c> a percent sign, <c>+</c> as it is. A malformed escape is the
+    /// <c>IllegalArgumentException</c>'s message in <paramref name="error"/> ("invalid escape sequence `%ZZ' at index 3 of:
+    /// lib%ZZ"), and false.
     /// </summary>
     /// <param name="segment">The segment as sent.</param>
-    public static string? DecodePathSegment(string segment)
+    /// <param name="decoded">The segment decoded, or null.</param>
+    /// <param name="error">Why the segment does not decode, or null.</param>
+    public static bool TryDecodePathSegment(string segment, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? decoded, out string? error)
     {
-        try
-        {
-            return DecodeComponent(segment, plusAsSpace: false);
-        }
-        catch (EsException)
-        {
-            return null;
-        }
+        error = segment.Contains('%', StringComparison.Ordinal) ? MalformedEscape(segment) : null;
+        decoded = error is null ? DecodeWellFormed(segment, plusAsSpace: false) : null;
+        return error is null;
     }
 
     // RestUtils.decodeComponent, with plusAsSpace as the query string is decoded.
@@ -101,7 +100,11 @@ internal static class UrlParameters
             return s;
         }
 
-        CheckComponent(s);
+        return MalformedEscape(s) is { } malformed ? throw BadParameter(malformed) : DecodeWellFormed(s, plusAsSpace);
+    }
+
+    private static string DecodeWellFormed(string s, bool plusAsSpace)
+    {
         var bytes = new List<byte>(s.Length);
         for (var i = 0; i < s.Length; i++)
         {
@@ -130,7 +133,8 @@ internal static class UrlParameters
         return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    private static void CheckComponent(string s)
+    // RestUtils.decodeComponent's refusal of a malformed escape, in its words; null when every escape is well formed.
+    private static string? MalformedEscape(string s)
     {
         for (var i = 0; i < s.Length; i++)
         {
@@ -141,7 +145,7 @@ internal static class UrlParameters
 
             if (i == s.Length - 1)
             {
-                throw BadParameter($"unterminated escape sequence at end of string: {s}");
+                return $"unterminated escape sequence at end of string: {s}";
             }
 
             if (s[++i] == '%')
@@ -151,16 +155,18 @@ internal static class UrlParameters
 
             if (i == s.Length - 1)
             {
-                throw BadParameter($"partial escape sequence at end of string: {s}");
+                return $"partial escape sequence at end of string: {s}";
             }
 
             if (!char.IsAsciiHexDigit(s[i]) || !char.IsAsciiHexDigit(s[i + 1]))
             {
-                throw BadParameter($"invalid escape sequence `%{s[i]}{s[i + 1]}' at index {i - 1} of: {s}");
+                return $"invalid escape sequence `%{s[i]}{s[i + 1]}' at index {i - 1} of: {s}";
             }
 
             i++;
         }
+
+        return null;
     }
 
     // RestRequest.BadParameterException wraps the IllegalArgumentException: its reason is the cause's toString().

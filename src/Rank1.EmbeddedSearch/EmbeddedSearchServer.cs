@@ -112,12 +112,12 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
             try
             {
                 EsHttp.CheckHttpLimits(context, options.MaxInitialLineLength, options.MaxHeaderSize);
-                EsHttp.DecodeRouteValues(context);
                 // As RestRequest decodes them (RestUtils.decodeQueryString), before its media types.
                 context.Features.Set<IQueryFeature>(new QueryFeature(new QueryCollection(
                     UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));
                 if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false)
-                    || await EsHttp.RejectedChannelParametersAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false))
+                    || await EsHttp.RejectedChannelParametersAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false)
+                    || await EsHttp.RejectedRouteValuesAsync(context).ConfigureAwait(false))
                 {
                     return;
                 }

@@ -47,6 +47,25 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal(("illegal_argument_exception", cause), (error["caused_by"]!["type"]!.GetValue<string>(), error["caused_by"]!["reason"]!.GetValue<string>()));
     }
 
+    // RestController.tryAllHandlers: PathTrie decodes the segment a route's parameter takes (RestUtils.decodeComponent);
+    // its IllegalArgumentException is answered by handleUnsupportedHttpMethod, a 405 whose error is the exception's
+    // message and the path's methods (getValidHandlerMethodSet), with Allow. Kestrel kept the escape as text: the
+    // searches were a 404 "no such index [books%ZZ]".
+    [Theory]
+    [InlineData("/books%ZZ/_search", "invalid escape sequence `%ZZ' at index 5 of: books%ZZ", "GET, POST")]
+    [InlineData("/books%2/_count", "partial escape sequence at end of string: books%2", "GET, POST")]
+    [InlineData("/_cluster/health/books%", "unterminated escape sequence at end of string: books%", "GET")]
+    public async Task Path_MalformedPercentEscapeInAParameter_IsA405WithThePathsMethods(string path, string message, string allowed)
+    {
+        // The URL as written: Uri's canonicalization would escape the stray % itself.
+        using var http = new HttpClient();
+        using var response = await http.GetAsync(new Uri(_fx.Server.Url.ToString().TrimEnd('/') + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+        Assert.Equal(($"{message}, allowed: [{allowed}]", 405, 2), (body["error"]!.GetValue<string>(), body["status"]!.GetValue<int>(), body.Count));
+        Assert.Equal(allowed.Replace(" ", "", StringComparison.Ordinal), string.Join(',', response.Content.Headers.Allow));
+    }
+
     // AbstractRestChannel reads pretty and human with paramAsBoolean when it is made, RestController.tryAllHandlers
     // error_trace, on every path, before any handler: another value than true, false or empty is a 400 (the channel's
     // the exception, answered without the request's parameters; error_trace Elasticsearch's simple error). They were

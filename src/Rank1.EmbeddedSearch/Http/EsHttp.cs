@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Http;
@@ -44,36 +45,90 @@ internal static class EsHttp
 
     /// <summary>
     /// The route's parameters (an index expression, an id) as Elasticsearch's <c>RestController</c> gives them: its
-    /// <c>PathTrie</c> splits the raw path at its slashes, then decodes each segment (<see cref="UrlParameters.DecodePathSegment"/>),
-    /// so <c>%2F</c> is a slash within an index name or an id (the official clients escape an id <c>a/b</c> so). Kestrel
-    /// decodes the path but leaves <c>%2F</c> as it is: the document was stored as <c>a%2Fb</c>. Left as Kestrel gave them
-    /// where the raw path's segments do not line up with the decoded path's (dot segments removed), or where a segment's
-    /// escape is malformed.
+    /// <c>PathTrie</c> splits the raw path at its slashes, then decodes each segment a parameter takes
+    /// (<see cref="UrlParameters.TryDecodePathSegment"/>), so <c>%2F</c> is a slash within an index name or an id (the
+    /// official clients escape an id <c>a/b</c> so). Kestrel decodes the path but leaves <c>%2F</c> as it is: the document
+    /// was stored as <c>a%2Fb</c>. Left as Kestrel gave them where the raw path has no <c>%</c>, or where its segments do
+    /// not line up with the decoded path's (dot segments removed). A malformed escape in a parameter's segment is the
+    /// <c>IllegalArgumentException</c> of <c>RestUtils.decodeComponent</c>, which <c>tryAllHandlers</c> answers with
+    /// <c>handleUnsupportedHttpMethod</c>: the 405 <c>{"error":"invalid escape sequence `%ZZ' at index 3 of: lib%ZZ,
+    /// allowed: [GET, POST]","status":405}</c> with <c>Allow</c>, the path's methods (Kestrel kept the escape as text, and
+    /// the index <c>lib%ZZ</c> was not found). True when it answered. Run once the channel has read its parameters, as
+    /// the request's parameters and channel come before <c>tryAllHandlers</c>.
     /// </summary>
-    public static void DecodeRouteValues(HttpContext context)
+    /// <param name="context">The request, routed.</param>
+    public static async Task<bool> RejectedRouteValuesAsync(HttpContext context)
     {
         if (context.GetEndpoint() is not Microsoft.AspNetCore.Routing.RouteEndpoint endpoint
             || context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is not { } raw || !raw.StartsWith('/'))
         {
-            return;
+            return false;
         }
 
-        var rawSegments = (raw.IndexOf('?', StringComparison.Ordinal) is var query and >= 0 ? raw[..query] : raw).Split('/');
+        var rawPath = raw.IndexOf('?', StringComparison.Ordinal) is var query and >= 0 ? raw[..query] : raw;
+        if (!rawPath.Contains('%', StringComparison.Ordinal))
+        {
+            return false; // nothing to decode: the route's values are the raw path's
+        }
+
+        var rawSegments = rawPath.Split('/');
         if (rawSegments.Length != (context.Request.Path.Value ?? "").Split('/').Length)
         {
-            return;
+            return false;
         }
 
         var pattern = endpoint.RoutePattern.PathSegments;
         for (var i = 0; i < pattern.Count && i + 1 < rawSegments.Length; i++)
         {
-            if (pattern[i].Parts is [Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart { IsCatchAll: false } parameter]
-                && context.Request.RouteValues.ContainsKey(parameter.Name) && UrlParameters.DecodePathSegment(rawSegments[i + 1]) is { } decoded)
+            if (pattern[i].Parts is not [Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart { IsCatchAll: false } parameter]
+                || !context.Request.RouteValues.ContainsKey(parameter.Name))
             {
-                context.Request.RouteValues[parameter.Name] = decoded;
+                continue;
             }
+
+            if (!UrlParameters.TryDecodePathSegment(rawSegments[i + 1], out var decoded, out var malformed))
+            {
+                var allowed = PathMethods(context);
+                if (allowed.Length > 0)
+                {
+                    context.Response.Headers.Allow = string.Join(',', allowed);
+                }
+
+                await WriteUnfilteredAsync(context, 405, new JsonObject
+                {
+                    ["error"] = allowed.Length > 0 ? $"{malformed}, allowed: [{string.Join(", ", allowed)}]" : malformed,
+                    ["status"] = 405,
+                }).ConfigureAwait(false);
+                return true;
+            }
+
+            context.Request.RouteValues[parameter.Name] = decoded;
         }
+
+        return false;
     }
+
+    // RestController.getValidHandlerMethodSet: the methods of every route the path matches, whatever its method (a
+    // parameter takes any segment; no constraint is applied, as PathTrie has none), as the Allow of a 405 lists them.
+    private static string[] PathMethods(HttpContext context)
+    {
+        var segments = (context.Request.Path.Value ?? "").Split('/')[1..];
+        var routes = context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .Where(e => e.RoutePattern.PathSegments.Count == segments.Length
+                && e.RoutePattern.PathSegments.Select((s, i) => s.Parts switch
+                {
+                    [Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart] => segments[i].Length > 0,
+                    [Microsoft.AspNetCore.Routing.Patterns.RoutePatternLiteralPart literal] => string.Equals(literal.Content, segments[i], StringComparison.OrdinalIgnoreCase),
+                    _ => false,
+                }).All(m => m));
+        return AllowedMethods(routes.SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? []));
+    }
+
+    // The methods a 405 lists, in Elasticsearch's order (RestRequest.Method's, an EnumSet), HEAD left out: every GET
+    // route here takes HEAD, which Elasticsearch answers on its GET routes without listing it.
+    private static string[] AllowedMethods(IEnumerable<string> methods) =>
+        methods.Where(m => m != "HEAD").Distinct().OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
 
     /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>
     public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = DefaultErrorType)
@@ -475,8 +530,7 @@ internal static class EsHttp
         }
         else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
         {
-            var allowed = context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Where(m => m != "HEAD").OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
+            var allowed = AllowedMethods(context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
             context.Response.Headers.Allow = string.Join(',', allowed);
             if (HttpMethods.IsOptions(context.Request.Method))
             {
