@@ -92,11 +92,12 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
     };
 
 
-    // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing.
+    // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing
+    // ("lib " is, beside an index "lib": RestClusterHealthAction splits with Strings.splitStringByCommaToArray, untrimmed).
     private List<string> Missing(string? expression) =>
         string.IsNullOrEmpty(expression) || expression is "_all" or "*"
             ? []
-            : expression.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : IndexCatalog.ExpressionParts(expression)
                 .Where(name => !name.Contains('*', StringComparison.Ordinal) && !name.StartsWith('-') && catalog.Find(name) is null)
                 .ToList();
 

@@ -123,8 +123,7 @@ internal sealed partial class IndexCatalog : IDisposable
         }
 
         var result = new List<SearchIndex>();
-        // Strings.splitStringByCommaToArray: String.split, nothing trimmed ("i " names no index "i").
-        foreach (var raw in expression.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var raw in ExpressionParts(expression))
         {
             if (raw.StartsWith('-') && result.Count > 0)
             {
@@ -156,6 +155,13 @@ internal sealed partial class IndexCatalog : IDisposable
 
         return result;
     }
+
+    /// <summary>
+    /// The names and patterns of an index expression, as <c>Strings.splitStringByCommaToArray</c> splits it (every index
+    /// API's, <c>_cluster/health</c>'s too): at its commas, nothing trimmed (<c>"i "</c> names no index <c>i</c>).
+    /// </summary>
+    /// <param name="expression">The index expression.</param>
+    public static string[] ExpressionParts(string expression) => expression.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
     /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool)"/>) with the indices options of the
