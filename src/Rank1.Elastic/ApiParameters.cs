@@ -39,6 +39,12 @@ internal enum ParameterApi
     /// <summary><c>GET [/{index}]/_mapping</c> (<c>RestGetMappingAction</c>).</summary>
     GetMapping,
 
+    /// <summary><c>GET [/{index}]/_settings</c> (<c>RestGetSettingsAction</c>).</summary>
+    GetSettings,
+
+    /// <summary><c>PUT [/{index}]/_settings</c> (<c>RestUpdateSettingsAction</c>).</summary>
+    UpdateSettings,
+
     /// <summary><c>GET /_cat/indices[/{index}]</c> (<c>RestIndicesAction</c>, an <c>AbstractCatAction</c>).</summary>
     CatIndices,
 
@@ -149,6 +155,11 @@ internal static class ApiParameters
         [ParameterApi.GetIndex] = ["index", "master_timeout", .. IndicesOptions, "local", "human", "include_defaults", "features", .. SettingsFormat],
         [ParameterApi.GetMapping] = ["index", "master_timeout", .. IndicesOptions, "local"],
 
+        // RestGetSettingsAction: name, include_defaults, local, master_timeout, the indices options; Settings.FORMAT_PARAMS.
+        // RestUpdateSettingsAction: timeout, preserve_existing, master_timeout, the indices options, reopen; FORMAT_PARAMS.
+        [ParameterApi.GetSettings] = ["index", "name", "include_defaults", "local", "master_timeout", .. IndicesOptions, .. SettingsFormat],
+        [ParameterApi.UpdateSettings] = ["index", "timeout", "preserve_existing", "master_timeout", .. IndicesOptions, "reopen", .. SettingsFormat],
+
         // RestIndicesAction.doCatRequest and its response parameters local and health.
         [ParameterApi.CatIndices] = ["index", .. IndicesOptions, "master_timeout", "include_unloaded_segments", "local", "health", .. Cat],
         [ParameterApi.ClusterHealth] = [.. Health, "master_timeout"],
@@ -206,6 +217,8 @@ internal static class ApiParameters
             "index", .. IndicesOptions, "local", "cluster_manager_timeout", "master_timeout", "human", "include_defaults", .. SettingsFormat,
         ],
         [ParameterApi.GetMapping] = ["index", .. IndicesOptions, "cluster_manager_timeout", "master_timeout", "local"],
+        [ParameterApi.GetSettings] = ["index", "name", "include_defaults", "local", "cluster_manager_timeout", "master_timeout", .. IndicesOptions, .. SettingsFormat],
+        [ParameterApi.UpdateSettings] = ["index", "timeout", "preserve_existing", "cluster_manager_timeout", "master_timeout", .. IndicesOptions, .. SettingsFormat],
 
         // ensure_node_weighed_in and awareness_attribute are OpenSearch's own.
         [ParameterApi.ClusterHealth] = [.. Health, "cluster_manager_timeout", "master_timeout", "ensure_node_weighed_in", "awareness_attribute"],
@@ -251,7 +264,7 @@ internal static class ApiParameters
     public static bool ReadsNoBody(ParameterApi api, bool openSearch) => api switch
     {
         ParameterApi.Main or ParameterApi.NodesInfo or ParameterApi.CatIndices or ParameterApi.ClusterHealth or ParameterApi.Get or ParameterApi.Delete
-            or ParameterApi.GetIndex or ParameterApi.DeleteIndex or ParameterApi.GetMapping or ParameterApi.Refresh or ParameterApi.GetScript or ParameterApi.DeleteScript => true,
+            or ParameterApi.GetIndex or ParameterApi.DeleteIndex or ParameterApi.GetMapping or ParameterApi.GetSettings or ParameterApi.Refresh or ParameterApi.GetScript or ParameterApi.DeleteScript => true,
         ParameterApi.OpenPointInTime => openSearch,
         _ => false,
     };

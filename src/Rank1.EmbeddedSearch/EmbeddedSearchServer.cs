@@ -205,6 +205,10 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_count", read, (HttpContext c, string index) => search.CountAsync(c, index));
         app.MapMethods("/_msearch", read, context => search.MsearchAsync(context, null));
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index) => search.MsearchAsync(c, index));
+        app.MapMethods("/_settings", get, context => search.GetSettingsAsync(context, null));
+        app.MapMethods("/{index}/_settings", get, (HttpContext c, string index) => search.GetSettingsAsync(c, index));
+        app.MapMethods("/_settings", ["PUT"], context => search.UpdateSettingsAsync(context, null));
+        app.MapMethods("/{index}/_settings", ["PUT"], (HttpContext c, string index) => search.UpdateSettingsAsync(c, index));
         app.MapMethods("/_mapping", get, context => search.MappingAsync(context, null));
         app.MapMethods("/{index}/_mapping", get, (HttpContext c, string index) => search.MappingAsync(c, index));
         app.MapMethods("/_refresh", read, context => search.RefreshAsync(context, null));

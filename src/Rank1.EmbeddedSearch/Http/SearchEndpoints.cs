@@ -283,39 +283,92 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         // Once the body is read (CreateIndexRequest.source, in RestCreateIndexAction.prepareRequest), before the index is made.
         ThrowIfUnknownParameters(context, ParameterApi.CreateIndex);
-        if (body is not null)
+        // MetadataCreateIndexService.normalizeRequestSetting validates the settings before the index's name is checked.
+        var settings = IndexSettings.Read(body?["settings"] as JsonObject);
+        catalog.Create(index, body?["mappings"], settings);
+        if (settings.HasOthers || body?["aliases"] is JsonObject { Count: > 0 })
         {
-            if (body["settings"] is JsonObject { Count: > 0 } settings && IsHidden(settings) is { } hidden)
-            {
-                catalog.Create(index, body["mappings"], hidden);
-                if (settings.Count > 1 || settings["index"] is JsonObject { Count: > 1 } || body["aliases"] is JsonObject { Count: > 0 })
-                {
-                    context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
-                }
-
-                await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true, ["shards_acknowledged"] = true, ["index"] = index }).ConfigureAwait(false);
-                return;
-            }
-
-            if (body["settings"] is JsonObject { Count: > 0 } || body["aliases"] is JsonObject { Count: > 0 })
-            {
-                // Accepted so that real index definitions load, but nothing of them applies here: say so.
-                context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
-            }
+            // Accepted so that real index definitions load, but nothing of them applies here: say so.
+            context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
         }
 
-        catalog.Create(index, body?["mappings"]);
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true, ["shards_acknowledged"] = true, ["index"] = index }).ConfigureAwait(false);
     }
 
     private const string IgnoredSettingsWarning =
-        "299 Elasticsearch-embedded \"index settings other than index.hidden, and aliases, are ignored by the Rank1 embedded search backend (one shard, standard analyzer, BM25)\"";
+        "299 Elasticsearch-embedded \"index settings other than index.hidden and index.max_result_window, and aliases, are ignored by the Rank1 embedded search backend (one shard, standard analyzer, BM25)\"";
 
-    // index.hidden in any of the spellings Elasticsearch accepts: {"index":{"hidden":true}}, {"index.hidden":true}, {"hidden":true}.
-    private static bool? IsHidden(JsonObject settings)
+    /// <summary>
+    /// <c>PUT [/{index}]/_settings</c> (<c>RestUpdateSettingsAction</c>): the body's settings (or those of its
+    /// <c>settings</c> object), read and validated as index creation reads them (<see cref="IndexSettings.Read"/>), applied
+    /// to every index named: <c>index.max_result_window</c> (null resets it); any other is accepted, ignored and reported
+    /// in a <c>Warning</c> header. Answers <c>{"acknowledged":true}</c>.
+    /// </summary>
+    public async Task UpdateSettingsAsync(HttpContext context, string? index)
     {
-        var value = settings["index"]?["hidden"] ?? settings["index.hidden"] ?? settings["hidden"];
-        return value is null ? null : value.ToString() == "true";
+        var param = EsHttp.Param(context);
+        _ = RequestJson.ParamAsBoolean(param("preserve_existing"));
+        _ = RequestJson.ParamAsBoolean(param("reopen"));
+        var targets = Indices(context, index);
+        // request.contentParser(): a request without a body is refused.
+        var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "parse_exception", "request body is required");
+        ThrowIfUnknownParameters(context, ParameterApi.UpdateSettings);
+        var settings = IndexSettings.Read(body["settings"] as JsonObject ?? body);
+        if (settings.SetsMaxResultWindow)
+        {
+            foreach (var target in targets)
+            {
+                target.SetMaxResultWindow(settings.MaxResultWindow);
+            }
+        }
+
+        if (settings.HasOthers)
+        {
+            context.Response.Headers.Append("Warning", IgnoredSettingsWarning);
+        }
+
+        await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
+    }
+
+    /// <summary><c>GET [/{index}]/_settings</c> (<c>RestGetSettingsAction</c>): each index's settings, as <c>GET /{index}</c> has them.</summary>
+    public async Task GetSettingsAsync(HttpContext context, string? index)
+    {
+        var param = EsHttp.Param(context);
+        _ = RequestJson.ParamAsBoolean(param("include_defaults"));
+        _ = RequestJson.ParamAsBoolean(param("local"));
+        var targets = Indices(context, index);
+        ThrowIfUnknownParameters(context, ParameterApi.GetSettings);
+        var result = new JsonObject();
+        foreach (var i in targets)
+        {
+            result[i.Name] = new JsonObject { ["settings"] = SettingsJson(i) };
+        }
+
+        await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
+    }
+
+    // An index's settings as Elasticsearch writes them (nested, every value a string).
+    private static JsonObject SettingsJson(SearchIndex i)
+    {
+        var index = new JsonObject
+        {
+            ["number_of_shards"] = "1",
+            ["number_of_replicas"] = "0",
+            ["uuid"] = i.Uuid,
+            ["provided_name"] = i.Name,
+            ["creation_date"] = i.Created.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (i.Hidden)
+        {
+            index["hidden"] = "true";
+        }
+
+        if (i.MaxResultWindowSetting is { } window)
+        {
+            index["max_result_window"] = window.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return new JsonObject { ["index"] = index };
     }
 
     /// <summary>
@@ -374,22 +427,8 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             {
                 ["aliases"] = new JsonObject(),
                 ["mappings"] = i.Mapping.ToJson(),
-                ["settings"] = new JsonObject
-                {
-                    ["index"] = new JsonObject
-                    {
-                        ["number_of_shards"] = "1",
-                        ["number_of_replicas"] = "0",
-                        ["uuid"] = i.Uuid,
-                        ["provided_name"] = i.Name,
-                        ["creation_date"] = i.Created.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    },
-                },
+                ["settings"] = SettingsJson(i),
             };
-            if (i.Hidden)
-            {
-                result[i.Name]!["settings"]!["index"]!["hidden"] = "true";
-            }
         }
 
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);

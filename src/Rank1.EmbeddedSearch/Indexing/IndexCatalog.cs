@@ -46,6 +46,11 @@ internal sealed partial class IndexCatalog : IDisposable
                 index.MarkHidden();
             }
 
+            if (saved["max_result_window"]?.GetValue<int>() is { } window)
+            {
+                index.SetMaxResultWindow(window);
+            }
+
             _indices[name] = index;
         }
     }
@@ -58,7 +63,14 @@ internal sealed partial class IndexCatalog : IDisposable
 
     public SearchIndex Get(string name) => Find(name) ?? throw EsException.IndexNotFound(name);
 
-    public SearchIndex Create(string name, JsonNode? mappings, bool hidden = false)
+    /// <summary>
+    /// Creates an index with <paramref name="mappings"/> and, of <paramref name="settings"/> (read and validated), those this
+    /// backend applies: <c>index.hidden</c> and <c>index.max_result_window</c>.
+    /// </summary>
+    /// <param name="name">The index's name, validated.</param>
+    /// <param name="mappings">The mappings, or null.</param>
+    /// <param name="settings">The settings, or null.</param>
+    public SearchIndex Create(string name, JsonNode? mappings, IndexSettings? settings = null)
     {
         ValidateName(name);
         lock (_createLock)
@@ -73,9 +85,14 @@ internal sealed partial class IndexCatalog : IDisposable
             var index = _dataPath is null
                 ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow())
                 : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow());
-            if (hidden)
+            if (settings?.Hidden == true)
             {
                 index.MarkHidden();
+            }
+
+            if (settings?.MaxResultWindow is { } window)
+            {
+                index.SetMaxResultWindow(window);
             }
 
             _indices[name] = index;

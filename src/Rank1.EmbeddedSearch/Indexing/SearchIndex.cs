@@ -88,6 +88,16 @@ internal sealed class SearchIndex : IDisposable
     /// </summary>
     public bool Hidden { get; private set; }
 
+    /// <summary>
+    /// <c>index.max_result_window</c> as set (at creation or by <c>PUT /{index}/_settings</c>), or null for its default,
+    /// <see cref="IndexSettings.DefaultMaxResultWindow"/>: the most <c>from + size</c> (or a scroll's batch) a search may
+    /// ask of this index's shard.
+    /// </summary>
+    public int? MaxResultWindowSetting { get; private set; }
+
+    /// <summary>The window this index's shard allows (<see cref="MaxResultWindowSetting"/> or its default).</summary>
+    public int MaxResultWindow => MaxResultWindowSetting ?? IndexSettings.DefaultMaxResultWindow;
+
     /// <summary>Size of the index files, for <c>_cat/indices</c>.</summary>
     public long StoreBytes
     {
@@ -110,6 +120,14 @@ internal sealed class SearchIndex : IDisposable
     public void MarkHidden()
     {
         Hidden = true;
+        SaveMapping();
+    }
+
+    /// <summary>Sets <c>index.max_result_window</c> (null: back to its default), kept with the mapping.</summary>
+    /// <param name="window">The window, validated (<see cref="IndexSettings.Read"/>).</param>
+    public void SetMaxResultWindow(int? window)
+    {
+        MaxResultWindowSetting = window;
         SaveMapping();
     }
 
@@ -403,7 +421,7 @@ internal sealed class SearchIndex : IDisposable
 
         var file = Path.Combine(_folder, "mapping.json");
         var tmp = file + ".tmp";
-        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden };
+        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
         File.WriteAllText(tmp, doc.ToJsonString());
         File.Move(tmp, file, overwrite: true);
     }

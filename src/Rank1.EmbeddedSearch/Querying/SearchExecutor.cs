@@ -348,7 +348,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var result = new List<Hit>();
         var sort = request.Sort.Count == 0 ? null : new Sort(request.Sort.Select(k => SortField(index, k)).ToArray());
         // SearchService.createContext: the shard's query, sort and aggregations are built (parseSource), then its window checked (preProcess).
-        request.CheckWindow();
+        request.CheckWindow(index.MaxResultWindow);
         var needScores = request.TrackScores || request.SortsByScore;
         var unfiltered = request.TerminateAfter is not null && request.PostFilter is null && request.MinScore is null;
         var leafCount = unfiltered && request.Size == 0 ? TerminateAfterCollector.LeafCounter(searcher, query) : null;

@@ -21,7 +21,8 @@ internal sealed record SortKey(string Field, bool Descending, bool MissingFirst 
 /// <summary>A parsed search body plus URL parameters.</summary>
 internal sealed class SearchRequest
 {
-    public const int MaxResultWindow = 10_000;
+    // SearchContext.DEFAULT_TRACK_TOTAL_HITS_UP_TO: the total counted exactly up to 10,000 unless track_total_hits says otherwise.
+    private const int DefaultTrackTotalHitsUpTo = 10_000;
 
     private static readonly HashSet<string> KnownKeys = new(StringComparer.Ordinal)
     {
@@ -132,7 +133,7 @@ internal sealed class SearchRequest
     public SourceFilter Source { get; private set; } = SourceFilter.All;
 
     /// <summary>Null: totals off; otherwise count exactly up to this many.</summary>
-    public int? TrackTotalHitsUpTo { get; private set; } = MaxResultWindow;
+    public int? TrackTotalHitsUpTo { get; private set; } = DefaultTrackTotalHitsUpTo;
 
     public IReadOnlyList<SortKey> Sort { get; private set; } = [];
 
@@ -309,7 +310,7 @@ internal sealed class SearchRequest
             r.From = SearchBody.Int(body, "from") ?? 0;
             r.Size = SearchBody.Int(body, "size") ?? 10;
             r.Source = ParseSource(body["_source"], flavor != SearchFlavor.OpenSearch);
-            r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : MaxResultWindow;
+            r.TrackTotalHitsUpTo = body.ContainsKey("track_total_hits") ? SearchBody.TrackTotalHits(body["track_total_hits"]) : DefaultTrackTotalHitsUpTo;
             bodySort = ParseSort(body["sort"], flavor);
             r.Sort = Effective(bodySort);
             r.Highlight = body["highlight"] as JsonObject;
@@ -516,23 +517,24 @@ internal sealed class SearchRequest
 
     /// <summary>
     /// <c>DefaultSearchContext.preProcess</c>, run on each shard once its query, sort and aggregations are built: a search
-    /// whose <c>from + size</c> (added as longs, so a window past an int's range is too large too) is past
-    /// <see cref="MaxResultWindow"/>, or a scroll whose batch is, is that shard's <c>illegal_argument_exception</c>
-    /// (so the search's <c>search_phase_execution_exception</c> "all shards failed"). A scroll's later pages are not
-    /// bounded (<see cref="Page"/>).
+    /// whose <c>from + size</c> (added as longs, so a window past an int's range is too large too) is past the shard's
+    /// index's <c>index.max_result_window</c> (<paramref name="maxResultWindow"/>), or a scroll whose batch is, is that
+    /// shard's <c>illegal_argument_exception</c> (so, when every shard refuses, the search's
+    /// <c>search_phase_execution_exception</c> "all shards failed"). A scroll's later pages are not bounded (<see cref="Page"/>).
     /// </summary>
-    internal void CheckWindow()
+    /// <param name="maxResultWindow">The shard's index's <c>index.max_result_window</c>.</param>
+    internal void CheckWindow(int maxResultWindow)
     {
         var size = (long)From + Size;
-        if (window == WindowBound.None || size <= MaxResultWindow)
+        if (window == WindowBound.None || size <= maxResultWindow)
         {
             return;
         }
 
         throw new ShardSearchException(EsException.IllegalArgument(window == WindowBound.ScrollBatch
-            ? $"Batch size is too large, size must be less than or equal to: [{MaxResultWindow}] but was [{size}]. " +
+            ? $"Batch size is too large, size must be less than or equal to: [{maxResultWindow}] but was [{size}]. " +
               "Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
-            : $"Result window is too large, from + size must be less than or equal to: [{MaxResultWindow}] but was [{size}]. " +
+            : $"Result window is too large, from + size must be less than or equal to: [{maxResultWindow}] but was [{size}]. " +
               "See the scroll api for a more efficient way to request large data sets. " +
               "This limit can be set by changing the [index.max_result_window] index level setting."));
     }
