@@ -117,6 +117,19 @@ public sealed class ShardFailureTests : IAsyncLifetime
         Assert.Equal(0, cleared.Json["num_freed"]!.GetValue<int>());
     }
 
+    // SearchService.createContext builds the shard's sort (parseSource: SortBuilder.buildSort) before preProcess checks
+    // its window: a search past the window with a sort the shard cannot build is the sort's failure, not the window's.
+    [Theory]
+    [InlineData("/library/_search?from=9999&size=2")]
+    [InlineData("/library/_search?scroll=1m&size=10001")]
+    public async Task Search_PastTheWindow_WithASortTheShardCannotBuild_IsTheSortsFailure(string path)
+    {
+        var r = await Es.SendAsync(HttpMethod.Post, path, """{"sort":[{"nope":"asc"}]}""");
+        Assert.Equal((400, "search_phase_execution_exception"), (r.Status, r.ErrorType));
+        var cause = r.Json["error"]!["root_cause"]![0]!;
+        Assert.Equal(("query_shard_exception", "No mapping found for [nope] in order to sort on"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task Search_MoreTermsThanMaxClauseCount_IsTheShardsQueryShardException_ABadRequest()
     {
