@@ -791,10 +791,10 @@ internal sealed class SearchRequest
         string? mode = null;
         QueryTranslator.ReadFields(parser, spec, declared, (key, value) =>
         {
-            var at = JsonLocations.OfValue(spec, key);
+            // The value is located in the request's text only for an error, which is rare: most sorts pass.
             if (FieldSortStrings.Contains(key) && !(value is JsonValue v && v.GetValueKind() == JsonValueKind.String))
             {
-                throw EsException.XContentParse($"[{parser}] {key} doesn't support values of type: {RequestJson.TokenName(value)}", at);
+                throw EsException.XContentParse($"[{parser}] {key} doesn't support values of type: {RequestJson.TokenName(value)}", JsonLocations.OfValue(spec, key));
             }
 
             try
@@ -811,7 +811,7 @@ internal sealed class SearchRequest
             }
             catch (EsException e)
             {
-                throw EsException.XContentParse($"[{parser}] failed to parse field [{key}]", at, e);
+                throw EsException.XContentParse($"[{parser}] failed to parse field [{key}]", JsonLocations.OfValue(spec, key), e);
             }
         });
         return (descending, mode);
