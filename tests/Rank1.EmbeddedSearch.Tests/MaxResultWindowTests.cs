@@ -72,6 +72,16 @@ public sealed class MaxResultWindowTests(ServerFixture fx) : IClassFixture<Serve
         Assert.Null((await Es.GetAsync("/win-update/_settings")).Json["win-update"]!["settings"]!["index"]!["max_result_window"]);
     }
 
+    // RestUpdateSettingsAction reads its body with request.contentParser() (ElasticsearchParseException "request body is
+    // required"), before TransportUpdateSettingsAction resolves the indices (a name that is not there: its 404).
+    [Fact]
+    public async Task TheSettingsApi_WithoutABody_OrOnAnIndexThatIsNotThere_IsRefused()
+    {
+        (await Es.PutAsync("/win-none/_settings")).AssertError(400, "parse_exception", "request body is required");
+        (await Es.PutAsync("/win-none/_settings", JsonNode.Parse("""{"index.max_result_window":0}""")))
+            .AssertError(404, "index_not_found_exception", "no such index [win-none]");
+    }
+
     // SearchService checks each shard against its own index's setting: the index whose window is past is that shard's
     // failure, the other answers.
     [Fact]

@@ -309,10 +309,12 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var param = EsHttp.Param(context);
         _ = RequestJson.ParamAsBoolean(param("preserve_existing"));
         _ = RequestJson.ParamAsBoolean(param("reopen"));
-        var targets = Indices(context, index);
+        _ = catalog.ReadIndicesOptions(param);
         // request.contentParser(): a request without a body is refused.
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "parse_exception", "request body is required");
         ThrowIfUnknownParameters(context, ParameterApi.UpdateSettings);
+        // TransportUpdateSettingsAction resolves the indices, then MetadataUpdateSettingsService validates the settings.
+        var targets = Indices(context, index);
         var settings = IndexSettings.Read(body["settings"] as JsonObject ?? body);
         if (settings.SetsMaxResultWindow)
         {
@@ -336,10 +338,10 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var param = EsHttp.Param(context);
         _ = RequestJson.ParamAsBoolean(param("include_defaults"));
         _ = RequestJson.ParamAsBoolean(param("local"));
-        var targets = Indices(context, index);
+        _ = catalog.ReadIndicesOptions(param);
         ThrowIfUnknownParameters(context, ParameterApi.GetSettings);
         var result = new JsonObject();
-        foreach (var i in targets)
+        foreach (var i in Indices(context, index))
         {
             result[i.Name] = new JsonObject { ["settings"] = SettingsJson(i) };
         }
