@@ -151,12 +151,14 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <param name="instructions">The instructions appended to the query, if any.</param>
     /// <param name="passages">The window's passages.</param>
     /// <param name="settings">The limits the window will be judged under.</param>
-    /// <param name="cancellationToken">Stops the check.</param>
+    /// <param name="cancellationToken">Stops the check, between passages and within one as the tokenizer goes.</param>
     public void CheckInputs(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(passages);
         foreach (var (title, text) in passages)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            Encoding?.Invoke();
             _ = _prompts.Encode(new Rank1Input(query, text, title, instructions), settings, cancellationToken);
         }
     }
