@@ -954,6 +954,37 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's <c>"truncate": false</c> measures every text before any is judged; the measuring spends from <c>deadline_ms</c>
+    /// and stops when it passes: a 504, as when the deadline passes before the model is asked, with the texts after it not
+    /// measured, and on a thread of its own, not a pool thread. Here each text takes 300 ms of the service's clock to
+    /// measure: the fourth takes the call past its 1000 ms, and the over-long tenth is never reached. Before, every text
+    /// was measured on the request's pool thread whatever the deadline (ten texts, 3 s), and the call was the 422 of the tenth.
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncateFalse_MeasuringTheTexts_StopsWhenTheDeadlinePasses_504_OffThePool()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" }, s => s.AddSingleton<TimeProvider>(clock));
+        var engine = Assert.IsType<Rank1Engine>(service.Services.GetRequiredService<IPassageJudge>());
+        var onPool = new System.Collections.Concurrent.ConcurrentQueue<bool>();
+        engine.Encoding = () =>
+        {
+            onPool.Enqueue(Thread.CurrentThread.IsThreadPoolThread);
+            clock.Advance(TimeSpan.FromMilliseconds(300));
+        };
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
+        var texts = new JsonArray([.. Enumerable.Range(0, 9).Select(i => (JsonNode)$"short {i}"), longText]);
+
+        var r = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = texts, ["truncate"] = false, ["deadline_ms"] = 1000 }.ToJsonString());
+
+        Assert.True(r.Status == 504, $"HTTP {r.Status} {r.Body?.ToJsonString()}");
+        Assert.Equal(("rank1 could not rerank: the deadline passed before the model was asked", "Backend"),
+            (r.Body!["error"]!.GetValue<string>(), r.Body!["error_type"]!.GetValue<string>()));
+        Assert.Equal([false, false, false, false], onPool);
+    }
+
+    /// <summary>
     /// TEI's order of its checks: axum's Json extractor reads every field (serde) before the handler looks at the batch, the
     /// handler refuses an empty batch (400 Empty) before a too large one (422), and then checks each (query, text) pair in
     /// order, answering the first failing pair's error (router/src/http/server.rs, rerank: the pairs' results collected into

@@ -178,7 +178,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         {
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
         };
-        TeiPairsChecked(context, request, settings);
+        await TeiPairsCheckedAsync(context, request, settings, deadline).ConfigureAwait(false);
 
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
@@ -243,8 +243,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// Validation error, 422 (<see cref="OverLong"/>). Every text before the first empty pair is measured, so that
     /// <c>["too long", ""]</c> with an empty query is the 422 of the first, not the 400 of the second. The refusal is
     /// immediate rather than after the model has judged all the other texts.
+    /// The measuring spends from the call's <paramref name="deadline"/>: it stops when the deadline passes (between texts,
+    /// and within one as the tokenizer goes), a 504 as when the deadline passes before the store lookup has answered
+    /// (<see cref="MeasuringTimedOut"/>). It runs on a thread of its own, as the engine tokenizes a window
+    /// (<c>Rank1Engine.OffThreadPool</c>, measured there, #18), not on the request's pool thread, which other requests'
+    /// reads and writes wait for: a call's measuring is seconds of CPU (docs/rerank-service.md, "Long documents").
     /// </summary>
-    private void TeiPairsChecked(HttpContext context, RerankRequest request, Inference.JudgeSettings settings)
+    private async Task TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings, SearchDeadline deadline)
     {
         if (request.Protocol != RerankProtocol.Tei)
         {
@@ -254,14 +259,21 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var firstEmpty = request.Query.Length == 0 ? request.Documents.ToList().FindIndex(d => d.Text.Length == 0) : -1;
         if (!request.Truncate && judge is Inference.Rank1Engine engine)
         {
+            var texts = request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray();
+            using var timeout = new CancellationTokenSource(deadline.Left > TimeSpan.Zero ? deadline.Left : TimeSpan.Zero, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
             try
             {
-                engine.CheckInputs(request.Query, request.Instructions,
-                    request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray(), settings, context.RequestAborted);
+                await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
             catch (Inference.Rank1InputException e)
             {
                 throw OverLong(e.Message);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                throw MeasuringTimedOut(context);
             }
         }
 
@@ -270,6 +282,18 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // Written as TextEmbeddingsError displays it (core/src/lib.rs).
             throw new RerankRequestException(400, RerankRequest.TeiInputError("`inputs` cannot be empty"));
         }
+    }
+
+    /// <summary>
+    /// The deadline passed while the texts were measured (<c>"truncate": false</c>): the model was never asked, and the call
+    /// is answered as one whose deadline passed before it was (<see cref="SearchWindowRerank.CutOff"/>): 504, fallback-timeout.
+    /// </summary>
+    private static RerankRequestException MeasuringTimedOut(HttpContext context)
+    {
+        const string Reason = "the deadline passed before the model was asked";
+        context.Response.Headers[RerankStatusNames.Header] = RerankStatus.FallbackTimeout.ToHeaderValue();
+        context.Response.Headers[RerankStatusNames.ReasonHeader] = Reason;
+        return new RerankRequestException(StatusCodes.Status504GatewayTimeout, $"rank1 could not rerank: {Reason}");
     }
 
     /// <summary>
