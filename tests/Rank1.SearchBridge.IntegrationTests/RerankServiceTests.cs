@@ -263,7 +263,6 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"documents":["a"]}""", 400, "invalid request: query is required"),
             ("v1/rerank", """{"query":"q","documents":[{"title":"no text"}]}""", 400, "invalid request: documents[0] has no \"text\" field"),
             ("v2/rerank", """{"query":"q","documents":[7]}""", 400, "invalid request: documents[0] must be a string or an object with a \"text\" string"),
-            ("rerank", """{"query":"q","texts":[{"text":"TEI takes strings"}]}""", 422, "invalid request: texts[0] must be a string"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":0}""", 400, "invalid request: top_n must be at least 1 (got 0)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"max_think_tokens":-1}""", 400, "invalid request: max_think_tokens must be between 0 and 32768 (got -1)"),
 
@@ -274,7 +273,6 @@ public sealed class RerankServiceTests
             ("v2/rerank", """{"query":"q","documents":["a"],"deadline_ms":-1E+400}""", 400, "invalid request: deadline_ms must be between 1 and 600000 (got -1E+400)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":1.5}""", 400, "invalid request: top_n must be an integer"),
             ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
-            ("rerank", """{"query":"q","texts":["a"],"truncate":"no"}""", 422, "invalid request: truncate must be true or false"),
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
             ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
             ("rerank", """{"query":"q","texts":[]}""", 400, "`texts` cannot be empty"),
@@ -283,17 +281,14 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"query":"q","documents":["cut mid emoji \ud83d","ok"]}""", 400, "invalid request: documents[0] is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v2/rerank", """{"query":"q \ude00","documents":["a"]}""", 400, "invalid request: query is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v1/rerank", """{"query":"q","documents":[{"text":"\ud83d"}]}""", 400, "invalid request: documents[0].text is not valid text: it holds an unpaired UTF-16 surrogate"),
-            ("rerank", """{"query":"q","texts":["ok","\ud83d end"]}""", 422, "invalid request: texts[1] is not valid text: it holds an unpaired UTF-16 surrogate"),
 
             // One in a key, or in a field of a returned document that is not judged: JsonNode read it only when the answer was
             // written (or the keys looked up), a 500 "internal error". Refused wherever it is, naming where.
             ("v1/rerank", """{"query":"q","documents":[{"text":"a","title":"\ud83d"}],"return_documents":true}""", 400, "invalid request: documents[0].title is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v2/rerank", """{"query":"q","documents":[{"text":"a","m":[1,{"\ud83d":1}]}]}""", 400, "invalid request: a key in documents[0].m[1] is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v1/rerank", """{"query":"q","\ud83d":1,"documents":["a"]}""", 400, "invalid request: a key of the body is not valid text: it holds an unpaired UTF-16 surrogate"),
-            ("rerank", """{"query":"q","texts":["a"],"\ude00":1}""", 422, "invalid request: a key of the body is not valid text: it holds an unpaired UTF-16 surrogate"),
             ("v1/rerank", """{"query":"q","query":"r","documents":["a"]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
             ("v2/rerank", """{"query":"q","documents":[{"text":"a","text":"b"}]}""", 400, "invalid request: the body is not valid JSON: Duplicate"),
-            ("rerank", """{"query":"q","texts":["a"],"texts":["b"]}""", 422, "invalid request: the body is not valid JSON: Duplicate"),
         };
         foreach (var (path, body, status, message) in cases)
         {
@@ -341,7 +336,7 @@ public sealed class RerankServiceTests
 
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(6, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 
@@ -360,7 +355,6 @@ public sealed class RerankServiceTests
         var cases = new (string Path, byte[] Body, int Status, string Message)[]
         {
             ("v1/rerank", [.. "{\"q"u8, 0xFF, .. "\":1,\"query\":\"q\",\"documents\":[\"a\"]}"u8], 400, "invalid request: the body is not valid UTF-8 (byte 0xFF at offset 3)"),
-            ("rerank", [.. "{\"query\":\"q\",\"texts\":[\"a\"],\"k"u8, 0xC3, .. "\":1}"u8], 422, "invalid request: the body is not valid UTF-8 (byte 0xC3 at offset 29)"),
             ("v2/rerank", [.. "{\"query\":\"q\",\"documents\":[\"caf"u8, 0xE9, .. "\"]}"u8], 400, "invalid request: the body is not valid UTF-8 (byte 0xE9 at offset 30)"),
             ("v1/rerank", [.. "{\"query\":\"q\",\"documents\":[{\"text\":\"a\",\"x\":\""u8, 0xFF, .. "\"}],\"return_documents\":true}"u8], 400,
                 "invalid request: the body is not valid UTF-8 (byte 0xFF at offset 43)"),
@@ -377,6 +371,74 @@ public sealed class RerankServiceTests
         }
 
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    /// <summary>
+    /// A <c>/rerank</c> body that TEI's request type cannot be read from is refused as TEI refuses it, by axum 0.7's <c>Json</c>
+    /// extractor before TEI's handler runs (axum/src/json.rs: serde_json's syntax and EOF errors are <c>JsonSyntaxError</c>,
+    /// 400; its data errors <c>JsonDataError</c>, 422), in axum's plain text: its words, then serde_path_to_error's path and
+    /// serde_json's error with its line and byte column (after a value of the wrong type, or at the byte that cannot be read).
+    /// The first problem in the body's order is answered, as serde reads it: a field of the wrong type before the empty or
+    /// too large batch. <c>raw_scores</c> and <c>return_text</c> are plain <c>bool</c>s, so <c>null</c> is refused;
+    /// <c>truncate</c> is an <c>Option</c>, so <c>null</c> is taken. Before, each was a 422 in TEI's JSON error shape with
+    /// our own words ("invalid request: truncate must be true or false"), a syntax error included, and a null
+    /// <c>raw_scores</c> or <c>return_text</c> was taken as false.
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_SerdeCannotRead_IsAxumsPlainTextRejection_400Syntax_422Data_InSerdesWordsAndPlace()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        const string Syntax = "Failed to parse the request body as JSON: ";
+        const string Data = "Failed to deserialize the JSON body into the target type: ";
+
+        // The column serde_json gives: the bytes before where it stopped on the line (after the value, or after the byte it refused).
+        static int After(string body, string value) => body.IndexOf(value, StringComparison.Ordinal) + Encoding.UTF8.GetByteCount(value);
+        const string Duplicate = """{"query":"q","texts":["a"],"texts":["b"]}""";
+        const string NullDirection = """{"query":"q","texts":["a"],"truncation_direction":null}""";
+        const string HalfEmoji = """{"query":"q","texts":["ok","\ud83d end"]}""";
+        const string TrailingSurrogateKey = """{"query":"q","texts":["a"],"\ude00":1}""";
+        var many = new JsonObject { ["query"] = "q", ["texts"] = new JsonArray([.. Enumerable.Range(0, 201).Select(i => (JsonNode)(i == 200 ? 7 : "t"))]) }.ToJsonString();
+        var cases = new (byte[] Body, int Status, string Message)[]
+        {
+            // Syntax: 400.
+            ("""{"query":"q","texts":["a"]"""u8.ToArray(), 400, Syntax + "EOF while parsing an object at line 1 column 26"),
+            ([], 400, Syntax + "EOF while parsing a value at line 1 column 0"),
+            ("{\"query\":\"q\",\n \"texts\":[\"a\",]}"u8.ToArray(), 400, Syntax + "trailing comma at line 2 column 15"),
+            ("""{"query":"q","texts":["a"],"raw_scores":tru}"""u8.ToArray(), 400, Syntax + "expected ident at line 1 column 44"),
+            (Encoding.UTF8.GetBytes(NullDirection), 400, Syntax + $"expected value at line 1 column {After(NullDirection, ":n")}"),
+            (Encoding.UTF8.GetBytes(HalfEmoji), 400, Syntax + $"unexpected end of hex escape at line 1 column {After(HalfEmoji, "\\ud83d ")}"),
+            (Encoding.UTF8.GetBytes(TrailingSurrogateKey), 400, Syntax + $"lone leading surrogate in hex escape at line 1 column {After(TrailingSurrogateKey, "\\ude00")}"),
+            ([.. "{\"query\":\"q\",\"texts\":[\"a\"],\"k"u8, 0xC3, .. "\":1}"u8], 400, Syntax + "invalid unicode code point at line 1 column 31"),
+
+            // Data: 422.
+            ("""{"texts":["a"]}"""u8.ToArray(), 422, Data + "missing field `query` at line 1 column 15"),
+            ("""{"query":"q","texts":"a"}"""u8.ToArray(), 422, Data + "texts: invalid type: string \"a\", expected a sequence at line 1 column 24"),
+            ("""{"query":"q","texts":[{"text":"TEI takes strings"}]}"""u8.ToArray(), 422, Data + "texts[0]: invalid type: map, expected a string at line 1 column 22"),
+            ("""{"query":1.5e3,"texts":["a"]}"""u8.ToArray(), 422, Data + "query: invalid type: floating point `1500.0`, expected a string at line 1 column 14"),
+            ("""{"query":"q","texts":["a"],"raw_scores":null}"""u8.ToArray(), 422, Data + "raw_scores: invalid type: null, expected a boolean at line 1 column 44"),
+            ("""{"query":"q","texts":["a"],"return_text":null}"""u8.ToArray(), 422, Data + "return_text: invalid type: null, expected a boolean at line 1 column 45"),
+            ("""{"query":"q","texts":[],"truncate":"no"}"""u8.ToArray(), 422, Data + "truncate: invalid type: string \"no\", expected a boolean at line 1 column 39"),
+            ("""{"query":"q","texts":[],"raw_scores":1}"""u8.ToArray(), 422, Data + "raw_scores: invalid type: integer `1`, expected a boolean at line 1 column 38"),
+            (Encoding.UTF8.GetBytes(many), 422, Data + $"texts[200]: invalid type: integer `7`, expected a string at line 1 column {After(many, "7")}"),
+            (Encoding.UTF8.GetBytes(Duplicate), 422, Data + $"duplicate field `texts` at line 1 column {After(Duplicate, "],\"texts\"")}"),
+            ("\"x\""u8.ToArray(), 422, Data + "invalid type: string \"x\", expected struct RerankRequest at line 1 column 3"),
+        };
+        foreach (var (body, status, message) in cases)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new ByteArrayContent(body) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(status == (int)response.StatusCode && message == text, $"{Encoding.UTF8.GetString(body)[..Math.Min(80, body.Length)]}: HTTP {(int)response.StatusCode} {text}");
+            Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        }
+
+        // truncate is TEI's Option<bool>: null is its default; a body without texts on /rerank is still llama.cpp's (a /v1 call).
+        Assert.Equal(200, (await PostAsync(http, "rerank", """{"query":"q","texts":["a"],"truncate":null}""")).Status);
+        var llama = await PostAsync(http, "rerank", """{"query":5,"documents":["a"]}""");
+        Assert.Equal((400, "invalid request: query must be a string"), (llama.Status, llama.Body!["message"]!.GetValue<string>()));
     }
 
     /// <summary>
@@ -1004,9 +1066,6 @@ public sealed class RerankServiceTests
             (new() { ["query"] = "", ["texts"] = new JsonArray("short", longText, "", longText), ["truncate"] = false }, 422, "Validation", "Input validation error: `inputs` must have less than 48 tokens. Given: "),
             (new() { ["query"] = "", ["texts"] = new JsonArray("short", "", longText), ["truncate"] = false }, 400, "Empty", "Input validation error: `inputs` cannot be empty"),
             (new() { ["query"] = "", ["texts"] = new JsonArray(longText, "") }, 400, "Empty", "Input validation error: `inputs` cannot be empty"),
-            (new() { ["query"] = "q", ["texts"] = new JsonArray(), ["truncate"] = "no" }, 422, "Validation", "invalid request: truncate must be true or false"),
-            (new() { ["query"] = "q", ["texts"] = new JsonArray(), ["raw_scores"] = 1 }, 422, "Validation", "invalid request: raw_scores must be true or false"),
-            (new() { ["query"] = "q", ["texts"] = new JsonArray(Enumerable.Range(0, 201).Select(i => (JsonNode)(i == 200 ? 7 : "t")).ToArray()) }, 422, "Validation", "invalid request: texts[200] must be a string"),
             (new() { ["query"] = "q", ["texts"] = new JsonArray() }, 400, "Empty", "`texts` cannot be empty"),
         };
         foreach (var (body, status, errorType, message) in cases)

@@ -123,9 +123,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         }
 
         var bytes = await ReadBodyAsync(context, endpoint, held).ConfigureAwait(false);
-        if (endpoint != RerankProtocol.Tei || JsonContentType(context.Request.Headers.ContentType.ToString()))
+        if (endpoint != RerankProtocol.Tei)
         {
             return RerankRequest.Read(endpoint, bytes);
+        }
+
+        if (JsonContentType(context.Request.Headers.ContentType.ToString()))
+        {
+            return ReadTei(bytes);
         }
 
         // TEI's handler takes its body through axum's Json extractor (router/src/http/server.rs: Json(req): Json<RerankRequest>),
@@ -144,6 +149,41 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         return body is not null && RerankRequest.AnsweredIn(endpoint, body) != RerankProtocol.Tei
             ? body
             : throw new RerankRequestException(StatusCodes.Status415UnsupportedMediaType, "Expected request with `Content-Type: application/json`") { PlainText = true };
+    }
+
+    /// <summary>
+    /// A <c>/rerank</c> body as TEI's handler gets it through axum's <c>Json</c> extractor (<see cref="TeiJsonExtractor"/>):
+    /// JSON that serde_json cannot parse is axum's 400, a TEI body (one with <c>texts</c>, or no object at all) that does not
+    /// fit TEI's request its 422, both in axum's plain text; a body without <c>texts</c> is llama.cpp's and is read as
+    /// <c>/v1/rerank</c> reads it (<see cref="RerankRequest.AnsweredIn"/>). The checks serde does not make (a duplicate key
+    /// TEI ignores, nesting past 64, text after the body) stay <see cref="RerankRequest.Read"/>'s.
+    /// </summary>
+    private static JsonObject ReadTei(byte[] bytes)
+    {
+        // A byte order mark is skipped, as RerankRequest.Read skips it (where serde_json refuses it).
+        var json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsSpan(Encoding.UTF8.Preamble.Length) : bytes;
+        if (TeiJsonExtractor.Rejection(json) is not { } refused)
+        {
+            return RerankRequest.Read(RerankProtocol.Tei, bytes);
+        }
+
+        if (refused.Syntax)
+        {
+            throw new RerankRequestException(StatusCodes.Status400BadRequest, refused.Message) { PlainText = true };
+        }
+
+        JsonObject? body = null;
+        try
+        {
+            body = RerankRequest.Read(RerankProtocol.Tei, bytes);
+        }
+        catch (RerankRequestException)
+        {
+        }
+
+        return body is not null && RerankRequest.AnsweredIn(RerankProtocol.Tei, body) != RerankProtocol.Tei
+            ? body
+            : throw new RerankRequestException(StatusCodes.Status422UnprocessableEntity, refused.Message) { PlainText = true };
     }
 
     // axum's json_content_type: a media type application/json, or application/*+json, parameters allowed.

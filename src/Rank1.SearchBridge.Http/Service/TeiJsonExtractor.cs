@@ -1,0 +1,757 @@
+using System.Globalization;
+using System.Text;
+
+namespace Rank1.SearchBridge.Http.Service;
+
+/// <summary>
+/// A TEI <c>/rerank</c> body read as TEI reads it before its handler runs: axum 0.7's <c>Json</c> extractor
+/// (axum/src/json.rs: <c>serde_path_to_error::deserialize</c> over serde_json 1.0's <c>Deserializer::from_slice</c>) into
+/// TEI's <c>RerankRequest</c> (router/src/http/types.rs: <c>query: String</c>, <c>texts: Vec&lt;String&gt;</c>,
+/// <c>truncate: Option&lt;bool&gt;</c>, <c>truncation_direction</c>, <c>raw_scores: bool</c> and <c>return_text: bool</c> with
+/// <c>#[serde(default)]</c>; other keys ignored). One pass in body order, as serde reads it, so the first problem is
+/// the one answered: a syntax error is axum's <c>JsonSyntaxError</c>, 400, a value of the wrong type or a missing field
+/// its <c>JsonDataError</c>, 422, each in axum's plain text with serde_json's words and place (its <c>line</c> and byte
+/// <c>column</c>: serde_json's read.rs <c>position_of_index</c>) after serde_path_to_error's path.
+/// </summary>
+internal static class TeiJsonExtractor
+{
+    /// <summary>axum's <c>JsonSyntaxError</c> body, before serde's error.</summary>
+    public const string SyntaxPrefix = "Failed to parse the request body as JSON: ";
+
+    /// <summary>axum's <c>JsonDataError</c> body, before serde's error.</summary>
+    public const string DataPrefix = "Failed to deserialize the JSON body into the target type: ";
+
+    /// <summary>
+    /// Null when serde reads <paramref name="body"/> into TEI's request (or it is an array, which serde reads as a struct's
+    /// fields in order, left to the caller's own check); otherwise axum's refusal: <c>Syntax</c> 400, else 422.
+    /// </summary>
+    public static (bool Syntax, string Message)? Rejection(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            new Reader(body.ToArray()).Request();
+            return null;
+        }
+        catch (Refusal r)
+        {
+            return (r.Syntax, (r.Syntax ? SyntaxPrefix : DataPrefix) + r.Message);
+        }
+    }
+
+    private sealed class Refusal(bool syntax, string message) : Exception(message)
+    {
+        public bool Syntax { get; } = syntax;
+    }
+
+    // serde_json's ErrorCode words (error.rs, impl Display for ErrorCode).
+    private const string EofList = "EOF while parsing a list";
+    private const string EofObject = "EOF while parsing an object";
+    private const string EofString = "EOF while parsing a string";
+    private const string EofValue = "EOF while parsing a value";
+    private const string ExpectedColon = "expected `:`";
+    private const string ExpectedListCommaOrEnd = "expected `,` or `]`";
+    private const string ExpectedObjectCommaOrEnd = "expected `,` or `}`";
+    private const string ExpectedIdent = "expected ident";
+    private const string ExpectedValue = "expected value";
+    private const string InvalidEscape = "invalid escape";
+    private const string InvalidNumber = "invalid number";
+    private const string NumberOutOfRange = "number out of range";
+    private const string InvalidCodePoint = "invalid unicode code point";
+    private const string ControlCharacter = "control character (\\u0000-\\u001F) found while parsing a string";
+    private const string KeyMustBeAString = "key must be a string";
+    private const string LoneLeadingSurrogate = "lone leading surrogate in hex escape";
+    private const string TrailingComma = "trailing comma";
+    private const string UnexpectedEndOfHexEscape = "unexpected end of hex escape";
+    private const string RecursionLimit = "recursion limit exceeded";
+
+    // Where a string's plain run ends: its closing quote, an escape, or a control character.
+    private static readonly System.Buffers.SearchValues<byte> StringStops = System.Buffers.SearchValues.Create([(byte)'"', (byte)'\\', .. Enumerable.Range(0, 0x20).Select(c => (byte)c)]);
+
+    // TEI's RerankRequest fields, in declaration order (serde reports the first missing one).
+    private static readonly string[] Required = ["query", "texts"];
+
+    // TruncationDirection's variants with their aliases (#[serde(alias = "left", alias = "Left")], ...).
+    private static readonly string[] Directions = ["Left", "left", "Right", "right"];
+
+    private sealed class Reader(byte[] b)
+    {
+        private int _i;
+        private int _depth = 128; // serde_json's remaining_depth
+
+        public void Request()
+        {
+            var c = Whitespace();
+            switch (c)
+            {
+                case -1:
+                    throw PeekError(EofValue);
+                case '[':
+                    return;
+                case '{':
+                    Nested(() =>
+                    {
+                        _i++;
+                        Struct();
+                    });
+                    return;
+                default:
+                    throw InvalidType(string.Empty, "struct RerankRequest");
+            }
+        }
+
+        // serde derive's visit_map over serde_json's MapAccess, then end_map; missing fields placed after the '}'.
+        private void Struct()
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var first = true;
+            while (true)
+            {
+                var c = NextMember(ref first, '}', EofObject, ExpectedObjectCommaOrEnd);
+                if (c == End)
+                {
+                    break;
+                }
+
+                if (c != '"')
+                {
+                    throw PeekError(KeyMustBeAString);
+                }
+
+                _i++;
+                var key = String(validate: true, keep: true);
+                var known = key is "query" or "texts" or "truncate" or "truncation_direction" or "raw_scores" or "return_text";
+                if (known && !seen.Add(key))
+                {
+                    // Refused when the key is read; placed where end_map stopped (the ':' after it).
+                    Whitespace();
+                    throw Data(string.Empty, $"duplicate field `{key}`");
+                }
+
+                c = Whitespace();
+                if (c != ':')
+                {
+                    throw PeekError(c == -1 ? EofObject : ExpectedColon);
+                }
+
+                _i++;
+                switch (key)
+                {
+                    case "query":
+                        StringValue(key);
+                        break;
+                    case "texts":
+                        Strings(key);
+                        break;
+                    case "truncate":
+                        if (Whitespace() == 'n')
+                        {
+                            _i++;
+                            Ident("ull");
+                        }
+                        else
+                        {
+                            Bool(key);
+                        }
+
+                        break;
+                    case "truncation_direction":
+                        Direction(key);
+                        break;
+                    case "raw_scores" or "return_text":
+                        Bool(key);
+                        break;
+                    default:
+                        Ignore();
+                        break;
+                }
+            }
+
+            _i++;
+            foreach (var field in Required)
+            {
+                if (!seen.Contains(field))
+                {
+                    throw Data(string.Empty, $"missing field `{field}`");
+                }
+            }
+        }
+
+        // The end of an object or a list, which NextMember leaves unread.
+        private const int End = -2;
+
+        // serde_json's MapAccess::next_key_seed and SeqAccess::has_next_element: the first byte of the next member (past
+        // its comma), or End at the closing byte.
+        private int NextMember(ref bool first, char close, string eof, string commaOrEnd)
+        {
+            var c = Whitespace();
+            if (c == close)
+            {
+                return End;
+            }
+
+            if (c == ',' && !first)
+            {
+                _i++;
+                c = Whitespace();
+            }
+            else if (c == -1)
+            {
+                throw PeekError(eof);
+            }
+            else if (first)
+            {
+                first = false;
+            }
+            else
+            {
+                throw PeekError(commaOrEnd);
+            }
+
+            return c == close ? throw PeekError(TrailingComma) : c == -1 ? throw PeekError(EofValue) : c;
+        }
+
+        // serde_json's deserialize_string, deserialize_bool and deserialize_seq: a value of another type is named (InvalidType).
+        private void StringValue(string path)
+        {
+            var c = Whitespace();
+            if (c != '"')
+            {
+                throw c == -1 ? PeekError(EofValue) : InvalidType(path, "a string");
+            }
+
+            _i++;
+            String(validate: true);
+        }
+
+        private void Bool(string path)
+        {
+            var c = Whitespace();
+            if (c is not ('t' or 'f'))
+            {
+                throw c == -1 ? PeekError(EofValue) : InvalidType(path, "a boolean");
+            }
+
+            _i++;
+            Ident(c == 't' ? "rue" : "alse");
+        }
+
+        private void Strings(string path)
+        {
+            var c = Whitespace();
+            if (c != '[')
+            {
+                throw c == -1 ? PeekError(EofValue) : InvalidType(path, "a sequence");
+            }
+
+            Nested(() =>
+            {
+                _i++;
+                var first = true;
+                for (var index = 0; NextMember(ref first, ']', EofList, ExpectedListCommaOrEnd) != End; index++)
+                {
+                    StringValue($"{path}[{index}]");
+                }
+
+                _i++;
+            });
+        }
+
+        // A unit variant by name (serde_json's deserialize_enum): a string, else no value serde_json expects.
+        private void Direction(string path)
+        {
+            switch (Whitespace())
+            {
+                case -1:
+                    throw PeekError(EofValue);
+                case '"':
+                    _i++;
+                    var name = String(validate: true, keep: true);
+                    if (Array.IndexOf(Directions, name) < 0)
+                    {
+                        throw Data(path, $"unknown variant `{name}`, expected one of {string.Join(", ", Directions.Select(d => $"`{d}`"))}");
+                    }
+
+                    return;
+                case '{':
+                    // The externally tagged form ({"Left": null}), which no client sends: read as any value.
+                    Ignore();
+                    return;
+                default:
+                    throw PeekError(ExpectedValue);
+            }
+        }
+
+        private void Nested(Action read)
+        {
+            if (--_depth == 0)
+            {
+                throw PeekError(RecursionLimit);
+            }
+
+            read();
+            _depth++;
+        }
+
+        // serde_json's peek_invalid_type: the value is read (a [ or { is not) and named as serde's Unexpected displays it.
+        private Refusal InvalidType(string path, string expected)
+        {
+            string unexpected;
+            switch (Peek())
+            {
+                case 'n':
+                    _i++;
+                    Ident("ull");
+                    unexpected = "null";
+                    break;
+                case 't':
+                    _i++;
+                    Ident("rue");
+                    unexpected = "boolean `true`";
+                    break;
+                case 'f':
+                    _i++;
+                    Ident("alse");
+                    unexpected = "boolean `false`";
+                    break;
+                case '-':
+                    _i++;
+                    unexpected = Number(negative: true);
+                    break;
+                case >= '0' and <= '9':
+                    unexpected = Number(negative: false);
+                    break;
+                case '"':
+                    _i++;
+                    unexpected = "string " + RustDebug(String(validate: true, keep: true));
+                    break;
+                case '[':
+                    unexpected = "sequence";
+                    break;
+                case '{':
+                    unexpected = "map";
+                    break;
+                default:
+                    return PeekError(ExpectedValue);
+            }
+
+            return Data(path, $"invalid type: {unexpected}, expected {expected}");
+        }
+
+        // serde_json's parse_integer/parse_decimal/parse_exponent, the number named as serde's Unexpected names it; or,
+        // ignoring it, ignore_integer/ignore_decimal/ignore_exponent, which say "invalid number" where the others say EOF.
+        private string Number(bool negative, bool ignoring = false)
+        {
+            var start = _i;
+            var next = Next();
+            if (next == -1)
+            {
+                throw Error(ignoring ? InvalidNumber : EofValue);
+            }
+
+            if (next == '0')
+            {
+                if (Peek() is >= '0' and <= '9')
+                {
+                    throw PeekError(InvalidNumber);
+                }
+            }
+            else if (next is >= '1' and <= '9')
+            {
+                while (Peek() is >= '0' and <= '9')
+                {
+                    _i++;
+                }
+            }
+            else
+            {
+                throw Error(InvalidNumber);
+            }
+
+            var integer = true;
+            if (Peek() == '.')
+            {
+                integer = false;
+                _i++;
+                var digits = false;
+                while (Peek() is >= '0' and <= '9')
+                {
+                    _i++;
+                    digits = true;
+                }
+
+                if (!digits)
+                {
+                    throw PeekError(Peek() == -1 && !ignoring ? EofValue : InvalidNumber);
+                }
+            }
+
+            if (Peek() is 'e' or 'E')
+            {
+                integer = false;
+                _i++;
+                if (Peek() is '+' or '-')
+                {
+                    _i++;
+                }
+
+                var first = Next();
+                if (first == -1)
+                {
+                    throw Error(ignoring ? InvalidNumber : EofValue);
+                }
+
+                if (first is not (>= '0' and <= '9'))
+                {
+                    throw Error(InvalidNumber);
+                }
+
+                while (Peek() is >= '0' and <= '9')
+                {
+                    _i++;
+                }
+            }
+
+            if (ignoring)
+            {
+                return string.Empty;
+            }
+
+            var text = (negative ? "-" : string.Empty) + Encoding.ASCII.GetString(b, start, _i - start);
+            if (integer && !negative && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var unsigned))
+            {
+                return $"integer `{unsigned}`";
+            }
+
+            if (integer && negative && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
+            {
+                return $"integer `{signed}`";
+            }
+
+            var value = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            return double.IsFinite(value) ? $"floating point `{RustFloat(value)}`" : throw Error(NumberOutOfRange);
+        }
+
+        // serde_json's parse_ident after its first byte: a wrong byte is refused where it was read.
+        private void Ident(string rest)
+        {
+            foreach (var expected in rest)
+            {
+                var next = Next();
+                if (next == -1)
+                {
+                    throw Error(EofValue);
+                }
+
+                if (next != expected)
+                {
+                    throw Error(ExpectedIdent);
+                }
+            }
+        }
+
+        // serde_json's SliceRead::parse_str (validate: a control character, a lone surrogate or invalid UTF-8 is refused, the
+        // last once the string has ended) or ignore_str; _i is past the opening quote. The text is made only when kept (a
+        // key, a variant, a value named in an error): the texts of a large body are only scanned.
+        private string String(bool validate, bool keep = false)
+        {
+            var bytes = keep ? new List<byte>() : null;
+            var segment = _i;
+            var valid = true;
+            while (true)
+            {
+                var next = b.AsSpan(_i).IndexOfAny(StringStops);
+                if (next < 0)
+                {
+                    _i = b.Length;
+                    throw Error(EofString);
+                }
+
+                _i += next;
+                var c = b[_i];
+                if (c is (byte)'"' or (byte)'\\')
+                {
+                    // A character cannot span an escape: each run between escapes is valid UTF-8 on its own or not at all.
+                    valid &= !validate || System.Text.Unicode.Utf8.IsValid(b.AsSpan(segment, _i - segment));
+                    bytes?.AddRange(b.AsSpan(segment, _i - segment));
+                    _i++;
+                    if (c == '"')
+                    {
+                        return !valid ? throw Error(InvalidCodePoint) : bytes is null ? string.Empty : Encoding.UTF8.GetString([.. bytes]);
+                    }
+
+                    Escape(bytes, validate);
+                    segment = _i;
+                    continue;
+                }
+
+                if (validate)
+                {
+                    _i++;
+                }
+
+                throw Error(ControlCharacter);
+            }
+        }
+
+        private void Escape(List<byte>? bytes, bool validate)
+        {
+            var c = Next();
+            switch (c)
+            {
+                case -1:
+                    throw Error(EofString);
+                case '"' or '\\' or '/':
+                    bytes?.Add((byte)c);
+                    return;
+                case 'b':
+                    bytes?.Add(8);
+                    return;
+                case 'f':
+                    bytes?.Add(12);
+                    return;
+                case 'n':
+                    bytes?.Add((byte)'\n');
+                    return;
+                case 'r':
+                    bytes?.Add((byte)'\r');
+                    return;
+                case 't':
+                    bytes?.Add((byte)'\t');
+                    return;
+                case 'u':
+                    break;
+                default:
+                    throw Error(InvalidEscape);
+            }
+
+            var n = Hex();
+            if (!validate)
+            {
+                return;
+            }
+
+            if (n is >= 0xDC00 and <= 0xDFFF)
+            {
+                throw Error(LoneLeadingSurrogate);
+            }
+
+            if (n is < 0xD800 or > 0xDBFF)
+            {
+                bytes?.AddRange(Encoding.UTF8.GetBytes(((char)n).ToString()));
+                return;
+            }
+
+            foreach (var expected in "\\u")
+            {
+                var next = Peek();
+                if (next == -1)
+                {
+                    throw Error(EofString);
+                }
+
+                _i++;
+                if (next != expected)
+                {
+                    throw Error(UnexpectedEndOfHexEscape);
+                }
+            }
+
+            var low = Hex();
+            if (low is < 0xDC00 or > 0xDFFF)
+            {
+                throw Error(LoneLeadingSurrogate);
+            }
+
+            bytes?.AddRange(Encoding.UTF8.GetBytes(char.ConvertFromUtf32(char.ConvertToUtf32((char)n, (char)low))));
+        }
+
+        private int Hex()
+        {
+            if (b.Length - _i < 4)
+            {
+                _i = b.Length;
+                throw Error(EofString);
+            }
+
+            var text = Encoding.ASCII.GetString(b, _i, 4);
+            _i += 4;
+            return text.All(char.IsAsciiHexDigit) ? int.Parse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture) : throw Error(InvalidEscape);
+        }
+
+        // serde_json's ignore_value: any value of a key TEI does not read, syntax checked, strings not decoded.
+        private void Ignore()
+        {
+            var frames = new Stack<byte>();
+            while (true)
+            {
+                switch (Whitespace())
+                {
+                    case -1:
+                        throw PeekError(EofValue);
+                    case 'n':
+                        _i++;
+                        Ident("ull");
+                        break;
+                    case 't':
+                        _i++;
+                        Ident("rue");
+                        break;
+                    case 'f':
+                        _i++;
+                        Ident("alse");
+                        break;
+                    case '-':
+                        _i++;
+                        Number(negative: true, ignoring: true);
+                        break;
+                    case >= '0' and <= '9':
+                        Number(negative: false, ignoring: true);
+                        break;
+                    case '"':
+                        _i++;
+                        String(validate: false);
+                        break;
+                    case '[' or '{':
+                        frames.Push(b[_i++]);
+                        var inside = Whitespace();
+                        if (inside == (frames.Peek() == '[' ? ']' : '}'))
+                        {
+                            break;
+                        }
+
+                        if (inside == -1)
+                        {
+                            throw PeekError(frames.Peek() == '[' ? EofList : EofObject);
+                        }
+
+                        if (frames.Peek() == '{')
+                        {
+                            Key();
+                        }
+
+                        continue;
+                    default:
+                        throw PeekError(ExpectedValue);
+                }
+
+                // After a value: close what ends here, or go on to the next element (a key first in an object).
+                while (frames.Count > 0)
+                {
+                    var frame = frames.Peek();
+                    var c = Whitespace();
+                    if (c == ',')
+                    {
+                        _i++;
+                        if (frame == '{')
+                        {
+                            Key();
+                        }
+
+                        break;
+                    }
+
+                    if (c == (frame == '[' ? ']' : '}'))
+                    {
+                        _i++;
+                        frames.Pop();
+                        continue;
+                    }
+
+                    throw PeekError(c == -1 ? frame == '[' ? EofList : EofObject : frame == '[' ? ExpectedListCommaOrEnd : ExpectedObjectCommaOrEnd);
+                }
+
+                if (frames.Count == 0)
+                {
+                    return;
+                }
+            }
+        }
+
+        private void Key()
+        {
+            var c = Whitespace();
+            if (c != '"')
+            {
+                throw PeekError(c == -1 ? EofObject : KeyMustBeAString);
+            }
+
+            _i++;
+            String(validate: false);
+            c = Whitespace();
+            if (c != ':')
+            {
+                throw PeekError(c == -1 ? EofObject : ExpectedColon);
+            }
+
+            _i++;
+        }
+
+        private int Whitespace()
+        {
+            while (_i < b.Length && b[_i] is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r')
+            {
+                _i++;
+            }
+
+            return Peek();
+        }
+
+        private int Peek() => _i < b.Length ? b[_i] : -1;
+
+        private int Next() => _i < b.Length ? b[_i++] : -1;
+
+        // serde_json's error (at the index) and peek_error (one byte further, within the body).
+        private Refusal Error(string code) => new(true, $"{code} {At(_i)}");
+
+        private Refusal PeekError(string code) => new(true, $"{code} {At(Math.Min(b.Length, _i + 1))}");
+
+        // A data error, placed where the reading stopped (serde_json's fix_position), after serde_path_to_error's path.
+        private Refusal Data(string path, string message) => new(false, $"{(path.Length > 0 ? path + ": " : string.Empty)}{message} {At(_i)}");
+
+        // serde_json's position_of_index: the line, and the bytes before the index on it.
+        private string At(int index)
+        {
+            var startOfLine = b.AsSpan(0, index).LastIndexOf((byte)'\n') + 1;
+            var line = 1 + b.AsSpan(0, startOfLine).Count((byte)'\n');
+            return $"at line {line} column {index - startOfLine}";
+        }
+    }
+
+    // Rust's Debug of a str: quoted, with \" \\ \n \r \t \0 and other control characters escaped.
+    private static string RustDebug(string s)
+    {
+        var text = new StringBuilder("\"");
+        foreach (var rune in s.EnumerateRunes())
+        {
+            text.Append(rune.Value switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                0 => "\\0",
+                _ when Rune.IsControl(rune) => $"\\u{{{rune.Value:x}}}",
+                _ => rune.ToString(),
+            });
+        }
+
+        return text.Append('"').ToString();
+    }
+
+    // Rust's Display of an f64 (shortest round trip, never an exponent), with ".0" added as serde's WithDecimalPoint does.
+    private static string RustFloat(double value)
+    {
+        var text = value.ToString("R", CultureInfo.InvariantCulture);
+        if (text.IndexOf('E', StringComparison.Ordinal) is var e and >= 0)
+        {
+            var negative = text.StartsWith('-');
+            var mantissa = text[(negative ? 1 : 0)..e].Replace(".", string.Empty, StringComparison.Ordinal);
+            var point = (text[(negative ? 1 : 0)..e].IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length) + int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture);
+            text = (negative ? "-" : string.Empty) + (point <= 0 ? "0." + new string('0', -point) + mantissa
+                : point >= mantissa.Length ? mantissa + new string('0', point - mantissa.Length) : mantissa[..point] + "." + mantissa[point..]);
+        }
+
+        return text.Contains('.', StringComparison.Ordinal) ? text : text + ".0";
+    }
+}
