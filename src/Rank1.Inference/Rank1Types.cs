@@ -32,6 +32,14 @@ public sealed record JudgeSettings
     public bool Truncate { get; init; } = true;
 
     /// <summary>
+    /// With <see cref="Truncate"/>, cut an over-long passage at its start, keeping its end (its last
+    /// <see cref="MaxPassageTokens"/> tokens: Hugging Face's truncation direction <c>Left</c>, TEI's
+    /// <c>"truncation_direction": "left"</c>). The query is still cut at its end.
+    /// </summary>
+    /// <value>Default false: the end is cut.</value>
+    public bool TruncateStart { get; init; }
+
+    /// <summary>
     /// A dataset prompt wrapping the query, as the reference's per-dataset BEIR/BRIGHT prompts: every
     /// <c>FILL_QUERY_HERE</c> is replaced by the query text (query and instructions joined). Null: the query as is.
     /// </summary>

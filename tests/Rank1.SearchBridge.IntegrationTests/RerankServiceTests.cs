@@ -987,6 +987,46 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's <c>"truncation_direction": "left"</c> keeps the end of a text over the token limit and cuts its start
+    /// (router/src/http/types.rs: TruncationDirection, passed to tokenizers' truncation by core/src/tokenization.rs; Left
+    /// keeps a sequence's last tokens): two texts that differ only in a long start and share an end longer than the
+    /// limit are judged alike, and as that end alone; cut at their end (the default, "right") they are judged apart.
+    /// Before, the direction was accepted and ignored: every text lost its end.
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncationDirectionLeft_KeepsTheEndOfALongText()
+    {
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var end = string.Join(' ', Enumerable.Repeat("cutting onions releases a gas that makes the eyes water;", 12));
+        var texts = new JsonArray(string.Concat(Enumerable.Repeat("Bridges span rivers and valleys. ", 20)) + end, string.Concat(Enumerable.Repeat("The market closed higher today. ", 20)) + end, end);
+
+        async Task<double[]> ScoresAsync(string? direction)
+        {
+            var body = new JsonObject { ["query"] = Query, ["texts"] = texts.DeepClone() };
+            if (direction is not null)
+            {
+                body["truncation_direction"] = direction;
+            }
+
+            var r = await PostAsync(http, "rerank", body.ToJsonString());
+            Assert.True(r.Status == 200, $"HTTP {r.Status} {r.Body?.ToJsonString()}");
+            return [.. r.Body!.AsArray().OrderBy(x => x!["index"]!.GetValue<int>()).Select(x => x!["score"]!.GetValue<double>())];
+        }
+
+        foreach (var direction in new[] { "left", "Left" })
+        {
+            var left = await ScoresAsync(direction);
+            Assert.Equal(left[2], left[0], 1e-9);
+            Assert.Equal(left[2], left[1], 1e-9);
+        }
+
+        var right = await ScoresAsync(null);
+        Assert.NotEqual(right[0], right[1], 1e-6);
+        Assert.Equal(right, await ScoresAsync("right"));
+    }
+
+    /// <summary>
     /// TEI's <c>"truncate": false</c> with one over-long text among short ones: every text is measured before any is
     /// judged, so the call is refused at once with nothing judged, and the refusal carries no <c>X-Rank1-Rerank</c>. Before,
     /// the model judged every other text first (seconds of model time) and the error said <c>X-Rank1-Rerank: partial</c>.

@@ -44,7 +44,7 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
         var (query, queryCut) = Refused(LimitQuery(queryText, queryLimit, cancellationToken), queryText, queryLimit, refuse, cancellationToken);
         var passageText = Rank1Prompt.PassageText(input.Title, input.Text);
         var passageLimit = Cap(settings?.MaxPassageTokens, maxPassageTokens);
-        var (passage, passageCut) = Refused(Limit(passageText, passageLimit, cancellationToken), passageText, passageLimit, refuse, cancellationToken);
+        var (passage, passageCut) = Refused(Limit(passageText, passageLimit, cancellationToken, fromStart: settings is { TruncateStart: true }), passageText, passageLimit, refuse, cancellationToken);
 
         // As the reference's encode(prompt): the tokenizer's own start (Llama 3's <|begin_of_text|>, Mistral's <s>) first.
         int[] prompt = [.. tokenizer.PromptStart, .. tokenizer.EncodeText(Rank1Prompt.TextBeforeThink(query, passage), cancellationToken), ids.ThinkStart];
@@ -121,18 +121,20 @@ internal sealed class PromptEncoder(ModelTokenizer tokenizer, Rank1TokenIds ids,
     /// </summary>
     private static int CharLimit(int maxTokens) => (int)Math.Min((long)maxTokens * CharsPerToken, 0x3FFFFFDF - 1);
 
-    private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken)
+    // fromStart (JudgeSettings.TruncateStart): the end is kept, first its last characters, then its last tokens.
+    private (string Text, bool Truncated) Limit(string text, int maxTokens, CancellationToken cancellationToken, bool fromStart = false)
     {
         var chars = CharLimit(maxTokens);
         var charCut = false;
         if (text.Length > chars)
         {
             // Never split a surrogate pair: the cut text must stay valid UTF-16.
-            text = text[..(char.IsHighSurrogate(text[chars - 1]) ? chars - 1 : chars)];
+            var from = text.Length - chars;
+            text = fromStart ? text[(char.IsLowSurrogate(text[from]) ? from + 1 : from)..] : text[..(char.IsHighSurrogate(text[chars - 1]) ? chars - 1 : chars)];
             charCut = true;
         }
 
-        var (kept, tokenCut) = tokenizer.Truncate(text, maxTokens, cancellationToken);
+        var (kept, tokenCut) = fromStart ? tokenizer.TruncateStart(text, maxTokens, cancellationToken) : tokenizer.Truncate(text, maxTokens, cancellationToken);
         return (kept, charCut || tokenCut);
     }
 }

@@ -261,6 +261,43 @@ internal sealed class ModelTokenizer
     }
 
     /// <summary>
+    /// The shortest suffix of <paramref name="text"/> (after NFC, when the tokenizer asks for it) holding the last
+    /// <paramref name="maxTokens"/> tokens of its user-text encoding, cut where the first of them begins (a character
+    /// partly in a dropped token is kept whole); the text itself (normalized) when it fits. Hugging Face's truncation with
+    /// direction <c>Left</c> keeps a sequence's last tokens (tokenizers' <c>TruncationDirection::Left</c>, as TEI's
+    /// core/src/tokenization.rs passes <c>truncation_direction</c> on).
+    /// </summary>
+    public (string Text, bool Truncated) TruncateStart(string text, int maxTokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
+        var (ids, normalized, _) = Encode(text, _plainSplit, int.MaxValue, cancellationToken);
+        var drop = ids.Count - maxTokens;
+        if (drop <= 0)
+        {
+            return (normalized, false);
+        }
+
+        // The pieces again, as Encode made them (user text: no added tokens), to the one where the first kept token begins.
+        var piece = new List<int>();
+        foreach (var (offset, length) in _plainSplit.Split(normalized))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            piece.Clear();
+            var span = normalized.AsSpan(offset, length);
+            _bpe.Encode(span, piece, cancellationToken);
+            if (piece.Count > drop)
+            {
+                return (normalized[(offset + CharsInBytes(span, piece.Take(drop).Sum(_bpe.TokenBytes)))..], true);
+            }
+
+            drop -= piece.Count;
+        }
+
+        return (string.Empty, true);
+    }
+
+    /// <summary>
     /// Normalizes, splits and merges. Stops at <paramref name="maxTokens"/>: the ids that fit and the character offset
     /// in the normalized text where the first token that does not fit begins (null when everything fits).
     /// </summary>

@@ -56,7 +56,8 @@ internal sealed record RerankRequest(
     TimeSpan Deadline,
     string? PromptTemplate,
     int? MaxPassageTokens = null,
-    bool Truncate = true)
+    bool Truncate = true,
+    bool TruncateStart = false)
 {
     /// <summary>Reads and checks a request body in one protocol (<see cref="Read"/>, then <see cref="Parse(RerankProtocol, JsonObject, RerankServiceOptions)"/>).</summary>
     public static RerankRequest Parse(RerankProtocol protocol, ReadOnlySpan<byte> body, RerankServiceOptions options) =>
@@ -263,7 +264,10 @@ internal sealed record RerankRequest(
             // Cohere v2's per-document token limit; the engine caps it at Rank1:Model:MaxPassageTokens.
             protocol == RerankProtocol.CohereV2 ? IntIn(json, "max_tokens_per_doc", 1, int.MaxValue, Bad) : null,
             // TEI's truncate (its default, auto-truncate, cuts): false refuses an over-long input instead.
-            protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true));
+            protocol != RerankProtocol.Tei || (Bool(json, "truncate", Bad) ?? true),
+            // TEI's truncation_direction (router/src/http/types.rs, TruncationDirection: Left or Right, with their lowercase
+            // aliases; another value is refused as serde refuses it, TeiJsonExtractor): left keeps a text's end.
+            protocol == RerankProtocol.Tei && Str(json, "truncation_direction", Bad) is "Left" or "left");
         if (protocol == RerankProtocol.Tei)
         {
             // TEI's handler sees the body only once axum's Json extractor has read all of it into its request (serde): a field

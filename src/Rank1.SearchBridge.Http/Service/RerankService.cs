@@ -213,10 +213,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var deadline = new SearchDeadline(time, arrivedTimestamp, request.Deadline);
         // A max_tokens_per_doc at or above the engine's passage limit is judged as no value and shares its store key (ReasoningKeys.Limits).
         var fingerprint = ReasoningKeys.Fingerprint(request.Query, request.Instructions, request.MaxThinkTokens, ServiceFields, null,
-            ReasoningKeys.Limits(null, request.MaxPassageTokens, modelLimits, request.Truncate), request.PromptTemplate);
+            ReasoningKeys.Limits(null, request.MaxPassageTokens, modelLimits, request.Truncate, request.TruncateStart), request.PromptTemplate);
         var settings = new Inference.JudgeSettings
         {
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
+            TruncateStart = request.TruncateStart,
         };
         await TeiPairsCheckedAsync(context, request, settings, deadline).ConfigureAwait(false);
 

@@ -64,13 +64,16 @@ public static partial class ReasoningKeys
     /// <param name="maxPassageTokens">The passage token limit the rule, request or job sets; null: none.</param>
     /// <param name="model">The model's own token limits (the host's <c>Rank1:Model</c> section).</param>
     /// <param name="truncate">Whether over-long input is cut (true) or refused.</param>
-    public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, ModelTokenLimits model, bool truncate = true)
+    /// <param name="truncateStart">Whether an over-long passage is cut at its start (TEI's <c>truncation_direction</c> left), not its end.</param>
+    public static string? Limits(int? maxQueryTokens, int? maxPassageTokens, ModelTokenLimits model, bool truncate = true, bool truncateStart = false)
     {
         var query = Math.Min(maxQueryTokens ?? model.MaxQueryTokens, model.MaxQueryTokens);
         var passage = Math.Min(maxPassageTokens ?? model.MaxPassageTokens, model.MaxPassageTokens);
         int? keyedQuery = query == UnkeyedQueryTokens ? null : query;
         int? keyedPassage = passage == UnkeyedPassageTokens ? null : passage;
-        return keyedQuery is null && keyedPassage is null && truncate ? null : $"q{keyedQuery}p{keyedPassage}" + (truncate ? string.Empty : "!cut");
+        // A passage cut at its start is judged on other text than one cut at its end (refused rather than cut, neither is).
+        var start = truncate && truncateStart;
+        return keyedQuery is null && keyedPassage is null && truncate && !start ? null : $"q{keyedQuery}p{keyedPassage}" + (truncate ? start ? "<cut" : string.Empty : "!cut");
     }
 
     /// <summary>The hash of the passage text exactly as judged.</summary>

@@ -139,6 +139,28 @@ public sealed class ModelTokenizerTests(QwenTokenizerFixture fx) : IClassFixture
         Assert.InRange(tokens, Math.Max(1, limit - 2), limit);
     }
 
+    /// <summary>
+    /// Cut at its start (TEI's <c>truncation_direction</c> left: tokenizers' <c>TruncationDirection::Left</c> keeps the
+    /// last ids of the encoding), a text keeps a suffix whose Hugging Face encoding ends with the last ids of the whole
+    /// text's: all but the first kept token, which may encode apart once it starts the text.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(37)]
+    [InlineData(500)]
+    public void TruncateStart_LongText_KeepsASuffixEndingWithTheLastTokens(int limit)
+    {
+        var text = new string('z', 20_000) + string.Concat(Enumerable.Repeat("Cutting an onion releases syn-propanethial-S-oxide, 催泪 gas 😀; ", 200));
+        var (kept, truncated) = fx.Ours.TruncateStart(text, limit);
+        Assert.True(truncated);
+        Assert.EndsWith(kept, text, StringComparison.Ordinal);
+        var whole = fx.Reference(text);
+        var ids = fx.Reference(kept);
+        Assert.InRange(ids.Length, limit, limit + 2);
+        Assert.Equal(whole[^(limit - 1)..], ids[^(limit - 1)..]);
+        Assert.Equal((kept, false), fx.Ours.TruncateStart(kept, ids.Length));
+    }
+
     [Fact]
     public void Truncate_TextWithinTheLimit_IsKeptWhole()
     {
