@@ -25,6 +25,8 @@ using Rank1.Inference.Model;
 // --decode-only [--ort-config KEY=VALUE]... times batch-1 decode alone, under ONNX Runtime session settings (a probe).
 // --kernel-only times ONNX Runtime's MatMulNBits alone on every distinct shape of the graph (KernelCeiling).
 // --rows-apart says, for each such shape, how far a row's output lands from the same row alone when it runs with others.
+// --window-only judges windows of --passages short passages through the engine, --decode reasoning tokens each, and
+// prints the time and the managed memory allocated per window (WindowAllocations).
 // --alternate times batch-1 decode of ours and of OnnxRuntimeGenAI in turns, five rounds in one process.
 // One at a time, every passage is the same work, so the first --alone of them are timed (it keeps the whole run short).
 NativeLibraryConfig.All.WithLogCallback((level, message) =>
@@ -136,6 +138,12 @@ if (args.Contains("--kernel-only"))
     }
 
     Console.WriteLine($"| all {graph.Shapes.Sum(s => s.Nodes)} nodes, weighted by their share | | 100% | | {graph.MultiplyAddsPerToken / graph.StreamedOneRowSeconds / 1e9:0.0} / {graph.MultiplyAddsPerToken / graph.StreamedRowsSeconds / 1e9:0.0} | {graph.WeightBytesPerToken / graph.StreamedOneRowSeconds / 1e9:0.0} |");
+    return 0;
+}
+
+if (args.Contains("--window-only"))
+{
+    await WindowAllocations.RunAsync(options);
     return 0;
 }
 
