@@ -34,7 +34,7 @@ internal sealed class AsidePrefill(BatchRow row, DecodeState state) : IDisposabl
     }
 
     /// <summary>Adds the prefilled row to <paramref name="batch"/> (its cache is copied; this state can be disposed).</summary>
-    public void JoinInto(BatchDecodeState batch) => batch.Join(state.Cache, state.Length, state.Logits.ToArray(), state.Greedy);
+    public void JoinInto(BatchDecodeState batch) => batch.Join(state.Cache, state.Length, state.Logits, state.Greedy);
 
     public void Dispose() => state.Dispose();
 }

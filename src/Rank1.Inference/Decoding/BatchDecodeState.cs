@@ -24,6 +24,7 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly List<int> _length = [];          // tokens in each row's cache
     private readonly List<long> _nextPosition = [];
     private readonly List<float[]> _logits = [];
+    private readonly Stack<float[]> _spareLogits = new(); // rows' logits buffers kept for the next rows (see RentLogits)
     private readonly List<int> _greedy = [];
     private OrtValue[]? _past;                         // [rows, kvHeads, Capacity, headSize] per layer and K/V; null with no rows
 
@@ -98,7 +99,7 @@ internal sealed class BatchDecodeState : IDisposable
             throw new InvalidOperationException($"The batch would reach {Math.Max(Width, longest)} positions, past the model's context length of {_lm.ContextLength}.");
         }
 
-        var logits = Enumerable.Range(0, n).Select(_ => new float[_lm.Signature.VocabularySize ?? 0]).ToArray();
+        var logits = Enumerable.Range(0, n).Select(_ => RentLogits()).ToArray();
         var greedy = new int[n];
         var (cached, reuse) = _prefixCache.Find(prompts[0].AsSpan(0, sharedPrefix));
         var compute = n >= 2 && sharedPrefix >= MinPrefix;
@@ -155,21 +156,24 @@ internal sealed class BatchDecodeState : IDisposable
                 _logits.Add(logits[r]);
                 _greedy.Add(greedy[r]);
             }
+
+            logits = [];
         }
         finally
         {
             Dispose(prefix);
             Dispose(merged);
+            ReturnLogits(logits); // not admitted (a failure or cancellation): kept for the next rows
         }
     }
 
     /// <summary>
     /// Adds one row whose prompt was prefilled apart (<see cref="AsidePrefill"/>): <paramref name="kv"/> holds its
     /// <paramref name="length"/> positions from column 0, as a single-row decode leaves them, and <paramref name="logits"/>
-    /// its last position's logits, <paramref name="greedy"/> their greedy token. Its columns are copied into the cache
-    /// where the layout puts a row of that length.
+    /// its last position's logits (copied), <paramref name="greedy"/> their greedy token. Its columns are copied into the
+    /// cache where the layout puts a row of that length.
     /// </summary>
-    public void Join(OrtValue[] kv, int length, float[] logits, int greedy)
+    public void Join(OrtValue[] kv, int length, ReadOnlySpan<float> logits, int greedy)
     {
         if (Math.Max(Width, length) > _lm.ContextLength)
         {
@@ -185,9 +189,11 @@ internal sealed class BatchDecodeState : IDisposable
             _past = merged;
             merged = null;
             Width = width;
+            var row = RentLogits(logits.Length);
+            logits.CopyTo(row);
             _length.Add(length);
             _nextPosition.Add(length);
-            _logits.Add(logits);
+            _logits.Add(row);
             _greedy.Add(greedy);
         }
         finally
@@ -378,6 +384,7 @@ internal sealed class BatchDecodeState : IDisposable
         {
             _length.RemoveAt(r);
             _nextPosition.RemoveAt(r);
+            _spareLogits.Push(_logits[r]);
             _logits.RemoveAt(r);
             _greedy.RemoveAt(r);
         }
@@ -527,6 +534,26 @@ internal sealed class BatchDecodeState : IDisposable
             {
                 v.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// A logits buffer for a new row: one a row that left gave back, else a new one. A row of 151,936 logits is 594 KB,
+    /// on the large-object heap: one new buffer per admitted row was most of a window's allocations (119 MiB a window of
+    /// 100 passages on the tiny model, two full collections; docs/benchmarks.md, "Allocations of a window"). The batch
+    /// keeps as many as it has held rows at once; nothing is returned to a pool shared with other batches.
+    /// </summary>
+    private float[] RentLogits(int? length = null)
+    {
+        var vocab = length ?? _lm.Signature.VocabularySize ?? 0;
+        return _spareLogits.TryPop(out var spare) && spare.Length == vocab ? spare : new float[vocab];
+    }
+
+    private void ReturnLogits(float[][] buffers)
+    {
+        foreach (var b in buffers)
+        {
+            _spareLogits.Push(b);
         }
     }
 

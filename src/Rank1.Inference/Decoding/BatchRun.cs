@@ -102,6 +102,7 @@ internal sealed class BatchRun : IDisposable
     private readonly TimeProvider _time;
     private readonly List<BatchRow> _rows = [];
     private readonly List<AsidePrefill> _prefilling = [];
+    private float[]? _cutLogits; // the logits of every forced end, one after another (594 KB a row of 151,936: not one per cut row)
 
     /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
     public BatchRun(CausalLm lm, Rank1Scorer scorer, RunOptions runOptions, TimeProvider time, int prefixPositions)
@@ -373,8 +374,9 @@ internal sealed class BatchRun : IDisposable
     private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
     {
         var (reasoning, scored) = _scorer.Ending(row.End!.Value, row.Generated, _lm.ContextLength - row.Prompt.Length);
-        using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length);
+        using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length, _cutLogits);
         Guard(() => alone.Step(scored), cancellationToken);
+        _cutLogits = alone.Logits;
         return Score(alone.Logits, row, reasoning, scored);
     }
 

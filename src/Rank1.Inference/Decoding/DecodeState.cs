@@ -19,7 +19,13 @@ internal sealed class DecodeState : IDisposable
     private readonly List<KvSnapshot> _pins = [];
     private OrtValue[] _past;
 
-    internal DecodeState(CausalLm lm, RunOptions runOptions)
+    /// <param name="lm">The model.</param>
+    /// <param name="runOptions">Options of every model run (cancellation).</param>
+    /// <param name="logits">
+    /// The buffer <see cref="Logits"/> is written into, when the caller keeps one for decodes that follow each other
+    /// (<see cref="BatchRun"/>'s forced ends); else a new one. Replaced by a new one if not as long as the vocabulary.
+    /// </param>
+    internal DecodeState(CausalLm lm, RunOptions runOptions, float[]? logits = null)
     {
         _lm = lm;
         _runOptions = runOptions;
@@ -32,12 +38,12 @@ internal sealed class DecodeState : IDisposable
             _past[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, empty);
         }
 
-        Logits = new float[sig.VocabularySize ?? 0];
+        Logits = logits ?? new float[sig.VocabularySize ?? 0];
     }
 
     /// <summary>A decode that continues from <paramref name="past"/> (taken over: disposed with this state), <paramref name="length"/> tokens long.</summary>
-    internal DecodeState(CausalLm lm, RunOptions runOptions, OrtValue[] past, int length)
-        : this(lm, runOptions)
+    internal DecodeState(CausalLm lm, RunOptions runOptions, OrtValue[] past, int length, float[]? logits = null)
+        : this(lm, runOptions, logits)
     {
         ReleasePast();
         _past = past;
