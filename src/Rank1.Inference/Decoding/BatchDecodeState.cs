@@ -54,7 +54,10 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>Columns allocated: <see cref="Width"/>, plus up to <see cref="Headroom"/> when left-aligned.</summary>
     internal int Capacity => _past is null ? 0 : KvTensors.Width(_past);
 
-    /// <summary>Per row, the logits of its last position after the latest step or admission.</summary>
+    /// <summary>
+    /// Per row, the logits of its last position after the latest admission or step; after a step that keeps them for
+    /// some rows only (<see cref="Step"/>), the others' are stale.
+    /// </summary>
     public IReadOnlyList<float[]> Logits => _logits;
 
     /// <summary>Per row, its greedy next token: <see cref="Rank1Scorer.Next"/> of its <see cref="Logits"/>.</summary>
@@ -309,8 +312,11 @@ internal sealed class BatchDecodeState : IDisposable
         }
     }
 
-    /// <summary>Feeds one token per row.</summary>
-    public void Step(ReadOnlySpan<int> next)
+    /// <summary>
+    /// Feeds one token per row. With <paramref name="keepLogits"/>, only the rows it names (indices into the current rows)
+    /// have their <see cref="Logits"/> written; every row's <see cref="Greedy"/> is.
+    /// </summary>
+    public void Step(ReadOnlySpan<int> next, Func<int, bool>? keepLogits = null)
     {
         if (next.Length != Rows || Rows == 0)
         {
@@ -329,7 +335,7 @@ internal sealed class BatchDecodeState : IDisposable
         if (_layout == KvLayout.RightAligned)
         {
             // The new token goes to the last column, after the padding: a new cache one column wider.
-            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits, greedy);
+            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits, greedy, keepLogits: keepLogits);
             Dispose(_past);
             _past = presents;
         }
@@ -345,7 +351,7 @@ internal sealed class BatchDecodeState : IDisposable
                 _past = grown;
             }
 
-            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, greedy, width);
+            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, greedy, keepLogits, width);
         }
 
         Width = width;
@@ -411,7 +417,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// </summary>
     /// <remarks>With <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</remarks>
     private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
-        int[]? greedy, bool ownPast = false)
+        int[]? greedy, bool ownPast = false, Func<int, bool>? keepLogits = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         var chunk = Math.Max(1, CausalLm.PrefillChunk / rows);
@@ -424,7 +430,7 @@ internal sealed class BatchDecodeState : IDisposable
                 var from = offset;
                 var length = Math.Min(chunk, n - offset);
                 var last = from + length == n;
-                var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), last ? logits : null, last ? greedy : null);
+                var presents = RunModelOnce(current, rows, length, (r, j) => token(r, from + j), attend, (r, j) => position(r, from + j), last ? logits : null, last ? greedy : null, keepLogits);
                 if (owned)
                 {
                     Dispose(current);
@@ -450,9 +456,11 @@ internal sealed class BatchDecodeState : IDisposable
     /// One run of <see cref="RunModel"/>. With <paramref name="inPlaceWidth"/>, the presents are written into
     /// <paramref name="past"/> itself (<see cref="CausalLm.RunStep"/>), which is returned, and the mask is that many
     /// columns wide (the positions in use after the run, at most the past's width) instead of the past's width + n.
+    /// With <paramref name="keepLogits"/>, only the rows it names have their logits copied (the others' greedy token is
+    /// read from ONNX Runtime's output in place).
     /// </summary>
     private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
-        int[]? greedy, int? inPlaceWidth = null)
+        int[]? greedy, Func<int, bool>? keepLogits = null, int? inPlaceWidth = null)
     {
         var sig = _lm.Signature;
         var pastWidth = KvTensors.Width(past);
@@ -520,7 +528,8 @@ internal sealed class BatchDecodeState : IDisposable
                 int vocab = (int)shape[^1], fed = shape.Length == 3 ? (int)shape[1] : 1;
                 for (var r = 0; r < rows; r++)
                 {
-                    var next = _lm.CopyLogitsRow(value, ((r * fed) + (fed - 1)) * vocab, vocab, logits[r]);
+                    var offset = ((r * fed) + (fed - 1)) * vocab;
+                    var next = keepLogits is null || keepLogits(r) ? _lm.CopyLogitsRow(value, offset, vocab, logits[r]) : _lm.GreedyOfRow(value, offset, vocab, logits[r]);
                     if (greedy is not null)
                     {
                         greedy[r] = next;

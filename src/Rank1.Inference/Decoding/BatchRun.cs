@@ -290,7 +290,8 @@ internal sealed class BatchRun : IDisposable
         if (_rows.Count > 0)
         {
             LastStepRows = _rows.Count;
-            Guard(() => _state.Step(feed.ToArray()), cancellationToken);
+            // Only the rows that fed </think> are scored from this step's logits: the others' need only their greedy token.
+            Guard(() => _state.Step(feed.ToArray(), r => _rows[r].Scoring), cancellationToken);
         }
 
         PrefillNextChunk(cancellationToken);

@@ -477,6 +477,16 @@ internal sealed class CausalLm : IDisposable
         return Rank1Scorer.Next(into.AsSpan(0, vocab));
     }
 
+    /// <summary>
+    /// The greedy token of one row of logits, as <see cref="CopyLogitsRow"/> gives it, read in place where the logits are
+    /// fp32 (fp16 ones are converted into <paramref name="scratch"/> first): a batch step needs the full row only of the
+    /// rows it scores, and copying every row (0.04 ms each, 151,936 logits) was 8% of the batch thread on the tiny model.
+    /// </summary>
+    internal int GreedyOfRow(OrtValue logits, int offset, int vocab, float[] scratch) =>
+        Signature.LogitsType == TensorElementType.Float
+            ? Rank1Scorer.Next(logits.GetTensorDataAsSpan<float>().Slice(offset, vocab))
+            : CopyLogitsRow(logits, offset, vocab, scratch);
+
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
 }

@@ -64,4 +64,29 @@ public sealed class BatchAllocationTests(TinyEngineFixture fx, ITestOutputHelper
         Assert.True(allocated < rowBytes, $"{rows.Length} rows allocated {allocated:N0} bytes; one row of logits is {rowBytes:N0}");
         Assert.Equal(fresh.Select(t => (t.LogitTrue, t.LogitFalse)), warm.Select(t => (t.LogitTrue, t.LogitFalse)));
     }
+
+    /// <summary>
+    /// A step that keeps the logits of some rows only (those <see cref="BatchRun"/> scores next) gives those rows the
+    /// logits, and every row the greedy token, of a step that keeps them all, bit for bit.
+    /// </summary>
+    [Fact]
+    public void Step_KeepingTheLogitsOfOneRow_GivesItsLogitsAndEveryGreedyTokenOfAFullStep()
+    {
+        var lm = fx.Engine.Model;
+        var prompts = Rows("why do onions make you cry").Select(r => r.Prompt).ToArray();
+        using var runOptions = new RunOptions();
+        using var full = new BatchDecodeState(lm, runOptions, fx.Engine.SharedPrefixCap);
+        using var some = new BatchDecodeState(lm, runOptions, fx.Engine.SharedPrefixCap);
+        full.Admit(prompts, SharedPrefix.Length(prompts));
+        some.Admit(prompts, SharedPrefix.Length(prompts));
+        for (var step = 0; step < 3; step++)
+        {
+            var next = full.Greedy.ToArray();
+            Assert.Equal(next, some.Greedy);
+            full.Step(next);
+            some.Step(next, r => r == 2);
+            Assert.Equal(full.Greedy, some.Greedy);
+            Assert.Equal(full.Logits[2], some.Logits[2]);
+        }
+    }
 }
