@@ -106,11 +106,16 @@ internal static class SearchBody
         }
 
         // track_total_hits's true or false is no int to read (TrackTotalHits): a body that says it is not copied for it.
-        if (IntFields.Any(k => read[k] is JsonValue v && !(k == "track_total_hits" && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) && XContentInt.RefusedByJackson(v))
+        if (IntFields.Any(k => read.TryGetPropertyValue(k, out var n) && n switch
+            {
+                JsonValue v => !(k == "track_total_hits" && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) && XContentInt.RefusedByJackson(v),
+                _ => true, // null, an object or an array: UnknownKey, at the value
+            })
             || BooleanFields.Any(k => read.TryGetPropertyValue(k, out var n) && (n is null || !RequestJson.ReadsAsBoolean(n))))
         {
             // A value Jackson's accessor refuses: its error names the value's place and quotes the text
-            // (JacksonSyntax.AccessorFailure), so the text is remembered, for this body only (the proxy keeps no copy of another).
+            // (JacksonSyntax.AccessorFailure); a token parseXContent does not read for the key is refused at its place
+            // (UnknownKey). So the text is remembered, for this body only (the proxy keeps no copy of another).
             JsonLocations.Remember(read, body);
         }
 
@@ -135,8 +140,19 @@ internal static class SearchBody
     /// <param name="key">The field's name.</param>
     public static bool? Bool(JsonObject? body, string key) => body is null || !body.TryGetPropertyValue(key, out var value) ? null
         : value is null or JsonObject or JsonArray
-            ? throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", JsonLocations.OfValue(body, key))
+            ? throw UnknownKey(key, value, body)
             : RequestJson.BooleanValue(value);
+
+    /// <summary>
+    /// <c>SearchSourceBuilder.parseXContent</c>'s refusal of a token it does not read for a key (a null is no
+    /// <c>Token.isValue()</c>, so every key refuses it): the <c>ParsingException</c> "Unknown key for a VALUE_NULL in
+    /// [from]." at <c>parser.getTokenLocation()</c>, the value's place.
+    /// </summary>
+    /// <param name="key">The field's name.</param>
+    /// <param name="value">Its value (JSON null is null).</param>
+    /// <param name="parent">The object that holds it, whose remembered text gives the place (null: none given).</param>
+    internal static EsException UnknownKey(string key, JsonNode? value, JsonObject? parent) =>
+        EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}].", parent is null ? null : JsonLocations.OfValue(parent, key));
 
     /// <summary>
     /// A <c>_search</c>'s body: null when there is none (no bytes at all), as a <c>_search</c> with no body searches
@@ -157,6 +173,11 @@ internal static class SearchBody
     {
         foreach (var (key, value) in body)
         {
+            if (value is null && IntFields.Contains(key))
+            {
+                throw UnknownKey(key, value, body);
+            }
+
             CheckField(key, value, openSearch);
         }
     }
@@ -236,5 +257,7 @@ internal static class SearchBody
     /// </summary>
     /// <param name="body">The search body, or null.</param>
     /// <param name="key">The field's name.</param>
-    public static int? Int(JsonObject? body, string key) => body is not null && body.TryGetPropertyValue(key, out var value) ? XContentInt.Read(key, value) : null;
+    public static int? Int(JsonObject? body, string key) => body is not null && body.TryGetPropertyValue(key, out var value)
+        ? XContentInt.Read(key, value ?? throw UnknownKey(key, value, body))
+        : null;
 }

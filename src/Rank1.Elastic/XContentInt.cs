@@ -29,7 +29,9 @@ internal static partial class XContentInt
     /// <c>illegal_argument_exception</c> "Value [1e20] is out of range for an integer". A boolean is an
     /// <c>x_content_parse_exception</c> "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors\n at
     /// [Source: ..]", caused by Jackson's <c>json_parse_exception</c>;
-    /// null, an array or an object a <c>parsing_exception</c> "Unknown key for a VALUE_NULL in [from].".
+    /// null, an array or an object a <c>parsing_exception</c> "Unknown key for a VALUE_NULL in [from]." at the value
+    /// (<see cref="SearchBody.UnknownKey"/>; a null's place is known only to a caller that passes its object, as
+    /// <see cref="SearchBody.Int"/> does).
     /// </summary>
     /// <param name="key">The field's name.</param>
     /// <param name="value">Its value (JSON null is null).</param>
@@ -38,8 +40,8 @@ internal static partial class XContentInt
         JsonValue v when v.GetValueKind() == JsonValueKind.Number => FromNumber(v),
         JsonValue v when v.GetValueKind() == JsonValueKind.String => FromString(v.GetValue<string>()),
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False =>
-            throw ParseFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors", "json_parse_exception"),
-        _ => throw EsException.Parsing($"Unknown key for a {RequestJson.TokenName(value)} in [{key}]."),
+            throw JacksonSyntax.AccessorFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors", "json_parse_exception"),
+        _ => throw SearchBody.UnknownKey(key, value, value?.Parent as JsonObject),
     };
 
     /// <summary>
@@ -72,7 +74,7 @@ internal static partial class XContentInt
     private static int FromNumber(JsonValue v)
     {
         var text = v.ToJsonString();
-        return NumberInRange(text) ?? throw ParseFailure(v, $"Numeric value ({text}) out of range of int {IntRange}", "input_coercion_exception");
+        return NumberInRange(text) ?? throw JacksonSyntax.AccessorFailure(v, $"Numeric value ({text}) out of range of int {IntRange}", "input_coercion_exception");
     }
 
     /// <summary>
@@ -225,7 +227,6 @@ internal static partial class XContentInt
     }
 
     // Jackson's errors (JsonParseException, InputCoercionException), as JsonXContentParser wraps them in doIntValue.
-    private static EsException ParseFailure(JsonNode value, string reason, string type) => JacksonSyntax.AccessorFailure(value, reason, type);
 
     private static readonly char[] JavaWhitespace = [.. Enumerable.Range(0, 0x21).Select(c => (char)c)];
 

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Rank1.Elastic.Tests;
 
@@ -87,6 +88,22 @@ public sealed class SearchBodyTests
     {
         var e = Assert.Throws<EsException>(() => SearchBody.Int(SearchBody.Read(Encoding.UTF8.GetBytes(body), checkTrailingTokens: true), "from"));
         Assert.Equal((400, type, reason), (e.Status, e.Type, e.Message));
+    }
+
+    // SearchSourceBuilder.parseXContent's ParsingException is at parser.getTokenLocation(): the null, object or array.
+    // Int and CheckWindow gave it no place.
+    [Theory]
+    [InlineData("{\"from\":null}", "from", 1, 9)]
+    [InlineData("{\"size\":1,\n \"from\":{}}", "from", 2, 9)]
+    [InlineData("{\"size\":[1]}", "size", 1, 9)]
+    [InlineData("{\"track_total_hits\":null}", "track_total_hits", 1, 21)]
+    public void IntAndCheckWindow_NullObjectOrArray_AreRefusedAtTheValue(string body, string key, int line, int col)
+    {
+        foreach (var read in new Action<JsonObject>[] { b => SearchBody.Int(b, key), b => SearchBody.CheckWindow(b, openSearch: false) })
+        {
+            var e = Assert.Throws<EsException>(() => read(SearchBody.Read(Encoding.UTF8.GetBytes(body), checkTrailingTokens: true)!));
+            Assert.Equal(("parsing_exception", (long)line, (long)col), (e.Type, e.Numbers.GetValueOrDefault("line"), e.Numbers.GetValueOrDefault("col")));
+        }
     }
 
     // Double.parseDouble on a string value: no length limit applies (Jackson's StreamReadConstraints.maxNumberLength

@@ -562,6 +562,26 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal((type, reason), (r.Json["error"]!["type"]!.GetValue<string>(), r.Json["error"]!["reason"]!.GetValue<string>()));
     }
 
+    // SearchSourceBuilder.parseXContent refuses a null (no Token.isValue()), an object or an array for from, size or
+    // track_total_hits with its ParsingException at parser.getTokenLocation(): the value's line and col, in the error and
+    // its root cause, as the backend says it (and as the proxy said it for explain). The proxy gave no place for them.
+    [Theory]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"from":null}""", "Unknown key for a VALUE_NULL in [from].", 1, 44)]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"size":null}""", "Unknown key for a VALUE_NULL in [size].", 1, 44)]
+    [InlineData("""{"query":{"match":{"text":"onion"}},"track_total_hits":null}""", "Unknown key for a VALUE_NULL in [track_total_hits].", 1, 56)]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"onion\"}},\n\"size\":{}}", "Unknown key for a START_OBJECT in [size].", 2, 8)]
+    [InlineData("""{"size":1,"from":[1]}""", "Unknown key for a START_ARRAY in [from].", 1, 18)]
+    public async Task Search_AnIntKeyThatIsNullAnObjectOrAnArray_IsAParsingExceptionAtTheValue(string body, string reason, int line, int col)
+    {
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal(400, r.Status);
+        foreach (var error in new[] { r.Json["error"]!, r.Json["error"]!["root_cause"]![0]! })
+        {
+            Assert.Equal(("parsing_exception", reason, (int?)line, (int?)col),
+                (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>(), error["line"]?.GetValue<int>(), error["col"]?.GetValue<int>()));
+        }
+    }
+
     [Fact]
     public async Task Search_InvalidUtf8_Gets400()
     {
