@@ -634,6 +634,9 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     /// twice as long at each refusal, up to a minute): the hot queries of that time are held back, the broker not asked,
     /// and the latest is published again when it ends, which turns the health healthy without a search.
     /// The proxy's clock is a <see cref="FakeTimeProvider"/>: the back-off ends when the test moves it.
+    /// The query the retry published was forgotten by the hot-query detector (as held back), so its next search
+    /// published it again and a worker got its job twice; and held_back counted each search of a held query. Now the
+    /// detector remembers the retry's query as sent, and held_back counts distinct queries.
     /// </summary>
     [Fact]
     public async Task TheHotQueryQueueDeclaredAsAClassicQueue_TheProxySaysRabbitMqsRefusalOnce_BacksOff_AndIsHealthyAgainAfterTheFixWithoutASearch()
@@ -653,24 +656,27 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             ["Rank1:Store:Enabled"] = "false",
         }, services: s => s.AddSingleton<TimeProvider>(clock), loggerFactory: logs.Factory);
         async Task<double> Requests(string outcome) => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", outcome));
-        async Task SearchedUntilSent(string query, string outcome, double count)
-        {
-            for (var i = 0; i < 10 && await Requests(outcome) < count; i++)
-            {
-                Assert.Equal(200, (await stack.SearchAsync(MultiMatch(query))).Status);
-            }
-
-            await BrokerProcesses.WaitUntilAsync(async () => await Requests(outcome) >= count, TimeSpan.FromSeconds(60), () => $"the proxy's publish of '{query}' did not end {outcome}");
-        }
-
         int BackOffs() => logs.Entries.Count(e => e.EventId == 2205 && e.Category.StartsWith("Rank1", StringComparison.Ordinal));
         async Task<JsonNode> BrokerHealth() => JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
 
-        await SearchedUntilSent("onion gas irritates", "failed", 1);
+        // Searched exactly as often as the threshold: it turns hot once, and no search of it comes after its refusal.
+        async Task Searched(string query, int times)
+        {
+            for (var i = 0; i < times; i++)
+            {
+                Assert.Equal(200, (await stack.SearchAsync(MultiMatch(query))).Status);
+            }
+        }
 
-        // Within the back-off, the next hot query is held back: no publish, so no second refusal.
-        await SearchedUntilSent("onion soup beef", "held_back", 1);
-        Assert.Equal((1, 1), (await Requests("failed"), BackOffs()));
+        await Searched("onion gas irritates", 2);
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("failed") >= 1, TimeSpan.FromSeconds(60), () => "the refused publish did not end failed");
+
+        // Within the back-off, the next hot query is held back (counted before its search is answered): no publish, so
+        // no second refusal. Its further searches of that time hold nothing more back: held_back counts distinct queries.
+        await Searched("onion soup beef", 2);
+        Assert.Equal((1, 1, 1), (await Requests("failed"), await Requests("held_back"), BackOffs()));
+        await Searched("onion soup beef", 3);
+        Assert.Equal(1, await Requests("held_back"));
 
         var refusal = $"PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}-hot' in vhost '/': received the value 'quorum' of type 'longstr' but current is none: " +
             $"the workers and the proxy declare {queue}-hot as a durable quorum queue behind a durable fanout exchange of that name, and RabbitMQ keeps what was declared first; delete what it names (its messages moved out first) or declare it so";
@@ -686,8 +692,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         clock.Advance(firstBackOff);
         await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(BackOffs() == 2), TimeSpan.FromSeconds(60), () => "the held query was not tried again when the back-off ended");
         clock.Advance(firstBackOff);
-        await SearchedUntilSent("eye drops irritation", "held_back", 2);
-        Assert.Equal((1, 0, 2), (await Requests("failed"), await Requests("published"), BackOffs()));
+        await Searched("eye drops irritation", 2);
+        Assert.Equal((1, 2, 0, 2), (await Requests("failed"), await Requests("held_back"), await Requests("published"), BackOffs()));
         Assert.Single(logs.Entries, e => e.EventId == 2203);
 
         // The operator deletes the queue. No search: when the back-off ends, the latest held query is published, and the
@@ -699,6 +705,16 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal("The broker takes the proxy's precompute jobs again (2 hot queries held back while it refused)", Assert.Single(logs.Entries, e => e.EventId == 2204).Message);
         Assert.Equal(1, await Requests("published"));
         Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue + "-hot"));
+
+        // The query the retry published is remembered as sent: its next searches do not publish it again (a worker got
+        // its job twice). Another query turning hot is what is published next.
+        await Searched("eye drops irritation", 3);
+        await Searched("onion rings batter", 2);
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 2, TimeSpan.FromSeconds(60), () => "the next hot query was not published");
+        await BrokerProcesses.WaitUntilAsync(async () => (await QueueDepth.ReadAsync(node.Url, queue + "-hot")).Messages >= 2, TimeSpan.FromSeconds(60), () => "the second job did not reach the queue");
+        var jobs = (await ErrorQueue.ReadAsync(node.Url, queue + "-hot")).Select(e => JsonNode.Parse(e.Body)!["message"]!["job"]!["query"]!.GetValue<string>()).ToArray();
+        Assert.Equal(["eye drops irritation", "onion rings batter"], jobs);
+        Assert.Equal(2, await Requests("published"));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.SearchBridge.HotQueries;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.SearchBridge.Telemetry;
@@ -15,11 +16,14 @@ namespace Rank1.SearchBridge.Http.Search;
 /// retry refused alike): the refusal is logged once, in RabbitMQ's words (event 2203), and shown in the proxy's health.
 /// Each publish would cost a channel and MassTransit's two errors, so after a refusal the proxy backs off: no job is
 /// published for <see cref="FirstBackOff"/>, doubled at each refusal up to <see cref="MaxBackOff"/>; the hot queries
-/// of that time are held back (counted <c>held_back</c>), and when it ends the latest of them (or the refused one) is
-/// published again, without waiting for a search, so the health turns healthy at most <see cref="MaxBackOff"/> after
-/// the operator's fix (event 2204, with how many were held back).
+/// of that time are held back (each counted <c>held_back</c> once: the detector keeps it as sent, so its searches of
+/// that time do not report it again), and when it ends the latest of them (or the refused one) is published again,
+/// without waiting for a search, so the health turns healthy at most <see cref="MaxBackOff"/> after the operator's fix
+/// (event 2204, with how many were held back). The detector then forgets the others (their next search may publish
+/// them) and keeps the published one as sent (its next search does not publish it again).
 /// </summary>
-internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<BrokerOptions> options, TimeProvider time, Rank1Metrics metrics, ILogger<BrokerPrecomputePublisher> logger)
+internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<BrokerOptions> options, HotQueryDetector hotQueries, TimeProvider time, Rank1Metrics metrics,
+    ILogger<BrokerPrecomputePublisher> logger)
     : IPrecomputePublisher, IDisposable
 {
     /// <summary>How long the proxy publishes nothing after a first refusal.</summary>
@@ -33,6 +37,9 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     private TimeSpan _backOff;
     private DateTimeOffset _until;
     private PrecomputeReasoning? _held;
+
+    // The fingerprints of the queries held back since the last back-off ended: the detector keeps them as sent until then.
+    private readonly HashSet<string> _heldQueries = new(StringComparer.Ordinal);
     private long _heldBack;
     private ITimer? _retry;
     private bool _disposed;
@@ -51,6 +58,7 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             {
                 // Backing off: the job is held (the latest one is tried again when the back-off ends), the broker not asked.
                 _held = message;
+                Hold(message);
                 _heldBack++;
                 throw new PublishRefusedException(refused, null, heldBack: true);
             }
@@ -88,13 +96,17 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
         }
 
         long heldBack;
+        string[] notSent;
         lock (_gate)
         {
             heldBack = _heldBack;
+            notSent = Released(except: message);
             (_backOff, _until, _held, _heldBack) = (TimeSpan.Zero, default, null, 0);
             _retry?.Dispose();
             _retry = null;
         }
+
+        Forget(notSent);
 
         if (Interlocked.Exchange(ref _refused, null) is not null)
         {
@@ -109,6 +121,7 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
         lock (_gate)
         {
             _held ??= refused;
+            Hold(_held);
             if (_disposed || (_retry is not null && time.GetUtcNow() < _until))
             {
                 // Stopping, or already backing off (publishes that were under way when the first was refused): one back-off.
@@ -134,6 +147,7 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     private async Task RetryAsync()
     {
         PrecomputeReasoning? job;
+        string[] notSent;
         CancellationToken stopping;
         lock (_gate)
         {
@@ -143,9 +157,12 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             }
 
             (job, _held) = (_held, null);
+            notSent = Released(except: job);
             stopping = _stopping.Token;
         }
 
+        // The back-off is over: the queries held back and not tried now may be published by their next search.
+        Forget(notSent);
         if (job is null)
         {
             return;
@@ -155,6 +172,13 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
         {
             await SendAsync(job, stopping).ConfigureAwait(false);
             metrics.PrecomputeRequest("published");
+
+            // Sent: its next search within the dedup window must not publish it again (the refused job was forgotten
+            // when its publish failed; a held one was reported when it turned hot, not now).
+            if (job.Fingerprint is { } fingerprint)
+            {
+                hotQueries.Published(fingerprint);
+            }
         }
         catch (PublishRefusedException)
         {
@@ -169,6 +193,32 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             // The broker unreachable, or no confirmation in time: the refusal may still stand, so try again later.
             LogRetryFailed(logger, e.Message);
             BackOff(job);
+        }
+    }
+
+    /// <summary>Counts <paramref name="job"/>'s query as held back until the back-off ends (under the gate).</summary>
+    private void Hold(PrecomputeReasoning job)
+    {
+        if (job.Fingerprint is { } fingerprint)
+        {
+            _heldQueries.Add(fingerprint);
+        }
+    }
+
+    /// <summary>The queries held back but for <paramref name="except"/>'s, no longer held (under the gate).</summary>
+    private string[] Released(PrecomputeReasoning? except)
+    {
+        var released = _heldQueries.Where(f => f != except?.Fingerprint).ToArray();
+        _heldQueries.Clear();
+        return released;
+    }
+
+    /// <summary>Tells the detector these held-back queries were not sent: their next search may publish them.</summary>
+    private void Forget(string[] notSent)
+    {
+        foreach (var fingerprint in notSent)
+        {
+            hotQueries.PublishFailed(fingerprint);
         }
     }
 

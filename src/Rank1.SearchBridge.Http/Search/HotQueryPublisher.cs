@@ -120,10 +120,16 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
             await publisher.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
             metrics.PrecomputeRequest(publisher is NoBrokerPublisher ? "no_broker" : "published");
         }
+        catch (PublishRefusedException refused) when (refused.HeldBack)
+        {
+            // Held back while the proxy backs off after RabbitMQ's refusal: the broker was not asked. The detector keeps
+            // the query as sent until the back-off ends (BrokerPrecomputePublisher says then whether it was), so its
+            // searches of that time neither count it again nor hold it back again.
+            metrics.PrecomputeRequest("held_back");
+        }
         catch (Exception ex)
         {
-            // Held back while the proxy backs off after RabbitMQ's refusal: the broker was not asked.
-            metrics.PrecomputeRequest(ex is PublishRefusedException { HeldBack: true } ? "held_back" : "failed");
+            metrics.PrecomputeRequest("failed");
             hotQueries.PublishFailed(fingerprint);
             if (ex is not PublishRefusedException)
             {

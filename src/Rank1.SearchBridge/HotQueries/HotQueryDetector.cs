@@ -108,26 +108,44 @@ internal sealed class HotQueryDetector
             }
 
             var now = _time.GetUtcNow();
-            if (_published.TryGetValue(fingerprint, out var node))
+            if (_published.TryGetValue(fingerprint, out var node) && now - node.Value.At < _options.DedupWindow)
             {
-                if (now - node.Value.At < _options.DedupWindow)
-                {
-                    return false;
-                }
-
-                Forget(node);
+                return false;
             }
 
-            // Entries whose window has passed go first (oldest first: O(1) each, each entry leaves once); then the
-            // oldest beyond Capacity, so the table never holds more than Capacity fingerprints.
-            while (_publishOrder.First is { } oldest && (now - oldest.Value.At >= _options.DedupWindow || _published.Count >= _options.Capacity))
-            {
-                Forget(oldest);
-            }
-
-            _published[fingerprint] = _publishOrder.AddLast((fingerprint, now));
+            Remember(fingerprint, now);
             return true;
         }
+    }
+
+    /// <summary>
+    /// The request for <paramref name="fingerprint"/> was sent later than its query turned hot (by the publisher's retry
+    /// after a back-off): remembered as sent now, so its searches within the dedup window do not send it again.
+    /// </summary>
+    public void Published(string fingerprint)
+    {
+        lock (_lock)
+        {
+            Remember(fingerprint, _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Remembers <paramref name="fingerprint"/> as sent at <paramref name="now"/> (under the lock).</summary>
+    private void Remember(string fingerprint, DateTimeOffset now)
+    {
+        if (_published.TryGetValue(fingerprint, out var node))
+        {
+            Forget(node);
+        }
+
+        // Entries whose window has passed go first (oldest first: O(1) each, each entry leaves once); then the
+        // oldest beyond Capacity, so the table never holds more than Capacity fingerprints.
+        while (_publishOrder.First is { } oldest && (now - oldest.Value.At >= _options.DedupWindow || _published.Count >= _options.Capacity))
+        {
+            Forget(oldest);
+        }
+
+        _published[fingerprint] = _publishOrder.AddLast((fingerprint, now));
     }
 
     /// <summary>

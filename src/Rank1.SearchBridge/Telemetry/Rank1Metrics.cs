@@ -48,7 +48,7 @@ public sealed class Rank1Metrics
         _fallbacks = meter.CreateCounter<long>("rank1.fallbacks", description: "Searches answered in backend order, by reason.");
         _queueDepth = meter.CreateUpDownCounter<long>("rank1.rerank.queue_depth", description: "Reranks running or waiting for the model.");
         _backendFailures = meter.CreateCounter<long>("rank1.backend.failures", description: "Backend calls that failed (unreachable, timeout, open circuit).");
-        _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed, held_back (after a refusal); or skipped (no job could make them stored).");
+        _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed, held_back (distinct queries, during a back-off after a refusal); or skipped (no job could make them stored).");
         _precomputeJobs = meter.CreateCounter<long>("rank1.precompute.jobs",
             description: "Precompute jobs a worker took, by queue (offline, hot) and outcome: stored; refused (to the error queue at once); failed (retried, then the error queue); overloaded (waits and is tried again); cancelled (the worker stopped: back to the queue).");
         _executionProvider = meter.CreateGauge<int>("rank1.execution_provider",
@@ -102,7 +102,7 @@ public sealed class Rank1Metrics
     /// <summary>Reasoning store outcomes: written, already_stored, dropped, failed, read_failed.</summary>
     internal void StoreOperations(string outcome, long count) => _storeOperations.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
 
-    /// <summary>A hot query sent to the workers: published, no_broker, failed or held_back (the back-off after RabbitMQ refused the queue); or skipped (a job could not make it stored).</summary>
+    /// <summary>A hot query sent to the workers: published, no_broker, failed or held_back (once per query during a back-off after RabbitMQ refused the queue); or skipped (a job could not make it stored).</summary>
     internal void PrecomputeRequest(string outcome) => _precomputeRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>One attempt at a precompute job by a worker, by queue (<c>offline</c>, <c>hot</c>) and outcome.</summary>
