@@ -71,20 +71,18 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
     {
         using var timeout = new CancellationTokenSource(options.Value.PublishTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-        var hot = message.Reason == PrecomputeReasoning.HotQuery;
-        object sent = hot ? new PrecomputeHotQuery(message) : message;
-        var declaration = new DeclarationRefusal(linked, sent);
+        var job = new PrecomputeHotQuery(message);
+        var declaration = new DeclarationRefusal(linked, job);
         using (bus.ConnectPublishObserver(declaration))
         {
             try
             {
-                await (sent is PrecomputeHotQuery job ? bus.Publish(job, linked.Token) : bus.Publish(message, linked.Token)).ConfigureAwait(false);
+                await bus.Publish(job, linked.Token).ConfigureAwait(false);
             }
             // MassTransit, cancelled while it retries, throws the refusal itself (or a cancellation).
             catch (Exception) when (declaration.Refused is { } refusal && !cancellationToken.IsCancellationRequested)
             {
-                var queue = hot ? options.Value.HotQueue : options.Value.Queue;
-                var refused = $"{BrokerFailure.Cause(refusal, null)}: {BrokerFailure.DeclaredBefore("the workers and the proxy declare", queue)}";
+                var refused = $"{BrokerFailure.Cause(refusal, null)}: {BrokerFailure.DeclaredBefore("the workers and the proxy declare", options.Value.HotQueue)}";
                 if (Interlocked.Exchange(ref _refused, refused) != refused)
                 {
                     LogRefused(logger, BrokerAddress.Parsed(options.Value.Url)?.Endpoint ?? string.Empty, refused);
