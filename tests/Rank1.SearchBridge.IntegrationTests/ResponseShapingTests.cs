@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -131,6 +132,22 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         Assert.DoesNotContain("stack_trace", items[0]!.ToJsonString(), StringComparison.Ordinal);
         AssertThrownBy(Proxy, items[2]!["error"]!["stack_trace"]);
         AssertThrownBy(Backend, items[3]!["error"]!["stack_trace"]);
+    }
+
+    // Elasticsearch's error_trace names classes and line numbers (SearchSourceBuilder.java:1234), never the file system
+    // of the machine that built it. The proxy's and the backend's frames named the checkout's absolute paths
+    // (/home/someone/src/Rank1.SearchBridge/src/...); they are /_/src/... now (Directory.Build.props' PathMap), with
+    // their line numbers.
+    [Fact]
+    public async Task ErrorTrace_StackTraces_NameNoPathOfTheBuildMachine()
+    {
+        var traced = await Stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"size":"many"}""", "docs/_search?error_trace=true");
+        var missing = await Stack.SearchAsync(Reranked("onion"), "ghost/_search?error_trace=true");
+        foreach (var trace in new[] { traced.Json["error"]!["stack_trace"]!.GetValue<string>(), missing.Json["error"]!["stack_trace"]!.GetValue<string>() })
+        {
+            Assert.DoesNotContain(TestPaths.RepoRoot.TrimEnd('/'), trace, StringComparison.Ordinal);
+            Assert.Matches(@"\n   at Rank1\.[^\n]+ in /_/src/Rank1\.[^\n]+\.cs:line [0-9]+\n", trace);
+        }
     }
 
     private const string Proxy = "Rank1.SearchBridge.";
