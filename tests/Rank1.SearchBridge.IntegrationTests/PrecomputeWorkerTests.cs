@@ -420,6 +420,25 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Equal(1, PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "hot"), ("outcome", "refused")));
         // Counted once: the error pipe does not count again what the consumer counted (JobCounted).
         Assert.Equal(1, PrometheusText.Sum(counted, "rank1_precompute_jobs_total", ("queue", "hot")));
+
+        // Jobs published straight to the job queue by a third-party producer (rank1-bridge precompute skips such a
+        // line) whose query is only control characters, or control characters and white space: the worker took them
+        // (IsNullOrWhiteSpace keeps U+0000 to U+001F that are not white space), searched the backend with them and
+        // reported them stored. They are refused as any invalid job is: to the error queue, not retried, counted refused.
+        JsonObject Job(string query) => new()
+        {
+            ["targetIndex"] = ProxyStack.Index, ["query"] = query, ["window"] = Window, ["fields"] = new JsonArray("text"), ["maxThinkTokens"] = 4,
+            ["reason"] = "offline", ["jobId"] = Guid.NewGuid().ToString(),
+        };
+        await PublishRawAsync(node.Url, queue, [Envelope(Job("\u0001\u0007")), Envelope(Job(" \u0000\t\u001f "))]);
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count >= 3, TimeSpan.FromMinutes(1),
+            () => "the blank jobs never reached the error queue:\n" + worker.Log);
+        Assert.Equal([("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", "invalid precompute request: [query] must not be blank")],
+            faults.Skip(1).Select(f => (f.ExceptionType, f.Reason)).Distinct().ToArray());
+        Assert.Equal(3, faults.Count);
+        counted = await workerHttp.GetStringAsync("_rank1/metrics");
+        Assert.Equal((3, 1), (PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "refused")),
+            PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "stored"))));
     }
 
     // Publishes one query of the index with --wait, which must say the job failed (exit 1), then waits for the job's move

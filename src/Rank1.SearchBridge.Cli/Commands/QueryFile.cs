@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Cli.Commands;
@@ -44,7 +45,7 @@ internal static class QueryFile
         {
             lineNumber++;
             var trimmed = line.Trim();
-            if (IsBlank(trimmed))
+            if (PrecomputeReasoning.IsBlankQuery(trimmed))
             {
                 continue;
             }
@@ -85,7 +86,7 @@ internal static class QueryFile
     {
         var tab = line.IndexOf('\t', StringComparison.Ordinal);
         var query = (tab < 0 ? line : line[(tab + 1)..]).Trim();
-        return !IsBlank(query) ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
+        return !PrecomputeReasoning.IsBlankQuery(query) ? new LoggedQuery(query, 1, defaultInstructions) : throw new CliException($"{path}:{lineNumber}: no query after the tab", ExitCodes.BadInput);
     }
 
     /// <summary>
@@ -115,7 +116,7 @@ internal static class QueryFile
             }
 
             var query = Given(obj, "query") is { ValueKind: JsonValueKind.String } qv ? JsonLineText.Of(qv, where, "query") : Fail("\"query\" must be a string");
-            if (IsBlank(query))
+            if (PrecomputeReasoning.IsBlankQuery(query))
             {
                 Fail("\"query\" must not be blank");
             }
@@ -150,13 +151,6 @@ internal static class QueryFile
 
     // 2^63, the first double past long.MaxValue.
     private const double LongEnd = 9_223_372_036_854_775_808d;
-
-    /// <summary>
-    /// True when <paramref name="text"/> holds nothing a user reads: white space and control characters only (a line of
-    /// a NUL byte, <c>printf '\x00\n'</c>). String.Trim and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white
-    /// space, so such a line was sent to the workers as a query while a line of spaces was skipped.
-    /// </summary>
-    private static bool IsBlank(string text) => text.All(c => char.IsWhiteSpace(c) || char.IsControl(c));
 
     /// <summary><paramref name="obj"/>'s <paramref name="name"/>, or null where it is absent or JSON null.</summary>
     private static JsonElement? Given(JsonElement obj, string name) =>

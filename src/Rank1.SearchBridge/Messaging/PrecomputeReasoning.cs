@@ -59,6 +59,14 @@ public sealed record PrecomputeReasoning(
 
     /// <summary>The <see cref="Reason"/> of a job from <c>rank1-bridge precompute</c>.</summary>
     public const string Offline = "offline";
+
+    /// <summary>
+    /// True when <paramref name="query"/> holds nothing a user reads: white space and control characters only (a line of
+    /// a NUL byte, <c>printf '\x00\n'</c>). String.Trim and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white
+    /// space. <c>rank1-bridge precompute</c> sends no such query, and a worker refuses a job of one, whoever published it.
+    /// </summary>
+    /// <param name="query">A query text.</param>
+    public static bool IsBlankQuery(string query) => query.All(c => char.IsWhiteSpace(c) || char.IsControl(c));
 }
 
 /// <summary>

@@ -199,7 +199,9 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         {
             { TargetIndex: null or "" } => "[targetIndex] is required",
             { Query: null } => "[query] is required",
-            _ when string.IsNullOrWhiteSpace(r.Query) => "[query] must not be blank",
+            // White space and control characters only (PrecomputeReasoning.IsBlankQuery): a third-party producer's job of
+            // "\u0001" searched the backend and stored nothing any search reads.
+            _ when PrecomputeReasoning.IsBlankQuery(r.Query) => "[query] must not be blank",
             { Window: < 1 } => $"[window] must be at least 1 (got {r.Window})",
             _ when r.Window > maxWindow => $"[window] {r.Window} is more than Rank1:Worker:MaxWindow ({maxWindow})",
             { Fields: null } => "[fields] is required",
