@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -439,6 +440,164 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         counted = await workerHttp.GetStringAsync("_rank1/metrics");
         Assert.Equal((3, 1), (PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "refused")),
             PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "stored"))));
+    }
+
+    /// <summary>
+    /// <c>rank1-bridge precompute</c> stopped by a real Ctrl+C (SIGINT) while it publishes: it says on standard error how
+    /// many jobs were at least published, which stay queued for the workers, and exits 130. The line had no test. The
+    /// tool reaches the broker through a relay that passes its first bytes and then holds the rest, so some jobs are
+    /// published and confirmed and the rest wait: the signal comes while it publishes, whatever the machine's speed.
+    /// </summary>
+    [Fact]
+    public async Task Precompute_CtrlCWhilePublishing_SaysHowManyJobsWereAtLeastPublished_AndTheyAreQueued()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        const int count = 2_000; // megabytes of jobs: far more than the relay passes
+        await using var relay = new HoldingRelay(node.Port, passFirst: 256 * 1024);
+        var queries = BrokerProcesses.QueryLog(Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"onion soup {i}")));
+        using var run = Process.Start(TestProcess.StartInfo("dotnet",
+            [BrokerProcesses.CliDll, "precompute", .. PrecomputeArgs(queries, $"amqp://guest:guest@127.0.0.1:{relay.Port}/", queue, 4)]))!;
+        var output = run.StandardOutput.ReadToEndAsync();
+        var said = new List<string>();
+        try
+        {
+            // The tool declares the queue before it publishes: a job in it was published and confirmed.
+            await BrokerProcesses.WaitUntilAsync(async () => run.HasExited || await QueuedAsync() > 0, TimeSpan.FromMinutes(2), () => "no job was ever queued");
+            if (run.HasExited)
+            {
+                Assert.Fail($"precompute exited {run.ExitCode} before the signal: {await output}{await run.StandardError.ReadToEndAsync()}");
+            }
+
+            await TestProcess.SignalAsync(run, "INT");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            while (await run.StandardError.ReadLineAsync(timeout.Token) is { } line)
+            {
+                said.Add(line);
+                if (line.Contains("were published", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+
+            // Its connection's close waits behind the held bytes: let them through.
+            relay.Release();
+            Assert.Equal(130, await TestProcess.WaitForExitAsync(run));
+        }
+        finally
+        {
+            if (!run.HasExited)
+            {
+                run.Kill(entireProcessTree: true); // a failed assertion leaves nothing running
+            }
+        }
+
+        var match = Regex.Match(said[^1], $@"^rank1-bridge precompute: at least ([0-9]+) of {count} jobs \(batch [^ )]+\) were published; they stay queued for the workers$");
+        Assert.True(match.Success, string.Join('\n', said));
+        var published = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        var queued = await QueuedAsync();
+        Assert.True(published is > 0 and < count && queued >= published, $"said {published} published, {queued} queued");
+        Assert.DoesNotContain("Published ", await output, StringComparison.Ordinal);
+
+        async Task<uint> QueuedAsync()
+        {
+            try
+            {
+                return (await QueueDepth.ReadAsync(node.Url, queue)).Messages;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+            {
+                return 0; // not declared yet
+            }
+        }
+    }
+
+    /// <summary>
+    /// A TCP relay on loopback to the broker that passes what a client sends up to <c>passFirst</c> bytes, then holds the
+    /// rest until <see cref="Release"/> (the broker's answers always pass): a publisher whose later publishes never reach
+    /// the broker, and so are never confirmed.
+    /// </summary>
+    private sealed class HoldingRelay : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<IDisposable> _connections = [];
+        private readonly Task _accepting;
+
+        public HoldingRelay(int brokerPort, long passFirst)
+        {
+            _listener.Start();
+            _accepting = AcceptAsync(brokerPort, passFirst);
+        }
+
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public void Release() => _released.TrySetResult();
+
+        private async Task AcceptAsync(int brokerPort, long passFirst)
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    var broker = new System.Net.Sockets.TcpClient();
+                    await broker.ConnectAsync(System.Net.IPAddress.Loopback, brokerPort, _stop.Token);
+                    lock (_connections)
+                    {
+                        _connections.Add(client);
+                        _connections.Add(broker);
+                    }
+
+                    _ = CopyAsync(client.GetStream(), broker.GetStream(), passFirst);
+                    _ = CopyAsync(broker.GetStream(), client.GetStream(), long.MaxValue);
+                }
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                // Disposed.
+            }
+        }
+
+        private async Task CopyAsync(Stream from, Stream to, long passFirst)
+        {
+            var buffer = new byte[16 * 1024];
+            long passed = 0;
+            try
+            {
+                int n;
+                while ((n = await from.ReadAsync(buffer, _stop.Token)) > 0)
+                {
+                    if (passed >= passFirst)
+                    {
+                        await _released.Task.WaitAsync(_stop.Token);
+                    }
+
+                    await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+                    passed += n;
+                }
+
+                to.Close();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Disposed, or either side closed its connection.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            lock (_connections)
+            {
+                _connections.ForEach(c => c.Dispose());
+            }
+
+            _stop.Dispose();
+        }
     }
 
     // Publishes one query of the index with --wait, which must say the job failed (exit 1), then waits for the job's move
