@@ -110,4 +110,37 @@ public sealed class SearchProfileTests : IAsyncLifetime
         var plain = await Es.SearchAsync("shelf", JsonNode.Parse("""{"profile":false,"query":{"match":{"text":"river"}}}""")!);
         Assert.Null(plain.Json["profile"]);
     }
+
+    [Fact]
+    public async Task Search_ProfileOfStepsShorterThan100Ns_SumsTheirNanoseconds()
+    {
+        // A clock of nanosecond ticks that moves 50 ns at each reading: each timed step (next_doc, score, collect) lasts
+        // 50 ns, shorter than a TimeSpan tick, and 40 documents' worth of them must add up, not round to 0 each.
+        var time = new SteppingClock(50);
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1) }, timeProvider: time);
+        using var es = new EsClient(server.Url);
+        var bulk = new System.Text.StringBuilder();
+        for (var i = 1; i <= 40; i++)
+        {
+            bulk.Append("{\"index\":{\"_index\":\"shelf\",\"_id\":\"" + i + "\"}}").Append('\n').Append("""{"text":"river"}""").Append('\n');
+        }
+
+        Assert.False((await es.BulkAsync(bulk.ToString())).Json["errors"]!.GetValue<bool>());
+        var r = await es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"term":{"text":"river"}}}""")!);
+        Assert.Equal(200, r.Status);
+        var breakdown = r.Json["profile"]!["shards"]![0]!["searches"]![0]!["query"]![0]!["breakdown"]!;
+        // The leaf reads the clock only around its own steps: each is one step of 50 ns.
+        Assert.Equal((41L, 41L * 50), (breakdown["next_doc_count"]!.GetValue<long>(), breakdown["next_doc"]!.GetValue<long>()));
+        Assert.Equal((40L, 40L * 50), (breakdown["score_count"]!.GetValue<long>(), breakdown["score"]!.GetValue<long>()));
+    }
+
+    // Only the timestamp steps; the wall clock and timers are the system's.
+    private sealed class SteppingClock(long step) : TimeProvider
+    {
+        private long now;
+
+        public override long TimestampFrequency => 1_000_000_000;
+
+        public override long GetTimestamp() => Interlocked.Add(ref now, step);
+    }
 }

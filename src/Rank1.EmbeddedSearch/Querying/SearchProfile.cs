@@ -38,9 +38,11 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// </summary>
     public Query Profile(IndexSearcher searcher, Query query)
     {
-        var started = time.GetTimestamp();
+        var rewrite = new Timer(time);
+        rewrite.Start();
         var rewritten = searcher.Rewrite(query);
-        rewriteNanos = Nanos(time, started);
+        rewrite.Stop();
+        rewriteNanos = rewrite.Nanos;
         root = Wrap(rewritten);
         return root;
     }
@@ -103,8 +105,6 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         return shard;
     }
-
-    private static long Nanos(TimeProvider time, long started) => (long)(time.GetElapsedTime(started).Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond));
 
     // The nodes below which Lucene 4.8 builds its children's weights itself (query.CreateWeight rather than through the
     // searcher, as Lucene 10's do), rebuilt around wrapped children so that each child is timed too.
@@ -192,11 +192,16 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     }
 
     /// <summary>A time and a count of calls, as Elasticsearch's profile <c>Timer</c> keeps them.</summary>
+    /// <remarks>
+    /// The clock's own ticks are summed and converted once: a scorer's next_doc or score takes tens of nanoseconds, which
+    /// a <see cref="TimeSpan"/> (100 ns ticks) per call would round to 0 each time.
+    /// </remarks>
     internal sealed class Timer(TimeProvider time)
     {
         private long started;
+        private long ticks;
 
-        public long Nanos { get; private set; }
+        public long Nanos => (long)((Int128)ticks * 1_000_000_000 / time.TimestampFrequency);
 
         public long Count { get; private set; }
 
@@ -207,7 +212,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         public void Stop()
         {
-            Nanos += SearchProfile.Nanos(time, started);
+            ticks += time.GetTimestamp() - started;
             Count++;
         }
 
@@ -330,15 +335,53 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     // minimum competitive score, so match, shallow_advance, compute_max_score and set_min_competitive_score stay 0.
     private sealed class ProfiledScorer(Weight weight, Scorer inner, Node node) : Scorer(weight)
     {
+        // Looked up once: these are called once per document.
+        private readonly Timer nextDoc = node["next_doc"];
+        private readonly Timer advance = node["advance"];
+        private readonly Timer score = node["score"];
+
         public override int DocID => inner.DocID;
 
         public override int Freq => inner.Freq;
 
-        public override int NextDoc() => node["next_doc"].Time(inner.NextDoc);
+        public override int NextDoc()
+        {
+            nextDoc.Start();
+            try
+            {
+                return inner.NextDoc();
+            }
+            finally
+            {
+                nextDoc.Stop();
+            }
+        }
 
-        public override int Advance(int target) => node["advance"].Time(() => inner.Advance(target));
+        public override int Advance(int target)
+        {
+            advance.Start();
+            try
+            {
+                return inner.Advance(target);
+            }
+            finally
+            {
+                advance.Stop();
+            }
+        }
 
-        public override float GetScore() => node["score"].Time(inner.GetScore);
+        public override float GetScore()
+        {
+            score.Start();
+            try
+            {
+                return inner.GetScore();
+            }
+            finally
+            {
+                score.Stop();
+            }
+        }
 
         public override long GetCost() => inner.GetCost();
 
@@ -352,7 +395,19 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         public void SetScorer(Scorer scorer) => timer.Time(() => inner.SetScorer(scorer));
 
-        public void Collect(int doc) => timer.Time(() => inner.Collect(doc));
+        public void Collect(int doc)
+        {
+            // Once per document: no closure.
+            timer.Start();
+            try
+            {
+                inner.Collect(doc);
+            }
+            finally
+            {
+                timer.Stop();
+            }
+        }
 
         public void SetNextReader(AtomicReaderContext context) => timer.Time(() => inner.SetNextReader(context));
     }
