@@ -350,6 +350,25 @@ public sealed class EsException : Exception
     internal static EsException XContentParse(string reason, Location? at, EsException? causedBy = null, string type = "x_content_parse_exception") =>
         Foreign(400, type, at is { } l ? $"{l} {reason}" : reason, causedBy);
 
+    /// <summary>
+    /// A field an <c>ObjectParser</c> declares whose value failed to parse, as <c>ObjectParser.parseValue</c> wraps the
+    /// failure in Elasticsearch and OpenSearch alike: an <c>x_content_parse_exception</c> "[terms] failed to parse field
+    /// [size]" where the parser stands (on the value), caused by <paramref name="inner"/>. Its OpenSearch form is caused by
+    /// <paramref name="inner"/>'s (Jackson's own error, unwrapped: <see cref="JacksonSyntax.AccessorFailure"/>), a 400 as
+    /// the wrapper is, not the 500 OpenSearch 2.19.1 answers for a bare <c>input_coercion_exception</c>.
+    /// </summary>
+    /// <param name="parser">The ObjectParser's name.</param>
+    /// <param name="field">The field.</param>
+    /// <param name="at">Where the parser stood, or null.</param>
+    /// <param name="inner">What failed.</param>
+    internal static EsException FailedToParseField(string parser, string field, Location? at, EsException inner)
+    {
+        var reason = $"[{parser}] failed to parse field [{field}]";
+        var wrapped = XContentParse(reason, at, inner);
+        wrapped.OpenSearchForm = XContentParse(reason, at, inner.For(openSearch: true));
+        return wrapped;
+    }
+
     /// <summary>Where a <see cref="Parsing(string, Location?, EsException?)"/> error was raised, or null.</summary>
     internal Location? At => Numbers.TryGetValue("line", out var line) && Numbers.TryGetValue("col", out var col) ? new Location((int)line, (int)col) : null;
 

@@ -1614,6 +1614,49 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Null(r.Json["error"]!["caused_by"]);
     }
 
+    // An int an ObjectParser declares (TermsAggregationBuilder's size, HighlightBuilder's fragment_size) is read by the
+    // same accessor, but ObjectParser.parseValue wraps what it throws: OpenSearch's 400 x_content_parse_exception
+    // "[1:47] [terms] failed to parse field [size]" where the parser stands (the value), caused by Jackson's own error;
+    // a field's own option is wrapped by its parser, declareNamedObjects and the highlight's. Before, the bare 500
+    // input_coercion_exception the body's from answers.
+    [Theory]
+    [InlineData("{\"aggs\":{\"t\":{\"terms\":{\"field\":\"topic\",\"size\":2147483648}}}}", 47, new[] { "[terms] failed to parse field [size]" })]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"river\"}},\"highlight\":{\"fragment_size\":2147483648,\"fields\":{\"text\":{}}}}", 66,
+        new[] { "[highlight] failed to parse field [fragment_size]" })]
+    [InlineData("{\"query\":{\"match\":{\"text\":\"river\"}},\"highlight\":{\"fields\":{\"text\":{\"fragment_size\":2147483648}}}}", 84,
+        new[] { "[highlight] failed to parse field [fields]", "[fields] failed to parse field [text]", "[highlight_field] failed to parse field [fragment_size]" })]
+    public async Task SearchObjectParserIntPastAnIntsRange_OpenSearch_IsWrappedAsObjectParserWrapsIt(string body, int column, string[] wrappers)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""))).Status);
+        await es.BulkAsync("{\"index\":{\"_index\":\"shelf\",\"_id\":\"1\"}}\n{\"text\":\"The river bends.\",\"topic\":\"geography\"}\n");
+        var jackson = $"Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: {column + 10}]";
+
+        var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", body);
+        Assert.Equal((400, 400, "x_content_parse_exception", $"[1:{column}] {wrappers[0]}"), (r.Status, r.Json["status"]!.GetValue<int>(), r.ErrorType, r.ErrorReason));
+        var cause = r.Json["error"]!;
+        foreach (var wrapper in wrappers.Skip(1))
+        {
+            cause = cause["caused_by"]!;
+            Assert.Equal(("x_content_parse_exception", $"[1:{column}] {wrapper}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(("input_coercion_exception", jackson), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+
+        // The same, run as an _msearch item, is the item's answer in OpenSearch's words too.
+        var m = await es.SendAsync(HttpMethod.Post, "/shelf/_msearch", "{}\n" + body + "\n", "application/x-ndjson");
+        var item = Assert.Single(m.Json["responses"]!.AsArray())!;
+        Assert.Equal((400, $"[1:{column}] {wrappers[0]}"), (item["status"]!.GetValue<int>(), item["error"]!["reason"]!.GetValue<string>()));
+        var itemCause = item["error"]!;
+        for (var i = 0; i < wrappers.Length; i++)
+        {
+            itemCause = itemCause["caused_by"]!;
+        }
+
+        Assert.Equal(("input_coercion_exception", jackson), (itemCause["type"]!.GetValue<string>(), itemCause["reason"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task Search_OpenSearch_ReadsItsOwnParameters()
     {

@@ -109,7 +109,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);
             return read;
         });
-        await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, EsHttp.Param(context))))).ConfigureAwait(false);
+        await AnswerMsearchAsync(context, started, items.Select(i => (Func<JsonObject>)(() => executor.Search(MsearchIndex(i.Header, pathIndex), i.Request, EsHttp.Param(context)))), flavor).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -126,11 +126,14 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// An msearch's answer: each item run in order, its answer with <c>status</c> 200, or its error (an
     /// <see cref="EsException"/>) in its place; <c>took</c> counted from <paramref name="started"/>.
     /// </summary>
-    internal static Task AnswerMsearchAsync(HttpContext context, long started, IEnumerable<Func<JsonObject>> items) =>
-        WriteMsearchAsync(context, started, RunMsearch(items));
+    internal static Task AnswerMsearchAsync(HttpContext context, long started, IEnumerable<Func<JsonObject>> items, SearchFlavor flavor) =>
+        WriteMsearchAsync(context, started, RunMsearch(items, flavor));
 
-    /// <summary>An msearch's items run in order: each its answer with <c>status</c> 200, or its error (an <see cref="EsException"/>) in its place.</summary>
-    internal static JsonArray RunMsearch(IEnumerable<Func<JsonObject>> items)
+    /// <summary>
+    /// An msearch's items run in order: each its answer with <c>status</c> 200, or its error (an <see cref="EsException"/>)
+    /// in its place, in the words of the <paramref name="flavor"/>'s engine.
+    /// </summary>
+    internal static JsonArray RunMsearch(IEnumerable<Func<JsonObject>> items, SearchFlavor flavor)
     {
         var responses = new JsonArray();
         foreach (var run in items)
@@ -143,7 +146,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             }
             catch (EsException ex)
             {
-                responses.Add(ex.ToBody());
+                responses.Add(ex.For(flavor == SearchFlavor.OpenSearch).ToBody());
             }
         }
 

@@ -173,7 +173,7 @@ internal sealed class TemplateEndpoints(StoredScripts scripts, SearchExecutor ex
         // Every rendered search's deprecation warnings, as _msearch and _search/template answer theirs (each is parsed in
         // the request's thread context in Elasticsearch: TransportSearchTemplateAction.convert's LoggingDeprecationHandler).
         var responses = EsHttp.WithDeprecationWarnings(context, flavor, deprecations => SearchEndpoints.RunMsearch(items.Select(i => (Func<JsonObject>)(() =>
-            executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context), deprecations)))));
+            executor.Search(SearchEndpoints.MsearchIndex(i.Header, pathIndex), SearchOf(Render(i.Request, context.RequestAborted)), EsHttp.Param(context), deprecations))), flavor));
         await SearchEndpoints.WriteMsearchAsync(context, started, responses).ConfigureAwait(false);
     }
 }

@@ -131,15 +131,28 @@ internal static class Aggregations
     // (shard_size, shard_min_doc_count, execution_hint and collect_mode change nothing on its one shard.)
     private static readonly string[] TermsNotApplied = ["missing", "value_type", "format", "script", "include", "exclude"];
 
+    // An int TermsAggregationBuilder's ObjectParser declares: a value it refuses is wrapped by ObjectParser.parseValue.
+    private static int DeclaredInt(JsonObject body, string key)
+    {
+        try
+        {
+            return XContentInt.Read(key, body[key]);
+        }
+        catch (EsException e)
+        {
+            throw EsException.FailedToParseField("terms", key, JsonLocations.OfValue(body, key), e);
+        }
+    }
+
     private static (string, JsonObject) Terms(FieldMapping? mapping, string[][] perDoc, JsonObject body)
     {
         ThrowIfNotApplied("terms", TermsNotApplied.FirstOrDefault(body.ContainsKey)
             ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null));
 
-        var size = body["size"] is { } sizeNode ? XContentInt.Read("size", sizeNode) : 10; // declareInt: "5" too
+        var size = body["size"] is not null ? DeclaredInt(body, "size") : 10; // declareInt: "5" too
         // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
         // InternalTerms' reduce drops them; 0, every term of the index, is not applied here.
-        var minDocCount = body["min_doc_count"] is { } min ? XContentInt.Read("min_doc_count", min) : 1;
+        var minDocCount = body["min_doc_count"] is not null ? DeclaredInt(body, "min_doc_count") : 1;
         if (minDocCount < 1)
         {
             throw EsException.IllegalArgument("the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation");
