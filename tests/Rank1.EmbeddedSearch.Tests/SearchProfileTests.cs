@@ -111,6 +111,32 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Null(plain.Json["profile"]);
     }
 
+    // Profiling rebuilds the query around timed nodes (BooleanQuery, DisjunctionMaxQuery from multi_match, FilteredQuery
+    // from post_filter, ConstantScoreQuery from terms, ids and a bool's filter): the hits, their scores, the total and max_score must be those of the same search unprofiled,
+    // as Elasticsearch's ProfileWeight/ProfileScorer only time what they wrap.
+    [Theory]
+    [InlineData("""{"query":{"bool":{"must":{"match":{"text":{"query":"river","boost":2}}},"should":[{"term":{"topic":{"value":"cooking","boost":3}}},{"match":{"text":"bread"}}],"minimum_should_match":1,"boost":1.5}}}""")]
+    [InlineData("""{"query":{"bool":{"should":[{"match":{"text":"river"}},{"match":{"text":"trout"}},{"match":{"text":"mill"}}],"minimum_should_match":2}}}""")]
+    [InlineData("""{"query":{"multi_match":{"query":"river cooking","fields":["text^2","topic"],"tie_breaker":0.3}}}""")]
+    [InlineData("""{"query":{"multi_match":{"query":"river cooking","fields":["text","topic^2"],"type":"best_fields","tie_breaker":0.7,"boost":2}}}""")]
+    [InlineData("""{"query":{"bool":{"should":[{"terms":{"topic":["cooking","geography"],"boost":4}},{"ids":{"values":["1"]}},{"match":{"text":"bread"}}]}}}""")]
+    [InlineData("""{"query":{"bool":{"must":{"match":{"text":"river bread"}},"filter":{"term":{"topic":"cooking"}}}},"post_filter":{"term":{"topic":"cooking"}}}""")]
+    [InlineData("""{"query":{"match":{"text":"river bread mill"}},"min_score":0.5}""")]
+    [InlineData("""{"query":{"match":{"text":"river bread"}},"sort":[{"topic":"asc"},"_score"]}""")]
+    [InlineData("""{"query":{"match":{"text":"river bread"}},"terminate_after":1}""")]
+    public async Task Search_ProfileTrue_AnswersTheSameHitsScoresAndTotalAsUnprofiled(string body)
+    {
+        var plain = await Es.SearchAsync("shelf", JsonNode.Parse(body)!);
+        var profiledBody = JsonNode.Parse(body)!;
+        profiledBody["profile"] = true;
+        var profiled = await Es.SearchAsync("shelf", profiledBody);
+        Assert.Equal((200, 200), (plain.Status, profiled.Status));
+        Assert.NotEmpty(plain.Json["hits"]!["hits"]!.AsArray());
+        Assert.NotNull(profiled.Json["profile"]);
+        Assert.Equal(plain.Json["hits"]!.ToJsonString(), profiled.Json["hits"]!.ToJsonString());
+        Assert.Equal(plain.Json["terminated_early"]?.ToJsonString(), profiled.Json["terminated_early"]?.ToJsonString());
+    }
+
     [Fact]
     public async Task Search_ProfileOfStepsShorterThan100Ns_SumsTheirNanoseconds()
     {
