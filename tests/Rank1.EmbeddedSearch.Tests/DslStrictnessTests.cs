@@ -783,6 +783,39 @@ public sealed class DslStrictnessTests : IAsyncLifetime
         }
     }
 
+    // Under compatible-with=8 force_source is declared with declareBoolean (AbstractHighlighterBuilder.setupParser: read,
+    // then ignored): ObjectParser's assertSupports refuses a token ValueType.BOOLEAN does not take (a number, an object,
+    // null), after ParseField.match has logged the deprecation; a string is read by booleanValue(), whose refusal
+    // parseValue wraps; a field's is wrapped again by declareNamedObjects and the highlight's parser. They were ignored.
+    [Theory]
+    [InlineData("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{}},"force_source":1}}""", "highlight", 86,
+        new[] { "[1:86] [highlight] force_source doesn't support values of type: VALUE_NUMBER" }, null)]
+    [InlineData("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{"force_source":{}}}}}""", "highlight_field", 83,
+        new[] { "[1:83] [highlight] failed to parse field [fields]", "[1:83] [fields] failed to parse field [title]", "[1:83] [highlight_field] force_source doesn't support values of type: START_OBJECT" }, null)]
+    [InlineData("""{"query":{"match":{"title":"fox"}},"highlight":{"fields":{"title":{}},"force_source":"maybe"}}""", "highlight", 86,
+        new[] { "[1:86] [highlight] failed to parse field [force_source]" }, "Failed to parse value [maybe] as only [true] or [false] are allowed.")]
+    public async Task Highlight_ForceSourceNotABooleanUnderCompatibleWith8_IsRefusedAfterTheWarning(string body, string parser, int column, string[] reasons, string? cause)
+    {
+        const string MediaType = "application/vnd.elasticsearch+json;compatible-with=8";
+        using var http = new HttpClient { BaseAddress = _fx.Server.Url };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/shop/_search") { Content = new StringContent(body, System.Text.Encoding.UTF8) };
+        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(MediaType);
+        request.Headers.TryAddWithoutValidation("Accept", MediaType);
+        using var response = await http.SendAsync(request);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
+        Assert.Equal((400, "x_content_parse_exception", reasons[0]), ((int)response.StatusCode, error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        foreach (var reason in reasons.Skip(1))
+        {
+            error = error["caused_by"]!;
+            Assert.Equal(("x_content_parse_exception", reason), (error["type"]!.GetValue<string>(), error["reason"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(cause is null ? null : $"illegal_argument_exception: {cause}",
+            error["caused_by"] is { } c ? $"{c["type"]!.GetValue<string>()}: {c["reason"]!.GetValue<string>()}" : null);
+        Assert.Equal($"299 Elasticsearch-9.1.0-rank1-embedded \"[{parser}][1:{column}] Deprecated field [force_source] used, this field is unused and will be removed entirely\"",
+            Assert.Single(response.Headers.GetValues("Warning")));
+    }
+
     [Fact]
     public async Task Highlight_WithTheOpenSearchFlavor_IsCheckedAgainstOpenSearchsParsers()
     {

@@ -69,10 +69,34 @@ internal sealed class SearchRequest
         var openSearch = flavor == SearchFlavor.OpenSearch;
         void RemovedField(string parser, JsonObject spec, string key)
         {
-            if (key == "force_source" && !openSearch)
+            if (key != "force_source")
             {
-                var at = JsonLocations.OfValue(spec, key) ?? new Location(-1, -1);
-                deprecations.Add($"[{parser}][{at.Line}:{at.Column}] Deprecated field [force_source] used, this field is unused and will be removed entirely");
+                return;
+            }
+
+            var at = JsonLocations.OfValue(spec, key);
+            if (!openSearch)
+            {
+                var place = at ?? new Location(-1, -1);
+                deprecations.Add($"[{parser}][{place.Line}:{place.Column}] Deprecated field [force_source] used, this field is unused and will be removed entirely");
+            }
+
+            // Declared with declareBoolean (ValueType.BOOLEAN: a boolean or a string), its value is read though ignored:
+            // another token is assertSupports' "[highlight] force_source doesn't support values of type: VALUE_NUMBER"
+            // (after the warning, as ParseField.match logs it first), a string booleanValue()'s, wrapped by parseValue.
+            var value = spec[key];
+            if (value is null || !RequestJson.ReadsAsBoolean(value))
+            {
+                throw EsException.XContentParse($"[{parser}] force_source doesn't support values of type: {RequestJson.TokenName(value)}", at);
+            }
+
+            try
+            {
+                RequestJson.BooleanValue(value);
+            }
+            catch (EsException e)
+            {
+                throw EsException.FailedToParseField(parser, key, at, e);
             }
         }
 
@@ -98,13 +122,26 @@ internal sealed class SearchRequest
                 {
                     if (options is JsonObject spec)
                     {
-                        QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : compatibleWith8 ? V8HighlightFieldFields : HighlightFieldFields,
-                            (option, _) => RemovedField("highlight_field", spec, option), refuse: (inner, option) =>
+                        // What a field's parser refuses is wrapped by declareNamedObjects and the highlight's parser.
+                        EsException InField(EsException inner, string option)
                         {
                             var at = JsonLocations.OfValue(spec, option);
                             return EsException.XContentParse("[highlight] failed to parse field [fields]", at,
                                 EsException.XContentParse($"[fields] failed to parse field [{field}]", at, inner));
-                        });
+                        }
+
+                        QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : compatibleWith8 ? V8HighlightFieldFields : HighlightFieldFields,
+                            (option, _) =>
+                            {
+                                try
+                                {
+                                    RemovedField("highlight_field", spec, option);
+                                }
+                                catch (EsException e)
+                                {
+                                    throw InField(e, option);
+                                }
+                            }, refuse: InField);
                     }
                 }
             }
