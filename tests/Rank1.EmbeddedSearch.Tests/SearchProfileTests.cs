@@ -111,6 +111,28 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Null(plain.Json["profile"]);
     }
 
+    // The top-hits collector as Elasticsearch 9's QueryPhaseCollectorManager makes it, named by
+    // InternalProfileCollector.deriveCollectorName (the class's simple name): EmptyHits' PartialHitCountCollector at size
+    // 0 ("search_count"), TopFieldCollectorManager's SimpleFieldCollector for a sort (PagingFieldCollector after a
+    // search_after), a MultiCollector with the MaxScoreCollector under track_scores, TopScoreDocCollector by score.
+    [Theory]
+    [InlineData("""{"size":0,"query":{"match":{"text":"river"}}}""", "PartialHitCountCollector", "search_count")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}]}""", "SimpleFieldCollector", "search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}],"search_after":["cooking"]}""", "PagingFieldCollector", "search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}],"track_scores":true}""", "MultiCollector", "search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}}}""", "TopScoreDocCollector", "search_top_hits")]
+    public async Task Search_Profile_NamesTheTopHitsCollectorAsElasticsearch9MakesIt(string body, string name, string reason)
+    {
+        var query = JsonNode.Parse(body)!;
+        query["profile"] = true;
+        var r = await Es.SearchAsync("shelf", query);
+        Assert.Equal(200, r.Status);
+        var collector = r.Json["profile"]!["shards"]![0]!["searches"]![0]!["collector"]![0]!;
+        Assert.Equal(("QueryPhaseCollector", "search_query_phase"), (collector["name"]!.GetValue<string>(), collector["reason"]!.GetValue<string>()));
+        var topHits = Assert.Single(collector["children"]!.AsArray())!;
+        Assert.Equal((name, reason), (topHits["name"]!.GetValue<string>(), topHits["reason"]!.GetValue<string>()));
+    }
+
     // Profiling rebuilds the query around timed nodes (BooleanQuery, DisjunctionMaxQuery from multi_match, FilteredQuery
     // from post_filter, ConstantScoreQuery from terms, ids and a bool's filter): the hits, their scores, the total and max_score must be those of the same search unprofiled,
     // as Elasticsearch's ProfileWeight/ProfileScorer only time what they wrap.

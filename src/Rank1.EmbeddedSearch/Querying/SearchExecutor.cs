@@ -176,7 +176,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             OnShard(target.Index, failures, () =>
             {
-                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name) : null;
+                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name, request.Size == 0, request.SearchAfter is not null, request.TrackScores) : null;
                 var translator = new QueryTranslator(target.Index);
                 var query = translator.Translate(request.Query);
                 if (boosts.TryGetValue(target.Index.Name, out var boost))

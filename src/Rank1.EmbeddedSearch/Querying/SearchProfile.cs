@@ -13,7 +13,13 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// writes its array) and <c>fetch</c> (only for a shard with hits on the page, as a shard that was not fetched has no
 /// fetch result). Times are measured on the injected clock, in nanoseconds.
 /// </summary>
-internal sealed class SearchProfile(TimeProvider time, string nodeId, string index)
+/// <param name="time">The clock.</param>
+/// <param name="nodeId">The node's id.</param>
+/// <param name="index">The index searched.</param>
+/// <param name="count">Whether the search asks for no hits (<c>size</c> 0): its hits are only counted.</param>
+/// <param name="paging">Whether it pages with <c>search_after</c>.</param>
+/// <param name="trackScores">Whether it asks for <c>track_scores</c>.</param>
+internal sealed class SearchProfile(TimeProvider time, string nodeId, string index, bool count, bool paging, bool trackScores)
 {
     // QueryTimingType (Elasticsearch 9), in its order; each written with its _count (AbstractProfileBreakdown.toBreakdownMap).
     private static readonly string[] QueryTimings =
@@ -28,6 +34,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private Timer? collector;
     private Timer? topHits;
     private string topHitsName = "TopScoreDocCollector";
+    private string topHitsReason = "search_top_hits";
 
     /// <summary>The shard's id as <c>SearchShardTarget.toString</c> writes it, which orders the profile's shards.</summary>
     public string Id => $"[{nodeId}][{index}][0]";
@@ -57,11 +64,21 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         return new TimedCollector(collecting, collector);
     }
 
-    /// <summary>The top-hits collector, timed; its name is that of the Lucene collector kind it is.</summary>
+    /// <summary>
+    /// The top-hits collector, timed; named as Elasticsearch 9's <c>QueryPhaseCollectorManager</c> makes it, by
+    /// <c>InternalProfileCollector.deriveCollectorName</c> (the class's simple name): at size 0 <c>EmptyHits</c>'
+    /// <c>PartialHitCountCollector</c> (reason <c>search_count</c>); otherwise <c>WithHits</c>' collector, wrapped with a
+    /// <c>MaxScoreCollector</c> in a <c>MultiCollector</c> under <c>track_scores</c>, else <c>TopFieldCollectorManager</c>'s
+    /// <c>SimpleFieldCollector</c> (or <c>PagingFieldCollector</c> after a <c>search_after</c>) for a sort, and
+    /// <c>TopScoreDocCollector</c> by score.
+    /// </summary>
     public ICollector TopHits(ITopDocsCollector topDocs)
     {
         topHits = new Timer(time);
-        topHitsName = topDocs is TopFieldCollector ? nameof(TopFieldCollector) : nameof(TopScoreDocCollector);
+        (topHitsName, topHitsReason) = count ? ("PartialHitCountCollector", "search_count")
+            : trackScores ? ("MultiCollector", "search_top_hits")
+            : topDocs is TopFieldCollector ? (paging ? "PagingFieldCollector" : "SimpleFieldCollector", "search_top_hits")
+            : (nameof(TopScoreDocCollector), "search_top_hits");
         return new TimedCollector(topDocs, topHits);
     }
 
@@ -83,7 +100,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
                 ["children"] = new JsonArray(new JsonObject
                 {
                     ["name"] = topHitsName,
-                    ["reason"] = "search_top_hits",
+                    ["reason"] = topHitsReason,
                     ["time_in_nanos"] = topHits?.Nanos ?? 0,
                 }),
             }),
