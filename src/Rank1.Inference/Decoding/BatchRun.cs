@@ -114,6 +114,9 @@ internal sealed class BatchRun : IDisposable
         _state = new BatchDecodeState(lm, runOptions, prefixPositions);
     }
 
+    /// <summary>Tests: the decode state the batch drives.</summary>
+    internal BatchDecodeState State => _state;
+
     /// <summary>
     /// Judges <paramref name="rows"/> in one continuous batch of at most <paramref name="maxBatch"/> rows on the calling
     /// thread: one padded prefill of the rows admitted together (their shared prefix computed once), then one decode

@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
+using Rank1.Inference.Model;
 using Rank1.Testing;
 using Xunit.Abstractions;
 
@@ -21,12 +22,19 @@ public sealed class BatchAllocationTests(TinyEngineFixture fx, ITestOutputHelper
         "Suspension bridges hang the deck from cables draped between towers.",
     ];
 
-    private BatchRow[] Rows(string query) =>
-        Passages.Select(p => new BatchRow(fx.Engine.EncodePrompt(new Rank1Input(query, p)).ToArray(), 4, null, false, CancellationToken.None)).ToArray();
+    private BatchRow[] Rows(string query) => Rows(fx.Engine, query);
+
+    private static BatchRow[] Rows(Rank1Engine engine, string query) =>
+        Passages.Select(p => new BatchRow(engine.EncodePrompt(new Rank1Input(query, p)).ToArray(), 4, null, false, CancellationToken.None)).ToArray();
 
     private static JudgeTrace[] Judge(BatchRun run, BatchRow[] rows)
     {
         run.Admit(rows, CancellationToken.None);
+        return Finish(run, rows);
+    }
+
+    private static JudgeTrace[] Finish(BatchRun run, BatchRow[] rows)
+    {
         while (run.Count > 0)
         {
             run.Step(CancellationToken.None);
@@ -36,47 +44,71 @@ public sealed class BatchAllocationTests(TinyEngineFixture fx, ITestOutputHelper
     }
 
     /// <summary>
-    /// A batch that has judged rows before judges as many again, each cut by its budget and scored after a forced end,
-    /// taking less managed memory than one row of logits for all of them: the rows' logits buffers and the forced ends'
-    /// are the batch's own, reused, and the scores are those of a fresh batch bit for bit.
+    /// A batch that has judged rows before judges as many again, taking less managed memory than one row of logits for
+    /// all of them: the rows' logits buffers and the forced ends' are the batch's own, reused, one per row (no two rows
+    /// share one), and the scores are those of a fresh batch bit for bit, both the score of a row that writes
+    /// &lt;/think&gt; (read from its reused row buffer) and those of the rows cut by their budget (scored after a forced end).
     /// </summary>
     [Fact]
-    public void WarmBatch_JudgingRowsWithForcedEnds_AllocatesLessThanOneLogitsRow_AndScoresAsAFreshBatch()
+    public void WarmBatch_JudgingRows_AllocatesLessThanOneLogitsRow_GivesEachRowItsOwnBuffer_AndScoresAsAFreshBatch()
     {
         var lm = fx.Engine.Model;
         var rowBytes = (long)lm.Signature.VocabularySize!.Value * sizeof(float);
         using var runOptions = new RunOptions();
+
+        // Pretend a token that row 0 writes early is </think> (as BatchDecodingTests does): row 0 finishes and is scored
+        // from the batch's logits, the others are cut by their budget.
+        JudgeTrace[] probe;
+        using (var probing = new BatchRun(lm, fx.Engine.Scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap))
+        {
+            probe = Judge(probing, Rows("why do bridges hang from cables"));
+        }
+
+        var marker = probe[0].Generated[1];
+        var ids = fx.Engine.TokenIds with { ThinkEnd = marker, EndOfText = fx.Engine.TokenIds.EndOfText.Where(i => i != marker).ToHashSet() };
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, ids, TimeProvider.System);
         JudgeTrace[] fresh;
-        using (var first = new BatchRun(lm, fx.Engine.Scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap))
+        using (var first = new BatchRun(lm, scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap))
         {
             fresh = Judge(first, Rows("why do bridges hang from cables"));
         }
 
-        using var run = new BatchRun(lm, fx.Engine.Scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap);
+        using var run = new BatchRun(lm, scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap);
         Judge(run, Rows("why do onions make you cry"));
         var rows = Rows("why do bridges hang from cables");
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var warm = Judge(run, rows);
+        run.Admit(rows, CancellationToken.None);
+        var allocatedByAdmission = GC.GetAllocatedBytesForCurrentThread() - before;
+        var buffers = run.State.Logits.ToArray();
+        var warm = Finish(run, rows);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        output.WriteLine($"{rows.Length} rows allocated {allocated:N0} bytes");
+        output.WriteLine($"{rows.Length} rows allocated {allocated:N0} bytes ({allocatedByAdmission:N0} in their admission)");
 
-        Assert.All(warm, t => Assert.Equal(ReasoningEnd.Budget, t.Judgement.End));
+        Assert.Equal(rows.Length, buffers.Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.Equal(ReasoningEnd.Finished, warm[0].Judgement.End);
+        Assert.Contains(warm, t => t.Judgement.End == ReasoningEnd.Budget);
         Assert.True(allocated < rowBytes, $"{rows.Length} rows allocated {allocated:N0} bytes; one row of logits is {rowBytes:N0}");
-        Assert.Equal(fresh.Select(t => (t.LogitTrue, t.LogitFalse)), warm.Select(t => (t.LogitTrue, t.LogitFalse)));
+        Assert.Equal(fresh.Select(t => (t.Judgement.End, t.LogitTrue, t.LogitFalse)), warm.Select(t => (t.Judgement.End, t.LogitTrue, t.LogitFalse)));
     }
+
+    public static TheoryData<string> Models => new() { TestPaths.TinyModel, TestPaths.TinyFp16Model, TestPaths.TinyGenAiModel, TestPaths.TinyGenAiFp16Model };
 
     /// <summary>
     /// A step that keeps the logits of some rows only (those <see cref="BatchRun"/> scores next) gives those rows the
-    /// logits, and every row the greedy token, of a step that keeps them all, bit for bit.
+    /// logits, and every row the greedy token, of a step that keeps them all, bit for bit: right-aligned (a new cache
+    /// per step) and left-aligned (the step written in place), with fp32 logits (the greedy token read in ONNX
+    /// Runtime's output) and fp16 ones (converted into the row's buffer first).
     /// </summary>
-    [Fact]
-    public void Step_KeepingTheLogitsOfOneRow_GivesItsLogitsAndEveryGreedyTokenOfAFullStep()
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Step_KeepingTheLogitsOfOneRow_GivesItsLogitsAndEveryGreedyTokenOfAFullStep(string path)
     {
-        var lm = fx.Engine.Model;
-        var prompts = Rows("why do onions make you cry").Select(r => r.Prompt).ToArray();
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = path, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var lm = engine.Model;
+        var prompts = Rows(engine, "why do onions make you cry").Select(r => r.Prompt).ToArray();
         using var runOptions = new RunOptions();
-        using var full = new BatchDecodeState(lm, runOptions, fx.Engine.SharedPrefixCap);
-        using var some = new BatchDecodeState(lm, runOptions, fx.Engine.SharedPrefixCap);
+        using var full = new BatchDecodeState(lm, runOptions, engine.SharedPrefixCap);
+        using var some = new BatchDecodeState(lm, runOptions, engine.SharedPrefixCap);
         full.Admit(prompts, SharedPrefix.Length(prompts));
         some.Admit(prompts, SharedPrefix.Length(prompts));
         for (var step = 0; step < 3; step++)
