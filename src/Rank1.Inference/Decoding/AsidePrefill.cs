@@ -19,11 +19,15 @@ internal sealed class AsidePrefill(BatchRow row, DecodeState state) : IDisposabl
     /// <summary>Its whole prompt is in the cache.</summary>
     public bool Done => state.Length == Row.Prompt.Length;
 
-    /// <summary>Starts the prefill of <paramref name="row"/> from what <paramref name="batch"/>'s prefix cache holds of its prompt.</summary>
+    /// <summary>
+    /// Starts the prefill of <paramref name="row"/> from what <paramref name="batch"/>'s prefix cache holds of its prompt.
+    /// Its logits are written into a buffer of the batch's (<see cref="BatchDecodeState.RentLogits"/>), which the batch
+    /// takes over as the row's when it joins; a row that never joins leaves it to the garbage collector.
+    /// </summary>
     public static AsidePrefill Start(CausalLm lm, RunOptions runOptions, BatchDecodeState batch, BatchRow row)
     {
         var (past, length) = batch.CachedPrefix(row.Prompt);
-        return new AsidePrefill(row, new DecodeState(lm, runOptions, past, length));
+        return new AsidePrefill(row, new DecodeState(lm, runOptions, past, length, batch.RentLogits()));
     }
 
     /// <summary>Feeds the next chunk of the prompt.</summary>
@@ -33,7 +37,10 @@ internal sealed class AsidePrefill(BatchRow row, DecodeState state) : IDisposabl
         BatchRun.Guard(() => state.Step(chunk), cancellationToken);
     }
 
-    /// <summary>Adds the prefilled row to <paramref name="batch"/> (its cache is copied; this state can be disposed).</summary>
+    /// <summary>
+    /// Adds the prefilled row to <paramref name="batch"/>: its cache is copied, its logits buffer taken over (this state
+    /// is disposed next and never stepped again).
+    /// </summary>
     public void JoinInto(BatchDecodeState batch) => batch.Join(state.Cache, state.Length, state.Logits, state.Greedy);
 
     public void Dispose() => state.Dispose();

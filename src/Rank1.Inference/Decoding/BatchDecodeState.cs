@@ -173,10 +173,11 @@ internal sealed class BatchDecodeState : IDisposable
     /// <summary>
     /// Adds one row whose prompt was prefilled apart (<see cref="AsidePrefill"/>): <paramref name="kv"/> holds its
     /// <paramref name="length"/> positions from column 0, as a single-row decode leaves them, and <paramref name="logits"/>
-    /// its last position's logits (copied), <paramref name="greedy"/> their greedy token. Its columns are copied into the
-    /// cache where the layout puts a row of that length.
+    /// its last position's logits (taken over as the row's: a buffer from <see cref="RentLogits"/>, not copied),
+    /// <paramref name="greedy"/> their greedy token. Its columns are copied into the cache where the layout puts a row of
+    /// that length.
     /// </summary>
-    public void Join(OrtValue[] kv, int length, ReadOnlySpan<float> logits, int greedy)
+    public void Join(OrtValue[] kv, int length, float[] logits, int greedy)
     {
         if (Math.Max(Width, length) > _lm.ContextLength)
         {
@@ -192,11 +193,9 @@ internal sealed class BatchDecodeState : IDisposable
             _past = merged;
             merged = null;
             Width = width;
-            var row = RentLogits(logits.Length);
-            logits.CopyTo(row);
             _length.Add(length);
             _nextPosition.Add(length);
-            _logits.Add(row);
+            _logits.Add(logits);
             _greedy.Add(greedy);
         }
         finally
@@ -547,14 +546,18 @@ internal sealed class BatchDecodeState : IDisposable
     }
 
     /// <summary>
-    /// A logits buffer for a new row: one a row that left gave back, else a new one. A row of 151,936 logits is 594 KB,
-    /// on the large-object heap: one new buffer per admitted row was most of a window's allocations (119 MiB a window of
-    /// 100 passages on the tiny model, two full collections; docs/benchmarks.md, "Allocations of a window"). The batch
-    /// keeps as many as it has held rows at once; nothing is returned to a pool shared with other batches.
+    /// A logits buffer for a new row (admitted, or prefilled apart to join): one a row that left gave back, else a new
+    /// one. A row of 151,936 logits is 594 KB, on the large-object heap: one new buffer per admitted row was most of a
+    /// window's allocations (119 MiB a window of 100 passages on the tiny model, two full collections;
+    /// docs/benchmarks.md, "Allocations of a window"). The batch keeps as many as it has held rows at once, for its
+    /// lifetime; nothing is returned to a pool shared with other batches. The engine's batch (<see cref="BatchScheduler"/>)
+    /// lives as long as the engine, a new one after a failed step, and holds up to <see cref="Rank1EngineOptions.MaxBatch"/>
+    /// rows, so with <see cref="BatchRun"/>'s forced-end buffer it keeps MaxBatch + 1 rows of logits: 5.3 MB at the
+    /// default 8 on a vocabulary of 151,936.
     /// </summary>
-    private float[] RentLogits(int? length = null)
+    internal float[] RentLogits()
     {
-        var vocab = length ?? _lm.Signature.VocabularySize ?? 0;
+        var vocab = _lm.Signature.VocabularySize ?? 0;
         return _spareLogits.TryPop(out var spare) && spare.Length == vocab ? spare : new float[vocab];
     }
 

@@ -91,6 +91,36 @@ public sealed class BatchAllocationTests(TinyEngineFixture fx, ITestOutputHelper
         Assert.Equal(fresh.Select(t => (t.Judgement.End, t.LogitTrue, t.LogitFalse)), warm.Select(t => (t.Judgement.End, t.LogitTrue, t.LogitFalse)));
     }
 
+    /// <summary>
+    /// A row whose prompt is longer than one prefill chunk, joining a warm batch whose rows are decoding, is prefilled
+    /// apart (<see cref="AsidePrefill"/>) into a logits buffer of the batch's, which the batch takes over when it joins:
+    /// no new row of logits for it, where its prefill took a new one and its join another.
+    /// </summary>
+    [Fact]
+    public void WarmBatch_LongRowPrefilledApart_JoinsInTheBatchsBuffer_AllocatingLessThanOneLogitsRow()
+    {
+        var lm = fx.Engine.Model;
+        var rowBytes = (long)lm.Signature.VocabularySize!.Value * sizeof(float);
+        using var runOptions = new RunOptions();
+        using var run = new BatchRun(lm, fx.Engine.Scorer, runOptions, TimeProvider.System, fx.Engine.SharedPrefixCap);
+        Judge(run, Rows("why do onions make you cry"));
+        var decoding = Rows("why do bridges hang from cables")[0];
+        var longPassage = string.Join(' ', Enumerable.Repeat(Passages[3], 20));
+        var longRow = new BatchRow(fx.Engine.EncodePrompt(new Rank1Input("why do bridges hang from cables", longPassage)).ToArray(), 4, null, false, CancellationToken.None);
+        Assert.True(longRow.Prompt.Length > CausalLm.PrefillChunk, $"the long prompt has {longRow.Prompt.Length} tokens");
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        run.Admit([decoding], CancellationToken.None);
+        run.Step(CancellationToken.None);
+        run.Admit([longRow], CancellationToken.None);
+        Assert.Equal(1, run.Prefilling);
+        Finish(run, [decoding, longRow]);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"a decoding row and a long row allocated {allocated:N0} bytes");
+
+        Assert.True(allocated < rowBytes, $"a decoding row and a long row allocated {allocated:N0} bytes; one row of logits is {rowBytes:N0}");
+    }
+
     public static TheoryData<string> Models => new() { TestPaths.TinyModel, TestPaths.TinyFp16Model, TestPaths.TinyGenAiModel, TestPaths.TinyGenAiFp16Model };
 
     /// <summary>
