@@ -56,11 +56,16 @@ internal sealed class BatchDecodeState : IDisposable
 
     /// <summary>
     /// Per row, the logits of its last position after the latest admission or step; after a step that keeps them for
-    /// some rows only (<see cref="Step"/>), the others' are stale.
+    /// some rows only (<see cref="Step"/>), the others' are stale. The arrays are the batch's: a row's array is reused
+    /// by a later row once it leaves (<see cref="Remove"/>, then <see cref="Admit"/> or <see cref="Join"/>), so read a
+    /// row's logits before the next admission.
     /// </summary>
     public IReadOnlyList<float[]> Logits => _logits;
 
-    /// <summary>Per row, its greedy next token: <see cref="Rank1Scorer.Next"/> of its <see cref="Logits"/>.</summary>
+    /// <summary>
+    /// Per row, its greedy next token after the latest admission or step: <see cref="Rank1Scorer.Next"/> of its last
+    /// position's logits, which <see cref="Logits"/> holds only where the step kept them.
+    /// </summary>
     public IReadOnlyList<int> Greedy => _greedy;
 
     /// <summary>KV bytes held now: rows × <see cref="Capacity"/> × <see cref="BatchCache.BytesPerPosition"/>.</summary>

@@ -102,6 +102,7 @@ internal sealed class BatchRun : IDisposable
     private readonly TimeProvider _time;
     private readonly List<BatchRow> _rows = [];
     private readonly List<AsidePrefill> _prefilling = [];
+    private readonly Func<int, bool> _scoring; // the rows whose logits a step keeps: those that fed </think>
     private float[]? _cutLogits; // the logits of every forced end, one after another (594 KB a row of 151,936: not one per cut row)
 
     /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
@@ -112,6 +113,7 @@ internal sealed class BatchRun : IDisposable
         _runOptions = runOptions;
         _time = time;
         _state = new BatchDecodeState(lm, runOptions, prefixPositions);
+        _scoring = r => _rows[r].Scoring;
     }
 
     /// <summary>Tests: the decode state the batch drives.</summary>
@@ -294,7 +296,7 @@ internal sealed class BatchRun : IDisposable
         {
             LastStepRows = _rows.Count;
             // Only the rows that fed </think> are scored from this step's logits: the others' need only their greedy token.
-            Guard(() => _state.Step(feed.ToArray(), r => _rows[r].Scoring), cancellationToken);
+            Guard(() => _state.Step(feed.ToArray(), _scoring), cancellationToken);
         }
 
         PrefillNextChunk(cancellationToken);
