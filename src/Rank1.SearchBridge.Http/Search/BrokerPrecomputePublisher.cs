@@ -57,10 +57,16 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             if (_refused is { } refused && time.GetUtcNow() < _until)
             {
                 // Backing off: the job is held (the latest one is tried again when the back-off ends), the broker not asked.
+                // held_back counts a query once per back-off: its entry may leave the detector before the back-off ends
+                // (a DedupWindow shorter than it, Capacity eviction), and its next search comes here again.
                 _held = message;
-                Hold(message);
-                _heldBack++;
-                throw new PublishRefusedException(refused, null, heldBack: true);
+                var firstHold = Hold(message);
+                if (firstHold)
+                {
+                    _heldBack++;
+                }
+
+                throw new PublishRefusedException(refused, null, heldBack: true) { FirstHold = firstHold };
             }
         }
 
@@ -118,8 +124,11 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
         TimeSpan backOff;
         lock (_gate)
         {
+            // The refused job is held whatever else is: a retry's job refused after a new search's publish started
+            // another back-off is not the one tried next, but is released (forgotten by the detector) when it ends,
+            // rather than left marked as sent for a whole DedupWindow.
             _held ??= refused;
-            Hold(_held);
+            Hold(refused);
             if (_disposed || (_retry is not null && time.GetUtcNow() < _until))
             {
                 // Stopping, or already backing off (publishes that were under way when the first was refused): one back-off.
@@ -166,25 +175,31 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
             return;
         }
 
+        // Marked as sent before it is sent, as Observe marks a search's query before its publish: a search of the refused
+        // query (which the detector forgot when its publish failed) while the retry is in flight must not publish it a
+        // second time. A held query was marked when it turned hot; it is marked again now, the time of its send.
+        if (job.Fingerprint is { } fingerprint)
+        {
+            hotQueries.Published(fingerprint);
+        }
+
         try
         {
             await SendAsync(job, stopping).ConfigureAwait(false);
             metrics.PrecomputeRequest("published");
-
-            // Sent: its next search within the dedup window must not publish it again (the refused job was forgotten
-            // when its publish failed; a held one was reported when it turned hot, not now).
-            if (job.Fingerprint is { } fingerprint)
-            {
-                hotQueries.Published(fingerprint);
-            }
         }
         catch (PublishRefusedException)
         {
-            // Refused again: backed off longer (SendAsync), the job held for the next try.
+            // Refused again: backed off longer (SendAsync), the job held (still marked) until that back-off ends.
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // The host stopped during the retry: nothing more to do.
+            // The host stopped during the retry: not sent. (Queries still held when the host stops stay marked as sent,
+            // which lasts at most a DedupWindow, in a detector that goes with the host.)
+            if (job.Fingerprint is { } unsent)
+            {
+                hotQueries.PublishFailed(unsent);
+            }
         }
         catch (Exception e)
         {
@@ -194,14 +209,8 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
         }
     }
 
-    /// <summary>Counts <paramref name="job"/>'s query as held back until the back-off ends (under the gate).</summary>
-    private void Hold(PrecomputeReasoning job)
-    {
-        if (job.Fingerprint is { } fingerprint)
-        {
-            _heldQueries.Add(fingerprint);
-        }
-    }
+    /// <summary>Counts <paramref name="job"/>'s query as held back until the back-off ends (under the gate); false when it already was.</summary>
+    private bool Hold(PrecomputeReasoning job) => job.Fingerprint is not { } fingerprint || _heldQueries.Add(fingerprint);
 
     /// <summary>The queries held back but for <paramref name="except"/>'s, no longer held (under the gate).</summary>
     private string[] Released(PrecomputeReasoning? except)
@@ -260,4 +269,7 @@ internal sealed class PublishRefusedException(string refused, Exception? inner, 
 {
     /// <summary>Held back by the back-off: the broker was not asked.</summary>
     public bool HeldBack { get; } = heldBack;
+
+    /// <summary>Held back, and the first time in this back-off for its query: counted <c>held_back</c>.</summary>
+    public bool FirstHold { get; init; }
 }

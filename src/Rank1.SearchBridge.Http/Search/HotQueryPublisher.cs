@@ -125,7 +125,10 @@ internal sealed partial class HotQueryPublisher(HotQueryDetector hotQueries, IPr
             // Held back while the proxy backs off after RabbitMQ's refusal: the broker was not asked. The detector keeps
             // the query as sent until the back-off ends (BrokerPrecomputePublisher says then whether it was), so its
             // searches of that time neither count it again nor hold it back again.
-            metrics.PrecomputeRequest("held_back");
+            if (refused.FirstHold)
+            {
+                metrics.PrecomputeRequest("held_back");
+            }
         }
         catch (Exception ex)
         {
