@@ -42,6 +42,37 @@ public sealed class HotQueryTests
         Assert.Equal(1, await PrecomputeRequestsAsync(stack, "published"));
     }
 
+    [Theory]
+    [InlineData("""{"query":{"bool":{"should":[{"match":{"text":"\u0001\u0002"}}],"filter":[{"match":{"text":"onion"}}]}}}""", "", true)]
+    [InlineData("""{"query":{"match_all":{}}}""", "?q=%01%1F", false)]
+    public async Task SearchWhoseQueryTextIsOnlyControlCharacters_HasNoQueryText_PassesThroughAndIsNeverPublished(string body, string parameters, bool hits)
+    {
+        // A worker refuses a job whose query is only control characters and white space (PrecomputeReasoning.IsBlankQuery).
+        // Before, the proxy judged the window against "\u0001\u0002" and published it each DedupWindow, each job ending
+        // in the workers' error queue. Now it is a search with no query text, as an empty one: passed through, not
+        // reranked, not published.
+        var publisher = new RecordingPublisher();
+        await using var stack = await StartAsync(publisher);
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await stack.SearchAsync(body, $"{ProxyStack.Index}/_search{parameters}");
+            Assert.Equal((200, "skipped", "no query text to judge", hits), (answer.Status, answer.Rerank, answer.Headers.TryGetValues("X-Rank1-Reason", out var reason) ? reason.Single() : null, answer.Ids.Length > 0));
+        }
+
+        Assert.Empty(publisher.Messages);
+    }
+
+    [Fact]
+    public async Task Rank1QueryOfOnlyControlCharacters_IsRefusedAsABlankOne()
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await StartAsync(publisher);
+        var answer = await stack.SearchAsync("""{"query":{"match":{"text":"onion"}},"ext":{"rank1":{"query":"\u0001\t"}}}""");
+        Assert.Equal((400, "illegal_argument_exception", "[ext.rank1.query] must be a non-empty string (got \"\\u0001\\t\")"),
+            (answer.Status, answer.Json["error"]?["type"]?.GetValue<string>(), answer.Json["error"]?["reason"]?.GetValue<string>()));
+        Assert.Empty(publisher.Messages);
+    }
+
     private static Task<ProxyStack> StartAsync(RecordingPublisher publisher) => ProxyStack.StartAsync(new()
     {
         ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits

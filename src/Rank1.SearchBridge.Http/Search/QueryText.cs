@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Messages;
 
 namespace Rank1.SearchBridge.Http.Search;
 
@@ -42,7 +43,9 @@ internal static class QueryText
 
     private static string? Join(List<string> parts)
     {
-        var distinct = parts.Select(p => p.Trim()).Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
+        // A part of white space and control characters only (Trim keeps U+0001) asks nothing: the worker refuses a job of
+        // it (PrecomputeReasoning.IsBlankQuery), so a search of only such parts has no query text, as an empty one.
+        var distinct = parts.Where(p => !PrecomputeReasoning.IsBlankQuery(p)).Select(p => p.Trim()).Distinct(StringComparer.Ordinal).ToArray();
         return distinct.Length == 0 ? null : string.Join(' ', distinct);
     }
 

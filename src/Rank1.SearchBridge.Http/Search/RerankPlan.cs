@@ -4,6 +4,7 @@ using Rank1.Elastic;
 using Rank1.Inference;
 using Rank1.Inference.Prompt;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Store;
 
 namespace Rank1.SearchBridge.Http.Search;
@@ -109,7 +110,7 @@ internal sealed record RerankPlan
             Window = Int(ext, "window", 1, caps.Window) ?? rule.Window,
             Fields = fields,
             TitleField = Str(ext, "title_field") ?? rule.TitleField,
-            QueryText = Str(ext, "query"),
+            QueryText = Str(ext, "query", PrecomputeReasoning.IsBlankQuery),
             Instructions = Str(ext, "instructions") ?? rule.Instructions,
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, caps.MaxThinkTokens) ?? rule.MaxThinkTokens,
             Deadline = Int(ext, "deadline_ms", 1, (int)caps.Deadline.TotalMilliseconds) is { } ms ? TimeSpan.FromMilliseconds(ms) : rule.Deadline,
@@ -158,10 +159,10 @@ internal sealed record RerankPlan
         var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a number from 0 to 1 (got {other.ToJsonString()})"),
     };
 
-    private static string? Str(JsonObject? ext, string key) => ext?[key] switch
+    private static string? Str(JsonObject? ext, string key, Func<string, bool>? blank = null) => ext?[key] switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetValue<string>()) => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && !(blank ?? string.IsNullOrWhiteSpace)(v.GetValue<string>()) => v.GetValue<string>(),
         var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a non-empty string (got {other.ToJsonString()})"),
     };
 }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
+using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Http.Proxy;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Telemetry;
@@ -325,7 +326,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var plan = RerankPlan.From(body, rules.Resolve(index), options.Value.Caps);
         // The q parameter replaces the body's query (RestSearchAction.parseSearchSource: RestActions.urlParamsToQueryBuilder),
         // so it is what the backend searched for.
-        var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !string.IsNullOrWhiteSpace(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
+        var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !PrecomputeReasoning.IsBlankQuery(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
 
         plan = (SkipReason(plan, body, query, queryText) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
