@@ -462,8 +462,11 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var said = new List<string>();
         try
         {
-            // The tool declares the queue before it publishes: a job in it was published and confirmed.
-            await BrokerProcesses.WaitUntilAsync(async () => run.HasExited || await QueuedAsync() > 0, TimeSpan.FromMinutes(2), () => "no job was ever queued");
+            // The tool declares the queue before it publishes. The signal waits for the relay to hold (all the jobs that
+            // will reach the broker have, so their confirms are on their way back, unheld) and for a job in the queue: a
+            // job queued but not yet confirmed to the tool is not counted in its line, which it says only past zero.
+            await BrokerProcesses.WaitUntilAsync(async () => run.HasExited || (relay.Holding.IsCompleted && await QueuedAsync() > 0), TimeSpan.FromMinutes(2),
+                () => $"the relay never held a queued job's publishes (holding: {relay.Holding.IsCompleted}; relay failure: {relay.Failure?.Message ?? "none"})");
             if (run.HasExited)
             {
                 Assert.Fail($"precompute exited {run.ExitCode} before the signal: {await output}{await run.StandardError.ReadToEndAsync()}");
@@ -492,6 +495,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             }
         }
 
+        Assert.True(said.Count > 0, "precompute closed its standard error without a line after the signal");
         var match = Regex.Match(said[^1], $@"^rank1-bridge precompute: at least ([0-9]+) of {count} jobs \(batch [^ )]+\) were published; they stay queued for the workers$");
         Assert.True(match.Success, string.Join('\n', said));
         var published = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
@@ -515,12 +519,16 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     /// <summary>
     /// A TCP relay on loopback to the broker that passes what a client sends up to <c>passFirst</c> bytes, then holds the
     /// rest until <see cref="Release"/> (the broker's answers always pass): a publisher whose later publishes never reach
-    /// the broker, and so are never confirmed.
+    /// the broker, and so are never confirmed. <see cref="Holding"/> completes once it holds; a connection to the broker
+    /// that fails closes the client's and is kept in <see cref="Failure"/> for the test's message, never thrown at disposal
+    /// (where it would replace the test's own failure).
     /// </summary>
     private sealed class HoldingRelay : IAsyncDisposable
     {
         private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _holding = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Exception? _failure;
         private readonly CancellationTokenSource _stop = new();
         private readonly List<IDisposable> _connections = [];
         private readonly Task _accepting;
@@ -535,6 +543,12 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         public void Release() => _released.TrySetResult();
 
+        /// <summary>Completes when a client has sent its first <c>passFirst</c> bytes and the relay holds what follows.</summary>
+        public Task Holding => _holding.Task;
+
+        /// <summary>The first failure to reach the broker, if any.</summary>
+        public Exception? Failure => Volatile.Read(ref _failure);
+
         private async Task AcceptAsync(int brokerPort, long passFirst)
         {
             try
@@ -543,15 +557,25 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
                 {
                     var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                     var broker = new System.Net.Sockets.TcpClient();
-                    await broker.ConnectAsync(System.Net.IPAddress.Loopback, brokerPort, _stop.Token);
                     lock (_connections)
                     {
                         _connections.Add(client);
                         _connections.Add(broker);
                     }
 
-                    _ = CopyAsync(client.GetStream(), broker.GetStream(), passFirst);
-                    _ = CopyAsync(broker.GetStream(), client.GetStream(), long.MaxValue);
+                    try
+                    {
+                        await broker.ConnectAsync(System.Net.IPAddress.Loopback, brokerPort, _stop.Token);
+                    }
+                    catch (System.Net.Sockets.SocketException e)
+                    {
+                        Interlocked.CompareExchange(ref _failure, e, null);
+                        client.Dispose(); // the client sees the broker unreachable at once
+                        continue;
+                    }
+
+                    _ = CopyAsync(client.GetStream(), broker.Client, passFirst);
+                    _ = CopyAsync(broker.GetStream(), client.Client, long.MaxValue);
                 }
             }
             catch (Exception) when (_stop.IsCancellationRequested)
@@ -560,8 +584,9 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             }
         }
 
-        private async Task CopyAsync(Stream from, Stream to, long passFirst)
+        private async Task CopyAsync(Stream from, System.Net.Sockets.Socket toSocket, long passFirst)
         {
+            using var to = new System.Net.Sockets.NetworkStream(toSocket, ownsSocket: false);
             var buffer = new byte[16 * 1024];
             long passed = 0;
             try
@@ -571,6 +596,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
                 {
                     if (passed >= passFirst)
                     {
+                        _holding.TrySetResult();
                         await _released.Task.WaitAsync(_stop.Token);
                     }
 
@@ -578,9 +604,10 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
                     passed += n;
                 }
 
-                to.Close();
+                // Half-closed, as the side that ended did: the other direction still passes what is under way.
+                toSocket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
             }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
             {
                 // Disposed, or either side closed its connection.
             }
