@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -145,7 +146,12 @@ public sealed class ResponseShapingTests(ResponseShapingStack fixture) : IClassF
         var missing = await Stack.SearchAsync(Reranked("onion"), "ghost/_search?error_trace=true");
         foreach (var trace in new[] { traced.Json["error"]!["stack_trace"]!.GetValue<string>(), missing.Json["error"]!["stack_trace"]!.GetValue<string>() })
         {
-            Assert.DoesNotContain(TestPaths.RepoRoot.TrimEnd('/'), trace, StringComparison.Ordinal);
+            // Each frame's source path, as .NET writes it ("   at Type.Method(...) in PATH:line N"): none under the checkout
+            // (a substring test would fail on a checkout at /src, which every /_/src/... path contains).
+            var root = TestPaths.RepoRoot.TrimEnd('/') + "/";
+            var paths = Regex.Matches(trace, @"^   at [^\n]+ in ([^\n]+):line [0-9]+$", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToArray();
+            Assert.NotEmpty(paths);
+            Assert.DoesNotContain(paths, path => path.StartsWith(root, StringComparison.Ordinal));
             Assert.Matches(@"\n   at Rank1\.[^\n]+ in /_/src/Rank1\.[^\n]+\.cs:line [0-9]+\n", trace);
         }
     }
