@@ -45,6 +45,7 @@ public sealed class HotQueryTests
     [Theory]
     [InlineData("""{"query":{"bool":{"should":[{"match":{"text":"\u0001\u0002"}}],"filter":[{"match":{"text":"onion"}}]}}}""", "", true)]
     [InlineData("""{"query":{"match_all":{}}}""", "?q=%01%1F", false)]
+    [InlineData("""{"query":{"bool":{"should":[{"match":{"text":"\u200B\u2060 \uFEFF"}}],"filter":[{"match":{"text":"onion"}}]}}}""", "", true)]
     public async Task SearchWhoseQueryTextIsOnlyControlCharacters_HasNoQueryText_PassesThroughAndIsNeverPublished(string body, string parameters, bool hits)
     {
         // A worker refuses a job whose query is only control characters and white space (PrecomputeReasoning.IsBlankQuery).

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 // The broker contract lives with the MassTransit wiring (Messaging/), but keeps its namespace: MassTransit names a
 // message by it (urn:message:Rank1.SearchBridge.Messages:PrecomputeReasoning), and a new name would leave the queued
 // messages and the running workers of a rolling upgrade without a consumer (MessageContractTests pins the URN).
@@ -61,12 +63,26 @@ public sealed record PrecomputeReasoning(
     public const string Offline = "offline";
 
     /// <summary>
-    /// True when <paramref name="query"/> holds nothing a user reads: white space and control characters only (a line of
-    /// a NUL byte, <c>printf '\x00\n'</c>). String.Trim and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white
-    /// space. <c>rank1-bridge precompute</c> sends no such query, and a worker refuses a job of one, whoever published it.
+    /// True when <paramref name="query"/> holds nothing a user reads: white space, control characters (a line of a NUL
+    /// byte, <c>printf '\x00\n'</c>) and invisible format characters (Unicode category Cf: U+200B zero width space,
+    /// U+2060 word joiner, U+FEFF, U+00AD) only, of which Elasticsearch's standard analyzer (Lucene's StandardTokenizer,
+    /// UAX #29 word breaks: it makes tokens only of letters, digits, ideographs and emoji) makes no token. String.Trim
+    /// and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white space, and the format characters. The one
+    /// definition: the proxy's query text, <c>rank1-bridge precompute</c>'s query files and the worker's refusal.
     /// </summary>
     /// <param name="query">A query text.</param>
-    public static bool IsBlankQuery(string query) => query.All(c => char.IsWhiteSpace(c) || char.IsControl(c));
+    public static bool IsBlankQuery(string query)
+    {
+        foreach (var rune in query.EnumerateRunes())
+        {
+            if (!Rune.IsWhiteSpace(rune) && !Rune.IsControl(rune) && Rune.GetUnicodeCategory(rune) != UnicodeCategory.Format)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }
 
 /// <summary>
