@@ -231,6 +231,8 @@ internal sealed partial class BrokerPrecomputePublisher(IBus bus, IOptions<Broke
 
     public void Dispose()
     {
+        // The queries still held stay marked as sent in the detector: it stops with the host, and a mark lasts at most a
+        // DedupWindow anyway.
         lock (_gate)
         {
             if (_disposed)
