@@ -442,6 +442,78 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A TEI body whose <c>texts</c> is one long string instead of a list: serde_json's message names the value it got, and
+    /// names it whole (<c>invalid type: string "…", expected a sequence</c>); TEI bounds that by its 2 MB body limit (a larger
+    /// body is axum's 413), ours by Rank1:Service:MaxBodyBytes (10 MiB). The echo is cut after its first 1 KiB (at a
+    /// character's start), followed by <c>…</c>, so the answer stays small. Before, a 10 MiB string was echoed whole: a
+    /// 10 MiB answer, built through about eight body-sized copies outside the in-flight budget.
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_TextsAsOneHugeString_Is422_EchoingOnlyItsFirstKiB()
+    {
+        // The service's default body limit, 10 MiB.
+        await using var service = await StandaloneAsync(new() { ["Rank1:Service:MaxBodyBytes"] = "10485760" });
+        using var http = new HttpClient { BaseAddress = service.Url };
+        const string Data = "Failed to deserialize the JSON body into the target type: ";
+        var huge = $$"""{"query":"q","texts":"{{new string('x', 10 * 1024 * 1024 - 64)}}"}""";
+        // 'a' and 511 two-byte characters are 1023 bytes: the 1024th is the first half of the next, left out.
+        var split = $$"""{"query":"q","texts":"a{{string.Concat(Enumerable.Repeat("é", 600))}}"}""";
+        foreach (var (body, echoed) in new[] { (huge, new string('x', 1024)), (split, "a" + string.Concat(Enumerable.Repeat("é", 511))) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.Equal(422, (int)response.StatusCode);
+            Assert.Equal($"{Data}texts: invalid type: string \"{echoed}\"…, expected a sequence at line 1 column {Encoding.UTF8.GetByteCount(body) - 1}", text);
+        }
+    }
+
+    /// <summary>
+    /// A body without <c>texts</c> on <c>/rerank</c> is llama.cpp's (<see cref="RerankRequest.AnsweredIn"/>): one the service
+    /// cannot read (a duplicate key, invalid UTF-8, a lone surrogate, nesting past 64 levels, text after it) is refused with
+    /// the reading's own error, the one <c>/v1/rerank</c> gives for it, in TEI's JSON shape (422), as before serde's reading
+    /// was added. Before, each was serde's plain-text 422 "missing field `texts`" (or "duplicate field `query`"), naming a
+    /// field the caller never meant to send. A body whose <c>texts</c> serde read before the problem stays serde's.
+    /// </summary>
+    [Fact]
+    public async Task LlamaBodyOnRerank_TheServiceCannotRead_IsRefusedWithTheReadingsOwnError_NotMissingTexts()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        async Task<(int Status, string? MediaType, string Body)> SendAsync(string path, byte[] body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            return ((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
+        }
+
+        var deep = $$"""{"query":"q","documents":[{"text":"a","m":{{new string('[', 70)}}1{{new string(']', 70)}}}]}""";
+        var cases = new (byte[] Body, string Message)[]
+        {
+            ("""{"query":"q","documents":["a"],"query":"r"}"""u8.ToArray(), "invalid request: the body is not valid JSON: Duplicate"),
+            ([.. "{\"query\":\"q\",\"documents\":[\"a"u8, 0xC3, .. "\"]}"u8], "invalid request: the body is not valid UTF-8"),
+            ("""{"query":"q","documents":["cut mid emoji \ud83d"]}"""u8.ToArray(), "invalid request: documents[0] is not valid text: it holds an unpaired UTF-16 surrogate"),
+            (Encoding.UTF8.GetBytes(deep), "invalid request: the body is not valid JSON: "),
+            ("""{"query":"q","documents":["a"]} more"""u8.ToArray(), "invalid request: the body is not valid JSON: "),
+        };
+        foreach (var (body, message) in cases)
+        {
+            var (status, mediaType, text) = await SendAsync("rerank", body);
+            var v1 = JsonNode.Parse((await SendAsync("v1/rerank", body)).Body)!["message"]!.GetValue<string>();
+            Assert.True(status == 422 && mediaType == "application/json", $"{Encoding.UTF8.GetString(body)[..Math.Min(60, body.Length)]}: HTTP {status} {text}");
+            var error = JsonNode.Parse(text)!;
+            Assert.Equal((v1, "Validation"), (error["error"]!.GetValue<string>(), error["error_type"]!.GetValue<string>()));
+            Assert.StartsWith(message, v1, StringComparison.Ordinal);
+        }
+
+        var tei = await SendAsync("rerank", """{"query":"q","texts":["a"],"query":"r"}"""u8.ToArray());
+        Assert.Equal((422, "text/plain", "Failed to deserialize the JSON body into the target type: duplicate field `query` at line 1 column 34"), tei);
+    }
+
+    /// <summary>
     /// A TEI body (<c>texts</c>) on <c>/rerank</c> or <c>/reranking</c> without a JSON <c>Content-Type</c> is refused as TEI's
     /// axum <c>Json</c> extractor refuses it before reading the body (MissingJsonContentType): 415, text/plain, "Expected
     /// request with `Content-Type: application/json`". It was read and judged. A JSON media type with parameters or a

@@ -160,8 +160,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// </summary>
     private static JsonObject ReadTei(byte[] bytes)
     {
-        // A byte order mark is skipped, as RerankRequest.Read skips it (where serde_json refuses it).
-        var json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsSpan(Encoding.UTF8.Preamble.Length) : bytes;
+        // A byte order mark is skipped, as RerankRequest.Read skips it (where serde_json refuses it); the body is read in place.
+        ReadOnlyMemory<byte> json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsMemory(Encoding.UTF8.Preamble.Length) : bytes;
         if (TeiJsonExtractor.Rejection(json) is not { } refused)
         {
             return RerankRequest.Read(RerankProtocol.Tei, bytes);
@@ -173,17 +173,24 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         }
 
         JsonObject? body = null;
+        RerankRequestException? unread = null;
         try
         {
             body = RerankRequest.Read(RerankProtocol.Tei, bytes);
         }
-        catch (RerankRequestException)
+        catch (RerankRequestException e)
         {
+            unread = e;
         }
 
-        return body is not null && RerankRequest.AnsweredIn(RerankProtocol.Tei, body) != RerankProtocol.Tei
-            ? body
-            : throw new RerankRequestException(StatusCodes.Status422UnprocessableEntity, refused.Message) { PlainText = true };
+        if (body is not null && RerankRequest.AnsweredIn(RerankProtocol.Tei, body) != RerankProtocol.Tei)
+        {
+            return body;
+        }
+
+        // An object without texts (as far as serde read it) that RerankRequest.Read refuses (a duplicate key, invalid UTF-8,
+        // nesting past 64, text after it) is llama.cpp's, refused as /v1/rerank refuses it, not with serde's "missing field `texts`".
+        throw unread is not null && !refused.Tei ? unread : new RerankRequestException(StatusCodes.Status422UnprocessableEntity, refused.Message) { PlainText = true };
     }
 
     // axum's json_content_type: a media type application/json, or application/*+json, parameters allowed.
@@ -194,8 +201,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     private static Task WritePlainAsync(HttpContext context, int status, string message)
     {
+        // The message is short (TeiJsonExtractor cuts a value it names); the body's in-flight bytes stay held until it is
+        // written and HandleAsync ends.
         var bytes = Encoding.UTF8.GetBytes(message);
-        context.Features.Get<InFlightBudget.Lease>()?.Dispose();
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
         context.Response.ContentLength = bytes.Length;

@@ -24,19 +24,30 @@ internal static class TeiJsonExtractor
     /// <summary>
     /// Null when serde reads <paramref name="body"/> into TEI's request (or it is an array, which serde reads as a struct's
     /// fields in order, left to the caller's own check); otherwise axum's refusal: <c>Syntax</c> 400, else 422.
+    /// <c>Tei</c> says whether the body was TEI's as far as it was read: no object, or an object whose top-level
+    /// <c>texts</c> came before the problem (where it did not, the body may be llama.cpp's, <see cref="RerankRequest.AnsweredIn"/>).
     /// </summary>
-    public static (bool Syntax, string Message)? Rejection(ReadOnlySpan<byte> body)
+    /// <remarks>
+    /// The body is read in place, not copied. A string value named in the message (serde's <c>invalid type: string "…"</c>,
+    /// <c>unknown variant</c>) is cut after its first <see cref="EchoBytes"/> bytes, followed by <c>…</c>: serde_json echoes it
+    /// whole, which TEI bounds by its 2 MB body limit (<c>--payload-limit</c>) and ours need not (Rank1:Service:MaxBodyBytes).
+    /// </remarks>
+    public static (bool Syntax, string Message, bool Tei)? Rejection(ReadOnlyMemory<byte> body)
     {
+        var reader = new Reader(body);
         try
         {
-            new Reader(body.ToArray()).Request();
+            reader.Request();
             return null;
         }
         catch (Refusal r)
         {
-            return (r.Syntax, (r.Syntax ? SyntaxPrefix : DataPrefix) + r.Message);
+            return (r.Syntax, (r.Syntax ? SyntaxPrefix : DataPrefix) + r.Message, !reader.Object || reader.Texts);
         }
     }
+
+    /// <summary>How much of a string value a message echoes, in UTF-8 bytes (serde_json echoes all of it).</summary>
+    public const int EchoBytes = 1024;
 
     private sealed class Refusal(bool syntax, string message) : Exception(message)
     {
@@ -73,10 +84,23 @@ internal static class TeiJsonExtractor
     // TruncationDirection's variants with their aliases (#[serde(alias = "left", alias = "Left")], ...).
     private static readonly string[] Directions = ["Left", "left", "Right", "right"];
 
-    private sealed class Reader(byte[] b)
+    private sealed class Reader(ReadOnlyMemory<byte> body)
     {
         private int _i;
         private int _depth = 128; // serde_json's remaining_depth
+
+        // What String keeps of the string it reads (at most _keep bytes), and whether it had more.
+        private List<byte>? _kept;
+        private int _keep;
+        private bool _cut;
+
+        /// <summary>Whether the body is an object (its '{' read).</summary>
+        public bool Object { get; private set; }
+
+        /// <summary>Whether the object's top-level <c>texts</c> key has been read.</summary>
+        public bool Texts { get; private set; }
+
+        private ReadOnlySpan<byte> B => body.Span;
 
         public void Request()
         {
@@ -88,6 +112,7 @@ internal static class TeiJsonExtractor
                 case '[':
                     return;
                 case '{':
+                    Object = true;
                     Nested(() =>
                     {
                         _i++;
@@ -118,7 +143,8 @@ internal static class TeiJsonExtractor
                 }
 
                 _i++;
-                var key = String(validate: true, keep: true);
+                var key = String(validate: true, keep: EchoBytes);
+                Texts |= key == "texts";
                 var known = key is "query" or "texts" or "truncate" or "truncation_direction" or "raw_scores" or "return_text";
                 if (known && !seen.Add(key))
                 {
@@ -265,10 +291,10 @@ internal static class TeiJsonExtractor
                     throw PeekError(EofValue);
                 case '"':
                     _i++;
-                    var name = String(validate: true, keep: true);
+                    var name = String(validate: true, keep: EchoBytes);
                     if (Array.IndexOf(Directions, name) < 0)
                     {
-                        throw Data(path, $"unknown variant `{name}`, expected one of {string.Join(", ", Directions.Select(d => $"`{d}`"))}");
+                        throw Data(path, $"unknown variant `{name}`{(_cut ? "…" : string.Empty)}, expected one of {string.Join(", ", Directions.Select(d => $"`{d}`"))}");
                     }
 
                     return;
@@ -322,7 +348,8 @@ internal static class TeiJsonExtractor
                     break;
                 case '"':
                     _i++;
-                    unexpected = "string " + RustDebug(String(validate: true, keep: true));
+                    var text = RustDebug(String(validate: true, keep: EchoBytes));
+                    unexpected = "string " + text + (_cut ? "…" : string.Empty);
                     break;
                 case '[':
                     unexpected = "sequence";
@@ -416,7 +443,7 @@ internal static class TeiJsonExtractor
                 return string.Empty;
             }
 
-            var text = (negative ? "-" : string.Empty) + Encoding.ASCII.GetString(b, start, _i - start);
+            var text = (negative ? "-" : string.Empty) + Encoding.ASCII.GetString(B.Slice(start, _i - start));
             if (integer && !negative && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var unsigned))
             {
                 return $"integer `{unsigned}`";
@@ -452,34 +479,37 @@ internal static class TeiJsonExtractor
         // serde_json's SliceRead::parse_str (validate: a control character, a lone surrogate or invalid UTF-8 is refused, the
         // last once the string has ended) or ignore_str; _i is past the opening quote. The text is made only when kept (a
         // key, a variant, a value named in an error): the texts of a large body are only scanned.
-        private string String(bool validate, bool keep = false)
+        // The text kept is at most keep bytes (its UTF-8 cut at a character's start), _cut set when there was more.
+        private string String(bool validate, int keep = 0)
         {
-            var bytes = keep ? new List<byte>() : null;
+            var bytes = _kept = keep > 0 ? new List<byte>(Math.Min(keep, 64)) : null;
+            _keep = keep;
+            _cut = false;
             var segment = _i;
             var valid = true;
             while (true)
             {
-                var next = b.AsSpan(_i).IndexOfAny(StringStops);
+                var next = B[_i..].IndexOfAny(StringStops);
                 if (next < 0)
                 {
-                    _i = b.Length;
+                    _i = B.Length;
                     throw Error(EofString);
                 }
 
                 _i += next;
-                var c = b[_i];
+                var c = B[_i];
                 if (c is (byte)'"' or (byte)'\\')
                 {
                     // A character cannot span an escape: each run between escapes is valid UTF-8 on its own or not at all.
-                    valid &= !validate || System.Text.Unicode.Utf8.IsValid(b.AsSpan(segment, _i - segment));
-                    bytes?.AddRange(b.AsSpan(segment, _i - segment));
+                    valid &= !validate || System.Text.Unicode.Utf8.IsValid(B.Slice(segment, _i - segment));
+                    Keep(B.Slice(segment, _i - segment));
                     _i++;
                     if (c == '"')
                     {
-                        return !valid ? throw Error(InvalidCodePoint) : bytes is null ? string.Empty : Encoding.UTF8.GetString([.. bytes]);
+                        return !valid ? throw Error(InvalidCodePoint) : bytes is null ? string.Empty : Kept(bytes);
                     }
 
-                    Escape(bytes, validate);
+                    Escape(validate);
                     segment = _i;
                     continue;
                 }
@@ -493,7 +523,30 @@ internal static class TeiJsonExtractor
             }
         }
 
-        private void Escape(List<byte>? bytes, bool validate)
+        private void Keep(ReadOnlySpan<byte> bytes)
+        {
+            if (_kept is null)
+            {
+                return;
+            }
+
+            var room = _keep - _kept.Count;
+            _cut |= bytes.Length > room;
+            _kept.AddRange(bytes[..Math.Min(room, bytes.Length)]);
+        }
+
+        private void Keep(byte one) => Keep([one]);
+
+        // The kept bytes as text; a character the cut split is left out (isFinalBlock: false stops before it).
+        private string Kept(List<byte> bytes)
+        {
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes);
+            var chars = new char[span.Length];
+            System.Text.Unicode.Utf8.ToUtf16(span, chars, out _, out var written, replaceInvalidSequences: false, isFinalBlock: !_cut);
+            return new string(chars, 0, written);
+        }
+
+        private void Escape(bool validate)
         {
             var c = Next();
             switch (c)
@@ -501,22 +554,22 @@ internal static class TeiJsonExtractor
                 case -1:
                     throw Error(EofString);
                 case '"' or '\\' or '/':
-                    bytes?.Add((byte)c);
+                    Keep((byte)c);
                     return;
                 case 'b':
-                    bytes?.Add(8);
+                    Keep(8);
                     return;
                 case 'f':
-                    bytes?.Add(12);
+                    Keep(12);
                     return;
                 case 'n':
-                    bytes?.Add((byte)'\n');
+                    Keep((byte)'\n');
                     return;
                 case 'r':
-                    bytes?.Add((byte)'\r');
+                    Keep((byte)'\r');
                     return;
                 case 't':
-                    bytes?.Add((byte)'\t');
+                    Keep((byte)'\t');
                     return;
                 case 'u':
                     break;
@@ -537,7 +590,7 @@ internal static class TeiJsonExtractor
 
             if (n is < 0xD800 or > 0xDBFF)
             {
-                bytes?.AddRange(Encoding.UTF8.GetBytes(((char)n).ToString()));
+                Keep(Encoding.UTF8.GetBytes(((char)n).ToString()));
                 return;
             }
 
@@ -562,18 +615,18 @@ internal static class TeiJsonExtractor
                 throw Error(LoneLeadingSurrogate);
             }
 
-            bytes?.AddRange(Encoding.UTF8.GetBytes(char.ConvertFromUtf32(char.ConvertToUtf32((char)n, (char)low))));
+            Keep(Encoding.UTF8.GetBytes(char.ConvertFromUtf32(char.ConvertToUtf32((char)n, (char)low))));
         }
 
         private int Hex()
         {
-            if (b.Length - _i < 4)
+            if (B.Length - _i < 4)
             {
-                _i = b.Length;
+                _i = B.Length;
                 throw Error(EofString);
             }
 
-            var text = Encoding.ASCII.GetString(b, _i, 4);
+            var text = Encoding.ASCII.GetString(B.Slice(_i, 4));
             _i += 4;
             return text.All(char.IsAsciiHexDigit) ? int.Parse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture) : throw Error(InvalidEscape);
         }
@@ -612,7 +665,7 @@ internal static class TeiJsonExtractor
                         String(validate: false);
                         break;
                     case '[' or '{':
-                        frames.Push(b[_i++]);
+                        frames.Push(B[_i++]);
                         var inside = Whitespace();
                         if (inside == (frames.Peek() == '[' ? ']' : '}'))
                         {
@@ -688,7 +741,7 @@ internal static class TeiJsonExtractor
 
         private int Whitespace()
         {
-            while (_i < b.Length && b[_i] is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r')
+            while (_i < B.Length && B[_i] is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r')
             {
                 _i++;
             }
@@ -696,14 +749,14 @@ internal static class TeiJsonExtractor
             return Peek();
         }
 
-        private int Peek() => _i < b.Length ? b[_i] : -1;
+        private int Peek() => _i < B.Length ? B[_i] : -1;
 
-        private int Next() => _i < b.Length ? b[_i++] : -1;
+        private int Next() => _i < B.Length ? B[_i++] : -1;
 
         // serde_json's error (at the index) and peek_error (one byte further, within the body).
         private Refusal Error(string code) => new(true, $"{code} {At(_i)}");
 
-        private Refusal PeekError(string code) => new(true, $"{code} {At(Math.Min(b.Length, _i + 1))}");
+        private Refusal PeekError(string code) => new(true, $"{code} {At(Math.Min(B.Length, _i + 1))}");
 
         // A data error, placed where the reading stopped (serde_json's fix_position), after serde_path_to_error's path.
         private Refusal Data(string path, string message) => new(false, $"{(path.Length > 0 ? path + ": " : string.Empty)}{message} {At(_i)}");
@@ -711,8 +764,8 @@ internal static class TeiJsonExtractor
         // serde_json's position_of_index: the line, and the bytes before the index on it.
         private string At(int index)
         {
-            var startOfLine = b.AsSpan(0, index).LastIndexOf((byte)'\n') + 1;
-            var line = 1 + b.AsSpan(0, startOfLine).Count((byte)'\n');
+            var startOfLine = B[..index].LastIndexOf((byte)'\n') + 1;
+            var line = 1 + B[..startOfLine].Count((byte)'\n');
             return $"at line {line} column {index - startOfLine}";
         }
     }
