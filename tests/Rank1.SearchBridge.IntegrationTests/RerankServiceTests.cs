@@ -1159,6 +1159,65 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's <c>"truncate": false</c> measuring, each call's on a thread of its own, runs for at most
+    /// <c>Rank1:Proxy:MaxConcurrentReranks</c> calls at once: a third call while two measure waits for a turn and measures
+    /// once one ends. Each call's one text is over-long, so each is the 422 of its measuring and none is judged (the
+    /// encoding hook sees the measuring only). Before, every call started its own measuring thread at once, before the
+    /// rerank gates: three measured together.
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncateFalse_MoreCallsThanRerankSlots_MeasureAtMostThatManyAtOnce()
+    {
+        await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48", ["Rank1:Proxy:MaxConcurrentReranks"] = "2" });
+        var engine = Assert.IsType<Rank1Engine>(service.Services.GetRequiredService<IPassageJudge>());
+        var rerank = service.Services.GetRequiredService<RerankService>();
+        var inside = 0;
+        var most = 0;
+        var measured = 0;
+        using var arrived = new SemaphoreSlim(0);
+        using var gate = new ManualResetEventSlim();
+        engine.Encoding = () =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref most, now);
+            Interlocked.Increment(ref measured);
+            arrived.Release();
+            gate.Wait();
+            Interlocked.Decrement(ref inside);
+        };
+        rerank.MeasuringWaits = () => arrived.Release();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
+        var calls = Enumerable.Range(0, 3)
+            .Select(i => PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray($"{i} {longText}"), ["truncate"] = false }.ToJsonString()))
+            .ToArray();
+
+        // Each call has either begun measuring or is waiting for a turn (a bound on a hang, not a synchronisation).
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await arrived.WaitAsync(TimeSpan.FromSeconds(60)), $"only {i} of the 3 calls measure or wait");
+        }
+
+        var measuringThen = Volatile.Read(ref inside);
+        gate.Set();
+        Assert.Equal(2, measuringThen);
+        var answers = await Task.WhenAll(calls);
+        Assert.Equal([422, 422, 422], answers.Select(a => a.Status));
+        Assert.Equal((2, 3), (most, measured));
+
+        static void InterlockedMax(ref int target, int value)
+        {
+            for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+            {
+                if (Interlocked.CompareExchange(ref target, value, seen) == seen)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// TEI's order of its checks: axum's Json extractor reads every field (serde) before the handler looks at the batch, the
     /// handler refuses an empty batch (400 Empty) before a too large one (422), and then checks each (query, text) pair in
     /// order, answering the first failing pair's error (router/src/http/server.rs, rerank: the pairs' results collected into

@@ -24,13 +24,22 @@ namespace Rank1.SearchBridge.Http.Service;
 /// protocol's shape, best first. Every failure is answered in the protocol's error shape; none escapes.
 /// </summary>
 internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOptions<RerankServiceOptions> options, Rank1Metrics metrics,
-    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, Inference.IPassageJudge judge, InFlightBudget budget, ILogger<RerankService> logger)
+    TimeProvider time, GracefulShutdown shutdown, ModelTokenLimits modelLimits, Inference.IPassageJudge judge, InFlightBudget budget, IOptions<ProxyOptions> modelOptions,
+    ILogger<RerankService> logger)
 {
     // The passage "fields" of a service call, for the query fingerprint: documents are plain text, with no title.
     private static readonly string[] ServiceFields = ["text"];
 
     private readonly RerankServiceOptions _options = options.Value;
     private readonly byte[][] _keys = options.Value.ApiKeys.Select(Encoding.UTF8.GetBytes).ToArray();
+
+    // TEI's "truncate": false measuring, each call's on a thread of its own: at most Rank1:Proxy:MaxConcurrentReranks calls
+    // at once, as many as the model judges at once; the others wait for a turn within their deadline. Unbounded, every
+    // such call started an OS thread of seconds of CPU before the rerank gates refused any.
+    private readonly SemaphoreSlim _measuring = new(modelOptions.Value.MaxConcurrentReranks);
+
+    /// <summary>Tests: called when a call's measuring finds every turn taken and waits for one.</summary>
+    internal Action? MeasuringWaits { get; set; }
 
     public async Task HandleAsync(HttpContext context, RerankProtocol endpoint)
     {
@@ -296,7 +305,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// and within one as the tokenizer goes), a 504 as when the deadline passes before the store lookup has answered
     /// (<see cref="MeasuringTimedOut"/>). It runs on a thread of its own, as the engine tokenizes a window
     /// (<c>Rank1Engine.OffThreadPool</c>, measured there, #18), not on the request's pool thread, which other requests'
-    /// reads and writes wait for: a call's measuring is seconds of CPU (docs/rerank-service.md, "Long documents").
+    /// reads and writes wait for: a call's measuring is seconds of CPU (docs/rerank-service.md, "Long documents"). At most
+    /// <see cref="ProxyOptions.MaxConcurrentReranks"/> calls measure at once; the others wait for a turn, within the deadline.
     /// </summary>
     private async Task TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings, SearchDeadline deadline)
     {
@@ -313,8 +323,21 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
             try
             {
-                await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
-                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                if (!_measuring.Wait(0, CancellationToken.None))
+                {
+                    MeasuringWaits?.Invoke();
+                    await _measuring.WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
+                        TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _measuring.Release();
+                }
             }
             catch (Inference.Rank1InputException e)
             {
