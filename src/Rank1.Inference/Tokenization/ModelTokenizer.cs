@@ -278,7 +278,25 @@ internal sealed class ModelTokenizer
             return (normalized, false);
         }
 
-        // The pieces again, as Encode made them (user text: no added tokens), to the one where the first kept token begins.
+        while (true)
+        {
+            // The first kept token may encode apart once it starts the text (its merges with the dropped one gone), one or two
+            // more: as many more are dropped until the suffix fits, so that it is at most maxTokens, as Truncate's cut is.
+            var kept = Suffix(normalized, drop, cancellationToken);
+            var count = Encode(kept, _plainSplit, int.MaxValue, cancellationToken).Ids.Count;
+            if (count <= maxTokens)
+            {
+                return (kept, true);
+            }
+
+            drop += count - maxTokens;
+        }
+    }
+
+    // The normalized text from where its token number drop (of its user-text encoding) begins: the pieces again, as Encode
+    // made them (user text: no added tokens), to the one where that token begins.
+    private string Suffix(string normalized, int drop, CancellationToken cancellationToken)
+    {
         var piece = new List<int>();
         foreach (var (offset, length) in _plainSplit.Split(normalized))
         {
@@ -288,13 +306,13 @@ internal sealed class ModelTokenizer
             _bpe.Encode(span, piece, cancellationToken);
             if (piece.Count > drop)
             {
-                return (normalized[(offset + CharsInBytes(span, piece.Take(drop).Sum(_bpe.TokenBytes)))..], true);
+                return normalized[(offset + CharsInBytes(span, piece.Take(drop).Sum(_bpe.TokenBytes)))..];
             }
 
             drop -= piece.Count;
         }
 
-        return (string.Empty, true);
+        return string.Empty;
     }
 
     /// <summary>
