@@ -237,12 +237,13 @@ internal static class TeiJsonExtractor
         }
 
         // serde_json's deserialize_string, deserialize_bool and deserialize_seq: a value of another type is named (InvalidType).
-        private void StringValue(string path)
+        // index: the element's in a list (path[index], made only for the error), or -1.
+        private void StringValue(string path, int index = -1)
         {
             var c = Whitespace();
             if (c != '"')
             {
-                throw c == -1 ? PeekError(EofValue) : InvalidType(path, "a string");
+                throw c == -1 ? PeekError(EofValue) : InvalidType(index < 0 ? path : $"{path}[{index}]", "a string");
             }
 
             _i++;
@@ -275,7 +276,7 @@ internal static class TeiJsonExtractor
                 var first = true;
                 for (var index = 0; NextMember(ref first, ']', EofList, ExpectedListCommaOrEnd) != End; index++)
                 {
-                    StringValue($"{path}[{index}]");
+                    StringValue(path, index);
                 }
 
                 _i++;
@@ -626,9 +627,10 @@ internal static class TeiJsonExtractor
                 throw Error(EofString);
             }
 
-            var text = Encoding.ASCII.GetString(B.Slice(_i, 4));
+            // Parsed from the bytes: no string per escape.
+            var hex = int.TryParse(B.Slice(_i, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var n);
             _i += 4;
-            return text.All(char.IsAsciiHexDigit) ? int.Parse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture) : throw Error(InvalidEscape);
+            return hex ? n : throw Error(InvalidEscape);
         }
 
         // serde_json's ignore_value: any value of a key TEI does not read, syntax checked, strings not decoded.
