@@ -304,7 +304,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     /// <summary>
     /// <c>PUT [/{index}]/_settings</c> (<c>RestUpdateSettingsAction</c>): the body's settings (or those of its
     /// <c>settings</c> object), read and validated as index creation reads them (<see cref="IndexSettings.Read"/>), applied
-    /// to every index named: <c>index.max_result_window</c> (null resets it); any other is accepted, ignored and reported
+    /// to every index named: <c>index.hidden</c> and <c>index.max_result_window</c> (null resets either); any other is accepted, ignored and reported
     /// in a <c>Warning</c> header. Answers <c>{"acknowledged":true}</c>.
     /// </summary>
     public async Task UpdateSettingsAsync(HttpContext context, string? index)
@@ -319,6 +319,15 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // TransportUpdateSettingsAction resolves the indices, then MetadataUpdateSettingsService validates the settings.
         var targets = Indices(context, index);
         var settings = IndexSettings.Read(body["settings"] as JsonObject ?? body);
+        if (settings.Hidden is { } hidden)
+        {
+            // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
+            foreach (var target in targets)
+            {
+                target.SetHidden(hidden);
+            }
+        }
+
         if (settings.SetsMaxResultWindow)
         {
             foreach (var target in targets)

@@ -43,7 +43,7 @@ internal sealed partial class IndexCatalog : IDisposable
             var index = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created);
             if (saved["hidden"]?.GetValue<bool>() == true)
             {
-                index.MarkHidden();
+                index.SetHidden(true);
             }
 
             if (saved["max_result_window"]?.GetValue<int>() is { } window)
@@ -87,7 +87,7 @@ internal sealed partial class IndexCatalog : IDisposable
                 : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow());
             if (settings?.Hidden == true)
             {
-                index.MarkHidden();
+                index.SetHidden(true);
             }
 
             if (settings?.MaxResultWindow is { } window)

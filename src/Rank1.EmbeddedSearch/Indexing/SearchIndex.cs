@@ -117,18 +117,29 @@ internal sealed class SearchIndex : IDisposable
     /// <summary>Deleted documents not yet merged away, for <c>_cat/indices</c>.</summary>
     public int DeletedDocs => WithSearcher(s => s.IndexReader.NumDeletedDocs);
 
-    public void MarkHidden()
+    /// <summary>
+    /// Sets <c>index.hidden</c> (Elasticsearch's <c>IndexMetadata.INDEX_HIDDEN_SETTING</c>, dynamic: at creation or by
+    /// <c>PUT /{index}/_settings</c>), kept with the mapping.
+    /// </summary>
+    /// <param name="hidden">Whether the index leaves wildcard and <c>_all</c> expressions.</param>
+    public void SetHidden(bool hidden)
     {
-        Hidden = true;
-        SaveMapping();
+        lock (_writeLock)
+        {
+            Hidden = hidden;
+            SaveMapping();
+        }
     }
 
     /// <summary>Sets <c>index.max_result_window</c> (null: back to its default), kept with the mapping.</summary>
     /// <param name="window">The window, validated (<see cref="IndexSettings.Read"/>).</param>
     public void SetMaxResultWindow(int? window)
     {
-        MaxResultWindowSetting = window;
-        SaveMapping();
+        lock (_writeLock)
+        {
+            MaxResultWindowSetting = window;
+            SaveMapping();
+        }
     }
 
     /// <summary>Elasticsearch's standard analyzer: standard tokenizer + lowercase, no stop words.</summary>
@@ -412,6 +423,8 @@ internal sealed class SearchIndex : IDisposable
         }
     }
 
+    // Under _writeLock (System.Threading.Lock is re-entrant: the mapping's Changed is raised under it while a write adds
+    // fields), so that one mapping.json.tmp is written and moved at a time, and the last written is the newest state.
     private void SaveMapping()
     {
         if (_folder is null)
@@ -419,11 +432,14 @@ internal sealed class SearchIndex : IDisposable
             return;
         }
 
-        var file = Path.Combine(_folder, "mapping.json");
-        var tmp = file + ".tmp";
-        var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
-        File.WriteAllText(tmp, doc.ToJsonString());
-        File.Move(tmp, file, overwrite: true);
+        lock (_writeLock)
+        {
+            var file = Path.Combine(_folder, "mapping.json");
+            var tmp = file + ".tmp";
+            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
+            File.WriteAllText(tmp, doc.ToJsonString());
+            File.Move(tmp, file, overwrite: true);
+        }
     }
 
     public void Dispose()

@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using Rank1.Testing;
+
+namespace Rank1.EmbeddedSearch.Tests;
+
+/// <summary>
+/// <c>PUT [/{index}]/_settings</c> (Elasticsearch's <c>RestUpdateSettingsAction</c>, <c>MetadataUpdateSettingsService</c>)
+/// for the settings this backend applies besides <c>index.max_result_window</c> (<see cref="MaxResultWindowTests"/>):
+/// <c>index.hidden</c> is dynamic (<c>IndexMetadata.INDEX_HIDDEN_SETTING</c>, <c>Property.Dynamic</c>). It was answered
+/// acknowledged, with no <c>Warning</c>, and not applied.
+/// </summary>
+public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<ServerFixture>
+{
+    private EsClient Es => fx.Client;
+
+    private static string[] Names(JsonNode json) => json.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal).ToArray();
+
+    private static async Task<string[]> CatIndicesAsync(EsClient es, string prefix) =>
+        (await es.GetAsync("/_cat/indices?format=json&h=index")).Json.AsArray()
+            .Select(r => r!["index"]!.GetValue<string>()).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public async Task Hidden_SetBySettingsApi_LeavesWildcards_AndFalseBringsItBack()
+    {
+        foreach (var name in new[] { "upd-hid-a", "upd-hid-b" })
+        {
+            Assert.Equal(201, (await Es.PutAsync($"/{name}/_doc/1?refresh=true", JsonNode.Parse("""{"n":1}"""))).Status);
+        }
+
+        var put = await Es.PutAsync("/upd-hid-a/_settings", JsonNode.Parse("""{"index":{"hidden":true}}"""));
+        Assert.Equal((200, """{"acknowledged":true}"""), (put.Status, put.Json.ToJsonString()));
+        Assert.False(put.Headers.Contains("Warning")); // applied, not ignored
+        Assert.Equal(["upd-hid-b"], Names((await Es.GetAsync("/upd-hid-*/_settings")).Json));
+        Assert.Equal(1, (await Es.GetAsync("/upd-hid-*/_count")).Json["count"]!.GetValue<int>());
+        Assert.Equal(["upd-hid-b"], await CatIndicesAsync(Es, "upd-hid-"));
+        Assert.Equal("true", (await Es.GetAsync("/upd-hid-a/_settings")).Json["upd-hid-a"]!["settings"]!["index"]!["hidden"]!.GetValue<string>());
+        Assert.Equal(["upd-hid-a", "upd-hid-b"], Names((await Es.GetAsync("/upd-hid-*/_settings?expand_wildcards=all")).Json));
+
+        Assert.Equal(200, (await Es.PutAsync("/upd-hid-a/_settings", JsonNode.Parse("""{"index.hidden":false}"""))).Status);
+        Assert.Equal(["upd-hid-a", "upd-hid-b"], Names((await Es.GetAsync("/upd-hid-*/_settings")).Json));
+        Assert.Equal(2, (await Es.GetAsync("/upd-hid-*/_count")).Json["count"]!.GetValue<int>());
+        Assert.Equal(["upd-hid-a", "upd-hid-b"], await CatIndicesAsync(Es, "upd-hid-"));
+    }
+
+    // The settings are the index's, kept with its mapping (one writer of mapping.json at a time): a server started again
+    // on the same data reads back what the settings API set, and what it reset.
+    [Fact]
+    public async Task SettingsMadeBySettingsApi_SurviveARestart_AndSoDoTheirResets()
+    {
+        var data = TestTemp.Folder("rank1-es-settings-");
+        await using (var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data }))
+        {
+            using var es = new EsClient(server.Url);
+            Assert.Equal(201, (await es.PutAsync("/kept/_doc/1?refresh=true", JsonNode.Parse("""{"n":1}"""))).Status);
+            Assert.Equal(200, (await es.PutAsync("/kept/_settings", JsonNode.Parse("""{"index":{"hidden":true,"max_result_window":3}}"""))).Status);
+        }
+
+        await using (var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data }))
+        {
+            using var es = new EsClient(server.Url);
+            var index = (await es.GetAsync("/kept/_settings")).Json["kept"]!["settings"]!["index"]!;
+            Assert.Equal(("true", "3"), (index["hidden"]?.GetValue<string>(), index["max_result_window"]?.GetValue<string>()));
+            Assert.Empty(await CatIndicesAsync(es, "kept"));
+            Assert.Equal(400, (await es.GetAsync("/kept/_search?size=4")).Status);
+            Assert.Equal(200, (await es.PutAsync("/kept/_settings", JsonNode.Parse("""{"settings":{"index.hidden":null,"index.max_result_window":null}}"""))).Status);
+        }
+
+        await using var again = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data });
+        using var es2 = new EsClient(again.Url);
+        var reset = (await es2.GetAsync("/kept/_settings")).Json["kept"]!["settings"]!["index"]!;
+        Assert.Equal((null, null), (reset["hidden"]?.GetValue<string>(), reset["max_result_window"]?.GetValue<string>()));
+        Assert.Equal(["kept"], await CatIndicesAsync(es2, "kept"));
+        Assert.Equal(200, (await es2.GetAsync("/kept/_search?from=9999&size=1")).Status);
+    }
+}
