@@ -72,4 +72,52 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal(["kept"], await CatIndicesAsync(es2, "kept"));
         Assert.Equal(200, (await es2.GetAsync("/kept/_search?from=9999&size=1")).Status);
     }
+
+    // UpdateSettingsRequest.validate ("no settings to update"), run by TransportAction.execute before anything else: an
+    // index that is not there is not reached.
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"settings":{}}""")]
+    [InlineData("""{"index":{}}""")]
+    public async Task NoSettings_IsAValidationFailure_BeforeTheIndicesAreResolved(string body) =>
+        (await Es.PutAsync("/upd-not-there/_settings", JsonNode.Parse(body)))
+            .AssertError(400, "action_request_validation_exception", "Validation Failed: 1: no settings to update;");
+
+    // MetadataUpdateSettingsService with preserve_existing: a setting the index already has is kept, the others applied.
+    [Fact]
+    public async Task PreserveExisting_KeepsASettingTheIndexHas_AndAppliesTheOthers()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/upd-keep", JsonNode.Parse("""{"settings":{"index.max_result_window":5}}"""))).Status);
+        var put = await Es.PutAsync("/upd-keep/_settings?preserve_existing=true", JsonNode.Parse("""{"index":{"max_result_window":7,"hidden":true}}"""));
+        Assert.Equal(200, put.Status);
+        var index = (await Es.GetAsync("/upd-keep/_settings")).Json["upd-keep"]!["settings"]!["index"]!;
+        Assert.Equal(("5", "true"), (index["max_result_window"]?.GetValue<string>(), index["hidden"]?.GetValue<string>()));
+
+        Assert.Equal(200, (await Es.PutAsync("/upd-keep/_settings?preserve_existing=false", JsonNode.Parse("""{"index.max_result_window":7}"""))).Status);
+        Assert.Equal("7", (await Es.GetAsync("/upd-keep/_settings")).Json["upd-keep"]!["settings"]!["index"]!["max_result_window"]!.GetValue<string>());
+    }
+
+    // UpdateSettingsRequest's indices options are IndicesOptions.fromOptions(false, false, true, true): without
+    // allow_no_indices a wildcard that matches nothing is IndexNameExpressionResolver's notFoundException(expression).
+    [Fact]
+    public async Task AWildcardMatchingNothing_Is404_UnlessAllowNoIndices()
+    {
+        (await Es.PutAsync("/upd-nomatch*/_settings", JsonNode.Parse("""{"index.max_result_window":5}""")))
+            .AssertError(404, "index_not_found_exception", "no such index [upd-nomatch*]");
+        Assert.Equal(200, (await Es.PutAsync("/upd-nomatch*/_settings?allow_no_indices=true", JsonNode.Parse("""{"index.max_result_window":5}"""))).Status);
+    }
+
+    // notFoundException(): no expression (or _all) resolving to no index at all.
+    [Fact]
+    public async Task AllIndices_WhenThereIsNone_Is404_NoIndicesExist()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        foreach (var path in new[] { "/_settings", "/_all/_settings" })
+        {
+            var r = await es.PutAsync(path, JsonNode.Parse("""{"index.max_result_window":5}"""));
+            r.AssertError(404, "index_not_found_exception", "no such index [_all] and no indices exist");
+            Assert.Equal("_all", r.Json["error"]!["resource.id"]!.GetValue<string>());
+        }
+    }
 }

@@ -310,19 +310,29 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     public async Task UpdateSettingsAsync(HttpContext context, string? index)
     {
         var param = EsHttp.Param(context);
-        _ = RequestJson.ParamAsBoolean(param("preserve_existing"));
+        var preserveExisting = RequestJson.ParamAsBoolean(param("preserve_existing")) == true;
         _ = RequestJson.ParamAsBoolean(param("reopen"));
         _ = catalog.ReadIndicesOptions(param);
+        // UpdateSettingsRequest's indices options are fromOptions(false, false, true, true): allow_no_indices off by default.
+        var allowNoIndices = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices", withDefault: false) == true;
         // request.contentParser(): a request without a body is refused.
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "parse_exception", "request body is required");
         ThrowIfUnknownParameters(context, ParameterApi.UpdateSettings);
+        var given = body["settings"] as JsonObject ?? body;
+        if (!IndexSettings.AnyGiven(given))
+        {
+            // UpdateSettingsRequest.validate, run by TransportAction.execute before the indices are resolved.
+            throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no settings to update;");
+        }
+
         // TransportUpdateSettingsAction resolves the indices, then MetadataUpdateSettingsService validates the settings.
-        var targets = Indices(context, index);
-        var settings = IndexSettings.Read(body["settings"] as JsonObject ?? body);
+        var targets = UpdateTargets(context, index, allowNoIndices);
+        var settings = IndexSettings.Read(given);
         if (settings.Hidden is { } hidden)
         {
             // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
-            foreach (var target in targets)
+            // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has.
+            foreach (var target in targets.Where(t => !preserveExisting || !t.Hidden))
             {
                 target.SetHidden(hidden);
             }
@@ -330,7 +340,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
         if (settings.SetsMaxResultWindow)
         {
-            foreach (var target in targets)
+            foreach (var target in targets.Where(t => !preserveExisting || t.MaxResultWindowSetting is null))
             {
                 target.SetMaxResultWindow(settings.MaxResultWindow);
             }
@@ -342,6 +352,32 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
+    }
+
+    // The indices a settings update names, resolved as IndexNameExpressionResolver does without allow_no_indices: a
+    // wildcard that matches nothing is its 404 "no such index [x*]" (notFoundException(baseExpression)), and no index at
+    // all for _all (or no expression) "no such index [_all] and no indices exist".
+    private IReadOnlyList<SearchIndex> UpdateTargets(HttpContext context, string? index, bool allowNoIndices)
+    {
+        var targets = Indices(context, index);
+        if (allowNoIndices)
+        {
+            return targets;
+        }
+
+        var param = EsHttp.Param(context);
+        foreach (var part in string.IsNullOrEmpty(index) ? [] : IndexCatalog.ExpressionParts(index))
+        {
+            if (part is not "_all" && !part.StartsWith('-') && part.Contains('*', StringComparison.Ordinal) && catalog.Resolve(part, param).Count == 0)
+            {
+                throw EsException.IndexNotFound(part);
+            }
+        }
+
+        return targets.Count > 0 || !(string.IsNullOrEmpty(index) || index == "_all")
+            ? targets
+            : throw new EsException(404, "index_not_found_exception", "no such index [_all] and no indices exist",
+                new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = "_all", ["index_uuid"] = "_na_", ["index"] = "_all" });
     }
 
     /// <summary><c>GET [/{index}]/_settings</c> (<c>RestGetSettingsAction</c>): each index's settings, as <c>GET /{index}</c> has them.</summary>

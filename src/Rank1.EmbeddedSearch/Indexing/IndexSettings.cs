@@ -38,6 +38,19 @@ internal sealed class IndexSettings
     /// <summary>Whether a setting other than those this backend applies was given.</summary>
     public bool HasOthers => _values.Keys.Any(k => k is not (HiddenKey or MaxResultWindowKey));
 
+    /// <summary>Whether <paramref name="settings"/> gives any setting once flattened (<c>{"index":{}}</c> gives none).</summary>
+    /// <param name="settings">The settings object, or null.</param>
+    public static bool AnyGiven(JsonObject? settings)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        if (settings is not null)
+        {
+            Flatten(settings, "", values);
+        }
+
+        return values.Count > 0;
+    }
+
     /// <summary>
     /// Reads <paramref name="settings"/>, validating <c>index.max_result_window</c> as
     /// <c>Setting.intSetting(key, 10000, 1)</c> parses it when <c>IndexScopedSettings.validate</c> runs (index creation
