@@ -120,4 +120,16 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
             Assert.Equal("_all", r.Json["error"]!["resource.id"]!.GetValue<string>());
         }
     }
+
+    // MetadataUpdateSettingsService: index.number_of_shards is not dynamic; on an open index the update is refused, and
+    // nothing of it (the window given beside it) applies.
+    [Fact]
+    public async Task NumberOfShards_OnAnOpenIndex_IsRefusedAsNotDynamic()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/upd-shards", null)).Status);
+        var uuid = (await Es.GetAsync("/upd-shards/_settings")).Json["upd-shards"]!["settings"]!["index"]!["uuid"]!.GetValue<string>();
+        (await Es.PutAsync("/upd-shards/_settings", JsonNode.Parse("""{"index":{"number_of_shards":2,"max_result_window":5}}""")))
+            .AssertError(400, "illegal_argument_exception", $"Can't update non dynamic settings [[index.number_of_shards]] for open indices [[upd-shards/{uuid}]]");
+        Assert.Null((await Es.GetAsync("/upd-shards/_settings")).Json["upd-shards"]!["settings"]!["index"]!["max_result_window"]);
+    }
 }

@@ -328,6 +328,15 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // TransportUpdateSettingsAction resolves the indices, then MetadataUpdateSettingsService validates the settings.
         var targets = UpdateTargets(context, index, allowNoIndices);
         var settings = IndexSettings.Read(given);
+        if (settings.NonDynamic.Count > 0 && targets.Count > 0)
+        {
+            // MetadataUpdateSettingsService: a setting that is not dynamic is skipped for an open index, then refused with
+            // the set of them and the open indices (Index.toString, [name/uuid]); every index here is open. Elasticsearch's
+            // sets have no order; indices here go by name.
+            var open = string.Join(", ", targets.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => $"[{t.Name}/{t.Uuid}]"));
+            throw EsException.IllegalArgument($"Can't update non dynamic settings [[{string.Join(", ", settings.NonDynamic)}]] for open indices [{open}]");
+        }
+
         if (settings.Hidden is { } hidden)
         {
             // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.

@@ -35,6 +35,14 @@ internal sealed class IndexSettings
     /// <summary><c>index.max_result_window</c>, validated when read; null when not given or given null.</summary>
     public int? MaxResultWindow { get; private init; }
 
+    /// <summary>
+    /// The settings given that this backend knows as not dynamic (<c>index.number_of_shards</c>: one shard here), which a
+    /// settings update refuses on an open index as <c>MetadataUpdateSettingsService</c> does.
+    /// </summary>
+    public IReadOnlyList<string> NonDynamic => _values.Keys.Where(k => k == NumberOfShardsKey).ToArray();
+
+    private const string NumberOfShardsKey = "index.number_of_shards";
+
     /// <summary>Whether a setting other than those this backend applies was given.</summary>
     public bool HasOthers => _values.Keys.Any(k => k is not (HiddenKey or MaxResultWindowKey));
 
