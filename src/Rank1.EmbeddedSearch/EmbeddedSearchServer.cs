@@ -207,6 +207,10 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_msearch", read, (HttpContext c, string index) => search.MsearchAsync(c, index));
         app.MapMethods("/_settings", get, context => search.GetSettingsAsync(context, null));
         app.MapMethods("/{index}/_settings", get, (HttpContext c, string index) => search.GetSettingsAsync(c, index));
+        // The official clients' indices.get_settings paths with a setting name (RestGetSettingsAction's routes).
+        app.MapMethods("/_settings/{name}", get, (HttpContext c, string name) => search.GetSettingsAsync(c, null, name));
+        app.MapMethods("/{index}/_settings/{name}", get, (HttpContext c, string index, string name) => search.GetSettingsAsync(c, index, name));
+        app.MapMethods("/{index}/_setting/{name}", get, (HttpContext c, string index, string name) => search.GetSettingsAsync(c, index, name));
         app.MapMethods("/_settings", ["PUT"], context => search.UpdateSettingsAsync(context, null));
         app.MapMethods("/{index}/_settings", ["PUT"], (HttpContext c, string index) => search.UpdateSettingsAsync(c, index));
         app.MapMethods("/_mapping", get, context => search.MappingAsync(context, null));

@@ -132,4 +132,26 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
             .AssertError(400, "illegal_argument_exception", $"Can't update non dynamic settings [[index.number_of_shards]] for open indices [[upd-shards/{uuid}]]");
         Assert.Null((await Es.GetAsync("/upd-shards/_settings")).Json["upd-shards"]!["settings"]!["index"]!["max_result_window"]);
     }
+
+    // RestGetSettingsAction's routes with a name (the official clients' indices.get_settings), filtered as
+    // TransportGetSettingsAction does (Regex.simpleMatch), flat_settings (Settings.toXContent) and include_defaults
+    // (IndexScopedSettings.diff); GetSettingsResponse leaves out an index with nothing to show unless defaults are asked.
+    [Fact]
+    public async Task GetSettings_ByName_Flat_AndWithDefaults()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/upd-get", JsonNode.Parse("""{"settings":{"index.max_result_window":5}}"""))).Status);
+        Assert.Equal("""{"upd-get":{"settings":{"index":{"max_result_window":"5"}}}}""",
+            (await Es.GetAsync("/upd-get/_settings/index.max_result_window")).Json.ToJsonString());
+        Assert.Equal("""{"upd-get":{"settings":{"index.max_result_window":"5"}}}""",
+            (await Es.GetAsync("/upd-get/_setting/index.max_*?flat_settings=true")).Json.ToJsonString());
+        Assert.Equal("{}", (await Es.GetAsync("/upd-get/_settings/index.hidden")).Json.ToJsonString());
+        Assert.Equal("""{"upd-get":{"settings":{"index":{"max_result_window":"5"}},"defaults":{"index":{"hidden":"false"}}}}""",
+            (await Es.GetAsync("/upd-get/_settings/index.hidden,index.max_result_window?include_defaults=true")).Json.ToJsonString());
+        Assert.Equal(200, (await Es.PutAsync("/upd-get-default", null)).Status);
+        Assert.Equal("""{"upd-get-default":{"settings":{},"defaults":{"index.max_result_window":"10000"}}}""",
+            (await Es.GetAsync("/upd-get-default/_settings/index.max_result_window?include_defaults=true&flat_settings=true")).Json.ToJsonString());
+        Assert.Equal("5", (await Es.GetAsync("/_settings/index.max_result_window")).Json["upd-get"]!["settings"]!["index"]!["max_result_window"]!.GetValue<string>());
+        (await Es.GetAsync("/upd-get/_settings?flat_settings=yes"))
+            .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
+    }
 }

@@ -390,20 +390,86 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     }
 
     /// <summary><c>GET [/{index}]/_settings</c> (<c>RestGetSettingsAction</c>): each index's settings, as <c>GET /{index}</c> has them.</summary>
-    public async Task GetSettingsAsync(HttpContext context, string? index)
+    public async Task GetSettingsAsync(HttpContext context, string? index, string? name = null)
     {
         var param = EsHttp.Param(context);
-        _ = RequestJson.ParamAsBoolean(param("include_defaults"));
+        var includeDefaults = RequestJson.ParamAsBoolean(param("include_defaults")) == true;
         _ = RequestJson.ParamAsBoolean(param("local"));
         _ = catalog.ReadIndicesOptions(param);
         ThrowIfUnknownParameters(context, ParameterApi.GetSettings);
+        // RestGetSettingsAction: the names, split at commas; TransportGetSettingsAction keeps the keys that
+        // Regex.simpleMatch one of them (settings and defaults alike).
+        var names = string.IsNullOrEmpty(name) ? null : IndexCatalog.ExpressionParts(name).Select(JsonPaths.Wildcard).ToArray();
+        var targets = Indices(context, index);
+        // Settings.toXContent reads flat_settings with paramAsBoolean, strictly, when it writes the settings.
+        var flat = RequestJson.ParamAsBoolean(param("flat_settings")) ?? false;
         var result = new JsonObject();
-        foreach (var i in Indices(context, index))
+        foreach (var i in targets)
         {
-            result[i.Name] = new JsonObject { ["settings"] = SettingsJson(i) };
+            var settings = Keep(FlatSettings(i), names);
+            var defaults = includeDefaults ? Keep(DefaultSettings(i), names) : [];
+            // GetSettingsResponse omits an index whose (filtered) settings are empty, unless defaults were asked for.
+            if (settings.Count == 0 && !includeDefaults)
+            {
+                continue;
+            }
+
+            var entry = new JsonObject { ["settings"] = SettingsXContent(settings, flat) };
+            if (includeDefaults)
+            {
+                entry["defaults"] = SettingsXContent(defaults, flat);
+            }
+
+            result[i.Name] = entry;
         }
 
         await EsHttp.WriteAsync(context, 200, result).ConfigureAwait(false);
+    }
+
+    private static List<KeyValuePair<string, string>> Keep(IEnumerable<KeyValuePair<string, string>> settings, System.Text.RegularExpressions.Regex[]? names) =>
+        settings.Where(s => names is null || names.Any(n => n.IsMatch(s.Key))).ToList();
+
+    // An index's settings as dotted keys (Settings' own form), in the order SettingsJson writes them.
+    private static IEnumerable<KeyValuePair<string, string>> FlatSettings(SearchIndex i) =>
+        SettingsJson(i)["index"]!.AsObject().Select(p => KeyValuePair.Create("index." + p.Key, p.Value!.GetValue<string>()));
+
+    // IndexScopedSettings.diff(settings, EMPTY): the default of each setting this backend knows that the index has not set.
+    private static IEnumerable<KeyValuePair<string, string>> DefaultSettings(SearchIndex i)
+    {
+        if (!i.Hidden)
+        {
+            yield return KeyValuePair.Create("index.hidden", "false");
+        }
+
+        if (i.MaxResultWindowSetting is null)
+        {
+            yield return KeyValuePair.Create(IndexSettings.MaxResultWindowKey, IndexSettings.DefaultMaxResultWindow.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    // Settings.toXContent: flat_settings writes the dotted keys, else each key's parts as nested objects.
+    private static JsonObject SettingsXContent(List<KeyValuePair<string, string>> settings, bool flat)
+    {
+        var root = new JsonObject();
+        foreach (var (key, value) in settings)
+        {
+            if (flat)
+            {
+                root[key] = value;
+                continue;
+            }
+
+            var parts = key.Split('.');
+            var node = root;
+            foreach (var part in parts[..^1])
+            {
+                node = node[part] as JsonObject ?? (JsonObject)(node[part] = new JsonObject());
+            }
+
+            node[parts[^1]] = value;
+        }
+
+        return root;
     }
 
     // An index's settings as Elasticsearch writes them (nested, every value a string).
