@@ -39,11 +39,15 @@ internal sealed class FairQueue(int capacity, int perCaller, TimeProvider? time 
     /// <summary>Most passages one caller has waiting.</summary>
     public int MostWaitingForOneCaller => _callers.Values.Select(c => c.Pending).DefaultIfEmpty(0).Max();
 
-    /// <summary>Queues a call's rows (all or none) for <paramref name="caller"/>; throws <see cref="Rank1OverloadedException"/> when they are refused.</summary>
+    /// <summary>
+    /// Queues a call's rows (all or none) for <paramref name="caller"/>; throws <see cref="Rank1OverloadedException"/> when
+    /// they are refused. The scheduler queues through <see cref="Reserve"/> and <see cref="Fill"/> (a feed); this is the two
+    /// at once, the same path, for the tests of the queue's order.
+    /// </summary>
     public void Add(object caller, IReadOnlyList<BatchRow> rows)
     {
-        var c = Admit(caller, rows.Count);
-        Enqueue(c, rows);
+        Reserve(caller, rows.Count);
+        Fill(caller, rows);
     }
 
     /// <summary>

@@ -293,27 +293,10 @@ internal sealed class ModelTokenizer
         }
     }
 
-    // The normalized text from where its token number drop (of its user-text encoding) begins: the pieces again, as Encode
-    // made them (user text: no added tokens), to the one where that token begins.
-    private string Suffix(string normalized, int drop, CancellationToken cancellationToken)
-    {
-        var piece = new List<int>();
-        foreach (var (offset, length) in _plainSplit.Split(normalized))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            piece.Clear();
-            var span = normalized.AsSpan(offset, length);
-            _bpe.Encode(span, piece, cancellationToken);
-            if (piece.Count > drop)
-            {
-                return normalized[(offset + CharsInBytes(span, piece.Take(drop).Sum(_bpe.TokenBytes)))..];
-            }
-
-            drop -= piece.Count;
-        }
-
-        return string.Empty;
-    }
+    // The normalized text from where its token number drop (of its user-text encoding) begins: Encode stopped at drop
+    // tokens cuts there (NFC again changes nothing); empty when the text has no more tokens than that.
+    private string Suffix(string normalized, int drop, CancellationToken cancellationToken) =>
+        Encode(normalized, _plainSplit, drop, cancellationToken) is (_, var text, { } at) ? text[at..] : string.Empty;
 
     /// <summary>
     /// Normalizes, splits and merges. Stops at <paramref name="maxTokens"/>: the ids that fit and the character offset

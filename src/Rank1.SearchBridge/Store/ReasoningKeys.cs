@@ -72,8 +72,8 @@ public static partial class ReasoningKeys
         int? keyedQuery = query == UnkeyedQueryTokens ? null : query;
         int? keyedPassage = passage == UnkeyedPassageTokens ? null : passage;
         // A passage cut at its start is judged on other text than one cut at its end (refused rather than cut, neither is).
-        var start = truncate && truncateStart;
-        return keyedQuery is null && keyedPassage is null && truncate && !start ? null : $"q{keyedQuery}p{keyedPassage}" + (truncate ? start ? "<cut" : string.Empty : "!cut");
+        var cut = !truncate ? "!cut" : truncateStart ? "<cut" : string.Empty;
+        return keyedQuery is null && keyedPassage is null && cut.Length == 0 ? null : $"q{keyedQuery}p{keyedPassage}{cut}";
     }
 
     /// <summary>The hash of the passage text exactly as judged.</summary>
