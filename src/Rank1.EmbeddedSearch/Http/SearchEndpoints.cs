@@ -98,12 +98,13 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var body = await MsearchBodyAsync(context).ConfigureAwait(false);
         // Only the parameters _msearch takes reach its searches while the lines are read (MsearchParameters.Takes).
         var param = EsHttp.Param(context);
+        var compatibleWith8 = EsHttp.CompatibleWith8(context, flavor); // the request's Accept, read once for every line
         // Every line's deprecation warnings, those logged before a line is refused too (as _search's).
         var items = EsHttp.WithDeprecationWarnings(context, flavor, deprecations =>
         {
             var read = MsearchLines.Read(body, flavor == SearchFlavor.OpenSearch,
                 item => (item.Header, Request: SearchRequest.Read(JsonLocations.Remember(item.Source, item.Body.Span), name => MsearchParameters.Takes(name, flavor == SearchFlavor.OpenSearch, templates: false) ? param(name) : null, flavor, deprecations,
-                    EsHttp.CompatibleWith8(context, flavor))));
+                    compatibleWith8)));
             // A parameter _msearch does not take (q, size, sort...) is refused, as the proxy refuses it, not applied to every
             // search; once every line is read, as BaseRestHandler refuses the parameters its handler did not read.
             MsearchParameters.ThrowIfUnknown(context.Request.Path, context.Request.Query.Keys, flavor == SearchFlavor.OpenSearch, templates: false);

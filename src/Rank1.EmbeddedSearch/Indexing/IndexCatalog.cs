@@ -40,18 +40,8 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            var index = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created);
-            if (saved["hidden"]?.GetValue<bool>() == true)
-            {
-                index.SetHidden(true);
-            }
-
-            if (saved["max_result_window"]?.GetValue<int>() is { } window)
-            {
-                index.SetMaxResultWindow(window);
-            }
-
-            _indices[name] = index;
+            _indices[name] = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created,
+                saved["hidden"]?.GetValue<bool>() == true, saved["max_result_window"]?.GetValue<int>());
         }
     }
 
@@ -82,18 +72,10 @@ internal sealed partial class IndexCatalog : IDisposable
             }
 
             var mapping = IndexMapping.Parse(mappings);
+            var hidden = settings?.Hidden == true;
             var index = _dataPath is null
-                ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow())
-                : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow());
-            if (settings?.Hidden == true)
-            {
-                index.SetHidden(true);
-            }
-
-            if (settings?.MaxResultWindow is { } window)
-            {
-                index.SetMaxResultWindow(window);
-            }
+                ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow(), hidden, settings?.MaxResultWindow)
+                : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow);
 
             _indices[name] = index;
             return index;

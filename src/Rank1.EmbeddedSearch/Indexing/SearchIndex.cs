@@ -160,15 +160,21 @@ internal sealed class SearchIndex : IDisposable
         }
     }
 
-    public static SearchIndex CreateInMemory(string name, IndexMapping mapping, DateTimeOffset created) =>
+    /// <summary>An index held in memory, with the settings it is created with (<see cref="SetHidden"/>, <see cref="SetMaxResultWindow"/>).</summary>
+    public static SearchIndex CreateInMemory(string name, IndexMapping mapping, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null) =>
 #pragma warning disable CS0618 // RAMDirectory is fine for the small in-memory indices of demos and tests
-        new(name, mapping, new RAMDirectory(), null, created);
+        new(name, mapping, new RAMDirectory(), null, created) { Hidden = hidden, MaxResultWindowSetting = maxResultWindow };
 #pragma warning restore CS0618
 
-    public static SearchIndex OpenOnDisk(string name, IndexMapping mapping, string folder, DateTimeOffset created)
+    /// <summary>An index in <paramref name="folder"/>, with the settings it is created or was saved with; its mapping file written once.</summary>
+    public static SearchIndex OpenOnDisk(string name, IndexMapping mapping, string folder, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null)
     {
         System.IO.Directory.CreateDirectory(folder);
-        var index = new SearchIndex(name, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created);
+        var index = new SearchIndex(name, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created)
+        {
+            Hidden = hidden,
+            MaxResultWindowSetting = maxResultWindow,
+        };
         index.SaveMapping();
         return index;
     }
