@@ -65,6 +65,9 @@ public sealed class UnanticipatedErrorTests
             Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
             Assert.Equal(expected.ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), await response.Content.ReadAsStringAsync());
             Assert.Equal(!openSearch, response.Headers.Contains("X-Elastic-Product"));
+            // ASP.NET Core's exception handler may log the exception after its answer has reached the client: the entries
+            // are read once the request has finished (hosting's "Request finished" comes after the whole pipeline).
+            Assert.Contains(" - 500 ", await logs.RequestFinished.WaitAsync(TimeSpan.FromMinutes(1)), StringComparison.Ordinal);
             var logged = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error);
             Assert.Equal(("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", 1), (logged.Category, logged.EventId));
             Assert.Equal(typeof(InvalidOperationException), logged.Exception?.GetType());
