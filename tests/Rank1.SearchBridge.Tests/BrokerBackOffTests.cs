@@ -43,6 +43,28 @@ public sealed class BrokerBackOffTests : IDisposable
         _meters.Dispose();
     }
 
+    /// <summary>
+    /// Runs <paramref name="step"/> (an answer of the bus, a stop, a step of the clock) with no
+    /// <see cref="SynchronizationContext"/>, so that the publisher's continuations it completes run before it returns. On
+    /// a thread with xUnit's context (a test that has not yet yielded) the runtime would queue them to the thread pool
+    /// instead, and the assertions after the step would race them.
+    /// </summary>
+    private static void Inline(Action step)
+    {
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            step();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+        }
+    }
+
+    private void Advance(TimeSpan by) => Inline(() => _time.Advance(by));
+
     private static PrecomputeReasoning Job(string fingerprint) =>
         new("docs", fingerprint, null, 10, ["text"], null, 64, PrecomputeReasoning.HotQuery, Fingerprint: fingerprint);
 
@@ -73,7 +95,7 @@ public sealed class BrokerBackOffTests : IDisposable
         Assert.True(held.HeldBack);
 
         // The back-off ends: the retry publishes J, which the broker has not answered yet.
-        _time.Advance(BrokerPrecomputePublisher.FirstBackOff);
+        Advance(BrokerPrecomputePublisher.FirstBackOff);
         Assert.Equal(2, _bus.Publishes.Count);
 
         // S turns hot meanwhile and its publish is refused first: a second back-off, holding S.
@@ -82,7 +104,7 @@ public sealed class BrokerBackOffTests : IDisposable
         // Then J's refusal arrives. It is not the query tried next (S is), so when that back-off ends J is forgotten:
         // its next search publishes it, rather than nothing for a whole DedupWindow.
         _bus.Refuse(1);
-        _time.Advance(BrokerPrecomputePublisher.FirstBackOff * 2);
+        Advance(BrokerPrecomputePublisher.FirstBackOff * 2);
         Assert.Equal(4, _bus.Publishes.Count);
         Assert.Equal("S", _bus.Publishes[3].Job.Fingerprint);
         Assert.True(_detector.Observe("J", hasUnstoredHits: true), "J was left marked as sent after its retry was refused");
@@ -107,7 +129,7 @@ public sealed class BrokerBackOffTests : IDisposable
         Assert.Equal((true, false), (q.FirstHold, qAgain.FirstHold));
 
         // The back-off ends: the retry publishes Q (held last). While it is in flight, Q is marked as sent.
-        _time.Advance(BrokerPrecomputePublisher.FirstBackOff);
+        Advance(BrokerPrecomputePublisher.FirstBackOff);
         Assert.Equal("Q", _bus.Publishes[^1].Job.Fingerprint);
         Assert.False(_detector.Observe("Q", hasUnstoredHits: true), "a search of the query being retried would publish it a second time");
         _bus.Accept(_bus.Publishes.Count - 1);
@@ -120,18 +142,19 @@ public sealed class BrokerBackOffTests : IDisposable
         await SearchRefusedAsync("R", 0);
 
         // The back-off ends with nothing else held: the retry publishes R. A search of R meanwhile publishes nothing more.
-        _time.Advance(BrokerPrecomputePublisher.FirstBackOff);
+        Advance(BrokerPrecomputePublisher.FirstBackOff);
         Assert.Equal(("R", 2), (_bus.Publishes[^1].Job.Fingerprint, _bus.Publishes.Count));
         Assert.False(_detector.Observe("R", hasUnstoredHits: true), "a search of the query being retried would publish it a second time");
 
         // The host stops during the retry: R was not sent, so its next search may publish it.
-        _publisher.Dispose();
+        Inline(_publisher.Dispose);
         Assert.True(_detector.Observe("R", hasUnstoredHits: true), "R stayed marked as sent after its retry was stopped");
     }
 
     /// <summary>
     /// One publish the test answers (<see cref="FakeBus.Refuse"/>, <see cref="FakeBus.Accept"/>): the publisher's
-    /// continuations run on the test's thread before the answer returns, so what the answer leads to has happened then.
+    /// continuations run on the test's thread before the answer returns (<see cref="Inline"/>), so what the answer leads
+    /// to has happened then.
     /// </summary>
     internal sealed record Publish(PrecomputeHotQuery Message, IPublishObserver[] Observers, TaskCompletionSource Answer)
     {
@@ -147,7 +170,9 @@ public sealed class BrokerBackOffTests : IDisposable
 
         internal static FakeBus Create() => (FakeBus)(object)DispatchProxy.Create<IBus, FakeBus>();
 
-        internal void Refuse(int index)
+        internal void Refuse(int index) => Inline(() => RefuseInline(index));
+
+        private void RefuseInline(int index)
         {
             var reply = "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'rank1-precompute-hot' in vhost '/': received the value 'quorum' of type 'longstr' but current is none";
             var refused = new OperationInterruptedException(new ShutdownEventArgs(ShutdownInitiator.Peer, Constants.PreconditionFailed, reply));
@@ -163,7 +188,7 @@ public sealed class BrokerBackOffTests : IDisposable
             publish.Answer.TrySetException(refused);
         }
 
-        internal void Accept(int index) => Publishes[index].Answer.SetResult();
+        internal void Accept(int index) => Inline(Publishes[index].Answer.SetResult);
 
         protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
         {
