@@ -74,6 +74,30 @@ public sealed class HotQueryTests
         Assert.Empty(publisher.Messages);
     }
 
+    // The other text settings and the field names are held to the same test of a text that says nothing
+    // (PrecomputeReasoning.IsBlankQuery) and refused as an empty one is. Before, "\u0001\t" instructions were appended to
+    // the query (their search judged and published with them), a "\u200B" title_field named no field and the passage went
+    // without a title, and a "\u2060" prompt_template was refused for lacking FILL_QUERY_HERE rather than as empty.
+    [Theory]
+    [InlineData("""{"instructions":"\u0001\t"}""", "[ext.rank1.instructions] must be a non-empty string (got \"\\u0001\\t\")")]
+    [InlineData("""{"title_field":"\u200B"}""", "[ext.rank1.title_field] must be a non-empty string (got \"\\u200B\")")]
+    [InlineData("""{"prompt_template":"\u2060 \uFEFF"}""", "[ext.rank1.prompt_template] must be a non-empty string (got \"\\u2060 \\uFEFF\")")]
+    [InlineData("""{"fields":["text","\u200B"]}""", "[ext.rank1.fields] must be a non-empty array of field names")]
+    [InlineData("""{"fields":"\u0001"}""", "[ext.rank1.fields] must be a non-empty array of field names")]
+    public async Task Rank1TextSettingOfOnlyInvisibleCharacters_IsRefusedAsABlankOne(string rank1, string reason)
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await StartAsync(publisher);
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":""" + rank1 + "}}");
+            Assert.Equal((400, "illegal_argument_exception", reason),
+                (answer.Status, answer.Json["error"]?["type"]?.GetValue<string>(), answer.Json["error"]?["reason"]?.GetValue<string>()));
+        }
+
+        Assert.Empty(publisher.Messages);
+    }
+
     private static Task<ProxyStack> StartAsync(RecordingPublisher publisher) => ProxyStack.StartAsync(new()
     {
         ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits

@@ -94,8 +94,8 @@ internal sealed record RerankPlan
 
         var enabled = Bool(ext, "enabled") ?? rule.Enabled;
         var fields = ext?["fields"] is { } f
-            ? (f as JsonArray)?.Select(x => x?.GetValueKind() == JsonValueKind.String && x.GetValue<string>().Length > 0 ? x.GetValue<string>() : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names")).ToArray()
-                ?? (f.GetValueKind() == JsonValueKind.String ? [f.GetValue<string>()] : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names"))
+            ? (f as JsonArray)?.Select(x => x?.GetValueKind() == JsonValueKind.String && !Blank(x.GetValue<string>()) ? x.GetValue<string>() : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names")).ToArray()
+                ?? (f.GetValueKind() == JsonValueKind.String && !Blank(f.GetValue<string>()) ? [f.GetValue<string>()] : throw EsException.IllegalArgument("[ext.rank1.fields] must be a non-empty array of field names"))
             : rule.EffectiveFields.ToArray();
         if (fields.Length == 0)
         {
@@ -110,7 +110,7 @@ internal sealed record RerankPlan
             Window = Int(ext, "window", 1, caps.Window) ?? rule.Window,
             Fields = fields,
             TitleField = Str(ext, "title_field") ?? rule.TitleField,
-            QueryText = Str(ext, "query", PrecomputeReasoning.IsBlankQuery),
+            QueryText = Str(ext, "query"),
             Instructions = Str(ext, "instructions") ?? rule.Instructions,
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, caps.MaxThinkTokens) ?? rule.MaxThinkTokens,
             Deadline = Int(ext, "deadline_ms", 1, (int)caps.Deadline.TotalMilliseconds) is { } ms ? TimeSpan.FromMilliseconds(ms) : rule.Deadline,
@@ -159,10 +159,17 @@ internal sealed record RerankPlan
         var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a number from 0 to 1 (got {other.ToJsonString()})"),
     };
 
-    private static string? Str(JsonObject? ext, string key, Func<string, bool>? blank = null) => ext?[key] switch
+    // A text setting (query, instructions, prompt_template) or a field name (title_field, fields) of only white space,
+    // control and invisible format characters says nothing and names no field: refused as an empty one, by the one test
+    // of a text that asks nothing. Before, only query was held to it: "\u0001" instructions were appended to every
+    // query (and keyed its stored reasoning), a "\u200B" title_field named no field, and a "\u200B" prompt_template was
+    // refused as lacking its placeholder rather than as empty.
+    private static bool Blank(string text) => PrecomputeReasoning.IsBlankQuery(text);
+
+    private static string? Str(JsonObject? ext, string key) => ext?[key] switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && !(blank ?? string.IsNullOrWhiteSpace)(v.GetValue<string>()) => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && !Blank(v.GetValue<string>()) => v.GetValue<string>(),
         var other => throw EsException.IllegalArgument($"[ext.rank1.{key}] must be a non-empty string (got {other.ToJsonString()})"),
     };
 }

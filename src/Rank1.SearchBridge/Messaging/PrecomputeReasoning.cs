@@ -68,7 +68,8 @@ public sealed record PrecomputeReasoning(
     /// U+2060 word joiner, U+FEFF, U+00AD) only, of which Elasticsearch's standard analyzer (Lucene's StandardTokenizer,
     /// UAX #29 word breaks: it makes tokens only of letters, digits, ideographs and emoji) makes no token. String.Trim
     /// and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white space, and the format characters. The one
-    /// definition: the proxy's query text, <c>rank1-bridge precompute</c>'s query files and the worker's refusal.
+    /// definition: the proxy's query text and <c>ext.rank1</c>'s other texts and field names, <c>rank1-bridge
+    /// precompute</c>'s query files and the worker's refusal.
     /// </summary>
     /// <param name="query">A query text.</param>
     public static bool IsBlankQuery(string query)
