@@ -236,6 +236,40 @@ public sealed class HotQueryDetectorTests
         Assert.Equal(10, d.PublishedCount);
     }
 
+    // A query reported again once its window has passed keeps its one place in a full table: no other is forgotten for it.
+    [Fact]
+    public void Observe_ReportedAgainAfterItsWindow_InAFullTable_ForgetsNoOther()
+    {
+        var (d, time) = Create(threshold: 1, capacity: 3);
+        Assert.True(d.Observe("a", true));
+        time.Advance(TimeSpan.FromMinutes(30));
+        Assert.True(d.Observe("b", true));
+        Assert.True(d.Observe("c", true));
+        time.Advance(TimeSpan.FromMinutes(31)); // a's window (1 h) has passed, b's and c's have not
+
+        Assert.True(d.Observe("a", true));
+        Assert.Equal(3, d.PublishedCount);
+        Assert.Equal((false, false, false), (d.Observe("a", true), d.Observe("b", true), d.Observe("c", true)));
+    }
+
+    // A request sent late (the publisher's retry) restarts its query's window and makes it the newest entry: the table,
+    // full, then forgets the oldest other one, not it.
+    [Fact]
+    public void Published_LateForAHeldQuery_RestartsItsWindow_AndMakesItTheNewest()
+    {
+        var (d, time) = Create(threshold: 1, capacity: 2);
+        Assert.True(d.Observe("a", true));
+        Assert.True(d.Observe("b", true));
+        time.Advance(TimeSpan.FromMinutes(50));
+        d.Published("a");
+        Assert.Equal(2, d.PublishedCount);
+
+        Assert.True(d.Observe("c", true)); // full: b, the oldest, is forgotten
+        time.Advance(TimeSpan.FromMinutes(20)); // 70 min after a was first reported, 20 after it was sent
+        Assert.Equal((false, false), (d.Observe("a", true), d.Observe("c", true)));
+        Assert.True(d.Observe("b", true));
+    }
+
     [Fact]
     public void PublishFailed_ForgetsThePublish_SoTheNextSearchReportsAgain()
     {

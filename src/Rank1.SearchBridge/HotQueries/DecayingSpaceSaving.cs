@@ -65,7 +65,9 @@ internal sealed class DecayingSpaceSaving
             c.Guaranteed = (c.Guaranteed * d) + 1;
             c.Error *= d;
             c.At = now;
-            Track(c);
+            // Already in _counters (the dictionary holds the counter itself): only its rank changes.
+            Rank(c);
+            _byRank.Add(c);
             return c.Guaranteed;
         }
 
@@ -79,7 +81,10 @@ internal sealed class DecayingSpaceSaving
             error = min.Estimate * Decay(min.At, now);
         }
 
-        Track(new Counter(key) { Guaranteed = 1, Error = error, At = now });
+        var added = new Counter(key) { Guaranteed = 1, Error = error, At = now };
+        Rank(added);
+        _counters.Add(key, added);
+        _byRank.Add(added);
         return 1;
     }
 
@@ -98,13 +103,6 @@ internal sealed class DecayingSpaceSaving
     // A new rank doubles with every half-life since the landmark: moving the landmark every 64 half-lives keeps ranks below
     // 2^64 times a count (far from double's 2^1024), at the cost of re-ranking every counter that rarely.
     private const double RescaleAfterHalfLives = 64;
-
-    private void Track(Counter c)
-    {
-        Rank(c);
-        _counters[c.Key] = c;
-        _byRank.Add(c);
-    }
 
     private void Rank(Counter c) =>
         c.Rank = c.Estimate * (_halfLifeSeconds <= 0 ? 1 : Math.Pow(2, (c.At - _landmark).TotalSeconds / _halfLifeSeconds));

@@ -113,7 +113,8 @@ internal sealed class HotQueryDetector
                 return false;
             }
 
-            Remember(fingerprint, now);
+            // The entry just found (its window passed) is handed on, not looked up again.
+            Remember(fingerprint, now, node);
             return true;
         }
     }
@@ -126,26 +127,39 @@ internal sealed class HotQueryDetector
     {
         lock (_lock)
         {
-            Remember(fingerprint, _time.GetUtcNow());
+            Remember(fingerprint, _time.GetUtcNow(), _published.GetValueOrDefault(fingerprint));
         }
     }
 
-    /// <summary>Remembers <paramref name="fingerprint"/> as sent at <paramref name="now"/> (under the lock).</summary>
-    private void Remember(string fingerprint, DateTimeOffset now)
+    /// <summary>
+    /// Remembers <paramref name="fingerprint"/> as sent at <paramref name="now"/> (under the lock); <paramref name="seen"/>
+    /// is its entry when the table holds one, which moves to the end of the publish order with its new time (no lookup
+    /// and no remove and add again: the dictionary keeps the node).
+    /// </summary>
+    private void Remember(string fingerprint, DateTimeOffset now, LinkedListNode<(string Fingerprint, DateTimeOffset At)>? seen)
     {
-        if (_published.TryGetValue(fingerprint, out var node))
+        if (seen is not null)
         {
-            Forget(node);
+            _publishOrder.Remove(seen);
         }
 
         // Entries whose window has passed go first (oldest first: O(1) each, each entry leaves once); then the
-        // oldest beyond Capacity, so the table never holds more than Capacity fingerprints.
-        while (_publishOrder.First is { } oldest && (now - oldest.Value.At >= _options.DedupWindow || _published.Count >= _options.Capacity))
+        // oldest beyond Capacity, so the table never holds more than Capacity fingerprints (a fingerprint already held
+        // takes no new place).
+        while (_publishOrder.First is { } oldest && (now - oldest.Value.At >= _options.DedupWindow || (seen is null && _published.Count >= _options.Capacity)))
         {
             Forget(oldest);
         }
 
-        _published[fingerprint] = _publishOrder.AddLast((fingerprint, now));
+        if (seen is null)
+        {
+            _published.Add(fingerprint, _publishOrder.AddLast((fingerprint, now)));
+        }
+        else
+        {
+            seen.Value = (fingerprint, now);
+            _publishOrder.AddLast(seen);
+        }
     }
 
     /// <summary>
