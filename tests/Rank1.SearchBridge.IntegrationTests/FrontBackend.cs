@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
 /// <c>hits.hits</c> an object, for <c>hitsobject</c>), holds searches on the index
-/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's (<see cref="PinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -56,25 +56,38 @@ internal sealed class FrontBackend : IAsyncDisposable
     public static readonly string[] PinnedOrder = ["d04", "d08", "d01", "d03", "d06"];
 
     /// <summary>
+    /// The ids of the answer to any search of the index <c>unpinned</c>, in its order: as Elasticsearch answers a search
+    /// whose outermost retriever is a <c>rule</c> retriever none of whose query rules matched (or a <c>pinned</c> retriever
+    /// none of whose ids is found): the organic hits of a match for "onion eyes" alone.
+    /// </summary>
+    public static readonly string[] UnpinnedOrder = ["d01", "d03", "d06", "d04", "d08"];
+
+    /// <summary>
     /// The answer to any search of the index <c>pinned</c> (<see cref="PinnedOrder"/>): a compound retriever's hits, each
     /// with its <c>_rank</c> and the <c>sort</c> Elasticsearch gives it (<c>[score, shard and doc]</c>,
-    /// SearchPhaseController.getHits), the pinned ones scored above any organic hit (PinnedQueryBuilder).
+    /// SearchPhaseController.getHits), the pinned ones scored above any organic hit as PinnedQueryBuilder.doToQuery scores
+    /// two pins: the floats just above its MAX_ORGANIC_SCORE (2^127), the first pin highest, written as Elasticsearch writes
+    /// a float (Float.toString).
     /// </summary>
-    public static string PinnedAnswer()
+    public static string PinnedAnswer() => RetrieverAnswer("pinned", PinnedOrder, ["1.7014124E38", "1.7014122E38", "2.25", "1.5", "0.75"]);
+
+    /// <summary>The answer to any search of the index <c>unpinned</c> (<see cref="UnpinnedOrder"/>): organic scores alone.</summary>
+    public static string UnpinnedAnswer() => RetrieverAnswer("unpinned", UnpinnedOrder, ["2.25", "1.5", "0.75", "0.5", "0.25"]);
+
+    private static string RetrieverAnswer(string index, string[] order, string[] scores)
     {
-        double[] scores = [1.7014117E38, 1.7014116E38, 2.25, 1.5, 0.75];
         var hits = new System.Text.Json.Nodes.JsonArray();
-        for (var i = 0; i < PinnedOrder.Length; i++)
+        for (var i = 0; i < order.Length; i++)
         {
-            var doc = ProxyStack.Corpus.Single(c => c.Id == PinnedOrder[i]);
+            var doc = ProxyStack.Corpus.Single(c => c.Id == order[i]);
             hits.Add(new System.Text.Json.Nodes.JsonObject
             {
-                ["_index"] = "pinned",
+                ["_index"] = index,
                 ["_id"] = doc.Id,
-                ["_score"] = scores[i],
+                ["_score"] = System.Text.Json.Nodes.JsonNode.Parse(scores[i]),
                 ["_rank"] = i + 1,
                 ["_source"] = new System.Text.Json.Nodes.JsonObject { ["title"] = doc.Title, ["text"] = doc.Text, ["topic"] = doc.Topic },
-                ["sort"] = new System.Text.Json.Nodes.JsonArray(scores[i], 10L + i),
+                ["sort"] = new System.Text.Json.Nodes.JsonArray(System.Text.Json.Nodes.JsonNode.Parse(scores[i]), 10L + i),
             });
         }
 
@@ -85,8 +98,8 @@ internal sealed class FrontBackend : IAsyncDisposable
             ["_shards"] = new System.Text.Json.Nodes.JsonObject { ["total"] = 1, ["successful"] = 1, ["skipped"] = 0, ["failed"] = 0 },
             ["hits"] = new System.Text.Json.Nodes.JsonObject
             {
-                ["total"] = new System.Text.Json.Nodes.JsonObject { ["value"] = PinnedOrder.Length, ["relation"] = "eq" },
-                ["max_score"] = scores[0],
+                ["total"] = new System.Text.Json.Nodes.JsonObject { ["value"] = order.Length, ["relation"] = "eq" },
+                ["max_score"] = System.Text.Json.Nodes.JsonNode.Parse(scores[0]),
                 ["hits"] = hits,
             },
         }.ToJsonString();
@@ -220,11 +233,11 @@ internal sealed class FrontBackend : IAsyncDisposable
             return;
         }
 
-        if (path == "/pinned/_search")
+        if (path is "/pinned/_search" or "/unpinned/_search")
         {
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
-            await context.Response.WriteAsync(PinnedAnswer());
+            await context.Response.WriteAsync(path == "/pinned/_search" ? PinnedAnswer() : UnpinnedAnswer());
             return;
         }
 

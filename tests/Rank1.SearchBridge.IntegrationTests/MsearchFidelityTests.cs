@@ -1072,6 +1072,41 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(FrontBackend.PinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    // A rule retriever pins only when one of its query rules matches (RuleQueryBuilder.doRewrite: the organic query alone
+    // when none pins), and a pinned retriever only the ids it finds; a pinned hit scores above PinnedQueryBuilder's
+    // MAX_ORGANIC_SCORE, which is how PinnedRetrieverBuilder.combineInnerRetrieverResults tells one. An answer with no such
+    // hit (FrontBackend's index unpinned) pinned nothing, and is reranked. Before, every search whose outermost retriever
+    // was rule or pinned kept the backend's order, whether or not anything was pinned.
+    [Theory]
+    [InlineData("""{"retriever":""" + RuleRetriever + "}")]
+    [InlineData("""{"retriever":{"pinned":{"ids":["d99"],"retriever":""" + PinnedOrganic + "}}}")]
+    public async Task OutermostPinningRetriever_WhoseAnswerPinsNothing_IsReranked(string body)
+    {
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.UnpinnedOrder, 4);
+        Assert.NotEqual(FrontBackend.UnpinnedOrder, expected);
+
+        var r = await _stack.SearchAsync(body, "unpinned/_search");
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(expected, r.Ids);
+
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"unpinned\"}}\n{body}\n", "application/x-ndjson");
+        Assert.Equal("applied=1", m.Rerank);
+        Assert.Equal(expected, m.Json["responses"]![0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    // The retriever under the outermost rule retriever pins with its own query: the request says so, whatever the
+    // answer's scores (a pinned query's boost would scale its pins' scores), and the search keeps the backend's order.
+    [Fact]
+    public async Task RuleRetrieverOverAPinningQuery_KeepsTheBackendsOrder_WhateverItsAnswersScores()
+    {
+        var r = await _stack.SearchAsync("""{"retriever":{"rule":{"retriever":{"standard":{"query":""" + PinnedQuery + """}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}""",
+            "unpinned/_search");
+
+        Assert.Equal((200, "skipped", "the search pins documents on top (the outermost retriever is [rule]): they keep the backend's order"),
+            (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(FrontBackend.UnpinnedOrder, r.Ids);
+    }
+
     // A pinned query in a filter (bool's filter, constant_score) scores nothing, so it pins nothing on top: the hits are
     // ordered by the scoring query, and the search is reranked.
     [Theory]

@@ -356,7 +356,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return new PreparedSearch(index, path, raw, query, body, hadExt, plan.Skip("from + size is past the largest int the backend can be asked for"), queryText, 0, 0, null);
         }
 
-        return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize);
+        return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize)
+        {
+            PinnedBy = PinsOnTop(body) is { AnswerTells: true } pins ? pins.Pinner : null,
+        };
     }
 
     /// <summary>
@@ -370,7 +373,15 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
     /// <summary>A search <see cref="Prepare"/> read: where it goes, its body read, its plan, and its window when reranked.</summary>
     private sealed record PreparedSearch(string? Index, string Path, byte[] Raw, IQueryCollection Query, JsonObject? Body, bool HadExt, RerankPlan Plan, string? QueryText, int From, int Size,
-        int? SentSize);
+        int? SentSize)
+    {
+        /// <summary>
+        /// The outermost retriever (<c>rule</c>, <c>pinned</c>) that pins documents on top only when its rules match or its
+        /// ids are found, which the backend's answer tells (<see cref="PinnedHit"/>): the search keeps the backend's order
+        /// when it did. Null when the request alone decides.
+        /// </summary>
+        public string? PinnedBy { get; init; }
+    }
 
     /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
     /// <remarks>
@@ -534,6 +545,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var hits = SearchHits.Hits(json);
+        var pinned = search.PinnedBy is { } pinner && hits.Any(PinnedHit) ? PinsReason(pinner) : null;
         var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray();
         RerankOutcome? outcome = null;
         RerankStatus status;
@@ -541,10 +553,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // A hit with no passage text is not judged (the model would judge an empty passage): it follows the judged hits of
         // the window in backend order, as a passage that failed on its input, and the rerank is partial.
         var textless = window.Where(w => !SearchHits.HasText(w.Passage.Text)).Select(w => new PassageFailure(w.Index, SearchHits.NoText([hits[w.Index]], plan.Fields))).ToArray();
-        if (window.Length == 0 || textless.Length == window.Length)
+        if (pinned is not null || window.Length == 0 || textless.Length == window.Length)
         {
             status = RerankStatus.Skipped;
-            why = window.Length == 0 ? "no hits" : SearchHits.NoText(hits.Take(plan.Window), plan.Fields);
+            why = pinned ?? (window.Length == 0 ? "no hits" : SearchHits.NoText(hits.Take(plan.Window), plan.Fields));
         }
         else
         {
@@ -733,9 +745,9 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return "stored_fields is _none_: the hits carry no source to judge";
         }
 
-        if (PinsOnTop(body) is { } pinner)
+        if (PinsOnTop(body) is { AnswerTells: false } pins)
         {
-            return $"the search pins documents on top ({pinner}): they keep the backend's order";
+            return PinsReason(pins.Pinner);
         }
 
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
@@ -760,23 +772,41 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         return queryText is null ? NoQueryText : null;
     }
 
+    private static string PinsReason(string pinner) => $"the search pins documents on top ({pinner}): they keep the backend's order";
+
     // What answers the search with documents pinned on top, in the order they were pinned: the outermost retriever when it
-    // is a rule retriever (query rules: RuleQueryRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
+    // is a rule retriever (query rules: QueryRuleRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
     // own query (the body's, or a standard retriever's) when it is, or scores with, a pinned or rule query (PinnedQueryBuilder
     // scores the pinned ids above any organic hit). Reranked, the pins would be reordered by Rank1's score among the organic hits.
     // Under rrf or linear a rule's or pinned retriever's hits are fused like any other ranking, so nothing stays pinned
     // there; under text_similarity_reranker or rescorer the cluster itself reorders them: such searches are reranked.
-    private static string? PinsOnTop(JsonObject? body)
+    // AnswerTells: the outermost rule or pinned retriever pins only when a rule matched (RuleQueryBuilder.doRewrite answers
+    // the organic query alone, or with the excluded ids under must_not, when no rule pins) or its ids are among the hits, and
+    // its pins' scores, which nothing scales (it builds its query with boost 1), are above any organic hit's
+    // (PinnedHit): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
+    private static (string Pinner, bool AnswerTells)? PinsOnTop(JsonObject? body)
     {
         var retriever = body?["retriever"] as JsonObject;
-        if (retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } outer })
+        if (retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } outer, Value: var spec })
         {
-            return $"the outermost retriever is [{outer}]";
+            var inner = (spec as JsonObject)?["retriever"] as JsonObject;
+            var innerPins = inner?.Any(p => p.Key is "rule" or "pinned") == true || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
+            return ($"the outermost retriever is [{outer}]", !innerPins);
         }
 
         var query = body?["query"] as JsonObject ?? ((retriever?["standard"] as JsonObject)?["query"] as JsonObject);
-        return PinningQuery(query, under: null);
+        return PinningQuery(query, under: null) is { } pinning ? (pinning, false) : null;
     }
+
+    // PinnedQueryBuilder.MAX_ORGANIC_SCORE, Float.intBitsToFloat(0xfe << 23) - 1: 2^127 as a float. It caps the organic
+    // query's scores and each pin scores above it (doToQuery: the floats just above it, the first pin highest).
+    private static readonly float MaxOrganicScore = BitConverter.Int32BitsToSingle(0xfe << 23);
+
+    // A hit a pinned query put on top: its score above MaxOrganicScore, as PinnedRetrieverBuilder.combineInnerRetrieverResults
+    // tells one (scoreDoc.score > PinnedQueryBuilder.MAX_ORGANIC_SCORE). Elasticsearch writes the float (Float.toString,
+    // "1.7014122E38"), which reads back as that float. A score that is not a number (null) is no pin.
+    private static bool PinnedHit(JsonObject hit) =>
+        hit["_score"] is JsonValue score && score.GetValueKind() == System.Text.Json.JsonValueKind.Number && (float)score.GetValue<double>() > MaxOrganicScore;
 
     // A pinned or rule query whose score reaches the hit's: the query itself, or one in a scoring place under it (bool's must
     // and should add the clauses' scores, dis_max takes the best, function_score multiplies by default, boosting keeps its
