@@ -45,6 +45,37 @@ internal static partial class XContentInt
     };
 
     /// <summary>
+    /// An int field an <c>ObjectParser</c> declares with <c>declareInt</c> (<c>ValueType.INT</c>: a number or a string),
+    /// read while the request is parsed, as <c>ObjectParser.parse</c> reads it: another token (null, a boolean, an array,
+    /// an object) is <c>FieldParser.assertSupports</c>' 400 <c>x_content_parse_exception</c> "[1:47] [terms] size doesn't
+    /// support values of type: VALUE_NULL", unwrapped; what <see cref="Read"/> refuses is wrapped by
+    /// <c>ObjectParser.parseValue</c> (<see cref="EsException.FailedToParseField"/>: "[terms] failed to parse field
+    /// [size]"). Both are placed where the parser stands, on the value. The same in OpenSearch 2.x, whose ObjectParser
+    /// says the same words.
+    /// </summary>
+    /// <param name="parser">The ObjectParser's name (<c>terms</c>, <c>highlight</c>, <c>highlight_field</c>).</param>
+    /// <param name="spec">The object it reads.</param>
+    /// <param name="key">The int field, present in <paramref name="spec"/>.</param>
+    public static int Declared(string parser, JsonObject spec, string key)
+    {
+        var value = spec[key];
+        var at = JsonLocations.OfValue(spec, key);
+        if (value is not JsonValue v || v.GetValueKind() is not (JsonValueKind.Number or JsonValueKind.String))
+        {
+            throw EsException.XContentParse($"[{parser}] {key} doesn't support values of type: {RequestJson.TokenName(value)}", at);
+        }
+
+        try
+        {
+            return Read(key, v);
+        }
+        catch (EsException e)
+        {
+            throw EsException.FailedToParseField(parser, key, at, e);
+        }
+    }
+
+    /// <summary>
     /// A URL parameter as <c>RestRequest.paramAsInt</c> reads it, with Java's <c>Integer.parseInt</c>: an optional sign
     /// and decimal digits, nothing else (<c>"1.5"</c>, <c>" 10"</c>, <c>""</c> are refused); null when absent. Refused, a
     /// 400 <c>illegal_argument_exception</c> "Failed to parse int parameter [from] with value [1.5]", caused by

@@ -1644,17 +1644,82 @@ public sealed class ApiTests : IAsyncLifetime
 
         Assert.Equal(("input_coercion_exception", jackson), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
 
-        // The same, run as an _msearch item, is the item's answer in OpenSearch's words too.
+        // The same in an _msearch line is the whole msearch's 400 in OpenSearch's words too: RestMultiSearchAction parses
+        // every line's search before any runs. (It was that item's answer: the int was read only as its search ran.)
         var m = await es.SendAsync(HttpMethod.Post, "/shelf/_msearch", "{}\n" + body + "\n", "application/x-ndjson");
-        var item = Assert.Single(m.Json["responses"]!.AsArray())!;
-        Assert.Equal((400, $"[1:{column}] {wrappers[0]}"), (item["status"]!.GetValue<int>(), item["error"]!["reason"]!.GetValue<string>()));
-        var itemCause = item["error"]!;
+        Assert.Equal((400, $"[1:{column}] {wrappers[0]}"), (m.Status, m.ErrorReason));
+        var itemCause = m.Json["error"]!;
         for (var i = 0; i < wrappers.Length; i++)
         {
             itemCause = itemCause["caused_by"]!;
         }
 
         Assert.Equal(("input_coercion_exception", jackson), (itemCause["type"]!.GetValue<string>(), itemCause["reason"]!.GetValue<string>()));
+    }
+
+    // AbstractHighlighterBuilder.setupParser declares these with declareInt (HighlightBuilder.Field fragment_offset too):
+    // HighlightBuilder.fromXContent reads them while the search is parsed, so a value intValue() refuses is the 400
+    // ObjectParser.parseValue wraps, "[1:58] [highlight] failed to parse field [no_match_size]" at the value (a field's
+    // own wrapped by declareNamedObjects and the highlight's parser too), with no hit to highlight. Before, they were
+    // read only while a hit was highlighted: this search, which matches nothing, answered 200.
+    [Theory]
+    [InlineData("fragment_size", false)]
+    [InlineData("number_of_fragments", false)]
+    [InlineData("no_match_size", false)]
+    [InlineData("phrase_limit", false)]
+    [InlineData("boundary_max_scan", false)]
+    [InlineData("fragment_offset", true)]
+    [InlineData("no_match_size", true)]
+    public async Task HighlightIntOptionNotANumber_NoHits_IsRefusedWhileTheSearchIsParsed(string option, bool inField)
+    {
+        var body = inField
+            ? "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"fields\":{\"text\":{\"" + option + "\":\"x\"}}}}"
+            : "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"" + option + "\":\"x\",\"fields\":{\"text\":{}}}}";
+        var at = $"[1:{body.IndexOf("\"x\"", StringComparison.Ordinal) + 1}]";
+        string[] wrappers = inField
+            ? ["[highlight] failed to parse field [fields]", "[fields] failed to parse field [text]", $"[highlight_field] failed to parse field [{option}]"]
+            : [$"[highlight] failed to parse field [{option}]"];
+
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        Assert.Equal((400, "x_content_parse_exception", $"{at} {wrappers[0]}"), (r.Status, r.ErrorType, r.ErrorReason));
+        var cause = r.Json["error"]!;
+        foreach (var wrapper in wrappers.Skip(1))
+        {
+            cause = cause["caused_by"]!;
+            Assert.Equal(("x_content_parse_exception", $"{at} {wrapper}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(("number_format_exception", "For input string: \"x\""), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
+    // ObjectParser's FieldParser.assertSupports: an int declared with declareInt (ValueType.INT) takes a number or a
+    // string; another token is "[1:47] [terms] size doesn't support values of type: VALUE_NULL" at the value, not
+    // wrapped, in Elasticsearch and OpenSearch alike (a field's own highlight option wrapped by declareNamedObjects and the
+    // highlight's parser). A null was taken as absent (the default size, fragment_size) and a boolean was Jackson's
+    // accessor error wrapped as "[terms] failed to parse field [size]".
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, """{"aggs":{"t":{"terms":{"field":"topic","size":null}}}}""", "null", "[terms] size doesn't support values of type: VALUE_NULL")]
+    [InlineData(SearchFlavor.OpenSearch, """{"aggs":{"t":{"terms":{"field":"topic","size":null}}}}""", "null", "[terms] size doesn't support values of type: VALUE_NULL")]
+    [InlineData(SearchFlavor.Elasticsearch, """{"aggs":{"t":{"terms":{"field":"topic","shard_size":true}}}}""", "true", "[terms] shard_size doesn't support values of type: VALUE_BOOLEAN")]
+    [InlineData(SearchFlavor.Elasticsearch, """{"aggs":{"t":{"terms":{"field":"topic","min_doc_count":[1]}}}}""", "[1]", "[terms] min_doc_count doesn't support values of type: START_ARRAY")]
+    [InlineData(SearchFlavor.Elasticsearch, """{"highlight":{"fragment_size":null,"fields":{"text":{}}}}""", "null", "[highlight] fragment_size doesn't support values of type: VALUE_NULL")]
+    [InlineData(SearchFlavor.OpenSearch, """{"highlight":{"number_of_fragments":{},"fields":{"text":{}}}}""", "{}", "[highlight] number_of_fragments doesn't support values of type: START_OBJECT")]
+    public async Task ObjectParserIntOfAnotherToken_IsAssertSupportsError(SearchFlavor flavor, string body, string value, string reason)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""))).Status);
+        var at = $"[1:{body.IndexOf(":" + value, StringComparison.Ordinal) + 2}]";
+
+        var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", body);
+        Assert.Equal((400, "x_content_parse_exception", $"{at} {reason}"), (r.Status, r.ErrorType, r.ErrorReason));
+        Assert.Null(r.Json["error"]!["caused_by"]);
+
+        var field = await es.SendAsync(HttpMethod.Post, "/shelf/_search", """{"highlight":{"fields":{"text":{"fragment_size":null}}}}""");
+        var fieldAt = "[1:49]";
+        Assert.Equal((400, $"{fieldAt} [highlight] failed to parse field [fields]"), (field.Status, field.ErrorReason));
+        Assert.Equal($"{fieldAt} [fields] failed to parse field [text]", field.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>());
+        Assert.Equal($"{fieldAt} [highlight_field] fragment_size doesn't support values of type: VALUE_NULL", field.Json["error"]!["caused_by"]!["caused_by"]!["reason"]!.GetValue<string>());
     }
 
     [Fact]

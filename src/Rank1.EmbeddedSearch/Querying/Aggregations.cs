@@ -28,11 +28,17 @@ internal static class Aggregations
         "collect_mode", "order", "include", "exclude",
     ];
 
+    // The ints TermsAggregationBuilder's ObjectParser reads while the search is parsed: size and shard_size (declareInt),
+    // min_doc_count (declareLong, read here as an int, as the buckets are counted).
+    private static readonly string[] TermsInts = ["size", "shard_size", "min_doc_count"];
+
     /// <summary>
     /// The aggregations' names checked as Elasticsearch's parsers check them while the body is read
     /// (<c>AggregatorFactories.parseAggregators</c>): a field the <c>terms</c> aggregation's <c>ObjectParser</c> does not
     /// declare is its 400 <c>x_content_parse_exception</c> "[1:45] [terms] unknown field [sise] did you mean [size]?", at
-    /// the field's name (it was taken and ignored). The rest is read when the aggregations run (<see cref="Compute"/>).
+    /// the field's name (it was taken and ignored); so is a value its <c>declareInt</c> refuses
+    /// (<see cref="XContentInt.Declared"/>), even when nothing matches. The rest is read when the aggregations run
+    /// (<see cref="Compute"/>).
     /// </summary>
     /// <param name="spec">The search's <c>aggs</c>.</param>
     public static void CheckNames(JsonObject spec)
@@ -42,7 +48,13 @@ internal static class Aggregations
             if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ({ } type, JsonObject body)
                 && Supported.Contains(type))
             {
-                QueryTranslator.ReadFields(type, body, type == "terms" ? TermsFields : ValuesSourceFields);
+                QueryTranslator.ReadFields(type, body, type == "terms" ? TermsFields : ValuesSourceFields, (key, _) =>
+                {
+                    if (type == "terms" && TermsInts.Contains(key))
+                    {
+                        _ = XContentInt.Declared(type, body, key);
+                    }
+                });
             }
         }
     }
@@ -131,28 +143,15 @@ internal static class Aggregations
     // (shard_size, shard_min_doc_count, execution_hint and collect_mode change nothing on its one shard.)
     private static readonly string[] TermsNotApplied = ["missing", "value_type", "format", "script", "include", "exclude"];
 
-    // An int TermsAggregationBuilder's ObjectParser declares: a value it refuses is wrapped by ObjectParser.parseValue.
-    private static int DeclaredInt(JsonObject body, string key)
-    {
-        try
-        {
-            return XContentInt.Read(key, body[key]);
-        }
-        catch (EsException e)
-        {
-            throw EsException.FailedToParseField("terms", key, JsonLocations.OfValue(body, key), e);
-        }
-    }
-
     private static (string, JsonObject) Terms(FieldMapping? mapping, string[][] perDoc, JsonObject body)
     {
         ThrowIfNotApplied("terms", TermsNotApplied.FirstOrDefault(body.ContainsKey)
             ?? (body["show_term_doc_count_error"] is JsonValue show && show.ToString() == "true" ? "show_term_doc_count_error" : null));
 
-        var size = body["size"] is not null ? DeclaredInt(body, "size") : 10; // declareInt: "5" too
+        var size = body.ContainsKey("size") ? XContentInt.Declared("terms", body, "size") : 10; // declareInt: "5" too
         // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
         // InternalTerms' reduce drops them; 0, every term of the index, is not applied here.
-        var minDocCount = body["min_doc_count"] is not null ? DeclaredInt(body, "min_doc_count") : 1;
+        var minDocCount = body.ContainsKey("min_doc_count") ? XContentInt.Declared("terms", body, "min_doc_count") : 1;
         if (minDocCount < 1)
         {
             throw EsException.IllegalArgument("the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation");

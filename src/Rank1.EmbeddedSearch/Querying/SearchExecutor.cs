@@ -685,8 +685,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             var glob = JsonPaths.Wildcard(pattern);
             foreach (var (field, mapping) in hit.Index.Mapping.AllPaths().Where(p => p.Value.Kind == FieldKind.Text && glob.IsMatch(p.Key)))
             {
-                var fragmentSize = IntOption(pattern, fieldSpec, spec, "fragment_size") ?? 100;
-                var count = IntOption(pattern, fieldSpec, spec, "number_of_fragments") ?? 5;
+                var fragmentSize = IntOption(fieldSpec, spec, "fragment_size") ?? 100;
+                var count = IntOption(fieldSpec, spec, "number_of_fragments") ?? 5;
                 var scorer = new QueryScorer(hit.Query, field);
                 var highlighter = new Highlighter(new SimpleHTMLFormatter(pre, post), scorer)
                 {
@@ -719,34 +719,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         _ => null,
     };
 
-    // A highlight int option, the field's own before the highlight's. Refused, it is wrapped as HighlightBuilder's
-    // ObjectParsers wrap it (ObjectParser.parseValue): "[highlight] failed to parse field [fragment_size]", and for a
-    // field's own, by the field's parser, declareNamedObjects ("[fields] failed to parse field [title]") and the
-    // highlight's ("[highlight] failed to parse field [fields]"), all where the parser stands, on the value.
-    private static int? IntOption(string fieldName, JsonObject? field, JsonObject highlight, string name)
-    {
-        var spec = field?[name] is not null ? field : highlight;
-        if (spec[name] is not { } value)
-        {
-            return null;
-        }
-
-        try
-        {
-            return XContentInt.Read(name, value);
-        }
-        catch (EsException e)
-        {
-            var at = JsonLocations.OfValue(spec, name);
-            if (!ReferenceEquals(spec, field))
-            {
-                throw EsException.FailedToParseField("highlight", name, at, e);
-            }
-
-            throw EsException.FailedToParseField("highlight", "fields", at,
-                EsException.FailedToParseField("fields", fieldName, at, EsException.FailedToParseField("highlight_field", name, at, e)));
-        }
-    }
+    // A highlight int option, the field's own before the highlight's, read as its parser read it when the search was
+    // parsed (SearchRequest.CheckHighlightNames refused what it does not take, with its errors).
+    private static int? IntOption(JsonObject? field, JsonObject highlight, string name) =>
+        field is not null && field.ContainsKey(name) ? XContentInt.Declared("highlight_field", field, name)
+        : highlight.ContainsKey(name) ? XContentInt.Declared("highlight", highlight, name)
+        : null;
 
     internal static JsonObject Shards(int total) => Shards(total, []);
 

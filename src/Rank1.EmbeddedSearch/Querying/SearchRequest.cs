@@ -56,6 +56,17 @@ internal sealed class SearchRequest
 
     private static readonly string[] V8HighlightFieldFields = [.. HighlightFieldFields, "force_source"];
 
+    // The ints AbstractHighlighterBuilder.setupParser declares with declareInt (OpenSearch's max_analyzer_offset for
+    // max_analyzed_offset), and HighlightBuilder.Field's fragment_offset: each read as its parser meets it
+    // (XContentInt.Declared), so a value it refuses is a 400 however many hits the search has. (They were read only
+    // while a hit was highlighted: with no hit, "fragment_size": "x" answered 200; no_match_size, phrase_limit and
+    // boundary_max_scan were never read.)
+    private static readonly string[] HighlightInts =
+    [
+        "fragment_size", "number_of_fragments", "boundary_max_scan", "no_match_size", "phrase_limit", "max_analyzed_offset", "max_analyzer_offset",
+        "fragment_offset",
+    ];
+
     // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
     // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion; so is one
     // in a field's options, "[highlight_field] unknown field [x]", which declareNamedObjects wraps ("[fields] failed to
@@ -104,6 +115,11 @@ internal sealed class SearchRequest
         QueryTranslator.ReadFields("highlight", highlight, declared, (key, value) =>
         {
             RemovedField("highlight", highlight, key);
+            if (HighlightInts.Contains(key))
+            {
+                _ = XContentInt.Declared("highlight", highlight, key);
+            }
+
             if (key != "fields")
             {
                 return;
@@ -126,8 +142,7 @@ internal sealed class SearchRequest
                         EsException InField(EsException inner, string option)
                         {
                             var at = JsonLocations.OfValue(spec, option);
-                            return EsException.XContentParse("[highlight] failed to parse field [fields]", at,
-                                EsException.XContentParse($"[fields] failed to parse field [{field}]", at, inner));
+                            return EsException.FailedToParseField("highlight", "fields", at, EsException.FailedToParseField("fields", field, at, inner));
                         }
 
                         QueryTranslator.ReadFields("highlight_field", spec, openSearch ? OpenSearchHighlightFieldFields : compatibleWith8 ? V8HighlightFieldFields : HighlightFieldFields,
@@ -136,6 +151,10 @@ internal sealed class SearchRequest
                                 try
                                 {
                                     RemovedField("highlight_field", spec, option);
+                                    if (HighlightInts.Contains(option))
+                                    {
+                                        _ = XContentInt.Declared("highlight_field", spec, option);
+                                    }
                                 }
                                 catch (EsException e)
                                 {
