@@ -163,7 +163,8 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         }
     }
 
-    // Elasticsearch answers HEAD on every GET route (without the body), so every GET here takes HEAD too.
+    // Every GET route here takes HEAD too (answered without the body). Elasticsearch registers HEAD on a few of them
+    // itself, marked RouteMethods.RegistersHead, and only there does a 405's Allow list it.
     private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, CatEndpoints cat, string nodeId)
     {
         string[] get = ["GET", "HEAD"];
@@ -172,7 +173,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         {
             SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.Main, server.Options.Flavor);
             return EsHttp.WriteAsync(context, 200, server.Info());
-        });
+        }).WithMetadata(RouteMethods.RegistersHead);
         var health = new ClusterHealth(server.Catalog, server.Options, server._time);
         app.MapMethods("/_cluster/health", get, context => health.AnswerAsync(context, null));
         app.MapMethods("/_cluster/health/{index}", get, (HttpContext c, string index) => health.AnswerAsync(c, index));
@@ -225,7 +226,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_doc/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: false));
         app.MapMethods("/{index}/_create/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: true));
         app.MapPost("/{index}/_doc", (HttpContext c, string index) => docs.IndexAsync(c, index, null, createOnly: false));
-        app.MapMethods("/{index}/_doc/{id}", get, (HttpContext c, string index, string id) => docs.GetAsync(c, index, id));
+        app.MapMethods("/{index}/_doc/{id}", get, (HttpContext c, string index, string id) => docs.GetAsync(c, index, id)).WithMetadata(RouteMethods.RegistersHead);
         app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
         app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
 
@@ -233,7 +234,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         // this backend does not have are unknown endpoints (400 "no handler found"), not "no such index [_alias]" or a 405.
         app.MapPut($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.CreateIndexAsync(c, index));
         app.MapDelete($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
-        app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
+        app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index)).WithMetadata(RouteMethods.RegistersHead);
         app.MapGet($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
     }
 

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Rank1.Elastic;
 
 namespace Rank1.EmbeddedSearch.Http;
@@ -88,17 +87,7 @@ internal static class EsHttp
 
             if (!UrlParameters.TryDecodePathSegment(rawSegments[i + 1], out var decoded, out var malformed))
             {
-                var allowed = PathMethods(context);
-                if (allowed.Length > 0)
-                {
-                    context.Response.Headers.Allow = string.Join(',', allowed);
-                }
-
-                await WriteUnfilteredAsync(context, 405, new JsonObject
-                {
-                    ["error"] = allowed.Length > 0 ? $"{malformed}, allowed: [{string.Join(", ", allowed)}]" : malformed,
-                    ["status"] = 405,
-                }).ConfigureAwait(false);
+                await WriteMethodNotAllowedAsync(context, malformed!, RouteMethods.Of(context)).ConfigureAwait(false);
                 return true;
             }
 
@@ -108,27 +97,28 @@ internal static class EsHttp
         return false;
     }
 
-    // RestController.getValidHandlerMethodSet: the methods of every route the path matches, whatever its method (a
-    // parameter takes any segment; no constraint is applied, as PathTrie has none), as the Allow of a 405 lists them.
-    private static string[] PathMethods(HttpContext context)
+    // RestController.handleUnsupportedHttpMethod, the one 405 of a path some route takes: the reason (the
+    // IllegalArgumentException's message, or "Incorrect HTTP method ...") with ", allowed: [GET, POST]" and Allow when
+    // the path has methods (getValidHandlerMethodSet, in RestRequest.Method's order: an EnumSet), else the reason alone.
+    private static Task WriteMethodNotAllowedAsync(HttpContext context, string reason, string[] allowed)
     {
-        var segments = (context.Request.Path.Value ?? "").Split('/')[1..];
-        var routes = context.RequestServices.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
-            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
-            .Where(e => e.RoutePattern.PathSegments.Count == segments.Length
-                && e.RoutePattern.PathSegments.Select((s, i) => s.Parts switch
-                {
-                    [Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart] => segments[i].Length > 0,
-                    [Microsoft.AspNetCore.Routing.Patterns.RoutePatternLiteralPart literal] => string.Equals(literal.Content, segments[i], StringComparison.OrdinalIgnoreCase),
-                    _ => false,
-                }).All(m => m));
-        return AllowedMethods(routes.SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>()?.HttpMethods ?? []));
+        if (allowed.Length > 0)
+        {
+            context.Response.Headers.Allow = string.Join(',', allowed);
+        }
+
+        return WriteUnfilteredAsync(context, 405, new JsonObject
+        {
+            ["error"] = allowed.Length > 0 ? $"{reason}, allowed: [{string.Join(", ", allowed)}]" : reason,
+            ["status"] = 405,
+        });
     }
 
-    // The methods a 405 lists, in Elasticsearch's order (RestRequest.Method's, an EnumSet), HEAD left out: every GET
-    // route here takes HEAD, which Elasticsearch answers on its GET routes without listing it.
-    private static string[] AllowedMethods(IEnumerable<string> methods) =>
-        methods.Where(m => m != "HEAD").Distinct().OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
+    // RestRequest.uri(): the request's target as it was sent (escapes kept), which RestController's answers quote.
+    private static string RawUri(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { } raw && raw.StartsWith('/')
+            ? raw
+            : $"{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
 
     /// <summary>The JSON object body, or null when the body is empty. Malformed JSON is a 400 of <paramref name="errorType"/>.</summary>
     public static async Task<JsonObject?> ReadObjectAsync(HttpContext context, string errorType = DefaultErrorType)
@@ -497,9 +487,6 @@ internal static class EsHttp
         return WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = error, ["status"] = 400 });
     }
 
-    // Elasticsearch lists allowed methods in its enum's order.
-    private static readonly string[] MethodOrder = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
-
     /// <summary>
     /// What Elasticsearch answers when no route takes a request (routing found no endpoint, or only ASP.NET's
     /// method-rejection endpoint): a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the
@@ -516,10 +503,17 @@ internal static class EsHttp
             return;
         }
 
-        var uri = $"{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
-        var noHandler = $"no handler found for uri [{(openSearch ? $"{context.Request.PathBase}{context.Request.Path}" : uri)}] and method [{context.Request.Method}]";
+        var uri = RawUri(context);
+        var noHandler = $"no handler found for uri [{(openSearch ? $"{context.Request.PathBase.Value}{context.Request.Path.Value}" : uri)}] and method [{context.Request.Method}]";
         var endpoint = context.GetEndpoint();
-        if (endpoint is null && context.Response.StatusCode == 404)
+        if (endpoint is null && context.Response.StatusCode == 404 && MalformedFirstSegment(context) is { } malformed)
+        {
+            // PathTrie.retrieve, matching root wildcards (WILDCARD_ROOT_NODES_ALLOWED), takes any first segment into the
+            // /{index} routes' parameter and decodes it there, before the rest of the path is matched: its
+            // IllegalArgumentException is tryAllHandlers' 405, whatever the path (it was "no handler found").
+            await WriteMethodNotAllowedAsync(context, malformed, RouteMethods.Of(context)).ConfigureAwait(false);
+        }
+        else if (endpoint is null && context.Response.StatusCode == 404)
         {
             await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
         }
@@ -530,23 +524,32 @@ internal static class EsHttp
         }
         else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
         {
-            var allowed = AllowedMethods(context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
-            context.Response.Headers.Allow = string.Join(',', allowed);
+            var allowed = RouteMethods.Of(context);
             if (HttpMethods.IsOptions(context.Request.Method))
             {
                 // RestController.handleOptionsRequest: OPTIONS on a path whose handlers do not take it is a 200 with no body.
+                context.Response.Headers.Allow = string.Join(',', allowed);
                 context.Response.StatusCode = 200;
                 context.Response.ContentType = "text/plain; charset=UTF-8";
                 context.Response.ContentLength = 0;
                 return;
             }
 
-            await WriteUnfilteredAsync(context, 405, new JsonObject
-            {
-                ["error"] = $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}], allowed: [{string.Join(", ", allowed)}]",
-                ["status"] = 405,
-            }).ConfigureAwait(false);
+            await WriteMethodNotAllowedAsync(context, $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}]", allowed).ConfigureAwait(false);
         }
+    }
+
+    // The first segment of the raw path, when its escapes are malformed: RestUtils.decodeComponent's message, else null.
+    private static string? MalformedFirstSegment(HttpContext context)
+    {
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.StartsWith('/'))
+        {
+            return null;
+        }
+
+        var first = raw[1..].Split('/', '?')[0];
+        return UrlParameters.TryDecodePathSegment(first, out _, out var malformed) ? null : malformed;
     }
 
     // "/_aliases": one segment naming an API (index names never start with '_', but _all) that only the /{index} routes,
