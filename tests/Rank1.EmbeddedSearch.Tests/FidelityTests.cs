@@ -88,6 +88,21 @@ public sealed class FidelityTests : IAsyncLifetime
         Assert.Equal(allowed.Replace(" ", "", StringComparison.Ordinal), string.Join(',', response.Content.Headers.Allow));
     }
 
+    // RestController.handleBadRequest quotes RestRequest.uri(), the target as sent; OpenSearch's the path alone, decoded
+    // (new URI(uri).getPath()). Both were the path as ASP.NET holds it, decoded and escaped again: /booksA/_nope for
+    // Elasticsearch, /books%20x/_nope for OpenSearch.
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, "/books%41/_nope?pretty", "/books%41/_nope?pretty")]
+    [InlineData(SearchFlavor.OpenSearch, "/books%20x/_nope?pretty", "/books x/_nope")]
+    public async Task UnknownPath_NoHandlerFound_QuotesTheUriAsItsEngineDoes(SearchFlavor flavor, string target, string quoted)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
+        using var http = new HttpClient();
+        using var response = await http.GetAsync(new Uri(server.Url.ToString().TrimEnd('/') + target, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal($"no handler found for uri [{quoted}] and method [GET]", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+    }
+
     // PathTrie.retrieve, matching root wildcards, takes any first segment into the /{index} routes' parameter and decodes
     // it there (RestUtils.decodeComponent) before the rest of the path is matched: on a path no route takes, a malformed
     // escape there is tryAllHandlers' 405 of the exception's message, with no methods to list (getValidHandlerMethodSet
