@@ -1692,6 +1692,28 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(("number_format_exception", "For input string: \"x\""), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
     }
 
+    // TermsAggregationBuilder's setters, which ObjectParser.parseValue calls while the search is parsed: size and
+    // shard_size above 0, min_doc_count not below 0, else their illegal_argument_exception wrapped as
+    // "[1:47] [terms] failed to parse field [size]" (OpenSearch 2.x's builder alike). size 0 answered no bucket, a
+    // negative shard_size was ignored, and a negative min_doc_count was this backend's own "does not apply" refusal.
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, "size", "0", "[size] must be greater than 0. Found [0] in [by_topic]")]
+    [InlineData(SearchFlavor.OpenSearch, "size", "-3", "[size] must be greater than 0. Found [-3] in [by_topic]")]
+    [InlineData(SearchFlavor.Elasticsearch, "shard_size", "0", "[shardSize] must be greater than 0. Found [0] in [by_topic]")]
+    [InlineData(SearchFlavor.Elasticsearch, "min_doc_count", "\"-1\"", "[minDocCount] must be greater than or equal to 0. Found [-1] in [by_topic]")]
+    public async Task TermsIntTheBuilderRefuses_IsItsSettersErrorWrapped(SearchFlavor flavor, string option, string value, string reason)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"}}}}"""))).Status);
+        var body = "{\"aggs\":{\"by_topic\":{\"terms\":{\"field\":\"topic\",\"" + option + "\":" + value + "}}}}";
+        var at = $"[1:{body.IndexOf(":" + value, StringComparison.Ordinal) + 2}]";
+
+        var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", body);
+        Assert.Equal((400, "x_content_parse_exception", $"{at} [terms] failed to parse field [{option}]"), (r.Status, r.ErrorType, r.ErrorReason));
+        Assert.Equal(("illegal_argument_exception", reason), (r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
     // ObjectParser's FieldParser.assertSupports: an int declared with declareInt (ValueType.INT) takes a number or a
     // string; another token is "[1:47] [terms] size doesn't support values of type: VALUE_NULL" at the value, not
     // wrapped, in Elasticsearch and OpenSearch alike (a field's own highlight option wrapped by declareNamedObjects and the

@@ -43,21 +43,32 @@ internal static class Aggregations
     /// <param name="spec">The search's <c>aggs</c>.</param>
     public static void CheckNames(JsonObject spec)
     {
-        foreach (var (_, node) in spec)
+        foreach (var (name, node) in spec)
         {
             if (node is JsonObject agg && agg.FirstOrDefault(p => p.Key is not ("meta" or "aggs" or "aggregations")) is ({ } type, JsonObject body)
                 && Supported.Contains(type))
             {
                 QueryTranslator.ReadFields(type, body, type == "terms" ? TermsFields : ValuesSourceFields, (key, _) =>
                 {
-                    if (type == "terms" && TermsInts.Contains(key))
+                    if (type == "terms" && TermsInts.Contains(key) && TermsSetterRefusal(key, XContentInt.Declared(type, body, key), name) is { } refusal)
                     {
-                        _ = XContentInt.Declared(type, body, key);
+                        throw EsException.FailedToParseField(type, key, JsonLocations.OfValue(body, key), EsException.IllegalArgument(refusal));
                     }
                 });
             }
         }
     }
+
+    // TermsAggregationBuilder's setters, which ObjectParser.parseValue calls with the value read (their
+    // IllegalArgumentException wrapped as "[terms] failed to parse field [size]"): size and shardSize above 0,
+    // minDocCount not below 0; null when the value is taken.
+    private static string? TermsSetterRefusal(string key, int value, string aggregation) => key switch
+    {
+        "size" when value <= 0 => $"[size] must be greater than 0. Found [{value}] in [{aggregation}]",
+        "shard_size" when value <= 0 => $"[shardSize] must be greater than 0. Found [{value}] in [{aggregation}]",
+        "min_doc_count" when value < 0 => $"[minDocCount] must be greater than or equal to 0. Found [{value}] in [{aggregation}]",
+        _ => null,
+    };
 
     /// <summary>
     /// What Elasticsearch finds on each shard while it builds the aggregators (<c>ValuesSourceConfig.resolve</c> asks
