@@ -73,6 +73,35 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal(200, (await es2.GetAsync("/kept/_search?from=9999&size=1")).Status);
     }
 
+    // IndexMetadata's index.uuid is made when the index is created and kept in its metadata: a server started again on
+    // the same data shows the same uuid in GET _settings, GET /{index} and _cat/indices. (It was made anew at each start.)
+    [Fact]
+    public async Task Uuid_IsKeptWithTheIndex_AcrossARestart()
+    {
+        var data = TestTemp.Folder("rank1-es-uuid-");
+        string? before = null;
+        await OnServerAsync(data, async es =>
+        {
+            Assert.Equal(200, (await es.PutAsync("/kept-uuid", null)).Status);
+            before = (await es.GetAsync("/kept-uuid/_settings")).Json["kept-uuid"]!["settings"]!["index"]!["uuid"]!.GetValue<string>();
+        });
+        await OnServerAsync(data, async es =>
+        {
+            var settings = (await es.GetAsync("/kept-uuid/_settings")).Json["kept-uuid"]!["settings"]!["index"]!["uuid"]!.GetValue<string>();
+            var index = (await es.GetAsync("/kept-uuid")).Json["kept-uuid"]!["settings"]!["index"]!["uuid"]!.GetValue<string>();
+            var cat = (await es.GetAsync("/_cat/indices/kept-uuid?format=json&h=uuid")).Json[0]!["uuid"]!.GetValue<string>();
+            Assert.Equal((before, before, before), (settings, index, cat));
+        });
+    }
+
+    // A server on the data folder, used and then stopped: the next one started on it reads what this one left.
+    private static async Task OnServerAsync(string data, Func<EsClient, Task> use)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, DataPath = data });
+        using var es = new EsClient(server.Url);
+        await use(es);
+    }
+
     // UpdateSettingsRequest.validate ("no settings to update"), run by TransportAction.execute before anything else: an
     // index that is not there is not reached.
     [Theory]

@@ -40,7 +40,9 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            _indices[name] = SearchIndex.OpenOnDisk(name, IndexMapping.Parse(saved["mappings"]), folder, created,
+            // A file written before the uuid was kept has none: the index gets one now, kept from here on.
+            var uuid = saved["uuid"]?.GetValue<string>() ?? SearchIndex.NewUuid();
+            _indices[name] = SearchIndex.OpenOnDisk(name, uuid, IndexMapping.Parse(saved["mappings"]), folder, created,
                 saved["hidden"]?.GetValue<bool>() == true, saved["max_result_window"]?.GetValue<int>());
         }
     }
@@ -74,8 +76,8 @@ internal sealed partial class IndexCatalog : IDisposable
             var mapping = IndexMapping.Parse(mappings);
             var hidden = settings?.Hidden == true;
             var index = _dataPath is null
-                ? SearchIndex.CreateInMemory(name, mapping, _time.GetUtcNow(), hidden, settings?.MaxResultWindow)
-                : SearchIndex.OpenOnDisk(name, mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow);
+                ? SearchIndex.CreateInMemory(name, SearchIndex.NewUuid(), mapping, _time.GetUtcNow(), hidden, settings?.MaxResultWindow)
+                : SearchIndex.OpenOnDisk(name, SearchIndex.NewUuid(), mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow);
 
             _indices[name] = index;
             return index;

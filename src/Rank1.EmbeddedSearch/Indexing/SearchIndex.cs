@@ -57,9 +57,10 @@ internal sealed class SearchIndex : IDisposable
     private long _writes; // changes applied to the writer since open (under _writeLock)
     private long _durable; // of those, how many the last Lucene commit covers
 
-    private SearchIndex(string name, IndexMapping mapping, LuceneDirectory directory, string? folder, DateTimeOffset created)
+    private SearchIndex(string name, string uuid, IndexMapping mapping, LuceneDirectory directory, string? folder, DateTimeOffset created)
     {
         Name = name;
+        Uuid = uuid;
         Mapping = mapping;
         Created = created;
         _directory = directory;
@@ -80,7 +81,14 @@ internal sealed class SearchIndex : IDisposable
 
     public DateTimeOffset Created { get; }
 
-    public string Uuid { get; } = Guid.NewGuid().ToString("N")[..22];
+    /// <summary>
+    /// <c>index.uuid</c>: made once, when the index is created (<see cref="NewUuid"/>), and kept with it for its life, as
+    /// Elasticsearch keeps <c>IndexMetadata.SETTING_INDEX_UUID</c> in the index's metadata across restarts.
+    /// </summary>
+    public string Uuid { get; }
+
+    /// <summary>A new index's <c>index.uuid</c>: 22 characters, as long as <c>UUIDs.randomBase64UUID</c>'s.</summary>
+    public static string NewUuid() => Guid.NewGuid().ToString("N")[..22];
 
     /// <summary>
     /// <c>index.hidden</c>: left out of wildcard and <c>_all</c> expressions unless <c>expand_wildcards</c> asks for
@@ -161,16 +169,16 @@ internal sealed class SearchIndex : IDisposable
     }
 
     /// <summary>An index held in memory, with the settings it is created with (<see cref="SetHidden"/>, <see cref="SetMaxResultWindow"/>).</summary>
-    public static SearchIndex CreateInMemory(string name, IndexMapping mapping, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null) =>
+    public static SearchIndex CreateInMemory(string name, string uuid, IndexMapping mapping, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null) =>
 #pragma warning disable CS0618 // RAMDirectory is fine for the small in-memory indices of demos and tests
-        new(name, mapping, new RAMDirectory(), null, created) { Hidden = hidden, MaxResultWindowSetting = maxResultWindow };
+        new(name, uuid, mapping, new RAMDirectory(), null, created) { Hidden = hidden, MaxResultWindowSetting = maxResultWindow };
 #pragma warning restore CS0618
 
     /// <summary>An index in <paramref name="folder"/>, with the settings it is created or was saved with; its mapping file written once.</summary>
-    public static SearchIndex OpenOnDisk(string name, IndexMapping mapping, string folder, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null)
+    public static SearchIndex OpenOnDisk(string name, string uuid, IndexMapping mapping, string folder, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null)
     {
         System.IO.Directory.CreateDirectory(folder);
-        var index = new SearchIndex(name, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created)
+        var index = new SearchIndex(name, uuid, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created)
         {
             Hidden = hidden,
             MaxResultWindowSetting = maxResultWindow,
@@ -442,7 +450,7 @@ internal sealed class SearchIndex : IDisposable
         {
             var file = Path.Combine(_folder, "mapping.json");
             var tmp = file + ".tmp";
-            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
+            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["uuid"] = Uuid, ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
             File.WriteAllText(tmp, doc.ToJsonString());
             File.Move(tmp, file, overwrite: true);
         }
