@@ -136,6 +136,26 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal(200, (await Es.PutAsync("/upd-nomatch*/_settings?allow_no_indices=true", JsonNode.Parse("""{"index.max_result_window":5}"""))).Status);
     }
 
+    // IndexMetadata.INDEX_HIDDEN_SETTING given false is a setting the index has, as GET _settings shows (and not among the
+    // defaults); preserve_existing keeps it; null removes it. (A false was forgotten.)
+    [Fact]
+    public async Task Hidden_GivenFalse_IsKept_AndShown()
+    {
+        var data = TestTemp.Folder("rank1-es-hidden-false-");
+        await OnServerAsync(data, async es =>
+        {
+            Assert.Equal(200, (await es.PutAsync("/shown", JsonNode.Parse("""{"settings":{"index":{"hidden":false}}}"""))).Status);
+            Assert.Equal(200, (await es.PutAsync("/shown/_settings?preserve_existing=true", JsonNode.Parse("""{"index.hidden":true}"""))).Status);
+        });
+        await OnServerAsync(data, async es =>
+        {
+            Assert.Equal("""{"shown":{"settings":{"index":{"hidden":"false"}},"defaults":{"index":{"max_result_window":"10000"}}}}""",
+                (await es.GetAsync("/shown/_settings/index.hidden,index.max_result_window?include_defaults=true")).Json.ToJsonString());
+            Assert.Equal(200, (await es.PutAsync("/shown/_settings", JsonNode.Parse("""{"index.hidden":null}"""))).Status);
+            Assert.Equal("{}", (await es.GetAsync("/shown/_settings/index.hidden")).Json.ToJsonString());
+        });
+    }
+
     // notFoundException(): no expression (or _all) resolving to no index at all.
     [Fact]
     public async Task AllIndices_WhenThereIsNone_Is404_NoIndicesExist()

@@ -289,6 +289,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         ThrowIfUnknownParameters(context, ParameterApi.CreateIndex);
         // MetadataCreateIndexService.normalizeRequestSetting validates the settings before the index's name is checked.
         var settings = IndexSettings.Read(body?["settings"] as JsonObject);
+        settings.ValidateForCreation();
         catalog.Create(index, body?["mappings"], settings);
         if (settings.HasOthers || body?["aliases"] is JsonObject { Count: > 0 })
         {
@@ -304,7 +305,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
 
     /// <summary>
     /// <c>PUT [/{index}]/_settings</c> (<c>RestUpdateSettingsAction</c>): the body's settings (or those of its
-    /// <c>settings</c> object), read and validated as index creation reads them (<see cref="IndexSettings.Read"/>), applied
+    /// <c>settings</c> object), read and validated as <c>MetadataUpdateSettingsService</c> validates them, applied
     /// to every index named: <c>index.hidden</c> and <c>index.max_result_window</c> (null resets either); any other is accepted, ignored and reported
     /// in a <c>Warning</c> header. Answers <c>{"acknowledged":true}</c>.
     /// </summary>
@@ -314,21 +315,22 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         var preserveExisting = RequestJson.ParamAsBoolean(param("preserve_existing")) == true;
         _ = RequestJson.ParamAsBoolean(param("reopen"));
         _ = catalog.ReadIndicesOptions(param);
-        // UpdateSettingsRequest's indices options are fromOptions(false, false, true, true): allow_no_indices off by default.
         var allowNoIndices = RequestJson.NodeBooleanValue(param("allow_no_indices"), "allow_no_indices", withDefault: false) == true;
         // request.contentParser(): a request without a body is refused.
         var body = await EsHttp.ReadObjectAsync(context).ConfigureAwait(false) ?? throw new EsException(400, "parse_exception", "request body is required");
         ThrowIfUnknownParameters(context, ParameterApi.UpdateSettings);
-        var given = body["settings"] as JsonObject ?? body;
-        if (!IndexSettings.AnyGiven(given))
+        var settings = IndexSettings.Read(body["settings"] as JsonObject ?? body);
+        if (!settings.GivesAny)
         {
             // UpdateSettingsRequest.validate, run by TransportAction.execute before the indices are resolved.
             throw new EsException(400, "action_request_validation_exception", "Validation Failed: 1: no settings to update;");
         }
 
-        // TransportUpdateSettingsAction resolves the indices, then MetadataUpdateSettingsService validates the settings.
+        // TransportUpdateSettingsAction resolves the indices (UpdateSettingsRequest's indices options are
+        // fromOptions(false, false, true, true): allow_no_indices off by default), then MetadataUpdateSettingsService
+        // validates the keys, refuses what is not dynamic, and only then reads the values, index by index.
         var targets = UpdateTargets(context, index, allowNoIndices);
-        var settings = IndexSettings.Read(given);
+        settings.ValidateKeys();
         if (settings.NonDynamic.Count > 0 && targets.Count > 0)
         {
             // MetadataUpdateSettingsService: a setting that is not dynamic is skipped for an open index, then refused with
@@ -338,13 +340,18 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             throw EsException.IllegalArgument($"Can't update non dynamic settings [[{string.Join(", ", settings.NonDynamic)}]] for open indices [{open}]");
         }
 
-        if (settings.Hidden is { } hidden)
+        if (targets.Count > 0)
+        {
+            settings.ValidateValues();
+        }
+
+        if (settings.SetsHidden)
         {
             // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
-            // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has.
-            foreach (var target in targets.Where(t => !preserveExisting || !t.Hidden))
+            // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has, false too.
+            foreach (var target in targets.Where(t => !preserveExisting || t.HiddenSetting is null))
             {
-                target.SetHidden(hidden);
+                target.SetHidden(settings.Hidden);
             }
         }
 
@@ -437,9 +444,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
     // IndexScopedSettings.diff(settings, EMPTY): the default of each setting this backend knows that the index has not set.
     private static IEnumerable<KeyValuePair<string, string>> DefaultSettings(SearchIndex i)
     {
-        if (!i.Hidden)
+        if (i.HiddenSetting is null)
         {
-            yield return KeyValuePair.Create("index.hidden", "false");
+            yield return KeyValuePair.Create(IndexSettings.HiddenKey, "false");
         }
 
         if (i.MaxResultWindowSetting is null)
@@ -484,9 +491,9 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             ["provided_name"] = i.Name,
             ["creation_date"] = i.Created.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        if (i.Hidden)
+        if (i.HiddenSetting is { } hidden)
         {
-            index["hidden"] = "true";
+            index["hidden"] = hidden ? "true" : "false";
         }
 
         if (i.MaxResultWindowSetting is { } window)

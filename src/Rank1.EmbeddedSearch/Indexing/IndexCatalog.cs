@@ -40,10 +40,12 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            // A file written before the uuid was kept has none: the index gets one now, kept from here on.
-            var uuid = saved["uuid"]?.GetValue<string>() ?? SearchIndex.NewUuid();
-            _indices[name] = SearchIndex.OpenOnDisk(name, uuid, IndexMapping.Parse(saved["mappings"]), folder, created,
-                saved["hidden"]?.GetValue<bool>() == true, saved["max_result_window"]?.GetValue<int>());
+            // A file written before the uuid was kept has none: the index gets one now, kept from here on. Such a file wrote
+            // "hidden": false for an index that never set index.hidden, so there only true counts as set.
+            var uuid = saved["uuid"]?.GetValue<string>();
+            var hidden = saved["hidden"]?.GetValue<bool>();
+            _indices[name] = SearchIndex.OpenOnDisk(name, uuid ?? SearchIndex.NewUuid(), IndexMapping.Parse(saved["mappings"]), folder, created,
+                uuid is null && hidden == false ? null : hidden, saved["max_result_window"]?.GetValue<int>());
         }
     }
 
@@ -56,8 +58,9 @@ internal sealed partial class IndexCatalog : IDisposable
     public SearchIndex Get(string name) => Find(name) ?? throw EsException.IndexNotFound(name);
 
     /// <summary>
-    /// Creates an index with <paramref name="mappings"/> and, of <paramref name="settings"/> (read and validated), those this
-    /// backend applies: <c>index.hidden</c> and <c>index.max_result_window</c>.
+    /// Creates an index with <paramref name="mappings"/> and, of <paramref name="settings"/> (read and validated,
+    /// <see cref="IndexSettings.ValidateForCreation"/>), those this backend applies: <c>index.hidden</c> and
+    /// <c>index.max_result_window</c>. A private setting among them is refused once the name is checked.
     /// </summary>
     /// <param name="name">The index's name, validated.</param>
     /// <param name="mappings">The mappings, or null.</param>
@@ -73,8 +76,10 @@ internal sealed partial class IndexCatalog : IDisposable
                     new Dictionary<string, string> { ["index"] = name, ["index_uuid"] = _indices[name].Uuid });
             }
 
+            // MetadataCreateIndexService.validate: validateIndexName (above), then validateIndexSettings.
+            settings?.ThrowIfPrivate();
             var mapping = IndexMapping.Parse(mappings);
-            var hidden = settings?.Hidden == true;
+            var hidden = settings?.Hidden;
             var index = _dataPath is null
                 ? SearchIndex.CreateInMemory(name, SearchIndex.NewUuid(), mapping, _time.GetUtcNow(), hidden, settings?.MaxResultWindow)
                 : SearchIndex.OpenOnDisk(name, SearchIndex.NewUuid(), mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow);

@@ -8,9 +8,12 @@ namespace Rank1.EmbeddedSearch.Indexing;
 /// <summary>
 /// The index settings of a request (<c>PUT /{index}</c>'s <c>settings</c>, <c>PUT /{index}/_settings</c>'s body) as
 /// Elasticsearch reads them: flattened to dotted keys (<c>Settings.fromXContent</c>: <c>{"index":{"hidden":true}}</c>,
-/// <c>{"index.hidden":true}</c>), each value as its text, and a key without the <c>index.</c> prefix given it
-/// (<c>normalizePrefix</c>: <c>{"max_result_window":500}</c>). This backend applies <c>index.hidden</c> and
-/// <c>index.max_result_window</c>; <see cref="HasOthers"/> tells whether any other was given.
+/// <c>{"index.hidden":true}</c>), each value as its text, a key without the <c>index.</c> prefix given it
+/// (<c>normalizePrefix</c>: <c>{"max_result_window":500}</c>), and the keys in order (<c>Settings</c> keeps them in a
+/// sorted map, so its validation meets them in that order). This backend applies <c>index.hidden</c> and
+/// <c>index.max_result_window</c>; <see cref="HasOthers"/> tells whether any other was given. Validation is
+/// <c>AbstractScopedSettings.validate</c>'s for the settings this backend knows: a key (<see cref="ValidateKeys"/>), then
+/// a value (<see cref="ValidateValues"/>); index creation does both per key (<see cref="ValidateForCreation"/>).
 /// </summary>
 internal sealed class IndexSettings
 {
@@ -20,20 +23,35 @@ internal sealed class IndexSettings
     /// <summary><c>IndexSettings.MAX_RESULT_WINDOW_SETTING</c>'s default.</summary>
     public const int DefaultMaxResultWindow = 10_000;
 
-    private const string HiddenKey = "index.hidden";
+    /// <summary><c>IndexMetadata.INDEX_HIDDEN_SETTING</c>'s key.</summary>
+    public const string HiddenKey = "index.hidden";
 
-    private readonly Dictionary<string, string?> _values;
+    private const string NumberOfShardsKey = "index.number_of_shards";
 
-    private IndexSettings(Dictionary<string, string?> values) => _values = values;
+    // IndexMetadata.buildNumberOfShardsSetting: es.index.max_number_of_shards, 1024 unless a system property says otherwise.
+    private const int MaxNumberOfShards = 1024;
 
-    /// <summary>Whether <c>index.hidden</c> was given, and true: <c>"true"</c>, as this backend has read it.</summary>
-    public bool? Hidden => _values.TryGetValue(HiddenKey, out var v) ? v == "true" : null;
+    // IndexMetadata.SETTING_INDEX_VERSION_CREATED: registered with Property.PrivateIndex.
+    private const string VersionCreatedKey = "index.version.created";
+
+    private readonly SortedDictionary<string, string?> _values;
+
+    private IndexSettings(SortedDictionary<string, string?> values) => _values = values;
+
+    /// <summary>Whether any setting was given once flattened (<c>{"index":{}}</c> gives none).</summary>
+    public bool GivesAny => _values.Count > 0;
+
+    /// <summary>Whether <c>index.hidden</c> was given (a null resets it: not set).</summary>
+    public bool SetsHidden => _values.ContainsKey(HiddenKey);
+
+    /// <summary><c>index.hidden</c> as given, read once validated (<see cref="ValidateValues"/>); null when not given or given null.</summary>
+    public bool? Hidden => _values.GetValueOrDefault(HiddenKey) is { } hidden ? RequestJson.ParseBoolean(hidden) : null;
 
     /// <summary>Whether <c>index.max_result_window</c> was given (a null resets it to its default).</summary>
     public bool SetsMaxResultWindow => _values.ContainsKey(MaxResultWindowKey);
 
-    /// <summary><c>index.max_result_window</c>, validated when read; null when not given or given null.</summary>
-    public int? MaxResultWindow { get; private init; }
+    /// <summary><c>index.max_result_window</c> as given, read once validated; null when not given or given null.</summary>
+    public int? MaxResultWindow => _values.GetValueOrDefault(MaxResultWindowKey) is { } window ? ParseInt(MaxResultWindowKey, window, 1, int.MaxValue) : null;
 
     /// <summary>
     /// The settings given that this backend knows as not dynamic (<c>index.number_of_shards</c>: one shard here), which a
@@ -41,47 +59,118 @@ internal sealed class IndexSettings
     /// </summary>
     public IReadOnlyList<string> NonDynamic => _values.Keys.Where(k => k == NumberOfShardsKey).ToArray();
 
-    private const string NumberOfShardsKey = "index.number_of_shards";
-
     /// <summary>Whether a setting other than those this backend applies was given.</summary>
     public bool HasOthers => _values.Keys.Any(k => k is not (HiddenKey or MaxResultWindowKey));
 
-    /// <summary>Whether <paramref name="settings"/> gives any setting once flattened (<c>{"index":{}}</c> gives none).</summary>
-    /// <param name="settings">The settings object, or null.</param>
-    public static bool AnyGiven(JsonObject? settings)
-    {
-        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
-        if (settings is not null)
-        {
-            Flatten(settings, "", values);
-        }
-
-        return values.Count > 0;
-    }
-
-    /// <summary>
-    /// Reads <paramref name="settings"/>, validating <c>index.max_result_window</c> as
-    /// <c>Setting.intSetting(key, 10000, 1)</c> parses it when <c>IndexScopedSettings.validate</c> runs (index creation
-    /// and settings update alike): <c>Integer.parseInt</c>, whose <c>NumberFormatException</c> <c>Setting.get</c> turns into
-    /// the 400 <c>illegal_argument_exception</c> "Failed to parse value [abc] for setting [index.max_result_window]"
-    /// caused by it, and a value under 1 "Failed to parse value [0] for setting [index.max_result_window] must be &gt;= 1".
-    /// </summary>
+    /// <summary>Reads <paramref name="settings"/> (flattened, nothing validated yet).</summary>
     /// <param name="settings">The settings object, or null.</param>
     public static IndexSettings Read(JsonObject? settings)
     {
-        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var values = new SortedDictionary<string, string?>(StringComparer.Ordinal);
         if (settings is not null)
         {
             Flatten(settings, "", values);
         }
 
-        return new IndexSettings(values)
+        return new IndexSettings(values);
+    }
+
+    /// <summary>
+    /// Index creation's validation (<c>MetadataCreateIndexService.normalizeRequestSetting</c>:
+    /// <c>IndexScopedSettings.validate(settings, true)</c>): key by key in order, the key (<see cref="ValidateKeys"/>, with
+    /// private settings let through to <see cref="ThrowIfPrivate"/>) then its value (<see cref="ValidateValues"/>); the
+    /// first key's error is the one thrown (<c>ExceptionsHelper.rethrowAndSuppress</c>).
+    /// </summary>
+    public void ValidateForCreation()
+    {
+        foreach (var (key, value) in _values)
         {
-            MaxResultWindow = values.TryGetValue(MaxResultWindowKey, out var window) && window is not null ? ParseMaxResultWindow(window) : null,
+            ValidateKey(key, update: false);
+            ValidateValue(key, value);
+        }
+    }
+
+    /// <summary>
+    /// A settings update's first validation (<c>MetadataUpdateSettingsService</c>: <c>IndexScopedSettings.validate</c> with
+    /// values left for later and private settings refused), key by key in order. <c>index.uuid</c>,
+    /// <c>index.creation_date</c> and <c>index.provided_name</c> are no registered setting (Elasticsearch sets them itself,
+    /// <c>IndexScopedSettings.isPrivateSetting</c>): the 400 <c>illegal_argument_exception</c> "unknown setting
+    /// [index.uuid] please check that any required plugins are installed, or check the breaking changes documentation for
+    /// removed settings" (no registered key is near enough to be suggested); <c>index.version.created</c> is a registered
+    /// private one: "can not update private setting [index.version.created]; this setting is managed by Elasticsearch".
+    /// </summary>
+    public void ValidateKeys()
+    {
+        foreach (var key in _values.Keys)
+        {
+            ValidateKey(key, update: true);
+        }
+    }
+
+    /// <summary>
+    /// The values of the settings this backend knows, in key order, as their <c>Setting</c>s parse them:
+    /// <c>index.hidden</c> as <c>Booleans.parseBoolean</c> (the 400 <c>illegal_argument_exception</c> "Failed to parse
+    /// value [yes] as only [true] or [false] are allowed."), <c>index.max_result_window</c> as
+    /// <c>Setting.intSetting(key, 10000, 1)</c> and <c>index.number_of_shards</c> as <c>intSetting(key, 1, 1, 1024)</c>:
+    /// <c>Integer.parseInt</c>, whose <c>NumberFormatException</c> <c>Setting.get</c> turns into the 400
+    /// <c>illegal_argument_exception</c> "Failed to parse value [abc] for setting [index.max_result_window]" caused by it,
+    /// and a value out of bounds "Failed to parse value [0] for setting [index.max_result_window] must be &gt;= 1". A null
+    /// (a reset) is not parsed.
+    /// </summary>
+    public void ValidateValues()
+    {
+        foreach (var (key, value) in _values)
+        {
+            ValidateValue(key, value);
+        }
+    }
+
+    /// <summary>
+    /// Index creation's refusal of a private setting, once the name is checked
+    /// (<c>MetadataCreateIndexService.validateIndexSettings</c>, <c>validatePrivateSettingsNotExplicitlySet</c>): the
+    /// <c>IndexCreationException</c> renders as its cause, the 400 <c>validation_exception</c> "Validation Failed: 1:
+    /// private index setting [index.version.created] can not be set explicitly;".
+    /// </summary>
+    public void ThrowIfPrivate()
+    {
+        var errors = _values.Keys.Where(k => k == VersionCreatedKey).Select((k, i) => $"{i + 1}: private index setting [{k}] can not be set explicitly;").ToArray();
+        if (errors.Length > 0)
+        {
+            throw EsException.Foreign(400, "validation_exception", "Validation Failed: " + string.Concat(errors));
+        }
+    }
+
+    private static void ValidateKey(string key, bool update)
+    {
+        if (key is "index.uuid" or "index.creation_date" or "index.provided_name")
+        {
+            throw EsException.IllegalArgument($"unknown setting [{key}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings");
+        }
+
+        if (update && key == VersionCreatedKey)
+        {
+            throw EsException.IllegalArgument($"can not update private setting [{key}]; this setting is managed by Elasticsearch");
+        }
+    }
+
+    private static void ValidateValue(string key, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        _ = key switch
+        {
+            HiddenKey => RequestJson.ParseBoolean(value) ? 1 : 0,
+            MaxResultWindowKey => ParseInt(key, value, 1, int.MaxValue),
+            NumberOfShardsKey => ParseInt(key, value, 1, MaxNumberOfShards),
+            VersionCreatedKey => ParseInt(key, value, int.MinValue, int.MaxValue), // Setting.versionIdSetting: Integer.parseInt
+            _ => 0,
         };
     }
 
-    private static void Flatten(JsonObject node, string prefix, Dictionary<string, string?> into)
+    private static void Flatten(JsonObject node, string prefix, SortedDictionary<string, string?> into)
     {
         foreach (var (key, value) in node)
         {
@@ -103,15 +192,18 @@ internal sealed class IndexSettings
         }
     }
 
-    private static int ParseMaxResultWindow(string text)
+    // Setting.parseInt(s, minValue, maxValue, key): Integer.parseInt (an optional sign and ASCII digits within an int's
+    // range, nothing else), then the bounds.
+    private static int ParseInt(string key, string text, int min, int max)
     {
-        // Integer.parseInt: an optional sign and ASCII digits within an int's range, nothing else.
         if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
         {
-            throw EsException.Foreign(400, "illegal_argument_exception", $"Failed to parse value [{text}] for setting [{MaxResultWindowKey}]",
+            throw EsException.Foreign(400, "illegal_argument_exception", $"Failed to parse value [{text}] for setting [{key}]",
                 EsException.Foreign(400, "number_format_exception", $"For input string: \"{text}\""));
         }
 
-        return value >= 1 ? value : throw EsException.IllegalArgument($"Failed to parse value [{text}] for setting [{MaxResultWindowKey}] must be >= 1");
+        return value < min ? throw EsException.IllegalArgument($"Failed to parse value [{text}] for setting [{key}] must be >= {min}")
+            : value > max ? throw EsException.IllegalArgument($"Failed to parse value [{text}] for setting [{key}] must be <= {max}")
+            : value;
     }
 }

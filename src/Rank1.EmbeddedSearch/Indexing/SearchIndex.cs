@@ -94,7 +94,10 @@ internal sealed class SearchIndex : IDisposable
     /// <c>index.hidden</c>: left out of wildcard and <c>_all</c> expressions unless <c>expand_wildcards</c> asks for
     /// hidden indices, as Elasticsearch does; a concrete name still reaches it.
     /// </summary>
-    public bool Hidden { get; private set; }
+    public bool Hidden => HiddenSetting == true;
+
+    /// <summary><c>index.hidden</c> as set (at creation or by <c>PUT /{index}/_settings</c>), <c>false</c> too, or null when not set.</summary>
+    public bool? HiddenSetting { get; private set; }
 
     /// <summary>
     /// <c>index.max_result_window</c> as set (at creation or by <c>PUT /{index}/_settings</c>), or null for its default,
@@ -129,12 +132,12 @@ internal sealed class SearchIndex : IDisposable
     /// Sets <c>index.hidden</c> (Elasticsearch's <c>IndexMetadata.INDEX_HIDDEN_SETTING</c>, dynamic: at creation or by
     /// <c>PUT /{index}/_settings</c>), kept with the mapping.
     /// </summary>
-    /// <param name="hidden">Whether the index leaves wildcard and <c>_all</c> expressions.</param>
-    public void SetHidden(bool hidden)
+    /// <param name="hidden">Whether the index leaves wildcard and <c>_all</c> expressions; null: not set (not hidden).</param>
+    public void SetHidden(bool? hidden)
     {
         lock (_writeLock)
         {
-            Hidden = hidden;
+            HiddenSetting = hidden;
             SaveMapping();
         }
     }
@@ -169,18 +172,18 @@ internal sealed class SearchIndex : IDisposable
     }
 
     /// <summary>An index held in memory, with the settings it is created with (<see cref="SetHidden"/>, <see cref="SetMaxResultWindow"/>).</summary>
-    public static SearchIndex CreateInMemory(string name, string uuid, IndexMapping mapping, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null) =>
+    public static SearchIndex CreateInMemory(string name, string uuid, IndexMapping mapping, DateTimeOffset created, bool? hidden = null, int? maxResultWindow = null) =>
 #pragma warning disable CS0618 // RAMDirectory is fine for the small in-memory indices of demos and tests
-        new(name, uuid, mapping, new RAMDirectory(), null, created) { Hidden = hidden, MaxResultWindowSetting = maxResultWindow };
+        new(name, uuid, mapping, new RAMDirectory(), null, created) { HiddenSetting = hidden, MaxResultWindowSetting = maxResultWindow };
 #pragma warning restore CS0618
 
     /// <summary>An index in <paramref name="folder"/>, with the settings it is created or was saved with; its mapping file written once.</summary>
-    public static SearchIndex OpenOnDisk(string name, string uuid, IndexMapping mapping, string folder, DateTimeOffset created, bool hidden = false, int? maxResultWindow = null)
+    public static SearchIndex OpenOnDisk(string name, string uuid, IndexMapping mapping, string folder, DateTimeOffset created, bool? hidden = null, int? maxResultWindow = null)
     {
         System.IO.Directory.CreateDirectory(folder);
         var index = new SearchIndex(name, uuid, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created)
         {
-            Hidden = hidden,
+            HiddenSetting = hidden,
             MaxResultWindowSetting = maxResultWindow,
         };
         index.SaveMapping();
@@ -450,7 +453,7 @@ internal sealed class SearchIndex : IDisposable
         {
             var file = Path.Combine(_folder, "mapping.json");
             var tmp = file + ".tmp";
-            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["uuid"] = Uuid, ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = Hidden, ["max_result_window"] = MaxResultWindowSetting };
+            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["uuid"] = Uuid, ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = HiddenSetting, ["max_result_window"] = MaxResultWindowSetting };
             File.WriteAllText(tmp, doc.ToJsonString());
             File.Move(tmp, file, overwrite: true);
         }
