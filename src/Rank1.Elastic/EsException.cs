@@ -89,6 +89,12 @@ public sealed class EsException : Exception
     /// <summary>Extra fields of the error object that are numbers, written before <see cref="Extra"/> (a circuit breaker's <c>bytes_wanted</c>, <c>bytes_limit</c>).</summary>
     public IReadOnlyDictionary<string, long> Numbers { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>
+    /// Extra fields of the error object that are lists, written after <see cref="Extra"/> (Elasticsearch's metadata of
+    /// several values, as <c>IndexNotFoundException</c>'s <c>resource.id</c> for several expressions).
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Lists { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
     /// <summary>The cause, rendered as <c>caused_by</c>.</summary>
     public EsException? CausedBy => InnerException as EsException;
 
@@ -146,6 +152,11 @@ public sealed class EsException : Exception
         foreach (var (k, v) in Extra)
         {
             o[k] = v;
+        }
+
+        foreach (var (k, v) in Lists)
+        {
+            o[k] = new JsonArray(v.Select(x => (JsonNode?)x).ToArray());
         }
 
         if (withCause && CausedBy is { } cause)

@@ -136,6 +136,21 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal(200, (await Es.PutAsync("/upd-nomatch*/_settings?allow_no_indices=true", JsonNode.Parse("""{"index.max_result_window":5}"""))).Status);
     }
 
+    // IndexNameExpressionResolver: a wildcard is checked against what it matches itself, and the expression against what
+    // is left once the exclusions are applied; several expressions left with no index are notFoundException's
+    // IndexNotFoundException(null), its resource ids the expressions. (The exclusion was ignored: acknowledged, nothing done.)
+    [Fact]
+    public async Task AnExclusionLeavingNoIndex_Is404_UnlessAllowNoIndices()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/upd-excl-a", null)).Status);
+        var r = await Es.PutAsync("/upd-excl-*,-upd-excl-a/_settings", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        r.AssertError(404, "index_not_found_exception", "no such index [null]");
+        Assert.Equal("""{"type":"index_not_found_exception","reason":"no such index [null]","resource.type":"index_expression","resource.id":["upd-excl-*","-upd-excl-a"]}""",
+            r.Json["error"]!["root_cause"]![0]!.ToJsonString());
+        Assert.Equal(200, (await Es.PutAsync("/upd-excl-*,-upd-excl-a/_settings?allow_no_indices=true", JsonNode.Parse("""{"index.max_result_window":5}"""))).Status);
+        Assert.Null((await Es.GetAsync("/upd-excl-a/_settings")).Json["upd-excl-a"]!["settings"]!["index"]!["max_result_window"]);
+    }
+
     // IndexMetadata.INDEX_HIDDEN_SETTING given false is a setting the index has, as GET _settings shows (and not among the
     // defaults); preserve_existing keeps it; null removes it. (A false was forgotten.)
     [Fact]

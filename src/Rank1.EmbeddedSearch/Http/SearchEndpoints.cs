@@ -329,7 +329,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // TransportUpdateSettingsAction resolves the indices (UpdateSettingsRequest's indices options are
         // fromOptions(false, false, true, true): allow_no_indices off by default), then MetadataUpdateSettingsService
         // validates the keys, refuses what is not dynamic, and only then reads the values, index by index.
-        var targets = UpdateTargets(context, index, allowNoIndices);
+        var targets = catalog.Resolve(index, param, allowNoIndices);
         settings.ValidateKeys();
         if (settings.NonDynamic.Count > 0 && targets.Count > 0)
         {
@@ -369,32 +369,6 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         }
 
         await EsHttp.WriteAsync(context, 200, new JsonObject { ["acknowledged"] = true }).ConfigureAwait(false);
-    }
-
-    // The indices a settings update names, resolved as IndexNameExpressionResolver does without allow_no_indices: a
-    // wildcard that matches nothing is its 404 "no such index [x*]" (notFoundException(baseExpression)), and no index at
-    // all for _all (or no expression) "no such index [_all] and no indices exist".
-    private IReadOnlyList<SearchIndex> UpdateTargets(HttpContext context, string? index, bool allowNoIndices)
-    {
-        var targets = Indices(context, index);
-        if (allowNoIndices)
-        {
-            return targets;
-        }
-
-        var param = EsHttp.Param(context);
-        foreach (var part in string.IsNullOrEmpty(index) ? [] : IndexCatalog.ExpressionParts(index))
-        {
-            if (part is not "_all" && !part.StartsWith('-') && part.Contains('*', StringComparison.Ordinal) && catalog.Resolve(part, param).Count == 0)
-            {
-                throw EsException.IndexNotFound(part);
-            }
-        }
-
-        return targets.Count > 0 || !(string.IsNullOrEmpty(index) || index == "_all")
-            ? targets
-            : throw new EsException(404, "index_not_found_exception", "no such index [_all] and no indices exist",
-                new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = "_all", ["index_uuid"] = "_na_", ["index"] = "_all" });
     }
 
     /// <summary><c>GET [/{index}]/_settings</c> (<c>RestGetSettingsAction</c>): each index's settings, as <c>GET /{index}</c> has them.</summary>

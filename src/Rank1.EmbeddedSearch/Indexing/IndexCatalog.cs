@@ -119,17 +119,22 @@ internal sealed partial class IndexCatalog : IDisposable
     /// Resolves an index expression: comma-separated names, <c>*</c> wildcards, <c>_all</c>, and <c>-name</c>
     /// exclusions. A concrete name that does not exist is a 404 unless <paramref name="ignoreUnavailable"/>.
     /// Wildcards and <c>_all</c> skip hidden indices unless <paramref name="expandHidden"/>, except that a pattern
-    /// starting with a dot matches hidden indices whose names start with a dot, as in Elasticsearch.
+    /// starting with a dot matches hidden indices whose names start with a dot, as in Elasticsearch. Without
+    /// <paramref name="allowNoIndices"/> (<c>IndexNameExpressionResolver</c>'s <c>allowNoIndices() == false</c>) a
+    /// wildcard that matches no index is its 404 "no such index [x*]", and an expression left with no index at all
+    /// (exclusions included: <c>lib*,-lib2</c> when <c>lib*</c> is only <c>lib2</c>) is <c>notFoundException</c>'s 404.
     /// </summary>
-    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true, bool expandHidden = false)
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true, bool expandHidden = false, bool allowNoIndices = true)
     {
         if (string.IsNullOrEmpty(expression) || expression is "_all" or "*")
         {
-            return All.Where(i => expandHidden || !i.Hidden).ToArray();
+            var all = All.Where(i => expandHidden || !i.Hidden).ToArray();
+            return all.Length > 0 || allowNoIndices ? all : throw NotFound(string.IsNullOrEmpty(expression) ? [] : [expression]);
         }
 
+        var parts = ExpressionParts(expression);
         var result = new List<SearchIndex>();
-        foreach (var raw in ExpressionParts(expression))
+        foreach (var raw in parts)
         {
             if (raw.StartsWith('-') && result.Count > 0)
             {
@@ -141,8 +146,13 @@ internal sealed partial class IndexCatalog : IDisposable
             if (raw.Contains('*', StringComparison.Ordinal) && allowWildcards)
             {
                 var glob = JsonPaths.Wildcard(raw);
-                result.AddRange(All.Where(i => glob.IsMatch(i.Name) && !result.Contains(i)
-                    && (expandHidden || !i.Hidden || (raw[0] == '.' && i.Name[0] == '.'))));
+                var matches = All.Where(i => glob.IsMatch(i.Name) && (expandHidden || !i.Hidden || (raw[0] == '.' && i.Name[0] == '.'))).ToArray();
+                if (matches.Length == 0 && !allowNoIndices)
+                {
+                    throw EsException.IndexNotFound(raw);
+                }
+
+                result.AddRange(matches.Where(i => !result.Contains(i)));
                 continue;
             }
 
@@ -159,8 +169,25 @@ internal sealed partial class IndexCatalog : IDisposable
             }
         }
 
-        return result;
+        return result.Count > 0 || allowNoIndices ? result : throw NotFound(parts);
     }
+
+    // IndexNameExpressionResolver.notFoundException: no expression or _all "no such index [_all] and no indices exist";
+    // one expression its own, or for an exclusion (nothing included before it) a hint; several IndexNotFoundException's
+    // "no such index [null]" with the expressions as its resource ids.
+    private static EsException NotFound(string[] expressions) => expressions switch
+    {
+        [] or ["_all"] => new EsException(404, "index_not_found_exception", "no such index [_all] and no indices exist",
+            new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = "_all", ["index_uuid"] = "_na_", ["index"] = "_all" }),
+        [var one] when one.StartsWith('-') => new EsException(404, "index_not_found_exception",
+            $"no such index [{one}] and if you intended to exclude this index, ensure that you use wildcards that include it before explicitly excluding it",
+            new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = one, ["index_uuid"] = "_na_", ["index"] = one }),
+        [var one] => EsException.IndexNotFound(one),
+        _ => new EsException(404, "index_not_found_exception", "no such index [null]", new Dictionary<string, string> { ["resource.type"] = "index_expression" })
+        {
+            Lists = new Dictionary<string, IReadOnlyList<string>> { ["resource.id"] = expressions },
+        },
+    };
 
     /// <summary>
     /// The names and patterns of an index expression, as <c>Strings.splitStringByCommaToArray</c> splits it (every index
@@ -170,14 +197,15 @@ internal sealed partial class IndexCatalog : IDisposable
     public static string[] ExpressionParts(string expression) => expression.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
-    /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool)"/>) with the indices options of the
+    /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool, bool)"/>) with the indices options of the
     /// request's URL, as <c>IndicesOptions.fromRequest</c> reads them: <c>ignore_unavailable</c> and
     /// <c>expand_wildcards</c>.
     /// </summary>
     /// <param name="expression">The index expression.</param>
     /// <param name="param">The request's URL parameters.</param>
-    public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param) =>
-        Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")));
+    /// <param name="allowNoIndices">The API's <c>allow_no_indices</c> as read (<see cref="Resolve(string?, bool, bool, bool, bool)"/>).</param>
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param, bool allowNoIndices = true) =>
+        Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")), allowNoIndices: allowNoIndices);
 
     /// <summary>The URL's indices options (<see cref="IndicesOptionsParameters.Read"/>, in this catalog's flavour): whether <c>ignore_unavailable</c> is on.</summary>
     /// <param name="param">The request's URL parameters.</param>
