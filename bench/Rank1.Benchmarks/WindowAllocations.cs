@@ -7,7 +7,7 @@ using Rank1.Inference;
 /// time, the managed bytes allocated (every thread) and the collections they cost, and how the measured windows' rows
 /// ended (by their budget, scored after a forced end, or by &lt;/think&gt;, scored from the batch's logits). The engine
 /// batches <see cref="Rank1EngineOptions.MaxBatch"/> rows (its default, 8). The allocations do not depend on the
-/// machine's load; the times do.
+/// machine's load; the times do. The allocations by type are the runtime's own sample (<see cref="AllocationSampler"/>).
 /// </summary>
 internal static class WindowAllocations
 {
@@ -33,7 +33,9 @@ internal static class WindowAllocations
         await Judge(engine, "why do onions make you cry", passages, settings);
         var ends = new Dictionary<ReasoningEnd, int>();
 
+        using var sampler = new AllocationSampler();
         var gen0 = GC.CollectionCount(0);
+        var gen1 = GC.CollectionCount(1);
         var gen2 = GC.CollectionCount(2);
         var paused = GC.GetTotalPauseDuration();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
@@ -48,13 +50,15 @@ internal static class WindowAllocations
             }
         }
 
-        Console.WriteLine($"| window of {options.Passages} passages, {options.DecodeTokens} reasoning tokens each ({options.Threads} threads; per window, mean of {Windows}) | ms | MiB allocated | gen0 collections | gen2 collections | GC pause, ms |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine($"| window of {options.Passages} passages, {options.DecodeTokens} reasoning tokens each ({options.Threads} threads; per window, mean of {Windows}) | ms | MiB allocated | gen0 collections | gen1 collections | gen2 collections | GC pause, ms |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         Console.WriteLine($"| {Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Model))} | {clock.Elapsed.TotalMilliseconds / Windows:0} | "
-            + $"{(GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)Windows / (1 << 20):0.0} | {(GC.CollectionCount(0) - gen0) / (double)Windows:0.0} | "
+            + $"{(GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)Windows / (1 << 20):0.00} | {(GC.CollectionCount(0) - gen0) / (double)Windows:0.0} | "
+            + $"{(GC.CollectionCount(1) - gen1) / (double)Windows:0.0} | "
             + $"{(GC.CollectionCount(2) - gen2) / (double)Windows:0.0} | {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds / Windows:0.0} |");
         Console.WriteLine($"MaxBatch {engineOptions.MaxBatch}; rows of the {Windows} windows that ended: "
             + string.Join(", ", ends.OrderBy(e => e.Key).Select(e => $"{e.Value} by {(e.Key == ReasoningEnd.Finished ? "</think>" : e.Key.ToString().ToLowerInvariant())}")));
+        sampler.Print(Windows);
     }
 
     private static async Task<IReadOnlyList<PassageResult>> Judge(Rank1Engine engine, string query, (string?, string)[] passages, JudgeSettings settings)
