@@ -69,6 +69,7 @@ internal sealed class Rank1Scorer(ModelTokenizer tokenizer, Rank1TokenIds ids, T
     /// <param name="room">Positions of the model's context left after the prompt.</param>
     public (string Reasoning, int[] Scored) ForcedEnd(IReadOnlyList<int> generated, int room)
     {
+        ForcedEndEncoding?.Invoke();
         var reasoning = Rank1Prompt.CutToLastSentence(Tokenizer.Decode(generated)).Trim();
         int[] scored = [.. Tokenizer.EncodeText(Rank1Prompt.ForcedEndText(reasoning)), Ids.ThinkEnd];
         if (scored.Length <= room)
@@ -79,6 +80,9 @@ internal sealed class Rank1Scorer(ModelTokenizer tokenizer, Rank1TokenIds ids, T
         int[] close = [.. Tokenizer.EncodeText("\n"), Ids.ThinkEnd];
         return (reasoning, [.. scored.AsSpan(0, Math.Max(0, room - close.Length)), .. close]);
     }
+
+    /// <summary>Tests: called on the thread that computes a forced end (<see cref="ForcedEnd"/>), before it does.</summary>
+    internal Action? ForcedEndEncoding { get; set; }
 
     /// <summary>
     /// The judgement from the logits that follow the scored tokens: P(" true") against P(" false"), relevant at 0.5 or

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using Rank1.Inference.Decoding;
+
 namespace Rank1.Inference.Tests;
 
 /// <summary>Decoding a window as one batch (left padding, masks, per-row positions) equals judging each passage alone.</summary>
@@ -57,6 +60,33 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
         for (var r = 0; r < Window.Length; r++)
         {
             AssertSame(engine.JudgeTraced(new Rank1Input(Query, Window[r].Text, Window[r].Title), null, CancellationToken.None), batched[r], r);
+        }
+    }
+
+    /// <summary>
+    /// A row cut by its budget has its forced end (the reasoning decoded, cut to its last sentence and encoded again
+    /// with BPE) computed once, on the thread pool while the batch steps on, never on the batch thread; the tokens it
+    /// feeds and the reasoning it reports are the scorer's forced end of its reasoning, as on the single-row path.
+    /// </summary>
+    [Fact]
+    public void Batch_RowsCutByTheirBudget_HaveTheirForcedEndComputedOffTheBatchThread_AsTheScorerGivesIt()
+    {
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
+        var threads = new ConcurrentQueue<int>();
+        scorer.ForcedEndEncoding = () => threads.Enqueue(Environment.CurrentManagedThreadId);
+        var rows = Window.Select(p => new BatchRow(fx.Engine.EncodePrompt(new Rank1Input(Query, p.Text, p.Title)).ToArray(), 5, null, false, CancellationToken.None)).ToArray();
+
+        var traces = BatchRun.JudgeAll(fx.Engine.Model, scorer, TimeProvider.System, rows, 8, fx.Engine.SharedPrefixCap, CancellationToken.None);
+
+        Assert.All(traces, t => Assert.Equal(ReasoningEnd.Budget, t.Judgement.End));
+        Assert.Equal(rows.Length, threads.Count);
+        Assert.DoesNotContain(Environment.CurrentManagedThreadId, threads);
+        scorer.ForcedEndEncoding = null;
+        foreach (var trace in traces)
+        {
+            var (reasoning, scored) = scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count);
+            Assert.Equal(scored, trace.Scored);
+            Assert.Equal(reasoning, trace.Judgement.Reasoning);
         }
     }
 

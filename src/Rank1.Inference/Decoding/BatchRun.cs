@@ -32,6 +32,13 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
     /// <summary>Fed &lt;/think&gt; in the latest step: its next logits give the score.</summary>
     public bool Scoring { get; set; }
 
+    /// <summary>
+    /// Its reasoning's text and the tokens that close it for the score (<see cref="Rank1Scorer.Ending"/>), started on
+    /// the thread pool when the reasoning is known to end (or, at its budget, to end unless its next token is
+    /// &lt;/think&gt;) and read when the row is scored, a step later (<see cref="BatchRun"/>); null until then.
+    /// </summary>
+    public Task<(string Reasoning, int[] Scored)>? Ending { get; set; }
+
     public TimeSpan Prefill { get; set; }
 
     public long DecodeStarted { get; set; }
@@ -91,7 +98,8 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
 /// by the same <see cref="Rank1Scorer"/> a single judgement uses (&lt;/think&gt;, end of text, budget, deadline, in that
 /// order), rows that end leave the batch, and the rest go on. A row that wrote &lt;/think&gt; is scored from the batch's
 /// next logits; a row cut short is scored alone from a copy of its prompt cache followed by its forced end, as a
-/// single judgement is.
+/// single judgement is. A row's ending (its reasoning decoded, and a forced end's text encoded again) is computed on
+/// the thread pool from the step that makes it certain, not on the batch thread (<see cref="BatchRow.Ending"/>).
 /// </summary>
 internal sealed class BatchRun : IDisposable
 {
@@ -259,7 +267,7 @@ internal sealed class BatchRun : IDisposable
             var logits = _state.Logits[r];
             if (row.Scoring)
             {
-                var (reasoning, scored) = _scorer.Ending(ReasoningEnd.Finished, row.Generated, _lm.ContextLength - row.Prompt.Length);
+                var (reasoning, scored) = row.Ending!.GetAwaiter().GetResult();
                 row.Complete(Score(logits, row, reasoning, scored));
                 leaving.Add(r);
                 continue;
@@ -272,6 +280,7 @@ internal sealed class BatchRun : IDisposable
                     // </think> is fed with the batch's next step; its logits give the score.
                     row.End = ReasoningEnd.Finished;
                     row.Scoring = true;
+                    row.Ending = EndingOffThread(row, ReasoningEnd.Finished);
                     feed.Add(token);
                     break;
                 case { } cut:
@@ -282,6 +291,12 @@ internal sealed class BatchRun : IDisposable
                 default:
                     _scorer.Take(row.Generated, token);
                     feed.Add(token);
+                    if (row.Generated.Count == row.Budget)
+                    {
+                        // Its next token ends the reasoning: by the budget (or an end of text), forced, unless it is </think>.
+                        row.Ending = EndingOffThread(row, ReasoningEnd.Budget);
+                    }
+
                     break;
             }
         }
@@ -379,12 +394,33 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Scores a row cut short (<see cref="Rank1Scorer.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
     private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
     {
-        var (reasoning, scored) = _scorer.Ending(row.End!.Value, row.Generated, _lm.ContextLength - row.Prompt.Length);
+        // Started at the budget, it is the forced end of any cut (it does not depend on why); a deadline's is computed here.
+        var (reasoning, scored) = row.Ending is { } started ? started.GetAwaiter().GetResult() : _scorer.Ending(row.End!.Value, row.Generated, Room(row));
         using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length, _cutLogits);
         Guard(() => alone.Step(scored), cancellationToken);
         _cutLogits = alone.Logits;
         return Score(alone.Logits, row, reasoning, scored);
     }
+
+    /// <summary>
+    /// <see cref="Rank1Scorer.Ending"/> of <paramref name="row"/> on the thread pool, while the batch's next step runs.
+    /// A forced end decodes the reasoning, cuts it to its last sentence and encodes that text again with BPE (9% of the
+    /// batch thread on the tiny model, a window of 16-token reasonings); the generated ids closed by the ids of "\n" and
+    /// &lt;/think&gt; are not the same tokens: the cut and the trim change the text, ".\n" and other merges cross the
+    /// reasoning's end, a partial UTF-8 character decodes to U+FFFD, and the model's tokens need not be the ones BPE
+    /// gives its text. The batch thread waits only if the task has not finished by the time the row is scored.
+    /// </summary>
+    private Task<(string Reasoning, int[] Scored)> EndingOffThread(BatchRow row, ReasoningEnd end)
+    {
+        var generated = row.Generated; // no token is taken after this point: the reasoning ends at the next step at the latest
+        var room = Room(row);
+        // To the pool's global queue: from a pool thread (BatchRun.JudgeAll's caller) Task.Run queues it locally, and the
+        // wait when the row is scored would run it inline, on this thread (ThreadPoolTaskScheduler.TryExecuteTaskInline
+        // runs a queued task only if it can pop it from this thread's local queue); the engine's batch thread is no pool thread.
+        return Task.Factory.StartNew(() => _scorer.Ending(end, generated, room), CancellationToken.None, TaskCreationOptions.PreferFairness, TaskScheduler.Default);
+    }
+
+    private int Room(BatchRow row) => _lm.ContextLength - row.Prompt.Length;
 
     private JudgeTrace Score(float[] logits, BatchRow row, string reasoning, int[] scored) =>
         _scorer.Score(logits, row.Prompt, row.Generated, row.End!.Value, reasoning, scored, row.Prefill, row.DecodeStarted, row.Truncated);
