@@ -16,6 +16,7 @@ internal sealed class CausalLm : IDisposable
     private readonly InferenceSession _session;
     private readonly long[] _onesInt64;
     private readonly int[] _onesInt32;
+    private long _rowsCopied;
 
     private CausalLm(InferenceSession session, ModelFolder folder, ModelSignature signature, ExecutionProviderChoice provider, int contextLength)
     {
@@ -452,6 +453,9 @@ internal sealed class CausalLm : IDisposable
         }
     }
 
+    /// <summary>Tests: rows of logits copied out of ONNX Runtime's output so far (<see cref="CopyLogitsRow"/>), by every decode of this model.</summary>
+    internal long LogitsRowsCopied => Interlocked.Read(ref _rowsCopied);
+
     /// <summary>
     /// Copies one row of <paramref name="vocab"/> logits starting at <paramref name="offset"/> (fp32 or fp16) into
     /// <paramref name="into"/> and returns the row's greedy token (<see cref="Rank1Scorer.Next"/>), taken here, from
@@ -460,6 +464,7 @@ internal sealed class CausalLm : IDisposable
     /// </summary>
     internal int CopyLogitsRow(OrtValue logits, int offset, int vocab, float[] into)
     {
+        Interlocked.Increment(ref _rowsCopied);
         var next = GreedyOfRow(logits, offset, vocab, into);
         if (Signature.LogitsType == TensorElementType.Float)
         {

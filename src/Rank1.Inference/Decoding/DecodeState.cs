@@ -17,7 +17,9 @@ internal sealed class DecodeState : IDisposable
     private readonly RunOptions _runOptions;
     private readonly OrtIoBinding _binding;
     private readonly List<KvSnapshot> _pins = [];
+    private readonly Action<OrtValue> _readLastRow; // one delegate for every step, not one per step
     private OrtValue[] _past;
+    private bool _keepLogits;
 
     /// <param name="lm">The model.</param>
     /// <param name="runOptions">Options of every model run (cancellation).</param>
@@ -39,6 +41,7 @@ internal sealed class DecodeState : IDisposable
         }
 
         Logits = logits ?? new float[sig.VocabularySize ?? 0];
+        _readLastRow = ReadLastRow;
     }
 
     /// <summary>A decode that continues from <paramref name="past"/> (taken over: disposed with this state), <paramref name="length"/> tokens long.</summary>
@@ -59,19 +62,27 @@ internal sealed class DecodeState : IDisposable
     /// <summary>Tokens in the KV cache.</summary>
     public int Length { get; private set; }
 
-    /// <summary>Logits of the last position after the latest <see cref="Step"/> (length: vocabulary size).</summary>
+    /// <summary>
+    /// Logits of the last position after the latest <see cref="Step"/> that kept them (length: vocabulary size); a step
+    /// that does not leaves them stale.
+    /// </summary>
     public float[] Logits { get; private set; }
 
-    /// <summary>The greedy next token after the latest <see cref="Step"/>: <see cref="Rank1Scorer.Next"/> of <see cref="Logits"/>.</summary>
+    /// <summary>The greedy next token after the latest <see cref="Step"/>: <see cref="Rank1Scorer.Next"/> of its last position's logits.</summary>
     public int Greedy { get; private set; }
 
     /// <summary>
     /// Feeds <paramref name="tokens"/> (a prompt or one generated token) and updates <see cref="Logits"/>. A long prompt
     /// is fed <see cref="CausalLm.PrefillChunk"/> tokens per model call: the graph returns logits for every position it
     /// is fed, so feeding it whole would take memory in proportion to the prompt (positions × vocabulary floats).
+    /// Without <paramref name="keepLogits"/> only <see cref="Greedy"/> is updated, read in ONNX Runtime's output in place
+    /// (fp32 logits; fp16 ones are converted into <see cref="Logits"/> first), as a batch step reads the rows it does not
+    /// score: a reasoning step needs its greedy token only, and copying the row (594 KB of 151,936 logits) at every
+    /// step was work for nothing (docs/benchmarks.md, "Allocations of a window").
     /// </summary>
-    public void Step(ReadOnlySpan<int> tokens)
+    public void Step(ReadOnlySpan<int> tokens, bool keepLogits = true)
     {
+        _keepLogits = keepLogits;
         if (tokens.IsEmpty)
         {
             throw new ArgumentException("At least one token is needed.", nameof(tokens));
@@ -157,7 +168,7 @@ internal sealed class DecodeState : IDisposable
                 _binding.BindInput(sig.UseCacheBranch, owned[^1]);
             }
 
-            var next = _lm.RunStep(_binding, _runOptions, _past, ReadLastRow, inPlace);
+            var next = _lm.RunStep(_binding, _runOptions, _past, _readLastRow, inPlace);
             if (!inPlace)
             {
                 ReleasePast();
@@ -211,7 +222,8 @@ internal sealed class DecodeState : IDisposable
             Logits = new float[vocab];
         }
 
-        Greedy = _lm.CopyLogitsRow(logits, (rows - 1) * vocab, vocab, Logits);
+        var offset = (rows - 1) * vocab;
+        Greedy = _keepLogits ? _lm.CopyLogitsRow(logits, offset, vocab, Logits) : _lm.GreedyOfRow(logits, offset, vocab, Logits);
     }
 
     private bool IsPinned(OrtValue[] values) => _pins.Exists(p => ReferenceEquals(p.Values, values));

@@ -22,7 +22,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
         using var state = lm.Begin(runOptions);
 
         var started = time.GetTimestamp();
-        Run(state, prompt.Ids, cancellationToken);
+        Run(state, prompt.Ids, cancellationToken, keepLogits: false);
         return Reason(state, prompt.Ids, time.GetElapsedTime(started), prompt.Budget, deadline, prompt.Truncated, cancellationToken);
     }
 
@@ -42,7 +42,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
         using var registration = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
         using var state = lm.Begin(runOptions);
         var sharedStarted = time.GetTimestamp();
-        Run(state, prompts[0].Ids[..shared], cancellationToken);
+        Run(state, prompts[0].Ids[..shared], cancellationToken, keepLogits: false);
         var sharedPrefill = time.GetElapsedTime(sharedStarted) / prompts.Count;
         var prefix = state.Pin();
         var traces = new List<JudgeTrace>(prompts.Count);
@@ -53,7 +53,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
                 cancellationToken.ThrowIfCancellationRequested();
                 state.Restore(prefix);
                 var started = time.GetTimestamp();
-                Run(state, prompt.Ids[shared..], cancellationToken);
+                Run(state, prompt.Ids[shared..], cancellationToken, keepLogits: false);
                 traces.Add(Reason(state, prompt.Ids, time.GetElapsedTime(started) + sharedPrefill, prompt.Budget, deadline, prompt.Truncated, cancellationToken));
             }
         }
@@ -85,7 +85,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
                 }
 
                 scorer.Take(generated, next);
-                Run(state, [next], cancellationToken);
+                Run(state, [next], cancellationToken, keepLogits: false);
             }
 
             var (reasoning, scored) = scorer.Ending(end, generated, lm.ContextLength - prompt.Count);
@@ -95,7 +95,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
                 state.Restore(afterPrompt);
             }
 
-            Run(state, scored, cancellationToken);
+            Run(state, scored, cancellationToken, keepLogits: true); // the one step whose logits are read: the score's
             return scorer.Score(state.Logits, prompt, generated, end, reasoning, scored, prefill, decodeStarted, truncated);
         }
         finally
@@ -104,5 +104,7 @@ internal sealed class SingleRowJudge(CausalLm lm, Rank1Scorer scorer, TimeProvid
         }
     }
 
-    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken) => BatchRun.Guard(() => state.Step(tokens), cancellationToken);
+    /// <summary>Feeds <paramref name="tokens"/>; only the scoring step keeps its logits, the others need their greedy token only.</summary>
+    private static void Run(DecodeState state, int[] tokens, CancellationToken cancellationToken, bool keepLogits) =>
+        BatchRun.Guard(() => state.Step(tokens, keepLogits), cancellationToken);
 }

@@ -151,4 +151,29 @@ public sealed class BatchAllocationTests(TinyEngineFixture fx, ITestOutputHelper
             Assert.Equal(full.Logits[2], some.Logits[2]);
         }
     }
+
+    /// <summary>
+    /// A judgement on the single-row path copies one row of logits out of ONNX Runtime's output, its scoring step's:
+    /// its prompt's and reasoning's steps read their greedy token in place, as a batch step does for the rows it does
+    /// not score (a copy at every step before, 594 KB each on the tiny model's vocabulary). Its tokens are the argmax of
+    /// full logits, and its score's logits those of the same steps keeping every row, bit for bit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void SingleRowJudgement_CopiesTheLogitsOfItsScoringStepOnly_AndScoresAsFullCopies(string path)
+    {
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = path, ExecutionProvider = ExecutionProviderKind.Cpu });
+        var lm = engine.Model;
+        var before = lm.LogitsRowsCopied;
+        var trace = engine.JudgeTraced(new Rank1Input("why do onions make you cry", Passages[0]), new JudgeSettings { MaxThinkTokens = 6 }, CancellationToken.None);
+        Assert.Equal(1, lm.LogitsRowsCopied - before);
+
+        Assert.NotEqual(ReasoningEnd.Finished, trace.Judgement.End); // a forced end: fed after the prompt alone, as below
+        Assert.Equal(ModelRuns.Greedy(lm, trace.Prompt, trace.Generated.Count).Tokens, trace.Generated);
+        using var runOptions = new RunOptions();
+        using var full = lm.Begin(runOptions);
+        full.Step(trace.Prompt.ToArray());
+        full.Step(trace.Scored.ToArray());
+        Assert.Equal((full.Logits[engine.TokenIds.True], full.Logits[engine.TokenIds.False]), (trace.LogitTrue, trace.LogitFalse));
+    }
 }
