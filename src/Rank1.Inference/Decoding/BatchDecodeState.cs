@@ -26,6 +26,10 @@ internal sealed class BatchDecodeState : IDisposable
     private readonly List<float[]> _logits = [];
     private readonly Stack<float[]> _spareLogits = new(); // rows' logits buffers kept for the next rows (see RentLogits)
     private readonly List<int> _greedy = [];
+    private readonly List<int> _next = [];             // a step's tokens, read by its token callback
+    private long[] _inputs = [];                        // a run's ids, positions and mask (see Inputs)
+    private int[] _inputsInt32 = [];                    // the same, for graphs that take them as int32
+    private int[] _stepGreedy = [];
     private OrtValue[]? _past;                         // [rows, kvHeads, Capacity, headSize] per layer and K/V; null with no rows
 
     /// <param name="lm">The model.</param>
@@ -332,14 +336,19 @@ internal sealed class BatchDecodeState : IDisposable
             throw new InvalidOperationException($"The batch would reach {Width + 1} positions, past the model's context length of {_lm.ContextLength}.");
         }
 
-        var tokens = next.ToArray();
-        var logits = _logits.ToArray();
-        var greedy = new int[Rows];
+        _next.Clear();
+        _next.AddRange(next);
+        if (_stepGreedy.Length < Rows)
+        {
+            _stepGreedy = new int[Rows];
+        }
+
+        var greedy = _stepGreedy;
         var width = Width + 1;
         if (_layout == KvLayout.RightAligned)
         {
             // The new token goes to the last column, after the padding: a new cache one column wider.
-            var presents = RunModel(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], logits, greedy, keepLogits: keepLogits);
+            var presents = RunModel(_past!, Rows, 1, (r, _) => _next[r], (r, j) => j >= width - 1 - _length[r], (r, _) => _nextPosition[r], _logits, greedy, keepLogits: keepLogits);
             Dispose(_past);
             _past = presents;
         }
@@ -355,7 +364,7 @@ internal sealed class BatchDecodeState : IDisposable
                 _past = grown;
             }
 
-            RunModelOnce(_past!, Rows, 1, (r, _) => tokens[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], logits, greedy, keepLogits, width);
+            RunModelOnce(_past!, Rows, 1, (r, _) => _next[r], (r, j) => j <= _length[r], (r, _) => _nextPosition[r], _logits, greedy, keepLogits, width);
         }
 
         Width = width;
@@ -420,7 +429,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// the logits the graph returns stay bounded whatever the prompts' length; only the last chunk's are read.
     /// </summary>
     /// <remarks>With <paramref name="ownPast"/> it disposes <paramref name="past"/> as soon as the first chunk has run (or on failure).</remarks>
-    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
+    private OrtValue[] RunModel(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, IReadOnlyList<float[]>? logits,
         int[]? greedy, bool ownPast = false, Func<int, bool>? keepLogits = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
@@ -463,7 +472,7 @@ internal sealed class BatchDecodeState : IDisposable
     /// With <paramref name="keepLogits"/>, only the rows it names have their logits copied (the others' greedy token is
     /// read from ONNX Runtime's output in place).
     /// </summary>
-    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, float[][]? logits,
+    private OrtValue[] RunModelOnce(OrtValue[] past, int rows, int n, Func<int, int, int> token, Func<int, int, bool> attend, Func<int, int, long> position, IReadOnlyList<float[]>? logits,
         int[]? greedy, Func<int, bool>? keepLogits = null, int? inPlaceWidth = null)
     {
         var sig = _lm.Signature;
@@ -475,42 +484,45 @@ internal sealed class BatchDecodeState : IDisposable
             _binding.ClearBoundInputs();
             _binding.ClearBoundOutputs();
             long[] shape = [rows, n];
-            var ids = new long[rows * n];
-            var positions = new long[rows * n];
+            var count = rows * n;
+            var maskCount = sig.AttentionMask is null ? 0 : rows * total;
+            var (ids, positions, mask) = Inputs(count, maskCount);
+            var idSpan = ids.Span;
+            var positionSpan = positions.Span;
             for (var r = 0; r < rows; r++)
             {
                 for (var j = 0; j < n; j++)
                 {
-                    ids[(r * n) + j] = token(r, j);
-                    positions[(r * n) + j] = position(r, j);
+                    idSpan[(r * n) + j] = token(r, j);
+                    positionSpan[(r * n) + j] = position(r, j);
                 }
             }
 
             owned.Add(sig.InputIdsType == TensorElementType.Int64
-                ? OrtValue.CreateTensorValueFromMemory(ids, shape)
-                : OrtValue.CreateTensorValueFromMemory(ids.Select(x => (int)x).ToArray(), shape));
+                ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ids, shape)
+                : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, Int32Copy(ids, 0), shape));
             _binding.BindInput(sig.InputIds, owned[^1]);
 
             if (sig.AttentionMask is not null)
             {
-                var mask = new long[rows * total];
+                var maskSpan = mask.Span;
                 for (var r = 0; r < rows; r++)
                 {
                     for (var j = 0; j < total; j++)
                     {
-                        mask[(r * total) + j] = attend(r, j) ? 1 : 0;
+                        maskSpan[(r * total) + j] = attend(r, j) ? 1 : 0;
                     }
                 }
 
                 owned.Add(sig.AttentionMaskType == TensorElementType.Int64
-                    ? OrtValue.CreateTensorValueFromMemory(mask, [rows, total])
-                    : OrtValue.CreateTensorValueFromMemory(mask.Select(x => (int)x).ToArray(), [rows, total]));
+                    ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mask, [rows, total])
+                    : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, Int32Copy(mask, sig.InputIdsType == TensorElementType.Int64 ? 0 : count), [rows, total]));
                 _binding.BindInput(sig.AttentionMask, owned[^1]);
             }
 
             if (sig.PositionIds is not null)
             {
-                owned.Add(OrtValue.CreateTensorValueFromMemory(positions, shape));
+                owned.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, positions, shape));
                 _binding.BindInput(sig.PositionIds, owned[^1]);
             }
 
@@ -548,6 +560,47 @@ internal sealed class BatchDecodeState : IDisposable
                 v.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// A run's inputs: ids and positions (<paramref name="count"/> each) and the mask (<paramref name="maskCount"/>),
+    /// slices of one array the batch keeps for its lifetime and grows by half again what is asked (a step asks for a
+    /// column more per row than the one before), so that a step allocates none: a new
+    /// mask of rows × width longs per step was a third of what a window of 100 passages allocated beside its logits
+    /// (docs/benchmarks.md, "Allocations of a window"), and on the large-object heap from 85 KB (8 rows of 1,300
+    /// positions). ONNX Runtime reads them during the run only, and the values made over them are disposed before the
+    /// next run.
+    /// </summary>
+    private (Memory<long> Ids, Memory<long> Positions, Memory<long> Mask) Inputs(int count, int maskCount)
+    {
+        var need = (2 * count) + maskCount;
+        if (_inputs.Length < need)
+        {
+            _inputs = new long[need + (need / 2)];
+        }
+
+        var sig = _lm.Signature;
+        var needInt32 = (sig.InputIdsType == TensorElementType.Int64 ? 0 : count) + (sig.AttentionMaskType == TensorElementType.Int64 ? 0 : maskCount);
+        if (_inputsInt32.Length < needInt32)
+        {
+            _inputsInt32 = new int[needInt32 + (needInt32 / 2)];
+        }
+
+        return (_inputs.AsMemory(0, count), _inputs.AsMemory(count, count), _inputs.AsMemory(2 * count, maskCount));
+    }
+
+    /// <summary><paramref name="values"/> as int32, for graphs that take them so, at <paramref name="at"/> in the batch's int32 inputs (sized by <see cref="Inputs"/>).</summary>
+    private Memory<int> Int32Copy(Memory<long> values, int at)
+    {
+        var into = _inputsInt32.AsMemory(at, values.Length);
+        var from = values.Span;
+        var to = into.Span;
+        for (var i = 0; i < from.Length; i++)
+        {
+            to[i] = (int)from[i];
+        }
+
+        return into;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Rank1.Inference.Decoding;
@@ -111,6 +112,8 @@ internal sealed class BatchRun : IDisposable
     private readonly List<BatchRow> _rows = [];
     private readonly List<AsidePrefill> _prefilling = [];
     private readonly Func<int, bool> _scoring; // the rows whose logits a step keeps: those that fed </think>
+    private readonly List<int> _leaving = []; // a step's rows that leave, and the tokens of those that go on: kept from step to step
+    private readonly List<int> _feed = [];
     private float[]? _cutLogits; // the logits of every forced end, one after another (594 KB a row of 151,936: not one per cut row)
 
     /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
@@ -253,8 +256,10 @@ internal sealed class BatchRun : IDisposable
     /// <summary>Decides every row's next token, completes the rows that end, and runs one step for the others.</summary>
     public void Step(CancellationToken cancellationToken)
     {
-        var leaving = new List<int>();
-        var feed = new List<int>(_rows.Count);
+        var leaving = _leaving;
+        var feed = _feed;
+        leaving.Clear();
+        feed.Clear();
         for (var r = 0; r < _rows.Count; r++)
         {
             var row = _rows[r];
@@ -311,7 +316,7 @@ internal sealed class BatchRun : IDisposable
         {
             LastStepRows = _rows.Count;
             // Only the rows that fed </think> are scored from this step's logits: the others' need only their greedy token.
-            Guard(() => _state.Step(feed.ToArray(), _scoring), cancellationToken);
+            Guard(() => _state.Step(CollectionsMarshal.AsSpan(_feed), _scoring), cancellationToken);
         }
 
         PrefillNextChunk(cancellationToken);

@@ -28,29 +28,20 @@ internal sealed class DecodeState : IDisposable
     /// (<see cref="BatchRun"/>'s forced ends); else a new one. Replaced by a new one if not as long as the vocabulary.
     /// </param>
     internal DecodeState(CausalLm lm, RunOptions runOptions, float[]? logits = null)
+        : this(lm, runOptions, KvTensors.Allocate(lm.Signature, 1, 0), 0, logits)
     {
-        _lm = lm;
-        _runOptions = runOptions;
-        _binding = lm.Session.CreateIoBinding();
-        var sig = lm.Signature;
-        _past = new OrtValue[sig.Layers * 2];
-        long[] empty = [1, sig.KvHeads, 0, sig.HeadSize];
-        for (var i = 0; i < _past.Length; i++)
-        {
-            _past[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, sig.KvType, empty);
-        }
-
-        Logits = logits ?? new float[sig.VocabularySize ?? 0];
-        _readLastRow = ReadLastRow;
     }
 
     /// <summary>A decode that continues from <paramref name="past"/> (taken over: disposed with this state), <paramref name="length"/> tokens long.</summary>
     internal DecodeState(CausalLm lm, RunOptions runOptions, OrtValue[] past, int length, float[]? logits = null)
-        : this(lm, runOptions, logits)
     {
-        ReleasePast();
+        _lm = lm;
+        _runOptions = runOptions;
+        _binding = lm.Session.CreateIoBinding();
         _past = past;
         Length = length;
+        Logits = logits ?? new float[lm.Signature.VocabularySize ?? 0];
+        _readLastRow = ReadLastRow;
     }
 
     /// <summary>The KV cache now (owned by this state): one row, <see cref="Length"/> columns from column 0 (and, on left-aligned graphs, free columns after them).</summary>

@@ -52,9 +52,10 @@ internal static class KvTensors
         }
 
         long heads = signature.KvHeads, headBytes = signature.HeadSize * ElementSize(signature);
+        // Every tensor of a cache is as wide (Width): read once per cache, as each read makes a shape object and array.
+        long fromWidth = Width(from), toWidth = Width(to);
         for (var i = 0; i < from.Length; i++)
         {
-            long fromWidth = from[i].GetTensorTypeAndShape().Shape[2], toWidth = to[i].GetTensorTypeAndShape().Shape[2];
             var source = from[i].GetTensorMutableRawData();
             var target = to[i].GetTensorMutableRawData();
             var block = (int)(count * headBytes);
