@@ -43,9 +43,9 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
             return Remember(await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false));
         }
 
-        if (!await EnterShareAsync(share, deadline.Left, cancellationToken).ConfigureAwait(false))
+        if (!await EnterWithinAsync(share, deadline, cancellationToken).ConfigureAwait(false))
         {
-            return TimedOut("the deadline passed while the other searches of this request held its share of the model", started);
+            return TimedOut(time, "the deadline passed while the other searches of this request held its share of the model", started);
         }
 
         try
@@ -100,24 +100,28 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
     internal static bool CutOff([NotNullWhen(false)] StoredLookup? lookup, SearchDeadline deadline, TimeProvider time, long started, [NotNullWhen(true)] out RerankOutcome? outcome)
     {
         outcome = lookup is null ? TimedOut(time, "the deadline passed while reading stored reasoning", started)
-            : lookup.Misses.Count > 0 && deadline.Passed ? TimedOut(time, "the deadline passed before the model was asked", started)
+            : lookup.Misses.Count > 0 && deadline.Passed ? TimedOut(time, ModelNotAsked, started)
             : null;
         return outcome is not null;
     }
 
-    /// <summary>A search whose deadline passed before the model judged anything: backend order.</summary>
-    private RerankOutcome TimedOut(string reason, long started) => TimedOut(time, reason, started);
+    /// <summary>The reason of a window whose deadline passed before the model was asked (<see cref="CutOff"/>).</summary>
+    internal const string ModelNotAsked = "the deadline passed before the model was asked";
 
-    private static RerankOutcome TimedOut(TimeProvider time, string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
+    /// <summary>A window (a search's, or a rerank service call's) whose deadline passed before the model judged anything: fallback-timeout, backend order.</summary>
+    internal static RerankOutcome TimedOut(TimeProvider time, string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
 
-    /// <summary>Waits for a place in the request's share of the model until the deadline; false when it passed.</summary>
-    private async Task<bool> EnterShareAsync(SemaphoreSlim share, TimeSpan deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for a place of <paramref name="gate"/> (an <c>_msearch</c>'s share of the model, the rerank service's measuring
+    /// turns) until <paramref name="deadline"/> passes; false when it passed first.
+    /// </summary>
+    internal static async Task<bool> EnterWithinAsync(SemaphoreSlim gate, SearchDeadline deadline, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(deadline, time);
+        using var timeout = new CancellationTokenSource(deadline.Left, deadline.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            await share.WaitAsync(linked.Token).ConfigureAwait(false);
+            await gate.WaitAsync(linked.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -59,23 +59,25 @@ internal sealed record RerankRequest(
     bool Truncate = true,
     bool TruncateStart = false)
 {
-    /// <summary>Reads and checks a request body in one protocol (<see cref="Read"/>, then <see cref="Parse(RerankProtocol, JsonObject, RerankServiceOptions)"/>).</summary>
+    /// <summary>Reads and checks a request body in one protocol (<see cref="Unmarked"/>, <see cref="Read"/>, then <see cref="Parse(RerankProtocol, JsonObject, RerankServiceOptions)"/>).</summary>
     public static RerankRequest Parse(RerankProtocol protocol, ReadOnlySpan<byte> body, RerankServiceOptions options) =>
-        Parse(protocol, Read(protocol, body), options);
+        Parse(protocol, Read(protocol, Unmarked(body)), options);
 
     /// <summary>
-    /// The body as a JSON object; not UTF-8, not JSON (a duplicate key included) or not an object is a
+    /// The body without its UTF-8 byte order mark, if it has one: a file saved by Windows PowerShell 5.1 or Notepad, sent as
+    /// is, is read as RFC 8259 section 8.1 allows and Elasticsearch (Jackson), llama.cpp (nlohmann::json) and vLLM (Python's
+    /// json) read it (TEI's serde_json refuses it; <see cref="TeiJsonExtractor"/> is given the body without it). The one
+    /// place the mark is skipped: the service skips it once, before any reading.
+    /// </summary>
+    public static ReadOnlySpan<byte> Unmarked(ReadOnlySpan<byte> body) =>
+        body.StartsWith(Encoding.UTF8.Preamble) ? body[Encoding.UTF8.Preamble.Length..] : body;
+
+    /// <summary>
+    /// The body (<see cref="Unmarked"/>) as a JSON object; not UTF-8, not JSON (a duplicate key included) or not an object is a
     /// <see cref="RerankRequestException"/> with the <paramref name="protocol"/>'s validation status.
     /// </summary>
     public static JsonObject Read(RerankProtocol protocol, ReadOnlySpan<byte> body)
     {
-        if (body.StartsWith(Encoding.UTF8.Preamble))
-        {
-            // A UTF-8 byte order mark (a file saved by Windows PowerShell 5.1 or Notepad, sent as is) is skipped, as RFC 8259
-            // section 8.1 allows and Elasticsearch (Jackson), llama.cpp (nlohmann::json) and vLLM (Python's json) do.
-            body = body[Encoding.UTF8.Preamble.Length..];
-        }
-
         if (!Utf8.IsValid(body))
         {
             // JsonNode decodes a string (a key included) only when it is first read: invalid UTF-8 in a key surfaced as an

@@ -132,64 +132,71 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         }
 
         var bytes = await ReadBodyAsync(context, endpoint, held).ConfigureAwait(false);
+        // Read in place, past the byte order mark if there is one.
+        var body = bytes.AsMemory(bytes.Length - RerankRequest.Unmarked(bytes).Length);
         if (endpoint != RerankProtocol.Tei)
         {
-            return RerankRequest.Read(endpoint, bytes);
+            return RerankRequest.Read(endpoint, body.Span);
         }
 
         if (JsonContentType(context.Request.Headers.ContentType.ToString()))
         {
-            return ReadTei(bytes);
+            return ReadTei(body);
         }
 
         // TEI's handler takes its body through axum's Json extractor (router/src/http/server.rs: Json(req): Json<RerankRequest>),
         // which refuses a request whose Content-Type is missing or not JSON before it reads the body: 415, text/plain, axum's
         // MissingJsonContentType. A JSON object without texts on these paths is llama.cpp's (RerankRequest.AnsweredIn),
         // whose server reads the body whatever its Content-Type.
-        JsonObject? body = null;
+        JsonObject? read = null;
         try
         {
-            body = RerankRequest.Read(endpoint, bytes);
+            read = RerankRequest.Read(endpoint, body.Span);
         }
         catch (RerankRequestException)
         {
         }
 
-        return body is not null && RerankRequest.AnsweredIn(endpoint, body) != RerankProtocol.Tei
-            ? body
+        return read is not null && RerankRequest.AnsweredIn(endpoint, read) != RerankProtocol.Tei
+            ? read
             : throw new RerankRequestException(StatusCodes.Status415UnsupportedMediaType, "Expected request with `Content-Type: application/json`") { PlainText = true };
     }
 
     /// <summary>
-    /// A <c>/rerank</c> body as TEI's handler gets it through axum's <c>Json</c> extractor (<see cref="TeiJsonExtractor"/>):
-    /// JSON that serde_json cannot parse is axum's 400, a TEI body (one with <c>texts</c>, or no object at all) that does not
-    /// fit TEI's request its 422, both in axum's plain text; a body without <c>texts</c> is llama.cpp's and is read as
-    /// <c>/v1/rerank</c> reads it (<see cref="RerankRequest.AnsweredIn"/>). The checks serde does not make (a duplicate key
-    /// TEI ignores, nesting past 64, text after the body) stay <see cref="RerankRequest.Read"/>'s.
+    /// A <c>/rerank</c> body (<see cref="RerankRequest.Unmarked"/>) as TEI's handler gets it through axum's <c>Json</c> extractor
+    /// (<see cref="TeiJsonExtractor"/>): JSON that serde_json cannot parse is axum's 400, a TEI body (one with <c>texts</c>, or no
+    /// object at all) that does not fit TEI's request its 422, both in axum's plain text; a body without <c>texts</c> is
+    /// llama.cpp's and is read as <c>/v1/rerank</c> reads it (<see cref="RerankRequest.AnsweredIn"/>). The checks serde does not
+    /// make (a duplicate key TEI ignores, nesting past 64, text after the body) stay <see cref="RerankRequest.Read"/>'s.
+    /// The body is parsed once: a body Read takes whose fields fit TEI's request (<see cref="TeiJsonExtractor.Fits"/>) is one
+    /// serde reads; only another is read again, by serde's rules, for its refusal.
     /// </summary>
-    private static JsonObject ReadTei(byte[] bytes)
+    private static JsonObject ReadTei(ReadOnlyMemory<byte> json)
     {
-        // A byte order mark is skipped, as RerankRequest.Read skips it (where serde_json refuses it); the body is read in place.
-        ReadOnlyMemory<byte> json = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? bytes.AsMemory(Encoding.UTF8.Preamble.Length) : bytes;
+        JsonObject? body = null;
+        RerankRequestException? unread = null;
+        try
+        {
+            body = RerankRequest.Read(RerankProtocol.Tei, json.Span);
+        }
+        catch (RerankRequestException e)
+        {
+            unread = e;
+        }
+
+        if (body is not null && TeiJsonExtractor.Fits(body))
+        {
+            return body;
+        }
+
         if (TeiJsonExtractor.Rejection(json) is not { } refused)
         {
-            return RerankRequest.Read(RerankProtocol.Tei, bytes);
+            return body ?? throw unread!;
         }
 
         if (refused.Syntax)
         {
             throw new RerankRequestException(StatusCodes.Status400BadRequest, refused.Message) { PlainText = true };
-        }
-
-        JsonObject? body = null;
-        RerankRequestException? unread = null;
-        try
-        {
-            body = RerankRequest.Read(RerankProtocol.Tei, bytes);
-        }
-        catch (RerankRequestException e)
-        {
-            unread = e;
         }
 
         if (body is not null && RerankRequest.AnsweredIn(RerankProtocol.Tei, body) != RerankProtocol.Tei)
@@ -236,17 +243,18 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
             TruncateStart = request.TruncateStart,
         };
-        await TeiPairsCheckedAsync(context, request, settings, deadline).ConfigureAwait(false);
+        var timedOut = await TeiPairsCheckedAsync(context, request, settings, deadline, started).ConfigureAwait(false);
 
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
         // Bounded by the deadline as a search's lookup is (at least SearchWindowRerank.StoreLookupFloor): a store that does
-        // not answer cannot hold the call past it.
-        var lookup = await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false);
-        var outcome = SearchWindowRerank.CutOff(lookup, deadline, time, started, out var cutOff)
-            ? cutOff
-            : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, SearchWindowRerank.Remaining(deadline), fingerprint), lookup, started, context.RequestAborted)
-                .ConfigureAwait(false);
+        // not answer cannot hold the call past it. Not read when the deadline passed while the texts were measured.
+        var lookup = timedOut is null ? await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false) : null;
+        var outcome = timedOut
+            ?? (SearchWindowRerank.CutOff(lookup, deadline, time, started, out var cutOff)
+                ? cutOff
+                : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, SearchWindowRerank.Remaining(deadline), fingerprint), lookup, started,
+                    context.RequestAborted).ConfigureAwait(false));
         var header = outcome.Status.ToHeaderValue();
         context.Response.Headers[RerankStatusNames.Header] = header;
         if (outcome.Reason is not null)
@@ -303,41 +311,40 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// immediate rather than after the model has judged all the other texts.
     /// The measuring spends from the call's <paramref name="deadline"/>: it stops when the deadline passes (between texts,
     /// and within one as the tokenizer goes), a 504 as when the deadline passes before the store lookup has answered
-    /// (<see cref="MeasuringTimedOut"/>). It runs on a thread of its own, as the engine tokenizes a window
+    /// (its outcome is then <see cref="SearchWindowRerank.TimedOut"/>'s, answered as the others, and the model is not asked).
+    /// It runs on a thread of its own, as the engine tokenizes a window
     /// (<c>Rank1Engine.OffThreadPool</c>, measured there, #18), not on the request's pool thread, which other requests'
     /// reads and writes wait for: a call's measuring is seconds of CPU (docs/rerank-service.md, "Long documents"). At most
     /// <see cref="ProxyOptions.MaxConcurrentReranks"/> calls measure at once; the others wait for a turn, within the deadline.
     /// </summary>
-    private async Task TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings, SearchDeadline deadline)
+    /// <returns>The outcome of a deadline that passed while the texts were measured, else null.</returns>
+    private async Task<RerankOutcome?> TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings,
+        SearchDeadline deadline, long started)
     {
         if (request.Protocol != RerankProtocol.Tei)
         {
-            return;
+            return null;
         }
 
         var firstEmpty = request.Query.Length == 0 ? request.Documents.ToList().FindIndex(d => d.Text.Length == 0) : -1;
         if (!request.Truncate && judge is Inference.Rank1Engine engine)
         {
             var texts = request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray();
-            using var timeout = new CancellationTokenSource(deadline.Left > TimeSpan.Zero ? deadline.Left : TimeSpan.Zero, time);
+            if (!_measuring.Wait(0, CancellationToken.None))
+            {
+                MeasuringWaits?.Invoke();
+                if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted).ConfigureAwait(false))
+                {
+                    return SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started);
+                }
+            }
+
+            using var timeout = new CancellationTokenSource(deadline.Left, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
             try
             {
-                if (!_measuring.Wait(0, CancellationToken.None))
-                {
-                    MeasuringWaits?.Invoke();
-                    await _measuring.WaitAsync(linked.Token).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
-                        TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _measuring.Release();
-                }
+                await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
             catch (Inference.Rank1InputException e)
             {
@@ -345,7 +352,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
-                throw MeasuringTimedOut(context);
+                return SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started);
+            }
+            finally
+            {
+                _measuring.Release();
             }
         }
 
@@ -354,18 +365,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             // Written as TextEmbeddingsError displays it (core/src/lib.rs).
             throw new RerankRequestException(400, RerankRequest.TeiInputError("`inputs` cannot be empty"));
         }
-    }
 
-    /// <summary>
-    /// The deadline passed while the texts were measured (<c>"truncate": false</c>): the model was never asked, and the call
-    /// is answered as one whose deadline passed before it was (<see cref="SearchWindowRerank.CutOff"/>): 504, fallback-timeout.
-    /// </summary>
-    private static RerankRequestException MeasuringTimedOut(HttpContext context)
-    {
-        const string Reason = "the deadline passed before the model was asked";
-        context.Response.Headers[RerankStatusNames.Header] = RerankStatus.FallbackTimeout.ToHeaderValue();
-        context.Response.Headers[RerankStatusNames.ReasonHeader] = Reason;
-        return new RerankRequestException(StatusCodes.Status504GatewayTimeout, $"rank1 could not rerank: {Reason}");
+        return null;
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -45,6 +47,30 @@ internal static class TeiJsonExtractor
             return (r.Syntax, (r.Syntax ? SyntaxPrefix : DataPrefix) + r.Message, !reader.Object || reader.Texts);
         }
     }
+
+    /// <summary>
+    /// Whether serde reads into TEI's request a body that <see cref="RerankRequest.Read"/> has read as <paramref name="body"/>:
+    /// then <see cref="Rejection"/> finds nothing, and the body need not be read a second time. Of what Read takes, serde
+    /// refuses only a field TEI reads holding a value of another type (Read itself refuses a duplicate key, invalid text,
+    /// nesting past 64 levels and text after the body). False is also said of an object <c>truncation_direction</c>, which
+    /// serde may read; <see cref="Rejection"/> decides then.
+    /// </summary>
+    public static bool Fits(JsonObject body) =>
+        Kind(body, "query") == JsonValueKind.String
+        && body["texts"] is JsonArray texts && texts.All(t => t?.GetValueKind() == JsonValueKind.String)
+        && Kind(body, "truncate") is JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.True or JsonValueKind.False
+        && Kind(body, "truncation_direction") switch
+        {
+            JsonValueKind.Undefined => true,
+            JsonValueKind.String => Array.IndexOf(Directions, body["truncation_direction"]!.GetValue<string>()) >= 0,
+            _ => false,
+        }
+        && Kind(body, "raw_scores") is JsonValueKind.Undefined or JsonValueKind.True or JsonValueKind.False
+        && Kind(body, "return_text") is JsonValueKind.Undefined or JsonValueKind.True or JsonValueKind.False;
+
+    // A key's kind of value: Undefined when absent, Null for a JSON null.
+    private static JsonValueKind Kind(JsonObject body, string key) =>
+        !body.TryGetPropertyValue(key, out var value) ? JsonValueKind.Undefined : value?.GetValueKind() ?? JsonValueKind.Null;
 
     /// <summary>How much of a string value a message echoes, in UTF-8 bytes (serde_json echoes all of it).</summary>
     public const int EchoBytes = 1024;
