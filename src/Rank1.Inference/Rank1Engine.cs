@@ -152,15 +152,22 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <param name="passages">The window's passages.</param>
     /// <param name="settings">The limits the window will be judged under.</param>
     /// <param name="cancellationToken">Stops the check, between passages and within one as the tokenizer goes.</param>
-    public void CheckInputs(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, CancellationToken cancellationToken)
+    /// <returns>The prompts encoded: given as <see cref="JudgeSettings.Checked"/> to the judging of the same window, its passages are not tokenized again.</returns>
+    public CheckedInputs CheckInputs(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages, JudgeSettings? settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(passages);
+        var prompts = new Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)>(passages.Count);
         foreach (var (title, text) in passages)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Encoding?.Invoke();
-            _ = _prompts.Encode(new Rank1Input(query, text, title, instructions), settings, cancellationToken);
+            if (!prompts.ContainsKey((title, text)))
+            {
+                Encoding?.Invoke();
+                prompts[(title, text)] = _prompts.Encode(new Rank1Input(query, text, title, instructions), settings, cancellationToken);
+            }
         }
+
+        return new CheckedInputs(_prompts, query, instructions, settings, prompts);
     }
 
     /// <summary>
@@ -201,9 +208,14 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
 
     private EncodedPrompt Encode(Rank1Input input, JudgeSettings? settings, CancellationToken cancellationToken)
     {
-        Encoding?.Invoke();
-        var (prompt, truncated) = EncodePrompt(input, settings, cancellationToken);
-        return new EncodedPrompt(prompt, truncated, _prompts.Budget(settings, prompt.Length));
+        // A window checked first (CheckInputs, TEI's "truncate": false) is not tokenized a second time.
+        if (settings?.Checked is not { } known || !known.TryGet(_prompts, input, settings, out var encoded))
+        {
+            Encoding?.Invoke();
+            encoded = EncodePrompt(input, settings, cancellationToken);
+        }
+
+        return new EncodedPrompt(encoded.Ids, encoded.Truncated, _prompts.Budget(settings, encoded.Ids.Length));
     }
 
     /// <summary>

@@ -51,6 +51,45 @@ public sealed record JudgeSettings
     /// object per request, so the items of an <c>_msearch</c> share). Null: the call is a caller of its own.
     /// </summary>
     public object? Caller { get; init; }
+
+    /// <summary>
+    /// The prompts <see cref="Rank1Engine.CheckInputs"/> encoded for this window: a passage found there (same query,
+    /// instructions, title, text and token limits, same engine) is not tokenized again. Null: each passage is encoded when judged.
+    /// </summary>
+    public CheckedInputs? Checked { get; init; }
+}
+
+/// <summary>
+/// The prompts <see cref="Rank1Engine.CheckInputs"/> encoded, kept for the judging of the same window
+/// (<see cref="JudgeSettings.Checked"/>), so that a window checked first is tokenized once (TEI's <c>"truncate": false</c>).
+/// </summary>
+public sealed class CheckedInputs
+{
+    private readonly Made _made;
+    private readonly Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)> _prompts;
+
+    internal CheckedInputs(object encoder, string query, string? instructions, JudgeSettings? settings, Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)> prompts)
+    {
+        _made = Made.Of(encoder, query, instructions, settings);
+        _prompts = prompts;
+    }
+
+    /// <summary>Passages whose prompts are kept.</summary>
+    public int Count => _prompts.Count;
+
+    /// <summary>The prompt kept for <paramref name="input"/>, when it was encoded by <paramref name="encoder"/> for the same query under the same limits.</summary>
+    internal bool TryGet(object encoder, Rank1Input input, JudgeSettings? settings, out (int[] Ids, bool Truncated) prompt)
+    {
+        prompt = default;
+        return _made == Made.Of(encoder, input.Query, input.Instructions, settings) && _prompts.TryGetValue((input.Title, input.Text), out prompt);
+    }
+
+    // What a prompt's encoding depends on besides its passage (PromptEncoder.Encode); the encoder compared by reference.
+    private sealed record Made(object Encoder, string Query, string? Instructions, int? MaxQueryTokens, int? MaxPassageTokens, bool Truncate, bool TruncateStart, string? PromptTemplate)
+    {
+        public static Made Of(object encoder, string query, string? instructions, JudgeSettings? settings) =>
+            new(encoder, query, instructions, settings?.MaxQueryTokens, settings?.MaxPassageTokens, settings?.Truncate ?? true, settings?.TruncateStart ?? false, settings?.PromptTemplate);
+    }
 }
 
 /// <summary>How the reasoning ended.</summary>

@@ -14,6 +14,36 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
     private int[] Oracle(string query, string passage) =>
         fx.Oracle.Encode(Rank1Prompt.Render(query, passage)).Select(i => (int)i).ToArray();
 
+    /// <summary>
+    /// A window checked first (<see cref="Rank1Engine.CheckInputs"/>, TEI's <c>"truncate": false</c>) and judged with what the
+    /// check returned (<see cref="JudgeSettings.Checked"/>) is tokenized once, and judged as a window not checked; under other
+    /// limits the kept prompts are not used. Before, the check's encodings were thrown away and each passage encoded again.
+    /// </summary>
+    [Fact]
+    public async Task JudgeWindow_CheckedFirst_EncodesEachPassageOnce_SameScores_OtherLimitsEncodeAgain()
+    {
+        (string? Title, string Text)[] passages = [(null, "Cutting onions releases a gas that makes eyes water."), ("Tears", "Onions hold sulfur."), (null, "Bread rises.")];
+        var settings = new JudgeSettings { MaxThinkTokens = 2, Truncate = false };
+        var plain = await Engine.JudgeWindowAsync(Query, null, passages, settings);
+        var encodings = 0;
+        Engine.Encoding = () => Interlocked.Increment(ref encodings);
+        try
+        {
+            var measured = Engine.CheckInputs(Query, null, passages, settings, CancellationToken.None);
+            var judged = await Engine.JudgeWindowAsync(Query, null, passages, settings with { Checked = measured });
+            Assert.Equal((3, 3), (Volatile.Read(ref encodings), measured.Count));
+            Assert.Equal(plain.Select(r => r.Judgement!.Score), judged.Select(r => r.Judgement!.Score));
+
+            await Engine.JudgeWindowAsync(Query, null, passages, settings with { Checked = measured, MaxPassageTokens = 64 });
+            await Engine.JudgeWindowAsync("another query", null, passages, settings with { Checked = measured });
+            Assert.Equal(9, Volatile.Read(ref encodings));
+        }
+        finally
+        {
+            Engine.Encoding = null;
+        }
+    }
+
     [Fact]
     public void Judge_HugePassageWithoutSpaces_IsCutToTheTokenLimitAndMarked()
     {

@@ -1218,6 +1218,31 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's <c>"truncate": false</c> measures every text before any is judged; the judging then takes the prompts the
+    /// measuring encoded: each text is tokenized once, and scored as a default call scores it (the texts fit, so neither
+    /// cuts). Before, every text was tokenized twice: once measured, once again by the engine (six encodings for three texts).
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncateFalse_EachTextIsTokenizedOnce_ScoresAsTheDefaultCall()
+    {
+        await using var service = await StandaloneAsync();
+        var engine = Assert.IsType<Rank1Engine>(service.Services.GetRequiredService<IPassageJudge>());
+        var encodings = 0;
+        engine.Encoding = () => Interlocked.Increment(ref encodings);
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var texts = Documents.Take(3).ToArray();
+
+        var refused = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. texts.Select(t => (JsonNode)t)]), ["truncate"] = false }.ToJsonString());
+        var measuredOnce = Volatile.Read(ref encodings);
+        var cut = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. texts.Select(t => (JsonNode)t)]) }.ToJsonString());
+
+        Assert.Equal((200, 200), (refused.Status, cut.Status));
+        Assert.Equal(3, measuredOnce);
+        static (int, double)[] Ranked(JsonNode body) => body.AsArray().Select(r => (r!["index"]!.GetValue<int>(), r["score"]!.GetValue<double>())).ToArray();
+        Assert.Equal(Ranked(cut.Body!), Ranked(refused.Body!));
+    }
+
+    /// <summary>
     /// TEI's order of its checks: axum's Json extractor reads every field (serde) before the handler looks at the batch, the
     /// handler refuses an empty batch (400 Empty) before a too large one (422), and then checks each (query, text) pair in
     /// order, answering the first failing pair's error (router/src/http/server.rs, rerank: the pairs' results collected into

@@ -243,7 +243,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             MaxThinkTokens = request.MaxThinkTokens, PromptTemplate = request.PromptTemplate, MaxPassageTokens = request.MaxPassageTokens, Truncate = request.Truncate,
             TruncateStart = request.TruncateStart,
         };
-        var timedOut = await TeiPairsCheckedAsync(context, request, settings, deadline, started).ConfigureAwait(false);
+        var (measured, timedOut) = await TeiPairsCheckedAsync(context, request, settings, deadline, started).ConfigureAwait(false);
+        // The texts measured are judged from the prompts the measuring encoded: each is tokenized once.
+        settings = settings with { Checked = measured };
 
         var model = windowJudge.Model;
         var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
@@ -317,16 +319,17 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// reads and writes wait for: a call's measuring is seconds of CPU (docs/rerank-service.md, "Long documents"). At most
     /// <see cref="ProxyOptions.MaxConcurrentReranks"/> calls measure at once; the others wait for a turn, within the deadline.
     /// </summary>
-    /// <returns>The outcome of a deadline that passed while the texts were measured, else null.</returns>
-    private async Task<RerankOutcome?> TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings,
+    /// <returns>The prompts the measuring encoded (none when it did not measure), or the outcome of a deadline that passed while it did.</returns>
+    private async Task<(Inference.CheckedInputs? Measured, RerankOutcome? TimedOut)> TeiPairsCheckedAsync(HttpContext context, RerankRequest request, Inference.JudgeSettings settings,
         SearchDeadline deadline, long started)
     {
         if (request.Protocol != RerankProtocol.Tei)
         {
-            return null;
+            return default;
         }
 
         var firstEmpty = request.Query.Length == 0 ? request.Documents.ToList().FindIndex(d => d.Text.Length == 0) : -1;
+        Inference.CheckedInputs? measured = null;
         if (!request.Truncate && judge is Inference.Rank1Engine engine)
         {
             var texts = request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray();
@@ -335,7 +338,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 MeasuringWaits?.Invoke();
                 if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted).ConfigureAwait(false))
                 {
-                    return SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started);
+                    return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
                 }
             }
 
@@ -343,7 +346,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
             try
             {
-                await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
+                measured = await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
             catch (Inference.Rank1InputException e)
@@ -352,7 +355,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
-                return SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started);
+                return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
             }
             finally
             {
@@ -366,7 +369,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             throw new RerankRequestException(400, RerankRequest.TeiInputError("`inputs` cannot be empty"));
         }
 
-        return null;
+        return (measured, null);
     }
 
     /// <summary>
