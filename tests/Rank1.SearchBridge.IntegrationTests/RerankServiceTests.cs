@@ -1243,6 +1243,37 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A float where TEI's request wants another type is named as serde_json 1.0.140 names it (error.rs, JsonUnexpected:
+    /// <c>ryu::Buffer::new().format</c>), as ryu writes an f64 (src/pretty/mod.rs, format64): an exponent from 1e16 and below
+    /// 1e-5 (<c>1e20</c>, <c>1.5e-7</c>), none between (<c>1000000000000000.0</c>, <c>0.0001</c>), and <c>-0</c> is the float
+    /// <c>-0.0</c> (de.rs, parse_number: "Convert into a float if we underflow, or on `-0`"). The first four are serde_json's
+    /// own (tests/test.rs, test_write_f64). Before, a float was never written with an exponent
+    /// (<c>100000000000000000000.0</c>, <c>0.00000015</c>) and <c>-0</c> was <c>integer `0`</c>.
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_AFloatOfTheWrongType_IsNamedAsSerdeJsonWritesIt()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var cases = new (string Sent, string Named)[]
+        {
+            ("3.0", "floating point `3.0`"), ("3.1", "floating point `3.1`"), ("-1.5", "floating point `-1.5`"), ("0.5", "floating point `0.5`"),
+            ("1e20", "floating point `1e20`"), ("1.234e21", "floating point `1.234e21`"), ("1E16", "floating point `1e16`"),
+            ("1e15", "floating point `1000000000000000.0`"), ("1.5e-7", "floating point `1.5e-7`"), ("0.0001", "floating point `0.0001`"),
+            ("1e-5", "floating point `0.00001`"), ("1e-6", "floating point `1e-6`"), ("-0", "floating point `-0.0`"), ("-0.0", "floating point `-0.0`"),
+            ("0", "integer `0`"), ("-5", "integer `-5`"),
+        };
+        foreach (var (sent, named) in cases)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new StringContent($$"""{"query":{{sent}},"texts":["a"]}""", Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            using var response = await http.SendAsync(request);
+            Assert.Equal((422, $"Failed to deserialize the JSON body into the target type: query: invalid type: {named}, expected a string at line 1 column {9 + sent.Length}"),
+                ((int)response.StatusCode, await response.Content.ReadAsStringAsync()));
+        }
+    }
+
+    /// <summary>
     /// TEI's order of its checks: axum's Json extractor reads every field (serde) before the handler looks at the batch, the
     /// handler refuses an empty batch (400 Empty) before a too large one (422), and then checks each (query, text) pair in
     /// order, answering the first failing pair's error (router/src/http/server.rs, rerank: the pairs' results collected into

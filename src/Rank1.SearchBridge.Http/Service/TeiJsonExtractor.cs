@@ -476,13 +476,14 @@ internal static class TeiJsonExtractor
                 return $"integer `{unsigned}`";
             }
 
-            if (integer && negative && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
+            // serde_json's parse_number: a negative integer is an i64 unless it is -0 or below i64's range, then an f64.
+            if (integer && negative && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed) && signed != 0)
             {
                 return $"integer `{signed}`";
             }
 
             var value = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-            return double.IsFinite(value) ? $"floating point `{RustFloat(value)}`" : throw Error(NumberOutOfRange);
+            return double.IsFinite(value) ? $"floating point `{RyuFloat(value)}`" : throw Error(NumberOutOfRange);
         }
 
         // serde_json's parse_ident after its first byte: a wrong byte is refused where it was read.
@@ -820,19 +821,33 @@ internal static class TeiJsonExtractor
         return text.Append('"').ToString();
     }
 
-    // Rust's Display of an f64 (shortest round trip, never an exponent), with ".0" added as serde's WithDecimalPoint does.
-    private static string RustFloat(double value)
+    /// <summary>
+    /// A float as serde_json 1.0.140 names it in an error (error.rs, <c>JsonUnexpected</c>: <c>ryu::Buffer::new().format</c>),
+    /// as ryu 1.0.20 writes it (src/pretty/mod.rs, <c>format64</c>): the shortest digits that read back as the value, with no
+    /// exponent from 1e-5 up to below 1e16 (<c>1500.0</c>, <c>0.0001</c>, a whole number with <c>.0</c>), else with one and
+    /// no <c>+</c> (<c>1e20</c>, <c>1.5e-7</c>); zero keeps its sign (<c>-0.0</c>).
+    /// </summary>
+    internal static string RyuFloat(double value)
     {
-        var text = value.ToString("R", CultureInfo.InvariantCulture);
-        if (text.IndexOf('E', StringComparison.Ordinal) is var e and >= 0)
+        var sign = double.IsNegative(value) ? "-" : string.Empty;
+        if (value == 0)
         {
-            var negative = text.StartsWith('-');
-            var mantissa = text[(negative ? 1 : 0)..e].Replace(".", string.Empty, StringComparison.Ordinal);
-            var point = (text[(negative ? 1 : 0)..e].IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length) + int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture);
-            text = (negative ? "-" : string.Empty) + (point <= 0 ? "0." + new string('0', -point) + mantissa
-                : point >= mantissa.Length ? mantissa + new string('0', point - mantissa.Length) : mantissa[..point] + "." + mantissa[point..]);
+            return sign + "0.0";
         }
 
-        return text.Contains('.', StringComparison.Ordinal) ? text : text + ".0";
+        // .NET's round-trip text has the same shortest digits: taken apart into the digits and kk (10^(kk-1) <= |value| < 10^kk).
+        var text = Math.Abs(value).ToString("R", CultureInfo.InvariantCulture);
+        var e = text.IndexOf('E', StringComparison.Ordinal);
+        var mantissa = e < 0 ? text : text[..e];
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length;
+        var all = mantissa.Replace(".", string.Empty, StringComparison.Ordinal);
+        var digits = all.TrimStart('0');
+        var kk = point - (all.Length - digits.Length) + (e < 0 ? 0 : int.Parse(text.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
+        digits = digits.TrimEnd('0');
+        var length = digits.Length;
+        return sign + (kk - length >= 0 && kk <= 16 ? digits + new string('0', kk - length) + ".0"
+            : kk is > 0 and <= 16 ? digits[..kk] + "." + digits[kk..]
+            : kk is > -5 and <= 0 ? "0." + new string('0', -kk) + digits
+            : (length == 1 ? digits : digits[..1] + "." + digits[1..]) + "e" + (kk - 1).ToString(CultureInfo.InvariantCulture));
     }
 }
