@@ -514,6 +514,35 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// Text after a TEI body is never read, as TEI's axum 0.7.9 never reads it (axum/src/json.rs, <c>Json::from_bytes</c>:
+    /// <c>serde_path_to_error::deserialize</c> over <c>Deserializer::from_slice</c>, without serde_json's
+    /// <c>Deserializer::end</c>, which would refuse "trailing characters"): the object is ranked, whatever follows it (more
+    /// JSON, words, bytes that are not UTF-8). Before, each was a 422 "the body is not valid JSON".
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_WithTextAfterIt_IsRankedAsTeiReadsIt_TheTextIgnored()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var bodies = new byte[][]
+        {
+            """{"query":"q","texts":["a","b"],"return_text":true} more"""u8.ToArray(),
+            """{"query":"q","texts":["a","b"],"return_text":true}{"texts":"""u8.ToArray(),
+            [.. """{"query":"q","texts":["a","b"],"return_text":true}"""u8, 0xFF, 0xC3],
+        };
+        foreach (var body in bodies)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new ByteArrayContent(body) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, $"HTTP {(int)response.StatusCode} {text}");
+            Assert.Equal(["a", "b"], JsonNode.Parse(text)!.AsArray().Select(r => r!["text"]!.GetValue<string>()).Order());
+        }
+    }
+
+    /// <summary>
     /// A TEI body (<c>texts</c>) on <c>/rerank</c> or <c>/reranking</c> without a JSON <c>Content-Type</c> is refused as TEI's
     /// axum <c>Json</c> extractor refuses it before reading the body (MissingJsonContentType): 415, text/plain, "Expected
     /// request with `Content-Type: application/json`". It was read and judged. A JSON media type with parameters or a

@@ -167,7 +167,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// (<see cref="TeiJsonExtractor"/>): JSON that serde_json cannot parse is axum's 400, a TEI body (one with <c>texts</c>, or no
     /// object at all) that does not fit TEI's request its 422, both in axum's plain text; a body without <c>texts</c> is
     /// llama.cpp's and is read as <c>/v1/rerank</c> reads it (<see cref="RerankRequest.AnsweredIn"/>). The checks serde does not
-    /// make (a duplicate key TEI ignores, nesting past 64, text after the body) stay <see cref="RerankRequest.Read"/>'s.
+    /// make (a duplicate key TEI ignores, nesting past 64) stay <see cref="RerankRequest.Read"/>'s; text after a TEI body is
+    /// not read, as axum 0.7.9 does not read it.
     /// The body is parsed once: a body Read takes whose fields fit TEI's request (<see cref="TeiJsonExtractor.Fits"/>) is one
     /// serde reads; only another is read again, by serde's rules, for its refusal.
     /// </summary>
@@ -189,9 +190,11 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             return body;
         }
 
-        if (TeiJsonExtractor.Rejection(json) is not { } refused)
+        if (TeiJsonExtractor.Rejection(json, out var end) is not { } refused)
         {
-            return body ?? throw unread!;
+            // TEI's axum 0.7.9 reads the request and never the bytes after it (axum/src/json.rs, Json::from_bytes, does not call
+            // serde_json's Deserializer::end): a body with text after its object is the object's.
+            return body ?? (end > 0 && end < json.Length ? RerankRequest.Read(RerankProtocol.Tei, json.Span[..end]) : throw unread!);
         }
 
         if (refused.Syntax)

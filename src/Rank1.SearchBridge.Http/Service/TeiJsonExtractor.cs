@@ -34,12 +34,17 @@ internal static class TeiJsonExtractor
     /// <c>unknown variant</c>) is cut after its first <see cref="EchoBytes"/> bytes, followed by <c>…</c>: serde_json echoes it
     /// whole, which TEI bounds by its 2 MB body limit (<c>--payload-limit</c>) and ours need not (Rank1:Service:MaxBodyBytes).
     /// </remarks>
-    public static (bool Syntax, string Message, bool Tei)? Rejection(ReadOnlyMemory<byte> body)
+    /// <param name="body">The body, without a byte order mark.</param>
+    /// <param name="end">Where the object serde read ends (the rest of the body is never read: axum 0.7.9's <c>Json::from_bytes</c>
+    /// does not call serde_json's <c>Deserializer::end</c>); -1 when it read no object.</param>
+    public static (bool Syntax, string Message, bool Tei)? Rejection(ReadOnlyMemory<byte> body, out int end)
     {
         var reader = new Reader(body);
+        end = -1;
         try
         {
             reader.Request();
+            end = reader.Object ? reader.Position : -1;
             return null;
         }
         catch (Refusal r)
@@ -119,6 +124,9 @@ internal static class TeiJsonExtractor
         private List<byte>? _kept;
         private int _keep;
         private bool _cut;
+
+        /// <summary>Where the reading stopped.</summary>
+        public int Position => _i;
 
         /// <summary>Whether the body is an object (its '{' read).</summary>
         public bool Object { get; private set; }
