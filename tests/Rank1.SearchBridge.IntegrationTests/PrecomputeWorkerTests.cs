@@ -902,11 +902,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Single(logs.Entries, e => e.EventId == 2203);
 
         // The operator deletes the queue. No search: when the back-off ends, the latest held query is published, and the
-        // health is the bus's again.
+        // health is the bus's again. The retry clears the refusal (the health turns healthy), then logs 2204, then counts
+        // the publish: the count, the last of the three, is what is waited for (the health alone was, and 2204 was read
+        // before it was written).
         await OnChannelAsync(node.Url, c => c.QueueDeleteAsync(queue + "-hot", ifUnused: false, ifEmpty: false));
         clock.Advance(firstBackOff);
-        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerHealth())["status"]!.GetValue<string>() == "healthy", TimeSpan.FromSeconds(60),
-            () => "the health did not turn healthy after the fix");
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 1, TimeSpan.FromSeconds(60),
+            () => "the held query was not published when the back-off ended after the fix");
+        Assert.Equal("healthy", (await BrokerHealth())["status"]!.GetValue<string>());
         Assert.Equal("The broker takes the proxy's precompute jobs again (2 hot queries held back while it refused)", Assert.Single(logs.Entries, e => e.EventId == 2204).Message);
         Assert.Equal(1, await Requests("published"));
         Assert.Equal((1u, 0u), await QueueDepth.ReadAsync(node.Url, queue + "-hot"));
