@@ -44,13 +44,20 @@ internal sealed class ProxyStack : IAsyncDisposable
     /// Returns once the proxy's reasoning store has written at least <paramref name="judgements"/> judgements (or found
     /// them written already), woken by each report of its writer; throws after a minute.
     /// </summary>
-    public async Task StoreWritesAsync(long judgements)
+    public Task StoreWritesAsync(long judgements) => StoreOperationsAsync(judgements, "written", "already_stored");
+
+    /// <summary>
+    /// Returns once the proxy's reasoning store has counted at least <paramref name="judgements"/> judgements under the
+    /// <paramref name="outcomes"/> of <c>rank1_reasoning_store_operations_total</c>, woken by each report of its writer
+    /// (which counts after the search was answered); throws after a minute.
+    /// </summary>
+    public async Task StoreOperationsAsync(long judgements, params string[] outcomes)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         while (true)
         {
             var seen = _storeOperations.GetMeasurementSnapshot();
-            if (seen.Where(m => (string?)m.Tags["outcome"] is "written" or "already_stored").Sum(m => m.Value) >= judgements)
+            if (seen.Where(m => outcomes.Contains((string?)m.Tags["outcome"])).Sum(m => m.Value) >= judgements)
             {
                 return;
             }

@@ -194,13 +194,10 @@ public sealed class ReasoningStoreTests
         var r = await stack.SearchAsync(Query);
         Assert.Equal(200, r.Status);
         Assert.Equal("applied", r.Rerank);
-        string metrics = "";
-        for (var attempt = 0; attempt < 50 && !metrics.Contains("outcome=\"failed\"", StringComparison.Ordinal); attempt++)
-        {
-            await Task.Delay(100);
-            metrics = await stack.Http.GetStringAsync("_rank1/metrics");
-        }
-
+        // The writer counts the failed _bulk after the search was answered (FlushInterval later, at least): awaited on the
+        // store's own count, then read as an operator reads it.
+        await stack.StoreOperationsAsync(5, "failed");
+        var metrics = await stack.Http.GetStringAsync("_rank1/metrics");
         Assert.Equal(5, PrometheusText.Value(metrics, "rank1_reasoning_store_operations_total", ("outcome", "failed")));
         Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank); // nothing was stored, the model is asked again
     }
