@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -56,6 +59,10 @@ public sealed class ProxyBatchingTests
     [Fact]
     public async Task FullEngineQueue_AnswersAtOnceInBackendOrder_WithFallbackOverload()
     {
+        // The proxy's clock is a FakeTimeProvider: the slow search's deadline passes when the test moves it, after the
+        // second search was refused, however long this machine takes to get there. (On the wall clock, a loaded host that
+        // took 4 s to queue the slow search's passages and send the second found the queue empty again.)
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var stack = await ProxyStack.StartAsync(new Dictionary<string, string?>
         {
             ["Rank1:Model:MaxBatch"] = "2",
@@ -64,14 +71,15 @@ public sealed class ProxyBatchingTests
             // The forced end at the deadline is what this test is about, not the cut-off after it: on a saturated
             // machine that last step can take longer than the default 500 ms grace.
             ["Rank1:Proxy:DeadlineGrace"] = "00:01:00",
-        });
+        }, s => s.AddSingleton<TimeProvider>(clock));
 
         // A slow search holds the batch (2 rows) and leaves 3 passages waiting, until its deadline.
         var slow = stack.SearchAsync(Search("onion eyes", """{"max_think_tokens":8192,"deadline_ms":4000}"""));
-        var deadline = DateTime.UtcNow.AddSeconds(3);
+        // The bound only turns a search that never queues into a failure instead of a hang.
+        var hang = Stopwatch.StartNew();
         while ((await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Json["model"]!["batch"]!["queued_passages"]!.GetValue<int>() == 0)
         {
-            Assert.True(DateTime.UtcNow < deadline, "the slow search never queued passages");
+            Assert.True(hang.Elapsed < TimeSpan.FromMinutes(1), "the slow search never queued passages");
             await Task.Delay(20);
         }
 
@@ -83,7 +91,8 @@ public sealed class ProxyBatchingTests
 
         // The slow search ends at its deadline: started passages scored from their reasoning so far, the rest in
         // backend order after them.
-        var done = await slow;
+        clock.Advance(TimeSpan.FromMilliseconds(4000));
+        var done = await slow.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
         Assert.Equal("partial", done.Rerank);
         var sources = done.Json["hits"]!["hits"]!.AsArray().Select(h => h!["fields"]?["_rank1.source"]?[0]?.GetValue<string>()).ToArray();
         Assert.Contains("forced", sources);
