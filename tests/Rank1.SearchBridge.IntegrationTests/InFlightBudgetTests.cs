@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Http.Search;
@@ -198,14 +199,18 @@ public sealed class InFlightBudgetTests
     [Fact]
     public async Task ASearchWhoseClientLeavesMidRequest_GivesItsBytesBack()
     {
-        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
+        // The model call is not cut when the client leaves (its judgements may still be stored): the search ends at its
+        // deadline (and grace), on the proxy's clock, which the test moves once the client has left. (On the wall clock, a
+        // loaded host that took 3.5 s to send the second search found the first one's bytes given back already.)
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu }, timeProvider: clock);
         var judge = new ReleasingJudge(engine);
         var ended = new RequestsEnded();
-        // The model call is not cut when the client leaves (its judgements may still be stored): the search ends at its deadline.
         var settings = Settings();
         settings["Rank1:Proxy:Default:Deadline"] = "00:00:03";
         await using var stack = await ProxyStack.StartAsync(settings, s =>
         {
+            s.AddSingleton<TimeProvider>(clock);
             s.AddSingleton<IPassageJudge>(judge);
             s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(ended);
         });
@@ -219,8 +224,10 @@ public sealed class InFlightBudgetTests
         Assert.Equal(429, (await stack.SearchAsync(Padded(600 * 1024))).Status); // held: a second does not fit
         await leave.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        clock.Advance(TimeSpan.FromSeconds(3) + TimeSpan.FromMilliseconds(500)); // its deadline and Rank1:Proxy:DeadlineGrace
         await ended.Of("leaving").WaitAsync(TimeSpan.FromMinutes(1));
 
+        judge.Release.TrySetResult(); // the next window is judged by the model (on the same clock), not held to its deadline
         var big = await stack.SearchAsync(Padded(1_000_000));
         Assert.Equal(200, big.Status);
     }
