@@ -129,6 +129,24 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>
+    /// Waits until the worker has exited and its output has been read to its end (<see cref="HasExited"/> may be true
+    /// while its last lines are still on their way to <see cref="Output"/>: Process.WaitForExitAsync waits for them);
+    /// fails with <paramref name="what"/> past <paramref name="within"/>.
+    /// </summary>
+    public async Task ExitedAsync(TimeSpan within, string what)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Assert.Fail($"timed out after {within.TotalSeconds:0} s: {what}:\n{Log}");
+        }
+    }
+
     public int ExitCode => _process.ExitCode;
 
     public string Log => string.Join('\n', Output.TakeLast(60));

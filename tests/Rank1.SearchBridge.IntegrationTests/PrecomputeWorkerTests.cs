@@ -778,7 +778,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         {
             await WaitForConsumerAsync(node.Url, queue, worker);
             await PublishRawAsync(node.Url, queue, [System.Text.Encoding.UTF8.GetBytes("{\"messageId\": ")]);
-            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromMinutes(2), () => "the worker did not stop:\n" + worker.Log);
+            await worker.ExitedAsync(TimeSpan.FromMinutes(2), "the worker did not stop"); // its output read to the end, the line asserted included
             Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
             Assert.Single(worker.Output, l => l.StartsWith($"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'type' for exchange '{queue}_error'", StringComparison.Ordinal)
                 && l.Contains($"MassTransit cannot move a message to {queue}_error", StringComparison.Ordinal));
@@ -819,7 +819,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         await using (var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue))
         {
-            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromMinutes(2), () => "the worker did not stop:\n" + worker.Log);
+            await worker.ExitedAsync(TimeSpan.FromMinutes(2), "the worker did not stop"); // its output read to the end, the line asserted included
             Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
             Assert.Single(worker.Output, l => l == $"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}' in vhost '/': " +
                 $"received the value 'quorum' of type 'longstr' but current is none: the worker declares its endpoint {queue} as a durable quorum queue behind a durable " +
