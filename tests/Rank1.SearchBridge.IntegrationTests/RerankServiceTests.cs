@@ -4,12 +4,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.IO.Compression;
 using System.Net.Sockets;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Http.Service;
+using Rank1.SearchBridge.Telemetry;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -885,10 +888,16 @@ public sealed class RerankServiceTests
     [InlineData("1", "the deadline passed while waiting for the model")]
     public async Task Overload_Gets429WithRetryAfter_ADeadlineWhileJudgingStays504(string maxQueued, string reason)
     {
+        // The service's clock moves only when the test moves it: each deadline passes at the step the test says, however
+        // slow this machine is. (On the wall clock, a loaded host that took 50 ms from a call's arrival to its cut-off check
+        // answered it 504 "before the model was asked".)
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var held = new ReleasingJudge(null, callsToHold: int.MaxValue);
         await using var service = await StandaloneAsync(
             new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "1", ["Rank1:Proxy:MaxQueuedReranks"] = maxQueued, ["Rank1:Proxy:DeadlineGrace"] = "00:00:00" },
-            s => s.AddSingleton<IPassageJudge>(held));
+            s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(held));
+        // Each rerank counts itself in the queue depth once its deadline runs (RerankExecutor), before it waits for the model.
+        using var reranks = new MetricCollector<long>(service.Services.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.rerank.queue_depth");
         using var http = new HttpClient { BaseAddress = service.Url };
         var judging = PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"],"deadline_ms":2000}""");
         await held.Entered.Task;
@@ -896,7 +905,21 @@ public sealed class RerankServiceTests
         foreach (var path in new[] { "v1/rerank", "rerank" })
         {
             var field = path == "rerank" ? "texts" : "documents";
-            var r = await PostAsync(http, path, $$"""{"query":"q","{{field}}":["a"],"deadline_ms":50}""");
+            var reranking = reranks.GetMeasurementSnapshot().Count(m => m.Value > 0);
+            var call = PostAsync(http, path, $$"""{"query":"q","{{field}}":["a"],"deadline_ms":50}""");
+            if (maxQueued != "0")
+            {
+                // A call that may wait for the model waits until its deadline, which passes once the call counts itself (a
+                // full queue refuses a call at once: no time passes for it).
+                while (reranks.GetMeasurementSnapshot().Count(m => m.Value > 0) == reranking)
+                {
+                    await reranks.WaitForMeasurementsAsync(reranks.GetMeasurementSnapshot().Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
+                }
+
+                clock.Advance(TimeSpan.FromMilliseconds(50));
+            }
+
+            var r = await call.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
             Assert.Equal(429, r.Status);
             Assert.Equal("1", r.RetryAfter);
             Assert.Equal("rank1 could not rerank: " + reason, path == "rerank" ? r.Body!["error"]!.GetValue<string>() : r.Body!["message"]!.GetValue<string>());
@@ -906,7 +929,8 @@ public sealed class RerankServiceTests
             }
         }
 
-        var timedOut = await judging;
+        clock.Advance(TimeSpan.FromMilliseconds(2000)); // the first call's deadline, while the model still reads its window
+        var timedOut = await judging.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
         Assert.Equal(504, timedOut.Status);
         Assert.Equal("rank1 could not rerank: the deadline passed while the model was still reading the window", timedOut.Body!["message"]!.GetValue<string>());
         Assert.Null(timedOut.RetryAfter);
