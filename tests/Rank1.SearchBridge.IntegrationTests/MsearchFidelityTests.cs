@@ -1080,6 +1080,8 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [Theory]
     [InlineData("""{"retriever":""" + RuleRetriever + "}")]
     [InlineData("""{"retriever":{"pinned":{"ids":["d99"],"retriever":""" + PinnedOrganic + "}}}")]
+    // A descending score sort under it is no sort, as at the top level.
+    [InlineData("""{"retriever":{"pinned":{"ids":["d99"],"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":["_score"]}}}}}""")]
     public async Task OutermostPinningRetriever_WhoseAnswerPinsNothing_IsReranked(string body)
     {
         var expected = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.UnpinnedOrder, 4);
@@ -1105,6 +1107,32 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal((200, "skipped", "the search pins documents on top (the outermost retriever is [rule]): they keep the backend's order"),
             (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
         Assert.Equal(FrontBackend.UnpinnedOrder, r.Ids);
+    }
+
+    // The standard retriever under an outermost rule or pinned retriever carries the sort its hits are answered in
+    // (CompoundRetrieverBuilder ranks them in the order of its search; QueryRuleRetrieverBuilder.checkValidSort takes any
+    // sort whose first key is _score, PinnedRetrieverBuilder.validateSort only _score keys, either in either order), so
+    // an ascending one answers the lowest scores first. The proxy read only the body's sort or an outermost standard
+    // retriever's: an answer that pinned nothing was reranked into descending relevance, where the same sort at the top
+    // level is skipped.
+    [Theory]
+    [InlineData("""{"retriever":{"rule":{"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":[{"_score":"asc"}]}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}""",
+        "the search is sorted by ascending score")]
+    [InlineData("""{"retriever":{"pinned":{"ids":["d99"],"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":{"_score":{"order":"asc"}}}}}}}""",
+        "the search is sorted by ascending score")]
+    [InlineData("""{"retriever":{"rule":{"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":["_score",{"date":"desc"}]}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}""",
+        "the search is sorted by a field")]
+    public async Task OutermostPinningRetriever_SortedUnderneathAsTheTopLevelIsSkipped_KeepsTheBackendsOrder(string body, string reason)
+    {
+        var r = await _stack.SearchAsync(body, "unpinned/_search");
+        Assert.Equal((200, "skipped"), (r.Status, r.Rerank));
+        Assert.Equal(reason, r.Headers.GetValues("X-Rank1-Reason").Single());
+        Assert.Equal(FrontBackend.UnpinnedOrder, r.Ids);
+
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"unpinned\"}}\n{body}\n", "application/x-ndjson");
+        var item = m.Json["responses"]![0]!;
+        Assert.Equal(("skipped", reason), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
+        Assert.Equal(FrontBackend.UnpinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
     // A pinned query in a filter (bool's filter, constant_score) scores nothing, so it pins nothing on top: the hits are

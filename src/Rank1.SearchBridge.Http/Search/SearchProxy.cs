@@ -750,9 +750,12 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return PinsReason(pins.Pinner);
         }
 
-        // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does.
+        // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does, and so does one
+        // under an outermost rule or pinned retriever: CompoundRetrieverBuilder ranks its hits in the order of the search it
+        // runs with that sort, whose first key must be _score (QueryRuleRetrieverBuilder.checkValidSort; every key,
+        // PinnedRetrieverBuilder.validateSort), in either order: {"_score":"asc"} answers the lowest scores first.
         // The URL's sort keys come after the body's (RestSearchAction.parseSearchSource adds them to its sort list).
-        var bodySort = body?["sort"] ?? standard?["sort"];
+        var bodySort = body?["sort"] ?? standard?["sort"] ?? (OutermostPinner(body)?.Inner?["standard"] as JsonObject)?["sort"];
         JsonNode? sorts = (bodySort, UrlSort(query)) switch
         {
             (null, var url) => url,
@@ -786,17 +789,21 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     // (PinnedHit): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
     private static (string Pinner, bool AnswerTells)? PinsOnTop(JsonObject? body)
     {
-        var retriever = body?["retriever"] as JsonObject;
-        if (retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } outer, Value: var spec })
+        if (OutermostPinner(body) is var (outer, inner))
         {
-            var inner = (spec as JsonObject)?["retriever"] as JsonObject;
             var innerPins = inner?.Any(p => p.Key is "rule" or "pinned") == true || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
             return ($"the outermost retriever is [{outer}]", !innerPins);
         }
 
-        var query = body?["query"] as JsonObject ?? ((retriever?["standard"] as JsonObject)?["query"] as JsonObject);
+        var query = body?["query"] as JsonObject ?? (((body?["retriever"] as JsonObject)?["standard"] as JsonObject)?["query"] as JsonObject);
         return PinningQuery(query, under: null) is { } pinning ? (pinning, false) : null;
     }
+
+    // The outermost retriever when it is a rule or pinned retriever, and the retriever under it (its retriever key).
+    private static (string Type, JsonObject? Inner)? OutermostPinner(JsonObject? body) =>
+        (body?["retriever"] as JsonObject)?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } type, Value: var spec }
+            ? (type, (spec as JsonObject)?["retriever"] as JsonObject)
+            : null;
 
     // PinnedQueryBuilder.MAX_ORGANIC_SCORE, Float.intBitsToFloat(0xfe << 23) - 1: 2^127 as a float. It caps the organic
     // query's scores and each pin scores above it (doToQuery: the floats just above it, the first pin highest).
