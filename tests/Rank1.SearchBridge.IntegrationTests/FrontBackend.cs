@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
 /// <c>hits.hits</c> an object, for <c>hitsobject</c>), holds searches on the index
-/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -73,6 +73,14 @@ internal sealed class FrontBackend : IAsyncDisposable
 
     /// <summary>The answer to any search of the index <c>unpinned</c> (<see cref="UnpinnedOrder"/>): organic scores alone.</summary>
     public static string UnpinnedAnswer() => RetrieverAnswer("unpinned", UnpinnedOrder, ["2.25", "1.5", "0.75", "0.5", "0.25"]);
+
+    /// <summary>
+    /// The answer to any search of the index <c>capped</c>, in <see cref="UnpinnedOrder"/>: as Elasticsearch answers a
+    /// <c>pinned</c> retriever none of whose ids is found over an organic query scoring at or past PinnedQueryBuilder's
+    /// MAX_ORGANIC_SCORE (a <c>function_score</c>): the PinnedQueryBuilder it builds caps that hit's score at exactly
+    /// MAX_ORGANIC_SCORE, 2^127, written <c>1.7014118E38</c>, and pins nothing.
+    /// </summary>
+    public static string CappedAnswer() => RetrieverAnswer("capped", UnpinnedOrder, ["1.7014118E38", "1.5", "0.75", "0.5", "0.25"]);
 
     private static string RetrieverAnswer(string index, string[] order, string[] scores)
     {
@@ -233,11 +241,11 @@ internal sealed class FrontBackend : IAsyncDisposable
             return;
         }
 
-        if (path is "/pinned/_search" or "/unpinned/_search")
+        if (path is "/pinned/_search" or "/unpinned/_search" or "/capped/_search")
         {
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
-            await context.Response.WriteAsync(path == "/pinned/_search" ? PinnedAnswer() : UnpinnedAnswer());
+            await context.Response.WriteAsync(path switch { "/pinned/_search" => PinnedAnswer(), "/unpinned/_search" => UnpinnedAnswer(), _ => CappedAnswer() });
             return;
         }
 

@@ -1135,6 +1135,50 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(FrontBackend.UnpinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    // The answer tells whether anything was pinned, not the request, so an outermost rule or pinned retriever with no
+    // query text (over a knn retriever, or an ids query) that asks for a rerank (ext.rank1) is the 400 of any such
+    // search; without ext.rank1 it is skipped for want of query text. Before the answer was read, both were skipped as
+    // pinning ("also with ext.rank1").
+    [Theory]
+    [InlineData("""{"retriever":{"rule":{"retriever":{"knn":{"field":"vector","query_vector":[0.1,0.2,0.3],"k":3,"num_candidates":5}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}""")]
+    [InlineData("""{"retriever":{"pinned":{"ids":["d04","d08"],"retriever":{"standard":{"query":{"ids":{"values":["d01","d03"]}}}}}}""")]
+    public async Task OutermostPinningRetriever_WithNoQueryText_IsTheExtRank1QueryRequired400(string retriever)
+    {
+        var r = await _stack.SearchAsync(retriever + ""","ext":{"rank1":{"enabled":true}}}""", "pinned/_search");
+        Assert.Equal((400, "illegal_argument_exception"), (r.Status, r.Json["error"]!["type"]!.GetValue<string>()));
+        Assert.StartsWith("[ext.rank1.query] is required: no query text could be extracted", r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var plain = await _stack.SearchAsync(retriever + "}", "pinned/_search");
+        Assert.Equal((200, "skipped", "no query text to judge"), (plain.Status, plain.Rerank, plain.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(FrontBackend.PinnedOrder, plain.Ids);
+    }
+
+    // The pins are read from the whole rerank window the backend answers, not the client's page: a page past the pins
+    // (from 2) holds none, and reranked it would put organic hits in Rank1's order below pins the client saw on page 1.
+    [Fact]
+    public async Task OutermostPinningRetriever_PagePastItsPins_KeepsTheBackendsOrder()
+    {
+        var r = await _stack.SearchAsync("""{"from":2,"size":2,"retriever":""" + RuleRetriever + "}", "pinned/_search");
+
+        Assert.Equal((200, "skipped", "the search pins documents on top (the outermost retriever is [rule]): they keep the backend's order"),
+            (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(FrontBackend.PinnedOrder[2..4], r.Ids);
+    }
+
+    // A pin scores above MAX_ORGANIC_SCORE (PinnedRetrieverBuilder: scoreDoc.score > PinnedQueryBuilder.MAX_ORGANIC_SCORE);
+    // an organic hit the PinnedQueryBuilder capped scores exactly it (1.7014118E38, 2^127), and is no pin: the search is reranked.
+    [Fact]
+    public async Task OrganicHitScoredAtTheCap_IsNoPin_TheSearchIsReranked()
+    {
+        var expected = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", FrontBackend.UnpinnedOrder, 4);
+        Assert.NotEqual(FrontBackend.UnpinnedOrder, expected);
+
+        var r = await _stack.SearchAsync("""{"retriever":{"pinned":{"ids":["d99"],"retriever":""" + PinnedOrganic + "}}}", "capped/_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(expected, r.Ids);
+    }
+
     // A pinned query in a filter (bool's filter, constant_score) scores nothing, so it pins nothing on top: the hits are
     // ordered by the scoring query, and the search is reranked.
     [Theory]

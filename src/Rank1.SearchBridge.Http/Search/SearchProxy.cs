@@ -805,8 +805,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             ? (type, (spec as JsonObject)?["retriever"] as JsonObject)
             : null;
 
-    // PinnedQueryBuilder.MAX_ORGANIC_SCORE, Float.intBitsToFloat(0xfe << 23) - 1: 2^127 as a float. It caps the organic
-    // query's scores and each pin scores above it (doToQuery: the floats just above it, the first pin highest).
+    // PinnedQueryBuilder.MAX_ORGANIC_SCORE, Float.intBitsToFloat(0xfe << 23) - 1: 2^127 as a float. Where a PinnedQueryBuilder
+    // is built (a pinned retriever, a rule retriever whose rules pin) it caps the organic query's scores at it and each pin
+    // scores above it (doToQuery: the floats just above it, the first pin highest). A rule retriever whose rules pin nothing
+    // runs its organic query uncapped (RuleQueryBuilder.doRewrite): a function_score or script_score hit above it reads as a
+    // pin, and the search keeps the backend's order (the safe way).
     private static readonly float MaxOrganicScore = BitConverter.Int32BitsToSingle(0xfe << 23);
 
     // A hit a pinned query put on top: its score above MaxOrganicScore, as PinnedRetrieverBuilder.combineInnerRetrieverResults
