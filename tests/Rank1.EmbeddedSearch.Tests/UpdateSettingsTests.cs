@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Rank1.Testing;
 
@@ -217,5 +218,81 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal("5", (await Es.GetAsync("/_settings/index.max_result_window")).Json["upd-get"]!["settings"]!["index"]!["max_result_window"]!.GetValue<string>());
         (await Es.GetAsync("/upd-get/_settings?flat_settings=yes"))
             .AssertError(400, "illegal_argument_exception", "Failed to parse value [yes] as only [true] or [false] are allowed.");
+    }
+    // IndexNameExpressionResolver.resolveExpressionsToResources (Elasticsearch 9): an exclusion wildcard, its "-" stripped,
+    // is checked as an inclusion is: without allow_no_indices one that matches nothing is notFoundException("x*"), and
+    // nothing is changed. (It was not checked: acknowledged, and the included index changed.)
+    [Fact]
+    public async Task AnExclusionWildcardMatchingNothing_Is404_UnlessAllowNoIndices()
+    {
+        Assert.Equal(200, (await Es.PutAsync("/upd-exnm-a", null)).Status);
+        var r = await Es.PutAsync("/upd-exnm-*,-upd-exnm-nomatch*/_settings", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        r.AssertError(404, "index_not_found_exception", "no such index [upd-exnm-nomatch*]");
+        Assert.Equal("""{"type":"index_not_found_exception","reason":"no such index [upd-exnm-nomatch*]","resource.type":"index_or_alias","resource.id":"upd-exnm-nomatch*","index_uuid":"_na_","index":"upd-exnm-nomatch*"}""",
+            r.Json["error"]!["root_cause"]![0]!.ToJsonString());
+        Assert.Null((await Es.GetAsync("/upd-exnm-a/_settings")).Json["upd-exnm-a"]!["settings"]!["index"]!["max_result_window"]);
+
+        Assert.Equal(200, (await Es.PutAsync("/upd-exnm-*,-upd-exnm-nomatch*/_settings?allow_no_indices=true", JsonNode.Parse("""{"index.max_result_window":5}"""))).Status);
+        Assert.Equal("5", (await Es.GetAsync("/upd-exnm-a/_settings")).Json["upd-exnm-a"]!["settings"]!["index"]!["max_result_window"]!.GetValue<string>());
+    }
+
+    // resolveExpressionsToResources: "-x" excludes only once a wildcard has been seen; before that it is a name, and none
+    // is "-x": ensureAliasOrIndexExists' notFoundException("-x"), with its hint. (It excluded once any index was named.)
+    [Theory]
+    [InlineData("upd-lone1", "{0}-a,-{0}-a")]
+    [InlineData("upd-lone2", "{0}-a,{0}-b,-{0}-a")]
+    public async Task AMinusName_WithNoWildcardBefore_IsAName_NotAnExclusion(string prefix, string expression)
+    {
+        foreach (var name in new[] { $"{prefix}-a", $"{prefix}-b" })
+        {
+            Assert.Equal(200, (await Es.PutAsync($"/{name}", null)).Status);
+        }
+
+        var r = await Es.PutAsync($"/{string.Format(CultureInfo.InvariantCulture, expression, prefix)}/_settings", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        var reason = $"no such index [-{prefix}-a] and if you intended to exclude this index, ensure that you use wildcards that include it before explicitly excluding it";
+        r.AssertError(404, "index_not_found_exception", reason);
+        Assert.Equal($$"""{"type":"index_not_found_exception","reason":"{{reason}}","resource.type":"index_or_alias","resource.id":"-{{prefix}}-a","index_uuid":"_na_","index":"-{{prefix}}-a"}""",
+            r.Json["error"]!["root_cause"]![0]!.ToJsonString());
+        Assert.Equal("{}", (await Es.GetAsync($"/{prefix}-a,{prefix}-b/_settings/index.max_result_window")).Json.ToJsonString());
+    }
+
+    // After a wildcard, even one matching nothing (a search allows no indices), "-x" is an exclusion of a concrete name,
+    // which need not exist: no index, no hits. (It was the 404 "no such index [-x]".)
+    [Fact]
+    public async Task AMinusName_AfterAWildcardMatchingNothing_IsAnExclusion()
+    {
+        var r = await Es.GetAsync("/upd-srch-nomatch*,-upd-srch-b/_search");
+        Assert.Equal(200, r.Status);
+        Assert.Equal(0, r.Json["hits"]!["total"]!["value"]!.GetValue<int>());
+    }
+
+    // OpenSearch 2.19: AbstractScopedSettings refuses a private setting as "managed by OpenSearch"; its
+    // WildcardExpressionResolver.innerResolve answers a "-x" no wildcard came before with indexNotFoundException("-x")
+    // (no hint, which is Elasticsearch 8's), and IndexNameExpressionResolver.concreteIndices one expression left with no
+    // index (ignore_unavailable) with "no such index [x]" of resource type index_expression.
+    [Fact]
+    public async Task OpenSearchFlavor_SaysOpenSearch_AndGivesNoExclusionHint()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/os-a", null)).Status);
+        (await es.PutAsync("/os-a/_settings", JsonNode.Parse("""{"index.version.created":1}""")))
+            .AssertError(400, "illegal_argument_exception", "can not update private setting [index.version.created]; this setting is managed by OpenSearch");
+
+        var lone = await es.PutAsync("/os-a,-os-a/_settings", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        Assert.Equal("""{"type":"index_not_found_exception","reason":"no such index [-os-a]","resource.type":"index_or_alias","resource.id":"-os-a","index_uuid":"_na_","index":"-os-a"}""",
+            lone.Json["error"]!["root_cause"]![0]!.ToJsonString());
+        var ignored = await es.PutAsync("/-os-a/_settings?ignore_unavailable=true", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        Assert.Equal((404, """{"type":"index_not_found_exception","reason":"no such index [-os-a]","resource.type":"index_expression","resource.id":"-os-a","index_uuid":"_na_","index":"-os-a"}"""),
+            (ignored.Status, ignored.Json["error"]!["root_cause"]![0]!.ToJsonString()));
+    }
+
+    // Elasticsearch 9's notFoundException for the same lone "-x" left with no index: the hint.
+    [Fact]
+    public async Task ALoneMinusName_IgnoredAsUnavailable_IsTheHint()
+    {
+        var r = await Es.PutAsync("/-upd-gone/_settings?ignore_unavailable=true", JsonNode.Parse("""{"index.max_result_window":5}"""));
+        r.AssertError(404, "index_not_found_exception",
+            "no such index [-upd-gone] and if you intended to exclude this index, ensure that you use wildcards that include it before explicitly excluding it");
     }
 }

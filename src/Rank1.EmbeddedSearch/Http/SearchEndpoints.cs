@@ -330,7 +330,7 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         // fromOptions(false, false, true, true): allow_no_indices off by default), then MetadataUpdateSettingsService
         // validates the keys, refuses what is not dynamic, and only then reads the values, index by index.
         var targets = catalog.Resolve(index, param, allowNoIndices);
-        settings.ValidateKeys();
+        settings.ValidateKeys(flavor);
         if (settings.NonDynamic.Count > 0 && targets.Count > 0)
         {
             // MetadataUpdateSettingsService: a setting that is not dynamic is skipped for an open index, then refused with

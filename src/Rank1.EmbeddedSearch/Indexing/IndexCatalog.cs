@@ -134,29 +134,42 @@ internal sealed partial class IndexCatalog : IDisposable
 
         var parts = ExpressionParts(expression);
         var result = new List<SearchIndex>();
+        // IndexNameExpressionResolver.resolveExpressionsToResources: a "-" name excludes only once a wildcard has been seen
+        // (before that it is a name, "-a" not found), and an exclusion wildcard is checked against what it matches as an
+        // inclusion is.
+        var wildcardSeen = false;
         foreach (var raw in parts)
         {
-            if (raw.StartsWith('-') && result.Count > 0)
+            var isExclusion = wildcardSeen && raw.StartsWith('-');
+            var name = isExclusion ? raw[1..] : raw;
+            var isWildcard = allowWildcards && name.Contains('*', StringComparison.Ordinal);
+            wildcardSeen |= isWildcard;
+            if (isWildcard)
             {
-                var exclude = JsonPaths.Wildcard(raw[1..]);
-                result.RemoveAll(i => exclude.IsMatch(i.Name));
-                continue;
-            }
-
-            if (raw.Contains('*', StringComparison.Ordinal) && allowWildcards)
-            {
-                var glob = JsonPaths.Wildcard(raw);
-                var matches = All.Where(i => glob.IsMatch(i.Name) && (expandHidden || !i.Hidden || (raw[0] == '.' && i.Name[0] == '.'))).ToArray();
+                var glob = JsonPaths.Wildcard(name);
+                var matches = All.Where(i => glob.IsMatch(i.Name) && (expandHidden || !i.Hidden || (name[0] == '.' && i.Name[0] == '.'))).ToArray();
                 if (matches.Length == 0 && !allowNoIndices)
                 {
-                    throw EsException.IndexNotFound(raw);
+                    throw EsException.IndexNotFound(name);
                 }
 
-                result.AddRange(matches.Where(i => !result.Contains(i)));
+                if (isExclusion)
+                {
+                    result.RemoveAll(matches.Contains);
+                }
+                else
+                {
+                    result.AddRange(matches.Where(i => !result.Contains(i)));
+                }
+
                 continue;
             }
 
-            if (Find(raw) is { } index)
+            if (isExclusion)
+            {
+                result.RemoveAll(i => i.Name == name);
+            }
+            else if (Find(raw) is { } index)
             {
                 if (!result.Contains(index))
                 {
@@ -165,7 +178,8 @@ internal sealed partial class IndexCatalog : IDisposable
             }
             else if (!ignoreUnavailable)
             {
-                throw EsException.IndexNotFound(raw);
+                // ensureAliasOrIndexExists: notFoundException(name), its hint for a "-" name that no wildcard came before.
+                throw _flavor == SearchFlavor.OpenSearch ? EsException.IndexNotFound(raw) : NotFound([raw]);
             }
         }
 
@@ -174,9 +188,12 @@ internal sealed partial class IndexCatalog : IDisposable
 
     // IndexNameExpressionResolver.notFoundException: no expression or _all "no such index [_all] and no indices exist";
     // one expression its own, or for an exclusion (nothing included before it) a hint; several IndexNotFoundException's
-    // "no such index [null]" with the expressions as its resource ids.
-    private static EsException NotFound(string[] expressions) => expressions switch
+    // "no such index [null]" with the expressions as its resource ids. OpenSearch 2.x (IndexNameExpressionResolver.concreteIndices)
+    // has no hint: one expression is "no such index [x]", its resource type index_expression.
+    private EsException NotFound(string[] expressions) => expressions switch
     {
+        [var one] when one != "_all" && _flavor == SearchFlavor.OpenSearch => new EsException(404, "index_not_found_exception", $"no such index [{one}]",
+            new Dictionary<string, string> { ["resource.type"] = "index_expression", ["resource.id"] = one, ["index_uuid"] = "_na_", ["index"] = one }),
         [] or ["_all"] => new EsException(404, "index_not_found_exception", "no such index [_all] and no indices exist",
             new Dictionary<string, string> { ["resource.type"] = "index_or_alias", ["resource.id"] = "_all", ["index_uuid"] = "_na_", ["index"] = "_all" }),
         [var one] when one.StartsWith('-') => new EsException(404, "index_not_found_exception",

@@ -85,7 +85,7 @@ internal sealed class IndexSettings
     {
         foreach (var (key, value) in _values)
         {
-            ValidateKey(key, update: false);
+            ValidateKey(key, update: false, SearchFlavor.Elasticsearch);
             ValidateValue(key, value);
         }
     }
@@ -97,13 +97,15 @@ internal sealed class IndexSettings
     /// <c>IndexScopedSettings.isPrivateSetting</c>): the 400 <c>illegal_argument_exception</c> "unknown setting
     /// [index.uuid] please check that any required plugins are installed, or check the breaking changes documentation for
     /// removed settings" (no registered key is near enough to be suggested); <c>index.version.created</c> is a registered
-    /// private one: "can not update private setting [index.version.created]; this setting is managed by Elasticsearch".
+    /// private one: "can not update private setting [index.version.created]; this setting is managed by Elasticsearch"
+    /// (OpenSearch's AbstractScopedSettings says "managed by OpenSearch").
     /// </summary>
-    public void ValidateKeys()
+    /// <param name="flavor">The engine the server stands in for, whose name the private setting's refusal gives.</param>
+    public void ValidateKeys(SearchFlavor flavor = SearchFlavor.Elasticsearch)
     {
         foreach (var key in _values.Keys)
         {
-            ValidateKey(key, update: true);
+            ValidateKey(key, update: true, flavor);
         }
     }
 
@@ -140,7 +142,7 @@ internal sealed class IndexSettings
         }
     }
 
-    private static void ValidateKey(string key, bool update)
+    private static void ValidateKey(string key, bool update, SearchFlavor flavor)
     {
         if (key is "index.uuid" or "index.creation_date" or "index.provided_name")
         {
@@ -149,7 +151,7 @@ internal sealed class IndexSettings
 
         if (update && key == VersionCreatedKey)
         {
-            throw EsException.IllegalArgument($"can not update private setting [{key}]; this setting is managed by Elasticsearch");
+            throw EsException.IllegalArgument($"can not update private setting [{key}]; this setting is managed by {(flavor == SearchFlavor.OpenSearch ? "OpenSearch" : "Elasticsearch")}");
         }
     }
 
