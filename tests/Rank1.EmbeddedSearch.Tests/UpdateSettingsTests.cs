@@ -295,4 +295,38 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         r.AssertError(404, "index_not_found_exception",
             "no such index [-upd-gone] and if you intended to exclude this index, ensure that you use wildcards that include it before explicitly excluding it");
     }
+
+    // mapping.json without a format (SearchIndex.MappingFileFormat) was written up to 48ea26e, "hidden": false for an
+    // index that never set index.hidden: there it is no setting. A file with no uuid gets one, kept from the first start.
+    // (A file from 48ea26e, with a uuid, showed "hidden": "false".)
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Yw3a7cXxQzW1_Ab2Cd3EfA")]
+    public async Task MappingFile_OfAnOlderFormat_HiddenFalseIsUnset_UuidKept(string? uuid)
+    {
+        var data = TestTemp.Folder("rank1-es-old-format-");
+        var folder = Path.Combine(data, "indices", "old");
+        Directory.CreateDirectory(folder);
+        var file = new JsonObject { ["mappings"] = JsonNode.Parse("""{"properties":{"n":{"type":"long"}}}"""), ["created"] = 1700000000000L, ["hidden"] = false, ["max_result_window"] = null };
+        if (uuid is not null)
+        {
+            file["uuid"] = uuid;
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(folder, "mapping.json"), file.ToJsonString());
+        var uuids = new List<string>();
+        for (var start = 0; start < 2; start++)
+        {
+            await OnServerAsync(data, async es =>
+            {
+                var index = (await es.GetAsync("/old/_settings")).Json["old"]!["settings"]!["index"]!;
+                Assert.Null(index["hidden"]);
+                uuids.Add(index["uuid"]!.GetValue<string>());
+                Assert.Equal(["old"], await CatIndicesAsync(es, "old"));
+            });
+        }
+
+        Assert.Equal(uuids[0], uuids[1]);
+        Assert.Equal(uuid ?? uuids[0], uuids[0]);
+    }
 }

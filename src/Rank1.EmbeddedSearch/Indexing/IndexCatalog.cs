@@ -40,12 +40,14 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            // A file written before the uuid was kept has none: the index gets one now, kept from here on. Such a file wrote
-            // "hidden": false for an index that never set index.hidden, so there only true counts as set.
+            // A file written before the uuid was kept has none: the index gets one now, kept from here on (OpenOnDisk writes
+            // the file again, in this format). A file without a format (SearchIndex.MappingFileFormat) wrote "hidden": false
+            // for an index that never set index.hidden, so there only true counts as set.
             var uuid = saved["uuid"]?.GetValue<string>();
             var hidden = saved["hidden"]?.GetValue<bool>();
+            var format = saved["format"]?.GetValue<int>() ?? 0;
             _indices[name] = SearchIndex.OpenOnDisk(name, uuid ?? SearchIndex.NewUuid(), IndexMapping.Parse(saved["mappings"]), folder, created,
-                uuid is null && hidden == false ? null : hidden, saved["max_result_window"]?.GetValue<int>());
+                format == 0 && hidden == false ? null : hidden, saved["max_result_window"]?.GetValue<int>());
         }
     }
 

@@ -440,6 +440,14 @@ internal sealed class SearchIndex : IDisposable
         }
     }
 
+    /// <summary>
+    /// The version of mapping.json's layout this code writes. A file without one was written before it: up to 48ea26e
+    /// <c>"hidden": false</c> stood for an index that never set <c>index.hidden</c>, so such a false is read as not set
+    /// (a false given in the few commits after, a82b3e8 on, looks the same and is read so too: the index is visible either
+    /// way). From 1 it is a false given.
+    /// </summary>
+    public const int MappingFileFormat = 1;
+
     // Under _writeLock (System.Threading.Lock is re-entrant: the mapping's Changed is raised under it while a write adds
     // fields), so that one mapping.json.tmp is written and moved at a time, and the last written is the newest state.
     private void SaveMapping()
@@ -453,7 +461,7 @@ internal sealed class SearchIndex : IDisposable
         {
             var file = Path.Combine(_folder, "mapping.json");
             var tmp = file + ".tmp";
-            var doc = new JsonObject { ["mappings"] = Mapping.ToJson(), ["uuid"] = Uuid, ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = HiddenSetting, ["max_result_window"] = MaxResultWindowSetting };
+            var doc = new JsonObject { ["format"] = MappingFileFormat, ["mappings"] = Mapping.ToJson(), ["uuid"] = Uuid, ["created"] = Created.ToUnixTimeMilliseconds(), ["hidden"] = HiddenSetting, ["max_result_window"] = MaxResultWindowSetting };
             File.WriteAllText(tmp, doc.ToJsonString());
             File.Move(tmp, file, overwrite: true);
         }
