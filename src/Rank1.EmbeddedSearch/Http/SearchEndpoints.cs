@@ -349,17 +349,17 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
         {
             // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
             // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has, false too.
-            foreach (var target in targets.Where(t => !preserveExisting || t.HiddenSetting is null))
+            foreach (var target in targets)
             {
-                target.SetHidden(settings.Hidden);
+                target.SetHidden(settings.Hidden, preserveExisting);
             }
         }
 
         if (settings.SetsMaxResultWindow)
         {
-            foreach (var target in targets.Where(t => !preserveExisting || t.MaxResultWindowSetting is null))
+            foreach (var target in targets)
             {
-                target.SetMaxResultWindow(settings.MaxResultWindow);
+                target.SetMaxResultWindow(settings.MaxResultWindow, preserveExisting);
             }
         }
 

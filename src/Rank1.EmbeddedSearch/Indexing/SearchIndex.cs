@@ -133,10 +133,16 @@ internal sealed class SearchIndex : IDisposable
     /// <c>PUT /{index}/_settings</c>), kept with the mapping.
     /// </summary>
     /// <param name="hidden">Whether the index leaves wildcard and <c>_all</c> expressions; null: not set (not hidden).</param>
-    public void SetHidden(bool? hidden)
+    /// <param name="preserveExisting">Keep the setting if the index has it (<c>preserve_existing</c>), checked under the same lock.</param>
+    public void SetHidden(bool? hidden, bool preserveExisting = false)
     {
         lock (_writeLock)
         {
+            if (preserveExisting && HiddenSetting is not null)
+            {
+                return;
+            }
+
             HiddenSetting = hidden;
             SaveMapping();
         }
@@ -144,10 +150,16 @@ internal sealed class SearchIndex : IDisposable
 
     /// <summary>Sets <c>index.max_result_window</c> (null: back to its default), kept with the mapping.</summary>
     /// <param name="window">The window, validated (<see cref="IndexSettings.Read"/>).</param>
-    public void SetMaxResultWindow(int? window)
+    /// <param name="preserveExisting">Keep the setting if the index has it (<c>preserve_existing</c>), checked under the same lock.</param>
+    public void SetMaxResultWindow(int? window, bool preserveExisting = false)
     {
         lock (_writeLock)
         {
+            if (preserveExisting && MaxResultWindowSetting is not null)
+            {
+                return;
+            }
+
             MaxResultWindowSetting = window;
             SaveMapping();
         }
