@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 
 namespace Rank1.Inference.Tests;
@@ -65,28 +66,120 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
 
     /// <summary>
     /// A row cut by its budget has its forced end (the reasoning decoded, cut to its last sentence and encoded again
-    /// with BPE) computed once, on the thread pool while the batch steps on, never on the batch thread; the tokens it
-    /// feeds and the reasoning it reports are the scorer's forced end of its reasoning, as on the single-row path.
+    /// with BPE) queued to the thread pool; when the pool never gets round to it (its queue long, or capped by the host:
+    /// here a gate the test holds), the batch thread does not wait for it but computes it itself. Each forced end is
+    /// computed exactly once (the pool items, let run afterwards, do nothing), and the tokens it feeds and the reasoning
+    /// it reports are the scorer's forced end of its reasoning, as on the single-row path.
     /// </summary>
     [Fact]
-    public void Batch_RowsCutByTheirBudget_HaveTheirForcedEndComputedOffTheBatchThread_AsTheScorerGivesIt()
+    public async Task Batch_RowsCutByTheirBudget_WhenThePoolNeverRunsTheirEnding_AreScoredWithTheirForcedEnd_ComputedOnce()
     {
         var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
-        var threads = new ConcurrentQueue<int>();
-        scorer.ForcedEndEncoding = () => threads.Enqueue(Environment.CurrentManagedThreadId);
-        var rows = Window.Select(p => new BatchRow(fx.Engine.EncodePrompt(new Rank1Input(Query, p.Text, p.Title)).ToArray(), 5, null, false, CancellationToken.None)).ToArray();
-
-        var traces = BatchRun.JudgeAll(fx.Engine.Model, scorer, TimeProvider.System, rows, 8, fx.Engine.SharedPrefixCap, CancellationToken.None);
-
-        Assert.All(traces, t => Assert.Equal(ReasoningEnd.Budget, t.Judgement.End));
-        Assert.Equal(rows.Length, threads.Count);
-        Assert.DoesNotContain(Environment.CurrentManagedThreadId, threads);
-        scorer.ForcedEndEncoding = null;
-        foreach (var trace in traces)
+        var computed = 0;
+        scorer.ForcedEndEncoding = () => Interlocked.Increment(ref computed);
+        var rows = BudgetRows(5);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new ConcurrentQueue<Task>();
+        using var options = new RunOptions();
+        using var run = new BatchRun(fx.Engine.Model, scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap)
         {
+            QueueEnding = work => held.Enqueue(gate.Task.ContinueWith(_ => work(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)),
+        };
+
+        var batch = Task.Factory.StartNew(() => Drive(run, rows), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var stalled = false;
+        try
+        {
+            await batch.WaitAsync(TimeSpan.FromMinutes(2)); // a bound on a stall, not on speed: the steps take well under a second
+        }
+        catch (TimeoutException)
+        {
+            stalled = true;
+        }
+
+        gate.SetResult();
+        await batch;
+        await Task.WhenAll(held);
+
+        Assert.False(stalled, "the batch waited for endings the pool never ran");
+        Assert.Equal(rows.Length, held.Count);
+        Assert.Equal(rows.Length, computed);
+        scorer.ForcedEndEncoding = null;
+        foreach (var trace in await Task.WhenAll(rows.Select(r => r.Completion)))
+        {
+            Assert.Equal(ReasoningEnd.Budget, trace!.Judgement.End);
             var (reasoning, scored) = scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count);
             Assert.Equal(scored, trace.Scored);
             Assert.Equal(reasoning, trace.Judgement.Reasoning);
+        }
+    }
+
+    /// <summary>A row cancelled after its forced end was queued leaves the batch with it unclaimed: the pool item, run later, computes nothing.</summary>
+    [Fact]
+    public void Batch_ARowCancelledAfterItsEndingWasQueued_NeverHasItComputed()
+    {
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
+        var computed = 0;
+        scorer.ForcedEndEncoding = () => Interlocked.Increment(ref computed);
+        var row = BudgetRows(5)[0];
+        var held = new List<Action>();
+        using var options = new RunOptions();
+        using var run = new BatchRun(fx.Engine.Model, scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap) { QueueEnding = held.Add };
+        run.Admit([row], CancellationToken.None);
+        while (row.Ending is null)
+        {
+            run.Step(CancellationToken.None);
+        }
+
+        row.Cancel();
+        run.Step(CancellationToken.None);
+        held.ForEach(work => work());
+
+        Assert.Equal(0, run.Count);
+        Assert.True(row.Completion.IsCanceled);
+        Assert.Single(held);
+        Assert.Equal(0, computed);
+    }
+
+    /// <summary>An ending that throws fails its own row with that exception; the batch goes on and scores the others.</summary>
+    [Fact]
+    public async Task Batch_AnEndingThatThrows_FailsItsRowAlone()
+    {
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
+        var failure = new InvalidOperationException("ending failed");
+        var calls = 0;
+        scorer.ForcedEndEncoding = () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw failure;
+            }
+        };
+        var rows = BudgetRows(5);
+        using var options = new RunOptions();
+        using var run = new BatchRun(fx.Engine.Model, scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap);
+
+        Drive(run, rows);
+
+        var failed = Assert.Single(rows, r => r.Completion.IsFaulted);
+        Assert.Same(failure, failed.Completion.Exception!.InnerException);
+        scorer.ForcedEndEncoding = null;
+        foreach (var trace in await Task.WhenAll(rows.Where(r => r != failed).Select(r => r.Completion)))
+        {
+            Assert.Equal(ReasoningEnd.Budget, trace!.Judgement.End);
+            Assert.Equal(scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count).Scored, trace.Scored);
+        }
+    }
+
+    private BatchRow[] BudgetRows(int budget) =>
+        Window.Select(p => new BatchRow(fx.Engine.EncodePrompt(new Rank1Input(Query, p.Text, p.Title)).ToArray(), budget, null, false, CancellationToken.None)).ToArray();
+
+    private static void Drive(BatchRun run, BatchRow[] rows)
+    {
+        run.Admit(rows, CancellationToken.None);
+        while (run.Count > 0)
+        {
+            run.Step(CancellationToken.None);
         }
     }
 

@@ -34,11 +34,12 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
     public bool Scoring { get; set; }
 
     /// <summary>
-    /// Its reasoning's text and the tokens that close it for the score (<see cref="Rank1Scorer.Ending"/>), started on
+    /// Its reasoning's text and the tokens that close it for the score (<see cref="Rank1Scorer.Ending"/>), queued to
     /// the thread pool when the reasoning is known to end (or, at its budget, to end unless its next token is
-    /// &lt;/think&gt;) and read when the row is scored, a step later (<see cref="BatchRun"/>); null until then.
+    /// &lt;/think&gt;) and read when the row is scored, a step later, by the batch thread, which computes it itself if
+    /// the pool has not started it (<see cref="RowEnding"/>); null until then.
     /// </summary>
-    public Task<(string Reasoning, int[] Scored)>? Ending { get; set; }
+    public RowEnding? Ending { get; set; }
 
     public TimeSpan Prefill { get; set; }
 
@@ -99,8 +100,9 @@ internal sealed class BatchRow(int[] prompt, int budget, DateTimeOffset? deadlin
 /// by the same <see cref="Rank1Scorer"/> a single judgement uses (&lt;/think&gt;, end of text, budget, deadline, in that
 /// order), rows that end leave the batch, and the rest go on. A row that wrote &lt;/think&gt; is scored from the batch's
 /// next logits; a row cut short is scored alone from a copy of its prompt cache followed by its forced end, as a
-/// single judgement is. A row's ending (its reasoning decoded, and a forced end's text encoded again) is computed on
-/// the thread pool from the step that makes it certain, not on the batch thread (<see cref="BatchRow.Ending"/>).
+/// single judgement is. A row's ending (its reasoning decoded, and a forced end's text encoded again) is queued to the
+/// thread pool from the step that makes it certain, and computed by the batch thread when it scores the row if the pool
+/// has not started it by then (<see cref="BatchRow.Ending"/>); a failed ending fails its row alone.
 /// </summary>
 internal sealed class BatchRun : IDisposable
 {
@@ -129,6 +131,9 @@ internal sealed class BatchRun : IDisposable
 
     /// <summary>Tests: the decode state the batch drives.</summary>
     internal BatchDecodeState State => _state;
+
+    /// <summary>Tests: queues a row's ending computation (<see cref="RowEnding.Start"/>); null: the thread pool.</summary>
+    internal Action<Action>? QueueEnding { get; set; }
 
     /// <summary>
     /// Judges <paramref name="rows"/> in one continuous batch of at most <paramref name="maxBatch"/> rows on the calling
@@ -265,6 +270,7 @@ internal sealed class BatchRun : IDisposable
             var row = _rows[r];
             if (row.IsDone)
             {
+                row.Ending?.Abandon();
                 leaving.Add(r); // cancelled by its caller
                 continue;
             }
@@ -272,8 +278,11 @@ internal sealed class BatchRun : IDisposable
             var logits = _state.Logits[r];
             if (row.Scoring)
             {
-                var (reasoning, scored) = row.Ending!.GetAwaiter().GetResult();
-                row.Complete(Score(logits, row, reasoning, scored));
+                if (EndingOf(row) is { } ending)
+                {
+                    row.Complete(Score(logits, row, ending.Reasoning, ending.Scored));
+                }
+
                 leaving.Add(r);
                 continue;
             }
@@ -285,12 +294,17 @@ internal sealed class BatchRun : IDisposable
                     // </think> is fed with the batch's next step; its logits give the score.
                     row.End = ReasoningEnd.Finished;
                     row.Scoring = true;
-                    row.Ending = EndingOffThread(row, ReasoningEnd.Finished);
+                    row.Ending?.Abandon(); // its forced end, queued at its budget, is not needed
+                    row.Ending = QueueEndingOf(row, ReasoningEnd.Finished);
                     feed.Add(token);
                     break;
                 case { } cut:
                     row.End = cut;
-                    row.Complete(ScoreCut(r, row, cancellationToken));
+                    if (EndingOf(row) is { } ending)
+                    {
+                        row.Complete(ScoreCut(r, row, ending, cancellationToken));
+                    }
+
                     leaving.Add(r);
                     break;
                 default:
@@ -299,7 +313,7 @@ internal sealed class BatchRun : IDisposable
                     if (row.Generated.Count == row.Budget)
                     {
                         // Its next token ends the reasoning: by the budget (or an end of text), forced, unless it is </think>.
-                        row.Ending = EndingOffThread(row, ReasoningEnd.Budget);
+                        row.Ending = QueueEndingOf(row, ReasoningEnd.Budget);
                     }
 
                     break;
@@ -379,6 +393,7 @@ internal sealed class BatchRun : IDisposable
     {
         foreach (var row in _rows.Concat(_prefilling.Select(p => p.Row)))
         {
+            row.Ending?.Abandon();
             row.Fail(exception);
         }
 
@@ -397,10 +412,9 @@ internal sealed class BatchRun : IDisposable
     }
 
     /// <summary>Scores a row cut short (<see cref="Rank1Scorer.ForcedEnd"/>) alone, from a copy of the row's prompt cache.</summary>
-    private JudgeTrace ScoreCut(int r, BatchRow row, CancellationToken cancellationToken)
+    private JudgeTrace ScoreCut(int r, BatchRow row, (string Reasoning, int[] Scored) ending, CancellationToken cancellationToken)
     {
-        // Started at the budget, it is the forced end of any cut (it does not depend on why); a deadline's is computed here.
-        var (reasoning, scored) = row.Ending is { } started ? started.GetAwaiter().GetResult() : _scorer.Ending(row.End!.Value, row.Generated, Room(row));
+        var (reasoning, scored) = ending;
         using var alone = new DecodeState(_lm, _runOptions, _state.ExtractRow(r, row.Prompt.Length), row.Prompt.Length, _cutLogits);
         Guard(() => alone.Step(scored), cancellationToken);
         _cutLogits = alone.Logits;
@@ -408,21 +422,37 @@ internal sealed class BatchRun : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Rank1Scorer.Ending"/> of <paramref name="row"/> on the thread pool, while the batch's next step runs.
-    /// A forced end decodes the reasoning, cuts it to its last sentence and encodes that text again with BPE (9% of the
-    /// batch thread on the tiny model, a window of 16-token reasonings); the generated ids closed by the ids of "\n" and
-    /// &lt;/think&gt; are not the same tokens: the cut and the trim change the text, ".\n" and other merges cross the
-    /// reasoning's end, a partial UTF-8 character decodes to U+FFFD, and the model's tokens need not be the ones BPE
-    /// gives its text. The batch thread waits only if the task has not finished by the time the row is scored.
+    /// <see cref="Rank1Scorer.Ending"/> of <paramref name="row"/>, queued to the thread pool to run while the batch's
+    /// next step runs (<see cref="RowEnding"/>). A forced end decodes the reasoning, cuts it to its last sentence and
+    /// encodes that text again with BPE (9% of the batch thread on the tiny model, a window of 16-token reasonings); the
+    /// generated ids closed by the ids of "\n" and &lt;/think&gt; are not the same tokens: the cut and the trim change the
+    /// text, ".\n" and other merges cross the reasoning's end, a partial UTF-8 character decodes to U+FFFD, and the
+    /// model's tokens need not be the ones BPE gives its text.
     /// </summary>
-    private Task<(string Reasoning, int[] Scored)> EndingOffThread(BatchRow row, ReasoningEnd end)
+    private RowEnding QueueEndingOf(BatchRow row, ReasoningEnd end)
     {
         var generated = row.Generated; // no token is taken after this point: the reasoning ends at the next step at the latest
         var room = Room(row);
-        // To the pool's global queue: from a pool thread (BatchRun.JudgeAll's caller) Task.Run queues it locally, and the
-        // wait when the row is scored would run it inline, on this thread (ThreadPoolTaskScheduler.TryExecuteTaskInline
-        // runs a queued task only if it can pop it from this thread's local queue); the engine's batch thread is no pool thread.
-        return Task.Factory.StartNew(() => _scorer.Ending(end, generated, room), CancellationToken.None, TaskCreationOptions.PreferFairness, TaskScheduler.Default);
+        return RowEnding.Start(() => _scorer.Ending(end, generated, room), QueueEnding);
+    }
+
+    /// <summary>
+    /// The ending of a row being scored: the one queued at its budget or at its &lt;/think&gt; (computed here if the pool
+    /// has not started it; at the budget it is the forced end of any cut, which does not depend on why), else (an end of
+    /// text before the budget, a deadline: no step saw them coming) computed here. Null when it failed: the row fails
+    /// alone, and the batch goes on.
+    /// </summary>
+    private (string Reasoning, int[] Scored)? EndingOf(BatchRow row)
+    {
+        try
+        {
+            return row.Ending is { } queued ? queued.Result() : _scorer.Ending(row.End!.Value, row.Generated, Room(row));
+        }
+        catch (Exception ex)
+        {
+            row.Fail(ex);
+            return null;
+        }
     }
 
     private int Room(BatchRow row) => _lm.ContextLength - row.Prompt.Length;
@@ -445,6 +475,11 @@ internal sealed class BatchRun : IDisposable
 
     public void Dispose()
     {
+        foreach (var row in _rows)
+        {
+            row.Ending?.Abandon();
+        }
+
         DisposePrefilling();
         _state.Dispose();
     }
