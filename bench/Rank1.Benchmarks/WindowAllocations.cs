@@ -39,6 +39,7 @@ internal static class WindowAllocations
         var gen2 = GC.CollectionCount(2);
         var paused = GC.GetTotalPauseDuration();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var endings = engine.BatchEndingTime;
         var clock = Stopwatch.StartNew();
         for (var w = 0; w < Windows; w++)
         {
@@ -58,6 +59,7 @@ internal static class WindowAllocations
             + $"{(GC.CollectionCount(2) - gen2) / (double)Windows:0.0} | {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds / Windows:0.0} |");
         Console.WriteLine($"MaxBatch {engineOptions.MaxBatch}; rows of the {Windows} windows that ended: "
             + string.Join(", ", ends.OrderBy(e => e.Key).Select(e => $"{e.Value} by {(e.Key == ReasoningEnd.Finished ? "</think>" : e.Key.ToString().ToLowerInvariant())}")));
+        Console.WriteLine($"The batch thread on rows' endings (computing those no pool thread had started, waiting for those under way): {(engine.BatchEndingTime - endings).TotalMilliseconds / Windows:0} ms a window");
         sampler.Print(Windows);
     }
 

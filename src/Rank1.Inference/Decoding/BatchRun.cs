@@ -116,6 +116,7 @@ internal sealed class BatchRun : IDisposable
     private readonly Func<int, bool> _scoring; // the rows whose logits a step keeps: those that fed </think>
     private readonly List<int> _leaving = []; // a step's rows that leave, and the tokens of those that go on: kept from step to step
     private readonly List<int> _feed = [];
+    private TimeSpan _endingTime; // TakeEndingTime
     private float[]? _cutLogits; // the logits of every forced end, one after another (594 KB a row of 151,936: not one per cut row)
 
     /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
@@ -131,6 +132,18 @@ internal sealed class BatchRun : IDisposable
 
     /// <summary>Tests: the decode state the batch drives.</summary>
     internal BatchDecodeState State => _state;
+
+    /// <summary>
+    /// Time the batch thread spent on rows' endings since the last call: computing those no pool thread had started,
+    /// waiting for those one was computing, and computing the cuts no step foresaw (an end of text before the budget, a
+    /// deadline). Read and reset by <see cref="BatchScheduler"/> after each step.
+    /// </summary>
+    public TimeSpan TakeEndingTime()
+    {
+        var time = _endingTime;
+        _endingTime = TimeSpan.Zero;
+        return time;
+    }
 
     /// <summary>Tests: queues a row's ending computation (<see cref="RowEnding.Start"/>); null: the thread pool.</summary>
     internal Action<Action>? QueueEnding { get; set; }
@@ -444,6 +457,7 @@ internal sealed class BatchRun : IDisposable
     /// </summary>
     private (string Reasoning, int[] Scored)? EndingOf(BatchRow row)
     {
+        var started = _time.GetTimestamp();
         try
         {
             return row.Ending is { } queued ? queued.Result() : _scorer.Ending(row.End!.Value, row.Generated, Room(row));
@@ -452,6 +466,10 @@ internal sealed class BatchRun : IDisposable
         {
             row.Fail(ex);
             return null;
+        }
+        finally
+        {
+            _endingTime += _time.GetElapsedTime(started);
         }
     }
 

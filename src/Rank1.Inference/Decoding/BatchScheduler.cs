@@ -52,6 +52,9 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Steps the batch has run (each: a decode step and, with a row prefilled apart, one chunk of it), written by the batch thread only.</summary>
     internal long Steps { get; private set; }
 
+    /// <summary>Time the batch thread has spent on rows' endings (<see cref="BatchRun.TakeEndingTime"/>; written by the batch thread only).</summary>
+    internal TimeSpan EndingTime { get; private set; }
+
     /// <summary>Most rows one model step has fed (written by the batch thread only).</summary>
     public int PeakStepRows { get; private set; }
 
@@ -379,6 +382,7 @@ internal sealed class BatchScheduler : IDisposable
                     }
 
                     run!.Step(_stop.Token);
+                    EndingTime += run.TakeEndingTime();
                     Steps++;
                     Stepped?.Invoke(Steps);
                     PeakStepRows = Math.Max(PeakStepRows, run.LastStepRows);
