@@ -54,14 +54,14 @@ public sealed record JudgeSettings
 
     /// <summary>
     /// The prompts <see cref="Rank1Engine.CheckInputs"/> encoded for this window: a passage found there (same query,
-    /// instructions, title, text and token limits, same engine) is not tokenized again. Null: each passage is encoded when judged.
+    /// instructions, title, text, token limits and prompt template, same engine) is not encoded again. Null: each passage is encoded when judged.
     /// </summary>
     public CheckedInputs? Checked { get; init; }
 }
 
 /// <summary>
 /// The prompts <see cref="Rank1Engine.CheckInputs"/> encoded, kept for the judging of the same window
-/// (<see cref="JudgeSettings.Checked"/>), so that a window checked first is tokenized once (TEI's <c>"truncate": false</c>).
+/// (<see cref="JudgeSettings.Checked"/>), so that a window checked first has each prompt encoded once (TEI's <c>"truncate": false</c>).
 /// </summary>
 public sealed class CheckedInputs
 {
@@ -69,13 +69,37 @@ public sealed class CheckedInputs
     private readonly Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)> _prompts;
 
     internal CheckedInputs(object encoder, string query, string? instructions, JudgeSettings? settings, Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)> prompts)
+        : this(Made.Of(encoder, query, instructions, settings), prompts)
     {
-        _made = Made.Of(encoder, query, instructions, settings);
+    }
+
+    private CheckedInputs(Made made, Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)> prompts)
+    {
+        _made = made;
         _prompts = prompts;
     }
 
     /// <summary>Passages whose prompts are kept.</summary>
     public int Count => _prompts.Count;
+
+    /// <summary>
+    /// The prompts of <paramref name="passages"/> only (those still to judge, e.g. a window's store misses), so that the
+    /// others' token ids are not held through the wait for the model and the judging.
+    /// </summary>
+    public CheckedInputs Keeping(IEnumerable<(string? Title, string Text)> passages)
+    {
+        ArgumentNullException.ThrowIfNull(passages);
+        var kept = new Dictionary<(string? Title, string Text), (int[] Ids, bool Truncated)>();
+        foreach (var passage in passages)
+        {
+            if (_prompts.TryGetValue(passage, out var prompt))
+            {
+                kept[passage] = prompt;
+            }
+        }
+
+        return new CheckedInputs(_made, kept);
+    }
 
     /// <summary>The prompt kept for <paramref name="input"/>, when it was encoded by <paramref name="encoder"/> for the same query under the same limits.</summary>
     internal bool TryGet(object encoder, Rank1Input input, JudgeSettings? settings, out (int[] Ids, bool Truncated) prompt)

@@ -1296,6 +1296,75 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// TEI's <c>"truncate": false</c> judging keeps the prompts the measuring encoded only for the texts the store did not
+    /// answer: a call of three texts, two of them stored by an earlier call, is judged holding one prompt. Before, every
+    /// measured text's token ids were held through the wait for a rerank slot and the judging (three here; a 24 MB body's
+    /// tens of MB), the stored ones never used.
+    /// </summary>
+    [Fact]
+    public async Task TeiTruncateFalse_TheJudgingHoldsTheMeasuredPromptsOfTheStoreMissesOnly()
+    {
+        var store = new RememberingStore();
+        await using var service = await StandaloneAsync(null, s => s.AddSingleton<Store.IJudgementStore>(store));
+        var rerank = service.Services.GetRequiredService<RerankService>();
+        var held = new System.Collections.Concurrent.ConcurrentQueue<int?>();
+        rerank.Judging = settings => held.Enqueue(settings.Checked?.Count);
+        using var http = new HttpClient { BaseAddress = service.Url };
+        string Body(int texts) => new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. Documents.Take(texts).Select(t => (JsonNode)t)]), ["truncate"] = false }.ToJsonString();
+
+        var first = await PostAsync(http, "rerank", Body(2));
+        await store.Holding(2).WaitAsync(TimeSpan.FromSeconds(60)); // the first call's two judgements stored (a bound on a hang)
+        var second = await PostAsync(http, "rerank", Body(3));
+
+        Assert.Equal((200, 200), (first.Status, second.Status));
+        Assert.Equal([2, 1], held);
+    }
+
+    /// <summary>A reasoning store that answers, by id, what was queued for writing into it.</summary>
+    private sealed class RememberingStore : Store.IJudgementStore
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonObject> _documents = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(int Count, TaskCompletionSource Reached)> _waiting = new();
+
+        /// <summary>Completes once at least <paramref name="count"/> judgements are held.</summary>
+        public Task Holding(int count)
+        {
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiting.Enqueue((count, reached));
+            Signal();
+            return reached.Task;
+        }
+
+        public Task<IReadOnlyDictionary<string, Store.StoredJudgement>> LookupAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyDictionary<string, Store.StoredJudgement>>(ids.Where(_documents.ContainsKey).ToDictionary(id => id, id =>
+            {
+                var d = _documents[id];
+                return new Store.StoredJudgement(id, d["model_id"]!.GetValue<string>(), d["passage_hash"]!.GetValue<string>(), d["score"]!.GetValue<double>(),
+                    d["relevant"]!.GetValue<bool>(), d["reasoning"]!.GetValue<string>(), d["reasoning_tokens"]!.GetValue<int>(), ReasoningEnd.Budget);
+            }, StringComparer.Ordinal));
+
+        public void Enqueue(Store.JudgementToStore judgement)
+        {
+            _documents[judgement.Id] = judgement.Document;
+            Signal();
+        }
+
+        public Task<Store.StoreWriteResult> WriteAsync(IReadOnlyList<Store.JudgementToStore> batch, CancellationToken cancellationToken) =>
+            Task.FromResult(new Store.StoreWriteResult(batch.Count, 0));
+
+        private void Signal()
+        {
+            foreach (var (count, reached) in _waiting)
+            {
+                if (_documents.Count >= count)
+                {
+                    reached.TrySetResult();
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// A float where TEI's request wants another type is named as serde_json 1.0.140 names it (error.rs, JsonUnexpected:
     /// <c>ryu::Buffer::new().format</c>), as ryu writes an f64 (src/pretty/mod.rs, format64): an exponent from 1e16 and below
     /// 1e-5 (<c>1e20</c>, <c>1.5e-7</c>), none between (<c>1000000000000000.0</c>, <c>0.0001</c>), and <c>-0</c> is the float

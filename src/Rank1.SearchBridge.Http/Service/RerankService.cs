@@ -41,6 +41,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// <summary>Tests: called when a call's measuring finds every turn taken and waits for one.</summary>
     internal Action? MeasuringWaits { get; set; }
 
+    /// <summary>Tests: called with the settings a call's window is judged under, once its store lookup has answered.</summary>
+    internal Action<Inference.JudgeSettings>? Judging { get; set; }
+
     public async Task HandleAsync(HttpContext context, RerankProtocol endpoint)
     {
         // The call's arrival, before its body is read: deadline_ms counts from here (as a search's, SearchDeadline).
@@ -247,14 +250,22 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             TruncateStart = request.TruncateStart,
         };
         var (measured, timedOut) = await TeiPairsCheckedAsync(context, request, settings, deadline, started).ConfigureAwait(false);
-        // The texts measured are judged from the prompts the measuring encoded: each is tokenized once.
-        settings = settings with { Checked = measured };
+        StoredLookup? lookup = null;
+        if (timedOut is null)
+        {
+            // Not keyed (a SHA-256 of each text) nor read when the deadline passed while the texts were measured.
+            var model = windowJudge.Model;
+            var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
+            // Bounded by the deadline as a search's lookup is (at least SearchWindowRerank.StoreLookupFloor): a store that does
+            // not answer cannot hold the call past it.
+            lookup = await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false);
+            // The store misses are judged from the prompts the measuring encoded (each encoded once); the other texts'
+            // prompts are let go here, not held through the wait for a rerank slot and the judging.
+            settings = settings with { Checked = lookup is null ? null : measured?.Keeping(lookup.Misses.Select(m => (m.Passage.Title, m.Passage.Text))) };
+            Judging?.Invoke(settings);
+        }
 
-        var model = windowJudge.Model;
-        var window = request.Documents.Select((d, i) => new KeyedPassage(new PassageToJudge(i, null, d.Text), JudgementRecords.ServiceKey(model, fingerprint, d.Text))).ToArray();
-        // Bounded by the deadline as a search's lookup is (at least SearchWindowRerank.StoreLookupFloor): a store that does
-        // not answer cannot hold the call past it. Not read when the deadline passed while the texts were measured.
-        var lookup = timedOut is null ? await SearchWindowRerank.LookupWithinAsync(windowJudge, time, window, deadline, context.RequestAborted).ConfigureAwait(false) : null;
+        measured = null;
         var outcome = timedOut
             ?? (SearchWindowRerank.CutOff(lookup, deadline, time, started, out var cutOff)
                 ? cutOff
@@ -345,10 +356,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 }
             }
 
-            using var timeout = new CancellationTokenSource(deadline.Left, time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
+            CancellationTokenSource? timeout = null;
+            CancellationTokenSource? linked = null;
             try
             {
+                // Made inside the try: the measuring slot taken above is released whatever happens from here.
+                timeout = new CancellationTokenSource(deadline.Left, time);
+                linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
                 measured = await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
@@ -356,12 +370,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             {
                 throw OverLong(e.Message);
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !context.RequestAborted.IsCancellationRequested)
             {
                 return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
             }
             finally
             {
+                linked?.Dispose();
+                timeout?.Dispose();
                 _measuring.Release();
             }
         }
