@@ -546,6 +546,34 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// Text after a TEI body that serde would not read into TEI's request (<see cref="TeiJsonExtractor.Fits"/> false: a
+    /// field of the wrong type) is not read either: the answer is the field's 422, at the column it has without the text
+    /// after the body, as TEI's axum 0.7.9 answers it (serde_path_to_error over Deserializer::from_slice, no
+    /// Deserializer::end), not a "trailing characters" or invalid-JSON refusal.
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_ThatSerdeRefuses_WithTextAfterIt_IsTheFieldsRefusal()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var bodies = new byte[][]
+        {
+            """{"query":1,"texts":["a"]} more"""u8.ToArray(),
+            """{"query":1,"texts":["a"]}{"texts":"""u8.ToArray(),
+            [.. """{"query":1,"texts":["a"]}"""u8, 0xFF, 0xC3],
+        };
+        foreach (var body in bodies)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new ByteArrayContent(body) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.SendAsync(request);
+            Assert.Equal((422, "Failed to deserialize the JSON body into the target type: query: invalid type: integer `1`, expected a string at line 1 column 10"),
+                ((int)response.StatusCode, await response.Content.ReadAsStringAsync()));
+        }
+    }
+
+    /// <summary>
     /// A TEI body (<c>texts</c>) on <c>/rerank</c> or <c>/reranking</c> without a JSON <c>Content-Type</c> is refused as TEI's
     /// axum <c>Json</c> extractor refuses it before reading the body (MissingJsonContentType): 415, text/plain, "Expected
     /// request with `Content-Type: application/json`". It was read and judged. A JSON media type with parameters or a

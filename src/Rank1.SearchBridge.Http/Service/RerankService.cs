@@ -211,8 +211,37 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         }
 
         // An object without texts (as far as serde read it) that RerankRequest.Read refuses (a duplicate key, invalid UTF-8,
-        // nesting past 64, text after it) is llama.cpp's, refused as /v1/rerank refuses it, not with serde's "missing field `texts`".
-        throw unread is not null && !refused.Tei ? unread : new RerankRequestException(StatusCodes.Status422UnprocessableEntity, refused.Message) { PlainText = true };
+        // nesting past 64, text after it) is llama.cpp's, refused as /v1/rerank refuses it, not with serde's "missing field `texts`";
+        // but one followed by text, whose texts serde did not reach, is TEI's when the object alone has texts (axum 0.7.9 never
+        // reads the text after it).
+        throw unread is not null && !refused.Tei && !TeiBeforeTheText(json.Span) ? unread
+            : new RerankRequestException(StatusCodes.Status422UnprocessableEntity, refused.Message) { PlainText = true };
+    }
+
+    // Whether the body is a JSON object with texts followed by more text (which Read refuses whole).
+    private static bool TeiBeforeTheText(ReadOnlySpan<byte> json)
+    {
+        var end = -1;
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowMultipleValues = true });
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject && reader.TrySkip())
+            {
+                end = (int)reader.BytesConsumed;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        try
+        {
+            return end > 0 && end < json.Length && RerankRequest.AnsweredIn(RerankProtocol.Tei, RerankRequest.Read(RerankProtocol.Tei, json[..end])) == RerankProtocol.Tei;
+        }
+        catch (RerankRequestException)
+        {
+            return false;
+        }
     }
 
     // axum's json_content_type: a media type application/json, or application/*+json, parameters allowed.
