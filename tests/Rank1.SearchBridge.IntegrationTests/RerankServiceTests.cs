@@ -1415,11 +1415,43 @@ public sealed class RerankServiceTests
         };
         foreach (var (sent, named) in cases)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new StringContent($$"""{"query":{{sent}},"texts":["a"]}""", Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
-            using var response = await http.SendAsync(request);
             Assert.Equal((422, $"Failed to deserialize the JSON body into the target type: query: invalid type: {named}, expected a string at line 1 column {9 + sent.Length}"),
-                ((int)response.StatusCode, await response.Content.ReadAsStringAsync()));
+                await QueryOfAnotherTypeAsync(http, sent));
+        }
+    }
+
+    // A TEI call whose query is the JSON number sent: its status and body.
+    private static async Task<(int Status, string Body)> QueryOfAnotherTypeAsync(HttpClient http, string sent)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "rerank") { Content = new StringContent($$"""{"query":{{sent}},"texts":["a"]}""", Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "key-1");
+        using var response = await http.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// A float where TEI's request wants another type is named with the f64 serde_json 1.0.140 reads it as, built without
+    /// its <c>float_roundtrip</c> feature as TEI builds it (de.rs, f64_from_parts: the significand as f64 times or divided by
+    /// a power of ten, digits past a u64 dropped), not the nearest f64: <c>3e23</c> is <c>2.9999999999999997e23</c> (TEI's
+    /// answer), <c>9007199254740993.0</c> is <c>9007199254740994.0</c>, and serde's own samples of its old (non-roundtrip)
+    /// reading (tests/test.rs, test_roundtrip_f64, the values in its comments). Before, each was named as the nearest f64
+    /// (<c>3e23</c>, <c>9007199254740992.0</c>, <c>51.248178375505404</c>).
+    /// </summary>
+    [Fact]
+    public async Task TeiBody_AFloatOfTheWrongType_IsTheF64SerdeJsonReadsWithoutFloatRoundtrip()
+    {
+        await using var service = await StandaloneAsync();
+        using var http = new HttpClient { BaseAddress = service.Url };
+        var cases = new (string Sent, string Named)[]
+        {
+            ("3e23", "2.9999999999999997e23"), ("9007199254740993.0", "9007199254740994.0"),
+            ("51.248178375505404", "51.24817837550541"), ("-93.31137037688033", "-93.31137037688032"), ("-36.573994842753436", "-36.57399484275344"),
+            ("52.314008204106244", "52.31400820410624"), ("97.45365320034685", "97.45365320034684"),
+        };
+        foreach (var (sent, named) in cases)
+        {
+            Assert.Equal((422, $"Failed to deserialize the JSON body into the target type: query: invalid type: floating point `{named}`, expected a string at line 1 column {9 + sent.Length}"),
+                await QueryOfAnotherTypeAsync(http, sent));
         }
     }
 

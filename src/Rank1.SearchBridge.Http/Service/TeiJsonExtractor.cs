@@ -490,7 +490,7 @@ internal static class TeiJsonExtractor
                 return $"integer `{signed}`";
             }
 
-            var value = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            var value = SerdeFloat(B.Slice(start, _i - start), negative);
             return double.IsFinite(value) ? $"floating point `{RyuFloat(value)}`" : throw Error(NumberOutOfRange);
         }
 
@@ -828,6 +828,122 @@ internal static class TeiJsonExtractor
 
         return text.Append('"').ToString();
     }
+
+    /// <summary>
+    /// The f64 serde_json 1.0.140 reads from a number (its digits after any <c>-</c>) without its <c>float_roundtrip</c>
+    /// feature, as TEI builds it, not the nearest f64 (<c>3e23</c> is <c>2.9999999999999997e23</c>); infinite where serde
+    /// refuses it, "number out of range". Ported from de.rs: parse_integer and parse_long_integer (the significand a u64,
+    /// each integer digit past its overflow counted in the exponent), parse_decimal and parse_decimal_overflow (each
+    /// fraction digit lowers the exponent until the significand would overflow, the rest dropped), parse_exponent and
+    /// parse_exponent_overflow (an exponent past i32: 0, or out of range when positive with a significand not 0), and
+    /// f64_from_parts (the significand as f64, multiplied or divided once by POW10[|exponent|], or divided by 1e308 until
+    /// the exponent is in the table).
+    /// </summary>
+    internal static double SerdeFloat(ReadOnlySpan<byte> digits, bool negative)
+    {
+        ulong significand = 0;
+        var exponent = 0;
+        var i = 0;
+        var longInteger = false;
+        for (; i < digits.Length && digits[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        {
+            var digit = (ulong)(digits[i] - '0');
+            longInteger = longInteger || Overflows(significand, digit);
+            if (longInteger)
+            {
+                exponent++;
+            }
+            else
+            {
+                significand = (significand * 10) + digit;
+            }
+        }
+
+        if (i < digits.Length && digits[i] == '.')
+        {
+            var dropping = false;
+            for (i++; i < digits.Length && digits[i] is >= (byte)'0' and <= (byte)'9'; i++)
+            {
+                var digit = (ulong)(digits[i] - '0');
+                dropping = dropping || Overflows(significand, digit);
+                if (!dropping)
+                {
+                    significand = (significand * 10) + digit;
+                    exponent--;
+                }
+            }
+        }
+
+        if (i < digits.Length && digits[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            var positiveExponent = digits[i] != '-';
+            if (digits[i] is (byte)'+' or (byte)'-')
+            {
+                i++;
+            }
+
+            var exp = 0;
+            for (; i < digits.Length; i++)
+            {
+                var digit = digits[i] - '0';
+                if (exp >= int.MaxValue / 10 && (exp > int.MaxValue / 10 || digit > int.MaxValue % 10))
+                {
+                    return significand != 0 && positiveExponent ? double.PositiveInfinity : negative ? -0.0 : 0.0;
+                }
+
+                exp = (exp * 10) + digit;
+            }
+
+            exponent = positiveExponent ? (int)Math.Min((long)exponent + exp, int.MaxValue) : (int)Math.Max((long)exponent - exp, int.MinValue);
+        }
+
+        double f = significand;
+        while (true)
+        {
+            // exponent.wrapping_abs() as usize: i32::MIN stays negative, past the table.
+            var index = exponent == int.MinValue ? -1 : Math.Abs(exponent);
+            if (index is >= 0 and < 309)
+            {
+                if (exponent >= 0)
+                {
+                    f *= Pow10[index];
+                    if (double.IsInfinity(f))
+                    {
+                        return double.PositiveInfinity;
+                    }
+                }
+                else
+                {
+                    f /= Pow10[index];
+                }
+
+                break;
+            }
+
+            if (f == 0)
+            {
+                break;
+            }
+
+            if (exponent >= 0)
+            {
+                return double.PositiveInfinity;
+            }
+
+            f /= 1e308;
+            exponent += 308;
+        }
+
+        return negative ? -f : f;
+
+        // serde_json's overflow! macro: whether significand * 10 + digit passes u64::MAX.
+        static bool Overflows(ulong significand, ulong digit) =>
+            significand >= ulong.MaxValue / 10 && (significand > ulong.MaxValue / 10 || digit > ulong.MaxValue % 10);
+    }
+
+    // serde_json's POW10 (de.rs): 1e0 to 1e308, each the nearest f64 (as Rust's literals are).
+    private static readonly double[] Pow10 = [.. Enumerable.Range(0, 309).Select(e => double.Parse($"1e{e}", CultureInfo.InvariantCulture))];
 
     /// <summary>
     /// A float as serde_json 1.0.140 names it in an error (error.rs, <c>JsonUnexpected</c>: <c>ryu::Buffer::new().format</c>),
