@@ -17,7 +17,7 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
     /// <summary>
     /// A window checked first (<see cref="Rank1Engine.CheckInputs"/>, TEI's <c>"truncate": false</c>) and judged with what the
     /// check returned (<see cref="JudgeSettings.Checked"/>) is tokenized once, and judged as a window not checked; under other
-    /// limits the kept prompts are not used. Before, the check's encodings were thrown away and each passage encoded again.
+    /// limits, another query, other instructions or another prompt template the kept prompts are not used (each passage encoded again). Before, the check's encodings were thrown away and each passage encoded again.
     /// </summary>
     [Fact]
     public async Task JudgeWindow_CheckedFirst_EncodesEachPassageOnce_SameScores_OtherLimitsEncodeAgain()
@@ -36,7 +36,9 @@ public sealed class InputLimitsTests(TinyEngineFixture fx) : IClassFixture<TinyE
 
             await Engine.JudgeWindowAsync(Query, null, passages, settings with { Checked = measured, MaxPassageTokens = 64 });
             await Engine.JudgeWindowAsync("another query", null, passages, settings with { Checked = measured });
-            Assert.Equal(9, Volatile.Read(ref encodings));
+            await Engine.JudgeWindowAsync(Query, "other instructions", passages, settings with { Checked = measured });
+            await Engine.JudgeWindowAsync(Query, null, passages, settings with { Checked = measured, PromptTemplate = "Dataset prompt: FILL_QUERY_HERE" });
+            Assert.Equal(15, Volatile.Read(ref encodings));
         }
         finally
         {

@@ -1,4 +1,4 @@
-# Times TEI /rerank calls of 64 long texts with "truncate": false (each judged, tokenized once since c05ed72), and the
+# Times TEI /rerank calls of 64 long texts with "truncate": false (each judged, its prompt encoded once since d718174), and the
 # measuring alone (the same texts and a 65th over-long one: a 422 once all are measured). Start the service first:
 #   dotnet src/Rank1.SearchBridge.Cli/bin/Release/net10.0/rank1-bridge.dll serve --model .rank1/models/tiny --port 9610 \
 #     --config C.json    (C.json: {"Rank1":{"Service":{"MaxThinkTokens":0}}})
