@@ -117,7 +117,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
                     UrlParameters.Decode(context.Request.QueryString.Value).ToDictionary(p => p.Key, p => new Microsoft.Extensions.Primitives.StringValues(p.Value)))));
                 if (await EsHttp.RejectedMediaTypeAsync(context, options.Flavor == SearchFlavor.OpenSearch ? null : 9).ConfigureAwait(false)
                     || await EsHttp.RejectedChannelParametersAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false)
-                    || await EsHttp.RejectedRouteValuesAsync(context).ConfigureAwait(false))
+                    || await EsHttp.RejectedRouteValuesAsync(context, options.Flavor == SearchFlavor.OpenSearch).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -163,13 +163,14 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         }
     }
 
-    // Every GET route here takes HEAD too (answered without the body). Elasticsearch registers HEAD on a few of them
-    // itself, marked RouteMethods.RegistersHead, and only there does a 405's Allow list it.
+    // HEAD is taken only where Elasticsearch (and OpenSearch) registers it (RestMainAction's HEAD /, RestGetIndicesAction's
+    // HEAD /{index}, RestGetAction's HEAD /{index}/_doc/{id}), marked RouteMethods.RegistersHead, answered as GET without
+    // the body: MethodHandlers.getHandler looks the method up as it is, so HEAD on another GET route is the 405.
     private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, CatEndpoints cat, string nodeId)
     {
-        string[] get = ["GET", "HEAD"];
-        string[] read = ["GET", "HEAD", "POST"];
-        app.MapMethods("/", get, context =>
+        string[] get = ["GET"];
+        string[] read = ["GET", "POST"];
+        app.MapMethods("/", ["GET", "HEAD"], context =>
         {
             SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.Main, server.Options.Flavor);
             return EsHttp.WriteAsync(context, 200, server.Info());
@@ -226,7 +227,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_doc/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: false));
         app.MapMethods("/{index}/_create/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: true));
         app.MapPost("/{index}/_doc", (HttpContext c, string index) => docs.IndexAsync(c, index, null, createOnly: false));
-        app.MapMethods("/{index}/_doc/{id}", get, (HttpContext c, string index, string id) => docs.GetAsync(c, index, id)).WithMetadata(RouteMethods.RegistersHead);
+        app.MapMethods("/{index}/_doc/{id}", ["GET", "HEAD"], (HttpContext c, string index, string id) => docs.GetAsync(c, index, id)).WithMetadata(RouteMethods.RegistersHead);
         app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
         app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
 
@@ -249,7 +250,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/_msearch/template", read, context => templates.MsearchAsync(context, null));
         app.MapMethods("/{index}/_msearch/template", read, (HttpContext c, string index) => templates.MsearchAsync(c, index));
         app.MapMethods("/_scripts/{id}", ["PUT", "POST"], (HttpContext c, string id) => templates.PutScriptAsync(c, id));
-        app.MapMethods("/_scripts/{id}", ["GET", "HEAD"], (HttpContext c, string id) => templates.GetScriptAsync(c, id));
+        app.MapGet("/_scripts/{id}", (HttpContext c, string id) => templates.GetScriptAsync(c, id));
         app.MapDelete("/_scripts/{id}", (HttpContext c, string id) => templates.DeleteScriptAsync(c, id));
     }
 

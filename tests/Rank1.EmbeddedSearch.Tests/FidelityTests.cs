@@ -105,19 +105,56 @@ public sealed class FidelityTests : IAsyncLifetime
 
     // PathTrie.retrieve, matching root wildcards, takes any first segment into the /{index} routes' parameter and decodes
     // it there (RestUtils.decodeComponent) before the rest of the path is matched: on a path no route takes, a malformed
-    // escape there is tryAllHandlers' 405 of the exception's message, with no methods to list (getValidHandlerMethodSet
-    // decodes nothing). OpenSearch 2.x's PathTrie and RestController alike. It was a 400 "no handler found".
+    // escape there is tryAllHandlers' 405 with no methods to list (getValidHandlerMethodSet decodes nothing). Elasticsearch's
+    // handleUnsupportedHttpMethod writes the exception's message, OpenSearch's (2.1+, #3459) the fixed "Unexpected HTTP
+    // method" (OpenSearch wrote Elasticsearch's words); on a path with methods, ", allowed: [..]" follows, with Allow.
     [Theory]
-    [InlineData(SearchFlavor.Elasticsearch)]
-    [InlineData(SearchFlavor.OpenSearch)]
-    public async Task UnknownPath_MalformedEscapeInItsFirstSegment_IsA405WithNoMethods(SearchFlavor flavor)
+    [InlineData(SearchFlavor.Elasticsearch, "/books%ZZ/_nope", "invalid escape sequence `%ZZ' at index 5 of: books%ZZ", "")]
+    [InlineData(SearchFlavor.OpenSearch, "/books%ZZ/_nope", "Unexpected HTTP method", "")]
+    [InlineData(SearchFlavor.OpenSearch, "/books%ZZ/_search", "Unexpected HTTP method, allowed: [GET, POST]", "GET,POST")]
+    public async Task MalformedEscapeInAParameter_IsTheEnginesOwn405(SearchFlavor flavor, string target, string error, string allow)
     {
         await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
         using var http = new HttpClient();
-        using var response = await http.GetAsync(new Uri(server.Url.ToString().TrimEnd('/') + "/books%ZZ/_nope", new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
+        using var response = await http.GetAsync(new Uri(server.Url.ToString().TrimEnd('/') + target, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
-        Assert.Equal("""{"error":"invalid escape sequence `%ZZ' at index 5 of: books%ZZ","status":405}""", await response.Content.ReadAsStringAsync());
-        Assert.Empty(response.Content.Headers.Allow);
+        Assert.Equal($$"""{"error":"{{error}}","status":405}""", await response.Content.ReadAsStringAsync());
+        Assert.Equal(allow, string.Join(',', response.Content.Headers.Allow));
+    }
+
+    // OpenSearch's RestController.handleBadRequest quotes new URI(uri).getPath(), the path decoded (%2F a slash too), and
+    // answers "invalid uri has been requested" where java.net.URI refuses the target. It quoted the path as ASP.NET holds
+    // it (/a%2Fb/_nope), and quoted targets Java refuses.
+    [Theory]
+    [InlineData("/a%2Fb/_nope", "no handler found for uri [/a/b/_nope] and method [GET]")]
+    [InlineData("/books/_nope%ZZ", "invalid uri has been requested")]
+    [InlineData("/books/_nope|x", "invalid uri has been requested")]
+    [InlineData("/books/_nope{", "invalid uri has been requested")]
+    public async Task OpenSearch_NoHandlerFound_QuotesJavasUriPath(string target, string error)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch });
+        using var http = new HttpClient();
+        using var response = await http.GetAsync(new Uri(server.Url.ToString().TrimEnd('/') + target, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal($$"""{"error":"{{error}}"}""", await response.Content.ReadAsStringAsync());
+    }
+
+    // RestController.handleNoHandlerFound answers OPTIONS on the first of tryAllHandlers' tries (explicit nodes only,
+    // nothing decoded): a path no route takes is handleOptionsRequest's 200, an empty text/plain body and no Allow, a
+    // malformed escape included; OpenSearch 2.x's alike. They were the 400 "no handler found" and the 405.
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, "/books%ZZ/_nope")]
+    [InlineData(SearchFlavor.Elasticsearch, "/nope/_nope")]
+    [InlineData(SearchFlavor.OpenSearch, "/books%ZZ/_nope")]
+    [InlineData(SearchFlavor.OpenSearch, "/nope/_nope")]
+    public async Task Options_OnAnUnknownPath_Is200WithNoBodyAndNoAllow(SearchFlavor flavor, string target)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Options, new Uri(server.Url.ToString().TrimEnd('/') + target, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
+        using var response = await http.SendAsync(request);
+        Assert.Equal((HttpStatusCode.OK, "", "text/plain", ""), (response.StatusCode, await response.Content.ReadAsStringAsync(),
+            response.Content.Headers.ContentType?.MediaType, string.Join(',', response.Content.Headers.Allow)));
     }
 
     // AbstractRestChannel reads pretty and human with paramAsBoolean when it is made, RestController.tryAllHandlers
@@ -590,12 +627,17 @@ public sealed class FidelityTests : IAsyncLifetime
             Assert.Equal((400, $$"""{"error":"no handler found for uri [{{path}}] and method [{{method.Method}}]"}"""), (unknown.Status, unknown.Json.ToJsonString()));
         }
 
-        // HEAD answers on every GET route, without a body.
-        foreach (var path in new[] { "/books/_search", "/_cat/indices", "/_cluster/health", "/books/_mapping" })
+        // MethodHandlers.getHandler looks HEAD up as it is: on a route that does not register it (all but /, /{index} and
+        // /{index}/_doc/{id}) it is handleNoHandlerFound's 405, its Allow the path's methods, no body. It was a 200.
+        foreach (var (path, allow) in new[] { ("/books/_search", "GET,POST"), ("/_cat/indices", "GET"), ("/_cluster/health", "GET"), ("/books/_mapping", "GET"), ("/_scripts/x", "GET,POST,PUT,DELETE") })
         {
             var head = await Es.SendAsync(HttpMethod.Head, path);
-            Assert.Equal(200, head.Status);
-            Assert.Null(head.Body);
+            Assert.Equal((405, (JsonNode?)null, allow), (head.Status, head.Body, string.Join(',', head.ContentHeaders!.Allow)));
+        }
+
+        foreach (var path in new[] { "/", "/books", "/books/_doc/1" })
+        {
+            Assert.Equal(200, (await Es.SendAsync(HttpMethod.Head, path)).Status);
         }
     }
 

@@ -53,10 +53,12 @@ internal static class EsHttp
     /// <c>handleUnsupportedHttpMethod</c>: the 405 <c>{"error":"invalid escape sequence `%ZZ' at index 3 of: lib%ZZ,
     /// allowed: [GET, POST]","status":405}</c> with <c>Allow</c>, the path's methods (Kestrel kept the escape as text, and
     /// the index <c>lib%ZZ</c> was not found). True when it answered. Run once the channel has read its parameters, as
-    /// the request's parameters and channel come before <c>tryAllHandlers</c>.
+    /// the request's parameters and channel come before <c>tryAllHandlers</c>. OpenSearch (2.1+) writes its fixed
+    /// "Unexpected HTTP method" instead of the exception's message.
     /// </summary>
     /// <param name="context">The request, routed.</param>
-    public static async Task<bool> RejectedRouteValuesAsync(HttpContext context)
+    /// <param name="openSearch">Whether the engine is OpenSearch.</param>
+    public static async Task<bool> RejectedRouteValuesAsync(HttpContext context, bool openSearch)
     {
         if (context.GetEndpoint() is not Microsoft.AspNetCore.Routing.RouteEndpoint endpoint
             || context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is not { } raw || !raw.StartsWith('/'))
@@ -87,7 +89,7 @@ internal static class EsHttp
 
             if (!UrlParameters.TryDecodePathSegment(rawSegments[i + 1], out var decoded, out var malformed))
             {
-                await WriteMethodNotAllowedAsync(context, malformed!, RouteMethods.Of(context)).ConfigureAwait(false);
+                await WriteMethodNotAllowedAsync(context, RouteMethods.Of(context), openSearch, malformed).ConfigureAwait(false);
                 return true;
             }
 
@@ -97,11 +99,15 @@ internal static class EsHttp
         return false;
     }
 
-    // RestController.handleUnsupportedHttpMethod, the one 405 of a path some route takes: the reason (the
-    // IllegalArgumentException's message, or "Incorrect HTTP method ...") with ", allowed: [GET, POST]" and Allow when
-    // the path has methods (getValidHandlerMethodSet, in RestRequest.Method's order: an EnumSet), else the reason alone.
-    private static Task WriteMethodNotAllowedAsync(HttpContext context, string reason, string[] allowed)
+    // RestController.handleUnsupportedHttpMethod, the one 405 of a path some route takes: "Incorrect HTTP method for uri
+    // [..] and method [..]", or where an IllegalArgumentException caused it, that exception's message (Elasticsearch) or
+    // the fixed "Unexpected HTTP method" (OpenSearch 2.1+, #3459); then ", allowed: [GET, POST]" and Allow when the path
+    // has methods (getValidHandlerMethodSet, in RestRequest.Method's order: an EnumSet).
+    private static Task WriteMethodNotAllowedAsync(HttpContext context, string[] allowed, bool openSearch, string? exceptionMessage = null)
     {
+        var reason = exceptionMessage is null ? $"Incorrect HTTP method for uri [{RawUri(context)}] and method [{context.Request.Method}]"
+            : openSearch ? "Unexpected HTTP method"
+            : exceptionMessage;
         if (allowed.Length > 0)
         {
             context.Response.Headers.Allow = string.Join(',', allowed);
@@ -489,10 +495,13 @@ internal static class EsHttp
 
     /// <summary>
     /// What Elasticsearch answers when no route takes a request (routing found no endpoint, or only ASP.NET's
-    /// method-rejection endpoint): a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the
-    /// path exists for other methods (OPTIONS there: a 200 with <c>Allow</c> and no body, <c>handleOptionsRequest</c>), else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry
-    /// <c>error</c> as a string, as Elasticsearch's do. OpenSearch's "no handler found" names the path alone, decoded,
-    /// without the query (<c>handleBadRequest</c>: <c>new URI(uri).getPath()</c>).
+    /// method-rejection endpoint), as <c>RestController.handleNoHandlerFound</c> does: OPTIONS is
+    /// <c>handleOptionsRequest</c>'s 200 with no body, <c>Allow</c> the path's methods where it has some, before anything
+    /// is decoded; otherwise a 405 <c>Incorrect HTTP method ..., allowed: [..]</c> with <c>Allow</c> when the path exists
+    /// for other methods, else a 400 <c>no handler found for uri [..] and method [..]</c>. Both carry <c>error</c> as a
+    /// string, as Elasticsearch's do. OpenSearch's "no handler found" names the path alone, decoded, without the query
+    /// (<c>handleBadRequest</c>: <c>new URI(uri).getPath()</c>), or says "invalid uri has been requested" where Java's
+    /// <c>URI</c> refuses the target (<see cref="JavaUriPath"/>).
     /// </summary>
     /// <param name="context">The request no route took.</param>
     /// <param name="openSearch">Whether the engine is OpenSearch.</param>
@@ -503,40 +512,108 @@ internal static class EsHttp
             return;
         }
 
-        var uri = RawUri(context);
-        var noHandler = $"no handler found for uri [{(openSearch ? $"{context.Request.PathBase.Value}{context.Request.Path.Value}" : uri)}] and method [{context.Request.Method}]";
         var endpoint = context.GetEndpoint();
-        if (endpoint is null && context.Response.StatusCode == 404 && MalformedFirstSegment(context) is { } malformed)
+        var unknown = endpoint is null && context.Response.StatusCode == 404;
+        var wrongMethod = context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true;
+        if (!unknown && !wrongMethod)
+        {
+            return;
+        }
+
+        if (HttpMethods.IsOptions(context.Request.Method))
+        {
+            // The first of tryAllHandlers' tries (explicit nodes only) finds nothing and decodes nothing:
+            // handleNoHandlerFound answers OPTIONS, whatever the path, before a malformed escape is met.
+            var allowed = RouteMethods.Of(context);
+            if (allowed.Length > 0)
+            {
+                context.Response.Headers.Allow = string.Join(',', allowed);
+            }
+
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/plain; charset=UTF-8";
+            context.Response.ContentLength = 0;
+            return;
+        }
+
+        var uri = RawUri(context);
+        var noHandler = !openSearch ? $"no handler found for uri [{uri}] and method [{context.Request.Method}]"
+            : JavaUriPath(uri) is { } path ? $"no handler found for uri [{path}] and method [{context.Request.Method}]"
+            : "invalid uri has been requested";
+        if (unknown && MalformedFirstSegment(context) is { } malformed)
         {
             // PathTrie.retrieve, matching root wildcards (WILDCARD_ROOT_NODES_ALLOWED), takes any first segment into the
             // /{index} routes' parameter and decodes it there, before the rest of the path is matched: its
             // IllegalArgumentException is tryAllHandlers' 405, whatever the path (it was "no handler found").
-            await WriteMethodNotAllowedAsync(context, malformed, RouteMethods.Of(context)).ConfigureAwait(false);
+            await WriteMethodNotAllowedAsync(context, RouteMethods.Of(context), openSearch, malformed).ConfigureAwait(false);
         }
-        else if (endpoint is null && context.Response.StatusCode == 404)
-        {
-            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
-        }
-        else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true && IsApiOfOneSegment(context))
+        else if (unknown || IsApiOfOneSegment(context))
         {
             // Routing picks the methods before the index name's constraint: POST /_aliases met the /{index} routes' methods.
             await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
         }
-        else if (context.Response.StatusCode == 405 && endpoint?.DisplayName?.StartsWith("405", StringComparison.Ordinal) == true)
+        else
         {
-            var allowed = RouteMethods.Of(context);
-            if (HttpMethods.IsOptions(context.Request.Method))
+            await WriteMethodNotAllowedAsync(context, RouteMethods.Of(context), openSearch).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// OpenSearch's <c>new URI(uri).getPath()</c>: the target's path with its escapes decoded (UTF-8), or null where
+    /// <c>java.net.URI</c> (RFC 2396) refuses the target: a character its path, query or fragment does not take
+    /// (<c>|</c>, <c>{</c>, a space, <c>[</c> in the path), or a <c>%</c> not followed by two hex digits.
+    /// </summary>
+    /// <param name="target">The request target as sent.</param>
+    internal static string? JavaUriPath(string target)
+    {
+        const string Unreserved = "-_.!~*'()";
+        static bool Other(char c) => c > 127 && !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '\u00a0';
+        static bool Valid(string part, string punct)
+        {
+            for (var i = 0; i < part.Length; i++)
             {
-                // RestController.handleOptionsRequest: OPTIONS on a path whose handlers do not take it is a 200 with no body.
-                context.Response.Headers.Allow = string.Join(',', allowed);
-                context.Response.StatusCode = 200;
-                context.Response.ContentType = "text/plain; charset=UTF-8";
-                context.Response.ContentLength = 0;
-                return;
+                var c = part[i];
+                if (c == '%')
+                {
+                    if (i + 2 >= part.Length || !Uri.IsHexDigit(part[i + 1]) || !Uri.IsHexDigit(part[i + 2]))
+                    {
+                        return false;
+                    }
+
+                    i += 2;
+                }
+                else if (!char.IsAsciiLetterOrDigit(c) && !Unreserved.Contains(c, StringComparison.Ordinal) && !punct.Contains(c, StringComparison.Ordinal) && !Other(c))
+                {
+                    return false;
+                }
             }
 
-            await WriteMethodNotAllowedAsync(context, $"Incorrect HTTP method for uri [{uri}] and method [{context.Request.Method}]", allowed).ConfigureAwait(false);
+            return true;
         }
+
+        var hash = target.IndexOf('#', StringComparison.Ordinal);
+        var (beforeFragment, fragment) = hash < 0 ? (target, "") : (target[..hash], target[(hash + 1)..]);
+        var question = beforeFragment.IndexOf('?', StringComparison.Ordinal);
+        var (path, query) = question < 0 ? (beforeFragment, "") : (beforeFragment[..question], beforeFragment[(question + 1)..]);
+        const string Uric = ";/?:@&=+$,[]";
+        if (path.StartsWith("//", StringComparison.Ordinal))
+        {
+            // An authority (a registry-based name, as URI.parseAuthority falls back to), then the path.
+            var slash = path.IndexOf('/', 2);
+            var authority = slash < 0 ? path[2..] : path[2..slash];
+            path = slash < 0 ? "" : path[slash..];
+            if (!Valid(authority, "$,;:@&=+"))
+            {
+                return null;
+            }
+        }
+
+        if (!Valid(path, ":@&=+$,;/") || !Valid(query, Uric) || !Valid(fragment, Uric))
+        {
+            return null;
+        }
+
+        return UrlParameters.TryDecodePathSegment(path, out var decoded, out _) ? decoded : null;
     }
 
     // The first segment of the raw path, when its escapes are malformed: RestUtils.decodeComponent's message, else null.

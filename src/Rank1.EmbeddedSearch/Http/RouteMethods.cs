@@ -18,8 +18,8 @@ internal static class RouteMethods
     /// <summary>
     /// Endpoint metadata of a route on which Elasticsearch registers HEAD itself (<c>RestMainAction</c>'s <c>HEAD /</c>,
     /// <c>RestGetIndicesAction</c>'s <c>HEAD /{index}</c>, <c>RestGetAction</c>'s <c>HEAD /{index}/_doc/{id}</c>), so that
-    /// <c>Allow</c> lists it there, as <c>MethodHandlers.getValidMethods</c> does. This backend answers HEAD on every GET
-    /// route; on the others it is not listed.
+    /// <c>Allow</c> lists it there, as <c>MethodHandlers.getValidMethods</c> does. Only these routes take HEAD here, as
+    /// there.
     /// </summary>
     public static readonly object RegistersHead = new HeadRegistered();
 
