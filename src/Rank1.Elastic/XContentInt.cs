@@ -76,6 +76,28 @@ internal static partial class XContentInt
     }
 
     /// <summary>
+    /// A long field an <c>ObjectParser</c> declares with <c>declareLong</c> (TermsAggregationBuilder's
+    /// <c>min_doc_count</c>): a JSON integer is Jackson's <c>getLongValue()</c>, past a long's range its "Numeric value (..)
+    /// out of range of long (..)" wrapped as <see cref="Declared"/> wraps; any other value is read as <see cref="Declared"/>
+    /// reads it (so a fraction or a string past an int's range is still refused as an int's).
+    /// </summary>
+    /// <param name="parser">The ObjectParser's name.</param>
+    /// <param name="spec">The object it reads.</param>
+    /// <param name="key">The long field, present in <paramref name="spec"/>.</param>
+    public static long DeclaredLong(string parser, JsonObject spec, string key)
+    {
+        if (spec[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !IsIntegerLiteral(v.ToJsonString()))
+        {
+            return Declared(parser, spec, key);
+        }
+
+        var text = v.ToJsonString();
+        return text.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n
+            : throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key),
+                JacksonSyntax.AccessorFailure(v, $"Numeric value ({text}) out of range of long (-9223372036854775808 - 9223372036854775807)", "input_coercion_exception"));
+    }
+
+    /// <summary>
     /// A URL parameter as <c>RestRequest.paramAsInt</c> reads it, with Java's <c>Integer.parseInt</c>: an optional sign
     /// and decimal digits, nothing else (<c>"1.5"</c>, <c>" 10"</c>, <c>""</c> are refused); null when absent. Refused, a
     /// 400 <c>illegal_argument_exception</c> "Failed to parse int parameter [from] with value [1.5]", caused by

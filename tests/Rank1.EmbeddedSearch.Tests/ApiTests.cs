@@ -1701,6 +1701,9 @@ public sealed class ApiTests : IAsyncLifetime
     [InlineData(SearchFlavor.OpenSearch, "size", "-3", "[size] must be greater than 0. Found [-3] in [by_topic]")]
     [InlineData(SearchFlavor.Elasticsearch, "shard_size", "0", "[shardSize] must be greater than 0. Found [0] in [by_topic]")]
     [InlineData(SearchFlavor.Elasticsearch, "min_doc_count", "\"-1\"", "[minDocCount] must be greater than or equal to 0. Found [-1] in [by_topic]")]
+    [InlineData(SearchFlavor.Elasticsearch, "min_doc_count", "-3000000000", "[minDocCount] must be greater than or equal to 0. Found [-3000000000] in [by_topic]")]
+    [InlineData(SearchFlavor.Elasticsearch, "shard_min_doc_count", "\"-1\"", "[shardMinDocCount] must be greater than or equal to 0. Found [-1] in [by_topic]")]
+    [InlineData(SearchFlavor.OpenSearch, "shard_min_doc_count", "-1", "[shardMinDocCount] must be greater than or equal to 0. Found [-1] in [by_topic]")]
     public async Task TermsIntTheBuilderRefuses_IsItsSettersErrorWrapped(SearchFlavor flavor, string option, string value, string reason)
     {
         await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = flavor });
@@ -1712,6 +1715,20 @@ public sealed class ApiTests : IAsyncLifetime
         var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", body);
         Assert.Equal((400, "x_content_parse_exception", $"{at} [terms] failed to parse field [{option}]"), (r.Status, r.ErrorType, r.ErrorReason));
         Assert.Equal(("illegal_argument_exception", reason), (r.Json["error"]!["caused_by"]!["type"]!.GetValue<string>(), r.Json["error"]!["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
+    // TermsAggregationBuilder declares min_doc_count with declareLong: 3000000000 is a long it takes (no bucket has that
+    // many documents). It was the int-range 400 "Numeric value (3000000000) out of range of int".
+    [Fact]
+    public async Task TermsMinDocCount_PastAnInt_IsALongTheBuilderTakes()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"}}}}"""))).Status);
+        Assert.Equal(201, (await es.SendAsync(HttpMethod.Put, "/shelf/_doc/1?refresh=true", """{"topic":"a"}""")).Status);
+
+        var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", """{"size":0,"aggs":{"t":{"terms":{"field":"topic","min_doc_count":3000000000}}}}""");
+        Assert.Equal((200, "[]", 0L), (r.Status, r.Json["aggregations"]!["t"]!["buckets"]!.ToJsonString(), r.Json["aggregations"]!["t"]!["sum_other_doc_count"]!.GetValue<long>()));
     }
 
     // ObjectParser's FieldParser.assertSupports: an int declared with declareInt (ValueType.INT) takes a number or a

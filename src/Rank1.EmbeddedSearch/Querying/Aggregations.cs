@@ -28,9 +28,9 @@ internal static class Aggregations
         "collect_mode", "order", "include", "exclude",
     ];
 
-    // The ints TermsAggregationBuilder's ObjectParser reads while the search is parsed: size and shard_size (declareInt),
-    // min_doc_count (declareLong, read here as an int, as the buckets are counted).
-    private static readonly string[] TermsInts = ["size", "shard_size", "min_doc_count"];
+    // The numbers TermsAggregationBuilder's ObjectParser reads while the search is parsed: size and shard_size
+    // (declareInt), min_doc_count and shard_min_doc_count (declareLong, XContentInt.DeclaredLong).
+    private static readonly string[] TermsInts = ["size", "shard_size", "min_doc_count", "shard_min_doc_count"];
 
     /// <summary>
     /// The aggregations' names checked as Elasticsearch's parsers check them while the body is read
@@ -50,7 +50,7 @@ internal static class Aggregations
             {
                 QueryTranslator.ReadFields(type, body, type == "terms" ? TermsFields : ValuesSourceFields, (key, _) =>
                 {
-                    if (type == "terms" && TermsInts.Contains(key) && TermsSetterRefusal(key, XContentInt.Declared(type, body, key), name) is { } refusal)
+                    if (type == "terms" && TermsInts.Contains(key) && TermsSetterRefusal(key, key.EndsWith("min_doc_count", StringComparison.Ordinal) ? XContentInt.DeclaredLong(type, body, key) : XContentInt.Declared(type, body, key), name) is { } refusal)
                     {
                         throw EsException.FailedToParseField(type, key, JsonLocations.OfValue(body, key), EsException.IllegalArgument(refusal));
                     }
@@ -61,12 +61,13 @@ internal static class Aggregations
 
     // TermsAggregationBuilder's setters, which ObjectParser.parseValue calls with the value read (their
     // IllegalArgumentException wrapped as "[terms] failed to parse field [size]"): size and shardSize above 0,
-    // minDocCount not below 0; null when the value is taken.
-    private static string? TermsSetterRefusal(string key, int value, string aggregation) => key switch
+    // minDocCount and shardMinDocCount not below 0; null when the value is taken.
+    private static string? TermsSetterRefusal(string key, long value, string aggregation) => key switch
     {
         "size" when value <= 0 => $"[size] must be greater than 0. Found [{value}] in [{aggregation}]",
         "shard_size" when value <= 0 => $"[shardSize] must be greater than 0. Found [{value}] in [{aggregation}]",
         "min_doc_count" when value < 0 => $"[minDocCount] must be greater than or equal to 0. Found [{value}] in [{aggregation}]",
+        "shard_min_doc_count" when value < 0 => $"[shardMinDocCount] must be greater than or equal to 0. Found [{value}] in [{aggregation}]",
         _ => null,
     };
 
@@ -162,7 +163,7 @@ internal static class Aggregations
         var size = body.ContainsKey("size") ? XContentInt.Declared("terms", body, "size") : 10; // declareInt: "5" too
         // min_doc_count (default 1): the buckets with fewer documents are left out, and out of sum_other_doc_count, as
         // InternalTerms' reduce drops them; 0, every term of the index, is not applied here.
-        var minDocCount = body.ContainsKey("min_doc_count") ? XContentInt.Declared("terms", body, "min_doc_count") : 1;
+        var minDocCount = body.ContainsKey("min_doc_count") ? XContentInt.DeclaredLong("terms", body, "min_doc_count") : 1;
         if (minDocCount < 1)
         {
             throw EsException.IllegalArgument("the embedded search backend does not apply [min_doc_count] below 1 in the [terms] aggregation");
