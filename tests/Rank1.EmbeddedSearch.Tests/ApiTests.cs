@@ -1657,6 +1657,35 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(("input_coercion_exception", jackson), (itemCause["type"]!.GetValue<string>(), itemCause["reason"]!.GetValue<string>()));
     }
 
+    // AbstractHighlighterBuilder.maxAnalyzedOffset, which declareInt calls while the search is parsed: Elasticsearch 9.0+
+    // (#118895, the 9.1 this backend answers as) refuses below -1 with its illegal_argument_exception wrapped as
+    // "[highlight] failed to parse field [max_analyzed_offset]" (a field's own by its parsers too). It was taken.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HighlightMaxAnalyzedOffsetBelowMinusOne_IsItsSettersErrorWrapped(bool inField)
+    {
+        var body = inField
+            ? "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"fields\":{\"text\":{\"max_analyzed_offset\":-2}}}}"
+            : "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"max_analyzed_offset\":-2,\"fields\":{\"text\":{}}}}";
+        var at = $"[1:{body.IndexOf("-2", StringComparison.Ordinal) + 1}]";
+        string[] wrappers = inField
+            ? ["[highlight] failed to parse field [fields]", "[fields] failed to parse field [text]", "[highlight_field] failed to parse field [max_analyzed_offset]"]
+            : ["[highlight] failed to parse field [max_analyzed_offset]"];
+
+        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
+        Assert.Equal((400, "x_content_parse_exception", $"{at} {wrappers[0]}"), (r.Status, r.ErrorType, r.ErrorReason));
+        var cause = r.Json["error"]!;
+        foreach (var wrapper in wrappers.Skip(1))
+        {
+            cause = cause["caused_by"]!;
+            Assert.Equal(("x_content_parse_exception", $"{at} {wrapper}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(("illegal_argument_exception", "[max_analyzed_offset] must be an integer >= -1"), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+        Assert.Equal(200, (await Es.SendAsync(HttpMethod.Post, "/library/_search", body.Replace("-2", "-1", StringComparison.Ordinal))).Status);
+    }
+
     // AbstractHighlighterBuilder.setupParser declares these with declareInt (HighlightBuilder.Field fragment_offset too):
     // HighlightBuilder.fromXContent reads them while the search is parsed, so a value intValue() refuses is the 400
     // ObjectParser.parseValue wraps, "[1:58] [highlight] failed to parse field [no_match_size]" at the value (a field's

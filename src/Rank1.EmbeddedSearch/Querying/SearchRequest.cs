@@ -67,6 +67,18 @@ internal sealed class SearchRequest
         "fragment_offset",
     ];
 
+    // A highlight int as declareInt reads it, then AbstractHighlighterBuilder.maxAnalyzedOffset, the setter it calls:
+    // Elasticsearch 9.0+ (#118895) takes -1 (the index's index.highlight.max_analyzed_offset) and 0, and refuses below -1
+    // with "[max_analyzed_offset] must be an integer >= -1", wrapped as ObjectParser.parseValue wraps it. (OpenSearch's
+    // max_analyzer_offset has no such check.)
+    private static void ReadHighlightInt(string parser, JsonObject spec, string key)
+    {
+        if (XContentInt.Declared(parser, spec, key) < -1 && key == "max_analyzed_offset")
+        {
+            throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key), EsException.IllegalArgument("[max_analyzed_offset] must be an integer >= -1"));
+        }
+    }
+
     // HighlightBuilder.fromXContent: a field its ObjectParser does not declare is ErrorOnUnknown's
     // x_content_parse_exception "[1:30] [highlight] unknown field [x]" at the field's name, with its suggestion; so is one
     // in a field's options, "[highlight_field] unknown field [x]", which declareNamedObjects wraps ("[fields] failed to
@@ -117,7 +129,7 @@ internal sealed class SearchRequest
             RemovedField("highlight", highlight, key);
             if (HighlightInts.Contains(key))
             {
-                _ = XContentInt.Declared("highlight", highlight, key);
+                ReadHighlightInt("highlight", highlight, key);
             }
 
             if (key != "fields")
@@ -153,7 +165,7 @@ internal sealed class SearchRequest
                                     RemovedField("highlight_field", spec, option);
                                     if (HighlightInts.Contains(option))
                                     {
-                                        _ = XContentInt.Declared("highlight_field", spec, option);
+                                        ReadHighlightInt("highlight_field", spec, option);
                                     }
                                 }
                                 catch (EsException e)
