@@ -1668,21 +1668,7 @@ public sealed class ApiTests : IAsyncLifetime
         var body = inField
             ? "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"fields\":{\"text\":{\"max_analyzed_offset\":-2}}}}"
             : "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"max_analyzed_offset\":-2,\"fields\":{\"text\":{}}}}";
-        var at = $"[1:{body.IndexOf("-2", StringComparison.Ordinal) + 1}]";
-        string[] wrappers = inField
-            ? ["[highlight] failed to parse field [fields]", "[fields] failed to parse field [text]", "[highlight_field] failed to parse field [max_analyzed_offset]"]
-            : ["[highlight] failed to parse field [max_analyzed_offset]"];
-
-        var r = await Es.SendAsync(HttpMethod.Post, "/library/_search", body);
-        Assert.Equal((400, "x_content_parse_exception", $"{at} {wrappers[0]}"), (r.Status, r.ErrorType, r.ErrorReason));
-        var cause = r.Json["error"]!;
-        foreach (var wrapper in wrappers.Skip(1))
-        {
-            cause = cause["caused_by"]!;
-            Assert.Equal(("x_content_parse_exception", $"{at} {wrapper}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
-        }
-
-        Assert.Equal(("illegal_argument_exception", "[max_analyzed_offset] must be an integer >= -1"), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+        await AssertHighlightOptionRefusedAsync(body, "-2", "max_analyzed_offset", inField, ("illegal_argument_exception", "[max_analyzed_offset] must be an integer >= -1"));
         Assert.Equal(200, (await Es.SendAsync(HttpMethod.Post, "/library/_search", body.Replace("-2", "-1", StringComparison.Ordinal))).Status);
     }
 
@@ -1704,7 +1690,14 @@ public sealed class ApiTests : IAsyncLifetime
         var body = inField
             ? "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"fields\":{\"text\":{\"" + option + "\":\"x\"}}}}"
             : "{\"query\":{\"term\":{\"topic\":\"none\"}},\"highlight\":{\"" + option + "\":\"x\",\"fields\":{\"text\":{}}}}";
-        var at = $"[1:{body.IndexOf("\"x\"", StringComparison.Ordinal) + 1}]";
+        await AssertHighlightOptionRefusedAsync(body, "\"x\"", option, inField, ("number_format_exception", "For input string: \"x\""));
+    }
+
+    // The 400 ObjectParser.parseValue wraps a highlight option's refusal in, at the value: "[highlight] failed to parse
+    // field [option]", a field's own also wrapped by declareNamedObjects and the highlight's parser, then the cause.
+    private async Task AssertHighlightOptionRefusedAsync(string body, string value, string option, bool inField, (string Type, string Reason) refusal)
+    {
+        var at = $"[1:{body.IndexOf(value, StringComparison.Ordinal) + 1}]";
         string[] wrappers = inField
             ? ["[highlight] failed to parse field [fields]", "[fields] failed to parse field [text]", $"[highlight_field] failed to parse field [{option}]"]
             : [$"[highlight] failed to parse field [{option}]"];
@@ -1718,7 +1711,7 @@ public sealed class ApiTests : IAsyncLifetime
             Assert.Equal(("x_content_parse_exception", $"{at} {wrapper}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
         }
 
-        Assert.Equal(("number_format_exception", "For input string: \"x\""), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+        Assert.Equal((refusal.Type, refusal.Reason), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
     }
 
     // TermsAggregationBuilder's setters, which ObjectParser.parseValue calls while the search is parsed: size and
