@@ -1,7 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Rank1.Inference;
 using Rank1.Inference.Model;
+using Rank1.SearchBridge.Telemetry;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -47,14 +51,19 @@ public sealed class EngineCallerTests
     /// <summary>
     /// Rank1:Proxy:MaxRerankShare bounds the reranks one request holds at once (#18: one caller must not take the model
     /// from the others). A judge that never answers holds each call until the proxy cuts it at its deadline + grace: of
-    /// three searches of one msearch with a share of 2, exactly two reach the model; the third waits for the share and
-    /// is answered in backend order at its deadline, saying why. With a share of 8 all three reach it.
+    /// three searches of one msearch with a share of 2, exactly two reach the model; the third waits for the share
+    /// (counted in rank1.rerank.share_waiting) and is answered in backend order at its deadline, saying why. With a share
+    /// of 8 all three reach it.
     /// </summary>
     [Theory]
     [InlineData(2, 2)]
     [InlineData(8, 3)] // the control: a share larger than the msearch lets every search reach the model
     public async Task Msearch_HoldsAtMostMaxRerankShareOfTheModel_TheRestWaitForItWithinTheirDeadline(int share, int reachTheModel)
     {
+        // The proxy's clock moves only when the test moves it: the deadline passes once the searches that reach the model
+        // have reached it and the rest wait for the share. (On the wall clock, a loaded host that took 3 s to get a search
+        // there answered it "the deadline passed before the model was asked".)
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var judge = new HoldingJudge();
         await using var stack = await ProxyStack.StartAsync(
             new Dictionary<string, string?>
@@ -63,9 +72,22 @@ public sealed class EngineCallerTests
                 ["Rank1:Proxy:MaxConcurrentReranks"] = "8",
                 ["Rank1:Proxy:Default:Deadline"] = "00:00:03",
             },
-            services: s => s.AddSingleton<IPassageJudge>(judge));
+            services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge));
+        using var waiting = new MetricCollector<long>(stack.Proxy.Services.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.rerank.share_waiting");
 
-        var r = await stack.SendAsync(HttpMethod.Post, "_msearch", Msearch("onion tears", "onion soup", "onion bread"), "application/x-ndjson");
+        var msearch = stack.SendAsync(HttpMethod.Post, "_msearch", Msearch("onion tears", "onion soup", "onion bread"), "application/x-ndjson");
+        for (var i = 0; i < reachTheModel; i++)
+        {
+            await judge.Entered.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
+        }
+
+        await WaitingAsync(waiting, 3 - reachTheModel);
+        clock.Advance(TimeSpan.FromSeconds(3)); // the deadline: a search still waiting for the share is answered
+        // Its wait has ended before the model calls are cut: a share given back while its cancellation was still being
+        // handled would be taken (SemaphoreSlim lets a release win over a cancellation it has not handled yet).
+        await WaitingAsync(waiting, 0);
+        clock.Advance(TimeSpan.FromMilliseconds(500)); // Rank1:Proxy:DeadlineGrace: the model calls are cut
+        var r = await msearch.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
 
         Assert.Equal(200, r.Status);
         Assert.Equal(reachTheModel, judge.Calls);
@@ -73,12 +95,26 @@ public sealed class EngineCallerTests
         Assert.All(r.Json["responses"]!.AsArray(), x => Assert.Equal("fallback-timeout", x!["_rank1"]!["rerank"]!.GetValue<string>()));
         Assert.Equal(3 - reachTheModel, reasons.Count(x => x == "the deadline passed while the other searches of this request held its share of the model"));
         Assert.Equal(reachTheModel, reasons.Count(x => x == "the deadline passed while the model was still reading the window"));
+        Assert.Equal(0, waiting.GetMeasurementSnapshot().Sum(m => m.Value)); // the waiting search counted itself out
+    }
+
+    // Waits until `searches` searches are waiting for their msearch's share (rank1.rerank.share_waiting). One snapshot per
+    // look: a measurement between two snapshots would be waited for again, and never come.
+    private static async Task WaitingAsync(MetricCollector<long> waiting, long searches)
+    {
+        while (waiting.GetMeasurementSnapshot() is var seen && seen.Sum(m => m.Value) != searches)
+        {
+            await waiting.WaitForMeasurementsAsync(seen.Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
+        }
     }
 
     /// <summary>A model that never answers: each call is held until the proxy cancels it.</summary>
     private sealed class HoldingJudge : IPassageJudge
     {
         private int _calls;
+
+        /// <summary>Released once for each call, as it reaches the model.</summary>
+        public SemaphoreSlim Entered { get; } = new(0);
 
         public string ModelId => "holding";
 
@@ -88,6 +124,7 @@ public sealed class EngineCallerTests
             JudgeSettings? settings = null, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _calls);
+            Entered.Release();
             await Task.Delay(Timeout.Infinite, cancellationToken);
             throw new InvalidOperationException("unreachable");
         }

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Nodes;
 using Rank1.SearchBridge.Reranking;
 using Rank1.SearchBridge.Store;
+using Rank1.SearchBridge.Telemetry;
 
 namespace Rank1.SearchBridge.Http.Search;
 
@@ -10,7 +11,7 @@ namespace Rank1.SearchBridge.Http.Search;
 /// hot-query count (<see cref="HotQueryPublisher"/>), then the model for the misses, within the deadline and, for the
 /// searches of one <c>_msearch</c>, its share of the model. <see cref="SearchProxy"/> orchestrates the search around it.
 /// </summary>
-internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQueryPublisher hotQueries, ModelTokenLimits modelLimits, TimeProvider time)
+internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQueryPublisher hotQueries, ModelTokenLimits modelLimits, TimeProvider time, Rank1Metrics metrics)
 {
     /// <summary>
     /// Judges a window, reusing stored reasoning where the stored passage hash matches the passage as it is now
@@ -43,7 +44,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
             return Remember(await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false));
         }
 
-        if (!await EnterWithinAsync(share, deadline, cancellationToken).ConfigureAwait(false))
+        if (!await EnterShareAsync(share, deadline, cancellationToken).ConfigureAwait(false))
         {
             return TimedOut(time, "the deadline passed while the other searches of this request held its share of the model", started);
         }
@@ -63,6 +64,21 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
             hotQueries.Unreadable(keyed, outcome.Failures);
             return outcome;
         }
+    }
+
+    /// <summary>
+    /// Takes a place of the msearch's <paramref name="share"/> within <paramref name="deadline"/>: at once when one is
+    /// free (and time left); otherwise the search counts itself in <c>rank1.rerank.share_waiting</c> while it waits, once its
+    /// deadline runs.
+    /// </summary>
+    private async Task<bool> EnterShareAsync(SemaphoreSlim share, SearchDeadline deadline, CancellationToken cancellationToken)
+    {
+        if (!deadline.Passed && !cancellationToken.IsCancellationRequested && share.Wait(0, CancellationToken.None))
+        {
+            return true;
+        }
+
+        return await EnterWithinAsync(share, deadline, cancellationToken, metrics.ShareWaiting).ConfigureAwait(false);
     }
 
     /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
@@ -113,12 +129,14 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
 
     /// <summary>
     /// Waits for a place of <paramref name="gate"/> (an <c>_msearch</c>'s share of the model, the rerank service's measuring
-    /// turns) until <paramref name="deadline"/> passes; false when it passed first.
+    /// turns) until <paramref name="deadline"/> passes; false when it passed first. <paramref name="waiting"/> is told +1 once
+    /// the deadline runs (its timer set), and -1 when the wait ends.
     /// </summary>
-    internal static async Task<bool> EnterWithinAsync(SemaphoreSlim gate, SearchDeadline deadline, CancellationToken cancellationToken)
+    internal static async Task<bool> EnterWithinAsync(SemaphoreSlim gate, SearchDeadline deadline, CancellationToken cancellationToken, Action<int>? waiting = null)
     {
         using var timeout = new CancellationTokenSource(deadline.Left, deadline.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        waiting?.Invoke(1);
         try
         {
             await gate.WaitAsync(linked.Token).ConfigureAwait(false);
@@ -127,6 +145,10 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return false;
+        }
+        finally
+        {
+            waiting?.Invoke(-1);
         }
     }
 }

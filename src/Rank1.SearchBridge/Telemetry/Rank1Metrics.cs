@@ -23,6 +23,7 @@ public sealed class Rank1Metrics
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _fallbacks;
     private readonly UpDownCounter<long> _queueDepth;
+    private readonly UpDownCounter<long> _shareWaiting;
     private readonly Counter<long> _backendFailures;
     private readonly Counter<long> _storeOperations;
     private readonly Counter<long> _precomputeRequests;
@@ -47,6 +48,8 @@ public sealed class Rank1Metrics
         _cacheHits = meter.CreateCounter<long>("rank1.reasoning_cache.hits", description: "Judgements served from the reasoning store.");
         _fallbacks = meter.CreateCounter<long>("rank1.fallbacks", description: "Searches answered in backend order, by reason.");
         _queueDepth = meter.CreateUpDownCounter<long>("rank1.rerank.queue_depth", description: "Reranks running or waiting for the model.");
+        _shareWaiting = meter.CreateUpDownCounter<long>("rank1.rerank.share_waiting",
+            description: "Searches of an _msearch waiting for their request's share of the model (Rank1:Proxy:MaxRerankShare), not yet in the rerank queue.");
         _backendFailures = meter.CreateCounter<long>("rank1.backend.failures", description: "Backend calls that failed (unreachable, timeout, open circuit).");
         _precomputeRequests = meter.CreateCounter<long>("rank1.precompute.requests", description: "Hot queries sent to the workers: published, no_broker, failed, held_back (distinct queries, during a back-off after a refusal); or skipped (no job could make them stored).");
         _precomputeJobs = meter.CreateCounter<long>("rank1.precompute.jobs",
@@ -95,6 +98,9 @@ public sealed class Rank1Metrics
 
     /// <summary>A rerank entered (+1) or left (-1) the model's queue.</summary>
     internal void QueueDepth(int change) => _queueDepth.Add(change);
+
+    /// <summary>A search of an <c>_msearch</c> began (+1) or ended (-1) waiting for its request's share of the model.</summary>
+    internal void ShareWaiting(int change) => _shareWaiting.Add(change);
 
     /// <summary>A backend call that failed: <c>timeout</c>, <c>unreachable</c> or <c>circuit_open</c>.</summary>
     internal void BackendFailure(string kind) => _backendFailures.Add(1, new KeyValuePair<string, object?>("kind", kind));
