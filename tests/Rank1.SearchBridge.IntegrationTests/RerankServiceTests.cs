@@ -939,9 +939,10 @@ public sealed class RerankServiceTests
             {
                 // A call that may wait for the model waits until its deadline, which passes once the call counts itself (a
                 // full queue refuses a call at once: no time passes for it).
-                while (reranks.GetMeasurementSnapshot().Count(m => m.Value > 0) == reranking)
+                // One snapshot per look: a measurement between two snapshots would be waited for again, and never come.
+                while (reranks.GetMeasurementSnapshot() is var seen && seen.Count(m => m.Value > 0) == reranking)
                 {
-                    await reranks.WaitForMeasurementsAsync(reranks.GetMeasurementSnapshot().Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
+                    await reranks.WaitForMeasurementsAsync(seen.Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
                 }
 
                 clock.Advance(TimeSpan.FromMilliseconds(50));
