@@ -155,24 +155,21 @@ public sealed partial class ProxyCommandTests
     {
         // A production file naming its model and address: the model was replaced by RANK1_MODEL_DIR or the generated
         // test model (with a warning only), and the address by the --port default.
-        int port;
-        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        // A loopback address no default binds (Linux answers all of 127.0.0.0/8), port 0: the address it listens on shows
+        // the Urls were read, and no port is picked, given up and taken again (another process could take it in between).
+        const string host = "127.0.0.2";
 
         var config = Path.Combine(TestTemp.Folder(), "host.json");
         await File.WriteAllTextAsync(config, new JsonObject
         {
-            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Urls"] = $"http://{host}:0",
             ["Rank1"] = new JsonObject { ["Model"] = new JsonObject { ["Path"] = TestPaths.TinyFp16Model } },
         }.ToJsonString());
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet",
             [CliRunner.Dll, command, "--backend", "http://127.0.0.1:9", "--config", config]), Listening());
         try
         {
-            Assert.Equal(port, url.Port);
+            Assert.Equal(host, url.Host);
             using var http = new HttpClient { BaseAddress = url };
             using var health = await http.GetAsync("_rank1/health");
             var model = JsonNode.Parse(await health.Content.ReadAsStringAsync())!["model"]!;
@@ -190,18 +187,15 @@ public sealed partial class ProxyCommandTests
     {
         // The host reads variables in any case (URLS, RANK1__MODEL__PATH); the command looked for "Urls" and
         // "Rank1__Model__Path" alone and put its own defaults over the others.
-        int port;
-        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        // A loopback address no default binds (Linux answers all of 127.0.0.0/8), port 0: the address it listens on shows
+        // the Urls were read, and no port is picked, given up and taken again (another process could take it in between).
+        const string host = "127.0.0.2";
 
-        var environment = new Dictionary<string, string> { ["URLS"] = $"http://127.0.0.1:{port}", ["RANK1__MODEL__PATH"] = TestPaths.TinyFp16Model };
+        var environment = new Dictionary<string, string> { ["URLS"] = $"http://{host}:0", ["RANK1__MODEL__PATH"] = TestPaths.TinyFp16Model };
         var (process, url) = await TestProcess.StartServerAsync(TestProcess.StartInfo("dotnet", [CliRunner.Dll, "proxy", "--backend", "http://127.0.0.1:9"], null, environment), Listening());
         try
         {
-            Assert.Equal(port, url.Port);
+            Assert.Equal(host, url.Host);
             using var http = new HttpClient { BaseAddress = url };
             using var health = await http.GetAsync("_rank1/health"); // 503: the backend is not there
             var model = JsonNode.Parse(await health.Content.ReadAsStringAsync())!["model"]!;
