@@ -275,6 +275,10 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <see cref="Rank1OverloadedException"/> before any passage is tokenized or judged (the whole window is reserved
     /// first), even one whose passages would all fail on their input: callers that want input errors first check the
     /// passages with <see cref="CheckInputs"/> (the rerank service's TEI route does, under <c>"truncate": false</c>).
+    /// Only input errors are a passage's own result (<see cref="PassageResult.Failed"/>), as one passage at a time
+    /// (<see cref="PassageJudge.JudgeEachAsync"/>): any other failure, a row's ending that throws included, fails the
+    /// window with that exception. In the batch it fails its row alone, so the window throws it once its other rows have
+    /// been judged (their batch rows are not given up early).
     /// </remarks>
     public async ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
         JudgeSettings? settings = null, CancellationToken cancellationToken = default)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.ML.OnnxRuntime;
 using Rank1.Inference.Decoding;
 
@@ -74,9 +75,7 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
     [Fact]
     public async Task Batch_RowsCutByTheirBudget_WhenThePoolNeverRunsTheirEnding_AreScoredWithTheirForcedEnd_ComputedOnce()
     {
-        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
-        var computed = 0;
-        scorer.ForcedEndEncoding = () => Interlocked.Increment(ref computed);
+        var (scorer, computed) = CountingScorer();
         var rows = BudgetRows(5);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = new ConcurrentQueue<Task>();
@@ -103,24 +102,15 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
 
         Assert.False(stalled, "the batch waited for endings the pool never ran");
         Assert.Equal(rows.Length, held.Count);
-        Assert.Equal(rows.Length, computed);
-        scorer.ForcedEndEncoding = null;
-        foreach (var trace in await Task.WhenAll(rows.Select(r => r.Completion)))
-        {
-            Assert.Equal(ReasoningEnd.Budget, trace!.Judgement.End);
-            var (reasoning, scored) = scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count);
-            Assert.Equal(scored, trace.Scored);
-            Assert.Equal(reasoning, trace.Judgement.Reasoning);
-        }
+        Assert.Equal(rows.Length, computed.Value);
+        await AssertForcedEnds(scorer, rows);
     }
 
     /// <summary>A row cancelled after its forced end was queued leaves the batch with it unclaimed: the pool item, run later, computes nothing.</summary>
     [Fact]
     public void Batch_ARowCancelledAfterItsEndingWasQueued_NeverHasItComputed()
     {
-        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
-        var computed = 0;
-        scorer.ForcedEndEncoding = () => Interlocked.Increment(ref computed);
+        var (scorer, computed) = CountingScorer();
         var row = BudgetRows(5)[0];
         var held = new List<Action>();
         using var options = new RunOptions();
@@ -128,6 +118,7 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
         run.Admit([row], CancellationToken.None);
         while (row.Ending is null)
         {
+            Assert.Equal(1, run.Count); // the row is still decoding: a row that left without an ending fails here instead of looping
             run.Step(CancellationToken.None);
         }
 
@@ -138,23 +129,15 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
         Assert.Equal(0, run.Count);
         Assert.True(row.Completion.IsCanceled);
         Assert.Single(held);
-        Assert.Equal(0, computed);
+        Assert.Equal(0, computed.Value);
     }
 
     /// <summary>An ending that throws fails its own row with that exception; the batch goes on and scores the others.</summary>
     [Fact]
     public async Task Batch_AnEndingThatThrows_FailsItsRowAlone()
     {
-        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
         var failure = new InvalidOperationException("ending failed");
-        var calls = 0;
-        scorer.ForcedEndEncoding = () =>
-        {
-            if (Interlocked.Increment(ref calls) == 1)
-            {
-                throw failure;
-            }
-        };
+        var scorer = ScorerFailing(1, failure);
         var rows = BudgetRows(5);
         using var options = new RunOptions();
         using var run = new BatchRun(fx.Engine.Model, scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap);
@@ -169,6 +152,97 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
             Assert.Equal(ReasoningEnd.Budget, trace!.Judgement.End);
             Assert.Equal(scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count).Scored, trace.Scored);
         }
+    }
+
+    /// <summary>Judging a window in one batch, a row whose ending throws makes the call throw that exception itself, not an AggregateException around it.</summary>
+    [Fact]
+    public void JudgeAll_ARowWhoseEndingThrows_ThrowsThatException()
+    {
+        var failure = new InvalidOperationException("ending failed");
+        var scorer = ScorerFailing(2, failure);
+
+        var thrown = Assert.ThrowsAny<Exception>(() => BatchRun.JudgeAll(fx.Engine.Model, scorer, TimeProvider.System, BudgetRows(5), Window.Length, fx.Engine.SharedPrefixCap, CancellationToken.None));
+
+        Assert.Same(failure, thrown);
+    }
+
+    /// <summary>
+    /// Endings run the moment they are queued (here on the batch thread itself, as a pool item that starts at once):
+    /// the batch thread reuses each one rather than computing it again, and the row is scored with its forced end.
+    /// </summary>
+    [Fact]
+    public async Task Batch_EndingsComputedBeforeTheBatchThreadAsks_AreReused_ComputedOnce()
+    {
+        var (scorer, computed) = CountingScorer();
+        var rows = BudgetRows(5);
+        var queued = 0;
+        using var options = new RunOptions();
+        using var run = new BatchRun(fx.Engine.Model, scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap)
+        {
+            QueueEnding = work =>
+            {
+                queued++;
+                work();
+            },
+        };
+
+        Drive(run, rows);
+
+        Assert.Equal(rows.Length, queued);
+        Assert.Equal(rows.Length, computed.Value);
+        await AssertForcedEnds(scorer, rows);
+    }
+
+    /// <summary>An ending abandoned (its row left unscored) before anything computed it has no result to give: asking for one is a bug, and throws.</summary>
+    [Fact]
+    public void RowEnding_AbandonedBeforeItWasComputed_RefusesAResult()
+    {
+        var computed = 0;
+        var held = new List<Action>();
+        var ending = RowEnding.Start(() => (computed++.ToString(System.Globalization.CultureInfo.InvariantCulture), [1]), held.Add);
+
+        ending.Abandon();
+        held.ForEach(work => work());
+
+        Assert.Throws<InvalidOperationException>(() => ending.Result());
+        Assert.Equal(0, computed);
+    }
+
+    /// <summary>Each row was cut by its budget and scored with the scorer's forced end of its reasoning (computed here without the test's hook).</summary>
+    private async Task AssertForcedEnds(Rank1Scorer scorer, BatchRow[] rows)
+    {
+        scorer.ForcedEndEncoding = null;
+        foreach (var trace in await Task.WhenAll(rows.Select(r => r.Completion)))
+        {
+            Assert.Equal(ReasoningEnd.Budget, trace!.Judgement.End);
+            var (reasoning, scored) = scorer.ForcedEnd(trace.Generated, fx.Engine.Model.ContextLength - trace.Prompt.Count);
+            Assert.Equal(scored, trace.Scored);
+            Assert.Equal(reasoning, trace.Judgement.Reasoning);
+        }
+    }
+
+    /// <summary>A scorer that counts the forced ends it computes.</summary>
+    private (Rank1Scorer Scorer, StrongBox<int> Computed) CountingScorer()
+    {
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
+        var computed = new StrongBox<int>();
+        scorer.ForcedEndEncoding = () => Interlocked.Increment(ref computed.Value);
+        return (scorer, computed);
+    }
+
+    /// <summary>A scorer whose <paramref name="call"/>-th forced end (counted from 1) throws <paramref name="failure"/>.</summary>
+    private Rank1Scorer ScorerFailing(int call, Exception failure)
+    {
+        var scorer = new Rank1Scorer(fx.Engine.Tokenizer, fx.Engine.TokenIds, TimeProvider.System);
+        var calls = 0;
+        scorer.ForcedEndEncoding = () =>
+        {
+            if (Interlocked.Increment(ref calls) == call)
+            {
+                throw failure;
+            }
+        };
+        return scorer;
     }
 
     private BatchRow[] BudgetRows(int budget) =>

@@ -152,7 +152,8 @@ internal sealed class BatchRun : IDisposable
     /// Judges <paramref name="rows"/> in one continuous batch of at most <paramref name="maxBatch"/> rows on the calling
     /// thread: one padded prefill of the rows admitted together (their shared prefix computed once), then one decode
     /// step per reasoning token for all rows, so each step reads the weights once for every row. Rows leave when they
-    /// end and waiting rows join. Returns the traces in order.
+    /// end and waiting rows join. Returns the traces in order; a row whose ending failed throws its own exception (not an
+    /// <see cref="AggregateException"/> around it), after the batch has run.
     /// </summary>
     public static IReadOnlyList<JudgeTrace> JudgeAll(CausalLm lm, Rank1Scorer scorer, TimeProvider time, BatchRow[] rows, int maxBatch, int prefixPositions, CancellationToken cancellationToken)
     {
@@ -174,7 +175,7 @@ internal sealed class BatchRun : IDisposable
             run.Step(cancellationToken);
         }
 
-        return rows.Select(r => r.Completion.Result ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
+        return rows.Select(r => r.Completion.GetAwaiter().GetResult() ?? throw new InvalidOperationException("A batch row ended without a result.")).ToArray();
     }
 
     /// <summary>Rows in the batch, including those still prefilled apart (<see cref="AsidePrefill"/>).</summary>

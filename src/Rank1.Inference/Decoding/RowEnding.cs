@@ -18,6 +18,7 @@ internal sealed class RowEnding
     private int _claimed; // 1: claimed by the pool item, the batch thread, or the row leaving
     private (string Reasoning, int[] Scored) _result;
     private ExceptionDispatchInfo? _failure;
+    private bool _computed; // under _gate: the ending was computed (or failed); false when the row's leaving claimed it
 
     private RowEnding(Func<(string Reasoning, int[] Scored)> compute) => _compute = compute;
 
@@ -40,7 +41,10 @@ internal sealed class RowEnding
         return ending;
     }
 
-    /// <summary>The ending: computed here if nothing has claimed it yet, else as the claimant computed it (waiting for it to finish).</summary>
+    /// <summary>
+    /// The ending: computed here if nothing has claimed it yet, else as the claimant computed it (waiting for it to finish).
+    /// Throws <see cref="InvalidOperationException"/> for an ending abandoned before anything computed it.
+    /// </summary>
     public (string Reasoning, int[] Scored) Result()
     {
         lock (_gate)
@@ -51,7 +55,7 @@ internal sealed class RowEnding
             }
 
             _failure?.Throw();
-            return _result;
+            return _computed ? _result : throw new InvalidOperationException("The row's ending was abandoned before it was computed.");
         }
     }
 
@@ -60,6 +64,11 @@ internal sealed class RowEnding
 
     private void Run()
     {
+        if (Volatile.Read(ref _claimed) != 0)
+        {
+            return; // claimed already: by the batch thread, or by the row leaving
+        }
+
         lock (_gate)
         {
             if (TryClaim())
@@ -82,5 +91,7 @@ internal sealed class RowEnding
         {
             _failure = ExceptionDispatchInfo.Capture(ex);
         }
+
+        _computed = true;
     }
 }
