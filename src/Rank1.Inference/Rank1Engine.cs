@@ -421,7 +421,7 @@ public sealed class Rank1Engine : IPassageJudge, IDisposable
     /// <summary>Most rows one step of the cross-request batch has fed since the engine started (0 before any async call).</summary>
     public int PeakBatchRows => _scheduler?.PeakStepRows ?? 0;
 
-    /// <summary>Bench: time the cross-request batch's thread has spent on rows' endings (<see cref="BatchRun.TakeEndingTime"/>).</summary>
+    /// <summary>Bench: time the cross-request batch's thread has spent on rows' endings (<see cref="BatchRun.EndingTimeSpent"/>).</summary>
     internal TimeSpan BatchEndingTime => _scheduler?.EndingTime ?? TimeSpan.Zero;
 
     /// <summary>Passages waiting for a slot in the cross-request batch, those of a window still being tokenized included (0 when the async calls do not batch).</summary>

@@ -193,6 +193,27 @@ public sealed class BatchDecodingTests(TinyEngineFixture fx) : IClassFixture<Tin
         await AssertForcedEnds(scorer, rows);
     }
 
+    /// <summary>
+    /// The batch thread's time on each row's ending is reported inside the step, before that row completes: the i-th
+    /// report finds at most i - 1 rows completed, so a caller holding its row's result finds its ending's time counted.
+    /// </summary>
+    [Fact]
+    public void Batch_EndingTimeOfARow_IsReportedBeforeTheRowCompletes()
+    {
+        var rows = BudgetRows(5);
+        var completedAtReport = new List<int>();
+        using var options = new RunOptions();
+        using var run = new BatchRun(fx.Engine.Model, fx.Engine.Scorer, options, TimeProvider.System, fx.Engine.SharedPrefixCap)
+        {
+            EndingTimeSpent = _ => completedAtReport.Add(rows.Count(r => r.Completion.IsCompleted)),
+        };
+
+        Drive(run, rows);
+
+        Assert.Equal(rows.Length, completedAtReport.Count);
+        Assert.All(completedAtReport.Select((completed, i) => (completed, i)), c => Assert.True(c.completed <= c.i, $"report {c.i} found {c.completed} rows completed"));
+    }
+
     /// <summary>An ending abandoned (its row left unscored) before anything computed it has no result to give: asking for one is a bug, and throws.</summary>
     [Fact]
     public void RowEnding_AbandonedBeforeItWasComputed_RefusesAResult()

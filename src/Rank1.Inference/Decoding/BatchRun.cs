@@ -116,7 +116,6 @@ internal sealed class BatchRun : IDisposable
     private readonly Func<int, bool> _scoring; // the rows whose logits a step keeps: those that fed </think>
     private readonly List<int> _leaving = []; // a step's rows that leave, and the tokens of those that go on: kept from step to step
     private readonly List<int> _feed = [];
-    private TimeSpan _endingTime; // TakeEndingTime
     private float[]? _cutLogits; // the logits of every forced end, one after another (594 KB a row of 151,936: not one per cut row)
 
     /// <summary>An empty batch; <paramref name="prefixPositions"/> caps each prefix its prefix cache keeps (<see cref="Prompt.PromptEncoder.SharedPrefixCap"/>).</summary>
@@ -134,16 +133,11 @@ internal sealed class BatchRun : IDisposable
     internal BatchDecodeState State => _state;
 
     /// <summary>
-    /// Time the batch thread spent on rows' endings since the last call: computing those no pool thread had started,
-    /// waiting for those one was computing, and computing the cuts no step foresaw (an end of text before the budget, a
-    /// deadline). Read and reset by <see cref="BatchScheduler"/> after each step.
+    /// Bench: told the time the batch thread spent on each row's ending (computing one no pool thread had started,
+    /// waiting for one under way, or computing a cut no step foresaw: an end of text before the budget, a deadline),
+    /// inside the step, before the row completes, so a caller that has its row's result finds that time counted.
     /// </summary>
-    public TimeSpan TakeEndingTime()
-    {
-        var time = _endingTime;
-        _endingTime = TimeSpan.Zero;
-        return time;
-    }
+    internal Action<TimeSpan>? EndingTimeSpent { get; init; }
 
     /// <summary>Tests: queues a row's ending computation (<see cref="RowEnding.Start"/>); null: the thread pool.</summary>
     internal Action<Action>? QueueEnding { get; set; }
@@ -470,7 +464,7 @@ internal sealed class BatchRun : IDisposable
         }
         finally
         {
-            _endingTime += _time.GetElapsedTime(started);
+            EndingTimeSpent?.Invoke(_time.GetElapsedTime(started));
         }
     }
 

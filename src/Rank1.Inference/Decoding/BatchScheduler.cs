@@ -35,6 +35,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private bool _stopped;
+    private long _endingTicks; // EndingTime: added by the batch thread, read by the bench
 
     public BatchScheduler(CausalLm lm, Rank1Scorer scorer, TimeProvider time, int maxBatch, int capacity, int perCaller, long cacheBytes, int prefixPositions)
     {
@@ -52,8 +53,11 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Steps the batch has run (each: a decode step and, with a row prefilled apart, one chunk of it), written by the batch thread only.</summary>
     internal long Steps { get; private set; }
 
-    /// <summary>Time the batch thread has spent on rows' endings (<see cref="BatchRun.TakeEndingTime"/>; written by the batch thread only).</summary>
-    internal TimeSpan EndingTime { get; private set; }
+    /// <summary>
+    /// Time the batch thread has spent on rows' endings (<see cref="BatchRun.EndingTimeSpent"/>): added inside the step
+    /// before the row completes, so a window's caller that has its results reads its rows' endings counted.
+    /// </summary>
+    internal TimeSpan EndingTime => TimeSpan.FromTicks(Interlocked.Read(ref _endingTicks));
 
     /// <summary>Most rows one model step has fed (written by the batch thread only).</summary>
     public int PeakStepRows { get; private set; }
@@ -374,7 +378,7 @@ internal sealed class BatchScheduler : IDisposable
 
                     if (admit.Count > 0)
                     {
-                        run ??= new BatchRun(_lm, _scorer, runOptions, _time, _prefixPositions);
+                        run ??= new BatchRun(_lm, _scorer, runOptions, _time, _prefixPositions) { EndingTimeSpent = t => Interlocked.Add(ref _endingTicks, t.Ticks) };
                         admitting = admit;
                         run.Admit(admit, _stop.Token);
                         admitting = null;
@@ -382,7 +386,6 @@ internal sealed class BatchScheduler : IDisposable
                     }
 
                     run!.Step(_stop.Token);
-                    EndingTime += run.TakeEndingTime();
                     Steps++;
                     Stepped?.Invoke(Steps);
                     PeakStepRows = Math.Max(PeakStepRows, run.LastStepRows);
