@@ -45,6 +45,19 @@ public sealed class ClusterHealthTests(ServerFixture fx) : IClassFixture<ServerF
         Assert.Equal((408, "red", true), (r.Status, r.Json["status"]!.GetValue<string>(), r.Json["timed_out"]!.GetValue<bool>()));
     }
 
+    // IndexNameExpressionResolver: "-x" excludes only after a wildcard; before one it is a name, here one that is not there,
+    // so the health waits for it (timeout 0: not at all) and is red. It was green: every "-" name was taken for an exclusion.
+    // After a wildcard it is an exclusion, and the health is green.
+    [Fact]
+    public async Task AMinusName_WithNoWildcardBefore_IsAnIndexThatIsNotThere_AfterOneAnExclusion()
+    {
+        Assert.Equal(200, (await fx.Client.PutAsync("/health-minus")).Status);
+        var name = await fx.Client.GetAsync("/_cluster/health/health-minus,-health-minus?timeout=0");
+        Assert.Equal((408, "red", true), (name.Status, name.Json["status"]!.GetValue<string>(), name.Json["timed_out"]!.GetValue<bool>()));
+        var exclusion = await fx.Client.GetAsync("/_cluster/health/health-minus*,-health-minus?timeout=0");
+        Assert.Equal((200, "green", false), (exclusion.Status, exclusion.Json["status"]!.GetValue<string>(), exclusion.Json["timed_out"]!.GetValue<bool>()));
+    }
+
     [Fact]
     public async Task AnUnknownStatus_IsABadRequest()
     {

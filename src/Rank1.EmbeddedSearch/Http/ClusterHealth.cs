@@ -93,13 +93,14 @@ internal sealed class ClusterHealth(IndexCatalog catalog, EmbeddedSearchOptions 
 
 
     // IndicesOptions.strictExpand: a wildcard that matches nothing is no index; a name that is not there is missing
-    // ("lib " is, beside an index "lib": RestClusterHealthAction splits with Strings.splitStringByCommaToArray, untrimmed).
-    private List<string> Missing(string? expression) =>
-        string.IsNullOrEmpty(expression) || expression is "_all" or "*"
-            ? []
-            : IndexCatalog.ExpressionParts(expression)
-                .Where(name => !name.Contains('*', StringComparison.Ordinal) && !name.StartsWith('-') && catalog.Find(name) is null)
-                .ToList();
+    // ("lib " is, beside an index "lib": RestClusterHealthAction splits with Strings.splitStringByCommaToArray, untrimmed),
+    // and so is "-lib" with no wildcard before it (the resolver's rule: only then is it an exclusion).
+    private List<string> Missing(string? expression)
+    {
+        var missing = new List<string>();
+        catalog.Resolve(expression, ignoreUnavailable: true, expandHidden: true, missing: missing);
+        return missing;
+    }
 
     private JsonObject Answer(string? expression, string level, bool timedOut)
     {

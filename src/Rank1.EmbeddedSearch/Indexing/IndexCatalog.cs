@@ -125,8 +125,11 @@ internal sealed partial class IndexCatalog : IDisposable
     /// <paramref name="allowNoIndices"/> (<c>IndexNameExpressionResolver</c>'s <c>allowNoIndices() == false</c>) a
     /// wildcard that matches no index is its 404 "no such index [x*]", and an expression left with no index at all
     /// (exclusions included: <c>lib*,-lib2</c> when <c>lib*</c> is only <c>lib2</c>) is <c>notFoundException</c>'s 404.
+    /// With <paramref name="ignoreUnavailable"/>, the concrete names that are not there are added to
+    /// <paramref name="missing"/> when it is given (what the cluster health waits for).
     /// </summary>
-    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true, bool expandHidden = false, bool allowNoIndices = true)
+    public IReadOnlyList<SearchIndex> Resolve(string? expression, bool ignoreUnavailable = false, bool allowWildcards = true, bool expandHidden = false, bool allowNoIndices = true,
+        ICollection<string>? missing = null)
     {
         if (string.IsNullOrEmpty(expression) || expression is "_all" or "*")
         {
@@ -183,6 +186,10 @@ internal sealed partial class IndexCatalog : IDisposable
                 // ensureAliasOrIndexExists: notFoundException(name), its hint for a "-" name that no wildcard came before.
                 throw _flavor == SearchFlavor.OpenSearch ? EsException.IndexNotFound(raw) : NotFound([raw]);
             }
+            else
+            {
+                missing?.Add(raw);
+            }
         }
 
         return result.Count > 0 || allowNoIndices ? result : throw NotFound(parts);
@@ -216,13 +223,13 @@ internal sealed partial class IndexCatalog : IDisposable
     public static string[] ExpressionParts(string expression) => expression.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
-    /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool, bool)"/>) with the indices options of the
+    /// Resolves an index expression (<see cref="Resolve(string?, bool, bool, bool, bool, ICollection{string}?)"/>) with the indices options of the
     /// request's URL, as <c>IndicesOptions.fromRequest</c> reads them: <c>ignore_unavailable</c> and
     /// <c>expand_wildcards</c>.
     /// </summary>
     /// <param name="expression">The index expression.</param>
     /// <param name="param">The request's URL parameters.</param>
-    /// <param name="allowNoIndices">The API's <c>allow_no_indices</c> as read (<see cref="Resolve(string?, bool, bool, bool, bool)"/>).</param>
+    /// <param name="allowNoIndices">The API's <c>allow_no_indices</c> as read (<see cref="Resolve(string?, bool, bool, bool, bool, ICollection{string}?)"/>).</param>
     public IReadOnlyList<SearchIndex> Resolve(string? expression, Func<string, string?> param, bool allowNoIndices = true) =>
         Resolve(expression, ignoreUnavailable: ReadIndicesOptions(param), expandHidden: ExpandsHidden(param("expand_wildcards")), allowNoIndices: allowNoIndices);
 
