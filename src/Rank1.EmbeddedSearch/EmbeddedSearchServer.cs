@@ -164,7 +164,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
     }
 
     // HEAD is taken only where Elasticsearch (and OpenSearch) registers it (RestMainAction's HEAD /, RestGetIndicesAction's
-    // HEAD /{index}, RestGetAction's HEAD /{index}/_doc/{id}), marked RouteMethods.RegistersHead, answered as GET without
+    // HEAD /{index}, RestGetAction's HEAD /{index}/_doc/{id}; RouteMethods lists the mapped methods in Allow), answered as GET without
     // the body: MethodHandlers.getHandler looks the method up as it is, so HEAD on another GET route is the 405.
     private static void MapRoutes(WebApplication app, EmbeddedSearchServer server, SearchEndpoints search, DocumentEndpoints docs, CatEndpoints cat, string nodeId)
     {
@@ -174,7 +174,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         {
             SearchEndpoints.ThrowIfUnknownParameters(context, ParameterApi.Main, server.Options.Flavor);
             return EsHttp.WriteAsync(context, 200, server.Info());
-        }).WithMetadata(RouteMethods.RegistersHead);
+        });
         var health = new ClusterHealth(server.Catalog, server.Options, server._time);
         app.MapMethods("/_cluster/health", get, context => health.AnswerAsync(context, null));
         app.MapMethods("/_cluster/health/{index}", get, (HttpContext c, string index) => health.AnswerAsync(c, index));
@@ -227,7 +227,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         app.MapMethods("/{index}/_doc/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: false));
         app.MapMethods("/{index}/_create/{id}", ["PUT", "POST"], (HttpContext c, string index, string id) => docs.IndexAsync(c, index, id, createOnly: true));
         app.MapPost("/{index}/_doc", (HttpContext c, string index) => docs.IndexAsync(c, index, null, createOnly: false));
-        app.MapMethods("/{index}/_doc/{id}", ["GET", "HEAD"], (HttpContext c, string index, string id) => docs.GetAsync(c, index, id)).WithMetadata(RouteMethods.RegistersHead);
+        app.MapMethods("/{index}/_doc/{id}", ["GET", "HEAD"], (HttpContext c, string index, string id) => docs.GetAsync(c, index, id));
         app.MapDelete("/{index}/_doc/{id}", (HttpContext c, string index, string id) => docs.DeleteAsync(c, index, id));
         app.MapPost("/{index}/_update/{id}", (HttpContext c, string index, string id) => docs.UpdateAsync(c, index, id));
 
@@ -235,7 +235,7 @@ public sealed class EmbeddedSearchServer : IAsyncDisposable
         // this backend does not have are unknown endpoints (400 "no handler found"), not "no such index [_alias]" or a 405.
         app.MapPut($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.CreateIndexAsync(c, index));
         app.MapDelete($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.DeleteIndexAsync(c, index));
-        app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index)).WithMetadata(RouteMethods.RegistersHead);
+        app.MapMethods($"/{{index:{IndexRoute.Name}}}", ["HEAD"], (HttpContext c, string index) => search.IndexExistsAsync(c, index));
         app.MapGet($"/{{index:{IndexRoute.Name}}}", (HttpContext c, string index) => search.GetIndexAsync(c, index));
     }
 

@@ -11,18 +11,12 @@ namespace Rank1.EmbeddedSearch.Http;
 /// that takes any segment, no constraint applied), and each of the trie's four matching modes
 /// (<c>TrieMatchingMode</c>) retrieves at most one path, a literal segment preferred to a wildcard, the wildcard tried
 /// where the literal leads nowhere; the methods of the paths retrieved are listed in <c>RestRequest.Method</c>'s order
-/// (an <c>EnumSet</c>). HEAD is listed only on a route marked <see cref="RegistersHead"/>.
+/// (an <c>EnumSet</c>). The methods are those the routes are mapped with: HEAD is mapped only where Elasticsearch
+/// registers it (<c>EmbeddedSearchServer.MapRoutes</c>), so <c>Allow</c> lists it there alone, as
+/// <c>MethodHandlers.getValidMethods</c> does.
 /// </summary>
 internal static class RouteMethods
 {
-    /// <summary>
-    /// Endpoint metadata of a route on which Elasticsearch registers HEAD itself (<c>RestMainAction</c>'s <c>HEAD /</c>,
-    /// <c>RestGetIndicesAction</c>'s <c>HEAD /{index}</c>, <c>RestGetAction</c>'s <c>HEAD /{index}/_doc/{id}</c>), so that
-    /// <c>Allow</c> lists it there, as <c>MethodHandlers.getValidMethods</c> does. Only these routes take HEAD here, as
-    /// there.
-    /// </summary>
-    public static readonly object RegistersHead = new HeadRegistered();
-
     // Elasticsearch lists allowed methods in its enum's order.
     private static readonly string[] MethodOrder = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
 
@@ -54,8 +48,7 @@ internal static class RouteMethods
             ? [routes.Where(r => r.Shape.Length == 0).ToList()]
             : Enum.GetValues<Mode>().Select(mode => Retrieve(routes, tokens, 0, mode)).OfType<List<Route>>();
         return found.SelectMany(matched => matched)
-            .SelectMany(r => (r.Endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])
-                .Where(m => m != "HEAD" || r.Endpoint.Metadata.GetMetadata<HeadRegistered>() is not null))
+            .SelectMany(r => r.Endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])
             .Distinct().OrderBy(m => Array.IndexOf(MethodOrder, m)).ToArray();
     }
 
@@ -113,6 +106,4 @@ internal static class RouteMethods
     }
 
     private sealed record Route(string?[] Shape, RouteEndpoint Endpoint);
-
-    private sealed class HeadRegistered;
 }

@@ -345,21 +345,13 @@ internal sealed class SearchEndpoints(IndexCatalog catalog, SearchExecutor execu
             settings.ValidateValues();
         }
 
-        if (settings.SetsHidden)
-        {
-            // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
-            // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has, false too.
-            foreach (var target in targets)
-            {
-                target.SetHidden(settings.Hidden, preserveExisting);
-            }
-        }
-
-        if (settings.SetsMaxResultWindow)
+        // IndexMetadata.INDEX_HIDDEN_SETTING is dynamic: the index leaves (or, false, comes back to) wildcard expansion.
+        // preserve_existing: MetadataUpdateSettingsService keeps a setting the index already has, false too.
+        if (settings.SetsHidden || settings.SetsMaxResultWindow)
         {
             foreach (var target in targets)
             {
-                target.SetMaxResultWindow(settings.MaxResultWindow, preserveExisting);
+                target.UpdateSettings((settings.SetsHidden, settings.Hidden), (settings.SetsMaxResultWindow, settings.MaxResultWindow), preserveExisting);
             }
         }
 

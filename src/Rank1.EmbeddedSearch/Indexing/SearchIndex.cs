@@ -129,39 +129,34 @@ internal sealed class SearchIndex : IDisposable
     public int DeletedDocs => WithSearcher(s => s.IndexReader.NumDeletedDocs);
 
     /// <summary>
-    /// Sets <c>index.hidden</c> (Elasticsearch's <c>IndexMetadata.INDEX_HIDDEN_SETTING</c>, dynamic: at creation or by
-    /// <c>PUT /{index}/_settings</c>), kept with the mapping.
+    /// Applies the dynamic settings a <c>PUT /{index}/_settings</c> gives, under the write lock, and keeps them with the
+    /// mapping (one write): <c>index.hidden</c> (Elasticsearch's <c>IndexMetadata.INDEX_HIDDEN_SETTING</c>) and
+    /// <c>index.max_result_window</c>.
     /// </summary>
-    /// <param name="hidden">Whether the index leaves wildcard and <c>_all</c> expressions; null: not set (not hidden).</param>
-    /// <param name="preserveExisting">Keep the setting if the index has it (<c>preserve_existing</c>), checked under the same lock.</param>
-    public void SetHidden(bool? hidden, bool preserveExisting = false)
+    /// <param name="hidden">Given: whether the index leaves wildcard and <c>_all</c> expressions (null: not set, not hidden).</param>
+    /// <param name="window">Given: the window, validated (<see cref="IndexSettings.Read"/>; null: back to its default).</param>
+    /// <param name="preserveExisting">Keep a setting the index has (<c>preserve_existing</c>), checked under the same lock.</param>
+    public void UpdateSettings((bool Given, bool? Value) hidden, (bool Given, int? Value) window, bool preserveExisting)
     {
         lock (_writeLock)
         {
-            if (preserveExisting && HiddenSetting is not null)
+            var changed = false;
+            if (hidden.Given && !(preserveExisting && HiddenSetting is not null))
             {
-                return;
+                HiddenSetting = hidden.Value;
+                changed = true;
             }
 
-            HiddenSetting = hidden;
-            SaveMapping();
-        }
-    }
-
-    /// <summary>Sets <c>index.max_result_window</c> (null: back to its default), kept with the mapping.</summary>
-    /// <param name="window">The window, validated (<see cref="IndexSettings.Read"/>).</param>
-    /// <param name="preserveExisting">Keep the setting if the index has it (<c>preserve_existing</c>), checked under the same lock.</param>
-    public void SetMaxResultWindow(int? window, bool preserveExisting = false)
-    {
-        lock (_writeLock)
-        {
-            if (preserveExisting && MaxResultWindowSetting is not null)
+            if (window.Given && !(preserveExisting && MaxResultWindowSetting is not null))
             {
-                return;
+                MaxResultWindowSetting = window.Value;
+                changed = true;
             }
 
-            MaxResultWindowSetting = window;
-            SaveMapping();
+            if (changed)
+            {
+                SaveMapping();
+            }
         }
     }
 
@@ -183,7 +178,7 @@ internal sealed class SearchIndex : IDisposable
         }
     }
 
-    /// <summary>An index held in memory, with the settings it is created with (<see cref="SetHidden"/>, <see cref="SetMaxResultWindow"/>).</summary>
+    /// <summary>An index held in memory, with the settings it is created with (<see cref="UpdateSettings"/>).</summary>
     public static SearchIndex CreateInMemory(string name, string uuid, IndexMapping mapping, DateTimeOffset created, bool? hidden = null, int? maxResultWindow = null) =>
 #pragma warning disable CS0618 // RAMDirectory is fine for the small in-memory indices of demos and tests
         new(name, uuid, mapping, new RAMDirectory(), null, created) { HiddenSetting = hidden, MaxResultWindowSetting = maxResultWindow };
