@@ -328,5 +328,27 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
 
         Assert.Equal(uuids[0], uuids[1]);
         Assert.Equal(uuid ?? uuids[0], uuids[0]);
+        var migrated = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "mapping.json")))!;
+        Assert.Equal((1, uuids[0]), (migrated["format"]!.GetValue<int>(), migrated["uuid"]!.GetValue<string>()));
+    }
+
+    // A mapping.json of the current format is read at a start, not written: only a file of an older format is migrated
+    // (written again once). Every start rewrote every index's file.
+    [Fact]
+    public async Task MappingFile_OfTheCurrentFormat_IsNotRewrittenByAStart()
+    {
+        var data = TestTemp.Folder("rank1-es-current-format-");
+        await OnServerAsync(data, async es =>
+            Assert.Equal(201, (await es.PutAsync("/current/_doc/1?refresh=true", JsonNode.Parse("""{"n":1,"s":"a"}"""))).Status));
+        var file = Path.Combine(data, "indices", "current", "mapping.json");
+        var stamp = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(file, stamp);
+        var bytes = await File.ReadAllBytesAsync(file);
+
+        await OnServerAsync(data, async es =>
+            Assert.Equal(1, (await es.GetAsync("/current/_count")).Json["count"]!.GetValue<int>()));
+
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(file));
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(file));
     }
 }

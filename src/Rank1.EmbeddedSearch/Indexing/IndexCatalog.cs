@@ -40,14 +40,15 @@ internal sealed partial class IndexCatalog : IDisposable
 
             var saved = JsonNode.Parse(File.ReadAllText(mappingFile))!.AsObject();
             var created = DateTimeOffset.FromUnixTimeMilliseconds(saved["created"]?.GetValue<long>() ?? 0);
-            // A file written before the uuid was kept has none: the index gets one now, kept from here on (OpenOnDisk writes
-            // the file again, in this format). A file without a format (SearchIndex.MappingFileFormat) wrote "hidden": false
-            // for an index that never set index.hidden, so there only true counts as set.
+            // A file written before the uuid was kept has none: the index gets one now, kept from here on. A file without a
+            // format (SearchIndex.MappingFileFormat) wrote "hidden": false for an index that never set index.hidden, so there
+            // only true counts as set. Either is migrated: written again, once, in this format; a current file is not touched.
             var uuid = saved["uuid"]?.GetValue<string>();
             var hidden = saved["hidden"]?.GetValue<bool>();
             var format = saved["format"]?.GetValue<int>() ?? 0;
+            var migrate = uuid is null || format < SearchIndex.MappingFileFormat;
             _indices[name] = SearchIndex.OpenOnDisk(name, uuid ?? SearchIndex.NewUuid(), IndexMapping.Parse(saved["mappings"]), folder, created,
-                format == 0 && hidden == false ? null : hidden, saved["max_result_window"]?.GetValue<int>());
+                format == 0 && hidden == false ? null : hidden, saved["max_result_window"]?.GetValue<int>(), writeMappingFile: migrate);
         }
     }
 
@@ -84,7 +85,8 @@ internal sealed partial class IndexCatalog : IDisposable
             var hidden = settings?.Hidden;
             var index = _dataPath is null
                 ? SearchIndex.CreateInMemory(name, SearchIndex.NewUuid(), mapping, _time.GetUtcNow(), hidden, settings?.MaxResultWindow)
-                : SearchIndex.OpenOnDisk(name, SearchIndex.NewUuid(), mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow);
+                : SearchIndex.OpenOnDisk(name, SearchIndex.NewUuid(), mapping, Path.Combine(IndicesFolder, name), _time.GetUtcNow(), hidden, settings?.MaxResultWindow,
+                    writeMappingFile: true);
 
             _indices[name] = index;
             return index;

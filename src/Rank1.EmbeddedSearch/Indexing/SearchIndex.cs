@@ -184,8 +184,12 @@ internal sealed class SearchIndex : IDisposable
         new(name, uuid, mapping, new RAMDirectory(), null, created) { HiddenSetting = hidden, MaxResultWindowSetting = maxResultWindow };
 #pragma warning restore CS0618
 
-    /// <summary>An index in <paramref name="folder"/>, with the settings it is created or was saved with; its mapping file written once.</summary>
-    public static SearchIndex OpenOnDisk(string name, string uuid, IndexMapping mapping, string folder, DateTimeOffset created, bool? hidden = null, int? maxResultWindow = null)
+    /// <summary>
+    /// An index in <paramref name="folder"/>, with the settings it is created or was saved with. Its mapping file is
+    /// written when <paramref name="writeMappingFile"/>: for a new index, or to migrate a file of an older layout
+    /// (<see cref="MappingFileFormat"/>); a current file is left as it is.
+    /// </summary>
+    public static SearchIndex OpenOnDisk(string name, string uuid, IndexMapping mapping, string folder, DateTimeOffset created, bool? hidden, int? maxResultWindow, bool writeMappingFile)
     {
         System.IO.Directory.CreateDirectory(folder);
         var index = new SearchIndex(name, uuid, mapping, FSDirectory.Open(Path.Combine(folder, "lucene")), folder, created)
@@ -193,7 +197,11 @@ internal sealed class SearchIndex : IDisposable
             HiddenSetting = hidden,
             MaxResultWindowSetting = maxResultWindow,
         };
-        index.SaveMapping();
+        if (writeMappingFile)
+        {
+            index.SaveMapping();
+        }
+
         return index;
     }
 
