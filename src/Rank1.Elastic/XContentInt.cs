@@ -14,6 +14,7 @@ namespace Rank1.Elastic;
 internal static partial class XContentInt
 {
     private const string IntRange = "(-2147483648 - 2147483647)";
+    private const string LongRange = "(-9223372036854775808 - 9223372036854775807)";
 
     // Digits of int.MaxValue: a number of more significant digits is past an int's range.
     private const int MaxIntDigits = 10;
@@ -92,9 +93,8 @@ internal static partial class XContentInt
         }
 
         var text = v.ToJsonString();
-        return text.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n
-            : throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key),
-                JacksonSyntax.AccessorFailure(v, $"Numeric value ({text}) out of range of long (-9223372036854775808 - 9223372036854775807)", "input_coercion_exception"));
+        return LongInRange(text) ?? throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key),
+            JacksonSyntax.AccessorFailure(v, OutOfRange(text, isLong: true), "input_coercion_exception"));
     }
 
     /// <summary>
@@ -127,7 +127,7 @@ internal static partial class XContentInt
     private static int FromNumber(JsonValue v)
     {
         var text = v.ToJsonString();
-        return NumberInRange(text) ?? throw JacksonSyntax.AccessorFailure(v, $"Numeric value ({text}) out of range of int {IntRange}", "input_coercion_exception");
+        return NumberInRange(text) ?? throw JacksonSyntax.AccessorFailure(v, OutOfRange(text, isLong: false), "input_coercion_exception");
     }
 
     /// <summary>
@@ -161,6 +161,28 @@ internal static partial class XContentInt
         var d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
         return d is < int.MinValue or > int.MaxValue ? null : (int)d;
     }
+
+    /// <summary>
+    /// Jackson's <c>getLongValue()</c> on a JSON number's literal: an integer literal must fit a long; a fraction or
+    /// exponent is read as a double, which must lie within a long's range, then cast (toward zero). Null past the range.
+    /// </summary>
+    /// <param name="text">The number as written.</param>
+    internal static long? LongInRange(string text)
+    {
+        if (IsIntegerLiteral(text))
+        {
+            return text.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
+        }
+
+        var d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return d is < long.MinValue or > long.MaxValue ? null : (long)d;
+    }
+
+    /// <summary>Jackson's <c>input_coercion_exception</c> text for a JSON number past an int's (or a long's) range.</summary>
+    /// <param name="text">The number as written.</param>
+    /// <param name="isLong">Read as a long (<see cref="LongInRange"/>), not an int (<see cref="NumberInRange"/>).</param>
+    internal static string OutOfRange(string text, bool isLong) =>
+        isLong ? $"Numeric value ({text}) out of range of long {LongRange}" : $"Numeric value ({text}) out of range of int {IntRange}";
 
     /// <summary>
     /// <c>AbstractXContentParser.intValue(coerce: true)</c> on a string: <c>Double.parseDouble</c>, a range check, then the

@@ -221,10 +221,8 @@ internal static partial class DocumentFields
             case JsonValueKind.Number:
             {
                 var literal = value.ToJsonString();
-                var read = isLong ? LongInRange(literal) : XContentInt.NumberInRange(literal);
-                return read ?? throw ParseFailure(path, mapping, id, value, JacksonAccessor(value,
-                    isLong ? $"Numeric value ({literal}) out of range of long ({long.MinValue} - {long.MaxValue})" : $"Numeric value ({literal}) out of range of int ({int.MinValue} - {int.MaxValue})",
-                    "input_coercion_exception"));
+                var read = isLong ? XContentInt.LongInRange(literal) : XContentInt.NumberInRange(literal);
+                return read ?? throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, XContentInt.OutOfRange(literal, isLong), "input_coercion_exception"));
             }
 
             case JsonValueKind.String:
@@ -291,19 +289,6 @@ internal static partial class DocumentFields
         var asTyped = mapping.Kind == FieldKind.Float ? (float)d : d;
         return double.IsFinite(asTyped) ? d
             : throw ParseFailure(path, mapping, id, value, EsException.IllegalArgument($"[{mapping.TypeName}] supports only finite values, but got [{(double.IsNaN(asTyped) ? "NaN" : asTyped > 0 ? "Infinity" : "-Infinity")}]"));
-    }
-
-    // Jackson's getLongValue() on a JSON number: an integer literal must fit a long; a fraction or exponent is read as a
-    // double, which must lie within a long's range, then cast (toward zero). Null past the range.
-    private static long? LongInRange(string literal)
-    {
-        if (XContentInt.IsIntegerLiteral(literal))
-        {
-            return literal.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(literal, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
-        }
-
-        var d = double.Parse(literal, NumberStyles.Float, CultureInfo.InvariantCulture);
-        return d is < long.MinValue or > long.MaxValue ? null : (long)d;
     }
 
     // AbstractXContentParser.toLong(text, coerce: true): Long.parseLong, else Java's BigDecimal truncated toward zero
