@@ -536,10 +536,6 @@ internal static class EsHttp
             return;
         }
 
-        var uri = RawUri(context);
-        var noHandler = !openSearch ? $"no handler found for uri [{uri}] and method [{context.Request.Method}]"
-            : JavaUriPath(uri) is { } path ? $"no handler found for uri [{path}] and method [{context.Request.Method}]"
-            : "invalid uri has been requested";
         if (unknown && MalformedFirstSegment(context) is { } malformed)
         {
             // PathTrie.retrieve, matching root wildcards (WILDCARD_ROOT_NODES_ALLOWED), takes any first segment into the
@@ -550,12 +546,21 @@ internal static class EsHttp
         else if (unknown || IsApiOfOneSegment(context))
         {
             // Routing picks the methods before the index name's constraint: POST /_aliases met the /{index} routes' methods.
-            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = noHandler }).ConfigureAwait(false);
+            await WriteUnfilteredAsync(context, 400, new JsonObject { ["error"] = NoHandlerFound(context, openSearch) }).ConfigureAwait(false);
         }
         else
         {
             await WriteMethodNotAllowedAsync(context, RouteMethods.Of(context), openSearch).ConfigureAwait(false);
         }
+    }
+
+    // handleBadRequest's text, built only where the 400 is answered: OpenSearch's scans the target (JavaUriPath).
+    private static string NoHandlerFound(HttpContext context, bool openSearch)
+    {
+        var uri = RawUri(context);
+        return !openSearch ? $"no handler found for uri [{uri}] and method [{context.Request.Method}]"
+            : JavaUriPath(uri) is { } path ? $"no handler found for uri [{path}] and method [{context.Request.Method}]"
+            : "invalid uri has been requested";
     }
 
     /// <summary>
