@@ -77,6 +77,19 @@ internal static partial class XContentInt
     }
 
     /// <summary>
+    /// A value an <c>ObjectParser</c> read that the builder's setter it calls refused (TermsAggregationBuilder's
+    /// <c>size</c>, AbstractHighlighterBuilder's <c>maxAnalyzedOffset</c>): <c>ObjectParser.parseValue</c> wraps the
+    /// setter's <c>IllegalArgumentException</c> as "[terms] failed to parse field [size]" where the parser stands, on the
+    /// value (<see cref="EsException.FailedToParseField"/>).
+    /// </summary>
+    /// <param name="parser">The ObjectParser's name.</param>
+    /// <param name="spec">The object it reads.</param>
+    /// <param name="key">The field, present in <paramref name="spec"/>.</param>
+    /// <param name="refusal">The setter's message.</param>
+    internal static EsException SetterRefused(string parser, JsonObject spec, string key, string refusal) =>
+        EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key), EsException.IllegalArgument(refusal));
+
+    /// <summary>
     /// A long field an <c>ObjectParser</c> declares with <c>declareLong</c> (TermsAggregationBuilder's
     /// <c>min_doc_count</c>): a JSON integer is Jackson's <c>getLongValue()</c>, past a long's range its "Numeric value (..)
     /// out of range of long (..)" wrapped as <see cref="Declared"/> wraps; any other value is read as <see cref="Declared"/>
