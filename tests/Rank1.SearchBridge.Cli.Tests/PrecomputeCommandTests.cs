@@ -101,6 +101,9 @@ public sealed class PrecomputeCommandTests
     [InlineData("{\"query\":\"\\u0000\"}", ":1: \"query\" must not be blank")]
     [InlineData("{\"query\":\" \\u0007\\t\"}", ":1: \"query\" must not be blank")]
     [InlineData("q1\t\u0000", ":1: no query after the tab")]
+    // Instructions the workers refuse (PrecomputeReasoning.IsBlankQuery): every such job went to their error queue.
+    [InlineData("{\"query\":\"x\",\"instructions\":\"\\u0001\"}", ":1: \"instructions\" must not be blank")]
+    [InlineData("{\"query\":\"x\",\"instructions\":\"\"}", ":1: \"instructions\" must not be blank")]
     public async Task BadQueryLogLine_IsAOneLineErrorNamingFileAndLine_Exit4(string line, string expected)
     {
         var path = File(line);
@@ -149,6 +152,10 @@ public sealed class PrecomputeCommandTests
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-think-tokens", "-1" }, "--max-think-tokens")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-query-tokens", "0" }, "--max-query-tokens")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--max-passage-tokens", "131073" }, "--max-passage-tokens")]
+    // What the workers refuse as blank (PrecomputeReasoning.IsBlankQuery) is refused before a job is published.
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--instructions", "\u0001" }, "--instructions must not be blank")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--title-field", "\u200B" }, "--title-field must name a field")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--fields", "\u200B,\u0007" }, "--fields must name at least one field")]
     public async Task BadArguments_AreUsageErrors_Exit2(string[] args, string expected)
     {
         var result = await CliRunner.RunAsync(["precompute", .. args]);

@@ -25,11 +25,15 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<string> _index = CliOptions.IndexExpression(CliOptions.Required("--index", "Index (or index expression) the queries search.", "NAME"));
     private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
-    private readonly Option<string?> _titleField = CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD");
+    // A blank title field or instructions (PrecomputeReasoning.IsBlankQuery) are refused here as the workers refuse them,
+    // before a job is published: every job of the run went to the error queue.
+    private readonly Option<string?> _titleField = CliOptions.Checked(CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD"),
+        v => PrecomputeReasoning.IsBlankQuery(v) ? "--title-field must name a field" : null);
     private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256; 0 scores without reasoning).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<int?> _maxQueryTokens = CliOptions.Int("--max-query-tokens", "Query tokens the model sees, as the rule's MaxQueryTokens (default: the model's own).", 1, 131_072);
     private readonly Option<int?> _maxPassageTokens = CliOptions.Int("--max-passage-tokens", "Tokens of each passage the model sees, as the rule's MaxPassageTokens (default: the model's own).", 1, 131_072);
-    private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT");
+    private readonly Option<string?> _instructions = CliOptions.Checked(CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT"),
+        v => PrecomputeReasoning.IsBlankQuery(v) ? "--instructions must not be blank" : null);
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<string?> _broker = CliOptions.Text("--broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL");
     private readonly Option<string?> _queue = CliOptions.Text("--queue", "The workers' queue (default rank1-precompute).", "NAME");
@@ -46,7 +50,8 @@ internal sealed class PrecomputeCommand : CliCommand
         var index = args.GetRequiredValue(_index);
         var window = args.GetValue(_window) ?? defaults.Window;
         var maxThink = args.GetValue(_maxThinkTokens) ?? defaults.MaxThinkTokens;
-        var fields = (args.GetValue(_fields) ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var fields = (args.GetValue(_fields) ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(f => !PrecomputeReasoning.IsBlankQuery(f)).ToArray(); // a blank name ("\u200B") left out, as an empty one is
         if (fields.Length == 0)
         {
             throw new UsageException("--fields must name at least one field");

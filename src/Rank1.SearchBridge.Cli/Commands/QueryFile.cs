@@ -126,7 +126,9 @@ internal static class QueryFile
             var instructions = Given(obj, "instructions") switch
             {
                 null => defaultInstructions,
-                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions"),
+                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions") is var text && !PrecomputeReasoning.IsBlankQuery(text)
+                    ? text
+                    : Fail("\"instructions\" must not be blank"), // the workers refuse a job of blank instructions
                 _ => Fail("\"instructions\" must be a string"),
             };
             return new LoggedQuery(query.Trim(), count, instructions);

@@ -69,7 +69,7 @@ public sealed record PrecomputeReasoning(
     /// UAX #29 word breaks: it makes tokens only of letters, digits, ideographs and emoji) makes no token. String.Trim
     /// and IsNullOrWhiteSpace keep U+0000 to U+001F that are not white space, and the format characters. The one
     /// definition: the proxy's query text and <c>ext.rank1</c>'s other texts and field names, <c>rank1-bridge
-    /// precompute</c>'s query files and the worker's refusal.
+    /// precompute</c>'s query files and options, and the worker's refusal of a job's texts and field names.
     /// </summary>
     /// <param name="query">A query text.</param>
     public static bool IsBlankQuery(string query)

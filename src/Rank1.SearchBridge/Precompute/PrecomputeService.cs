@@ -202,10 +202,15 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             // White space and control characters only (PrecomputeReasoning.IsBlankQuery): a third-party producer's job of
             // "\u0001" searched the backend and stored nothing any search reads.
             _ when PrecomputeReasoning.IsBlankQuery(r.Query) => "[query] must not be blank",
+            // Its other texts and field names by the same test, as the proxy holds ext.rank1's (RerankPlan): a job of
+            // "\u0001" instructions was judged as "query \u0001" and stored under a key no search looks up, and a
+            // "\u200B" field or title field named no field.
+            { Instructions: { } i } when PrecomputeReasoning.IsBlankQuery(i) => "[instructions] must not be blank",
             { Window: < 1 } => $"[window] must be at least 1 (got {r.Window})",
             _ when r.Window > maxWindow => $"[window] {r.Window} is more than Rank1:Worker:MaxWindow ({maxWindow})",
             { Fields: null } => "[fields] is required",
-            _ when r.Fields.Count == 0 || r.Fields.Any(string.IsNullOrWhiteSpace) => "[fields] must name at least one non-empty field",
+            _ when r.Fields.Count == 0 || r.Fields.Any(f => f is null || PrecomputeReasoning.IsBlankQuery(f)) => "[fields] must name at least one non-empty field",
+            { TitleField: { } title } when PrecomputeReasoning.IsBlankQuery(title) => "[titleField] must not be blank",
             { MaxThinkTokens: < 0 } => $"[maxThinkTokens] must be at least 0 (got {r.MaxThinkTokens})", // 0: score without reasoning, as a rule may
             // As a rule, the caps and --max-think-tokens: a job of a budget no proxy searches with stores nothing it reads,
             // and a hostile 2147483647 held the engine's batch reasoning up to the model's context for each passage.

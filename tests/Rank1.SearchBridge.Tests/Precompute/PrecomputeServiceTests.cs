@@ -67,6 +67,23 @@ public sealed class PrecomputeServiceTests
     public void Validate_TokenLimits_AbsentOrPositive(int? maxQueryTokens, int? maxPassageTokens, string? problem) =>
         Assert.Equal(problem, Problem(Job(4, maxQueryTokens, maxPassageTokens)));
 
+    // A third-party producer's job whose instructions, title field or a passage field is only white space, control or
+    // invisible format characters (PrecomputeReasoning.IsBlankQuery, as the proxy holds ext.rank1's values) is refused
+    // as an empty one: "\u0001" instructions were judged as "onion \u0001" and stored under a key no search looks up,
+    // and a "\u200B" title field or field named no field.
+    [Theory]
+    [InlineData("\u0001", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData(" \u200B\t", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData("", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData(null, "\u200B", "text", "invalid precompute request: [titleField] must not be blank")]
+    [InlineData(null, "\u0000", "text", "invalid precompute request: [titleField] must not be blank")]
+    [InlineData(null, null, "\u0007", "invalid precompute request: [fields] must name at least one non-empty field")]
+    [InlineData(null, null, "\u2060", "invalid precompute request: [fields] must name at least one non-empty field")]
+    [InlineData(null, null, " ", "invalid precompute request: [fields] must name at least one non-empty field")]
+    [InlineData("Only medical advice counts.", "title", "text", null)]
+    public void Validate_BlankInstructionsTitleFieldOrField_RefusedAsAnEmptyOne(string? instructions, string? titleField, string field, string? problem) =>
+        Assert.Equal(problem, Problem(Job(4) with { Instructions = instructions, TitleField = titleField, Fields = ["body", field] }));
+
     [Fact]
     public void Validate_NamesEachFieldAsItTravels()
     {
@@ -74,11 +91,11 @@ public sealed class PrecomputeServiceTests
         // message's own on the wire, as MassTransit's serializer writes it (camelCase). The problems said target_index,
         // max_think_tokens and the like, which a producer then sent and was told again were missing.
         var wire = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(
-            Job(4) with { PromptTemplate = "x", SearchBody = "{}" }, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options))!.AsObject();
+            Job(4) with { Instructions = "x", PromptTemplate = "x", SearchBody = "{}" }, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options))!.AsObject();
         PrecomputeReasoning[] bad =
         [
             Job(4) with { TargetIndex = "" }, Job(4) with { Window = 0 }, Job(4) with { Fields = [] }, Job(-1), Job(4, 0), Job(4, null, 0),
-            Job(4) with { PromptTemplate = "no placeholder" },
+            Job(4) with { PromptTemplate = "no placeholder" }, Job(4) with { Instructions = "\u0001" }, Job(4) with { TitleField = "\u200B" },
         ];
         foreach (var job in bad)
         {
