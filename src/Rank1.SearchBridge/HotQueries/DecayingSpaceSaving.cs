@@ -66,8 +66,7 @@ internal sealed class DecayingSpaceSaving
             c.Error *= d;
             c.At = now;
             // Already in _counters (the dictionary holds the counter itself): only its rank changes.
-            Rank(c);
-            _byRank.Add(c);
+            Place(c);
             return c.Guaranteed;
         }
 
@@ -82,9 +81,8 @@ internal sealed class DecayingSpaceSaving
         }
 
         var added = new Counter(key) { Guaranteed = 1, Error = error, At = now };
-        Rank(added);
         _counters.Add(key, added);
-        _byRank.Add(added);
+        Place(added);
         return 1;
     }
 
@@ -104,8 +102,13 @@ internal sealed class DecayingSpaceSaving
     // 2^64 times a count (far from double's 2^1024), at the cost of re-ranking every counter that rarely.
     private const double RescaleAfterHalfLives = 64;
 
-    private void Rank(Counter c) =>
+    // Ranks a counter that is not in _byRank (new, touched or rescaled) and places it there: a rank is only ever set with
+    // the counter out of the set, whose order it decides.
+    private void Place(Counter c)
+    {
         c.Rank = c.Estimate * (_halfLifeSeconds <= 0 ? 1 : Math.Pow(2, (c.At - _landmark).TotalSeconds / _halfLifeSeconds));
+        _byRank.Add(c);
+    }
 
     private void Rescale(DateTimeOffset now)
     {
@@ -113,8 +116,7 @@ internal sealed class DecayingSpaceSaving
         _byRank.Clear();
         foreach (var c in _counters.Values)
         {
-            Rank(c);
-            _byRank.Add(c);
+            Place(c);
         }
     }
 
