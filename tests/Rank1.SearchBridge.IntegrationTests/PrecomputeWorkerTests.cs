@@ -426,19 +426,27 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // line) whose query is only control characters, or control characters and white space: the worker took them
         // (IsNullOrWhiteSpace keeps U+0000 to U+001F that are not white space), searched the backend with them and
         // reported them stored. They are refused as any invalid job is: to the error queue, not retried, counted refused.
-        JsonObject Job(string query) => new()
+        // So are a job's instructions and title field of such characters only, as the proxy refuses ext.rank1's: the
+        // worker judged "onion \u0001" and stored it under a key no search looks up.
+        JsonObject Job(string query, string? instructions = null, string? titleField = null) => new()
         {
             ["targetIndex"] = ProxyStack.Index, ["query"] = query, ["window"] = Window, ["fields"] = new JsonArray("text"), ["maxThinkTokens"] = 4,
-            ["reason"] = "offline", ["jobId"] = Guid.NewGuid().ToString(),
+            ["reason"] = "offline", ["jobId"] = Guid.NewGuid().ToString(), ["instructions"] = instructions, ["titleField"] = titleField,
         };
-        await PublishRawAsync(node.Url, queue, [Envelope(Job("\u0001\u0007")), Envelope(Job(" \u0000\t\u001f "))]);
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count >= 3, TimeSpan.FromMinutes(1),
+        await PublishRawAsync(node.Url, queue,
+            [Envelope(Job("\u0001\u0007")), Envelope(Job(" \u0000\t\u001f ")), Envelope(Job("onion soup", instructions: "\u0001\t")), Envelope(Job("onion soup", titleField: "\u200B"))]);
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count >= 5, TimeSpan.FromMinutes(1),
             () => "the blank jobs never reached the error queue:\n" + worker.Log);
-        Assert.Equal([("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", "invalid precompute request: [query] must not be blank")],
-            faults.Skip(1).Select(f => (f.ExceptionType, f.Reason)).Distinct().ToArray());
-        Assert.Equal(3, faults.Count);
+        Assert.Equal(
+            [
+                "invalid precompute request: [instructions] must not be blank", "invalid precompute request: [query] must not be blank",
+                "invalid precompute request: [query] must not be blank", "invalid precompute request: [titleField] must not be blank",
+            ],
+            faults.Skip(1).Select(f => f.Reason).Order(StringComparer.Ordinal).ToArray());
+        Assert.All(faults, f => Assert.Equal("Rank1.SearchBridge.Precompute.InvalidPrecomputeRequestException", f.ExceptionType));
+        Assert.Equal(5, faults.Count);
         counted = await workerHttp.GetStringAsync("_rank1/metrics");
-        Assert.Equal((3, 1), (PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "refused")),
+        Assert.Equal((5, 1), (PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "refused")),
             PrometheusText.Value(counted, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "stored"))));
     }
 
