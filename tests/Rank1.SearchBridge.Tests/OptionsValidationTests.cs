@@ -15,6 +15,16 @@ public sealed class OptionsValidationTests
     private static IReadOnlyList<string> Failures(ProxyOptions options) =>
         new ConfigurationKeyValidator<ProxyOptions>(ProxyOptions.SectionName, new ProxyOptionsValidator()).Failures(options);
 
+    /// <summary>What the hosts' registration of <c>Rank1:Proxy</c> stops with at start-up, given <paramref name="settings"/>.</summary>
+    private static IEnumerable<string> StartUpFailures(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
+        using var provider = services.BuildServiceProvider();
+        return Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ProxyOptions>>().Value).Failures;
+    }
+
     [Fact]
     public void TopLevelSetting_NamesItsKey()
     {
@@ -179,17 +189,44 @@ public sealed class OptionsValidationTests
     [InlineData("Rank1:Proxy:Caps:DeadlineMs", "later", "Rank1:Proxy:Caps:Deadline (Rank1__Proxy__Caps__Deadline) instead")]
     public void OldDeadlineKeys_StopTheHostNamingTheTimeSpanKey(string key, string value, string replacement)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var failures = StartUpFailures(new Dictionary<string, string?>
         {
             ["Rank1:Proxy:Indices:0:Pattern"] = "docs",
             ["Rank1:Proxy:Indices:1:Pattern"] = "logs",
             [key] = value,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
-        using var provider = services.BuildServiceProvider();
-        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ProxyOptions>>().Value);
-        Assert.Equal($"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) is no longer read: a deadline is a time span like the other durations; set {replacement}", Assert.Single(ex.Failures));
+        });
+        Assert.Equal($"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) is no longer read: a deadline is a time span like the other durations; set {replacement}", Assert.Single(failures));
+    }
+
+    [Theory]
+    [InlineData("Rank1:Proxy:Default:Instructions", "\u0001", "\\u0001")]
+    [InlineData("Rank1:Proxy:Default:TitleField", " \u200B ", " \\u200B ")]
+    [InlineData("Rank1:Proxy:Default:Fields:0", "\t", "\\t")]
+    [InlineData("Rank1:Proxy:Indices:1:Instructions", "\uFEFF", "\\uFEFF")]
+    [InlineData("Rank1:Proxy:Indices:1:TitleField", "\u00AD", "\\u00AD")]
+    [InlineData("Rank1:Proxy:Indices:1:Fields:1", "\u2060\u0000", "\\u2060\\u0000")]
+    public void BlankRuleText_StopsTheHostAtStartUp_NamingTheKey(string key, string value, string shown)
+    {
+        // As a request's ext.rank1 refuses the same texts: "\u0001" instructions were appended to every query (and keyed
+        // its stored reasoning), a "\u200B" title field or passage field named no field.
+        var failures = StartUpFailures(new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = "docs",
+            ["Rank1:Proxy:Indices:1:Pattern"] = "logs",
+            ["Rank1:Proxy:Indices:1:Fields:0"] = "body",
+            ["Rank1:Proxy:Default:Fields:1"] = "body",
+            [key] = value,
+        });
+        Assert.Equal([$"{key} must be a non-empty string: only white space, control or invisible characters (got \"{shown}\"); remove the setting or give it text."], failures);
+    }
+
+    [Fact]
+    public void RuleTexts_WithText_AreValid()
+    {
+        var rule = new RerankRule { Pattern = "docs", Instructions = " \u200BPrefer recent documents ", TitleField = "title", Fields = ["body", "summary"] };
+        var options = new ProxyOptions { Default = new RerankRule { Instructions = "x" } };
+        options.Indices.Add(rule);
+        Assert.Empty(Failures(options));
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
+using Rank1.SearchBridge.Messages;
 
 namespace Rank1.SearchBridge.Configuration;
 
@@ -168,7 +170,8 @@ public sealed class ProxyOptions : IValidatableObject
 
     /// <summary>
     /// The rules that no attribute expresses (the generated <see cref="ProxyOptionsValidator"/> runs this after the
-    /// attributes of every section): <see cref="PublicAddress"/> is host:port, and no rule is above the operator's caps.
+    /// attributes of every section): <see cref="PublicAddress"/> is host:port, no rule is above the operator's caps, and no
+    /// rule's instructions, title field or passage field is blank (<see cref="PrecomputeReasoning.IsBlankQuery"/>).
     /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -190,6 +193,18 @@ public sealed class ProxyOptions : IValidatableObject
                 if (above)
                 {
                     yield return new ValidationResult($"{key}:{name} ({value}) is above the operator's cap {SectionName}:Caps:{name} ({cap}): lower the rule or raise the cap.");
+                }
+            }
+
+            // A text of only white space, control and invisible format characters says nothing and names no field: refused
+            // here as a request's ext.rank1 refuses the same texts (RerankPlan), by the one test of a text that asks nothing.
+            var texts = new[] { (Name: nameof(RerankRule.Instructions), Text: rule.Instructions), (Name: nameof(RerankRule.TitleField), Text: rule.TitleField) }
+                .Concat((rule.Fields ?? []).Select((field, i) => (Name: $"{nameof(RerankRule.Fields)}:{i}", Text: (string?)field)));
+            foreach (var (name, text) in texts)
+            {
+                if (text is { } given && PrecomputeReasoning.IsBlankQuery(given))
+                {
+                    yield return new ValidationResult($"{key}:{name} must be a non-empty string: only white space, control or invisible characters (got \"{JsonEncodedText.Encode(given)}\"); remove the setting or give it text.");
                 }
             }
         }
