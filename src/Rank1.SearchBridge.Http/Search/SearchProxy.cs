@@ -328,7 +328,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // so it is what the backend searched for.
         var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !PrecomputeReasoning.IsBlankQuery(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
 
-        plan = (SkipReason(plan, body, query, queryText) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
+        var pins = PinsOnTop(body);
+        plan = (SkipReason(plan, body, query, queryText, pins) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
         {
             if (plan.RequestedByClient && plan.SkipReason == NoQueryText)
@@ -358,7 +359,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize)
         {
-            PinnedBy = PinsOnTop(body) is { AnswerTells: true } pins ? pins.Pinner : null,
+            PinnedBy = pins is { AnswerTells: true } ? pins.Pinner : null,
         };
     }
 
@@ -448,6 +449,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // the next page's search_after, which the backend reads in its own order. Reranked across a window wider than the
         // page, that next page would skip the hits the rerank left out of this one. So such a search is reranked within
         // its own page, whose sort values stay where they were by position (HitRewriter): the next page starts right after it.
+        // The sort of a standard retriever under an outermost rule or pinned retriever is not read here (SkipReason reads it):
+        // it orders only the compound retriever's own inner search (CompoundRetrieverBuilder.rewrite), whose hits are then
+        // answered through RankDocsRetrieverBuilder, which sets no sort; and Elasticsearch takes no search_after beside a
+        // retriever at the top level nor in a compound retriever's children (StandardRetrieverBuilder: "[search_after] cannot
+        // be used in children of compound retrievers"), so such hits hand out no cursor and the window may widen.
         var sort = body["sort"] ?? ((body["retriever"] as JsonObject)?["standard"] as JsonObject)?["sort"];
         var handsOutCursors = body["pit"] is not null || sort is JsonArray { Count: > 1 };
         if (handsOutCursors)
@@ -546,7 +552,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         var hits = SearchHits.Hits(json);
         var pinned = search.PinnedBy is { } pinner && hits.Any(PinnedHit) ? PinsReason(pinner) : null;
-        var window = hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray();
+        // An answer with pins keeps the backend's order: its passages are not read.
+        var window = pinned is null ? hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray() : [];
         RerankOutcome? outcome = null;
         RerankStatus status;
         string? why = null;
@@ -719,7 +726,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
     }
 
-    private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText)
+    private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText, Pins? pins)
     {
         if (!plan.Enabled)
         {
@@ -745,7 +752,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             return "stored_fields is _none_: the hits carry no source to judge";
         }
 
-        if (PinsOnTop(body) is { AnswerTells: false } pins)
+        if (pins is { AnswerTells: false })
         {
             return PinsReason(pins.Pinner);
         }
@@ -755,7 +762,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // runs with that sort, whose first key must be _score (QueryRuleRetrieverBuilder.checkValidSort; every key,
         // PinnedRetrieverBuilder.validateSort), in either order: {"_score":"asc"} answers the lowest scores first.
         // The URL's sort keys come after the body's (RestSearchAction.parseSearchSource adds them to its sort list).
-        var bodySort = body?["sort"] ?? standard?["sort"] ?? (OutermostPinner(body)?.Inner?["standard"] as JsonObject)?["sort"];
+        var bodySort = body?["sort"] ?? standard?["sort"] ?? (pins?.Under?["standard"] as JsonObject)?["sort"];
         JsonNode? sorts = (bodySort, UrlSort(query)) switch
         {
             (null, var url) => url,
@@ -787,21 +794,27 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     // the organic query alone, or with the excluded ids under must_not, when no rule pins) or its ids are among the hits, and
     // its pins' scores, which nothing scales (it builds its query with boost 1), are above any organic hit's
     // (PinnedHit): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
-    private static (string Pinner, bool AnswerTells)? PinsOnTop(JsonObject? body)
+    private static Pins? PinsOnTop(JsonObject? body)
     {
-        if (OutermostPinner(body) is var (outer, inner))
+        if (PinningRetriever(body?["retriever"] as JsonObject) is var (outer, inner))
         {
-            var innerPins = inner?.Any(p => p.Key is "rule" or "pinned") == true || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
-            return ($"the outermost retriever is [{outer}]", !innerPins);
+            var innerPins = PinningRetriever(inner) is not null || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
+            return new Pins($"the outermost retriever is [{outer}]", !innerPins, inner);
         }
 
         var query = body?["query"] as JsonObject ?? (((body?["retriever"] as JsonObject)?["standard"] as JsonObject)?["query"] as JsonObject);
-        return PinningQuery(query, under: null) is { } pinning ? (pinning, false) : null;
+        return PinningQuery(query, under: null) is { } pinning ? new Pins(pinning, false, null) : null;
     }
 
-    // The outermost retriever when it is a rule or pinned retriever, and the retriever under it (its retriever key).
-    private static (string Type, JsonObject? Inner)? OutermostPinner(JsonObject? body) =>
-        (body?["retriever"] as JsonObject)?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } type, Value: var spec }
+    /// <summary>What pins documents on top of a search (<see cref="PinsOnTop"/>).</summary>
+    /// <param name="Pinner">What pins, as the skip reason names it.</param>
+    /// <param name="AnswerTells">Whether the backend's answer tells if anything was pinned (<see cref="PinnedHit"/>), or the request alone does.</param>
+    /// <param name="Under">The retriever under an outermost rule or pinned retriever (its retriever key); null when a query pins.</param>
+    private sealed record Pins(string Pinner, bool AnswerTells, JsonObject? Under);
+
+    // The retriever when it is a rule or pinned retriever, and the retriever under it (its retriever key).
+    private static (string Type, JsonObject? Inner)? PinningRetriever(JsonObject? retriever) =>
+        retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } type, Value: var spec }
             ? (type, (spec as JsonObject)?["retriever"] as JsonObject)
             : null;
 
