@@ -44,7 +44,7 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
             return Remember(await windowJudge.JudgeAsync(query, lookup, started, cancellationToken).ConfigureAwait(false));
         }
 
-        if (!await EnterShareAsync(share, deadline, cancellationToken).ConfigureAwait(false))
+        if (!await EnterWithinAsync(share, deadline, cancellationToken, metrics.ShareWaiting).ConfigureAwait(false))
         {
             return TimedOut(time, "the deadline passed while the other searches of this request held its share of the model", started);
         }
@@ -64,21 +64,6 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
             hotQueries.Unreadable(keyed, outcome.Failures);
             return outcome;
         }
-    }
-
-    /// <summary>
-    /// Takes a place of the msearch's <paramref name="share"/> within <paramref name="deadline"/>: at once when one is
-    /// free (and time left); otherwise the search counts itself in <c>rank1.rerank.share_waiting</c> while it waits, once its
-    /// deadline runs.
-    /// </summary>
-    private async Task<bool> EnterShareAsync(SemaphoreSlim share, SearchDeadline deadline, CancellationToken cancellationToken)
-    {
-        if (!deadline.Passed && !cancellationToken.IsCancellationRequested && share.Wait(0, CancellationToken.None))
-        {
-            return true;
-        }
-
-        return await EnterWithinAsync(share, deadline, cancellationToken, metrics.ShareWaiting).ConfigureAwait(false);
     }
 
     /// <summary>The least time the reasoning-store lookup is given, even once the deadline has passed.</summary>
@@ -128,12 +113,19 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
     internal static RerankOutcome TimedOut(TimeProvider time, string reason, long started) => new(RerankStatus.FallbackTimeout, [], reason, time.GetElapsedTime(started));
 
     /// <summary>
-    /// Waits for a place of <paramref name="gate"/> (an <c>_msearch</c>'s share of the model, the rerank service's measuring
-    /// turns) until <paramref name="deadline"/> passes; false when it passed first. <paramref name="waiting"/> is told +1 once
-    /// the deadline runs (its timer set), and -1 when the wait ends.
+    /// Takes a place of <paramref name="gate"/> (an <c>_msearch</c>'s share of the model, the rerank service's measuring
+    /// turns) within <paramref name="deadline"/>: at once when one is free and time is left, without waiting or counting;
+    /// otherwise waits until the deadline passes, false when it passed first. Only a wait is told to
+    /// <paramref name="waiting"/> (<c>rank1.rerank.share_waiting</c>): +1 once the deadline runs (its timer set), and -1
+    /// when the wait ends.
     /// </summary>
     internal static async Task<bool> EnterWithinAsync(SemaphoreSlim gate, SearchDeadline deadline, CancellationToken cancellationToken, Action<int>? waiting = null)
     {
+        if (!deadline.Passed && !cancellationToken.IsCancellationRequested && gate.Wait(0, CancellationToken.None))
+        {
+            return true;
+        }
+
         using var timeout = new CancellationTokenSource(deadline.Left, deadline.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         waiting?.Invoke(1);

@@ -376,13 +376,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         if (!request.Truncate && judge is Inference.Rank1Engine engine)
         {
             var texts = request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray();
-            if (!_measuring.Wait(0, CancellationToken.None))
+            if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted, w => (w > 0 ? MeasuringWaits : null)?.Invoke()).ConfigureAwait(false))
             {
-                MeasuringWaits?.Invoke();
-                if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted).ConfigureAwait(false))
-                {
-                    return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
-                }
+                return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
             }
 
             CancellationTokenSource? timeout = null;
