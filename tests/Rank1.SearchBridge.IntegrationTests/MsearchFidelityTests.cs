@@ -1135,6 +1135,32 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(FrontBackend.UnpinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    // A pinned retriever takes only _score (and _shard_doc) sort keys under it (PinnedRetrieverBuilder.validateSort, run
+    // as it rewrites): any other is Elasticsearch's 400 illegal_argument_exception "[pinned] retriever only supports
+    // sorting by score, invalid sort criterion: ...". The proxy reads the sort under the pinner, skips the search as
+    // sorted by a field before asking the backend anything, and passes the backend's own answer on as it came: here the
+    // embedded backend's 400 illegal_argument_exception (it runs no pinned retriever at all), a lone search's and an
+    // msearch item's.
+    [Fact]
+    public async Task PinnedRetriever_SortedByAFieldUnderneath_IsTheBackendsOwnAnswer_NotReranked()
+    {
+        const string body = """{"retriever":{"pinned":{"ids":["d04"],"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":["_score",{"date":"desc"}]}}}}}""";
+        using var direct = new HttpClient { BaseAddress = _stack.Backend.Url };
+        using var asked = await direct.PostAsync("docs/_search", new StringContent(body, Encoding.UTF8, "application/json"));
+        var backend = JsonNode.Parse(await asked.Content.ReadAsStringAsync())!;
+        Assert.Equal((400, "illegal_argument_exception"), ((int)asked.StatusCode, backend["error"]!["type"]!.GetValue<string>()));
+
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal((400, "skipped", "the search is sorted by a field"), (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(backend.ToJsonString(), r.Json.ToJsonString());
+
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"docs\"}}\n{body}\n", "application/x-ndjson");
+        var item = m.Json["responses"]![0]!;
+        Assert.Equal((200, "skipped=1", 400), (m.Status, m.Rerank, item["status"]!.GetValue<int>()));
+        Assert.Equal(("skipped", "the search is sorted by a field"), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
+        Assert.Equal(backend["error"]!.ToJsonString(), item["error"]!.ToJsonString());
+    }
+
     // The answer tells whether anything was pinned, not the request, so an outermost rule or pinned retriever with no
     // query text (over a knn retriever, or an ids query) that asks for a rerank (ext.rank1) is the 400 of any such
     // search; without ext.rank1 it is skipped for want of query text. Before the answer was read, both were skipped as
