@@ -460,6 +460,12 @@ internal sealed class SearchIndex : IDisposable
     /// <c>"hidden": false</c> stood for an index that never set <c>index.hidden</c>, so such a false is read as not set
     /// (a false given in the few commits after, a82b3e8 on, looks the same and is read so too: the index is visible either
     /// way). From 1 it is a false given.
+    /// <para>
+    /// Raise it whenever the file's properties, or what <see cref="IndexMapping.ToJson"/> writes, change. A start rewrites
+    /// only a file of an older format (or one without a uuid) and leaves a current one as it is, so without a new number a
+    /// file of the old layout would pass as current and stay so, and <see cref="IndexMapping.Parse"/> and the catalog's
+    /// start would have to read every layout ever written.
+    /// </para>
     /// </summary>
     public const int MappingFileFormat = 1;
 
