@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Rank1.EmbeddedSearch.Indexing;
 using Rank1.Testing;
 
 namespace Rank1.EmbeddedSearch.Tests;
@@ -330,6 +331,36 @@ public sealed class UpdateSettingsTests(ServerFixture fx) : IClassFixture<Server
         Assert.Equal(uuid ?? uuids[0], uuids[0]);
         var migrated = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "mapping.json")))!;
         Assert.Equal((1, uuids[0]), (migrated["format"]!.GetValue<int>(), migrated["uuid"]!.GetValue<string>()));
+    }
+
+    // A mapping.json of the current format (SearchIndex.MappingFileFormat) that has no uuid is migrated too: the first
+    // start gives the index a uuid and writes it, once; a later start reads that one back rather than drawing another.
+    [Fact]
+    public async Task MappingFile_OfTheCurrentFormatWithoutUuid_GetsAUuidKeptAcrossStarts()
+    {
+        var data = TestTemp.Folder("rank1-es-current-no-uuid-");
+        var folder = Path.Combine(data, "indices", "nouuid");
+        Directory.CreateDirectory(folder);
+        var file = new JsonObject
+        {
+            ["format"] = SearchIndex.MappingFileFormat,
+            ["mappings"] = JsonNode.Parse("""{"properties":{"n":{"type":"long"}}}"""),
+            ["created"] = 1700000000000L,
+            ["hidden"] = null,
+            ["max_result_window"] = null,
+        };
+        await File.WriteAllTextAsync(Path.Combine(folder, "mapping.json"), file.ToJsonString());
+
+        var uuids = new List<string>();
+        for (var start = 0; start < 2; start++)
+        {
+            await OnServerAsync(data, async es =>
+                uuids.Add((await es.GetAsync("/nouuid/_settings")).Json["nouuid"]!["settings"]!["index"]!["uuid"]!.GetValue<string>()));
+        }
+
+        Assert.Equal(uuids[0], uuids[1]);
+        var written = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "mapping.json")))!;
+        Assert.Equal((SearchIndex.MappingFileFormat, uuids[0]), (written["format"]!.GetValue<int>(), written["uuid"]!.GetValue<string>()));
     }
 
     // A mapping.json of the current format is read at a start, not written: only a file of an older format is migrated
