@@ -1753,6 +1753,30 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal((200, "[]", 0L), (r.Status, r.Json["aggregations"]!["t"]!["buckets"]!.ToJsonString(), r.Json["aggregations"]!["t"]!["sum_other_doc_count"]!.GetValue<long>()));
     }
 
+    // TermsAggregationBuilder declares min_doc_count with declareLong: ObjectParser reads it with p.longValue(), Jackson's
+    // getLongValue(), whose ParserMinimalBase.reportOverflowLong says
+    //   String.format("Numeric value (%s) out of range of long (%d - %s)", _longIntegerDesc(numDesc), Long.MIN_VALUE, Long.MAX_VALUE)
+    // for a number past a long's range; JsonXContentParser wraps it where Jackson stands (after the token) and
+    // ObjectParser.parseValue as "[terms] failed to parse field [min_doc_count]" on the value.
+    [Fact]
+    public async Task TermsMinDocCount_PastALong_IsJacksonsLongOverflowWrapped()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"}}}}"""))).Status);
+        const string body = """{"size":0,"aggs":{"t":{"terms":{"field":"topic","min_doc_count":10000000000000000000}}}}""";
+        var at = body.IndexOf("10000000000000000000", StringComparison.Ordinal) + 1;
+        var after = at + "10000000000000000000".Length;
+        var jackson = "Numeric value (10000000000000000000) out of range of long (-9223372036854775808 - 9223372036854775807)\n"
+            + $" at [Source: (byte[])\"{body}\"; line: 1, column: {after}]";
+
+        var r = await es.SendAsync(HttpMethod.Post, "/shelf/_search", body);
+        Assert.Equal((400, "x_content_parse_exception", $"[1:{at}] [terms] failed to parse field [min_doc_count]"), (r.Status, r.ErrorType, r.ErrorReason));
+        var cause = r.Json["error"]!["caused_by"]!;
+        Assert.Equal(("x_content_parse_exception", $"[1:{after}] {jackson}"), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+        Assert.Equal(("input_coercion_exception", jackson), (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
     // ObjectParser's FieldParser.assertSupports: an int declared with declareInt (ValueType.INT) takes a number or a
     // string; another token is "[1:47] [terms] size doesn't support values of type: VALUE_NULL" at the value, not
     // wrapped, in Elasticsearch and OpenSearch alike (a field's own highlight option wrapped by declareNamedObjects and the

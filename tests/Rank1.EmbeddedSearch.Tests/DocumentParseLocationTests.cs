@@ -65,6 +65,31 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
         Assert.Equal("document_parsing_exception", Assert.Single(r.Json["error"]!["root_cause"]!.AsArray())!["type"]!.GetValue<string>());
     }
 
+    // A number past the field's range: NumberFieldMapper's INTEGER and LONG parse with parser.intValue(coerce) and
+    // parser.longValue(coerce), Jackson's getIntValue()/getLongValue(), whose ParserMinimalBase.reportOverflowInt and
+    // reportOverflowLong say
+    //   String.format("Numeric value (%s) out of range of int (%d - %s)", _longIntegerDesc(numDesc), Integer.MIN_VALUE, Integer.MAX_VALUE)
+    //   String.format("Numeric value (%s) out of range of long (%d - %s)", _longIntegerDesc(numDesc), Long.MIN_VALUE, Long.MAX_VALUE)
+    // (an InputCoercionException), with the number as written (getText(): 1e10, not 1.0E10), which JsonXContentParser
+    // wraps as an x_content_parse_exception where Jackson stands, after the token. The preview is the value read back
+    // (AbstractXContentParser.readValue: a Double's toString).
+    [Theory]
+    [InlineData("""{"n": 2147483648}""", "[1:7] failed to parse field [n] of type [integer] in document with id '1'. Preview of field's value: '2147483648'",
+        "[1:17] Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"n\": 2147483648}\"; line: 1, column: 17]")]
+    [InlineData("""{"n": 1e10}""", "[1:7] failed to parse field [n] of type [integer] in document with id '1'. Preview of field's value: '1.0E10'",
+        "[1:11] Numeric value (1e10) out of range of int (-2147483648 - 2147483647)\n at [Source: (byte[])\"{\"n\": 1e10}\"; line: 1, column: 11]")]
+    [InlineData("""{"age": 9223372036854775808}""", "[1:9] failed to parse field [age] of type [long] in document with id '1'. Preview of field's value: '9223372036854775808'",
+        "[1:28] Numeric value (9223372036854775808) out of range of long (-9223372036854775808 - 9223372036854775807)\n at [Source: (byte[])\"{\"age\": 9223372036854775808}\"; line: 1, column: 28]")]
+    public async Task ANumberPastTheFieldsRange_IsJacksonsOverflow(string document, string reason, string causeReason)
+    {
+        var r = await Es.SendAsync(HttpMethod.Put, "/people/_doc/1", document);
+        r.AssertError(400, "document_parsing_exception", reason);
+        var cause = r.Json["error"]!["caused_by"]!;
+        Assert.Equal(("x_content_parse_exception", causeReason), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
+        Assert.Equal(("input_coercion_exception", causeReason[(causeReason.IndexOf(' ', StringComparison.Ordinal) + 1)..]),
+            (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
     [Theory]
     // DocumentParser.ensureNotStrict: at the new field's value; for an array, its START_ARRAY; a null too.
     [InlineData("""{"o":{"zz":1}}""", "strict_dynamic_mapping_exception", "[1:12] mapping set to strict, dynamic introduction of [zz] within [o] is not allowed")]
