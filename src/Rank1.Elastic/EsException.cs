@@ -380,6 +380,19 @@ public sealed class EsException : Exception
         return wrapped;
     }
 
+    /// <summary>
+    /// A value an <c>ObjectParser</c> read that the builder's setter it calls refused (TermsAggregationBuilder's
+    /// <c>size</c>, AbstractHighlighterBuilder's <c>maxAnalyzedOffset</c>): <c>ObjectParser.parseValue</c> wraps the
+    /// setter's <c>IllegalArgumentException</c> as "[terms] failed to parse field [size]" where the parser stands, on the
+    /// value (<see cref="FailedToParseField"/>).
+    /// </summary>
+    /// <param name="parser">The ObjectParser's name.</param>
+    /// <param name="spec">The object it reads.</param>
+    /// <param name="key">The field, present in <paramref name="spec"/>.</param>
+    /// <param name="refusal">The setter's message.</param>
+    internal static EsException SetterRefused(string parser, JsonObject spec, string key, string refusal) =>
+        FailedToParseField(parser, key, JsonLocations.OfValue(spec, key), IllegalArgument(refusal));
+
     /// <summary>Where a <see cref="Parsing(string, Location?, EsException?)"/> error was raised, or null.</summary>
     internal Location? At => Numbers.TryGetValue("line", out var line) && Numbers.TryGetValue("col", out var col) ? new Location((int)line, (int)col) : null;
 

@@ -19,6 +19,9 @@ internal static partial class XContentInt
     // Digits of int.MaxValue: a number of more significant digits is past an int's range.
     private const int MaxIntDigits = 10;
 
+    // Digits of long.MaxValue: a number of more significant digits is past a long's range.
+    private const int MaxLongDigits = 19;
+
     /// <summary>
     /// A body value as <c>SearchSourceBuilder.parseXContent</c> reads <c>from</c>, <c>size</c> or
     /// <c>track_total_hits</c>: a JSON number is Jackson's <c>getIntValue()</c> (truncated toward zero: <c>1.5</c> is 1,
@@ -41,7 +44,7 @@ internal static partial class XContentInt
         JsonValue v when v.GetValueKind() == JsonValueKind.Number => FromNumber(v),
         JsonValue v when v.GetValueKind() == JsonValueKind.String => FromString(v.GetValue<string>()),
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False =>
-            throw JacksonSyntax.AccessorFailure(v, $"Current token ({(v.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors", "json_parse_exception"),
+            throw JacksonSyntax.AccessorFailure(v, NotNumeric(v), "json_parse_exception"),
         _ => throw SearchBody.UnknownKey(key, value, value?.Parent as JsonObject),
     };
 
@@ -77,19 +80,6 @@ internal static partial class XContentInt
     }
 
     /// <summary>
-    /// A value an <c>ObjectParser</c> read that the builder's setter it calls refused (TermsAggregationBuilder's
-    /// <c>size</c>, AbstractHighlighterBuilder's <c>maxAnalyzedOffset</c>): <c>ObjectParser.parseValue</c> wraps the
-    /// setter's <c>IllegalArgumentException</c> as "[terms] failed to parse field [size]" where the parser stands, on the
-    /// value (<see cref="EsException.FailedToParseField"/>).
-    /// </summary>
-    /// <param name="parser">The ObjectParser's name.</param>
-    /// <param name="spec">The object it reads.</param>
-    /// <param name="key">The field, present in <paramref name="spec"/>.</param>
-    /// <param name="refusal">The setter's message.</param>
-    internal static EsException SetterRefused(string parser, JsonObject spec, string key, string refusal) =>
-        EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key), EsException.IllegalArgument(refusal));
-
-    /// <summary>
     /// A long field an <c>ObjectParser</c> declares with <c>declareLong</c> (TermsAggregationBuilder's
     /// <c>min_doc_count</c>): a JSON integer is Jackson's <c>getLongValue()</c>, past a long's range its "Numeric value (..)
     /// out of range of long (..)" wrapped as <see cref="Declared"/> wraps; any other value is read as <see cref="Declared"/>
@@ -107,7 +97,7 @@ internal static partial class XContentInt
 
         var text = v.ToJsonString();
         return LongInRange(text) ?? throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key),
-            JacksonSyntax.AccessorFailure(v, OutOfRange(text, isLong: true), "input_coercion_exception"));
+            JacksonSyntax.AccessorFailure(v, OutOfRangeOfLong(text), "input_coercion_exception"));
     }
 
     /// <summary>
@@ -140,7 +130,7 @@ internal static partial class XContentInt
     private static int FromNumber(JsonValue v)
     {
         var text = v.ToJsonString();
-        return NumberInRange(text) ?? throw JacksonSyntax.AccessorFailure(v, OutOfRange(text, isLong: false), "input_coercion_exception");
+        return NumberInRange(text) ?? throw JacksonSyntax.AccessorFailure(v, OutOfRangeOfInt(text), "input_coercion_exception");
     }
 
     /// <summary>
@@ -184,18 +174,34 @@ internal static partial class XContentInt
     {
         if (IsIntegerLiteral(text))
         {
-            return text.AsSpan().TrimStart('-').Length <= 19 && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
+            return text.AsSpan().TrimStart('-').Length <= MaxLongDigits && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
         }
 
         var d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
         return d is < long.MinValue or > long.MaxValue ? null : (long)d;
     }
 
-    /// <summary>Jackson's <c>input_coercion_exception</c> text for a JSON number past an int's (or a long's) range.</summary>
+    /// <summary>
+    /// Jackson's <c>input_coercion_exception</c> text for a JSON number past an int's range (<see cref="NumberInRange"/>):
+    /// <c>ParserMinimalBase.reportOverflowInt</c>'s "Numeric value (%s) out of range of int (%d - %s)".
+    /// </summary>
     /// <param name="text">The number as written.</param>
-    /// <param name="isLong">Read as a long (<see cref="LongInRange"/>), not an int (<see cref="NumberInRange"/>).</param>
-    internal static string OutOfRange(string text, bool isLong) =>
-        isLong ? $"Numeric value ({text}) out of range of long {LongRange}" : $"Numeric value ({text}) out of range of int {IntRange}";
+    internal static string OutOfRangeOfInt(string text) => $"Numeric value ({text}) out of range of int {IntRange}";
+
+    /// <summary>
+    /// Jackson's <c>input_coercion_exception</c> text for a JSON number past a long's range (<see cref="LongInRange"/>):
+    /// <c>ParserMinimalBase.reportOverflowLong</c>'s "Numeric value (%s) out of range of long (%d - %s)".
+    /// </summary>
+    /// <param name="text">The number as written.</param>
+    internal static string OutOfRangeOfLong(string text) => $"Numeric value ({text}) out of range of long {LongRange}";
+
+    /// <summary>
+    /// Jackson's text for a numeric accessor (<c>getIntValue()</c>, <c>getLongValue()</c>, <c>getDoubleValue()</c>) on a
+    /// boolean: <c>ParserBase._parseNumericValue</c>'s "Current token (%s) not numeric, can not use numeric value accessors".
+    /// </summary>
+    /// <param name="value">A JSON true or false.</param>
+    internal static string NotNumeric(JsonValue value) =>
+        $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors";
 
     /// <summary>
     /// <c>AbstractXContentParser.intValue(coerce: true)</c> on a string: <c>Double.parseDouble</c>, a range check, then the

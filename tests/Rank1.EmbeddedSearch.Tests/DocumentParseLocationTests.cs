@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
+using Rank1.Elastic;
+using Rank1.EmbeddedSearch.Indexing;
 
 namespace Rank1.EmbeddedSearch.Tests;
 
@@ -88,6 +91,30 @@ public sealed class DocumentParseLocationTests : IAsyncLifetime
         Assert.Equal(("x_content_parse_exception", causeReason), (cause["type"]!.GetValue<string>(), cause["reason"]!.GetValue<string>()));
         Assert.Equal(("input_coercion_exception", causeReason[(causeReason.IndexOf(' ', StringComparison.Ordinal) + 1)..]),
             (cause["caused_by"]!["type"]!.GetValue<string>(), cause["caused_by"]!["reason"]!.GetValue<string>()));
+    }
+
+    // Jackson's range is Java's String.format("%d") of Integer.MIN_VALUE or Long.MIN_VALUE, an ASCII '-' whatever the
+    // locale (Formatter's leadingSign). The text is not the current culture's: sv-SE writes a number's minus as U+2212,
+    // which an interpolated {long.MinValue} followed.
+    [Theory]
+    [InlineData("""{"n":2147483648}""", "Numeric value (2147483648) out of range of int (-2147483648 - 2147483647)")]
+    [InlineData("""{"age":9223372036854775808}""", "Numeric value (9223372036854775808) out of range of long (-9223372036854775808 - 9223372036854775807)")]
+    public void ANumberPastTheFieldsRange_UnderACultureOfAnotherMinusSign_IsJacksonsAsciiText(string document, string jackson)
+    {
+        var mapping = IndexMapping.Parse(JsonNode.Parse("""{"properties":{"age":{"type":"long"},"n":{"type":"integer"}}}"""));
+        var culture = CultureInfo.CurrentCulture;
+        CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("sv-SE");
+        try
+        {
+            Assert.Equal("\u2212", CultureInfo.CurrentCulture.NumberFormat.NegativeSign);
+            var e = Assert.Throws<EsException>(() => DocumentFields.Build(mapping, "1", JsonNode.Parse(document)!.AsObject(), document, 1, 0));
+            var coercion = e.CausedBy!.CausedBy!;
+            Assert.Equal(("input_coercion_exception", jackson), (coercion.Type, coercion.Message[..coercion.Message.IndexOf('\n', StringComparison.Ordinal)]));
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = culture;
+        }
     }
 
     [Theory]

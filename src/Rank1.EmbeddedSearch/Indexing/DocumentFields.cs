@@ -222,7 +222,8 @@ internal static partial class DocumentFields
             {
                 var literal = value.ToJsonString();
                 var read = isLong ? XContentInt.LongInRange(literal) : XContentInt.NumberInRange(literal);
-                return read ?? throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, XContentInt.OutOfRange(literal, isLong), "input_coercion_exception"));
+                return read ?? throw ParseFailure(path, mapping, id, value, JacksonAccessor(value,
+                    isLong ? XContentInt.OutOfRangeOfLong(literal) : XContentInt.OutOfRangeOfInt(literal), "input_coercion_exception"));
             }
 
             case JsonValueKind.String:
@@ -246,7 +247,7 @@ internal static partial class DocumentFields
             }
 
             default:
-                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"));
+                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, XContentInt.NotNumeric(value)));
         }
     }
 
@@ -281,7 +282,7 @@ internal static partial class DocumentFields
 
                 break;
             default:
-                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, $"Current token ({(value.GetValue<bool>() ? "VALUE_TRUE" : "VALUE_FALSE")}) not numeric, can not use numeric value accessors"));
+                throw ParseFailure(path, mapping, id, value, JacksonAccessor(value, XContentInt.NotNumeric(value)));
         }
 
         // The finite check on the value as the type reads it (a float past 3.4e38 is an infinity); the value is indexed

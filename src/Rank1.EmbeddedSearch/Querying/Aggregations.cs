@@ -52,7 +52,7 @@ internal static class Aggregations
                 {
                     if (type == "terms" && TermsInts.Contains(key) && TermsSetterRefusal(key, key.EndsWith("min_doc_count", StringComparison.Ordinal) ? XContentInt.DeclaredLong(type, body, key) : XContentInt.Declared(type, body, key), name) is { } refusal)
                     {
-                        throw XContentInt.SetterRefused(type, body, key, refusal);
+                        throw EsException.SetterRefused(type, body, key, refusal);
                     }
                 });
             }

@@ -75,7 +75,7 @@ internal sealed class SearchRequest
     {
         if (XContentInt.Declared(parser, spec, key) < -1 && key == "max_analyzed_offset")
         {
-            throw XContentInt.SetterRefused(parser, spec, key, "[max_analyzed_offset] must be an integer >= -1");
+            throw EsException.SetterRefused(parser, spec, key, "[max_analyzed_offset] must be an integer >= -1");
         }
     }
 
