@@ -78,6 +78,26 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
     }
 
     /// <summary>
+    /// Completes once <paramref name="calls"/> calls have queued all their rows (each call's feed closed). Made before
+    /// the calls start, with the batch thread held (<see cref="BatchScheduler.Hold"/>), so that they are admitted as if
+    /// they came at once, however late this machine gets round to tokenizing one of them.
+    /// </summary>
+    internal static Task AllQueued(Rank1Engine engine, int calls)
+    {
+        var closed = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Closed = _ =>
+        {
+            if (Interlocked.Increment(ref closed) == calls)
+            {
+                engine.Scheduler.Closed = null;
+                all.TrySetResult();
+            }
+        };
+        return all.Task;
+    }
+
+    /// <summary>
     /// A window's passages share one query: it is cut to its token limit once per window, not once per passage (a
     /// hostile query is 8,192 characters through the tokenizer each time), and the prompts are those of each passage
     /// encoded alone.
@@ -229,10 +249,16 @@ public sealed class ContinuousBatchingTests(TinyEngineFixture fx) : IClassFixtur
         const string bridges = "how do suspension bridges carry their load";
         var settings = new JudgeSettings { MaxThinkTokens = 16 };
 
-        // Three callers at once, as three proxy searches would be.
+        // Three callers at once, as three proxy searches would be. Held, the batch thread admits nothing until all three
+        // are queued: each tokenizes on a thread of its own, and on a loaded machine the first call's six rows could be
+        // judged to their end before the others were queued (the widest step then fed 6 rows).
+        engine.Scheduler.Hold();
+        var queued = AllQueued(engine, 3);
         var all = engine.JudgeAllAsync(onions, null, [.. Onions, .. Onions.Reverse()], settings).AsTask();
         var one = engine.JudgeAsync(new Rank1Input(bridges, Bridges[0].Text, Bridges[0].Title), settings).AsTask();
         var window = engine.JudgeWindowAsync(bridges, null, Bridges, settings).AsTask();
+        await queued.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
+        engine.Scheduler.Resume();
         var (allResult, oneResult, windowResult) = (await all, await one, await window);
 
         Assert.True(engine.PeakBatchRows > 6, $"rows of different calls should share steps; the widest step fed {engine.PeakBatchRows} rows");

@@ -92,10 +92,13 @@ public sealed class GenAiBatchingTests
         using var engine = Load(TestPaths.TinyGenAiModel, maxBatch: 4);
         var settings = new JudgeSettings { MaxThinkTokens = 8 };
 
-        // Held, the batch thread admits nothing until both calls are queued: the first step takes four rows of two calls.
+        // Held, the batch thread admits nothing until both calls are queued (each tokenizes on a thread of its own, the
+        // first perhaps after the second): the first step takes four rows of two calls.
         engine.Scheduler.Hold();
+        var queued = ContinuousBatchingTests.AllQueued(engine, 2);
         var all = engine.JudgeAllAsync(Onions, null, OnionPassages, settings).AsTask();
-        var window = await ContinuousBatchingTests.QueueWindowAsync(engine, Bridges, BridgePassages, settings);
+        var window = engine.JudgeWindowAsync(Bridges, null, BridgePassages, settings).AsTask();
+        await queued.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
         engine.Scheduler.Resume();
         var (allResult, windowResult) = (await all, await window);
         Assert.Equal(4, engine.PeakBatchRows);
