@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Rank1.Inference;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
@@ -37,7 +38,25 @@ public sealed class ProxyBatchingTests
             ["Rank1:Proxy:Default:MaxThinkTokens"] = "48",
         });
 
-        var results = await Task.WhenAll(Queries.Select(q => stack.SearchAsync(Search(q))));
+        // Held, the proxy's engine admits nothing until every search has queued its window (its feed closed), so the
+        // windows share steps however late this machine gets one of the searches to the model: on a loaded host the
+        // first search's window could be judged to its end before the next one came (the widest step fed 5 rows).
+        var engine = (Rank1Engine)stack.Proxy.Services.GetRequiredService<IPassageJudge>();
+        engine.Scheduler.Hold();
+        var windows = 0;
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Scheduler.Closed = _ =>
+        {
+            if (Interlocked.Increment(ref windows) == Queries.Length)
+            {
+                queued.TrySetResult();
+            }
+        };
+        var searches = Task.WhenAll(Queries.Select(q => stack.SearchAsync(Search(q))));
+        await queued.Task.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
+        engine.Scheduler.Closed = null;
+        engine.Scheduler.Resume();
+        var results = await searches;
 
         foreach (var (query, r) in Queries.Zip(results))
         {
