@@ -40,7 +40,13 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         var folder = TestTemp.Folder("rank1-rabbitmq-");
         await File.WriteAllTextAsync(Path.Combine(folder, "enabled_plugins"), "[].\n");
         await File.WriteAllTextAsync(Path.Combine(folder, "rabbitmq.conf"), "loopback_users = none\n");
-        var node = new RabbitMqNode(folder, "rank1test-" + Path.GetFileName(folder)[^10..] + "@localhost", FreePort(), FreePort());
+        var port = FreePort();
+        int distPort;
+        while ((distPort = FreePort()) == port)
+        {
+        }
+
+        var node = new RabbitMqNode(folder, "rank1test-" + Path.GetFileName(folder)[^10..] + "@localhost", port, distPort);
         try
         {
             await node.StartAsync();
@@ -148,11 +154,44 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>
+    /// A port free now, below the ephemeral ports (<c>ip_local_port_range</c>) that every server on port 0 and every
+    /// client connection of the suite is handed. The broker binds its ports only once its Erlang VM has booted (seconds,
+    /// minutes on a saturated host), and again after a restart: an ephemeral port given up until then could be taken
+    /// meanwhile (bind(0) hands a port it just gave back again about once in 14,000 binds), and the start's connect check
+    /// then found another test's server listening there, or the broker could not bind.
+    /// </summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var ephemeral = EphemeralPortsFrom();
+        var from = Math.Max(1024, ephemeral - 10_000);
+        while (true)
+        {
+            var port = Random.Shared.Next(from, ephemeral);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: another.
+            }
+        }
+    }
+
+    private static int EphemeralPortsFrom()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture) is var low and > 2048 ? low : 32768;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 32768; // Linux's default
+        }
     }
 }
 
