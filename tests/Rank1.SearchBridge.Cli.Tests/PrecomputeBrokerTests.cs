@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using MassTransit;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Messages;
 using Rank1.SearchBridge.Messaging;
 using Rank1.Testing;
@@ -93,17 +95,56 @@ public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixtur
         await worker.StartAsync();
         try
         {
-            var result = await CliRunner.RunAsync("precompute", "--queries", QueryLog("first", "second"), "--index", "docs", "--broker", node.Url, "--queue", queue,
-                "--wait", "--timeout", "4");
+            // The --timeout is read on a clock that moves only when the test moves it, once the first job's answer is
+            // in a line: on the wall clock, a loaded host whose broker took 4 s to carry that answer timed out with 2 of
+            // 2 jobs not finished. The wait's ticks (500 ms) stay the system's timers.
+            var clock = new HeldClock();
+            using var output = new LineWatcher("done 1, failed 0, remaining 1 of 2;");
+            using var error = new StringWriter();
+            var context = new CliContext { Out = output, Error = error, LoggerFactory = NullLoggerFactory.Instance, GetEnvironmentVariable = _ => null, Time = clock };
+            var run = CliApp.RunAsync(["precompute", "--queries", QueryLog("first", "second"), "--index", "docs", "--broker", node.Url, "--queue", queue, "--wait", "--timeout", "4"],
+                context, CancellationToken.None);
+            await Task.WhenAny(output.Seen, run).WaitAsync(TimeSpan.FromMinutes(2)); // a bound on a hang only
+            clock.Advance(TimeSpan.FromSeconds(4));
+            var exitCode = await run.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
 
-            Assert.Equal(1, result.ExitCode);
-            Assert.Contains("timed out after 4 s with 1 of 2 jobs not finished", result.Error, StringComparison.Ordinal);
-            var oneDone = result.Out.Split('\n').Where(l => l.StartsWith("done 1, failed 0, remaining 1 of 2;", StringComparison.Ordinal)).ToArray();
-            Assert.True(oneDone.Length == 1, result.Out);
+            Assert.Equal(1, exitCode);
+            Assert.Contains("timed out after 4 s with 1 of 2 jobs not finished", error.ToString(), StringComparison.Ordinal);
+            var oneDone = output.ToString().Split('\n').Where(l => l.StartsWith("done 1, failed 0, remaining 1 of 2;", StringComparison.Ordinal)).ToArray();
+            Assert.True(oneDone.Length == 1, output.ToString());
         }
         finally
         {
             await worker.StopAsync();
+        }
+    }
+
+    /// <summary>The system's timers, and a timestamp that moves only when the test moves it.</summary>
+    private sealed class HeldClock : TimeProvider
+    {
+        private long _now;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Volatile.Read(ref _now);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _now, by.Ticks);
+    }
+
+    /// <summary>Standard output captured; <see cref="Seen"/> completes with the first line starting with the text given.</summary>
+    private sealed class LineWatcher(string start) : StringWriter(System.Globalization.CultureInfo.InvariantCulture)
+    {
+        private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Seen => _seen.Task;
+
+        public override async Task WriteLineAsync(string? value)
+        {
+            await base.WriteLineAsync(value);
+            if (value?.StartsWith(start, StringComparison.Ordinal) == true)
+            {
+                _seen.TrySetResult();
+            }
         }
     }
 }
