@@ -111,8 +111,9 @@ public sealed partial class ServeCommandTests
             // Elasticsearch's hugging_face service (rerank) posts TEI's body to /rerank and reads the same order and scores
             // from its top-level array, the text left out as the template asks; a refusal's message from "error". Its body
             // carries no deadline_ms: Rank1:Service:Deadline must be under Elasticsearch's 30 s (docs/rerank-service.md).
-            Assert.Equal(direct.Select(x => (x.Index, x.Score, false)),
-                r["elasticsearchHuggingFace"]!.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<double>(), x["hasText"]!.GetValue<bool>())));
+            // TEI's scores are f32s (as Elasticsearch reads them, a Java float): the nearest to the direct call's.
+            Assert.Equal(direct.Select(x => (x.Index, (float)x.Score, false)),
+                r["elasticsearchHuggingFace"]!.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<float>(), x["hasText"]!.GetValue<bool>())));
             Assert.Equal(["api_key", "url"], r["elasticsearchHuggingFaceKeys"]!.AsArray().Select(x => x!.GetValue<string>()));
             Assert.Equal(401, r["elasticsearchHuggingFaceError"]!["status"]!.GetValue<int>());
             Assert.False(string.IsNullOrEmpty(r["elasticsearchHuggingFaceError"]!["error"]?.GetValue<string>()));
@@ -168,7 +169,9 @@ public sealed partial class ServeCommandTests
             // A texts key is TEI's: its array, best first, scored as the documents were.
             var tei = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray(Clone(documents)) }.ToJsonString());
             Assert.Equal(200, tei.Status);
-            Assert.Equal(Ranking(v1.Json["results"]!, "relevance_score"), Ranking(tei.Json, "score").Take(2));
+            // TEI's scores are f32s: the nearest to the Cohere answer's.
+            Assert.Equal(Ranking(v1.Json["results"]!, "relevance_score").Select(x => (x.Index, (float)x.Score)),
+                tei.Json.AsArray().Select(x => (x!["index"]!.GetValue<int>(), x["score"]!.GetValue<float>())).Take(2));
             Assert.Equal(3, tei.Json.AsArray().Count);
 
             // Both keys: the texts key makes it TEI's, and TEI ranks its texts (llama.cpp would rank the one document, in TEI's shape).

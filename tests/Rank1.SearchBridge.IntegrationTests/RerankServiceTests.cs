@@ -211,6 +211,14 @@ public sealed class RerankServiceTests
             Assert.Equal(Math.Log(p / (1 - p)), x["score"]!.GetValue<double>(), 4);
             Assert.Null(x["text"]);
         });
+
+        // TEI's score is an f32 that serde_json writes with ryu's shortest digits (RerankAnswerJsonTests checks the layout
+        // against ryu's own vectors): each literal is its f32's own text. Before, the f64's (0.9994234442710876).
+        Assert.All(items.Concat(raw.Body!.AsArray()), x =>
+        {
+            var literal = x!["score"]!.ToJsonString();
+            Assert.Equal(Ryu.Format(float.Parse(literal, System.Globalization.CultureInfo.InvariantCulture)), literal);
+        });
     }
 
     [Fact]

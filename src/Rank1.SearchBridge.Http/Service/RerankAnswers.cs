@@ -21,8 +21,8 @@ internal sealed record CohereBilledUnits(int SearchUnits);
 /// <summary>Jina's <c>usage</c>: prompt and reasoning tokens the model processed for this call (0 when all came from the store).</summary>
 internal sealed record CohereUsage(long TotalTokens);
 
-/// <summary>One element of a TEI <c>/rerank</c> answer (a JSON array, best first).</summary>
-internal sealed record TeiResult(int Index, [property: JsonConverter(typeof(ScoreJsonConverter))] double Score, string? Text, string? Reasoning, int? ReasoningTokens, string? Ended);
+/// <summary>One element of a TEI <c>/rerank</c> answer (a JSON array, best first); its score an f32, as TEI's.</summary>
+internal sealed record TeiResult(int Index, [property: JsonConverter(typeof(TeiScoreJsonConverter))] float Score, string? Text, string? Reasoning, int? ReasoningTokens, string? Ended);
 
 /// <summary>Cohere's error shape.</summary>
 internal sealed record CohereError(string Message);

@@ -438,7 +438,8 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         var extras = request.ReturnReasoning;
         if (request.Protocol == RerankProtocol.Tei)
         {
-            var tei = ranked.Select(r => new TeiResult(r.Index, Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
+            // TEI's score is an f32 (router/src/http/types.rs, Rank): the nearest one, as Rust's `as f32` rounds.
+            var tei = ranked.Select(r => new TeiResult(r.Index, (float)Score(r.Verdict, request.RawScores), request.ReturnDocuments ? request.Documents[r.Index].Text : null,
                 extras ? r.Verdict?.Judgement.Reasoning : null, extras ? r.Verdict?.Judgement.ReasoningTokens : null, extras && r.Verdict is { } v ? Ended(v) : null)).ToArray();
             return WriteJsonAsync(context, 200, tei, HttpJson.Answers.TeiResultArray);
         }

@@ -491,7 +491,7 @@ internal static class TeiJsonExtractor
             }
 
             var value = SerdeFloat(B.Slice(start, _i - start), negative);
-            return double.IsFinite(value) ? $"floating point `{RyuFloat(value)}`" : throw Error(NumberOutOfRange);
+            return double.IsFinite(value) ? $"floating point `{Ryu.Format(value)}`" : throw Error(NumberOutOfRange);
         }
 
         // serde_json's parse_ident after its first byte: a wrong byte is refused where it was read.
@@ -944,34 +944,4 @@ internal static class TeiJsonExtractor
 
     // serde_json's POW10 (de.rs): 1e0 to 1e308, each the nearest f64 (as Rust's literals are).
     private static readonly double[] Pow10 = [.. Enumerable.Range(0, 309).Select(e => double.Parse($"1e{e}", CultureInfo.InvariantCulture))];
-
-    /// <summary>
-    /// A float as serde_json 1.0.140 names it in an error (error.rs, <c>JsonUnexpected</c>: <c>ryu::Buffer::new().format</c>),
-    /// as ryu 1.0.20 writes it (src/pretty/mod.rs, <c>format64</c>): the shortest digits that read back as the value, with no
-    /// exponent from 1e-5 up to below 1e16 (<c>1500.0</c>, <c>0.0001</c>, a whole number with <c>.0</c>), else with one and
-    /// no <c>+</c> (<c>1e20</c>, <c>1.5e-7</c>); zero keeps its sign (<c>-0.0</c>).
-    /// </summary>
-    internal static string RyuFloat(double value)
-    {
-        var sign = double.IsNegative(value) ? "-" : string.Empty;
-        if (value == 0)
-        {
-            return sign + "0.0";
-        }
-
-        // .NET's round-trip text has the same shortest digits: taken apart into the digits and kk (10^(kk-1) <= |value| < 10^kk).
-        var text = Math.Abs(value).ToString("R", CultureInfo.InvariantCulture);
-        var e = text.IndexOf('E', StringComparison.Ordinal);
-        var mantissa = e < 0 ? text : text[..e];
-        var point = mantissa.IndexOf('.', StringComparison.Ordinal) is var p and >= 0 ? p : mantissa.Length;
-        var all = mantissa.Replace(".", string.Empty, StringComparison.Ordinal);
-        var digits = all.TrimStart('0');
-        var kk = point - (all.Length - digits.Length) + (e < 0 ? 0 : int.Parse(text.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
-        digits = digits.TrimEnd('0');
-        var length = digits.Length;
-        return sign + (kk - length >= 0 && kk <= 16 ? digits + new string('0', kk - length) + ".0"
-            : kk is > 0 and <= 16 ? digits[..kk] + "." + digits[kk..]
-            : kk is > -5 and <= 0 ? "0." + new string('0', -kk) + digits
-            : (length == 1 ? digits : digits[..1] + "." + digits[1..]) + "e" + (kk - 1).ToString(CultureInfo.InvariantCulture));
-    }
 }
