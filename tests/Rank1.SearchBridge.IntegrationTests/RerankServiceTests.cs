@@ -285,6 +285,13 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"query":"q","documents":["a"],"top_n":1.5}""", 400, "invalid request: top_n must be an integer"),
             ("v2/rerank", """{"query":"q","documents":["a"],"max_tokens_per_doc":0}""", 400, "invalid request: max_tokens_per_doc must be between 1 and 2147483647 (got 0)"),
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
+
+            // Instructions that ask nothing, refused as the proxy's ext.rank1.instructions are (PrecomputeReasoning.IsBlankQuery);
+            // before, appended to the query (and keying their own stored reasoning): 200.
+            ("v1/rerank", """{"query":"q","documents":["a"],"instructions":""}""", 400, "invalid request: instructions must not be blank"),
+            ("v2/rerank", """{"query":"q","documents":["a"],"instructions":"\u0001"}""", 400, "invalid request: instructions must not be blank"),
+            ("v1/rerank", """{"query":"q","documents":["a"],"instructions":" \u200B\t"}""", 400, "invalid request: instructions must not be blank"),
+            ("rerank", """{"query":"q","texts":["a"],"instructions":"\u0001"}""", 422, "invalid request: instructions must not be blank"),
             ("v1/rerank", """{"query":"q","documents":["a"]""", 400, "invalid request: the body is not valid JSON"),
             ("rerank", """{"query":"q","texts":[]}""", 400, "`texts` cannot be empty"),
 
@@ -347,7 +354,7 @@ public sealed class RerankServiceTests
 
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 

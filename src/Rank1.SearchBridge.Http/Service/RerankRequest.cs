@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Unicode;
 using Rank1.Inference;
+using Rank1.SearchBridge.Messages;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -257,7 +258,12 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.Tei ? Bool(json, "return_text", Bad) ?? false : Bool(json, "return_documents", Bad) ?? false,
             protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
             Bool(json, "return_reasoning", Bad) ?? false,
-            Str(json, "instructions", Bad) ?? options.Instructions,
+            // Instructions that ask nothing (white space, control and invisible format characters only) are refused as
+            // the proxy's ext.rank1.instructions are, by the one test (PrecomputeReasoning.IsBlankQuery), and in the
+            // words of a blank query; before, "" and "\u0001" were appended to the query and keyed their own stored reasoning.
+            Str(json, "instructions", Bad) is { } instructions
+                ? !PrecomputeReasoning.IsBlankQuery(instructions) ? instructions : throw Bad("instructions must not be blank")
+                : options.Instructions,
             IntIn(json, "max_think_tokens", 0, Rank1EngineOptions.MaxThinkTokensLimit, Bad) ?? options.MaxThinkTokens,
             IntIn(json, "deadline_ms", 1, 600_000, Bad) is { } ms ? TimeSpan.FromMilliseconds(ms) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
