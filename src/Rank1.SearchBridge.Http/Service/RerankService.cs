@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rank1.Elastic;
 using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Configuration;
 using Rank1.SearchBridge.Http.Search;
@@ -195,9 +196,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
         if (TeiJsonExtractor.Rejection(json, out var end) is not { } refused)
         {
-            // TEI's axum 0.7.9 reads the request and never the bytes after it (axum/src/json.rs, Json::from_bytes, does not call
-            // serde_json's Deserializer::end): a body with text after its object is the object's.
-            return body ?? (end > 0 && end < json.Length ? RerankRequest.Read(RerankProtocol.Tei, json.Span[..end]) : throw unread!);
+            return body ?? ObjectBeforeText(json.Span, end) ?? throw unread!;
         }
 
         if (refused.Syntax)
@@ -221,28 +220,21 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     // Whether the body is a JSON object with texts followed by more text (which Read refuses whole).
     private static bool TeiBeforeTheText(ReadOnlySpan<byte> json)
     {
-        var end = -1;
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowMultipleValues = true });
-            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject && reader.TrySkip())
-            {
-                end = (int)reader.BytesConsumed;
-            }
-        }
-        catch (JsonException)
-        {
-        }
-
-        try
-        {
-            return end > 0 && end < json.Length && RerankRequest.AnsweredIn(RerankProtocol.Tei, RerankRequest.Read(RerankProtocol.Tei, json[..end])) == RerankProtocol.Tei;
+            return ObjectBeforeText(json, RequestJson.ObjectEnd(json)) is { } body && RerankRequest.AnsweredIn(RerankProtocol.Tei, body) == RerankProtocol.Tei;
         }
         catch (RerankRequestException)
         {
             return false;
         }
     }
+
+    // The object a body with text after it holds, read as a body of its own (null when end, where the object ends, is not
+    // short of the body's end): TEI's axum 0.7.9 reads the request and never the bytes after it (axum/src/json.rs,
+    // Json::from_bytes, does not call serde_json's Deserializer::end), so such a body is its object's.
+    private static JsonObject? ObjectBeforeText(ReadOnlySpan<byte> json, int end) =>
+        end > 0 && end < json.Length ? RerankRequest.Read(RerankProtocol.Tei, json[..end]) : null;
 
     // axum's json_content_type: a media type application/json, or application/*+json, parameters allowed.
     private static bool JsonContentType(string contentType) =>
@@ -381,28 +373,27 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
             }
 
-            CancellationTokenSource? timeout = null;
-            CancellationTokenSource? linked = null;
             try
             {
                 // Made inside the try: the measuring slot taken above is released whatever happens from here.
-                timeout = new CancellationTokenSource(deadline.Left, time);
-                linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
-                measured = await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
-                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                using var timeout = new CancellationTokenSource(deadline.Left, time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timeout.Token);
+                try
+                {
+                    measured = await Task.Factory.StartNew(() => engine.CheckInputs(request.Query, request.Instructions, texts, settings, linked.Token), linked.Token,
+                        TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
+                }
             }
             catch (Inference.Rank1InputException e)
             {
                 throw OverLong(e.Message);
             }
-            catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !context.RequestAborted.IsCancellationRequested)
-            {
-                return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
-            }
             finally
             {
-                linked?.Dispose();
-                timeout?.Dispose();
                 _measuring.Release();
             }
         }
