@@ -429,22 +429,28 @@ internal static class TeiJsonExtractor
                 throw Error(InvalidNumber);
             }
 
+            // What was scanned, handed to SerdeFloat: the integer digits, the fraction digits, the exponent's sign and digits.
+            var integerEnd = _i;
+            var (fractionStart, fractionEnd) = (_i, _i);
+            var negativeExponent = false;
+            var exponentStart = -1;
             var integer = true;
             if (Peek() == '.')
             {
                 integer = false;
                 _i++;
-                var digits = false;
+                fractionStart = _i;
                 while (Peek() is >= '0' and <= '9')
                 {
                     _i++;
-                    digits = true;
                 }
 
-                if (!digits)
+                if (_i == fractionStart)
                 {
                     throw PeekError(Peek() == -1 && !ignoring ? EofValue : InvalidNumber);
                 }
+
+                fractionEnd = _i;
             }
 
             if (Peek() is 'e' or 'E')
@@ -453,8 +459,11 @@ internal static class TeiJsonExtractor
                 _i++;
                 if (Peek() is '+' or '-')
                 {
+                    negativeExponent = Peek() == '-';
                     _i++;
                 }
+
+                exponentStart = _i;
 
                 var first = Next();
                 if (first == -1)
@@ -490,7 +499,7 @@ internal static class TeiJsonExtractor
                 return $"integer `{signed}`";
             }
 
-            var value = SerdeFloat(B.Slice(start, _i - start), negative);
+            var value = SerdeFloat(B[start..integerEnd], B[fractionStart..fractionEnd], exponentStart < 0 ? default : B[exponentStart.._i], negativeExponent, negative);
             return double.IsFinite(value) ? $"floating point `{Ryu.Format(value)}`" : throw Error(NumberOutOfRange);
         }
 
@@ -830,7 +839,8 @@ internal static class TeiJsonExtractor
     }
 
     /// <summary>
-    /// The f64 serde_json 1.0.140 reads from a number (its digits after any <c>-</c>) without its <c>float_roundtrip</c>
+    /// The f64 serde_json 1.0.140 reads from a number (the parts the reader scanned after any <c>-</c>: the integer digits, the
+    /// fraction digits, none without a <c>.</c>, and the exponent digits, none without an exponent) without its <c>float_roundtrip</c>
     /// feature, as TEI builds it, not the nearest f64 (<c>3e23</c> is <c>2.9999999999999997e23</c>); infinite where serde
     /// refuses it, "number out of range". Ported from de.rs: parse_integer and parse_long_integer (the significand a u64,
     /// each integer digit past its overflow counted in the exponent), parse_decimal and parse_decimal_overflow (each
@@ -839,15 +849,14 @@ internal static class TeiJsonExtractor
     /// f64_from_parts (the significand as f64, multiplied or divided once by POW10[|exponent|], or divided by 1e308 until
     /// the exponent is in the table).
     /// </summary>
-    internal static double SerdeFloat(ReadOnlySpan<byte> digits, bool negative)
+    internal static double SerdeFloat(ReadOnlySpan<byte> integer, ReadOnlySpan<byte> fraction, ReadOnlySpan<byte> exponentDigits, bool negativeExponent, bool negative)
     {
         ulong significand = 0;
         var exponent = 0;
-        var i = 0;
         var longInteger = false;
-        for (; i < digits.Length && digits[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        foreach (var b in integer)
         {
-            var digit = (ulong)(digits[i] - '0');
+            var digit = (ulong)(b - '0');
             longInteger = longInteger || Overflows(significand, digit);
             if (longInteger)
             {
@@ -859,43 +868,33 @@ internal static class TeiJsonExtractor
             }
         }
 
-        if (i < digits.Length && digits[i] == '.')
+        var dropping = false;
+        foreach (var b in fraction)
         {
-            var dropping = false;
-            for (i++; i < digits.Length && digits[i] is >= (byte)'0' and <= (byte)'9'; i++)
+            var digit = (ulong)(b - '0');
+            dropping = dropping || Overflows(significand, digit);
+            if (!dropping)
             {
-                var digit = (ulong)(digits[i] - '0');
-                dropping = dropping || Overflows(significand, digit);
-                if (!dropping)
-                {
-                    significand = (significand * 10) + digit;
-                    exponent--;
-                }
+                significand = (significand * 10) + digit;
+                exponent--;
             }
         }
 
-        if (i < digits.Length && digits[i] is (byte)'e' or (byte)'E')
+        if (!exponentDigits.IsEmpty)
         {
-            i++;
-            var positiveExponent = digits[i] != '-';
-            if (digits[i] is (byte)'+' or (byte)'-')
-            {
-                i++;
-            }
-
             var exp = 0;
-            for (; i < digits.Length; i++)
+            foreach (var b in exponentDigits)
             {
-                var digit = digits[i] - '0';
+                var digit = b - '0';
                 if (exp >= int.MaxValue / 10 && (exp > int.MaxValue / 10 || digit > int.MaxValue % 10))
                 {
-                    return significand != 0 && positiveExponent ? double.PositiveInfinity : negative ? -0.0 : 0.0;
+                    return significand != 0 && !negativeExponent ? double.PositiveInfinity : negative ? -0.0 : 0.0;
                 }
 
                 exp = (exp * 10) + digit;
             }
 
-            exponent = positiveExponent ? (int)Math.Min((long)exponent + exp, int.MaxValue) : (int)Math.Max((long)exponent - exp, int.MinValue);
+            exponent = !negativeExponent ? (int)Math.Min((long)exponent + exp, int.MaxValue) : (int)Math.Max((long)exponent - exp, int.MinValue);
         }
 
         double f = significand;
