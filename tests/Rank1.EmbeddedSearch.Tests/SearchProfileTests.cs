@@ -15,6 +15,36 @@ public sealed class SearchProfileTests : IAsyncLifetime
         "set_min_competitive_score",
     ];
 
+    // Elasticsearch 9's query breakdown as ProfileResult.toXContent writes it: the iteration order of the HashMap
+    // AbstractProfileBreakdown.toBreakdownMap fills (10 QueryTimingTypes and their counts, Maps.newMapWithExpectedSize(20),
+    // 32 buckets). The 18 keys other than count_weight's are in the order of the documented answer (search-profile's
+    // example, a real answer from before count_weight, which the docs append at the end by hand).
+    private static readonly string[] ElasticsearchBreakdownOrder =
+    [
+        "set_min_competitive_score_count", "match_count", "shallow_advance_count", "set_min_competitive_score", "next_doc", "match",
+        "next_doc_count", "score_count", "compute_max_score_count", "compute_max_score", "advance", "advance_count", "count_weight_count", "score",
+        "build_scorer_count", "create_weight", "shallow_advance", "count_weight", "create_weight_count", "build_scorer",
+    ];
+
+    // OpenSearch 2.19's: 9 QueryTimingTypes (no count_weight), each with _count and _start_time, in a HashMap of 27
+    // entries (64 buckets), written less the _start_time keys (ProfileResult.createBreakdownView/removeStartTimeFields).
+    private static readonly string[] OpenSearchBreakdownOrder =
+    [
+        "set_min_competitive_score_count", "match_count", "shallow_advance_count", "next_doc", "score_count", "compute_max_score_count", "advance",
+        "advance_count", "score", "shallow_advance", "create_weight_count", "build_scorer", "set_min_competitive_score", "match", "next_doc_count",
+        "compute_max_score", "build_scorer_count", "create_weight",
+    ];
+
+    private const string ShelfDocuments = """
+        {"index":{"_index":"shelf","_id":"1"}}
+        {"text":"The river bends past the mill.","topic":"geography"}
+        {"index":{"_index":"shelf","_id":"2"}}
+        {"text":"Trout from the river, baked.","topic":"cooking"}
+        {"index":{"_index":"shelf","_id":"3"}}
+        {"text":"Sourdough bread.","topic":"cooking"}
+
+        """;
+
     private readonly ServerFixture _fx = new();
 
     private EsClient Es => _fx.Client;
@@ -22,20 +52,17 @@ public sealed class SearchProfileTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _fx.InitializeAsync();
-        Assert.Equal(200, (await Es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""))).Status);
-        var r = await Es.BulkAsync("""
-            {"index":{"_index":"shelf","_id":"1"}}
-            {"text":"The river bends past the mill.","topic":"geography"}
-            {"index":{"_index":"shelf","_id":"2"}}
-            {"text":"Trout from the river, baked.","topic":"cooking"}
-            {"index":{"_index":"shelf","_id":"3"}}
-            {"text":"Sourdough bread.","topic":"cooking"}
-
-            """);
-        Assert.False(r.Json["errors"]!.GetValue<bool>());
+        await Shelve(Es);
     }
 
     public Task DisposeAsync() => _fx.DisposeAsync();
+
+    private static async Task Shelve(EsClient es)
+    {
+        Assert.Equal(200, (await es.PutAsync("/shelf", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"}}}}"""))).Status);
+        var r = await es.BulkAsync(ShelfDocuments);
+        Assert.False(r.Json["errors"]!.GetValue<bool>());
+    }
 
     [Fact]
     public async Task Search_ProfileTrue_AnswersEachShardsTimedQueryTreeCollectorsAndFetch()
@@ -61,7 +88,9 @@ public sealed class SearchProfileTests : IAsyncLifetime
         foreach (var query in children.Prepend(root))
         {
             var breakdown = query["breakdown"]!.AsObject();
-            Assert.Equal(QueryTimings.SelectMany(t => new[] { t, t + "_count" }), breakdown.Select(p => p.Key));
+            // In the order of the java.util.HashMap AbstractProfileBreakdown.toBreakdownMap builds them in
+            // (Maps.newMapWithExpectedSize(20): 32 buckets), as ProfileResult.toXContent writes it.
+            Assert.Equal(ElasticsearchBreakdownOrder, breakdown.Select(p => p.Key));
             // time_in_nanos is the node's timings summed (AbstractProfileBreakdown.toNodeTime).
             Assert.Equal(QueryTimings.Sum(t => breakdown[t]!.GetValue<long>()), query["time_in_nanos"]!.GetValue<long>());
             Assert.Equal((1, 1), (breakdown["create_weight_count"]!.GetValue<long>(), breakdown["build_scorer_count"]!.GetValue<long>()));
@@ -89,6 +118,10 @@ public sealed class SearchProfileTests : IAsyncLifetime
 
         var fetch = shard["fetch"]!.AsObject();
         Assert.Equal(["type", "description", "time_in_nanos", "breakdown", "children"], fetch.Select(p => p.Key));
+        // FetchPhaseTiming's and FetchSubPhaseTiming's HashMaps (Maps.newMapWithExpectedSize(6) and (4): 16 and 8 buckets).
+        Assert.Equal(["load_stored_fields", "load_source", "load_stored_fields_count", "next_reader_count", "load_source_count", "next_reader"],
+            fetch["breakdown"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["process_count", "process", "next_reader", "next_reader_count"], fetch["children"]![0]!["breakdown"]!.AsObject().Select(p => p.Key));
         Assert.Equal(("fetch", "", 2), (fetch["type"]!.GetValue<string>(), fetch["description"]!.GetValue<string>(), fetch["breakdown"]!["load_stored_fields_count"]!.GetValue<long>()));
         Assert.InRange(fetch["breakdown"]!["load_stored_fields"]!.GetValue<long>(), 1, fetch["time_in_nanos"]!.GetValue<long>());
         var source = Assert.Single(fetch["children"]!.AsArray())!;
@@ -180,6 +213,109 @@ public sealed class SearchProfileTests : IAsyncLifetime
         // The leaf reads the clock only around its own steps: each is one step of 50 ns.
         Assert.Equal((41L, 41L * 50), (breakdown["next_doc_count"]!.GetValue<long>(), breakdown["next_doc"]!.GetValue<long>()));
         Assert.Equal((40L, 40L * 50), (breakdown["score_count"]!.GetValue<long>(), breakdown["score"]!.GetValue<long>()));
+    }
+
+    [Fact]
+    public async Task Search_ProfiledFetch_IsTimedFromTheShardsFetchStartToItsEnd()
+    {
+        // FetchProfiler (Elasticsearch 9): the fetch's time_in_nanos is FetchProfileBreakdown.result's stop - start, the
+        // shard's whole fetch, not each hit's time summed. On a clock moving 50 ns at each reading, the fetch of two hits
+        // reads it at its start, around each hit's document read and _source filtering (4 readings a hit) and at its end:
+        // 9 steps, 450 ns. Summed per hit (each hit read at its start and end too) it was 2 x 5 steps, 500 ns.
+        var time = new SteppingClock(50);
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1) }, timeProvider: time);
+        using var es = new EsClient(server.Url);
+        await Shelve(es);
+        var r = await es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"match":{"text":"river"}}}""")!);
+        Assert.Equal(2, r.Json["hits"]!["hits"]!.AsArray().Count);
+        var fetch = r.Json["profile"]!["shards"]![0]!["fetch"]!;
+        Assert.Equal((2L, 100L), (fetch["breakdown"]!["load_stored_fields_count"]!.GetValue<long>(), fetch["breakdown"]!["load_stored_fields"]!.GetValue<long>()));
+        Assert.Equal(100L, fetch["children"]![0]!["breakdown"]!["process"]!.GetValue<long>());
+        Assert.Equal(450L, fetch["time_in_nanos"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Search_ProfileUnderOpenSearch_AnswersOpenSearch219sShardShape()
+    {
+        // It wrote Elasticsearch 9's shard (node_id, shard_id, index, cluster, fetch, count_weight, a QueryPhaseCollector).
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        await Shelve(es);
+        var node = Assert.Single((await es.SendAsync(HttpMethod.Get, "/_nodes")).Json["nodes"]!.AsObject()).Key;
+        var r = await es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"bool":{"must":{"match":{"text":"river"}},"should":{"term":{"topic":"cooking"}}}}}""")!);
+        Assert.Equal(200, r.Status);
+        // SearchProfileShardResults.toXContent (OpenSearch 2.19): id, the two network times, searches, then
+        // AggregationProfileShardResult's array; 2.x writes no fetch profile.
+        var shard = Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!.AsObject();
+        Assert.Equal(["id", "inbound_network_time_in_millis", "outbound_network_time_in_millis", "searches", "aggregations"], shard.Select(p => p.Key));
+        Assert.Equal(($"[{node}][shelf][0]", 0L, 0L), (shard["id"]!.GetValue<string>(), shard["inbound_network_time_in_millis"]!.GetValue<long>(),
+            shard["outbound_network_time_in_millis"]!.GetValue<long>()));
+        Assert.Empty(shard["aggregations"]!.AsArray());
+
+        // QueryProfileShardResult.toXContent: query, rewrite_time, collector.
+        var search = Assert.Single(shard["searches"]!.AsArray())!.AsObject();
+        Assert.Equal(["query", "rewrite_time", "collector"], search.Select(p => p.Key));
+        var root = Assert.Single(search["query"]!.AsArray())!.AsObject();
+        // ProfileResult.toXContent of a search that is not concurrent: no max/min/avg_slice_time_in_nanos.
+        Assert.Equal(["type", "description", "time_in_nanos", "breakdown", "children"], root.Select(p => p.Key));
+        foreach (var query in root["children"]!.AsArray().Prepend(root))
+        {
+            var breakdown = query!["breakdown"]!.AsObject();
+            Assert.Equal(OpenSearchBreakdownOrder, breakdown.Select(p => p.Key));
+            Assert.Equal(OpenSearchBreakdownOrder.Where(k => !k.EndsWith("_count", StringComparison.Ordinal)).Sum(k => breakdown[k]!.GetValue<long>()),
+                query["time_in_nanos"]!.GetValue<long>());
+            Assert.Equal(1L, breakdown["create_weight_count"]!.GetValue<long>());
+        }
+
+        Assert.Equal((3L, 2L), (root["breakdown"]!["next_doc_count"]!.GetValue<long>(), root["breakdown"]!["score_count"]!.GetValue<long>()));
+
+        // CollectorResult.toXContent: name, reason, time_in_nanos; the top docs collector is the only one.
+        var collector = Assert.Single(search["collector"]!.AsArray())!.AsObject();
+        Assert.Equal(["name", "reason", "time_in_nanos"], collector.Select(p => p.Key));
+        Assert.Equal(("SimpleTopScoreDocCollector", "search_top_hits"), (collector["name"]!.GetValue<string>(), collector["reason"]!.GetValue<string>()));
+        Assert.True(collector["time_in_nanos"]!.GetValue<long>() > 0);
+    }
+
+    // OpenSearch 2.19's QueryPhase: the TopDocsCollectorContext's collector (EmptyTopDocsCollectorContext at size 0:
+    // an EarlyTerminatingCollector, or a bare TotalHitCountCollector when track_total_hits is true and
+    // shortcutTotalHitCount cannot count the query: a bool; Lucene 9's collectors otherwise), wrapped by terminate_after's
+    // EarlyTerminatingCollector, then min_score's MinimumScoreCollector (QueryCollectorContext.createQueryCollectorWithProfiler).
+    [Theory]
+    [InlineData("""{"size":0,"query":{"match":{"text":"river"}}}""", "EarlyTerminatingCollector/search_count")]
+    [InlineData("""{"size":0,"track_total_hits":true,"query":{"term":{"text":"river"}}}""", "EarlyTerminatingCollector/search_count")]
+    [InlineData("""{"size":0,"track_total_hits":true,"query":{"bool":{"should":[{"term":{"text":"river"}},{"term":{"text":"bread"}}]}}}""", "TotalHitCountCollector/search_count")]
+    [InlineData("""{"query":{"match":{"text":"river"}}}""", "SimpleTopScoreDocCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}]}""", "SimpleFieldCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}],"search_after":["cooking"]}""", "PagingFieldCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}],"track_scores":true}""", "MultiCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"terminate_after":1}""",
+        "EarlyTerminatingCollector/search_terminate_after_count > SimpleTopScoreDocCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"min_score":0.1}""", "MinimumScoreCollector/search_min_score > SimpleTopScoreDocCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"min_score":0.1,"terminate_after":5}""",
+        "MinimumScoreCollector/search_min_score > EarlyTerminatingCollector/search_terminate_after_count > SimpleTopScoreDocCollector/search_top_hits")]
+    public async Task Search_ProfileUnderOpenSearch_NamesTheCollectorsAsOpenSearch219ChainsThem(string body, string chain)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = SearchFlavor.OpenSearch });
+        using var es = new EsClient(server.Url);
+        await Shelve(es);
+        var query = JsonNode.Parse(body)!;
+        query["profile"] = true;
+        var r = await es.SearchAsync("shelf", query);
+        Assert.Equal(200, r.Status);
+        var names = new List<string>();
+        var level = Assert.Single(r.Json["profile"]!["shards"]![0]!["searches"]![0]!["collector"]!.AsArray());
+        long? outer = null;
+        while (level is not null)
+        {
+            names.Add($"{level["name"]!.GetValue<string>()}/{level["reason"]!.GetValue<string>()}");
+            // A wrapper's time includes what it wraps.
+            var nanos = level["time_in_nanos"]!.GetValue<long>();
+            Assert.InRange(nanos, 1, outer ?? long.MaxValue);
+            outer = nanos;
+            level = level["children"] is JsonArray children ? Assert.Single(children) : null;
+        }
+
+        Assert.Equal(chain, string.Join(" > ", names));
     }
 
     // Only the timestamp steps; the wall clock and timers are the system's.

@@ -176,7 +176,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             OnShard(target.Index, failures, () =>
             {
-                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name, request.Size == 0, request.SearchAfter is not null, request.TrackScores) : null;
+                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name, request, flavor) : null;
                 var translator = new QueryTranslator(target.Index);
                 var query = translator.Translate(request.Query);
                 if (boosts.TryGetValue(target.Index.Name, out var boost))
@@ -416,7 +416,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         // terminate_after counts what min_score lets through, as QueryPhaseCollector counts the documents it collects.
         var topHits = profile?.TopHits(collector) ?? collector;
         var terminator = terminateAfter is { } most ? new TerminateAfterCollector(topHits, most, leafCount, competitiveHits) : null;
-        ICollector collecting = terminator ?? topHits;
+        ICollector collecting = terminator is null ? topHits : profile?.TerminateAfter(terminator) ?? terminator;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         collecting = profile?.QueryPhase(collecting) ?? collecting;
         if (timeout is not { } allowed || clock is null)
@@ -579,15 +579,31 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
         var scored = request.Sort.Count == 0 || request.TrackScores;
         hits["max_score"] = scored && all.Count > 0 && request.Size > 0 ? all.Max(h => h.Score) : null;
-        var array = new JsonArray();
-        foreach (var hit in page)
+        // Each shard fetches its hits on the page in one fetch phase, which a profile times from its start to its end
+        // (Elasticsearch's FetchProfiler); the hits are answered in the page's order.
+        var fetched = new JsonNode?[page.Count];
+        foreach (var shard in page.Select((hit, at) => (hit, at)).GroupBy(h => h.hit.Index))
         {
-            array.Add(profiles.TryGetValue(hit.Index, out var profile)
-                ? profile.Fetching.Hit(() => HitJson(request, hit, scored, named, profile.Fetching))
-                : HitJson(request, hit, scored, named, null));
+            var profile = profiles.GetValueOrDefault(shard.Key);
+            void FetchShard()
+            {
+                foreach (var (hit, at) in shard)
+                {
+                    fetched[at] = HitJson(request, hit, scored, named, profile?.Fetching);
+                }
+            }
+
+            if (profile is null)
+            {
+                FetchShard();
+            }
+            else
+            {
+                profile.Fetching.Phase(shard.Count(), FetchShard);
+            }
         }
 
-        hits["hits"] = array;
+        hits["hits"] = new JsonArray(fetched);
         return hits;
     }
 

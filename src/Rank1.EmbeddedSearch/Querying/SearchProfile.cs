@@ -6,20 +6,22 @@ using Lucene.Net.Util;
 namespace Rank1.EmbeddedSearch.Querying;
 
 /// <summary>
-/// One index's (its one shard's) part of a <c>"profile": true</c> search, written as Elasticsearch 9's
+/// One index's (its one shard's) part of a <c>"profile": true</c> search. By default written as Elasticsearch 9's
 /// <c>SearchProfileResults</c> writes a shard: <c>id</c> (<c>[nodeId][index][0]</c>), <c>node_id</c>, <c>shard_id</c>,
 /// <c>index</c>, <c>cluster</c> (<c>(local)</c>), <c>searches</c> (one <c>QueryProfileShardResult</c>: <c>query</c>,
 /// <c>rewrite_time</c>, <c>collector</c>), <c>aggregations</c> (always written, as <c>AggregationProfileShardResult</c>
 /// writes its array) and <c>fetch</c> (only for a shard with hits on the page, as a shard that was not fetched has no
-/// fetch result). Times are measured on the injected clock, in nanoseconds.
+/// fetch result). With the OpenSearch flavor, as OpenSearch 2.19's <c>SearchProfileShardResults.toXContent</c> writes a
+/// shard of a search that is not concurrent (its default): <c>id</c>, <c>inbound_network_time_in_millis</c> and
+/// <c>outbound_network_time_in_millis</c> (0 on the coordinating node's own shard), <c>searches</c> and
+/// <c>aggregations</c>; OpenSearch 2.x profiles no fetch. Times are measured on the injected clock, in nanoseconds.
 /// </summary>
 /// <param name="time">The clock.</param>
 /// <param name="nodeId">The node's id.</param>
 /// <param name="index">The index searched.</param>
-/// <param name="count">Whether the search asks for no hits (<c>size</c> 0): its hits are only counted.</param>
-/// <param name="paging">Whether it pages with <c>search_after</c>.</param>
-/// <param name="trackScores">Whether it asks for <c>track_scores</c>.</param>
-internal sealed class SearchProfile(TimeProvider time, string nodeId, string index, bool count, bool paging, bool trackScores)
+/// <param name="request">The search: what it collects names the collectors.</param>
+/// <param name="flavor">The engine whose profile is written.</param>
+internal sealed class SearchProfile(TimeProvider time, string nodeId, string index, SearchRequest request, SearchFlavor flavor)
 {
     // QueryTimingType (Elasticsearch 9), in its order; each written with its _count (AbstractProfileBreakdown.toBreakdownMap).
     private static readonly string[] QueryTimings =
@@ -28,11 +30,27 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         "set_min_competitive_score",
     ];
 
+    // OpenSearch 2.19's AbstractProfileBreakdown.toBreakdownMap puts each QueryTimingType (no count_weight), its _count and
+    // its _start_time into a java.util.HashMap, and ProfileResult.toXContent writes a LinkedHashMap copy of it less the
+    // _start_time keys: the breakdown's keys come in that HashMap's order (27 entries: 64 buckets).
+    // Elasticsearch 9's AbstractProfileBreakdown.toBreakdownMap puts each timing and its _count into
+    // Maps.newMapWithExpectedSize(timings.length * 2), a java.util.HashMap, which ProfileResult.toXContent writes as it
+    // iterates: the breakdown's keys come in that HashMap's order (Maps.newMapWithExpectedSize(n) is new HashMap<>((int)(n / 0.75 + 1))).
+    private static readonly string[] ElasticsearchBreakdown = JavaHashMap.Order(
+        [.. QueryTimings.SelectMany(t => new[] { t, t + "_count" })], initialCapacity: 27);
+
+    private static readonly string[] OpenSearchBreakdown = JavaHashMap.Order(
+        [.. QueryTimings.Where(t => t != "count_weight").SelectMany(t => new[] { t, t + "_count", t + "_start_time" })], initialCapacity: 27)
+        .Where(k => !k.EndsWith("_start_time", StringComparison.Ordinal)).ToArray();
+
+    private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
     private readonly Fetch fetch = new(time);
     private ProfiledQuery? root;
     private long rewriteNanos;
+    private bool countShortcut;
     private Timer? collector;
     private Timer? topHits;
+    private Timer? terminating;
     private string topHitsName = "TopScoreDocCollector";
     private string topHitsReason = "search_top_hits";
 
@@ -45,6 +63,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// </summary>
     public Query Profile(IndexSearcher searcher, Query query)
     {
+        countShortcut = CountsWithoutCollecting(searcher.IndexReader, query);
         var rewrite = new Timer(time);
         rewrite.Start();
         var rewritten = searcher.Rewrite(query);
@@ -65,45 +84,65 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     }
 
     /// <summary>
-    /// The top-hits collector, timed; named as Elasticsearch 9's <c>QueryPhaseCollectorManager</c> makes it, by
-    /// <c>InternalProfileCollector.deriveCollectorName</c> (the class's simple name): at size 0 <c>EmptyHits</c>'
+    /// The top-hits collector, timed; named as the flavor's engine makes it, by <c>InternalProfileCollector.deriveCollectorName</c>
+    /// (the class's simple name). Elasticsearch 9's <c>QueryPhaseCollectorManager</c>: at size 0 <c>EmptyHits</c>'
     /// <c>PartialHitCountCollector</c> (reason <c>search_count</c>); otherwise <c>WithHits</c>' collector, wrapped with a
     /// <c>MaxScoreCollector</c> in a <c>MultiCollector</c> under <c>track_scores</c>, else <c>TopFieldCollectorManager</c>'s
     /// <c>SimpleFieldCollector</c> (or <c>PagingFieldCollector</c> after a <c>search_after</c>) for a sort, and
-    /// <c>TopScoreDocCollector</c> by score.
+    /// <c>TopScoreDocCollector</c> by score. OpenSearch 2.19's <c>TopDocsCollectorContext</c>: at size 0
+    /// <c>EmptyTopDocsCollectorContext</c>'s <c>EarlyTerminatingCollector</c> around a <c>TotalHitCountCollector</c>, or the
+    /// bare <c>TotalHitCountCollector</c> when every hit is counted (<c>track_total_hits: true</c>) and
+    /// <c>shortcutTotalHitCount</c> cannot count them; otherwise Lucene 9's <c>SimpleTopScoreDocCollector</c>
+    /// (<c>PagingTopScoreDocCollector</c> after a <c>search_after</c>) by score, <c>SimpleFieldCollector</c> or
+    /// <c>PagingFieldCollector</c> for a sort, in a <c>MultiCollector</c> with the <c>MaxScoreCollector</c> when a sorted
+    /// search tracks scores.
     /// </summary>
     public ICollector TopHits(ITopDocsCollector topDocs)
     {
         topHits = new Timer(time);
-        (topHitsName, topHitsReason) = count ? ("PartialHitCountCollector", "search_count")
-            : trackScores ? ("MultiCollector", "search_top_hits")
-            : topDocs is TopFieldCollector ? (paging ? "PagingFieldCollector" : "SimpleFieldCollector", "search_top_hits")
+        var (count, paging, sorted) = (request.Size == 0, request.SearchAfter is not null, topDocs is TopFieldCollector);
+        (topHitsName, topHitsReason) = openSearch
+            ? count ? (OpenSearchCountCollector(), "search_count")
+            : request.TrackScores && sorted ? ("MultiCollector", "search_top_hits")
+            : sorted ? (paging ? "PagingFieldCollector" : "SimpleFieldCollector", "search_top_hits")
+            : (paging ? "PagingTopScoreDocCollector" : "SimpleTopScoreDocCollector", "search_top_hits")
+            : count ? ("PartialHitCountCollector", "search_count")
+            : request.TrackScores ? ("MultiCollector", "search_top_hits")
+            : sorted ? (paging ? "PagingFieldCollector" : "SimpleFieldCollector", "search_top_hits")
             : (nameof(TopScoreDocCollector), "search_top_hits");
         return new TimedCollector(topDocs, topHits);
+    }
+
+    /// <summary>
+    /// The <c>terminate_after</c> collector, timed where it is a collector of its own in the profile: OpenSearch's
+    /// <c>EarlyTerminatingCollector</c> (<c>search_terminate_after_count</c>) around the top hits. (Elasticsearch 9's
+    /// <c>QueryPhaseCollector</c> stops by itself.)
+    /// </summary>
+    public ICollector TerminateAfter(ICollector terminator)
+    {
+        if (!openSearch)
+        {
+            return terminator;
+        }
+
+        terminating = new Timer(time);
+        return new TimedCollector(terminator, terminating);
     }
 
     /// <summary>Times a hit's fetch: the document's stored fields loaded, and its <c>_source</c> filtered.</summary>
     public Fetch Fetching => fetch;
 
     /// <summary>The shard's entry in <c>profile.shards</c>.</summary>
-    public JsonObject ToJson()
+    public JsonObject ToJson() => openSearch ? OpenSearchJson() : ElasticsearchJson();
+
+    private JsonObject ElasticsearchJson()
     {
         var search = new JsonObject
         {
-            ["query"] = root is null ? new JsonArray() : new JsonArray(root.Node.ToJson()),
+            ["query"] = Query(),
             ["rewrite_time"] = rewriteNanos,
-            ["collector"] = new JsonArray(new JsonObject
-            {
-                ["name"] = "QueryPhaseCollector",
-                ["reason"] = "search_query_phase",
-                ["time_in_nanos"] = collector?.Nanos ?? 0,
-                ["children"] = new JsonArray(new JsonObject
-                {
-                    ["name"] = topHitsName,
-                    ["reason"] = topHitsReason,
-                    ["time_in_nanos"] = topHits?.Nanos ?? 0,
-                }),
-            }),
+            ["collector"] = new JsonArray(Collector("QueryPhaseCollector", "search_query_phase", collector,
+                Collector(topHitsName, topHitsReason, topHits))),
         };
         var shard = new JsonObject
         {
@@ -121,6 +160,86 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         }
 
         return shard;
+    }
+
+    // OpenSearch 2.19: QueryPhase chains its QueryCollectorContexts, the top docs first, each later one wrapping the ones
+    // before (QueryCollectorContext.createQueryCollectorWithProfiler): terminate_after's EarlyTerminatingCollector, then
+    // min_score's MinimumScoreCollector outermost. The outermost collector is timed around everything it wraps.
+    private JsonObject OpenSearchJson()
+    {
+        var levels = new List<(string Name, string Reason, Timer? Timer)> { (topHitsName, topHitsReason, topHits) };
+        if (request.TerminateAfter is not null)
+        {
+            levels.Add(("EarlyTerminatingCollector", "search_terminate_after_count", terminating));
+        }
+
+        if (request.MinScore is not null)
+        {
+            levels.Add(("MinimumScoreCollector", "search_min_score", null));
+        }
+
+        levels[^1] = levels[^1] with { Timer = collector };
+        JsonObject? tree = null;
+        foreach (var (name, reason, timer) in levels)
+        {
+            tree = tree is null ? Collector(name, reason, timer) : Collector(name, reason, timer, tree);
+        }
+
+        // SearchProfileShardResults.toXContent (OpenSearch 2.19): the network times are those ShardSearchRequest measured
+        // between nodes, 0 for the coordinating node's own shard.
+        return new JsonObject
+        {
+            ["id"] = Id,
+            ["inbound_network_time_in_millis"] = 0,
+            ["outbound_network_time_in_millis"] = 0,
+            ["searches"] = new JsonArray(new JsonObject
+            {
+                ["query"] = Query(),
+                ["rewrite_time"] = rewriteNanos,
+                ["collector"] = new JsonArray(tree),
+            }),
+            ["aggregations"] = new JsonArray(),
+        };
+    }
+
+    private JsonArray Query() => root is null ? [] : new JsonArray(root.Node.ToJson(openSearch ? OpenSearchBreakdown : ElasticsearchBreakdown));
+
+    // CollectorResult.toXContent: name, reason, time_in_nanos, and children only when there are some.
+    private static JsonObject Collector(string name, string reason, Timer? timer, JsonObject? child = null)
+    {
+        var o = new JsonObject
+        {
+            ["name"] = name,
+            ["reason"] = reason,
+            ["time_in_nanos"] = timer?.Nanos ?? 0,
+        };
+        if (child is not null)
+        {
+            o["children"] = new JsonArray(child);
+        }
+
+        return o;
+    }
+
+    // OpenSearch 2.19's EmptyTopDocsCollectorContext: a bare TotalHitCountCollector only when every hit is counted and
+    // they cannot be counted without collecting (a filtering collector in the chain, or a query shortcutTotalHitCount
+    // does not count); otherwise an EarlyTerminatingCollector around one.
+    private string OpenSearchCountCollector()
+    {
+        var filters = request.TerminateAfter is not null || request.PostFilter is not null || request.MinScore is not null;
+        return request.TrackTotalHitsUpTo == int.MaxValue && (filters || !countShortcut) ? "TotalHitCountCollector" : "EarlyTerminatingCollector";
+    }
+
+    // OpenSearch 2.19's TopDocsCollectorContext.shortcutTotalHitCount, on the query before Lucene rewrites it: less its
+    // constant-score wrappers, a match_all counts the reader's documents, a term query its frequency when nothing is deleted.
+    private static bool CountsWithoutCollecting(IndexReader reader, Query query)
+    {
+        while (query is ConstantScoreQuery { Query: { } inner })
+        {
+            query = inner;
+        }
+
+        return query is MatchAllDocsQuery || (query is TermQuery && !reader.HasDeletions);
     }
 
     // The nodes below which Lucene 4.8 builds its children's weights itself (query.CreateWeight rather than through the
@@ -181,13 +300,13 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         public Timer this[string timing] => timers[timing];
 
-        public JsonObject ToJson()
+        /// <summary>The node and its children, the breakdown's keys (timings and their counts) in <paramref name="keys"/>' order.</summary>
+        public JsonObject ToJson(string[] keys)
         {
             var breakdown = new JsonObject();
-            foreach (var name in QueryTimings)
+            foreach (var key in keys)
             {
-                breakdown[name] = timers[name].Nanos;
-                breakdown[name + "_count"] = timers[name].Count;
+                breakdown[key] = key.EndsWith("_count", StringComparison.Ordinal) ? timers[key[..^"_count".Length]].Count : timers[key].Nanos;
             }
 
             // ProfileResult.toXContent: type, description, time_in_nanos (the node's timers summed), breakdown, and
@@ -196,12 +315,12 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
             {
                 ["type"] = type,
                 ["description"] = description,
-                ["time_in_nanos"] = timers.Values.Sum(t => t.Nanos),
+                ["time_in_nanos"] = timers.Values.Sum(t => t.Nanos), // count_weight is never timed: 0 under OpenSearch too
                 ["breakdown"] = breakdown,
             };
             if (children.Count > 0)
             {
-                o["children"] = new JsonArray([.. children.Select(c => (JsonNode)c.ToJson())]);
+                o["children"] = new JsonArray([.. children.Select(c => (JsonNode)c.ToJson(keys))]);
             }
 
             return o;
@@ -254,19 +373,32 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     }
 
     /// <summary>
-    /// A shard's fetch, as <c>FetchProfiler</c> writes it: <c>load_stored_fields</c> (each hit's document read),
-    /// <c>load_source</c> and <c>next_reader</c> (not a step here: the document is read whole, through the top-level reader),
-    /// and the <c>FetchSourcePhase</c> (its <c>_source</c> filtered) as a child.
+    /// A shard's fetch, as Elasticsearch 9's <c>FetchProfiler</c> writes it: <c>time_in_nanos</c> from the start of the
+    /// shard's fetch to its end (<c>FetchProfileBreakdown.result</c>: stop - start), <c>load_stored_fields</c> (each hit's
+    /// document read), <c>load_source</c> and <c>next_reader</c> (not a step here: the document is read whole, through the
+    /// top-level reader), and the <c>FetchSourcePhase</c> (its <c>_source</c> filtered) as a child.
     /// </summary>
     internal sealed class Fetch(TimeProvider time)
     {
+        // FetchPhaseTiming and FetchSubPhaseTiming, each with its _count, in the order of the HashMap
+        // AbstractProfileBreakdown.toBreakdownMap builds them in (Maps.newMapWithExpectedSize(6) and (4): capacity 9 and 6).
+        private static readonly string[] PhaseBreakdown = JavaHashMap.Order(
+            ["next_reader", "next_reader_count", "load_stored_fields", "load_stored_fields_count", "load_source", "load_source_count"], initialCapacity: 9);
+
+        private static readonly string[] SubPhaseBreakdown = JavaHashMap.Order(["next_reader", "next_reader_count", "process", "process_count"], initialCapacity: 6);
+
         private readonly Timer total = new(time);
         private readonly Timer storedFields = new(time);
         private readonly Timer source = new(time);
 
-        public long Hits => total.Count;
+        public long Hits { get; private set; }
 
-        public T Hit<T>(Func<T> fetch) => total.Time(fetch);
+        /// <summary>The shard's fetch of <paramref name="hits"/> hits, timed as a whole.</summary>
+        public void Phase(int hits, Action fetchAll)
+        {
+            Hits += hits;
+            total.Time(fetchAll);
+        }
 
         public T StoredFields<T>(Func<T> load) => storedFields.Time(load);
 
@@ -274,40 +406,45 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         public JsonObject ToJson()
         {
+            var values = new Dictionary<string, long>
+            {
+                ["load_stored_fields"] = storedFields.Nanos,
+                ["load_stored_fields_count"] = storedFields.Count,
+                ["next_reader"] = 0,
+                ["next_reader_count"] = 0,
+                ["load_source"] = 0,
+                ["load_source_count"] = 0,
+            };
             var o = new JsonObject
             {
                 ["type"] = "fetch",
                 ["description"] = "",
                 ["time_in_nanos"] = total.Nanos,
-                ["breakdown"] = new JsonObject
-                {
-                    ["load_stored_fields"] = storedFields.Nanos,
-                    ["load_stored_fields_count"] = storedFields.Count,
-                    ["next_reader"] = 0,
-                    ["next_reader_count"] = 0,
-                    ["load_source"] = 0,
-                    ["load_source_count"] = 0,
-                },
+                ["breakdown"] = Breakdown(PhaseBreakdown, values),
             };
             if (source.Count > 0)
             {
+                var sourceValues = new Dictionary<string, long>
+                {
+                    ["next_reader"] = 0,
+                    ["next_reader_count"] = 0,
+                    ["process"] = source.Nanos,
+                    ["process_count"] = source.Count,
+                };
                 o["children"] = new JsonArray(new JsonObject
                 {
                     ["type"] = "FetchSourcePhase",
                     ["description"] = "",
                     ["time_in_nanos"] = source.Nanos,
-                    ["breakdown"] = new JsonObject
-                    {
-                        ["next_reader"] = 0,
-                        ["next_reader_count"] = 0,
-                        ["process"] = source.Nanos,
-                        ["process_count"] = source.Count,
-                    },
+                    ["breakdown"] = Breakdown(SubPhaseBreakdown, sourceValues),
                 });
             }
 
             return o;
         }
+
+        private static JsonObject Breakdown(string[] keys, Dictionary<string, long> values) =>
+            new(keys.Select(k => KeyValuePair.Create(k, (JsonNode?)values[k])));
     }
 
     // A query node whose weight and scorers are timed. Already rewritten: its Rewrite is itself.
