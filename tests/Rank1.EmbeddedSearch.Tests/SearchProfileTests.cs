@@ -318,6 +318,32 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(chain, string.Join(" > ", names));
     }
 
+    // A scroll's later page continues after the last document the scroll emitted: Elasticsearch 9's
+    // QueryPhaseCollectorManager.forScroll and OpenSearch 2.19's ScrollingTopDocsCollectorContext pass the scroll
+    // context's lastEmittedDoc as the top docs collector's "after" (set after each page of a one-shard search), so
+    // Lucene makes its paging collector there. It stayed the first page's collector.
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, """{"size":1,"profile":true,"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}]}""", "SimpleFieldCollector", "PagingFieldCollector")]
+    [InlineData(SearchFlavor.OpenSearch, """{"size":1,"profile":true,"query":{"match":{"text":"river"}},"sort":[{"topic":"asc"}]}""", "SimpleFieldCollector", "PagingFieldCollector")]
+    [InlineData(SearchFlavor.OpenSearch, """{"size":1,"profile":true,"query":{"match":{"text":"river"}}}""", "SimpleTopScoreDocCollector", "PagingTopScoreDocCollector")]
+    public async Task Scroll_ProfileOfALaterPage_NamesThePagingCollector(SearchFlavor flavor, string body, string first, string later)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = flavor });
+        using var es = new EsClient(server.Url);
+        await Shelve(es);
+        string TopDocsCollector(EsResponse r)
+        {
+            Assert.Equal(200, r.Status);
+            Assert.Single(r.Json["hits"]!["hits"]!.AsArray());
+            var collector = r.Json["profile"]!["shards"]![0]!["searches"]![0]!["collector"]![0]!;
+            return (flavor == SearchFlavor.OpenSearch ? collector : collector["children"]![0]!)["name"]!.GetValue<string>();
+        }
+
+        var opened = await es.SendAsync(HttpMethod.Post, "/shelf/_search?scroll=1m", JsonNode.Parse(body));
+        var next = await es.SendAsync(HttpMethod.Post, "/_search/scroll", new JsonObject { ["scroll"] = "1m", ["scroll_id"] = opened.Json["_scroll_id"]!.GetValue<string>() });
+        Assert.Equal((first, later), (TopDocsCollector(opened), TopDocsCollector(next)));
+    }
+
     // Only the timestamp steps; the wall clock and timers are the system's.
     private sealed class SteppingClock(long step) : TimeProvider
     {

@@ -88,7 +88,8 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// (the class's simple name). Elasticsearch 9's <c>QueryPhaseCollectorManager</c>: at size 0 <c>EmptyHits</c>'
     /// <c>PartialHitCountCollector</c> (reason <c>search_count</c>); otherwise <c>WithHits</c>' collector, wrapped with a
     /// <c>MaxScoreCollector</c> in a <c>MultiCollector</c> under <c>track_scores</c>, else <c>TopFieldCollectorManager</c>'s
-    /// <c>SimpleFieldCollector</c> (or <c>PagingFieldCollector</c> after a <c>search_after</c>) for a sort, and
+    /// <c>SimpleFieldCollector</c> (or <c>PagingFieldCollector</c> after a <c>search_after</c> or on a scroll's later
+    /// page) for a sort, and
     /// <c>TopScoreDocCollector</c> by score. OpenSearch 2.19's <c>TopDocsCollectorContext</c>: at size 0
     /// <c>EmptyTopDocsCollectorContext</c>'s <c>EarlyTerminatingCollector</c> around a <c>TotalHitCountCollector</c>, or the
     /// bare <c>TotalHitCountCollector</c> when every hit is counted (<c>track_total_hits: true</c>) and
@@ -100,7 +101,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     public ICollector TopHits(ITopDocsCollector topDocs)
     {
         topHits = new Timer(time);
-        var (count, paging, sorted) = (request.Size == 0, request.SearchAfter is not null, topDocs is TopFieldCollector);
+        // A scroll's later page pages from the last document the scroll emitted (QueryPhaseCollectorManager.forScroll,
+        // OpenSearch's ScrollingTopDocsCollectorContext: scrollContext.lastEmittedDoc as the "after").
+        var (count, paging, sorted) = (request.Size == 0, request.SearchAfter is not null || request.ContinuesScroll, topDocs is TopFieldCollector);
         (topHitsName, topHitsReason) = openSearch
             ? count ? (OpenSearchCountCollector(), "search_count")
             : request.TrackScores && sorted ? ("MultiCollector", "search_top_hits")

@@ -272,6 +272,12 @@ internal sealed class SearchRequest
         return page;
     }
 
+    /// <summary>
+    /// Whether this is a scroll's page after its first: the shard's search continues after the last document it
+    /// emitted (the scroll context's <c>lastEmittedDoc</c>), as a <c>search_after</c> does.
+    /// </summary>
+    public bool ContinuesScroll => window == WindowBound.None;
+
     // What CheckWindow bounds: a search's result window, a scroll's first batch, or nothing (a scroll's later page).
     private enum WindowBound
     {
