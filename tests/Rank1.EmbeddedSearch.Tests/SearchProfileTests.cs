@@ -279,7 +279,8 @@ public sealed class SearchProfileTests : IAsyncLifetime
     // OpenSearch 2.19's QueryPhase: the TopDocsCollectorContext's collector (EmptyTopDocsCollectorContext at size 0:
     // an EarlyTerminatingCollector, or a bare TotalHitCountCollector when track_total_hits is true and
     // shortcutTotalHitCount cannot count the query: a bool; Lucene 9's collectors otherwise), wrapped by terminate_after's
-    // EarlyTerminatingCollector, then min_score's MinimumScoreCollector (QueryCollectorContext.createQueryCollectorWithProfiler).
+    // EarlyTerminatingCollector, then post_filter's FilteredCollector, then min_score's MinimumScoreCollector
+    // (QueryPhase.executeInternal's order; QueryCollectorContext.createQueryCollectorWithProfiler).
     [Theory]
     [InlineData("""{"size":0,"query":{"match":{"text":"river"}}}""", "EarlyTerminatingCollector/search_count")]
     [InlineData("""{"size":0,"track_total_hits":true,"query":{"term":{"text":"river"}}}""", "EarlyTerminatingCollector/search_count")]
@@ -291,6 +292,10 @@ public sealed class SearchProfileTests : IAsyncLifetime
     [InlineData("""{"query":{"match":{"text":"river"}},"terminate_after":1}""",
         "EarlyTerminatingCollector/search_terminate_after_count > SimpleTopScoreDocCollector/search_top_hits")]
     [InlineData("""{"query":{"match":{"text":"river"}},"min_score":0.1}""", "MinimumScoreCollector/search_min_score > SimpleTopScoreDocCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}}}""",
+        "FilteredCollector/search_post_filter > SimpleTopScoreDocCollector/search_top_hits")]
+    [InlineData("""{"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}},"min_score":0.1,"terminate_after":5}""",
+        "MinimumScoreCollector/search_min_score > FilteredCollector/search_post_filter > EarlyTerminatingCollector/search_terminate_after_count > SimpleTopScoreDocCollector/search_top_hits")]
     [InlineData("""{"query":{"match":{"text":"river"}},"min_score":0.1,"terminate_after":5}""",
         "MinimumScoreCollector/search_min_score > EarlyTerminatingCollector/search_terminate_after_count > SimpleTopScoreDocCollector/search_top_hits")]
     public async Task Search_ProfileUnderOpenSearch_NamesTheCollectorsAsOpenSearch219ChainsThem(string body, string chain)
@@ -316,6 +321,31 @@ public sealed class SearchProfileTests : IAsyncLifetime
         }
 
         Assert.Equal(chain, string.Join(" > ", names));
+    }
+
+    // The post_filter's weight is made before the search (Elasticsearch 9's QueryPhase.addCollectorsAndSearch, OpenSearch
+    // 2.19's createFilteredCollectorContext) through the profiling searcher: its own tree comes first in "query", the
+    // query's second, and it filters what is collected (QueryPhaseCollector; OpenSearch's FilteredCollector). It was a
+    // FilteredQuery root around the query.
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch)]
+    [InlineData(SearchFlavor.OpenSearch)]
+    public async Task Search_ProfileWithAPostFilter_ProfilesTheFilterAsItsOwnTreeBeforeTheQuerys(SearchFlavor flavor)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = flavor });
+        using var es = new EsClient(server.Url);
+        await Shelve(es);
+        var r = await es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}}}""")!);
+        Assert.Equal(200, r.Status);
+        Assert.Equal(["2"], r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+        var trees = r.Json["profile"]!["shards"]![0]!["searches"]![0]!["query"]!.AsArray();
+        Assert.Equal([("TermQuery", "topic:cooking"), ("TermQuery", "text:river")],
+            trees.Select(t => (t!["type"]!.GetValue<string>(), t["description"]!.GetValue<string>())));
+        // The filter is asked about each document the query collects, its scorer advanced only where it is behind (as
+        // Lucene.asSequentialAccessBits reads it): once, at the first match (doc 0, "geography"), to its own match, doc 1,
+        // which the second collected document then finds in place; never scored; its weight made once.
+        var filter = trees[0]!["breakdown"]!;
+        Assert.Equal((1L, 1L, 0L), (filter["create_weight_count"]!.GetValue<long>(), filter["advance_count"]!.GetValue<long>(), filter["score_count"]!.GetValue<long>()));
     }
 
     // A scroll's later page continues after the last document the scroll emitted: Elasticsearch 9's

@@ -185,7 +185,14 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 }
 
                 // The post_filter narrows the hits and their total, not what the aggregations count; it does not score.
-                var hitQuery = request.PostFilter is { } postFilter ? new FilteredQuery(query, new QueryWrapperFilter(translator.Translate(postFilter))) : query;
+                // Profiled, the post_filter is its own query, filtering what is collected (SearchProfile.PostFilter).
+                var postFilterQuery = request.PostFilter is { } postFilter ? translator.Translate(postFilter) : null;
+                if (postFilterQuery is not null)
+                {
+                    profile?.PostFilter(postFilterQuery);
+                }
+
+                var hitQuery = postFilterQuery is null || profile is not null ? query : new FilteredQuery(query, new QueryWrapperFilter(postFilterQuery));
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
                 // search_after pages read past every earlier hit, so each index hands over all its matches.
                 var wanted = request.SearchAfter is null ? Math.Max(1, request.From + request.Size) : Math.Max(1, target.Searcher.IndexReader.MaxDoc);
@@ -417,6 +424,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var topHits = profile?.TopHits(collector) ?? collector;
         var terminator = terminateAfter is { } most ? new TerminateAfterCollector(topHits, most, leafCount, competitiveHits) : null;
         ICollector collecting = terminator is null ? topHits : profile?.TerminateAfter(terminator) ?? terminator;
+        collecting = profile?.PostFiltered(searcher, collecting) ?? collecting;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         collecting = profile?.QueryPhase(collecting) ?? collecting;
         if (timeout is not { } allowed || clock is null)

@@ -46,6 +46,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
     private readonly Fetch fetch = new(time);
     private ProfiledQuery? root;
+    private Query? postFilter;
+    private ProfiledQuery? postFilterRoot;
+    private Timer? filtering;
     private long rewriteNanos;
     private bool countShortcut;
     private Timer? collector;
@@ -65,12 +68,42 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     {
         countShortcut = CountsWithoutCollecting(searcher.IndexReader, query);
         var rewrite = new Timer(time);
-        rewrite.Start();
-        var rewritten = searcher.Rewrite(query);
-        rewrite.Stop();
+        // The post_filter's weight is made (rewritten, then timed) before the query's search starts: its tree comes first.
+        postFilterRoot = postFilter is { } filter ? Wrap(rewrite.Time(() => searcher.Rewrite(filter))) : null;
+        var rewritten = rewrite.Time(() => searcher.Rewrite(query));
         rewriteNanos = rewrite.Nanos;
         root = Wrap(rewritten);
         return root;
+    }
+
+    /// <summary>
+    /// Takes the search's <c>post_filter</c>, which the profiled search applies as the reference does: not inside the
+    /// query but to what is collected, through a weight of its own made before the search (Elasticsearch 9's
+    /// <c>QueryPhase.addCollectorsAndSearch</c> postFilterWeight, in <c>QueryPhaseCollector</c>; OpenSearch 2.19's
+    /// <c>createFilteredCollectorContext</c>, a <c>FilteredCollector</c>), so that its own query tree is profiled, before
+    /// the query's. The caller leaves the filter out of the query it profiles.
+    /// </summary>
+    public void PostFilter(Query filter) => postFilter = filter;
+
+    /// <summary>
+    /// The collector that keeps only the post_filter's matches (<paramref name="collecting"/> when there is none), its
+    /// weight made now; timed as OpenSearch's <c>FilteredCollector</c> (<c>search_post_filter</c>) under that flavor.
+    /// </summary>
+    public ICollector PostFiltered(IndexSearcher searcher, ICollector collecting)
+    {
+        if (postFilterRoot is null)
+        {
+            return collecting;
+        }
+
+        var filtered = new FilteringCollector(collecting, searcher.CreateNormalizedWeight(postFilterRoot));
+        if (!openSearch)
+        {
+            return filtered;
+        }
+
+        filtering = new Timer(time);
+        return new TimedCollector(filtered, filtering);
     }
 
     /// <summary>
@@ -167,13 +200,19 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     // OpenSearch 2.19: QueryPhase chains its QueryCollectorContexts, the top docs first, each later one wrapping the ones
     // before (QueryCollectorContext.createQueryCollectorWithProfiler): terminate_after's EarlyTerminatingCollector, then
-    // min_score's MinimumScoreCollector outermost. The outermost collector is timed around everything it wraps.
+    // post_filter's FilteredCollector, then min_score's MinimumScoreCollector outermost. The outermost collector is timed
+    // around everything it wraps.
     private JsonObject OpenSearchJson()
     {
         var levels = new List<(string Name, string Reason, Timer? Timer)> { (topHitsName, topHitsReason, topHits) };
         if (request.TerminateAfter is not null)
         {
             levels.Add(("EarlyTerminatingCollector", "search_terminate_after_count", terminating));
+        }
+
+        if (postFilterRoot is not null)
+        {
+            levels.Add(("FilteredCollector", "search_post_filter", filtering));
         }
 
         if (request.MinScore is not null)
@@ -205,7 +244,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         };
     }
 
-    private JsonArray Query() => root is null ? [] : new JsonArray(root.Node.ToJson(openSearch ? OpenSearchBreakdown : ElasticsearchBreakdown));
+    // The query trees in the order their weights were made: the post_filter's, then the query's.
+    private JsonArray Query() => new([.. new[] { postFilterRoot, root }.OfType<ProfiledQuery>()
+        .Select(q => (JsonNode)q.Node.ToJson(openSearch ? OpenSearchBreakdown : ElasticsearchBreakdown))]);
 
     // CollectorResult.toXContent: name, reason, time_in_nanos, and children only when there are some.
     private static JsonObject Collector(string name, string reason, Timer? timer, JsonObject? child = null)
@@ -543,6 +584,37 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         public override long GetCost() => inner.GetCost();
 
         public override ICollection<ChildScorer> GetChildren() => inner.GetChildren();
+    }
+
+    // Collects only the documents the post_filter's weight matches, advancing its scorer to each collected document (the
+    // documents come in order: a profiled weight scores in order), as FilteredCollector reads the filter's Bits.
+    private sealed class FilteringCollector(ICollector inner, Weight filter) : ICollector
+    {
+        private Scorer? matches;
+
+        public bool AcceptsDocsOutOfOrder => false;
+
+        public void SetScorer(Scorer scorer) => inner.SetScorer(scorer);
+
+        public void SetNextReader(AtomicReaderContext context)
+        {
+            matches = filter.GetScorer(context, context.AtomicReader.LiveDocs);
+            inner.SetNextReader(context);
+        }
+
+        public void Collect(int doc)
+        {
+            if (matches is null)
+            {
+                return;
+            }
+
+            var at = matches.DocID < doc ? matches.Advance(doc) : matches.DocID;
+            if (at == doc)
+            {
+                inner.Collect(doc);
+            }
+        }
     }
 
     // A collector whose calls are timed, as Lucene's ProfilerCollector times setScorer, collect and the next reader.
