@@ -96,6 +96,8 @@ public sealed class EngineCallerTests
         Assert.Equal(3 - reachTheModel, reasons.Count(x => x == "the deadline passed while the other searches of this request held its share of the model"));
         Assert.Equal(reachTheModel, reasons.Count(x => x == "the deadline passed while the model was still reading the window"));
         Assert.Equal(0, waiting.GetMeasurementSnapshot().Sum(m => m.Value)); // the waiting search counted itself out
+        // Only a real wait is counted: each search that waited, +1 and -1; one that took its share at once, nothing.
+        Assert.Equal(2 * (3 - reachTheModel), waiting.GetMeasurementSnapshot().Count);
     }
 
     // Waits until `searches` searches are waiting for their msearch's share (rank1.rerank.share_waiting). One snapshot per

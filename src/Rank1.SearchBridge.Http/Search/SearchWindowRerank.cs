@@ -115,13 +115,20 @@ internal sealed class SearchWindowRerank(StoredWindowJudge windowJudge, HotQuery
     /// <summary>
     /// Takes a place of <paramref name="gate"/> (an <c>_msearch</c>'s share of the model, the rerank service's measuring
     /// turns) within <paramref name="deadline"/>: at once when one is free and time is left, without waiting or counting;
-    /// otherwise waits until the deadline passes, false when it passed first. Only a wait is told to
+    /// otherwise waits until the deadline passes, false when it passed first. A caller already gone throws, and a deadline
+    /// already passed is false, at once: neither waits, is counted or takes a place. Only a wait is told to
     /// <paramref name="waiting"/> (<c>rank1.rerank.share_waiting</c>): +1 once the deadline runs (its timer set), and -1
     /// when the wait ends.
     /// </summary>
     internal static async Task<bool> EnterWithinAsync(SemaphoreSlim gate, SearchDeadline deadline, CancellationToken cancellationToken, Action<int>? waiting = null)
     {
-        if (!deadline.Passed && !cancellationToken.IsCancellationRequested && gate.Wait(0, CancellationToken.None))
+        cancellationToken.ThrowIfCancellationRequested();
+        if (deadline.Passed)
+        {
+            return false;
+        }
+
+        if (gate.Wait(0, CancellationToken.None))
         {
             return true;
         }
