@@ -200,8 +200,9 @@ internal sealed record RerankRequest(
             _ => throw Bad("query must be a string"),
         };
         // TEI takes any query string, an empty one included (router/src/http/server.rs, rerank, validates texts only):
-        // each (query, text) pair is refused only when both are empty (below).
-        if (protocol != RerankProtocol.Tei && string.IsNullOrWhiteSpace(query))
+        // each (query, text) pair is refused only when both are empty (below). Elsewhere a query that asks nothing (white
+        // space, control and invisible format characters only) is refused by the one test, as the proxy's query text is.
+        if (protocol != RerankProtocol.Tei && PrecomputeReasoning.IsBlankQuery(query))
         {
             throw Bad("query must not be blank");
         }
