@@ -759,8 +759,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does, and so does one
         // under an outermost rule or pinned retriever: CompoundRetrieverBuilder ranks its hits in the order of the search it
-        // runs with that sort, whose first key must be _score (QueryRuleRetrieverBuilder.checkValidSort; every key,
-        // PinnedRetrieverBuilder.validateSort), in either order: {"_score":"asc"} answers the lowest scores first.
+        // runs with that sort, whose first key must be _score (QueryRuleRetrieverBuilder.checkValidSort; every key _score
+        // or _shard_doc, PinnedRetrieverBuilder.validateSort), in either order: {"_score":"asc"} answers the lowest scores first.
         // The URL's sort keys come after the body's (RestSearchAction.parseSearchSource adds them to its sort list).
         var bodySort = body?["sort"] ?? standard?["sort"] ?? (pins?.Under?["standard"] as JsonObject)?["sort"];
         JsonNode? sorts = (bodySort, UrlSort(query)) switch
