@@ -451,6 +451,48 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     }
 
     /// <summary>
+    /// A job of <c>""</c> instructions and title field, as older proxies published a rule's (<c>Instructions=</c> binds
+    /// <c>""</c>) and older <c>rank1-bridge precompute</c> runs published <c>--instructions ""</c>, still queued after an
+    /// upgrade: "" has always meant none in the key and the prompt, so the worker stores it where the proxy's search
+    /// without instructions looks. It went to the error queue as "[instructions] must not be blank".
+    /// </summary>
+    [Fact]
+    public async Task AJobOfEmptyInstructionsAndTitleField_FromAnOlderProducer_IsStoredWhereTheSearchWithoutThemLooks()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        // The proxy's own model always fails (it stores nothing itself): "cached" can only come from the worker.
+        var settings = new Dictionary<string, string?>
+        {
+            ["Rank1:Proxy:Indices:0:Pattern"] = ProxyStack.Index,
+            ["Rank1:Proxy:Indices:0:Window"] = Window.ToString(CultureInfo.InvariantCulture),
+            ["Rank1:Proxy:Indices:0:MaxThinkTokens"] = "4",
+        };
+        await using var stack = await ProxyStack.StartAsync(settings, s => s.AddSingleton<IPassageJudge>(new FailingJudge(TinyModel)));
+        await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
+        await WaitForConsumerAsync(node.Url, queue, worker);
+
+        const string query = "onion soup";
+        await PublishRawAsync(node.Url, queue, [Envelope(new JsonObject
+        {
+            ["targetIndex"] = ProxyStack.Index, ["query"] = query, ["window"] = Window, ["fields"] = new JsonArray("text"), ["maxThinkTokens"] = 4,
+            ["reason"] = "offline", ["jobId"] = Guid.NewGuid().ToString(), ["instructions"] = "", ["titleField"] = "",
+        })]);
+
+        // Stored under the key of the search without instructions or title field (named by it in the worker's log).
+        var stored = $"Precomputed query {ReasoningKeys.Fingerprint(query, null, 4, ["text"], null)} ({query.Length} characters) on docs";
+        await BrokerProcesses.WaitUntilAsync(async () => worker.Output.Any(l => l.Contains(stored, StringComparison.Ordinal)) || (await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0,
+            TimeSpan.FromMinutes(2), () => "the worker never took the job:\n" + worker.Log);
+        Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "_error")).Select(f => f.Reason));
+        Assert.Contains(worker.Output, l => l.Contains(stored, StringComparison.Ordinal));
+
+        // The proxy's own lookup for that search finds every judgement of the window.
+        var served = await stack.SearchAsync(MultiMatch(query));
+        Assert.Equal("cached", served.Rerank);
+        Assert.All(served.Json["hits"]!["hits"]!.AsArray().Take(Window), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+    }
+
+    /// <summary>
     /// <c>rank1-bridge precompute</c> stopped by a real Ctrl+C (SIGINT) while it publishes: it says on standard error how
     /// many jobs were at least published, which stay queued for the workers, and exits 130. The line had no test. The
     /// tool reaches the broker through a relay that passes its first bytes and then holds the rest, so some jobs are

@@ -60,7 +60,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 {
     public async Task<PrecomputeReasoningCompleted> RunAsync(PrecomputeReasoning request, CancellationToken cancellationToken)
     {
-        Validate(request, options.Value.MaxWindow);
+        request = Validate(request, options.Value.MaxWindow);
         // The proxy's fingerprint of the same search (RerankPlan.Fingerprint): the rule's token limits are part of it.
         var fingerprint = QueryFingerprint(request);
         // The query may be personal data: only its fingerprint and length are logged at Information and above, its text
@@ -193,8 +193,14 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
 
     // A problem names the field as it travels (MassTransit's JSON is camelCase: targetIndex, maxThinkTokens), so that
     // whoever published the job by hand can find it: the snake_case names sent them looking for fields that do not exist.
-    internal static void Validate(PrecomputeReasoning r, int maxWindow)
+    // Returns the job with exactly empty instructions and title field as none (null): older proxies published a rule's
+    // "" (Rank1__Proxy__Default__Instructions= binds "") and older rank1-bridge precompute runs --instructions "" and
+    // JSON Lines "instructions":"" as they were, and "" already meant none in the key (ReasoningKeys.Fingerprint: null
+    // is "") and the prompt (Rank1Prompt.QueryText trims): such jobs, still queued after an upgrade, are stored where the
+    // searches that asked for them look. Any other blank text is refused.
+    internal static PrecomputeReasoning Validate(PrecomputeReasoning r, int maxWindow)
     {
+        r = r with { Instructions = r.Instructions is "" ? null : r.Instructions, TitleField = r.TitleField is "" ? null : r.TitleField };
         string? problem = r switch
         {
             { TargetIndex: null or "" } => "[targetIndex] is required",
@@ -224,6 +230,8 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
         {
             throw new InvalidPrecomputeRequestException($"invalid precompute request: {problem}");
         }
+
+        return r;
     }
 
     /// <summary>

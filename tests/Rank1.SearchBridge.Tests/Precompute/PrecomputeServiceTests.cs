@@ -74,7 +74,14 @@ public sealed class PrecomputeServiceTests
     [Theory]
     [InlineData("\u0001", null, "text", "invalid precompute request: [instructions] must not be blank")]
     [InlineData(" \u200B\t", null, "text", "invalid precompute request: [instructions] must not be blank")]
-    [InlineData("", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData(" ", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData("\u200B", null, "text", "invalid precompute request: [instructions] must not be blank")]
+    [InlineData(null, " ", "text", "invalid precompute request: [titleField] must not be blank")]
+    // Exactly empty is none, not blank: what older proxies (a rule's Instructions= binds "") and older rank1-bridge
+    // precompute runs published, still queued after an upgrade; they went to the error queue.
+    [InlineData("", null, "text", null)]
+    [InlineData(null, "", "text", null)]
+    [InlineData("", "", "text", null)]
     [InlineData(null, "\u200B", "text", "invalid precompute request: [titleField] must not be blank")]
     [InlineData(null, "\u0000", "text", "invalid precompute request: [titleField] must not be blank")]
     [InlineData(null, null, "\u0007", "invalid precompute request: [fields] must name at least one non-empty field")]
@@ -83,6 +90,16 @@ public sealed class PrecomputeServiceTests
     [InlineData("Only medical advice counts.", "title", "text", null)]
     public void Validate_BlankInstructionsTitleFieldOrField_RefusedAsAnEmptyOne(string? instructions, string? titleField, string field, string? problem) =>
         Assert.Equal(problem, Problem(Job(4) with { Instructions = instructions, TitleField = titleField, Fields = ["body", field] }));
+
+    // A job of "" instructions and title field is the job without them: judged and stored under the key the proxy looks
+    // up for a search with no instructions and no title field (RerankPlan.Fingerprint's null), not refused.
+    [Fact]
+    public void Validate_ExactlyEmptyInstructionsAndTitleField_AreNone_KeyedAsTheSearchWithout()
+    {
+        var accepted = PrecomputeService.Validate(Job(4) with { Instructions = "", TitleField = "" }, maxWindow: 10);
+        Assert.Equal((null, null), (accepted.Instructions, accepted.TitleField));
+        Assert.Equal(Store.ReasoningKeys.Fingerprint("onion", null, 4, ["text"], null), Store.ReasoningKeys.JobFingerprint(accepted, new Store.ModelTokenLimits(512, 2048)));
+    }
 
     [Fact]
     public void Validate_NamesEachFieldAsItTravels()
