@@ -72,6 +72,50 @@ public sealed class PrecomputeBrokerTests(RabbitMqFixture broker) : IClassFixtur
         }
     }
 
+    /// <summary>
+    /// What the jobs carry, as a stand-in worker receives them: a blank <c>--fields</c> name ("\u200B") is left out as an
+    /// empty one is (as the docs say), and a JSON line's <c>"instructions":""</c> is published as "" over
+    /// <c>--instructions</c>, that line's "no instructions" (the workers take "" as none); it was an exit-4 refusal.
+    /// </summary>
+    [Fact]
+    public async Task PublishedJobs_LeaveOutABlankFieldName_AndKeepALinesEmptyInstructions()
+    {
+        var node = Node;
+        var queue = "rank1-test-" + Guid.NewGuid().ToString("N")[..8];
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, PrecomputeReasoning>(StringComparer.Ordinal);
+        var worker = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            Rank1Broker.Configure(cfg, new BrokerOptions { Url = node.Url, Queue = queue });
+            cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.SetQuorumQueue();
+                e.ConfigureConsumeTopology = false;
+                e.Handler<PrecomputeReasoning>(c =>
+                {
+                    received[c.Message.Query] = c.Message;
+                    return c.RespondAsync(new PrecomputeReasoningCompleted(c.Message.JobId, c.Message.BatchId, c.Message.Query, 1, 1, 0, 1));
+                });
+            });
+        });
+        await worker.StartAsync();
+        try
+        {
+            var log = TestTemp.File($"rank1-log-{Guid.NewGuid():N}.jsonl");
+            await File.WriteAllLinesAsync(log, ["""{"query":"eye drops","instructions":""}""", "onion"]);
+            var result = await CliRunner.RunAsync("precompute", "--queries", log, "--index", "docs", "--fields", "\u200B,text", "--instructions", "Only medical advice counts.",
+                "--broker", node.Url, "--queue", queue, "--wait", "--timeout", "60");
+
+            Assert.True(result.ExitCode == 0, result.Out + result.Error);
+            Assert.Equal(["text"], received["eye drops"].Fields);
+            Assert.Equal(["text"], received["onion"].Fields);
+            Assert.Equal(("", "Only medical advice counts."), (received["eye drops"].Instructions, received["onion"].Instructions));
+        }
+        finally
+        {
+            await worker.StopAsync();
+        }
+    }
+
     [Fact]
     public async Task Wait_NotOnATerminal_PrintsALinePerChangeOfTheCounts_NotPerTick()
     {

@@ -29,6 +29,20 @@ public sealed class PrecomputeCommandTests
     }
 
     /// <summary>
+    /// A JSON line's <c>"instructions":""</c> is that line's "no instructions", over <c>--instructions</c>: kept as "" (the
+    /// workers take "" as none), as before the blank check, which made it an exit-4 refusal.
+    /// </summary>
+    [Fact]
+    public async Task QueryLog_EmptyJsonInstructions_AreThatLinesNone_OverTheDefault()
+    {
+        var path = File("""{"query":"eye drops","instructions":""}""", "onion");
+        var queries = await QueryFile.ReadAsync(path, defaultInstructions: "Only medical advice counts.", CancellationToken.None);
+        Assert.Equal(
+            [("eye drops", 1L, (string?)""), ("onion", 1L, "Only medical advice counts.")],
+            queries.Select(q => (q.Query, q.Count, q.Instructions)).ToArray());
+    }
+
+    /// <summary>
     /// Counts merged past the largest a count can be stay there: the query is still the most frequent. Before, the sum
     /// wrapped round to a negative count, and the most frequent query of the log went last.
     /// </summary>
@@ -103,7 +117,8 @@ public sealed class PrecomputeCommandTests
     [InlineData("q1\t\u0000", ":1: no query after the tab")]
     // Instructions the workers refuse (PrecomputeReasoning.IsBlankQuery): every such job went to their error queue.
     [InlineData("{\"query\":\"x\",\"instructions\":\"\\u0001\"}", ":1: \"instructions\" must not be blank")]
-    [InlineData("{\"query\":\"x\",\"instructions\":\"\"}", ":1: \"instructions\" must not be blank")]
+    [InlineData("{\"query\":\"x\",\"instructions\":\" \"}", ":1: \"instructions\" must not be blank")]
+    [InlineData("{\"query\":\"x\",\"instructions\":\"\\u200B\"}", ":1: \"instructions\" must not be blank")]
     public async Task BadQueryLogLine_IsAOneLineErrorNamingFileAndLine_Exit4(string line, string expected)
     {
         var path = File(line);
@@ -155,6 +170,8 @@ public sealed class PrecomputeCommandTests
     // What the workers refuse as blank (PrecomputeReasoning.IsBlankQuery) is refused before a job is published.
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--instructions", "\u0001" }, "--instructions must not be blank")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--title-field", "\u200B" }, "--title-field must name a field")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--instructions", "" }, "--instructions must not be blank")]
+    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--title-field", "" }, "--title-field must name a field")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--fields", "\u200B,\u0007" }, "--fields must name at least one field")]
     public async Task BadArguments_AreUsageErrors_Exit2(string[] args, string expected)
     {

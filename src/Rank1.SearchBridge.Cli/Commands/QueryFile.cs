@@ -126,9 +126,11 @@ internal static class QueryFile
             var instructions = Given(obj, "instructions") switch
             {
                 null => defaultInstructions,
-                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions") is var text && !PrecomputeReasoning.IsBlankQuery(text)
+                // "" is this line's "no instructions" (it overrides --instructions), published as it always was: the
+                // workers take "" as none. Any other blank text is refused, as the workers refuse it.
+                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions") is var text && (text.Length == 0 || !PrecomputeReasoning.IsBlankQuery(text))
                     ? text
-                    : Fail("\"instructions\" must not be blank"), // the workers refuse a job of blank instructions
+                    : Fail("\"instructions\" must not be blank"),
                 _ => Fail("\"instructions\" must be a string"),
             };
             return new LoggedQuery(query.Trim(), count, instructions);
