@@ -16,13 +16,19 @@ public sealed class OptionsValidationTests
         new ConfigurationKeyValidator<ProxyOptions>(ProxyOptions.SectionName, new ProxyOptionsValidator()).Failures(options);
 
     /// <summary>What the hosts' registration of <c>Rank1:Proxy</c> stops with at start-up, given <paramref name="settings"/>.</summary>
-    private static IEnumerable<string> StartUpFailures(Dictionary<string, string?> settings)
+    private static IEnumerable<string> StartUpFailures(Dictionary<string, string?> settings) =>
+        StartUpFailures<ProxyOptions, ProxyOptionsValidator>(settings, ProxyOptions.SectionName);
+
+    /// <summary>What the hosts' registration of <paramref name="section"/> stops with at start-up, given <paramref name="settings"/>.</summary>
+    private static IEnumerable<string> StartUpFailures<TOptions, TValidator>(Dictionary<string, string?> settings, string section)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>, new()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
-        services.AddValidatedOptions<ProxyOptions, ProxyOptionsValidator>(configuration, ProxyOptions.SectionName);
+        services.AddValidatedOptions<TOptions, TValidator>(configuration, section);
         using var provider = services.BuildServiceProvider();
-        return Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ProxyOptions>>().Value).Failures;
+        return Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TOptions>>().Value).Failures;
     }
 
     [Fact]
@@ -219,6 +225,16 @@ public sealed class OptionsValidationTests
         });
         Assert.Equal([$"{key} must be a non-empty string: only white space, control or invisible characters (got \"{shown}\"); remove the setting or give it text."], failures);
     }
+
+    // The rerank service's instructions are appended to every query a request leaves without its own (and key its
+    // stored reasoning): held to the proxy rules' test, with the same words. "\u0001" was accepted.
+    [Theory]
+    [InlineData("\u0001", "\\u0001")]
+    [InlineData(" \u200B ", " \\u200B ")]
+    [InlineData("", "")]
+    public void BlankServiceInstructions_StopTheHostAtStartUp_NamingTheKey(string value, string shown) =>
+        Assert.Equal([$"Rank1:Service:Instructions must be a non-empty string: only white space, control or invisible characters (got \"{shown}\"); remove the setting or give it text."],
+            StartUpFailures<RerankServiceOptions, RerankServiceOptionsValidator>(new Dictionary<string, string?> { ["Rank1:Service:Instructions"] = value }, RerankServiceOptions.SectionName));
 
     [Fact]
     public void RuleTexts_WithText_AreValid()

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
+using Rank1.SearchBridge.Configuration;
 
 namespace Rank1.SearchBridge.Http.Service;
 
@@ -56,6 +57,13 @@ public sealed class RerankServiceOptions : IValidatableObject
             {
                 yield return new ValidationResult($"{SectionName}:ApiKeys:{i} must be a non-empty key without white space.");
             }
+        }
+
+        // Appended to every query a request leaves without instructions (and keyed its stored reasoning): a "\u0001" said
+        // nothing, as a proxy rule's blank Instructions, which stops the proxy at start-up.
+        if (BlankSetting.Refusal($"{SectionName}:{nameof(Instructions)}", Instructions) is { } refusal)
+        {
+            yield return refusal;
         }
     }
 }

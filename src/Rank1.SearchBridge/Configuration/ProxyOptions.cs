@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rank1.Inference;
 using Rank1.SearchBridge.Messages;
@@ -202,9 +201,9 @@ public sealed class ProxyOptions : IValidatableObject
                 .Concat((rule.Fields ?? []).Select((field, i) => (Name: $"{nameof(RerankRule.Fields)}:{i}", Text: (string?)field)));
             foreach (var (name, text) in texts)
             {
-                if (text is { } given && PrecomputeReasoning.IsBlankQuery(given))
+                if (BlankSetting.Refusal($"{key}:{name}", text) is { } refusal)
                 {
-                    yield return new ValidationResult($"{key}:{name} must be a non-empty string: only white space, control or invisible characters (got \"{JsonEncodedText.Encode(given)}\"); remove the setting or give it text.");
+                    yield return refusal;
                 }
             }
         }
