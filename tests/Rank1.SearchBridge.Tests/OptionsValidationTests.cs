@@ -211,6 +211,11 @@ public sealed class OptionsValidationTests
     [InlineData("Rank1:Proxy:Indices:1:Instructions", "\uFEFF", "\\uFEFF")]
     [InlineData("Rank1:Proxy:Indices:1:TitleField", "\u00AD", "\\u00AD")]
     [InlineData("Rank1:Proxy:Indices:1:Fields:1", "\u2060\u0000", "\\u2060\\u0000")]
+    // A pattern of only invisible characters passed its required-field check (which catches white space only) and then
+    // matched no index: the rule was silently never used.
+    [InlineData("Rank1:Proxy:Indices:0:Pattern", "\u200B", "\\u200B")]
+    [InlineData("Rank1:Proxy:Indices:1:Pattern", "\u0001\u2060", "\\u0001\\u2060")]
+    [InlineData("Rank1:Proxy:Default:Pattern", "\uFEFF", "\\uFEFF")]
     public void BlankRuleText_StopsTheHostAtStartUp_NamingTheKey(string key, string value, string shown)
     {
         // As a request's ext.rank1 refuses the same texts: "\u0001" instructions were appended to every query (and keyed
@@ -225,6 +230,11 @@ public sealed class OptionsValidationTests
         });
         Assert.Equal([$"{key} must be a non-empty string: only white space, control or invisible characters (got \"{shown}\"); remove the setting or give it text."], failures);
     }
+
+    // A pattern of white space is refused once, by its required-field check (not twice).
+    [Fact]
+    public void WhiteSpaceRulePattern_IsRefusedOnce_AsRequired() =>
+        Assert.Equal(["The Rank1:Proxy:Indices:0:Pattern field is required."], StartUpFailures(new Dictionary<string, string?> { ["Rank1:Proxy:Indices:0:Pattern"] = " " }));
 
     // The rerank service's instructions are appended to every query a request leaves without its own (and key its
     // stored reasoning): held to the proxy rules' test, with the same words. "\u0001" was accepted.

@@ -170,7 +170,7 @@ public sealed class ProxyOptions : IValidatableObject
     /// <summary>
     /// The rules that no attribute expresses (the generated <see cref="ProxyOptionsValidator"/> runs this after the
     /// attributes of every section): <see cref="PublicAddress"/> is host:port, no rule is above the operator's caps, and no
-    /// rule's instructions, title field or passage field is blank (<see cref="PrecomputeReasoning.IsBlankQuery"/>).
+    /// rule's pattern, instructions, title field or passage field is blank (<see cref="PrecomputeReasoning.IsBlankQuery"/>).
     /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -197,7 +197,13 @@ public sealed class ProxyOptions : IValidatableObject
 
             // A text of only white space, control and invisible format characters says nothing and names no field: refused
             // here as a request's ext.rank1 refuses the same texts (RerankPlan), by the one test of a text that asks nothing.
-            var texts = new[] { (Name: nameof(RerankRule.Instructions), Text: rule.Instructions), (Name: nameof(RerankRule.TitleField), Text: rule.TitleField) }
+            // A pattern of only invisible or control characters matches no index (one of white space is refused as
+            // required, by its attribute, once).
+            var texts = new[]
+                {
+                    (Name: nameof(RerankRule.Pattern), Text: string.IsNullOrWhiteSpace(rule.Pattern) ? null : rule.Pattern),
+                    (Name: nameof(RerankRule.Instructions), Text: rule.Instructions), (Name: nameof(RerankRule.TitleField), Text: rule.TitleField),
+                }
                 .Concat((rule.Fields ?? []).Select((field, i) => (Name: $"{nameof(RerankRule.Fields)}:{i}", Text: (string?)field)));
             foreach (var (name, text) in texts)
             {
