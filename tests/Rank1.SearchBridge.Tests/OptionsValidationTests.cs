@@ -206,6 +206,8 @@ public sealed class OptionsValidationTests
 
     [Theory]
     [InlineData("Rank1:Proxy:Default:Instructions", "\u0001", "\\u0001")]
+    [InlineData("Rank1:Proxy:Default:Instructions", "", "")] // Rank1__Proxy__Default__Instructions= binds ""
+    [InlineData("Rank1:Proxy:Indices:1:TitleField", "", "")]
     [InlineData("Rank1:Proxy:Default:TitleField", " \u200B ", " \\u200B ")]
     [InlineData("Rank1:Proxy:Default:Fields:0", "\t", "\\t")]
     [InlineData("Rank1:Proxy:Indices:1:Instructions", "\uFEFF", "\\uFEFF")]
