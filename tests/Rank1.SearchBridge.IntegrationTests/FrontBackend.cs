@@ -8,8 +8,8 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// A backend that behaves like a real cluster where the embedded one does not: it sits in front of the embedded
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
-/// <c>hits.hits</c> an object, for <c>hitsobject</c>), holds searches on the index
-/// <c>slow</c> for a moment, answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>hits.hits</c> an object, for <c>hitsobject</c>), can hold searches on the index
+/// <c>slow</c> until a number of them are in flight (<see cref="HoldSlowSearchesUntil"/>), answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -128,6 +128,8 @@ internal sealed class FrontBackend : IAsyncDisposable
     private TaskCompletionSource _released = Released();
     private string? _heldMarker;
     private TaskCompletionSource _markedReleased = Released();
+    private int _slowGateCount;
+    private TaskCompletionSource _slowGate = Released();
 
     private FrontBackend(WebApplication app, HttpClient http)
     {
@@ -180,6 +182,45 @@ internal sealed class FrontBackend : IAsyncDisposable
     }
 
     public void ReleaseMarked() => _markedReleased.TrySetResult();
+
+    /// <summary>
+    /// How long <see cref="SlowSearchesInFlightAsync"/> waits for the searches held: a bound on a hang only, as generous as
+    /// the suite's other bounds, since a proxy that runs the searches at once reaches the count the moment it sends them.
+    /// </summary>
+    public static readonly TimeSpan SlowGateTimeout = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// Resets the counts (<see cref="ResetPeak"/>) and holds the next searches on <c>slow</c> until
+    /// <paramref name="count"/> of them are in flight at once, then lets them all go on (and every later one): a proxy
+    /// that sends that many at once reaches that peak by construction, however a loaded host schedules its searches;
+    /// one that sends fewer at a time never does (<see cref="SlowSearchesInFlightAsync"/>).
+    /// </summary>
+    /// <param name="count">The searches in flight at once that open the gate.</param>
+    public void HoldSlowSearchesUntil(int count)
+    {
+        ResetPeak();
+        _slowGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _slowGateCount, count);
+    }
+
+    /// <summary>
+    /// Completes once the searches held by <see cref="HoldSlowSearchesUntil"/> reached their count in flight; fails the
+    /// test, and lets the searches held go on, when <see cref="SlowGateTimeout"/> passes first.
+    /// </summary>
+    public async Task SlowSearchesInFlightAsync()
+    {
+        try
+        {
+            await _slowGate.Task.WaitAsync(SlowGateTimeout);
+        }
+        catch (TimeoutException)
+        {
+            var reached = PeakSlowSearches;
+            _slowGate.TrySetResult();
+            Assert.Fail($"the backend never had {Volatile.Read(ref _slowGateCount)} searches on slow in flight at once within {SlowGateTimeout.TotalSeconds:0} s " +
+                $"(at most {reached}, of {SlowSearches} received): the proxy ran them fewer at a time");
+        }
+    }
 
     private static TaskCompletionSource Released()
     {
@@ -322,8 +363,14 @@ internal sealed class FrontBackend : IAsyncDisposable
             {
             }
 
-            // A slow cluster: the searches of one msearch overlap here unless the proxy bounds them.
-            await Task.Delay(TimeSpan.FromMilliseconds(150));
+            // Held until the count is in flight (HoldSlowSearchesUntil), so that searches the proxy sends at once overlap
+            // here however late each is scheduled; a search held is never counted out, so the count only grows meanwhile.
+            if (now >= Volatile.Read(ref _slowGateCount))
+            {
+                _slowGate.TrySetResult();
+            }
+
+            await _slowGate.Task;
             path = "/docs/" + path["/slow/".Length..];
         }
 
@@ -458,6 +505,7 @@ internal sealed class FrontBackend : IAsyncDisposable
     {
         _released.TrySetResult();
         _markedReleased.TrySetResult();
+        _slowGate.TrySetResult();
         _http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

@@ -127,8 +127,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     [Fact]
     public async Task Msearch_ManyItems_HeaderStaysSmallAndMaxConcurrentSearchesBoundsTheBackend()
     {
-        _front.ResetPeak();
-        var r = await _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=2", string.Concat(Enumerable.Repeat(SlowItem, 12)), "application/x-ndjson");
+        // The first two searches are held until both are in flight: the peak of 2 is reached by construction, and a
+        // proxy that ran them one at a time fails here.
+        _front.HoldSlowSearchesUntil(2);
+        var sent = _stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=2", string.Concat(Enumerable.Repeat(SlowItem, 12)), "application/x-ndjson");
+        await _front.SlowSearchesInFlightAsync();
+        var r = await sent;
         Assert.Equal(200, r.Status);
         Assert.Equal(12, r.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
         Assert.Equal("skipped=12", r.Rerank);
@@ -489,8 +493,12 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
             inFront: async embedded => (front = await FrontBackend.StartAsync(embedded)).Url);
         try
         {
-            front!.ResetPeak();
-            var r = await stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=8", string.Concat(Enumerable.Repeat(SlowItem, 24)), "application/x-ndjson");
+            // The first three searches are held until all three are in flight (on the pool's three connections): the
+            // peak of 3 is reached by construction, and a pool that let fewer through at a time fails here.
+            front!.HoldSlowSearchesUntil(3);
+            var sent = stack.SendAsync(HttpMethod.Post, "_msearch?max_concurrent_searches=8", string.Concat(Enumerable.Repeat(SlowItem, 24)), "application/x-ndjson");
+            await front.SlowSearchesInFlightAsync();
+            var r = await sent;
 
             Assert.Equal(200, r.Status);
             Assert.Equal(24, r.Json["responses"]!.AsArray().Count(x => x!["status"]!.GetValue<int>() == 200));
