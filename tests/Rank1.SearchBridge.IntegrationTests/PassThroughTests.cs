@@ -288,7 +288,7 @@ public sealed class PassThroughTests
         // The store's writer flushes on the same clock: its interval is far past the break, so its _bulk of the first
         // search's judgements cannot take the half-open trial call from the test's request below.
         await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Backend:BreakerBreakDuration"] = breakDuration.ToString(), ["Rank1:Store:FlushInterval"] = "00:10:00" },
-            s => s.AddSingleton<TimeProvider>(clock), dataPath: data);
+            s => s.AddSingleton<TimeProvider>(clock), dataPath: data, backendPort: TestPorts.BelowEphemeral());
         Assert.Equal("applied", (await stack.SearchAsync("""{"query":{"match":{"text":"onion"}}}""")).Rerank);
 
         await stack.StopBackendAsync();
@@ -337,7 +337,7 @@ public sealed class PassThroughTests
         // The breaker's clock is a FakeTimeProvider: the Retry-After is the whole break however slow this machine is.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var stack = await ProxyStack.StartAsync(new() { ["Rank1:Backend:BreakerBreakDuration"] = "00:00:05", ["Rank1:Store:FlushInterval"] = "00:10:00" },
-            s => s.AddSingleton<TimeProvider>(clock));
+            s => s.AddSingleton<TimeProvider>(clock), backendPort: TestPorts.BelowEphemeral());
         await stack.StopBackendAsync();
 
         var client = new global::Elastic.Clients.Elasticsearch.ElasticsearchClient(new global::Elastic.Clients.Elasticsearch.ElasticsearchClientSettings(stack.Proxy.Url));
@@ -418,7 +418,7 @@ public sealed class PassThroughTests
     [Fact]
     public async Task StreamedSearch_BackendGone_Is502AndCountedAsABackendFailure()
     {
-        await using var stack = await ProxyStack.StartAsync();
+        await using var stack = await ProxyStack.StartAsync(backendPort: TestPorts.BelowEphemeral());
         using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
             stack.Proxy.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Rank1.SearchBridge.Telemetry.Rank1Metrics.MeterName, "rank1.backend.failures");
         var aggregation = await stack.SearchAsync("""{"size":0,"query":{"match":{"text":"onion"}}}""");

@@ -172,8 +172,17 @@ internal sealed class ProxyStack : IAsyncDisposable
         return json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();
     }
 
-    /// <summary>Stops the backend (the proxy keeps running).</summary>
-    public async Task StopBackendAsync() => await Backend.DisposeAsync();
+    /// <summary>
+    /// Stops the backend (the proxy keeps running, its URL unchanged). The stack must have been started with
+    /// <c>backendPort: TestPorts.BelowEphemeral()</c>: the port then sits unbound while the test expects the proxy to find
+    /// nothing there, and an ephemeral one could meanwhile be handed to any other test's server on port 0.
+    /// </summary>
+    public async Task StopBackendAsync()
+    {
+        Xunit.Assert.True(Backend.Url.Port < TestPorts.EphemeralPortsFrom(),
+            $"the backend stopped is on {Backend.Url.Port}, an ephemeral port another test's server could be handed: start the stack with backendPort: TestPorts.BelowEphemeral()");
+        await Backend.DisposeAsync();
+    }
 
     /// <summary>Starts a new backend on the same port with the same data folder.</summary>
     public async Task RestartBackendAsync(string dataPath)

@@ -40,9 +40,11 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         var folder = TestTemp.Folder("rank1-rabbitmq-");
         await File.WriteAllTextAsync(Path.Combine(folder, "enabled_plugins"), "[].\n");
         await File.WriteAllTextAsync(Path.Combine(folder, "rabbitmq.conf"), "loopback_users = none\n");
-        var port = FreePort();
+        // Below the ephemeral ports (TestPorts.BelowEphemeral): the broker binds them only once its Erlang VM has booted
+        // (seconds, minutes on a saturated host), and again after a restart.
+        var port = TestPorts.BelowEphemeral();
         int distPort;
-        while ((distPort = FreePort()) == port)
+        while ((distPort = TestPorts.BelowEphemeral()) == port)
         {
         }
 
@@ -152,46 +154,6 @@ internal sealed class RabbitMqNode : IAsyncDisposable
     {
         using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         kill.WaitForExit();
-    }
-
-    /// <summary>
-    /// A port free now, below the ephemeral ports (<c>ip_local_port_range</c>) that every server on port 0 and every
-    /// client connection of the suite is handed. The broker binds its ports only once its Erlang VM has booted (seconds,
-    /// minutes on a saturated host), and again after a restart: an ephemeral port given up until then could be taken
-    /// meanwhile (bind(0) hands a port it just gave back again about once in 14,000 binds), and the start's connect check
-    /// then found another test's server listening there, or the broker could not bind.
-    /// </summary>
-    private static int FreePort()
-    {
-        var ephemeral = EphemeralPortsFrom();
-        var from = Math.Max(1024, ephemeral - 10_000);
-        while (true)
-        {
-            var port = Random.Shared.Next(from, ephemeral);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken: another.
-            }
-        }
-    }
-
-    private static int EphemeralPortsFrom()
-    {
-        try
-        {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture) is var low and > 2048 ? low : 32768;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return 32768; // Linux's default
-        }
     }
 }
 
