@@ -47,6 +47,16 @@ public static partial class BrokerFailure
         return innermost.Message;
     }
 
+    /// <summary>
+    /// True when the failure names no cause but RabbitMQ.Client's own teardown: an <see cref="ObjectDisposedException"/>
+    /// ("Cannot access a disposed object", a SemaphoreSlim) with no reply of the broker in the chain. RabbitMQ.Client 7
+    /// throws it from a connection's open when the broker closes the connection (a vhost not found) while the open
+    /// still waits on it, in place of the broker's reply (rabbitmq-dotnet-client #1749, #1760); the next attempt names
+    /// the reply.
+    /// </summary>
+    public static bool IsTeardownArtefact(Exception failure) =>
+        Chain(failure).Any(e => e is ObjectDisposedException) && !Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason.Initiator: ShutdownInitiator.Peer });
+
     /// <summary>True when RabbitMQ refused the login or the vhost: no retry can succeed.</summary>
     public static bool IsRefusal(Exception failure) => IsLoginRefused(failure)
         || Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ReplyCode: Constants.AccessRefused or Constants.NotAllowed } });

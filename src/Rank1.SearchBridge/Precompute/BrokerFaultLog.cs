@@ -24,6 +24,23 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
     // endpoints failing for two causes logged a warning at each retry of either.
     private readonly Lock _gate = new();
     private readonly Dictionary<Uri, string> _causes = [];
+    private string? _latest;
+
+    /// <summary>
+    /// The cause an endpoint last failed with while one still fails (without the broker's credentials or endpoint), for
+    /// the health to name when MassTransit's latest failure is only RabbitMQ.Client's teardown
+    /// (<see cref="BrokerFailure.IsTeardownArtefact"/>); null when none stands.
+    /// </summary>
+    public string? StandingCause
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _causes.Count > 0 ? _latest : null;
+            }
+        }
+    }
 
     public Task Faulted(ReceiveEndpointFaulted faulted)
     {
@@ -63,8 +80,16 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
             return Task.CompletedTask;
         }
 
+        // RabbitMQ.Client's teardown in place of the broker's reply names no cause: it is neither said nor kept, and the
+        // cause that stands (or the next attempt's) is the one the log and the health name.
+        if (BrokerFailure.IsTeardownArtefact(faulted.Exception))
+        {
+            return Task.CompletedTask;
+        }
+
         lock (_gate)
         {
+            _latest = cause;
             // A cause already said for this endpoint or another (a broker down fails both alike) is not said again.
             var said = _causes.ContainsValue(cause);
             _causes[faulted.InputAddress] = cause;

@@ -102,7 +102,8 @@ public static class WorkerApplication
         });
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((o, w) => o.ShutdownTimeout = w.Value.ShutdownTimeout + ConsumerUnwind + TimeSpan.FromSeconds(5));
         services.AddSingleton<BrokerGaveUp>();
-        services.AddReceiveEndpointObserver<BrokerFaultLog>();
+        services.AddSingleton<BrokerFaultLog>();
+        services.AddReceiveEndpointObserver(p => p.GetRequiredService<BrokerFaultLog>());
         services.AddHostedService<WorkerStartup>();
         // MassTransit registers its bus and endpoint checks with these health checks.
         services.AddHealthChecks();
@@ -165,7 +166,11 @@ public static class WorkerApplication
             {
                 // MassTransit's description says only "Not ready: not started" while it retries the connection: the
                 // latest failure says why (connection refused, ACCESS_REFUSED, a vhost not found, TLS and port at odds).
-                check["cause"] = Rank1Services.WithoutBrokerCredentials(address is null ? BrokerFailure.Cause(failure, null) : $"{address.Endpoint}: {BrokerFailure.Cause(failure, address)}", broker);
+                // RabbitMQ.Client's teardown in place of the broker's reply names the cause the log said instead.
+                var cause = BrokerFailure.IsTeardownArtefact(failure) && context.RequestServices.GetRequiredService<BrokerFaultLog>().StandingCause is { } standing
+                    ? standing
+                    : BrokerFailure.Cause(failure, address);
+                check["cause"] = Rank1Services.WithoutBrokerCredentials(address is null ? cause : $"{address.Endpoint}: {cause}", broker);
             }
 
             checks[name] = check;

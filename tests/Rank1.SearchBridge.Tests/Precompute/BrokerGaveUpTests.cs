@@ -5,6 +5,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
@@ -15,7 +17,8 @@ namespace Rank1.SearchBridge.Tests.Precompute;
 
 /// <summary>
 /// What stops the worker for good (<see cref="BrokerGaveUp"/>, exit code 1): a login the broker refused, never the
-/// exceptions MassTransit 8.5.12 raises as the bus stops, nor anything while the host is stopping anyway.
+/// exceptions MassTransit 8.5.12 raises as the bus stops, nor anything while the host is stopping anyway; and what
+/// <see cref="BrokerFaultLog"/> names as the cause while the worker retries.
 /// </summary>
 public sealed class BrokerGaveUpTests
 {
@@ -74,6 +77,37 @@ public sealed class BrokerGaveUpTests
         var thrown = await Assert.ThrowsAsync<BrokerGaveUpException>(app.RunWorkerAsync);
         Assert.Equal("broker: ACCESS_REFUSED - Login was refused", thrown.Message);
         Assert.Equal((HostExit.Failure, "broker: ACCESS_REFUSED - Login was refused"), HostExit.Classify(thrown));
+    }
+
+    [Fact]
+    public async Task ATeardownInPlaceOfTheBrokersReply_IsNeitherLoggedNorTheStandingCause_TheReplyIs()
+    {
+        // RabbitMQ.Client 7 can throw an ObjectDisposedException (a SemaphoreSlim) from a connection's open when the broker
+        // closes the connection (a vhost not found) while the open still waits (rabbitmq-dotnet-client #1749, #1760): seen
+        // in CI, where the worker logged, and its health named, "Cannot access a disposed object" instead of NOT_ALLOWED.
+        var teardown = new RabbitMqConnectionException("Connect failed: 127.0.0.1:5672/no-such-vhost", new ObjectDisposedException("System.Threading.SemaphoreSlim"));
+        var refused = new RabbitMqConnectionException("Connect failed: 127.0.0.1:5672/no-such-vhost",
+            new OperationInterruptedException(new ShutdownEventArgs(ShutdownInitiator.Peer, Constants.NotAllowed, "NOT_ALLOWED - vhost no-such-vhost not found")));
+        var logger = new FakeLogger<BrokerFaultLog>();
+        var options = Options.Create(new BrokerOptions { Url = Url });
+        var lifetime = new Lifetime();
+        var log = new BrokerFaultLog(options, new BrokerGaveUp(lifetime, options), logger);
+
+        await log.Faulted(new Faulted(teardown));
+        Assert.Empty(logger.Collector.GetSnapshot());
+        Assert.Null(log.StandingCause);
+
+        await log.Faulted(new Faulted(refused));
+        await log.Faulted(new Faulted(teardown));
+        var said = Assert.Single(logger.Collector.GetSnapshot());
+        Assert.Equal(2404, said.Id.Id);
+        Assert.EndsWith("until it connects: NOT_ALLOWED - vhost no-such-vhost not found", said.Message, StringComparison.Ordinal);
+        Assert.Equal("NOT_ALLOWED - vhost no-such-vhost not found", log.StandingCause);
+        Assert.False(lifetime.Stopped);
+
+        Assert.True(BrokerFailure.IsTeardownArtefact(teardown));
+        Assert.False(BrokerFailure.IsTeardownArtefact(refused));
+        Assert.False(BrokerFailure.IsTeardownArtefact(new InvalidOperationException("x", new IOException("Connection refused"))));
     }
 
     // RabbitMQ.Client's refusal as MassTransit wraps it (RabbitMqConnectionException.IsExceptionTransient: false).
