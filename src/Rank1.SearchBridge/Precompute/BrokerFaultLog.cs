@@ -24,7 +24,7 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
     // endpoints failing for two causes logged a warning at each retry of either.
     private readonly Lock _gate = new();
     private readonly Dictionary<Uri, string> _causes = [];
-    private string? _latest;
+    private Uri? _lastFailed;
 
     /// <summary>
     /// The cause an endpoint last failed with while one still fails (without the broker's credentials or endpoint), for
@@ -37,7 +37,8 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
         {
             lock (_gate)
             {
-                return _causes.Count > 0 ? _latest : null;
+                // The endpoint that failed last, while it still fails; else one that still does.
+                return _lastFailed is not null && _causes.TryGetValue(_lastFailed, out var cause) ? cause : _causes.Values.FirstOrDefault();
             }
         }
     }
@@ -89,7 +90,7 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
         lock (_gate)
         {
-            _latest = cause;
+            _lastFailed = faulted.InputAddress;
             // A cause already said for this endpoint or another (a broker down fails both alike) is not said again.
             var said = _causes.ContainsValue(cause);
             _causes[faulted.InputAddress] = cause;

@@ -105,6 +105,14 @@ public sealed class BrokerGaveUpTests
         Assert.Equal("NOT_ALLOWED - vhost no-such-vhost not found", log.StandingCause);
         Assert.False(lifetime.Stopped);
 
+        // The worker has two endpoints: once the other one, failing for another cause, is ready again, the cause that
+        // stands is this one's, not the last said.
+        var hot = new Uri("rabbitmq://127.0.0.1/rank1-precompute-hot");
+        await log.Faulted(new Faulted(new InvalidOperationException("x", new IOException("exclusive queue held elsewhere"))) { InputAddress = hot });
+        Assert.Equal("exclusive queue held elsewhere", log.StandingCause);
+        await log.Ready(new Ready(hot));
+        Assert.Equal("NOT_ALLOWED - vhost no-such-vhost not found", log.StandingCause);
+
         Assert.True(BrokerFailure.IsTeardownArtefact(teardown));
         Assert.False(BrokerFailure.IsTeardownArtefact(refused));
         Assert.False(BrokerFailure.IsTeardownArtefact(new InvalidOperationException("x", new IOException("Connection refused"))));
@@ -137,9 +145,18 @@ public sealed class BrokerGaveUpTests
     {
         public Exception Exception => exception;
 
-        public Uri InputAddress { get; } = new("rabbitmq://127.0.0.1/rank1-precompute");
+        public Uri InputAddress { get; init; } = new("rabbitmq://127.0.0.1/rank1-precompute");
 
         public IReceiveEndpoint ReceiveEndpoint => throw new NotSupportedException();
+    }
+
+    private sealed class Ready(Uri input) : ReceiveEndpointReady
+    {
+        public Uri InputAddress => input;
+
+        public IReceiveEndpoint ReceiveEndpoint => throw new NotSupportedException();
+
+        public bool IsStarted => true;
     }
 
     private sealed class Lifetime : IHostApplicationLifetime
