@@ -344,7 +344,8 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         }
     }
 
-    // The hits of hitQuery (the query, with the post_filter when there is one); each hit explains and highlights by the
+    // The hits of hitQuery (the query, with the post_filter when there is one and the search is not profiled: a profiled
+    // search filters what is collected, SearchProfile.PostFiltered); each hit explains and highlights by the
     // query alone, as Elasticsearch's do.
     // With terminate_after, the total is what QueryPhaseCollectorManager takes: without a post_filter or a min_score
     // (QueryPhase's hasFilterCollector), a size-0 search counts the segments Weight#count counts without collecting
@@ -587,6 +588,12 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
 
         var scored = request.Sort.Count == 0 || request.TrackScores;
         hits["max_score"] = scored && all.Count > 0 && request.Size > 0 ? all.Max(h => h.Score) : null;
+        if (profiles.Count == 0)
+        {
+            hits["hits"] = new JsonArray([.. page.Select(hit => (JsonNode?)HitJson(request, hit, scored, named, null))]);
+            return hits;
+        }
+
         // Each shard fetches its hits on the page in one fetch phase, which a profile times from its start to its end
         // (Elasticsearch's FetchProfiler); the hits are answered in the page's order.
         var fetched = new JsonNode?[page.Count];

@@ -319,9 +319,6 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
                 rebuilt = max;
                 break;
-            case FilteredQuery f:
-                rebuilt = new FilteredQuery(ProfiledChild(f.Query), f.Filter, f.Strategy) { Boost = f.Boost };
-                break;
             case ConstantScoreQuery { Query: { } inner } c:
                 rebuilt = new ConstantScoreQuery(ProfiledChild(inner)) { Boost = c.Boost };
                 break;

@@ -328,7 +328,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // so it is what the backend searched for.
         var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !PrecomputeReasoning.IsBlankQuery(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
 
-        var pins = PinsOnTop(body);
+        var pins = plan.Enabled ? PinsOnTop(body) : null; // read only where a search could be reranked
         plan = (SkipReason(plan, body, query, queryText, pins) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
         {
