@@ -50,8 +50,8 @@ internal sealed class PrecomputeCommand : CliCommand
         var index = args.GetRequiredValue(_index);
         var window = args.GetValue(_window) ?? defaults.Window;
         var maxThink = args.GetValue(_maxThinkTokens) ?? defaults.MaxThinkTokens;
-        var fields = (args.GetValue(_fields) ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Where(f => !PrecomputeReasoning.IsBlankQuery(f)).ToArray(); // a blank name ("\u200B") left out, as an empty one is
+        var fields = (args.GetValue(_fields) ?? string.Join(',', defaults.EffectiveFields)).Split(',', StringSplitOptions.TrimEntries)
+            .Where(f => !PrecomputeReasoning.IsBlankQuery(f)).ToArray(); // an empty or blank name ("\u200B") left out
         if (fields.Length == 0)
         {
             throw new UsageException("--fields must name at least one field");

@@ -368,7 +368,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         if (!request.Truncate && judge is Inference.Rank1Engine engine)
         {
             var texts = request.Documents.Take(firstEmpty < 0 ? request.Documents.Count : firstEmpty).Select(d => ((string?)null, d.Text)).ToArray();
-            if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted, w => (w > 0 ? MeasuringWaits : null)?.Invoke()).ConfigureAwait(false))
+            if (!await SearchWindowRerank.EnterWithinAsync(_measuring, deadline, context.RequestAborted, w =>
+            {
+                if (w > 0)
+                {
+                    MeasuringWaits?.Invoke();
+                }
+            }).ConfigureAwait(false))
             {
                 return (null, SearchWindowRerank.TimedOut(time, SearchWindowRerank.ModelNotAsked, started));
             }

@@ -54,8 +54,21 @@ public static partial class BrokerFailure
     /// still waits on it, in place of the broker's reply (rabbitmq-dotnet-client #1749, #1760); the next attempt names
     /// the reply.
     /// </summary>
-    public static bool IsTeardownArtefact(Exception failure) =>
-        Chain(failure).Any(e => e is ObjectDisposedException) && !Chain(failure).Any(e => e is OperationInterruptedException { ShutdownReason.Initiator: ShutdownInitiator.Peer });
+    public static bool IsTeardownArtefact(Exception failure)
+    {
+        var disposed = false;
+        foreach (var e in Chain(failure))
+        {
+            if (e is OperationInterruptedException { ShutdownReason.Initiator: ShutdownInitiator.Peer } or AuthenticationFailureException)
+            {
+                return false; // the broker's reply (or a refused login) is in the chain: that is the cause
+            }
+
+            disposed |= e is ObjectDisposedException;
+        }
+
+        return disposed;
+    }
 
     /// <summary>True when RabbitMQ refused the login or the vhost: no retry can succeed.</summary>
     public static bool IsRefusal(Exception failure) => IsLoginRefused(failure)

@@ -45,7 +45,9 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
 
     public Task Faulted(ReceiveEndpointFaulted faulted)
     {
-        if (faulted.Exception is null)
+        // RabbitMQ.Client's teardown in place of the broker's reply names no cause: it is neither said nor kept, and the
+        // cause that stands (or the next attempt's) is the one the log and the health name.
+        if (faulted.Exception is null || BrokerFailure.IsTeardownArtefact(faulted.Exception))
         {
             return Task.CompletedTask;
         }
@@ -78,13 +80,6 @@ internal sealed partial class BrokerFaultLog(IOptions<BrokerOptions> options, Br
                 LogDeclarationRefused(logger, endpoint, refused);
             }
 
-            return Task.CompletedTask;
-        }
-
-        // RabbitMQ.Client's teardown in place of the broker's reply names no cause: it is neither said nor kept, and the
-        // cause that stands (or the next attempt's) is the one the log and the health name.
-        if (BrokerFailure.IsTeardownArtefact(faulted.Exception))
-        {
             return Task.CompletedTask;
         }
 

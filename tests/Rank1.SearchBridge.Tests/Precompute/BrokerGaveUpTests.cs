@@ -115,6 +115,8 @@ public sealed class BrokerGaveUpTests
 
         Assert.True(BrokerFailure.IsTeardownArtefact(teardown));
         Assert.False(BrokerFailure.IsTeardownArtefact(refused));
+        // Checked before the login test: a refused login with a disposal in its chain still stops the worker.
+        Assert.False(BrokerFailure.IsTeardownArtefact(new ObjectDisposedException("torn down", LoginRefused())));
         Assert.False(BrokerFailure.IsTeardownArtefact(new InvalidOperationException("x", new IOException("Connection refused"))));
     }
 
