@@ -1653,6 +1653,51 @@ public sealed class RerankServiceTests
     }
 
     /// <summary>
+    /// A NaN score is refused before any score is written, as TEI refuses it (router/src/http/server.rs, rerank:
+    /// <c>score.is_nan()</c> is <c>ErrorResponse { error: "score is NaN", error_type: ErrorType::Backend }</c>, 424), with
+    /// <c>raw_scores</c> too; on Cohere's paths it is the model failure's 503 naming the document. Before, TEI's answer was
+    /// a 200 with <c>"score": null</c>, and Cohere's a 500 "internal error" from the score's writer.
+    /// </summary>
+    [Fact]
+    public async Task NaNScore_IsTeisBackendError424_AndCoheres503_NotANullScore()
+    {
+        using var logs = new RecordingLogs();
+        await using var service = await StandaloneAsync(null, s => s.AddSingleton<IPassageJudge>(new NaNJudge()), logs.Factory);
+        using var http = new HttpClient { BaseAddress = service.Url };
+        foreach (var raw in new[] { "false", "true" })
+        {
+            var tei = await PostAsync(http, "rerank", $$"""{"query":"q","texts":["a","nan","b","nan"],"raw_scores":{{raw}}}""");
+            Assert.Equal((424, """{"error":"score is NaN","error_type":"Backend"}"""), (tei.Status, tei.Body!.ToJsonString()));
+        }
+
+        foreach (var path in new[] { "v1/rerank", "v2/rerank" })
+        {
+            var cohere = await PostAsync(http, path, """{"query":"q","documents":["a","b","nan"]}""");
+            Assert.Equal((503, "rank1 could not rerank: the model's score of documents[2] is NaN (not a number)"), (cohere.Status, cohere.Body!["message"]!.GetValue<string>()));
+            Assert.Equal(["message"], cohere.Body.AsObject().Select(p => p.Key));
+        }
+
+        // A call without a NaN is answered as ever.
+        var ok = await PostAsync(http, "rerank", """{"query":"q","texts":["a","b"]}""");
+        Assert.Equal((200, 0.5), (ok.Status, ok.Body![0]!["score"]!.GetValue<double>()));
+        var metrics = await http.GetStringAsync("_rank1/metrics");
+        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_424")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v2"), ("outcome", "error_503")));
+        Assert.Equal(4, logs.Entries.Count(e => e.EventId == 2503));
+    }
+
+    /// <summary>A judge that scores a passage "nan" NaN and any other 0.5.</summary>
+    private sealed class NaNJudge : IPassageJudge
+    {
+        public string ModelId => "nan";
+
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult<IReadOnlyList<PassageResult>>(passages.Select(p =>
+                PassageResult.Judged(new Rank1Judgement(p.Text == "nan" ? double.NaN : 0.5, true, "ok", 0, ReasoningEnd.Finished, 1, TimeSpan.Zero, TimeSpan.Zero))).ToArray());
+    }
+
+    /// <summary>
     /// A <c>max_tokens_per_doc</c> at or above the model's passage limit (Rank1:Model:MaxPassageTokens, 2,048 here) is
     /// judged as none, and shares its reasoning-store key: a call with 4096 and one without find each other's judgements.
     /// Before, the value was part of the key as given, so the second call judged every document again.

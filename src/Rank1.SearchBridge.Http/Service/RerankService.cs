@@ -334,6 +334,20 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             };
         }
 
+        if (NotANumber(outcome) is { } nan)
+        {
+            LogScoreNaN(logger, nan);
+            context.Response.Headers.Remove(RerankStatusNames.Header);
+            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
+            // TEI refuses the call before it sorts or writes a score (router/src/http/server.rs, rerank: "Check that s is not
+            // NaN or the partial_cmp below will panic", ErrorType::Backend, 424); serde_json would have written it null. Cohere
+            // documents no NaN: its clients get the model failure's 503 rather than a null relevance_score (cohere-ai 8.1.0
+            // hands a null on as its number, with only a console warning) or a 500.
+            throw request.Protocol == RerankProtocol.Tei
+                ? new RerankRequestException(StatusCodes.Status424FailedDependency, "score is NaN")
+                : new RerankRequestException(StatusCodes.Status503ServiceUnavailable, $"rank1 could not rerank: the model's score of documents[{nan}] is NaN (not a number)");
+        }
+
         await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
         return (200, header);
     }
@@ -428,6 +442,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         judged.AddRange(Enumerable.Range(0, request.Documents.Count).Where(i => !seen.Contains(i)).Select(i => (i, (PassageVerdict?)null)));
         return judged.Take(request.TopN).ToArray();
     }
+
+    /// <summary>
+    /// The first document, in input order (TEI checks its pairs' scores so), whose judged score is NaN; null when none is.
+    /// NaN is the one score that is not a number the model can give: a score is sigmoid(logit(" true") - logit(" false"))
+    /// (<c>Rank1Scorer.Sigmoid</c>), 0 or 1 for an infinite gap, and NaN when a logit is NaN or both are infinite alike.
+    /// </summary>
+    private static int? NotANumber(RerankOutcome outcome) =>
+        outcome.Verdicts.Where(v => double.IsNaN(v.Judgement.Score)).Select(v => (int?)v.Index).Min();
 
     private Task WriteAnswerAsync(HttpContext context, RerankRequest request, RerankOutcome outcome)
     {
@@ -631,4 +653,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
 
     [LoggerMessage(EventId = 2502, Level = LogLevel.Debug, Message = "Rerank service call abandoned: the client went away ({Error})")]
     private static partial void LogClientGone(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 2503, Level = LogLevel.Warning, Message = "Rerank service call refused: the model scored documents[{Index}] NaN")]
+    private static partial void LogScoreNaN(ILogger logger, int index);
 }
