@@ -287,8 +287,9 @@ public sealed class RerankServiceTests
             ("v1/rerank", """{"query":"q","documents":["a"],"prompt_template":"no placeholder"}""", 400, "invalid request: prompt_template: a prompt template must contain FILL_QUERY_HERE"),
 
             // Instructions that ask nothing, refused as the proxy's ext.rank1.instructions are (PrecomputeReasoning.IsBlankQuery);
-            // before, appended to the query (and keying their own stored reasoning): 200.
-            ("v1/rerank", """{"query":"q","documents":["a"],"instructions":""}""", 400, "invalid request: instructions must not be blank"),
+            // before, appended to the query (and keying their own stored reasoning): 200. "" is the call's none (below).
+            ("v1/rerank", """{"query":"q","documents":["a"],"instructions":" "}""", 400, "invalid request: instructions must not be blank"),
+            ("rerank", """{"query":"q","texts":["a"],"instructions":" "}""", 422, "invalid request: instructions must not be blank"),
             ("v2/rerank", """{"query":"q","documents":["a"],"instructions":"\u0001"}""", 400, "invalid request: instructions must not be blank"),
             ("v1/rerank", """{"query":"q","documents":["a"],"instructions":" \u200B\t"}""", 400, "invalid request: instructions must not be blank"),
             ("rerank", """{"query":"q","texts":["a"],"instructions":"\u0001"}""", 422, "invalid request: instructions must not be blank"),
@@ -362,7 +363,7 @@ public sealed class RerankServiceTests
 
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "cohere_v1"), ("outcome", "error_401")));
-        Assert.Equal(2, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
+        Assert.Equal(3, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_422")));
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
     }
 
@@ -1650,6 +1651,73 @@ public sealed class RerankServiceTests
         Assert.Equal((503, "13"), (later.Status, later.RetryAfter)); // 12.5 s of the break left, in whole seconds up
         Assert.Equal((503, "1"), (last.Status, last.RetryAfter)); // 0.2 s left: at least 1
         Assert.Equal("rank1 could not rerank: the model circuit is open after repeated failures", last.Body!["message"]!.GetValue<string>());
+    }
+
+    private const string ConfiguredInstructions = "Only pages about cutting onions are relevant.";
+
+    /// <summary>The call's body on <paramref name="path"/> (TEI's <c>texts</c> on <c>/rerank</c>), with <c>instructions</c> when given.</summary>
+    private static string InstructedBody(string path, string? instructions)
+    {
+        var body = new JsonObject { ["query"] = Query, [path == "rerank" ? "texts" : "documents"] = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray()) };
+        if (instructions is not null)
+        {
+            body["instructions"] = instructions;
+        }
+
+        return body.ToJsonString();
+    }
+
+    /// <summary>
+    /// A call's <c>"instructions": ""</c> is its "no instructions": the bare query is judged, whatever
+    /// <c>Rank1:Service:Instructions</c> says, as the worker and <c>precompute</c> take <c>""</c>; absent, the configured
+    /// text is appended. Before, <c>""</c> was refused (400, TEI's 422) like every blank value, and a call could not
+    /// opt out of the configured instructions.
+    /// </summary>
+    [Fact]
+    public async Task Instructions_Empty_IsTheCallsNone_ScoredAsByAServiceWithoutInstructions()
+    {
+        await using var bare = await StandaloneAsync();
+        await using var configured = await StandaloneAsync(new() { ["Rank1:Service:Instructions"] = ConfiguredInstructions });
+        using var bareHttp = new HttpClient { BaseAddress = bare.Url };
+        using var configuredHttp = new HttpClient { BaseAddress = configured.Url };
+        foreach (var path in new[] { "rerank", "v1/rerank", "v2/rerank" })
+        {
+            var without = await PostAsync(bareHttp, path, InstructedBody(path, null));
+            var none = await PostAsync(configuredHttp, path, InstructedBody(path, ""));
+            var instructed = await PostAsync(configuredHttp, path, InstructedBody(path, null));
+            Assert.Equal((200, 200, 200), (without.Status, none.Status, instructed.Status));
+            string Results(JsonNode body) => (path == "rerank" ? body : body["results"]!).ToJsonString();
+            Assert.Equal(Results(without.Body!), Results(none.Body!));
+            Assert.NotEqual(Results(without.Body!), Results(instructed.Body!)); // the configured text is judged when the call gives none
+        }
+    }
+
+    /// <summary>
+    /// A call's <c>"instructions": ""</c> looks its judgements up under the key of a call without instructions: a service
+    /// with instructions configured finds what one without them stored, and asks its model nothing.
+    /// </summary>
+    [Fact]
+    public async Task Instructions_Empty_SharesTheStoreKeyOfACallWithoutInstructions()
+    {
+        var store = new RememberingStore();
+        using var engine = new CountingEngine();
+        await using var bare = await StandaloneAsync(null, s => s.AddSingleton<Store.IJudgementStore>(store));
+        await using var configured = await StandaloneAsync(new() { ["Rank1:Service:Instructions"] = ConfiguredInstructions },
+            s => s.AddSingleton<Store.IJudgementStore>(store).AddSingleton<IPassageJudge>(engine));
+        using var bareHttp = new HttpClient { BaseAddress = bare.Url };
+        using var configuredHttp = new HttpClient { BaseAddress = configured.Url };
+
+        var stored = await PostAsync(bareHttp, "v1/rerank", InstructedBody("v1/rerank", null));
+        await store.Holding(Documents.Length).WaitAsync(TimeSpan.FromSeconds(60)); // its judgements stored (a bound on a hang)
+        foreach (var path in new[] { "rerank", "v1/rerank", "v2/rerank" })
+        {
+            Assert.Equal(200, (await PostAsync(configuredHttp, path, InstructedBody(path, ""))).Status);
+        }
+
+        Assert.Equal(200, stored.Status);
+        Assert.Equal(0, engine.Calls);
+        Assert.Equal(200, (await PostAsync(configuredHttp, "v1/rerank", InstructedBody("v1/rerank", null))).Status);
+        Assert.Equal(Documents.Length, engine.Calls); // the configured instructions have a key of their own
     }
 
     /// <summary>

@@ -259,12 +259,19 @@ internal sealed record RerankRequest(
             protocol == RerankProtocol.Tei ? Bool(json, "return_text", Bad) ?? false : Bool(json, "return_documents", Bad) ?? false,
             protocol == RerankProtocol.Tei && (Bool(json, "raw_scores", Bad) ?? false),
             Bool(json, "return_reasoning", Bad) ?? false,
-            // Instructions that ask nothing (white space, control and invisible format characters only) are refused as
-            // the proxy's ext.rank1.instructions are, by the one test (PrecomputeReasoning.IsBlankQuery), and in the
-            // words of a blank query; before, "" and "\u0001" were appended to the query and keyed their own stored reasoning.
-            Str(json, "instructions", Bad) is { } instructions
-                ? !PrecomputeReasoning.IsBlankQuery(instructions) ? instructions : throw Bad("instructions must not be blank")
-                : options.Instructions,
+            // "" is the call's "no instructions": the bare query is judged, under the key of a call without instructions,
+            // whatever Rank1:Service:Instructions says (as the worker takes a job's "", PrecomputeService.Validate, and
+            // precompute a query line's, QueryFile.ParseJson). Other instructions that ask nothing (white space, control and
+            // invisible format characters only) are refused as the proxy's ext.rank1.instructions are, by the one test
+            // (PrecomputeReasoning.IsBlankQuery), and in the words of a blank query; before, "\u0001" was appended to the
+            // query and keyed its own stored reasoning. Null or absent: the configured instructions.
+            Str(json, "instructions", Bad) switch
+            {
+                null => options.Instructions,
+                "" => null,
+                var blank when PrecomputeReasoning.IsBlankQuery(blank) => throw Bad("instructions must not be blank"),
+                var instructions => instructions,
+            },
             IntIn(json, "max_think_tokens", 0, Rank1EngineOptions.MaxThinkTokensLimit, Bad) ?? options.MaxThinkTokens,
             IntIn(json, "deadline_ms", 1, 600_000, Bad) is { } ms ? TimeSpan.FromMilliseconds(ms) : options.Deadline,
             Str(json, "prompt_template", Bad) is { } template
