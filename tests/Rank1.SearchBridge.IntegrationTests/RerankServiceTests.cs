@@ -1754,6 +1754,25 @@ public sealed class RerankServiceTests
         Assert.Equal(4, logs.Entries.Count(e => e.EventId == 2503));
     }
 
+    /// <summary>
+    /// In the proxy host, with its reasoning store: a NaN judgement is not written to the store, the call's other
+    /// judgements are, and the host goes on storing. Before, the NaN reached the store's background writer, whose
+    /// <c>_bulk</c> body System.Text.Json cannot write (an ArgumentException its loop did not catch): the loop ended,
+    /// and with it the host (a BackgroundService's failure stops it), nothing of the batch stored.
+    /// </summary>
+    [Fact]
+    public async Task NaNScore_InTheProxyHost_IsNotStored_TheOtherJudgementsAre()
+    {
+        await using var stack = await ProxyStack.StartAsync(ServiceSettings, s => s.AddSingleton<IPassageJudge>(new NaNJudge()));
+        var refused = await stack.SendAsync(HttpMethod.Post, "v1/rerank", """{"query":"q","documents":["a","nan","b"]}""");
+        Assert.Equal(503, refused.Status);
+        Assert.Equal(2, await ReasoningStoreTests.StoredCountAsync(stack, 2));
+
+        var later = await stack.SendAsync(HttpMethod.Post, "v1/rerank", """{"query":"q","documents":["a","c"]}""");
+        Assert.Equal((200, "applied"), (later.Status, later.Rerank));
+        Assert.Equal(3, await ReasoningStoreTests.StoredCountAsync(stack, 3));
+    }
+
     /// <summary>A judge that scores a passage "nan" NaN and any other 0.5.</summary>
     private sealed class NaNJudge : IPassageJudge
     {
