@@ -155,7 +155,7 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     public async Task<Uri> UrlAsync()
     {
         Uri? url = null;
-        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult((url = Listening()) is not null), TimeSpan.FromMinutes(1), () => "the worker serves no HTTP:\n" + Log);
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult((url = Listening()) is not null), TestBounds.Hang, () => "the worker serves no HTTP:\n" + Log);
         return url!;
     }
 

@@ -78,7 +78,7 @@ public sealed class EngineCallerTests
         var msearch = stack.SendAsync(HttpMethod.Post, "_msearch", Msearch("onion tears", "onion soup", "onion bread"), "application/x-ndjson");
         for (var i = 0; i < reachTheModel; i++)
         {
-            await judge.Entered.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
+            await judge.Entered.WaitAsync(TestBounds.Hang); // a bound on a hang only
         }
 
         await WaitingAsync(waiting, 3 - reachTheModel);
@@ -87,7 +87,7 @@ public sealed class EngineCallerTests
         // handled would be taken (SemaphoreSlim lets a release win over a cancellation it has not handled yet).
         await WaitingAsync(waiting, 0);
         clock.Advance(TimeSpan.FromMilliseconds(500)); // Rank1:Proxy:DeadlineGrace: the model calls are cut
-        var r = await msearch.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+        var r = await msearch.WaitAsync(TestBounds.Hang); // the timeout only ends a broken run
 
         Assert.Equal(200, r.Status);
         Assert.Equal(reachTheModel, judge.Calls);
@@ -106,7 +106,7 @@ public sealed class EngineCallerTests
     {
         while (waiting.GetMeasurementSnapshot() is var seen && seen.Sum(m => m.Value) != searches)
         {
-            await waiting.WaitForMeasurementsAsync(seen.Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
+            await waiting.WaitForMeasurementsAsync(seen.Count + 1, TestBounds.Hang); // a bound on a hang only
         }
     }
 

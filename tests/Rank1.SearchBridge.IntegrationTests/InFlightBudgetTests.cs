@@ -181,7 +181,7 @@ public sealed class InFlightBudgetTests
 
         // 600 KB held by the first search while the model judges its window.
         var first = stack.SearchAsync(Padded(600 * 1024));
-        await judge.Entered.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        await judge.Entered.Task.WaitAsync(TestBounds.Hang);
 
         var second = await stack.SearchAsync(Padded(600 * 1024));
         Assert.Equal(429, second.Status);
@@ -220,12 +220,12 @@ public sealed class InFlightBudgetTests
         using var request = new HttpRequestMessage(HttpMethod.Post, $"{ProxyStack.Index}/_search") { Content = ProxyStack.Json(Padded(600 * 1024)) };
         request.Headers.Add(RequestsEnded.Header, "leaving");
         var first = stack.Http.SendAsync(request, leave.Token);
-        await judge.Entered.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        await judge.Entered.Task.WaitAsync(TestBounds.Hang);
         Assert.Equal(429, (await stack.SearchAsync(Padded(600 * 1024))).Status); // held: a second does not fit
         await leave.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         clock.Advance(TimeSpan.FromSeconds(3) + TimeSpan.FromMilliseconds(500)); // its deadline and Rank1:Proxy:DeadlineGrace
-        await ended.Of("leaving").WaitAsync(TimeSpan.FromMinutes(1));
+        await ended.Of("leaving").WaitAsync(TestBounds.Hang);
 
         judge.Release.TrySetResult(); // the next window is judged by the model (on the same clock), not held to its deadline
         var big = await stack.SearchAsync(Padded(1_000_000));

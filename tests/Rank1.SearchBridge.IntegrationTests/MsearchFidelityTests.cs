@@ -7,6 +7,7 @@ using Elastic.Clients.Elasticsearch;
 using Elastic.Clients.Elasticsearch.Core.MSearch;
 using Microsoft.Extensions.DependencyInjection;
 using Rank1.Inference;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -277,7 +278,6 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     // arrives. The judge holds every window until its call is cancelled, and the deadline (10 minutes) is far away, so
     // an msearch that waited for the other item's rerank would not answer: the waits are bounded (30 s) so that such a
     // proxy fails here rather than at HttpClient's 100 s timeout.
-    private static readonly TimeSpan HangBound = TimeSpan.FromSeconds(30);
     private const string RefusedItem = "{\"index\":\"docs\"}\n{\"query\":{\"nope\":{}}}\n";
     private const string RerankedItem = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion eyes\"}}}\n";
 
@@ -301,11 +301,11 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
             var msearch = stack.SendAsync(HttpMethod.Post, path, body, "application/x-ndjson");
             if (holdRefusal)
             {
-                await judge.Entered.WaitAsync(HangBound);
+                await judge.Entered.WaitAsync(TestBounds.Hang);
                 front.ReleaseMarked();
             }
 
-            var r = await msearch.WaitAsync(HangBound);
+            var r = await msearch.WaitAsync(TestBounds.Hang);
             Assert.Equal(400, r.Status);
             Assert.Equal("parsing_exception", r.Json["error"]!["type"]!.GetValue<string>());
             return judge;

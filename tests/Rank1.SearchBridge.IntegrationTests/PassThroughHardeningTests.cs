@@ -116,7 +116,7 @@ public sealed class PassThroughHardeningTests
         {
             var url = $"http://127.0.0.1:{((IPEndPoint)hung.LocalEndpoint).Port}/";
             await using var proxy = await Proxy(url, ("Rank1:Backend:Timeout", "00:00:00.200"), ("Rank1:Proxy:PassThroughTimeout", "00:00:01"));
-            using var client = new HttpClient { BaseAddress = proxy.Url, Timeout = TimeSpan.FromSeconds(30) };
+            using var client = new HttpClient { BaseAddress = proxy.Url, Timeout = TestBounds.Hang };
             using var response = await client.GetAsync("notes/_doc/1");
             Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
             var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;

@@ -134,7 +134,7 @@ public sealed class PassThroughTests
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(compressed.ToArray()) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         request.Content.Headers.ContentEncoding.Add("gzip");
-        using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // a bound on a failure, not a wait
+        using var bounded = new CancellationTokenSource(TestBounds.Hang); // a bound on a failure, not a wait
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, bounded.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -487,7 +487,7 @@ public sealed class PassThroughTests
         using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
             proxy.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), Rank1.SearchBridge.Telemetry.Rank1Metrics.MeterName, "rank1.backend.failures");
         using var http = new HttpClient { BaseAddress = proxy.Url };
-        using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // a bound on a failure, not a wait
+        using var bounded = new CancellationTokenSource(TestBounds.Hang); // a bound on a failure, not a wait
         HttpRequestMessage Search() => new(HttpMethod.Post, "docs/_search")
         {
             Content = new StringContent("""{"size":0,"query":{"match":{"text":"onion"}}}""", Encoding.UTF8, "application/json"),
@@ -505,7 +505,7 @@ public sealed class PassThroughTests
             await Assert.ThrowsAnyAsync<IOException>(() => stream.CopyToAsync(Stream.Null, bounded.Token)); // cut, never completed
         }
 
-        await failures.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(30)); // counted after the forwarder cut the client's answer
+        await failures.WaitForMeasurementsAsync(1, TestBounds.Hang); // counted after the forwarder cut the client's answer
         Assert.Equal([kind], failures.GetMeasurementSnapshot().Select(m => (string?)m.Tags["kind"]));
 
         using (var request = Search())

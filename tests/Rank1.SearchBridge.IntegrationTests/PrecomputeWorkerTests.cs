@@ -97,7 +97,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         {
             return false; // the worker has not declared its queue yet
         }
-    }, TimeSpan.FromMinutes(2), () => $"the worker never consumed {queue}:\n" + worker.Log);
+    }, TestBounds.Hang, () => $"the worker never consumed {queue}:\n" + worker.Log);
 
     private static string MultiMatch(string query) =>
         new JsonObject { ["query"] = new JsonObject { ["multi_match"] = new JsonObject { ["query"] = query, ["fields"] = new JsonArray("text") } } }.ToJsonString();
@@ -141,7 +141,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // The images' HEALTHCHECK, the worker binary's --health-check as a second process, passes on the healthy worker.
         var probe = await TestProcess.RunAsync(TestProcess.StartInfo("dotnet", [BrokerProcesses.WorkerDll, WorkerHealthProbe.Switch], Path.GetDirectoryName(BrokerProcesses.WorkerDll),
-            new Dictionary<string, string> { ["Urls"] = workerUrl.ToString() }), TimeSpan.FromSeconds(30));
+            new Dictionary<string, string> { ["Urls"] = workerUrl.ToString() }));
         Assert.True(probe.ExitCode == 0, $"exit {probe.ExitCode}: {probe.Out}{probe.Error}");
         Assert.Contains("/_rank1/health: 200 ", probe.Out, StringComparison.Ordinal);
     }
@@ -160,7 +160,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
 
         var first = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
-        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the first worker stored nothing:\n" + first.Log);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TestBounds.Hang, () => "the first worker stored nothing:\n" + first.Log);
         await first.KillAsync();
         var atKill = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
         Assert.True(atKill.Length < expected.Count, $"the run finished before the kill ({atKill.Length} of {expected.Count}); the test proves nothing");
@@ -202,7 +202,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var expected = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
 
         await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
-        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TimeSpan.FromMinutes(2), () => "the worker stored nothing:\n" + worker.Log);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 10, TestBounds.Hang, () => "the worker stored nothing:\n" + worker.Log);
         await node.StopAsync();
         var atStop = (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length;
         Assert.True(atStop < expected.Count, $"the run finished before the broker stopped ({atStop} of {expected.Count}); the test proves nothing");
@@ -217,7 +217,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             var proxyBroker = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
             seen = $"worker {workerHealth.ToJsonString()}; proxy {proxyBroker.ToJsonString()}";
             return workerHealth["status"]!.GetValue<string>() != "healthy" && proxyBroker["status"]!.GetValue<string>() == "unhealthy";
-        }, TimeSpan.FromMinutes(1), () => $"the worker or the proxy never saw the broker go: {seen}");
+        }, TestBounds.Hang, () => $"the worker or the proxy never saw the broker go: {seen}");
         var down = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!["broker"]!;
         Assert.StartsWith("Not connected: the connection to the broker is down", down["description"]!.GetValue<string>(), StringComparison.Ordinal);
         await node.StartAsync();
@@ -231,7 +231,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // The proxy reconnects too: a hot query is published after the restart, and the worker's answer is then served cached.
         const string hot = "onion gas irritates";
         await BrokerProcesses.WaitUntilAsync(async () => (await stack.SearchAsync(MultiMatch(hot))).Rerank == "cached",
-            TimeSpan.FromMinutes(2), () => "the hot query was never precomputed after the restart:\n" + worker.Log);
+            TestBounds.Hang, () => "the hot query was never precomputed after the restart:\n" + worker.Log);
         Assert.True(PrometheusText.Value(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published")) >= 1);
         var health = JsonNode.Parse(await stack.Http.GetStringAsync("_rank1/health"))!;
         Assert.Equal("healthy", health["broker"]!["status"]!.GetValue<string>());
@@ -263,7 +263,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         IReadOnlyList<ErrorQueue.Entry> faults = [];
         await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
-            TimeSpan.FromMinutes(2), () => "the job never reached the error queue:\n" + worker.Log);
+            TestBounds.Hang, () => "the job never reached the error queue:\n" + worker.Log);
         var fault = Assert.Single(faults);
         Assert.Contains(reason, fault.Reason, StringComparison.Ordinal);
         Assert.Contains("would be stored where the proxy never looks them up", fault.Reason, StringComparison.Ordinal);
@@ -316,13 +316,13 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             Assert.NotEqual("cached", (await stack.SearchAsync(MultiMatch(hot))).Rerank);
         }
 
-        await BrokerProcesses.WaitUntilAsync(async () => await Published() >= 1, TimeSpan.FromSeconds(30), () => "the proxy never published the hot query");
+        await BrokerProcesses.WaitUntilAsync(async () => await Published() >= 1, TestBounds.Hang, () => "the proxy never published the hot query");
 
         // The worker's answer to the job: stored, or (before the fixes) an error-queue fault.
         // Named by its fingerprint and length, never its text (the only job this worker gets).
         bool Stored() => worker.Output.Any(l => l.Contains("Precomputed query ", StringComparison.Ordinal) && l.Contains($"({hot.Length} characters) on docs", StringComparison.Ordinal));
         await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
-            TimeSpan.FromMinutes(2), () => "the worker never took the hot query:\n" + worker.Log);
+            TestBounds.Hang, () => "the worker never took the hot query:\n" + worker.Log);
         Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
         Assert.True(Stored(), worker.Log);
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
@@ -346,7 +346,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.True(run.ExitCode == 0, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
 
         await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("Precomputed ", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(30), () => "the worker never logged the stored job:\n" + worker.Log);
+            TestBounds.Hang, () => "the worker never logged the stored job:\n" + worker.Log);
         Assert.DoesNotContain(worker.Output, l => l.Contains("jane doe", StringComparison.OrdinalIgnoreCase));
         var named = $"query {ReasoningKeys.Fingerprint(query, null, 4, ["text"], "title")} ({query.Length} characters)";
         Assert.Contains(worker.Output, l => l.Contains($"Precomputed {named} on docs", StringComparison.Ordinal));
@@ -409,7 +409,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         await PublishRawAsync(node.Url, hot, [Envelope(new JsonObject { ["job"] = null }, "urn:message:Rank1.SearchBridge.Messages:PrecomputeHotQuery")]);
 
         IReadOnlyList<ErrorQueue.Entry> hotFaults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (hotFaults = await ErrorQueue.PollAsync(node.Url, hot + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+        await BrokerProcesses.WaitUntilAsync(async () => (hotFaults = await ErrorQueue.PollAsync(node.Url, hot + "_error")).Count > 0, TestBounds.Hang,
             () => "the job never reached the error queue:\n" + worker.Log);
         var hotFault = Assert.Single(hotFaults);
         // A poison failure, so not retried (the retry policy lets InvalidPrecomputeRequestException through); a
@@ -435,7 +435,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         };
         await PublishRawAsync(node.Url, queue,
             [Envelope(Job("\u0001\u0007")), Envelope(Job(" \u0000\t\u001f ")), Envelope(Job("onion soup", instructions: "\u0001\t")), Envelope(Job("onion soup", titleField: "\u200B"))]);
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count >= 5, TimeSpan.FromMinutes(1),
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count >= 5, TestBounds.Hang,
             () => "the blank jobs never reached the error queue:\n" + worker.Log);
         Assert.Equal(
             [
@@ -482,7 +482,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // Stored under the key of the search without instructions or title field (named by it in the worker's log).
         var stored = $"Precomputed query {ReasoningKeys.Fingerprint(query, null, 4, ["text"], null)} ({query.Length} characters) on docs";
         await BrokerProcesses.WaitUntilAsync(async () => worker.Output.Any(l => l.Contains(stored, StringComparison.Ordinal)) || (await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0,
-            TimeSpan.FromMinutes(2), () => "the worker never took the job:\n" + worker.Log);
+            TestBounds.Hang, () => "the worker never took the job:\n" + worker.Log);
         Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "_error")).Select(f => f.Reason));
         Assert.Contains(worker.Output, l => l.Contains(stored, StringComparison.Ordinal));
 
@@ -515,7 +515,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             // The tool declares the queue before it publishes. The signal waits for the relay to hold (all the jobs that
             // will reach the broker have, so their confirms are on their way back, unheld) and for a job in the queue: a
             // job queued but not yet confirmed to the tool is not counted in its line, which it says only past zero.
-            await BrokerProcesses.WaitUntilAsync(async () => run.HasExited || (relay.Holding.IsCompleted && await QueuedAsync() > 0), TimeSpan.FromMinutes(2),
+            await BrokerProcesses.WaitUntilAsync(async () => run.HasExited || (relay.Holding.IsCompleted && await QueuedAsync() > 0), TestBounds.Hang,
                 () => $"the relay never held a queued job's publishes (holding: {relay.Holding.IsCompleted}; relay failure: {relay.Failure?.Message ?? "none"})");
             if (run.HasExited)
             {
@@ -523,7 +523,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             }
 
             await TestProcess.SignalAsync(run, "INT");
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            using var timeout = new CancellationTokenSource(TestBounds.Hang);
             while (await run.StandardError.ReadLineAsync(timeout.Token) is { } line)
             {
                 said.Add(line);
@@ -685,7 +685,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             "--max-think-tokens", "4", "--wait", "--timeout", "120");
         Assert.True(run.ExitCode == 1, $"precompute exited {run.ExitCode}: {run.Out}\n{run.Error}\nworker:\n{worker.Log}");
         IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(brokerUrl, queue + "_error")).Count > 0, TimeSpan.FromMinutes(1),
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(brokerUrl, queue + "_error")).Count > 0, TestBounds.Hang,
             () => "the job never reached the error queue:\n" + worker.Log);
         return Assert.Single(faults);
     }
@@ -731,7 +731,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Contains("[prices] with HTTP 400", fault.Reason, StringComparison.Ordinal);
         Assert.Contains("query_shard_exception", fault.Reason, StringComparison.Ordinal);
         await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("R-FAULT", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(30), () => "the worker never logged the fault:\n" + worker.Log);
+            TestBounds.Hang, () => "the worker never logged the fault:\n" + worker.Log);
         Assert.DoesNotContain(worker.Output, l => l.Contains("jane doe", StringComparison.OrdinalIgnoreCase));
     }
 
@@ -763,7 +763,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.True(published.ExitCode == 0, published.Error);
 
         IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TimeSpan.FromMinutes(2),
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count > 0, TestBounds.Hang,
             () => "the job never reached the error queue:\n" + worker.Log);
         var fault = Assert.Single(faults);
         // MassTransit's fault headers name GetBaseException(): the worker's exception, saying what failed and why, as
@@ -775,7 +775,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.Contains("HTTP 400", fault.Reason, StringComparison.Ordinal);
         Assert.Contains("document_parsing_exception", fault.Reason, StringComparison.Ordinal);
         await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(worker.Output.Any(l => l.Contains("R-FAULT", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(30), () => "the worker never logged the fault:\n" + worker.Log);
+            TestBounds.Hang, () => "the worker never logged the fault:\n" + worker.Log);
         Assert.Contains(worker.Output, l => l.Contains("R-RETRY", StringComparison.Ordinal));
         Assert.DoesNotContain(worker.Output, l => l.Contains(query, StringComparison.OrdinalIgnoreCase));
     }
@@ -802,7 +802,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         IReadOnlyList<ErrorQueue.Entry> faults = [], skips = [];
         await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count == unreadable.Length
-            && (skips = await ErrorQueue.PollAsync(node.Url, queue + "_skipped")).Count == skipped.Length, TimeSpan.FromMinutes(2),
+            && (skips = await ErrorQueue.PollAsync(node.Url, queue + "_skipped")).Count == skipped.Length, TestBounds.Hang,
             () => $"{faults.Count} in the error queue, {skips.Count} skipped:\n" + worker.Log);
         Assert.All(faults, f => Assert.NotEmpty(f.ExceptionType)); // MassTransit's fault headers
 
@@ -828,14 +828,14 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         {
             await WaitForConsumerAsync(node.Url, queue, worker);
             await PublishRawAsync(node.Url, queue, [System.Text.Encoding.UTF8.GetBytes("{\"messageId\": ")]);
-            await worker.ExitedAsync(TimeSpan.FromMinutes(2), "the worker did not stop"); // its output read to the end, the line asserted included
+            await worker.ExitedAsync(TestBounds.Hang, "the worker did not stop"); // its output read to the end, the line asserted included
             Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
             Assert.Single(worker.Output, l => l.StartsWith($"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'type' for exchange '{queue}_error'", StringComparison.Ordinal)
                 && l.Contains($"MassTransit cannot move a message to {queue}_error", StringComparison.Ordinal));
         }
 
         // Not lost: unacknowledged, it is back in its queue (once the broker has seen the worker's connection close).
-        await BrokerProcesses.WaitUntilAsync(async () => await QueueDepth.ReadAsync(node.Url, queue) == (1u, 0u), TimeSpan.FromMinutes(1),
+        await BrokerProcesses.WaitUntilAsync(async () => await QueueDepth.ReadAsync(node.Url, queue) == (1u, 0u), TestBounds.Hang,
             () => "the message is not back in its queue");
 
         // The exchange as MassTransit declares it: the next worker moves the message, and counts it once.
@@ -843,7 +843,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         IReadOnlyList<ErrorQueue.Entry> faults = [];
-        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count == 1, TimeSpan.FromMinutes(2),
+        await BrokerProcesses.WaitUntilAsync(async () => (faults = await ErrorQueue.PollAsync(node.Url, queue + "_error")).Count == 1, TestBounds.Hang,
             () => "the message never reached the error queue:\n" + next.Log);
         using var http = new HttpClient { BaseAddress = await next.UrlAsync() };
         Assert.Equal(1, PrometheusText.Value(await http.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "unreadable")));
@@ -869,7 +869,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         await using (var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue))
         {
-            await worker.ExitedAsync(TimeSpan.FromMinutes(2), "the worker did not stop"); // its output read to the end, the line asserted included
+            await worker.ExitedAsync(TestBounds.Hang, "the worker did not stop"); // its output read to the end, the line asserted included
             Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{worker.Log}");
             Assert.Single(worker.Output, l => l == $"rank1: broker: amqp://127.0.0.1:{node.Port}/: PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue '{queue}' in vhost '/': " +
                 $"received the value 'quorum' of type 'longstr' but current is none: the worker declares its endpoint {queue} as a durable quorum queue behind a durable " +
@@ -924,7 +924,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
 
         await Searched("onion gas irritates", 2);
-        await BrokerProcesses.WaitUntilAsync(async () => await Requests("failed") >= 1, TimeSpan.FromSeconds(60), () => "the refused publish did not end failed");
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("failed") >= 1, TestBounds.Hang, () => "the refused publish did not end failed");
 
         // Within the back-off, the next hot query is held back (counted before its search is answered): no publish, so
         // no second refusal. Its further searches of that time hold nothing more back: held_back counts distinct queries.
@@ -945,7 +945,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
         // The back-off's end: the held query is published again, refused again (not logged again), and the back-off doubles.
         clock.Advance(firstBackOff);
-        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(BackOffs() == 2), TimeSpan.FromSeconds(60), () => "the held query was not tried again when the back-off ended");
+        await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(BackOffs() == 2), TestBounds.Hang, () => "the held query was not tried again when the back-off ended");
         clock.Advance(firstBackOff);
         await Searched("eye drops irritation", 2);
         Assert.Equal((1, 2, 0, 2), (await Requests("failed"), await Requests("held_back"), await Requests("published"), BackOffs()));
@@ -957,7 +957,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // before it was written).
         await OnChannelAsync(node.Url, c => c.QueueDeleteAsync(queue + "-hot", ifUnused: false, ifEmpty: false));
         clock.Advance(firstBackOff);
-        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 1, TimeSpan.FromSeconds(60),
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 1, TestBounds.Hang,
             () => "the held query was not published when the back-off ended after the fix");
         Assert.Equal("healthy", (await BrokerHealth())["status"]!.GetValue<string>());
         Assert.Equal("The broker takes the proxy's precompute jobs again (2 hot queries held back while it refused)", Assert.Single(logs.Entries, e => e.EventId == 2204).Message);
@@ -968,8 +968,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // its job twice). Another query turning hot is what is published next.
         await Searched("eye drops irritation", 3);
         await Searched("onion rings batter", 2);
-        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 2, TimeSpan.FromSeconds(60), () => "the next hot query was not published");
-        await BrokerProcesses.WaitUntilAsync(async () => (await QueueDepth.ReadAsync(node.Url, queue + "-hot")).Messages >= 2, TimeSpan.FromSeconds(60), () => "the second job did not reach the queue");
+        await BrokerProcesses.WaitUntilAsync(async () => await Requests("published") >= 2, TestBounds.Hang, () => "the next hot query was not published");
+        await BrokerProcesses.WaitUntilAsync(async () => (await QueueDepth.ReadAsync(node.Url, queue + "-hot")).Messages >= 2, TestBounds.Hang, () => "the second job did not reach the queue");
         var jobs = (await ErrorQueue.ReadAsync(node.Url, queue + "-hot")).Select(e => JsonNode.Parse(e.Body)!["message"]!["job"]!["query"]!.GetValue<string>()).ToArray();
         Assert.Equal(["eye drops irritation", "onion rings batter"], jobs);
         Assert.Equal(2, await Requests("published"));
@@ -1001,7 +1001,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
 
             await using var worker = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
             string[] Warned(string name) => worker.Output.Where(l => l.Contains("Cannot use the broker at ", StringComparison.Ordinal) && l.Contains($"locked queue '{name}'", StringComparison.Ordinal)).ToArray();
-            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Warned(queue).Length > 0 && Warned(queue + "-hot").Length > 0), TimeSpan.FromMinutes(2),
+            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Warned(queue).Length > 0 && Warned(queue + "-hot").Length > 0), TestBounds.Hang,
                 () => "the worker did not say why it cannot use either queue:\n" + worker.Log);
 
             // The job queue freed (an exclusive queue goes with its connection): the worker declares it and consumes it.
@@ -1011,7 +1011,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
             await holdsHot.DisposeAsync();
             await WaitForConsumerAsync(node.Url, queue + "-hot", worker);
             string[] Reached() => worker.Output.Where(l => l.Contains("The broker is reached again: ", StringComparison.Ordinal)).ToArray();
-            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Reached().Any(l => l.Contains(queue + "-hot", StringComparison.Ordinal))), TimeSpan.FromMinutes(1),
+            await BrokerProcesses.WaitUntilAsync(() => Task.FromResult(Reached().Any(l => l.Contains(queue + "-hot", StringComparison.Ordinal))), TestBounds.Hang,
                 () => "the worker never said the broker is reached again for the hot-query queue:\n" + worker.Log);
 
             Assert.True(Reached().Length == 1, worker.Log);
@@ -1051,7 +1051,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
         var metrics = "";
         await BrokerProcesses.WaitUntilAsync(async () => PrometheusText.Sum(metrics = await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_precompute_jobs_total") > 0,
-            TimeSpan.FromMinutes(2), () => "the job never finished:\n" + worker.Log);
+            TestBounds.Hang, () => "the job never finished:\n" + worker.Log);
         Assert.Equal(1, PrometheusText.Sum(metrics, "rank1_precompute_jobs_total", ("outcome", "stored")));
         Assert.Equal(1, PrometheusText.Sum(metrics, "rank1_passages_judged_total"));
         Assert.Single(await BrokerProcesses.StoredIdsAsync(stack.Backend.Url));
@@ -1201,7 +1201,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         }
 
         await BrokerProcesses.WaitUntilAsync(async () => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published")) == flood.Length,
-            TimeSpan.FromMinutes(1), () => "the proxy did not publish the flood:\n" + string.Join('\n', stack.Http.GetStringAsync("_rank1/metrics").Result.Split('\n').Where(l => l.Contains("precompute", StringComparison.Ordinal) || l.Contains("rerank", StringComparison.Ordinal))));
+            TestBounds.Hang, () => "the proxy did not publish the flood:\n" + string.Join('\n', stack.Http.GetStringAsync("_rank1/metrics").Result.Split('\n').Where(l => l.Contains("precompute", StringComparison.Ordinal) || l.Contains("rerank", StringComparison.Ordinal))));
         string[] offline = ["onion tears", "onion eyes", "onion egypt"];
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(offline), node.Url, queue, 4));
         Assert.True(published.ExitCode == 0, published.Error);
@@ -1295,8 +1295,8 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         var published = await BrokerProcesses.PrecomputeAsync(PrecomputeArgs(BrokerProcesses.QueryLog(queries), node.Url, queue, think));
         Assert.True(published.ExitCode == 0, published.Error);
 
-        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 1, TimeSpan.FromMinutes(2), () => worker.Log);
-        await worker.TerminateAsync(TimeSpan.FromMinutes(2));
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= 1, TestBounds.Hang, () => worker.Log);
+        await worker.TerminateAsync(TestBounds.Hang);
         Assert.True(worker.ExitCode == 0, $"exit {worker.ExitCode}\n{worker.Log}");
 
         // Whole windows only: a stopped worker either stored a job's whole window or left the job in the queue.
@@ -1317,7 +1317,7 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         // The rest waits in the queue: a new worker finishes it.
         await using var next = BrokerProcesses.StartWorker(stack.Backend.Url, node.Url, queue);
         var all = await BrokerProcesses.ExpectedIdsAsync(stack.Backend.Url, queries, Window, think, model);
-        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TimeSpan.FromMinutes(2), () => next.Log);
+        await BrokerProcesses.WaitUntilAsync(async () => (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Length >= all.Count, TestBounds.Hang, () => next.Log);
         Assert.Equal(all.Order(), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order());
         Assert.Empty(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
     }

@@ -53,7 +53,7 @@ public sealed class ProxyBatchingTests
             }
         };
         var searches = Task.WhenAll(Queries.Select(q => stack.SearchAsync(Search(q))));
-        await queued.Task.WaitAsync(TimeSpan.FromMinutes(1)); // a bound on a hang only
+        await queued.Task.WaitAsync(TestBounds.Hang); // a bound on a hang only
         engine.Scheduler.Closed = null;
         engine.Scheduler.Resume();
         var results = await searches;
@@ -98,7 +98,7 @@ public sealed class ProxyBatchingTests
         var hang = Stopwatch.StartNew();
         while ((await stack.SendAsync(HttpMethod.Get, "_rank1/health")).Json["model"]!["batch"]!["queued_passages"]!.GetValue<int>() == 0)
         {
-            Assert.True(hang.Elapsed < TimeSpan.FromMinutes(1), "the slow search never queued passages");
+            Assert.True(hang.Elapsed < TestBounds.Hang, "the slow search never queued passages");
             await Task.Delay(20);
         }
 
@@ -111,7 +111,7 @@ public sealed class ProxyBatchingTests
         // The slow search ends at its deadline: started passages scored from their reasoning so far, the rest in
         // backend order after them.
         clock.Advance(TimeSpan.FromMilliseconds(4000));
-        var done = await slow.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+        var done = await slow.WaitAsync(TestBounds.Hang); // the timeout only ends a broken run
         Assert.Equal("partial", done.Rerank);
         var sources = done.Json["hits"]!["hits"]!.AsArray().Select(h => h!["fields"]?["_rank1.source"]?[0]?.GetValue<string>()).ToArray();
         Assert.Contains("forced", sources);

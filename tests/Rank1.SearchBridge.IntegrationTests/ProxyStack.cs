@@ -42,18 +42,18 @@ internal sealed class ProxyStack : IAsyncDisposable
 
     /// <summary>
     /// Returns once the proxy's reasoning store has written at least <paramref name="judgements"/> judgements (or found
-    /// them written already), woken by each report of its writer; throws after a minute.
+    /// them written already), woken by each report of its writer; throws after <see cref="TestBounds.Hang"/>.
     /// </summary>
     public Task StoreWritesAsync(long judgements) => StoreOperationsAsync(judgements, "written", "already_stored");
 
     /// <summary>
     /// Returns once the proxy's reasoning store has counted at least <paramref name="judgements"/> judgements under the
     /// <paramref name="outcomes"/> of <c>rank1_reasoning_store_operations_total</c>, woken by each report of its writer
-    /// (which counts after the search was answered); throws after a minute.
+    /// (which counts after the search was answered); throws after <see cref="TestBounds.Hang"/>.
     /// </summary>
     public async Task StoreOperationsAsync(long judgements, params string[] outcomes)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         while (true)
         {
             var seen = _storeOperations.GetMeasurementSnapshot();

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Rank1.SearchBridge.Http.Service;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -12,7 +13,7 @@ internal static class RawHttp
     public static async Task<string> ExchangeAsync(Uri url, string request)
     {
         using var client = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         await client.ConnectAsync(url.Host, url.Port, timeout.Token);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);

@@ -824,7 +824,7 @@ public sealed class RerankServiceTests
             await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(head));
         }
 
-        var logged = await logs.ServiceLogged.WaitAsync(TimeSpan.FromSeconds(60));
+        var logged = await logs.ServiceLogged.WaitAsync(TestBounds.Hang);
         Assert.True(logged.Level < LogLevel.Error, $"the call was logged at {logged.Level} (event {logged.EventId})");
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
     }
@@ -966,13 +966,13 @@ public sealed class RerankServiceTests
                 // One snapshot per look: a measurement between two snapshots would be waited for again, and never come.
                 while (reranks.GetMeasurementSnapshot() is var seen && seen.Count(m => m.Value > 0) == reranking)
                 {
-                    await reranks.WaitForMeasurementsAsync(seen.Count + 1, TimeSpan.FromMinutes(1)); // a bound on a hang only
+                    await reranks.WaitForMeasurementsAsync(seen.Count + 1, TestBounds.Hang); // a bound on a hang only
                 }
 
                 clock.Advance(TimeSpan.FromMilliseconds(50));
             }
 
-            var r = await call.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+            var r = await call.WaitAsync(TestBounds.Hang); // the timeout only ends a broken run
             Assert.Equal(429, r.Status);
             Assert.Equal("1", r.RetryAfter);
             Assert.Equal("rank1 could not rerank: " + reason, path == "rerank" ? r.Body!["error"]!.GetValue<string>() : r.Body!["message"]!.GetValue<string>());
@@ -983,7 +983,7 @@ public sealed class RerankServiceTests
         }
 
         clock.Advance(TimeSpan.FromMilliseconds(2000)); // the first call's deadline, while the model still reads its window
-        var timedOut = await judging.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+        var timedOut = await judging.WaitAsync(TestBounds.Hang); // the timeout only ends a broken run
         Assert.Equal(504, timedOut.Status);
         Assert.Equal("rank1 could not rerank: the deadline passed while the model was still reading the window", timedOut.Body!["message"]!.GetValue<string>());
         Assert.Null(timedOut.RetryAfter);
@@ -1060,9 +1060,9 @@ public sealed class RerankServiceTests
         using var http = new HttpClient { BaseAddress = service.Url };
 
         var call = PostAsync(http, "rerank", """{"query":"q","texts":["a","b"],"deadline_ms":1000}""");
-        await store.Asked.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        await store.Asked.Task.WaitAsync(TestBounds.Hang);
         clock.Advance(TimeSpan.FromMilliseconds(1000));
-        var late = await call.WaitAsync(TimeSpan.FromMinutes(1)); // the timeout only ends a broken run
+        var late = await call.WaitAsync(TestBounds.Hang); // the timeout only ends a broken run
 
         Assert.True(late.Status == 504, $"HTTP {late.Status} {late.Body?.ToJsonString()}");
         Assert.Equal(("rank1 could not rerank: the deadline passed while reading stored reasoning", "Backend"),
@@ -1301,7 +1301,7 @@ public sealed class RerankServiceTests
         // Each call has either begun measuring or is waiting for a turn (a bound on a hang, not a synchronisation).
         for (var i = 0; i < 3; i++)
         {
-            Assert.True(await arrived.WaitAsync(TimeSpan.FromSeconds(60)), $"only {i} of the 3 calls measure or wait");
+            Assert.True(await arrived.WaitAsync(TestBounds.Hang), $"only {i} of the 3 calls measure or wait");
         }
 
         var measuringThen = Volatile.Read(ref inside);
@@ -1366,7 +1366,7 @@ public sealed class RerankServiceTests
         string Body(int texts) => new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. Documents.Take(texts).Select(t => (JsonNode)t)]), ["truncate"] = false }.ToJsonString();
 
         var first = await PostAsync(http, "rerank", Body(2));
-        await store.Holding(2).WaitAsync(TimeSpan.FromSeconds(60)); // the first call's two judgements stored (a bound on a hang)
+        await store.Holding(2).WaitAsync(TestBounds.Hang); // the first call's two judgements stored (a bound on a hang)
         var second = await PostAsync(http, "rerank", Body(3));
 
         Assert.Equal((200, 200), (first.Status, second.Status));

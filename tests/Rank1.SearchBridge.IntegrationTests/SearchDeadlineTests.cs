@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Rank1.Testing;
 
 namespace Rank1.SearchBridge.IntegrationTests;
 
@@ -72,18 +73,18 @@ public sealed class SearchDeadlineTests : IAsyncLifetime
         // opens the backend circuit at a failure ratio of 0.5 over at least two calls: the flavour probe, then this cut.
         _held.Hold();
         var search = _stack.SearchAsync(Body(deadlineMs: 1000));
-        await _held.SearchArrived.WaitAsync(TimeSpan.FromMinutes(1));
+        await _held.SearchArrived.WaitAsync(TestBounds.Hang);
         _clock.Advance(TimeSpan.FromMilliseconds(1000) + Grace); // the backend never answers this one
 
         // Guard against a hang only (on a proxy that waits for the backend): no time is asserted.
-        var r = await search.WaitAsync(TimeSpan.FromMinutes(1));
+        var r = await search.WaitAsync(TestBounds.Hang);
         Assert.Equal(504, r.Status);
         Assert.Equal("rank1_backend_timeout_exception", r.Json["error"]!["type"]!.GetValue<string>());
         Assert.Contains("deadline_ms (1000 ms)", r.Json["error"]!["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(504, r.Json["status"]!.GetValue<int>());
 
         _held.Hold();
-        var after = await _stack.SearchAsync(Body(deadlineMs: 1000)).WaitAsync(TimeSpan.FromMinutes(1));
+        var after = await _stack.SearchAsync(Body(deadlineMs: 1000)).WaitAsync(TestBounds.Hang);
         Assert.Equal(503, after.Status);
         Assert.Equal("rank1_backend_circuit_open_exception", after.Json["error"]!["type"]!.GetValue<string>());
         Assert.False(_held.SearchArrived.IsCompleted); // answered without calling the backend

@@ -19,12 +19,12 @@ public sealed class TestProcessTests
             var run = TestProcess.RunAsync(TestProcess.StartInfo("sh", ["-c", "exec 3>\"$0\"; sleep 600 & echo started >&3; exec sleep 600", fifo]),
                 cancellationToken: cancel.Token);
             // Bounded, so a shell that fails before it opens the FIFO fails the test instead of hanging it.
-            using var held = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)).WaitAsync(TimeSpan.FromMinutes(1)));
-            Assert.Equal("started", await held.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+            using var held = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read)).WaitAsync(TestBounds.Hang));
+            Assert.Equal("started", await held.ReadLineAsync().WaitAsync(TestBounds.Hang));
 
             await cancel.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
-            Assert.Null(await held.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Null(await held.ReadLineAsync().WaitAsync(TestBounds.Hang));
         }
         finally
         {

@@ -108,7 +108,7 @@ public sealed class WorkerHostTests
         // names the cause, once.
         await worker.WaitForAsync(lines => lines.Any(l => l.Contains("Application started", StringComparison.Ordinal))
             && lines.Count(l => l.Contains("Connection Failed: rabbitmq://127.0.0.1:9/", StringComparison.Ordinal)) > ConnectionUsers,
-            "start and retry the broker", TimeSpan.FromSeconds(90));
+            "start and retry the broker", TestBounds.Hang);
         var lines = worker.Lines;
         Assert.False(process.HasExited, worker.Output);
         var causeLine = lines.SkipWhile(l => !l.Contains("BrokerFaultLog[2404]", StringComparison.Ordinal)).Skip(1).First();
@@ -149,7 +149,7 @@ public sealed class WorkerHostTests
         // (the images' Urls=http://0.0.0.0:PORT, asked on loopback; the admin key sent), fails on the unhealthy answer.
         var port = new Uri(listening).Port;
         var probeEnvironment = new Dictionary<string, string>(environment) { ["Urls"] = $"http://0.0.0.0:{port}" };
-        // A bound on a hang only (TestProcess.RunAsync's two minutes, as every process run here): the probe's own 3 s is
+        // A bound on a hang only (TestProcess.RunAsync's TestBounds.Hang, as every process run here): the probe's own 3 s is
         // WorkerHealthProbe.Timeout, inside it, and a dotnet start on a saturated host can take longer than the 30 s this was.
         var unhealthy = await TestProcess.RunAsync(Host(probeEnvironment, "--health-check"));
         Assert.True(unhealthy.ExitCode == 1, $"exit {unhealthy.ExitCode}: {unhealthy.Out}{unhealthy.Error}");
@@ -162,7 +162,7 @@ public sealed class WorkerHostTests
             await kill.WaitForExitAsync();
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         await process.WaitForExitAsync(timeout.Token);
         Assert.Equal(0, process.ExitCode);
 

@@ -31,7 +31,7 @@ internal static class TestProcess
     }
 
     /// <summary>
-    /// Runs to completion (at most two minutes, or <paramref name="limit"/>) and returns exit code and output. Past the
+    /// Runs to completion (at most <see cref="TestBounds.Hang"/>, or <paramref name="limit"/>) and returns exit code and output. Past the
     /// limit (<see cref="TimeoutException"/>) or on <paramref name="cancellationToken"/> the process is killed with every
     /// process it started, so nothing it ran outlives the test.
     /// </summary>
@@ -40,7 +40,7 @@ internal static class TestProcess
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var within = limit ?? TimeSpan.FromMinutes(2);
+        var within = limit ?? TestBounds.Hang;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(within);
         try
@@ -85,13 +85,13 @@ internal static class TestProcess
 
     /// <summary>
     /// Starts a server process and reads its standard output until a line matches <paramref name="listening"/>, whose
-    /// first group is the URL. The caller kills the process (<see cref="StopAsync"/>).
+    /// first group is the URL, for <see cref="TestBounds.Hang"/> at most. The caller kills the process (<see cref="StopAsync"/>).
     /// </summary>
     /// <remarks>The standard output lines read up to the listening line are added to <paramref name="startLog"/>.</remarks>
     public static async Task<(Process Process, Uri Url)> StartServerAsync(ProcessStartInfo psi, Regex listening, List<string>? startLog = null)
     {
         var process = Process.Start(psi)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         while (true)
         {
             string? line;
@@ -101,7 +101,7 @@ internal static class TestProcess
             }
             catch (OperationCanceledException)
             {
-                process.Kill(entireProcessTree: true); // not listening within the minute: nothing it started outlives the test
+                process.Kill(entireProcessTree: true); // not listening within the bound: nothing it started outlives the test
                 process.Dispose();
                 throw;
             }
@@ -135,7 +135,7 @@ internal static class TestProcess
 
     /// <summary>
     /// Sends the process a real SIGTERM (as docker stop, systemd and Kubernetes do), or the <paramref name="signal"/>
-    /// given (<c>INT</c>: Ctrl+C), and waits up to a minute for it to exit; returns its exit code and the rest of its
+    /// given (<c>INT</c>: Ctrl+C), and waits up to <see cref="TestBounds.Hang"/> for it to exit; returns its exit code and the rest of its
     /// standard output. A process still running then fails the test.
     /// </summary>
     public static async Task<(int ExitCode, string Out)> TerminateAsync(Process process, string signal = "TERM")
@@ -153,11 +153,11 @@ internal static class TestProcess
         Assert.Equal(0, kill.ExitCode);
     }
 
-    /// <summary>Reads the process's standard output until a line contains <paramref name="text"/> (a minute at most); the lines read are returned.</summary>
+    /// <summary>Reads the process's standard output until a line contains <paramref name="text"/> (<see cref="TestBounds.Hang"/> at most); the lines read are returned.</summary>
     public static async Task<List<string>> ReadUntilAsync(Process process, string text)
     {
         var lines = new List<string>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
         {
             lines.Add(line);
@@ -171,17 +171,17 @@ internal static class TestProcess
         return lines;
     }
 
-    /// <summary>Waits up to a minute for a signalled process to exit and returns its exit code; a process still running fails the test.</summary>
+    /// <summary>Waits up to <see cref="TestBounds.Hang"/> for a signalled process to exit and returns its exit code; a process still running fails the test.</summary>
     public static async Task<int> WaitForExitAsync(Process process)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"{process.StartInfo.FileName} {string.Join(' ', process.StartInfo.ArgumentList)} did not exit within a minute of its signal");
+            Assert.Fail($"{process.StartInfo.FileName} {string.Join(' ', process.StartInfo.ArgumentList)} did not exit within {TestBounds.Hang.TotalSeconds:0} s of its signal");
         }
 
         return process.ExitCode;
