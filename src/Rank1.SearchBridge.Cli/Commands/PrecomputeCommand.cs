@@ -107,9 +107,11 @@ internal sealed class PrecomputeCommand : CliCommand
             }
         });
 
-        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        // --connect-timeout on the context's clock, as --timeout is: a clock held still shows that a refusal, not the
+        // deadline, is what ends the wait for a broker that refuses.
+        using var connectDeadline = new CancellationTokenSource(connectTimeout, context.Time);
+        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connectDeadline.Token))
         {
-            connect.CancelAfter(connectTimeout);
             var refusal = new BrokerRefusal(connect);
             using var watching = bus.ConnectReceiveEndpointObserver(refusal);
             try
