@@ -348,6 +348,110 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal((1L, 1L, 0L), (filter["create_weight_count"]!.GetValue<long>(), filter["advance_count"]!.GetValue<long>(), filter["score_count"]!.GetValue<long>()));
     }
 
+    // Two indices whose post_filter (topic: cooking) removes hits: doc 1 matches "trout" but is not cooking; 6, 10, a2 and
+    // a4 match "river" but are not; 8 is cooking without "river".
+    private const string AtlasDocuments = """
+        {"index":{"_index":"atlas","_id":"1"}}
+        {"text":"river trout mill","topic":"geography","year":1901}
+        {"index":{"_index":"atlas","_id":"2"}}
+        {"text":"river trout baked","topic":"cooking","year":1902}
+        {"index":{"_index":"atlas","_id":"3"}}
+        {"text":"river trout smoked","topic":"cooking","year":1903}
+        {"index":{"_index":"atlas","_id":"4"}}
+        {"text":"river delta","topic":"geography","year":1904}
+        {"index":{"_index":"atlas","_id":"5"}}
+        {"text":"river fish stew","topic":"cooking","year":1905}
+        {"index":{"_index":"atlas","_id":"6"}}
+        {"text":"river bank history","topic":"history","year":1906}
+        {"index":{"_index":"atlas","_id":"7"}}
+        {"text":"river soup","topic":"cooking","year":1907}
+        {"index":{"_index":"atlas","_id":"8"}}
+        {"text":"sourdough bread","topic":"cooking","year":1908}
+        {"index":{"_index":"atlas","_id":"9"}}
+        {"text":"river trout grilled","topic":"cooking","year":1909}
+        {"index":{"_index":"atlas","_id":"10"}}
+        {"text":"river crossing","topic":"history","year":1910}
+        {"index":{"_index":"almanac","_id":"a1"}}
+        {"text":"river trout pie","topic":"cooking","year":1911}
+        {"index":{"_index":"almanac","_id":"a2"}}
+        {"text":"river map","topic":"geography","year":1912}
+        {"index":{"_index":"almanac","_id":"a3"}}
+        {"text":"river chowder","topic":"cooking","year":1913}
+        {"index":{"_index":"almanac","_id":"a4"}}
+        {"text":"river ford","topic":"history","year":1914}
+        {"index":{"_index":"almanac","_id":"a5"}}
+        {"text":"river eel","topic":"cooking","year":1915}
+
+        """;
+
+    // A post_filter that removes hits: the profiled search (the filter its own weight, filtering what is collected) must
+    // answer the hits, their order, the total and terminated_early of the same search unprofiled (the filter inside the
+    // query), with a field sort, min_score, terminate_after, size 0 and a later page of two indices. Elasticsearch 9
+    // profiles the filter as its own query tree, first, and its collector tree stays QueryPhaseCollector around the top
+    // docs collector (QueryPhaseCollectorManager.newCollector: the post_filter weight is applied inside
+    // QueryPhaseCollector, no collector of its own).
+    [Theory]
+    [InlineData(SearchFlavor.Elasticsearch, "atlas", """{"size":3,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}},"sort":[{"year":"desc"}]}""",
+        "9,7,5", 5, "SimpleFieldCollector/search_top_hits")]
+    [InlineData(SearchFlavor.Elasticsearch, "atlas", """{"query":{"match":{"text":"river trout"}},"post_filter":{"term":{"topic":"cooking"}},"min_score":0.3}""",
+        "2,3,9", 3, "TopScoreDocCollector/search_top_hits")]
+    [InlineData(SearchFlavor.Elasticsearch, "atlas", """{"query":{"match":{"text":"river trout"}},"post_filter":{"term":{"topic":"cooking"}},"terminate_after":3}""",
+        "2,3,5", 3, "TopScoreDocCollector/search_top_hits")]
+    [InlineData(SearchFlavor.Elasticsearch, "atlas", """{"size":0,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}}}""",
+        "", 5, "PartialHitCountCollector/search_count")]
+    [InlineData(SearchFlavor.Elasticsearch, "atlas,almanac", """{"from":3,"size":3,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}},"sort":[{"year":"asc"}]}""",
+        "7,9,a1", 8, "SimpleFieldCollector/search_top_hits")]
+    [InlineData(SearchFlavor.OpenSearch, "atlas", """{"size":3,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}},"sort":[{"year":"desc"}]}""",
+        "9,7,5", 5, null)]
+    [InlineData(SearchFlavor.OpenSearch, "atlas", """{"query":{"match":{"text":"river trout"}},"post_filter":{"term":{"topic":"cooking"}},"min_score":0.3}""",
+        "2,3,9", 3, null)]
+    [InlineData(SearchFlavor.OpenSearch, "atlas", """{"query":{"match":{"text":"river trout"}},"post_filter":{"term":{"topic":"cooking"}},"terminate_after":3}""",
+        "2,3,5", 3, null)]
+    [InlineData(SearchFlavor.OpenSearch, "atlas", """{"size":0,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}}}""",
+        "", 5, null)]
+    [InlineData(SearchFlavor.OpenSearch, "atlas,almanac", """{"from":3,"size":3,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}},"sort":[{"year":"asc"}]}""",
+        "7,9,a1", 8, null)]
+    public async Task Search_ProfileWithAPostFilterThatRemovesHits_AnswersTheUnprofiledHitsAndTotal(SearchFlavor flavor, string indices, string body, string ids, long total, string? topDocs)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = flavor });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/atlas", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
+        Assert.Equal(200, (await es.PutAsync("/almanac", JsonNode.Parse("""{"mappings":{"properties":{"text":{"type":"text"},"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
+        Assert.False((await es.BulkAsync(AtlasDocuments)).Json["errors"]!.GetValue<bool>());
+
+        var plain = await es.SearchAsync(indices, JsonNode.Parse(body)!);
+        var profiledBody = JsonNode.Parse(body)!;
+        profiledBody["profile"] = true;
+        var profiled = await es.SearchAsync(indices, profiledBody);
+        Assert.Equal((200, 200), (plain.Status, profiled.Status));
+        // The post_filter removed hits: the expected page and total are those of the cooking documents only.
+        Assert.Equal(ids, string.Join(",", plain.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>())));
+        Assert.Equal(total, plain.Json["hits"]!["total"]!["value"]!.GetValue<long>());
+        Assert.Equal(plain.Json["hits"]!.ToJsonString(), profiled.Json["hits"]!.ToJsonString());
+        Assert.Equal(plain.Json["terminated_early"]?.ToJsonString(), profiled.Json["terminated_early"]?.ToJsonString());
+
+        var shards = profiled.Json["profile"]!["shards"]!.AsArray();
+        Assert.Equal(indices.Split(',').Order(StringComparer.Ordinal), shards.Select(s => s!["id"]!.GetValue<string>().Split("][")[1]));
+        foreach (var shard in shards)
+        {
+            var search = shard!["searches"]![0]!;
+            // The post_filter's tree first, then the query's.
+            var query = body.Contains("river trout", StringComparison.Ordinal) ? ("BooleanQuery", "text:river text:trout") : ("TermQuery", "text:river");
+            Assert.Equal([("TermQuery", "topic:cooking"), query],
+                search["query"]!.AsArray().Select(t => (t!["type"]!.GetValue<string>(), t["description"]!.GetValue<string>())));
+            if (topDocs is null)
+            {
+                continue;
+            }
+
+            var collector = Assert.Single(search["collector"]!.AsArray())!;
+            var child = Assert.Single(collector["children"]!.AsArray())!;
+            Assert.Equal(("QueryPhaseCollector/search_query_phase", topDocs),
+                ($"{collector["name"]}/{collector["reason"]}", $"{child["name"]}/{child["reason"]}"));
+            Assert.Null(child["children"]);
+        }
+    }
+
     // A scroll's later page continues after the last document the scroll emitted: Elasticsearch 9's
     // QueryPhaseCollectorManager.forScroll and OpenSearch 2.19's ScrollingTopDocsCollectorContext pass the scroll
     // context's lastEmittedDoc as the top docs collector's "after" (set after each page of a one-shard search), so
