@@ -364,7 +364,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             ? TerminateAfterCollector.CompetitiveHits(searcher, query, wanted) : null;
         var (docs, timedOut, terminated, counted, stoppedAt) = TopDocs(searcher, hitQuery, sort, wanted, needScores, request.Timeout, clock,
             request.MinScore is { } min ? (float)min : null, request.TerminateAfter, leafCount, competitive, profile);
-        var total = unfiltered && request.Size > 0 && TerminateAfterCollector.ShortcutTotal(searcher, query) is { } shortcut ? shortcut : docs.TotalHits + counted;
+        var total = unfiltered && request.Size > 0 && TerminateAfterCollector.ShortcutTotal(searcher.IndexReader, searcher.Rewrite(query)) is { } shortcut ? shortcut : docs.TotalHits + counted;
         if (sort is null)
         {
             result.AddRange(docs.ScoreDocs.Select(sd => new Hit(index, searcher, query, sd.Doc, sd.Score, null)));

@@ -50,7 +50,6 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private ProfiledQuery? postFilterRoot;
     private Timer? filtering;
     private long rewriteNanos;
-    private bool countShortcut;
     private Timer? collector;
     private Timer? topHits;
     private Timer? terminating;
@@ -66,7 +65,12 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// </summary>
     public Query Profile(IndexSearcher searcher, Query query)
     {
-        countShortcut = CountsWithoutCollecting(searcher.IndexReader, query);
+        if (openSearch && request.Size == 0)
+        {
+            // Named before the query is rewritten: OpenSearch's shortcutTotalHitCount reads the query as parsed.
+            topHitsName = OpenSearchCountCollector(searcher.IndexReader, query);
+        }
+
         var rewrite = new Timer(time);
         // The post_filter's weight is made (rewritten, then timed) before the query's search starts: its tree comes first.
         postFilterRoot = postFilter is { } filter ? Wrap(rewrite.Time(() => searcher.Rewrite(filter))) : null;
@@ -138,7 +142,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         // OpenSearch's ScrollingTopDocsCollectorContext: scrollContext.lastEmittedDoc as the "after").
         var (count, paging, sorted) = (request.Size == 0, request.SearchAfter is not null || request.ContinuesScroll, topDocs is TopFieldCollector);
         (topHitsName, topHitsReason) = openSearch
-            ? count ? (OpenSearchCountCollector(), "search_count")
+            ? count ? (topHitsName, "search_count")
             : request.TrackScores && sorted ? ("MultiCollector", "search_top_hits")
             : sorted ? (paging ? "PagingFieldCollector" : "SimpleFieldCollector", "search_top_hits")
             : (paging ? "PagingTopScoreDocCollector" : "SimpleTopScoreDocCollector", "search_top_hits")
@@ -267,23 +271,13 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     // OpenSearch 2.19's EmptyTopDocsCollectorContext: a bare TotalHitCountCollector only when every hit is counted and
     // they cannot be counted without collecting (a filtering collector in the chain, or a query shortcutTotalHitCount
-    // does not count); otherwise an EarlyTerminatingCollector around one.
-    private string OpenSearchCountCollector()
+    // does not count, on the query before Lucene rewrites it: searchContext.query()); otherwise an
+    // EarlyTerminatingCollector around one.
+    private string OpenSearchCountCollector(IndexReader reader, Query query)
     {
-        var filters = request.TerminateAfter is not null || request.PostFilter is not null || request.MinScore is not null;
-        return request.TrackTotalHitsUpTo == int.MaxValue && (filters || !countShortcut) ? "TotalHitCountCollector" : "EarlyTerminatingCollector";
-    }
-
-    // OpenSearch 2.19's TopDocsCollectorContext.shortcutTotalHitCount, on the query before Lucene rewrites it: less its
-    // constant-score wrappers, a match_all counts the reader's documents, a term query its frequency when nothing is deleted.
-    private static bool CountsWithoutCollecting(IndexReader reader, Query query)
-    {
-        while (query is ConstantScoreQuery { Query: { } inner })
-        {
-            query = inner;
-        }
-
-        return query is MatchAllDocsQuery || (query is TermQuery && !reader.HasDeletions);
+        var filters = request.TerminateAfter is not null || postFilter is not null || request.MinScore is not null;
+        return request.TrackTotalHitsUpTo == int.MaxValue && (filters || TerminateAfterCollector.ShortcutTotal(reader, query) is null)
+            ? "TotalHitCountCollector" : "EarlyTerminatingCollector";
     }
 
     // The nodes below which Lucene 4.8 builds its children's weights itself (query.CreateWeight rather than through the

@@ -118,31 +118,29 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
     /// </summary>
     /// <param name="searcher">The index's searcher.</param>
     /// <param name="query">The query.</param>
-    public static Func<AtomicReaderContext, int?>? LeafCounter(IndexSearcher searcher, Query query) => Unwrap(searcher.Rewrite(query)) switch
-    {
-        var q when q.GetType() == typeof(MatchAllDocsQuery) => leaf => leaf.AtomicReader.NumDocs,
-        TermQuery t when t.GetType() == typeof(TermQuery) => leaf => leaf.AtomicReader.HasDeletions ? null : leaf.AtomicReader.DocFreq(t.Term),
-        _ => null,
-    };
+    public static Func<AtomicReaderContext, int?>? LeafCounter(IndexSearcher searcher, Query query) => LeafCounter(searcher.Rewrite(query));
 
     /// <summary>
-    /// <c>QueryPhaseCollectorManager.shortcutTotalHitCount</c>: a search's total taken from the index rather than from
-    /// what was collected, as Elasticsearch takes it when neither a <c>post_filter</c> nor a <c>min_score</c> filters what
-    /// is collected: every live document for a <c>match_all</c>, a single term's document frequency when the index has
-    /// no deletions. Null for any other query.
+    /// <c>shortcutTotalHitCount</c> (Elasticsearch 9's <c>QueryPhaseCollectorManager</c>, OpenSearch 2.19's
+    /// <c>TopDocsCollectorContext</c>): a search's total taken from the index rather than from what was collected, as
+    /// either engine takes it when no collector filters what is collected: every live document for a <c>match_all</c>,
+    /// a single term's document frequency when the index has no deletions, less the query's constant-score wrappers.
+    /// Both test the query's exact class (<c>query.getClass() == TermQuery.class</c>), as <see cref="LeafCounter(IndexSearcher, Query)"/>
+    /// does. Null for any other query.
     /// </summary>
-    /// <param name="searcher">The index's searcher.</param>
-    /// <param name="query">The query.</param>
-    public static long? ShortcutTotal(IndexSearcher searcher, Query query)
+    /// <param name="reader">The index's reader.</param>
+    /// <param name="query">The query the engine counts: Elasticsearch's rewritten one (<c>searchContext.rewrittenQuery()</c>),
+    /// OpenSearch's as parsed, before Lucene rewrites it (<c>searchContext.query()</c>).</param>
+    public static long? ShortcutTotal(IndexReader reader, Query query)
     {
         // The whole index's count is every segment's (a term's only when no segment has deletions: the index has none).
-        if (LeafCounter(searcher, query) is not { } count)
+        if (LeafCounter(query) is not { } count)
         {
             return null;
         }
 
         long total = 0;
-        foreach (var leaf in searcher.IndexReader.Leaves)
+        foreach (var leaf in reader.Leaves)
         {
             if (count(leaf) is not { } n)
             {
@@ -154,6 +152,13 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
 
         return total;
     }
+
+    private static Func<AtomicReaderContext, int?>? LeafCounter(Query query) => Unwrap(query) switch
+    {
+        var q when q.GetType() == typeof(MatchAllDocsQuery) => leaf => leaf.AtomicReader.NumDocs,
+        TermQuery t when t.GetType() == typeof(TermQuery) => leaf => leaf.AtomicReader.HasDeletions ? null : leaf.AtomicReader.DocFreq(t.Term),
+        _ => null,
+    };
 
     // The wrappers shortcutTotalHitCount removes, "that don't matter for counts" (a boost is a property here).
     private static Query Unwrap(Query query)
