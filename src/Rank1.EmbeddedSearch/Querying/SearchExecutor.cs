@@ -176,7 +176,6 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         {
             OnShard(target.Index, failures, () =>
             {
-                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name, request, flavor) : null;
                 var translator = new QueryTranslator(target.Index);
                 var query = translator.Translate(request.Query);
                 if (boosts.TryGetValue(target.Index.Name, out var boost))
@@ -185,12 +184,9 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                 }
 
                 // The post_filter narrows the hits and their total, not what the aggregations count; it does not score.
-                // Profiled, the post_filter is its own query, filtering what is collected (SearchProfile.PostFilter).
+                // Profiled, the post_filter is its own query, filtering what is collected (SearchProfile.PostFiltered).
                 var postFilterQuery = request.PostFilter is { } postFilter ? translator.Translate(postFilter) : null;
-                if (postFilterQuery is not null)
-                {
-                    profile?.PostFilter(postFilterQuery);
-                }
+                var profile = request.Profile ? new SearchProfile(time, nodeId, target.Index.Name, request, flavor, postFilterQuery) : null;
 
                 var hitQuery = postFilterQuery is null || profile is not null ? query : new FilteredQuery(query, new QueryWrapperFilter(postFilterQuery));
                 Aggregations.CheckFielddata(request.Aggregations, target.Index);
@@ -599,22 +595,22 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var fetched = new JsonNode?[page.Count];
         foreach (var shard in page.Select((hit, at) => (hit, at)).GroupBy(h => h.hit.Index))
         {
-            var profile = profiles.GetValueOrDefault(shard.Key);
+            var fetch = profiles.GetValueOrDefault(shard.Key)?.Fetching;
             void FetchShard()
             {
                 foreach (var (hit, at) in shard)
                 {
-                    fetched[at] = HitJson(request, hit, scored, named, profile?.Fetching);
+                    fetched[at] = HitJson(request, hit, scored, named, fetch);
                 }
             }
 
-            if (profile is null)
+            if (fetch is null)
             {
                 FetchShard();
             }
             else
             {
-                profile.Fetching.Phase(shard.Count(), FetchShard);
+                fetch.Phase(shard.Count(), FetchShard);
             }
         }
 

@@ -21,7 +21,14 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// <param name="index">The index searched.</param>
 /// <param name="request">The search: what it collects names the collectors.</param>
 /// <param name="flavor">The engine whose profile is written.</param>
-internal sealed class SearchProfile(TimeProvider time, string nodeId, string index, SearchRequest request, SearchFlavor flavor)
+/// <param name="postFilter">
+/// The search's <c>post_filter</c>, or null. The profiled search applies it as the reference does: not inside the query
+/// but to what is collected, through a weight of its own made before the search (Elasticsearch 9's
+/// <c>QueryPhase.addCollectorsAndSearch</c> postFilterWeight, in <c>QueryPhaseCollector</c>; OpenSearch 2.19's
+/// <c>createFilteredCollectorContext</c>, a <c>FilteredCollector</c>), so that its own query tree is profiled, before the
+/// query's (<see cref="Profile"/>, <see cref="PostFiltered"/>). The caller leaves the filter out of the query it profiles.
+/// </param>
+internal sealed class SearchProfile(TimeProvider time, string nodeId, string index, SearchRequest request, SearchFlavor flavor, Query? postFilter)
 {
     // QueryTimingType (Elasticsearch 9), in its order; each written with its _count (AbstractProfileBreakdown.toBreakdownMap).
     private static readonly string[] QueryTimings =
@@ -46,7 +53,6 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
     private readonly Fetch fetch = new(time);
     private ProfiledQuery? root;
-    private Query? postFilter;
     private ProfiledQuery? postFilterRoot;
     private Timer? filtering;
     private long rewriteNanos;
@@ -79,15 +85,6 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         root = Wrap(rewritten);
         return root;
     }
-
-    /// <summary>
-    /// Takes the search's <c>post_filter</c>, which the profiled search applies as the reference does: not inside the
-    /// query but to what is collected, through a weight of its own made before the search (Elasticsearch 9's
-    /// <c>QueryPhase.addCollectorsAndSearch</c> postFilterWeight, in <c>QueryPhaseCollector</c>; OpenSearch 2.19's
-    /// <c>createFilteredCollectorContext</c>, a <c>FilteredCollector</c>), so that its own query tree is profiled, before
-    /// the query's. The caller leaves the filter out of the query it profiles.
-    /// </summary>
-    public void PostFilter(Query filter) => postFilter = filter;
 
     /// <summary>
     /// The collector that keeps only the post_filter's matches (<paramref name="collecting"/> when there is none), its
