@@ -234,6 +234,35 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(450L, fetch["time_in_nanos"]!.GetValue<long>());
     }
 
+    // OpenSearch 2.19 wraps each collector of its chain in one InternalProfileCollector
+    // (QueryCollectorContext.createQueryCollectorWithProfiler) and writes each once: the outermost's time is that of
+    // everything it wraps, as Elasticsearch 9's QueryPhaseCollector's is. On a clock moving 50 ns at each reading, the
+    // same search's outermost collector must take what Elasticsearch's takes; the outermost FilteredCollector or
+    // EarlyTerminatingCollector was timed twice (its own timer, never written, inside the written one), which added
+    // two readings to each of its calls.
+    [Theory]
+    [InlineData("""{"profile":true,"query":{"match":{"text":"river"}},"post_filter":{"term":{"topic":"cooking"}}}""", "FilteredCollector")]
+    [InlineData("""{"profile":true,"query":{"match":{"text":"river"}},"terminate_after":5}""", "EarlyTerminatingCollector")]
+    public async Task Search_ProfileUnderOpenSearch_TimesItsOutermostCollectorOnce(string body, string outermost)
+    {
+        async Task<JsonNode> Collector(SearchFlavor flavor)
+        {
+            await using var server = await EmbeddedSearchServer.StartAsync(
+                new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = flavor }, timeProvider: new SteppingClock(50));
+            using var es = new EsClient(server.Url);
+            await Shelve(es);
+            var r = await es.SearchAsync("shelf", JsonNode.Parse(body)!);
+            Assert.Equal(200, r.Status);
+            return Assert.Single(r.Json["profile"]!["shards"]![0]!["searches"]![0]!["collector"]!.AsArray())!;
+        }
+
+        var (elasticsearch, openSearch) = (await Collector(SearchFlavor.Elasticsearch), await Collector(SearchFlavor.OpenSearch));
+        Assert.Equal(("QueryPhaseCollector", outermost), (elasticsearch["name"]!.GetValue<string>(), openSearch["name"]!.GetValue<string>()));
+        Assert.Equal(elasticsearch["time_in_nanos"]!.GetValue<long>(), openSearch["time_in_nanos"]!.GetValue<long>());
+        // The top docs collector inside it reads the clock only around its own calls, in either flavor.
+        Assert.Equal(elasticsearch["children"]![0]!["time_in_nanos"]!.GetValue<long>(), openSearch["children"]![0]!["time_in_nanos"]!.GetValue<long>());
+    }
+
     [Fact]
     public async Task Search_ProfileUnderOpenSearch_AnswersOpenSearch219sShardShape()
     {

@@ -51,7 +51,8 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         .Where(k => !k.EndsWith("_start_time", StringComparison.Ordinal)).ToArray();
 
     private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
-    private readonly Fetch fetch = new(time);
+    // OpenSearch 2.x profiles no fetch: it is not timed.
+    private readonly Fetch? fetch = flavor == SearchFlavor.OpenSearch ? null : new(time);
     private ProfiledQuery? root;
     private ProfiledQuery? postFilterRoot;
     private Timer? filtering;
@@ -88,7 +89,8 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     /// <summary>
     /// The collector that keeps only the post_filter's matches (<paramref name="collecting"/> when there is none), its
-    /// weight made now; timed as OpenSearch's <c>FilteredCollector</c> (<c>search_post_filter</c>) under that flavor.
+    /// weight made now; timed as OpenSearch's <c>FilteredCollector</c> (<c>search_post_filter</c>) under that flavor
+    /// where a <c>min_score</c> collector wraps it (outermost, it is timed by <see cref="QueryPhase"/>).
     /// </summary>
     public ICollector PostFiltered(IndexSearcher searcher, ICollector collecting)
     {
@@ -98,18 +100,14 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         }
 
         var filtered = new FilteringCollector(collecting, searcher.CreateNormalizedWeight(postFilterRoot));
-        if (!openSearch)
-        {
-            return filtered;
-        }
-
-        filtering = new Timer(time);
-        return new TimedCollector(filtered, filtering);
+        filtering = OpenSearchInnerTimer(wrapped: request.MinScore is not null);
+        return filtering is null ? filtered : new TimedCollector(filtered, filtering);
     }
 
     /// <summary>
-    /// What collects for the query phase (<paramref name="collecting"/>: <c>QueryPhaseCollector</c>, <c>search_query_phase</c>),
-    /// timed; the top-hits collector inside it is timed by <see cref="TopHits"/>.
+    /// What collects for the query phase (<paramref name="collecting"/>: <c>QueryPhaseCollector</c>, <c>search_query_phase</c>;
+    /// under OpenSearch the outermost collector of its chain), timed; the top-hits collector inside it is timed by
+    /// <see cref="TopHits"/>.
     /// </summary>
     public ICollector QueryPhase(ICollector collecting)
     {
@@ -152,22 +150,21 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     /// <summary>
     /// The <c>terminate_after</c> collector, timed where it is a collector of its own in the profile: OpenSearch's
-    /// <c>EarlyTerminatingCollector</c> (<c>search_terminate_after_count</c>) around the top hits. (Elasticsearch 9's
+    /// <c>EarlyTerminatingCollector</c> (<c>search_terminate_after_count</c>) around the top hits, where a post_filter or
+    /// <c>min_score</c> collector wraps it (outermost, it is timed by <see cref="QueryPhase"/>). (Elasticsearch 9's
     /// <c>QueryPhaseCollector</c> stops by itself.)
     /// </summary>
     public ICollector TerminateAfter(ICollector terminator)
     {
-        if (!openSearch)
-        {
-            return terminator;
-        }
-
-        terminating = new Timer(time);
-        return new TimedCollector(terminator, terminating);
+        terminating = OpenSearchInnerTimer(wrapped: postFilter is not null || request.MinScore is not null);
+        return terminating is null ? terminator : new TimedCollector(terminator, terminating);
     }
 
-    /// <summary>Times a hit's fetch: the document's stored fields loaded, and its <c>_source</c> filtered.</summary>
-    public Fetch Fetching => fetch;
+    /// <summary>
+    /// Times a hit's fetch: the document's stored fields loaded, and its <c>_source</c> filtered. Null under OpenSearch,
+    /// whose profile has no fetch.
+    /// </summary>
+    public Fetch? Fetching => fetch;
 
     /// <summary>The shard's entry in <c>profile.shards</c>.</summary>
     public JsonObject ToJson() => openSearch ? OpenSearchJson() : ElasticsearchJson();
@@ -191,7 +188,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
             ["searches"] = new JsonArray(search),
             ["aggregations"] = new JsonArray(),
         };
-        if (fetch.Hits > 0)
+        if (fetch is { Hits: > 0 })
         {
             shard["fetch"] = fetch.ToJson();
         }
@@ -201,8 +198,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     // OpenSearch 2.19: QueryPhase chains its QueryCollectorContexts, the top docs first, each later one wrapping the ones
     // before (QueryCollectorContext.createQueryCollectorWithProfiler): terminate_after's EarlyTerminatingCollector, then
-    // post_filter's FilteredCollector, then min_score's MinimumScoreCollector outermost. The outermost collector is timed
-    // around everything it wraps.
+    // post_filter's FilteredCollector, then min_score's MinimumScoreCollector outermost, each an InternalProfileCollector
+    // written once. The outermost collector is timed around everything it wraps, by QueryPhase's timer (its own is never
+    // made: OpenSearchInnerTimer).
     private JsonObject OpenSearchJson()
     {
         var levels = new List<(string Name, string Reason, Timer? Timer)> { (topHitsName, topHitsReason, topHits) };
@@ -276,6 +274,10 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         return request.TrackTotalHitsUpTo == int.MaxValue && (filters || TerminateAfterCollector.ShortcutTotal(reader, query) is null)
             ? "TotalHitCountCollector" : "EarlyTerminatingCollector";
     }
+
+    // Under OpenSearch, a collector of the chain that a later one wraps has a timer of its own; the outermost is timed by
+    // QueryPhase's, and Elasticsearch's chain has none of these.
+    private Timer? OpenSearchInnerTimer(bool wrapped) => openSearch && wrapped ? new Timer(time) : null;
 
     // The nodes below which Lucene 4.8 builds its children's weights itself (query.CreateWeight rather than through the
     // searcher, as Lucene 10's do), rebuilt around wrapped children so that each child is timed too.
