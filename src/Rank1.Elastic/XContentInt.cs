@@ -90,12 +90,11 @@ internal static partial class XContentInt
     /// <param name="key">The long field, present in <paramref name="spec"/>.</param>
     public static long DeclaredLong(string parser, JsonObject spec, string key)
     {
-        if (spec[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !IsIntegerLiteral(v.ToJsonString()))
+        if (spec[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || v.ToJsonString() is not { } text || !IsIntegerLiteral(text))
         {
             return Declared(parser, spec, key);
         }
 
-        var text = v.ToJsonString();
         return LongInRange(text) ?? throw EsException.FailedToParseField(parser, key, JsonLocations.OfValue(spec, key),
             JacksonSyntax.AccessorFailure(v, OutOfRangeOfLong(text), "input_coercion_exception"));
     }
