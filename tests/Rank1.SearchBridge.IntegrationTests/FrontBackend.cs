@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
 /// <c>hits.hits</c> an object, for <c>hitsobject</c>), can hold searches on the index
-/// <c>slow</c> until a number of them are in flight (<see cref="HoldSlowSearchesUntil"/>), answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> until a number of them are in flight (<see cref="HoldSlowSearchesUntil"/>), answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), of <c>onepin</c> as a pinned retriever's that found one of its two ids (<see cref="OnePinAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -70,6 +70,20 @@ internal sealed class FrontBackend : IAsyncDisposable
     /// a float (Float.toString).
     /// </summary>
     public static string PinnedAnswer() => RetrieverAnswer("pinned", PinnedOrder, ["1.7014124E38", "1.7014122E38", "2.25", "1.5", "0.75"]);
+
+    /// <summary>
+    /// The ids of the answer to any search of the index <c>onepin</c>, in its order: as Elasticsearch answers a search whose
+    /// outermost retriever is a <c>pinned</c> retriever pinning <c>d99</c> (not found) and <c>d04</c> over the organic hits of
+    /// a match for "onion eyes".
+    /// </summary>
+    public static readonly string[] OnePinOrder = ["d04", "d01", "d03", "d06", "d08"];
+
+    /// <summary>
+    /// The answer to any search of the index <c>onepin</c> (<see cref="OnePinOrder"/>): PinnedQueryBuilder.doToQuery gives
+    /// its two ids the two floats just above MAX_ORGANIC_SCORE, the first the higher; only the second, <c>d04</c>, is found,
+    /// and scores the lower one.
+    /// </summary>
+    public static string OnePinAnswer() => RetrieverAnswer("onepin", OnePinOrder, ["1.7014122E38", "2.25", "1.5", "0.75", "0.5"]);
 
     /// <summary>The answer to any search of the index <c>unpinned</c> (<see cref="UnpinnedOrder"/>): organic scores alone.</summary>
     public static string UnpinnedAnswer() => RetrieverAnswer("unpinned", UnpinnedOrder, ["2.25", "1.5", "0.75", "0.5", "0.25"]);
@@ -282,11 +296,17 @@ internal sealed class FrontBackend : IAsyncDisposable
             return;
         }
 
-        if (path is "/pinned/_search" or "/unpinned/_search" or "/capped/_search")
+        if (path is "/pinned/_search" or "/unpinned/_search" or "/capped/_search" or "/onepin/_search")
         {
             context.Response.ContentType = "application/json";
             context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
-            await context.Response.WriteAsync(path switch { "/pinned/_search" => PinnedAnswer(), "/unpinned/_search" => UnpinnedAnswer(), _ => CappedAnswer() });
+            await context.Response.WriteAsync(path switch
+            {
+                "/pinned/_search" => PinnedAnswer(),
+                "/unpinned/_search" => UnpinnedAnswer(),
+                "/onepin/_search" => OnePinAnswer(),
+                _ => CappedAnswer(),
+            });
             return;
         }
 

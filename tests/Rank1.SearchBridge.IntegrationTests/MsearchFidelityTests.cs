@@ -1041,18 +1041,115 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     private const string PinnedOrganic = """{"standard":{"query":{"match":{"text":"onion eyes"}}}}""";
     private const string RuleRetriever = """{"rule":{"retriever":""" + PinnedOrganic + ""","match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}""";
 
-    // A search whose outermost retriever is a rule retriever (query rules) or a pinned retriever, or whose query is a pinned
-    // or rule query, asks for documents on top in the order it pins them; Elasticsearch answers them so (FrontBackend's
-    // index pinned answers as it does). Before, the proxy reranked the window, so Rank1's score put the pinned documents
-    // among the organic hits (and a rule query, whose text it did not read, was skipped only as having no query text).
+    // The pins of the full pinned answer (FrontBackend.PinnedOrder: d04 and d08, neither of which the organic match for
+    // "onion eyes" finds: "onions" is no "onion"), then its organic hits in Rank1's order, as the engine alone judges them.
+    private static async Task<string[]> PinnedThenRank1OrderAsync()
+    {
+        var organic = FrontBackend.PinnedOrder[2..];
+        var reranked = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", organic, 4);
+        // Rank1 would order the organic hits otherwise: the test would not tell a rerank from none.
+        Assert.NotEqual(organic, reranked);
+        return [.. FrontBackend.PinnedOrder[..2], .. reranked];
+    }
+
+    // A search whose outermost retriever is a rule retriever (query rules) or a pinned retriever, or whose query is itself
+    // an unboosted pinned or rule query, asks for documents on top in the order it pins them, and Elasticsearch answers them
+    // so (FrontBackend's index pinned answers as it does), scored above PinnedQueryBuilder's MAX_ORGANIC_SCORE. The pins keep
+    // their places and backend scores, marked _rank1.source pinned; the organic hits after them are reranked among
+    // themselves. Before, such an answer was passed on whole in the backend's order, its organic hits not reranked.
     [Theory]
-    [InlineData("""{"retriever":""" + RuleRetriever + "}", "the outermost retriever is [rule]")]
-    [InlineData("""{"retriever":{"pinned":{"ids":["d04","d08"],"retriever":""" + PinnedOrganic + "}}}", "the outermost retriever is [pinned]")]
-    [InlineData("""{"retriever":{"standard":{"query":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}}}""",
-        "the query is [rule]")]
-    [InlineData("""{"query":{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}}}},"ext":{"rank1":{"query":"onion eyes"}}}""", "the query is [pinned]")]
-    // A pinned or rule query where its score is the hit's, or part of it, pins as well (its pins score above any organic
-    // hit): the proxy read only the outermost query, and reranked these.
+    [InlineData("""{"retriever":""" + RuleRetriever + "}")]
+    [InlineData("""{"retriever":{"pinned":{"ids":["d04","d08"],"retriever":""" + PinnedOrganic + "}}}")]
+    [InlineData("""{"retriever":{"standard":{"query":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}}}""")]
+    [InlineData("""{"query":""" + PinnedQuery + "}")]
+    [InlineData("""{"query":{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}},"boost":1}},"ext":{"rank1":{"query":"onion eyes"}}}""")]
+    public async Task PinningSearch_PinsKeepTheirPlaces_OrganicHitsAfterThemAreReranked(string body)
+    {
+        var expected = await PinnedThenRank1OrderAsync();
+        var backend = JsonNode.Parse(FrontBackend.PinnedAnswer())!["hits"]!;
+
+        var r = await _stack.SearchAsync(body, "pinned/_search");
+        Assert.Equal((200, "applied", ""), (r.Status, r.Rerank, r.Headers.TryGetValues("X-Rank1-Reason", out var why) ? why.Single() : ""));
+        Assert.Equal(expected, r.Ids);
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        for (var i = 0; i < 2; i++)
+        {
+            // A pin keeps its backend score, as Elasticsearch wrote it, and says why it was not judged.
+            Assert.Equal(backend["hits"]![i]!["_score"]!.ToJsonString(), hits[i]!["_score"]!.ToJsonString());
+            Assert.Equal("pinned", hits[i]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+            Assert.Null(hits[i]!["fields"]!["_rank1.score"]);
+        }
+
+        foreach (var hit in hits.Skip(2))
+        {
+            Assert.Equal(hit!["_score"]!.GetValue<double>(), hit["fields"]!["_rank1.score"]![0]!.GetValue<double>());
+            Assert.NotEqual("pinned", hit["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+        }
+
+        // max_score is the first hit's, the first pin's, as the backend answered it; each hit's _rank its place.
+        Assert.Equal(backend["max_score"]!.ToJsonString(), r.Json["hits"]!["max_score"]!.ToJsonString());
+        Assert.Equal(Enumerable.Range(1, hits.Count), hits.Select(h => h!["_rank"]!.GetValue<int>()));
+
+        // An _msearch item is answered the same way.
+        var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"pinned\"}}\n{body}\n", "application/x-ndjson");
+        Assert.Equal("applied=1", m.Rerank);
+        Assert.Equal(expected, m.Json["responses"]![0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    // The pins occupy the first places of the rerank window, as of the backend's answer, and a page is cut from the window
+    // with its pins on top as any reranked window is: each page, past the pins or across them, is a slice of the one order.
+    // Before, every page of an answer holding pins was passed on in the backend's order.
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(2, 2)]
+    [InlineData(0, 1)]
+    public async Task PinningSearch_Paged_IsASliceOfThePinsThenTheReranked(int from, int size)
+    {
+        var expected = await PinnedThenRank1OrderAsync();
+
+        var r = await _stack.SearchAsync($$"""{"from":{{from}},"size":{{size}},"retriever":{{RuleRetriever}}}""", "pinned/_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(expected[from..(from + size)], r.Ids);
+        Assert.Equal(Enumerable.Range(from + 1, size), r.Json["hits"]!["hits"]!.AsArray().Select(h => h!["_rank"]!.GetValue<int>()));
+    }
+
+    // A pinned id that is not found leaves its score unused (d99's, the higher): the one pin found, scored just above
+    // MAX_ORGANIC_SCORE, keeps first place, and the four organic hits after it are reranked.
+    [Fact]
+    public async Task PinnedRetriever_OneOfItsIdsFound_ThatPinKeepsFirstPlace_TheRestReranked()
+    {
+        var organic = FrontBackend.OnePinOrder[1..];
+        var reranked = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", organic, 4);
+        Assert.NotEqual(organic, reranked);
+
+        var r = await _stack.SearchAsync("""{"retriever":{"pinned":{"ids":["d99","d04"],"retriever":""" + PinnedOrganic + "}}}", "onepin/_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(["d04", .. reranked], r.Ids);
+        Assert.Equal("pinned", r.Json["hits"]!["hits"]![0]!["fields"]!["_rank1.source"]![0]!.GetValue<string>());
+    }
+
+    // A rerank window of pins alone (ext.rank1.window 2 over two pins) has no organic hit to rerank: the answer keeps the
+    // backend's order, and says why.
+    [Fact]
+    public async Task PinningSearch_WhoseWindowIsAllPins_KeepsTheBackendsOrder()
+    {
+        var r = await _stack.SearchAsync("""{"retriever":""" + RuleRetriever + ""","ext":{"rank1":{"window":2}}}""", "pinned/_search");
+
+        Assert.Equal((200, "skipped", "the search pins documents on top (the outermost retriever is [rule]): they keep the backend's order"),
+            (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(FrontBackend.PinnedOrder, r.Ids);
+    }
+
+    // A pinned or rule query under another query where its score is the hit's, or part of it, pins as well (its pins
+    // score above any organic hit), and so does a boosted one; but the query around it, or its boost, scales its pins'
+    // scores, so the answer does not tell them: the search is answered in the backend's order, as the request tells.
+    // The proxy once read only the outermost query, and reranked these.
+    [Theory]
+    [InlineData("""{"query":{"pinned":{"ids":["d04","d08"],"organic":{"match":{"text":"onion eyes"}},"boost":2}}}""", "the query is [pinned]")]
+    // Pins in its organic query score MAX_ORGANIC_SCORE, capped, above the other organic hits: the answer does not tell them.
+    [InlineData("""{"query":{"pinned":{"ids":["d04"],"organic":""" + PinnedQuery + "}}}", "the query is [pinned]")]
     [InlineData("""{"query":{"bool":{"must":[{"match":{"text":"onion eyes"}},""" + PinnedQuery + "]}}}", "the query is [pinned] under [bool]")]
     [InlineData("""{"query":{"bool":{"should":""" + PinnedQuery + ""","filter":{"match":{"text":"onion"}}}},"ext":{"rank1":{"query":"onion eyes"}}}""",
         "the query is [pinned] under [bool]")]
@@ -1153,20 +1250,39 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
     public async Task PinnedRetriever_SortedByAFieldUnderneath_IsTheBackendsOwnAnswer_NotReranked()
     {
         const string body = """{"retriever":{"pinned":{"ids":["d04"],"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}},"sort":["_score",{"date":"desc"}]}}}}}""";
-        using var direct = new HttpClient { BaseAddress = _stack.Backend.Url };
-        using var asked = await direct.PostAsync("docs/_search", new StringContent(body, Encoding.UTF8, "application/json"));
-        var backend = JsonNode.Parse(await asked.Content.ReadAsStringAsync())!;
-        Assert.Equal((400, "illegal_argument_exception"), ((int)asked.StatusCode, backend["error"]!["type"]!.GetValue<string>()));
-
-        var r = await _stack.SearchAsync(body);
-        Assert.Equal((400, "skipped", "the search is sorted by a field"), (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
-        Assert.Equal(backend.ToJsonString(), r.Json.ToJsonString());
+        var backend = await SkippedAsSortedByAField_TheBackendsOwn400Async(body, "illegal_argument_exception");
 
         var m = await _stack.SendAsync(HttpMethod.Post, "_msearch", $"{{\"index\":\"docs\"}}\n{body}\n", "application/x-ndjson");
         var item = m.Json["responses"]![0]!;
         Assert.Equal((200, "skipped=1", 400), (m.Status, m.Rerank, item["status"]!.GetValue<int>()));
         Assert.Equal(("skipped", "the search is sorted by a field"), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
         Assert.Equal(backend["error"]!.ToJsonString(), item["error"]!.ToJsonString());
+    }
+
+    // A pinned query sorted by score then a field answers its hits in that order, with sort values: the proxy skips it as
+    // sorted by a field before asking the backend anything (it was skipped as pinning, before the answer told the pins),
+    // and passes on the backend's own answer as it came: here the embedded backend's 400 parsing_exception, as it runs no
+    // pinned query.
+    [Fact]
+    public async Task PinnedQuery_SortedByAField_IsTheBackendsOwnAnswer_NotReranked()
+    {
+        const string body = """{"query":""" + PinnedQuery + ""","sort":["_score",{"date":"desc"}]}""";
+        await SkippedAsSortedByAField_TheBackendsOwn400Async(body, "parsing_exception");
+    }
+
+    // The backend's own answer to body, a 400 of type, and the proxy's to the same lone search: skipped as sorted by a
+    // field, that answer as it came. The backend's answer is returned.
+    private async Task<JsonNode> SkippedAsSortedByAField_TheBackendsOwn400Async(string body, string type)
+    {
+        using var direct = new HttpClient { BaseAddress = _stack.Backend.Url };
+        using var asked = await direct.PostAsync("docs/_search", new StringContent(body, Encoding.UTF8, "application/json"));
+        var backend = JsonNode.Parse(await asked.Content.ReadAsStringAsync())!;
+        Assert.Equal((400, type), ((int)asked.StatusCode, backend["error"]!["type"]!.GetValue<string>()));
+
+        var r = await _stack.SearchAsync(body);
+        Assert.Equal((400, "skipped", "the search is sorted by a field"), (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
+        Assert.Equal(backend.ToJsonString(), r.Json.ToJsonString());
+        return backend;
     }
 
     // The answer tells whether anything was pinned, not the request, so an outermost rule or pinned retriever with no
@@ -1185,18 +1301,6 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         var plain = await _stack.SearchAsync(retriever + "}", "pinned/_search");
         Assert.Equal((200, "skipped", "no query text to judge"), (plain.Status, plain.Rerank, plain.Headers.GetValues("X-Rank1-Reason").Single()));
         Assert.Equal(FrontBackend.PinnedOrder, plain.Ids);
-    }
-
-    // The pins are read from the whole rerank window the backend answers, not the client's page: a page past the pins
-    // (from 2) holds none, and reranked it would put organic hits in Rank1's order below pins the client saw on page 1.
-    [Fact]
-    public async Task OutermostPinningRetriever_PagePastItsPins_KeepsTheBackendsOrder()
-    {
-        var r = await _stack.SearchAsync("""{"from":2,"size":2,"retriever":""" + RuleRetriever + "}", "pinned/_search");
-
-        Assert.Equal((200, "skipped", "the search pins documents on top (the outermost retriever is [rule]): they keep the backend's order"),
-            (r.Status, r.Rerank, r.Headers.GetValues("X-Rank1-Reason").Single()));
-        Assert.Equal(FrontBackend.PinnedOrder[2..4], r.Ids);
     }
 
     // A pin scores above MAX_ORGANIC_SCORE (PinnedRetrieverBuilder: scoreDoc.score > PinnedQueryBuilder.MAX_ORGANIC_SCORE);

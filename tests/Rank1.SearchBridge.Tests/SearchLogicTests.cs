@@ -22,6 +22,10 @@ public sealed class QueryTextTests
     [InlineData("""{"bool":{"must":[{"match":{"a":"same"}},{"match":{"b":"same"}}]}}""", "same")]
     [InlineData("""{"match_all":{}}""", null)]
     [InlineData("""{"term":{"topic":"x"}}""", null)]
+    // A pinned or rule query's organic query is the user's (PinnedQueryBuilder, RuleQueryBuilder: ORGANIC_QUERY_FIELD): it
+    // was not read, so such a search, now reranked below its pins, had no query text.
+    [InlineData("""{"pinned":{"ids":["1","2"],"organic":{"match":{"text":"onion eyes"}}}}""", "onion eyes")]
+    [InlineData("""{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"promo"},"ruleset_ids":["r"]}}""", "onion eyes")]
     public void Extract_ReadsTheScoringClauses(string query, string? expected) =>
         Assert.Equal(expected, QueryText.FromBody(new JsonObject { ["query"] = JsonNode.Parse(query) }));
 
@@ -266,6 +270,26 @@ public sealed class HitRewriterTests
         Assert.Equal("45", response["took"]!.ToJsonString());
         Assert.Equal(123, response["hits"]!["total"]!["value"]!.GetValue<int>());
         Assert.NotNull(response["aggregations"]);
+    }
+
+    // Hits pinned on top (a pinned or rule query's, scored above any organic hit) keep their places, backend scores and the
+    // backend's max_score, the first pin's, marked pinned; the organic hits after them are in Rank1's order, and min_score
+    // leaves out judged hits only.
+    [Theory]
+    [InlineData(null, new[] { "h0", "h1", "h3", "h2", "h4" })]
+    [InlineData(0.95, new[] { "h0", "h1", "h4" })]
+    public void Apply_PinnedOnTop_KeepTheirPlacesAndScores_TheJudgedHitsFollowInRank1Order(double? minScore, string[] expected)
+    {
+        var response = Response(5);
+        var outcome = new RerankOutcome(RerankStatus.Applied, [V(2, 0.4), V(3, 0.9)], null, TimeSpan.Zero);
+        HitRewriter.Apply(response, from: 0, size: 5, outcome, includeReasoning: false, explain: false, minScore: minScore, pinned: 2);
+
+        var hits = response["hits"]!["hits"]!.AsArray();
+        Assert.Equal(expected, hits.Select(h => h!["_id"]!.GetValue<string>()));
+        Assert.Equal((9.0, 8.0), (hits[0]!["_score"]!.GetValue<double>(), hits[1]!["_score"]!.GetValue<double>()));
+        Assert.All(hits.Take(2), h => Assert.Equal(("pinned", h!["_score"]!.GetValue<double>()),
+            (h!["fields"]!["_rank1.source"]![0]!.GetValue<string>(), h["fields"]!["_rank1.original_score"]![0]!.GetValue<double>())));
+        Assert.Equal(9.0, response["hits"]!["max_score"]!.GetValue<double>());
     }
 
     [Fact]

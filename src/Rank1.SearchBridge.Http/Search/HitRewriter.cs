@@ -7,8 +7,9 @@ using Rank1.SearchBridge.Reranking;
 namespace Rank1.SearchBridge.Http.Search;
 
 /// <summary>
-/// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (judged hits by
-/// score, those under min_score left out, then any unjudged window hits in backend order), then the hits past the
+/// Turns the backend's answer for the window into the client's answer: the window in Rank1 order (the hits pinned on
+/// top first, as the backend answered them, then judged hits by score, those under min_score left out, then any
+/// unjudged window hits in backend order), then the hits past the
 /// window in backend order, sliced to the client's from/size. A judged hit's <c>_score</c> and <c>_explanation</c> are
 /// Rank1's, with its verdict in <c>fields._rank1.*</c>; the hits after the judged ones keep their order, but their
 /// <c>_score</c> is their backend score scaled below the lowest kept Rank1 score (see <see cref="Below"/>), their
@@ -28,12 +29,25 @@ internal static class HitRewriter
     /// out of the answer. <paramref name="rankFrom"/> is where a compound retriever's places (<c>_rank</c>) count from: the
     /// client's <c>from</c>, which is not <paramref name="from"/> when the backend already answered only the client's page
     /// (it was sent the client's <c>from</c>, and <paramref name="from"/> is 0); <paramref name="from"/> when null.
+    /// <paramref name="pinned"/> leading hits are pinned on top (a <c>pinned</c> or <c>rule</c> query's pins): they keep
+    /// their places and scores whatever the rerank did, marked <c>_rank1.source</c> <c>pinned</c>.
     /// </remarks>
-    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool keepSortPositions = false, double? minScore = null, int? rankFrom = null)
+    public static void Apply(JsonObject response, int from, int size, RerankOutcome? outcome, bool includeReasoning, bool explain, bool keepSortPositions = false, double? minScore = null, int? rankFrom = null,
+        int pinned = 0)
     {
         var hits = SearchHits.Hits(response);
         IEnumerable<JsonObject> ordered = hits;
         var reordered = false;
+        // The hits pinned on top keep their places, their backend scores (above any organic hit's) and the backend's
+        // max_score, which is the first pin's; the hit says why it was not judged, as a failed one does.
+        var pins = hits.Take(pinned).ToArray();
+        foreach (var pin in pins)
+        {
+            var fields = Fields(pin);
+            fields["_rank1.source"] = new JsonArray("pinned");
+            fields["_rank1.original_score"] = new JsonArray(pin["_score"]?.DeepClone());
+        }
+
         if (outcome is { Status: RerankStatus.Applied or RerankStatus.Partial or RerankStatus.Cached } o)
         {
             reordered = true;
@@ -45,17 +59,18 @@ internal static class HitRewriter
             }
 
             var kept = judged.Where(v => minScore is not { } min || v.Judgement.Score >= min).ToArray();
-            var rest = hits.Where((h, i) => !judgedIndices.Contains(i)).ToArray();
-            ordered = kept.Select(v => hits[v.Index]).Concat(rest);
+            var rest = hits.Where((h, i) => i >= pins.Length && !judgedIndices.Contains(i)).ToArray();
+            ordered = pins.Concat(kept.Select(v => hits[v.Index])).Concat(rest);
             if (kept.Length > 0)
             {
-                response["hits"]!["max_score"] = kept[0].Judgement.Score;
                 Below(rest, kept[^1].Judgement.Score, explain);
             }
-            else
+
+            if (pins.Length == 0)
             {
-                // Every judged hit left out (min_score): the best of the hits left, in backend order, as Elasticsearch's max_score is.
-                response["hits"]!["max_score"] = rest.Length > 0 ? rest[0]["_score"]?.DeepClone() : null;
+                // The best judged hit's; with every judged hit left out (min_score), the best of the hits left, in backend
+                // order, as Elasticsearch's max_score is.
+                response["hits"]!["max_score"] = kept.Length > 0 ? kept[0].Judgement.Score : rest.Length > 0 ? rest[0]["_score"]?.DeepClone() : null;
             }
         }
 

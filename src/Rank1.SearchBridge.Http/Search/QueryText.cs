@@ -9,8 +9,9 @@ namespace Rank1.SearchBridge.Http.Search;
 /// <c>query_string</c>, <c>simple_query_string</c>, <c>combined_fields</c>, <c>semantic</c>, <c>sparse_vector</c>,
 /// <c>text_expansion</c> and <c>knn</c> (its <c>model_text</c>), OpenSearch's <c>neural</c> and <c>neural_sparse</c>
 /// (their <c>query_text</c>), and the scoring clauses (<c>must</c>, <c>should</c>) of <c>bool</c> queries of these,
-/// through <c>boosting</c>, <c>constant_score</c>, <c>function_score</c>, <c>dis_max</c>, <c>nested</c> and OpenSearch's
-/// <c>hybrid</c>. Filters and negations are not what the user is asking about, so they are left out.
+/// through <c>boosting</c>, <c>constant_score</c>, <c>function_score</c>, <c>dis_max</c>, <c>nested</c>, the
+/// <c>organic</c> query of <c>pinned</c> and <c>rule</c>, and OpenSearch's <c>hybrid</c>. Filters and negations are not
+/// what the user is asking about, so they are left out.
 /// </summary>
 internal static class QueryText
 {
@@ -172,6 +173,10 @@ internal static class QueryText
                     break;
                 case "nested":
                     Collect((body as JsonObject)?["query"], parts);
+                    break;
+                case "pinned" or "rule" or "rule_query":
+                    // The organic query is the user's (PinnedQueryBuilder, RuleQueryBuilder: ORGANIC_QUERY_FIELD); the pins are ids.
+                    Collect((body as JsonObject)?["organic"], parts);
                     break;
                 case "bool":
                     foreach (var clause in new[] { "must", "should" })

@@ -377,9 +377,10 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         int? SentSize)
     {
         /// <summary>
-        /// The outermost retriever (<c>rule</c>, <c>pinned</c>) that pins documents on top only when its rules match or its
-        /// ids are found, which the backend's answer tells (<see cref="PinnedHit"/>): the search keeps the backend's order
-        /// when it did. Null when the request alone decides.
+        /// What pins documents on top where the backend's answer tells which hits it pinned (<see cref="PinnedHit"/>): the
+        /// outermost retriever (<c>rule</c>, <c>pinned</c>), which pins only when its rules match or its ids are found, or
+        /// the search's own unboosted <c>pinned</c> or <c>rule</c> query. Those hits keep their places on top and the organic
+        /// hits of the window after them are reranked. Null when the request alone decides.
         /// </summary>
         public string? PinnedBy { get; init; }
     }
@@ -551,9 +552,13 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var hits = SearchHits.Hits(json);
-        var pinned = search.PinnedBy is { } pinner && hits.Any(PinnedHit) ? PinsReason(pinner) : null;
-        // An answer with pins keeps the backend's order: its passages are not read.
-        var window = pinned is null ? hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray() : [];
+        // The pins the backend put on top keep their places; the organic hits of the window after them are reranked. Pins
+        // anywhere else, or a window of pins alone, keep the backend's order: their passages are not read.
+        var pins = search.PinnedBy is null ? 0 : hits.TakeWhile(PinnedHit).Count();
+        var pinned = search.PinnedBy is { } pinner && (hits.Skip(pins).Any(PinnedHit) || (pins > 0 && pins >= Math.Min(plan.Window, hits.Count))) ? PinsReason(pinner) : null;
+        var window = pinned is null
+            ? hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).Skip(pins).ToArray()
+            : [];
         RerankOutcome? outcome = null;
         RerankStatus status;
         string? why = null;
@@ -563,7 +568,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         if (pinned is not null || window.Length == 0 || textless.Length == window.Length)
         {
             status = RerankStatus.Skipped;
-            why = pinned ?? (window.Length == 0 ? "no hits" : SearchHits.NoText(hits.Take(plan.Window), plan.Fields));
+            why = pinned ?? (window.Length == 0 ? "no hits" : SearchHits.NoText(hits.Take(plan.Window).Skip(pins), plan.Fields));
         }
         else
         {
@@ -585,7 +590,8 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             why = outcome.Reason;
         }
 
-        HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore, rankFrom: from);
+        HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore, rankFrom: from,
+            pinned: pinned is null ? pins : 0);
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);
@@ -787,13 +793,16 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     // What answers the search with documents pinned on top, in the order they were pinned: the outermost retriever when it
     // is a rule retriever (query rules: QueryRuleRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
     // own query (the body's, or a standard retriever's) when it is, or scores with, a pinned or rule query (PinnedQueryBuilder
-    // scores the pinned ids above any organic hit). Reranked, the pins would be reordered by Rank1's score among the organic hits.
+    // scores the pinned ids above any organic hit). Reranked whole, the pins would be reordered by Rank1's score among the
+    // organic hits: where the answer tells the pins they keep their places and only the organic hits after them are reranked.
     // Under rrf or linear a rule's or pinned retriever's hits are fused like any other ranking, so nothing stays pinned
     // there; under text_similarity_reranker or rescorer the cluster itself reorders them: such searches are reranked.
     // AnswerTells: the outermost rule or pinned retriever pins only when a rule matched (RuleQueryBuilder.doRewrite answers
     // the organic query alone, or with the excluded ids under must_not, when no rule pins) or its ids are among the hits, and
     // its pins' scores, which nothing scales (it builds its query with boost 1), are above any organic hit's
     // (PinnedHit): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
+    // So does it for a pinned or rule query that is the search's query itself, unboosted (UnboostedPinner); one under
+    // another query, or boosted, is told by the request alone, and the search keeps the backend's order.
     private static Pins? PinsOnTop(JsonObject? body)
     {
         if (PinningRetriever(body?["retriever"] as JsonObject) is var (outer, inner))
@@ -803,8 +812,18 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         var query = body?["query"] as JsonObject ?? (((body?["retriever"] as JsonObject)?["standard"] as JsonObject)?["query"] as JsonObject);
-        return PinningQuery(query, under: null) is { } pinning ? new Pins(pinning, false, null) : null;
+        return PinningQuery(query, under: null) is { } pinning ? new Pins(pinning, UnboostedPinner(query), null) : null;
     }
+
+    // The search's query is itself a pinned or rule query with no boost but 1: its pins score as the pinned retriever's
+    // (PinnedQueryBuilder.doToQuery; RuleQueryBuilder.doToQuery builds one from the rules that match), and
+    // AbstractQueryBuilder.toQuery scales nothing, so the answer tells them. A boost, or a query around it, may scale them;
+    // one that pins again in its organic query has those pins capped to MAX_ORGANIC_SCORE, still above the other organic
+    // hits, which the answer does not tell: the request does, as for a retriever under the outermost one that pins.
+    private static bool UnboostedPinner(JsonObject? query) =>
+        query is { Count: 1 } && query.First() is { Key: "pinned" or "rule" or "rule_query", Value: JsonObject spec }
+        && (spec["boost"] is null || (spec["boost"] is JsonValue boost && boost.GetValueKind() == JsonValueKind.Number && boost.GetValue<double>() == 1))
+        && PinningQuery(spec["organic"], under: null) is null;
 
     /// <summary>What pins documents on top of a search (<see cref="PinsOnTop"/>).</summary>
     /// <param name="Pinner">What pins, as the skip reason names it.</param>
@@ -822,7 +841,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
     // is built (a pinned retriever, a rule retriever whose rules pin) it caps the organic query's scores at it and each pin
     // scores above it (doToQuery: the floats just above it, the first pin highest). A rule retriever whose rules pin nothing
     // runs its organic query uncapped (RuleQueryBuilder.doRewrite): a function_score or script_score hit above it reads as a
-    // pin, and the search keeps the backend's order (the safe way).
+    // pin, and keeps its place on top with its backend score (the safe way: not judged, where the backend put it).
     private static readonly float MaxOrganicScore = BitConverter.Int32BitsToSingle(0xfe << 23);
 
     // A hit a pinned query put on top: its score above MaxOrganicScore, as PinnedRetrieverBuilder.combineInnerRetrieverResults
