@@ -125,6 +125,9 @@ internal sealed class EvalCommand : CliCommand
             throw new CliException($"none of the {topics.Count} topics of {topicsFile} has a judgment in {qrelsFile}: there is nothing to average (are the topic ids the qrels' ids?)", ExitCodes.BadInput);
         }
 
+        // The corpus too, whole: a bad line found while indexing would stop the evaluation after part of it was sent.
+        var corpus = dataset is not null ? await dataset.CorpusSizeAsync(cancellationToken).ConfigureAwait(false) : null;
+
         var inProcess = dataset is not null || sample;
         var model = inProcess ? Path.GetFullPath(ModelLocator.Resolve(args.GetValue(_model), context)) : null;
         var maxThinkTokens = inProcess ? args.GetValue(_maxThinkTokens) ?? 64 : (int?)null;
@@ -158,7 +161,7 @@ internal sealed class EvalCommand : CliCommand
                     backendUrl = search.Url;
                 }
 
-                await IndexDatasetAsync(dataset, backendUrl, index, context, cancellationToken).ConfigureAwait(false);
+                await IndexDatasetAsync(dataset, corpus!, backendUrl, index, context, cancellationToken).ConfigureAwait(false);
                 proxy = await StartProxyAsync(backendUrl, model!, maxThinkTokens!.Value, context, cancellationToken).ConfigureAwait(false);
                 proxyUrl = proxy.Url;
             }
@@ -285,14 +288,16 @@ internal sealed class EvalCommand : CliCommand
             ["Rank1:Proxy:Default:Deadline"] = "00:10:00",
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
-    /// <summary>Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).</summary>
-    private static async Task IndexDatasetAsync(BeirDataset dataset, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).
+    /// </summary>
+    private static async Task IndexDatasetAsync(BeirDataset dataset, CorpusSize corpus, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        var size = await dataset.CorpusSizeAsync(cancellationToken).ConfigureAwait(false);
-        if (await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false) == size)
+        var held = await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false);
+        if (held == corpus.Documents)
         {
-            await context.Error.WriteLineAsync($"{index} already holds the {size} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{index} already holds the {corpus.Documents} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);
             return;
         }
 
@@ -301,9 +306,16 @@ internal sealed class EvalCommand : CliCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                var task = ctx.AddTask($"index {size} documents into {index}", maxValue: Math.Max(1, size));
+                // Counted in lines sent, as IndexAsync reports them: a repeated _id is a line sent, not a document more.
+                var task = ctx.AddTask($"index {corpus.Documents} documents into {index}", maxValue: Math.Max(1, corpus.Lines));
                 await dataset.IndexAsync(http, cluster, index, done => task.Value = done, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
+
+        // Said plainly, not only in the progress bar: a console that is not interactive draws it at milestones of a
+        // running task only, so a corpus indexed within a second was never mentioned.
+        var repeats = corpus.Lines - corpus.Documents;
+        await context.Error.WriteLineAsync($"eval: indexed the {corpus.Documents} documents of {dataset.Corpus} into {index}"
+            + (repeats > 0 ? $" ({repeats} {(repeats == 1 ? "line repeats" : "lines repeat")} an _id given before: the last line of an id is kept, as a bulk index action and BEIR's loader keep it)" : string.Empty)).ConfigureAwait(false);
     }
 
     /// <summary>
