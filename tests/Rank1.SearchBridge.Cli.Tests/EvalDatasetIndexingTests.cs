@@ -85,6 +85,34 @@ public sealed class EvalDatasetIndexingTests
     }
 
     /// <summary>
+    /// An index holding a document the corpus does not give (made from another corpus, or another version of it) was
+    /// indexed into again and searched with it, on every run (its count never equals the corpus's). It is refused,
+    /// naming the index, both counts and the corpus, and the runs are not written.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Model)]
+    [Fact]
+    public async Task EvalDataset_IndexHoldingADocumentTheCorpusDoesNotGive_IsRefused()
+    {
+        var dataset = await DatasetAsync("rank1-eval-indexing-foreign-", await File.ReadAllBytesAsync(Path.Combine(Demo, "corpus.jsonl")));
+        var corpus = Path.Combine(dataset, "corpus.jsonl");
+        var documents = File.ReadAllLines(corpus).Count(l => l.Trim().Length > 0);
+
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        var first = await EvalAsync(dataset, backend.Url, "runs");
+        Assert.True(first.ExitCode == 0, first.Error);
+        (await http.PutAsync($"{Index}/_doc/not-in-the-corpus?refresh=true", new StringContent("""{"text":"why do onions make people cry"}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+
+        var r = await EvalAsync(dataset, backend.Url, "runs-2");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {Index} holds {documents + 1} documents, more than the {documents} of {corpus}: documents the corpus does not give would be searched too (an index made from another corpus?); delete the index, or name another with --index",
+            r.Error.Trim().Split('\n')[^1]);
+        Assert.False(File.Exists(Path.Combine(dataset, "runs-2", "backend.run")));
+        Assert.Equal(documents + 1, await CountAsync(http));
+    }
+
+    /// <summary>
     /// A corpus that repeats an _id: the index holds one document for it (the bulk API replaces it, as BEIR's
     /// GenericDataLoader keeps the last line of an id). Counted in lines, the corpus never equalled the index's count:
     /// every run indexed it again, and none said so. Now the documents told and compared are the distinct ids.

@@ -289,7 +289,8 @@ internal sealed class EvalCommand : CliCommand
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation).
+    /// Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation). An index
+    /// that holds more, before or after, holds documents the corpus does not give, which every query would search too.
     /// </summary>
     private static async Task IndexDatasetAsync(BeirDataset dataset, CorpusSize corpus, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
     {
@@ -301,6 +302,7 @@ internal sealed class EvalCommand : CliCommand
             return;
         }
 
+        CheckHolds(held);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Error) });
         await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -310,12 +312,21 @@ internal sealed class EvalCommand : CliCommand
                 var task = ctx.AddTask($"index {corpus.Documents} documents into {index}", maxValue: Math.Max(1, corpus.Lines));
                 await dataset.IndexAsync(http, cluster, index, done => task.Value = done, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
+        CheckHolds(await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false));
 
         // Said plainly, not only in the progress bar: a console that is not interactive draws it at milestones of a
         // running task only, so a corpus indexed within a second was never mentioned.
         var repeats = corpus.Lines - corpus.Documents;
         await context.Error.WriteLineAsync($"eval: indexed the {corpus.Documents} documents of {dataset.Corpus} into {index}"
             + (repeats > 0 ? $" ({repeats} {(repeats == 1 ? "line repeats" : "lines repeat")} an _id given before: the last line of an id is kept, as a bulk index action and BEIR's loader keep it)" : string.Empty)).ConfigureAwait(false);
+
+        void CheckHolds(long? count)
+        {
+            if (count > corpus.Documents)
+            {
+                throw new CliException($"{index} holds {count} documents, more than the {corpus.Documents} of {dataset.Corpus}: documents the corpus does not give would be searched too (an index made from another corpus?); delete the index, or name another with --index", ExitCodes.Failure);
+            }
+        }
     }
 
     /// <summary>
