@@ -150,7 +150,7 @@ public sealed class EvalDatasetIndexingTests
     /// </summary>
     [Trait(TestCategory.Name, TestCategory.Model)]
     [Theory]
-    [InlineData("{\"_id\": \"d\", \"text\": oops}", "not valid JSON (")]
+    [InlineData("{\"_id\": \"d\", \"text\": oops}", "not valid JSON at byte ")]
     [InlineData("{\"title\": \"t\", \"text\": \"no id\"}", "needs \"_id\" and \"text\"")]
     public async Task EvalDataset_BadCorpusLinePastTheFirstBulk_OneLineNamingFileAndLine_NothingIndexed(string badLine, string problem)
     {
@@ -169,5 +169,29 @@ public sealed class EvalDatasetIndexingTests
         Assert.DoesNotContain(error, l => l.Contains("   at ", StringComparison.Ordinal)); // no stack trace
         using var count = await http.GetAsync($"{Index}/_count");
         Assert.Equal(HttpStatusCode.NotFound, count.StatusCode);
+    }
+
+    /// <summary>
+    /// A corpus or queries line that does not parse named the file's line and then System.Text.Json's own position,
+    /// counted in the one line it parsed: <c>line 2: not valid JSON ('o' is ... LineNumber: 0 | BytePositionInLine: 22.)</c>.
+    /// The position is the byte of the line the file named, counted from 1 (here found from the line itself).
+    /// </summary>
+    [Fact]
+    public async Task EvalDataset_CorpusOrQueriesLineNotJson_NamesTheByteOfTheLine_NotTheParsersLineZero()
+    {
+        const string Bad = "{\"_id\": \"d2\", \"text\": oops}";
+        var dataset = await DatasetAsync("rank1-eval-indexing-notjson-", Encoding.UTF8.GetBytes("{\"_id\":\"d1\",\"text\":\"onion\"}\n" + Bad + "\n"));
+        var corpus = Path.Combine(dataset, "corpus.jsonl");
+        var r = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--run-out", Path.Combine(dataset, "runs"));
+        Assert.Equal(4, r.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {corpus}: line 2: not valid JSON at byte {Bad.IndexOf("oops", StringComparison.Ordinal) + 1} of the line ('o' is an invalid start of a value.)",
+            r.Error.Trim());
+
+        var queries = Path.Combine(dataset, "queries.jsonl");
+        await File.WriteAllTextAsync(queries, "{\"_id\":\"q1\",\"text\":\"onion\"}\n{\"_id\":\"q2\",\"text\":\"leek\"\n");
+        var q = await CliRunner.RunAsync("eval", "--dataset", dataset, "--model", TestPaths.TinyModel, "--run-out", Path.Combine(dataset, "runs"));
+        Assert.Equal(4, q.ExitCode);
+        Assert.Equal($"rank1-bridge eval: {queries}:2: not valid JSON at byte {"{\"_id\":\"q2\",\"text\":\"leek\"".Length + 1} of the line (Expected depth to be zero at the end of the JSON payload. There is an open JSON object or array that should be closed.)",
+            q.Error.Trim());
     }
 }

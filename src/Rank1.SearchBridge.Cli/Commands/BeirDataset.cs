@@ -138,7 +138,7 @@ internal sealed class BeirDataset
             }
             catch (JsonException ex)
             {
-                throw new CliException($"{where}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+                throw JsonLineText.NotValidJson(where, ex);
             }
 
             using (doc)

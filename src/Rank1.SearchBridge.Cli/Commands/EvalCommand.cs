@@ -529,7 +529,7 @@ internal sealed class EvalCommand : CliCommand
         }
         catch (JsonException ex)
         {
-            throw new CliException($"{where}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+            throw JsonLineText.NotValidJson(where, ex);
         }
     }
 

@@ -67,7 +67,7 @@ internal static class PassageFile
             }
             catch (JsonException ex)
             {
-                throw new CliException($"{path}:{lineNumber}: not valid JSON ({ex.Message})", ExitCodes.BadInput);
+                throw JsonLineText.NotValidJson($"{path}:{lineNumber}", ex);
             }
         }
 

@@ -137,7 +137,7 @@ internal static class QueryFile
         }
         catch (JsonException e)
         {
-            throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
+            throw JsonLineText.NotValidJson(where, e);
         }
     }
 

@@ -151,7 +151,7 @@ internal sealed class SeedCommand : CliCommand
             }
             catch (JsonException e)
             {
-                throw new CliException($"{where}: not valid JSON ({e.Message})", ExitCodes.BadInput);
+                throw JsonLineText.NotValidJson(where, e);
             }
 
             // A repeated id would replace the earlier passage in the index: one passage lost, and a count that overstates.
