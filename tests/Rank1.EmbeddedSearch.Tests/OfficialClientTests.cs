@@ -174,6 +174,29 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task OfficialClient_ProfiledSearchWithAggregations_ReadsTheAggregatorsAndTheirCollector()
+    {
+        // The profile's aggregations were [] and the QueryPhaseCollector had no aggregation child. Elasticsearch 9 writes
+        // each aggregator (AggregationProfileShardResult: type, description, time_in_nanos, breakdown), which the client
+        // reads as AggregationProfile, and the AggregatorCollector beside the top docs collector.
+        var client = Client();
+        await client.Indices.CreateAsync("profiled-aggs", c => c.Mappings(m => m.Properties<Book>(p => p.Text(b => b.Body).Keyword(b => b.Genre).IntegerNumber(b => b.Year))));
+        var bulk = await client.BulkAsync(b => b.Index("profiled-aggs").IndexMany(Books, (d, book) => d.Id(book.Id)).Refresh(Refresh.True));
+        Assert.False(bulk.Errors, bulk.DebugInformation);
+
+        var response = await client.SearchAsync<Book>(s => s.Indices("profiled-aggs").Profile(true).Size(0)
+            .Aggregations(a => a.Add("genres", g => g.Terms(t => t.Field(f => f.Genre))).Add("mean_year", y => y.Avg(v => v.Field(f => f.Year)))));
+        Assert.True(response.IsValidResponse, response.DebugInformation);
+        Assert.Equal(2006.25, response.Aggregations!.GetAverage("mean_year")!.Value);
+        var shard = Assert.Single(response.Profile!.Shards);
+        Assert.Equal([("GlobalOrdinalsStringTermsAggregator", "genres"), ("AvgAggregator", "mean_year")], shard.Aggregations.Select(a => (a.Type, a.Description)));
+        Assert.All(shard.Aggregations, a => Assert.Equal((1L, 4L, 1L), (a.Breakdown.InitializeCount, a.Breakdown.CollectCount, a.Breakdown.BuildAggregationCount)));
+        var collector = Assert.Single(Assert.Single(shard.Searches).Collector);
+        Assert.Equal([("PartialHitCountCollector", "search_count"), ("AggregatorCollector: [[genres, mean_year]]", "aggregation")],
+            collector.Children!.Select(c => (c.Name, c.Reason)));
+    }
+
+    [Fact]
     public async Task OfficialClient_MissingIndex_GetsElasticsearchErrorType()
     {
         var response = await Client().SearchAsync<Book>(s => s.Indices("no-such-index").Query(q => q.MatchAll(new MatchAllQuery())));

@@ -263,6 +263,76 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(elasticsearch["children"]![0]!["time_in_nanos"]!.GetValue<long>(), openSearch["children"]![0]!["time_in_nanos"]!.GetValue<long>());
     }
 
+    // Elasticsearch 9's aggregation breakdown as ProfileResult.toXContent writes it: AggregationTimingType (initialize,
+    // build_leaf_collector, collect, post_collection, build_aggregation, reduce) and each _count, put in that order into
+    // AbstractProfileBreakdown.toBreakdownMap's Maps.newMapWithExpectedSize(12), a java.util.HashMap of 32 buckets, and
+    // written in its iteration order (String.hashCode spread and masked by 31, each bucket in insertion order).
+    private static readonly string[] AggregationBreakdownOrder =
+    [
+        "reduce", "build_aggregation_count", "post_collection", "initialize_count", "reduce_count", "collect_count", "post_collection_count",
+        "build_leaf_collector", "build_aggregation", "build_leaf_collector_count", "initialize", "collect",
+    ];
+
+    // A profiled search with aggregations answered "aggregations": [] and only the top docs child of the
+    // QueryPhaseCollector. Elasticsearch 9 profiles them (QueryPhaseCollectorManager.newCollector): an
+    // AggregatorCollector child with reason "aggregation", named by InternalProfileCollector.deriveCollectorName (class
+    // name + ": [" + toString() + "]", AggregatorCollector.toString being Arrays.toString of the aggregators' names), and
+    // one AggregationProfileBreakdown per aggregator, its type the aggregator's class (a keyword terms
+    // GlobalOrdinalsStringTermsAggregator, a numeric one NumericTermsAggregator, avg AvgAggregator) and its
+    // description the aggregation's name. On a clock moving 50 ns at each reading, each timed step is 50 ns.
+    [Fact]
+    public async Task Search_ProfileWithAggregations_AnswersTheAggregatorCollectorAndEachAggregatorsBreakdown()
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(
+            new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1) }, timeProvider: new SteppingClock(50));
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/ledger", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
+        Assert.False((await es.BulkAsync("""
+            {"index":{"_index":"ledger","_id":"1"}}
+            {"topic":"geography","year":1990}
+            {"index":{"_index":"ledger","_id":"2"}}
+            {"topic":"cooking","year":2000}
+            {"index":{"_index":"ledger","_id":"3"}}
+            {"topic":"cooking","year":2010}
+
+            """)).Json["errors"]!.GetValue<bool>());
+
+        var plain = await es.SearchAsync("ledger", JsonNode.Parse("""{"profile":true,"size":1}""")!);
+        var r = await es.SearchAsync("ledger", JsonNode.Parse("""{"profile":true,"size":1,"aggs":{"topics":{"terms":{"field":"topic"}},"years":{"terms":{"field":"year"}},"mean":{"avg":{"field":"year"}}}}""")!);
+        Assert.Equal((200, 2000.0), (r.Status, r.Json["aggregations"]!["mean"]!["value"]!.GetValue<double>()));
+        var shard = Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!;
+
+        var collector = Assert.Single(shard["searches"]![0]!["collector"]!.AsArray())!;
+        var children = collector["children"]!.AsArray();
+        Assert.Equal([("TopScoreDocCollector", "search_top_hits"), ("AggregatorCollector: [[topics, years, mean]]", "aggregation")],
+            children.Select(c => (c!["name"]!.GetValue<string>(), c["reason"]!.GetValue<string>())));
+        Assert.Equal(["name", "reason", "time_in_nanos"], children[1]!.AsObject().Select(p => p.Key));
+        // The aggregations' pass: the matches collected (one timed step), then each aggregator's values read from each
+        // of the 3 matches; the QueryPhaseCollector's time is the query's collection (as without aggregations) and it.
+        var aggregationCollector = children[1]!["time_in_nanos"]!.GetValue<long>();
+        Assert.Equal(50 + (3 * 3 * 50), aggregationCollector);
+        var plainCollector = plain.Json["profile"]!["shards"]![0]!["searches"]![0]!["collector"]![0]!;
+        Assert.Equal(plainCollector["time_in_nanos"]!.GetValue<long>() + aggregationCollector, collector["time_in_nanos"]!.GetValue<long>());
+        Assert.Equal(plainCollector["children"]![0]!["time_in_nanos"]!.GetValue<long>(), children[0]!["time_in_nanos"]!.GetValue<long>());
+
+        var aggregators = shard["aggregations"]!.AsArray();
+        Assert.Equal([("GlobalOrdinalsStringTermsAggregator", "topics"), ("NumericTermsAggregator", "years"), ("AvgAggregator", "mean")],
+            aggregators.Select(a => (a!["type"]!.GetValue<string>(), a["description"]!.GetValue<string>())));
+        foreach (var aggregator in aggregators)
+        {
+            // ProfileResult.toXContent: no debug (none written) and no children (no sub-aggregations).
+            Assert.Equal(["type", "description", "time_in_nanos", "breakdown"], aggregator!.AsObject().Select(p => p.Key));
+            var breakdown = aggregator["breakdown"]!.AsObject();
+            Assert.Equal(AggregationBreakdownOrder, breakdown.Select(p => p.Key));
+            // initialize once, collect once per match, build once; the steps this backend does not have stay 0.
+            Assert.Equal(
+                [("initialize", 50L, 1L), ("build_leaf_collector", 0L, 0L), ("collect", 3 * 50L, 3L), ("post_collection", 0L, 0L), ("build_aggregation", 50L, 1L), ("reduce", 0L, 0L)],
+                new[] { "initialize", "build_leaf_collector", "collect", "post_collection", "build_aggregation", "reduce" }
+                    .Select(t => (t, breakdown[t]!.GetValue<long>(), breakdown[t + "_count"]!.GetValue<long>())));
+            Assert.Equal(5 * 50L, aggregator["time_in_nanos"]!.GetValue<long>());
+        }
+    }
+
     [Fact]
     public async Task Search_ProfileUnderOpenSearch_AnswersOpenSearch219sShardShape()
     {

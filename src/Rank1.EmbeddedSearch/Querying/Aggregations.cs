@@ -102,14 +102,33 @@ internal static class Aggregations
     /// which terminate_after stopped it, if it did.</param>
     /// <param name="typedKeys">Whether the answer's names carry their types (<c>typed_keys</c>).</param>
     /// <param name="minScore">The search's <c>min_score</c>, or null.</param>
-    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt)> targets, bool typedKeys, float? minScore)
+    /// <remarks>
+    /// Profiled (each target's <see cref="AggregationProfile"/>), a target's matches are collected and read under its
+    /// collector's timer, and each aggregator's steps under its own: its field resolved on the index (<c>initialize</c>),
+    /// its values read from each of the index's matches (<c>collect</c>), and its result built (<c>build_aggregation</c>)
+    /// when one index was searched; over several, the result is built once from all their values, which is
+    /// Elasticsearch's reduce on the coordinating node, not a shard's step.
+    /// </remarks>
+    public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt, AggregationProfile? Profile)> targets, bool typedKeys, float? minScore)
     {
-        var matches = new List<(SearchIndex Index, JsonNode? Source)>();
-        foreach (var (index, searcher, query, stoppedAt) in targets)
+        var matches = new List<(SearchIndex Index, JsonNode? Source, AggregationProfile? Profile)>();
+        foreach (var (index, searcher, query, stoppedAt, profile) in targets)
         {
-            var collector = new AllDocs();
-            searcher.Search(query, minScore is { } min ? new MinScoreCollector(collector, min) : collector);
-            matches.AddRange(collector.Docs.Where(d => d < (stoppedAt ?? int.MaxValue)).Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
+            void CollectMatches()
+            {
+                var collector = new AllDocs();
+                searcher.Search(query, minScore is { } min ? new MinScoreCollector(collector, min) : collector);
+                matches.AddRange(collector.Docs.Where(d => d < (stoppedAt ?? int.MaxValue)).Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)), profile)));
+            }
+
+            if (profile is null)
+            {
+                CollectMatches();
+            }
+            else
+            {
+                profile.Collecting.Time(CollectMatches);
+            }
         }
 
         var result = new JsonObject();
@@ -138,17 +157,37 @@ internal static class Aggregations
                 var other => throw new EsException(400, "x_content_parse_exception", $"[{type}] field doesn't support values of type: {RequestJson.TokenName(other)}"),
             };
             // A text field failed its index's shard before (CheckFielddata): none of these indices maps it as text.
-            var mapping = targets.Select(t => t.Index.Mapping.Get(field)).FirstOrDefault(m => m is not null);
-
-            var sourcePath = targets.Select(t => t.Index.Mapping.SourcePath(field)).FirstOrDefault(p => p is not null) ?? field;
-            var values = matches.Select(m => JsonPaths.Values(m.Source, sourcePath).ToArray()).ToArray();
-            var (typedName, value) = type == "terms"
+            var resolved = targets.Select(t => Resolve(t.Index, field, t.Profile, name, type)).ToList();
+            var mapping = resolved.Select(r => r.Mapping).FirstOrDefault(m => m is not null);
+            var sourcePath = resolved.Select(r => r.SourcePath).FirstOrDefault(p => p is not null) ?? field;
+            var aggregators = resolved.Where(r => r.Aggregator is not null).ToDictionary(r => r.Index, r => r.Aggregator!);
+            var values = matches.Select(m => aggregators.TryGetValue(m.Index, out var aggregator)
+                ? aggregator.Collect.Time(() => JsonPaths.Values(m.Source, sourcePath).ToArray())
+                : JsonPaths.Values(m.Source, sourcePath).ToArray()).ToArray();
+            (string, JsonObject) Build() => type == "terms"
                 ? Terms(mapping, values, (JsonObject)body!)
                 : Metric(type, mapping, values, (JsonObject)body!);
+            // One index searched: its shard's build is the result's (over several, the result is their reduce).
+            var (typedName, value) = targets.Count == 1 && aggregators.Count == 1 ? aggregators.Values.Single().Build.Time(Build) : Build();
             result[typedKeys ? $"{typedName}#{name}" : name] = value;
         }
 
         return result;
+    }
+
+    // An index's mapping of the aggregation's field and its _source path; profiled, resolved under a new aggregator's
+    // initialize timer (ValuesSourceConfig.resolve, as the shard's aggregator is made).
+    private static (SearchIndex Index, FieldMapping? Mapping, string? SourcePath, AggregationProfile.Aggregator? Aggregator) Resolve(
+        SearchIndex index, string field, AggregationProfile? profile, string name, string type)
+    {
+        if (profile is null)
+        {
+            return (index, index.Mapping.Get(field), index.Mapping.SourcePath(field), null);
+        }
+
+        var aggregator = profile.For(name, type, index.Mapping.Get(field));
+        var (mapping, path) = aggregator.Initialize.Time(() => (index.Mapping.Get(field), index.Mapping.SourcePath(field)));
+        return (index, mapping, path, aggregator);
     }
 
     // The terms options this backend does not apply, whose answer would differ from Elasticsearch's: refused, not ignored.

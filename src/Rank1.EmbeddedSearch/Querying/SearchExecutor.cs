@@ -164,7 +164,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var timedOut = false;
         // SearchPhaseController.merge: terminated early when any shard was; false when terminate_after was set and none was.
         var terminatedEarly = request.TerminateAfter is null ? (bool?)null : false;
-        var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt)>();
+        var perIndexQueries = new List<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt, AggregationProfile? Profile)>();
         // One clock for the whole search: its timeout bounds the search, not each index (they are searched one after
         // another here, where Elasticsearch's shards run side by side).
         var clock = request.Timeout is null ? null : new ClockCounter(time);
@@ -198,7 +198,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
                     profiles[target.Index] = profile;
                 }
 
-                perIndexQueries.Add((target.Index, target.Searcher, query, stoppedAt));
+                perIndexQueries.Add((target.Index, target.Searcher, query, stoppedAt, profile?.Aggregating));
                 hits.AddRange(indexHits);
                 total += indexTotal;
                 timedOut |= indexTimedOut;

@@ -53,6 +53,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
     // OpenSearch 2.x profiles no fetch: it is not timed.
     private readonly Fetch? fetch = flavor == SearchFlavor.OpenSearch ? null : new(time);
+    // Elasticsearch 9 profiles the aggregations (OpenSearch's ProfilingAggregator collectors are not modelled).
+    private readonly AggregationProfile? aggregations = flavor == SearchFlavor.Elasticsearch && request.Aggregations is { } aggs
+        ? new(time, [.. aggs.Select(a => a.Key)]) : null;
     private ProfiledQuery? root;
     private ProfiledQuery? postFilterRoot;
     private Timer? filtering;
@@ -166,6 +169,9 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// </summary>
     public Fetch? Fetching => fetch;
 
+    /// <summary>Times the shard's aggregations, when the search has some. Null under OpenSearch.</summary>
+    public AggregationProfile? Aggregating => aggregations;
+
     /// <summary>The shard's entry in <c>profile.shards</c>.</summary>
     public JsonObject ToJson() => openSearch ? OpenSearchJson() : ElasticsearchJson();
 
@@ -175,8 +181,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         {
             ["query"] = Query(),
             ["rewrite_time"] = rewriteNanos,
-            ["collector"] = new JsonArray(Collector("QueryPhaseCollector", "search_query_phase", collector,
-                Collector(topHitsName, topHitsReason, topHits))),
+            ["collector"] = new JsonArray(QueryPhaseCollector()),
         };
         var shard = new JsonObject
         {
@@ -186,7 +191,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
             ["index"] = index,
             ["cluster"] = "(local)",
             ["searches"] = new JsonArray(search),
-            ["aggregations"] = new JsonArray(),
+            ["aggregations"] = aggregations?.ToJson() ?? [],
         };
         if (fetch is { Hits: > 0 })
         {
@@ -194,6 +199,21 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         }
 
         return shard;
+    }
+
+    // QueryPhaseCollectorManager.newCollector (Elasticsearch 9): the top docs collector, and with aggregations the
+    // AggregatorCollector beside it. This backend collects the aggregations in a pass of their own after the query's
+    // (Aggregations.Compute): the QueryPhaseCollector's time is both passes', as it includes both children's in Elasticsearch.
+    private JsonObject QueryPhaseCollector()
+    {
+        var o = Collector("QueryPhaseCollector", "search_query_phase", collector, Collector(topHitsName, topHitsReason, topHits));
+        if (aggregations is not null)
+        {
+            o["time_in_nanos"] = (collector?.Nanos ?? 0) + aggregations.CollectorNanos;
+            o["children"]!.AsArray().Add(aggregations.CollectorJson());
+        }
+
+        return o;
     }
 
     // OpenSearch 2.19: QueryPhase chains its QueryCollectorContexts, the top docs first, each later one wrapping the ones
