@@ -286,16 +286,7 @@ public sealed class SearchProfileTests : IAsyncLifetime
         await using var server = await EmbeddedSearchServer.StartAsync(
             new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1) }, timeProvider: new SteppingClock(50));
         using var es = new EsClient(server.Url);
-        Assert.Equal(200, (await es.PutAsync("/ledger", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
-        Assert.False((await es.BulkAsync("""
-            {"index":{"_index":"ledger","_id":"1"}}
-            {"topic":"geography","year":1990}
-            {"index":{"_index":"ledger","_id":"2"}}
-            {"topic":"cooking","year":2000}
-            {"index":{"_index":"ledger","_id":"3"}}
-            {"topic":"cooking","year":2010}
-
-            """)).Json["errors"]!.GetValue<bool>());
+        await Ledger(es);
 
         var plain = await es.SearchAsync("ledger", JsonNode.Parse("""{"profile":true,"size":1}""")!);
         var r = await es.SearchAsync("ledger", JsonNode.Parse("""{"profile":true,"size":1,"aggs":{"topics":{"terms":{"field":"topic"}},"years":{"terms":{"field":"year"}},"mean":{"avg":{"field":"year"}}}}""")!);
@@ -331,6 +322,65 @@ public sealed class SearchProfileTests : IAsyncLifetime
                     .Select(t => (t, breakdown[t]!.GetValue<long>(), breakdown[t + "_count"]!.GetValue<long>())));
             Assert.Equal(5 * 50L, aggregator["time_in_nanos"]!.GetValue<long>());
         }
+    }
+
+    // OpenSearch 2.19 profiles aggregations in its own chain (QueryCollectorContext.createMultiCollectorContext): a
+    // MultiCollector (search_multi) around the chain so far, beside the aggregators' collector (reason aggregation),
+    // which AggregationCollectorManager makes with MultiBucketCollector.wrap: one aggregator is itself, a
+    // ProfilingAggregator whose toString is its name, several a MultiBucketCollector ("[[a, b]]"); min_score's
+    // MinimumScoreCollector wraps the MultiCollector. It answered "aggregations": [] and no aggregation collector.
+    [Theory]
+    [InlineData("""{"profile":true,"aggs":{"topics":{"terms":{"field":"topic"}},"mean":{"avg":{"field":"year"}}}}""",
+        "MultiCollector>[SimpleTopScoreDocCollector|MultiBucketCollector: [[topics, mean]]]", "GlobalOrdinalsStringTermsAggregator:topics,AvgAggregator:mean")]
+    [InlineData("""{"profile":true,"min_score":0.1,"query":{"match_all":{}},"aggs":{"years":{"terms":{"field":"year"}}}}""",
+        "MinimumScoreCollector>MultiCollector>[SimpleTopScoreDocCollector|ProfilingAggregator: [years]]", "NumericTermsAggregator:years")]
+    public async Task Search_ProfileWithAggregationsUnderOpenSearch_AnswersItsMultiCollectorAndEachAggregator(string body, string collectors, string aggregators)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(
+            new EmbeddedSearchOptions { Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = SearchFlavor.OpenSearch }, timeProvider: new SteppingClock(50));
+        using var es = new EsClient(server.Url);
+        await Ledger(es);
+        var r = await es.SearchAsync("ledger", JsonNode.Parse(body)!);
+        Assert.Equal(200, r.Status);
+        var shard = Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!;
+
+        var root = Assert.Single(shard["searches"]![0]!["collector"]!.AsArray())!;
+        var chain = new List<string>();
+        var multi = root;
+        while (multi["name"]!.GetValue<string>() != "MultiCollector")
+        {
+            chain.Add(multi["name"]!.GetValue<string>());
+            multi = Assert.Single(multi["children"]!.AsArray())!;
+        }
+
+        var beside = multi["children"]!.AsArray();
+        chain.Add($"MultiCollector>[{string.Join('|', beside.Select(c => c!["name"]!.GetValue<string>()))}]");
+        Assert.Equal(collectors, string.Join('>', chain));
+        Assert.Equal(["search_multi", "search_top_hits", "aggregation"], new[] { multi, beside[0], beside[1] }.Select(c => c!["reason"]!.GetValue<string>()));
+        // The aggregations' pass: the 3 matches collected (one timed step), each aggregator's values read from each.
+        var aggregatorCount = aggregators.Split(',').Length;
+        Assert.Equal(50 + (3 * aggregatorCount * 50), beside[1]!["time_in_nanos"]!.GetValue<long>());
+        Assert.True(multi["time_in_nanos"]!.GetValue<long>() > beside[0]!["time_in_nanos"]!.GetValue<long>() + beside[1]!["time_in_nanos"]!.GetValue<long>());
+        Assert.True(root["time_in_nanos"]!.GetValue<long>() >= multi["time_in_nanos"]!.GetValue<long>());
+
+        var entries = shard["aggregations"]!.AsArray();
+        Assert.Equal(aggregators, string.Join(',', entries.Select(a => $"{a!["type"]}:{a["description"]}")));
+        Assert.All(entries, a => Assert.Equal(AggregationBreakdownOrder, a!["breakdown"]!.AsObject().Select(p => p.Key)));
+        Assert.All(entries, a => Assert.Equal((3L, 3 * 50L), (a!["breakdown"]!["collect_count"]!.GetValue<long>(), a["breakdown"]!["collect"]!.GetValue<long>())));
+    }
+
+    private static async Task Ledger(EsClient es)
+    {
+        Assert.Equal(200, (await es.PutAsync("/ledger", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
+        Assert.False((await es.BulkAsync("""
+            {"index":{"_index":"ledger","_id":"1"}}
+            {"topic":"geography","year":1990}
+            {"index":{"_index":"ledger","_id":"2"}}
+            {"topic":"cooking","year":2000}
+            {"index":{"_index":"ledger","_id":"3"}}
+            {"topic":"cooking","year":2010}
+
+            """)).Json["errors"]!.GetValue<bool>());
     }
 
     [Fact]

@@ -6,16 +6,21 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// <summary>
 /// One shard's aggregations in a <c>"profile": true</c> search, as Elasticsearch 9 profiles them: the
 /// <c>AggregatorCollector</c> child of the <c>QueryPhaseCollector</c> (reason <c>aggregation</c>) and the shard's
-/// <c>aggregations</c> array, one <c>AggregationProfileBreakdown</c> per aggregator. This backend aggregates in a pass of
+/// <c>aggregations</c> array, one <c>AggregationProfileBreakdown</c> per aggregator; as OpenSearch 2.19 does with the
+/// OpenSearch flavor, the collector being the aggregators themselves, beside the chain in its <c>MultiCollector</c>
+/// (<see cref="SearchProfile.AggregatedBeside"/>). This backend aggregates in a pass of
 /// its own after the query phase (<see cref="Aggregations.Compute"/>): the collector's time is that pass's, reading the
 /// matches and each aggregator's values, and each aggregator's <c>collect</c> is its values read from each match.
 /// </summary>
 /// <param name="time">The clock.</param>
 /// <param name="names">The top-level aggregations' names, in the request's order.</param>
-internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string> names)
+/// <param name="flavor">The engine whose profile is written.</param>
+internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string> names, SearchFlavor flavor)
 {
-    // AggregationTimingType (Elasticsearch 9), in its order; AbstractProfileBreakdown.toBreakdownMap puts each and its _count
-    // into Maps.newMapWithExpectedSize(12), a java.util.HashMap of capacity 17 (32 buckets), written as it iterates.
+    // AggregationTimingType (Elasticsearch 9, and OpenSearch 2.19 alike), in its order; Elasticsearch's
+    // AbstractProfileBreakdown.toBreakdownMap puts each and its _count into Maps.newMapWithExpectedSize(12), a
+    // java.util.HashMap of capacity 17 (32 buckets), written as it iterates. OpenSearch's puts its _start_time too (18
+    // entries, 32 buckets), which ProfileResult removes: the same order.
     private static readonly string[] Timings = ["initialize", "build_leaf_collector", "collect", "post_collection", "build_aggregation", "reduce"];
 
     private static readonly string[] BreakdownOrder = JavaHashMap.Order([.. Timings.SelectMany(t => new[] { t, t + "_count" })], initialCapacity: 17);
@@ -44,13 +49,18 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
     }
 
     /// <summary>
-    /// The <c>QueryPhaseCollector</c>'s second child: <c>InternalProfileCollector.deriveCollectorName</c> appends
-    /// <c>": [" + toString() + "]"</c> to the class name for reason <c>aggregation</c>, and <c>AggregatorCollector.toString</c>
-    /// is <c>Arrays.toString</c> of its top-level aggregators' names.
+    /// The aggregations' collector: <c>InternalProfileCollector.deriveCollectorName</c> appends <c>": [" + toString() + "]"</c>
+    /// to the class name for reason <c>aggregation</c>. Elasticsearch 9's is the <c>AggregatorCollector</c>, whose
+    /// <c>toString</c> is <c>Arrays.toString</c> of its top-level aggregators' names; OpenSearch 2.19's
+    /// (<c>AggregationCollectorManager</c>: <c>MultiBucketCollector.wrap</c>) the one aggregator itself, a
+    /// <c>ProfilingAggregator</c> whose <c>toString</c> is its name, or a <c>MultiBucketCollector</c> of several,
+    /// <c>Arrays.toString</c> of them.
     /// </summary>
     public JsonObject CollectorJson() => new()
     {
-        ["name"] = $"AggregatorCollector: [[{string.Join(", ", names)}]]",
+        ["name"] = flavor == SearchFlavor.OpenSearch
+            ? names.Count == 1 ? $"ProfilingAggregator: [{names[0]}]" : $"MultiBucketCollector: [[{string.Join(", ", names)}]]"
+            : $"AggregatorCollector: [[{string.Join(", ", names)}]]",
         ["reason"] = "aggregation",
         ["time_in_nanos"] = CollectorNanos,
     };

@@ -422,6 +422,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
         var terminator = terminateAfter is { } most ? new TerminateAfterCollector(topHits, most, leafCount, competitiveHits) : null;
         ICollector collecting = terminator is null ? topHits : profile?.TerminateAfter(terminator) ?? terminator;
         collecting = profile?.PostFiltered(searcher, collecting) ?? collecting;
+        collecting = profile?.AggregatedBeside(collecting) ?? collecting;
         collecting = minScore is { } min ? new MinScoreCollector(collecting, min) : collecting;
         collecting = profile?.QueryPhase(collecting) ?? collecting;
         if (timeout is not { } allowed || clock is null)

@@ -53,9 +53,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private readonly bool openSearch = flavor == SearchFlavor.OpenSearch;
     // OpenSearch 2.x profiles no fetch: it is not timed.
     private readonly Fetch? fetch = flavor == SearchFlavor.OpenSearch ? null : new(time);
-    // Elasticsearch 9 profiles the aggregations (OpenSearch's ProfilingAggregator collectors are not modelled).
-    private readonly AggregationProfile? aggregations = flavor == SearchFlavor.Elasticsearch && request.Aggregations is { } aggs
-        ? new(time, [.. aggs.Select(a => a.Key)]) : null;
+    private readonly AggregationProfile? aggregations = request.Aggregations is { } aggs ? new(time, [.. aggs.Select(a => a.Key)], flavor) : null;
     private ProfiledQuery? root;
     private ProfiledQuery? postFilterRoot;
     private Timer? filtering;
@@ -63,6 +61,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     private Timer? collector;
     private Timer? topHits;
     private Timer? terminating;
+    private Timer? multi;
     private string topHitsName = "TopScoreDocCollector";
     private string topHitsReason = "search_top_hits";
 
@@ -169,8 +168,19 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// </summary>
     public Fetch? Fetching => fetch;
 
-    /// <summary>Times the shard's aggregations, when the search has some. Null under OpenSearch.</summary>
+    /// <summary>Times the shard's aggregations, when the search has some.</summary>
     public AggregationProfile? Aggregating => aggregations;
+
+    /// <summary>
+    /// Under OpenSearch with aggregations, the chain so far as the <c>MultiCollector</c> (<c>search_multi</c>) that
+    /// collects it beside the aggregators (<c>createMultiCollectorContext</c>), timed where <c>min_score</c>'s collector
+    /// wraps it (outermost, it is timed by <see cref="QueryPhase"/>). The aggregations' own pass is added to its time.
+    /// </summary>
+    public ICollector AggregatedBeside(ICollector collecting)
+    {
+        multi = aggregations is null ? null : OpenSearchInnerTimer(wrapped: request.MinScore is not null);
+        return multi is null ? collecting : new TimedCollector(collecting, multi);
+    }
 
     /// <summary>The shard's entry in <c>profile.shards</c>.</summary>
     public JsonObject ToJson() => openSearch ? OpenSearchJson() : ElasticsearchJson();
@@ -234,6 +244,13 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
             levels.Add(("FilteredCollector", "search_post_filter", filtering));
         }
 
+        var multiAt = -1;
+        if (aggregations is not null)
+        {
+            levels.Add(("MultiCollector", "search_multi", multi));
+            multiAt = levels.Count - 1;
+        }
+
         if (request.MinScore is not null)
         {
             levels.Add(("MinimumScoreCollector", "search_min_score", null));
@@ -241,9 +258,23 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
         levels[^1] = levels[^1] with { Timer = collector };
         JsonObject? tree = null;
-        foreach (var (name, reason, timer) in levels)
+        for (var at = 0; at < levels.Count; at++)
         {
-            tree = tree is null ? Collector(name, reason, timer) : Collector(name, reason, timer, tree);
+            var (name, reason, timer) = levels[at];
+            var level = tree is null ? Collector(name, reason, timer) : Collector(name, reason, timer, tree);
+            if (multiAt >= 0 && at >= multiAt)
+            {
+                // The MultiCollector collects the aggregators beside the chain: its time, and its wrapper's, include
+                // the aggregations' pass, which this backend runs after the query's.
+                level["time_in_nanos"] = (timer?.Nanos ?? 0) + aggregations!.CollectorNanos;
+            }
+
+            if (at == multiAt)
+            {
+                level["children"]!.AsArray().Add(aggregations!.CollectorJson());
+            }
+
+            tree = level;
         }
 
         // SearchProfileShardResults.toXContent (OpenSearch 2.19): the network times are those ShardSearchRequest measured
@@ -259,7 +290,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
                 ["rewrite_time"] = rewriteNanos,
                 ["collector"] = new JsonArray(tree),
             }),
-            ["aggregations"] = new JsonArray(),
+            ["aggregations"] = aggregations?.ToJson() ?? [],
         };
     }
 
