@@ -1060,12 +1060,35 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
     [Fact]
     public async Task APassageTheModelCannotRead_SendsTheJobToTheErrorQueueAfterOneAttempt_WithTheOthersStored()
     {
+        // Only d01 ("... a gas that irritates the eyes ...") is an input error, as a prompt past the model's context is:
+        // deterministic, so a retry would run the search and fail again.
+        var judge = new InputFailingJudge("irritates");
+        var expected = await OnePassageUnjudgedJobAsync(judge, () => judge.Windows, "The prompt has 5000 tokens");
+        Assert.Equal(expected - 1, judge.Judged);
+    }
+
+    /// <summary>
+    /// A passage the model scores NaN (a NaN logit) is one it failed to judge, as a passage it cannot read: the job goes to
+    /// the error queue after one attempt (counted refused), the window's other judgements stored. Before, the job was done
+    /// ("stored") with the NaN passage left unstored, so its hot query stayed unstored for the proxy and was sent again.
+    /// </summary>
+    [Fact]
+    public async Task APassageScoredNaN_SendsTheJobToTheErrorQueueAfterOneAttempt_WithTheOthersStored()
+    {
+        var judge = new NaNJudge("irritates");
+        await OnePassageUnjudgedJobAsync(judge, () => judge.Windows, "the model's score is NaN (not a number)");
+    }
+
+    /// <summary>
+    /// Runs one job of a window whose passage d01 the judge does not judge, through a worker in this process (for the
+    /// judge) and the real broker: it ends in the error queue after one attempt, saying <paramref name="reason"/>, with the
+    /// window's other passages stored. Returns the window's passage count.
+    /// </summary>
+    private async Task<int> OnePassageUnjudgedJobAsync(IPassageJudge judge, Func<int> windows, string reason)
+    {
         var node = Node;
         await using var stack = await ProxyStack.StartAsync();
         var queue = NewQueue();
-        // Only d01 ("... a gas that irritates the eyes ...") is an input error, as a prompt past the model's context is:
-        // deterministic, so a retry would run the search and fail again. The worker runs in this process for the judge.
-        var judge = new InputFailingJudge("irritates");
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -1092,14 +1115,19 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.True(expected.Count > 1, $"the window holds {expected.Count} passages");
         var fault = Assert.Single(await ErrorQueue.ReadAsync(node.Url, queue + "_error"));
         Assert.Contains("Rank1InputException", fault.ExceptionType, StringComparison.Ordinal);
-        Assert.Contains($"1 of the window's {expected.Count} passages cannot be judged (the other judgements are stored): The prompt has 5000 tokens", fault.Reason, StringComparison.Ordinal);
-        Assert.Equal(1, judge.Windows); // one attempt: a retry asks the judge again for the passage still missing (7 before)
+        Assert.Contains($"1 of the window's {expected.Count} passages cannot be judged (the other judgements are stored): {reason}", fault.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, windows()); // one attempt: a retry asks the judge again for the passage still missing (7 before)
+        // Counted once, as a job that can never succeed: refused, not retried.
+        using var workerHttp = new HttpClient { BaseAddress = new Uri(worker.Urls.First()) };
+        var metrics = await workerHttp.GetStringAsync("_rank1/metrics");
+        Assert.Equal((1, 1), (PrometheusText.Value(metrics, "rank1_precompute_jobs_total", ("queue", "offline"), ("outcome", "refused")),
+            PrometheusText.Sum(metrics, "rank1_precompute_jobs_total")));
 
-        // The passages judged in that one attempt are in the reasoning index; the unreadable one is not.
+        // The passages judged in that one attempt are in the reasoning index; the unjudged one is not.
         var stored = await BrokerProcesses.StoredIdsAsync(stack.Backend.Url);
-        Assert.Equal(expected.Count - 1, judge.Judged);
         Assert.Equal(expected.Count - 1, stored.Length);
         Assert.Subset(expected, stored.ToHashSet());
+        return expected.Count;
     }
 
     [Fact]

@@ -299,6 +299,21 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             context.Response.Headers[RerankStatusNames.ReasonHeader] = outcome.Reason;
         }
 
+        if (NotANumber(outcome) is { } nan)
+        {
+            LogScoreNaN(logger, nan);
+            context.Response.Headers.Remove(RerankStatusNames.Header);
+            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
+            // Before any other failure is answered (a NaN is the model's, not the input's: not TEI's 422 nor an over-long input).
+            // TEI refuses the call before it sorts or writes a score (router/src/http/server.rs, rerank: "Check that s is not
+            // NaN or the partial_cmp below will panic", ErrorType::Backend, 424); serde_json would have written it null. Cohere
+            // documents no NaN: its clients get the model failure's 503 rather than a null relevance_score (cohere-ai 8.1.0
+            // hands a null on as its number, with only a console warning) or a 500.
+            throw request.Protocol == RerankProtocol.Tei
+                ? new RerankRequestException(StatusCodes.Status424FailedDependency, "score is NaN")
+                : new RerankRequestException(StatusCodes.Status503ServiceUnavailable, $"rank1 could not rerank: the model's score of documents[{nan}] is NaN (not a number)");
+        }
+
         if (!request.Truncate && outcome.Failures.Count > 0)
         {
             // Still refused whole where the judge could not measure the inputs first (a judge other than the engine).
@@ -332,20 +347,6 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 // backlog has drained at the recent pace; a single failure with the circuit still closed may be retried soon.
                 RetryAfter = outcome.CircuitOpenFor is { } left ? RetryAfter.After(left) : failed == 429 && outcome.DrainsIn is { } drain ? RetryAfter.After(drain) : null,
             };
-        }
-
-        if (NotANumber(outcome) is { } nan)
-        {
-            LogScoreNaN(logger, nan);
-            context.Response.Headers.Remove(RerankStatusNames.Header);
-            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
-            // TEI refuses the call before it sorts or writes a score (router/src/http/server.rs, rerank: "Check that s is not
-            // NaN or the partial_cmp below will panic", ErrorType::Backend, 424); serde_json would have written it null. Cohere
-            // documents no NaN: its clients get the model failure's 503 rather than a null relevance_score (cohere-ai 8.1.0
-            // hands a null on as its number, with only a console warning) or a 500.
-            throw request.Protocol == RerankProtocol.Tei
-                ? new RerankRequestException(StatusCodes.Status424FailedDependency, "score is NaN")
-                : new RerankRequestException(StatusCodes.Status503ServiceUnavailable, $"rank1 could not rerank: the model's score of documents[{nan}] is NaN (not a number)");
         }
 
         await WriteAnswerAsync(context, request, outcome).ConfigureAwait(false);
@@ -444,12 +445,13 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     }
 
     /// <summary>
-    /// The first document, in input order (TEI checks its pairs' scores so), whose judged score is NaN; null when none is.
-    /// NaN is the one score that is not a number the model can give: a score is sigmoid(logit(" true") - logit(" false"))
-    /// (<c>Rank1Scorer.Sigmoid</c>), 0 or 1 for an infinite gap, and NaN when a logit is NaN or both are infinite alike.
+    /// The first document, in input order (TEI checks its pairs' scores so), that the model scored NaN (the executor's
+    /// <see cref="PassageFailure.NotANumber"/>); null when none is. NaN is the one score that is not a number the model can
+    /// give: a score is sigmoid(logit(" true") - logit(" false")) (<c>Rank1Scorer.Sigmoid</c>), 0 or 1 for an infinite gap,
+    /// and NaN when a logit is NaN or both are infinite alike.
     /// </summary>
     private static int? NotANumber(RerankOutcome outcome) =>
-        outcome.Verdicts.Where(v => double.IsNaN(v.Judgement.Score)).Select(v => (int?)v.Index).Min();
+        outcome.Failures.Where(f => f.NotANumber).Select(f => (int?)f.Index).Min();
 
     private Task WriteAnswerAsync(HttpContext context, RerankRequest request, RerankOutcome outcome)
     {

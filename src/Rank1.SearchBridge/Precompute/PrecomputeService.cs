@@ -21,7 +21,8 @@ internal static class PrecomputeFaults
 {
     /// <summary>
     /// A request that can never succeed (<see cref="InvalidPrecomputeRequestException"/>), a passage the model cannot read
-    /// (<see cref="Rank1InputException"/>: its prompt does not fit the context; the window's other judgements were stored
+    /// (<see cref="Rank1InputException"/>: its prompt does not fit the context, or the model scored it NaN, which the same
+    /// model and prompt do again; the window's other judgements were stored
     /// before it was thrown), a message that is not JSON.
     /// </summary>
     public static readonly Type[] Poison = [typeof(InvalidPrecomputeRequestException), typeof(Rank1InputException), typeof(JsonException)];
@@ -52,7 +53,7 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// whose reasoning is already stored for the same passage text) and writes the judgements to the reasoning index before
 /// returning, so a message is acknowledged only once its work is stored. A window not judged in full throws:
 /// <see cref="Rank1OverloadedException"/> when the model is busy and <see cref="TransientPrecomputeException"/> when the
-/// model failed, both retried; <see cref="Rank1InputException"/> for a passage the model cannot read, after the other
+/// model failed, both retried; <see cref="Rank1InputException"/> for a passage the model cannot read or scored NaN, after the other
 /// passages' judgements are stored, for the message to go to the error queue without retries (it would fail again).
 /// </summary>
 internal sealed partial class PrecomputeService(BackendClient backend, StoredWindowJudge windowJudge, IOptions<WorkerOptions> options,

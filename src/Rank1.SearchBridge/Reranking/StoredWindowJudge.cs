@@ -22,7 +22,8 @@ internal sealed record WindowQuery(string Query, string? Instructions, JudgeSett
 /// the same model and the same passage text (<see cref="JudgementRecords.Matches"/>); new judgements go through the
 /// <see cref="RerankExecutor"/> (queue limits, circuit, deadline, batching) and are written back (in the background; the worker
 /// waits for its write),
-/// except forced (deadline) ones, which are weaker than the model's own, and any scored NaN. Without a store (a rerank service with no
+/// except forced (deadline) ones, which are weaker than the model's own (a passage the model scored NaN is no verdict but a
+/// failure, <see cref="PassageFailure.NotANumber"/>, so it is never stored). Without a store (a rerank service with no
 /// cluster) every passage is a miss.
 /// </summary>
 internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics metrics, TimeProvider time, IJudgementStore? store = null)
@@ -165,9 +166,8 @@ internal sealed class StoredWindowJudge(RerankExecutor reranker, Rank1Metrics me
         var computed = await reranker.RerankAsync(query.Query, query.Instructions, lookup.Misses.Select(m => m.Passage).ToArray(), query.Settings, query.Deadline,
             lookup.Cached.Count, cancellationToken).ConfigureAwait(false);
         var byIndex = lookup.Misses.ToDictionary(k => k.Passage.Index);
-        // A NaN score is no judgement to keep (the rerank service refuses the call; TEI's router too, "score is NaN"), and
-        // System.Text.Json cannot write it: in the store's background writer it ended the write loop, and the host with it.
-        var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed && !double.IsNaN(v.Judgement.Score))
+        // No verdict scores NaN: the executor makes such a passage a failure (RerankExecutor.RerankAsync), so none reaches the store.
+        var judged = computed.Verdicts.Where(v => v.Source == PassageSource.Computed)
             .Select(v => new UnstoredJudgements.Entry(JudgementRecords.Document(byIndex[v.Index].Key, reranker.Model, query.Fingerprint, query.Query, query.Instructions, v.Judgement, time.GetUtcNow())
                 with { Replace = byIndex[v.Index].Replace }, v.Judgement))
             .ToArray();
