@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -262,12 +263,7 @@ public sealed class ReasoningStoreTests
         using var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
         var options = Options.Create(new ReasoningStoreOptions { FlushInterval = TimeSpan.FromMilliseconds(20) });
         var id = ReasoningKeys.DocumentId("m", "mfp", "v", "docs", "d1", ReasoningKeys.Fingerprint("q", null, 8, ["text"], null), "h");
-        var doc = new JsonObject
-        {
-            ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = "d1", ["fingerprint"] = "f", ["query"] = "q",
-            ["passage_hash"] = "h", ["score"] = 0.7, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
-            ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
-        };
+        var doc = StoredDocument("d1", 0.7);
         await using (var store = await RunningStore.StartAsync(client, options, metrics))
         {
             var first = await store.Store.WriteAsync([new JudgementToStore(id, doc)], CancellationToken.None);
@@ -287,6 +283,43 @@ public sealed class ReasoningStoreTests
         Assert.Equal(1, Count(operations, "already_stored"));
         var mapping = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_mapping"))!;
         Assert.Equal("text", mapping["rank1-reasoning"]!["mappings"]!["properties"]!["reasoning"]!["type"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// A batch whose write throws something other than a store failure (here a document System.Text.Json cannot write, as a
+    /// NaN score's was: ArgumentException) is that batch's failure, logged (2302, Error, with the exception) and counted
+    /// <c>failed</c>, and the writer goes on: the next batch is written. Before, the write loop ended (it caught only
+    /// <see cref="ReasoningStoreException"/>), and with it the host (a BackgroundService's failure stops it by default).
+    /// </summary>
+    [Fact]
+    public async Task ABatchThatThrowsUnexpectedly_IsCountedFailed_AndTheNextBatchIsWritten()
+    {
+        var logger = new FakeLogger<ReasoningStore>();
+        await using var onBackend = await StoreOnEmbeddedBackend.StartAsync(logger);
+        var operations = onBackend.Operations;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        async Task CountedAsync(string outcome)
+        {
+            while (Count(operations, outcome) < 1)
+            {
+                await operations.WaitForMeasurementsAsync(operations.GetMeasurementSnapshot().Count + 1, timeout.Token);
+            }
+        }
+
+        onBackend.Store.Store.Enqueue(new JudgementToStore("bad", StoredDocument("d1", double.NaN)));
+        await CountedAsync("failed");
+        onBackend.Store.Store.Enqueue(new JudgementToStore("good", StoredDocument("d2", 0.7)));
+        await CountedAsync("written");
+        Assert.False(onBackend.Store.Writer.ExecuteTask!.IsCompleted); // the loop goes on
+
+        Assert.Equal((1, 1), (Count(operations, "failed"), Count(operations, "written")));
+        await onBackend.Http.PostAsync("rank1-reasoning/_refresh", null);
+        Assert.Equal(1, JsonNode.Parse(await onBackend.Http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, (await onBackend.Http.GetAsync("rank1-reasoning/_doc/good")).StatusCode);
+        var fault = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 2302);
+        Assert.Equal(LogLevel.Error, fault.Level);
+        Assert.IsType<ArgumentException>(fault.Exception);
+        Assert.StartsWith("Reasoning store write of a batch of 1 judgements failed unexpectedly", fault.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -551,6 +584,14 @@ public sealed class ReasoningStoreTests
         ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
     };
 
+    /// <summary>A judgement document of the store's shape for passage <paramref name="docId"/>, written as is.</summary>
+    private static JsonObject StoredDocument(string docId, double score) => new()
+    {
+        ["model_id"] = "m", ["prompt_version"] = "v", ["target_index"] = "docs", ["doc_id"] = docId, ["fingerprint"] = "f", ["query"] = "q",
+        ["passage_hash"] = "h", ["score"] = score, ["relevant"] = true, ["reasoning"] = "because", ["reasoning_tokens"] = 3, ["ended"] = "finished",
+        ["created"] = "2026-01-01T00:00:00Z", ["compute_ms"] = 12,
+    };
+
     private static long Count(MetricCollector<long> operations, string outcome) =>
         operations.GetMeasurementSnapshot().Where(m => (string?)m.Tags["outcome"] == outcome).Sum(m => m.Value);
 
@@ -575,18 +616,26 @@ public sealed class ReasoningStoreTests
 
         public HttpClient Http { get; }
 
-        public static async Task<StoreOnEmbeddedBackend> StartAsync()
+        /// <summary>The store's outcomes (<c>rank1.reasoning_store.operations</c>) from the start.</summary>
+        public MetricCollector<long> Operations { get; private init; } = null!;
+
+        public static async Task<StoreOnEmbeddedBackend> StartAsync(ILogger<ReasoningStore>? logger = null)
         {
             var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
             var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
             var metrics = new Rank1Metrics(meters.GetRequiredService<IMeterFactory>());
+            var operations = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.reasoning_store.operations");
             var client = new BackendClient(new BackendOptions { Url = backend.Url.ToString() }, TimeProvider.System, metrics.BackendFailure, NullLogger<BackendClient>.Instance);
-            return new StoreOnEmbeddedBackend(backend, meters, client, await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics));
+            return new StoreOnEmbeddedBackend(backend, meters, client, await RunningStore.StartAsync(client, Options.Create(new ReasoningStoreOptions()), metrics, logger))
+            {
+                Operations = operations,
+            };
         }
 
         public async ValueTask DisposeAsync()
         {
             await Store.DisposeAsync();
+            Operations.Dispose();
             Http.Dispose();
             _client.Dispose();
             await _meters.DisposeAsync();
@@ -607,6 +656,9 @@ public sealed class ReasoningStoreTests
         }
 
         public ReasoningStore Store { get; }
+
+        /// <summary>The background writer, whose loop (<see cref="BackgroundService.ExecuteTask"/>) a test may watch.</summary>
+        public ReasoningStoreWriter Writer => _writer;
 
         public static async Task<RunningStore> StartAsync(BackendClient client, IOptions<ReasoningStoreOptions> options, Rank1Metrics metrics, ILogger<ReasoningStore>? logger = null)
         {

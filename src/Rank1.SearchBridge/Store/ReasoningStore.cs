@@ -127,4 +127,8 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
     /// <summary>The backend's answer to a failed write, which its warning (2300) names only by status and error types: it may quote a query.</summary>
     [LoggerMessage(EventId = 2301, Level = LogLevel.Debug, Message = "Reasoning store {Operation}: the backend answered HTTP {Status}: {Answer}")]
     internal static partial void LogStoreAnswer(ILogger logger, string operation, int status, string answer);
+
+    /// <summary>A batch of the background writer faulted other than as a store failure: logged with its exception (a fault of ours), the writer going on.</summary>
+    [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Reasoning store write of a batch of {Count} judgements failed unexpectedly; they are not stored (a later search or job judges them again), and the writer goes on")]
+    internal static partial void LogBatchFault(ILogger logger, int count, Exception exception);
 }

@@ -56,7 +56,8 @@ internal sealed class ReasoningStoreException(string message, int count, Excepti
 /// <summary>
 /// The reasoning index's writer, a hosted service. <see cref="Enqueue"/> puts a judgement on a bounded queue (full:
 /// dropped and counted); the service sends the queue in batched <c>_bulk</c> <c>create</c> requests, so writes never
-/// delay a response, and a judgement written twice is a no-op (409, not an error); failures are logged and counted.
+/// delay a response, and a judgement written twice is a no-op (409, not an error); failures are logged and counted, a
+/// batch's unexpected fault too: no batch ends the writer (and with it the host).
 /// On a graceful stop it takes no more judgements and writes what is queued, within
 /// <see cref="ReasoningStoreOptions.ShutdownTimeout"/>; only then is the write cancelled, and what was left is counted
 /// as dropped. The host stops it after Kestrel (and MassTransit), so the judgements of requests that finished during the
@@ -260,6 +261,14 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                     {
                         ReasoningStore.LogStoreAnswer(_logger, "write", ex.Status, answer);
                     }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
+                {
+                    // Any other fault of one batch (a document System.Text.Json cannot write: a NaN score's ArgumentException,
+                    // once) is that batch's failure, counted as a store failure, never the writer's end: a BackgroundService's
+                    // failure stops the host, and every judgement after it went unstored. Its judgements stay re-computable.
+                    _metrics.StoreOperations("failed", batch.Count);
+                    ReasoningStore.LogBatchFault(_logger, batch.Count, ex);
                 }
 
                 batch.Clear();
