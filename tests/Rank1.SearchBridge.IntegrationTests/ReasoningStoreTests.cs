@@ -286,6 +286,66 @@ public sealed class ReasoningStoreTests
     }
 
     /// <summary>
+    /// <c>ext.rank1.instructions: ""</c> is the search's "no instructions", as the rerank service, the worker and
+    /// <c>precompute</c> take it: over a rule's <c>Instructions</c> the bare query is judged, and the judgements share the
+    /// store key of a search without instructions. Blank non-empty instructions stay refused. Before, <c>""</c> was the
+    /// 400 <c>[ext.rank1.instructions] must be a non-empty string (got "")</c>.
+    /// </summary>
+    [Fact]
+    public async Task Rank1InstructionsEmpty_IsTheSearchsNone_OverTheRulesInstructions_WithTheStoreKeyOfNone()
+    {
+        const string Rule = "Only cooking advice counts.";
+        const string Empty = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":""}}}""";
+        var ruled = new InstructionsJudge();
+        await using (var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:Default:Instructions"] = Rule }, s => s.AddSingleton<IPassageJudge>(ruled)))
+        {
+            var empty = await stack.SearchAsync(Empty);
+            Assert.Equal((200, "applied"), (empty.Status, empty.Rerank));
+            Assert.All(ruled.Seen, i => Assert.Null(i)); // the bare query, not the rule's instructions
+            var judged = ruled.Seen.Count;
+            Assert.True(judged > 1, $"{judged} judged");
+
+            // Without ext.rank1, the rule's instructions: another key, judged again.
+            Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank);
+            Assert.Equal([.. Enumerable.Repeat<string?>(null, judged), .. Enumerable.Repeat<string?>(Rule, judged)], ruled.Seen);
+
+            var blank = await stack.SearchAsync("""{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":" "}}}""");
+            Assert.Equal((400, "[ext.rank1.instructions] must be a non-empty string (got \" \")"), (blank.Status, blank.Json["error"]!["reason"]!.GetValue<string>()));
+        }
+
+        // A proxy without a rule's instructions: "" finds the judgements of a search without instructions.
+        var bare = new InstructionsJudge();
+        await using (var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(bare)))
+        {
+            Assert.Equal("applied", (await stack.SearchAsync(Query)).Rerank);
+            var judged = bare.Seen.Count;
+            await StoredCountAsync(stack, judged);
+            var empty = await stack.SearchAsync(Empty);
+            Assert.Equal((200, "cached"), (empty.Status, empty.Rerank));
+            Assert.Equal(judged, bare.Seen.Count);
+        }
+    }
+
+    /// <summary>A judge that records the instructions of each passage it judges, scoring it as <see cref="InputFailingJudge.Score"/>.</summary>
+    private sealed class InstructionsJudge : IPassageJudge
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string?> _seen = new();
+
+        public IReadOnlyList<string?> Seen => [.. _seen];
+
+        public string ModelId => "instructions";
+
+        public ValueTask<IReadOnlyList<PassageResult>> JudgeWindowAsync(string query, string? instructions, IReadOnlyList<(string? Title, string Text)> passages,
+            JudgeSettings? settings = null, CancellationToken cancellationToken = default) =>
+            PassageJudge.JudgeEachAsync(query, instructions, passages, settings, (input, _) =>
+            {
+                _seen.Enqueue(input.Instructions);
+                var score = InputFailingJudge.Score(input.Text);
+                return ValueTask.FromResult(new Rank1Judgement(score, score >= 0.5, "reasoned.", 1, ReasoningEnd.Finished, 10, TimeSpan.Zero, TimeSpan.Zero));
+            }, TimeProvider.System, cancellationToken);
+    }
+
+    /// <summary>
     /// A batch whose write throws something other than a store failure (here a document System.Text.Json cannot write, as a
     /// NaN score's was: ArgumentException) is that batch's failure, logged (2302, Error, with the exception) and counted
     /// <c>failed</c>, and the writer goes on: the next batch is written. Before, the write loop ended (it caught only

@@ -111,7 +111,7 @@ internal sealed record RerankPlan
             Fields = fields,
             TitleField = Str(ext, "title_field") ?? rule.TitleField,
             QueryText = Str(ext, "query"),
-            Instructions = Str(ext, "instructions") ?? rule.Instructions,
+            Instructions = InstructionsOf(ext, rule.Instructions),
             MaxThinkTokens = Int(ext, "max_think_tokens", 0, caps.MaxThinkTokens) ?? rule.MaxThinkTokens,
             Deadline = Int(ext, "deadline_ms", 1, (int)caps.Deadline.TotalMilliseconds) is { } ms ? TimeSpan.FromMilliseconds(ms) : rule.Deadline,
             PromptTemplate = Template(ext) ?? rule.PromptTemplate,
@@ -165,6 +165,14 @@ internal sealed record RerankPlan
     // query (and keyed its stored reasoning), a "\u200B" title_field named no field, and a "\u200B" prompt_template was
     // refused as lacking its placeholder rather than as empty.
     private static bool Blank(string text) => PrecomputeReasoning.IsBlankQuery(text);
+
+    // "" is this search's "no instructions": the bare query is judged, under the key of a search without instructions,
+    // whatever the rule's Instructions say, as the rerank service takes a call's "" (RerankRequest), the worker a job's
+    // (PrecomputeService.Validate) and precompute a query line's (QueryFile.ParseJson). Absent or null: the rule's. Other
+    // instructions that ask nothing (" ", "\u0001") are refused as before. Before, "" was refused too, so a search could
+    // not opt out of its rule's Instructions.
+    private static string? InstructionsOf(JsonObject? ext, string? rules) =>
+        ext?["instructions"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Length == 0 ? null : Str(ext, "instructions") ?? rules;
 
     private static string? Str(JsonObject? ext, string key) => ext?[key] switch
     {
