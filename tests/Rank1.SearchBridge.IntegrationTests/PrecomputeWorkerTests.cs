@@ -333,6 +333,55 @@ public sealed class PrecomputeWorkerTests(RabbitMqFixture broker) : IClassFixtur
         Assert.All(served.Json["hits"]!["hits"]!.AsArray().Take(Window), h => Assert.Equal("cached", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
     }
 
+    // A hot search that pins documents on top (a rule retriever whose rule pinned d04 and d08: FrontBackend's index pinned
+    // answers as Elasticsearch does, the pins scored above PinnedQueryBuilder.MAX_ORGANIC_SCORE) reaches the workers as any
+    // hot search. The proxy keeps the pins in their places unjudged and reranks the organic hits after them; the worker
+    // judged the whole window, the pins included: model time for judgements the proxy never reads. It judges the organic
+    // hits alone (PinnedHits.OrganicFrom, the proxy's rule), stored where the proxy looks them up: the search is then
+    // answered cached, the pins on top.
+    [Fact]
+    public async Task HotPinningSearch_TheWorkerJudgesOnlyTheOrganicHitsAfterThePins_ThenAnsweredCached()
+    {
+        var node = Node;
+        var queue = NewQueue();
+        var model = TinyModel;
+        FrontBackend front = null!;
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Broker:Url"] = node.Url,
+            ["Rank1:Broker:Queue"] = queue,
+            ["Rank1:HotQueries:Threshold"] = "2",
+        }, s => s.AddSingleton<IPassageJudge>(new FailingJudge(model)), inFront: async embedded => (front = await FrontBackend.StartAsync(embedded)).Url);
+        await using var frontBackend = front;
+        await using var worker = BrokerProcesses.StartWorker(front.Url, node.Url, queue);
+        const string body = """{"retriever":{"rule":{"retriever":{"standard":{"query":{"match":{"text":"onion eyes"}}}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}}}""";
+        async Task<double> Published() => PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_precompute_requests_total", ("outcome", "published"));
+        for (var i = 0; i < 10 && await Published() < 1; i++)
+        {
+            Assert.NotEqual("cached", (await stack.SearchAsync(body, "pinned/_search")).Rerank);
+        }
+
+        await BrokerProcesses.WaitUntilAsync(async () => await Published() >= 1, TestBounds.Hang, () => "the proxy never published the hot query");
+        bool Stored() => worker.Output.Any(l => l.Contains("Precomputed query ", StringComparison.Ordinal) && l.Contains(" on pinned: ", StringComparison.Ordinal));
+        await BrokerProcesses.WaitUntilAsync(async () => Stored() || (await ErrorQueue.PollAsync(node.Url, queue + "-hot_error")).Count > 0,
+            TestBounds.Hang, () => "the worker never took the hot query:\n" + worker.Log);
+        Assert.Empty((await ErrorQueue.ReadAsync(node.Url, queue + "-hot_error")).Select(f => f.Reason));
+
+        // The three organic hits of the window of five, judged and stored under the proxy's keys; the two pins neither.
+        using var workerHttp = new HttpClient { BaseAddress = await worker.UrlAsync() };
+        Assert.Equal(3, PrometheusText.Sum(await workerHttp.GetStringAsync("_rank1/metrics"), "rank1_passages_judged_total"));
+        var fingerprint = ReasoningKeys.Fingerprint("onion eyes", null, 4, ["text"], "title");
+        var organic = FrontBackend.PinnedOrder[2..].Select(id => ProxyStack.Corpus.Single(c => c.Id == id))
+            .Select(c => JudgementRecords.Key("pinned", c.Id, model, fingerprint, c.Title, c.Text).Id);
+        Assert.Equal(organic.Order(StringComparer.Ordinal), (await BrokerProcesses.StoredIdsAsync(stack.Backend.Url)).Order(StringComparer.Ordinal));
+
+        var served = await stack.SearchAsync(body, "pinned/_search");
+        Assert.Equal("cached", served.Rerank);
+        Assert.Equal(["pinned", "pinned", "cached", "cached", "cached"],
+            served.Json["hits"]!["hits"]!.AsArray().Select(h => h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+        Assert.Equal(FrontBackend.PinnedOrder[..2], served.Ids[..2]);
+    }
+
     [Fact]
     public async Task QueryText_IsNotInTheWorkersInformationLog_WhichNamesItsFingerprintAndLength()
     {

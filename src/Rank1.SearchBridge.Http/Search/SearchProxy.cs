@@ -328,7 +328,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         // so it is what the backend searched for.
         var queryText = plan.QueryText ?? (query.TryGetValue("q", out var q) && !PrecomputeReasoning.IsBlankQuery(q.ToString()) ? q.ToString() : null) ?? QueryText.FromBody(body);
 
-        var pins = plan.Enabled ? PinsOnTop(body) : null; // read only where a search could be reranked
+        var pins = plan.Enabled ? PinnedHits.Of(body) : null; // read only where a search could be reranked
         plan = (SkipReason(plan, body, query, queryText, pins) ?? notJson?.Reason) is { } reason ? plan.Skip(reason) : plan;
         if (!plan.Enabled)
         {
@@ -359,7 +359,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         return new PreparedSearch(index, path, raw, query, body, hadExt, plan, queryText, from, size, sentSize)
         {
-            PinnedBy = pins is { AnswerTells: true } ? pins.Pinner : null,
+            Pins = pins is { AnswerTells: true } ? pins : null,
         };
     }
 
@@ -377,12 +377,12 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         int? SentSize)
     {
         /// <summary>
-        /// What pins documents on top where the backend's answer tells which hits it pinned (<see cref="PinnedHit"/>): the
+        /// What pins documents on top where the backend's answer tells which hits it pinned (<see cref="PinnedHits.IsPin"/>): the
         /// outermost retriever (<c>rule</c>, <c>pinned</c>), which pins only when its rules match or its ids are found, or
         /// the search's own unboosted <c>pinned</c> or <c>rule</c> query. Those hits keep their places on top and the organic
         /// hits of the window after them are reranked. Null when the request alone decides.
         /// </summary>
-        public string? PinnedBy { get; init; }
+        public SearchPins? Pins { get; init; }
     }
 
     /// <summary>One search <see cref="Prepare"/>d: ask the backend, rerank the window, rewrite.</summary>
@@ -553,9 +553,11 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         var hits = SearchHits.Hits(json);
         // The pins the backend put on top keep their places; the organic hits of the window after them are reranked. Pins
-        // anywhere else, or a window of pins alone, keep the backend's order: their passages are not read.
-        var pins = search.PinnedBy is null ? 0 : hits.TakeWhile(PinnedHit).Count();
-        var pinned = search.PinnedBy is { } pinner && (hits.Skip(pins).Any(PinnedHit) || (pins > 0 && pins >= Math.Min(plan.Window, hits.Count))) ? PinsReason(pinner) : null;
+        // anywhere else, or a window of pins alone, keep the backend's order: their passages are not read. The worker
+        // judges a hot query's window by the same rule (PinnedHits.OrganicFrom), so it stores what is looked up here.
+        var organicFrom = PinnedHits.OrganicFrom(search.Pins, hits, plan.Window);
+        var pinned = organicFrom is null ? PinnedHits.Reason(search.Pins!.Pinner) : null;
+        var pins = organicFrom ?? 0;
         var window = pinned is null
             ? hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).Skip(pins).ToArray()
             : [];
@@ -732,7 +734,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
     }
 
-    private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText, Pins? pins)
+    private static string? SkipReason(RerankPlan plan, JsonObject? body, IQueryCollection query, string? queryText, SearchPins? pins)
     {
         if (!plan.Enabled)
         {
@@ -760,7 +762,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
         if (pins is { AnswerTells: false })
         {
-            return PinsReason(pins.Pinner);
+            return PinnedHits.Reason(pins.Pinner);
         }
 
         // A standard retriever carries its own sort (Elasticsearch 8.14 and later), as a search body does, and so does one
@@ -786,113 +788,6 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         return queryText is null ? NoQueryText : null;
-    }
-
-    private static string PinsReason(string pinner) => $"the search pins documents on top ({pinner}): they keep the backend's order";
-
-    // What answers the search with documents pinned on top, in the order they were pinned: the outermost retriever when it
-    // is a rule retriever (query rules: QueryRuleRetrieverBuilder pins and excludes) or a pinned retriever, or the search's
-    // own query (the body's, or a standard retriever's) when it is, or scores with, a pinned or rule query (PinnedQueryBuilder
-    // scores the pinned ids above any organic hit). Reranked whole, the pins would be reordered by Rank1's score among the
-    // organic hits: where the answer tells the pins they keep their places and only the organic hits after them are reranked.
-    // Under rrf or linear a rule's or pinned retriever's hits are fused like any other ranking, so nothing stays pinned
-    // there; under text_similarity_reranker or rescorer the cluster itself reorders them: such searches are reranked.
-    // AnswerTells: the outermost rule or pinned retriever pins only when a rule matched (RuleQueryBuilder.doRewrite answers
-    // the organic query alone, or with the excluded ids under must_not, when no rule pins) or its ids are among the hits, and
-    // its pins' scores, which nothing scales (it builds its query with boost 1), are above any organic hit's
-    // (PinnedHit): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
-    // So does it for a pinned or rule query that is the search's query itself, unboosted (UnboostedPinner); one under
-    // another query, or boosted, is told by the request alone, and the search keeps the backend's order.
-    private static Pins? PinsOnTop(JsonObject? body)
-    {
-        if (PinningRetriever(body?["retriever"] as JsonObject) is var (outer, inner))
-        {
-            var innerPins = PinningRetriever(inner) is not null || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
-            return new Pins($"the outermost retriever is [{outer}]", !innerPins, inner);
-        }
-
-        var query = body?["query"] as JsonObject ?? (((body?["retriever"] as JsonObject)?["standard"] as JsonObject)?["query"] as JsonObject);
-        return PinningQuery(query, under: null) is { } pinning ? new Pins(pinning, UnboostedPinner(query), null) : null;
-    }
-
-    // The search's query is itself a pinned or rule query with no boost but 1: its pins score as the pinned retriever's
-    // (PinnedQueryBuilder.doToQuery; RuleQueryBuilder.doToQuery builds one from the rules that match), and
-    // AbstractQueryBuilder.toQuery scales nothing, so the answer tells them. A boost, or a query around it, may scale them;
-    // one that pins again in its organic query has those pins capped to MAX_ORGANIC_SCORE, still above the other organic
-    // hits, which the answer does not tell: the request does, as for a retriever under the outermost one that pins.
-    private static bool UnboostedPinner(JsonObject? query) =>
-        query is { Count: 1 } && query.First() is { Key: "pinned" or "rule" or "rule_query", Value: JsonObject spec }
-        && (spec["boost"] is null || (spec["boost"] is JsonValue boost && boost.GetValueKind() == JsonValueKind.Number && boost.GetValue<double>() == 1))
-        && PinningQuery(spec["organic"], under: null) is null;
-
-    /// <summary>What pins documents on top of a search (<see cref="PinsOnTop"/>).</summary>
-    /// <param name="Pinner">What pins, as the skip reason names it.</param>
-    /// <param name="AnswerTells">Whether the backend's answer tells if anything was pinned (<see cref="PinnedHit"/>), or the request alone does.</param>
-    /// <param name="Under">The retriever under an outermost rule or pinned retriever (its retriever key); null when a query pins.</param>
-    private sealed record Pins(string Pinner, bool AnswerTells, JsonObject? Under);
-
-    // The retriever when it is a rule or pinned retriever, and the retriever under it (its retriever key).
-    private static (string Type, JsonObject? Inner)? PinningRetriever(JsonObject? retriever) =>
-        retriever?.FirstOrDefault(p => p.Key is "rule" or "pinned") is { Key: { } type, Value: var spec }
-            ? (type, (spec as JsonObject)?["retriever"] as JsonObject)
-            : null;
-
-    // PinnedQueryBuilder.MAX_ORGANIC_SCORE, Float.intBitsToFloat(0xfe << 23) - 1: 2^127 as a float. Where a PinnedQueryBuilder
-    // is built (a pinned retriever, a rule retriever whose rules pin) it caps the organic query's scores at it and each pin
-    // scores above it (doToQuery: the floats just above it, the first pin highest). A rule retriever whose rules pin nothing
-    // runs its organic query uncapped (RuleQueryBuilder.doRewrite): a function_score or script_score hit above it reads as a
-    // pin, and keeps its place on top with its backend score (the safe way: not judged, where the backend put it).
-    private static readonly float MaxOrganicScore = BitConverter.Int32BitsToSingle(0xfe << 23);
-
-    // A hit a pinned query put on top: its score above MaxOrganicScore, as PinnedRetrieverBuilder.combineInnerRetrieverResults
-    // tells one (scoreDoc.score > PinnedQueryBuilder.MAX_ORGANIC_SCORE). Elasticsearch writes the float (Float.toString,
-    // "1.7014122E38"), which reads back as that float. A score that is not a number (null) is no pin.
-    private static bool PinnedHit(JsonObject hit) =>
-        hit["_score"] is JsonValue score && score.GetValueKind() == System.Text.Json.JsonValueKind.Number && (float)score.GetValue<double>() > MaxOrganicScore;
-
-    // A pinned or rule query whose score reaches the hit's: the query itself, or one in a scoring place under it (bool's must
-    // and should add the clauses' scores, dis_max takes the best, function_score multiplies by default, boosting keeps its
-    // positive query's), where the pins' scores (PinnedQueryBuilder: above MAX_ORGANIC_SCORE, which caps the organic query)
-    // still put them on top. In a filter (bool's filter, constant_score) or a must_not it scores nothing and pins nothing.
-    private static string? PinningQuery(JsonNode? node, string? under)
-    {
-        if (node is not JsonObject query)
-        {
-            return null;
-        }
-
-        foreach (var (type, spec) in query)
-        {
-            if (type is "pinned" or "rule" or "rule_query")
-            {
-                return under is null ? $"the query is [{type}]" : $"the query is [{type}] under [{under}]";
-            }
-
-            var inner = spec as JsonObject;
-            IEnumerable<JsonNode?> scoring = type switch
-            {
-                "bool" => new[] { "must", "should" }.SelectMany<string, JsonNode?>(clause => inner?[clause] switch
-                {
-                    // Typed: a collection expression here would be a JsonArray, which cannot hold a node that has a parent.
-                    JsonArray many => (IEnumerable<JsonNode?>)many,
-                    JsonObject one => new JsonNode?[] { one },
-                    _ => [],
-                }),
-                "dis_max" => inner?["queries"] as JsonArray ?? [],
-                "function_score" => [inner?["query"]],
-                "boosting" => [inner?["positive"]],
-                _ => [],
-            };
-            foreach (var clause in scoring)
-            {
-                if (PinningQuery(clause, under ?? type) is { } found)
-                {
-                    return found;
-                }
-            }
-        }
-
-        return null;
     }
 
     // The sort URL parameter as RestSearchAction reads it, as the body's sort keys it stands for: comma-separated keys, each

@@ -50,7 +50,8 @@ public sealed class TransientPrecomputeException(string message, Exception? inne
 /// <summary>
 /// Does one <see cref="PrecomputeReasoning"/> request: runs the search on the backend, then, through the
 /// <see cref="StoredWindowJudge"/> the proxy uses too, judges the window with the model with no deadline (skipping hits
-/// whose reasoning is already stored for the same passage text) and writes the judgements to the reasoning index before
+/// whose reasoning is already stored for the same passage text, and the hits pinned on top, which the proxy never judges:
+/// <see cref="PinnedHits.OrganicFrom"/>) and writes the judgements to the reasoning index before
 /// returning, so a message is acknowledged only once its work is stored. A window not judged in full throws:
 /// <see cref="Rank1OverloadedException"/> when the model is busy and <see cref="TransientPrecomputeException"/> when the
 /// model failed, both retried; <see cref="Rank1InputException"/> for a passage the model cannot read or scored NaN, after the other
@@ -105,8 +106,12 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             throw new TransientPrecomputeException($"the backend's search answer is not a search answer: {problem}");
         }
 
-        var hits = SearchHits.Hits(json).Take(request.Window).ToArray();
-        var window = hits.Select(h =>
+        var answered = SearchHits.Hits(json);
+        var hits = answered.Take(request.Window).ToArray();
+        // Only the organic hits after the pins on top, as the proxy reranks such a window (PinnedHits.OrganicFrom): a pin
+        // keeps its place unjudged and its judgement would never be read; none, where the proxy keeps the backend's order.
+        var organicFrom = PinnedHits.OrganicFrom(PinnedHits.Of(body), answered, request.Window) ?? hits.Length;
+        var window = hits.Skip(organicFrom).Select(h =>
         {
             var (title, text) = SearchHits.Passage(h, fields, request.TitleField);
             return (Title: title, Text: text, Hit: h);
