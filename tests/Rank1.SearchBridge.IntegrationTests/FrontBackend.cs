@@ -9,7 +9,7 @@ namespace Rank1.SearchBridge.IntegrationTests;
 /// server, gzips its answers when the client accepts gzip, adds a deprecation <c>Warning</c> and echoes
 /// <c>X-Opaque-Id</c>, answers 200 with garbage for the index <c>garbage</c> (with JSON that is no search answer, its
 /// <c>hits.hits</c> an object, for <c>hitsobject</c>), can hold searches on the index
-/// <c>slow</c> until a number of them are in flight (<see cref="HoldSlowSearchesUntil"/>), answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), of <c>onepin</c> as a pinned retriever's that found one of its two ids (<see cref="OnePinAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
+/// <c>slow</c> until a number of them are in flight (<see cref="HoldSlowSearchesUntil"/>), answers any search of the index <c>pinned</c> as a rule retriever's whose rule pinned (<see cref="PinnedAnswer"/>), of <c>onepin</c> as a pinned retriever's that found one of its two ids (<see cref="OnePinAnswer"/>), and of <c>unpinned</c> as one whose rules matched nothing (<see cref="UnpinnedAnswer"/>), and of <c>capped</c> as a pinned retriever's that found none of its ids over an organic hit scored at the cap (<see cref="CappedAnswer"/>), a search on the point in time <see cref="PinnedPit"/> as a pinned query's first page (<see cref="PinnedPitAnswer"/>), of <c>deepsource</c> with a document as deep as Elasticsearch takes (<see cref="DeepSourceAnswer"/>), of <c>notutf8</c> with a byte that is not UTF-8 (<see cref="NotUtf8Answer"/>), answers searches of the index <c>plain</c> as <c>docs</c> but never compressed, and of <c>narrow</c> as <c>docs</c> with an <c>index.max_result_window</c> of 5 (of <c>halfnarrow</c>, on one of its two shards), and counts how many searches it has in flight at once. A search, msearch or template search asked in YAML
 /// (<c>format=yaml</c>, or <c>Accept: application/yaml</c> without a <c>format</c>) is answered in YAML, as
 /// Elasticsearch answers it (<c>AbstractRestChannel.newBuilder</c>).
 /// </summary>
@@ -84,6 +84,33 @@ internal sealed class FrontBackend : IAsyncDisposable
     /// and scores the lower one.
     /// </summary>
     public static string OnePinAnswer() => RetrieverAnswer("onepin", OnePinOrder, ["1.7014122E38", "2.25", "1.5", "0.75", "0.5"]);
+
+    /// <summary>The point-in-time id the front backend answers a search of with <see cref="PinnedPitAnswer"/>.</summary>
+    public const string PinnedPit = "pinned-pit";
+
+    /// <summary>
+    /// The answer to a search (<c>/_search</c>) on the point in time <see cref="PinnedPit"/>, in <see cref="PinnedOrder"/>: as
+    /// Elasticsearch answers a pinned query's search on a point in time, its <c>pit_id</c> beside the hits, each hit's
+    /// <c>sort</c> its score and the implicit <c>_shard_doc</c> tiebreaker, and no <c>_rank</c> (no retriever ranks them).
+    /// </summary>
+    public static string PinnedPitAnswer()
+    {
+        var answer = System.Text.Json.Nodes.JsonNode.Parse(PinnedAnswer())!.AsObject();
+        foreach (var hit in answer["hits"]!["hits"]!.AsArray())
+        {
+            hit!.AsObject().Remove("_rank");
+            hit["_index"] = ProxyStack.Index;
+        }
+
+        var pitAnswer = new System.Text.Json.Nodes.JsonObject { ["pit_id"] = PinnedPit };
+        foreach (var (key, value) in answer.ToArray())
+        {
+            answer.Remove(key);
+            pitAnswer[key] = value;
+        }
+
+        return pitAnswer.ToJsonString();
+    }
 
     /// <summary>The answer to any search of the index <c>unpinned</c> (<see cref="UnpinnedOrder"/>): organic scores alone.</summary>
     public static string UnpinnedAnswer() => RetrieverAnswer("unpinned", UnpinnedOrder, ["2.25", "1.5", "0.75", "0.5", "0.25"]);
@@ -308,6 +335,30 @@ internal sealed class FrontBackend : IAsyncDisposable
                 _ => CappedAnswer(),
             });
             return;
+        }
+
+        // A search on the point in time PinnedPit (a body of JSON, not compressed: anything else goes on to the embedded backend).
+        if (path == "/_search" && !context.Request.Headers.ContainsKey("Content-Encoding"))
+        {
+            context.Request.EnableBuffering();
+            System.Text.Json.Nodes.JsonObject? search = null;
+            try
+            {
+                search = await System.Text.Json.Nodes.JsonNode.ParseAsync(context.Request.Body) as System.Text.Json.Nodes.JsonObject;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+
+            context.Request.Body.Position = 0;
+            if (search?["pit"]?["id"] is System.Text.Json.Nodes.JsonValue pit && pit.GetValueKind() == System.Text.Json.JsonValueKind.String && pit.GetValue<string>() == PinnedPit)
+            {
+                SearchBodies.Enqueue(search.ToJsonString());
+                context.Response.ContentType = "application/json";
+                context.Response.Headers["X-Elastic-Product"] = "Elasticsearch";
+                await context.Response.WriteAsync(PinnedPitAnswer());
+                return;
+            }
         }
 
         if (path == "/docs/_search")

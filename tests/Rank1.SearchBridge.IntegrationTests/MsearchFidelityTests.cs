@@ -1096,6 +1096,31 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         Assert.Equal(expected, m.Json["responses"]![0]!["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
     }
 
+    // A search on a point in time is asked for the client's page alone (its hits' sort values are cursors), and a pinned
+    // query's first page holds the pins (FrontBackend's point in time PinnedPit answers as Elasticsearch does): the pins
+    // keep their places and backend scores on top, the rest of the page is reranked below them, and each place keeps the
+    // backend's sort values (the last hit's are the next page's search_after), with the answer's pit_id.
+    [Fact]
+    public async Task PointInTimeSearch_FirstPageWithPins_PinsStayOnTop_TheRestOfThePageReranked()
+    {
+        var expected = await PinnedThenRank1OrderAsync();
+        var backend = JsonNode.Parse(FrontBackend.PinnedPitAnswer())!;
+        var body = new JsonObject { ["query"] = JsonNode.Parse(PinnedQuery), ["size"] = 5, ["pit"] = new JsonObject { ["id"] = FrontBackend.PinnedPit, ["keep_alive"] = "1m" } }.ToJsonString();
+
+        var r = await _stack.SearchAsync(body, "_search");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(expected, r.Ids);
+        var asked = JsonNode.Parse(Assert.Single(_front.SearchBodies))!;
+        Assert.Equal((0, 5), (asked["from"]!.GetValue<int>(), asked["size"]!.GetValue<int>()));
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        Assert.Equal(["pinned", "pinned"], hits.Take(2).Select(h => h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+        Assert.Equal(backend["hits"]!["hits"]!.AsArray().Take(2).Select(h => h!["_score"]!.ToJsonString()), hits.Take(2).Select(h => h!["_score"]!.ToJsonString()));
+        Assert.All(hits.Skip(2), h => Assert.Equal(h!["_score"]!.GetValue<double>(), h["fields"]!["_rank1.score"]![0]!.GetValue<double>()));
+        Assert.Equal(backend["hits"]!["hits"]!.AsArray().Select(h => h!["sort"]!.ToJsonString()), hits.Select(h => h!["sort"]!.ToJsonString()));
+        Assert.Equal(FrontBackend.PinnedPit, r.Json["pit_id"]!.GetValue<string>());
+    }
+
     // The pins occupy the first places of the rerank window, as of the backend's answer, and a page is cut from the window
     // with its pins on top as any reranked window is: each page, past the pins or across them, is a slice of the one order.
     // Before, every page of an answer holding pins was passed on in the backend's order.
