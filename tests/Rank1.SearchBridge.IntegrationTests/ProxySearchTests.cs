@@ -45,6 +45,28 @@ public sealed class ProxySearchTests : IAsyncLifetime
         Assert.Equal(["onion soup"], judge.Queries.Distinct());
     }
 
+    [Fact]
+    public async Task PinnedQuery_EmbeddedBackendPins_PinsOnTopOrganicHitsReranked()
+    {
+        // The embedded backend runs the pinned query as Elasticsearch does: d08 (no match for "onion eyes") and d05 (a
+        // match, pinned once) first, scored just above 2^127 (PinnedQueryBuilder's MAX_ORGANIC_SCORE), then the organic
+        // hits. The proxy keeps the pins and reranks the organic hits of the window (6: both pins and all four) after them.
+        var organic = (await _stack.BackendIdsAsync("""{"query":{"match":{"text":"onion eyes"}}}""")).Where(id => id != "d05").ToArray();
+        Assert.Equal(4, organic.Length);
+        var reranked = await ProxyStack.ExpectedRank1OrderAsync("onion eyes", organic, 4);
+        Assert.NotEqual(organic, reranked);
+
+        var r = await _stack.SearchAsync("""{"query":{"pinned":{"ids":["d08","d05"],"organic":{"match":{"text":"onion eyes"}}}},"ext":{"rank1":{"window":6}}}""");
+
+        Assert.Equal((200, "applied"), (r.Status, r.Rerank));
+        Assert.Equal(["d08", "d05", .. reranked], r.Ids);
+        var hits = r.Json["hits"]!["hits"]!.AsArray();
+        Assert.Equal([BitConverter.Int32BitsToSingle((0xfe << 23) + 3), BitConverter.Int32BitsToSingle((0xfe << 23) + 2)],
+            hits.Take(2).Select(h => h!["_score"]!.GetValue<float>()));
+        Assert.All(hits.Take(2), h => Assert.Equal("pinned", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+        Assert.All(hits.Skip(2), h => Assert.NotEqual("pinned", h!["fields"]!["_rank1.source"]![0]!.GetValue<string>()));
+    }
+
     private sealed class RecordingJudge : IPassageJudge
     {
         public System.Collections.Concurrent.ConcurrentQueue<string> Queries { get; } = new();

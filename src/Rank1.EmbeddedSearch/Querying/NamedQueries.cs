@@ -135,6 +135,12 @@ internal sealed class NamedQueries
             }
         }
 
+        if (type == "pinned")
+        {
+            // PinnedQueryBuilder.doToQuery makes its organic query, whose names are added, before its own name is.
+            Collect(spec["organic"], found);
+        }
+
         var name = spec["_name"] ?? (FieldQueries.Contains(type) ? spec.Select(p => p.Value).OfType<JsonObject>().Select(o => o["_name"]).FirstOrDefault(n => n is not null) : null);
         if (name is JsonValue value)
         {

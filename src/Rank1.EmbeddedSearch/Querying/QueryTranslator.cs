@@ -19,12 +19,17 @@ namespace Rank1.EmbeddedSearch.Querying;
 /// <summary>
 /// Translates the Elasticsearch query DSL subset into Lucene queries for one index: <c>match_all</c>, <c>match</c>,
 /// <c>match_phrase</c>, <c>multi_match</c>, <c>term</c>, <c>terms</c>, <c>ids</c>, <c>range</c>, <c>bool</c>,
-/// <c>query_string</c>, <c>simple_query_string</c>. Anything else is a 400 <c>parsing_exception</c> that names it.
+/// <c>query_string</c>, <c>simple_query_string</c>, and Elasticsearch's <c>pinned</c> (not OpenSearch's). Anything else is a 400 <c>parsing_exception</c> that names it.
 /// </summary>
 internal sealed class QueryTranslator
 {
     public static readonly IReadOnlyList<string> Supported =
-        ["match_all", "match_none", "match", "match_phrase", "multi_match", "term", "terms", "ids", "range", "bool", "query_string", "simple_query_string"];
+        ["match_all", "match_none", "match", "match_phrase", "multi_match", "term", "terms", "ids", "range", "bool", "query_string", "simple_query_string", "pinned"];
+
+    /// <summary>The queries <paramref name="flavor"/> has: OpenSearch has no <c>pinned</c> (an Elasticsearch x-pack plugin's).</summary>
+    /// <param name="flavor">The product whose queries are answered.</param>
+    public static IReadOnlyList<string> SupportedBy(SearchFlavor flavor) =>
+        flavor == SearchFlavor.OpenSearch ? [.. Supported.Where(t => t != "pinned")] : Supported;
 
     private readonly SearchIndex _index;
     private readonly Analyzer _analyzer;
@@ -57,6 +62,7 @@ internal sealed class QueryTranslator
             "bool" => Bool(Obj(type, body)),
             "query_string" => QueryString(Obj(type, body)),
             "simple_query_string" => SimpleQueryString(Obj(type, body)),
+            "pinned" => Pinned(Obj(type, body)),
             _ => throw Unknown(type),
         };
     }
@@ -118,11 +124,11 @@ internal sealed class QueryTranslator
             throw Stood(EsException.Parsing($"[{type}] query malformed, no start_object after query name", JsonLocations.OfValue(obj, type)));
         }
 
-        if (!Supported.Contains(type))
+        if (!SupportedBy(flavor).Contains(type))
         {
             // NamedXContentRegistry's NamedObjectNotFoundException, at the query's START_OBJECT, is the cause.
             var at = JsonLocations.Of(spec);
-            throw Stood(EsException.Parsing(Unknown(type).Message, at, EsException.XContentParse($"unknown field [{type}]", at, null, "named_object_not_found_exception")));
+            throw Stood(EsException.Parsing(Unknown(type, flavor).Message, at, EsException.XContentParse($"unknown field [{type}]", at, null, "named_object_not_found_exception")));
         }
 
         if ((flavor == SearchFlavor.OpenSearch ? OpenSearchFieldOptions : FieldOptions).TryGetValue(type, out var known))
@@ -133,6 +139,11 @@ internal sealed class QueryTranslator
         if (type == "bool")
         {
             CheckBool(spec, flavor, deprecations);
+        }
+
+        if (type == "pinned")
+        {
+            CheckPinned(spec, flavor, deprecations);
         }
 
         if (type == "multi_match")
@@ -590,7 +601,16 @@ internal sealed class QueryTranslator
     // each rethrown by fromXContent as a ParsingException where the parser stands, once the fields before it are read.
     private static void CheckIdsValue(JsonObject spec, string key, JsonNode? value)
     {
-        if (key != "values" || value is JsonValue { } v && v.GetValueKind() == JsonValueKind.String)
+        if (key == "values")
+        {
+            CheckStringArray("ids", spec, key, value);
+        }
+    }
+
+    // An ObjectParser's declareStringArray field (IdsQueryBuilder's values, PinnedQueryBuilder's ids), as CheckIdsValue says.
+    private static void CheckStringArray(string parser, JsonObject spec, string key, JsonNode? value)
+    {
+        if (value is JsonValue { } v && v.GetValueKind() == JsonValueKind.String)
         {
             return;
         }
@@ -598,7 +618,7 @@ internal sealed class QueryTranslator
         if (value is not JsonArray values)
         {
             var at = JsonLocations.OfValue(spec, key);
-            var unsupported = EsException.XContentParse($"[ids] values doesn't support values of type: {RequestJson.TokenName(value)}", at);
+            var unsupported = EsException.XContentParse($"[{parser}] {key} doesn't support values of type: {RequestJson.TokenName(value)}", at);
             throw Stood(EsException.Parsing(unsupported.Message, at, unsupported));
         }
 
@@ -610,8 +630,174 @@ internal sealed class QueryTranslator
                 var noText = EsException.Foreign(500, "illegal_state_exception", values[i] is JsonArray
                     ? "expected value but got [START_ARRAY]" // AbstractObjectParser.parseArray, before the element is read
                     : $"Can't get text on a {RequestJson.TokenName(values[i])} at {(at is { } l ? $"{l.Line}:{l.Column}" : "null")}");
-                var failed = EsException.XContentParse("[ids] failed to parse field [values]", at, noText);
+                var failed = EsException.XContentParse($"[{parser}] failed to parse field [{key}]", at, noText);
                 throw Stood(EsException.Parsing(failed.Message, at, failed));
+            }
+        }
+    }
+
+    // The fields PinnedQueryBuilder's ConstructingObjectParser declares: organic, ids and docs its constructor's
+    // arguments (organic required), and declareStandardFields' boost and _name.
+    private static readonly string[] PinnedFields = ["organic", "ids", "docs", "boost", "_name"];
+
+    // The fields SpecifiedDocument's ConstructingObjectParser ("item") declares: _index optional, _id required.
+    private static readonly string[] PinnedDocFields = ["_index", "_id"];
+
+    // PinnedQueryBuilder.fromXContent: its ConstructingObjectParser reads the fields in order, and fromXContent rethrows
+    // each IllegalArgumentException (XContentParseException is one) as a ParsingException of its message where the parser
+    // stands. The builder (the constructor's checks: exactly one of ids and docs, at most 100 of them, none twice) runs
+    // when the last of its three arguments arrives (wrapped "failed to parse field" at that value), or once the object
+    // has ended (at its closing brace), each "Failed to build [pinned] after last required field arrived".
+    private static void CheckPinned(JsonObject spec, SearchFlavor flavor, ICollection<string>? deprecations)
+    {
+        var arrived = 0;
+        ReadFields("pinned", spec, PinnedFields, (key, value) =>
+        {
+            switch (key)
+            {
+                case "organic" when value is not JsonObject:
+                    var valueAt = JsonLocations.OfValue(spec, key);
+                    throw Rethrown(EsException.XContentParse($"[pinned] organic doesn't support values of type: {RequestJson.TokenName(value)}", valueAt), valueAt);
+                case "organic":
+                    try
+                    {
+                        CheckNames(value, flavor, deprecations);
+                    }
+                    catch (EsException e)
+                    {
+                        var at = StoodAt.TryGetValue(e, out var stood) ? stood.Value : e.At;
+                        throw Rethrown(EsException.XContentParse("[pinned] failed to parse field [organic]", at, e), at);
+                    }
+
+                    break;
+                case "ids":
+                    CheckStringArray("pinned", spec, key, value);
+                    break;
+                case "docs":
+                    CheckPinnedDocs(spec, value);
+                    break;
+                default:
+                    return;
+            }
+
+            if (++arrived == 3)
+            {
+                var at = JsonLocations.OfLast(value!);
+                throw Rethrown(EsException.XContentParse($"[pinned] failed to parse field [{key}]", at, PinnedBuildFailed(spec)!), at);
+            }
+        }, (unknown, key) => Rethrown(unknown, JsonLocations.OfValue(spec, key)));
+
+        var end = JsonLocations.OfLast(spec);
+        if (!spec.ContainsKey("organic"))
+        {
+            throw Stood(EsException.Parsing("Required [organic]", end, EsException.IllegalArgument("Required [organic]")));
+        }
+
+        if (PinnedBuildFailed(spec) is { } failed)
+        {
+            throw Rethrown(failed, end);
+        }
+    }
+
+    // fromXContent's rethrow of an IllegalArgumentException: a ParsingException of its message, caused by it.
+    private static EsException Rethrown(EsException e, Location? at) => Stood(EsException.Parsing(e.Message, at, e), at);
+
+    // PinnedQueryBuilder's constructor, as ConstructingObjectParser.buildTarget wraps its IllegalArgumentException; null
+    // when it builds.
+    private static EsException? PinnedBuildFailed(JsonObject spec)
+    {
+        var refusal = PinnedRefusal(spec);
+        return refusal is null ? null
+            : EsException.XContentParse("Failed to build [pinned] after last required field arrived", null, EsException.IllegalArgument(refusal));
+    }
+
+    private static string? PinnedRefusal(JsonObject spec)
+    {
+        const int MaxPinnedHits = 100; // PinnedQueryBuilder.MAX_NUM_PINNED_HITS
+        var (hasIds, hasDocs) = (spec.ContainsKey("ids"), spec.ContainsKey("docs"));
+        if (hasIds == hasDocs)
+        {
+            return hasIds ? "[pinned] ids and docs cannot both be used" : "[pinned] ids and docs cannot both be null";
+        }
+
+        var pins = PinnedDocuments(spec);
+        var what = hasIds ? "ids" : "docs";
+        if (pins.Count > MaxPinnedHits)
+        {
+            return $"[pinned] Max of {MaxPinnedHits} {what} exceeded: {pins.Count} provided.";
+        }
+
+        var seen = new HashSet<(string?, string)>();
+        foreach (var pin in pins)
+        {
+            if (!seen.Add(pin))
+            {
+                // SpecifiedDocument.toString: Strings.toString(this, pretty, human), Jackson's pretty printer.
+                return hasIds ? $"[pinned] duplicate id found in list: {pin.Id}"
+                    : $"[pinned] duplicate doc found in list: {{\n{(pin.Index is null ? "" : $"  \"_index\" : {JsonSerializer.Serialize(pin.Index)},\n")}  \"_id\" : {JsonSerializer.Serialize(pin.Id)}\n}}";
+            }
+        }
+
+        return null;
+    }
+
+    // docs: declareObjectArray of SpecifiedDocument's parser (ValueType.OBJECT_ARRAY: an object is a list of one). An
+    // item's errors are wrapped "[pinned] failed to parse field [docs]" where the parser stands.
+    private static void CheckPinnedDocs(JsonObject spec, JsonNode? value)
+    {
+        var at = JsonLocations.OfValue(spec, "docs");
+        if (value is not (JsonObject or JsonArray))
+        {
+            throw Rethrown(EsException.XContentParse($"[pinned] docs doesn't support values of type: {RequestJson.TokenName(value)}", at), at);
+        }
+
+        foreach (var item in value is JsonArray items ? items.ToArray() : [value])
+        {
+            if (item is not JsonObject doc)
+            {
+                // ObjectParser.parse reads on to the token after a non-object item and names it: not followed here.
+                throw Rethrown(EsException.XContentParse("[pinned] failed to parse field [docs]", at,
+                    EsException.XContentParse($"[item] Expected START_OBJECT but was: {RequestJson.TokenName(item)}", at)), at);
+            }
+
+            EsException? failed = null;
+            Location? stood = null;
+            ReadFields("item", doc, PinnedDocFields, (key, v) =>
+            {
+                if (failed is null && (v is not JsonValue s || s.GetValueKind() != JsonValueKind.String))
+                {
+                    // declareString: ValueType.STRING.
+                    stood = JsonLocations.OfValue(doc, key);
+                    failed = EsException.XContentParse($"[item] {key} doesn't support values of type: {RequestJson.TokenName(v)}", stood);
+                }
+            }, (unknown, key) =>
+            {
+                if (failed is null)
+                {
+                    (stood, failed) = (JsonLocations.OfValue(doc, key), unknown);
+                }
+
+                return null;
+            });
+
+            if (failed is null && !doc.ContainsKey("_id"))
+            {
+                (stood, failed) = (JsonLocations.OfLast(doc), EsException.IllegalArgument("Required [_id]"));
+            }
+
+            if (failed is null && doc["_index"] is JsonValue index && ValueText(index)!.Contains('*', StringComparison.Ordinal))
+            {
+                // SpecifiedDocument's constructor (Regex.isSimpleMatchPattern), built when the second argument arrives.
+                var last = doc.Last().Key;
+                stood = JsonLocations.OfValue(doc, last);
+                failed = EsException.XContentParse($"[item] failed to parse field [{last}]", stood,
+                    EsException.XContentParse("Failed to build [item] after last required field arrived", null,
+                        EsException.IllegalArgument("Item index cannot contain wildcard expressions")));
+            }
+
+            if (failed is not null)
+            {
+                throw Rethrown(EsException.XContentParse("[pinned] failed to parse field [docs]", stood, failed), stood);
             }
         }
     }
@@ -650,8 +836,8 @@ internal sealed class QueryTranslator
         return (type, body);
     }
 
-    private static EsException Unknown(string type) =>
-        EsException.Parsing($"unknown query [{type}]: the embedded search backend supports {string.Join(", ", Supported)}");
+    private static EsException Unknown(string type, SearchFlavor flavor = SearchFlavor.Elasticsearch) =>
+        EsException.Parsing($"unknown query [{type}]: the embedded search backend supports {string.Join(", ", SupportedBy(flavor))}");
 
     private static JsonObject Obj(string type, JsonNode? body) =>
         body as JsonObject ?? throw EsException.Parsing($"[{type}] query malformed, no start_object after query name");
@@ -920,6 +1106,55 @@ internal sealed class QueryTranslator
         }).ToArray();
         return groups.Length == 1 ? groups[0] : groups.Length == 0 ? new BooleanQuery() : AnyOf(groups);
     }
+
+    /// <summary>
+    /// PinnedQueryBuilder's MAX_ORGANIC_SCORE, <c>Float.intBitsToFloat(0xfe &lt;&lt; 23) - 1</c>: 2^127 (the 1 is lost to
+    /// float rounding), the highest organic score; the pins score in the floats just above it.
+    /// </summary>
+    internal static readonly float MaxOrganicScore = BitConverter.Int32BitsToSingle(0xfe << 23) - 1;
+
+    // PinnedQueryBuilder.doToQuery: the organic query capped at MAX_ORGANIC_SCORE (CappedScoreQuery), and each pin a
+    // constant score of its own just above the cap, the first pin the highest (NumericUtils.sortableIntToFloat of
+    // minPin + count, counting down; a pin of another index keeps its place in the count), the two joined by a dis_max
+    // of tie breaker 0, so that a pin the organic query matches too scores as a pin. No pins: the capped organic alone.
+    private Query Pinned(JsonObject spec)
+    {
+        var organic = Translate(spec["organic"]);
+
+        // The organic query's own boost is a BoostQuery around it in Lucene 9, which CappedScoreQuery.rewrite unwraps.
+        organic.Boost = 1f;
+        var capped = new CappedScoreQuery(organic, MaxOrganicScore);
+        var pins = PinnedDocuments(spec);
+        if (pins.Count == 0)
+        {
+            return Boosted(capped, spec);
+        }
+
+        var pinned = new DisjunctionMaxQuery(0f);
+
+        // For a positive float NumericUtils.floatToSortableInt is its bits.
+        var boostNum = BitConverter.SingleToInt32Bits(MaxOrganicScore) + 1 + pins.Count;
+        foreach (var (index, id) in pins)
+        {
+            var pinScore = BitConverter.Int32BitsToSingle(boostNum--);
+            if (index is null || index == _index.Name)
+            {
+                pinned.Add(new ConstantScoreQuery(new TermQuery(new Term(DocumentFields.IdField, id))) { Boost = pinScore });
+            }
+        }
+
+        return Boosted(new DisjunctionMaxQuery(0f) { pinned, capped }, spec);
+    }
+
+    // The pinned query's ids, or its docs' _index (null: any) and _id, in order; one id a list of one (CheckPinned
+    // refused anything else).
+    private static List<(string? Index, string Id)> PinnedDocuments(JsonObject spec) => spec["ids"] switch
+    {
+        JsonArray ids => [.. ids.Select(v => ((string?)null, ValueText(v) ?? string.Empty))],
+        JsonValue id => [(null, ValueText(id) ?? string.Empty)],
+        _ => [.. (spec["docs"] is JsonArray docs ? docs.ToArray() : [spec["docs"]]).OfType<JsonObject>()
+            .Select(d => (d["_index"] is { } i ? ValueText(i) : null, ValueText(d["_id"]) ?? string.Empty))],
+    };
 
     private static Query Ids(JsonObject spec)
     {

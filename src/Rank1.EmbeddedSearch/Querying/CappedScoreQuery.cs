@@ -1,0 +1,84 @@
+using Lucene.Net.Index;
+using Lucene.Net.Search;
+using Lucene.Net.Util;
+
+namespace Rank1.EmbeddedSearch.Querying;
+
+/// <summary>
+/// A query whose scores are those of another, capped at <see cref="MaxScore"/>: Elasticsearch's
+/// <c>CappedScoreQuery</c> (x-pack search-business-rules), which the <c>pinned</c> query wraps its organic query in so
+/// that no organic score reaches the pins' (<c>CappedScorer.score</c>: <c>Math.min(maxScore, in.score())</c>).
+/// </summary>
+internal sealed class CappedScoreQuery : Query
+{
+    public CappedScoreQuery(Query inner, float maxScore)
+    {
+        Inner = inner;
+        MaxScore = maxScore;
+    }
+
+    /// <summary>The query whose scores are capped.</summary>
+    public Query Inner { get; }
+
+    /// <summary>The highest score a document gets.</summary>
+    public float MaxScore { get; }
+
+    public override Query Rewrite(IndexReader reader)
+    {
+        var rewritten = Inner.Rewrite(reader);
+        return ReferenceEquals(rewritten, Inner) ? this : new CappedScoreQuery(rewritten, MaxScore) { Boost = Boost };
+    }
+
+    public override void ExtractTerms(ISet<Term> terms) => Inner.ExtractTerms(terms);
+
+    public override Weight CreateWeight(IndexSearcher searcher) => new CappedWeight(this, Inner.CreateWeight(searcher));
+
+    public override string ToString(string field) => $"CappedScore({Inner.ToString(field)})";
+
+    public override bool Equals(object? obj) =>
+        obj is CappedScoreQuery other && other.MaxScore.Equals(MaxScore) && other.Inner.Equals(Inner) && other.Boost.Equals(Boost);
+
+    public override int GetHashCode() => HashCode.Combine(Inner, MaxScore, Boost);
+
+    private sealed class CappedWeight(CappedScoreQuery query, Weight inner) : Weight
+    {
+        public override Query Query => query;
+
+        public override bool ScoresDocsOutOfOrder => inner.ScoresDocsOutOfOrder;
+
+        public override Explanation Explain(AtomicReaderContext context, int doc)
+        {
+            var explained = inner.Explain(context, doc);
+            if (!explained.IsMatch || explained.Value <= query.MaxScore)
+            {
+                return explained;
+            }
+
+            var capped = new Explanation(query.MaxScore, "Capped score");
+            capped.AddDetail(explained);
+            return capped;
+        }
+
+        public override float GetValueForNormalization() => inner.GetValueForNormalization();
+
+        public override void Normalize(float norm, float topLevelBoost) => inner.Normalize(norm, topLevelBoost * query.Boost);
+
+        public override Scorer? GetScorer(AtomicReaderContext context, IBits? acceptDocs) =>
+            inner.GetScorer(context, acceptDocs) is { } scorer ? new CappedScorer(this, scorer, query.MaxScore) : null;
+    }
+
+    private sealed class CappedScorer(Weight weight, Scorer inner, float maxScore) : Scorer(weight)
+    {
+        public override int DocID => inner.DocID;
+
+        public override int Freq => inner.Freq;
+
+        public override int NextDoc() => inner.NextDoc();
+
+        public override int Advance(int target) => inner.Advance(target);
+
+        public override float GetScore() => Math.Min(maxScore, inner.GetScore());
+
+        public override long GetCost() => inner.GetCost();
+    }
+}
