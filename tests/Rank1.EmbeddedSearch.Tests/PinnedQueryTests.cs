@@ -160,6 +160,19 @@ public sealed class PinnedQueryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_PinnedRetriever_RefusedPointingToThePinnedQuery_WhichAStandardRetrieverRuns()
+    {
+        var r = await Es.PostAsync("/shop/_search", """{"retriever":{"pinned":{"ids":["3"],"retriever":{"standard":{"query":{"match":{"text":"apple"}}}}}}}""");
+
+        r.AssertError(400, "illegal_argument_exception",
+            "the embedded search backend runs only the [standard] retriever, not [pinned]: it runs no compound retriever; a [standard] retriever whose query is a [pinned] query pins the same documents");
+
+        var hits = Hits(await Es.PostAsync("/shop/_search", """{"retriever":{"standard":{"query":{"pinned":{"ids":["3"],"organic":{"match":{"text":"apple"}}}}}}}"""));
+        Assert.Equal(["3", "4", "1", "2"], hits.Select(h => h.Id));
+        Assert.Equal(PinScore(0, 1), hits[0].Score);
+    }
+
+    [Fact]
     public async Task Search_OpenSearchFlavor_PinnedIsAnUnknownQuery()
     {
         await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch, RefreshInterval = TimeSpan.FromHours(1) });

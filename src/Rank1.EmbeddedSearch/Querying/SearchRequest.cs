@@ -538,7 +538,11 @@ internal sealed class SearchRequest
 
         if (type != "standard" || standard is null)
         {
-            throw EsException.IllegalArgument($"the embedded search backend runs only the [standard] retriever, not [{type}]: it has no vectors, inference or rank fusion");
+            // The pinned retriever needs none of those, but is a compound retriever (PinnedRetrieverBuilder: a rank window
+            // of its child's hits, ranked again with _rank), which this backend does not run: its pinned query pins alike.
+            throw EsException.IllegalArgument(type == "pinned" && flavor == SearchFlavor.Elasticsearch
+                ? "the embedded search backend runs only the [standard] retriever, not [pinned]: it runs no compound retriever; a [standard] retriever whose query is a [pinned] query pins the same documents"
+                : $"the embedded search backend runs only the [standard] retriever, not [{type}]: it has no vectors, inference or rank fusion");
         }
 
         var search = (JsonObject)body.DeepClone();
