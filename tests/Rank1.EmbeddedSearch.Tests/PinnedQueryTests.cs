@@ -173,6 +173,18 @@ public sealed class PinnedQueryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_PinnedWithHighlight_OrganicTermsHighlightedAsForTheOrganicQueryAlone()
+    {
+        var r = await Es.SearchAsync("shop", JsonNode.Parse("""{"highlight":{"fields":{"text":{}}},"query":{"pinned":{"ids":["3"],"organic":{"match":{"text":"apple"}}}}}""")!);
+
+        Assert.Equal(200, r.Status);
+        var highlights = r.Json["hits"]!["hits"]!.AsArray().ToDictionary(h => h!["_id"]!.GetValue<string>(), h => h!["highlight"]?["text"]?.AsArray().Single()!.GetValue<string>());
+        Assert.Null(highlights["3"]);
+        Assert.Equal("red <em>apple</em>", highlights["1"]);
+        Assert.Equal("<em>apple</em> pie <em>apple</em>", highlights["4"]);
+    }
+
+    [Fact]
     public async Task Search_OpenSearchFlavor_PinnedIsAnUnknownQuery()
     {
         await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0, Flavor = SearchFlavor.OpenSearch, RefreshInterval = TimeSpan.FromHours(1) });

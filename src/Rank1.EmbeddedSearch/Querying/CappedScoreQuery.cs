@@ -1,5 +1,6 @@
 using Lucene.Net.Index;
 using Lucene.Net.Search;
+using Lucene.Net.Search.Highlight;
 using Lucene.Net.Util;
 
 namespace Rank1.EmbeddedSearch.Querying;
@@ -80,5 +81,26 @@ internal sealed class CappedScoreQuery : Query
         public override float GetScore() => Math.Min(maxScore, inner.GetScore());
 
         public override long GetCost() => inner.GetCost();
+    }
+}
+
+/// <summary>
+/// Lucene's <see cref="QueryScorer"/> that highlights the terms of a <see cref="CappedScoreQuery"/>'s inner query, as
+/// Elasticsearch's highlighters find them (<c>CappedScoreQuery.visit</c> hands its query to the visitor); Lucene's
+/// extractor ignores a query type it does not know.
+/// </summary>
+internal sealed class CappedAwareQueryScorer(Query query, string field) : QueryScorer(query, field)
+{
+    protected override WeightedSpanTermExtractor NewTermExtractor(string defaultField) => new Extractor(defaultField);
+
+    private sealed class Extractor(string defaultField) : WeightedSpanTermExtractor(defaultField)
+    {
+        protected override void ExtractUnknownQuery(Query query, IDictionary<string, WeightedSpanTerm> terms)
+        {
+            if (query is CappedScoreQuery capped)
+            {
+                Extract(capped.Inner, terms);
+            }
+        }
     }
 }

@@ -715,7 +715,7 @@ internal sealed class SearchExecutor(IndexCatalog catalog, SearchContexts contex
             {
                 var fragmentSize = IntOption(fieldSpec, spec, "fragment_size") ?? 100;
                 var count = IntOption(fieldSpec, spec, "number_of_fragments") ?? 5;
-                var scorer = new QueryScorer(hit.Query, field);
+                var scorer = new CappedAwareQueryScorer(hit.Query, field);
                 var highlighter = new Highlighter(new SimpleHTMLFormatter(pre, post), scorer)
                 {
                     TextFragmenter = count == 0 ? new NullFragmenter() : new SimpleSpanFragmenter(scorer, fragmentSize),
