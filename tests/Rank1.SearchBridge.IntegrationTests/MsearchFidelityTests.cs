@@ -1286,13 +1286,14 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
 
     // A pinned query sorted by score then a field answers its hits in that order, with sort values: the proxy skips it as
     // sorted by a field before asking the backend anything (it was skipped as pinning, before the answer told the pins),
-    // and passes on the backend's own answer as it came: here the embedded backend's 400 parsing_exception, as it runs no
-    // pinned query.
+    // and passes on the backend's own answer as it came: here the embedded backend's 400 search_phase_execution_exception,
+    // as the docs index maps no date field to sort on ("No mapping found for [date] in order to sort on").
     [Fact]
     public async Task PinnedQuery_SortedByAField_IsTheBackendsOwnAnswer_NotReranked()
     {
         const string body = """{"query":""" + PinnedQuery + ""","sort":["_score",{"date":"desc"}]}""";
-        await SkippedAsSortedByAField_TheBackendsOwn400Async(body, "parsing_exception");
+        var backend = await SkippedAsSortedByAField_TheBackendsOwn400Async(body, "search_phase_execution_exception");
+        Assert.Equal("No mapping found for [date] in order to sort on", backend["error"]!["root_cause"]![0]!["reason"]!.GetValue<string>());
     }
 
     // The backend's own answer to body, a 400 of type, and the proxy's to the same lone search: skipped as sorted by a
