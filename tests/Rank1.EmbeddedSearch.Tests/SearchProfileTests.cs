@@ -334,6 +334,12 @@ public sealed class SearchProfileTests : IAsyncLifetime
         "MultiCollector>[SimpleTopScoreDocCollector|MultiBucketCollector: [[topics, mean]]]", "GlobalOrdinalsStringTermsAggregator:topics,AvgAggregator:mean")]
     [InlineData("""{"profile":true,"min_score":0.1,"query":{"match_all":{}},"aggs":{"years":{"terms":{"field":"year"}}}}""",
         "MinimumScoreCollector>MultiCollector>[SimpleTopScoreDocCollector|ProfilingAggregator: [years]]", "NumericTermsAggregator:years")]
+    // The MultiCollector wraps post_filter's FilteredCollector and terminate_after's EarlyTerminatingCollector: each is a
+    // collector of its own there, timed (they answered time_in_nanos 0 where no min_score wrapped them).
+    [InlineData("""{"profile":true,"post_filter":{"term":{"topic":"cooking"}},"aggs":{"years":{"terms":{"field":"year"}}}}""",
+        "MultiCollector>[FilteredCollector>SimpleTopScoreDocCollector|ProfilingAggregator: [years]]", "NumericTermsAggregator:years")]
+    [InlineData("""{"profile":true,"terminate_after":10,"aggs":{"years":{"terms":{"field":"year"}}}}""",
+        "MultiCollector>[EarlyTerminatingCollector>SimpleTopScoreDocCollector|ProfilingAggregator: [years]]", "NumericTermsAggregator:years")]
     public async Task Search_ProfileWithAggregationsUnderOpenSearch_AnswersItsMultiCollectorAndEachAggregator(string body, string collectors, string aggregators)
     {
         await using var server = await EmbeddedSearchServer.StartAsync(
@@ -354,9 +360,16 @@ public sealed class SearchProfileTests : IAsyncLifetime
         }
 
         var beside = multi["children"]!.AsArray();
-        chain.Add($"MultiCollector>[{string.Join('|', beside.Select(c => c!["name"]!.GetValue<string>()))}]");
+        chain.Add($"MultiCollector>[{string.Join('|', beside.Select(c => Chain(c!)))}]");
         Assert.Equal(collectors, string.Join('>', chain));
-        Assert.Equal(["search_multi", "search_top_hits", "aggregation"], new[] { multi, beside[0], beside[1] }.Select(c => c!["reason"]!.GetValue<string>()));
+        // Every collector written is timed: the chain inside the MultiCollector down to the top hits.
+        var topHits = beside[0]!;
+        for (; topHits["children"] is JsonArray { Count: 1 } inner; topHits = inner[0]!)
+        {
+            Assert.True(topHits["time_in_nanos"]!.GetValue<long>() > inner[0]!["time_in_nanos"]!.GetValue<long>(), $"{topHits["name"]} is not timed");
+        }
+
+        Assert.Equal(["search_multi", "search_top_hits", "aggregation"], new[] { multi, topHits, beside[1] }.Select(c => c!["reason"]!.GetValue<string>()));
         // The aggregations' pass: the 3 matches collected (one timed step), each aggregator's values read from each.
         var aggregatorCount = aggregators.Split(',').Length;
         Assert.Equal(50 + (3 * aggregatorCount * 50), beside[1]!["time_in_nanos"]!.GetValue<long>());
@@ -368,6 +381,10 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.All(entries, a => Assert.Equal(AggregationBreakdownOrder, a!["breakdown"]!.AsObject().Select(p => p.Key)));
         Assert.All(entries, a => Assert.Equal((3L, 3 * 50L), (a!["breakdown"]!["collect_count"]!.GetValue<long>(), a["breakdown"]!["collect"]!.GetValue<long>())));
     }
+
+    // A collector and the single-child chain under it, "a>b".
+    private static string Chain(JsonNode collector) =>
+        collector["children"] is JsonArray { Count: 1 } only ? $"{collector["name"]}>{Chain(only[0]!)}" : collector["name"]!.GetValue<string>();
 
     private static async Task Ledger(EsClient es)
     {

@@ -92,7 +92,8 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// <summary>
     /// The collector that keeps only the post_filter's matches (<paramref name="collecting"/> when there is none), its
     /// weight made now; timed as OpenSearch's <c>FilteredCollector</c> (<c>search_post_filter</c>) under that flavor
-    /// where a <c>min_score</c> collector wraps it (outermost, it is timed by <see cref="QueryPhase"/>).
+    /// where the aggregations' <c>MultiCollector</c> or a <c>min_score</c> collector wraps it (outermost, it is timed by
+    /// <see cref="QueryPhase"/>).
     /// </summary>
     public ICollector PostFiltered(IndexSearcher searcher, ICollector collecting)
     {
@@ -102,7 +103,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         }
 
         var filtered = new FilteringCollector(collecting, searcher.CreateNormalizedWeight(postFilterRoot));
-        filtering = OpenSearchInnerTimer(wrapped: request.MinScore is not null);
+        filtering = OpenSearchInnerTimer(wrapped: aggregations is not null || request.MinScore is not null);
         return filtering is null ? filtered : new TimedCollector(filtered, filtering);
     }
 
@@ -152,13 +153,13 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
 
     /// <summary>
     /// The <c>terminate_after</c> collector, timed where it is a collector of its own in the profile: OpenSearch's
-    /// <c>EarlyTerminatingCollector</c> (<c>search_terminate_after_count</c>) around the top hits, where a post_filter or
-    /// <c>min_score</c> collector wraps it (outermost, it is timed by <see cref="QueryPhase"/>). (Elasticsearch 9's
+    /// <c>EarlyTerminatingCollector</c> (<c>search_terminate_after_count</c>) around the top hits, where a post_filter,
+    /// the aggregations' <c>MultiCollector</c> or a <c>min_score</c> collector wraps it (outermost, it is timed by <see cref="QueryPhase"/>). (Elasticsearch 9's
     /// <c>QueryPhaseCollector</c> stops by itself.)
     /// </summary>
     public ICollector TerminateAfter(ICollector terminator)
     {
-        terminating = OpenSearchInnerTimer(wrapped: postFilter is not null || request.MinScore is not null);
+        terminating = OpenSearchInnerTimer(wrapped: postFilter is not null || aggregations is not null || request.MinScore is not null);
         return terminating is null ? terminator : new TimedCollector(terminator, terminating);
     }
 
