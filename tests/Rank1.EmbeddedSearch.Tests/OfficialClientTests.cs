@@ -189,7 +189,7 @@ public sealed class OfficialClientTests(ServerFixture fx) : IClassFixture<Server
         Assert.True(response.IsValidResponse, response.DebugInformation);
         Assert.Equal(2006.25, response.Aggregations!.GetAverage("mean_year")!.Value);
         var shard = Assert.Single(response.Profile!.Shards);
-        Assert.Equal([("GlobalOrdinalsStringTermsAggregator", "genres"), ("AvgAggregator", "mean_year")], shard.Aggregations.Select(a => (a.Type, a.Description)));
+        Assert.Equal([("StringTermsAggregatorFromFilters", "genres"), ("AvgAggregator", "mean_year")], shard.Aggregations.Select(a => (a.Type, a.Description)));
         Assert.All(shard.Aggregations, a => Assert.Equal((1L, 4L, 1L), (a.Breakdown.InitializeCount, a.Breakdown.CollectCount, a.Breakdown.BuildAggregationCount)));
         var collector = Assert.Single(Assert.Single(shard.Searches).Collector);
         Assert.Equal([("PartialHitCountCollector", "search_count"), ("AggregatorCollector: [[genres, mean_year]]", "aggregation")],

@@ -277,8 +277,8 @@ public sealed class SearchProfileTests : IAsyncLifetime
     // QueryPhaseCollector. Elasticsearch 9 profiles them (QueryPhaseCollectorManager.newCollector): an
     // AggregatorCollector child with reason "aggregation", named by InternalProfileCollector.deriveCollectorName (class
     // name + ": [" + toString() + "]", AggregatorCollector.toString being Arrays.toString of the aggregators' names), and
-    // one AggregationProfileBreakdown per aggregator, its type the aggregator's class (a keyword terms
-    // GlobalOrdinalsStringTermsAggregator, a numeric one NumericTermsAggregator, avg AvgAggregator) and its
+    // one AggregationProfileBreakdown per aggregator, its type the aggregator's class (a keyword terms over few terms
+    // and every document StringTermsAggregatorFromFilters, a numeric one NumericTermsAggregator, avg AvgAggregator) and its
     // description the aggregation's name. On a clock moving 50 ns at each reading, each timed step is 50 ns.
     [Fact]
     public async Task Search_ProfileWithAggregations_AnswersTheAggregatorCollectorAndEachAggregatorsBreakdown()
@@ -307,7 +307,7 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(plainCollector["children"]![0]!["time_in_nanos"]!.GetValue<long>(), children[0]!["time_in_nanos"]!.GetValue<long>());
 
         var aggregators = shard["aggregations"]!.AsArray();
-        Assert.Equal([("GlobalOrdinalsStringTermsAggregator", "topics"), ("NumericTermsAggregator", "years"), ("AvgAggregator", "mean")],
+        Assert.Equal([("StringTermsAggregatorFromFilters", "topics"), ("NumericTermsAggregator", "years"), ("AvgAggregator", "mean")],
             aggregators.Select(a => (a!["type"]!.GetValue<string>(), a["description"]!.GetValue<string>())));
         foreach (var aggregator in aggregators)
         {
@@ -380,6 +380,51 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(aggregators, string.Join(',', entries.Select(a => $"{a!["type"]}:{a["description"]}")));
         Assert.All(entries, a => Assert.Equal(AggregationBreakdownOrder, a!["breakdown"]!.AsObject().Select(p => p.Key)));
         Assert.All(entries, a => Assert.Equal((3L, 3 * 50L), (a!["breakdown"]!["collect_count"]!.GetValue<long>(), a["breakdown"]!["collect"]!.GetValue<long>())));
+    }
+
+    // The class of a top-level terms aggregator on a keyword field, as the profile names it
+    // (InternalAggregationProfileTree.typeFromAggregator). Elasticsearch 9's TermsAggregatorFactory.ExecutionMode
+    // GLOBAL_ORDINALS.create, maxOrd the shard's distinct terms: with 0 < maxOrd <= MAX_ORDS_TO_TRY_FILTERS (1000) and a
+    // top-level query matching every document (QueryToFilterAdapter.union: any other query is an inefficient union),
+    // StringTermsAggregatorFromFilters; else LowCardinality where maxOrd / numDocs <= 0.5 and maxOrd <= 2048; else
+    // GlobalOrdinalsStringTermsAggregator. execution_hint map: MapStringTermsAggregator; an unmapped field:
+    // createUnmapped's anonymous NonCollectingAggregator, named by its superclass. OpenSearch 2.19 has no filters path.
+    // Every keyword terms answered GlobalOrdinalsStringTermsAggregator, and an unmapped one too.
+    [Theory]
+    [InlineData("elasticsearch", 3, 2, null, "{}", "StringTermsAggregatorFromFilters")]
+    [InlineData("elasticsearch", 3, 2, """{"match_all":{}}""", "{}", "StringTermsAggregatorFromFilters")]
+    [InlineData("elasticsearch", 2000, 1000, null, "{}", "StringTermsAggregatorFromFilters")]
+    [InlineData("elasticsearch", 2002, 1001, null, "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]
+    [InlineData("elasticsearch", 4, 2, """{"term":{"topic":"t0"}}""", "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]
+    [InlineData("elasticsearch", 3, 2, """{"term":{"topic":"t0"}}""", "{}", "GlobalOrdinalsStringTermsAggregator")]
+    [InlineData("elasticsearch", 3, 0, null, "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]
+    [InlineData("elasticsearch", 3, 2, null, """{"execution_hint":"map"}""", "MapStringTermsAggregator")]
+    [InlineData("elasticsearch", 3, 2, null, """{"field":"unmapped"}""", "NonCollectingAggregator")]
+    [InlineData("opensearch", 4, 2, null, "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]
+    [InlineData("opensearch", 3, 2, null, "{}", "GlobalOrdinalsStringTermsAggregator")]
+    public async Task Search_ProfileWithKeywordTerms_NamesTheAggregatorTheEnginePicks(string flavor, int docs, int distinct, string? query, string terms, string type)
+    {
+        await using var server = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions
+        {
+            Port = 0, RefreshInterval = TimeSpan.FromHours(1), Flavor = flavor == "opensearch" ? SearchFlavor.OpenSearch : SearchFlavor.Elasticsearch,
+        });
+        using var es = new EsClient(server.Url);
+        Assert.Equal(200, (await es.PutAsync("/terms", JsonNode.Parse("""{"mappings":{"properties":{"topic":{"type":"keyword"},"year":{"type":"integer"}}}}"""))).Status);
+        var bulk = string.Concat(Enumerable.Range(0, docs).Select(i =>
+            $"{{\"index\":{{\"_index\":\"terms\",\"_id\":\"{i}\"}}}}\n" + (distinct == 0 ? $"{{\"year\":{i}}}\n" : $"{{\"topic\":\"t{i % distinct}\"}}\n")));
+        Assert.False((await es.BulkAsync(bulk)).Json["errors"]!.GetValue<bool>());
+        var aggregation = JsonNode.Parse(terms)!.AsObject();
+        aggregation["field"] ??= "topic";
+        var body = new JsonObject { ["profile"] = true, ["size"] = 0, ["aggs"] = new JsonObject { ["topics"] = new JsonObject { ["terms"] = aggregation } } };
+        if (query is not null)
+        {
+            body["query"] = JsonNode.Parse(query);
+        }
+
+        var r = await es.SearchAsync("terms", body);
+        Assert.Equal(200, r.Status);
+        var aggregator = Assert.Single(Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!["aggregations"]!.AsArray())!;
+        Assert.Equal((type, "topics"), (aggregator["type"]!.GetValue<string>(), aggregator["description"]!.GetValue<string>()));
     }
 
     // A collector and the single-child chain under it, "a>b".

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Lucene.Net.Index;
+using Lucene.Net.Search;
 using Rank1.EmbeddedSearch.Indexing;
 
 namespace Rank1.EmbeddedSearch.Querying;
@@ -39,11 +41,11 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
 
     /// <summary>
     /// The aggregator of the aggregation <paramref name="name"/> of <paramref name="type"/> over a field this shard maps as
-    /// <paramref name="mapping"/>, named by the class Elasticsearch 9 picks for it.
+    /// <paramref name="mapping"/>, named by the class the flavor's engine picks for it on this shard (<paramref name="shard"/>).
     /// </summary>
-    public Aggregator For(string name, string type, FieldMapping? mapping)
+    public Aggregator For(string name, string type, FieldMapping? mapping, TermsShard shard)
     {
-        var aggregator = new Aggregator(time, AggregatorClass(type, mapping), name);
+        var aggregator = new Aggregator(time, AggregatorClass(type, mapping, shard), name);
         aggregators.Add(aggregator);
         return aggregator;
     }
@@ -68,19 +70,62 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
     /// <summary>The shard's <c>aggregations</c> array (<c>AggregationProfileShardResult</c>), in the request's order.</summary>
     public JsonArray ToJson() => new([.. aggregators.Select(a => (JsonNode)a.ToJson())]);
 
-    // The aggregator class Elasticsearch 9's factories build for a mapped field (ValuesSourceRegistry): terms over a keyword
-    // field's ordinals GlobalOrdinalsStringTermsAggregator (TermsAggregatorFactory's default execution for a top-level
-    // terms), over numbers, dates and booleans (a numeric values source) NumericTermsAggregator; the metrics their own
-    // classes (AvgAggregatorFactory: AvgAggregator, ...).
-    private static string AggregatorClass(string type, FieldMapping? mapping) => type switch
+    // The aggregator class the factories build for a field (ValuesSourceRegistry), as the profile names it
+    // (InternalAggregationProfileTree.typeFromAggregator: a nested class as "Enclosing.Nested", an anonymous one as its
+    // superclass). Terms over a field this shard does not map: TermsAggregatorFactory.createUnmapped's anonymous
+    // NonCollectingAggregator; over numbers, dates and booleans (a numeric values source) NumericTermsAggregator; over a
+    // keyword field's ordinals, ExecutionMode.MAP's MapStringTermsAggregator for execution_hint "map", else
+    // GLOBAL_ORDINALS.create (KeywordTermsClass). The metrics their own classes (AvgAggregatorFactory: AvgAggregator, ...).
+    private string AggregatorClass(string type, FieldMapping? mapping, TermsShard shard) => type switch
     {
-        "terms" => mapping is { Kind: FieldKind.Keyword } or null ? "GlobalOrdinalsStringTermsAggregator" : "NumericTermsAggregator",
+        "terms" => mapping switch
+        {
+            null => "NonCollectingAggregator",
+            { Kind: not FieldKind.Keyword } => "NumericTermsAggregator",
+            _ when shard.ExecutionHint == "map" => "MapStringTermsAggregator",
+            _ => KeywordTermsClass(shard),
+        },
         "min" => "MinAggregator",
         "max" => "MaxAggregator",
         "avg" => "AvgAggregator",
         "sum" => "SumAggregator",
         _ => "ValueCountAggregator",
     };
+
+    // TermsAggregatorFactory.ExecutionMode.GLOBAL_ORDINALS.create (Elasticsearch 9), maxOrd the shard's distinct terms of
+    // the field: with 0 < maxOrd <= MAX_ORDS_TO_TRY_FILTERS (1000), StringTermsAggregatorFromFilters.adaptIntoFiltersOrNull
+    // makes it "filter by filter" where FilterByFilterAggregator.AdapterBuilder keeps it valid: a top-level aggregation
+    // whose term filters QueryToFilterAdapter.union merges with the top-level query (rewritten in a ConstantScoreQuery,
+    // unwrapped) without an inefficient union, that is, a query matching all documents (any other becomes a
+    // BooleanQuery of both, isInefficientUnion). (This backend has no _doc_count field, no runtime field, no sub-aggregation
+    // needing scores.) Else, as OpenSearch 2.19 always, GlobalOrdinalsStringTermsAggregator.LowCardinality when
+    // maxOrd / numDocs <= 0.5 and maxOrd <= 2048 (no sub-aggregations, no include/exclude: this backend refuses them),
+    // else GlobalOrdinalsStringTermsAggregator.
+    private string KeywordTermsClass(TermsShard shard)
+    {
+        var reader = shard.Searcher.IndexReader;
+        long maxOrd = 0;
+        if (MultiFields.GetTerms(reader, shard.Field) is { } terms)
+        {
+            var each = terms.GetEnumerator();
+            while (each.MoveNext())
+            {
+                maxOrd++;
+            }
+        }
+
+        if (flavor != SearchFlavor.OpenSearch && maxOrd is > 0 and <= 1000 && TerminateAfterCollector.MatchesAll(shard.Searcher, shard.Query))
+        {
+            return "StringTermsAggregatorFromFilters";
+        }
+
+        return maxOrd / (double)reader.NumDocs <= 0.5 && maxOrd <= 2048
+            ? "GlobalOrdinalsStringTermsAggregator.LowCardinality"
+            : "GlobalOrdinalsStringTermsAggregator";
+    }
+
+    /// <summary>What picks a terms aggregator's class on a shard: its searcher, top-level query, field and execution_hint.</summary>
+    internal sealed record TermsShard(IndexSearcher Searcher, Query Query, string Field, string? ExecutionHint);
 
     /// <summary>One aggregator's timers, as <c>AggregationProfileBreakdown</c> keeps them.</summary>
     internal sealed class Aggregator(TimeProvider time, string type, string description)

@@ -157,7 +157,8 @@ internal static class Aggregations
                 var other => throw new EsException(400, "x_content_parse_exception", $"[{type}] field doesn't support values of type: {RequestJson.TokenName(other)}"),
             };
             // A text field failed its index's shard before (CheckFielddata): none of these indices maps it as text.
-            var resolved = targets.Select(t => Resolve(t.Index, field, t.Profile, name, type)).ToList();
+            var hint = (body as JsonObject)?["execution_hint"] is JsonValue h && h.GetValueKind() == JsonValueKind.String ? h.GetValue<string>() : null;
+            var resolved = targets.Select(t => Resolve(t.Index, field, t.Profile, name, type, new(t.Searcher, t.Query, field, hint))).ToList();
             var mapping = resolved.Select(r => r.Mapping).FirstOrDefault(m => m is not null);
             var sourcePath = resolved.Select(r => r.SourcePath).FirstOrDefault(p => p is not null) ?? field;
             var aggregators = resolved.Where(r => r.Aggregator is not null).ToDictionary(r => r.Index, r => r.Aggregator!);
@@ -178,14 +179,14 @@ internal static class Aggregations
     // An index's mapping of the aggregation's field and its _source path; profiled, resolved under a new aggregator's
     // initialize timer (ValuesSourceConfig.resolve, as the shard's aggregator is made).
     private static (SearchIndex Index, FieldMapping? Mapping, string? SourcePath, AggregationProfile.Aggregator? Aggregator) Resolve(
-        SearchIndex index, string field, AggregationProfile? profile, string name, string type)
+        SearchIndex index, string field, AggregationProfile? profile, string name, string type, AggregationProfile.TermsShard shard)
     {
         if (profile is null)
         {
             return (index, index.Mapping.Get(field), index.Mapping.SourcePath(field), null);
         }
 
-        var aggregator = profile.For(name, type, index.Mapping.Get(field));
+        var aggregator = profile.For(name, type, index.Mapping.Get(field), shard);
         var (mapping, path) = aggregator.Initialize.Time(() => (index.Mapping.Get(field), index.Mapping.SourcePath(field)));
         return (index, mapping, path, aggregator);
     }

@@ -91,7 +91,10 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
     /// <param name="query">The query.</param>
     /// <param name="wanted"><c>from + size</c>.</param>
     public static int? CompetitiveHits(IndexSearcher searcher, Query query, int wanted) =>
-        Unwrap(searcher.Rewrite(query)).GetType() == typeof(MatchAllDocsQuery) ? Math.Max(wanted, 2) : null;
+        MatchesAll(searcher, query) ? Math.Max(wanted, 2) : null;
+
+    /// <summary>Whether <paramref name="query"/>, rewritten and unwrapped of its constant scores, is a match_all.</summary>
+    public static bool MatchesAll(IndexSearcher searcher, Query query) => Unwrap(searcher.Rewrite(query)).GetType() == typeof(MatchAllDocsQuery);
 
     /// <summary>
     /// Runs <paramref name="query"/> into <paramref name="collector"/>, which may hold a <see cref="TerminateAfterCollector"/>;
