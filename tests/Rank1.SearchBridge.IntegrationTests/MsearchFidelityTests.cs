@@ -276,8 +276,8 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
 
     // The refusal is the whole msearch's answer, so the other items' reranks are wasted model time: they stop when it
     // arrives. The judge holds every window until its call is cancelled, and the deadline (10 minutes) is far away, so
-    // an msearch that waited for the other item's rerank would not answer: the waits are bounded (30 s) so that such a
-    // proxy fails here rather than at HttpClient's 100 s timeout.
+    // an msearch that waited for the other item's rerank would not answer: the waits are bounded (TestBounds.Hang, as the
+    // stack's HttpClient is) so that such a proxy fails here as a hang rather than holding the run.
     private const string RefusedItem = "{\"index\":\"docs\"}\n{\"query\":{\"nope\":{}}}\n";
     private const string RerankedItem = "{\"index\":\"docs\"}\n{\"query\":{\"match\":{\"text\":\"onion eyes\"}}}\n";
 

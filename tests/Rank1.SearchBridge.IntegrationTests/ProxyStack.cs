@@ -89,7 +89,7 @@ internal sealed class ProxyStack : IAsyncDisposable
         Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = backendPort, Flavor = flavor, DataPath = dataPath });
-        using (var seed = new HttpClient { BaseAddress = backend.Url })
+        using (var seed = TestBounds.Client(backend.Url))
         {
             if ((await seed.SendAsync(new HttpRequestMessage(HttpMethod.Head, Index))).StatusCode == System.Net.HttpStatusCode.NotFound)
             {
@@ -126,7 +126,7 @@ internal sealed class ProxyStack : IAsyncDisposable
         }
 
         var proxy = await ProxyServer.StartAsync(config, configureServices: services, loggerFactory: loggerFactory);
-        return new ProxyStack(backend, proxy, new HttpClient { BaseAddress = proxy.Url });
+        return new ProxyStack(backend, proxy, TestBounds.Client(proxy.Url));
     }
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
@@ -166,7 +166,7 @@ internal sealed class ProxyStack : IAsyncDisposable
     /// <summary>The backend's own answer for the same search (without ext), for order comparisons.</summary>
     public async Task<string[]> BackendIdsAsync(string body)
     {
-        using var http = new HttpClient { BaseAddress = Backend.Url };
+        using var http = TestBounds.Client(Backend.Url);
         var r = await http.PostAsync($"{Index}/_search", Json(body));
         var json = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
         return json["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()).ToArray();

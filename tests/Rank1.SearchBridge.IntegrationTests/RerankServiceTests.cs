@@ -56,7 +56,7 @@ public sealed class RerankServiceTests
     {
         // Only the proxy published them: a serve host that fell back to the CPU said so nowhere.
         await using var service = await RerankServiceServer.StartAsync(new Dictionary<string, string?>(StandaloneSettings) { ["Rank1:Model:ExecutionProvider"] = "Auto" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var model = JsonNode.Parse(await http.GetStringAsync("_rank1/health"))!["model"]!;
         var provider = model["execution_provider"]!;
         Assert.Equal(("Auto", "Cpu"), (provider["requested"]!.GetValue<string>(), provider["actual"]!.GetValue<string>()));
@@ -72,7 +72,7 @@ public sealed class RerankServiceTests
         // A GET (as from a browser or a curl without -d) on /v1/rerank was a 405 with an empty body: every other error
         // there is Cohere's {"message"}. TEI's axum router answers its POST-only /rerank with an empty 405 and Allow.
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         foreach (var (method, path) in new[] { (HttpMethod.Get, "v1/rerank"), (HttpMethod.Put, "v2/rerank"), (HttpMethod.Delete, "v1/rerank") })
         {
             using var response = await http.SendAsync(new HttpRequestMessage(method, path));
@@ -142,7 +142,7 @@ public sealed class RerankServiceTests
         }
 
         var passed = await stack.SendAsync(HttpMethod.Post, "v1/reranking", body);
-        using var backend = new HttpClient { BaseAddress = stack.Backend.Url };
+        using var backend = TestBounds.Client(stack.Backend.Url);
         using var own = await backend.PostAsync("v1/reranking", ProxyStack.Json(body));
         var ownText = await own.Content.ReadAsStringAsync();
         Assert.Equal(((int)own.StatusCode, JsonNode.Parse(ownText)!.ToJsonString()), (passed.Status, passed.Body?.ToJsonString()));
@@ -182,7 +182,7 @@ public sealed class RerankServiceTests
         // One configuration file serves every host: Rank1:Service:Enabled false turns the proxy's rerank endpoints off
         // (they pass through to the cluster); the standalone service, which serves nothing else, answered 404 to all four.
         await using var service = await StandaloneAsync(new() { ["Rank1:Service:Enabled"] = "false" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         foreach (var (path, field) in new[] { ("v1/rerank", "documents"), ("v2/rerank", "documents"), ("rerank", "texts"), ("reranking", "documents") })
         {
             var r = await PostAsync(http, path, new JsonObject { ["query"] = Query, [field] = new JsonArray(Documents[0]) }.ToJsonString());
@@ -194,7 +194,7 @@ public sealed class RerankServiceTests
     public async Task Tei_Rerank_AnswersABestFirstArray_RawScoresAreLogOdds()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var texts = new JsonArray(Documents.Select(d => (JsonNode)d).ToArray());
         var plain = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = texts.DeepClone(), ["return_text"] = true }.ToJsonString());
         var raw = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = texts.DeepClone(), ["raw_scores"] = true }.ToJsonString());
@@ -227,7 +227,7 @@ public sealed class RerankServiceTests
         // TEI validates texts only (router/src/http/server.rs, rerank) and refuses a (query, text) pair only when both are
         // empty (core/src/tokenization.rs, EncodingInput::Dual is_empty: Empty, 400). Before, any blank query was a 422.
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         using var engine = Rank1Engine.Load(new Rank1EngineOptions { Path = TestPaths.TinyModel, ExecutionProvider = ExecutionProviderKind.Cpu });
         foreach (var query in new[] { "", "  " })
         {
@@ -261,7 +261,7 @@ public sealed class RerankServiceTests
     public async Task BadInput_GetsAClearErrorInTheProtocolsShape_AndTheServiceKeepsServing()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var many = new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(Enumerable.Range(0, 10_000).Select(i => (JsonNode)"d").ToArray()) }.ToJsonString();
         var cases = new (string Path, string Body, int Status, string Message)[]
         {
@@ -378,7 +378,7 @@ public sealed class RerankServiceTests
     {
         using var logs = new RecordingLogs();
         await using var service = await StandaloneAsync(logs: logs.Factory);
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var cases = new (string Path, byte[] Body, int Status, string Message)[]
         {
             ("v1/rerank", [.. "{\"q"u8, 0xFF, .. "\":1,\"query\":\"q\",\"documents\":[\"a\"]}"u8], 400, "invalid request: the body is not valid UTF-8 (byte 0xFF at offset 3)"),
@@ -415,7 +415,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_SerdeCannotRead_IsAxumsPlainTextRejection_400Syntax_422Data_InSerdesWordsAndPlace()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         const string Syntax = "Failed to parse the request body as JSON: ";
         const string Data = "Failed to deserialize the JSON body into the target type: ";
 
@@ -480,7 +480,7 @@ public sealed class RerankServiceTests
     {
         // The service's default body limit, 10 MiB.
         await using var service = await StandaloneAsync(new() { ["Rank1:Service:MaxBodyBytes"] = "10485760" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         const string Data = "Failed to deserialize the JSON body into the target type: ";
         var huge = $$"""{"query":"q","texts":"{{new string('x', 10 * 1024 * 1024 - 64)}}"}""";
         // 'a' and 511 two-byte characters are 1023 bytes: the 1024th is the first half of the next, left out.
@@ -507,7 +507,7 @@ public sealed class RerankServiceTests
     public async Task LlamaBodyOnRerank_TheServiceCannotRead_IsRefusedWithTheReadingsOwnError_NotMissingTexts()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         async Task<(int Status, string? MediaType, string Body)> SendAsync(string path, byte[] body)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
@@ -550,7 +550,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_WithTextAfterIt_IsRankedAsTeiReadsIt_TheTextIgnored()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var bodies = new byte[][]
         {
             """{"query":"q","texts":["a","b"],"return_text":true} more"""u8.ToArray(),
@@ -579,7 +579,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_ThatSerdeRefuses_WithTextAfterIt_IsTheFieldsRefusal()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var bodies = new byte[][]
         {
             """{"query":1,"texts":["a"]} more"""u8.ToArray(),
@@ -608,7 +608,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_WithoutAJsonContentType_IsAxums415_AsTeiAnswersIt()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         async Task<(int Status, string? MediaType, string Body)> SendAsync(string path, string body, string? contentType)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) };
@@ -646,7 +646,7 @@ public sealed class RerankServiceTests
     public async Task AByteOrderMark_BeforeTheBody_IsSkipped()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         foreach (var (path, body) in new[] { ("v1/rerank", """{"query":"q","documents":["a","b"]}"""), ("rerank", """{"query":"q","texts":["a","b"]}""") })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent([.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes(body)]) };
@@ -669,7 +669,7 @@ public sealed class RerankServiceTests
     public async Task ADocumentAsDeepAsTheBodyMayBe_ComesBackWhole_WithReturnDocuments()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         foreach (var (arrays, status) in new[] { (61, 200), (62, 400) })
         {
             // The body, the documents list and the document are three levels; the arrays inside it the rest.
@@ -704,7 +704,7 @@ public sealed class RerankServiceTests
     public async Task ReturnedText_IsWrittenAsUtf8_NotEscaped()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         const string Text = "日本語の文書 <b>café & crème</b> 'x+y' 🧅 `code`";
         foreach (var (path, body) in new[]
         {
@@ -735,7 +735,7 @@ public sealed class RerankServiceTests
     public async Task APromptTemplateRepeatingThePlaceholder_IsCutAndJudged_OrPastTheBodyLimit422_AndTheModelCircuitStaysClosed()
     {
         await using var service = await StandaloneAsync(new() { ["Rank1:Service:MaxBodyBytes"] = "1048576" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var query = new string('q', 60_000);
         var template = string.Concat(Enumerable.Repeat("FILL_QUERY_HERE ", 40_000));
         var cut = new JsonObject { ["query"] = query, ["documents"] = new JsonArray("a", "b"), ["prompt_template"] = template }.ToJsonString();
@@ -766,7 +766,7 @@ public sealed class RerankServiceTests
     public async Task UFFFE_InADocumentOrTheQuery_IsJudged_NotAFailureOfTheModel()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         for (var i = 0; i < 6; i++)
         {
             var r = await PostAsync(http, "v1/rerank", $$"""{"query":"onion eyes","documents":["a￾b {{i}}","c"]}""");
@@ -798,7 +798,7 @@ public sealed class RerankServiceTests
         var body = JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!;
         Assert.Equal("the request could not be read: Bad chunk size data.", body["error"]!.GetValue<string>());
         Assert.Equal("Validation", body["error_type"]!.GetValue<string>());
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var metrics = await http.GetStringAsync("_rank1/metrics");
         Assert.Equal(1, PrometheusText.Value(metrics, "rank1_service_requests_total", ("protocol", "tei"), ("outcome", "error_400")));
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
@@ -838,7 +838,7 @@ public sealed class RerankServiceTests
     public async Task CompressedBodies_AreDecoded_WithinTheBodyLimit_AnUnknownEncodingIs415()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var json = Encoding.UTF8.GetBytes("""{"query":"q","documents":["a","b"]}""");
         foreach (var encoding in new[] { "gzip", "deflate", "br" })
         {
@@ -913,7 +913,7 @@ public sealed class RerankServiceTests
         });
         var together = new ReleasingJudge(engine, callsToHold: 2);
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "2" }, s => s.AddSingleton<IPassageJudge>(together));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         string Body(string topic) => new JsonObject
         {
             ["query"] = topic,
@@ -950,7 +950,7 @@ public sealed class RerankServiceTests
             s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(held));
         // Each rerank counts itself in the queue depth once its deadline runs (RerankExecutor), before it waits for the model.
         using var reranks = new MetricCollector<long>(service.Services.GetRequiredService<IMeterFactory>(), Rank1Metrics.MeterName, "rank1.rerank.queue_depth");
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var judging = PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"],"deadline_ms":2000}""");
         await held.Entered.Task;
 
@@ -999,7 +999,7 @@ public sealed class RerankServiceTests
     public async Task ADeadlineTooShortForAnIdleModel_Is504WithoutRetryAfter_NotOverload()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         // Documents that take longer than the deadline to tokenize: none can be started by it.
         var documents = new JsonArray(Enumerable.Range(0, 8).Select(i => (JsonNode)string.Join(' ', Enumerable.Repeat($"onions {i} make eyes water;", 100))).ToArray());
 
@@ -1028,7 +1028,7 @@ public sealed class RerankServiceTests
         var judge = new DeadlineJudge(clock);
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:DeadlineGrace"] = "00:00:00" },
             s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge).AddSingleton<Store.IJudgementStore>(new SlowStore(clock, TimeSpan.FromMilliseconds(400))));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
 
         var judged = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a","b"],"deadline_ms":1000}""");
         Assert.True(judged.Status == 200, $"HTTP {judged.Status} {judged.Body?.ToJsonString()}");
@@ -1057,7 +1057,7 @@ public sealed class RerankServiceTests
         var judge = new DeadlineJudge(clock);
         var store = new SilentStore();
         await using var service = await StandaloneAsync(null, s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge).AddSingleton<Store.IJudgementStore>(store));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
 
         var call = PostAsync(http, "rerank", """{"query":"q","texts":["a","b"],"deadline_ms":1000}""");
         await store.Asked.Task.WaitAsync(TestBounds.Hang);
@@ -1139,7 +1139,7 @@ public sealed class RerankServiceTests
         var whole = await engine.JudgeAsync(new Rank1Input(Query, longText), new JudgeSettings { MaxThinkTokens = 2 });
         Assert.True(cut.Truncated && whole.Truncated && cut.PromptTokens < whole.PromptTokens);
         await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
 
         var v2 = await PostAsync(http, "v2/rerank", new JsonObject { ["query"] = Query, ["documents"] = new JsonArray(longText), ["max_tokens_per_doc"] = 8 }.ToJsonString());
         Assert.Equal(200, v2.Status);
@@ -1175,7 +1175,7 @@ public sealed class RerankServiceTests
     public async Task TeiTruncationDirectionLeft_KeepsTheEndOfALongText()
     {
         await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var end = string.Join(' ', Enumerable.Repeat("cutting onions releases a gas that makes the eyes water;", 12));
         var texts = new JsonArray(string.Concat(Enumerable.Repeat("Bridges span rivers and valleys. ", 20)) + end, string.Concat(Enumerable.Repeat("The market closed higher today. ", 20)) + end, end);
 
@@ -1214,7 +1214,7 @@ public sealed class RerankServiceTests
     {
         var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
         await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         using var request = new HttpRequestMessage(HttpMethod.Post, "rerank")
         {
             Content = new StringContent(new JsonObject { ["query"] = Query, ["texts"] = new JsonArray("short", "also short", longText, "short again"), ["truncate"] = false }.ToJsonString(),
@@ -1252,7 +1252,7 @@ public sealed class RerankServiceTests
             onPool.Enqueue(Thread.CurrentThread.IsThreadPoolThread);
             clock.Advance(TimeSpan.FromMilliseconds(300));
         };
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
         var texts = new JsonArray([.. Enumerable.Range(0, 9).Select(i => (JsonNode)$"short {i}"), longText]);
 
@@ -1292,7 +1292,7 @@ public sealed class RerankServiceTests
             Interlocked.Decrement(ref inside);
         };
         rerank.MeasuringWaits = () => arrived.Release();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
         var calls = Enumerable.Range(0, 3)
             .Select(i => PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray($"{i} {longText}"), ["truncate"] = false }.ToJsonString()))
@@ -1335,7 +1335,7 @@ public sealed class RerankServiceTests
         var engine = Assert.IsType<Rank1Engine>(service.Services.GetRequiredService<IPassageJudge>());
         var encodings = 0;
         engine.Encoding = () => Interlocked.Increment(ref encodings);
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var texts = Documents.Take(3).ToArray();
 
         var refused = await PostAsync(http, "rerank", new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. texts.Select(t => (JsonNode)t)]), ["truncate"] = false }.ToJsonString());
@@ -1362,7 +1362,7 @@ public sealed class RerankServiceTests
         var rerank = service.Services.GetRequiredService<RerankService>();
         var held = new System.Collections.Concurrent.ConcurrentQueue<int?>();
         rerank.Judging = settings => held.Enqueue(settings.Checked?.Count);
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         string Body(int texts) => new JsonObject { ["query"] = Query, ["texts"] = new JsonArray([.. Documents.Take(texts).Select(t => (JsonNode)t)]), ["truncate"] = false }.ToJsonString();
 
         var first = await PostAsync(http, "rerank", Body(2));
@@ -1429,7 +1429,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_AFloatOfTheWrongType_IsNamedAsSerdeJsonWritesIt()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var cases = new (string Sent, string Named)[]
         {
             ("3.0", "floating point `3.0`"), ("3.1", "floating point `3.1`"), ("-1.5", "floating point `-1.5`"), ("0.5", "floating point `0.5`"),
@@ -1466,7 +1466,7 @@ public sealed class RerankServiceTests
     public async Task TeiBody_AFloatOfTheWrongType_IsTheF64SerdeJsonReadsWithoutFloatRoundtrip()
     {
         await using var service = await StandaloneAsync();
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var cases = new (string Sent, string Named)[]
         {
             ("3e23", "2.9999999999999997e23"), ("9007199254740993.0", "9007199254740994.0"),
@@ -1502,7 +1502,7 @@ public sealed class RerankServiceTests
     {
         var longText = string.Join(' ', Enumerable.Repeat("onions make eyes water because cutting releases a gas;", 20));
         await using var service = await StandaloneAsync(new() { ["Rank1:Model:MaxPassageTokens"] = "48" });
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var cases = new (JsonObject Body, int Status, string ErrorType, string Message)[]
         {
             (new() { ["query"] = "", ["texts"] = new JsonArray(longText, ""), ["truncate"] = false }, 422, "Validation", "Input validation error: `inputs` must have less than 48 tokens. Given: "),
@@ -1533,7 +1533,7 @@ public sealed class RerankServiceTests
         var judge = new SteppedJudge();
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxConcurrentReranks"] = "1", ["Rank1:Proxy:MaxQueuedReranks"] = "0" },
             s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(judge));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         const string Body = """{"query":"q","documents":["a"],"deadline_ms":600000}""";
 
         // One window takes 10 s of the service's clock in the model.
@@ -1564,7 +1564,7 @@ public sealed class RerankServiceTests
     {
         var judge = new SteppedJudge();
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:MaxInFlightBytes"] = "50000" }, s => s.AddSingleton<IPassageJudge>(judge));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         static string Body(string field) => new JsonObject { ["query"] = "q", [field] = new JsonArray(new string('x', 30_000)) }.ToJsonString();
 
         // One call holds its 30 KB body while the model judges it.
@@ -1633,7 +1633,7 @@ public sealed class RerankServiceTests
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await StandaloneAsync(new() { ["Rank1:Proxy:ModelBreakDuration"] = "00:00:42.5", ["Rank1:Proxy:ModelFailuresBeforeBreak"] = "2" },
             s => s.AddSingleton<TimeProvider>(clock).AddSingleton<IPassageJudge>(new FailingJudge(new Store.JudgingModel("failing", string.Empty))));
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         var cohere = await PostAsync(http, "v1/rerank", """{"query":"q","documents":["a"]}""");
         var tei = await PostAsync(http, "rerank", """{"query":"q","texts":["a"]}""");
         var refused = await PostAsync(http, "v2/rerank", """{"query":"q","documents":["a"]}""");
@@ -1678,8 +1678,8 @@ public sealed class RerankServiceTests
     {
         await using var bare = await StandaloneAsync();
         await using var configured = await StandaloneAsync(new() { ["Rank1:Service:Instructions"] = ConfiguredInstructions });
-        using var bareHttp = new HttpClient { BaseAddress = bare.Url };
-        using var configuredHttp = new HttpClient { BaseAddress = configured.Url };
+        using var bareHttp = TestBounds.Client(bare.Url);
+        using var configuredHttp = TestBounds.Client(configured.Url);
         foreach (var path in new[] { "rerank", "v1/rerank", "v2/rerank" })
         {
             var without = await PostAsync(bareHttp, path, InstructedBody(path, null));
@@ -1704,11 +1704,11 @@ public sealed class RerankServiceTests
         await using var bare = await StandaloneAsync(null, s => s.AddSingleton<Store.IJudgementStore>(store));
         await using var configured = await StandaloneAsync(new() { ["Rank1:Service:Instructions"] = ConfiguredInstructions },
             s => s.AddSingleton<Store.IJudgementStore>(store).AddSingleton<IPassageJudge>(engine));
-        using var bareHttp = new HttpClient { BaseAddress = bare.Url };
-        using var configuredHttp = new HttpClient { BaseAddress = configured.Url };
+        using var bareHttp = TestBounds.Client(bare.Url);
+        using var configuredHttp = TestBounds.Client(configured.Url);
 
         var stored = await PostAsync(bareHttp, "v1/rerank", InstructedBody("v1/rerank", null));
-        await store.Holding(Documents.Length).WaitAsync(TimeSpan.FromSeconds(60)); // its judgements stored (a bound on a hang)
+        await store.Holding(Documents.Length).WaitAsync(TestBounds.Hang); // its judgements stored
         foreach (var path in new[] { "rerank", "v1/rerank", "v2/rerank" })
         {
             Assert.Equal(200, (await PostAsync(configuredHttp, path, InstructedBody(path, ""))).Status);
@@ -1731,7 +1731,7 @@ public sealed class RerankServiceTests
     {
         using var logs = new RecordingLogs();
         await using var service = await StandaloneAsync(null, s => s.AddSingleton<IPassageJudge>(new NaNJudge()), logs.Factory);
-        using var http = new HttpClient { BaseAddress = service.Url };
+        using var http = TestBounds.Client(service.Url);
         foreach (var raw in new[] { "false", "true" })
         {
             var tei = await PostAsync(http, "rerank", $$"""{"query":"q","texts":["a","nan","b","nan"],"raw_scores":{{raw}}}""");

@@ -118,7 +118,7 @@ internal sealed class RabbitMqNode : IAsyncDisposable
         var pidFile = Path.Combine(_folder, "pid");
         var beam = File.Exists(pidFile) && int.TryParse((await File.ReadAllTextAsync(pidFile)).Trim(), out var pid) ? pid : _process.Id;
         Signal(beam, "TERM");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TestBounds.Hang);
         try
         {
             await _process.WaitForExitAsync(timeout.Token);

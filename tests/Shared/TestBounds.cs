@@ -13,4 +13,10 @@ internal static class TestBounds
     /// of the run: a shorter bound (30 s, a minute) is one that a slow run, not a broken one, can run past.
     /// </summary>
     public static readonly TimeSpan Hang = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// A client for loopback HTTP whose round trips are bounded by <see cref="Hang"/>, not by <see cref="HttpClient"/>'s
+    /// own 100 s default, which a slow run, not a broken one, can pass.
+    /// </summary>
+    public static HttpClient Client(Uri baseAddress) => new() { BaseAddress = baseAddress, Timeout = Hang };
 }
