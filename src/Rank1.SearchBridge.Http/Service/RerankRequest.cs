@@ -32,6 +32,12 @@ internal sealed class RerankRequestException(int status, string message) : Excep
     /// <summary>The <c>Retry-After</c> of a 429 or 503 when not the default (<see cref="Http.RetryAfter.Soon"/>).</summary>
     public string? RetryAfter { get; init; }
 
+    /// <summary>
+    /// No <c>Retry-After</c>, whatever the status: the same call fails the same way again (a NaN score), so the answer
+    /// names no time at which it would not. TEI's router sends none on any error.
+    /// </summary>
+    public bool SameAgain { get; init; }
+
     /// <summary>TEI's <c>error_type</c> when not the one of <see cref="Status"/> (a 415 for an unknown encoding, Validation).</summary>
     public string? ErrorType { get; init; }
 

@@ -74,7 +74,7 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             }
             else
             {
-                await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter, errorType: e.ErrorType).ConfigureAwait(false);
+                await WriteErrorAsync(context, protocol, status, e.Message, retryAfter: e.RetryAfter, errorType: e.ErrorType, sameAgain: e.SameAgain).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (shutdown.GraceOver && !context.Response.HasStarted)
@@ -306,12 +306,17 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
             context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
             // Before any other failure is answered (a NaN is the model's, not the input's: not TEI's 422 nor an over-long input).
             // TEI refuses the call before it sorts or writes a score (router/src/http/server.rs, rerank: "Check that s is not
-            // NaN or the partial_cmp below will panic", ErrorType::Backend, 424); serde_json would have written it null. Cohere
-            // documents no NaN: its clients get the model failure's 503 rather than a null relevance_score (cohere-ai 8.1.0
-            // hands a null on as its number, with only a console warning) or a 500.
+            // NaN or the partial_cmp below will panic", ErrorType::Backend, 424). Before, our TEI answer was a 200 with
+            // "score": null, and /v1 and /v2 a 500 "internal error" from the score's writer. Cohere documents no NaN: its
+            // clients get the model failure's 503. No Retry-After on either (TEI's router sends none on any error): the same
+            // model scores the same call NaN again, unless its batching with other calls changes the sums; Cohere's SDK still
+            // retries the 503 twice on its own 1 s, 2 s backoff (core/fetcher/requestWithRetries.js).
             throw request.Protocol == RerankProtocol.Tei
-                ? new RerankRequestException(StatusCodes.Status424FailedDependency, "score is NaN")
-                : new RerankRequestException(StatusCodes.Status503ServiceUnavailable, $"rank1 could not rerank: the model's score of documents[{nan}] is NaN (not a number)");
+                ? new RerankRequestException(StatusCodes.Status424FailedDependency, "score is NaN") { SameAgain = true }
+                : new RerankRequestException(StatusCodes.Status503ServiceUnavailable, $"rank1 could not rerank: the model's score of documents[{nan}] is NaN (not a number)")
+                {
+                    SameAgain = true,
+                };
         }
 
         if (!request.Truncate && outcome.Failures.Count > 0)
@@ -588,13 +593,14 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
     /// <summary>
     /// An error in the protocol's shape; a 429 or 503 says when to try again (<c>Retry-After</c>: <paramref name="retryAfter"/>,
     /// else <see cref="RetryAfter.Soon"/>; the model circuit's break comes as <paramref name="retryAfter"/> when it is open);
-    /// so does TEI's 424, its status for what Cohere answers 503. TEI's <c>error_type</c> is <paramref name="errorType"/>
+    /// so does TEI's 424, its status for what Cohere answers 503; none when <paramref name="sameAgain"/> (the call would fail
+    /// the same way again: <see cref="RerankRequestException.SameAgain"/>). TEI's <c>error_type</c> is <paramref name="errorType"/>
     /// when given, else the status's.
     /// </summary>
     private Task WriteErrorAsync(HttpContext context, RerankProtocol protocol, int status, string message, CancellationToken? cancellationToken = null, string? retryAfter = null,
-        string? errorType = null)
+        string? errorType = null, bool sameAgain = false)
     {
-        if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status424FailedDependency)
+        if (!sameAgain && status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status424FailedDependency)
         {
             context.Response.Headers.RetryAfter = retryAfter ?? RetryAfter.Soon;
         }
