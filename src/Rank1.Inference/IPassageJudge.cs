@@ -88,13 +88,19 @@ public static class PassageJudge
     }
 }
 
-/// <summary>What became of one passage of a window: judged, not started by the deadline, or failed because of its input.</summary>
+/// <summary>What became of one passage of a window: judged, not started by the deadline, or failed (its input, or a NaN score).</summary>
 public sealed record PassageResult
 {
-    private PassageResult(Rank1Judgement? judgement, string? error)
+    /// <summary>
+    /// Why a passage the model scored NaN is not judged (TEI's words for it: router/src/http/server.rs, rerank, "score is NaN").
+    /// </summary>
+    public const string ScoreIsNaN = "the model's score is NaN (not a number)";
+
+    private PassageResult(Rank1Judgement? judgement, string? error, bool notANumber = false)
     {
         Judgement = judgement;
         Error = error;
+        NotANumber = notANumber;
     }
 
     /// <summary>Not started when the deadline passed.</summary>
@@ -103,11 +109,27 @@ public sealed record PassageResult
     /// <summary>The judgement, when the passage was judged.</summary>
     public Rank1Judgement? Judgement { get; }
 
-    /// <summary>Why the passage could not be judged (an input error, never a model fault), when it failed.</summary>
+    /// <summary>
+    /// Why the passage could not be judged, when it failed: an input error, or <see cref="ScoreIsNaN"/> (<see cref="NotANumber"/>);
+    /// never a model fault that throws.
+    /// </summary>
     public string? Error { get; }
 
-    /// <summary>A judged passage.</summary>
-    public static PassageResult Judged(Rank1Judgement judgement) => new(judgement ?? throw new ArgumentNullException(nameof(judgement)), null);
+    /// <summary>The model scored the passage NaN: it failed with <see cref="ScoreIsNaN"/> (<see cref="Judged"/>).</summary>
+    public bool NotANumber { get; }
+
+    /// <summary>
+    /// A judged passage; or, when the model scored it NaN, a failed one (<see cref="ScoreIsNaN"/>, <see cref="NotANumber"/>):
+    /// the one place a NaN score becomes "not judged", for every judge and every caller (the proxy, the service, the worker
+    /// through <c>RerankExecutor</c>; the CLI's <c>rerank</c> through <see cref="PassageRanking"/>). A NaN logit (an fp16 export
+    /// overflowing, say) says nothing of the passage, orders nothing (every comparison is false) and cannot be written as
+    /// JSON. No score is infinite: sigmoid of an infinite gap is 0 or 1 (<c>Rank1Scorer.Sigmoid</c>).
+    /// </summary>
+    public static PassageResult Judged(Rank1Judgement judgement)
+    {
+        ArgumentNullException.ThrowIfNull(judgement);
+        return double.IsNaN(judgement.Score) ? new(null, ScoreIsNaN, notANumber: true) : new(judgement, null);
+    }
 
     /// <summary>A passage that cannot be judged, and why.</summary>
     public static PassageResult Failed(string error) => new(null, error ?? throw new ArgumentNullException(nameof(error)));

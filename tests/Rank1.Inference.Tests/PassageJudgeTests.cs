@@ -24,6 +24,19 @@ public sealed class PassageJudgeTests
         }
     }
 
+    /// <summary>
+    /// A NaN score is a passage the model failed to judge, in the one place every judge's verdict is made, so that no
+    /// caller (the executor, the CLI's rerank) orders or writes a NaN; before, it was a judgement like any other.
+    /// </summary>
+    [Fact]
+    public void Judged_ANaNScore_IsAFailure_WithItsReason()
+    {
+        var nan = PassageResult.Judged(Judgement(double.NaN));
+        Assert.Equal(((Rank1Judgement?)null, "the model's score is NaN (not a number)"), (nan.Judgement, nan.Error));
+        var scored = PassageResult.Judged(Judgement(0.0));
+        Assert.Equal((0.0, (string?)null), (scored.Judgement!.Score, scored.Error));
+    }
+
     [Fact]
     public async Task JudgeAsync_OnePair_IsAWindowOfOne_AndReturnsItsJudgement()
     {

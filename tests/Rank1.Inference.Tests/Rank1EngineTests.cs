@@ -204,14 +204,14 @@ public sealed class Rank1EngineTests(TinyEngineFixture fx) : IClassFixture<TinyE
         Assert.Equal([0, 1, 2, 3], ranked.Select(r => r.Index).Order());
         for (var i = 1; i < ranked.Count; i++)
         {
-            Assert.True(ranked[i - 1].Judgement.Score >= ranked[i].Judgement.Score);
+            Assert.True(ranked[i - 1].Judgement!.Score >= ranked[i].Judgement!.Score);
         }
 
         var first = ranked.ToList().FindIndex(r => r.Index == 0);
         var duplicate = ranked.ToList().FindIndex(r => r.Index == 2);
         Assert.True(first < duplicate);
         var direct = Engine.Judge(new Rank1Input("why do onions make people cry", "It rained in Paris yesterday.", "Weather"), settings);
-        Assert.Equal(direct.Score, ranked.Single(r => r.Index == 1).Judgement.Score);
+        Assert.Equal(direct.Score, ranked.Single(r => r.Index == 1).Judgement!.Score);
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Rank1.Inference;
 using Rank1.Inference.Model;
+using Rank1.SearchBridge.Cli.Commands;
 using Rank1.Testing;
 
 namespace Rank1.SearchBridge.Cli.Tests;
@@ -10,6 +11,41 @@ public sealed class RerankCommandTests
     private const string Query = "why do onions make people cry";
 
     private static string SamplePassages => Path.Combine(TestPaths.RepoRoot, "samples", "demo", "passages.jsonl");
+
+    /// <summary>
+    /// A passage the model scored NaN is one it failed to judge, as the proxy and the worker take it (PassageResult.Judged,
+    /// through PassageRanking.Rank, which the command's engine.RerankAsync ranks with): listed after the judged passages, in
+    /// input order, with the executor's words and no score. Before, it was ranked last as a score and the JSON writer threw
+    /// (".NET number values such as positive and negative infinity cannot be written as valid JSON").
+    /// </summary>
+    [Fact]
+    public async Task Rerank_APassageScoredNaN_IsListedFailedAfterTheJudgedOnes_InTextAndJson()
+    {
+        static Rank1Judgement J(double score) => new(score, score >= 0.5, "because", 2, ReasoningEnd.Finished, 5, TimeSpan.Zero, TimeSpan.Zero);
+        PassageRecord[] passages = [new("a", null, "A"), new("n1", null, "N1"), new("b", null, "B"), new("n2", null, "N2")];
+        var ranked = PassageRanking.Rank([J(0.2), J(double.NaN), J(0.9), J(double.NaN)]);
+        var provider = new ExecutionProviderChoice(ExecutionProviderKind.Cpu, ExecutionProviderKind.Cpu, null);
+
+        using var json = new MemoryStream();
+        await RerankOutput.WriteJsonAsync(json, "q", null, "m", false, provider, passages, ranked, CancellationToken.None);
+        using var doc = JsonDocument.Parse(json.ToArray());
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(["b", "a", "n1", "n2"], results.Select(r => r.GetProperty("id").GetString()));
+        foreach (var (at, inputRank) in new[] { (2, 2), (3, 4) })
+        {
+            Assert.Equal(["rank", "id", "input_rank", "error"], results[at].EnumerateObject().Select(p => p.Name));
+            Assert.Equal((at + 1, inputRank, "the model's score is NaN (not a number)"),
+                (results[at].GetProperty("rank").GetInt32(), results[at].GetProperty("input_rank").GetInt32(), results[at].GetProperty("error").GetString()));
+        }
+
+        Assert.Equal(0.9, results[0].GetProperty("score").GetDouble());
+
+        using var text = new StringWriter();
+        await RerankOutput.WriteTextAsync(text, "q", provider, passages, ranked);
+        var lines = text.ToString().Split('\n');
+        Assert.Contains("   3  n1        -  failed           -  -             2", lines);
+        Assert.Contains("      error:     the model's score is NaN (not a number)", lines);
+    }
 
     [Trait(TestCategory.Name, TestCategory.Model)]
     [Fact]

@@ -23,11 +23,20 @@ internal static class RerankOutput
             $"{"rank",4}  {"id".PadRight(idWidth)}  {"score",7}  {"verdict",-10}  {"tokens",6}  {"ended",-9}  {"was",4}")).ConfigureAwait(false);
         for (var r = 0; r < ranked.Count; r++)
         {
-            var j = ranked[r].Judgement;
             var p = passages[ranked[r].Index];
+            var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{ConsoleText.Visible(p.Title.ReplaceLineEndings(" "))}] ";
+            if (ranked[r].Judgement is not { } j)
+            {
+                // Not judged (a NaN score): after the judged passages, in input order, with why, as the proxy marks a failed hit.
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{r + 1,4}  {ConsoleText.Visible(p.Id).PadRight(idWidth)}  {"-",7}  {"failed",-10}  {"-",6}  {"-",-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
+                await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}").ConfigureAwait(false);
+                await output.WriteLineAsync($"      error:     {ranked[r].Error}").ConfigureAwait(false);
+                continue;
+            }
+
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{r + 1,4}  {ConsoleText.Visible(p.Id).PadRight(idWidth)}  {j.Score,7:0.0000}  {(j.Relevant ? "relevant" : "not"),-10}  {j.ReasoningTokens,6}  {ReasoningEnds.Name(j.End),-9}  {ranked[r].Index + 1,4}")).ConfigureAwait(false);
-            var title = string.IsNullOrWhiteSpace(p.Title) ? string.Empty : $"[{ConsoleText.Visible(p.Title.ReplaceLineEndings(" "))}] ";
             await output.WriteLineAsync($"      passage:   {title}{Clip(p.Text, 160)}{(j.Truncated ? " (cut to its token limit before judging)" : string.Empty)}").ConfigureAwait(false);
             await output.WriteLineAsync($"      reasoning: {Clip(j.Reasoning, 400)}").ConfigureAwait(false);
         }
@@ -55,7 +64,6 @@ internal static class RerankOutput
         w.WriteStartArray("results");
         for (var r = 0; r < ranked.Count; r++)
         {
-            var j = ranked[r].Judgement;
             var p = passages[ranked[r].Index];
             w.WriteStartObject();
             w.WriteNumber("rank", r + 1);
@@ -66,6 +74,14 @@ internal static class RerankOutput
             }
 
             w.WriteNumber("input_rank", ranked[r].Index + 1);
+            if (ranked[r].Judgement is not { } j)
+            {
+                // Not judged (a NaN score): no score, only why, as the proxy's _rank1.error on a failed hit.
+                w.WriteString("error", ranked[r].Error);
+                w.WriteEndObject();
+                continue;
+            }
+
             w.WriteNumber("score", j.Score);
             w.WriteBoolean("relevant", j.Relevant);
             w.WriteString("reasoning", j.Reasoning);

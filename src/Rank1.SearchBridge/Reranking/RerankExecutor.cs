@@ -46,11 +46,7 @@ internal static class PassageSources
 /// A passage that could not be judged: because of its input, or because the model scored it NaN (<paramref name="NotANumber"/>).
 /// Either way it keeps its backend order, with this reason on the hit, is not stored, and is not judged again by the worker.
 /// </summary>
-internal sealed record PassageFailure(int Index, string Reason, bool NotANumber = false)
-{
-    /// <summary>The reason of a passage the model scored NaN (TEI's words for it: router/src/http/server.rs, rerank, "score is NaN").</summary>
-    public const string ScoreIsNaN = "the model's score is NaN (not a number)";
-}
+internal sealed record PassageFailure(int Index, string Reason, bool NotANumber = false);
 
 /// <summary>The result of reranking one window.</summary>
 internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed)
@@ -222,21 +218,12 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     {
                         if (judgements[i].Judgement is { } judgement)
                         {
-                            if (double.IsNaN(judgement.Score))
-                            {
-                                // The one place a NaN score becomes "not judged", for the proxy, the service and the worker alike: a
-                                // NaN logit (an fp16 export overflowing, say) says nothing of the passage, orders nothing (every
-                                // comparison is false) and cannot be written as JSON. No score is infinite: sigmoid(an infinite gap) is 0 or 1.
-                                failures.Add(new PassageFailure(passages[i].Index, PassageFailure.ScoreIsNaN, NotANumber: true));
-                            }
-                            else
-                            {
-                                verdicts.Add(Verdict(passages[i], judgement));
-                            }
+                            verdicts.Add(Verdict(passages[i], judgement));
                         }
                         else if (judgements[i].Error is { } error)
                         {
-                            failures.Add(new PassageFailure(passages[i].Index, error));
+                            // Its input, or a NaN score: PassageResult.Judged, the one place a NaN becomes "not judged".
+                            failures.Add(new PassageFailure(passages[i].Index, error, judgements[i].NotANumber));
                         }
                     }
                 }
