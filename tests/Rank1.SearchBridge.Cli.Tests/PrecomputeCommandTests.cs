@@ -156,6 +156,33 @@ public sealed class PrecomputeCommandTests
         Assert.Equal($"rank1-bridge precompute: {path}:2: not valid UTF-8 (byte 0xE9, byte 4 of the line)", result.Error.Trim());
     }
 
+    /// <summary>
+    /// A JSON Lines query that does not parse names the byte of the file's line where the parser stopped, by the rule
+    /// a byte that is not UTF-8 is named by: in UTF-8 bytes, not characters (a non-ASCII character before it), the white
+    /// space before an indented line counted (the line was parsed trimmed: short by the indent before), and on the first
+    /// line the file's byte order mark counted (3 short before, where a byte that is not UTF-8 counted it).
+    /// </summary>
+    [Theory]
+    [InlineData(false, "onion\n", "  \t{\"query\": \"crème brûlée\", \"count\": oops}")]
+    [InlineData(true, "", "{\"query\": \"crème brûlée\", \"count\": oops}")]
+    public async Task QueryLogJsonLineNotJson_NamesTheByteOfTheFilesLine_InBytes_IndentAndByteOrderMarkCounted(bool byteOrderMark, string before, string bad)
+    {
+        var path = TestTemp.File($"rank1-log-{Guid.NewGuid():N}.jsonl");
+        byte[] mark = byteOrderMark ? [0xEF, 0xBB, 0xBF] : [];
+        var line = System.Text.Encoding.UTF8.GetBytes(bad);
+        System.IO.File.WriteAllBytes(path, [.. mark, .. System.Text.Encoding.UTF8.GetBytes(before), .. line, .. "\n"u8]);
+        var lineNumber = before.Length == 0 ? 1 : 2;
+        // The byte as the file holds it: found in the file's own bytes, the line's start after the mark and the lines before.
+        var bytes = System.IO.File.ReadAllBytes(path);
+        var start = lineNumber == 1 ? 0 : Array.IndexOf(bytes, (byte)'\n') + 1;
+        var at = bytes.AsSpan(start).IndexOf("oops"u8) + 1;
+        Assert.True(at > bad.IndexOf("oops", StringComparison.Ordinal) + 1); // more bytes than characters before it
+
+        var result = await CliRunner.RunAsync("precompute", "--queries", path, "--index", "docs", "--broker", "amqp://guest:guest@127.0.0.1:9/");
+        Assert.Equal(4, result.ExitCode);
+        Assert.Equal($"rank1-bridge precompute: {path}:{lineNumber}: not valid JSON at byte {at} of the line ('o' is an invalid start of a value.)", result.Error.Trim());
+    }
+
     [Theory]
     [InlineData(new[] { "--index", "docs" }, "Option '--queries' is required")]
     [InlineData(new[] { "--queries", "x.txt" }, "Option '--index' is required")]

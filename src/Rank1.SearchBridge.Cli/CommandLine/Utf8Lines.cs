@@ -87,6 +87,25 @@ internal static class Utf8Lines
         return pending.WrittenMemory;
     }
 
+    /// <summary>
+    /// The length of the byte order mark <paramref name="path"/> starts with (0 without one, or when it cannot be read):
+    /// for a message that names a byte of the first line as the file holds it, the mark included, as
+    /// <see cref="ReadAsync"/> names a byte that is not UTF-8.
+    /// </summary>
+    public static int ByteOrderMarkLength(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> head = stackalloc byte[3];
+            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.SequenceEqual(Encoding.UTF8.Preamble) ? head.Length : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
     // How many of the bytes read of a line (pending, then head) are not its content, which alone the bound counts: a byte
     // order mark at the start of the file, and a carriage return at the end (before the line feed, or, that not read yet,
     // perhaps before it), as Decode drops them.

@@ -138,7 +138,7 @@ internal sealed class BeirDataset
             }
             catch (JsonException ex)
             {
-                throw JsonLineText.NotValidJson(where, ex);
+                throw JsonLineText.NotValidJson(where, ex, Corpus, n);
             }
 
             using (doc)

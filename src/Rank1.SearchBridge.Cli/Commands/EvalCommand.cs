@@ -529,7 +529,7 @@ internal sealed class EvalCommand : CliCommand
         }
         catch (JsonException ex)
         {
-            throw JsonLineText.NotValidJson(where, ex);
+            throw JsonLineText.NotValidJson(where, ex, file, n);
         }
     }
 

@@ -67,7 +67,7 @@ internal static class PassageFile
             }
             catch (JsonException ex)
             {
-                throw JsonLineText.NotValidJson($"{path}:{lineNumber}", ex);
+                throw JsonLineText.NotValidJson($"{path}:{lineNumber}", ex, path, lineNumber);
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using Rank1.SearchBridge.Cli.CommandLine;
 using Rank1.SearchBridge.Messages;
@@ -50,7 +51,9 @@ internal static class QueryFile
                 continue;
             }
 
-            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, path, lineNumber, defaultInstructions) : PlainLine(line, path, lineNumber, defaultInstructions);
+            // Parsed trimmed (JSON allows no white space but space, tab, CR and LF around it); a position is named in the file's
+            // line, the white space cut from its start counted in.
+            var q = trimmed.StartsWith('{') ? ParseJson(trimmed, Encoding.UTF8.GetByteCount(line.AsSpan(0, line.Length - line.TrimStart().Length)), path, lineNumber, defaultInstructions) : PlainLine(line, path, lineNumber, defaultInstructions);
             var instructions = q.Instructions ?? string.Empty;
             ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(merged, (Normalized(q.Query), Normalized(instructions)), out var seen);
             if (seen)
@@ -94,7 +97,7 @@ internal static class QueryFile
     /// escape or a field given twice included) is a bad input naming the file and line, as topics and passages are
     /// (<see cref="JsonLineText"/>), never an unhandled exception.
     /// </summary>
-    private static LoggedQuery ParseJson(string line, string path, int lineNumber, string? defaultInstructions)
+    private static LoggedQuery ParseJson(string line, int leadingBytes, string path, int lineNumber, string? defaultInstructions)
     {
         var where = $"{path}:{lineNumber}";
         string Fail(string message) => throw new CliException($"{where}: {message}", ExitCodes.BadInput);
@@ -137,7 +140,7 @@ internal static class QueryFile
         }
         catch (JsonException e)
         {
-            throw JsonLineText.NotValidJson(where, e);
+            throw JsonLineText.NotValidJson(where, e, path, lineNumber, leadingBytes);
         }
     }
 

@@ -151,7 +151,7 @@ internal sealed class SeedCommand : CliCommand
             }
             catch (JsonException e)
             {
-                throw JsonLineText.NotValidJson(where, e);
+                throw JsonLineText.NotValidJson(where, e, file, lineNumber);
             }
 
             // A repeated id would replace the earlier passage in the index: one passage lost, and a count that overstates.
