@@ -70,7 +70,7 @@ public sealed class EvalDatasetIndexingTests
 
         var second = await EvalAsync(dataset, backend.Url, "runs-2");
         Assert.True(second.ExitCode == 0, second.Error);
-        Assert.Contains($"{Index} already holds the {documents} documents of {corpus}: not indexed again", second.Error, StringComparison.Ordinal);
+        Assert.Contains($"eval: {Index} already holds the {documents} documents of {corpus}: not indexed again\n", second.Error.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.DoesNotContain("eval: indexed", second.Error, StringComparison.Ordinal);
         Assert.Equal(File.ReadAllLines(Path.Combine(dataset, "runs", "backend.run")), File.ReadAllLines(Path.Combine(dataset, "runs-2", "backend.run")));
 
@@ -106,10 +106,52 @@ public sealed class EvalDatasetIndexingTests
         var r = await EvalAsync(dataset, backend.Url, "runs-2");
 
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"rank1-bridge eval: {Index} holds {documents + 1} documents, more than the {documents} of {corpus}: documents the corpus does not give would be searched too (an index made from another corpus?); delete the index, or name another with --index",
-            r.Error.Trim().Split('\n')[^1]);
+        Assert.Equal(Refusal(1, documents + 1, corpus), r.Error.Trim().Split('\n')[^1]);
         Assert.False(File.Exists(Path.Combine(dataset, "runs-2", "backend.run")));
         Assert.Equal(documents + 1, await CountAsync(http));
+    }
+
+    private static string Refusal(long stray, long count, string corpus) =>
+        $"rank1-bridge eval: {Index} holds {stray} {(stray == 1 ? "document" : "documents")} (of its {count}) that {corpus} does not give: every query would search {(stray == 1 ? "it" : "them")} too (an index made from another corpus?); nothing was written to it: delete the index, or name another with --index";
+
+    /// <summary>
+    /// An index holding documents the corpus does not give, and fewer documents than the corpus gives, or as many: before,
+    /// one holding fewer was indexed into (the user's --index written to) and only then refused, and one holding as
+    /// many was taken for the corpus and searched, stray documents and all, exit 0. Both are refused before anything
+    /// is written: the index's documents, counted here over HTTP, are as they were.
+    /// </summary>
+    [Trait(TestCategory.Name, TestCategory.Model)]
+    [Theory]
+    [InlineData(2)]
+    [InlineData(1)]
+    public async Task EvalDataset_IndexHoldingAStrayDocument_FewerOrAsManyAsTheCorpus_IsRefusedBeforeAnythingIsWritten(int deleted)
+    {
+        var dataset = await DatasetAsync("rank1-eval-indexing-stray-", await File.ReadAllBytesAsync(Path.Combine(Demo, "corpus.jsonl")));
+        var corpus = Path.Combine(dataset, "corpus.jsonl");
+        var ids = File.ReadAllLines(corpus).Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l)!["_id"]!.GetValue<string>()).ToList();
+        var documents = ids.Count;
+
+        await using var backend = await EmbeddedSearchServer.StartAsync(new EmbeddedSearchOptions { Port = 0 });
+        using var http = new HttpClient { BaseAddress = backend.Url };
+        var first = await EvalAsync(dataset, backend.Url, "runs");
+        Assert.True(first.ExitCode == 0, first.Error);
+        foreach (var id in ids.Take(deleted))
+        {
+            (await http.DeleteAsync($"{Index}/_doc/{id}?refresh=true")).EnsureSuccessStatusCode();
+        }
+
+        (await http.PutAsync($"{Index}/_doc/not-in-the-corpus?refresh=true", new StringContent("""{"text":"why do onions make people cry"}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        var held = documents - deleted + 1;
+        Assert.Equal(held, await CountAsync(http));
+
+        var r = await EvalAsync(dataset, backend.Url, "runs-2");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(Refusal(1, held, corpus), r.Error.Trim().Split('\n')[^1]);
+        Assert.False(File.Exists(Path.Combine(dataset, "runs-2", "backend.run")));
+        Assert.Equal(held, await CountAsync(http));
+        using var gone = await http.GetAsync($"{Index}/_doc/{ids[0]}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
     }
 
     /// <summary>
@@ -140,7 +182,7 @@ public sealed class EvalDatasetIndexingTests
 
         var second = await EvalAsync(dataset, backend.Url, "runs-2");
         Assert.True(second.ExitCode == 0, second.Error);
-        Assert.Contains($"{Index} already holds the {documents} documents of {corpus}: not indexed again", second.Error, StringComparison.Ordinal);
+        Assert.Contains($"eval: {Index} already holds the {documents} documents of {corpus}: not indexed again\n", second.Error.ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -289,20 +289,32 @@ internal sealed class EvalCommand : CliCommand
         }.Concat(HostSettings.OwnCallerCaps()).ToDictionary(), loggerFactory: context.LoggerFactory, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// Indexes the dataset's corpus, unless the index already holds as many documents (a resumed evaluation). An index
-    /// that holds more, before or after, holds documents the corpus does not give, which every query would search too.
+    /// Indexes the dataset's corpus, unless the index already holds all its documents (a resumed evaluation). Decided
+    /// before anything is written: the index's <c>_count</c> and how many of the corpus's ids it holds
+    /// (<see cref="BeirDataset.CountHeldAsync"/>) tell the documents it holds that the corpus does not give; an index
+    /// holding any is refused, not written to (<c>--index</c> may name the user's own) nor searched (every query would
+    /// search them too). One that lacks some of the corpus's (an interrupted indexing) is indexed again: a bulk
+    /// <c>index</c> action replaces a document it holds.
     /// </summary>
     private static async Task IndexDatasetAsync(BeirDataset dataset, CorpusSize corpus, Uri cluster, string index, CliContext context, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        var held = await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false);
-        if (held == corpus.Documents)
+        if (await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false) is { } count && count > 0)
         {
-            await context.Error.WriteLineAsync($"{index} already holds the {corpus.Documents} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);
-            return;
+            var held = await dataset.CountHeldAsync(http, cluster, index, cancellationToken).ConfigureAwait(false);
+            var stray = count - held;
+            if (stray > 0)
+            {
+                throw new CliException($"{index} holds {stray} {(stray == 1 ? "document" : "documents")} (of its {count}) that {dataset.Corpus} does not give: every query would search {(stray == 1 ? "it" : "them")} too (an index made from another corpus?); nothing was written to it: delete the index, or name another with --index", ExitCodes.Failure);
+            }
+
+            if (held == corpus.Documents)
+            {
+                await context.Error.WriteLineAsync($"eval: {index} already holds the {corpus.Documents} documents of {dataset.Corpus}: not indexed again").ConfigureAwait(false);
+                return;
+            }
         }
 
-        CheckHolds(held);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(context.Error) });
         await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -312,21 +324,12 @@ internal sealed class EvalCommand : CliCommand
                 var task = ctx.AddTask($"index {corpus.Documents} documents into {index}", maxValue: Math.Max(1, corpus.Lines));
                 await dataset.IndexAsync(http, cluster, index, done => task.Value = done, cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
-        CheckHolds(await BeirDataset.CountAsync(http, cluster, index, cancellationToken).ConfigureAwait(false));
 
         // Said plainly, not only in the progress bar: a console that is not interactive draws it at milestones of a
         // running task only, so a corpus indexed within a second was never mentioned.
         var repeats = corpus.Lines - corpus.Documents;
         await context.Error.WriteLineAsync($"eval: indexed the {corpus.Documents} documents of {dataset.Corpus} into {index}"
             + (repeats > 0 ? $" ({repeats} {(repeats == 1 ? "line repeats" : "lines repeat")} an _id given before: the last line of an id is kept, as a bulk index action and BEIR's loader keep it)" : string.Empty)).ConfigureAwait(false);
-
-        void CheckHolds(long? count)
-        {
-            if (count > corpus.Documents)
-            {
-                throw new CliException($"{index} holds {count} documents, more than the {corpus.Documents} of {dataset.Corpus}: documents the corpus does not give would be searched too (an index made from another corpus?); delete the index, or name another with --index", ExitCodes.Failure);
-            }
-        }
     }
 
     /// <summary>
