@@ -104,7 +104,7 @@ def request(method, url, body=None, timeout=60, answer=None):
 
 
 def passage_sources(raw):
-    """How many hits of a search answer carry each _rank1.source (computed, forced, cached, failed)."""
+    """How many hits of a search answer carry each _rank1.source (computed, forced, cached, failed, pinned: any it finds)."""
     counts = {}
     try:
         hits = json.loads(raw)["hits"]["hits"]

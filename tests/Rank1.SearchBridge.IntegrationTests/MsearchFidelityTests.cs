@@ -1183,6 +1183,23 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         "the query is [pinned] under [function_score]")]
     [InlineData("""{"retriever":{"standard":{"query":{"boosting":{"positive":{"rule":{"organic":{"match":{"text":"onion eyes"}},"match_criteria":{"query_string":"onion eyes"},"ruleset_ids":["promotions"]}},"negative":{"match":{"text":"tears"}},"negative_boost":0.5}}}}}""",
         "the query is [rule] under [boosting]")]
+    // A query whose score the wrapper reads and changes (script_score's script; a nested, has_child or has_parent query's
+    // score_mode or score): the proxy once looked only under bool, dis_max, function_score and boosting, and reranked
+    // these whole, pins included.
+    [InlineData("""{"query":{"script_score":{"query":""" + PinnedQuery + ""","script":{"source":"_score"}}},"ext":{"rank1":{"query":"onion eyes"}}}""",
+        "the query is [pinned] under [script_score]")]
+    [InlineData("""{"query":{"nested":{"path":"parts","query":""" + PinnedQuery + ""","score_mode":"max"}}}""", "the query is [pinned] under [nested]")]
+    [InlineData("""{"query":{"has_child":{"type":"part","query":""" + PinnedQuery + ""","score_mode":"sum"}},"ext":{"rank1":{"query":"onion eyes"}}}""",
+        "the query is [pinned] under [has_child]")]
+    [InlineData("""{"query":{"has_parent":{"parent_type":"doc","query":""" + PinnedQuery + ""","score":true}},"ext":{"rank1":{"query":"onion eyes"}}}""",
+        "the query is [pinned] under [has_parent]")]
+    // A body key that scales every score after the query (QueryRescorer.combine: query_weight, then score_mode;
+    // DefaultSearchContext.preProcess: an indices_boost other than 1): the pins may score below 2^127, nothing in the
+    // answer tells them, and the whole window, pins included, was reranked (before fdb05cf such a search was skipped).
+    [InlineData("""{"query":""" + PinnedQuery + ""","rescore":{"window_size":5,"query":{"rescore_query":{"match":{"text":"eyes"}},"query_weight":0.5,"score_mode":"min"}}}""",
+        "the query is [pinned]")]
+    [InlineData("""{"query":""" + PinnedQuery + ""","indices_boost":[{"pinned":0.5}]}""", "the query is [pinned]")]
+    [InlineData("""{"retriever":""" + RuleRetriever + ""","indices_boost":[{"pinned":2}]}""", "the outermost retriever is [rule]")]
     public async Task PinningSearch_IsAnsweredInTheOrderItPins_NotReranked(string body, string pinner)
     {
         // Rank1 would order these hits otherwise: the test would not tell a rerank from none.
@@ -1200,6 +1217,18 @@ public sealed class MsearchFidelityTests : IAsyncLifetime
         var item = m.Json["responses"]![0]!;
         Assert.Equal(("skipped", reason), (item["_rank1"]!["rerank"]!.GetValue<string>(), item["_rank1"]!["reason"]!.GetValue<string>()));
         Assert.Equal(FrontBackend.PinnedOrder, item["hits"]!["hits"]!.AsArray().Select(h => h!["_id"]!.GetValue<string>()));
+    }
+
+    // A pinning search whose organic hits have no passage text (ext.rank1.fields names a field no hit has) is skipped, and
+    // a skipped answer is the backend's: no hit carries _rank1 fields, its pins neither. Before, the pins of such an answer
+    // were still marked _rank1.source pinned, with their _rank1.original_score.
+    [Fact]
+    public async Task PinningSearch_Skipped_MarksNoPin()
+    {
+        var r = await _stack.SearchAsync("""{"retriever":""" + RuleRetriever + ""","ext":{"rank1":{"fields":["abstract"]}}}""", "pinned/_search");
+
+        Assert.Equal((200, "skipped"), (r.Status, r.Rerank));
+        Assert.Equal(JsonNode.Parse(FrontBackend.PinnedAnswer())!["hits"]!.ToJsonString(), r.Json["hits"]!.ToJsonString());
     }
 
     // A rule retriever pins only when one of its query rules matches (RuleQueryBuilder.doRewrite: the organic query alone

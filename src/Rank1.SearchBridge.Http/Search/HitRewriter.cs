@@ -44,7 +44,7 @@ internal static class HitRewriter
         foreach (var pin in pins)
         {
             var fields = Fields(pin);
-            fields["_rank1.source"] = new JsonArray("pinned");
+            fields["_rank1.source"] = new JsonArray(PassageSources.Pinned);
             fields["_rank1.original_score"] = new JsonArray(pin["_score"]?.DeepClone());
         }
 
@@ -86,7 +86,7 @@ internal static class HitRewriter
         foreach (var failure in outcome?.Failures ?? [])
         {
             var fields = Fields(hits[failure.Index]);
-            fields["_rank1.source"] = new JsonArray("failed");
+            fields["_rank1.source"] = new JsonArray(PassageSources.Failed);
             fields["_rank1.error"] = new JsonArray(failure.Reason);
         }
 

@@ -593,7 +593,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         }
 
         HitRewriter.Apply(json, handsOutCursors ? 0 : from, size, outcome, plan.IncludeReasoning, explain, keepSortPositions: handsOutCursors, plan.MinScore, rankFrom: from,
-            pinned: pinned is null ? pins : 0);
+            pinned: status == RerankStatus.Skipped ? 0 : pins); // a skipped answer marks nothing, its pins included
         if (clientSource is not null)
         {
             ResponseShaping.ApplySourceFilter(json, clientSource);

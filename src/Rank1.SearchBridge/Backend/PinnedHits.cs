@@ -60,17 +60,34 @@ internal static class PinnedHits
     // (IsPin): the backend's answer tells, unless the retriever under it pins with its own query, which the request tells.
     // So does it for a pinned or rule query that is the search's query itself, unboosted (UnboostedPinner); one under
     // another query, or boosted, is told by the request alone, and the search keeps the backend's order.
+    // Whatever pins, a body key that scales the hits' scores after the query scored them leaves the answer unable to tell
+    // the pins (ScalesScores): the request tells them, and the search keeps the backend's order.
     public static SearchPins? Of(JsonObject? body)
     {
         if (PinningRetriever(body?["retriever"] as JsonObject) is var (outer, inner))
         {
             var innerPins = PinningRetriever(inner) is not null || PinningQuery((inner?["standard"] as JsonObject)?["query"], under: null) is not null;
-            return new SearchPins($"the outermost retriever is [{outer}]", !innerPins, inner);
+            return new SearchPins($"the outermost retriever is [{outer}]", !innerPins && !ScalesScores(body), inner);
         }
 
         var query = body?["query"] as JsonObject ?? (((body?["retriever"] as JsonObject)?["standard"] as JsonObject)?["query"] as JsonObject);
-        return PinningQuery(query, under: null) is { } pinning ? new SearchPins(pinning, UnboostedPinner(query), null) : null;
+        return PinningQuery(query, under: null) is { } pinning ? new SearchPins(pinning, UnboostedPinner(query) && !ScalesScores(body), null) : null;
     }
+
+    // A body key that scales every hit's score the query gave it, so that pins may score at or below MAX_ORGANIC_SCORE:
+    // rescore (QueryRescorer.combine: the first pass's score times query_weight, then score_mode's total, multiply, avg,
+    // max or min with the rescore query's), or an indices_boost entry other than 1 (DefaultSearchContext.preProcess wraps
+    // the query in a BoostQuery when queryBoost() != AbstractQueryBuilder.DEFAULT_BOOST). min_score, post_filter and
+    // aggregations filter or count hits and scale no score.
+    private static bool ScalesScores(JsonObject? body) =>
+        body?["rescore"] is not null
+        || (body?["indices_boost"] switch
+        {
+            // [{"index": boost}, ...], and the older {"index": boost, ...}.
+            JsonArray entries => entries.OfType<JsonObject>().SelectMany(e => e),
+            JsonObject entries => entries,
+            _ => [],
+        }).Any(e => e.Value is not JsonValue boost || boost.GetValueKind() != JsonValueKind.Number || boost.GetValue<double>() != 1);
 
     // The search's query is itself a pinned or rule query with no boost but 1: its pins score as the pinned retriever's
     // (PinnedQueryBuilder.doToQuery; RuleQueryBuilder.doToQuery builds one from the rules that match), and
@@ -103,8 +120,9 @@ internal static class PinnedHits
 
     // A pinned or rule query whose score reaches the hit's: the query itself, or one in a scoring place under it (bool's must
     // and should add the clauses' scores, dis_max takes the best, function_score multiplies by default, boosting keeps its
-    // positive query's), where the pins' scores (PinnedQueryBuilder: above MAX_ORGANIC_SCORE, which caps the organic query)
-    // still put them on top. In a filter (bool's filter, constant_score) or a must_not it scores nothing and pins nothing.
+    // positive query's, script_score, nested, has_child and has_parent read the inner query's score), where the pins'
+    // scores (PinnedQueryBuilder: above MAX_ORGANIC_SCORE, which caps the organic query) may still put them on top.
+    // In a filter (bool's filter, constant_score) or a must_not it scores nothing and pins nothing.
     private static string? PinningQuery(JsonNode? node, string? under)
     {
         if (node is not JsonObject query)
@@ -132,6 +150,13 @@ internal static class PinnedHits
                 "dis_max" => inner?["queries"] as JsonArray ?? [],
                 "function_score" => [inner?["query"]],
                 "boosting" => [inner?["positive"]],
+                // The query whose score the script reads (script_score), or the child's, parent's or nested documents'
+                // whose scores a score_mode (or has_parent's score) brings into the hit's: the pins' scores are the
+                // wrapper's to change, so the answer does not tell them (the request does).
+                "script_score" => [inner?["query"]],
+                "nested" when inner?["score_mode"]?.ToString() != "none" => [inner?["query"]],
+                "has_child" when inner?["score_mode"] is { } mode && mode.ToString() != "none" => [inner?["query"]],
+                "has_parent" when inner?["score"] is JsonValue score && score.GetValueKind() == JsonValueKind.True => [inner?["query"]],
                 _ => [],
             };
             foreach (var clause in scoring)

@@ -29,9 +29,15 @@ internal enum PassageSource
     Cached,
 }
 
-/// <summary>The wire names of <see cref="PassageSource"/>.</summary>
+/// <summary>The wire names of a hit's <c>_rank1.source</c>: those of <see cref="PassageSource"/>, and of a hit not judged.</summary>
 internal static class PassageSources
 {
+    /// <summary>The <c>_rank1.source</c> of a hit pinned on top (a pinned or rule query's pin): not judged, in its backend place.</summary>
+    public const string Pinned = "pinned";
+
+    /// <summary>The <c>_rank1.source</c> of a hit whose passage could not be judged (<see cref="PassageFailure"/>): in its backend place.</summary>
+    public const string Failed = "failed";
+
     /// <summary>The name a hit's <c>_rank1.source</c> carries.</summary>
     public static string Name(this PassageSource source) => source switch
     {
