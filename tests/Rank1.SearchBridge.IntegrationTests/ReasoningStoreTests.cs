@@ -346,40 +346,44 @@ public sealed class ReasoningStoreTests
     }
 
     /// <summary>
-    /// A batch whose write throws something other than a store failure (here a document System.Text.Json cannot write, as a
-    /// NaN score's was: ArgumentException) is that batch's failure, logged (2302, Error, with the exception) and counted
-    /// <c>failed</c>, and the writer goes on: the next batch is written. Before, the write loop ended (it caught only
-    /// <see cref="ReasoningStoreException"/>), and with it the host (a BackgroundService's failure stops it by default).
+    /// A document System.Text.Json cannot write (a NaN score: ArgumentException) in a batch of good ones is that document's
+    /// failure alone: counted <c>failed</c> (1), logged (2303, Error, with the exception), and the rest of its batch is
+    /// written; the writer goes on. Before, the whole batch (up to <c>BulkBatchSize</c>, 200) was counted failed and
+    /// none of it stored (event 2302).
     /// </summary>
     [Fact]
-    public async Task ABatchThatThrowsUnexpectedly_IsCountedFailed_AndTheNextBatchIsWritten()
+    public async Task AnUnwritableDocument_FailsAlone_AndTheRestOfItsBatchIsWritten()
     {
         var logger = new FakeLogger<ReasoningStore>();
         await using var onBackend = await StoreOnEmbeddedBackend.StartAsync(logger);
         var operations = onBackend.Operations;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        async Task CountedAsync(string outcome)
+        async Task CountedAsync(string outcome, int count)
         {
-            while (Count(operations, outcome) < 1)
+            while (Count(operations, outcome) < count)
             {
                 await operations.WaitForMeasurementsAsync(operations.GetMeasurementSnapshot().Count + 1, timeout.Token);
             }
         }
 
-        onBackend.Store.Store.Enqueue(new JudgementToStore("bad", StoredDocument("d1", double.NaN)));
-        await CountedAsync("failed");
-        onBackend.Store.Store.Enqueue(new JudgementToStore("good", StoredDocument("d2", 0.7)));
-        await CountedAsync("written");
+        // One batch: enqueued together, well within the flush interval and the batch size.
+        onBackend.Store.Store.Enqueue(new JudgementToStore("good-1", StoredDocument("d1", 0.7)));
+        onBackend.Store.Store.Enqueue(new JudgementToStore("bad", StoredDocument("d2", double.NaN)));
+        onBackend.Store.Store.Enqueue(new JudgementToStore("good-2", StoredDocument("d3", 0.2)));
+        await CountedAsync("failed", 1);
         Assert.False(onBackend.Store.Writer.ExecuteTask!.IsCompleted); // the loop goes on
 
-        Assert.Equal((1, 1), (Count(operations, "failed"), Count(operations, "written")));
+        Assert.Equal((1, 2), (Count(operations, "failed"), Count(operations, "written")));
         await onBackend.Http.PostAsync("rank1-reasoning/_refresh", null);
-        Assert.Equal(1, JsonNode.Parse(await onBackend.Http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
-        Assert.Equal(HttpStatusCode.OK, (await onBackend.Http.GetAsync("rank1-reasoning/_doc/good")).StatusCode);
-        var fault = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 2302);
+        Assert.Equal(2, JsonNode.Parse(await onBackend.Http.GetStringAsync("rank1-reasoning/_count"))!["count"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, (await onBackend.Http.GetAsync("rank1-reasoning/_doc/good-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await onBackend.Http.GetAsync("rank1-reasoning/_doc/good-2")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await onBackend.Http.GetAsync("rank1-reasoning/_doc/bad")).StatusCode);
+        var fault = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 2303);
         Assert.Equal(LogLevel.Error, fault.Level);
         Assert.IsType<ArgumentException>(fault.Exception);
-        Assert.StartsWith("Reasoning store write of a batch of 1 judgements failed unexpectedly", fault.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Reasoning store judgement bad cannot be written as JSON", fault.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Id.Id == 2302);
     }
 
     [Fact]

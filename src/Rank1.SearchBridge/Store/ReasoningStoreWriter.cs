@@ -134,58 +134,45 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                 _indexReady = true;
             }
 
+            // Each document is written as JSON on its own: one that cannot be (a NaN score's ArgumentException) is left
+            // out, logged, and reported after the others are written; it failed its whole batch, up to BulkBatchSize.
             var ndjson = new StringBuilder();
+            var sent = 0;
+            Exception? unwritable = null;
             foreach (var j in batch)
             {
-                ndjson.Append(j.ActionLine(Options.Index).ToJsonString()).Append('\n');
-                ndjson.Append(j.Document.ToJsonString()).Append('\n');
+                string document;
+                try
+                {
+                    document = j.Document.ToJsonString();
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException)
+                {
+                    unwritable ??= ex;
+                    ReasoningStore.LogUnwritable(_logger, j.Id, ex);
+                    continue;
+                }
+
+                ndjson.Append(j.ActionLine(Options.Index).ToJsonString()).Append('\n').Append(document).Append('\n');
+                sent++;
             }
 
-            var headers = ClusterRequest.Headers(Options.Authorization, ClusterRequest.Ndjson);
-            var response = await Backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
-            if (response.Status != 200)
+            var (written, already) = (0, 0);
+            try
             {
-                throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {BackendErrorSummary.Describe(response.Body)}", batch.Count)
+                (written, already) = sent > 0 ? await BulkAsync(ndjson, sent, cancellationToken).ConfigureAwait(false) : (0, 0);
+            }
+            catch (ReasoningStoreException e) when (sent < batch.Count)
+            {
+                throw new ReasoningStoreException($"{e.Message}; {batch.Count - sent} more cannot be written as JSON: {unwritable!.Message}", e.Count + batch.Count - sent, e)
                 {
-                    Status = response.Status, Answer = BackendErrorSummary.Excerpt(response.Body),
+                    Status = e.Status, Answer = e.Answer,
                 };
             }
 
-            int written = 0, already = 0, failed = 0, firstStatus = 0;
-            string? firstError = null, firstAnswer = null;
-            foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
+            if (unwritable is not null)
             {
-                // Each item answers under its action's name: create, or index for a replaced document.
-                var action = item?["create"] ?? item?["index"];
-                var status = action?["status"]?.GetValue<int>() ?? 0;
-                if (status is 200 or 201)
-                {
-                    written++;
-                }
-                else if (status == 409)
-                {
-                    already++;
-                }
-                else
-                {
-                    failed++;
-                    if (firstError is null)
-                    {
-                        // The types, not the reason: a document_parsing_exception previews the field's value, the query.
-                        firstError = $"HTTP {status}: {(action?["error"] is JsonObject error ? BackendErrorSummary.Describe(error) : null) ?? "an answer without an error type"}";
-                        (firstStatus, firstAnswer) = (status, action?.ToJsonString());
-                    }
-                }
-            }
-
-            _metrics.StoreOperations("written", written);
-            _metrics.StoreOperations("already_stored", already);
-            if (failed > 0 || written + already != batch.Count)
-            {
-                throw new ReasoningStoreException($"{batch.Count - written - already} of {batch.Count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", batch.Count - written - already)
-                {
-                    Status = firstStatus, Answer = firstAnswer,
-                };
+                throw new ReasoningStoreException($"{batch.Count - sent} of {batch.Count} judgements cannot be written as JSON, the others are stored: {unwritable.Message}", batch.Count - sent);
             }
 
             return new StoreWriteResult(written, already);
@@ -194,6 +181,59 @@ internal sealed class ReasoningStoreWriter : BackgroundService
         {
             throw new ReasoningStoreException(ex.Message, batch.Count, ex);
         }
+    }
+
+    /// <summary>Sends one <c>_bulk</c> of <paramref name="count"/> judgements; throws <see cref="ReasoningStoreException"/> unless each was stored or already was.</summary>
+    private async Task<(int Written, int Already)> BulkAsync(StringBuilder ndjson, int count, CancellationToken cancellationToken)
+    {
+        var headers = ClusterRequest.Headers(Options.Authorization, ClusterRequest.Ndjson);
+        var response = await Backend.SendAsync(HttpMethod.Post, "_bulk", Encoding.UTF8.GetBytes(ndjson.ToString()), headers, cancellationToken).ConfigureAwait(false);
+        if (response.Status != 200)
+        {
+            throw new ReasoningStoreException($"_bulk answered HTTP {response.Status}: {BackendErrorSummary.Describe(response.Body)}", count)
+            {
+                Status = response.Status, Answer = BackendErrorSummary.Excerpt(response.Body),
+            };
+        }
+
+        int written = 0, already = 0, failed = 0, firstStatus = 0;
+        string? firstError = null, firstAnswer = null;
+        foreach (var item in JsonNode.Parse(response.Body)?["items"]?.AsArray() ?? [])
+        {
+            // Each item answers under its action's name: create, or index for a replaced document.
+            var action = item?["create"] ?? item?["index"];
+            var status = action?["status"]?.GetValue<int>() ?? 0;
+            if (status is 200 or 201)
+            {
+                written++;
+            }
+            else if (status == 409)
+            {
+                already++;
+            }
+            else
+            {
+                failed++;
+                if (firstError is null)
+                {
+                    // The types, not the reason: a document_parsing_exception previews the field's value, the query.
+                    firstError = $"HTTP {status}: {(action?["error"] is JsonObject error ? BackendErrorSummary.Describe(error) : null) ?? "an answer without an error type"}";
+                    (firstStatus, firstAnswer) = (status, action?.ToJsonString());
+                }
+            }
+        }
+
+        _metrics.StoreOperations("written", written);
+        _metrics.StoreOperations("already_stored", already);
+        if (failed > 0 || written + already != count)
+        {
+            throw new ReasoningStoreException($"{count - written - already} of {count} judgements were not stored: {firstError ?? "the _bulk answer lacks items"}", count - written - already)
+            {
+                Status = firstStatus, Answer = firstAnswer,
+            };
+        }
+
+        return (written, already);
     }
 
     /// <summary>Stops taking judgements, writes what is queued (within <see cref="ReasoningStoreOptions.ShutdownTimeout"/>), then stops.</summary>
@@ -262,10 +302,10 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                         ReasoningStore.LogStoreAnswer(_logger, "write", ex.Status, answer);
                     }
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
+                catch (Exception ex) when (ex is not OutOfMemoryException && (ex is not OperationCanceledException || !abort.IsCancellationRequested))
                 {
-                    // Any other fault of one batch (a document System.Text.Json cannot write: a NaN score's ArgumentException,
-                    // once) is that batch's failure, counted as a store failure, never the writer's end: a BackgroundService's
+                    // Any other fault of one batch (a defect of ours; a document System.Text.Json cannot write is that
+                    // document's failure alone, in WriteAsync) is that batch's failure, counted as a store failure, never the writer's end: a BackgroundService's
                     // failure stops the host, and every judgement after it went unstored. Its judgements stay re-computable.
                     _metrics.StoreOperations("failed", batch.Count);
                     ReasoningStore.LogBatchFault(_logger, batch.Count, ex);
