@@ -98,6 +98,31 @@ public sealed class HotQueryTests
         Assert.Empty(publisher.Messages);
     }
 
+    /// <summary>
+    /// A hot search with <c>ext.rank1.instructions: ""</c> over a rule's <c>Instructions</c> is the search's "no
+    /// instructions": its job carries none (null), so the worker judges and stores what the proxy looks up for it.
+    /// </summary>
+    [Fact]
+    public async Task HotSearchWithEmptyInstructions_OverTheRulesInstructions_PublishesAJobWithNone()
+    {
+        var publisher = new RecordingPublisher();
+        await using var stack = await ProxyStack.StartAsync(new()
+        {
+            ["Rank1:Store:Enabled"] = "false",
+            ["Rank1:HotQueries:Threshold"] = "2",
+            ["Rank1:Proxy:Default:Instructions"] = "Only cooking advice counts.",
+        }, s => s.AddSingleton<IPrecomputePublisher>(publisher));
+
+        const string query = """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":""}}}""";
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync(query)).Rerank);
+        }
+
+        var message = Assert.Single(publisher.Messages);
+        Assert.Equal(("onion eyes", (string?)null), (message.Query, message.Instructions));
+    }
+
     private static Task<ProxyStack> StartAsync(RecordingPublisher publisher) => ProxyStack.StartAsync(new()
     {
         ["Rank1:Store:Enabled"] = "false", // nothing gets stored, so every search has unstored hits

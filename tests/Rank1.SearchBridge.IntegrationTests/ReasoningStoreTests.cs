@@ -326,6 +326,39 @@ public sealed class ReasoningStoreTests
         }
     }
 
+    /// <summary>
+    /// Over a rule's <c>Instructions</c>, the judgements of a search with <c>ext.rank1.instructions: ""</c> are stored under
+    /// the very ids a search without instructions stores on a proxy without the rule: one key for "none".
+    /// </summary>
+    [Fact]
+    public async Task Rank1InstructionsEmpty_OverTheRulesInstructions_IsStoredUnderTheIdsOfNone()
+    {
+        static async Task<string[]> StoredIdsAsync(ProxyStack stack, InstructionsJudge judge, string body)
+        {
+            Assert.Equal("applied", (await stack.SearchAsync(body)).Rerank);
+            Assert.Equal(judge.Seen.Count, await StoredCountAsync(stack, judge.Seen.Count));
+            using var http = new HttpClient { BaseAddress = stack.Backend.Url };
+            var hits = JsonNode.Parse(await http.GetStringAsync("rank1-reasoning/_search?size=100&_source=false"))!["hits"]!["hits"]!.AsArray();
+            return [.. hits.Select(h => h!["_id"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
+        }
+
+        string[] empty, none;
+        var ruled = new InstructionsJudge();
+        await using (var stack = await ProxyStack.StartAsync(new() { ["Rank1:Proxy:Default:Instructions"] = "Only cooking advice counts." }, s => s.AddSingleton<IPassageJudge>(ruled)))
+        {
+            empty = await StoredIdsAsync(stack, ruled, """{"query":{"match":{"text":"onion eyes"}},"ext":{"rank1":{"instructions":""}}}""");
+        }
+
+        var bare = new InstructionsJudge();
+        await using (var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(bare)))
+        {
+            none = await StoredIdsAsync(stack, bare, """{"query":{"match":{"text":"onion eyes"}}}""");
+        }
+
+        Assert.True(none.Length > 1, $"{none.Length} stored");
+        Assert.Equal(none, empty);
+    }
+
     /// <summary>A judge that records the instructions of each passage it judges, scoring it as <see cref="InputFailingJudge.Score"/>.</summary>
     private sealed class InstructionsJudge : IPassageJudge
     {
