@@ -197,7 +197,6 @@ public sealed class PrecomputeCommandTests
     // What the workers refuse as blank (PrecomputeReasoning.IsBlankQuery) is refused before a job is published.
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--instructions", "\u0001" }, "--instructions must not be blank")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--title-field", "\u200B" }, "--title-field must name a field")]
-    [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--instructions", "" }, "--instructions must not be blank")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--title-field", "" }, "--title-field must name a field")]
     [InlineData(new[] { "--queries", "x.txt", "--index", "docs", "--fields", "\u200B,\u0007" }, "--fields must name at least one field")]
     public async Task BadArguments_AreUsageErrors_Exit2(string[] args, string expected)
@@ -205,6 +204,18 @@ public sealed class PrecomputeCommandTests
         var result = await CliRunner.RunAsync(["precompute", .. args]);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// <c>--instructions ""</c> is none, as <c>rerank</c>'s and a JSON line's <c>"instructions":""</c>: no usage error, the run
+    /// goes on to read its query file. Before, it was exit 2, <c>--instructions must not be blank</c>.
+    /// </summary>
+    [Fact]
+    public async Task EmptyInstructions_AreNone_NotAUsageError()
+    {
+        var result = await CliRunner.RunAsync("precompute", "--queries", "/nonexistent/q.txt", "--index", "docs", "--instructions", "");
+        Assert.Equal((4, "rank1-bridge precompute: /nonexistent/q.txt: file not found (one query per line, TREC topics id<TAB>query, or JSON Lines {\"query\":..})"),
+            (result.ExitCode, result.Error.TrimEnd('\n')));
     }
 
     [Fact]

@@ -152,6 +152,20 @@ public sealed class RerankCommandTests
         Assert.Single(result.Error.TrimEnd().Split('\n'));
     }
 
+    /// <summary>
+    /// Instructions that ask nothing (<c>" "</c>, <c>"\u0001"</c>: PrecomputeReasoning.IsBlankQuery) are a usage error, exit 2,
+    /// as precompute's <c>--instructions</c>; <c>""</c> is none. Before, they were appended to the query and judged.
+    /// </summary>
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\u0001")]
+    public async Task BlankInstructions_AreAUsageError_Exit2(string instructions)
+    {
+        var result = await CliRunner.RunAsync("rerank", "--model", TestPaths.TinyModel, "--query", "q", "--passages", SamplePassages, "--instructions", instructions);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--instructions must not be blank", result.Error, StringComparison.Ordinal);
+    }
+
     [Trait(TestCategory.Name, TestCategory.Process)]
     [Fact]
     public async Task RealProcess_BadArgument_ExitsNonZeroWithOneLine()

@@ -26,14 +26,14 @@ internal sealed class PrecomputeCommand : CliCommand
     private readonly Option<int?> _window = CliOptions.Int("--window", "Top hits to judge per query (default 10, as the proxy's default rule).", 1, 1000);
     private readonly Option<string?> _fields = CliOptions.Text("--fields", "Source fields joined into the passage, comma-separated (default text).", "A,B");
     // A blank title field or instructions (PrecomputeReasoning.IsBlankQuery) are refused here as the workers refuse them,
-    // before a job is published: every job of the run went to the error queue.
+    // before a job is published: every job of the run went to the error queue. --instructions "" is none, as rerank's.
     private readonly Option<string?> _titleField = CliOptions.Checked(CliOptions.Text("--title-field", "Source field used as the passage title (default none).", "FIELD"),
         v => PrecomputeReasoning.IsBlankQuery(v) ? "--title-field must name a field" : null);
     private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 256; 0 scores without reasoning).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<int?> _maxQueryTokens = CliOptions.Int("--max-query-tokens", "Query tokens the model sees, as the rule's MaxQueryTokens (default: the model's own).", 1, 131_072);
     private readonly Option<int?> _maxPassageTokens = CliOptions.Int("--max-passage-tokens", "Tokens of each passage the model sees, as the rule's MaxPassageTokens (default: the model's own).", 1, 131_072);
     private readonly Option<string?> _instructions = CliOptions.Checked(CliOptions.Text("--instructions", "Instructions for queries whose line gives none.", "TEXT"),
-        v => PrecomputeReasoning.IsBlankQuery(v) ? "--instructions must not be blank" : null);
+        v => PrecomputeReasoning.TryInstructionsOrNone(v, out _) ? null : "--instructions must not be blank");
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<string?> _broker = CliOptions.Text("--broker", "RabbitMQ URL (default amqp://guest:guest@localhost:5672/).", "URL");
     private readonly Option<string?> _queue = CliOptions.Text("--queue", "The workers' queue (default rank1-precompute).", "NAME");
@@ -74,7 +74,8 @@ internal sealed class PrecomputeCommand : CliCommand
         }
 
         var template = args.GetValue(_template);
-        var queries = await QueryFile.ReadAsync(args.GetRequiredValue(_queries), args.GetValue(_instructions), cancellationToken).ConfigureAwait(false);
+        _ = PrecomputeReasoning.TryInstructionsOrNone(args.GetValue(_instructions), out var instructions); // "" is none; blank was refused above
+        var queries = await QueryFile.ReadAsync(args.GetRequiredValue(_queries), instructions, cancellationToken).ConfigureAwait(false);
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
         var (maxQueryTokens, maxPassageTokens) = (args.GetValue(_maxQueryTokens), args.GetValue(_maxPassageTokens));
         // Made as they are published, not all at once: a log of a million distinct queries held a million jobs besides

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Rank1.Inference;
 using Rank1.Inference.Model;
 using Rank1.SearchBridge.Cli.CommandLine;
+using Rank1.SearchBridge.Messages;
 
 namespace Rank1.SearchBridge.Cli.Commands;
 
@@ -15,7 +16,9 @@ internal sealed class RerankCommand : CliCommand
     private readonly Option<string?> _model = ModelLocator.Option();
     private readonly Option<string> _query = CliOptions.Required("--query", "The query text.", "TEXT");
     private readonly Option<string> _passages = CliOptions.Required("--passages", "JSON Lines file: one {\"id\":..,\"title\":..,\"text\":..} per line.", "FILE");
-    private readonly Option<string?> _instructions = CliOptions.Text("--instructions", "Instructions appended to the query.", "TEXT");
+    // "" is none; other blank instructions are a usage error, as precompute's (before, " " was appended to the query).
+    private readonly Option<string?> _instructions = CliOptions.Checked(CliOptions.Text("--instructions", "Instructions appended to the query (\"\": none).", "TEXT"),
+        v => PrecomputeReasoning.TryInstructionsOrNone(v, out _) ? null : "--instructions must not be blank");
     private readonly Option<string?> _template = PromptTemplateOption.Create();
     private readonly Option<int?> _maxThinkTokens = CliOptions.Int("--max-think-tokens", "Reasoning budget per passage (default 1024).", 0, Rank1EngineOptions.MaxThinkTokensLimit);
     private readonly Option<ExecutionProviderKind?> _provider = CliOptions.Enum<ExecutionProviderKind>("--execution-provider", "Auto, Cpu, Cuda or DirectML (default Auto).", "EP");
@@ -38,7 +41,7 @@ internal sealed class RerankCommand : CliCommand
         var budget = args.GetValue(_maxThinkTokens);
         var provider = args.GetValue(_provider) ?? ExecutionProviderKind.Auto;
         var threads = args.GetValue(_threads) ?? 0;
-        var instructions = args.GetValue(_instructions);
+        _ = PrecomputeReasoning.TryInstructionsOrNone(args.GetValue(_instructions), out var instructions); // blank was refused at parsing
         var template = args.GetValue(_template);
         var passages = await PassageFile.ReadAsync(args.GetRequiredValue(_passages), cancellationToken).ConfigureAwait(false);
 

@@ -84,6 +84,19 @@ public sealed record PrecomputeReasoning(
 
         return true;
     }
+
+    /// <summary>
+    /// Instructions as given, with exactly empty ones as none: null and <c>""</c> give null, other text that asks
+    /// nothing (<see cref="IsBlankQuery"/>: <c>" "</c>, <c>"\u0001"</c>) returns false, which the caller refuses in its own
+    /// words. The one rule of the CLI's <c>rerank</c> and <c>precompute</c> <c>--instructions</c>.
+    /// </summary>
+    /// <param name="text">Instructions as the caller gave them.</param>
+    /// <param name="instructions">The instructions to judge with; null for none.</param>
+    public static bool TryInstructionsOrNone(string? text, out string? instructions)
+    {
+        instructions = string.IsNullOrEmpty(text) ? null : text;
+        return instructions is null || !IsBlankQuery(instructions);
+    }
 }
 
 /// <summary>
