@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Rank1.Inference;
 using Rank1.SearchBridge.Messages;
 using Rank1.Testing;
@@ -20,7 +22,8 @@ public sealed class NaNScoreTests
     [Fact]
     public async Task Search_OnePassageScoredNaN_IsMarkedFailedAfterTheJudgedHits_NotA500()
     {
-        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(new NaNJudge("soup")));
+        var logs = new FakeLoggerProvider();
+        await using var stack = await ProxyStack.StartAsync(services: s => s.AddSingleton<IPassageJudge>(new NaNJudge("soup")).AddSingleton<ILoggerProvider>(logs));
         var backendOrder = await stack.BackendIdsAsync(Body);
         Assert.Contains("d02", backendOrder.Take(5)); // "French onion soup ..." is in the window
         var window = backendOrder.Take(5).ToArray();
@@ -44,8 +47,13 @@ public sealed class NaNScoreTests
         Assert.Equal(expected, hits.Select(h => h!["_id"]!.GetValue<string>()));
         AssertFailed(hits);
 
-        // Counted as a passage that could not be judged, once per search.
-        Assert.Equal(2, PrometheusText.Sum(await stack.Http.GetStringAsync("_rank1/metrics"), "rank1_passages_failed_total"));
+        // Counted as a passage that could not be judged, once per search, under reason="nan" (not the input's "input"), and
+        // said at Warning once per window (2207). Before, untagged, and the proxy logged nothing.
+        var metrics = await stack.Http.GetStringAsync("_rank1/metrics");
+        Assert.Equal((2, 2), (PrometheusText.Sum(metrics, "rank1_passages_failed_total"), PrometheusText.Value(metrics, "rank1_passages_failed_total", ("reason", "nan"))));
+        var said = logs.Collector.GetSnapshot().Where(l => l.Id.Id == 2207).ToArray();
+        Assert.Equal(2, said.Length);
+        Assert.All(said, l => Assert.Equal(LogLevel.Warning, l.Level));
     }
 
     [Fact]

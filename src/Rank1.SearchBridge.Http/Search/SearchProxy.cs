@@ -578,9 +578,15 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
             // as hot; only the model is skipped (SearchWindowRerank).
             var toJudge = window.Where(w => SearchHits.HasText(w.Passage.Text)).Select(w => new PassageToJudge(w.Index, w.Passage.Title, w.Passage.Text)).ToArray();
             outcome = await windowRerank.RerankAsync(index, queryText!, plan, body, hits, toJudge, share, deadline, rerankCancellation ?? cancellationToken).ConfigureAwait(false);
+            // A NaN is the model's fault, not the input's: said once per window, as the rerank service does (2503).
+            if (outcome.Failures.Count(f => f.NotANumber) is var nan and > 0)
+            {
+                LogNaN(logger, index ?? "_all", nan, toJudge.Length);
+            }
+
             if (textless.Length > 0)
             {
-                metrics.PassagesFailed(textless.Length);
+                metrics.PassagesFailed(textless.Length, Rank1Metrics.FailedOnInput);
                 outcome = outcome with
                 {
                     Status = outcome.Status is RerankStatus.Applied or RerankStatus.Cached ? RerankStatus.Partial : outcome.Status,
@@ -839,4 +845,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
 
     [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Search on {Index}: {Status}, {Judged} passages judged in {ElapsedMs} ms")]
     private static partial void LogSearch(ILogger logger, string index, string status, int judged, double elapsedMs);
+
+    [LoggerMessage(EventId = 2207, Level = LogLevel.Warning, Message = "Search on {Index}: the model scored {Count} of the window's {Window} passages NaN (a broken model or export); they are marked failed")]
+    private static partial void LogNaN(ILogger logger, string index, int count, int window);
 }

@@ -273,10 +273,9 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     : failures.Count > 0
                         ? (RerankStatus.FallbackError, $"no passage of the window could be judged: {failures[0].Reason}")
                         : (RerankStatus.FallbackTimeout, "the deadline passed before any passage was judged");
-                if (failures.Count > 0)
-                {
-                    _metrics.PassagesFailed(failures.Count);
-                }
+                var nan = failures.Count(f => f.NotANumber);
+                _metrics.PassagesFailed(failures.Count - nan, Rank1Metrics.FailedOnInput);
+                _metrics.PassagesFailed(nan, Rank1Metrics.FailedNaN);
 
                 // No verdict and no failure: no passage was started by the deadline. Overload when the window waited for a
                 // rerank slot or entered the model behind other windows' rows; on an idle model the deadline was simply too short.

@@ -87,8 +87,20 @@ public sealed class Rank1Metrics
     /// <summary>A search (or msearch item) refused because it would take the bytes in flight past the budget.</summary>
     internal void InFlightRefused() => _inFlightRefusals.Add(1);
 
-    /// <summary>Passages that could not be judged because of their input, or scored NaN by the model.</summary>
-    internal void PassagesFailed(int count) => _passagesFailed.Add(count);
+    /// <summary>The <c>reason</c> of <c>rank1.passages.failed</c>: the passage's input (too long for the model, no passage text).</summary>
+    internal const string FailedOnInput = "input";
+
+    /// <summary>The <c>reason</c> of <c>rank1.passages.failed</c>: the model scored it NaN (a broken model, not the input).</summary>
+    internal const string FailedNaN = "nan";
+
+    /// <summary>Passages that could not be judged, by <c>reason</c> (<see cref="FailedOnInput"/>, <see cref="FailedNaN"/>).</summary>
+    internal void PassagesFailed(int count, string reason)
+    {
+        if (count > 0)
+        {
+            _passagesFailed.Add(count, new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
 
     /// <summary>Judgements served from the reasoning store.</summary>
     internal void CacheHits(int count) => _cacheHits.Add(count);
