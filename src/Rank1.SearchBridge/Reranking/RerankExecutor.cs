@@ -57,7 +57,10 @@ internal sealed record PassageFailure(int Index, string Reason, bool NotANumber 
 /// <summary>The result of reranking one window.</summary>
 internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageVerdict> Verdicts, string? Reason, TimeSpan Elapsed)
 {
-    /// <summary>Passages that could not be judged because of their input (the others were judged as usual).</summary>
+    /// <summary>
+    /// Passages that could not be judged (the others were judged as usual): because of their input, or scored NaN by the
+    /// model (<see cref="PassageFailure.NotANumber"/>).
+    /// </summary>
     public IReadOnlyList<PassageFailure> Failures { get; init; } = [];
 
     /// <summary>
@@ -89,9 +92,10 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
 /// around it (failing: <c>fallback-error</c>), and a deadline over the whole window. At the deadline the passage
 /// being judged is scored from its reasoning so far (the engine forces <c>&lt;/think&gt;</c>), and passages not
 /// yet started stay in backend order after the judged ones (<c>partial</c>). Nothing judged by then:
-/// <c>fallback-timeout</c>. A passage that cannot be judged because of its input (<see cref="Rank1InputException"/>)
-/// stays in backend order with its reason while the rest of the window is reranked (<c>partial</c>); input errors
-/// never count towards the model circuit, so one caller's documents or query cannot turn reranking off for others.
+/// <c>fallback-timeout</c>. A passage that cannot be judged because of its input (<see cref="Rank1InputException"/>),
+/// or that the model scored NaN (<see cref="PassageFailure.ScoreIsNaN"/>), stays in backend order with its reason while
+/// the rest of the window is reranked (<c>partial</c>); neither counts towards the model circuit, so one caller's
+/// documents or query cannot turn reranking off for others.
 /// Reranking never turns a working search into an error.
 /// </summary>
 internal sealed partial class RerankExecutor : IAsyncDisposable
