@@ -93,7 +93,7 @@ internal sealed record RerankOutcome(RerankStatus Status, IReadOnlyList<PassageV
 /// being judged is scored from its reasoning so far (the engine forces <c>&lt;/think&gt;</c>), and passages not
 /// yet started stay in backend order after the judged ones (<c>partial</c>). Nothing judged by then:
 /// <c>fallback-timeout</c>. A passage that cannot be judged because of its input (<see cref="Rank1InputException"/>),
-/// or that the model scored NaN (<see cref="PassageFailure.ScoreIsNaN"/>), stays in backend order with its reason while
+/// or that the model scored NaN (<see cref="PassageResult.ScoreIsNaN"/>), stays in backend order with its reason while
 /// the rest of the window is reranked (<c>partial</c>); neither counts towards the model circuit, so one caller's
 /// documents or query cannot turn reranking off for others.
 /// Reranking never turns a working search into an error.
@@ -270,8 +270,8 @@ internal sealed partial class RerankExecutor : IAsyncDisposable
                     }
                 }
 
-                // Every passage failing on its own input says nothing is wrong with the model: judgements made already still
-                // rank the window, partly, as when some passages were judged now.
+                // Every passage failing on its own input (or scored NaN) says nothing of the model's availability: judgements
+                // made already still rank the window, partly, as when some passages were judged now.
                 var (status, reason) = verdicts.Count > 0 || (judgedAlready > 0 && failures.Count > 0 && failures.Count == passages.Count)
                     ? (verdicts.Count < passages.Count || verdicts.Any(v => v.Source == PassageSource.Forced) ? RerankStatus.Partial : RerankStatus.Applied, (string?)null)
                     : failures.Count > 0

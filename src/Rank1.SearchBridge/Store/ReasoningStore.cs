@@ -132,6 +132,6 @@ internal sealed partial class ReasoningStore(BackendClient backend, IOptions<Rea
     [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Reasoning store write of a batch of {Count} judgements failed unexpectedly; they are not stored (a later search or job judges them again), and the writer goes on")]
     internal static partial void LogBatchFault(ILogger logger, int count, Exception exception);
 
-    [LoggerMessage(EventId = 2303, Level = LogLevel.Error, Message = "Reasoning store judgement {Id} cannot be written as JSON; it is not stored (a later search or job judges it again), the rest of its batch is")]
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Error, Message = "Reasoning store judgement {Id} cannot be written as JSON; it is not stored (a later search or job judges it again), the rest of its batch is sent")]
     internal static partial void LogUnwritable(ILogger logger, string id, Exception exception);
 }

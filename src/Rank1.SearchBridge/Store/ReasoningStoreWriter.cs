@@ -134,8 +134,9 @@ internal sealed class ReasoningStoreWriter : BackgroundService
                 _indexReady = true;
             }
 
-            // Each document is written as JSON on its own: one that cannot be (a NaN score's ArgumentException) is left
-            // out, logged, and reported after the others are written; it failed its whole batch, up to BulkBatchSize.
+            // Each document is written as JSON on its own: one that cannot be (an unforeseen fault of ours: a NaN score no
+            // longer reaches the store) is left out, logged, and reported after the others are written. Before, it failed
+            // its whole batch, up to BulkBatchSize.
             var ndjson = new StringBuilder();
             var sent = 0;
             Exception? unwritable = null;
