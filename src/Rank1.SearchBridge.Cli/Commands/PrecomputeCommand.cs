@@ -74,7 +74,7 @@ internal sealed class PrecomputeCommand : CliCommand
         }
 
         var template = args.GetValue(_template);
-        _ = PrecomputeReasoning.TryInstructionsOrNone(args.GetValue(_instructions), out var instructions); // "" is none; blank was refused above
+        var instructions = args.GetValue(_instructions) is { Length: > 0 } given ? given : null; // "" is none; blank was refused above
         var queries = await QueryFile.ReadAsync(args.GetRequiredValue(_queries), instructions, cancellationToken).ConfigureAwait(false);
         var batch = $"{context.Time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
         var (maxQueryTokens, maxPassageTokens) = (args.GetValue(_maxQueryTokens), args.GetValue(_maxPassageTokens));

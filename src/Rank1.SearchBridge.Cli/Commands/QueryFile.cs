@@ -130,8 +130,8 @@ internal static class QueryFile
             {
                 null => defaultInstructions,
                 // "" is this line's "no instructions" (it overrides --instructions), published as it always was: the
-                // workers take "" as none. Any other blank text is refused, as the workers refuse it.
-                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions") is var text && (text.Length == 0 || !PrecomputeReasoning.IsBlankQuery(text))
+                // workers take "" as none. Any other blank text is refused, as the workers refuse it (TryInstructionsOrNone).
+                { ValueKind: JsonValueKind.String } iv => JsonLineText.Of(iv, where, "instructions") is var text && PrecomputeReasoning.TryInstructionsOrNone(text, out _)
                     ? text
                     : Fail("\"instructions\" must not be blank"),
                 _ => Fail("\"instructions\" must be a string"),

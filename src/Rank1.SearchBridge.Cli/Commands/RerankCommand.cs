@@ -41,7 +41,7 @@ internal sealed class RerankCommand : CliCommand
         var budget = args.GetValue(_maxThinkTokens);
         var provider = args.GetValue(_provider) ?? ExecutionProviderKind.Auto;
         var threads = args.GetValue(_threads) ?? 0;
-        _ = PrecomputeReasoning.TryInstructionsOrNone(args.GetValue(_instructions), out var instructions); // blank was refused at parsing
+        var instructions = args.GetValue(_instructions) is { Length: > 0 } given ? given : null; // "" is none; blank was refused at parsing
         var template = args.GetValue(_template);
         var passages = await PassageFile.ReadAsync(args.GetRequiredValue(_passages), cancellationToken).ConfigureAwait(false);
 

@@ -169,10 +169,12 @@ internal sealed record RerankPlan
     // "" is this search's "no instructions": the bare query is judged, under the key of a search without instructions,
     // whatever the rule's Instructions say, as the rerank service takes a call's "" (RerankRequest), the worker a job's
     // (PrecomputeService.Validate) and precompute a query line's (QueryFile.ParseJson). Absent or null: the rule's. Other
-    // instructions that ask nothing (" ", "\u0001") are refused as before. Before, "" was refused too, so a search could
-    // not opt out of its rule's Instructions.
+    // instructions that ask nothing (" ", "\u0001") are refused as before (PrecomputeReasoning.TryInstructionsOrNone; Str
+    // refuses them and any other value). Before, "" was refused too, so a search could not opt out of its rule's Instructions.
     private static string? InstructionsOf(JsonObject? ext, string? rules) =>
-        ext?["instructions"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>().Length == 0 ? null : Str(ext, "instructions") ?? rules;
+        ext?["instructions"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && PrecomputeReasoning.TryInstructionsOrNone(v.GetValue<string>(), out var instructions)
+            ? instructions
+            : Str(ext, "instructions") ?? rules;
 
     private static string? Str(JsonObject? ext, string key) => ext?[key] switch
     {

@@ -270,13 +270,12 @@ internal sealed record RerankRequest(
             // precompute a query line's, QueryFile.ParseJson). Other instructions that ask nothing (white space, control and
             // invisible format characters only) are refused as the proxy's ext.rank1.instructions are, by the one test
             // (PrecomputeReasoning.IsBlankQuery), and in the words of a blank query; before, "\u0001" was appended to the
-            // query and keyed its own stored reasoning. Null or absent: the configured instructions.
+            // query and keyed its own stored reasoning (PrecomputeReasoning.TryInstructionsOrNone). Null or absent: the
+            // configured instructions.
             Str(json, "instructions", Bad) switch
             {
                 null => options.Instructions,
-                "" => null,
-                var blank when PrecomputeReasoning.IsBlankQuery(blank) => throw Bad("instructions must not be blank"),
-                var instructions => instructions,
+                var given => PrecomputeReasoning.TryInstructionsOrNone(given, out var instructions) ? instructions : throw Bad("instructions must not be blank"),
             },
             IntIn(json, "max_think_tokens", 0, Rank1EngineOptions.MaxThinkTokensLimit, Bad) ?? options.MaxThinkTokens,
             IntIn(json, "deadline_ms", 1, 600_000, Bad) is { } ms ? TimeSpan.FromMilliseconds(ms) : options.Deadline,

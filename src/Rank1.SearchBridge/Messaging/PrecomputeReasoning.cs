@@ -88,7 +88,8 @@ public sealed record PrecomputeReasoning(
     /// <summary>
     /// Instructions as given, with exactly empty ones as none: null and <c>""</c> give null, other text that asks
     /// nothing (<see cref="IsBlankQuery"/>: <c>" "</c>, <c>"\u0001"</c>) returns false, which the caller refuses in its own
-    /// words. The one rule of the CLI's <c>rerank</c> and <c>precompute</c> <c>--instructions</c>.
+    /// words. The one rule of the CLI's <c>rerank</c> and <c>precompute</c> <c>--instructions</c>, precompute's query lines,
+    /// the rerank service's <c>instructions</c>, the proxy's <c>ext.rank1.instructions</c> and the worker's jobs.
     /// </summary>
     /// <param name="text">Instructions as the caller gave them.</param>
     /// <param name="instructions">The instructions to judge with; null for none.</param>

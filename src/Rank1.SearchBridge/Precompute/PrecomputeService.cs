@@ -203,10 +203,11 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
     // "" (Rank1__Proxy__Default__Instructions= binds "") and older rank1-bridge precompute runs --instructions "" and
     // JSON Lines "instructions":"" as they were, and "" already meant none in the key (ReasoningKeys.Fingerprint: null
     // is "") and the prompt (Rank1Prompt.QueryText trims): such jobs, still queued after an upgrade, are stored where the
-    // searches that asked for them look. Any other blank text is refused.
+    // searches that asked for them look. Any other blank text is refused (PrecomputeReasoning.TryInstructionsOrNone).
     internal static PrecomputeReasoning Validate(PrecomputeReasoning r, int maxWindow)
     {
-        r = r with { Instructions = r.Instructions is "" ? null : r.Instructions, TitleField = r.TitleField is "" ? null : r.TitleField };
+        var instructionsValid = PrecomputeReasoning.TryInstructionsOrNone(r.Instructions, out var instructions);
+        r = r with { Instructions = instructions, TitleField = r.TitleField is "" ? null : r.TitleField };
         string? problem = r switch
         {
             { TargetIndex: null or "" } => "[targetIndex] is required",
@@ -217,7 +218,7 @@ internal sealed partial class PrecomputeService(BackendClient backend, StoredWin
             // Its other texts and field names by the same test, as the proxy holds ext.rank1's (RerankPlan): a job of
             // "\u0001" instructions was judged as "query \u0001" and stored under a key no search looks up, and a
             // "\u200B" field or title field named no field.
-            { Instructions: { } i } when PrecomputeReasoning.IsBlankQuery(i) => "[instructions] must not be blank",
+            _ when !instructionsValid => "[instructions] must not be blank",
             { Window: < 1 } => $"[window] must be at least 1 (got {r.Window})",
             _ when r.Window > maxWindow => $"[window] {r.Window} is more than Rank1:Worker:MaxWindow ({maxWindow})",
             { Fields: null } => "[fields] is required",
