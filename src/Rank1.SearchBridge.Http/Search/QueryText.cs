@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rank1.SearchBridge.Backend;
 using Rank1.SearchBridge.Messages;
 
 namespace Rank1.SearchBridge.Http.Search;
@@ -174,7 +175,7 @@ internal static class QueryText
                 case "nested":
                     Collect((body as JsonObject)?["query"], parts);
                     break;
-                case "pinned" or "rule" or "rule_query":
+                case var pinner when PinnedHits.IsPinningQueryType(pinner):
                     // The organic query is the user's (PinnedQueryBuilder, RuleQueryBuilder: ORGANIC_QUERY_FIELD); the pins are ids.
                     Collect((body as JsonObject)?["organic"], parts);
                     break;

@@ -87,7 +87,18 @@ internal static class PinnedHits
             JsonArray entries => entries.OfType<JsonObject>().SelectMany(e => e),
             JsonObject entries => entries,
             _ => [],
-        }).Any(e => e.Value is not JsonValue boost || boost.GetValueKind() != JsonValueKind.Number || boost.GetValue<double>() != 1);
+        }).Any(e => !IsOne(e.Value));
+
+    // A JSON number equal to 1: a boost that scales nothing.
+    private static bool IsOne(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.Number && value.GetValue<double>() == 1;
+
+    /// <summary>
+    /// Whether a query of this type pins documents on top of its organic query: pinned (PinnedQueryBuilder), rule and its
+    /// older name rule_query (RuleQueryBuilder). The one list, read here and by the proxy's query text (QueryText).
+    /// </summary>
+    /// <param name="type">The query's type, its key in the query DSL.</param>
+    public static bool IsPinningQueryType(string type) => type is "pinned" or "rule" or "rule_query";
 
     // The search's query is itself a pinned or rule query with no boost but 1: its pins score as the pinned retriever's
     // (PinnedQueryBuilder.doToQuery; RuleQueryBuilder.doToQuery builds one from the rules that match), and
@@ -95,8 +106,8 @@ internal static class PinnedHits
     // one that pins again in its organic query has those pins capped to MAX_ORGANIC_SCORE, still above the other organic
     // hits, which the answer does not tell: the request does, as for a retriever under the outermost one that pins.
     private static bool UnboostedPinner(JsonObject? query) =>
-        query is { Count: 1 } && query.First() is { Key: "pinned" or "rule" or "rule_query", Value: JsonObject spec }
-        && (spec["boost"] is null || (spec["boost"] is JsonValue boost && boost.GetValueKind() == JsonValueKind.Number && boost.GetValue<double>() == 1))
+        query is { Count: 1 } && query.First() is { Key: var type, Value: JsonObject spec } && IsPinningQueryType(type)
+        && (spec["boost"] is null || IsOne(spec["boost"]))
         && PinningQuery(spec["organic"], under: null) is null;
 
     // The retriever when it is a rule or pinned retriever, and the retriever under it (its retriever key).
@@ -132,7 +143,7 @@ internal static class PinnedHits
 
         foreach (var (type, spec) in query)
         {
-            if (type is "pinned" or "rule" or "rule_query")
+            if (IsPinningQueryType(type))
             {
                 return under is null ? $"the query is [{type}]" : $"the query is [{type}] under [{under}]";
             }
