@@ -559,7 +559,7 @@ internal sealed partial class SearchProxy(BackendClient backend, PassThrough pas
         var pinned = organicFrom is null ? PinnedHits.Reason(search.Pins!.Pinner) : null;
         var pins = organicFrom ?? 0;
         var window = pinned is null
-            ? hits.Take(plan.Window).Select((h, i) => (Index: i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).Skip(pins).ToArray()
+            ? hits.Take(plan.Window).Skip(pins).Select((h, i) => (Index: pins + i, Passage: SearchHits.Passage(h, plan.Fields, plan.TitleField))).ToArray()
             : [];
         RerankOutcome? outcome = null;
         RerankStatus status;
