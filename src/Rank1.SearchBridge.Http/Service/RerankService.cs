@@ -292,18 +292,9 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
                 ? cutOff
                 : await windowJudge.JudgeAsync(new WindowQuery(request.Query, request.Instructions, settings, SearchWindowRerank.Remaining(deadline), fingerprint), lookup, started,
                     context.RequestAborted).ConfigureAwait(false));
-        var header = outcome.Status.ToHeaderValue();
-        context.Response.Headers[RerankStatusNames.Header] = header;
-        if (outcome.Reason is not null)
-        {
-            context.Response.Headers[RerankStatusNames.ReasonHeader] = outcome.Reason;
-        }
-
         if (NotANumber(outcome) is { } nan)
         {
             LogScoreNaN(logger, nan);
-            context.Response.Headers.Remove(RerankStatusNames.Header);
-            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
             // Before any other failure is answered (a NaN is the model's, not the input's: not TEI's 422 nor an over-long input).
             // TEI refuses the call before it sorts or writes a score (router/src/http/server.rs, rerank: "Check that s is not
             // NaN or the partial_cmp below will panic", ErrorType::Backend, 424). Before, our TEI answer was a 200 with
@@ -322,9 +313,15 @@ internal sealed partial class RerankService(StoredWindowJudge windowJudge, IOpti
         if (!request.Truncate && outcome.Failures.Count > 0)
         {
             // Still refused whole where the judge could not measure the inputs first (a judge other than the engine).
-            context.Response.Headers.Remove(RerankStatusNames.Header);
-            context.Response.Headers.Remove(RerankStatusNames.ReasonHeader);
             throw OverLong(outcome.Failures[0].Reason);
+        }
+
+        // The status headers go on the answer and on the failures below, not on the refusals above.
+        var header = outcome.Status.ToHeaderValue();
+        context.Response.Headers[RerankStatusNames.Header] = header;
+        if (outcome.Reason is not null)
+        {
+            context.Response.Headers[RerankStatusNames.ReasonHeader] = outcome.Reason;
         }
 
         var failed = outcome.Status switch
