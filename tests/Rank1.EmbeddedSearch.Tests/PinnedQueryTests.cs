@@ -92,6 +92,22 @@ public sealed class PinnedQueryTests : IAsyncLifetime
         Assert.Equal([("shop", "5", PinScore(0, 1)), .. plain], pinned);
     }
 
+    // Lucene 9 rewrites a bool of one should clause to the clause, BoostQuery(match, 3), which CappedScoreQuery.rewrite
+    // unwraps in its next round: the organic hits score as the match without its boost.
+    [Theory]
+    [InlineData("""{"bool":{"should":[{"match":{"text":{"query":"apple","boost":3}}}]}}""")]
+    [InlineData("""{"bool":{"must":[{"bool":{"should":[{"match":{"text":{"query":"apple","boost":3}}}]}}]}}""")]
+    public async Task Search_OrganicBoostBroughtToItsTopByARewrite_BoostDroppedAsCappedScoreQueryRewriteUnwrapsIt(string organic)
+    {
+        var plain = Hits(await Es.SearchAsync("shop", JsonNode.Parse("""{"query":{"match":{"text":"apple"}}}""")!));
+        var boosted = Hits(await Es.SearchAsync("shop", JsonNode.Parse("""{"query":""" + organic + "}")!));
+        Assert.Equal(plain[0].Score * 3, boosted[0].Score, 1e-5f);
+
+        var pinned = Hits(await Es.SearchAsync("shop", JsonNode.Parse("""{"query":{"pinned":{"ids":["5"],"organic":""" + organic + "}}}")!));
+
+        Assert.Equal([("shop", "5", PinScore(0, 1)), .. plain], pinned);
+    }
+
     [Fact]
     public async Task Search_NamedOrganicAndPinned_MatchedQueriesNameBoth()
     {

@@ -24,9 +24,26 @@ internal sealed class CappedScoreQuery : Query
     /// <summary>The highest score a document gets.</summary>
     public float MaxScore { get; }
 
+    // Elasticsearch 9's CappedScoreQuery.rewrite: the inner query rewritten, and a BoostQuery a rewrite brings to its top
+    // unwrapped (IndexSearcher.rewrite repeats it until nothing changes), so that no boost at the organic query's top
+    // survives. Lucene.NET has no BoostQuery, a boost being the query's property, and its BooleanQuery.Rewrite (Lucene
+    // 4.8's) keeps a single clause of minimum_should_match 1 where Lucene 9's returns the clause (SHOULD or MUST, or
+    // SHOULD of minimum_should_match 1), its boost then unwrapped: done here.
     public override Query Rewrite(IndexReader reader)
     {
         var rewritten = Inner.Rewrite(reader);
+        if (rewritten is BooleanQuery { Clauses: [{ IsProhibited: false } only] } single
+            && (single.MinimumNumberShouldMatch == 0 || (single.MinimumNumberShouldMatch == 1 && only.Occur == Occur.SHOULD)))
+        {
+            rewritten = only.Query;
+        }
+
+        if (rewritten.Boost != 1f)
+        {
+            rewritten = (Query)rewritten.Clone();
+            rewritten.Boost = 1f;
+        }
+
         return ReferenceEquals(rewritten, Inner) ? this : new CappedScoreQuery(rewritten, MaxScore) { Boost = Boost };
     }
 
