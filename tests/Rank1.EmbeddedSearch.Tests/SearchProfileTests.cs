@@ -128,6 +128,24 @@ public sealed class SearchProfileTests : IAsyncLifetime
         Assert.Equal(("FetchSourcePhase", 2), (source["type"]!.GetValue<string>(), source["breakdown"]!["process_count"]!.GetValue<long>()));
     }
 
+    // PinnedQueryBuilder.doToQuery's dis_max of the CappedScoreQuery around the organic query and each pin's constant
+    // score; Elasticsearch profiles the organic query as the CappedScoreQuery's child (its weight made through the
+    // searcher), described by CappedScoreQuery.toString, "CappedScore(" + the query's + ")".
+    [Fact]
+    public async Task Search_ProfileOfAPinnedQuery_HasTheOrganicQueryBelowItsCappedScoreQuery()
+    {
+        var r = await Es.SearchAsync("shelf", JsonNode.Parse("""{"profile":true,"query":{"pinned":{"ids":["3"],"organic":{"match":{"text":"river"}}}}}""")!);
+
+        Assert.Equal(200, r.Status);
+        var root = Assert.Single(Assert.Single(Assert.Single(r.Json["profile"]!["shards"]!.AsArray())!["searches"]!.AsArray())!["query"]!.AsArray())!;
+        Assert.Equal("DisjunctionMaxQuery", root["type"]!.GetValue<string>());
+        var capped = root["children"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "CappedScoreQuery")!;
+        Assert.Equal("CappedScore(text:river)", capped["description"]!.GetValue<string>());
+        var organic = Assert.Single(capped["children"]!.AsArray())!;
+        Assert.Equal(("TermQuery", "text:river"), (organic["type"]!.GetValue<string>(), organic["description"]!.GetValue<string>()));
+        Assert.Equal((1, 1), (organic["breakdown"]!["create_weight_count"]!.GetValue<long>(), organic["breakdown"]!["build_scorer_count"]!.GetValue<long>()));
+    }
+
     [Fact]
     public async Task Search_ProfileWithNoHitsOnThePage_HasNoFetch()
     {

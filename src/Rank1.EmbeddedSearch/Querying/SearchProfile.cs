@@ -367,6 +367,10 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
             case ConstantScoreQuery { Query: { } inner } c:
                 rebuilt = new ConstantScoreQuery(ProfiledChild(inner)) { Boost = c.Boost };
                 break;
+            case CappedScoreQuery p:
+                // The pinned query's organic query, a child of its CappedScoreQuery as Elasticsearch profiles it.
+                rebuilt = new CappedScoreQuery(ProfiledChild(p.Inner), p.MaxScore) { Boost = p.Boost };
+                break;
             default:
                 rebuilt = query;
                 break;
