@@ -404,13 +404,15 @@ public sealed class SearchProfileTests : IAsyncLifetime
     // (InternalAggregationProfileTree.typeFromAggregator). Elasticsearch 9's TermsAggregatorFactory.ExecutionMode
     // GLOBAL_ORDINALS.create, maxOrd the shard's distinct terms: with 0 < maxOrd <= MAX_ORDS_TO_TRY_FILTERS (1000) and a
     // top-level query matching every document (QueryToFilterAdapter.union: any other query is an inefficient union),
-    // StringTermsAggregatorFromFilters; else LowCardinality where maxOrd / numDocs <= 0.5 and maxOrd <= 2048; else
+    // StringTermsAggregatorFromFilters, as with match_none (union's BooleanQuery rewrites to a MatchNoDocsQuery);
+    // else LowCardinality where maxOrd / numDocs <= 0.5 and maxOrd <= 2048; else
     // GlobalOrdinalsStringTermsAggregator. execution_hint map: MapStringTermsAggregator; an unmapped field:
     // createUnmapped's anonymous NonCollectingAggregator, named by its superclass. OpenSearch 2.19 has no filters path.
     // Every keyword terms answered GlobalOrdinalsStringTermsAggregator, and an unmapped one too.
     [Theory]
     [InlineData("elasticsearch", 3, 2, null, "{}", "StringTermsAggregatorFromFilters")]
     [InlineData("elasticsearch", 3, 2, """{"match_all":{}}""", "{}", "StringTermsAggregatorFromFilters")]
+    [InlineData("elasticsearch", 3, 2, """{"match_none":{}}""", "{}", "StringTermsAggregatorFromFilters")]
     [InlineData("elasticsearch", 2000, 1000, null, "{}", "StringTermsAggregatorFromFilters")]
     [InlineData("elasticsearch", 2002, 1001, null, "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]
     [InlineData("elasticsearch", 4, 2, """{"term":{"topic":"t0"}}""", "{}", "GlobalOrdinalsStringTermsAggregator.LowCardinality")]

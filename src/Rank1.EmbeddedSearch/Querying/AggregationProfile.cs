@@ -104,17 +104,18 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
     private string KeywordTermsClass(TermsShard shard)
     {
         var reader = shard.Searcher.IndexReader;
+        // The distinct terms counted up to 2049: past the 1000 and 2048 thresholds the count does not matter.
         long maxOrd = 0;
         if (MultiFields.GetTerms(reader, shard.Field) is { } terms)
         {
             var each = terms.GetEnumerator();
-            while (each.MoveNext())
+            while (maxOrd <= 2048 && each.MoveNext())
             {
                 maxOrd++;
             }
         }
 
-        if (flavor != SearchFlavor.OpenSearch && maxOrd is > 0 and <= 1000 && TerminateAfterCollector.MatchesAll(shard.Searcher, shard.Query))
+        if (flavor != SearchFlavor.OpenSearch && maxOrd is > 0 and <= 1000 && FiltersUnionEfficient(shard.Searcher, shard.Query))
         {
             return "StringTermsAggregatorFromFilters";
         }
@@ -123,6 +124,12 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
             ? "GlobalOrdinalsStringTermsAggregator.LowCardinality"
             : "GlobalOrdinalsStringTermsAggregator";
     }
+
+    // QueryToFilterAdapter.union's query is no inefficient union where the top-level query matches every document or
+    // none: a match_none (here an empty BooleanQuery, Elasticsearch's MatchNoDocsQuery) makes the union's BooleanQuery
+    // rewrite to a MatchNoDocsQuery.
+    private static bool FiltersUnionEfficient(IndexSearcher searcher, Query query) =>
+        TerminateAfterCollector.MatchesAll(searcher, query) || TerminateAfterCollector.MatchesNone(searcher, query);
 
     /// <summary>What picks a terms aggregator's class on a shard: its searcher, top-level query, field and execution_hint.</summary>
     internal sealed record TermsShard(IndexSearcher Searcher, Query Query, string Field, string? ExecutionHint);

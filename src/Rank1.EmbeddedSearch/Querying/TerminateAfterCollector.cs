@@ -97,6 +97,12 @@ internal sealed class TerminateAfterCollector(ICollector inner, int max, Func<At
     public static bool MatchesAll(IndexSearcher searcher, Query query) => Unwrap(searcher.Rewrite(query)).GetType() == typeof(MatchAllDocsQuery);
 
     /// <summary>
+    /// Whether <paramref name="query"/>, rewritten and unwrapped of its constant scores, is a match_none (a BooleanQuery
+    /// of no clauses, this backend's MatchNoDocsQuery).
+    /// </summary>
+    public static bool MatchesNone(IndexSearcher searcher, Query query) => Unwrap(searcher.Rewrite(query)) is BooleanQuery { Clauses.Count: 0 };
+
+    /// <summary>
     /// Runs <paramref name="query"/> into <paramref name="collector"/>, which may hold a <see cref="TerminateAfterCollector"/>;
     /// whether that stopped it early.
     /// </summary>
