@@ -111,14 +111,14 @@ internal static class Aggregations
     /// </remarks>
     public static JsonObject Compute(JsonObject spec, IReadOnlyList<(SearchIndex Index, IndexSearcher Searcher, Query Query, int? StoppedAt, AggregationProfile? Profile)> targets, bool typedKeys, float? minScore)
     {
-        var matches = new List<(SearchIndex Index, JsonNode? Source, AggregationProfile? Profile)>();
+        var matches = new List<(SearchIndex Index, JsonNode? Source)>();
         foreach (var (index, searcher, query, stoppedAt, profile) in targets)
         {
             void CollectMatches()
             {
                 var collector = new AllDocs();
                 searcher.Search(query, minScore is { } min ? new MinScoreCollector(collector, min) : collector);
-                matches.AddRange(collector.Docs.Where(d => d < (stoppedAt ?? int.MaxValue)).Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)), profile)));
+                matches.AddRange(collector.Docs.Where(d => d < (stoppedAt ?? int.MaxValue)).Select(d => (index, AnswerJson.Parse(searcher.Doc(d).Get(DocumentFields.SourceField)))));
             }
 
             if (profile is null)
