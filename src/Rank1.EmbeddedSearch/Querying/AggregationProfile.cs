@@ -161,14 +161,7 @@ internal sealed class AggregationProfile(TimeProvider time, IReadOnlyList<string
                 ["build_aggregation"] = Build,
                 ["reduce"] = null,
             };
-            var breakdown = new JsonObject();
-            foreach (var key in BreakdownOrder)
-            {
-                breakdown[key] = key.EndsWith("_count", StringComparison.Ordinal)
-                    ? timers[key[..^"_count".Length]]?.Count ?? 0
-                    : timers[key]?.Nanos ?? 0;
-            }
-
+            var breakdown = SearchProfile.Breakdown(BreakdownOrder, timing => timers[timing]);
             return new JsonObject
             {
                 ["type"] = type,

@@ -393,11 +393,7 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
         /// <summary>The node and its children, the breakdown's keys (timings and their counts) in <paramref name="keys"/>' order.</summary>
         public JsonObject ToJson(string[] keys)
         {
-            var breakdown = new JsonObject();
-            foreach (var key in keys)
-            {
-                breakdown[key] = key.EndsWith("_count", StringComparison.Ordinal) ? timers[key[..^"_count".Length]].Count : timers[key].Nanos;
-            }
+            var breakdown = Breakdown(keys, timing => timers[timing]);
 
             // ProfileResult.toXContent: type, description, time_in_nanos (the node's timers summed), breakdown, and
             // children only when there are some.
@@ -422,6 +418,21 @@ internal sealed class SearchProfile(TimeProvider time, string nodeId, string ind
     /// The clock's own ticks are summed and converted once: a scorer's next_doc or score takes tens of nanoseconds, which
     /// a <see cref="TimeSpan"/> (100 ns ticks) per call would round to 0 each time.
     /// </remarks>
+    /// <summary>
+    /// A profile's <c>breakdown</c>, its keys in <paramref name="keys"/>' order: a <c>…_count</c> key is its timing's
+    /// count, any other the timing's nanoseconds; a timing with no timer (no step here) is 0.
+    /// </summary>
+    internal static JsonObject Breakdown(IEnumerable<string> keys, Func<string, Timer?> timer)
+    {
+        var breakdown = new JsonObject();
+        foreach (var key in keys)
+        {
+            breakdown[key] = key.EndsWith("_count", StringComparison.Ordinal) ? timer(key[..^"_count".Length])?.Count ?? 0 : timer(key)?.Nanos ?? 0;
+        }
+
+        return breakdown;
+    }
+
     internal sealed class Timer(TimeProvider time)
     {
         private long started;
